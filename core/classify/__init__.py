@@ -1,0 +1,1 @@
+"""Classifiers: spectral baselines, the spectral-spatial CNN, and tiled full-scene prediction."""

@@ -1,0 +1,38 @@
+"""The interface every HyperSynth classifier shares, so baselines and deep models are interchangeable."""
+
+from __future__ import annotations
+
+from typing import Optional, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..progress import NULL_REPORTER, Reporter
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """fit on labelled samples, predict class probabilities for new samples.
+
+    Samples are patches ``(N, B, p, p)`` float32 centred on the pixel to classify. A spectral
+    classifier (``patch_size == 1``) receives ``(N, B, 1, 1)`` and uses the centre spectrum.
+    Labels are class *indices* ``0..n_classes-1`` (not label-raster ids); the caller maps ids.
+    """
+
+    patch_size: int  # side of the patch the classifier looks at (1 = spectrum only)
+    n_classes: int  # set by fit
+
+    def fit(self, samples: np.ndarray, labels: np.ndarray, *, sample_weight: Optional[np.ndarray] = None,
+            reporter: Reporter = NULL_REPORTER) -> "Classifier":
+        ...
+
+    def predict_proba(self, samples: np.ndarray) -> np.ndarray:
+        """``(N, n_classes)`` float32 probabilities that sum to 1 per row."""
+        ...
+
+
+def centre_spectra(samples: np.ndarray) -> np.ndarray:
+    """``(N, B, p, p)`` patches to their ``(N, B)`` centre spectra."""
+    if samples.ndim == 2:
+        return samples
+    c = samples.shape[-1] // 2
+    return samples[:, :, c, c]
