@@ -1,0 +1,241 @@
+"""The benchmark harness: few-label protocol over datasets × N × seeds × splits × methods, to JSON + Markdown."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from .methods import METHOD_TITLES, METHODS, MethodSettings, fit_method, preset_patch_size
+from .progress import NULL_REPORTER, Reporter
+from .scene import LabelledScene
+
+
+@dataclass
+class RunResult:
+    """One method on one dataset, one N, one seed, one split."""
+
+    dataset: str
+    labels_per_class: int
+    split: str  # "random" or "disjoint"
+    method: str
+    seed: int
+    oa: float
+    aa: float
+    kappa: float
+    seconds: float  # training + prediction of the test pixels
+    n_train: int
+    n_test: int
+
+
+@dataclass
+class BenchRow:
+    """Mean ± std over seeds; the JSON interface scripts depend on (keep field names stable)."""
+
+    dataset: str
+    labels_per_class: int
+    split: str
+    method: str
+    oa_mean: float
+    oa_std: float
+    aa_mean: float
+    aa_std: float
+    kappa_mean: float
+    kappa_std: float
+    seconds_mean: float
+    seeds: list[int] = field(default_factory=list)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-4' -> [0,1,2,3,4]; '0,3' -> [0,3]."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if "-" in part:
+            a, b = part.split("-")
+            seeds.extend(range(int(a), int(b) + 1))
+        elif part:
+            seeds.append(int(part))
+    return seeds
+
+
+def machine_description() -> str:
+    """CPU model, cores, memory and GPU (if any), for the benchmark tables."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 2**20:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    gpu = ""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = f", GPU {torch.cuda.get_device_name(0)}"
+    except ImportError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores{mem}{gpu}"
+
+
+def load_bench_dataset(key: str) -> LabelledScene:
+    """A dataset for benchmarking; 'demo' is the embedded generator with its full ground truth."""
+    if key == "demo":
+        from .demo import make_demo_scene
+
+        return make_demo_scene(seed=0)
+    from .datasets import load_dataset
+
+    return load_dataset(key)
+
+
+def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: str, method: str,
+            settings: MethodSettings, reporter: Reporter = NULL_REPORTER) -> RunResult:
+    """Train ``method`` on N labels per class (drawn with ``seed``) and test on the other labelled pixels."""
+    from .classify.predict import predict_pixels
+    from .evaluation.metrics import evaluate
+    from .evaluation.protocol import few_label_split
+
+    scene = data.scene
+    cube = scene.usable_cube()
+    labels = np.where(scene.valid, data.labels, 0)
+    p = preset_patch_size(settings)
+    split = few_label_split(labels, n, seed, kind=split_kind, patch_size=p, valid=scene.valid)
+    train_labels = np.where(split.train_mask, labels, 0)
+    t0 = time.perf_counter()
+    run_settings = MethodSettings(**{**asdict(settings), "seed": seed})
+    fitted = fit_method(method, cube, scene.valid, train_labels, data.classes, run_settings, reporter=reporter)
+    rows, cols = np.nonzero(split.test_mask)
+    proba = predict_pixels(fitted.classifier, cube, rows, cols, batch_size=2048, reporter=NULL_REPORTER)
+    pred = fitted.class_ids[np.argmax(proba, axis=1)]
+    seconds = time.perf_counter() - t0
+    truth = labels[rows, cols]
+    ev = evaluate(truth, pred, data.classes)
+    return RunResult(dataset, n, split_kind, method, seed, ev.oa, ev.aa, ev.kappa, seconds,
+                     int(split.train_mask.sum()), int(len(rows)))
+
+
+def summarize_runs(runs: list[RunResult]) -> list[BenchRow]:
+    """Group runs by (dataset, N, split, method) and take mean ± std over seeds."""
+    groups: dict[tuple, list[RunResult]] = {}
+    for r in runs:
+        groups.setdefault((r.dataset, r.labels_per_class, r.split, r.method), []).append(r)
+    rows = []
+    for (d, n, s, m), rs in groups.items():
+        def ms(attr: str) -> tuple[float, float]:
+            v = np.array([getattr(r, attr) for r in rs], dtype=float)
+            return float(v.mean()), float(v.std())
+        oa, aa, k = ms("oa"), ms("aa"), ms("kappa")
+        rows.append(BenchRow(d, n, s, m, oa[0], oa[1], aa[0], aa[1], k[0], k[1], ms("seconds")[0],
+                             sorted(r.seed for r in rs)))
+    return rows
+
+
+def markdown_tables(rows: list[BenchRow], machine: str, command: str) -> str:
+    """One table per dataset × split: methods as rows, N as column groups."""
+    out = [f"Machine: {machine}", "", f"Command: `{command}`", ""]
+    for dataset in dict.fromkeys(r.dataset for r in rows):
+        for split in dict.fromkeys(r.split for r in rows if r.dataset == dataset):
+            sel = [r for r in rows if r.dataset == dataset and r.split == split]
+            ns = sorted({r.labels_per_class for r in sel})
+            out += [f"### {dataset}, {split} split", "",
+                    "| method | " + " | ".join(f"N={n}: OA / AA / κ (%) | s" for n in ns) + " |",
+                    "|---|" + "---|---|" * len(ns)]
+            for method in dict.fromkeys(r.method for r in sel):
+                cells = []
+                for n in ns:
+                    r = next((x for x in sel if x.method == method and x.labels_per_class == n), None)
+                    cells.append("–" if r is None else
+                                 f"{r.oa_mean * 100:.1f} ± {r.oa_std * 100:.1f} / {r.aa_mean * 100:.1f} / "
+                                 f"{r.kappa_mean * 100:.1f}")
+                    cells.append("–" if r is None else f"{r.seconds_mean:.1f}")
+                out.append(f"| {METHOD_TITLES.get(method, method)} | " + " | ".join(cells) + " |")
+            out.append("")
+    return "\n".join(out)
+
+
+def run_bench(datasets: list[str], labels_per_class: list[int], seeds: list[int], methods: list[str],
+              splits: list[str], settings: MethodSettings, *, reporter: Reporter = NULL_REPORTER,
+              on_result: Optional[Any] = None) -> list[RunResult]:
+    """Run every combination; datasets not available locally are skipped with a message."""
+    from .datasets.fetch import DatasetNotFoundError
+
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        raise ValueError(f"unknown method(s) {bad}; choose from {', '.join(METHODS)}")
+    runs: list[RunResult] = []
+    loaded = []
+    for key in datasets:
+        try:
+            loaded.append((key, load_bench_dataset(key)))
+        except DatasetNotFoundError as exc:
+            print(f"skipping {key}: {exc}")
+    total = max(1, len(loaded) * len(labels_per_class) * len(seeds) * len(methods) * len(splits))
+    done = 0
+    for key, data in loaded:
+        for split in splits:
+            for n in labels_per_class:
+                for seed in seeds:
+                    for method in methods:
+                        reporter.check()
+                        stage = f"{key} N={n} {split} seed {seed} {method}"
+                        reporter.progress(done / total, stage)
+                        r = run_one(data, key, n, seed, split, method, settings,
+                                    reporter=reporter.sub(done / total, (done + 1) / total, stage + ": "))
+                        runs.append(r)
+                        if on_result is not None:
+                            on_result(r)
+                        done += 1
+    reporter.progress(1.0, "done")
+    return runs
+
+
+def run_bench_cli(args: Any, reporter: Reporter) -> int:
+    """`hypersynth bench …`: run, print the tables, write JSON/Markdown when asked."""
+    import sys
+
+    settings = MethodSettings(preset=args.preset, device=args.device)
+    datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
+    ns = [int(x) for x in args.labels_per_class.split(",")]
+    seeds = parse_seeds(args.seeds)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    splits = [s.strip() for s in args.splits.split(",") if s.strip()]
+    command = "bin/hypersynth " + " ".join(sys.argv[1:]) if len(sys.argv) > 1 else "bin/hypersynth bench"
+    runs: list[RunResult] = []
+
+    def save() -> None:  # after every run, so a long benchmark that is stopped keeps what it measured
+        rows = summarize_runs(runs)
+        machine = machine_description()
+        if args.json:
+            Path(args.json).write_text(json.dumps({"machine": machine, "command": command, "preset": args.preset,
+                                                   "rows": [asdict(r) for r in rows],
+                                                   "runs": [asdict(r) for r in runs]}, indent=1))
+        if args.markdown:
+            Path(args.markdown).write_text(markdown_tables(rows, machine, command))
+
+    def on_result(r: RunResult) -> None:
+        runs.append(r)
+        save()
+        if args.quiet:
+            print(f"{r.dataset} N={r.labels_per_class} {r.split} seed {r.seed} {r.method}: "
+                  f"OA {r.oa * 100:.2f} AA {r.aa * 100:.2f} kappa {r.kappa:.3f} {r.seconds:.1f}s", flush=True)
+
+    run_bench(datasets, ns, seeds, methods, splits, settings, reporter=reporter, on_result=on_result)
+    if hasattr(reporter, "close"):
+        reporter.close()
+    print(markdown_tables(summarize_runs(runs), machine_description(), command))
+    return 0

@@ -1,0 +1,287 @@
+"""Scene + sparse labels + prompts in, classified map out: the product's main job, files at the edges."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .methods import METHOD_TITLES, FittedMethod, MethodSettings, fit_method
+from .progress import NULL_REPORTER, Reporter
+from .scene import ClassInfo, Scene
+
+log = logging.getLogger("hypersynth")
+
+# Output file names inside the output folder; a run writes all of them or none.
+CLASS_MAP = "classification.tif"
+CONFIDENCE = "confidence.tif"
+REPORT = "report.md"
+REPORT_HTML = "report.html"
+METRICS = "metrics.json"
+SYNTHETIC = "synthetic_summary.json"
+BUNDLE = "model_bundle"
+CLASSIFIER_BUNDLE = "classifier_bundle"
+CLASSIFIER_KIND = "spectral-spatial-cnn"
+
+
+@dataclass
+class ClassificationOutputs:
+    """Where a finished run put its results."""
+
+    class_map: Path  # classified GeoTIFF (colour table, class names, 0 = unclassified) + .qml style
+    confidence: Path  # float32 GeoTIFF, max class probability, -1 where unclassified
+    report: Path  # Markdown report (report.html beside it)
+    metrics: Optional[dict]  # accuracy against validation labels, when given
+    classes: list[ClassInfo]  # classes in the map, with colours and prompts
+    bundle: Optional[Path] = None  # the saved synthesis model (Augment & Classify)
+    synthetic_summary: Optional[Path] = None  # per-class counts and spectral agreement of synthetic data
+    files: list[Path] = field(default_factory=list)  # every file written
+
+
+class OutputExistsError(FileExistsError):
+    """An output would overwrite something the user has."""
+
+
+def _outputs_for(out_dir: Path, method: str) -> list[str]:
+    names = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CONFIDENCE, REPORT, REPORT_HTML, METRICS,
+             "confusion.png", "spectra.png"]
+    if method in ("cnn", "augment"):
+        names.append(CLASSIFIER_BUNDLE)
+    if method == "augment":
+        names += [SYNTHETIC, BUNDLE, "attention.png", "pca.png"]
+    return names
+
+
+def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike, out_dir: str | os.PathLike, *,
+                   method: str = "augment", classes_path: Optional[str | os.PathLike] = None,
+                   class_field: Optional[str] = None, validation_path: Optional[str | os.PathLike] = None,
+                   preset: str = "fast", seed: int = 0, bundle_path: Optional[str | os.PathLike] = None,
+                   settings: Optional[MethodSettings] = None, reporter: Reporter = NULL_REPORTER,
+                   overwrite: bool = False) -> ClassificationOutputs:
+    """Read a scene and its labels, train ``method``, classify every pixel, write maps and a report.
+
+    Everything is written into a staging folder inside ``out_dir`` and moved into place only when the
+    whole run succeeded, so a cancelled or failed run leaves nothing half-written behind.
+    """
+    from .io.classes import read_classes
+    from .io.labels import read_labels
+    from .io.read import read_scene
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    names = _outputs_for(out, method)
+    clash = [n for n in names if (out / n).exists()]
+    if clash and not overwrite:
+        raise OutputExistsError(f"{out} already holds {', '.join(clash)}; choose another output folder "
+                                "or allow overwriting")
+    settings = settings or MethodSettings(preset=preset, seed=seed)
+    if bundle_path is not None and method == "augment":
+        from .ldm.model import SynthesisModel
+
+        settings.synthesis_model = SynthesisModel.load(bundle_path, device=settings.device)
+
+    reporter.progress(0.0, "reading scene")
+    scene = read_scene(scene_path)
+    known = read_classes(classes_path) if classes_path else None
+    labels, classes = read_labels(labels_path, scene, class_field=class_field, classes=known)
+    if known:  # prompts and colours from the class file win over defaults
+        by_id = {c.id: c for c in known}
+        classes = [by_id.get(c.id, c) for c in classes]
+    validation = None
+    if validation_path is not None:
+        validation, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes)
+    _check_model_fits(settings, scene)
+
+    staging = Path(tempfile.mkdtemp(prefix=".hypersynth-run-", dir=out))
+    try:
+        result = run_on_scene(scene, labels, classes, method, settings, staging, validation=validation,
+                              reporter=reporter)
+        reporter.check()
+        moved = []
+        for src in sorted(staging.iterdir()):
+            dst = out / src.name
+            if dst.exists():
+                shutil.rmtree(dst) if dst.is_dir() else dst.unlink()
+            os.replace(src, dst)
+            moved.append(dst)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ClassificationOutputs(
+        class_map=out / CLASS_MAP, confidence=out / CONFIDENCE, report=out / REPORT,
+        metrics=result.get("metrics"), classes=classes,
+        bundle=(out / BUNDLE) if (out / BUNDLE).exists() else None,
+        synthetic_summary=(out / SYNTHETIC) if (out / SYNTHETIC).exists() else None, files=moved)
+
+
+def _check_model_fits(settings: MethodSettings, scene: Scene) -> None:
+    model = settings.synthesis_model
+    if model is not None and int(model.bands) != int(scene.good_bands.sum()):
+        raise ValueError(f"the model bundle was trained on {model.bands} bands but this scene has "
+                         f"{int(scene.good_bands.sum())} usable bands; use a scene of the same sensor "
+                         "(same band set) or train a new bundle")
+
+
+def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], method: str,
+                 settings: MethodSettings, out: Path, *, validation: Optional[np.ndarray] = None,
+                 reporter: Reporter = NULL_REPORTER) -> dict:
+    """Train, predict the whole scene and write every output into ``out`` (a staging folder)."""
+    from .classify.predict import predict_scene
+    from .io.write import write_class_map, write_confidence
+    from .report import write_report
+
+    cube = scene.usable_cube()
+    t0 = time.perf_counter()
+    fitted = fit_method(method, cube, scene.valid, labels, classes, settings, reporter=reporter.sub(0.02, 0.8))
+    t_fit = time.perf_counter() - t0
+    pred = predict_scene(fitted.classifier, cube, scene.valid, reporter=reporter.sub(0.8, 0.95),
+                         stage="prediction")
+    class_map = np.where(pred.class_index >= 0, fitted.class_ids[np.clip(pred.class_index, 0, None)], 0)
+    used = [c for c in classes if c.id in set(fitted.class_ids.tolist())]
+    write_class_map(out / CLASS_MAP, class_map.astype(np.int32), used, transform=scene.transform,
+                    crs_wkt=scene.crs_wkt)
+    write_confidence(out / CONFIDENCE, pred.confidence, transform=scene.transform, crs_wkt=scene.crs_wkt)
+    reporter.progress(0.96, "report")
+    metrics = None
+    if validation is not None:
+        from .evaluation.metrics import confusion_figure, evaluate
+
+        test = (validation > 0) & (labels == 0) & scene.valid & (class_map > 0)
+        ev = evaluate(validation[test], class_map[test], used)
+        metrics = ev.to_dict()
+        (out / METRICS).write_text(json.dumps(metrics, indent=2))
+        confusion_figure(ev, out / "confusion.png")
+    if fitted.synthesis_model is not None:
+        fitted.synthesis_model.save(out / BUNDLE)
+    if hasattr(fitted.classifier, "to_tensors"):
+        save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene)
+    write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=METHOD_TITLES[method],
+                 metrics=metrics, seconds_training=t_fit, cube=cube, class_map=class_map)
+    reporter.progress(1.0, "done")
+    return {"metrics": metrics, "fitted": fitted}
+
+
+def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo], scene: Scene) -> None:
+    """Save a trained deep classifier as a safetensors bundle, reusable on other scenes of the sensor."""
+    from .ldm.bundle import save_bundle
+
+    wl = scene.usable_wavelengths()
+    meta = {"kind": CLASSIFIER_KIND, "method": fitted.method, "class_ids": [int(c) for c in fitted.class_ids],
+            "classes": [{"id": c.id, "name": c.name, "color": list(c.color), "prompt": c.prompt} for c in classes],
+            "bands": int(scene.good_bands.sum()), "wavelengths": None if wl is None else [float(w) for w in wl]}
+    save_bundle(folder, {"classifier": fitted.classifier.to_tensors()}, fitted.classifier.config_dict(), meta)
+
+
+def load_classifier(folder: str | os.PathLike, device: str = "auto") -> tuple[object, np.ndarray, list[ClassInfo], dict]:
+    """Load a classifier bundle: (classifier, class ids, classes, metadata)."""
+    from .classify.cnn import SpectralSpatialCNN
+    from .ldm.bundle import BundleError, load_bundle
+
+    bundle = load_bundle(folder)
+    if bundle.meta.get("kind") != CLASSIFIER_KIND:
+        raise BundleError(f"{folder} is not a HyperSynth classifier bundle (it holds {bundle.meta.get('kind')!r}); "
+                          f"pick the '{CLASSIFIER_BUNDLE}' folder of an Augment & Classify output")
+    config = dict(bundle.config)
+    config["device"] = device
+    clf = SpectralSpatialCNN.from_tensors(bundle.tensors_by_part["classifier"], config)
+    classes = [ClassInfo(id=int(c["id"]), name=c["name"], color=tuple(c["color"]), prompt=c.get("prompt", ""))
+               for c in bundle.meta["classes"]]
+    return clf, np.asarray(bundle.meta["class_ids"]), classes, bundle.meta
+
+
+def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.PathLike, out_dir: str | os.PathLike, *,
+                        validation_path: Optional[str | os.PathLike] = None, class_field: Optional[str] = None,
+                        device: str = "auto", reporter: Reporter = NULL_REPORTER,
+                        overwrite: bool = False) -> ClassificationOutputs:
+    """Classify a scene with a saved classifier bundle (e.g. a scene the model has never seen)."""
+    from .classify.predict import predict_scene
+    from .evaluation.metrics import confusion_figure, evaluate
+    from .io.labels import read_labels
+    from .io.read import read_scene
+    from .io.write import write_class_map, write_confidence
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    names = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CONFIDENCE, METRICS, "confusion.png"]
+    clash = [n for n in names if (out / n).exists()]
+    if clash and not overwrite:
+        raise OutputExistsError(f"{out} already holds {', '.join(clash)}; choose another output folder "
+                                "or allow overwriting")
+    clf, class_ids, classes, meta = load_classifier(model_path, device=device)
+    scene = read_scene(scene_path)
+    bands = int(scene.good_bands.sum())
+    if bands != meta["bands"]:
+        raise ValueError(f"the classifier was trained on {meta['bands']} bands but {Path(scene_path).name} has "
+                         f"{bands} usable bands; it only applies to scenes of the same sensor and band set")
+    cube = scene.usable_cube()
+    staging = Path(tempfile.mkdtemp(prefix=".hypersynth-run-", dir=out))
+    metrics = None
+    try:
+        pred = predict_scene(clf, cube, scene.valid, reporter=reporter, stage="prediction")
+        class_map = np.where(pred.class_index >= 0, class_ids[np.clip(pred.class_index, 0, None)], 0)
+        write_class_map(staging / CLASS_MAP, class_map.astype(np.int32), classes, transform=scene.transform,
+                        crs_wkt=scene.crs_wkt)
+        write_confidence(staging / CONFIDENCE, pred.confidence, transform=scene.transform, crs_wkt=scene.crs_wkt)
+        if validation_path is not None:
+            validation, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes)
+            test = (validation > 0) & scene.valid & (class_map > 0)
+            ev = evaluate(validation[test], class_map[test], classes)
+            metrics = ev.to_dict()
+            (staging / METRICS).write_text(json.dumps(metrics, indent=2))
+            confusion_figure(ev, staging / "confusion.png")
+        reporter.check()
+        moved = []
+        for src in sorted(staging.iterdir()):
+            dst = out / src.name
+            if dst.exists():
+                dst.unlink()
+            os.replace(src, dst)
+            moved.append(dst)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ClassificationOutputs(class_map=out / CLASS_MAP, confidence=out / CONFIDENCE, report=out / METRICS,
+                                 metrics=metrics, classes=classes, files=moved)
+
+
+def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLike, *, class_id: Optional[int] = None,
+                       prompt: Optional[str] = None, label: int = 0, n: int = 16,
+                       settings: Optional[MethodSettings] = None, attention: bool = False,
+                       reporter: Reporter = NULL_REPORTER, overwrite: bool = False) -> Path:
+    """Synthesise ``n`` patches for a class (its stored prompt) or a free prompt into a .npz file."""
+    from .io.write import atomic_output
+    from .ldm.model import SynthesisModel
+    from .ldm.synthesize import synthesize
+
+    settings = settings or MethodSettings()
+    model = SynthesisModel.load(bundle_path, device=settings.device)
+    if prompt is None:
+        by_id = {c.id: c for c in model.classes}
+        if class_id not in by_id:
+            raise ValueError(f"class {class_id} is not in this bundle; it knows "
+                             + ", ".join(f"{c.id} ({c.name})" for c in model.classes))
+        prompt, label = by_id[class_id].text, int(class_id)
+    cfg = model.config.diffusion
+    syn = synthesize(model, {label: prompt}, {label: n},
+                     guidance=settings.guidance if settings.guidance is not None else cfg.guidance,
+                     steps=settings.steps or cfg.sample_steps, seed=settings.seed,
+                     return_attention=attention, reporter=reporter)
+    arrays = {"patches": syn.patches, "labels": syn.labels, "masks": syn.masks,
+              "prompts": np.array(syn.prompts, dtype="U200")}
+    if model.wavelengths is not None:
+        arrays["wavelengths"] = np.asarray(model.wavelengths, dtype=np.float32)
+    if attention and syn.attention is not None:
+        arrays["attention"] = syn.attention
+    out = Path(out_path)
+    if out.suffix != ".npz":
+        raise ValueError(f"synthetic patches are written as .npz; got {out.name}")
+    with atomic_output(out, overwrite) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+    return out

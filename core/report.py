@@ -1,0 +1,208 @@
+"""The run report: Markdown + HTML with metrics, spectra real vs synthetic, attention and PCA figures."""
+
+from __future__ import annotations
+
+import html
+import json
+import platform
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from .scene import ClassInfo, Scene
+from .version import ENGINE_VERSION
+
+
+def _figure(width: float, height: float):  # matplotlib's object API: no pyplot, safe inside QGIS
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=110)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def spectral_angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    """Spectral angle between two spectra, in degrees."""
+    cos = float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+
+
+def class_spectra(cube: np.ndarray, labels: np.ndarray, classes: list[ClassInfo]) -> dict[int, np.ndarray]:
+    """Per-class ``(n, B)`` spectra of the labelled pixels."""
+    return {c.id: cube[:, labels == c.id].T for c in classes if (labels == c.id).any()}
+
+
+def synthetic_summary(real: dict[int, np.ndarray], synthetic: Any, classes: list[ClassInfo]) -> dict:
+    """Counts and mean-spectrum SAM/RMSE of synthetic centre spectra against the real labelled ones."""
+    from .classify.base import centre_spectra
+
+    spec = centre_spectra(synthetic.patches)
+    rows = []
+    for c in classes:
+        sel = synthetic.labels == c.id
+        if not sel.any() or c.id not in real:
+            continue
+        m_syn, m_real = spec[sel].mean(0), real[c.id].mean(0)
+        rows.append({"id": c.id, "name": c.name, "prompt": c.text, "synthetic": int(sel.sum()),
+                     "real_labelled": int(len(real[c.id])), "mean_sam_deg": round(spectral_angle_deg(m_syn, m_real), 3),
+                     "mean_rmse": float(np.sqrt(np.mean((m_syn - m_real) ** 2)))})
+    return {"classes": rows, "total": int(len(synthetic.labels))}
+
+
+def spectra_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes: list[ClassInfo],
+                   wavelengths: Optional[np.ndarray]) -> None:
+    """Per-class mean ± std of real labelled spectra, and of synthetic ones when present."""
+    from .classify.base import centre_spectra
+
+    n = len(classes)
+    cols = min(3, n)
+    rows = int(np.ceil(n / cols))
+    fig = _figure(4.0 * cols, 2.8 * rows)
+    syn = centre_spectra(synthetic.patches) if synthetic is not None else None
+    for i, c in enumerate(classes):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        x = wavelengths if wavelengths is not None else np.arange(next(iter(real.values())).shape[1])
+        colour = np.array(c.color) / 255.0
+        if c.id in real:
+            m, s = real[c.id].mean(0), real[c.id].std(0)
+            ax.plot(x, m, color=colour, lw=1.5, label=f"real (n={len(real[c.id])})")
+            ax.fill_between(x, m - s, m + s, color=colour, alpha=0.25)
+        if syn is not None and (synthetic.labels == c.id).any():
+            sel = syn[synthetic.labels == c.id]
+            m, s = sel.mean(0), sel.std(0)
+            ax.plot(x, m, color="k", lw=1.0, ls="--", label=f"synthetic (n={len(sel)})")
+            ax.fill_between(x, m - s, m + s, color="k", alpha=0.1)
+        ax.set_title(c.name, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6)
+        if wavelengths is not None:
+            ax.set_xlabel("wavelength (nm)", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def pca_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes: list[ClassInfo]) -> None:
+    """2-D PCA scatter of real (dots) vs synthetic (crosses) spectra, per class colour."""
+    from sklearn.decomposition import PCA
+
+    from .classify.base import centre_spectra
+
+    syn = centre_spectra(synthetic.patches)
+    stacked = np.concatenate([*real.values(), syn])
+    pca = PCA(n_components=2).fit(stacked)
+    fig = _figure(5.5, 4.5)
+    ax = fig.add_subplot(111)
+    for c in classes:
+        colour = np.array(c.color) / 255.0
+        if c.id in real:
+            r = pca.transform(real[c.id])
+            ax.scatter(r[:, 0], r[:, 1], s=6, color=colour, alpha=0.5, label=f"{c.name} real")
+        sel = synthetic.labels == c.id
+        if sel.any():
+            s = pca.transform(syn[sel])
+            ax.scatter(s[:, 0], s[:, 1], s=18, marker="x", color=colour, label=f"{c.name} synthetic")
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def attention_figure(path: Path, attention: np.ndarray, tokens: list[str], latent_hw: tuple[int, int],
+                     title: str) -> None:
+    """Cross-attention of one synthesised patch: one heatmap per prompt word (averaged over layers)."""
+    att = attention.mean(axis=0) if attention.ndim == 3 else attention  # (T, L)
+    words = [(j, t) for j, t in enumerate(tokens) if t and not t.startswith("<")]
+    n = max(1, len(words))
+    fig = _figure(1.9 * n, 2.3)
+    for k, (j, t) in enumerate(words):
+        ax = fig.add_subplot(1, n, k + 1)
+        ax.imshow(att[:, j].reshape(latent_hw), cmap="magma")
+        ax.set_title(t, fontsize=8)
+        ax.axis("off")
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[ClassInfo], fitted: Any,
+                 method_title: str, metrics: Optional[dict], seconds_training: float, cube: np.ndarray,
+                 class_map: np.ndarray) -> Path:
+    """Write report.md and report.html (plus figures and the synthetic summary) into ``out``."""
+    real = class_spectra(cube, labels, classes)
+    wl = scene.usable_wavelengths()
+    synthetic = fitted.synthetic
+    spectra_figure(out / "spectra.png", real, synthetic, classes, wl)
+    lines = [f"# HyperSynth report: {scene.name}", "",
+             f"- Method: **{method_title}**",
+             f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels, {cube.shape[0]} usable bands"
+             + (f" ({wl.min():.0f}–{wl.max():.0f} nm)" if wl is not None else ""),
+             f"- Training pixels: {int((labels > 0).sum())} in {len(classes)} classes; "
+             f"training took {seconds_training:.1f} s",
+             f"- Engine {ENGINE_VERSION}, Python {platform.python_version()}, {platform.machine()}", ""]
+    lines += [*(f"- {n}" for n in fitted.notes), ""] if fitted.notes else []
+    lines += ["## Classes", "", "| id | class | prompt | labelled | mapped pixels |", "|---|---|---|---|---|"]
+    for c in classes:
+        lines.append(f"| {c.id} | {c.name} | {c.text} | {int((labels == c.id).sum())} | {int((class_map == c.id).sum())} |")
+    lines.append("")
+    if metrics is not None:
+        lines += ["## Accuracy against the validation labels", "",
+                  f"OA {metrics['oa'] * 100:.2f} %, AA {metrics['aa'] * 100:.2f} %, κ {metrics['kappa']:.4f} "
+                  f"on {metrics['n_test']} validation pixels.", "", "![confusion matrix](confusion.png)", ""]
+    if synthetic is not None:
+        summary = synthetic_summary(real, synthetic, classes)
+        (out / "synthetic_summary.json").write_text(json.dumps(summary, indent=2))
+        pca_figure(out / "pca.png", real, synthetic, classes)
+        lines += ["## Synthetic samples", "", "| class | prompt | synthetic | real | SAM of means (°) |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {r['name']} | {r['prompt']} | {r['synthetic']} | {r['real_labelled']} | {r['mean_sam_deg']:.2f} |"
+                  for r in summary["classes"]]
+        lines += ["", "![PCA of real vs synthetic spectra](pca.png)", ""]
+        if getattr(synthetic, "attention", None) is not None:
+            tokens = synthetic.tokens[0] if getattr(synthetic, "tokens", None) else []
+            h = int(round(np.sqrt(synthetic.attention.shape[-2])))
+            attention_figure(out / "attention.png", synthetic.attention[0], tokens, (h, h), synthetic.prompts[0])
+            lines += ["![cross-attention per prompt word](attention.png)", ""]
+    lines += ["## Spectra", "", "![per-class spectra](spectra.png)", ""]
+    md = "\n".join(lines)
+    (out / "report.md").write_text(md)
+    (out / "report.html").write_text(_markdown_to_html(md))
+    return out / "report.md"
+
+
+def _markdown_to_html(md: str) -> str:
+    """A small converter for the report's own Markdown (headings, lists, tables, images)."""
+    body: list[str] = []
+    table: list[list[str]] = []
+
+    def flush() -> None:
+        if table:
+            head, *rest = table
+            body.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in head) + "</tr>"
+                        + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rest) + "</table>")
+            table.clear()
+
+    for line in md.splitlines():
+        if line.startswith("|"):
+            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
+            if not all(set(c) <= {"-", ":"} for c in cells):
+                table.append(cells)
+            continue
+        flush()
+        if line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            body.append(f"<h{level}>{html.escape(line[level:].strip())}</h{level}>")
+        elif line.startswith("!["):
+            alt, src = line[2:].split("](")
+            body.append(f'<p><img src="{html.escape(src.rstrip(")"))}" alt="{html.escape(alt)}"></p>')
+        elif line.startswith("- "):
+            text = html.escape(line[2:]).replace("**", "")
+            body.append(f"<li>{text}</li>")
+        elif line.strip():
+            body.append(f"<p>{html.escape(line)}</p>")
+    flush()
+    return ("<!doctype html><meta charset='utf-8'><title>HyperSynth report</title>"
+            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
+            "td,th{border:1px solid #bbb;padding:2px 8px}img{max-width:100%}</style>" + "\n".join(body))
