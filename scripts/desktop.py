@@ -63,7 +63,9 @@ def main() -> int:
     if args.no_launch:
         return 0
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / ".venv" / "importroot"), env.get("PYTHONPATH", "")])
+    # QGIS runs Debian's python3: give it the venv's packages (torch, open_clip, …) too.
+    site = next((REPO / ".venv" / "lib").glob("python3*/site-packages"))
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(REPO / ".venv" / "importroot"), env.get("PYTHONPATH", "")])
     cmd = ["qgis", "--profiles-path", str(profile), "--noversioncheck", "--nologo", "--project", str(project)]
     return subprocess.call(cmd, env=env)
 
