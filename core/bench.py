@@ -120,7 +120,8 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
     run_settings = MethodSettings(**{**asdict(settings), "seed": seed})
     fitted = fit_method(method, cube, scene.valid, train_labels, data.classes, run_settings, reporter=reporter)
     rows, cols = np.nonzero(split.test_mask)
-    proba = predict_pixels(fitted.classifier, cube, rows, cols, batch_size=2048, reporter=NULL_REPORTER)
+    proba = predict_pixels(fitted.classifier, cube, rows, cols, batch_size=1024, reporter=NULL_REPORTER,
+                           valid=scene.valid)
     pred = fitted.class_ids[np.argmax(proba, axis=1)]
     seconds = time.perf_counter() - t0
     truth = labels[rows, cols]

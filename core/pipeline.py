@@ -141,8 +141,8 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
     t0 = time.perf_counter()
     fitted = fit_method(method, cube, scene.valid, labels, classes, settings, reporter=reporter.sub(0.02, 0.8))
     t_fit = time.perf_counter() - t0
-    pred = predict_scene(fitted.classifier, cube, scene.valid, reporter=reporter.sub(0.8, 0.95),
-                         stage="prediction")
+    pred = predict_scene(fitted.classifier, cube, scene.valid, batch_size=1024,
+                         reporter=reporter.sub(0.8, 0.95), stage="prediction")
     class_map = np.where(pred.class_index >= 0, fitted.class_ids[np.clip(pred.class_index, 0, None)], 0)
     used = [c for c in classes if c.id in set(fitted.class_ids.tolist())]
     write_class_map(out / CLASS_MAP, class_map.astype(np.int32), used, transform=scene.transform,
@@ -224,7 +224,7 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
     staging = Path(tempfile.mkdtemp(prefix=".hypersynth-run-", dir=out))
     metrics = None
     try:
-        pred = predict_scene(clf, cube, scene.valid, reporter=reporter, stage="prediction")
+        pred = predict_scene(clf, cube, scene.valid, batch_size=1024, reporter=reporter, stage="prediction")
         class_map = np.where(pred.class_index >= 0, class_ids[np.clip(pred.class_index, 0, None)], 0)
         write_class_map(staging / CLASS_MAP, class_map.astype(np.int32), classes, transform=scene.transform,
                         crs_wkt=scene.crs_wkt)

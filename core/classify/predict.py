@@ -1,0 +1,274 @@
+"""Full-scene prediction in tiles, so memory depends on the tile size and not on the scene size."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence, Union
+
+import numpy as np
+from scipy.special import entr
+
+from ..patches import extract_patches, pad_cube
+from ..progress import NULL_REPORTER, Reporter
+from .base import Classifier
+
+# read_window(row0, row1, col0, col1) -> (B, row1 - row0, col1 - col0) float32, NaN where nodata.
+WindowReader = Callable[[int, int, int, int], np.ndarray]
+CubeSource = Union[np.ndarray, Any, WindowReader]  # an ndarray, a memmap / h5py-like sliceable, or a reader
+
+
+@dataclass
+class ScenePrediction:
+    """What the classifier says about every pixel of a scene."""
+
+    class_index: np.ndarray  # (H, W) int16 class index 0..K-1, -1 where the pixel is invalid / nodata
+    confidence: np.ndarray  # (H, W) float32 highest class probability, NaN where invalid
+    entropy: np.ndarray  # (H, W) float32 entropy of the probabilities / log(K): 0 sure .. 1 clueless, NaN invalid
+    n_classes: int = 0  # K, the number of probability columns
+
+    def label_map(self, class_ids: Sequence[int], fill: int = 0) -> np.ndarray:
+        """``(H, W)`` int32 label ids (``class_ids[index]``), ``fill`` where the pixel is invalid."""
+        ids = np.asarray(class_ids, dtype=np.int32)
+        return np.where(self.class_index >= 0, ids[np.clip(self.class_index, 0, None)], fill).astype(np.int32)
+
+
+def _fill_nodata(patches: np.ndarray, patch_valid: np.ndarray) -> np.ndarray:
+    """Replace nodata neighbours in each patch by the mean spectrum of the patch's valid pixels.
+
+    The centre pixel is always valid (only valid pixels are classified), so the mean exists.
+    Args:
+        patches: ``(n, B, p, p)`` with 0 at nodata positions.
+        patch_valid: ``(n, 1, p, p)`` float32, 1 where the neighbour is valid.
+    """
+    if patch_valid.min() >= 1.0:
+        return patches
+    count = patch_valid.sum(axis=(2, 3), keepdims=True)  # (n, 1, 1, 1)
+    mean = (patches * patch_valid).sum(axis=(2, 3), keepdims=True) / count  # (n, B, 1, 1)
+    return np.where(patch_valid > 0, patches, mean).astype(np.float32)
+
+
+def _probabilities(classifier: Classifier, samples: np.ndarray, n_classes: int) -> np.ndarray:
+    proba = np.asarray(classifier.predict_proba(samples), dtype=np.float32)  # (n, K)
+    if proba.shape != (len(samples), n_classes):
+        raise ValueError(f"the classifier returned probabilities of shape {proba.shape}; expected "
+                         f"({len(samples)}, {n_classes}) (one column per class it was trained on)")
+    return proba
+
+
+def _n_classes(classifier: Classifier) -> int:
+    k = int(getattr(classifier, "n_classes", 0) or 0)
+    if k < 1:
+        raise ValueError("the classifier has no classes; fit it before predicting")
+    return k
+
+
+def _patch_size(classifier: Classifier) -> int:
+    p = int(getattr(classifier, "patch_size", 1))
+    if p < 1:
+        raise ValueError(f"classifier.patch_size must be at least 1; got {p}")
+    return p
+
+
+def predict_pixels(classifier: Classifier, cube: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                   batch_size: int = 4096, reporter: Reporter = NULL_REPORTER, *,
+                   valid: Optional[np.ndarray] = None, stage: str = "prediction") -> np.ndarray:
+    """Class probabilities of selected pixels only (e.g. the test pixels of a benchmark).
+
+    Args:
+        cube: ``(B, H, W)`` float32 scene held in memory (reflect-padded once for patch classifiers).
+        rows, cols: ``(N,)`` pixel coordinates.
+        batch_size: samples per ``predict_proba`` call.
+        valid: ``(H, W)`` bool; when given, invalid neighbours inside a patch are filled as in
+            :func:`predict_scene` (the valid mean of the patch), so both give the same probabilities.
+
+    Returns:
+        ``(N, K)`` float32 probabilities.
+    """
+    cube = np.asarray(cube)
+    if cube.ndim != 3:
+        raise ValueError(f"cube must be (bands, rows, cols); got shape {cube.shape}")
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    if rows.shape != cols.shape or rows.ndim != 1:
+        raise ValueError("rows and cols must be 1-D arrays of the same length")
+    if rows.size and (rows.min() < 0 or cols.min() < 0 or rows.max() >= cube.shape[1] or cols.max() >= cube.shape[2]):
+        raise ValueError(f"pixel coordinates fall outside the {cube.shape[1]}x{cube.shape[2]} scene")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1; got {batch_size}")
+    p, k = _patch_size(classifier), _n_classes(classifier)
+    padded = pad_cube(cube, p)  # (B, H + 2r, W + 2r); the cube itself when p == 1
+    padded_valid = None
+    if valid is not None and p > 1:
+        if valid.shape != cube.shape[1:]:
+            raise ValueError(f"valid mask {valid.shape} does not match the cube's grid {cube.shape[1:]}")
+        padded_valid = pad_cube(valid[None].astype(np.float32), p)  # (1, H + 2r, W + 2r)
+        padded = np.where(padded_valid > 0, padded, 0.0).astype(np.float32)
+    out = np.empty((len(rows), k), dtype=np.float32)
+    for start in range(0, len(rows), batch_size):
+        reporter.check()
+        sl = slice(start, min(start + batch_size, len(rows)))
+        samples = extract_patches(cube, rows[sl], cols[sl], p, padded=padded)  # (n, B, p, p)
+        if padded_valid is not None:
+            samples = _fill_nodata(samples, extract_patches(padded_valid, rows[sl], cols[sl], p,
+                                                            padded=padded_valid))
+        out[sl] = _probabilities(classifier, samples, k)
+        reporter.progress(sl.stop / len(rows), stage)
+    return out
+
+
+def _window_source(cube: CubeSource) -> tuple[WindowReader, Optional[tuple[int, ...]]]:
+    """A window reader over any cube source, and the source's ``(B, H, W)`` shape when known."""
+    if callable(cube) and not isinstance(cube, np.ndarray):
+        return cube, tuple(cube.shape) if hasattr(cube, "shape") else None
+    if not hasattr(cube, "shape") or len(cube.shape) != 3:
+        raise ValueError("cube must be a (bands, rows, cols) array, a sliceable array-like (memmap, h5py) "
+                         "or a callable read_window(row0, row1, col0, col1)")
+
+    def read(row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
+        return np.asarray(cube[:, row0:row1, col0:col1], dtype=np.float32)
+
+    return read, tuple(cube.shape)
+
+
+def _tiles(height: int, width: int, tile_size: int) -> list[tuple[int, int, int, int]]:
+    """``(row0, row1, col0, col1)`` of every tile, row by row."""
+    return [(r0, min(r0 + tile_size, height), c0, min(c0 + tile_size, width))
+            for r0 in range(0, height, tile_size) for c0 in range(0, width, tile_size)]
+
+
+def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.ndarray], *,
+                  tile_size: int = 256, batch_size: int = 4096, reporter: Reporter = NULL_REPORTER,
+                  stage: str = "prediction") -> ScenePrediction:
+    """Classify every valid pixel of a scene, one tile at a time.
+
+    Each tile is read with a halo of ``p // 2`` real neighbouring pixels (p = ``classifier.patch_size``);
+    only where the tile touches the scene border is the tile+halo window reflect-padded (with
+    :func:`~hypersynth.core.patches.pad_cube`, which gives the same values as padding the whole scene).
+    So the result does not depend on ``tile_size`` and equals :func:`predict_pixels` on every pixel.
+    Nodata neighbours inside a patch are replaced by the mean spectrum of the patch's valid pixels
+    (a neutral value that keeps the patch's own spectral level; 0 would look like a dark object).
+
+    Memory is bounded by the tile, not the scene: besides the outputs (10 bytes per scene pixel) the
+    peak is at most about ``4 · B · (T + 2r)² · 4`` bytes for the window and its padded copies (T =
+    ``tile_size``, r = p // 2) plus ``4 · batch_size · B · p² · 3`` bytes for a batch of patches and its
+    temporaries, plus what the classifier allocates for one batch. E.g. B = 200, T = 256, p = 9,
+    batch 4096: about 0.2 GB + 0.8 GB; lower ``batch_size`` for big patches. (Measured with
+    tracemalloc on a 1200 x 1000 x 32 memmap, p = 9: peak 45 MiB at T = 128 / batch 1024 and 144 MiB
+    at T = 256 / batch 4096, for a 146 MiB scene.)
+
+    Args:
+        classifier: a fitted :class:`~hypersynth.core.classify.base.Classifier`.
+        cube: ``(B, H, W)`` float32 array, numpy memmap or other sliceable array-like, or a callable
+            ``read_window(row0, row1, col0, col1) -> (B, h, w)`` (see :func:`raster_window_reader`)
+            so a large raster is streamed from disk.
+        valid: ``(H, W)`` bool, pixels to classify. ``None``: every pixel whose spectrum is finite (a
+            reader returns NaN at nodata); non-finite pixels are always treated as invalid.
+        tile_size: side of a tile in pixels.
+        batch_size: samples per ``predict_proba`` call.
+        reporter: receives progress per batch; ``check()`` per batch lets the user cancel.
+        stage: the stage name reported with progress.
+    """
+    if tile_size < 1 or batch_size < 1:
+        raise ValueError(f"tile_size and batch_size must be at least 1; got {tile_size} and {batch_size}")
+    read, shape = _window_source(cube)
+    if valid is not None:
+        valid = np.asarray(valid, dtype=bool)
+        if valid.ndim != 2 or (shape is not None and tuple(shape[1:]) != valid.shape):
+            raise ValueError(f"valid mask {valid.shape} does not match the cube's grid "
+                             f"{None if shape is None else tuple(shape[1:])}")
+        height, width = valid.shape
+    elif shape is not None:
+        height, width = int(shape[1]), int(shape[2])
+    else:
+        raise ValueError("pass a valid mask (H, W) when the cube is a plain read_window callable")
+    p, k = _patch_size(classifier), _n_classes(classifier)
+    if k > np.iinfo(np.int16).max:
+        raise ValueError(f"{k} classes do not fit the int16 class map")
+    r = p // 2
+
+    class_index = np.full((height, width), -1, dtype=np.int16)
+    confidence = np.full((height, width), np.nan, dtype=np.float32)
+    entropy = np.full((height, width), np.nan, dtype=np.float32)
+    tiles = _tiles(height, width, tile_size)
+    for t, (r0, r1, c0, c1) in enumerate(tiles):
+        reporter.check()
+        wr0, wr1, wc0, wc1 = max(r0 - r, 0), min(r1 + r, height), max(c0 - r, 0), min(c1 + r, width)
+        window = read(wr0, wr1, wc0, wc1)  # (B, h + halo, w + halo)
+        if window.ndim != 3 or window.shape[1:] != (wr1 - wr0, wc1 - wc0):
+            raise ValueError(f"read_window({wr0}, {wr1}, {wc0}, {wc1}) returned shape {window.shape}; expected "
+                             f"(bands, {wr1 - wr0}, {wc1 - wc0})")
+        window_valid = np.all(np.isfinite(window), axis=0)  # (h + halo, w + halo)
+        if valid is not None:
+            window_valid &= valid[wr0:wr1, wc0:wc1]
+        # Pad the window on every side, then keep only the tile plus r: real halo where the scene goes on,
+        # reflected pixels where the window starts at the scene border.
+        crop = (slice(None), slice(r0 - wr0, r0 - wr0 + (r1 - r0) + 2 * r),
+                slice(c0 - wc0, c0 - wc0 + (c1 - c0) + 2 * r))
+        padded_valid = pad_cube(window_valid[None].astype(np.float32), p)[crop]  # (1, h + 2r, w + 2r)
+        padded = np.where(padded_valid > 0, pad_cube(window, p)[crop], 0.0).astype(np.float32)  # (B, h+2r, w+2r)
+        rows, cols = np.nonzero(window_valid[r0 - wr0:r1 - wr0, c0 - wc0:c1 - wc0])  # tile coordinates
+        for start in range(0, len(rows), batch_size):
+            reporter.check()
+            sl = slice(start, min(start + batch_size, len(rows)))
+            samples = extract_patches(padded, rows[sl], cols[sl], p, padded=padded)  # (n, B, p, p)
+            if p > 1:
+                samples = _fill_nodata(samples, extract_patches(padded_valid, rows[sl], cols[sl], p,
+                                                                padded=padded_valid))
+            proba = _probabilities(classifier, samples, k)  # (n, K)
+            at = (rows[sl] + r0, cols[sl] + c0)
+            class_index[at] = np.argmax(proba, axis=1)
+            confidence[at] = proba.max(axis=1)
+            entropy[at] = entr(proba).sum(axis=1) / np.log(k) if k > 1 else 0.0
+            reporter.progress((t + sl.stop / len(rows)) / len(tiles), stage)
+        reporter.progress((t + 1) / len(tiles), stage)
+    return ScenePrediction(class_index, confidence, entropy, k)
+
+
+@dataclass
+class RasterWindowReader:
+    """``read_window(row0, row1, col0, col1)`` over a raster file, in physical units (rasterio).
+
+    Scale and offset are applied per band and nodata (or masked / non-finite) values become NaN,
+    which :func:`predict_scene` treats as invalid. Pass the scene's usable bands in ``band_indexes``
+    so that a band that is nodata everywhere does not invalidate every pixel.
+    """
+
+    path: str  # raster file (GeoTIFF, ENVI, ... anything GDAL reads)
+    band_indexes: Optional[list[int]] = None  # 1-based band numbers to read; None = all bands
+    shape: tuple[int, int, int] = field(init=False)  # (B, H, W) of what a full read would return
+
+    def __post_init__(self) -> None:
+        import rasterio
+
+        with rasterio.open(self.path) as ds:
+            count, height, width = ds.count, ds.height, ds.width
+        if self.band_indexes is None:
+            self.band_indexes = list(range(1, count + 1))
+        bad = [b for b in self.band_indexes if not 1 <= int(b) <= count]
+        if bad or not self.band_indexes:
+            raise ValueError(f"band indexes {bad or '[]'} are not bands of {self.path} (it has bands 1..{count})")
+        self.band_indexes = [int(b) for b in self.band_indexes]
+        self.shape = (len(self.band_indexes), height, width)
+
+    def __call__(self, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
+        import rasterio
+        from rasterio.windows import Window
+
+        with rasterio.open(self.path) as ds:
+            data = ds.read(self.band_indexes, window=Window(col0, row0, col1 - col0, row1 - row0),
+                           masked=True)  # (B, h, w) masked where nodata or outside the mask band
+            scales = np.array([ds.scales[b - 1] for b in self.band_indexes], dtype=np.float64)
+            offsets = np.array([ds.offsets[b - 1] for b in self.band_indexes], dtype=np.float64)
+            envi = ds.tags(ns="ENVI") if "ENVI" in (ds.tag_namespaces() or []) else {}
+        factor = {k.lower(): v for k, v in envi.items()}.get("reflectance_scale_factor")
+        if factor and np.all(scales == 1.0) and np.all(offsets == 0.0):
+            scales[:] = 1.0 / float(factor)  # ENVI stores reflectance x factor, as core/io/read.py applies it
+        values = data.astype(np.float64).filled(np.nan) * scales[:, None, None] + offsets[:, None, None]
+        values[~np.isfinite(values)] = np.nan
+        return values.astype(np.float32)  # (B, h, w), NaN at nodata
+
+
+def raster_window_reader(path: str | os.PathLike, band_indexes: Optional[Sequence[int]] = None
+                         ) -> RasterWindowReader:
+    """A window reader that streams ``path`` tile by tile into :func:`predict_scene`."""
+    return RasterWindowReader(str(path), None if band_indexes is None else [int(b) for b in band_indexes])

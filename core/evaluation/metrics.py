@@ -1,0 +1,230 @@
+"""Accuracy of a classification: OA, AA, Cohen's kappa, per-class accuracy, confusion matrix, seed summaries."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, recall_score
+
+from ..scene import ClassInfo
+
+
+@dataclass
+class Evaluation:
+    """How well predicted label ids agree with the true ones on the test pixels."""
+
+    oa: float  # overall accuracy, fraction 0..1 of test pixels classified correctly
+    aa: float  # average accuracy, mean of per-class accuracies over classes that have test pixels
+    kappa: float  # Cohen's kappa (-1..1; NaN when undefined, e.g. one class only)
+    per_class: dict[int, float]  # class id -> accuracy (recall) 0..1, NaN when the class has no test pixel
+    confusion: np.ndarray  # (K, K) int64 pixel counts, rows = true class, columns = predicted class
+    class_names: list[str]  # K names, in the order of the confusion matrix
+    n_test: int  # number of test pixels evaluated
+    class_ids: list[int] = field(default_factory=list)  # K label ids, in the order of the confusion matrix
+
+    def support(self) -> np.ndarray:
+        """``(K,)`` test pixels per true class."""
+        return self.confusion.sum(axis=1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (NaN becomes ``None``)."""
+        support = self.support()
+        return {
+            "oa": _json_number(self.oa), "aa": _json_number(self.aa), "kappa": _json_number(self.kappa),
+            "n_test": int(self.n_test),
+            "classes": [{"id": int(c), "name": n, "accuracy": _json_number(self.per_class[c]),
+                         "test_pixels": int(s), "correct": int(self.confusion[i, i])}
+                        for i, (c, n, s) in enumerate(zip(self.class_ids, self.class_names, support))],
+            "confusion": self.confusion.astype(int).tolist(),
+        }
+
+    def to_json(self, indent: int = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def to_markdown(self) -> str:
+        """A summary line and a per-class table (accuracies in percent)."""
+        lines = [f"OA {_pct(self.oa)} %, AA {_pct(self.aa)} %, κ {_num(self.kappa, 4)} "
+                 f"({self.n_test} test pixels, {len(self.class_ids)} classes)", "",
+                 "| id | class | test pixels | correct | accuracy (%) |", "|---:|---|---:|---:|---:|"]
+        for i, (c, name, n) in enumerate(zip(self.class_ids, self.class_names, self.support())):
+            lines.append(f"| {c} | {name} | {int(n)} | {int(self.confusion[i, i])} | {_pct(self.per_class[c])} |")
+        return "\n".join(lines) + "\n"
+
+
+def _json_number(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def _pct(value: float, digits: int = 2) -> str:
+    return "–" if math.isnan(value) else f"{value * 100:.{digits}f}"
+
+
+def _num(value: float, digits: int) -> str:
+    return "–" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+def _label_set(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[ClassInfo]) -> tuple[list[int], list[str]]:
+    """Class ids and names in confusion-matrix order: ``classes`` by id, then ids only the data names."""
+    by_id = {int(c.id): c.name for c in classes}
+    extra = sorted((set(np.unique(y_true).tolist()) | set(np.unique(y_pred).tolist())) - set(by_id))
+    ids = sorted(by_id) + [int(i) for i in extra]
+    names = [by_id[i] if i in by_id else ("unclassified" if i == 0 else f"class {i}") for i in ids]
+    return ids, names
+
+
+def evaluate(y_true_ids: np.ndarray, y_pred_ids: np.ndarray, classes: Sequence[ClassInfo]) -> Evaluation:
+    """Compare predicted label ids with true ones.
+
+    Args:
+        y_true_ids: ``(N,)`` true label ids of the test pixels (never 0, which means unlabelled).
+        y_pred_ids: ``(N,)`` predicted label ids.
+        classes: the classes of the scene; their order (by id) is the order of the confusion matrix.
+            Ids that occur in the data but not in ``classes`` (e.g. a validation class the classifier
+            never saw) are appended with a generic name so that they count as errors, not vanish.
+    """
+    y_true = np.asarray(y_true_ids).ravel()
+    y_pred = np.asarray(y_pred_ids).ravel()
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true has {y_true.size} pixels but y_pred has {y_pred.size}; pass the same test pixels")
+    if y_true.size == 0:
+        raise ValueError("no test pixel to evaluate; check that the test labels overlap the classified pixels")
+    if np.any(y_true == 0):
+        raise ValueError("y_true contains 0 (unlabelled); evaluate labelled pixels only")
+    ids, names = _label_set(y_true, y_pred, classes)
+    confusion = confusion_matrix(y_true, y_pred, labels=ids)  # (K, K), rows = true
+    recall = recall_score(y_true, y_pred, labels=ids, average=None, zero_division=np.nan)  # (K,)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        kappa = float(cohen_kappa_score(y_true, y_pred, labels=ids))  # NaN when chance agreement is 1
+    present = ~np.isnan(recall)
+    return Evaluation(
+        oa=float(accuracy_score(y_true, y_pred)),
+        aa=float(np.mean(recall[present])),  # classes without test pixels do not count (as balanced accuracy)
+        kappa=kappa,
+        per_class={c: float(r) for c, r in zip(ids, recall)},
+        confusion=confusion.astype(np.int64),
+        class_names=names,
+        n_test=int(y_true.size),
+        class_ids=ids,
+    )
+
+
+def format_mean_std(values: Sequence[float], digits: int = 2) -> str:
+    """Fractions as a percent mean ± (population) std, e.g. ``"87.32 ± 1.05"``; NaNs are left out."""
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)] * 100
+    if v.size == 0:
+        return "–"
+    return f"{v.mean():.{digits}f} ± {v.std():.{digits}f}"
+
+
+@dataclass
+class SeedSummary:
+    """Mean ± std over the seeds of one experiment (std with ddof=0, as the benchmark tables use)."""
+
+    n_seeds: int  # number of evaluations summarised
+    oa_mean: float  # fraction 0..1
+    oa_std: float
+    aa_mean: float
+    aa_std: float
+    kappa_mean: float
+    kappa_std: float
+    per_class_mean: dict[int, float]  # class id -> mean accuracy over the seeds where it had test pixels
+    class_names: dict[int, str]  # class id -> name
+
+    @classmethod
+    def from_evaluations(cls, evals: Sequence[Evaluation]) -> "SeedSummary":
+        if not evals:
+            raise ValueError("summarize needs at least one Evaluation")
+        oa, aa, kappa = (np.array([getattr(e, k) for e in evals], dtype=float) for k in ("oa", "aa", "kappa"))
+        names: dict[int, str] = {}
+        per_class: dict[int, list[float]] = {}
+        for e in evals:
+            for c, name in zip(e.class_ids, e.class_names):
+                names.setdefault(c, name)
+                per_class.setdefault(c, []).append(e.per_class[c])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN, which is what we want
+            return cls(len(evals), float(np.nanmean(oa)), float(np.nanstd(oa)), float(np.nanmean(aa)),
+                       float(np.nanstd(aa)), float(np.nanmean(kappa)), float(np.nanstd(kappa)),
+                       {c: float(np.nanmean(v)) for c, v in sorted(per_class.items())}, dict(sorted(names.items())))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready numbers plus ready-made ``"87.32 ± 1.05"`` strings (percent)."""
+        return {
+            "n_seeds": self.n_seeds,
+            "oa_mean": _json_number(self.oa_mean), "oa_std": _json_number(self.oa_std),
+            "aa_mean": _json_number(self.aa_mean), "aa_std": _json_number(self.aa_std),
+            "kappa_mean": _json_number(self.kappa_mean), "kappa_std": _json_number(self.kappa_std),
+            "oa": _mean_std_text(self.oa_mean, self.oa_std), "aa": _mean_std_text(self.aa_mean, self.aa_std),
+            "kappa": _mean_std_text(self.kappa_mean, self.kappa_std),
+            "per_class_mean": {str(c): _json_number(v) for c, v in self.per_class_mean.items()},
+            "class_names": {str(c): n for c, n in self.class_names.items()},
+        }
+
+
+def _mean_std_text(mean: float, std: float, digits: int = 2) -> str:
+    return "–" if math.isnan(mean) else f"{mean * 100:.{digits}f} ± {std * 100:.{digits}f}"
+
+
+def summarize(evals: Sequence[Evaluation]) -> dict[str, Any]:
+    """Mean ± std of OA/AA/κ and per-class mean accuracy over seeds, as a JSON-ready dict.
+
+    See :class:`SeedSummary` for the typed form; this is ``SeedSummary.from_evaluations(evals).to_dict()``.
+    """
+    return SeedSummary.from_evaluations(evals).to_dict()
+
+
+def confusion_figure(evaluation: Evaluation, path: str | os.PathLike) -> Path:
+    """Save the confusion matrix as a PNG: counts in the cells, colours normalised per true class.
+
+    Uses matplotlib's object API (``Figure`` + ``FigureCanvasAgg``), never pyplot, so it is safe
+    inside QGIS; the PNG is written to a temporary file beside ``path`` and moved into place.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    path = Path(path)
+    counts = evaluation.confusion
+    k = counts.shape[0]
+    row_sums = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, row_sums, out=np.zeros(counts.shape, dtype=float), where=row_sums > 0)  # (K, K)
+    side = min(3.0 + 0.45 * k, 14.0)
+    fig = Figure(figsize=(side + 1.2, side), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(111)
+    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    font = max(5, 9 - k // 6)
+    for i in range(k):
+        for j in range(k):
+            if counts[i, j]:
+                ax.text(j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=font,
+                        color="white" if share[i, j] > 0.5 else "black")
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xticklabels(evaluation.class_names, rotation=45, ha="right", fontsize=font)
+    ax.set_yticklabels(evaluation.class_names, fontsize=font)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(f"OA {_pct(evaluation.oa)} %, AA {_pct(evaluation.aa)} %, κ {_num(evaluation.kappa, 3)}",
+                 fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            fig.savefig(handle, format="png")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,138 @@
+"""Random forest and SVM baselines on an easy synthetic spectral problem, down to 1 label per class."""
+
+import numpy as np
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+
+from hypersynth.core.classify.base import Classifier
+from hypersynth.core.classify.baselines import (
+    NotFittedError, SpectralRandomForest, SpectralSVM, make_baseline,
+)
+from hypersynth.core.progress import CancelAfter, Cancelled
+
+BANDS = 20
+
+
+def spectra(n_per_class: int, seed: int, n_classes: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Three smooth class spectra (different shapes and levels) plus noise: an easy problem."""
+    rng = np.random.default_rng(seed)
+    wl = np.linspace(0, 1, BANDS)
+    means = [0.2 + 0.3 * wl, 0.5 - 0.2 * wl, 0.3 + 0.15 * np.sin(6 * wl)][:n_classes]
+    x = np.concatenate([m + rng.normal(0, 0.04, (n_per_class, BANDS)) for m in means]).astype(np.float32)
+    y = np.repeat(np.arange(n_classes), n_per_class)
+    return x, y
+
+
+def small_rf(seed: int = 0) -> SpectralRandomForest:
+    return SpectralRandomForest(n_estimators=60, seed=seed, n_jobs=1, trees_per_step=20)
+
+
+@pytest.mark.parametrize("make", [small_rf, lambda: SpectralSVM(seed=0)], ids=["rf", "svm"])
+def test_baselines_learn_an_easy_problem(make):
+    x, y = spectra(15, seed=0)
+    test_x, test_y = spectra(100, seed=1)
+    clf = make().fit(x, y)
+    assert isinstance(clf, Classifier) and clf.patch_size == 1 and clf.n_classes == 3
+    proba = clf.predict_proba(test_x)
+    assert proba.dtype == np.float32 and proba.shape == (300, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    assert (proba.argmax(axis=1) == test_y).mean() > 0.9
+
+
+@pytest.mark.parametrize("n_per_class", [1, 2])
+@pytest.mark.parametrize("make", [small_rf, lambda: SpectralSVM(seed=0)], ids=["rf", "svm"])
+def test_baselines_handle_one_and_two_samples_per_class(make, n_per_class):
+    x, y = spectra(n_per_class, seed=2)
+    test_x, test_y = spectra(100, seed=3)
+    clf = make().fit(x, y)
+    proba = clf.predict_proba(test_x)
+    assert proba.shape == (300, 3) and np.all(np.isfinite(proba)) and np.all(proba >= 0)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    assert (proba.argmax(axis=1) == test_y).mean() > 0.8
+    assert (clf.predict_proba(x).argmax(axis=1) == y).all()  # its own training labels
+
+
+def test_svm_chooses_hyper_parameters_only_with_enough_labels():
+    few = SpectralSVM(seed=0).fit(*spectra(2, seed=4))
+    assert few.chosen["C"] == 100.0 and few.chosen["gamma"] == pytest.approx(1 / BANDS)
+    assert few.chosen["platt"] == 0.0
+    many = SpectralSVM(seed=0).fit(*spectra(12, seed=4))
+    assert many.chosen["C"] in SpectralSVM.C_GRID
+    assert min(abs(many.chosen["gamma"] * BANDS - f) for f in SpectralSVM.GAMMA_FACTORS) < 1e-9
+    assert many.chosen["platt"] == 1.0
+    fixed = SpectralSVM(seed=0, C=5.0, gamma=0.2).fit(*spectra(12, seed=4))
+    assert fixed.chosen["C"] == 5.0 and fixed.chosen["gamma"] == 0.2
+
+
+def test_svm_two_classes_and_sample_weights():
+    x, y = spectra(4, seed=5, n_classes=2)
+    weights = np.where(y == 0, 1.0, 0.5)
+    clf = SpectralSVM(seed=0).fit(x, y, sample_weight=weights)
+    proba = clf.predict_proba(spectra(50, seed=6, n_classes=2)[0])
+    assert proba.shape == (100, 2)
+    assert (proba.argmax(axis=1) == np.repeat([0, 1], 50)).mean() > 0.9
+
+
+def test_patches_use_their_centre_spectrum():
+    x, y = spectra(5, seed=7)
+    rng = np.random.default_rng(0)
+    patches = rng.normal(size=(len(x), BANDS, 3, 3)).astype(np.float32)  # (N, B, 3, 3) noisy neighbours
+    patches[:, :, 1, 1] = x
+    for make in (small_rf, lambda: SpectralSVM(seed=0)):
+        a = make().fit(patches, y).predict_proba(patches)
+        b = make().fit(x, y).predict_proba(x)
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_forest_grown_in_steps_equals_one_sklearn_forest():
+    x, y = spectra(10, seed=8)
+    test_x, _ = spectra(20, seed=9)
+    ours = small_rf(seed=3).fit(x, y).predict_proba(test_x)
+    ref = RandomForestClassifier(n_estimators=60, random_state=3, n_jobs=1).fit(x, y).predict_proba(test_x)
+    np.testing.assert_allclose(ours, ref, atol=1e-6)
+
+
+def test_class_index_missing_from_training_gets_a_zero_column():
+    x, y = spectra(5, seed=10)
+    y = np.where(y == 1, 3, y)  # indices {0, 2, 3}: index 1 has no sample
+    for make in (small_rf, lambda: SpectralSVM(seed=0)):
+        proba = make().fit(x, y).predict_proba(x)
+        assert proba.shape == (15, 4)
+        assert np.all(proba[:, 1] == 0)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_forest_fit_can_be_cancelled():
+    x, y = spectra(5, seed=11)
+    reporter = CancelAfter(2)
+    with pytest.raises(Cancelled):
+        small_rf().fit(x, y, reporter=reporter)
+    assert reporter.stages == ["random forest"]
+
+
+def test_bad_input_gives_clear_errors():
+    x, y = spectra(3, seed=12)
+    for clf in (small_rf(), SpectralSVM()):
+        with pytest.raises(NotFittedError):
+            clf.predict_proba(x)
+        with pytest.raises(ValueError, match="two classes"):
+            clf.fit(x, np.zeros(len(x), dtype=int))
+        with pytest.raises(ValueError, match="one class index per sample"):
+            clf.fit(x, y[:-1])
+        with pytest.raises(ValueError, match="class indices"):
+            clf.fit(x, y.astype(float))
+        with pytest.raises(ValueError, match="NaN"):
+            clf.fit(np.where(x > 0.4, np.nan, x), y)
+        clf.fit(x, y)
+        with pytest.raises(ValueError, match="bands"):
+            clf.predict_proba(x[:, :5])
+        with pytest.raises(ValueError, match="samples must be"):
+            clf.predict_proba(x[:, :, None])
+
+
+def test_make_baseline():
+    assert isinstance(make_baseline("rf", seed=4), SpectralRandomForest)
+    svm = make_baseline("svm", seed=4)
+    assert isinstance(svm, SpectralSVM) and svm.seed == 4
+    with pytest.raises(ValueError, match="rf, svm"):
+        make_baseline("knn", seed=0)

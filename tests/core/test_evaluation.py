@@ -1,0 +1,201 @@
+"""The few-label split protocol and the accuracy metrics, on small label maps made here."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from hypersynth.core.evaluation import (
+    Evaluation, SeedSummary, block_split, class_ids, confusion_figure, evaluate, few_label_split, format_mean_std,
+    ids_to_index, index_to_ids, summarize,
+)
+from hypersynth.core.scene import ClassInfo
+
+
+def label_map(seed: int = 0, shape: tuple[int, int] = (30, 40)) -> np.ndarray:
+    """Three classes in vertical bands, a rare class 7 of 3 pixels, a singleton class 9, unlabelled holes."""
+    rng = np.random.default_rng(seed)
+    labels = np.zeros(shape, dtype=np.int32)
+    labels[:, :12], labels[:, 12:25], labels[:, 25:] = 1, 2, 4
+    labels[rng.random(shape) < 0.3] = 0
+    labels[0, 0:3] = 7
+    labels[29, 39] = 9
+    return labels
+
+
+def chebyshev_to_nearest(train: np.ndarray) -> np.ndarray:
+    """Brute force: for every pixel, the Chebyshev distance to the nearest training pixel."""
+    tr, tc = np.nonzero(train)
+    rr, cc = np.indices(train.shape)
+    d = np.maximum(np.abs(rr[..., None] - tr), np.abs(cc[..., None] - tc))
+    return d.min(axis=-1)
+
+
+def test_split_is_reproducible_by_seed_and_has_n_per_class():
+    labels = label_map()
+    a = few_label_split(labels, 5, seed=3)
+    b = few_label_split(labels, 5, seed=3)
+    c = few_label_split(labels, 5, seed=4)
+    assert np.array_equal(a.train_mask, b.train_mask) and np.array_equal(a.test_mask, b.test_mask)
+    assert not np.array_equal(a.train_mask, c.train_mask)
+    counts = a.counts()
+    for cid in (1, 2, 4):
+        n_train, n_test = counts[cid]
+        assert n_train == 5
+        assert n_train + n_test == int((labels == cid).sum())
+    assert not (a.train_mask & a.test_mask).any()
+    assert np.array_equal(a.train_mask | a.test_mask, labels > 0)
+    rows, cols, ids = a.train_pixels()
+    assert len(rows) == a.train_mask.sum() and np.array_equal(ids, labels[rows, cols])
+    assert a.kind == "random" and a.seed == 3 and a.labels_per_class == 5
+
+
+def test_small_classes_keep_a_test_pixel_and_warn():
+    split = few_label_split(label_map(), 5, seed=0)
+    counts = split.counts()
+    assert counts[7] == (2, 1)  # 3 pixels: 2 train, 1 test
+    assert counts[9] == (1, 0)  # a singleton can only train
+    assert len(split.warnings) == 2
+    assert any("class 7" in w for w in split.warnings) and any("class 9" in w for w in split.warnings)
+
+
+def test_valid_mask_excludes_pixels_from_train_and_test():
+    labels = label_map()
+    valid = np.ones(labels.shape, dtype=bool)
+    valid[:, :6] = False
+    split = few_label_split(labels, 2, seed=1, valid=valid)
+    assert not ((split.train_mask | split.test_mask) & ~valid).any()
+    assert split.counts()[1][0] == 2
+
+
+@pytest.mark.parametrize("patch_size", [3, 5, 6])
+def test_disjoint_split_has_no_test_pixel_inside_a_training_patch(patch_size):
+    labels = label_map(seed=2)
+    split = few_label_split(labels, 10, seed=5, kind="disjoint", patch_size=patch_size)
+    distance = chebyshev_to_nearest(split.train_mask)
+    radius = patch_size // 2
+    assert split.test_mask.any()
+    assert distance[split.test_mask].min() > radius
+    # Every labelled pixel outside the guard band is still tested: nothing else was dropped.
+    expected = (labels > 0) & ~split.train_mask & (distance > radius)
+    assert np.array_equal(split.test_mask, expected)
+    random = few_label_split(labels, 10, seed=5, kind="random", patch_size=patch_size)
+    assert np.array_equal(random.train_mask, split.train_mask)
+
+
+def test_disjoint_split_warns_when_a_class_loses_every_test_pixel():
+    labels = np.zeros((10, 10), dtype=np.int32)
+    labels[:, :5] = 1
+    labels[4, 7], labels[4, 8] = 2, 2  # two neighbours: one trains, the other sits in its patch
+    split = few_label_split(labels, 1, seed=0, kind="disjoint", patch_size=3)
+    assert split.counts()[2] == (1, 0)
+    assert any("class 2 has no test pixel" in w for w in split.warnings)
+
+
+def test_block_split_tests_only_in_blocks_without_training_pixels():
+    labels = label_map(seed=1)
+    split = block_split(labels, 3, seed=0, block=8)
+    tr, tc = np.nonzero(split.train_mask)
+    used = {(r // 8, c // 8) for r, c in zip(tr, tc)}
+    sr, sc = np.nonzero(split.test_mask)
+    assert len(sr) > 0
+    assert not any((r // 8, c // 8) in used for r, c in zip(sr, sc))
+    assert split.kind == "block"
+
+
+def test_split_rejects_bad_input():
+    labels = label_map()
+    with pytest.raises(ValueError, match="split kind"):
+        few_label_split(labels, 5, 0, kind="spatial")
+    with pytest.raises(ValueError, match="n_per_class"):
+        few_label_split(labels, 0, 0)
+    with pytest.raises(ValueError, match="no labelled"):
+        few_label_split(np.zeros((4, 4), dtype=np.int32), 5, 0)
+    with pytest.raises(ValueError, match="integer"):
+        few_label_split(labels.astype(float), 5, 0)
+    with pytest.raises(ValueError, match="does not match"):
+        few_label_split(labels, 5, 0, valid=np.ones((3, 3), dtype=bool))
+
+
+def test_id_index_helpers_round_trip():
+    labels = label_map()
+    known = class_ids(labels)
+    assert known.tolist() == [1, 2, 4, 7, 9]
+    ids = np.array([4, 1, 9, 9, 2])
+    index = ids_to_index(ids, known)
+    assert index.tolist() == [2, 0, 4, 4, 1]
+    assert index_to_ids(index, known).tolist() == ids.tolist()
+    assert index_to_ids(np.array([-1, 3]), known).tolist() == [0, 7]
+    with pytest.raises(ValueError, match=r"\[5\]"):
+        ids_to_index(np.array([1, 5]), known)
+
+
+CLASSES = [ClassInfo(1, "corn"), ClassInfo(2, "soy"), ClassInfo(3, "wheat")]
+TRUE = np.array([1, 1, 1, 1, 2, 2, 2, 2, 3, 3])
+PRED = np.array([1, 1, 1, 2, 2, 2, 2, 3, 3, 1])
+
+
+def test_metrics_equal_hand_computed_values():
+    ev = evaluate(TRUE, PRED, CLASSES)
+    # Confusion (rows = true): corn [3 1 0], soy [0 3 1], wheat [1 0 1].
+    assert ev.confusion.tolist() == [[3, 1, 0], [0, 3, 1], [1, 0, 1]]
+    assert ev.oa == pytest.approx(0.7)
+    assert ev.per_class == pytest.approx({1: 0.75, 2: 0.75, 3: 0.5})
+    assert ev.aa == pytest.approx(2 / 3)
+    # p_o = 0.7; p_e = (4*4 + 4*4 + 2*2) / 100 = 0.36; kappa = (0.7 - 0.36) / (1 - 0.36).
+    assert ev.kappa == pytest.approx(0.34 / 0.64)
+    assert ev.n_test == 10 and ev.class_names == ["corn", "soy", "wheat"] and ev.class_ids == [1, 2, 3]
+
+
+def test_metrics_handle_absent_and_unknown_classes():
+    classes = CLASSES + [ClassInfo(5, "oats")]
+    ev = evaluate(np.array([1, 1, 2, 6]), np.array([1, 2, 2, 2]), classes)
+    assert ev.class_ids == [1, 2, 3, 5, 6] and ev.class_names[-1] == "class 6"
+    assert math.isnan(ev.per_class[3]) and math.isnan(ev.per_class[5])
+    assert ev.per_class[6] == 0.0
+    assert ev.aa == pytest.approx((0.5 + 1.0 + 0.0) / 3)  # classes without test pixels do not count
+    with pytest.raises(ValueError, match="unlabelled"):
+        evaluate(np.array([0, 1]), np.array([1, 1]), CLASSES)
+    with pytest.raises(ValueError, match="same test pixels"):
+        evaluate(np.array([1, 2]), np.array([1]), CLASSES)
+
+
+def test_markdown_and_json_render():
+    ev = evaluate(np.array([1, 1, 2]), np.array([1, 2, 2]), CLASSES)
+    md = ev.to_markdown()
+    assert md.startswith("OA 66.67 %, AA 75.00 %")
+    assert "| 1 | corn | 2 | 1 | 50.00 |" in md
+    assert "| 3 | wheat | 0 | 0 | – |" in md
+    data = json.loads(ev.to_json())
+    assert data["oa"] == pytest.approx(2 / 3) and data["n_test"] == 3
+    assert data["classes"][2] == {"id": 3, "name": "wheat", "accuracy": None, "test_pixels": 0, "correct": 0}
+    assert data["confusion"][0] == [1, 1, 0]
+
+
+def test_summary_over_seeds():
+    evs = [evaluate(TRUE, PRED, CLASSES), evaluate(TRUE, TRUE, CLASSES)]
+    summary = SeedSummary.from_evaluations(evs)
+    assert summary.n_seeds == 2
+    assert summary.oa_mean == pytest.approx(0.85) and summary.oa_std == pytest.approx(0.15)
+    assert summary.per_class_mean[3] == pytest.approx(0.75)
+    data = summarize(evs)
+    assert data["oa"] == "85.00 ± 15.00"
+    assert data["per_class_mean"]["1"] == pytest.approx(0.875)
+    json.dumps(data)  # JSON-ready
+    assert format_mean_std([0.8732, 0.8627, 0.8837]) == "87.32 ± 0.86"
+    assert format_mean_std([0.5, float("nan")], digits=1) == "50.0 ± 0.0"
+    with pytest.raises(ValueError):
+        summarize([])
+
+
+def test_confusion_figure_writes_a_png_and_no_temp_file(tmp_path):
+    ev = evaluate(TRUE, PRED, CLASSES)
+    path = confusion_figure(ev, tmp_path / "figs" / "confusion.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in path.parent.iterdir()] == ["confusion.png"]
+    from matplotlib.image import imread
+
+    image = imread(str(path))
+    assert image.shape[0] > 200 and image.shape[1] > 200
+    assert isinstance(ev, Evaluation)
