@@ -16,7 +16,7 @@ class VAEConfig:
     """The universal spectral VAE that maps ``bands × p × p`` patches to ``c × p' × p'`` latents."""
 
     patch_size: int = 9  # side p of the square patches (odd or even); the centre pixel is at p // 2
-    hidden_channels: int = 64  # width of the convolutional blocks (the first conv mixes all bands)
+    hidden_channels: int = 64  # width of the convolutional blocks (a first 1×1 conv mixes all bands)
     latent_channels: int = 4  # c, channels of the latent the diffusion model works on
     downsample: int = 2  # spatial reduction factor, 1, 2 or 4: p' = ceil(p / downsample)
     kl_weight: float = 1e-4  # weight of the KL term (small: a nearly deterministic autoencoder)
@@ -26,6 +26,7 @@ class VAEConfig:
     epochs: int = 40  # passes over all cropped patches
     batch_size: int = 128  # patches per optimiser step
     lr: float = 1e-3  # AdamW learning rate for the VAE and the discriminator
+    holdout_fraction: float = 0.05  # share of patches kept out of training to report RMSE and SAM
 
     @property
     def latent_size(self) -> int:
@@ -42,6 +43,7 @@ class TextConfig:
     use_pretrained: bool = True  # look for the pretrained 'openai' weights (never downloaded)
     finetune: bool = False  # train the pretrained tower jointly with the denoiser
     finetune_lr_scale: float = 0.1  # text-tower lr = denoiser lr × this when it is trained
+    train_random_tower: bool = True  # without pretrained weights: train the random tower jointly (False: freeze it)
     context_length: int = 77  # maximum tokens per prompt, start and end tokens included
     tiny_width: int = 32  # model == "tiny": width of the token embeddings (D)
     tiny_layers: int = 2  # model == "tiny": transformer layers
@@ -119,6 +121,8 @@ class LDMConfig:
         if d.hidden_size % d.num_heads:
             raise ValueError(
                 f"denoiser.hidden_size ({d.hidden_size}) must be divisible by denoiser.num_heads ({d.num_heads})")
+        if d.hidden_size % 4:
+            raise ValueError(f"denoiser.hidden_size must be divisible by 4 (2-D positions), got {d.hidden_size}")
         if v.latent_size % d.token_patch:
             raise ValueError(
                 f"the latent side {v.latent_size} (patch {v.patch_size} / downsample {v.downsample}, rounded up) "
@@ -168,10 +172,10 @@ def preset(name: str, **overrides: Any) -> LDMConfig:
         cfg = LDMConfig(
             preset="fast",
             vae=VAEConfig(patch_size=9, hidden_channels=32, latent_channels=4, downsample=2,
-                          adversarial_warmup_epochs=8, epochs=20, batch_size=128, lr=1e-3),
-            text=TextConfig(model="ViT-B-32", context_length=32),
-            denoiser=DenoiserConfig(token_patch=1, hidden_size=96, depth=4, num_heads=4, mlp_ratio=4.0),
-            diffusion=DiffusionConfig(epochs=60, batch_size=128, lr=5e-4, ema_decay=0.995, sample_steps=20),
+                          adversarial_warmup_epochs=6, epochs=15, batch_size=128, lr=1e-3),
+            text=TextConfig(model="ViT-B-32", context_length=32, train_random_tower=False),
+            denoiser=DenoiserConfig(token_patch=1, hidden_size=64, depth=4, num_heads=4, mlp_ratio=4.0),
+            diffusion=DiffusionConfig(epochs=40, batch_size=128, lr=5e-4, ema_decay=0.995, sample_steps=20),
         )
     elif name == "full":
         cfg = LDMConfig(

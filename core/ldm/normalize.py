@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 import torch
 from torch import nn
@@ -35,16 +37,29 @@ class BandNormalizer(nn.Module):
 
     def fit(self, samples: np.ndarray | torch.Tensor) -> "BandNormalizer":
         """Estimate per-band statistics from ``(N, B, ...)`` samples (patches or spectra); returns self."""
-        x = torch.as_tensor(np.asarray(samples) if not isinstance(samples, torch.Tensor) else samples)
+        x = torch.as_tensor(np.asarray(samples) if not isinstance(samples, torch.Tensor) else samples).detach()
         if x.ndim < 2 or x.shape[1] != self.bands:
             raise ValueError(f"fit expects (N, {self.bands}, ...) samples, got shape {tuple(x.shape)}")
         if x.shape[0] == 0:
             raise ValueError("fit needs at least one sample")
-        x = x.detach().to(torch.float64).transpose(0, 1).reshape(self.bands, -1)  # (B, N·...)
-        if not torch.isfinite(x).all():
-            raise ValueError("fit samples contain NaN or infinite values; mask no-data pixels first")
-        mean = x.mean(dim=1)  # (B,)
-        std = x.std(dim=1, unbiased=False)  # (B,)
+
+        # two passes over chunks in float64: exact enough, and no float64 copy of a large patch stack
+        def chunks() -> Iterator[torch.Tensor]:
+            for part in x.split(4096):
+                yield part.to(torch.float64).transpose(0, 1).reshape(self.bands, -1)  # (B, n·...)
+
+        total = 0
+        sums = torch.zeros(self.bands, dtype=torch.float64, device=x.device)  # (B,)
+        for c in chunks():
+            if not torch.isfinite(c).all():
+                raise ValueError("fit samples contain NaN or infinite values; mask no-data pixels first")
+            sums += c.sum(dim=1)
+            total += c.shape[1]
+        mean = sums / total  # (B,)
+        squares = torch.zeros_like(sums)  # (B,)
+        for c in chunks():
+            squares += (c - mean[:, None]).pow(2).sum(dim=1)
+        std = (squares / total).sqrt()  # (B,)
         std = torch.where(std > self.eps, std, torch.ones_like(std))
         self.mean.copy_(mean.to(self.mean.dtype))
         self.std.copy_(std.to(self.std.dtype))

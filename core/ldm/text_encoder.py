@@ -1,0 +1,254 @@
+"""The CLIP text tower (open_clip) that turns class prompts into per-token embeddings, loaded without network."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+import open_clip
+import torch
+from open_clip.transformer import QuickGELU, TextTransformer
+from torch import nn
+
+from .config import TextConfig
+
+LOG = logging.getLogger("hypersynth")
+
+PRETRAINED_TAG = "openai"  # the weights the paper starts from
+CHECKPOINT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")  # open_clip hf-hub names
+START, END = "<start>", "<end>"  # how tokens() names the start/end-of-text tokens
+
+
+class TextEncoder(nn.Module):
+    """Per-token prompt embeddings from the open_clip text transformer (before pooling and projection).
+
+    Weights: ``cfg.weights_path`` when given (it must exist), else the pretrained 'openai' checkpoint if
+    it is already in the Hugging Face cache; never downloaded. Without them, one warning is logged and a
+    randomly initialised tower of the same shape is used and marked :attr:`trainable` (so it learns jointly
+    with the denoiser) unless ``cfg.train_random_tower`` is off; likewise, without a warning, when
+    ``cfg.use_pretrained`` is off. A pretrained tower is trainable only with ``cfg.finetune``.
+    ``cfg.model == "tiny"`` builds a small random tower for tests (or loads ``cfg.weights_path``). Only the
+    text tower is built and only its tensors are read from a checkpoint (the vision tower is never loaded).
+
+    While the tower is frozen (not :attr:`trainable`), embeddings of each prompt are cached.
+    """
+
+    def __init__(self, cfg: TextConfig, *, load_weights: bool = True, seed: Optional[int] = None) -> None:
+        """
+        Args:
+            cfg: which tower and where its weights are.
+            load_weights: False builds the architecture only (random init, no look-up, no warning), for a
+                caller that loads a state dict next, e.g. a saved model bundle.
+            seed: seeds the random initialisation (None: torch's global generator).
+        """
+        super().__init__()
+        self.cfg = cfg
+        self.tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=cfg.context_length)
+        with torch.random.fork_rng(devices=[], enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            self.tower = self._build_tower(cfg)
+        self._cache: dict[str, torch.Tensor] = {}
+        if not load_weights:
+            self._source, trainable = "architecture only (weights to be loaded by the caller)", cfg.finetune
+        elif cfg.weights_path:
+            path = self._given_weights(cfg.weights_path)
+            self.load_weights_file(path)
+            self._source, trainable = f"pretrained:{path}", cfg.finetune
+        elif cfg.model == "tiny":
+            self._source, trainable = "random-init (tiny test tower)", cfg.train_random_tower
+        elif not cfg.use_pretrained:
+            self._source, trainable = "random-init (use_pretrained is off)", cfg.train_random_tower
+        else:
+            path, looked = self._find_cached_weights(cfg.model)
+            if path is None:
+                how = ("trained jointly with the diffusion model" if cfg.train_random_tower
+                       else "kept frozen (fixed random prompt codes)")
+                LOG.warning(
+                    "No CLIP %s text-tower weights found (looked for %s; nothing is downloaded). Using a "
+                    "randomly initialised text tower %s; prompts carry no prior language knowledge. Put the "
+                    "open_clip checkpoint in the Hugging Face cache or set the text weights path to use the "
+                    "pretrained tower.", cfg.model, looked, how)
+                self._source = f"random-init (no CLIP weights found: looked for {looked})"
+                trainable = cfg.train_random_tower
+            else:
+                self.load_weights_file(path)
+                self._source, trainable = f"{PRETRAINED_TAG}-pretrained:{path}", cfg.finetune
+        self.trainable = False
+        self.set_trainable(trainable)
+
+    @staticmethod
+    def _build_tower(cfg: TextConfig) -> TextTransformer:
+        """The open_clip text transformer with the shapes of ``cfg.model`` (no projection head)."""
+        if cfg.model == "tiny":
+            return TextTransformer(context_length=cfg.context_length, width=cfg.tiny_width, heads=cfg.tiny_heads,
+                                   layers=cfg.tiny_layers, output_dim=None, proj_type="none")
+        model_cfg = open_clip.get_model_config(cfg.model)
+        if model_cfg is None or "text_cfg" not in model_cfg:
+            raise ValueError(f"unknown open_clip model {cfg.model!r}; use 'ViT-B-32' or 'tiny'")
+        text_cfg = model_cfg["text_cfg"]
+        if text_cfg.get("hf_model_name"):
+            raise ValueError(f"open_clip model {cfg.model!r} uses a Hugging Face text tower; use 'ViT-B-32'")
+        quick_gelu = bool(open_clip.get_pretrained_cfg(cfg.model, PRETRAINED_TAG).get("quick_gelu", False))
+        return TextTransformer(
+            context_length=text_cfg.get("context_length", 77), vocab_size=text_cfg.get("vocab_size", 49408),
+            width=text_cfg.get("width", 512), heads=text_cfg.get("heads", 8), layers=text_cfg.get("layers", 12),
+            mlp_ratio=text_cfg.get("mlp_ratio", 4.0), output_dim=None, proj_type="none",
+            act_layer=QuickGELU if quick_gelu else nn.GELU)
+
+    @staticmethod
+    def _given_weights(weights_path: str) -> Path:
+        """The checked path of a user-given checkpoint."""
+        path = Path(weights_path).expanduser()
+        if not path.is_file():
+            raise ValueError(f"text weights_path {str(path)!r} does not exist; fix the path or leave it empty "
+                             "to look in the Hugging Face cache")
+        return path
+
+    @staticmethod
+    def _find_cached_weights(model: str) -> tuple[Optional[Path], str]:
+        """``(pretrained checkpoint in the Hugging Face cache or None, what was looked for)``; never downloads."""
+        hub = open_clip.get_pretrained_cfg(model, PRETRAINED_TAG).get("hf_hub", "").strip("/")
+        if not hub:
+            return None, f"a {PRETRAINED_TAG} checkpoint of {model} (open_clip lists none)"
+        from huggingface_hub import try_to_load_from_cache  # a cache look-up only
+
+        for filename in CHECKPOINT_FILES:
+            found = try_to_load_from_cache(hub, filename)
+            if isinstance(found, str) and Path(found).is_file():
+                return Path(found), f"{hub}/{filename}"
+        return None, f"{' or '.join(CHECKPOINT_FILES)} of {hub} in the Hugging Face cache"
+
+    def load_weights_file(self, path: str | Path) -> None:
+        """Load the text-tower tensors of a CLIP checkpoint (.safetensors, or .bin read with weights_only).
+
+        The file may hold a whole open_clip CLIP model (``visual.*`` keys are skipped, not read) or only
+        the text tower's keys. Raises ValueError naming missing keys or shape mismatches.
+        """
+        path = Path(path)
+        wanted = self.tower.state_dict()
+        tensors: dict[str, torch.Tensor] = {}
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt", device="cpu") as f:
+                for key in f.keys():
+                    name = key.removeprefix("module.")
+                    if name in wanted:
+                        tensors[name] = f.get_tensor(key)
+        else:
+            # mmap: tensors of the vision tower are mapped, never copied into memory
+            try:
+                state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError:  # legacy (non-zip) files cannot be memory-mapped
+                state = torch.load(str(path), map_location="cpu", weights_only=True)
+            state = state.get("state_dict", state) if isinstance(state, dict) else state
+            if not isinstance(state, dict):
+                raise ValueError(f"{path} is not a state-dict checkpoint")
+            tensors = {k.removeprefix("module."): v for k, v in state.items() if k.removeprefix("module.") in wanted}
+        missing = sorted(set(wanted) - set(tensors))
+        if missing:
+            raise ValueError(f"{path} is not a {self.cfg.model} CLIP checkpoint: missing text-tower tensors "
+                             f"{missing[:5]}{' …' if len(missing) > 5 else ''}")
+        wrong = [f"{k} {tuple(v.shape)} ≠ {tuple(wanted[k].shape)}" for k, v in tensors.items()
+                 if v.shape != wanted[k].shape]
+        if wrong:
+            raise ValueError(f"{path} does not match the {self.cfg.model} text tower: {'; '.join(wrong[:5])}")
+        self.tower.load_state_dict(tensors, strict=True)
+        self.clear_cache()
+
+    @property
+    def source(self) -> str:
+        """Where the weights came from, e.g. ``"openai-pretrained:/path"`` or ``"random-init (…)"``."""
+        return self._source
+
+    @source.setter
+    def source(self, value: str) -> None:
+        self._source = value
+
+    @property
+    def width(self) -> int:
+        """D, the size of each token embedding."""
+        return int(self.tower.width)
+
+    def set_trainable(self, trainable: bool) -> None:
+        """Freeze (cached embeddings) or unfreeze (no cache) the tower."""
+        self.trainable = bool(trainable)
+        self.tower.requires_grad_(self.trainable)
+        self.clear_cache()
+
+    def clear_cache(self) -> None:
+        """Forget cached prompt embeddings (after the weights changed)."""
+        self._cache.clear()
+
+    def _token_ids(self, prompt: str) -> list[int]:
+        """Token ids of one prompt, start and end included, truncated to ``cfg.context_length``."""
+        ids = self.tokenizer([prompt])[0].tolist()  # (context_length,) zero-padded, end token last if cut
+        return ids[:ids.index(self.tokenizer.eot_token_id) + 1]
+
+    def tokens(self, prompt: str) -> list[str]:
+        """The word pieces of ``prompt``, one per unmasked position of :meth:`encode` (``<start>`` … ``<end>``)."""
+        pieces = []
+        for i in self._token_ids(prompt):
+            if i == self.tokenizer.sot_token_id:
+                pieces.append(START)
+            elif i == self.tokenizer.eot_token_id:
+                pieces.append(END)
+            else:
+                raw = self.tokenizer.decoder[i]
+                text = bytearray([self.tokenizer.byte_decoder[ch] for ch in raw]).decode("utf-8", errors="replace")
+                pieces.append(text.replace("</w>", ""))
+        return pieces
+
+    def _run_tower(self, prompts: list[str]) -> list[torch.Tensor]:
+        """Per-prompt ``(L_i, D)`` embeddings after the final LayerNorm."""
+        device = self.tower.token_embedding.weight.device
+        ids = [self._token_ids(p) for p in prompts]
+        length = max(len(i) for i in ids)
+        batch = torch.zeros(len(ids), length, dtype=torch.long, device=device)  # (n, L) zero = padding
+        for row, i in enumerate(ids):
+            batch[row, :len(i)] = torch.tensor(i, device=device)
+        # The causal mask lets a token see only earlier ones, so cutting the padding changes nothing.
+        x = self.tower.token_embedding(batch) + self.tower.positional_embedding[:length]  # (n, L, D)
+        attn_mask = self.tower.attn_mask[:length, :length] if self.tower.attn_mask is not None else None
+        x = self.tower.transformer(x, attn_mask=attn_mask)  # (n, L, D)
+        x = self.tower.ln_final(x)  # (n, L, D)
+        return [x[row, :len(i)] for row, i in enumerate(ids)]
+
+    def encode(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embed prompts.
+
+        Args:
+            prompts: N strings ("" is the null prompt: just start and end tokens).
+
+        Returns:
+            ``(tokens (N, L, D) float, mask (N, L) bool)`` where L is the longest prompt's token count;
+            positions past a prompt's end token are zeros with mask False. Each distinct prompt runs
+            through the tower once per call.
+        """
+        if isinstance(prompts, str) or not all(isinstance(p, str) for p in prompts):
+            raise ValueError("encode expects a list of prompt strings")
+        if len(prompts) == 0:
+            raise ValueError("encode needs at least one prompt")
+        device = self.tower.token_embedding.weight.device
+        unique = list(dict.fromkeys(prompts))
+        if self.trainable:
+            found = dict(zip(unique, self._run_tower(unique)))
+        else:
+            todo = [p for p in unique if p not in self._cache]
+            if todo:
+                with torch.no_grad():
+                    self._cache.update(zip(todo, (e.detach() for e in self._run_tower(todo))))
+            found = {p: self._cache[p].to(device) for p in unique}
+        length = max(found[p].shape[0] for p in unique)
+        rows, masks = [], []
+        for p in prompts:
+            e = found[p]  # (L_i, D)
+            rows.append(torch.cat([e, e.new_zeros(length - e.shape[0], e.shape[1])]))  # (L, D)
+            masks.append(torch.arange(length, device=device) < e.shape[0])  # (L,)
+        return torch.stack(rows), torch.stack(masks)  # (N, L, D), (N, L)
+
+    def forward(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Same as :meth:`encode`."""
+        return self.encode(prompts)
