@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 
 # A pixel grid without georeference: identity transform, no CRS (e.g. a .mat benchmark cube).
-PIXEL_GRID = (1.0, 0.0, 0.0, 0.0, -1.0, 0.0)  # GDAL order: x0, dx, rot, y0, rot, dy
+PIXEL_GRID = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)  # GDAL order: x0, dx, rot, y0, rot, dy (no CRS: a pixel grid)
 
 
 @dataclass

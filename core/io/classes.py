@@ -1,0 +1,102 @@
+"""The class file: a small, human-editable JSON list of classes with their colours and text prompts."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from ..scene import ClassInfo, default_color
+from .write import atomic_output
+
+# {"classes": [{"id": 1, "name": "roof", "color": "#1f77b4", "prompt": "red tiled roofs"}, ...]}
+_HEX_COLOR = re.compile(r"^#([0-9a-fA-F]{6})$")
+
+
+class ClassFileError(ValueError):
+    """The class file is not valid; the message names the entry to fix."""
+
+
+def read_classes(path: str | Path) -> list[ClassInfo]:
+    """Read a class file; entries may leave out ``color`` (a palette colour is used) and ``prompt``.
+
+    Raises:
+        ClassFileError: unreadable JSON, or an entry with a missing/duplicate/0 id, no name, a duplicate
+            name or a colour that is not ``#RRGGBB``.
+    """
+    path = Path(path)
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ClassFileError(f"cannot read the class file {path}: the file does not exist") from None
+    except json.JSONDecodeError as err:
+        raise ClassFileError(f"the class file {path.name} is not valid JSON (line {err.lineno}, column "
+                             f"{err.colno}: {err.msg})") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ClassFileError(f"cannot read the class file {path}: {err}") from None
+    entries = content.get("classes") if isinstance(content, dict) else None
+    if not isinstance(entries, list):
+        raise ClassFileError(f'the class file {path.name} must hold {{"classes": [{{"id": 1, "name": ...}}, ...]}}')
+    classes = [_parse_entry(path.name, n, entry) for n, entry in enumerate(entries, start=1)]
+    _check_unique(path.name, classes)
+    return sorted(classes, key=lambda c: c.id)
+
+
+def write_classes(path: str | Path, classes: list[ClassInfo], overwrite: bool = True) -> Path:
+    """Write classes (sorted by id) as an indented JSON class file; atomic."""
+    _check_unique(Path(path).name, classes)
+    entries = [{"id": int(c.id), "name": c.name, "color": _hex(c.color), "prompt": c.prompt}
+               for c in sorted(classes, key=lambda c: c.id)]
+    text = json.dumps({"classes": entries}, indent=2, ensure_ascii=False) + "\n"
+    path = Path(path)
+    with atomic_output(path, overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def _parse_entry(file: str, n: int, entry: Any) -> ClassInfo:
+    if not isinstance(entry, dict):
+        raise ClassFileError(f"{file}: entry {n} must be an object like {{\"id\": 1, \"name\": \"water\"}}")
+    what = f"{file}: entry {n}" + (f" ({entry['name']!r})" if isinstance(entry.get("name"), str) else "")
+    raw_id = entry.get("id")
+    if isinstance(raw_id, bool) or not isinstance(raw_id, int):
+        raise ClassFileError(f"{what}: 'id' must be a whole number (1, 2, ...); got {raw_id!r}")
+    if raw_id < 1 or raw_id > 65535:
+        raise ClassFileError(f"{what}: id {raw_id} is not allowed; ids start at 1 (0 means unlabelled)")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ClassFileError(f"{what}: 'name' must be a non-empty text")
+    color = entry.get("color")
+    if color is None:
+        rgb = default_color(raw_id - 1)
+    else:
+        match = _HEX_COLOR.match(color) if isinstance(color, str) else None
+        if match is None:
+            raise ClassFileError(f"{what}: colour {color!r} is not of the form #RRGGBB (e.g. #1f77b4)")
+        value = int(match.group(1), 16)
+        rgb = (value >> 16 & 255, value >> 8 & 255, value & 255)
+    prompt = entry.get("prompt", "")
+    if not isinstance(prompt, str):
+        raise ClassFileError(f"{what}: 'prompt' must be a text; got {prompt!r}")
+    unknown = sorted(set(entry) - {"id", "name", "color", "prompt"})
+    if unknown:
+        raise ClassFileError(f"{what}: unknown key(s) {', '.join(unknown)}; allowed are id, name, color, prompt")
+    return ClassInfo(id=raw_id, name=name.strip(), color=rgb, prompt=prompt.strip())
+
+
+def _check_unique(file: str, classes: list[ClassInfo]) -> None:
+    seen_ids: dict[int, str] = {}
+    seen_names: dict[str, int] = {}
+    for c in classes:
+        if c.id in seen_ids:
+            raise ClassFileError(f"{file}: id {c.id} is used twice ({seen_ids[c.id]!r} and {c.name!r})")
+        key = c.name.strip().lower()
+        if key in seen_names:
+            raise ClassFileError(f"{file}: the name {c.name!r} is used twice (ids {seen_names[key]} and {c.id})")
+        seen_ids[c.id], seen_names[key] = c.name, c.id
+
+
+def _hex(color: tuple[int, int, int]) -> str:
+    r, g, b = (int(v) for v in color[:3])
+    return f"#{r:02x}{g:02x}{b:02x}"

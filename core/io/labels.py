@@ -1,0 +1,380 @@
+"""Read training labels (vector polygons/points or a label raster) onto a scene's pixel grid."""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import numpy as np
+
+from ..scene import PIXEL_GRID, ClassInfo, Scene, default_color
+
+# Field names taken as the class field when none is given, best first (compared case-insensitively).
+CLASS_FIELD_NAMES = ("class_id", "classid", "class", "label", "label_id", "labelid", "class_name", "classname",
+                     "label_name", "labelname", "category", "landcover")
+# QGIS shows a raster without georeference with x = column and y = -row; labels drawn over it use that grid.
+PIXEL_GRID_GDAL = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
+
+
+class LabelReadError(ValueError):
+    """The labels cannot be used with this scene; the message says why and what to do."""
+
+
+def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = None,
+                classes: Optional[list[ClassInfo]] = None, layer: Optional[str] = None
+                ) -> tuple[np.ndarray, list[ClassInfo]]:
+    """Burn labels onto the scene's grid.
+
+    Args:
+        path: a vector file (GeoPackage, Shapefile, GeoJSON, ...; polygons, multipolygons or points) or a
+            label raster on the scene's grid (0 = unlabelled).
+        scene: the scene whose grid and CRS the labels must match.
+        class_field: the attribute holding the class; by default a field named class, class_id, label,
+            classname, ... Integer values are class ids; text values are class names.
+        classes: known classes (e.g. from the class file): names are matched to their ids; classes not
+            listed get new ids after the known ones.
+        layer: the layer to read when the vector file holds several.
+
+    Returns:
+        ``(labels, classes)``: ``(H, W)`` int32 class ids (0 = unlabelled) and the classes that occur, by id.
+        Polygons burn the pixels whose centre they contain; points burn the pixel they fall in.
+
+    Raises:
+        LabelReadError: unreadable file, no class field, features outside the scene, a CRS mismatch,
+            or fewer than two classes labelled.
+    """
+    from osgeo import gdal
+
+    path = Path(path)
+    if not path.exists():
+        raise LabelReadError(f"cannot read the labels {path}: the file does not exist")
+    with _quiet_gdal():
+        vector = _open(path, gdal.OF_VECTOR)
+        if vector is not None and vector.GetLayerCount() > 0:
+            labels, found = _read_vector(path, vector, scene, class_field, classes, layer)
+        else:
+            raster = _open(path, gdal.OF_RASTER)
+            if raster is None:
+                reason = gdal.GetLastErrorMsg() or "GDAL knows no vector or raster format for it"
+                raise LabelReadError(f"cannot read the labels {path}: {reason}")
+            labels, found = _read_raster(path, raster, scene, classes)
+    present = [int(v) for v in np.unique(labels) if v != 0]
+    if not present:
+        raise LabelReadError(f"{path.name} labels no pixel of the scene")
+    if len(present) < 2:
+        raise LabelReadError(f"{path.name} labels one class only ({found[present[0]].name}): label at least "
+                             f"two classes so there is something to tell apart")
+    return labels.astype(np.int32), [found[i] for i in present]
+
+
+# --------------------------------------------------------------------------- vectors
+
+
+def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
+                 classes: Optional[list[ClassInfo]], layer_name: Optional[str]
+                 ) -> tuple[np.ndarray, dict[int, ClassInfo]]:
+    from osgeo import ogr
+
+    lyr = _pick_layer(path, ds, layer_name)
+    defn = lyr.GetLayerDefn()
+    fields = [defn.GetFieldDefn(i) for i in range(defn.GetFieldCount())]
+    names = [f.GetName() for f in fields]
+    field = _pick_class_field(names, class_field)
+    if field is None:
+        if class_field is not None:
+            raise LabelReadError(f"{path.name}: layer {lyr.GetName()!r} has no field {class_field!r}; "
+                                 f"its fields are {', '.join(names) or '(none)'}")
+        raise LabelReadError(f"{path.name}: no class field found in layer {lyr.GetName()!r} (looked for "
+                             f"class, class_id, label, classname, ...); its fields are "
+                             f"{', '.join(names) or '(none)'}. Choose the field that holds the class")
+    index = names.index(field)
+    kind = fields[index].GetType()
+    geometries, values = [], []
+    for feature in lyr:
+        geom = feature.GetGeometryRef()
+        if geom is None or geom.IsEmpty() or not feature.IsFieldSetAndNotNull(index):
+            continue
+        value: Any
+        if kind in (ogr.OFTInteger, ogr.OFTInteger64):
+            value = feature.GetFieldAsInteger64(index)
+        elif kind == ogr.OFTReal:
+            value = feature.GetFieldAsDouble(index)
+        else:
+            value = feature.GetFieldAsString(index).strip()
+            if not value:
+                continue
+        geometries.append(geom.Clone())
+        values.append(value)
+    if not geometries:
+        raise LabelReadError(f"{path.name}: layer {lyr.GetName()!r} has no feature with a geometry and a "
+                             f"value in {field!r}")
+    ids, found = _class_ids(path, field, values, classes)
+    srs = _to_scene_crs(path, lyr, geometries, scene)
+    keep = [i for i, v in enumerate(ids) if v != 0]  # 0 = explicitly unlabelled
+    labels = _burn(scene, srs, [geometries[i] for i in keep], [ids[i] for i in keep])
+    if not labels.any():
+        _explain_empty(path, geometries, scene)
+    return labels, found
+
+
+def _pick_layer(path: Path, ds: Any, name: Optional[str]) -> Any:
+    layers = [ds.GetLayerByIndex(i) for i in range(ds.GetLayerCount())]
+    names = [lyr.GetName() for lyr in layers]
+    if name is not None:
+        if name not in names:
+            raise LabelReadError(f"{path.name} has no layer {name!r}; its layers are {', '.join(names)}")
+        return layers[names.index(name)]
+    with_features = [lyr for lyr in layers if lyr.GetFeatureCount() != 0]
+    if len(with_features) > 1:
+        raise LabelReadError(f"{path.name} holds several layers ({', '.join(names)}); choose the one with "
+                             f"the labels")
+    return with_features[0] if with_features else layers[0]
+
+
+def _pick_class_field(names: list[str], wanted: Optional[str]) -> Optional[str]:
+    lower = {n.lower(): n for n in names}
+    if wanted is not None:
+        return lower.get(wanted.lower())
+    for candidate in CLASS_FIELD_NAMES:
+        if candidate in lower:
+            return lower[candidate]
+    return next((n for n in names if n.lower().startswith(("class", "label"))), None)
+
+
+def _class_ids(path: Path, field: str, values: list[Any], classes: Optional[list[ClassInfo]]
+               ) -> tuple[list[int], dict[int, ClassInfo]]:
+    """Map field values to class ids: whole numbers are ids, text values are class names."""
+    known = {c.id: c for c in classes or []}
+    as_numbers = [_whole_number(v) for v in values]
+    if all(n is not None for n in as_numbers):
+        ids = [int(n) for n in as_numbers if n is not None]
+        if min(ids) < 0:
+            raise LabelReadError(f"{path.name}: field {field!r} holds negative class ids ({min(ids)}); "
+                                 f"ids are 1, 2, ... (0 = unlabelled)")
+        found = {i: known.get(i) or ClassInfo(i, f"class {i}", default_color(i - 1)) for i in set(ids) if i}
+        return ids, found
+    if any(isinstance(v, float) for v in values):
+        bad = next(v for v, n in zip(values, as_numbers) if n is None)
+        raise LabelReadError(f"{path.name}: field {field!r} holds {bad!r}; class ids must be whole numbers")
+    by_name = {_name_key(c.name): c for c in known.values()}
+    new_names = sorted({str(v) for v in values if _name_key(str(v)) not in by_name}, key=_name_key)
+    next_id = max(known, default=0) + 1
+    for offset, name in enumerate(new_names):
+        by_name.setdefault(_name_key(name), ClassInfo(next_id + offset, name, default_color(next_id + offset - 1)))
+    ids = [by_name[_name_key(str(v))].id for v in values]
+    return ids, {c.id: c for c in by_name.values() if c.id in set(ids)}
+
+
+def _to_scene_crs(path: Path, lyr: Any, geometries: list[Any], scene: Scene) -> Any:
+    """Reproject geometries in place to the scene's CRS; returns the scene's osr SRS (None: pixel grid)."""
+    from osgeo import osr
+
+    source = lyr.GetSpatialRef()
+    if scene.crs_wkt is None:
+        if source is not None:
+            raise LabelReadError(
+                f"{path.name} is georeferenced ({_crs_name(source)}) but the scene has no georeference (a pixel "
+                f"grid, e.g. a .mat cube). Give a label raster of the scene's size ({scene.shape[0]} rows × "
+                f"{scene.shape[1]} cols), or draw the labels over the scene in pixel coordinates and save them "
+                f"without a CRS")
+        return None
+    target = osr.SpatialReference()
+    if target.ImportFromWkt(scene.crs_wkt) != 0:
+        raise LabelReadError(f"the scene's CRS cannot be understood, so {path.name} cannot be placed on it")
+    target.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    if source is None or source.IsSame(target):
+        return target  # a layer without CRS is taken to be in the scene's CRS
+    source = source.Clone()
+    source.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)  # x = easting/longitude for both
+    transform = osr.CoordinateTransformation(source, target)
+    if transform is None:
+        raise LabelReadError(f"cannot reproject {path.name} from {_crs_name(source)} to the scene's "
+                             f"{_crs_name(target)}")
+    for geom in geometries:
+        if geom.Transform(transform) != 0:
+            raise LabelReadError(f"cannot reproject a feature of {path.name} from {_crs_name(source)} to "
+                                 f"{_crs_name(target)}; is the layer's CRS set correctly?")
+    return target
+
+
+def _burn(scene: Scene, srs: Any, geometries: list[Any], ids: list[int]) -> np.ndarray:
+    """Rasterise (GDAL, pixel centres) polygons first, then lines and points, so points win where they overlap."""
+    from osgeo import gdal, ogr
+
+    rows, cols = scene.shape
+    memory = ogr.GetDriverByName("Memory").CreateDataSource("labels")
+    lyr = memory.CreateLayer("labels", srs=srs, geom_type=ogr.wkbUnknown)
+    lyr.CreateField(ogr.FieldDefn("burn", ogr.OFTInteger))
+    is_area = [ogr.GT_Flatten(g.GetGeometryType()) in (ogr.wkbPolygon, ogr.wkbMultiPolygon) for g in geometries]
+    for i in sorted(range(len(geometries)), key=lambda i: not is_area[i]):
+        feature = ogr.Feature(lyr.GetLayerDefn())
+        feature.SetGeometry(geometries[i])
+        feature.SetField("burn", int(ids[i]))
+        lyr.CreateFeature(feature)
+    target = gdal.GetDriverByName("MEM").Create("", cols, rows, 1, gdal.GDT_Int32)
+    target.SetGeoTransform(_scene_geotransform(scene))
+    if srs is not None:
+        target.SetProjection(srs.ExportToWkt())
+    if gdal.RasterizeLayer(target, [1], lyr, options=["ATTRIBUTE=burn", "ALL_TOUCHED=FALSE"]) != gdal.CE_None:
+        raise LabelReadError(f"GDAL could not rasterise the labels: {gdal.GetLastErrorMsg()}")
+    return target.GetRasterBand(1).ReadAsArray().astype(np.int32)  # (H, W)
+
+
+def _explain_empty(path: Path, geometries: list[Any], scene: Scene) -> None:
+    """Raise the right error when no pixel got a label: features outside the scene, or too small."""
+    envelopes = np.array([g.GetEnvelope() for g in geometries])  # (N, 4): xmin, xmax, ymin, ymax
+    lx0, lx1 = envelopes[:, 0].min(), envelopes[:, 1].max()
+    ly0, ly1 = envelopes[:, 2].min(), envelopes[:, 3].max()
+    sx0, sx1, sy0, sy1 = _scene_extent(scene)
+    crs = "pixel coordinates" if scene.crs_wkt is None else f"{_crs_name_wkt(scene.crs_wkt)}, the scene's CRS"
+    overlaps = lx0 <= sx1 and lx1 >= sx0 and ly0 <= sy1 and ly1 >= sy0
+    if not overlaps:
+        raise LabelReadError(
+            f"all {len(geometries)} features of {path.name} lie outside the scene: the labels cover "
+            f"x {lx0:.10g}..{lx1:.10g}, y {ly0:.10g}..{ly1:.10g}, the scene covers x {sx0:.10g}..{sx1:.10g}, "
+            f"y {sy0:.10g}..{sy1:.10g} (in {crs}). Check that the labels belong to this scene and that their "
+            f"layer's CRS is set correctly")
+    raise LabelReadError(f"the features of {path.name} overlap the scene but contain no pixel centre; draw "
+                         f"polygons larger than a pixel, or use points")
+
+
+# --------------------------------------------------------------------------- label rasters
+
+
+def _read_raster(path: Path, ds: Any, scene: Scene, classes: Optional[list[ClassInfo]]
+                 ) -> tuple[np.ndarray, dict[int, ClassInfo]]:
+    from osgeo import osr
+
+    rows, cols = scene.shape
+    if ds.RasterCount != 1:
+        raise LabelReadError(f"{path.name} has {ds.RasterCount} bands; a label raster has one band of class ids "
+                             f"(0 = unlabelled). Did you choose the scene instead of the labels?")
+    transform = ds.GetGeoTransform(can_return_null=True)  # also loads GDAL's .aux.xml (category names)
+    wkt = ds.GetProjection()
+    shape = (ds.RasterYSize, ds.RasterXSize)
+    if scene.crs_wkt and wkt:
+        mine, theirs = osr.SpatialReference(), osr.SpatialReference()
+        mine.ImportFromWkt(scene.crs_wkt)
+        theirs.ImportFromWkt(wkt)
+        if not mine.IsSame(theirs):
+            raise LabelReadError(
+                f"{path.name} is in {_crs_name(theirs)} but the scene is in {_crs_name(mine)}; reproject the "
+                f"labels onto the scene's grid (e.g. gdalwarp -t_srs <scene CRS> -te {_te(scene)} -ts {cols} "
+                f"{rows} -r near)")
+        same_grid = shape == (rows, cols) and transform is not None and np.allclose(
+            transform, scene.transform, rtol=0, atol=1e-3 * abs(scene.transform[1]))
+        if not same_grid:
+            raise LabelReadError(
+                f"{path.name} is on a different grid ({_grid_text(shape, transform)}) than the scene "
+                f"({_grid_text(scene.shape, scene.transform)}); resample the labels to the scene's grid "
+                f"(e.g. gdalwarp -te {_te(scene)} -ts {cols} {rows} -r near)")
+    elif shape != (rows, cols):
+        raise LabelReadError(f"{path.name} is {shape[0]}×{shape[1]} px but the scene is {rows}×{cols}; a label "
+                             f"raster must cover the scene's grid pixel for pixel")
+    band = ds.GetRasterBand(1)
+    values = band.ReadAsArray()
+    if values is None:
+        raise LabelReadError(f"cannot read the pixels of {path.name} (damaged or truncated?)")
+    nodata = band.GetNoDataValue()
+    unlabelled = ~np.isfinite(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
+    if nodata is not None:
+        unlabelled |= values == nodata
+    values = np.where(unlabelled, 0, values)
+    if values.dtype.kind == "f" and not np.array_equal(values, np.round(values)):
+        raise LabelReadError(f"{path.name} holds fractional values; a label raster holds whole class ids "
+                             f"(0 = unlabelled)")
+    if values.min() < 0:
+        raise LabelReadError(f"{path.name} holds negative values ({values.min():g}); class ids are 1, 2, ... "
+                             f"(0 = unlabelled)")
+    labels = values.astype(np.int64)
+    known = {c.id: c for c in classes or []}
+    names = band.GetCategoryNames() or []
+    table = band.GetColorTable()
+    found = {}
+    for i in (int(v) for v in np.unique(labels) if v != 0):
+        if i in known:
+            found[i] = known[i]
+            continue
+        name = names[i].strip() if i < len(names) and names[i].strip() else f"class {i}"
+        color = tuple(table.GetColorEntry(i)[:3]) if table is not None and i < table.GetCount() else None
+        found[i] = ClassInfo(i, name, color or default_color(i - 1))
+    return labels, found
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _scene_geotransform(scene: Scene) -> tuple[float, ...]:
+    return PIXEL_GRID_GDAL if tuple(scene.transform) == PIXEL_GRID else tuple(scene.transform)
+
+
+def _scene_extent(scene: Scene) -> tuple[float, float, float, float]:
+    """xmin, xmax, ymin, ymax of the scene's grid (corners through the geotransform, rotation included)."""
+    x0, dx, rx, y0, ry, dy = _scene_geotransform(scene)
+    rows, cols = scene.shape
+    xs = [x0 + c * dx + r * rx for r in (0, rows) for c in (0, cols)]
+    ys = [y0 + c * ry + r * dy for r in (0, rows) for c in (0, cols)]
+    return min(xs), max(xs), min(ys), max(ys)
+
+
+def _grid_text(shape: tuple[int, int], transform: Optional[tuple[float, ...]]) -> str:
+    if transform is None:
+        return f"{shape[0]}×{shape[1]} px, no geotransform"
+    return f"{shape[0]}×{shape[1]} px, origin {transform[0]:.10g}, {transform[3]:.10g}, pixel {transform[1]:.6g}"
+
+
+def _te(scene: Scene) -> str:
+    x0, x1, y0, y1 = _scene_extent(scene)
+    return f"{x0:.10g} {y0:.10g} {x1:.10g} {y1:.10g}"
+
+
+def _whole_number(value: Any) -> Optional[int]:
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    text = str(value).strip()
+    return int(text) if re.fullmatch(r"[-+]?[0-9]+", text) else None
+
+
+def _name_key(name: str) -> str:
+    """Class names match case-, space- and underscore-blind ('Low vegetation' == 'low_vegetation')."""
+    return re.sub(r"[\s_]+", " ", name.strip().lower())
+
+
+def _crs_name(srs: Any) -> str:
+    code = srs.GetAuthorityCode(None)
+    name = srs.GetName() or "an unnamed CRS"
+    return f"{srs.GetAuthorityName(None)}:{code} {name}" if code else name
+
+
+def _crs_name_wkt(wkt: str) -> str:
+    from osgeo import osr
+
+    srs = osr.SpatialReference()
+    return _crs_name(srs) if srs.ImportFromWkt(wkt) == 0 else "unknown CRS"
+
+
+def _open(path: Path, kind: int) -> Any:
+    """gdal.OpenEx that gives None on failure whether or not someone switched on gdal.UseExceptions()."""
+    from osgeo import gdal
+
+    try:
+        return gdal.OpenEx(str(path), kind)
+    except RuntimeError:
+        return None
+
+
+@contextmanager
+def _quiet_gdal() -> Iterator[None]:
+    """Keep GDAL's probing errors off stderr; the caller turns them into a LabelReadError."""
+    from osgeo import gdal
+
+    gdal.ErrorReset()
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        yield
+    finally:
+        gdal.PopErrorHandler()

@@ -1,0 +1,359 @@
+"""Read a hyperspectral scene (GeoTIFF, ENVI or any GDAL raster, MATLAB .mat) into a :class:`Scene`."""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from ..scene import PIXEL_GRID, Scene
+
+MIN_BANDS = 10  # fewer bands than this is a multispectral/RGB image, not a hyperspectral cube
+ENVI_DATA_SUFFIXES = ("", ".img", ".dat", ".bil", ".bsq", ".bip", ".raw", ".bin")  # beside an ENVI .hdr
+CHUNK_VALUES = 16_000_000  # raw values read per window (keeps peak memory near 2x the float32 cube)
+
+# "418.24 Nanometers", "band 1 (0.4 µm)", "B12 (550.0 nm)": a number followed by a length unit.
+_WAVELENGTH_IN_TEXT = re.compile(
+    r"([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*(nanometers?|nm|micrometers?|microns?|µm|μm|um)\b", re.IGNORECASE)
+_MAT_WAVELENGTH_KEY = re.compile(r"^(wavelengths?|wave_?lengths?|wl|wvl|lambda|bands?_?centers?)$", re.IGNORECASE)
+_MATLAB_NUMERIC_CLASSES = {b"double", b"single", b"int8", b"uint8", b"int16", b"uint16", b"int32", b"uint32",
+                           b"int64", b"uint64", b"logical"}
+
+
+class SceneReadError(ValueError):
+    """The file is not a hyperspectral scene HyperSynth can read; the message says why and what to do."""
+
+
+def read_scene(path: str | Path, *, cube_key: Optional[str] = None) -> Scene:
+    """Read a hyperspectral cube, its wavelengths, georeference and no-data mask.
+
+    Args:
+        path: a GeoTIFF or any GDAL raster, an ENVI data file or its ``.hdr``, or a MATLAB ``.mat``
+            (v5 or v7.3).
+        cube_key: for ``.mat`` files, the variable that holds the cube; by default the largest
+            3-D numeric array.
+
+    Returns:
+        A :class:`Scene` with a float32 ``(bands, rows, cols)`` cube in physical units (GDAL scale/offset
+        and the ENVI reflectance scale factor applied), invalid pixels set to 0, wavelengths in nm.
+
+    Raises:
+        SceneReadError: the file is missing, unreadable, not a cube, or has fewer than 10 bands.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SceneReadError(f"cannot read the scene {path}: the file does not exist")
+    if path.is_dir():
+        raise SceneReadError(f"cannot read the scene {path}: it is a folder; choose the image file inside it")
+    if _is_mat_file(path):
+        return _read_mat_scene(path, cube_key)
+    if cube_key is not None:
+        raise SceneReadError(f"cube_key={cube_key!r} only applies to MATLAB .mat files, not to {path.name}")
+    if path.suffix.lower() == ".hdr":
+        path = _envi_data_file(path)
+    return _read_gdal_scene(path)
+
+
+# --------------------------------------------------------------------------- MATLAB
+
+
+def read_mat_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """Every numeric array of a MATLAB file (v4/v5 via scipy, v7.3 via h5py), in MATLAB's axis order.
+
+    v7.3 files are HDF5, which stores MATLAB's column-major arrays with their axes reversed; they are
+    transposed back here so both versions give the same shapes (e.g. a cube is ``(rows, cols, bands)``).
+    """
+    import h5py
+    import scipy.io
+
+    path = Path(path)
+    if not path.is_file():
+        raise SceneReadError(f"cannot read {path}: the file does not exist")
+    try:
+        if h5py.is_hdf5(str(path)):
+            arrays: dict[str, np.ndarray] = {}
+            with h5py.File(path, "r") as f:
+                for key, item in f.items():
+                    if key.startswith("#") or not isinstance(item, h5py.Dataset):
+                        continue  # '#refs#' and structs/cells are groups: not numeric arrays
+                    matlab_class = item.attrs.get("MATLAB_class", b"double")
+                    if isinstance(matlab_class, str):
+                        matlab_class = matlab_class.encode()
+                    if matlab_class not in _MATLAB_NUMERIC_CLASSES or item.dtype.kind not in "biuf":
+                        continue
+                    arrays[key] = np.asarray(item[()]).T  # HDF5 holds MATLAB arrays with reversed axes
+            return arrays
+        content = scipy.io.loadmat(str(path))
+    except (OSError, ValueError, TypeError, NotImplementedError, EOFError) as err:
+        raise SceneReadError(f"cannot read the MATLAB file {path}: {err}") from err
+    except Exception as err:  # scipy's MatReadError and zlib errors for truncated files
+        raise SceneReadError(f"cannot read the MATLAB file {path} (damaged or truncated?): {err}") from err
+    return {k: v for k, v in content.items()
+            if not k.startswith("__") and isinstance(v, np.ndarray) and v.dtype.kind in "biuf"}
+
+
+def find_cube_key(arrays: dict[str, np.ndarray]) -> str:
+    """The name of the largest 3-D numeric array (the hyperspectral cube of a .mat file)."""
+    cubes = [(int(a.size), k) for k, a in arrays.items() if a.ndim == 3 and a.dtype.kind in "iuf"]
+    if not cubes:
+        raise SceneReadError("no 3-D numeric array (rows × cols × bands) found; the file holds "
+                             + (_describe_arrays(arrays) or "no numeric arrays"))
+    best = max(size for size, _ in cubes)
+    return next(k for size, k in cubes if size == best)
+
+
+def find_label_key(arrays: dict[str, np.ndarray], shape: tuple[int, int]) -> Optional[str]:
+    """The name of a 2-D integer label map with the cube's grid ``shape`` (rows, cols), or None.
+
+    Names hinting at ground truth ('gt', 'label', 'map') win; names hinting at a test split lose.
+    A float array counts when all its values are whole numbers (MATLAB saves many maps as double).
+    """
+    candidates = []
+    for key, a in arrays.items():
+        if a.ndim != 2 or tuple(a.shape) != tuple(shape) or a.dtype.kind not in "biuf":
+            continue
+        if a.dtype.kind == "f" and not (np.all(np.isfinite(a)) and np.array_equal(a, np.round(a))):
+            continue
+        name = key.lower()
+        hinted = any(h in name for h in ("gt", "label", "map"))
+        test_like = bool(re.search(r"(^|_)(te|test)($|_)", name))
+        candidates.append((not hinted, test_like, key))
+    if not candidates:
+        return None
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    unhinted_only = all(c[0] for c in candidates)
+    if unhinted_only and len(candidates) > 1:
+        return None  # several anonymous 2-D maps: guessing would be worse than asking
+    return candidates[0][2]
+
+
+def _is_mat_file(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(128)
+    return head.startswith(b"MATLAB") or path.suffix.lower() == ".mat"
+
+
+def _read_mat_scene(path: Path, cube_key: Optional[str]) -> Scene:
+    arrays = read_mat_arrays(path)
+    if cube_key is None:
+        try:
+            cube_key = find_cube_key(arrays)
+        except SceneReadError as err:
+            raise SceneReadError(f"{path.name}: {err}") from None
+    elif cube_key not in arrays:
+        raise SceneReadError(f"{path.name} has no numeric array {cube_key!r}; it holds {_describe_arrays(arrays)}")
+    raw = arrays[cube_key]
+    if raw.ndim != 3:
+        raise SceneReadError(f"{path.name}: {cube_key!r} is {raw.ndim}-D {raw.shape}; a cube must be "
+                             f"rows × cols × bands")
+    bands = raw.shape[2]
+    _check_band_count(path, bands)
+    cube = np.ascontiguousarray(np.transpose(raw, (2, 0, 1)), dtype=np.float32)  # (B, H, W) from (H, W, B)
+    if raw.dtype.kind == "f":
+        cube[~np.isfinite(cube)] = np.nan
+    good, valid = _finish_masks(path, cube, np.ones(bands, dtype=bool))
+    wavelengths = None
+    for key, a in arrays.items():
+        if _MAT_WAVELENGTH_KEY.match(key) and a.size == bands and a.dtype.kind in "iuf":
+            values = a.astype(np.float64).ravel()
+            wavelengths = values * _nanometres_per_unit(None, values)
+            break
+    return Scene(cube=cube, valid=valid, wavelengths=wavelengths, good_bands=good, transform=PIXEL_GRID,
+                 crs_wkt=None, name=path.stem, source=str(path))
+
+
+def _describe_arrays(arrays: dict[str, np.ndarray]) -> str:
+    return ", ".join(f"{k} {'×'.join(map(str, a.shape))} {a.dtype}" for k, a in arrays.items())
+
+
+# --------------------------------------------------------------------------- GDAL rasters
+
+
+def _envi_data_file(header: Path) -> Path:
+    """The data file an ENVI header describes (GDAL opens ENVI through the data file, not the .hdr)."""
+    stem = header.with_suffix("")  # x.img.hdr -> x.img, x.hdr -> x
+    tried = []
+    for suffix in ENVI_DATA_SUFFIXES:
+        for candidate in {stem.with_name(stem.name + suffix), stem.with_name(stem.name + suffix.upper())}:
+            tried.append(candidate.name)
+            if candidate.is_file() and candidate != header:
+                return candidate
+    raise SceneReadError(f"the ENVI header {header} has no data file beside it (looked for "
+                         f"{', '.join(sorted(set(tried)))}); put the .img/.dat file next to the header")
+
+
+def _read_gdal_scene(path: Path) -> Scene:
+    import rasterio
+    from rasterio.enums import MaskFlags
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
+    from rasterio.windows import Window
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            ds = rasterio.open(path)
+    except (RasterioError, RasterioIOError) as err:  # RasterioIOError is an OSError, not a RasterioError
+        raise SceneReadError(f"cannot read the scene {path}: {err}") from err
+    with ds:
+        if ds.count == 0 and ds.subdatasets:
+            raise SceneReadError(f"{path.name} is a container of several datasets; open one of them: "
+                                 + ", ".join(ds.subdatasets[:10]))
+        _check_band_count(path, ds.count)
+        bands, rows, cols = ds.count, ds.height, ds.width
+        envi = {_key(k): v for k, v in ds.tags(ns="ENVI").items()} if "ENVI" in (ds.tag_namespaces() or []) else {}
+        band_tags = [_band_tags(ds, b + 1) for b in range(bands)]
+        dataset_tags = {_key(k): v for k, v in ds.tags().items()}
+        scales = np.asarray(ds.scales, dtype=np.float64)
+        offsets = np.asarray(ds.offsets, dtype=np.float64)
+        if np.all(scales == 1.0) and np.all(offsets == 0.0) and "reflectance_scale_factor" in envi:
+            factor = _float_or_none(envi["reflectance_scale_factor"])
+            if factor:  # ENVI stores reflectance x factor; GDAL leaves that to the reader
+                scales[:] = 1.0 / factor
+        scaled = not (np.all(scales == 1.0) and np.all(offsets == 0.0))
+        nodata = [ds.nodatavals[b] for b in range(bands)]
+        uses_mask_band = any(MaskFlags.per_dataset in f or MaskFlags.alpha in f for f in ds.mask_flag_enums)
+        cube = np.empty((bands, rows, cols), dtype=np.float32)  # (B, H, W)
+        step = max(1, CHUNK_VALUES // max(1, bands * cols))
+        try:
+            for r0 in range(0, rows, step):
+                window = Window(0, r0, cols, min(step, rows - r0))
+                raw = ds.read(window=window)  # (B, h, W) in the file's data type
+                invalid = ~np.isfinite(raw) if raw.dtype.kind == "f" else np.zeros(raw.shape, dtype=bool)
+                for b, nd in enumerate(nodata):
+                    if nd is not None and not math.isnan(nd):
+                        invalid[b] |= raw[b] == nd
+                if uses_mask_band:
+                    invalid |= ds.read_masks(window=window) == 0
+                block = raw.astype(np.float64) * scales[:, None, None] + offsets[:, None, None] if scaled else raw
+                block = block.astype(np.float32, copy=False)
+                block[invalid] = np.nan  # marks nodata until the good-band decision below
+                cube[:, r0:r0 + window.height] = block
+        except (RasterioError, RasterioIOError) as err:
+            raise SceneReadError(f"cannot read the pixels of {path} (damaged or truncated?): {err}") from err
+        wavelengths, fwhm = _wavelengths(ds.descriptions, band_tags, dataset_tags, envi, bands)
+        flagged = _bad_band_list(band_tags, envi, bands)
+        good, valid = _finish_masks(path, cube, flagged)
+        crs_wkt = ds.crs.to_wkt() if ds.crs is not None else None
+        no_georeference = crs_wkt is None and ds.transform.is_identity
+        transform = PIXEL_GRID if no_georeference else tuple(float(v) for v in ds.transform.to_gdal())
+        names = [d or "" for d in ds.descriptions]
+    return Scene(cube=cube, valid=valid, wavelengths=wavelengths, fwhm=fwhm, good_bands=good, transform=transform,
+                 crs_wkt=crs_wkt, name=path.stem, source=str(path),
+                 band_names=names if any(names) else [])
+
+
+def _band_tags(ds: Any, band: int) -> dict[str, str]:
+    """A band's metadata: its ENVI domain (EnMAP-Box writes wavelengths there) overlaid by the default domain."""
+    tags = {_key(k): v for k, v in ds.tags(band, ns="ENVI").items()} if "ENVI" in (
+        ds.tag_namespaces(band) or []) else {}
+    tags.update({_key(k): v for k, v in ds.tags(band).items()})
+    return tags
+
+
+def _check_band_count(path: Path, bands: int) -> None:
+    if bands < MIN_BANDS:
+        raise SceneReadError(
+            f"{path.name} has {bands} band{'s' if bands != 1 else ''}; HyperSynth needs a hyperspectral cube "
+            f"(at least {MIN_BANDS} bands, typically 100-250), not an RGB or multispectral image")
+
+
+def _finish_masks(path: Path, cube: np.ndarray, flagged_good: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Good bands and the valid-pixel mask from a cube holding NaN at nodata; zeroes the NaNs in place."""
+    bands = cube.shape[0]
+    has_data = np.array([not np.all(np.isnan(cube[b])) for b in range(bands)])  # band by band: no big temporaries
+    if not has_data.any():
+        raise SceneReadError(f"{path.name} holds no data: every band is no-data everywhere")
+    good = has_data & flagged_good
+    if not good.any():
+        good = has_data  # every band with data is flagged bad: a bad-band list that cannot be meant
+    valid = np.ones(cube.shape[1:], dtype=bool)
+    for b in range(bands):
+        missing = np.isnan(cube[b])
+        if good[b]:
+            valid &= ~missing
+        cube[b][missing] = 0.0
+    cube[:, ~valid] = 0.0
+    return good, valid
+
+
+def _wavelengths(descriptions: tuple, band_tags: list[dict[str, str]], dataset_tags: dict[str, str],
+                 envi: dict[str, str], bands: int) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+    """Centre wavelengths and FWHM in nm from band metadata, the ENVI domain or band descriptions."""
+    units = dataset_tags.get("wavelength_units") or envi.get("wavelength_units")
+    raw: Optional[np.ndarray] = None  # wavelengths as written in the file, in ``units``
+    if all("wavelength" in t for t in band_tags):
+        values = [_float_or_none(t["wavelength"]) for t in band_tags]
+        if all(v is not None for v in values):
+            raw, units = np.array(values, dtype=np.float64), band_tags[0].get("wavelength_units", units)
+    for source in (envi, dataset_tags):
+        listed = _envi_list(source.get("wavelength", ""))
+        if raw is None and listed is not None and len(listed) == bands:
+            raw = listed
+    if raw is None:
+        found = [_WAVELENGTH_IN_TEXT.search(d or "") for d in descriptions]
+        if all(found):
+            raw = np.array([float(m.group(1)) for m in found if m], dtype=np.float64)
+            units = found[0].group(2) if found[0] else None
+    if raw is None:
+        return None, None
+    factor = _nanometres_per_unit(units, raw)
+    raw_fwhm: Optional[np.ndarray] = None
+    if all("fwhm" in t for t in band_tags):
+        values = [_float_or_none(t["fwhm"]) for t in band_tags]
+        if all(v is not None for v in values):
+            raw_fwhm = np.array(values, dtype=np.float64)
+    if raw_fwhm is None:
+        raw_fwhm = _envi_list(envi.get("fwhm", ""))
+    fwhm = raw_fwhm * factor if raw_fwhm is not None and len(raw_fwhm) == bands else None  # same unit as centres
+    return raw * factor, fwhm
+
+
+def _bad_band_list(band_tags: list[dict[str, str]], envi: dict[str, str], bands: int) -> np.ndarray:
+    """ENVI's bad band list (``bbl``: 1 good, 0 bad) per band or at dataset level; all good if absent."""
+    if all("bbl" in t for t in band_tags):
+        values = [_float_or_none(t["bbl"]) for t in band_tags]
+        if all(v is not None for v in values):
+            return np.array([v != 0 for v in values], dtype=bool)
+    listed = _envi_list(envi.get("bbl", ""))
+    if listed is not None and len(listed) == bands:
+        return listed != 0
+    return np.ones(bands, dtype=bool)
+
+
+def _nanometres_per_unit(units: Optional[str], values: np.ndarray) -> float:
+    """The factor to nm for a wavelength unit; with no (or an unknown) unit, values below 30 are taken as µm."""
+    u = (units or "").strip().lower()
+    if u in ("nanometers", "nanometer", "nanometres", "nanometre", "nm"):
+        return 1.0
+    if u in ("micrometers", "micrometer", "micrometres", "micrometre", "microns", "micron", "um", "µm", "μm"):
+        return 1000.0
+    if u in ("millimeters", "millimeter", "millimetres", "millimetre", "mm"):
+        return 1e6
+    return 1000.0 if np.nanmax(values) < 30 else 1.0
+
+
+def _envi_list(text: Any) -> Optional[np.ndarray]:
+    """``"{ 1.0, 2.0 , 3 }"`` -> array; None when the text is not a list of numbers."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    parts = [p for p in re.split(r"[,\s]+", text.strip().strip("{}").strip()) if p]
+    values = [_float_or_none(p) for p in parts]
+    if not values or any(v is None for v in values):
+        return None
+    return np.array(values, dtype=np.float64)
+
+
+def _float_or_none(text: Any) -> Optional[float]:
+    try:
+        return float(str(text).strip())
+    except ValueError:
+        return None
+
+
+def _key(name: str) -> str:
+    """Metadata keys compared case- and separator-blind ('wavelength units' == 'wavelength_units')."""
+    return name.strip().lower().replace(" ", "_")

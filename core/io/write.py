@@ -1,0 +1,318 @@
+"""Write scenes, class maps, confidence and label rasters as GeoTIFF, atomically and never over a file by accident."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import warnings
+import xml.etree.ElementTree as ET
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional, Sequence
+
+import numpy as np
+
+from ..scene import PIXEL_GRID, ClassInfo, Scene
+
+SCENE_NODATA = -9999.0  # written into every band of an invalid pixel
+CONFIDENCE_NODATA = -1.0  # written where a pixel is unclassified (NaN confidence)
+GTIFF_OPTIONS = {"TILED": "YES", "COMPRESS": "DEFLATE", "BIGTIFF": "IF_SAFER"}  # creation options for every output
+PAM_SIDECAR = ".aux.xml"  # where GDAL keeps what a GeoTIFF cannot hold (RAT, category names)
+
+
+class OutputExistsError(FileExistsError, ValueError):
+    """The output file exists and ``overwrite`` was not asked for."""
+
+
+@contextmanager
+def atomic_output(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary path to write to; move it to ``path`` only if the block succeeds.
+
+    The temporary path lies in a hidden folder beside ``path`` (same file system, so the final move is
+    atomic) and has the same file name, so sidecars written next to it (``x.tif.aux.xml``, ``x.qml``)
+    keep their names and move along with it. On an exception everything written is removed.
+    The yielded path may also be made a folder (e.g. a model bundle).
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} already exists; choose another name or allow overwriting "
+                                f"(overwrite=True) to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    tmp = staging / path.name
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise FileNotFoundError(f"nothing was written for {path}")
+        sidecars = [p for p in sorted(staging.iterdir()) if p != tmp]
+        stale = path.parent / (path.name + PAM_SIDECAR)
+        if stale.exists() and stale.name not in {p.name for p in sidecars}:
+            stale.unlink()  # GDAL metadata of the file being replaced would describe the wrong data
+        for sidecar in sidecars:
+            os.replace(sidecar, path.parent / sidecar.name)
+        if tmp.is_dir() and path.exists():
+            os.replace(path, staging / ".replaced")  # a folder cannot be replaced in one move
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_scene(scene: Scene, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write a scene as a float32 GeoTIFF that QGIS, EnMAP-Box and :func:`read_scene` all understand.
+
+    Wavelengths go into each band's GDAL metadata (``wavelength``, ``wavelength_units``, ``fwhm``, ``bbl``)
+    and into the dataset's ENVI domain (``wavelength = {…}``, ``wavelength units``); invalid pixels are
+    written as -9999 (the nodata value) in every band. A pixel-grid scene is written without CRS.
+    """
+    import rasterio
+    from affine import Affine
+    from rasterio.crs import CRS
+    from rasterio.errors import NotGeoreferencedWarning
+
+    path = _geotiff_path(path)
+    bands, rows, cols = scene.cube.shape
+    good = scene.good_bands if scene.good_bands is not None else np.ones(bands, dtype=bool)
+    profile: dict[str, Any] = dict(driver="GTiff", width=cols, height=rows, count=bands, dtype="float32",
+                                   nodata=SCENE_NODATA, interleave="band", predictor=3, **_tiling(rows, cols),
+                                   **{k.lower(): v for k, v in GTIFF_OPTIONS.items() if k != "TILED"})
+    georeference = _gdal_transform(scene.transform)
+    if georeference is not None:
+        profile["transform"] = Affine.from_gdal(*georeference)
+    if scene.crs_wkt:
+        profile["crs"] = CRS.from_wkt(scene.crs_wkt)
+    with atomic_output(path, overwrite) as tmp:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(tmp, "w", **profile) as dst:
+                invalid = ~scene.valid
+                for b in range(bands):
+                    band = np.array(scene.cube[b], dtype=np.float32)  # (H, W) copy, the scene stays untouched
+                    band[invalid] = SCENE_NODATA
+                    dst.write(band, b + 1)
+                    tags = {"bbl": "1" if good[b] else "0"}
+                    label = f"B{b + 1}"
+                    if scene.wavelengths is not None:
+                        w = float(scene.wavelengths[b])
+                        tags.update(wavelength=repr(w), wavelength_units="Nanometers")  # repr: exact round trip
+                        label += f" ({w:.1f} nm)"
+                    if scene.fwhm is not None:
+                        tags["fwhm"] = repr(float(scene.fwhm[b]))
+                    dst.update_tags(b + 1, **tags)
+                    dst.set_band_description(b + 1, label)
+                envi = {"bbl": _envi_list_text(good.astype(int))}
+                if scene.wavelengths is not None:
+                    dst.update_tags(wavelength_units="Nanometers")
+                    envi.update({"wavelength": _envi_list_text(scene.wavelengths),
+                                 "wavelength units": "Nanometers"})
+                if scene.fwhm is not None:
+                    envi["fwhm"] = _envi_list_text(scene.fwhm)
+                dst.update_tags(ns="ENVI", **envi)
+    return path
+
+
+def write_class_map(path: str | Path, class_map: np.ndarray, classes: list[ClassInfo], *,
+                    transform: Sequence[float], crs_wkt: Optional[str], overwrite: bool = False) -> Path:
+    """Write a classified map: uint8 GeoTIFF (uint16 above id 255), 0 = unclassified (nodata).
+
+    The class colours and names go into a GDAL colour table, category names and a raster attribute
+    table (Value, Class_Name, Red, Green, Blue), and into a ``.qml`` style beside the file that QGIS
+    applies when the layer loads.
+
+    Args:
+        path: the ``.tif`` to write.
+        class_map: ``(H, W)`` integer class ids, 0 where nothing was classified.
+        classes: the classes the ids refer to (every id in the map must be one of them).
+        transform: GDAL geotransform of the grid (``Scene.transform``; ``PIXEL_GRID`` writes none).
+        crs_wkt: CRS as WKT, or None.
+        overwrite: replace an existing file.
+    """
+    return _write_categorical(path, class_map, classes, transform, crs_wkt, overwrite,
+                              zero_name="unclassified", description="class")
+
+
+def write_label_raster(path: str | Path, labels: np.ndarray, classes: list[ClassInfo], *,
+                       transform: Sequence[float], crs_wkt: Optional[str], overwrite: bool = False) -> Path:
+    """Write a label layer (0 = unlabelled) the same way as :func:`write_class_map`."""
+    return _write_categorical(path, labels, classes, transform, crs_wkt, overwrite,
+                              zero_name="unlabelled", description="label")
+
+
+def write_confidence(path: str | Path, confidence: np.ndarray, *, transform: Sequence[float],
+                     crs_wkt: Optional[str], overwrite: bool = False) -> Path:
+    """Write per-pixel confidence (max class probability, 0..1; NaN = unclassified) as float32 GeoTIFF.
+
+    Unclassified pixels are written as -1, the nodata value.
+    """
+    from osgeo import gdal
+
+    path = _geotiff_path(path)
+    confidence = np.asarray(confidence)
+    if confidence.ndim != 2 or confidence.dtype.kind != "f":
+        raise ValueError(f"confidence must be a 2-D float array (rows, cols); got {confidence.dtype} "
+                         f"{confidence.shape}")
+    known = ~np.isnan(confidence)
+    if np.any(np.isinf(confidence)) or np.any(confidence[known] < 0) or np.any(confidence[known] > 1):
+        raise ValueError("confidence must lie in 0..1 (NaN for unclassified pixels); got values from "
+                         f"{np.min(confidence[known]):g} to {np.max(confidence[known]):g}")
+    values = np.where(known, confidence, CONFIDENCE_NODATA).astype(np.float32)  # (H, W)
+    with atomic_output(path, overwrite) as tmp:
+        ds = _create_gtiff(tmp, values.shape, gdal.GDT_Float32, ["PREDICTOR=3"], transform, crs_wkt)
+        band = ds.GetRasterBand(1)
+        band.SetNoDataValue(CONFIDENCE_NODATA)
+        band.SetDescription("confidence (max class probability)")
+        band.WriteArray(values)
+        band = ds = None  # GDAL finishes the file when the last reference goes
+        _check_written(tmp)
+    return path
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _write_categorical(path: str | Path, values: np.ndarray, classes: list[ClassInfo], transform: Sequence[float],
+                       crs_wkt: Optional[str], overwrite: bool, *, zero_name: str, description: str) -> Path:
+    from osgeo import gdal
+
+    path = _geotiff_path(path)
+    values = np.asarray(values)
+    if values.ndim != 2 or values.dtype.kind not in "iu":
+        raise ValueError(f"a {description} map must be a 2-D integer array (rows, cols); got {values.dtype} "
+                         f"{values.shape}")
+    ids = [int(c.id) for c in classes]
+    if len(set(ids)) != len(ids) or any(i < 1 or i > 65535 for i in ids):
+        raise ValueError(f"class ids must be unique and within 1..65535; got {sorted(ids)}")
+    unknown = sorted(set(np.unique(values).tolist()) - set(ids) - {0})
+    if unknown:
+        raise ValueError(f"the {description} map holds values {unknown[:10]} that are not among the classes "
+                         f"{sorted(ids)}; pass a ClassInfo for every value (0 = {zero_name})")
+    wide = max(ids, default=0) > 255
+    gdal_type, np_type = (gdal.GDT_UInt16, np.uint16) if wide else (gdal.GDT_Byte, np.uint8)
+    ordered = sorted(classes, key=lambda c: c.id)
+    with atomic_output(path, overwrite) as tmp:
+        ds = _create_gtiff(tmp, values.shape, gdal_type, [], transform, crs_wkt)
+        band = ds.GetRasterBand(1)
+        band.SetNoDataValue(0)
+        band.SetDescription(description)
+        band.WriteArray(values.astype(np_type))
+        table = gdal.ColorTable()
+        table.SetColorEntry(0, (0, 0, 0, 0))
+        for c in ordered:
+            table.SetColorEntry(c.id, (*[int(v) for v in c.color], 255))
+        band.SetRasterColorTable(table)
+        band.SetRasterColorInterpretation(gdal.GCI_PaletteIndex)
+        names = [""] * (max(ids, default=0) + 1)
+        names[0] = zero_name
+        for c in ordered:
+            names[c.id] = c.name
+        band.SetCategoryNames(names)
+        band.SetDefaultRAT(_attribute_table(ordered))
+        band = ds = None  # GDAL finishes the file (and its .aux.xml) when the last reference goes
+        _check_written(tmp)
+        tmp.with_suffix(".qml").write_text(paletted_qml(ordered), encoding="utf-8")
+    return path
+
+
+def _attribute_table(classes: list[ClassInfo]) -> Any:
+    """A GDAL raster attribute table: Value, Class_Name, Red, Green, Blue (what QGIS and ArcGIS show)."""
+    from osgeo import gdal
+
+    rat = gdal.RasterAttributeTable()
+    rat.CreateColumn("Value", gdal.GFT_Integer, gdal.GFU_MinMax)
+    rat.CreateColumn("Class_Name", gdal.GFT_String, gdal.GFU_Name)
+    for name, usage in (("Red", gdal.GFU_Red), ("Green", gdal.GFU_Green), ("Blue", gdal.GFU_Blue)):
+        rat.CreateColumn(name, gdal.GFT_Integer, usage)
+    rat.SetRowCount(len(classes))
+    for row, c in enumerate(classes):
+        rat.SetValueAsInt(row, 0, int(c.id))
+        rat.SetValueAsString(row, 1, c.name)
+        for col, v in enumerate(c.color, start=2):
+            rat.SetValueAsInt(row, col, int(v))
+    return rat
+
+
+def paletted_qml(classes: list[ClassInfo]) -> str:
+    """A QGIS layer style (QML) with a paletted renderer: one entry per class, its colour and name."""
+    root = ET.Element("qgis", {"version": "3.22.0", "styleCategories": "AllStyleCategories"})
+    pipe = ET.SubElement(root, "pipe")
+    renderer = ET.SubElement(pipe, "rasterrenderer", {"type": "paletted", "band": "1", "opacity": "1",
+                                                      "alphaBand": "-1", "nodataColor": ""})
+    ET.SubElement(renderer, "rasterTransparency")
+    palette = ET.SubElement(renderer, "colorPalette")
+    for c in sorted(classes, key=lambda c: c.id):
+        ET.SubElement(palette, "paletteEntry", {"value": str(c.id), "color": _hex(c.color), "alpha": "255",
+                                                "label": c.name})
+    ET.SubElement(pipe, "brightnesscontrast", {"brightness": "0", "contrast": "0", "gamma": "1"})
+    ET.SubElement(pipe, "huesaturation", {"saturation": "0", "grayscaleMode": "0", "invertColors": "0",
+                                          "colorizeOn": "0", "colorizeRed": "255", "colorizeGreen": "128",
+                                          "colorizeBlue": "128", "colorizeStrength": "100"})
+    ET.SubElement(pipe, "rasterresampler", {"maxOversampling": "2"})
+    ET.SubElement(root, "blendMode").text = "0"
+    ET.indent(root)
+    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _create_gtiff(tmp: Path, shape: tuple[int, int], gdal_type: int, extra: list[str],
+                  transform: Sequence[float], crs_wkt: Optional[str]) -> Any:
+    from osgeo import gdal
+
+    gdal.ErrorReset()
+    rows, cols = shape
+    options = [f"{k}={v}" for k, v in GTIFF_OPTIONS.items()] + extra
+    ds = gdal.GetDriverByName("GTiff").Create(str(tmp), cols, rows, 1, gdal_type, options=options)
+    if ds is None:
+        raise OSError(f"GDAL could not create {tmp.name}: {gdal.GetLastErrorMsg()}")
+    georeference = _gdal_transform(transform)
+    if georeference is not None:
+        ds.SetGeoTransform(georeference)
+    if crs_wkt:
+        ds.SetProjection(crs_wkt)
+    return ds
+
+
+def _check_written(tmp: Path) -> None:
+    """Fail loudly if GDAL reported an error while writing (it does not raise without UseExceptions)."""
+    from osgeo import gdal
+
+    if gdal.GetLastErrorType() >= gdal.CE_Failure:
+        raise OSError(f"GDAL could not write {tmp.name}: {gdal.GetLastErrorMsg()}")
+
+
+def _gdal_transform(transform: Any) -> Optional[tuple[float, ...]]:
+    """A GDAL geotransform to write, or None for a pixel grid (no georeference)."""
+    if hasattr(transform, "to_gdal"):  # a rasterio/affine Affine
+        transform = transform.to_gdal()
+    values = tuple(float(v) for v in transform)
+    if len(values) != 6:
+        raise ValueError(f"transform must be a GDAL geotransform of 6 numbers; got {len(values)}")
+    if values == PIXEL_GRID:
+        return None
+    if values[1] == 0 and values[2] == 0 or values[4] == 0 and values[5] == 0:
+        raise ValueError(f"transform {values} is degenerate; give a GDAL geotransform (x0, dx, rx, y0, ry, dy)")
+    return values
+
+
+def _geotiff_path(path: str | Path) -> Path:
+    path = Path(path)
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        raise ValueError(f"HyperSynth writes GeoTIFF; name the output .tif (got {path.name})")
+    return path
+
+
+def _tiling(rows: int, cols: int) -> dict[str, Any]:
+    """GeoTIFF tiles of 256 px (smaller rasters get one tile that covers them, a multiple of 16)."""
+    size = min(256, max(16, -(-max(rows, cols) // 16) * 16))
+    return {"tiled": True, "blockxsize": size, "blockysize": size}
+
+
+def _envi_list_text(values: Any) -> str:
+    return "{" + ", ".join(repr(float(v)) if isinstance(v, (float, np.floating)) else str(v)
+                           for v in np.asarray(values).tolist()) + "}"
+
+
+def _hex(color: Sequence[int]) -> str:
+    r, g, b = (int(v) for v in color[:3])
+    return f"#{r:02x}{g:02x}{b:02x}"

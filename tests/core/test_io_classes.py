@@ -1,0 +1,61 @@
+"""The JSON class file: round trip, defaults, and errors that name the entry to fix."""
+
+import json
+
+import pytest
+
+from hypersynth.core.io.classes import ClassFileError, read_classes, write_classes
+from hypersynth.core.io.write import OutputExistsError
+from hypersynth.core.scene import ClassInfo, default_color
+
+
+def _file(tmp_path, entries, name="classes.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps({"classes": entries}), encoding="utf-8")
+    return path
+
+
+def test_round_trip_sorted_by_id(tmp_path):
+    classes = [ClassInfo(3, "Lettuce_romaine_4wk", (255, 127, 14), "lettuce field, four weeks"),
+               ClassInfo(1, "Wasser", (31, 119, 180), "Wasserfläche")]
+    path = write_classes(tmp_path / "c.json", classes)
+    assert read_classes(path) == sorted(classes, key=lambda c: c.id)
+    text = path.read_text(encoding="utf-8")
+    assert '"color": "#1f77b4"' in text and "Wasserfläche" in text  # human-editable, UTF-8 as written
+    with pytest.raises(OutputExistsError):
+        write_classes(path, classes, overwrite=False)
+
+
+def test_colour_and_prompt_are_optional(tmp_path):
+    classes = read_classes(_file(tmp_path, [{"id": 2, "name": " roof "}, {"id": 1, "name": "tree",
+                                                                         "color": "#00FF00"}]))
+    assert [(c.id, c.name, c.color, c.prompt) for c in classes] == [(1, "tree", (0, 255, 0), ""),
+                                                                     (2, "roof", default_color(1), "")]
+    assert classes[1].text == "roof"
+
+
+@pytest.mark.parametrize("entries, message", [
+    ([{"id": 1, "name": "a"}, {"id": 1, "name": "b"}], r"id 1 is used twice \('a' and 'b'\)"),
+    ([{"id": 1, "name": "a"}, {"id": 2, "name": "A"}], r"name 'A' is used twice \(ids 1 and 2\)"),
+    ([{"id": 1, "name": "a"}, {"id": 2, "name": "water", "color": "blue"}],
+     r"entry 2 \('water'\): colour 'blue' is not of the form #RRGGBB"),
+    ([{"id": 0, "name": "background"}], r"entry 1 \('background'\): id 0 is not allowed.*0 means unlabelled"),
+    ([{"id": "1", "name": "a"}], r"entry 1 \('a'\): 'id' must be a whole number"),
+    ([{"id": 1}], r"entry 1: 'name' must be a non-empty text"),
+    ([{"id": 1, "name": "a", "colour": "#000000"}], r"unknown key\(s\) colour"),
+    (["water"], r"entry 1 must be an object"),
+])
+def test_errors_name_the_entry(tmp_path, entries, message):
+    with pytest.raises(ClassFileError, match=message):
+        read_classes(_file(tmp_path, entries))
+
+
+def test_unreadable_files(tmp_path):
+    (tmp_path / "broken.json").write_text('{"classes": [{"id": 1,}]}')
+    with pytest.raises(ClassFileError, match=r"not valid JSON \(line 1, column"):
+        read_classes(tmp_path / "broken.json")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(ClassFileError, match='must hold {"classes"'):
+        read_classes(tmp_path / "list.json")
+    with pytest.raises(ClassFileError, match="does not exist"):
+        read_classes(tmp_path / "missing.json")

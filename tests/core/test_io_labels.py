@@ -1,0 +1,227 @@
+"""read_labels: polygons and points from GeoPackage/Shapefile/GeoJSON, reprojection, label rasters, errors."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from osgeo import gdal, ogr, osr
+from rasterio.crs import CRS
+
+from hypersynth.core.io.labels import LabelReadError, read_labels
+from hypersynth.core.io.read import read_scene
+from hypersynth.core.io.write import write_label_raster
+from hypersynth.core.scene import PIXEL_GRID, ClassInfo, Scene, default_color
+
+DATA = Path(os.environ.get("HYPERSYNTH_DATA_DIR", "/nonexistent"))
+X0, Y0, PX = 366000.0, 5810000.0, 10.0  # UTM 33N origin (Potsdam) and pixel size
+ROWS, COLS = 10, 12
+
+
+def _scene(georeferenced=True):
+    return Scene(cube=np.zeros((10, ROWS, COLS), np.float32), valid=np.ones((ROWS, COLS), bool),
+                 transform=(X0, PX, 0.0, Y0, 0.0, -PX) if georeferenced else PIXEL_GRID,
+                 crs_wkt=CRS.from_epsg(32633).to_wkt() if georeferenced else None)
+
+
+def _box(r0, c0, r1, c1):
+    """A UTM polygon covering pixel rows r0..r1-1, cols c0..c1-1 (edges pulled in by a fifth of a pixel)."""
+    x0, x1 = X0 + (c0 + 0.2) * PX, X0 + (c1 - 0.2) * PX
+    y0, y1 = Y0 - (r0 + 0.2) * PX, Y0 - (r1 - 0.2) * PX
+    return ogr.CreateGeometryFromWkt(f"POLYGON(({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0}))")
+
+
+def _point(r, c):
+    return ogr.CreateGeometryFromWkt(f"POINT({X0 + (c + 0.5) * PX} {Y0 - (r + 0.5) * PX})")
+
+
+def _write_vector(path, features, *, driver="GPKG", epsg=32633, field="Class", kind=ogr.OFTString,
+                  layer="labels", extra_field=None):
+    """features: [(geometry in UTM 33N, value)]; written in EPSG ``epsg`` (None: no CRS)."""
+    drv = ogr.GetDriverByName(driver)
+    ds = drv.Open(str(path), 1) if path.exists() else drv.CreateDataSource(str(path))
+    srs = None
+    transform = None
+    if epsg is not None:
+        srs = osr.SpatialReference()
+        srs.ImportFromEPSG(epsg)
+        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        if epsg != 32633:
+            utm = osr.SpatialReference()
+            utm.ImportFromEPSG(32633)
+            utm.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+            transform = osr.CoordinateTransformation(utm, srs)
+    lyr = ds.CreateLayer(layer, srs=srs, geom_type=ogr.wkbUnknown)
+    lyr.CreateField(ogr.FieldDefn(field, kind))
+    if extra_field:
+        lyr.CreateField(ogr.FieldDefn(extra_field, ogr.OFTString))
+    for geom, value in features:
+        geom = geom.Clone()
+        if transform is not None:
+            geom.Transform(transform)
+        f = ogr.Feature(lyr.GetLayerDefn())
+        f.SetGeometry(geom)
+        f.SetField(field, value)
+        lyr.CreateFeature(f)
+    ds = None
+    return path
+
+
+POLYGONS = [(_box(1, 1, 4, 5), "water"), (_box(6, 6, 9, 11), "low vegetation"), (_box(5, 0, 8, 3), "roof")]
+
+
+def _expected_polygon_labels(ids):
+    expected = np.zeros((ROWS, COLS), np.int32)
+    expected[1:4, 1:5], expected[6:9, 6:11], expected[5:8, 0:3] = ids
+    return expected
+
+
+def test_geopackage_polygons_with_class_names(tmp_path):
+    labels, classes = read_labels(_write_vector(tmp_path / "l.gpkg", POLYGONS), _scene())
+    assert [(c.id, c.name) for c in classes] == [(1, "low vegetation"), (2, "roof"), (3, "water")]  # sorted names
+    assert classes[0].color == default_color(0)
+    assert labels.dtype == np.int32
+    assert np.array_equal(labels, _expected_polygon_labels((3, 1, 2)))
+
+
+def test_shapefile_points_with_integer_ids(tmp_path):
+    points = [(_point(0, 0), 2), (_point(9, 11), 5), (_point(4, 7), 2)]
+    path = _write_vector(tmp_path / "pts.shp", points, driver="ESRI Shapefile", field="class_id",
+                         kind=ogr.OFTInteger, extra_field="note")
+    labels, classes = read_labels(path, _scene())
+    assert [(c.id, c.name) for c in classes] == [(2, "class 2"), (5, "class 5")]
+    assert labels[0, 0] == 2 and labels[9, 11] == 5 and labels[4, 7] == 2 and np.count_nonzero(labels) == 3
+
+
+def test_wgs84_geojson_is_reprojected_to_the_utm_scene(tmp_path):
+    path = _write_vector(tmp_path / "l.geojson", POLYGONS + [(_point(0, 11), "roof")], driver="GeoJSON",
+                         epsg=4326)
+    labels, classes = read_labels(path, _scene())
+    expected = _expected_polygon_labels((3, 1, 2))
+    expected[0, 11] = 2
+    assert np.array_equal(labels, expected)
+
+
+def test_known_classes_give_ids_and_new_names_follow(tmp_path):
+    known = [ClassInfo(4, "Water", (0, 0, 255), prompt="a lake"), ClassInfo(7, "Roof", (200, 0, 0))]
+    labels, classes = read_labels(_write_vector(tmp_path / "l.gpkg", POLYGONS), _scene(), classes=known)
+    assert [(c.id, c.name) for c in classes] == [(4, "Water"), (7, "Roof"), (8, "low vegetation")]
+    assert classes[0].prompt == "a lake"
+    assert np.array_equal(labels, _expected_polygon_labels((4, 8, 7)))
+
+
+def test_layer_and_field_choice(tmp_path):
+    path = _write_vector(tmp_path / "two.gpkg", POLYGONS, layer="first")
+    _write_vector(path, POLYGONS[:2], layer="second", field="kind")
+    with pytest.raises(LabelReadError, match=r"several layers \(first, second\)"):
+        read_labels(path, _scene())
+    labels, classes = read_labels(path, _scene(), layer="second", class_field="KIND")  # case-insensitive
+    assert len(classes) == 2 and np.count_nonzero(labels) == 12 + 15
+    with pytest.raises(LabelReadError, match="no layer 'third'; its layers are first, second"):
+        read_labels(path, _scene(), layer="third")
+    with pytest.raises(LabelReadError, match="no field 'cls'; its fields are kind"):
+        read_labels(path, _scene(), layer="second", class_field="cls")
+
+
+def test_no_class_field_lists_the_fields(tmp_path):
+    path = _write_vector(tmp_path / "l.gpkg", POLYGONS, field="species", extra_field="comment")
+    with pytest.raises(LabelReadError, match=r"no class field found.*fields are species, comment"):
+        read_labels(path, _scene())
+
+
+def test_features_outside_the_scene(tmp_path):
+    far = [(_box(100, 100, 103, 103), "a"), (_box(105, 100, 108, 103), "b")]
+    with pytest.raises(LabelReadError, match=r"all 2 features .* lie outside the scene: the labels cover x "
+                                             r"367002..367028, y 5808922..5808998, the scene covers x 366000..366120, y 5809900..5810000"):
+        read_labels(_write_vector(tmp_path / "far.gpkg", far), _scene())
+
+
+def test_polygons_smaller_than_a_pixel(tmp_path):
+    x, y = X0 + 0.1 * PX, Y0 - 0.1 * PX  # a sliver in the corner of pixel (0, 0), away from its centre
+    sliver = ogr.CreateGeometryFromWkt(f"POLYGON(({x} {y},{x + 2} {y},{x + 2} {y - 2},{x} {y - 2},{x} {y}))")
+    with pytest.raises(LabelReadError, match="overlap the scene but contain no pixel centre"):
+        read_labels(_write_vector(tmp_path / "tiny.gpkg", [(sliver, "a"), (sliver, "b")]), _scene())
+
+
+def test_one_class_only(tmp_path):
+    path = _write_vector(tmp_path / "one.gpkg", [(_box(1, 1, 3, 3), "water"), (_box(5, 5, 7, 7), "water")])
+    with pytest.raises(LabelReadError, match="one class only .water.: label at least two classes"):
+        read_labels(path, _scene())
+
+
+def test_unreadable_file(tmp_path):
+    (tmp_path / "junk.gpkg").write_bytes(b"not a geopackage" * 20)
+    with pytest.raises(LabelReadError, match="cannot read the labels .*junk.gpkg"):
+        read_labels(tmp_path / "junk.gpkg", _scene())
+    with pytest.raises(LabelReadError, match="does not exist"):
+        read_labels(tmp_path / "missing.gpkg", _scene())
+
+
+def test_georeferenced_vector_on_a_pixel_grid_scene(tmp_path):
+    with pytest.raises(LabelReadError, match=r"georeferenced \(EPSG:32633.*no georeference.*label raster of the "
+                                             r"scene's size \(10 rows × 12 cols\)"):
+        read_labels(_write_vector(tmp_path / "l.gpkg", POLYGONS), _scene(georeferenced=False))
+
+
+def test_pixel_coordinates_vector_on_a_pixel_grid_scene(tmp_path):
+    # QGIS shows an ungeoreferenced raster with x = column, y = -row; points drawn there have no CRS.
+    pts = [(ogr.CreateGeometryFromWkt("POINT(2.5 -3.5)"), 1), (ogr.CreateGeometryFromWkt("POINT(11.2 -0.1)"), 2)]
+    path = _write_vector(tmp_path / "px.shp", pts, driver="ESRI Shapefile", epsg=None, field="label",
+                         kind=ogr.OFTInteger)
+    labels, _ = read_labels(path, _scene(georeferenced=False))
+    assert labels[3, 2] == 1 and labels[0, 11] == 2 and np.count_nonzero(labels) == 2
+
+
+def test_label_raster_round_trip_keeps_names_and_colours(tmp_path):
+    scene = _scene()
+    truth = _expected_polygon_labels((3, 1, 2))
+    classes = [ClassInfo(1, "low vegetation", (10, 200, 10)), ClassInfo(2, "roof", (200, 10, 10)),
+               ClassInfo(3, "water", (10, 10, 200))]
+    path = write_label_raster(tmp_path / "labels.tif", truth, classes, transform=scene.transform,
+                              crs_wkt=scene.crs_wkt)
+    labels, found = read_labels(path, scene)
+    assert np.array_equal(labels, truth)
+    assert [(c.id, c.name, c.color) for c in found] == [(c.id, c.name, c.color) for c in classes]
+
+
+def _label_tif(path, values, transform, epsg=32633, bands=1):
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), values.shape[1], values.shape[0], bands, gdal.GDT_Float32)
+    ds.SetGeoTransform(transform)
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    ds.SetProjection(srs.ExportToWkt())
+    for b in range(bands):
+        ds.GetRasterBand(b + 1).WriteArray(values)
+    ds = None
+    return path
+
+
+def test_label_raster_grid_and_value_errors(tmp_path):
+    truth = _expected_polygon_labels((3, 1, 2)).astype(np.float32)
+    grid = (X0, PX, 0.0, Y0, 0.0, -PX)
+    labels, found = read_labels(_label_tif(tmp_path / "ok.tif", truth, grid), _scene())
+    assert np.array_equal(labels, truth) and [c.name for c in found] == ["class 1", "class 2", "class 3"]
+    shifted = _label_tif(tmp_path / "shift.tif", truth, (X0 + 5, PX, 0.0, Y0, 0.0, -PX))
+    with pytest.raises(LabelReadError, match="different grid.*resample the labels.*gdalwarp -te 366000 5809900 "
+                                             "366120 5810000 -ts 12 10"):
+        read_labels(shifted, _scene())
+    with pytest.raises(LabelReadError, match="is in EPSG:32632.*reproject"):
+        read_labels(_label_tif(tmp_path / "crs.tif", truth, grid, epsg=32632), _scene())
+    with pytest.raises(LabelReadError, match="has 2 bands; a label raster has one band"):
+        read_labels(_label_tif(tmp_path / "two.tif", truth, grid, bands=2), _scene())
+    with pytest.raises(LabelReadError, match="fractional values"):
+        read_labels(_label_tif(tmp_path / "frac.tif", truth + 0.5, grid), _scene())
+    with pytest.raises(LabelReadError, match="negative values"):
+        read_labels(_label_tif(tmp_path / "neg.tif", truth - 2, grid), _scene())
+    with pytest.raises(LabelReadError, match="labels no pixel"):
+        read_labels(_label_tif(tmp_path / "zero.tif", truth * 0, grid), _scene())
+    with pytest.raises(LabelReadError, match="is 9×12 px but the scene is 10×12"):
+        read_labels(_label_tif(tmp_path / "short.tif", truth[:9], grid), _scene(georeferenced=False))
+
+
+@pytest.mark.skipif(not (DATA / "enmap_potsdam").is_dir(), reason="EnMAP Potsdam tiles not available")
+def test_real_enmap_label_tile_on_its_scene_tile():
+    name = "enmap_potsdam_tile_128_0.tif"
+    scene = read_scene(DATA / "enmap_potsdam" / "images" / name)
+    labels, classes = read_labels(DATA / "enmap_potsdam" / "labels" / name, scene)
+    assert labels.shape == (32, 32) and [c.id for c in classes] == [1, 2, 3, 4, 5]

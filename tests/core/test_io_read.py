@@ -1,0 +1,253 @@
+"""read_scene on GeoTIFF, ENVI and MATLAB files made in the test, and on real EnMAP / Jasper Ridge data."""
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import rasterio
+import scipy.io
+from rasterio.transform import from_origin
+
+from hypersynth.core.io.read import SceneReadError, find_cube_key, find_label_key, read_mat_arrays, read_scene
+from hypersynth.core.scene import PIXEL_GRID
+
+UTM33N = "EPSG:32633"
+DATA = Path(os.environ.get("HYPERSYNTH_DATA_DIR", "/nonexistent"))
+
+
+def _write_tif(path, raw, *, nodata=None, scales=None, offsets=None, band_tags=None, descriptions=None,
+               transform=from_origin(366000, 5810000, 30, 30), crs=UTM33N):
+    bands, rows, cols = raw.shape
+    with rasterio.open(path, "w", driver="GTiff", width=cols, height=rows, count=bands, dtype=raw.dtype,
+                       nodata=nodata, transform=transform, crs=crs) as dst:
+        dst.write(raw)
+        if scales is not None:
+            dst.scales = scales
+        if offsets is not None:
+            dst.offsets = offsets
+        for b in range(bands):
+            if band_tags is not None:
+                dst.update_tags(b + 1, **band_tags[b])
+            if descriptions is not None:
+                dst.set_band_description(b + 1, descriptions[b])
+    return path
+
+
+def test_geotiff_scale_nodata_wavelengths_in_micrometres(tmp_path):
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 10000, size=(12, 6, 5)).astype(np.int16)  # (B, H, W)
+    raw[3, 2, 1] = -32768  # nodata in one good band -> pixel invalid
+    raw[7] = -32768  # nodata everywhere -> bad band
+    wl_um = np.linspace(0.4, 2.5, 12)
+    tags = [{"wavelength": f"{w:.4f}", "wavelength_units": "Micrometers", "fwhm": "0.01"} for w in wl_um]
+    path = _write_tif(tmp_path / "s.tif", raw, nodata=-32768, scales=[1e-4] * 12, offsets=[0.1] * 12,
+                      band_tags=tags)
+    scene = read_scene(path)
+    assert scene.cube.dtype == np.float32 and scene.cube.shape == (12, 6, 5)
+    np.testing.assert_allclose(scene.wavelengths, np.round(wl_um, 4) * 1000, rtol=1e-9)
+    np.testing.assert_allclose(scene.fwhm, 10.0)
+    assert scene.good_bands.tolist() == [b != 7 for b in range(12)]
+    assert not scene.valid[2, 1] and scene.valid.sum() == 29
+    assert np.all(scene.cube[:, 2, 1] == 0) and np.all(scene.cube[7] == 0)
+    np.testing.assert_allclose(scene.cube[0, 0, 0], raw[0, 0, 0] * 1e-4 + 0.1, rtol=1e-6)
+    assert scene.transform == (366000.0, 30.0, 0.0, 5810000.0, 0.0, -30.0)
+    assert "32633" in scene.crs_wkt and scene.georeferenced
+    assert scene.name == "s" and scene.source == str(path)
+
+
+def test_nan_and_inf_are_nodata(tmp_path):
+    raw = np.ones((10, 4, 4), dtype=np.float32)
+    raw[2, 0, 0] = np.nan
+    raw[5, 3, 3] = np.inf
+    scene = read_scene(_write_tif(tmp_path / "f.tif", raw))
+    assert scene.valid.sum() == 14 and not scene.valid[0, 0] and not scene.valid[3, 3]
+    assert np.isfinite(scene.cube).all()
+
+
+def test_wavelengths_from_the_envi_domain_of_a_geotiff(tmp_path):
+    raw = np.ones((10, 3, 3), dtype=np.float32)
+    path = _write_tif(tmp_path / "envi.tif", raw)
+    with rasterio.open(path, "r+") as ds:  # dataset level, as EnMAP-Box and ENVI write GeoTIFFs
+        ds.update_tags(ns="ENVI", **{"wavelength": "{" + ", ".join(f"{0.5 + 0.1 * b:.1f}" for b in range(10)) + "}",
+                                     "wavelength units": "Micrometers", "fwhm": "{" + ", ".join(["0.02"] * 10) + "}",
+                                     "bbl": "{" + ", ".join(["1"] * 9 + ["0"]) + "}"})
+    scene = read_scene(path)
+    np.testing.assert_allclose(scene.wavelengths, [500 + 100 * b for b in range(10)])
+    np.testing.assert_allclose(scene.fwhm, 20.0)
+    assert scene.good_bands.tolist() == [True] * 9 + [False]
+    path = _write_tif(tmp_path / "band_envi.tif", raw)
+    with rasterio.open(path, "r+") as ds:  # band level ENVI domain, wavelengths in nm without a unit
+        for b in range(10):
+            ds.update_tags(b + 1, ns="ENVI", wavelength=str(700 + b))
+    np.testing.assert_allclose(read_scene(path).wavelengths, np.arange(700, 710))
+
+
+def test_wavelengths_from_band_descriptions(tmp_path):
+    raw = np.ones((10, 3, 3), dtype=np.float32)
+    names = [f"band {b + 1} ({0.4 + 0.1 * b:.1f} µm)" for b in range(10)]
+    scene = read_scene(_write_tif(tmp_path / "d.tif", raw, descriptions=names))
+    np.testing.assert_allclose(scene.wavelengths, [400 + 100 * b for b in range(10)])
+    assert scene.band_names[0] == "band 1 (0.4 µm)"
+
+
+def _write_envi(folder: Path, stem: str, header_name: str, data_suffix: str):
+    rng = np.random.default_rng(1)
+    bands, rows, cols = 11, 4, 6
+    raw = rng.integers(-100, 5000, size=(rows, bands, cols)).astype("<i2")  # BIL: (lines, bands, samples)
+    raw[1, :, 2] = -1  # data ignore value in every band
+    raw.tofile(folder / f"{stem}{data_suffix}")
+    wl = ", ".join(f"{0.4 + 0.2 * b:.3f}" for b in range(bands))
+    (folder / header_name).write_text(
+        "ENVI\ndescription = {test cube}\n"
+        f"samples = {cols}\nlines = {rows}\nbands = {bands}\nheader offset = 0\nfile type = ENVI Standard\n"
+        "data type = 2\ninterleave = bil\nbyte order = 0\ndata ignore value = -1\n"
+        "reflectance scale factor = 10000\nwavelength units = Micrometers\n"
+        f"wavelength = {{{wl}}}\nfwhm = {{{', '.join(['0.010'] * bands)}}}\n"
+        f"bbl = {{{', '.join(['1'] * (bands - 1) + ['0'])}}}\n")
+    return raw
+
+
+@pytest.mark.parametrize("header_name, data_suffix, open_name", [
+    ("cube.hdr", ".img", "cube.hdr"),  # the user picks the header
+    ("cube.hdr", ".img", "cube.img"),  # ... or the data file
+    ("cube.dat.hdr", ".dat", "cube.dat.hdr"),  # header named after the data file
+    ("cube.hdr", ".bsq", "cube.hdr"),
+])
+def test_envi_pair_either_file(tmp_path, header_name, data_suffix, open_name):
+    raw = _write_envi(tmp_path, "cube", header_name, data_suffix)
+    scene = read_scene(tmp_path / open_name)
+    assert scene.cube.shape == (11, 4, 6)
+    expected = np.transpose(raw, (1, 0, 2)).astype(np.float32) / 10000  # (B, H, W), reflectance 0..1
+    expected[:, 1, 2] = 0
+    np.testing.assert_allclose(scene.cube, expected, rtol=1e-6)
+    np.testing.assert_allclose(scene.wavelengths, [400 + 200 * b for b in range(11)])
+    np.testing.assert_allclose(scene.fwhm, 10.0)
+    assert scene.good_bands.tolist() == [True] * 10 + [False]  # ENVI bad band list
+    assert not scene.valid[1, 2] and scene.valid.sum() == 23
+    assert scene.transform == PIXEL_GRID and scene.crs_wkt is None
+
+
+def test_envi_header_without_data_file(tmp_path):
+    _write_envi(tmp_path, "cube", "cube.hdr", ".img")
+    (tmp_path / "cube.img").rename(tmp_path / "elsewhere.bin")
+    with pytest.raises(SceneReadError, match="no data file beside it"):
+        read_scene(tmp_path / "cube.hdr")
+
+
+def _mat_cube():
+    rng = np.random.default_rng(2)
+    cube = rng.random((7, 5, 12))  # MATLAB order (rows, cols, bands)
+    gt = rng.integers(0, 4, size=(7, 5)).astype(np.uint8)
+    return cube, gt
+
+
+def test_mat_v5_orientation_and_keys(tmp_path):
+    cube, gt = _mat_cube()
+    cube[3, 4, 0] = np.nan
+    scipy.io.savemat(tmp_path / "s.mat", {"small": np.ones((2, 2, 2)), "cube": cube, "scene_gt": gt,
+                                          "wavelength": np.linspace(0.4, 2.5, 12)})
+    scene = read_scene(tmp_path / "s.mat")
+    assert scene.cube.shape == (12, 7, 5)
+    assert scene.cube[5, 2, 3] == np.float32(cube[2, 3, 5])  # (B, H, W) from MATLAB (H, W, B)
+    assert not scene.valid[3, 4] and scene.valid.sum() == 34
+    np.testing.assert_allclose(scene.wavelengths, np.linspace(400, 2500, 12))
+    assert scene.transform == PIXEL_GRID and not scene.georeferenced
+    arrays = read_mat_arrays(tmp_path / "s.mat")
+    assert find_cube_key(arrays) == "cube"
+    assert find_label_key(arrays, (7, 5)) == "scene_gt"
+    assert read_scene(tmp_path / "s.mat", cube_key="cube").cube.shape == (12, 7, 5)
+
+
+def _write_v73(path: Path, arrays: dict):
+    """A MATLAB v7.3-like file: HDF5 after a 512-byte text header, arrays stored with reversed axes."""
+    with h5py.File(path, "w", userblock_size=512) as f:
+        for key, value in arrays.items():
+            ds = f.create_dataset(key, data=np.ascontiguousarray(value.T))
+            ds.attrs["MATLAB_class"] = np.bytes_("double" if value.dtype == np.float64 else "uint8")
+        f.create_group("#refs#")
+    with open(path, "r+b") as fh:
+        fh.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: test HDF5 schema 1.00 .".ljust(128))
+
+
+def test_mat_v73_gives_the_same_orientation(tmp_path):
+    cube, gt = _mat_cube()
+    _write_v73(tmp_path / "v73.mat", {"indian": cube, "indian_gt": gt})
+    scipy.io.savemat(tmp_path / "v5.mat", {"indian": cube, "indian_gt": gt})
+    a73, a5 = read_mat_arrays(tmp_path / "v73.mat"), read_mat_arrays(tmp_path / "v5.mat")
+    assert a73["indian"].shape == (7, 5, 12) and np.array_equal(a73["indian_gt"], a5["indian_gt"])
+    s73, s5 = read_scene(tmp_path / "v73.mat"), read_scene(tmp_path / "v5.mat")
+    assert np.array_equal(s73.cube, s5.cube)
+
+
+def test_find_label_key_prefers_hints_and_train_maps():
+    grid = (4, 3)
+    arrays = {"data": np.zeros((4, 3, 20)), "other": np.zeros(grid, dtype=np.int32),
+              "houston_gt_te": np.zeros(grid, dtype=np.uint8), "houston_gt_tr": np.zeros(grid, dtype=np.uint8)}
+    assert find_label_key(arrays, grid) == "houston_gt_tr"
+    assert find_label_key({"map_double": np.ones(grid) * 2.0}, grid) == "map_double"  # integral doubles count
+    assert find_label_key({"noise": np.full(grid, 0.5)}, grid) is None
+    assert find_label_key({"a": np.zeros(grid, np.uint8), "b": np.zeros(grid, np.uint8)}, grid) is None
+    assert find_label_key({"gt": np.zeros((5, 5), np.uint8)}, grid) is None
+
+
+def test_mat_errors(tmp_path):
+    scipy.io.savemat(tmp_path / "flat.mat", {"Y": np.zeros((198, 100)), "nRow": 10})
+    with pytest.raises(SceneReadError, match=r"no 3-D numeric array.*Y 198×100"):
+        read_scene(tmp_path / "flat.mat")
+    cube, _ = _mat_cube()
+    scipy.io.savemat(tmp_path / "c.mat", {"cube": cube})
+    with pytest.raises(SceneReadError, match=r"no numeric array 'nope'.*cube 7×5×12"):
+        read_scene(tmp_path / "c.mat", cube_key="nope")
+    (tmp_path / "broken.mat").write_bytes(b"MATLAB 5.0 MAT-file" + b"\x00" * 50)
+    with pytest.raises(SceneReadError, match="broken.mat"):
+        read_scene(tmp_path / "broken.mat")
+
+
+def test_rgb_image_is_refused(tmp_path):
+    path = _write_tif(tmp_path / "photo.tif", np.zeros((3, 8, 8), dtype=np.uint8))
+    with pytest.raises(SceneReadError, match=r"photo.tif has 3 bands; HyperSynth needs a hyperspectral cube"):
+        read_scene(path)
+
+
+def test_missing_corrupt_and_folder_inputs(tmp_path):
+    with pytest.raises(SceneReadError, match=r"nope.tif.*does not exist"):
+        read_scene(tmp_path / "nope.tif")
+    (tmp_path / "junk.tif").write_bytes(b"this is not a tiff at all" * 10)
+    with pytest.raises(SceneReadError, match=r"cannot read the scene .*junk.tif"):
+        read_scene(tmp_path / "junk.tif")
+    with pytest.raises(SceneReadError, match="is a folder"):
+        read_scene(tmp_path)
+    raw = np.ones((12, 64, 64), dtype=np.float32)
+    good = _write_tif(tmp_path / "cut.tif", raw)
+    data = good.read_bytes()
+    (tmp_path / "cut.tif").write_bytes(data[: len(data) // 2])  # truncated file
+    with pytest.raises(SceneReadError, match="cut.tif"):
+        read_scene(tmp_path / "cut.tif")
+    all_empty = _write_tif(tmp_path / "empty.tif", np.full((10, 3, 3), -1, dtype=np.int16), nodata=-1)
+    with pytest.raises(SceneReadError, match="no-data everywhere"):
+        read_scene(all_empty)
+    with pytest.raises(SceneReadError, match="only applies to MATLAB"):
+        read_scene(good.with_name("empty.tif"), cube_key="x")
+
+
+@pytest.mark.skipif(not (DATA / "enmap_potsdam").is_dir(), reason="EnMAP Potsdam tiles not available")
+def test_real_enmap_tile():
+    scene = read_scene(DATA / "enmap_potsdam" / "images" / "enmap_potsdam_tile_128_0.tif")
+    assert scene.cube.shape == (224, 32, 32)
+    assert 418 <= scene.wavelengths.min() < 419 and 2445 < scene.wavelengths.max() <= 2446
+    assert np.flatnonzero(~scene.good_bands).tolist() == list(range(129, 135))  # bands 130-135 (1-based)
+    assert scene.fwhm is not None and np.all((scene.fwhm > 4) & (scene.fwhm < 20))
+    good = scene.usable_cube()[:, scene.valid]
+    assert 0 <= good.min() and good.max() < 1.5  # reflectance (GDAL scale 0.0001 applied)
+    assert scene.transform == (366015.0, 30.0, 0.0, 5809965.0, 0.0, -30.0) and "32633" in scene.crs_wkt
+
+
+@pytest.mark.skipif(not (DATA / "jasper_ridge").is_dir(), reason="Jasper Ridge not available")
+def test_real_jasper_ridge_envi():
+    scene = read_scene(DATA / "jasper_ridge" / "jasperRidge2_R198.hdr")
+    assert scene.cube.shape == (198, 100, 100)
+    assert scene.cube.max() == pytest.approx(0.5437) and scene.cube.min() == pytest.approx(-0.0448)  # / 10000
+    assert scene.wavelengths[0] == pytest.approx(399.37) and scene.wavelengths[-1] == pytest.approx(2457.24)
+    assert scene.valid.all() and scene.good_bands.all() and not scene.georeferenced

@@ -1,0 +1,185 @@
+"""write_scene / write_class_map / write_confidence / atomic_output: exact round trips and safe replacement."""
+
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+import rasterio
+from osgeo import gdal
+from rasterio.crs import CRS
+
+from hypersynth.core.io.read import read_scene
+from hypersynth.core.io.write import (OutputExistsError, atomic_output, write_class_map, write_confidence,
+                                      write_label_raster, write_scene)
+from hypersynth.core.scene import PIXEL_GRID, ClassInfo, Scene
+
+UTM_WKT = CRS.from_epsg(32633).to_wkt()
+GRID = (366000.0, 30.0, 0.0, 5810000.0, 0.0, -30.0)
+CLASSES = [ClassInfo(1, "roof", (214, 39, 40)), ClassInfo(2, "tree", (44, 160, 44)),
+           ClassInfo(3, "water", (31, 119, 180))]
+
+
+def _scene(georeferenced=True):
+    rng = np.random.default_rng(0)
+    cube = rng.random((12, 9, 7)).astype(np.float32)  # (B, H, W)
+    valid = np.ones((9, 7), dtype=bool)
+    valid[0, 0] = valid[4, 5] = False
+    cube[:, ~valid] = 0
+    good = np.ones(12, dtype=bool)
+    good[5] = False  # flagged bad (bbl = 0) but holds data
+    return Scene(cube=cube, valid=valid, wavelengths=np.linspace(400.123456789, 2500.5, 12),
+                 fwhm=np.full(12, 9.87654321), good_bands=good,
+                 transform=GRID if georeferenced else PIXEL_GRID, crs_wkt=UTM_WKT if georeferenced else None)
+
+
+def test_scene_round_trip_is_exact(tmp_path):
+    scene = _scene()
+    path = write_scene(scene, tmp_path / "scene.tif")
+    back = read_scene(path)
+    assert np.array_equal(back.cube, scene.cube)
+    assert np.array_equal(back.valid, scene.valid)
+    assert np.array_equal(back.good_bands, scene.good_bands)
+    assert np.array_equal(back.wavelengths, scene.wavelengths) and np.array_equal(back.fwhm, scene.fwhm)
+    assert back.transform == scene.transform and CRS.from_wkt(back.crs_wkt) == CRS.from_epsg(32633)
+
+
+def test_scene_file_carries_metadata_for_qgis_and_enmapbox(tmp_path):
+    scene = _scene()
+    path = write_scene(scene, tmp_path / "scene.tif")
+    with rasterio.open(path) as ds:
+        assert ds.dtypes[0] == "float32" and ds.nodata == -9999 and ds.is_tiled
+        assert ds.compression.name.lower() == "deflate"
+        assert ds.descriptions[1] == f"B2 ({scene.wavelengths[1]:.1f} nm)"
+        tags = ds.tags(2)
+        assert tags["wavelength_units"] == "Nanometers" and float(tags["wavelength"]) == scene.wavelengths[1]
+        envi = ds.tags(ns="ENVI")
+        assert envi["wavelength units"] == "Nanometers"
+        assert len(envi["wavelength"].strip("{}").split(",")) == 12
+        assert envi["bbl"].startswith("{1, 1, 1, 1, 1, 0,")
+        assert np.all(ds.read(1)[~scene.valid] == -9999)
+
+
+def test_pixel_grid_scene_is_written_without_georeference(tmp_path):
+    scene = _scene(georeferenced=False)
+    path = write_scene(scene, tmp_path / "grid.tif")
+    assert gdal.Open(str(path)).GetProjection() == ""
+    back = read_scene(path)
+    assert back.transform == PIXEL_GRID and back.crs_wkt is None
+    assert np.array_equal(back.cube, scene.cube)
+
+
+def test_scene_without_wavelengths(tmp_path):
+    scene = _scene()
+    scene.wavelengths, scene.fwhm = None, None
+    back = read_scene(write_scene(scene, tmp_path / "nowl.tif"))
+    assert back.wavelengths is None and back.band_names[0] == "B1"
+
+
+def test_refuses_to_overwrite_unless_asked(tmp_path):
+    target = tmp_path / "scene.tif"
+    write_scene(_scene(), target)
+    before = target.read_bytes()
+    with pytest.raises(OutputExistsError, match=r"already exists.*overwrit"):
+        write_scene(_scene(), target)
+    assert target.read_bytes() == before
+    with pytest.raises(ValueError):  # OutputExistsError is a ValueError too, for callers catching bad input
+        write_confidence(target, np.zeros((2, 2), np.float32), transform=GRID, crs_wkt=None)
+    scene = _scene()
+    scene.cube[:, 1, 1] = 0.5
+    write_scene(scene, target, overwrite=True)
+    assert read_scene(target).cube[0, 1, 1] == 0.5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scene.tif"]  # no temp files left
+
+
+def test_atomic_output_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "report.txt"
+    with pytest.raises(RuntimeError):
+        with atomic_output(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_output(target, overwrite=True) as tmp:
+            tmp.write_text("new")
+            raise RuntimeError("boom")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["report.txt"]
+
+
+def test_atomic_output_moves_sidecars_and_folders(tmp_path):
+    with atomic_output(tmp_path / "out" / "a.tif") as tmp:  # missing parent folders are created
+        tmp.write_text("data")
+        (tmp.parent / "a.tif.aux.xml").write_text("<PAMDataset/>")
+        (tmp.parent / "a.qml").write_text("<qgis/>")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.qml", "a.tif", "a.tif.aux.xml"]
+    with atomic_output(tmp_path / "out" / "a.tif", overwrite=True) as tmp:
+        tmp.write_text("plain")  # no .aux.xml this time: the old one would describe the wrong data
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.qml", "a.tif"]
+    for n in (1, 2):
+        with atomic_output(tmp_path / "bundle", overwrite=n == 2) as tmp:
+            tmp.mkdir()
+            (tmp / "weights.safetensors").write_text(f"v{n}")
+    assert (tmp_path / "bundle" / "weights.safetensors").read_text() == "v2"
+    with pytest.raises(FileNotFoundError, match="nothing was written"):
+        with atomic_output(tmp_path / "never.txt"):
+            pass
+
+
+def test_class_map_colours_names_rat_and_qml(tmp_path):
+    class_map = np.array([[0, 1, 2], [3, 3, 1]], dtype=np.int32)
+    path = write_class_map(tmp_path / "map.tif", class_map, CLASSES, transform=GRID, crs_wkt=UTM_WKT)
+    ds = gdal.Open(str(path))
+    assert ds.GetGeoTransform() == GRID and "32633" in ds.GetProjection()
+    band = ds.GetRasterBand(1)
+    assert band.DataType == gdal.GDT_Byte and band.GetNoDataValue() == 0
+    assert np.array_equal(band.ReadAsArray(), class_map)
+    assert band.GetColorTable().GetColorEntry(3)[:3] == (31, 119, 180)
+    assert band.GetCategoryNames()[:4] == ["unclassified", "roof", "tree", "water"]
+    rat = band.GetDefaultRAT()
+    columns = [rat.GetNameOfCol(i) for i in range(rat.GetColumnCount())]
+    assert columns == ["Value", "Class_Name", "Red", "Green", "Blue"]
+    assert [(rat.GetValueAsInt(r, 0), rat.GetValueAsString(r, 1)) for r in range(rat.GetRowCount())] == \
+        [(1, "roof"), (2, "tree"), (3, "water")]
+    ds = None
+    qml = ET.parse(tmp_path / "map.qml").getroot()
+    renderer = qml.find("pipe/rasterrenderer")
+    assert renderer.get("type") == "paletted"
+    entries = [(e.get("value"), e.get("color"), e.get("label")) for e in renderer.iter("paletteEntry")]
+    assert entries == [("1", "#d62728", "roof"), ("2", "#2ca02c", "tree"), ("3", "#1f77b4", "water")]
+
+
+def test_class_ids_above_255_use_uint16(tmp_path):
+    classes = [ClassInfo(1, "a"), ClassInfo(300, "b")]
+    path = write_class_map(tmp_path / "wide.tif", np.array([[1, 300]]), classes, transform=PIXEL_GRID,
+                           crs_wkt=None)
+    ds = gdal.Open(str(path))  # keep the dataset referenced while its band is used (GDAL frees it otherwise)
+    band = ds.GetRasterBand(1)
+    assert band.DataType == gdal.GDT_UInt16 and band.ReadAsArray().tolist() == [[1, 300]]
+
+
+def test_label_raster_and_class_map_input_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"values \[7\] that are not among the classes"):
+        write_class_map(tmp_path / "m.tif", np.array([[1, 7]]), CLASSES, transform=GRID, crs_wkt=None)
+    with pytest.raises(ValueError, match="2-D integer array"):
+        write_label_raster(tmp_path / "m.tif", np.zeros((2, 2, 2), int), CLASSES, transform=GRID, crs_wkt=None)
+    with pytest.raises(ValueError, match="name the output .tif"):
+        write_label_raster(tmp_path / "m.png", np.zeros((2, 2), int), CLASSES, transform=GRID, crs_wkt=None)
+    with pytest.raises(ValueError, match="degenerate"):
+        write_label_raster(tmp_path / "m.tif", np.zeros((2, 2), int), CLASSES, transform=(0, 0, 0, 0, 0, 0),
+                           crs_wkt=None)
+    assert list(tmp_path.iterdir()) == []
+    path = write_label_raster(tmp_path / "labels.tif", np.array([[0, 2]]), CLASSES, transform=GRID, crs_wkt=None)
+    ds = gdal.Open(str(path))
+    ds.GetGeoTransform()  # GDAL 3.6 loads the .aux.xml (category names) lazily, on georeference access
+    assert ds.GetRasterBand(1).GetCategoryNames()[0] == "unlabelled"
+
+
+def test_confidence(tmp_path):
+    conf = np.array([[0.25, np.nan], [1.0, 0.0]], dtype=np.float32)
+    path = write_confidence(tmp_path / "conf.tif", conf, transform=GRID, crs_wkt=UTM_WKT)
+    with rasterio.open(path) as ds:
+        assert ds.dtypes[0] == "float32" and ds.nodata == -1
+        assert ds.descriptions[0] == "confidence (max class probability)"
+        assert ds.read(1).tolist() == [[0.25, -1.0], [1.0, 0.0]]
+    with pytest.raises(ValueError, match="0..1"):
+        write_confidence(tmp_path / "bad.tif", np.array([[1.5]], np.float32), transform=GRID, crs_wkt=None)
