@@ -51,7 +51,7 @@ class OutputExistsError(FileExistsError):
 
 
 def _outputs_for(out_dir: Path, method: str) -> list[str]:
-    names = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CONFIDENCE, REPORT, REPORT_HTML, METRICS,
+    names = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CLASS_MAP + ".aux.xml", CONFIDENCE, REPORT, REPORT_HTML, METRICS,
              "confusion.png", "spectra.png"]
     if method in ("cnn", "augment"):
         names.append(CLASSIFIER_BUNDLE)
