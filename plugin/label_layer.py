@@ -1,0 +1,331 @@
+"""The analyst's label layer: a GeoPackage of class polygons, styled by class, editable with any QGIS tool."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+from osgeo import gdal, ogr, osr
+from qgis.core import (
+    QgsCategorizedSymbolRenderer,
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsFeature,
+    QgsFeatureRequest,
+    QgsField,
+    QgsFields,
+    QgsFillSymbol,
+    QgsGeometry,
+    QgsProject,
+    QgsRasterLayer,
+    QgsRendererCategory,
+    QgsVectorFileWriter,
+    QgsVectorLayer,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from ..core.scene import ClassInfo
+
+CLASS_ID_FIELD = "class_id"  # integer label value, the ClassInfo.id
+CLASS_NAME_FIELD = "class"  # class name, for people reading the attribute table
+LAYER_NAME = "labels"  # table name inside the GeoPackage
+FILL_ALPHA = 150  # label polygons are half transparent so the scene shows through
+
+
+class LabelLayerError(ValueError):
+    """A layer cannot serve as the label layer, or the label file cannot be written."""
+
+
+def label_fields() -> QgsFields:
+    """The attribute fields of a label layer."""
+    fields = QgsFields()
+    fields.append(QgsField(CLASS_ID_FIELD, QVariant.Int))
+    fields.append(QgsField(CLASS_NAME_FIELD, QVariant.String, len=100))
+    return fields
+
+
+def create_label_layer(path: str, crs: QgsCoordinateReferenceSystem, classes: Sequence[ClassInfo], *,
+                       name: Optional[str] = None, project: Optional[QgsProject] = None,
+                       overwrite: bool = False) -> QgsVectorLayer:
+    """Create an empty GeoPackage polygon layer for labels, style it and add it to the project.
+
+    Args:
+        path: the ``.gpkg`` file to write.
+        crs: the label layer's CRS (use the scene's, so polygons line up with pixels).
+        classes: the classes, for the categorised style.
+        name: the layer name in the project (default: the file stem).
+        project: where to add it (default: the current project).
+        overwrite: replace an existing file at ``path``.
+
+    Raises:
+        LabelLayerError: the file exists (and ``overwrite`` is False) or cannot be written.
+    """
+    target = Path(path)
+    if target.suffix.lower() != ".gpkg":
+        target = target.with_suffix(".gpkg")
+    if target.exists() and not overwrite:
+        raise LabelLayerError(f"{target} already exists; choose another file name or open it as the label layer")
+    if not target.parent.is_dir():
+        raise LabelLayerError(f"the folder {target.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(suffix=".gpkg", prefix=".labels-", dir=str(target.parent))
+    os.close(fd)
+    os.unlink(tmp)  # the GeoPackage driver wants to create the file itself
+    try:
+        options = QgsVectorFileWriter.SaveVectorOptions()
+        options.driverName = "GPKG"
+        options.layerName = LAYER_NAME
+        context = (project or QgsProject.instance()).transformContext()
+        writer = QgsVectorFileWriter.create(tmp, label_fields(), QgsWkbTypes.MultiPolygon, crs, context, options)
+        error = writer.errorMessage() if writer.hasError() else ""
+        del writer  # closes the file
+        if error:
+            raise LabelLayerError(f"could not write the label layer {target}: {error}")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    layer = QgsVectorLayer(f"{target}|layername={LAYER_NAME}", name or target.stem, "ogr")
+    if not layer.isValid():
+        raise LabelLayerError(f"QGIS could not open the new label layer {target}")
+    style_label_layer(layer, classes)
+    (project or QgsProject.instance()).addMapLayer(layer)
+    return layer
+
+
+def check_label_layer(layer: object) -> QgsVectorLayer:
+    """Return ``layer`` if it can hold labels (a polygon layer with an integer ``class_id`` field).
+
+    Raises:
+        LabelLayerError: with what the analyst should change.
+    """
+    if not isinstance(layer, QgsVectorLayer) or not layer.isValid():
+        raise LabelLayerError("choose a valid vector layer as the label layer")
+    if layer.geometryType() != QgsWkbTypes.PolygonGeometry:
+        raise LabelLayerError(f"the label layer must hold polygons; {layer.name()!r} holds "
+                              f"{QgsWkbTypes.geometryDisplayString(layer.geometryType()).lower()}s")
+    index = layer.fields().indexOf(CLASS_ID_FIELD)
+    if index < 0:
+        raise LabelLayerError(f"the label layer {layer.name()!r} has no {CLASS_ID_FIELD!r} field; "
+                              "add an integer field with that name or create a new label layer")
+    if layer.fields().at(index).type() not in (QVariant.Int, QVariant.LongLong, QVariant.UInt, QVariant.ULongLong):
+        raise LabelLayerError(f"the {CLASS_ID_FIELD!r} field of {layer.name()!r} must be an integer field")
+    return layer
+
+
+def use_label_layer(layer: object, classes: Sequence[ClassInfo]) -> QgsVectorLayer:
+    """Adopt an existing vector layer as the label layer: check it and style it by class."""
+    checked = check_label_layer(layer)
+    style_label_layer(checked, classes)
+    return checked
+
+
+def style_label_layer(layer: QgsVectorLayer, classes: Sequence[ClassInfo]) -> None:
+    """A categorised renderer on ``class_id``: each class in its colour, half transparent, named."""
+    categories = []
+    for c in sorted(classes, key=lambda c: c.id):
+        r, g, b = c.color
+        symbol = QgsFillSymbol.createSimple({
+            "color": f"{r},{g},{b},{FILL_ALPHA}", "outline_color": f"{r},{g},{b},255", "outline_width": "0.4"})
+        categories.append(QgsRendererCategory(int(c.id), symbol, c.name))
+    renderer = QgsCategorizedSymbolRenderer(CLASS_ID_FIELD, categories)
+    layer.setRenderer(renderer)
+    layer.triggerRepaint()
+
+
+def _is_null(value: object) -> bool:
+    return value is None or (isinstance(value, QVariant) and value.isNull())
+
+
+def class_ids_in_layer(layer: QgsVectorLayer) -> dict[int, str]:
+    """Every class id used by the layer's features, with the name stored beside it (may be empty)."""
+    found: dict[int, str] = {}
+    has_name = layer.fields().indexOf(CLASS_NAME_FIELD) >= 0
+    for feature in layer.getFeatures():
+        value = feature[CLASS_ID_FIELD]
+        if _is_null(value):
+            continue
+        name = feature[CLASS_NAME_FIELD] if has_name else None
+        found.setdefault(int(value), "" if _is_null(name) else str(name))
+    return found
+
+
+def _features_of(layer: QgsVectorLayer, class_id: int) -> list[QgsFeature]:
+    request = QgsFeatureRequest().setFilterExpression(f'"{CLASS_ID_FIELD}" = {int(class_id)}')
+    return list(layer.getFeatures(request))
+
+
+def _edit(layer: QgsVectorLayer, title: str):
+    """Start editing when needed and open one undoable edit command; the caller ends it."""
+    if not layer.isEditable() and not layer.startEditing():
+        raise LabelLayerError(f"the label layer {layer.name()!r} cannot be edited (read-only file?)")
+    layer.beginEditCommand(title)
+
+
+def add_label_polygon(layer: QgsVectorLayer, geometry: QgsGeometry, class_id: int, class_name: str,
+                      title: str = "Add label") -> int:
+    """Add one polygon of class ``class_id`` as its own undoable edit command; returns its feature id."""
+    if geometry.isEmpty():
+        raise LabelLayerError("the label shape is empty")
+    if QgsWkbTypes.isMultiType(layer.wkbType()):
+        geometry.convertToMultiType()
+    else:
+        geometry.convertToSingleType()
+    feature = QgsFeature(layer.fields())
+    feature.setGeometry(geometry)
+    feature.setAttribute(CLASS_ID_FIELD, int(class_id))
+    if layer.fields().indexOf(CLASS_NAME_FIELD) >= 0:
+        feature.setAttribute(CLASS_NAME_FIELD, class_name)
+    _edit(layer, title)
+    if not layer.addFeature(feature):
+        layer.destroyEditCommand()
+        raise LabelLayerError(f"the label layer {layer.name()!r} refused the new polygon")
+    layer.endEditCommand()
+    return int(feature.id())
+
+
+def relabel_features(layer: QgsVectorLayer, source_id: int, target: ClassInfo, title: str) -> int:
+    """Give every feature of class ``source_id`` the id and name of ``target`` in one undoable command."""
+    features = _features_of(layer, source_id)
+    if not features:
+        return 0
+    id_index = layer.fields().indexOf(CLASS_ID_FIELD)
+    name_index = layer.fields().indexOf(CLASS_NAME_FIELD)
+    _edit(layer, title)
+    for feature in features:
+        layer.changeAttributeValue(feature.id(), id_index, int(target.id))
+        if name_index >= 0:
+            layer.changeAttributeValue(feature.id(), name_index, target.name)
+    layer.endEditCommand()
+    layer.triggerRepaint()
+    return len(features)
+
+
+def merge_class_features(layer: QgsVectorLayer, source_id: int, target: ClassInfo) -> int:
+    """Rewrite the labels of class ``source_id`` to ``target`` (undoable); returns how many changed."""
+    return relabel_features(layer, source_id, target, f"Merge class {source_id} into {target.name}")
+
+
+def delete_class_features(layer: QgsVectorLayer, class_id: int) -> int:
+    """Delete every label polygon of ``class_id`` in one undoable command; returns how many."""
+    ids = [f.id() for f in _features_of(layer, class_id)]
+    if not ids:
+        return 0
+    _edit(layer, f"Delete labels of class {class_id}")
+    layer.deleteFeatures(ids)
+    layer.endEditCommand()
+    layer.triggerRepaint()
+    return len(ids)
+
+
+def save_labels(layer: QgsVectorLayer) -> None:
+    """Write pending label edits to the file and keep the layer editable for more labelling.
+
+    Raises:
+        LabelLayerError: with QGIS's commit errors when the edits cannot be written.
+    """
+    if not layer.isEditable():
+        return
+    if not layer.commitChanges(False):
+        raise LabelLayerError("could not save the labels: " + "; ".join(layer.commitErrors()))
+
+
+def label_raster(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer,
+                 project: Optional[QgsProject] = None) -> tuple[np.ndarray, tuple[int, int]]:
+    """Burn the label polygons onto the scene's pixel grid (pixel centre inside a polygon = labelled).
+
+    Only the window around the labels is burnt, so large scenes stay cheap. Later polygons win where
+    polygons overlap. Pending (unsaved) edits are included.
+
+    Returns:
+        ``(labels, (row0, col0))``: an ``(h, w)`` int32 window of class ids (0 = unlabelled) and the
+        scene pixel where it starts.
+    """
+    check_label_layer(label_layer)
+    ds = gdal.Open(scene_layer.source().split("|")[0])
+    if ds is None:
+        raise LabelLayerError(f"GDAL cannot open the scene {scene_layer.source()}")
+    x0, dx, rx, y0, ry, dy = ds.GetGeoTransform()
+    if rx or ry:
+        raise LabelLayerError("rotated scene grids are not supported for labels; warp the scene first")
+    transform = QgsCoordinateTransform(label_layer.crs(), scene_layer.crs(),
+                                       (project or QgsProject.instance()).transformContext())
+    geometries: list[tuple[QgsGeometry, int]] = []
+    for feature in label_layer.getFeatures():
+        value = feature[CLASS_ID_FIELD]
+        geometry = QgsGeometry(feature.geometry())
+        if _is_null(value) or geometry.isEmpty():
+            continue
+        if label_layer.crs() != scene_layer.crs():
+            geometry.transform(transform)
+        geometries.append((geometry, int(value)))
+    rows, cols = ds.RasterYSize, ds.RasterXSize
+    if not geometries:
+        return np.zeros((0, 0), dtype=np.int32), (0, 0)
+    bbox = geometries[0][0].boundingBox()
+    for geometry, _ in geometries[1:]:
+        bbox.combineExtentWith(geometry.boundingBox())
+    col_a, col_b = sorted(((bbox.xMinimum() - x0) / dx, (bbox.xMaximum() - x0) / dx))
+    row_a, row_b = sorted(((bbox.yMinimum() - y0) / dy, (bbox.yMaximum() - y0) / dy))
+    c0, c1 = max(0, int(np.floor(col_a))), min(cols, int(np.ceil(col_b)))
+    r0, r1 = max(0, int(np.floor(row_a))), min(rows, int(np.ceil(row_b)))
+    if c1 <= c0 or r1 <= r0:
+        return np.zeros((0, 0), dtype=np.int32), (0, 0)
+    window = gdal.GetDriverByName("MEM").Create("", c1 - c0, r1 - r0, 1, gdal.GDT_Int32)
+    window.SetGeoTransform((x0 + c0 * dx, dx, 0.0, y0 + r0 * dy, 0.0, dy))
+    source = ogr.GetDriverByName("Memory").CreateDataSource("labels")
+    srs = osr.SpatialReference()
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)  # x, y as QGIS writes them
+    if ds.GetProjection():
+        srs.ImportFromWkt(ds.GetProjection())
+    layer = source.CreateLayer("labels", srs, ogr.wkbMultiPolygon)
+    layer.CreateField(ogr.FieldDefn(CLASS_ID_FIELD, ogr.OFTInteger))
+    for geometry, value in geometries:
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetField(CLASS_ID_FIELD, value)
+        feature.SetGeometry(ogr.CreateGeometryFromWkb(bytes(geometry.asWkb())))
+        layer.CreateFeature(feature)
+    gdal.RasterizeLayer(window, [1], layer, options=[f"ATTRIBUTE={CLASS_ID_FIELD}"])
+    return window.ReadAsArray().astype(np.int32), (r0, c0)
+
+
+def labelled_pixel_counts(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer) -> dict[int, int]:
+    """How many scene pixels each class labels (pixel centres inside its polygons)."""
+    labels, _ = label_raster(label_layer, scene_layer)
+    counts = np.bincount(labels.ravel(), minlength=1) if labels.size else np.zeros(1, dtype=np.int64)
+    return {int(i): int(n) for i, n in enumerate(counts) if i > 0 and n > 0}
+
+
+def class_spectra_statistics(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer,
+                             class_ids: Optional[Iterable[int]] = None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per-class mean and std spectrum ``(B,)`` of the labelled pixels (scale/offset applied, nodata → NaN)."""
+    labels, (r0, c0) = label_raster(label_layer, scene_layer)
+    if labels.size == 0:
+        return {}
+    ds = gdal.Open(scene_layer.source().split("|")[0])
+    h, w = labels.shape
+    spectra = np.empty((ds.RasterCount, h, w), dtype=np.float64)  # (B, h, w)
+    for b in range(ds.RasterCount):
+        band = ds.GetRasterBand(b + 1)
+        values = band.ReadAsArray(c0, r0, w, h).astype(np.float64)
+        nodata = band.GetNoDataValue()
+        if nodata is not None:
+            values[values == nodata] = np.nan
+        spectra[b] = values * (band.GetScale() or 1.0) + (band.GetOffset() or 0.0)
+    wanted = set(class_ids) if class_ids is not None else set(np.unique(labels[labels > 0]).tolist())
+    stats: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for class_id in sorted(wanted):
+        pixels = spectra[:, labels == class_id]  # (B, n)
+        if pixels.shape[1] == 0:
+            continue
+        with np.errstate(invalid="ignore"):
+            finite = np.isfinite(pixels).any(axis=1)
+            mean = np.full(pixels.shape[0], np.nan)
+            std = np.full(pixels.shape[0], np.nan)
+            mean[finite] = np.nanmean(pixels[finite], axis=1)
+            std[finite] = np.nanstd(pixels[finite], axis=1)
+        stats[int(class_id)] = (mean, std)
+    return stats

@@ -1,0 +1,249 @@
+"""How scenes and class maps look in QGIS: RGB composites picked by wavelength, class palettes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+from osgeo import gdal
+from qgis.core import (
+    QgsContrastEnhancement,
+    QgsMultiBandColorRenderer,
+    QgsPalettedRasterRenderer,
+    QgsRasterLayer,
+    QgsRectangle,
+)
+from qgis.PyQt.QtGui import QColor
+
+from ..core.scene import ClassInfo
+
+# Target wavelengths (nm) of each composite, in red, green, blue order.
+COMPOSITES: dict[str, tuple[float, float, float]] = {
+    "true colour": (640.0, 550.0, 470.0),  # what the eye sees
+    "false colour": (860.0, 650.0, 550.0),  # colour infrared (CIR): vegetation shows red
+    "swir": (1650.0, 860.0, 650.0),  # SWIR / NIR / red: soil, moisture and built-up areas stand out
+}
+# Composite names as the buttons show them.
+COMPOSITE_TITLES = {"true colour": "True colour", "false colour": "False colour (CIR)", "swir": "SWIR"}
+
+_UNIT_TO_NM = {"nanometers": 1.0, "nanometer": 1.0, "nm": 1.0, "micrometers": 1000.0, "micrometer": 1000.0,
+               "microns": 1000.0, "micron": 1000.0, "um": 1000.0, "µm": 1000.0, "millimeters": 1e6, "mm": 1e6}
+_DESCRIPTION_WAVELENGTH = re.compile(r"([0-9]+(?:\.[0-9]*)?)\s*(nanometers?|nm|micrometers?|microns?|um|µm)",
+                                     re.IGNORECASE)
+
+
+class NoWavelengthsError(ValueError):
+    """The raster does not say which wavelength each band holds."""
+
+
+@dataclass
+class CompositeChoice:
+    """Which bands a composite uses and why."""
+
+    bands: tuple[int, int, int]  # 1-based band numbers for red, green, blue
+    wavelengths: Optional[tuple[float, float, float]]  # nm of the chosen bands, None when unknown
+    note: str = ""  # shown to the analyst when the choice is a guess (no wavelengths, target out of range)
+
+
+def _to_nm(value: float, unit: str) -> float:
+    unit = unit.strip().lower()
+    if unit in _UNIT_TO_NM:
+        return value * _UNIT_TO_NM[unit]
+    # No (known) unit: values below 30 can only be micrometres for optical sensors.
+    return value * 1000.0 if value < 30.0 else value
+
+
+def _parse_envi_list(text: str) -> list[float]:
+    return [float(v) for v in text.strip().strip("{}").split(",") if v.strip()]
+
+
+def read_band_wavelengths(source: str) -> Optional[np.ndarray]:
+    """Centre wavelength (nm) of every band of a raster file, or None when the file does not say.
+
+    Reads what GDAL exposes (band metadata ``wavelength``/``wavelength_units`` as written by the ENVI
+    driver and EnMAP-Box, the ENVI domain's ``wavelength`` list, GDAL's IMAGERY ``CENTRAL_WAVELENGTH_UM``,
+    or a band description such as ``band 1 (418.24 Nanometers)``). Written here with osgeo.gdal because
+    QGIS's raster provider does not expose band metadata.
+    """
+    ds = gdal.Open(_gdal_path(source))
+    if ds is None:
+        return None
+    n = ds.RasterCount
+    values: list[Optional[float]] = []
+    for b in range(1, n + 1):
+        band = ds.GetRasterBand(b)
+        md = {k.lower(): v for k, v in (band.GetMetadata() or {}).items()}
+        imagery = band.GetMetadata("IMAGERY") or {}
+        value: Optional[float] = None
+        try:
+            if "wavelength" in md:
+                value = _to_nm(float(md["wavelength"]), md.get("wavelength_units", ""))
+            elif "CENTRAL_WAVELENGTH_UM" in imagery:
+                value = float(imagery["CENTRAL_WAVELENGTH_UM"]) * 1000.0
+            else:
+                match = _DESCRIPTION_WAVELENGTH.search(band.GetDescription() or "")
+                if match:
+                    value = _to_nm(float(match.group(1)), match.group(2))
+        except ValueError:
+            value = None
+        values.append(value)
+    if all(v is not None for v in values) and n > 0:
+        return np.asarray(values, dtype=float)
+    envi = {k.lower(): v for k, v in (ds.GetMetadata("ENVI") or {}).items()}
+    if "wavelength" in envi:
+        listed = _parse_envi_list(envi["wavelength"])
+        if len(listed) == n:
+            unit = envi.get("wavelength_units", "")
+            return np.asarray([_to_nm(v, unit) for v in listed], dtype=float)
+    return None
+
+
+def read_bad_bands(source: str) -> Optional[np.ndarray]:
+    """``(B,)`` bool, True for bands flagged bad (ENVI/EnMAP ``bbl`` = 0), or None when nothing is flagged."""
+    ds = gdal.Open(_gdal_path(source))
+    if ds is None:
+        return None
+    flags = []
+    for b in range(1, ds.RasterCount + 1):
+        md = {k.lower(): v for k, v in (ds.GetRasterBand(b).GetMetadata() or {}).items()}
+        flags.append(md.get("bbl"))
+    if all(f is not None for f in flags):
+        return np.asarray([float(f) == 0 for f in flags], dtype=bool)
+    envi = {k.lower(): v for k, v in (ds.GetMetadata("ENVI") or {}).items()}
+    if "bbl" in envi:
+        listed = _parse_envi_list(envi["bbl"])
+        if len(listed) == ds.RasterCount:
+            return np.asarray([v == 0 for v in listed], dtype=bool)
+    return None
+
+
+def _gdal_path(source: str) -> str:
+    """A QGIS raster source as GDAL opens it (drops QGIS-only ``|option`` suffixes)."""
+    return source.split("|")[0]
+
+
+def nearest_bands(wavelengths: Sequence[float], targets: Sequence[float],
+                  bad: Optional[Sequence[bool]] = None) -> tuple[int, ...]:
+    """1-based numbers of the (good) bands nearest to each target wavelength.
+
+    Raises:
+        NoWavelengthsError: when there are no wavelengths, or every band is flagged bad.
+    """
+    wl = np.asarray(wavelengths, dtype=float)
+    if wl.size == 0 or not np.isfinite(wl).any():
+        raise NoWavelengthsError("the raster has no band wavelengths; set them in its metadata")
+    usable = np.isfinite(wl)
+    if bad is not None:
+        usable &= ~np.asarray(bad, dtype=bool)
+    if not usable.any():
+        raise NoWavelengthsError("every band is flagged bad; nothing to display")
+    distance = np.where(usable[None, :], np.abs(wl[None, :] - np.asarray(targets, float)[:, None]), np.inf)
+    return tuple(int(i) + 1 for i in distance.argmin(axis=1))
+
+
+def fallback_bands(band_count: int) -> tuple[int, int, int]:
+    """Bands at 5/6, 1/2 and 1/6 of the band range (red, green, blue) when wavelengths are unknown."""
+    if band_count < 1:
+        raise ValueError("the raster has no bands")
+    pick = [int(np.floor(1.5 + f * (band_count - 1))) for f in (5 / 6, 1 / 2, 1 / 6)]  # round half up
+    return pick[0], pick[1], pick[2]
+
+
+def choose_composite(wavelengths: Optional[Sequence[float]], band_count: int, composite: str,
+                     bad: Optional[Sequence[bool]] = None) -> CompositeChoice:
+    """The bands for ``composite`` (a key of :data:`COMPOSITES`) on a raster with these wavelengths."""
+    if composite not in COMPOSITES:
+        raise ValueError(f"unknown composite {composite!r}; choose one of {', '.join(COMPOSITES)}")
+    if band_count < 3:
+        raise ValueError(f"an RGB composite needs at least 3 bands; this raster has {band_count}")
+    targets = COMPOSITES[composite]
+    if wavelengths is None or len(wavelengths) != band_count:
+        return CompositeChoice(fallback_bands(band_count), None,
+                               "No band wavelengths in this raster: showing bands at 1/6, 1/2 and 5/6 "
+                               "of the band range.")
+    bands = nearest_bands(wavelengths, targets, bad)
+    wl = tuple(float(wavelengths[b - 1]) for b in bands)
+    far = [f"{t:.0f} nm" for t, w in zip(targets, wl) if abs(t - w) > 50.0]
+    note = f"Closest bands are more than 50 nm away from {', '.join(far)}." if far else ""
+    return CompositeChoice((bands[0], bands[1], bands[2]), (wl[0], wl[1], wl[2]), note)
+
+
+def _stretch(layer: QgsRasterLayer, band: int, extent: QgsRectangle) -> QgsContrastEnhancement:
+    """A 2–98 % cumulative-cut linear stretch, QGIS's own default for multiband composites."""
+    provider = layer.dataProvider()
+    low, high = provider.cumulativeCut(band, 0.02, 0.98, extent, 250000)
+    enhancement = QgsContrastEnhancement(provider.dataType(band))
+    enhancement.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
+    if not (np.isfinite(low) and np.isfinite(high)) or high <= low:
+        high = low + 1.0
+    enhancement.setMinimumValue(low)
+    enhancement.setMaximumValue(high)
+    return enhancement
+
+
+def apply_composite(layer: QgsRasterLayer, composite: str) -> CompositeChoice:
+    """Show ``layer`` as an RGB composite (``"true colour"``, ``"false colour"`` or ``"swir"``).
+
+    Returns the bands chosen, so the caller can tell the analyst (and warn when it was a guess).
+    """
+    if not isinstance(layer, QgsRasterLayer) or not layer.isValid():
+        raise ValueError("choose a valid raster layer first")
+    choice = choose_composite(read_band_wavelengths(layer.source()), layer.bandCount(), composite,
+                              read_bad_bands(layer.source()))
+    provider = layer.dataProvider()
+    red, green, blue = choice.bands
+    renderer = QgsMultiBandColorRenderer(provider, red, green, blue)
+    extent = layer.extent()
+    renderer.setRedContrastEnhancement(_stretch(layer, red, extent))
+    renderer.setGreenContrastEnhancement(_stretch(layer, green, extent))
+    renderer.setBlueContrastEnhancement(_stretch(layer, blue, extent))
+    layer.setRenderer(renderer)
+    layer.triggerRepaint()
+    return choice
+
+
+def class_palette_renderer(layer: QgsRasterLayer, classes: Sequence[ClassInfo],
+                           band: int = 1) -> QgsPalettedRasterRenderer:
+    """A paletted renderer: each class id in its colour with its name; 0 (unclassified) stays transparent."""
+    entries = [QgsPalettedRasterRenderer.Class(c.id, QColor(*c.color), c.name)
+               for c in sorted(classes, key=lambda c: c.id)]
+    return QgsPalettedRasterRenderer(layer.dataProvider(), band, entries)
+
+
+def apply_class_palette(layer: QgsRasterLayer, classes: Sequence[ClassInfo]) -> None:
+    """Style a classified map (or label raster) with the class colours and names."""
+    if not isinstance(layer, QgsRasterLayer) or not layer.isValid():
+        raise ValueError("the class map is not a valid raster layer")
+    layer.setRenderer(class_palette_renderer(layer, classes))
+    layer.triggerRepaint()
+
+
+def composite_rgb(patches: np.ndarray, wavelengths: Optional[Sequence[float]],
+                  composite: str = "false colour") -> np.ndarray:
+    """RGB thumbnails of hyperspectral patches, stretched together so they compare.
+
+    Args:
+        patches: ``(N, B, p, p)`` float array (e.g. synthetic patches).
+        wavelengths: ``(B,)`` nm, or None to fall back to bands at 1/6, 1/2, 5/6 of the range.
+        composite: a key of :data:`COMPOSITES`.
+
+    Returns:
+        ``(N, p, p, 3)`` uint8.
+    """
+    if patches.ndim != 4:
+        raise ValueError(f"patches must be (N, bands, p, p); got shape {patches.shape}")
+    bands = choose_composite(wavelengths, patches.shape[1], composite).bands
+    rgb = patches[:, [b - 1 for b in bands]].transpose(0, 2, 3, 1).astype(np.float64)  # (N, p, p, 3)
+    out = np.zeros(rgb.shape, dtype=np.uint8)
+    for ch in range(3):
+        values = rgb[..., ch]
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            continue
+        low, high = np.percentile(finite, [2.0, 98.0])
+        scale = 255.0 / (high - low) if high > low else 0.0
+        scaled = np.clip((np.nan_to_num(values, nan=low) - low) * scale, 0, 255)
+        out[..., ch] = scaled.astype(np.uint8)
+    return out

@@ -1,0 +1,150 @@
+"""GUI test data made on the spot: a small georeferenced hyperspectral GeoTIFF, classes, a label layer."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+from osgeo import gdal, osr
+
+from hypersynth.core.scene import ClassInfo
+
+BANDS = 16
+ROWS, COLS = 20, 24
+PIXEL = 10.0  # metres
+ORIGIN = (500000.0, 5800000.0)  # upper-left corner, UTM 33N
+WAVELENGTHS = np.linspace(420.0, 2220.0, BANDS)  # nm: 420, 540, ..., 2220
+SCALE, OFFSET, NODATA = 0.0001, 0.0, -32768
+BAD_BAND = 13  # 1-based band flagged bbl=0 (a water-absorption band)
+NODATA_PIXEL = (4, 5)  # (row, col) that is nodata in band 3
+
+
+def raw_value(band: int, row: int, col: int) -> int:
+    """The stored int16 value of the test scene at a 0-based band, row, col."""
+    return 1000 + 200 * band + 10 * row + col
+
+
+def physical_value(band: int, row: int, col: int) -> float:
+    return raw_value(band, row, col) * SCALE + OFFSET
+
+
+def write_scene(path: Path, wavelengths: bool = True) -> Path:
+    """Write the test scene: int16, scale 0.0001, nodata -32768, wavelengths and a bad band in metadata."""
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), COLS, ROWS, BANDS, gdal.GDT_Int16)
+    ds.SetGeoTransform((ORIGIN[0], PIXEL, 0.0, ORIGIN[1], 0.0, -PIXEL))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    ds.SetProjection(srs.ExportToWkt())
+    rows, cols = np.mgrid[0:ROWS, 0:COLS]
+    for b in range(BANDS):
+        band = ds.GetRasterBand(b + 1)
+        data = raw_value(b, rows, cols).astype(np.int16)
+        if b == 2:
+            data[NODATA_PIXEL] = NODATA
+        band.WriteArray(data)
+        band.SetNoDataValue(NODATA)
+        band.SetScale(SCALE)
+        band.SetOffset(OFFSET)
+        if wavelengths:
+            band.SetMetadata({"wavelength": f"{WAVELENGTHS[b]:.1f}", "wavelength_units": "Nanometers",
+                              "bbl": "0" if b + 1 == BAD_BAND else "1"})
+    ds.FlushCache()
+    ds = None
+    return path
+
+
+def pixel_centre(row: int, col: int) -> tuple[float, float]:
+    """Map coordinates of a pixel's centre."""
+    return ORIGIN[0] + (col + 0.5) * PIXEL, ORIGIN[1] - (row + 0.5) * PIXEL
+
+
+@pytest.fixture
+def scene_path(tmp_path: Path) -> Path:
+    return write_scene(tmp_path / "scene.tif")
+
+
+@pytest.fixture
+def scene_layer(scene_path: Path, qgis_new_project):
+    from qgis.core import QgsRasterLayer
+
+    layer = QgsRasterLayer(str(scene_path), "scene")
+    assert layer.isValid()
+    qgis_new_project.addMapLayer(layer)
+    return layer
+
+
+@pytest.fixture
+def classes() -> list[ClassInfo]:
+    return [ClassInfo(1, "corn", (230, 190, 40), "corn field"), ClassInfo(2, "water", (30, 90, 200)),
+            ClassInfo(3, "bare_soil", (150, 95, 50))]
+
+
+@pytest.fixture
+def label_layer(tmp_path: Path, scene_layer, classes):
+    from hypersynth.plugin.label_layer import create_label_layer
+
+    return create_label_layer(str(tmp_path / "labels.gpkg"), scene_layer.crs(), classes)
+
+
+@pytest.fixture
+def canvas(qgis_canvas, scene_layer):
+    """The session canvas showing the test scene in its CRS."""
+    qgis_canvas.resize(400, 340)
+    qgis_canvas.setDestinationCrs(scene_layer.crs())
+    qgis_canvas.setLayers([scene_layer])
+    qgis_canvas.setExtent(scene_layer.extent())
+    qgis_canvas.refresh()
+    return qgis_canvas
+
+
+@pytest.fixture
+def keep(qtbot) -> Callable:
+    """Keep widgets alive for the whole test, then close and delete them through Qt.
+
+    qtbot only holds weak references: a widget dropped at the end of a test would be deleted by
+    Python's garbage collector while Qt still has events queued for its plot items (a crash).
+    """
+    from qgis.PyQt import sip
+    from qgis.PyQt.QtCore import QCoreApplication, QEvent
+
+    kept: list = []
+
+    def hold(widget, width: int = 0, height: int = 0):
+        qtbot.addWidget(widget)
+        kept.append(widget)
+        if width and height:
+            widget.resize(width, height)
+        return widget
+
+    yield hold
+    for widget in kept:
+        if not sip.isdeleted(widget):
+            widget.close()
+            widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    QCoreApplication.processEvents()
+
+
+@pytest.fixture
+def screenshot(tmp_path: Path) -> Callable:
+    """Save a widget's picture into tmp_path (and $HYPERSYNTH_SCREENSHOTS when set); returns the pixels."""
+    from qgis.PyQt.QtGui import QImage
+
+    def save(widget, name: str) -> np.ndarray:
+        widget.repaint()
+        image = widget.grab().toImage().convertToFormat(QImage.Format_RGB32)
+        path = tmp_path / f"{name}.png"
+        assert image.save(str(path)), f"could not save {path}"
+        extra = os.environ.get("HYPERSYNTH_SCREENSHOTS")
+        if extra:
+            Path(extra).mkdir(parents=True, exist_ok=True)
+            image.save(str(Path(extra) / f"{name}.png"))
+        width, height = image.width(), image.height()
+        buffer = image.constBits().asstring(image.bytesPerLine() * height)
+        pixels = np.frombuffer(buffer, dtype=np.uint8).reshape(height, image.bytesPerLine() // 4, 4)[:, :width, :3]
+        return pixels
+
+    return save

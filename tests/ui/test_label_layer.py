@@ -1,0 +1,90 @@
+"""The label layer: created as a styled GeoPackage, checked when adopted, merged and counted per class."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qgis.core import QgsCategorizedSymbolRenderer, QgsGeometry, QgsPointXY, QgsVectorLayer
+
+from hypersynth.plugin.label_layer import (
+    CLASS_ID_FIELD,
+    CLASS_NAME_FIELD,
+    LabelLayerError,
+    add_label_polygon,
+    class_ids_in_layer,
+    class_spectra_statistics,
+    create_label_layer,
+    delete_class_features,
+    label_raster,
+    labelled_pixel_counts,
+    merge_class_features,
+    save_labels,
+    use_label_layer,
+)
+
+from .conftest import BANDS, PIXEL, physical_value, pixel_centre
+
+
+def _square(row: int, col: int, size: int) -> QgsGeometry:
+    """A polygon covering ``size`` x ``size`` pixels from (row, col)."""
+    x0, y0 = pixel_centre(row, col)
+    x0, y0 = x0 - PIXEL / 2, y0 + PIXEL / 2
+    ring = [QgsPointXY(x0, y0), QgsPointXY(x0 + size * PIXEL, y0), QgsPointXY(x0 + size * PIXEL, y0 - size * PIXEL),
+            QgsPointXY(x0, y0 - size * PIXEL), QgsPointXY(x0, y0)]
+    return QgsGeometry.fromPolygonXY([ring])
+
+
+def test_create_label_layer(tmp_path, scene_layer, classes, qgis_new_project):
+    layer = create_label_layer(str(tmp_path / "new_labels.gpkg"), scene_layer.crs(), classes)
+    assert layer.isValid() and (tmp_path / "new_labels.gpkg").exists()
+    assert layer.id() in qgis_new_project.mapLayers()
+    assert layer.fields().indexOf(CLASS_ID_FIELD) >= 0 and layer.fields().indexOf(CLASS_NAME_FIELD) >= 0
+    assert layer.crs() == scene_layer.crs()
+    renderer = layer.renderer()
+    assert isinstance(renderer, QgsCategorizedSymbolRenderer) and renderer.classAttribute() == CLASS_ID_FIELD
+    colours = {int(c.value()): c.symbol().color().getRgb()[:3] for c in renderer.categories()}
+    assert colours == {c.id: c.color for c in classes}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".labels-")]  # no temp file left
+    with pytest.raises(LabelLayerError, match="already exists"):
+        create_label_layer(str(tmp_path / "new_labels.gpkg"), scene_layer.crs(), classes)
+
+
+def test_an_unsuitable_layer_is_refused_with_a_reason(classes):
+    points = QgsVectorLayer("Point?crs=EPSG:32633&field=class_id:integer", "points", "memory")
+    with pytest.raises(LabelLayerError, match="must hold polygons"):
+        use_label_layer(points, classes)
+    no_field = QgsVectorLayer("Polygon?crs=EPSG:32633&field=name:string", "areas", "memory")
+    with pytest.raises(LabelLayerError, match="no 'class_id' field"):
+        use_label_layer(no_field, classes)
+    good = QgsVectorLayer("Polygon?crs=EPSG:32633&field=class_id:integer", "areas", "memory")
+    assert use_label_layer(good, classes) is good
+
+
+def test_merge_rewrites_classes_and_undo_restores(label_layer, classes):
+    add_label_polygon(label_layer, _square(0, 0, 2), 1, "corn")
+    add_label_polygon(label_layer, _square(5, 5, 2), 2, "water")
+    add_label_polygon(label_layer, _square(10, 10, 1), 2, "water")
+    changed = merge_class_features(label_layer, 2, classes[0])
+    assert changed == 2
+    assert class_ids_in_layer(label_layer) == {1: "corn"}
+    label_layer.undoStack().undo()  # the whole merge is one command
+    assert class_ids_in_layer(label_layer) == {1: "corn", 2: "water"}
+    label_layer.undoStack().redo()
+    save_labels(label_layer)
+    reopened = QgsVectorLayer(label_layer.source(), "again", "ogr")
+    assert sorted(f[CLASS_ID_FIELD] for f in reopened.getFeatures()) == [1, 1, 1]
+    assert delete_class_features(label_layer, 1) == 3 and label_layer.featureCount() == 0
+
+
+def test_labelled_pixel_counts_and_class_statistics(label_layer, scene_layer):
+    add_label_polygon(label_layer, _square(0, 0, 2), 1, "corn")  # 4 pixels
+    add_label_polygon(label_layer, _square(6, 8, 3), 2, "water")  # 9 pixels
+    assert labelled_pixel_counts(label_layer, scene_layer) == {1: 4, 2: 9}
+    labels, (r0, c0) = label_raster(label_layer, scene_layer)
+    assert (r0, c0) == (0, 0) and labels.shape == (9, 11)
+    stats = class_spectra_statistics(label_layer, scene_layer)
+    mean, std = stats[2]
+    assert mean.shape == (BANDS,)
+    expected = [np.mean([physical_value(b, r, c) for r in range(6, 9) for c in range(8, 11)]) for b in range(BANDS)]
+    np.testing.assert_allclose(mean, expected, rtol=1e-6)
+    assert np.all(std > 0)

@@ -1,0 +1,88 @@
+"""The main dock: panels wired together, label tools on the canvas, run request with everything the plugin needs."""
+
+from __future__ import annotations
+
+import numpy as np
+from qgis.core import QgsPointXY
+
+from hypersynth.ui.main_dock import HyperSynthDock
+
+from .conftest import BANDS, ORIGIN, PIXEL, WAVELENGTHS
+
+
+def _box(col: int, row: int, size: int) -> list[QgsPointXY]:
+    x0, y0 = ORIGIN[0] + col * PIXEL, ORIGIN[1] - row * PIXEL
+    return [QgsPointXY(x0, y0), QgsPointXY(x0 + size * PIXEL, y0), QgsPointXY(x0 + size * PIXEL, y0 - size * PIXEL),
+            QgsPointXY(x0, y0 - size * PIXEL)]
+
+
+def _dock(keep, qgis_iface, scene_layer, label_layer, classes) -> HyperSynthDock:
+    dock = keep(HyperSynthDock(qgis_iface), 480, 620)
+    dock.set_scene_layer(scene_layer)
+    dock.set_classes(classes)
+    dock.set_label_layer(label_layer)
+    return dock
+
+
+def test_dock_assembles_the_panels(keep, qgis_iface, canvas, scene_layer, label_layer, classes, screenshot):
+    dock = _dock(keep, qgis_iface, scene_layer, label_layer, classes)
+    assert dock.scene_layer().id() == scene_layer.id() and dock.label_layer() is label_layer
+    assert [c.name for c in dock.current_classes()] == ["corn", "water", "bare_soil"]
+    assert dock.prompts_panel.prompt_for(1) == "corn field"  # classes flow into the prompts tab
+    dock.classes_panel.brush_button.setChecked(True)
+    assert canvas.mapTool() is dock.classes_panel.brush
+    dock.classes_panel.polygon_button.setChecked(True)
+    assert canvas.mapTool() is dock.classes_panel.polygon and not dock.classes_panel.brush_button.isChecked()
+    dock.classes_panel.polygon_button.setChecked(False)
+    for class_id, (col, row, size) in [(1, (1, 1, 4)), (2, (12, 3, 5)), (3, (4, 12, 3))]:
+        dock.classes_panel.select_class(class_id)
+        dock.classes_panel.polygon.add_polygon(_box(col, row, size))
+    assert dock.classes_panel.refresh_counts() == {1: 16, 2: 25, 3: 9}
+    for index, name in enumerate(["main_dock_scene", "main_dock_classes", "main_dock_prompts"]):
+        dock.tabs.setCurrentIndex(index)
+        pixels = screenshot(dock, name)
+        assert pixels.std() > 0
+    dock.cleanup()
+
+
+def test_run_is_refused_until_two_classes_are_labelled(keep, qgis_iface, canvas, scene_layer, label_layer, classes,
+                                                      tmp_path):
+    dock = _dock(keep, qgis_iface, scene_layer, label_layer, classes)
+    emitted = []
+    dock.runRequested.connect(emitted.append)
+    assert dock.request_run({"preset": "tiny", "output_folder": str(tmp_path)}) is None
+    assert "label pixels of at least two classes" in dock.status.text() and emitted == []
+    tools = dock.classes_panel
+    tools.select_class(1)
+    tools.polygon.add_polygon(_box(0, 0, 2))
+    tools.select_class(2)
+    tools.polygon.add_polygon(_box(4, 4, 2))
+    assert "bare_soil" in "; ".join(dock.run_problems())
+    dock.classes_panel.delete_class(3)
+    values = dock.request_run({"preset": "tiny", "output_folder": str(tmp_path), "seed": 3})
+    assert emitted == [values]
+    assert values["scene_layer_id"] == scene_layer.id() and values["label_layer_id"] == label_layer.id()
+    assert values["preset"] == "tiny" and values["seed"] == 3 and values["class_field"] == "class_id"
+    assert [c.id for c in values["classes"]] == [1, 2]
+
+
+def test_class_spectra_and_preview_reach_their_docks(keep, qgis_iface, canvas, scene_layer, label_layer, classes,
+                                                     screenshot):
+    dock = _dock(keep, qgis_iface, scene_layer, label_layer, classes)
+    dock.classes_panel.select_class(1)
+    dock.classes_panel.polygon.add_polygon(_box(0, 0, 3))
+    stats = dock.show_labelled_class_spectra()
+    assert list(stats) == [1]
+    spectral = dock.spectral_dock()
+    assert [b.name for b in spectral.class_bands()] == ["corn (labelled)"]
+    rng = np.random.default_rng(0)
+    patches = rng.random((3, BANDS, 8, 8)).astype(np.float32)
+    attention = {"attention": rng.random((2, 4, 16)), "tokens": ["<start_of_text>", "corn</w>", "field</w>",
+                                                                 "<end_of_text>"], "latent_hw": (4, 4)}
+    dock.show_preview(patches, WAVELENGTHS, "corn field", attention=attention)
+    assert dock.tabs.currentWidget() is dock.prompts_panel
+    assert len(dock.attention_dock().images) == 2
+    keep(spectral)
+    keep(dock.attention_dock())
+    dock.cleanup()
+    assert dock._spectral is None

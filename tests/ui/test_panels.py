@@ -1,0 +1,171 @@
+"""Scene, classes and prompts panels, driven through their methods as the buttons drive them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from qgis.core import QgsPointXY, QgsRasterLayer
+
+from hypersynth.core.scene import ClassInfo
+from hypersynth.plugin.label_layer import CLASS_ID_FIELD, CLASS_NAME_FIELD, class_ids_in_layer
+from hypersynth.ui.classes_panel import ClassesPanel
+from hypersynth.ui.prompts_panel import PromptsPanel, fill_template
+from hypersynth.ui.scene_panel import ScenePanel
+
+from .conftest import BANDS, COLS, ORIGIN, PIXEL, ROWS, WAVELENGTHS, write_scene
+
+
+def test_scene_panel_shows_facts_and_composites(keep, scene_layer, screenshot):
+    panel = keep(ScenePanel(), 460, 360)
+    seen = []
+    panel.sceneChanged.connect(seen.append)
+    panel.set_scene_layer(None)
+    assert seen == [None] and panel.fact_labels["bands"].text() == "–"
+    panel.set_scene_layer(scene_layer)
+    assert seen[-1].id() == scene_layer.id() and panel.scene_layer() is scene_layer
+    assert panel.fact_labels["bands"].text() == str(BANDS)
+    assert panel.fact_labels["wavelengths"].text() == "420–2220 nm"
+    assert panel.fact_labels["size"].text() == f"{COLS} × {ROWS} pixels of 10 m"
+    assert "EPSG:32633" in panel.fact_labels["crs"].text()
+    np.testing.assert_allclose(panel.wavelengths(), WAVELENGTHS, atol=0.05)
+    choice = panel.apply_composite("true colour")
+    assert choice.bands == (3, 2, 1) and scene_layer.renderer().redBand() == 3
+    assert "band 3 (660 nm)" in panel.note.text()
+    assert panel.apply_composite("false colour").bands == (5, 3, 2)
+    pixels = screenshot(panel, "scene_panel")
+    assert pixels.std() > 0
+
+
+def test_scene_panel_opens_files_and_explains_missing_wavelengths(keep, tmp_path, qgis_new_project):
+    panel = keep(ScenePanel())
+    path = write_scene(tmp_path / "plain.tif", wavelengths=False)
+    layer = panel.open_file(str(path))
+    assert isinstance(layer, QgsRasterLayer) and layer.id() in qgis_new_project.mapLayers()
+    assert panel.scene_layer().id() == layer.id()
+    assert panel.fact_labels["wavelengths"].text() == "not in the file's metadata"
+    panel.apply_composite("true colour")
+    assert "No band wavelengths" in panel.note.text()
+    (tmp_path / "broken.tif").write_bytes(b"not a raster")
+    with pytest.raises(ValueError, match="cannot open"):
+        panel.open_file(str(tmp_path / "broken.tif"))
+
+
+def _box(col: int, row: int, size: int) -> list[QgsPointXY]:
+    x0, y0 = ORIGIN[0] + col * PIXEL, ORIGIN[1] - row * PIXEL
+    return [QgsPointXY(x0, y0), QgsPointXY(x0 + size * PIXEL, y0), QgsPointXY(x0 + size * PIXEL, y0 - size * PIXEL),
+            QgsPointXY(x0, y0 - size * PIXEL)]
+
+
+def test_classes_panel_add_rename_merge_delete(keep, canvas, scene_layer, label_layer, classes, screenshot):
+    panel = keep(ClassesPanel(canvas), 460, 360)
+    panel.set_classes(classes)
+    panel.set_scene_layer(scene_layer)
+    panel.set_label_layer(label_layer)
+    assert panel.label_layer() is label_layer
+    panel.select_class(1)
+    panel.polygon.add_polygon(_box(0, 0, 2))  # 4 pixels of corn
+    panel.select_class(2)
+    panel.polygon.add_polygon(_box(5, 5, 3))  # 9 pixels of water
+    panel.brush.set_radius(4.0)
+    panel.brush.add_stroke([QgsPointXY(ORIGIN[0] + 155, ORIGIN[1] - 155)])  # water again: one pixel centre
+    assert panel.refresh_counts() == {1: 4, 2: 9 + 1}
+    assert panel.table.item(1, 3).text() == "10"
+    pixels = screenshot(panel, "classes_panel")
+    assert pixels.std() > 0
+
+    added = panel.add_class("asphalt", prompt="asphalt road")
+    assert added.id == 4 and panel.current_class().id == 4 and panel.brush.current_class().id == 4
+    with pytest.raises(ValueError, match="already exists"):
+        panel.add_class("water")
+
+    panel.rename_class(2, "lake")
+    assert class_ids_in_layer(label_layer) == {1: "corn", 2: "lake"}
+
+    changed = panel.merge_classes(2, 1)
+    assert changed == 2
+    assert [c.id for c in panel.classes()] == [1, 3, 4]
+    assert {f[CLASS_ID_FIELD] for f in label_layer.getFeatures()} == {1}
+    assert {f[CLASS_NAME_FIELD] for f in label_layer.getFeatures()} == {"corn"}
+    label_layer.undoStack().undo()  # the merge of the labels is one undoable edit
+    assert {f[CLASS_ID_FIELD] for f in label_layer.getFeatures()} == {1, 2}
+    label_layer.undoStack().redo()
+
+    assert panel.delete_class(1, delete_labels=True) == 3
+    assert label_layer.featureCount() == 0 and [c.id for c in panel.classes()] == [3, 4]
+    assert panel.undo()  # the deleted labels come back
+    assert label_layer.featureCount() == 3
+
+
+def test_classes_panel_adopts_classes_found_in_the_label_layer(keep, label_layer, classes):
+    from hypersynth.plugin.label_layer import add_label_polygon
+    from qgis.core import QgsGeometry
+
+    add_label_polygon(label_layer, QgsGeometry.fromPolygonXY([_box(0, 0, 1)]), 7, "gravel")
+    panel = keep(ClassesPanel())
+    panel.set_classes(classes[:1])
+    panel.set_label_layer(label_layer)
+    assert [(c.id, c.name) for c in panel.classes()] == [(1, "corn"), (7, "gravel")]
+
+
+def test_classes_panel_loads_and_saves_class_files(keep, tmp_path, classes):
+    pytest.importorskip("hypersynth.core.io.classes")
+    panel = keep(ClassesPanel())
+    panel.set_classes(classes)
+    panel.save_classes(str(tmp_path / "classes.json"))
+    content = json.loads((tmp_path / "classes.json").read_text())
+    assert [c["name"] for c in content["classes"]] == ["corn", "water", "bare_soil"]
+    other = keep(ClassesPanel())
+    loaded = other.load_classes(str(tmp_path / "classes.json"))
+    assert [(c.id, c.name, tuple(c.color), c.prompt) for c in loaded] == \
+        [(c.id, c.name, c.color, c.prompt) for c in classes]
+
+
+def test_prompts_panel_templates_and_preview(keep, classes, screenshot):
+    panel = keep(PromptsPanel(), 520, 640)
+    panel.set_classes(classes)
+    changed, asked = [], []
+    panel.promptChanged.connect(lambda i, p: changed.append((i, p)))
+    panel.previewRequested.connect(lambda i, p: asked.append((i, p)))
+    assert panel.prompt_for(3) == "bare soil"  # no prompt: the readable name
+    assert panel.apply_template(3, "coarse") == "bare soil"
+    assert panel.apply_template(1, "fine", "early growth, bare soil between rows") == \
+        "corn, early growth, bare soil between rows"
+    assert changed[-1] == (1, "corn, early growth, bare soil between rows")
+    with pytest.raises(ValueError, match="needs a detail"):
+        fill_template("fine", "corn")
+    panel.select_class(1)
+    panel.request_preview()
+    assert asked == [(1, "corn, early growth, bare soil between rows")]
+
+    rng = np.random.default_rng(0)
+    rows, cols = np.mgrid[0:9, 0:9] / 8.0
+    texture = np.stack([np.sin(3 * rows + k) * np.cos(2 * cols - k) for k in range(5)])[:, None]  # (N, 1, p, p)
+    base = np.linspace(0.05, 0.5, BANDS)[None, :, None, None]
+    weights = np.linspace(-0.05, 0.08, BANDS)[None, :, None, None]  # texture shows differently per band
+    patches = (base + weights * texture + rng.normal(0, 0.005, (5, BANDS, 9, 9))).astype(np.float32)
+    panel.show_preview(patches, WAVELENGTHS, title="corn")
+    shown = [t for t in panel.thumbnails if t.isVisibleTo(panel)]
+    assert len(shown) == 5 and not shown[0].pixmap().isNull()
+    curves = panel.spectra.getPlotItem().listDataItems()
+    assert len(curves) == 6  # 5 centre spectra + their mean
+    np.testing.assert_allclose(curves[0].getData()[1], patches[0, :, 4, 4], rtol=1e-6)
+    with pytest.raises(ValueError, match="wavelengths"):
+        panel.show_preview(patches, WAVELENGTHS[:-1])
+    pixels = screenshot(panel, "prompts_panel")
+    assert pixels.std() > 0
+
+
+def test_classes_and_prompts_stay_in_step(keep, classes):
+    """The prompt column of the classes table and the prompts panel show the same text."""
+    classes_panel, prompts = keep(ClassesPanel()), keep(PromptsPanel())
+    classes_panel.classesChanged.connect(prompts.set_classes)
+    prompts.promptChanged.connect(classes_panel.set_prompt)
+    classes_panel.set_classes(classes)
+    prompts.apply_template(2, "fine", "clear deep water")
+    assert classes_panel.class_by_id(2).prompt == "water, clear deep water"
+    assert classes_panel.table.item(1, 2).text() == "water, clear deep water"
+    classes_panel.set_prompt(1, "maize")
+    assert prompts.prompt_for(1) == "maize"
+    assert isinstance(classes_panel.classes()[0], ClassInfo)

@@ -1,0 +1,95 @@
+"""RGB composites pick the bands nearest to the target wavelengths; class palettes use class colours."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qgis.core import QgsMultiBandColorRenderer, QgsPalettedRasterRenderer, QgsRasterLayer
+
+from hypersynth.plugin.rendering import (
+    NoWavelengthsError,
+    apply_class_palette,
+    apply_composite,
+    choose_composite,
+    composite_rgb,
+    fallback_bands,
+    nearest_bands,
+    read_bad_bands,
+    read_band_wavelengths,
+)
+
+from .conftest import BAD_BAND, BANDS, WAVELENGTHS, write_scene
+
+
+def test_reads_wavelengths_and_bad_bands_from_gdal_metadata(scene_path):
+    np.testing.assert_allclose(read_band_wavelengths(str(scene_path)), WAVELENGTHS, atol=0.05)
+    bad = read_bad_bands(str(scene_path))
+    assert bad is not None and bad.sum() == 1 and bad[BAD_BAND - 1]
+
+
+def test_micrometre_wavelengths_become_nanometres(tmp_path):
+    from osgeo import gdal
+
+    path = write_scene(tmp_path / "um.tif", wavelengths=False)
+    ds = gdal.Open(str(path), gdal.GA_Update)
+    for b in range(BANDS):
+        ds.GetRasterBand(b + 1).SetMetadata({"wavelength": f"{WAVELENGTHS[b] / 1000:.4f}",
+                                             "wavelength_units": "Micrometers"})
+    ds = None
+    np.testing.assert_allclose(read_band_wavelengths(str(path)), WAVELENGTHS, atol=0.1)
+
+
+def test_nearest_bands_for_known_wavelengths():
+    wavelengths = [450, 470, 500, 550, 600, 640, 700, 860, 900]
+    assert nearest_bands(wavelengths, (640, 550, 470)) == (6, 4, 2)
+    assert nearest_bands(wavelengths, (860, 650, 550)) == (8, 6, 4)
+    # a bad band is never chosen, the next nearest good one is
+    assert nearest_bands(wavelengths, (640,), bad=[False] * 5 + [True] + [False] * 3) == (5,)
+    with pytest.raises(NoWavelengthsError, match="no band wavelengths"):
+        nearest_bands([], (640,))
+
+
+def test_composites_on_the_test_scene(scene_layer):
+    # wavelengths 420, 540, 660, 780, 900, ...: true colour 640/550/470 -> 660, 540, 420 (or 540 for 470)
+    choice = apply_composite(scene_layer, "true colour")
+    assert choice.bands == (3, 2, 1)
+    renderer = scene_layer.renderer()
+    assert isinstance(renderer, QgsMultiBandColorRenderer)
+    assert (renderer.redBand(), renderer.greenBand(), renderer.blueBand()) == (3, 2, 1)
+    assert renderer.redContrastEnhancement().maximumValue() > renderer.redContrastEnhancement().minimumValue()
+    false = apply_composite(scene_layer, "false colour")
+    assert false.bands == (5, 3, 2)  # 900 nm is nearest to 860, 660 to 650, 540 to 550
+    swir = apply_composite(scene_layer, "swir")
+    assert swir.bands[0] == int(np.abs(WAVELENGTHS - 1650).argmin()) + 1
+    assert swir.note == ""
+
+
+def test_scene_without_wavelengths_falls_back_with_a_note(tmp_path, qgis_new_project):
+    path = write_scene(tmp_path / "nowl.tif", wavelengths=False)
+    layer = QgsRasterLayer(str(path), "nowl")
+    choice = apply_composite(layer, "true colour")
+    assert choice.bands == fallback_bands(BANDS) == (14, 9, 4)
+    assert choice.wavelengths is None and "No band wavelengths" in choice.note
+
+
+def test_far_targets_get_a_note():
+    choice = choose_composite([1000.0, 1100.0, 1200.0, 1300.0], 4, "true colour")
+    assert "more than 50 nm" in choice.note
+    with pytest.raises(ValueError, match="unknown composite"):
+        choose_composite(None, 4, "ultraviolet")
+
+
+def test_class_palette(scene_layer, classes):
+    apply_class_palette(scene_layer, classes)
+    renderer = scene_layer.renderer()
+    assert isinstance(renderer, QgsPalettedRasterRenderer)
+    by_value = {c.value: c for c in renderer.classes()}
+    assert by_value[2].label == "water" and by_value[2].color.getRgb()[:3] == (30, 90, 200)
+
+
+def test_composite_rgb_thumbnails():
+    rng = np.random.default_rng(0)
+    patches = rng.random((3, BANDS, 5, 5)).astype(np.float32)
+    rgb = composite_rgb(patches, WAVELENGTHS)
+    assert rgb.shape == (3, 5, 5, 3) and rgb.dtype == np.uint8
+    assert rgb.std() > 0

@@ -1,0 +1,62 @@
+"""Run dialog: returns the settings, refuses unwritable folders, asks before overwriting."""
+
+from __future__ import annotations
+
+from hypersynth.ui.run_dialog import RunDialog, existing_outputs, folder_problem
+
+
+def test_values_round_trip(keep, tmp_path, screenshot):
+    dialog = keep(RunDialog(defaults={"preset": "tiny", "device": "cpu", "seed": 7, "output_folder": str(tmp_path)}))
+    values = dialog.values()
+    assert values["preset"] == "tiny" and values["device"] == "cpu" and values["seed"] == 7
+    assert values["patch_size"] is None and values["guidance"] is None and values["synthetic_per_class"] is None
+    assert values["bundle"] is None and values["output_folder"] == str(tmp_path)
+    dialog.patch_size.setValue(9)
+    dialog.guidance.setValue(3.5)
+    dialog.balance.setValue(0.8)
+    dialog.synthetic.setValue(200)
+    values = dialog.values()
+    assert (values["patch_size"], values["guidance"], values["balance_rate"], values["synthetic_per_class"]) == \
+        (9, 3.5, 0.8, 200)
+    dialog.accept()
+    assert dialog.result() == RunDialog.Accepted and dialog.values()["overwrite"] is False
+    pixels = screenshot(dialog, "run_dialog")
+    assert pixels.std() > 0
+
+
+def test_refuses_an_unwritable_folder(keep, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert "is a file" in folder_problem(str(blocker))
+    assert "cannot be created" in folder_problem(str(blocker / "out"))
+    assert folder_problem("") == "Choose an output folder."
+    assert folder_problem(str(tmp_path / "new" / "deeper")) is None  # creatable is fine
+    dialog = keep(RunDialog(defaults={"output_folder": str(blocker / "out")}))
+    dialog.accept()
+    assert dialog.result() != RunDialog.Accepted
+    assert "cannot be created" in dialog.problem.text()
+    assert folder_problem("/proc/hypersynth-out") is not None  # /proc takes no new files, not even from root
+
+
+def test_warns_before_overwriting(keep, tmp_path, monkeypatch):
+    (tmp_path / "classification.tif").write_bytes(b"earlier run")
+    assert existing_outputs(str(tmp_path)) == ["classification.tif"]
+    dialog = keep(RunDialog(defaults={"output_folder": str(tmp_path)}))
+    asked = []
+    monkeypatch.setattr(dialog, "confirm_overwrite", lambda names: asked.append(names) or False)
+    dialog.accept()
+    assert asked == [["classification.tif"]] and dialog.result() != RunDialog.Accepted
+    monkeypatch.setattr(dialog, "confirm_overwrite", lambda names: True)
+    dialog.accept()
+    assert dialog.result() == RunDialog.Accepted and dialog.values()["overwrite"] is True
+
+
+def test_a_missing_or_foreign_bundle_is_refused(keep, tmp_path):
+    dialog = keep(RunDialog(defaults={"output_folder": str(tmp_path), "bundle": str(tmp_path / "nope")}))
+    assert any("does not exist" in p for p in dialog.problems())
+    (tmp_path / "empty_bundle").mkdir()
+    dialog.bundle.setFilePath(str(tmp_path / "empty_bundle"))
+    assert any("no manifest.json" in p for p in dialog.problems())
+    (tmp_path / "empty_bundle" / "manifest.json").write_text("{}")
+    assert dialog.problems() == []
+    assert dialog.values()["bundle"] == str(tmp_path / "empty_bundle")

@@ -1,0 +1,238 @@
+"""The HyperSynth dock: scene, classes and labels, prompts, and the Augment & Classify button."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+from qgis.core import Qgis, QgsRasterLayer, QgsVectorLayer
+from qgis.gui import QgsDockWidget
+from qgis.PyQt.QtCore import Qt, pyqtSignal
+from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
+
+from ..core.scene import ClassInfo
+from ..plugin.label_layer import LabelLayerError, class_spectra_statistics
+from .attention_dock import AttentionDock
+from .classes_panel import ClassesPanel
+from .prompts_panel import PromptsPanel
+from .run_dialog import RunDialog
+from .scene_panel import ScenePanel
+from .spectral_dock import SpectralProfileDock
+
+MESSAGE_SECONDS = 6  # how long dock messages stay in QGIS's message bar
+LABEL_CLASS_FIELD = "class_id"  # the label layer's class field, passed to the engine
+
+
+class HyperSynthDock(QgsDockWidget):
+    """The analyst's workflow in one dock: Scene → Classes & labels → Prompts → Augment & Classify.
+
+    Args:
+        iface: the QGIS interface (map canvas, message bar, dock areas).
+    """
+
+    runRequested = pyqtSignal(dict)  # the run dialog's values + scene/label layer ids + classes
+    previewRequested = pyqtSignal(int, str)  # class id, prompt: synthesise a few patches to look at
+
+    def __init__(self, iface, parent: Optional[QWidget] = None) -> None:
+        super().__init__("HyperSynth", parent)
+        self.setObjectName("HyperSynthDock")
+        self.iface = iface
+        self._spectral: Optional[SpectralProfileDock] = None
+        self._attention: Optional[AttentionDock] = None
+
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        self.tabs = QTabWidget()
+        self.scene_panel = ScenePanel()
+        self.classes_panel = ClassesPanel(iface.mapCanvas() if iface is not None else None)
+        self.prompts_panel = PromptsPanel()
+        self.tabs.addTab(self.scene_panel, "1 Scene")
+        self.tabs.addTab(self.classes_panel, "2 Classes && labels")
+        self.tabs.addTab(self.prompts_panel, "3 Prompts")
+        layout.addWidget(self.tabs, 1)
+
+        views = QHBoxLayout()
+        self.spectra_button = QPushButton("Spectral profile")
+        self.spectra_button.setToolTip("Open the spectral profile dock: click pixels, compare with class spectra")
+        self.spectra_button.clicked.connect(lambda: self.spectral_dock().show())
+        self.class_spectra_button = QPushButton("Class spectra")
+        self.class_spectra_button.setToolTip("Mean ± std spectrum of each class's labelled pixels")
+        self.class_spectra_button.clicked.connect(self.show_labelled_class_spectra)
+        views.addWidget(self.spectra_button)
+        views.addWidget(self.class_spectra_button)
+        layout.addLayout(views)
+        self.run_button = QPushButton("Augment && Classify…")
+        self.run_button.setToolTip("Synthesise extra labelled patches from the prompts, train, classify the scene")
+        self.run_button.setMinimumHeight(32)
+        self.run_button.clicked.connect(self.open_run_dialog)
+        layout.addWidget(self.run_button)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+        self.setWidget(body)
+
+        self.scene_panel.sceneChanged.connect(self._scene_changed)
+        self.classes_panel.classesChanged.connect(self.prompts_panel.set_classes)
+        self.classes_panel.message.connect(self.show_message)
+        self.prompts_panel.promptChanged.connect(self.classes_panel.set_prompt)
+        self.prompts_panel.previewRequested.connect(self.previewRequested)
+        self._scene_changed(self.scene_panel.scene_layer())
+
+    # --- what the plugin asks -------------------------------------------------------------------------
+    def set_scene_layer(self, layer: Optional[QgsRasterLayer]) -> None:
+        self.scene_panel.set_scene_layer(layer)
+
+    def scene_layer(self) -> Optional[QgsRasterLayer]:
+        return self.scene_panel.scene_layer()
+
+    def current_classes(self) -> list[ClassInfo]:
+        return self.classes_panel.classes()
+
+    def set_classes(self, classes: list[ClassInfo]) -> None:
+        self.classes_panel.set_classes(classes)
+
+    def label_layer(self) -> Optional[QgsVectorLayer]:
+        return self.classes_panel.label_layer()
+
+    def set_label_layer(self, layer: Optional[QgsVectorLayer]) -> None:
+        self.classes_panel.set_label_layer(layer)
+
+    def show_message(self, text: str, level: Qgis.MessageLevel = Qgis.Info) -> None:
+        """Tell the analyst something, in the dock and in QGIS's message bar."""
+        self.status.setText(text)
+        if self.iface is not None:
+            self.iface.messageBar().pushMessage("HyperSynth", text, level, MESSAGE_SECONDS)
+
+    def _scene_changed(self, layer: Optional[QgsRasterLayer]) -> None:
+        self.classes_panel.set_scene_layer(layer)
+        if self._spectral is not None:
+            self._spectral.set_scene_layer(layer)
+
+    # --- the other docks ------------------------------------------------------------------------------
+    def spectral_dock(self) -> SpectralProfileDock:
+        """The spectral profile dock (created and added to QGIS on first use)."""
+        if self._spectral is None:
+            self._spectral = SpectralProfileDock(self.iface, self.iface.mainWindow() if self.iface else None)
+            self._spectral.set_scene_layer(self.scene_layer())
+            if self.iface is not None:
+                self.iface.addDockWidget(Qt.RightDockWidgetArea, self._spectral)
+        return self._spectral
+
+    def attention_dock(self) -> AttentionDock:
+        """The cross-attention dock (created and added to QGIS on first use)."""
+        if self._attention is None:
+            self._attention = AttentionDock(self.iface.mainWindow() if self.iface else None)
+            if self.iface is not None:
+                self.iface.addDockWidget(Qt.BottomDockWidgetArea, self._attention)
+        return self._attention
+
+    def show_labelled_class_spectra(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Compute each class's mean ± std spectrum from its labels and overlay it in the spectral dock."""
+        scene, labels = self.scene_layer(), self.label_layer()
+        if scene is None or labels is None:
+            self.show_message("Choose a scene and a label layer first.", Qgis.Warning)
+            return {}
+        try:
+            stats = class_spectra_statistics(labels, scene)
+        except LabelLayerError as error:
+            self.show_message(str(error), Qgis.Warning)
+            return {}
+        if not stats:
+            self.show_message("No labelled pixels yet: draw labels with the Brush or Polygon tool.", Qgis.Warning)
+        dock = self.spectral_dock()
+        dock.set_class_statistics(stats, self.current_classes(), source="labels")
+        dock.show()
+        return stats
+
+    def show_synthetic_class_spectra(self, stats: dict[int, tuple[np.ndarray, np.ndarray]],
+                                     wavelengths: Optional[Sequence[float]] = None) -> None:
+        """Overlay per-class mean ± std of synthetic samples (from a run) in the spectral dock."""
+        dock = self.spectral_dock()
+        dock.set_class_statistics(stats, self.current_classes(), source="synthetic", wavelengths=wavelengths)
+        dock.show()
+
+    def show_preview(self, patches: np.ndarray, wavelengths: Optional[Sequence[float]] = None,
+                     title: str = "", attention: Optional[dict[str, Any]] = None) -> None:
+        """Show preview patches in the Prompts tab; ``attention`` (AttentionDock.set_attention keywords)
+        also fills the attention dock."""
+        self.prompts_panel.show_preview(patches, wavelengths, title)
+        self.tabs.setCurrentWidget(self.prompts_panel)
+        if attention is not None:
+            dock = self.attention_dock()
+            dock.set_attention(**attention)
+            dock.show()
+
+    # --- running ----------------------------------------------------------------------------------------
+    def run_problems(self) -> list[str]:
+        """What must be fixed before a run (empty when it can start)."""
+        problems = []
+        if self.scene_layer() is None:
+            problems.append("choose a scene (tab 1)")
+        if self.label_layer() is None:
+            problems.append("choose or create a label layer (tab 2)")
+        classes = self.current_classes()
+        if len(classes) < 2:
+            problems.append("define at least two classes (tab 2)")
+        elif self.label_layer() is not None and self.scene_layer() is not None:
+            counts = self.classes_panel.refresh_counts()
+            unlabelled = [c.name for c in classes if counts.get(c.id, 0) == 0]
+            if len([c for c in classes if counts.get(c.id, 0) > 0]) < 2:
+                problems.append("label pixels of at least two classes (tab 2)")
+            elif unlabelled:
+                problems.append(f"label some pixels of {', '.join(unlabelled)}, or delete "
+                                f"{'that class' if len(unlabelled) == 1 else 'those classes'} (tab 2)")
+        return problems
+
+    def run_values(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """The run request: the dialog's settings plus the scene, label layer and classes."""
+        scene, labels = self.scene_layer(), self.label_layer()
+        values = dict(settings)
+        values.update({
+            "method": "augment",
+            "scene_layer_id": scene.id() if scene is not None else "",
+            "label_layer_id": labels.id() if labels is not None else "",
+            "class_field": LABEL_CLASS_FIELD,
+            "classes": self.current_classes(),
+        })
+        return values
+
+    def request_run(self, settings: dict[str, Any]) -> Optional[dict[str, Any]]:
+        """Emit ``runRequested`` with :meth:`run_values`, unless something must be fixed first."""
+        problems = self.run_problems()
+        if problems:
+            self.show_message("Before Augment & Classify: " + "; ".join(problems) + ".", Qgis.Warning)
+            return None
+        values = self.run_values(settings)
+        self.runRequested.emit(values)
+        self.status.setText("Augment & Classify started; follow it in QGIS's task manager.")
+        return values
+
+    def run_defaults(self) -> dict[str, Any]:
+        """The run dialog's starting values, from the plugin settings."""
+        from ..plugin.settings import HyperSynthSettings
+
+        stored = HyperSynthSettings.load()
+        return {"preset": stored.preset, "device": stored.device, "output_folder": stored.output_dir}
+
+    def open_run_dialog(self) -> None:
+        problems = self.run_problems()
+        if problems:
+            self.show_message("Before Augment & Classify: " + "; ".join(problems) + ".", Qgis.Warning)
+            return
+        dialog = RunDialog(self, self.run_defaults())
+        if dialog.exec_() == RunDialog.Accepted:
+            self.request_run(dialog.values())
+
+    def cleanup(self) -> None:
+        """Remove the docks this dock added and release the canvas tools (call from the plugin's unload)."""
+        canvas = self.iface.mapCanvas() if self.iface is not None else None
+        for tool in (self.classes_panel.brush, self.classes_panel.polygon,
+                     self._spectral.identify_tool() if self._spectral is not None else None):
+            if tool is not None and canvas is not None and canvas.mapTool() is tool:
+                canvas.unsetMapTool(tool)
+        for dock in (self._spectral, self._attention):
+            if dock is not None:
+                if self.iface is not None:
+                    self.iface.removeDockWidget(dock)
+                dock.deleteLater()
+        self._spectral = self._attention = None

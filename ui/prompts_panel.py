@@ -1,0 +1,270 @@
+"""Prompts panel: the text each class is synthesised from, templates to write it, a preview of samples."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from qgis.PyQt.QtCore import Qt, pyqtSignal
+from qgis.PyQt.QtGui import QColor, QImage, QPixmap
+from qgis.PyQt.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.scene import ClassInfo
+from ..plugin.rendering import composite_rgb
+from .spectral_dock import patch_pyqtgraph_for_qgis
+
+patch_pyqtgraph_for_qgis()
+
+# Prompt templates: coarse names the class, fine adds what it looks like (the paper's two granularities).
+TEMPLATES = {"coarse": "{name}", "fine": "{name}, {detail}"}
+TEMPLATE_TITLES = {"coarse": "Coarse: {name}", "fine": "Fine: {name}, {detail}"}
+# Example details for fine prompts, by kind of land cover.
+FINE_DETAILS: dict[str, list[str]] = {
+    "vegetation": ["dense green canopy, summer", "early growth, bare soil between rows", "minimum tillage",
+                   "senescent, dry leaves", "mowed grass"],
+    "urban": ["red tiled roofs", "asphalt road", "concrete pavement", "metal sheet roofs", "gravel parking lot"],
+    "water": ["clear deep water", "turbid shallow water", "water with algae bloom", "river with sediment"],
+    "soil": ["bare dry soil", "wet dark soil", "freshly ploughed field", "bright sand"],
+}
+THUMBNAIL_PX = 64  # side of a preview thumbnail on screen
+MAX_THUMBNAILS = 8  # preview patches shown at most
+NAME, PROMPT = range(2)  # table columns
+
+
+def fill_template(template: str, name: str, detail: str = "") -> str:
+    """A prompt from a template: ``{name}`` becomes the readable class name, ``{detail}`` the detail."""
+    if template not in TEMPLATES:
+        raise ValueError(f"unknown template {template!r}; choose one of {', '.join(TEMPLATES)}")
+    if template == "fine" and not detail.strip():
+        raise ValueError("a fine prompt needs a detail, e.g. 'early growth, bare soil between rows'")
+    return TEMPLATES[template].format(name=name.replace("_", " ").strip(), detail=detail.strip())
+
+
+class PromptsPanel(QWidget):
+    """Per-class prompts with templates, and a preview of synthetic patches for one prompt."""
+
+    promptChanged = pyqtSignal(int, str)  # class id, new prompt
+    previewRequested = pyqtSignal(int, str)  # class id, the prompt text to synthesise from
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self._classes: list[ClassInfo] = []
+        layout = QVBoxLayout(self)
+
+        self.table = QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["Class", "Prompt"])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(NAME, QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(PROMPT, QHeaderView.Stretch)
+        self.table.itemChanged.connect(self._item_edited)
+        self.table.setMinimumHeight(120)
+        layout.addWidget(self.table, 1)
+
+        template_box = QGroupBox("Template")
+        rows = QVBoxLayout(template_box)
+        first = QHBoxLayout()
+        self.template = QComboBox()
+        for key, title in TEMPLATE_TITLES.items():
+            self.template.addItem(title, key)
+        self.template.currentIndexChanged.connect(self._template_changed)
+        first.addWidget(self.template)
+        self.kind = QComboBox()
+        for kind in FINE_DETAILS:
+            self.kind.addItem(kind, kind)
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        first.addWidget(self.kind)
+        rows.addLayout(first)
+        second = QHBoxLayout()
+        self.detail = QComboBox()
+        self.detail.setEditable(True)
+        self.detail.setToolTip("What the class looks like; pick an example or write your own")
+        second.addWidget(self.detail, 1)
+        self.apply_button = QPushButton("Apply to class")
+        self.apply_button.clicked.connect(self._apply_to_current)
+        second.addWidget(self.apply_button)
+        self.apply_all_button = QPushButton("Coarse for all")
+        self.apply_all_button.setToolTip("Set every class's prompt to its name")
+        self.apply_all_button.clicked.connect(self.apply_coarse_to_all)
+        second.addWidget(self.apply_all_button)
+        rows.addLayout(second)
+        layout.addWidget(template_box)
+
+        preview_box = QGroupBox("Preview")
+        preview = QVBoxLayout(preview_box)
+        top = QHBoxLayout()
+        self.preview_button = QPushButton("Preview")
+        self.preview_button.setToolTip("Synthesise a few patches from the selected class's prompt")
+        self.preview_button.clicked.connect(self.request_preview)
+        top.addWidget(self.preview_button)
+        self.preview_title = QLabel("Select a class and press Preview (needs a trained synthesis model).")
+        self.preview_title.setWordWrap(True)
+        top.addWidget(self.preview_title, 1)
+        preview.addLayout(top)
+        self.thumbnail_row = QHBoxLayout()
+        self.thumbnails: list[QLabel] = []
+        for _ in range(MAX_THUMBNAILS):
+            label = QLabel()
+            label.setFixedSize(THUMBNAIL_PX, THUMBNAIL_PX)
+            label.setVisible(False)
+            self.thumbnails.append(label)
+            self.thumbnail_row.addWidget(label)
+        self.thumbnail_row.addStretch(1)
+        preview.addLayout(self.thumbnail_row)
+        self.spectra = pg.PlotWidget(background="w")
+        self.spectra.setMinimumHeight(140)
+        self.spectra.setLabel("left", "Value")
+        self.spectra.setLabel("bottom", "Wavelength (nm)")
+        self.spectra.showGrid(x=True, y=True, alpha=0.25)
+        preview.addWidget(self.spectra)
+        layout.addWidget(preview_box, 1)
+        self._template_changed()
+        self._kind_changed()
+
+    # --- classes and prompts ----------------------------------------------------------------------
+    def set_classes(self, classes: Sequence[ClassInfo]) -> None:
+        """Show these classes (their prompts included); keeps the selected class when it is still there."""
+        selected = self.current_class_id()
+        self._classes = sorted(classes, key=lambda c: c.id)
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(self._classes))
+        for row, c in enumerate(self._classes):
+            name = QTableWidgetItem(c.name)
+            name.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable)
+            name.setData(Qt.DecorationRole, QColor(*c.color))
+            self.table.setItem(row, NAME, name)
+            prompt = QTableWidgetItem(c.prompt)
+            prompt.setToolTip(f"Empty means the class name: “{c.text}”")
+            self.table.setItem(row, PROMPT, prompt)
+        self.table.blockSignals(False)
+        ids = [c.id for c in self._classes]
+        if selected in ids:
+            self.table.selectRow(ids.index(selected))
+        elif ids:
+            self.table.selectRow(0)
+
+    def current_class_id(self) -> Optional[int]:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        if not rows or rows[0].row() >= len(self._classes):
+            return None
+        return self._classes[rows[0].row()].id
+
+    def select_class(self, class_id: int) -> None:
+        ids = [c.id for c in self._classes]
+        self.table.selectRow(ids.index(class_id))
+
+    def prompt_for(self, class_id: int) -> str:
+        """The text synthesis uses for a class: its prompt, or its name when the prompt is empty."""
+        for c in self._classes:
+            if c.id == class_id:
+                return c.text
+        raise KeyError(f"no class with id {class_id}")
+
+    def set_prompt(self, class_id: int, prompt: str) -> None:
+        """Change a class's prompt (and tell the classes panel through ``promptChanged``)."""
+        for row, c in enumerate(self._classes):
+            if c.id == class_id:
+                c.prompt = prompt
+                self.table.blockSignals(True)
+                self.table.item(row, PROMPT).setText(prompt)
+                self.table.blockSignals(False)
+                self.promptChanged.emit(class_id, prompt)
+                return
+        raise KeyError(f"no class with id {class_id}")
+
+    def apply_template(self, class_id: int, template: str, detail: str = "") -> str:
+        """Write a class's prompt from a template; returns the prompt."""
+        name = next((c.name for c in self._classes if c.id == class_id), None)
+        if name is None:
+            raise KeyError(f"no class with id {class_id}")
+        prompt = fill_template(template, name, detail)
+        self.set_prompt(class_id, prompt)
+        return prompt
+
+    def apply_coarse_to_all(self) -> None:
+        for c in list(self._classes):
+            self.apply_template(c.id, "coarse")
+
+    def _item_edited(self, item: QTableWidgetItem) -> None:
+        if item.column() == PROMPT and item.row() < len(self._classes):
+            c = self._classes[item.row()]
+            c.prompt = item.text()
+            self.promptChanged.emit(c.id, c.prompt)
+
+    def _template_changed(self) -> None:
+        fine = self.template.currentData() == "fine"
+        self.kind.setEnabled(fine)
+        self.detail.setEnabled(fine)
+
+    def _kind_changed(self) -> None:
+        self.detail.clear()
+        self.detail.addItems(FINE_DETAILS.get(self.kind.currentData(), []))
+
+    def _apply_to_current(self) -> None:
+        class_id = self.current_class_id()
+        if class_id is None:
+            self.preview_title.setText("Select a class first.")
+            return
+        try:
+            self.apply_template(class_id, self.template.currentData(), self.detail.currentText())
+        except ValueError as error:
+            self.preview_title.setText(str(error))
+
+    # --- preview ----------------------------------------------------------------------------------
+    def request_preview(self) -> None:
+        """Ask (through ``previewRequested``) for synthetic patches of the selected class's prompt."""
+        class_id = self.current_class_id()
+        if class_id is None:
+            self.preview_title.setText("Select a class first.")
+            return
+        prompt = self.prompt_for(class_id)
+        self.preview_title.setText(f"Synthesising “{prompt}”…")
+        self.previewRequested.emit(class_id, prompt)
+
+    def show_preview(self, patches: np.ndarray, wavelengths: Optional[Sequence[float]] = None,
+                     title: str = "") -> None:
+        """Show synthetic patches as false-colour thumbnails and their centre spectra.
+
+        Args:
+            patches: ``(N, B, p, p)`` synthetic patches (physical units).
+            wavelengths: ``(B,)`` nm; None plots against band number.
+            title: what was synthesised (e.g. the prompt).
+        """
+        patches = np.asarray(patches, dtype=np.float32)
+        if patches.ndim != 4 or patches.shape[0] == 0:
+            raise ValueError(f"patches must be a non-empty (N, bands, p, p) array; got shape {patches.shape}")
+        n, bands, p, _ = patches.shape
+        if wavelengths is not None and len(wavelengths) != bands:
+            raise ValueError(f"{len(wavelengths)} wavelengths for {bands}-band patches")
+        rgb = composite_rgb(patches[:MAX_THUMBNAILS], wavelengths, "false colour")  # (n, p, p, 3) uint8
+        for i, label in enumerate(self.thumbnails):
+            if i < len(rgb):
+                image = np.ascontiguousarray(rgb[i])
+                qimage = QImage(image.data, p, p, 3 * p, QImage.Format_RGB888).copy()  # copy: numpy owns data
+                label.setPixmap(QPixmap.fromImage(qimage).scaled(THUMBNAIL_PX, THUMBNAIL_PX, Qt.KeepAspectRatio,
+                                                                 Qt.FastTransformation))
+                label.setToolTip(f"synthetic patch {i + 1} (false colour)")
+            label.setVisible(i < len(rgb))
+        x = np.asarray(wavelengths, dtype=float) if wavelengths is not None else np.arange(1, bands + 1, dtype=float)
+        centre = patches[:, :, p // 2, p // 2]  # (N, B) the spectrum each patch is labelled by
+        self.spectra.clear()
+        for spectrum in centre:
+            self.spectra.plot(x, spectrum, pen=pg.mkPen(120, 120, 200, 110), connect="finite")
+        self.spectra.plot(x, np.nanmean(centre, axis=0), pen=pg.mkPen(30, 30, 140, width=2.5), connect="finite")
+        self.spectra.setLabel("bottom", "Wavelength (nm)" if wavelengths is not None else "Band")
+        self.preview_title.setText(f"{title + ': ' if title else ''}{n} synthetic patches "
+                                   f"({p}×{p} px, {bands} bands); centre spectra below, mean in bold.")

@@ -1,0 +1,208 @@
+"""Settings for one Augment & Classify run: preset, device, synthesis knobs, output folder, reused bundle."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+from qgis.gui import QgsFileWidget
+from qgis.PyQt.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QMessageBox,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..plugin.settings import DEVICES, PRESETS
+
+# What a run writes into its output folder (core/pipeline.py's names); existing ones trigger a warning.
+OUTPUT_NAMES = ("classification.tif", "classification.qml", "confidence.tif", "report.md", "report.html",
+                "metrics.json", "synthetic_summary.json", "model_bundle")
+PRESET_HELP = {
+    "tiny": "Seconds; for trying the workflow (a poor map).",
+    "fast": "Minutes on a CPU; small models.",
+    "full": "The paper-sized models; needs a GPU.",
+}
+BUNDLE_MANIFEST = "manifest.json"  # core/ldm/bundle.py's MANIFEST; not imported, that module loads torch
+DEFAULT_SPECIAL = "preset default"  # what a spin box shows when it leaves the value to the preset
+
+
+def folder_problem(folder: str) -> Optional[str]:
+    """Why ``folder`` cannot take the outputs (None when it can): it must be, or be creatable as, a writable folder."""
+    if not folder.strip():
+        return "Choose an output folder."
+    path = Path(folder).expanduser()
+    if path.exists() and not path.is_dir():
+        return f"{path} is a file, not a folder."
+    existing = path
+    while not existing.exists():
+        if existing.parent == existing:
+            return f"{path} cannot be created."
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{path} cannot be created: {existing} is a file."
+    try:  # the only reliable test (ACLs, read-only mounts, root): actually write a file there
+        with tempfile.NamedTemporaryFile(dir=str(existing), prefix=".hypersynth-write-test-"):
+            pass
+    except OSError as error:
+        return f"{existing} is not writable ({error.strerror or error})."
+    return None
+
+
+def existing_outputs(folder: str) -> list[str]:
+    """The run outputs already in ``folder`` (a new run would overwrite them)."""
+    path = Path(folder).expanduser()
+    return [name for name in OUTPUT_NAMES if (path / name).exists()] if path.is_dir() else []
+
+
+class RunDialog(QDialog):
+    """Asks for the Augment & Classify settings; :meth:`values` returns them once accepted.
+
+    Args:
+        defaults: initial values (keys as in :meth:`values`, e.g. from the plugin settings).
+    """
+
+    def __init__(self, parent: Optional[QWidget] = None, defaults: Optional[dict[str, Any]] = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Augment & Classify")
+        self.setMinimumWidth(460)
+        defaults = defaults or {}
+        self._overwrite = False
+        form = QFormLayout()
+
+        self.preset = QComboBox()
+        for name in PRESETS:
+            self.preset.addItem(name, name)
+        self.preset_help = QLabel()
+        self.preset_help.setStyleSheet("font-style: italic;")
+        self.preset.currentIndexChanged.connect(
+            lambda: self.preset_help.setText(PRESET_HELP.get(self.preset.currentData(), "")))
+        self.preset.setCurrentIndex(max(0, self.preset.findData(defaults.get("preset", "fast"))))
+        self.preset_help.setText(PRESET_HELP.get(self.preset.currentData(), ""))
+        form.addRow("Preset", self.preset)
+        form.addRow(self.preset_help)  # spans both columns: room for the whole sentence
+        self.device = QComboBox()
+        for name in DEVICES:
+            self.device.addItem(name, name)
+        self.device.setCurrentIndex(max(0, self.device.findData(defaults.get("device", "auto"))))
+        self.device.setToolTip("auto uses the GPU (CUDA) when one is available")
+        form.addRow("Device", self.device)
+
+        self.patch_size = QSpinBox()
+        self.patch_size.setRange(0, 64)
+        self.patch_size.setSpecialValueText(DEFAULT_SPECIAL)
+        self.patch_size.setSuffix(" px")
+        self.patch_size.setValue(int(defaults.get("patch_size") or 0))
+        self.patch_size.setToolTip("Side of the square patches the VAE and the classifier see")
+        form.addRow("Patch size", self.patch_size)
+        self.synthetic = QSpinBox()
+        self.synthetic.setRange(0, 100000)
+        self.synthetic.setSingleStep(50)
+        self.synthetic.setSpecialValueText(DEFAULT_SPECIAL)
+        self.synthetic.setValue(int(defaults.get("synthetic_per_class") or 0))
+        self.synthetic.setToolTip("Synthetic patches for an average class; rare classes get more (see λ)")
+        form.addRow("Synthetic samples per class", self.synthetic)
+        self.guidance = QDoubleSpinBox()
+        self.guidance.setRange(0.0, 20.0)
+        self.guidance.setSingleStep(0.5)
+        self.guidance.setDecimals(1)
+        self.guidance.setSpecialValueText(DEFAULT_SPECIAL)
+        self.guidance.setValue(float(defaults.get("guidance") or 0.0))
+        self.guidance.setToolTip("Classifier-free guidance ω: higher follows the prompt more closely, "
+                                 "with less variety")
+        form.addRow("Guidance ω", self.guidance)
+        self.balance = QDoubleSpinBox()
+        self.balance.setRange(0.0, 1.0)
+        self.balance.setSingleStep(0.1)
+        self.balance.setDecimals(2)
+        self.balance.setValue(float(defaults.get("balance_rate", 0.5)))
+        self.balance.setToolTip("Balance rate λ: 0 gives every class the same number of synthetic samples, "
+                                "1 gives rare classes proportionally more")
+        form.addRow("Balance rate λ", self.balance)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setValue(int(defaults.get("seed", 0)))
+        form.addRow("Seed", self.seed)
+
+        self.output_folder = QgsFileWidget()
+        self.output_folder.setStorageMode(QgsFileWidget.GetDirectory)
+        self.output_folder.setDialogTitle("Output folder")
+        self.output_folder.setFilePath(str(defaults.get("output_folder", "")))
+        form.addRow("Output folder", self.output_folder)
+        self.bundle = QgsFileWidget()
+        self.bundle.setStorageMode(QgsFileWidget.GetDirectory)
+        self.bundle.setDialogTitle("Trained model bundle (model_bundle folder of an earlier run)")
+        self.bundle.setFilePath(str(defaults.get("bundle") or ""))
+        self.bundle.setToolTip("Optional: reuse the synthesis model of an earlier run instead of training one")
+        form.addRow("Reuse model bundle", self.bundle)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        self.problem = QLabel("")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #b00020;")
+        layout.addWidget(self.problem)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.button(QDialogButtonBox.Ok).setText("Run")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def values(self) -> dict[str, Any]:
+        """The chosen settings; None means "the preset's default" (keys match core MethodSettings)."""
+        bundle = self.bundle.filePath().strip()
+        return {
+            "preset": self.preset.currentData(),
+            "device": self.device.currentData(),
+            "patch_size": self.patch_size.value() or None,
+            "synthetic_per_class": self.synthetic.value() or None,
+            "guidance": self.guidance.value() or None,
+            "balance_rate": float(self.balance.value()),
+            "seed": int(self.seed.value()),
+            "output_folder": self.output_folder.filePath().strip(),
+            "bundle": bundle or None,
+            "overwrite": self._overwrite,
+        }
+
+    def problems(self) -> list[str]:
+        """What stops the run (empty when the settings can run)."""
+        found = []
+        folder = folder_problem(self.output_folder.filePath())
+        if folder:
+            found.append(folder)
+        size = self.patch_size.value()
+        if size and size < 3:
+            found.append(f"A patch size of {size} px is too small; use 3 px or more (or the preset default).")
+        bundle = self.bundle.filePath().strip()
+        if bundle and not Path(bundle).is_dir():
+            found.append(f"The model bundle {bundle} does not exist (choose the model_bundle folder of a run).")
+        elif bundle and not (Path(bundle) / BUNDLE_MANIFEST).is_file():
+            found.append(f"{bundle} is not a HyperSynth model bundle: it has no {BUNDLE_MANIFEST}.")
+        return found
+
+    def confirm_overwrite(self, names: list[str]) -> bool:
+        """Ask before replacing earlier outputs (a method so tests can answer it)."""
+        answer = QMessageBox.question(
+            self, "Overwrite results?",
+            f"The output folder already holds {', '.join(names)}.\nReplace them with the new run's results?",
+            QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+        return answer == QMessageBox.Yes
+
+    def accept(self) -> None:
+        """Close only when the settings can run (and the analyst agreed to overwrite earlier outputs)."""
+        found = self.problems()
+        self.problem.setText("\n".join(found))
+        if found:
+            return
+        clash = existing_outputs(self.output_folder.filePath())
+        if clash and not self.confirm_overwrite(clash):
+            return
+        self._overwrite = bool(clash)
+        super().accept()

@@ -1,0 +1,157 @@
+"""Scene panel: pick the hyperspectral raster, see what it holds, show it in true or false colour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from qgis.core import QgsMapLayerProxyModel, QgsProject, QgsRasterLayer, QgsUnitTypes
+from qgis.gui import QgsMapLayerComboBox
+from qgis.PyQt.QtCore import pyqtSignal
+from qgis.PyQt.QtWidgets import (
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..plugin.rendering import COMPOSITE_TITLES, COMPOSITES, CompositeChoice, apply_composite, read_band_wavelengths
+
+RASTER_FILTER = "Rasters (*.tif *.tiff *.img *.hdr *.bsq *.bil *.bip *.dat *.vrt *.nc *.h5 *.he5);;All files (*)"
+
+
+class ScenePanel(QWidget):
+    """The scene chooser with its facts and the composite buttons."""
+
+    sceneChanged = pyqtSignal(object)  # the new scene QgsRasterLayer, or None
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self._wavelengths: Optional[np.ndarray] = None
+        layout = QVBoxLayout(self)
+        row = QHBoxLayout()
+        self.layer_box = QgsMapLayerComboBox()
+        self.layer_box.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.layer_box.setAllowEmptyLayer(True)
+        self.layer_box.setToolTip("The hyperspectral scene to label and classify")
+        self.layer_box.layerChanged.connect(self._layer_changed)
+        row.addWidget(self.layer_box, 1)
+        self.open_button = QPushButton("Open file…")
+        self.open_button.clicked.connect(self._ask_open)
+        row.addWidget(self.open_button)
+        layout.addLayout(row)
+
+        facts = QGroupBox("Scene")
+        grid = QGridLayout(facts)
+        self.fact_labels: dict[str, QLabel] = {}
+        for i, (key, title) in enumerate([("bands", "Bands"), ("wavelengths", "Wavelengths"),
+                                          ("size", "Size"), ("crs", "CRS")]):
+            grid.addWidget(QLabel(f"{title}:"), i, 0)
+            value = QLabel("–")
+            value.setWordWrap(True)
+            self.fact_labels[key] = value
+            grid.addWidget(value, i, 1)
+        grid.setColumnStretch(1, 1)
+        layout.addWidget(facts)
+
+        show = QGroupBox("Show as")
+        buttons = QHBoxLayout(show)
+        self.composite_buttons: dict[str, QPushButton] = {}
+        for key in COMPOSITES:
+            button = QPushButton(COMPOSITE_TITLES[key])
+            targets = " / ".join(f"{t:.0f}" for t in COMPOSITES[key])
+            button.setToolTip(f"Red / green / blue from the bands nearest to {targets} nm")
+            button.clicked.connect(lambda _=False, k=key: self.apply_composite(k))
+            buttons.addWidget(button)
+            self.composite_buttons[key] = button
+        layout.addWidget(show)
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        layout.addWidget(self.note)
+        layout.addStretch(1)
+        self._layer_changed(self.layer_box.currentLayer())
+
+    def scene_layer(self) -> Optional[QgsRasterLayer]:
+        layer = self.layer_box.currentLayer()
+        return layer if isinstance(layer, QgsRasterLayer) else None
+
+    def set_scene_layer(self, layer: Optional[QgsRasterLayer]) -> None:
+        self.layer_box.setLayer(layer)
+
+    def wavelengths(self) -> Optional[np.ndarray]:
+        """``(B,)`` nm of the current scene, None when it has none."""
+        return self._wavelengths
+
+    def open_file(self, path: str, project: Optional[QgsProject] = None) -> QgsRasterLayer:
+        """Add the raster at ``path`` to the project and make it the scene.
+
+        Raises:
+            ValueError: when QGIS cannot read the file as a raster.
+        """
+        layer = QgsRasterLayer(path, Path(path).stem)
+        if not layer.isValid():
+            raise ValueError(f"QGIS cannot open {path} as a raster; choose a GeoTIFF, ENVI or another GDAL format")
+        (project or QgsProject.instance()).addMapLayer(layer)
+        self.set_scene_layer(layer)
+        return layer
+
+    def _ask_open(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a hyperspectral scene", "", RASTER_FILTER)
+        if path:
+            try:
+                self.open_file(path)
+            except ValueError as error:
+                self.note.setText(str(error))
+
+    def _layer_changed(self, layer) -> None:
+        layer = layer if isinstance(layer, QgsRasterLayer) else None
+        self.note.setText("")
+        for button in self.composite_buttons.values():
+            button.setEnabled(layer is not None and layer.bandCount() >= 3)
+        if layer is None:
+            self._wavelengths = None
+            for value in self.fact_labels.values():
+                value.setText("–")
+            self.sceneChanged.emit(None)
+            return
+        self._wavelengths = read_band_wavelengths(layer.source())
+        wl = self._wavelengths
+        self.fact_labels["bands"].setText(str(layer.bandCount()))
+        self.fact_labels["wavelengths"].setText(
+            f"{wl.min():.0f}–{wl.max():.0f} nm" if wl is not None else "not in the file's metadata")
+        self.fact_labels["size"].setText(
+            f"{layer.width()} × {layer.height()} pixels of {layer.rasterUnitsPerPixelX():g} "
+            f"{_units(layer)}")
+        crs = layer.crs()
+        self.fact_labels["crs"].setText(crs.userFriendlyIdentifier() if crs.isValid() else "none (a pixel grid)")
+        if layer.bandCount() < 3:
+            self.note.setText("This raster has fewer than 3 bands; it is not a hyperspectral scene.")
+        self.sceneChanged.emit(layer)
+
+    def apply_composite(self, composite: str) -> Optional[CompositeChoice]:
+        """Render the scene as ``composite`` and tell the analyst which bands were used."""
+        layer = self.scene_layer()
+        if layer is None:
+            self.note.setText("Choose a scene first.")
+            return None
+        try:
+            choice = apply_composite(layer, composite)
+        except ValueError as error:
+            self.note.setText(str(error))
+            return None
+        if choice.wavelengths is not None:
+            used = ", ".join(f"band {b} ({w:.0f} nm)" for b, w in zip(choice.bands, choice.wavelengths))
+        else:
+            used = ", ".join(f"band {b}" for b in choice.bands)
+        self.note.setText(f"{COMPOSITE_TITLES[composite]}: R, G, B = {used}. {choice.note}".strip())
+        return choice
+
+
+def _units(layer: QgsRasterLayer) -> str:
+    crs = layer.crs()
+    return QgsUnitTypes.toAbbreviatedString(crs.mapUnits()) if crs.isValid() else "units"
