@@ -1,0 +1,1 @@
+"""The QGIS side of HyperSynth: plugin entry, Processing provider, background tasks, settings and layers."""

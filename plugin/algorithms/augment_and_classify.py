@@ -1,0 +1,110 @@
+"""Processing algorithm `hypersynth:augmentandclassify`: synthesise labelled patches from prompts, then classify."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+)
+
+from ..settings import DEVICES, PRESETS, HyperSynthSettings
+from .base import check_folder_destination, move_folder_into_place
+from .scene_classification import SceneClassificationAlgorithm
+
+
+class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
+    """Txt2HSI-LDM synthesis from class prompts + a spectral-spatial CNN on real and synthetic patches."""
+
+    PRESET = "PRESET"
+    DEVICE = "DEVICE"
+    SYNTHETIC_PER_CLASS = "SYNTHETIC_PER_CLASS"
+    BALANCE_RATE = "BALANCE_RATE"
+    GUIDANCE = "GUIDANCE"
+    PATCH_SIZE = "PATCH_SIZE"
+    BUNDLE = "BUNDLE"
+    CLASSIFIER = "CLASSIFIER"
+
+    def name(self) -> str:
+        return "augmentandclassify"
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr("Augment & Classify")
+
+    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr(
+            "Learns the scene with a text-conditioned latent diffusion model (spectral VAE + CLIP text encoder + "
+            "diffusion transformer, trained on all pixels and your labels), synthesises extra labelled patches "
+            "for each class from its prompt (rare classes get more, set by the balance rate), and trains a "
+            "spectral-spatial CNN on the real and synthetic patches. Prompts come from the class and prompt file "
+            "(otherwise the class names are used).\n\n"
+            "Presets: tiny (seconds, to try the workflow), fast (minutes on a laptop CPU), full (GPU). "
+            "Optionally keep the trained synthesis model to reuse it, and the classifier to apply it to other "
+            "scenes of the same sensor ('Classify with a saved classifier').")
+
+    def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
+        defaults = HyperSynthSettings.load()
+        self.add_input_parameters()
+        self.addParameter(QgsProcessingParameterEnum(
+            self.PRESET, self.tr("Preset"), options=list(PRESETS), defaultValue=PRESETS.index(defaults.preset)))
+        advanced = [
+            QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=list(DEVICES),
+                                       defaultValue=DEVICES.index(defaults.device)),
+            QgsProcessingParameterNumber(self.SYNTHETIC_PER_CLASS,
+                                         self.tr("Synthetic patches for an average class (0: the preset's)"),
+                                         QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0),
+            QgsProcessingParameterNumber(self.BALANCE_RATE,
+                                         self.tr("Balance rate λ (0: equal per class, 1: inverse to frequency)"),
+                                         QgsProcessingParameterNumber.Double, defaultValue=0.5, minValue=0.0,
+                                         maxValue=1.0),
+            QgsProcessingParameterNumber(self.GUIDANCE, self.tr("Guidance ω (empty: the preset's)"),
+                                         QgsProcessingParameterNumber.Double, optional=True, minValue=0.0),
+            QgsProcessingParameterNumber(self.PATCH_SIZE, self.tr("Patch size in pixels (0: the preset's)"),
+                                         QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0),
+        ]
+        for parameter in advanced:
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(parameter)
+        self.add_seed_parameter()
+        self.add_output_parameters()
+        self.addParameter(QgsProcessingParameterFolderDestination(
+            self.BUNDLE, self.tr("Trained synthesis model (folder, to reuse)"), optional=True,
+            createByDefault=False))
+        self.addParameter(QgsProcessingParameterFolderDestination(
+            self.CLASSIFIER, self.tr("Trained classifier (folder, to classify other scenes)"), optional=True,
+            createByDefault=False))
+
+    def engine_arguments(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, Any]:
+        from ...core.methods import MethodSettings
+
+        guidance = (self.parameterAsDouble(parameters, self.GUIDANCE, context)
+                    if parameters.get(self.GUIDANCE) not in (None, "") else None)
+        settings = MethodSettings(
+            preset=PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)],
+            device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
+            seed=self.parameterAsInt(parameters, self.SEED, context),
+            synthetic_per_class=self.parameterAsInt(parameters, self.SYNTHETIC_PER_CLASS, context) or None,
+            balance_rate=self.parameterAsDouble(parameters, self.BALANCE_RATE, context),
+            guidance=guidance,
+            patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context) or None)
+        return {"method": "augment", "settings": settings}
+
+    def check_outputs(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
+        for key in (self.BUNDLE, self.CLASSIFIER):
+            destination = self.parameterAsFileOutput(parameters, key, context)
+            if destination:
+                check_folder_destination(destination)
+
+    def keep_extra_outputs(self, staged: Path, parameters: dict[str, Any], context: QgsProcessingContext,
+                           results: dict[str, Any]) -> None:
+        from ...core.pipeline import BUNDLE, CLASSIFIER_BUNDLE
+
+        for key, folder in ((self.BUNDLE, BUNDLE), (self.CLASSIFIER, CLASSIFIER_BUNDLE)):
+            destination = self.parameterAsFileOutput(parameters, key, context)
+            if destination and (staged / folder).is_dir():
+                results[key] = move_folder_into_place(staged / folder, destination)

@@ -1,0 +1,44 @@
+"""Processing algorithm `hypersynth:classifybaseline`: random forest or SVM on the labelled spectra."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qgis.core import QgsProcessingContext, QgsProcessingParameterEnum
+
+from .scene_classification import SceneClassificationAlgorithm
+
+
+class ClassifyBaselineAlgorithm(SceneClassificationAlgorithm):
+    """Classify every pixel with a random forest or an SVM trained on the labelled pixels' spectra."""
+
+    METHOD = "METHOD"
+    METHODS = (("rf", "Random forest"), ("svm", "Support vector machine (RBF)"))
+
+    def name(self) -> str:
+        return "classifybaseline"
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr("Classify scene (baseline)")
+
+    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr(
+            "Classifies a hyperspectral scene pixel by pixel from its spectra, with a random forest or an SVM "
+            "trained on the labelled pixels (points, polygons or a label raster on the scene's grid). "
+            "This is what spectral classification tools usually offer, and the baseline Augment & Classify is "
+            "compared with.\n\n"
+            "Outputs: a class map (class ids, with the class colours and names), the confidence of each pixel "
+            "(the winning class's probability, 0..1) and an HTML report. With validation labels, the report "
+            "and the outputs give the overall accuracy, average accuracy and kappa on the validation pixels "
+            "that were not used for training.")
+
+    def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
+        self.add_input_parameters()
+        self.addParameter(QgsProcessingParameterEnum(
+            self.METHOD, self.tr("Method"), options=[self.tr(title) for _, title in self.METHODS], defaultValue=0))
+        self.add_seed_parameter()
+        self.add_output_parameters()
+
+    def engine_arguments(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, Any]:
+        method = self.METHODS[self.parameterAsEnum(parameters, self.METHOD, context)][0]
+        return {"method": method, "seed": self.parameterAsInt(parameters, self.SEED, context)}

@@ -1,0 +1,134 @@
+"""Processing algorithm `hypersynth:classifywithbundle`: apply a saved classifier to a scene of the same sensor."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMapLayer,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
+
+from ...core.progress import Cancelled
+from ..settings import DEVICES, HyperSynthSettings
+from .base import FeedbackReporter, HyperSynthAlgorithm, labels_file, move_raster, raster_file, staging_folder
+from .scene_classification import StyleOnLoad, style_when_loaded
+
+
+class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
+    """Classify every pixel of a scene with a classifier saved by Augment & Classify (no labels needed)."""
+
+    MODEL = "MODEL"
+    SCENE = "SCENE"
+    VALIDATION = "VALIDATION"
+    CLASS_FIELD = "CLASS_FIELD"
+    DEVICE = "DEVICE"
+    OUTPUT = "OUTPUT"
+    CONFIDENCE = "CONFIDENCE"
+    METRICS = "METRICS"
+    OVERALL_ACCURACY = "OVERALL_ACCURACY"
+    AVERAGE_ACCURACY = "AVERAGE_ACCURACY"
+    KAPPA = "KAPPA"
+
+    def name(self) -> str:
+        return "classifywithbundle"
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr("Classify with a saved classifier")
+
+    def group(self) -> str:
+        return self.tr("Classification")
+
+    def groupId(self) -> str:  # noqa: N802 (QGIS API)
+        return "classification"
+
+    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr(
+            "Applies a classifier trained by Augment & Classify (its 'trained classifier' folder) to a scene of "
+            "the same sensor and band set, e.g. a neighbouring flight line. No labels are needed; with "
+            "validation labels the accuracy is measured and written as JSON.")
+
+    def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
+        self.addParameter(QgsProcessingParameterFile(
+            self.MODEL, self.tr("Trained classifier (folder)"), behavior=QgsProcessingParameterFile.Folder))
+        self.addParameter(QgsProcessingParameterRasterLayer(self.SCENE, self.tr("Hyperspectral scene")))
+        self.addParameter(QgsProcessingParameterMapLayer(
+            self.VALIDATION, self.tr("Validation labels for an accuracy assessment"),
+            types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster], optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            self.CLASS_FIELD, self.tr("Class field of the validation labels"),
+            parentLayerParameterName=self.VALIDATION, optional=True))
+        device = QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=list(DEVICES),
+                                            defaultValue=DEVICES.index(HyperSynthSettings.load().device))
+        device.setFlags(device.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(device)
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Classified map")))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.CONFIDENCE, self.tr("Confidence (max class probability)")))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.METRICS, self.tr("Accuracy (JSON)"), fileFilter=self.tr("JSON files (*.json)"), optional=True,
+            createByDefault=False))
+        self.addOutput(QgsProcessingOutputNumber(self.OVERALL_ACCURACY, self.tr("Overall accuracy (OA)")))
+        self.addOutput(QgsProcessingOutputNumber(self.AVERAGE_ACCURACY, self.tr("Average accuracy (AA)")))
+        self.addOutput(QgsProcessingOutputNumber(self.KAPPA, self.tr("Cohen's kappa")))
+
+    def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+                         feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        model = self.parameterAsFile(parameters, self.MODEL, context)
+        if not model or not os.path.isdir(model):
+            raise QgsProcessingException(f"the trained classifier must be a folder; {model!r} is not one")
+        scene = raster_file(self.parameterAsRasterLayer(parameters, self.SCENE, context), "scene")
+        validation_layer = self.parameterAsLayer(parameters, self.VALIDATION, context)
+        validation = (labels_file(validation_layer, "validation", context, feedback)
+                      if validation_layer is not None else None)
+        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
+        device = DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
+        out_map = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        out_confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context)
+        out_metrics = self.parameterAsFileOutput(parameters, self.METRICS, context)
+
+        from ...core.pipeline import classify_with_model
+
+        staging = staging_folder(out_map)
+        try:
+            outputs = classify_with_model(model, scene, staging, validation_path=validation, class_field=class_field,
+                                          device=device, reporter=FeedbackReporter(feedback), overwrite=True)
+            if feedback.isCanceled():
+                raise Cancelled("cancelled by the user")
+            results: dict[str, Any] = {}
+            if outputs.metrics and out_metrics:
+                Path(out_metrics).parent.mkdir(parents=True, exist_ok=True)
+                tmp = Path(out_metrics).with_name(f".{Path(out_metrics).name}.part")
+                tmp.write_text(json.dumps(outputs.metrics, indent=2), encoding="utf-8")
+                os.replace(tmp, out_metrics)
+                results[self.METRICS] = out_metrics
+            results[self.CONFIDENCE] = move_raster(Path(outputs.confidence), out_confidence)
+            results[self.OUTPUT] = move_raster(Path(outputs.class_map), out_map)
+        except Cancelled as exc:
+            raise QgsProcessingException("cancelled by the user; no output was written") from exc
+        except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
+            raise QgsProcessingException(str(exc)) from exc
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        if outputs.metrics:
+            for key, name in ((self.OVERALL_ACCURACY, "oa"), (self.AVERAGE_ACCURACY, "aa"), (self.KAPPA, "kappa")):
+                if name in outputs.metrics:
+                    results[key] = float(outputs.metrics[name])
+        style_when_loaded(context, out_map, StyleOnLoad(list(outputs.classes)))
+        style_when_loaded(context, out_confidence, StyleOnLoad(None))
+        return results

@@ -1,0 +1,186 @@
+"""The shared body of the algorithms that classify a whole scene through `core.pipeline.classify_scene`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any, Optional
+
+from qgis.core import (
+    QgsMapLayer,
+    QgsProcessing,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMapLayer,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsRasterLayer,
+)
+
+from ...core.progress import Cancelled
+from ..layers import class_renderer, confidence_renderer
+from .base import (
+    FeedbackReporter,
+    HyperSynthAlgorithm,
+    labels_file,
+    move_raster,
+    raster_file,
+    staging_folder,
+    write_report,
+)
+
+
+class StyleOnLoad(QgsProcessingLayerPostProcessorInterface):
+    """Styles an output layer when Processing loads it into the project (main thread)."""
+
+    def __init__(self, classes: Optional[list] = None) -> None:
+        super().__init__()
+        self.classes = classes  # None: the confidence raster
+
+    def postProcessLayer(self, layer: QgsMapLayer, context: QgsProcessingContext,  # noqa: N802 (QGIS API)
+                         feedback: QgsProcessingFeedback) -> None:
+        if not isinstance(layer, QgsRasterLayer):
+            return
+        if self.classes is None:
+            layer.setRenderer(confidence_renderer(layer))
+        else:
+            layer.setRenderer(class_renderer(layer, self.classes))
+        layer.triggerRepaint()
+
+
+# Processing calls post-processors after processAlgorithm returned; they must outlive the algorithm object.
+_POST_PROCESSORS: dict[str, StyleOnLoad] = {}
+
+
+def style_when_loaded(context: QgsProcessingContext, output: str, post: StyleOnLoad) -> None:
+    """Style ``output`` with ``post`` if Processing is going to load it into the project."""
+    if context.willLoadLayerOnCompletion(output):
+        _POST_PROCESSORS[output] = post
+        context.layerToLoadOnCompletionDetails(output).setPostProcessor(post)
+
+
+class SceneClassificationAlgorithm(HyperSynthAlgorithm):
+    """Scene + labels in; class map, confidence and report out. Subclasses add their method's parameters."""
+
+    SCENE = "SCENE"
+    LABELS = "LABELS"
+    CLASS_FIELD = "CLASS_FIELD"
+    CLASSES = "CLASSES"
+    VALIDATION = "VALIDATION"
+    SEED = "SEED"
+    OUTPUT = "OUTPUT"
+    CONFIDENCE = "CONFIDENCE"
+    REPORT = "REPORT"
+    OVERALL_ACCURACY = "OVERALL_ACCURACY"
+    AVERAGE_ACCURACY = "AVERAGE_ACCURACY"
+    KAPPA = "KAPPA"
+
+    def group(self) -> str:
+        return self.tr("Classification")
+
+    def groupId(self) -> str:  # noqa: N802 (QGIS API)
+        return "classification"
+
+    # --- parameters -------------------------------------------------------------------------------
+    def add_input_parameters(self) -> None:
+        """Scene, labels, class field, class file, validation labels."""
+        self.addParameter(QgsProcessingParameterRasterLayer(self.SCENE, self.tr("Hyperspectral scene")))
+        self.addParameter(QgsProcessingParameterMapLayer(
+            self.LABELS, self.tr("Training labels (points, polygons or a label raster)"),
+            types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster]))
+        self.addParameter(QgsProcessingParameterField(
+            self.CLASS_FIELD, self.tr("Class field (empty: a field named class, class_id, label, …)"),
+            parentLayerParameterName=self.LABELS, optional=True))
+        self.addParameter(QgsProcessingParameterFile(
+            self.CLASSES, self.tr("Class and prompt file (names, colours, prompts)"),
+            extension="json", optional=True))
+        self.addParameter(QgsProcessingParameterMapLayer(
+            self.VALIDATION, self.tr("Validation labels for an accuracy assessment"),
+            types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster], optional=True))
+
+    def add_seed_parameter(self) -> None:
+        seed = QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"),
+                                            QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0)
+        seed.setFlags(seed.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(seed)
+
+    def add_output_parameters(self) -> None:
+        """Class map, confidence raster and HTML report destinations, plus the accuracy outputs."""
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Classified map")))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.CONFIDENCE, self.tr("Confidence (max class probability)")))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.REPORT, self.tr("Report"), fileFilter=self.tr("HTML files (*.html)"), optional=True))
+        self.addOutput(QgsProcessingOutputNumber(self.OVERALL_ACCURACY, self.tr("Overall accuracy (OA)")))
+        self.addOutput(QgsProcessingOutputNumber(self.AVERAGE_ACCURACY, self.tr("Average accuracy (AA)")))
+        self.addOutput(QgsProcessingOutputNumber(self.KAPPA, self.tr("Cohen's kappa")))
+
+    # --- what subclasses decide -------------------------------------------------------------------
+    def engine_arguments(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, Any]:
+        """Keyword arguments for ``classify_scene`` beyond the files (method, preset, settings, bundle)."""
+        raise NotImplementedError(f"{type(self).__name__} must say which method it runs")
+
+    def check_outputs(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
+        """Refuse unusable method-specific destinations before the long run starts."""
+
+    def keep_extra_outputs(self, staged: Path, parameters: dict[str, Any], context: QgsProcessingContext,
+                           results: dict[str, Any]) -> None:
+        """Move method-specific outputs (e.g. the model bundle) out of the staging folder."""
+
+    # --- the run ----------------------------------------------------------------------------------
+    def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+                         feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        scene = raster_file(self.parameterAsRasterLayer(parameters, self.SCENE, context), "scene")
+        labels = labels_file(self.parameterAsLayer(parameters, self.LABELS, context), "labels", context, feedback)
+        validation_layer = self.parameterAsLayer(parameters, self.VALIDATION, context)
+        validation = (labels_file(validation_layer, "validation", context, feedback)
+                      if validation_layer is not None else None)
+        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
+        classes_path = self.parameterAsFile(parameters, self.CLASSES, context) or None
+        out_map = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        out_confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context)
+        out_report = self.parameterAsFileOutput(parameters, self.REPORT, context)
+        engine_args = self.engine_arguments(parameters, context)
+        self.check_outputs(parameters, context)
+
+        from ...core.pipeline import classify_scene  # heavy: numpy, the engine, later torch
+
+        staging = staging_folder(out_map)
+        try:
+            outputs = classify_scene(scene, labels, staging, classes_path=classes_path, class_field=class_field,
+                                     validation_path=validation, reporter=FeedbackReporter(feedback),
+                                     overwrite=True, **engine_args)
+            if feedback.isCanceled():
+                raise Cancelled("cancelled by the user")
+            results: dict[str, Any] = {}
+            self.keep_extra_outputs(staging, parameters, context, results)
+            if out_report:
+                results[self.REPORT] = write_report(Path(outputs.report).with_suffix(".html"), out_report)
+            results[self.CONFIDENCE] = move_raster(Path(outputs.confidence), out_confidence)
+            results[self.OUTPUT] = move_raster(Path(outputs.class_map), out_map)
+        except Cancelled as exc:
+            raise QgsProcessingException("cancelled by the user; no output was written") from exc
+        except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
+            raise QgsProcessingException(str(exc)) from exc
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+        if outputs.metrics:
+            for key, name in ((self.OVERALL_ACCURACY, "oa"), (self.AVERAGE_ACCURACY, "aa"), (self.KAPPA, "kappa")):
+                if name in outputs.metrics:
+                    results[key] = float(outputs.metrics[name])
+            feedback.pushInfo(self.tr("Accuracy on the validation labels: OA {:.2f} %, AA {:.2f} %, kappa {:.4f}")
+                              .format(100 * results.get(self.OVERALL_ACCURACY, float("nan")),
+                                      100 * results.get(self.AVERAGE_ACCURACY, float("nan")),
+                                      results.get(self.KAPPA, float("nan"))))
+        style_when_loaded(context, out_map, StyleOnLoad(list(outputs.classes)))
+        style_when_loaded(context, out_confidence, StyleOnLoad(None))
+        return results

@@ -1,0 +1,80 @@
+"""Which Python packages the engine needs are missing, and one message that says how to install them."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+from qgis.core import Qgis, QgsMessageLog
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One Python package the engine imports."""
+
+    module: str  # the import name, e.g. "sklearn"
+    requirement: str  # what pip installs, e.g. "scikit-learn"
+    purpose: str  # what the analyst loses without it
+
+
+# The pins match requirements.txt; torchvision comes with torch because open_clip imports it.
+DEPENDENCIES: tuple[Dependency, ...] = (
+    Dependency("torch", "torch==2.13.0 torchvision==0.28.0", "the VAE, diffusion model and CNN"),
+    Dependency("open_clip", "open_clip_torch==3.3.0", "the CLIP text encoder for prompts"),
+    Dependency("diffusers", "diffusers==0.35.2", "the diffusion noise schedulers"),
+    Dependency("safetensors", "safetensors", "saving and loading model bundles"),
+    Dependency("sklearn", "scikit-learn", "random forest, SVM and accuracy metrics"),
+    Dependency("rasterio", "rasterio", "reading and writing rasters"),
+    Dependency("pyqtgraph", "pyqtgraph", "the spectral profile plots of the dock"),
+)
+
+MESSAGE_TITLE = "HyperSynth"
+
+
+def missing_dependencies(dependencies: tuple[Dependency, ...] = DEPENDENCIES) -> list[Dependency]:
+    """The dependencies that cannot be found, without importing them (QGIS starts fast)."""
+    missing = []
+    for dep in dependencies:
+        try:
+            found = importlib.util.find_spec(dep.module) is not None
+        except (ImportError, ValueError):  # a broken half-installed package
+            found = False
+        if not found:
+            missing.append(dep)
+    return missing
+
+
+def install_command(missing: list[Dependency]) -> str:
+    """The exact pip command that installs ``missing`` into the Python QGIS runs."""
+    python = "python" if sys.platform.startswith("win") else "python3"
+    return f"{python} -m pip install --user " + " ".join(d.requirement for d in missing)
+
+
+def missing_message(missing: list[Dependency]) -> str:
+    """One sentence naming what is missing, what it is for, and the command that installs it."""
+    names = ", ".join(f"{d.module} ({d.purpose})" for d in missing)
+    return (f"missing Python packages: {names}. Install them with: {install_command(missing)} "
+            "and restart QGIS.")
+
+
+def report_missing_dependencies(iface: object, dependencies: tuple[Dependency, ...] = DEPENDENCIES
+                                ) -> Optional[str]:
+    """Show ONE message bar entry when packages are missing; never raises (QGIS must keep working).
+
+    Returns:
+        The message shown, or None when everything is installed.
+    """
+    try:
+        missing = missing_dependencies(dependencies)
+        if not missing:
+            return None
+        text = missing_message(missing)
+        QgsMessageLog.logMessage(text, MESSAGE_TITLE, Qgis.Warning)
+        if iface is not None:
+            iface.messageBar().pushMessage(MESSAGE_TITLE, text, Qgis.Warning, 0)
+        return text
+    except Exception as exc:  # noqa: BLE001 (a dependency check must not break QGIS's plugin loading)
+        QgsMessageLog.logMessage(f"could not check dependencies: {exc}", MESSAGE_TITLE, Qgis.Warning)
+        return None

@@ -1,0 +1,334 @@
+"""The QGIS plugin object: Processing provider, the "Augment & Classify" action and dock, background runs."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from qgis.core import (
+    Qgis,
+    QgsApplication,
+    QgsMessageLog,
+    QgsProject,
+    QgsRasterLayer,
+    QgsVectorFileWriter,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtCore import QCoreApplication, Qt
+from qgis.PyQt.QtGui import QIcon
+from qgis.PyQt.QtWidgets import QAction
+
+from ..core.progress import Reporter
+from ..core.scene import ClassInfo
+from .algorithms.base import ICON
+from .dependencies import report_missing_dependencies
+from .provider import HyperSynthProvider
+from .settings import HyperSynthSettings
+from .tasks import CANCELLED_MESSAGE, LOG_TAG, EngineTask, TaskRunner
+
+MENU = "&HyperSynth"
+RUN_TITLES = {"augment": "Augment & Classify", "cnn": "CNN", "rf": "Random forest", "svm": "SVM"}
+REQUIRED = {"scene_layer_id": "scene layer", "label_layer_id": "label layer", "classes": "classes"}
+FALLBACK_ALGORITHM = "hypersynth:classifybaseline"  # opened by the action when the dock cannot load
+
+
+@dataclass
+class RunRequest:
+    """One Augment & Classify run, resolved on the main thread into files and plain values for the worker."""
+
+    scene_path: str  # the scene raster file
+    labels_path: str  # a label file the engine reads (vector file or label raster)
+    out_dir: str  # output folder (created if needed)
+    classes: list[ClassInfo]  # the classes with the prompts and colours to use
+    method: str = "augment"  # engine method: augment, cnn, rf, svm
+    preset: str = "fast"  # tiny, fast or full
+    device: str = "auto"  # auto, cpu or cuda
+    seed: int = 0  # seeds every random choice
+    patch_size: Optional[int] = None  # None: the preset's
+    synthetic_per_class: Optional[int] = None  # None: the preset's
+    guidance: Optional[float] = None  # classifier-free guidance ω; None: the preset's
+    balance_rate: float = 0.5  # λ: 0 = equal per class, 1 = inverse to class frequency
+    bundle_path: Optional[str] = None  # reuse a trained synthesis model
+    class_field: Optional[str] = None  # label field; None: guessed by the engine
+    overwrite: bool = False  # replace outputs already in out_dir
+    title: str = "Augment & Classify"  # task and layer-group name
+    temporary_labels: Optional[str] = None  # a label file written for this run, deleted afterwards
+
+
+def classify_job(request: RunRequest) -> Callable[[Reporter], Any]:
+    """The worker side of a run: files and values in, ``ClassificationOutputs`` out (no Qt objects)."""
+
+    def job(reporter: Reporter) -> Any:
+        from ..core.io.classes import write_classes
+        from ..core.methods import MethodSettings
+        from ..core.pipeline import classify_scene
+
+        settings = MethodSettings(preset=request.preset, seed=request.seed, device=request.device,
+                                  patch_size=request.patch_size, synthetic_per_class=request.synthetic_per_class,
+                                  guidance=request.guidance, balance_rate=request.balance_rate)
+        Path(request.out_dir).mkdir(parents=True, exist_ok=True)
+        handle, classes_path = tempfile.mkstemp(prefix=".hypersynth-classes-", suffix=".json", dir=request.out_dir)
+        os.close(handle)
+        try:
+            write_classes(classes_path, request.classes, overwrite=True)
+            return classify_scene(request.scene_path, request.labels_path, request.out_dir, method=request.method,
+                                  classes_path=classes_path, class_field=request.class_field,
+                                  preset=request.preset, seed=request.seed, bundle_path=request.bundle_path,
+                                  settings=settings, reporter=reporter, overwrite=request.overwrite)
+        finally:
+            for scratch in (classes_path, request.temporary_labels):
+                _remove(scratch)
+
+    return job
+
+
+def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto", n: int = 4,
+                seed: int = 0) -> Callable[[Reporter], dict]:
+    """The worker side of a prompt preview: a few patches (and the first one's attention) from a saved model.
+
+    The job returns keyword arguments for ``HyperSynthDock.show_preview``.
+    """
+
+    def job(reporter: Reporter) -> dict:
+        import math
+
+        from ..core.ldm.model import SynthesisModel
+        from ..core.ldm.synthesize import synthesize
+
+        model = SynthesisModel.load(bundle, device=device)
+        synthetic = synthesize(model, {int(class_id): prompt}, n, seed=seed, return_attention=True, reporter=reporter)
+        attention = None
+        if synthetic.attention is not None and synthetic.tokens:
+            tokens = list(synthetic.tokens[0])
+            maps = synthetic.attention[0][:, :, :len(tokens)]  # (layers, latent tokens, words of this prompt)
+            side = math.isqrt(maps.shape[1])  # latents are square: T = side * side
+            attention = {"attention": maps, "tokens": tokens, "latent_hw": (side, side)}
+        return {"patches": synthetic.patches, "wavelengths": model.wavelengths, "title": prompt,
+                "attention": attention}
+
+    return job
+
+
+def _remove(path: Optional[str]) -> None:
+    if path and os.path.exists(path):
+        os.remove(path)
+
+
+def label_file_for(layer: Any, out_dir: str) -> tuple[str, Optional[str]]:
+    """A file the engine can read for ``layer`` (main thread): its own file, or a temporary GeoPackage.
+
+    Returns:
+        (path, temporary path to delete after the run or None).
+    """
+    if isinstance(layer, QgsRasterLayer):
+        return layer.source().split("|")[0], None
+    if not isinstance(layer, QgsVectorLayer):
+        raise ValueError("choose a label layer (points, polygons or a label raster) before running")
+    if layer.isEditable() and layer.isModified() and not layer.commitChanges(False):
+        raise ValueError(f"could not save the edits of the label layer '{layer.name()}': "
+                         + "; ".join(layer.commitErrors()))
+    source = layer.source()
+    if layer.providerType() == "ogr" and "|" not in source and os.path.isfile(source) and not layer.subsetString():
+        return source, None  # a plain single-layer file (a layer inside a GeoPackage is copied, below)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=".hypersynth-labels-", suffix=".gpkg", dir=out_dir)
+    os.close(handle)
+    os.remove(tmp)  # the writer creates the GeoPackage itself
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "GPKG"
+    options.layerName = "labels"
+    error, message, _, _ = QgsVectorFileWriter.writeAsVectorFormatV3(
+        layer, tmp, QgsProject.instance().transformContext(), options)
+    if error != QgsVectorFileWriter.NoError:
+        raise ValueError(f"could not copy the label layer '{layer.name()}' to a file: {message}")
+    return tmp, tmp
+
+
+class HyperSynthPlugin:
+    """What QGIS loads: ``initProcessing`` registers the provider, ``initGui`` adds the action and dock."""
+
+    def __init__(self, iface: Any) -> None:
+        self.iface = iface
+        self.provider: Optional[HyperSynthProvider] = None
+        self.actions: list[QAction] = []
+        self.toolbar = None
+        self.dock = None
+        self.tasks = TaskRunner()
+        self.last_bundle: Optional[str] = None  # the synthesis model of the last run, used for prompt previews
+
+    @staticmethod
+    def tr(text: str) -> str:
+        return QCoreApplication.translate("HyperSynth", text)
+
+    # --- QGIS entry points ------------------------------------------------------------------------
+    def initProcessing(self) -> None:  # noqa: N802 (QGIS API)
+        """Register the Processing provider (also called by qgis_process, without a GUI)."""
+        if self.provider is not None:
+            return
+        provider = HyperSynthProvider()
+        if QgsApplication.processingRegistry().addProvider(provider):
+            self.provider = provider
+        else:
+            QgsMessageLog.logMessage("a HyperSynth Processing provider is already registered", LOG_TAG, Qgis.Warning)
+
+    def initGui(self) -> None:  # noqa: N802 (QGIS API)
+        self.initProcessing()
+        report_missing_dependencies(self.iface)
+        action = QAction(QIcon(str(ICON)), self.tr("Augment && Classify"), self.iface.mainWindow())
+        action.setObjectName("hypersynthAugmentClassify")
+        action.setToolTip(self.tr("Classify a hyperspectral scene from a few labels, with synthetic samples"))
+        action.setCheckable(True)
+        action.triggered.connect(self.show_main)
+        self.iface.addPluginToRasterMenu(MENU, action)
+        self.toolbar = self.iface.addToolBar(self.tr("HyperSynth"))
+        self.toolbar.setObjectName("HyperSynthToolbar")
+        self.toolbar.addAction(action)
+        self.actions.append(action)
+        self.dock = self._create_dock()
+
+    def unload(self) -> None:
+        """Remove everything initGui/initProcessing added, and stop running tasks."""
+        self.tasks.cancel_all(detach=True)
+        for action in self.actions:
+            self.iface.removePluginRasterMenu(MENU, action)
+            if self.toolbar is not None:
+                self.toolbar.removeAction(action)
+            action.deleteLater()
+        self.actions.clear()
+        if self.toolbar is not None:
+            self.toolbar.deleteLater()
+            self.toolbar = None
+        if self.dock is not None:
+            self.dock.cleanup()
+            self.iface.removeDockWidget(self.dock)
+            self.dock.deleteLater()
+            self.dock = None
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None
+
+    # --- the action and the dock ------------------------------------------------------------------
+    def _create_dock(self) -> Any:
+        try:
+            from ..ui.main_dock import HyperSynthDock
+        except Exception:  # noqa: BLE001 (a broken or missing dock must not break the plugin)
+            QgsMessageLog.logMessage("the HyperSynth dock could not be loaded; the action opens the Processing "
+                                     f"dialog instead:\n{traceback.format_exc()}", LOG_TAG, Qgis.Warning)
+            return None
+        dock = HyperSynthDock(self.iface, parent=self.iface.mainWindow())
+        dock.setObjectName("HyperSynthDock")
+        self.iface.addDockWidget(Qt.RightDockWidgetArea, dock)
+        dock.hide()
+        dock.visibilityChanged.connect(lambda visible: self.actions and self.actions[0].setChecked(visible))
+        dock.runRequested.connect(self.run_from_dock)
+        dock.previewRequested.connect(self.preview_prompt)
+        return dock
+
+    def show_main(self, checked: bool = True) -> None:
+        """Show or hide the dock; without a dock, open the baseline algorithm's Processing dialog."""
+        if self.dock is not None:
+            self.dock.setVisible(bool(checked))
+            if checked:
+                self.dock.raise_()
+            return
+        if self.actions:
+            self.actions[0].setChecked(False)
+        import processing
+
+        processing.execAlgorithmDialog(FALLBACK_ALGORITHM, {})
+
+    # --- background runs --------------------------------------------------------------------------
+    def run_from_dock(self, values: dict) -> Optional[EngineTask]:
+        """Start a run from the dock's ``runRequested`` values; a bad request becomes a message."""
+        try:
+            request = self.request_from_values(values)
+        except (KeyError, ValueError) as exc:
+            self.iface.messageBar().pushMessage("HyperSynth", str(exc).strip("'\""), Qgis.Warning, 10)
+            return None
+        return self.start_run(request)
+
+    def request_from_values(self, values: dict) -> RunRequest:
+        """Resolve layer ids to files and fill defaults from the settings (main thread).
+
+        ``values`` keys: ``scene_layer_id``, ``label_layer_id``, ``classes``, ``output_folder`` (required);
+        ``preset``, ``device``, ``seed``, ``patch_size``, ``synthetic_per_class``, ``guidance``,
+        ``balance_rate``, ``bundle``, ``class_field``, ``method``, ``overwrite`` (optional).
+        """
+        settings = HyperSynthSettings.load()
+        project = QgsProject.instance()
+        missing = [what for key, what in REQUIRED.items() if not values.get(key)]
+        if missing:
+            raise ValueError(f"cannot run: choose the {' and the '.join(missing)} first")
+        method = values.get("method") or "augment"
+        if method not in RUN_TITLES:
+            raise ValueError(f"unknown method {method!r}; choose one of {', '.join(RUN_TITLES)}")
+        scene = project.mapLayer(values["scene_layer_id"])
+        if not isinstance(scene, QgsRasterLayer) or scene.providerType() != "gdal":
+            raise ValueError("the scene must be a raster layer read from a file; choose one in the Scene panel")
+        out_dir = values.get("output_folder") or settings.output_dir
+        if not out_dir:
+            raise ValueError("choose an output folder (in the run dialog or the HyperSynth settings)")
+        labels, temporary = label_file_for(project.mapLayer(values["label_layer_id"]), out_dir)
+
+        def optional(key: str, kind: type, unset: tuple = (None, "", 0)) -> Any:
+            value = values.get(key)  # spin boxes use 0 for "the preset's value"
+            return None if value in unset else kind(value)
+
+        return RunRequest(
+            scene_path=scene.source().split("|")[0], labels_path=labels, out_dir=str(out_dir),
+            classes=list(values["classes"]), method=method,
+            preset=values.get("preset") or settings.preset, device=values.get("device") or settings.device,
+            seed=int(values.get("seed") or 0), patch_size=optional("patch_size", int),
+            synthetic_per_class=optional("synthetic_per_class", int),
+            guidance=optional("guidance", float, (None, "")),
+            balance_rate=float(values.get("balance_rate", 0.5)), bundle_path=values.get("bundle") or None,
+            class_field=values.get("class_field") or None, overwrite=bool(values.get("overwrite", False)),
+            title=f"{RUN_TITLES[method]} {scene.name()}", temporary_labels=temporary)
+
+    def start_run(self, request: RunRequest) -> EngineTask:
+        """Run ``request`` in the task manager; the result layers are added when it ends."""
+
+        def on_success(outputs: Any) -> None:
+            from .layers import add_result_layers
+
+            _remove(request.temporary_labels)  # the job removes it too, unless it was cancelled before starting
+            if outputs.bundle is not None:
+                self.last_bundle = str(outputs.bundle)
+            elif request.bundle_path:
+                self.last_bundle = request.bundle_path
+            add_result_layers(outputs.class_map, outputs.confidence, outputs.classes, title=request.title)
+            report = Path(outputs.report).with_suffix(".html")
+            self.iface.messageBar().pushMessage(
+                "HyperSynth", f'{request.title} finished: <a href="{report.as_uri()}">open the report</a>',
+                Qgis.Success, 0)
+
+        def on_failure(message: str) -> None:
+            _remove(request.temporary_labels)
+            level = Qgis.Info if message == CANCELLED_MESSAGE else Qgis.Critical
+            self.iface.messageBar().pushMessage("HyperSynth", f"{request.title}: {message}", level, 0)
+
+        task = EngineTask(request.title, classify_job(request), on_success=on_success, on_failure=on_failure)
+        return self.tasks.submit(task)
+
+    def preview_prompt(self, class_id: int, prompt: str) -> Optional[EngineTask]:
+        """Synthesise a few patches for ``prompt`` with the last run's model and show them in the dock."""
+        if not self.last_bundle:
+            self.iface.messageBar().pushMessage(
+                "HyperSynth", "a prompt preview needs a trained synthesis model: run Augment & Classify once, "
+                "its model is then reused for previews", Qgis.Warning, 10)
+            return None
+
+        def on_success(preview: dict) -> None:
+            if self.dock is not None:
+                self.dock.show_preview(**preview)
+
+        def on_failure(message: str) -> None:
+            level = Qgis.Info if message == CANCELLED_MESSAGE else Qgis.Critical
+            self.iface.messageBar().pushMessage("HyperSynth", f"prompt preview: {message}", level, 10)
+
+        job = preview_job(self.last_bundle, class_id, prompt, device=HyperSynthSettings.load().device)
+        return self.tasks.submit(EngineTask(f"Preview '{prompt}'", job, on_success=on_success, on_failure=on_failure))

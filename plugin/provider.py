@@ -1,0 +1,34 @@
+"""The "HyperSynth" Processing provider: its id, icon and algorithms."""
+
+from __future__ import annotations
+
+from qgis.core import QgsProcessingProvider
+from qgis.PyQt.QtGui import QIcon
+
+from .algorithms import ALGORITHMS
+from .algorithms.base import ICON
+
+PROVIDER_ID = "hypersynth"
+
+
+class HyperSynthProvider(QgsProcessingProvider):
+    """Registers one instance of each HyperSynth algorithm under the id prefix ``hypersynth:``."""
+
+    def id(self) -> str:
+        return PROVIDER_ID
+
+    def name(self) -> str:
+        return "HyperSynth"
+
+    def longName(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr("HyperSynth: hyperspectral augmentation and classification")
+
+    def icon(self) -> QIcon:
+        return QIcon(str(ICON))
+
+    def loadAlgorithms(self) -> None:  # noqa: N802 (QGIS API)
+        for algorithm in ALGORITHMS:
+            self.addAlgorithm(algorithm())
+
+    def supportedOutputRasterLayerExtensions(self) -> list[str]:  # noqa: N802 (QGIS API)
+        return ["tif"]  # the engine writes GeoTIFF (with colour table, category names and a .qml style)

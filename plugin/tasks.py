@@ -1,0 +1,135 @@
+"""Background jobs: a QgsTask that runs a plain engine callable, and a runner that keeps tasks alive."""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any, Callable, Optional
+
+from qgis.core import Qgis, QgsApplication, QgsMessageLog, QgsTask
+from qgis.PyQt.QtCore import QObject, pyqtSignal
+
+from ..core.progress import Cancelled, Reporter
+
+LOG_TAG = "HyperSynth"
+CANCELLED_MESSAGE = "cancelled by the user"
+
+Job = Callable[[Reporter], Any]
+
+
+class TaskReporter(Reporter):
+    """A reporter bound to a QgsTask: progress bar, stage in the task's description, cancel button.
+
+    It is called from the worker thread; it only touches the task's own thread-safe progress,
+    description and cancel flag, never a layer or widget.
+    """
+
+    def __init__(self, task: "EngineTask") -> None:
+        self._task = task
+        self.stage = ""
+
+    def progress(self, fraction: float, stage: str) -> None:
+        self._task.setProgress(100.0 * min(max(float(fraction), 0.0), 1.0))
+        if stage and stage != self.stage:
+            self.stage = stage
+            self._task.setDescription(f"{self._task.title}: {stage}")
+
+    def is_cancelled(self) -> bool:
+        return bool(self._task.isCanceled())
+
+
+class EngineTask(QgsTask):
+    """Runs ``job(reporter) -> result`` off the main thread and reports back on the main thread.
+
+    Args:
+        title: what the task manager shows, e.g. "Augment & Classify demo scene".
+        job: a plain callable working on paths and arrays only (never layers or widgets).
+        on_success: called on the main thread with the job's result.
+        on_failure: called on the main thread with a message ("cancelled by the user" when cancelled).
+    """
+
+    def __init__(self, title: str, job: Job, on_success: Optional[Callable[[Any], None]] = None,
+                 on_failure: Optional[Callable[[str], None]] = None) -> None:
+        super().__init__(title, QgsTask.CanCancel)
+        self.title = title
+        self.job = job
+        self.on_success = on_success
+        self.on_failure = on_failure
+        self.reporter = TaskReporter(self)
+        self.result: Any = None
+        self.error: Optional[str] = None  # one line for the message bar
+        self.error_details: Optional[str] = None  # the traceback, for the log
+        self.callback_error: Optional[str] = None  # traceback of a failing on_success/on_failure, for the log
+
+    def run(self) -> bool:  # worker thread
+        try:
+            self.result = self.job(self.reporter)
+        except Cancelled:
+            self.error = CANCELLED_MESSAGE
+            return False
+        except Exception as exc:  # noqa: BLE001 (every failure must reach the analyst as a message)
+            self.error = str(exc) or type(exc).__name__
+            self.error_details = traceback.format_exc()
+            return False
+        if self.isCanceled():
+            self.error = CANCELLED_MESSAGE
+            return False
+        return True
+
+    def finished(self, ok: bool) -> None:  # main thread
+        try:
+            if ok:
+                if self.on_success is not None:
+                    self.on_success(self.result)
+                return
+            if self.error is None:  # cancelled before run() started
+                self.error = CANCELLED_MESSAGE
+            if self.error_details:
+                QgsMessageLog.logMessage(f"{self.title} failed:\n{self.error_details}", LOG_TAG, Qgis.Critical)
+            if self.on_failure is not None:
+                self.on_failure(self.error)
+        except Exception:  # noqa: BLE001 (an exception escaping finished() would be lost by QGIS)
+            self.callback_error = traceback.format_exc()
+            QgsMessageLog.logMessage(f"{self.title}: error in the completion handler:\n{self.callback_error}",
+                                     LOG_TAG, Qgis.Critical)
+
+
+class TaskRunner(QObject):
+    """Submits tasks to QGIS's task manager and holds a Python reference to each until it ends.
+
+    Without the reference, Python may collect objects a running task still uses (QGIS issue 38583).
+    """
+
+    taskEnded = pyqtSignal(object)  # the EngineTask, after its finished() ran
+
+    def __init__(self, parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self._running: list[EngineTask] = []
+
+    @property
+    def running(self) -> list[EngineTask]:
+        """The tasks submitted and not yet ended."""
+        return list(self._running)
+
+    def submit(self, task: EngineTask) -> EngineTask:
+        """Start ``task`` in QgsApplication.taskManager() and keep it referenced until it ends."""
+        self._running.append(task)
+        task.taskCompleted.connect(lambda: self._forget(task))
+        task.taskTerminated.connect(lambda: self._forget(task))
+        QgsApplication.taskManager().addTask(task)
+        return task
+
+    def cancel_all(self, detach: bool = False) -> None:
+        """Ask every running task to stop (they end at their next ``check()``).
+
+        Args:
+            detach: also drop their callbacks, so that nothing calls back into an unloaded plugin.
+        """
+        for task in self._running:
+            if detach:
+                task.on_success = task.on_failure = None
+            task.cancel()
+
+    def _forget(self, task: EngineTask) -> None:
+        if task in self._running:
+            self._running.remove(task)
+            self.taskEnded.emit(task)

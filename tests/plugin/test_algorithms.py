@@ -1,0 +1,189 @@
+"""The Processing algorithms through their public ids, on a small demo scene written for the test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from osgeo import gdal, ogr, osr
+from qgis.core import (
+    QgsPalettedRasterRenderer,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProject,
+    QgsSingleBandGrayRenderer,
+    QgsVectorLayer,
+)
+
+import processing
+
+
+@dataclass
+class SmallDemo:
+    scene: str
+    labels: str  # sparse label raster
+    points: str  # the same labels as points, fields class / class_id
+    ground_truth: str
+    classes: str  # class and prompt JSON
+    class_ids: set
+
+
+def _write_points(path: Path, labels: np.ndarray, names: dict, transform, crs_wkt: str) -> str:
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(crs_wkt)
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    layer = ds.CreateLayer("labels", srs, ogr.wkbPoint)
+    layer.CreateField(ogr.FieldDefn("class", ogr.OFTString))
+    layer.CreateField(ogr.FieldDefn("class_id", ogr.OFTInteger))
+    x0, dx, _, y0, _, dy = transform
+    for r, c in zip(*np.nonzero(labels)):
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetField("class", names[int(labels[r, c])])
+        feature.SetField("class_id", int(labels[r, c]))
+        point = ogr.Geometry(ogr.wkbPoint)
+        point.AddPoint_2D(x0 + (c + 0.5) * dx, y0 + (r + 0.5) * dy)
+        feature.SetGeometry(point)
+        layer.CreateFeature(feature)
+    ds = None
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> SmallDemo:
+    from hypersynth.core.demo import make_demo_scene, sparse_labels
+    from hypersynth.core.io.classes import write_classes
+    from hypersynth.core.io.write import write_label_raster, write_scene
+
+    folder = tmp_path_factory.mktemp("demo")
+    data = make_demo_scene(size=32, bands=30, n_classes=3, seed=0)
+    grid = {"transform": data.scene.transform, "crs_wkt": data.scene.crs_wkt}
+    sparse = sparse_labels(data.labels, n_per_class=5, seed=0)
+    return SmallDemo(
+        scene=str(write_scene(data.scene, folder / "scene.tif")),
+        labels=str(write_label_raster(folder / "labels.tif", sparse, data.classes, **grid)),
+        points=_write_points(folder / "labels.gpkg", sparse, {c.id: c.name for c in data.classes}, **grid),
+        ground_truth=str(write_label_raster(folder / "ground_truth.tif", data.labels, data.classes, **grid)),
+        classes=str(write_classes(folder / "classes.json", data.classes)),
+        class_ids={c.id for c in data.classes})
+
+
+class CancelAfterProgress(QgsProcessingFeedback):
+    """Presses Cancel after ``n`` progress updates, as an analyst would mid-run."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n, self.updates = n, 0
+
+    def setProgress(self, progress: float) -> None:  # noqa: N802 (QGIS API)
+        super().setProgress(progress)
+        self.updates += 1
+        if self.updates >= self.n:
+            self.cancel()
+
+
+def _band(path: str) -> tuple[np.ndarray, gdal.Band, gdal.Dataset]:
+    ds = gdal.Open(path)
+    band = ds.GetRasterBand(1)
+    return band.ReadAsArray(), band, ds
+
+
+def test_classifybaseline_writes_class_ids_with_colour_table(hypersynth_plugin, demo, tmp_path):
+    out = tmp_path / "results"
+    result = processing.run("hypersynth:classifybaseline", {
+        "SCENE": demo.scene, "LABELS": demo.labels, "CLASSES": demo.classes, "VALIDATION": demo.ground_truth,
+        "METHOD": 0, "OUTPUT": str(out / "map.tif"), "CONFIDENCE": str(out / "confidence.tif"),
+        "REPORT": str(out / "report.html")})
+    assert result["OUTPUT"] == str(out / "map.tif")
+    values, band, ds = _band(result["OUTPUT"])
+    assert values.shape == (32, 32)
+    assert set(np.unique(values).tolist()) <= demo.class_ids and len(np.unique(values)) >= 2
+    table = band.GetColorTable()
+    assert table is not None and table.GetCount() > max(demo.class_ids)
+    assert table.GetColorEntry(1)[:3] == (31, 119, 180)  # the class file's colour for class 1 (water)
+    assert (out / "map.qml").is_file()  # the style travels with the map
+    confidence, _, _ = _band(result["CONFIDENCE"])
+    assert confidence.shape == (32, 32) and 0.0 < confidence.min() and confidence.max() <= 1.0
+    html = Path(result["REPORT"]).read_text(encoding="utf-8")
+    assert "data:image/png;base64," in html  # one self-contained file
+    assert 0.5 < result["OVERALL_ACCURACY"] <= 1.0 and -1.0 <= result["KAPPA"] <= 1.0
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []  # no staging left
+
+
+def test_classifybaseline_with_point_layer_and_class_field(hypersynth_plugin, demo, tmp_path):
+    points = QgsVectorLayer(f"{demo.points}|layername=labels", "labels", "ogr")
+    assert points.isValid()
+    result = processing.run("hypersynth:classifybaseline", {
+        "SCENE": demo.scene, "LABELS": points, "CLASS_FIELD": "class", "METHOD": 1,
+        "OUTPUT": str(tmp_path / "svm.tif"), "CONFIDENCE": str(tmp_path / "svm_confidence.tif")})
+    values, band, _ = _band(result["OUTPUT"])
+    assert set(np.unique(values).tolist()) <= demo.class_ids
+    assert band.GetColorTable() is not None
+    assert "OVERALL_ACCURACY" not in result  # no validation labels given
+
+
+def test_cancel_leaves_no_output(hypersynth_plugin, demo, tmp_path):
+    out = tmp_path / "cancelled"
+    with pytest.raises(QgsProcessingException, match="cancelled"):
+        processing.run("hypersynth:classifybaseline", {
+            "SCENE": demo.scene, "LABELS": demo.labels, "METHOD": 0, "OUTPUT": str(out / "map.tif"),
+            "CONFIDENCE": str(out / "confidence.tif"), "REPORT": str(out / "report.html")},
+            feedback=CancelAfterProgress(2))
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_bad_scene_gives_the_engine_message(hypersynth_plugin, demo, tmp_path):
+    rgb = tmp_path / "rgb.tif"
+    ds = gdal.GetDriverByName("GTiff").Create(str(rgb), 32, 32, 3, gdal.GDT_Byte)
+    ds.SetGeoTransform(gdal.Open(demo.scene).GetGeoTransform())
+    ds = None
+    with pytest.raises(QgsProcessingException, match="3 bands; HyperSynth needs a hyperspectral cube"):
+        processing.run("hypersynth:classifybaseline", {
+            "SCENE": str(rgb), "LABELS": demo.labels, "METHOD": 0, "OUTPUT": str(tmp_path / "map.tif"),
+            "CONFIDENCE": str(tmp_path / "confidence.tif")})
+    assert not (tmp_path / "map.tif").exists()
+
+
+def test_loaded_outputs_are_styled(hypersynth_plugin, demo, tmp_path, qgis_new_project):
+    context = QgsProcessingContext()
+    context.setProject(qgis_new_project)
+    result = processing.runAndLoadResults("hypersynth:classifybaseline", {
+        "SCENE": demo.scene, "LABELS": demo.labels, "CLASSES": demo.classes, "METHOD": 0,
+        "OUTPUT": str(tmp_path / "map.tif"), "CONFIDENCE": str(tmp_path / "confidence.tif")}, context=context)
+    by_source = {layer.source(): layer for layer in QgsProject.instance().mapLayers().values()}
+    class_layer, confidence_layer = by_source[result["OUTPUT"]], by_source[result["CONFIDENCE"]]
+    assert isinstance(class_layer.renderer(), QgsPalettedRasterRenderer)
+    names = {c.value: c.label for c in class_layer.renderer().classes()}
+    assert names == {1: "water", 2: "asphalt road", 3: "bare soil"}
+    assert isinstance(confidence_layer.renderer(), QgsSingleBandGrayRenderer)
+
+
+@pytest.mark.slow
+def test_augment_then_reuse_the_classifier_and_synthesis_model(hypersynth_plugin, demo, tmp_path):
+    """Augment & Classify (tiny preset) keeps its models; both are reused by the other algorithms."""
+    import torch
+
+    torch.set_num_threads(1)
+    result = processing.run("hypersynth:augmentandclassify", {
+        "SCENE": demo.scene, "LABELS": demo.labels, "CLASSES": demo.classes, "PRESET": 0, "DEVICE": 1,
+        "OUTPUT": str(tmp_path / "map.tif"), "CONFIDENCE": str(tmp_path / "confidence.tif"),
+        "BUNDLE": str(tmp_path / "synthesis_model"), "CLASSIFIER": str(tmp_path / "classifier")})
+    values, band, _ = _band(result["OUTPUT"])
+    assert set(np.unique(values).tolist()) <= demo.class_ids and band.GetColorTable() is not None
+    assert (Path(result["BUNDLE"]) / "manifest.json").is_file()
+    assert (Path(result["CLASSIFIER"]) / "manifest.json").is_file()
+
+    reused = processing.run("hypersynth:classifywithbundle", {
+        "MODEL": result["CLASSIFIER"], "SCENE": demo.scene, "VALIDATION": demo.ground_truth, "DEVICE": 1,
+        "OUTPUT": str(tmp_path / "again.tif"), "CONFIDENCE": str(tmp_path / "again_conf.tif"),
+        "METRICS": str(tmp_path / "metrics.json")})
+    again, _, _ = _band(reused["OUTPUT"])
+    assert np.array_equal(again, values)  # the same classifier on the same scene
+    assert 0.0 <= reused["OVERALL_ACCURACY"] <= 1.0 and Path(reused["METRICS"]).is_file()
+
+    patches = processing.run("hypersynth:synthesize", {
+        "BUNDLE": result["BUNDLE"], "CLASS_ID": 1, "COUNT": 3, "DEVICE": 1, "OUTPUT": str(tmp_path / "water.npz")})
+    with np.load(patches["OUTPUT"]) as npz:
+        assert npz["patches"].shape[0] == 3 and set(npz["labels"].tolist()) == {1}

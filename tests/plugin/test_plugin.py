@@ -1,0 +1,63 @@
+"""The plugin loads like QGIS loads it: provider registered, action + menu + toolbar added, all removed on unload."""
+
+from __future__ import annotations
+
+from qgis.core import QgsApplication
+
+ALGORITHM_IDS = {"hypersynth:classifybaseline", "hypersynth:augmentandclassify", "hypersynth:classifywithbundle",
+                 "hypersynth:synthesize"}
+
+
+def test_provider_registered_with_its_algorithms(hypersynth_plugin):
+    provider = QgsApplication.processingRegistry().providerById("hypersynth")
+    assert provider is not None and provider is hypersynth_plugin.provider
+    assert provider.name() == "HyperSynth" and not provider.icon().isNull()
+    ids = {alg.id() for alg in provider.algorithms()}
+    assert ALGORITHM_IDS <= ids
+    for alg_id in ids:
+        alg = QgsApplication.processingRegistry().algorithmById(alg_id)
+        assert alg.name() == alg.name().lower() and alg.displayName() and alg.shortHelpString()
+    assert provider.supportedOutputRasterLayerExtensions() == ["tif"]
+
+
+def test_init_gui_adds_action_menu_toolbar_and_unload_removes_them(qgis_iface, qgis_processing):
+    from hypersynth import classFactory
+
+    qgis_iface.addPluginToRasterMenu.reset_mock()
+    qgis_iface.removePluginRasterMenu.reset_mock()
+    assert QgsApplication.processingRegistry().providerById("hypersynth") is None
+    plugin = classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        assert len(plugin.actions) == 1
+        action = plugin.actions[0]
+        assert action.text().replace("&&", "&") == "Augment & Classify"
+        assert not action.icon().isNull()
+        qgis_iface.addPluginToRasterMenu.assert_called_once_with("&HyperSynth", action)
+        assert action in plugin.toolbar.actions()
+        assert QgsApplication.processingRegistry().providerById("hypersynth") is not None
+        dock = plugin.dock
+        assert dock is not None and dock.isHidden()
+        action.trigger()  # checked: the dock opens
+        assert action.isChecked() and not dock.isHidden()
+        action.trigger()  # unchecked: it closes
+        assert dock.isHidden()
+    finally:
+        toolbar = plugin.toolbar
+        plugin.unload()
+    qgis_iface.removePluginRasterMenu.assert_called_once_with("&HyperSynth", action)
+    assert action not in toolbar.actions()
+    assert plugin.actions == [] and plugin.toolbar is None and plugin.dock is None
+    assert QgsApplication.processingRegistry().providerById("hypersynth") is None
+
+
+def test_unload_after_processing_only_leaves_nothing_registered(qgis_iface, qgis_processing):
+    """qgis_process calls initProcessing() without initGui(); unload must cope."""
+    from hypersynth import classFactory
+
+    plugin = classFactory(qgis_iface)
+    plugin.initProcessing()
+    plugin.initProcessing()  # idempotent: one provider
+    assert len([p for p in QgsApplication.processingRegistry().providers() if p.id() == "hypersynth"]) == 1
+    plugin.unload()
+    assert QgsApplication.processingRegistry().providerById("hypersynth") is None

@@ -1,0 +1,66 @@
+"""The plugin works from the command line: qgis_process discovers it, enables it and runs an algorithm."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sysconfig
+from pathlib import Path
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+REPO = Path(__file__).resolve().parents[2]
+# Debian's `qgis_process` wrapper adds options that 3.22's binary rejects, so call the binary itself.
+QGIS_PROCESS = shutil.which("qgis_process.bin") or "/usr/bin/qgis_process.bin"
+
+pytestmark = pytest.mark.skipif(not os.access(QGIS_PROCESS, os.X_OK),
+                                reason=f"qgis_process.bin is not installed (looked for {QGIS_PROCESS})")
+
+
+@pytest.fixture
+def qgis_process_env(tmp_path) -> dict:
+    """A private QGIS profile whose Python plugins folder links to this checkout as `hypersynth`."""
+    config = tmp_path / "qgis-config"
+    plugins = config / "profiles" / "default" / "python" / "plugins"
+    plugins.mkdir(parents=True)
+    (plugins / "hypersynth").symlink_to(REPO, target_is_directory=True)
+    env = dict(os.environ)
+    env.update(QGIS_CUSTOM_CONFIG_PATH=str(config), QT_QPA_PLATFORM="offscreen")
+    # qgis_process embeds Debian's python3: give it the venv's packages (torch, sklearn, …).
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (sysconfig.get_paths()["purelib"], env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _qgis_process(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([QGIS_PROCESS, *args], env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_qgis_process_runs_classifybaseline(qgis_process_env, tmp_path):
+    from hypersynth.core.demo import make_demo_scene, sparse_labels
+    from hypersynth.core.io.write import write_label_raster, write_scene
+
+    data = make_demo_scene(size=32, bands=30, n_classes=3, seed=1)
+    scene = write_scene(data.scene, tmp_path / "scene.tif")
+    labels = write_label_raster(tmp_path / "labels.tif", sparse_labels(data.labels, 4, seed=1), data.classes,
+                                transform=data.scene.transform, crs_wkt=data.scene.crs_wkt)
+
+    enabled = _qgis_process(qgis_process_env, "plugins", "enable", "hypersynth")
+    assert enabled.returncode == 0, enabled.stdout + enabled.stderr
+    listed = _qgis_process(qgis_process_env, "list")
+    assert "hypersynth:classifybaseline" in listed.stdout, listed.stdout[-2000:] + listed.stderr[-2000:]
+
+    out = tmp_path / "out"
+    run = _qgis_process(qgis_process_env, "--json", "run", "hypersynth:classifybaseline", "--",
+                        f"SCENE={scene}", f"LABELS={labels}", "METHOD=0", f"OUTPUT={out / 'map.tif'}",
+                        f"CONFIDENCE={out / 'confidence.tif'}", f"REPORT={out / 'report.html'}")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads(run.stdout)["results"]
+    assert results["OUTPUT"] == str(out / "map.tif")
+    ds = gdal.Open(results["OUTPUT"])
+    values = ds.GetRasterBand(1).ReadAsArray()
+    assert set(np.unique(values).tolist()) <= {1, 2, 3} and ds.GetRasterBand(1).GetColorTable() is not None
+    assert Path(results["CONFIDENCE"]).is_file() and Path(results["REPORT"]).is_file()

@@ -1,0 +1,176 @@
+"""A run requested by the dock: layers resolved to files, the engine in a QgsTask, results added as layers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from qgis.core import (
+    Qgis,
+    QgsFeature,
+    QgsField,
+    QgsGeometry,
+    QgsPalettedRasterRenderer,
+    QgsPointXY,
+    QgsRasterLayer,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from .conftest import wait_until
+
+
+@pytest.fixture(scope="module")
+def small_scene(tmp_path_factory):
+    from hypersynth.core.demo import make_demo_scene, sparse_labels
+    from hypersynth.core.io.write import write_label_raster, write_scene
+
+    folder = tmp_path_factory.mktemp("scene")
+    data = make_demo_scene(size=32, bands=30, n_classes=3, seed=2)
+    labels = sparse_labels(data.labels, n_per_class=4, seed=2)
+    scene = write_scene(data.scene, folder / "scene.tif")
+    label_raster = write_label_raster(folder / "labels.tif", labels, data.classes, transform=data.scene.transform,
+                                      crs_wkt=data.scene.crs_wkt)
+    return data, labels, str(scene), str(label_raster)
+
+
+def _memory_points(data, labels: np.ndarray) -> QgsVectorLayer:
+    """Labels as an unsaved memory layer, as an analyst's fresh scratch layer would be."""
+    layer = QgsVectorLayer("Point?crs=EPSG:32633", "scratch labels", "memory")
+    layer.dataProvider().addAttributes([QgsField("class_id", QVariant.Int)])
+    layer.updateFields()
+    x0, dx, _, y0, _, dy = data.scene.transform
+    features = []
+    for r, c in zip(*np.nonzero(labels)):
+        feature = QgsFeature(layer.fields())
+        feature.setAttribute("class_id", int(labels[r, c]))
+        feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(x0 + (c + 0.5) * dx, y0 + (r + 0.5) * dy)))
+        features.append(feature)
+    layer.dataProvider().addFeatures(features)
+    return layer
+
+
+def test_run_from_dock_values_adds_styled_result_layers(hypersynth_plugin, qgis_iface, qgis_new_project,
+                                                        small_scene, tmp_path):
+    data, labels, scene_path, _ = small_scene
+    scene = QgsRasterLayer(scene_path, "scene")
+    points = _memory_points(data, labels)
+    qgis_new_project.addMapLayers([scene, points])
+    out = tmp_path / "run"
+    task = hypersynth_plugin.run_from_dock({
+        "scene_layer_id": scene.id(), "label_layer_id": points.id(), "classes": data.classes,
+        "output_folder": str(out), "method": "rf", "seed": 3, "patch_size": 0, "guidance": ""})
+    assert task is not None and task in hypersynth_plugin.tasks.running
+    assert wait_until(lambda: not hypersynth_plugin.tasks.running, timeout=120), task.description()
+    assert task.error is None, task.error_details
+    assert task.callback_error is None, task.callback_error
+    group = qgis_new_project.layerTreeRoot().findGroup("Random forest scene")
+    assert group is not None
+    class_layer = group.findLayers()[0].layer()
+    assert isinstance(class_layer.renderer(), QgsPalettedRasterRenderer)
+    assert {c.label for c in class_layer.renderer().classes()} == {c.name for c in data.classes}
+    assert (out / "classification.tif").is_file() and (out / "report.html").is_file()
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".hypersynth")) == []  # scratch files gone
+    messages = qgis_iface.messageBar().get_messages(Qgis.Success)
+    assert any("finished" in m and "report.html" in m for m in messages)
+
+
+def test_failed_run_shows_the_engine_message(hypersynth_plugin, qgis_iface, qgis_new_project, small_scene,
+                                             tmp_path):
+    data, labels, scene_path, label_raster = small_scene
+    scene = QgsRasterLayer(scene_path, "scene")
+    one_class = tmp_path / "one_class.tif"
+    from hypersynth.core.io.write import write_label_raster
+
+    write_label_raster(one_class, np.where(labels == 1, 1, 0), data.classes, transform=data.scene.transform,
+                       crs_wkt=data.scene.crs_wkt)
+    label_layer = QgsRasterLayer(str(one_class), "labels")
+    qgis_new_project.addMapLayers([scene, label_layer])
+    task = hypersynth_plugin.run_from_dock({
+        "scene_layer_id": scene.id(), "label_layer_id": label_layer.id(), "classes": data.classes,
+        "output_folder": str(tmp_path / "run"), "method": "rf"})
+    assert wait_until(lambda: not hypersynth_plugin.tasks.running, timeout=120)
+    assert task.error and "two classes" in task.error
+    critical = qgis_iface.messageBar().get_messages(Qgis.Critical)
+    assert any(task.error in m for m in critical)
+    assert not (tmp_path / "run" / "classification.tif").exists()
+
+
+def test_incomplete_request_is_a_message_not_a_task(hypersynth_plugin, qgis_iface, qgis_new_project):
+    from hypersynth.core.scene import ClassInfo
+
+    assert hypersynth_plugin.run_from_dock({"classes": [ClassInfo(1, "water")]}) is None
+    warnings = qgis_iface.messageBar().get_messages(Qgis.Warning)
+    assert any("choose the scene layer and the label layer first" in m for m in warnings)
+    assert hypersynth_plugin.tasks.running == []
+
+
+def test_saved_label_file_is_used_directly(small_scene, tmp_path):
+    from hypersynth.plugin.plugin import label_file_for
+
+    _, _, _, label_raster = small_scene
+    path, temporary = label_file_for(QgsRasterLayer(label_raster, "labels"), str(tmp_path))
+    assert Path(path) == Path(label_raster) and temporary is None
+    with pytest.raises(ValueError, match="choose a label layer"):
+        label_file_for(None, str(tmp_path))
+
+
+def test_layer_inside_a_geopackage_is_copied_to_its_own_file(small_scene, tmp_path):
+    from hypersynth.plugin.plugin import label_file_for
+
+    data, labels, _, _ = small_scene
+    memory = _memory_points(data, labels)
+    first, temporary = label_file_for(memory, str(tmp_path))
+    assert temporary == first and Path(first).parent == tmp_path
+    in_package = QgsVectorLayer(f"{first}|layername=labels", "labels", "ogr")
+    assert in_package.isValid() and in_package.featureCount() == int((labels > 0).sum())
+    copied, scratch = label_file_for(in_package, str(tmp_path))
+    assert scratch == copied and copied != first
+    assert QgsVectorLayer(copied, "copy", "ogr").featureCount() == in_package.featureCount()
+
+
+def test_preview_without_a_trained_model_explains_what_to_do(hypersynth_plugin, qgis_iface):
+    hypersynth_plugin.last_bundle = None
+    assert hypersynth_plugin.preview_prompt(1, "calm lake water") is None
+    assert any("run Augment & Classify once" in m for m in qgis_iface.messageBar().get_messages(Qgis.Warning))
+
+
+@pytest.mark.slow
+def test_augment_run_then_prompt_preview_in_the_dock(qgis_iface, qgis_processing, qgis_new_project, small_scene,
+                                                      tmp_path):
+    """The whole dock workflow: Augment & Classify (tiny) in a task, then a prompt preview from its model."""
+    import torch
+
+    from hypersynth import classFactory
+
+    torch.set_num_threads(1)
+    data, labels, scene_path, _ = small_scene
+    plugin = classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        shown, show_preview = [], plugin.dock.show_preview
+        plugin.dock.show_preview = lambda **kwargs: (shown.append(kwargs), show_preview(**kwargs))
+        scene = QgsRasterLayer(scene_path, "scene")
+        points = _memory_points(data, labels)
+        qgis_new_project.addMapLayers([scene, points])
+        task = plugin.run_from_dock({
+            "scene_layer_id": scene.id(), "label_layer_id": points.id(), "classes": data.classes,
+            "class_field": "class_id", "method": "augment", "preset": "tiny", "device": "cpu",
+            "output_folder": str(tmp_path / "run")})
+        assert wait_until(lambda: not plugin.tasks.running, timeout=600), task.description()
+        assert task.error is None, task.error_details
+        assert task.callback_error is None, task.callback_error
+        assert plugin.last_bundle and Path(plugin.last_bundle, "manifest.json").is_file()
+
+        preview = plugin.preview_prompt(1, data.classes[0].text)
+        assert wait_until(lambda: not plugin.tasks.running, timeout=300)
+        assert preview.error is None, preview.error_details
+        assert preview.callback_error is None, preview.callback_error  # the dock showed it without error
+        assert len(shown) == 1 and shown[0]["patches"].shape[0] == 4
+        attention = shown[0]["attention"]
+        assert attention is not None and attention["attention"].shape[-1] == len(attention["tokens"])
+        h, w = attention["latent_hw"]
+        assert attention["attention"].shape[-2] == h * w
+    finally:
+        plugin.unload()

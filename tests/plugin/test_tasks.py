@@ -1,0 +1,128 @@
+"""EngineTask runs plain engine jobs in QGIS's task manager: results, progress, cancel and errors."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from qgis.core import QgsApplication, QgsTask
+
+from hypersynth.plugin.tasks import CANCELLED_MESSAGE, EngineTask, TaskRunner
+
+from .conftest import wait_until
+
+
+class Outcome:
+    """Collects what the main-thread callbacks received."""
+
+    def __init__(self) -> None:
+        self.results: list = []
+        self.failures: list[str] = []
+
+    def success(self, result) -> None:
+        self.results.append(result)
+
+    def failure(self, message: str) -> None:
+        self.failures.append(message)
+
+    @property
+    def ended(self) -> bool:
+        return bool(self.results or self.failures)
+
+
+def test_job_runs_to_completion_with_progress_and_stage(qgis_app):
+    seen = []
+
+    def job(reporter):
+        total = 0
+        for i in range(5):
+            reporter.check()
+            reporter.progress(i / 5, f"step {i + 1}/5")
+            total += i
+        seen.append(reporter.stage)
+        return {"sum": total}
+
+    outcome, runner = Outcome(), TaskRunner()
+    task = runner.submit(EngineTask("toy job", job, on_success=outcome.success, on_failure=outcome.failure))
+    assert runner.running == [task]
+    assert wait_until(lambda: outcome.ended and not runner.running)
+    assert outcome.results == [{"sum": 10}] and outcome.failures == []
+    assert seen == ["step 5/5"]
+    assert task.status() == QgsTask.Complete and task.description() == "toy job: step 5/5"
+
+
+def test_cancel_stops_the_job_and_reports_cancelled(qgis_app):
+    started, checks = [], []
+
+    def job(reporter):
+        started.append(True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            reporter.progress(0.5, "waiting")
+            reporter.check()
+            checks.append(1)
+            time.sleep(0.005)
+        return "never cancelled"
+
+    outcome, runner = Outcome(), TaskRunner()
+    ended = []
+    runner.taskEnded.connect(ended.append)
+    task = runner.submit(EngineTask("cancellable", job, on_success=outcome.success, on_failure=outcome.failure))
+    assert wait_until(lambda: bool(started))
+    runner.cancel_all()
+    assert wait_until(lambda: outcome.ended and not runner.running)
+    assert outcome.results == [] and outcome.failures == [CANCELLED_MESSAGE]
+    assert ended == [task] and task.status() == QgsTask.Terminated
+    assert checks, "the job never reached a check()"
+
+
+def test_exception_message_reaches_on_failure(qgis_app):
+    def job(reporter):
+        reporter.progress(0.1, "reading scene")
+        raise ValueError("the scene has 3 bands; HyperSynth needs a hyperspectral cube")
+
+    outcome, runner = Outcome(), TaskRunner()
+    task = runner.submit(EngineTask("bad input", job, on_success=outcome.success, on_failure=outcome.failure))
+    assert wait_until(lambda: outcome.ended and not runner.running)
+    assert outcome.failures == ["the scene has 3 bands; HyperSynth needs a hyperspectral cube"]
+    assert "ValueError" in task.error_details
+
+
+def test_failing_success_callback_is_logged_not_raised(qgis_app):
+    def boom(result):
+        raise RuntimeError("callback bug")
+
+    runner = TaskRunner()
+    task = runner.submit(EngineTask("callback", lambda reporter: 1, on_success=boom))
+    assert wait_until(lambda: not runner.running)
+    assert task.status() == QgsTask.Complete
+    assert "callback bug" in task.callback_error
+
+
+@pytest.mark.parametrize("fraction, expected", [(-1.0, 0.0), (0.25, 25.0), (3.0, 100.0)])
+def test_task_reporter_clamps_progress(qgis_app, fraction, expected):
+    task = EngineTask("not started", lambda reporter: None)
+    task.reporter.progress(fraction, "stage")
+    assert task.progress() == pytest.approx(expected)
+    assert not task.reporter.is_cancelled()
+    task.cancel()
+    assert task.reporter.is_cancelled()
+    del task
+    QgsApplication.processEvents()
+
+
+def test_detached_cancel_calls_nothing_back(qgis_app):
+    started = []
+
+    def job(reporter):
+        started.append(True)
+        while True:
+            reporter.check()
+            time.sleep(0.005)
+
+    outcome, runner = Outcome(), TaskRunner()
+    task = runner.submit(EngineTask("unloading", job, on_success=outcome.success, on_failure=outcome.failure))
+    assert wait_until(lambda: bool(started))
+    runner.cancel_all(detach=True)
+    assert wait_until(lambda: not runner.running)
+    assert not outcome.ended and task.error == CANCELLED_MESSAGE
