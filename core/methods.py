@@ -36,6 +36,7 @@ class MethodSettings:
     guidance: Optional[float] = None  # classifier-free guidance ω; None = the preset's
     steps: Optional[int] = None  # DDIM steps; None = the preset's
     device: str = "auto"  # "auto", "cpu" or "cuda"
+    clip_weights: Optional[str] = None  # local file of CLIP ViT-B-32 weights (else open_clip's cache, else fallback)
     seed: int = 0  # seeds every random choice of the run
     synthesis_model: Any = None  # a trained SynthesisModel to reuse (skips synthesis training)
 
@@ -125,6 +126,8 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
         cfg = preset(settings.preset, seed=settings.seed, device=settings.device)
         if settings.patch_size:
             cfg.vae.patch_size = int(settings.patch_size)
+        if settings.clip_weights:
+            cfg.text.weights_path = str(settings.clip_weights)
         model = train_synthesis_model(cube, valid, train_labels, used, cfg, reporter=reporter.sub(0.0, 0.6))
     else:
         missing = [int(c) for c in class_ids if int(c) not in {k.id for k in model.classes}]

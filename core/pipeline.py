@@ -209,7 +209,8 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    names = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CONFIDENCE, METRICS, "confusion.png"]
+    names = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CLASS_MAP + ".aux.xml", CONFIDENCE, METRICS, REPORT,
+             "confusion.png"]
     clash = [n for n in names if (out / n).exists()]
     if clash and not overwrite:
         raise OutputExistsError(f"{out} already holds {', '.join(clash)}; choose another output folder "
@@ -236,6 +237,15 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
             metrics = ev.to_dict()
             (staging / METRICS).write_text(json.dumps(metrics, indent=2))
             confusion_figure(ev, staging / "confusion.png")
+        lines = [f"# HyperSynth: {scene.name} classified with a saved model", "",
+                 f"- Model: {Path(model_path).resolve()} ({meta.get('method', '?')}, {meta['bands']} bands)",
+                 f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels", ""]
+        lines += ["| id | class | mapped pixels |", "|---|---|---|"]
+        lines += [f"| {c.id} | {c.name} | {int((class_map == c.id).sum())} |" for c in classes]
+        if metrics is not None:
+            lines += ["", "## Accuracy against the validation labels", "", ev.to_markdown(), "",
+                      "![confusion matrix](confusion.png)"]
+        (staging / REPORT).write_text("\n".join(lines) + "\n")
         reporter.check()
         moved = []
         for src in sorted(staging.iterdir()):
@@ -246,7 +256,7 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
             moved.append(dst)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return ClassificationOutputs(class_map=out / CLASS_MAP, confidence=out / CONFIDENCE, report=out / METRICS,
+    return ClassificationOutputs(class_map=out / CLASS_MAP, confidence=out / CONFIDENCE, report=out / REPORT,
                                  metrics=metrics, classes=classes, files=moved)
 
 
@@ -285,3 +295,66 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
     return out
+
+
+def assess_accuracy(class_map_path: str | os.PathLike, validation_path: str | os.PathLike, *,
+                    class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None,
+                    out_dir: Optional[str | os.PathLike] = None, overwrite: bool = False) -> dict:
+    """Compare a classified map with validation labels (vector or raster): OA, AA, κ, confusion matrix.
+
+    Class names come from the class file when given, else from the map's category names. When
+    ``out_dir`` is given, ``metrics.json``, ``accuracy.md`` and ``confusion.png`` are written there.
+    """
+    import rasterio
+
+    from .evaluation.metrics import confusion_figure, evaluate
+    from .io.classes import read_classes
+    from .io.labels import read_labels
+    from .io.write import atomic_output
+    from .scene import default_color
+
+    try:
+        with rasterio.open(class_map_path) as src:
+            if src.count != 1:
+                raise ValueError(f"{Path(class_map_path).name} has {src.count} bands; a class map has one")
+            class_map = src.read(1).astype(np.int64)
+            nodata = src.nodata
+            names = src.descriptions
+            transform = src.transform.to_gdal()
+            crs_wkt = src.crs.to_wkt() if src.crs else None
+            categories = None
+            try:
+                from osgeo import gdal
+
+                ds = gdal.Open(str(class_map_path))
+                categories = ds.GetRasterBand(1).GetCategoryNames() if ds is not None else None
+            except (ImportError, RuntimeError):
+                categories = None
+    except rasterio.errors.RasterioIOError as exc:
+        raise ValueError(f"cannot read the class map {class_map_path}: {exc}") from exc
+    if nodata is not None:
+        class_map[class_map == int(nodata)] = 0
+    ids = sorted(int(v) for v in np.unique(class_map) if v > 0)
+    if classes_path:
+        classes = read_classes(classes_path)
+    else:
+        classes = [ClassInfo(i, (categories[i] if categories and i < len(categories) and categories[i] else f"class {i}"),
+                             default_color(k)) for k, i in enumerate(ids)]
+    grid = Scene(cube=np.zeros((1, *class_map.shape), np.float32), valid=class_map > 0, transform=transform,
+                 crs_wkt=crs_wkt, name=Path(class_map_path).stem)
+    validation, classes = read_labels(validation_path, grid, class_field=class_field, classes=classes)
+    test = (validation > 0) & (class_map > 0)
+    if not test.any():
+        raise ValueError("no validation pixel falls on a classified pixel; check that the validation layer "
+                         "covers the classified map")
+    ev = evaluate(validation[test], class_map[test], classes)
+    metrics = ev.to_dict()
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_output(out / METRICS, overwrite) as tmp:
+            Path(tmp).write_text(json.dumps(metrics, indent=2))
+        with atomic_output(out / "accuracy.md", overwrite) as tmp:
+            Path(tmp).write_text(ev.to_markdown())
+        confusion_figure(ev, out / "confusion.png")
+    return metrics
