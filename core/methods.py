@@ -73,7 +73,7 @@ def _cnn_for(settings: MethodSettings, patch_size: int) -> Classifier:
 
 def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray,
                classes: list[ClassInfo], settings: MethodSettings, *,
-               reporter: Reporter = NULL_REPORTER) -> FittedMethod:
+               wavelengths: Optional[np.ndarray] = None, reporter: Reporter = NULL_REPORTER) -> FittedMethod:
     """Train ``method`` on the labelled pixels of ``train_labels`` (0 = not used).
 
     Args:
@@ -108,12 +108,12 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
         clf.fit(real, y, reporter=reporter)
         return FittedMethod(method, clf, class_ids)
 
-    return _fit_augment(cube, valid, train_labels, classes, class_ids, real, y, settings, reporter)
+    return _fit_augment(cube, valid, train_labels, classes, class_ids, real, y, settings, reporter, wavelengths)
 
 
 def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, classes: list[ClassInfo],
                  class_ids: np.ndarray, real: np.ndarray, y: np.ndarray, settings: MethodSettings,
-                 reporter: Reporter) -> FittedMethod:
+                 reporter: Reporter, wavelengths: Optional[np.ndarray] = None) -> FittedMethod:
     """Train (or reuse) the synthesis model, synthesise per class, train the CNN on real + synthetic."""
     from .ldm.config import preset
     from .ldm.synthesize import balance_counts, synthesize
@@ -128,7 +128,8 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
             cfg.vae.patch_size = int(settings.patch_size)
         if settings.clip_weights:
             cfg.text.weights_path = str(settings.clip_weights)
-        model = train_synthesis_model(cube, valid, train_labels, used, cfg, reporter=reporter.sub(0.0, 0.6))
+        model = train_synthesis_model(cube, valid, train_labels, used, cfg, reporter=reporter.sub(0.0, 0.6),
+                                      wavelengths=wavelengths)
     else:
         missing = [int(c) for c in class_ids if int(c) not in {k.id for k in model.classes}]
         if missing:

@@ -139,7 +139,8 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
 
     cube = scene.usable_cube()
     t0 = time.perf_counter()
-    fitted = fit_method(method, cube, scene.valid, labels, classes, settings, reporter=reporter.sub(0.02, 0.8))
+    fitted = fit_method(method, cube, scene.valid, labels, classes, settings, wavelengths=scene.usable_wavelengths(),
+                        reporter=reporter.sub(0.02, 0.8))
     t_fit = time.perf_counter() - t0
     pred = predict_scene(fitted.classifier, cube, scene.valid, batch_size=1024,
                          reporter=reporter.sub(0.8, 0.95), stage="prediction")
@@ -358,3 +359,35 @@ def assess_accuracy(class_map_path: str | os.PathLike, validation_path: str | os
             Path(tmp).write_text(ev.to_markdown())
         confusion_figure(ev, out / "confusion.png")
     return metrics
+
+
+def train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, bundle_dir: str | os.PathLike, *,
+                 classes_path: Optional[str | os.PathLike] = None, class_field: Optional[str] = None,
+                 settings: Optional[MethodSettings] = None, reporter: Reporter = NULL_REPORTER,
+                 overwrite: bool = False) -> Path:
+    """Train a synthesis model (VAE + text encoder + denoiser) on a scene and its labels; save the bundle."""
+    from .io.classes import read_classes
+    from .io.labels import read_labels
+    from .io.read import read_scene
+    from .ldm.config import preset
+    from .ldm.training import train_synthesis_model
+
+    target = Path(bundle_dir)
+    if target.exists() and not overwrite:
+        raise OutputExistsError(f"{target} already exists; choose another folder or allow overwriting")
+    settings = settings or MethodSettings()
+    scene = read_scene(scene_path)
+    known = read_classes(classes_path) if classes_path else None
+    labels, classes = read_labels(labels_path, scene, class_field=class_field, classes=known)
+    if known:
+        by_id = {c.id: c for c in known}
+        classes = [by_id.get(c.id, c) for c in classes]
+    cfg = preset(settings.preset, seed=settings.seed, device=settings.device)
+    if settings.patch_size:
+        cfg.vae.patch_size = int(settings.patch_size)
+    if settings.clip_weights:
+        cfg.text.weights_path = str(settings.clip_weights)
+    model = train_synthesis_model(scene.usable_cube(), scene.valid, labels, classes, cfg, reporter=reporter,
+                                  wavelengths=scene.usable_wavelengths())
+    reporter.check()
+    return model.save(target, overwrite=overwrite)
