@@ -1,0 +1,167 @@
+"""A trained synthesis model: normaliser, VAE, text tower and denoiser together, saved as one bundle."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import numpy as np
+import torch
+
+from ..scene import ClassInfo
+from .bundle import BundleError, PathLike, load_bundle, save_bundle
+from .config import LDMConfig, resolve_device
+from .denoiser import LatentDiT
+from .normalize import BandNormalizer
+from .text_encoder import TextEncoder
+from .vae import SpectralVAE
+
+NULL_PROMPT = ""  # the prompt of unlabelled patches and of the unconditional pass of guidance
+
+
+@dataclass
+class SynthesisModel:
+    """Everything needed to synthesise labelled patches for a scene's classes from text prompts."""
+
+    config: LDMConfig  # how every part was built and trained
+    normalizer: BandNormalizer  # per-band standardisation fitted on the scene's patches
+    vae: SpectralVAE  # patches ⇄ latents
+    text_encoder: TextEncoder  # prompts → per-token embeddings
+    denoiser: LatentDiT  # the trained weights (a copy of the EMA weights after loading a bundle)
+    ema_denoiser: LatentDiT  # the EMA weights, used for sampling
+    classes: list[ClassInfo]  # the classes it was trained on, with their prompts
+    class_spectra: np.ndarray  # (K, B) float32 mean labelled spectrum per class, physical units
+    latent_scale: float  # latents are multiplied by this before diffusion (unit variance, as in LDM)
+    wavelengths: Optional[np.ndarray] = None  # (B,) nanometres, None when unknown
+    history: dict[str, Any] = field(default_factory=dict)  # training curves and counts
+    null_prompt: str = NULL_PROMPT  # unconditional prompt
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))  # where the modules live
+
+    @property
+    def bands(self) -> int:
+        """B, spectral bands of the patches."""
+        return int(self.normalizer.bands)
+
+    @property
+    def patch_size(self) -> int:
+        """p, side of the synthesised patches."""
+        return int(self.config.vae.patch_size)
+
+    @property
+    def latent_shape(self) -> tuple[int, int, int]:
+        """``(c, p', p')`` of one latent."""
+        return self.vae.latent_shape
+
+    @property
+    def text_source(self) -> str:
+        """Where the text tower's weights came from (pretrained checkpoint or random init)."""
+        return self.text_encoder.source
+
+    def class_info(self, class_id: int) -> ClassInfo:
+        """The :class:`ClassInfo` with label ``class_id``; ValueError naming the known ids otherwise."""
+        for c in self.classes:
+            if c.id == int(class_id):
+                return c
+        raise ValueError(f"class id {class_id} is not one of this model's classes {[c.id for c in self.classes]}")
+
+    def to(self, device: Union[str, torch.device]) -> "SynthesisModel":
+        """Move every module to ``device`` ("auto", "cpu", "cuda"…); returns self."""
+        self.device = device if isinstance(device, torch.device) else resolve_device(device)
+        for module in self._modules():
+            module.to(self.device)
+        self.text_encoder.clear_cache()
+        return self
+
+    def _modules(self) -> list[torch.nn.Module]:
+        return [self.normalizer, self.vae, self.text_encoder, self.denoiser, self.ema_denoiser]
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor) -> np.ndarray:
+        """Diffusion latents ``(N, c, p', p')`` (scaled) → ``(N, B, p, p)`` float32 patches in physical units."""
+        patches = self.vae.decode(latents.to(self.device) / self.latent_scale)  # (N, B, p, p) normalised
+        return self.normalizer.denormalize(patches).float().cpu().numpy()
+
+    def save(self, folder: PathLike, overwrite: bool = False, *, include_training_weights: bool = False) -> Path:
+        """Write the model as a bundle folder (safetensors + JSON; see bundle.py).
+
+        Args:
+            folder: bundle folder to create.
+            overwrite: replace an existing bundle there.
+            include_training_weights: also store the non-EMA denoiser weights (only useful to study
+                training; sampling uses the EMA weights). Without them a loaded model's ``denoiser`` is a
+                copy of its EMA weights.
+        """
+        parts: dict[str, dict[str, torch.Tensor]] = {
+            "normalizer": self.normalizer.state_dict(),
+            "vae": self.vae.state_dict(),
+            "text_encoder": self.text_encoder.state_dict(),
+            "ema_denoiser": self.ema_denoiser.state_dict(),
+            "reference": {
+                "class_ids": torch.tensor([c.id for c in self.classes], dtype=torch.int64),
+                "class_spectra": torch.from_numpy(np.ascontiguousarray(self.class_spectra, dtype=np.float32)),
+                "latent_scale": torch.tensor(self.latent_scale, dtype=torch.float64),
+                **({"wavelengths": torch.from_numpy(np.asarray(self.wavelengths, dtype=np.float64))}
+                   if self.wavelengths is not None else {}),
+            },
+        }
+        if include_training_weights:
+            parts["denoiser"] = self.denoiser.state_dict()
+        meta = {
+            "bands": self.bands,
+            "classes": [{"id": c.id, "name": c.name, "color": list(c.color), "prompt": c.prompt}
+                        for c in self.classes],
+            "text_source": self.text_source,
+            "text_width": self.text_encoder.width,
+            "null_prompt": self.null_prompt,
+            "history": self.history,
+        }
+        return save_bundle(folder, parts, self.config.to_dict(), meta, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, folder: PathLike, device: Union[str, torch.device] = "auto") -> "SynthesisModel":
+        """Read a bundle written by :meth:`save`; the weights are bit-exact copies of the saved ones.
+
+        Raises:
+            BundleError: the folder is not an intact bundle of this engine (see bundle.py), or its
+                tensors do not fit the architecture its config describes.
+        """
+        bundle = load_bundle(folder)
+        parts, meta = bundle.tensors_by_part, bundle.meta
+        try:
+            config = LDMConfig.from_dict(bundle.config)
+            bands, text_width = int(meta["bands"]), int(meta["text_width"])
+            classes = [ClassInfo(id=int(c["id"]), name=str(c["name"]), color=tuple(c["color"]),  # type: ignore[arg-type]
+                                 prompt=str(c["prompt"])) for c in meta["classes"]]
+            reference = parts["reference"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BundleError(f"the bundle {folder} has an unusable config or meta ({exc}); "
+                              "it was not written by SynthesisModel.save") from exc
+        with torch.random.fork_rng(devices=[]):  # building modules must not disturb the caller's RNG
+            normalizer = BandNormalizer(bands)
+            vae = SpectralVAE(config.vae, bands)
+            text_encoder = TextEncoder(config.text, load_weights=False)
+            c, size, _ = vae.latent_shape
+            ema = LatentDiT(config.denoiser, latent_channels=c, latent_size=size, text_dim=text_width)
+        for name, module in (("normalizer", normalizer), ("vae", vae), ("text_encoder", text_encoder),
+                             ("ema_denoiser", ema)):
+            try:
+                module.load_state_dict(parts[name], strict=True)
+            except (KeyError, RuntimeError) as exc:
+                raise BundleError(f"the bundle {folder} part {name!r} does not fit its config: {exc}") from exc
+        denoiser = copy.deepcopy(ema)
+        if "denoiser" in parts:
+            denoiser.load_state_dict(parts["denoiser"], strict=True)
+        text_encoder.source = str(meta.get("text_source", "unknown (loaded from a bundle)"))
+        text_encoder.set_trainable(False)
+        model = cls(
+            config=config, normalizer=normalizer, vae=vae, text_encoder=text_encoder, denoiser=denoiser,
+            ema_denoiser=ema, classes=classes, class_spectra=reference["class_spectra"].numpy(),
+            latent_scale=float(reference["latent_scale"]),
+            wavelengths=reference["wavelengths"].numpy() if "wavelengths" in reference else None,
+            history=dict(meta.get("history", {})), null_prompt=str(meta.get("null_prompt", NULL_PROMPT)),
+        )
+        for module in model._modules():
+            module.eval()
+        return model.to(device)

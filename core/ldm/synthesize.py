@@ -1,0 +1,210 @@
+"""Synthesise labelled patches from prompts with a trained model, and decide how many each class gets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import numpy as np
+import torch
+
+from ..progress import NULL_REPORTER, Reporter
+from .augment import rpsc_prompt
+from .model import SynthesisModel
+from .sampling import SAMPLING_METHODS, SamplerStep, sample
+
+SAMPLE_BATCH = 256  # latents sampled per sampler run
+
+
+@dataclass
+class SyntheticSet:
+    """Synthetic labelled patches, in the scene's physical units."""
+
+    patches: np.ndarray  # (N, B, p, p) float32 physical units
+    labels: np.ndarray  # (N,) int32 class id of the centre pixel
+    masks: np.ndarray  # (N, p, p) int32 class id of every pixel
+    prompts: list[str]  # (N,) the prompt each patch was sampled from
+    attention: Optional[np.ndarray] = None  # (N, layers, T, L) cross-attention, mean over heads and steps
+    tokens: Optional[list[list[str]]] = None  # (N,) word pieces labelling the first len() columns of L
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+def balance_counts(real_counts: dict[int, int], n_total: int, balance_rate: float) -> dict[int, int]:
+    """How many synthetic patches each class gets.
+
+    Class k's share is proportional to ``count_k ** -λ``: λ = 0 gives every class the same number,
+    λ = 1 gives numbers inversely proportional to the real counts (rare classes get more). Shares are
+    rounded by largest remainder, so the counts sum to ``n_total`` exactly.
+
+    Args:
+        real_counts: class id → number of real labelled samples (0 counts as 1).
+        n_total: synthetic patches to share out.
+        balance_rate: λ in [0, 1].
+    """
+    if not real_counts:
+        raise ValueError("balance_counts needs at least one class")
+    if n_total < 0:
+        raise ValueError(f"n_total must be >= 0, got {n_total}")
+    if not 0.0 <= balance_rate <= 1.0:
+        raise ValueError(f"balance_rate λ must be in [0, 1], got {balance_rate}")
+    if any(int(n) < 0 for n in real_counts.values()):
+        raise ValueError(f"real counts must be >= 0, got {real_counts}")
+    ids = list(real_counts)
+    counts = np.array([max(int(real_counts[i]), 1) for i in ids], dtype=np.float64)
+    weights = counts ** -balance_rate
+    exact = n_total * weights / weights.sum()
+    base = np.floor(exact).astype(np.int64)
+    remainder = exact - base
+    order = np.lexsort((np.arange(len(ids)), -remainder))  # largest remainder first, ties by order given
+    base[order[: n_total - int(base.sum())]] += 1
+    return {int(i): int(n) for i, n in zip(ids, base)}
+
+
+def _batch_seed(seed: int, *keys: int) -> int:
+    """A seed for one sampler run that depends only on the user seed and what is sampled."""
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, *[int(k) & 0xFFFFFFFF for k in keys]])
+               .generate_state(1)[0])
+
+
+def _check_sampling(model: SynthesisModel, guidance: Optional[float], steps: Optional[int], method: str
+                    ) -> tuple[float, int]:
+    if method not in SAMPLING_METHODS:
+        raise ValueError(f"unknown sampling method {method!r}; choose one of {', '.join(SAMPLING_METHODS)}")
+    guidance = model.config.diffusion.guidance if guidance is None else float(guidance)
+    steps = model.config.diffusion.sample_steps if steps is None else int(steps)
+    if guidance < 0:
+        raise ValueError(f"guidance ω must be >= 0 (0 = unconditional), got {guidance}")
+    return guidance, steps
+
+
+def _sample_prompt(model: SynthesisModel, prompt: str, n: int, *, guidance: float, steps: int, method: str,
+                   seed: int, return_attention: bool, reporter: Reporter, done: int, total: int,
+                   stage: str) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """``n`` patches for one prompt in batches: ``(patches (n, B, p, p), attention (n, layers, T, L) or None)``."""
+    cond = model.text_encoder.encode([prompt])  # (1, L, D), (1, L)
+    uncond = model.text_encoder.encode([model.null_prompt])  # (1, L0, D), (1, L0)
+    patches, attention = [], []
+    for batch, start in enumerate(range(0, n, SAMPLE_BATCH)):
+        size = min(SAMPLE_BATCH, n - start)
+        summed: list[torch.Tensor] = []
+
+        def callback(step: SamplerStep, first: int = done + start * steps) -> None:
+            if step.attention is not None:
+                heads_mean = torch.stack([a.mean(dim=1) for a in step.attention], dim=1)  # (b, layers, T, L)
+                summed.append(heads_mean)
+            reporter.progress((first + (step.index + 1) * size) / max(total, 1), stage)
+            reporter.check()
+
+        latents, _ = sample(model.ema_denoiser, cond, uncond, (size,) + tuple(model.latent_shape), steps=steps,
+                            guidance=guidance, method=method, seed=_batch_seed(seed, batch),
+                            train_cfg=model.config.diffusion, return_attention=return_attention, callback=callback,
+                            device=model.device)
+        patches.append(model.decode(latents))
+        if return_attention:
+            attention.append((torch.stack(summed).mean(dim=0)).float().cpu().numpy())
+    return np.concatenate(patches), (np.concatenate(attention) if return_attention else None)
+
+
+def _pad_attention(blocks: list[np.ndarray]) -> np.ndarray:
+    """Concatenate ``(n_i, layers, T, L_i)`` attention blocks, zero-padding L to the longest."""
+    length = max(b.shape[-1] for b in blocks)
+    return np.concatenate([np.pad(b, [(0, 0)] * 3 + [(0, length - b.shape[-1])]) for b in blocks])
+
+
+def synthesize(model: SynthesisModel, prompts_by_class: dict[int, str], n_per_class: Union[int, dict[int, int]], *,
+               guidance: Optional[float] = None, steps: Optional[int] = None, seed: int = 0, method: str = "ddim",
+               return_attention: bool = False, reporter: Reporter = NULL_REPORTER) -> SyntheticSet:
+    """Sample patches for each class from its prompt and label them with the class.
+
+    Args:
+        model: a trained (or loaded) synthesis model.
+        prompts_by_class: class id → prompt (coarse "corn" or fine "corn field, minimum tillage").
+        n_per_class: patches per class, one number for all or class id → number.
+        guidance: classifier-free guidance ω (0 = unconditional, 1 = conditional, >1 stronger);
+            None = the model's default.
+        steps: reverse diffusion steps; None = the model's default.
+        seed: the same seed, model and arguments give the same patches (per device).
+        method: "ddim" (deterministic given the seed) or "ancestral".
+        return_attention: also return cross-attention maps (mean over heads and steps) and word pieces.
+        reporter: progress per sampling step and cancel.
+
+    Returns:
+        A :class:`SyntheticSet` with the classes in the order of ``prompts_by_class``.
+    """
+    guidance, steps = _check_sampling(model, guidance, steps, method)
+    counts = {int(c): int(n_per_class if isinstance(n_per_class, int) else n_per_class.get(c, 0))
+              for c in prompts_by_class}
+    if isinstance(n_per_class, dict):
+        unknown = sorted(set(map(int, n_per_class)) - set(counts))
+        if unknown:
+            raise ValueError(f"n_per_class names classes {unknown} that have no prompt in prompts_by_class")
+    if any(n < 0 for n in counts.values()):
+        raise ValueError(f"the number of patches per class must be >= 0, got {counts}")
+    empty = [c for c, prompt in prompts_by_class.items() if not str(prompt).strip()]
+    if empty:
+        raise ValueError(f"classes {empty} have an empty prompt; write a prompt (the class name will do)")
+    total = sum(counts.values()) * steps
+    patches, labels, prompts, attention, tokens = [], [], [], [], []
+    done = 0
+    for class_id, prompt in prompts_by_class.items():
+        n = counts[int(class_id)]
+        if n == 0:
+            continue
+        block, att = _sample_prompt(model, prompt, n, guidance=guidance, steps=steps, method=method,
+                                    seed=_batch_seed(seed, class_id), return_attention=return_attention,
+                                    reporter=reporter, done=done, total=total, stage=f"sampling class {class_id}")
+        done += n * steps
+        patches.append(block)
+        labels.append(np.full(n, class_id, dtype=np.int32))
+        prompts += [prompt] * n
+        if att is not None:
+            attention.append(att)
+            tokens += [model.text_encoder.tokens(prompt)] * n
+    p, bands = model.patch_size, model.bands
+    if not patches:
+        return SyntheticSet(np.zeros((0, bands, p, p), np.float32), np.zeros(0, np.int32),
+                            np.zeros((0, p, p), np.int32), [], None, [] if return_attention else None)
+    all_labels = np.concatenate(labels)
+    return SyntheticSet(
+        patches=np.concatenate(patches).astype(np.float32, copy=False), labels=all_labels,
+        masks=np.broadcast_to(all_labels[:, None, None], (len(all_labels), p, p)).copy(), prompts=prompts,
+        attention=_pad_attention(attention) if return_attention else None,
+        tokens=tokens if return_attention else None)
+
+
+def synthesize_rpsc(model: SynthesisModel, id_a: int, id_b: int, n: int, *, prompt_a: Optional[str] = None,
+                    prompt_b: Optional[str] = None, guidance: Optional[float] = None, steps: Optional[int] = None,
+                    seed: int = 0, method: str = "ddim", return_attention: bool = False,
+                    reporter: Reporter = NULL_REPORTER) -> SyntheticSet:
+    """Mixed patches from the RPSC prompt "a with a patch of b", with a per-pixel class mask.
+
+    The model is not told where b goes, so the mask is read from the result: each pixel gets the class
+    (a or b) whose mean labelled spectrum is nearest in standardised units. ``labels`` is the class of
+    the centre pixel.
+    """
+    guidance, steps = _check_sampling(model, guidance, steps, method)
+    if id_a == id_b:
+        raise ValueError("RPSC mixes two different classes; give two different class ids")
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    info_a, info_b = model.class_info(id_a), model.class_info(id_b)
+    prompt = rpsc_prompt(prompt_a or info_a.text, prompt_b or info_b.text)
+    patches, attention = _sample_prompt(model, prompt, n, guidance=guidance, steps=steps, method=method,
+                                        seed=_batch_seed(seed, id_a, id_b), return_attention=return_attention,
+                                        reporter=reporter, done=0, total=n * steps,
+                                        stage=f"sampling classes {id_a}+{id_b}") if n else (None, None)
+    p = model.patch_size
+    if patches is None:
+        return SyntheticSet(np.zeros((0, model.bands, p, p), np.float32), np.zeros(0, np.int32),
+                            np.zeros((0, p, p), np.int32), [], None, [] if return_attention else None)
+    ids = [c.id for c in model.classes]
+    refs = model.class_spectra[[ids.index(id_a), ids.index(id_b)]]  # (2, B)
+    std = model.normalizer.std.cpu().numpy()  # (B,)
+    diff = (patches[:, None] - refs[None, :, :, None, None]) / std[None, None, :, None, None]  # (N, 2, B, p, p)
+    nearest = np.square(diff).sum(axis=2).argmin(axis=1)  # (N, p, p) 0 = a, 1 = b
+    masks = np.where(nearest == 1, id_b, id_a).astype(np.int32)
+    return SyntheticSet(patches=patches.astype(np.float32, copy=False), labels=masks[:, p // 2, p // 2].copy(),
+                        masks=masks, prompts=[prompt] * n, attention=attention,
+                        tokens=[model.text_encoder.tokens(prompt)] * n if return_attention else None)
