@@ -323,14 +323,7 @@ def assess_accuracy(class_map_path: str | os.PathLike, validation_path: str | os
             names = src.descriptions
             transform = src.transform.to_gdal()
             crs_wkt = src.crs.to_wkt() if src.crs else None
-            categories = None
-            try:
-                from osgeo import gdal
-
-                ds = gdal.Open(str(class_map_path))
-                categories = ds.GetRasterBand(1).GetCategoryNames() if ds is not None else None
-            except (ImportError, RuntimeError):
-                categories = None
+            categories = _class_names_of_map(class_map_path)
     except rasterio.errors.RasterioIOError as exc:
         raise ValueError(f"cannot read the class map {class_map_path}: {exc}") from exc
     if nodata is not None:
@@ -339,8 +332,7 @@ def assess_accuracy(class_map_path: str | os.PathLike, validation_path: str | os
     if classes_path:
         classes = read_classes(classes_path)
     else:
-        classes = [ClassInfo(i, (categories[i] if categories and i < len(categories) and categories[i] else f"class {i}"),
-                             default_color(k)) for k, i in enumerate(ids)]
+        classes = [ClassInfo(i, categories.get(i, f"class {i}"), default_color(k)) for k, i in enumerate(ids)]
     grid = Scene(cube=np.zeros((1, *class_map.shape), np.float32), valid=class_map > 0, transform=transform,
                  crs_wkt=crs_wkt, name=Path(class_map_path).stem)
     validation, classes = read_labels(validation_path, grid, class_field=class_field, classes=classes)
@@ -391,3 +383,25 @@ def train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, 
                                   wavelengths=scene.usable_wavelengths())
     reporter.check()
     return model.save(target, overwrite=overwrite)
+
+
+def _class_names_of_map(path: str | os.PathLike) -> dict[int, str]:
+    """Class names stored with a class map: its raster attribute table, else GDAL category names."""
+    from osgeo import gdal
+
+    try:
+        ds = gdal.Open(str(path))
+    except RuntimeError:
+        return {}
+    if ds is None:
+        return {}
+    band = ds.GetRasterBand(1)
+    rat = band.GetDefaultRAT()
+    if rat is not None and rat.GetRowCount():
+        cols = {rat.GetNameOfCol(i).lower(): i for i in range(rat.GetColumnCount())}
+        value = cols.get("value")
+        name = cols.get("class_name", cols.get("class"))
+        if value is not None and name is not None:
+            return {rat.GetValueAsInt(r, value): rat.GetValueAsString(r, name) for r in range(rat.GetRowCount())}
+    names = band.GetCategoryNames() or []
+    return {i: n for i, n in enumerate(names) if n}

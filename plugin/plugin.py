@@ -55,6 +55,7 @@ class RunRequest:
     bundle_path: Optional[str] = None  # reuse a trained synthesis model
     class_field: Optional[str] = None  # label field; None: guessed by the engine
     overwrite: bool = False  # replace outputs already in out_dir
+    clip_weights: Optional[str] = None  # CLIP ViT-B-32 weights file from the settings; None: caches or random
     title: str = "Augment & Classify"  # task and layer-group name
     temporary_labels: Optional[str] = None  # a label file written for this run, deleted afterwards
 
@@ -66,10 +67,12 @@ def classify_job(request: RunRequest) -> Callable[[Reporter], Any]:
         from ..core.io.classes import write_classes
         from ..core.methods import MethodSettings
         from ..core.pipeline import classify_scene
+        from .algorithms.train_bundle import clip_weights_for
 
         settings = MethodSettings(preset=request.preset, seed=request.seed, device=request.device,
                                   patch_size=request.patch_size, synthetic_per_class=request.synthetic_per_class,
-                                  guidance=request.guidance, balance_rate=request.balance_rate)
+                                  guidance=request.guidance, balance_rate=request.balance_rate,
+                                  clip_weights=clip_weights_for(request.preset, request.clip_weights))
         Path(request.out_dir).mkdir(parents=True, exist_ok=True)
         handle, classes_path = tempfile.mkstemp(prefix=".hypersynth-classes-", suffix=".json", dir=request.out_dir)
         os.close(handle)
@@ -155,6 +158,7 @@ class HyperSynthPlugin:
         self.iface = iface
         self.provider: Optional[HyperSynthProvider] = None
         self.actions: list[QAction] = []
+        self.settings_action: Optional[QAction] = None  # "Settings…" in the menu (not on the toolbar)
         self.toolbar = None
         self.dock = None
         self.tasks = TaskRunner()
@@ -188,6 +192,11 @@ class HyperSynthPlugin:
         self.toolbar.setObjectName("HyperSynthToolbar")
         self.toolbar.addAction(action)
         self.actions.append(action)
+        self.settings_action = QAction(self.tr("Settings…"), self.iface.mainWindow())
+        self.settings_action.setObjectName("hypersynthSettings")
+        self.settings_action.setToolTip(self.tr("Device, CLIP weights file, cache, default preset and output folder"))
+        self.settings_action.triggered.connect(self.open_settings)
+        self.iface.addPluginToRasterMenu(MENU, self.settings_action)
         self.dock = self._create_dock()
 
     def unload(self) -> None:
@@ -199,6 +208,10 @@ class HyperSynthPlugin:
                 self.toolbar.removeAction(action)
             action.deleteLater()
         self.actions.clear()
+        if self.settings_action is not None:
+            self.iface.removePluginRasterMenu(MENU, self.settings_action)
+            self.settings_action.deleteLater()
+            self.settings_action = None
         if self.toolbar is not None:
             self.toolbar.deleteLater()
             self.toolbar = None
@@ -240,6 +253,13 @@ class HyperSynthPlugin:
         import processing
 
         processing.execAlgorithmDialog(FALLBACK_ALGORITHM, {})
+
+    def open_settings(self) -> bool:
+        """Open the settings dialog (modal); True when the analyst saved new settings."""
+        from .settings_dialog import HyperSynthSettingsDialog
+
+        dialog = HyperSynthSettingsDialog(self.iface.mainWindow())
+        return bool(dialog.exec_())
 
     # --- background runs --------------------------------------------------------------------------
     def run_from_dock(self, values: dict) -> Optional[EngineTask]:
@@ -287,6 +307,7 @@ class HyperSynthPlugin:
             guidance=optional("guidance", float, (None, "")),
             balance_rate=float(values.get("balance_rate", 0.5)), bundle_path=values.get("bundle") or None,
             class_field=values.get("class_field") or None, overwrite=bool(values.get("overwrite", False)),
+            clip_weights=settings.clip_weights or None,
             title=f"{RUN_TITLES[method]} {scene.name()}", temporary_labels=temporary)
 
     def start_run(self, request: RunRequest) -> EngineTask:

@@ -6,9 +6,13 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from .algorithms import ALGORITHMS
+from .algorithms.accuracy_assessment import AccuracyAssessmentAlgorithm
 from .algorithms.base import ICON
+from .algorithms.train_bundle import TrainBundleAlgorithm
 
 PROVIDER_ID = "hypersynth"
+# dict.fromkeys: each class once, in order, even when ALGORITHMS lists these two as well
+PROVIDED = tuple(dict.fromkeys((*ALGORITHMS, TrainBundleAlgorithm, AccuracyAssessmentAlgorithm)))
 
 
 class HyperSynthProvider(QgsProcessingProvider):
@@ -27,7 +31,7 @@ class HyperSynthProvider(QgsProcessingProvider):
         return QIcon(str(ICON))
 
     def loadAlgorithms(self) -> None:  # noqa: N802 (QGIS API)
-        for algorithm in ALGORITHMS:
+        for algorithm in PROVIDED:
             self.addAlgorithm(algorithm())
 
     def supportedOutputRasterLayerExtensions(self) -> list[str]:  # noqa: N802 (QGIS API)

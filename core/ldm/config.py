@@ -48,6 +48,10 @@ class TextConfig:
     tiny_width: int = 32  # model == "tiny": width of the token embeddings (D)
     tiny_layers: int = 2  # model == "tiny": transformer layers
     tiny_heads: int = 2  # model == "tiny": attention heads
+    fallback: str = "compact"  # no CLIP weights found: "compact" (small tower trained jointly) or "random-full"
+    compact_width: int = 128  # fallback == "compact": width of the small jointly-trained tower
+    compact_layers: int = 3  # fallback == "compact": its transformer layers
+    compact_heads: int = 4  # fallback == "compact": its attention heads
 
 
 @dataclass

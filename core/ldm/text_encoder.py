@@ -45,12 +45,30 @@ class TextEncoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=cfg.context_length)
+        found, looked = (None, "")
+        if load_weights and not cfg.weights_path and cfg.model != "tiny" and cfg.use_pretrained:
+            found, looked = self._find_cached_weights(cfg.model)
+            if found is None and cfg.fallback == "compact":
+                # A random 63M-parameter ViT-B-32 tower brings no language knowledge, costs CPU time and
+                # 250 MB per bundle; a small tower trained jointly is the honest, cheap fallback.
+                LOG.warning(
+                    "No CLIP %s text-tower weights found (looked for %s; nothing is downloaded). Using a small "
+                    "randomly initialised text tower (width %d, %d layers) trained jointly with the diffusion "
+                    "model; prompts carry no prior language knowledge. Put the open_clip checkpoint in the "
+                    "Hugging Face cache or set the CLIP weights file to use the pretrained tower.",
+                    cfg.model, looked, cfg.compact_width, cfg.compact_layers)
+                # Recorded in the config itself, so a saved bundle rebuilds the same architecture.
+                cfg.model, cfg.use_pretrained, cfg.train_random_tower = "tiny", False, True
+                cfg.tiny_width, cfg.tiny_layers, cfg.tiny_heads = cfg.compact_width, cfg.compact_layers, cfg.compact_heads
+                self._fallback_note = f"random-init compact tower trained jointly (no CLIP weights found: looked for {looked})"
         with torch.random.fork_rng(devices=[], enabled=seed is not None):
             if seed is not None:
                 torch.manual_seed(seed)
             self.tower = self._build_tower(cfg)
         self._cache: dict[str, torch.Tensor] = {}
-        if not load_weights:
+        if getattr(self, "_fallback_note", None):
+            self._source, trainable = self._fallback_note, True
+        elif not load_weights:
             self._source, trainable = "architecture only (weights to be loaded by the caller)", cfg.finetune
         elif cfg.weights_path:
             path = self._given_weights(cfg.weights_path)
@@ -61,7 +79,7 @@ class TextEncoder(nn.Module):
         elif not cfg.use_pretrained:
             self._source, trainable = "random-init (use_pretrained is off)", cfg.train_random_tower
         else:
-            path, looked = self._find_cached_weights(cfg.model)
+            path = found
             if path is None:
                 how = ("trained jointly with the diffusion model" if cfg.train_random_tower
                        else "kept frozen (fixed random prompt codes)")

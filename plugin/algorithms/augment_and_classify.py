@@ -16,6 +16,7 @@ from qgis.core import (
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
 from .base import check_folder_destination, move_folder_into_place
 from .scene_classification import SceneClassificationAlgorithm
+from .train_bundle import clip_weights_for
 
 
 class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
@@ -84,8 +85,9 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
 
         guidance = (self.parameterAsDouble(parameters, self.GUIDANCE, context)
                     if parameters.get(self.GUIDANCE) not in (None, "") else None)
+        preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
         settings = MethodSettings(
-            preset=PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)],
+            preset=preset, clip_weights=clip_weights_for(preset, HyperSynthSettings.load().clip_weights),
             device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
             seed=self.parameterAsInt(parameters, self.SEED, context),
             synthetic_per_class=self.parameterAsInt(parameters, self.SYNTHETIC_PER_CLASS, context) or None,

@@ -134,9 +134,19 @@ def test_missing_clip_weights_log_one_warning_and_fall_back(empty_hf_cache, capl
     assert len(warnings) == 1
     message = warnings[0].getMessage()
     assert "timm/vit_base_patch32_clip_224.openai" in message and "trained jointly" in message
+    assert enc.source.startswith("random-init compact tower trained jointly (no CLIP weights found")
+    assert enc.trainable and enc.width == cfg.compact_width
+    assert tokens.shape == (2, 4, cfg.compact_width) and mask.sum(dim=1).tolist() == [3, 4]
+    # The config now describes the tower actually built, so a saved bundle rebuilds the same one.
+    assert cfg.model == "tiny" and cfg.tiny_width == cfg.compact_width
+
+
+def test_full_random_fallback_keeps_the_vit_b32_shape(empty_hf_cache, caplog):
+    cfg = TextConfig(model="ViT-B-32", context_length=16, fallback="random-full")
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        enc = TextEncoder(cfg, seed=0)
     assert enc.source.startswith("random-init (no CLIP weights found")
-    assert enc.trainable and enc.width == 512
-    assert tokens.shape == (2, 4, 512) and mask.sum(dim=1).tolist() == [3, 4]
+    assert enc.trainable and enc.width == 512 and len(caplog.records) == 1
 
 
 def test_opting_out_of_pretrained_weights_is_silent(empty_hf_cache, caplog):

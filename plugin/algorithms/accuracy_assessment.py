@@ -1,0 +1,134 @@
+"""Processing algorithm `hypersynth:accuracyassessment`: OA, AA, kappa and confusion of a class map against labels."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterMapLayer,
+    QgsProcessingParameterRasterLayer,
+)
+
+from .base import HyperSynthAlgorithm, labels_file, move_into_place, raster_file, staging_folder
+
+
+class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
+    """Compare any classified map (HyperSynth's or another tool's) with validation labels."""
+
+    CLASS_MAP = "CLASS_MAP"
+    VALIDATION = "VALIDATION"
+    CLASS_FIELD = "CLASS_FIELD"
+    CLASSES = "CLASSES"
+    OUTPUT = "OUTPUT"
+    FOLDER = "FOLDER"
+    OVERALL_ACCURACY = "OVERALL_ACCURACY"
+    AVERAGE_ACCURACY = "AVERAGE_ACCURACY"
+    KAPPA = "KAPPA"
+
+    def name(self) -> str:
+        return "accuracyassessment"
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr("Accuracy assessment")
+
+    def group(self) -> str:
+        return self.tr("Classification")
+
+    def groupId(self) -> str:  # noqa: N802 (QGIS API)
+        return "classification"
+
+    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr(
+            "Compares a classified map with validation labels (points, polygons or a label raster on the map's "
+            "grid) over the pixels that are both labelled and classified: overall accuracy (OA), average "
+            "per-class accuracy (AA), Cohen's kappa, per-class accuracies and the confusion matrix (rows: "
+            "validation class, columns: mapped class). Class names come from the class file when given, "
+            "otherwise from the map's category names.\n\n"
+            "The metrics are written as JSON; optionally a folder receives the same metrics.json, an accuracy "
+            "table (accuracy.md) and a confusion-matrix figure (confusion.png).")
+
+    def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
+        self.addParameter(QgsProcessingParameterRasterLayer(self.CLASS_MAP, self.tr("Classified map")))
+        self.addParameter(QgsProcessingParameterMapLayer(
+            self.VALIDATION, self.tr("Validation labels (points, polygons or a label raster)"),
+            types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster]))
+        self.addParameter(QgsProcessingParameterField(
+            self.CLASS_FIELD, self.tr("Class field (empty: a field named class, class_id, label, …)"),
+            parentLayerParameterName=self.VALIDATION, optional=True))
+        self.addParameter(QgsProcessingParameterFile(
+            self.CLASSES, self.tr("Class file (names matching text class fields)"), extension="json",
+            optional=True))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT, self.tr("Accuracy metrics (JSON)"), fileFilter=self.tr("JSON files (*.json)")))
+        self.addParameter(QgsProcessingParameterFolderDestination(
+            self.FOLDER, self.tr("Folder for the accuracy table and confusion-matrix figure"), optional=True,
+            createByDefault=False))
+        self.addOutput(QgsProcessingOutputNumber(self.OVERALL_ACCURACY, self.tr("Overall accuracy (OA)")))
+        self.addOutput(QgsProcessingOutputNumber(self.AVERAGE_ACCURACY, self.tr("Average accuracy (AA)")))
+        self.addOutput(QgsProcessingOutputNumber(self.KAPPA, self.tr("Cohen's kappa")))
+
+    def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+                         feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        class_map = raster_file(self.parameterAsRasterLayer(parameters, self.CLASS_MAP, context), "classified map")
+        validation = labels_file(self.parameterAsLayer(parameters, self.VALIDATION, context), "validation",
+                                 context, feedback)
+        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
+        classes_path = self.parameterAsFile(parameters, self.CLASSES, context) or None
+        out_json = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
+        folder = self.parameterAsFileOutput(parameters, self.FOLDER, context)
+        if not out_json.lower().endswith(".json"):
+            raise QgsProcessingException(f"the accuracy metrics are written as a .json file; got {out_json}")
+
+        from ...core.pipeline import assess_accuracy
+
+        feedback.setProgress(10.0)
+        staging = staging_folder(folder) if folder else None  # beside the folder: a failed run leaves no folder
+        try:
+            metrics = assess_accuracy(class_map, validation, class_field=class_field, classes_path=classes_path,
+                                      out_dir=staging, overwrite=True)
+            if feedback.isCanceled():
+                raise QgsProcessingException("cancelled by the user; no output was written")
+            feedback.setProgress(80.0)
+            results: dict[str, Any] = {}
+            if staging is not None:
+                for written in sorted(staging.iterdir()):
+                    move_into_place(written, str(Path(folder) / written.name))
+                results[self.FOLDER] = folder
+            results[self.OUTPUT] = _write_json(metrics, out_json)  # last: an existing JSON means a finished run
+        except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
+            raise QgsProcessingException(str(exc)) from exc
+        finally:
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+        for key, name in ((self.OVERALL_ACCURACY, "oa"), (self.AVERAGE_ACCURACY, "aa"), (self.KAPPA, "kappa")):
+            if metrics.get(name) is not None:  # None: undefined (e.g. kappa with a single class)
+                results[key] = float(metrics[name])
+        feedback.pushInfo(self.tr("OA {:.2f} %, AA {:.2f} %, kappa {:.4f} on {} validation pixels").format(
+            100 * results.get(self.OVERALL_ACCURACY, float("nan")),
+            100 * results.get(self.AVERAGE_ACCURACY, float("nan")),
+            results.get(self.KAPPA, float("nan")), metrics.get("n_test", 0)))
+        feedback.setProgress(100.0)
+        return results
+
+
+def _write_json(metrics: dict, destination: str) -> str:
+    """Write ``metrics`` to ``destination`` whole or not at all (a temporary file, then a rename)."""
+    target = Path(destination)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.part")
+    tmp.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    os.replace(tmp, target)
+    return str(target)

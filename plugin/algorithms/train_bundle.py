@@ -1,0 +1,148 @@
+"""Processing algorithm `hypersynth:trainbundle`: train a text-conditioned synthesis model and keep it as a folder."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any, Optional
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterMapLayer,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+)
+
+from ...core.progress import Cancelled
+from ..settings import DEVICES, PRESETS, HyperSynthSettings
+from .base import (
+    FeedbackReporter,
+    HyperSynthAlgorithm,
+    check_folder_destination,
+    labels_file,
+    move_folder_into_place,
+    raster_file,
+    staging_folder,
+)
+
+
+def clip_weights_for(preset_name: str, clip_weights: Optional[str]) -> Optional[str]:
+    """The CLIP weights file to give a run of ``preset_name``, or None when the preset cannot use it.
+
+    The settings' file holds CLIP ViT-B-32 weights; a preset whose text tower is the small test tower
+    ("tiny") cannot load them, so the setting is left out there instead of failing the run.
+    Imports the engine configuration (and torch): call it inside a job or ``processAlgorithm``.
+    """
+    if not clip_weights:
+        return None
+    from ...core.ldm.config import preset
+
+    return clip_weights if preset(preset_name).text.model != "tiny" else None
+
+
+class TrainBundleAlgorithm(HyperSynthAlgorithm):
+    """Train the spectral VAE, the prompt encoder and the latent denoiser on a scene and its labels."""
+
+    SCENE = "SCENE"
+    LABELS = "LABELS"
+    CLASS_FIELD = "CLASS_FIELD"
+    CLASSES = "CLASSES"
+    PRESET = "PRESET"
+    DEVICE = "DEVICE"
+    SEED = "SEED"
+    PATCH_SIZE = "PATCH_SIZE"
+    OUTPUT = "OUTPUT"
+
+    def name(self) -> str:
+        return "trainbundle"
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr("Train synthesis model bundle")
+
+    def group(self) -> str:
+        return self.tr("Synthesis")
+
+    def groupId(self) -> str:  # noqa: N802 (QGIS API)
+        return "synthesis"
+
+    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr(
+            "Trains the text-conditioned synthesis model (spectral VAE + CLIP text encoder + diffusion "
+            "transformer) on all pixels of the scene and your labels, and saves it as a folder (a model "
+            "bundle). Use the bundle with 'Synthesise labelled patches', or reuse it in Augment & Classify "
+            "to skip this training. Prompts come from the class and prompt file (otherwise the class names "
+            "are used).\n\n"
+            "Presets: tiny (seconds, to try the workflow), fast (minutes on a laptop CPU), full (GPU). The "
+            "CLIP weights file set in the HyperSynth settings is used by the fast and full presets. A "
+            "cancelled or failed run leaves no folder behind.")
+
+    def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
+        defaults = HyperSynthSettings.load()
+        self.addParameter(QgsProcessingParameterRasterLayer(self.SCENE, self.tr("Hyperspectral scene")))
+        self.addParameter(QgsProcessingParameterMapLayer(
+            self.LABELS, self.tr("Training labels (points, polygons or a label raster)"),
+            types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster]))
+        self.addParameter(QgsProcessingParameterField(
+            self.CLASS_FIELD, self.tr("Class field (empty: a field named class, class_id, label, …)"),
+            parentLayerParameterName=self.LABELS, optional=True))
+        self.addParameter(QgsProcessingParameterFile(
+            self.CLASSES, self.tr("Class and prompt file (names, colours, prompts)"),
+            extension="json", optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.PRESET, self.tr("Preset"), options=list(PRESETS), defaultValue=PRESETS.index(defaults.preset)))
+        advanced = [
+            QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=list(DEVICES),
+                                       defaultValue=DEVICES.index(defaults.device)),
+            QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Integer,
+                                         defaultValue=0, minValue=0),
+            QgsProcessingParameterNumber(self.PATCH_SIZE, self.tr("Patch size in pixels (0: the preset's)"),
+                                         QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0),
+        ]
+        for parameter in advanced:
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(parameter)
+        self.addParameter(QgsProcessingParameterFolderDestination(
+            self.OUTPUT, self.tr("Trained synthesis model (folder)")))
+
+    def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+                         feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        scene = raster_file(self.parameterAsRasterLayer(parameters, self.SCENE, context), "scene")
+        labels = labels_file(self.parameterAsLayer(parameters, self.LABELS, context), "labels", context, feedback)
+        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
+        classes_path = self.parameterAsFile(parameters, self.CLASSES, context) or None
+        out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
+        if not out:
+            raise QgsProcessingException("choose a folder for the trained synthesis model")
+        check_folder_destination(out)  # before the long training, not after it
+
+        from ...core.methods import MethodSettings
+        from ...core.pipeline import train_bundle  # heavy: the engine and torch
+
+        preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
+        settings = MethodSettings(
+            preset=preset, device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
+            seed=self.parameterAsInt(parameters, self.SEED, context),
+            patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context) or None,
+            clip_weights=clip_weights_for(preset, HyperSynthSettings.load().clip_weights))
+        staging = staging_folder(out)
+        try:
+            bundle = train_bundle(scene, labels, staging / "model_bundle", classes_path=classes_path,
+                                  class_field=class_field, settings=settings, reporter=FeedbackReporter(feedback))
+            if feedback.isCanceled():
+                raise Cancelled("cancelled by the user")
+            result = move_folder_into_place(bundle, out)
+        except Cancelled as exc:
+            raise QgsProcessingException("cancelled by the user; no model was written") from exc
+        except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
+            raise QgsProcessingException(str(exc)) from exc
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        feedback.pushInfo(self.tr("Synthesis model saved in {}").format(result))
+        return {self.OUTPUT: result}

@@ -1,0 +1,132 @@
+"""`hypersynth:accuracyassessment` through its public id, on a class map and validation labels counted by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from osgeo import ogr, osr
+from qgis.core import QgsProcessingException, QgsVectorLayer
+
+import processing
+from hypersynth.core.scene import ClassInfo
+
+CLASSES = [ClassInfo(1, "water", (31, 119, 180)), ClassInfo(2, "meadow", (44, 160, 44)),
+           ClassInfo(3, "roof", (214, 39, 40))]
+# The classified map: three class blocks, one unclassified column (0) on the right.
+CLASS_MAP = np.array([[1, 1, 1, 2, 2, 2, 3, 0],
+                      [1, 1, 1, 2, 2, 2, 3, 0],
+                      [1, 1, 1, 2, 2, 2, 3, 0],
+                      [1, 1, 1, 2, 2, 2, 3, 0],
+                      [3, 3, 3, 3, 3, 3, 3, 0],
+                      [3, 3, 3, 3, 3, 3, 3, 0]], dtype=np.int32)
+# Validation pixels (row, col, true class) and how the map did on each.
+VALIDATION = [
+    (0, 0, 1), (1, 1, 1), (3, 2, 2),  # water: right, right; meadow mapped as water: wrong
+    (0, 4, 2), (2, 5, 2), (3, 3, 1),  # meadow: right, right; water mapped as meadow: wrong
+    (0, 6, 3), (4, 0, 3), (5, 5, 3),  # roof: right, right, right
+    (2, 7, 1),  # on the unclassified column: not counted
+]
+CORRECT, COUNTED = 7, 9
+# Per true class: water 2 of 3, meadow 2 of 3, roof 3 of 3.
+AA = (2 / 3 + 2 / 3 + 3 / 3) / 3
+
+
+@pytest.fixture
+def files(tmp_path) -> dict:
+    from hypersynth.core.demo import demo_crs_wkt, demo_transform
+    from hypersynth.core.io.classes import write_classes
+    from hypersynth.core.io.write import write_class_map, write_label_raster
+
+    grid = {"transform": demo_transform(), "crs_wkt": demo_crs_wkt()}
+    validation = np.zeros_like(CLASS_MAP)
+    for row, col, class_id in VALIDATION:
+        validation[row, col] = class_id
+    return {
+        "map": str(write_class_map(tmp_path / "map.tif", CLASS_MAP, CLASSES, **grid)),
+        "validation": str(write_label_raster(tmp_path / "validation.tif", validation, CLASSES, **grid)),
+        "points": _write_points(tmp_path / "validation.gpkg", **grid),
+        "classes": str(write_classes(tmp_path / "classes.json", CLASSES)),
+    }
+
+
+def _write_points(path: Path, transform: tuple, crs_wkt: str) -> str:
+    """The validation pixels as points at pixel centres with the class *name* in field ``landcover``."""
+    names = {c.id: c.name for c in CLASSES}
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(crs_wkt)
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    layer = ds.CreateLayer("validation", srs, ogr.wkbPoint)
+    layer.CreateField(ogr.FieldDefn("landcover", ogr.OFTString))
+    x0, dx, _, y0, _, dy = transform
+    for row, col, class_id in VALIDATION:
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetField("landcover", names[class_id])
+        point = ogr.Geometry(ogr.wkbPoint)
+        point.AddPoint_2D(x0 + (col + 0.5) * dx, y0 + (row + 0.5) * dy)
+        feature.SetGeometry(point)
+        layer.CreateFeature(feature)
+    ds = None
+    return str(path)
+
+
+def _kappa() -> float:
+    """Cohen's kappa from the hand-made confusion matrix (rows: truth, columns: map)."""
+    confusion = np.array([[2, 1, 0],   # water: 2 as water, 1 as meadow
+                          [1, 2, 0],   # meadow: 1 as water, 2 as meadow
+                          [0, 0, 3]])  # roof
+    n = confusion.sum()
+    expected = (confusion.sum(axis=1) * confusion.sum(axis=0)).sum() / n ** 2
+    return (np.trace(confusion) / n - expected) / (1 - expected)
+
+
+def test_label_raster_gives_the_hand_counted_accuracy(hypersynth_plugin, files, tmp_path):
+    out = tmp_path / "results" / "accuracy.json"
+    result = processing.run("hypersynth:accuracyassessment", {
+        "CLASS_MAP": files["map"], "VALIDATION": files["validation"], "OUTPUT": str(out)})
+    assert result["OVERALL_ACCURACY"] == pytest.approx(CORRECT / COUNTED)
+    assert result["AVERAGE_ACCURACY"] == pytest.approx(AA)
+    assert result["KAPPA"] == pytest.approx(_kappa())
+    assert result["OUTPUT"] == str(out)
+    metrics = json.loads(out.read_text())
+    assert metrics["n_test"] == COUNTED and metrics["oa"] == pytest.approx(CORRECT / COUNTED)
+    assert metrics["confusion"] == [[2, 1, 0], [1, 2, 0], [0, 0, 3]]
+    assert [(c["id"], c["test_pixels"], c["correct"]) for c in metrics["classes"]] == [(1, 3, 2), (2, 3, 2),
+                                                                                        (3, 3, 3)]
+    assert "FOLDER" not in result and sorted(p.name for p in out.parent.iterdir()) == ["accuracy.json"]
+
+
+def test_points_with_class_names_and_a_folder_for_the_table_and_figure(hypersynth_plugin, files, tmp_path):
+    points = QgsVectorLayer(f"{files['points']}|layername=validation", "validation", "ogr")
+    assert points.isValid()
+    folder = tmp_path / "accuracy"
+    result = processing.run("hypersynth:accuracyassessment", {
+        "CLASS_MAP": files["map"], "VALIDATION": points, "CLASS_FIELD": "landcover", "CLASSES": files["classes"],
+        "OUTPUT": str(tmp_path / "metrics.json"), "FOLDER": str(folder)})
+    assert result["OVERALL_ACCURACY"] == pytest.approx(CORRECT / COUNTED)
+    assert result["FOLDER"] == str(folder)
+    metrics = json.loads(Path(result["OUTPUT"]).read_text())
+    assert [c["name"] for c in metrics["classes"]] == ["water", "meadow", "roof"]  # from the class file
+    assert sorted(p.name for p in folder.iterdir()) == ["accuracy.md", "confusion.png", "metrics.json"]
+    assert "| 3 | roof | 3 | 3 | 100.00 |" in (folder / "accuracy.md").read_text()
+    assert (folder / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((folder / "metrics.json").read_text()) == metrics
+
+
+def test_validation_off_the_map_is_refused_and_writes_nothing(hypersynth_plugin, files, tmp_path):
+    from hypersynth.core.demo import demo_crs_wkt, demo_transform
+    from hypersynth.core.io.write import write_label_raster
+
+    off_map = np.zeros_like(CLASS_MAP)
+    off_map[:3, 7], off_map[3:, 7] = 1, 2  # only the unclassified column is labelled
+    validation = write_label_raster(tmp_path / "off_map.tif", off_map, CLASSES, transform=demo_transform(),
+                                    crs_wkt=demo_crs_wkt())
+    out = tmp_path / "out" / "accuracy.json"
+    with pytest.raises(QgsProcessingException, match="no validation pixel falls on a classified pixel"):
+        processing.run("hypersynth:accuracyassessment", {
+            "CLASS_MAP": files["map"], "VALIDATION": str(validation), "OUTPUT": str(out),
+            "FOLDER": str(tmp_path / "out" / "figures")})
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []

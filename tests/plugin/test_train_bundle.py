@@ -1,0 +1,144 @@
+"""`hypersynth:trainbundle` through its public id: a tiny synthesis model trained on a small generated scene."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from qgis.core import QgsProcessingException, QgsProcessingFeedback
+
+import processing
+from hypersynth.plugin.settings import HyperSynthSettings
+
+
+@dataclass
+class SmallScene:
+    scene: str
+    labels: str  # sparse label raster
+    classes: str  # class and prompt JSON
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> SmallScene:
+    from hypersynth.core.demo import make_demo_scene, sparse_labels
+    from hypersynth.core.io.classes import write_classes
+    from hypersynth.core.io.write import write_label_raster, write_scene
+
+    folder = tmp_path_factory.mktemp("scene")
+    data = make_demo_scene(size=32, bands=30, n_classes=3, seed=0)
+    sparse = sparse_labels(data.labels, n_per_class=5, seed=0)
+    return SmallScene(
+        scene=str(write_scene(data.scene, folder / "scene.tif")),
+        labels=str(write_label_raster(folder / "labels.tif", sparse, data.classes,
+                                      transform=data.scene.transform, crs_wkt=data.scene.crs_wkt)),
+        classes=str(write_classes(folder / "classes.json", data.classes)))
+
+
+@pytest.fixture
+def stored_settings(monkeypatch):
+    """Make every ``HyperSynthSettings.load()`` of this process return the returned object (no shared ini)."""
+    chosen = HyperSynthSettings()
+    monkeypatch.setattr(HyperSynthSettings, "load", classmethod(lambda cls, settings=None: chosen))
+    return chosen
+
+
+class CancelAfterProgress(QgsProcessingFeedback):
+    """Presses Cancel after ``n`` progress updates, as an analyst would mid-run."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n, self.updates = n, 0
+
+    def setProgress(self, progress: float) -> None:  # noqa: N802 (QGIS API)
+        super().setProgress(progress)
+        self.updates += 1
+        if self.updates >= self.n:
+            self.cancel()
+
+
+def _parameters(small: SmallScene, out: Path, **extra) -> dict:
+    return {"SCENE": small.scene, "LABELS": small.labels, "CLASSES": small.classes, "PRESET": 0, "DEVICE": 1,
+            "SEED": 0, "OUTPUT": str(out), **extra}
+
+
+def test_tiny_preset_writes_a_bundle_that_loads_with_the_prompts(hypersynth_plugin, small, tmp_path):
+    import torch
+
+    from hypersynth.core.io.classes import read_classes
+    from hypersynth.core.io.read import read_scene
+    from hypersynth.core.ldm.model import SynthesisModel
+
+    torch.set_num_threads(1)
+    out = tmp_path / "models" / "synthesis_model"
+    result = processing.run("hypersynth:trainbundle", _parameters(small, out))
+    assert result["OUTPUT"] == str(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] and manifest["files"]
+    model = SynthesisModel.load(out, device="cpu")
+    prompts = {c.id: c.prompt for c in read_classes(small.classes)}
+    assert all(prompts.values()) and {c.id: c.prompt for c in model.classes} == prompts  # the file's prompts
+    assert model.config.preset == "tiny" and model.bands == int(read_scene(small.scene).good_bands.sum())
+    assert [p.name for p in out.parent.iterdir()] == ["synthesis_model"]  # no staging folder left
+
+
+def test_cancel_leaves_no_folder(hypersynth_plugin, small, tmp_path):
+    out = tmp_path / "models" / "synthesis_model"
+    with pytest.raises(QgsProcessingException, match="cancelled"):
+        processing.run("hypersynth:trainbundle", _parameters(small, out), feedback=CancelAfterProgress(2))
+    assert not out.exists()
+    assert not (tmp_path / "models").exists() or list((tmp_path / "models").iterdir()) == []
+
+
+def test_a_folder_with_other_files_is_refused_before_training(hypersynth_plugin, small, tmp_path):
+    out = tmp_path / "my_documents"
+    out.mkdir()
+    (out / "thesis.txt").write_text("keep me")
+    with pytest.raises(QgsProcessingException, match="not an empty folder or a HyperSynth bundle"):
+        processing.run("hypersynth:trainbundle", _parameters(small, out))
+    assert [p.name for p in out.iterdir()] == ["thesis.txt"]
+
+
+def test_the_settings_clip_weights_reach_the_engine(hypersynth_plugin, small, tmp_path, stored_settings,
+                                                    monkeypatch):
+    """fast/full presets get the stored CLIP file; the tiny preset's small test tower does not."""
+    import hypersynth.core.pipeline as pipeline
+
+    clip = tmp_path / "open_clip_vit_b_32.safetensors"
+    clip.write_bytes(b"weights")
+    stored_settings.clip_weights = str(clip)
+    seen = []
+
+    def spy(scene, labels, bundle_dir, *, classes_path=None, class_field=None, settings=None, reporter=None,
+            overwrite=False):
+        seen.append(settings)
+        raise ValueError("stopped by the test after the settings were checked")
+
+    monkeypatch.setattr(pipeline, "train_bundle", spy)
+    for preset in (1, 0):  # fast, tiny
+        with pytest.raises(QgsProcessingException, match="stopped by the test"):
+            processing.run("hypersynth:trainbundle", _parameters(small, tmp_path / "model", PRESET=preset))
+    assert [(s.preset, s.clip_weights) for s in seen] == [("fast", str(clip)), ("tiny", None)]
+    assert not (tmp_path / "model").exists()
+
+
+def test_augment_and_classify_uses_the_settings_clip_weights(hypersynth_plugin, small, tmp_path, stored_settings,
+                                                             monkeypatch):
+    import hypersynth.core.pipeline as pipeline
+
+    clip = tmp_path / "clip.bin"
+    clip.write_bytes(b"weights")
+    stored_settings.clip_weights = str(clip)
+    seen = []
+
+    def spy(*args, settings=None, **kwargs):
+        seen.append(settings)
+        raise ValueError("stopped by the test after the settings were checked")
+
+    monkeypatch.setattr(pipeline, "classify_scene", spy)
+    with pytest.raises(QgsProcessingException, match="stopped by the test"):
+        processing.run("hypersynth:augmentandclassify", {
+            "SCENE": small.scene, "LABELS": small.labels, "PRESET": 2, "DEVICE": 1,
+            "OUTPUT": str(tmp_path / "map.tif"), "CONFIDENCE": str(tmp_path / "confidence.tif")})
+    assert seen[0].preset == "full" and seen[0].clip_weights == str(clip)
