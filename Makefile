@@ -1,5 +1,7 @@
 # HyperSynth: `make demo` sets up and classifies the embedded demo scene; `make test` sets up and tests.
 PY := .venv/bin/python
+# Benchmark cubes: ../shared/data beside the checkout unless HYPERSYNTH_DATA_DIR says otherwise.
+export HYPERSYNTH_DATA_DIR ?= $(abspath $(CURDIR)/../shared/data)
 PLUGIN_DIR ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default/python/plugins
 
 .PHONY: setup demo test test-slow bench qgis install-plugin zip clean

@@ -83,6 +83,7 @@ class DiffusionConfig:
     lfue_strength: float = 0.5  # LF-UE perturbation of latent channel statistics; 0 switches it off
     sample_steps: int = 25  # default number of DDIM steps when synthesising
     guidance: float = 3.0  # default classifier-free guidance weight ω
+    scene_patches: int = 20000  # cap on scene patches (VAE training and unlabelled diffusion samples)
 
 
 @dataclass
@@ -175,11 +176,14 @@ def preset(name: str, **overrides: Any) -> LDMConfig:
     elif name == "fast":
         cfg = LDMConfig(
             preset="fast",
+            # Sized for a SalinasA/demo-size scene in a few minutes on 2 CPU cores (measured, see BENCHMARKS.md):
+            # a 3000-patch scene sample, 8 VAE epochs, ~600 denoiser steps.
             vae=VAEConfig(patch_size=9, hidden_channels=32, latent_channels=4, downsample=2,
-                          adversarial_warmup_epochs=6, epochs=15, batch_size=128, lr=1e-3),
-            text=TextConfig(model="ViT-B-32", context_length=32, train_random_tower=False),
+                          adversarial_warmup_epochs=4, epochs=8, batch_size=128, lr=1e-3),
+            text=TextConfig(model="ViT-B-32", context_length=32),
             denoiser=DenoiserConfig(token_patch=1, hidden_size=64, depth=4, num_heads=4, mlp_ratio=4.0),
-            diffusion=DiffusionConfig(epochs=40, batch_size=128, lr=5e-4, ema_decay=0.995, sample_steps=20),
+            diffusion=DiffusionConfig(epochs=25, batch_size=128, lr=1e-3, ema_decay=0.99, sample_steps=20,
+                                      scene_patches=3000),
         )
     elif name == "full":
         cfg = LDMConfig(

@@ -125,7 +125,7 @@ def train_synthesis_model(cube: np.ndarray, valid: np.ndarray, labels: np.ndarra
     device = resolve_device(cfg.device)
     rng = np.random.default_rng(cfg.seed)
     bands, p = cube.shape[0], cfg.vae.patch_size
-    cap = int(min(max_unlabelled, max(2, MAX_PATCH_BYTES // (bands * p * p * 4))))
+    cap = int(min(max_unlabelled, cfg.diffusion.scene_patches, max(2, MAX_PATCH_BYTES // (bands * p * p * 4))))
     scene_pixels, labelled = _pick_pixels(valid, labels, classes, cap, rng)
     padded = pad_cube(cube, p)
 
