@@ -177,12 +177,12 @@ def preset(name: str, **overrides: Any) -> LDMConfig:
         cfg = LDMConfig(
             preset="fast",
             # Sized for a SalinasA/demo-size scene in a few minutes on 2 CPU cores (measured, see BENCHMARKS.md):
-            # a 3000-patch scene sample, 8 VAE epochs, ~600 denoiser steps.
+            # a 3000-patch scene sample, 6 VAE epochs, ~300 denoiser steps.
             vae=VAEConfig(patch_size=9, hidden_channels=32, latent_channels=4, downsample=2,
-                          adversarial_warmup_epochs=4, epochs=8, batch_size=128, lr=1e-3),
+                          adversarial_warmup_epochs=3, epochs=6, batch_size=128, lr=1e-3),
             text=TextConfig(model="ViT-B-32", context_length=32),
             denoiser=DenoiserConfig(token_patch=1, hidden_size=64, depth=4, num_heads=4, mlp_ratio=4.0),
-            diffusion=DiffusionConfig(epochs=25, batch_size=128, lr=1e-3, ema_decay=0.99, sample_steps=20,
+            diffusion=DiffusionConfig(epochs=12, batch_size=128, lr=1e-3, ema_decay=0.98, sample_steps=20,
                                       scene_patches=3000),
         )
     elif name == "full":
