@@ -78,3 +78,13 @@ def report_missing_dependencies(iface: object, dependencies: tuple[Dependency, .
     except Exception as exc:  # noqa: BLE001 (a dependency check must not break QGIS's plugin loading)
         QgsMessageLog.logMessage(f"could not check dependencies: {exc}", MESSAGE_TITLE, Qgis.Warning)
         return None
+
+
+def keep_triton_out() -> None:
+    """Stop torch from loading triton inside QGIS.
+
+    diffusers and open_clip import ``torch._dynamo``, which loads triton's ``libtriton.so``; its bundled
+    LLVM segfaults beside Mesa's libLLVM that QGIS's OpenGL has already loaded (seen with gdb under
+    QGIS 3.22). HyperSynth compiles no kernels, so marking triton as absent costs nothing.
+    """
+    sys.modules.setdefault("triton", None)  # type: ignore[arg-type]

@@ -155,6 +155,9 @@ class HyperSynthPlugin:
     """What QGIS loads: ``initProcessing`` registers the provider, ``initGui`` adds the action and dock."""
 
     def __init__(self, iface: Any) -> None:
+        from .dependencies import keep_triton_out
+
+        keep_triton_out()  # before any job imports torch: triton's LLVM crashes beside QGIS's Mesa
         self.iface = iface
         self.provider: Optional[HyperSynthProvider] = None
         self.actions: list[QAction] = []

@@ -171,7 +171,7 @@ def preset(name: str, **overrides: Any) -> LDMConfig:
                             tiny_width=32, tiny_layers=2, tiny_heads=2),
             denoiser=DenoiserConfig(token_patch=1, hidden_size=16, depth=2, num_heads=2, mlp_ratio=2.0),
             diffusion=DiffusionConfig(num_train_timesteps=100, epochs=2, batch_size=32, lr=1e-3, ema_decay=0.9,
-                                      sample_steps=4, guidance=2.0),
+                                      sample_steps=4, guidance=2.0, scene_patches=512),
         )
     elif name == "fast":
         cfg = LDMConfig(

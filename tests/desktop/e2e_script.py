@@ -1,0 +1,511 @@
+"""The analyst's workflow in the real QGIS desktop, run by ``qgis.bin --code`` (see test_desktop_e2e.py).
+
+QGIS executes this file in its own Python once the application is up. It drives the HyperSynth dock the
+way an analyst does: open the demo scene, show it in true colour, create a label layer, load the classes
+with their prompts, brush labels (through the brush tool and through mouse events on the map canvas),
+edit a prompt, run Augment & Classify with the tiny preset through the run dialog's values and the
+dock's request, wait for the QgsTask, then check the result layers and their legend and show a pixel
+spectrum. Screenshots of the window are saved at each stage, and every check lands in a JSON file.
+
+Environment:
+    HYPERSYNTH_E2E_OUT: folder for ``result.json``, the screenshots and the run's files (required).
+    HYPERSYNTH_E2E_TIMEOUT: seconds before the watchdog gives up and quits QGIS (default 600).
+    HYPERSYNTH_E2E_RUN_TIMEOUT: seconds to wait for the Augment & Classify task (default 480).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import numpy as np
+from osgeo import gdal
+from qgis.core import (
+    QgsApplication,
+    QgsCoordinateTransform,
+    QgsMultiBandColorRenderer,
+    QgsPalettedRasterRenderer,
+    QgsPointXY,
+    QgsProject,
+    QgsRasterLayer,
+    QgsRasterSymbolLegendNode,
+)
+from qgis.PyQt.QtCore import QEvent, QPoint, QPointF, Qt, QTimer
+from qgis.PyQt.QtGui import QGuiApplication, QMouseEvent
+from qgis.PyQt.QtTest import QTest
+from qgis.PyQt.QtWidgets import QApplication, QDockWidget
+from qgis.utils import iface, plugins
+from scipy import ndimage
+
+RIGHT_DOCK_WIDTH = 520  # the HyperSynth and spectral profile docks, in screen pixels
+RESULT_DOCK_HEIGHTS = (470, 400)  # HyperSynth dock above the spectral profile dock, in the last screenshot
+LAYERS_PANEL_WIDTH = 340  # room for the result layers' names and their legend
+WIDE_BRUSH_M = 12.0  # brush radius over a pure interior: strokes three pixels (10 m) wide
+NARROW_BRUSH_M = 6.0  # on a thin class: only the pixels the stroke passes through
+STROKES_PER_CLASS = 2  # brush strokes per class, in different places of it
+MIN_STROKE_GAP = 6  # pixels between the strokes of one class, so they sample different places
+POLL_MS = 200  # how often a wait looks again
+SETTLE_MS = 600  # time for QGIS to repaint after a change, before a screenshot
+PRESET = "tiny"  # the run's preset: the smallest models, the workflow rather than the map's quality
+QUIT_GRACE_MS = 15000  # File ▸ Exit gets this long before the event loops are ended by force
+EDITED_PROMPT = "calm open water of a lake, dark in the near infrared"
+
+
+class CheckFailed(AssertionError):
+    """A check that later steps depend on failed: stop the walkthrough."""
+
+
+class Walkthrough:
+    """Runs the workflow as a generator of waits (milliseconds) driven by Qt timers, so QGIS keeps
+    painting and the task manager keeps running between steps."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.work = out / "work"
+        self.checks: list[dict[str, Any]] = []
+        self.info: dict[str, Any] = {}
+        self.screenshots: list[str] = []
+        self.timings: dict[str, float] = {}
+        self.error: Optional[str] = None
+        self.stage = "starting"  # where the walkthrough is, for result.json
+        self.finished = False
+        self.started = time.monotonic()
+        self._steps = self.steps()
+
+    # --- bookkeeping ------------------------------------------------------------------------------
+    def check(self, name: str, passed: bool, detail: str = "") -> bool:
+        self.checks.append({"name": name, "passed": bool(passed), "detail": detail})
+        return bool(passed)
+
+    def require(self, name: str, passed: bool, detail: str = "") -> None:
+        if not self.check(name, passed, detail):
+            raise CheckFailed(f"{name}: {detail}")
+
+    def screenshot(self, name: str, whole_screen: bool = False) -> None:
+        """Save the main window (or the whole screen, to include dialogs) as ``<name>.png``."""
+        QApplication.processEvents()
+        if whole_screen:
+            image = QGuiApplication.primaryScreen().grabWindow(0)
+        else:
+            image = iface.mainWindow().grab()
+        path = self.out / f"{name}.png"
+        if image.save(str(path)):
+            self.screenshots.append(path.name)
+
+    def until(self, condition: Callable[[], bool], timeout: float, what: str) -> Iterator[int]:
+        """Yield waits until ``condition()`` holds; TimeoutError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"waited {timeout:.0f} s for {what}")
+            yield POLL_MS
+
+    def settle(self) -> Iterator[int]:
+        """Let the canvas finish rendering, then give Qt a moment to paint."""
+        canvas = iface.mapCanvas()
+        canvas.refresh()
+        yield SETTLE_MS
+        yield from self.until(lambda: not canvas.isDrawing(), 60, "the map canvas to render")
+        yield SETTLE_MS
+
+    # --- the driver -------------------------------------------------------------------------------
+    def start(self, watchdog_s: float) -> None:
+        QTimer.singleShot(int(watchdog_s * 1000), self.watchdog)
+        QTimer.singleShot(0, self.advance)
+
+    def advance(self) -> None:
+        if self._steps is None:  # the watchdog ended the walkthrough
+            return
+        try:
+            wait = next(self._steps)
+        except StopIteration:
+            self.finished = True
+            self.finish()
+            return
+        except Exception:  # noqa: BLE001 (every failure must reach result.json and QGIS must exit)
+            self.error = traceback.format_exc()
+            self.finish()
+            return
+        QTimer.singleShot(int(wait), self.advance)
+
+    def watchdog(self) -> None:
+        if self._steps is not None:
+            self.error = f"watchdog: the walkthrough did not end within {time.monotonic() - self.started:.0f} s"
+            self.finish()
+
+    def enter(self, stage: str) -> None:
+        """Note the stage reached in result.json, so a QGIS crash still tells where it happened."""
+        self.stage = stage
+        self.write_result()
+
+    def write_result(self) -> None:
+        result = {"finished": self.finished, "error": self.error, "stage": self.stage, "checks": self.checks,
+                  "info": self.info, "screenshots": self.screenshots, "timings": self.timings}
+        tmp = self.out / ".result.json.tmp"
+        tmp.write_text(json.dumps(result, indent=2, default=str))
+        os.replace(tmp, self.out / "result.json")
+
+    def finish(self) -> None:
+        """Write result.json, cancel running tasks and quit QGIS (once)."""
+        if self._steps is None:
+            return
+        self._steps = None
+        self.timings["total_s"] = round(time.monotonic() - self.started, 1)
+        self.write_result()
+        QgsApplication.taskManager().cancelAll()
+        QTimer.singleShot(100, quit_qgis)
+
+    # --- the workflow -----------------------------------------------------------------------------
+    def steps(self) -> Iterator[int]:
+        window = iface.mainWindow()
+        yield from self.until(lambda: window.isVisible() and "hypersynth" in plugins, 120,
+                              "the main window and the HyperSynth plugin")
+        self.timings["qgis_ready_s"] = round(time.monotonic() - self.started, 1)
+        self.enter("showing the dock")
+        plugin = plugins["hypersynth"]
+        self.require("plugin dock created", plugin.dock is not None, "HyperSynthPlugin.dock is None")
+        self.arrange_window()
+        plugin.actions[0].trigger()  # the toolbar button shows the dock
+        yield from self.until(lambda: plugin.dock.isVisible(), 10, "the HyperSynth dock to show")
+        dock = plugin.dock
+        self.check("toolbar action shows the dock", dock.isVisible())
+        window.resizeDocks([dock], [RIGHT_DOCK_WIDTH], Qt.Horizontal)
+
+        from hypersynth.core.demo import write_demo
+
+        shutil.rmtree(self.work, ignore_errors=True)  # a fresh label file and output folder every time
+        files = write_demo(self.work / "demo", overwrite=True)
+        scene = yield from self.open_scene(dock, files.scene)
+        yield from self.make_labels(dock, scene, files)
+        yield from self.set_prompts(dock)
+        task = yield from self.run(plugin, dock)
+        yield from self.inspect_results(dock, scene, task, files)
+
+    def arrange_window(self) -> None:
+        """The window fills the screen (no window manager maximises it under Xvfb); the Browser panel makes
+        way for the Layers panel."""
+        window = iface.mainWindow()
+        window.setGeometry(QGuiApplication.primaryScreen().geometry())
+        for dock in window.findChildren(QDockWidget):
+            if dock.objectName() in ("Browser", "Browser2") and dock.isVisible():
+                dock.hide()
+            elif dock.objectName() == "Layers":
+                window.resizeDocks([dock], [LAYERS_PANEL_WIDTH], Qt.Horizontal)
+
+    def open_scene(self, dock: Any, path: Path) -> Iterator[int]:
+        """Tab 1: open the scene raster as the analyst's Open… does, then the True colour button."""
+        self.enter("opening the scene")
+        dock.tabs.setCurrentWidget(dock.scene_panel)
+        scene = dock.scene_panel.open_file(str(path))
+        self.require("scene layer opened", scene.isValid() and dock.scene_layer() is scene,
+                     f"{path} valid={scene.isValid()}; dock scene={dock.scene_layer()}")
+        dock.scene_panel.composite_buttons["true colour"].click()
+        renderer = scene.renderer()
+        self.check("true-colour composite applied", isinstance(renderer, QgsMultiBandColorRenderer),
+                   f"renderer {type(renderer).__name__}; note: {dock.scene_panel.note.text()}")
+        yield from self.settle()  # QGIS zooms to the first layer by itself; then fit it to the canvas as sized now
+        self.zoom_to(scene)
+        yield from self.settle()
+        self.screenshot("desktop_1_scene")
+        return scene
+
+    def make_labels(self, dock: Any, scene: QgsRasterLayer, files: Any) -> Iterator[int]:
+        """Tab 2: a new label GeoPackage, the demo classes, then brush strokes over each class's pixels."""
+        self.enter("labelling")
+        panel = dock.classes_panel
+        dock.tabs.setCurrentWidget(panel)
+        labels = panel.create_label_layer(str(self.work / "labels.gpkg"))
+        self.require("label GeoPackage created", dock.label_layer() is labels and labels.isValid(),
+                     f"dock label layer {dock.label_layer()}")
+        classes = panel.load_classes(str(files.classes_json))
+        self.require("classes loaded with prompts",
+                     panel.table.rowCount() == len(classes) >= 2 and all(c.prompt for c in classes),
+                     f"{panel.table.rowCount()} rows; prompts {[c.prompt for c in classes]}")
+        self.info["classes"] = [c.name for c in classes]
+
+        panel.brush_button.setChecked(True)  # the Brush button makes the brush the canvas's map tool
+        brush = panel.brush
+        self.check("brush is the map tool", iface.mapCanvas().mapTool() is brush)
+        truth, transform = read_label_grid(files.ground_truth)
+        to_canvas = self.to_canvas(scene)
+
+        def on_canvas(stroke: list[tuple[int, int]]) -> list[QgsPointXY]:
+            return [to_canvas.transform(pixel_centre(transform, r, col)) for r, col in stroke]
+
+        first = classes[0]
+        plans = {c.id: plan_strokes(truth, c.id, STROKES_PER_CLASS, seed=c.id) for c in classes}
+        for c in classes:
+            strokes, radius = plans[c.id]
+            panel.select_class(c.id)  # the analyst picks the class in the table, sets the radius, paints
+            panel.radius.setValue(radius)
+            for stroke in strokes[:-1] if c.id == first.id else strokes:  # the first class's last: by mouse
+                brush.add_stroke(on_canvas(stroke), c.id)
+            yield 50
+        strokes, radius = plans[first.id]
+        panel.select_class(first.id)
+        panel.radius.setValue(radius)
+        before = set(labels.allFeatureIds())
+        self.zoom_to(scene)
+        yield from self.settle()
+        drag_on_canvas(on_canvas(strokes[-1]))
+        yield 100
+        added = [labels.getFeature(fid) for fid in set(labels.allFeatureIds()) - before]
+        self.check("mouse stroke on the canvas adds a label of the selected class",
+                   len(added) == 1 and added[0]["class_id"] == first.id,
+                   f"{len(added)} new label polygons, class ids {[f['class_id'] for f in added]}")
+        panel.save_labels_button.click()
+        self.check("labels saved", not labels.isModified(), f"modified={labels.isModified()}")
+
+        counts = panel.refresh_counts()
+        self.info["labelled_pixels"] = counts
+        self.require("every class has labelled pixels", all(counts.get(c.id, 0) > 0 for c in classes),
+                     f"labelled pixels per class id: {counts}")
+        from hypersynth.plugin.label_layer import label_raster
+
+        burnt, (r0, c0) = label_raster(labels, scene)
+        rows, cols = np.nonzero(burnt)
+        wrong = int((truth[rows + r0, cols + c0] != burnt[rows, cols]).sum())
+        self.check("brushed pixels lie on their class in the ground truth", rows.size > 0 and wrong == 0,
+                   f"{wrong} of {rows.size} labelled pixels differ from the ground truth")
+        panel.brush_button.setChecked(False)
+        show_legend(labels)  # the label layer's legend: the classes in their colours
+        self.zoom_to(scene)
+        yield from self.settle()
+        self.screenshot("desktop_2_labels")
+
+    def set_prompts(self, dock: Any) -> Iterator[int]:
+        """Tab 3: edit a prompt; the class table follows."""
+        self.enter("editing a prompt")
+        dock.tabs.setCurrentWidget(dock.prompts_panel)
+        first = dock.current_classes()[0]
+        dock.prompts_panel.select_class(first.id)
+        dock.prompts_panel.set_prompt(first.id, EDITED_PROMPT)
+        yield 100
+        self.check("prompt edited in the Prompts tab reaches the classes",
+                   dock.classes_panel.class_by_id(first.id).prompt == EDITED_PROMPT,
+                   f"class prompt {dock.classes_panel.class_by_id(first.id).prompt!r}")
+
+    def run(self, plugin: Any, dock: Any) -> Iterator[int]:
+        """The run dialog's values (tiny preset, our output folder), the dock's request, the QgsTask."""
+        self.enter("starting Augment & Classify")
+        from hypersynth.ui.run_dialog import RunDialog
+
+        self.check("nothing blocks a run", dock.run_problems() == [], "; ".join(dock.run_problems()))
+        dialog = RunDialog(dock, dock.run_defaults())
+        dialog.preset.setCurrentIndex(dialog.preset.findData(PRESET))
+        dialog.output_folder.setFilePath(str(self.work / "run"))
+        dialog.show()
+        yield from self.until(lambda: dialog.isVisible(), 10, "the run dialog")
+        yield SETTLE_MS
+        self.screenshot("desktop_3_run_dialog", whole_screen=True)
+        self.check("run dialog accepts the settings", dialog.problems() == [], "; ".join(dialog.problems()))
+        values = dialog.values()
+        dialog.close()
+        ended: list[Any] = []
+        plugin.tasks.taskEnded.connect(ended.append)
+        started = time.monotonic()
+        request = dock.request_run(values)  # what the dialog's OK does: runRequested -> plugin.run_from_dock
+        self.require("run requested", request is not None and request["preset"] == PRESET,
+                     f"request {request}; dock status: {dock.status.text()}")
+        self.require("a QgsTask runs", len(plugin.tasks.running) == 1, f"running tasks {plugin.tasks.running}")
+        task = plugin.tasks.running[0]  # the task manager deletes the C++ task when it ends: read Python fields only
+        timeout = float(os.environ.get("HYPERSYNTH_E2E_RUN_TIMEOUT", "480"))
+
+        def done() -> bool:  # finished() has run on the main thread: the result layers are in, or it failed
+            failed = task.error is not None or task.callback_error is not None
+            return bool(ended) and (failed or bool(result_layers(": classes")))
+
+        self.enter("waiting for the Augment & Classify task")
+        yield from self.until(done, timeout, f"the Augment & Classify task ({PRESET} preset)")
+        self.timings["augment_classify_s"] = round(time.monotonic() - started, 1)
+        self.require("Augment & Classify task succeeded", task.error is None and task.callback_error is None,
+                     f"error {task.error!r}\n{task.error_details or ''}{task.callback_error or ''}")
+        return task
+
+    def inspect_results(self, dock: Any, scene: QgsRasterLayer, task: Any, files: Any) -> Iterator[int]:
+        """The classified and confidence layers with their legend; a pixel spectrum in the profile dock."""
+        self.enter("inspecting the results")
+        project = QgsProject.instance()
+        classified, confidence = result_layers(": classes"), result_layers(": confidence")
+        self.require("classified layer added", len(classified) == 1 and classified[0].isValid(),
+                     f"layers {[layer.name() for layer in project.mapLayers().values()]}")
+        class_map = classified[0]
+        names = [c.name for c in dock.current_classes()]
+        renderer = class_map.renderer()
+        self.check("classified layer has a paletted renderer named by class",
+                   isinstance(renderer, QgsPalettedRasterRenderer)
+                   and [c.label for c in renderer.classes()] == names,
+                   f"renderer {type(renderer).__name__}; labels "
+                   f"{[c.label for c in renderer.classes()] if hasattr(renderer, 'classes') else None}")
+        node = project.layerTreeRoot().findLayer(class_map.id())
+        legend = iface.layerTreeView().layerTreeModel().layerLegendNodes(node) if node is not None else []
+        legend_names = [n.data(Qt.DisplayRole) for n in legend if isinstance(n, QgsRasterSymbolLegendNode)]
+        self.check("layer panel legend lists the class names", legend_names == names,
+                   f"legend entries {[n.data(Qt.DisplayRole) for n in legend]}")
+        self.check("confidence layer added", len(confidence) == 1 and confidence[0].isValid(),
+                   f"{[layer.name() for layer in confidence]}")
+
+        predicted = gdal.Open(class_map.source()).ReadAsArray()
+        truth, transform = read_label_grid(files.ground_truth)
+        ids = {c.id for c in dock.current_classes()}
+        found = set(np.unique(predicted).tolist()) - {0}
+        self.check("class map holds known classes only", found <= ids and len(found) >= 2,
+                   f"values {sorted(found)}; classes {sorted(ids)}")
+        self.info["overall_accuracy_vs_ground_truth"] = round(float((predicted == truth).mean()), 3)
+        self.info["outputs"] = sorted(p.name for p in Path(task.result.class_map).parent.iterdir())
+
+        iface.setActiveLayer(class_map)
+        show_legend(class_map)  # one coloured entry per class
+        dock.tabs.setCurrentWidget(dock.classes_panel)
+        dock.class_spectra_button.click()  # the labelled classes' mean ± std in the spectral dock
+        spectral = dock.spectral_dock()
+        yield SETTLE_MS  # the new dock takes its place first
+        window = iface.mainWindow()
+        window.resizeDocks([dock, spectral], [RIGHT_DOCK_WIDTH, RIGHT_DOCK_WIDTH], Qt.Horizontal)
+        window.resizeDocks([dock, spectral], list(RESULT_DOCK_HEIGHTS), Qt.Vertical)
+        self.check("class spectra shown", len(spectral.class_bands("labels")) == len(names),
+                   f"{len(spectral.class_bands('labels'))} class bands for {len(names)} classes")
+        spectral.identify_button.setChecked(True)  # then a click on the map shows that pixel's spectrum
+        self.check("identify tool is the map tool", iface.mapCanvas().mapTool() is spectral.identify_tool())
+        self.zoom_to(class_map)
+        yield from self.settle()
+        crop = next((c.id for c in dock.current_classes() if c.name == "green crop"), dock.current_classes()[0].id)
+        row, col = plan_strokes(truth, crop, 1, seed=0)[0][0][0]
+        click_on_canvas(self.to_canvas(scene).transform(pixel_centre(transform, row, col)))
+        yield 200
+        curve = spectral.current_curve()
+        self.check("pixel spectrum shown after a click on the map",
+                   curve is not None and curve.name.endswith(f"pixel ({col}, {row})")
+                   and int(np.isfinite(curve.y).sum()) > scene.bandCount() // 2,
+                   f"clicked column {col}, row {row}; curve {curve.name if curve else None}; "
+                   f"status {spectral.status.text()}")
+        yield from self.settle()
+        self.screenshot("desktop_4_result")
+
+    def zoom_to(self, layer: QgsRasterLayer) -> None:
+        """Fit the layer in the map canvas as it is sized now (docks change its size)."""
+        canvas = iface.mapCanvas()
+        canvas.setExtent(self.to_canvas(layer).transformBoundingBox(layer.extent()))
+        canvas.refresh()
+
+    @staticmethod
+    def to_canvas(layer: QgsRasterLayer) -> QgsCoordinateTransform:
+        return QgsCoordinateTransform(layer.crs(), iface.mapCanvas().mapSettings().destinationCrs(),
+                                      QgsProject.instance())
+
+
+# --- layers, pixels, strokes and mouse events -------------------------------------------------------
+
+def result_layers(suffix: str) -> list[Any]:
+    """The project's layers whose name ends with ``suffix`` (the plugin names them "<run>: classes")."""
+    return [layer for layer in QgsProject.instance().mapLayers().values() if layer.name().endswith(suffix)]
+
+
+def show_legend(layer: Any) -> None:
+    """Expand the layer's legend in the Layers panel (collapsed and expanded again: a layer added with an
+    empty legend stays folded in the view even when its node says it is expanded)."""
+    node = QgsProject.instance().layerTreeRoot().findLayer(layer.id())
+    if node is not None:
+        node.setExpanded(False)
+        node.setExpanded(True)
+
+
+def read_label_grid(path: Path) -> tuple[np.ndarray, tuple[float, ...]]:
+    """A label raster ``(H, W)`` and its GDAL geotransform."""
+    ds = gdal.Open(str(path))
+    return ds.ReadAsArray(), ds.GetGeoTransform()
+
+
+def pixel_centre(transform: tuple[float, ...], row: int, col: int) -> QgsPointXY:
+    """The map coordinates (raster CRS) of a pixel's centre."""
+    x0, dx, rx, y0, ry, dy = transform
+    return QgsPointXY(x0 + (col + 0.5) * dx + (row + 0.5) * rx, y0 + (col + 0.5) * ry + (row + 0.5) * dy)
+
+
+def plan_strokes(truth: np.ndarray, class_id: int, n: int, seed: int) -> tuple[list[list[tuple[int, int]]], float]:
+    """``n`` short strokes (lists of pixel (row, col)) over one class and the brush radius to draw them with.
+
+    In a pure interior (every pixel within 2 of the stroke is of the class) strokes are five pixels long
+    with a wide brush; a thin class (the road) gets short strokes with a narrow brush, as an analyst
+    would do. Strokes lie at least ``MIN_STROKE_GAP`` pixels apart, alternately horizontal and vertical.
+    """
+    mask = truth == class_id
+    for erosion, radius, offsets in ((5, WIDE_BRUSH_M, (-2, -1, 0, 1, 2)), (3, NARROW_BRUSH_M, (-1, 0, 1)),
+                                     (1, NARROW_BRUSH_M, (0, 1))):
+        inner = ndimage.binary_erosion(mask, np.ones((erosion, erosion), bool)) if erosion > 1 else mask
+        strokes: list[list[tuple[int, int]]] = []
+        for r, c in np.random.default_rng(seed).permutation(np.argwhere(inner)):
+            if any(max(abs(r - s[0][0]), abs(c - s[0][1])) < MIN_STROKE_GAP for s in strokes):
+                continue
+            stroke = stroke_through(inner, int(r), int(c), offsets, horizontal=len(strokes) % 2 == 0)
+            if stroke is not None:
+                strokes.append(stroke)
+            if len(strokes) == n:
+                return strokes, radius
+    raise ValueError(f"class {class_id} has too few pixels for {n} strokes")
+
+
+def stroke_through(inner: np.ndarray, r: int, c: int, offsets: tuple[int, ...], horizontal: bool
+                   ) -> Optional[list[tuple[int, int]]]:
+    """Pixels at ``offsets`` along a line through ``(r, c)``, all inside ``inner``; None when no direction fits."""
+    directions = [(0, 1), (1, 0), (1, 1), (1, -1)]
+    if not horizontal:
+        directions[:2] = directions[1::-1]
+    height, width = inner.shape
+    for dr, dc in directions:
+        cells = [(r + k * dr, c + k * dc) for k in offsets]
+        if all(0 <= rr < height and 0 <= cc < width and inner[rr, cc] for rr, cc in cells):
+            return cells
+    return None
+
+
+def canvas_pixel(point: QgsPointXY) -> QPoint:
+    """Where a map point (canvas CRS) lies on the canvas viewport, in widget pixels."""
+    device = iface.mapCanvas().getCoordinateTransform().transform(point)
+    return QPoint(round(device.x()), round(device.y()))
+
+
+def drag_on_canvas(points: list[QgsPointXY]) -> None:
+    """Press, move through ``points`` and release the left button on the map canvas, as a hand would."""
+    viewport = iface.mapCanvas().viewport()
+    pixels = [canvas_pixel(p) for p in points]
+    QTest.mousePress(viewport, Qt.LeftButton, Qt.NoModifier, pixels[0])
+    for pixel in pixels[1:]:
+        # QTest.mouseMove only warps the X cursor (asynchronous); a move event with the button held is exact.
+        move = QMouseEvent(QEvent.MouseMove, QPointF(pixel), Qt.NoButton, Qt.LeftButton, Qt.NoModifier)
+        QApplication.sendEvent(viewport, move)
+    QTest.mouseRelease(viewport, Qt.LeftButton, Qt.NoModifier, pixels[-1])
+
+
+def click_on_canvas(point: QgsPointXY) -> None:
+    QTest.mouseClick(iface.mapCanvas().viewport(), Qt.LeftButton, Qt.NoModifier, canvas_pixel(point))
+
+
+def quit_qgis() -> None:
+    """Close the project, then quit as File ▸ Exit does (plugins unloaded); if a question blocks that,
+    end the event loops anyway a little later."""
+    QTimer.singleShot(QUIT_GRACE_MS, lambda: QgsApplication.exit(1))
+    # Closed while the window is alive: QGIS 3.22 crashes when a project with layers is destroyed after it.
+    QgsProject.instance().clear()
+    active = QgsApplication.taskManager().countActiveTasks()
+    print(f"HyperSynth walkthrough: quitting ({active} active tasks)", flush=True)
+    if active == 0:
+        iface.actionExit().trigger()
+    else:
+        QgsApplication.exit(0)
+
+
+def main() -> None:
+    out = Path(os.environ["HYPERSYNTH_E2E_OUT"])
+    out.mkdir(parents=True, exist_ok=True)
+    walkthrough = Walkthrough(out)
+    globals()["_hypersynth_e2e"] = walkthrough  # QGIS runs this file in __main__: keep the object alive
+    walkthrough.start(float(os.environ.get("HYPERSYNTH_E2E_TIMEOUT", "600")))
+
+
+main()
