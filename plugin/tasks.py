@@ -59,6 +59,7 @@ class EngineTask(QgsTask):
         self.error: Optional[str] = None  # one line for the message bar
         self.error_details: Optional[str] = None  # the traceback, for the log
         self.callback_error: Optional[str] = None  # traceback of a failing on_success/on_failure, for the log
+        self.on_end: Optional[Callable[["EngineTask"], None]] = None  # set by TaskRunner; after finished()
 
     def run(self) -> bool:  # worker thread
         try:
@@ -91,6 +92,9 @@ class EngineTask(QgsTask):
             self.callback_error = traceback.format_exc()
             QgsMessageLog.logMessage(f"{self.title}: error in the completion handler:\n{self.callback_error}",
                                      LOG_TAG, Qgis.Critical)
+        finally:
+            if self.on_end is not None:
+                self.on_end(self)
 
 
 class TaskRunner(QObject):
@@ -113,8 +117,9 @@ class TaskRunner(QObject):
     def submit(self, task: EngineTask) -> EngineTask:
         """Start ``task`` in QgsApplication.taskManager() and keep it referenced until it ends."""
         self._running.append(task)
-        task.taskCompleted.connect(lambda: self._forget(task))
-        task.taskTerminated.connect(lambda: self._forget(task))
+        # Forget the task at the end of its finished() (main thread, after layers were added), not on
+        # taskCompleted/taskTerminated, which can fire before finished() has run.
+        task.on_end = self._forget
         QgsApplication.taskManager().addTask(task)
         return task
 
