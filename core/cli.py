@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--class-field", help="attribute holding the class in a vector label layer (default: guessed)")
         p.add_argument("--validation", help="independent validation labels for the accuracy report")
         p.add_argument("--out", required=True, help="output folder")
+        p.add_argument("--cog", action="store_true", help="also write the class map as a Cloud-Optimised GeoTIFF")
         if name == "augment-classify":
             p.add_argument("--bundle", help="reuse a synthesis model bundle instead of training one")
             _synthesis_args(p)
@@ -197,6 +198,12 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                                           reporter=reporter, overwrite=args.overwrite)
         reporter.close()
         _print_outputs(outputs)
+        if args.cog:
+            from .io.write import export_cog
+
+            cog = export_cog(outputs.class_map, outputs.class_map.with_name("classification_cog.tif"),
+                             overwrite=args.overwrite)
+            print(f"COG:            {cog}")
         return 0
     if args.command == "classify":
         outputs = pipeline.classify_with_model(args.model, args.scene, args.out, validation_path=args.validation,

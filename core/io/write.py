@@ -316,3 +316,34 @@ def _envi_list_text(values: Any) -> str:
 def _hex(color: Sequence[int]) -> str:
     r, g, b = (int(v) for v in color[:3])
     return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def export_cog(source: str | Path, target: str | Path, *, overwrite: bool = False) -> Path:
+    """Copy a GeoTIFF (e.g. a class map) as a Cloud-Optimised GeoTIFF, with its colour table and sidecars.
+
+    GDAL's COG driver does the work; the ``.aux.xml`` (attribute table, category names) and ``.qml``
+    style of the source are copied beside the target so the map keeps its class names and colours.
+    """
+    import shutil
+
+    from osgeo import gdal
+
+    source, target = Path(source), _geotiff_path(target)
+    if not source.is_file():
+        raise FileNotFoundError(f"no such raster: {source}")
+    with atomic_output(target, overwrite) as tmp:
+        ds = gdal.Translate(str(tmp), str(source), format="COG", creationOptions=["COMPRESS=DEFLATE"])
+        if ds is None:
+            raise ValueError(f"GDAL could not write a Cloud-Optimised GeoTIFF from {source}")
+        ds = None
+        stray = Path(str(tmp) + PAM_SIDECAR)  # GDAL may write its own; the source's is the one to keep
+        if stray.exists():
+            stray.unlink()
+    for suffix in (PAM_SIDECAR,):
+        side = Path(str(source) + suffix)
+        if side.exists():
+            shutil.copyfile(side, Path(str(target) + suffix))
+    qml = source.with_suffix(".qml")
+    if qml.exists():
+        shutil.copyfile(qml, target.with_suffix(".qml"))
+    return target

@@ -1,0 +1,140 @@
+"""The main job end to end on small generated scenes: outputs, cancel, bundle reuse, bad input, CLI, bench."""
+
+import json
+
+import numpy as np
+import pytest
+
+from hypersynth.core.cli import main as cli_main
+from hypersynth.core.demo import make_demo_scene, sparse_labels
+from hypersynth.core.io.classes import write_classes
+from hypersynth.core.io.write import write_label_raster, write_scene
+from hypersynth.core.methods import MethodSettings
+from hypersynth.core.pipeline import (CLASSIFIER_BUNDLE, OutputExistsError, classify_scene, classify_with_model,
+                                      train_bundle)
+from hypersynth.core.progress import CancelAfter, Cancelled
+
+
+def _write(folder, *, bands=30, seed=0, size=32):
+    data = make_demo_scene(size=size, bands=bands, n_classes=3, seed=seed)
+    scene = write_scene(data.scene, folder / "scene.tif")
+    sparse = sparse_labels(data.labels, 4, seed=seed)
+    kw = dict(transform=data.scene.transform, crs_wkt=data.scene.crs_wkt)
+    labels = write_label_raster(folder / "labels.tif", sparse, data.classes, **kw)
+    truth = write_label_raster(folder / "truth.tif", data.labels, data.classes, **kw)
+    classes = folder / "classes.json"
+    write_classes(classes, data.classes)
+    return scene, labels, truth, classes
+
+
+@pytest.fixture(scope="module")
+def scene_files(tmp_path_factory):
+    return _write(tmp_path_factory.mktemp("scene"))
+
+
+@pytest.fixture(scope="module")
+def augment_run(scene_files, tmp_path_factory):
+    scene, labels, truth, classes = scene_files
+    out = tmp_path_factory.mktemp("augment")
+    settings = MethodSettings(preset="tiny", seed=0, synthetic_per_class=6)
+    outputs = classify_scene(scene, labels, out, method="augment", classes_path=classes, validation_path=truth,
+                             settings=settings)
+    return out, outputs
+
+
+def test_augment_and_classify_writes_every_output(augment_run):
+    out, outputs = augment_run
+    for name in ("classification.tif", "classification.qml", "confidence.tif", "report.md", "report.html",
+                 "metrics.json", "synthetic_summary.json", "model_bundle", CLASSIFIER_BUNDLE, "spectra.png",
+                 "pca.png", "confusion.png"):
+        assert (out / name).exists(), name
+    assert not [p for p in out.iterdir() if p.name.startswith(".hypersynth-run-")]
+    summary = json.loads((out / "synthetic_summary.json").read_text())
+    assert summary["total"] == sum(r["synthetic"] for r in summary["classes"]) > 0
+    assert 0.0 <= outputs.metrics["oa"] <= 1.0 and outputs.metrics["n_test"] > 0
+    assert "Synthetic samples" in outputs.report.read_text()
+
+
+def test_cancel_mid_run_leaves_nothing(scene_files, tmp_path):
+    scene, labels, truth, classes = scene_files
+    reporter = CancelAfter(5)
+    with pytest.raises(Cancelled):
+        classify_scene(scene, labels, tmp_path, method="augment", classes_path=classes,
+                       settings=MethodSettings(preset="tiny"), reporter=reporter)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_outputs_are_not_overwritten(augment_run, scene_files):
+    out, _ = augment_run
+    scene, labels, _, classes = scene_files
+    before = (out / "classification.tif").read_bytes()
+    with pytest.raises(OutputExistsError, match="already holds"):
+        classify_scene(scene, labels, out, method="rf")
+    assert (out / "classification.tif").read_bytes() == before
+
+
+def test_saved_classifier_applies_to_another_scene(augment_run, tmp_path):
+    out, _ = augment_run
+    other, _, truth, _ = _write(tmp_path, seed=1)
+    result = classify_with_model(out / CLASSIFIER_BUNDLE, other, tmp_path / "other", validation_path=truth)
+    assert result.class_map.exists() and result.report.exists()
+    assert result.metrics["n_test"] > 0
+
+
+def test_scene_with_other_band_count_is_refused(augment_run, tmp_path):
+    out, _ = augment_run
+    other, _, _, _ = _write(tmp_path, bands=24)
+    with pytest.raises(ValueError, match=r"trained on \d+ bands but"):
+        classify_with_model(out / CLASSIFIER_BUNDLE, other, tmp_path / "other")
+    with pytest.raises(ValueError, match=r"trained on \d+ bands but"):
+        classify_scene(other, tmp_path / "labels.tif", tmp_path / "again", method="augment",
+                       bundle_path=out / "model_bundle")
+
+
+def test_reused_synthesis_bundle_skips_training(augment_run, scene_files, tmp_path):
+    out, _ = augment_run
+    scene, labels, truth, classes = scene_files
+    reporter = CancelAfter(10_000)
+    outputs = classify_scene(scene, labels, tmp_path, method="augment", classes_path=classes,
+                             bundle_path=out / "model_bundle", settings=MethodSettings(preset="tiny"),
+                             reporter=reporter)
+    assert outputs.class_map.exists()
+    assert not any(s.startswith(("VAE", "diffusion")) for s in reporter.stages)
+    assert "reused" in outputs.report.read_text()
+
+
+def test_train_bundle_then_cli_synthesize(scene_files, tmp_path):
+    scene, labels, _, classes = scene_files
+    bundle = train_bundle(scene, labels, tmp_path / "bundle", classes_path=classes,
+                          settings=MethodSettings(preset="tiny"))
+    assert (bundle / "manifest.json").exists()
+    rc = cli_main(["synthesize", "--bundle", str(bundle), "--class", "1", "--n", "3", "--preset", "tiny",
+                   "--out", str(tmp_path / "p.npz"), "--quiet"])
+    assert rc == 0
+    with np.load(tmp_path / "p.npz") as f:
+        assert f["patches"].shape[0] == 3 and set(f["labels"].tolist()) == {1}
+
+
+def test_cli_baseline_with_cog_and_clear_errors(scene_files, tmp_path, capsys):
+    scene, labels, truth, classes = scene_files
+    rc = cli_main(["baseline", "--scene", str(scene), "--labels", str(labels), "--validation", str(truth),
+                   "--out", str(tmp_path / "rf"), "--cog", "--quiet"])
+    assert rc == 0
+    assert (tmp_path / "rf" / "classification_cog.tif").exists()
+    assert "OA" in capsys.readouterr().out
+    rc = cli_main(["baseline", "--scene", str(tmp_path / "missing.tif"), "--labels", str(labels),
+                   "--out", str(tmp_path / "x"), "--quiet"])
+    assert rc == 2 and "missing.tif" in capsys.readouterr().err
+
+
+def test_bench_writes_the_stable_json_rows(tmp_path):
+    path = tmp_path / "bench.json"
+    rc = cli_main(["bench", "--datasets", "demo", "--labels-per-class", "2", "--seeds", "0-1", "--methods", "rf,svm",
+                   "--splits", "random,disjoint", "--json", str(path), "--quiet"])
+    assert rc == 0
+    rows = json.loads(path.read_text())["rows"]
+    assert len(rows) == 4
+    for row in rows:
+        assert {"dataset", "labels_per_class", "split", "method", "oa_mean", "oa_std", "aa_mean", "kappa_mean",
+                "seconds_mean", "seeds"} <= set(row)
+        assert row["seeds"] == [0, 1] and 0.5 < row["oa_mean"] <= 1.0
