@@ -33,6 +33,7 @@ class MethodSettings:
     synthetic_per_class: Optional[int] = None  # synthetic patches for the average class; None = preset default
     balance_rate: float = 0.5  # λ: 0 = equal per class, 1 = inversely proportional to real counts
     synthetic_weight: float = 0.5  # loss weight of a synthetic patch relative to a real one
+    filter_synthetic: bool = True  # drop synthetic patches whose centre spectrum is nearer another class's real mean
     guidance: Optional[float] = None  # classifier-free guidance ω; None = the preset's
     steps: Optional[int] = None  # DDIM steps; None = the preset's
     device: str = "auto"  # "auto", "cpu" or "cuda"
@@ -145,6 +146,9 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
                            guidance=settings.guidance if settings.guidance is not None else cfg.diffusion.guidance,
                            steps=settings.steps or cfg.diffusion.sample_steps, seed=settings.seed,
                            reporter=reporter.sub(0.6, 0.75, "synthesis "))
+    if settings.filter_synthetic:
+        synthetic, dropped = filter_by_real_means(synthetic, real, y, class_ids)
+        notes.append(f"{dropped} synthetic patches dropped: nearer (spectral angle) to another class's real mean")
     syn_y = np.searchsorted(class_ids, synthetic.labels)
     samples = np.concatenate([real, synthetic.patches.astype(np.float32)])
     labels = np.concatenate([y, syn_y])
@@ -158,3 +162,22 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
 
 def _default_synthetic(preset_name: str) -> int:
     return {"tiny": 8, "fast": 60, "full": 300}.get(preset_name, 60)
+
+
+def filter_by_real_means(synthetic: Any, real: np.ndarray, y: np.ndarray, class_ids: np.ndarray) -> tuple[Any, int]:
+    """Keep the synthetic patches whose centre spectrum is nearest (spectral angle) to its own class's mean
+    real labelled spectrum; the labelled pixels are the only truth the run has, so they arbitrate."""
+    from dataclasses import replace
+
+    from .classify.base import centre_spectra
+
+    means = np.stack([centre_spectra(real[y == i]).mean(0) for i in range(len(class_ids))])  # (K, B)
+    spec = centre_spectra(synthetic.patches)  # (N, B)
+    cos = (spec @ means.T) / (np.linalg.norm(spec, axis=1, keepdims=True) * np.linalg.norm(means, axis=1) + 1e-12)
+    nearest = class_ids[np.argmax(cos, axis=1)]  # (N,) smallest angle = largest cosine
+    keep = nearest == synthetic.labels
+    kept = replace(synthetic, patches=synthetic.patches[keep], labels=synthetic.labels[keep],
+                   masks=synthetic.masks[keep], prompts=[p for p, k in zip(synthetic.prompts, keep) if k],
+                   attention=None if synthetic.attention is None else synthetic.attention[keep],
+                   tokens=None if synthetic.tokens is None else [t for t, k in zip(synthetic.tokens, keep) if k])
+    return kept, int((~keep).sum())
