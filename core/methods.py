@@ -65,6 +65,18 @@ def preset_patch_size(settings: MethodSettings) -> int:
     return int(preset(settings.preset).vae.patch_size)
 
 
+def synthesis_config(settings: MethodSettings) -> Any:
+    """The synthesis model's LDMConfig for these settings: the preset, with patch size and CLIP file applied."""
+    from .ldm.config import preset
+
+    cfg = preset(settings.preset, seed=settings.seed, device=settings.device)
+    if settings.patch_size:
+        cfg.vae.patch_size = int(settings.patch_size)
+    if settings.clip_weights:
+        cfg.text.weights_path = str(settings.clip_weights)
+    return cfg
+
+
 def _cnn_for(settings: MethodSettings, patch_size: int) -> Classifier:
     from .classify.cnn import SpectralSpatialCNN, cnn_preset
 
@@ -116,7 +128,6 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
                  class_ids: np.ndarray, real: np.ndarray, y: np.ndarray, settings: MethodSettings,
                  reporter: Reporter, wavelengths: Optional[np.ndarray] = None) -> FittedMethod:
     """Train (or reuse) the synthesis model, synthesise per class, train the CNN on real + synthetic."""
-    from .ldm.config import preset
     from .ldm.synthesize import balance_counts, synthesize
     from .ldm.training import train_synthesis_model
 
@@ -124,11 +135,7 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
     used = [c for c in classes if c.id in set(class_ids.tolist())]
     model = settings.synthesis_model
     if model is None:
-        cfg = preset(settings.preset, seed=settings.seed, device=settings.device)
-        if settings.patch_size:
-            cfg.vae.patch_size = int(settings.patch_size)
-        if settings.clip_weights:
-            cfg.text.weights_path = str(settings.clip_weights)
+        cfg = synthesis_config(settings)
         model = train_synthesis_model(cube, valid, train_labels, used, cfg, reporter=reporter.sub(0.0, 0.6),
                                       wavelengths=wavelengths)
     else:

@@ -14,7 +14,7 @@ from typing import Optional
 
 import numpy as np
 
-from .methods import METHOD_TITLES, FittedMethod, MethodSettings, fit_method
+from .methods import METHOD_TITLES, FittedMethod, MethodSettings, fit_method, synthesis_config
 from .progress import NULL_REPORTER, Reporter
 from .scene import ClassInfo, Scene
 
@@ -71,7 +71,6 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
     Everything is written into a staging folder inside ``out_dir`` and moved into place only when the
     whole run succeeded, so a cancelled or failed run leaves nothing half-written behind.
     """
-    from .io.classes import read_classes
     from .io.labels import read_labels
     from .io.read import read_scene
 
@@ -90,11 +89,7 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
 
     reporter.progress(0.0, "reading scene")
     scene = read_scene(scene_path)
-    known = read_classes(classes_path) if classes_path else None
-    labels, classes = read_labels(labels_path, scene, class_field=class_field, classes=known)
-    if known:  # prompts and colours from the class file win over defaults
-        by_id = {c.id: c for c in known}
-        classes = [by_id.get(c.id, c) for c in classes]
+    labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field)
     validation = None
     if validation_path is not None:
         validation, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes)
@@ -119,6 +114,21 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
         metrics=result.get("metrics"), classes=classes,
         bundle=(out / BUNDLE) if (out / BUNDLE).exists() else None,
         synthetic_summary=(out / SYNTHETIC) if (out / SYNTHETIC).exists() else None, files=moved)
+
+
+def read_labels_and_classes(labels_path: str | os.PathLike, scene: Scene,
+                            classes_path: Optional[str | os.PathLike], class_field: Optional[str]
+                            ) -> tuple[np.ndarray, list[ClassInfo]]:
+    """Labels on the scene grid and their classes; a class file's prompts and colours win over defaults."""
+    from .io.classes import read_classes
+    from .io.labels import read_labels
+
+    known = read_classes(classes_path) if classes_path else None
+    labels, classes = read_labels(labels_path, scene, class_field=class_field, classes=known)
+    if known:
+        by_id = {c.id: c for c in known}
+        classes = [by_id.get(c.id, c) for c in classes]
+    return labels, classes
 
 
 def _check_model_fits(settings: MethodSettings, scene: Scene) -> None:
@@ -358,10 +368,7 @@ def train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, 
                  settings: Optional[MethodSettings] = None, reporter: Reporter = NULL_REPORTER,
                  overwrite: bool = False) -> Path:
     """Train a synthesis model (VAE + text encoder + denoiser) on a scene and its labels; save the bundle."""
-    from .io.classes import read_classes
-    from .io.labels import read_labels
     from .io.read import read_scene
-    from .ldm.config import preset
     from .ldm.training import train_synthesis_model
 
     target = Path(bundle_dir)
@@ -369,16 +376,8 @@ def train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, 
         raise OutputExistsError(f"{target} already exists; choose another folder or allow overwriting")
     settings = settings or MethodSettings()
     scene = read_scene(scene_path)
-    known = read_classes(classes_path) if classes_path else None
-    labels, classes = read_labels(labels_path, scene, class_field=class_field, classes=known)
-    if known:
-        by_id = {c.id: c for c in known}
-        classes = [by_id.get(c.id, c) for c in classes]
-    cfg = preset(settings.preset, seed=settings.seed, device=settings.device)
-    if settings.patch_size:
-        cfg.vae.patch_size = int(settings.patch_size)
-    if settings.clip_weights:
-        cfg.text.weights_path = str(settings.clip_weights)
+    labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field)
+    cfg = synthesis_config(settings)
     model = train_synthesis_model(scene.usable_cube(), scene.valid, labels, classes, cfg, reporter=reporter,
                                   wavelengths=scene.usable_wavelengths())
     reporter.check()
