@@ -330,7 +330,6 @@ def assess_accuracy(class_map_path: str | os.PathLike, validation_path: str | os
                 raise ValueError(f"{Path(class_map_path).name} has {src.count} bands; a class map has one")
             class_map = src.read(1).astype(np.int64)
             nodata = src.nodata
-            names = src.descriptions
             transform = src.transform.to_gdal()
             crs_wkt = src.crs.to_wkt() if src.crs else None
             categories = _class_names_of_map(class_map_path)

@@ -61,6 +61,29 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
     def flags(self) -> QgsProcessingAlgorithm.Flags:
         return super().flags() | QgsProcessingAlgorithm.FlagCanCancel
 
+    def add_training_label_parameters(self) -> None:
+        """Scene, training labels, class field and class/prompt file: the inputs every trainer takes."""
+        from qgis.core import (QgsProcessing, QgsProcessingParameterField, QgsProcessingParameterFile,
+                               QgsProcessingParameterMapLayer, QgsProcessingParameterRasterLayer)
+
+        self.addParameter(QgsProcessingParameterRasterLayer("SCENE", self.tr("Hyperspectral scene")))
+        self.addParameter(QgsProcessingParameterMapLayer(
+            "LABELS", self.tr("Training labels (points, polygons or a label raster)"),
+            types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster]))
+        self.addParameter(QgsProcessingParameterField(
+            "CLASS_FIELD", self.tr("Class field (empty: a field named class, class_id, label, …)"),
+            parentLayerParameterName="LABELS", optional=True))
+        self.addParameter(QgsProcessingParameterFile(
+            "CLASSES", self.tr("Class and prompt file (names, colours, prompts)"), extension="json", optional=True))
+
+
+def accuracy_results(metrics: Optional[dict]) -> dict[str, float]:
+    """The engine's metrics as the algorithms' numeric outputs OVERALL_ACCURACY, AVERAGE_ACCURACY, KAPPA."""
+    if not metrics:
+        return {}
+    pairs = (("OVERALL_ACCURACY", "oa"), ("AVERAGE_ACCURACY", "aa"), ("KAPPA", "kappa"))
+    return {key: float(metrics[name]) for key, name in pairs if name in metrics}
+
 
 def raster_file(layer: Optional[QgsRasterLayer], what: str) -> str:
     """The file behind a raster layer, or a clear error when there is none (e.g. a WMS layer)."""

@@ -26,7 +26,7 @@ from qgis.core import (
 
 from ...core.progress import Cancelled
 from ..settings import DEVICES, HyperSynthSettings
-from .base import FeedbackReporter, HyperSynthAlgorithm, labels_file, move_raster, raster_file, staging_folder
+from .base import FeedbackReporter, HyperSynthAlgorithm, accuracy_results, labels_file, move_raster, raster_file, staging_folder
 from .scene_classification import StyleOnLoad, style_when_loaded
 
 
@@ -125,10 +125,7 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
             raise QgsProcessingException(str(exc)) from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        if outputs.metrics:
-            for key, name in ((self.OVERALL_ACCURACY, "oa"), (self.AVERAGE_ACCURACY, "aa"), (self.KAPPA, "kappa")):
-                if name in outputs.metrics:
-                    results[key] = float(outputs.metrics[name])
+        results.update(accuracy_results(outputs.metrics))
         style_when_loaded(context, out_map, StyleOnLoad(list(outputs.classes)))
         style_when_loaded(context, out_confidence, StyleOnLoad(None))
         return results

@@ -15,13 +15,10 @@ from qgis.core import (
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingOutputNumber,
     QgsProcessingParameterDefinition,
-    QgsProcessingParameterField,
-    QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMapLayer,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
-    QgsProcessingParameterRasterLayer,
     QgsRasterLayer,
 )
 
@@ -30,6 +27,7 @@ from ..layers import class_renderer, confidence_renderer
 from .base import (
     FeedbackReporter,
     HyperSynthAlgorithm,
+    accuracy_results,
     labels_file,
     move_raster,
     raster_file,
@@ -92,16 +90,7 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
     # --- parameters -------------------------------------------------------------------------------
     def add_input_parameters(self) -> None:
         """Scene, labels, class field, class file, validation labels."""
-        self.addParameter(QgsProcessingParameterRasterLayer(self.SCENE, self.tr("Hyperspectral scene")))
-        self.addParameter(QgsProcessingParameterMapLayer(
-            self.LABELS, self.tr("Training labels (points, polygons or a label raster)"),
-            types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster]))
-        self.addParameter(QgsProcessingParameterField(
-            self.CLASS_FIELD, self.tr("Class field (empty: a field named class, class_id, label, …)"),
-            parentLayerParameterName=self.LABELS, optional=True))
-        self.addParameter(QgsProcessingParameterFile(
-            self.CLASSES, self.tr("Class and prompt file (names, colours, prompts)"),
-            extension="json", optional=True))
+        self.add_training_label_parameters()
         self.addParameter(QgsProcessingParameterMapLayer(
             self.VALIDATION, self.tr("Validation labels for an accuracy assessment"),
             types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster], optional=True))
@@ -173,10 +162,8 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+        results.update(accuracy_results(outputs.metrics))
         if outputs.metrics:
-            for key, name in ((self.OVERALL_ACCURACY, "oa"), (self.AVERAGE_ACCURACY, "aa"), (self.KAPPA, "kappa")):
-                if name in outputs.metrics:
-                    results[key] = float(outputs.metrics[name])
             feedback.pushInfo(self.tr("Accuracy on the validation labels: OA {:.2f} %, AA {:.2f} %, kappa {:.4f}")
                               .format(100 * results.get(self.OVERALL_ACCURACY, float("nan")),
                                       100 * results.get(self.AVERAGE_ACCURACY, float("nan")),

@@ -6,18 +6,13 @@ import shutil
 from typing import Any, Optional
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
-    QgsProcessingParameterField,
-    QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
-    QgsProcessingParameterMapLayer,
     QgsProcessingParameterNumber,
-    QgsProcessingParameterRasterLayer,
 )
 
 from ...core.progress import Cancelled
@@ -85,16 +80,7 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
         defaults = HyperSynthSettings.load()
-        self.addParameter(QgsProcessingParameterRasterLayer(self.SCENE, self.tr("Hyperspectral scene")))
-        self.addParameter(QgsProcessingParameterMapLayer(
-            self.LABELS, self.tr("Training labels (points, polygons or a label raster)"),
-            types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster]))
-        self.addParameter(QgsProcessingParameterField(
-            self.CLASS_FIELD, self.tr("Class field (empty: a field named class, class_id, label, …)"),
-            parentLayerParameterName=self.LABELS, optional=True))
-        self.addParameter(QgsProcessingParameterFile(
-            self.CLASSES, self.tr("Class and prompt file (names, colours, prompts)"),
-            extension="json", optional=True))
+        self.add_training_label_parameters()
         self.addParameter(QgsProcessingParameterEnum(
             self.PRESET, self.tr("Preset"), options=list(PRESETS), defaultValue=PRESETS.index(defaults.preset)))
         advanced = [
