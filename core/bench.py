@@ -209,7 +209,7 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
     """`hypersynth bench …`: run, print the tables, write JSON/Markdown when asked."""
     import sys
 
-    settings = MethodSettings(preset=args.preset, device=args.device)
+    settings = MethodSettings(preset=args.preset, device=args.device, pseudo_labels=args.pseudo_labels)
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     ns = [int(x) for x in args.labels_per_class.split(",")]
     seeds = parse_seeds(args.seeds)

@@ -57,11 +57,22 @@ def _common_run_args(p: argparse.ArgumentParser) -> None:
 
 
 def _synthesis_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--patch-size", type=int, help="patch side in pixels (default: the preset's)")
+    p.add_argument("--patch-size", type=int,
+                   help="patch side in pixels (default: read from the scene's spatial homogeneity, at most the preset's)")
     p.add_argument("--synthetic-per-class", type=int, help="synthetic patches for an average class")
     p.add_argument("--balance-rate", type=float, default=0.5, help="λ: 0 equal per class, 1 rare classes get most (default 0.5)")
     p.add_argument("--guidance", type=float, help="classifier-free guidance ω (default: the preset's)")
     p.add_argument("--steps", type=int, help="DDIM sampling steps (default: the preset's)")
+    p.add_argument("--anchor-strength", type=float, default=0.5,
+                   help="synthesis starts from real labelled patches noised this far: 0.3-0.6 = variations of "
+                        "them, 1 = from pure noise (default 0.5)")
+    _pseudo_arg(p)
+
+
+def _pseudo_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pseudo-labels", type=int,
+                   help="confident unlabelled pixels added per class (default: 40 for Augment & Classify with the "
+                        "fast preset, 0 for the CNN alone; 0 switches them off)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,10 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", default="salinasA,enmap_potsdam,demo", help="comma list (default salinasA,enmap_potsdam,demo)")
     p.add_argument("--labels-per-class", default="2,5", help="comma list of N (default 2,5)")
     p.add_argument("--seeds", default="0-4", help="seeds, e.g. 0-4 or 0,3 (default 0-4)")
-    p.add_argument("--methods", default="rf,svm,cnn,augment", help="comma list of rf,svm,cnn,augment")
+    p.add_argument("--methods", default="rf,svm,cnn,augment",
+                   help="comma list of rf, svm, cnn, cnn-pseudo (CNN + pseudo-labels, no synthesis), augment")
     p.add_argument("--splits", default="random,disjoint", help="random and/or disjoint (default both)")
     p.add_argument("--preset", default="fast", choices=["tiny", "fast", "full"])
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    _pseudo_arg(p)
     p.add_argument("--json", help="write the result rows as JSON here")
     p.add_argument("--markdown", help="write the Markdown tables here")
     p.add_argument("--quiet", action="store_true")
@@ -141,7 +154,8 @@ def _settings(args: argparse.Namespace):
                           patch_size=getattr(args, "patch_size", None),
                           synthetic_per_class=getattr(args, "synthetic_per_class", None),
                           balance_rate=getattr(args, "balance_rate", 0.5), guidance=getattr(args, "guidance", None),
-                          steps=getattr(args, "steps", None))
+                          steps=getattr(args, "steps", None), anchor_strength=getattr(args, "anchor_strength", 0.5),
+                          pseudo_labels=getattr(args, "pseudo_labels", None))
 
 
 def _print_outputs(outputs) -> None:

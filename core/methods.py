@@ -15,12 +15,13 @@ from .scene import ClassInfo
 
 log = logging.getLogger("hypersynth")
 
-METHODS = ("rf", "svm", "cnn", "augment")
+METHODS = ("rf", "svm", "cnn", "cnn-pseudo", "augment")
 METHOD_TITLES = {
     "rf": "Random forest (spectra)",
     "svm": "SVM (spectra)",
     "cnn": "Spectral-spatial CNN, real labels only",
-    "augment": "Augment & Classify (CNN on real + synthetic)",
+    "cnn-pseudo": "Spectral-spatial CNN, real + pseudo-labels (no synthesis: the ablation)",
+    "augment": "Augment & Classify (CNN on real + pseudo-labels + synthetic)",
 }
 
 
@@ -29,11 +30,14 @@ class MethodSettings:
     """What a method needs beyond the data; one object so the CLI, the plugin and the bench agree."""
 
     preset: str = "fast"  # synthesis/classifier preset: tiny (tests), fast (CPU), full (GPU)
-    patch_size: Optional[int] = None  # CNN/VAE patch side; None = the preset's
+    patch_size: Optional[int] = None  # CNN/VAE patch side; None = chosen from the scene (neighbourhood.py)
     synthetic_per_class: Optional[int] = None  # synthetic patches for the average class; None = preset default
     balance_rate: float = 0.5  # λ: 0 = equal per class, 1 = inversely proportional to real counts
-    synthetic_weight: float = 0.5  # loss weight of a synthetic patch relative to a real one
+    synthetic_weight: float = 0.5  # loss weight of all synthetic patches together relative to all real labels
+    pseudo_labels: Optional[int] = None  # cnn-pseudo/augment: most pseudo-labels per class; None = preset default
+    pseudo_weight: float = 0.5  # loss weight of all pseudo-labels together relative to all real labels
     filter_synthetic: bool = True  # drop synthetic patches whose centre spectrum is nearer another class's real mean
+    anchor_strength: float = 0.5  # synthesis starts from real labelled patches noised this far (1 = pure noise)
     guidance: Optional[float] = None  # classifier-free guidance ω; None = the preset's
     steps: Optional[int] = None  # DDIM steps; None = the preset's
     device: str = "auto"  # "auto", "cpu" or "cuda"
@@ -55,7 +59,7 @@ class FittedMethod:
 
 
 def preset_patch_size(settings: MethodSettings) -> int:
-    """The patch side used by the deep methods for these settings."""
+    """The largest patch side the deep methods use for these settings (the preset's, unless given)."""
     if settings.patch_size:
         return int(settings.patch_size)
     if settings.synthesis_model is not None:
@@ -65,13 +69,27 @@ def preset_patch_size(settings: MethodSettings) -> int:
     return int(preset(settings.preset).vae.patch_size)
 
 
-def synthesis_config(settings: MethodSettings) -> Any:
+def resolve_patch_size(settings: MethodSettings, cube: np.ndarray, valid: np.ndarray) -> int:
+    """The patch side the deep methods use on this scene.
+
+    Given explicitly, or fixed by a reused synthesis model, it is that; otherwise it is read from the
+    scene without labels (:func:`neighbourhood.choose_patch_size`, at most the preset's): large for
+    fine-resolution scenes of large fields, 3 for coarse mixed scenes where neighbours differ.
+    """
+    if settings.patch_size or settings.synthesis_model is not None:
+        return preset_patch_size(settings)
+    from .neighbourhood import choose_patch_size
+
+    return choose_patch_size(cube, valid, largest=preset_patch_size(settings))
+
+
+def synthesis_config(settings: MethodSettings, patch_size: Optional[int] = None) -> Any:
     """The synthesis model's LDMConfig for these settings: the preset, with patch size and CLIP file applied."""
     from .ldm.config import preset
 
     cfg = preset(settings.preset, seed=settings.seed, device=settings.device)
-    if settings.patch_size:
-        cfg.vae.patch_size = int(settings.patch_size)
+    if patch_size or settings.patch_size:
+        cfg.vae.patch_size = int(patch_size or settings.patch_size)
     if settings.clip_weights:
         cfg.text.weights_path = str(settings.clip_weights)
     return cfg
@@ -113,13 +131,20 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
         clf.fit(spectra, y, reporter=reporter.sub(0.0, 1.0, "classifier "))
         return FittedMethod(method, clf, class_ids)
 
-    p = preset_patch_size(settings)
+    p = resolve_patch_size(settings, cube, valid)
     padded = pad_cube(cube, p)
     real = extract_patches(cube, rows, cols, p, padded=padded)  # (N, B, p, p)
-    if method == "cnn":
+    if method in ("cnn", "cnn-pseudo"):
+        n_pseudo = pseudo_label_count(settings, method)
         clf = _cnn_for(settings, p)
-        clf.fit(real, y, reporter=reporter)
-        return FittedMethod(method, clf, class_ids)
+        clf.fit(real, y, reporter=reporter.sub(0.0, 0.5 if n_pseudo else 1.0))
+        if not n_pseudo:
+            return FittedMethod(method, clf, class_ids)
+        pseudo = _pseudo_labels(clf, cube, valid, train_labels, real, y, n_pseudo, settings, reporter)
+        patches = extract_patches(cube, pseudo.rows, pseudo.cols, p, padded=padded)
+        clf = _fit_weighted(settings, p, [(real, y, 1.0), (patches, pseudo.index, settings.pseudo_weight)],
+                            reporter.sub(0.5, 1.0))
+        return FittedMethod(method, clf, class_ids, notes=[_pseudo_note(pseudo, class_ids)])
 
     return _fit_augment(cube, valid, train_labels, classes, class_ids, real, y, settings, reporter, wavelengths)
 
@@ -127,15 +152,18 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
 def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, classes: list[ClassInfo],
                  class_ids: np.ndarray, real: np.ndarray, y: np.ndarray, settings: MethodSettings,
                  reporter: Reporter, wavelengths: Optional[np.ndarray] = None) -> FittedMethod:
-    """Train (or reuse) the synthesis model, synthesise per class, train the CNN on real + synthetic."""
-    from .ldm.synthesize import balance_counts, synthesize
+    """Train (or reuse) the synthesis model, synthesise per class, train the CNN on real + synthetic.
+
+    With pseudo-labels (METHODS §1.4): the first CNN picks confident unlabelled pixels, synthesis runs
+    again from the real *and* pseudo-labelled patches, and the final CNN learns from all three.
+    """
     from .ldm.training import train_synthesis_model
 
     notes: list[str] = []
     used = [c for c in classes if c.id in set(class_ids.tolist())]
     model = settings.synthesis_model
     if model is None:
-        cfg = synthesis_config(settings)
+        cfg = synthesis_config(settings, patch_size=real.shape[-1])
         model = train_synthesis_model(cube, valid, train_labels, used, cfg, reporter=reporter.sub(0.0, 0.6),
                                       wavelengths=wavelengths)
     else:
@@ -144,27 +172,104 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
             raise ValueError(f"the reused model bundle was not trained with classes {missing}; "
                              "train a new bundle for this label set")
         notes.append("synthesis model reused from a bundle")
+    n_pseudo = pseudo_label_count(settings, "augment")
+    p = real.shape[-1]
+    synthetic, note = _synthesize_for(model, used, class_ids, real, y, real, y, settings,
+                                      reporter.sub(0.6, 0.7 if n_pseudo else 0.75, "synthesis "))
+    notes += note
+    parts = [(real, y, 1.0)]
+    if n_pseudo:
+        clf = _fit_weighted(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)],
+                            reporter.sub(0.7, 0.8))
+        pseudo = _pseudo_labels(clf, cube, valid, train_labels, real, y, n_pseudo, settings, reporter)
+        notes.append(_pseudo_note(pseudo, class_ids))
+        pseudo_patches = extract_patches(cube, pseudo.rows, pseudo.cols, p, padded=pad_cube(cube, p))
+        parts.append((pseudo_patches, pseudo.index, settings.pseudo_weight))
+        anchors = np.concatenate([real, pseudo_patches])
+        anchor_y = np.concatenate([y, pseudo.index])
+        synthetic, note = _synthesize_for(model, used, class_ids, anchors, anchor_y, real, y, settings,
+                                          reporter.sub(0.8, 0.85, "synthesis "), seed_offset=1)
+        notes += note
+    clf = _fit_weighted(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)],
+                        reporter.sub(0.85 if n_pseudo else 0.75, 1.0))
+    return FittedMethod("augment", clf, class_ids, synthesis_model=model, synthetic=synthetic, notes=notes)
+
+
+def _synthesize_for(model: Any, used: list[ClassInfo], class_ids: np.ndarray, anchors: np.ndarray,
+                    anchor_y: np.ndarray, real: np.ndarray, y: np.ndarray, settings: MethodSettings,
+                    reporter: Reporter, seed_offset: int = 0) -> tuple[Any, list[str]]:
+    """Synthesise per class (λ-balanced, from ``anchors`` when anchored), filter against the real labels."""
+    from .ldm.synthesize import balance_counts, synthesize
+
     cfg = model.config
-    real_counts = {int(c): int((y == i).sum()) for i, c in enumerate(class_ids)}
+    real_counts = {int(c): int((anchor_y == i).sum()) for i, c in enumerate(class_ids)}
     per_class = settings.synthetic_per_class or _default_synthetic(settings.preset)
     counts = balance_counts(real_counts, per_class * len(class_ids), settings.balance_rate)
     prompts = {c.id: c.text for c in used}
+    anchored = None
+    if settings.anchor_strength < 1:
+        anchored = {int(c): anchors[anchor_y == i] for i, c in enumerate(class_ids) if np.any(anchor_y == i)}
     synthetic = synthesize(model, prompts, counts,
                            guidance=settings.guidance if settings.guidance is not None else cfg.diffusion.guidance,
-                           steps=settings.steps or cfg.diffusion.sample_steps, seed=settings.seed,
-                           reporter=reporter.sub(0.6, 0.75, "synthesis "))
+                           steps=settings.steps or cfg.diffusion.sample_steps, seed=settings.seed + seed_offset,
+                           anchors=anchored, strength=settings.anchor_strength, reporter=reporter)
+    notes = []
     if settings.filter_synthetic:
         synthetic, dropped = filter_by_real_means(synthetic, real, y, class_ids)
         notes.append(f"{dropped} synthetic patches dropped: nearer (spectral angle) to another class's real mean")
-    syn_y = np.searchsorted(class_ids, synthetic.labels)
-    samples = np.concatenate([real, synthetic.patches.astype(np.float32)])
-    labels = np.concatenate([y, syn_y])
-    weights = np.concatenate([np.ones(len(y), np.float32),
-                              np.full(len(syn_y), settings.synthetic_weight, np.float32)])
-    clf = _cnn_for(settings, real.shape[-1])
-    clf.fit(samples, labels, sample_weight=weights, reporter=reporter.sub(0.75, 1.0))
-    notes.append(f"{len(syn_y)} synthetic patches ({', '.join(f'{k}: {v}' for k, v in counts.items())})")
-    return FittedMethod("augment", clf, class_ids, synthesis_model=model, synthetic=synthetic, notes=notes)
+    notes.append(f"{len(synthetic)} synthetic patches kept of {sum(counts.values())} "
+                 f"({', '.join(f'{k}: {v}' for k, v in counts.items())})")
+    return synthetic, notes
+
+
+def _synthetic_part(synthetic: Any, class_ids: np.ndarray, settings: MethodSettings
+                    ) -> tuple[np.ndarray, np.ndarray, float]:
+    return (synthetic.patches.astype(np.float32, copy=False), np.searchsorted(class_ids, synthetic.labels),
+            settings.synthetic_weight)
+
+
+def _fit_weighted(settings: MethodSettings, patch_size: int, parts: list[tuple[np.ndarray, np.ndarray, float]],
+                  reporter: Reporter) -> Classifier:
+    """A fresh CNN trained on ``(patches, class indices, share)`` parts, the real labels first.
+
+    A part's share is its total loss weight relative to the real labels' (per patch: share × real count /
+    part count), so a few real labels are not drowned by hundreds of synthetic or pseudo-labelled patches.
+    """
+    n_real = len(parts[0][1])
+    samples = np.concatenate([x for x, _, _ in parts])
+    labels = np.concatenate([t for _, t, _ in parts])
+    weights = np.concatenate([np.full(len(t), 1.0 if i == 0 else share * n_real / max(len(t), 1), np.float32)
+                              for i, (_, t, share) in enumerate(parts)])
+    clf = _cnn_for(settings, patch_size)
+    clf.fit(samples, labels, sample_weight=weights, reporter=reporter)
+    return clf
+
+
+def pseudo_label_count(settings: MethodSettings, method: str) -> int:
+    """Pseudo-labels per class: none for "cnn" (real labels only); for "cnn-pseudo" and "augment" the
+    setting, else the preset's default."""
+    if method not in ("cnn-pseudo", "augment"):
+        return 0
+    if settings.pseudo_labels is not None:
+        return max(0, int(settings.pseudo_labels))
+    return {"tiny": 4, "fast": 40, "full": 100}.get(settings.preset, 40)
+
+
+def _pseudo_labels(clf: Classifier, cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray,
+                   real: np.ndarray, y: np.ndarray, per_class: int, settings: MethodSettings,
+                   reporter: Reporter) -> Any:
+    from .classify.base import centre_spectra
+    from .pseudo_labels import select_pseudo_labels
+
+    means = np.stack([centre_spectra(real[y == i]).mean(0) for i in range(int(y.max()) + 1)])  # (K, B)
+    return select_pseudo_labels(clf, cube, valid, train_labels > 0, means, per_class, seed=settings.seed,
+                                reporter=reporter.sub(0.0, 0.0))
+
+
+def _pseudo_note(pseudo: Any, class_ids: np.ndarray) -> str:
+    counts = pseudo.counts(len(class_ids))
+    return (f"{len(pseudo)} pseudo-labelled pixels of {pseudo.candidates} scored "
+            f"({', '.join(f'{c}: {n}' for c, n in zip(class_ids.tolist(), counts.tolist()))})")
 
 
 def _default_synthetic(preset_name: str) -> int:
@@ -178,10 +283,10 @@ def filter_by_real_means(synthetic: Any, real: np.ndarray, y: np.ndarray, class_
 
     from .classify.base import centre_spectra
 
+    from .pseudo_labels import nearest_mean_index
+
     means = np.stack([centre_spectra(real[y == i]).mean(0) for i in range(len(class_ids))])  # (K, B)
-    spec = centre_spectra(synthetic.patches)  # (N, B)
-    cos = (spec @ means.T) / (np.linalg.norm(spec, axis=1, keepdims=True) * np.linalg.norm(means, axis=1) + 1e-12)
-    nearest = class_ids[np.argmax(cos, axis=1)]  # (N,) smallest angle = largest cosine
+    nearest = class_ids[nearest_mean_index(centre_spectra(synthetic.patches), means)]  # (N,)
     keep = nearest == synthetic.labels
     kept = replace(synthetic, patches=synthetic.patches[keep], labels=synthetic.labels[keep],
                    masks=synthetic.masks[keep], prompts=[p for p, k in zip(synthetic.prompts, keep) if k],

@@ -14,7 +14,8 @@ from typing import Optional
 
 import numpy as np
 
-from .methods import METHOD_TITLES, FittedMethod, MethodSettings, fit_method, synthesis_config
+from .methods import (METHOD_TITLES, FittedMethod, MethodSettings, fit_method, resolve_patch_size,
+                      synthesis_config)
 from .progress import NULL_REPORTER, Reporter
 from .scene import ClassInfo, Scene
 
@@ -53,7 +54,7 @@ class OutputExistsError(FileExistsError):
 def _outputs_for(out_dir: Path, method: str) -> list[str]:
     names = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CLASS_MAP + ".aux.xml", CONFIDENCE, REPORT, REPORT_HTML, METRICS,
              "confusion.png", "spectra.png"]
-    if method in ("cnn", "augment"):
+    if method in ("cnn", "cnn-pseudo", "augment"):
         names.append(CLASSIFIER_BUNDLE)
     if method == "augment":
         names += [SYNTHETIC, BUNDLE, "attention.png", "pca.png"]
@@ -376,8 +377,9 @@ def train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, 
     settings = settings or MethodSettings()
     scene = read_scene(scene_path)
     labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field)
-    cfg = synthesis_config(settings)
-    model = train_synthesis_model(scene.usable_cube(), scene.valid, labels, classes, cfg, reporter=reporter,
+    cube = scene.usable_cube()
+    cfg = synthesis_config(settings, patch_size=resolve_patch_size(settings, cube, scene.valid))
+    model = train_synthesis_model(cube, scene.valid, labels, classes, cfg, reporter=reporter,
                                   wavelengths=scene.usable_wavelengths())
     reporter.check()
     return model.save(target, overwrite=overwrite)

@@ -31,7 +31,8 @@ from .settings import HyperSynthSettings
 from .tasks import CANCELLED_MESSAGE, LOG_TAG, EngineTask, TaskRunner
 
 MENU = "&HyperSynth"
-RUN_TITLES = {"augment": "Augment & Classify", "cnn": "CNN", "rf": "Random forest", "svm": "SVM"}
+RUN_TITLES = {"augment": "Augment & Classify", "cnn": "CNN", "cnn-pseudo": "CNN with pseudo-labels",
+              "rf": "Random forest", "svm": "SVM"}
 REQUIRED = {"scene_layer_id": "scene layer", "label_layer_id": "label layer", "classes": "classes"}
 FALLBACK_ALGORITHM = "hypersynth:classifybaseline"  # opened by the action when the dock cannot load
 
@@ -44,14 +45,16 @@ class RunRequest:
     labels_path: str  # a label file the engine reads (vector file or label raster)
     out_dir: str  # output folder (created if needed)
     classes: list[ClassInfo]  # the classes with the prompts and colours to use
-    method: str = "augment"  # engine method: augment, cnn, rf, svm
+    method: str = "augment"  # engine method: augment, cnn, cnn-pseudo, rf, svm
     preset: str = "fast"  # tiny, fast or full
     device: str = "auto"  # auto, cpu or cuda
     seed: int = 0  # seeds every random choice
-    patch_size: Optional[int] = None  # None: the preset's
+    patch_size: Optional[int] = None  # None: chosen from the scene (at most the preset's)
     synthetic_per_class: Optional[int] = None  # None: the preset's
     guidance: Optional[float] = None  # classifier-free guidance ω; None: the preset's
     balance_rate: float = 0.5  # λ: 0 = equal per class, 1 = inverse to class frequency
+    anchor_strength: float = 0.5  # synthesis starts from real labelled patches noised this far; 1 = pure noise
+    pseudo_labels: Optional[int] = None  # most pseudo-labels per class; None: the preset's; 0: none
     bundle_path: Optional[str] = None  # reuse a trained synthesis model
     class_field: Optional[str] = None  # label field; None: guessed by the engine
     overwrite: bool = False  # replace outputs already in out_dir
@@ -72,6 +75,7 @@ def classify_job(request: RunRequest) -> Callable[[Reporter], Any]:
         settings = MethodSettings(preset=request.preset, seed=request.seed, device=request.device,
                                   patch_size=request.patch_size, synthetic_per_class=request.synthetic_per_class,
                                   guidance=request.guidance, balance_rate=request.balance_rate,
+                                  anchor_strength=request.anchor_strength, pseudo_labels=request.pseudo_labels,
                                   clip_weights=clip_weights_for(request.preset, request.clip_weights))
         Path(request.out_dir).mkdir(parents=True, exist_ok=True)
         handle, classes_path = tempfile.mkstemp(prefix=".hypersynth-classes-", suffix=".json", dir=request.out_dir)
@@ -279,7 +283,8 @@ class HyperSynthPlugin:
 
         ``values`` keys: ``scene_layer_id``, ``label_layer_id``, ``classes``, ``output_folder`` (required);
         ``preset``, ``device``, ``seed``, ``patch_size``, ``synthetic_per_class``, ``guidance``,
-        ``balance_rate``, ``bundle``, ``class_field``, ``method``, ``overwrite`` (optional).
+        ``balance_rate``, ``anchor_strength``, ``pseudo_labels``, ``bundle``, ``class_field``, ``method``,
+        ``overwrite`` (optional).
         """
         settings = HyperSynthSettings.load()
         project = QgsProject.instance()
@@ -298,7 +303,7 @@ class HyperSynthPlugin:
         labels, temporary = label_file_for(project.mapLayer(values["label_layer_id"]), out_dir)
 
         def optional(key: str, kind: type, unset: tuple = (None, "", 0)) -> Any:
-            value = values.get(key)  # spin boxes use 0 for "the preset's value"
+            value = values.get(key)  # spin boxes use 0 for "the preset's value" (patch size: the scene's)
             return None if value in unset else kind(value)
 
         return RunRequest(
@@ -308,7 +313,10 @@ class HyperSynthPlugin:
             seed=int(values.get("seed") or 0), patch_size=optional("patch_size", int),
             synthetic_per_class=optional("synthetic_per_class", int),
             guidance=optional("guidance", float, (None, "")),
-            balance_rate=float(values.get("balance_rate", 0.5)), bundle_path=values.get("bundle") or None,
+            balance_rate=float(values.get("balance_rate", 0.5)),
+            anchor_strength=float(values.get("anchor_strength", 0.5)),
+            pseudo_labels=optional("pseudo_labels", int, (None, "")),  # 0 is a choice: no pseudo-labels
+            bundle_path=values.get("bundle") or None,
             class_field=values.get("class_field") or None, overwrite=bool(values.get("overwrite", False)),
             clip_weights=settings.clip_weights or None,
             title=f"{RUN_TITLES[method]} {scene.name()}", temporary_labels=temporary)

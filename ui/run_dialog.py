@@ -32,6 +32,7 @@ PRESET_HELP = {
 }
 BUNDLE_MANIFEST = "manifest.json"  # core/ldm/bundle.py's MANIFEST; not imported, that module loads torch
 DEFAULT_SPECIAL = "preset default"  # what a spin box shows when it leaves the value to the preset
+AUTO_PATCH_SPECIAL = "from the scene"  # the patch size spin box's "chosen from the scene" value
 
 
 def folder_problem(folder: str) -> Optional[str]:
@@ -97,10 +98,12 @@ class RunDialog(QDialog):
 
         self.patch_size = QSpinBox()
         self.patch_size.setRange(0, 64)
-        self.patch_size.setSpecialValueText(DEFAULT_SPECIAL)
+        self.patch_size.setSpecialValueText(AUTO_PATCH_SPECIAL)
         self.patch_size.setSuffix(" px")
         self.patch_size.setValue(int(defaults.get("patch_size") or 0))
-        self.patch_size.setToolTip("Side of the square patches the VAE and the classifier see")
+        self.patch_size.setToolTip("Side of the square patches the VAE and the classifier see. By default it is "
+                                   "chosen from how uniform the scene's neighbourhoods are (large for big uniform "
+                                   "fields, small for mixed scenes), at most the preset's size")
         form.addRow("Patch size", self.patch_size)
         self.synthetic = QSpinBox()
         self.synthetic.setRange(0, 100000)
@@ -126,6 +129,26 @@ class RunDialog(QDialog):
         self.balance.setToolTip("Balance rate λ: 0 gives every class the same number of synthetic samples, "
                                 "1 gives rare classes proportionally more")
         form.addRow("Balance rate λ", self.balance)
+        self.anchor_strength = QDoubleSpinBox()
+        self.anchor_strength.setRange(0.05, 1.0)
+        self.anchor_strength.setSingleStep(0.05)
+        self.anchor_strength.setDecimals(2)
+        self.anchor_strength.setValue(float(defaults.get("anchor_strength", 0.5)))
+        self.anchor_strength.setToolTip("How far synthesis departs from your labelled patches: each synthetic "
+                                        "patch starts from a real one with this much noise added. 0.3–0.6 gives "
+                                        "realistic variations of your samples; 1 ignores them and starts from "
+                                        "pure noise (most variety, least faithful)")
+        form.addRow("Anchor strength", self.anchor_strength)
+        self.pseudo_labels = QSpinBox()
+        self.pseudo_labels.setRange(-1, 100000)  # -1: the preset's; 0 is a real choice (no pseudo-labels)
+        self.pseudo_labels.setSingleStep(10)
+        self.pseudo_labels.setSpecialValueText(DEFAULT_SPECIAL)
+        pseudo = defaults.get("pseudo_labels")
+        self.pseudo_labels.setValue(-1 if pseudo is None else int(pseudo))
+        self.pseudo_labels.setToolTip("Unlabelled pixels the classifier is most confident about, added per class "
+                                      "as extra training labels (tiny 4, fast 40, full 100 by default); "
+                                      "0 uses only your labels")
+        form.addRow("Pseudo-labels per class", self.pseudo_labels)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setValue(int(defaults.get("seed", 0)))
@@ -156,8 +179,12 @@ class RunDialog(QDialog):
         layout.addWidget(buttons)
 
     def values(self) -> dict[str, Any]:
-        """The chosen settings; None means "the preset's default" (keys match core MethodSettings)."""
+        """The chosen settings; None means "the preset's default" (the patch size: chosen from the scene).
+
+        Keys match core MethodSettings where they are method settings.
+        """
         bundle = self.bundle.filePath().strip()
+        pseudo = self.pseudo_labels.value()
         return {
             "preset": self.preset.currentData(),
             "device": self.device.currentData(),
@@ -165,6 +192,8 @@ class RunDialog(QDialog):
             "synthetic_per_class": self.synthetic.value() or None,
             "guidance": self.guidance.value() or None,
             "balance_rate": float(self.balance.value()),
+            "anchor_strength": float(self.anchor_strength.value()),
+            "pseudo_labels": None if pseudo < 0 else int(pseudo),
             "seed": int(self.seed.value()),
             "output_folder": self.output_folder.filePath().strip(),
             "bundle": bundle or None,
@@ -179,7 +208,7 @@ class RunDialog(QDialog):
             found.append(folder)
         size = self.patch_size.value()
         if size and size < 3:
-            found.append(f"A patch size of {size} px is too small; use 3 px or more (or the preset default).")
+            found.append(f"A patch size of {size} px is too small; use 3 px or more (or leave it to the scene).")
         bundle = self.bundle.filePath().strip()
         if bundle and not Path(bundle).is_dir():
             found.append(f"The model bundle {bundle} does not exist (choose the model_bundle folder of a run).")

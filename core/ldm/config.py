@@ -18,6 +18,7 @@ class VAEConfig:
     patch_size: int = 9  # side p of the square patches (odd or even); the centre pixel is at p // 2
     hidden_channels: int = 64  # width of the convolutional blocks (a first 1×1 conv mixes all bands)
     latent_channels: int = 4  # c, channels of the latent the diffusion model works on
+    spectral_components: int = 0  # k > 0: encode/decode k principal components of the scene's spectra (0: all bands)
     downsample: int = 2  # spatial reduction factor, 1, 2 or 4: p' = ceil(p / downsample)
     kl_weight: float = 1e-4  # weight of the KL term (small: a nearly deterministic autoencoder)
     sam_weight: float = 0.1  # weight of the spectral-angle loss (radians) beside the MSE
@@ -165,7 +166,7 @@ def preset(name: str, **overrides: Any) -> LDMConfig:
     if name == "tiny":
         cfg = LDMConfig(
             preset="tiny",
-            vae=VAEConfig(patch_size=8, hidden_channels=16, latent_channels=4, downsample=2,
+            vae=VAEConfig(patch_size=8, hidden_channels=16, latent_channels=4, spectral_components=4, downsample=2,
                           adversarial_weight=0.05, adversarial_warmup_epochs=1, epochs=2, batch_size=32, lr=2e-3),
             text=TextConfig(model="tiny", use_pretrained=False, context_length=16,
                             tiny_width=32, tiny_layers=2, tiny_heads=2),
@@ -177,19 +178,21 @@ def preset(name: str, **overrides: Any) -> LDMConfig:
         cfg = LDMConfig(
             preset="fast",
             # Sized for a SalinasA/demo-size scene in a few minutes on 2 CPU cores (measured, see BENCHMARKS.md):
-            # a 3000-patch scene sample, 6 VAE epochs, ~300 denoiser steps.
-            vae=VAEConfig(patch_size=9, hidden_channels=32, latent_channels=4, downsample=2,
-                          adversarial_warmup_epochs=3, epochs=6, batch_size=128, lr=1e-3),
+            # a 3000-patch scene sample, 12 VAE epochs on 16 principal components (no discriminator: at this
+            # length it costs spectral fidelity), 30 denoiser epochs.
+            vae=VAEConfig(patch_size=9, hidden_channels=32, latent_channels=16, spectral_components=16,
+                          downsample=2, sam_weight=1.0, adversarial_weight=0.0, epochs=12, batch_size=128, lr=1e-3),
             text=TextConfig(model="ViT-B-32", context_length=32),
             denoiser=DenoiserConfig(token_patch=1, hidden_size=64, depth=4, num_heads=4, mlp_ratio=4.0),
-            diffusion=DiffusionConfig(epochs=12, batch_size=128, lr=1e-3, ema_decay=0.98, sample_steps=20,
+            diffusion=DiffusionConfig(epochs=30, batch_size=128, lr=1e-3, ema_decay=0.98, sample_steps=20,
                                       scene_patches=3000),
         )
     elif name == "full":
         cfg = LDMConfig(
             preset="full",
-            vae=VAEConfig(patch_size=9, hidden_channels=128, latent_channels=4, downsample=2,
-                          adversarial_warmup_epochs=20, epochs=100, batch_size=256, lr=5e-4),
+            vae=VAEConfig(patch_size=9, hidden_channels=128, latent_channels=16, spectral_components=32,
+                          downsample=2, sam_weight=1.0, adversarial_warmup_epochs=20, epochs=100, batch_size=256,
+                          lr=5e-4),
             text=TextConfig(model="ViT-B-32", finetune=True, context_length=77),
             denoiser=DenoiserConfig(token_patch=1, hidden_size=384, depth=12, num_heads=6, mlp_ratio=4.0),
             diffusion=DiffusionConfig(epochs=400, batch_size=256, lr=1e-4, ema_decay=0.9999, sample_steps=50),

@@ -78,6 +78,13 @@ class SynthesisModel:
         return [self.normalizer, self.vae, self.text_encoder, self.denoiser, self.ema_denoiser]
 
     @torch.no_grad()
+    def encode(self, patches: np.ndarray) -> torch.Tensor:
+        """``(N, B, p, p)`` patches in physical units → scaled diffusion latents ``(N, c, p', p')`` (posterior mean)."""
+        x = torch.as_tensor(np.asarray(patches, dtype=np.float32), device=self.device)
+        mean, _ = self.vae.encode(self.normalizer.normalize(x))  # (N, c, p', p')
+        return mean * self.latent_scale
+
+    @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         """Diffusion latents ``(N, c, p', p')`` (scaled) → ``(N, B, p, p)`` float32 patches in physical units."""
         patches = self.vae.decode(latents.to(self.device) / self.latent_scale)  # (N, B, p, p) normalised

@@ -103,8 +103,10 @@ def _batch_condition(cond: TextCondition, n: int, name: str) -> TextCondition:
 def sample_steps(denoiser: Denoiser, cond: TextCondition, uncond: TextCondition, shape: tuple[int, ...], *,
                  steps: int, guidance: float, method: str = "ddim", seed: int = 0, train_cfg: DiffusionConfig,
                  return_attention: bool = False, callback: Optional[Callable[[SamplerStep], None]] = None,
-                 device: Optional[torch.device] = None) -> Iterator[SamplerStep]:
-    """Reverse diffusion from Gaussian noise, one :class:`SamplerStep` per step (a generator).
+                 device: Optional[torch.device] = None, init_latent: Optional[torch.Tensor] = None,
+                 strength: float = 1.0) -> Iterator[SamplerStep]:
+    """Reverse diffusion from Gaussian noise (or from a noised ``init_latent``), one :class:`SamplerStep`
+    per step (a generator).
 
     Args:
         denoiser: the (EMA) LatentDiT, or anything with its call signature.
@@ -119,12 +121,20 @@ def sample_steps(denoiser: Denoiser, cond: TextCondition, uncond: TextCondition,
         return_attention: attach the prompt pass's cross-attention of every layer to each step.
         callback: called with each step before it is yielded; may raise ``core.progress.Cancelled``.
         device: where to sample; defaults to the device of ``cond``.
+        init_latent: ``(N, C, h, w)`` clean latents to start from (SDEdit / image-to-image, Meng et al.
+            2022): they are noised to the timestep ``strength`` of the way up the schedule and only the
+            remaining reverse steps run. None: start from pure noise.
+        strength: in (0, 1]; 1 = pure noise (``init_latent`` ignored), smaller keeps more of the start.
 
     Yields:
         :class:`SamplerStep` after every reverse step; the last one holds the final latents.
     """
     if len(shape) != 4:
         raise ValueError(f"shape must be (N, C, h, w), got {shape}")
+    if not 0.0 < strength <= 1.0:
+        raise ValueError(f"strength must be in (0, 1] (1 = start from pure noise), got {strength}")
+    if init_latent is not None and tuple(init_latent.shape) != tuple(shape):
+        raise ValueError(f"init_latent has shape {tuple(init_latent.shape)}, expected {tuple(shape)}")
     n = shape[0]
     device = device or cond[0].device
     cond = _batch_condition(cond, n, "cond")
@@ -143,8 +153,15 @@ def sample_steps(denoiser: Denoiser, cond: TextCondition, uncond: TextCondition,
         text, text_mask = text.to(device), text_mask.to(device)  # (N, L, D), (N, L)
 
     generator = torch.Generator(device=device).manual_seed(int(seed))
-    latent = torch.randn(shape, generator=generator, device=device) * scheduler.init_noise_sigma  # (N, C, h, w)
+    noise = torch.randn(shape, generator=generator, device=device)  # (N, C, h, w)
     timesteps = scheduler.timesteps
+    if init_latent is None or strength >= 1.0:
+        latent = noise * scheduler.init_noise_sigma  # (N, C, h, w)
+    else:
+        # as diffusers' img2img pipelines: skip the first (1 - strength) of the steps, noise the start to match
+        keep = max(1, int(round(steps * strength)))
+        timesteps = timesteps[len(timesteps) - keep:]
+        latent = scheduler.add_noise(init_latent.to(device), noise, timesteps[:1].repeat(shape[0]))  # (N, C, h, w)
     copies = text.shape[0] // n  # 2 when the prompt and null passes share one call, else 1
     for index, t in enumerate(timesteps):
         z_in = scheduler.scale_model_input(latent, t).repeat(copies, 1, 1, 1)  # (copies·N, C, h, w)
@@ -173,12 +190,13 @@ def sample_steps(denoiser: Denoiser, cond: TextCondition, uncond: TextCondition,
 def sample(denoiser: Denoiser, cond: TextCondition, uncond: TextCondition, shape: tuple[int, ...], *,
            steps: int, guidance: float, method: str = "ddim", seed: int = 0, train_cfg: DiffusionConfig,
            return_attention: bool = False, callback: Optional[Callable[[SamplerStep], None]] = None,
-           device: Optional[torch.device] = None) -> tuple[torch.Tensor, SamplerStep]:
+           device: Optional[torch.device] = None, init_latent: Optional[torch.Tensor] = None,
+           strength: float = 1.0) -> tuple[torch.Tensor, SamplerStep]:
     """Run :func:`sample_steps` to the end; returns ``(latents (N, C, h, w), last SamplerStep)``."""
     last: Optional[SamplerStep] = None
     for last in sample_steps(denoiser, cond, uncond, shape, steps=steps, guidance=guidance, method=method,
                              seed=seed, train_cfg=train_cfg, return_attention=return_attention,
-                             callback=callback, device=device):
+                             callback=callback, device=device, init_latent=init_latent, strength=strength):
         pass
     assert last is not None  # steps >= 1 is checked by sampling_scheduler
     return last.latent, last

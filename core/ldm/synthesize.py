@@ -79,18 +79,35 @@ def _check_sampling(model: SynthesisModel, guidance: Optional[float], steps: Opt
     return guidance, steps
 
 
+def effective_steps(steps: int, strength: float) -> int:
+    """Reverse steps actually run for ``steps`` and an anchored ``strength`` (see sampling.sample_steps)."""
+    return steps if strength >= 1.0 else max(1, int(round(steps * strength)))
+
+
 def _sample_prompt(model: SynthesisModel, prompt: str, n: int, *, guidance: float, steps: int, method: str,
                    seed: int, return_attention: bool, reporter: Reporter, done: int, total: int,
-                   stage: str) -> tuple[np.ndarray, Optional[np.ndarray]]:
-    """``n`` patches for one prompt in batches: ``(patches (n, B, p, p), attention (n, layers, T, L) or None)``."""
+                   stage: str, anchors: Optional[np.ndarray] = None, strength: float = 1.0
+                   ) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """``n`` patches for one prompt in batches: ``(patches (n, B, p, p), attention (n, layers, T, L) or None)``.
+
+    With ``anchors`` ``(m, B, p, p)`` (physical units) sample i starts from anchor ``i mod m``, noised to
+    ``strength``.
+    """
     cond = model.text_encoder.encode([prompt])  # (1, L, D), (1, L)
     uncond = model.text_encoder.encode([model.null_prompt])  # (1, L0, D), (1, L0)
+    anchor_latents = None if anchors is None or strength >= 1.0 else model.encode(anchors)  # (m, c, p', p')
+    anchor_decoded = None if anchor_latents is None else model.decode(anchor_latents)  # (m, B, p, p) physical
+    run_steps = effective_steps(steps, 1.0 if anchor_latents is None else strength)
     patches, attention = [], []
     for batch, start in enumerate(range(0, n, SAMPLE_BATCH)):
         size = min(SAMPLE_BATCH, n - start)
         summed: list[torch.Tensor] = []
+        init = None
+        if anchor_latents is not None:
+            init = anchor_latents[torch.arange(start, start + size, device=anchor_latents.device)
+                                  % anchor_latents.shape[0]]  # (size, c, p', p')
 
-        def callback(step: SamplerStep, first: int = done + start * steps) -> None:
+        def callback(step: SamplerStep, first: int = done + start * run_steps) -> None:
             if step.attention is not None:
                 heads_mean = torch.stack([a.mean(dim=1) for a in step.attention], dim=1)  # (b, layers, T, L)
                 summed.append(heads_mean)
@@ -100,8 +117,15 @@ def _sample_prompt(model: SynthesisModel, prompt: str, n: int, *, guidance: floa
         latents, _ = sample(model.ema_denoiser, cond, uncond, (size,) + tuple(model.latent_shape), steps=steps,
                             guidance=guidance, method=method, seed=_batch_seed(seed, batch),
                             train_cfg=model.config.diffusion, return_attention=return_attention, callback=callback,
-                            device=model.device)
-        patches.append(model.decode(latents))
+                            device=model.device, init_latent=init, strength=strength if init is not None else 1.0)
+        decoded = model.decode(latents)  # (size, B, p, p) physical
+        if init is not None:
+            # Keep the anchor's own detail: add to the real patch only what the diffusion changed, measured
+            # between two decodes, so the VAE's reconstruction error (≈ 1° SAM, the size of the gap between
+            # neighbouring crop stages) cancels instead of blurring the classes.
+            index = np.arange(start, start + size) % len(anchors)
+            decoded = anchors[index] + decoded - anchor_decoded[index]
+        patches.append(decoded)
         if return_attention:
             attention.append((torch.stack(summed).mean(dim=0)).float().cpu().numpy())
     return np.concatenate(patches), (np.concatenate(attention) if return_attention else None)
@@ -115,7 +139,8 @@ def _pad_attention(blocks: list[np.ndarray]) -> np.ndarray:
 
 def synthesize(model: SynthesisModel, prompts_by_class: dict[int, str], n_per_class: Union[int, dict[int, int]], *,
                guidance: Optional[float] = None, steps: Optional[int] = None, seed: int = 0, method: str = "ddim",
-               return_attention: bool = False, reporter: Reporter = NULL_REPORTER) -> SyntheticSet:
+               return_attention: bool = False, anchors: Optional[dict[int, np.ndarray]] = None,
+               strength: float = 1.0, reporter: Reporter = NULL_REPORTER) -> SyntheticSet:
     """Sample patches for each class from its prompt and label them with the class.
 
     Args:
@@ -134,6 +159,14 @@ def synthesize(model: SynthesisModel, prompts_by_class: dict[int, str], n_per_cl
         A :class:`SyntheticSet` with the classes in the order of ``prompts_by_class``.
     """
     guidance, steps = _check_sampling(model, guidance, steps, method)
+    anchors = {int(k): v for k, v in (anchors or {}).items()}
+    if not 0.0 < strength <= 1.0:
+        raise ValueError(f"strength must be in (0, 1] (1 = start from pure noise), got {strength}")
+    for class_id, block in anchors.items():
+        shape = (model.bands, model.patch_size, model.patch_size)
+        if np.ndim(block) != 4 or len(block) == 0 or tuple(np.shape(block)[1:]) != shape:
+            raise ValueError(f"anchors of class {class_id} must be a non-empty (m, {', '.join(map(str, shape))}) "
+                             f"array of patches, got shape {np.shape(block)}")
     counts = {int(c): int(n_per_class if isinstance(n_per_class, int) else n_per_class.get(c, 0))
               for c in prompts_by_class}
     if isinstance(n_per_class, dict):
@@ -145,7 +178,10 @@ def synthesize(model: SynthesisModel, prompts_by_class: dict[int, str], n_per_cl
     empty = [c for c, prompt in prompts_by_class.items() if not str(prompt).strip()]
     if empty:
         raise ValueError(f"classes {empty} have an empty prompt; write a prompt (the class name will do)")
-    total = sum(counts.values()) * steps
+    def class_steps(class_id: int) -> int:
+        return effective_steps(steps, strength if int(class_id) in anchors else 1.0)
+
+    total = sum(n * class_steps(c) for c, n in counts.items())
     patches, labels, prompts, attention, tokens = [], [], [], [], []
     done = 0
     for class_id, prompt in prompts_by_class.items():
@@ -154,8 +190,9 @@ def synthesize(model: SynthesisModel, prompts_by_class: dict[int, str], n_per_cl
             continue
         block, att = _sample_prompt(model, prompt, n, guidance=guidance, steps=steps, method=method,
                                     seed=_batch_seed(seed, class_id), return_attention=return_attention,
-                                    reporter=reporter, done=done, total=total, stage=f"sampling class {class_id}")
-        done += n * steps
+                                    reporter=reporter, done=done, total=total, stage=f"sampling class {class_id}",
+                                    anchors=anchors.get(int(class_id)), strength=strength)
+        done += n * class_steps(class_id)
         patches.append(block)
         labels.append(np.full(n, class_id, dtype=np.int32))
         prompts += [prompt] * n

@@ -136,7 +136,7 @@ def train_synthesis_model(cube: np.ndarray, valid: np.ndarray, labels: np.ndarra
     patches = normalizer.normalize_array(patches)  # (n, B, p, p) standardised
     normalizer.to(device)
     vae, vae_history = train_vae(patches, cfg.vae, seed=cfg.seed, device=device,
-                                 reporter=reporter.sub(0.0, VAE_SHARE))
+                                 physical=(normalizer.mean, normalizer.std), reporter=reporter.sub(0.0, VAE_SHARE))
     del patches
     vae.requires_grad_(False)
 

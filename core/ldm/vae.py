@@ -69,7 +69,14 @@ class ResBlock(nn.Module):
 class SpectralVAE(nn.Module):
     """Convolutional VAE over hyperspectral patches.
 
-    A 1×1 convolution mixes all ``bands`` of each pixel, residual 3×3 blocks model the neighbourhood
+    With ``cfg.spectral_components = k > 0`` every pixel is first projected on the scene's k principal
+    spectral components (fixed buffers fitted by :meth:`fit_spectral_basis`, whitened) and the decoder
+    predicts k coefficients that the same basis maps back to all bands. Hyperspectral pixels live close to
+    such a low-dimensional subspace, so decoded spectra cannot carry band-to-band noise, and the networks
+    only learn the spatial part and the compression (written here: no library offers a PCA layer that is
+    saved inside a torch state dict).
+
+    A 1×1 convolution mixes all ``bands`` (or k components) of each pixel, residual 3×3 blocks model the neighbourhood
     and ``log2(downsample)`` stride-2 stages shrink the patch to ``p' = ceil(p / downsample)``. Odd
     patches are padded (replicate, bottom/right) to a multiple of the factor before encoding and the
     decoder output is cropped back, so the centre pixel keeps index ``p // 2`` and ``decode`` returns
@@ -85,10 +92,17 @@ class SpectralVAE(nn.Module):
         self.cfg = cfg
         self.bands = bands
         h, c = cfg.hidden_channels, cfg.latent_channels
+        k = min(int(cfg.spectral_components), bands)
+        self.components = k
+        channels = k if k > 0 else bands
+        if k > 0:
+            self.register_buffer("basis", torch.zeros(k, bands))  # (k, B) principal directions, rows orthonormal
+            self.register_buffer("basis_mean", torch.zeros(bands))  # (B,) mean normalised spectrum
+            self.register_buffer("basis_scale", torch.ones(k))  # (k,) std of each coefficient (whitening)
         stages = int(math.log2(cfg.downsample))
         # 1×1 convolutions mix the bands at each pixel (9× cheaper than 3×3 on hundreds of bands);
         # the 3×3 convolutions between them model the spatial neighbourhood.
-        enc: list[nn.Module] = [nn.Conv2d(bands, h, 1), ResBlock(h)]
+        enc: list[nn.Module] = [nn.Conv2d(channels, h, 1), ResBlock(h)]
         for _ in range(stages):
             enc += [nn.Conv2d(h, h, 3, stride=2, padding=1), ResBlock(h)]
         enc += [nn.GroupNorm(_groups(h), h), nn.SiLU(), nn.Conv2d(h, 2 * c, 3, padding=1)]
@@ -96,8 +110,46 @@ class SpectralVAE(nn.Module):
         dec: list[nn.Module] = [nn.Conv2d(c, h, 3, padding=1), ResBlock(h)]
         for _ in range(stages):
             dec += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(h, h, 3, padding=1), ResBlock(h)]
-        dec += [nn.GroupNorm(_groups(h), h), nn.SiLU(), nn.Conv2d(h, bands, 1)]
+        dec += [nn.GroupNorm(_groups(h), h), nn.SiLU(), nn.Conv2d(h, channels, 1)]
         self.decoder = nn.Sequential(*dec)
+
+    @torch.no_grad()
+    def fit_spectral_basis(self, patches: np.ndarray, max_pixels: int = 50000, seed: int = 0) -> "SpectralVAE":
+        """Fit the principal spectral components on the pixels of ``(N, B, p, p)`` normalised patches."""
+        if self.components == 0:
+            return self
+        pixels = np.asarray(patches, dtype=np.float32).transpose(0, 2, 3, 1).reshape(-1, self.bands)  # (n, B)
+        if len(pixels) > max_pixels:
+            pixels = pixels[np.random.default_rng(seed).choice(len(pixels), max_pixels, replace=False)]
+        if len(pixels) < 2:
+            raise ValueError("fitting the spectral basis needs at least two pixels")
+        x = torch.from_numpy(pixels).double()
+        mean = x.mean(dim=0)  # (B,)
+        _, s, vt = torch.linalg.svd(x - mean, full_matrices=False)  # vt: (min(n, B), B)
+        k = min(self.components, vt.shape[0])
+        basis = torch.zeros(self.components, self.bands, dtype=torch.float64)
+        basis[:k] = vt[:k]
+        scale = torch.ones(self.components, dtype=torch.float64)
+        scale[:k] = (s[:k] / math.sqrt(max(len(pixels) - 1, 1))).clamp_min(1e-6)
+        self.basis.copy_(basis.to(self.basis))
+        self.basis_mean.copy_(mean.to(self.basis_mean))
+        self.basis_scale.copy_(scale.to(self.basis_scale))
+        return self
+
+    def _to_components(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, B, p, p)`` → whitened coefficients ``(N, k, p, p)`` (identity without a basis)."""
+        if self.components == 0:
+            return x
+        centred = x - self.basis_mean.view(1, -1, 1, 1)  # (N, B, p, p)
+        coef = torch.einsum("nbhw,kb->nkhw", centred, self.basis)  # (N, k, p, p)
+        return coef / self.basis_scale.view(1, -1, 1, 1)
+
+    def _from_components(self, coef: torch.Tensor) -> torch.Tensor:
+        """Whitened coefficients ``(N, k, p, p)`` → ``(N, B, p, p)`` (identity without a basis)."""
+        if self.components == 0:
+            return coef
+        x = torch.einsum("nkhw,kb->nbhw", coef * self.basis_scale.view(1, -1, 1, 1), self.basis)  # (N, B, p, p)
+        return x + self.basis_mean.view(1, -1, 1, 1)
 
     @property
     def latent_shape(self) -> tuple[int, int, int]:
@@ -109,9 +161,10 @@ class SpectralVAE(nn.Module):
         p = self.cfg.patch_size
         if x.ndim != 4 or x.shape[1] != self.bands or x.shape[2] != p or x.shape[3] != p:
             raise ValueError(f"SpectralVAE expects (N, {self.bands}, {p}, {p}) patches, got {tuple(x.shape)}")
+        x = self._to_components(x)  # (N, k or B, p, p)
         pad = self.cfg.latent_size * self.cfg.downsample - p
         if pad:
-            x = F.pad(x, (0, pad, 0, pad), mode="replicate")  # (N, B, p + pad, p + pad)
+            x = F.pad(x, (0, pad, 0, pad), mode="replicate")  # (N, k or B, p + pad, p + pad)
         moments = self.encoder(x)  # (N, 2c, p', p')
         mean, logvar = moments.chunk(2, dim=1)  # (N, c, p', p') each
         return mean, logvar.clamp(-30.0, 20.0)
@@ -128,8 +181,8 @@ class SpectralVAE(nn.Module):
             raise ValueError(f"SpectralVAE.decode expects (N, {', '.join(map(str, self.latent_shape))}) latents, "
                              f"got {tuple(z.shape)}")
         p = self.cfg.patch_size
-        x = self.decoder(z)  # (N, B, p' · downsample, p' · downsample)
-        return x[:, :, :p, :p]  # (N, B, p, p)
+        x = self.decoder(z)  # (N, k or B, p' · downsample, p' · downsample)
+        return self._from_components(x[:, :, :p, :p])  # (N, B, p, p)
 
     def forward(self, x: torch.Tensor, generator: Optional[torch.Generator] = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -159,8 +212,12 @@ class PatchDiscriminator(nn.Module):
 
 
 def vae_loss(x: torch.Tensor, x_hat: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor,
-             cfg: VAEConfig) -> tuple[torch.Tensor, dict[str, float]]:
+             cfg: VAEConfig, physical: Optional[tuple[torch.Tensor, torch.Tensor]] = None
+             ) -> tuple[torch.Tensor, dict[str, float]]:
     """Reconstruction MSE + ``kl_weight`` · KL + ``sam_weight`` · spectral angle (radians).
+
+    ``physical`` = per-band ``(mean, std)`` ``(B,)`` of the normalisation: the spectral angle is then
+    measured on the spectra in physical units (angles of standardised spectra mean little).
 
     The KL is summed over latent elements and averaged over the batch (as in latent-diffusion VAEs);
     the MSE and spectral angle are per-element / per-pixel means.
@@ -170,7 +227,7 @@ def vae_loss(x: torch.Tensor, x_hat: torch.Tensor, mean: torch.Tensor, logvar: t
     """
     reconstruction = F.mse_loss(x_hat, x)
     kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).flatten(1).sum(dim=1).mean()
-    sam = _spectral_angle(x_hat, x, axis=1).mean()
+    sam = _spectral_angle(*_physical(x_hat, x, physical), axis=1).mean()
     total = reconstruction + cfg.kl_weight * kl + cfg.sam_weight * sam
     parts = {
         "reconstruction": float(reconstruction.detach()),
@@ -179,6 +236,16 @@ def vae_loss(x: torch.Tensor, x_hat: torch.Tensor, mean: torch.Tensor, logvar: t
         "total": float(total.detach()),
     }
     return total, parts
+
+
+def _physical(x_hat: torch.Tensor, x: torch.Tensor, physical: Optional[tuple[torch.Tensor, torch.Tensor]]
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both ``(N, B, ...)`` tensors back in physical units when the normalisation is given."""
+    if physical is None:
+        return x_hat, x
+    view = (1, -1) + (1,) * (x.ndim - 2)
+    mean, std = physical[0].view(view).to(x), physical[1].view(view).to(x)
+    return x_hat * std + mean, x * std + mean
 
 
 def _check_patches(patches: np.ndarray, cfg: VAEConfig) -> np.ndarray:
@@ -197,6 +264,7 @@ def _check_patches(patches: np.ndarray, cfg: VAEConfig) -> np.ndarray:
 
 
 def train_vae(patches: np.ndarray, cfg: VAEConfig, *, seed: int = 0, device: str | torch.device = "auto",
+              physical: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
               reporter: Reporter = NULL_REPORTER) -> tuple[SpectralVAE, dict[str, Any]]:
     """Train a :class:`SpectralVAE` on normalised patches of the whole scene.
 
@@ -209,6 +277,8 @@ def train_vae(patches: np.ndarray, cfg: VAEConfig, *, seed: int = 0, device: str
         cfg: sizes, loss weights and optimiser settings.
         seed: seeds initialisation, shuffling and latent noise (same seed, same device → same model).
         device: "auto", "cpu", "cuda" or a torch.device.
+        physical: per-band ``(mean, std)`` of the normalisation, so the spectral-angle loss and the held-out
+            SAM are measured in physical units; None: on the normalised values.
         reporter: gets ``progress(fraction, "VAE e/E")`` and ``check()`` every batch.
 
     Returns:
@@ -226,7 +296,7 @@ def train_vae(patches: np.ndarray, cfg: VAEConfig, *, seed: int = 0, device: str
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        vae = SpectralVAE(cfg, patches.shape[1]).to(dev)
+        vae = SpectralVAE(cfg, patches.shape[1]).fit_spectral_basis(patches[train[:50000 // (cfg.patch_size ** 2) + 1]], seed=seed).to(dev)
         critic = PatchDiscriminator(patches.shape[1], cfg.hidden_channels).to(dev)
     generator = torch.Generator(device=dev).manual_seed(seed)
     opt = torch.optim.AdamW(vae.parameters(), lr=cfg.lr, weight_decay=1e-4)
@@ -248,7 +318,7 @@ def train_vae(patches: np.ndarray, cfg: VAEConfig, *, seed: int = 0, device: str
             idx = np.sort(perm[b * cfg.batch_size:(b + 1) * cfg.batch_size])
             x = torch.from_numpy(patches[idx]).to(dev)  # (n, B, p, p)
             x_hat, mean, logvar = vae(x, generator)  # (n, B, p, p), (n, c, p', p') × 2
-            loss, parts = vae_loss(x, x_hat, mean, logvar, cfg)
+            loss, parts = vae_loss(x, x_hat, mean, logvar, cfg, physical)
             adv_value = critic_value = 0.0
             if adversarial_on:
                 adversarial = -critic(x_hat).mean()  # generator side of the hinge GAN
@@ -271,7 +341,7 @@ def train_vae(patches: np.ndarray, cfg: VAEConfig, *, seed: int = 0, device: str
             reporter.progress((epoch + (b + 1) / batches) / cfg.epochs, stage)
         for k, v in sums.items():
             history[k].append(v / batches)
-        rmse, sam = _holdout_metrics(vae, patches[holdout], dev, cfg.batch_size)
+        rmse, sam = _holdout_metrics(vae, patches[holdout], dev, cfg.batch_size, physical)
         history["holdout_rmse"].append(rmse)
         history["holdout_sam_degrees"].append(sam)
     vae.eval()
@@ -279,9 +349,10 @@ def train_vae(patches: np.ndarray, cfg: VAEConfig, *, seed: int = 0, device: str
 
 
 @torch.no_grad()
-def _holdout_metrics(vae: SpectralVAE, patches: np.ndarray, device: torch.device,
-                     batch_size: int) -> tuple[float, float]:
-    """RMSE (normalised units) and mean SAM (degrees) of the deterministic reconstruction (latent mean)."""
+def _holdout_metrics(vae: SpectralVAE, patches: np.ndarray, device: torch.device, batch_size: int,
+                     physical: Optional[tuple[torch.Tensor, torch.Tensor]] = None) -> tuple[float, float]:
+    """RMSE (normalised units) and mean SAM (degrees; physical units when ``physical`` is given) of the
+    deterministic reconstruction (latent mean)."""
     if len(patches) == 0:
         return float("nan"), float("nan")
     was_training = vae.training
@@ -292,7 +363,7 @@ def _holdout_metrics(vae: SpectralVAE, patches: np.ndarray, device: torch.device
         x_hat = vae.decode(vae.encode(x)[0])  # (n, B, p, p)
         sq += float((x_hat - x).pow(2).sum())
         count += x.numel()
-        sam = spectral_angle_degrees(x_hat, x)  # (n, p, p)
+        sam = spectral_angle_degrees(*_physical(x_hat, x, physical))  # (n, p, p)
         angle += float(sam.sum())
         pixels += sam.numel()
     vae.train(was_training)

@@ -28,6 +28,8 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
     BALANCE_RATE = "BALANCE_RATE"
     GUIDANCE = "GUIDANCE"
     PATCH_SIZE = "PATCH_SIZE"
+    ANCHOR_STRENGTH = "ANCHOR_STRENGTH"
+    PSEUDO_LABELS = "PSEUDO_LABELS"
     BUNDLE = "BUNDLE"
     CLASSIFIER = "CLASSIFIER"
 
@@ -41,9 +43,10 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
         return self.tr(
             "Learns the scene with a text-conditioned latent diffusion model (spectral VAE + CLIP text encoder + "
             "diffusion transformer, trained on all pixels and your labels), synthesises extra labelled patches "
-            "for each class from its prompt (rare classes get more, set by the balance rate), and trains a "
-            "spectral-spatial CNN on the real and synthetic patches. Prompts come from the class and prompt file "
-            "(otherwise the class names are used).\n\n"
+            "for each class from its prompt, starting from your labelled patches noised by the anchor strength "
+            "(rare classes get more, set by the balance rate), and trains a spectral-spatial CNN on the real and "
+            "synthetic patches plus the unlabelled pixels it is most confident about (pseudo-labels). Prompts "
+            "come from the class and prompt file (otherwise the class names are used).\n\n"
             "Presets: tiny (seconds, to try the workflow), fast (minutes on a laptop CPU), full (GPU). "
             "Optionally keep the trained synthesis model to reuse it, and the classifier to apply it to other "
             "scenes of the same sensor ('Classify with a saved classifier').")
@@ -65,8 +68,19 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                                          maxValue=1.0),
             QgsProcessingParameterNumber(self.GUIDANCE, self.tr("Guidance ω (empty: the preset's)"),
                                          QgsProcessingParameterNumber.Double, optional=True, minValue=0.0),
-            QgsProcessingParameterNumber(self.PATCH_SIZE, self.tr("Patch size in pixels (0: the preset's)"),
+            QgsProcessingParameterNumber(self.PATCH_SIZE,
+                                         self.tr("Patch size in pixels (0: chosen from the scene, at most the "
+                                                 "preset's)"),
                                          QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0),
+            QgsProcessingParameterNumber(self.ANCHOR_STRENGTH,
+                                         self.tr("Anchor strength (noise added to your labelled patches before "
+                                                 "synthesis; 0.3–0.6: variations of them, 1: pure noise)"),
+                                         QgsProcessingParameterNumber.Double, defaultValue=0.5, minValue=0.05,
+                                         maxValue=1.0),
+            QgsProcessingParameterNumber(self.PSEUDO_LABELS,
+                                         self.tr("Pseudo-labels per class (confident unlabelled pixels; "
+                                                 "empty: the preset's, 0: none)"),
+                                         QgsProcessingParameterNumber.Integer, optional=True, minValue=0),
         ]
         for parameter in advanced:
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -85,6 +99,8 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
 
         guidance = (self.parameterAsDouble(parameters, self.GUIDANCE, context)
                     if parameters.get(self.GUIDANCE) not in (None, "") else None)
+        pseudo_labels = (self.parameterAsInt(parameters, self.PSEUDO_LABELS, context)
+                         if parameters.get(self.PSEUDO_LABELS) not in (None, "") else None)
         preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
         settings = MethodSettings(
             preset=preset, clip_weights=clip_weights_for(preset, HyperSynthSettings.load().clip_weights),
@@ -93,6 +109,8 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             synthetic_per_class=self.parameterAsInt(parameters, self.SYNTHETIC_PER_CLASS, context) or None,
             balance_rate=self.parameterAsDouble(parameters, self.BALANCE_RATE, context),
             guidance=guidance,
+            anchor_strength=self.parameterAsDouble(parameters, self.ANCHOR_STRENGTH, context),
+            pseudo_labels=pseudo_labels,
             patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context) or None)
         return {"method": "augment", "settings": settings}
 

@@ -88,7 +88,9 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
                                        defaultValue=DEVICES.index(defaults.device)),
             QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Integer,
                                          defaultValue=0, minValue=0),
-            QgsProcessingParameterNumber(self.PATCH_SIZE, self.tr("Patch size in pixels (0: the preset's)"),
+            QgsProcessingParameterNumber(self.PATCH_SIZE,
+                                         self.tr("Patch size in pixels (0: chosen from the scene, at most the "
+                                                 "preset's)"),
                                          QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0),
         ]
         for parameter in advanced:

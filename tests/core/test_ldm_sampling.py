@@ -147,3 +147,25 @@ def test_pad_condition_and_training_targets():
     scheduler = training_scheduler(v_cfg)
     a = scheduler.alphas_cumprod[t].view(-1, 1, 1, 1)
     torch.testing.assert_close(training_target(scheduler, z0, noise, t), a.sqrt() * noise - (1 - a).sqrt() * z0)
+
+
+def test_anchored_sampling_runs_the_last_steps_from_the_noised_start():
+    cond, uncond = _prompt_tokens(1, 3), _prompt_tokens(2, 2)
+    start = torch.full(SHAPE, 5.0)
+    seen = []
+    latents, last = sample(Oracle(CFG), cond, uncond, SHAPE, steps=10, guidance=1.0, train_cfg=CFG,
+                           init_latent=start, strength=0.3, callback=lambda s: seen.append(s.timestep))
+    assert len(seen) == 3 and last.total == 3
+    full = sampling_scheduler(CFG, "ddim", 10).timesteps.tolist()
+    assert seen == full[-3:]  # the low-noise end of the schedule
+    # strength 1 ignores the start: the same as sampling from pure noise
+    a, _ = sample(Oracle(CFG), cond, uncond, SHAPE, steps=4, guidance=1.0, train_cfg=CFG, seed=3,
+                  init_latent=start, strength=1.0)
+    b, _ = sample(Oracle(CFG), cond, uncond, SHAPE, steps=4, guidance=1.0, train_cfg=CFG, seed=3)
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="strength must be in"):
+        sample(Oracle(CFG), cond, uncond, SHAPE, steps=4, guidance=1.0, train_cfg=CFG, init_latent=start,
+               strength=0.0)
+    with pytest.raises(ValueError, match="init_latent has shape"):
+        sample(Oracle(CFG), cond, uncond, SHAPE, steps=4, guidance=1.0, train_cfg=CFG,
+               init_latent=torch.zeros(1, 4, 4, 4), strength=0.5)

@@ -115,6 +115,24 @@ def test_guidance_zero_is_unconditional(trained):
     assert not np.allclose(guided.patches, ancestral.patches)
 
 
+def test_anchored_synthesis_stays_near_its_real_patches(trained):
+    model, _ = trained
+    cube, _, labels = make_scene()
+    p = model.patch_size
+    anchors = {1: cube[None, :, 2:2 + p, 8:8 + p].copy()}  # one real soil patch
+    close = synthesize(model, {1: "bare soil"}, 6, anchors=anchors, strength=0.2, seed=1)
+    far = synthesize(model, {1: "bare soil"}, 6, anchors=anchors, strength=1.0, seed=1)
+    free = synthesize(model, {1: "bare soil"}, 6, seed=1)
+    np.testing.assert_array_equal(far.patches, free.patches)  # strength 1 = from pure noise
+    distance = lambda s: float(np.abs(s.patches - anchors[1]).mean())  # noqa: E731
+    assert distance(close) < distance(far)
+    assert close.patches.shape == (6, BANDS, p, p) and set(close.labels) == {1}
+    with pytest.raises(ValueError, match="anchors of class 1"):
+        synthesize(model, {1: "bare soil"}, 2, anchors={1: cube[:, :p, :p]}, strength=0.5)
+    with pytest.raises(ValueError, match="strength must be in"):
+        synthesize(model, {1: "bare soil"}, 2, anchors=anchors, strength=1.5)
+
+
 def test_synthesis_and_training_can_be_cancelled(trained):
     model, _ = trained
     reporter = CancelAfter(3)

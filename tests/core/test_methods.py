@@ -29,3 +29,62 @@ def test_fit_method_needs_two_labelled_classes():
         fit_method("rf", cube, np.ones((8, 8), bool), labels, [ClassInfo(1, "a")], MethodSettings())
     with pytest.raises(ValueError, match="unknown method"):
         fit_method("magic", cube, np.ones((8, 8), bool), labels, [ClassInfo(1, "a")], MethodSettings())
+
+
+def _two_field_scene(seed=0):
+    """Left half soil, right half grass, with noise; 3 labels per class."""
+    rng = np.random.default_rng(seed)
+    wl = np.linspace(0, 1, 10)
+    soil, grass = 0.3 + 0.2 * wl, 0.1 + 0.5 * (wl > 0.5)
+    truth = np.zeros((16, 16), int)
+    truth[:, 8:] = 1
+    cube = np.stack([soil, grass])[truth].transpose(2, 0, 1) + rng.normal(0, 0.01, (10, 16, 16))
+    labels = np.zeros((16, 16), int)
+    for k in range(2):
+        rows, cols = np.nonzero(truth == k)
+        pick = rng.choice(len(rows), 3, replace=False)
+        labels[rows[pick], cols[pick]] = k + 1
+    return cube.astype(np.float32), np.ones((16, 16), bool), labels, truth
+
+
+def test_pseudo_labels_are_confident_agreeing_and_never_on_labelled_pixels():
+    from hypersynth.core.classify.baselines import make_baseline
+    from hypersynth.core.pseudo_labels import select_pseudo_labels
+
+    cube, valid, labels, truth = _two_field_scene()
+    rows, cols = np.nonzero(labels)
+    y = labels[rows, cols] - 1
+    clf = make_baseline("rf", seed=0).fit(cube[:, rows, cols].T[:, :, None, None], y)
+    means = np.stack([cube[:, rows[y == k], cols[y == k]].mean(1) for k in range(2)])
+    pseudo = select_pseudo_labels(clf, cube, valid, labels > 0, means, per_class=7, seed=1)
+    assert pseudo.counts(2).tolist() == [7, 7]
+    assert (pseudo.index == truth[pseudo.rows, pseudo.cols]).all()  # every pseudo-label is right here
+    assert not (labels[pseudo.rows, pseudo.cols] > 0).any() and (pseudo.confidence >= 0.9).all()
+    assert pseudo.candidates == 16 * 16 - 6
+    none = select_pseudo_labels(clf, cube, valid, labels > 0, means[::-1], per_class=7)  # means disagree
+    assert len(none) == 0
+    with pytest.raises(ValueError, match="threshold"):
+        select_pseudo_labels(clf, cube, valid, labels > 0, means, per_class=3, threshold=0.0)
+
+
+def test_cnn_with_pseudo_labels_trains_twice_and_says_so():
+    cube, valid, labels, truth = _two_field_scene()
+    classes = [ClassInfo(1, "soil"), ClassInfo(2, "grass")]
+    fitted = fit_method("cnn-pseudo", cube, valid, labels, classes,
+                        MethodSettings(preset="tiny", pseudo_labels=5, patch_size=3))
+    assert fitted.classifier.patch_size == 3
+    assert any("pseudo-labelled pixels" in n for n in fitted.notes)
+    plain = fit_method("cnn", cube, valid, labels, classes, MethodSettings(preset="tiny", patch_size=3,
+                                                                            pseudo_labels=5))
+    assert plain.notes == []
+
+
+def test_augment_uses_anchors_pseudo_labels_and_the_scene_patch_size():
+    cube, valid, labels, truth = _two_field_scene()
+    classes = [ClassInfo(1, "soil"), ClassInfo(2, "grass")]
+    fitted = fit_method("augment", cube, valid, labels, classes, MethodSettings(preset="tiny", device="cpu"))
+    # two large fields: the scene-chosen patch is the largest odd side within the preset's 8
+    assert fitted.classifier.patch_size == fitted.synthesis_model.patch_size == 7
+    text = " ".join(fitted.notes)
+    assert "pseudo-labelled pixels" in text and text.count("synthetic patches kept") == 2
+    assert len(fitted.synthetic) > 0 and set(np.unique(fitted.synthetic.labels)) <= {1, 2}

@@ -76,6 +76,36 @@ def test_run_from_dock_values_adds_styled_result_layers(hypersynth_plugin, qgis_
     assert any("finished" in m and "report.html" in m for m in messages)
 
 
+def test_dock_values_reach_the_engine_method_settings(hypersynth_plugin, qgis_new_project, small_scene, tmp_path,
+                                                     monkeypatch):
+    """The run dialog's synthesis settings pass through RunRequest into core MethodSettings."""
+    import hypersynth.core.pipeline as pipeline
+    from hypersynth.plugin.plugin import RunRequest, classify_job
+
+    data, _, scene_path, label_raster = small_scene
+    scene, label_layer = QgsRasterLayer(scene_path, "scene"), QgsRasterLayer(label_raster, "labels")
+    qgis_new_project.addMapLayers([scene, label_layer])
+    seen = []
+    monkeypatch.setattr(pipeline, "classify_scene", lambda *args, settings=None, **kwargs: seen.append(settings))
+    base = {"scene_layer_id": scene.id(), "label_layer_id": label_layer.id(), "classes": data.classes,
+            "output_folder": str(tmp_path / "run"), "preset": "tiny"}
+    chosen = {"patch_size": 5, "synthetic_per_class": 30, "guidance": 2.0, "balance_rate": 0.8,
+              "anchor_strength": 0.3, "pseudo_labels": 12}
+    unset = {"patch_size": 0, "synthetic_per_class": 0, "guidance": None, "pseudo_labels": None}  # the dialog's
+    for values in (chosen, {"pseudo_labels": 0}, unset, {"pseudo_labels": ""}, {}):
+        request = hypersynth_plugin.request_from_values({**base, **values})
+        assert isinstance(request, RunRequest)
+        classify_job(request)(None)
+    picked = ("patch_size", "synthetic_per_class", "guidance", "balance_rate", "anchor_strength", "pseudo_labels")
+    assert [tuple(getattr(s, key) for key in picked) for s in seen] == [
+        (5, 30, 2.0, 0.8, 0.3, 12),
+        (None, None, None, 0.5, 0.5, 0),  # 0 pseudo-labels is kept: it switches them off
+        (None, None, None, 0.5, 0.5, None),
+        (None, None, None, 0.5, 0.5, None),
+        (None, None, None, 0.5, 0.5, None)]
+    assert hypersynth_plugin.request_from_values({**base, "method": "cnn-pseudo"}).method == "cnn-pseudo"
+
+
 def test_failed_run_shows_the_engine_message(hypersynth_plugin, qgis_iface, qgis_new_project, small_scene,
                                              tmp_path):
     data, labels, scene_path, label_raster = small_scene

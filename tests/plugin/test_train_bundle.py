@@ -125,6 +125,7 @@ def test_the_settings_clip_weights_reach_the_engine(hypersynth_plugin, small, tm
 
 def test_augment_and_classify_uses_the_settings_clip_weights(hypersynth_plugin, small, tmp_path, stored_settings,
                                                              monkeypatch):
+    """The stored CLIP file and the algorithm's synthesis parameters reach the engine's MethodSettings."""
     import hypersynth.core.pipeline as pipeline
 
     clip = tmp_path / "clip.bin"
@@ -137,8 +138,22 @@ def test_augment_and_classify_uses_the_settings_clip_weights(hypersynth_plugin, 
         raise ValueError("stopped by the test after the settings were checked")
 
     monkeypatch.setattr(pipeline, "classify_scene", spy)
+    base = {"SCENE": small.scene, "LABELS": small.labels, "PRESET": 2, "DEVICE": 1,
+            "OUTPUT": str(tmp_path / "map.tif"), "CONFIDENCE": str(tmp_path / "confidence.tif")}
     with pytest.raises(QgsProcessingException, match="stopped by the test"):
-        processing.run("hypersynth:augmentandclassify", {
-            "SCENE": small.scene, "LABELS": small.labels, "PRESET": 2, "DEVICE": 1,
-            "OUTPUT": str(tmp_path / "map.tif"), "CONFIDENCE": str(tmp_path / "confidence.tif")})
+        processing.run("hypersynth:augmentandclassify", base)
     assert seen[0].preset == "full" and seen[0].clip_weights == str(clip)
+    # the synthesis settings reach MethodSettings; left out, they are MethodSettings' defaults
+    picked = ("patch_size", "synthetic_per_class", "guidance", "balance_rate", "anchor_strength", "pseudo_labels")
+    assert tuple(getattr(seen[0], key) for key in picked) == (None, None, None, 0.5, 0.5, None)
+    for extra in ({"PATCH_SIZE": 5, "SYNTHETIC_PER_CLASS": 30, "GUIDANCE": 2.0, "BALANCE_RATE": 0.2,
+                   "ANCHOR_STRENGTH": 0.3, "PSEUDO_LABELS": 12},
+                  {"ANCHOR_STRENGTH": 1.0, "PSEUDO_LABELS": 0},  # pure noise; 0 switches pseudo-labels off
+                  {"PSEUDO_LABELS": ""}):  # blank: the preset's
+        with pytest.raises(QgsProcessingException, match="stopped by the test"):
+            processing.run("hypersynth:augmentandclassify", {**base, **extra})
+    assert [tuple(getattr(s, key) for key in picked) for s in seen[1:]] == [
+        (5, 30, 2.0, 0.2, 0.3, 12), (None, None, None, 0.5, 1.0, 0), (None, None, None, 0.5, 0.5, None)]
+    with pytest.raises(QgsProcessingException):  # outside (0, 1]: refused before the engine runs
+        processing.run("hypersynth:augmentandclassify", {**base, "ANCHOR_STRENGTH": 0.0})
+    assert len(seen) == 4

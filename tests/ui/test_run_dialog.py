@@ -24,6 +24,26 @@ def test_values_round_trip(keep, tmp_path, screenshot):
     assert pixels.std() > 0
 
 
+def test_anchor_strength_and_pseudo_labels_become_method_settings(keep, tmp_path):
+    from hypersynth.core.methods import MethodSettings
+
+    dialog = keep(RunDialog(defaults={"output_folder": str(tmp_path)}))
+    assert dialog.pseudo_labels.text() == "preset default" and dialog.patch_size.text() == "from the scene"
+    values = dialog.values()
+    assert values["anchor_strength"] == 0.5 and values["pseudo_labels"] is None  # MethodSettings' defaults
+    dialog.anchor_strength.setValue(0.0)  # below the range: (0, 1] only
+    assert dialog.anchor_strength.value() == 0.05
+    dialog.anchor_strength.setValue(0.3)
+    dialog.pseudo_labels.setValue(0)  # 0 is a choice (no pseudo-labels), not "the preset's"
+    keys = ("anchor_strength", "pseudo_labels", "patch_size", "synthetic_per_class", "guidance", "balance_rate")
+    settings = MethodSettings(**{key: dialog.values()[key] for key in keys})
+    assert (settings.anchor_strength, settings.pseudo_labels, settings.balance_rate) == (0.3, 0, 0.5)
+    dialog.pseudo_labels.setValue(25)
+    assert MethodSettings(pseudo_labels=dialog.values()["pseudo_labels"]).pseudo_labels == 25
+    again = keep(RunDialog(defaults={"anchor_strength": 0.7, "pseudo_labels": 0}))  # defaults round-trip
+    assert (again.values()["anchor_strength"], again.values()["pseudo_labels"]) == (0.7, 0)
+
+
 def test_refuses_an_unwritable_folder(keep, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
