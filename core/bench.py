@@ -169,6 +169,45 @@ def markdown_tables(rows: list[BenchRow], machine: str, command: str) -> str:
     return "\n".join(out)
 
 
+def target_table(rows: list[BenchRow]) -> str:
+    """Issue 4's acceptance check per dataset × split × N: Augment & Classify against the best of RF/SVM and
+    against the same CNN without synthesis (OA points, means over the seeds both have)."""
+    out = ["| dataset | split | N | best of RF/SVM | CNN alone | CNN + pseudo-labels | Augment & Classify | "
+           "Augment − best RF/SVM | Augment − CNN alone |", "|---|---|---|---|---|---|---|---|---|"]
+    keys = dict.fromkeys((r.dataset, r.split, r.labels_per_class) for r in rows)
+    for dataset, split, n in keys:
+        by = {r.method: r for r in rows if (r.dataset, r.split, r.labels_per_class) == (dataset, split, n)}
+        base = [by[m] for m in ("rf", "svm") if m in by]
+        best = max(base, key=lambda r: r.oa_mean) if base else None
+
+        def cell(r: Optional[BenchRow]) -> str:
+            return "–" if r is None else f"{r.oa_mean * 100:.1f} ± {r.oa_std * 100:.1f}"
+
+        def delta(a: Optional[BenchRow], b: Optional[BenchRow]) -> str:
+            return "–" if a is None or b is None else f"{(a.oa_mean - b.oa_mean) * 100:+.1f}"
+
+        aug = by.get("augment")
+        out.append(f"| {dataset} | {split} | {n} | {cell(best)}{f' ({best.method})' if best else ''} | "
+                   f"{cell(by.get('cnn'))} | {cell(by.get('cnn-pseudo'))} | {cell(aug)} | {delta(aug, best)} | "
+                   f"{delta(aug, by.get('cnn'))} |")
+    return "\n".join(out)
+
+
+def merge_bench_files(paths: list[str]) -> list[RunResult]:
+    """The per-seed runs of several ``bench --json`` files (e.g. one per cell of a long benchmark); a run
+    measured twice (same dataset, N, split, method, seed) keeps its last measurement."""
+    merged: dict[tuple, RunResult] = {}
+    for path in paths:
+        try:
+            data = json.loads(Path(path).read_text())
+            runs = [RunResult(**r) for r in data["runs"]]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path} is not a JSON file written by 'hypersynth bench --json': {exc}") from exc
+        for r in runs:
+            merged[(r.dataset, r.labels_per_class, r.split, r.method, r.seed)] = r
+    return list(merged.values())
+
+
 def run_bench(datasets: list[str], labels_per_class: list[int], seeds: list[int], methods: list[str],
               splits: list[str], settings: MethodSettings, *, reporter: Reporter = NULL_REPORTER,
               on_result: Optional[Any] = None) -> list[RunResult]:
@@ -209,6 +248,19 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
     """`hypersynth bench …`: run, print the tables, write JSON/Markdown when asked."""
     import sys
 
+    if args.merge:
+        runs_in = merge_bench_files(args.merge)
+        rows = summarize_runs(runs_in)
+        command = "bin/hypersynth bench --merge " + " ".join(args.merge)
+        text = markdown_tables(rows, machine_description(), command) + "\n" + target_table(rows) + "\n"
+        if args.json:
+            Path(args.json).write_text(json.dumps({"machine": machine_description(), "command": command,
+                                                   "rows": [asdict(r) for r in rows],
+                                                   "runs": [asdict(r) for r in runs_in]}, indent=1))
+        if args.markdown:
+            Path(args.markdown).write_text(text)
+        print(text)
+        return 0
     settings = MethodSettings(preset=args.preset, device=args.device, pseudo_labels=args.pseudo_labels)
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     ns = [int(x) for x in args.labels_per_class.split(",")]
@@ -238,5 +290,7 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
     run_bench(datasets, ns, seeds, methods, splits, settings, reporter=reporter, on_result=on_result)
     if hasattr(reporter, "close"):
         reporter.close()
-    print(markdown_tables(summarize_runs(runs), machine_description(), command))
+    rows = summarize_runs(runs)
+    print(markdown_tables(rows, machine_description(), command))
+    print(target_table(rows))
     return 0

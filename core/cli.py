@@ -139,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="fast", choices=["tiny", "fast", "full"])
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     _pseudo_arg(p)
+    p.add_argument("--merge", nargs="+", metavar="JSON",
+                   help="instead of running: merge the runs of earlier --json files into one set of tables")
     p.add_argument("--json", help="write the result rows as JSON here")
     p.add_argument("--markdown", help="write the Markdown tables here")
     p.add_argument("--quiet", action="store_true")

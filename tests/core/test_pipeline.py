@@ -138,3 +138,21 @@ def test_bench_writes_the_stable_json_rows(tmp_path):
         assert {"dataset", "labels_per_class", "split", "method", "oa_mean", "oa_std", "aa_mean", "kappa_mean",
                 "seconds_mean", "seeds"} <= set(row)
         assert row["seeds"] == [0, 1] and 0.5 < row["oa_mean"] <= 1.0
+
+
+def test_bench_files_merge_into_one_table_with_the_target_check(tmp_path, capsys):
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    for path, seeds in ((first, "0"), (second, "1")):
+        assert cli_main(["bench", "--datasets", "demo", "--labels-per-class", "2", "--seeds", seeds,
+                         "--methods", "rf,svm", "--splits", "random", "--json", str(path), "--quiet"]) == 0
+    merged, table = tmp_path / "all.json", tmp_path / "all.md"
+    capsys.readouterr()
+    assert cli_main(["bench", "--merge", str(first), str(second), "--json", str(merged),
+                     "--markdown", str(table)]) == 0
+    rows = json.loads(merged.read_text())["rows"]
+    assert sorted(r["method"] for r in rows) == ["rf", "svm"] and all(r["seeds"] == [0, 1] for r in rows)
+    text = table.read_text()
+    assert "Augment − best RF/SVM" in text and "| demo | random | 2 |" in text
+    (tmp_path / "bad.json").write_text("{}")
+    assert cli_main(["bench", "--merge", str(tmp_path / "bad.json")]) == 2
+    assert "not a JSON file written by" in capsys.readouterr().err
