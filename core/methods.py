@@ -9,7 +9,6 @@ from typing import Any, Optional
 import numpy as np
 
 from .classify.base import Classifier
-from .patches import extract_patches, pad_cube
 from .progress import NULL_REPORTER, Reporter
 from .scene import ClassInfo
 
@@ -131,9 +130,10 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
         clf.fit(spectra, y, reporter=reporter.sub(0.0, 1.0, "classifier "))
         return FittedMethod(method, clf, class_ids)
 
+    from .classify.predict import pixel_patches
+
     p = resolve_patch_size(settings, cube, valid)
-    padded = pad_cube(cube, p)
-    real = extract_patches(cube, rows, cols, p, padded=padded)  # (N, B, p, p)
+    real = pixel_patches(cube, valid, rows, cols, p)  # (N, B, p, p) as prediction will see them
     if method in ("cnn", "cnn-pseudo"):
         n_pseudo = pseudo_label_count(settings, method)
         clf = _cnn_for(settings, p)
@@ -141,7 +141,7 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
         if not n_pseudo:
             return FittedMethod(method, clf, class_ids)
         pseudo = _pseudo_labels(clf, cube, valid, train_labels, real, y, n_pseudo, settings, reporter)
-        patches = extract_patches(cube, pseudo.rows, pseudo.cols, p, padded=padded)
+        patches = pixel_patches(cube, valid, pseudo.rows, pseudo.cols, p)
         clf = _fit_weighted(settings, p, [(real, y, 1.0), (patches, pseudo.index, settings.pseudo_weight)],
                             reporter.sub(0.5, 1.0))
         return FittedMethod(method, clf, class_ids, notes=[_pseudo_note(pseudo, class_ids)])
@@ -183,7 +183,9 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
                             reporter.sub(0.7, 0.8))
         pseudo = _pseudo_labels(clf, cube, valid, train_labels, real, y, n_pseudo, settings, reporter)
         notes.append(_pseudo_note(pseudo, class_ids))
-        pseudo_patches = extract_patches(cube, pseudo.rows, pseudo.cols, p, padded=pad_cube(cube, p))
+        from .classify.predict import pixel_patches
+
+        pseudo_patches = pixel_patches(cube, valid, pseudo.rows, pseudo.cols, p)
         parts.append((pseudo_patches, pseudo.index, settings.pseudo_weight))
         anchors = np.concatenate([real, pseudo_patches])
         anchor_y = np.concatenate([y, pseudo.index])

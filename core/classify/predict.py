@@ -41,7 +41,7 @@ def _fill_nodata(patches: np.ndarray, patch_valid: np.ndarray) -> np.ndarray:
         patches: ``(n, B, p, p)`` with 0 at nodata positions.
         patch_valid: ``(n, 1, p, p)`` float32, 1 where the neighbour is valid.
     """
-    if patch_valid.min() >= 1.0:
+    if patch_valid.size == 0 or patch_valid.min() >= 1.0:
         return patches
     count = patch_valid.sum(axis=(2, 3), keepdims=True)  # (n, 1, 1, 1)
     mean = (patches * patch_valid).sum(axis=(2, 3), keepdims=True) / count  # (n, B, 1, 1)
@@ -97,23 +97,43 @@ def predict_pixels(classifier: Classifier, cube: np.ndarray, rows: np.ndarray, c
         raise ValueError(f"batch_size must be at least 1; got {batch_size}")
     p, k = _patch_size(classifier), _n_classes(classifier)
     padded = pad_cube(cube, p)  # (B, H + 2r, W + 2r); the cube itself when p == 1
-    padded_valid = None
-    if valid is not None and p > 1:
-        if valid.shape != cube.shape[1:]:
-            raise ValueError(f"valid mask {valid.shape} does not match the cube's grid {cube.shape[1:]}")
-        padded_valid = pad_cube(valid[None].astype(np.float32), p)  # (1, H + 2r, W + 2r)
-        padded = np.where(padded_valid > 0, padded, 0.0).astype(np.float32)
+    padded, padded_valid = _padded_with_valid(cube, padded, valid, p)
     out = np.empty((len(rows), k), dtype=np.float32)
     for start in range(0, len(rows), batch_size):
         reporter.check()
         sl = slice(start, min(start + batch_size, len(rows)))
-        samples = extract_patches(cube, rows[sl], cols[sl], p, padded=padded)  # (n, B, p, p)
-        if padded_valid is not None:
-            samples = _fill_nodata(samples, extract_patches(padded_valid, rows[sl], cols[sl], p,
-                                                            padded=padded_valid))
+        samples = _patches_as_seen(cube, padded, padded_valid, rows[sl], cols[sl], p)  # (n, B, p, p)
         out[sl] = _probabilities(classifier, samples, k)
         reporter.progress(sl.stop / len(rows), stage)
     return out
+
+
+def _padded_with_valid(cube: np.ndarray, padded: np.ndarray, valid: Optional[np.ndarray], p: int
+                       ) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """The reflect-padded cube with invalid pixels zeroed, and the padded validity ``(1, H + 2r, W + 2r)``."""
+    if valid is None or p == 1:
+        return padded, None
+    if valid.shape != cube.shape[1:]:
+        raise ValueError(f"valid mask {valid.shape} does not match the cube's grid {cube.shape[1:]}")
+    padded_valid = pad_cube(valid[None].astype(np.float32), p)  # (1, H + 2r, W + 2r)
+    return np.where(padded_valid > 0, padded, 0.0).astype(np.float32), padded_valid
+
+
+def _patches_as_seen(cube: np.ndarray, padded: np.ndarray, padded_valid: Optional[np.ndarray], rows: np.ndarray,
+                     cols: np.ndarray, p: int) -> np.ndarray:
+    samples = extract_patches(cube, rows, cols, p, padded=padded)  # (n, B, p, p)
+    if padded_valid is None:
+        return samples
+    return _fill_nodata(samples, extract_patches(padded_valid, rows, cols, p, padded=padded_valid))
+
+
+def pixel_patches(cube: np.ndarray, valid: Optional[np.ndarray], rows: np.ndarray, cols: np.ndarray,
+                  p: int) -> np.ndarray:
+    """``(N, B, p, p)`` patches centred on the pixels exactly as prediction sees them: reflected at the
+    scene border, no-data neighbours filled with the patch's valid mean. Training patches come from here so
+    a classifier never learns from zeros it will not meet again (tile edges, no-data stripes)."""
+    padded, padded_valid = _padded_with_valid(cube, pad_cube(cube, p), valid, p)
+    return _patches_as_seen(cube, padded, padded_valid, np.asarray(rows), np.asarray(cols), p)
 
 
 def _window_source(cube: CubeSource) -> tuple[WindowReader, Optional[tuple[int, ...]]]:

@@ -181,3 +181,20 @@ def test_bad_input_gives_clear_errors():
         predict_scene(WrongColumns(3), cube, valid)
     with pytest.raises(ValueError, match="outside"):
         predict_pixels(clf, cube, np.array([H]), np.array([0]))
+
+
+def test_training_patches_fill_nodata_as_prediction_sees_them():
+    from hypersynth.core.classify.predict import pixel_patches
+
+    rng = np.random.default_rng(0)
+    cube = rng.uniform(0.1, 1.0, (4, 10, 10)).astype(np.float32)
+    valid = np.ones((10, 10), bool)
+    valid[:, :3] = False
+    cube[:, :, :3] = 0.0  # a no-data stripe
+    patch = pixel_patches(cube, valid, np.array([5]), np.array([3]), 3)[0]  # (4, 3, 3), left column is no-data
+    mean = patch[:, :, 1:].mean(axis=(1, 2))  # (4,) the patch's valid mean
+    np.testing.assert_allclose(patch[:, :, 0], np.repeat(mean[:, None], 3, axis=1), rtol=1e-6)
+    np.testing.assert_array_equal(patch[:, :, 1:], cube[:, 4:7, 3:5])
+    plain = pixel_patches(cube, None, np.array([5]), np.array([3]), 3)[0]
+    assert (plain[:, :, 0] == 0).all()  # without a validity mask nothing is filled
+    assert pixel_patches(cube, valid, np.array([5]), np.array([3]), 1).shape == (1, 4, 1, 1)
