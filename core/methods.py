@@ -260,11 +260,9 @@ def pseudo_label_count(settings: MethodSettings, method: str) -> int:
 def _pseudo_labels(clf: Classifier, cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray,
                    real: np.ndarray, y: np.ndarray, per_class: int, settings: MethodSettings,
                    reporter: Reporter) -> Any:
-    from .classify.base import centre_spectra
     from .pseudo_labels import select_pseudo_labels
 
-    means = np.stack([centre_spectra(real[y == i]).mean(0) for i in range(int(y.max()) + 1)])  # (K, B)
-    return select_pseudo_labels(clf, cube, valid, train_labels > 0, means, per_class, seed=settings.seed,
+    return select_pseudo_labels(clf, cube, valid, train_labels > 0, real_class_means(real, y), per_class, seed=settings.seed,
                                 reporter=reporter.sub(0.0, 0.0))
 
 
@@ -278,17 +276,22 @@ def _default_synthetic(preset_name: str) -> int:
     return {"tiny": 8, "fast": 60, "full": 300}.get(preset_name, 60)
 
 
+def real_class_means(real: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``(K, B)`` mean centre spectrum of the labelled patches ``(N, B, p, p)`` of each class index 0..K-1."""
+    from .classify.base import centre_spectra
+
+    return np.stack([centre_spectra(real[y == i]).mean(0) for i in range(int(y.max()) + 1)])
+
+
 def filter_by_real_means(synthetic: Any, real: np.ndarray, y: np.ndarray, class_ids: np.ndarray) -> tuple[Any, int]:
     """Keep the synthetic patches whose centre spectrum is nearest (spectral angle) to its own class's mean
     real labelled spectrum; the labelled pixels are the only truth the run has, so they arbitrate."""
     from dataclasses import replace
 
     from .classify.base import centre_spectra
-
     from .pseudo_labels import nearest_mean_index
 
-    means = np.stack([centre_spectra(real[y == i]).mean(0) for i in range(len(class_ids))])  # (K, B)
-    nearest = class_ids[nearest_mean_index(centre_spectra(synthetic.patches), means)]  # (N,)
+    nearest = class_ids[nearest_mean_index(centre_spectra(synthetic.patches), real_class_means(real, y))]  # (N,)
     keep = nearest == synthetic.labels
     kept = replace(synthetic, patches=synthetic.patches[keep], labels=synthetic.labels[keep],
                    masks=synthetic.masks[keep], prompts=[p for p, k in zip(synthetic.prompts, keep) if k],
