@@ -19,9 +19,17 @@ METHOD_TITLES = {
     "rf": "Random forest (spectra)",
     "svm": "SVM (spectra)",
     "cnn": "Spectral-spatial CNN, real labels only",
-    "cnn-pseudo": "Spectral-spatial CNN, real + pseudo-labels (no synthesis: the ablation)",
-    "augment": "Augment & Classify (CNN on real + pseudo-labels + synthetic)",
+    "cnn-pseudo": "CNN + spectral forest blend, real + pseudo-labels (no synthesis: the ablation)",
+    "augment": "Augment & Classify (CNN + spectral forest blend on real + pseudo-labels + synthetic)",
 }
+MEMBER_TITLES = {"cnn": "its CNN alone", "forest": "its spectral forest alone"}  # bench rows "augment:cnn", …
+
+
+def method_title(method: str) -> str:
+    """The analyst-facing name of a method, or of one member of a blended method ("augment:cnn")."""
+    base, _, member = method.partition(":")
+    title = METHOD_TITLES.get(base, base)
+    return f"{title}: {MEMBER_TITLES.get(member, member)}" if member else title
 
 
 @dataclass
@@ -134,17 +142,23 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
 
     p = resolve_patch_size(settings, cube, valid)
     real = pixel_patches(cube, valid, rows, cols, p)  # (N, B, p, p) as prediction will see them
-    if method in ("cnn", "cnn-pseudo"):
-        n_pseudo = pseudo_label_count(settings, method)
+    if method == "cnn":
         clf = _cnn_for(settings, p)
-        clf.fit(real, y, reporter=reporter.sub(0.0, 0.5 if n_pseudo else 1.0))
-        if not n_pseudo:
-            return FittedMethod(method, clf, class_ids)
-        pseudo = _pseudo_labels(clf, cube, valid, train_labels, real, y, n_pseudo, settings, reporter)
-        patches = pixel_patches(cube, valid, pseudo.rows, pseudo.cols, p)
-        clf = _fit_weighted(settings, p, [(real, y, 1.0), (patches, pseudo.index, settings.pseudo_weight)],
-                            reporter.sub(0.5, 1.0))
-        return FittedMethod(method, clf, class_ids, notes=[_pseudo_note(pseudo, class_ids)])
+        clf.fit(real, y, reporter=reporter)
+        return FittedMethod(method, clf, class_ids)
+    if method == "cnn-pseudo":
+        clf = _cnn_for(settings, p)
+        clf.fit(real, y, reporter=reporter.sub(0.0, 0.4))
+        parts, notes = [(real, y, 1.0)], []
+        n_pseudo = pseudo_label_count(settings, method)
+        if n_pseudo:
+            pseudo = _pseudo_labels(clf, cube, valid, train_labels, real, y, n_pseudo, settings, reporter)
+            parts.append((pixel_patches(cube, valid, pseudo.rows, pseudo.cols, p), pseudo.index,
+                          settings.pseudo_weight))
+            notes.append(_pseudo_note(pseudo, class_ids))
+        blend = choose_blend(settings, real, y, reporter.sub(0.4, 0.7))
+        clf = _fit_weighted(settings, p, parts, reporter.sub(0.7, 1.0), blend=blend)
+        return FittedMethod(method, clf, class_ids, notes=notes + [blend.note()])
 
     return _fit_augment(cube, valid, train_labels, classes, class_ids, real, y, settings, reporter, wavelengths)
 
@@ -192,8 +206,11 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
         synthetic, note = _synthesize_for(model, used, class_ids, anchors, anchor_y, real, y, settings,
                                           reporter.sub(0.8, 0.85, "synthesis "), seed_offset=1)
         notes += note
+    start = 0.85 if n_pseudo else 0.75
+    blend = choose_blend(settings, real, y, reporter.sub(start, start + (1 - start) / 2))
+    notes.append(blend.note())
     clf = _fit_weighted(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)],
-                        reporter.sub(0.85 if n_pseudo else 0.75, 1.0))
+                        reporter.sub(start + (1 - start) / 2, 1.0), blend=blend)
     return FittedMethod("augment", clf, class_ids, synthesis_model=model, synthetic=synthetic, notes=notes)
 
 
@@ -230,18 +247,41 @@ def _synthetic_part(synthetic: Any, class_ids: np.ndarray, settings: MethodSetti
             settings.synthetic_weight)
 
 
+def _forest_for(settings: MethodSettings) -> Classifier:
+    from .classify.baselines import SpectralRandomForest
+
+    return SpectralRandomForest(seed=settings.seed)
+
+
+def choose_blend(settings: MethodSettings, real: np.ndarray, y: np.ndarray, reporter: Reporter) -> Any:
+    """The CNN's share in the CNN + spectral-forest blend, by cross-validation on the real labels alone
+    (:func:`classify.ensemble.choose_cnn_weight`): the labels, not the test pixels, pick it."""
+    from .classify.ensemble import choose_cnn_weight
+
+    return choose_cnn_weight(real, y, lambda: _cnn_for(settings, real.shape[-1]), lambda: _forest_for(settings),
+                             seed=settings.seed, reporter=reporter)
+
+
 def _fit_weighted(settings: MethodSettings, patch_size: int, parts: list[tuple[np.ndarray, np.ndarray, float]],
-                  reporter: Reporter) -> Classifier:
-    """A fresh CNN trained on ``(patches, class indices, share)`` parts, the real labels first.
+                  reporter: Reporter, blend: Any = None) -> Classifier:
+    """A fresh CNN (with ``blend``: CNN + spectral forest) trained on ``(patches, class indices, share)``
+    parts, the real labels first.
 
     A part's share is its total loss weight relative to the real labels' (per patch: share × real count /
     part count), so a few real labels are not drowned by hundreds of synthetic or pseudo-labelled patches.
+    Both members of a blend learn from the same weighted patches (the forest from their centre spectra).
     """
     n_real = len(parts[0][1])
     samples = np.concatenate([x for x, _, _ in parts])
     labels = np.concatenate([t for _, t, _ in parts])
     weights = np.concatenate([np.full(len(t), 1.0 if i == 0 else share * n_real / max(len(t), 1), np.float32)
                               for i, (_, t, share) in enumerate(parts)])
+    if blend is not None:
+        from .classify.ensemble import SpectralSpatialEnsemble
+
+        ensemble = SpectralSpatialEnsemble(_cnn_for(settings, patch_size), _forest_for(settings), blend.cnn_weight,
+                                           blend)
+        return ensemble.fit(samples, labels, sample_weight=weights, reporter=reporter)
     clf = _cnn_for(settings, patch_size)
     clf.fit(samples, labels, sample_weight=weights, reporter=reporter)
     return clf

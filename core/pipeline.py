@@ -54,7 +54,7 @@ class OutputExistsError(FileExistsError):
 def _outputs_for(out_dir: Path, method: str) -> list[str]:
     names = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CLASS_MAP + ".aux.xml", CONFIDENCE, REPORT, REPORT_HTML, METRICS,
              "confusion.png", "spectra.png"]
-    if method in ("cnn", "cnn-pseudo", "augment"):
+    if method in ("rf", "cnn", "cnn-pseudo", "augment"):  # the classifiers that save as tensors
         names.append(CLASSIFIER_BUNDLE)
     if method == "augment":
         names += [SYNTHETIC, BUNDLE, "attention.png", "pca.png"]
@@ -181,7 +181,8 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
 
 
 def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo], scene: Scene) -> None:
-    """Save a trained deep classifier as a safetensors bundle, reusable on other scenes of the sensor."""
+    """Save a trained classifier (CNN, forest or their blend) as a safetensors bundle, reusable on other
+    scenes of the sensor."""
     from .ldm.bundle import save_bundle
 
     wl = scene.usable_wavelengths()
@@ -193,7 +194,11 @@ def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo]
 
 def load_classifier(folder: str | os.PathLike, device: str = "auto") -> tuple[object, np.ndarray, list[ClassInfo], dict]:
     """Load a classifier bundle: (classifier, class ids, classes, metadata)."""
+    from .classify.baselines import FOREST_FORMAT, SpectralRandomForest
+    from .classify.cnn import FORMAT as CNN_FORMAT
     from .classify.cnn import SpectralSpatialCNN
+    from .classify.ensemble import FORMAT as ENSEMBLE_FORMAT
+    from .classify.ensemble import SpectralSpatialEnsemble
     from .ldm.bundle import BundleError, load_bundle
 
     bundle = load_bundle(folder)
@@ -202,7 +207,12 @@ def load_classifier(folder: str | os.PathLike, device: str = "auto") -> tuple[ob
                           f"pick the '{CLASSIFIER_BUNDLE}' folder of an Augment & Classify output")
     config = dict(bundle.config)
     config["device"] = device
-    clf = SpectralSpatialCNN.from_tensors(bundle.tensors_by_part["classifier"], config)
+    # The config's format says which classifier the bundle holds; each rebuilds itself from tensors only.
+    kinds = {CNN_FORMAT: SpectralSpatialCNN, ENSEMBLE_FORMAT: SpectralSpatialEnsemble, FOREST_FORMAT: SpectralRandomForest}
+    if config.get("format") not in kinds:
+        raise BundleError(f"{folder} holds a classifier of an unknown format {config.get('format')!r}; "
+                          "it was saved by another HyperSynth version: update HyperSynth or retrain")
+    clf = kinds[config["format"]].from_tensors(bundle.tensors_by_part["classifier"], config)
     classes = [ClassInfo(id=int(c["id"]), name=c["name"], color=tuple(c["color"]), prompt=c.get("prompt", ""))
                for c in bundle.meta["classes"]]
     return clf, np.asarray(bundle.meta["class_ids"]), classes, bundle.meta

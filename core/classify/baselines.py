@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
@@ -86,6 +86,7 @@ class SpectralRandomForest:
         self.n_classes = 0
         self.bands = 0
         self._forest: Optional[RandomForestClassifier] = None
+        self._trees: Optional[dict[str, np.ndarray]] = None  # node arrays of a forest loaded from a bundle
 
     def fit(self, samples: np.ndarray, labels: np.ndarray, *, sample_weight: Optional[np.ndarray] = None,
             reporter: Reporter = NULL_REPORTER) -> "SpectralRandomForest":
@@ -97,15 +98,95 @@ class SpectralRandomForest:
             forest.set_params(n_estimators=min(grown, self.n_estimators))
             forest.fit(x, y, sample_weight=w)
             reporter.progress(min(grown, self.n_estimators) / self.n_estimators, "random forest")
-        self._forest, self.n_classes, self.bands = forest, int(y.max()) + 1, x.shape[1]
+        self._forest, self._trees, self.n_classes, self.bands = forest, None, int(y.max()) + 1, x.shape[1]
         return self
 
     def predict_proba(self, samples: np.ndarray) -> np.ndarray:
-        """``(N, n_classes)`` float32: the share of trees voting for each class."""
-        if self._forest is None:
+        """``(N, n_classes)`` float32: the trees' class probabilities, averaged."""
+        if self._forest is None and self._trees is None:
             raise NotFittedError("fit the random forest before predicting")
         x = _spectra(samples, self.bands)
+        if self._forest is None:
+            return _walk_trees(self._trees, x)
         return _full_columns(self._forest.predict_proba(x), self._forest.classes_, self.n_classes)
+
+    # -------------------------------------------------------------------------------- persistence
+    # A forest is saved as flat node arrays (safetensors), never pickled: a bundle from a stranger must not
+    # run code. Loaded, it predicts by walking those arrays (_walk_trees), matching sklearn exactly.
+    def to_tensors(self) -> dict[str, Any]:
+        """Every tree's nodes as flat CPU tensors: children, split feature and threshold, leaf probabilities."""
+        import torch
+
+        if self._forest is None and self._trees is None:
+            raise NotFittedError("fit the random forest before saving it")
+        trees = self._trees if self._forest is None else _tree_arrays(self._forest, self.n_classes)
+        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in trees.items()}
+
+    def config_dict(self) -> dict[str, Any]:
+        """JSON-ready description of the fitted forest."""
+        if self._forest is None and self._trees is None:
+            raise NotFittedError("fit the random forest before saving it")
+        return {"format": FOREST_FORMAT, "n_estimators": self.n_estimators, "seed": self.seed,
+                "n_bands": self.bands, "n_classes": self.n_classes}
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, Any], config: dict[str, Any]) -> "SpectralRandomForest":
+        """Rebuild a fitted forest from :meth:`to_tensors` and :meth:`config_dict` output."""
+        if config.get("format") != FOREST_FORMAT:
+            raise ValueError(f"not a random-forest config (format {config.get('format')!r}, "
+                             f"expected {FOREST_FORMAT!r})")
+        trees = {k: np.asarray(tensors[k].numpy() if hasattr(tensors[k], "numpy") else tensors[k])
+                 for k in _TREE_KEYS if k in tensors}
+        missing = [k for k in _TREE_KEYS if k not in trees]
+        n_nodes = len(trees.get("left", ()))
+        if missing or any(len(trees[k]) != n_nodes for k in ("right", "feature", "threshold", "value")):
+            raise ValueError(f"the saved random forest is incomplete or inconsistent (missing {missing or 'none'})")
+        forest = cls(n_estimators=int(config["n_estimators"]), seed=int(config["seed"]))
+        forest.bands, forest.n_classes = int(config["n_bands"]), int(config["n_classes"])
+        if trees["value"].shape[1] != forest.n_classes:
+            raise ValueError("the saved random forest's leaves do not match its number of classes")
+        forest._trees = trees
+        return forest
+
+
+FOREST_FORMAT = "hypersynth-random-forest/1"
+_TREE_KEYS = ("roots", "left", "right", "feature", "threshold", "value")
+
+
+def _tree_arrays(forest: RandomForestClassifier, n_classes: int) -> dict[str, np.ndarray]:
+    """A fitted sklearn forest as flat arrays over all nodes; child indices are global, -1 at leaves."""
+    trees = [est.tree_ for est in forest.estimators_]
+    offsets = np.cumsum([0] + [t.node_count for t in trees])
+    left, right, feature, threshold, value = [], [], [], [], []
+    for t, off in zip(trees, offsets[:-1]):
+        left.append(np.where(t.children_left >= 0, t.children_left + off, -1))
+        right.append(np.where(t.children_right >= 0, t.children_right + off, -1))
+        feature.append(t.feature)
+        threshold.append(t.threshold)
+        v = t.value[:, 0, :]  # (nodes, classes seen) weighted class counts or fractions
+        v = v / np.maximum(v.sum(axis=1, keepdims=True), 1e-300)
+        value.append(_full_columns(v, forest.classes_, n_classes))
+    return {"roots": offsets[:-1].astype(np.int64), "left": np.concatenate(left).astype(np.int64),
+            "right": np.concatenate(right).astype(np.int64), "feature": np.concatenate(feature).astype(np.int64),
+            "threshold": np.concatenate(threshold).astype(np.float64), "value": np.concatenate(value)}
+
+
+def _walk_trees(trees: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """``(N, K)`` mean leaf probabilities of all trees for ``(N, B)`` float32 spectra, all trees at once.
+
+    As in sklearn, a sample goes left when its feature value is <= the node's (float64) threshold.
+    """
+    left, right, feature, threshold = trees["left"], trees["right"], trees["feature"], trees["threshold"]
+    cols = np.arange(len(x))
+    node = np.repeat(trees["roots"][:, None], len(x), axis=1)  # (T, N) current node of each tree per sample
+    while True:
+        inner = left[node] >= 0  # (T, N)
+        if not inner.any():
+            break
+        values = x[cols, np.maximum(feature[node], 0)].astype(np.float64)  # (T, N)
+        step = np.where(values <= threshold[node], left[node], right[node])
+        node = np.where(inner, step, node)
+    return trees["value"][node].mean(axis=0).astype(np.float32)  # (N, K)
 
 
 class SpectralSVM:

@@ -1,0 +1,127 @@
+"""The CNN + spectral-forest blend: the forest saved as arrays, the weight chosen by CV, bundles, bench member rows."""
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+
+from hypersynth.core.classify.baselines import SpectralRandomForest
+from hypersynth.core.classify.cnn import SpectralSpatialCNN
+from hypersynth.core.classify.ensemble import (CNN_WEIGHTS, DEFAULT_CNN_WEIGHT, SpectralSpatialEnsemble,
+                                               choose_cnn_weight)
+from hypersynth.core.cli import main as cli_main
+from hypersynth.core.demo import make_demo_scene, sparse_labels
+from hypersynth.core.io.classes import write_classes
+from hypersynth.core.io.write import write_label_raster, write_scene
+from hypersynth.core.methods import MethodSettings, fit_method
+from hypersynth.core.pipeline import CLASSIFIER_BUNDLE, classify_scene, classify_with_model, load_classifier
+
+
+def _spectra(seed=0, n=300, bands=12, classes=4):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(classes, bands))
+    y = rng.integers(0, classes, n)
+    return (centres[y] + 0.8 * rng.normal(size=(n, bands))).astype(np.float32), y
+
+
+def test_forest_saved_as_arrays_predicts_exactly_like_sklearn():
+    x, y = _spectra()
+    w = np.random.default_rng(1).uniform(0.2, 2.0, len(y))
+    forest = SpectralRandomForest(n_estimators=60, seed=3, n_jobs=1).fit(x[:200], y[:200], sample_weight=w[:200])
+    loaded = SpectralRandomForest.from_tensors(forest.to_tensors(), json.loads(json.dumps(forest.config_dict())))
+    np.testing.assert_array_equal(loaded.predict_proba(x[200:]), forest.predict_proba(x[200:]))
+    broken = {k: v for k, v in forest.to_tensors().items() if k != "threshold"}
+    with pytest.raises(ValueError, match="incomplete"):
+        SpectralRandomForest.from_tensors(broken, forest.config_dict())
+    with pytest.raises(ValueError, match="not a random-forest config"):
+        SpectralRandomForest.from_tensors(forest.to_tensors(), {"format": "something else"})
+
+
+class _Fixed:
+    """A stand-in member that always answers from a fixed rule (right = the true class, else class 0)."""
+
+    patch_size = 1
+
+    def __init__(self, right: bool):
+        self.right, self.n_classes = right, 0
+
+    def fit(self, samples, labels, *, sample_weight=None, reporter=None):
+        self.n_classes = int(labels.max()) + 1
+        return self
+
+    def predict_proba(self, samples):
+        index = samples[:, 0, 0, 0].astype(int) if self.right else np.zeros(len(samples), int)
+        return np.eye(self.n_classes, dtype=np.float32)[index]
+
+
+def test_cv_gives_the_blend_to_the_member_that_predicts_held_out_labels():
+    y = np.repeat(np.arange(3), 4)
+    patches = y[:, None, None, None].astype(np.float32) * np.ones((1, 2, 1, 1), np.float32)  # class in band 0
+    to_cnn = choose_cnn_weight(patches, y, lambda: _Fixed(True), lambda: _Fixed(False), seed=0)
+    to_forest = choose_cnn_weight(patches, y, lambda: _Fixed(False), lambda: _Fixed(True), seed=0)
+    assert to_cnn.folds == to_forest.folds == 4 and set(to_cnn.scores) == set(CNN_WEIGHTS)
+    assert to_cnn.cnn_weight > 0.5 and to_forest.cnn_weight < 0.5
+    assert to_cnn.scores[to_cnn.cnn_weight] == 1.0 and "cross-validation" in to_cnn.note()
+    one_label = choose_cnn_weight(patches[::4], y[::4], lambda: _Fixed(True), lambda: _Fixed(False))
+    assert one_label.folds == 0 and one_label.cnn_weight == DEFAULT_CNN_WEIGHT and "too few" in one_label.note()
+
+
+def _two_class_patches(seed=0, n=40, bands=8, p=3):
+    rng = np.random.default_rng(seed)
+    y = np.repeat([0, 1], n // 2)
+    base = np.where(y[:, None] == 0, 1.0, -1.0) * np.linspace(0.5, 1.5, bands)[None]  # (n, bands)
+    x = base[:, :, None, None] + 0.3 * rng.normal(size=(n, bands, p, p))
+    return x.astype(np.float32), y
+
+
+def test_ensemble_blends_members_and_round_trips_through_tensors():
+    x, y = _two_class_patches()
+    cnn = SpectralSpatialCNN(patch_size=3, seed=0, device="cpu", epochs=3, width=8, min_samples_per_epoch=16, patience=2)
+    forest = SpectralRandomForest(n_estimators=20, seed=0, n_jobs=1)
+    ensemble = SpectralSpatialEnsemble(cnn, forest, 0.25).fit(x, y)
+    expected = 0.25 * cnn.predict_proba(x) + 0.75 * forest.predict_proba(x)
+    np.testing.assert_allclose(ensemble.predict_proba(x), expected, atol=1e-6)
+    config = json.loads(json.dumps({**ensemble.config_dict(), "device": "cpu"}))
+    loaded = SpectralSpatialEnsemble.from_tensors(ensemble.to_tensors(), config)
+    np.testing.assert_allclose(loaded.predict_proba(x), ensemble.predict_proba(x), atol=1e-6)
+    with pytest.raises(ValueError, match="cnn_weight"):
+        SpectralSpatialEnsemble(cnn, forest, 1.5)
+
+
+def test_augment_and_the_no_synthesis_ablation_end_in_the_cv_blend():
+    data = make_demo_scene(size=40, bands=24, seed=0)
+    labels = np.where(data.scene.valid, sparse_labels(data.labels, 4, seed=0), 0)
+    settings = MethodSettings(preset="tiny", seed=0, patch_size=3, pseudo_labels=3)
+    for method in ("cnn-pseudo", "augment"):
+        fitted = fit_method(method, data.scene.usable_cube(), data.scene.valid, labels, data.classes, settings)
+        assert isinstance(fitted.classifier, SpectralSpatialEnsemble)
+        assert fitted.classifier.cnn_weight in CNN_WEIGHTS and fitted.classifier.choice.folds == 4
+        assert any("4-fold cross-validation on the real labels" in n for n in fitted.notes)
+    plain = fit_method("cnn", data.scene.usable_cube(), data.scene.valid, labels, data.classes, settings)
+    assert isinstance(plain.classifier, SpectralSpatialCNN)
+
+
+def test_rf_run_saves_a_forest_bundle_that_reproduces_its_map(tmp_path):
+    data = make_demo_scene(size=32, bands=16, seed=0)
+    scene = write_scene(data.scene, tmp_path / "scene.tif")
+    kw = dict(transform=data.scene.transform, crs_wkt=data.scene.crs_wkt)
+    labels = write_label_raster(tmp_path / "labels.tif", sparse_labels(data.labels, 5, seed=0), data.classes, **kw)
+    write_classes(tmp_path / "classes.json", data.classes)
+    out = tmp_path / "rf"
+    classify_scene(scene, labels, out, method="rf", classes_path=tmp_path / "classes.json",
+                   settings=MethodSettings(seed=0))
+    clf, class_ids, _, meta = load_classifier(out / CLASSIFIER_BUNDLE)
+    assert isinstance(clf, SpectralRandomForest) and meta["method"] == "rf"
+    again = classify_with_model(out / CLASSIFIER_BUNDLE, scene, tmp_path / "again")
+    with rasterio.open(out / "classification.tif") as a, rasterio.open(again.class_map) as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+def test_bench_scores_each_member_of_the_blend(tmp_path):
+    path = tmp_path / "bench.json"
+    assert cli_main(["bench", "--datasets", "demo", "--labels-per-class", "3", "--seeds", "0",
+                     "--methods", "cnn-pseudo", "--preset", "tiny", "--json", str(path), "--quiet"]) == 0
+    rows = {r["method"]: r for r in json.loads(path.read_text())["rows"]}
+    assert set(rows) == {"cnn-pseudo", "cnn-pseudo:cnn", "cnn-pseudo:forest"}
+    assert all(0.0 < r["oa_mean"] <= 1.0 for r in rows.values())
