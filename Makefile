@@ -20,7 +20,7 @@ test-slow: setup
 
 bench: setup
 	bin/hypersynth bench --datasets salinasA,enmap_potsdam,demo --labels-per-class 2,5 --seeds 0-4 \
-	  --methods rf,svm,cnn,augment --preset fast --json bench-out/bench.json --markdown bench-out/bench.md
+	  --methods rf,svm,cnn,cnn-pseudo,augment --preset fast --json bench-out/bench.json --markdown bench-out/bench.md
 
 install-plugin: setup
 	mkdir -p "$(PLUGIN_DIR)"

@@ -250,7 +250,8 @@ def _synthetic_part(synthetic: Any, class_ids: np.ndarray, settings: MethodSetti
 def _forest_for(settings: MethodSettings) -> Classifier:
     from .classify.baselines import SpectralRandomForest
 
-    return SpectralRandomForest(seed=settings.seed)
+    # 500 trees as the RF baseline; the tiny preset (tests) grows fewer, the blend's share is what it tests.
+    return SpectralRandomForest(n_estimators=50 if settings.preset == "tiny" else 500, seed=settings.seed)
 
 
 def choose_blend(settings: MethodSettings, real: np.ndarray, y: np.ndarray, reporter: Reporter) -> Any:

@@ -31,7 +31,7 @@ from .settings import HyperSynthSettings
 from .tasks import CANCELLED_MESSAGE, LOG_TAG, EngineTask, TaskRunner
 
 MENU = "&HyperSynth"
-RUN_TITLES = {"augment": "Augment & Classify", "cnn": "CNN", "cnn-pseudo": "CNN with pseudo-labels",
+RUN_TITLES = {"augment": "Augment & Classify", "cnn": "CNN", "cnn-pseudo": "CNN + forest with pseudo-labels",
               "rf": "Random forest", "svm": "SVM"}
 REQUIRED = {"scene_layer_id": "scene layer", "label_layer_id": "label layer", "classes": "classes"}
 FALLBACK_ALGORITHM = "hypersynth:classifybaseline"  # opened by the action when the dock cannot load

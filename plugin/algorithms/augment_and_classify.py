@@ -20,7 +20,7 @@ from .train_bundle import clip_weights_for
 
 
 class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
-    """Txt2HSI-LDM synthesis from class prompts + a spectral-spatial CNN on real and synthetic patches."""
+    """Txt2HSI-LDM synthesis from class prompts + a CNN and spectral-forest blend on real, pseudo-labelled and synthetic patches."""
 
     PRESET = "PRESET"
     DEVICE = "DEVICE"
@@ -44,8 +44,10 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             "Learns the scene with a text-conditioned latent diffusion model (spectral VAE + CLIP text encoder + "
             "diffusion transformer, trained on all pixels and your labels), synthesises extra labelled patches "
             "for each class from its prompt, starting from your labelled patches noised by the anchor strength "
-            "(rare classes get more, set by the balance rate), and trains a spectral-spatial CNN on the real and "
-            "synthetic patches plus the unlabelled pixels it is most confident about (pseudo-labels). Prompts "
+            "(rare classes get more, set by the balance rate), and trains a spectral-spatial CNN and a random "
+            "forest on the spectra with the real and synthetic patches plus the unlabelled pixels a first CNN is "
+            "most confident about (pseudo-labels). The two are blended, the CNN's share chosen by cross-validation "
+            "on your labels (the report gives it, with the accuracy it estimates). Prompts "
             "come from the class and prompt file (otherwise the class names are used).\n\n"
             "Presets: tiny (seconds, to try the workflow), fast (minutes on a laptop CPU), full (GPU). "
             "Optionally keep the trained synthesis model to reuse it, and the classifier to apply it to other "
