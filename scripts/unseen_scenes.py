@@ -13,8 +13,8 @@ Acceptance item "A trained bundle is also judged on scenes it has never seen", m
    classifies it (judged on the train tiles' labelled pixels not used for training); the saved
    ``classifier_bundle`` is then applied with :func:`hypersynth.core.pipeline.classify_with_model` to each
    validation tile GeoTIFF exactly as it is on disk (``images/enmap_potsdam_tile_96_0.tif``, ...), with its
-   label tile as validation labels. ``rf``/``svm`` have no classifier bundle (``classify_scene`` saves
-   one only for the CNN-based methods, and ``load_classifier`` only loads a CNN); for them the same
+   label tile as validation labels. ``svm`` has no classifier bundle (``classify_scene`` saves one for
+   the forest, the CNN and their blend, whose parts are all tensors); for it the same
    classifier is refitted in-process (same scene, labels and seed) and applied to the tile files with
    the same prediction code, which the report marks as ``in-process refit``.
 3. Per method: OA/AA/kappa on each unseen tile and pooled over both tiles (predictions and truths pooled,
@@ -244,7 +244,7 @@ def _class_map(path: Path) -> np.ndarray:
 
 @dataclass
 class Refit:
-    """A baseline (rf/svm) refitted in-process because it has no bundle format."""
+    """A baseline without a bundle format (svm) refitted in-process."""
 
     fitted: Any  # FittedMethod
     classes: list[ClassInfo]
@@ -298,7 +298,7 @@ def run_method(method: str, train: TrainingScene, tiles: Sequence[Tile], work: P
     t_train = time.perf_counter() - t0
     bundle = folder / "train" / CLASSIFIER_BUNDLE
     refit, t_refit = None, 0.0
-    if not bundle.is_dir():  # rf/svm: classify_scene saves no bundle for them
+    if not bundle.is_dir():  # svm: classify_scene saves no bundle for it
         t = time.perf_counter()
         refit = refit_baseline(train, method, settings, folder / "train" / CLASS_MAP)
         t_refit = time.perf_counter() - t
@@ -376,8 +376,8 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
               for r in results]
     for r in results:
         if r["refit_agrees_with_pipeline_map"] is not None:
-            lines += ["", f"{r['method']}: `classify_scene` saves no classifier bundle for it (only the CNN-based "
-                      "methods have a bundle format), so the same classifier was refitted in-process from the same "
+            lines += ["", f"{r['method']}: `classify_scene` saves no classifier bundle for it (the SVM has no "
+                      "bundle format), so the same classifier was refitted in-process from the same "
                       "files and seed and applied to the tile files with `predict_scene`; its map of the training "
                       f"scene agrees with the pipeline's on {100 * r['refit_agrees_with_pipeline_map']:.2f} % of "
                       f"the valid pixels (refit {r['seconds_refit']:.1f} s, not counted above)."]
