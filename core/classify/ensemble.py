@@ -34,7 +34,8 @@ class BlendChoice:
         tried = ", ".join(f"{w:.2f}: {s * 100:.1f} %" for w, s in self.scores.items())
         return (f"classifier blend: CNN {self.cnn_weight:.2f} + spectral forest {1 - self.cnn_weight:.2f}, chosen by "
                 f"{self.folds}-fold cross-validation on the real labels (balanced accuracy per CNN share: {tried}); "
-                f"estimated accuracy of the blend from your labels alone: {self.scores[self.cnn_weight] * 100:.1f} %")
+                f"the chosen blend's cross-validated accuracy, {self.scores[self.cnn_weight] * 100:.1f} %, is optimistic "
+                "(few labels, and the share was picked on the same folds): validation labels give the real figure")
 
 
 def choose_cnn_weight(patches: np.ndarray, y: np.ndarray, make_cnn: Callable[[], Classifier],

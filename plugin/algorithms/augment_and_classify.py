@@ -47,7 +47,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             "(rare classes get more, set by the balance rate), and trains a spectral-spatial CNN and a random "
             "forest on the spectra with the real and synthetic patches plus the unlabelled pixels a first CNN is "
             "most confident about (pseudo-labels). The two are blended, the CNN's share chosen by cross-validation "
-            "on your labels (the report gives it, with the accuracy it estimates). Prompts "
+            "on your labels (the report gives it). Prompts "
             "come from the class and prompt file (otherwise the class names are used).\n\n"
             "Presets: tiny (seconds, to try the workflow), fast (minutes on a laptop CPU), full (GPU). "
             "Optionally keep the trained synthesis model to reuse it, and the classifier to apply it to other "
