@@ -124,14 +124,16 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
     run_settings = MethodSettings(**{**asdict(settings), "seed": seed})
     fitted = fit_method(method, cube, scene.valid, train_labels, data.classes, run_settings, reporter=reporter)
     rows, cols = np.nonzero(split.test_mask)
-    proba = predict_pixels(fitted.classifier, cube, rows, cols, batch_size=1024, reporter=NULL_REPORTER,
-                           valid=scene.valid)
+    members = getattr(fitted.classifier, "members", {})
+    # A blend's members are predicted once each; their blend is the method's prediction.
+    member_proba = {name: predict_pixels(member, cube, rows, cols, batch_size=1024, reporter=NULL_REPORTER,
+                                         valid=scene.valid) for name, member in members.items()}
+    proba = (fitted.classifier.blend(member_proba["cnn"], member_proba["forest"]) if members else
+             predict_pixels(fitted.classifier, cube, rows, cols, batch_size=1024, reporter=NULL_REPORTER,
+                            valid=scene.valid))
     seconds = time.perf_counter() - t0
     truth = labels[rows, cols]
-    scored = [(method, proba)]
-    for name, member in getattr(fitted.classifier, "members", {}).items():
-        scored.append((f"{method}:{name}", predict_pixels(member, cube, rows, cols, batch_size=1024,
-                                                          reporter=NULL_REPORTER, valid=scene.valid)))
+    scored = [(method, proba)] + [(f"{method}:{name}", p_) for name, p_ in member_proba.items()]
     results = []
     for name, p_ in scored:
         ev = evaluate(truth, fitted.class_ids[np.argmax(p_, axis=1)], data.classes)

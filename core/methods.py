@@ -152,13 +152,11 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
         parts, notes = [(real, y, 1.0)], []
         n_pseudo = pseudo_label_count(settings, method)
         if n_pseudo:
-            pseudo = _pseudo_labels(clf, cube, valid, train_labels, real, y, n_pseudo, settings, reporter)
-            parts.append((pixel_patches(cube, valid, pseudo.rows, pseudo.cols, p), pseudo.index,
-                          settings.pseudo_weight))
-            notes.append(_pseudo_note(pseudo, class_ids))
-        blend = choose_blend(settings, real, y, reporter.sub(0.4, 0.7))
-        clf = _fit_weighted(settings, p, parts, reporter.sub(0.7, 1.0), blend=blend)
-        return FittedMethod(method, clf, class_ids, notes=notes + [blend.note()])
+            part, note = _pseudo_part(clf, cube, valid, train_labels, real, y, class_ids, n_pseudo, settings, reporter)
+            parts.append(part)
+            notes.append(note)
+        clf, note = _fit_blend(settings, p, parts, reporter.sub(0.4, 1.0))
+        return FittedMethod(method, clf, class_ids, notes=notes + [note])
 
     return _fit_augment(cube, valid, train_labels, classes, class_ids, real, y, settings, reporter, wavelengths)
 
@@ -195,22 +193,17 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
     if n_pseudo:
         clf = _fit_weighted(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)],
                             reporter.sub(0.7, 0.8))
-        pseudo = _pseudo_labels(clf, cube, valid, train_labels, real, y, n_pseudo, settings, reporter)
-        notes.append(_pseudo_note(pseudo, class_ids))
-        from .classify.predict import pixel_patches
-
-        pseudo_patches = pixel_patches(cube, valid, pseudo.rows, pseudo.cols, p)
-        parts.append((pseudo_patches, pseudo.index, settings.pseudo_weight))
-        anchors = np.concatenate([real, pseudo_patches])
-        anchor_y = np.concatenate([y, pseudo.index])
+        part, note = _pseudo_part(clf, cube, valid, train_labels, real, y, class_ids, n_pseudo, settings, reporter)
+        parts.append(part)
+        notes.append(note)
+        anchors = np.concatenate([real, part[0]])
+        anchor_y = np.concatenate([y, part[1]])
         synthetic, note = _synthesize_for(model, used, class_ids, anchors, anchor_y, real, y, settings,
                                           reporter.sub(0.8, 0.85, "synthesis "), seed_offset=1)
         notes += note
-    start = 0.85 if n_pseudo else 0.75
-    blend = choose_blend(settings, real, y, reporter.sub(start, start + (1 - start) / 2))
-    notes.append(blend.note())
-    clf = _fit_weighted(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)],
-                        reporter.sub(start + (1 - start) / 2, 1.0), blend=blend)
+    clf, note = _fit_blend(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)],
+                           reporter.sub(0.85 if n_pseudo else 0.75, 1.0))
+    notes.append(note)
     return FittedMethod("augment", clf, class_ids, synthesis_model=model, synthetic=synthetic, notes=notes)
 
 
@@ -263,6 +256,15 @@ def choose_blend(settings: MethodSettings, real: np.ndarray, y: np.ndarray, repo
                              seed=settings.seed, reporter=reporter)
 
 
+def _fit_blend(settings: MethodSettings, patch_size: int, parts: list[tuple[np.ndarray, np.ndarray, float]],
+               reporter: Reporter) -> tuple[Classifier, str]:
+    """The final classifier, CNN + spectral forest on all ``parts``, the CNN's share chosen by CV on the real
+    part (``parts[0]``); and the report's line on that choice."""
+    real, y, _ = parts[0]
+    blend = choose_blend(settings, real, y, reporter.sub(0.0, 0.5))
+    return _fit_weighted(settings, patch_size, parts, reporter.sub(0.5, 1.0), blend=blend), blend.note()
+
+
 def _fit_weighted(settings: MethodSettings, patch_size: int, parts: list[tuple[np.ndarray, np.ndarray, float]],
                   reporter: Reporter, blend: Any = None) -> Classifier:
     """A fresh CNN (with ``blend``: CNN + spectral forest) trained on ``(patches, class indices, share)``
@@ -298,13 +300,18 @@ def pseudo_label_count(settings: MethodSettings, method: str) -> int:
     return {"tiny": 4, "fast": 40, "full": 100}.get(settings.preset, 40)
 
 
-def _pseudo_labels(clf: Classifier, cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray,
-                   real: np.ndarray, y: np.ndarray, per_class: int, settings: MethodSettings,
-                   reporter: Reporter) -> Any:
+def _pseudo_part(clf: Classifier, cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray,
+                 real: np.ndarray, y: np.ndarray, class_ids: np.ndarray, per_class: int, settings: MethodSettings,
+                 reporter: Reporter) -> tuple[tuple[np.ndarray, np.ndarray, float], str]:
+    """Pseudo-labels chosen with ``clf`` as a training part ``(patches, class indices, share)``, and the
+    report's line on them."""
+    from .classify.predict import pixel_patches
     from .pseudo_labels import select_pseudo_labels
 
-    return select_pseudo_labels(clf, cube, valid, train_labels > 0, real_class_means(real, y), per_class, seed=settings.seed,
-                                reporter=reporter.sub(0.0, 0.0))
+    pseudo = select_pseudo_labels(clf, cube, valid, train_labels > 0, real_class_means(real, y), per_class,
+                                  seed=settings.seed, reporter=reporter.sub(0.0, 0.0))
+    patches = pixel_patches(cube, valid, pseudo.rows, pseudo.cols, real.shape[-1])
+    return (patches, pseudo.index, settings.pseudo_weight), _pseudo_note(pseudo, class_ids)
 
 
 def _pseudo_note(pseudo: Any, class_ids: np.ndarray) -> str:

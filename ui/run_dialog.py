@@ -35,6 +35,20 @@ DEFAULT_SPECIAL = "preset default"  # what a spin box shows when it leaves the v
 AUTO_PATCH_SPECIAL = "from the scene"  # the patch size spin box's "chosen from the scene" value
 
 
+def _number_box(box: Any, low: float, high: float, step: float, value: float, tooltip: str, *,
+                decimals: Optional[int] = None, special: Optional[str] = None) -> Any:
+    """``box`` (a QSpinBox or QDoubleSpinBox) set up in one call; ``special`` is the text shown at the minimum."""
+    if decimals is not None:
+        box.setDecimals(decimals)
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    if special:
+        box.setSpecialValueText(special)
+    box.setValue(value)
+    box.setToolTip(tooltip)
+    return box
+
+
 def folder_problem(folder: str) -> Optional[str]:
     """Why ``folder`` cannot take the outputs (None when it can): it must be, or be creatable as, a writable folder."""
     if not folder.strip():
@@ -105,49 +119,31 @@ class RunDialog(QDialog):
                                    "chosen from how uniform the scene's neighbourhoods are (large for big uniform "
                                    "fields, small for mixed scenes), at most the preset's size")
         form.addRow("Patch size", self.patch_size)
-        self.synthetic = QSpinBox()
-        self.synthetic.setRange(0, 100000)
-        self.synthetic.setSingleStep(50)
-        self.synthetic.setSpecialValueText(DEFAULT_SPECIAL)
-        self.synthetic.setValue(int(defaults.get("synthetic_per_class") or 0))
-        self.synthetic.setToolTip("Synthetic patches for an average class; rare classes get more (see λ)")
+        self.synthetic = _number_box(
+            QSpinBox(), 0, 100000, 50, int(defaults.get("synthetic_per_class") or 0),
+            "Synthetic patches for an average class; rare classes get more (see λ)", special=DEFAULT_SPECIAL)
         form.addRow("Synthetic samples per class", self.synthetic)
-        self.guidance = QDoubleSpinBox()
-        self.guidance.setRange(0.0, 20.0)
-        self.guidance.setSingleStep(0.5)
-        self.guidance.setDecimals(1)
-        self.guidance.setSpecialValueText(DEFAULT_SPECIAL)
-        self.guidance.setValue(float(defaults.get("guidance") or 0.0))
-        self.guidance.setToolTip("Classifier-free guidance ω: higher follows the prompt more closely, "
-                                 "with less variety")
+        self.guidance = _number_box(
+            QDoubleSpinBox(), 0.0, 20.0, 0.5, float(defaults.get("guidance") or 0.0),
+            "Classifier-free guidance ω: higher follows the prompt more closely, with less variety",
+            decimals=1, special=DEFAULT_SPECIAL)
         form.addRow("Guidance ω", self.guidance)
-        self.balance = QDoubleSpinBox()
-        self.balance.setRange(0.0, 1.0)
-        self.balance.setSingleStep(0.1)
-        self.balance.setDecimals(2)
-        self.balance.setValue(float(defaults.get("balance_rate", 0.5)))
-        self.balance.setToolTip("Balance rate λ: 0 gives every class the same number of synthetic samples, "
-                                "1 gives rare classes proportionally more")
+        self.balance = _number_box(
+            QDoubleSpinBox(), 0.0, 1.0, 0.1, float(defaults.get("balance_rate", 0.5)),
+            "Balance rate λ: 0 gives every class the same number of synthetic samples, "
+            "1 gives rare classes proportionally more", decimals=2)
         form.addRow("Balance rate λ", self.balance)
-        self.anchor_strength = QDoubleSpinBox()
-        self.anchor_strength.setRange(0.05, 1.0)
-        self.anchor_strength.setSingleStep(0.05)
-        self.anchor_strength.setDecimals(2)
-        self.anchor_strength.setValue(float(defaults.get("anchor_strength", 0.5)))
-        self.anchor_strength.setToolTip("How far synthesis departs from your labelled patches: each synthetic "
-                                        "patch starts from a real one with this much noise added. 0.3–0.6 gives "
-                                        "realistic variations of your samples; 1 ignores them and starts from "
-                                        "pure noise (most variety, least faithful)")
+        self.anchor_strength = _number_box(
+            QDoubleSpinBox(), 0.05, 1.0, 0.05, float(defaults.get("anchor_strength", 0.5)),
+            "How far synthesis departs from your labelled patches: each synthetic patch starts from a real one "
+            "with this much noise added. 0.3–0.6 gives realistic variations of your samples; 1 ignores them and "
+            "starts from pure noise (most variety, least faithful)", decimals=2)
         form.addRow("Anchor strength", self.anchor_strength)
-        self.pseudo_labels = QSpinBox()
-        self.pseudo_labels.setRange(-1, 100000)  # -1: the preset's; 0 is a real choice (no pseudo-labels)
-        self.pseudo_labels.setSingleStep(10)
-        self.pseudo_labels.setSpecialValueText(DEFAULT_SPECIAL)
         pseudo = defaults.get("pseudo_labels")
-        self.pseudo_labels.setValue(-1 if pseudo is None else int(pseudo))
-        self.pseudo_labels.setToolTip("Unlabelled pixels the classifier is most confident about, added per class "
-                                      "as extra training labels (tiny 4, fast 40, full 100 by default); "
-                                      "0 uses only your labels")
+        self.pseudo_labels = _number_box(  # -1: the preset's; 0 is a real choice (no pseudo-labels)
+            QSpinBox(), -1, 100000, 10, -1 if pseudo is None else int(pseudo),
+            "Unlabelled pixels the classifier is most confident about, added per class as extra training labels "
+            "(tiny 4, fast 40, full 100 by default); 0 uses only your labels", special=DEFAULT_SPECIAL)
         form.addRow("Pseudo-labels per class", self.pseudo_labels)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)

@@ -68,24 +68,15 @@ def choose_cnn_weight(patches: np.ndarray, y: np.ndarray, make_cnn: Callable[[],
         reporter.check()
         reporter.progress(i / k, f"cross-validation {i + 1}/{k}")
         cnn = make_cnn().fit(patches[train], y[train], reporter=reporter.sub(i / k, (i + 0.9) / k))
-        p_cnn[held] = _columns(cnn.predict_proba(patches[held]), n_classes)
+        p_cnn[held] = cnn.predict_proba(patches[held])  # every class is in each training fold: k <= smallest
         forest = make_forest().fit(patches[train], y[train])
-        p_forest[held] = _columns(forest.predict_proba(patches[held]), n_classes)
+        p_forest[held] = forest.predict_proba(patches[held])
     scores = {w: float(balanced_accuracy_score(y, np.argmax(w * p_cnn + (1 - w) * p_forest, axis=1)))
               for w in CNN_WEIGHTS}
     best = max(scores.values())
     chosen = min((w for w, s in scores.items() if s >= best - 1e-12), key=lambda w: abs(w - DEFAULT_CNN_WEIGHT))
     reporter.progress(1.0, "cross-validation")
     return BlendChoice(chosen, k, scores)
-
-
-def _columns(proba: np.ndarray, n_classes: int) -> np.ndarray:
-    """Pad ``(N, K')`` probabilities to ``(N, n_classes)`` (a member trained without the last classes)."""
-    if proba.shape[1] == n_classes:
-        return proba
-    out = np.zeros((len(proba), n_classes), np.float32)
-    out[:, :proba.shape[1]] = proba
-    return out
 
 
 class SpectralSpatialEnsemble:
@@ -119,11 +110,17 @@ class SpectralSpatialEnsemble:
 
     def predict_proba(self, samples: np.ndarray) -> np.ndarray:
         """``(N, n_classes)`` float32 blended probabilities for ``(N, B, p, p)`` patches."""
-        proba = np.zeros((len(samples), self.n_classes), np.float32)
+        return self.blend(self.cnn.predict_proba(samples) if self.cnn_weight > 0 else None,
+                          self.forest.predict_proba(samples) if self.cnn_weight < 1 else None)
+
+    def blend(self, cnn_proba: Optional[np.ndarray], forest_proba: Optional[np.ndarray]) -> np.ndarray:
+        """``(N, n_classes)`` float32 blend of the members' ``(N, n_classes)`` probabilities (a member without a
+        share may be None); for callers that already have both, e.g. to score the members too."""
+        proba = np.zeros((len(cnn_proba if cnn_proba is not None else forest_proba), self.n_classes), np.float32)
         if self.cnn_weight > 0:
-            proba += self.cnn_weight * self.cnn.predict_proba(samples)
+            proba += self.cnn_weight * cnn_proba
         if self.cnn_weight < 1:
-            proba += (1.0 - self.cnn_weight) * self.forest.predict_proba(samples)
+            proba += (1.0 - self.cnn_weight) * forest_proba
         return proba
 
     def predict(self, samples: np.ndarray) -> np.ndarray:

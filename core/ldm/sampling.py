@@ -100,6 +100,11 @@ def _batch_condition(cond: TextCondition, n: int, name: str) -> TextCondition:
     return tokens, mask
 
 
+def effective_steps(steps: int, strength: float) -> int:
+    """Reverse steps :func:`sample_steps` runs for ``steps`` and a start ``strength`` (1 = from pure noise)."""
+    return steps if strength >= 1.0 else max(1, int(round(steps * strength)))
+
+
 def sample_steps(denoiser: Denoiser, cond: TextCondition, uncond: TextCondition, shape: tuple[int, ...], *,
                  steps: int, guidance: float, method: str = "ddim", seed: int = 0, train_cfg: DiffusionConfig,
                  return_attention: bool = False, callback: Optional[Callable[[SamplerStep], None]] = None,
@@ -159,8 +164,7 @@ def sample_steps(denoiser: Denoiser, cond: TextCondition, uncond: TextCondition,
         latent = noise * scheduler.init_noise_sigma  # (N, C, h, w)
     else:
         # as diffusers' img2img pipelines: skip the first (1 - strength) of the steps, noise the start to match
-        keep = max(1, int(round(steps * strength)))
-        timesteps = timesteps[len(timesteps) - keep:]
+        timesteps = timesteps[len(timesteps) - effective_steps(steps, strength):]
         latent = scheduler.add_noise(init_latent.to(device), noise, timesteps[:1].repeat(shape[0]))  # (N, C, h, w)
     copies = text.shape[0] // n  # 2 when the prompt and null passes share one call, else 1
     for index, t in enumerate(timesteps):

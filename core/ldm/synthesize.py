@@ -11,7 +11,7 @@ import torch
 from ..progress import NULL_REPORTER, Reporter
 from .augment import rpsc_prompt
 from .model import SynthesisModel
-from .sampling import SAMPLING_METHODS, SamplerStep, sample
+from .sampling import SAMPLING_METHODS, SamplerStep, effective_steps, sample
 
 SAMPLE_BATCH = 256  # latents sampled per sampler run
 
@@ -77,11 +77,6 @@ def _check_sampling(model: SynthesisModel, guidance: Optional[float], steps: Opt
     if guidance < 0:
         raise ValueError(f"guidance ω must be >= 0 (0 = unconditional), got {guidance}")
     return guidance, steps
-
-
-def effective_steps(steps: int, strength: float) -> int:
-    """Reverse steps actually run for ``steps`` and an anchored ``strength`` (see sampling.sample_steps)."""
-    return steps if strength >= 1.0 else max(1, int(round(steps * strength)))
 
 
 def _sample_prompt(model: SynthesisModel, prompt: str, n: int, *, guidance: float, steps: int, method: str,
