@@ -32,6 +32,7 @@ class RunResult:
     seconds: float  # training + prediction of the test pixels
     n_train: int
     n_test: int
+    choices: dict[str, float] = field(default_factory=dict)  # what the labels chose: CNN share, smoothing σ
 
 
 @dataclass
@@ -108,7 +109,8 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
     """Train ``method`` on N labels per class (drawn with ``seed``) and test on the other labelled pixels.
 
     Returns the method's result, then, for a CNN + forest blend, one per member (``"augment:cnn"``,
-    ``"augment:forest"``): the same trained members scored alone, an ablation of the blend at no training cost.
+    ``"augment:forest"``): the same trained members scored alone, an ablation of the blend at no training cost;
+    and, when the method smooths its probabilities, ``"augment:blend"``: the blend before smoothing.
     """
     from .classify.predict import predict_pixels
     from .evaluation.metrics import evaluate
@@ -124,22 +126,49 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
     run_settings = MethodSettings(**{**asdict(settings), "seed": seed})
     fitted = fit_method(method, cube, scene.valid, train_labels, data.classes, run_settings, reporter=reporter)
     rows, cols = np.nonzero(split.test_mask)
-    members = getattr(fitted.classifier, "members", {})
-    # A blend's members are predicted once each; their blend is the method's prediction.
-    member_proba = {name: predict_pixels(member, cube, rows, cols, batch_size=1024, reporter=NULL_REPORTER,
-                                         valid=scene.valid) for name, member in members.items()}
-    proba = (fitted.classifier.blend(member_proba["cnn"], member_proba["forest"]) if members else
-             predict_pixels(fitted.classifier, cube, rows, cols, batch_size=1024, reporter=NULL_REPORTER,
-                            valid=scene.valid))
+    clf = fitted.classifier
+    members = getattr(clf, "members", {})
+    sigma = float(getattr(clf, "smoothing", 0.0) or 0.0)
+    if members or sigma > 0:
+        # Every valid pixel is predicted (smoothing needs the test pixels' neighbours), each member once;
+        # their blend, smoothed, is the method's prediction, the same as predict_scene gives.
+        from .classify.spatial import smooth_probabilities
+
+        every = np.nonzero(scene.valid)
+        scored_maps = {name: _probability_map(member, cube, scene.valid, every) for name, member in members.items()}
+        blended = (clf.blend(scored_maps["cnn"], scored_maps["forest"]) if members else
+                   _probability_map(clf, cube, scene.valid, every))  # (K, H, W)
+        final = smooth_probabilities(blended, scene.valid, sigma)
+        maps = [(method, final)] + [(f"{method}:{name}", m) for name, m in scored_maps.items()]
+        if sigma > 0 and members:
+            maps.append((f"{method}:blend", blended))  # the blend before smoothing: what smoothing adds
+        scored = [(name, m[:, rows, cols].T) for name, m in maps]
+    else:
+        scored = [(method, predict_pixels(clf, cube, rows, cols, batch_size=1024, reporter=NULL_REPORTER,
+                                          valid=scene.valid))]
     seconds = time.perf_counter() - t0
     truth = labels[rows, cols]
-    scored = [(method, proba)] + [(f"{method}:{name}", p_) for name, p_ in member_proba.items()]
+    choices = {"cnn_weight": float(clf.cnn_weight)} if members else {}
+    if members or sigma > 0:
+        choices["smoothing"] = sigma
     results = []
     for name, p_ in scored:
         ev = evaluate(truth, fitted.class_ids[np.argmax(p_, axis=1)], data.classes)
         results.append(RunResult(dataset, n, split_kind, name, seed, ev.oa, ev.aa, ev.kappa, seconds,
-                                 int(split.train_mask.sum()), int(len(rows))))
+                                 int(split.train_mask.sum()), int(len(rows)), choices))
     return results
+
+
+def _probability_map(classifier: Any, cube: np.ndarray, valid: np.ndarray,
+                     every: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``(K, H, W)`` probabilities of every valid pixel (``every`` = its coordinates), 0 elsewhere."""
+    from .classify.predict import predict_pixels
+
+    proba = predict_pixels(classifier, cube, every[0], every[1], batch_size=1024, reporter=NULL_REPORTER,
+                           valid=valid)  # (N, K)
+    out = np.zeros((proba.shape[1],) + valid.shape, dtype=np.float32)
+    out[:, every[0], every[1]] = proba.T
+    return out
 
 
 def summarize_runs(runs: list[RunResult]) -> list[BenchRow]:
@@ -274,7 +303,8 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
             Path(args.markdown).write_text(text)
         print(text)
         return 0
-    settings = MethodSettings(preset=args.preset, device=args.device, pseudo_labels=args.pseudo_labels)
+    settings = MethodSettings(preset=args.preset, device=args.device, pseudo_labels=args.pseudo_labels,
+                              spatial_smoothing=getattr(args, "spatial_smoothing", None))
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     ns = [int(x) for x in args.labels_per_class.split(",")]
     seeds = parse_seeds(args.seeds)

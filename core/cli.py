@@ -73,6 +73,25 @@ def _pseudo_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pseudo-labels", type=int,
                    help="confident unlabelled pixels added per class (default: 40 for Augment & Classify with the "
                         "fast preset, 0 for the CNN alone; 0 switches them off)")
+    p.add_argument("--spatial-smoothing", type=_smoothing_width, default=None, metavar="auto|off|SIGMA",
+                   help="Gaussian smoothing of the class probabilities before the class is taken (removes speckle): "
+                        "auto (default) lets cross-validation on your labels choose its width, off disables it, a "
+                        "number fixes the width in pixels")
+
+
+def _smoothing_width(text: str) -> Optional[float]:
+    """'auto' -> None (cross-validated), 'off' -> 0, a number -> that width in pixels."""
+    if text.strip().lower() == "auto":
+        return None
+    if text.strip().lower() == "off":
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, off or a width in pixels; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"the smoothing width must be 0 or positive; got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,7 +176,8 @@ def _settings(args: argparse.Namespace):
                           synthetic_per_class=getattr(args, "synthetic_per_class", None),
                           balance_rate=getattr(args, "balance_rate", 0.5), guidance=getattr(args, "guidance", None),
                           steps=getattr(args, "steps", None), anchor_strength=getattr(args, "anchor_strength", 0.5),
-                          pseudo_labels=getattr(args, "pseudo_labels", None))
+                          pseudo_labels=getattr(args, "pseudo_labels", None),
+                          spatial_smoothing=getattr(args, "spatial_smoothing", None))
 
 
 def _print_outputs(outputs) -> None:

@@ -19,10 +19,11 @@ METHOD_TITLES = {
     "rf": "Random forest (spectra)",
     "svm": "SVM (spectra)",
     "cnn": "Spectral-spatial CNN, real labels only",
-    "cnn-pseudo": "CNN + spectral forest blend, real + pseudo-labels (no synthesis: the ablation)",
-    "augment": "Augment & Classify (CNN + spectral forest blend on real + pseudo-labels + synthetic)",
+    "cnn-pseudo": "CNN + spectral forest blend, smoothed, real + pseudo-labels (no synthesis: the ablation)",
+    "augment": "Augment & Classify (CNN + spectral forest blend, smoothed, on real + pseudo-labels + synthetic)",
 }
-MEMBER_TITLES = {"cnn": "its CNN alone", "forest": "its spectral forest alone"}  # bench rows "augment:cnn", …
+MEMBER_TITLES = {"cnn": "its CNN alone", "forest": "its spectral forest alone",
+                 "blend": "its blend before spatial smoothing"}  # bench rows "augment:cnn", …
 
 
 def method_title(method: str) -> str:
@@ -47,6 +48,7 @@ class MethodSettings:
     anchor_strength: float = 0.5  # synthesis starts from real labelled patches noised this far (1 = pure noise)
     guidance: Optional[float] = None  # classifier-free guidance ω; None = the preset's
     steps: Optional[int] = None  # DDIM steps; None = the preset's
+    spatial_smoothing: Optional[float] = None  # σ (px) of the probability smoothing; None = chosen by CV, 0 = off
     device: str = "auto"  # "auto", "cpu" or "cuda"
     clip_weights: Optional[str] = None  # local file of CLIP ViT-B-32 weights (else open_clip's cache, else fallback)
     seed: int = 0  # seeds every random choice of the run
@@ -155,8 +157,8 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
             part, note = _pseudo_part(clf, cube, valid, train_labels, real, y, class_ids, n_pseudo, settings, reporter)
             parts.append(part)
             notes.append(note)
-        clf, note = _fit_blend(settings, p, parts, reporter.sub(0.4, 1.0))
-        return FittedMethod(method, clf, class_ids, notes=notes + [note])
+        clf, blend_notes = _fit_blend(settings, p, parts, cube, valid, (rows, cols), reporter.sub(0.4, 1.0))
+        return FittedMethod(method, clf, class_ids, notes=notes + blend_notes)
 
     return _fit_augment(cube, valid, train_labels, classes, class_ids, real, y, settings, reporter, wavelengths)
 
@@ -201,9 +203,9 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
         synthetic, note = _synthesize_for(model, used, class_ids, anchors, anchor_y, real, y, settings,
                                           reporter.sub(0.8, 0.85, "synthesis "), seed_offset=1)
         notes += note
-    clf, note = _fit_blend(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)],
-                           reporter.sub(0.85 if n_pseudo else 0.75, 1.0))
-    notes.append(note)
+    clf, blend_notes = _fit_blend(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)], cube, valid,
+                                  np.nonzero((train_labels > 0) & valid), reporter.sub(0.85 if n_pseudo else 0.75, 1.0))
+    notes += blend_notes
     return FittedMethod("augment", clf, class_ids, synthesis_model=model, synthetic=synthetic, notes=notes)
 
 
@@ -256,13 +258,28 @@ def choose_blend(settings: MethodSettings, real: np.ndarray, y: np.ndarray, repo
                              seed=settings.seed, reporter=reporter)
 
 
+def choose_spatial_smoothing(settings: MethodSettings, cube: np.ndarray, valid: np.ndarray,
+                             labelled: tuple[np.ndarray, np.ndarray], y: np.ndarray, reporter: Reporter) -> Any:
+    """The width of the probability smoothing: the analyst's, or chosen by CV of a spectral forest on the
+    real labels alone (:func:`classify.spatial.choose_smoothing`)."""
+    from .classify.spatial import choose_smoothing, resolve_smoothing
+
+    rows, cols = labelled
+    return resolve_smoothing(settings.spatial_smoothing, lambda: choose_smoothing(
+        cube, valid, rows, cols, y, lambda: _forest_for(settings), seed=settings.seed, reporter=reporter))
+
+
 def _fit_blend(settings: MethodSettings, patch_size: int, parts: list[tuple[np.ndarray, np.ndarray, float]],
-               reporter: Reporter) -> tuple[Classifier, str]:
-    """The final classifier, CNN + spectral forest on all ``parts``, the CNN's share chosen by CV on the real
-    part (``parts[0]``); and the report's line on that choice."""
+               cube: np.ndarray, valid: np.ndarray, labelled: tuple[np.ndarray, np.ndarray],
+               reporter: Reporter) -> tuple[Classifier, list[str]]:
+    """The final classifier, CNN + spectral forest on all ``parts``, the CNN's share and the smoothing width
+    chosen by CV on the real part (``parts[0]``, at pixels ``labelled``); and the report's lines on both."""
     real, y, _ = parts[0]
-    blend = choose_blend(settings, real, y, reporter.sub(0.0, 0.5))
-    return _fit_weighted(settings, patch_size, parts, reporter.sub(0.5, 1.0), blend=blend), blend.note()
+    smoothing = choose_spatial_smoothing(settings, cube, valid, labelled, y, reporter.sub(0.0, 0.1))
+    blend = choose_blend(settings, real, y, reporter.sub(0.1, 0.5))
+    clf = _fit_weighted(settings, patch_size, parts, reporter.sub(0.5, 1.0), blend=blend)
+    clf.smoothing, clf.smoothing_note = smoothing.sigma, smoothing.note()
+    return clf, [blend.note(), smoothing.note()]
 
 
 def _fit_weighted(settings: MethodSettings, patch_size: int, parts: list[tuple[np.ndarray, np.ndarray, float]],

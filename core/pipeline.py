@@ -198,6 +198,7 @@ def load_classifier(folder: str | os.PathLike, device: str = "auto") -> tuple[ob
     from .classify.cnn import FORMAT as CNN_FORMAT
     from .classify.cnn import SpectralSpatialCNN
     from .classify.ensemble import FORMAT as ENSEMBLE_FORMAT
+    from .classify.ensemble import OLD_FORMATS as OLD_ENSEMBLE_FORMATS
     from .classify.ensemble import SpectralSpatialEnsemble
     from .ldm.bundle import BundleError, load_bundle
 
@@ -208,7 +209,8 @@ def load_classifier(folder: str | os.PathLike, device: str = "auto") -> tuple[ob
     config = dict(bundle.config)
     config["device"] = device
     # The config's format says which classifier the bundle holds; each rebuilds itself from tensors only.
-    kinds = {CNN_FORMAT: SpectralSpatialCNN, ENSEMBLE_FORMAT: SpectralSpatialEnsemble, FOREST_FORMAT: SpectralRandomForest}
+    kinds = {CNN_FORMAT: SpectralSpatialCNN, ENSEMBLE_FORMAT: SpectralSpatialEnsemble, FOREST_FORMAT: SpectralRandomForest,
+             **{old: SpectralSpatialEnsemble for old in OLD_ENSEMBLE_FORMATS}}
     if config.get("format") not in kinds:
         raise BundleError(f"{folder} holds a classifier of an unknown format {config.get('format')!r}; "
                           "it was saved by another HyperSynth version: update HyperSynth or retrain")

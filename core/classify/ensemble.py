@@ -12,7 +12,8 @@ from sklearn.model_selection import StratifiedKFold
 from ..progress import NULL_REPORTER, Reporter
 from .base import Classifier
 
-FORMAT = "hypersynth-ensemble/1"
+FORMAT = "hypersynth-ensemble/2"  # /2 added the spatial smoothing width
+OLD_FORMATS = ("hypersynth-ensemble/1",)  # read as smoothing 0
 CNN_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # candidate shares of the CNN in the blend (the rest is the forest's)
 DEFAULT_CNN_WEIGHT = 0.5  # used when there are too few labels to cross-validate, and the tie-breaker
 MAX_FOLDS = 5  # cross-validation folds on the labelled pixels (fewer when a class has fewer labels)
@@ -82,9 +83,12 @@ def choose_cnn_weight(patches: np.ndarray, y: np.ndarray, make_cnn: Callable[[],
 class SpectralSpatialEnsemble:
     """``cnn_weight`` × CNN probabilities on patches + (1 − ``cnn_weight``) × forest probabilities on the centre
     spectrum. The CNN sees the neighbourhood, the forest only the pixel: where neighbours mislead (coarse,
-    mixed scenes) the forest holds, where they help the CNN does; the labels decide the mix."""
+    mixed scenes) the forest holds, where they help the CNN does; the labels decide the mix. Over a scene,
+    :func:`~.predict.predict_scene` then smooths the blended probabilities with a Gaussian of width
+    ``smoothing`` pixels (:mod:`.spatial`; 0 = off)."""
 
-    def __init__(self, cnn: Any, forest: Any, cnn_weight: float, choice: Optional[BlendChoice] = None) -> None:
+    def __init__(self, cnn: Any, forest: Any, cnn_weight: float, choice: Optional[BlendChoice] = None,
+                 smoothing: float = 0.0, smoothing_note: str = "") -> None:
         if not 0.0 <= cnn_weight <= 1.0:
             raise ValueError(f"cnn_weight must be in [0, 1], got {cnn_weight}")
         if cnn.n_classes != forest.n_classes:
@@ -92,6 +96,10 @@ class SpectralSpatialEnsemble:
                              "train both on the same labels")
         self.cnn, self.forest, self.cnn_weight = cnn, forest, float(cnn_weight)
         self.choice = choice or BlendChoice(self.cnn_weight, 0)
+        if smoothing < 0:
+            raise ValueError(f"smoothing must be 0 (off) or a Gaussian width in pixels; got {smoothing}")
+        self.smoothing = float(smoothing)  # σ (pixels) of the probability smoothing predict_scene applies
+        self.smoothing_note = smoothing_note  # how σ was chosen, for the report and the bundle
         self.patch_size = int(cnn.patch_size)
         self.n_classes = int(cnn.n_classes)
 
@@ -114,9 +122,9 @@ class SpectralSpatialEnsemble:
                           self.forest.predict_proba(samples) if self.cnn_weight < 1 else None)
 
     def blend(self, cnn_proba: Optional[np.ndarray], forest_proba: Optional[np.ndarray]) -> np.ndarray:
-        """``(N, n_classes)`` float32 blend of the members' ``(N, n_classes)`` probabilities (a member without a
-        share may be None); for callers that already have both, e.g. to score the members too."""
-        proba = np.zeros((len(cnn_proba if cnn_proba is not None else forest_proba), self.n_classes), np.float32)
+        """Float32 blend of the members' probabilities, ``(N, n_classes)`` rows or ``(n_classes, H, W)`` maps (a
+        member without a share may be None); for callers that already have both, e.g. to score the members too."""
+        proba = np.zeros(np.shape(cnn_proba if cnn_proba is not None else forest_proba), np.float32)
         if self.cnn_weight > 0:
             proba += self.cnn_weight * cnn_proba
         if self.cnn_weight < 1:
@@ -137,6 +145,7 @@ class SpectralSpatialEnsemble:
         """JSON-ready: the blend, how it was chosen, and both members' configs."""
         return {"format": FORMAT, "cnn_weight": self.cnn_weight, "cv_folds": self.choice.folds,
                 "cv_scores": {str(w): s for w, s in self.choice.scores.items()},
+                "smoothing": self.smoothing, "smoothing_note": self.smoothing_note,
                 "patch_size": self.patch_size, "n_classes": self.n_classes,
                 "cnn": self.cnn.config_dict(), "forest": self.forest.config_dict()}
 
@@ -146,7 +155,7 @@ class SpectralSpatialEnsemble:
         from .baselines import SpectralRandomForest
         from .cnn import SpectralSpatialCNN
 
-        if config.get("format") != FORMAT:
+        if config.get("format") not in (FORMAT,) + OLD_FORMATS:
             raise ValueError(f"not a classifier-ensemble config (format {config.get('format')!r}, expected {FORMAT!r})")
         cnn_config = {**config["cnn"], "device": config.get("device", config["cnn"].get("device", "auto"))}
         cnn = SpectralSpatialCNN.from_tensors({k[4:]: v for k, v in tensors.items() if k.startswith("cnn.")},
@@ -155,4 +164,5 @@ class SpectralSpatialEnsemble:
             {k[7:]: v for k, v in tensors.items() if k.startswith("forest.")}, config["forest"])
         choice = BlendChoice(float(config["cnn_weight"]), int(config.get("cv_folds", 0)),
                              {float(w): float(s) for w, s in config.get("cv_scores", {}).items()})
-        return cls(cnn, forest, float(config["cnn_weight"]), choice)
+        return cls(cnn, forest, float(config["cnn_weight"]), choice, float(config.get("smoothing", 0.0)),
+                   str(config.get("smoothing_note", "")))

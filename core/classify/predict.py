@@ -12,6 +12,7 @@ from scipy.special import entr
 from ..patches import extract_patches, pad_cube
 from ..progress import NULL_REPORTER, Reporter
 from .base import Classifier
+from .spatial import kernel_radius, smooth_probabilities
 
 # read_window(row0, row1, col0, col1) -> (B, row1 - row0, col1 - col0) float32, NaN where nodata.
 WindowReader = Callable[[int, int, int, int], np.ndarray]
@@ -165,12 +166,16 @@ def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
     only where the tile touches the scene border is the tile+halo window reflect-padded (with
     :func:`~hypersynth.core.patches.pad_cube`, which gives the same values as padding the whole scene).
     So the result does not depend on ``tile_size`` and equals :func:`predict_pixels` on every pixel.
+    A classifier with a ``smoothing`` width σ > 0 (see :mod:`.spatial`) has its probabilities predicted
+    over the tile plus ``kernel_radius(σ)`` pixels and smoothed before the class is taken, so that too
+    does not depend on the tiling.
     Nodata neighbours inside a patch are replaced by the mean spectrum of the patch's valid pixels
     (a neutral value that keeps the patch's own spectral level; 0 would look like a dark object).
 
     Memory is bounded by the tile, not the scene: besides the outputs (10 bytes per scene pixel) the
     peak is at most about ``4 · B · (T + 2r)² · 4`` bytes for the window and its padded copies (T =
-    ``tile_size``, r = p // 2) plus ``4 · batch_size · B · p² · 3`` bytes for a batch of patches and its
+    ``tile_size`` plus twice the smoothing radius, r = p // 2) plus ``K · (T + 2s)² · 8`` bytes of
+    probabilities, plus ``4 · batch_size · B · p² · 3`` bytes for a batch of patches and its
     temporaries, plus what the classifier allocates for one batch. E.g. B = 200, T = 256, p = 9,
     batch 4096: about 0.2 GB + 0.8 GB; lower ``batch_size`` for big patches. (Measured with
     tracemalloc on a 1200 x 1000 x 32 memmap, p = 9: peak 45 MiB at T = 128 / batch 1024 and 144 MiB
@@ -204,7 +209,8 @@ def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
     p, k = _patch_size(classifier), _n_classes(classifier)
     if k > np.iinfo(np.int16).max:
         raise ValueError(f"{k} classes do not fit the int16 class map")
-    r = p // 2
+    sigma = float(getattr(classifier, "smoothing", 0.0) or 0.0)
+    s = kernel_radius(sigma)  # the smoothing needs the probabilities of s more pixels around each tile
 
     class_index = np.full((height, width), -1, dtype=np.int16)
     confidence = np.full((height, width), np.nan, dtype=np.float32)
@@ -212,36 +218,62 @@ def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
     tiles = _tiles(height, width, tile_size)
     for t, (r0, r1, c0, c1) in enumerate(tiles):
         reporter.check()
-        wr0, wr1, wc0, wc1 = max(r0 - r, 0), min(r1 + r, height), max(c0 - r, 0), min(c1 + r, width)
-        window = read(wr0, wr1, wc0, wc1)  # (B, h + halo, w + halo)
-        if window.ndim != 3 or window.shape[1:] != (wr1 - wr0, wc1 - wc0):
-            raise ValueError(f"read_window({wr0}, {wr1}, {wc0}, {wc1}) returned shape {window.shape}; expected "
-                             f"(bands, {wr1 - wr0}, {wc1 - wc0})")
-        window_valid = np.all(np.isfinite(window), axis=0)  # (h + halo, w + halo)
-        if valid is not None:
-            window_valid &= valid[wr0:wr1, wc0:wc1]
-        # Pad the window on every side, then keep only the tile plus r: real halo where the scene goes on,
-        # reflected pixels where the window starts at the scene border.
-        crop = (slice(None), slice(r0 - wr0, r0 - wr0 + (r1 - r0) + 2 * r),
-                slice(c0 - wc0, c0 - wc0 + (c1 - c0) + 2 * r))
-        padded_valid = pad_cube(window_valid[None].astype(np.float32), p)[crop]  # (1, h + 2r, w + 2r)
-        padded = np.where(padded_valid > 0, pad_cube(window, p)[crop], 0.0).astype(np.float32)  # (B, h+2r, w+2r)
-        rows, cols = np.nonzero(window_valid[r0 - wr0:r1 - wr0, c0 - wc0:c1 - wc0])  # tile coordinates
-        for start in range(0, len(rows), batch_size):
-            reporter.check()
-            sl = slice(start, min(start + batch_size, len(rows)))
-            samples = extract_patches(padded, rows[sl], cols[sl], p, padded=padded)  # (n, B, p, p)
-            if p > 1:
-                samples = _fill_nodata(samples, extract_patches(padded_valid, rows[sl], cols[sl], p,
-                                                                padded=padded_valid))
-            proba = _probabilities(classifier, samples, k)  # (n, K)
-            at = (rows[sl] + r0, cols[sl] + c0)
-            class_index[at] = np.argmax(proba, axis=1)
-            confidence[at] = proba.max(axis=1)
-            entropy[at] = entr(proba).sum(axis=1) / np.log(k) if k > 1 else 0.0
-            reporter.progress((t + sl.stop / len(rows)) / len(tiles), stage)
+        region = (max(r0 - s, 0), min(r1 + s, height), max(c0 - s, 0), min(c1 + s, width))
+        proba, region_valid = _region_probabilities(
+            classifier, read, valid, region, (height, width), p, k, batch_size,
+            reporter.sub(t / len(tiles), (t + 1) / len(tiles)), stage)  # (K, h', w'), (h', w')
+        if sigma > 0:
+            proba = smooth_probabilities(proba, region_valid, sigma)
+        crop = (slice(r0 - region[0], r1 - region[0]), slice(c0 - region[2], c1 - region[2]))
+        rows, cols = np.nonzero(region_valid[crop])  # tile coordinates
+        tile_proba = proba[:, crop[0], crop[1]][:, rows, cols].T  # (n, K)
+        at = (rows + r0, cols + c0)
+        class_index[at] = np.argmax(tile_proba, axis=1)
+        confidence[at] = tile_proba.max(axis=1)
+        entropy[at] = entr(tile_proba).sum(axis=1) / np.log(k) if k > 1 else 0.0
         reporter.progress((t + 1) / len(tiles), stage)
     return ScenePrediction(class_index, confidence, entropy, k)
+
+
+def _region_probabilities(classifier: Classifier, read: WindowReader, valid: Optional[np.ndarray],
+                          region: tuple[int, int, int, int], shape: tuple[int, int], p: int, k: int,
+                          batch_size: int, reporter: Reporter, stage: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(K, h, w)`` probabilities (0 where invalid) and the ``(h, w)`` validity of one region of the scene.
+
+    The region is read with a halo of ``r = p // 2`` real neighbouring pixels; only where it touches the
+    scene border is the region+halo window reflect-padded (with :func:`~hypersynth.core.patches.pad_cube`,
+    which gives the same values as padding the whole scene).
+    """
+    height, width = shape
+    r0, r1, c0, c1 = region
+    r = p // 2
+    wr0, wr1, wc0, wc1 = max(r0 - r, 0), min(r1 + r, height), max(c0 - r, 0), min(c1 + r, width)
+    window = read(wr0, wr1, wc0, wc1)  # (B, h + halo, w + halo)
+    if window.ndim != 3 or window.shape[1:] != (wr1 - wr0, wc1 - wc0):
+        raise ValueError(f"read_window({wr0}, {wr1}, {wc0}, {wc1}) returned shape {window.shape}; expected "
+                         f"(bands, {wr1 - wr0}, {wc1 - wc0})")
+    window_valid = np.all(np.isfinite(window), axis=0)  # (h + halo, w + halo)
+    if valid is not None:
+        window_valid &= valid[wr0:wr1, wc0:wc1]
+    # Pad the window on every side, then keep only the region plus r: real halo where the scene goes on,
+    # reflected pixels where the window starts at the scene border.
+    crop = (slice(None), slice(r0 - wr0, r0 - wr0 + (r1 - r0) + 2 * r),
+            slice(c0 - wc0, c0 - wc0 + (c1 - c0) + 2 * r))
+    padded_valid = pad_cube(window_valid[None].astype(np.float32), p)[crop]  # (1, h + 2r, w + 2r)
+    padded = np.where(padded_valid > 0, pad_cube(window, p)[crop], 0.0).astype(np.float32)  # (B, h+2r, w+2r)
+    region_valid = window_valid[r0 - wr0:r1 - wr0, c0 - wc0:c1 - wc0]  # (h, w)
+    rows, cols = np.nonzero(region_valid)  # region coordinates
+    proba = np.zeros((k, r1 - r0, c1 - c0), dtype=np.float32)
+    for start in range(0, len(rows), batch_size):
+        reporter.check()
+        sl = slice(start, min(start + batch_size, len(rows)))
+        samples = extract_patches(padded, rows[sl], cols[sl], p, padded=padded)  # (n, B, p, p)
+        if p > 1:
+            samples = _fill_nodata(samples, extract_patches(padded_valid, rows[sl], cols[sl], p,
+                                                            padded=padded_valid))
+        proba[:, rows[sl], cols[sl]] = _probabilities(classifier, samples, k).T  # (K, n)
+        reporter.progress(sl.stop / len(rows), stage)
+    return proba, region_valid
 
 
 @dataclass
