@@ -33,6 +33,7 @@ PRESET_HELP = {
 BUNDLE_MANIFEST = "manifest.json"  # core/ldm/bundle.py's MANIFEST; not imported, that module loads torch
 DEFAULT_SPECIAL = "preset default"  # what a spin box shows when it leaves the value to the preset
 AUTO_PATCH_SPECIAL = "from the scene"  # the patch size spin box's "chosen from the scene" value
+AUTO_SMOOTHING_SPECIAL = "chosen from your labels"  # the smoothing box's "cross-validated" value
 
 
 def _number_box(box: Any, low: float, high: float, step: float, value: float, tooltip: str, *,
@@ -145,6 +146,13 @@ class RunDialog(QDialog):
             "Unlabelled pixels the classifier is most confident about, added per class as extra training labels "
             "(tiny 4, fast 40, full 100 by default); 0 uses only your labels", special=DEFAULT_SPECIAL)
         form.addRow("Pseudo-labels per class", self.pseudo_labels)
+        smoothing = defaults.get("spatial_smoothing")
+        self.spatial_smoothing = _number_box(  # -0.5: cross-validated; 0 is a real choice (off)
+            QDoubleSpinBox(), -0.5, 10.0, 0.5, -0.5 if smoothing is None else float(smoothing),
+            "Width (pixels) of the Gaussian smoothing of the class probabilities before each pixel gets its class: "
+            "removes isolated misclassified pixels inside fields. By default cross-validation on your labels picks "
+            "it (0, 0.5, 1, 2 or 3); 0 switches it off", decimals=1, special=AUTO_SMOOTHING_SPECIAL)
+        form.addRow("Spatial smoothing σ", self.spatial_smoothing)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setValue(int(defaults.get("seed", 0)))
@@ -181,6 +189,7 @@ class RunDialog(QDialog):
         """
         bundle = self.bundle.filePath().strip()
         pseudo = self.pseudo_labels.value()
+        smoothing = float(self.spatial_smoothing.value())
         return {
             "preset": self.preset.currentData(),
             "device": self.device.currentData(),
@@ -190,6 +199,7 @@ class RunDialog(QDialog):
             "balance_rate": float(self.balance.value()),
             "anchor_strength": float(self.anchor_strength.value()),
             "pseudo_labels": None if pseudo < 0 else int(pseudo),
+            "spatial_smoothing": None if smoothing < 0 else smoothing,
             "seed": int(self.seed.value()),
             "output_folder": self.output_folder.filePath().strip(),
             "bundle": bundle or None,

@@ -30,6 +30,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
     PATCH_SIZE = "PATCH_SIZE"
     ANCHOR_STRENGTH = "ANCHOR_STRENGTH"
     PSEUDO_LABELS = "PSEUDO_LABELS"
+    SPATIAL_SMOOTHING = "SPATIAL_SMOOTHING"
     BUNDLE = "BUNDLE"
     CLASSIFIER = "CLASSIFIER"
 
@@ -47,7 +48,9 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             "(rare classes get more, set by the balance rate), and trains a spectral-spatial CNN and a random "
             "forest on the spectra with the real and synthetic patches plus the unlabelled pixels a first CNN is "
             "most confident about (pseudo-labels). The two are blended, the CNN's share chosen by cross-validation "
-            "on your labels (the report gives it). Prompts "
+            "on your labels (the report gives it). The blended class probabilities are smoothed with a Gaussian "
+            "before each pixel gets its class, which removes isolated misclassified pixels; its width is also "
+            "chosen by cross-validation on your labels unless you set it (0: off). Prompts "
             "come from the class and prompt file (otherwise the class names are used).\n\n"
             "Presets: tiny (seconds, to try the workflow), fast (minutes on a laptop CPU), full (GPU). "
             "Optionally keep the trained synthesis model to reuse it, and the classifier to apply it to other "
@@ -83,6 +86,10 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                                          self.tr("Pseudo-labels per class (confident unlabelled pixels; "
                                                  "empty: the preset's, 0: none)"),
                                          QgsProcessingParameterNumber.Integer, optional=True, minValue=0),
+            QgsProcessingParameterNumber(self.SPATIAL_SMOOTHING,
+                                         self.tr("Spatial smoothing σ in pixels (empty: chosen by cross-validation "
+                                                 "on your labels, 0: off)"),
+                                         QgsProcessingParameterNumber.Double, optional=True, minValue=0.0),
         ]
         for parameter in advanced:
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -103,6 +110,8 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                     if parameters.get(self.GUIDANCE) not in (None, "") else None)
         pseudo_labels = (self.parameterAsInt(parameters, self.PSEUDO_LABELS, context)
                          if parameters.get(self.PSEUDO_LABELS) not in (None, "") else None)
+        smoothing = (self.parameterAsDouble(parameters, self.SPATIAL_SMOOTHING, context)
+                     if parameters.get(self.SPATIAL_SMOOTHING) not in (None, "") else None)
         preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
         settings = MethodSettings(
             preset=preset, clip_weights=clip_weights_for(preset, HyperSynthSettings.load().clip_weights),
@@ -112,7 +121,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             balance_rate=self.parameterAsDouble(parameters, self.BALANCE_RATE, context),
             guidance=guidance,
             anchor_strength=self.parameterAsDouble(parameters, self.ANCHOR_STRENGTH, context),
-            pseudo_labels=pseudo_labels,
+            pseudo_labels=pseudo_labels, spatial_smoothing=smoothing,
             patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context) or None)
         return {"method": "augment", "settings": settings}
 

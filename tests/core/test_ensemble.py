@@ -10,6 +10,7 @@ from hypersynth.core.classify.baselines import SpectralRandomForest
 from hypersynth.core.classify.cnn import SpectralSpatialCNN
 from hypersynth.core.classify.ensemble import (CNN_WEIGHTS, DEFAULT_CNN_WEIGHT, SpectralSpatialEnsemble,
                                                choose_cnn_weight)
+from hypersynth.core.classify.spatial import SIGMAS
 from hypersynth.core.cli import main as cli_main
 from hypersynth.core.demo import make_demo_scene, sparse_labels
 from hypersynth.core.io.classes import write_classes
@@ -87,6 +88,12 @@ def test_ensemble_blends_members_and_round_trips_through_tensors():
     np.testing.assert_allclose(loaded.predict_proba(x), ensemble.predict_proba(x), atol=1e-6)
     with pytest.raises(ValueError, match="cnn_weight"):
         SpectralSpatialEnsemble(cnn, forest, 1.5)
+    smoothed = SpectralSpatialEnsemble(cnn, forest, 0.25, smoothing=1.5, smoothing_note="set by the analyst")
+    again = SpectralSpatialEnsemble.from_tensors(smoothed.to_tensors(), {**smoothed.config_dict(), "device": "cpu"})
+    assert again.smoothing == 1.5 and again.smoothing_note == "set by the analyst"
+    old = {**config, "format": "hypersynth-ensemble/1"}  # bundles written before smoothing existed
+    old.pop("smoothing")
+    assert SpectralSpatialEnsemble.from_tensors(ensemble.to_tensors(), old).smoothing == 0.0
 
 
 def test_augment_and_the_no_synthesis_ablation_end_in_the_cv_blend():
@@ -98,6 +105,7 @@ def test_augment_and_the_no_synthesis_ablation_end_in_the_cv_blend():
         assert isinstance(fitted.classifier, SpectralSpatialEnsemble)
         assert fitted.classifier.cnn_weight in CNN_WEIGHTS and fitted.classifier.choice.folds == 4
         assert any("4-fold cross-validation on the real labels" in n for n in fitted.notes)
+        assert fitted.classifier.smoothing in SIGMAS and any("spatial smoothing" in n for n in fitted.notes)
     plain = fit_method("cnn", data.scene.usable_cube(), data.scene.valid, labels, data.classes, settings)
     assert isinstance(plain.classifier, SpectralSpatialCNN)
 
@@ -121,7 +129,11 @@ def test_rf_run_saves_a_forest_bundle_that_reproduces_its_map(tmp_path):
 def test_bench_scores_each_member_of_the_blend(tmp_path):
     path = tmp_path / "bench.json"
     assert cli_main(["bench", "--datasets", "demo", "--labels-per-class", "3", "--seeds", "0",
-                     "--methods", "cnn-pseudo", "--preset", "tiny", "--json", str(path), "--quiet"]) == 0
-    rows = {r["method"]: r for r in json.loads(path.read_text())["rows"]}
-    assert set(rows) == {"cnn-pseudo", "cnn-pseudo:cnn", "cnn-pseudo:forest"}
+                     "--methods", "cnn-pseudo", "--preset", "tiny", "--spatial-smoothing", "1", "--json", str(path),
+                     "--quiet"]) == 0
+    data = json.loads(path.read_text())
+    rows = {r["method"]: r for r in data["rows"]}
+    assert set(rows) == {"cnn-pseudo", "cnn-pseudo:cnn", "cnn-pseudo:forest", "cnn-pseudo:blend"}
     assert all(0.0 < r["oa_mean"] <= 1.0 for r in rows.values())
+    choices = data["runs"][0]["choices"]
+    assert choices["smoothing"] == 1.0 and choices["cnn_weight"] in CNN_WEIGHTS

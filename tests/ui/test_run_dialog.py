@@ -44,6 +44,18 @@ def test_anchor_strength_and_pseudo_labels_become_method_settings(keep, tmp_path
     assert (again.values()["anchor_strength"], again.values()["pseudo_labels"]) == (0.7, 0)
 
 
+def test_spatial_smoothing_is_cross_validated_unless_set(keep):
+    from hypersynth.core.methods import MethodSettings
+
+    dialog = keep(RunDialog(defaults={}))
+    assert dialog.spatial_smoothing.text() == "chosen from your labels" and dialog.values()["spatial_smoothing"] is None
+    dialog.spatial_smoothing.setValue(0.0)  # 0 is a choice: off
+    assert MethodSettings(spatial_smoothing=dialog.values()["spatial_smoothing"]).spatial_smoothing == 0.0
+    dialog.spatial_smoothing.setValue(1.5)
+    assert dialog.values()["spatial_smoothing"] == 1.5
+    assert keep(RunDialog(defaults={"spatial_smoothing": 2.0})).values()["spatial_smoothing"] == 2.0
+
+
 def test_refuses_an_unwritable_folder(keep, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")

@@ -1,0 +1,138 @@
+"""Spatial smoothing of class probabilities: the masked filter, tiling, and the width chosen by CV on labels."""
+
+import argparse
+
+import numpy as np
+import pytest
+
+from hypersynth.core.classify.baselines import SpectralRandomForest
+from hypersynth.core.classify.predict import predict_pixels, predict_scene
+from hypersynth.core.classify.spatial import (SIGMAS, choose_smoothing, kernel_radius, label_regions, region_folds,
+                                              resolve_smoothing, smooth_probabilities, smoothed_at)
+from hypersynth.core.cli import _smoothing_width
+
+
+def _random_proba(seed=0, k=3, h=17, w=21):
+    rng = np.random.default_rng(seed)
+    p = rng.random((k, h, w)).astype(np.float32)
+    return p / p.sum(0, keepdims=True), rng.random((h, w)) > 0.25
+
+
+def test_smoothing_ignores_invalid_pixels_and_keeps_probabilities():
+    proba, valid = _random_proba()
+    np.testing.assert_array_equal(smooth_probabilities(proba, valid, 0.0), proba)
+    garbage = np.where(valid, proba, 1e6).astype(np.float32)  # whatever sits at no-data must not leak
+    smoothed = smooth_probabilities(garbage, valid, 1.5)
+    np.testing.assert_allclose(smoothed, smooth_probabilities(proba, valid, 1.5), rtol=1e-6)
+    np.testing.assert_allclose(smoothed.sum(0)[valid], 1.0, atol=1e-5)
+    assert np.all(smoothed[:, ~valid] == 0) and not np.allclose(smoothed[:, valid], proba[:, valid])
+    constant = np.broadcast_to(np.array([0.2, 0.3, 0.5], np.float32)[:, None, None], proba.shape)
+    np.testing.assert_allclose(smooth_probabilities(constant, valid, 2.0)[:, valid],
+                               constant[:, valid], atol=1e-6)  # a uniform field is left as it is, borders too
+    with pytest.raises(ValueError, match="0 \\(off\\) or positive"):
+        smooth_probabilities(proba, valid, -1.0)
+    with pytest.raises(ValueError, match="do not match"):
+        smooth_probabilities(proba, valid[:-1], 1.0)
+
+
+def test_smoothing_a_few_pixels_equals_smoothing_the_whole_map():
+    proba, valid = _random_proba(seed=1)
+    rows, cols = np.nonzero(valid)
+    pick = np.random.default_rng(2).choice(len(rows), 30, replace=False)
+    rows, cols = rows[pick], cols[pick]
+    asked = []
+
+    def proba_of(r, c):
+        asked.append(len(r))
+        return proba[:, r, c].T
+
+    at = smoothed_at(proba_of, valid, rows, cols, SIGMAS)
+    for sigma in SIGMAS:
+        np.testing.assert_allclose(at[sigma], smooth_probabilities(proba, valid, sigma)[:, rows, cols].T, atol=1e-6)
+    assert len(asked) == 1  # every neighbour predicted once, in one call
+    assert kernel_radius(0.0) == 0 and kernel_radius(1.0) == 3 and kernel_radius(0.5) == 2
+
+
+class _BandSoftmax:
+    """A deterministic classifier: softmax of its patch's centre over the first K bands."""
+
+    def __init__(self, k=3, patch_size=1, smoothing=0.0):
+        self.n_classes, self.patch_size, self.smoothing = k, patch_size, smoothing
+
+    def predict_proba(self, samples):
+        r = samples.shape[-1] // 2
+        z = 3.0 * samples[:, :self.n_classes, r, r]
+        e = np.exp(z - z.max(1, keepdims=True))
+        return (e / e.sum(1, keepdims=True)).astype(np.float32)
+
+
+def _speckled_scene(seed=0, h=40, w=36, k=3, flip=0.15):
+    """Three vertical class stripes, a fraction of pixels flipped to a wrong class; a no-data hole."""
+    rng = np.random.default_rng(seed)
+    truth = np.minimum(np.arange(w) * k // w, k - 1)[None].repeat(h, 0)  # (H, W)
+    shown = np.where(rng.random((h, w)) < flip, (truth + rng.integers(1, k, (h, w))) % k, truth)
+    cube = (np.eye(k)[shown].transpose(2, 0, 1) + 0.1 * rng.normal(size=(k, h, w))).astype(np.float32)
+    cube = np.concatenate([cube, rng.normal(size=(2, h, w)).astype(np.float32)])  # (K + 2, H, W)
+    valid = np.ones((h, w), bool)
+    valid[5:9, 10:14] = False
+    return cube, valid, truth
+
+
+@pytest.mark.parametrize("patch_size", [1, 3])
+def test_tiled_prediction_smooths_exactly_like_the_whole_scene(patch_size):
+    cube, valid, truth = _speckled_scene()
+    clf = _BandSoftmax(patch_size=patch_size, smoothing=1.0)
+    rows, cols = np.nonzero(valid)
+    whole = np.zeros((3,) + valid.shape, np.float32)
+    whole[:, rows, cols] = predict_pixels(clf, cube, rows, cols, valid=valid).T
+    expected = smooth_probabilities(whole, valid, 1.0)
+    for tile in (7, 64):
+        pred = predict_scene(clf, cube, valid, tile_size=tile, batch_size=50)
+        np.testing.assert_array_equal(pred.class_index[valid], expected[:, rows, cols].argmax(0))
+        np.testing.assert_allclose(pred.confidence[valid], expected[:, rows, cols].max(0), atol=1e-6)
+        assert np.all(pred.class_index[~valid] == -1)
+    raw = predict_scene(_BandSoftmax(patch_size=patch_size), cube, valid, tile_size=16)
+    smoothed = predict_scene(clf, cube, valid, tile_size=16)
+    errors = lambda p: int((p.class_index[valid] != truth[valid]).sum())  # noqa: E731
+    assert errors(smoothed) < errors(raw) / 3  # the speckle is what smoothing removes
+
+
+def test_labels_choose_smoothing_on_blocky_classes_and_none_on_pixel_scale_ones():
+    cube, valid, truth = _speckled_scene(seed=3, flip=0.35)
+    rng = np.random.default_rng(0)
+    rows, cols = np.nonzero(valid)
+    pick = np.concatenate([rng.choice(np.nonzero(truth[rows, cols] == c)[0], 5, replace=False) for c in range(3)])
+    forest = lambda: SpectralRandomForest(n_estimators=30, seed=0, n_jobs=1)  # noqa: E731
+    blocky = choose_smoothing(cube, valid, rows[pick], cols[pick], truth[rows[pick], cols[pick]], forest, seed=0)
+    assert blocky.sigma > 0 and blocky.folds == 5 and set(blocky.scores) == set(SIGMAS)
+    assert "cross-validation" in blocky.note() and f"σ = {blocky.sigma:g}" in blocky.note()
+    # Pixel-scale classes: each pixel's class is what its own spectrum shows, neighbours say nothing.
+    shown = np.argmax(cube[:3], axis=0)
+    fine = choose_smoothing(cube, valid, rows[pick], cols[pick], shown[rows[pick], cols[pick]], forest, seed=0)
+    assert fine.sigma == 0.0
+
+
+def test_brushed_regions_are_held_out_whole():
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    rows = np.array([0, 0, 0, 10, 20, 20, 30, 30])
+    cols = np.array([0, 1, 2, 10, 0, 1, 5, 6])
+    groups = label_regions(rows, cols, y, (40, 40))
+    assert len(np.unique(groups[:3])) == 1 and len(np.unique(groups)) == 4  # two strokes per class
+    for train, held in region_folds(y, groups, 2, seed=0):
+        assert set(y[train]) == set(y[held]) == {0, 1}
+        assert not set(groups[train]) & set(groups[held])
+    cube = np.random.default_rng(0).normal(size=(4, 40, 40)).astype(np.float32)
+    first = np.array([0, 1, 2, 4, 5])  # one stroke per class
+    one_stroke = choose_smoothing(cube, np.ones((40, 40), bool), rows[first], cols[first], y[first], lambda: None)
+    assert one_stroke.folds == 0 and one_stroke.sigma == 0 and "single labelled region" in one_stroke.note()
+
+
+def test_the_analyst_can_fix_or_switch_off_the_width():
+    never = lambda: pytest.fail("cross-validation should not run")  # noqa: E731
+    assert resolve_smoothing(1.5, never).sigma == 1.5 and "set by the analyst" in resolve_smoothing(1.5, never).note()
+    assert resolve_smoothing(0.0, never).sigma == 0.0
+    with pytest.raises(ValueError, match="automatic"):
+        resolve_smoothing(-2.0, never)
+    assert _smoothing_width("auto") is None and _smoothing_width("off") == 0.0 and _smoothing_width("2") == 2.0
+    with pytest.raises(argparse.ArgumentTypeError, match="auto, off"):
+        _smoothing_width("strong")
