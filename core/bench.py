@@ -110,7 +110,7 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
 
     Returns the method's result, then, for a CNN + forest blend, one per member (``"augment:cnn"``,
     ``"augment:forest"``): the same trained members scored alone, an ablation of the blend at no training cost;
-    and, when the method smooths its probabilities, ``"augment:blend"``: the blend before smoothing.
+    and ``"augment:blend"``, the blend before spatial smoothing (equal to the method when the labels chose σ = 0).
     """
     from .classify.predict import predict_pixels
     from .evaluation.metrics import evaluate
@@ -140,8 +140,8 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
                    _probability_map(clf, cube, scene.valid, every))  # (K, H, W)
         final = smooth_probabilities(blended, scene.valid, sigma)
         maps = [(method, final)] + [(f"{method}:{name}", m) for name, m in scored_maps.items()]
-        if sigma > 0 and members:
-            maps.append((f"{method}:blend", blended))  # the blend before smoothing: what smoothing adds
+        if members:
+            maps.append((f"{method}:blend", blended))  # the blend before smoothing (σ = 0: the same): what it adds
         scored = [(name, m[:, rows, cols].T) for name, m in maps]
     else:
         scored = [(method, predict_pixels(clf, cube, rows, cols, batch_size=1024, reporter=NULL_REPORTER,
