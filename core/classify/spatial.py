@@ -124,7 +124,8 @@ class SmoothingChoice:
         if not self.folds:
             return f"spatial smoothing: σ = {self.sigma:g} px ({self.reason})"
         tried = ", ".join(f"{s:g}: {v * 100:.1f} %" for s, v in self.scores.items())
-        return (f"spatial smoothing of the class probabilities: Gaussian σ = {self.sigma:g} px, chosen by "
+        chosen = f"Gaussian σ = {self.sigma:g} px" if self.sigma else "off (σ = 0)"
+        return (f"spatial smoothing of the class probabilities: {chosen}, chosen by "
                 f"{REPEATS}× repeated {self.folds}-fold cross-validation of a spectral forest on the real labels, "
                 f"label regions held out whole (balanced accuracy per σ: {tried})")
 
