@@ -183,6 +183,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         samples, labels = training_set(model, classifier.patch_size)
     t0 = time.perf_counter()
     classifier.fit(samples, labels)
+    classifier.smoothing = args.smoothing  # predict_scene smooths the probabilities over this σ (0: off)
     fit_s = time.perf_counter() - t0
     del samples, labels
     reader = raster_window_reader(args.scene)
@@ -202,6 +203,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         device = str(next(classifier.net.parameters()).device)
     _, height, width = reader.shape
     return {"height": height, "width": width, "bands": args.bands, "classifier": args.classifier,
+            "smoothing": args.smoothing,
             "device": device, "tile_size": args.tile_size, "batch_size": args.batch_size,
             "fit_seconds": round(fit_s, 2), "seconds": round(seconds, 2), "cpu_seconds": round(cpu_s, 2),
             "valid_pixels": n_valid, "pixels_per_second": round(n_valid / seconds, 1),
@@ -217,7 +219,8 @@ def run_worker(args: argparse.Namespace, scene: Path) -> dict[str, Any]:
     """Run :func:`measure` in a fresh interpreter and return its JSON result."""
     cmd = [sys.executable, __file__, "--worker", "--scene", str(scene), "--bands", str(args.bands),
            "--classifier", args.classifier, "--tile-size", str(args.tile_size), "--batch-size",
-           str(args.batch_size), "--device", args.device, "--epochs", str(args.epochs), "--seed", str(args.seed)]
+           str(args.batch_size), "--device", args.device, "--epochs", str(args.epochs), "--seed", str(args.seed),
+           "--smoothing", str(args.smoothing)]
     done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"the measurement of {scene} failed (exit {done.returncode}); see the error above")
@@ -239,11 +242,12 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def markdown_table(results: list[dict[str, Any]]) -> str:
     """The results as a Markdown table, one row per measurement."""
-    head = ("| size (rows × cols × bands) | classifier | device | tile | batch | seconds | pixels/s "
+    head = ("| size (rows × cols × bands) | classifier | smoothing σ | device | tile | batch | seconds | pixels/s "
             "| RSS after imports MiB | RSS before predict MiB | peak RSS in predict MiB | peak RSS MiB |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
-        lines.append(f"| {r['height']} × {r['width']} × {r['bands']} | {r['classifier']} | {r['device']} "
+        lines.append(f"| {r['height']} × {r['width']} × {r['bands']} | {r['classifier']} | {r.get('smoothing', 0):g} "
+                     f"| {r['device']} "
                      f"| {r['tile_size']} | {r['batch_size']} | {r['seconds']:.1f} | {r['pixels_per_second']:,.0f} "
                      f"| {r['rss_after_imports_mib']:.0f} | {r['rss_before_predict_mib']:.0f} "
                      f"| {'n/a' if r['peak_rss_predict_mib'] is None else format(r['peak_rss_predict_mib'], '.0f')} "
@@ -274,6 +278,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="CNN device (RF: CPU)")
     p.add_argument("--epochs", type=int, default=2, help="CNN training epochs (default 2: speed, not accuracy)")
     p.add_argument("--seed", type=int, default=0, help="seeds the generated scene and training set")
+    p.add_argument("--smoothing", type=float, default=0.0,
+                   help="σ (pixels) of the probability smoothing predict_scene applies (default 0: off)")
     p.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()), help="where scenes are written")
     p.add_argument("--keep", action="store_true", help="keep the generated scenes")
     p.add_argument("--json", type=Path, help="write machine + results here")
