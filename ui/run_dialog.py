@@ -152,6 +152,7 @@ class RunDialog(QDialog):
             "Width (pixels) of the Gaussian smoothing of the class probabilities before each pixel gets its class: "
             "removes isolated misclassified pixels inside fields. By default cross-validation on your labels picks "
             "it (0, 0.5, 1, 2 or 3); 0 switches it off", decimals=1, special=AUTO_SMOOTHING_SPECIAL)
+        self.spatial_smoothing.setSuffix(" px")
         form.addRow("Spatial smoothing σ", self.spatial_smoothing)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
