@@ -24,6 +24,7 @@ SIGMAS = (0.0, 0.5, 1.0, 2.0, 3.0)  # candidate Gaussian widths (pixels); 0 = no
 TRUNCATE = 3.0  # the kernel reaches TRUNCATE · σ pixels (scipy's default), rounded as scipy rounds it
 MAX_FOLDS = 5  # cross-validation folds (fewer when a class has fewer separate label regions)
 REPEATS = 3  # repeated CV: with 2-5 labels per class one split of the folds is too noisy to choose on
+MAX_CV_PIXELS = 300  # labelled pixels per class the CV uses at most (brushed labels can be thousands)
 
 
 def kernel_radius(sigma: float) -> int:
@@ -71,7 +72,7 @@ def smooth_probabilities(proba: np.ndarray, valid: np.ndarray, sigma: float) -> 
 
 
 def smoothed_at(proba_of: Callable[[np.ndarray, np.ndarray], np.ndarray], valid: np.ndarray, rows: np.ndarray,
-                cols: np.ndarray, sigmas: tuple[float, ...]) -> dict[float, np.ndarray]:
+                cols: np.ndarray, sigmas: tuple[float, ...], block: int = 256) -> dict[float, np.ndarray]:
     """Smoothed probabilities at a few pixels only, for each width in ``sigmas``.
 
     Equal to :func:`smooth_probabilities` at those pixels, but predicts only their neighbourhoods:
@@ -81,9 +82,17 @@ def smoothed_at(proba_of: Callable[[np.ndarray, np.ndarray], np.ndarray], valid:
         proba_of: ``proba_of(rows, cols) -> (n, K)`` probabilities of valid pixels.
         valid: ``(H, W)`` bool.
         rows, cols: ``(N,)`` valid pixels to evaluate.
+        block: pixels evaluated at once (memory: block · (2R + 1)² · K · 8 bytes).
     Returns:
         ``{sigma: (N, K) float32}``.
     """
+    parts = [_smoothed_block(proba_of, valid, rows[i:i + block], cols[i:i + block], sigmas)
+             for i in range(0, len(rows), block)]
+    return {s: np.concatenate([p[s] for p in parts]) for s in sigmas}
+
+
+def _smoothed_block(proba_of: Callable[[np.ndarray, np.ndarray], np.ndarray], valid: np.ndarray, rows: np.ndarray,
+                    cols: np.ndarray, sigmas: tuple[float, ...]) -> dict[float, np.ndarray]:
     height, width = valid.shape
     reach = max(kernel_radius(s) for s in sigmas)
     d = np.arange(-reach, reach + 1)
@@ -178,11 +187,14 @@ def choose_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols
 
     Args:
         cube: ``(B, H, W)`` scene; valid: ``(H, W)`` bool.
-        rows, cols, y: ``(N,)`` labelled pixels and their class indices 0..K-1.
+        rows, cols, y: ``(N,)`` labelled pixels and their class indices 0..K-1 (at most
+            :data:`MAX_CV_PIXELS` of each class are used, drawn with ``seed``).
         make_forest: returns a fresh untrained classifier of ``(n, B, 1, 1)`` spectra.
     """
     y = np.asarray(y, dtype=np.int64)
     groups = label_regions(rows, cols, y, valid.shape)
+    keep = _at_most_per_class(y, MAX_CV_PIXELS, seed)  # whole regions still count as one group each
+    rows, cols, y, groups = rows[keep], cols[keep], y[keep], groups[keep]
     regions_per_class = np.array([len(np.unique(groups[y == k])) for k in np.unique(y)])
     if regions_per_class.min() < 2:
         return SmoothingChoice(0.0, 0, reason="off: a class has a single labelled region, too few to test "
@@ -213,6 +225,14 @@ def choose_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols
     best = max(scores.values())
     chosen = min((s for s in sigmas if scores[s] >= best - 1e-12), key=lambda s: (-confidence[s], s))
     return SmoothingChoice(float(chosen), k, scores)
+
+
+def _at_most_per_class(y: np.ndarray, most: int, seed: int) -> np.ndarray:
+    """Sorted indices of at most ``most`` randomly drawn samples of each class (all of a smaller class)."""
+    rng = np.random.default_rng(seed)
+    keep = [idx if len(idx) <= most else rng.choice(idx, most, replace=False)
+            for idx in (np.nonzero(y == c)[0] for c in np.unique(y))]
+    return np.sort(np.concatenate(keep))
 
 
 def resolve_smoothing(setting: Optional[float], choose: Callable[[], SmoothingChoice]) -> SmoothingChoice:

@@ -47,9 +47,11 @@ def test_smoothing_a_few_pixels_equals_smoothing_the_whole_map():
         return proba[:, r, c].T
 
     at = smoothed_at(proba_of, valid, rows, cols, SIGMAS)
+    in_blocks = smoothed_at(proba_of, valid, rows, cols, SIGMAS, block=7)  # memory-bounded blocks, same values
     for sigma in SIGMAS:
         np.testing.assert_allclose(at[sigma], smooth_probabilities(proba, valid, sigma)[:, rows, cols].T, atol=1e-6)
-    assert len(asked) == 1  # every neighbour predicted once, in one call
+        np.testing.assert_array_equal(in_blocks[sigma], at[sigma])
+    assert asked[0] > len(rows)  # the first call predicted every neighbour of all 30 pixels at once
     assert kernel_radius(0.0) == 0 and kernel_radius(1.0) == 3 and kernel_radius(0.5) == 2
 
 
@@ -125,6 +127,25 @@ def test_brushed_regions_are_held_out_whole():
     first = np.array([0, 1, 2, 4, 5])  # one stroke per class
     one_stroke = choose_smoothing(cube, np.ones((40, 40), bool), rows[first], cols[first], y[first], lambda: None)
     assert one_stroke.folds == 0 and one_stroke.sigma == 0 and "single labelled region" in one_stroke.note()
+
+
+def test_thousands_of_brushed_labels_are_subsampled_for_the_cv():
+    cube, valid, truth = _speckled_scene(seed=4, h=60, w=60, flip=0.3)
+    strokes = np.zeros_like(truth)
+    for c, c0 in enumerate((2, 22, 42)):  # two 25 x 14 strokes per class, one in each half of its stripe
+        strokes[3:28, c0:c0 + 14] = c + 1
+        strokes[32:57, c0:c0 + 14] = c + 1
+    rows, cols = np.nonzero((strokes > 0) & valid)
+    y = strokes[rows, cols] - 1
+    calls = []
+
+    def forest():
+        calls.append(1)
+        return SpectralRandomForest(n_estimators=10, seed=0, n_jobs=1)
+
+    choice = choose_smoothing(cube, valid, rows, cols, y, forest, seed=0)
+    assert len(rows) > 2000 and choice.folds == 2 and len(calls) == 2 * 3  # 2 strokes per class, 3 repeats
+    assert choice.sigma in SIGMAS and choice.sigma > 0  # 30 % speckle inside wide stripes: smoothing pays
 
 
 def test_the_analyst_can_fix_or_switch_off_the_width():
