@@ -2,15 +2,21 @@
 # Runs the benchmark cell by cell, seed by seed, so every (dataset, N) gets seeds before any gets all five; one job
 # at a time (two torch processes on 2 cores slow each other down ~10x). Each run is its own JSON in docs/bench/;
 # `bin/hypersynth bench --merge docs/bench/cell_*.json` makes the table. A finished run is not repeated.
+# SPLIT=disjoint runs the spatially disjoint split (files cell_disjoint_*); CELLS="salinasA 2;enmap_potsdam 5"
+# picks the cells (default: both datasets at N = 2 and 5).
 cd "$(dirname "$0")/.."
 export HYPERSYNTH_DATA_DIR="${HYPERSYNTH_DATA_DIR:-../shared/data}"
 METHODS="${METHODS:-rf,svm,cnn,cnn-pseudo,augment}"
+SPLIT="${SPLIT:-random}"
+CELLS="${CELLS:-enmap_potsdam 2;enmap_potsdam 5;salinasA 2;salinasA 5}"
+prefix=docs/bench/cell_
+[ "$SPLIT" = random ] || prefix=docs/bench/cell_${SPLIT}_
 cell() {  # dataset N seed
-  out=docs/bench/cell_$1_N$2_s$3
+  out=${prefix}$1_N$2_s$3
   [ -f $out.done ] && return
   bin/hypersynth bench --datasets $1 --labels-per-class $2 --seeds $3 --methods $METHODS \
-    --splits random --preset fast --quiet --json $out.json > $out.log 2>&1 && touch $out.done
+    --splits $SPLIT --preset fast --quiet --json $out.json > $out.log 2>&1 && touch $out.done
 }
 for s in 0 1 2 3 4; do
-  for c in "enmap_potsdam 2" "enmap_potsdam 5" "salinasA 2" "salinasA 5"; do cell $c $s; done
+  echo "$CELLS" | tr ';' '\n' | while read -r c; do [ -n "$c" ] && cell $c $s; done
 done
