@@ -93,6 +93,7 @@ def smoothed_at(proba_of: Callable[[np.ndarray, np.ndarray], np.ndarray], valid:
 
 def _smoothed_block(proba_of: Callable[[np.ndarray, np.ndarray], np.ndarray], valid: np.ndarray, rows: np.ndarray,
                     cols: np.ndarray, sigmas: tuple[float, ...]) -> dict[float, np.ndarray]:
+    """:func:`smoothed_at` for one block of pixels: gather each pixel's (2R + 1)² neighbours, weigh, average."""
     height, width = valid.shape
     reach = max(kernel_radius(s) for s in sigmas)
     d = np.arange(-reach, reach + 1)
