@@ -129,7 +129,9 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
     clf = fitted.classifier
     members = getattr(clf, "members", {})
     sigma = float(getattr(clf, "smoothing", 0.0) or 0.0)
+    choices: dict[str, float] = {}
     if members or sigma > 0:
+        choices = {**({"cnn_weight": float(clf.cnn_weight)} if members else {}), "smoothing": sigma}
         # Every valid pixel is predicted (smoothing needs the test pixels' neighbours), each member once;
         # their blend, smoothed, is the method's prediction, the same as predict_scene gives.
         from .classify.spatial import smooth_probabilities
@@ -148,9 +150,6 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
                                           valid=scene.valid))]
     seconds = time.perf_counter() - t0
     truth = labels[rows, cols]
-    choices = {"cnn_weight": float(clf.cnn_weight)} if members else {}
-    if members or sigma > 0:
-        choices["smoothing"] = sigma
     results = []
     for name, p_ in scored:
         ev = evaluate(truth, fitted.class_ids[np.argmax(p_, axis=1)], data.classes)

@@ -160,12 +160,14 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
         clf, blend_notes = _fit_blend(settings, p, parts, cube, valid, (rows, cols), reporter.sub(0.4, 1.0))
         return FittedMethod(method, clf, class_ids, notes=notes + blend_notes)
 
-    return _fit_augment(cube, valid, train_labels, classes, class_ids, real, y, settings, reporter, wavelengths)
+    return _fit_augment(cube, valid, train_labels, classes, class_ids, real, y, (rows, cols), settings, reporter,
+                        wavelengths)
 
 
 def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, classes: list[ClassInfo],
-                 class_ids: np.ndarray, real: np.ndarray, y: np.ndarray, settings: MethodSettings,
-                 reporter: Reporter, wavelengths: Optional[np.ndarray] = None) -> FittedMethod:
+                 class_ids: np.ndarray, real: np.ndarray, y: np.ndarray, labelled: tuple[np.ndarray, np.ndarray],
+                 settings: MethodSettings, reporter: Reporter,
+                 wavelengths: Optional[np.ndarray] = None) -> FittedMethod:
     """Train (or reuse) the synthesis model, synthesise per class, train the CNN on real + synthetic.
 
     With pseudo-labels (METHODS §1.4): the first CNN picks confident unlabelled pixels, synthesis runs
@@ -204,7 +206,7 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
                                           reporter.sub(0.8, 0.85, "synthesis "), seed_offset=1)
         notes += note
     clf, blend_notes = _fit_blend(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)], cube, valid,
-                                  np.nonzero((train_labels > 0) & valid), reporter.sub(0.85 if n_pseudo else 0.75, 1.0))
+                                  labelled, reporter.sub(0.85 if n_pseudo else 0.75, 1.0))
     notes += blend_notes
     return FittedMethod("augment", clf, class_ids, synthesis_model=model, synthetic=synthetic, notes=notes)
 
@@ -277,15 +279,14 @@ def _fit_blend(settings: MethodSettings, patch_size: int, parts: list[tuple[np.n
     real, y, _ = parts[0]
     smoothing = choose_spatial_smoothing(settings, cube, valid, labelled, y, reporter.sub(0.0, 0.1))
     blend = choose_blend(settings, real, y, reporter.sub(0.1, 0.5))
-    clf = _fit_weighted(settings, patch_size, parts, reporter.sub(0.5, 1.0), blend=blend)
-    clf.smoothing, clf.smoothing_note = smoothing.sigma, smoothing.note()
+    clf = _fit_weighted(settings, patch_size, parts, reporter.sub(0.5, 1.0), blend=blend, smoothing=smoothing)
     return clf, [blend.note(), smoothing.note()]
 
 
 def _fit_weighted(settings: MethodSettings, patch_size: int, parts: list[tuple[np.ndarray, np.ndarray, float]],
-                  reporter: Reporter, blend: Any = None) -> Classifier:
-    """A fresh CNN (with ``blend``: CNN + spectral forest) trained on ``(patches, class indices, share)``
-    parts, the real labels first.
+                  reporter: Reporter, blend: Any = None, smoothing: Any = None) -> Classifier:
+    """A fresh CNN (with ``blend``: CNN + spectral forest, smoothed as ``smoothing`` says) trained on
+    ``(patches, class indices, share)`` parts, the real labels first.
 
     A part's share is its total loss weight relative to the real labels' (per patch: share × real count /
     part count), so a few real labels are not drowned by hundreds of synthetic or pseudo-labelled patches.
@@ -300,7 +301,8 @@ def _fit_weighted(settings: MethodSettings, patch_size: int, parts: list[tuple[n
         from .classify.ensemble import SpectralSpatialEnsemble
 
         ensemble = SpectralSpatialEnsemble(_cnn_for(settings, patch_size), _forest_for(settings), blend.cnn_weight,
-                                           blend)
+                                           blend, smoothing=smoothing.sigma if smoothing else 0.0,
+                                           smoothing_note=smoothing.note() if smoothing else "")
         return ensemble.fit(samples, labels, sample_weight=weights, reporter=reporter)
     clf = _cnn_for(settings, patch_size)
     clf.fit(samples, labels, sample_weight=weights, reporter=reporter)

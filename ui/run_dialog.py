@@ -37,8 +37,10 @@ AUTO_SMOOTHING_SPECIAL = "chosen from your labels"  # the smoothing box's "cross
 
 
 def _number_box(box: Any, low: float, high: float, step: float, value: float, tooltip: str, *,
-                decimals: Optional[int] = None, special: Optional[str] = None) -> Any:
+                decimals: Optional[int] = None, special: Optional[str] = None, suffix: str = "") -> Any:
     """``box`` (a QSpinBox or QDoubleSpinBox) set up in one call; ``special`` is the text shown at the minimum."""
+    if suffix:
+        box.setSuffix(suffix)
     if decimals is not None:
         box.setDecimals(decimals)
     box.setRange(low, high)
@@ -111,14 +113,11 @@ class RunDialog(QDialog):
         self.device.setToolTip("auto uses the GPU (CUDA) when one is available")
         form.addRow("Device", self.device)
 
-        self.patch_size = QSpinBox()
-        self.patch_size.setRange(0, 64)
-        self.patch_size.setSpecialValueText(AUTO_PATCH_SPECIAL)
-        self.patch_size.setSuffix(" px")
-        self.patch_size.setValue(int(defaults.get("patch_size") or 0))
-        self.patch_size.setToolTip("Side of the square patches the VAE and the classifier see. By default it is "
-                                   "chosen from how uniform the scene's neighbourhoods are (large for big uniform "
-                                   "fields, small for mixed scenes), at most the preset's size")
+        self.patch_size = _number_box(
+            QSpinBox(), 0, 64, 1, int(defaults.get("patch_size") or 0),
+            "Side of the square patches the VAE and the classifier see. By default it is chosen from how uniform "
+            "the scene's neighbourhoods are (large for big uniform fields, small for mixed scenes), at most the "
+            "preset's size", special=AUTO_PATCH_SPECIAL, suffix=" px")
         form.addRow("Patch size", self.patch_size)
         self.synthetic = _number_box(
             QSpinBox(), 0, 100000, 50, int(defaults.get("synthetic_per_class") or 0),
@@ -151,8 +150,7 @@ class RunDialog(QDialog):
             QDoubleSpinBox(), -0.5, 10.0, 0.5, -0.5 if smoothing is None else float(smoothing),
             "Width (pixels) of the Gaussian smoothing of the class probabilities before each pixel gets its class: "
             "removes isolated misclassified pixels inside fields. By default cross-validation on your labels picks "
-            "it (0, 0.5, 1, 2 or 3); 0 switches it off", decimals=1, special=AUTO_SMOOTHING_SPECIAL)
-        self.spatial_smoothing.setSuffix(" px")
+            "it (0, 0.5, 1, 2 or 3); 0 switches it off", decimals=1, special=AUTO_SMOOTHING_SPECIAL, suffix=" px")
         form.addRow("Spatial smoothing σ", self.spatial_smoothing)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
