@@ -1,9 +1,15 @@
 """Evidence that synthetic patches are class-faithful: VAE fidelity, per-class SAM, train-on-synthetic-test-on-real.
 
 Usage: .venv/bin/python scripts/synthesis_quality.py --dataset salinasA --labels-per-class 5 --preset fast \
-           --out docs/quality
+           --out docs/quality [--sweep] [--ablate]
 Writes <out>/<dataset>_quality.json, <dataset>_pca.png, <dataset>_spectra.png, <dataset>_attention.png and prints
 a Markdown summary (pasted into BENCHMARKS.md).
+
+--sweep also samples the trained model at several guidance weights ω (prompt alone and anchored) and anchor
+strengths (at the preset's ω); --ablate retrains with RPSC off and with LF-UE off (same seed, same labels) and
+measures both variants the same way. Every figure is train-on-synthetic/test-on-real on the test pixels of the
+few-label split and per-class mean-spectrum SAM: evidence about the synthesis, not a choice for the product
+(Augment & Classify's settings were fixed before these were run and are not tuned on them).
 """
 
 from __future__ import annotations
@@ -12,8 +18,87 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+GUIDANCE_GRID = (0.0, 1.0, 3.0, 6.0)  # ω: unconditional, conditional, the presets' default, strong
+STRENGTH_GRID = (0.25, 0.5, 0.75, 1.0)  # anchored: how far a labelled patch is noised (1 = pure noise)
+
+
+class Judge:
+    """Measures a synthetic set against the real labels of one few-label split (SAM per class, TSTR)."""
+
+    def __init__(self, cube: np.ndarray, labels: np.ndarray, split: Any, classes: list, seed: int) -> None:
+        self.classes, self.seed = classes, seed
+        self.real_all = {c.id: cube[:, labels == c.id].T for c in classes}
+        rows, cols, self.test_ids = split.test_pixels()
+        self.test_spec = cube[:, rows, cols].T
+        tr_rows, tr_cols, self.train_ids = split.train_pixels()
+        self.train_spec = cube[:, tr_rows, tr_cols].T
+        self.ids_sorted = np.array(sorted(c.id for c in classes))
+        self.real_oa = {name: self._oa(name, self.train_spec, self.train_ids) for name in ("rf", "svm")}
+
+    def _oa(self, name: str, x: np.ndarray, y: np.ndarray) -> float:
+        from hypersynth.core.classify.baselines import make_baseline
+        from hypersynth.core.evaluation.metrics import evaluate
+
+        clf = make_baseline(name, seed=self.seed).fit(x, np.searchsorted(self.ids_sorted, y))
+        pred = self.ids_sorted[np.argmax(clf.predict_proba(self.test_spec), axis=1)]
+        return evaluate(self.test_ids, pred, self.classes).oa
+
+    def __call__(self, synthetic: Any) -> tuple[list[dict], dict]:
+        """Per-class SAM of mean spectra (synthetic vs all real pixels of the class) and train-on-synthetic."""
+        from hypersynth.core.classify.base import centre_spectra
+        from hypersynth.core.report import spectral_angle_deg
+
+        spec = centre_spectra(synthetic.patches)
+        per_class = []
+        for c in self.classes:
+            s = spec[synthetic.labels == c.id]
+            real = self.real_all[c.id]
+            sam = spectral_angle_deg(s.mean(0), real.mean(0))
+            # the reference a class's own spread gives: mean SAM of real pixels to their class mean
+            spread = float(np.mean([spectral_angle_deg(x, real.mean(0)) for x in real[:500]]))
+            per_class.append({"id": c.id, "name": c.name, "sam_mean_deg": round(sam, 3),
+                              "real_within_class_sam_deg": round(spread, 3)})
+        tstr = {}
+        for name, real_oa in self.real_oa.items():
+            syn_oa = self._oa(name, spec, synthetic.labels)
+            tstr[name] = {"real": real_oa, "synthetic": syn_oa, "ratio": syn_oa / real_oa}
+        return per_class, tstr
+
+
+def summary(per_class: list[dict], tstr: dict) -> dict:
+    """One row of a sweep table: TSTR ratios and the mean/largest per-class SAM."""
+    sams = [r["sam_mean_deg"] for r in per_class]
+    return {"tstr_rf": round(tstr["rf"]["ratio"], 3), "tstr_svm": round(tstr["svm"]["ratio"], 3),
+            "sam_mean_deg": round(float(np.mean(sams)), 3), "sam_max_deg": round(float(np.max(sams)), 3),
+            "classes_below_5deg": int(sum(s < 5 for s in sams))}
+
+
+def sample(model: Any, classes: list, n: int, seed: int, guidance: float | None = None,
+           anchors: dict | None = None, strength: float = 1.0) -> Any:
+    from hypersynth.core.ldm.synthesize import synthesize
+
+    return synthesize(model, {c.id: c.text for c in classes}, n, seed=seed, guidance=guidance,
+                      anchors=anchors if strength < 1 else None, strength=strength)
+
+
+def sweep(model: Any, classes: list, judge: Judge, anchors: dict, n: int, seed: int,
+          anchor_strength: float) -> list[dict]:
+    """TSTR and SAM over guidance weights (prompt alone and anchored) and anchor strengths (at the model's ω)."""
+    rows = []
+    for omega in GUIDANCE_GRID:
+        for strength in (1.0, anchor_strength):
+            rows.append({"guidance": omega, "strength": strength,
+                         **summary(*judge(sample(model, classes, n, seed, omega, anchors, strength)))})
+    default = model.config.diffusion.guidance
+    for strength in STRENGTH_GRID:
+        if strength not in (1.0, anchor_strength) or default not in GUIDANCE_GRID:
+            rows.append({"guidance": default, "strength": strength,
+                         **summary(*judge(sample(model, classes, n, seed, default, anchors, strength)))})
+    return rows
 
 
 def main() -> int:
@@ -24,18 +109,18 @@ def main() -> int:
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--per-class", type=int, default=100, help="synthetic patches per class")
     parser.add_argument("--anchor-strength", type=float, default=0.5, help="strength of the anchored variant")
+    parser.add_argument("--sweep", action="store_true", help="also sample at several ω and anchor strengths")
+    parser.add_argument("--ablate", action="store_true", help="also retrain with RPSC off and with LF-UE off")
     parser.add_argument("--out", default="docs/quality")
     args = parser.parse_args()
 
     from hypersynth.core.bench import load_bench_dataset, machine_description
-    from hypersynth.core.classify.base import centre_spectra
-    from hypersynth.core.classify.baselines import make_baseline
-    from hypersynth.core.evaluation.metrics import evaluate
     from hypersynth.core.evaluation.protocol import few_label_split
     from hypersynth.core.ldm.config import preset
-    from hypersynth.core.ldm.synthesize import synthesize, synthesize_rpsc
+    from hypersynth.core.ldm.synthesize import synthesize_rpsc
     from hypersynth.core.ldm.training import train_synthesis_model
-    from hypersynth.core.report import attention_figure, pca_figure, spectra_figure, spectral_angle_deg
+    from hypersynth.core.patches import extract_patches
+    from hypersynth.core.report import attention_figure, pca_figure, spectra_figure
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -45,59 +130,29 @@ def main() -> int:
     labels = np.where(scene.valid, data.labels, 0)
     split = few_label_split(labels, args.labels_per_class, args.seed, valid=scene.valid)
     train = np.where(split.train_mask, labels, 0)
-    cfg = preset(args.preset, seed=args.seed)
+    judge = Judge(cube, labels, split, classes, args.seed)
 
-    t0 = time.perf_counter()
-    model = train_synthesis_model(cube, scene.valid, train, classes, cfg, wavelengths=scene.usable_wavelengths())
-    t_train = time.perf_counter() - t0
+    def train_model(**overrides: Any) -> tuple[Any, float]:
+        t0 = time.perf_counter()
+        model = train_synthesis_model(cube, scene.valid, train, classes, preset(args.preset, seed=args.seed, **overrides),
+                                      wavelengths=scene.usable_wavelengths())
+        return model, time.perf_counter() - t0
+
+    model, t_train = train_model()
     vae_hist = model.history["vae"]
     t0 = time.perf_counter()
-    syn = synthesize(model, {c.id: c.text for c in classes}, args.per_class, seed=args.seed)
+    syn = sample(model, classes, args.per_class, args.seed)
     t_syn = time.perf_counter() - t0
-    # Anchored synthesis (what Augment & Classify uses): variations of the labelled patches, strength 0.5.
-    from hypersynth.core.patches import extract_patches
-
+    # Anchored synthesis (what Augment & Classify uses): variations of the labelled patches.
     tr_rows, tr_cols, tr_ids = split.train_pixels()
-    p = model.patch_size
-    anchor_patches = extract_patches(cube, tr_rows, tr_cols, p)
+    anchor_patches = extract_patches(cube, tr_rows, tr_cols, model.patch_size)
     anchors = {c.id: anchor_patches[tr_ids == c.id] for c in classes}
-    anchored = synthesize(model, {c.id: c.text for c in classes}, args.per_class, seed=args.seed,
-                          anchors=anchors, strength=args.anchor_strength)
+    anchored = sample(model, classes, args.per_class, args.seed, anchors=anchors, strength=args.anchor_strength)
+    per_class, tstr = judge(syn)
+    per_class_anchored, tstr_anchored = judge(anchored)
 
-    real_all = {c.id: cube[:, labels == c.id].T for c in classes}
-    rows, cols, ids = split.test_pixels()
-    test_spec = cube[:, rows, cols].T
-    real_train = cube[:, tr_rows, tr_cols].T
-    ids_sorted = np.array(sorted(c.id for c in classes))
-
-    def quality(synthetic):
-        """Per-class SAM of mean spectra (synthetic vs all real pixels of the class) and train-on-synthetic."""
-        spec = centre_spectra(synthetic.patches)
-        per_class = []
-        for c in classes:
-            s = spec[synthetic.labels == c.id]
-            sam = spectral_angle_deg(s.mean(0), real_all[c.id].mean(0))
-            # the reference a class's own spread gives: mean SAM of real pixels to their class mean
-            spread = float(np.mean([spectral_angle_deg(x, real_all[c.id].mean(0)) for x in real_all[c.id][:500]]))
-            per_class.append({"id": c.id, "name": c.name, "sam_mean_deg": round(sam, 3),
-                              "real_within_class_sam_deg": round(spread, 3)})
-        tstr = {}
-        for name in ("rf", "svm"):
-            res = {}
-            for source, x, y in (("real", real_train, tr_ids), ("synthetic", spec, synthetic.labels)):
-                clf = make_baseline(name, seed=args.seed).fit(x, np.searchsorted(ids_sorted, y))
-                pred = ids_sorted[np.argmax(clf.predict_proba(test_spec), axis=1)]
-                res[source] = evaluate(ids, pred, classes).oa
-            res["ratio"] = res["synthetic"] / res["real"]
-            tstr[name] = res
-        return per_class, tstr
-
-    per_class, tstr = quality(syn)
-    per_class_anchored, tstr_anchored = quality(anchored)
-
-    real_train_by_class = {c.id: real_all[c.id] for c in classes}
-    pca_figure(out / f"{args.dataset}_pca.png", real_train_by_class, syn, classes)
-    spectra_figure(out / f"{args.dataset}_spectra.png", real_train_by_class, syn, classes, scene.usable_wavelengths())
+    pca_figure(out / f"{args.dataset}_pca.png", judge.real_all, syn, classes)
+    spectra_figure(out / f"{args.dataset}_spectra.png", judge.real_all, syn, classes, scene.usable_wavelengths())
     a, b = classes[0].id, classes[-1].id
     mixed = synthesize_rpsc(model, a, b, 4, seed=args.seed, return_attention=True)
     tokens = mixed.tokens[0] if mixed.tokens else []
@@ -114,23 +169,63 @@ def main() -> int:
         "per_class_anchored": per_class_anchored, "tstr_anchored": tstr_anchored, "seconds_train": round(t_train, 1),
         "seconds_synthesis": round(t_syn, 1), "n_synthetic": int(len(syn)),
     }
+    if args.sweep:
+        result["sweep"] = sweep(model, classes, judge, anchors, args.per_class, args.seed, args.anchor_strength)
+    if args.ablate:
+        result["ablations"] = []
+        for name, overrides in (("RPSC off", {"diffusion__rpsc_probability": 0.0}),
+                                ("LF-UE off", {"diffusion__lfue_strength": 0.0})):
+            variant, seconds = train_model(**overrides)
+            for strength in (1.0, args.anchor_strength):
+                row = summary(*judge(sample(variant, classes, args.per_class, args.seed, anchors=anchors,
+                                            strength=strength)))
+                result["ablations"].append({"variant": name, "strength": strength, "seconds_train": round(seconds, 1),
+                                            **row})
+        result["ablations"] = [{"variant": "both on (as trained above)", "strength": strength,
+                                "seconds_train": round(t_train, 1), **summary(pc, t)}
+                               for strength, pc, t in ((1.0, per_class, tstr),
+                                                       (args.anchor_strength, per_class_anchored, tstr_anchored))
+                               ] + result["ablations"]
     (out / f"{args.dataset}_quality.json").write_text(json.dumps(result, indent=2))
-    print(f"### Synthesis quality: {args.dataset}, {args.labels_per_class} labels/class, preset {args.preset}, "
-          f"seed {args.seed}\n")
+    print_markdown(result)
+    return 0
+
+
+def print_markdown(result: dict) -> None:
+    """The summary pasted into BENCHMARKS.md."""
+    print(f"### Synthesis quality: {result['dataset']}, {result['labels_per_class']} labels/class, "
+          f"preset {result['preset']}, seed {result['seed']}\n")
     print(f"- VAE held-out reconstruction: RMSE {result['vae_holdout_rmse']:.4f} (standardised units), "
           f"SAM {result['vae_holdout_sam_deg']:.2f}° (physical units)")
-    print(f"- Training {t_train:.0f} s, synthesis of {len(syn)} patches {t_syn:.0f} s ({result['machine']})")
-    print(f"- Text encoder: {model.text_source}")
-    for label, t in (("from the prompt alone", tstr), (f"anchored, strength {args.anchor_strength}", tstr_anchored)):
+    print(f"- Training {result['seconds_train']:.0f} s, synthesis of {result['n_synthetic']} patches "
+          f"{result['seconds_synthesis']:.0f} s ({result['machine']})")
+    print(f"- Text encoder: {result['text_source']}")
+    for label, t in (("from the prompt alone", result["tstr"]),
+                     (f"anchored, strength {result['anchor_strength']}", result["tstr_anchored"])):
         for name, r in t.items():
             print(f"- Train-on-synthetic ({label}) / test-on-real, {name.upper()}: OA {r['synthetic'] * 100:.1f} % "
                   f"vs train-on-real {r['real'] * 100:.1f} % (ratio {r['ratio']:.2f})")
     print("\n| class | SAM(mean synthetic, mean real) °, prompt alone | anchored | real within-class SAM ° |\n"
           "|---|---|---|---|")
-    for r, a in zip(per_class, per_class_anchored):
+    for r, a in zip(result["per_class"], result["per_class_anchored"]):
         print(f"| {r['name']} | {r['sam_mean_deg']:.2f} | {a['sam_mean_deg']:.2f} | "
               f"{r['real_within_class_sam_deg']:.2f} |")
-    return 0
+    columns = "TSTR RF | TSTR SVM | mean SAM ° | largest SAM ° | classes < 5° |"
+    if "sweep" in result:
+        print(f"\n| ω | start | {columns}\n|---|---|---|---|---|---|---|")
+        for r in result["sweep"]:
+            start = "prompt alone" if r["strength"] >= 1 else f"anchored {r['strength']}"
+            print(f"| {r['guidance']:g} | {start} | {_cells(r)}")
+    if "ablations" in result:
+        print(f"\n| training | start | train s | {columns}\n|---|---|---|---|---|---|---|---|")
+        for r in result["ablations"]:
+            start = "prompt alone" if r["strength"] >= 1 else f"anchored {r['strength']}"
+            print(f"| {r['variant']} | {start} | {r['seconds_train']:.0f} | {_cells(r)}")
+
+
+def _cells(r: dict) -> str:
+    return (f"{r['tstr_rf']:.2f} | {r['tstr_svm']:.2f} | {r['sam_mean_deg']:.2f} | {r['sam_max_deg']:.2f} | "
+            f"{r['classes_below_5deg']} |")
 
 
 if __name__ == "__main__":
