@@ -112,7 +112,12 @@ def main() -> int:
     parser.add_argument("--sweep", action="store_true", help="also sample at several ω and anchor strengths")
     parser.add_argument("--ablate", action="store_true", help="also retrain with RPSC off and with LF-UE off")
     parser.add_argument("--out", default="docs/quality")
+    parser.add_argument("--summarize", nargs="+", metavar="JSON",
+                        help="print one table over earlier results (<dataset>_quality.json files) and stop")
     args = parser.parse_args()
+    if args.summarize:
+        print_cross_scene([json.loads(Path(f).read_text()) for f in args.summarize])
+        return 0
 
     from hypersynth.core.bench import load_bench_dataset, machine_description
     from hypersynth.core.evaluation.protocol import few_label_split
@@ -221,6 +226,18 @@ def print_markdown(result: dict) -> None:
         for r in result["ablations"]:
             start = "prompt alone" if r["strength"] >= 1 else f"anchored {r['strength']}"
             print(f"| {r['variant']} | {start} | {r['seconds_train']:.0f} | {_cells(r)}")
+
+
+def print_cross_scene(results: list[dict]) -> None:
+    """One row per scene: VAE fidelity, then TSTR and SAM for prompt-only and anchored synthesis."""
+    print("| scene | VAE held-out SAM ° | start | TSTR RF | TSTR SVM | mean SAM ° | largest SAM ° | classes < 5° | "
+          "train s |\n|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        for start, pc, t in (("prompt alone", r["per_class"], r["tstr"]),
+                             (f"anchored {r['anchor_strength']}", r["per_class_anchored"], r["tstr_anchored"])):
+            row = summary(pc, t)
+            print(f"| {r['dataset']} ({len(pc)} classes) | {r['vae_holdout_sam_deg']:.2f} | {start} | {_cells(row)} "
+                  f"{r['seconds_train']:.0f} |")
 
 
 def _cells(r: dict) -> str:
