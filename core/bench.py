@@ -32,8 +32,7 @@ class RunResult:
     seconds: float  # training + prediction of the test pixels
     n_train: int
     n_test: int
-    choices: dict[str, float] = field(default_factory=dict)  # what the labels chose: CNN share, smoothing σ,
-    #   forest_real_only (1.0: the blend's forest learnt from the real labels only, 0.0: from every part)
+    choices: dict[str, float] = field(default_factory=dict)  # what the labels chose: CNN share, smoothing σ
 
 
 @dataclass
@@ -132,9 +131,7 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
     sigma = float(getattr(clf, "smoothing", 0.0) or 0.0)
     choices: dict[str, float] = {}
     if members or sigma > 0:
-        choices = {**({"cnn_weight": float(clf.cnn_weight),
-                       "forest_real_only": float(clf.choice.forest_data == "real")} if members else {}),
-                   "smoothing": sigma}
+        choices = {**({"cnn_weight": float(clf.cnn_weight)} if members else {}), "smoothing": sigma}
         # Every valid pixel is predicted (smoothing needs the test pixels' neighbours), each member once;
         # their blend, smoothed, is the method's prediction, the same as predict_scene gives.
         from .classify.spatial import smooth_probabilities

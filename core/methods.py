@@ -157,8 +157,7 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
             part, note = _pseudo_part(clf, cube, valid, train_labels, real, y, class_ids, n_pseudo, settings, reporter)
             parts.append(part)
             notes.append(note)
-        clf, blend_notes = _fit_blend(settings, p, parts, cube, valid, (rows, cols), reporter.sub(0.4, 1.0),
-                                      n_pseudo=n_pseudo)
+        clf, blend_notes = _fit_blend(settings, p, parts, cube, valid, (rows, cols), reporter.sub(0.4, 1.0))
         return FittedMethod(method, clf, class_ids, notes=notes + blend_notes)
 
     return _fit_augment(cube, valid, train_labels, classes, class_ids, real, y, (rows, cols), settings, reporter,
@@ -207,7 +206,7 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
                                           reporter.sub(0.8, 0.85, "synthesis "), seed_offset=1)
         notes += note
     clf, blend_notes = _fit_blend(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)], cube, valid,
-                                  labelled, reporter.sub(0.85 if n_pseudo else 0.75, 1.0), n_pseudo=n_pseudo)
+                                  labelled, reporter.sub(0.85 if n_pseudo else 0.75, 1.0))
     notes += blend_notes
     return FittedMethod("augment", clf, class_ids, synthesis_model=model, synthetic=synthetic, notes=notes)
 
@@ -252,36 +251,13 @@ def _forest_for(settings: MethodSettings) -> Classifier:
     return SpectralRandomForest(n_estimators=50 if settings.preset == "tiny" else 500, seed=settings.seed)
 
 
-def choose_blend(settings: MethodSettings, real: np.ndarray, y: np.ndarray, reporter: Reporter,
-                 fold_extra: Any = None) -> Any:
-    """The CNN's share in the CNN + spectral-forest blend (and, with ``fold_extra``, whether the forest learns
-    from the pseudo-labelled and synthetic parts too), by cross-validation on the real labels alone
-    (:func:`classify.ensemble.choose_cnn_weight`): the labels, not the test pixels, pick them."""
+def choose_blend(settings: MethodSettings, real: np.ndarray, y: np.ndarray, reporter: Reporter) -> Any:
+    """The CNN's share in the CNN + spectral-forest blend, by cross-validation on the real labels alone
+    (:func:`classify.ensemble.choose_cnn_weight`): the labels, not the test pixels, pick it."""
     from .classify.ensemble import choose_cnn_weight
 
     return choose_cnn_weight(real, y, lambda: _cnn_for(settings, real.shape[-1]), lambda: _forest_for(settings),
-                             seed=settings.seed, fold_extra=fold_extra, reporter=reporter)
-
-
-def fold_pseudo_labels(settings: MethodSettings, cube: np.ndarray, valid: np.ndarray,
-                       labelled: tuple[np.ndarray, np.ndarray], real: np.ndarray, y: np.ndarray, per_class: int) -> Any:
-    """A cross-validation fold's pseudo-labels, for :func:`classify.ensemble.choose_cnn_weight`: picked by the
-    fold's CNN exactly as the run picks its own (:func:`_pseudo_part`), with the fold's labels as the class
-    means; no labelled pixel, held out or not, is ever a candidate. Weighted as the run weights its own."""
-    from .classify.predict import pixel_patches
-    from .pseudo_labels import select_pseudo_labels
-
-    mask = np.zeros(valid.shape, bool)
-    mask[labelled] = True
-
-    def extra(cnn: Classifier, train: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        pseudo = select_pseudo_labels(cnn, cube, valid, mask, real_class_means(real[train], y[train]), per_class,
-                                      seed=settings.seed)
-        patches = pixel_patches(cube, valid, pseudo.rows, pseudo.cols, real.shape[-1])
-        weight = settings.pseudo_weight * len(train) / max(len(pseudo), 1)
-        return patches, pseudo.index, np.full(len(pseudo), weight, np.float32)
-
-    return extra
+                             seed=settings.seed, reporter=reporter)
 
 
 def choose_spatial_smoothing(settings: MethodSettings, cube: np.ndarray, valid: np.ndarray,
@@ -297,14 +273,12 @@ def choose_spatial_smoothing(settings: MethodSettings, cube: np.ndarray, valid: 
 
 def _fit_blend(settings: MethodSettings, patch_size: int, parts: list[tuple[np.ndarray, np.ndarray, float]],
                cube: np.ndarray, valid: np.ndarray, labelled: tuple[np.ndarray, np.ndarray],
-               reporter: Reporter, n_pseudo: int = 0) -> tuple[Classifier, list[str]]:
-    """The final classifier, CNN + spectral forest on ``parts``, the CNN's share, whether the forest learns
-    from more than the real labels (when ``n_pseudo`` pseudo-labels per class are in play) and the smoothing
-    width chosen by CV on the real part (``parts[0]``, at pixels ``labelled``); and the report's lines."""
+               reporter: Reporter) -> tuple[Classifier, list[str]]:
+    """The final classifier, CNN + spectral forest on all ``parts``, the CNN's share and the smoothing width
+    chosen by CV on the real part (``parts[0]``, at pixels ``labelled``); and the report's lines on both."""
     real, y, _ = parts[0]
     smoothing = choose_spatial_smoothing(settings, cube, valid, labelled, y, reporter.sub(0.0, 0.1))
-    fold_extra = fold_pseudo_labels(settings, cube, valid, labelled, real, y, n_pseudo) if n_pseudo else None
-    blend = choose_blend(settings, real, y, reporter.sub(0.1, 0.5), fold_extra)
+    blend = choose_blend(settings, real, y, reporter.sub(0.1, 0.5))
     clf = _fit_weighted(settings, patch_size, parts, reporter.sub(0.5, 1.0), blend=blend, smoothing=smoothing)
     return clf, [blend.note(), smoothing.note()]
 
@@ -329,7 +303,7 @@ def _fit_weighted(settings: MethodSettings, patch_size: int, parts: list[tuple[n
         ensemble = SpectralSpatialEnsemble(_cnn_for(settings, patch_size), _forest_for(settings), blend.cnn_weight,
                                            blend, smoothing=smoothing.sigma if smoothing else 0.0,
                                            smoothing_note=smoothing.note() if smoothing else "")
-        return ensemble.fit(samples, labels, sample_weight=weights, real_count=n_real, reporter=reporter)
+        return ensemble.fit(samples, labels, sample_weight=weights, reporter=reporter)
     clf = _cnn_for(settings, patch_size)
     clf.fit(samples, labels, sample_weight=weights, reporter=reporter)
     return clf

@@ -17,11 +17,6 @@ OLD_FORMATS = ("hypersynth-ensemble/1",)  # read as smoothing 0
 CNN_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # candidate shares of the CNN in the blend (the rest is the forest's)
 DEFAULT_CNN_WEIGHT = 0.5  # used when there are too few labels to cross-validate, and the tie-breaker
 MAX_FOLDS = 5  # cross-validation folds on the labelled pixels (fewer when a class has fewer labels)
-FOREST_DATA = ("all", "real")  # what the forest member learns from: every training part, or the real labels only
-
-# A fold's extra training data for the forest, given the fold's trained CNN and the fold's training rows:
-# (patches (n, B, p, p), class indices (n,), per-patch weights (n,)). Pseudo-labels in practice.
-FoldExtra = Callable[[Classifier, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -30,52 +25,35 @@ class BlendChoice:
 
     cnn_weight: float  # the CNN's share of the blended probabilities (1 - it = the forest's)
     folds: int  # cross-validation folds used; 0 = too few labels, the default weight was used
-    scores: dict[float, float] = field(default_factory=dict)  # CV balanced accuracy per CNN share (forest_data's)
-    forest_data: str = "all"  # the forest learns from "all" training parts or from the "real" labels only
-    forest_scores: dict[str, float] = field(default_factory=dict)  # best CV balanced accuracy per forest_data
+    scores: dict[float, float] = field(default_factory=dict)  # CV balanced accuracy per candidate weight
 
     def note(self) -> str:
         """One line for the run's report."""
-        forest = "spectral forest" + (" (real labels only)" if self.forest_data == "real" else "")
         if not self.folds:
-            return (f"classifier blend: CNN {self.cnn_weight:.2f} + {forest} {1 - self.cnn_weight:.2f} "
+            return (f"classifier blend: CNN {self.cnn_weight:.2f} + spectral forest {1 - self.cnn_weight:.2f} "
                     "(default; a class has a single label, too few to cross-validate)")
         tried = ", ".join(f"{w:.2f}: {s * 100:.1f} %" for w, s in self.scores.items())
-        data = ""
-        if len(self.forest_scores) > 1:
-            data = (f"; the forest learns from {'the real labels only' if self.forest_data == 'real' else 'every part'}"
-                    f" (best blend with the forest on the real labels {self.forest_scores['real'] * 100:.1f} %, "
-                    f"on real + pseudo-labels {self.forest_scores['all'] * 100:.1f} %)")
-        return (f"classifier blend: CNN {self.cnn_weight:.2f} + {forest} {1 - self.cnn_weight:.2f}, chosen by "
-                f"{self.folds}-fold cross-validation on the real labels (balanced accuracy per CNN share: {tried}"
-                f"{data}); the chosen blend's cross-validated accuracy, {self.scores[self.cnn_weight] * 100:.1f} %, is "
-                "optimistic (few labels, and the share was picked on the same folds): validation labels give the real "
-                "figure")
+        return (f"classifier blend: CNN {self.cnn_weight:.2f} + spectral forest {1 - self.cnn_weight:.2f}, chosen by "
+                f"{self.folds}-fold cross-validation on the real labels (balanced accuracy per CNN share: {tried}); "
+                f"the chosen blend's cross-validated accuracy, {self.scores[self.cnn_weight] * 100:.1f} %, is optimistic "
+                "(few labels, and the share was picked on the same folds): validation labels give the real figure")
 
 
 def choose_cnn_weight(patches: np.ndarray, y: np.ndarray, make_cnn: Callable[[], Classifier],
-                      make_forest: Callable[[], Classifier], *, seed: int = 0, fold_extra: Optional[FoldExtra] = None,
+                      make_forest: Callable[[], Classifier], *, seed: int = 0,
                       reporter: Reporter = NULL_REPORTER) -> BlendChoice:
-    """Pick the CNN's share of the blend, and what the forest learns from, by stratified k-fold CV on the real
-    labelled patches.
+    """Pick the CNN's share of the blend by stratified k-fold CV on the real labelled patches.
 
     Each fold trains a fresh CNN and forest on the other folds' labels and predicts the held-out ones;
     the blend weights in :data:`CNN_WEIGHTS` are scored on those out-of-fold probabilities (balanced
     accuracy, so a class with more labels does not dominate). Ties go to the weight nearest 0.5. Only the
     labelled pixels are used: this is how a hyperparameter is chosen without test pixels.
 
-    With ``fold_extra`` (pseudo-labels picked by the fold's own CNN, so nothing of the held-out labels leaks
-    in), each fold also trains a forest on its labels plus that extra data. Pseudo-labels from a weak CNN can
-    teach the forest wrong spectra (urban 30 m scenes), or can teach it the class's spread (crops): the folds
-    decide. The forest then learns from every training part ("all") when that blend scores at least as well,
-    else from the real labels only ("real").
-
     Args:
         patches: ``(N, B, p, p)`` real labelled patches.
         y: ``(N,)`` class indices 0..K-1.
         make_cnn, make_forest: return a fresh untrained member (same settings as the final one).
         seed: seeds the folds.
-        fold_extra: the extra forest data of a fold, from its trained CNN and training rows (see :data:`FoldExtra`).
     """
     y = np.asarray(y, dtype=np.int64)
     counts = np.bincount(y)
@@ -85,9 +63,7 @@ def choose_cnn_weight(patches: np.ndarray, y: np.ndarray, make_cnn: Callable[[],
     k = min(MAX_FOLDS, smallest)
     n_classes = int(y.max()) + 1
     p_cnn = np.zeros((len(y), n_classes), np.float32)  # out-of-fold probabilities
-    p_forest = {"real": np.zeros_like(p_cnn)}
-    if fold_extra is not None:
-        p_forest["all"] = np.zeros_like(p_cnn)
+    p_forest = np.zeros_like(p_cnn)
     folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     for i, (train, held) in enumerate(folds.split(np.zeros(len(y)), y)):
         reporter.check()
@@ -95,21 +71,13 @@ def choose_cnn_weight(patches: np.ndarray, y: np.ndarray, make_cnn: Callable[[],
         cnn = make_cnn().fit(patches[train], y[train], reporter=reporter.sub(i / k, (i + 0.9) / k))
         p_cnn[held] = cnn.predict_proba(patches[held])  # every class is in each training fold: k <= smallest
         forest = make_forest().fit(patches[train], y[train])
-        p_forest["real"][held] = forest.predict_proba(patches[held])
-        if fold_extra is not None:
-            extra, extra_y, extra_w = fold_extra(cnn, train)
-            forest = make_forest().fit(np.concatenate([patches[train], extra]), np.concatenate([y[train], extra_y]),
-                                       sample_weight=np.concatenate([np.ones(len(train), np.float32), extra_w]))
-            p_forest["all"][held] = forest.predict_proba(patches[held])
-    scores = {data: {w: float(balanced_accuracy_score(y, np.argmax(w * p_cnn + (1 - w) * p, axis=1)))
-                     for w in CNN_WEIGHTS} for data, p in p_forest.items()}
-    forest_scores = {data: max(s.values()) for data, s in scores.items()}
-    data = "all" if forest_scores.get("all", -1.0) >= forest_scores["real"] - 1e-12 else "real"
-    best = forest_scores[data]
-    chosen = min((w for w, s in scores[data].items() if s >= best - 1e-12), key=lambda w: abs(w - DEFAULT_CNN_WEIGHT))
+        p_forest[held] = forest.predict_proba(patches[held])
+    scores = {w: float(balanced_accuracy_score(y, np.argmax(w * p_cnn + (1 - w) * p_forest, axis=1)))
+              for w in CNN_WEIGHTS}
+    best = max(scores.values())
+    chosen = min((w for w, s in scores.items() if s >= best - 1e-12), key=lambda w: abs(w - DEFAULT_CNN_WEIGHT))
     reporter.progress(1.0, "cross-validation")
-    return BlendChoice(chosen, k, scores[data], data if fold_extra is not None else "all",
-                       forest_scores if fold_extra is not None else {})
+    return BlendChoice(chosen, k, scores)
 
 
 class SpectralSpatialEnsemble:
@@ -141,19 +109,10 @@ class SpectralSpatialEnsemble:
         return {"cnn": self.cnn, "forest": self.forest}
 
     def fit(self, samples: np.ndarray, labels: np.ndarray, *, sample_weight: Optional[np.ndarray] = None,
-            real_count: Optional[int] = None, reporter: Reporter = NULL_REPORTER) -> "SpectralSpatialEnsemble":
-        """Train both members on the weighted patches (the blend weight stays as chosen). The first ``real_count``
-        samples are the real labels; when the choice says the forest learns from the real labels only
-        (``choice.forest_data == "real"``), it gets just those."""
+            reporter: Reporter = NULL_REPORTER) -> "SpectralSpatialEnsemble":
+        """Train both members on the same weighted patches (the blend weight stays as chosen)."""
         self.cnn.fit(samples, labels, sample_weight=sample_weight, reporter=reporter.sub(0.0, 0.9))
-        n = len(labels)
-        if self.choice.forest_data == "real":
-            if real_count is None:
-                raise ValueError("the blend's forest learns from the real labels only: pass real_count, the number "
-                                 "of real labelled samples at the start of samples")
-            n = int(real_count)
-        self.forest.fit(samples[:n], labels[:n], sample_weight=None if sample_weight is None else sample_weight[:n],
-                        reporter=reporter.sub(0.9, 1.0))
+        self.forest.fit(samples, labels, sample_weight=sample_weight, reporter=reporter.sub(0.9, 1.0))
         self.n_classes = int(self.cnn.n_classes)
         return self
 
@@ -186,7 +145,6 @@ class SpectralSpatialEnsemble:
         """JSON-ready: the blend, how it was chosen, and both members' configs."""
         return {"format": FORMAT, "cnn_weight": self.cnn_weight, "cv_folds": self.choice.folds,
                 "cv_scores": {str(w): s for w, s in self.choice.scores.items()},
-                "forest_data": self.choice.forest_data, "forest_cv_scores": self.choice.forest_scores,
                 "smoothing": self.smoothing, "smoothing_note": self.smoothing_note,
                 "patch_size": self.patch_size, "n_classes": self.n_classes,
                 "cnn": self.cnn.config_dict(), "forest": self.forest.config_dict()}
@@ -205,8 +163,6 @@ class SpectralSpatialEnsemble:
         forest = SpectralRandomForest.from_tensors(
             {k[7:]: v for k, v in tensors.items() if k.startswith("forest.")}, config["forest"])
         choice = BlendChoice(float(config["cnn_weight"]), int(config.get("cv_folds", 0)),
-                             {float(w): float(s) for w, s in config.get("cv_scores", {}).items()},
-                             str(config.get("forest_data", "all")),  # bundles before it: the forest learnt from all
-                             {str(d): float(s) for d, s in config.get("forest_cv_scores", {}).items()})
+                             {float(w): float(s) for w, s in config.get("cv_scores", {}).items()})
         return cls(cnn, forest, float(config["cnn_weight"]), choice, float(config.get("smoothing", 0.0)),
                    str(config.get("smoothing_note", "")))

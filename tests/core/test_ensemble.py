@@ -8,7 +8,7 @@ import rasterio
 
 from hypersynth.core.classify.baselines import SpectralRandomForest
 from hypersynth.core.classify.cnn import SpectralSpatialCNN
-from hypersynth.core.classify.ensemble import (CNN_WEIGHTS, DEFAULT_CNN_WEIGHT, BlendChoice, SpectralSpatialEnsemble,
+from hypersynth.core.classify.ensemble import (CNN_WEIGHTS, DEFAULT_CNN_WEIGHT, SpectralSpatialEnsemble,
                                                choose_cnn_weight)
 from hypersynth.core.classify.spatial import SIGMAS
 from hypersynth.core.cli import main as cli_main
@@ -68,66 +68,6 @@ def test_cv_gives_the_blend_to_the_member_that_predicts_held_out_labels():
     assert one_label.folds == 0 and one_label.cnn_weight == DEFAULT_CNN_WEIGHT and "too few" in one_label.note()
 
 
-class _Voting(_Fixed):
-    """A stand-in forest: the weighted vote of the training samples that share the sample's code (band 0)."""
-
-    def __init__(self):
-        super().__init__(True)
-
-    def fit(self, samples, labels, *, sample_weight=None, reporter=None):
-        self.n_classes = int(labels.max()) + 1
-        weights = np.ones(len(labels)) if sample_weight is None else sample_weight
-        codes = np.rint(samples[:, 0, 0, 0]).astype(int)
-        self.votes = np.zeros((codes.max() + 1, self.n_classes))
-        np.add.at(self.votes, (codes, labels), weights)
-        return self
-
-    def predict_proba(self, samples):
-        return np.eye(self.n_classes, dtype=np.float32)[self.votes[np.rint(samples[:, 0, 0, 0]).astype(int)].argmax(1)]
-
-
-def test_cv_decides_whether_the_forest_learns_from_the_folds_pseudo_labels():
-    """Pseudo-labels that contradict the held-out labels send the forest back to the real labels; agreeing
-    ones keep it on every part (ties too). The fold's CNN and training rows are what picks them."""
-    y = np.repeat(np.arange(3), 4)
-    patches = y[:, None, None, None].astype(np.float32) * np.ones((1, 2, 1, 1), np.float32)  # class code in band 0
-    seen = []
-
-    def extra(wrong):
-        def fold_extra(cnn, train):
-            seen.append((cnn.n_classes, len(train)))
-            codes = np.arange(3, dtype=np.float32)  # one pseudo-labelled sample per code, outweighing the real ones
-            labels = (np.arange(3) + 1) % 3 if wrong else np.arange(3)
-            x = codes[:, None, None, None] * np.ones((1, 2, 1, 1), np.float32)
-            return x, labels, np.full(3, 5.0, np.float32)
-        return fold_extra
-
-    poisoned = choose_cnn_weight(patches, y, lambda: _Fixed(False), _Voting, seed=0, fold_extra=extra(True))
-    assert poisoned.forest_data == "real" and poisoned.forest_scores["real"] == 1.0
-    assert poisoned.forest_scores["all"] < 1.0 and poisoned.cnn_weight < 0.5  # the forest is the right member
-    assert "real labels only" in poisoned.note() and seen == [(3, 9)] * 4  # every class in each training fold
-    agreeing = choose_cnn_weight(patches, y, lambda: _Fixed(False), _Voting, seed=0, fold_extra=extra(False))
-    assert agreeing.forest_data == "all" and agreeing.forest_scores == {"real": 1.0, "all": 1.0}
-    plain = choose_cnn_weight(patches, y, lambda: _Fixed(False), _Voting, seed=0)
-    assert plain.forest_data == "all" and plain.forest_scores == {}
-
-
-def test_forest_on_the_real_labels_only_skips_the_other_parts_and_is_saved():
-    x, y = _two_class_patches()
-    extra_x, extra_y = -x[:10], y[:10]  # contradicting "pseudo-labels" after the 40 real samples
-    samples, labels = np.concatenate([x, extra_x]), np.concatenate([y, extra_y])
-    cnn = SpectralSpatialCNN(patch_size=3, seed=0, device="cpu", epochs=1, width=8, min_samples_per_epoch=16, patience=1)
-    real_only = BlendChoice(0.0, 4, {0.0: 1.0}, "real", {"real": 1.0, "all": 0.5})
-    ensemble = SpectralSpatialEnsemble(cnn, SpectralRandomForest(n_estimators=20, seed=0, n_jobs=1), 0.0, real_only)
-    with pytest.raises(ValueError, match="real_count"):
-        ensemble.fit(samples, labels)
-    ensemble.fit(samples, labels, real_count=len(y))
-    alone = SpectralRandomForest(n_estimators=20, seed=0, n_jobs=1).fit(x, y)
-    np.testing.assert_array_equal(ensemble.predict_proba(samples), alone.predict_proba(samples))
-    loaded = SpectralSpatialEnsemble.from_tensors(ensemble.to_tensors(), {**ensemble.config_dict(), "device": "cpu"})
-    assert loaded.choice.forest_data == "real" and loaded.choice.forest_scores == {"real": 1.0, "all": 0.5}
-
-
 def _two_class_patches(seed=0, n=40, bands=8, p=3):
     rng = np.random.default_rng(seed)
     y = np.repeat([0, 1], n // 2)
@@ -166,9 +106,6 @@ def test_augment_and_the_no_synthesis_ablation_end_in_the_cv_blend():
         assert fitted.classifier.cnn_weight in CNN_WEIGHTS and fitted.classifier.choice.folds == 4
         assert any("4-fold cross-validation on the real labels" in n for n in fitted.notes)
         assert fitted.classifier.smoothing in SIGMAS and any("spatial smoothing" in n for n in fitted.notes)
-        choice = fitted.classifier.choice  # the folds also tried the forest with their own pseudo-labels
-        assert set(choice.forest_scores) == {"real", "all"} and choice.forest_data in ("real", "all")
-        assert any("the forest learns from" in n for n in fitted.notes)
     plain = fit_method("cnn", data.scene.usable_cube(), data.scene.valid, labels, data.classes, settings)
     assert isinstance(plain.classifier, SpectralSpatialCNN)
 
@@ -200,4 +137,3 @@ def test_bench_scores_each_member_of_the_blend(tmp_path):
     assert all(0.0 < r["oa_mean"] <= 1.0 for r in rows.values())
     choices = data["runs"][0]["choices"]
     assert choices["smoothing"] == 1.0 and choices["cnn_weight"] in CNN_WEIGHTS
-    assert choices["forest_real_only"] in (0.0, 1.0)
