@@ -238,6 +238,27 @@ def print_cross_scene(results: list[dict]) -> None:
             row = summary(pc, t)
             print(f"| {r['dataset']} ({len(pc)} classes) | {r['vae_holdout_sam_deg']:.2f} | {start} | {_cells(row)} "
                   f"{r['seconds_train']:.0f} |")
+    swept = [r for r in results if "sweep" in r]
+    if not swept:
+        return
+    print(f"\nTrain-on-synthetic / train-on-real (RF / SVM) and the largest class SAM (°), by guidance ω:\n\n"
+          f"| scene | start | {' | '.join(f'ω = {w:g}' for w in GUIDANCE_GRID)} |\n|---|---|{'---|' * len(GUIDANCE_GRID)}")
+    for r in swept:
+        for strength in (1.0, r["anchor_strength"]):
+            cells = {row["guidance"]: row for row in r["sweep"] if row["strength"] == strength}
+            start = "prompt alone" if strength >= 1 else f"anchored {strength}"
+            print(f"| {r['dataset']} | {start} | " + " | ".join(
+                f"{cells[w]['tstr_rf']:.2f} / {cells[w]['tstr_svm']:.2f} · {cells[w]['sam_max_deg']:.1f}°"
+                for w in GUIDANCE_GRID if w in cells) + " |")
+    print(f"\nThe same by anchor strength (1 = pure noise, the prompt alone), at each model's ω:\n\n"
+          f"| scene | {' | '.join(f'{s:g}' for s in STRENGTH_GRID)} |\n|---|{'---|' * len(STRENGTH_GRID)}")
+    for r in swept:
+        omega = max((row["guidance"] for row in r["sweep"] if row["strength"] not in (1.0, r["anchor_strength"])),
+                    default=None)
+        cells = {row["strength"]: row for row in r["sweep"] if row["guidance"] == omega}
+        print(f"| {r['dataset']} | " + " | ".join(
+            f"{cells[s]['tstr_rf']:.2f} / {cells[s]['tstr_svm']:.2f} · {cells[s]['sam_max_deg']:.1f}°"
+            if s in cells else "" for s in STRENGTH_GRID) + " |")
 
 
 def _cells(r: dict) -> str:
