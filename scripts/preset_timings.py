@@ -81,7 +81,7 @@ def time_preset(name: str, data: Any, cap: int | None, seed: int, per_class: int
         "epochs_configured": {"vae": configured.vae.epochs, "diffusion": configured.diffusion.epochs},
         "seconds_per_vae_epoch": round(rate(vae_epochs), 2), "seconds_per_diffusion_epoch": round(rate(diffusion_epochs), 2),
         "seconds_other": round(rest, 1), "seconds_training_measured": round(measured, 1),
-        "seconds_training_projected": round(projected, 1), "projected": bool(cap) and projected > measured + 1,
+        "seconds_training_projected": round(projected, 1), "projected": (cfg.vae.epochs, cfg.diffusion.epochs) != (configured.vae.epochs, configured.diffusion.epochs),
         "n_synthetic": int(len(synthetic)), "sample_steps": cfg.diffusion.sample_steps,
         "seconds_synthesis": round(seconds_synthesis, 2),
         "n_scene_patches": int(model.history.get("n_scene_patches", 0)),
