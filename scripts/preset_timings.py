@@ -41,6 +41,7 @@ class StageClock:
 
 
 def time_preset(name: str, data: Any, cap: int | None, seed: int, per_class: int) -> dict:
+    from hypersynth.core.evaluation.protocol import few_label_split
     from hypersynth.core.ldm.config import preset
     from hypersynth.core.ldm.synthesize import synthesize
     from hypersynth.core.ldm.training import train_synthesis_model
@@ -52,13 +53,9 @@ def time_preset(name: str, data: Any, cap: int | None, seed: int, per_class: int
     if cap:
         overrides = {"vae__epochs": min(cap, configured.vae.epochs), "diffusion__epochs": min(cap, configured.diffusion.epochs)}
     cfg = preset(name, seed=seed, **overrides)
-    rng = np.random.default_rng(seed)
     labels = np.where(scene.valid, data.labels, 0)
-    train = np.zeros_like(labels)
-    for c in classes:  # 5 labelled pixels per class, as in the few-label benchmark
-        idx = np.flatnonzero(labels == c.id)
-        if len(idx):
-            train.flat[rng.choice(idx, min(5, len(idx)), replace=False)] = c.id
+    split = few_label_split(labels, 5, seed, valid=scene.valid)  # 5 labels per class, as in the benchmark
+    train = np.where(split.train_mask, labels, 0)
     clock = StageClock()
     t0 = time.perf_counter()
     model = train_synthesis_model(scene.usable_cube(), scene.valid, train, classes, cfg,

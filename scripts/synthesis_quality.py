@@ -30,8 +30,14 @@ class Judge:
     """Measures a synthetic set against the real labels of one few-label split (SAM per class, TSTR)."""
 
     def __init__(self, cube: np.ndarray, labels: np.ndarray, split: Any, classes: list, seed: int) -> None:
+        from hypersynth.core.report import spectral_angle_deg
+
         self.classes, self.seed = classes, seed
         self.real_all = {c.id: cube[:, labels == c.id].T for c in classes}
+        self.real_mean = {k: v.mean(0) for k, v in self.real_all.items()}
+        # the reference a class's own spread gives: mean SAM of (up to 500) real pixels to their class mean
+        self.real_spread = {k: float(np.mean([spectral_angle_deg(x, self.real_mean[k]) for x in v[:500]]))
+                            for k, v in self.real_all.items()}
         rows, cols, self.test_ids = split.test_pixels()
         self.test_spec = cube[:, rows, cols].T
         tr_rows, tr_cols, self.train_ids = split.train_pixels()
@@ -55,13 +61,9 @@ class Judge:
         spec = centre_spectra(synthetic.patches)
         per_class = []
         for c in self.classes:
-            s = spec[synthetic.labels == c.id]
-            real = self.real_all[c.id]
-            sam = spectral_angle_deg(s.mean(0), real.mean(0))
-            # the reference a class's own spread gives: mean SAM of real pixels to their class mean
-            spread = float(np.mean([spectral_angle_deg(x, real.mean(0)) for x in real[:500]]))
+            sam = spectral_angle_deg(spec[synthetic.labels == c.id].mean(0), self.real_mean[c.id])
             per_class.append({"id": c.id, "name": c.name, "sam_mean_deg": round(sam, 3),
-                              "real_within_class_sam_deg": round(spread, 3)})
+                              "real_within_class_sam_deg": round(self.real_spread[c.id], 3)})
         tstr = {}
         for name, real_oa in self.real_oa.items():
             syn_oa = self._oa(name, spec, synthetic.labels)
@@ -85,19 +87,17 @@ def sample(model: Any, classes: list, n: int, seed: int, guidance: float | None 
                       anchors=anchors if strength < 1 else None, strength=strength)
 
 
-def sweep(model: Any, classes: list, judge: Judge, anchors: dict, n: int, seed: int,
-          anchor_strength: float) -> list[dict]:
-    """TSTR and SAM over guidance weights (prompt alone and anchored) and anchor strengths (at the model's ω)."""
-    rows = []
-    for omega in GUIDANCE_GRID:
-        for strength in (1.0, anchor_strength):
-            rows.append({"guidance": omega, "strength": strength,
-                         **summary(*judge(sample(model, classes, n, seed, omega, anchors, strength)))})
+def sweep(model: Any, classes: list, judge: Judge, anchors: dict, n: int, seed: int, anchor_strength: float,
+          known: dict[tuple[float, float], tuple[list[dict], dict]]) -> list[dict]:
+    """TSTR and SAM over guidance weights (prompt alone and anchored) and anchor strengths (at the model's ω).
+    ``known`` holds what was already measured, by (ω, strength): the same seed gives the same samples."""
     default = model.config.diffusion.guidance
-    for strength in STRENGTH_GRID:
-        if strength not in (1.0, anchor_strength) or default not in GUIDANCE_GRID:
-            rows.append({"guidance": default, "strength": strength,
-                         **summary(*judge(sample(model, classes, n, seed, default, anchors, strength)))})
+    points = [(omega, strength) for omega in GUIDANCE_GRID for strength in (1.0, anchor_strength)]
+    points += [(default, strength) for strength in STRENGTH_GRID if (default, strength) not in points]
+    rows = []
+    for omega, strength in points:
+        measured = known.get((omega, strength)) or judge(sample(model, classes, n, seed, omega, anchors, strength))
+        rows.append({"guidance": omega, "strength": strength, **summary(*measured)})
     return rows
 
 
@@ -175,9 +175,14 @@ def main() -> int:
         "seconds_synthesis": round(t_syn, 1), "n_synthetic": int(len(syn)),
     }
     if args.sweep:
-        result["sweep"] = sweep(model, classes, judge, anchors, args.per_class, args.seed, args.anchor_strength)
+        known = {(model.config.diffusion.guidance, 1.0): (per_class, tstr),
+                 (model.config.diffusion.guidance, args.anchor_strength): (per_class_anchored, tstr_anchored)}
+        result["sweep"] = sweep(model, classes, judge, anchors, args.per_class, args.seed, args.anchor_strength, known)
     if args.ablate:
-        result["ablations"] = []
+        result["ablations"] = [{"variant": "both on (as trained above)", "strength": strength,
+                                "seconds_train": round(t_train, 1), **summary(pc, t)}
+                               for strength, pc, t in ((1.0, per_class, tstr),
+                                                       (args.anchor_strength, per_class_anchored, tstr_anchored))]
         for name, overrides in (("RPSC off", {"diffusion__rpsc_probability": 0.0}),
                                 ("LF-UE off", {"diffusion__lfue_strength": 0.0})):
             variant, seconds = train_model(**overrides)
@@ -186,11 +191,6 @@ def main() -> int:
                                             strength=strength)))
                 result["ablations"].append({"variant": name, "strength": strength, "seconds_train": round(seconds, 1),
                                             **row})
-        result["ablations"] = [{"variant": "both on (as trained above)", "strength": strength,
-                                "seconds_train": round(t_train, 1), **summary(pc, t)}
-                               for strength, pc, t in ((1.0, per_class, tstr),
-                                                       (args.anchor_strength, per_class_anchored, tstr_anchored))
-                               ] + result["ablations"]
     (out / f"{args.dataset}_quality.json").write_text(json.dumps(result, indent=2))
     print_markdown(result)
     return 0
