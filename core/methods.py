@@ -251,24 +251,17 @@ def _forest_for(settings: MethodSettings) -> Classifier:
     return SpectralRandomForest(n_estimators=50 if settings.preset == "tiny" else 500, seed=settings.seed)
 
 
-def choose_blend(settings: MethodSettings, real: np.ndarray, y: np.ndarray, reporter: Reporter) -> Any:
-    """The CNN's share in the CNN + spectral-forest blend, by cross-validation on the real labels alone
-    (:func:`classify.ensemble.choose_cnn_weight`): the labels, not the test pixels, pick it."""
-    from .classify.ensemble import choose_cnn_weight
-
-    return choose_cnn_weight(real, y, lambda: _cnn_for(settings, real.shape[-1]), lambda: _forest_for(settings),
-                             seed=settings.seed, reporter=reporter)
-
-
-def choose_spatial_smoothing(settings: MethodSettings, cube: np.ndarray, valid: np.ndarray,
-                             labelled: tuple[np.ndarray, np.ndarray], y: np.ndarray, reporter: Reporter) -> Any:
-    """The width of the probability smoothing: the analyst's, or chosen by CV of a spectral forest on the
-    real labels alone (:func:`classify.spatial.choose_smoothing`)."""
-    from .classify.spatial import choose_smoothing, resolve_smoothing
+def choose_blend(settings: MethodSettings, cube: np.ndarray, valid: np.ndarray, labelled: tuple[np.ndarray, np.ndarray],
+                 real: np.ndarray, y: np.ndarray, reporter: Reporter) -> tuple[Any, Any]:
+    """The CNN's share in the CNN + spectral-forest blend and the width of its probability smoothing (or the
+    analyst's width), by cross-validation on the real labels alone
+    (:func:`classify.ensemble.choose_blend_and_smoothing`): the labels, not the test pixels, pick them."""
+    from .classify.ensemble import choose_blend_and_smoothing
 
     rows, cols = labelled
-    return resolve_smoothing(settings.spatial_smoothing, lambda: choose_smoothing(
-        cube, valid, rows, cols, y, lambda: _forest_for(settings), seed=settings.seed, reporter=reporter))
+    return choose_blend_and_smoothing(cube, valid, rows, cols, y, real,
+                                      lambda: _cnn_for(settings, real.shape[-1]), lambda: _forest_for(settings),
+                                      smoothing=settings.spatial_smoothing, seed=settings.seed, reporter=reporter)
 
 
 def _fit_blend(settings: MethodSettings, patch_size: int, parts: list[tuple[np.ndarray, np.ndarray, float]],
@@ -277,8 +270,7 @@ def _fit_blend(settings: MethodSettings, patch_size: int, parts: list[tuple[np.n
     """The final classifier, CNN + spectral forest on all ``parts``, the CNN's share and the smoothing width
     chosen by CV on the real part (``parts[0]``, at pixels ``labelled``); and the report's lines on both."""
     real, y, _ = parts[0]
-    smoothing = choose_spatial_smoothing(settings, cube, valid, labelled, y, reporter.sub(0.0, 0.1))
-    blend = choose_blend(settings, real, y, reporter.sub(0.1, 0.5))
+    blend, smoothing = choose_blend(settings, cube, valid, labelled, real, y, reporter.sub(0.0, 0.5))
     clf = _fit_weighted(settings, patch_size, parts, reporter.sub(0.5, 1.0), blend=blend, smoothing=smoothing)
     return clf, [blend.note(), smoothing.note()]
 

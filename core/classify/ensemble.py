@@ -7,16 +7,21 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score
-from sklearn.model_selection import StratifiedKFold
 
 from ..progress import NULL_REPORTER, Reporter
 from .base import Classifier
+from .predict import predict_pixels
+from .spatial import (SIGMAS, SmoothingChoice, at_most_per_class, label_regions, region_folds, repeated,
+                      resolve_smoothing, smoothed_at)
 
 FORMAT = "hypersynth-ensemble/2"  # /2 added the spatial smoothing width
 OLD_FORMATS = ("hypersynth-ensemble/1",)  # read as smoothing 0
 CNN_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # candidate shares of the CNN in the blend (the rest is the forest's)
 DEFAULT_CNN_WEIGHT = 0.5  # used when there are too few labels to cross-validate, and the tie-breaker
-MAX_FOLDS = 5  # cross-validation folds on the labelled pixels (fewer when a class has fewer labels)
+MAX_FOLDS = 5  # cross-validation folds on the labelled pixels (fewer when a class has fewer label regions)
+REPEATS = 3  # repeated CV (fresh folds): with 2-5 labels per class one split is too noisy to choose on
+MANY_LABELS = 50  # labelled pixels of the smallest class from which one split is enough (and 3 would be slow)
+MAX_SMOOTHING_PIXELS = 60  # held-out pixels per class whose smoothed blend is scored (brushed labels: thousands)
 
 
 @dataclass
@@ -26,58 +31,106 @@ class BlendChoice:
     cnn_weight: float  # the CNN's share of the blended probabilities (1 - it = the forest's)
     folds: int  # cross-validation folds used; 0 = too few labels, the default weight was used
     scores: dict[float, float] = field(default_factory=dict)  # CV balanced accuracy per candidate weight
+    repeats: int = 1  # times the folds were drawn afresh (their held-out predictions pooled)
 
     def note(self) -> str:
         """One line for the run's report."""
         if not self.folds:
             return (f"classifier blend: CNN {self.cnn_weight:.2f} + spectral forest {1 - self.cnn_weight:.2f} "
-                    "(default; a class has a single label, too few to cross-validate)")
+                    "(default; a class has a single labelled region, too few to cross-validate)")
         tried = ", ".join(f"{w:.2f}: {s * 100:.1f} %" for w, s in self.scores.items())
         return (f"classifier blend: CNN {self.cnn_weight:.2f} + spectral forest {1 - self.cnn_weight:.2f}, chosen by "
-                f"{self.folds}-fold cross-validation on the real labels (balanced accuracy per CNN share: {tried}); "
+                f"{repeated(self.repeats)}{self.folds}-fold cross-validation on the real labels, label regions held out whole "
+                f"(balanced accuracy per CNN share: {tried}); "
                 f"the chosen blend's cross-validated accuracy, {self.scores[self.cnn_weight] * 100:.1f} %, is optimistic "
                 "(few labels, and the share was picked on the same folds): validation labels give the real figure")
 
 
-def choose_cnn_weight(patches: np.ndarray, y: np.ndarray, make_cnn: Callable[[], Classifier],
-                      make_forest: Callable[[], Classifier], *, seed: int = 0,
-                      reporter: Reporter = NULL_REPORTER) -> BlendChoice:
-    """Pick the CNN's share of the blend by stratified k-fold CV on the real labelled patches.
+def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                               y: np.ndarray, patches: np.ndarray, make_cnn: Callable[[], Classifier],
+                               make_forest: Callable[[], Classifier], *, smoothing: Optional[float] = None,
+                               seed: int = 0, sigmas: tuple[float, ...] = SIGMAS,
+                               reporter: Reporter = NULL_REPORTER) -> tuple[BlendChoice, SmoothingChoice]:
+    """Pick the CNN's share of the blend, then its smoothing width, by repeated k-fold CV on the real labels only.
 
-    Each fold trains a fresh CNN and forest on the other folds' labels and predicts the held-out ones;
-    the blend weights in :data:`CNN_WEIGHTS` are scored on those out-of-fold probabilities (balanced
-    accuracy, so a class with more labels does not dominate). Ties go to the weight nearest 0.5. Only the
-    labelled pixels are used: this is how a hyperparameter is chosen without test pixels.
+    The folds hold out whole label regions (8-connected same-class labels: a brushed stroke), so a held-out
+    pixel never has training labels for neighbours: that would flatter both the CNN, whose patch would
+    overlap them, and the smoothing. Each fold trains a fresh CNN and forest on the other folds' labels.
+    The shares in :data:`CNN_WEIGHTS` are scored on the held-out pixels' blended probabilities (balanced
+    accuracy, so a class with more labels does not dominate; ties to the share nearest 0.5). The widths in
+    ``sigmas`` are then scored with that share on the same held-out pixels, their neighbourhoods predicted
+    by the fold's members and smoothed (the masked average is linear, so each member is smoothed once);
+    ties go to the higher mean probability of the true class, then to the smaller width. With few labels the
+    folds are drawn :data:`REPEATS` times and the held-out predictions pooled. Smoothing is
+    chosen with the blend it will smooth: a spectral forest alone gains more from neighbours than a
+    blend whose CNN already sees them.
 
     Args:
-        patches: ``(N, B, p, p)`` real labelled patches.
-        y: ``(N,)`` class indices 0..K-1.
+        cube: ``(B, H, W)`` scene; valid: ``(H, W)`` bool.
+        rows, cols, y: ``(N,)`` real labelled pixels and their class indices 0..K-1.
+        patches: ``(N, B, p, p)`` their patches (as :func:`~.predict.pixel_patches` cuts them).
         make_cnn, make_forest: return a fresh untrained member (same settings as the final one).
-        seed: seeds the folds.
+        smoothing: the analyst's width (≥ 0; then only the share is cross-validated), or None to choose it.
+        seed: seeds the folds and the draw of the pixels whose smoothing is scored (at most
+            :data:`MAX_SMOOTHING_PIXELS` per class: each costs a (2R + 1)² neighbourhood prediction).
     """
     y = np.asarray(y, dtype=np.int64)
-    counts = np.bincount(y)
-    smallest = int(counts[counts > 0].min())
-    if smallest < 2:
-        return BlendChoice(DEFAULT_CNN_WEIGHT, 0)
-    k = min(MAX_FOLDS, smallest)
+    groups = label_regions(rows, cols, y, valid.shape)
+    regions_per_class = np.array([len(np.unique(groups[y == k])) for k in np.unique(y)])
+    if regions_per_class.min() < 2:
+        why = ("off: a class has a single labelled region, too few to test smoothing on labels the model has not "
+               "seen (label at least two separate places per class to let the labels choose)")
+        return (BlendChoice(DEFAULT_CNN_WEIGHT, 0),
+                resolve_smoothing(smoothing, lambda: SmoothingChoice(0.0, 0, reason=why)))
+    k = min(MAX_FOLDS, int(regions_per_class.min()))
+    repeats = REPEATS if np.bincount(y).min() < MANY_LABELS else 1
     n_classes = int(y.max()) + 1
-    p_cnn = np.zeros((len(y), n_classes), np.float32)  # out-of-fold probabilities
+    p_cnn = np.zeros((repeats, len(y), n_classes), np.float32)  # out-of-fold probabilities, per repeat
     p_forest = np.zeros_like(p_cnn)
-    folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    for i, (train, held) in enumerate(folds.split(np.zeros(len(y)), y)):
-        reporter.check()
-        reporter.progress(i / k, f"cross-validation {i + 1}/{k}")
-        cnn = make_cnn().fit(patches[train], y[train], reporter=reporter.sub(i / k, (i + 0.9) / k))
-        p_cnn[held] = cnn.predict_proba(patches[held])  # every class is in each training fold: k <= smallest
-        forest = make_forest().fit(patches[train], y[train])
-        p_forest[held] = forest.predict_proba(patches[held])
-    scores = {w: float(balanced_accuracy_score(y, np.argmax(w * p_cnn + (1 - w) * p_forest, axis=1)))
+    widths = sigmas if smoothing is None else ()
+    scored = np.zeros(len(y), bool)
+    scored[at_most_per_class(y, MAX_SMOOTHING_PIXELS, seed)] = True
+    smoothed = {name: {s: np.zeros_like(p_cnn) for s in widths} for name in ("cnn", "forest")}
+    total = repeats * k
+    for rep in range(repeats):
+        for i, (train, held) in enumerate(region_folds(y, groups, k, seed + rep)):
+            reporter.check()
+            step = rep * k + i
+            reporter.progress(step / total, f"cross-validation {step + 1}/{total}")
+            cnn = make_cnn().fit(patches[train], y[train], reporter=reporter.sub(step / total, (step + 0.8) / total))
+            forest = make_forest().fit(patches[train], y[train])
+            p_cnn[rep, held] = cnn.predict_proba(patches[held])  # every class is in each training fold
+            p_forest[rep, held] = forest.predict_proba(patches[held])
+            at = held[scored[held]]
+            for name, member in (("cnn", cnn), ("forest", forest)):
+                if not widths or not len(at):
+                    continue
+                reporter.check()
+
+                def proba_of(r: np.ndarray, c: np.ndarray, member: Classifier = member) -> np.ndarray:
+                    return predict_pixels(member, cube, r, c, batch_size=1024, valid=valid)  # (n, K)
+
+                for s, p in smoothed_at(proba_of, valid, rows[at], cols[at], widths, block=512).items():
+                    smoothed[name][s][rep, at] = p
+    y_all = np.tile(y, repeats)  # the repeats' held-out predictions are pooled
+    p_cnn, p_forest = p_cnn.reshape(-1, n_classes), p_forest.reshape(-1, n_classes)
+    scores = {w: float(balanced_accuracy_score(y_all, np.argmax(w * p_cnn + (1 - w) * p_forest, axis=1)))
               for w in CNN_WEIGHTS}
     best = max(scores.values())
-    chosen = min((w for w, s in scores.items() if s >= best - 1e-12), key=lambda w: abs(w - DEFAULT_CNN_WEIGHT))
+    w = min((c for c, s in scores.items() if s >= best - 1e-12), key=lambda c: abs(c - DEFAULT_CNN_WEIGHT))
     reporter.progress(1.0, "cross-validation")
-    return BlendChoice(chosen, k, scores)
+    blend = BlendChoice(w, k, scores, repeats)
+    if smoothing is not None:
+        return blend, resolve_smoothing(smoothing, lambda: SmoothingChoice(0.0, 0))
+    t = np.tile(y[scored], repeats)
+    sigma_scores, confidence = {}, {}
+    for s in widths:
+        p = (w * smoothed["cnn"][s][:, scored] + (1 - w) * smoothed["forest"][s][:, scored]).reshape(len(t), -1)
+        sigma_scores[s] = float(balanced_accuracy_score(t, np.argmax(p, axis=1)))
+        confidence[s] = float(p[np.arange(len(t)), t].mean())
+    best = max(sigma_scores.values())
+    sigma = min((s for s in widths if sigma_scores[s] >= best - 1e-12), key=lambda s: (-confidence[s], s))
+    return blend, SmoothingChoice(float(sigma), k, sigma_scores, repeats=repeats)
 
 
 class SpectralSpatialEnsemble:
@@ -144,6 +197,7 @@ class SpectralSpatialEnsemble:
     def config_dict(self) -> dict[str, Any]:
         """JSON-ready: the blend, how it was chosen, and both members' configs."""
         return {"format": FORMAT, "cnn_weight": self.cnn_weight, "cv_folds": self.choice.folds,
+                "cv_repeats": self.choice.repeats,
                 "cv_scores": {str(w): s for w, s in self.choice.scores.items()},
                 "smoothing": self.smoothing, "smoothing_note": self.smoothing_note,
                 "patch_size": self.patch_size, "n_classes": self.n_classes,
@@ -163,6 +217,7 @@ class SpectralSpatialEnsemble:
         forest = SpectralRandomForest.from_tensors(
             {k[7:]: v for k, v in tensors.items() if k.startswith("forest.")}, config["forest"])
         choice = BlendChoice(float(config["cnn_weight"]), int(config.get("cv_folds", 0)),
-                             {float(w): float(s) for w, s in config.get("cv_scores", {}).items()})
+                             {float(w): float(s) for w, s in config.get("cv_scores", {}).items()},
+                             int(config.get("cv_repeats", 1)))
         return cls(cnn, forest, float(config["cnn_weight"]), choice, float(config.get("smoothing", 0.0)),
                    str(config.get("smoothing_note", "")))

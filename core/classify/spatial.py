@@ -4,8 +4,9 @@ Neighbouring pixels of a scene mostly share a class, so averaging each class's p
 Gaussian neighbourhood (before taking the most probable class) removes isolated misclassified pixels.
 This is the probability-filtering step of spectral-spatial classifiers (e.g. Kang et al., "Spectral-spatial
 hyperspectral image classification with edge-preserving filtering", IEEE TGRS 2014), here with a plain
-Gaussian whose width the analyst's labels choose (0 = off). The filter itself is scipy's; what is written
-here is the masking (no-data pixels carry no weight) and the cross-validation on the labels.
+Gaussian whose width the analyst's labels choose (0 = off; the choice is made with the classifier blend in
+:mod:`.ensemble`). The filter itself is scipy's; what is written here is the masking (no-data pixels carry no
+weight), smoothing at a few pixels only, and the label-region folds that cross-validation holds out.
 """
 
 from __future__ import annotations
@@ -15,16 +16,9 @@ from typing import Callable, Optional
 
 import numpy as np
 from scipy import ndimage
-from sklearn.metrics import balanced_accuracy_score
-
-from ..progress import NULL_REPORTER, Reporter
-from .base import Classifier
 
 SIGMAS = (0.0, 0.5, 1.0, 2.0, 3.0)  # candidate Gaussian widths (pixels); 0 = no smoothing
 TRUNCATE = 3.0  # the kernel reaches TRUNCATE · σ pixels (scipy's default), rounded as scipy rounds it
-MAX_FOLDS = 5  # cross-validation folds (fewer when a class has fewer separate label regions)
-REPEATS = 3  # repeated CV: with 2-5 labels per class one split of the folds is too noisy to choose on
-MAX_CV_PIXELS = 300  # labelled pixels per class the CV uses at most (brushed labels can be thousands)
 
 
 def kernel_radius(sigma: float) -> int:
@@ -122,12 +116,14 @@ def _smoothed_block(proba_of: Callable[[np.ndarray, np.ndarray], np.ndarray], va
 
 @dataclass
 class SmoothingChoice:
-    """How the smoothing width was chosen: repeated cross-validation of a spectral forest on the labels."""
+    """How the smoothing width was chosen: cross-validation of the classifier blend on the real labels
+    (:func:`~.ensemble.choose_blend_and_smoothing`), or the analyst's setting."""
 
     sigma: float  # Gaussian width in pixels; 0 = no smoothing
     folds: int  # cross-validation folds; 0 = not cross-validated (see ``reason``)
     scores: dict[float, float] = field(default_factory=dict)  # CV balanced accuracy per candidate width
     reason: str = ""  # why the width was not cross-validated, or "" when it was
+    repeats: int = 1  # times the folds were drawn afresh (their held-out predictions pooled)
 
     def note(self) -> str:
         """One line for the run's report."""
@@ -135,9 +131,14 @@ class SmoothingChoice:
             return f"spatial smoothing: σ = {self.sigma:g} px ({self.reason})"
         tried = ", ".join(f"{s:g}: {v * 100:.1f} %" for s, v in self.scores.items())
         chosen = f"Gaussian σ = {self.sigma:g} px" if self.sigma else "off (σ = 0)"
-        return (f"spatial smoothing of the class probabilities: {chosen}, chosen by "
-                f"{REPEATS}× repeated {self.folds}-fold cross-validation of a spectral forest on the real labels, "
-                f"label regions held out whole (balanced accuracy per σ: {tried})")
+        return (f"spatial smoothing of the class probabilities: {chosen}, chosen by {repeated(self.repeats)}"
+                f"{self.folds}-fold cross-validation of the CNN + forest blend on the real labels, label regions "
+                f"held out whole (balanced accuracy per σ: {tried})")
+
+
+def repeated(repeats: int) -> str:
+    """The report's words for folds drawn several times ("3× repeated "), empty for a single draw."""
+    return f"{repeats}× repeated " if repeats > 1 else ""
 
 
 def label_regions(rows: np.ndarray, cols: np.ndarray, y: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -175,60 +176,7 @@ def region_folds(y: np.ndarray, groups: np.ndarray, k: int, seed: int) -> list[t
     return [(np.nonzero(fold != i)[0], np.nonzero(fold == i)[0]) for i in range(k)]
 
 
-def choose_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np.ndarray, y: np.ndarray,
-                     make_forest: Callable[[], Classifier], *, seed: int = 0, sigmas: tuple[float, ...] = SIGMAS,
-                     reporter: Reporter = NULL_REPORTER) -> SmoothingChoice:
-    """Pick the smoothing width by repeated k-fold CV on the labelled pixels, whole label regions held out.
-
-    A spectral random forest (cheap enough to train per fold) learns the other folds' labels and
-    predicts the held-out pixels' neighbourhoods; each width is scored by the balanced accuracy of the
-    smoothed held-out probabilities, pooled over :data:`REPEATS` shuffles of the folds. Ties (common with
-    a few held-out pixels) go to the higher mean probability of the true class, then to the smaller width. The forest stands in for the
-    final classifier: retraining the CNN per fold and width would multiply the run time.
-
-    Args:
-        cube: ``(B, H, W)`` scene; valid: ``(H, W)`` bool.
-        rows, cols, y: ``(N,)`` labelled pixels and their class indices 0..K-1 (at most
-            :data:`MAX_CV_PIXELS` of each class are used, drawn with ``seed``).
-        make_forest: returns a fresh untrained classifier of ``(n, B, 1, 1)`` spectra.
-    """
-    y = np.asarray(y, dtype=np.int64)
-    groups = label_regions(rows, cols, y, valid.shape)
-    keep = _at_most_per_class(y, MAX_CV_PIXELS, seed)  # whole regions still count as one group each
-    rows, cols, y, groups = rows[keep], cols[keep], y[keep], groups[keep]
-    regions_per_class = np.array([len(np.unique(groups[y == k])) for k in np.unique(y)])
-    if regions_per_class.min() < 2:
-        return SmoothingChoice(0.0, 0, reason="off: a class has a single labelled region, too few to test "
-                                              "smoothing on labels the model has not seen")
-    k = min(MAX_FOLDS, int(regions_per_class.min()))
-    truth, held_proba = [], {s: [] for s in sigmas}
-    total = REPEATS * k
-    for rep in range(REPEATS):
-        for i, (train, held) in enumerate(region_folds(y, groups, k, seed + rep)):
-            reporter.check()
-            step = rep * k + i
-            reporter.progress(step / total, f"smoothing cross-validation {step + 1}/{total}")
-            forest = make_forest().fit(cube[:, rows[train], cols[train]].T[:, :, None, None], y[train])
-
-            def proba_of(r: np.ndarray, c: np.ndarray) -> np.ndarray:
-                return forest.predict_proba(cube[:, r, c].T[:, :, None, None])  # (n, K)
-
-            for s, p in smoothed_at(proba_of, valid, rows[held], cols[held], sigmas).items():
-                held_proba[s].append(p)
-            truth.append(y[held])
-    reporter.progress(1.0, "smoothing cross-validation")
-    t = np.concatenate(truth)
-    scores, confidence = {}, {}
-    for s in sigmas:
-        p = np.concatenate(held_proba[s])
-        scores[s] = float(balanced_accuracy_score(t, np.argmax(p, axis=1)))
-        confidence[s] = float(p[np.arange(len(t)), t].mean())
-    best = max(scores.values())
-    chosen = min((s for s in sigmas if scores[s] >= best - 1e-12), key=lambda s: (-confidence[s], s))
-    return SmoothingChoice(float(chosen), k, scores)
-
-
-def _at_most_per_class(y: np.ndarray, most: int, seed: int) -> np.ndarray:
+def at_most_per_class(y: np.ndarray, most: int, seed: int) -> np.ndarray:
     """Sorted indices of at most ``most`` randomly drawn samples of each class (all of a smaller class)."""
     rng = np.random.default_rng(seed)
     keep = [idx if len(idx) <= most else rng.choice(idx, most, replace=False)

@@ -1,4 +1,4 @@
-"""Spatial smoothing of class probabilities: the masked filter, tiling, and the width chosen by CV on labels."""
+"""Spatial smoothing of class probabilities: the masked filter, tiling, and the width chosen by CV of the blend."""
 
 import argparse
 
@@ -7,8 +7,9 @@ import pytest
 
 from hypersynth.core.classify.baselines import SpectralRandomForest
 from hypersynth.core.classify.predict import predict_pixels, predict_scene
-from hypersynth.core.classify.spatial import (SIGMAS, choose_smoothing, kernel_radius, label_regions, region_folds,
-                                              resolve_smoothing, smooth_probabilities, smoothed_at)
+from hypersynth.core.classify.ensemble import MAX_SMOOTHING_PIXELS, choose_blend_and_smoothing
+from hypersynth.core.classify.spatial import (SIGMAS, kernel_radius, label_regions, region_folds, resolve_smoothing,
+                                              smooth_probabilities, smoothed_at)
 from hypersynth.core.cli import _smoothing_width
 
 
@@ -99,19 +100,33 @@ def test_tiled_prediction_smooths_exactly_like_the_whole_scene(patch_size):
     assert errors(smoothed) < errors(raw) / 3  # the speckle is what smoothing removes
 
 
+def _forest(trees=30):
+    return lambda: SpectralRandomForest(n_estimators=trees, seed=0, n_jobs=1)
+
+
+def _choose(cube, valid, rows, cols, y, make_cnn=None, make_forest=None, **kwargs):
+    """The blend's CV with forests for both members (the share does not matter here, the smoothing does)."""
+    spectra = cube[:, rows, cols].T[:, :, None, None]  # (N, B, 1, 1)
+    return choose_blend_and_smoothing(cube, valid, rows, cols, y, spectra, make_cnn or _forest(),
+                                      make_forest or _forest(), seed=0, **kwargs)
+
+
 def test_labels_choose_smoothing_on_blocky_classes_and_none_on_pixel_scale_ones():
     cube, valid, truth = _speckled_scene(seed=3, flip=0.35)
     rng = np.random.default_rng(0)
     rows, cols = np.nonzero(valid)
     pick = np.concatenate([rng.choice(np.nonzero(truth[rows, cols] == c)[0], 5, replace=False) for c in range(3)])
-    forest = lambda: SpectralRandomForest(n_estimators=30, seed=0, n_jobs=1)  # noqa: E731
-    blocky = choose_smoothing(cube, valid, rows[pick], cols[pick], truth[rows[pick], cols[pick]], forest, seed=0)
-    assert blocky.sigma > 0 and blocky.folds == 5 and set(blocky.scores) == set(SIGMAS)
-    assert "cross-validation" in blocky.note() and f"σ = {blocky.sigma:g}" in blocky.note()
+    rows, cols = rows[pick], cols[pick]
+    blend, blocky = _choose(cube, valid, rows, cols, truth[rows, cols])
+    assert blocky.sigma > 0 and blocky.folds == blend.folds == 5 and set(blocky.scores) == set(SIGMAS)
+    assert "cross-validation of the CNN + forest blend" in blocky.note() and f"σ = {blocky.sigma:g}" in blocky.note()
     # Pixel-scale classes: each pixel's class is what its own spectrum shows, neighbours say nothing.
-    shown = np.argmax(cube[:3], axis=0)
-    fine = choose_smoothing(cube, valid, rows[pick], cols[pick], shown[rows[pick], cols[pick]], forest, seed=0)
-    assert fine.sigma == 0.0
+    shown = np.where(valid, np.argmax(cube[:3], axis=0), -1)
+    rows, cols = np.nonzero(valid)
+    pick = np.concatenate([rng.choice(np.nonzero(shown[rows, cols] == c)[0], 5, replace=False) for c in range(3)])
+    rows, cols = rows[pick], cols[pick]
+    blend, fine = _choose(cube, valid, rows, cols, shown[rows, cols])
+    assert fine.sigma == 0.0 and fine.folds == blend.folds >= 2  # two picks may touch: one region
 
 
 def test_brushed_regions_are_held_out_whole():
@@ -125,11 +140,32 @@ def test_brushed_regions_are_held_out_whole():
         assert not set(groups[train]) & set(groups[held])
     cube = np.random.default_rng(0).normal(size=(4, 40, 40)).astype(np.float32)
     first = np.array([0, 1, 2, 4, 5])  # one stroke per class
-    one_stroke = choose_smoothing(cube, np.ones((40, 40), bool), rows[first], cols[first], y[first], lambda: None)
-    assert one_stroke.folds == 0 and one_stroke.sigma == 0 and "single labelled region" in one_stroke.note()
+    never = lambda: pytest.fail("nothing can be cross-validated with one stroke per class")  # noqa: E731
+    blend, one_stroke = _choose(cube, np.ones((40, 40), bool), rows[first], cols[first], y[first], never, never)
+    assert one_stroke.folds == blend.folds == 0 and one_stroke.sigma == 0 and blend.cnn_weight == 0.5
+    assert "single labelled region" in one_stroke.note() and "single labelled region" in blend.note()
+    assert "two separate places" in one_stroke.note()
 
 
-def test_thousands_of_brushed_labels_are_subsampled_for_the_cv():
+class _Counting:
+    """A forest that records how many pixels it was asked to predict."""
+
+    patch_size = 1
+
+    def __init__(self, asked):
+        self.forest, self.asked = SpectralRandomForest(n_estimators=10, seed=0, n_jobs=1), asked
+
+    def fit(self, samples, labels, **kwargs):
+        self.forest.fit(samples, labels, **kwargs)
+        self.n_classes = self.forest.n_classes
+        return self
+
+    def predict_proba(self, samples):
+        self.asked.append(len(samples))
+        return self.forest.predict_proba(samples)
+
+
+def test_thousands_of_brushed_labels_score_the_smoothing_on_a_bounded_sample():
     cube, valid, truth = _speckled_scene(seed=4, h=60, w=60, flip=0.3)
     strokes = np.zeros_like(truth)
     for c, c0 in enumerate((2, 22, 42)):  # two 25 x 14 strokes per class, one in each half of its stripe
@@ -137,15 +173,27 @@ def test_thousands_of_brushed_labels_are_subsampled_for_the_cv():
         strokes[32:57, c0:c0 + 14] = c + 1
     rows, cols = np.nonzero((strokes > 0) & valid)
     y = strokes[rows, cols] - 1
-    calls = []
-
-    def forest():
-        calls.append(1)
-        return SpectralRandomForest(n_estimators=10, seed=0, n_jobs=1)
-
-    choice = choose_smoothing(cube, valid, rows, cols, y, forest, seed=0)
-    assert len(rows) > 2000 and choice.folds == 2 and len(calls) == 2 * 3  # 2 strokes per class, 3 repeats
+    asked = []
+    blend, choice = _choose(cube, valid, rows, cols, y, lambda: _Counting(asked), lambda: _Counting(asked))
+    assert len(rows) > 2000 and choice.folds == blend.folds == 2 and blend.repeats == 1  # 2 strokes per class
     assert choice.sigma in SIGMAS and choice.sigma > 0  # 30 % speckle inside wide stripes: smoothing pays
+    held_out = 2 * len(rows)  # each member predicts every held-out label once, over the 2 folds
+    neighbourhoods = sum(asked) - held_out
+    reach = 2 * kernel_radius(max(SIGMAS)) + 1
+    assert 0 < neighbourhoods <= 2 * 3 * MAX_SMOOTHING_PIXELS * reach ** 2  # not thousands of neighbourhoods
+
+
+def test_a_width_set_by_the_analyst_is_kept_and_only_the_share_is_cross_validated():
+    cube, valid, truth = _speckled_scene(seed=3, flip=0.35)
+    rows, cols = np.nonzero(valid)
+    pick = np.random.default_rng(0).choice(len(rows), 30, replace=False)
+    rows, cols = rows[pick], cols[pick]
+    asked = []
+    blend, fixed = _choose(cube, valid, rows, cols, truth[rows, cols], lambda: _Counting(asked),
+                           lambda: _Counting(asked), smoothing=1.5)
+    assert fixed.sigma == 1.5 and fixed.folds == 0 and "set by the analyst" in fixed.note()
+    assert blend.folds > 0 and blend.repeats == 3  # few labels: the folds are drawn three times
+    assert sum(asked) == 2 * 3 * len(rows)  # each member, each repeat: the held-out labels only, no neighbourhoods
 
 
 def test_the_analyst_can_fix_or_switch_off_the_width():
