@@ -183,7 +183,6 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         samples, labels = training_set(model, classifier.patch_size)
     t0 = time.perf_counter()
     classifier.fit(samples, labels)
-    classifier.smoothing = args.smoothing  # predict_scene smooths the probabilities over this σ (0: off)
     fit_s = time.perf_counter() - t0
     del samples, labels
     reader = raster_window_reader(args.scene)
@@ -191,7 +190,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     peak_before = _status_kib("VmHWM")  # imports + fit
     peak_reset = _reset_peak()
     cpu0, t0 = time.process_time(), time.perf_counter()
-    prediction = predict_scene(classifier, reader, None, tile_size=args.tile_size, batch_size=args.batch_size)
+    prediction = predict_scene(classifier, reader, None, tile_size=args.tile_size, batch_size=args.batch_size,
+                               smoothing=args.smoothing)
     seconds = time.perf_counter() - t0
     cpu_s = time.process_time() - cpu0
     predict_peak = _status_kib("VmHWM") if peak_reset else None

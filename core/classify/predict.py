@@ -158,17 +158,17 @@ def _tiles(height: int, width: int, tile_size: int) -> list[tuple[int, int, int,
 
 
 def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.ndarray], *,
-                  tile_size: int = 256, batch_size: int = 4096, reporter: Reporter = NULL_REPORTER,
-                  stage: str = "prediction") -> ScenePrediction:
+                  tile_size: int = 256, batch_size: int = 4096, smoothing: Optional[float] = None,
+                  reporter: Reporter = NULL_REPORTER, stage: str = "prediction") -> ScenePrediction:
     """Classify every valid pixel of a scene, one tile at a time.
 
     Each tile is read with a halo of ``p // 2`` real neighbouring pixels (p = ``classifier.patch_size``);
     only where the tile touches the scene border is the tile+halo window reflect-padded (with
     :func:`~hypersynth.core.patches.pad_cube`, which gives the same values as padding the whole scene).
     So the result does not depend on ``tile_size`` and equals :func:`predict_pixels` on every pixel.
-    A classifier with a ``smoothing`` width σ > 0 (see :mod:`.spatial`) has its probabilities predicted
-    over the tile plus ``kernel_radius(σ)`` pixels and smoothed before the class is taken, so that too
-    does not depend on the tiling.
+    With a smoothing width σ > 0 (``smoothing``, else the classifier's own; see :mod:`.spatial`) the
+    probabilities are predicted over the tile plus ``kernel_radius(σ)`` pixels and smoothed before the
+    class is taken, so that too does not depend on the tiling.
     Nodata neighbours inside a patch are replaced by the mean spectrum of the patch's valid pixels
     (a neutral value that keeps the patch's own spectral level; 0 would look like a dark object).
 
@@ -190,6 +190,8 @@ def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
             reader returns NaN at nodata); non-finite pixels are always treated as invalid.
         tile_size: side of a tile in pixels.
         batch_size: samples per ``predict_proba`` call.
+        smoothing: σ in pixels of the probability smoothing (0: off); None: the classifier's ``smoothing``
+            attribute (a blend carries the width its labels chose), 0 when it has none.
         reporter: receives progress per batch; ``check()`` per batch lets the user cancel.
         stage: the stage name reported with progress.
     """
@@ -209,7 +211,9 @@ def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
     p, k = _patch_size(classifier), _n_classes(classifier)
     if k > np.iinfo(np.int16).max:
         raise ValueError(f"{k} classes do not fit the int16 class map")
-    sigma = float(getattr(classifier, "smoothing", 0.0) or 0.0)
+    sigma = float(getattr(classifier, "smoothing", 0.0) or 0.0) if smoothing is None else float(smoothing)
+    if sigma < 0:
+        raise ValueError(f"the smoothing width must be 0 (off) or positive; got {sigma}")
     s = kernel_radius(sigma)  # the smoothing needs the probabilities of s more pixels around each tile
 
     class_index = np.full((height, width), -1, dtype=np.int16)

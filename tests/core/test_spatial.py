@@ -94,7 +94,13 @@ def test_tiled_prediction_smooths_exactly_like_the_whole_scene(patch_size):
         np.testing.assert_array_equal(pred.class_index[valid], expected[:, rows, cols].argmax(0))
         np.testing.assert_allclose(pred.confidence[valid], expected[:, rows, cols].max(0), atol=1e-6)
         assert np.all(pred.class_index[~valid] == -1)
+        asked = predict_scene(_BandSoftmax(patch_size=patch_size), cube, valid, tile_size=tile, smoothing=1.0)
+        np.testing.assert_array_equal(asked.class_index, pred.class_index)  # the argument, not the attribute
     raw = predict_scene(_BandSoftmax(patch_size=patch_size), cube, valid, tile_size=16)
+    np.testing.assert_array_equal(predict_scene(clf, cube, valid, tile_size=16, smoothing=0.0).class_index,
+                                  raw.class_index)  # 0 switches the classifier's own smoothing off
+    with pytest.raises(ValueError, match="0 \\(off\\) or positive"):
+        predict_scene(clf, cube, valid, smoothing=-1.0)
     smoothed = predict_scene(clf, cube, valid, tile_size=16)
     errors = lambda p: int((p.class_index[valid] != truth[valid]).sum())  # noqa: E731
     assert errors(smoothed) < errors(raw) / 3  # the speckle is what smoothing removes
