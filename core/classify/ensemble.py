@@ -84,34 +84,12 @@ def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.nda
                 resolve_smoothing(smoothing, lambda: SmoothingChoice(0.0, 0, reason=why)))
     k = min(MAX_FOLDS, int(regions_per_class.min()))
     repeats = REPEATS if np.bincount(y).min() < MANY_LABELS else 1
-    n_classes = int(y.max()) + 1
-    p_cnn = np.zeros((repeats, len(y), n_classes), np.float32)  # out-of-fold probabilities, per repeat
-    p_forest = np.zeros_like(p_cnn)
     widths = sigmas if smoothing is None else ()
     scored = np.zeros(len(y), bool)
     scored[at_most_per_class(y, MAX_SMOOTHING_PIXELS, seed)] = True
-    smoothed = {name: {s: np.zeros_like(p_cnn) for s in widths} for name in ("cnn", "forest")}
-    total = repeats * k
-    for rep in range(repeats):
-        for i, (train, held) in enumerate(region_folds(y, groups, k, seed + rep)):
-            reporter.check()
-            step = rep * k + i
-            reporter.progress(step / total, f"cross-validation {step + 1}/{total}")
-            cnn = make_cnn().fit(patches[train], y[train], reporter=reporter.sub(step / total, (step + 0.8) / total))
-            forest = make_forest().fit(patches[train], y[train])
-            p_cnn[rep, held] = cnn.predict_proba(patches[held])  # every class is in each training fold
-            p_forest[rep, held] = forest.predict_proba(patches[held])
-            at = held[scored[held]]
-            for name, member in (("cnn", cnn), ("forest", forest)):
-                if not widths or not len(at):
-                    continue
-                reporter.check()
-
-                def proba_of(r: np.ndarray, c: np.ndarray, member: Classifier = member) -> np.ndarray:
-                    return predict_pixels(member, cube, r, c, batch_size=1024, valid=valid)  # (n, K)
-
-                for s, p in smoothed_at(proba_of, valid, rows[at], cols[at], widths, block=512).items():
-                    smoothed[name][s][rep, at] = p
+    p_cnn, p_forest, smoothed = _out_of_fold(cube, valid, rows, cols, y, groups, patches, make_cnn, make_forest,
+                                             k, repeats, seed, scored, widths, reporter)
+    n_classes = p_cnn.shape[-1]
     y_all = np.tile(y, repeats)  # the repeats' held-out predictions are pooled
     p_cnn, p_forest = p_cnn.reshape(-1, n_classes), p_forest.reshape(-1, n_classes)
     scores = {w: float(balanced_accuracy_score(y_all, np.argmax(w * p_cnn + (1 - w) * p_forest, axis=1)))
@@ -131,6 +109,45 @@ def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.nda
     best = max(sigma_scores.values())
     sigma = min((s for s in widths if sigma_scores[s] >= best - 1e-12), key=lambda s: (-confidence[s], s))
     return blend, SmoothingChoice(float(sigma), k, sigma_scores, repeats=repeats)
+
+
+def _out_of_fold(cube: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np.ndarray, y: np.ndarray,
+                 groups: np.ndarray, patches: np.ndarray, make_cnn: Callable[[], Classifier],
+                 make_forest: Callable[[], Classifier], k: int, repeats: int, seed: int, scored: np.ndarray,
+                 widths: tuple[float, ...], reporter: Reporter
+                 ) -> tuple[np.ndarray, np.ndarray, dict[str, dict[float, np.ndarray]]]:
+    """Each member's held-out probabilities over ``repeats`` draws of ``k`` region folds.
+
+    Returns ``(R, N, K)`` CNN and forest probabilities of every labelled pixel from the fold that held it
+    out, and ``{member: {σ: (R, N, K)}}`` the same smoothed over each width in ``widths`` (filled at the
+    ``scored`` pixels only; zeros elsewhere).
+    """
+    n_classes = int(y.max()) + 1
+    p_cnn = np.zeros((repeats, len(y), n_classes), np.float32)
+    p_forest = np.zeros_like(p_cnn)
+    smoothed = {name: {s: np.zeros_like(p_cnn) for s in widths} for name in ("cnn", "forest")}
+    total = repeats * k
+    for rep in range(repeats):
+        for i, (train, held) in enumerate(region_folds(y, groups, k, seed + rep)):
+            reporter.check()
+            step = rep * k + i
+            reporter.progress(step / total, f"cross-validation {step + 1}/{total}")
+            cnn = make_cnn().fit(patches[train], y[train], reporter=reporter.sub(step / total, (step + 0.8) / total))
+            forest = make_forest().fit(patches[train], y[train])
+            p_cnn[rep, held] = cnn.predict_proba(patches[held])  # every class is in each training fold
+            p_forest[rep, held] = forest.predict_proba(patches[held])
+            at = held[scored[held]]
+            if not widths or not len(at):
+                continue
+            for name, member in (("cnn", cnn), ("forest", forest)):
+                reporter.check()
+
+                def proba_of(r: np.ndarray, c: np.ndarray, member: Classifier = member) -> np.ndarray:
+                    return predict_pixels(member, cube, r, c, batch_size=1024, valid=valid)  # (n, K)
+
+                for s, p in smoothed_at(proba_of, valid, rows[at], cols[at], widths, block=512).items():
+                    smoothed[name][s][rep, at] = p
+    return p_cnn, p_forest, smoothed
 
 
 class SpectralSpatialEnsemble:
