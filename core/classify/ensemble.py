@@ -10,7 +10,7 @@ from sklearn.metrics import balanced_accuracy_score
 
 from ..progress import NULL_REPORTER, Reporter
 from .base import Classifier
-from .predict import predict_pixels
+from .predict import patch_reader
 from .spatial import (SIGMAS, SmoothingChoice, at_most_per_class, label_regions, region_folds, repeated,
                       resolve_smoothing, smoothed_at)
 
@@ -97,35 +97,38 @@ def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.nda
     best = max(scores.values())
     w = min((c for c, s in scores.items() if s >= best - 1e-12), key=lambda c: abs(c - DEFAULT_CNN_WEIGHT))
     reporter.progress(1.0, "cross-validation")
-    blend = BlendChoice(w, k, scores, repeats)
-    if smoothing is not None:
-        return blend, resolve_smoothing(smoothing, lambda: SmoothingChoice(0.0, 0))
-    t = np.tile(y[scored], repeats)
-    sigma_scores, confidence = {}, {}
-    for s in widths:
-        p = (w * smoothed["cnn"][s][:, scored] + (1 - w) * smoothed["forest"][s][:, scored]).reshape(len(t), -1)
-        sigma_scores[s] = float(balanced_accuracy_score(t, np.argmax(p, axis=1)))
-        confidence[s] = float(p[np.arange(len(t)), t].mean())
-    best = max(sigma_scores.values())
-    sigma = min((s for s in widths if sigma_scores[s] >= best - 1e-12), key=lambda s: (-confidence[s], s))
-    return blend, SmoothingChoice(float(sigma), k, sigma_scores, repeats=repeats)
+
+    def choose_width() -> SmoothingChoice:  # scored for the chosen share, on the smoothed held-out blends
+        t = np.tile(y[scored], repeats)
+        sigma_scores, confidence = {}, {}
+        for s in widths:
+            both = smoothed[s][:, scored].reshape(len(t), 2, n_classes)  # (R·n, [cnn, forest], K)
+            p = w * both[:, 0] + (1 - w) * both[:, 1]
+            sigma_scores[s] = float(balanced_accuracy_score(t, np.argmax(p, axis=1)))
+            confidence[s] = float(p[np.arange(len(t)), t].mean())
+        best = max(sigma_scores.values())
+        sigma = min((s for s in widths if sigma_scores[s] >= best - 1e-12), key=lambda s: (-confidence[s], s))
+        return SmoothingChoice(float(sigma), k, sigma_scores, repeats=repeats)
+
+    return BlendChoice(w, k, scores, repeats), resolve_smoothing(smoothing, choose_width)
 
 
 def _out_of_fold(cube: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np.ndarray, y: np.ndarray,
                  groups: np.ndarray, patches: np.ndarray, make_cnn: Callable[[], Classifier],
                  make_forest: Callable[[], Classifier], k: int, repeats: int, seed: int, scored: np.ndarray,
                  widths: tuple[float, ...], reporter: Reporter
-                 ) -> tuple[np.ndarray, np.ndarray, dict[str, dict[float, np.ndarray]]]:
+                 ) -> tuple[np.ndarray, np.ndarray, dict[float, np.ndarray]]:
     """Each member's held-out probabilities over ``repeats`` draws of ``k`` region folds.
 
     Returns ``(R, N, K)`` CNN and forest probabilities of every labelled pixel from the fold that held it
-    out, and ``{member: {σ: (R, N, K)}}`` the same smoothed over each width in ``widths`` (filled at the
-    ``scored`` pixels only; zeros elsewhere).
+    out, and ``{σ: (R, N, 2K)}`` both members' (CNN columns first) smoothed over each width in ``widths``
+    (filled at the ``scored`` pixels only; zeros elsewhere).
     """
     n_classes = int(y.max()) + 1
     p_cnn = np.zeros((repeats, len(y), n_classes), np.float32)
     p_forest = np.zeros_like(p_cnn)
-    smoothed = {name: {s: np.zeros_like(p_cnn) for s in widths} for name in ("cnn", "forest")}
+    smoothed = {s: np.zeros((repeats, len(y), 2 * n_classes), np.float32) for s in widths}
+    read = patch_reader(cube, valid, patches.shape[-1]) if widths else None  # padded once for every fold
     total = repeats * k
     for rep in range(repeats):
         for i, (train, held) in enumerate(region_folds(y, groups, k, seed + rep)):
@@ -137,16 +140,20 @@ def _out_of_fold(cube: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np
             p_cnn[rep, held] = cnn.predict_proba(patches[held])  # every class is in each training fold
             p_forest[rep, held] = forest.predict_proba(patches[held])
             at = held[scored[held]]
-            if not widths or not len(at):
+            if read is None or not len(at):
                 continue
-            for name, member in (("cnn", cnn), ("forest", forest)):
-                reporter.check()
 
-                def proba_of(r: np.ndarray, c: np.ndarray, member: Classifier = member) -> np.ndarray:
-                    return predict_pixels(member, cube, r, c, batch_size=1024, valid=valid)  # (n, K)
+            def proba_of(r: np.ndarray, c: np.ndarray, cnn: Classifier = cnn, forest: Classifier = forest
+                         ) -> np.ndarray:  # (n, 2K): both members on the same patches, read once
+                parts = []
+                for i0 in range(0, len(r), 1024):
+                    x = read(r[i0:i0 + 1024], c[i0:i0 + 1024])  # (n, B, p, p); the forest takes the centre
+                    parts.append(np.concatenate([cnn.predict_proba(x), forest.predict_proba(x)], axis=1))
+                return np.concatenate(parts)
 
-                for s, p in smoothed_at(proba_of, valid, rows[at], cols[at], widths, block=512).items():
-                    smoothed[name][s][rep, at] = p
+            reporter.check()
+            for s, p in smoothed_at(proba_of, valid, rows[at], cols[at], widths, block=512).items():
+                smoothed[s][rep, at] = p
     return p_cnn, p_forest, smoothed
 
 

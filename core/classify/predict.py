@@ -97,14 +97,12 @@ def predict_pixels(classifier: Classifier, cube: np.ndarray, rows: np.ndarray, c
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}")
     p, k = _patch_size(classifier), _n_classes(classifier)
-    padded = pad_cube(cube, p)  # (B, H + 2r, W + 2r); the cube itself when p == 1
-    padded, padded_valid = _padded_with_valid(cube, padded, valid, p)
+    read = patch_reader(cube, valid, p)  # pads the cube once (not at all when p == 1)
     out = np.empty((len(rows), k), dtype=np.float32)
     for start in range(0, len(rows), batch_size):
         reporter.check()
         sl = slice(start, min(start + batch_size, len(rows)))
-        samples = _patches_as_seen(cube, padded, padded_valid, rows[sl], cols[sl], p)  # (n, B, p, p)
-        out[sl] = _probabilities(classifier, samples, k)
+        out[sl] = _probabilities(classifier, read(rows[sl], cols[sl]), k)  # from (n, B, p, p) patches
         reporter.progress(sl.stop / len(rows), stage)
     return out
 
@@ -133,8 +131,18 @@ def pixel_patches(cube: np.ndarray, valid: Optional[np.ndarray], rows: np.ndarra
     """``(N, B, p, p)`` patches centred on the pixels exactly as prediction sees them: reflected at the
     scene border, no-data neighbours filled with the patch's valid mean. Training patches come from here so
     a classifier never learns from zeros it will not meet again (tile edges, no-data stripes)."""
+    return patch_reader(cube, valid, p)(rows, cols)
+
+
+def patch_reader(cube: np.ndarray, valid: Optional[np.ndarray], p: int
+                 ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """:func:`pixel_patches` for many calls on one scene: the cube is padded once, not per call."""
     padded, padded_valid = _padded_with_valid(cube, pad_cube(cube, p), valid, p)
-    return _patches_as_seen(cube, padded, padded_valid, np.asarray(rows), np.asarray(cols), p)
+
+    def read(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return _patches_as_seen(cube, padded, padded_valid, np.asarray(rows), np.asarray(cols), p)  # (n, B, p, p)
+
+    return read
 
 
 def _window_source(cube: CubeSource) -> tuple[WindowReader, Optional[tuple[int, ...]]]:
