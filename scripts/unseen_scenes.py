@@ -28,6 +28,10 @@ the fast ``augment`` run took 39 min at ``nice -n 10`` on the 2-core CPU shared 
     HYPERSYNTH_DATA_DIR=/work/shared/data nice -n 10 .venv/bin/python scripts/unseen_scenes.py \\
         --preset fast --methods rf,cnn,augment --labels-per-class 5 --seed 0
 
+Several seeds (``--seeds 0-4``): each seed draws its own labels and trains every method again (its files in
+``--work``/seed_<k>); the Markdown then gives each method's mean ± std over the seeds and the pooled unseen OA
+of every seed, the JSON every seed's full results.
+
 Options: ``--data DIR`` (the ``enmap_potsdam`` folder; default ``$HYPERSYNTH_DATA_DIR/enmap_potsdam``),
 ``--work DIR`` (keep the training scene, labels and every run's outputs there; default a temporary
 folder removed at the end), ``--out DIR`` (default ``docs/unseen``), ``--device auto|cpu|cuda``.
@@ -51,6 +55,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from hypersynth.core.bench import parse_seeds
 from hypersynth.core.evaluation.metrics import evaluate
 from hypersynth.core.evaluation.protocol import few_label_split
 from hypersynth.core.io.classes import read_classes, write_classes
@@ -386,19 +391,85 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def seed_summary(per_seed: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per method, mean and standard deviation over the seeds of OA on the training scene, on each unseen tile
+    and on both pooled (AA and κ pooled too), and mean seconds; the runs of every seed must hold the same methods."""
+    seeds = sorted(per_seed)
+    methods = [r["method"] for r in per_seed[seeds[0]]]
+    if any([r["method"] for r in per_seed[s]] != methods for s in seeds):
+        raise ValueError("every seed must have run the same methods, in the same order")
+
+    def spread(values: list[float]) -> dict[str, float]:
+        return {"mean": float(np.mean(values)), "std": float(np.std(values)), "values": [float(v) for v in values]}
+
+    summary = []
+    for i, method in enumerate(methods):
+        runs = [per_seed[s][i] for s in seeds]
+        tiles = list(runs[0]["unseen_tiles"])
+        summary.append({
+            "method": method, "seeds": seeds,
+            "training_scene_oa": spread([(r["training_scene"] or {}).get("oa", np.nan) for r in runs]),
+            "unseen_tile_oa": {t: spread([r["unseen_tiles"][t]["metrics"]["oa"] for r in runs]) for t in tiles},
+            "unseen_pooled": {k: spread([r["unseen_pooled"][k] for r in runs]) for k in ("oa", "aa", "kappa")},
+            "seconds": float(np.mean([r["seconds"] for r in runs]))})
+    return summary
+
+
+def markdown_seeds(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    """The seed summary as a Markdown section: mean ± std per method, then pooled unseen OA per seed."""
+    seeds = summary[0]["seeds"]
+    tiles = list(summary[0]["unseen_tile_oa"])
+
+    def ms(d: dict[str, float]) -> str:
+        return f"{100 * d['mean']:.1f} ± {100 * d['std']:.1f}"
+
+    lines = [
+        "# Trained classifiers on EnMAP scenes they have never seen, over seeds",
+        "",
+        f"Training scene: the {len(meta['train_tiles'])} EnMAP Potsdam tiles of `train_files.csv` in the 200 x 330 "
+        f"grid, every other pixel no-data ({meta['valid_pixels']} valid pixels, {meta['usable_bands']} usable "
+        f"bands); {meta['labels_per_class']} labels per class drawn from their labels with each seed "
+        f"({', '.join(map(str, seeds))}). Unseen scenes: the tile GeoTIFFs of `validation_files.csv` as they are "
+        f"on disk, judged on their label tiles. Preset `{meta['preset']}`, device {meta['device']}. OA, AA in %, "
+        "mean ± standard deviation over the seeds.",
+        "",
+        "| method | training scene OA | " + " | ".join(f"unseen {t.replace('enmap_potsdam_', '')} OA" for t in tiles)
+        + " | **both unseen pooled OA** | pooled AA | pooled κ | s per seed |",
+        "|---|---:|" + "---:|" * len(tiles) + "---:|---:|---:|---:|",
+    ]
+    for r in summary:
+        pooled = r["unseen_pooled"]
+        lines.append(f"| {r['method']} | {ms(r['training_scene_oa'])} | "
+                     + " | ".join(ms(r["unseen_tile_oa"][t]) for t in tiles)
+                     + f" | **{ms(pooled['oa'])}** | {ms(pooled['aa'])} | {pooled['kappa']['mean']:.3f} | "
+                     f"{r['seconds']:.1f} |")
+    lines += ["", "Pooled unseen OA (%) per seed:", "",
+              "| method | " + " | ".join(f"seed {s}" for s in seeds) + " |", "|---|" + "---:|" * len(seeds)]
+    lines += [f"| {r['method']} | " + " | ".join(f"{100 * v:.1f}" for v in r["unseen_pooled"]["oa"]["values"]) + " |"
+              for r in summary]
+    lines += ["", f"Per-seed, per-tile metrics and confusion matrices: `unseen_scenes.json`. Machine: "
+              f"{meta['machine']}. Command: `{meta['command']}`.", ""]
+    return "\n".join(lines)
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--methods", default="rf,cnn,augment", help="comma-separated methods (default rf,cnn,augment)")
     p.add_argument("--preset", default="fast", choices=("tiny", "fast", "full"))
     p.add_argument("--labels-per-class", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the label draw and the models (default 0)")
+    p.add_argument("--seeds", help="several seeds, e.g. 0-4 or 0,2: each draws its own labels, and the Markdown "
+                                   "gives mean ± std over them (overrides --seed)")
     p.add_argument("--data", help="the enmap_potsdam folder (default $HYPERSYNTH_DATA_DIR/enmap_potsdam)")
     p.add_argument("--work", help="keep the training scene and every output here (default: a temporary folder)")
     p.add_argument("--out", default=str(REPO / "docs" / "unseen"), help="where the JSON and Markdown go")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     args = p.parse_args(argv)
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    args.seeds = parse_seeds(args.seeds) if args.seeds else [args.seed]
+    if not args.seeds:
+        p.error("--seeds names no seed; give e.g. 0-4")
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown:
         p.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
@@ -410,23 +481,29 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     data = data_folder(args.data)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="hypersynth-unseen-"))
     try:
-        t0 = time.perf_counter()
-        train = build_training_scene(data, work, labels_per_class=args.labels_per_class, seed=args.seed)
         tiles = read_tile_list(data, "validation_files.csv")
-        print(f"training scene {train.scene} ({train.valid_pixels} valid pixels, {train.usable_bands} usable bands, "
-              f"labels {train.labels_per_class}) in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        for w in train.warnings:
-            print(f"warning: {w}", file=sys.stderr)
-        results = []
-        for method in args.methods:
-            print(f"{method}: training on the training scene, then the {len(tiles)} unseen tiles ...", file=sys.stderr)
-            r = run_method(method, train, tiles, work, preset=args.preset, seed=args.seed, device=args.device)
-            print(f"{method}: pooled unseen OA {_pct(r['unseen_pooled']['oa'])} %, training scene OA "
-                  f"{_pct((r['training_scene'] or {}).get('oa'))} %, {r['seconds']:.1f} s", file=sys.stderr)
-            results.append(r)
+        per_seed: dict[int, list[dict[str, Any]]] = {}
+        for seed in args.seeds:
+            seed_work = work if len(args.seeds) == 1 else work / f"seed_{seed}"
+            t0 = time.perf_counter()
+            train = build_training_scene(data, seed_work, labels_per_class=args.labels_per_class, seed=seed)
+            print(f"seed {seed}: training scene {train.scene} ({train.valid_pixels} valid pixels, "
+                  f"{train.usable_bands} usable bands, labels {train.labels_per_class}) in "
+                  f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
+            for w in train.warnings:
+                print(f"warning: {w}", file=sys.stderr)
+            per_seed[seed] = []
+            for method in args.methods:
+                print(f"seed {seed}, {method}: training on the training scene, then the {len(tiles)} unseen tiles ...",
+                      file=sys.stderr)
+                r = run_method(method, train, tiles, seed_work, preset=args.preset, seed=seed, device=args.device)
+                print(f"seed {seed}, {method}: pooled unseen OA {_pct(r['unseen_pooled']['oa'])} %, training scene "
+                      f"OA {_pct((r['training_scene'] or {}).get('oa'))} %, {r['seconds']:.1f} s", file=sys.stderr)
+                per_seed[seed].append(r)
         import torch
 
-        meta = {"preset": args.preset, "seed": args.seed, "labels_per_class": args.labels_per_class,
+        meta = {"preset": args.preset, "seed": args.seeds[0], "seeds": args.seeds,
+                "labels_per_class": args.labels_per_class,
                 "methods": args.methods, "device": args.device if args.device != "auto" else
                 ("cuda" if torch.cuda.is_available() else "cpu"),
                 "train_tiles": train.tiles, "unseen_tiles": [t.key for t in tiles],
@@ -435,10 +512,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 "split_warnings": train.warnings, "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
                 "torch_threads": torch.get_num_threads(),
                 "command": "python scripts/unseen_scenes.py " + " ".join(sys.argv[1:] if argv is None else argv)}
-        text = markdown(results, meta)
+        if len(args.seeds) == 1:
+            body: dict[str, Any] = {"meta": meta, "results": per_seed[args.seeds[0]]}
+            text = markdown(per_seed[args.seeds[0]], meta)
+        else:
+            summary = seed_summary(per_seed)
+            body = {"meta": meta, "summary": summary, "results_per_seed": {str(s): r for s, r in per_seed.items()}}
+            text = markdown_seeds(summary, meta)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "unseen_scenes.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+        (out / "unseen_scenes.json").write_text(json.dumps(body, indent=2) + "\n")
         (out / "unseen_scenes.md").write_text(text)
         print(text)
     finally:

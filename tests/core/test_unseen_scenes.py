@@ -86,3 +86,26 @@ def test_cnn_bundle_round_trip_on_the_unseen_tiles(script: ModuleType, training,
             "command": "test"}
     text = script.markdown([result], meta)
     assert "both unseen tiles pooled" in text and "| cnn | bundle | unseen tile_96_0 | 807 |" in text
+
+
+def test_several_seeds_give_mean_and_spread_of_each_method(script: ModuleType, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert script.main(["--methods", "rf", "--preset", "tiny", "--labels-per-class", "2", "--seeds", "0,1",
+                        "--data", str(ENMAP), "--work", str(tmp_path / "work"), "--out", str(out),
+                        "--device", "cpu"]) == 0
+    import json
+
+    body = json.loads((out / "unseen_scenes.json").read_text())
+    runs = body["results_per_seed"]
+    assert set(runs) == {"0", "1"} and (tmp_path / "work" / "seed_1" / "rf" / "train").is_dir()
+    pooled = [runs[s][0]["unseen_pooled"]["oa"] for s in ("0", "1")]
+    assert pooled[0] != pooled[1]  # each seed draws its own labels
+    summary = body["summary"][0]
+    assert summary["method"] == "rf" and summary["unseen_pooled"]["oa"]["values"] == pooled
+    assert summary["unseen_pooled"]["oa"]["mean"] == pytest.approx(np.mean(pooled))
+    assert summary["unseen_pooled"]["oa"]["std"] == pytest.approx(np.std(pooled))
+    text = (out / "unseen_scenes.md").read_text()
+    mean, std = 100 * np.mean(pooled), 100 * np.std(pooled)
+    assert f"**{mean:.1f} ± {std:.1f}**" in text and "| rf | " + " | ".join(f"{100 * v:.1f}" for v in pooled) in text
+    with pytest.raises(ValueError, match="same methods"):
+        script.seed_summary({0: runs["0"], 1: []})
