@@ -347,17 +347,22 @@ def _kappa(value: Optional[float]) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
+def _setting(meta: dict[str, Any], draw: str) -> str:
+    """The sentence saying what was trained on and judged on; ``draw`` says how the labels were drawn."""
+    return (f"Training scene: the {len(meta['train_tiles'])} EnMAP Potsdam tiles of `train_files.csv` in the "
+            f"200 x 330 grid, every other pixel no-data ({meta['valid_pixels']} valid pixels, "
+            f"{meta['usable_bands']} usable bands); {meta['labels_per_class']} labels per class {draw}. Unseen "
+            "scenes: the tile GeoTIFFs of `validation_files.csv` as they are on disk, judged on their label tiles. "
+            f"Preset `{meta['preset']}`, device {meta['device']}.")
+
+
 def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     """The results as a Markdown section: one row per method and evaluation set, then the timings."""
     lines = [
         "# Trained classifiers on EnMAP scenes they have never seen",
         "",
-        f"Training scene: the {len(meta['train_tiles'])} EnMAP Potsdam tiles of `train_files.csv` in the "
-        f"200 x 330 grid, every other pixel no-data ({meta['valid_pixels']} valid pixels, "
-        f"{meta['usable_bands']} usable bands); {meta['labels_per_class']} labels per class drawn with seed "
-        f"{meta['seed']} from their labels ({sum(meta['labels_drawn'].values())} in all). Unseen scenes: the "
-        f"tile GeoTIFFs of `validation_files.csv` as they are on disk, judged on their label tiles. Preset "
-        f"`{meta['preset']}`, device {meta['device']}.",
+        _setting(meta, f"drawn with seed {meta['seed']} from their labels "
+                       f"({sum(meta['labels_drawn'].values())} in all)"),
         "",
         "| method | applied via | judged on | pixels | OA % | AA % | κ |",
         "|---|---|---|---:|---:|---:|---:|",
@@ -426,12 +431,8 @@ def markdown_seeds(summary: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     lines = [
         "# Trained classifiers on EnMAP scenes they have never seen, over seeds",
         "",
-        f"Training scene: the {len(meta['train_tiles'])} EnMAP Potsdam tiles of `train_files.csv` in the 200 x 330 "
-        f"grid, every other pixel no-data ({meta['valid_pixels']} valid pixels, {meta['usable_bands']} usable "
-        f"bands); {meta['labels_per_class']} labels per class drawn from their labels with each seed "
-        f"({', '.join(map(str, seeds))}). Unseen scenes: the tile GeoTIFFs of `validation_files.csv` as they are "
-        f"on disk, judged on their label tiles. Preset `{meta['preset']}`, device {meta['device']}. OA, AA in %, "
-        "mean ± standard deviation over the seeds.",
+        _setting(meta, f"drawn from their labels with each seed ({', '.join(map(str, seeds))})")
+        + " OA, AA in %, mean ± standard deviation over the seeds.",
         "",
         "| method | training scene OA | " + " | ".join(f"unseen {t.replace('enmap_potsdam_', '')} OA" for t in tiles)
         + " | **both unseen pooled OA** | pooled AA | pooled κ | s per seed |",
@@ -483,6 +484,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         tiles = read_tile_list(data, "validation_files.csv")
         per_seed: dict[int, list[dict[str, Any]]] = {}
+        warnings: list[str] = []
         for seed in args.seeds:
             seed_work = work if len(args.seeds) == 1 else work / f"seed_{seed}"
             t0 = time.perf_counter()
@@ -492,6 +494,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
             for w in train.warnings:
                 print(f"warning: {w}", file=sys.stderr)
+                warnings.append(w if len(args.seeds) == 1 else f"seed {seed}: {w}")
             per_seed[seed] = []
             for method in args.methods:
                 print(f"seed {seed}, {method}: training on the training scene, then the {len(tiles)} unseen tiles ...",
@@ -509,7 +512,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 "train_tiles": train.tiles, "unseen_tiles": [t.key for t in tiles],
                 "valid_pixels": train.valid_pixels, "usable_bands": train.usable_bands,
                 "labels_drawn": train.labels_per_class, "train_tile_labels": train.truth_per_class,
-                "split_warnings": train.warnings, "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+                "split_warnings": warnings, "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
                 "torch_threads": torch.get_num_threads(),
                 "command": "python scripts/unseen_scenes.py " + " ".join(sys.argv[1:] if argv is None else argv)}
         if len(args.seeds) == 1:

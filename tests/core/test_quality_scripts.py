@@ -4,10 +4,12 @@ sweep and ablation rows are measured (not copied), and the per-epoch clock split
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Callable
 
 import pytest
 
@@ -24,26 +26,33 @@ def load_script(name: str) -> ModuleType:
     return module
 
 
+def _ticks(times) -> Callable[[], float]:
+    """A fake clock: each reading is the next of ``times`` (no wall time enters the test)."""
+    readings = iter(times)
+    return lambda: float(next(readings))
+
+
 def test_stage_clock_splits_epochs_at_the_next_stage() -> None:
-    clock = load_script("preset_timings").StageClock()
+    clock = load_script("preset_timings").StageClock(_ticks((0, 2, 5, 6, 10)))  # read once per new stage
     for stage in ("VAE 1/2", "VAE 1/2", "VAE 2/2", "latents", "diffusion 1/2", "diffusion 2/2", "diffusion 2/2"):
         clock(0.5, stage)
     assert [s for s, _ in clock.starts] == ["VAE 1/2", "VAE 2/2", "latents", "diffusion 1/2", "diffusion 2/2"]
-    clock.starts = [(s, t) for (s, _), t in zip(clock.starts, (0.0, 2.0, 5.0, 6.0, 10.0))]
     assert clock.epoch_seconds("VAE", end=20.0) == [2.0, 3.0]
     assert clock.epoch_seconds("diffusion", end=20.0) == [4.0, 10.0]
 
 
 def test_preset_timings_projects_a_capped_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     script = load_script("preset_timings")
+    monkeypatch.setattr(script, "now", _ticks(itertools.count()))  # every reading 1 s after the last
     out = tmp_path / "timings.json"
     monkeypatch.setattr(sys, "argv", ["preset_timings.py", "--dataset", "demo", "--presets", "tiny",
                                       "--max-epochs", "tiny=1", "--per-class", "3", "--json", str(out)])
     assert script.main() == 0
     row = json.loads(out.read_text())["presets"][0]
     assert row["epochs_run"] == {"vae": 1, "diffusion": 1} and row["epochs_configured"] == {"vae": 2, "diffusion": 2}
-    assert row["seconds_per_vae_epoch"] > 0 and row["seconds_per_diffusion_epoch"] > 0
-    assert row["projected"] and row["seconds_training_projected"] > row["seconds_training_measured"]
+    # one reading per stage start: each epoch lasts one tick, and the projection adds the epochs the cap skipped
+    assert row["seconds_per_vae_epoch"] == row["seconds_per_diffusion_epoch"] == 1.0
+    assert row["projected"] and row["seconds_training_projected"] == row["seconds_training_measured"] + 2
     assert row["n_synthetic"] == 3 * 6
 
 

@@ -4,6 +4,7 @@ CNN classifier bundle trained on it (preset tiny) is applied to the validation t
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 from pathlib import Path
@@ -93,8 +94,6 @@ def test_several_seeds_give_mean_and_spread_of_each_method(script: ModuleType, t
     assert script.main(["--methods", "rf", "--preset", "tiny", "--labels-per-class", "2", "--seeds", "0,1",
                         "--data", str(ENMAP), "--work", str(tmp_path / "work"), "--out", str(out),
                         "--device", "cpu"]) == 0
-    import json
-
     body = json.loads((out / "unseen_scenes.json").read_text())
     runs = body["results_per_seed"]
     assert set(runs) == {"0", "1"} and (tmp_path / "work" / "seed_1" / "rf" / "train").is_dir()
