@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels-per-class", default="2,5", help="comma list of N (default 2,5)")
     p.add_argument("--seeds", default="0-4", help="seeds, e.g. 0-4 or 0,3 (default 0-4)")
     p.add_argument("--methods", default="rf,svm,cnn,augment",
-                   help="comma list of rf, svm, cnn, cnn-pseudo (CNN + forest blend with pseudo-labels, no synthesis), augment")
+                   help="comma list of rf, svm, cnn, cnn-pseudo (CNN + forest blend with pseudo-labels, no synthesis), "
+                        "dfeat (SVM on the scene diffusion model's features, MTMSD-style), augment")
     p.add_argument("--splits", default="random,disjoint", help="random and/or disjoint (default both)")
     p.add_argument("--preset", default="fast", choices=["tiny", "fast", "full"])
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

@@ -1,4 +1,4 @@
-"""The classification methods HyperSynth compares, trained on arrays: RF, SVM, CNN, Augment & Classify."""
+"""The classification methods HyperSynth compares, trained on arrays: RF, SVM, CNN, diffusion features, Augment & Classify."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from .scene import ClassInfo
 
 log = logging.getLogger("hypersynth")
 
-METHODS = ("rf", "svm", "cnn", "cnn-pseudo", "augment")
+METHODS = ("rf", "svm", "cnn", "cnn-pseudo", "dfeat", "augment")
 METHOD_TITLES = {
     "rf": "Random forest (spectra)",
     "svm": "SVM (spectra)",
     "cnn": "Spectral-spatial CNN, real labels only",
     "cnn-pseudo": "CNN + spectral forest blend, smoothed, real + pseudo-labels (no synthesis: the ablation)",
+    "dfeat": "SVM on the scene's diffusion-model features (MTMSD-style), real labels only",
     "augment": "Augment & Classify (CNN + spectral forest blend, smoothed, on real + pseudo-labels + synthetic)",
 }
 MEMBER_TITLES = {"cnn": "its CNN alone", "forest": "its spectral forest alone",
@@ -148,6 +149,9 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
         clf = _cnn_for(settings, p)
         clf.fit(real, y, reporter=reporter)
         return FittedMethod(method, clf, class_ids)
+    if method == "dfeat":
+        return _fit_diffusion_features(cube, valid, train_labels, classes, class_ids, real, y, settings, reporter,
+                                       wavelengths)
     if method == "cnn-pseudo":
         clf = _cnn_for(settings, p)
         clf.fit(real, y, reporter=reporter.sub(0.0, 0.4))
@@ -164,6 +168,42 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
                         wavelengths)
 
 
+def _trained_or_reused(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, used: list[ClassInfo],
+                       class_ids: np.ndarray, patch_size: int, settings: MethodSettings, reporter: Reporter,
+                       wavelengths: Optional[np.ndarray]) -> tuple[Any, list[str]]:
+    """The synthesis model of this scene: ``settings.synthesis_model`` when it knows every labelled class,
+    else one trained now; and the report's line when reused."""
+    from .ldm.training import train_synthesis_model
+
+    model = settings.synthesis_model
+    if model is None:
+        cfg = synthesis_config(settings, patch_size=patch_size)
+        return train_synthesis_model(cube, valid, train_labels, used, cfg, reporter=reporter,
+                                     wavelengths=wavelengths), []
+    missing = [int(c) for c in class_ids if int(c) not in {k.id for k in model.classes}]
+    if missing:
+        raise ValueError(f"the reused model bundle was not trained with classes {missing}; "
+                         "train a new bundle for this label set")
+    return model, ["synthesis model reused from a bundle"]
+
+
+def _fit_diffusion_features(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, classes: list[ClassInfo],
+                            class_ids: np.ndarray, real: np.ndarray, y: np.ndarray, settings: MethodSettings,
+                            reporter: Reporter, wavelengths: Optional[np.ndarray] = None) -> FittedMethod:
+    """MTMSD-style (METHODS §2): the scene's latent diffusion model, trained on every patch as for Augment &
+    Classify, turns each patch into multi-timestep denoiser features; an SVM learns the real labels on them."""
+    from .classify.diffusion_features import DiffusionFeatureClassifier, DiffusionFeatures, FeatureSpec
+
+    used = [c for c in classes if c.id in set(class_ids.tolist())]
+    model, notes = _trained_or_reused(cube, valid, train_labels, used, class_ids, real.shape[-1], settings,
+                                      reporter.sub(0.0, 0.9), wavelengths)
+    clf = DiffusionFeatureClassifier(DiffusionFeatures(model, FeatureSpec(noise_seed=settings.seed)), seed=settings.seed)
+    clf.fit(real, y, reporter=reporter.sub(0.9, 1.0, "classifier "))
+    notes.append(f"SVM on {clf.features.dimensions} diffusion features per pixel (timesteps {clf.features.timesteps}; "
+                 f"C = {clf.svm.chosen['C']:g}, γ = {clf.svm.chosen['gamma']:.3g})")
+    return FittedMethod("dfeat", clf, class_ids, synthesis_model=model, notes=notes)
+
+
 def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, classes: list[ClassInfo],
                  class_ids: np.ndarray, real: np.ndarray, y: np.ndarray, labelled: tuple[np.ndarray, np.ndarray],
                  settings: MethodSettings, reporter: Reporter,
@@ -173,21 +213,9 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
     With pseudo-labels (METHODS §1.4): the first CNN picks confident unlabelled pixels, synthesis runs
     again from the real *and* pseudo-labelled patches, and the final CNN learns from all three.
     """
-    from .ldm.training import train_synthesis_model
-
-    notes: list[str] = []
     used = [c for c in classes if c.id in set(class_ids.tolist())]
-    model = settings.synthesis_model
-    if model is None:
-        cfg = synthesis_config(settings, patch_size=real.shape[-1])
-        model = train_synthesis_model(cube, valid, train_labels, used, cfg, reporter=reporter.sub(0.0, 0.6),
-                                      wavelengths=wavelengths)
-    else:
-        missing = [int(c) for c in class_ids if int(c) not in {k.id for k in model.classes}]
-        if missing:
-            raise ValueError(f"the reused model bundle was not trained with classes {missing}; "
-                             "train a new bundle for this label set")
-        notes.append("synthesis model reused from a bundle")
+    model, notes = _trained_or_reused(cube, valid, train_labels, used, class_ids, real.shape[-1], settings,
+                                      reporter.sub(0.0, 0.6), wavelengths)
     n_pseudo = pseudo_label_count(settings, "augment")
     p = real.shape[-1]
     synthetic, note = _synthesize_for(model, used, class_ids, real, y, real, y, settings,

@@ -3,14 +3,14 @@
 # at a time (two torch processes on 2 cores slow each other down ~10x). Each run is its own JSON in docs/bench/;
 # `bin/hypersynth bench --merge docs/bench/cell_*.json` makes the table. A finished run is not repeated.
 # SPLIT=disjoint runs the spatially disjoint split (files cell_disjoint_*); CELLS="salinasA 2;enmap_potsdam 5"
-# picks the cells (default: both datasets at N = 2 and 5).
+# picks the cells (default: both datasets at N = 2 and 5). NAME=x writes cell_x_* (e.g. a run of other METHODS).
 cd "$(dirname "$0")/.."
 export HYPERSYNTH_DATA_DIR="${HYPERSYNTH_DATA_DIR:-../shared/data}"
 METHODS="${METHODS:-rf,svm,cnn,cnn-pseudo,augment}"
 SPLIT="${SPLIT:-random}"
 CELLS="${CELLS:-enmap_potsdam 2;enmap_potsdam 5;salinasA 2;salinasA 5}"
-prefix=docs/bench/cell_
-[ "$SPLIT" = random ] || prefix=docs/bench/cell_${SPLIT}_
+prefix=docs/bench/cell_${NAME:+${NAME}_}
+[ "$SPLIT" = random ] || prefix=${prefix}${SPLIT}_
 cell() {  # dataset N seed
   out=${prefix}$1_N$2_s$3
   [ -f $out.done ] && return

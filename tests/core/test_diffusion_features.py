@@ -1,0 +1,64 @@
+"""MTMSD-style diffusion features: shapes, determinism, dependence on content only, and the fitted method."""
+
+import numpy as np
+import pytest
+
+from hypersynth.core.classify.diffusion_features import DiffusionFeatureClassifier, DiffusionFeatures, FeatureSpec
+from hypersynth.core.classify.predict import pixel_patches
+from hypersynth.core.methods import MethodSettings, fit_method
+from hypersynth.core.scene import ClassInfo
+
+from .test_methods import _two_field_scene
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    cube, valid, labels, truth = _two_field_scene()
+    classes = [ClassInfo(1, "soil"), ClassInfo(2, "grass")]
+    fitted = fit_method("dfeat", cube, valid, labels, classes, MethodSettings(preset="tiny", device="cpu", seed=3))
+    return fitted, cube, valid, labels, truth
+
+
+def test_features_are_the_latent_and_every_block_at_every_timestep(fitted):
+    fit, cube, valid, labels, truth = fitted
+    model = fit.synthesis_model
+    feats = DiffusionFeatures(model, FeatureSpec(timestep_fractions=(0.1, 0.5), noise_seed=0))
+    total = model.config.diffusion.num_train_timesteps
+    assert feats.timesteps == [round(0.1 * total), round(0.5 * total)]
+    den = model.ema_denoiser
+    assert feats.dimensions == int(np.prod(model.latent_shape)) + 2 * len(den.blocks) * den.cfg.hidden_size
+    rows, cols = np.nonzero(valid)
+    patches = pixel_patches(cube, valid, rows[:40], cols[:40], model.patch_size)
+    x = feats(patches)
+    assert x.shape == (40, feats.dimensions) and x.dtype == np.float32 and np.isfinite(x).all()
+    # one shared, seeded noise: the same patch gives the same features in any batch and on a second call
+    np.testing.assert_allclose(feats(patches[[7]])[0], x[7], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(feats(patches), x)
+    # the features describe the content: two fields' patches differ more across classes than within one
+    left, right = x[truth[rows[:40], cols[:40]] == 0], x[truth[rows[:40], cols[:40]] == 1]  # rows 0-2: both fields
+    within = np.linalg.norm(left - left.mean(0), axis=1).mean()
+    assert np.linalg.norm(left.mean(0) - right.mean(0)) > within
+
+
+def test_bad_patches_and_timesteps_say_what_to_fix(fitted):
+    model = fitted[0].synthesis_model
+    with pytest.raises(ValueError, match="fractions of the diffusion"):
+        DiffusionFeatures(model, FeatureSpec(timestep_fractions=(1.5,)))
+    with pytest.raises(ValueError, match="the shape the model was trained on"):
+        DiffusionFeatures(model)(np.zeros((2, model.bands, model.patch_size + 2, model.patch_size + 2), np.float32))
+    clf = DiffusionFeatureClassifier(DiffusionFeatures(model))
+    with pytest.raises(RuntimeError, match="fit the diffusion-feature classifier"):
+        clf.predict_proba(np.zeros((1, model.bands, model.patch_size, model.patch_size), np.float32))
+
+
+def test_dfeat_method_classifies_the_two_fields_and_says_how(fitted):
+    fit, cube, valid, labels, truth = fitted
+    clf = fit.classifier
+    assert fit.method == "dfeat" and clf.patch_size == fit.synthesis_model.patch_size
+    assert any("diffusion features per pixel" in n for n in fit.notes)
+    rows, cols = np.nonzero(valid & (labels == 0))
+    proba = clf.predict_proba(pixel_patches(cube, valid, rows, cols, clf.patch_size))
+    assert proba.shape == (len(rows), 2)
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
+    accuracy = (proba.argmax(1) == truth[rows, cols]).mean()
+    assert accuracy > 0.9  # two clearly different fields, 3 labels each
