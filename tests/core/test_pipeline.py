@@ -73,6 +73,22 @@ def test_existing_outputs_are_not_overwritten(augment_run, scene_files):
     assert (out / "classification.tif").read_bytes() == before
 
 
+def test_diffusion_feature_run_maps_the_scene_and_guards_its_model_bundle(augment_run, scene_files, tmp_path):
+    scene, labels, truth, classes = scene_files
+    out, _ = augment_run
+    # reuses the Augment & Classify bundle: the same scene's model, no second training
+    outputs = classify_scene(scene, labels, tmp_path, method="dfeat", classes_path=classes, validation_path=truth,
+                             bundle_path=out / "model_bundle", settings=MethodSettings(preset="tiny"))
+    assert outputs.class_map.exists() and outputs.metrics["n_test"] > 0
+    assert "diffusion features per pixel" in outputs.report.read_text()
+    assert (tmp_path / "model_bundle").is_dir()
+    other = tmp_path / "second"
+    (other / "model_bundle").mkdir(parents=True)  # something of the user's, named like the run's bundle
+    with pytest.raises(OutputExistsError, match="model_bundle"):
+        classify_scene(scene, labels, other, method="dfeat", classes_path=classes)
+    assert list((other / "model_bundle").iterdir()) == []
+
+
 def test_saved_classifier_applies_to_another_scene(augment_run, tmp_path):
     out, _ = augment_run
     other, _, truth, _ = _write(tmp_path, seed=1)
