@@ -154,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0-4", help="seeds, e.g. 0-4 or 0,3 (default 0-4)")
     p.add_argument("--methods", default="rf,svm,cnn,augment",
                    help="comma list of rf, svm, cnn, cnn-pseudo (CNN + forest blend with pseudo-labels, no synthesis), "
-                        "dfeat (SVM on the scene diffusion model's features, MTMSD-style), augment")
+                        "dfeat (SVM on the scene diffusion model's features, MTMSD-style), dfeat-augment (the same on real + "
+                        "synthetic patches), augment")
     p.add_argument("--splits", default="random,disjoint", help="random and/or disjoint (default both)")
     p.add_argument("--preset", default="fast", choices=["tiny", "fast", "full"])
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

@@ -14,13 +14,14 @@ from .scene import ClassInfo
 
 log = logging.getLogger("hypersynth")
 
-METHODS = ("rf", "svm", "cnn", "cnn-pseudo", "dfeat", "augment")
+METHODS = ("rf", "svm", "cnn", "cnn-pseudo", "dfeat", "dfeat-augment", "augment")
 METHOD_TITLES = {
     "rf": "Random forest (spectra)",
     "svm": "SVM (spectra)",
     "cnn": "Spectral-spatial CNN, real labels only",
     "cnn-pseudo": "CNN + spectral forest blend, smoothed, real + pseudo-labels (no synthesis: the ablation)",
     "dfeat": "SVM on the scene's diffusion-model features (MTMSD-style), real labels only",
+    "dfeat-augment": "SVM on the scene's diffusion-model features (MTMSD-style), real + synthetic patches",
     "augment": "Augment & Classify (CNN + spectral forest blend, smoothed, on real + pseudo-labels + synthetic)",
 }
 MEMBER_TITLES = {"cnn": "its CNN alone", "forest": "its spectral forest alone",
@@ -149,9 +150,9 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
         clf = _cnn_for(settings, p)
         clf.fit(real, y, reporter=reporter)
         return FittedMethod(method, clf, class_ids)
-    if method == "dfeat":
+    if method in ("dfeat", "dfeat-augment"):
         return _fit_diffusion_features(cube, valid, train_labels, classes, class_ids, real, y, settings, reporter,
-                                       wavelengths)
+                                       wavelengths, augment=method == "dfeat-augment")
     if method == "cnn-pseudo":
         clf = _cnn_for(settings, p)
         clf.fit(real, y, reporter=reporter.sub(0.0, 0.4))
@@ -189,19 +190,30 @@ def _trained_or_reused(cube: np.ndarray, valid: np.ndarray, train_labels: np.nda
 
 def _fit_diffusion_features(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, classes: list[ClassInfo],
                             class_ids: np.ndarray, real: np.ndarray, y: np.ndarray, settings: MethodSettings,
-                            reporter: Reporter, wavelengths: Optional[np.ndarray] = None) -> FittedMethod:
+                            reporter: Reporter, wavelengths: Optional[np.ndarray] = None, *,
+                            augment: bool = False) -> FittedMethod:
     """MTMSD-style (METHODS §2): the scene's latent diffusion model, trained on every patch as for Augment &
-    Classify, turns each patch into multi-timestep denoiser features; an SVM learns the real labels on them."""
+    Classify, turns each patch into multi-timestep denoiser features; an SVM learns the real labels on them.
+    With ``augment`` the model also synthesises patches per class (anchored and filtered as for Augment &
+    Classify) and the SVM learns them too, at ``settings.synthetic_weight`` of the real labels' weight."""
     from .classify.diffusion_features import DiffusionFeatureClassifier, DiffusionFeatures, FeatureSpec
 
     used = [c for c in classes if c.id in set(class_ids.tolist())]
     model, notes = _trained_or_reused(cube, valid, train_labels, used, class_ids, real.shape[-1], settings,
-                                      reporter.sub(0.0, 0.9), wavelengths)
+                                      reporter.sub(0.0, 0.8), wavelengths)
     clf = DiffusionFeatureClassifier(DiffusionFeatures(model, FeatureSpec(noise_seed=settings.seed)), seed=settings.seed)
-    clf.fit(real, y, reporter=reporter.sub(0.9, 1.0, "classifier "))
+    parts, synthetic = [(real, y, 1.0)], None
+    if augment:
+        synthetic, note = _synthesize_for(model, used, class_ids, real, y, real, y, settings,
+                                          reporter.sub(0.8, 0.9, "synthesis "))
+        notes += note
+        parts.append(_synthetic_part(synthetic, class_ids, settings))
+    samples, labels, weights = _weighted_parts(parts)
+    clf.fit(samples, labels, sample_weight=weights, real_count=len(y), reporter=reporter.sub(0.9, 1.0, "classifier "))
     notes.append(f"SVM on {clf.features.dimensions} diffusion features per pixel (timesteps {clf.features.timesteps}; "
-                 f"C = {clf.svm.chosen['C']:g}, γ = {clf.svm.chosen['gamma']:.3g})")
-    return FittedMethod("dfeat", clf, class_ids, synthesis_model=model, notes=notes)
+                 f"C = {clf.svm.chosen['C']:g}, γ = {clf.svm.chosen['gamma']:.3g}, chosen on the real labels)")
+    return FittedMethod("dfeat-augment" if augment else "dfeat", clf, class_ids, synthesis_model=model,
+                        synthetic=synthetic, notes=notes)
 
 
 def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, classes: list[ClassInfo],
@@ -312,11 +324,7 @@ def _fit_weighted(settings: MethodSettings, patch_size: int, parts: list[tuple[n
     part count), so a few real labels are not drowned by hundreds of synthetic or pseudo-labelled patches.
     Both members of a blend learn from the same weighted patches (the forest from their centre spectra).
     """
-    n_real = len(parts[0][1])
-    samples = np.concatenate([x for x, _, _ in parts])
-    labels = np.concatenate([t for _, t, _ in parts])
-    weights = np.concatenate([np.full(len(t), 1.0 if i == 0 else share * n_real / max(len(t), 1), np.float32)
-                              for i, (_, t, share) in enumerate(parts)])
+    samples, labels, weights = _weighted_parts(parts)
     if blend is not None:
         from .classify.ensemble import SpectralSpatialEnsemble
 
@@ -327,6 +335,18 @@ def _fit_weighted(settings: MethodSettings, patch_size: int, parts: list[tuple[n
     clf = _cnn_for(settings, patch_size)
     clf.fit(samples, labels, sample_weight=weights, reporter=reporter)
     return clf
+
+
+def _weighted_parts(parts: list[tuple[np.ndarray, np.ndarray, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(patches, class indices, share)`` parts, the real labels first, as one training set with per-sample
+    weights: each part's total weight is its share of the real labels' (per patch: share × real count / part
+    count), so a few real labels are not drowned by hundreds of synthetic or pseudo-labelled patches."""
+    n_real = len(parts[0][1])
+    samples = np.concatenate([x for x, _, _ in parts])
+    labels = np.concatenate([t for _, t, _ in parts])
+    weights = np.concatenate([np.full(len(t), 1.0 if i == 0 else share * n_real / max(len(t), 1), np.float32)
+                              for i, (_, t, share) in enumerate(parts)])
+    return samples, labels, weights
 
 
 def pseudo_label_count(settings: MethodSettings, method: str) -> int:

@@ -56,7 +56,7 @@ def _outputs_for(out_dir: Path, method: str) -> list[str]:
              "confusion.png", "spectra.png"]
     if method in ("rf", "cnn", "cnn-pseudo", "augment"):  # the classifiers that save as tensors
         names.append(CLASSIFIER_BUNDLE)
-    if method in ("augment", "dfeat"):  # they train a synthesis model and save it
+    if method in ("augment", "dfeat", "dfeat-augment"):  # they train a synthesis model and save it
         names.append(BUNDLE)
     if method == "augment":
         names += [SYNTHETIC, "attention.png", "pca.png"]
@@ -85,7 +85,7 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
         raise OutputExistsError(f"{out} already holds {', '.join(clash)}; choose another output folder "
                                 "or allow overwriting")
     settings = settings or MethodSettings(preset=preset, seed=seed)
-    if bundle_path is not None and method in ("augment", "dfeat"):
+    if bundle_path is not None and method in ("augment", "dfeat", "dfeat-augment"):
         from .ldm.model import SynthesisModel
 
         settings.synthesis_model = SynthesisModel.load(bundle_path, device=settings.device)

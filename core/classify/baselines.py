@@ -210,15 +210,19 @@ class SpectralSVM:
     MIN_PER_CLASS_FOR_CV = 3  # CV grid search only when every class has this many samples
     MIN_PER_CLASS_FOR_PLATT = 10  # Platt-scaled probabilities only when every class has this many samples
 
-    def __init__(self, seed: int = 0, C: Optional[float] = None, gamma: Optional[float] = None) -> None:
+    def __init__(self, seed: int = 0, C: Optional[float] = None, gamma: Optional[float] = None,
+                 platt: Optional[bool] = None) -> None:
         """
         Args:
             seed: random state of the CV folds and of Platt scaling.
             C, gamma: fixed hyper-parameters; both given = no grid search (gamma on standardised spectra).
+            platt: Platt-scaled probabilities (True) or the softmax of decision values (False); None = by the
+                smallest class's size (:data:`MIN_PER_CLASS_FOR_PLATT`).
         """
         self.seed = int(seed)
         self.C = C
         self.gamma = gamma
+        self.platt = platt
         self.n_classes = 0
         self.bands = 0
         self.chosen: dict[str, float] = {}  # the C and gamma used by the last fit
@@ -255,7 +259,7 @@ class SpectralSVM:
         C, gamma = self._choose(x, y, w)
         reporter.check()
         reporter.progress(0.5, "SVM")
-        platt = _smallest_class(y) >= self.MIN_PER_CLASS_FOR_PLATT
+        platt = self.platt if self.platt is not None else _smallest_class(y) >= self.MIN_PER_CLASS_FOR_PLATT
         model = self._pipeline(C, gamma, probability=bool(platt))
         model.fit(x, y, **({} if w is None else {"svc__sample_weight": w}))
         reporter.progress(1.0, "SVM")

@@ -101,9 +101,21 @@ class DiffusionFeatureClassifier:
         self.n_classes = 0
 
     def fit(self, samples: np.ndarray, labels: np.ndarray, *, sample_weight: Optional[np.ndarray] = None,
-            reporter: Reporter = NULL_REPORTER) -> "DiffusionFeatureClassifier":
-        """Extract the labelled patches' features, then fit the SVM on them."""
+            real_count: Optional[int] = None, reporter: Reporter = NULL_REPORTER) -> "DiffusionFeatureClassifier":
+        """Extract the patches' features, then fit the SVM on them.
+
+        Args:
+            real_count: the first ``real_count`` samples are the real labels and the rest synthetic (None: all
+                real). C, γ and the probability form are then chosen on the real labels alone, as the SVM
+                alone would choose them: a synthetic patch anchored on a held-out label would flatter the CV.
+                The SVM is then fit on every sample with its weight.
+        """
         x = self.features(samples, reporter=reporter.sub(0.0, 0.5))  # (N, F)
+        seed = self.svm.seed
+        if real_count is not None and real_count < len(x):
+            chooser = SpectralSVM(seed=seed).fit(x[:real_count], np.asarray(labels)[:real_count])
+            c = chooser.chosen
+            self.svm = SpectralSVM(seed=seed, C=c["C"], gamma=c["gamma"], platt=bool(c["platt"]))
         self.svm.fit(x, labels, sample_weight=sample_weight, reporter=reporter.sub(0.5, 1.0))
         self.n_classes = self.svm.n_classes
         return self

@@ -62,3 +62,19 @@ def test_dfeat_method_classifies_the_two_fields_and_says_how(fitted):
     np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
     accuracy = (proba.argmax(1) == truth[rows, cols]).mean()
     assert accuracy > 0.9  # two clearly different fields, 3 labels each
+
+
+def test_with_synthetic_patches_the_svm_is_chosen_on_the_real_labels_alone(fitted):
+    fit, cube, valid, labels, truth = fitted
+    classes = [ClassInfo(1, "soil"), ClassInfo(2, "grass")]
+    settings = MethodSettings(preset="tiny", device="cpu", seed=3, synthesis_model=fit.synthesis_model,
+                              synthetic_per_class=5)
+    aug = fit_method("dfeat-augment", cube, valid, labels, classes, settings)
+    assert aug.method == "dfeat-augment" and len(aug.synthetic) > 0
+    assert any("synthetic patches kept" in n for n in aug.notes) and any("reused" in n for n in aug.notes)
+    real_only = fit.classifier.svm.chosen
+    assert (aug.classifier.svm.C, aug.classifier.svm.gamma) == (real_only["C"], real_only["gamma"])
+    assert aug.classifier.svm.platt == bool(real_only["platt"])  # 3 labels per class: softmax, as for the real
+    rows, cols = np.nonzero(valid & (labels == 0))
+    proba = aug.classifier.predict_proba(pixel_patches(cube, valid, rows, cols, aug.classifier.patch_size))
+    assert (proba.argmax(1) == truth[rows, cols]).mean() > 0.9
