@@ -221,17 +221,38 @@ def target_table(rows: list[BenchRow]) -> str:
         base = [by[m] for m in ("rf", "svm") if m in by]
         best = max(base, key=lambda r: r.oa_mean) if base else None
 
-        def cell(r: Optional[BenchRow]) -> str:
-            return "–" if r is None else f"{r.oa_mean * 100:.1f} ± {r.oa_std * 100:.1f}"
-
-        def delta(a: Optional[BenchRow], b: Optional[BenchRow]) -> str:
-            return "–" if a is None or b is None else f"{(a.oa_mean - b.oa_mean) * 100:+.1f}"
-
         aug = by.get("augment")
-        out.append(f"| {dataset} | {split} | {n} | {cell(best)}{f' ({best.method})' if best else ''} | "
-                   f"{cell(by.get('cnn'))} | {cell(by.get('cnn-pseudo'))} | {cell(aug)} | {delta(aug, best)} | "
-                   f"{delta(aug, by.get('cnn-pseudo'))} | {delta(aug, by.get('cnn'))} |")
+        out.append(f"| {dataset} | {split} | {n} | {_cell(best)}{f' ({best.method})' if best else ''} | "
+                   f"{_cell(by.get('cnn'))} | {_cell(by.get('cnn-pseudo'))} | {_cell(aug)} | {_delta(aug, best)} | "
+                   f"{_delta(aug, by.get('cnn-pseudo'))} | {_delta(aug, by.get('cnn'))} |")
     return "\n".join(out)
+
+
+def diffusion_feature_table(rows: list[BenchRow]) -> str:
+    """The MTMSD-style rows against the best of RF/SVM and Augment & Classify, and their own augmentation gain
+    (dfeat-augment − dfeat); empty when no run has diffusion features."""
+    if not any(r.method in ("dfeat", "dfeat-augment") for r in rows):
+        return ""
+    out = ["| dataset | split | N | best of RF/SVM | Augment & Classify | diffusion features | diffusion features + "
+           "synthetic | features − best RF/SVM | features + synthetic − best RF/SVM | synthetic's gain |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for dataset, split, n in dict.fromkeys((r.dataset, r.split, r.labels_per_class) for r in rows):
+        by = {r.method: r for r in rows if (r.dataset, r.split, r.labels_per_class) == (dataset, split, n)}
+        base = [by[m] for m in ("rf", "svm") if m in by]
+        best = max(base, key=lambda r: r.oa_mean) if base else None
+        feat, aug = by.get("dfeat"), by.get("dfeat-augment")
+        out.append(f"| {dataset} | {split} | {n} | {_cell(best)}{f' ({best.method})' if best else ''} | "
+                   f"{_cell(by.get('augment'))} | {_cell(feat)} | {_cell(aug)} | {_delta(feat, best)} | "
+                   f"{_delta(aug, best)} | {_delta(aug, feat)} |")
+    return "\n".join(out) + "\n"
+
+
+def _cell(r: Optional[BenchRow]) -> str:
+    return "–" if r is None else f"{r.oa_mean * 100:.1f} ± {r.oa_std * 100:.1f}"
+
+
+def _delta(a: Optional[BenchRow], b: Optional[BenchRow]) -> str:
+    return "–" if a is None or b is None else f"{(a.oa_mean - b.oa_mean) * 100:+.1f}"
 
 
 def merge_bench_files(paths: list[str]) -> list[RunResult]:
@@ -293,7 +314,8 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
         runs_in = merge_bench_files(args.merge)
         rows = summarize_runs(runs_in)
         command = "bin/hypersynth bench --merge " + " ".join(args.merge)
-        text = markdown_tables(rows, machine_description(), command) + "\n" + target_table(rows) + "\n"
+        text = (markdown_tables(rows, machine_description(), command) + "\n" + target_table(rows) + "\n\n"
+                + diffusion_feature_table(rows))
         if args.json:
             Path(args.json).write_text(json.dumps({"machine": machine_description(), "command": command,
                                                    "rows": [asdict(r) for r in rows],
@@ -335,4 +357,5 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
     rows = summarize_runs(runs)
     print(markdown_tables(rows, machine_description(), command))
     print(target_table(rows))
+    print(diffusion_feature_table(rows))
     return 0

@@ -78,3 +78,17 @@ def test_with_synthetic_patches_the_svm_is_chosen_on_the_real_labels_alone(fitte
     rows, cols = np.nonzero(valid & (labels == 0))
     proba = aug.classifier.predict_proba(pixel_patches(cube, valid, rows, cols, aug.classifier.patch_size))
     assert (proba.argmax(1) == truth[rows, cols]).mean() > 0.9
+
+
+def test_bench_table_sets_the_diffusion_features_against_the_baselines_and_their_synthetic_gain():
+    from hypersynth.core.bench import BenchRow, diffusion_feature_table
+
+    def row(method, oa):
+        return BenchRow("salinasA", 5, "random", method, oa, 0.01, oa, 0.0, oa, 0.0, 1.0, [0, 1])
+
+    assert diffusion_feature_table([row("rf", 0.88), row("svm", 0.95)]) == ""  # no feature rows: no table
+    text = diffusion_feature_table([row("rf", 0.88), row("svm", 0.955), row("augment", 0.984),
+                                    row("dfeat", 0.99), row("dfeat-augment", 0.985)])
+    line = text.splitlines()[2]
+    assert line.startswith("| salinasA | random | 5 | 95.5 ± 1.0 (svm) | 98.4 ± 1.0 | 99.0 ± 1.0 | 98.5 ± 1.0 |")
+    assert line.endswith("| +3.5 | +3.0 | -0.5 |")
