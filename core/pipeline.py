@@ -58,7 +58,7 @@ def _outputs_for(out_dir: Path, method: str) -> list[str]:
         names.append(CLASSIFIER_BUNDLE)
     if method in ("augment", "dfeat", "dfeat-augment"):  # they train a synthesis model and save it
         names.append(BUNDLE)
-    if method == "augment":
+    if method in ("augment", "dfeat-augment"):  # they synthesise: the report summarises and plots it
         names += [SYNTHETIC, "attention.png", "pca.png"]
     return names
 
