@@ -8,7 +8,7 @@ import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 
@@ -215,16 +215,11 @@ def target_table(rows: list[BenchRow]) -> str:
     out = ["| dataset | split | N | best of RF/SVM | CNN alone | same classifier, no synthesis | Augment & Classify | "
            "Augment − best RF/SVM | Augment − no synthesis | Augment − CNN alone |",
            "|---|---|---|---|---|---|---|---|---|---|"]
-    keys = dict.fromkeys((r.dataset, r.split, r.labels_per_class) for r in rows)
-    for dataset, split, n in keys:
-        by = {r.method: r for r in rows if (r.dataset, r.split, r.labels_per_class) == (dataset, split, n)}
-        base = [by[m] for m in ("rf", "svm") if m in by]
-        best = max(base, key=lambda r: r.oa_mean) if base else None
-
+    for setting, by, best in _by_setting(rows):
         aug = by.get("augment")
-        out.append(f"| {dataset} | {split} | {n} | {_cell(best)}{f' ({best.method})' if best else ''} | "
-                   f"{_cell(by.get('cnn'))} | {_cell(by.get('cnn-pseudo'))} | {_cell(aug)} | {_delta(aug, best)} | "
-                   f"{_delta(aug, by.get('cnn-pseudo'))} | {_delta(aug, by.get('cnn'))} |")
+        out.append(f"| {setting} | {_best_cell(best)} | {_cell(by.get('cnn'))} | {_cell(by.get('cnn-pseudo'))} | "
+                   f"{_cell(aug)} | {_delta(aug, best)} | {_delta(aug, by.get('cnn-pseudo'))} | "
+                   f"{_delta(aug, by.get('cnn'))} |")
     return "\n".join(out)
 
 
@@ -236,15 +231,24 @@ def diffusion_feature_table(rows: list[BenchRow]) -> str:
     out = ["| dataset | split | N | best of RF/SVM | Augment & Classify | diffusion features | diffusion features + "
            "synthetic | features − best RF/SVM | features + synthetic − best RF/SVM | synthetic's gain |",
            "|---|---|---|---|---|---|---|---|---|---|"]
+    for setting, by, best in _by_setting(rows):
+        feat, aug = by.get("dfeat"), by.get("dfeat-augment")
+        out.append(f"| {setting} | {_best_cell(best)} | {_cell(by.get('augment'))} | {_cell(feat)} | {_cell(aug)} | "
+                   f"{_delta(feat, best)} | {_delta(aug, best)} | {_delta(aug, feat)} |")
+    return "\n".join(out) + "\n"
+
+
+def _by_setting(rows: list[BenchRow]) -> Iterator[tuple[str, dict[str, BenchRow], Optional[BenchRow]]]:
+    """Per dataset × split × N, in first-seen order: its "dataset | split | N" cells, its rows by method, and the
+    better of its RF and SVM rows (None when neither ran)."""
     for dataset, split, n in dict.fromkeys((r.dataset, r.split, r.labels_per_class) for r in rows):
         by = {r.method: r for r in rows if (r.dataset, r.split, r.labels_per_class) == (dataset, split, n)}
         base = [by[m] for m in ("rf", "svm") if m in by]
-        best = max(base, key=lambda r: r.oa_mean) if base else None
-        feat, aug = by.get("dfeat"), by.get("dfeat-augment")
-        out.append(f"| {dataset} | {split} | {n} | {_cell(best)}{f' ({best.method})' if best else ''} | "
-                   f"{_cell(by.get('augment'))} | {_cell(feat)} | {_cell(aug)} | {_delta(feat, best)} | "
-                   f"{_delta(aug, best)} | {_delta(aug, feat)} |")
-    return "\n".join(out) + "\n"
+        yield f"{dataset} | {split} | {n}", by, max(base, key=lambda r: r.oa_mean) if base else None
+
+
+def _best_cell(best: Optional[BenchRow]) -> str:
+    return _cell(best) + (f" ({best.method})" if best else "")
 
 
 def _cell(r: Optional[BenchRow]) -> str:

@@ -15,6 +15,8 @@ from .scene import ClassInfo
 log = logging.getLogger("hypersynth")
 
 METHODS = ("rf", "svm", "cnn", "cnn-pseudo", "dfeat", "dfeat-augment", "augment")
+MODEL_METHODS = ("dfeat", "dfeat-augment", "augment")  # they train (or reuse) the scene's synthesis model
+SYNTHESISING_METHODS = ("dfeat-augment", "augment")  # they also learn from synthetic patches
 METHOD_TITLES = {
     "rf": "Random forest (spectra)",
     "svm": "SVM (spectra)",
@@ -152,7 +154,7 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
         return FittedMethod(method, clf, class_ids)
     if method in ("dfeat", "dfeat-augment"):
         return _fit_diffusion_features(cube, valid, train_labels, classes, class_ids, real, y, settings, reporter,
-                                       wavelengths, augment=method == "dfeat-augment")
+                                       wavelengths, augment=method in SYNTHESISING_METHODS)
     if method == "cnn-pseudo":
         clf = _cnn_for(settings, p)
         clf.fit(real, y, reporter=reporter.sub(0.0, 0.4))

@@ -14,8 +14,8 @@ from typing import Optional
 
 import numpy as np
 
-from .methods import (METHOD_TITLES, FittedMethod, MethodSettings, fit_method, resolve_patch_size,
-                      synthesis_config)
+from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings, fit_method,
+                      resolve_patch_size, synthesis_config)
 from .progress import NULL_REPORTER, Reporter
 from .scene import ClassInfo, Scene
 
@@ -56,9 +56,9 @@ def _outputs_for(out_dir: Path, method: str) -> list[str]:
              "confusion.png", "spectra.png"]
     if method in ("rf", "cnn", "cnn-pseudo", "augment"):  # the classifiers that save as tensors
         names.append(CLASSIFIER_BUNDLE)
-    if method in ("augment", "dfeat", "dfeat-augment"):  # they train a synthesis model and save it
+    if method in MODEL_METHODS:  # the run saves the synthesis model
         names.append(BUNDLE)
-    if method in ("augment", "dfeat-augment"):  # they synthesise: the report summarises and plots it
+    if method in SYNTHESISING_METHODS:  # the report summarises and plots the synthetic patches
         names += [SYNTHETIC, "attention.png", "pca.png"]
     return names
 
@@ -85,7 +85,7 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
         raise OutputExistsError(f"{out} already holds {', '.join(clash)}; choose another output folder "
                                 "or allow overwriting")
     settings = settings or MethodSettings(preset=preset, seed=seed)
-    if bundle_path is not None and method in ("augment", "dfeat", "dfeat-augment"):
+    if bundle_path is not None and method in MODEL_METHODS:
         from .ldm.model import SynthesisModel
 
         settings.synthesis_model = SynthesisModel.load(bundle_path, device=settings.device)
