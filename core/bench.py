@@ -6,13 +6,13 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import numpy as np
 
-from .methods import METHODS, MethodSettings, fit_method, method_title, preset_patch_size
+from .methods import METHODS, MODEL_METHODS, MethodSettings, fit_method, method_title, preset_patch_size, scene_model
 from .progress import NULL_REPORTER, Reporter
 from .scene import LabelledScene
 
@@ -105,12 +105,17 @@ def load_bench_dataset(key: str) -> LabelledScene:
 
 
 def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: str, method: str,
-            settings: MethodSettings, reporter: Reporter = NULL_REPORTER) -> list[RunResult]:
+            settings: MethodSettings, reporter: Reporter = NULL_REPORTER,
+            models: Optional[dict[tuple, tuple[Any, float]]] = None) -> list[RunResult]:
     """Train ``method`` on N labels per class (drawn with ``seed``) and test on the other labelled pixels.
 
-    Returns the method's result, then, for a CNN + forest blend, one per member (``"augment:cnn"``,
-    ``"augment:forest"``): the same trained members scored alone, an ablation of the blend at no training cost;
+    Returns the method's result, then, for a blend, one per member (``"augment:cnn"``, ``"augment:forest"``,
+    ``"augment:dfeat"``): the same trained members scored alone, an ablation of the blend at no training cost;
     and ``"augment:blend"``, the blend before spatial smoothing (equal to the method when the labels chose σ = 0).
+
+    ``models``: the scene synthesis model already trained on this label draw, with its training seconds, by
+    ``(dataset, N, seed, split)``; a method that needs it reuses it (its seconds include the training all the
+    same, so each method's time is what it costs alone) and a method that trains one leaves it there.
     """
     from .classify.predict import predict_pixels
     from .evaluation.metrics import evaluate
@@ -122,8 +127,19 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
     p = preset_patch_size(settings)
     split = few_label_split(labels, n, seed, kind=split_kind, patch_size=p, valid=scene.valid)
     train_labels = np.where(split.train_mask, labels, 0)
+    run_settings = replace(settings, seed=seed)
+    model_seconds = 0.0
+    needs_model = method in MODEL_METHODS and (method != "cnn-pseudo" or settings.diffusion_features)
+    if models is not None and needs_model and settings.synthesis_model is None:
+        key = (dataset, n, seed, split_kind)
+        if key not in models:
+            models.clear()  # one label draw at a time: the previous draw's model is not needed again
+            t0 = time.perf_counter()
+            model = scene_model(cube, scene.valid, train_labels, data.classes, run_settings,
+                                wavelengths=scene.usable_wavelengths(), reporter=reporter.sub(0.0, 0.5))
+            models[key] = (model, time.perf_counter() - t0)
+        run_settings.synthesis_model, model_seconds = models[key]
     t0 = time.perf_counter()
-    run_settings = MethodSettings(**{**asdict(settings), "seed": seed})
     fitted = fit_method(method, cube, scene.valid, train_labels, data.classes, run_settings, reporter=reporter)
     rows, cols = np.nonzero(split.test_mask)
     clf = fitted.classifier
@@ -131,14 +147,15 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
     sigma = float(getattr(clf, "smoothing", 0.0) or 0.0)
     choices: dict[str, float] = {}
     if members or sigma > 0:
-        choices = {**({"cnn_weight": float(clf.cnn_weight)} if members else {}), "smoothing": sigma}
+        choices = {**({"cnn_weight": float(clf.cnn_weight)} if members else {}),
+                   **({"dfeat_weight": float(clf.dfeat_weight)} if "dfeat" in members else {}), "smoothing": sigma}
         # Every valid pixel is predicted (smoothing needs the test pixels' neighbours), each member once;
         # their blend, smoothed, is the method's prediction, the same as predict_scene gives.
         from .classify.spatial import smooth_probabilities
 
         every = np.nonzero(scene.valid)
         scored_maps = {name: _probability_map(member, cube, scene.valid, every) for name, member in members.items()}
-        blended = (clf.blend(scored_maps["cnn"], scored_maps["forest"]) if members else
+        blended = (clf.blend(**scored_maps) if members else
                    _probability_map(clf, cube, scene.valid, every))  # (K, H, W)
         final = smooth_probabilities(blended, scene.valid, sigma)
         maps = [(method, final)] + [(f"{method}:{name}", m) for name, m in scored_maps.items()]
@@ -148,7 +165,7 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
     else:
         scored = [(method, predict_pixels(clf, cube, rows, cols, batch_size=1024, reporter=NULL_REPORTER,
                                           valid=scene.valid))]
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0 + model_seconds
     truth = labels[rows, cols]
     results = []
     for name, p_ in scored:
@@ -292,6 +309,7 @@ def run_bench(datasets: list[str], labels_per_class: list[int], seeds: list[int]
             print(f"skipping {key}: {exc}")
     total = max(1, len(loaded) * len(labels_per_class) * len(seeds) * len(methods) * len(splits))
     done = 0
+    models: dict[tuple, tuple[Any, float]] = {}  # one synthesis model per label draw, shared by the methods needing it
     for key, data in loaded:
         for split in splits:
             for n in labels_per_class:
@@ -301,7 +319,8 @@ def run_bench(datasets: list[str], labels_per_class: list[int], seeds: list[int]
                         stage = f"{key} N={n} {split} seed {seed} {method}"
                         reporter.progress(done / total, stage)
                         for r in run_one(data, key, n, seed, split, method, settings,
-                                         reporter=reporter.sub(done / total, (done + 1) / total, stage + ": ")):
+                                         reporter=reporter.sub(done / total, (done + 1) / total, stage + ": "),
+                                         models=models):
                             runs.append(r)
                             if on_result is not None:
                                 on_result(r)

@@ -15,18 +15,21 @@ from .scene import ClassInfo
 log = logging.getLogger("hypersynth")
 
 METHODS = ("rf", "svm", "cnn", "cnn-pseudo", "dfeat", "dfeat-augment", "augment")
-MODEL_METHODS = ("dfeat", "dfeat-augment", "augment")  # they train (or reuse) the scene's synthesis model
+MODEL_METHODS = ("cnn-pseudo", "dfeat", "dfeat-augment", "augment")  # they train (or reuse) the scene's synthesis model
 SYNTHESISING_METHODS = ("dfeat-augment", "augment")  # they also learn from synthetic patches
 METHOD_TITLES = {
     "rf": "Random forest (spectra)",
     "svm": "SVM (spectra)",
     "cnn": "Spectral-spatial CNN, real labels only",
-    "cnn-pseudo": "CNN + spectral forest blend, smoothed, real + pseudo-labels (no synthesis: the ablation)",
+    "cnn-pseudo": "CNN + spectral forest + diffusion-feature SVM blend, smoothed, real + pseudo-labels "
+                  "(no synthesis: the ablation)",
     "dfeat": "SVM on the scene's diffusion-model features (MTMSD-style), real labels only",
     "dfeat-augment": "SVM on the scene's diffusion-model features (MTMSD-style), real + synthetic patches",
-    "augment": "Augment & Classify (CNN + spectral forest blend, smoothed, on real + pseudo-labels + synthetic)",
+    "augment": "Augment & Classify (CNN + spectral forest + diffusion-feature SVM blend, smoothed, on real + "
+               "pseudo-labels + synthetic)",
 }
 MEMBER_TITLES = {"cnn": "its CNN alone", "forest": "its spectral forest alone",
+                 "dfeat": "its diffusion-feature SVM alone",
                  "blend": "its blend before spatial smoothing"}  # bench rows "augment:cnn", …
 
 
@@ -53,6 +56,7 @@ class MethodSettings:
     guidance: Optional[float] = None  # classifier-free guidance ω; None = the preset's
     steps: Optional[int] = None  # DDIM steps; None = the preset's
     spatial_smoothing: Optional[float] = None  # σ (px) of the probability smoothing; None = chosen by CV, 0 = off
+    diffusion_features: bool = True  # cnn-pseudo/augment: an SVM on the scene diffusion model's features may join the blend
     device: str = "auto"  # "auto", "cpu" or "cuda"
     clip_weights: Optional[str] = None  # local file of CLIP ViT-B-32 weights (else open_clip's cache, else fallback)
     seed: int = 0  # seeds every random choice of the run
@@ -156,19 +160,40 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
         return _fit_diffusion_features(cube, valid, train_labels, classes, class_ids, real, y, settings, reporter,
                                        wavelengths, augment=method in SYNTHESISING_METHODS)
     if method == "cnn-pseudo":
+        model, notes = None, []
+        if settings.diffusion_features:  # the same classifier as Augment & Classify's, so the scene's model too
+            used = [c for c in classes if c.id in set(class_ids.tolist())]
+            model, notes = _trained_or_reused(cube, valid, train_labels, used, class_ids, p, settings,
+                                              reporter.sub(0.0, 0.5), wavelengths)
+        start = 0.5 if model is not None else 0.0
         clf = _cnn_for(settings, p)
-        clf.fit(real, y, reporter=reporter.sub(0.0, 0.4))
-        parts, notes = [(real, y, 1.0)], []
+        clf.fit(real, y, reporter=reporter.sub(start, start + 0.1))
+        parts = [(real, y, 1.0)]
         n_pseudo = pseudo_label_count(settings, method)
         if n_pseudo:
             part, note = _pseudo_part(clf, cube, valid, train_labels, real, y, class_ids, n_pseudo, settings, reporter)
             parts.append(part)
             notes.append(note)
-        clf, blend_notes = _fit_blend(settings, p, parts, cube, valid, (rows, cols), reporter.sub(0.4, 1.0))
-        return FittedMethod(method, clf, class_ids, notes=notes + blend_notes)
+        clf, blend_notes = _fit_blend(settings, p, parts, cube, valid, (rows, cols), reporter.sub(start + 0.1, 1.0),
+                                      model=model)
+        return FittedMethod(method, clf, class_ids, synthesis_model=model, notes=notes + blend_notes)
 
     return _fit_augment(cube, valid, train_labels, classes, class_ids, real, y, (rows, cols), settings, reporter,
                         wavelengths)
+
+
+def scene_model(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, classes: list[ClassInfo],
+                settings: MethodSettings, *, wavelengths: Optional[np.ndarray] = None,
+                reporter: Reporter = NULL_REPORTER) -> Any:
+    """The synthesis model the methods of :data:`MODEL_METHODS` would train on these labels (the same for each),
+    so that a caller running several of them on one label set can train it once and pass it on as
+    ``settings.synthesis_model``."""
+    rows, cols = np.nonzero((train_labels > 0) & valid)
+    class_ids = np.unique(train_labels[rows, cols])
+    used = [c for c in classes if c.id in set(class_ids.tolist())]
+    model, _ = _trained_or_reused(cube, valid, train_labels, used, class_ids, resolve_patch_size(settings, cube, valid),
+                                  settings, reporter, wavelengths)
+    return model
 
 
 def _trained_or_reused(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, used: list[ClassInfo],
@@ -198,12 +223,12 @@ def _fit_diffusion_features(cube: np.ndarray, valid: np.ndarray, train_labels: n
     Classify, turns each patch into multi-timestep denoiser features; an SVM learns the real labels on them.
     With ``augment`` the model also synthesises patches per class (anchored and filtered as for Augment &
     Classify) and the SVM learns them too, at ``settings.synthetic_weight`` of the real labels' weight."""
-    from .classify.diffusion_features import DiffusionFeatureClassifier, DiffusionFeatures, FeatureSpec
+    from .classify.diffusion_features import DiffusionFeatureClassifier
 
     used = [c for c in classes if c.id in set(class_ids.tolist())]
     model, notes = _trained_or_reused(cube, valid, train_labels, used, class_ids, real.shape[-1], settings,
                                       reporter.sub(0.0, 0.8), wavelengths)
-    clf = DiffusionFeatureClassifier(DiffusionFeatures(model, FeatureSpec(noise_seed=settings.seed)), seed=settings.seed)
+    clf = DiffusionFeatureClassifier(_features_for(settings, model), seed=settings.seed)
     parts, synthetic = [(real, y, 1.0)], None
     if augment:
         synthetic, note = _synthesize_for(model, used, class_ids, real, y, real, y, settings,
@@ -248,7 +273,8 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
                                           reporter.sub(0.8, 0.85, "synthesis "), seed_offset=1)
         notes += note
     clf, blend_notes = _fit_blend(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)], cube, valid,
-                                  labelled, reporter.sub(0.85 if n_pseudo else 0.75, 1.0))
+                                  labelled, reporter.sub(0.85 if n_pseudo else 0.75, 1.0),
+                                  model=model if settings.diffusion_features else None)
     notes += blend_notes
     return FittedMethod("augment", clf, class_ids, synthesis_model=model, synthetic=synthetic, notes=notes)
 
@@ -294,46 +320,71 @@ def _forest_for(settings: MethodSettings) -> Classifier:
 
 
 def choose_blend(settings: MethodSettings, cube: np.ndarray, valid: np.ndarray, labelled: tuple[np.ndarray, np.ndarray],
-                 real: np.ndarray, y: np.ndarray, reporter: Reporter) -> tuple[Any, Any]:
-    """The CNN's share in the CNN + spectral-forest blend and the width of its probability smoothing (or the
-    analyst's width), by cross-validation on the real labels alone
-    (:func:`classify.ensemble.choose_blend_and_smoothing`): the labels, not the test pixels, pick them."""
+                 real: np.ndarray, y: np.ndarray, reporter: Reporter, model: Any = None) -> tuple[Any, Any]:
+    """The members' shares of the blend and the width of its probability smoothing (or the analyst's width), by
+    cross-validation on the real labels alone (:func:`classify.ensemble.choose_blend_and_smoothing`): the labels,
+    not the test pixels, pick them. With the scene's synthesis ``model`` an SVM on its diffusion features is a
+    candidate third member."""
+    from .classify.baselines import SpectralSVM
     from .classify.ensemble import choose_blend_and_smoothing
 
     rows, cols = labelled
+    dfeat = None
+    if model is not None:
+        from .classify.diffusion_features import PixelFeatureCache
+        from .classify.predict import patch_reader
+
+        cache = PixelFeatureCache(_features_for(settings, model), patch_reader(cube, valid, real.shape[-1]),
+                                  valid.shape)
+        dfeat = (cache, lambda: SpectralSVM(seed=settings.seed))
     return choose_blend_and_smoothing(cube, valid, rows, cols, y, real,
                                       lambda: _cnn_for(settings, real.shape[-1]), lambda: _forest_for(settings),
-                                      smoothing=settings.spatial_smoothing, seed=settings.seed, reporter=reporter)
+                                      smoothing=settings.spatial_smoothing, seed=settings.seed, dfeat=dfeat,
+                                      reporter=reporter)
+
+
+def _features_for(settings: MethodSettings, model: Any) -> Any:
+    from .classify.diffusion_features import DiffusionFeatures, FeatureSpec
+
+    return DiffusionFeatures(model, FeatureSpec(noise_seed=settings.seed))
 
 
 def _fit_blend(settings: MethodSettings, patch_size: int, parts: list[tuple[np.ndarray, np.ndarray, float]],
                cube: np.ndarray, valid: np.ndarray, labelled: tuple[np.ndarray, np.ndarray],
-               reporter: Reporter) -> tuple[Classifier, list[str]]:
-    """The final classifier, CNN + spectral forest on all ``parts``, the CNN's share and the smoothing width
-    chosen by CV on the real part (``parts[0]``, at pixels ``labelled``); and the report's lines on both."""
+               reporter: Reporter, model: Any = None) -> tuple[Classifier, list[str]]:
+    """The final classifier, the blend of CNN, spectral forest and (with the scene's synthesis ``model``) the
+    diffusion-feature SVM on all ``parts``, the members' shares and the smoothing width chosen by CV on the real
+    part (``parts[0]``, at pixels ``labelled``); and the report's lines on both."""
     real, y, _ = parts[0]
-    blend, smoothing = choose_blend(settings, cube, valid, labelled, real, y, reporter.sub(0.0, 0.5))
-    clf = _fit_weighted(settings, patch_size, parts, reporter.sub(0.5, 1.0), blend=blend, smoothing=smoothing)
+    blend, smoothing = choose_blend(settings, cube, valid, labelled, real, y, reporter.sub(0.0, 0.5), model=model)
+    clf = _fit_weighted(settings, patch_size, parts, reporter.sub(0.5, 1.0), blend=blend, smoothing=smoothing,
+                        model=model)
     return clf, [blend.note(), smoothing.note()]
 
 
 def _fit_weighted(settings: MethodSettings, patch_size: int, parts: list[tuple[np.ndarray, np.ndarray, float]],
-                  reporter: Reporter, blend: Any = None, smoothing: Any = None) -> Classifier:
-    """A fresh CNN (with ``blend``: CNN + spectral forest, smoothed as ``smoothing`` says) trained on
-    ``(patches, class indices, share)`` parts, the real labels first.
+                  reporter: Reporter, blend: Any = None, smoothing: Any = None, model: Any = None) -> Classifier:
+    """A fresh CNN (with ``blend``: the blend of CNN, spectral forest and, given ``model``, diffusion-feature SVM,
+    smoothed as ``smoothing`` says) trained on ``(patches, class indices, share)`` parts, the real labels first.
 
     A part's share is its total loss weight relative to the real labels' (per patch: share × real count /
     part count), so a few real labels are not drowned by hundreds of synthetic or pseudo-labelled patches.
-    Both members of a blend learn from the same weighted patches (the forest from their centre spectra).
+    Every member of a blend learns from the same weighted patches (the forest from their centre spectra).
     """
     samples, labels, weights = _weighted_parts(parts)
     if blend is not None:
         from .classify.ensemble import SpectralSpatialEnsemble
 
+        dfeat = None
+        if model is not None and blend.with_dfeat:
+            from .classify.diffusion_features import DiffusionFeatureClassifier
+
+            dfeat = DiffusionFeatureClassifier(_features_for(settings, model), seed=settings.seed)
         ensemble = SpectralSpatialEnsemble(_cnn_for(settings, patch_size), _forest_for(settings), blend.cnn_weight,
                                            blend, smoothing=smoothing.sigma if smoothing else 0.0,
-                                           smoothing_note=smoothing.note() if smoothing else "")
-        return ensemble.fit(samples, labels, sample_weight=weights, reporter=reporter)
+                                           smoothing_note=smoothing.note() if smoothing else "", dfeat=dfeat,
+                                           dfeat_weight=blend.dfeat_weight if dfeat is not None else 0.0)
+        return ensemble.fit(samples, labels, sample_weight=weights, real_count=len(parts[0][1]), reporter=reporter)
     clf = _cnn_for(settings, patch_size)
     clf.fit(samples, labels, sample_weight=weights, reporter=reporter)
     return clf

@@ -54,8 +54,7 @@ class OutputExistsError(FileExistsError):
 def _outputs_for(out_dir: Path, method: str) -> list[str]:
     names = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CLASS_MAP + ".aux.xml", CONFIDENCE, REPORT, REPORT_HTML, METRICS,
              "confusion.png", "spectra.png"]
-    if method in ("rf", "cnn", "cnn-pseudo", "augment"):  # the classifiers that save as tensors
-        names.append(CLASSIFIER_BUNDLE)
+    names.append(CLASSIFIER_BUNDLE)  # every method's classifier saves as tensors
     if method in MODEL_METHODS:  # the run saves the synthesis model
         names.append(BUNDLE)
     if method in SYNTHESISING_METHODS:  # the report summarises and plots the synthetic patches
@@ -183,8 +182,8 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
 
 
 def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo], scene: Scene) -> None:
-    """Save a trained classifier (CNN, forest or their blend) as a safetensors bundle, reusable on other
-    scenes of the sensor."""
+    """Save a trained classifier (any method's: forest, SVM, CNN, diffusion-feature SVM with its synthesis model,
+    or their blend) as a safetensors bundle, reusable on other scenes of the sensor."""
     from .ldm.bundle import save_bundle
 
     wl = scene.usable_wavelengths()
@@ -196,9 +195,11 @@ def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo]
 
 def load_classifier(folder: str | os.PathLike, device: str = "auto") -> tuple[object, np.ndarray, list[ClassInfo], dict]:
     """Load a classifier bundle: (classifier, class ids, classes, metadata)."""
-    from .classify.baselines import FOREST_FORMAT, SpectralRandomForest
+    from .classify.baselines import FOREST_FORMAT, SVM_FORMAT, SpectralRandomForest, SpectralSVM
     from .classify.cnn import FORMAT as CNN_FORMAT
     from .classify.cnn import SpectralSpatialCNN
+    from .classify.diffusion_features import FORMAT as DFEAT_FORMAT
+    from .classify.diffusion_features import DiffusionFeatureClassifier
     from .classify.ensemble import FORMAT as ENSEMBLE_FORMAT
     from .classify.ensemble import OLD_FORMATS as OLD_ENSEMBLE_FORMATS
     from .classify.ensemble import SpectralSpatialEnsemble
@@ -212,6 +213,7 @@ def load_classifier(folder: str | os.PathLike, device: str = "auto") -> tuple[ob
     config["device"] = device
     # The config's format says which classifier the bundle holds; each rebuilds itself from tensors only.
     kinds = {CNN_FORMAT: SpectralSpatialCNN, ENSEMBLE_FORMAT: SpectralSpatialEnsemble, FOREST_FORMAT: SpectralRandomForest,
+             SVM_FORMAT: SpectralSVM, DFEAT_FORMAT: DiffusionFeatureClassifier,
              **{old: SpectralSpatialEnsemble for old in OLD_ENSEMBLE_FORMATS}}
     if config.get("format") not in kinds:
         raise BundleError(f"{folder} holds a classifier of an unknown format {config.get('format')!r}; "

@@ -26,6 +26,7 @@ DEPENDENCIES: tuple[Dependency, ...] = (
     Dependency("diffusers", "diffusers==0.35.2", "the diffusion noise schedulers"),
     Dependency("safetensors", "safetensors", "saving and loading model bundles"),
     Dependency("sklearn", "scikit-learn", "random forest, SVM and accuracy metrics"),
+    Dependency("skops", "skops==0.16.0", "saving and loading SVMs in classifier bundles without pickle"),
     Dependency("rasterio", "rasterio", "reading and writing rasters"),
     Dependency("pyqtgraph", "pyqtgraph", "the spectral profile plots of the dock"),
 )

@@ -284,7 +284,52 @@ class SpectralSVM:
             proba /= proba.sum(axis=1, keepdims=True)
         return _full_columns(proba, svc.classes_, self.n_classes)
 
+    # -------------------------------------------------------------------------------- persistence
+    # skops (scikit-learn's own safe format) writes the fitted scaler + SVC as arrays and a schema, and reads back
+    # only the types it trusts: never pickle, so a bundle from a stranger cannot run code. Its bytes travel in the
+    # bundle as one uint8 tensor.
+    def to_tensors(self) -> dict[str, Any]:
+        """The fitted scaler and SVC, as skops bytes in one uint8 tensor."""
+        import skops.io
+        import torch
 
+        if self._model is None:
+            raise NotFittedError("fit the SVM before saving it")
+        data = np.frombuffer(skops.io.dumps(self._model), dtype=np.uint8)
+        return {"skops": torch.from_numpy(data.copy())}
+
+    def config_dict(self) -> dict[str, Any]:
+        """JSON-ready description of the fitted SVM."""
+        if self._model is None:
+            raise NotFittedError("fit the SVM before saving it")
+        return {"format": SVM_FORMAT, "seed": self.seed, "n_bands": self.bands, "n_classes": self.n_classes,
+                "chosen": self.chosen}
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, Any], config: dict[str, Any]) -> "SpectralSVM":
+        """Rebuild a fitted SVM from :meth:`to_tensors` and :meth:`config_dict` output."""
+        import skops.io
+
+        if config.get("format") != SVM_FORMAT:
+            raise ValueError(f"not an SVM config (format {config.get('format')!r}, expected {SVM_FORMAT!r})")
+        if "skops" not in tensors:
+            raise ValueError("the saved SVM is incomplete (no 'skops' tensor)")
+        raw = tensors["skops"]
+        data = bytes(np.asarray(raw.numpy() if hasattr(raw, "numpy") else raw, dtype=np.uint8))
+        try:
+            model = skops.io.loads(data)  # only skops' default-trusted (scikit-learn, numpy) types are rebuilt
+        except Exception as exc:  # skops raises several types for damaged or untrusted content
+            raise ValueError(f"the saved SVM cannot be read safely: {exc}") from exc
+        if not isinstance(model, Pipeline) or not isinstance(model.named_steps.get("svc"), SVC):
+            raise ValueError("the saved SVM is not a scaler + SVC pipeline written by HyperSynth")
+        chosen = {k: float(v) for k, v in dict(config.get("chosen", {})).items()}
+        svm = cls(seed=int(config["seed"]), C=chosen.get("C"), gamma=chosen.get("gamma"),
+                  platt=bool(chosen["platt"]) if "platt" in chosen else None)
+        svm._model, svm.n_classes, svm.bands, svm.chosen = model, int(config["n_classes"]), int(config["n_bands"]), chosen
+        return svm
+
+
+SVM_FORMAT = "hypersynth-svm/1"
 BASELINES = ("rf", "svm")
 
 

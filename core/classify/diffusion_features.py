@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -15,6 +15,7 @@ from .baselines import NotFittedError, SpectralSVM
 # are all alike, so a few low-to-mid noise levels (as fractions of T) keep most of the signal at a fifth of the cost.
 TIMESTEP_FRACTIONS = (0.05, 0.15, 0.30, 0.50)
 BATCH = 1024  # patches per denoiser pass (memory ∝ batch × tokens × hidden × blocks)
+FORMAT = "hypersynth-diffusion-features/1"  # config format of a saved DiffusionFeatureClassifier
 
 
 @dataclass
@@ -125,3 +126,72 @@ class DiffusionFeatureClassifier:
         if not self.n_classes:
             raise NotFittedError("fit the diffusion-feature classifier before predicting")
         return self.svm.predict_proba(self.features(samples))
+
+    # -------------------------------------------------------------------------------- persistence
+    # The synthesis model travels inside the classifier's tensors (prefix "model.<part>."), so a classifier bundle
+    # applied to another scene of the sensor needs nothing else; the SVM goes as skops bytes (never pickle).
+    def to_tensors(self) -> dict[str, Any]:
+        """The SVM's tensors (prefix ``svm.``) and every part of the synthesis model (prefix ``model.<part>.``)."""
+        if not self.n_classes:
+            raise NotFittedError("fit the diffusion-feature classifier before saving it")
+        parts, _, _ = self.features.model.to_parts()
+        return {**{f"svm.{k}": v for k, v in self.svm.to_tensors().items()},
+                **{f"model.{part}.{k}": v for part, tensors in parts.items() for k, v in tensors.items()}}
+
+    def config_dict(self) -> dict[str, Any]:
+        """JSON-ready: the feature settings, the SVM's config and the synthesis model's config and meta."""
+        _, model_config, model_meta = self.features.model.to_parts()
+        spec = asdict(self.features.spec)
+        spec["timestep_fractions"] = list(spec["timestep_fractions"])
+        return {"format": FORMAT, "patch_size": self.patch_size, "n_classes": self.n_classes, "feature_spec": spec,
+                "svm": self.svm.config_dict(), "model_config": model_config, "model_meta": model_meta}
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, Any], config: dict[str, Any]) -> "DiffusionFeatureClassifier":
+        """Rebuild from :meth:`to_tensors` and :meth:`config_dict` output (``config['device']`` for the model)."""
+        from ..ldm.model import SynthesisModel
+
+        if config.get("format") != FORMAT:
+            raise ValueError(f"not a diffusion-feature classifier config (format {config.get('format')!r}, "
+                             f"expected {FORMAT!r})")
+        parts: dict[str, dict[str, Any]] = {}
+        for key, value in tensors.items():
+            if key.startswith("model."):
+                part, _, name = key[len("model."):].partition(".")
+                parts.setdefault(part, {})[name] = value
+        model = SynthesisModel.from_parts(parts, config["model_config"], config["model_meta"],
+                                          device=config.get("device", "auto"), source="the classifier bundle")
+        spec = dict(config["feature_spec"])
+        features = DiffusionFeatures(model, FeatureSpec(timestep_fractions=tuple(spec["timestep_fractions"]),
+                                                        noise_seed=int(spec["noise_seed"])))
+        clf = cls(features)
+        clf.svm = SpectralSVM.from_tensors({k[4:]: v for k, v in tensors.items() if k.startswith("svm.")},
+                                           config["svm"])
+        clf.n_classes = int(config["n_classes"])
+        return clf
+
+
+class PixelFeatureCache:
+    """Diffusion features of scene pixels, each extracted once: cross-validation refits an SVM per fold on the
+    same pixels and their neighbourhoods, and the features (unlike the SVM) do not depend on the fold.
+
+    ``read(rows, cols)`` gives the pixels' ``(n, B, p, p)`` patches (:func:`~.predict.patch_reader`).
+    """
+
+    def __init__(self, features: DiffusionFeatures, read: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                 shape: tuple[int, int]) -> None:
+        self.features, self.read, self.width = features, read, int(shape[1])
+        self._row_of: dict[int, int] = {}  # flat pixel index → row in the stored blocks
+        self._blocks: list[np.ndarray] = []
+        self._stored = 0
+
+    def __call__(self, rows: np.ndarray, cols: np.ndarray, reporter: Reporter = NULL_REPORTER) -> np.ndarray:
+        """``(n, F)`` float32 features of the pixels ``(rows, cols)``; new pixels are extracted in one pass."""
+        flat = np.asarray(rows, np.int64) * self.width + np.asarray(cols, np.int64)
+        new = np.array(sorted({int(f) for f in flat if int(f) not in self._row_of}), np.int64)
+        if len(new):
+            self._blocks.append(self.features(self.read(new // self.width, new % self.width), reporter=reporter))
+            self._row_of.update({int(f): self._stored + i for i, f in enumerate(new)})
+            self._stored += len(new)
+            self._blocks = [np.concatenate(self._blocks)] if len(self._blocks) > 1 else self._blocks
+        return self._blocks[0][[self._row_of[int(f)] for f in flat]]

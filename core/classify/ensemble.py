@@ -1,4 +1,5 @@
-"""The product's classifier: the spectral-spatial CNN blended with a random forest on spectra, weighted by CV on the labels."""
+"""The product's classifier: the spectral-spatial CNN, a random forest on spectra and, when the scene's diffusion model
+is at hand, an SVM on its features, blended with weights chosen by CV on the labels."""
 
 from __future__ import annotations
 
@@ -14,54 +15,97 @@ from .predict import patch_reader
 from .spatial import (SIGMAS, SmoothingChoice, at_most_per_class, label_regions, region_folds, repeated,
                       resolve_smoothing, smoothed_at)
 
-FORMAT = "hypersynth-ensemble/2"  # /2 added the spatial smoothing width
-OLD_FORMATS = ("hypersynth-ensemble/1",)  # read as smoothing 0
-CNN_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # candidate shares of the CNN in the blend (the rest is the forest's)
-DEFAULT_CNN_WEIGHT = 0.5  # used when there are too few labels to cross-validate, and the tie-breaker
+FORMAT = "hypersynth-ensemble/3"  # /3 added the diffusion-feature member; /2 the spatial smoothing width
+OLD_FORMATS = ("hypersynth-ensemble/1", "hypersynth-ensemble/2")  # /1 read as smoothing 0; both without the member
+CNN_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # candidate shares of the CNN in the CNN + forest pair (the rest: forest)
+DFEAT_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # candidate shares of the diffusion-feature SVM (the rest: the pair)
+DEFAULT_CNN_WEIGHT = 0.5  # used when there are too few labels to cross-validate
+DEFAULT_DFEAT_WEIGHT = 0.25  # likewise: with the pair at ½ / ½, the weights nearest an equal three-way blend
 MAX_FOLDS = 5  # cross-validation folds on the labelled pixels (fewer when a class has fewer label regions)
 REPEATS = 3  # repeated CV (fresh folds): with 2-5 labels per class one split is too noisy to choose on
 MANY_LABELS = 50  # labelled pixels of the smallest class from which one split is enough (and 3 would be slow)
 MAX_SMOOTHING_PIXELS = 60  # held-out pixels per class whose smoothed blend is scored (brushed labels: thousands)
+MEMBER_NAMES = {"cnn": "CNN", "forest": "spectral forest", "dfeat": "diffusion-feature SVM"}
+
+
+def member_weights(cnn_weight: float, dfeat_weight: float = 0.0) -> dict[str, float]:
+    """The members' shares of the blend: ``dfeat_weight`` to the diffusion-feature SVM, the rest split between
+    the CNN (``cnn_weight`` of it) and the forest."""
+    pair = 1.0 - dfeat_weight
+    return {"cnn": pair * cnn_weight, "forest": pair * (1.0 - cnn_weight), "dfeat": dfeat_weight}
+
+
+def candidate_blends(with_dfeat: bool) -> list[tuple[float, float]]:
+    """The ``(cnn_weight, dfeat_weight)`` pairs cross-validation scores (a blend that is all diffusion features
+    once, whatever the pair's split), ordered from the most even blend: ties go to the first."""
+    pairs = {(c, d if with_dfeat else 0.0) if d < 1 else (DEFAULT_CNN_WEIGHT, 1.0)
+             for c in CNN_WEIGHTS for d in (DFEAT_WEIGHTS if with_dfeat else (0.0,))}
+    n = 3 if with_dfeat else 2
+
+    def unevenness(pair: tuple[float, float]) -> float:  # distance of the members' shares from an equal blend
+        w = member_weights(*pair)
+        shares = [w["cnn"], w["forest"]] + ([w["dfeat"]] if with_dfeat else [])
+        return float(sum((x - 1.0 / n) ** 2 for x in shares))
+
+    return sorted(pairs, key=lambda pair: (round(unevenness(pair), 9), pair))
 
 
 @dataclass
 class BlendChoice:
-    """How the CNN's share of the blend was chosen: cross-validation on the real labels only."""
+    """How the members' shares of the blend were chosen: cross-validation on the real labels only."""
 
-    cnn_weight: float  # the CNN's share of the blended probabilities (1 - it = the forest's)
-    folds: int  # cross-validation folds used; 0 = too few labels, the default weight was used
-    scores: dict[float, float] = field(default_factory=dict)  # CV balanced accuracy per candidate weight
+    cnn_weight: float  # the CNN's share of the CNN + forest pair (1 - it = the forest's)
+    folds: int  # cross-validation folds used; 0 = too few labels, the default weights were used
+    scores: dict[tuple[float, float], float] = field(default_factory=dict)  # CV balanced accuracy per (cnn, dfeat)
     repeats: int = 1  # times the folds were drawn afresh (their held-out predictions pooled)
+    dfeat_weight: float = 0.0  # the diffusion-feature SVM's share of the whole blend (0 = not a member)
+    with_dfeat: bool = False  # whether the diffusion-feature SVM was a candidate member
+
+    def weights(self) -> dict[str, float]:
+        """Each member's share of the blend."""
+        return member_weights(self.cnn_weight, self.dfeat_weight)
+
+    def describe(self) -> str:
+        """The blend in words: "CNN 0.38 + spectral forest 0.38 + diffusion-feature SVM 0.25"."""
+        w = self.weights()
+        names = ["cnn", "forest"] + (["dfeat"] if self.with_dfeat else [])
+        return " + ".join(f"{MEMBER_NAMES[m]} {w[m]:.2f}" for m in names)
 
     def note(self) -> str:
         """One line for the run's report."""
         if not self.folds:
-            return (f"classifier blend: CNN {self.cnn_weight:.2f} + spectral forest {1 - self.cnn_weight:.2f} "
-                    "(default; a class has a single labelled region, too few to cross-validate)")
-        tried = ", ".join(f"{w:.2f}: {s * 100:.1f} %" for w, s in self.scores.items())
-        return (f"classifier blend: CNN {self.cnn_weight:.2f} + spectral forest {1 - self.cnn_weight:.2f}, chosen by "
-                f"{repeated(self.repeats)}{self.folds}-fold cross-validation on the real labels, label regions held out whole "
-                f"(balanced accuracy per CNN share: {tried}); "
-                f"the chosen blend's cross-validated accuracy, {self.scores[self.cnn_weight] * 100:.1f} %, is optimistic "
-                "(few labels, and the share was picked on the same folds): validation labels give the real figure")
+            return (f"classifier blend: {self.describe()} (default; a class has a single labelled region, too few "
+                    "to cross-validate)")
+        tried = ", ".join(f"{_key_text(key, self.with_dfeat)}: {s * 100:.1f} %" for key, s in self.scores.items())
+        chosen = self.scores[(self.cnn_weight, self.dfeat_weight)]
+        return (f"classifier blend: {self.describe()}, chosen by {repeated(self.repeats)}{self.folds}-fold "
+                f"cross-validation on the real labels, label regions held out whole (balanced accuracy per "
+                f"{'CNN share of the pair / diffusion-feature share' if self.with_dfeat else 'CNN share'}: {tried}); "
+                f"the chosen blend's cross-validated accuracy, {chosen * 100:.1f} %, is optimistic "
+                "(few labels, and the shares were picked on the same folds): validation labels give the real figure")
+
+
+def _key_text(key: tuple[float, float], with_dfeat: bool) -> str:
+    return f"{key[0]:.2f}/{key[1]:.2f}" if with_dfeat else f"{key[0]:.2f}"
 
 
 def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                                y: np.ndarray, patches: np.ndarray, make_cnn: Callable[[], Classifier],
                                make_forest: Callable[[], Classifier], *, smoothing: Optional[float] = None,
                                seed: int = 0, sigmas: tuple[float, ...] = SIGMAS,
+                               dfeat: Optional[tuple[Callable[..., np.ndarray], Callable[[], Classifier]]] = None,
                                reporter: Reporter = NULL_REPORTER) -> tuple[BlendChoice, SmoothingChoice]:
-    """Pick the CNN's share of the blend, then its smoothing width, by repeated k-fold CV on the real labels only.
+    """Pick the members' shares of the blend, then its smoothing width, by repeated k-fold CV on the real labels.
 
     The folds hold out whole label regions (8-connected same-class labels: a brushed stroke), so a held-out
     pixel never has training labels for neighbours: that would flatter both the CNN, whose patch would
-    overlap them, and the smoothing. Each fold trains a fresh CNN and forest on the other folds' labels.
-    The shares in :data:`CNN_WEIGHTS` are scored on the held-out pixels' blended probabilities (balanced
-    accuracy, so a class with more labels does not dominate; ties to the share nearest 0.5). The widths in
-    ``sigmas`` are then scored with that share on the same held-out pixels, their neighbourhoods predicted
-    by the fold's members and smoothed (the masked average is linear, so each member is smoothed once);
-    ties go to the higher mean probability of the true class, then to the smaller width. With few labels the
-    folds are drawn :data:`REPEATS` times and the held-out predictions pooled. Smoothing is
+    overlap them, and the smoothing. Each fold trains a fresh CNN and forest (and diffusion-feature SVM) on the
+    other folds' labels. The blends of :func:`candidate_blends` are scored on the held-out pixels' blended
+    probabilities (balanced accuracy, so a class with more labels does not dominate; ties to the most even
+    blend). The widths in ``sigmas`` are then scored with that blend on the same held-out pixels, their
+    neighbourhoods predicted by the fold's members and smoothed (the masked average is linear, so each member is
+    smoothed once); ties go to the higher mean probability of the true class, then to the smaller width. With
+    few labels the folds are drawn :data:`REPEATS` times and the held-out predictions pooled. Smoothing is
     chosen with the blend it will smooth: a spectral forest alone gains more from neighbours than a
     blend whose CNN already sees them.
 
@@ -70,109 +114,142 @@ def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.nda
         rows, cols, y: ``(N,)`` real labelled pixels and their class indices 0..K-1.
         patches: ``(N, B, p, p)`` their patches (as :func:`~.predict.pixel_patches` cuts them).
         make_cnn, make_forest: return a fresh untrained member (same settings as the final one).
-        smoothing: the analyst's width (≥ 0; then only the share is cross-validated), or None to choose it.
+        smoothing: the analyst's width (≥ 0; then only the shares are cross-validated), or None to choose it.
         seed: seeds the folds and the draw of the pixels whose smoothing is scored (at most
             :data:`MAX_SMOOTHING_PIXELS` per class: each costs a (2R + 1)² neighbourhood prediction).
+        dfeat: ``(features_at, make_svm)`` to make the diffusion-feature SVM a candidate member:
+            ``features_at(rows, cols)`` gives pixels' ``(n, F)`` diffusion features (each extracted once:
+            :class:`~.diffusion_features.PixelFeatureCache`), ``make_svm()`` a fresh SVM for them. None: two members.
     """
     y = np.asarray(y, dtype=np.int64)
+    with_dfeat = dfeat is not None
     groups = label_regions(rows, cols, y, valid.shape)
     regions_per_class = np.array([len(np.unique(groups[y == k])) for k in np.unique(y)])
     if regions_per_class.min() < 2:
         why = ("off: a class has a single labelled region, too few to test smoothing on labels the model has not "
                "seen (label at least two separate places per class to let the labels choose)")
-        return (BlendChoice(DEFAULT_CNN_WEIGHT, 0),
+        return (BlendChoice(DEFAULT_CNN_WEIGHT, 0, dfeat_weight=DEFAULT_DFEAT_WEIGHT if with_dfeat else 0.0,
+                            with_dfeat=with_dfeat),
                 resolve_smoothing(smoothing, lambda: SmoothingChoice(0.0, 0, reason=why)))
     k = min(MAX_FOLDS, int(regions_per_class.min()))
     repeats = REPEATS if np.bincount(y).min() < MANY_LABELS else 1
     widths = sigmas if smoothing is None else ()
     scored = np.zeros(len(y), bool)
     scored[at_most_per_class(y, MAX_SMOOTHING_PIXELS, seed)] = True
-    p_cnn, p_forest, smoothed = _out_of_fold(cube, valid, rows, cols, y, groups, patches, make_cnn, make_forest,
-                                             k, repeats, seed, scored, widths, reporter)
-    n_classes = p_cnn.shape[-1]
+    held_out, smoothed = _out_of_fold(cube, valid, rows, cols, y, groups, patches, make_cnn, make_forest, dfeat,
+                                      k, repeats, seed, scored, widths, reporter)
+    names = list(held_out)
+    n_classes = held_out["cnn"].shape[-1]
     y_all = np.tile(y, repeats)  # the repeats' held-out predictions are pooled
-    p_cnn, p_forest = p_cnn.reshape(-1, n_classes), p_forest.reshape(-1, n_classes)
-    scores = {w: float(balanced_accuracy_score(y_all, np.argmax(w * p_cnn + (1 - w) * p_forest, axis=1)))
-              for w in CNN_WEIGHTS}
+    pooled = {m: p.reshape(-1, n_classes) for m, p in held_out.items()}
+    candidates = candidate_blends(with_dfeat)
+
+    def blended(parts: dict[str, np.ndarray], key: tuple[float, float]) -> np.ndarray:
+        w = member_weights(*key)
+        return sum(w[m] * parts[m] for m in names)
+
+    scores = {key: float(balanced_accuracy_score(y_all, np.argmax(blended(pooled, key), axis=1)))
+              for key in candidates}
     best = max(scores.values())
-    w = min((c for c, s in scores.items() if s >= best - 1e-12), key=lambda c: abs(c - DEFAULT_CNN_WEIGHT))
+    chosen = next(key for key in candidates if scores[key] >= best - 1e-12)  # the most even of the best
     reporter.progress(1.0, "cross-validation")
 
-    def choose_width() -> SmoothingChoice:  # scored for the chosen share, on the smoothed held-out blends
+    def choose_width() -> SmoothingChoice:  # scored for the chosen blend, on the smoothed held-out blends
         t = np.tile(y[scored], repeats)
         sigma_scores, confidence = {}, {}
         for s in widths:
-            both = smoothed[s][:, scored].reshape(len(t), 2, n_classes)  # (R·n, [cnn, forest], K)
-            p = w * both[:, 0] + (1 - w) * both[:, 1]
+            each = smoothed[s][:, scored].reshape(len(t), len(names), n_classes)  # (R·n, members, K)
+            p = blended({m: each[:, i] for i, m in enumerate(names)}, chosen)
             sigma_scores[s] = float(balanced_accuracy_score(t, np.argmax(p, axis=1)))
             confidence[s] = float(p[np.arange(len(t)), t].mean())
         best = max(sigma_scores.values())
         sigma = min((s for s in widths if sigma_scores[s] >= best - 1e-12), key=lambda s: (-confidence[s], s))
         return SmoothingChoice(float(sigma), k, sigma_scores, repeats=repeats)
 
-    return BlendChoice(w, k, scores, repeats), resolve_smoothing(smoothing, choose_width)
+    choice = BlendChoice(chosen[0], k, scores, repeats, dfeat_weight=chosen[1], with_dfeat=with_dfeat)
+    return choice, resolve_smoothing(smoothing, choose_width)
 
 
 def _out_of_fold(cube: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np.ndarray, y: np.ndarray,
                  groups: np.ndarray, patches: np.ndarray, make_cnn: Callable[[], Classifier],
-                 make_forest: Callable[[], Classifier], k: int, repeats: int, seed: int, scored: np.ndarray,
-                 widths: tuple[float, ...], reporter: Reporter
-                 ) -> tuple[np.ndarray, np.ndarray, dict[float, np.ndarray]]:
+                 make_forest: Callable[[], Classifier],
+                 dfeat: Optional[tuple[Callable[..., np.ndarray], Callable[[], Classifier]]], k: int, repeats: int,
+                 seed: int, scored: np.ndarray, widths: tuple[float, ...], reporter: Reporter
+                 ) -> tuple[dict[str, np.ndarray], dict[float, np.ndarray]]:
     """Each member's held-out probabilities over ``repeats`` draws of ``k`` region folds.
 
-    Returns ``(R, N, K)`` CNN and forest probabilities of every labelled pixel from the fold that held it
-    out, and ``{σ: (R, N, 2K)}`` both members' (CNN columns first) smoothed over each width in ``widths``
-    (filled at the ``scored`` pixels only; zeros elsewhere).
+    Returns ``{member: (R, N, K)}`` probabilities of every labelled pixel from the fold that held it out
+    (members "cnn", "forest" and, with ``dfeat``, "dfeat", in that order), and ``{σ: (R, N, M·K)}`` the M
+    members' (in the same order) smoothed over each width in ``widths`` (filled at the ``scored`` pixels only;
+    zeros elsewhere).
     """
     n_classes = int(y.max()) + 1
-    p_cnn = np.zeros((repeats, len(y), n_classes), np.float32)
-    p_forest = np.zeros_like(p_cnn)
-    smoothed = {s: np.zeros((repeats, len(y), 2 * n_classes), np.float32) for s in widths}
+    names = ["cnn", "forest"] + (["dfeat"] if dfeat is not None else [])
+    held_out = {m: np.zeros((repeats, len(y), n_classes), np.float32) for m in names}
+    smoothed = {s: np.zeros((repeats, len(y), len(names) * n_classes), np.float32) for s in widths}
     read = patch_reader(cube, valid, patches.shape[-1]) if widths else None  # padded once for every fold
+    features_at, make_svm = dfeat if dfeat is not None else (None, None)
+    if features_at is not None:
+        reporter.progress(0.0, "diffusion features of the labels")
+        features_at(rows, cols, reporter=reporter.sub(0.0, 0.0))  # extracted once; the folds only read them
     total = repeats * k
     for rep in range(repeats):
         for i, (train, held) in enumerate(region_folds(y, groups, k, seed + rep)):
             reporter.check()
             step = rep * k + i
             reporter.progress(step / total, f"cross-validation {step + 1}/{total}")
-            cnn = make_cnn().fit(patches[train], y[train], reporter=reporter.sub(step / total, (step + 0.8) / total))
-            forest = make_forest().fit(patches[train], y[train])
-            p_cnn[rep, held] = cnn.predict_proba(patches[held])  # every class is in each training fold
-            p_forest[rep, held] = forest.predict_proba(patches[held])
+            members: dict[str, Classifier] = {
+                "cnn": make_cnn().fit(patches[train], y[train], reporter=reporter.sub(step / total, (step + 0.8) / total)),
+                "forest": make_forest().fit(patches[train], y[train])}
+            held_out["cnn"][rep, held] = members["cnn"].predict_proba(patches[held])  # every class is in each fold
+            held_out["forest"][rep, held] = members["forest"].predict_proba(patches[held])
+            if features_at is not None:
+                members["dfeat"] = make_svm().fit(features_at(rows[train], cols[train]), y[train])
+                held_out["dfeat"][rep, held] = members["dfeat"].predict_proba(features_at(rows[held], cols[held]))
             at = held[scored[held]]
             if read is None or not len(at):
                 continue
 
-            def proba_of(r: np.ndarray, c: np.ndarray, cnn: Classifier = cnn, forest: Classifier = forest
-                         ) -> np.ndarray:  # (n, 2K): both members on the same patches, read once
-                parts = []
+            def proba_of(r: np.ndarray, c: np.ndarray, members: dict[str, Classifier] = members) -> np.ndarray:
+                parts = []  # (n, M·K): every member on the same pixels, each patch read once
                 for i0 in range(0, len(r), 1024):
-                    x = read(r[i0:i0 + 1024], c[i0:i0 + 1024])  # (n, B, p, p); the forest takes the centre
-                    parts.append(np.concatenate([cnn.predict_proba(x), forest.predict_proba(x)], axis=1))
+                    r0, c0 = r[i0:i0 + 1024], c[i0:i0 + 1024]
+                    x = read(r0, c0)  # (n, B, p, p); the forest takes the centre
+                    each = [members["cnn"].predict_proba(x), members["forest"].predict_proba(x)]
+                    if features_at is not None:
+                        each.append(members["dfeat"].predict_proba(features_at(r0, c0)))
+                    parts.append(np.concatenate(each, axis=1))
                 return np.concatenate(parts)
 
             reporter.check()
             for s, p in smoothed_at(proba_of, valid, rows[at], cols[at], widths, block=512).items():
                 smoothed[s][rep, at] = p
-    return p_cnn, p_forest, smoothed
+    return held_out, smoothed
 
 
 class SpectralSpatialEnsemble:
-    """``cnn_weight`` × CNN probabilities on patches + (1 − ``cnn_weight``) × forest probabilities on the centre
-    spectrum. The CNN sees the neighbourhood, the forest only the pixel: where neighbours mislead (coarse,
-    mixed scenes) the forest holds, where they help the CNN does; the labels decide the mix. Over a scene,
-    :func:`~.predict.predict_scene` then smooths the blended probabilities with a Gaussian of width
-    ``smoothing`` pixels (:mod:`.spatial`; 0 = off)."""
+    """The blend of the members' class probabilities, each member's share chosen by the labels.
+
+    The CNN sees the neighbourhood, the forest only the pixel: where neighbours mislead (coarse, mixed scenes)
+    the forest holds, where they help the CNN does. The optional third member, an SVM on the features of the
+    scene's own diffusion model (:mod:`.diffusion_features`, MTMSD-style), sees the patch as the model that
+    learnt every pixel of the scene does. Blend: ``(1 − d)·(c·CNN + (1 − c)·forest) + d·dfeat``, with
+    ``c = cnn_weight`` and ``d = dfeat_weight``. Over a scene, :func:`~.predict.predict_scene` then smooths the
+    blended probabilities with a Gaussian of width ``smoothing`` pixels (:mod:`.spatial`; 0 = off)."""
 
     def __init__(self, cnn: Any, forest: Any, cnn_weight: float, choice: Optional[BlendChoice] = None,
-                 smoothing: float = 0.0, smoothing_note: str = "") -> None:
+                 smoothing: float = 0.0, smoothing_note: str = "", dfeat: Any = None, dfeat_weight: float = 0.0) -> None:
         if not 0.0 <= cnn_weight <= 1.0:
             raise ValueError(f"cnn_weight must be in [0, 1], got {cnn_weight}")
+        if not 0.0 <= dfeat_weight <= 1.0 or (dfeat_weight > 0 and dfeat is None):
+            raise ValueError(f"dfeat_weight must be in [0, 1] and needs a diffusion-feature member; got {dfeat_weight}")
         if cnn.n_classes != forest.n_classes:
             raise ValueError(f"the CNN knows {cnn.n_classes} classes but the forest {forest.n_classes}; "
                              "train both on the same labels")
-        self.cnn, self.forest, self.cnn_weight = cnn, forest, float(cnn_weight)
-        self.choice = choice or BlendChoice(self.cnn_weight, 0)
+        self.cnn, self.forest, self.dfeat = cnn, forest, dfeat
+        self.cnn_weight, self.dfeat_weight = float(cnn_weight), float(dfeat_weight)
+        self.choice = choice or BlendChoice(self.cnn_weight, 0, dfeat_weight=self.dfeat_weight,
+                                            with_dfeat=dfeat is not None)
         if smoothing < 0:
             raise ValueError(f"smoothing must be 0 (off) or a Gaussian width in pixels; got {smoothing}")
         self.smoothing = float(smoothing)  # σ (pixels) of the probability smoothing predict_scene applies
@@ -182,30 +259,42 @@ class SpectralSpatialEnsemble:
 
     @property
     def members(self) -> dict[str, Any]:
-        """The two classifiers blended, by name (for ablations and inspection)."""
-        return {"cnn": self.cnn, "forest": self.forest}
+        """The classifiers blended, by name (for ablations and inspection)."""
+        return {"cnn": self.cnn, "forest": self.forest, **({"dfeat": self.dfeat} if self.dfeat is not None else {})}
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Each member's share of the blended probabilities."""
+        return {m: w for m, w in member_weights(self.cnn_weight, self.dfeat_weight).items() if m in self.members}
 
     def fit(self, samples: np.ndarray, labels: np.ndarray, *, sample_weight: Optional[np.ndarray] = None,
-            reporter: Reporter = NULL_REPORTER) -> "SpectralSpatialEnsemble":
-        """Train both members on the same weighted patches (the blend weight stays as chosen)."""
-        self.cnn.fit(samples, labels, sample_weight=sample_weight, reporter=reporter.sub(0.0, 0.9))
-        self.forest.fit(samples, labels, sample_weight=sample_weight, reporter=reporter.sub(0.9, 1.0))
+            real_count: Optional[int] = None, reporter: Reporter = NULL_REPORTER) -> "SpectralSpatialEnsemble":
+        """Train every member on the same weighted patches (the shares stay as chosen); the first ``real_count``
+        samples are the real labels (the diffusion-feature SVM chooses its C and γ on them alone)."""
+        cnn_end = 0.8 if self.dfeat is not None else 0.9
+        self.cnn.fit(samples, labels, sample_weight=sample_weight, reporter=reporter.sub(0.0, cnn_end))
+        self.forest.fit(samples, labels, sample_weight=sample_weight, reporter=reporter.sub(cnn_end, cnn_end + 0.1))
+        if self.dfeat is not None:
+            self.dfeat.fit(samples, labels, sample_weight=sample_weight, real_count=real_count,
+                           reporter=reporter.sub(0.9, 1.0))
         self.n_classes = int(self.cnn.n_classes)
         return self
 
     def predict_proba(self, samples: np.ndarray) -> np.ndarray:
         """``(N, n_classes)`` float32 blended probabilities for ``(N, B, p, p)`` patches."""
-        return self.blend(self.cnn.predict_proba(samples) if self.cnn_weight > 0 else None,
-                          self.forest.predict_proba(samples) if self.cnn_weight < 1 else None)
+        return self.blend(**{m: member.predict_proba(samples) if self.weights[m] > 0 else None
+                             for m, member in self.members.items()})
 
-    def blend(self, cnn_proba: Optional[np.ndarray], forest_proba: Optional[np.ndarray]) -> np.ndarray:
+    def blend(self, cnn: Optional[np.ndarray] = None, forest: Optional[np.ndarray] = None,
+              dfeat: Optional[np.ndarray] = None) -> np.ndarray:
         """Float32 blend of the members' probabilities, ``(N, n_classes)`` rows or ``(n_classes, H, W)`` maps (a
-        member without a share may be None); for callers that already have both, e.g. to score the members too."""
-        proba = np.zeros(np.shape(cnn_proba if cnn_proba is not None else forest_proba), np.float32)
-        if self.cnn_weight > 0:
-            proba += self.cnn_weight * cnn_proba
-        if self.cnn_weight < 1:
-            proba += (1.0 - self.cnn_weight) * forest_proba
+        member without a share may be None); for callers that already have them, e.g. to score the members too."""
+        given = {"cnn": cnn, "forest": forest, "dfeat": dfeat}
+        shape = np.shape(next(p for p in given.values() if p is not None))
+        proba = np.zeros(shape, np.float32)
+        for m, w in self.weights.items():
+            if w > 0:
+                proba += w * given[m]
         return proba
 
     def predict(self, samples: np.ndarray) -> np.ndarray:
@@ -214,34 +303,43 @@ class SpectralSpatialEnsemble:
 
     # -------------------------------------------------------------------------------- persistence
     def to_tensors(self) -> dict[str, Any]:
-        """Both members' tensors, prefixed ``cnn.`` and ``forest.``."""
-        return {**{f"cnn.{k}": v for k, v in self.cnn.to_tensors().items()},
-                **{f"forest.{k}": v for k, v in self.forest.to_tensors().items()}}
+        """Every member's tensors, prefixed with its name (``cnn.``, ``forest.``, ``dfeat.``)."""
+        return {f"{m}.{k}": v for m, member in self.members.items() for k, v in member.to_tensors().items()}
 
     def config_dict(self) -> dict[str, Any]:
-        """JSON-ready: the blend, how it was chosen, and both members' configs."""
-        return {"format": FORMAT, "cnn_weight": self.cnn_weight, "cv_folds": self.choice.folds,
-                "cv_repeats": self.choice.repeats,
-                "cv_scores": {str(w): s for w, s in self.choice.scores.items()},
+        """JSON-ready: the blend, how it was chosen, and every member's config."""
+        return {"format": FORMAT, "cnn_weight": self.cnn_weight, "dfeat_weight": self.dfeat_weight,
+                "cv_folds": self.choice.folds, "cv_repeats": self.choice.repeats,
+                "cv_scores": {f"{c},{d}": s for (c, d), s in self.choice.scores.items()},
                 "smoothing": self.smoothing, "smoothing_note": self.smoothing_note,
                 "patch_size": self.patch_size, "n_classes": self.n_classes,
-                "cnn": self.cnn.config_dict(), "forest": self.forest.config_dict()}
+                **{m: member.config_dict() for m, member in self.members.items()}}
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, Any], config: dict[str, Any]) -> "SpectralSpatialEnsemble":
-        """Rebuild from :meth:`to_tensors` and :meth:`config_dict` output (``config['device']`` for the CNN)."""
+        """Rebuild from :meth:`to_tensors` and :meth:`config_dict` output (``config['device']`` for the CNN and
+        the diffusion model)."""
         from .baselines import SpectralRandomForest
         from .cnn import SpectralSpatialCNN
+        from .diffusion_features import DiffusionFeatureClassifier
 
         if config.get("format") not in (FORMAT,) + OLD_FORMATS:
             raise ValueError(f"not a classifier-ensemble config (format {config.get('format')!r}, expected {FORMAT!r})")
-        cnn_config = {**config["cnn"], "device": config.get("device", config["cnn"].get("device", "auto"))}
-        cnn = SpectralSpatialCNN.from_tensors({k[4:]: v for k, v in tensors.items() if k.startswith("cnn.")},
-                                              cnn_config)
-        forest = SpectralRandomForest.from_tensors(
-            {k[7:]: v for k, v in tensors.items() if k.startswith("forest.")}, config["forest"])
-        choice = BlendChoice(float(config["cnn_weight"]), int(config.get("cv_folds", 0)),
-                             {float(w): float(s) for w, s in config.get("cv_scores", {}).items()},
-                             int(config.get("cv_repeats", 1)))
+
+        def part(prefix: str) -> dict[str, Any]:
+            return {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+
+        device = config.get("device", config["cnn"].get("device", "auto"))
+        cnn = SpectralSpatialCNN.from_tensors(part("cnn"), {**config["cnn"], "device": device})
+        forest = SpectralRandomForest.from_tensors(part("forest"), config["forest"])
+        dfeat = (DiffusionFeatureClassifier.from_tensors(part("dfeat"), {**config["dfeat"], "device": device})
+                 if "dfeat" in config else None)
+        dfeat_weight = float(config.get("dfeat_weight", 0.0))
+        scores = {}
+        for key, s in config.get("cv_scores", {}).items():  # "c,d" (format /3) or "c" (older)
+            c, _, d = str(key).partition(",")
+            scores[(float(c), float(d or 0.0))] = float(s)
+        choice = BlendChoice(float(config["cnn_weight"]), int(config.get("cv_folds", 0)), scores,
+                             int(config.get("cv_repeats", 1)), dfeat_weight=dfeat_weight, with_dfeat=dfeat is not None)
         return cls(cnn, forest, float(config["cnn_weight"]), choice, float(config.get("smoothing", 0.0)),
-                   str(config.get("smoothing_note", "")))
+                   str(config.get("smoothing_note", "")), dfeat=dfeat, dfeat_weight=dfeat_weight)

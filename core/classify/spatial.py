@@ -132,7 +132,7 @@ class SmoothingChoice:
         tried = ", ".join(f"{s:g}: {v * 100:.1f} %" for s, v in self.scores.items())
         chosen = f"Gaussian σ = {self.sigma:g} px" if self.sigma else "off (σ = 0)"
         return (f"spatial smoothing of the class probabilities: {chosen}, chosen by {repeated(self.repeats)}"
-                f"{self.folds}-fold cross-validation of the CNN + forest blend on the real labels, label regions "
+                f"{self.folds}-fold cross-validation of the classifier blend on the real labels, label regions "
                 f"held out whole (balanced accuracy per σ: {tried})")
 
 

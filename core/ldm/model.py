@@ -100,6 +100,13 @@ class SynthesisModel:
                 training; sampling uses the EMA weights). Without them a loaded model's ``denoiser`` is a
                 copy of its EMA weights.
         """
+        parts, config, meta = self.to_parts(include_training_weights=include_training_weights)
+        return save_bundle(folder, parts, config, meta, overwrite=overwrite)
+
+    def to_parts(self, *, include_training_weights: bool = False
+                 ) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any], dict[str, Any]]:
+        """``(tensors by part, config, meta)``: what :meth:`save` writes, for a bundle that carries the model
+        inside another (a classifier whose features come from this model)."""
         parts: dict[str, dict[str, torch.Tensor]] = {
             "normalizer": self.normalizer.state_dict(),
             "vae": self.vae.state_dict(),
@@ -124,7 +131,7 @@ class SynthesisModel:
             "null_prompt": self.null_prompt,
             "history": self.history,
         }
-        return save_bundle(folder, parts, self.config.to_dict(), meta, overwrite=overwrite)
+        return parts, self.config.to_dict(), meta
 
     @classmethod
     def load(cls, folder: PathLike, device: Union[str, torch.device] = "auto") -> "SynthesisModel":
@@ -135,15 +142,24 @@ class SynthesisModel:
                 tensors do not fit the architecture its config describes.
         """
         bundle = load_bundle(folder)
-        parts, meta = bundle.tensors_by_part, bundle.meta
+        return cls.from_parts(bundle.tensors_by_part, bundle.config, bundle.meta, device=device, source=str(folder))
+
+    @classmethod
+    def from_parts(cls, parts: dict[str, dict[str, torch.Tensor]], config_dict: dict[str, Any], meta: dict[str, Any],
+                   device: Union[str, torch.device] = "auto", source: str = "the bundle") -> "SynthesisModel":
+        """Rebuild a model from :meth:`to_parts` output; ``source`` names where it came from in errors.
+
+        Raises:
+            BundleError: the config or meta is unusable, or the tensors do not fit the architecture.
+        """
         try:
-            config = LDMConfig.from_dict(bundle.config)
+            config = LDMConfig.from_dict(config_dict)
             bands, text_width = int(meta["bands"]), int(meta["text_width"])
             classes = [ClassInfo(id=int(c["id"]), name=str(c["name"]), color=tuple(c["color"]),  # type: ignore[arg-type]
                                  prompt=str(c["prompt"])) for c in meta["classes"]]
             reference = parts["reference"]
         except (KeyError, TypeError, ValueError) as exc:
-            raise BundleError(f"the bundle {folder} has an unusable config or meta ({exc}); "
+            raise BundleError(f"{source} has an unusable synthesis-model config or meta ({exc}); "
                               "it was not written by SynthesisModel.save") from exc
         with torch.random.fork_rng(devices=[]):  # building modules must not disturb the caller's RNG
             normalizer = BandNormalizer(bands)
@@ -156,7 +172,7 @@ class SynthesisModel:
             try:
                 module.load_state_dict(parts[name], strict=True)
             except (KeyError, RuntimeError) as exc:
-                raise BundleError(f"the bundle {folder} part {name!r} does not fit its config: {exc}") from exc
+                raise BundleError(f"{source}: synthesis-model part {name!r} does not fit its config: {exc}") from exc
         denoiser = copy.deepcopy(ema)
         if "denoiser" in parts:
             denoiser.load_state_dict(parts["denoiser"], strict=True)

@@ -136,3 +136,25 @@ def test_make_baseline():
     assert isinstance(svm, SpectralSVM) and svm.seed == 4
     with pytest.raises(ValueError, match="rf, svm"):
         make_baseline("knn", seed=0)
+
+
+@pytest.mark.parametrize("n_per_class", [3, 12], ids=["softmax", "platt"])
+def test_svm_round_trips_through_tensors_without_pickle(n_per_class):
+    from hypersynth.core.classify.baselines import SVM_FORMAT
+
+    svm = SpectralSVM(seed=0).fit(*spectra(n_per_class, seed=5))
+    test_x, _ = spectra(30, seed=6)
+    config = svm.config_dict()
+    assert config["format"] == SVM_FORMAT and config["n_classes"] == 3
+    tensors = svm.to_tensors()
+    assert set(tensors) == {"skops"} and tensors["skops"].dtype.is_floating_point is False
+    loaded = SpectralSVM.from_tensors(tensors, config)
+    np.testing.assert_array_equal(loaded.predict_proba(test_x), svm.predict_proba(test_x))
+    assert loaded.chosen == svm.chosen
+    damaged = {"skops": tensors["skops"][: len(tensors["skops"]) // 2]}
+    with pytest.raises(ValueError, match="cannot be read safely"):
+        SpectralSVM.from_tensors(damaged, config)
+    with pytest.raises(ValueError, match="not an SVM config"):
+        SpectralSVM.from_tensors(tensors, {**config, "format": "hypersynth-random-forest/1"})
+    with pytest.raises(NotFittedError):
+        SpectralSVM().to_tensors()

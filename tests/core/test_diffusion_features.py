@@ -92,3 +92,40 @@ def test_bench_table_sets_the_diffusion_features_against_the_baselines_and_their
     line = text.splitlines()[2]
     assert line.startswith("| salinasA | random | 5 | 95.5 ± 1.0 (svm) | 98.4 ± 1.0 | 99.0 ± 1.0 | 98.5 ± 1.0 |")
     assert line.endswith("| +3.5 | +3.0 | -0.5 |")
+
+
+def test_the_classifier_round_trips_with_its_synthesis_model_inside(fitted):
+    import json
+
+    from hypersynth.core.classify.ensemble import SpectralSpatialEnsemble
+    from hypersynth.core.classify.baselines import SpectralRandomForest
+    from hypersynth.core.classify.cnn import SpectralSpatialCNN
+
+    fit, cube, valid, labels, truth = fitted
+    clf = fit.classifier
+    rows, cols = np.nonzero(valid)
+    patches = pixel_patches(cube, valid, rows[:60], cols[:60], clf.patch_size)
+    config = json.loads(json.dumps({**clf.config_dict(), "device": "cpu"}))  # what a bundle stores
+    tensors = clf.to_tensors()
+    assert any(k.startswith("model.vae.") for k in tensors) and "svm.skops" in tensors
+    loaded = DiffusionFeatureClassifier.from_tensors(tensors, config)
+    np.testing.assert_allclose(loaded.predict_proba(patches), clf.predict_proba(patches), atol=1e-5)
+    with pytest.raises(ValueError, match="not a diffusion-feature classifier"):
+        DiffusionFeatureClassifier.from_tensors(tensors, {**config, "format": "x"})
+    # as the third member of the blend, saved and loaded with the ensemble
+    y = truth[rows[:60], cols[:60]]
+    cnn = SpectralSpatialCNN(patch_size=clf.patch_size, seed=0, device="cpu", epochs=2, width=8,
+                             min_samples_per_epoch=16, patience=2)
+    ensemble = SpectralSpatialEnsemble(cnn, SpectralRandomForest(n_estimators=20, seed=0, n_jobs=1), 0.5,
+                                       dfeat=clf, dfeat_weight=0.25)
+    ensemble.cnn.fit(patches, y)
+    ensemble.forest.fit(patches, y)
+    expected = (0.375 * ensemble.cnn.predict_proba(patches) + 0.375 * ensemble.forest.predict_proba(patches)
+                + 0.25 * clf.predict_proba(patches))
+    np.testing.assert_allclose(ensemble.predict_proba(patches), expected, atol=1e-5)
+    config = json.loads(json.dumps({**ensemble.config_dict(), "device": "cpu"}))
+    again = SpectralSpatialEnsemble.from_tensors(ensemble.to_tensors(), config)
+    assert set(again.members) == {"cnn", "forest", "dfeat"} and again.dfeat_weight == 0.25
+    np.testing.assert_allclose(again.predict_proba(patches), ensemble.predict_proba(patches), atol=1e-5)
+    with pytest.raises(ValueError, match="needs a diffusion-feature member"):
+        SpectralSpatialEnsemble(cnn, ensemble.forest, 0.5, dfeat_weight=0.25)

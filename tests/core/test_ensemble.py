@@ -1,4 +1,5 @@
-"""The CNN + spectral-forest blend: the forest saved as arrays, the weight chosen by CV, bundles, bench member rows."""
+"""The classifier blend (CNN, spectral forest, diffusion-feature SVM): the forest saved as arrays, the shares chosen
+by CV, bundles, bench member rows."""
 
 import json
 
@@ -8,8 +9,8 @@ import rasterio
 
 from hypersynth.core.classify.baselines import SpectralRandomForest
 from hypersynth.core.classify.cnn import SpectralSpatialCNN
-from hypersynth.core.classify.ensemble import (CNN_WEIGHTS, DEFAULT_CNN_WEIGHT, SpectralSpatialEnsemble,
-                                               choose_blend_and_smoothing)
+from hypersynth.core.classify.ensemble import (CNN_WEIGHTS, DEFAULT_CNN_WEIGHT, DEFAULT_DFEAT_WEIGHT,
+                                               SpectralSpatialEnsemble, candidate_blends, choose_blend_and_smoothing)
 from hypersynth.core.classify.spatial import SIGMAS
 from hypersynth.core.cli import main as cli_main
 from hypersynth.core.demo import make_demo_scene, sparse_labels
@@ -56,27 +57,66 @@ class _Fixed:
         return np.eye(self.n_classes, dtype=np.float32)[index]
 
 
-def _choose_share(y, make_cnn, make_forest):
-    """The blend's CV on labels 2 px apart (no two touch), band 0 holding the class (what ``_Fixed`` reads)."""
+class _FixedOnFeatures(_Fixed):
+    """The same rule for a member that reads feature vectors ``(n, F)`` (feature 0 holds the class)."""
+
+    def predict_proba(self, samples):
+        return super().predict_proba(samples[:, :, None, None])
+
+
+def _choose_share(y, make_cnn, make_forest, dfeat_right=None, smoothing=0.0):
+    """The blend's CV on labels 2 px apart (no two touch), band 0 holding the class (what ``_Fixed`` reads);
+    with ``dfeat_right`` a third member reads the class from pixel "features" (right or not)."""
     rows, cols = 2 * (np.arange(len(y)) // 4), 2 * (np.arange(len(y)) % 4)
     cube = np.zeros((2, 2 * rows.max() + 2, 8), np.float32)
     cube[0, rows, cols] = y
     patches = cube[:, rows, cols].T[:, :, None, None]  # (N, 2, 1, 1)
     valid = np.ones(cube.shape[1:], bool)
-    blend, _ = choose_blend_and_smoothing(cube, valid, rows, cols, y, patches, make_cnn, make_forest, seed=0,
-                                          smoothing=0.0)
-    return blend
+    read = []
+    dfeat = None
+    if dfeat_right is not None:
+        def features_at(r, c, reporter=None):
+            read.append(len(r))
+            return cube[:, r, c].T  # (n, 2): feature 0 holds the class
+        dfeat = (features_at, lambda: _FixedOnFeatures(dfeat_right))
+    blend, smooth = choose_blend_and_smoothing(cube, valid, rows, cols, y, patches, make_cnn, make_forest, seed=0,
+                                               smoothing=smoothing, dfeat=dfeat)
+    return (blend, smooth, read) if dfeat_right is not None else blend
 
 
 def test_cv_gives_the_blend_to_the_member_that_predicts_held_out_labels():
     y = np.repeat(np.arange(3), 4)
     to_cnn = _choose_share(y, lambda: _Fixed(True), lambda: _Fixed(False))
     to_forest = _choose_share(y, lambda: _Fixed(False), lambda: _Fixed(True))
-    assert to_cnn.folds == to_forest.folds == 4 and set(to_cnn.scores) == set(CNN_WEIGHTS)
+    assert to_cnn.folds == to_forest.folds == 4 and set(to_cnn.scores) == {(w, 0.0) for w in CNN_WEIGHTS}
     assert to_cnn.cnn_weight > 0.5 and to_forest.cnn_weight < 0.5
-    assert to_cnn.scores[to_cnn.cnn_weight] == 1.0 and "cross-validation" in to_cnn.note()
+    assert to_cnn.dfeat_weight == 0.0 and not to_cnn.with_dfeat and "diffusion" not in to_cnn.note()
+    assert to_cnn.scores[(to_cnn.cnn_weight, 0.0)] == 1.0 and "cross-validation" in to_cnn.note()
     one_label = _choose_share(y[::4], lambda: _Fixed(True), lambda: _Fixed(False))
     assert one_label.folds == 0 and one_label.cnn_weight == DEFAULT_CNN_WEIGHT and "too few" in one_label.note()
+
+
+def test_cv_weighs_the_diffusion_feature_member_by_what_it_predicts():
+    y = np.repeat(np.arange(3), 4)
+    to_dfeat, _, read = _choose_share(y, lambda: _Fixed(False), lambda: _Fixed(False), dfeat_right=True)
+    # only the third member is right: it needs more than half the blend; the most even such blend is ¾
+    assert to_dfeat.with_dfeat and to_dfeat.dfeat_weight == 0.75 and to_dfeat.cnn_weight == 0.5
+    assert to_dfeat.weights() == {"cnn": 0.125, "forest": 0.125, "dfeat": 0.75}
+    assert len(to_dfeat.scores) == len(candidate_blends(True)) == 21  # 4 × 5 pairs + "all diffusion features"
+    assert "diffusion-feature SVM 0.75" in to_dfeat.note()
+    assert read[0] == len(y)  # the labels' features are asked for once, up front (the cache extracts them there)
+    to_cnn, _, _ = _choose_share(y, lambda: _Fixed(True), lambda: _Fixed(False), dfeat_right=False)
+    assert to_cnn.dfeat_weight < 0.5 and to_cnn.weights()["cnn"] > 0.5
+    # smoothing is scored with all three members' neighbourhood predictions
+    _, smooth, _ = _choose_share(y, lambda: _Fixed(False), lambda: _Fixed(False), dfeat_right=True, smoothing=None)
+    assert smooth.folds == 4 and set(smooth.scores) == set(SIGMAS)
+    one_label, _, _ = _choose_share(y[::4], lambda: _Fixed(True), lambda: _Fixed(False), dfeat_right=True)
+    assert one_label.folds == 0 and one_label.dfeat_weight == DEFAULT_DFEAT_WEIGHT and "too few" in one_label.note()
+
+
+def test_ties_go_to_the_most_even_blend():
+    assert candidate_blends(False)[0] == (0.5, 0.0) and candidate_blends(False)[-2:] == [(0.0, 0.0), (1.0, 0.0)]
+    assert candidate_blends(True)[0] == (0.5, DEFAULT_DFEAT_WEIGHT)
 
 
 def _two_class_patches(seed=0, n=40, bands=8, p=3):
@@ -114,12 +154,17 @@ def test_augment_and_the_no_synthesis_ablation_end_in_the_cv_blend():
     for method in ("cnn-pseudo", "augment"):
         fitted = fit_method(method, data.scene.usable_cube(), data.scene.valid, labels, data.classes, settings)
         assert isinstance(fitted.classifier, SpectralSpatialEnsemble)
+        assert set(fitted.classifier.members) == {"cnn", "forest", "dfeat"} and fitted.synthesis_model is not None
+        assert fitted.classifier.choice.with_dfeat and abs(sum(fitted.classifier.weights.values()) - 1) < 1e-9
         folds = fitted.classifier.choice.folds  # 4 labels per class; two that touch make one region
         assert fitted.classifier.cnn_weight in CNN_WEIGHTS and folds in (3, 4)
         assert any(f"{folds}-fold cross-validation on the real labels" in n for n in fitted.notes)
         assert fitted.classifier.smoothing in SIGMAS and any("spatial smoothing" in n for n in fitted.notes)
     plain = fit_method("cnn", data.scene.usable_cube(), data.scene.valid, labels, data.classes, settings)
     assert isinstance(plain.classifier, SpectralSpatialCNN)
+    without = fit_method("cnn-pseudo", data.scene.usable_cube(), data.scene.valid, labels, data.classes,
+                         MethodSettings(preset="tiny", seed=0, patch_size=3, pseudo_labels=3, diffusion_features=False))
+    assert set(without.classifier.members) == {"cnn", "forest"} and without.synthesis_model is None
 
 
 def test_rf_run_saves_a_forest_bundle_that_reproduces_its_map(tmp_path):
@@ -145,7 +190,7 @@ def test_bench_scores_each_member_of_the_blend(tmp_path):
                      "--quiet"]) == 0
     data = json.loads(path.read_text())
     rows = {r["method"]: r for r in data["rows"]}
-    assert set(rows) == {"cnn-pseudo", "cnn-pseudo:cnn", "cnn-pseudo:forest", "cnn-pseudo:blend"}
+    assert set(rows) == {"cnn-pseudo", "cnn-pseudo:cnn", "cnn-pseudo:forest", "cnn-pseudo:dfeat", "cnn-pseudo:blend"}
     assert all(0.0 < r["oa_mean"] <= 1.0 for r in rows.values())
     choices = data["runs"][0]["choices"]
-    assert choices["smoothing"] == 1.0 and choices["cnn_weight"] in CNN_WEIGHTS
+    assert choices["smoothing"] == 1.0 and choices["cnn_weight"] in CNN_WEIGHTS and 0 <= choices["dfeat_weight"] <= 1

@@ -21,7 +21,7 @@ ABSENT = (Dependency("hypersynth_absent_module_a", "absent-a==1.0", "testing"),
 def test_all_engine_dependencies_are_installed_here():
     assert missing_dependencies() == []
     assert {d.module for d in DEPENDENCIES} == {"torch", "open_clip", "sklearn", "rasterio", "safetensors",
-                                                "diffusers", "pyqtgraph"}
+                                                "diffusers", "pyqtgraph", "skops"}
 
 
 def test_install_command_lists_the_pinned_requirements():
@@ -29,7 +29,7 @@ def test_install_command_lists_the_pinned_requirements():
     python = "python" if sys.platform.startswith("win") else "python3"
     assert command.startswith(f"{python} -m pip install --user ")
     for requirement in ("torch==2.13.0", "torchvision==0.28.0", "open_clip_torch==3.3.0", "diffusers==0.35.2",
-                        "safetensors", "scikit-learn", "rasterio", "pyqtgraph"):
+                        "safetensors", "scikit-learn", "skops==0.16.0", "rasterio", "pyqtgraph"):
         assert requirement in command.split()
 
 
