@@ -77,6 +77,10 @@ def _pseudo_arg(p: argparse.ArgumentParser) -> None:
                    help="Gaussian smoothing of the class probabilities before the class is taken (removes speckle): "
                         "auto (default) lets cross-validation on your labels choose its width, off disables it, a "
                         "number fixes the width in pixels")
+    p.add_argument("--no-diffusion-features", dest="diffusion_features", action="store_false",
+                   help="keep the SVM on the scene diffusion model's features out of the classifier blend (by default "
+                        "cross-validation on your labels decides its share; leaving it out saves its feature "
+                        "extraction, about as slow per pixel as the CNN, on large scenes without a GPU)")
 
 
 def _smoothing_width(text: str) -> Optional[float]:
@@ -153,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels-per-class", default="2,5", help="comma list of N (default 2,5)")
     p.add_argument("--seeds", default="0-4", help="seeds, e.g. 0-4 or 0,3 (default 0-4)")
     p.add_argument("--methods", default="rf,svm,cnn,augment",
-                   help="comma list of rf, svm, cnn, cnn-pseudo (CNN + forest blend with pseudo-labels, no synthesis), "
+                   help="comma list of rf, svm, cnn, cnn-pseudo (Augment & Classify's blend with pseudo-labels, no "
+                        "synthesis), "
                         "dfeat (SVM on the scene diffusion model's features, MTMSD-style), dfeat-augment (the same on real + "
                         "synthetic patches), augment")
     p.add_argument("--splits", default="random,disjoint", help="random and/or disjoint (default both)")
@@ -179,7 +184,8 @@ def _settings(args: argparse.Namespace):
                           balance_rate=getattr(args, "balance_rate", 0.5), guidance=getattr(args, "guidance", None),
                           steps=getattr(args, "steps", None), anchor_strength=getattr(args, "anchor_strength", 0.5),
                           pseudo_labels=getattr(args, "pseudo_labels", None),
-                          spatial_smoothing=getattr(args, "spatial_smoothing", None))
+                          spatial_smoothing=getattr(args, "spatial_smoothing", None),
+                          diffusion_features=getattr(args, "diffusion_features", True))
 
 
 def _print_outputs(outputs) -> None:

@@ -56,6 +56,7 @@ class RunRequest:
     anchor_strength: float = 0.5  # synthesis starts from real labelled patches noised this far; 1 = pure noise
     pseudo_labels: Optional[int] = None  # most pseudo-labels per class; None: the preset's; 0: none
     spatial_smoothing: Optional[float] = None  # σ (px) of the probability smoothing; None: cross-validated; 0: off
+    diffusion_features: bool = True  # the diffusion-feature SVM may join the blend (its share cross-validated)
     bundle_path: Optional[str] = None  # reuse a trained synthesis model
     class_field: Optional[str] = None  # label field; None: guessed by the engine
     overwrite: bool = False  # replace outputs already in out_dir
@@ -78,6 +79,7 @@ def classify_job(request: RunRequest) -> Callable[[Reporter], Any]:
                                   guidance=request.guidance, balance_rate=request.balance_rate,
                                   anchor_strength=request.anchor_strength, pseudo_labels=request.pseudo_labels,
                                   spatial_smoothing=request.spatial_smoothing,
+                                  diffusion_features=request.diffusion_features,
                                   clip_weights=clip_weights_for(request.preset, request.clip_weights))
         Path(request.out_dir).mkdir(parents=True, exist_ok=True)
         handle, classes_path = tempfile.mkstemp(prefix=".hypersynth-classes-", suffix=".json", dir=request.out_dir)
@@ -285,7 +287,7 @@ class HyperSynthPlugin:
 
         ``values`` keys: ``scene_layer_id``, ``label_layer_id``, ``classes``, ``output_folder`` (required);
         ``preset``, ``device``, ``seed``, ``patch_size``, ``synthetic_per_class``, ``guidance``,
-        ``balance_rate``, ``anchor_strength``, ``pseudo_labels``, ``spatial_smoothing``, ``bundle``, ``class_field``, ``method``,
+        ``balance_rate``, ``anchor_strength``, ``pseudo_labels``, ``spatial_smoothing``, ``diffusion_features``, ``bundle``, ``class_field``, ``method``,
         ``overwrite`` (optional).
         """
         settings = HyperSynthSettings.load()
@@ -319,6 +321,7 @@ class HyperSynthPlugin:
             anchor_strength=float(values.get("anchor_strength", 0.5)),
             pseudo_labels=optional("pseudo_labels", int, (None, "")),  # 0 is a choice: no pseudo-labels
             spatial_smoothing=optional("spatial_smoothing", float, (None, "")),  # 0 is a choice: off
+            diffusion_features=bool(values.get("diffusion_features", True)),
             bundle_path=values.get("bundle") or None,
             class_field=values.get("class_field") or None, overwrite=bool(values.get("overwrite", False)),
             clip_weights=settings.clip_weights or None,

@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 from qgis.gui import QgsFileWidget
 from qgis.PyQt.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -152,6 +153,13 @@ class RunDialog(QDialog):
             "removes isolated misclassified pixels inside fields. By default cross-validation on your labels picks "
             "it (0, 0.5, 1, 2 or 3); 0 switches it off", decimals=1, special=AUTO_SMOOTHING_SPECIAL, suffix=" px")
         form.addRow("Spatial smoothing σ", self.spatial_smoothing)
+        self.diffusion_features = QCheckBox("let cross-validation weigh it into the blend")
+        self.diffusion_features.setChecked(bool(defaults.get("diffusion_features", True)))
+        self.diffusion_features.setToolTip(
+            "An SVM on the diffusion model's own features of each patch joins the CNN and the spectral forest; "
+            "cross-validation on your labels gives it its share (possibly none). Off: faster on large scenes "
+            "without a GPU (its features cost about as much per pixel as the CNN)")
+        form.addRow("Diffusion-feature SVM", self.diffusion_features)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setValue(int(defaults.get("seed", 0)))
@@ -199,6 +207,7 @@ class RunDialog(QDialog):
             "anchor_strength": float(self.anchor_strength.value()),
             "pseudo_labels": None if pseudo < 0 else int(pseudo),
             "spatial_smoothing": None if smoothing < 0 else smoothing,
+            "diffusion_features": self.diffusion_features.isChecked(),
             "seed": int(self.seed.value()),
             "output_folder": self.output_folder.filePath().strip(),
             "bundle": bundle or None,

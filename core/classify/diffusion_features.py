@@ -83,7 +83,7 @@ class DiffusionFeatures:
                 _, extras = den(zt, tt, text.expand(n, -1, -1), mask.expand(n, -1), return_features=True)
                 parts += [f.mean(dim=1) for f in extras.features]  # each (n, hidden)
             out[start:start + n] = torch.cat(parts, dim=1).float().cpu().numpy()
-            reporter.progress(min(1.0, (start + n) / len(patches)), "diffusion features")
+            reporter.progress(min(1.0, (start + n) / len(patches)), "features from the diffusion model")
         return out
 
 

@@ -190,7 +190,7 @@ def _out_of_fold(cube: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np
     read = patch_reader(cube, valid, patches.shape[-1]) if widths else None  # padded once for every fold
     features_at, make_svm = dfeat if dfeat is not None else (None, None)
     if features_at is not None:
-        reporter.progress(0.0, "diffusion features of the labels")
+        reporter.progress(0.0, "features from the diffusion model (labels)")
         features_at(rows, cols, reporter=reporter.sub(0.0, 0.0))  # extracted once; the folds only read them
     total = repeats * k
     for rep in range(repeats):

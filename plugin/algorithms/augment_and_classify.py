@@ -7,6 +7,7 @@ from typing import Any
 
 from qgis.core import (
     QgsProcessingContext,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFolderDestination,
@@ -31,6 +32,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
     ANCHOR_STRENGTH = "ANCHOR_STRENGTH"
     PSEUDO_LABELS = "PSEUDO_LABELS"
     SPATIAL_SMOOTHING = "SPATIAL_SMOOTHING"
+    DIFFUSION_FEATURES = "DIFFUSION_FEATURES"
     BUNDLE = "BUNDLE"
     CLASSIFIER = "CLASSIFIER"
 
@@ -47,8 +49,9 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             "for each class from its prompt, starting from your labelled patches noised by the anchor strength "
             "(rare classes get more, set by the balance rate), and trains a spectral-spatial CNN and a random "
             "forest on the spectra with the real and synthetic patches plus the unlabelled pixels a first CNN is "
-            "most confident about (pseudo-labels). The two are blended, the CNN's share chosen by cross-validation "
-            "on your labels (the report gives it). The blended class probabilities are smoothed with a Gaussian "
+            "most confident about (pseudo-labels), and an SVM on the diffusion model's own features of each patch "
+            "(MTMSD-style). The three are blended, each one's share chosen by cross-validation on your labels "
+            "(the report gives them). The blended class probabilities are smoothed with a Gaussian "
             "before each pixel gets its class, which removes isolated misclassified pixels; its width is also "
             "chosen by cross-validation on your labels unless you set it (0: off). Prompts "
             "come from the class and prompt file (otherwise the class names are used).\n\n"
@@ -90,6 +93,10 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                                          self.tr("Spatial smoothing σ in pixels (empty: chosen by cross-validation "
                                                  "on your labels, 0: off)"),
                                          QgsProcessingParameterNumber.Double, optional=True, minValue=0.0),
+            QgsProcessingParameterBoolean(self.DIFFUSION_FEATURES,
+                                          self.tr("Let the diffusion-feature SVM join the blend (its share chosen by "
+                                                  "cross-validation; off: faster on large scenes without a GPU)"),
+                                          defaultValue=True),
         ]
         for parameter in advanced:
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -122,6 +129,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             guidance=guidance,
             anchor_strength=self.parameterAsDouble(parameters, self.ANCHOR_STRENGTH, context),
             pseudo_labels=pseudo_labels, spatial_smoothing=smoothing,
+            diffusion_features=self.parameterAsBoolean(parameters, self.DIFFUSION_FEATURES, context),
             patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context) or None)
         return {"method": "augment", "settings": settings}
 

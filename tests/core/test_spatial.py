@@ -125,7 +125,7 @@ def test_labels_choose_smoothing_on_blocky_classes_and_none_on_pixel_scale_ones(
     rows, cols = rows[pick], cols[pick]
     blend, blocky = _choose(cube, valid, rows, cols, truth[rows, cols])
     assert blocky.sigma > 0 and blocky.folds == blend.folds == 5 and set(blocky.scores) == set(SIGMAS)
-    assert "cross-validation of the CNN + forest blend" in blocky.note() and f"σ = {blocky.sigma:g}" in blocky.note()
+    assert "cross-validation of the classifier blend" in blocky.note() and f"σ = {blocky.sigma:g}" in blocky.note()
     # Pixel-scale classes: each pixel's class is what its own spectrum shows, neighbours say nothing.
     shown = np.where(valid, np.argmax(cube[:3], axis=0), -1)
     rows, cols = np.nonzero(valid)
