@@ -13,10 +13,8 @@ Acceptance item "A trained bundle is also judged on scenes it has never seen", m
    classifies it (judged on the train tiles' labelled pixels not used for training); the saved
    ``classifier_bundle`` is then applied with :func:`hypersynth.core.pipeline.classify_with_model` to each
    validation tile GeoTIFF exactly as it is on disk (``images/enmap_potsdam_tile_96_0.tif``, ...), with its
-   label tile as validation labels. ``svm`` has no classifier bundle (``classify_scene`` saves one for
-   the forest, the CNN and their blend, whose parts are all tensors); for it the same
-   classifier is refitted in-process (same scene, labels and seed) and applied to the tile files with
-   the same prediction code, which the report marks as ``in-process refit``.
+   label tile as validation labels (every method saves one; runs before session 9 refitted the SVM in-process,
+   when it had no bundle format, and their JSON says so).
 3. Per method: OA/AA/kappa on each unseen tile and pooled over both tiles (predictions and truths pooled,
    :func:`hypersynth.core.evaluation.metrics.evaluate`), OA/AA/kappa on the training scene's own
    non-training labelled pixels, and wall seconds. ``unseen_scenes.json`` and ``unseen_scenes.md`` go to
@@ -60,7 +58,7 @@ from hypersynth.core.evaluation.metrics import evaluate
 from hypersynth.core.evaluation.protocol import few_label_split
 from hypersynth.core.io.classes import read_classes, write_classes
 from hypersynth.core.io.read import read_scene
-from hypersynth.core.io.write import write_class_map, write_label_raster, write_scene
+from hypersynth.core.io.write import write_label_raster, write_scene
 from hypersynth.core.methods import METHODS, MethodSettings
 from hypersynth.core.pipeline import CLASS_MAP, CLASSIFIER_BUNDLE, classify_scene, classify_with_model
 from hypersynth.core.scene import ClassInfo, Scene
@@ -247,51 +245,6 @@ def _class_map(path: Path) -> np.ndarray:
     return values
 
 
-@dataclass
-class Refit:
-    """A baseline without a bundle format (svm) refitted in-process."""
-
-    fitted: Any  # FittedMethod
-    classes: list[ClassInfo]
-    bands: int  # usable bands it was trained on
-    agreement: float  # share of the training scene's valid pixels where it agrees with classify_scene's map
-
-
-def refit_baseline(train: TrainingScene, method: str, settings: MethodSettings, pipeline_map: Path) -> Refit:
-    """Fit ``method`` on the training scene files as :func:`classify_scene` did, and check it is the same model.
-
-    The check: its map of the training scene must agree with the one ``classify_scene`` wrote.
-    """
-    from hypersynth.core.classify.predict import predict_scene
-    from hypersynth.core.methods import fit_method
-    from hypersynth.core.pipeline import read_labels_and_classes
-
-    scene = read_scene(train.scene)
-    labels, classes = read_labels_and_classes(train.labels, scene, train.classes, None)
-    fitted = fit_method(method, scene.usable_cube(), scene.valid, labels, classes, settings,
-                        wavelengths=scene.usable_wavelengths())
-    pred = predict_scene(fitted.classifier, scene.usable_cube(), scene.valid, batch_size=1024)
-    mine = np.where(pred.class_index >= 0, fitted.class_ids[np.clip(pred.class_index, 0, None)], 0)
-    agreement = float(np.mean(mine[scene.valid] == _class_map(pipeline_map)[scene.valid]))
-    used = [c for c in classes if c.id in set(fitted.class_ids.tolist())]
-    return Refit(fitted, used, int(scene.good_bands.sum()), agreement)
-
-
-def classify_tile_in_process(refit: Refit, tile: Tile, out: Path) -> None:
-    """Classify a tile file with a refitted baseline, the same way :func:`classify_with_model` does."""
-    from hypersynth.core.classify.predict import predict_scene
-
-    unseen = read_scene(tile.image)
-    if int(unseen.good_bands.sum()) != refit.bands:
-        raise ValueError(f"{tile.image.name}: {int(unseen.good_bands.sum())} usable bands, trained on {refit.bands}")
-    pred = predict_scene(refit.fitted.classifier, unseen.usable_cube(), unseen.valid, batch_size=1024)
-    ids = refit.fitted.class_ids
-    class_map = np.where(pred.class_index >= 0, ids[np.clip(pred.class_index, 0, None)], 0)
-    out.mkdir(parents=True, exist_ok=True)
-    write_class_map(out / CLASS_MAP, class_map.astype(np.int32), refit.classes, transform=unseen.transform,
-                    crs_wkt=unseen.crs_wkt, overwrite=True)
-
-
 def run_method(method: str, train: TrainingScene, tiles: Sequence[Tile], work: Path, *, preset: str, seed: int,
                device: str = "auto") -> dict[str, Any]:
     """Train ``method`` on the training scene, apply it to every unseen tile, judge each tile and both pooled."""
@@ -302,27 +255,18 @@ def run_method(method: str, train: TrainingScene, tiles: Sequence[Tile], work: P
                              validation_path=train.truth, settings=settings, overwrite=True)
     t_train = time.perf_counter() - t0
     bundle = folder / "train" / CLASSIFIER_BUNDLE
-    refit, t_refit = None, 0.0
-    if not bundle.is_dir():  # svm: classify_scene saves no bundle for it
-        t = time.perf_counter()
-        refit = refit_baseline(train, method, settings, folder / "train" / CLASS_MAP)
-        t_refit = time.perf_counter() - t
     t1 = time.perf_counter()
     truths, preds, per_tile = [], [], {}
     for tile in tiles:
         out = folder / tile.key
-        pipeline_metrics = None
-        if refit is None:
-            result = classify_with_model(bundle, tile.image, out, validation_path=tile.labels, device=device,
-                                         overwrite=True)
-            pipeline_metrics = result.metrics
-        else:
-            classify_tile_in_process(refit, tile, out)
+        result = classify_with_model(bundle, tile.image, out, validation_path=tile.labels, device=device,
+                                     overwrite=True)
+        pipeline_metrics = result.metrics
         class_map = _class_map(out / CLASS_MAP)
         truth = read_label_tile(tile.labels)
         test = (truth > 0) & (class_map > 0)
         ev = evaluate(truth[test], class_map[test], list(CLASSES))
-        if pipeline_metrics is not None and abs(pipeline_metrics["oa"] - ev.oa) > 1e-9:
+        if abs(pipeline_metrics["oa"] - ev.oa) > 1e-9:
             raise AssertionError(f"{tile.key}: classify_with_model reports OA {pipeline_metrics['oa']}, "
                                  f"its class map gives {ev.oa}")
         per_tile[tile.key] = {"metrics": ev.to_dict(),
@@ -331,10 +275,7 @@ def run_method(method: str, train: TrainingScene, tiles: Sequence[Tile], work: P
         preds.append(class_map[test])
     t_apply = time.perf_counter() - t1
     pooled = evaluate(np.concatenate(truths), np.concatenate(preds), list(CLASSES))
-    return {"method": method, "via": "classifier bundle" if refit is None else
-            "in-process refit (classify_scene saves no bundle for this method)",
-            "refit_agrees_with_pipeline_map": None if refit is None else refit.agreement,
-            "seconds_train": t_train, "seconds_apply": t_apply, "seconds_refit": t_refit,
+    return {"method": method, "via": "classifier bundle", "seconds_train": t_train, "seconds_apply": t_apply,
             "seconds": t_train + t_apply, "training_scene": outputs.metrics, "unseen_tiles": per_tile,
             "unseen_pooled": pooled.to_dict()}
 
@@ -385,7 +326,7 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     lines += [f"| {r['method']} | {r['seconds_train']:.1f} | {r['seconds_apply']:.1f} | {r['seconds']:.1f} |"
               for r in results]
     for r in results:
-        if r["refit_agrees_with_pipeline_map"] is not None:
+        if r.get("refit_agrees_with_pipeline_map") is not None:  # runs before session 9 (no SVM bundle then)
             lines += ["", f"{r['method']}: `classify_scene` saves no classifier bundle for it (the SVM has no "
                       "bundle format), so the same classifier was refitted in-process from the same "
                       "files and seed and applied to the tile files with `predict_scene`; its map of the training "
