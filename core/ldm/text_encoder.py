@@ -255,9 +255,9 @@ class TextEncoder(nn.Module):
             found = dict(zip(unique, self._run_tower(unique)))
         else:
             todo = [p for p in unique if p not in self._cache]
-            if todo:
-                with torch.no_grad():
-                    self._cache.update(zip(todo, (e.detach() for e in self._run_tower(todo))))
+            with torch.no_grad():  # one prompt a pass: its embedding never depends on which prompts shared its batch
+                for p in todo:  # (float rounding does), so a run is bit-identical whichever step encoded it first
+                    self._cache[p] = self._run_tower([p])[0].detach()
             found = {p: self._cache[p].to(device) for p in unique}
         length = max(found[p].shape[0] for p in unique)
         rows, masks = [], []
