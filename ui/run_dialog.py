@@ -153,7 +153,7 @@ class RunDialog(QDialog):
             "removes isolated misclassified pixels inside fields. By default cross-validation on your labels picks "
             "it (0, 0.5, 1, 2 or 3); 0 switches it off", decimals=1, special=AUTO_SMOOTHING_SPECIAL, suffix=" px")
         form.addRow("Spatial smoothing σ", self.spatial_smoothing)
-        self.diffusion_features = QCheckBox("let cross-validation weigh it into the blend")
+        self.diffusion_features = QCheckBox("in the blend (share from CV)")
         self.diffusion_features.setChecked(bool(defaults.get("diffusion_features", True)))
         self.diffusion_features.setToolTip(
             "An SVM on the diffusion model's own features of each patch joins the CNN and the spectral forest; "
