@@ -331,12 +331,12 @@ def choose_blend(settings: MethodSettings, cube: np.ndarray, valid: np.ndarray, 
     rows, cols = labelled
     dfeat = None
     if model is not None:
-        from .classify.diffusion_features import PixelFeatureCache
+        from .classify.diffusion_features import SVM_MAX_PER_CLASS, PixelFeatureCache
         from .classify.predict import patch_reader
 
         cache = PixelFeatureCache(_features_for(settings, model), patch_reader(cube, valid, real.shape[-1]),
                                   valid.shape)
-        dfeat = (cache, lambda: SpectralSVM(seed=settings.seed))
+        dfeat = (cache, lambda: SpectralSVM(seed=settings.seed, max_per_class=SVM_MAX_PER_CLASS))
     return choose_blend_and_smoothing(cube, valid, rows, cols, y, real,
                                       lambda: _cnn_for(settings, real.shape[-1]), lambda: _forest_for(settings),
                                       smoothing=settings.spatial_smoothing, seed=settings.seed, dfeat=dfeat,

@@ -59,6 +59,25 @@ def _full_columns(proba: np.ndarray, seen: np.ndarray, n_classes: int) -> np.nda
     return out
 
 
+def _at_most_per_class(x: np.ndarray, y: np.ndarray, w: Optional[np.ndarray], most: int, seed: int
+                       ) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """At most ``most`` samples of each class, drawn at random; a thinned class's weights are scaled up so its
+    total weight stays what it was."""
+    rng = np.random.default_rng(seed)
+    keep, scale = [], np.ones(len(y))
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        if len(idx) > most:
+            scale[idx] = len(idx) / most
+            idx = np.sort(rng.choice(idx, most, replace=False))
+        keep.append(idx)
+    kept = np.concatenate(keep)
+    if len(kept) == len(y):
+        return x, y, w
+    weights = (np.ones(len(y)) if w is None else w) * scale
+    return x[kept], y[kept], weights[kept]
+
+
 def _smallest_class(y: np.ndarray) -> int:
     """Samples in the smallest class present in ``y``."""
     counts = np.bincount(y)
@@ -211,18 +230,22 @@ class SpectralSVM:
     MIN_PER_CLASS_FOR_PLATT = 10  # Platt-scaled probabilities only when every class has this many samples
 
     def __init__(self, seed: int = 0, C: Optional[float] = None, gamma: Optional[float] = None,
-                 platt: Optional[bool] = None) -> None:
+                 platt: Optional[bool] = None, max_per_class: Optional[int] = None) -> None:
         """
         Args:
-            seed: random state of the CV folds and of Platt scaling.
+            seed: random state of the CV folds, of Platt scaling and of the draw below.
             C, gamma: fixed hyper-parameters; both given = no grid search (gamma on standardised spectra).
             platt: Platt-scaled probabilities (True) or the softmax of decision values (False); None = by the
                 smallest class's size (:data:`MIN_PER_CLASS_FOR_PLATT`).
+            max_per_class: learn from at most this many samples of each class, drawn at random (weights scaled
+                so each class keeps its total weight); None = all. An SVM's fit grows with the square of the
+                samples: brushed labels on long feature vectors would otherwise take minutes per fit.
         """
         self.seed = int(seed)
         self.C = C
         self.gamma = gamma
         self.platt = platt
+        self.max_per_class = max_per_class
         self.n_classes = 0
         self.bands = 0
         self.chosen: dict[str, float] = {}  # the C and gamma used by the last fit
@@ -254,6 +277,8 @@ class SpectralSVM:
     def fit(self, samples: np.ndarray, labels: np.ndarray, *, sample_weight: Optional[np.ndarray] = None,
             reporter: Reporter = NULL_REPORTER) -> "SpectralSVM":
         x, y, w = _training_arrays(samples, labels, sample_weight)
+        if self.max_per_class is not None:
+            x, y, w = _at_most_per_class(x, y, w, int(self.max_per_class), self.seed)
         reporter.check()
         reporter.progress(0.0, "SVM")
         C, gamma = self._choose(x, y, w)

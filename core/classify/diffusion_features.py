@@ -15,6 +15,7 @@ from .baselines import NotFittedError, SpectralSVM
 # are all alike, so a few low-to-mid noise levels (as fractions of T) keep most of the signal at a fifth of the cost.
 TIMESTEP_FRACTIONS = (0.05, 0.15, 0.30, 0.50)
 BATCH = 1024  # patches per denoiser pass (memory ∝ batch × tokens × hidden × blocks)
+SVM_MAX_PER_CLASS = 300  # training samples per class the SVM on ~1000-number features learns at most (fit ∝ n²)
 FORMAT = "hypersynth-diffusion-features/1"  # config format of a saved DiffusionFeatureClassifier
 
 
@@ -98,7 +99,7 @@ class DiffusionFeatureClassifier:
     def __init__(self, features: DiffusionFeatures, seed: int = 0) -> None:
         self.features = features
         self.patch_size = features.patch_size
-        self.svm = SpectralSVM(seed=seed)
+        self.svm = SpectralSVM(seed=seed, max_per_class=SVM_MAX_PER_CLASS)
         self.n_classes = 0
 
     def fit(self, samples: np.ndarray, labels: np.ndarray, *, sample_weight: Optional[np.ndarray] = None,
@@ -114,9 +115,11 @@ class DiffusionFeatureClassifier:
         x = self.features(samples, reporter=reporter.sub(0.0, 0.5))  # (N, F)
         seed = self.svm.seed
         if real_count is not None and real_count < len(x):
-            chooser = SpectralSVM(seed=seed).fit(x[:real_count], np.asarray(labels)[:real_count])
+            chooser = SpectralSVM(seed=seed, max_per_class=SVM_MAX_PER_CLASS).fit(x[:real_count],
+                                                                                   np.asarray(labels)[:real_count])
             c = chooser.chosen
-            self.svm = SpectralSVM(seed=seed, C=c["C"], gamma=c["gamma"], platt=bool(c["platt"]))
+            self.svm = SpectralSVM(seed=seed, C=c["C"], gamma=c["gamma"], platt=bool(c["platt"]),
+                                   max_per_class=SVM_MAX_PER_CLASS)
         self.svm.fit(x, labels, sample_weight=sample_weight, reporter=reporter.sub(0.5, 1.0))
         self.n_classes = self.svm.n_classes
         return self

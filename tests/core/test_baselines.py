@@ -158,3 +158,20 @@ def test_svm_round_trips_through_tensors_without_pickle(n_per_class):
         SpectralSVM.from_tensors(tensors, {**config, "format": "hypersynth-random-forest/1"})
     with pytest.raises(NotFittedError):
         SpectralSVM().to_tensors()
+
+
+def test_svm_learns_at_most_a_given_number_per_class_keeping_each_class_weight():
+    from hypersynth.core.classify.baselines import _at_most_per_class
+
+    y = np.repeat(np.arange(3), 40)
+    index = np.arange(len(y), dtype=np.float64)[:, None]  # each sample's own index as its one feature
+    w = np.linspace(0.5, 1.5, len(y))
+    few_x, few_y, few_w = _at_most_per_class(index, y, w, 10, seed=0)
+    kept = few_x[:, 0].astype(int)
+    assert np.bincount(few_y).tolist() == [10, 10, 10] and np.array_equal(y[kept], few_y)
+    np.testing.assert_allclose(few_w, 4 * w[kept])  # 40 → 10 per class: each kept sample weighs 4× its weight
+    assert _at_most_per_class(index, y, None, 100, seed=0)[0] is index  # nothing to thin: the arrays as they were
+    x, y = spectra(40, seed=7)
+    capped = SpectralSVM(seed=0, max_per_class=10).fit(x, y)
+    test_x, test_y = spectra(100, seed=8)
+    assert (capped.predict_proba(test_x).argmax(axis=1) == test_y).mean() > 0.9
