@@ -76,7 +76,8 @@ class BlendChoice:
         if not self.folds:
             return (f"classifier blend: {self.describe()} (default; a class has a single labelled region, too few "
                     "to cross-validate)")
-        tried = ", ".join(f"{_key_text(key, self.with_dfeat)}: {s * 100:.1f} %" for key, s in self.scores.items())
+        tried = ", ".join(f"{_key_text(key, self.with_dfeat)}: {s * 100:.1f} %"
+                          for key, s in sorted(self.scores.items(), key=lambda item: (item[0][1], item[0][0])))
         chosen = self.scores[(self.cnn_weight, self.dfeat_weight)]
         return (f"classifier blend: {self.describe()}, chosen by {repeated(self.repeats)}{self.folds}-fold "
                 f"cross-validation on the real labels, label regions held out whole (balanced accuracy per "
