@@ -12,7 +12,8 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
-from .methods import METHODS, MODEL_METHODS, MethodSettings, fit_method, method_title, preset_patch_size, scene_model
+from .methods import (METHODS, MethodSettings, fit_method, method_title, needs_synthesis_model, preset_patch_size,
+                      scene_model)
 from .progress import NULL_REPORTER, Reporter
 from .scene import LabelledScene
 
@@ -129,8 +130,7 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
     train_labels = np.where(split.train_mask, labels, 0)
     run_settings = replace(settings, seed=seed)
     model_seconds = 0.0
-    needs_model = method in MODEL_METHODS and (method != "cnn-pseudo" or settings.diffusion_features)
-    if models is not None and needs_model and settings.synthesis_model is None:
+    if models is not None and needs_synthesis_model(method, settings) and settings.synthesis_model is None:
         key = (dataset, n, seed, split_kind)
         if key not in models:
             models.clear()  # one label draw at a time: the previous draw's model is not needed again

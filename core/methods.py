@@ -75,6 +75,17 @@ class FittedMethod:
     notes: list[str] = field(default_factory=list)
 
 
+def needs_synthesis_model(method: str, settings: MethodSettings) -> bool:
+    """Whether ``method`` trains (or reuses) the scene's synthesis model with these settings: the synthesising
+    and diffusion-feature methods always, the no-synthesis blend only for its diffusion-feature member."""
+    return method in MODEL_METHODS and (method != "cnn-pseudo" or settings.diffusion_features)
+
+
+def _used_classes(classes: list[ClassInfo], class_ids: np.ndarray) -> list[ClassInfo]:
+    """The classes with training labels (``class_ids``), in the scene's order."""
+    return [c for c in classes if c.id in set(class_ids.tolist())]
+
+
 def preset_patch_size(settings: MethodSettings) -> int:
     """The largest patch side the deep methods use for these settings (the preset's, unless given)."""
     if settings.patch_size:
@@ -161,10 +172,9 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
                                        wavelengths, augment=method in SYNTHESISING_METHODS)
     if method == "cnn-pseudo":
         model, notes = None, []
-        if settings.diffusion_features:  # the same classifier as Augment & Classify's, so the scene's model too
-            used = [c for c in classes if c.id in set(class_ids.tolist())]
-            model, notes = _trained_or_reused(cube, valid, train_labels, used, class_ids, p, settings,
-                                              reporter.sub(0.0, 0.5), wavelengths)
+        if needs_synthesis_model(method, settings):  # the same blend as Augment & Classify's, so the model too
+            model, notes = _trained_or_reused(cube, valid, train_labels, _used_classes(classes, class_ids), class_ids,
+                                              p, settings, reporter.sub(0.0, 0.5), wavelengths)
         start = 0.5 if model is not None else 0.0
         clf = _cnn_for(settings, p)
         clf.fit(real, y, reporter=reporter.sub(start, start + 0.1))
@@ -190,9 +200,8 @@ def scene_model(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, c
     ``settings.synthesis_model``."""
     rows, cols = np.nonzero((train_labels > 0) & valid)
     class_ids = np.unique(train_labels[rows, cols])
-    used = [c for c in classes if c.id in set(class_ids.tolist())]
-    model, _ = _trained_or_reused(cube, valid, train_labels, used, class_ids, resolve_patch_size(settings, cube, valid),
-                                  settings, reporter, wavelengths)
+    model, _ = _trained_or_reused(cube, valid, train_labels, _used_classes(classes, class_ids), class_ids,
+                                  resolve_patch_size(settings, cube, valid), settings, reporter, wavelengths)
     return model
 
 
@@ -225,7 +234,7 @@ def _fit_diffusion_features(cube: np.ndarray, valid: np.ndarray, train_labels: n
     Classify) and the SVM learns them too, at ``settings.synthetic_weight`` of the real labels' weight."""
     from .classify.diffusion_features import DiffusionFeatureClassifier
 
-    used = [c for c in classes if c.id in set(class_ids.tolist())]
+    used = _used_classes(classes, class_ids)
     model, notes = _trained_or_reused(cube, valid, train_labels, used, class_ids, real.shape[-1], settings,
                                       reporter.sub(0.0, 0.8), wavelengths)
     clf = DiffusionFeatureClassifier(_features_for(settings, model), seed=settings.seed)
@@ -252,7 +261,7 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
     With pseudo-labels (METHODS §1.4): the first CNN picks confident unlabelled pixels, synthesis runs
     again from the real *and* pseudo-labelled patches, and the final CNN learns from all three.
     """
-    used = [c for c in classes if c.id in set(class_ids.tolist())]
+    used = _used_classes(classes, class_ids)
     model, notes = _trained_or_reused(cube, valid, train_labels, used, class_ids, real.shape[-1], settings,
                                       reporter.sub(0.0, 0.6), wavelengths)
     n_pseudo = pseudo_label_count(settings, "augment")

@@ -184,17 +184,22 @@ class PixelFeatureCache:
     def __init__(self, features: DiffusionFeatures, read: Callable[[np.ndarray, np.ndarray], np.ndarray],
                  shape: tuple[int, int]) -> None:
         self.features, self.read, self.width = features, read, int(shape[1])
-        self._row_of: dict[int, int] = {}  # flat pixel index → row in the stored blocks
-        self._blocks: list[np.ndarray] = []
-        self._stored = 0
+        self._row_of = np.full(int(shape[0]) * self.width, -1, np.int64)  # flat pixel index → row of _stored
+        self._stored = np.empty((0, features.dimensions), np.float32)  # grown by doubling: rows in use = _count
+        self._count = 0
 
     def __call__(self, rows: np.ndarray, cols: np.ndarray, reporter: Reporter = NULL_REPORTER) -> np.ndarray:
         """``(n, F)`` float32 features of the pixels ``(rows, cols)``; new pixels are extracted in one pass."""
         flat = np.asarray(rows, np.int64) * self.width + np.asarray(cols, np.int64)
-        new = np.array(sorted({int(f) for f in flat if int(f) not in self._row_of}), np.int64)
+        new = np.unique(flat[self._row_of[flat] < 0])
         if len(new):
-            self._blocks.append(self.features(self.read(new // self.width, new % self.width), reporter=reporter))
-            self._row_of.update({int(f): self._stored + i for i, f in enumerate(new)})
-            self._stored += len(new)
-            self._blocks = [np.concatenate(self._blocks)] if len(self._blocks) > 1 else self._blocks
-        return self._blocks[0][[self._row_of[int(f)] for f in flat]]
+            if self._count + len(new) > len(self._stored):
+                grown = np.empty((max(2 * len(self._stored), self._count + len(new)), self._stored.shape[1]),
+                                 np.float32)
+                grown[:self._count] = self._stored[:self._count]
+                self._stored = grown
+            self._stored[self._count:self._count + len(new)] = self.features(
+                self.read(new // self.width, new % self.width), reporter=reporter)
+            self._row_of[new] = np.arange(self._count, self._count + len(new))
+            self._count += len(new)
+        return self._stored[self._row_of[flat]]

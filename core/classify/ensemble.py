@@ -193,6 +193,9 @@ def _out_of_fold(cube: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np
     if features_at is not None:
         reporter.progress(0.0, "features from the diffusion model (labels)")
         features_at(rows, cols, reporter=reporter.sub(0.0, 0.0))  # extracted once; the folds only read them
+    def inputs(m: str, r: np.ndarray, c: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return features_at(r, c) if m == "dfeat" else x  # the SVM reads the pixels' features, the others patches
+
     total = repeats * k
     for rep in range(repeats):
         for i, (train, held) in enumerate(region_folds(y, groups, k, seed + rep)):
@@ -201,12 +204,11 @@ def _out_of_fold(cube: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np
             reporter.progress(step / total, f"cross-validation {step + 1}/{total}")
             members: dict[str, Classifier] = {
                 "cnn": make_cnn().fit(patches[train], y[train], reporter=reporter.sub(step / total, (step + 0.8) / total)),
-                "forest": make_forest().fit(patches[train], y[train])}
-            held_out["cnn"][rep, held] = members["cnn"].predict_proba(patches[held])  # every class is in each fold
-            held_out["forest"][rep, held] = members["forest"].predict_proba(patches[held])
-            if features_at is not None:
-                members["dfeat"] = make_svm().fit(features_at(rows[train], cols[train]), y[train])
-                held_out["dfeat"][rep, held] = members["dfeat"].predict_proba(features_at(rows[held], cols[held]))
+                "forest": make_forest(), **({"dfeat": make_svm()} if features_at is not None else {})}
+            for m in names[1:]:
+                members[m].fit(inputs(m, rows[train], cols[train], patches[train]), y[train])
+            for m in names:  # every class is in each training fold
+                held_out[m][rep, held] = members[m].predict_proba(inputs(m, rows[held], cols[held], patches[held]))
             at = held[scored[held]]
             if read is None or not len(at):
                 continue
@@ -216,10 +218,7 @@ def _out_of_fold(cube: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np
                 for i0 in range(0, len(r), 1024):
                     r0, c0 = r[i0:i0 + 1024], c[i0:i0 + 1024]
                     x = read(r0, c0)  # (n, B, p, p); the forest takes the centre
-                    each = [members["cnn"].predict_proba(x), members["forest"].predict_proba(x)]
-                    if features_at is not None:
-                        each.append(members["dfeat"].predict_proba(features_at(r0, c0)))
-                    parts.append(np.concatenate(each, axis=1))
+                    parts.append(np.concatenate([members[m].predict_proba(inputs(m, r0, c0, x)) for m in names], axis=1))
                 return np.concatenate(parts)
 
             reporter.check()

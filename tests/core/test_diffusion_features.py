@@ -129,3 +129,27 @@ def test_the_classifier_round_trips_with_its_synthesis_model_inside(fitted):
     np.testing.assert_allclose(again.predict_proba(patches), ensemble.predict_proba(patches), atol=1e-5)
     with pytest.raises(ValueError, match="needs a diffusion-feature member"):
         SpectralSpatialEnsemble(cnn, ensemble.forest, 0.5, dfeat_weight=0.25)
+
+
+def test_the_pixel_cache_extracts_each_pixel_once_and_gives_the_same_features(fitted):
+    from hypersynth.core.classify.diffusion_features import PixelFeatureCache
+    from hypersynth.core.classify.predict import patch_reader
+
+    fit, cube, valid, labels, truth = fitted
+    feats = fit.classifier.features
+    extracted = []
+
+    def counting(patches, reporter=None):
+        extracted.append(len(patches))
+        return feats(patches)
+
+    counting.dimensions = feats.dimensions
+    cache = PixelFeatureCache(counting, patch_reader(cube, valid, feats.patch_size), valid.shape)
+    rows, cols = np.nonzero(valid)
+    first = cache(rows[:30], cols[:30])
+    again = cache(rows[[40, 3, 3, 41]], cols[[40, 3, 3, 41]])  # two new pixels, one already there (twice)
+    assert extracted == [30, 2]
+    np.testing.assert_array_equal(again[1], first[3])
+    np.testing.assert_allclose(cache(rows[:45], cols[:45]), feats(pixel_patches(cube, valid, rows[:45], cols[:45],
+                                                                                 feats.patch_size)), atol=1e-5)
+    assert extracted == [30, 2, 13]
