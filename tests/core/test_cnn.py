@@ -130,12 +130,23 @@ def test_one_sample_per_class_trains_for_fixed_epochs(toy) -> None:
 
 
 def test_early_stopping_uses_held_out_real_labels(toy) -> None:
-    x, y, _, _ = toy  # 12 per class >= 4: a stratified validation set is held out
+    x, y, _, _ = toy  # 12 per class >= the threshold set here: a stratified validation set is held out
     reporter = CancelAfter(10_000)
-    clf = small_cnn(epochs=6, patience=2, val_fraction=0.2).fit(x, y, reporter=reporter)
+    clf = small_cnn(epochs=6, patience=2, val_fraction=0.2, min_labels_for_early_stopping=10)
+    clf.fit(x, y, reporter=reporter)
     assert all(np.isfinite(h["val_loss"]) for h in clf.history)
     assert 1 <= clf.best_epoch <= 6
     assert reporter.stages[0] == "classifier 1/6"
+
+
+def test_few_labels_per_class_train_for_fixed_epochs_not_early_stopping(toy) -> None:
+    x, y, _, _ = toy  # 12 per class: under the default threshold, the validation loss would rest on 2 pixels each
+    clf = small_cnn(epochs=6, patience=1, val_fraction=0.2).fit(x, y)
+    assert CNNConfig().min_labels_for_early_stopping == 20
+    assert clf.best_epoch == 6 and len(clf.history) == 6
+    assert all(np.isnan(h["val_loss"]) for h in clf.history)
+    with pytest.raises(ValueError, match="min_labels_for_early_stopping"):
+        CNNConfig(min_labels_for_early_stopping=1)
 
 
 @pytest.mark.parametrize("arch", ARCHS)
