@@ -368,7 +368,7 @@ def _fit_blend(settings: MethodSettings, patch_size: int, parts: list[tuple[np.n
     blend, smoothing = choose_blend(settings, cube, valid, labelled, real, y, reporter.sub(0.0, 0.5), model=model)
     clf = _fit_weighted(settings, patch_size, parts, reporter.sub(0.5, 1.0), blend=blend, smoothing=smoothing,
                         model=model)
-    return clf, [blend.note(), smoothing.note()]
+    return clf, [blend.note(), smoothing.note(), clf.cnn.training_note()]
 
 
 def _fit_weighted(settings: MethodSettings, patch_size: int, parts: list[tuple[np.ndarray, np.ndarray, float]],

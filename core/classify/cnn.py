@@ -281,6 +281,18 @@ class SpectralSpatialCNN:
         reporter.progress(1.0, "classifier done")
         return self
 
+    def training_note(self) -> str:
+        """One line for the run's report: how long the CNN trained and why."""
+        cfg = self.config
+        if not self.history:  # loaded from a bundle: the history is not saved
+            return f"CNN: trained {self.best_epoch} epochs" if self.net is not None else "CNN: not trained"
+        if not any(np.isfinite(h["val_loss"]) for h in self.history):
+            why = ("early stopping off" if cfg.val_fraction <= 0 else
+                   f"fixed: early stopping needs {cfg.min_labels_for_early_stopping} real labels in every class")
+            return f"CNN: trained {self.best_epoch} epochs ({why})"
+        return (f"CNN: early stopping on {cfg.val_fraction:.0%} of each class's real labels chose {self.best_epoch} "
+                f"of {cfg.epochs} epochs" + ("; retrained on every label for that many" if cfg.refit else ""))
+
     def _train(self, x: Tensor, y: Tensor, w: Tensor, val: Optional[tuple[Tensor, Tensor]], epochs: int,
                mean: np.ndarray, std: np.ndarray, n_classes: int, device: torch.device, rng: np.random.Generator,
                reporter: Reporter, span: tuple[float, float]) -> tuple[PatchNet, list[dict[str, float]]]:

@@ -136,6 +136,8 @@ def test_early_stopping_uses_held_out_real_labels(toy) -> None:
     clf.fit(x, y, reporter=reporter)
     assert all(np.isfinite(h["val_loss"]) for h in clf.history)
     assert 1 <= clf.best_epoch <= 6
+    note = clf.training_note()
+    assert note.startswith(f"CNN: early stopping on 20% of each class's real labels chose {clf.best_epoch} of 6")
     assert reporter.stages[0] == "classifier 1/6"
 
 
@@ -145,6 +147,7 @@ def test_few_labels_per_class_train_for_fixed_epochs_not_early_stopping(toy) -> 
     assert CNNConfig().min_labels_for_early_stopping == 20
     assert clf.best_epoch == 6 and len(clf.history) == 6
     assert all(np.isnan(h["val_loss"]) for h in clf.history)
+    assert clf.training_note() == "CNN: trained 6 epochs (fixed: early stopping needs 20 real labels in every class)"
     with pytest.raises(ValueError, match="min_labels_for_early_stopping"):
         CNNConfig(min_labels_for_early_stopping=1)
 

@@ -87,4 +87,5 @@ def test_augment_uses_anchors_pseudo_labels_and_the_scene_patch_size():
     assert fitted.classifier.patch_size == fitted.synthesis_model.patch_size == 7
     text = " ".join(fitted.notes)
     assert "pseudo-labelled pixels" in text and text.count("synthetic patches kept") == 2
+    assert "CNN: trained" in text or "CNN: early stopping" in text  # how long the final CNN trained, and why
     assert len(fitted.synthetic) > 0 and set(np.unique(fitted.synthetic.labels)) <= {1, 2}
