@@ -17,6 +17,7 @@ log = logging.getLogger("hypersynth")
 METHODS = ("rf", "svm", "cnn", "cnn-pseudo", "dfeat", "dfeat-augment", "augment")
 MODEL_METHODS = ("cnn-pseudo", "dfeat", "dfeat-augment", "augment")  # they train (or reuse) the scene's synthesis model
 SYNTHESISING_METHODS = ("dfeat-augment", "augment")  # they also learn from synthetic patches
+PSEUDO_LABELLERS = ("cnn", "blend")  # who picks the pseudo-labels: a first CNN, or the blend the labels' CV chose
 METHOD_TITLES = {
     "rf": "Random forest (spectra)",
     "svm": "SVM (spectra)",
@@ -51,6 +52,7 @@ class MethodSettings:
     synthetic_weight: float = 0.5  # loss weight of all synthetic patches together relative to all real labels
     pseudo_labels: Optional[int] = None  # cnn-pseudo/augment: most pseudo-labels per class; None = preset default
     pseudo_weight: float = 0.5  # loss weight of all pseudo-labels together relative to all real labels
+    pseudo_labeller: str = "cnn"  # who picks pseudo-labels: "cnn" (a first CNN) or "blend" (the CV-chosen blend)
     filter_synthetic: bool = True  # drop synthetic patches whose centre spectrum is nearer another class's real mean
     anchor_strength: float = 0.5  # synthesis starts from real labelled patches noised this far (1 = pure noise)
     guidance: Optional[float] = None  # classifier-free guidance ω; None = the preset's
@@ -143,6 +145,9 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if settings.pseudo_labeller not in PSEUDO_LABELLERS:
+        raise ValueError(f"unknown pseudo-labeller {settings.pseudo_labeller!r}; choose one of "
+                         f"{', '.join(PSEUDO_LABELLERS)}")
     rows, cols = np.nonzero((train_labels > 0) & valid)
     ids = train_labels[rows, cols]
     class_ids = np.unique(ids)
@@ -176,16 +181,17 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
             model, notes = _trained_or_reused(cube, valid, train_labels, _used_classes(classes, class_ids), class_ids,
                                               p, settings, reporter.sub(0.0, 0.5), wavelengths)
         start = 0.5 if model is not None else 0.0
-        clf = _cnn_for(settings, p)
-        clf.fit(real, y, reporter=reporter.sub(start, start + 0.1))
         parts = [(real, y, 1.0)]
         n_pseudo = pseudo_label_count(settings, method)
+        chosen = None
         if n_pseudo:
+            clf, chosen = _pseudo_labeller(settings, p, parts, cube, valid, (rows, cols),
+                                           reporter.sub(start, start + 0.1), model)
             part, note = _pseudo_part(clf, cube, valid, train_labels, real, y, class_ids, n_pseudo, settings, reporter)
             parts.append(part)
             notes.append(note)
         clf, blend_notes = _fit_blend(settings, p, parts, cube, valid, (rows, cols), reporter.sub(start + 0.1, 1.0),
-                                      model=model)
+                                      model=model, chosen=chosen)
         return FittedMethod(method, clf, class_ids, synthesis_model=model, notes=notes + blend_notes)
 
     return _fit_augment(cube, valid, train_labels, classes, class_ids, real, y, (rows, cols), settings, reporter,
@@ -270,9 +276,11 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
                                       reporter.sub(0.6, 0.7 if n_pseudo else 0.75, "synthesis "))
     notes += note
     parts = [(real, y, 1.0)]
+    chosen = None
     if n_pseudo:
-        clf = _fit_weighted(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)],
-                            reporter.sub(0.7, 0.8))
+        clf, chosen = _pseudo_labeller(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)], cube,
+                                       valid, labelled, reporter.sub(0.7, 0.8),
+                                       model if settings.diffusion_features else None)
         part, note = _pseudo_part(clf, cube, valid, train_labels, real, y, class_ids, n_pseudo, settings, reporter)
         parts.append(part)
         notes.append(note)
@@ -283,7 +291,7 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
         notes += note
     clf, blend_notes = _fit_blend(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)], cube, valid,
                                   labelled, reporter.sub(0.85 if n_pseudo else 0.75, 1.0),
-                                  model=model if settings.diffusion_features else None)
+                                  model=model if settings.diffusion_features else None, chosen=chosen)
     notes += blend_notes
     return FittedMethod("augment", clf, class_ids, synthesis_model=model, synthetic=synthetic, notes=notes)
 
@@ -360,12 +368,15 @@ def _features_for(settings: MethodSettings, model: Any) -> Any:
 
 def _fit_blend(settings: MethodSettings, patch_size: int, parts: list[tuple[np.ndarray, np.ndarray, float]],
                cube: np.ndarray, valid: np.ndarray, labelled: tuple[np.ndarray, np.ndarray],
-               reporter: Reporter, model: Any = None) -> tuple[Classifier, list[str]]:
+               reporter: Reporter, model: Any = None, chosen: Optional[tuple[Any, Any]] = None
+               ) -> tuple[Classifier, list[str]]:
     """The final classifier, the blend of CNN, spectral forest and (with the scene's synthesis ``model``) the
     diffusion-feature SVM on all ``parts``, the members' shares and the smoothing width chosen by CV on the real
-    part (``parts[0]``, at pixels ``labelled``); and the report's lines on both."""
+    part (``parts[0]``, at pixels ``labelled``) unless already ``chosen`` (the pseudo-labeller's, the same CV);
+    and the report's lines on both."""
     real, y, _ = parts[0]
-    blend, smoothing = choose_blend(settings, cube, valid, labelled, real, y, reporter.sub(0.0, 0.5), model=model)
+    blend, smoothing = chosen or choose_blend(settings, cube, valid, labelled, real, y, reporter.sub(0.0, 0.5),
+                                              model=model)
     clf = _fit_weighted(settings, patch_size, parts, reporter.sub(0.5, 1.0), blend=blend, smoothing=smoothing,
                         model=model)
     return clf, [blend.note(), smoothing.note(), clf.cnn.training_note()]
@@ -397,6 +408,30 @@ def _fit_weighted(settings: MethodSettings, patch_size: int, parts: list[tuple[n
     clf = _cnn_for(settings, patch_size)
     clf.fit(samples, labels, sample_weight=weights, reporter=reporter)
     return clf
+
+
+def _pseudo_labeller(settings: MethodSettings, patch_size: int, parts: list[tuple[np.ndarray, np.ndarray, float]],
+                     cube: np.ndarray, valid: np.ndarray, labelled: tuple[np.ndarray, np.ndarray], reporter: Reporter,
+                     model: Any = None) -> tuple[Classifier, Optional[tuple[Any, Any]]]:
+    """The classifier that picks the pseudo-labels, trained on ``parts`` (real labels first), and the blend choice
+    it was built with (None for a CNN).
+
+    ``settings.pseudo_labeller`` "cnn": a first CNN. "blend": the members blended at the shares the labels' own CV
+    chooses (real labels only, so it can run before any pseudo-label exists; the final blend reuses that choice).
+    Why: on coarse mixed scenes the CV gives the CNN little or no share, yet the "cnn" labeller lets it alone pick
+    the pseudo-labels every member then learns from; the blend's probabilities also reach the 0.9 threshold less
+    often where the labels find the classes hard to tell apart, so fewer pseudo-labels are drawn there.
+    """
+    if settings.pseudo_labeller == "cnn":
+        if len(parts) == 1:  # real labels only: as the CNN-alone method trains
+            clf = _cnn_for(settings, patch_size)
+            return clf.fit(parts[0][0], parts[0][1], reporter=reporter), None
+        return _fit_weighted(settings, patch_size, parts, reporter), None
+    real, y, _ = parts[0]
+    chosen = choose_blend(settings, cube, valid, labelled, real, y, reporter.sub(0.0, 0.7), model=model)
+    blend, smoothing = chosen
+    return _fit_weighted(settings, patch_size, parts, reporter.sub(0.7, 1.0), blend=blend, smoothing=smoothing,
+                         model=model), chosen
 
 
 def _weighted_parts(parts: list[tuple[np.ndarray, np.ndarray, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -432,7 +467,8 @@ def _pseudo_part(clf: Classifier, cube: np.ndarray, valid: np.ndarray, train_lab
     pseudo = select_pseudo_labels(clf, cube, valid, train_labels > 0, real_class_means(real, y), per_class,
                                   seed=settings.seed, reporter=reporter.sub(0.0, 0.0))
     patches = pixel_patches(cube, valid, pseudo.rows, pseudo.cols, real.shape[-1])
-    return (patches, pseudo.index, settings.pseudo_weight), _pseudo_note(pseudo, class_ids)
+    by = " (picked by the blend the labels chose)" if settings.pseudo_labeller == "blend" else ""
+    return (patches, pseudo.index, settings.pseudo_weight), _pseudo_note(pseudo, class_ids) + by
 
 
 def _pseudo_note(pseudo: Any, class_ids: np.ndarray) -> str:

@@ -79,6 +79,20 @@ def test_cnn_with_pseudo_labels_trains_twice_and_says_so():
     assert plain.notes == []
 
 
+def test_the_blend_the_labels_chose_can_pick_the_pseudo_labels():
+    cube, valid, labels, truth = _two_field_scene()
+    classes = [ClassInfo(1, "soil"), ClassInfo(2, "grass")]
+    settings = MethodSettings(preset="tiny", pseudo_labels=5, patch_size=3, diffusion_features=False,
+                              pseudo_labeller="blend")
+    fitted = fit_method("cnn-pseudo", cube, valid, labels, classes, settings)
+    picked = [n for n in fitted.notes if "pseudo-labelled pixels" in n]
+    assert picked and picked[0].endswith("(picked by the blend the labels chose)")
+    assert sum("classifier blend:" in n for n in fitted.notes) == 1  # one CV, reused by the final blend
+    assert set(fitted.classifier.members) == {"cnn", "forest"}
+    with pytest.raises(ValueError, match="pseudo-labeller"):
+        fit_method("cnn-pseudo", cube, valid, labels, classes, MethodSettings(preset="tiny", pseudo_labeller="svm"))
+
+
 def test_augment_uses_anchors_pseudo_labels_and_the_scene_patch_size():
     cube, valid, labels, truth = _two_field_scene()
     classes = [ClassInfo(1, "soil"), ClassInfo(2, "grass")]
