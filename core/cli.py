@@ -75,8 +75,8 @@ def _pseudo_arg(p: argparse.ArgumentParser) -> None:
                         "fast preset, 0 for the CNN alone; 0 switches them off)")
     p.add_argument("--pseudo-labeller", choices=["cnn", "blend"], default="cnn",
                    help="who picks the pseudo-labels: cnn (default) a first CNN; blend the CNN, forest and "
-                        "diffusion-feature SVM at the shares cross-validation on your labels chose (slower: the "
-                        "blend's members are trained twice)")
+                        "diffusion-feature SVM at the shares cross-validation on your labels chose (slower: every "
+                        "member, not only the CNN, is trained once more to pick them)")
     p.add_argument("--spatial-smoothing", type=_smoothing_width, default=None, metavar="auto|off|SIGMA",
                    help="Gaussian smoothing of the class probabilities before the class is taken (removes speckle): "
                         "auto (default) lets cross-validation on your labels choose its width, off disables it, a "

@@ -423,15 +423,11 @@ def _pseudo_labeller(settings: MethodSettings, patch_size: int, parts: list[tupl
     often where the labels find the classes hard to tell apart, so fewer pseudo-labels are drawn there.
     """
     if settings.pseudo_labeller == "cnn":
-        if len(parts) == 1:  # real labels only: as the CNN-alone method trains
-            clf = _cnn_for(settings, patch_size)
-            return clf.fit(parts[0][0], parts[0][1], reporter=reporter), None
         return _fit_weighted(settings, patch_size, parts, reporter), None
     real, y, _ = parts[0]
-    chosen = choose_blend(settings, cube, valid, labelled, real, y, reporter.sub(0.0, 0.7), model=model)
-    blend, smoothing = chosen
-    return _fit_weighted(settings, patch_size, parts, reporter.sub(0.7, 1.0), blend=blend, smoothing=smoothing,
-                         model=model), chosen
+    chosen = choose_blend(settings, cube, valid, labelled, real, y, reporter.sub(0.0, 0.5), model=model)
+    clf, _ = _fit_blend(settings, patch_size, parts, cube, valid, labelled, reporter, model=model, chosen=chosen)
+    return clf, chosen
 
 
 def _weighted_parts(parts: list[tuple[np.ndarray, np.ndarray, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

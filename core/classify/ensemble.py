@@ -193,6 +193,7 @@ def _out_of_fold(cube: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np
     if features_at is not None:
         reporter.progress(0.0, "features from the diffusion model (labels)")
         features_at(rows, cols, reporter=reporter.sub(0.0, 0.0))  # extracted once; the folds only read them
+
     def inputs(m: str, r: np.ndarray, c: np.ndarray, x: np.ndarray) -> np.ndarray:
         return features_at(r, c) if m == "dfeat" else x  # the SVM reads the pixels' features, the others patches
 
