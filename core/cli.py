@@ -73,10 +73,10 @@ def _pseudo_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pseudo-labels", type=int,
                    help="confident unlabelled pixels added per class (default: 40 for Augment & Classify with the "
                         "fast preset, 0 for the CNN alone; 0 switches them off)")
-    p.add_argument("--pseudo-labeller", choices=["cnn", "blend"], default="cnn",
-                   help="who picks the pseudo-labels: cnn (default) a first CNN; blend the CNN, forest and "
-                        "diffusion-feature SVM at the shares cross-validation on your labels chose (slower: every "
-                        "member, not only the CNN, is trained once more to pick them)")
+    p.add_argument("--pseudo-labeller", choices=["blend", "cnn"], default="blend",
+                   help="who picks the pseudo-labels: blend (default) the CNN, forest and diffusion-feature SVM at "
+                        "the shares cross-validation on your labels chose, so the members your labels trust pick "
+                        "them; cnn a first CNN alone (faster: only the CNN is trained once more to pick them)")
     p.add_argument("--spatial-smoothing", type=_smoothing_width, default=None, metavar="auto|off|SIGMA",
                    help="Gaussian smoothing of the class probabilities before the class is taken (removes speckle): "
                         "auto (default) lets cross-validation on your labels choose its width, off disables it, a "
@@ -188,7 +188,7 @@ def _settings(args: argparse.Namespace):
                           balance_rate=getattr(args, "balance_rate", 0.5), guidance=getattr(args, "guidance", None),
                           steps=getattr(args, "steps", None), anchor_strength=getattr(args, "anchor_strength", 0.5),
                           pseudo_labels=getattr(args, "pseudo_labels", None),
-                          pseudo_labeller=getattr(args, "pseudo_labeller", "cnn"),
+                          pseudo_labeller=getattr(args, "pseudo_labeller", "blend"),
                           spatial_smoothing=getattr(args, "spatial_smoothing", None),
                           diffusion_features=getattr(args, "diffusion_features", True))
 

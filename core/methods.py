@@ -52,7 +52,7 @@ class MethodSettings:
     synthetic_weight: float = 0.5  # loss weight of all synthetic patches together relative to all real labels
     pseudo_labels: Optional[int] = None  # cnn-pseudo/augment: most pseudo-labels per class; None = preset default
     pseudo_weight: float = 0.5  # loss weight of all pseudo-labels together relative to all real labels
-    pseudo_labeller: str = "cnn"  # who picks pseudo-labels: "cnn" (a first CNN) or "blend" (the CV-chosen blend)
+    pseudo_labeller: str = "blend"  # who picks pseudo-labels: "blend" (the CV-chosen blend) or "cnn" (a first CNN)
     filter_synthetic: bool = True  # drop synthetic patches whose centre spectrum is nearer another class's real mean
     anchor_strength: float = 0.5  # synthesis starts from real labelled patches noised this far (1 = pure noise)
     guidance: Optional[float] = None  # classifier-free guidance ω; None = the preset's

@@ -1,5 +1,7 @@
 """Method-level behaviour: the synthetic-sample filter and input checks of fit_method."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -79,16 +81,20 @@ def test_cnn_with_pseudo_labels_trains_twice_and_says_so():
     assert plain.notes == []
 
 
-def test_the_blend_the_labels_chose_can_pick_the_pseudo_labels():
+def test_the_blend_the_labels_chose_picks_the_pseudo_labels_unless_told_the_cnn():
     cube, valid, labels, truth = _two_field_scene()
     classes = [ClassInfo(1, "soil"), ClassInfo(2, "grass")]
-    settings = MethodSettings(preset="tiny", pseudo_labels=5, patch_size=3, diffusion_features=False,
-                              pseudo_labeller="blend")
+    settings = MethodSettings(preset="tiny", pseudo_labels=5, patch_size=3, diffusion_features=False)
+    assert settings.pseudo_labeller == "blend"  # the default since session 11 (BENCHMARKS §4)
     fitted = fit_method("cnn-pseudo", cube, valid, labels, classes, settings)
     picked = [n for n in fitted.notes if "pseudo-labelled pixels" in n]
     assert picked and picked[0].endswith("(picked by the blend the labels chose)")
     assert sum("classifier blend:" in n for n in fitted.notes) == 1  # one CV, reused by the final blend
     assert set(fitted.classifier.members) == {"cnn", "forest"}
+    by_cnn = fit_method("cnn-pseudo", cube, valid, labels, classes, replace(settings, pseudo_labeller="cnn"))
+    picked = [n for n in by_cnn.notes if "pseudo-labelled pixels" in n]
+    assert picked and not picked[0].endswith("(picked by the blend the labels chose)")
+    assert sum("classifier blend:" in n for n in by_cnn.notes) == 1  # the final blend's own CV
     with pytest.raises(ValueError, match="pseudo-labeller"):
         fit_method("cnn-pseudo", cube, valid, labels, classes, MethodSettings(preset="tiny", pseudo_labeller="svm"))
 
