@@ -70,10 +70,12 @@ def _synthesis_args(p: argparse.ArgumentParser) -> None:
 
 
 def _pseudo_arg(p: argparse.ArgumentParser) -> None:
+    from .methods import PSEUDO_LABELLERS, MethodSettings  # numpy only: --help stays fast
+
     p.add_argument("--pseudo-labels", type=int,
                    help="confident unlabelled pixels added per class (default: 40 for Augment & Classify with the "
                         "fast preset, 0 for the CNN alone; 0 switches them off)")
-    p.add_argument("--pseudo-labeller", choices=["blend", "cnn"], default="blend",
+    p.add_argument("--pseudo-labeller", choices=PSEUDO_LABELLERS, default=MethodSettings.pseudo_labeller,
                    help="who picks the pseudo-labels: blend (default) the CNN, forest and diffusion-feature SVM at "
                         "the shares cross-validation on your labels chose, so the members your labels trust pick "
                         "them; cnn a first CNN alone (faster: only the CNN is trained once more to pick them)")
@@ -188,7 +190,7 @@ def _settings(args: argparse.Namespace):
                           balance_rate=getattr(args, "balance_rate", 0.5), guidance=getattr(args, "guidance", None),
                           steps=getattr(args, "steps", None), anchor_strength=getattr(args, "anchor_strength", 0.5),
                           pseudo_labels=getattr(args, "pseudo_labels", None),
-                          pseudo_labeller=getattr(args, "pseudo_labeller", "blend"),
+                          pseudo_labeller=getattr(args, "pseudo_labeller", MethodSettings.pseudo_labeller),
                           spatial_smoothing=getattr(args, "spatial_smoothing", None),
                           diffusion_features=getattr(args, "diffusion_features", True))
 

@@ -17,7 +17,7 @@ log = logging.getLogger("hypersynth")
 METHODS = ("rf", "svm", "cnn", "cnn-pseudo", "dfeat", "dfeat-augment", "augment")
 MODEL_METHODS = ("cnn-pseudo", "dfeat", "dfeat-augment", "augment")  # they train (or reuse) the scene's synthesis model
 SYNTHESISING_METHODS = ("dfeat-augment", "augment")  # they also learn from synthetic patches
-PSEUDO_LABELLERS = ("cnn", "blend")  # who picks the pseudo-labels: a first CNN, or the blend the labels' CV chose
+PSEUDO_LABELLERS = ("blend", "cnn")  # who picks the pseudo-labels: the blend the labels' CV chose, or a first CNN
 METHOD_TITLES = {
     "rf": "Random forest (spectra)",
     "svm": "SVM (spectra)",
