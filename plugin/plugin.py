@@ -248,7 +248,7 @@ class HyperSynthPlugin:
         self.iface.addDockWidget(Qt.RightDockWidgetArea, dock)
         dock.hide()
         dock.visibilityChanged.connect(lambda visible: self.actions and self.actions[0].setChecked(visible))
-        dock.runRequested.connect(self.run_from_dock)
+        dock.runRequested.connect(self._run_requested_by_dock)
         dock.previewRequested.connect(self.preview_prompt)
         return dock
 
@@ -281,6 +281,11 @@ class HyperSynthPlugin:
             self.iface.messageBar().pushMessage("HyperSynth", str(exc).strip("'\""), Qgis.Warning, 10)
             return None
         return self.start_run(request)
+
+    def _run_requested_by_dock(self, values: dict) -> None:
+        task = self.run_from_dock(values)
+        if task is not None and self.dock is not None:
+            self.dock.follow_run(task)
 
     def request_from_values(self, values: dict) -> RunRequest:
         """Resolve layer ids to files and fill defaults from the settings (main thread).

@@ -28,10 +28,10 @@ class TaskReporter(Reporter):
         self.stage = ""
 
     def progress(self, fraction: float, stage: str) -> None:
-        self._task.setProgress(100.0 * min(max(float(fraction), 0.0), 1.0))
-        if stage and stage != self.stage:
+        if stage and stage != self.stage:  # before the progress, whose signal makes watchers read the stage
             self.stage = stage
             self._task.setDescription(f"{self._task.title}: {stage}")
+        self._task.setProgress(100.0 * min(max(float(fraction), 0.0), 1.0))
 
     def is_cancelled(self) -> bool:
         return bool(self._task.isCanceled())

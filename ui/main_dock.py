@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any, Optional, Sequence
 
 import numpy as np
-from qgis.core import Qgis, QgsRasterLayer, QgsVectorLayer
+from qgis.core import Qgis, QgsRasterLayer, QgsTask, QgsVectorLayer
 from qgis.gui import QgsDockWidget
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from ..core.scene import ClassInfo
 from ..plugin.label_layer import LabelLayerError, class_spectra_statistics
+from ..plugin.tasks import CANCELLED_MESSAGE
 from .attention_dock import AttentionDock
 from .classes_panel import ClassesPanel
 from .prompts_panel import PromptsPanel
@@ -39,6 +41,7 @@ class HyperSynthDock(QgsDockWidget):
         self.iface = iface
         self._spectral: Optional[SpectralProfileDock] = None
         self._attention: Optional[AttentionDock] = None
+        self._run_task: Any = None  # the EngineTask this dock started and follows, while it runs
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -64,10 +67,11 @@ class HyperSynthDock(QgsDockWidget):
         self.run_button = QPushButton("Augment && Classify…")
         self.run_button.setToolTip("Synthesise extra labelled patches from the prompts, train, classify the scene")
         self.run_button.setMinimumHeight(32)
-        self.run_button.clicked.connect(self.open_run_dialog)
+        self.run_button.clicked.connect(self._run_button_clicked)
         layout.addWidget(self.run_button)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.status.setOpenExternalLinks(True)  # the finished run's "open the report" link
         layout.addWidget(self.status)
         self.setWidget(body)
 
@@ -203,9 +207,63 @@ class HyperSynthDock(QgsDockWidget):
             self.show_message("Before Augment & Classify: " + "; ".join(problems) + ".", Qgis.Warning)
             return None
         values = self.run_values(settings)
-        self.runRequested.emit(values)
-        self.status.setText("Augment & Classify started; follow it in QGIS's task manager.")
+        self.status.setText("Augment & Classify requested; follow it here or in QGIS's task manager.")
+        self.runRequested.emit(values)  # the plugin starts the task and calls follow_run with it
         return values
+
+    def follow_run(self, task: Any) -> None:
+        """Show ``task``'s stage and progress under the button, which cancels it until it ends.
+
+        ``task`` is the plugin's EngineTask (a QgsTask whose description carries the stage). A heavy run
+        uses every CPU core, so the dock runs one at a time: the button is its Cancel while it runs.
+        """
+        self._run_task = task
+        task.progressChanged.connect(self._run_progressed)
+        task.taskCompleted.connect(self._run_ended)
+        task.taskTerminated.connect(self._run_ended)
+        self.run_button.setText("Cancel the run")
+        self.run_button.setToolTip(f"Stop {task.title}; nothing it would write is kept")
+        self.status.setText(f"{task.title}: waiting for the task manager to start it…")
+        # The task may have moved on before the signals were connected: show where it is now.
+        if task.status() in (QgsTask.Complete, QgsTask.Terminated):
+            self._run_ended()
+        elif task.progress() > 0:
+            self._run_progressed(task.progress())
+
+    def running(self) -> bool:
+        """Whether a run this dock started is still going."""
+        return self._run_task is not None
+
+    def _run_progressed(self, percent: float) -> None:
+        task = self._run_task
+        if task is not None:
+            self.status.setText(f"{task.description()} — {percent:.0f} %")
+
+    def _run_ended(self) -> None:
+        task, self._run_task = self._run_task, None
+        self.run_button.setText("Augment && Classify…")
+        self.run_button.setToolTip("Synthesise extra labelled patches from the prompts, train, classify the scene")
+        if task is None:
+            return
+        report = getattr(task.result, "report", None)
+        if task.error is None and task.result is not None:
+            link = ""
+            if report:
+                from pathlib import Path
+
+                link = f'; <a href="{Path(report).with_suffix(".html").as_uri()}">open the report</a>'
+            self.status.setText(f"{html.escape(task.title)}: finished, its layers are in the project{link}.")
+        elif task.error in (None, CANCELLED_MESSAGE):
+            self.status.setText(f"{task.title}: cancelled; nothing was written.")
+        else:
+            self.status.setText(f"{task.title} failed: {task.error} (details in the HyperSynth log).")
+
+    def _run_button_clicked(self) -> None:
+        if self._run_task is not None:
+            self.status.setText(f"{self._run_task.title}: cancelling at the next checkpoint…")
+            self._run_task.cancel()
+            return
+        self.open_run_dialog()
 
     def run_defaults(self) -> dict[str, Any]:
         """The run dialog's starting values, from the plugin settings."""

@@ -206,3 +206,26 @@ def test_augment_run_then_prompt_preview_in_the_dock(qgis_iface, qgis_processing
         assert attention["attention"].shape[-2] == h * w
     finally:
         plugin.unload()
+
+
+def test_a_run_the_dock_requests_is_followed_in_the_dock(qgis_iface, qgis_processing, qgis_new_project, small_scene,
+                                                        tmp_path):
+    """The dock's runRequested reaches the plugin, which starts the task and hands it to the dock to follow."""
+    from hypersynth import classFactory
+
+    data, labels, scene_path, _ = small_scene
+    plugin = classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        scene = QgsRasterLayer(scene_path, "scene")
+        points = _memory_points(data, labels)
+        qgis_new_project.addMapLayers([scene, points])
+        plugin.dock.runRequested.emit({
+            "scene_layer_id": scene.id(), "label_layer_id": points.id(), "classes": data.classes,
+            "output_folder": str(tmp_path / "run"), "method": "rf"})
+        assert plugin.tasks.running and plugin.dock.running()
+        assert wait_until(lambda: not plugin.tasks.running and not plugin.dock.running(), timeout=120)
+        status = plugin.dock.status.text()
+        assert "Random forest scene: finished" in status and (tmp_path / "run" / "report.html").as_uri() in status
+    finally:
+        plugin.unload()

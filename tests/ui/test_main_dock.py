@@ -86,3 +86,59 @@ def test_class_spectra_and_preview_reach_their_docks(keep, qgis_iface, canvas, s
     keep(dock.attention_dock())
     dock.cleanup()
     assert dock._spectral is None
+
+
+def _wait(condition, seconds: float = 30.0) -> bool:
+    import time
+
+    from qgis.PyQt.QtCore import QCoreApplication
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not condition():
+        QCoreApplication.processEvents()
+        time.sleep(0.01)
+    QCoreApplication.processEvents()
+    return condition()
+
+
+def test_the_dock_follows_its_run_and_its_button_cancels_it(keep, qgis_iface, scene_layer, label_layer, classes,
+                                                            tmp_path):
+    """A real task in QGIS's task manager: its stage and progress show under the button, which cancels it;
+    the end (finished with the report's link, or cancelled) replaces them."""
+    import threading
+    from types import SimpleNamespace
+
+    from hypersynth.plugin.tasks import EngineTask, TaskRunner
+
+    dock = _dock(keep, qgis_iface, scene_layer, label_layer, classes)
+    runner, release = TaskRunner(), threading.Event()
+
+    def job(reporter):
+        reporter.progress(0.4, "classifier")
+        while not release.wait(0.02):  # runs until the test lets it finish, or the button cancels it
+            reporter.check()
+        return SimpleNamespace(report=str(tmp_path / "report.md"))
+
+    try:
+        task = runner.submit(EngineTask("Augment & Classify scene", job))
+        dock.follow_run(task)
+        assert dock.running() and dock.run_button.text() == "Cancel the run"
+        assert _wait(lambda: "classifier" in dock.status.text()), dock.status.text()
+        assert dock.status.text() == "Augment & Classify scene: classifier — 40 %"
+        release.set()
+        assert _wait(lambda: not runner.running and not dock.running()), dock.status.text()
+        assert "finished" in dock.status.text() and (tmp_path / "report.html").as_uri() in dock.status.text()
+        assert dock.run_button.text() == "Augment && Classify…"
+
+        release.clear()
+        task = runner.submit(EngineTask("Augment & Classify scene", job))
+        dock.follow_run(task)
+        assert _wait(lambda: "classifier" in dock.status.text())
+        dock.run_button.click()  # while a run goes, the button is its Cancel, not a second run
+        assert _wait(lambda: not runner.running and not dock.running()), dock.status.text()
+        assert task.error == "cancelled by the user"
+        assert dock.status.text() == "Augment & Classify scene: cancelled; nothing was written."
+        dock.cleanup()
+    finally:  # a failed assertion must not leave a worker thread looping
+        release.set()
+        runner.cancel_all()
