@@ -221,7 +221,7 @@ class HyperSynthDock(QgsDockWidget):
         task.progressChanged.connect(self._run_progressed)
         task.taskCompleted.connect(self._run_ended)
         task.taskTerminated.connect(self._run_ended)
-        self.run_button.setText("Cancel the run")
+        self.run_button.setText("Cancel Augment && Classify")
         self.run_button.setToolTip(f"Stop {task.title}; nothing it would write is kept")
         self.status.setText(f"{task.title}: waiting for the task manager to start it…")
         # The task may have moved on before the signals were connected: show where it is now.

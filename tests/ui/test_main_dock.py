@@ -122,7 +122,7 @@ def test_the_dock_follows_its_run_and_its_button_cancels_it(keep, qgis_iface, sc
     try:
         task = runner.submit(EngineTask("Augment & Classify scene", job))
         dock.follow_run(task)
-        assert dock.running() and dock.run_button.text() == "Cancel the run"
+        assert dock.running() and dock.run_button.text() == "Cancel Augment && Classify"
         assert _wait(lambda: "classifier" in dock.status.text()), dock.status.text()
         assert dock.status.text() == "Augment & Classify scene: classifier — 40 %"
         release.set()
