@@ -187,7 +187,8 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
         if n_pseudo:
             clf, chosen = _pseudo_labeller(settings, p, parts, cube, valid, (rows, cols),
                                            reporter.sub(start, start + 0.1), model)
-            part, note = _pseudo_part(clf, cube, valid, train_labels, real, y, class_ids, n_pseudo, settings, reporter)
+            part, note = _pseudo_part(clf, cube, valid, train_labels, real, y, class_ids, n_pseudo, settings, reporter,
+                                      names={c.id: c.name for c in classes})
             parts.append(part)
             notes.append(note)
         clf, blend_notes = _fit_blend(settings, p, parts, cube, valid, (rows, cols), reporter.sub(start + 0.1, 1.0),
@@ -262,10 +263,11 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
                  class_ids: np.ndarray, real: np.ndarray, y: np.ndarray, labelled: tuple[np.ndarray, np.ndarray],
                  settings: MethodSettings, reporter: Reporter,
                  wavelengths: Optional[np.ndarray] = None) -> FittedMethod:
-    """Train (or reuse) the synthesis model, synthesise per class, train the CNN on real + synthetic.
+    """Train (or reuse) the synthesis model, synthesise per class, train the blend on real + synthetic.
 
-    With pseudo-labels (METHODS §1.4): the first CNN picks confident unlabelled pixels, synthesis runs
-    again from the real *and* pseudo-labelled patches, and the final CNN learns from all three.
+    With pseudo-labels (METHODS §1.4): the blend the real labels' CV chose (or a first CNN, with
+    ``pseudo_labeller="cnn"``) picks confident unlabelled pixels, synthesis runs again from the real *and*
+    pseudo-labelled patches, and the final blend learns from all three.
     """
     used = _used_classes(classes, class_ids)
     model, notes = _trained_or_reused(cube, valid, train_labels, used, class_ids, real.shape[-1], settings,
@@ -273,7 +275,9 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
     n_pseudo = pseudo_label_count(settings, "augment")
     p = real.shape[-1]
     synthetic, note = _synthesize_for(model, used, class_ids, real, y, real, y, settings,
-                                      reporter.sub(0.6, 0.7 if n_pseudo else 0.75, "synthesis "))
+                                      reporter.sub(0.6, 0.7 if n_pseudo else 0.75, "synthesis "),
+                                      purpose="first synthesis, from the real labels (for picking pseudo-labels)"
+                                      if n_pseudo else "synthesis from the real labels")
     notes += note
     parts = [(real, y, 1.0)]
     chosen = None
@@ -281,13 +285,16 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
         clf, chosen = _pseudo_labeller(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)], cube,
                                        valid, labelled, reporter.sub(0.7, 0.8),
                                        model if settings.diffusion_features else None)
-        part, note = _pseudo_part(clf, cube, valid, train_labels, real, y, class_ids, n_pseudo, settings, reporter)
+        part, note = _pseudo_part(clf, cube, valid, train_labels, real, y, class_ids, n_pseudo, settings, reporter,
+                                  names={c.id: c.name for c in used})
         parts.append(part)
         notes.append(note)
         anchors = np.concatenate([real, part[0]])
         anchor_y = np.concatenate([y, part[1]])
         synthetic, note = _synthesize_for(model, used, class_ids, anchors, anchor_y, real, y, settings,
-                                          reporter.sub(0.8, 0.85, "synthesis "), seed_offset=1)
+                                          reporter.sub(0.8, 0.85, "synthesis "), seed_offset=1,
+                                          purpose="second synthesis, from the real and pseudo-labelled patches "
+                                                  "(what the final blend learns from)")
         notes += note
     clf, blend_notes = _fit_blend(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)], cube, valid,
                                   labelled, reporter.sub(0.85 if n_pseudo else 0.75, 1.0),
@@ -298,8 +305,10 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
 
 def _synthesize_for(model: Any, used: list[ClassInfo], class_ids: np.ndarray, anchors: np.ndarray,
                     anchor_y: np.ndarray, real: np.ndarray, y: np.ndarray, settings: MethodSettings,
-                    reporter: Reporter, seed_offset: int = 0) -> tuple[Any, list[str]]:
-    """Synthesise per class (λ-balanced, from ``anchors`` when anchored), filter against the real labels."""
+                    reporter: Reporter, seed_offset: int = 0, purpose: str = "synthesis from the real labels"
+                    ) -> tuple[Any, list[str]]:
+    """Synthesise per class (λ-balanced, from ``anchors`` when anchored), filter against the real labels;
+    the report's notes start with ``purpose`` (a run can synthesise twice)."""
     from .ldm.synthesize import balance_counts, synthesize
 
     cfg = model.config
@@ -317,9 +326,11 @@ def _synthesize_for(model: Any, used: list[ClassInfo], class_ids: np.ndarray, an
     notes = []
     if settings.filter_synthetic:
         synthetic, dropped = filter_by_real_means(synthetic, real, y, class_ids)
-        notes.append(f"{dropped} synthetic patches dropped: nearer (spectral angle) to another class's real mean")
-    notes.append(f"{len(synthetic)} synthetic patches kept of {sum(counts.values())} "
-                 f"({', '.join(f'{k}: {v}' for k, v in counts.items())})")
+        notes.append(f"{purpose}: {dropped} synthetic patches dropped: nearer (spectral angle) to another class's "
+                     "real mean")
+    names = {c.id: c.name for c in used}
+    notes.append(f"{purpose}: {len(synthetic)} synthetic patches kept of {sum(counts.values())} "
+                 f"({', '.join(f'{names.get(k, k)}: {v}' for k, v in counts.items())})")
     return synthetic, notes
 
 
@@ -454,9 +465,10 @@ def pseudo_label_count(settings: MethodSettings, method: str) -> int:
 
 def _pseudo_part(clf: Classifier, cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray,
                  real: np.ndarray, y: np.ndarray, class_ids: np.ndarray, per_class: int, settings: MethodSettings,
-                 reporter: Reporter) -> tuple[tuple[np.ndarray, np.ndarray, float], str]:
+                 reporter: Reporter, names: Optional[dict[int, str]] = None
+                 ) -> tuple[tuple[np.ndarray, np.ndarray, float], str]:
     """Pseudo-labels chosen with ``clf`` as a training part ``(patches, class indices, share)``, and the
-    report's line on them."""
+    report's line on them (classes by ``names``, else by id)."""
     from .classify.predict import pixel_patches
     from .pseudo_labels import select_pseudo_labels
 
@@ -464,13 +476,13 @@ def _pseudo_part(clf: Classifier, cube: np.ndarray, valid: np.ndarray, train_lab
                                   seed=settings.seed, reporter=reporter.sub(0.0, 0.0))
     patches = pixel_patches(cube, valid, pseudo.rows, pseudo.cols, real.shape[-1])
     by = " (picked by the blend the labels chose)" if settings.pseudo_labeller == "blend" else ""
-    return (patches, pseudo.index, settings.pseudo_weight), _pseudo_note(pseudo, class_ids) + by
+    return (patches, pseudo.index, settings.pseudo_weight), _pseudo_note(pseudo, class_ids, names or {}) + by
 
 
-def _pseudo_note(pseudo: Any, class_ids: np.ndarray) -> str:
+def _pseudo_note(pseudo: Any, class_ids: np.ndarray, names: dict[int, str]) -> str:
     counts = pseudo.counts(len(class_ids))
     return (f"{len(pseudo)} pseudo-labelled pixels of {pseudo.candidates} scored "
-            f"({', '.join(f'{c}: {n}' for c, n in zip(class_ids.tolist(), counts.tolist()))})")
+            f"({', '.join(f'{names.get(c, c)}: {n}' for c, n in zip(class_ids.tolist(), counts.tolist()))})")
 
 
 def _default_synthetic(preset_name: str) -> int:

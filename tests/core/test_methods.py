@@ -107,5 +107,9 @@ def test_augment_uses_anchors_pseudo_labels_and_the_scene_patch_size():
     assert fitted.classifier.patch_size == fitted.synthesis_model.patch_size == 7
     text = " ".join(fitted.notes)
     assert "pseudo-labelled pixels" in text and text.count("synthetic patches kept") == 2
+    kept = [n for n in fitted.notes if "synthetic patches kept" in n]  # which synthesis is which, classes by name
+    assert kept[0].startswith("first synthesis, from the real labels") and "soil: " in kept[0]
+    assert kept[1].startswith("second synthesis, from the real and pseudo-labelled patches")
+    assert "soil: " in next(n for n in fitted.notes if "pseudo-labelled pixels" in n)
     assert "CNN: trained" in text or "CNN: early stopping" in text  # how long the final CNN trained, and why
     assert len(fitted.synthetic) > 0 and set(np.unique(fitted.synthetic.labels)) <= {1, 2}
