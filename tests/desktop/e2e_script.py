@@ -314,6 +314,9 @@ class Walkthrough:
                      f"request {request}; dock status: {dock.status.text()}")
         self.require("a QgsTask runs", len(plugin.tasks.running) == 1, f"running tasks {plugin.tasks.running}")
         task = plugin.tasks.running[0]  # the task manager deletes the C++ task when it ends: read Python fields only
+        self.check("the dock follows the run; its button cancels it",
+                   dock.running() and dock.run_button.text() == "Cancel Augment && Classify",
+                   f"running {dock.running()}; button {dock.run_button.text()!r}")
         timeout = float(os.environ.get("HYPERSYNTH_E2E_RUN_TIMEOUT", "480"))
 
         def done() -> bool:  # finished() has run on the main thread: the result layers are in, or it failed
@@ -325,6 +328,9 @@ class Walkthrough:
         self.timings["augment_classify_s"] = round(time.monotonic() - started, 1)
         self.require("Augment & Classify task succeeded", task.error is None and task.callback_error is None,
                      f"error {task.error!r}\n{task.error_details or ''}{task.callback_error or ''}")
+        yield from self.until(lambda: not dock.running(), 10, "the dock to see the run's end")
+        self.check("the dock says the run finished, with the report's link",
+                   "finished" in dock.status.text() and "report.html" in dock.status.text(), dock.status.text())
         return task
 
     def inspect_results(self, dock: Any, scene: QgsRasterLayer, task: Any, files: Any) -> Iterator[int]:
