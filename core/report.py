@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import json
 import platform
 from pathlib import Path
@@ -143,6 +144,14 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
              f"training took {seconds_training:.1f} s",
              f"- Engine {ENGINE_VERSION}, Python {platform.python_version()}, {platform.machine()}", ""]
     lines += [*(f"- {n}" for n in fitted.notes), ""] if fitted.notes else []
+    choice = getattr(fitted.classifier, "choice", None)  # a blend's: how the labels' CV scored each share
+    if choice is not None and choice.folds and choice.scores:
+        lines += ["## How your labels chose the blend", "",
+                  "Balanced accuracy of each blend on the labels held out by the cross-validation (chosen: bold; "
+                  "ties go to the most even blend). CNN share c of the CNN + spectral-forest pair; "
+                  + ("SVM share d of the whole blend, for the SVM on the diffusion-model features: "
+                     "blend = (1 − d)·(c·CNN + (1 − c)·forest) + d·SVM." if choice.with_dfeat else
+                     "blend = c·CNN + (1 − c)·forest."), "", *choice.table(), ""]
     lines += ["## Classes", "", "| id | class | prompt | labelled | mapped pixels |", "|---|---|---|---|---|"]
     for c in classes:
         lines.append(f"| {c.id} | {c.name} | {c.text} | {int((labels == c.id).sum())} | {int((class_map == c.id).sum())} |")
@@ -186,7 +195,7 @@ def _markdown_to_html(md: str) -> str:
 
     for line in md.splitlines():
         if line.startswith("|"):
-            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
+            cells = [_bold(html.escape(c.strip())) for c in line.strip("|").split("|")]
             if not all(set(c) <= {"-", ":"} for c in cells):
                 table.append(cells)
             continue
@@ -198,11 +207,15 @@ def _markdown_to_html(md: str) -> str:
             alt, src = line[2:].split("](")
             body.append(f'<p><img src="{html.escape(src.rstrip(")"))}" alt="{html.escape(alt)}"></p>')
         elif line.startswith("- "):
-            text = html.escape(line[2:]).replace("**", "")
-            body.append(f"<li>{text}</li>")
+            body.append(f"<li>{_bold(html.escape(line[2:]))}</li>")
         elif line.strip():
-            body.append(f"<p>{html.escape(line)}</p>")
+            body.append(f"<p>{_bold(html.escape(line))}</p>")
     flush()
     return ("<!doctype html><meta charset='utf-8'><title>HyperSynth report</title>"
             "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
             "td,th{border:1px solid #bbb;padding:2px 8px}img{max-width:100%}</style>" + "\n".join(body))
+
+
+def _bold(text: str) -> str:
+    """Markdown's **bold** as HTML (the report's only inline markup)."""
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)

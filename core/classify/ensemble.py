@@ -71,19 +71,45 @@ class BlendChoice:
         names = ["cnn", "forest"] + (["dfeat"] if self.with_dfeat else [])
         return " + ".join(f"{MEMBER_NAMES[m]} {w[m]:.2f}" for m in names)
 
-    def note(self) -> str:
-        """One line for the run's report."""
+    def note(self, listing: bool = True) -> str:
+        """One line for the run's report; ``listing=False`` leaves out the score of every blend tried (the
+        report shows them as :meth:`table`)."""
         if not self.folds:
             return (f"classifier blend: {self.describe()} (default; a class has a single labelled region, too few "
                     "to cross-validate)")
         tried = ", ".join(f"{_key_text(key, self.with_dfeat)}: {s * 100:.1f} %"
                           for key, s in sorted(self.scores.items(), key=lambda item: (item[0][1], item[0][0])))
+        what = 'CNN share of the pair / diffusion-feature share' if self.with_dfeat else 'CNN share'
         chosen = self.scores[(self.cnn_weight, self.dfeat_weight)]
         return (f"classifier blend: {self.describe()}, chosen by {repeated(self.repeats)}{self.folds}-fold "
-                f"cross-validation on the real labels, label regions held out whole (balanced accuracy per "
-                f"{'CNN share of the pair / diffusion-feature share' if self.with_dfeat else 'CNN share'}: {tried}); "
-                f"the chosen blend's cross-validated accuracy, {chosen * 100:.1f} %, is optimistic "
+                "cross-validation on the real labels, label regions held out whole"
+                + (f" (balanced accuracy per {what}: {tried})" if listing else "")
+                + f"; the chosen blend's cross-validated accuracy, {chosen * 100:.1f} %, is optimistic "
                 "(few labels, and the shares were picked on the same folds): validation labels give the real figure")
+
+    def table(self) -> list[str]:
+        """The cross-validated balanced accuracy of every blend tried, as Markdown table lines (the chosen one
+        in bold): a row per CNN share of the CNN + forest pair, a column per diffusion-feature share below 1;
+        the SVM alone (share 1, one blend whatever the pair) gets its own last row."""
+        if not self.scores:
+            return []
+
+        def cell(key: tuple[float, float]) -> str:
+            if key not in self.scores:
+                return "–"
+            text = f"{self.scores[key] * 100:.1f} %"
+            return f"**{text}**" if key == (self.cnn_weight, self.dfeat_weight) else text
+
+        shares = sorted({d for _, d in self.scores if d < 1})
+        head = ["CNN share of the pair"] + ([f"SVM share {d:g}" for d in shares] if self.with_dfeat
+                                            else ["CV balanced accuracy"])
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for c in sorted({c for c, d in self.scores if d < 1}):
+            lines.append(f"| {c:g} | " + " | ".join(cell((c, d)) for d in shares) + " |")
+        alone = [key for key in self.scores if key[1] == 1.0]
+        if alone:
+            lines.append("| SVM alone (share 1) | " + " | ".join([cell(alone[0])] + [""] * (len(shares) - 1)) + " |")
+        return lines
 
 
 def _key_text(key: tuple[float, float], with_dfeat: bool) -> str:

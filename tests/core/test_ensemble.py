@@ -104,6 +104,10 @@ def test_cv_weighs_the_diffusion_feature_member_by_what_it_predicts():
     assert to_dfeat.weights() == {"cnn": 0.125, "forest": 0.125, "dfeat": 0.75}
     assert len(to_dfeat.scores) == len(candidate_blends(True)) == 21  # 4 × 5 pairs + "all diffusion features"
     assert "diffusion-feature SVM 0.75" in to_dfeat.note()
+    table = to_dfeat.table()  # the report's grid: a row per CNN share, a column per SVM share, then the SVM alone
+    assert table[0].count("SVM share") == 4 and len(table) == 2 + 5 + 1 and table[-1].startswith("| SVM alone")
+    assert sum("**" in row for row in table) == 1 and "| 0.5 |" in next(r for r in table if "**" in r)
+    assert "0.50/0.75" in to_dfeat.note() and "0.50/0.75" not in to_dfeat.note(listing=False)
     assert read[0] == len(y)  # the labels' features are asked for once, up front (the cache extracts them there)
     to_cnn, _, _ = _choose_share(y, lambda: _Fixed(True), lambda: _Fixed(False), dfeat_right=False)
     assert to_cnn.dfeat_weight < 0.5 and to_cnn.weights()["cnn"] > 0.5

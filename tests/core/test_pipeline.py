@@ -53,6 +53,9 @@ def test_augment_and_classify_writes_every_output(augment_run):
     assert summary["total"] == sum(r["synthetic"] for r in summary["classes"]) > 0
     assert 0.0 <= outputs.metrics["oa"] <= 1.0 and outputs.metrics["n_test"] > 0
     assert "Synthetic samples" in outputs.report.read_text()
+    assert "## How your labels chose the blend" in outputs.report.read_text()  # the CV's grid of shares
+    html_report = (out / "report.html").read_text()
+    assert "<b>" in html_report and "**" not in html_report  # the chosen share in bold, in the HTML too
 
 
 def test_cancel_mid_run_leaves_nothing(scene_files, tmp_path):
