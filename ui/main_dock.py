@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -247,11 +248,7 @@ class HyperSynthDock(QgsDockWidget):
             return
         report = getattr(task.result, "report", None)
         if task.error is None and task.result is not None:
-            link = ""
-            if report:
-                from pathlib import Path
-
-                link = f'; <a href="{Path(report).with_suffix(".html").as_uri()}">open the report</a>'
+            link = f'; <a href="{Path(report).with_suffix(".html").as_uri()}">open the report</a>' if report else ""
             self.status.setText(f"{html.escape(task.title)}: finished, its layers are in the project{link}.")
         elif task.error in (None, CANCELLED_MESSAGE):
             self.status.setText(f"{task.title}: cancelled; nothing was written.")
