@@ -481,6 +481,12 @@ def _pseudo_part(clf: Classifier, cube: np.ndarray, valid: np.ndarray, train_lab
 
 def _pseudo_note(pseudo: Any, class_ids: np.ndarray, names: dict[int, str]) -> str:
     counts = pseudo.counts(len(class_ids))
+    if len(pseudo) == 0:  # said plainly: the ablation and the final blend then learn without pseudo-labels
+        from .pseudo_labels import CONFIDENCE_THRESHOLD
+
+        return (f"no pseudo-labels: none of the {pseudo.candidates} unlabelled pixels scored reached a probability "
+                f"of {CONFIDENCE_THRESHOLD:g} for a class whose labelled mean spectrum is also its nearest; the "
+                "classifier learns without them")
     return (f"{len(pseudo)} pseudo-labelled pixels of {pseudo.candidates} scored "
             f"({', '.join(f'{names.get(c, c)}: {n}' for c, n in zip(class_ids.tolist(), counts.tolist()))})")
 

@@ -9,6 +9,8 @@ import numpy as np
 from .classify.base import Classifier
 from .progress import NULL_REPORTER, Reporter
 
+CONFIDENCE_THRESHOLD = 0.9  # the least class probability a pseudo-label needs (set for a CNN's softmax)
+
 
 @dataclass
 class PseudoLabels:
@@ -36,8 +38,8 @@ def nearest_mean_index(spectra: np.ndarray, means: np.ndarray) -> np.ndarray:
 
 
 def select_pseudo_labels(classifier: Classifier, cube: np.ndarray, valid: np.ndarray, labelled: np.ndarray,
-                         real_means: np.ndarray, per_class: int, *, threshold: float = 0.9, pool: int = 5000,
-                         seed: int = 0, reporter: Reporter = NULL_REPORTER) -> PseudoLabels:
+                         real_means: np.ndarray, per_class: int, *, threshold: float = CONFIDENCE_THRESHOLD,
+                         pool: int = 5000, seed: int = 0, reporter: Reporter = NULL_REPORTER) -> PseudoLabels:
     """Score a random pool of unlabelled valid pixels and keep up to ``per_class`` per class.
 
     A pixel qualifies when the classifier gives its class a probability of at least ``threshold`` *and*

@@ -65,6 +65,10 @@ def test_pseudo_labels_are_confident_agreeing_and_never_on_labelled_pixels():
     assert pseudo.candidates == 16 * 16 - 6
     none = select_pseudo_labels(clf, cube, valid, labels > 0, means[::-1], per_class=7)  # means disagree
     assert len(none) == 0
+    from hypersynth.core.methods import _pseudo_note
+
+    assert _pseudo_note(none, np.array([1, 2]), {}).startswith("no pseudo-labels: none of the 250 ")  # said plainly
+    assert _pseudo_note(pseudo, np.array([1, 2]), {1: "soil"}).endswith("(soil: 7, 2: 7)")
     with pytest.raises(ValueError, match="threshold"):
         select_pseudo_labels(clf, cube, valid, labels > 0, means, per_class=3, threshold=0.0)
 
