@@ -350,7 +350,8 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
     settings = MethodSettings(preset=args.preset, device=args.device, pseudo_labels=args.pseudo_labels,
                               spatial_smoothing=getattr(args, "spatial_smoothing", None),
                               diffusion_features=getattr(args, "diffusion_features", True),
-                              pseudo_labeller=getattr(args, "pseudo_labeller", MethodSettings.pseudo_labeller))
+                              pseudo_labeller=getattr(args, "pseudo_labeller", MethodSettings.pseudo_labeller),
+                              pseudo_rule=getattr(args, "pseudo_rule", MethodSettings.pseudo_rule))
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     ns = [int(x) for x in args.labels_per_class.split(",")]
     seeds = parse_seeds(args.seeds)

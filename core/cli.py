@@ -71,6 +71,7 @@ def _synthesis_args(p: argparse.ArgumentParser) -> None:
 
 def _pseudo_arg(p: argparse.ArgumentParser) -> None:
     from .methods import PSEUDO_LABELLERS, MethodSettings  # numpy only: --help stays fast
+    from .pseudo_labels import PSEUDO_RULES
 
     p.add_argument("--pseudo-labels", type=int,
                    help="confident unlabelled pixels added per class (default: 40 for Augment & Classify with the "
@@ -79,6 +80,10 @@ def _pseudo_arg(p: argparse.ArgumentParser) -> None:
                    help="who picks the pseudo-labels: blend (default) the CNN, forest and diffusion-feature SVM at "
                         "the shares cross-validation on your labels chose, so the members your labels trust pick "
                         "them; cnn a first CNN alone (faster: only the CNN is trained once more to pick them)")
+    p.add_argument("--pseudo-rule", choices=PSEUDO_RULES, default=MethodSettings.pseudo_rule,
+                   help="what makes a pixel confident enough to be pseudo-labelled: threshold (default) a class "
+                        "probability of at least 0.9; rank the more confident half of the pixels given each class "
+                        "(does not depend on how the classifier's probabilities are scaled)")
     p.add_argument("--spatial-smoothing", type=_smoothing_width, default=None, metavar="auto|off|SIGMA",
                    help="Gaussian smoothing of the class probabilities before the class is taken (removes speckle): "
                         "auto (default) lets cross-validation on your labels choose its width, off disables it, a "
@@ -191,6 +196,7 @@ def _settings(args: argparse.Namespace):
                           steps=getattr(args, "steps", None), anchor_strength=getattr(args, "anchor_strength", 0.5),
                           pseudo_labels=getattr(args, "pseudo_labels", None),
                           pseudo_labeller=getattr(args, "pseudo_labeller", MethodSettings.pseudo_labeller),
+                          pseudo_rule=getattr(args, "pseudo_rule", MethodSettings.pseudo_rule),
                           spatial_smoothing=getattr(args, "spatial_smoothing", None),
                           diffusion_features=getattr(args, "diffusion_features", True))
 

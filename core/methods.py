@@ -53,6 +53,7 @@ class MethodSettings:
     pseudo_labels: Optional[int] = None  # cnn-pseudo/augment: most pseudo-labels per class; None = preset default
     pseudo_weight: float = 0.5  # loss weight of all pseudo-labels together relative to all real labels
     pseudo_labeller: str = "blend"  # who picks pseudo-labels: "blend" (the CV-chosen blend) or "cnn" (a first CNN)
+    pseudo_rule: str = "threshold"  # what "confident" means: "threshold" (p ≥ 0.9) or "rank" (a class's top half)
     filter_synthetic: bool = True  # drop synthetic patches whose centre spectrum is nearer another class's real mean
     anchor_strength: float = 0.5  # synthesis starts from real labelled patches noised this far (1 = pure noise)
     guidance: Optional[float] = None  # classifier-free guidance ω; None = the preset's
@@ -148,6 +149,10 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
     if settings.pseudo_labeller not in PSEUDO_LABELLERS:
         raise ValueError(f"unknown pseudo-labeller {settings.pseudo_labeller!r}; choose one of "
                          f"{', '.join(PSEUDO_LABELLERS)}")
+    from .pseudo_labels import PSEUDO_RULES
+
+    if settings.pseudo_rule not in PSEUDO_RULES:
+        raise ValueError(f"unknown pseudo-label rule {settings.pseudo_rule!r}; choose one of {', '.join(PSEUDO_RULES)}")
     rows, cols = np.nonzero((train_labels > 0) & valid)
     ids = train_labels[rows, cols]
     class_ids = np.unique(ids)
@@ -473,20 +478,19 @@ def _pseudo_part(clf: Classifier, cube: np.ndarray, valid: np.ndarray, train_lab
     from .pseudo_labels import select_pseudo_labels
 
     pseudo = select_pseudo_labels(clf, cube, valid, train_labels > 0, real_class_means(real, y), per_class,
-                                  seed=settings.seed, reporter=reporter.sub(0.0, 0.0))
+                                  seed=settings.seed, rule=settings.pseudo_rule, reporter=reporter.sub(0.0, 0.0))
     patches = pixel_patches(cube, valid, pseudo.rows, pseudo.cols, real.shape[-1])
     by = " (picked by the blend the labels chose)" if settings.pseudo_labeller == "blend" else ""
+    by += " (the more confident half of each class's agreeing pixels)" if settings.pseudo_rule == "rank" else ""
     return (patches, pseudo.index, settings.pseudo_weight), _pseudo_note(pseudo, class_ids, names or {}) + by
 
 
 def _pseudo_note(pseudo: Any, class_ids: np.ndarray, names: dict[int, str]) -> str:
     counts = pseudo.counts(len(class_ids))
     if len(pseudo) == 0:  # said plainly: the ablation and the final blend then learn without pseudo-labels
-        from .pseudo_labels import CONFIDENCE_THRESHOLD
-
-        return (f"no pseudo-labels: none of the {pseudo.candidates} unlabelled pixels scored reached a probability "
-                f"of {CONFIDENCE_THRESHOLD:g} for a class whose labelled mean spectrum is also its nearest; the "
-                "classifier learns without them")
+        return (f"no pseudo-labels: none of the {pseudo.candidates} unlabelled pixels scored was both confident "
+                "enough of a class and nearest that class's labelled mean spectrum; the classifier learns without "
+                "them")
     return (f"{len(pseudo)} pseudo-labelled pixels of {pseudo.candidates} scored "
             f"({', '.join(f'{names.get(c, c)}: {n}' for c, n in zip(class_ids.tolist(), counts.tolist()))})")
 

@@ -10,6 +10,7 @@ from .classify.base import Classifier
 from .progress import NULL_REPORTER, Reporter
 
 CONFIDENCE_THRESHOLD = 0.9  # the least class probability a pseudo-label needs (set for a CNN's softmax)
+PSEUDO_RULES = ("threshold", "rank")  # what "confident" means: an absolute probability, or a class's more confident half
 
 
 @dataclass
@@ -39,14 +40,20 @@ def nearest_mean_index(spectra: np.ndarray, means: np.ndarray) -> np.ndarray:
 
 def select_pseudo_labels(classifier: Classifier, cube: np.ndarray, valid: np.ndarray, labelled: np.ndarray,
                          real_means: np.ndarray, per_class: int, *, threshold: float = CONFIDENCE_THRESHOLD,
-                         pool: int = 5000, seed: int = 0, reporter: Reporter = NULL_REPORTER) -> PseudoLabels:
+                         pool: int = 5000, seed: int = 0, rule: str = "threshold",
+                         reporter: Reporter = NULL_REPORTER) -> PseudoLabels:
     """Score a random pool of unlabelled valid pixels and keep up to ``per_class`` per class.
 
-    A pixel qualifies when the classifier gives its class a probability of at least ``threshold`` *and*
-    the pixel's spectrum is nearest (spectral angle) to the same class's mean labelled spectrum, so two
-    views of the few labels must agree (as in co-training). Among the qualifying pixels of a class the
-    kept ones are drawn at random, not the most confident, so they spread over the class rather than
-    crowd around the labelled pixels.
+    A pixel qualifies when the classifier is confident of its class *and* the pixel's spectrum is nearest
+    (spectral angle) to the same class's mean labelled spectrum, so two views of the few labels must agree
+    (as in co-training). Confident, with ``rule="threshold"``: a probability of at least ``threshold``.
+    With ``rule="rank"``: at least the median probability among the pixels the classifier gives that class
+    and the nearest mean agrees with, i.e. the more confident half. An absolute threshold means different
+    things for differently calibrated classifiers (a CNN's softmax is sharp, a forest's vote share and a
+    blend that averages it are not, and may never reach 0.9); a rank within the classifier's own
+    scores does not depend on its calibration, and gives every class its share. Among the qualifying pixels
+    of a class the kept ones are drawn at random, not the most confident, so they spread over the class
+    rather than crowd around the labelled pixels.
 
     Args:
         classifier: trained on the labelled pixels (class indices = rows of ``real_means``).
@@ -58,9 +65,12 @@ def select_pseudo_labels(classifier: Classifier, cube: np.ndarray, valid: np.nda
         threshold: minimum class probability.
         pool: unlabelled pixels scored (a random sample; the whole scene would cost a full prediction).
         seed: seeds the pool and the draw.
+        rule: "threshold" or "rank" (above).
     """
     from .classify.predict import predict_pixels
 
+    if rule not in PSEUDO_RULES:
+        raise ValueError(f"unknown pseudo-label rule {rule!r}; choose one of {', '.join(PSEUDO_RULES)}")
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     if per_class < 0 or pool < 1:
@@ -79,7 +89,10 @@ def select_pseudo_labels(classifier: Classifier, cube: np.ndarray, valid: np.nda
     agree = nearest_mean_index(cube[:, rows, cols].T, real_means) == index
     keep: list[np.ndarray] = []
     for k in range(real_means.shape[0]):
-        ok = np.flatnonzero((index == k) & (confidence >= threshold) & agree)
+        ok = np.flatnonzero((index == k) & agree)
+        if len(ok):
+            floor = threshold if rule == "threshold" else np.median(confidence[ok])
+            ok = ok[confidence[ok] >= floor]
         keep.append(rng.choice(ok, min(per_class, len(ok)), replace=False) if len(ok) else ok)
     chosen = np.sort(np.concatenate(keep)).astype(np.int64)
     return PseudoLabels(rows[chosen], cols[chosen], index[chosen], confidence[chosen].astype(np.float32),

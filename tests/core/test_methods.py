@@ -49,6 +49,16 @@ def _two_field_scene(seed=0):
     return cube.astype(np.float32), np.ones((16, 16), bool), labels, truth
 
 
+class _Flattened:
+    """A classifier's probabilities pulled towards uniform, so that none reaches 0.9 (its ranking unchanged)."""
+
+    def __init__(self, clf) -> None:
+        self.clf, self.patch_size, self.n_classes = clf, clf.patch_size, clf.n_classes
+
+    def predict_proba(self, x):
+        return 0.5 * self.clf.predict_proba(x) + 0.5 / self.n_classes
+
+
 def test_pseudo_labels_are_confident_agreeing_and_never_on_labelled_pixels():
     from hypersynth.core.classify.baselines import make_baseline
     from hypersynth.core.pseudo_labels import select_pseudo_labels
@@ -68,6 +78,14 @@ def test_pseudo_labels_are_confident_agreeing_and_never_on_labelled_pixels():
     from hypersynth.core.methods import _pseudo_note
 
     assert _pseudo_note(none, np.array([1, 2]), {}).startswith("no pseudo-labels: none of the 250 ")  # said plainly
+    # A classifier whose probabilities never reach 0.9 (a forest's vote shares, a blend): the threshold finds
+    # nothing, the rank takes each class's more confident half, as right here as the confident ones.
+    timid = _Flattened(clf)
+    assert len(select_pseudo_labels(timid, cube, valid, labels > 0, means, per_class=7)) == 0
+    ranked = select_pseudo_labels(timid, cube, valid, labels > 0, means, per_class=7, seed=1, rule="rank")
+    assert ranked.counts(2).tolist() == [7, 7] and (ranked.index == truth[ranked.rows, ranked.cols]).all()
+    with pytest.raises(ValueError, match="rule"):
+        select_pseudo_labels(clf, cube, valid, labels > 0, means, per_class=3, rule="top")
     assert _pseudo_note(pseudo, np.array([1, 2]), {1: "soil"}).endswith("(soil: 7, 2: 7)")
     with pytest.raises(ValueError, match="threshold"):
         select_pseudo_labels(clf, cube, valid, labels > 0, means, per_class=3, threshold=0.0)
@@ -101,6 +119,8 @@ def test_the_blend_the_labels_chose_picks_the_pseudo_labels_unless_told_the_cnn(
     assert sum("classifier blend:" in n for n in by_cnn.notes) == 1  # the final blend's own CV
     with pytest.raises(ValueError, match="pseudo-labeller"):
         fit_method("cnn-pseudo", cube, valid, labels, classes, MethodSettings(preset="tiny", pseudo_labeller="svm"))
+    with pytest.raises(ValueError, match="pseudo-label rule"):
+        fit_method("cnn-pseudo", cube, valid, labels, classes, MethodSettings(preset="tiny", pseudo_rule="top"))
 
 
 def test_augment_uses_anchors_pseudo_labels_and_the_scene_patch_size():
