@@ -126,14 +126,18 @@ def test_the_blend_the_labels_chose_picks_the_pseudo_labels_unless_told_the_cnn(
 def test_augment_uses_anchors_pseudo_labels_and_the_scene_patch_size():
     cube, valid, labels, truth = _two_field_scene()
     classes = [ClassInfo(1, "soil"), ClassInfo(2, "grass")]
-    fitted = fit_method("augment", cube, valid, labels, classes, MethodSettings(preset="tiny", device="cpu"))
+    # The rank rule, so that pseudo-labels are drawn whatever the tiny blend's probabilities (with the default
+    # threshold, a blend of 8-epoch members may stay under 0.9 everywhere: BENCHMARKS §4, session 12).
+    fitted = fit_method("augment", cube, valid, labels, classes,
+                        MethodSettings(preset="tiny", device="cpu", pseudo_rule="rank"))
     # two large fields: the scene-chosen patch is the largest odd side within the preset's 8
     assert fitted.classifier.patch_size == fitted.synthesis_model.patch_size == 7
     text = " ".join(fitted.notes)
-    assert "pseudo-labelled pixels" in text and text.count("synthetic patches kept") == 2
+    assert text.count("synthetic patches kept") == 2
     kept = [n for n in fitted.notes if "synthetic patches kept" in n]  # which synthesis is which, classes by name
     assert kept[0].startswith("first synthesis, from the real labels") and "soil: " in kept[0]
     assert kept[1].startswith("second synthesis, from the real and pseudo-labelled patches")
-    assert "soil: " in next(n for n in fitted.notes if "pseudo-labelled pixels" in n)
+    pseudo = next(n for n in fitted.notes if "pseudo-labelled pixels" in n)
+    assert int(pseudo.split()[0]) > 0 and "soil: " in pseudo and pseudo.endswith("agreeing pixels)")
     assert "CNN: trained" in text or "CNN: early stopping" in text  # how long the final CNN trained, and why
     assert len(fitted.synthetic) > 0 and set(np.unique(fitted.synthetic.labels)) <= {1, 2}
