@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -193,7 +193,7 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
             clf, chosen = _pseudo_labeller(settings, p, parts, cube, valid, (rows, cols),
                                            reporter.sub(start, start + 0.1), model)
             part, note = _pseudo_part(clf, cube, valid, train_labels, real, y, class_ids, n_pseudo, settings, reporter,
-                                      names={c.id: c.name for c in classes})
+                                      classes=classes)
             parts.append(part)
             notes.append(note)
         clf, blend_notes = _fit_blend(settings, p, parts, cube, valid, (rows, cols), reporter.sub(start + 0.1, 1.0),
@@ -291,7 +291,7 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
                                        valid, labelled, reporter.sub(0.7, 0.8),
                                        model if settings.diffusion_features else None)
         part, note = _pseudo_part(clf, cube, valid, train_labels, real, y, class_ids, n_pseudo, settings, reporter,
-                                  names={c.id: c.name for c in used})
+                                  classes=used)
         parts.append(part)
         notes.append(note)
         anchors = np.concatenate([real, part[0]])
@@ -470,10 +470,10 @@ def pseudo_label_count(settings: MethodSettings, method: str) -> int:
 
 def _pseudo_part(clf: Classifier, cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray,
                  real: np.ndarray, y: np.ndarray, class_ids: np.ndarray, per_class: int, settings: MethodSettings,
-                 reporter: Reporter, names: Optional[dict[int, str]] = None
+                 reporter: Reporter, classes: Sequence[ClassInfo] = ()
                  ) -> tuple[tuple[np.ndarray, np.ndarray, float], str]:
     """Pseudo-labels chosen with ``clf`` as a training part ``(patches, class indices, share)``, and the
-    report's line on them (classes by ``names``, else by id)."""
+    report's line on them (classes named from ``classes``, else by id)."""
     from .classify.predict import pixel_patches
     from .pseudo_labels import select_pseudo_labels
 
@@ -482,7 +482,7 @@ def _pseudo_part(clf: Classifier, cube: np.ndarray, valid: np.ndarray, train_lab
     patches = pixel_patches(cube, valid, pseudo.rows, pseudo.cols, real.shape[-1])
     by = " (picked by the blend the labels chose)" if settings.pseudo_labeller == "blend" else ""
     by += " (the more confident half of each class's agreeing pixels)" if settings.pseudo_rule == "rank" else ""
-    return (patches, pseudo.index, settings.pseudo_weight), _pseudo_note(pseudo, class_ids, names or {}) + by
+    return (patches, pseudo.index, settings.pseudo_weight), _pseudo_note(pseudo, class_ids, {c.id: c.name for c in classes}) + by
 
 
 def _pseudo_note(pseudo: Any, class_ids: np.ndarray, names: dict[int, str]) -> str:

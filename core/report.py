@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import html
-import re
 import json
 import platform
+import re
 from pathlib import Path
 from typing import Any, Optional
 

@@ -24,6 +24,8 @@ from .spectral_dock import SpectralProfileDock
 
 MESSAGE_SECONDS = 6  # how long dock messages stay in QGIS's message bar
 LABEL_CLASS_FIELD = "class_id"  # the label layer's class field, passed to the engine
+RUN_TEXT = "Augment && Classify…"  # the run button when no run of the dock's is going
+RUN_TIP = "Synthesise extra labelled patches from the prompts, train, classify the scene"
 
 
 class HyperSynthDock(QgsDockWidget):
@@ -65,8 +67,8 @@ class HyperSynthDock(QgsDockWidget):
         views.addWidget(self.spectra_button)
         views.addWidget(self.class_spectra_button)
         layout.addLayout(views)
-        self.run_button = QPushButton("Augment && Classify…")
-        self.run_button.setToolTip("Synthesise extra labelled patches from the prompts, train, classify the scene")
+        self.run_button = QPushButton(RUN_TEXT)
+        self.run_button.setToolTip(RUN_TIP)
         self.run_button.setMinimumHeight(32)
         self.run_button.clicked.connect(self._run_button_clicked)
         layout.addWidget(self.run_button)
@@ -242,8 +244,8 @@ class HyperSynthDock(QgsDockWidget):
 
     def _run_ended(self) -> None:
         task, self._run_task = self._run_task, None
-        self.run_button.setText("Augment && Classify…")
-        self.run_button.setToolTip("Synthesise extra labelled patches from the prompts, train, classify the scene")
+        self.run_button.setText(RUN_TEXT)
+        self.run_button.setToolTip(RUN_TIP)
         if task is None:
             return
         report = getattr(task.result, "report", None)

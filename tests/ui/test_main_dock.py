@@ -7,6 +7,7 @@ from qgis.core import QgsPointXY
 
 from hypersynth.ui.main_dock import HyperSynthDock
 
+from ..plugin.conftest import wait_until
 from .conftest import BANDS, ORIGIN, PIXEL, WAVELENGTHS
 
 
@@ -88,19 +89,6 @@ def test_class_spectra_and_preview_reach_their_docks(keep, qgis_iface, canvas, s
     assert dock._spectral is None
 
 
-def _wait(condition, seconds: float = 30.0) -> bool:
-    import time
-
-    from qgis.PyQt.QtCore import QCoreApplication
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not condition():
-        QCoreApplication.processEvents()
-        time.sleep(0.01)
-    QCoreApplication.processEvents()
-    return condition()
-
-
 def test_the_dock_follows_its_run_and_its_button_cancels_it(keep, qgis_iface, scene_layer, label_layer, classes,
                                                             tmp_path):
     """A real task in QGIS's task manager: its stage and progress show under the button, which cancels it;
@@ -123,19 +111,19 @@ def test_the_dock_follows_its_run_and_its_button_cancels_it(keep, qgis_iface, sc
         task = runner.submit(EngineTask("Augment & Classify scene", job))
         dock.follow_run(task)
         assert dock.running() and dock.run_button.text() == "Cancel Augment && Classify"
-        assert _wait(lambda: "classifier" in dock.status.text()), dock.status.text()
+        assert wait_until(lambda: "classifier" in dock.status.text()), dock.status.text()
         assert dock.status.text() == "Augment & Classify scene: classifier — 40 %"
         release.set()
-        assert _wait(lambda: not runner.running and not dock.running()), dock.status.text()
+        assert wait_until(lambda: not runner.running and not dock.running()), dock.status.text()
         assert "finished" in dock.status.text() and (tmp_path / "report.html").as_uri() in dock.status.text()
         assert dock.run_button.text() == "Augment && Classify…"
 
         release.clear()
         task = runner.submit(EngineTask("Augment & Classify scene", job))
         dock.follow_run(task)
-        assert _wait(lambda: "classifier" in dock.status.text())
+        assert wait_until(lambda: "classifier" in dock.status.text())
         dock.run_button.click()  # while a run goes, the button is its Cancel, not a second run
-        assert _wait(lambda: not runner.running and not dock.running()), dock.status.text()
+        assert wait_until(lambda: not runner.running and not dock.running()), dock.status.text()
         assert task.error == "cancelled by the user"
         assert dock.status.text() == "Augment & Classify scene: cancelled; nothing was written."
         dock.cleanup()
