@@ -81,9 +81,9 @@ def _pseudo_arg(p: argparse.ArgumentParser) -> None:
                         "the shares cross-validation on your labels chose, so the members your labels trust pick "
                         "them; cnn a first CNN alone (faster: only the CNN is trained once more to pick them)")
     p.add_argument("--pseudo-rule", choices=PSEUDO_RULES, default=MethodSettings.pseudo_rule,
-                   help="what makes a pixel confident enough to be pseudo-labelled: threshold (default) a class "
-                        "probability of at least 0.9; rank the more confident half of the pixels given each class "
-                        "(does not depend on how the classifier's probabilities are scaled)")
+                   help="what makes a pixel confident enough to be pseudo-labelled: rank (default) the more confident "
+                        "half of the pixels given each class (does not depend on how the classifier's probabilities "
+                        "are scaled, so every class gets its share); threshold a class probability of at least 0.9")
     p.add_argument("--spatial-smoothing", type=_smoothing_width, default=None, metavar="auto|off|SIGMA",
                    help="Gaussian smoothing of the class probabilities before the class is taken (removes speckle): "
                         "auto (default) lets cross-validation on your labels choose its width, off disables it, a "

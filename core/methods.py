@@ -53,7 +53,7 @@ class MethodSettings:
     pseudo_labels: Optional[int] = None  # cnn-pseudo/augment: most pseudo-labels per class; None = preset default
     pseudo_weight: float = 0.5  # loss weight of all pseudo-labels together relative to all real labels
     pseudo_labeller: str = "blend"  # who picks pseudo-labels: "blend" (the CV-chosen blend) or "cnn" (a first CNN)
-    pseudo_rule: str = "threshold"  # what "confident" means: "threshold" (p ≥ 0.9) or "rank" (a class's top half)
+    pseudo_rule: str = "rank"  # what "confident" means: "rank" (a class's more confident half) or "threshold" (p ≥ 0.9)
     filter_synthetic: bool = True  # drop synthetic patches whose centre spectrum is nearer another class's real mean
     anchor_strength: float = 0.5  # synthesis starts from real labelled patches noised this far (1 = pure noise)
     guidance: Optional[float] = None  # classifier-free guidance ω; None = the preset's
@@ -435,8 +435,8 @@ def _pseudo_labeller(settings: MethodSettings, patch_size: int, parts: list[tupl
     ``settings.pseudo_labeller`` "cnn": a first CNN. "blend": the members blended at the shares the labels' own CV
     chooses (real labels only, so it can run before any pseudo-label exists; the final blend reuses that choice).
     Why: on coarse mixed scenes the CV gives the CNN little or no share, yet the "cnn" labeller lets it alone pick
-    the pseudo-labels every member then learns from; the blend's probabilities also reach the 0.9 threshold less
-    often where the labels find the classes hard to tell apart, so fewer pseudo-labels are drawn there.
+    the pseudo-labels every member then learns from. The blend's probabilities are flatter than a CNN's softmax and
+    seldom reach the 0.9 threshold, hence the "rank" rule (the default) for what "confident" means.
     """
     if settings.pseudo_labeller == "cnn":
         return _fit_weighted(settings, patch_size, parts, reporter), None

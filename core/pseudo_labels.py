@@ -10,7 +10,7 @@ from .classify.base import Classifier
 from .progress import NULL_REPORTER, Reporter
 
 CONFIDENCE_THRESHOLD = 0.9  # the least class probability a pseudo-label needs (set for a CNN's softmax)
-PSEUDO_RULES = ("threshold", "rank")  # what "confident" means: an absolute probability, or a class's more confident half
+PSEUDO_RULES = ("rank", "threshold")  # what "confident" means: a class's more confident half, or an absolute probability
 
 
 @dataclass
@@ -40,15 +40,15 @@ def nearest_mean_index(spectra: np.ndarray, means: np.ndarray) -> np.ndarray:
 
 def select_pseudo_labels(classifier: Classifier, cube: np.ndarray, valid: np.ndarray, labelled: np.ndarray,
                          real_means: np.ndarray, per_class: int, *, threshold: float = CONFIDENCE_THRESHOLD,
-                         pool: int = 5000, seed: int = 0, rule: str = "threshold",
+                         pool: int = 5000, seed: int = 0, rule: str = "rank",
                          reporter: Reporter = NULL_REPORTER) -> PseudoLabels:
     """Score a random pool of unlabelled valid pixels and keep up to ``per_class`` per class.
 
     A pixel qualifies when the classifier is confident of its class *and* the pixel's spectrum is nearest
     (spectral angle) to the same class's mean labelled spectrum, so two views of the few labels must agree
-    (as in co-training). Confident, with ``rule="threshold"``: a probability of at least ``threshold``.
-    With ``rule="rank"``: at least the median probability among the pixels the classifier gives that class
-    and the nearest mean agrees with, i.e. the more confident half. An absolute threshold means different
+    (as in co-training). Confident, with ``rule="rank"`` (the default): at least the median probability among
+    the pixels the classifier gives that class and the nearest mean agrees with, i.e. the more confident half.
+    With ``rule="threshold"``: a probability of at least ``threshold``. An absolute threshold means different
     things for differently calibrated classifiers (a CNN's softmax is sharp, a forest's vote share and a
     blend that averages it are not, and may never reach 0.9); a rank within the classifier's own
     scores does not depend on its calibration, and gives every class its share. Among the qualifying pixels
@@ -62,10 +62,10 @@ def select_pseudo_labels(classifier: Classifier, cube: np.ndarray, valid: np.nda
         labelled: ``(H, W)`` bool, the pixels already labelled (never pseudo-labelled).
         real_means: ``(K, B)`` mean labelled spectrum per class index.
         per_class: the most pseudo-labels a class gets.
-        threshold: minimum class probability.
+        threshold: minimum class probability (``rule="threshold"`` only).
         pool: unlabelled pixels scored (a random sample; the whole scene would cost a full prediction).
         seed: seeds the pool and the draw.
-        rule: "threshold" or "rank" (above).
+        rule: "rank" or "threshold" (above).
     """
     from .classify.predict import predict_pixels
 

@@ -35,7 +35,7 @@ def prec(part):
     pp, pi, _ = part
     return None
 def pseudo(clf):
-    ps = select_pseudo_labels(clf, cube, valid, tl > 0, M.real_class_means(real, y), 40, seed=seed)
+    ps = select_pseudo_labels(clf, cube, valid, tl > 0, M.real_class_means(real, y), 40, seed=seed, rule="threshold")
     pr = float((class_ids[ps.index] == labels[ps.rows, ps.cols]).mean())
     return (pixel_patches(cube, valid, ps.rows, ps.cols, p), ps.index, settings.pseudo_weight), pr
 syn1, _ = M._synthesize_for(model, used, class_ids, real, y, real, y, settings, M.NULL_REPORTER)
