@@ -143,8 +143,9 @@ class RunDialog(QDialog):
         pseudo = defaults.get("pseudo_labels")
         self.pseudo_labels = _number_box(  # -1: the preset's; 0 is a real choice (no pseudo-labels)
             QSpinBox(), -1, 100000, 10, -1 if pseudo is None else int(pseudo),
-            "Unlabelled pixels the classifier is most confident about, added per class as extra training labels "
-            "(tiny 4, fast 40, full 100 by default); 0 uses only your labels", special=DEFAULT_SPECIAL)
+            "Unlabelled pixels added per class as extra training labels, drawn from the more confident half "
+            "of each class as a first classifier sees it (tiny 4, fast 40, full 100 by default); 0 uses only "
+            "your labels", special=DEFAULT_SPECIAL)
         form.addRow("Pseudo-labels per class", self.pseudo_labels)
         smoothing = defaults.get("spatial_smoothing")
         self.spatial_smoothing = _number_box(  # -0.5: cross-validated; 0 is a real choice (off)
