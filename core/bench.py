@@ -33,7 +33,7 @@ class RunResult:
     seconds: float  # training + prediction of the test pixels
     n_train: int
     n_test: int
-    choices: dict[str, float] = field(default_factory=dict)  # what the labels chose: CNN share, smoothing σ
+    choices: dict[str, float] = field(default_factory=dict)  # CNN share, smoothing σ (the labels chose), pseudo-labels
 
 
 @dataclass
@@ -165,6 +165,9 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
     else:
         scored = [(method, predict_pixels(clf, cube, rows, cols, batch_size=1024, reporter=NULL_REPORTER,
                                           valid=scene.valid))]
+    if fitted.pseudo_per_class is not None:  # how many pseudo-labels, over how many classes (0: none were drawn)
+        choices = {**choices, "pseudo_labels": float(fitted.pseudo_per_class.sum()),
+                   "pseudo_classes": float((fitted.pseudo_per_class > 0).sum())}
     seconds = time.perf_counter() - t0 + model_seconds
     truth = labels[rows, cols]
     results = []

@@ -76,6 +76,7 @@ class FittedMethod:
     synthesis_model: Any = None  # SynthesisModel or None
     synthetic: Any = None  # SyntheticSet or None
     notes: list[str] = field(default_factory=list)
+    pseudo_per_class: Optional[np.ndarray] = None  # (K,) pseudo-labels drawn per class; None: none were sought
 
 
 def needs_synthesis_model(method: str, settings: MethodSettings) -> bool:
@@ -188,7 +189,7 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
         start = 0.5 if model is not None else 0.0
         parts = [(real, y, 1.0)]
         n_pseudo = pseudo_label_count(settings, method)
-        chosen = None
+        chosen, drawn = None, None
         if n_pseudo:
             clf, chosen = _pseudo_labeller(settings, p, parts, cube, valid, (rows, cols),
                                            reporter.sub(start, start + 0.1), model)
@@ -196,9 +197,11 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
                                       classes=classes)
             parts.append(part)
             notes.append(note)
+            drawn = np.bincount(part[1], minlength=len(class_ids))
         clf, blend_notes = _fit_blend(settings, p, parts, cube, valid, (rows, cols), reporter.sub(start + 0.1, 1.0),
                                       model=model, chosen=chosen)
-        return FittedMethod(method, clf, class_ids, synthesis_model=model, notes=notes + blend_notes)
+        return FittedMethod(method, clf, class_ids, synthesis_model=model, notes=notes + blend_notes,
+                            pseudo_per_class=drawn)
 
     return _fit_augment(cube, valid, train_labels, classes, class_ids, real, y, (rows, cols), settings, reporter,
                         wavelengths)
@@ -285,7 +288,7 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
                                       if n_pseudo else "synthesis from the real labels")
     notes += note
     parts = [(real, y, 1.0)]
-    chosen = None
+    chosen, drawn = None, None
     if n_pseudo:
         clf, chosen = _pseudo_labeller(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)], cube,
                                        valid, labelled, reporter.sub(0.7, 0.8),
@@ -294,6 +297,7 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
                                   classes=used)
         parts.append(part)
         notes.append(note)
+        drawn = np.bincount(part[1], minlength=len(class_ids))
         anchors = np.concatenate([real, part[0]])
         anchor_y = np.concatenate([y, part[1]])
         synthetic, note = _synthesize_for(model, used, class_ids, anchors, anchor_y, real, y, settings,
@@ -305,7 +309,8 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
                                   labelled, reporter.sub(0.85 if n_pseudo else 0.75, 1.0),
                                   model=model if settings.diffusion_features else None, chosen=chosen)
     notes += blend_notes
-    return FittedMethod("augment", clf, class_ids, synthesis_model=model, synthetic=synthetic, notes=notes)
+    return FittedMethod("augment", clf, class_ids, synthesis_model=model, synthetic=synthetic, notes=notes,
+                        pseudo_per_class=drawn)
 
 
 def _synthesize_for(model: Any, used: list[ClassInfo], class_ids: np.ndarray, anchors: np.ndarray,

@@ -19,7 +19,8 @@ import sys
 from hypersynth.core.bench import RunResult, merge_bench_files
 
 
-SHORT = {"cnn_weight": "c", "dfeat_weight": "d", "smoothing": "σ"}  # the choices' names in the table
+SHORT = {"cnn_weight": "c", "dfeat_weight": "d", "smoothing": "σ", "pseudo_labels": "pl",
+         "pseudo_classes": "in"}  # the choices' names in the table
 
 
 def runs_of(patterns: list[str], method: str) -> dict[tuple, RunResult]:
@@ -33,7 +34,8 @@ def runs_of(patterns: list[str], method: str) -> dict[tuple, RunResult]:
 def delta_table(a: dict[tuple, RunResult], b: dict[tuple, RunResult], title: str) -> str:
     """Markdown: one row per dataset × split × N with each common seed's ``A − B`` (OA points) and the mean."""
     lines = [f"| dataset | split | N | {title}, per seed (OA points) | mean | A's choices per seed (c: CNN share of "
-             "the pair, d: diffusion-feature share, σ: smoothing) |", "|---|---|---|---|---|---|"]
+             "the pair, d: diffusion-feature share, σ: smoothing, pl … in: pseudo-labels drawn in that many "
+             "classes) |", "|---|---|---|---|---|---|"]
     for setting in sorted({k[:3] for k in a} & {k[:3] for k in b}):
         seeds = sorted(k[3] for k in a if k[:3] == setting and k in b)
         diffs = [(a[setting + (s,)].oa - b[setting + (s,)].oa) * 100 for s in seeds]

@@ -198,3 +198,6 @@ def test_bench_scores_each_member_of_the_blend(tmp_path):
     assert all(0.0 < r["oa_mean"] <= 1.0 for r in rows.values())
     choices = data["runs"][0]["choices"]
     assert choices["smoothing"] == 1.0 and choices["cnn_weight"] in CNN_WEIGHTS and 0 <= choices["dfeat_weight"] <= 1
+    # how many pseudo-labels the run drew and over how many classes, so a run without any shows in its JSON
+    # (tiny preset: up to 4 per class, the demo has 6 classes)
+    assert 1 <= choices["pseudo_classes"] <= 6 and choices["pseudo_classes"] <= choices["pseudo_labels"] <= 4 * 6

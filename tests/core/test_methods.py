@@ -140,5 +140,6 @@ def test_augment_uses_anchors_pseudo_labels_and_the_scene_patch_size():
     assert kept[1].startswith("second synthesis, from the real and pseudo-labelled patches")
     pseudo = next(n for n in fitted.notes if "pseudo-labelled pixels" in n)
     assert int(pseudo.split()[0]) > 0 and "soil: " in pseudo and pseudo.endswith("agreeing pixels)")
+    assert fitted.pseudo_per_class.sum() == int(pseudo.split()[0])  # the counts the benchmark records
     assert "CNN: trained" in text or "CNN: early stopping" in text  # how long the final CNN trained, and why
     assert len(fitted.synthetic) > 0 and set(np.unique(fitted.synthetic.labels)) <= {1, 2}
