@@ -74,8 +74,9 @@ def _pseudo_arg(p: argparse.ArgumentParser) -> None:
     from .pseudo_labels import PSEUDO_RULES
 
     p.add_argument("--pseudo-labels", type=int,
-                   help="confident unlabelled pixels added per class (default: 40 for Augment & Classify with the "
-                        "fast preset, 0 for the CNN alone; 0 switches them off)")
+                   help="confident unlabelled pixels added per class to Augment & Classify and its no-synthesis "
+                        "blend (default: none; picked from 2-5 labels per class they cost accuracy, BENCHMARKS "
+                        "section 4, session 13; 40 was the fast preset's before)")
     p.add_argument("--pseudo-labeller", choices=PSEUDO_LABELLERS, default=MethodSettings.pseudo_labeller,
                    help="who picks the pseudo-labels: blend (default) the CNN, forest and diffusion-feature SVM at "
                         "the shares cross-validation on your labels chose, so the members your labels trust pick "
@@ -168,8 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels-per-class", default="2,5", help="comma list of N (default 2,5)")
     p.add_argument("--seeds", default="0-4", help="seeds, e.g. 0-4 or 0,3 (default 0-4)")
     p.add_argument("--methods", default="rf,svm,cnn,augment",
-                   help="comma list of rf, svm, cnn, cnn-pseudo (Augment & Classify's blend with pseudo-labels, no "
-                        "synthesis), "
+                   help="comma list of rf, svm, cnn, cnn-pseudo (Augment & Classify's blend without synthesis; "
+                        "the name is historical), "
                         "dfeat (SVM on the scene diffusion model's features, MTMSD-style), dfeat-augment (the same on real + "
                         "synthetic patches), augment")
     p.add_argument("--splits", default="random,disjoint", help="random and/or disjoint (default both)")

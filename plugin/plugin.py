@@ -31,7 +31,7 @@ from .settings import HyperSynthSettings
 from .tasks import CANCELLED_MESSAGE, LOG_TAG, EngineTask, TaskRunner
 
 MENU = "&HyperSynth"
-RUN_TITLES = {"augment": "Augment & Classify", "cnn": "CNN", "cnn-pseudo": "CNN + forest with pseudo-labels",
+RUN_TITLES = {"augment": "Augment & Classify", "cnn": "CNN", "cnn-pseudo": "CNN + forest blend, no synthesis",
               "rf": "Random forest", "svm": "SVM"}
 REQUIRED = {"scene_layer_id": "scene layer", "label_layer_id": "label layer", "classes": "classes"}
 FALLBACK_ALGORITHM = "hypersynth:classifybaseline"  # opened by the action when the dock cannot load
@@ -54,7 +54,7 @@ class RunRequest:
     guidance: Optional[float] = None  # classifier-free guidance ω; None: the preset's
     balance_rate: float = 0.5  # λ: 0 = equal per class, 1 = inverse to class frequency
     anchor_strength: float = 0.5  # synthesis starts from real labelled patches noised this far; 1 = pure noise
-    pseudo_labels: Optional[int] = None  # most pseudo-labels per class; None: the preset's; 0: none
+    pseudo_labels: Optional[int] = None  # most pseudo-labels per class; None or 0: none
     spatial_smoothing: Optional[float] = None  # σ (px) of the probability smoothing; None: cross-validated; 0: off
     diffusion_features: bool = True  # the diffusion-feature SVM may join the blend (its share cross-validated)
     bundle_path: Optional[str] = None  # reuse a trained synthesis model

@@ -141,11 +141,12 @@ class RunDialog(QDialog):
             "starts from pure noise (most variety, least faithful)", decimals=2)
         form.addRow("Anchor strength", self.anchor_strength)
         pseudo = defaults.get("pseudo_labels")
-        self.pseudo_labels = _number_box(  # -1: the preset's; 0 is a real choice (no pseudo-labels)
+        self.pseudo_labels = _number_box(  # -1: the default (none since session 13); 0 says none explicitly
             QSpinBox(), -1, 100000, 10, -1 if pseudo is None else int(pseudo),
             "Unlabelled pixels added per class as extra training labels, drawn from the more confident half "
-            "of each class as a first classifier sees it (tiny 4, fast 40, full 100 by default); 0 uses only "
-            "your labels", special=DEFAULT_SPECIAL)
+            "of each class as a first classifier sees it. None by default: picked from a few labels per class "
+            "they cost accuracy in the benchmarks (40 was the fast preset's until session 13)",
+            special="none (default)")
         form.addRow("Pseudo-labels per class", self.pseudo_labels)
         smoothing = defaults.get("spatial_smoothing")
         self.spatial_smoothing = _number_box(  # -0.5: cross-validated; 0 is a real choice (off)

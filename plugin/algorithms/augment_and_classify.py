@@ -48,9 +48,10 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             "diffusion transformer, trained on all pixels and your labels), synthesises extra labelled patches "
             "for each class from its prompt, starting from your labelled patches noised by the anchor strength "
             "(rare classes get more, set by the balance rate), and trains a spectral-spatial CNN and a random "
-            "forest on the spectra with the real and synthetic patches plus pseudo-labels (unlabelled pixels "
-            "from the more confident half of each class, as a first blend trained on your labels sees it, whose "
-            "spectrum is also nearest that class's labelled mean), and an SVM on the diffusion model's own "
+            "forest on the spectra with the real and synthetic patches (plus, if you ask for them, pseudo-labels: "
+            "unlabelled pixels from the more confident half of each class, as a first blend trained on your "
+            "labels sees it, whose spectrum is also nearest that class's labelled mean; none by default, as in "
+            "the benchmarks they cost accuracy), and an SVM on the diffusion model's own "
             "features of each patch (MTMSD-style). The three are blended, each one's share chosen by cross-validation on your labels "
             "(the report gives them). The blended class probabilities are smoothed with a Gaussian "
             "before each pixel gets its class, which removes isolated misclassified pixels; its width is also "
@@ -88,7 +89,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                                          maxValue=1.0),
             QgsProcessingParameterNumber(self.PSEUDO_LABELS,
                                          self.tr("Pseudo-labels per class (confident unlabelled pixels; "
-                                                 "empty: the preset's, 0: none)"),
+                                                 "empty or 0: none)"),
                                          QgsProcessingParameterNumber.Integer, optional=True, minValue=0),
             QgsProcessingParameterNumber(self.SPATIAL_SMOOTHING,
                                          self.tr("Spatial smoothing σ in pixels (empty: chosen by cross-validation "

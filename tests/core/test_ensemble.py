@@ -191,7 +191,7 @@ def test_bench_scores_each_member_of_the_blend(tmp_path):
     path = tmp_path / "bench.json"
     assert cli_main(["bench", "--datasets", "demo", "--labels-per-class", "3", "--seeds", "0",
                      "--methods", "cnn-pseudo", "--preset", "tiny", "--spatial-smoothing", "1", "--json", str(path),
-                     "--quiet"]) == 0
+                     "--pseudo-labels", "4", "--quiet"]) == 0
     data = json.loads(path.read_text())
     rows = {r["method"]: r for r in data["rows"]}
     assert set(rows) == {"cnn-pseudo", "cnn-pseudo:cnn", "cnn-pseudo:forest", "cnn-pseudo:dfeat", "cnn-pseudo:blend"}

@@ -91,6 +91,17 @@ def test_pseudo_labels_are_confident_agreeing_and_never_on_labelled_pixels():
         select_pseudo_labels(clf, cube, valid, labels > 0, means, per_class=3, threshold=0.0)
 
 
+def test_pseudo_labels_are_drawn_only_when_asked_for():
+    from hypersynth.core.methods import pseudo_label_count
+
+    # none by default since session 13 (picked by the blend from a few labels they cost accuracy: BENCHMARKS §4)
+    for preset in ("tiny", "fast", "full"):
+        assert pseudo_label_count(MethodSettings(preset=preset), "augment") == 0
+    assert pseudo_label_count(MethodSettings(pseudo_labels=40), "augment") == 40
+    assert pseudo_label_count(MethodSettings(pseudo_labels=40), "cnn-pseudo") == 40
+    assert pseudo_label_count(MethodSettings(pseudo_labels=40), "cnn") == 0  # the CNN alone: real labels only
+
+
 def test_cnn_with_pseudo_labels_trains_twice_and_says_so():
     cube, valid, labels, truth = _two_field_scene()
     classes = [ClassInfo(1, "soil"), ClassInfo(2, "grass")]
@@ -128,7 +139,7 @@ def test_augment_uses_anchors_pseudo_labels_and_the_scene_patch_size():
     classes = [ClassInfo(1, "soil"), ClassInfo(2, "grass")]
     # The rank rule (the default since session 13) draws pseudo-labels whatever the tiny blend's probabilities
     # (with the 0.9 threshold a blend of 8-epoch members may stay under it everywhere: BENCHMARKS §4, session 12).
-    settings = MethodSettings(preset="tiny", device="cpu")
+    settings = MethodSettings(preset="tiny", device="cpu", pseudo_labels=4)  # asked for: none by default
     assert settings.pseudo_rule == "rank"
     fitted = fit_method("augment", cube, valid, labels, classes, settings)
     # two large fields: the scene-chosen patch is the largest odd side within the preset's 8

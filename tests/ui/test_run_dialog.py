@@ -28,7 +28,7 @@ def test_anchor_strength_and_pseudo_labels_become_method_settings(keep, tmp_path
     from hypersynth.core.methods import MethodSettings
 
     dialog = keep(RunDialog(defaults={"output_folder": str(tmp_path)}))
-    assert dialog.pseudo_labels.text() == "preset default" and dialog.patch_size.text() == "from the scene"
+    assert dialog.pseudo_labels.text() == "none (default)" and dialog.patch_size.text() == "from the scene"
     values = dialog.values()
     assert values["anchor_strength"] == 0.5 and values["pseudo_labels"] is None  # MethodSettings' defaults
     dialog.anchor_strength.setValue(0.0)  # below the range: (0, 1] only
