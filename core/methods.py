@@ -193,11 +193,10 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
         if n_pseudo:
             clf, chosen = _pseudo_labeller(settings, p, parts, cube, valid, (rows, cols),
                                            reporter.sub(start, start + 0.1), model)
-            part, note = _pseudo_part(clf, cube, valid, train_labels, real, y, class_ids, n_pseudo, settings, reporter,
-                                      classes=classes)
+            part, note, drawn = _pseudo_part(clf, cube, valid, train_labels, real, y, class_ids, n_pseudo, settings,
+                                             reporter, classes=classes)
             parts.append(part)
             notes.append(note)
-            drawn = np.bincount(part[1], minlength=len(class_ids))
         clf, blend_notes = _fit_blend(settings, p, parts, cube, valid, (rows, cols), reporter.sub(start + 0.1, 1.0),
                                       model=model, chosen=chosen)
         return FittedMethod(method, clf, class_ids, synthesis_model=model, notes=notes + blend_notes,
@@ -293,11 +292,10 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
         clf, chosen = _pseudo_labeller(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)], cube,
                                        valid, labelled, reporter.sub(0.7, 0.8),
                                        model if settings.diffusion_features else None)
-        part, note = _pseudo_part(clf, cube, valid, train_labels, real, y, class_ids, n_pseudo, settings, reporter,
-                                  classes=used)
+        part, note, drawn = _pseudo_part(clf, cube, valid, train_labels, real, y, class_ids, n_pseudo, settings,
+                                         reporter, classes=used)
         parts.append(part)
         notes.append(note)
-        drawn = np.bincount(part[1], minlength=len(class_ids))
         anchors = np.concatenate([real, part[0]])
         anchor_y = np.concatenate([y, part[1]])
         synthetic, note = _synthesize_for(model, used, class_ids, anchors, anchor_y, real, y, settings,
@@ -476,9 +474,9 @@ def pseudo_label_count(settings: MethodSettings, method: str) -> int:
 def _pseudo_part(clf: Classifier, cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray,
                  real: np.ndarray, y: np.ndarray, class_ids: np.ndarray, per_class: int, settings: MethodSettings,
                  reporter: Reporter, classes: Sequence[ClassInfo] = ()
-                 ) -> tuple[tuple[np.ndarray, np.ndarray, float], str]:
-    """Pseudo-labels chosen with ``clf`` as a training part ``(patches, class indices, share)``, and the
-    report's line on them (classes named from ``classes``, else by id)."""
+                 ) -> tuple[tuple[np.ndarray, np.ndarray, float], str, np.ndarray]:
+    """Pseudo-labels chosen with ``clf`` as a training part ``(patches, class indices, share)``, the report's line
+    on them (classes named from ``classes``, else by id) and the ``(K,)`` count drawn per class."""
     from .classify.predict import pixel_patches
     from .pseudo_labels import select_pseudo_labels
 
@@ -487,7 +485,8 @@ def _pseudo_part(clf: Classifier, cube: np.ndarray, valid: np.ndarray, train_lab
     patches = pixel_patches(cube, valid, pseudo.rows, pseudo.cols, real.shape[-1])
     by = " (picked by the blend the labels chose)" if settings.pseudo_labeller == "blend" else ""
     by += " (the more confident half of each class's agreeing pixels)" if settings.pseudo_rule == "rank" else ""
-    return (patches, pseudo.index, settings.pseudo_weight), _pseudo_note(pseudo, class_ids, {c.id: c.name for c in classes}) + by
+    note = _pseudo_note(pseudo, class_ids, {c.id: c.name for c in classes}) + by
+    return (patches, pseudo.index, settings.pseudo_weight), note, pseudo.counts(len(class_ids))
 
 
 def _pseudo_note(pseudo: Any, class_ids: np.ndarray, names: dict[int, str]) -> str:
