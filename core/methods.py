@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
@@ -49,7 +50,7 @@ class MethodSettings:
     patch_size: Optional[int] = None  # CNN/VAE patch side; None = chosen from the scene (neighbourhood.py)
     synthetic_per_class: Optional[int] = None  # synthetic patches for the average class; None = preset default
     balance_rate: float = 0.5  # λ: 0 = equal per class, 1 = inversely proportional to real counts
-    synthetic_weight: float = 0.5  # loss weight of all synthetic patches together relative to all real labels
+    synthetic_weight: float = 0.5  # share: all synthetic patches together weigh this much of all real labels' loss
     pseudo_labels: Optional[int] = None  # cnn-pseudo/augment: most pseudo-labels per class; None = none (session 13)
     pseudo_weight: float = 0.5  # loss weight of all pseudo-labels together relative to all real labels
     pseudo_labeller: str = "blend"  # who picks pseudo-labels: "blend" (the CV-chosen blend) or "cnn" (a first CNN)
@@ -64,6 +65,20 @@ class MethodSettings:
     clip_weights: Optional[str] = None  # local file of CLIP ViT-B-32 weights (else open_clip's cache, else fallback)
     seed: int = 0  # seeds every random choice of the run
     synthesis_model: Any = None  # a trained SynthesisModel to reuse (skips synthesis training)
+
+    def __post_init__(self) -> None:
+        for name in ("synthetic_weight", "pseudo_weight"):
+            value = getattr(self, name)
+            try:
+                ok = math.isfinite(float(value)) and 0.0 < float(value) <= 10.0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                what = "synthetic patches" if name == "synthetic_weight" else "pseudo-labels"
+                hint = (" To classify without synthetic patches, use the no-synthesis blend (method cnn-pseudo)."
+                        if name == "synthetic_weight" else " To use none, leave pseudo-labels unset.")
+                raise ValueError(f"{name} must be a number in (0, 10]: the total weight of all {what} relative to "
+                                 f"your labels' (default 0.5; 1 = as much as your labels); got {value!r}.{hint}")
 
 
 @dataclass
@@ -338,7 +353,8 @@ def _synthesize_for(model: Any, used: list[ClassInfo], class_ids: np.ndarray, an
                      "real mean")
     names = {c.id: c.name for c in used}
     notes.append(f"{purpose}: {len(synthetic)} synthetic patches kept of {sum(counts.values())} "
-                 f"({', '.join(f'{names.get(k, k)}: {v}' for k, v in counts.items())})")
+                 f"({', '.join(f'{names.get(k, k)}: {v}' for k, v in counts.items())}); together they weigh "
+                 f"{settings.synthetic_weight:g} of your labels in training")
     return synthetic, notes
 
 

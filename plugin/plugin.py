@@ -53,6 +53,7 @@ class RunRequest:
     synthetic_per_class: Optional[int] = None  # None: the preset's
     guidance: Optional[float] = None  # classifier-free guidance ω; None: the preset's
     balance_rate: float = 0.5  # λ: 0 = equal per class, 1 = inverse to class frequency
+    synthetic_weight: float = 0.5  # all synthetic patches together weigh this much of the real labels' loss
     anchor_strength: float = 0.5  # synthesis starts from real labelled patches noised this far; 1 = pure noise
     pseudo_labels: Optional[int] = None  # most pseudo-labels per class; None or 0: none
     spatial_smoothing: Optional[float] = None  # σ (px) of the probability smoothing; None: cross-validated; 0: off
@@ -77,6 +78,7 @@ def classify_job(request: RunRequest) -> Callable[[Reporter], Any]:
         settings = MethodSettings(preset=request.preset, seed=request.seed, device=request.device,
                                   patch_size=request.patch_size, synthetic_per_class=request.synthetic_per_class,
                                   guidance=request.guidance, balance_rate=request.balance_rate,
+                                  synthetic_weight=request.synthetic_weight,
                                   anchor_strength=request.anchor_strength, pseudo_labels=request.pseudo_labels,
                                   spatial_smoothing=request.spatial_smoothing,
                                   diffusion_features=request.diffusion_features,
@@ -292,7 +294,7 @@ class HyperSynthPlugin:
 
         ``values`` keys: ``scene_layer_id``, ``label_layer_id``, ``classes``, ``output_folder`` (required);
         ``preset``, ``device``, ``seed``, ``patch_size``, ``synthetic_per_class``, ``guidance``,
-        ``balance_rate``, ``anchor_strength``, ``pseudo_labels``, ``spatial_smoothing``, ``diffusion_features``, ``bundle``, ``class_field``, ``method``,
+        ``balance_rate``, ``synthetic_weight``, ``anchor_strength``, ``pseudo_labels``, ``spatial_smoothing``, ``diffusion_features``, ``bundle``, ``class_field``, ``method``,
         ``overwrite`` (optional).
         """
         settings = HyperSynthSettings.load()
@@ -323,6 +325,7 @@ class HyperSynthPlugin:
             synthetic_per_class=optional("synthetic_per_class", int),
             guidance=optional("guidance", float, (None, "")),
             balance_rate=float(values.get("balance_rate", 0.5)),
+            synthetic_weight=float(values.get("synthetic_weight", 0.5)),
             anchor_strength=float(values.get("anchor_strength", 0.5)),
             pseudo_labels=optional("pseudo_labels", int, (None, "")),  # 0 is a choice: no pseudo-labels
             spatial_smoothing=optional("spatial_smoothing", float, (None, "")),  # 0 is a choice: off

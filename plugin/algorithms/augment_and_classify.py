@@ -27,6 +27,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
     DEVICE = "DEVICE"
     SYNTHETIC_PER_CLASS = "SYNTHETIC_PER_CLASS"
     BALANCE_RATE = "BALANCE_RATE"
+    SYNTHETIC_WEIGHT = "SYNTHETIC_WEIGHT"
     GUIDANCE = "GUIDANCE"
     PATCH_SIZE = "PATCH_SIZE"
     ANCHOR_STRENGTH = "ANCHOR_STRENGTH"
@@ -76,6 +77,11 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                                          self.tr("Balance rate λ (0: equal per class, 1: inverse to frequency)"),
                                          QgsProcessingParameterNumber.Double, defaultValue=0.5, minValue=0.0,
                                          maxValue=1.0),
+            QgsProcessingParameterNumber(self.SYNTHETIC_WEIGHT,
+                                         self.tr("Synthetic weight (all synthetic patches together count this "
+                                                 "much relative to your labels; 1: as much)"),
+                                         QgsProcessingParameterNumber.Double, defaultValue=0.5, minValue=0.01,
+                                         maxValue=10.0),
             QgsProcessingParameterNumber(self.GUIDANCE, self.tr("Guidance ω (empty: the preset's)"),
                                          QgsProcessingParameterNumber.Double, optional=True, minValue=0.0),
             QgsProcessingParameterNumber(self.PATCH_SIZE,
@@ -128,6 +134,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             seed=self.parameterAsInt(parameters, self.SEED, context),
             synthetic_per_class=self.parameterAsInt(parameters, self.SYNTHETIC_PER_CLASS, context) or None,
             balance_rate=self.parameterAsDouble(parameters, self.BALANCE_RATE, context),
+            synthetic_weight=self.parameterAsDouble(parameters, self.SYNTHETIC_WEIGHT, context),
             guidance=guidance,
             anchor_strength=self.parameterAsDouble(parameters, self.ANCHOR_STRENGTH, context),
             pseudo_labels=pseudo_labels, spatial_smoothing=smoothing,

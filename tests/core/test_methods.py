@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from hypersynth.core.ldm.synthesize import SyntheticSet
-from hypersynth.core.methods import MethodSettings, filter_by_real_means, fit_method
+from hypersynth.core.methods import (MethodSettings, _synthetic_part, _weighted_parts, filter_by_real_means,
+                                     fit_method)
 from hypersynth.core.scene import ClassInfo
 
 
@@ -21,6 +22,22 @@ def test_filter_drops_synthetic_patches_nearer_another_class():
     kept, dropped = filter_by_real_means(syn, real, y, np.array([5, 7]))
     assert dropped == 2
     assert kept.labels.tolist() == [5, 7] and kept.prompts == ["a", "b"] and len(kept.patches) == 2
+
+
+
+def test_synthetic_weight_is_the_synthetic_patches_share_of_the_training_loss():
+    real, y = np.zeros((6, 4, 3, 3), np.float32), np.array([0, 0, 0, 1, 1, 1])  # (N, bands, p, p)
+    synthetic = SyntheticSet(patches=np.ones((30, 4, 3, 3), np.float32), labels=np.repeat([1, 2], 15),
+                             masks=np.ones((30, 3, 3), np.int32), prompts=["soil"] * 15 + ["grass"] * 15)
+    for weight in (0.5, 2.0):
+        part = _synthetic_part(synthetic, np.array([1, 2]), MethodSettings(synthetic_weight=weight))
+        _, labels, weights = _weighted_parts([(real, y, 1.0), part])
+        assert weights[:6].sum() == 6  # each real label weighs 1
+        assert weights[6:].sum() == pytest.approx(weight * 6)  # all synthetic patches together: weight × the labels
+        assert labels[6:].tolist() == [0] * 15 + [1] * 15  # label ids become the classifier's class indices
+    for bad in (0, -1, float("nan"), 11, "much"):
+        with pytest.raises(ValueError, match=r"synthetic_weight must be a number in \(0, 10\].*cnn-pseudo"):
+            MethodSettings(synthetic_weight=bad)
 
 
 def test_fit_method_needs_two_labelled_classes():

@@ -53,6 +53,7 @@ def test_augment_and_classify_writes_every_output(augment_run):
     assert summary["total"] == sum(r["synthetic"] for r in summary["classes"]) > 0
     assert 0.0 <= outputs.metrics["oa"] <= 1.0 and outputs.metrics["n_test"] > 0
     assert "Synthetic samples" in outputs.report.read_text()
+    assert "together they weigh 0.5 of your labels in training" in outputs.report.read_text()  # the default share
     assert "## How your labels chose the blend" in outputs.report.read_text()  # the CV's grid of shares
     html_report = (out / "report.html").read_text()
     assert "<b>" in html_report and "**" not in html_report  # the chosen share in bold, in the HTML too
@@ -144,6 +145,11 @@ def test_cli_baseline_with_cog_and_clear_errors(scene_files, tmp_path, capsys):
     rc = cli_main(["baseline", "--scene", str(tmp_path / "missing.tif"), "--labels", str(labels),
                    "--out", str(tmp_path / "x"), "--quiet"])
     assert rc == 2 and "missing.tif" in capsys.readouterr().err
+    rc = cli_main(["augment-classify", "--scene", str(scene), "--labels", str(labels), "--prompts", str(classes),
+                   "--out", str(tmp_path / "aug"), "--preset", "tiny", "--synthetic-weight", "0", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "synthetic_weight must be a number in (0, 10]" in err and "cnn-pseudo" in err
+    assert not (tmp_path / "aug").exists()  # refused before anything is written
 
 
 def test_bench_writes_the_stable_json_rows(tmp_path):

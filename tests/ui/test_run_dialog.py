@@ -15,9 +15,13 @@ def test_values_round_trip(keep, tmp_path, screenshot):
     dialog.guidance.setValue(3.5)
     dialog.balance.setValue(0.8)
     dialog.synthetic.setValue(200)
+    assert values["synthetic_weight"] == 0.5  # MethodSettings' default
+    dialog.synthetic_weight.setValue(1.25)
     values = dialog.values()
-    assert (values["patch_size"], values["guidance"], values["balance_rate"], values["synthetic_per_class"]) == \
-        (9, 3.5, 0.8, 200)
+    assert (values["patch_size"], values["guidance"], values["balance_rate"], values["synthetic_per_class"],
+            values["synthetic_weight"]) == (9, 3.5, 0.8, 200, 1.25)
+    dialog.synthetic_weight.setValue(0.0)  # below the range: a share of 0 would make synthesis pointless
+    assert dialog.synthetic_weight.value() == 0.05
     dialog.accept()
     assert dialog.result() == RunDialog.Accepted and dialog.values()["overwrite"] is False
     pixels = screenshot(dialog, "run_dialog")
