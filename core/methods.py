@@ -67,6 +67,7 @@ class MethodSettings:
     synthesis_model: Any = None  # a trained SynthesisModel to reuse (skips synthesis training)
 
     def __post_init__(self) -> None:
+        """Refuse loss shares the training cannot use, before anything runs or is written."""
         for name in ("synthetic_weight", "pseudo_weight"):
             value = getattr(self, name)
             try:
