@@ -68,18 +68,18 @@ class MethodSettings:
 
     def __post_init__(self) -> None:
         """Refuse loss shares the training cannot use, before anything runs or is written."""
-        for name in ("synthetic_weight", "pseudo_weight"):
+        for name, what, hint in (
+                ("synthetic_weight", "synthetic patches",
+                 "To classify without synthetic patches, use the no-synthesis blend (method cnn-pseudo)."),
+                ("pseudo_weight", "pseudo-labels", "To use none, leave pseudo-labels unset.")):
             value = getattr(self, name)
             try:
-                ok = math.isfinite(float(value)) and 0.0 < float(value) <= 10.0
+                share = float(value)
             except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                what = "synthetic patches" if name == "synthetic_weight" else "pseudo-labels"
-                hint = (" To classify without synthetic patches, use the no-synthesis blend (method cnn-pseudo)."
-                        if name == "synthetic_weight" else " To use none, leave pseudo-labels unset.")
+                share = math.nan
+            if not 0.0 < share <= 10.0:  # NaN fails this too
                 raise ValueError(f"{name} must be a number in (0, 10]: the total weight of all {what} relative to "
-                                 f"your labels' (default 0.5; 1 = as much as your labels); got {value!r}.{hint}")
+                                 f"your labels' (default 0.5; 1 = as much as your labels); got {value!r}. {hint}")
 
 
 @dataclass
