@@ -8,7 +8,7 @@ import platform
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -94,6 +94,9 @@ def machine_description() -> str:
     return f"{cpu}, {os.cpu_count()} cores{mem}{gpu}"
 
 
+DEFAULT_DATASETS = "salinasA,enmap_potsdam,demo"  # what `hypersynth bench` runs when given no dataset or scene
+
+
 def load_bench_dataset(key: str) -> LabelledScene:
     """A dataset for benchmarking; 'demo' is the embedded generator with its full ground truth."""
     if key == "demo":
@@ -103,6 +106,35 @@ def load_bench_dataset(key: str) -> LabelledScene:
     from .datasets import load_dataset
 
     return load_dataset(key)
+
+
+def load_own_scene(scene_path: str | os.PathLike, truth_path: str | os.PathLike, *,
+                   classes_path: Optional[str | os.PathLike] = None,
+                   class_field: Optional[str] = None) -> LabelledScene:
+    """An analyst's own scene and its reference labels, benchmarked like the datasets here: each seed draws N
+    labels per class from the reference and tests on the rest. A development scene of one's sensor with full
+    reference data is where settings such as the synthetic weight can be chosen without touching the scenes
+    they will then classify (choosing them on a scene's own test pixels would flatter them)."""
+    from .io.read import read_scene
+    from .pipeline import read_labels_and_classes
+
+    scene = read_scene(scene_path)
+    labels, classes = read_labels_and_classes(truth_path, scene, classes_path, class_field)
+    return LabelledScene(scene, np.asarray(labels, dtype=np.int32), classes)
+
+
+def own_scene_name(scene_path: str | os.PathLike, name: Optional[str]) -> str:
+    """The name an own scene has in the tables: ``name``, else its file name without extension; refused when it
+    is a dataset key here, so its rows never mix with that dataset's when files are merged."""
+    from .datasets import list_datasets
+
+    chosen = (name or Path(scene_path).stem).strip()
+    reserved = {"demo"} | {spec.key for spec in list_datasets()}
+    if not chosen or chosen in reserved or any(ch in chosen for ch in ",;\n"):
+        raise ValueError(f"{chosen!r} cannot name your scene in the benchmark tables: it is empty, holds a comma, "
+                         f"semicolon or line break, or is a dataset here ({', '.join(sorted(reserved))}); "
+                         "pass another with --name")
+    return chosen
 
 
 def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: str, method: str,
@@ -296,8 +328,10 @@ def merge_bench_files(paths: list[str]) -> list[RunResult]:
 
 def run_bench(datasets: list[str], labels_per_class: list[int], seeds: list[int], methods: list[str],
               splits: list[str], settings: MethodSettings, *, reporter: Reporter = NULL_REPORTER,
-              on_result: Optional[Any] = None) -> list[RunResult]:
-    """Run every combination; datasets not available locally are skipped with a message."""
+              on_result: Optional[Any] = None,
+              own_scenes: Sequence[tuple[str, LabelledScene]] = ()) -> list[RunResult]:
+    """Run every combination; datasets not available locally are skipped with a message. ``own_scenes``:
+    ``(name, scene with reference labels)`` pairs (:func:`load_own_scene`) benchmarked after the datasets."""
     from .datasets.fetch import DatasetNotFoundError
 
     bad = [m for m in methods if m not in METHODS]
@@ -310,6 +344,7 @@ def run_bench(datasets: list[str], labels_per_class: list[int], seeds: list[int]
             loaded.append((key, load_bench_dataset(key)))
         except DatasetNotFoundError as exc:
             print(f"skipping {key}: {exc}")
+    loaded += list(own_scenes)
     total = max(1, len(loaded) * len(labels_per_class) * len(seeds) * len(methods) * len(splits))
     done = 0
     models: dict[tuple, tuple[Any, float]] = {}  # one synthesis model per label draw, shared by the methods needing it
@@ -330,6 +365,19 @@ def run_bench(datasets: list[str], labels_per_class: list[int], seeds: list[int]
                         done += 1
     reporter.progress(1.0, "done")
     return runs
+
+
+def _own_scenes_of(args: Any) -> list[tuple[str, LabelledScene]]:
+    """The analyst's scene of ``--scene``/``--truth`` (both or neither), read before any run starts."""
+    scene, truth = getattr(args, "scene", None), getattr(args, "truth", None)
+    if not scene and not truth:
+        return []
+    if not (scene and truth):
+        raise ValueError("benchmarking your own scene needs both --scene (the hyperspectral raster) and --truth "
+                         "(its reference labels: a label raster on its grid or a vector layer)")
+    name = own_scene_name(scene, getattr(args, "name", None))
+    return [(name, load_own_scene(scene, truth, classes_path=getattr(args, "prompts", None),
+                                  class_field=getattr(args, "class_field", None)))]
 
 
 def run_bench_cli(args: Any, reporter: Reporter) -> int:
@@ -356,7 +404,9 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
                               diffusion_features=getattr(args, "diffusion_features", True),
                               pseudo_labeller=getattr(args, "pseudo_labeller", MethodSettings.pseudo_labeller),
                               pseudo_rule=getattr(args, "pseudo_rule", MethodSettings.pseudo_rule))
-    datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
+    own = _own_scenes_of(args)
+    listed = args.datasets if args.datasets is not None else ("" if own else DEFAULT_DATASETS)
+    datasets = [d.strip() for d in listed.split(",") if d.strip()]
     ns = [int(x) for x in args.labels_per_class.split(",")]
     seeds = parse_seeds(args.seeds)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -381,7 +431,8 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
             print(f"{r.dataset} N={r.labels_per_class} {r.split} seed {r.seed} {r.method}: "
                   f"OA {r.oa * 100:.2f} AA {r.aa * 100:.2f} kappa {r.kappa:.3f} {r.seconds:.1f}s", flush=True)
 
-    run_bench(datasets, ns, seeds, methods, splits, settings, reporter=reporter, on_result=on_result)
+    run_bench(datasets, ns, seeds, methods, splits, settings, reporter=reporter, on_result=on_result,
+              own_scenes=own)
     if hasattr(reporter, "close"):
         reporter.close()
     rows = summarize_runs(runs)

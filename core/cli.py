@@ -176,8 +176,23 @@ def build_parser() -> argparse.ArgumentParser:
     _common_run_args(p)
     _synthesis_args(p)
 
-    p = sub.add_parser("bench", help="benchmark methods on the datasets available here (writes BENCHMARKS tables)")
-    p.add_argument("--datasets", default="salinasA,enmap_potsdam,demo", help="comma list (default salinasA,enmap_potsdam,demo)")
+    p = sub.add_parser("bench", help="benchmark methods on the datasets available here or on your own labelled scene "
+                                      "(writes BENCHMARKS tables)",
+                       description="Few-label protocol: each seed draws N labelled pixels per class, every method "
+                                   "learns from them, and the other labelled pixels score it (OA, AA, kappa; mean ± "
+                                   "std over seeds). Run it on the datasets here, or on a scene of your own with full "
+                                   "reference labels (--scene, --truth): e.g. a development scene of your sensor, to "
+                                   "choose settings such as --synthetic-weight before classifying scenes that have "
+                                   "no reference data.")
+    p.add_argument("--datasets", default=None,
+                   help="comma list of dataset keys (see 'hypersynth datasets'; default salinasA,enmap_potsdam,demo, "
+                        "or none when --scene is given)")
+    p.add_argument("--scene", help="your own hyperspectral raster to benchmark (GeoTIFF, ENVI .hdr/.img or MATLAB .mat)")
+    p.add_argument("--truth", help="reference labels of --scene: a label raster on its grid (0 = unlabelled) or a "
+                                   "vector layer; the training labels are drawn from them and the rest test")
+    p.add_argument("--prompts", help="class file of --scene (JSON: id, name, colour, prompt per class)")
+    p.add_argument("--class-field", help="attribute holding the class in a vector --truth (default: guessed)")
+    p.add_argument("--name", help="what --scene is called in the tables (default: its file name)")
     p.add_argument("--labels-per-class", default="2,5", help="comma list of N (default 2,5)")
     p.add_argument("--seeds", default="0-4", help="seeds, e.g. 0-4 or 0,3 (default 0-4)")
     p.add_argument("--methods", default="rf,svm,cnn,augment",

@@ -165,6 +165,57 @@ def test_bench_writes_the_stable_json_rows(tmp_path):
         assert row["seeds"] == [0, 1] and 0.5 < row["oa_mean"] <= 1.0
 
 
+def test_bench_runs_the_protocol_on_an_own_scene_with_reference_labels(scene_files, tmp_path, capsys):
+    scene, _, truth, classes = scene_files
+    path = tmp_path / "own.json"
+    rc = cli_main(["bench", "--scene", str(scene), "--truth", str(truth), "--prompts", str(classes),
+                   "--name", "my_field", "--labels-per-class", "2", "--seeds", "0-1", "--methods", "rf,cnn",
+                   "--splits", "random,disjoint", "--preset", "tiny", "--json", str(path), "--quiet"])
+    assert rc == 0
+    runs = json.loads(path.read_text())["runs"]
+    assert {r["dataset"] for r in runs} == {"my_field"}  # only the own scene: no dataset was asked for
+    assert {(r["split"], r["method"], r["seed"]) for r in runs} == {
+        (split, method, seed) for split in ("random", "disjoint") for method in ("rf", "cnn") for seed in (0, 1)}
+    truth_ids, _ = np.unique(_labels_of(truth), return_counts=True)
+    n_classes = int((truth_ids > 0).sum())
+    assert all(r["n_train"] == 2 * n_classes and r["n_test"] > 0 for r in runs)
+    assert all(0.3 < r["oa"] <= 1.0 for r in runs)
+    assert "| my_field | random | 2 |" in capsys.readouterr().out
+
+
+def test_bench_reads_a_vector_reference_and_names_the_scene_after_its_file(tmp_path):
+    from hypersynth.core.demo import write_demo
+
+    files = write_demo(tmp_path / "demo", n_per_class=4)
+    path = tmp_path / "own.json"
+    assert cli_main(["bench", "--scene", str(files.scene), "--truth", str(files.labels_gpkg), "--datasets", "demo",
+                     "--labels-per-class", "2", "--seeds", "0", "--methods", "rf", "--splits", "random",
+                     "--json", str(path), "--quiet"]) == 0
+    runs = json.loads(path.read_text())["runs"]
+    assert sorted(r["dataset"] for r in runs) == ["demo", "demo_scene"]  # the dataset asked for, then the scene
+    own = next(r for r in runs if r["dataset"] == "demo_scene")
+    assert own["n_train"] == 2 * 6 and own["n_test"] == 2 * 6  # 4 points per class: 2 train, 2 test
+
+
+def test_bench_refuses_an_incomplete_or_misnamed_own_scene(scene_files, tmp_path, capsys):
+    scene, labels, truth, _ = scene_files
+    out = tmp_path / "b.json"
+    common = ["--labels-per-class", "2", "--seeds", "0", "--methods", "rf", "--json", str(out), "--quiet"]
+    assert cli_main(["bench", "--scene", str(scene), *common]) == 2
+    assert "needs both --scene" in capsys.readouterr().err
+    assert cli_main(["bench", "--scene", str(scene), "--truth", str(truth), "--name", "salinasA", *common]) == 2
+    assert "pass another with --name" in capsys.readouterr().err
+    assert cli_main(["bench", "--scene", str(scene), "--truth", str(tmp_path / "nowhere.tif"), *common]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not out.exists()  # refused before any run: nothing written
+
+
+def _labels_of(path):
+    from osgeo import gdal
+
+    return gdal.Open(str(path)).ReadAsArray()
+
+
 def test_bench_files_merge_into_one_table_with_the_target_check(tmp_path, capsys):
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     for path, seeds in ((first, "0"), (second, "1")):
