@@ -133,7 +133,7 @@ def own_scene_name(scene_path: str | os.PathLike, name: Optional[str]) -> str:
     if not chosen or chosen in reserved or any(ch in chosen for ch in ",;\n"):
         raise ValueError(f"{chosen!r} cannot name your scene in the benchmark tables: it is empty, holds a comma, "
                          f"semicolon or line break, or is a dataset here ({', '.join(sorted(reserved))}); "
-                         "pass another with --name")
+                         "choose another name (--name on the command line)")
     return chosen
 
 
@@ -367,6 +367,19 @@ def run_bench(datasets: list[str], labels_per_class: list[int], seeds: list[int]
     return runs
 
 
+def bench_documents(runs: list[RunResult], command: str, preset: Optional[str]) -> tuple[dict[str, Any], str]:
+    """What a benchmark writes: the JSON document (machine, command, preset, the stable rows and every run) and
+    the Markdown (per-setting tables, the target check and the diffusion-feature table). ``preset``: None for a
+    merge of files (which may mix presets; each file's command says its own), left out of the JSON then."""
+    rows = summarize_runs(runs)
+    machine = machine_description()
+    document = {"machine": machine, "command": command, **({"preset": preset} if preset else {}),
+                "rows": [asdict(r) for r in rows], "runs": [asdict(r) for r in runs]}
+    text = (markdown_tables(rows, machine, command) + "\n" + target_table(rows) + "\n\n"
+            + diffusion_feature_table(rows))
+    return document, text
+
+
 def _own_scenes_of(args: Any) -> list[tuple[str, LabelledScene]]:
     """The analyst's scene of ``--scene``/``--truth`` (both or neither), read before any run starts."""
     scene, truth = getattr(args, "scene", None), getattr(args, "truth", None)
@@ -385,15 +398,10 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
     import sys
 
     if args.merge:
-        runs_in = merge_bench_files(args.merge)
-        rows = summarize_runs(runs_in)
         command = "bin/hypersynth bench --merge " + " ".join(args.merge)
-        text = (markdown_tables(rows, machine_description(), command) + "\n" + target_table(rows) + "\n\n"
-                + diffusion_feature_table(rows))
+        document, text = bench_documents(merge_bench_files(args.merge), command, preset=None)
         if args.json:
-            Path(args.json).write_text(json.dumps({"machine": machine_description(), "command": command,
-                                                   "rows": [asdict(r) for r in rows],
-                                                   "runs": [asdict(r) for r in runs_in]}, indent=1))
+            Path(args.json).write_text(json.dumps(document, indent=1))
         if args.markdown:
             Path(args.markdown).write_text(text)
         print(text)
@@ -415,14 +423,11 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
     runs: list[RunResult] = []
 
     def save() -> None:  # after every run, so a long benchmark that is stopped keeps what it measured
-        rows = summarize_runs(runs)
-        machine = machine_description()
+        document, text = bench_documents(runs, command, args.preset)
         if args.json:
-            Path(args.json).write_text(json.dumps({"machine": machine, "command": command, "preset": args.preset,
-                                                   "rows": [asdict(r) for r in rows],
-                                                   "runs": [asdict(r) for r in runs]}, indent=1))
+            Path(args.json).write_text(json.dumps(document, indent=1))
         if args.markdown:
-            Path(args.markdown).write_text(markdown_tables(rows, machine, command))
+            Path(args.markdown).write_text(text)
 
     def on_result(r: RunResult) -> None:
         runs.append(r)
@@ -435,8 +440,5 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
               own_scenes=own)
     if hasattr(reporter, "close"):
         reporter.close()
-    rows = summarize_runs(runs)
-    print(markdown_tables(rows, machine_description(), command))
-    print(target_table(rows))
-    print(diffusion_feature_table(rows))
+    print(bench_documents(runs, command, args.preset)[1])
     return 0

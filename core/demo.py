@@ -211,7 +211,7 @@ def write_demo(folder: Union[str, Path], *, seed: int = 0, n_per_class: int = 5,
                        overwrite=overwrite)
     write_label_raster(files.ground_truth, demo.labels, demo.classes, transform=scene.transform,
                        crs_wkt=scene.crs_wkt, overwrite=overwrite)
-    _write_label_points(files.labels_gpkg, sparse, demo.classes, scene.transform, scene.crs_wkt, overwrite)
+    write_label_points(files.labels_gpkg, sparse, demo.classes, scene.transform, scene.crs_wkt, overwrite)
     write_classes(files.classes_json, demo.classes, overwrite=overwrite)
     return files
 
@@ -341,7 +341,7 @@ def _pure_cube(class_map: np.ndarray, region: np.ndarray, classes: tuple[DemoCla
     return np.clip(spectra, 0.0, 1.0).reshape(size, size, bands)  # (H, W, B)
 
 
-def _write_label_points(path: Path, labels: np.ndarray, classes: list[ClassInfo], transform: tuple[float, ...],
+def write_label_points(path: Path, labels: np.ndarray, classes: list[ClassInfo], transform: tuple[float, ...],
                         crs_wkt: str, overwrite: bool) -> None:
     """The labelled pixels as points at pixel centres, in a GeoPackage layer ``labels``."""
     from osgeo import ogr, osr

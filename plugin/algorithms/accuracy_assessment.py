@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from .base import HyperSynthAlgorithm, labels_file, move_into_place, raster_file, staging_folder
+from .base import HyperSynthAlgorithm, labels_file, move_into_place, raster_file, staging_folder, write_whole
 
 
 class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
@@ -107,7 +106,7 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
                 for written in sorted(staging.iterdir()):
                     move_into_place(written, str(Path(folder) / written.name))
                 results[self.FOLDER] = folder
-            results[self.OUTPUT] = _write_json(metrics, out_json)  # last: an existing JSON means a finished run
+            results[self.OUTPUT] = write_whole(out_json, json.dumps(metrics, indent=2))  # last: an existing JSON means a finished run
         except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
             raise QgsProcessingException(str(exc)) from exc
         finally:
@@ -123,12 +122,3 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
         feedback.setProgress(100.0)
         return results
 
-
-def _write_json(metrics: dict, destination: str) -> str:
-    """Write ``metrics`` to ``destination`` whole or not at all (a temporary file, then a rename)."""
-    target = Path(destination)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.part")
-    tmp.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    os.replace(tmp, target)
-    return str(target)

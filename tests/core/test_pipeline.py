@@ -204,7 +204,7 @@ def test_bench_refuses_an_incomplete_or_misnamed_own_scene(scene_files, tmp_path
     assert cli_main(["bench", "--scene", str(scene), *common]) == 2
     assert "needs both --scene" in capsys.readouterr().err
     assert cli_main(["bench", "--scene", str(scene), "--truth", str(truth), "--name", "salinasA", *common]) == 2
-    assert "pass another with --name" in capsys.readouterr().err
+    assert "choose another name" in capsys.readouterr().err
     assert cli_main(["bench", "--scene", str(scene), "--truth", str(tmp_path / "nowhere.tif"), *common]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not out.exists()  # refused before any run: nothing written
