@@ -43,12 +43,6 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
     def displayName(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr("Accuracy assessment")
 
-    def group(self) -> str:
-        return self.tr("Classification")
-
-    def groupId(self) -> str:  # noqa: N802 (QGIS API)
-        return "classification"
-
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr(
             "Compares a classified map with validation labels (points, polygons or a label raster on the map's "

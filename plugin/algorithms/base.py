@@ -25,6 +25,7 @@ from qgis.PyQt.QtGui import QIcon
 from ...core.progress import Reporter
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
+GROUP_TITLES = {"classification": "Classification", "synthesis": "Synthesis"}  # toolbox group id -> its title
 
 
 class FeedbackReporter(Reporter):
@@ -48,6 +49,14 @@ class FeedbackReporter(Reporter):
 
 class HyperSynthAlgorithm(QgsProcessingAlgorithm):
     """Common identity of the provider's algorithms; subclasses define name, parameters and processing."""
+
+    GROUP = "classification"  # the toolbox group: "classification" or "synthesis" (GROUP_TITLES)
+
+    def group(self) -> str:
+        return self.tr(GROUP_TITLES[self.GROUP])
+
+    def groupId(self) -> str:  # noqa: N802 (QGIS API)
+        return self.GROUP
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate(type(self).__name__, text)

@@ -54,12 +54,6 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
     def displayName(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr("Benchmark methods on a labelled scene")
 
-    def group(self) -> str:
-        return self.tr("Classification")
-
-    def groupId(self) -> str:  # noqa: N802 (QGIS API)
-        return "classification"
-
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr(
             "Runs the few-label protocol of HyperSynth's benchmarks on a scene for which you have full reference "

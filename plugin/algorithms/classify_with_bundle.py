@@ -51,12 +51,6 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
     def displayName(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr("Classify with a saved classifier")
 
-    def group(self) -> str:
-        return self.tr("Classification")
-
-    def groupId(self) -> str:  # noqa: N802 (QGIS API)
-        return "classification"
-
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr(
             "Applies a classifier trained by Augment & Classify (its 'trained classifier' folder) to a scene of "

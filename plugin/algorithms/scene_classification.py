@@ -81,12 +81,6 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
     AVERAGE_ACCURACY = "AVERAGE_ACCURACY"
     KAPPA = "KAPPA"
 
-    def group(self) -> str:
-        return self.tr("Classification")
-
-    def groupId(self) -> str:  # noqa: N802 (QGIS API)
-        return "classification"
-
     # --- parameters -------------------------------------------------------------------------------
     def add_input_parameters(self) -> None:
         """Scene, labels, class field, class file, validation labels."""

@@ -26,6 +26,8 @@ from .base import FeedbackReporter, HyperSynthAlgorithm
 class SynthesizeAlgorithm(HyperSynthAlgorithm):
     """Sample patches for one class's stored prompt, or for a free prompt, into a NumPy .npz file."""
 
+    GROUP = "synthesis"
+
     BUNDLE = "BUNDLE"
     CLASS_ID = "CLASS_ID"
     PROMPT = "PROMPT"
@@ -43,12 +45,6 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
 
     def displayName(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr("Synthesise labelled patches")
-
-    def group(self) -> str:
-        return self.tr("Synthesis")
-
-    def groupId(self) -> str:  # noqa: N802 (QGIS API)
-        return "synthesis"
 
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr(

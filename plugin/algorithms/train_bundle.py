@@ -45,6 +45,8 @@ def clip_weights_for(preset_name: str, clip_weights: Optional[str]) -> Optional[
 class TrainBundleAlgorithm(HyperSynthAlgorithm):
     """Train the spectral VAE, the prompt encoder and the latent denoiser on a scene and its labels."""
 
+    GROUP = "synthesis"
+
     SCENE = "SCENE"
     LABELS = "LABELS"
     CLASS_FIELD = "CLASS_FIELD"
@@ -60,12 +62,6 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
 
     def displayName(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr("Train synthesis model bundle")
-
-    def group(self) -> str:
-        return self.tr("Synthesis")
-
-    def groupId(self) -> str:  # noqa: N802 (QGIS API)
-        return "synthesis"
 
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr(

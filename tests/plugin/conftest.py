@@ -6,6 +6,7 @@ import time
 from typing import Callable
 
 import pytest
+from qgis.core import QgsProcessingFeedback
 from qgis.PyQt.QtCore import QCoreApplication
 
 
@@ -30,3 +31,17 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
         time.sleep(0.01)
     QCoreApplication.processEvents()
     return condition()
+
+
+class CancelAfterProgress(QgsProcessingFeedback):
+    """Presses Cancel after ``n`` progress updates, as an analyst would mid-run."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n, self.updates = n, 0
+
+    def setProgress(self, progress: float) -> None:  # noqa: N802 (QGIS API)
+        super().setProgress(progress)
+        self.updates += 1
+        if self.updates >= self.n:
+            self.cancel()

@@ -12,13 +12,14 @@ from qgis.core import (
     QgsPalettedRasterRenderer,
     QgsProcessingContext,
     QgsProcessingException,
-    QgsProcessingFeedback,
     QgsProject,
     QgsSingleBandGrayRenderer,
     QgsVectorLayer,
 )
 
 import processing
+
+from .conftest import CancelAfterProgress
 
 
 @dataclass
@@ -68,20 +69,6 @@ def demo(tmp_path_factory) -> SmallDemo:
         ground_truth=str(write_label_raster(folder / "ground_truth.tif", data.labels, data.classes, **grid)),
         classes=str(write_classes(folder / "classes.json", data.classes)),
         class_ids={c.id for c in data.classes})
-
-
-class CancelAfterProgress(QgsProcessingFeedback):
-    """Presses Cancel after ``n`` progress updates, as an analyst would mid-run."""
-
-    def __init__(self, n: int) -> None:
-        super().__init__()
-        self.n, self.updates = n, 0
-
-    def setProgress(self, progress: float) -> None:  # noqa: N802 (QGIS API)
-        super().setProgress(progress)
-        self.updates += 1
-        if self.updates >= self.n:
-            self.cancel()
 
 
 def _band(path: str) -> tuple[np.ndarray, gdal.Band, gdal.Dataset]:

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsVectorLayer
+from qgis.core import QgsProcessingException, QgsVectorLayer
 
 import processing
 from hypersynth.core.methods import METHODS
+
+from .conftest import CancelAfterProgress
 
 TINY = 0  # index of the tiny preset in the algorithm's preset list
 
@@ -84,20 +86,6 @@ def test_benchmark_refuses_bad_counts_and_writes_nothing(hypersynth_plugin, scen
             "SCENE": scene["scene"], "REFERENCE": scene["reference"], "NAME": "salinasA",
             "METHODS": _methods("rf"), "PRESET": TINY, "OUTPUT": str(md)})
     assert not md.exists()
-
-
-class CancelAfterProgress(QgsProcessingFeedback):
-    """Presses Cancel after ``n`` progress updates, as an analyst would mid-run."""
-
-    def __init__(self, n: int) -> None:
-        super().__init__()
-        self.n, self.updates = n, 0
-
-    def setProgress(self, progress: float) -> None:  # noqa: N802 (QGIS API)
-        super().setProgress(progress)
-        self.updates += 1
-        if self.updates >= self.n:
-            self.cancel()
 
 
 def test_cancelled_benchmark_writes_nothing(hypersynth_plugin, scene, tmp_path):

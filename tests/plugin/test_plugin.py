@@ -17,6 +17,8 @@ def test_provider_registered_with_its_algorithms(hypersynth_plugin):
     for alg_id in ids:
         alg = QgsApplication.processingRegistry().algorithmById(alg_id)
         assert alg.name() == alg.name().lower() and alg.displayName() and alg.shortHelpString()
+        expected = "synthesis" if alg_id in ("hypersynth:synthesize", "hypersynth:trainbundle") else "classification"
+        assert (alg.groupId(), alg.group()) == (expected, expected.capitalize())  # the toolbox folder
     assert provider.supportedOutputRasterLayerExtensions() == ["tif"]
 
 

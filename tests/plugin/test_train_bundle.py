@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from qgis.core import QgsProcessingException, QgsProcessingFeedback
+from qgis.core import QgsProcessingException
 
 import processing
 from hypersynth.plugin.settings import HyperSynthSettings
+
+from .conftest import CancelAfterProgress
 
 
 @dataclass
@@ -42,20 +44,6 @@ def stored_settings(monkeypatch):
     chosen = HyperSynthSettings()
     monkeypatch.setattr(HyperSynthSettings, "load", classmethod(lambda cls, settings=None: chosen))
     return chosen
-
-
-class CancelAfterProgress(QgsProcessingFeedback):
-    """Presses Cancel after ``n`` progress updates, as an analyst would mid-run."""
-
-    def __init__(self, n: int) -> None:
-        super().__init__()
-        self.n, self.updates = n, 0
-
-    def setProgress(self, progress: float) -> None:  # noqa: N802 (QGIS API)
-        super().setProgress(progress)
-        self.updates += 1
-        if self.updates >= self.n:
-            self.cancel()
 
 
 def _parameters(small: SmallScene, out: Path, **extra) -> dict:
