@@ -55,16 +55,34 @@ class BenchRow:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """'0-4' -> [0,1,2,3,4]; '0,3' -> [0,3]."""
+    """'0-4' -> [0,1,2,3,4]; '0,3' -> [0,3]; anything else is refused with an example."""
     seeds: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if "-" in part:
-            a, b = part.split("-")
-            seeds.extend(range(int(a), int(b) + 1))
-        elif part:
-            seeds.append(int(part))
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                a, b = part.split("-")
+                seeds.extend(range(int(a), int(b) + 1))
+            elif part:
+                seeds.append(int(part))
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0:
+        raise ValueError(f"seeds must be whole numbers of at least 0, as a range or a comma list (e.g. 0-4 or 0,3); "
+                         f"got {text!r}")
     return seeds
+
+
+def parse_counts(text: str) -> list[int]:
+    """'2,5' -> [2, 5]: labels per class, each at least 1; anything else is refused with an example."""
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise ValueError(f"labels per class must be whole numbers of at least 1, as a comma list (e.g. 2,5); "
+                         f"got {text!r}")
+    return counts
 
 
 def machine_description() -> str:
@@ -415,7 +433,7 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
     own = _own_scenes_of(args)
     listed = args.datasets if args.datasets is not None else ("" if own else DEFAULT_DATASETS)
     datasets = [d.strip() for d in listed.split(",") if d.strip()]
-    ns = [int(x) for x in args.labels_per_class.split(",")]
+    ns = parse_counts(args.labels_per_class)
     seeds = parse_seeds(args.seeds)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     splits = [s.strip() for s in args.splits.split(",") if s.strip()]

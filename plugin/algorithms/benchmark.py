@@ -25,6 +25,7 @@ from ...core.methods import METHOD_TITLES
 from ...core.methods import METHODS as METHOD_KEYS
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
 from .base import FeedbackReporter, HyperSynthAlgorithm, labels_file, raster_file, write_whole
+from .train_bundle import clip_weights_for
 
 SPLITS = ("random", "disjoint")
 DEFAULT_METHODS = ("rf", "svm", "cnn-pseudo", "augment")  # the baselines, the ablation and the product
@@ -111,7 +112,8 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from ...core.bench import bench_documents, load_own_scene, own_scene_name, parse_seeds, run_bench
+        from ...core.bench import (bench_documents, load_own_scene, own_scene_name, parse_counts, parse_seeds,
+                                   run_bench)
         from ...core.methods import MethodSettings
         from ...core.progress import Cancelled
 
@@ -126,25 +128,19 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         if not methods or not splits:
             raise QgsProcessingException("choose at least one method and one split")
         try:
-            counts = [int(x) for x in self.parameterAsString(parameters, self.LABELS_PER_CLASS, context).split(",")
-                      if x.strip()]
+            counts = parse_counts(self.parameterAsString(parameters, self.LABELS_PER_CLASS, context))
             seeds = parse_seeds(self.parameterAsString(parameters, self.SEEDS, context))
-            if not counts or min(counts) < 1:
-                raise ValueError("labels per class must be whole numbers of at least 1, e.g. 2,5")
             preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
-            settings = MethodSettings(preset=preset, device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE,
-                                                                                         context)],
-                                      synthetic_weight=self.parameterAsDouble(parameters, self.SYNTHETIC_WEIGHT,
-                                                                              context))
+            settings = MethodSettings(
+                preset=preset, clip_weights=clip_weights_for(preset, HyperSynthSettings.load().clip_weights),
+                device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
+                synthetic_weight=self.parameterAsDouble(parameters, self.SYNTHETIC_WEIGHT, context))
             name = own_scene_name(scene, self.parameterAsString(parameters, self.NAME, context) or layer.name())
             data = load_own_scene(scene, reference, classes_path=self.parameterAsFile(parameters, self.CLASSES,
                                                                                        context) or None,
                                   class_field=self.parameterAsString(parameters, self.CLASS_FIELD, context) or None)
             runs = run_bench([], counts, seeds, methods, splits, settings, reporter=FeedbackReporter(feedback),
-                             on_result=lambda r: feedback.pushInfo(
-                                 f"{r.method}, N = {r.labels_per_class}, {r.split} split, seed {r.seed}: "
-                                 f"OA {100 * r.oa:.2f} %, AA {100 * r.aa:.2f} %, kappa {r.kappa:.3f} ({r.seconds:.0f} s)"),
-                             own_scenes=[(name, data)])
+                             on_result=lambda run: feedback.pushInfo(_run_line(run)), own_scenes=[(name, data)])
         except Cancelled as exc:
             raise QgsProcessingException("cancelled by the user; no output was written") from exc
         except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
@@ -159,3 +155,8 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         feedback.setProgress(100.0)
         return results
 
+
+def _run_line(run: Any) -> str:
+    """One finished run as the log shows it, so a long benchmark can be followed while it runs."""
+    return (f"{run.method}, N = {run.labels_per_class}, {run.split} split, seed {run.seed}: OA {100 * run.oa:.2f} %, "
+            f"AA {100 * run.aa:.2f} %, kappa {run.kappa:.3f} ({run.seconds:.0f} s)")

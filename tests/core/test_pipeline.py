@@ -207,6 +207,12 @@ def test_bench_refuses_an_incomplete_or_misnamed_own_scene(scene_files, tmp_path
     assert "choose another name" in capsys.readouterr().err
     assert cli_main(["bench", "--scene", str(scene), "--truth", str(tmp_path / "nowhere.tif"), *common]) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert cli_main(["bench", "--datasets", "demo", "--labels-per-class", "two", "--seeds", "0", "--json",
+                     str(out)]) == 2
+    assert "labels per class must be whole numbers of at least 1" in capsys.readouterr().err
+    assert cli_main(["bench", "--datasets", "demo", "--labels-per-class", "2", "--seeds", "0-x", "--json",
+                     str(out)]) == 2
+    assert "e.g. 0-4 or 0,3" in capsys.readouterr().err
     assert not out.exists()  # refused before any run: nothing written
 
 

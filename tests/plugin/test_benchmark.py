@@ -77,7 +77,7 @@ def test_benchmark_reads_a_point_reference_with_its_class_field_and_a_name(hyper
 
 def test_benchmark_refuses_bad_counts_and_writes_nothing(hypersynth_plugin, scene, tmp_path):
     md = tmp_path / "bad.md"
-    with pytest.raises(QgsProcessingException, match="invalid literal|whole numbers"):
+    with pytest.raises(QgsProcessingException, match="labels per class must be whole numbers"):
         processing.run("hypersynth:benchmark", {
             "SCENE": scene["scene"], "REFERENCE": scene["reference"], "LABELS_PER_CLASS": "two",
             "METHODS": _methods("rf"), "PRESET": TINY, "OUTPUT": str(md)})
