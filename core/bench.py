@@ -398,6 +398,14 @@ def bench_documents(runs: list[RunResult], command: str, preset: Optional[str]) 
     return document, text
 
 
+def _write_whole(path: str, text: str) -> None:
+    """Replace ``path`` with ``text`` in one move, so a benchmark stopped mid-write leaves the previous file whole."""
+    from .io.write import atomic_output
+
+    with atomic_output(path, overwrite=True) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
 def _own_scenes_of(args: Any) -> list[tuple[str, LabelledScene]]:
     """The analyst's scene of ``--scene``/``--truth`` (both or neither), read before any run starts."""
     scene, truth = getattr(args, "scene", None), getattr(args, "truth", None)
@@ -419,9 +427,9 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
         command = "bin/hypersynth bench --merge " + " ".join(args.merge)
         document, text = bench_documents(merge_bench_files(args.merge), command, preset=None)
         if args.json:
-            Path(args.json).write_text(json.dumps(document, indent=1))
+            _write_whole(args.json, json.dumps(document, indent=1))
         if args.markdown:
-            Path(args.markdown).write_text(text)
+            _write_whole(args.markdown, text)
         print(text)
         return 0
     settings = MethodSettings(preset=args.preset, device=args.device, pseudo_labels=args.pseudo_labels,
@@ -443,9 +451,9 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
     def save() -> None:  # after every run, so a long benchmark that is stopped keeps what it measured
         document, text = bench_documents(runs, command, args.preset)
         if args.json:
-            Path(args.json).write_text(json.dumps(document, indent=1))
+            _write_whole(args.json, json.dumps(document, indent=1))
         if args.markdown:
-            Path(args.markdown).write_text(text)
+            _write_whole(args.markdown, text)
 
     def on_result(r: RunResult) -> None:
         runs.append(r)
