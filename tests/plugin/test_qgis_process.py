@@ -1,4 +1,4 @@
-"""The plugin works from the command line: qgis_process discovers it, enables it and runs an algorithm."""
+"""The plugin works from the command line: qgis_process discovers it, enables it and runs algorithms (a classifier, a benchmark)."""
 
 from __future__ import annotations
 
@@ -64,3 +64,14 @@ def test_qgis_process_runs_classifybaseline(qgis_process_env, tmp_path):
     values = ds.GetRasterBand(1).ReadAsArray()
     assert set(np.unique(values).tolist()) <= {1, 2, 3} and ds.GetRasterBand(1).GetColorTable() is not None
     assert Path(results["CONFIDENCE"]).is_file() and Path(results["REPORT"]).is_file()
+
+    # The few-label benchmark on the scene's full reference, as a batch job would run it.
+    truth = write_label_raster(tmp_path / "truth.tif", data.labels, data.classes, transform=data.scene.transform,
+                               crs_wkt=data.scene.crs_wkt)
+    bench = _qgis_process(qgis_process_env, "--json", "run", "hypersynth:benchmark", "--", f"SCENE={scene}",
+                          f"REFERENCE={truth}", "LABELS_PER_CLASS=2", "SEEDS=0-1", "METHODS=0,1", "SPLITS=0",
+                          f"OUTPUT={out / 'bench.md'}", f"JSON={out / 'bench.json'}")
+    assert bench.returncode == 0, bench.stdout[-3000:] + bench.stderr[-3000:]
+    runs = json.loads(Path(json.loads(bench.stdout)["results"]["JSON"]).read_text())["runs"]
+    assert sorted((r["method"], r["seed"]) for r in runs) == [("rf", 0), ("rf", 1), ("svm", 0), ("svm", 1)]
+    assert "| scene | random | 2 |" in (out / "bench.md").read_text()
