@@ -1,4 +1,4 @@
-"""The plugin works from the command line: qgis_process discovers it, enables it and runs algorithms (a classifier, a benchmark)."""
+"""The plugin works from the command line: qgis_process discovers it, enables it, classifies and benchmarks."""
 
 from __future__ import annotations
 
