@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
                            ("baseline", "classify with a spectral baseline (random forest or SVM)")):
         p = sub.add_parser(name, help=helptext, description=helptext)
         p.add_argument("--scene", required=True, help="hyperspectral raster: GeoTIFF, ENVI (.hdr/.img) or MATLAB .mat")
-        p.add_argument("--labels", required=True, help="labels: vector (GeoPackage/Shapefile/GeoJSON) or label raster")
+        p.add_argument("--labels", required=True, help="labels: vector (GeoPackage/Shapefile/GeoJSON), label raster or MATLAB ground-truth map")
         p.add_argument("--prompts", help="class file (JSON: id, name, colour, prompt per class)")
         p.add_argument("--class-field", help="attribute holding the class in a vector label layer (default: guessed)")
         p.add_argument("--validation", help="independent validation labels for the accuracy report")
@@ -188,8 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma list of dataset keys (see 'hypersynth datasets'; default salinasA,enmap_potsdam,demo, "
                         "or none when --scene is given)")
     p.add_argument("--scene", help="your own hyperspectral raster to benchmark (GeoTIFF, ENVI .hdr/.img or MATLAB .mat)")
-    p.add_argument("--truth", help="reference labels of --scene: a label raster on its grid (0 = unlabelled) or a "
-                                   "vector layer; the training labels are drawn from them and the rest test")
+    p.add_argument("--truth", help="reference labels of --scene: a label raster on its grid (0 = unlabelled), a "
+                                   "MATLAB ground-truth map or a vector layer; the training labels are drawn from "
+                                   "them and the rest test")
     p.add_argument("--prompts", help="class file of --scene (JSON: id, name, colour, prompt per class)")
     p.add_argument("--class-field", help="attribute holding the class in a vector --truth (default: guessed)")
     p.add_argument("--name", help="what --scene is called in the tables (default: its file name)")

@@ -28,8 +28,9 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
     """Burn labels onto the scene's grid.
 
     Args:
-        path: a vector file (GeoPackage, Shapefile, GeoJSON, ...; polygons, multipolygons or points) or a
-            label raster on the scene's grid (0 = unlabelled).
+        path: a vector file (GeoPackage, Shapefile, GeoJSON, ...; polygons, multipolygons or points), a
+            label raster on the scene's grid (0 = unlabelled), or a MATLAB ground-truth map of the scene's size
+            (``Indian_pines_gt.mat``-style).
         scene: the scene whose grid and CRS the labels must match.
         class_field: the attribute holding the class; by default a field named class, class_id, label,
             classname, ... Integer values are class ids; text values are class names.
@@ -51,8 +52,10 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
     if not path.exists():
         raise LabelReadError(f"cannot read the labels {path}: the file does not exist")
     with _quiet_gdal():
-        vector = _open(path, gdal.OF_VECTOR)
-        if vector is not None and vector.GetLayerCount() > 0:
+        vector = None if path.suffix.lower() == ".mat" else _open(path, gdal.OF_VECTOR)
+        if path.suffix.lower() == ".mat":
+            labels, found = _read_mat(path, scene, classes)
+        elif vector is not None and vector.GetLayerCount() > 0:
             labels, found = _read_vector(path, vector, scene, class_field, classes, layer)
         else:
             raster = _open(path, gdal.OF_RASTER)
@@ -277,7 +280,33 @@ def _read_raster(path: Path, ds: Any, scene: Scene, classes: Optional[list[Class
     values = band.ReadAsArray()
     if values is None:
         raise LabelReadError(f"cannot read the pixels of {path.name} (damaged or truncated?)")
-    nodata = band.GetNoDataValue()
+    return _class_ids_of(path, values, band.GetNoDataValue(), classes, band.GetCategoryNames() or [],
+                         band.GetColorTable())
+
+
+def _read_mat(path: Path, scene: Scene, classes: Optional[list[ClassInfo]]
+              ) -> tuple[np.ndarray, dict[int, ClassInfo]]:
+    """A ground-truth map saved by MATLAB (e.g. ``Indian_pines_gt.mat``): the 2-D integer array of the scene's
+    size (rows × cols), the one whose name says gt/label/map when there are several."""
+    from .read import SceneReadError, find_label_key, read_mat_arrays
+
+    try:
+        arrays = read_mat_arrays(path)
+    except SceneReadError as exc:
+        raise LabelReadError(f"cannot read the labels {path}: {exc}") from exc
+    key = find_label_key(arrays, scene.shape)
+    if key is None:
+        shapes = ", ".join(f"{k} {tuple(a.shape)}" for k, a in arrays.items() if getattr(a, "ndim", 0) == 2)
+        raise LabelReadError(f"{path.name} holds no single 2-D label map of the scene's size {scene.shape[0]} × "
+                             f"{scene.shape[1]} (2-D arrays: {shapes or 'none'}); save the map under a name with "
+                             f"'gt' or 'label' in it, or as a label raster")
+    return _class_ids_of(path, np.asarray(arrays[key]), None, classes, [], None)
+
+
+def _class_ids_of(path: Path, values: np.ndarray, nodata: Optional[float], classes: Optional[list[ClassInfo]],
+                  names: list[str], table: Any) -> tuple[np.ndarray, dict[int, ClassInfo]]:
+    """Whole class ids from a label array (no-data and NaN: 0) and each id's class: the known one, else a name
+    and colour from the file's categories and colour table, else ``class i``."""
     unlabelled = ~np.isfinite(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
     if nodata is not None:
         unlabelled |= values == nodata
@@ -290,8 +319,6 @@ def _read_raster(path: Path, ds: Any, scene: Scene, classes: Optional[list[Class
                              f"(0 = unlabelled)")
     labels = values.astype(np.int64)
     known = {c.id: c for c in classes or []}
-    names = band.GetCategoryNames() or []
-    table = band.GetColorTable()
     found = {}
     for i in (int(v) for v in np.unique(labels) if v != 0):
         if i in known:

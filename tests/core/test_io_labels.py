@@ -220,6 +220,24 @@ def test_label_raster_grid_and_value_errors(tmp_path):
 
 
 @pytest.mark.skipif(not (DATA / "enmap_potsdam").is_dir(), reason="EnMAP Potsdam tiles not available")
+def test_matlab_ground_truth_map_on_a_pixel_grid_scene(tmp_path):
+    import scipy.io
+
+    gt = np.zeros((ROWS, COLS), np.uint8)
+    gt[:4, :5], gt[6:, 7:] = 2, 5
+    scipy.io.savemat(tmp_path / "scene_gt.mat", {"scene_gt": gt, "weights": np.ones((ROWS, COLS))})
+    labels, classes = read_labels(tmp_path / "scene_gt.mat", _scene(georeferenced=False),
+                                  classes=[ClassInfo(5, "meadow", (0, 160, 0))])
+    assert labels.dtype == np.int32 and np.array_equal(labels, gt)  # the hinted name wins over 'weights'
+    assert [(c.id, c.name) for c in classes] == [(2, "class 2"), (5, "meadow")]  # known names kept
+    scipy.io.savemat(tmp_path / "two.mat", {"a": gt, "b": gt + 1})
+    with pytest.raises(LabelReadError, match="no single 2-D label map of the scene's size 10 × 12"):
+        read_labels(tmp_path / "two.mat", _scene(georeferenced=False))  # two anonymous maps: not guessed
+    scipy.io.savemat(tmp_path / "small.mat", {"gt": gt[:5]})
+    with pytest.raises(LabelReadError, match=r"gt \(5, 12\)"):
+        read_labels(tmp_path / "small.mat", _scene(georeferenced=False))
+
+
 def test_real_enmap_label_tile_on_its_scene_tile():
     name = "enmap_potsdam_tile_128_0.tif"
     scene = read_scene(DATA / "enmap_potsdam" / "images" / name)

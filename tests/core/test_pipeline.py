@@ -197,6 +197,21 @@ def test_bench_reads_a_vector_reference_and_names_the_scene_after_its_file(tmp_p
     assert own["n_train"] == 2 * 6 and own["n_test"] == 2 * 6  # 4 points per class: 2 train, 2 test
 
 
+def test_bench_takes_a_matlab_cube_and_its_ground_truth_map(tmp_path):
+    import scipy.io
+
+    data = make_demo_scene(size=32, bands=20, n_classes=3, seed=2)
+    scipy.io.savemat(tmp_path / "cube.mat", {"cube": np.moveaxis(data.scene.cube, 0, -1)})  # rows × cols × bands
+    scipy.io.savemat(tmp_path / "cube_gt.mat", {"cube_gt": data.labels.astype(np.uint8)})
+    path = tmp_path / "mat.json"
+    assert cli_main(["bench", "--scene", str(tmp_path / "cube.mat"), "--truth", str(tmp_path / "cube_gt.mat"),
+                     "--labels-per-class", "3", "--seeds", "0", "--methods", "svm", "--splits", "random",
+                     "--json", str(path), "--quiet"]) == 0
+    (run,) = json.loads(path.read_text())["runs"]
+    assert run["dataset"] == "cube" and run["n_train"] == 3 * 3
+    assert run["n_test"] == int((data.labels > 0).sum()) - 9 and run["oa"] > 0.5
+
+
 def test_bench_refuses_an_incomplete_or_misnamed_own_scene(scene_files, tmp_path, capsys):
     scene, labels, truth, _ = scene_files
     out = tmp_path / "b.json"
