@@ -246,9 +246,9 @@ def _class_map(path: Path) -> np.ndarray:
 
 
 def run_method(method: str, train: TrainingScene, tiles: Sequence[Tile], work: Path, *, preset: str, seed: int,
-               device: str = "auto") -> dict[str, Any]:
+               device: str = "auto", synthetic_weight: float = MethodSettings.synthetic_weight) -> dict[str, Any]:
     """Train ``method`` on the training scene, apply it to every unseen tile, judge each tile and both pooled."""
-    settings = MethodSettings(preset=preset, seed=seed, device=device)
+    settings = MethodSettings(preset=preset, seed=seed, device=device, synthetic_weight=synthetic_weight)
     folder = work / method
     t0 = time.perf_counter()
     outputs = classify_scene(train.scene, train.labels, folder / "train", method=method, classes_path=train.classes,
@@ -294,7 +294,8 @@ def _setting(meta: dict[str, Any], draw: str) -> str:
             f"200 x 330 grid, every other pixel no-data ({meta['valid_pixels']} valid pixels, "
             f"{meta['usable_bands']} usable bands); {meta['labels_per_class']} labels per class {draw}. Unseen "
             "scenes: the tile GeoTIFFs of `validation_files.csv` as they are on disk, judged on their label tiles. "
-            f"Preset `{meta['preset']}`, device {meta['device']}.")
+            f"Preset `{meta['preset']}`, synthetic weight {meta.get('synthetic_weight', 0.5):g}, device "
+            f"{meta['device']}.")
 
 
 def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
@@ -407,6 +408,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--work", help="keep the training scene and every output here (default: a temporary folder)")
     p.add_argument("--out", default=str(REPO / "docs" / "unseen"), help="where the JSON and Markdown go")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--synthetic-weight", type=float, default=MethodSettings.synthetic_weight,
+                   help="share of the synthetic patches in Augment & Classify's training, relative to the labels "
+                        "(default %(default)s)")
     args = p.parse_args(argv)
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     args.seeds = parse_seeds(args.seeds) if args.seeds else [args.seed]
@@ -440,13 +444,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             for method in args.methods:
                 print(f"seed {seed}, {method}: training on the training scene, then the {len(tiles)} unseen tiles ...",
                       file=sys.stderr)
-                r = run_method(method, train, tiles, seed_work, preset=args.preset, seed=seed, device=args.device)
+                r = run_method(method, train, tiles, seed_work, preset=args.preset, seed=seed, device=args.device,
+                               synthetic_weight=args.synthetic_weight)
                 print(f"seed {seed}, {method}: pooled unseen OA {_pct(r['unseen_pooled']['oa'])} %, training scene "
                       f"OA {_pct((r['training_scene'] or {}).get('oa'))} %, {r['seconds']:.1f} s", file=sys.stderr)
                 per_seed[seed].append(r)
         import torch
 
-        meta = {"preset": args.preset, "seed": args.seeds[0], "seeds": args.seeds,
+        meta = {"preset": args.preset, "synthetic_weight": args.synthetic_weight, "seed": args.seeds[0],
+                "seeds": args.seeds,
                 "labels_per_class": args.labels_per_class,
                 "methods": args.methods, "device": args.device if args.device != "auto" else
                 ("cuda" if torch.cuda.is_available() else "cpu"),

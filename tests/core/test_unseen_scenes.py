@@ -93,8 +93,9 @@ def test_several_seeds_give_mean_and_spread_of_each_method(script: ModuleType, t
     out = tmp_path / "out"
     assert script.main(["--methods", "rf", "--preset", "tiny", "--labels-per-class", "2", "--seeds", "0,1",
                         "--data", str(ENMAP), "--work", str(tmp_path / "work"), "--out", str(out),
-                        "--device", "cpu"]) == 0
+                        "--device", "cpu", "--synthetic-weight", "1"]) == 0
     body = json.loads((out / "unseen_scenes.json").read_text())
+    assert body["meta"]["synthetic_weight"] == 1.0  # recorded, and said in the Markdown (below)
     runs = body["results_per_seed"]
     assert set(runs) == {"0", "1"} and (tmp_path / "work" / "seed_1" / "rf" / "train").is_dir()
     pooled = [runs[s][0]["unseen_pooled"]["oa"] for s in ("0", "1")]
@@ -105,6 +106,7 @@ def test_several_seeds_give_mean_and_spread_of_each_method(script: ModuleType, t
     assert summary["unseen_pooled"]["oa"]["std"] == pytest.approx(np.std(pooled))
     text = (out / "unseen_scenes.md").read_text()
     mean, std = 100 * np.mean(pooled), 100 * np.std(pooled)
+    assert "synthetic weight 1," in text
     assert f"**{mean:.1f} ± {std:.1f}**" in text and "| rf | " + " | ".join(f"{100 * v:.1f}" for v in pooled) in text
     with pytest.raises(ValueError, match="same methods"):
         script.seed_summary({0: runs["0"], 1: []})
