@@ -56,33 +56,31 @@ class BenchRow:
 
 def parse_seeds(text: str) -> list[int]:
     """'0-4' -> [0,1,2,3,4]; '0,3' -> [0,3]; anything else is refused with an example."""
-    seeds: list[int] = []
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            if "-" in part:
-                a, b = part.split("-")
-                seeds.extend(range(int(a), int(b) + 1))
-            elif part:
-                seeds.append(int(part))
-    except ValueError:
-        seeds = []
-    if not seeds or min(seeds) < 0:
-        raise ValueError(f"seeds must be whole numbers of at least 0, as a range or a comma list (e.g. 0-4 or 0,3); "
-                         f"got {text!r}")
-    return seeds
+    return _whole_numbers(text, "seeds", minimum=0, example="0-4 or 0,3", ranges=True)
 
 
 def parse_counts(text: str) -> list[int]:
     """'2,5' -> [2, 5]: labels per class, each at least 1; anything else is refused with an example."""
+    return _whole_numbers(text, "labels per class", minimum=1, example="2,5", ranges=False)
+
+
+def _whole_numbers(text: str, what: str, *, minimum: int, example: str, ranges: bool) -> list[int]:
+    """A comma list of whole numbers (with ``ranges``, ``a-b`` parts too), each at least ``minimum``."""
+    numbers: list[int] = []
     try:
-        counts = [int(part) for part in text.split(",") if part.strip()]
+        for part in (p.strip() for p in text.split(",")):
+            if ranges and "-" in part:
+                a, b = part.split("-")
+                numbers.extend(range(int(a), int(b) + 1))
+            elif part:
+                numbers.append(int(part))
     except ValueError:
-        counts = []
-    if not counts or min(counts) < 1:
-        raise ValueError(f"labels per class must be whole numbers of at least 1, as a comma list (e.g. 2,5); "
+        numbers = []
+    if not numbers or min(numbers) < minimum:
+        form = "a range or a comma list" if ranges else "a comma list"
+        raise ValueError(f"{what} must be whole numbers of at least {minimum}, as {form} (e.g. {example}); "
                          f"got {text!r}")
-    return counts
+    return numbers
 
 
 def machine_description() -> str:
