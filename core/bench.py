@@ -136,7 +136,7 @@ def load_own_scene(scene_path: str | os.PathLike, truth_path: str | os.PathLike,
 
     scene = read_scene(scene_path)
     labels, classes = read_labels_and_classes(truth_path, scene, classes_path, class_field)
-    return LabelledScene(scene, np.asarray(labels, dtype=np.int32), classes)
+    return LabelledScene(scene, labels, classes)
 
 
 def own_scene_name(scene_path: str | os.PathLike, name: Optional[str]) -> str:
@@ -396,14 +396,6 @@ def bench_documents(runs: list[RunResult], command: str, preset: Optional[str]) 
     return document, text
 
 
-def _write_whole(path: str, text: str) -> None:
-    """Replace ``path`` with ``text`` in one move, so a benchmark stopped mid-write leaves the previous file whole."""
-    from .io.write import atomic_output
-
-    with atomic_output(path, overwrite=True) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
 def _own_scenes_of(args: Any) -> list[tuple[str, LabelledScene]]:
     """The analyst's scene of ``--scene``/``--truth`` (both or neither), read before any run starts."""
     scene, truth = getattr(args, "scene", None), getattr(args, "truth", None)
@@ -421,13 +413,15 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
     """`hypersynth bench …`: run, print the tables, write JSON/Markdown when asked."""
     import sys
 
+    from .io.write import write_text  # whole files: a benchmark stopped mid-write keeps the previous one
+
     if args.merge:
         command = "bin/hypersynth bench --merge " + " ".join(args.merge)
         document, text = bench_documents(merge_bench_files(args.merge), command, preset=None)
         if args.json:
-            _write_whole(args.json, json.dumps(document, indent=1))
+            write_text(args.json, json.dumps(document, indent=1))
         if args.markdown:
-            _write_whole(args.markdown, text)
+            write_text(args.markdown, text)
         print(text)
         return 0
     settings = MethodSettings(preset=args.preset, device=args.device, pseudo_labels=args.pseudo_labels,
@@ -449,9 +443,9 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
     def save() -> None:  # after every run, so a long benchmark that is stopped keeps what it measured
         document, text = bench_documents(runs, command, args.preset)
         if args.json:
-            _write_whole(args.json, json.dumps(document, indent=1))
+            write_text(args.json, json.dumps(document, indent=1))
         if args.markdown:
-            _write_whole(args.markdown, text)
+            write_text(args.markdown, text)
 
     def on_result(r: RunResult) -> None:
         runs.append(r)

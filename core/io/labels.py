@@ -46,23 +46,15 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
         LabelReadError: unreadable file, no class field, features outside the scene, a CRS mismatch,
             or fewer than two classes labelled.
     """
-    from osgeo import gdal
+    from .read import is_mat_file
 
     path = Path(path)
     if not path.exists():
         raise LabelReadError(f"cannot read the labels {path}: the file does not exist")
-    with _quiet_gdal():
-        vector = None if path.suffix.lower() == ".mat" else _open(path, gdal.OF_VECTOR)
-        if path.suffix.lower() == ".mat":
-            labels, found = _read_mat(path, scene, classes)
-        elif vector is not None and vector.GetLayerCount() > 0:
-            labels, found = _read_vector(path, vector, scene, class_field, classes, layer)
-        else:
-            raster = _open(path, gdal.OF_RASTER)
-            if raster is None:
-                reason = gdal.GetLastErrorMsg() or "GDAL knows no vector or raster format for it"
-                raise LabelReadError(f"cannot read the labels {path}: {reason}")
-            labels, found = _read_raster(path, raster, scene, classes)
+    if path.is_file() and is_mat_file(path):  # GDAL reads no MATLAB files (a folder may be a vector dataset)
+        labels, found = _read_mat(path, scene, classes)
+    else:
+        labels, found = _read_gdal(path, scene, class_field, classes, layer)
     present = [int(v) for v in np.unique(labels) if v != 0]
     if not present:
         raise LabelReadError(f"{path.name} labels no pixel of the scene")
@@ -70,6 +62,22 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
         raise LabelReadError(f"{path.name} labels one class only ({found[present[0]].name}): label at least "
                              f"two classes so there is something to tell apart")
     return labels.astype(np.int32), [found[i] for i in present]
+
+
+def _read_gdal(path: Path, scene: Scene, class_field: Optional[str], classes: Optional[list[ClassInfo]],
+               layer: Optional[str]) -> tuple[np.ndarray, dict[int, ClassInfo]]:
+    """Labels from a file GDAL opens: a vector layer if it has one, else a label raster."""
+    from osgeo import gdal
+
+    with _quiet_gdal():
+        vector = _open(path, gdal.OF_VECTOR)
+        if vector is not None and vector.GetLayerCount() > 0:
+            return _read_vector(path, vector, scene, class_field, classes, layer)
+        raster = _open(path, gdal.OF_RASTER)
+        if raster is None:
+            reason = gdal.GetLastErrorMsg() or "GDAL knows no vector or raster format for it"
+            raise LabelReadError(f"cannot read the labels {path}: {reason}")
+        return _read_raster(path, raster, scene, classes)
 
 
 # --------------------------------------------------------------------------- vectors

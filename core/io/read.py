@@ -49,7 +49,7 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None) -> Scene:
         raise SceneReadError(f"cannot read the scene {path}: the file does not exist")
     if path.is_dir():
         raise SceneReadError(f"cannot read the scene {path}: it is a folder; choose the image file inside it")
-    if _is_mat_file(path):
+    if is_mat_file(path):
         return _read_mat_scene(path, cube_key)
     if cube_key is not None:
         raise SceneReadError(f"cube_key={cube_key!r} only applies to MATLAB .mat files, not to {path.name}")
@@ -131,7 +131,8 @@ def find_label_key(arrays: dict[str, np.ndarray], shape: tuple[int, int]) -> Opt
     return candidates[0][2]
 
 
-def _is_mat_file(path: Path) -> bool:
+def is_mat_file(path: Path) -> bool:
+    """A MATLAB file: its header says so, or its name ends in .mat."""
     with open(path, "rb") as fh:
         head = fh.read(128)
     return head.startswith(b"MATLAB") or path.suffix.lower() == ".mat"

@@ -61,6 +61,13 @@ def atomic_output(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def write_text(path: str | Path, text: str) -> Path:
+    """Replace ``path`` with ``text`` in one move (:func:`atomic_output`), so a reader never sees half a file."""
+    with atomic_output(path, overwrite=True) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
 def write_scene(scene: Scene, path: str | Path, *, overwrite: bool = False) -> Path:
     """Write a scene as a float32 GeoTIFF that QGIS, EnMAP-Box and :func:`read_scene` all understand.
 

@@ -21,7 +21,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from .base import HyperSynthAlgorithm, labels_file, move_into_place, raster_file, staging_folder, write_whole
+from .base import HyperSynthAlgorithm, labels_file, move_into_place, raster_file, staging_folder
 
 
 class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
@@ -85,6 +85,7 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
         if not out_json.lower().endswith(".json"):
             raise QgsProcessingException(f"the accuracy metrics are written as a .json file; got {out_json}")
 
+        from ...core.io.write import write_text
         from ...core.pipeline import assess_accuracy
 
         feedback.setProgress(10.0)
@@ -100,7 +101,8 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
                 for written in sorted(staging.iterdir()):
                     move_into_place(written, str(Path(folder) / written.name))
                 results[self.FOLDER] = folder
-            results[self.OUTPUT] = write_whole(out_json, json.dumps(metrics, indent=2))  # last: an existing JSON means a finished run
+            # last: an existing JSON means a finished run
+            results[self.OUTPUT] = str(write_text(out_json, json.dumps(metrics, indent=2)))
         except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
             raise QgsProcessingException(str(exc)) from exc
         finally:

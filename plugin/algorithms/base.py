@@ -162,19 +162,11 @@ def self_contained_html(report_html: Path) -> str:
     return re.sub(r'(src=")([^"/:]+\.png)"', embed, text)
 
 
-def write_whole(destination: str, text: str) -> str:
-    """Write ``text`` to ``destination`` whole or not at all (a temporary file beside it, then a rename)."""
-    target = Path(destination)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
-    return str(target)
-
-
 def write_report(report_html: Path, destination: str) -> str:
     """Write a run's HTML report to ``destination`` as one self-contained file (written, then renamed)."""
-    return write_whole(destination, self_contained_html(report_html))
+    from ...core.io.write import write_text
+
+    return str(write_text(destination, self_contained_html(report_html)))
 
 
 def move_raster(staged: Path, destination: str) -> str:

@@ -21,13 +21,13 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from ...core.evaluation.protocol import SPLIT_KINDS
 from ...core.methods import METHOD_TITLES
 from ...core.methods import METHODS as METHOD_KEYS
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
-from .base import FeedbackReporter, HyperSynthAlgorithm, labels_file, raster_file, write_whole
+from .base import FeedbackReporter, HyperSynthAlgorithm, labels_file, raster_file
 from .train_bundle import clip_weights_for
 
-SPLITS = ("random", "disjoint")
 DEFAULT_METHODS = ("rf", "svm", "cnn-pseudo", "augment")  # the baselines, the ablation and the product
 
 
@@ -114,6 +114,7 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
         from ...core.bench import (bench_documents, load_own_scene, own_scene_name, parse_counts, parse_seeds,
                                    run_bench)
+        from ...core.io.write import write_text
         from ...core.methods import MethodSettings
         from ...core.progress import Cancelled
 
@@ -122,7 +123,7 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         reference = labels_file(self.parameterAsLayer(parameters, self.REFERENCE, context), "reference", context,
                                 feedback)
         methods = [METHOD_KEYS[i] for i in self.parameterAsEnums(parameters, self.METHODS, context)]
-        splits = [SPLITS[i] for i in self.parameterAsEnums(parameters, self.SPLITS, context)]
+        splits = [SPLIT_KINDS[i] for i in self.parameterAsEnums(parameters, self.SPLITS, context)]
         out_md = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         out_json = self.parameterAsFileOutput(parameters, self.JSON, context)
         if not methods or not splits:
@@ -149,9 +150,9 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
                    f"{seeds}, methods {', '.join(methods)}, splits {', '.join(splits)}, preset {preset}, synthetic "
                    f"weight {settings.synthetic_weight:g}")
         document, text = bench_documents(runs, command, preset)
-        results = {self.OUTPUT: write_whole(out_md, text)}
+        results = {self.OUTPUT: str(write_text(out_md, text))}
         if out_json:
-            results[self.JSON] = write_whole(out_json, json.dumps(document, indent=1))
+            results[self.JSON] = str(write_text(out_json, json.dumps(document, indent=1)))
         feedback.setProgress(100.0)
         return results
 
