@@ -426,6 +426,7 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
         return 0
     settings = MethodSettings(preset=args.preset, device=args.device, pseudo_labels=args.pseudo_labels,
                               synthetic_weight=getattr(args, "synthetic_weight", MethodSettings.synthetic_weight),
+                              forest_inputs=getattr(args, "forest_inputs", MethodSettings.forest_inputs),
                               spatial_smoothing=getattr(args, "spatial_smoothing", None),
                               diffusion_features=getattr(args, "diffusion_features", True),
                               pseudo_labeller=getattr(args, "pseudo_labeller", MethodSettings.pseudo_labeller),

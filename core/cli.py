@@ -69,7 +69,7 @@ def _synthesis_args(p: argparse.ArgumentParser) -> None:
     _pseudo_arg(p)
 
 
-def _synthetic_weight_arg(p: argparse.ArgumentParser) -> None:
+def _blend_args(p: argparse.ArgumentParser) -> None:
     from .methods import MethodSettings  # numpy only: --help stays fast
 
     p.add_argument("--synthetic-weight", type=float, default=MethodSettings.synthetic_weight,
@@ -77,6 +77,10 @@ def _synthetic_weight_arg(p: argparse.ArgumentParser) -> None:
                         "your labels (default 0.5; 1 = as much as your labels). In the benchmarks they add most "
                         "with 2 labels per class on a hard scene and cost a little where the labels alone already "
                         "classify well (BENCHMARKS section 4, session 14)")
+    p.add_argument("--forest-inputs", default=MethodSettings.forest_inputs,
+                   help="what the blend's random forest splits on: spectrum+shape+slope (default: the spectrum, its "
+                        "brightness-free shape and its band-to-band slope) or spectrum (the design before session 16, "
+                        "for comparison; the rf baseline always uses the spectrum)")
 
 
 def _pseudo_arg(p: argparse.ArgumentParser) -> None:
@@ -136,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels-per-class", type=int, default=5, help="sparse labels drawn per class (default 5)")
     _common_run_args(p)
     _synthesis_args(p)
-    _synthetic_weight_arg(p)
+    _blend_args(p)
 
     for name, helptext in (("augment-classify", "synthesise labelled patches from prompts and classify the scene"),
                            ("baseline", "classify with a spectral baseline (random forest or SVM)")):
@@ -151,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "augment-classify":
             p.add_argument("--bundle", help="reuse a synthesis model bundle instead of training one")
             _synthesis_args(p)
-            _synthetic_weight_arg(p)
+            _blend_args(p)
         else:
             p.add_argument("--method", default="rf", choices=["rf", "svm", "cnn"])
         _common_run_args(p)
@@ -205,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="fast", choices=["tiny", "fast", "full"])
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     _pseudo_arg(p)
-    _synthetic_weight_arg(p)
+    _blend_args(p)
     p.add_argument("--merge", nargs="+", metavar="JSON",
                    help="instead of running: merge the runs of earlier --json files into one set of tables")
     p.add_argument("--json", help="write the result rows as JSON here")
@@ -224,6 +228,7 @@ def _settings(args: argparse.Namespace):
                           synthetic_per_class=getattr(args, "synthetic_per_class", None),
                           balance_rate=getattr(args, "balance_rate", 0.5),
                           synthetic_weight=getattr(args, "synthetic_weight", MethodSettings.synthetic_weight),
+                          forest_inputs=getattr(args, "forest_inputs", MethodSettings.forest_inputs),
                           guidance=getattr(args, "guidance", None),
                           steps=getattr(args, "steps", None), anchor_strength=getattr(args, "anchor_strength", 0.5),
                           pseudo_labels=getattr(args, "pseudo_labels", None),

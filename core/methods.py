@@ -61,13 +61,18 @@ class MethodSettings:
     steps: Optional[int] = None  # DDIM steps; None = the preset's
     spatial_smoothing: Optional[float] = None  # σ (px) of the probability smoothing; None = chosen by CV, 0 = off
     diffusion_features: bool = True  # cnn-pseudo/augment: an SVM on the scene diffusion model's features may join the blend
+    forest_inputs: str = "spectrum+shape+slope"  # what the blend's forest splits on ("spectrum": before session 16)
     device: str = "auto"  # "auto", "cpu" or "cuda"
     clip_weights: Optional[str] = None  # local file of CLIP ViT-B-32 weights (else open_clip's cache, else fallback)
     seed: int = 0  # seeds every random choice of the run
     synthesis_model: Any = None  # a trained SynthesisModel to reuse (skips synthesis training)
 
     def __post_init__(self) -> None:
-        """Refuse loss shares the training cannot use, before anything runs or is written."""
+        """Refuse loss shares and forest inputs the training cannot use, before anything runs or is written."""
+        from .classify.baselines import FOREST_INPUTS
+
+        if self.forest_inputs not in FOREST_INPUTS:
+            raise ValueError(f"forest_inputs must be one of {', '.join(FOREST_INPUTS)}; got {self.forest_inputs!r}")
         for name, what, hint in (
                 ("synthetic_weight", "synthetic patches",
                  "To classify without synthetic patches, use the no-synthesis blend (method cnn-pseudo)."),
@@ -369,7 +374,8 @@ def _forest_for(settings: MethodSettings) -> Classifier:
     from .classify.baselines import SpectralRandomForest
 
     # 500 trees as the RF baseline; the tiny preset (tests) grows fewer, the blend's share is what it tests.
-    return SpectralRandomForest(n_estimators=50 if settings.preset == "tiny" else 500, seed=settings.seed)
+    return SpectralRandomForest(n_estimators=50 if settings.preset == "tiny" else 500, seed=settings.seed,
+                                inputs=settings.forest_inputs)
 
 
 def choose_blend(settings: MethodSettings, cube: np.ndarray, valid: np.ndarray, labelled: tuple[np.ndarray, np.ndarray],
@@ -425,7 +431,8 @@ def _fit_weighted(settings: MethodSettings, patch_size: int, parts: list[tuple[n
 
     A part's share is its total loss weight relative to the real labels' (per patch: share × real count /
     part count), so a few real labels are not drowned by hundreds of synthetic or pseudo-labelled patches.
-    Every member of a blend learns from the same weighted patches (the forest from their centre spectra).
+    Every member of a blend learns from the same weighted patches (the forest from their centre spectra, with the
+    spectra's shape and slope unless ``settings.forest_inputs`` says "spectrum").
     """
     samples, labels, weights = _weighted_parts(parts)
     if blend is not None:

@@ -33,6 +33,20 @@ def _spectra(samples: np.ndarray, bands: Optional[int] = None) -> np.ndarray:
     return spectra
 
 
+def _shape_and_slope(spectra: np.ndarray) -> np.ndarray:
+    """``(N, B)`` spectra to ``(N, 3B - 1)``: the spectrum, its shape (brightness removed: L2-normalised) and its
+    slope (first difference between neighbouring bands)."""
+    shape = spectra / np.maximum(np.linalg.norm(spectra, axis=1, keepdims=True), 1e-12)  # (N, B)
+    slope = np.diff(spectra, axis=1)  # (N, B - 1)
+    return np.concatenate([spectra, shape, slope], axis=1).astype(np.float32)
+
+
+# What the forest splits on. Shape and slope were chosen on EnMAP Potsdam's 14 train tiles and judged on its two
+# held-out tiles (BENCHMARKS §4, session 16): they let a tree compare spectra of different brightness, which
+# raw reflectance thresholds cannot with 2-5 labels per class.
+FOREST_INPUTS = {"spectrum": lambda spectra: spectra, "spectrum+shape+slope": _shape_and_slope}
+
+
 def _training_arrays(samples: np.ndarray, labels: np.ndarray, sample_weight: Optional[np.ndarray]
                      ) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
     """Validated ``(N, B)`` spectra, ``(N,)`` class indices and optional ``(N,)`` weights."""
@@ -90,14 +104,19 @@ class SpectralRandomForest:
     patch_size = 1
 
     def __init__(self, n_estimators: int = 500, seed: int = 0, n_jobs: Optional[int] = -1,
-                 trees_per_step: int = 100) -> None:
+                 trees_per_step: int = 100, inputs: str = "spectrum") -> None:
         """
         Args:
             n_estimators: number of trees.
             seed: random state of the forest (same seed, same forest).
             n_jobs: parallel jobs for sklearn (-1 = every core; 1 in tests on shared machines).
             trees_per_step: trees grown between two progress/cancel checks.
+            inputs: what the trees split on, a key of :data:`FOREST_INPUTS`: "spectrum" (the RF baseline) or
+                "spectrum+shape+slope" (the blend's forest).
         """
+        if inputs not in FOREST_INPUTS:
+            raise ValueError(f"unknown forest inputs {inputs!r}; choose one of {', '.join(FOREST_INPUTS)}")
+        self.inputs = inputs
         self.n_estimators = int(n_estimators)
         self.seed = int(seed)
         self.n_jobs = n_jobs
@@ -109,7 +128,8 @@ class SpectralRandomForest:
 
     def fit(self, samples: np.ndarray, labels: np.ndarray, *, sample_weight: Optional[np.ndarray] = None,
             reporter: Reporter = NULL_REPORTER) -> "SpectralRandomForest":
-        x, y, w = _training_arrays(samples, labels, sample_weight)
+        spectra, y, w = _training_arrays(samples, labels, sample_weight)
+        x = FOREST_INPUTS[self.inputs](spectra)  # (N, F)
         # warm_start grows the same trees as one fit with n_estimators (sklearn skips the used seeds).
         forest = RandomForestClassifier(n_estimators=0, warm_start=True, random_state=self.seed, n_jobs=self.n_jobs)
         for grown in range(self.trees_per_step, self.n_estimators + self.trees_per_step, self.trees_per_step):
@@ -117,14 +137,14 @@ class SpectralRandomForest:
             forest.set_params(n_estimators=min(grown, self.n_estimators))
             forest.fit(x, y, sample_weight=w)
             reporter.progress(min(grown, self.n_estimators) / self.n_estimators, "random forest")
-        self._forest, self._trees, self.n_classes, self.bands = forest, None, int(y.max()) + 1, x.shape[1]
+        self._forest, self._trees, self.n_classes, self.bands = forest, None, int(y.max()) + 1, spectra.shape[1]
         return self
 
     def predict_proba(self, samples: np.ndarray) -> np.ndarray:
         """``(N, n_classes)`` float32: the trees' class probabilities, averaged."""
         if self._forest is None and self._trees is None:
             raise NotFittedError("fit the random forest before predicting")
-        x = _spectra(samples, self.bands)
+        x = FOREST_INPUTS[self.inputs](_spectra(samples, self.bands))  # (N, F)
         if self._forest is None:
             return _walk_trees(self._trees, x)
         return _full_columns(self._forest.predict_proba(x), self._forest.classes_, self.n_classes)
@@ -146,7 +166,7 @@ class SpectralRandomForest:
         if self._forest is None and self._trees is None:
             raise NotFittedError("fit the random forest before saving it")
         return {"format": FOREST_FORMAT, "n_estimators": self.n_estimators, "seed": self.seed,
-                "n_bands": self.bands, "n_classes": self.n_classes}
+                "n_bands": self.bands, "n_classes": self.n_classes, "inputs": self.inputs}
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, Any], config: dict[str, Any]) -> "SpectralRandomForest":
@@ -160,7 +180,9 @@ class SpectralRandomForest:
         n_nodes = len(trees.get("left", ()))
         if missing or any(len(trees[k]) != n_nodes for k in ("right", "feature", "threshold", "value")):
             raise ValueError(f"the saved random forest is incomplete or inconsistent (missing {missing or 'none'})")
-        forest = cls(n_estimators=int(config["n_estimators"]), seed=int(config["seed"]))
+        # Bundles written before session 16 have no "inputs": their forests split on the spectrum alone.
+        forest = cls(n_estimators=int(config["n_estimators"]), seed=int(config["seed"]),
+                     inputs=str(config.get("inputs", "spectrum")))
         forest.bands, forest.n_classes = int(config["n_bands"]), int(config["n_classes"])
         if trees["value"].shape[1] != forest.n_classes:
             raise ValueError("the saved random forest's leaves do not match its number of classes")
@@ -191,7 +213,7 @@ def _tree_arrays(forest: RandomForestClassifier, n_classes: int) -> dict[str, np
 
 
 def _walk_trees(trees: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-    """``(N, K)`` mean leaf probabilities of all trees for ``(N, B)`` float32 spectra, all trees at once.
+    """``(N, K)`` mean leaf probabilities of all trees for ``(N, F)`` float32 forest inputs, all trees at once.
 
     As in sklearn, a sample goes left when its feature value is <= the node's (float64) threshold.
     """

@@ -52,6 +52,43 @@ def test_baselines_handle_one_and_two_samples_per_class(make, n_per_class):
     assert (clf.predict_proba(x).argmax(axis=1) == y).all()  # its own training labels
 
 
+def test_forest_on_shape_and_slope_sees_past_brightness():
+    """Two classes that differ in spectral shape, each pixel scaled by its own brightness (shade, slope, mixing):
+    with 3 labels per class, thresholds on reflectance split on brightness; the shape and slope do not."""
+    rng = np.random.default_rng(5)
+    wl = np.linspace(0, 1, BANDS)
+    shapes = np.stack([0.3 + 0.2 * wl, 0.5 - 0.2 * wl])  # rising and falling spectra, equally bright on average
+
+    def draw(n):
+        y = np.repeat([0, 1], n)
+        brightness = rng.uniform(0.3, 2.0, (2 * n, 1))
+        return (shapes[y] * brightness + rng.normal(0, 0.01, (2 * n, BANDS))).astype(np.float32), y
+
+    x, y = draw(3)
+    test_x, test_y = draw(300)
+    scores = {}
+    for inputs in ("spectrum", "spectrum+shape+slope"):
+        forest = SpectralRandomForest(n_estimators=100, seed=0, n_jobs=1, inputs=inputs).fit(x, y)
+        scores[inputs] = (forest.predict_proba(test_x).argmax(axis=1) == test_y).mean()
+        assert forest.bands == BANDS  # the band count a scene must have, not the number of derived inputs
+    assert scores["spectrum+shape+slope"] > 0.95
+    assert scores["spectrum+shape+slope"] > scores["spectrum"] + 0.1
+
+
+def test_forest_inputs_are_checked_saved_and_old_bundles_read_as_spectrum():
+    x, y = spectra(10, seed=6)
+    forest = SpectralRandomForest(n_estimators=30, seed=1, n_jobs=1, inputs="spectrum+shape+slope").fit(x, y)
+    config = forest.config_dict()
+    assert config["inputs"] == "spectrum+shape+slope"
+    loaded = SpectralRandomForest.from_tensors(forest.to_tensors(), config)
+    np.testing.assert_array_equal(loaded.predict_proba(x), forest.predict_proba(x))  # same inputs when walked
+    plain = SpectralRandomForest(n_estimators=30, seed=1, n_jobs=1).fit(x, y)
+    old = {k: v for k, v in plain.config_dict().items() if k != "inputs"}  # as written before session 16
+    assert SpectralRandomForest.from_tensors(plain.to_tensors(), old).inputs == "spectrum"
+    with pytest.raises(ValueError, match="unknown forest inputs 'ndvi'; choose one of spectrum, spectrum\\+shape"):
+        SpectralRandomForest(inputs="ndvi")
+
+
 def test_svm_chooses_hyper_parameters_only_with_enough_labels():
     few = SpectralSVM(seed=0).fit(*spectra(2, seed=4))
     assert few.chosen["C"] == 100.0 and few.chosen["gamma"] == pytest.approx(1 / BANDS)

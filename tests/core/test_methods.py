@@ -40,6 +40,16 @@ def test_synthetic_weight_is_the_synthetic_patches_share_of_the_training_loss():
             MethodSettings(synthetic_weight=bad)
 
 
+def test_the_blend_forest_splits_on_the_settings_inputs():
+    from hypersynth.core.methods import _forest_for
+
+    assert MethodSettings().forest_inputs == "spectrum+shape+slope"
+    assert _forest_for(MethodSettings()).inputs == "spectrum+shape+slope"
+    assert _forest_for(MethodSettings(forest_inputs="spectrum")).inputs == "spectrum"
+    with pytest.raises(ValueError, match="forest_inputs must be one of spectrum, spectrum\\+shape\\+slope; got 'raw'"):
+        MethodSettings(forest_inputs="raw")
+
+
 def test_fit_method_needs_two_labelled_classes():
     cube = np.random.default_rng(0).random((5, 8, 8)).astype(np.float32)
     labels = np.zeros((8, 8), int)

@@ -150,6 +150,10 @@ def test_cli_baseline_with_cog_and_clear_errors(scene_files, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "synthetic_weight must be a number in (0, 10]" in err and "cnn-pseudo" in err
     assert not (tmp_path / "aug").exists()  # refused before anything is written
+    rc = cli_main(["augment-classify", "--scene", str(scene), "--labels", str(labels), "--prompts", str(classes),
+                   "--out", str(tmp_path / "aug"), "--preset", "tiny", "--forest-inputs", "raw", "--quiet"])
+    assert rc == 2 and "forest_inputs must be one of spectrum, spectrum+shape+slope" in capsys.readouterr().err
+    assert not (tmp_path / "aug").exists()
 
 
 def test_bench_writes_the_stable_json_rows(tmp_path):
