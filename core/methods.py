@@ -421,7 +421,8 @@ def _fit_blend(settings: MethodSettings, patch_size: int, parts: list[tuple[np.n
                                               model=model)
     clf = _fit_weighted(settings, patch_size, parts, reporter.sub(0.5, 1.0), blend=blend, smoothing=smoothing,
                         model=model)
-    return clf, [blend.note(listing=False), smoothing.note(), clf.cnn.training_note()]  # report: blend.table()
+    return clf, [blend.note(listing=False), smoothing.note(), clf.cnn.training_note(),
+                 clf.forest.training_note()]  # report: blend.table()
 
 
 def _fit_weighted(settings: MethodSettings, patch_size: int, parts: list[tuple[np.ndarray, np.ndarray, float]],

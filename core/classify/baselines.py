@@ -45,6 +45,8 @@ def _shape_and_slope(spectra: np.ndarray) -> np.ndarray:
 # held-out tiles (BENCHMARKS §4, session 16): they let a tree compare spectra of different brightness, which
 # raw reflectance thresholds cannot with 2-5 labels per class.
 FOREST_INPUTS = {"spectrum": lambda spectra: spectra, "spectrum+shape+slope": _shape_and_slope}
+FOREST_INPUT_WORDS = {"spectrum": "each pixel's spectrum",
+                      "spectrum+shape+slope": "each pixel's spectrum, its shape and its slope"}
 
 
 def _training_arrays(samples: np.ndarray, labels: np.ndarray, sample_weight: Optional[np.ndarray]
@@ -148,6 +150,10 @@ class SpectralRandomForest:
         if self._forest is None:
             return _walk_trees(self._trees, x)
         return _full_columns(self._forest.predict_proba(x), self._forest.classes_, self.n_classes)
+
+    def training_note(self) -> str:
+        """One line for the run's report: what the trees split on."""
+        return f"spectral forest: {self.n_estimators} trees on {FOREST_INPUT_WORDS[self.inputs]}"
 
     # -------------------------------------------------------------------------------- persistence
     # A forest is saved as flat node arrays (safetensors), never pickled: a bundle from a stranger must not

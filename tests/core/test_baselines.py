@@ -80,6 +80,7 @@ def test_forest_inputs_are_checked_saved_and_old_bundles_read_as_spectrum():
     forest = SpectralRandomForest(n_estimators=30, seed=1, n_jobs=1, inputs="spectrum+shape+slope").fit(x, y)
     config = forest.config_dict()
     assert config["inputs"] == "spectrum+shape+slope"
+    assert forest.training_note() == "spectral forest: 30 trees on each pixel's spectrum, its shape and its slope"
     loaded = SpectralRandomForest.from_tensors(forest.to_tensors(), config)
     np.testing.assert_array_equal(loaded.predict_proba(x), forest.predict_proba(x))  # same inputs when walked
     plain = SpectralRandomForest(n_estimators=30, seed=1, n_jobs=1).fit(x, y)

@@ -180,4 +180,5 @@ def test_augment_uses_anchors_pseudo_labels_and_the_scene_patch_size():
     assert int(pseudo.split()[0]) > 0 and "soil: " in pseudo and pseudo.endswith("agreeing pixels)")
     assert fitted.pseudo_per_class.sum() == int(pseudo.split()[0])  # the counts the benchmark records
     assert "CNN: trained" in text or "CNN: early stopping" in text  # how long the final CNN trained, and why
+    assert "spectral forest: 50 trees on each pixel's spectrum, its shape and its slope" in text  # and the forest
     assert len(fitted.synthetic) > 0 and set(np.unique(fitted.synthetic.labels)) <= {1, 2}
