@@ -49,7 +49,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             "diffusion transformer, trained on all pixels and your labels), synthesises extra labelled patches "
             "for each class from its prompt, starting from your labelled patches noised by the anchor strength "
             "(rare classes get more, set by the balance rate), and trains a spectral-spatial CNN and a random "
-            "forest on the spectra with the real and synthetic patches (plus, if you ask for them, pseudo-labels: "
+            "forest on the spectra, their shape and slope, with the real and synthetic patches (plus, if you ask for them, pseudo-labels: "
             "unlabelled pixels from the more confident half of each class, as a first blend trained on your "
             "labels sees it, whose spectrum is also nearest that class's labelled mean; none by default, as in "
             "the benchmarks they cost accuracy), and an SVM on the diffusion model's own "
