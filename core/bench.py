@@ -34,6 +34,10 @@ class RunResult:
     n_train: int
     n_test: int
     choices: dict[str, float] = field(default_factory=dict)  # CNN share, smoothing σ (the labels chose), pseudo-labels
+    # Every blend the labels' CV scored (shares, CV balanced accuracy and log-loss) with its OA on the test pixels
+    # before smoothing: for studying the choice rule on a development scene (bench --scene); a rule picked from a
+    # benchmark's own test pixels would be tuned on them. Empty for other methods and member rows.
+    blends: list[dict[str, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -223,7 +227,29 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
         ev = evaluate(truth, fitted.class_ids[np.argmax(p_, axis=1)], data.classes)
         results.append(RunResult(dataset, n, split_kind, name, seed, ev.oa, ev.aa, ev.kappa, seconds,
                                  int(split.train_mask.sum()), int(len(rows)), choices))
+    if members:
+        results[0].blends = every_blend(clf.choice, {m: p_[:, rows, cols].T for m, p_ in scored_maps.items()},
+                                         truth, fitted.class_ids)
     return results
+
+
+def every_blend(choice: Any, member_probs: dict[str, np.ndarray], truth: np.ndarray, class_ids: np.ndarray
+                 ) -> list[dict[str, float]]:
+    """Each blend the CV scored: its shares, CV balanced accuracy and log-loss, and the OA on the test pixels of
+    the members' ``(n, K)`` probabilities blended at those shares (before smoothing)."""
+    from .classify.ensemble import member_weights
+
+    rows = []
+    for (c, d), score in sorted(choice.scores.items(), key=lambda item: (item[0][1], item[0][0])):
+        w = member_weights(c, d)
+        blend = np.zeros(next(iter(member_probs.values())).shape, np.float32)  # (n, K), summed as the ensemble does
+        for m, share in w.items():
+            if share > 0:
+                blend += share * member_probs[m]
+        rows.append({"cnn_weight": c, "dfeat_weight": d, "cv_balanced_accuracy": score,
+                     "cv_log_loss": choice.log_losses.get((c, d), float("nan")),
+                     "oa": float((class_ids[np.argmax(blend, axis=1)] == truth).mean())})
+    return rows
 
 
 def _probability_map(classifier: Any, cube: np.ndarray, valid: np.ndarray,

@@ -60,6 +60,9 @@ class BlendChoice:
     repeats: int = 1  # times the folds were drawn afresh (their held-out predictions pooled)
     dfeat_weight: float = 0.0  # the diffusion-feature SVM's share of the whole blend (0 = not a member)
     with_dfeat: bool = False  # whether the diffusion-feature SVM was a candidate member
+    log_losses: dict[tuple[float, float], float] = field(default_factory=dict)  # CV log-loss per (cnn, dfeat):
+    # a continuous score of the same held-out predictions, recorded (not used to choose) so that a choice rule can
+    # be studied on a development scene (BENCHMARKS §4, session 16)
 
     def weights(self) -> dict[str, float]:
         """Each member's share of the blend."""
@@ -177,6 +180,12 @@ def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.nda
 
     scores = {key: float(balanced_accuracy_score(y_all, np.argmax(blended(pooled, key), axis=1)))
               for key in candidates}
+    picked = np.arange(len(y_all))
+
+    def log_loss(key: tuple[float, float]) -> float:  # mean -log p(true class); by hand: members' zeros are exact
+        return float(-np.log(np.maximum(blended(pooled, key)[picked, y_all], 1e-7)).mean())
+
+    log_losses = {key: log_loss(key) for key in candidates}
     best = max(scores.values())
     chosen = next(key for key in candidates if scores[key] >= best - 1e-12)  # the most even of the best
     reporter.progress(1.0, "cross-validation")
@@ -193,7 +202,8 @@ def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.nda
         sigma = min((s for s in widths if sigma_scores[s] >= best - 1e-12), key=lambda s: (-confidence[s], s))
         return SmoothingChoice(float(sigma), k, sigma_scores, repeats=repeats)
 
-    choice = BlendChoice(chosen[0], k, scores, repeats, dfeat_weight=chosen[1], with_dfeat=with_dfeat)
+    choice = BlendChoice(chosen[0], k, scores, repeats, dfeat_weight=chosen[1], with_dfeat=with_dfeat,
+                         log_losses=log_losses)
     return choice, resolve_smoothing(smoothing, choose_width)
 
 

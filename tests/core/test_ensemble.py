@@ -12,6 +12,7 @@ from hypersynth.core.classify.cnn import SpectralSpatialCNN
 from hypersynth.core.classify.ensemble import (CNN_WEIGHTS, DEFAULT_CNN_WEIGHT, DEFAULT_DFEAT_WEIGHT,
                                                SpectralSpatialEnsemble, candidate_blends, choose_blend_and_smoothing)
 from hypersynth.core.classify.spatial import SIGMAS
+from hypersynth.core.bench import every_blend
 from hypersynth.core.cli import main as cli_main
 from hypersynth.core.demo import make_demo_scene, sparse_labels
 from hypersynth.core.io.classes import write_classes
@@ -92,6 +93,12 @@ def test_cv_gives_the_blend_to_the_member_that_predicts_held_out_labels():
     assert to_cnn.cnn_weight > 0.5 and to_forest.cnn_weight < 0.5
     assert to_cnn.dfeat_weight == 0.0 and not to_cnn.with_dfeat and "diffusion" not in to_cnn.note()
     assert to_cnn.scores[(to_cnn.cnn_weight, 0.0)] == 1.0 and "cross-validation" in to_cnn.note()
+    # the held-out log-loss of every blend is kept beside its balanced accuracy: the right CNN gives the true class
+    # probability c (its share) on the two classes the wrong forest misses, and 1 on class 0
+    assert set(to_cnn.log_losses) == set(to_cnn.scores)
+    assert to_cnn.log_losses[(0.5, 0.0)] == pytest.approx(-2 / 3 * np.log(0.5), rel=1e-6)
+    losses = [to_cnn.log_losses[(w, 0.0)] for w in CNN_WEIGHTS]  # shares 0 … 1: the loss falls as the CNN's rises
+    assert losses == sorted(losses, reverse=True) and losses[-1] == pytest.approx(0.0, abs=1e-6)
     one_label = _choose_share(y[::4], lambda: _Fixed(True), lambda: _Fixed(False))
     assert one_label.folds == 0 and one_label.cnn_weight == DEFAULT_CNN_WEIGHT and "too few" in one_label.note()
 
@@ -116,6 +123,22 @@ def test_cv_weighs_the_diffusion_feature_member_by_what_it_predicts():
     assert smooth.folds == 4 and set(smooth.scores) == set(SIGMAS)
     one_label, _, _ = _choose_share(y[::4], lambda: _Fixed(True), lambda: _Fixed(False), dfeat_right=True)
     assert one_label.folds == 0 and one_label.dfeat_weight == DEFAULT_DFEAT_WEIGHT and "too few" in one_label.note()
+
+
+def test_bench_records_every_blend_the_cv_scored_with_its_test_accuracy():
+    y = np.repeat(np.arange(3), 4)
+    choice = _choose_share(y, lambda: _Fixed(True), lambda: _Fixed(False))  # the CNN right, the forest says 0
+    truth = np.array([0, 1, 2, 2, 1, 0])  # test pixels, class ids 1..3 (class index + 1)
+    cnn = np.eye(3, dtype=np.float32)[truth]  # right on every pixel
+    forest = np.eye(3, dtype=np.float32)[np.zeros(6, int)]  # always class index 0
+    blends = every_blend(choice, {"cnn": cnn, "forest": forest}, truth + 1, np.array([1, 2, 3]))
+    assert [(b["cnn_weight"], b["dfeat_weight"]) for b in blends] == sorted(choice.scores)
+    by_share = {b["cnn_weight"]: b for b in blends}
+    assert by_share[1.0]["oa"] == 1.0 and by_share[0.0]["oa"] == pytest.approx(2 / 6)  # the forest: class 0 only
+    assert by_share[0.75]["cv_balanced_accuracy"] == choice.scores[(0.75, 0.0)]
+    assert by_share[0.75]["cv_log_loss"] == choice.log_losses[(0.75, 0.0)]
+    ensemble = SpectralSpatialEnsemble(_Fixed(True).fit(None, y), _Fixed(False).fit(None, y), 0.75)
+    assert by_share[0.75]["oa"] == float((np.argmax(ensemble.blend(cnn=cnn, forest=forest), axis=1) == truth).mean())
 
 
 def test_ties_go_to_the_most_even_blend():
@@ -201,3 +224,9 @@ def test_bench_scores_each_member_of_the_blend(tmp_path):
     # how many pseudo-labels the run drew and over how many classes, so a run without any shows in its JSON
     # (tiny preset: up to 4 per class, the demo has 6 classes)
     assert 1 <= choices["pseudo_classes"] <= 6 and choices["pseudo_classes"] <= choices["pseudo_labels"] <= 4 * 6
+    # this draw puts one class's 3 labels in one touching region: too few to cross-validate, so no blend was scored
+    assert all(r["blends"] == [] for r in data["runs"])
+    for run in data["runs"]:  # files written before session 16 have no "blends": they still merge
+        del run["blends"]
+    path.write_text(json.dumps(data))
+    assert cli_main(["bench", "--merge", str(path), "--json", str(tmp_path / "merged.json"), "--quiet"]) == 0
