@@ -1,0 +1,124 @@
+"""How rules for choosing the blend's shares would have scored, from the blends a benchmark recorded.
+
+Every blend run of ``bench --json`` (since session 16) lists each blend the labels' cross-validation scored: its
+shares, its CV balanced accuracy and log-loss, and its OA on the test pixels before smoothing. This prints, per
+dataset × split × N, the mean test OA (and each seed's) of the blend each rule would have chosen:
+
+- ``shipped``: the highest CV balanced accuracy, ties to the most even blend (what the product does);
+- ``log-loss``: the lowest CV log-loss;
+- ``accuracy, then log-loss``: the highest CV balanced accuracy, ties to the lowest log-loss;
+- ``forest unless beaten by M``: the forest alone unless a blend's CV balanced accuracy beats the forest's by at
+  least ``--margin`` (then the shipped rule among those);
+- ``forest alone``, ``most even`` (fixed blends, no CV), and ``best on the test pixels`` (the ceiling any rule could
+  reach; no rule can know it).
+
+Run it on a **development scene** (``bench --scene``): a rule read off a benchmark's own test pixels would be
+tuned on them. The shipped OA column is the run's blend row (``augment:blend``) recomputed, a check on the records.
+
+    .venv/bin/python scripts/blend_rules.py 'docs/bench/dev16_N*_s*.json' --method augment --margin 0.05
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+from typing import Callable, Optional
+
+import numpy as np
+
+from hypersynth.core.bench import RunResult, merge_bench_files
+from hypersynth.core.classify.ensemble import candidate_blends
+
+Blend = dict[str, float]
+FOREST = (0.0, 0.0)  # (CNN share of the pair, diffusion-feature share): the forest alone
+
+
+def _key(blend: Blend) -> tuple[float, float]:
+    return float(blend["cnn_weight"]), float(blend["dfeat_weight"])
+
+
+def _evenness_order(blends: list[Blend]) -> list[Blend]:
+    """The blends in the product's tie order (the most even first; :func:`candidate_blends`)."""
+    order = {key: i for i, key in enumerate(candidate_blends(any(_key(b)[1] > 0 for b in blends)))}
+    return sorted(blends, key=lambda b: order.get(_key(b), len(order)))
+
+
+def shipped(blends: list[Blend]) -> Blend:
+    """The highest CV balanced accuracy, ties to the most even blend."""
+    ordered = _evenness_order(blends)
+    best = max(b["cv_balanced_accuracy"] for b in ordered)
+    return next(b for b in ordered if b["cv_balanced_accuracy"] >= best - 1e-12)
+
+
+def lowest_log_loss(blends: list[Blend]) -> Blend:
+    """The lowest CV log-loss (ties to the most even blend)."""
+    return min(_evenness_order(blends), key=lambda b: b["cv_log_loss"])
+
+
+def accuracy_then_log_loss(blends: list[Blend]) -> Blend:
+    """The highest CV balanced accuracy, ties to the lowest CV log-loss."""
+    best = max(b["cv_balanced_accuracy"] for b in blends)
+    return lowest_log_loss([b for b in blends if b["cv_balanced_accuracy"] >= best - 1e-12])
+
+
+def forest_unless_beaten(margin: float) -> Callable[[list[Blend]], Blend]:
+    """The forest alone unless another blend's CV balanced accuracy is at least ``margin`` higher."""
+    def rule(blends: list[Blend]) -> Blend:
+        forest = next((b for b in blends if _key(b) == FOREST), None)
+        if forest is None:
+            return shipped(blends)
+        better = [b for b in blends if b["cv_balanced_accuracy"] >= forest["cv_balanced_accuracy"] + margin]
+        return shipped(better) if better else forest
+    return rule
+
+
+def fixed(key: Optional[tuple[float, float]]) -> Callable[[list[Blend]], Blend]:
+    """Always the blend ``key`` (None: the most even one the CV scored)."""
+    return lambda blends: (_evenness_order(blends)[0] if key is None
+                           else next(b for b in blends if _key(b) == key))
+
+
+def rules(margin: float) -> dict[str, Callable[[list[Blend]], Blend]]:
+    """The rules compared, by the name the table shows."""
+    return {"shipped": shipped, "log-loss": lowest_log_loss, "accuracy, then log-loss": accuracy_then_log_loss,
+            f"forest unless beaten by {margin:g}": forest_unless_beaten(margin), "forest alone": fixed(FOREST),
+            "most even": fixed(None), "best on the test pixels": lambda blends: max(blends, key=lambda b: b["oa"])}
+
+
+def rule_table(runs: list[RunResult], method: str, margin: float) -> str:
+    """Markdown: a row per dataset × split × N × rule with the chosen blends' mean test OA and each seed's."""
+    recorded = [r for r in runs if r.method == method and r.blends]
+    if not recorded:
+        raise SystemExit(f"no {method!r} run with recorded blends (bench writes them since session 16)")
+    lines = ["| dataset | split | N | rule | mean OA | − shipped | per seed (OA %: chosen c/d) |",
+             "|---|---|---|---|---|---|---|"]
+    for setting in sorted({(r.dataset, r.split, r.labels_per_class) for r in recorded}):
+        cell = sorted((r for r in recorded if (r.dataset, r.split, r.labels_per_class) == setting),
+                      key=lambda r: r.seed)
+        base = np.mean([shipped(r.blends)["oa"] for r in cell]) * 100
+        for name, rule in rules(margin).items():
+            chosen = [rule(r.blends) for r in cell]
+            mean = np.mean([b["oa"] for b in chosen]) * 100
+            seeds = ", ".join(f"s{r.seed} {b['oa'] * 100:.1f}: {b['cnn_weight']:g}/{b['dfeat_weight']:g}"
+                              for r, b in zip(cell, chosen))
+            lines.append(f"| {setting[0]} | {setting[1]} | {setting[2]} | {name} | {mean:.1f} | {mean - base:+.1f} "
+                         f"| {seeds} |")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", help="bench --json files (globs allowed)")
+    parser.add_argument("--method", default="augment", help="the blended method (default augment)")
+    parser.add_argument("--margin", type=float, default=0.05,
+                        help="CV balanced accuracy a blend needs above the forest's to replace it (default 0.05)")
+    args = parser.parse_args(argv)
+    paths = sorted({p for pattern in args.files for p in glob.glob(pattern)})
+    if not paths:
+        raise SystemExit(f"no file matches {args.files}")
+    print(rule_table(merge_bench_files(paths), args.method, args.margin))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
