@@ -213,7 +213,7 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
         maps = [(method, final)] + [(f"{method}:{name}", m) for name, m in scored_maps.items()]
         if members:
             maps.append((f"{method}:blend", blended))  # the blend before smoothing (σ = 0: the same): what it adds
-        scored = [(name, m[:, rows, cols].T) for name, m in maps]
+        scored = [(name, m[:, rows, cols].T) for name, m in maps]  # (n, K) at the test pixels
     else:
         scored = [(method, predict_pixels(clf, cube, rows, cols, batch_size=1024, reporter=NULL_REPORTER,
                                           valid=scene.valid))]
@@ -228,8 +228,9 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
         results.append(RunResult(dataset, n, split_kind, name, seed, ev.oa, ev.aa, ev.kappa, seconds,
                                  int(split.train_mask.sum()), int(len(rows)), choices))
     if members:
-        results[0].blends = every_blend(clf.choice, {m: p_[:, rows, cols].T for m, p_ in scored_maps.items()},
-                                         truth, fitted.class_ids)
+        at_test = dict(scored)  # each member's (n, K) probabilities at the test pixels, sliced once above
+        results[0].blends = every_blend(clf.choice, {m: at_test[f"{method}:{m}"] for m in members},
+                                        truth, fitted.class_ids)
     return results
 
 
@@ -237,15 +238,11 @@ def every_blend(choice: Any, member_probs: dict[str, np.ndarray], truth: np.ndar
                  ) -> list[dict[str, float]]:
     """Each blend the CV scored: its shares, CV balanced accuracy and log-loss, and the OA on the test pixels of
     the members' ``(n, K)`` probabilities blended at those shares (before smoothing)."""
-    from .classify.ensemble import member_weights
+    from .classify.ensemble import blend_probabilities, member_weights
 
     rows = []
     for (c, d), score in sorted(choice.scores.items(), key=lambda item: (item[0][1], item[0][0])):
-        w = member_weights(c, d)
-        blend = np.zeros(next(iter(member_probs.values())).shape, np.float32)  # (n, K), summed as the ensemble does
-        for m, share in w.items():
-            if share > 0:
-                blend += share * member_probs[m]
+        blend = blend_probabilities(member_weights(c, d), member_probs)  # (n, K), as the ensemble blends
         rows.append({"cnn_weight": c, "dfeat_weight": d, "cv_balanced_accuracy": score,
                      "cv_log_loss": choice.log_losses.get((c, d), float("nan")),
                      "oa": float((class_ids[np.argmax(blend, axis=1)] == truth).mean())})

@@ -27,7 +27,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from hypersynth.core.bench import RunResult, merge_bench_files
-from hypersynth.core.classify.ensemble import candidate_blends
+from hypersynth.core.classify.ensemble import candidate_blends, most_even_best
 
 Blend = dict[str, float]
 FOREST = (0.0, 0.0)  # (CNN share of the pair, diffusion-feature share): the forest alone
@@ -44,10 +44,9 @@ def _evenness_order(blends: list[Blend]) -> list[Blend]:
 
 
 def shipped(blends: list[Blend]) -> Blend:
-    """The highest CV balanced accuracy, ties to the most even blend."""
-    ordered = _evenness_order(blends)
-    best = max(b["cv_balanced_accuracy"] for b in ordered)
-    return next(b for b in ordered if b["cv_balanced_accuracy"] >= best - 1e-12)
+    """The highest CV balanced accuracy, ties to the most even blend: the product's own rule."""
+    by_key = {_key(b): b for b in _evenness_order(blends)}
+    return by_key[most_even_best({k: b["cv_balanced_accuracy"] for k, b in by_key.items()}, list(by_key))]
 
 
 def lowest_log_loss(blends: list[Blend]) -> Blend:

@@ -50,6 +50,25 @@ def candidate_blends(with_dfeat: bool) -> list[tuple[float, float]]:
     return sorted(pairs, key=lambda pair: (round(unevenness(pair), 9), pair))
 
 
+def blend_probabilities(weights: dict[str, float], probabilities: dict[str, Optional[np.ndarray]]) -> np.ndarray:
+    """Float32 sum of each member's ``share · probabilities`` (rows or maps, all one shape); a member without a
+    share is skipped and may be None."""
+    shape = np.shape(next(p for p in probabilities.values() if p is not None))
+    proba = np.zeros(shape, np.float32)
+    for m, w in weights.items():
+        if w > 0:
+            proba += w * probabilities[m]
+    return proba
+
+
+def most_even_best(scores: dict[tuple[float, float], float], candidates: list[tuple[float, float]]
+                   ) -> tuple[float, float]:
+    """The candidate blend with the highest score, ties to the first of ``candidates`` (the most even first, as
+    :func:`candidate_blends` orders them): the rule the labels' CV chooses the shares by."""
+    best = max(scores[key] for key in candidates)
+    return next(key for key in candidates if scores[key] >= best - 1e-12)
+
+
 @dataclass
 class BlendChoice:
     """How the members' shares of the blend were chosen: cross-validation on the real labels only."""
@@ -178,16 +197,14 @@ def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.nda
         w = member_weights(*key)
         return sum(w[m] * parts[m] for m in names)
 
-    scores = {key: float(balanced_accuracy_score(y_all, np.argmax(blended(pooled, key), axis=1)))
-              for key in candidates}
+    scores, log_losses = {}, {}
     picked = np.arange(len(y_all))
-
-    def log_loss(key: tuple[float, float]) -> float:  # mean -log p(true class); by hand: members' zeros are exact
-        return float(-np.log(np.maximum(blended(pooled, key)[picked, y_all], 1e-7)).mean())
-
-    log_losses = {key: log_loss(key) for key in candidates}
-    best = max(scores.values())
-    chosen = next(key for key in candidates if scores[key] >= best - 1e-12)  # the most even of the best
+    for key in candidates:  # each candidate blended once, scored twice
+        p = blended(pooled, key)
+        scores[key] = float(balanced_accuracy_score(y_all, np.argmax(p, axis=1)))
+        # mean -log p(true class), by hand: a blend of one-hot members has exact zeros to floor
+        log_losses[key] = float(-np.log(np.maximum(p[picked, y_all], 1e-7)).mean())
+    chosen = most_even_best(scores, candidates)
     reporter.progress(1.0, "cross-validation")
 
     def choose_width() -> SmoothingChoice:  # scored for the chosen blend, on the smoothed held-out blends
@@ -326,13 +343,7 @@ class SpectralSpatialEnsemble:
               dfeat: Optional[np.ndarray] = None) -> np.ndarray:
         """Float32 blend of the members' probabilities, ``(N, n_classes)`` rows or ``(n_classes, H, W)`` maps (a
         member without a share may be None); for callers that already have them, e.g. to score the members too."""
-        given = {"cnn": cnn, "forest": forest, "dfeat": dfeat}
-        shape = np.shape(next(p for p in given.values() if p is not None))
-        proba = np.zeros(shape, np.float32)
-        for m, w in self.weights.items():
-            if w > 0:
-                proba += w * given[m]
-        return proba
+        return blend_probabilities(self.weights, {"cnn": cnn, "forest": forest, "dfeat": dfeat})
 
     def predict(self, samples: np.ndarray) -> np.ndarray:
         """``(N,)`` most probable class index per patch."""

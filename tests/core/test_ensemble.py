@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import rasterio
 
+from hypersynth.core.bench import every_blend
 from hypersynth.core.classify.baselines import SpectralRandomForest
 from hypersynth.core.classify.cnn import SpectralSpatialCNN
 from hypersynth.core.classify.ensemble import (CNN_WEIGHTS, DEFAULT_CNN_WEIGHT, DEFAULT_DFEAT_WEIGHT,
                                                SpectralSpatialEnsemble, candidate_blends, choose_blend_and_smoothing)
 from hypersynth.core.classify.spatial import SIGMAS
-from hypersynth.core.bench import every_blend
 from hypersynth.core.cli import main as cli_main
 from hypersynth.core.demo import make_demo_scene, sparse_labels
 from hypersynth.core.io.classes import write_classes
