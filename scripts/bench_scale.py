@@ -189,11 +189,19 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     rss_before = _status_kib("VmRSS")
     peak_before = _status_kib("VmHWM")  # imports + fit
     peak_reset = _reset_peak()
+    on_gpu = args.classifier == "cnn" and next(classifier.net.parameters()).device.type == "cuda"
+    if on_gpu:  # the GPU's own peak: the tile's batches live there, so it must not grow with the scene either
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        gpu_before = torch.cuda.memory_allocated()
     cpu0, t0 = time.process_time(), time.perf_counter()
     prediction = predict_scene(classifier, reader, None, tile_size=args.tile_size, batch_size=args.batch_size,
                                smoothing=args.smoothing)
+    if on_gpu:
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
     cpu_s = time.process_time() - cpu0
+    gpu_peak = torch.cuda.max_memory_allocated() if on_gpu else None
     predict_peak = _status_kib("VmHWM") if peak_reset else None
     whole_peak = max(peak_before, _status_kib("VmHWM"))
     n_valid = int((prediction.class_index >= 0).sum())
@@ -211,6 +219,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "rss_before_predict_mib": round(rss_before / 1024, 1),
             "peak_rss_predict_mib": None if predict_peak is None else round(predict_peak / 1024, 1),
             "peak_rss_mib": round(whole_peak / 1024, 1),
+            "gpu_allocated_before_predict_mib": round(gpu_before / 2**20, 1) if on_gpu else None,
+            "gpu_peak_allocated_predict_mib": round(gpu_peak / 2**20, 1) if on_gpu else None,
             "class_shares": [round(c / max(n_valid, 1), 3) for c in counts.tolist()],
             "torch_threads": torch.get_num_threads(), "load_average": os.getloadavg()}
 
@@ -243,7 +253,8 @@ def parse_size(text: str) -> tuple[int, int]:
 def markdown_table(results: list[dict[str, Any]]) -> str:
     """The results as a Markdown table, one row per measurement."""
     head = ("| size (rows × cols × bands) | classifier | smoothing σ | device | tile | batch | seconds | pixels/s "
-            "| RSS after imports MiB | RSS before predict MiB | peak RSS in predict MiB | peak RSS MiB |")
+            "| RSS after imports MiB | RSS before predict MiB | peak RSS in predict MiB | peak RSS MiB "
+            "| peak GPU memory in predict MiB |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         lines.append(f"| {r['height']} × {r['width']} × {r['bands']} | {r['classifier']} | {r.get('smoothing', 0):g} "
@@ -251,7 +262,8 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
                      f"| {r['tile_size']} | {r['batch_size']} | {r['seconds']:.1f} | {r['pixels_per_second']:,.0f} "
                      f"| {r['rss_after_imports_mib']:.0f} | {r['rss_before_predict_mib']:.0f} "
                      f"| {'n/a' if r['peak_rss_predict_mib'] is None else format(r['peak_rss_predict_mib'], '.0f')} "
-                     f"| {r['peak_rss_mib']:.0f} |")
+                     f"| {r['peak_rss_mib']:.0f} "
+                     f"| {'n/a' if r.get('gpu_peak_allocated_predict_mib') is None else format(r['gpu_peak_allocated_predict_mib'], '.0f')} |")
     return "\n".join(lines)
 
 
@@ -264,7 +276,16 @@ def machine() -> dict[str, Any]:
     except (OSError, StopIteration):
         pass
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {"cpu": model, "cores": os.cpu_count(), "ram_gib": round(ram, 1), "python": platform.python_version()}
+    gpu = None
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return {"cpu": model, "cores": os.cpu_count(), "ram_gib": round(ram, 1), "gpu": gpu,
+            "python": platform.python_version()}
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -2,7 +2,8 @@
 
 Usage: .venv/bin/python scripts/preset_timings.py --dataset salinasA --presets tiny fast full \
            --max-epochs full=2 --json docs/quality/preset_timings.json
-A preset runs its configured epochs unless --max-epochs caps them (``full=2``: two VAE and two denoiser epochs);
+A preset runs its configured epochs unless --max-epochs caps them (``full=2``: two VAE and two denoiser epochs;
+``full=25/5``: 25 VAE and 5 denoiser epochs);
 a capped run reports the measured seconds per epoch and projects the configured length from them. The
 projection leaves out what the short run never reaches (the discriminator joins the full preset's VAE after
 epoch 20), so it is a lower bound, and says so.
@@ -43,7 +44,7 @@ class StageClock:
         return out
 
 
-def time_preset(name: str, data: Any, cap: int | None, seed: int, per_class: int) -> dict:
+def time_preset(name: str, data: Any, cap: tuple[int, int] | None, seed: int, per_class: int) -> dict:
     from hypersynth.core.evaluation.protocol import few_label_split
     from hypersynth.core.ldm.config import preset
     from hypersynth.core.ldm.synthesize import synthesize
@@ -54,7 +55,8 @@ def time_preset(name: str, data: Any, cap: int | None, seed: int, per_class: int
     configured = preset(name, seed=seed)
     overrides = {}
     if cap:
-        overrides = {"vae__epochs": min(cap, configured.vae.epochs), "diffusion__epochs": min(cap, configured.diffusion.epochs)}
+        overrides = {"vae__epochs": min(cap[0], configured.vae.epochs),
+                     "diffusion__epochs": min(cap[1], configured.diffusion.epochs)}
     cfg = preset(name, seed=seed, **overrides)
     labels = np.where(scene.valid, data.labels, 0)
     split = few_label_split(labels, 5, seed, valid=scene.valid)  # 5 labels per class, as in the benchmark
@@ -79,6 +81,8 @@ def time_preset(name: str, data: Any, cap: int | None, seed: int, per_class: int
         "preset": name, "device": str(model.device), "text_source": model.text_source,
         "epochs_run": {"vae": cfg.vae.epochs, "diffusion": cfg.diffusion.epochs},
         "epochs_configured": {"vae": configured.vae.epochs, "diffusion": configured.diffusion.epochs},
+        "vae_epoch_seconds": [round(x, 2) for x in vae_epochs],
+        "diffusion_epoch_seconds": [round(x, 2) for x in diffusion_epochs],
         "seconds_per_vae_epoch": round(rate(vae_epochs), 2), "seconds_per_diffusion_epoch": round(rate(diffusion_epochs), 2),
         "seconds_other": round(rest, 1), "seconds_training_measured": round(measured, 1),
         "seconds_training_projected": round(projected, 1), "projected": (cfg.vae.epochs, cfg.diffusion.epochs) != (configured.vae.epochs, configured.diffusion.epochs),
@@ -92,8 +96,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="salinasA")
     parser.add_argument("--presets", nargs="+", default=["tiny", "fast", "full"])
-    parser.add_argument("--max-epochs", nargs="*", default=["full=2"], metavar="PRESET=N",
-                        help="cap a preset's VAE and denoiser epochs and project the rest (default: full=2)")
+    parser.add_argument("--max-epochs", nargs="*", default=["full=2"], metavar="PRESET=N[/M]",
+                        help="cap a preset's VAE and denoiser epochs (N for both, or N VAE and M denoiser epochs) "
+                             "and project the rest (default: full=2)")
     parser.add_argument("--per-class", type=int, default=100, help="patches per class in the synthesis timing")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default="docs/quality/preset_timings.json")
@@ -104,9 +109,11 @@ def main() -> int:
     caps = {}
     for item in args.max_epochs:
         key, _, value = item.partition("=")
-        if not value.isdigit() or int(value) < 1:
-            parser.error(f"--max-epochs takes PRESET=N with N >= 1, got {item!r}")
-        caps[key] = int(value)
+        vae, _, denoiser = value.partition("/")
+        denoiser = denoiser or vae
+        if not (vae.isdigit() and denoiser.isdigit()) or min(int(vae), int(denoiser)) < 1:
+            parser.error(f"--max-epochs takes PRESET=N or PRESET=N/M with N, M >= 1, got {item!r}")
+        caps[key] = (int(vae), int(denoiser))
     data = load_bench_dataset(args.dataset)
     rows = [time_preset(name, data, caps.get(name), args.seed, args.per_class) for name in args.presets]
     result = {"dataset": args.dataset, "machine": machine_description(), "presets": rows}

@@ -41,19 +41,30 @@ def test_stage_clock_splits_epochs_at_the_next_stage() -> None:
     assert clock.epoch_seconds("diffusion", end=20.0) == [4.0, 10.0]
 
 
-def test_preset_timings_projects_a_capped_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("cap, run", [("tiny=1", (1, 1)), ("tiny=1/2", (1, 2))])
+def test_preset_timings_projects_a_capped_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cap: str,
+                                              run: tuple[int, int]) -> None:
     script = load_script("preset_timings")
     monkeypatch.setattr(script, "now", _ticks(itertools.count()))  # every reading 1 s after the last
     out = tmp_path / "timings.json"
     monkeypatch.setattr(sys, "argv", ["preset_timings.py", "--dataset", "demo", "--presets", "tiny",
-                                      "--max-epochs", "tiny=1", "--per-class", "3", "--json", str(out)])
+                                      "--max-epochs", cap, "--per-class", "3", "--json", str(out)])
     assert script.main() == 0
     row = json.loads(out.read_text())["presets"][0]
-    assert row["epochs_run"] == {"vae": 1, "diffusion": 1} and row["epochs_configured"] == {"vae": 2, "diffusion": 2}
+    assert row["epochs_run"] == {"vae": run[0], "diffusion": run[1]}
+    assert row["epochs_configured"] == {"vae": 2, "diffusion": 2}
     # one reading per stage start: each epoch lasts one tick, and the projection adds the epochs the cap skipped
     assert row["seconds_per_vae_epoch"] == row["seconds_per_diffusion_epoch"] == 1.0
-    assert row["projected"] and row["seconds_training_projected"] == row["seconds_training_measured"] + 2
+    assert row["vae_epoch_seconds"] == [1.0] * run[0] and row["diffusion_epoch_seconds"] == [1.0] * run[1]
+    assert row["projected"] and row["seconds_training_projected"] == row["seconds_training_measured"] + 4 - sum(run)
     assert row["n_synthetic"] == 3 * 6
+
+
+def test_preset_timings_refuses_a_bad_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = load_script("preset_timings")
+    monkeypatch.setattr(sys, "argv", ["preset_timings.py", "--dataset", "demo", "--max-epochs", "full=3/0"])
+    with pytest.raises(SystemExit):
+        script.main()
 
 
 @pytest.mark.slow  # three tiny trainings and ~20 RF/SVM fits: about a minute on 2 idle cores
