@@ -450,6 +450,7 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
     settings = MethodSettings(preset=args.preset, device=args.device, pseudo_labels=args.pseudo_labels,
                               synthetic_weight=getattr(args, "synthetic_weight", MethodSettings.synthetic_weight),
                               forest_inputs=getattr(args, "forest_inputs", MethodSettings.forest_inputs),
+                              share_rule=getattr(args, "share_rule", MethodSettings.share_rule),
                               spatial_smoothing=getattr(args, "spatial_smoothing", None),
                               diffusion_features=getattr(args, "diffusion_features", True),
                               pseudo_labeller=getattr(args, "pseudo_labeller", MethodSettings.pseudo_labeller),

@@ -81,6 +81,9 @@ def _blend_args(p: argparse.ArgumentParser) -> None:
                    help="what the blend's random forest splits on: spectrum+shape+slope (default: the spectrum, its "
                         "brightness-free shape and its band-to-band slope) or spectrum (the design before session 16, "
                         "for comparison; the rf baseline always uses the spectrum)")
+    p.add_argument("--share-rule", default=MethodSettings.share_rule, choices=["balanced-accuracy", "log-loss"],
+                   help="how the cross-validation on your labels picks each member's share of the blend: the highest "
+                        "held-out balanced accuracy (default) or the lowest held-out log-loss")
 
 
 def _pseudo_arg(p: argparse.ArgumentParser) -> None:
@@ -229,6 +232,7 @@ def _settings(args: argparse.Namespace):
                           balance_rate=getattr(args, "balance_rate", 0.5),
                           synthetic_weight=getattr(args, "synthetic_weight", MethodSettings.synthetic_weight),
                           forest_inputs=getattr(args, "forest_inputs", MethodSettings.forest_inputs),
+                          share_rule=getattr(args, "share_rule", MethodSettings.share_rule),
                           guidance=getattr(args, "guidance", None),
                           steps=getattr(args, "steps", None), anchor_strength=getattr(args, "anchor_strength", 0.5),
                           pseudo_labels=getattr(args, "pseudo_labels", None),

@@ -62,6 +62,7 @@ class MethodSettings:
     spatial_smoothing: Optional[float] = None  # σ (px) of the probability smoothing; None = chosen by CV, 0 = off
     diffusion_features: bool = True  # cnn-pseudo/augment: an SVM on the scene diffusion model's features may join the blend
     forest_inputs: str = "spectrum+shape+slope"  # what the blend's forest splits on ("spectrum": before session 16)
+    share_rule: str = "balanced-accuracy"  # which CV score picks the blend's shares: "balanced-accuracy" or "log-loss"
     device: str = "auto"  # "auto", "cpu" or "cuda"
     clip_weights: Optional[str] = None  # local file of CLIP ViT-B-32 weights (else open_clip's cache, else fallback)
     seed: int = 0  # seeds every random choice of the run
@@ -73,6 +74,10 @@ class MethodSettings:
 
         if self.forest_inputs not in FOREST_INPUTS:
             raise ValueError(f"forest_inputs must be one of {', '.join(FOREST_INPUTS)}; got {self.forest_inputs!r}")
+        from .classify.ensemble import SHARE_RULES
+
+        if self.share_rule not in SHARE_RULES:
+            raise ValueError(f"share_rule must be one of {', '.join(SHARE_RULES)}; got {self.share_rule!r}")
         for name, what, hint in (
                 ("synthetic_weight", "synthetic patches",
                  "To classify without synthetic patches, use the no-synthesis blend (method cnn-pseudo)."),
@@ -399,7 +404,7 @@ def choose_blend(settings: MethodSettings, cube: np.ndarray, valid: np.ndarray, 
     return choose_blend_and_smoothing(cube, valid, rows, cols, y, real,
                                       lambda: _cnn_for(settings, real.shape[-1]), lambda: _forest_for(settings),
                                       smoothing=settings.spatial_smoothing, seed=settings.seed, dfeat=dfeat,
-                                      reporter=reporter)
+                                      share_rule=settings.share_rule, reporter=reporter)
 
 
 def _features_for(settings: MethodSettings, model: Any) -> Any:

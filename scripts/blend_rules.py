@@ -14,20 +14,25 @@ dataset × split × N, the mean test OA (and each seed's) of the blend each rule
 
 Run it on a **development scene** (``bench --scene``): a rule read off a benchmark's own test pixels would be
 tuned on them. The shipped OA column is the run's blend row (``augment:blend``) recomputed, a check on the records.
+It also reads ``scripts/unseen_scenes.py`` JSON (since session 17 its blends record every blend the CV scored, judged
+on the unseen tiles): those rows are dataset ``enmap_unseen_tiles``, split ``unseen``.
 
     .venv/bin/python scripts/blend_rules.py 'docs/bench/dev16_N*_s*.json' --method augment --margin 0.05
+    .venv/bin/python scripts/blend_rules.py docs/unseen/session17_N5/unseen_scenes.json --method augment
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
-from typing import Callable, Optional
+import json
+from pathlib import Path
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from hypersynth.core.bench import RunResult, merge_bench_files
-from hypersynth.core.classify.ensemble import candidate_blends, most_even_best
+from hypersynth.core.classify.ensemble import candidate_blends, choose_shares, most_even_best
 
 Blend = dict[str, float]
 FOREST = (0.0, 0.0)  # (CNN share of the pair, diffusion-feature share): the forest alone
@@ -50,8 +55,10 @@ def shipped(blends: list[Blend]) -> Blend:
 
 
 def lowest_log_loss(blends: list[Blend]) -> Blend:
-    """The lowest CV log-loss (ties to the most even blend)."""
-    return min(_evenness_order(blends), key=lambda b: b["cv_log_loss"])
+    """The lowest CV log-loss, ties to the most even blend: the product's "log-loss" share rule."""
+    by_key = {_key(b): b for b in _evenness_order(blends)}
+    return by_key[choose_shares("log-loss", {k: b["cv_balanced_accuracy"] for k, b in by_key.items()},
+                                {k: b["cv_log_loss"] for k, b in by_key.items()}, list(by_key))]
 
 
 def accuracy_then_log_loss(blends: list[Blend]) -> Blend:
@@ -105,9 +112,34 @@ def rule_table(runs: list[RunResult], method: str, margin: float) -> str:
     return "\n".join(lines)
 
 
+def unseen_runs(data: dict[str, Any]) -> list[RunResult]:
+    """The runs of an ``unseen_scenes.py`` JSON (one seed or several) as bench runs: dataset
+    ``enmap_unseen_tiles``, split ``unseen``, OA pooled over the unseen tiles, ``blends`` as recorded."""
+    meta = data["meta"]
+    per_seed = data.get("results_per_seed") or {str(meta["seed"]): data["results"]}
+    runs = []
+    for seed, results in per_seed.items():
+        for r in results:
+            pooled = r["unseen_pooled"]
+            runs.append(RunResult("enmap_unseen_tiles", int(meta["labels_per_class"]), "unseen", r["method"], int(seed),
+                                  pooled["oa"], pooled["aa"], pooled["kappa"], r["seconds"], 0, pooled["n_test"],
+                                  blends=r.get("blends", [])))
+    return runs
+
+
+def read_runs(paths: list[str]) -> list[RunResult]:
+    """``bench --json`` files (merged as bench merges them) and ``unseen_scenes.py`` JSON files."""
+    unseen, bench = [], []
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        (unseen if isinstance(data, dict) and "meta" in data and "runs" not in data else bench).append((path, data))
+    return (merge_bench_files([path for path, _ in bench]) if bench else []) + [
+        run for _, data in unseen for run in unseen_runs(data)]
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="+", help="bench --json files (globs allowed)")
+    parser.add_argument("files", nargs="+", help="bench --json or unseen_scenes.py JSON files (globs allowed)")
     parser.add_argument("--method", default="augment", help="the blended method (default augment)")
     parser.add_argument("--margin", type=float, default=0.05,
                         help="CV balanced accuracy a blend needs above the forest's to replace it (default 0.05)")
@@ -115,7 +147,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     paths = sorted({p for pattern in args.files for p in glob.glob(pattern)})
     if not paths:
         raise SystemExit(f"no file matches {args.files}")
-    print(rule_table(merge_bench_files(paths), args.method, args.margin))
+    print(rule_table(read_runs(paths), args.method, args.margin))
     return 0
 
 

@@ -60,7 +60,7 @@ from hypersynth.core.io.classes import read_classes, write_classes
 from hypersynth.core.io.read import read_scene
 from hypersynth.core.io.write import write_label_raster, write_scene
 from hypersynth.core.methods import METHODS, MethodSettings
-from hypersynth.core.pipeline import CLASS_MAP, CLASSIFIER_BUNDLE, classify_scene, classify_with_model
+from hypersynth.core.pipeline import CLASS_MAP, CLASSIFIER_BUNDLE, classify_scene, classify_with_model, load_classifier
 from hypersynth.core.scene import ClassInfo, Scene
 
 REPO = Path(__file__).resolve().parents[1]
@@ -245,10 +245,40 @@ def _class_map(path: Path) -> np.ndarray:
     return values
 
 
+def unseen_blends(bundle: Path, tiles: Sequence[Tile], device: str = "auto") -> Optional[list[dict[str, float]]]:
+    """Every blend the bundle's CV scored, with its OA on the unseen tiles' labelled pixels pooled (each member's
+    probabilities blended at the blend's shares, before smoothing: :func:`hypersynth.core.bench.every_blend`);
+    None for a bundle that is not a CV-chosen blend. These records let share-choice rules be compared on scenes
+    the labels never saw (``scripts/blend_rules.py``)."""
+    from hypersynth.core.bench import every_blend
+    from hypersynth.core.classify.predict import predict_pixels
+
+    clf, class_ids, _, _ = load_classifier(bundle, device=device)
+    choice = getattr(clf, "choice", None)
+    if choice is None or not choice.scores:
+        return None
+    probabilities: dict[str, list[np.ndarray]] = {m: [] for m in clf.members}
+    truths = []
+    for tile in tiles:
+        scene = read_scene(tile.image)
+        truth = read_label_tile(tile.labels)
+        rows, cols = np.nonzero((truth > 0) & scene.valid)
+        cube = scene.usable_cube()
+        for name, member in clf.members.items():
+            probabilities[name].append(predict_pixels(member, cube, rows, cols, batch_size=1024,
+                                                      valid=scene.valid))  # (n, K)
+        truths.append(truth[rows, cols])
+    return every_blend(choice, {m: np.concatenate(p) for m, p in probabilities.items()}, np.concatenate(truths),
+                       class_ids)
+
+
 def run_method(method: str, train: TrainingScene, tiles: Sequence[Tile], work: Path, *, preset: str, seed: int,
-               device: str = "auto", synthetic_weight: float = MethodSettings.synthetic_weight) -> dict[str, Any]:
-    """Train ``method`` on the training scene, apply it to every unseen tile, judge each tile and both pooled."""
-    settings = MethodSettings(preset=preset, seed=seed, device=device, synthetic_weight=synthetic_weight)
+               device: str = "auto", synthetic_weight: float = MethodSettings.synthetic_weight,
+               share_rule: str = MethodSettings.share_rule) -> dict[str, Any]:
+    """Train ``method`` on the training scene, apply it to every unseen tile, judge each tile and both pooled;
+    a blend also records every blend its CV scored, judged on the unseen tiles (:func:`unseen_blends`)."""
+    settings = MethodSettings(preset=preset, seed=seed, device=device, synthetic_weight=synthetic_weight,
+                              share_rule=share_rule)
     folder = work / method
     t0 = time.perf_counter()
     outputs = classify_scene(train.scene, train.labels, folder / "train", method=method, classes_path=train.classes,
@@ -275,9 +305,13 @@ def run_method(method: str, train: TrainingScene, tiles: Sequence[Tile], work: P
         preds.append(class_map[test])
     t_apply = time.perf_counter() - t1
     pooled = evaluate(np.concatenate(truths), np.concatenate(preds), list(CLASSES))
-    return {"method": method, "via": "classifier bundle", "seconds_train": t_train, "seconds_apply": t_apply,
-            "seconds": t_train + t_apply, "training_scene": outputs.metrics, "unseen_tiles": per_tile,
-            "unseen_pooled": pooled.to_dict()}
+    result = {"method": method, "via": "classifier bundle", "seconds_train": t_train, "seconds_apply": t_apply,
+              "seconds": t_train + t_apply, "training_scene": outputs.metrics, "unseen_tiles": per_tile,
+              "unseen_pooled": pooled.to_dict()}
+    blends = unseen_blends(bundle, tiles, device)
+    if blends is not None:
+        result["blends"] = blends
+    return result
 
 
 def _pct(value: Optional[float]) -> str:
@@ -411,6 +445,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--synthetic-weight", type=float, default=MethodSettings.synthetic_weight,
                    help="share of the synthetic patches in Augment & Classify's training, relative to the labels "
                         "(default %(default)s)")
+    p.add_argument("--share-rule", default=MethodSettings.share_rule, choices=("balanced-accuracy", "log-loss"),
+                   help="which CV score picks the blend's shares (default %(default)s)")
     args = p.parse_args(argv)
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     args.seeds = parse_seeds(args.seeds) if args.seeds else [args.seed]
@@ -445,13 +481,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 print(f"seed {seed}, {method}: training on the training scene, then the {len(tiles)} unseen tiles ...",
                       file=sys.stderr)
                 r = run_method(method, train, tiles, seed_work, preset=args.preset, seed=seed, device=args.device,
-                               synthetic_weight=args.synthetic_weight)
+                               synthetic_weight=args.synthetic_weight, share_rule=args.share_rule)
                 print(f"seed {seed}, {method}: pooled unseen OA {_pct(r['unseen_pooled']['oa'])} %, training scene "
                       f"OA {_pct((r['training_scene'] or {}).get('oa'))} %, {r['seconds']:.1f} s", file=sys.stderr)
                 per_seed[seed].append(r)
         import torch
 
-        meta = {"preset": args.preset, "synthetic_weight": args.synthetic_weight, "seed": args.seeds[0],
+        meta = {"preset": args.preset, "synthetic_weight": args.synthetic_weight, "share_rule": args.share_rule,
+                "seed": args.seeds[0],
                 "seeds": args.seeds,
                 "labels_per_class": args.labels_per_class,
                 "methods": args.methods, "device": args.device if args.device != "auto" else

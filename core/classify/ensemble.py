@@ -64,9 +64,27 @@ def blend_probabilities(weights: dict[str, float], probabilities: dict[str, Opti
 def most_even_best(scores: dict[tuple[float, float], float], candidates: list[tuple[float, float]]
                    ) -> tuple[float, float]:
     """The candidate blend with the highest score, ties to the first of ``candidates`` (the most even first, as
-    :func:`candidate_blends` orders them): the rule the labels' CV chooses the shares by."""
+    :func:`candidate_blends` orders them): the "balanced-accuracy" share rule."""
     best = max(scores[key] for key in candidates)
     return next(key for key in candidates if scores[key] >= best - 1e-12)
+
+
+SHARE_RULES = ("balanced-accuracy", "log-loss")  # how the CV's scores pick the members' shares (see choose_shares)
+
+
+def choose_shares(rule: str, scores: dict[tuple[float, float], float], log_losses: dict[tuple[float, float], float],
+                  candidates: list[tuple[float, float]]) -> tuple[float, float]:
+    """The blend a share rule picks from the CV's held-out scores, ties to the most even blend.
+
+    "balanced-accuracy": the highest held-out balanced accuracy. With 2-5 labels per class it moves in steps of
+    one held-out pixel, so many blends tie and the most even wins. "log-loss": the lowest held-out log-loss, a
+    continuous score that also weighs how sure each member is of the true class.
+    """
+    if rule == "balanced-accuracy":
+        return most_even_best(scores, candidates)
+    if rule == "log-loss":
+        return most_even_best({key: -log_losses[key] for key in candidates}, candidates)
+    raise ValueError(f"unknown share rule {rule!r}; use one of {', '.join(SHARE_RULES)}")
 
 
 @dataclass
@@ -79,9 +97,8 @@ class BlendChoice:
     repeats: int = 1  # times the folds were drawn afresh (their held-out predictions pooled)
     dfeat_weight: float = 0.0  # the diffusion-feature SVM's share of the whole blend (0 = not a member)
     with_dfeat: bool = False  # whether the diffusion-feature SVM was a candidate member
-    log_losses: dict[tuple[float, float], float] = field(default_factory=dict)  # CV log-loss per (cnn, dfeat):
-    # a continuous score of the same held-out predictions, recorded (not used to choose) so that a choice rule can
-    # be studied on a development scene (BENCHMARKS §4, session 16)
+    log_losses: dict[tuple[float, float], float] = field(default_factory=dict)  # CV log-loss per (cnn, dfeat)
+    rule: str = "balanced-accuracy"  # which CV score picked the shares (SHARE_RULES)
 
     def weights(self) -> dict[str, float]:
         """Each member's share of the blend."""
@@ -103,8 +120,9 @@ class BlendChoice:
                           for key, s in sorted(self.scores.items(), key=lambda item: (item[0][1], item[0][0])))
         what = 'CNN share of the pair / diffusion-feature share' if self.with_dfeat else 'CNN share'
         chosen = self.scores[(self.cnn_weight, self.dfeat_weight)]
+        by = ("the lowest held-out log-loss" if self.rule == "log-loss" else "the highest held-out balanced accuracy")
         return (f"classifier blend: {self.describe()}, chosen by {repeated(self.repeats)}{self.folds}-fold "
-                "cross-validation on the real labels, label regions held out whole"
+                f"cross-validation on the real labels ({by}), label regions held out whole"
                 + (f" (balanced accuracy per {what}: {tried})" if listing else "")
                 + f"; the chosen blend's cross-validated accuracy, {chosen * 100:.1f} %, is optimistic "
                 "(few labels, and the shares were picked on the same folds): validation labels give the real figure")
@@ -143,6 +161,7 @@ def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.nda
                                make_forest: Callable[[], Classifier], *, smoothing: Optional[float] = None,
                                seed: int = 0, sigmas: tuple[float, ...] = SIGMAS,
                                dfeat: Optional[tuple[Callable[..., np.ndarray], Callable[[], Classifier]]] = None,
+                               share_rule: str = "balanced-accuracy",
                                reporter: Reporter = NULL_REPORTER) -> tuple[BlendChoice, SmoothingChoice]:
     """Pick the members' shares of the blend, then its smoothing width, by repeated k-fold CV on the real labels.
 
@@ -150,8 +169,8 @@ def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.nda
     pixel never has training labels for neighbours: that would flatter both the CNN, whose patch would
     overlap them, and the smoothing. Each fold trains a fresh CNN and forest (and diffusion-feature SVM) on the
     other folds' labels. The blends of :func:`candidate_blends` are scored on the held-out pixels' blended
-    probabilities (balanced accuracy, so a class with more labels does not dominate; ties to the most even
-    blend). The widths in ``sigmas`` are then scored with that blend on the same held-out pixels, their
+    probabilities by ``share_rule`` (:func:`choose_shares`: balanced accuracy, so a class with more labels does not
+    dominate, or log-loss; ties to the most even blend). The widths in ``sigmas`` are then scored with that blend on the same held-out pixels, their
     neighbourhoods predicted by the fold's members and smoothed (the masked average is linear, so each member is
     smoothed once); ties go to the higher mean probability of the true class, then to the smaller width. With
     few labels the folds are drawn :data:`REPEATS` times and the held-out predictions pooled. Smoothing is
@@ -169,7 +188,10 @@ def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.nda
         dfeat: ``(features_at, make_svm)`` to make the diffusion-feature SVM a candidate member:
             ``features_at(rows, cols)`` gives pixels' ``(n, F)`` diffusion features (each extracted once:
             :class:`~.diffusion_features.PixelFeatureCache`), ``make_svm()`` a fresh SVM for them. None: two members.
+        share_rule: one of :data:`SHARE_RULES`.
     """
+    if share_rule not in SHARE_RULES:
+        raise ValueError(f"unknown share rule {share_rule!r}; use one of {', '.join(SHARE_RULES)}")
     y = np.asarray(y, dtype=np.int64)
     with_dfeat = dfeat is not None
     groups = label_regions(rows, cols, y, valid.shape)
@@ -178,7 +200,7 @@ def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.nda
         why = ("off: a class has a single labelled region, too few to test smoothing on labels the model has not "
                "seen (label at least two separate places per class to let the labels choose)")
         return (BlendChoice(DEFAULT_CNN_WEIGHT, 0, dfeat_weight=DEFAULT_DFEAT_WEIGHT if with_dfeat else 0.0,
-                            with_dfeat=with_dfeat),
+                            with_dfeat=with_dfeat, rule=share_rule),
                 resolve_smoothing(smoothing, lambda: SmoothingChoice(0.0, 0, reason=why)))
     k = min(MAX_FOLDS, int(regions_per_class.min()))
     repeats = REPEATS if np.bincount(y).min() < MANY_LABELS else 1
@@ -204,7 +226,7 @@ def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.nda
         scores[key] = float(balanced_accuracy_score(y_all, np.argmax(p, axis=1)))
         # mean -log p(true class), by hand: a blend of one-hot members has exact zeros to floor
         log_losses[key] = float(-np.log(np.maximum(p[picked, y_all], 1e-7)).mean())
-    chosen = most_even_best(scores, candidates)
+    chosen = choose_shares(share_rule, scores, log_losses, candidates)
     reporter.progress(1.0, "cross-validation")
 
     def choose_width() -> SmoothingChoice:  # scored for the chosen blend, on the smoothed held-out blends
@@ -220,7 +242,7 @@ def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.nda
         return SmoothingChoice(float(sigma), k, sigma_scores, repeats=repeats)
 
     choice = BlendChoice(chosen[0], k, scores, repeats, dfeat_weight=chosen[1], with_dfeat=with_dfeat,
-                         log_losses=log_losses)
+                         log_losses=log_losses, rule=share_rule)
     return choice, resolve_smoothing(smoothing, choose_width)
 
 
@@ -359,6 +381,8 @@ class SpectralSpatialEnsemble:
         return {"format": FORMAT, "cnn_weight": self.cnn_weight, "dfeat_weight": self.dfeat_weight,
                 "cv_folds": self.choice.folds, "cv_repeats": self.choice.repeats,
                 "cv_scores": {f"{c},{d}": s for (c, d), s in self.choice.scores.items()},
+                "cv_log_losses": {f"{c},{d}": s for (c, d), s in self.choice.log_losses.items()},
+                "share_rule": self.choice.rule,
                 "smoothing": self.smoothing, "smoothing_note": self.smoothing_note,
                 "patch_size": self.patch_size, "n_classes": self.n_classes,
                 **{m: member.config_dict() for m, member in self.members.items()}}
@@ -383,11 +407,17 @@ class SpectralSpatialEnsemble:
         dfeat = (DiffusionFeatureClassifier.from_tensors(part("dfeat"), {**config["dfeat"], "device": device})
                  if "dfeat" in config else None)
         dfeat_weight = float(config.get("dfeat_weight", 0.0))
-        scores = {}
-        for key, s in config.get("cv_scores", {}).items():  # "c,d" (format /3) or "c" (older)
-            c, _, d = str(key).partition(",")
-            scores[(float(c), float(d or 0.0))] = float(s)
-        choice = BlendChoice(float(config["cnn_weight"]), int(config.get("cv_folds", 0)), scores,
-                             int(config.get("cv_repeats", 1)), dfeat_weight=dfeat_weight, with_dfeat=dfeat is not None)
+        def by_blend(table: dict[str, Any]) -> dict[tuple[float, float], float]:  # "c,d" (format /3) or "c" (older)
+            out = {}
+            for key, s in table.items():
+                c, _, d = str(key).partition(",")
+                out[(float(c), float(d or 0.0))] = float(s)
+            return out
+
+        choice = BlendChoice(float(config["cnn_weight"]), int(config.get("cv_folds", 0)),
+                             by_blend(config.get("cv_scores", {})), int(config.get("cv_repeats", 1)),
+                             dfeat_weight=dfeat_weight, with_dfeat=dfeat is not None,
+                             log_losses=by_blend(config.get("cv_log_losses", {})),
+                             rule=str(config.get("share_rule", "balanced-accuracy")))
         return cls(cnn, forest, float(config["cnn_weight"]), choice, float(config.get("smoothing", 0.0)),
                    str(config.get("smoothing_note", "")), dfeat=dfeat, dfeat_weight=dfeat_weight)

@@ -41,3 +41,25 @@ def test_each_rule_picks_its_blend_and_is_compared_with_the_shipped_one(tmp_path
     assert "| 45.0 | +0.0 | s0 50.0: 0.5/0.25, s1 40.0: 0.5/0.25 |" in rows["shipped"]
     assert "| 60.0 | +15.0 |" in rows["log-loss"] and "| 60.0 | +15.0 |" in rows["best on the test pixels"]
     assert "| 55.0 | +10.0 |" in rows["forest unless beaten by 0.05"] and "s2" not in table[-1]
+
+
+def test_unseen_scene_records_are_read_as_runs(tmp_path: Path, capsys) -> None:
+    script = load_script("blend_rules")
+    blends = [_blend(0.0, 0.0, 0.70, 0.90, 0.60), _blend(0.5, 0.25, 0.74, 1.10, 0.50)]
+    pooled = {"oa": 0.5, "aa": 0.45, "kappa": 0.4, "n_test": 1206}
+    several = {"meta": {"seed": 0, "seeds": [0, 1], "labels_per_class": 5},
+               "results_per_seed": {"0": [{"method": "augment", "seconds": 9.0, "unseen_pooled": pooled,
+                                           "blends": blends}],
+                                    "1": [{"method": "rf", "seconds": 1.0, "unseen_pooled": pooled}]}}
+    one = {"meta": {"seed": 3, "seeds": [3], "labels_per_class": 2},
+           "results": [{"method": "augment", "seconds": 9.0, "unseen_pooled": pooled, "blends": blends}]}
+    (tmp_path / "n5.json").write_text(json.dumps(several))
+    (tmp_path / "n2.json").write_text(json.dumps(one))
+    runs = script.read_runs([str(tmp_path / "n5.json"), str(tmp_path / "n2.json")])
+    assert sorted((r.labels_per_class, r.method, r.seed, len(r.blends)) for r in runs) == [
+        (2, "augment", 3, 2), (5, "augment", 0, 2), (5, "rf", 1, 0)]
+    assert {(r.dataset, r.split) for r in runs} == {("enmap_unseen_tiles", "unseen")}
+    capsys.readouterr()
+    assert script.main([str(tmp_path / "*.json")]) == 0
+    table = capsys.readouterr().out
+    assert "| enmap_unseen_tiles | unseen | 2 | log-loss | 60.0 | +10.0 |" in table

@@ -10,8 +10,9 @@ import rasterio
 from hypersynth.core.bench import every_blend
 from hypersynth.core.classify.baselines import SpectralRandomForest
 from hypersynth.core.classify.cnn import SpectralSpatialCNN
-from hypersynth.core.classify.ensemble import (CNN_WEIGHTS, DEFAULT_CNN_WEIGHT, DEFAULT_DFEAT_WEIGHT,
-                                               SpectralSpatialEnsemble, candidate_blends, choose_blend_and_smoothing)
+from hypersynth.core.classify.ensemble import (CNN_WEIGHTS, DEFAULT_CNN_WEIGHT, DEFAULT_DFEAT_WEIGHT, SHARE_RULES,
+                                               BlendChoice, SpectralSpatialEnsemble, candidate_blends,
+                                               choose_blend_and_smoothing, choose_shares)
 from hypersynth.core.classify.spatial import SIGMAS
 from hypersynth.core.cli import main as cli_main
 from hypersynth.core.demo import make_demo_scene, sparse_labels
@@ -65,7 +66,7 @@ class _FixedOnFeatures(_Fixed):
         return super().predict_proba(samples[:, :, None, None])
 
 
-def _choose_share(y, make_cnn, make_forest, dfeat_right=None, smoothing=0.0):
+def _choose_share(y, make_cnn, make_forest, dfeat_right=None, smoothing=0.0, share_rule="balanced-accuracy"):
     """The blend's CV on labels 2 px apart (no two touch), band 0 holding the class (what ``_Fixed`` reads);
     with ``dfeat_right`` a third member reads the class from pixel "features" (right or not)."""
     rows, cols = 2 * (np.arange(len(y)) // 4), 2 * (np.arange(len(y)) % 4)
@@ -81,7 +82,7 @@ def _choose_share(y, make_cnn, make_forest, dfeat_right=None, smoothing=0.0):
             return cube[:, r, c].T  # (n, 2): feature 0 holds the class
         dfeat = (features_at, lambda: _FixedOnFeatures(dfeat_right))
     blend, smooth = choose_blend_and_smoothing(cube, valid, rows, cols, y, patches, make_cnn, make_forest, seed=0,
-                                               smoothing=smoothing, dfeat=dfeat)
+                                               smoothing=smoothing, dfeat=dfeat, share_rule=share_rule)
     return (blend, smooth, read) if dfeat_right is not None else blend
 
 
@@ -141,6 +142,25 @@ def test_bench_records_every_blend_the_cv_scored_with_its_test_accuracy():
     assert by_share[0.75]["oa"] == float((np.argmax(ensemble.blend(cnn=cnn, forest=forest), axis=1) == truth).mean())
 
 
+def test_log_loss_rule_breaks_the_accuracy_ties_by_how_sure_the_blend_is():
+    y = np.repeat(np.arange(3), 4)
+    by_accuracy = _choose_share(y, lambda: _Fixed(True), lambda: _Fixed(False))
+    by_loss = _choose_share(y, lambda: _Fixed(True), lambda: _Fixed(False), share_rule="log-loss")
+    # every CNN share above ½ classifies the held-out labels perfectly: accuracy ties and the most even such share
+    # wins; the log-loss falls all the way to the right CNN alone
+    assert by_accuracy.cnn_weight == min(w for w in CNN_WEIGHTS if w > 0.5) and by_loss.cnn_weight == 1.0
+    assert by_loss.scores == by_accuracy.scores and by_loss.log_losses == by_accuracy.log_losses
+    assert by_loss.rule == "log-loss" and "lowest held-out log-loss" in by_loss.note()
+    assert "highest held-out balanced accuracy" in by_accuracy.note()
+    scores, losses = {(0.5, 0.0): 0.9, (1.0, 0.0): 0.9}, {(0.5, 0.0): 0.3, (1.0, 0.0): 0.3}
+    assert choose_shares("log-loss", scores, losses, [(0.5, 0.0), (1.0, 0.0)]) == (0.5, 0.0)  # ties: most even
+    with pytest.raises(ValueError, match="share rule"):
+        choose_shares("accuracy", scores, losses, [(0.5, 0.0)])
+    with pytest.raises(ValueError, match="share_rule"):
+        MethodSettings(share_rule="accuracy")
+    assert set(SHARE_RULES) == {"balanced-accuracy", "log-loss"}
+
+
 def test_ties_go_to_the_most_even_blend():
     assert candidate_blends(False)[0] == (0.5, 0.0) and candidate_blends(False)[-2:] == [(0.0, 0.0), (1.0, 0.0)]
     assert candidate_blends(True)[0] == (0.5, DEFAULT_DFEAT_WEIGHT)
@@ -164,6 +184,14 @@ def test_ensemble_blends_members_and_round_trips_through_tensors():
     config = json.loads(json.dumps({**ensemble.config_dict(), "device": "cpu"}))
     loaded = SpectralSpatialEnsemble.from_tensors(ensemble.to_tensors(), config)
     np.testing.assert_allclose(loaded.predict_proba(x), ensemble.predict_proba(x), atol=1e-6)
+    # the bundle keeps every CV score and the rule that chose from them (older bundles: accuracy, no log-losses)
+    chosen = BlendChoice(0.25, 4, {(0.25, 0.0): 0.8, (0.5, 0.0): 0.7}, log_losses={(0.25, 0.0): 0.4, (0.5, 0.0): 0.6},
+                         rule="log-loss")
+    ruled = SpectralSpatialEnsemble(cnn, forest, 0.25, chosen)
+    back = SpectralSpatialEnsemble.from_tensors(ruled.to_tensors(), json.loads(json.dumps(
+        {**ruled.config_dict(), "device": "cpu"}))).choice
+    assert (back.scores, back.log_losses, back.rule) == (chosen.scores, chosen.log_losses, "log-loss")
+    assert loaded.choice.rule == "balanced-accuracy" and loaded.choice.log_losses == {}
     with pytest.raises(ValueError, match="cnn_weight"):
         SpectralSpatialEnsemble(cnn, forest, 1.5)
     smoothed = SpectralSpatialEnsemble(cnn, forest, 0.25, smoothing=1.5, smoothing_note="set by the analyst")

@@ -110,3 +110,27 @@ def test_several_seeds_give_mean_and_spread_of_each_method(script: ModuleType, t
     assert f"**{mean:.1f} ± {std:.1f}**" in text and "| rf | " + " | ".join(f"{100 * v:.1f}" for v in pooled) in text
     with pytest.raises(ValueError, match="same methods"):
         script.seed_summary({0: runs["0"], 1: []})
+
+
+def test_a_blend_records_every_cv_blend_judged_on_the_unseen_tiles(script: ModuleType, tmp_path: Path) -> None:
+    from hypersynth.core.classify.ensemble import candidate_blends
+
+    # 5 labels per class, seed 0: every class has labels in two or more places, so the CV runs
+    training = script.build_training_scene(ENMAP, tmp_path / "scene", labels_per_class=5, seed=0)
+    tiles = script.read_tile_list(ENMAP, "validation_files.csv")
+    result = script.run_method("cnn-pseudo", training, tiles, tmp_path, preset="tiny", seed=0, device="cpu",
+                               share_rule="log-loss")
+    blends = result["blends"]
+    with_dfeat = any(b["dfeat_weight"] > 0 for b in blends)
+    assert sorted((b["cnn_weight"], b["dfeat_weight"]) for b in blends) == sorted(candidate_blends(with_dfeat))
+    for b in blends:
+        assert 0.0 <= b["oa"] <= 1.0 and 0.0 <= b["cv_balanced_accuracy"] <= 1.0 and b["cv_log_loss"] > 0.0
+    # the bundle chose by the rule asked for: its blend has the lowest CV log-loss of all
+    bundle = json.loads((tmp_path / "cnn-pseudo" / "train" / "classifier_bundle" / "config.json").read_text())
+    assert bundle["share_rule"] == "log-loss"
+    chosen = next(b for b in blends if (b["cnn_weight"], b["dfeat_weight"]) ==
+                  (bundle["cnn_weight"], bundle["dfeat_weight"]))
+    assert chosen["cv_log_loss"] == min(b["cv_log_loss"] for b in blends)
+    # the chosen blend's record is the run's own map on the unseen tiles when the run did not smooth
+    if bundle["smoothing"] == 0:
+        assert chosen["oa"] == pytest.approx(result["unseen_pooled"]["oa"])
