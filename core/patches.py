@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 def pad_cube(cube: np.ndarray, patch_size: int) -> np.ndarray:
@@ -34,10 +35,11 @@ def extract_patches(cube: np.ndarray, rows: np.ndarray, cols: np.ndarray, patch_
     if padded is None:
         padded = pad_cube(cube, patch_size)
     p = patch_size
-    # (N, p) row and column indices into the padded cube; centre at offset p // 2.
-    dr = np.arange(p)[None, :] + rows[:, None]
-    dc = np.arange(p)[None, :] + cols[:, None]
-    out = padded[:, dr[:, :, None], dc[:, None, :]]  # (B, N, p, p)
+    # A (B, H, W, p, p) view of every p x p window of the padded cube (no copy): the patch centred on pixel
+    # (r, c) starts at padded row r, col c. Indexing it by pixel copies whole p x p windows, 2-3x faster than
+    # indexing each of the p^2 offsets (measured: BENCHMARKS.md §5, session 17).
+    windows = sliding_window_view(padded, (p, p), axis=(1, 2))  # (B, H', W', p, p)
+    out = windows[:, rows, cols]  # (B, N, p, p)
     return np.ascontiguousarray(out.transpose(1, 0, 2, 3), dtype=np.float32)
 
 

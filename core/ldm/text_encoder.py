@@ -10,6 +10,7 @@ import open_clip
 import torch
 from open_clip.transformer import QuickGELU, TextTransformer
 from torch import nn
+from torch.nn.utils.rnn import pad_sequence
 
 from .config import TextConfig
 
@@ -259,13 +260,14 @@ class TextEncoder(nn.Module):
                 for p in todo:  # (float rounding does), so a run is bit-identical whichever step encoded it first
                     self._cache[p] = self._run_tower([p])[0].detach()
             found = {p: self._cache[p].to(device) for p in unique}
-        length = max(found[p].shape[0] for p in unique)
-        rows, masks = [], []
-        for p in prompts:
-            e = found[p]  # (L_i, D)
-            rows.append(torch.cat([e, e.new_zeros(length - e.shape[0], e.shape[1])]))  # (L, D)
-            masks.append(torch.arange(length, device=device) < e.shape[0])  # (L,)
-        return torch.stack(rows), torch.stack(masks)  # (N, L, D), (N, L)
+        # Pad the U distinct prompts once, then index them per prompt: a batch repeats a few prompts many times,
+        # and padding each of its N rows on its own cost N small kernel launches a step on a GPU.
+        table = pad_sequence([found[p] for p in unique], batch_first=True)  # (U, L, D), zeros past each end
+        lengths = torch.tensor([found[p].shape[0] for p in unique], device=device)  # (U,)
+        position = {p: i for i, p in enumerate(unique)}
+        index = torch.tensor([position[p] for p in prompts], device=device)  # (N,)
+        mask = torch.arange(table.shape[1], device=device)[None, :] < lengths[index][:, None]  # (N, L)
+        return table[index], mask  # (N, L, D), (N, L)
 
     def forward(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Same as :meth:`encode`."""
