@@ -553,5 +553,6 @@ def filter_by_real_means(synthetic: Any, real: np.ndarray, y: np.ndarray, class_
     kept = replace(synthetic, patches=synthetic.patches[keep], labels=synthetic.labels[keep],
                    masks=synthetic.masks[keep], prompts=[p for p, k in zip(synthetic.prompts, keep) if k],
                    attention=None if synthetic.attention is None else synthetic.attention[keep],
-                   tokens=None if synthetic.tokens is None else [t for t, k in zip(synthetic.tokens, keep) if k])
+                   tokens=None if synthetic.tokens is None else [t for t, k in zip(synthetic.tokens, keep) if k],
+                   anchor_index=None if synthetic.anchor_index is None else synthetic.anchor_index[keep])
     return kept, int((~keep).sum())

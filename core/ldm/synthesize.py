@@ -26,6 +26,8 @@ class SyntheticSet:
     prompts: list[str]  # (N,) the prompt each patch was sampled from
     attention: Optional[np.ndarray] = None  # (N, layers, T, L) cross-attention, mean over heads and steps
     tokens: Optional[list[list[str]]] = None  # (N,) word pieces labelling the first len() columns of L
+    anchor_index: Optional[np.ndarray] = None  # (N,) int64: which of its class's anchor patches a patch started from
+    # (its row in the ``anchors`` block synthesize was given; -1 = from pure noise); None where not recorded
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -177,7 +179,7 @@ def synthesize(model: SynthesisModel, prompts_by_class: dict[int, str], n_per_cl
         return effective_steps(steps, strength if int(class_id) in anchors else 1.0)
 
     total = sum(n * class_steps(c) for c, n in counts.items())
-    patches, labels, prompts, attention, tokens = [], [], [], [], []
+    patches, labels, prompts, attention, tokens, anchor_index = [], [], [], [], [], []
     done = 0
     for class_id, prompt in prompts_by_class.items():
         n = counts[int(class_id)]
@@ -190,6 +192,9 @@ def synthesize(model: SynthesisModel, prompts_by_class: dict[int, str], n_per_cl
         done += n * class_steps(class_id)
         patches.append(block)
         labels.append(np.full(n, class_id, dtype=np.int32))
+        block_anchors = anchors.get(int(class_id))
+        anchored = block_anchors is not None and strength < 1.0  # as _sample_prompt: sample i starts from anchor i mod m
+        anchor_index.append(np.arange(n) % len(block_anchors) if anchored else np.full(n, -1))
         prompts += [prompt] * n
         if att is not None:
             attention.append(att)
@@ -197,13 +202,14 @@ def synthesize(model: SynthesisModel, prompts_by_class: dict[int, str], n_per_cl
     p, bands = model.patch_size, model.bands
     if not patches:
         return SyntheticSet(np.zeros((0, bands, p, p), np.float32), np.zeros(0, np.int32),
-                            np.zeros((0, p, p), np.int32), [], None, [] if return_attention else None)
+                            np.zeros((0, p, p), np.int32), [], None, [] if return_attention else None,
+                            np.zeros(0, np.int64))
     all_labels = np.concatenate(labels)
     return SyntheticSet(
         patches=np.concatenate(patches).astype(np.float32, copy=False), labels=all_labels,
         masks=np.broadcast_to(all_labels[:, None, None], (len(all_labels), p, p)).copy(), prompts=prompts,
         attention=_pad_attention(attention) if return_attention else None,
-        tokens=tokens if return_attention else None)
+        tokens=tokens if return_attention else None, anchor_index=np.concatenate(anchor_index).astype(np.int64))
 
 
 def synthesize_rpsc(model: SynthesisModel, id_a: int, id_b: int, n: int, *, prompt_a: Optional[str] = None,

@@ -127,6 +127,11 @@ def test_anchored_synthesis_stays_near_its_real_patches(trained):
     distance = lambda s: float(np.abs(s.patches - anchors[1]).mean())  # noqa: E731
     assert distance(close) < distance(far)
     assert close.patches.shape == (6, BANDS, p, p) and set(close.labels) == {1}
+    # each patch records the anchor it started from (sample i: anchor i mod m), or -1 from pure noise
+    two = {1: np.concatenate([anchors[1], cube[None, :, 3:3 + p, 8:8 + p]])}
+    mixed = synthesize(model, {1: "bare soil", 2: "water"}, 3, anchors=two, strength=0.3, seed=1)
+    assert mixed.anchor_index.tolist() == [0, 1, 0, -1, -1, -1] and mixed.labels.tolist() == [1, 1, 1, 2, 2, 2]
+    assert far.anchor_index.tolist() == [-1] * 6  # strength 1 ignores the anchors
     with pytest.raises(ValueError, match="anchors of class 1"):
         synthesize(model, {1: "bare soil"}, 2, anchors={1: cube[:, :p, :p]}, strength=0.5)
     with pytest.raises(ValueError, match="strength must be in"):

@@ -18,10 +18,12 @@ def test_filter_drops_synthetic_patches_nearer_another_class():
     syn_spec = np.stack([a * 0.9, b * 1.1, b, a])  # the last two contradict their labels below
     labels = np.array([5, 7, 5, 7])
     syn = SyntheticSet(patches=(syn_spec[:, :, None, None] * np.ones((1, 1, 3, 3))).astype(np.float32),
-                       labels=labels, masks=np.repeat(labels, 9).reshape(4, 3, 3), prompts=["a", "b", "a", "b"])
+                       labels=labels, masks=np.repeat(labels, 9).reshape(4, 3, 3), prompts=["a", "b", "a", "b"],
+                       anchor_index=np.array([0, 1, 2, 3]))
     kept, dropped = filter_by_real_means(syn, real, y, np.array([5, 7]))
     assert dropped == 2
     assert kept.labels.tolist() == [5, 7] and kept.prompts == ["a", "b"] and len(kept.patches) == 2
+    assert kept.anchor_index.tolist() == [0, 1]  # each kept patch keeps its anchor
 
 
 
