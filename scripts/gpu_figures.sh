@@ -10,6 +10,10 @@
 # epoch 20, is in the projection, and 5 denoiser epochs), BENCH_METHODS (rf,augment), and a time limit per step
 # (LIMIT_SCALE, LIMIT_PRESETS, LIMIT_BENCH, seconds) so one slow step cannot starve the others.
 # Each step writes its JSON and log into OUT even when a later step fails.
+# Session 17 ran it on a lent H200 machine whose Python lacks diffusers, open_clip, rasterio and skops: their wheels
+# (pip download --no-deps for CPython 3.12 manylinux) and a copy of the SalinasA folder travelled with the checkout,
+# were installed with `pip install --no-deps --target /tmp/site`, and the import name came from a link
+# /tmp/ir/hypersynth -> the checkout, with PYTHONPATH=/tmp/site:/tmp/ir and PY=python3 (BENCHMARKS.md sections 3, 5).
 set -u
 OUT=${OUT:-gpu-out}
 PY=${PY:-.venv/bin/python}
