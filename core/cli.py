@@ -70,6 +70,7 @@ def _synthesis_args(p: argparse.ArgumentParser) -> None:
 
 
 def _blend_args(p: argparse.ArgumentParser) -> None:
+    from .classify.base import SHARE_RULES
     from .methods import MethodSettings  # numpy only: --help stays fast
 
     p.add_argument("--synthetic-weight", type=float, default=MethodSettings.synthetic_weight,
@@ -81,7 +82,7 @@ def _blend_args(p: argparse.ArgumentParser) -> None:
                    help="what the blend's random forest splits on: spectrum+shape+slope (default: the spectrum, its "
                         "brightness-free shape and its band-to-band slope) or spectrum (the design before session 16, "
                         "for comparison; the rf baseline always uses the spectrum)")
-    p.add_argument("--share-rule", default=MethodSettings.share_rule, choices=["balanced-accuracy", "log-loss"],
+    p.add_argument("--share-rule", default=MethodSettings.share_rule, choices=SHARE_RULES,
                    help="how the cross-validation on your labels picks each member's share of the blend: the highest "
                         "held-out balanced accuracy (default) or the lowest held-out log-loss")
 

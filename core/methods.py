@@ -9,7 +9,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .classify.base import Classifier
+from .classify.base import SHARE_RULES, Classifier
 from .progress import NULL_REPORTER, Reporter
 from .scene import ClassInfo
 
@@ -74,8 +74,6 @@ class MethodSettings:
 
         if self.forest_inputs not in FOREST_INPUTS:
             raise ValueError(f"forest_inputs must be one of {', '.join(FOREST_INPUTS)}; got {self.forest_inputs!r}")
-        from .classify.ensemble import SHARE_RULES
-
         if self.share_rule not in SHARE_RULES:
             raise ValueError(f"share_rule must be one of {', '.join(SHARE_RULES)}; got {self.share_rule!r}")
         for name, what, hint in (

@@ -54,6 +54,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from hypersynth.core.bench import parse_seeds
+from hypersynth.core.classify.base import SHARE_RULES
 from hypersynth.core.evaluation.metrics import evaluate
 from hypersynth.core.evaluation.protocol import few_label_split
 from hypersynth.core.io.classes import read_classes, write_classes
@@ -445,7 +446,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--synthetic-weight", type=float, default=MethodSettings.synthetic_weight,
                    help="share of the synthetic patches in Augment & Classify's training, relative to the labels "
                         "(default %(default)s)")
-    p.add_argument("--share-rule", default=MethodSettings.share_rule, choices=("balanced-accuracy", "log-loss"),
+    p.add_argument("--share-rule", default=MethodSettings.share_rule, choices=SHARE_RULES,
                    help="which CV score picks the blend's shares (default %(default)s)")
     args = p.parse_args(argv)
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]

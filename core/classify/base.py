@@ -8,6 +8,10 @@ import numpy as np
 
 from ..progress import NULL_REPORTER, Reporter
 
+# How the cross-validation's held-out scores pick a blend's member shares (classify.ensemble.choose_shares); here,
+# with no heavy imports, so the command line and the settings can list them without loading scikit-learn.
+SHARE_RULES = ("balanced-accuracy", "log-loss")
+
 
 @runtime_checkable
 class Classifier(Protocol):

@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
 from ..progress import NULL_REPORTER, Reporter
-from .base import Classifier
+from .base import SHARE_RULES, Classifier
 from .predict import patch_reader
 from .spatial import (SIGMAS, SmoothingChoice, at_most_per_class, label_regions, region_folds, repeated,
                       resolve_smoothing, smoothed_at)
@@ -67,9 +67,6 @@ def most_even_best(scores: dict[tuple[float, float], float], candidates: list[tu
     :func:`candidate_blends` orders them): the "balanced-accuracy" share rule."""
     best = max(scores[key] for key in candidates)
     return next(key for key in candidates if scores[key] >= best - 1e-12)
-
-
-SHARE_RULES = ("balanced-accuracy", "log-loss")  # how the CV's scores pick the members' shares (see choose_shares)
 
 
 def choose_shares(rule: str, scores: dict[tuple[float, float], float], log_losses: dict[tuple[float, float], float],

@@ -84,11 +84,12 @@ def _check_sampling(model: SynthesisModel, guidance: Optional[float], steps: Opt
 def _sample_prompt(model: SynthesisModel, prompt: str, n: int, *, guidance: float, steps: int, method: str,
                    seed: int, return_attention: bool, reporter: Reporter, done: int, total: int,
                    stage: str, anchors: Optional[np.ndarray] = None, strength: float = 1.0
-                   ) -> tuple[np.ndarray, Optional[np.ndarray]]:
-    """``n`` patches for one prompt in batches: ``(patches (n, B, p, p), attention (n, layers, T, L) or None)``.
+                   ) -> tuple[np.ndarray, Optional[np.ndarray], np.ndarray]:
+    """``n`` patches for one prompt in batches: ``(patches (n, B, p, p), attention (n, layers, T, L) or None,
+    anchor index (n,))``.
 
-    With ``anchors`` ``(m, B, p, p)`` (physical units) sample i starts from anchor ``i mod m``, noised to
-    ``strength``.
+    With ``anchors`` ``(m, B, p, p)`` (physical units) and ``strength`` < 1 sample i starts from anchor ``i mod m``,
+    noised to ``strength``; its anchor index is then ``i mod m``, else -1 (pure noise).
     """
     cond = model.text_encoder.encode([prompt])  # (1, L, D), (1, L)
     uncond = model.text_encoder.encode([model.null_prompt])  # (1, L0, D), (1, L0)
@@ -125,7 +126,8 @@ def _sample_prompt(model: SynthesisModel, prompt: str, n: int, *, guidance: floa
         patches.append(decoded)
         if return_attention:
             attention.append((torch.stack(summed).mean(dim=0)).float().cpu().numpy())
-    return np.concatenate(patches), (np.concatenate(attention) if return_attention else None)
+    anchor_index = np.arange(n) % len(anchors) if anchor_latents is not None else np.full(n, -1)
+    return np.concatenate(patches), (np.concatenate(attention) if return_attention else None), anchor_index
 
 
 def _pad_attention(blocks: list[np.ndarray]) -> np.ndarray:
@@ -185,16 +187,14 @@ def synthesize(model: SynthesisModel, prompts_by_class: dict[int, str], n_per_cl
         n = counts[int(class_id)]
         if n == 0:
             continue
-        block, att = _sample_prompt(model, prompt, n, guidance=guidance, steps=steps, method=method,
-                                    seed=_batch_seed(seed, class_id), return_attention=return_attention,
-                                    reporter=reporter, done=done, total=total, stage=f"sampling class {class_id}",
-                                    anchors=anchors.get(int(class_id)), strength=strength)
+        block, att, started_from = _sample_prompt(
+            model, prompt, n, guidance=guidance, steps=steps, method=method, seed=_batch_seed(seed, class_id),
+            return_attention=return_attention, reporter=reporter, done=done, total=total,
+            stage=f"sampling class {class_id}", anchors=anchors.get(int(class_id)), strength=strength)
         done += n * class_steps(class_id)
         patches.append(block)
         labels.append(np.full(n, class_id, dtype=np.int32))
-        block_anchors = anchors.get(int(class_id))
-        anchored = block_anchors is not None and strength < 1.0  # as _sample_prompt: sample i starts from anchor i mod m
-        anchor_index.append(np.arange(n) % len(block_anchors) if anchored else np.full(n, -1))
+        anchor_index.append(started_from)
         prompts += [prompt] * n
         if att is not None:
             attention.append(att)
@@ -229,10 +229,10 @@ def synthesize_rpsc(model: SynthesisModel, id_a: int, id_b: int, n: int, *, prom
         raise ValueError(f"n must be >= 0, got {n}")
     info_a, info_b = model.class_info(id_a), model.class_info(id_b)
     prompt = rpsc_prompt(prompt_a or info_a.text, prompt_b or info_b.text)
-    patches, attention = _sample_prompt(model, prompt, n, guidance=guidance, steps=steps, method=method,
-                                        seed=_batch_seed(seed, id_a, id_b), return_attention=return_attention,
-                                        reporter=reporter, done=0, total=n * steps,
-                                        stage=f"sampling classes {id_a}+{id_b}") if n else (None, None)
+    patches, attention, _ = _sample_prompt(model, prompt, n, guidance=guidance, steps=steps, method=method,
+                                           seed=_batch_seed(seed, id_a, id_b), return_attention=return_attention,
+                                           reporter=reporter, done=0, total=n * steps,
+                                           stage=f"sampling classes {id_a}+{id_b}") if n else (None, None, None)
     p = model.patch_size
     if patches is None:
         return SyntheticSet(np.zeros((0, model.bands, p, p), np.float32), np.zeros(0, np.int32),
