@@ -217,6 +217,10 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
     else:
         scored = [(method, predict_pixels(clf, cube, rows, cols, batch_size=1024, reporter=NULL_REPORTER,
                                           valid=scene.valid))]
+    choice = getattr(clf, "choice", None)
+    if choice is not None and choice.cv_synthesis == "choose":  # whether the labels kept the synthetic patches
+        choices = {**choices, "learn_synthetic": float(choice.learn_synthetic),
+                   **{f"cv_{arm}": score for arm, score in choice.arm_scores.items()}}
     if fitted.pseudo_per_class is not None:  # how many pseudo-labels, over how many classes (0: none were drawn)
         choices = {**choices, "pseudo_labels": float(fitted.pseudo_per_class.sum()),
                    "pseudo_classes": float((fitted.pseudo_per_class > 0).sum())}
@@ -451,6 +455,7 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
                               synthetic_weight=getattr(args, "synthetic_weight", MethodSettings.synthetic_weight),
                               forest_inputs=getattr(args, "forest_inputs", MethodSettings.forest_inputs),
                               share_rule=getattr(args, "share_rule", MethodSettings.share_rule),
+                              cv_synthesis=getattr(args, "cv_synthesis", MethodSettings.cv_synthesis),
                               spatial_smoothing=getattr(args, "spatial_smoothing", None),
                               diffusion_features=getattr(args, "diffusion_features", True),
                               pseudo_labeller=getattr(args, "pseudo_labeller", MethodSettings.pseudo_labeller),

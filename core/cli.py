@@ -70,7 +70,7 @@ def _synthesis_args(p: argparse.ArgumentParser) -> None:
 
 
 def _blend_args(p: argparse.ArgumentParser) -> None:
-    from .classify.base import SHARE_RULES
+    from .classify.base import CV_SYNTHESIS, SHARE_RULES
     from .methods import MethodSettings  # numpy only: --help stays fast
 
     p.add_argument("--synthetic-weight", type=float, default=MethodSettings.synthetic_weight,
@@ -85,6 +85,11 @@ def _blend_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--share-rule", default=MethodSettings.share_rule, choices=SHARE_RULES,
                    help="how the cross-validation on your labels picks each member's share of the blend: the highest "
                         "held-out balanced accuracy (default) or the lowest held-out log-loss")
+    p.add_argument("--cv-synthesis", default=MethodSettings.cv_synthesis, choices=CV_SYNTHESIS,
+                   help="augment: what the folds of that cross-validation learn of the synthetic patches: none (your "
+                        "labels only, default), anchored (also the synthetic patches started from the fold's own "
+                        "labels, as the final blend learns them all) or choose (both ways, and the synthetic patches "
+                        "are left out of the final blend when your labels score it better without them)")
 
 
 def _pseudo_arg(p: argparse.ArgumentParser) -> None:
@@ -234,6 +239,7 @@ def _settings(args: argparse.Namespace):
                           synthetic_weight=getattr(args, "synthetic_weight", MethodSettings.synthetic_weight),
                           forest_inputs=getattr(args, "forest_inputs", MethodSettings.forest_inputs),
                           share_rule=getattr(args, "share_rule", MethodSettings.share_rule),
+                          cv_synthesis=getattr(args, "cv_synthesis", MethodSettings.cv_synthesis),
                           guidance=getattr(args, "guidance", None),
                           steps=getattr(args, "steps", None), anchor_strength=getattr(args, "anchor_strength", 0.5),
                           pseudo_labels=getattr(args, "pseudo_labels", None),

@@ -9,7 +9,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .classify.base import SHARE_RULES, Classifier
+from .classify.base import CV_SYNTHESIS, SHARE_RULES, Classifier
 from .progress import NULL_REPORTER, Reporter
 from .scene import ClassInfo
 
@@ -63,6 +63,7 @@ class MethodSettings:
     diffusion_features: bool = True  # cnn-pseudo/augment: an SVM on the scene diffusion model's features may join the blend
     forest_inputs: str = "spectrum+shape+slope"  # what the blend's forest splits on ("spectrum": before session 16)
     share_rule: str = "balanced-accuracy"  # which CV score picks the blend's shares: "balanced-accuracy" or "log-loss"
+    cv_synthesis: str = "none"  # augment: what the blend's CV folds learn of the synthetic patches (CV_SYNTHESIS)
     device: str = "auto"  # "auto", "cpu" or "cuda"
     clip_weights: Optional[str] = None  # local file of CLIP ViT-B-32 weights (else open_clip's cache, else fallback)
     seed: int = 0  # seeds every random choice of the run
@@ -76,6 +77,8 @@ class MethodSettings:
             raise ValueError(f"forest_inputs must be one of {', '.join(FOREST_INPUTS)}; got {self.forest_inputs!r}")
         if self.share_rule not in SHARE_RULES:
             raise ValueError(f"share_rule must be one of {', '.join(SHARE_RULES)}; got {self.share_rule!r}")
+        if self.cv_synthesis not in CV_SYNTHESIS:
+            raise ValueError(f"cv_synthesis must be one of {', '.join(CV_SYNTHESIS)}; got {self.cv_synthesis!r}")
         for name, what, hint in (
                 ("synthetic_weight", "synthetic patches",
                  "To classify without synthetic patches, use the no-synthesis blend (method cnn-pseudo)."),
@@ -278,8 +281,8 @@ def _fit_diffusion_features(cube: np.ndarray, valid: np.ndarray, train_labels: n
     clf = DiffusionFeatureClassifier(_features_for(settings, model), seed=settings.seed)
     parts, synthetic = [(real, y, 1.0)], None
     if augment:
-        synthetic, note = _synthesize_for(model, used, class_ids, real, y, real, y, settings,
-                                          reporter.sub(0.8, 0.9, "synthesis "))
+        synthetic, note, _ = _synthesize_for(model, used, class_ids, real, y, real, y, settings,
+                                             reporter.sub(0.8, 0.9, "synthesis "))
         notes += note
         parts.append(_synthetic_part(synthetic, class_ids, settings))
     samples, labels, weights = _weighted_parts(parts)
@@ -305,11 +308,20 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
                                       reporter.sub(0.0, 0.6), wavelengths)
     n_pseudo = pseudo_label_count(settings, "augment")
     p = real.shape[-1]
-    synthetic, note = _synthesize_for(model, used, class_ids, real, y, real, y, settings,
-                                      reporter.sub(0.6, 0.7 if n_pseudo else 0.75, "synthesis "),
-                                      purpose="first synthesis, from the real labels (for picking pseudo-labels)"
-                                      if n_pseudo else "synthesis from the real labels")
+    synthetic, note, raw = _synthesize_for(model, used, class_ids, real, y, real, y, settings,
+                                           reporter.sub(0.6, 0.7 if n_pseudo else 0.75, "synthesis "),
+                                           purpose="first synthesis, from the real labels (for picking pseudo-labels)"
+                                           if n_pseudo else "synthesis from the real labels")
     notes += note
+    in_folds = None  # what the blend's CV folds may learn of the synthetic patches (cv_synthesis)
+    if settings.cv_synthesis != "none":
+        if n_pseudo:  # the pseudo-labels' second synthesis has no anchors among the folds' labels
+            log.warning("cv_synthesis %r applies without pseudo-labels; the folds learn the real labels only",
+                        settings.cv_synthesis)
+            notes.append(f"cv_synthesis {settings.cv_synthesis!r} not applied: it works without pseudo-labels, so the "
+                         "blend's folds learnt the real labels only")
+        else:
+            in_folds = _fold_synthetic(raw, class_ids, y, settings)
     parts = [(real, y, 1.0)]
     chosen, drawn = None, None
     if n_pseudo:
@@ -322,14 +334,15 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
         notes.append(note)
         anchors = np.concatenate([real, part[0]])
         anchor_y = np.concatenate([y, part[1]])
-        synthetic, note = _synthesize_for(model, used, class_ids, anchors, anchor_y, real, y, settings,
-                                          reporter.sub(0.8, 0.85, "synthesis "), seed_offset=1,
+        synthetic, note, _ = _synthesize_for(model, used, class_ids, anchors, anchor_y, real, y, settings,
+                                             reporter.sub(0.8, 0.85, "synthesis "), seed_offset=1,
                                           purpose="second synthesis, from the real and pseudo-labelled patches "
                                                   "(what the final blend learns from)")
         notes += note
     clf, blend_notes = _fit_blend(settings, p, parts + [_synthetic_part(synthetic, class_ids, settings)], cube, valid,
                                   labelled, reporter.sub(0.85 if n_pseudo else 0.75, 1.0),
-                                  model=model if settings.diffusion_features else None, chosen=chosen)
+                                  model=model if settings.diffusion_features else None, chosen=chosen,
+                                  synthetic=in_folds)
     notes += blend_notes
     return FittedMethod("augment", clf, class_ids, synthesis_model=model, synthetic=synthetic, notes=notes,
                         pseudo_per_class=drawn)
@@ -338,9 +351,9 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
 def _synthesize_for(model: Any, used: list[ClassInfo], class_ids: np.ndarray, anchors: np.ndarray,
                     anchor_y: np.ndarray, real: np.ndarray, y: np.ndarray, settings: MethodSettings,
                     reporter: Reporter, seed_offset: int = 0, purpose: str = "synthesis from the real labels"
-                    ) -> tuple[Any, list[str]]:
+                    ) -> tuple[Any, list[str], Any]:
     """Synthesise per class (λ-balanced, from ``anchors`` when anchored), filter against the real labels;
-    the report's notes start with ``purpose`` (a run can synthesise twice)."""
+    the report's notes start with ``purpose`` (a run can synthesise twice); and the set before the filter."""
     from .ldm.synthesize import balance_counts, synthesize
 
     cfg = model.config
@@ -355,7 +368,7 @@ def _synthesize_for(model: Any, used: list[ClassInfo], class_ids: np.ndarray, an
                            guidance=settings.guidance if settings.guidance is not None else cfg.diffusion.guidance,
                            steps=settings.steps or cfg.diffusion.sample_steps, seed=settings.seed + seed_offset,
                            anchors=anchored, strength=settings.anchor_strength, reporter=reporter)
-    notes = []
+    notes, raw = [], synthetic
     if settings.filter_synthetic:
         synthetic, dropped = filter_by_real_means(synthetic, real, y, class_ids)
         notes.append(f"{purpose}: {dropped} synthetic patches dropped: nearer (spectral angle) to another class's "
@@ -364,7 +377,17 @@ def _synthesize_for(model: Any, used: list[ClassInfo], class_ids: np.ndarray, an
     notes.append(f"{purpose}: {len(synthetic)} synthetic patches kept of {sum(counts.values())} "
                  f"({', '.join(f'{names.get(k, k)}: {v}' for k, v in counts.items())}); together they weigh "
                  f"{settings.synthetic_weight:g} of your labels in training")
-    return synthetic, notes
+    return synthetic, notes, raw
+
+
+def _fold_synthetic(raw: Any, class_ids: np.ndarray, y: np.ndarray, settings: MethodSettings) -> Any:
+    """The synthetic set before its filter, as the blend's CV folds learn it (:mod:`.classify.fold_synthesis`)."""
+    from .classify.fold_synthesis import FoldSynthetic, anchored_rows
+
+    labels = np.searchsorted(class_ids, raw.labels)
+    return FoldSynthetic(raw.patches.astype(np.float32, copy=False), labels,
+                         anchored_rows(labels, raw.anchor_index, y), settings.synthetic_weight,
+                         filter_by_means=settings.filter_synthetic)
 
 
 def _synthetic_part(synthetic: Any, class_ids: np.ndarray, settings: MethodSettings
@@ -382,11 +405,13 @@ def _forest_for(settings: MethodSettings) -> Classifier:
 
 
 def choose_blend(settings: MethodSettings, cube: np.ndarray, valid: np.ndarray, labelled: tuple[np.ndarray, np.ndarray],
-                 real: np.ndarray, y: np.ndarray, reporter: Reporter, model: Any = None) -> tuple[Any, Any]:
+                 real: np.ndarray, y: np.ndarray, reporter: Reporter, model: Any = None,
+                 synthetic: Any = None) -> tuple[Any, Any]:
     """The members' shares of the blend and the width of its probability smoothing (or the analyst's width), by
     cross-validation on the real labels alone (:func:`classify.ensemble.choose_blend_and_smoothing`): the labels,
     not the test pixels, pick them. With the scene's synthesis ``model`` an SVM on its diffusion features is a
-    candidate third member."""
+    candidate third member. With ``synthetic`` (a :class:`~.classify.fold_synthesis.FoldSynthetic`) the folds
+    also learn synthetic patches as ``settings.cv_synthesis`` says."""
     from .classify.baselines import SpectralSVM
     from .classify.ensemble import choose_blend_and_smoothing
 
@@ -399,10 +424,15 @@ def choose_blend(settings: MethodSettings, cube: np.ndarray, valid: np.ndarray, 
         cache = PixelFeatureCache(_features_for(settings, model), patch_reader(cube, valid, real.shape[-1]),
                                   valid.shape)
         dfeat = (cache, lambda: SpectralSVM(seed=settings.seed, max_per_class=SVM_MAX_PER_CLASS))
+        if synthetic is not None:  # the SVM member of each fold learns the synthetic patches' features too
+            from dataclasses import replace
+
+            synthetic = replace(synthetic, features=cache.features(synthetic.patches, reporter=reporter.sub(0.0, 0.0)))
     return choose_blend_and_smoothing(cube, valid, rows, cols, y, real,
                                       lambda: _cnn_for(settings, real.shape[-1]), lambda: _forest_for(settings),
                                       smoothing=settings.spatial_smoothing, seed=settings.seed, dfeat=dfeat,
-                                      share_rule=settings.share_rule, reporter=reporter)
+                                      share_rule=settings.share_rule, reporter=reporter, synthetic=synthetic,
+                                      cv_synthesis=settings.cv_synthesis if synthetic is not None else "none")
 
 
 def _features_for(settings: MethodSettings, model: Any) -> Any:
@@ -413,15 +443,18 @@ def _features_for(settings: MethodSettings, model: Any) -> Any:
 
 def _fit_blend(settings: MethodSettings, patch_size: int, parts: list[tuple[np.ndarray, np.ndarray, float]],
                cube: np.ndarray, valid: np.ndarray, labelled: tuple[np.ndarray, np.ndarray],
-               reporter: Reporter, model: Any = None, chosen: Optional[tuple[Any, Any]] = None
-               ) -> tuple[Classifier, list[str]]:
+               reporter: Reporter, model: Any = None, chosen: Optional[tuple[Any, Any]] = None,
+               synthetic: Any = None) -> tuple[Classifier, list[str]]:
     """The final classifier, the blend of CNN, spectral forest and (with the scene's synthesis ``model``) the
     diffusion-feature SVM on all ``parts``, the members' shares and the smoothing width chosen by CV on the real
     part (``parts[0]``, at pixels ``labelled``) unless already ``chosen`` (the pseudo-labeller's, the same CV);
-    and the report's lines on both."""
+    and the report's lines on both. With ``synthetic`` (the synthetic part's patches as the folds learn them,
+    ``settings.cv_synthesis``) the CV may leave the synthetic part out of the final training."""
     real, y, _ = parts[0]
     blend, smoothing = chosen or choose_blend(settings, cube, valid, labelled, real, y, reporter.sub(0.0, 0.5),
-                                              model=model)
+                                              model=model, synthetic=synthetic)
+    if not blend.learn_synthetic:  # "choose": the labels' CV scored the blend better without synthetic patches
+        parts = parts[:1]
     clf = _fit_weighted(settings, patch_size, parts, reporter.sub(0.5, 1.0), blend=blend, smoothing=smoothing,
                         model=model)
     return clf, [blend.note(listing=False), smoothing.note(), clf.cnn.training_note(),

@@ -11,6 +11,10 @@ from ..progress import NULL_REPORTER, Reporter
 # How the cross-validation's held-out scores pick a blend's member shares (classify.ensemble.choose_shares); here,
 # with no heavy imports, so the command line and the settings can list them without loading scikit-learn.
 SHARE_RULES = ("balanced-accuracy", "log-loss")
+# What the blend's cross-validation folds learn of the synthetic patches (classify.fold_synthesis): "none" (the
+# real labels only), "anchored" (also the patches anchored on the fold's own labels) or "choose" (both, and the
+# labels decide whether the final blend learns synthetic patches at all).
+CV_SYNTHESIS = ("none", "anchored", "choose")
 
 
 @runtime_checkable

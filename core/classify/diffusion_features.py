@@ -88,6 +88,21 @@ class DiffusionFeatures:
         return out
 
 
+def fit_svm_real_first(make_svm: Callable[[], SpectralSVM], x: np.ndarray, labels: np.ndarray,
+                       sample_weight: Optional[np.ndarray], real_count: Optional[int],
+                       reporter: Reporter = NULL_REPORTER) -> SpectralSVM:
+    """An SVM from ``make_svm()`` fit on ``(N, F)`` features whose first ``real_count`` rows are real labels and
+    the rest synthetic (None: all real). C, γ and the probability form are chosen on the real rows alone, as the
+    SVM alone would choose them (a synthetic patch anchored on a held-out label would flatter the grid search's
+    CV); then the SVM is fit on every row with its weight."""
+    svm = make_svm()
+    if real_count is not None and real_count < len(x):
+        c = make_svm().fit(x[:real_count], labels[:real_count]).chosen
+        svm = SpectralSVM(seed=svm.seed, C=c["C"], gamma=c["gamma"], platt=bool(c["platt"]),
+                          max_per_class=svm.max_per_class)
+    return svm.fit(x, labels, sample_weight=sample_weight, reporter=reporter)
+
+
 class DiffusionFeatureClassifier:
     """An RBF SVM (C and γ chosen by CV on the labels, as the SVM baseline) on :class:`DiffusionFeatures`.
 
@@ -114,13 +129,8 @@ class DiffusionFeatureClassifier:
         """
         x = self.features(samples, reporter=reporter.sub(0.0, 0.5))  # (N, F)
         seed = self.svm.seed
-        if real_count is not None and real_count < len(x):
-            chooser = SpectralSVM(seed=seed, max_per_class=SVM_MAX_PER_CLASS).fit(x[:real_count],
-                                                                                   np.asarray(labels)[:real_count])
-            c = chooser.chosen
-            self.svm = SpectralSVM(seed=seed, C=c["C"], gamma=c["gamma"], platt=bool(c["platt"]),
-                                   max_per_class=SVM_MAX_PER_CLASS)
-        self.svm.fit(x, labels, sample_weight=sample_weight, reporter=reporter.sub(0.5, 1.0))
+        self.svm = fit_svm_real_first(lambda: SpectralSVM(seed=seed, max_per_class=SVM_MAX_PER_CLASS), x,
+                                      np.asarray(labels), sample_weight, real_count, reporter=reporter.sub(0.5, 1.0))
         self.n_classes = self.svm.n_classes
         return self
 

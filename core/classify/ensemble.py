@@ -10,7 +10,8 @@ import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
 from ..progress import NULL_REPORTER, Reporter
-from .base import SHARE_RULES, Classifier
+from .base import CV_SYNTHESIS, SHARE_RULES, Classifier
+from .fold_synthesis import FoldSynthetic, fit_fold_members
 from .predict import patch_reader
 from .spatial import (SIGMAS, SmoothingChoice, at_most_per_class, label_regions, region_folds, repeated,
                       resolve_smoothing, smoothed_at)
@@ -96,6 +97,9 @@ class BlendChoice:
     with_dfeat: bool = False  # whether the diffusion-feature SVM was a candidate member
     log_losses: dict[tuple[float, float], float] = field(default_factory=dict)  # CV log-loss per (cnn, dfeat)
     rule: str = "balanced-accuracy"  # which CV score picked the shares (SHARE_RULES)
+    cv_synthesis: str = "none"  # what the folds learnt of the synthetic patches (CV_SYNTHESIS)
+    learn_synthetic: bool = True  # whether the final blend learns the synthetic patches ("choose" may leave them out)
+    arm_scores: dict[str, float] = field(default_factory=dict)  # "choose": each arm's chosen blend's CV score
 
     def weights(self) -> dict[str, float]:
         """Each member's share of the blend."""
@@ -120,9 +124,24 @@ class BlendChoice:
         by = ("the lowest held-out log-loss" if self.rule == "log-loss" else "the highest held-out balanced accuracy")
         return (f"classifier blend: {self.describe()}, chosen by {repeated(self.repeats)}{self.folds}-fold "
                 f"cross-validation on the real labels ({by}), label regions held out whole"
+                + self.synthesis_note()
                 + (f" (balanced accuracy per {what}: {tried})" if listing else "")
                 + f"; the chosen blend's cross-validated accuracy, {chosen * 100:.1f} %, is optimistic "
                 "(few labels, and the shares were picked on the same folds): validation labels give the real figure")
+
+    def synthesis_note(self) -> str:
+        """What the folds learnt of the synthetic patches and, with "choose", what the labels decided; "" for "none"."""
+        if self.cv_synthesis == "none":
+            return ""
+        text = "; each fold's members also learnt the synthetic patches anchored on that fold's labels"
+        if self.cv_synthesis == "choose" and self.arm_scores:
+            score = ("log-loss {:.3f}".format if self.rule == "log-loss" else
+                     lambda v: f"balanced accuracy {v * 100:.1f} %")
+            verdict = ("kept: the blend learns them" if self.learn_synthetic else
+                       "left out: the blend learns your labels alone")
+            text += (f"; synthetic patches {verdict} (held-out {score(self.arm_scores['synthetic'])} with them, "
+                     f"{score(self.arm_scores['real'])} without)")
+        return text
 
     def table(self) -> list[str]:
         """The cross-validated balanced accuracy of every blend tried, as Markdown table lines (the chosen one
@@ -158,7 +177,8 @@ def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.nda
                                make_forest: Callable[[], Classifier], *, smoothing: Optional[float] = None,
                                seed: int = 0, sigmas: tuple[float, ...] = SIGMAS,
                                dfeat: Optional[tuple[Callable[..., np.ndarray], Callable[[], Classifier]]] = None,
-                               share_rule: str = "balanced-accuracy",
+                               share_rule: str = "balanced-accuracy", synthetic: Optional[FoldSynthetic] = None,
+                               cv_synthesis: str = "none",
                                reporter: Reporter = NULL_REPORTER) -> tuple[BlendChoice, SmoothingChoice]:
     """Pick the members' shares of the blend, then its smoothing width, by repeated k-fold CV on the real labels.
 
@@ -174,6 +194,11 @@ def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.nda
     chosen with the blend it will smooth: a spectral forest alone gains more from neighbours than a
     blend whose CNN already sees them.
 
+    With ``synthetic`` and ``cv_synthesis`` "anchored", each fold's members also learn the synthetic patches
+    anchored on that fold's labels (:class:`~.fold_synthesis.FoldSynthetic`), as the final members learn them
+    all. With "choose", the same folds train both ways, each way's best blend is scored by ``share_rule``, and
+    the synthetic patches stay only if they score at least as well (``BlendChoice.learn_synthetic``).
+
     Args:
         cube: ``(B, H, W)`` scene; valid: ``(H, W)`` bool.
         rows, cols, y: ``(N,)`` real labelled pixels and their class indices 0..K-1.
@@ -186,9 +211,15 @@ def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.nda
             ``features_at(rows, cols)`` gives pixels' ``(n, F)`` diffusion features (each extracted once:
             :class:`~.diffusion_features.PixelFeatureCache`), ``make_svm()`` a fresh SVM for them. None: two members.
         share_rule: one of :data:`SHARE_RULES`.
+        synthetic: the run's synthetic patches (with their features when ``dfeat`` is given), or None.
+        cv_synthesis: one of :data:`CV_SYNTHESIS`; anything but "none" needs ``synthetic``.
     """
     if share_rule not in SHARE_RULES:
         raise ValueError(f"unknown share rule {share_rule!r}; use one of {', '.join(SHARE_RULES)}")
+    if cv_synthesis not in CV_SYNTHESIS:
+        raise ValueError(f"unknown cv_synthesis {cv_synthesis!r}; use one of {', '.join(CV_SYNTHESIS)}")
+    if cv_synthesis != "none" and synthetic is None:
+        raise ValueError(f"cv_synthesis {cv_synthesis!r} needs the run's synthetic patches")
     y = np.asarray(y, dtype=np.int64)
     with_dfeat = dfeat is not None
     groups = label_regions(rows, cols, y, valid.shape)
@@ -197,40 +228,56 @@ def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.nda
         why = ("off: a class has a single labelled region, too few to test smoothing on labels the model has not "
                "seen (label at least two separate places per class to let the labels choose)")
         return (BlendChoice(DEFAULT_CNN_WEIGHT, 0, dfeat_weight=DEFAULT_DFEAT_WEIGHT if with_dfeat else 0.0,
-                            with_dfeat=with_dfeat, rule=share_rule),
+                            with_dfeat=with_dfeat, rule=share_rule, cv_synthesis=cv_synthesis),
                 resolve_smoothing(smoothing, lambda: SmoothingChoice(0.0, 0, reason=why)))
     k = min(MAX_FOLDS, int(regions_per_class.min()))
     repeats = REPEATS if np.bincount(y).min() < MANY_LABELS else 1
     widths = sigmas if smoothing is None else ()
     scored = np.zeros(len(y), bool)
     scored[at_most_per_class(y, MAX_SMOOTHING_PIXELS, seed)] = True
+    arms = {"none": ("real",), "anchored": ("synthetic",), "choose": ("synthetic", "real")}[cv_synthesis]
     held_out, smoothed = _out_of_fold(cube, valid, rows, cols, y, groups, patches, make_cnn, make_forest, dfeat,
-                                      k, repeats, seed, scored, widths, reporter)
-    names = list(held_out)
-    n_classes = held_out["cnn"].shape[-1]
+                                      k, repeats, seed, scored, widths, reporter,
+                                      {arm: synthetic if arm == "synthetic" else None for arm in arms})
+    names = list(held_out[arms[0]])
+    n_classes = held_out[arms[0]]["cnn"].shape[-1]
     y_all = np.tile(y, repeats)  # the repeats' held-out predictions are pooled
-    pooled = {m: p.reshape(-1, n_classes) for m, p in held_out.items()}
     candidates = candidate_blends(with_dfeat)
 
     def blended(parts: dict[str, np.ndarray], key: tuple[float, float]) -> np.ndarray:
         w = member_weights(*key)
         return sum(w[m] * parts[m] for m in names)
 
-    scores, log_losses = {}, {}
+    scores: dict[str, dict[tuple[float, float], float]] = {}
+    log_losses: dict[str, dict[tuple[float, float], float]] = {}
+    chosen_of: dict[str, tuple[float, float]] = {}
     picked = np.arange(len(y_all))
-    for key in candidates:  # each candidate blended once, scored twice
-        p = blended(pooled, key)
-        scores[key] = float(balanced_accuracy_score(y_all, np.argmax(p, axis=1)))
-        # mean -log p(true class), by hand: a blend of one-hot members has exact zeros to floor
-        log_losses[key] = float(-np.log(np.maximum(p[picked, y_all], 1e-7)).mean())
-    chosen = choose_shares(share_rule, scores, log_losses, candidates)
+    for arm in arms:
+        pooled = {m: p.reshape(-1, n_classes) for m, p in held_out[arm].items()}
+        scores[arm], log_losses[arm] = {}, {}
+        for key in candidates:  # each candidate blended once, scored twice
+            p = blended(pooled, key)
+            scores[arm][key] = float(balanced_accuracy_score(y_all, np.argmax(p, axis=1)))
+            # mean -log p(true class), by hand: a blend of one-hot members has exact zeros to floor
+            log_losses[arm][key] = float(-np.log(np.maximum(p[picked, y_all], 1e-7)).mean())
+        chosen_of[arm] = choose_shares(share_rule, scores[arm], log_losses[arm], candidates)
+
+    def arm_score(arm: str) -> float:  # the arm's chosen blend by the share rule's own score (higher is better)
+        key = chosen_of[arm]
+        return -log_losses[arm][key] if share_rule == "log-loss" else scores[arm][key]
+
+    # "choose": ties keep the synthetic patches (the method's premise); only a better score without them drops them
+    arm = arms[0] if len(arms) == 1 or arm_score("synthetic") >= arm_score("real") - 1e-12 else "real"
+    chosen = chosen_of[arm]
+    arm_scores = ({a: (log_losses[a] if share_rule == "log-loss" else scores[a])[chosen_of[a]] for a in arms}
+                  if cv_synthesis == "choose" else {})
     reporter.progress(1.0, "cross-validation")
 
     def choose_width() -> SmoothingChoice:  # scored for the chosen blend, on the smoothed held-out blends
         t = np.tile(y[scored], repeats)
         sigma_scores, confidence = {}, {}
         for s in widths:
-            each = smoothed[s][:, scored].reshape(len(t), len(names), n_classes)  # (R·n, members, K)
+            each = smoothed[arm][s][:, scored].reshape(len(t), len(names), n_classes)  # (R·n, members, K)
             p = blended({m: each[:, i] for i, m in enumerate(names)}, chosen)
             sigma_scores[s] = float(balanced_accuracy_score(t, np.argmax(p, axis=1)))
             confidence[s] = float(p[np.arange(len(t)), t].mean())
@@ -238,8 +285,9 @@ def choose_blend_and_smoothing(cube: np.ndarray, valid: np.ndarray, rows: np.nda
         sigma = min((s for s in widths if sigma_scores[s] >= best - 1e-12), key=lambda s: (-confidence[s], s))
         return SmoothingChoice(float(sigma), k, sigma_scores, repeats=repeats)
 
-    choice = BlendChoice(chosen[0], k, scores, repeats, dfeat_weight=chosen[1], with_dfeat=with_dfeat,
-                         log_losses=log_losses, rule=share_rule)
+    choice = BlendChoice(chosen[0], k, scores[arm], repeats, dfeat_weight=chosen[1], with_dfeat=with_dfeat,
+                         log_losses=log_losses[arm], rule=share_rule, cv_synthesis=cv_synthesis,
+                         learn_synthetic=arm == "synthetic" or cv_synthesis == "none", arm_scores=arm_scores)
     return choice, resolve_smoothing(smoothing, choose_width)
 
 
@@ -247,19 +295,23 @@ def _out_of_fold(cube: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np
                  groups: np.ndarray, patches: np.ndarray, make_cnn: Callable[[], Classifier],
                  make_forest: Callable[[], Classifier],
                  dfeat: Optional[tuple[Callable[..., np.ndarray], Callable[[], Classifier]]], k: int, repeats: int,
-                 seed: int, scored: np.ndarray, widths: tuple[float, ...], reporter: Reporter
-                 ) -> tuple[dict[str, np.ndarray], dict[float, np.ndarray]]:
-    """Each member's held-out probabilities over ``repeats`` draws of ``k`` region folds.
+                 seed: int, scored: np.ndarray, widths: tuple[float, ...], reporter: Reporter,
+                 arms: Optional[dict[str, Optional[FoldSynthetic]]] = None,
+                 ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[float, np.ndarray]]]:
+    """Each member's held-out probabilities over ``repeats`` draws of ``k`` region folds, for each of ``arms``.
 
-    Returns ``{member: (R, N, K)}`` probabilities of every labelled pixel from the fold that held it out
+    ``arms`` maps a name to the synthetic patches its folds' members also learn (None: the real labels only);
+    default ``{"real": None}``. Every arm uses the same folds, so their scores compare pixel for pixel.
+    Returns, per arm, ``{member: (R, N, K)}`` probabilities of every labelled pixel from the fold that held it out
     (members "cnn", "forest" and, with ``dfeat``, "dfeat", in that order), and ``{σ: (R, N, M·K)}`` the M
     members' (in the same order) smoothed over each width in ``widths`` (filled at the ``scored`` pixels only;
     zeros elsewhere).
     """
+    arms = arms if arms is not None else {"real": None}
     n_classes = int(y.max()) + 1
     names = ["cnn", "forest"] + (["dfeat"] if dfeat is not None else [])
-    held_out = {m: np.zeros((repeats, len(y), n_classes), np.float32) for m in names}
-    smoothed = {s: np.zeros((repeats, len(y), len(names) * n_classes), np.float32) for s in widths}
+    held_out = {a: {m: np.zeros((repeats, len(y), n_classes), np.float32) for m in names} for a in arms}
+    smoothed = {a: {s: np.zeros((repeats, len(y), len(names) * n_classes), np.float32) for s in widths} for a in arms}
     read = patch_reader(cube, valid, patches.shape[-1]) if widths else None  # padded once for every fold
     features_at, make_svm = dfeat if dfeat is not None else (None, None)
     if features_at is not None:
@@ -269,34 +321,37 @@ def _out_of_fold(cube: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np
     def inputs(m: str, r: np.ndarray, c: np.ndarray, x: np.ndarray) -> np.ndarray:
         return features_at(r, c) if m == "dfeat" else x  # the SVM reads the pixels' features, the others patches
 
-    total = repeats * k
+    total = repeats * k * len(arms)
+    step = 0
     for rep in range(repeats):
-        for i, (train, held) in enumerate(region_folds(y, groups, k, seed + rep)):
-            reporter.check()
-            step = rep * k + i
-            reporter.progress(step / total, f"cross-validation {step + 1}/{total}")
-            members: dict[str, Classifier] = {
-                "cnn": make_cnn().fit(patches[train], y[train], reporter=reporter.sub(step / total, (step + 0.8) / total)),
-                "forest": make_forest(), **({"dfeat": make_svm()} if features_at is not None else {})}
-            for m in names[1:]:
-                members[m].fit(inputs(m, rows[train], cols[train], patches[train]), y[train])
-            for m in names:  # every class is in each training fold
-                held_out[m][rep, held] = members[m].predict_proba(inputs(m, rows[held], cols[held], patches[held]))
-            at = held[scored[held]]
-            if read is None or not len(at):
-                continue
+        for train, held in region_folds(y, groups, k, seed + rep):
+            for arm, synthetic in arms.items():
+                reporter.check()
+                reporter.progress(step / total, f"cross-validation {step + 1}/{total}")
+                members = fit_fold_members(train, patches, y,
+                                           features_at(rows[train], cols[train]) if features_at is not None else None,
+                                           synthetic, make_cnn, make_forest, make_svm,
+                                           reporter=reporter.sub(step / total, (step + 0.8) / total))
+                step += 1
+                for m in names:  # every class is in each training fold
+                    held_out[arm][m][rep, held] = members[m].predict_proba(
+                        inputs(m, rows[held], cols[held], patches[held]))
+                at = held[scored[held]]
+                if read is None or not len(at):
+                    continue
 
-            def proba_of(r: np.ndarray, c: np.ndarray, members: dict[str, Classifier] = members) -> np.ndarray:
-                parts = []  # (n, M·K): every member on the same pixels, each patch read once
-                for i0 in range(0, len(r), 1024):
-                    r0, c0 = r[i0:i0 + 1024], c[i0:i0 + 1024]
-                    x = read(r0, c0)  # (n, B, p, p); the forest takes the centre
-                    parts.append(np.concatenate([members[m].predict_proba(inputs(m, r0, c0, x)) for m in names], axis=1))
-                return np.concatenate(parts)
+                def proba_of(r: np.ndarray, c: np.ndarray, members: dict[str, Classifier] = members) -> np.ndarray:
+                    parts = []  # (n, M·K): every member on the same pixels, each patch read once
+                    for i0 in range(0, len(r), 1024):
+                        r0, c0 = r[i0:i0 + 1024], c[i0:i0 + 1024]
+                        x = read(r0, c0)  # (n, B, p, p); the forest takes the centre
+                        parts.append(np.concatenate([members[m].predict_proba(inputs(m, r0, c0, x)) for m in names],
+                                                    axis=1))
+                    return np.concatenate(parts)
 
-            reporter.check()
-            for s, p in smoothed_at(proba_of, valid, rows[at], cols[at], widths, block=512).items():
-                smoothed[s][rep, at] = p
+                reporter.check()
+                for s, p in smoothed_at(proba_of, valid, rows[at], cols[at], widths, block=512).items():
+                    smoothed[arm][s][rep, at] = p
     return held_out, smoothed
 
 
@@ -379,7 +434,8 @@ class SpectralSpatialEnsemble:
                 "cv_folds": self.choice.folds, "cv_repeats": self.choice.repeats,
                 "cv_scores": {f"{c},{d}": s for (c, d), s in self.choice.scores.items()},
                 "cv_log_losses": {f"{c},{d}": s for (c, d), s in self.choice.log_losses.items()},
-                "share_rule": self.choice.rule,
+                "share_rule": self.choice.rule, "cv_synthesis": self.choice.cv_synthesis,
+                "learn_synthetic": self.choice.learn_synthetic, "cv_arm_scores": dict(self.choice.arm_scores),
                 "smoothing": self.smoothing, "smoothing_note": self.smoothing_note,
                 "patch_size": self.patch_size, "n_classes": self.n_classes,
                 **{m: member.config_dict() for m, member in self.members.items()}}
@@ -415,6 +471,9 @@ class SpectralSpatialEnsemble:
                              by_blend(config.get("cv_scores", {})), int(config.get("cv_repeats", 1)),
                              dfeat_weight=dfeat_weight, with_dfeat=dfeat is not None,
                              log_losses=by_blend(config.get("cv_log_losses", {})),
-                             rule=str(config.get("share_rule", "balanced-accuracy")))
+                             rule=str(config.get("share_rule", "balanced-accuracy")),
+                             cv_synthesis=str(config.get("cv_synthesis", "none")),
+                             learn_synthetic=bool(config.get("learn_synthetic", True)),
+                             arm_scores={str(k): float(v) for k, v in config.get("cv_arm_scores", {}).items()})
         return cls(cnn, forest, float(config["cnn_weight"]), choice, float(config.get("smoothing", 0.0)),
                    str(config.get("smoothing_note", "")), dfeat=dfeat, dfeat_weight=dfeat_weight)
