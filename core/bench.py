@@ -457,7 +457,8 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
                               share_rule=getattr(args, "share_rule", MethodSettings.share_rule),
                               cv_synthesis=getattr(args, "cv_synthesis", MethodSettings.cv_synthesis),
                               spatial_smoothing=getattr(args, "spatial_smoothing", None),
-                              diffusion_features=getattr(args, "diffusion_features", True),
+                              diffusion_features=getattr(args, "diffusion_features",
+                                                         MethodSettings.diffusion_features),
                               pseudo_labeller=getattr(args, "pseudo_labeller", MethodSettings.pseudo_labeller),
                               pseudo_rule=getattr(args, "pseudo_rule", MethodSettings.pseudo_rule))
     own = _own_scenes_of(args)

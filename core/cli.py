@@ -112,10 +112,12 @@ def _pseudo_arg(p: argparse.ArgumentParser) -> None:
                    help="Gaussian smoothing of the class probabilities before the class is taken (removes speckle): "
                         "auto (default) lets cross-validation on your labels choose its width, off disables it, a "
                         "number fixes the width in pixels")
-    p.add_argument("--no-diffusion-features", dest="diffusion_features", action="store_false",
-                   help="keep the SVM on the scene diffusion model's features out of the classifier blend (by default "
-                        "cross-validation on your labels decides its share; leaving it out saves its feature "
-                        "extraction, about as slow per pixel as the CNN, on large scenes without a GPU)")
+    p.add_argument("--diffusion-features", action=argparse.BooleanOptionalAction,
+                   default=MethodSettings.diffusion_features,
+                   help="let an SVM on the scene diffusion model's features join the classifier blend, its share "
+                        "chosen by cross-validation on your labels (off by default since session 18: that "
+                        "cross-validation overrates it, the model having learnt your labels with their prompts; "
+                        "BENCHMARKS section 4). Its features cost about as much per pixel as the CNN")
 
 
 def _smoothing_width(text: str) -> Optional[float]:
@@ -246,7 +248,7 @@ def _settings(args: argparse.Namespace):
                           pseudo_labeller=getattr(args, "pseudo_labeller", MethodSettings.pseudo_labeller),
                           pseudo_rule=getattr(args, "pseudo_rule", MethodSettings.pseudo_rule),
                           spatial_smoothing=getattr(args, "spatial_smoothing", None),
-                          diffusion_features=getattr(args, "diffusion_features", True))
+                          diffusion_features=getattr(args, "diffusion_features", MethodSettings.diffusion_features))
 
 
 def _print_outputs(outputs) -> None:

@@ -57,7 +57,7 @@ class RunRequest:
     anchor_strength: float = 0.5  # synthesis starts from real labelled patches noised this far; 1 = pure noise
     pseudo_labels: Optional[int] = None  # most pseudo-labels per class; None or 0: none
     spatial_smoothing: Optional[float] = None  # σ (px) of the probability smoothing; None: cross-validated; 0: off
-    diffusion_features: bool = True  # the diffusion-feature SVM may join the blend (its share cross-validated)
+    diffusion_features: bool = False  # the diffusion-feature SVM may join the blend (its share cross-validated)
     bundle_path: Optional[str] = None  # reuse a trained synthesis model
     class_field: Optional[str] = None  # label field; None: guessed by the engine
     overwrite: bool = False  # replace outputs already in out_dir
@@ -329,7 +329,7 @@ class HyperSynthPlugin:
             anchor_strength=float(values.get("anchor_strength", 0.5)),
             pseudo_labels=optional("pseudo_labels", int, (None, "")),  # 0 is a choice: no pseudo-labels
             spatial_smoothing=optional("spatial_smoothing", float, (None, "")),  # 0 is a choice: off
-            diffusion_features=bool(values.get("diffusion_features", True)),
+            diffusion_features=bool(values.get("diffusion_features", False)),
             bundle_path=values.get("bundle") or None,
             class_field=values.get("class_field") or None, overwrite=bool(values.get("overwrite", False)),
             clip_weights=settings.clip_weights or None,

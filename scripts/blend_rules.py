@@ -9,6 +9,9 @@ dataset × split × N, the mean test OA (and each seed's) of the blend each rule
 - ``accuracy, then log-loss``: the highest CV balanced accuracy, ties to the lowest log-loss;
 - ``forest unless beaten by M``: the forest alone unless a blend's CV balanced accuracy beats the forest's by at
   least ``--margin`` (then the shipped rule among those);
+- ``diffusion-feature share ≤ ¼`` and ``no diffusion-feature SVM``: the shipped rule among the blends whose
+  diffusion-feature share is at most ¼, or 0 (the blend without that member, as ``--no-diffusion-features`` would
+  choose it from the same folds);
 - ``forest alone``, ``most even`` (fixed blends, no CV), and ``best on the test pixels`` (the ceiling any rule could
   reach; no rule can know it).
 
@@ -78,6 +81,11 @@ def forest_unless_beaten(margin: float) -> Callable[[list[Blend]], Blend]:
     return rule
 
 
+def dfeat_at_most(limit: float) -> Callable[[list[Blend]], Blend]:
+    """The shipped rule among the blends whose diffusion-feature share is at most ``limit``."""
+    return lambda blends: shipped([b for b in blends if _key(b)[1] <= limit + 1e-12])
+
+
 def fixed(key: Optional[tuple[float, float]]) -> Callable[[list[Blend]], Blend]:
     """Always the blend ``key`` (None: the most even one the CV scored)."""
     return lambda blends: (_evenness_order(blends)[0] if key is None
@@ -87,7 +95,9 @@ def fixed(key: Optional[tuple[float, float]]) -> Callable[[list[Blend]], Blend]:
 def rules(margin: float) -> dict[str, Callable[[list[Blend]], Blend]]:
     """The rules compared, by the name the table shows."""
     return {"shipped": shipped, "log-loss": lowest_log_loss, "accuracy, then log-loss": accuracy_then_log_loss,
-            f"forest unless beaten by {margin:g}": forest_unless_beaten(margin), "forest alone": fixed(FOREST),
+            f"forest unless beaten by {margin:g}": forest_unless_beaten(margin),
+            "diffusion-feature share ≤ ¼": dfeat_at_most(0.25), "no diffusion-feature SVM": dfeat_at_most(0.0),
+            "forest alone": fixed(FOREST),
             "most even": fixed(None), "best on the test pixels": lambda blends: max(blends, key=lambda b: b["oa"])}
 
 

@@ -162,11 +162,12 @@ class RunDialog(QDialog):
             "it (0, 0.5, 1, 2 or 3); 0 switches it off", decimals=1, special=AUTO_SMOOTHING_SPECIAL, suffix=" px")
         form.addRow("Spatial smoothing σ", self.spatial_smoothing)
         self.diffusion_features = QCheckBox("in the blend (share from CV)")
-        self.diffusion_features.setChecked(bool(defaults.get("diffusion_features", True)))
+        self.diffusion_features.setChecked(bool(defaults.get("diffusion_features", False)))
         self.diffusion_features.setToolTip(
             "An SVM on the diffusion model's own features of each patch joins the CNN and the spectral forest; "
-            "cross-validation on your labels gives it its share (possibly none). Off: faster on large scenes "
-            "without a GPU (its features cost about as much per pixel as the CNN)")
+            "cross-validation on your labels gives it its share (possibly none). Off by default: that "
+            "cross-validation overrates it (the model learnt your labels with their prompts), and its features cost "
+            "about as much per pixel as the CNN")
         form.addRow("Diffusion-feature SVM", self.diffusion_features)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)

@@ -104,8 +104,9 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                                          QgsProcessingParameterNumber.Double, optional=True, minValue=0.0),
             QgsProcessingParameterBoolean(self.DIFFUSION_FEATURES,
                                           self.tr("Let the diffusion-feature SVM join the blend (its share chosen by "
-                                                  "cross-validation; off: faster on large scenes without a GPU)"),
-                                          defaultValue=True),
+                                                  "cross-validation, which overrates it; off by default: faster, "
+                                                  "and better on the development scene, BENCHMARKS §4)"),
+                                          defaultValue=False),
         ]
         for parameter in advanced:
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)

@@ -30,6 +30,8 @@ def test_each_rule_picks_its_blend_and_is_compared_with_the_shipped_one(tmp_path
     assert script.accuracy_then_log_loss(blends)["oa"] == 0.55
     assert script.forest_unless_beaten(0.05)(blends)["oa"] == 0.60  # nothing beats the forest's 0.70 by 0.05
     assert script.forest_unless_beaten(0.03)(blends)["oa"] == 0.50  # 0.74 does: the shipped rule among those
+    assert script.dfeat_at_most(0.25)(blends)["oa"] == 0.50  # the most even blend has a share of 1/4
+    assert script.dfeat_at_most(0.0)(blends)["oa"] == 0.55  # without the member: (1, 0) has the best CV score
     path = tmp_path / "dev.json"
     other = [dict(b, oa=b["oa"] - 0.1) for b in blends]  # seed 1: every blend 10 points lower
     path.write_text(json.dumps({"runs": [asdict(_run(0, blends)), asdict(_run(1, other)),

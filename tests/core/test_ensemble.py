@@ -205,7 +205,7 @@ def test_ensemble_blends_members_and_round_trips_through_tensors():
 def test_augment_and_the_no_synthesis_ablation_end_in_the_cv_blend():
     data = make_demo_scene(size=40, bands=24, seed=0)
     labels = np.where(data.scene.valid, sparse_labels(data.labels, 4, seed=0), 0)
-    settings = MethodSettings(preset="tiny", seed=0, patch_size=3, pseudo_labels=3)
+    settings = MethodSettings(preset="tiny", seed=0, patch_size=3, pseudo_labels=3, diffusion_features=True)
     for method in ("cnn-pseudo", "augment"):
         fitted = fit_method(method, data.scene.usable_cube(), data.scene.valid, labels, data.classes, settings)
         assert isinstance(fitted.classifier, SpectralSpatialEnsemble)
@@ -217,9 +217,11 @@ def test_augment_and_the_no_synthesis_ablation_end_in_the_cv_blend():
         assert fitted.classifier.smoothing in SIGMAS and any("spatial smoothing" in n for n in fitted.notes)
     plain = fit_method("cnn", data.scene.usable_cube(), data.scene.valid, labels, data.classes, settings)
     assert isinstance(plain.classifier, SpectralSpatialCNN)
+    # by default (since session 18) the blend is the CNN and the forest, and the ablation trains no synthesis model
     without = fit_method("cnn-pseudo", data.scene.usable_cube(), data.scene.valid, labels, data.classes,
-                         MethodSettings(preset="tiny", seed=0, patch_size=3, pseudo_labels=3, diffusion_features=False))
+                         MethodSettings(preset="tiny", seed=0, patch_size=3, pseudo_labels=3))
     assert set(without.classifier.members) == {"cnn", "forest"} and without.synthesis_model is None
+    assert not without.classifier.choice.with_dfeat
 
 
 def test_rf_run_saves_a_forest_bundle_that_reproduces_its_map(tmp_path):
@@ -242,7 +244,7 @@ def test_bench_scores_each_member_of_the_blend(tmp_path):
     path = tmp_path / "bench.json"
     assert cli_main(["bench", "--datasets", "demo", "--labels-per-class", "3", "--seeds", "0",
                      "--methods", "cnn-pseudo", "--preset", "tiny", "--spatial-smoothing", "1", "--json", str(path),
-                     "--pseudo-labels", "4", "--quiet"]) == 0
+                     "--pseudo-labels", "4", "--diffusion-features", "--quiet"]) == 0
     data = json.loads(path.read_text())
     rows = {r["method"]: r for r in data["rows"]}
     assert set(rows) == {"cnn-pseudo", "cnn-pseudo:cnn", "cnn-pseudo:forest", "cnn-pseudo:dfeat", "cnn-pseudo:blend"}

@@ -90,7 +90,7 @@ def test_dock_values_reach_the_engine_method_settings(hypersynth_plugin, qgis_ne
     base = {"scene_layer_id": scene.id(), "label_layer_id": label_layer.id(), "classes": data.classes,
             "output_folder": str(tmp_path / "run"), "preset": "tiny"}
     chosen = {"patch_size": 5, "synthetic_per_class": 30, "guidance": 2.0, "balance_rate": 0.8, "synthetic_weight": 1.5,
-              "anchor_strength": 0.3, "pseudo_labels": 12, "spatial_smoothing": 1.5, "diffusion_features": False}
+              "anchor_strength": 0.3, "pseudo_labels": 12, "spatial_smoothing": 1.5, "diffusion_features": True}
     unset = {"patch_size": 0, "synthetic_per_class": 0, "guidance": None, "pseudo_labels": None,
              "spatial_smoothing": None}  # the dialog's
     for values in (chosen, {"pseudo_labels": 0, "spatial_smoothing": 0.0}, unset, {"pseudo_labels": ""}, {}):
@@ -100,11 +100,11 @@ def test_dock_values_reach_the_engine_method_settings(hypersynth_plugin, qgis_ne
     picked = ("patch_size", "synthetic_per_class", "guidance", "balance_rate", "synthetic_weight", "anchor_strength",
               "pseudo_labels", "spatial_smoothing", "diffusion_features")
     assert [tuple(getattr(s, key) for key in picked) for s in seen] == [
-        (5, 30, 2.0, 0.8, 1.5, 0.3, 12, 1.5, False),
-        (None, None, None, 0.5, 0.5, 0.5, 0, 0.0, True),  # 0 pseudo-labels / 0 smoothing are kept: they switch them off
-        (None, None, None, 0.5, 0.5, 0.5, None, None, True),
-        (None, None, None, 0.5, 0.5, 0.5, None, None, True),
-        (None, None, None, 0.5, 0.5, 0.5, None, None, True)]
+        (5, 30, 2.0, 0.8, 1.5, 0.3, 12, 1.5, True),
+        (None, None, None, 0.5, 0.5, 0.5, 0, 0.0, False),  # 0 pseudo-labels / 0 smoothing are kept: they switch them off
+        (None, None, None, 0.5, 0.5, 0.5, None, None, False),
+        (None, None, None, 0.5, 0.5, 0.5, None, None, False),
+        (None, None, None, 0.5, 0.5, 0.5, None, None, False)]
     assert hypersynth_plugin.request_from_values({**base, "method": "cnn-pseudo"}).method == "cnn-pseudo"
 
 

@@ -134,16 +134,16 @@ def test_augment_and_classify_uses_the_settings_clip_weights(hypersynth_plugin, 
     # the synthesis settings reach MethodSettings; left out, they are MethodSettings' defaults
     picked = ("patch_size", "synthetic_per_class", "guidance", "balance_rate", "synthetic_weight", "anchor_strength",
               "pseudo_labels", "spatial_smoothing", "diffusion_features")
-    assert tuple(getattr(seen[0], key) for key in picked) == (None, None, None, 0.5, 0.5, 0.5, None, None, True)
+    assert tuple(getattr(seen[0], key) for key in picked) == (None, None, None, 0.5, 0.5, 0.5, None, None, False)
     for extra in ({"PATCH_SIZE": 5, "SYNTHETIC_PER_CLASS": 30, "GUIDANCE": 2.0, "BALANCE_RATE": 0.2, "SYNTHETIC_WEIGHT": 2.0,
-                   "ANCHOR_STRENGTH": 0.3, "PSEUDO_LABELS": 12, "SPATIAL_SMOOTHING": 2.0, "DIFFUSION_FEATURES": False},
+                   "ANCHOR_STRENGTH": 0.3, "PSEUDO_LABELS": 12, "SPATIAL_SMOOTHING": 2.0, "DIFFUSION_FEATURES": True},
                   {"ANCHOR_STRENGTH": 1.0, "PSEUDO_LABELS": 0, "SPATIAL_SMOOTHING": 0},  # 0 switches them off
                   {"PSEUDO_LABELS": "", "SPATIAL_SMOOTHING": ""}):  # blank: the preset's / cross-validated
         with pytest.raises(QgsProcessingException, match="stopped by the test"):
             processing.run("hypersynth:augmentandclassify", {**base, **extra})
     assert [tuple(getattr(s, key) for key in picked) for s in seen[1:]] == [
-        (5, 30, 2.0, 0.2, 2.0, 0.3, 12, 2.0, False), (None, None, None, 0.5, 0.5, 1.0, 0, 0.0, True),
-        (None, None, None, 0.5, 0.5, 0.5, None, None, True)]
+        (5, 30, 2.0, 0.2, 2.0, 0.3, 12, 2.0, True), (None, None, None, 0.5, 0.5, 1.0, 0, 0.0, False),
+        (None, None, None, 0.5, 0.5, 0.5, None, None, False)]
     with pytest.raises(QgsProcessingException):  # outside (0, 1]: refused before the engine runs
         processing.run("hypersynth:augmentandclassify", {**base, "ANCHOR_STRENGTH": 0.0})
     with pytest.raises(QgsProcessingException):  # no share for the synthetic patches: refused likewise

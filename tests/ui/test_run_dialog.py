@@ -60,14 +60,15 @@ def test_spatial_smoothing_is_cross_validated_unless_set(keep):
     assert keep(RunDialog(defaults={"spatial_smoothing": 2.0})).values()["spatial_smoothing"] == 2.0
 
 
-def test_the_diffusion_feature_member_is_on_unless_switched_off(keep):
+def test_the_diffusion_feature_member_is_off_unless_switched_on(keep):
     from hypersynth.core.methods import MethodSettings
 
     dialog = keep(RunDialog(defaults={}))
-    assert dialog.values()["diffusion_features"] is True
-    dialog.diffusion_features.setChecked(False)
-    assert MethodSettings(diffusion_features=dialog.values()["diffusion_features"]).diffusion_features is False
-    assert keep(RunDialog(defaults={"diffusion_features": False})).values()["diffusion_features"] is False
+    assert dialog.values()["diffusion_features"] is False  # since session 18, as MethodSettings
+    assert MethodSettings(diffusion_features=dialog.values()["diffusion_features"]) == MethodSettings()
+    dialog.diffusion_features.setChecked(True)
+    assert MethodSettings(diffusion_features=dialog.values()["diffusion_features"]).diffusion_features is True
+    assert keep(RunDialog(defaults={"diffusion_features": True})).values()["diffusion_features"] is True
 
 
 def test_refuses_an_unwritable_folder(keep, tmp_path):
