@@ -23,12 +23,12 @@ METHOD_TITLES = {
     "rf": "Random forest (spectra)",
     "svm": "SVM (spectra)",
     "cnn": "Spectral-spatial CNN, real labels only",
-    "cnn-pseudo": "CNN + spectral forest blend (+ diffusion-feature SVM if asked), smoothed, real labels, "
-                  "pseudo-labels if asked (no synthesis: the ablation)",
+    "cnn-pseudo": "CNN + spectral forest blend, smoothed, real labels (no synthesis: the ablation; "
+                  "diffusion-feature SVM and pseudo-labels on request)",
     "dfeat": "SVM on the scene's diffusion-model features (MTMSD-style), real labels only",
     "dfeat-augment": "SVM on the scene's diffusion-model features (MTMSD-style), real + synthetic patches",
-    "augment": "Augment & Classify (CNN + spectral forest blend, + diffusion-feature SVM if asked, smoothed, on "
-               "real + synthetic, pseudo-labels if asked)",
+    "augment": "Augment & Classify (CNN + spectral forest blend, smoothed, on real + synthetic patches; "
+               "diffusion-feature SVM and pseudo-labels on request)",
 }
 MEMBER_TITLES = {"cnn": "its CNN alone", "forest": "its spectral forest alone",
                  "dfeat": "its diffusion-feature SVM alone",
