@@ -325,13 +325,12 @@ def _out_of_fold(cube: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np
     step = 0
     for rep in range(repeats):
         for train, held in region_folds(y, groups, k, seed + rep):
+            train_features = features_at(rows[train], cols[train]) if features_at is not None else None  # once a fold
             for arm, synthetic in arms.items():
                 reporter.check()
                 reporter.progress(step / total, f"cross-validation {step + 1}/{total}")
-                members = fit_fold_members(train, patches, y,
-                                           features_at(rows[train], cols[train]) if features_at is not None else None,
-                                           synthetic, make_cnn, make_forest, make_svm,
-                                           reporter=reporter.sub(step / total, (step + 0.8) / total))
+                members = fit_fold_members(train, patches, y, train_features, synthetic, make_cnn, make_forest,
+                                           make_svm, reporter=reporter.sub(step / total, (step + 0.8) / total))
                 step += 1
                 for m in names:  # every class is in each training fold
                     held_out[arm][m][rep, held] = members[m].predict_proba(

@@ -8,6 +8,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..progress import NULL_REPORTER, Reporter
+from ..pseudo_labels import nearest_mean_index
 from .base import Classifier, centre_spectra
 
 
@@ -62,13 +63,11 @@ class FoldSynthetic:
     def for_fold(self, train: np.ndarray, real: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Indices of the patches a fold whose real training labels are rows ``train`` of ``real``/``y`` learns."""
         ok = (self.anchors < 0) | np.isin(self.anchors, train)
-        if self.filter_by_means and ok.any():
+        if self.filter_by_means and ok.any():  # the final run's filter (methods.filter_by_real_means), fold means
             centres = centre_spectra(real[train]).astype(np.float64)  # (n, B)
             t = y[train]
             means = np.stack([centres[t == k].mean(0) for k in range(int(y.max()) + 1)])  # (K, B); each k in train
-            cos = (self._centres @ means.T) / (np.linalg.norm(self._centres, axis=1, keepdims=True)
-                                               * np.linalg.norm(means, axis=1) + 1e-12)  # (S, K)
-            ok &= np.argmax(cos, axis=1) == self.labels
+            ok &= nearest_mean_index(self._centres, means) == self.labels
         return np.flatnonzero(ok)
 
     def weights(self, n_real: int, n_synthetic: int) -> np.ndarray:
