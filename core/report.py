@@ -35,21 +35,56 @@ def class_spectra(cube: np.ndarray, labels: np.ndarray, classes: list[ClassInfo]
     return {c.id: cube[:, labels == c.id].T for c in classes if (labels == c.id).any()}
 
 
-def synthetic_summary(real: dict[int, np.ndarray], synthetic: Any, classes: list[ClassInfo]) -> dict:
-    """Counts and mean-spectrum SAM/RMSE of synthetic centre spectra against the real labelled ones."""
+def synthetic_summary(real: dict[int, np.ndarray], synthetic: Any, classes: list[ClassInfo],
+                      scene: Optional[Scene] = None) -> dict:
+    """Counts and mean-spectrum SAM/RMSE of synthetic centre spectra against the real labelled ones; with
+    ``scene``, also each class's synthetic mean ± std spectrum over the scene's bands (null where a band is not
+    usable) and the scene's wavelengths, which the plugin's spectral dock overlays on the labelled ones."""
     from .classify.base import centre_spectra
 
-    spec = centre_spectra(synthetic.patches)
+    spec = centre_spectra(synthetic.patches)  # (N, B_usable)
     rows = []
     for c in classes:
         sel = synthetic.labels == c.id
         if not sel.any() or c.id not in real:
             continue
         m_syn, m_real = spec[sel].mean(0), real[c.id].mean(0)
-        rows.append({"id": c.id, "name": c.name, "prompt": c.text, "synthetic": int(sel.sum()),
-                     "real_labelled": int(len(real[c.id])), "mean_sam_deg": round(spectral_angle_deg(m_syn, m_real), 3),
-                     "mean_rmse": float(np.sqrt(np.mean((m_syn - m_real) ** 2)))})
-    return {"classes": rows, "total": int(len(synthetic.labels))}
+        row = {"id": c.id, "name": c.name, "prompt": c.text, "synthetic": int(sel.sum()),
+               "real_labelled": int(len(real[c.id])), "mean_sam_deg": round(spectral_angle_deg(m_syn, m_real), 3),
+               "mean_rmse": float(np.sqrt(np.mean((m_syn - m_real) ** 2)))}
+        if scene is not None:
+            row["synthetic_mean"] = _scene_bands(spec[sel].mean(0), scene)
+            row["synthetic_std"] = _scene_bands(spec[sel].std(0), scene)
+        rows.append(row)
+    summary: dict[str, Any] = {"classes": rows, "total": int(len(synthetic.labels))}
+    if scene is not None:
+        summary["scene_bands"] = scene.bands
+        summary["wavelengths"] = None if scene.wavelengths is None else [float(w) for w in scene.wavelengths]
+    return summary
+
+
+def _scene_bands(usable: np.ndarray, scene: Scene) -> list[Optional[float]]:
+    """A ``(B_usable,)`` spectrum spread over the scene's bands as JSON numbers, null at bands not used."""
+    good = np.flatnonzero(scene.good_bands)
+    if len(usable) != len(good):
+        raise ValueError(f"{len(usable)} synthetic bands for a scene with {len(good)} usable bands")
+    full: list[Optional[float]] = [None] * scene.bands
+    for band, value in zip(good, usable):
+        full[int(band)] = float(f"{value:.6g}")  # 6 digits: about float32 precision, short JSON
+    return full
+
+
+def read_synthetic_spectra(path: str | Path) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], Optional[np.ndarray]]:
+    """Each class's synthetic ``(mean, std)`` over the scene's bands (NaN where unused) and the scene's wavelengths,
+    from a run's ``synthetic_summary.json``; no classes for a summary written before it held spectra."""
+    summary = json.loads(Path(path).read_text())
+    stats = {}
+    for row in summary.get("classes", []):
+        if "synthetic_mean" in row and "synthetic_std" in row:
+            stats[int(row["id"])] = (np.array(row["synthetic_mean"], dtype=float),  # None -> NaN
+                                     np.array(row["synthetic_std"], dtype=float))
+    wavelengths = summary.get("wavelengths")
+    return stats, None if wavelengths is None else np.asarray(wavelengths, dtype=float)
 
 
 def spectra_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes: list[ClassInfo],
@@ -161,7 +196,7 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
                   f"OA {metrics['oa'] * 100:.2f} %, AA {metrics['aa'] * 100:.2f} %, κ {metrics['kappa']:.4f} "
                   f"on {metrics['n_test']} validation pixels.", "", "![confusion matrix](confusion.png)", ""]
     if synthetic is not None:
-        summary = synthetic_summary(real, synthetic, classes)
+        summary = synthetic_summary(real, synthetic, classes, scene)
         (out / "synthetic_summary.json").write_text(json.dumps(summary, indent=2))
         pca_figure(out / "pca.png", real, synthetic, classes)
         lines += ["## Synthetic samples", "", "| class | prompt | synthetic | real | SAM of means (°) |",

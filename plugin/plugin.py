@@ -347,6 +347,7 @@ class HyperSynthPlugin:
             elif request.bundle_path:
                 self.last_bundle = request.bundle_path
             add_result_layers(outputs.class_map, outputs.confidence, outputs.classes, title=request.title)
+            self._show_synthetic_spectra(outputs.synthetic_summary, outputs.classes)
             report = Path(outputs.report).with_suffix(".html")
             self.iface.messageBar().pushMessage(
                 "HyperSynth", f'{request.title} finished: <a href="{report.as_uri()}">open the report</a>',
@@ -359,6 +360,20 @@ class HyperSynthPlugin:
 
         task = EngineTask(request.title, classify_job(request), on_success=on_success, on_failure=on_failure)
         return self.tasks.submit(task)
+
+    def _show_synthetic_spectra(self, summary: Optional[Path], classes: list[ClassInfo]) -> None:
+        """Overlay the run's synthetic class spectra on the labelled ones in the spectral dock."""
+        from ..core.report import read_synthetic_spectra
+
+        if summary is None or self.dock is None:
+            return
+        try:
+            stats, wavelengths = read_synthetic_spectra(summary)
+            if stats:
+                self.dock.show_synthetic_class_spectra(stats, wavelengths, classes)
+        except (OSError, ValueError) as exc:  # the map is in; a summary it cannot draw is only a warning
+            self.iface.messageBar().pushMessage(
+                "HyperSynth", f"the synthetic spectra of {summary} could not be shown: {exc}", Qgis.Warning, 10)
 
     def preview_prompt(self, class_id: int, prompt: str) -> Optional[EngineTask]:
         """Synthesise a few patches for ``prompt`` with the last run's model and show them in the dock."""

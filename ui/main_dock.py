@@ -152,10 +152,13 @@ class HyperSynthDock(QgsDockWidget):
         return stats
 
     def show_synthetic_class_spectra(self, stats: dict[int, tuple[np.ndarray, np.ndarray]],
-                                     wavelengths: Optional[Sequence[float]] = None) -> None:
-        """Overlay per-class mean ± std of synthetic samples (from a run) in the spectral dock."""
+                                     wavelengths: Optional[Sequence[float]] = None,
+                                     classes: Optional[Sequence[ClassInfo]] = None) -> None:
+        """Overlay per-class mean ± std of synthetic samples (from a run) in the spectral dock, named and coloured
+        as ``classes`` (the run's; default the dock's)."""
         dock = self.spectral_dock()
-        dock.set_class_statistics(stats, self.current_classes(), source="synthetic", wavelengths=wavelengths)
+        dock.set_class_statistics(stats, list(classes) if classes is not None else self.current_classes(),
+                                  source="synthetic", wavelengths=wavelengths)
         dock.show()
 
     def show_preview(self, patches: np.ndarray, wavelengths: Optional[Sequence[float]] = None,

@@ -194,6 +194,10 @@ def test_augment_run_then_prompt_preview_in_the_dock(qgis_iface, qgis_processing
         assert task.error is None, task.error_details
         assert task.callback_error is None, task.callback_error
         assert plugin.last_bundle and Path(plugin.last_bundle, "manifest.json").is_file()
+        synthetic = plugin.dock.spectral_dock().class_bands("synthetic")  # the run's spectra, beside the labels'
+        assert sorted(b.name for b in synthetic) == sorted(f"{c.name} (synthetic)" for c in data.classes)
+        assert all(len(b.mean) == data.scene.bands and np.isfinite(b.mean).any() for b in synthetic)
+        assert plugin.dock.spectral_dock().show_source["synthetic"].isEnabled()
 
         preview = plugin.preview_prompt(1, data.classes[0].text)
         assert wait_until(lambda: not plugin.tasks.running, timeout=300)
