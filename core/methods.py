@@ -345,6 +345,8 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
                                   labelled, reporter.sub(0.85 if n_pseudo else 0.75, 1.0),
                                   model=model if settings.diffusion_features else None, chosen=chosen,
                                   synthetic=in_folds)
+    if not getattr(getattr(clf, "choice", None), "learn_synthetic", True):
+        notes = _left_out(notes, settings)
     notes += blend_notes
     return FittedMethod("augment", clf, class_ids, synthesis_model=model, synthetic=synthetic, notes=notes,
                         pseudo_per_class=drawn)
@@ -377,9 +379,18 @@ def _synthesize_for(model: Any, used: list[ClassInfo], class_ids: np.ndarray, an
                      "real mean")
     names = {c.id: c.name for c in used}
     notes.append(f"{purpose}: {len(synthetic)} synthetic patches kept of {sum(counts.values())} "
-                 f"({', '.join(f'{names.get(k, k)}: {v}' for k, v in counts.items())}); together they weigh "
-                 f"{settings.synthetic_weight:g} of your labels in training")
+                 f"({', '.join(f'{names.get(k, k)}: {v}' for k, v in counts.items())}); {_weight_note(settings)}")
     return synthetic, notes, raw
+
+
+def _weight_note(settings: MethodSettings) -> str:
+    return f"together they weigh {settings.synthetic_weight:g} of your labels in training"
+
+
+def _left_out(notes: list[str], settings: MethodSettings) -> list[str]:
+    """The synthesis notes once the labels' CV ("choose") left the synthetic patches out of the final training."""
+    return [n.replace(_weight_note(settings), "the labels' CV left them out of the final training (see the blend "
+                      "note)") for n in notes]
 
 
 def _fold_synthetic(raw: Any, class_ids: np.ndarray, y: np.ndarray, settings: MethodSettings) -> Any:

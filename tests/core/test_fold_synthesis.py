@@ -131,6 +131,10 @@ def test_augment_with_choose_trains_and_saves_what_the_labels_decided():
     text = " ".join(fitted.notes)
     assert "anchored on that fold's labels" in text and "synthetic patches " in text
     assert ("kept" if ensemble.choice.learn_synthetic else "left out") in text
+    # the synthesis note says what the final training did with the patches
+    weighed = "together they weigh 0.5 of your labels in training" in text
+    assert weighed is ensemble.choice.learn_synthetic
+    assert ("left them out of the final training" in text) is not ensemble.choice.learn_synthetic
     config = json.loads(json.dumps(ensemble.config_dict()))
     again = SpectralSpatialEnsemble.from_tensors(ensemble.to_tensors(), {**config, "device": "cpu"})
     assert (again.choice.cv_synthesis, again.choice.learn_synthetic, again.choice.arm_scores) == (
@@ -146,3 +150,13 @@ def test_the_command_line_passes_cv_synthesis_on():
     with pytest.raises(SystemExit):
         build_parser().parse_args(["augment-classify", "--scene", "s.tif", "--labels", "l.gpkg", "--prompts",
                                    "p.json", "--out", "o", "--cv-synthesis", "sometimes"])
+
+
+def test_a_synthesis_note_says_when_the_labels_left_the_patches_out():
+    from hypersynth.core.methods import _left_out
+
+    note = "synthesis from the real labels: 12 synthetic patches kept of 12 (soil: 6, grass: 6); together they " \
+           "weigh 0.5 of your labels in training"
+    assert _left_out([note, "other"], MethodSettings()) == [
+        "synthesis from the real labels: 12 synthetic patches kept of 12 (soil: 6, grass: 6); the labels' CV left "
+        "them out of the final training (see the blend note)", "other"]
