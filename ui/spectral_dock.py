@@ -37,6 +37,7 @@ from ..plugin.rendering import read_bad_bands, read_band_wavelengths
 
 SOURCES = ("labels", "synthetic")  # where class statistics come from
 SOURCE_TITLES = {"labels": "labelled", "synthetic": "synthetic"}
+SYNTHETIC_KEY_COLOR = (90, 90, 90)  # the legend's sample line for "dashed: synthetic"
 STD_ALPHA = 45  # opacity (0..255) of the ± std bands
 CURRENT_COLOUR = (20, 20, 20)  # the last clicked pixel, before it is pinned
 
@@ -55,12 +56,14 @@ class Curve:
 class ClassBand:
     """A class's mean spectrum with its ± std band."""
 
-    name: str  # legend entry, e.g. "corn (labelled)"
+    name: str  # e.g. "corn (labelled)": CSV column, and legend entry unless both sources are shown
     x: np.ndarray  # (B,) as for Curve
     mean: np.ndarray  # (B,)
     std: np.ndarray  # (B,)
     color: tuple[int, int, int]
     source: str  # "labels" or "synthetic"
+    class_id: int = 0  # the class's label value
+    class_name: str = ""  # the class's name, without the source
 
 
 def patch_pyqtgraph_for_qgis() -> None:
@@ -302,7 +305,8 @@ class SpectralProfileDock(QgsDockWidget):
                 raise ValueError(f"class {class_id}: mean {mean.shape} and std {std.shape} must be equal (B,) arrays")
             info = by_id.get(class_id, ClassInfo(class_id, f"class {class_id}"))
             x = self._stats_x(len(mean), wavelengths)
-            bands.append(ClassBand(f"{info.name} ({SOURCE_TITLES[source]})", x, mean, std, info.color, source))
+            bands.append(ClassBand(f"{info.name} ({SOURCE_TITLES[source]})", x, mean, std, info.color, source,
+                                   int(class_id), info.name))
         self._stats[source] = bands
         self.show_source[source].setEnabled(bool(bands))
         self._redraw()
@@ -329,7 +333,9 @@ class SpectralProfileDock(QgsDockWidget):
     def _redraw(self) -> None:
         self.plot.clear()
         self.legend.clear()
-        for band in self._visible_bands():
+        bands = self._visible_bands()
+        both = {b.source for b in bands} == set(SOURCES)  # then one legend entry per class, and one for the dashes
+        for band in bands:
             color = band.color
             style = Qt.SolidLine if band.source == "labels" else Qt.DashLine
             for run in _finite_runs(band.mean, band.std):
@@ -337,7 +343,10 @@ class SpectralProfileDock(QgsDockWidget):
                 lower = pg.PlotCurveItem(band.x[run], band.mean[run] - band.std[run], pen=pg.mkPen(None))
                 self.plot.addItem(pg.FillBetweenItem(upper, lower, brush=pg.mkBrush(*color, STD_ALPHA)))
             self.plot.plot(band.x, band.mean, pen=pg.mkPen(color, width=2, style=style), connect="finite",
-                           name=band.name)
+                           name=self._legend_name(band, both))
+        if both:
+            self.legend.addItem(pg.PlotDataItem(pen=pg.mkPen(SYNTHETIC_KEY_COLOR, width=2, style=Qt.DashLine)),
+                                f"{SOURCE_TITLES['synthetic']} (dashed)")
         for curve in self._pinned:
             self.plot.plot(curve.x, curve.y, pen=pg.mkPen(curve.color, width=2), connect="finite", name=curve.name)
         if self._current is not None:
@@ -345,6 +354,19 @@ class SpectralProfileDock(QgsDockWidget):
             self.plot.plot(c.x, c.y, pen=pg.mkPen(c.color, width=2, style=Qt.DashLine), connect="finite",
                            symbol="o", symbolSize=4, symbolBrush=c.color, name=c.name)
         self.plot.setLabel("bottom", self._x_title)
+
+    def _legend_name(self, band: ClassBand, both: bool) -> Optional[str]:
+        """With labelled and synthetic statistics shown, a class is named once (by its labelled curve) and the dashed
+        curves share one entry: twelve entries for six classes would cover the plot."""
+        if not both:
+            return band.name
+        if band.source == "labels":
+            return band.class_name
+        return None if band.class_id in {b.class_id for b in self._stats["labels"]} else band.name
+
+    def legend_entries(self) -> list[str]:
+        """The legend's texts, top to bottom."""
+        return [label.text for _, label in self.legend.items]
 
     def plotted_curves(self) -> list[Curve]:
         """Every curve on the plot, as exported: current, pinned, then class means and stds."""

@@ -90,8 +90,10 @@ def test_class_statistics_overlay(keep, scene_layer, classes, screenshot):
     fills = [i for i in dock.plot.getPlotItem().items if isinstance(i, pg.FillBetweenItem)]
     assert len(fills) == 4  # corn, water split by the gap into 2, synthetic corn
     assert len(_plotted_items(dock)) == 3
+    assert dock.legend_entries() == ["corn", "water", "synthetic (dashed)"]  # a class once; the dashes explained
     dock.show_source["synthetic"].setChecked(False)
     assert len(_plotted_items(dock)) == 2
+    assert dock.legend_entries() == ["corn (labelled)", "water (labelled)"]
     dock.show_source["synthetic"].setChecked(True)
     dock.show_pixel(scene_layer, QgsPointXY(*pixel_centre(3, 3)))
     pixels = screenshot(dock, "spectral_profile_class_statistics")
