@@ -22,6 +22,7 @@ from qgis.PyQt.QtCore import QCoreApplication, Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
+from ..core.methods import MethodSettings
 from ..core.progress import Reporter
 from ..core.scene import ClassInfo
 from .algorithms.base import ICON
@@ -46,18 +47,18 @@ class RunRequest:
     out_dir: str  # output folder (created if needed)
     classes: list[ClassInfo]  # the classes with the prompts and colours to use
     method: str = "augment"  # engine method: augment, cnn, cnn-pseudo, rf, svm
-    preset: str = "fast"  # tiny, fast or full
-    device: str = "auto"  # auto, cpu or cuda
-    seed: int = 0  # seeds every random choice
+    preset: str = MethodSettings.preset  # tiny, fast or full
+    device: str = MethodSettings.device  # auto, cpu or cuda
+    seed: int = MethodSettings.seed  # seeds every random choice
     patch_size: Optional[int] = None  # None: chosen from the scene (at most the preset's)
     synthetic_per_class: Optional[int] = None  # None: the preset's
     guidance: Optional[float] = None  # classifier-free guidance ω; None: the preset's
-    balance_rate: float = 0.5  # λ: 0 = equal per class, 1 = inverse to class frequency
-    synthetic_weight: float = 0.5  # all synthetic patches together weigh this much of the real labels' loss
-    anchor_strength: float = 0.5  # synthesis starts from real labelled patches noised this far; 1 = pure noise
+    balance_rate: float = MethodSettings.balance_rate  # λ: 0 = equal per class, 1 = inverse to class frequency
+    synthetic_weight: float = MethodSettings.synthetic_weight  # synthetic patches together weigh this much
+    anchor_strength: float = MethodSettings.anchor_strength  # synthesis starts from labelled patches noised this far
     pseudo_labels: Optional[int] = None  # most pseudo-labels per class; None or 0: none
     spatial_smoothing: Optional[float] = None  # σ (px) of the probability smoothing; None: cross-validated; 0: off
-    diffusion_features: bool = False  # the diffusion-feature SVM may join the blend (its share cross-validated)
+    diffusion_features: bool = MethodSettings.diffusion_features  # the diffusion-feature SVM may join the blend
     bundle_path: Optional[str] = None  # reuse a trained synthesis model
     class_field: Optional[str] = None  # label field; None: guessed by the engine
     overwrite: bool = False  # replace outputs already in out_dir
@@ -324,12 +325,12 @@ class HyperSynthPlugin:
             seed=int(values.get("seed") or 0), patch_size=optional("patch_size", int),
             synthetic_per_class=optional("synthetic_per_class", int),
             guidance=optional("guidance", float, (None, "")),
-            balance_rate=float(values.get("balance_rate", 0.5)),
-            synthetic_weight=float(values.get("synthetic_weight", 0.5)),
-            anchor_strength=float(values.get("anchor_strength", 0.5)),
+            balance_rate=float(values.get("balance_rate", RunRequest.balance_rate)),
+            synthetic_weight=float(values.get("synthetic_weight", RunRequest.synthetic_weight)),
+            anchor_strength=float(values.get("anchor_strength", RunRequest.anchor_strength)),
             pseudo_labels=optional("pseudo_labels", int, (None, "")),  # 0 is a choice: no pseudo-labels
             spatial_smoothing=optional("spatial_smoothing", float, (None, "")),  # 0 is a choice: off
-            diffusion_features=bool(values.get("diffusion_features", False)),
+            diffusion_features=bool(values.get("diffusion_features", RunRequest.diffusion_features)),
             bundle_path=values.get("bundle") or None,
             class_field=values.get("class_field") or None, overwrite=bool(values.get("overwrite", False)),
             clip_weights=settings.clip_weights or None,

@@ -21,6 +21,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from ..core.methods import MethodSettings
 from ..plugin.settings import DEVICES, PRESETS
 
 # What a run writes into its output folder (core/pipeline.py's names); existing ones trigger a warning.
@@ -103,14 +104,14 @@ class RunDialog(QDialog):
         self.preset_help.setStyleSheet("font-style: italic;")
         self.preset.currentIndexChanged.connect(
             lambda: self.preset_help.setText(PRESET_HELP.get(self.preset.currentData(), "")))
-        self.preset.setCurrentIndex(max(0, self.preset.findData(defaults.get("preset", "fast"))))
+        self.preset.setCurrentIndex(max(0, self.preset.findData(defaults.get("preset", MethodSettings.preset))))
         self.preset_help.setText(PRESET_HELP.get(self.preset.currentData(), ""))
         form.addRow("Preset", self.preset)
         form.addRow(self.preset_help)  # spans both columns: room for the whole sentence
         self.device = QComboBox()
         for name in DEVICES:
             self.device.addItem(name, name)
-        self.device.setCurrentIndex(max(0, self.device.findData(defaults.get("device", "auto"))))
+        self.device.setCurrentIndex(max(0, self.device.findData(defaults.get("device", MethodSettings.device))))
         self.device.setToolTip("auto uses the GPU (CUDA) when one is available")
         form.addRow("Device", self.device)
 
@@ -130,18 +131,18 @@ class RunDialog(QDialog):
             decimals=1, special=DEFAULT_SPECIAL)
         form.addRow("Guidance ω", self.guidance)
         self.balance = _number_box(
-            QDoubleSpinBox(), 0.0, 1.0, 0.1, float(defaults.get("balance_rate", 0.5)),
+            QDoubleSpinBox(), 0.0, 1.0, 0.1, float(defaults.get("balance_rate", MethodSettings.balance_rate)),
             "Balance rate λ: 0 gives every class the same number of synthetic samples, "
             "1 gives rare classes proportionally more", decimals=2)
         form.addRow("Balance rate λ", self.balance)
         self.synthetic_weight = _number_box(
-            QDoubleSpinBox(), 0.05, 10.0, 0.05, float(defaults.get("synthetic_weight", 0.5)),
+            QDoubleSpinBox(), 0.05, 10.0, 0.05, float(defaults.get("synthetic_weight", MethodSettings.synthetic_weight)),
             "How much all synthetic patches together count in the classifier's training, relative to your labels "
             "(1: as much as your labels). In the benchmarks they helped most with 2 labels per class on a hard "
             "scene and cost a little where your labels alone already classify well", decimals=2)
         form.addRow("Synthetic weight", self.synthetic_weight)
         self.anchor_strength = _number_box(
-            QDoubleSpinBox(), 0.05, 1.0, 0.05, float(defaults.get("anchor_strength", 0.5)),
+            QDoubleSpinBox(), 0.05, 1.0, 0.05, float(defaults.get("anchor_strength", MethodSettings.anchor_strength)),
             "How far synthesis departs from your labelled patches: each synthetic patch starts from a real one "
             "with this much noise added. 0.3–0.6 gives realistic variations of your samples; 1 ignores them and "
             "starts from pure noise (most variety, least faithful)", decimals=2)
@@ -162,7 +163,7 @@ class RunDialog(QDialog):
             "it (0, 0.5, 1, 2 or 3); 0 switches it off", decimals=1, special=AUTO_SMOOTHING_SPECIAL, suffix=" px")
         form.addRow("Spatial smoothing σ", self.spatial_smoothing)
         self.diffusion_features = QCheckBox("in the blend (share from CV)")
-        self.diffusion_features.setChecked(bool(defaults.get("diffusion_features", False)))
+        self.diffusion_features.setChecked(bool(defaults.get("diffusion_features", MethodSettings.diffusion_features)))
         self.diffusion_features.setToolTip(
             "An SVM on the diffusion model's own features of each patch joins the CNN and the spectral forest; "
             "cross-validation on your labels gives it its share (possibly none). Off by default: that "

@@ -14,6 +14,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
+from ...core.methods import MethodSettings
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
 from .base import check_folder_destination, move_folder_into_place
 from .scene_classification import SceneClassificationAlgorithm
@@ -76,13 +77,13 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                                          QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0),
             QgsProcessingParameterNumber(self.BALANCE_RATE,
                                          self.tr("Balance rate λ (0: equal per class, 1: inverse to frequency)"),
-                                         QgsProcessingParameterNumber.Double, defaultValue=0.5, minValue=0.0,
-                                         maxValue=1.0),
+                                         QgsProcessingParameterNumber.Double,
+                                         defaultValue=MethodSettings.balance_rate, minValue=0.0, maxValue=1.0),
             QgsProcessingParameterNumber(self.SYNTHETIC_WEIGHT,
                                          self.tr("Synthetic weight (all synthetic patches together count this "
                                                  "much relative to your labels; 1: as much)"),
-                                         QgsProcessingParameterNumber.Double, defaultValue=0.5, minValue=0.01,
-                                         maxValue=10.0),
+                                         QgsProcessingParameterNumber.Double,
+                                         defaultValue=MethodSettings.synthetic_weight, minValue=0.01, maxValue=10.0),
             QgsProcessingParameterNumber(self.GUIDANCE, self.tr("Guidance ω (empty: the preset's)"),
                                          QgsProcessingParameterNumber.Double, optional=True, minValue=0.0),
             QgsProcessingParameterNumber(self.PATCH_SIZE,
@@ -92,8 +93,8 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             QgsProcessingParameterNumber(self.ANCHOR_STRENGTH,
                                          self.tr("Anchor strength (noise added to your labelled patches before "
                                                  "synthesis; 0.3–0.6: variations of them, 1: pure noise)"),
-                                         QgsProcessingParameterNumber.Double, defaultValue=0.5, minValue=0.05,
-                                         maxValue=1.0),
+                                         QgsProcessingParameterNumber.Double,
+                                         defaultValue=MethodSettings.anchor_strength, minValue=0.05, maxValue=1.0),
             QgsProcessingParameterNumber(self.PSEUDO_LABELS,
                                          self.tr("Pseudo-labels per class (confident unlabelled pixels; "
                                                  "empty or 0: none)"),
@@ -106,7 +107,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                                           self.tr("Let the diffusion-feature SVM join the blend (its share chosen by "
                                                   "cross-validation, which overrates it; off by default: faster, "
                                                   "and better on the development scene, BENCHMARKS §4)"),
-                                          defaultValue=False),
+                                          defaultValue=MethodSettings.diffusion_features),
         ]
         for parameter in advanced:
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -121,8 +122,6 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             createByDefault=False))
 
     def engine_arguments(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, Any]:
-        from ...core.methods import MethodSettings
-
         guidance = (self.parameterAsDouble(parameters, self.GUIDANCE, context)
                     if parameters.get(self.GUIDANCE) not in (None, "") else None)
         pseudo_labels = (self.parameterAsInt(parameters, self.PSEUDO_LABELS, context)

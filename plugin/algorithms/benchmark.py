@@ -22,7 +22,7 @@ from qgis.core import (
 )
 
 from ...core.evaluation.protocol import SPLIT_KINDS
-from ...core.methods import METHOD_TITLES
+from ...core.methods import METHOD_TITLES, MethodSettings
 from ...core.methods import METHODS as METHOD_KEYS
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
 from .base import FeedbackReporter, HyperSynthAlgorithm, labels_file, raster_file
@@ -98,8 +98,8 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
             QgsProcessingParameterNumber(self.SYNTHETIC_WEIGHT,
                                          self.tr("Synthetic weight (all synthetic patches together count this "
                                                  "much relative to your labels; 1: as much)"),
-                                         QgsProcessingParameterNumber.Double, defaultValue=0.5, minValue=0.01,
-                                         maxValue=10.0),
+                                         QgsProcessingParameterNumber.Double,
+                                         defaultValue=MethodSettings.synthetic_weight, minValue=0.01, maxValue=10.0),
         ]
         for parameter in advanced:
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -115,7 +115,6 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         from ...core.bench import (bench_documents, load_own_scene, own_scene_name, parse_counts, parse_seeds,
                                    run_bench)
         from ...core.io.write import write_text
-        from ...core.methods import MethodSettings
         from ...core.progress import Cancelled
 
         layer = self.parameterAsRasterLayer(parameters, self.SCENE, context)
