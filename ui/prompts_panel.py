@@ -130,6 +130,9 @@ class PromptsPanel(QWidget):
         self.spectra.setLabel("left", "Value")
         self.spectra.setLabel("bottom", "Wavelength (nm)")
         self.spectra.showGrid(x=True, y=True, alpha=0.25)
+        self.placeholder = pg.TextItem("The preview's spectra appear here", color=(120, 120, 120), anchor=(0.5, 0.5))
+        self.placeholder.setPos(0.5, 0.5)  # the centre of an empty plot's default 0..1 range
+        self.spectra.addItem(self.placeholder)  # an empty plot with bare axes looked broken
         preview.addWidget(self.spectra)
         layout.addWidget(preview_box, 1)
         self._template_changed()

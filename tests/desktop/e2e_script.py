@@ -376,6 +376,11 @@ class Walkthrough:
         window.resizeDocks([dock, spectral], list(RESULT_DOCK_HEIGHTS), Qt.Vertical)
         self.check("class spectra shown", len(spectral.class_bands("labels")) == len(names),
                    f"{len(spectral.class_bands('labels'))} class bands for {len(names)} classes")
+        synthetic = spectral.class_bands("synthetic")  # the run put its synthetic patches' spectra beside them
+        self.check("the run's synthetic class spectra shown beside the labelled ones",
+                   len(synthetic) == len(names) and spectral.show_source["synthetic"].isChecked()
+                   and all(np.isfinite(b.mean).sum() > scene.bandCount() // 2 for b in synthetic),
+                   f"{len(synthetic)} synthetic class bands for {len(names)} classes")
         spectral.identify_button.setChecked(True)  # then a click on the map shows that pixel's spectrum
         self.check("identify tool is the map tool", iface.mapCanvas().mapTool() is spectral.identify_tool())
         self.zoom_to(class_map)

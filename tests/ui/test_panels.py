@@ -138,6 +138,7 @@ def test_prompts_panel_templates_and_preview(keep, classes, screenshot):
     panel.select_class(1)
     panel.request_preview()
     assert asked == [(1, "corn, early growth, bare soil between rows")]
+    assert panel.placeholder in panel.spectra.getPlotItem().items  # the empty plot says what it is for
 
     rng = np.random.default_rng(0)
     rows, cols = np.mgrid[0:9, 0:9] / 8.0
@@ -150,6 +151,7 @@ def test_prompts_panel_templates_and_preview(keep, classes, screenshot):
     assert len(shown) == 5 and not shown[0].pixmap().isNull()
     curves = panel.spectra.getPlotItem().listDataItems()
     assert len(curves) == 6  # 5 centre spectra + their mean
+    assert panel.placeholder not in panel.spectra.getPlotItem().items
     np.testing.assert_allclose(curves[0].getData()[1], patches[0, :, 4, 4], rtol=1e-6)
     with pytest.raises(ValueError, match="wavelengths"):
         panel.show_preview(patches, WAVELENGTHS[:-1])
