@@ -171,12 +171,18 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
         metrics = ev.to_dict()
         (out / METRICS).write_text(json.dumps(metrics, indent=2))
         confusion_figure(ev, out / "confusion.png")
+    attention = None
     if fitted.synthesis_model is not None:
         fitted.synthesis_model.save(out / BUNDLE)
+        if fitted.synthetic is not None:  # the report shows what the model reads in each class's prompt
+            from .report import class_attention
+
+            attention = class_attention(fitted.synthesis_model, used, settings.seed,
+                                        reporter.sub(0.96, 0.98, "attention "))
     if hasattr(fitted.classifier, "to_tensors"):
         save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene)
     write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=METHOD_TITLES[method],
-                 metrics=metrics, seconds_training=t_fit, cube=cube, class_map=class_map)
+                 metrics=metrics, seconds_training=t_fit, cube=cube, class_map=class_map, attention=attention)
     reporter.progress(1.0, "done")
     return {"metrics": metrics, "fitted": fitted}
 

@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from .progress import NULL_REPORTER, Reporter
 from .scene import ClassInfo, Scene
 from .version import ENGINE_VERSION
 
@@ -163,10 +164,56 @@ def attention_figure(path: Path, attention: np.ndarray, tokens: list[str], laten
     fig.savefig(path)
 
 
+def class_attention(model: Any, classes: list[ClassInfo], seed: int = 0, reporter: Reporter = NULL_REPORTER) -> Any:
+    """One patch per class synthesised from noise with its prompt, with each word's cross-attention (mean over
+    heads and steps): what the report's attention figure shows. The run's own patches are sampled without it
+    (its maps for hundreds of patches would only cost memory)."""
+    from .ldm.synthesize import synthesize
+
+    return synthesize(model, {c.id: c.text for c in classes}, 1, seed=seed, return_attention=True, reporter=reporter)
+
+
+def class_attention_figure(path: Path, attention: Any, classes: list[ClassInfo]) -> None:
+    """A row per class: where the denoiser's latent tokens attend to each word of the class's prompt (mean over
+    layers; ``attention`` from :func:`class_attention`). One colour scale per row, from its least to its most
+    attended token: a word's share depends on how many words its prompt has, and the scale shows where it looks."""
+    names = {c.id: c.name for c in classes}
+    rows = []
+    for i, class_id in enumerate(attention.labels):
+        maps = attention.attention[i].mean(axis=0)  # (T, L): latent tokens × text tokens
+        words = [(j, t) for j, t in enumerate(attention.tokens[i]) if t and not t.startswith("<")]
+        rows.append((names.get(int(class_id), str(class_id)), maps, words))
+    side = int(round(np.sqrt(rows[0][1].shape[0])))  # latents are square: T = side²
+    n_cols = max(1, max(len(words) for *_, words in rows))
+    fig = _figure(1.5 * n_cols + 1.2, 1.6 * len(rows) + 0.4)
+    fig.set_layout_engine("constrained")
+    grid = fig.subplots(len(rows), n_cols, squeeze=False)
+    for r, (name, maps, words) in enumerate(rows):
+        shown = maps[:, [j for j, _ in words]] if words else np.zeros((1, 1))
+        low, top = float(shown.min()), float(max(shown.max(), shown.min() + 1e-6))  # the row's own range
+        image = None
+        for k, ax in enumerate(grid[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if k >= len(words):
+                ax.set_axis_off()
+                continue
+            j, word = words[k]
+            image = ax.imshow(maps[:, j].reshape(side, side), cmap="magma", vmin=low, vmax=top)
+            ax.set_title(word, fontsize=8)
+            if k == 0:
+                ax.set_ylabel(name, fontsize=8)
+        if image is not None:
+            fig.colorbar(image, ax=list(grid[r]), shrink=0.9, pad=0.01).ax.tick_params(labelsize=6)
+    fig.suptitle("Cross-attention of each prompt word over one synthetic patch per class (brighter: more)", fontsize=8)
+    fig.savefig(path)
+
+
 def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[ClassInfo], fitted: Any,
                  method_title: str, metrics: Optional[dict], seconds_training: float, cube: np.ndarray,
-                 class_map: np.ndarray) -> Path:
-    """Write report.md and report.html (plus figures and the synthetic summary) into ``out``."""
+                 class_map: np.ndarray, attention: Any = None) -> Path:
+    """Write report.md and report.html (plus figures and the synthetic summary) into ``out``; ``attention``
+    (:func:`class_attention`) adds the cross-attention figure."""
     real = class_spectra(cube, labels, classes)
     wl = scene.usable_wavelengths()
     synthetic = fitted.synthetic
@@ -204,11 +251,11 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
         lines += [f"| {r['name']} | {r['prompt']} | {r['synthetic']} | {r['real_labelled']} | {r['mean_sam_deg']:.2f} |"
                   for r in summary["classes"]]
         lines += ["", "![PCA of real vs synthetic spectra](pca.png)", ""]
-        if getattr(synthetic, "attention", None) is not None:
-            tokens = synthetic.tokens[0] if getattr(synthetic, "tokens", None) else []
-            h = int(round(np.sqrt(synthetic.attention.shape[-2])))
-            attention_figure(out / "attention.png", synthetic.attention[0], tokens, (h, h), synthetic.prompts[0])
-            lines += ["![cross-attention per prompt word](attention.png)", ""]
+        if attention is not None and len(attention):
+            class_attention_figure(out / "attention.png", attention, classes)
+            lines += ["What the synthesis model reads in each prompt: one patch per class sampled from noise with the "
+                      "class's prompt, and where its latent tokens attend to each word (a word no patch looks at does "
+                      "not steer synthesis).", "", "![cross-attention per prompt word](attention.png)", ""]
     lines += ["## Spectra", "", "![per-class spectra](spectra.png)", ""]
     md = "\n".join(lines)
     (out / "report.md").write_text(md)

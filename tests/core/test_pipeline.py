@@ -46,13 +46,14 @@ def test_augment_and_classify_writes_every_output(augment_run):
     out, outputs = augment_run
     for name in ("classification.tif", "classification.qml", "confidence.tif", "report.md", "report.html",
                  "metrics.json", "synthetic_summary.json", "model_bundle", CLASSIFIER_BUNDLE, "spectra.png",
-                 "pca.png", "confusion.png"):
+                 "pca.png", "confusion.png", "attention.png"):
         assert (out / name).exists(), name
     assert not [p for p in out.iterdir() if p.name.startswith(".hypersynth-run-")]
     summary = json.loads((out / "synthetic_summary.json").read_text())
     assert summary["total"] == sum(r["synthetic"] for r in summary["classes"]) > 0
     assert 0.0 <= outputs.metrics["oa"] <= 1.0 and outputs.metrics["n_test"] > 0
     assert "Synthetic samples" in outputs.report.read_text()
+    assert "![cross-attention per prompt word](attention.png)" in outputs.report.read_text()
     assert "together they weigh 0.5 of your labels in training" in outputs.report.read_text()  # the default share
     assert "## How your labels chose the blend" in outputs.report.read_text()  # the CV's grid of shares
     html_report = (out / "report.html").read_text()
