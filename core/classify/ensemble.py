@@ -329,8 +329,9 @@ def _out_of_fold(cube: np.ndarray, valid: np.ndarray, rows: np.ndarray, cols: np
             for arm, synthetic in arms.items():
                 reporter.check()
                 reporter.progress(step / total, f"cross-validation {step + 1}/{total}")
+                fold = reporter.sub(step / total, (step + 0.8) / total, f"cross-validation {step + 1}/{total}: ")
                 members = fit_fold_members(train, patches, y, train_features, synthetic, make_cnn, make_forest,
-                                           make_svm, reporter=reporter.sub(step / total, (step + 0.8) / total))
+                                           make_svm, reporter=fold)  # stages read "cross-validation 3/15: classifier …"
                 step += 1
                 for m in names:  # every class is in each training fold
                     held_out[arm][m][rep, held] = members[m].predict_proba(

@@ -1,6 +1,7 @@
 """The main job end to end on small generated scenes: outputs, cancel, bundle reuse, bad input, CLI, bench."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from hypersynth.core.io.write import write_label_raster, write_scene
 from hypersynth.core.methods import MethodSettings
 from hypersynth.core.pipeline import (CLASSIFIER_BUNDLE, OutputExistsError, classify_scene, classify_with_model,
                                       train_bundle)
-from hypersynth.core.progress import CancelAfter, Cancelled
+from hypersynth.core.progress import CallbackReporter, CancelAfter, Cancelled
 
 
 def _write(folder, *, bands=30, seed=0, size=32):
@@ -37,13 +38,26 @@ def augment_run(scene_files, tmp_path_factory):
     scene, labels, truth, classes = scene_files
     out = tmp_path_factory.mktemp("augment")
     settings = MethodSettings(preset="tiny", seed=0, synthetic_per_class=6)
+    stages: list[str] = []  # each stage name once, in the order the run reported them (counts as k/n)
+    record = CallbackReporter(lambda _, stage: stages.append(re.sub(r"\d+/\d+", "k/n", stage))
+                              if not stages or stages[-1] != re.sub(r"\d+/\d+", "k/n", stage) else None)
     outputs = classify_scene(scene, labels, out, method="augment", classes_path=classes, validation_path=truth,
-                             settings=settings)
-    return out, outputs
+                             settings=settings, reporter=record)
+    return out, outputs, stages
+
+
+def test_augment_run_reports_each_stage_by_name(augment_run):
+    _, _, stages = augment_run
+    assert stages[0] == "reading scene" and stages[-1] == "done"
+    first = {name: next(i for i, s in enumerate(stages) if s.startswith(name))
+             for name in ("VAE k/n", "diffusion k/n", "synthesis", "cross-validation k/n: classifier k/n",
+                          "classifier k/n", "prediction", "report", "attention", "done")}
+    assert list(first.values()) == sorted(first.values()), first  # in the order the run does them
+    assert "classifier k/n" in stages[stages.index("random forest") - 2:]  # the final blend's CNN, after the CV
 
 
 def test_augment_and_classify_writes_every_output(augment_run):
-    out, outputs = augment_run
+    out, outputs, _ = augment_run
     for name in ("classification.tif", "classification.qml", "confidence.tif", "report.md", "report.html",
                  "metrics.json", "synthetic_summary.json", "model_bundle", CLASSIFIER_BUNDLE, "spectra.png",
                  "pca.png", "confusion.png", "attention.png"):
@@ -70,7 +84,7 @@ def test_cancel_mid_run_leaves_nothing(scene_files, tmp_path):
 
 
 def test_existing_outputs_are_not_overwritten(augment_run, scene_files):
-    out, _ = augment_run
+    out, _, _ = augment_run
     scene, labels, _, classes = scene_files
     before = (out / "classification.tif").read_bytes()
     with pytest.raises(OutputExistsError, match="already holds"):
@@ -80,7 +94,7 @@ def test_existing_outputs_are_not_overwritten(augment_run, scene_files):
 
 def test_diffusion_feature_run_maps_the_scene_and_guards_its_model_bundle(augment_run, scene_files, tmp_path):
     scene, labels, truth, classes = scene_files
-    out, _ = augment_run
+    out, _, _ = augment_run
     # reuses the Augment & Classify bundle: the same scene's model, no second training
     outputs = classify_scene(scene, labels, tmp_path, method="dfeat", classes_path=classes, validation_path=truth,
                              bundle_path=out / "model_bundle", settings=MethodSettings(preset="tiny"))
@@ -95,7 +109,7 @@ def test_diffusion_feature_run_maps_the_scene_and_guards_its_model_bundle(augmen
 
 
 def test_saved_classifier_applies_to_another_scene(augment_run, tmp_path):
-    out, _ = augment_run
+    out, _, _ = augment_run
     other, _, truth, _ = _write(tmp_path, seed=1)
     result = classify_with_model(out / CLASSIFIER_BUNDLE, other, tmp_path / "other", validation_path=truth)
     assert result.class_map.exists() and result.report.exists()
@@ -103,7 +117,7 @@ def test_saved_classifier_applies_to_another_scene(augment_run, tmp_path):
 
 
 def test_scene_with_other_band_count_is_refused(augment_run, tmp_path):
-    out, _ = augment_run
+    out, _, _ = augment_run
     other, _, _, _ = _write(tmp_path, bands=24)
     with pytest.raises(ValueError, match=r"trained on \d+ bands but"):
         classify_with_model(out / CLASSIFIER_BUNDLE, other, tmp_path / "other")
@@ -113,7 +127,7 @@ def test_scene_with_other_band_count_is_refused(augment_run, tmp_path):
 
 
 def test_reused_synthesis_bundle_skips_training(augment_run, scene_files, tmp_path):
-    out, _ = augment_run
+    out, _, _ = augment_run
     scene, labels, truth, classes = scene_files
     reporter = CancelAfter(10_000)
     outputs = classify_scene(scene, labels, tmp_path, method="augment", classes_path=classes,
