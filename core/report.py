@@ -253,9 +253,9 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
         lines += ["", "![PCA of real vs synthetic spectra](pca.png)", ""]
         if attention is not None and len(attention):
             class_attention_figure(out / "attention.png", attention, classes)
-            lines += ["What the synthesis model reads in each prompt: one patch per class sampled from noise with the "
-                      "class's prompt, and where its latent tokens attend to each word (a word no patch looks at does "
-                      "not steer synthesis).", "", "![cross-attention per prompt word](attention.png)", ""]
+            lines += ["What the synthesis model reads in each class's prompt: one patch per class sampled from noise "
+                      "with that prompt; each map shows where the patch's latent tokens attend to one word (brighter: "
+                      "more).", "", "![cross-attention per prompt word](attention.png)", ""]
     lines += ["## Spectra", "", "![per-class spectra](spectra.png)", ""]
     md = "\n".join(lines)
     (out / "report.md").write_text(md)
