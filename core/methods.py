@@ -345,7 +345,7 @@ def _fit_augment(cube: np.ndarray, valid: np.ndarray, train_labels: np.ndarray, 
                                   labelled, reporter.sub(0.85 if n_pseudo else 0.75, 1.0),
                                   model=model if settings.diffusion_features else None, chosen=chosen,
                                   synthetic=in_folds)
-    if not getattr(getattr(clf, "choice", None), "learn_synthetic", True):
+    if not clf.choice.learn_synthetic:  # "choose" left the synthetic patches out of the final training
         notes = _left_out(notes, settings)
     notes += blend_notes
     return FittedMethod("augment", clf, class_ids, synthesis_model=model, synthetic=synthetic, notes=notes,

@@ -13,6 +13,7 @@ import numpy as np
 
 from .progress import NULL_REPORTER, Reporter
 from .scene import ClassInfo, Scene
+from .tokens import word_tokens
 from .version import ENGINE_VERSION
 
 
@@ -151,7 +152,7 @@ def attention_figure(path: Path, attention: np.ndarray, tokens: list[str], laten
                      title: str) -> None:
     """Cross-attention of one synthesised patch: one heatmap per prompt word (averaged over layers)."""
     att = attention.mean(axis=0) if attention.ndim == 3 else attention  # (T, L)
-    words = [(j, t) for j, t in enumerate(tokens) if t and not t.startswith("<")]
+    words = word_tokens(tokens)
     n = max(1, len(words))
     fig = _figure(1.9 * n, 2.3)
     for k, (j, t) in enumerate(words):
@@ -181,7 +182,7 @@ def class_attention_figure(path: Path, attention: Any, classes: list[ClassInfo])
     rows = []
     for i, class_id in enumerate(attention.labels):
         maps = attention.attention[i].mean(axis=0)  # (T, L): latent tokens × text tokens
-        words = [(j, t) for j, t in enumerate(attention.tokens[i]) if t and not t.startswith("<")]
+        words = word_tokens(attention.tokens[i])
         rows.append((names.get(int(class_id), str(class_id)), maps, words))
     side = int(round(np.sqrt(rows[0][1].shape[0])))  # latents are square: T = side²
     n_cols = max(1, max(len(words) for *_, words in rows))

@@ -20,23 +20,9 @@ from qgis.PyQt.QtWidgets import (
 )
 from scipy.ndimage import zoom
 
-MAX_WORDS = 12  # panels shown at most (CLIP prompts are short; more would be unreadable)
-SPECIAL_TOKENS = {"<start_of_text>", "<end_of_text>", "<|startoftext|>", "<|endoftext|>", "<pad>", "[PAD]",
-                  "[CLS]", "[SEP]", "!"}  # "!" is token 0, open_clip's padding
+from ..core.tokens import word_tokens
+
 ALL_LAYERS = -1  # layer selector value: the mean over layers
-
-
-def word_tokens(tokens: Sequence[str]) -> list[tuple[int, str]]:
-    """``(index, word)`` of the tokens worth a panel: not start/end/padding, not pure punctuation."""
-    words = []
-    for index, token in enumerate(tokens):
-        text = token.replace("</w>", "").strip()
-        if not text or token in SPECIAL_TOKENS or text in SPECIAL_TOKENS or text.startswith("<|"):
-            continue
-        if not any(ch.isalnum() for ch in text):
-            continue
-        words.append((index, text))
-    return words[:MAX_WORDS]
 
 
 class AttentionDock(QgsDockWidget):

@@ -66,6 +66,16 @@ class ClassBand:
     class_name: str = ""  # the class's name, without the source
 
 
+def _legend_name(band: ClassBand, both: bool, labelled: set[int]) -> Optional[str]:
+    """With labelled and synthetic statistics shown, a class is named once (by its labelled curve, ``labelled`` holds
+    their class ids) and the dashed curves share one entry: twelve entries for six classes would cover the plot."""
+    if not both:
+        return band.name
+    if band.source == "labels":
+        return band.class_name
+    return None if band.class_id in labelled else band.name
+
+
 def patch_pyqtgraph_for_qgis() -> None:
     """Let pyqtgraph items leave a plot inside QGIS without "unable to convert a QVariant" errors.
 
@@ -335,6 +345,7 @@ class SpectralProfileDock(QgsDockWidget):
         self.legend.clear()
         bands = self._visible_bands()
         both = {b.source for b in bands} == set(SOURCES)  # then one legend entry per class, and one for the dashes
+        labelled = {b.class_id for b in self._stats["labels"]} if both else set()
         for band in bands:
             color = band.color
             style = Qt.SolidLine if band.source == "labels" else Qt.DashLine
@@ -343,7 +354,7 @@ class SpectralProfileDock(QgsDockWidget):
                 lower = pg.PlotCurveItem(band.x[run], band.mean[run] - band.std[run], pen=pg.mkPen(None))
                 self.plot.addItem(pg.FillBetweenItem(upper, lower, brush=pg.mkBrush(*color, STD_ALPHA)))
             self.plot.plot(band.x, band.mean, pen=pg.mkPen(color, width=2, style=style), connect="finite",
-                           name=self._legend_name(band, both))
+                           name=_legend_name(band, both, labelled))
         if both:
             self.legend.addItem(pg.PlotDataItem(pen=pg.mkPen(SYNTHETIC_KEY_COLOR, width=2, style=Qt.DashLine)),
                                 f"{SOURCE_TITLES['synthetic']} (dashed)")
@@ -354,15 +365,6 @@ class SpectralProfileDock(QgsDockWidget):
             self.plot.plot(c.x, c.y, pen=pg.mkPen(c.color, width=2, style=Qt.DashLine), connect="finite",
                            symbol="o", symbolSize=4, symbolBrush=c.color, name=c.name)
         self.plot.setLabel("bottom", self._x_title)
-
-    def _legend_name(self, band: ClassBand, both: bool) -> Optional[str]:
-        """With labelled and synthetic statistics shown, a class is named once (by its labelled curve) and the dashed
-        curves share one entry: twelve entries for six classes would cover the plot."""
-        if not both:
-            return band.name
-        if band.source == "labels":
-            return band.class_name
-        return None if band.class_id in {b.class_id for b in self._stats["labels"]} else band.name
 
     def legend_entries(self) -> list[str]:
         """The legend's texts, top to bottom."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hypersynth.ui.attention_dock import ALL_LAYERS, AttentionDock, word_tokens
+from hypersynth.core.tokens import word_tokens
+from hypersynth.ui.attention_dock import ALL_LAYERS, AttentionDock
 
 TOKENS = ["<start_of_text>", "corn</w>", "field</w>", ",</w>", "early</w>", "growth</w>", "<end_of_text>", "!", "!"]
 LATENT_HW = (4, 4)
