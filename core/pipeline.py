@@ -14,6 +14,7 @@ from typing import Optional
 
 import numpy as np
 
+from .attention import ATTENTION_ARRAYS, ATTENTION_FIGURE
 from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings, fit_method,
                       resolve_patch_size, synthesis_config)
 from .progress import NULL_REPORTER, Reporter
@@ -44,6 +45,7 @@ class ClassificationOutputs:
     classes: list[ClassInfo]  # classes in the map, with colours and prompts
     bundle: Optional[Path] = None  # the saved synthesis model (Augment & Classify)
     synthetic_summary: Optional[Path] = None  # per-class counts and spectral agreement of synthetic data
+    attention: Optional[Path] = None  # one synthetic patch per class with its prompt words' cross-attention (.npz)
     files: list[Path] = field(default_factory=list)  # every file written
 
 
@@ -58,7 +60,7 @@ def _outputs_for(out_dir: Path, method: str) -> list[str]:
     if method in MODEL_METHODS:  # the run saves the synthesis model
         names.append(BUNDLE)
     if method in SYNTHESISING_METHODS:  # the report summarises and plots the synthetic patches
-        names += [SYNTHETIC, "attention.png", "pca.png"]
+        names += [SYNTHETIC, ATTENTION_FIGURE, ATTENTION_ARRAYS, "pca.png"]
     return names
 
 
@@ -115,7 +117,8 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
         class_map=out / CLASS_MAP, confidence=out / CONFIDENCE, report=out / REPORT,
         metrics=result.get("metrics"), classes=classes,
         bundle=(out / BUNDLE) if (out / BUNDLE).exists() else None,
-        synthetic_summary=(out / SYNTHETIC) if (out / SYNTHETIC).exists() else None, files=moved)
+        synthetic_summary=(out / SYNTHETIC) if (out / SYNTHETIC).exists() else None,
+        attention=(out / ATTENTION_ARRAYS) if (out / ATTENTION_ARRAYS) in moved else None, files=moved)
 
 
 def read_labels_and_classes(labels_path: str | os.PathLike, scene: Scene,
@@ -171,18 +174,22 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
         metrics = ev.to_dict()
         (out / METRICS).write_text(json.dumps(metrics, indent=2))
         confusion_figure(ev, out / "confusion.png")
-    attention = None
+    with_attention = False
     if fitted.synthesis_model is not None:
         fitted.synthesis_model.save(out / BUNDLE)
-        if fitted.synthetic is not None:  # the report shows what the model reads in each class's prompt
-            from .report import class_attention
+        if fitted.synthetic is not None:  # the report and the attention dock show what it reads in each prompt
+            from .attention import class_attention, per_class, write_class_attention
 
             attention = class_attention(fitted.synthesis_model, used, settings.seed,
                                         reporter.sub(0.96, 0.98, "attention "))
+            if len(attention):
+                write_class_attention(out, per_class(attention, used), fitted.synthesis_model.wavelengths)
+                with_attention = True
     if hasattr(fitted.classifier, "to_tensors"):
         save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene)
     write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=METHOD_TITLES[method],
-                 metrics=metrics, seconds_training=t_fit, cube=cube, class_map=class_map, attention=attention)
+                 metrics=metrics, seconds_training=t_fit, cube=cube, class_map=class_map,
+                 with_attention=with_attention)
     reporter.progress(1.0, "done")
     return {"metrics": metrics, "fitted": fitted}
 

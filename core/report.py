@@ -13,11 +13,10 @@ import numpy as np
 
 from .progress import NULL_REPORTER, Reporter
 from .scene import ClassInfo, Scene
-from .tokens import word_tokens
 from .version import ENGINE_VERSION
 
 
-def _figure(width: float, height: float):  # matplotlib's object API: no pyplot, safe inside QGIS
+def agg_figure(width: float, height: float):  # matplotlib's object API: no pyplot, safe inside QGIS
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -97,7 +96,7 @@ def spectra_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, clas
     n = len(classes)
     cols = min(3, n)
     rows = int(np.ceil(n / cols))
-    fig = _figure(4.0 * cols, 2.8 * rows)
+    fig = agg_figure(4.0 * cols, 2.8 * rows)
     syn = centre_spectra(synthetic.patches) if synthetic is not None else None
     for i, c in enumerate(classes):
         ax = fig.add_subplot(rows, cols, i + 1)
@@ -130,7 +129,7 @@ def pca_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes:
     syn = centre_spectra(synthetic.patches)
     stacked = np.concatenate([*real.values(), syn])
     pca = PCA(n_components=2).fit(stacked)
-    fig = _figure(5.5, 4.5)
+    fig = agg_figure(5.5, 4.5)
     ax = fig.add_subplot(111)
     for c in classes:
         colour = np.array(c.color) / 255.0
@@ -148,73 +147,11 @@ def pca_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes:
     fig.savefig(path)
 
 
-def attention_figure(path: Path, attention: np.ndarray, tokens: list[str], latent_hw: tuple[int, int],
-                     title: str) -> None:
-    """Cross-attention of one synthesised patch: one heatmap per prompt word (averaged over layers)."""
-    att = attention.mean(axis=0) if attention.ndim == 3 else attention  # (T, L)
-    words = word_tokens(tokens)
-    n = max(1, len(words))
-    fig = _figure(1.9 * n, 2.3)
-    for k, (j, t) in enumerate(words):
-        ax = fig.add_subplot(1, n, k + 1)
-        ax.imshow(att[:, j].reshape(latent_hw), cmap="magma")
-        ax.set_title(t, fontsize=8)
-        ax.axis("off")
-    fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-
-
-def class_attention(model: Any, classes: list[ClassInfo], seed: int = 0, reporter: Reporter = NULL_REPORTER) -> Any:
-    """One patch per class synthesised from noise with its prompt, with each word's cross-attention (mean over
-    heads and steps): what the report's attention figure shows. The run's own patches are sampled without it
-    (its maps for hundreds of patches would only cost memory)."""
-    from .ldm.synthesize import synthesize
-
-    return synthesize(model, {c.id: c.text for c in classes}, 1, seed=seed, return_attention=True, reporter=reporter)
-
-
-def class_attention_figure(path: Path, attention: Any, classes: list[ClassInfo]) -> None:
-    """A row per class: where the denoiser's latent tokens attend to each word of the class's prompt (mean over
-    layers; ``attention`` from :func:`class_attention`). One colour scale per row, from its least to its most
-    attended token: a word's share depends on how many words its prompt has, and the scale shows where it looks."""
-    names = {c.id: c.name for c in classes}
-    rows = []
-    for i, class_id in enumerate(attention.labels):
-        maps = attention.attention[i].mean(axis=0)  # (T, L): latent tokens × text tokens
-        words = word_tokens(attention.tokens[i])
-        rows.append((names.get(int(class_id), str(class_id)), maps, words))
-    side = int(round(np.sqrt(rows[0][1].shape[0])))  # latents are square: T = side²
-    n_cols = max(1, max(len(words) for *_, words in rows))
-    fig = _figure(1.5 * n_cols + 1.2, 1.6 * len(rows) + 0.4)
-    fig.set_layout_engine("constrained")
-    grid = fig.subplots(len(rows), n_cols, squeeze=False)
-    for r, (name, maps, words) in enumerate(rows):
-        shown = maps[:, [j for j, _ in words]] if words else np.zeros((1, 1))
-        low, top = float(shown.min()), float(max(shown.max(), shown.min() + 1e-6))  # the row's own range
-        image = None
-        for k, ax in enumerate(grid[r]):
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if k >= len(words):
-                ax.set_axis_off()
-                continue
-            j, word = words[k]
-            image = ax.imshow(maps[:, j].reshape(side, side), cmap="magma", vmin=low, vmax=top)
-            ax.set_title(word, fontsize=8)
-            if k == 0:
-                ax.set_ylabel(name, fontsize=8)
-        if image is not None:
-            fig.colorbar(image, ax=list(grid[r]), shrink=0.9, pad=0.01).ax.tick_params(labelsize=6)
-    fig.suptitle("Cross-attention of each prompt word over one synthetic patch per class (brighter: more)", fontsize=8)
-    fig.savefig(path)
-
-
 def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[ClassInfo], fitted: Any,
                  method_title: str, metrics: Optional[dict], seconds_training: float, cube: np.ndarray,
-                 class_map: np.ndarray, attention: Any = None) -> Path:
-    """Write report.md and report.html (plus figures and the synthetic summary) into ``out``; ``attention``
-    (:func:`class_attention`) adds the cross-attention figure."""
+                 class_map: np.ndarray, with_attention: bool = False) -> Path:
+    """Write report.md and report.html (plus figures and the synthetic summary) into ``out``; ``with_attention``:
+    the report shows the cross-attention figure already in ``out`` (:func:`.attention.write_class_attention`)."""
     real = class_spectra(cube, labels, classes)
     wl = scene.usable_wavelengths()
     synthetic = fitted.synthetic
@@ -252,8 +189,7 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
         lines += [f"| {r['name']} | {r['prompt']} | {r['synthetic']} | {r['real_labelled']} | {r['mean_sam_deg']:.2f} |"
                   for r in summary["classes"]]
         lines += ["", "![PCA of real vs synthetic spectra](pca.png)", ""]
-        if attention is not None and len(attention):
-            class_attention_figure(out / "attention.png", attention, classes)
+        if with_attention:
             lines += ["What the synthesis model reads in each class's prompt: one patch per class sampled from noise "
                       "with that prompt; each map shows where the patch's latent tokens attend to one word (brighter: "
                       "more).", "", "![cross-attention per prompt word](attention.png)", ""]

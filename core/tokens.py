@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Sequence
 
 MAX_WORDS = 12  # panels shown at most (CLIP prompts are short; more would be unreadable)
-SPECIAL_TOKENS = {"<start_of_text>", "<end_of_text>", "<|startoftext|>", "<|endoftext|>", "<pad>", "[PAD]",
-                  "[CLS]", "[SEP]", "!"}  # "!" is token 0, open_clip's padding
+START, END = "<start>", "<end>"  # how the text encoder's tokens() names the start/end-of-text tokens
+SPECIAL_TOKENS = {START, END, "<start_of_text>", "<end_of_text>", "<|startoftext|>", "<|endoftext|>", "<pad>",
+                  "[PAD]", "[CLS]", "[SEP]", "!"}  # "!" is token 0, open_clip's padding
 
 
 def word_tokens(tokens: Sequence[str]) -> list[tuple[int, str]]:

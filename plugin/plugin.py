@@ -349,6 +349,7 @@ class HyperSynthPlugin:
                 self.last_bundle = request.bundle_path
             add_result_layers(outputs.class_map, outputs.confidence, outputs.classes, title=request.title)
             self._show_synthetic_spectra(outputs.synthetic_summary, outputs.classes)
+            self._show_run_attention(outputs.attention, request.title)
             report = Path(outputs.report).with_suffix(".html")
             self.iface.messageBar().pushMessage(
                 "HyperSynth", f'{request.title} finished: <a href="{report.as_uri()}">open the report</a>',
@@ -375,6 +376,19 @@ class HyperSynthPlugin:
         except (OSError, ValueError) as exc:  # the map is in; a summary it cannot draw is only a warning
             self.iface.messageBar().pushMessage(
                 "HyperSynth", f"the synthetic spectra of {summary} could not be shown: {exc}", Qgis.Warning, 10)
+
+    def _show_run_attention(self, path: Optional[Path], title: str) -> None:
+        """Fill the attention dock with the run's one synthetic patch per class and its prompt words' maps."""
+        from ..core.attention import read_class_attention
+
+        if path is None or self.dock is None:
+            return
+        try:
+            rows, wavelengths = read_class_attention(path)
+            self.dock.show_run_attention(rows, wavelengths, title)
+        except (OSError, ValueError) as exc:  # the map is in; attention it cannot draw is only a warning
+            self.iface.messageBar().pushMessage(
+                "HyperSynth", f"the cross-attention in {path} could not be shown: {exc}", Qgis.Warning, 10)
 
     def preview_prompt(self, class_id: int, prompt: str) -> Optional[EngineTask]:
         """Synthesise a few patches for ``prompt`` with the last run's model and show them in the dock."""

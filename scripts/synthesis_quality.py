@@ -119,13 +119,14 @@ def main() -> int:
         print_cross_scene([json.loads(Path(f).read_text()) for f in args.summarize])
         return 0
 
+    from hypersynth.core.attention import attention_figure
     from hypersynth.core.bench import load_bench_dataset, machine_description
     from hypersynth.core.evaluation.protocol import few_label_split
     from hypersynth.core.ldm.config import preset
     from hypersynth.core.ldm.synthesize import synthesize_rpsc
     from hypersynth.core.ldm.training import train_synthesis_model
     from hypersynth.core.patches import extract_patches
-    from hypersynth.core.report import attention_figure, pca_figure, spectra_figure
+    from hypersynth.core.report import pca_figure, spectra_figure
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

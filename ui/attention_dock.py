@@ -23,6 +23,7 @@ from scipy.ndimage import zoom
 from ..core.tokens import word_tokens
 
 ALL_LAYERS = -1  # layer selector value: the mean over layers
+PANELS_PER_ROW = 7  # a long prompt's words wrap onto a second row rather than shrink to slivers
 
 
 class AttentionDock(QgsDockWidget):
@@ -37,10 +38,19 @@ class AttentionDock(QgsDockWidget):
         self._patch_rgb: Optional[np.ndarray] = None
         self._timesteps: list[int] = []
         self.images: list = []  # the AxesImage of each word panel (for tests and export)
+        self._choices: list[tuple[str, dict]] = []  # (class name, set_attention keywords) of a run's patches
+        self._source = ""  # what the maps come from, said in the status line
 
         body = QWidget()
         layout = QVBoxLayout(body)
         controls = QHBoxLayout()
+        self.class_label = QLabel("Class")
+        controls.addWidget(self.class_label)
+        self.class_box = QComboBox()
+        self.class_box.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        self.class_box.setToolTip("Whose synthetic patch and prompt to show")
+        self.class_box.currentIndexChanged.connect(self._show_choice)
+        controls.addWidget(self.class_box)
         controls.addWidget(QLabel("Layer"))
         self.layer_box = QComboBox()
         self.layer_box.setSizeAdjustPolicy(QComboBox.AdjustToContents)
@@ -67,13 +77,61 @@ class AttentionDock(QgsDockWidget):
         layout.addWidget(self.status)
         self.setWidget(body)
         self._set_controls_enabled(False)
+        self._show_class_box(False)
 
     def _set_controls_enabled(self, on: bool) -> None:
         for w in (self.layer_box, self.timestep_slider, self.overlay_box):
             w.setEnabled(on)
 
+    def _show_class_box(self, on: bool) -> None:
+        self.class_label.setVisible(on)
+        self.class_box.setVisible(on)
+
+    def set_class_choices(self, choices: Sequence[tuple[str, dict]], source: str = "") -> None:
+        """Show one of several patches' attention, picked by class: a run's one synthetic patch per class.
+
+        Args:
+            choices: ``(class name, set_attention keywords)`` per class, in the order the selector lists them.
+            source: what they come from (the run's title), said in the status line.
+        """
+        if not choices:
+            raise ValueError("no class attention to show")
+        self._choices = [(str(name), dict(kwargs)) for name, kwargs in choices]
+        self._source = source
+        self.class_box.blockSignals(True)
+        self.class_box.clear()
+        self.class_box.addItems([name for name, _ in self._choices])
+        self.class_box.setCurrentIndex(0)
+        self.class_box.blockSignals(False)
+        self._show_class_box(True)
+        self._show_choice(0)
+
+    def set_class(self, name: str) -> None:
+        """Show the patch of the class called ``name`` (one of :meth:`set_class_choices`')."""
+        index = self.class_box.findText(name)
+        if index < 0:
+            raise ValueError(f"no attention for class {name!r}; the dock has "
+                             + ", ".join(n for n, _ in self._choices))
+        self.class_box.setCurrentIndex(index)
+
+    def _show_choice(self, index: int) -> None:
+        if 0 <= index < len(self._choices):
+            layer = self.layer_box.currentData()
+            self._set_attention(**self._choices[index][1])
+            if self.layer_box.findData(layer) >= 0:  # keep the layer the user was looking at
+                self.set_layer(layer)
+
     def set_attention(self, attention: np.ndarray, tokens: Sequence[str], latent_hw: tuple[int, int],
-                      patch_rgb: Optional[np.ndarray] = None, timesteps: Optional[Sequence[int]] = None) -> None:
+                      patch_rgb: Optional[np.ndarray] = None, timesteps: Optional[Sequence[int]] = None,
+                      source: str = "") -> None:
+        """Show one patch's cross-attention maps (a prompt preview); ``source`` is said in the status line."""
+        self._choices = []
+        self._source = source
+        self._show_class_box(False)
+        self._set_attention(attention, tokens, latent_hw, patch_rgb, timesteps)
+
+    def _set_attention(self, attention: np.ndarray, tokens: Sequence[str], latent_hw: tuple[int, int],
+                       patch_rgb: Optional[np.ndarray] = None, timesteps: Optional[Sequence[int]] = None) -> None:
         """Show cross-attention maps.
 
         Args:
@@ -107,7 +165,9 @@ class AttentionDock(QgsDockWidget):
         self._words = word_tokens(tokens)
         self._latent_hw = (h, w)
         self._patch_rgb = patch_rgb
-        self._timesteps = list(timesteps) if timesteps is not None else list(range(att.shape[1]))
+        # no labels: the slices are steps in sampling order, or (one slice) the mean over all steps, as synthesize gives
+        self._timesteps = list(timesteps) if timesteps is not None else (
+            [] if att.shape[1] == 1 else list(range(att.shape[1])))
 
         self.layer_box.blockSignals(True)
         self.layer_box.clear()
@@ -149,13 +209,20 @@ class AttentionDock(QgsDockWidget):
             self.canvas.draw_idle()
             return
         step = self.timestep_slider.value()
-        self.timestep_label.setText(f"t = {self._timesteps[step]}" if self._timesteps else "–")
+        self.timestep_label.setText(f"t = {self._timesteps[step]}" if self._timesteps else "mean of steps")
         size = self._patch_rgb.shape[0] if self._patch_rgb is not None else max(self._latent_hw) * 8
         heats = [zoom(m, (size / m.shape[0], size / m.shape[1]), order=1) for _, m in maps]  # (p, p) each
-        vmax = max(float(hm.max()) for hm in heats) or 1.0
+        # one scale for all words, from the least to the most attended place: the words' shares are close (each
+        # position's attention sums to 1 over the prompt), so a scale from 0 would paint every map the same
+        vmin = min(float(hm.min()) for hm in heats)
+        vmax = max(max(float(hm.max()) for hm in heats), vmin + 1e-6)
         overlay = self._patch_rgb is not None and self.overlay_box.isChecked()
         panels = len(maps) + (1 if self._patch_rgb is not None else 0)
-        axes = list(self.figure.subplots(1, panels, squeeze=False)[0])
+        cols = min(panels, PANELS_PER_ROW)
+        axes = list(self.figure.subplots(-(-panels // cols), cols, squeeze=False).ravel())
+        for spare in axes[panels:]:  # the last row's empty places
+            spare.set_axis_off()
+        axes = axes[:panels]
         if self._patch_rgb is not None:
             patch_ax = axes.pop(0)
             patch_ax.imshow(self._patch_rgb, interpolation="nearest")
@@ -165,12 +232,13 @@ class AttentionDock(QgsDockWidget):
         for ax, (word, _), heat in zip(axes, maps, heats):
             if overlay:
                 ax.imshow(self._patch_rgb, interpolation="nearest")
-            image = ax.imshow(heat, cmap="magma", vmin=0.0, vmax=vmax, alpha=0.65 if overlay else 1.0,
+            image = ax.imshow(heat, cmap="magma", vmin=vmin, vmax=vmax, alpha=0.65 if overlay else 1.0,
                               interpolation="bilinear")
             self.images.append(image)
             ax.set_title(word, fontsize=9)
             ax.set_xticks([])
             ax.set_yticks([])
         self.figure.colorbar(self.images[-1], ax=axes, shrink=0.8, label="attention")
-        self.status.setText(f"{len(maps)} prompt words; brighter = the word attends there more.")
+        self.status.setText((f"{self._source}: " if self._source else "")
+                            + f"{len(maps)} prompt words; brighter = the word attends there more.")
         self.canvas.draw_idle()

@@ -14,6 +14,7 @@ from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QV
 
 from ..core.scene import ClassInfo
 from ..plugin.label_layer import LabelLayerError, class_spectra_statistics
+from ..plugin.rendering import composite_rgb
 from ..plugin.tasks import CANCELLED_MESSAGE
 from .attention_dock import AttentionDock
 from .classes_panel import ClassesPanel
@@ -168,9 +169,25 @@ class HyperSynthDock(QgsDockWidget):
         self.prompts_panel.show_preview(patches, wavelengths, title)
         self.tabs.setCurrentWidget(self.prompts_panel)
         if attention is not None:
+            keywords = dict(attention)
+            if keywords.get("patch_rgb") is None and len(patches):  # the maps are of the first patch: draw it under
+                keywords["patch_rgb"] = composite_rgb(np.asarray(patches), wavelengths, "false colour")[0]
             dock = self.attention_dock()
-            dock.set_attention(**attention)
+            dock.set_attention(**keywords, source=f"preview of '{title}'" if title else "preview")
             dock.show()
+
+    def show_run_attention(self, rows: Sequence[Any], wavelengths: Optional[Sequence[float]] = None,
+                           source: str = "") -> None:
+        """Fill the attention dock with a run's one synthetic patch per class (``core.attention.ClassAttention``
+        rows), picked by class; the patches' false colours are stretched together so they compare."""
+        if not rows:
+            return
+        pictures = composite_rgb(np.stack([r.patch for r in rows]), wavelengths, "false colour")  # (N, p, p, 3)
+        choices = [(r.name, {"attention": r.attention, "tokens": r.tokens, "latent_hw": r.latent_hw,
+                             "patch_rgb": picture}) for r, picture in zip(rows, pictures)]
+        dock = self.attention_dock()
+        dock.set_class_choices(choices, source)
+        dock.show()
 
     # --- running ----------------------------------------------------------------------------------------
     def run_problems(self) -> list[str]:

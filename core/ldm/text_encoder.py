@@ -12,13 +12,13 @@ from open_clip.transformer import QuickGELU, TextTransformer
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
+from ..tokens import END, START
 from .config import TextConfig
 
 LOG = logging.getLogger("hypersynth")
 
 PRETRAINED_TAG = "openai"  # the weights the paper starts from
 CHECKPOINT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")  # open_clip hf-hub names
-START, END = "<start>", "<end>"  # how tokens() names the start/end-of-text tokens
 
 
 class TextEncoder(nn.Module):

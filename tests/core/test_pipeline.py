@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 
+from hypersynth.core.attention import read_class_attention
 from hypersynth.core.cli import main as cli_main
 from hypersynth.core.demo import make_demo_scene, sparse_labels
 from hypersynth.core.io.classes import write_classes
@@ -60,8 +61,14 @@ def test_augment_and_classify_writes_every_output(augment_run):
     out, outputs, _ = augment_run
     for name in ("classification.tif", "classification.qml", "confidence.tif", "report.md", "report.html",
                  "metrics.json", "synthetic_summary.json", "model_bundle", CLASSIFIER_BUNDLE, "spectra.png",
-                 "pca.png", "confusion.png", "attention.png"):
+                 "pca.png", "confusion.png", "attention.png", "attention.npz"):
         assert (out / name).exists(), name
+    rows, wavelengths = read_class_attention(outputs.attention)  # what the attention dock shows after the run
+    assert outputs.attention == out / "attention.npz"
+    assert sorted(r.name for r in rows) == sorted(c.name for c in outputs.classes)
+    h, w = rows[0].latent_hw
+    assert all(r.attention.shape[1:] == (h * w, len(r.tokens)) for r in rows)
+    assert wavelengths is not None and all(r.patch.shape[0] == len(wavelengths) for r in rows)
     assert not [p for p in out.iterdir() if p.name.startswith(".hypersynth-run-")]
     summary = json.loads((out / "synthetic_summary.json").read_text())
     assert summary["total"] == sum(r["synthetic"] for r in summary["classes"]) > 0

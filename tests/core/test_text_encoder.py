@@ -10,6 +10,7 @@ from safetensors.torch import save_file
 
 from hypersynth.core.ldm.config import TextConfig
 from hypersynth.core.ldm.text_encoder import TextEncoder
+from hypersynth.core.tokens import word_tokens
 
 torch.set_num_threads(1)
 
@@ -37,6 +38,8 @@ def test_encode_shapes_mask_and_tokens():
     assert torch.equal(tokens[0], tokens[3])
     assert enc.tokens("corn") == ["<start>", "corn", "<end>"]
     assert enc.tokens("lettuce romaine, 4 weeks")[1:-1] == ["lettuce", "ro", "maine", ",", "4", "weeks"]
+    # the attention panels are the words: no start/end marker, no punctuation
+    assert [w for _, w in word_tokens(enc.tokens("lettuce romaine, 4 weeks"))] == ["lettuce", "ro", "maine", "4", "weeks"]
     with pytest.raises(ValueError, match="list of prompt strings"):
         enc.encode("corn")
     with pytest.raises(ValueError, match="at least one"):

@@ -381,6 +381,11 @@ class Walkthrough:
                    len(synthetic) == len(names) and spectral.show_source["synthetic"].isChecked()
                    and all(np.isfinite(b.mean).sum() > scene.bandCount() // 2 for b in synthetic),
                    f"{len(synthetic)} synthetic class bands for {len(names)} classes")
+        attention = dock.attention_dock()  # and one synthetic patch per class with its prompt words' attention
+        choices = [attention.class_box.itemText(i) for i in range(attention.class_box.count())]
+        self.check("the run's cross-attention in its dock, picked by class",
+                   attention.isVisible() and sorted(choices) == sorted(names) and len(attention.images) > 0,
+                   f"classes {choices}; {len(attention.images)} word maps; visible {attention.isVisible()}")
         spectral.identify_button.setChecked(True)  # then a click on the map shows that pixel's spectrum
         self.check("identify tool is the map tool", iface.mapCanvas().mapTool() is spectral.identify_tool())
         self.zoom_to(class_map)

@@ -198,6 +198,9 @@ def test_augment_run_then_prompt_preview_in_the_dock(qgis_iface, qgis_processing
         assert sorted(b.name for b in synthetic) == sorted(f"{c.name} (synthetic)" for c in data.classes)
         assert all(len(b.mean) == data.scene.bands and np.isfinite(b.mean).any() for b in synthetic)
         assert plugin.dock.spectral_dock().show_source["synthetic"].isEnabled()
+        attention = plugin.dock.attention_dock()  # the run's one patch per class, picked by class
+        names = [attention.class_box.itemText(i) for i in range(attention.class_box.count())]
+        assert sorted(names) == sorted(c.name for c in data.classes) and attention.images
 
         preview = plugin.preview_prompt(1, data.classes[0].text)
         assert wait_until(lambda: not plugin.tasks.running, timeout=300)

@@ -134,6 +134,12 @@ def screenshot(tmp_path: Path) -> Callable:
     from qgis.PyQt.QtGui import QImage
 
     def save(widget, name: str) -> np.ndarray:
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from qgis.PyQt.QtCore import QCoreApplication
+
+        QCoreApplication.processEvents()  # pending resizes first, as the desktop's event loop would
+        for canvas in widget.findChildren(FigureCanvasQTAgg):  # a figure drawn at the size it is shown
+            canvas.draw()
         widget.repaint()
         image = widget.grab().toImage().convertToFormat(QImage.Format_RGB32)
         path = tmp_path / f"{name}.png"

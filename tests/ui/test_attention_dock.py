@@ -54,3 +54,19 @@ def test_three_dimensional_attention_and_transposed_input(keep):
     np.testing.assert_allclose(maps["corn"], att.mean(axis=0)[1].reshape(LATENT_HW))
     with pytest.raises(ValueError, match="does not match"):
         dock.set_attention(att, TOKENS[:-1], LATENT_HW)
+
+
+def test_a_long_prompt_wraps_onto_a_second_row(keep, screenshot):
+    dock = keep(AttentionDock(), 760, 360)
+    words = "calm open water of a lake dark in the near infrared".split()
+    tokens = ["<start>", *words, "<end>"]
+    rng = np.random.default_rng(2)
+    patch = (rng.random((16, 16, 3)) * 255).astype(np.uint8)
+    dock.set_attention(rng.random((2, len(tokens), 16)), tokens, LATENT_HW, patch_rgb=patch)
+    assert [word for word, _ in dock.word_maps()] == words  # the encoder's start/end markers get no panel
+    rows = {round(image.axes.get_position().y0, 3) for image in dock.images}
+    assert len(dock.images) == len(words) and len(rows) == 2
+    low = min(float(image.get_array().min()) for image in dock.images)  # one scale, the maps' own range
+    high = max(float(image.get_array().max()) for image in dock.images)
+    assert all(image.get_clim() == pytest.approx((low, high)) for image in dock.images)
+    assert screenshot(dock, "attention_dock_long_prompt").std() > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from qgis.core import QgsPointXY
 
 from hypersynth.ui.main_dock import HyperSynthDock
@@ -78,11 +79,14 @@ def test_class_spectra_and_preview_reach_their_docks(keep, qgis_iface, canvas, s
     assert [b.name for b in spectral.class_bands()] == ["corn (labelled)"]
     rng = np.random.default_rng(0)
     patches = rng.random((3, BANDS, 8, 8)).astype(np.float32)
-    attention = {"attention": rng.random((2, 4, 16)), "tokens": ["<start_of_text>", "corn</w>", "field</w>",
-                                                                 "<end_of_text>"], "latent_hw": (4, 4)}
+    attention = {"attention": rng.random((2, 4, 16)), "tokens": ["<start>", "corn</w>", "field</w>",
+                                                                 "<end>"], "latent_hw": (4, 4)}
     dock.show_preview(patches, WAVELENGTHS, "corn field", attention=attention)
     assert dock.tabs.currentWidget() is dock.prompts_panel
-    assert len(dock.attention_dock().images) == 2
+    attention_dock = dock.attention_dock()
+    assert len(attention_dock.images) == 2 and not attention_dock.class_box.isVisibleTo(attention_dock)
+    assert attention_dock.overlay_box.isEnabled()  # the first preview patch is drawn under its maps
+    assert "preview of 'corn field'" in attention_dock.status.text()
     keep(spectral)
     keep(dock.attention_dock())
     dock.cleanup()
@@ -130,3 +134,34 @@ def test_the_dock_follows_its_run_and_its_button_cancels_it(keep, qgis_iface, sc
     finally:  # a failed assertion must not leave a worker thread looping
         release.set()
         runner.cancel_all()
+
+
+def test_a_runs_class_attention_fills_the_dock_by_class(keep, qgis_iface, scene_layer, label_layer, classes,
+                                                         screenshot):
+    from hypersynth.core.attention import ClassAttention
+
+    dock = _dock(keep, qgis_iface, scene_layer, label_layer, classes)
+    rng = np.random.default_rng(1)
+    tokens = [["<start>", "corn</w>", "field</w>", "<end>"],
+              ["<start>", "bare</w>", "dry</w>", "soil</w>", "<end>"]]
+    rows = [ClassAttention(i + 1, name, rng.random((2, 16, len(t))).astype(np.float32), t, (4, 4),
+                           rng.random((BANDS, 8, 8)).astype(np.float32) * (i + 1))
+            for i, (name, t) in enumerate(zip(["corn", "bare soil"], tokens))]
+    dock.show_run_attention(rows, WAVELENGTHS, "Augment & Classify scene")
+    attention = keep(dock.attention_dock(), 760, 300)
+    assert attention.class_box.isVisibleTo(attention)
+    assert [attention.class_box.itemText(i) for i in range(attention.class_box.count())] == ["corn", "bare soil"]
+    assert [word for word, _ in attention.word_maps()] == ["corn", "field"]
+    assert attention.overlay_box.isEnabled() and "Augment & Classify scene" in attention.status.text()
+    assert attention.timestep_label.text() == "mean of steps" and not attention.timestep_slider.isEnabled()
+    attention.set_layer(1)
+    attention.set_class("bare soil")
+    assert [word for word, _ in attention.word_maps()] == ["bare", "dry", "soil"]
+    assert attention.layer_box.currentData() == 1  # the layer the user chose stays
+    np.testing.assert_allclose(dict(attention.word_maps())["soil"], rows[1].attention[1, :, 3].reshape(4, 4))
+    with pytest.raises(ValueError, match="corn, bare soil"):
+        attention.set_class("water")
+    assert screenshot(attention, "attention_dock_run").std() > 0
+    dock.show_preview(rows[0].patch[None], WAVELENGTHS, "corn field",
+                      attention={"attention": rows[0].attention, "tokens": tokens[0], "latent_hw": (4, 4)})
+    assert not attention.class_box.isVisibleTo(attention)  # a preview is one patch: no class to pick
