@@ -187,8 +187,11 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
     ids = train_labels[rows, cols]
     class_ids = np.unique(ids)
     if len(class_ids) < 2:
+        on_nodata = int(((train_labels > 0) & ~valid).sum())
         raise ValueError("at least two classes need labelled pixels to train a classifier "
-                         f"(found {len(class_ids)}); label more classes")
+                         f"(found {len(class_ids)}); label more classes"
+                         + (f"; {on_nodata} labelled pixels lie on the scene's no-data pixels, where nothing is "
+                            "learnt: label pixels that hold data" if on_nodata else ""))
     y = np.searchsorted(class_ids, ids)
     if method in ("rf", "svm"):
         from .classify.baselines import make_baseline

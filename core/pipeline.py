@@ -17,6 +17,7 @@ import numpy as np
 from .attention import ATTENTION_ARRAYS, ATTENTION_FIGURE
 from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings, fit_method,
                       resolve_patch_size, synthesis_config)
+from .outputs import OutputExistsError, move_outputs, prepare_output_folder, remove_if_empty  # noqa: F401
 from .progress import NULL_REPORTER, Reporter
 from .scene import ClassInfo, Scene
 
@@ -32,6 +33,7 @@ SYNTHETIC = "synthetic_summary.json"
 BUNDLE = "model_bundle"
 CLASSIFIER_BUNDLE = "classifier_bundle"
 CLASSIFIER_KIND = "spectral-spatial-cnn"
+SCALE_TOLERANCE = 5.0  # a scene whose median value is this many times the training scene's (or 1/this) is warned of
 
 
 @dataclass
@@ -49,11 +51,7 @@ class ClassificationOutputs:
     files: list[Path] = field(default_factory=list)  # every file written
 
 
-class OutputExistsError(FileExistsError):
-    """An output would overwrite something the user has."""
-
-
-def _outputs_for(out_dir: Path, method: str) -> list[str]:
+def _outputs_for(method: str) -> list[str]:
     names = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CLASS_MAP + ".aux.xml", CONFIDENCE, REPORT, REPORT_HTML, METRICS,
              "confusion.png", "spectra.png"]
     names.append(CLASSIFIER_BUNDLE)  # every method's classifier saves as tensors
@@ -62,6 +60,13 @@ def _outputs_for(out_dir: Path, method: str) -> list[str]:
     if method in SYNTHESISING_METHODS:  # the report summarises and plots the synthetic patches
         names += [SYNTHETIC, ATTENTION_FIGURE, ATTENTION_ARRAYS, "pca.png"]
     return names
+
+
+# what a saved classifier writes when it classifies a scene (classify_with_model)
+MODEL_RUN_OUTPUTS = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CLASS_MAP + ".aux.xml", CONFIDENCE, METRICS, REPORT,
+                     "confusion.png"]
+# every name any run writes: an output folder holds one run's files, never a mix of two
+ALL_OUTPUTS = sorted(set(MODEL_RUN_OUTPUTS).union(*(_outputs_for(m) for m in METHOD_TITLES)))
 
 
 def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike, out_dir: str | os.PathLike, *,
@@ -75,17 +80,30 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
     Everything is written into a staging folder inside ``out_dir`` and moved into place only when the
     whole run succeeded, so a cancelled or failed run leaves nothing half-written behind.
     """
+    out = Path(out_dir)
+    inputs = [scene_path, labels_path, classes_path, validation_path, bundle_path]
+    reused = bundle_path is not None and Path(bundle_path).resolve() == (out / BUNDLE).resolve()
+    created = prepare_output_folder(out, _outputs_for(method), ALL_OUTPUTS, inputs, overwrite,
+                                    kept=[BUNDLE] if reused else [])  # a reused model is saved again unchanged
+    try:
+        return _classify_scene(out, scene_path, labels_path, inputs, method=method, classes_path=classes_path,
+                               class_field=class_field, validation_path=validation_path,
+                               settings=settings or MethodSettings(preset=preset, seed=seed),
+                               bundle_path=bundle_path, reporter=reporter)
+    except BaseException:
+        if created:
+            remove_if_empty(out)
+        raise
+
+
+def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str | os.PathLike, inputs: list, *,
+                    method: str, classes_path: Optional[str | os.PathLike], class_field: Optional[str],
+                    validation_path: Optional[str | os.PathLike], settings: MethodSettings,
+                    bundle_path: Optional[str | os.PathLike], reporter: Reporter) -> ClassificationOutputs:
+    """:func:`classify_scene` once its output folder is ready."""
     from .io.labels import read_labels
     from .io.read import read_scene
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    names = _outputs_for(out, method)
-    clash = [n for n in names if (out / n).exists()]
-    if clash and not overwrite:
-        raise OutputExistsError(f"{out} already holds {', '.join(clash)}; choose another output folder "
-                                "or allow overwriting")
-    settings = settings or MethodSettings(preset=preset, seed=seed)
     if bundle_path is not None and method in MODEL_METHODS:
         from .ldm.model import SynthesisModel
 
@@ -97,6 +115,8 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
     validation = None
     if validation_path is not None:
         validation, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes)
+        _check_validation(validation, labels, scene, classes, validation_path)
+    _check_patch_fits(settings, scene)
     _check_model_fits(settings, scene)
 
     staging = Path(tempfile.mkdtemp(prefix=".hypersynth-run-", dir=out))
@@ -104,21 +124,16 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
         result = run_on_scene(scene, labels, classes, method, settings, staging, validation=validation,
                               reporter=reporter)
         reporter.check()
-        moved = []
-        for src in sorted(staging.iterdir()):
-            dst = out / src.name
-            if dst.exists():
-                shutil.rmtree(dst) if dst.is_dir() else dst.unlink()
-            os.replace(src, dst)
-            moved.append(dst)
+        moved = move_outputs(staging, out, ALL_OUTPUTS, inputs)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    written = set(moved)
     return ClassificationOutputs(
         class_map=out / CLASS_MAP, confidence=out / CONFIDENCE, report=out / REPORT,
         metrics=result.get("metrics"), classes=classes,
-        bundle=(out / BUNDLE) if (out / BUNDLE).exists() else None,
-        synthetic_summary=(out / SYNTHETIC) if (out / SYNTHETIC).exists() else None,
-        attention=(out / ATTENTION_ARRAYS) if (out / ATTENTION_ARRAYS) in moved else None, files=moved)
+        bundle=(out / BUNDLE) if (out / BUNDLE) in written else None,
+        synthetic_summary=(out / SYNTHETIC) if (out / SYNTHETIC) in written else None,
+        attention=(out / ATTENTION_ARRAYS) if (out / ATTENTION_ARRAYS) in written else None, files=moved)
 
 
 def read_labels_and_classes(labels_path: str | os.PathLike, scene: Scene,
@@ -132,8 +147,49 @@ def read_labels_and_classes(labels_path: str | os.PathLike, scene: Scene,
     labels, classes = read_labels(labels_path, scene, class_field=class_field, classes=known)
     if known:
         by_id = {c.id: c for c in known}
-        classes = [by_id.get(c.id, c) for c in classes]
+        undefined = [c for c in classes if c.id not in by_id]
+        if undefined:  # a text-conditioned run needs each class's prompt; a typo in an id must not go unseen
+            said = ", ".join(f"{c.id} ({int((labels == c.id).sum())} pixels)" for c in undefined)
+            raise ValueError(f"the labels {Path(labels_path).name} hold class ids that {Path(classes_path).name} "
+                             f"does not define: {said}; add them there with a name and a prompt, or remove "
+                             "those labels")
+        labelled = {c.id for c in classes}
+        for c in known:
+            if c.id not in labelled:
+                log.warning("class %d (%s) of %s has no labelled pixel in %s: it cannot be in the map; label some "
+                            "of its pixels, or leave it out", c.id, c.name, Path(classes_path).name,
+                            Path(labels_path).name)
+        classes = [by_id[c.id] for c in classes]
     return labels, classes
+
+
+def _check_validation(validation: np.ndarray, labels: Optional[np.ndarray], scene: Scene, classes: list[ClassInfo],
+                      path: str | os.PathLike) -> None:
+    """Refuse validation labels that cannot score the run, before it trains: none left apart from the training
+    labels (those are not scored), or no class id in common with the classes the map can hold."""
+    name = Path(path).name
+    held = (validation > 0) & scene.valid
+    if not held.any():
+        raise ValueError(f"the validation labels {name} hold no labelled pixel on the scene's valid pixels; "
+                         "check that they cover the scene")
+    test = held & (labels == 0) if labels is not None else held
+    if not test.any():
+        raise ValueError(f"every validation pixel of {name} is also a training label, and training pixels are not "
+                         "scored; give validation labels beyond the training ones (e.g. the full ground truth)")
+    found = sorted(int(i) for i in np.unique(validation[test]))
+    known = sorted(c.id for c in classes)
+    if not set(found) & set(known):
+        raise ValueError(f"the validation labels {name} hold class ids {', '.join(map(str, found[:12]))} and the "
+                         f"classes to map are {', '.join(map(str, known))}: none in common, so every pixel would "
+                         "count as an error; give validation labels with the same class ids")
+
+
+def _check_patch_fits(settings: MethodSettings, scene: Scene) -> None:
+    """Refuse a patch wider than the scene before training: every patch would be mostly padding."""
+    side = settings.patch_size
+    if side and int(side) > min(scene.shape):
+        raise ValueError(f"the patch size {side} is larger than the scene ({scene.shape[0]} × {scene.shape[1]} "
+                         f"pixels); use at most {min(scene.shape)}, or leave it unset to let the scene choose")
 
 
 def _check_model_fits(settings: MethodSettings, scene: Scene) -> None:
@@ -194,6 +250,30 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
     return {"metrics": metrics, "fitted": fitted}
 
 
+def typical_value(scene: Scene, n: int = 100_000) -> float:
+    """The median of the scene's usable values over up to ``n`` valid pixels (a fixed draw): its units' scale."""
+    rows, cols = np.nonzero(scene.valid)
+    if rows.size > n:
+        keep = np.random.default_rng(0).choice(rows.size, n, replace=False)
+        rows, cols = rows[keep], cols[keep]
+    values = scene.cube[:, rows, cols][scene.good_bands]  # (B, n): the pixels first, never a copy of the cube
+    return float(np.nanmedian(values)) if values.size else float("nan")
+
+
+def scale_warning(scene: Scene, learnt_median: Optional[float]) -> Optional[str]:
+    """What to say when the scene's values are on another scale than those the classifier learnt (reflectance
+    0–1 against 0–10 000, say): the map would be wrong, with no error to tell."""
+    if learnt_median is None or not np.isfinite(learnt_median) or learnt_median == 0:
+        return None
+    median = typical_value(scene)
+    ratio = abs(median / learnt_median) if np.isfinite(median) else 1.0
+    if 1 / SCALE_TOLERANCE <= ratio <= SCALE_TOLERANCE:
+        return None
+    return (f"{scene.name}'s values are about {ratio:.3g} times those of the scene the classifier learnt from "
+            f"(median {median:.4g} against {learnt_median:.4g}): other units or scaling (reflectance 0–1 against "
+            "0–10 000, say)? Rescale the scene to the training scene's units, or this map is likely wrong.")
+
+
 def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo], scene: Scene) -> None:
     """Save a trained classifier (any method's: forest, SVM, CNN, diffusion-feature SVM with its synthesis model,
     or their blend) as a safetensors bundle, reusable on other scenes of the sensor."""
@@ -202,7 +282,8 @@ def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo]
     wl = scene.usable_wavelengths()
     meta = {"kind": CLASSIFIER_KIND, "method": fitted.method, "class_ids": [int(c) for c in fitted.class_ids],
             "classes": [{"id": c.id, "name": c.name, "color": list(c.color), "prompt": c.prompt} for c in classes],
-            "bands": int(scene.good_bands.sum()), "wavelengths": None if wl is None else [float(w) for w in wl]}
+            "bands": int(scene.good_bands.sum()), "wavelengths": None if wl is None else [float(w) for w in wl],
+            "median_value": typical_value(scene)}
     save_bundle(folder, {"classifier": fitted.classifier.to_tensors()}, fitted.classifier.config_dict(), meta)
 
 
@@ -242,26 +323,41 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
                         device: str = "auto", reporter: Reporter = NULL_REPORTER,
                         overwrite: bool = False) -> ClassificationOutputs:
     """Classify a scene with a saved classifier bundle (e.g. a scene the model has never seen)."""
+    out = Path(out_dir)
+    inputs = [model_path, scene_path, validation_path]
+    created = prepare_output_folder(out, MODEL_RUN_OUTPUTS, ALL_OUTPUTS, inputs, overwrite)
+    try:
+        return _classify_with_model(out, model_path, scene_path, inputs, validation_path=validation_path,
+                                    class_field=class_field, device=device, reporter=reporter)
+    except BaseException:
+        if created:
+            remove_if_empty(out)
+        raise
+
+
+def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: str | os.PathLike, inputs: list, *,
+                         validation_path: Optional[str | os.PathLike], class_field: Optional[str], device: str,
+                         reporter: Reporter) -> ClassificationOutputs:
+    """:func:`classify_with_model` once its output folder is ready."""
     from .classify.predict import predict_scene
     from .evaluation.metrics import confusion_figure, evaluate
     from .io.labels import read_labels
     from .io.read import read_scene
     from .io.write import write_class_map, write_confidence
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    names = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CLASS_MAP + ".aux.xml", CONFIDENCE, METRICS, REPORT,
-             "confusion.png"]
-    clash = [n for n in names if (out / n).exists()]
-    if clash and not overwrite:
-        raise OutputExistsError(f"{out} already holds {', '.join(clash)}; choose another output folder "
-                                "or allow overwriting")
     clf, class_ids, classes, meta = load_classifier(model_path, device=device)
     scene = read_scene(scene_path)
     bands = int(scene.good_bands.sum())
     if bands != meta["bands"]:
         raise ValueError(f"the classifier was trained on {meta['bands']} bands but {Path(scene_path).name} has "
                          f"{bands} usable bands; it only applies to scenes of the same sensor and band set")
+    validation = None
+    if validation_path is not None:  # checked before the prediction, which can take long on a large scene
+        validation, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes)
+        _check_validation(validation, None, scene, classes, validation_path)
+    warning = scale_warning(scene, meta.get("median_value"))
+    if warning:
+        log.warning(warning)
     cube = scene.usable_cube()
     staging = Path(tempfile.mkdtemp(prefix=".hypersynth-run-", dir=out))
     metrics = None
@@ -271,8 +367,7 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
         write_class_map(staging / CLASS_MAP, class_map.astype(np.int32), classes, transform=scene.transform,
                         crs_wkt=scene.crs_wkt)
         write_confidence(staging / CONFIDENCE, pred.confidence, transform=scene.transform, crs_wkt=scene.crs_wkt)
-        if validation_path is not None:
-            validation, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes)
+        if validation is not None:
             test = (validation > 0) & scene.valid & (class_map > 0)
             ev = evaluate(validation[test], class_map[test], classes)
             metrics = ev.to_dict()
@@ -281,6 +376,7 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
         lines = [f"# HyperSynth: {scene.name} classified with a saved model", "",
                  f"- Model: {Path(model_path).resolve()} ({meta.get('method', '?')}, {meta['bands']} bands)",
                  f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels", ""]
+        lines += [f"**Warning:** {warning}", ""] if warning else []
         lines += ["| id | class | mapped pixels |", "|---|---|---|"]
         lines += [f"| {c.id} | {c.name} | {int((class_map == c.id).sum())} |" for c in classes]
         if metrics is not None:
@@ -288,13 +384,7 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
                       "![confusion matrix](confusion.png)"]
         (staging / REPORT).write_text("\n".join(lines) + "\n")
         reporter.check()
-        moved = []
-        for src in sorted(staging.iterdir()):
-            dst = out / src.name
-            if dst.exists():
-                dst.unlink()
-            os.replace(src, dst)
-            moved.append(dst)
+        moved = move_outputs(staging, out, ALL_OUTPUTS, inputs)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ClassificationOutputs(class_map=out / CLASS_MAP, confidence=out / CONFIDENCE, report=out / REPORT,

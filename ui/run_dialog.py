@@ -22,11 +22,9 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.methods import MethodSettings
+from ..core.pipeline import ALL_OUTPUTS
 from ..plugin.settings import DEVICES, PRESETS
 
-# What a run writes into its output folder (core/pipeline.py's names); existing ones trigger a warning.
-OUTPUT_NAMES = ("classification.tif", "classification.qml", "confidence.tif", "report.md", "report.html",
-                "metrics.json", "synthetic_summary.json", "model_bundle")
 PRESET_HELP = {
     "tiny": "Seconds; for trying the workflow (a poor map).",
     "fast": "Minutes on a CPU; small models.",
@@ -77,9 +75,9 @@ def folder_problem(folder: str) -> Optional[str]:
 
 
 def existing_outputs(folder: str) -> list[str]:
-    """The run outputs already in ``folder`` (a new run would overwrite them)."""
+    """An earlier run's outputs in ``folder`` (the engine's names: a new run there replaces them all)."""
     path = Path(folder).expanduser()
-    return [name for name in OUTPUT_NAMES if (path / name).exists()] if path.is_dir() else []
+    return [name for name in ALL_OUTPUTS if (path / name).exists()] if path.is_dir() else []
 
 
 class RunDialog(QDialog):

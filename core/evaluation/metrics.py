@@ -223,6 +223,7 @@ def confusion_figure(evaluation: Evaluation, path: str | os.PathLike) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             fig.savefig(handle, format="png")
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a figure is meant to be shared like the report
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -304,7 +305,12 @@ def _read_mat(path: Path, scene: Scene, classes: Optional[list[ClassInfo]]
         raise LabelReadError(f"cannot read the labels {path}: {exc}") from exc
     key = find_label_key(arrays, scene.shape)
     if key is None:
-        shapes = ", ".join(f"{k} {tuple(a.shape)}" for k, a in arrays.items() if getattr(a, "ndim", 0) == 2)
+        flat = {k: a for k, a in arrays.items() if getattr(a, "ndim", 0) == 2}
+        shapes = ", ".join(f"{k} {tuple(a.shape)}" for k, a in flat.items())
+        if flat and all(tuple(a.shape) != tuple(scene.shape) for a in flat.values()):  # another scene's map
+            raise LabelReadError(f"{path.name} holds {shapes}, none of the scene's size {scene.shape[0]} × "
+                                 f"{scene.shape[1]}: these labels belong to another scene (or crop); give the "
+                                 "labels of this scene")
         raise LabelReadError(f"{path.name} holds no single 2-D label map of the scene's size {scene.shape[0]} × "
                              f"{scene.shape[1]} (2-D arrays: {shapes or 'none'}); save the map under a name with "
                              f"'gt' or 'label' in it, or as a label raster")
@@ -318,6 +324,12 @@ def _class_ids_of(path: Path, values: np.ndarray, nodata: Optional[float], class
     unlabelled = ~np.isfinite(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
     if nodata is not None:
         unlabelled |= values == nodata
+        if any(c.id == nodata for c in classes or []):  # the class would vanish without a word
+            name = next(c.name for c in classes if c.id == nodata)
+            logging.getLogger("hypersynth").warning(
+                "%s marks %g as no-data, which is also class %d (%s): its pixels are read as unlabelled; unset "
+                "the no-data value (gdal_edit.py -unsetnodata %s) if they are labels", path.name, nodata,
+                int(nodata), name, path.name)
     values = np.where(unlabelled, 0, values)
     if values.dtype.kind == "f" and not np.array_equal(values, np.round(values)):
         raise LabelReadError(f"{path.name} holds fractional values; a label raster holds whole class ids "

@@ -103,6 +103,7 @@ def save_bundle(folder: PathLike, tensors_by_part: dict[str, dict[str, torch.Ten
         (staging / CONFIG_FILE).write_text(config_text)
         (staging / META_FILE).write_text(meta_text)
         for path in sorted(staging.iterdir()):
+            path.chmod(0o644)  # safetensors writes its files private; a bundle is meant to be shared
             files[path.name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
         manifest = {
             "kind": BUNDLE_KIND,
@@ -113,6 +114,7 @@ def save_bundle(folder: PathLike, tensors_by_part: dict[str, dict[str, torch.Ten
             "files": files,
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        (staging / MANIFEST).chmod(0o644)
         staging.chmod(0o755)  # mkdtemp makes it private; a bundle is meant to be shared
         _move_into_place(staging, folder)
     except BaseException:

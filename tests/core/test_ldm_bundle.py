@@ -37,6 +37,7 @@ def test_round_trip_is_bit_exact(tmp_path):
             assert loaded.dtype == t.dtype and torch.equal(loaded, t)
     assert bundle.config == {"preset": "tiny"}
     assert bundle.meta["bands"] == 30
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "b").iterdir()} == {0o644}  # shared, like the report
     manifest = bundle.manifest
     assert manifest["kind"] == BUNDLE_KIND and manifest["format_version"] == BUNDLE_FORMAT
     assert manifest["engine_version"] == ENGINE_VERSION

@@ -1,0 +1,132 @@
+"""The run's output folder: inputs never overwritten, one run's files only, bad inputs refused before training."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from hypersynth.core.demo import make_demo_scene, sparse_labels
+from hypersynth.core.io.classes import write_classes
+from hypersynth.core.io.write import write_label_raster, write_scene
+from hypersynth.core.outputs import OutputFolderError, prepare_output_folder
+from hypersynth.core.pipeline import ALL_OUTPUTS, OutputExistsError, classify_scene
+from hypersynth.core.scene import ClassInfo
+
+
+@pytest.fixture
+def scene_files(tmp_path):
+    data = make_demo_scene(size=32, bands=20, n_classes=3, seed=0)
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    kw = dict(transform=data.scene.transform, crs_wkt=data.scene.crs_wkt)
+    files = {"scene": write_scene(data.scene, inputs / "scene.tif"),
+             "labels": write_label_raster(inputs / "labels.tif", sparse_labels(data.labels, 4, seed=0), data.classes,
+                                          **kw),
+             "truth": write_label_raster(inputs / "truth.tif", data.labels, data.classes, **kw),
+             "classes": write_classes(inputs / "classes.json", data.classes)}
+    return data, files, kw
+
+
+def _digest(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+def test_an_input_in_the_output_folder_is_never_overwritten(scene_files, tmp_path):
+    _, files, _ = scene_files
+    out = files["scene"].parent
+    renamed = out / "classification.tif"  # the user's scene sits where the map would go
+    files["scene"].rename(renamed)
+    before = _digest(renamed)
+    with pytest.raises(OutputFolderError, match="your input .*classification.tif is where the run writes"):
+        classify_scene(renamed, files["labels"], out, method="rf", overwrite=True)
+    assert _digest(renamed) == before
+
+
+def test_a_rerun_with_overwrite_leaves_no_output_of_the_earlier_run(scene_files, tmp_path):
+    _, files, _ = scene_files
+    out = tmp_path / "run"
+    first = classify_scene(files["scene"], files["labels"], out, method="rf", validation_path=files["truth"])
+    assert first.metrics is not None and (out / "metrics.json").exists() and (out / "confusion.png").exists()
+    with pytest.raises(OutputExistsError, match="from an earlier run.*allow overwriting"):
+        classify_scene(files["scene"], files["labels"], out, method="svm")
+    (out / "my_notes.txt").write_text("mine")
+    second = classify_scene(files["scene"], files["labels"], out, method="svm", overwrite=True)
+    assert second.metrics is None
+    assert not (out / "metrics.json").exists() and not (out / "confusion.png").exists()  # not the first run's
+    assert (out / "my_notes.txt").read_text() == "mine"  # what is not a run's output stays
+    assert not [p for p in out.iterdir() if p.name.startswith(".hypersynth-run-")]
+
+
+def test_a_failed_input_check_leaves_no_folder_behind(scene_files, tmp_path):
+    _, files, _ = scene_files
+    out = tmp_path / "new" / "run"
+    with pytest.raises(Exception, match="scene"):
+        classify_scene(tmp_path / "missing.tif", files["labels"], out, method="rf")
+    assert not out.exists()
+
+
+def test_an_output_folder_that_is_a_file_is_refused(scene_files, tmp_path):
+    _, files, _ = scene_files
+    target = tmp_path / "afile.txt"
+    target.write_text("mine")
+    with pytest.raises(OutputFolderError, match="is a file; give a folder"):
+        classify_scene(files["scene"], files["labels"], target, method="rf")
+    assert target.read_text() == "mine"
+
+
+def test_a_reused_model_bundle_may_be_saved_again_where_it_is(tmp_path):
+    out = tmp_path / "run"
+    (out / "model_bundle").mkdir(parents=True)
+    with pytest.raises(OutputFolderError, match="model_bundle"):
+        prepare_output_folder(out, ["model_bundle"], ALL_OUTPUTS, [out / "model_bundle"], overwrite=True)
+    assert prepare_output_folder(out, ["model_bundle"], ALL_OUTPUTS, [out / "model_bundle"], overwrite=False,
+                                 kept=["model_bundle"]) is False
+
+
+def test_validation_labels_that_cannot_score_the_run_are_refused_before_training(scene_files, tmp_path):
+    data, files, kw = scene_files
+    with pytest.raises(ValueError, match="every validation pixel of labels.tif is also a training label"):
+        classify_scene(files["scene"], files["labels"], tmp_path / "a", method="rf", validation_path=files["labels"])
+    other = [ClassInfo(c.id + 10, c.name) for c in data.classes]
+    shifted = write_label_raster(tmp_path / "shifted.tif", np.where(data.labels > 0, data.labels + 10, 0), other, **kw)
+    with pytest.raises(ValueError, match="class ids 11, 12, 13 .* none in common"):
+        classify_scene(files["scene"], files["labels"], tmp_path / "b", method="rf", validation_path=shifted)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_labels_of_a_class_the_class_file_lacks_are_refused(scene_files, tmp_path):
+    data, files, kw = scene_files
+    labels = sparse_labels(data.labels, 4, seed=0)
+    labels[0, :3] = 9
+    odd = write_label_raster(tmp_path / "odd.tif", labels, [*data.classes, ClassInfo(9, "typo")], **kw)
+    with pytest.raises(ValueError, match=r"classes.json does not define: 9 \(3 pixels\); add them"):
+        classify_scene(files["scene"], odd, tmp_path / "run", method="rf", classes_path=files["classes"])
+
+
+def test_a_class_without_labels_and_a_no_data_class_are_said(scene_files, tmp_path, caplog):
+    data, files, kw = scene_files
+    extra = write_classes(tmp_path / "classes.json", [*data.classes, ClassInfo(9, "lake", prompt="a lake")])
+    labels = write_label_raster(tmp_path / "labels.tif", sparse_labels(data.labels, 4, seed=0), data.classes, **kw)
+    dataset = gdal.Open(str(labels), gdal.GA_Update)
+    dataset.GetRasterBand(1).SetNoDataValue(3)  # class 3 is read as unlabelled
+    dataset = None  # closed: written
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        outputs = classify_scene(files["scene"], labels, tmp_path / "run", method="rf", classes_path=extra)
+    said = caplog.text
+    assert "class 9 (lake) of classes.json has no labelled pixel" in said
+    assert "marks 3 as no-data, which is also class 3" in said and "gdal_edit.py -unsetnodata" in said
+    assert sorted(c.id for c in outputs.classes) == [1, 2]
+
+
+def test_a_patch_wider_than_the_scene_is_refused_before_training(scene_files, tmp_path):
+    from hypersynth.core.methods import MethodSettings
+
+    _, files, _ = scene_files
+    with pytest.raises(ValueError, match=r"patch size 41 is larger than the scene \(32 × 32 pixels\); use at most 32"):
+        classify_scene(files["scene"], files["labels"], tmp_path / "run", method="cnn",
+                       settings=MethodSettings(preset="tiny", patch_size=41))
+    assert not (tmp_path / "run").exists()
