@@ -10,7 +10,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	bin/hypersynth demo --out out/demo
+	bin/hypersynth demo --out out/demo --overwrite
 
 test: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "not slow" -q
@@ -20,7 +20,8 @@ test-slow: setup
 
 bench: setup
 	bin/hypersynth bench --datasets salinasA,enmap_potsdam,demo --labels-per-class 2,5 --seeds 0-4 \
-	  --methods rf,svm,cnn,cnn-pseudo,augment --preset fast --json bench-out/bench.json --markdown bench-out/bench.md
+	  --methods rf,svm,cnn,cnn-pseudo,augment --preset fast --overwrite \
+	  --json bench-out/bench.json --markdown bench-out/bench.md
 
 install-plugin: setup
 	mkdir -p "$(PLUGIN_DIR)"

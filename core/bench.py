@@ -58,33 +58,141 @@ class BenchRow:
     seeds: list[int] = field(default_factory=list)
 
 
+SEED_MAX = 2**32 - 1  # the largest seed NumPy and scikit-learn take
+LONGEST_RANGE = 10_000  # seeds in one "a-b" range: more would run for ever (and a typo could fill the memory)
+
+
 def parse_seeds(text: str) -> list[int]:
-    """'0-4' -> [0,1,2,3,4]; '0,3' -> [0,3]; anything else is refused with an example."""
-    return _whole_numbers(text, "seeds", minimum=0, example="0-4 or 0,3", ranges=True)
+    """'0-4' -> [0,1,2,3,4]; '0,3' -> [0,3]; a seed given twice counts once; anything else is refused with an
+    example."""
+    return _whole_numbers(text, "seeds", minimum=0, maximum=SEED_MAX, example="0-4 or 0,3", ranges=True)
 
 
 def parse_counts(text: str) -> list[int]:
-    """'2,5' -> [2, 5]: labels per class, each at least 1; anything else is refused with an example."""
-    return _whole_numbers(text, "labels per class", minimum=1, example="2,5", ranges=False)
+    """'2,5' -> [2, 5]: labels per class, each at least 1, each once; anything else is refused with an example."""
+    return _whole_numbers(text, "labels per class", minimum=1, maximum=None, example="2,5", ranges=False)
 
 
-def _whole_numbers(text: str, what: str, *, minimum: int, example: str, ranges: bool) -> list[int]:
-    """A comma list of whole numbers (with ``ranges``, ``a-b`` parts too), each at least ``minimum``."""
+def _whole_numbers(text: str, what: str, *, minimum: int, maximum: Optional[int], example: str,
+                   ranges: bool) -> list[int]:
+    """A comma list of whole numbers (with ``ranges``, ``a-b`` parts too), each in [minimum, maximum], in the order
+    given with repeats dropped."""
+    form = "a range or a comma list" if ranges else "a comma list"
+    bound = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+    refusal = f"{what} must be whole numbers {bound}, as {form} (e.g. {example}); got {text!r}"
     numbers: list[int] = []
-    try:
-        for part in (p.strip() for p in text.split(",")):
-            if ranges and "-" in part:
-                a, b = part.split("-")
-                numbers.extend(range(int(a), int(b) + 1))
-            elif part:
-                numbers.append(int(part))
-    except ValueError:
-        numbers = []
-    if not numbers or min(numbers) < minimum:
-        form = "a range or a comma list" if ranges else "a comma list"
-        raise ValueError(f"{what} must be whole numbers of at least {minimum}, as {form} (e.g. {example}); "
-                         f"got {text!r}")
-    return numbers
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            a, b = (int(end) for end in part.split("-")) if ranges and "-" in part else (int(part), int(part))
+        except ValueError:
+            raise ValueError(refusal) from None
+        if a < minimum or (maximum is not None and b > maximum) or b < a:
+            raise ValueError(refusal)
+        if b - a >= LONGEST_RANGE:  # refused before it is spelt out: 0-99999999999 would fill the memory
+            raise ValueError(f"{what}: the range {part} holds more than {LONGEST_RANGE} numbers; give a shorter one")
+        numbers.extend(range(a, b + 1))
+    if not numbers:
+        raise ValueError(refusal)
+    return list(dict.fromkeys(numbers))
+
+
+def parse_methods(text: str) -> list[str]:
+    """'rf,svm' -> ['rf', 'svm']: method names (any case), each once; an unknown one is refused with the choices."""
+    return _names(text, "method", METHODS, example="rf,svm,augment")
+
+
+def parse_splits(text: str) -> list[str]:
+    """'random,disjoint' -> the split kinds, each once; an unknown one is refused with the choices."""
+    from .evaluation.protocol import SPLIT_KINDS
+
+    return _names(text, "split", SPLIT_KINDS, example="random,disjoint")
+
+
+def parse_datasets(text: str) -> list[str]:
+    """'salinasA,demo' -> dataset keys, matched in any case (``SalinasA`` is salinasA), each once. A scene
+    without class labels (moffett_field) is refused: nothing could score a benchmark on it."""
+    from .datasets.registry import DATASETS, UNLABELLED_SCENES
+
+    keys = _names(text, "dataset", [*DATASETS, *UNLABELLED_SCENES], example="salinasA,demo", shown=list(DATASETS),
+                  note=" ('hypersynth datasets' says which are here)")
+    unlabelled = [k for k in keys if k in UNLABELLED_SCENES]
+    if unlabelled:
+        raise ValueError(f"{', '.join(unlabelled)} has no class labels, so no benchmark can score a method on it; "
+                         "choose labelled datasets ('hypersynth datasets' lists them) or benchmark a scene of your "
+                         "own with its reference labels (--scene and --truth)")
+    return keys
+
+
+def _names(text: str, what: str, known: Sequence[str], *, example: str, shown: Optional[Sequence[str]] = None,
+           note: str = "") -> list[str]:
+    """A comma list of ``known`` names, matched case-insensitively, in the order given with repeats dropped; an
+    unknown one is refused with the closest name and the choices (``shown``, default all ``known``) + ``note``."""
+    import difflib
+
+    by_lower = {name.lower(): name for name in known}
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise ValueError(f"no {what} given: expected a comma list (e.g. {example}); got {text!r}")
+    chosen = []
+    for part in parts:
+        name = part if part in known else by_lower.get(part.lower())
+        if name is None:
+            close = difflib.get_close_matches(part.lower(), list(by_lower), n=1)
+            hint = f"did you mean {by_lower[close[0]]}? " if close else ""
+            raise ValueError(f"unknown {what} {part!r}; {hint}choose from {', '.join(shown or known)}{note}")
+        chosen.append(name)
+    return list(dict.fromkeys(chosen))
+
+
+def check_output_file(path: str, option: str, overwrite: bool) -> Path:
+    """Refuse a file the benchmark could not write, or would replace unasked, before anything runs.
+
+    Args:
+        path: where ``option`` (e.g. ``--json``) asks for the file.
+        option: the option's name, for the message.
+        overwrite: an existing file may be replaced.
+
+    Raises:
+        ValueError: the path is empty, a folder, not a plain file, in no folder that can be written to, or an
+            existing file without ``overwrite``; the message says what to do instead.
+    """
+    import tempfile
+
+    if not path.strip():
+        raise ValueError(f"{option} is empty: give a file name")
+    target = Path(path)
+    if target.is_dir():
+        example = target / ("bench.md" if option == "--markdown" else "bench.json")
+        raise ValueError(f"{option} {target} is a folder: give a file name in it (e.g. {example})")
+    if target.exists() and not target.is_file():
+        raise ValueError(f"{option} {target} is not a plain file: give a file name")
+    if target.exists() and not overwrite:
+        raise ValueError(f"{option} {target} already exists; pass --overwrite to replace it, or choose another file")
+    folder = target.absolute().parent
+    while not folder.exists():  # the missing folders are created when the file is written
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ValueError(f"{option} {target}: {folder} is a file, so no folder can be made there; choose another "
+                         "place")
+    try:  # a test file is the only sure check (permissions, read-only or virtual file systems such as /proc)
+        fd, probe = tempfile.mkstemp(prefix=".hypersynth-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(f"{option} {target}: cannot write in {folder} ({exc.strerror or exc}); choose a folder "
+                         "you can write to") from None
+    return target
+
+
+def check_output_files(json_path: Optional[str], markdown_path: Optional[str], overwrite: bool) -> None:
+    """:func:`check_output_file` for ``--json`` and ``--markdown``, which must also differ."""
+    for path, option in ((json_path, "--json"), (markdown_path, "--markdown")):
+        if path is not None:
+            check_output_file(path, option, overwrite)
+    if json_path and markdown_path and Path(json_path).absolute() == Path(markdown_path).absolute():
+        raise ValueError(f"--json and --markdown both name {json_path}: give each its own file")
 
 
 def machine_description() -> str:
@@ -117,15 +225,16 @@ def machine_description() -> str:
 DEFAULT_DATASETS = "salinasA,enmap_potsdam,demo"  # what `hypersynth bench` runs when given no dataset or scene
 
 
-def load_bench_dataset(key: str) -> LabelledScene:
-    """A dataset for benchmarking; 'demo' is the embedded generator with its full ground truth."""
+def load_bench_dataset(key: str, *, allow_download: bool = False) -> LabelledScene:
+    """A dataset for benchmarking; 'demo' is the embedded generator with its full ground truth. ``allow_download``:
+    fetch missing files from their public addresses into the cache (checked by sha256)."""
     if key == "demo":
         from .demo import make_demo_scene
 
         return make_demo_scene(seed=0)
     from .datasets import load_dataset
 
-    return load_dataset(key)
+    return load_dataset(key, allow_download=allow_download)
 
 
 def load_own_scene(scene_path: str | os.PathLike, truth_path: str | os.PathLike, *,
@@ -437,13 +546,19 @@ def _own_scenes_of(args: Any) -> list[tuple[str, LabelledScene]]:
 
 
 def run_bench_cli(args: Any, reporter: Reporter) -> int:
-    """`hypersynth bench …`: run, print the tables, write JSON/Markdown when asked."""
+    """`hypersynth bench …`: check the output files, run, print the tables, write JSON/Markdown when asked.
+
+    ``args`` comes from the command line's parser: the lists (datasets, N, seeds, methods, splits) are parsed
+    already, ``args.argv`` is the command's arguments (for the "Command:" line of the tables).
+    """
+    import shlex
     import sys
 
     from .io.write import write_text  # whole files: a benchmark stopped mid-write keeps the previous one
 
+    check_output_files(args.json, args.markdown, args.overwrite)  # before anything runs, which may take hours
+    command = shlex.join(["bin/hypersynth", *getattr(args, "argv", ["bench"])])
     if args.merge:
-        command = "bin/hypersynth bench --merge " + " ".join(args.merge)
         document, text = bench_documents(merge_bench_files(args.merge), command, preset=None)
         if args.json:
             write_text(args.json, json.dumps(document, indent=1))
@@ -462,13 +577,13 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
                               pseudo_labeller=getattr(args, "pseudo_labeller", MethodSettings.pseudo_labeller),
                               pseudo_rule=getattr(args, "pseudo_rule", MethodSettings.pseudo_rule))
     own = _own_scenes_of(args)
-    listed = args.datasets if args.datasets is not None else ("" if own else DEFAULT_DATASETS)
-    datasets = [d.strip() for d in listed.split(",") if d.strip()]
-    ns = parse_counts(args.labels_per_class)
-    seeds = parse_seeds(args.seeds)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    splits = [s.strip() for s in args.splits.split(",") if s.strip()]
-    command = "bin/hypersynth " + " ".join(sys.argv[1:]) if len(sys.argv) > 1 else "bin/hypersynth bench"
+    keys = args.datasets if args.datasets is not None else ([] if own else parse_datasets(DEFAULT_DATASETS))
+    scenes, skipped = _load_datasets(keys, allow_download=args.download)
+    scenes += own
+    if not scenes:
+        print(f"error: nothing was run: {', '.join(skipped)} {'is' if len(skipped) == 1 else 'are'} not available "
+              "here (see the note above)", file=sys.stderr)
+        return 2
     runs: list[RunResult] = []
 
     def save() -> None:  # after every run, so a long benchmark that is stopped keeps what it measured
@@ -485,9 +600,34 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
             print(f"{r.dataset} N={r.labels_per_class} {r.split} seed {r.seed} {r.method}: "
                   f"OA {r.oa * 100:.2f} AA {r.aa * 100:.2f} kappa {r.kappa:.3f} {r.seconds:.1f}s", flush=True)
 
-    run_bench(datasets, ns, seeds, methods, splits, settings, reporter=reporter, on_result=on_result,
-              own_scenes=own)
+    run_bench([], args.labels_per_class, args.seeds, args.methods, args.splits, settings, reporter=reporter,
+              on_result=on_result, own_scenes=scenes)
     if hasattr(reporter, "close"):
         reporter.close()
     print(bench_documents(runs, command, args.preset)[1])
     return 0
+
+
+def _load_datasets(keys: list[str], *, allow_download: bool) -> tuple[list[tuple[str, LabelledScene]], list[str]]:
+    """The datasets that can be loaded here (``(key, scene)``) and the keys skipped, each with a note on stderr
+    that says where to put its files or that ``--download`` fetches them."""
+    import sys
+
+    from .datasets import DatasetDownloadError, DatasetNotFoundError, get_spec
+
+    loaded, skipped = [], []
+    for key in keys:
+        try:
+            loaded.append((key, load_bench_dataset(key, allow_download=allow_download)))
+        except DatasetNotFoundError as exc:
+            # The engine's note speaks of the Python API's allow_download; on the command line it is --download.
+            lines = [line for line in str(exc).splitlines() if "allow_download" not in line]
+            fetchable = [f for f in get_spec(key).files if f.name in exc.missing and f.urls]
+            if fetchable and not allow_download:
+                lines.append("Or add --download to fetch them into the cache (checked by sha256).")
+            print(f"skipping {key}: " + "\n".join(lines), file=sys.stderr)
+            skipped.append(key)
+        except DatasetDownloadError as exc:
+            print(f"skipping {key}: {exc}", file=sys.stderr)
+            skipped.append(key)
+    return loaded, skipped

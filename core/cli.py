@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
+import re
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from .progress import Cancelled, Reporter
 
+if TYPE_CHECKING:
+    from .methods import MethodSettings
+    from .pipeline import ClassificationOutputs
+
 EPILOG = """examples:
-  hypersynth demo                                   # embedded demo scene -> out/demo/
+  hypersynth demo                                   # embedded demo scene -> out/demo/ (again: --overwrite)
   hypersynth augment-classify --scene cube.tif --labels labels.gpkg --prompts classes.json --out results/
   hypersynth classify --model results/classifier_bundle --scene other_cube.tif --out results_other/
   hypersynth synthesize --bundle results/model_bundle --class 3 --n 16 --out patches.npz
@@ -31,6 +40,12 @@ class TerminalReporter(Reporter):
     def progress(self, fraction: float, stage: str) -> None:
         if self.quiet:
             return
+        if not sys.stderr.isatty():  # a log file: one line per stage, not a redrawn bar
+            step = re.split(r"\s*\d", stage)[0]  # "cross-validation 3/15: classifier 4/8" is "cross-validation"
+            if step != self._stage:
+                self._stage = step
+                print(f"[{100 * min(max(fraction, 0.0), 1.0):3.0f} %] {stage}", file=sys.stderr, flush=True)
+            return
         from tqdm import tqdm
 
         if self._bar is None:
@@ -47,25 +62,127 @@ class TerminalReporter(Reporter):
             self._bar = None
 
 
-def _common_run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default="fast", choices=["tiny", "fast", "full"],
-                   help="model size: tiny (seconds, for tests), fast (minutes on a laptop CPU), full (GPU)")
-    p.add_argument("--seed", type=int, default=0, help="seed for every random choice (default 0)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to train (auto: CUDA when available)")
-    p.add_argument("--overwrite", action="store_true", help="replace outputs already in --out")
+# ----------------------------------------------------------------------------------------- argument types
+# Each raises argparse.ArgumentTypeError, which argparse prints after the option's name ("argument --seed: …").
+
+
+def _whole(minimum: int, maximum: Optional[int] = None, note: str = "") -> Callable[[str], int]:
+    """A type: a whole number in [minimum, maximum]; ``note`` tells what else the user can do."""
+    def parse(text: str) -> int:
+        try:
+            value: Optional[int] = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            bound = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+            raise argparse.ArgumentTypeError(f"expected a whole number {bound}{note}; got {text!r}")
+        return value
+    return parse
+
+
+def _number(low: float, high: float = math.inf, *, low_open: bool = False) -> Callable[[str], float]:
+    """A type: a number in [low, high] (``low_open``: in (low, high]); NaN is refused."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not ((low < value if low_open else low <= value) and value <= high):  # NaN fails every comparison
+            span = (f"in {'(' if low_open else '['}{low:g}, {high:g}]" if high < math.inf
+                    else f"{'above' if low_open else 'of at least'} {low:g}")
+            raise argparse.ArgumentTypeError(f"expected a number {span}; got {text!r}")
+        return value
+    return parse
+
+
+def _folder(text: str) -> str:
+    """A type: an output folder's name, not empty."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a folder, e.g. --out results/")
+    return text
+
+
+def _npz_file(text: str) -> str:
+    """A type: the name of the .npz file synthesize writes."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a .npz file name, e.g. --out patches.npz")
+    if Path(text).suffix != ".npz":
+        raise argparse.ArgumentTypeError(f"synthetic patches are written as a .npz file; got {text!r} "
+                                         f"(e.g. {Path(text).stem or 'patches'}.npz)")
+    return text
+
+
+def _bench_list(name: str) -> Callable[[str], list]:
+    """bench.py's list parser ``name`` (parse_seeds, parse_methods, …) as a type; its ValueError says what is
+    wrong. Imported when used: bench.py imports the engine, and --help stays fast."""
+    def parse(text: str) -> list:
+        from . import bench
+
+        try:
+            return getattr(bench, name)(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
+def _smoothing_width(text: str) -> Optional[float]:
+    """'auto' -> None (cross-validated), 'off' -> 0, a number -> that width in pixels."""
+    if text.strip().lower() == "auto":
+        return None
+    if text.strip().lower() == "off":
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, off or a width in pixels; got {text!r}") from None
+    if not value >= 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"the smoothing width must be 0 or positive; got {value}")
+    return value
+
+
+# ----------------------------------------------------------------------------------------- option groups
+PRESET_HELP = "model size: tiny (seconds, for tests), fast (default, minutes on a laptop CPU) or full (for a GPU)"
+
+
+def _run_args(p: argparse.ArgumentParser, *, does: str, overwrite: str, preset: bool = True,
+              seed: bool = True) -> None:
+    """The options every running command shares; ``does`` says what the device is used for, ``overwrite`` what
+    --overwrite replaces. ``preset``/``seed``: only for commands that train or draw random numbers."""
+    from .bench import SEED_MAX  # numpy only: --help stays fast
+
+    if preset:
+        p.add_argument("--preset", default="fast", choices=["tiny", "fast", "full"], help=PRESET_HELP)
+    if seed:
+        p.add_argument("--seed", type=_whole(0, SEED_MAX), default=0,
+                       help=f"seed for every random choice, 0 to {SEED_MAX} (default 0)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help=f"where to {does} (default auto: CUDA when available, else the CPU)")
+    p.add_argument("--overwrite", action="store_true", help=overwrite)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _sampling_args(p: argparse.ArgumentParser) -> None:
+    """How the diffusion model samples: used wherever patches are synthesised."""
+    p.add_argument("--guidance", type=_number(0.0),
+                   help="classifier-free guidance ω, at least 0: 0 ignores the prompt, 1 follows it, more follows "
+                        "it more strongly (default: the model's preset)")
+    p.add_argument("--steps", type=_whole(1), help="DDIM sampling steps, at least 1 (default: the model's preset)")
+
+
 def _synthesis_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--patch-size", type=int,
-                   help="patch side in pixels (default: read from the scene's spatial homogeneity, at most the preset's)")
-    p.add_argument("--synthetic-per-class", type=int, help="synthetic patches for an average class")
-    p.add_argument("--balance-rate", type=float, default=0.5, help="λ: 0 equal per class, 1 rare classes get most (default 0.5)")
-    p.add_argument("--guidance", type=float, help="classifier-free guidance ω (default: the preset's)")
-    p.add_argument("--steps", type=int, help="DDIM sampling steps (default: the preset's)")
-    p.add_argument("--anchor-strength", type=float, default=0.5,
-                   help="synthesis starts from real labelled patches noised this far: 0.3-0.6 = variations of "
-                        "them, 1 = from pure noise (default 0.5)")
+    """Training on a scene with synthetic patches (demo, augment-classify)."""
+    p.add_argument("--patch-size", type=_whole(3, note=" (leave --patch-size out to choose it from the scene)"),
+                   help="patch side in pixels, at least 3 (default: chosen from the scene's spatial homogeneity, at "
+                        "most the preset's)")
+    p.add_argument("--synthetic-per-class", type=_whole(1),
+                   help="synthetic patches for an average class, at least 1 (default: the preset's)")
+    p.add_argument("--balance-rate", type=_number(0.0, 1.0), default=0.5,
+                   help="λ in [0, 1]: how the synthetic patches are shared among the classes: 0 equally, 1 mostly "
+                        "to the classes with fewest labels (default 0.5)")
+    _sampling_args(p)
+    p.add_argument("--anchor-strength", type=_number(0.0, 1.0, low_open=True), default=0.5,
+                   help="in (0, 1]: synthesis starts from real labelled patches noised this far: 0.3-0.6 = "
+                        "variations of them, 1 = from pure noise (default 0.5)")
     _pseudo_arg(p)
 
 
@@ -75,13 +192,13 @@ def _blend_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--synthetic-weight", type=float, default=MethodSettings.synthetic_weight,
                    help="how much all synthetic patches together count in the classifier's training, relative to "
-                        "your labels (default 0.5; 1 = as much as your labels). In the benchmarks they add most "
+                        "your labels (default 0.5; 1 = as much as your labels). In the benchmarks they helped most "
                         "with 2 labels per class on a hard scene and cost a little where the labels alone already "
-                        "classify well (BENCHMARKS section 4, session 14)")
+                        "classified well")
     p.add_argument("--forest-inputs", default=MethodSettings.forest_inputs,
                    help="what the blend's random forest splits on: spectrum+shape+slope (default: the spectrum, its "
-                        "brightness-free shape and its band-to-band slope) or spectrum (the design before session 16, "
-                        "for comparison; the rf baseline always uses the spectrum)")
+                        "brightness-free shape and its band-to-band slope) or spectrum (the spectrum alone, as the "
+                        "rf baseline)")
     p.add_argument("--share-rule", default=MethodSettings.share_rule, choices=SHARE_RULES,
                    help="how the cross-validation on your labels picks each member's share of the blend: the highest "
                         "held-out balanced accuracy (default) or the lowest held-out log-loss")
@@ -96,10 +213,10 @@ def _pseudo_arg(p: argparse.ArgumentParser) -> None:
     from .methods import PSEUDO_LABELLERS, MethodSettings  # numpy only: --help stays fast
     from .pseudo_labels import PSEUDO_RULES
 
-    p.add_argument("--pseudo-labels", type=int,
-                   help="confident unlabelled pixels added per class to Augment & Classify and its no-synthesis "
-                        "blend (default: none; picked from 2-5 labels per class they cost accuracy, BENCHMARKS "
-                        "section 4, session 13; 40 was the fast preset's before)")
+    p.add_argument("--pseudo-labels", type=_whole(1, note=" (leave --pseudo-labels out for none)"),
+                   help="confident unlabelled pixels added per class, at least 1, to the training of Augment & "
+                        "Classify and of its blend without synthesis (default: none; with 2-5 labels per class they "
+                        "lowered accuracy in the benchmarks)")
     p.add_argument("--pseudo-labeller", choices=PSEUDO_LABELLERS, default=MethodSettings.pseudo_labeller,
                    help="who picks the pseudo-labels: blend (default) the CNN, forest and diffusion-feature SVM at "
                         "the shares cross-validation on your labels chose, so the members your labels trust pick "
@@ -115,24 +232,9 @@ def _pseudo_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--diffusion-features", action=argparse.BooleanOptionalAction,
                    default=MethodSettings.diffusion_features,
                    help="let an SVM on the scene diffusion model's features join the classifier blend, its share "
-                        "chosen by cross-validation on your labels (off by default since session 18: that "
-                        "cross-validation overrates it, the model having learnt your labels with their prompts; "
-                        "BENCHMARKS section 4). Its features cost about as much per pixel as the CNN")
-
-
-def _smoothing_width(text: str) -> Optional[float]:
-    """'auto' -> None (cross-validated), 'off' -> 0, a number -> that width in pixels."""
-    if text.strip().lower() == "auto":
-        return None
-    if text.strip().lower() == "off":
-        return 0.0
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected auto, off or a width in pixels; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"the smoothing width must be 0 or positive; got {value}")
-    return value
+                        "chosen by cross-validation on your labels (default: off, as that cross-validation "
+                        "overrates it: the model has learnt your labels with their prompts). Its features cost "
+                        "about as much time per pixel as the CNN")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,53 +245,68 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="run Augment & Classify on the embedded demo scene",
-                       description="Writes the procedural demo scene (GeoTIFF + sparse labels + prompts) and "
-                                   "classifies it; the full ground truth is used for the accuracy report.")
-    p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
-    p.add_argument("--method", default="augment", choices=["rf", "svm", "cnn", "augment"])
-    p.add_argument("--labels-per-class", type=int, default=5, help="sparse labels drawn per class (default 5)")
-    _common_run_args(p)
+    p = sub.add_parser("demo", help="run Augment & Classify (or a baseline) on the embedded demo scene",
+                       description="Writes the procedural demo scene (GeoTIFF + sparse labels + prompts) into "
+                                   "OUT/scene and classifies it; the full ground truth is used for the accuracy "
+                                   "report. An OUT holding an earlier demo is refused unless --overwrite is given.")
+    p.add_argument("--out", type=_folder, default="out/demo", help="output folder (default out/demo)")
+    p.add_argument("--method", default="augment", choices=["rf", "svm", "cnn", "augment"],
+                   help="augment (Augment & Classify, default) or a baseline without synthesis: rf (random "
+                        "forest), svm or cnn (spectral-spatial CNN)")
+    p.add_argument("--labels-per-class", type=_whole(1), default=5,
+                   help="sparse labels drawn per class, at least 1 (default 5)")
+    _run_args(p, does="train and classify", overwrite="replace an earlier demo's scene and results in --out")
     _synthesis_args(p)
     _blend_args(p)
 
     for name, helptext in (("augment-classify", "synthesise labelled patches from prompts and classify the scene"),
-                           ("baseline", "classify with a spectral baseline (random forest or SVM)")):
+                           ("baseline", "classify with a baseline trained on your labels alone: random forest, SVM "
+                                        "or CNN (no synthesis)")):
         p = sub.add_parser(name, help=helptext, description=helptext)
         p.add_argument("--scene", required=True, help="hyperspectral raster: GeoTIFF, ENVI (.hdr/.img) or MATLAB .mat")
         p.add_argument("--labels", required=True, help="labels: vector (GeoPackage/Shapefile/GeoJSON), label raster or MATLAB ground-truth map")
         p.add_argument("--prompts", help="class file (JSON: id, name, colour, prompt per class)")
         p.add_argument("--class-field", help="attribute holding the class in a vector label layer (default: guessed)")
         p.add_argument("--validation", help="independent validation labels for the accuracy report")
-        p.add_argument("--out", required=True, help="output folder")
+        p.add_argument("--out", type=_folder, required=True, help="output folder (created when missing)")
         p.add_argument("--cog", action="store_true", help="also write the class map as a Cloud-Optimised GeoTIFF")
         if name == "augment-classify":
-            p.add_argument("--bundle", help="reuse a synthesis model bundle instead of training one")
+            p.add_argument("--bundle", help="reuse a synthesis model (the model_bundle folder of an earlier run) "
+                                            "instead of training one")
             _synthesis_args(p)
             _blend_args(p)
         else:
-            p.add_argument("--method", default="rf", choices=["rf", "svm", "cnn"])
-        _common_run_args(p)
+            p.add_argument("--method", default="rf", choices=["rf", "svm", "cnn"],
+                           help="rf (random forest on the spectra, default), svm (SVM on the spectra) or cnn "
+                                "(spectral-spatial CNN on patches)")
+        _run_args(p, does="train and classify", overwrite="replace an earlier run's outputs in --out")
 
-    p = sub.add_parser("classify", help="classify a scene with a saved classifier bundle (no labels needed)")
-    p.add_argument("--model", required=True, help="classifier bundle folder (an Augment & Classify output's classifier_bundle)")
+    helptext = "classify a scene with a saved classifier bundle (no labels, no training)"
+    p = sub.add_parser("classify", help=helptext,
+                       description=helptext[0].upper() + helptext[1:] + ": the classifier_bundle folder an earlier "
+                                   "run saved, applied to a scene of the same sensor and band set.")
+    p.add_argument("--model", required=True, help="classifier bundle folder (an earlier run's classifier_bundle)")
     p.add_argument("--scene", required=True, help="hyperspectral raster of the same sensor / band set")
     p.add_argument("--validation", help="validation labels for an accuracy report")
     p.add_argument("--class-field", help="attribute holding the class in a vector validation layer")
-    p.add_argument("--out", required=True, help="output folder")
-    _common_run_args(p)
+    p.add_argument("--out", type=_folder, required=True, help="output folder (created when missing)")
+    _run_args(p, does="predict", overwrite="replace an earlier run's outputs in --out", preset=False, seed=False)
 
-    p = sub.add_parser("synthesize", help="synthesise labelled patches from a model bundle and a prompt")
-    p.add_argument("--bundle", required=True, help="synthesis model bundle folder")
+    helptext = "synthesise labelled patches from a model bundle and a prompt"
+    p = sub.add_parser("synthesize", help=helptext,
+                       description=helptext[0].upper() + helptext[1:] + ": the model_bundle folder an earlier "
+                                   "Augment & Classify run saved, a class's stored prompt or a prompt of your own, "
+                                   "into a .npz file of patches, labels, masks and prompts.")
+    p.add_argument("--bundle", required=True, help="synthesis model bundle folder (an earlier run's model_bundle)")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--class", dest="class_id", type=int, help="class id whose stored prompt to use")
     g.add_argument("--prompt", help="free text prompt (label 0 unless --label is given)")
-    p.add_argument("--label", type=int, default=0, help="label id for --prompt samples")
-    p.add_argument("--n", type=int, default=16, help="number of patches")
-    p.add_argument("--out", required=True, help=".npz file with patches, labels, masks, prompts")
+    p.add_argument("--label", type=int, default=0, help="label id for --prompt samples (default 0)")
+    p.add_argument("--n", type=_whole(1), default=16, help="number of patches, at least 1 (default 16)")
+    p.add_argument("--out", type=_npz_file, required=True, help=".npz file with patches, labels, masks, prompts")
     p.add_argument("--attention", action="store_true", help="also store cross-attention maps")
-    _common_run_args(p)
-    _synthesis_args(p)
+    _sampling_args(p)
+    _run_args(p, does="sample", overwrite="replace an existing --out file", preset=False)
 
     p = sub.add_parser("bench", help="benchmark methods on the datasets available here or on your own labelled scene "
                                       "(writes BENCHMARKS tables)",
@@ -198,10 +315,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "std over seeds). Run it on the datasets here, or on a scene of your own with full "
                                    "reference labels (--scene, --truth): e.g. a development scene of your sensor, to "
                                    "choose settings such as --synthetic-weight before classifying scenes that have "
-                                   "no reference data.")
-    p.add_argument("--datasets", default=None,
-                   help="comma list of dataset keys (see 'hypersynth datasets'; default salinasA,enmap_potsdam,demo, "
-                        "or none when --scene is given)")
+                                   "no reference data. --json and --markdown are checked before anything runs.")
+    p.add_argument("--datasets", type=_bench_list("parse_datasets"), default=None,
+                   help="comma list of dataset keys, in any case (see 'hypersynth datasets'; default "
+                        "salinasA,enmap_potsdam,demo, or none when --scene is given)")
+    p.add_argument("--download", action="store_true",
+                   help="fetch the files of datasets missing here from their public addresses into the cache "
+                        "(checked by sha256); without it they are looked for in $HYPERSYNTH_DATA_DIR and the cache")
     p.add_argument("--scene", help="your own hyperspectral raster to benchmark (GeoTIFF, ENVI .hdr/.img or MATLAB .mat)")
     p.add_argument("--truth", help="reference labels of --scene: a label raster on its grid (0 = unlabelled), a "
                                    "MATLAB ground-truth map or a vector layer; the training labels are drawn from "
@@ -209,32 +329,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", help="class file of --scene (JSON: id, name, colour, prompt per class)")
     p.add_argument("--class-field", help="attribute holding the class in a vector --truth (default: guessed)")
     p.add_argument("--name", help="what --scene is called in the tables (default: its file name)")
-    p.add_argument("--labels-per-class", default="2,5", help="comma list of N (default 2,5)")
-    p.add_argument("--seeds", default="0-4", help="seeds, e.g. 0-4 or 0,3 (default 0-4)")
-    p.add_argument("--methods", default="rf,svm,cnn,augment",
-                   help="comma list of rf, svm, cnn, cnn-pseudo (Augment & Classify's blend without synthesis; "
-                        "the name is historical), "
-                        "dfeat (SVM on the scene diffusion model's features, MTMSD-style), dfeat-augment (the same on real + "
-                        "synthetic patches), augment")
-    p.add_argument("--splits", default="random,disjoint", help="random and/or disjoint (default both)")
-    p.add_argument("--preset", default="fast", choices=["tiny", "fast", "full"])
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--labels-per-class", type=_bench_list("parse_counts"), default="2,5",
+                   help="comma list of N, each at least 1 (default 2,5)")
+    p.add_argument("--seeds", type=_bench_list("parse_seeds"), default="0-4",
+                   help="seeds, e.g. 0-4 or 0,3 (default 0-4); each runs once")
+    p.add_argument("--methods", type=_bench_list("parse_methods"), default="rf,svm,cnn,augment",
+                   help="comma list of methods (default rf,svm,cnn,augment): rf, svm, cnn, cnn-pseudo (Augment & "
+                        "Classify's blend without synthesis), dfeat (SVM on the scene diffusion model's features, "
+                        "MTMSD-style), dfeat-augment (the same on real + synthetic patches), augment")
+    p.add_argument("--splits", type=_bench_list("parse_splits"), default="random,disjoint",
+                   help="random and/or disjoint (spatially apart training and test pixels; default both)")
+    p.add_argument("--preset", default="fast", choices=["tiny", "fast", "full"], help=PRESET_HELP)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="where to train and predict (default auto: CUDA when available, else the CPU)")
     _pseudo_arg(p)
     _blend_args(p)
     p.add_argument("--merge", nargs="+", metavar="JSON",
                    help="instead of running: merge the runs of earlier --json files into one set of tables")
-    p.add_argument("--json", help="write the result rows as JSON here")
-    p.add_argument("--markdown", help="write the Markdown tables here")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--json", help="write the result rows as JSON here (rewritten after every run, so a stopped "
+                                  "benchmark keeps what it measured)")
+    p.add_argument("--markdown", help="write the Markdown tables here (rewritten after every run)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing --json and --markdown files")
+    p.add_argument("--quiet", action="store_true", help="no progress bars; one line per finished run instead")
 
-    sub.add_parser("datasets", help="list the benchmark datasets and whether they are available here")
+    helptext = "list the benchmark datasets and whether they are available here"
+    sub.add_parser("datasets", help=helptext,
+                   description=helptext[0].upper() + helptext[1:] + " (in $HYPERSYNTH_DATA_DIR or the download "
+                               "cache); 'bench --datasets' takes their keys.")
     return parser
 
 
-def _settings(args: argparse.Namespace):
+def _settings(args: argparse.Namespace) -> "MethodSettings":
+    """The run's settings from its options; a command without an option gets the engine's default."""
     from .methods import MethodSettings
 
-    return MethodSettings(preset=args.preset, seed=args.seed, device=args.device,
+    return MethodSettings(preset=getattr(args, "preset", "fast"), seed=getattr(args, "seed", 0),
+                          device=args.device,
                           patch_size=getattr(args, "patch_size", None),
                           synthetic_per_class=getattr(args, "synthetic_per_class", None),
                           balance_rate=getattr(args, "balance_rate", 0.5),
@@ -251,7 +381,7 @@ def _settings(args: argparse.Namespace):
                           diffusion_features=getattr(args, "diffusion_features", MethodSettings.diffusion_features))
 
 
-def _print_outputs(outputs) -> None:
+def _print_outputs(outputs: "ClassificationOutputs") -> None:
     print(f"classified map: {outputs.class_map}")
     print(f"confidence:     {outputs.confidence}")
     print(f"report:         {outputs.report}")
@@ -264,9 +394,16 @@ def _print_outputs(outputs) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the command line; returns the exit status (2 for a usage error, which argparse has printed)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2): a status to return, not to raise in-process
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    args.argv = argv  # the bench tables quote the command
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
     reporter = TerminalReporter(quiet=getattr(args, "quiet", False))
+    previous = _stop_on_sigterm()
     try:
         return _dispatch(args, reporter)
     except Cancelled:
@@ -275,11 +412,98 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
         return 130
-    except (ValueError, FileExistsError, FileNotFoundError, OSError) as exc:
+    except Terminated:
+        print("terminated: nothing was written", file=sys.stderr)
+        return 143
+    except FileExistsError as exc:
+        print(f"error: {_with_overwrite_option(exc)}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
         reporter.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """SIGTERM (a batch system's stop, ``kill``): unwinds like Ctrl+C, so staging folders are removed."""
+
+
+def _stop_on_sigterm() -> Any:
+    """Make SIGTERM raise :class:`Terminated` while a command runs; returns the handler to restore (None when
+    this is not the main thread, where Python cannot set one)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, stop)
+
+
+def _with_overwrite_option(exc: FileExistsError) -> str:
+    """The engine's refusal to replace an output, worded for the command line: the engine's own message names
+    its Python argument (``overwrite=True``, "allow overwriting"); here it is --overwrite."""
+    text = str(exc)
+    if "overwrit" not in text or "--overwrite" in text:
+        return text  # not a refusal to replace (e.g. a file where a folder belongs), or worded here already
+    what = re.split(r";|\s\(", text, maxsplit=1)[0]  # "X already holds a, b" / "X already exists"
+    return f"{what}; pass --overwrite to replace it, or choose another --out"
+
+
+def _model_folder_kind(path: str | Path) -> str:
+    """What a folder is, from its manifest.json: "classifier" (a classifier bundle), "synthesis" (a synthesis
+    model bundle), "run" (a run's output folder, holding such bundles) or "" (anything else: the engine says
+    what is wrong with it)."""
+    from .pipeline import BUNDLE, CLASSIFIER_BUNDLE
+
+    folder = Path(path)
+    try:
+        parts = set(json.loads((folder / "manifest.json").read_text()).get("parts") or [])
+    except (OSError, ValueError, AttributeError, TypeError):
+        return "run" if any((folder / b / "manifest.json").is_file() for b in (BUNDLE, CLASSIFIER_BUNDLE)) else ""
+    if "classifier" in parts:  # pipeline.save_classifier's one part
+        return "classifier"
+    if {"vae", "ema_denoiser"} <= parts:  # SynthesisModel.to_parts
+        return "synthesis"
+    return ""
+
+
+def _check_model_folder(path: str, option: str, wanted: str) -> None:
+    """Refuse, with the folder to give instead, a synthesis model where a classifier belongs (``wanted`` =
+    "classifier") or the other way round, and a run's output folder where one of its bundles belongs."""
+    from .pipeline import BUNDLE, CLASSIFIER_BUNDLE
+
+    kind, folder = _model_folder_kind(path), Path(path)
+    right = CLASSIFIER_BUNDLE if wanted == "classifier" else BUNDLE
+    takes = "the classifier" if wanted == "classifier" else "the synthesis model"
+    if kind == "run":
+        if (folder / right / "manifest.json").is_file():
+            raise ValueError(f"{path} is a run's output folder; use {folder / right}")
+        raise ValueError(f"{path} is the output folder of a run that saved no {right} (a baseline saves no "
+                         f"synthesis model); {option} takes {takes}: the {right} folder of an Augment & Classify run")
+    if kind and kind != wanted:
+        sibling = folder.parent / right
+        where = sibling if (sibling / "manifest.json").is_file() else f"the {right} folder of a run"
+        what = "a classifier bundle" if kind == "classifier" else "a synthesis model"
+        raise ValueError(f"{path} is {what}; {option} takes {takes}: {where}")
+
+
+def _check_demo_out(out: Path, overwrite: bool) -> None:
+    """Refuse an out folder holding an earlier demo (its scene files or results) unless ``overwrite``, before the
+    demo writes its scene there."""
+    from .pipeline import CLASS_MAP, CLASSIFIER_BUNDLE, CONFIDENCE, REPORT
+
+    if overwrite or not out.is_dir():
+        return
+    held = [name for name in (CLASS_MAP, CONFIDENCE, REPORT, CLASSIFIER_BUNDLE) if (out / name).exists()]
+    held += [f"scene/{p.name}" for p in sorted((out / "scene").glob("demo_*"))]
+    if held:
+        more = f" and {len(held) - 4} more" if len(held) > 4 else ""
+        raise FileExistsError(f"{out} already holds an earlier demo ({', '.join(held[:4])}{more}); pass "
+                              "--overwrite to replace it, or choose another --out")
 
 
 def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
@@ -289,15 +513,20 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         from .demo import write_demo
 
         out = Path(args.out)
-        files = write_demo(out / "scene", seed=args.seed, n_per_class=args.labels_per_class, overwrite=True)
+        _check_demo_out(out, args.overwrite)
+        settings = _settings(args)  # refuses bad settings before the scene is written
+        files = write_demo(out / "scene", seed=args.seed, n_per_class=args.labels_per_class,
+                           overwrite=args.overwrite)
         outputs = pipeline.classify_scene(files.scene, files.labels, out, method=args.method,
                                           classes_path=files.classes_json, validation_path=files.ground_truth,
-                                          settings=_settings(args), reporter=reporter, overwrite=True)
+                                          settings=settings, reporter=reporter, overwrite=args.overwrite)
         reporter.close()
         _print_outputs(outputs)
         return 0
     if args.command in ("augment-classify", "baseline"):
         method = "augment" if args.command == "augment-classify" else args.method
+        if getattr(args, "bundle", None):
+            _check_model_folder(args.bundle, "--bundle", "synthesis")
         outputs = pipeline.classify_scene(args.scene, args.labels, args.out, method=method,
                                           classes_path=args.prompts, class_field=args.class_field,
                                           validation_path=args.validation,
@@ -313,6 +542,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
             print(f"COG:            {cog}")
         return 0
     if args.command == "classify":
+        _check_model_folder(args.model, "--model", "classifier")
         outputs = pipeline.classify_with_model(args.model, args.scene, args.out, validation_path=args.validation,
                                                class_field=args.class_field, device=args.device,
                                                reporter=reporter, overwrite=args.overwrite)
@@ -320,6 +550,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         _print_outputs(outputs)
         return 0
     if args.command == "synthesize":
+        _check_model_folder(args.bundle, "--bundle", "synthesis")
         path = pipeline.synthesize_to_file(args.bundle, args.out, class_id=args.class_id, prompt=args.prompt,
                                            label=args.label, n=args.n, settings=_settings(args),
                                            attention=args.attention, reporter=reporter, overwrite=args.overwrite)

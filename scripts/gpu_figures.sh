@@ -44,4 +44,4 @@ step presets "${LIMIT_PRESETS:-170}" "$PY" scripts/preset_timings.py --dataset s
 
 step bench "${LIMIT_BENCH:-160}" "$PY" -m hypersynth bench --datasets salinasA --labels-per-class 5 --seeds 0 \
   --methods "${BENCH_METHODS:-rf,augment}" --splits random --preset fast --device "$DEVICE" --quiet \
-  --json "$OUT/bench_gpu.json" --markdown "$OUT/bench_gpu.md"
+  --overwrite --json "$OUT/bench_gpu.json" --markdown "$OUT/bench_gpu.md"

@@ -1,6 +1,7 @@
 """The main job end to end on small generated scenes: outputs, cancel, bundle reuse, bad input, CLI, bench."""
 
 import json
+import logging
 import re
 
 import numpy as np
@@ -123,6 +124,25 @@ def test_saved_classifier_applies_to_another_scene(augment_run, tmp_path):
     assert result.metrics["n_test"] > 0
 
 
+def test_a_scene_in_other_units_is_warned_of(augment_run, tmp_path, caplog):
+    """The same sensor's scene stored as reflectance × 10 000: the classifier would map it wrongly, silently."""
+    import dataclasses
+
+    from hypersynth.core.io.read import read_scene
+
+    out, _, _ = augment_run
+    other, _, _, _ = _write(tmp_path, seed=1)
+    scene = read_scene(other)
+    scaled = write_scene(dataclasses.replace(scene, cube=scene.cube * 10_000), tmp_path / "scaled.tif")
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        same = classify_with_model(out / CLASSIFIER_BUNDLE, other, tmp_path / "same")
+    assert "times those of the scene the classifier learnt from" not in caplog.text + same.report.read_text()
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        result = classify_with_model(out / CLASSIFIER_BUNDLE, scaled, tmp_path / "scaled")
+    assert re.search(r"about [\d.]+e\+0[34] times those of the scene the classifier learnt from", caplog.text)
+    assert "**Warning:**" in result.report.read_text() and "Rescale the scene" in result.report.read_text()
+
+
 def test_scene_with_other_band_count_is_refused(augment_run, tmp_path):
     out, _, _ = augment_run
     other, _, _, _ = _write(tmp_path, bands=24)
@@ -150,7 +170,7 @@ def test_train_bundle_then_cli_synthesize(scene_files, tmp_path):
     bundle = train_bundle(scene, labels, tmp_path / "bundle", classes_path=classes,
                           settings=MethodSettings(preset="tiny"))
     assert (bundle / "manifest.json").exists()
-    rc = cli_main(["synthesize", "--bundle", str(bundle), "--class", "1", "--n", "3", "--preset", "tiny",
+    rc = cli_main(["synthesize", "--bundle", str(bundle), "--class", "1", "--n", "3",
                    "--out", str(tmp_path / "p.npz"), "--quiet"])
     assert rc == 0
     with np.load(tmp_path / "p.npz") as f:

@@ -1,0 +1,253 @@
+"""The command line's checks of what it is given: refused with a message that names the option and says what to
+do, before anything runs, and nothing the user had is changed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from hypersynth.core import bench
+from hypersynth.core.cli import _with_overwrite_option, main as cli_main
+from hypersynth.core.demo import make_demo_scene, sparse_labels
+from hypersynth.core.io.classes import write_classes
+from hypersynth.core.io.write import OutputExistsError, atomic_output, write_label_raster, write_scene
+from hypersynth.core.ldm.bundle import save_bundle
+
+REPO = Path(__file__).resolve().parents[2]
+QUICK_BENCH = ["--labels-per-class", "2", "--seeds", "0", "--methods", "rf", "--splits", "random", "--preset", "tiny",
+               "--quiet"]
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes: what a refused command must leave as it was."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def scene_files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("inputs")
+    data = make_demo_scene(size=32, bands=20, n_classes=3, seed=0)
+    kw = dict(transform=data.scene.transform, crs_wkt=data.scene.crs_wkt)
+    return {"scene": write_scene(data.scene, folder / "scene.tif"),
+            "labels": write_label_raster(folder / "labels.tif", sparse_labels(data.labels, 4, seed=0), data.classes,
+                                         **kw),
+            "classes": write_classes(folder / "classes.json", data.classes)}
+
+
+@pytest.fixture(scope="module")
+def run_folder(scene_files, tmp_path_factory) -> Path:
+    """A random forest run's output folder (with its classifier_bundle) beside a synthesis model_bundle."""
+    out = tmp_path_factory.mktemp("runs") / "run"
+    assert cli_main(["baseline", "--scene", str(scene_files["scene"]), "--labels", str(scene_files["labels"]),
+                     "--out", str(out), "--quiet"]) == 0
+    tensor = {"w": torch.zeros(1)}  # a bundle laid out as SynthesisModel.save lays it out; never loaded here
+    save_bundle(out / "model_bundle", {part: tensor for part in ("ema_denoiser", "normalizer", "reference",
+                                                                 "text_encoder", "vae")}, {}, {})
+    return out
+
+
+# ----------------------------------------------------------------------------------------- 1. demo --overwrite
+def test_demo_refuses_an_earlier_demo_unless_overwrite_is_given(tmp_path, capsys):
+    out = tmp_path / "demo"
+    demo = ["demo", "--out", str(out), "--method", "rf", "--preset", "tiny", "--labels-per-class", "2", "--quiet"]
+    assert cli_main(demo) == 0
+    before = _snapshot(out)
+    assert {"classification.tif", "report.md", "scene/demo_labels.tif"} <= set(before)
+    capsys.readouterr()
+    assert cli_main(demo + ["--seed", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "already holds an earlier demo" in err and "--overwrite" in err and "overwrite=True" not in err
+    assert _snapshot(out) == before  # nothing replaced, not even the scene's labels
+    assert cli_main(demo + ["--seed", "1", "--overwrite"]) == 0
+    assert _snapshot(out)["scene/demo_labels.tif"] != before["scene/demo_labels.tif"]
+    make_demo = (REPO / "Makefile").read_text().split("\ndemo:")[1].split("\n\n")[0]
+    assert "--overwrite" in make_demo  # `make demo` twice replaces its own out/demo
+
+
+# ----------------------------------------------------------------------------------------- 2. bench output files
+@pytest.fixture
+def no_run(monkeypatch):
+    """Fails the test if a benchmark starts: the checks must come first."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the benchmark ran before its output files were checked")
+    monkeypatch.setattr(bench, "run_bench", refuse)
+
+
+@pytest.mark.parametrize("option", ["--json", "--markdown"])
+def test_bench_checks_its_output_files_before_running(option, tmp_path, capsys, no_run):
+    (tmp_path / "a_file").write_text("x")
+    mine = tmp_path / "mine.json"
+    mine.write_text("my results")
+    cases = [(tmp_path, "is a folder"), (tmp_path / "a_file" / "b.json", "is a file, so no folder can be made"),
+             (mine, "already exists; pass --overwrite"), ("", "is empty")]
+    if sys.platform.startswith("linux"):
+        cases.append((Path("/proc/hypersynth_bench.json"), "cannot write in /proc"))
+    for path, message in cases:
+        assert cli_main(["bench", "--datasets", "demo", *QUICK_BENCH, option, str(path)]) == 2
+        err = capsys.readouterr().err
+        assert option in err and message in err, err
+    assert cli_main(["bench", "--merge", str(mine), option, str(mine)]) == 2  # --merge: the same rule
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert mine.read_text() == "my results"
+
+
+def test_bench_overwrite_replaces_an_existing_file_and_quotes_its_command(tmp_path, capsys):
+    path, table = tmp_path / "b.json", tmp_path / "b.md"
+    path.write_text("old")
+    args = ["bench", "--datasets", "demo, Demo", *QUICK_BENCH, "--seeds", "0,0", "--methods", "rf,RF",
+            "--json", str(path), "--markdown", str(table), "--overwrite"]
+    assert cli_main(args) == 0
+    data = json.loads(path.read_text())
+    # 8. each dataset, seed and method once (SalinasA-style case folded); 10. the command as a shell would take it
+    assert len(data["runs"]) == 1 and [r["seeds"] for r in data["rows"]] == [[0]]
+    assert "--datasets 'demo, Demo'" in data["command"] and "--datasets 'demo, Demo'" in table.read_text()
+    assert data["command"].startswith("bin/hypersynth bench ")
+
+
+# ----------------------------------------------------------------------------------------- 3. nothing ran
+def test_bench_says_why_nothing_ran_and_how_to_get_the_data(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HYPERSYNTH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "b.json"
+    assert cli_main(["bench", "--datasets", "indian_pines", *QUICK_BENCH, "--json", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "error: nothing was run: indian_pines is not available here" in err
+    assert "--download" in err and "allow_download" not in err and str(tmp_path / "data") in err
+    assert not path.exists()
+    for option, message in (("--datasets", "no dataset given"), ("--methods", "no method given"),
+                            ("--seeds", "seeds must be whole numbers"), ("--splits", "no split given")):
+        assert cli_main(["bench", *QUICK_BENCH, option, "", "--json", str(path)]) == 2
+        assert f"argument {option}: {message}" in capsys.readouterr().err
+    assert cli_main(["bench", "--datasets", "moffett_field", *QUICK_BENCH]) == 2
+    err = capsys.readouterr().err
+    assert "moffett_field has no class labels" in err and "load_scene_only" not in err and "--truth" in err
+
+
+# ----------------------------------------------------------------------------------------- 4. numbers and --out
+@pytest.mark.parametrize("args, message", [
+    (["demo", "--patch-size", "0"], "argument --patch-size: expected a whole number of at least 3 (leave "),
+    (["demo", "--patch-size", "-5"], "argument --patch-size: expected a whole number of at least 3"),
+    (["demo", "--seed", "99999999999"], "argument --seed: expected a whole number from 0 to 4294967295"),
+    (["demo", "--seed", "-1"], "argument --seed: expected a whole number from 0 to 4294967295"),
+    (["demo", "--synthetic-per-class", "0"], "argument --synthetic-per-class: expected a whole number of at least 1"),
+    (["demo", "--pseudo-labels", "-3"], "argument --pseudo-labels: expected a whole number of at least 1"),
+    (["demo", "--labels-per-class", "0"], "argument --labels-per-class: expected a whole number of at least 1"),
+    (["demo", "--balance-rate", "7"], "argument --balance-rate: expected a number in [0, 1]"),
+    (["demo", "--anchor-strength", "0"], "argument --anchor-strength: expected a number in (0, 1]"),
+    (["demo", "--out", ""], "argument --out: is empty; give a folder"),
+    (["synthesize", "--bundle", "b", "--class", "1", "--out", "p.npz", "--n", "0"],
+     "argument --n: expected a whole number of at least 1"),
+    (["synthesize", "--bundle", "b", "--class", "1", "--out", ""], "argument --out: is empty"),
+    (["synthesize", "--bundle", "b", "--class", "1", "--out", "p.npz", "--anchor-strength", "7"],
+     "unrecognized arguments: --anchor-strength"),  # it does nothing there (7.): not offered
+    (["classify", "--model", "m", "--scene", "s.tif", "--out", ""], "argument --out: is empty"),
+])
+def test_numbers_and_empty_names_are_refused_naming_the_option(args, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli_main(args) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # refused before anything was written
+
+
+# ----------------------------------------------------------------------------------------- 5. the wrong bundle
+def test_a_bundle_of_the_other_kind_or_a_run_folder_is_named_for_what_it_is(run_folder, scene_files, tmp_path,
+                                                                             capsys):
+    before = _snapshot(run_folder)
+    scene, out = str(scene_files["scene"]), str(tmp_path / "out")
+    cases = [
+        (["classify", "--model", str(run_folder / "model_bundle"), "--scene", scene, "--out", out],
+         f"is a synthesis model; --model takes the classifier: {run_folder / 'classifier_bundle'}"),
+        (["classify", "--model", str(run_folder), "--scene", scene, "--out", out],
+         f"{run_folder} is a run's output folder; use {run_folder / 'classifier_bundle'}"),
+        (["synthesize", "--bundle", str(run_folder / "classifier_bundle"), "--class", "1", "--out",
+          str(tmp_path / "p.npz")],
+         f"is a classifier bundle; --bundle takes the synthesis model: {run_folder / 'model_bundle'}"),
+        (["augment-classify", "--scene", scene, "--labels", str(scene_files["labels"]), "--out", out,
+          "--bundle", str(run_folder / "classifier_bundle")],
+         f"is a classifier bundle; --bundle takes the synthesis model: {run_folder / 'model_bundle'}"),
+    ]
+    for args, message in cases:
+        assert cli_main(args + ["--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "it holds None" not in err and "SynthesisModel.save" not in err, err
+    assert not any(tmp_path.iterdir()) and _snapshot(run_folder) == before
+
+
+# ----------------------------------------------------------------------------------------- 6. --overwrite named
+def test_a_refusal_to_replace_an_output_names_the_overwrite_option(run_folder, scene_files, capsys):
+    before = _snapshot(run_folder)
+    assert cli_main(["baseline", "--scene", str(scene_files["scene"]), "--labels", str(scene_files["labels"]),
+                     "--out", str(run_folder), "--method", "svm", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "already holds" in err and "pass --overwrite" in err and "allow overwriting" not in err
+    assert _snapshot(run_folder) == before
+    with pytest.raises(OutputExistsError) as refused:  # the file writers' wording, as synthesize meets it
+        with atomic_output(run_folder / "report.md"):
+            pass
+    assert _with_overwrite_option(refused.value) == (f"{run_folder / 'report.md'} already exists; pass --overwrite "
+                                                     "to replace it, or choose another --out")
+
+
+# ----------------------------------------------------------------------------------------- 7. help
+def _help(capsys, *command: str) -> str:
+    assert cli_main([*command, "--help"]) == 0
+    return " ".join(capsys.readouterr().out.split())  # argparse wraps lines: compare words
+
+
+def test_each_command_offers_only_its_options_each_explained(capsys):
+    top = _help(capsys)
+    assert "random forest, SVM or CNN" in top
+    classify = _help(capsys, "classify")
+    assert "no labels, no training" in classify and "where to predict" in classify
+    assert "--preset" not in classify and "--seed" not in classify and "where to train" not in classify
+    synthesize = _help(capsys, "synthesize")
+    assert "model_bundle folder" in synthesize and "where to sample" in synthesize
+    for option in ("--preset", "--patch-size", "--synthetic-per-class", "--balance-rate", "--anchor-strength",
+                   "--pseudo-labels", "--pseudo-labeller", "--pseudo-rule", "--spatial-smoothing",
+                   "--diffusion-features", "--synthetic-weight"):
+        assert option not in synthesize
+    assert "$HYPERSYNTH_DATA_DIR" in _help(capsys, "datasets")
+    bench_help = _help(capsys, "bench")
+    for text in ("--preset {tiny,fast,full} model size", "--device {auto,cpu,cuda} where to train and predict",
+                 "--quiet no progress bars", "--download fetch", "--overwrite replace existing --json"):
+        assert text in bench_help, text
+    assert "--method {rf,svm,cnn,augment} augment (Augment & Classify" in _help(capsys, "demo")
+    assert "--method {rf,svm,cnn} rf (random forest" in _help(capsys, "baseline")
+    for command in ("demo", "augment-classify", "baseline", "classify", "synthesize", "bench", "datasets"):
+        text = _help(capsys, command)
+        assert "session" not in text and "BENCHMARKS section" not in text and "historical" not in text, command
+
+
+# ----------------------------------------------------------------------------------------- 9. dataset names
+def test_dataset_names_are_matched_in_any_case_and_a_typo_gets_a_suggestion(capsys):
+    assert bench.parse_datasets("SalinasA, DEMO,salinasa") == ["salinasA", "demo"]
+    assert cli_main(["bench", "--datasets", "salinsA", *QUICK_BENCH]) == 2
+    assert "unknown dataset 'salinsA'; did you mean salinasA?" in capsys.readouterr().err
+    assert bench.parse_methods("RF,svm,rf") == ["rf", "svm"]
+
+
+def test_sigterm_stops_a_run_and_leaves_nothing_half_written(tmp_path):
+    """A batch system's stop (SIGTERM) unwinds like Ctrl+C: no staging folder, no map, exit status 143."""
+    import os
+    import signal
+    import subprocess
+
+    out = tmp_path / "demo"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    run = subprocess.Popen([str(REPO / "bin" / "hypersynth"), "demo", "--out", str(out), "--preset", "fast"],
+                           stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    lines = []
+    for line in run.stderr:  # not a terminal: one line per stage
+        lines.append(line)
+        if "VAE" in line:
+            break
+    run.send_signal(signal.SIGTERM)
+    _, rest = run.communicate(timeout=120)
+    assert run.returncode == 143, "".join(lines) + (rest or "")
+    assert "terminated: nothing was written" in (rest or "")
+    assert not (out / "classification.tif").exists()
+    assert not [p for p in out.rglob(".hypersynth-run-*")]
