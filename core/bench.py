@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import time
@@ -16,6 +17,8 @@ from .methods import (METHODS, MethodSettings, fit_method, method_title, needs_s
                       scene_model)
 from .progress import NULL_REPORTER, Reporter
 from .scene import LabelledScene
+
+log = logging.getLogger("hypersynth")
 
 
 @dataclass
@@ -38,6 +41,9 @@ class RunResult:
     # before smoothing: for studying the choice rule on a development scene (bench --scene); a rule picked from a
     # benchmark's own test pixels would be tuned on them. Empty for other methods and member rows.
     blends: list[dict[str, float]] = field(default_factory=list)
+    # What the label draw could not do as asked (a class with N or fewer labelled pixels trains on fewer, a class
+    # left with no test pixel): a table cell built on it does not measure what its N says
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -339,7 +345,8 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
     for name, p_ in scored:
         ev = evaluate(truth, fitted.class_ids[np.argmax(p_, axis=1)], data.classes)
         results.append(RunResult(dataset, n, split_kind, name, seed, ev.oa, ev.aa, ev.kappa, seconds,
-                                 int(split.train_mask.sum()), int(len(rows)), choices))
+                                 int(split.train_mask.sum()), int(len(rows)), choices,
+                                 notes=list(split.warnings)))
     if members:
         at_test = dict(scored)  # each member's (n, K) probabilities at the test pixels, sliced once above
         results[0].blends = every_blend(clf.choice, {m: at_test[f"{method}:{m}"] for m in members},
@@ -390,8 +397,9 @@ def summarize_runs(runs: list[RunResult]) -> list[BenchRow]:
     return rows
 
 
-def markdown_tables(rows: list[BenchRow], machine: str, command: str) -> str:
-    """One table per dataset × split: methods as rows, N as column groups."""
+def markdown_tables(rows: list[BenchRow], machine: str, command: str, runs: Sequence[RunResult] = ()) -> str:
+    """One table per dataset × split: methods as rows, N as column groups; under it, what the ``runs``' label
+    draws could not do as asked."""
     out = [f"Machine: {machine}", "", f"Command: `{command}`", ""]
     for dataset in dict.fromkeys(r.dataset for r in rows):
         for split in dict.fromkeys(r.split for r in rows if r.dataset == dataset):
@@ -410,7 +418,17 @@ def markdown_tables(rows: list[BenchRow], machine: str, command: str) -> str:
                     cells.append("–" if r is None else f"{r.seconds_mean:.1f}")
                 out.append(f"| {method_title(method)} | " + " | ".join(cells) + " |")
             out.append("")
+            out += draw_notes([r for r in runs if r.dataset == dataset and r.split == split])
     return "\n".join(out)
+
+
+def draw_notes(runs: Sequence[RunResult]) -> list[str]:
+    """Markdown lines for what the label draws could not do as asked, once per N and seed (empty when none)."""
+    said = dict.fromkeys((r.labels_per_class, r.seed, note) for r in runs for note in r.notes)
+    if not said:
+        return []
+    return (["**Label draws not as asked** (these cells do not measure N labels per class):", ""]
+            + [f"- N = {n}, seed {seed}: {note}" for n, seed, note in said] + [""])
 
 
 def target_table(rows: list[BenchRow]) -> str:
@@ -500,6 +518,7 @@ def run_bench(datasets: list[str], labels_per_class: list[int], seeds: list[int]
     total = max(1, len(loaded) * len(labels_per_class) * len(seeds) * len(methods) * len(splits))
     done = 0
     models: dict[tuple, tuple[Any, float]] = {}  # one synthesis model per label draw, shared by the methods needing it
+    warned: set[tuple] = set()
     for key, data in loaded:
         for split in splits:
             for n in labels_per_class:
@@ -511,6 +530,10 @@ def run_bench(datasets: list[str], labels_per_class: list[int], seeds: list[int]
                         for r in run_one(data, key, n, seed, split, method, settings,
                                          reporter=reporter.sub(done / total, (done + 1) / total, stage + ": "),
                                          models=models):
+                            for note in r.notes:
+                                if (key, split, n, seed, note) not in warned:  # once per label draw
+                                    warned.add((key, split, n, seed, note))
+                                    log.warning("%s, %s split, N = %d, seed %d: %s", key, split, n, seed, note)
                             runs.append(r)
                             if on_result is not None:
                                 on_result(r)
@@ -527,7 +550,7 @@ def bench_documents(runs: list[RunResult], command: str, preset: Optional[str]) 
     machine = machine_description()
     document = {"machine": machine, "command": command, **({"preset": preset} if preset else {}),
                 "rows": [asdict(r) for r in rows], "runs": [asdict(r) for r in runs]}
-    text = (markdown_tables(rows, machine, command) + "\n" + target_table(rows) + "\n\n"
+    text = (markdown_tables(rows, machine, command, runs) + "\n" + target_table(rows) + "\n\n"
             + diffusion_feature_table(rows))
     return document, text
 

@@ -108,6 +108,20 @@ def test_bench_overwrite_replaces_an_existing_file_and_quotes_its_command(tmp_pa
     assert data["command"].startswith("bin/hypersynth bench ")
 
 
+def test_bench_says_when_a_label_draw_is_not_what_n_asks(tmp_path, caplog):
+    """More labels per class than a class holds: its cell trains on fewer and tests on one pixel; said on the
+    terminal and under the table, so nobody reads it as N labels per class."""
+    import logging
+
+    table = tmp_path / "b.md"
+    args = ["bench", "--datasets", "demo", *QUICK_BENCH, "--labels-per-class", "1000", "--markdown", str(table)]
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        assert cli_main(args) == 0
+    assert "demo, random split, N = 1000, seed 0: class" in caplog.text and "used for training" in caplog.text
+    text = table.read_text()
+    assert "**Label draws not as asked**" in text and "- N = 1000, seed 0: class" in text
+
+
 # ----------------------------------------------------------------------------------------- 3. nothing ran
 def test_bench_says_why_nothing_ran_and_how_to_get_the_data(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HYPERSYNTH_DATA_DIR", str(tmp_path / "data"))
