@@ -113,13 +113,13 @@ def _npz_file(text: str) -> str:
 
 
 def _bench_list(name: str) -> Callable[[str], list]:
-    """bench.py's list parser ``name`` (parse_seeds, parse_methods, …) as a type; its ValueError says what is
-    wrong. Imported when used: bench.py imports the engine, and --help stays fast."""
+    """bench_inputs.py's list parser ``name`` (parse_seeds, parse_methods, …) as a type; its ValueError says what is
+    wrong. Imported when used, so --help stays fast."""
     def parse(text: str) -> list:
-        from . import bench
+        from . import bench_inputs
 
         try:
-            return getattr(bench, name)(text)
+            return getattr(bench_inputs, name)(text)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
     return parse
@@ -148,7 +148,7 @@ def _run_args(p: argparse.ArgumentParser, *, does: str, overwrite: str, preset: 
               seed: bool = True) -> None:
     """The options every running command shares; ``does`` says what the device is used for, ``overwrite`` what
     --overwrite replaces. ``preset``/``seed``: only for commands that train or draw random numbers."""
-    from .bench import SEED_MAX  # numpy only: --help stays fast
+    from .bench_inputs import SEED_MAX  # numpy only: --help stays fast
 
     if preset:
         p.add_argument("--preset", default="fast", choices=["tiny", "fast", "full"], help=PRESET_HELP)

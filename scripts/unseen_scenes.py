@@ -53,7 +53,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from hypersynth.core.bench import parse_seeds
+from hypersynth.core.bench_inputs import parse_seeds
 from hypersynth.core.classify.base import SHARE_RULES
 from hypersynth.core.evaluation.metrics import evaluate
 from hypersynth.core.evaluation.protocol import few_label_split

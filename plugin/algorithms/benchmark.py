@@ -112,8 +112,8 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from ...core.bench import (bench_documents, load_own_scene, own_scene_name, parse_counts, parse_seeds,
-                                   run_bench)
+        from ...core.bench import bench_documents, load_own_scene, own_scene_name, run_bench
+        from ...core.bench_inputs import parse_counts, parse_seeds
         from ...core.io.write import write_text
         from ...core.progress import Cancelled
 

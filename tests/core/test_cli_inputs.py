@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hypersynth.core import bench
+from hypersynth.core import bench, bench_inputs
 from hypersynth.core.cli import _with_overwrite_option, main as cli_main
 from hypersynth.core.demo import make_demo_scene, sparse_labels
 from hypersynth.core.io.classes import write_classes
@@ -238,10 +238,10 @@ def test_each_command_offers_only_its_options_each_explained(capsys):
 
 # ----------------------------------------------------------------------------------------- 9. dataset names
 def test_dataset_names_are_matched_in_any_case_and_a_typo_gets_a_suggestion(capsys):
-    assert bench.parse_datasets("SalinasA, DEMO,salinasa") == ["salinasA", "demo"]
+    assert bench_inputs.parse_datasets("SalinasA, DEMO,salinasa") == ["salinasA", "demo"]
     assert cli_main(["bench", "--datasets", "salinsA", *QUICK_BENCH]) == 2
     assert "unknown dataset 'salinsA'; did you mean salinasA?" in capsys.readouterr().err
-    assert bench.parse_methods("RF,svm,rf") == ["rf", "svm"]
+    assert bench_inputs.parse_methods("RF,svm,rf") == ["rf", "svm"]
 
 
 def test_sigterm_stops_a_run_and_leaves_nothing_half_written(tmp_path):
