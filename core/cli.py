@@ -453,44 +453,6 @@ def _with_overwrite_option(exc: FileExistsError) -> str:
     return f"{what}; pass --overwrite to replace it, or choose another --out"
 
 
-def _model_folder_kind(path: str | Path) -> str:
-    """What a folder is, from its manifest.json: "classifier" (a classifier bundle), "synthesis" (a synthesis
-    model bundle), "run" (a run's output folder, holding such bundles) or "" (anything else: the engine says
-    what is wrong with it)."""
-    from .pipeline import BUNDLE, CLASSIFIER_BUNDLE
-
-    folder = Path(path)
-    try:
-        parts = set(json.loads((folder / "manifest.json").read_text()).get("parts") or [])
-    except (OSError, ValueError, AttributeError, TypeError):
-        return "run" if any((folder / b / "manifest.json").is_file() for b in (BUNDLE, CLASSIFIER_BUNDLE)) else ""
-    if "classifier" in parts:  # pipeline.save_classifier's one part
-        return "classifier"
-    if {"vae", "ema_denoiser"} <= parts:  # SynthesisModel.to_parts
-        return "synthesis"
-    return ""
-
-
-def _check_model_folder(path: str, option: str, wanted: str) -> None:
-    """Refuse, with the folder to give instead, a synthesis model where a classifier belongs (``wanted`` =
-    "classifier") or the other way round, and a run's output folder where one of its bundles belongs."""
-    from .pipeline import BUNDLE, CLASSIFIER_BUNDLE
-
-    kind, folder = _model_folder_kind(path), Path(path)
-    right = CLASSIFIER_BUNDLE if wanted == "classifier" else BUNDLE
-    takes = "the classifier" if wanted == "classifier" else "the synthesis model"
-    if kind == "run":
-        if (folder / right / "manifest.json").is_file():
-            raise ValueError(f"{path} is a run's output folder; use {folder / right}")
-        raise ValueError(f"{path} is the output folder of a run that saved no {right} (a baseline saves no "
-                         f"synthesis model); {option} takes {takes}: the {right} folder of an Augment & Classify run")
-    if kind and kind != wanted:
-        sibling = folder.parent / right
-        where = sibling if (sibling / "manifest.json").is_file() else f"the {right} folder of a run"
-        what = "a classifier bundle" if kind == "classifier" else "a synthesis model"
-        raise ValueError(f"{path} is {what}; {option} takes {takes}: {where}")
-
-
 def _check_demo_out(out: Path, overwrite: bool) -> None:
     """Refuse an out folder holding an earlier demo (its scene files or results) unless ``overwrite``, before the
     demo writes its scene there."""
@@ -508,6 +470,7 @@ def _check_demo_out(out: Path, overwrite: bool) -> None:
 
 def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
     from . import pipeline
+    from .model_folders import check_model_folder
 
     if args.command == "demo":
         from .demo import write_demo
@@ -526,7 +489,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
     if args.command in ("augment-classify", "baseline"):
         method = "augment" if args.command == "augment-classify" else args.method
         if getattr(args, "bundle", None):
-            _check_model_folder(args.bundle, "--bundle", "synthesis")
+            check_model_folder(args.bundle, "synthesis", "--bundle takes")
         outputs = pipeline.classify_scene(args.scene, args.labels, args.out, method=method,
                                           classes_path=args.prompts, class_field=args.class_field,
                                           validation_path=args.validation,
@@ -542,7 +505,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
             print(f"COG:            {cog}")
         return 0
     if args.command == "classify":
-        _check_model_folder(args.model, "--model", "classifier")
+        check_model_folder(args.model, "classifier", "--model takes")
         outputs = pipeline.classify_with_model(args.model, args.scene, args.out, validation_path=args.validation,
                                                class_field=args.class_field, device=args.device,
                                                reporter=reporter, overwrite=args.overwrite)
@@ -550,7 +513,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         _print_outputs(outputs)
         return 0
     if args.command == "synthesize":
-        _check_model_folder(args.bundle, "--bundle", "synthesis")
+        check_model_folder(args.bundle, "synthesis", "--bundle takes")
         path = pipeline.synthesize_to_file(args.bundle, args.out, class_id=args.class_id, prompt=args.prompt,
                                            label=args.label, n=args.n, settings=_settings(args),
                                            attention=args.attention, reporter=reporter, overwrite=args.overwrite)

@@ -17,6 +17,7 @@ import numpy as np
 from .attention import ATTENTION_ARRAYS, ATTENTION_FIGURE
 from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings, fit_method,
                       resolve_patch_size, synthesis_config)
+from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
 from .outputs import OutputExistsError, move_outputs, prepare_output_folder, remove_if_empty  # noqa: F401
 from .progress import NULL_REPORTER, Reporter
 from .scene import ClassInfo, Scene
@@ -30,8 +31,8 @@ REPORT = "report.md"
 REPORT_HTML = "report.html"
 METRICS = "metrics.json"
 SYNTHETIC = "synthetic_summary.json"
-BUNDLE = "model_bundle"
-CLASSIFIER_BUNDLE = "classifier_bundle"
+BUNDLE = SYNTHESIS_BUNDLE
+CLASSIFIER_BUNDLE = CLASSIFIER_FOLDER
 CLASSIFIER_KIND = "spectral-spatial-cnn"
 SCALE_TOLERANCE = 5.0  # a scene whose median value is this many times the training scene's (or 1/this) is warned of
 
@@ -106,6 +107,8 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
 
     if bundle_path is not None and method in MODEL_METHODS:
         from .ldm.model import SynthesisModel
+
+        check_model_folder(bundle_path, "synthesis")
 
         settings.synthesis_model = SynthesisModel.load(bundle_path, device=settings.device)
 
@@ -299,6 +302,7 @@ def load_classifier(folder: str | os.PathLike, device: str = "auto") -> tuple[ob
     from .classify.ensemble import SpectralSpatialEnsemble
     from .ldm.bundle import BundleError, load_bundle
 
+    check_model_folder(folder, "classifier")
     bundle = load_bundle(folder)
     if bundle.meta.get("kind") != CLASSIFIER_KIND:
         raise BundleError(f"{folder} is not a HyperSynth classifier bundle (it holds {bundle.meta.get('kind')!r}); "
@@ -401,6 +405,7 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
     from .ldm.synthesize import synthesize
 
     settings = settings or MethodSettings()
+    check_model_folder(bundle_path, "synthesis")
     model = SynthesisModel.load(bundle_path, device=settings.device)
     if prompt is None:
         by_id = {c.id: c for c in model.classes}

@@ -176,7 +176,8 @@ def test_a_bundle_of_the_other_kind_or_a_run_folder_is_named_for_what_it_is(run_
         (["classify", "--model", str(run_folder / "model_bundle"), "--scene", scene, "--out", out],
          f"is a synthesis model; --model takes the classifier: {run_folder / 'classifier_bundle'}"),
         (["classify", "--model", str(run_folder), "--scene", scene, "--out", out],
-         f"{run_folder} is a run's output folder; use {run_folder / 'classifier_bundle'}"),
+         f"{run_folder} is a run's output folder; --model takes the classifier in it: "
+         f"{run_folder / 'classifier_bundle'}"),
         (["synthesize", "--bundle", str(run_folder / "classifier_bundle"), "--class", "1", "--out",
           str(tmp_path / "p.npz")],
          f"is a classifier bundle; --bundle takes the synthesis model: {run_folder / 'model_bundle'}"),
@@ -189,6 +190,10 @@ def test_a_bundle_of_the_other_kind_or_a_run_folder_is_named_for_what_it_is(run_
         err = capsys.readouterr().err
         assert message in err and "it holds None" not in err and "SynthesisModel.save" not in err, err
     assert not any(tmp_path.iterdir()) and _snapshot(run_folder) == before
+    from hypersynth.core.pipeline import classify_with_model  # the engine says the same to every front end
+
+    with pytest.raises(ValueError, match="is a synthesis model; this needs the classifier: .*classifier_bundle"):
+        classify_with_model(run_folder / "model_bundle", scene, out)
 
 
 # ----------------------------------------------------------------------------------------- 6. --overwrite named
