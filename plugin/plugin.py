@@ -354,6 +354,8 @@ class HyperSynthPlugin:
             self.iface.messageBar().pushMessage(
                 "HyperSynth", f'{request.title} finished: <a href="{report.as_uri()}">open the report</a>',
                 Qgis.Success, 0)
+            for message in task.warnings:  # what the engine warned of: over the success, so it is read
+                self.iface.messageBar().pushMessage("HyperSynth", f"{request.title}: {message}", Qgis.Warning, 0)
 
         def on_failure(message: str) -> None:
             _remove(request.temporary_labels)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import traceback
 from typing import Any, Callable, Optional
 
@@ -37,6 +39,19 @@ class TaskReporter(Reporter):
         return bool(self._task.isCanceled())
 
 
+class _ThreadWarnings(logging.Handler):
+    """Keeps the engine's warnings ("hypersynth" logger) emitted by one thread: a task's own, not another's."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.messages.append(record.getMessage())
+
+
 class EngineTask(QgsTask):
     """Runs ``job(reporter) -> result`` off the main thread and reports back on the main thread.
 
@@ -59,9 +74,13 @@ class EngineTask(QgsTask):
         self.error: Optional[str] = None  # one line for the message bar
         self.error_details: Optional[str] = None  # the traceback, for the log
         self.callback_error: Optional[str] = None  # traceback of a failing on_success/on_failure, for the log
+        self.warnings: list[str] = []  # what the engine warned of while the job ran (a scene in other units, …)
         self.on_end: Optional[Callable[["EngineTask"], None]] = None  # set by TaskRunner; after finished()
 
     def run(self) -> bool:  # worker thread
+        heard = _ThreadWarnings()
+        engine_log = logging.getLogger("hypersynth")
+        engine_log.addHandler(heard)
         try:
             self.result = self.job(self.reporter)
         except Cancelled:
@@ -71,12 +90,17 @@ class EngineTask(QgsTask):
             self.error = str(exc) or type(exc).__name__
             self.error_details = traceback.format_exc()
             return False
+        finally:
+            engine_log.removeHandler(heard)
+            self.warnings = heard.messages
         if self.isCanceled():
             self.error = CANCELLED_MESSAGE
             return False
         return True
 
     def finished(self, ok: bool) -> None:  # main thread
+        for message in self.warnings:  # in QGIS's log panel, whatever became of the run
+            QgsMessageLog.logMessage(f"{self.title}: {message}", LOG_TAG, Qgis.Warning)
         try:
             if ok:
                 if self.on_success is not None:

@@ -127,3 +127,27 @@ def test_detached_cancel_calls_nothing_back(qgis_app):
     runner.cancel_all(detach=True)
     assert wait_until(lambda: not runner.running)
     assert not outcome.ended and task.error == CANCELLED_MESSAGE
+
+
+def test_the_engines_warnings_during_a_job_are_kept_for_the_analyst(qgis_app):
+    """A warning the engine logs while the job runs (a scene in other units, say) is the task's, for the message
+    bar and QGIS's log; one logged by another thread at the same time is not."""
+    import logging
+    import threading
+
+    logged = []
+    QgsApplication.messageLog().messageReceived.connect(lambda text, tag, level: logged.append((tag, text)))
+
+    def job(reporter):
+        other = threading.Thread(target=lambda: logging.getLogger("hypersynth").warning("another run's warning"))
+        other.start()
+        other.join()
+        logging.getLogger("hypersynth").warning("values on another scale")
+        logging.getLogger("hypersynth").info("not a warning")
+        return 1
+
+    outcome, runner = Outcome(), TaskRunner()
+    task = runner.submit(EngineTask("warned job", job, on_success=outcome.success, on_failure=outcome.failure))
+    assert wait_until(lambda: outcome.ended and not runner.running)
+    assert task.warnings == ["values on another scale"]
+    assert ("HyperSynth", "warned job: values on another scale") in logged
