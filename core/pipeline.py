@@ -152,8 +152,8 @@ def read_labels_and_classes(labels_path: str | os.PathLike, scene: Scene,
         by_id = {c.id: c for c in known}
         undefined = [c for c in classes if c.id not in by_id]
         if undefined:  # a text-conditioned run needs each class's prompt; a typo in an id must not go unseen
-            said = ", ".join(f"{c.id} ({int((labels == c.id).sum())} pixels)" for c in undefined)
-            raise ValueError(f"the labels {Path(labels_path).name} hold class ids that {Path(classes_path).name} "
+            said = ", ".join(f"{c.name} (id {c.id}, {int((labels == c.id).sum())} pixels)" for c in undefined)
+            raise ValueError(f"the labels {Path(labels_path).name} hold classes that {Path(classes_path).name} "
                              f"does not define: {said}; add them there with a name and a prompt, or remove "
                              "those labels")
         labelled = {c.id for c in classes}

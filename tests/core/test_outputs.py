@@ -103,7 +103,7 @@ def test_labels_of_a_class_the_class_file_lacks_are_refused(scene_files, tmp_pat
     labels = sparse_labels(data.labels, 4, seed=0)
     labels[0, :3] = 9
     odd = write_label_raster(tmp_path / "odd.tif", labels, [*data.classes, ClassInfo(9, "typo")], **kw)
-    with pytest.raises(ValueError, match=r"classes.json does not define: 9 \(3 pixels\); add them"):
+    with pytest.raises(ValueError, match=r"classes.json does not define: typo \(id 9, 3 pixels\); add them"):
         classify_scene(files["scene"], odd, tmp_path / "run", method="rf", classes_path=files["classes"])
 
 
