@@ -21,7 +21,16 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from .base import HyperSynthAlgorithm, labels_file, move_into_place, raster_file, staging_folder
+from .base import (
+    HyperSynthAlgorithm,
+    OutputMoves,
+    engine_warnings,
+    error_message,
+    labels_file,
+    layer_file,
+    raster_file,
+    staging_folder,
+)
 
 
 class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
@@ -75,39 +84,45 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        class_map = raster_file(self.parameterAsRasterLayer(parameters, self.CLASS_MAP, context), "classified map")
-        validation = labels_file(self.parameterAsLayer(parameters, self.VALIDATION, context), "validation",
-                                 context, feedback)
-        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
+        map_layer = self.parameterAsRasterLayer(parameters, self.CLASS_MAP, context)
+        validation_layer = self.parameterAsLayer(parameters, self.VALIDATION, context)
         classes_path = self.parameterAsFile(parameters, self.CLASSES, context) or None
         out_json = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         folder = self.parameterAsFileOutput(parameters, self.FOLDER, context)
         if not out_json.lower().endswith(".json"):
             raise QgsProcessingException(f"the accuracy metrics are written as a .json file; got {out_json}")
+        self.check_destinations({self.CLASS_MAP: layer_file(map_layer), self.VALIDATION: layer_file(validation_layer),
+                                 self.CLASSES: classes_path}, {self.OUTPUT: out_json, self.FOLDER: folder},
+                                {self.FOLDER: ""})  # a plain folder: the files are added to what is there
+        class_map = raster_file(map_layer, "classified map")
+        check_class_ids(class_map)
+        validation = labels_file(validation_layer, "validation", context, feedback)
+        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
 
-        from ...core.io.write import write_text
         from ...core.pipeline import assess_accuracy
 
         feedback.setProgress(10.0)
-        staging = staging_folder(folder) if folder else None  # beside the folder: a failed run leaves no folder
+        staging = staging_folder(folder or out_json)  # beside the folder: a failed run leaves no folder
         try:
-            metrics = assess_accuracy(class_map, validation, class_field=class_field, classes_path=classes_path,
-                                      out_dir=staging, overwrite=True)
+            with engine_warnings(feedback):
+                metrics = assess_accuracy(class_map, validation, class_field=class_field, classes_path=classes_path,
+                                          out_dir=staging / "folder" if folder else None,
+                                          overwrite=True)
+            check_shared_classes(metrics)
             if feedback.isCanceled():
                 raise QgsProcessingException("cancelled by the user; no output was written")
             feedback.setProgress(80.0)
             results: dict[str, Any] = {}
-            if staging is not None:
-                for written in sorted(staging.iterdir()):
-                    move_into_place(written, str(Path(folder) / written.name))
-                results[self.FOLDER] = folder
-            # last: an existing JSON means a finished run
-            results[self.OUTPUT] = str(write_text(out_json, json.dumps(metrics, indent=2)))
+            with OutputMoves() as moves:  # all outputs or none
+                if folder:
+                    for written in sorted((staging / "folder").iterdir()):
+                        moves.put(written, str(Path(folder) / written.name))
+                    results[self.FOLDER] = folder
+                results[self.OUTPUT] = moves.put_text(json.dumps(metrics, indent=2), staging, out_json)
         except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
-            raise QgsProcessingException(str(exc)) from exc
+            raise QgsProcessingException(error_message(exc)) from exc
         finally:
-            if staging is not None:
-                shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(staging, ignore_errors=True)
         for key, name in ((self.OVERALL_ACCURACY, "oa"), (self.AVERAGE_ACCURACY, "aa"), (self.KAPPA, "kappa")):
             if metrics.get(name) is not None:  # None: undefined (e.g. kappa with a single class)
                 results[key] = float(metrics[name])
@@ -118,3 +133,39 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
         feedback.setProgress(100.0)
         return results
 
+
+def check_class_ids(class_map: str) -> None:
+    """Refuse a raster of fractional values (a confidence or probability layer) given as the classified map."""
+    import numpy as np
+    from osgeo import gdal
+
+    dataset = gdal.Open(class_map)
+    if dataset is None or dataset.RasterCount != 1:
+        return  # the engine says what is wrong with it
+    band = dataset.GetRasterBand(1)
+    if band.DataType not in (gdal.GDT_Float32, gdal.GDT_Float64):
+        return
+    values = band.ReadAsArray()
+    nodata = band.GetNoDataValue()
+    values = values[np.isfinite(values) & (values != nodata if nodata is not None else True)]
+    if np.any(values != np.round(values)):
+        raise QgsProcessingException(
+            f"{Path(class_map).name} holds fractional values (e.g. {float(values[values != np.round(values)][0]):.3g}), "
+            "not class ids: pick the classified map, not the confidence layer")
+
+
+def check_shared_classes(metrics: dict) -> None:
+    """Refuse a comparison in which the map and the validation labels share no class id (the accuracy would be 0)."""
+    import numpy as np
+
+    confusion = np.asarray(metrics.get("confusion") or [[]])
+    ids = [int(c["id"]) for c in metrics.get("classes", [])]
+    if confusion.size == 0 or confusion.shape != (len(ids), len(ids)):
+        return
+    validated = [i for i, n in zip(ids, confusion.sum(axis=1)) if n > 0]
+    mapped = [i for i, n in zip(ids, confusion.sum(axis=0)) if n > 0]
+    if not set(validated) & set(mapped):
+        raise QgsProcessingException(
+            f"the classified map and the validation labels share no class id (map: {', '.join(map(str, mapped))}; "
+            f"validation labels: {', '.join(map(str, validated))}): give validation labels with the map's class ids, "
+            "or a class file that gives each class name its id in the map")

@@ -16,13 +16,13 @@ from qgis.core import (
 
 from ...core.methods import MethodSettings
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
-from .base import check_folder_destination, move_folder_into_place
+from .base import OutputMoves, check_patch_size, move_folder_into_place
 from .scene_classification import SceneClassificationAlgorithm
 from .train_bundle import clip_weights_for
 
 
 class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
-    """Txt2HSI-LDM synthesis from class prompts + a CNN and spectral-forest blend on real, pseudo-labelled and synthetic patches."""
+    """Synthesis from class prompts, then a blend of a CNN and a spectral forest trained on real and synthetic patches."""
 
     PRESET = "PRESET"
     DEVICE = "DEVICE"
@@ -37,6 +37,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
     DIFFUSION_FEATURES = "DIFFUSION_FEATURES"
     BUNDLE = "BUNDLE"
     CLASSIFIER = "CLASSIFIER"
+    MODEL_FOLDERS = {BUNDLE: "synthesis", CLASSIFIER: "classifier"}  # the models this algorithm can save
 
     def name(self) -> str:
         return "augmentandclassify"
@@ -46,23 +47,27 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
 
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr(
-            "Learns the scene with a text-conditioned latent diffusion model (spectral VAE + CLIP text encoder + "
-            "diffusion transformer, trained on all pixels and your labels), synthesises extra labelled patches "
-            "for each class from its prompt, starting from your labelled patches noised by the anchor strength "
-            "(rare classes get more, set by the balance rate), and trains a spectral-spatial CNN and a random "
-            "forest on the spectra, their shape and slope, with the real and synthetic patches (plus, if you "
-            "ask for them, pseudo-labels: "
-            "unlabelled pixels from the more confident half of each class, as a first blend trained on your "
-            "labels sees it, whose spectrum is also nearest that class's labelled mean; none by default, as in "
-            "the benchmarks they cost accuracy), and an SVM on the diffusion model's own "
-            "features of each patch (MTMSD-style). The three are blended, each one's share chosen by cross-validation on your labels "
-            "(the report gives them). The blended class probabilities are smoothed with a Gaussian "
-            "before each pixel gets its class, which removes isolated misclassified pixels; its width is also "
-            "chosen by cross-validation on your labels unless you set it (0: off). Prompts "
-            "come from the class and prompt file (otherwise the class names are used).\n\n"
+            "Learns your scene with a text-conditioned diffusion model: a spectral autoencoder, a CLIP text "
+            "encoder and a diffusion transformer, trained on all pixels and your labels. "
+            "It then synthesises extra labelled patches for each class from the class's prompt. "
+            "Each synthetic patch starts from one of your labelled patches with noise added (the anchor "
+            "strength). Rare classes get more patches (the balance rate).\n\n"
+            "Two classifiers learn from your real patches and the synthetic ones: a spectral-spatial CNN and a "
+            "random forest on the spectra, their shape and their slope. Their class probabilities are blended; "
+            "each one's share is chosen by cross-validation on your labels, and the report gives the shares. "
+            "Optionally a third member joins the blend: an SVM on the features the diffusion model computes for "
+            "each patch (off by default).\n\n"
+            "Pseudo-labels are off by default: they add unlabelled pixels that a first blend classifies "
+            "confidently and whose spectrum is nearest its class's labelled mean. In the benchmarks they cost "
+            "accuracy.\n\n"
+            "The blended probabilities are smoothed with a Gaussian before each pixel gets its class. This "
+            "removes isolated misclassified pixels. Its width is chosen by cross-validation on your labels "
+            "unless you set it (0: off).\n\n"
+            "Prompts come from the class and prompt file; without one, the class names are used.\n\n"
             "Presets: tiny (seconds, to try the workflow), fast (minutes on a laptop CPU), full (GPU). "
-            "Optionally keep the trained synthesis model to reuse it, and the classifier to apply it to other "
-            "scenes of the same sensor ('Classify with a saved classifier').")
+            "Optionally keep the trained synthesis model (to generate patches with 'Synthesise labelled "
+            "patches'), and the classifier, to apply it to other scenes of the same sensor ('Classify with a saved "
+            "classifier').")
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
         defaults = HyperSynthSettings.load()
@@ -104,9 +109,10 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                                                  "on your labels, 0: off)"),
                                          QgsProcessingParameterNumber.Double, optional=True, minValue=0.0),
             QgsProcessingParameterBoolean(self.DIFFUSION_FEATURES,
-                                          self.tr("Let the diffusion-feature SVM join the blend (its share chosen by "
-                                                  "cross-validation, which overrates it; off by default: faster, "
-                                                  "and better on the development scene, BENCHMARKS §4)"),
+                                          self.tr("Add an SVM on the diffusion model's patch features to the blend "
+                                                  "(slower; off by default: cross-validation tends to give it too "
+                                                  "large a share, and on the scene HyperSynth was tuned on the "
+                                                  "maps were more accurate without it)"),
                                           defaultValue=MethodSettings.diffusion_features),
         ]
         for parameter in advanced:
@@ -128,6 +134,9 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                          if parameters.get(self.PSEUDO_LABELS) not in (None, "") else None)
         smoothing = (self.parameterAsDouble(parameters, self.SPATIAL_SMOOTHING, context)
                      if parameters.get(self.SPATIAL_SMOOTHING) not in (None, "") else None)
+        patch_size = self.parameterAsInt(parameters, self.PATCH_SIZE, context)
+        check_patch_size(patch_size, self.parameterAsRasterLayer(parameters, self.SCENE, context),
+                         self.title(self.PATCH_SIZE))
         preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
         settings = MethodSettings(
             preset=preset, clip_weights=clip_weights_for(preset, HyperSynthSettings.load().clip_weights),
@@ -140,20 +149,17 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             anchor_strength=self.parameterAsDouble(parameters, self.ANCHOR_STRENGTH, context),
             pseudo_labels=pseudo_labels, spatial_smoothing=smoothing,
             diffusion_features=self.parameterAsBoolean(parameters, self.DIFFUSION_FEATURES, context),
-            patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context) or None)
+            patch_size=patch_size or None)
         return {"method": "augment", "settings": settings}
 
-    def check_outputs(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
-        for key in (self.BUNDLE, self.CLASSIFIER):
-            destination = self.parameterAsFileOutput(parameters, key, context)
-            if destination:
-                check_folder_destination(destination)
+    def extra_destinations(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, str]:
+        return {key: self.parameterAsFileOutput(parameters, key, context) for key in self.MODEL_FOLDERS}
 
-    def keep_extra_outputs(self, staged: Path, parameters: dict[str, Any], context: QgsProcessingContext,
+    def keep_extra_outputs(self, staged: Path, destinations: dict[str, str], moves: OutputMoves,
                            results: dict[str, Any]) -> None:
         from ...core.pipeline import BUNDLE, CLASSIFIER_BUNDLE
 
         for key, folder in ((self.BUNDLE, BUNDLE), (self.CLASSIFIER, CLASSIFIER_BUNDLE)):
-            destination = self.parameterAsFileOutput(parameters, key, context)
-            if destination and (staged / folder).is_dir():
-                results[key] = move_folder_into_place(staged / folder, destination)
+            if destinations[key] and (staged / folder).is_dir():
+                results[key] = move_folder_into_place(staged / folder, destinations[key], self.MODEL_FOLDERS[key],
+                                                      moves)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from typing import Any
 
 from qgis.core import (
@@ -25,7 +26,17 @@ from ...core.evaluation.protocol import SPLIT_KINDS
 from ...core.methods import METHOD_TITLES, MethodSettings
 from ...core.methods import METHODS as METHOD_KEYS
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
-from .base import FeedbackReporter, HyperSynthAlgorithm, labels_file, raster_file
+from .base import (
+    FeedbackReporter,
+    HyperSynthAlgorithm,
+    OutputMoves,
+    engine_warnings,
+    error_message,
+    labels_file,
+    layer_file,
+    raster_file,
+    staging_folder,
+)
 from .train_bundle import clip_weights_for
 
 DEFAULT_METHODS = ("rf", "svm", "cnn-pseudo", "augment")  # the baselines, the ablation and the product
@@ -112,21 +123,24 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from ...core.bench import bench_documents, load_own_scene, own_scene_name, run_bench
+        from ...core.bench import bench_documents, load_own_scene, run_bench
         from ...core.bench_inputs import parse_counts, parse_seeds
-        from ...core.io.write import write_text
         from ...core.progress import Cancelled
 
         layer = self.parameterAsRasterLayer(parameters, self.SCENE, context)
-        scene = raster_file(layer, "scene")
-        reference = labels_file(self.parameterAsLayer(parameters, self.REFERENCE, context), "reference", context,
-                                feedback)
-        methods = [METHOD_KEYS[i] for i in self.parameterAsEnums(parameters, self.METHODS, context)]
-        splits = [SPLIT_KINDS[i] for i in self.parameterAsEnums(parameters, self.SPLITS, context)]
+        reference_layer = self.parameterAsLayer(parameters, self.REFERENCE, context)
+        classes_path = self.parameterAsFile(parameters, self.CLASSES, context) or None
         out_md = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         out_json = self.parameterAsFileOutput(parameters, self.JSON, context)
+        self.check_destinations({self.SCENE: layer_file(layer), self.REFERENCE: layer_file(reference_layer),
+                                 self.CLASSES: classes_path}, {self.OUTPUT: out_md, self.JSON: out_json})
+        scene = raster_file(layer, "scene")
+        reference = labels_file(reference_layer, "reference", context, feedback)
+        methods = [METHOD_KEYS[i] for i in self.parameterAsEnums(parameters, self.METHODS, context)]
+        splits = [SPLIT_KINDS[i] for i in self.parameterAsEnums(parameters, self.SPLITS, context)]
         if not methods or not splits:
             raise QgsProcessingException("choose at least one method and one split")
+        name = self.scene_name(scene, self.parameterAsString(parameters, self.NAME, context) or layer.name())
         try:
             counts = parse_counts(self.parameterAsString(parameters, self.LABELS_PER_CLASS, context))
             seeds = parse_seeds(self.parameterAsString(parameters, self.SEEDS, context))
@@ -135,25 +149,40 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
                 preset=preset, clip_weights=clip_weights_for(preset, HyperSynthSettings.load().clip_weights),
                 device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                 synthetic_weight=self.parameterAsDouble(parameters, self.SYNTHETIC_WEIGHT, context))
-            name = own_scene_name(scene, self.parameterAsString(parameters, self.NAME, context) or layer.name())
-            data = load_own_scene(scene, reference, classes_path=self.parameterAsFile(parameters, self.CLASSES,
-                                                                                       context) or None,
-                                  class_field=self.parameterAsString(parameters, self.CLASS_FIELD, context) or None)
-            runs = run_bench([], counts, seeds, methods, splits, settings, reporter=FeedbackReporter(feedback),
-                             on_result=lambda run: feedback.pushInfo(_run_line(run)), own_scenes=[(name, data)])
+            with engine_warnings(feedback):
+                data = load_own_scene(scene, reference, classes_path=classes_path,
+                                      class_field=self.parameterAsString(parameters, self.CLASS_FIELD, context) or None)
+                runs = run_bench([], counts, seeds, methods, splits, settings, reporter=FeedbackReporter(feedback),
+                                 on_result=lambda run: feedback.pushInfo(_run_line(run)), own_scenes=[(name, data)])
+            command = (f"Processing hypersynth:benchmark on {scene} (reference {reference}), N = {counts}, seeds "
+                       f"{seeds}, methods {', '.join(methods)}, splits {', '.join(splits)}, preset {preset}, "
+                       f"synthetic weight {settings.synthetic_weight:g}")
+            document, text = bench_documents(runs, command, preset)
+            staging = staging_folder(out_md)
+            try:
+                results = {}
+                with OutputMoves() as moves:  # both files or neither
+                    results[self.OUTPUT] = moves.put_text(text, staging, out_md)
+                    if out_json:
+                        results[self.JSON] = moves.put_text(json.dumps(document, indent=1), staging, out_json)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
         except Cancelled as exc:
             raise QgsProcessingException("cancelled by the user; no output was written") from exc
         except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
-            raise QgsProcessingException(str(exc)) from exc
-        command = (f"Processing hypersynth:benchmark on {scene} (reference {reference}), N = {counts}, seeds "
-                   f"{seeds}, methods {', '.join(methods)}, splits {', '.join(splits)}, preset {preset}, synthetic "
-                   f"weight {settings.synthetic_weight:g}")
-        document, text = bench_documents(runs, command, preset)
-        results = {self.OUTPUT: str(write_text(out_md, text))}
-        if out_json:
-            results[self.JSON] = str(write_text(out_json, json.dumps(document, indent=1)))
+            raise QgsProcessingException(error_message(exc)) from exc
         feedback.setProgress(100.0)
         return results
+
+    def scene_name(self, scene: str, name: str) -> str:
+        """The scene's name in the tables, or a refusal that points at this algorithm's parameter."""
+        from ...core.bench import own_scene_name
+
+        try:
+            return own_scene_name(scene, name)
+        except ValueError as exc:  # the engine's message ends with the command line's option
+            where = f"(the '{self.title(self.NAME)}' parameter, under Advanced parameters)"
+            raise QgsProcessingException(str(exc).replace("(--name on the command line)", where)) from exc
 
 
 def _run_line(run: Any) -> str:

@@ -26,7 +26,19 @@ from qgis.core import (
 
 from ...core.progress import Cancelled
 from ..settings import DEVICES, HyperSynthSettings
-from .base import FeedbackReporter, HyperSynthAlgorithm, accuracy_results, labels_file, move_raster, raster_file, staging_folder
+from .base import (
+    FeedbackReporter,
+    HyperSynthAlgorithm,
+    OutputMoves,
+    accuracy_results,
+    check_device,
+    engine_warnings,
+    error_message,
+    labels_file,
+    layer_file,
+    raster_file,
+    staging_folder,
+)
 from .scene_classification import StyleOnLoad, style_when_loaded
 
 
@@ -86,37 +98,42 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         model = self.parameterAsFile(parameters, self.MODEL, context)
         if not model or not os.path.isdir(model):
             raise QgsProcessingException(f"the trained classifier must be a folder; {model!r} is not one")
-        scene = raster_file(self.parameterAsRasterLayer(parameters, self.SCENE, context), "scene")
+        scene_layer = self.parameterAsRasterLayer(parameters, self.SCENE, context)
         validation_layer = self.parameterAsLayer(parameters, self.VALIDATION, context)
+        destinations = {self.OUTPUT: self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
+                        self.CONFIDENCE: self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context),
+                        self.METRICS: self.parameterAsFileOutput(parameters, self.METRICS, context)}
+        self.check_destinations({self.MODEL: model, self.SCENE: layer_file(scene_layer),
+                                 self.VALIDATION: layer_file(validation_layer)}, destinations)
+        device = DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
+        check_device(device)
+        scene = raster_file(scene_layer, "scene")
         validation = (labels_file(validation_layer, "validation", context, feedback)
                       if validation_layer is not None else None)
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
-        device = DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
-        out_map = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        out_confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context)
-        out_metrics = self.parameterAsFileOutput(parameters, self.METRICS, context)
+        out_map, out_confidence, out_metrics = (destinations[k] for k in (self.OUTPUT, self.CONFIDENCE, self.METRICS))
 
         from ...core.pipeline import classify_with_model
 
         staging = staging_folder(out_map)
         try:
-            outputs = classify_with_model(model, scene, staging, validation_path=validation, class_field=class_field,
-                                          device=device, reporter=FeedbackReporter(feedback), overwrite=True)
+            with engine_warnings(feedback):
+                outputs = classify_with_model(model, scene, staging, validation_path=validation,
+                                              class_field=class_field, device=device,
+                                              reporter=FeedbackReporter(feedback), overwrite=True)
             if feedback.isCanceled():
                 raise Cancelled("cancelled by the user")
             results: dict[str, Any] = {}
-            if outputs.metrics and out_metrics:
-                Path(out_metrics).parent.mkdir(parents=True, exist_ok=True)
-                tmp = Path(out_metrics).with_name(f".{Path(out_metrics).name}.part")
-                tmp.write_text(json.dumps(outputs.metrics, indent=2), encoding="utf-8")
-                os.replace(tmp, out_metrics)
-                results[self.METRICS] = out_metrics
-            results[self.CONFIDENCE] = move_raster(Path(outputs.confidence), out_confidence)
-            results[self.OUTPUT] = move_raster(Path(outputs.class_map), out_map)
+            with OutputMoves() as moves:  # all outputs or none
+                if outputs.metrics and out_metrics:
+                    results[self.METRICS] = moves.put_text(json.dumps(outputs.metrics, indent=2), staging,
+                                                           out_metrics)
+                results[self.CONFIDENCE] = moves.put_raster(Path(outputs.confidence), out_confidence)
+                results[self.OUTPUT] = moves.put_raster(Path(outputs.class_map), out_map)
         except Cancelled as exc:
             raise QgsProcessingException("cancelled by the user; no output was written") from exc
         except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
-            raise QgsProcessingException(str(exc)) from exc
+            raise QgsProcessingException(error_message(exc)) from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         results.update(accuracy_results(outputs.metrics))

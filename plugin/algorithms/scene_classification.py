@@ -27,9 +27,12 @@ from ..layers import class_renderer, confidence_renderer
 from .base import (
     FeedbackReporter,
     HyperSynthAlgorithm,
+    OutputMoves,
     accuracy_results,
+    engine_warnings,
+    error_message,
     labels_file,
-    move_raster,
+    layer_file,
     raster_file,
     staging_folder,
     write_report,
@@ -107,52 +110,64 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.KAPPA, self.tr("Cohen's kappa")))
 
     # --- what subclasses decide -------------------------------------------------------------------
+    MODEL_FOLDERS: dict[str, str] = {}  # output parameter -> the model kind it saves ("classifier", "synthesis")
+
     def engine_arguments(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, Any]:
         """Keyword arguments for ``classify_scene`` beyond the files (method, preset, settings, bundle)."""
         raise NotImplementedError(f"{type(self).__name__} must say which method it runs")
 
-    def check_outputs(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
-        """Refuse unusable method-specific destinations before the long run starts."""
+    def extra_destinations(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, str]:
+        """Method-specific destinations (e.g. the model folders): {output parameter: path, empty when not asked}."""
+        return {}
 
-    def keep_extra_outputs(self, staged: Path, parameters: dict[str, Any], context: QgsProcessingContext,
+    def keep_extra_outputs(self, staged: Path, destinations: dict[str, str], moves: OutputMoves,
                            results: dict[str, Any]) -> None:
         """Move method-specific outputs (e.g. the model bundle) out of the staging folder."""
 
     # --- the run ----------------------------------------------------------------------------------
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        scene = raster_file(self.parameterAsRasterLayer(parameters, self.SCENE, context), "scene")
-        labels = labels_file(self.parameterAsLayer(parameters, self.LABELS, context), "labels", context, feedback)
+        scene_layer = self.parameterAsRasterLayer(parameters, self.SCENE, context)
+        labels_layer = self.parameterAsLayer(parameters, self.LABELS, context)
         validation_layer = self.parameterAsLayer(parameters, self.VALIDATION, context)
+        classes_path = self.parameterAsFile(parameters, self.CLASSES, context) or None
+        destinations = {self.OUTPUT: self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
+                        self.CONFIDENCE: self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context),
+                        self.REPORT: self.parameterAsFileOutput(parameters, self.REPORT, context),
+                        **self.extra_destinations(parameters, context)}
+        self.check_destinations({self.SCENE: layer_file(scene_layer), self.LABELS: layer_file(labels_layer),
+                                 self.VALIDATION: layer_file(validation_layer), self.CLASSES: classes_path},
+                                destinations, self.MODEL_FOLDERS)  # before anything is read or written
+        scene = raster_file(scene_layer, "scene")
+        labels = labels_file(labels_layer, "labels", context, feedback)
         validation = (labels_file(validation_layer, "validation", context, feedback)
                       if validation_layer is not None else None)
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
-        classes_path = self.parameterAsFile(parameters, self.CLASSES, context) or None
-        out_map = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        out_confidence = self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context)
-        out_report = self.parameterAsFileOutput(parameters, self.REPORT, context)
+        out_map, out_confidence = destinations[self.OUTPUT], destinations[self.CONFIDENCE]
         engine_args = self.engine_arguments(parameters, context)
-        self.check_outputs(parameters, context)
 
         from ...core.pipeline import classify_scene  # heavy: numpy, the engine, later torch
 
         staging = staging_folder(out_map)
         try:
-            outputs = classify_scene(scene, labels, staging, classes_path=classes_path, class_field=class_field,
-                                     validation_path=validation, reporter=FeedbackReporter(feedback),
-                                     overwrite=True, **engine_args)
+            with engine_warnings(feedback):
+                outputs = classify_scene(scene, labels, staging, classes_path=classes_path, class_field=class_field,
+                                         validation_path=validation, reporter=FeedbackReporter(feedback),
+                                         overwrite=True, **engine_args)
             if feedback.isCanceled():
                 raise Cancelled("cancelled by the user")
             results: dict[str, Any] = {}
-            self.keep_extra_outputs(staging, parameters, context, results)
-            if out_report:
-                results[self.REPORT] = write_report(Path(outputs.report).with_suffix(".html"), out_report)
-            results[self.CONFIDENCE] = move_raster(Path(outputs.confidence), out_confidence)
-            results[self.OUTPUT] = move_raster(Path(outputs.class_map), out_map)
+            with OutputMoves() as moves:  # all outputs or none
+                self.keep_extra_outputs(staging, destinations, moves, results)
+                if destinations[self.REPORT]:
+                    results[self.REPORT] = write_report(Path(outputs.report).with_suffix(".html"),
+                                                        destinations[self.REPORT], moves)
+                results[self.CONFIDENCE] = moves.put_raster(Path(outputs.confidence), out_confidence)
+                results[self.OUTPUT] = moves.put_raster(Path(outputs.class_map), out_map)
         except Cancelled as exc:
             raise QgsProcessingException("cancelled by the user; no output was written") from exc
         except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
-            raise QgsProcessingException(str(exc)) from exc
+            raise QgsProcessingException(error_message(exc)) from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 

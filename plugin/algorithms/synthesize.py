@@ -20,7 +20,7 @@ from qgis.core import (
 
 from ...core.progress import Cancelled
 from ..settings import DEVICES, HyperSynthSettings
-from .base import FeedbackReporter, HyperSynthAlgorithm
+from .base import FeedbackReporter, HyperSynthAlgorithm, engine_warnings, error_message
 
 
 class SynthesizeAlgorithm(HyperSynthAlgorithm):
@@ -99,6 +99,7 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         if not out.lower().endswith(".npz"):
             raise QgsProcessingException(f"synthetic patches are written as a .npz file; got {out}")
+        self.check_destinations({self.BUNDLE: bundle}, {self.OUTPUT: out})
 
         from ...core.methods import MethodSettings
         from ...core.pipeline import synthesize_to_file
@@ -109,13 +110,14 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
                                   device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                                   guidance=guidance, steps=self.parameterAsInt(parameters, self.STEPS, context) or None)
         try:
-            path = synthesize_to_file(bundle, out, class_id=class_id, prompt=prompt,
-                                      label=self.parameterAsInt(parameters, self.LABEL, context),
-                                      n=self.parameterAsInt(parameters, self.COUNT, context), settings=settings,
-                                      attention=self.parameterAsBool(parameters, self.ATTENTION, context),
-                                      reporter=FeedbackReporter(feedback), overwrite=True)
+            with engine_warnings(feedback):
+                path = synthesize_to_file(bundle, out, class_id=class_id, prompt=prompt,
+                                          label=self.parameterAsInt(parameters, self.LABEL, context),
+                                          n=self.parameterAsInt(parameters, self.COUNT, context), settings=settings,
+                                          attention=self.parameterAsBool(parameters, self.ATTENTION, context),
+                                          reporter=FeedbackReporter(feedback), overwrite=True)
         except Cancelled as exc:
             raise QgsProcessingException("cancelled by the user; no output was written") from exc
         except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
-            raise QgsProcessingException(str(exc)) from exc
+            raise QgsProcessingException(error_message(exc)) from exc
         return {self.OUTPUT: str(path)}

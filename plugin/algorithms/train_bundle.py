@@ -20,8 +20,12 @@ from ..settings import DEVICES, PRESETS, HyperSynthSettings
 from .base import (
     FeedbackReporter,
     HyperSynthAlgorithm,
-    check_folder_destination,
+    OutputMoves,
+    check_patch_size,
+    engine_warnings,
+    error_message,
     labels_file,
+    layer_file,
     move_folder_into_place,
     raster_file,
     staging_folder,
@@ -67,8 +71,9 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
         return self.tr(
             "Trains the text-conditioned synthesis model (spectral VAE + CLIP text encoder + diffusion "
             "transformer) on all pixels of the scene and your labels, and saves it as a folder (a model "
-            "bundle). Use the bundle with 'Synthesise labelled patches', or reuse it in Augment & Classify "
-            "to skip this training. Prompts come from the class and prompt file (otherwise the class names "
+            "bundle). Use the bundle with 'Synthesise labelled patches'. Augment & Classify can reuse it "
+            "to skip this training from the HyperSynth panel's run dialog, or on the command line with "
+            "'hypersynth augment-classify --bundle'; its Processing algorithm always trains a new one. Prompts come from the class and prompt file (otherwise the class names "
             "are used).\n\n"
             "Presets: tiny (seconds, to try the workflow), fast (minutes on a laptop CPU), full (GPU). The "
             "CLIP weights file set in the HyperSynth settings is used by the fast and full presets. A "
@@ -97,14 +102,20 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        scene = raster_file(self.parameterAsRasterLayer(parameters, self.SCENE, context), "scene")
-        labels = labels_file(self.parameterAsLayer(parameters, self.LABELS, context), "labels", context, feedback)
-        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
+        scene_layer = self.parameterAsRasterLayer(parameters, self.SCENE, context)
+        labels_layer = self.parameterAsLayer(parameters, self.LABELS, context)
         classes_path = self.parameterAsFile(parameters, self.CLASSES, context) or None
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         if not out:
             raise QgsProcessingException("choose a folder for the trained synthesis model")
-        check_folder_destination(out)  # before the long training, not after it
+        # before the long training, not after it
+        self.check_destinations({self.SCENE: layer_file(scene_layer), self.LABELS: layer_file(labels_layer),
+                                 self.CLASSES: classes_path}, {self.OUTPUT: out}, {self.OUTPUT: "synthesis"})
+        patch_size = self.parameterAsInt(parameters, self.PATCH_SIZE, context)
+        check_patch_size(patch_size, scene_layer, self.title(self.PATCH_SIZE))
+        scene = raster_file(scene_layer, "scene")
+        labels = labels_file(labels_layer, "labels", context, feedback)
+        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
 
         from ...core.methods import MethodSettings
         from ...core.pipeline import train_bundle  # heavy: the engine and torch
@@ -112,20 +123,21 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
         preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
         settings = MethodSettings(
             preset=preset, device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
-            seed=self.parameterAsInt(parameters, self.SEED, context),
-            patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context) or None,
+            seed=self.parameterAsInt(parameters, self.SEED, context), patch_size=patch_size or None,
             clip_weights=clip_weights_for(preset, HyperSynthSettings.load().clip_weights))
         staging = staging_folder(out)
         try:
-            bundle = train_bundle(scene, labels, staging / "model_bundle", classes_path=classes_path,
-                                  class_field=class_field, settings=settings, reporter=FeedbackReporter(feedback))
+            with engine_warnings(feedback):
+                bundle = train_bundle(scene, labels, staging / "model_bundle", classes_path=classes_path,
+                                      class_field=class_field, settings=settings, reporter=FeedbackReporter(feedback))
             if feedback.isCanceled():
                 raise Cancelled("cancelled by the user")
-            result = move_folder_into_place(bundle, out)
+            with OutputMoves() as moves:
+                result = move_folder_into_place(bundle, out, "synthesis", moves)
         except Cancelled as exc:
             raise QgsProcessingException("cancelled by the user; no model was written") from exc
         except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
-            raise QgsProcessingException(str(exc)) from exc
+            raise QgsProcessingException(error_message(exc)) from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         feedback.pushInfo(self.tr("Synthesis model saved in {}").format(result))

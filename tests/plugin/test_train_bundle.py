@@ -83,7 +83,7 @@ def test_a_folder_with_other_files_is_refused_before_training(hypersynth_plugin,
     out = tmp_path / "my_documents"
     out.mkdir()
     (out / "thesis.txt").write_text("keep me")
-    with pytest.raises(QgsProcessingException, match="not an empty folder or a HyperSynth bundle"):
+    with pytest.raises(QgsProcessingException, match="neither empty nor a saved synthesis model"):
         processing.run("hypersynth:trainbundle", _parameters(small, out))
     assert [p.name for p in out.iterdir()] == ["thesis.txt"]
 
