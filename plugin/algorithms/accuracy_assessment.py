@@ -21,16 +21,8 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from .base import (
-    HyperSynthAlgorithm,
-    OutputMoves,
-    engine_warnings,
-    error_message,
-    labels_file,
-    layer_file,
-    raster_file,
-    staging_folder,
-)
+from .base import HyperSynthAlgorithm, engine_warnings, error_message, labels_file, layer_file, raster_file
+from .destinations import OutputMoves, staging_folder
 
 
 class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):

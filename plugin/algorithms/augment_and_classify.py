@@ -16,7 +16,8 @@ from qgis.core import (
 
 from ...core.methods import MethodSettings
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
-from .base import OutputMoves, check_patch_size, move_folder_into_place
+from .base import check_patch_size
+from .destinations import OutputMoves, move_folder_into_place
 from .scene_classification import SceneClassificationAlgorithm
 from .train_bundle import clip_weights_for
 

@@ -29,14 +29,13 @@ from ..settings import DEVICES, PRESETS, HyperSynthSettings
 from .base import (
     FeedbackReporter,
     HyperSynthAlgorithm,
-    OutputMoves,
     engine_warnings,
     error_message,
     labels_file,
     layer_file,
     raster_file,
-    staging_folder,
 )
+from .destinations import OutputMoves, staging_folder
 from .train_bundle import clip_weights_for
 
 DEFAULT_METHODS = ("rf", "svm", "cnn-pseudo", "augment")  # the baselines, the ablation and the product

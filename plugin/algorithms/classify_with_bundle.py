@@ -29,7 +29,6 @@ from ..settings import DEVICES, HyperSynthSettings
 from .base import (
     FeedbackReporter,
     HyperSynthAlgorithm,
-    OutputMoves,
     accuracy_results,
     check_device,
     engine_warnings,
@@ -37,8 +36,8 @@ from .base import (
     labels_file,
     layer_file,
     raster_file,
-    staging_folder,
 )
+from .destinations import OutputMoves, staging_folder
 from .scene_classification import StyleOnLoad, style_when_loaded
 
 

@@ -27,16 +27,14 @@ from ..layers import class_renderer, confidence_renderer
 from .base import (
     FeedbackReporter,
     HyperSynthAlgorithm,
-    OutputMoves,
     accuracy_results,
     engine_warnings,
     error_message,
     labels_file,
     layer_file,
     raster_file,
-    staging_folder,
-    write_report,
 )
+from .destinations import OutputMoves, staging_folder, write_report
 
 
 class StyleOnLoad(QgsProcessingLayerPostProcessorInterface):

@@ -20,16 +20,14 @@ from ..settings import DEVICES, PRESETS, HyperSynthSettings
 from .base import (
     FeedbackReporter,
     HyperSynthAlgorithm,
-    OutputMoves,
     check_patch_size,
     engine_warnings,
     error_message,
     labels_file,
     layer_file,
-    move_folder_into_place,
     raster_file,
-    staging_folder,
 )
+from .destinations import OutputMoves, move_folder_into_place, staging_folder
 
 
 def clip_weights_for(preset_name: str, clip_weights: Optional[str]) -> Optional[str]:

@@ -203,7 +203,7 @@ def test_unwritable_destinations_are_refused_before_the_run(hypersynth_plugin, i
 
 
 def test_a_failed_move_puts_everything_back(tmp_path):
-    from hypersynth.plugin.algorithms.base import OutputMoves
+    from hypersynth.plugin.algorithms.destinations import OutputMoves
 
     staged = tmp_path / "staged"
     staged.mkdir()

@@ -1,0 +1,259 @@
+"""Where a Processing algorithm's outputs go: destinations checked before the run, outputs moved in all or none."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from qgis.core import QgsProcessingException
+
+
+def staging_folder(next_to: str) -> Path:
+    """A temporary folder in the same folder as ``next_to``, so that finished files move in atomically.
+
+    Raises:
+        QgsProcessingException: the folder cannot be created (the destinations were not checked first).
+    """
+    folder = Path(next_to).resolve().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=".hypersynth-", dir=folder))
+    except OSError as exc:
+        raise QgsProcessingException(f"cannot write in {folder} ({exc.strerror or exc}): choose a destination in "
+                                     "a folder you can write to") from exc
+
+
+def _resolved(path: str) -> Path:
+    return Path(os.path.realpath(os.path.expanduser(path)))
+
+
+def _files_of(path: Path) -> list[Path]:
+    """An input and the files GDAL reads with it (an ENVI header, a world file, …)."""
+    files = [path]
+    if path.is_file():
+        from osgeo import gdal
+
+        gdal.PushErrorHandler("CPLQuietErrorHandler")
+        try:
+            dataset = gdal.OpenEx(str(path), gdal.OF_RASTER)
+            files += [_resolved(f) for f in (dataset.GetFileList() or [])] if dataset is not None else []
+        finally:
+            gdal.PopErrorHandler()
+    return list(dict.fromkeys(files))
+
+
+MODEL_TITLES = {"classifier": "classifier", "synthesis": "synthesis model"}  # model folder kind -> its name
+
+
+def check_destinations(inputs: Mapping[str, Optional[str]], outputs: Mapping[str, Optional[str]],
+                       folders: Optional[Mapping[str, str]] = None) -> None:
+    """Refuse, before anything is read or written, a destination that would destroy an input or another output,
+    or that cannot be written.
+
+    Args:
+        inputs: {input parameter title: its file or folder}; empty ones are skipped.
+        outputs: {output parameter title: its destination}; empty ones (optional outputs not asked) are skipped.
+        folders: {title of an output that is a folder: the kind of model saved there, "classifier" or
+            "synthesis" (an existing folder there may only be a saved model of that kind: it is replaced whole),
+            or "" for a plain folder that receives files}.
+
+    Raises:
+        QgsProcessingException: naming the parameters involved and what to choose instead.
+    """
+    folders = folders or {}
+    given = {title: _resolved(path) for title, path in inputs.items() if path}
+    chosen = {title: _resolved(path) for title, path in outputs.items() if path}
+    for title, dst in chosen.items():
+        for name, src in given.items():
+            for file in _files_of(src):
+                if file == dst:
+                    kind = "folder" if file.is_dir() else "file"
+                    what = name if name.lower().endswith(kind) else f"{name} {kind}"
+                    raise QgsProcessingException(f"the {title} destination is your {what} ({file}): choose "
+                                                 "another destination")
+                if dst in file.parents:
+                    raise QgsProcessingException(f"the {title} destination {dst} contains your {name} ({file}), "
+                                                 "which would be lost: choose another destination")
+            if src in dst.parents:
+                raise QgsProcessingException(f"the {title} destination {dst} lies inside your {name} folder "
+                                             f"({src}): choose a destination outside it")
+    titles = list(chosen)
+    for i, first in enumerate(titles):
+        for second in titles[i + 1:]:
+            a, b = chosen[first], chosen[second]
+            if a == b:
+                raise QgsProcessingException(f"the {first} and {second} destinations are the same path ({a}): "
+                                             "give each its own")
+            for outer, inner in ((first, second), (second, first)):
+                if folders.get(outer) and chosen[outer] in chosen[inner].parents:
+                    raise QgsProcessingException(
+                        f"the {inner} destination {chosen[inner]} lies inside the {outer} folder ({chosen[outer]}), "
+                        f"which the run replaces: choose a destination outside it")
+    for title, dst in chosen.items():
+        _check_writable(title, dst, folders.get(title))
+
+
+def _check_writable(title: str, dst: Path, kind: Optional[str]) -> None:
+    """Refuse a destination the run could not fill: a folder for a file, a file for a folder, a file on the path,
+    another model or other files in a model folder, a folder that cannot be written (a probe file tells)."""
+    if kind is None and dst.is_dir():
+        raise QgsProcessingException(f"the {title} destination {dst} is a folder; give a file name")
+    if kind is not None and dst.exists() and not dst.is_dir():
+        raise QgsProcessingException(f"the {title} destination {dst} is a file; give a folder")
+    if kind:
+        check_folder_destination(str(dst), kind, title)
+    parent = dst.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise QgsProcessingException(f"the {title} destination {dst} lies under {parent}, which is a file: choose "
+                                     "a destination in a folder")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".hypersynth-probe-", dir=parent)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise QgsProcessingException(f"cannot write the {title} in {parent} ({exc.strerror or exc}): choose a "
+                                     "folder you can write to") from exc
+
+
+def check_folder_destination(dst: str, kind: str, title: str = "model") -> None:
+    """Refuse a model folder destination that holds anything but an earlier saved model of the same ``kind``.
+
+    Args:
+        dst: the folder the model is saved to (replaced whole when it is an earlier model of this kind).
+        kind: "classifier" or "synthesis", the model the run saves.
+        title: the output parameter's title, for the message.
+    """
+    from ...core.model_folders import model_folder_kind
+
+    target = Path(dst)
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise QgsProcessingException(f"the {title} destination {target} is a file; give a folder")
+    if not any(target.iterdir()):
+        return
+    held = model_folder_kind(target)
+    if held == kind:
+        return
+    if held in MODEL_TITLES:
+        raise QgsProcessingException(f"the {title} folder {target} holds a saved {MODEL_TITLES[held]}, which "
+                                     f"saving the {MODEL_TITLES[kind]} there would replace: choose another folder")
+    raise QgsProcessingException(f"the {title} folder {target} already exists and is neither empty nor a saved "
+                                 f"{MODEL_TITLES[kind]}: choose a new folder")
+
+
+def self_contained_html(report_html: Path) -> str:
+    """The report's HTML with its PNG figures embedded, so the single file can be put anywhere."""
+    text = report_html.read_text(encoding="utf-8")
+
+    def embed(match: re.Match) -> str:
+        image = report_html.parent / match.group(2)
+        if not image.is_file():
+            return match.group(0)
+        data = base64.b64encode(image.read_bytes()).decode("ascii")
+        return f'{match.group(1)}data:image/png;base64,{data}"'
+
+    return re.sub(r'(src=")([^"/:]+\.png)"', embed, text)
+
+
+def write_report(report_html: Path, destination: str, moves: "OutputMoves") -> str:
+    """Write a run's HTML report to ``destination`` as one self-contained file (staged, then moved)."""
+    return moves.put_text(self_contained_html(report_html), report_html.parent, destination)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _beside(target: Path, what: str) -> Path:
+    """A new hidden name beside ``target`` (same folder, so a rename never copies)."""
+    name = tempfile.mktemp(prefix=f".{target.name}.{what}-", dir=target.parent)  # noqa: S306 (renamed onto)
+    return Path(name)
+
+
+class OutputMoves:
+    """Moves a finished run's files and folders to their destinations, all or none.
+
+    Use it as a context manager: when the block fails, every output already moved is removed and what it
+    replaced is put back; when it succeeds, the replaced files are deleted.
+    """
+
+    def __init__(self) -> None:
+        self.done: list[tuple[Path, Optional[Path]]] = []  # (destination, what it replaced, set aside)
+
+    def __enter__(self) -> "OutputMoves":
+        return self
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        if exc is None:
+            for _, replaced in self.done:
+                if replaced is not None:
+                    _remove(replaced)
+            return
+        for target, replaced in reversed(self.done):
+            try:
+                _remove(target)
+                if replaced is not None:
+                    os.replace(replaced, target)
+            except OSError:
+                pass  # best effort: the error being raised says what went wrong
+
+    def put(self, src: Path, dst: str) -> str:
+        """Move ``src`` (a file or a folder) to ``dst``, setting aside what was there; returns ``dst``."""
+        target = Path(dst)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        replaced = None
+        if target.exists() or target.is_symlink():
+            replaced = _beside(target, "old")
+            os.replace(target, replaced)
+        self.done.append((target, replaced))
+        try:
+            os.replace(src, target)
+        except OSError:  # another file system: copy beside the target, then rename
+            part = _beside(target, "part")
+            try:
+                if src.is_dir():
+                    shutil.copytree(src, part)
+                else:
+                    shutil.copy2(src, part)
+                os.replace(part, target)
+            finally:
+                if part.exists():
+                    _remove(part)
+        return str(target)
+
+    def put_raster(self, staged: Path, destination: str) -> str:
+        """Move a staged raster and its sidecars (``.qml`` style, ``.tif.aux.xml``) to ``destination``."""
+        target = Path(destination)
+        for sidecar in sorted(staged.parent.glob(staged.stem + ".*")):
+            if sidecar == staged:
+                continue
+            rest = sidecar.name[len(staged.stem):]  # ".qml" or ".tif.aux.xml"
+            if rest.startswith(staged.suffix + "."):
+                self.put(sidecar, str(target) + rest[len(staged.suffix):])
+            else:
+                self.put(sidecar, str(target.with_suffix(rest)))
+        return self.put(staged, str(target))
+
+    def put_text(self, text: str, staging: Path, destination: str) -> str:
+        """Write ``text`` in the staging folder, then move it to ``destination``."""
+        staged = Path(tempfile.mkstemp(prefix="text-", dir=staging)[1])
+        staged.write_text(text, encoding="utf-8")
+        staged.chmod(0o644)
+        return self.put(staged, destination)
+
+
+def move_folder_into_place(src: Path, dst: str, kind: str, moves: OutputMoves) -> str:
+    """Move a staged model folder to ``dst``; an earlier model of the same ``kind`` there is replaced whole."""
+    check_folder_destination(dst, kind)
+    return moves.put(src, dst)
