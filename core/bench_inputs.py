@@ -3,11 +3,11 @@ checked before anything runs (a benchmark may take hours)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional, Sequence
 
 from .methods import METHODS
+from .outputs import write_problem
 
 SEED_MAX = 2**32 - 1  # the largest seed NumPy and scikit-learn take
 LONGEST_RANGE = 10_000  # seeds in one "a-b" range: more would run for ever (and a typo could fill the memory)
@@ -109,8 +109,6 @@ def check_output_file(path: str, option: str, overwrite: bool) -> Path:
         ValueError: the path is empty, a folder, not a plain file, in no folder that can be written to, or an
             existing file without ``overwrite``; the message says what to do instead.
     """
-    import tempfile
-
     if not path.strip():
         raise ValueError(f"{option} is empty: give a file name")
     target = Path(path)
@@ -121,19 +119,9 @@ def check_output_file(path: str, option: str, overwrite: bool) -> Path:
         raise ValueError(f"{option} {target} is not a plain file: give a file name")
     if target.exists() and not overwrite:
         raise ValueError(f"{option} {target} already exists; pass --overwrite to replace it, or choose another file")
-    folder = target.absolute().parent
-    while not folder.exists():  # the missing folders are created when the file is written
-        folder = folder.parent
-    if not folder.is_dir():
-        raise ValueError(f"{option} {target}: {folder} is a file, so no folder can be made there; choose another "
-                         "place")
-    try:  # a test file is the only sure check (permissions, read-only or virtual file systems such as /proc)
-        fd, probe = tempfile.mkstemp(prefix=".hypersynth-probe-", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise ValueError(f"{option} {target}: cannot write in {folder} ({exc.strerror or exc}); choose a folder "
-                         "you can write to") from None
+    problem = write_problem(target)
+    if problem:
+        raise ValueError(f"{option} {target}: {problem}; choose a place you can write to")
     return target
 
 

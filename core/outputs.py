@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -23,6 +24,26 @@ def _resolved(path: str | os.PathLike) -> Path:
 def _holds(output: Path, path: Path) -> bool:
     """Whether writing ``output`` (a file or a bundle folder) would replace ``path``."""
     return path == output or output in path.parents
+
+
+def write_problem(path: str | os.PathLike) -> Optional[str]:
+    """Why nothing can be written at ``path`` (a file or folder to be made, or an existing folder), or None.
+
+    The nearest folder on its way that exists is tested with a probe file: the only sure test (permissions, ACLs,
+    read-only or virtual file systems such as /proc, and root, whom permission bits do not stop)."""
+    start = Path(path).expanduser().absolute()
+    folder = start if start.is_dir() else start.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is a file, so no folder can be made there"
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".hypersynth-probe-", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        return f"cannot write in {folder} ({exc.strerror or exc})"
+    return None
 
 
 def prepare_output_folder(out: Path, names: Iterable[str], all_names: Iterable[str],
@@ -54,15 +75,16 @@ def prepare_output_folder(out: Path, names: Iterable[str], all_names: Iterable[s
     if clash and not overwrite:
         raise OutputExistsError(f"{out} already holds {', '.join(clash)} from an earlier run; choose another output "
                                 "folder, or allow overwriting (the earlier run's outputs there are then replaced)")
+    problem = write_problem(out)
+    if problem:
+        raise OutputFolderError(f"the output folder {out} cannot take the run's files: {problem}; choose a folder "
+                                "you can write to")
     created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputFolderError(f"cannot create the output folder {out}: {exc.strerror or exc}; "
                                 "choose a folder you can write to") from exc
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise OutputFolderError(f"cannot write into the output folder {out} (permission denied); "
-                                "choose a folder you can write to")
     return created
 
 

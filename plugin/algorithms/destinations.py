@@ -12,6 +12,8 @@ from typing import Any, Mapping, Optional
 
 from qgis.core import QgsProcessingException
 
+from ...core.outputs import write_problem
+
 
 def staging_folder(next_to: str) -> Path:
     """A temporary folder in the same folder as ``next_to``, so that finished files move in atomically.
@@ -107,19 +109,10 @@ def _check_writable(title: str, dst: Path, kind: Optional[str]) -> None:
         raise QgsProcessingException(f"the {title} destination {dst} is a file; give a folder")
     if kind:
         check_folder_destination(str(dst), kind, title)
-    parent = dst.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise QgsProcessingException(f"the {title} destination {dst} lies under {parent}, which is a file: choose "
-                                     "a destination in a folder")
-    try:
-        handle, probe = tempfile.mkstemp(prefix=".hypersynth-probe-", dir=parent)
-        os.close(handle)
-        os.unlink(probe)
-    except OSError as exc:
-        raise QgsProcessingException(f"cannot write the {title} in {parent} ({exc.strerror or exc}): choose a "
-                                     "folder you can write to") from exc
+    problem = write_problem(dst)
+    if problem:
+        raise QgsProcessingException(f"the {title} destination {dst} cannot be written: {problem}; choose a "
+                                     "folder you can write to")
 
 
 def check_folder_destination(dst: str, kind: str, title: str = "model") -> None:

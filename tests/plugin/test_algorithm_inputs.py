@@ -188,17 +188,17 @@ def test_unwritable_destinations_are_refused_before_the_run(hypersynth_plugin, i
     _refused("classifybaseline", _baseline(inputs, tmp_path), r"Classified map destination .*map.tif is a folder")
     _refused("classifybaseline", _baseline(inputs, tmp_path, OUTPUT=str(tmp_path / "ok.tif"),
                                            REPORT=under_file + ".html"),
-             r"Report destination .* lies under .*a_file, which is a file")
+             r"Report destination .* cannot be written: .*a_file is a file, so no folder can be made there")
     _refused("trainbundle", {"SCENE": inputs.scene, "LABELS": inputs.labels, "PRESET": 0, "DEVICE": 1,
-                             "OUTPUT": under_file}, r"lies under .*a_file, which is a file")
+                             "OUTPUT": under_file}, r"a_file is a file, so no folder can be made there")
     _refused("synthesize", {"BUNDLE": inputs.synthesis, "PROMPT": "water", "OUTPUT": under_file + ".npz"},
-             r"Synthetic patches destination .* lies under")
+             r"Synthetic patches destination .* cannot be written: .*is a file")
     _refused("accuracyassessment", _accuracy(inputs, tmp_path, FOLDER=str(tmp_path / "a_file")),
              r"Folder for the accuracy table .* is a file; give a folder")
     _refused("benchmark", _benchmark(inputs, tmp_path, OUTPUT=str(tmp_path / "map.tif")),
              r"Benchmark tables destination .* is a folder")
     _refused("classifywithbundle", _with_bundle(inputs, tmp_path, OUTPUT=str(tmp_path / "ok.tif"),
-                                               CONFIDENCE=under_file + ".tif"), r"lies under")
+                                               CONFIDENCE=under_file + ".tif"), r"is a file, so no folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "map.tif"]  # no staging, nothing else
 
 
