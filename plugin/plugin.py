@@ -132,6 +132,38 @@ def _remove(path: Optional[str]) -> None:
         os.remove(path)
 
 
+def _problem_text(exc: BaseException) -> str:
+    """One readable line for a refused request (an OSError's own text is "[Errno 13] ...: 'path'")."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc).strip("'\"") or type(exc).__name__
+
+
+def check_output_folder(out_dir: str, inputs: list[str], overwrite: bool, reused: Optional[str] = None) -> None:
+    """Refuse, before anything is written, an output folder the run cannot use (main thread).
+
+    The same checks as the run dialog's (a file, not writable, an input where an output goes) and the engine's
+    refusal of an earlier run's outputs unless ``overwrite``, so a request not made through the dialog is refused
+    up front too, not late in the task. ``reused``: a model bundle the run reuses (it may be an earlier output).
+
+    Raises:
+        ValueError: with what to change.
+    """
+    from ..ui.run_dialog import existing_outputs, folder_problem, inputs_in_the_way
+
+    problem = folder_problem(out_dir)
+    if problem:
+        raise ValueError(problem[0].lower() + problem[1:].rstrip(".") + "; choose another output folder")
+    in_the_way = inputs_in_the_way(out_dir, [p for p in inputs if p])
+    if in_the_way:
+        raise ValueError(in_the_way[0][0].lower() + in_the_way[0][1:].rstrip("."))
+    kept = Path(reused).expanduser().resolve() if reused else None
+    earlier = [n for n in existing_outputs(out_dir) if (Path(out_dir).expanduser() / n).resolve() != kept]
+    if earlier and not overwrite:
+        raise ValueError(f"{out_dir} already holds {', '.join(earlier)} from an earlier run; choose another output "
+                         "folder, or allow replacing them (Augment & Classify asks)")
+
+
 def label_file_for(layer: Any, out_dir: str) -> tuple[str, Optional[str]]:
     """A file the engine can read for ``layer`` (main thread): its own file, or a temporary GeoPackage.
 
@@ -280,12 +312,18 @@ class HyperSynthPlugin:
         """Start a run from the dock's ``runRequested`` values; a bad request becomes a message."""
         try:
             request = self.request_from_values(values)
-        except (KeyError, ValueError) as exc:
-            self.iface.messageBar().pushMessage("HyperSynth", str(exc).strip("'\""), Qgis.Warning, 10)
+        except (KeyError, ValueError, OSError) as exc:  # nothing may escape to QGIS as a traceback
+            message = _problem_text(exc)
+            self.iface.messageBar().pushMessage("HyperSynth", message, Qgis.Warning, 10)
+            if self.dock is not None:
+                self.dock.run_refused(message)
             return None
         return self.start_run(request)
 
     def _run_requested_by_dock(self, values: dict) -> None:
+        if self.dock is not None and self.dock.running():  # the dock runs one at a time: its button is Cancel
+            self.dock.run_refused("a run of the dock is still going; wait for it or cancel it")
+            return
         task = self.run_from_dock(values)
         if task is not None and self.dock is not None:
             self.dock.follow_run(task)
@@ -309,17 +347,36 @@ class HyperSynthPlugin:
         scene = project.mapLayer(values["scene_layer_id"])
         if not isinstance(scene, QgsRasterLayer) or scene.providerType() != "gdal":
             raise ValueError("the scene must be a raster layer read from a file; choose one in the Scene panel")
+        from ..ui.scene_panel import scene_problem
+
+        wrong = scene_problem(scene)
+        if wrong:
+            raise ValueError(wrong)
         out_dir = values.get("output_folder") or settings.output_dir
         if not out_dir:
             raise ValueError("choose an output folder (in the run dialog or the HyperSynth settings)")
-        labels, temporary = label_file_for(project.mapLayer(values["label_layer_id"]), out_dir)
+        label_layer = project.mapLayer(values["label_layer_id"])
+        if label_layer is None:
+            raise ValueError("the label layer is no longer in the project; choose or create one in the dock (tab 2)")
+        check_output_folder(str(out_dir), [scene.source().split("|")[0], label_layer.source().split("|")[0]],
+                            overwrite=bool(values.get("overwrite", False)), reused=values.get("bundle") or None)
+        labels, temporary = label_file_for(label_layer, out_dir)
+        try:
+            return self._request(values, settings, method, scene, str(out_dir), labels, temporary)
+        except BaseException:
+            _remove(temporary)
+            raise
+
+    @staticmethod
+    def _request(values: dict, settings: HyperSynthSettings, method: str, scene: QgsRasterLayer, out_dir: str,
+                 labels: str, temporary: Optional[str]) -> RunRequest:
 
         def optional(key: str, kind: type, unset: tuple = (None, "", 0)) -> Any:
             value = values.get(key)  # spin boxes use 0 for "the preset's value" (patch size: the scene's)
             return None if value in unset else kind(value)
 
         return RunRequest(
-            scene_path=scene.source().split("|")[0], labels_path=labels, out_dir=str(out_dir),
+            scene_path=scene.source().split("|")[0], labels_path=labels, out_dir=out_dir,
             classes=list(values["classes"]), method=method,
             preset=values.get("preset") or settings.preset, device=values.get("device") or settings.device,
             seed=int(values.get("seed") or 0), patch_size=optional("patch_size", int),
@@ -394,10 +451,17 @@ class HyperSynthPlugin:
 
     def preview_prompt(self, class_id: int, prompt: str) -> Optional[EngineTask]:
         """Synthesise a few patches for ``prompt`` with the last run's model and show them in the dock."""
+        missing = None
         if not self.last_bundle:
-            self.iface.messageBar().pushMessage(
-                "HyperSynth", "a prompt preview needs a trained synthesis model: run Augment & Classify once, "
-                "its model is then reused for previews", Qgis.Warning, 10)
+            missing = ("a prompt preview needs a trained synthesis model: run Augment & Classify once, "
+                       "its model is then reused for previews")
+        elif not Path(self.last_bundle).is_dir():
+            missing = (f"the synthesis model of the last run ({self.last_bundle}) is gone; run Augment & Classify "
+                       "again to preview prompts")
+        if missing:
+            self.iface.messageBar().pushMessage("HyperSynth", missing, Qgis.Warning, 10)
+            if self.dock is not None:
+                self.dock.preview_unavailable(missing)
             return None
 
         def on_success(preview: dict) -> None:
@@ -407,6 +471,8 @@ class HyperSynthPlugin:
         def on_failure(message: str) -> None:
             level = Qgis.Info if message == CANCELLED_MESSAGE else Qgis.Critical
             self.iface.messageBar().pushMessage("HyperSynth", f"prompt preview: {message}", level, 10)
+            if self.dock is not None:
+                self.dock.preview_unavailable(message)
 
         job = preview_job(self.last_bundle, class_id, prompt, device=HyperSynthSettings.load().device)
         return self.tasks.submit(EngineTask(f"Preview '{prompt}'", job, on_success=on_success, on_failure=on_failure))

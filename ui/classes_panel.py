@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Optional, Sequence
 
 from qgis.core import QgsMapLayerProxyModel, QgsProject, QgsRasterLayer, QgsVectorLayer
 from qgis.gui import QgsMapCanvas, QgsMapLayerComboBox
@@ -168,6 +168,9 @@ class ClassesPanel(QWidget):
         ids = [c.id for c in classes]
         if len(set(ids)) != len(ids):
             raise ValueError(f"class ids must be unique; got {sorted(ids)}")
+        clash = duplicate_names(classes)
+        if clash:
+            raise ValueError(clash)
         self._classes = sorted((dataclasses.replace(c) for c in classes), key=lambda c: c.id)
         self._changed()
 
@@ -201,20 +204,35 @@ class ClassesPanel(QWidget):
         if not 1 <= class_id <= MAX_CLASS_ID:
             raise ValueError(f"class ids run from 1 to {MAX_CLASS_ID}; {class_id} is out of range")
         name = (name or f"class {class_id}").strip()
-        if any(c.name == name for c in self._classes):
+        if any(_same_name(c.name, name) for c in self._classes):
             raise ValueError(f"a class named {name!r} already exists; choose another name")
-        info = ClassInfo(class_id, name, color or default_color(len(self._classes)), prompt)
+        info = ClassInfo(class_id, name, color or self._free_color(), prompt)
         self._classes = sorted(self._classes + [info], key=lambda c: c.id)
         self._changed()
         self.select_class(class_id)
+        self._warn_same_color(info)
         return info
+
+    def _free_color(self) -> tuple[int, int, int]:
+        """The first palette colour no class has (after a deletion the next index may be taken)."""
+        used = {tuple(c.color) for c in self._classes}
+        for index in range(len(self._classes), len(self._classes) + 64):
+            if default_color(index) not in used:
+                return default_color(index)
+        return default_color(len(self._classes))
+
+    def _warn_same_color(self, info: ClassInfo) -> None:
+        twin = next((c for c in self._classes if c.id != info.id and tuple(c.color) == tuple(info.color)), None)
+        if twin is not None:
+            self.message.emit(f"'{info.name}' has the same colour as '{twin.name}': their labels and their pixels in "
+                              "the class map will look alike; double-click the colour to change it")
 
     def rename_class(self, class_id: int, name: str) -> None:
         """Rename a class; the ``class`` text of its labels follows (one undoable edit)."""
         name = name.strip()
         if not name:
             raise ValueError("a class needs a name")
-        if any(c.name == name and c.id != class_id for c in self._classes):
+        if any(_same_name(c.name, name) and c.id != class_id for c in self._classes):
             raise ValueError(f"a class named {name!r} already exists; choose another name")
         info = self.class_by_id(class_id)
         if info.name == name:
@@ -231,8 +249,10 @@ class ClassesPanel(QWidget):
             self._changed()
 
     def set_class_color(self, class_id: int, color: tuple[int, int, int]) -> None:
-        self.class_by_id(class_id).color = tuple(int(v) for v in color)[:3]  # type: ignore[assignment]
+        info = self.class_by_id(class_id)
+        info.color = tuple(int(v) for v in color)[:3]  # type: ignore[assignment]
         self._changed()
+        self._warn_same_color(info)
 
     def delete_class(self, class_id: int, delete_labels: bool = False) -> int:
         """Remove a class; with ``delete_labels`` its label polygons go too (one undoable edit).
@@ -357,8 +377,10 @@ class ClassesPanel(QWidget):
             known = {c.id for c in self._classes}
             found = {i: n for i, n in class_ids_in_layer(layer).items() if i not in known}
             for class_id, name in sorted(found.items()):
-                self._classes.append(ClassInfo(class_id, name or f"class {class_id}",
-                                               default_color(len(self._classes))))
+                name = name.strip() or f"class {class_id}"
+                if any(_same_name(c.name, name) for c in self._classes):  # the engine needs distinct names
+                    name = f"{name} ({class_id})"
+                self._classes.append(ClassInfo(class_id, name, self._free_color()))
             self._classes.sort(key=lambda c: c.id)
             for signal in self._edit_signals(layer):
                 signal.connect(self._schedule_count)
@@ -517,6 +539,23 @@ def _swatch(color: tuple[int, int, int], size: int = 16) -> QIcon:
     icon = QIcon(pixmap)
     icon.addPixmap(pixmap, QIcon.Selected)  # the true colour, not Qt's tinted one, in a selected row
     return icon
+
+
+def _same_name(a: str, b: str) -> bool:
+    """Whether two class names are the same to the engine (which ignores case and surrounding spaces)."""
+    return a.strip().lower() == b.strip().lower()
+
+
+def duplicate_names(classes: Sequence[ClassInfo]) -> Optional[str]:
+    """What to fix when two classes share a name (the engine refuses it, ignoring case), else None."""
+    seen: dict[str, ClassInfo] = {}
+    for c in sorted(classes, key=lambda c: c.id):
+        key = c.name.strip().lower()
+        if key in seen:
+            return (f"classes {seen[key].id} and {c.id} are both named '{seen[key].name.strip()}'; "
+                    "give each class its own name")
+        seen[key] = c
+    return None
 
 
 def _same_layer(a: object, b: object) -> bool:

@@ -17,10 +17,10 @@ from ..plugin.label_layer import LabelLayerError, class_spectra_statistics
 from ..plugin.rendering import composite_rgb
 from ..plugin.tasks import CANCELLED_MESSAGE
 from .attention_dock import AttentionDock
-from .classes_panel import ClassesPanel
+from .classes_panel import ClassesPanel, duplicate_names
 from .prompts_panel import PromptsPanel
 from .run_dialog import RunDialog
-from .scene_panel import ScenePanel
+from .scene_panel import ScenePanel, scene_problem
 from .spectral_dock import SpectralProfileDock
 
 MESSAGE_SECONDS = 6  # how long dock messages stay in QGIS's message bar
@@ -112,7 +112,8 @@ class HyperSynthDock(QgsDockWidget):
             self.iface.messageBar().pushMessage("HyperSynth", text, level, MESSAGE_SECONDS)
 
     def _scene_changed(self, layer: Optional[QgsRasterLayer]) -> None:
-        self.classes_panel.set_scene_layer(layer)
+        readable = layer is not None and layer.isValid() and layer.providerType() == "gdal"
+        self.classes_panel.set_scene_layer(layer if readable else None)  # labels are counted on a file's pixels
         if self._spectral is not None:
             self._spectral.set_scene_layer(layer)
 
@@ -193,17 +194,30 @@ class HyperSynthDock(QgsDockWidget):
     def run_problems(self) -> list[str]:
         """What must be fixed before a run (empty when it can start)."""
         problems = []
-        if self.scene_layer() is None:
+        if self.running():
+            problems.append(f"{self._run_task.title} is still running; wait for it or cancel it")
+        scene = self.scene_layer()
+        scene_wrong = scene_problem(scene)
+        if scene is None:
             problems.append("choose a scene (tab 1)")
-        if self.label_layer() is None:
+        elif scene_wrong:
+            problems.append(f"{scene_wrong} (tab 1)")
+        labels = self.label_layer()
+        if labels is None:
             problems.append("choose or create a label layer (tab 2)")
         classes = self.current_classes()
+        clash = duplicate_names(classes)
+        if clash:
+            problems.append(f"{clash} (tab 2)")
         if len(classes) < 2:
             problems.append("define at least two classes (tab 2)")
-        elif self.label_layer() is not None and self.scene_layer() is not None:
+        elif labels is not None and scene is not None and not scene_wrong:
             counts = self.classes_panel.refresh_counts()
             unlabelled = [c.name for c in classes if counts.get(c.id, 0) == 0]
-            if len([c for c in classes if counts.get(c.id, 0) > 0]) < 2:
+            if not counts and labels.featureCount() > 0:
+                problems.append(f"the labels of '{labels.name()}' cover no pixel of the scene: they lie outside it "
+                                "(draw them on the scene, or check the label layer's CRS) (tab 2)")
+            elif len([c for c in classes if counts.get(c.id, 0) > 0]) < 2:
                 problems.append("label pixels of at least two classes (tab 2)")
             elif unlabelled:
                 problems.append(f"label some pixels of {', '.join(unlabelled)}, or delete "
@@ -230,7 +244,7 @@ class HyperSynthDock(QgsDockWidget):
             self.show_message("Before Augment & Classify: " + "; ".join(problems) + ".", Qgis.Warning)
             return None
         values = self.run_values(settings)
-        self.status.setText("Augment & Classify requested; follow it here or in QGIS's task manager.")
+        self.status.setText("Augment & Classify requested…")  # follow_run or run_refused says what became of it
         self.runRequested.emit(values)  # the plugin starts the task and calls follow_run with it
         return values
 
@@ -252,6 +266,14 @@ class HyperSynthDock(QgsDockWidget):
             self._run_ended()
         elif task.progress() > 0:
             self._run_progressed(task.progress())
+
+    def run_refused(self, message: str) -> None:
+        """The plugin did not start the requested run: say why under the button (the message bar has it too)."""
+        self.status.setText(f"Augment & Classify did not start: {message}")
+
+    def preview_unavailable(self, message: str) -> None:
+        """A prompt preview could not be made: say why where the preview would have been."""
+        self.prompts_panel.preview_title.setText(f"No preview: {message}")
 
     def running(self) -> bool:
         """Whether a run this dock started is still going."""
@@ -296,9 +318,17 @@ class HyperSynthDock(QgsDockWidget):
         if problems:
             self.show_message("Before Augment & Classify: " + "; ".join(problems) + ".", Qgis.Warning)
             return
-        dialog = RunDialog(self, self.run_defaults())
+        dialog = RunDialog(self, self.run_defaults(), inputs=self.run_inputs())
         if dialog.exec_() == RunDialog.Accepted:
             self.request_run(dialog.values())
+
+    def run_inputs(self) -> list[str]:
+        """The files the run reads (the scene's and the label layer's): no output may replace them."""
+        inputs = []
+        for layer in (self.scene_layer(), self.label_layer()):
+            if layer is not None and layer.providerType() in ("gdal", "ogr"):
+                inputs.append(layer.source().split("|")[0])
+        return inputs
 
     def cleanup(self) -> None:
         """Remove the docks this dock added and release the canvas tools (call from the plugin's unload)."""

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from qgis.gui import QgsFileWidget
 from qgis.PyQt.QtWidgets import (
@@ -22,6 +21,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.methods import MethodSettings
+from ..core.outputs import write_problem
 from ..core.pipeline import ALL_OUTPUTS
 from ..plugin.settings import DEVICES, PRESETS
 
@@ -59,18 +59,9 @@ def folder_problem(folder: str) -> Optional[str]:
     path = Path(folder).expanduser()
     if path.exists() and not path.is_dir():
         return f"{path} is a file, not a folder."
-    existing = path
-    while not existing.exists():
-        if existing.parent == existing:
-            return f"{path} cannot be created."
-        existing = existing.parent
-    if not existing.is_dir():
-        return f"{path} cannot be created: {existing} is a file."
-    try:  # the only reliable test (ACLs, read-only mounts, root): actually write a file there
-        with tempfile.NamedTemporaryFile(dir=str(existing), prefix=".hypersynth-write-test-"):
-            pass
-    except OSError as error:
-        return f"{existing} is not writable ({error.strerror or error})."
+    problem = write_problem(path)  # a probe file: the only reliable test (ACLs, read-only mounts, root)
+    if problem:
+        return f"{path} cannot take the outputs: {problem}."
     return None
 
 
@@ -80,15 +71,37 @@ def existing_outputs(folder: str) -> list[str]:
     return [name for name in ALL_OUTPUTS if (path / name).exists()] if path.is_dir() else []
 
 
+def inputs_in_the_way(folder: str, inputs: Sequence[str]) -> list[str]:
+    """Problems for each input file that sits where a run into ``folder`` writes an output (the engine refuses it:
+    the output would replace the analyst's file)."""
+    if not folder.strip():
+        return []
+    out = Path(folder).expanduser().resolve()
+    found = []
+    for given in inputs:
+        path = Path(given).expanduser().resolve()
+        for name in ALL_OUTPUTS:
+            target = out / name
+            if path == target or target in path.parents:
+                found.append(f"Your input {given} is where the run writes its {name}: choose another output folder, "
+                             "or move the input out of it.")
+                break
+    return found
+
+
 class RunDialog(QDialog):
     """Asks for the Augment & Classify settings; :meth:`values` returns them once accepted.
 
     Args:
         defaults: initial values (keys as in :meth:`values`, e.g. from the plugin settings).
+        inputs: the files the run reads (scene, labels): an output folder where an output would replace one is
+            refused.
     """
 
-    def __init__(self, parent: Optional[QWidget] = None, defaults: Optional[dict[str, Any]] = None) -> None:
+    def __init__(self, parent: Optional[QWidget] = None, defaults: Optional[dict[str, Any]] = None,
+                 inputs: Sequence[str] = ()) -> None:
         super().__init__(parent)
+        self._inputs = list(inputs)
         self.setWindowTitle("Augment & Classify")
         self.setMinimumWidth(460)
         defaults = defaults or {}
@@ -229,6 +242,8 @@ class RunDialog(QDialog):
         folder = folder_problem(self.output_folder.filePath())
         if folder:
             found.append(folder)
+        else:
+            found.extend(inputs_in_the_way(self.output_folder.filePath(), self._inputs))
         size = self.patch_size.value()
         if size and size < 3:
             found.append(f"A patch size of {size} px is too small; use 3 px or more (or leave it to the scene).")

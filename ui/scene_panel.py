@@ -20,9 +20,32 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from ..core.io.read import MIN_BANDS
 from ..plugin.rendering import COMPOSITE_TITLES, COMPOSITES, CompositeChoice, apply_composite, read_band_wavelengths
 
+PROVIDER_KINDS = {"wms": "web map (WMS/WMTS/XYZ)", "wcs": "web coverage (WCS)", "virtualraster": "virtual raster",
+                  "arcgismapserver": "ArcGIS map service", "postgresraster": "PostGIS raster"}
 RASTER_FILTER = "Rasters (*.tif *.tiff *.img *.hdr *.bsq *.bil *.bip *.dat *.vrt *.nc *.h5 *.he5);;All files (*)"
+
+
+def scene_problem(layer: Optional[QgsRasterLayer]) -> Optional[str]:
+    """Why ``layer`` cannot be the scene to classify (None when it can, or when there is no layer).
+
+    The engine reads the scene's bands from a raster file, and a hyperspectral scene has at least ``MIN_BANDS``.
+    """
+    if layer is None:
+        return None
+    if not layer.isValid():
+        return f"the layer '{layer.name()}' cannot be read (is its file gone?); choose another scene"
+    if layer.providerType() != "gdal":
+        kind = PROVIDER_KINDS.get(layer.providerType(), f"'{layer.providerType()}'")
+        return (f"'{layer.name()}' is a {kind} layer, not a raster file: HyperSynth reads the scene's bands from a "
+                "file; choose or open a GeoTIFF, ENVI or other GDAL raster")
+    if layer.bandCount() < MIN_BANDS:
+        count = layer.bandCount()
+        return (f"'{layer.name()}' has {count} band{'s' if count != 1 else ''}; HyperSynth needs a hyperspectral "
+                f"scene of at least {MIN_BANDS} bands, not an RGB or multispectral image")
+    return None
 
 
 class ScenePanel(QWidget):
@@ -111,15 +134,17 @@ class ScenePanel(QWidget):
     def _layer_changed(self, layer) -> None:
         layer = layer if isinstance(layer, QgsRasterLayer) else None
         self.note.setText("")
-        for button in self.composite_buttons.values():
-            button.setEnabled(layer is not None and layer.bandCount() >= 3)
+        for button in self.composite_buttons.values():  # composites pick bands by the file's wavelengths
+            button.setEnabled(layer is not None and layer.providerType() == "gdal" and layer.bandCount() >= 3)
         if layer is None:
             self._wavelengths = None
             for value in self.fact_labels.values():
                 value.setText("–")
             self.sceneChanged.emit(None)
             return
-        self._wavelengths = read_band_wavelengths(layer.source())
+        problem = scene_problem(layer)
+        from_file = layer.isValid() and layer.providerType() == "gdal"  # GDAL would not open a web layer's URL
+        self._wavelengths = read_band_wavelengths(layer.source()) if from_file else None
         wl = self._wavelengths
         self.fact_labels["bands"].setText(str(layer.bandCount()))
         self.fact_labels["wavelengths"].setText(
@@ -129,8 +154,8 @@ class ScenePanel(QWidget):
             f"{_units(layer)}")
         crs = layer.crs()
         self.fact_labels["crs"].setText(crs.userFriendlyIdentifier() if crs.isValid() else "none (a pixel grid)")
-        if layer.bandCount() < 3:
-            self.note.setText("This raster has fewer than 3 bands; it is not a hyperspectral scene.")
+        if problem:
+            self.note.setText(problem[0].upper() + problem[1:] + ".")
         self.sceneChanged.emit(layer)
 
     def apply_composite(self, composite: str) -> Optional[CompositeChoice]:

@@ -236,3 +236,122 @@ def test_a_run_the_dock_requests_is_followed_in_the_dock(qgis_iface, qgis_proces
         assert "Random forest scene: finished" in status and (tmp_path / "run" / "report.html").as_uri() in status
     finally:
         plugin.unload()
+
+
+def _requests(small_scene, qgis_new_project) -> dict:
+    """The dock's request for the small scene with memory point labels (copied to a scratch file per run)."""
+    data, labels, scene_path, _ = small_scene
+    scene = QgsRasterLayer(scene_path, "scene")
+    points = _memory_points(data, labels)
+    qgis_new_project.addMapLayers([scene, points])
+    return {"scene_layer_id": scene.id(), "label_layer_id": points.id(), "classes": data.classes, "method": "rf"}
+
+
+def test_an_output_folder_the_run_cannot_use_is_refused_before_anything_is_written(
+        qgis_iface, qgis_processing, qgis_new_project, small_scene, tmp_path):
+    """A file, a folder under a file, an earlier run's outputs, the scene where an output goes: a message on the
+    bar and under the dock's button (no traceback), no task, and the analyst's files as they were."""
+    from hypersynth import classFactory
+
+    plugin = classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        base = _requests(small_scene, qgis_new_project)
+        a_file = tmp_path / "notes.txt"
+        a_file.write_text("mine")
+        earlier = tmp_path / "earlier"
+        earlier.mkdir()
+        (earlier / "classification.tif").write_bytes(b"an earlier map")
+        (earlier / "report.html").write_text("an earlier report")
+        _, _, scene_path, _ = small_scene
+        scene_folder = tmp_path / "project"
+        cases = [
+            (a_file, f"{a_file} is a file, not a folder; choose another output folder"),
+            (a_file / "run", f"{a_file / 'run'} cannot take the outputs: {a_file} is a file, so no folder can be made "
+                             "there; choose another output folder"),
+            (earlier, f"{earlier} already holds classification.tif, report.html from an earlier run; choose another "
+                      "output folder, or allow replacing them (Augment & Classify asks)")]
+        for out, message in cases:
+            plugin.dock.runRequested.emit({**base, "output_folder": str(out)})  # as the dock's request_run does
+            assert plugin.tasks.running == [] and not plugin.dock.running()
+            assert qgis_iface.messageBar().get_messages(Qgis.Warning)[-1] == f"HyperSynth:{message}"
+            assert plugin.dock.status.text() == f"Augment & Classify did not start: {message}"
+        assert a_file.read_text() == "mine"
+        assert sorted(p.name for p in earlier.iterdir()) == ["classification.tif", "report.html"]  # no scratch file
+        assert (earlier / "classification.tif").read_bytes() == b"an earlier map"
+        scene_copy = scene_folder / "model_bundle" / "scene.tif"  # the scene inside what a run replaces
+        scene_copy.parent.mkdir(parents=True)
+        scene_copy.write_bytes(Path(scene_path).read_bytes())
+        moved = QgsRasterLayer(str(scene_copy), "scene copy")
+        qgis_new_project.addMapLayer(moved)
+        assert plugin.run_from_dock({**base, "scene_layer_id": moved.id(), "output_folder": str(scene_folder),
+                                     "overwrite": True}) is None
+        assert plugin.dock.status.text() == (f"Augment & Classify did not start: your input {scene_copy} is where the "
+                                             "run writes its model_bundle: choose another output folder, or move the "
+                                             "input out of it")
+        assert scene_copy.read_bytes() == Path(scene_path).read_bytes()
+    finally:
+        plugin.unload()
+
+
+def test_a_label_layer_removed_before_the_run_is_a_message(hypersynth_plugin, qgis_iface, qgis_new_project,
+                                                           small_scene, tmp_path):
+    base = _requests(small_scene, qgis_new_project)
+    qgis_new_project.removeMapLayer(base["label_layer_id"])
+    assert hypersynth_plugin.run_from_dock({**base, "output_folder": str(tmp_path / "run")}) is None
+    assert qgis_iface.messageBar().get_messages(Qgis.Warning)[-1] == (
+        "HyperSynth:the label layer is no longer in the project; choose or create one in the dock (tab 2)")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_second_run_requested_while_the_dock_follows_one_is_refused(qgis_iface, qgis_processing, qgis_new_project,
+                                                                      small_scene, tmp_path, monkeypatch):
+    import time
+
+    import hypersynth.core.pipeline as pipeline
+    from hypersynth import classFactory
+
+    def slow(*args, reporter=None, **kwargs):  # a run that takes a while and can be cancelled
+        for _ in range(400):
+            reporter.progress(0.1, "training")
+            reporter.check()
+            time.sleep(0.01)
+        raise RuntimeError("the slow stand-in run ended")
+
+    monkeypatch.setattr(pipeline, "classify_scene", slow)
+    plugin = classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        request = {**_requests(small_scene, qgis_new_project), "output_folder": str(tmp_path / "run")}
+        plugin.dock.runRequested.emit(request)
+        assert len(plugin.tasks.running) == 1 and plugin.dock.running()
+        first = plugin.tasks.running[0]
+        plugin.dock.runRequested.emit({**request, "output_folder": str(tmp_path / "second")})
+        assert plugin.tasks.running == [first]
+        assert plugin.dock.status.text() == ("Augment & Classify did not start: a run of the dock is still going; "
+                                             "wait for it or cancel it")
+        plugin.dock.run_button.click()  # its Cancel
+        assert wait_until(lambda: not plugin.tasks.running, timeout=30)
+        assert "cancelled; nothing was written" in plugin.dock.status.text()
+        assert not (tmp_path / "second").exists()
+    finally:
+        plugin.unload()
+
+
+def test_a_preview_without_a_model_says_so_in_the_prompts_tab(qgis_iface, qgis_processing, tmp_path):
+    from hypersynth import classFactory
+
+    plugin = classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        plugin.dock.classes_panel.add_class("lake")
+        plugin.dock.prompts_panel.request_preview()  # the Preview button
+        assert plugin.dock.prompts_panel.preview_title.text() == (
+            "No preview: a prompt preview needs a trained synthesis model: run Augment & Classify once, its model is "
+            "then reused for previews")
+        plugin.last_bundle = str(tmp_path / "deleted" / "model_bundle")  # the last run's folder was removed
+        assert plugin.preview_prompt(1, "lake") is None and plugin.tasks.running == []
+        assert "the synthesis model of the last run" in plugin.dock.prompts_panel.preview_title.text()
+        assert "is gone; run Augment & Classify again" in qgis_iface.messageBar().get_messages(Qgis.Warning)[-1]
+    finally:
+        plugin.unload()

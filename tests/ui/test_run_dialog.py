@@ -75,13 +75,14 @@ def test_refuses_an_unwritable_folder(keep, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     assert "is a file" in folder_problem(str(blocker))
-    assert "cannot be created" in folder_problem(str(blocker / "out"))
+    assert f"cannot take the outputs: {blocker} is a file, so no folder can be made there" in folder_problem(
+        str(blocker / "out"))
     assert folder_problem("") == "Choose an output folder."
     assert folder_problem(str(tmp_path / "new" / "deeper")) is None  # creatable is fine
     dialog = keep(RunDialog(defaults={"output_folder": str(blocker / "out")}))
     dialog.accept()
     assert dialog.result() != RunDialog.Accepted
-    assert "cannot be created" in dialog.problem.text()
+    assert "is a file, so no folder can be made there" in dialog.problem.text()
     assert folder_problem("/proc/hypersynth-out") is not None  # /proc takes no new files, not even from root
 
 
