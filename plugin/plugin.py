@@ -139,6 +139,13 @@ def _problem_text(exc: BaseException) -> str:
     return str(exc).strip("'\"") or type(exc).__name__
 
 
+def _scene_in_project(scene_path: str) -> bool:
+    """Whether a layer of the current project reads ``scene_path`` (main thread): a run's results belong there."""
+    target = os.path.realpath(scene_path)
+    return any(os.path.realpath(layer.source().split("|")[0]) == target
+               for layer in QgsProject.instance().mapLayers().values())
+
+
 def check_output_folder(out_dir: str, inputs: list[str], overwrite: bool, reused: Optional[str] = None) -> None:
     """Refuse, before anything is written, an output folder the run cannot use (main thread).
 
@@ -404,10 +411,17 @@ class HyperSynthPlugin:
                 self.last_bundle = str(outputs.bundle)
             elif request.bundle_path:
                 self.last_bundle = request.bundle_path
+            report = Path(outputs.report).with_suffix(".html")
+            if not _scene_in_project(request.scene_path):  # the project was closed or changed during the run
+                task.layers_added = False  # the dock's status line says so
+                self.iface.messageBar().pushMessage(
+                    "HyperSynth", f'{request.title} finished after its scene left the project, so nothing was '
+                    f'added: the map is {outputs.class_map}; <a href="{report.as_uri()}">open the report</a>',
+                    Qgis.Warning, 0)
+                return
             add_result_layers(outputs.class_map, outputs.confidence, outputs.classes, title=request.title)
             self._show_synthetic_spectra(outputs.synthetic_summary, outputs.classes)
             self._show_run_attention(outputs.attention, request.title)
-            report = Path(outputs.report).with_suffix(".html")
             self.iface.messageBar().pushMessage(
                 "HyperSynth", f'{request.title} finished: <a href="{report.as_uri()}">open the report</a>',
                 Qgis.Success, 0)

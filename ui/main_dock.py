@@ -293,7 +293,10 @@ class HyperSynthDock(QgsDockWidget):
         report = getattr(task.result, "report", None)
         if task.error is None and task.result is not None:
             link = f'; <a href="{Path(report).with_suffix(".html").as_uri()}">open the report</a>' if report else ""
-            self.status.setText(f"{html.escape(task.title)}: finished, its layers are in the project{link}.")
+            where = ("its layers are in the project" if getattr(task, "layers_added", True) else
+                     f"its scene left the project, so nothing was added (the map is in "
+                     f"{html.escape(str(Path(report).parent)) if report else 'its output folder'})")
+            self.status.setText(f"{html.escape(task.title)}: finished, {where}{link}.")
         elif task.error in (None, CANCELLED_MESSAGE):
             self.status.setText(f"{task.title}: cancelled; nothing was written.")
         else:

@@ -238,6 +238,29 @@ def test_a_run_the_dock_requests_is_followed_in_the_dock(qgis_iface, qgis_proces
         plugin.unload()
 
 
+def test_a_run_whose_scene_left_the_project_adds_nothing_and_says_where_its_map_is(
+        qgis_iface, qgis_processing, qgis_new_project, small_scene, tmp_path):
+    """The analyst closes the project (or removes the scene) while a run goes: its layers must not land in
+    whatever project is open when it ends."""
+    from hypersynth import classFactory
+
+    plugin = classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        values = _requests(small_scene, qgis_new_project)
+        plugin.dock.runRequested.emit({**values, "output_folder": str(tmp_path / "run")})
+        assert plugin.tasks.running
+        qgis_new_project.removeAllMapLayers()  # as closing the project does
+        assert wait_until(lambda: not plugin.tasks.running and not plugin.dock.running(), timeout=120)
+        assert qgis_new_project.mapLayers() == {}
+        said = qgis_iface.messageBar().get_messages(Qgis.Warning)[-1]
+        assert "finished after its scene left the project, so nothing was added" in said
+        assert str(tmp_path / "run" / "classification.tif") in said
+        assert "its scene left the project, so nothing was added" in plugin.dock.status.text()
+    finally:
+        plugin.unload()
+
+
 def _requests(small_scene, qgis_new_project) -> dict:
     """The dock's request for the small scene with memory point labels (copied to a scratch file per run)."""
     data, labels, scene_path, _ = small_scene
