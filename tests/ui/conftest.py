@@ -22,6 +22,15 @@ BAD_BAND = 13  # 1-based band flagged bbl=0 (a water-absorption band)
 NODATA_PIXEL = (4, 5)  # (row, col) that is nodata in band 3
 
 
+def map_box(col: int, row: int, size: int) -> list:
+    """The map corners (QgsPointXY) of a ``size`` × ``size`` pixel square whose upper-left pixel is (col, row)."""
+    from qgis.core import QgsPointXY
+
+    x0, y0 = ORIGIN[0] + col * PIXEL, ORIGIN[1] - row * PIXEL
+    return [QgsPointXY(x0, y0), QgsPointXY(x0 + size * PIXEL, y0), QgsPointXY(x0 + size * PIXEL, y0 - size * PIXEL),
+            QgsPointXY(x0, y0 - size * PIXEL)]
+
+
 def raw_value(band: int, row: int, col: int) -> int:
     """The stored int16 value of the test scene at a 0-based band, row, col."""
     return 1000 + 200 * band + 10 * row + col

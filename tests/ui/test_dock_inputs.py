@@ -7,19 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from osgeo import gdal, osr
-from qgis.core import QgsPointXY, QgsRasterLayer
+from qgis.core import QgsRasterLayer
 
 from hypersynth.core.scene import ClassInfo
 from hypersynth.ui.main_dock import HyperSynthDock
 from hypersynth.ui.run_dialog import RunDialog
 
-from .conftest import COLS, ORIGIN, PIXEL, ROWS
-
-
-def _box(col: int, row: int, size: int) -> list[QgsPointXY]:
-    x0, y0 = ORIGIN[0] + col * PIXEL, ORIGIN[1] - row * PIXEL
-    return [QgsPointXY(x0, y0), QgsPointXY(x0 + size * PIXEL, y0), QgsPointXY(x0 + size * PIXEL, y0 - size * PIXEL),
-            QgsPointXY(x0, y0 - size * PIXEL)]
+from .conftest import COLS, ORIGIN, PIXEL, ROWS, map_box
 
 
 def _labelled_dock(keep, qgis_iface, scene_layer, label_layer, classes) -> HyperSynthDock:
@@ -30,7 +24,7 @@ def _labelled_dock(keep, qgis_iface, scene_layer, label_layer, classes) -> Hyper
     dock.set_label_layer(label_layer)
     for class_id, (col, row) in [(1, (1, 1)), (2, (10, 10))]:
         dock.classes_panel.select_class(class_id)
-        dock.classes_panel.polygon.add_polygon(_box(col, row, 3))
+        dock.classes_panel.polygon.add_polygon(map_box(col, row, 3))
     dock.classes_panel.delete_class(3)
     assert dock.run_problems() == []
     return dock
@@ -86,7 +80,7 @@ def test_labels_outside_the_scene_are_named_as_such(keep, qgis_iface, canvas, sc
     dock.set_label_layer(label_layer)
     for class_id, (col, row) in [(1, (100, 100)), (2, (-50, 10))]:  # far off the 24 × 20 px scene
         dock.classes_panel.select_class(class_id)
-        dock.classes_panel.polygon.add_polygon(_box(col, row, 3))
+        dock.classes_panel.polygon.add_polygon(map_box(col, row, 3))
     labels_before = _features(label_layer)
     problems = dock.run_problems()
     assert problems == [f"the labels of '{label_layer.name()}' cover no pixel of the scene: they lie outside it "
@@ -109,7 +103,7 @@ def test_two_classes_of_one_name_are_refused_as_the_engine_would(keep, qgis_ifac
         dock.set_classes([ClassInfo(1, "water"), ClassInfo(2, "Water ")])
     assert [c.name for c in dock.current_classes()] == ["corn", "water", "bare_soil"]
     # A label layer whose labels name a class the table has under another id: both stay, told apart by id.
-    add_label_polygon(label_layer, QgsGeometry.fromPolygonXY([_box(1, 1, 3) + [_box(1, 1, 3)[0]]]), 7, "water")
+    add_label_polygon(label_layer, QgsGeometry.fromPolygonXY([map_box(1, 1, 3) + [map_box(1, 1, 3)[0]]]), 7, "water")
     labels_before = _features(label_layer)
     dock.set_label_layer(label_layer)
     assert [(c.id, c.name) for c in dock.current_classes()] == [(1, "corn"), (2, "water"), (3, "bare_soil"),

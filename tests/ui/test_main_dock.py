@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from qgis.core import QgsPointXY
 
 from hypersynth.ui.main_dock import HyperSynthDock
 
 from ..plugin.conftest import wait_until
-from .conftest import BANDS, ORIGIN, PIXEL, WAVELENGTHS
-
-
-def _box(col: int, row: int, size: int) -> list[QgsPointXY]:
-    x0, y0 = ORIGIN[0] + col * PIXEL, ORIGIN[1] - row * PIXEL
-    return [QgsPointXY(x0, y0), QgsPointXY(x0 + size * PIXEL, y0), QgsPointXY(x0 + size * PIXEL, y0 - size * PIXEL),
-            QgsPointXY(x0, y0 - size * PIXEL)]
+from .conftest import BANDS, WAVELENGTHS, map_box
 
 
 def _dock(keep, qgis_iface, scene_layer, label_layer, classes) -> HyperSynthDock:
@@ -38,7 +31,7 @@ def test_dock_assembles_the_panels(keep, qgis_iface, canvas, scene_layer, label_
     dock.classes_panel.polygon_button.setChecked(False)
     for class_id, (col, row, size) in [(1, (1, 1, 4)), (2, (12, 3, 5)), (3, (4, 12, 3))]:
         dock.classes_panel.select_class(class_id)
-        dock.classes_panel.polygon.add_polygon(_box(col, row, size))
+        dock.classes_panel.polygon.add_polygon(map_box(col, row, size))
     assert dock.classes_panel.refresh_counts() == {1: 16, 2: 25, 3: 9}
     for index, name in enumerate(["main_dock_scene", "main_dock_classes", "main_dock_prompts"]):
         dock.tabs.setCurrentIndex(index)
@@ -56,9 +49,9 @@ def test_run_is_refused_until_two_classes_are_labelled(keep, qgis_iface, canvas,
     assert "label pixels of at least two classes" in dock.status.text() and emitted == []
     tools = dock.classes_panel
     tools.select_class(1)
-    tools.polygon.add_polygon(_box(0, 0, 2))
+    tools.polygon.add_polygon(map_box(0, 0, 2))
     tools.select_class(2)
-    tools.polygon.add_polygon(_box(4, 4, 2))
+    tools.polygon.add_polygon(map_box(4, 4, 2))
     assert "bare_soil" in "; ".join(dock.run_problems())
     dock.classes_panel.delete_class(3)
     values = dock.request_run({"preset": "tiny", "output_folder": str(tmp_path), "seed": 3})
@@ -72,7 +65,7 @@ def test_class_spectra_and_preview_reach_their_docks(keep, qgis_iface, canvas, s
                                                      screenshot):
     dock = _dock(keep, qgis_iface, scene_layer, label_layer, classes)
     dock.classes_panel.select_class(1)
-    dock.classes_panel.polygon.add_polygon(_box(0, 0, 3))
+    dock.classes_panel.polygon.add_polygon(map_box(0, 0, 3))
     stats = dock.show_labelled_class_spectra()
     assert list(stats) == [1]
     spectral = dock.spectral_dock()

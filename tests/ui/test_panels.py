@@ -14,7 +14,7 @@ from hypersynth.ui.classes_panel import ClassesPanel
 from hypersynth.ui.prompts_panel import PromptsPanel, fill_template
 from hypersynth.ui.scene_panel import ScenePanel
 
-from .conftest import BANDS, COLS, ORIGIN, PIXEL, ROWS, WAVELENGTHS, write_scene
+from .conftest import BANDS, COLS, ORIGIN, ROWS, WAVELENGTHS, map_box, write_scene
 
 
 def test_scene_panel_shows_facts_and_composites(keep, scene_layer, screenshot):
@@ -52,12 +52,6 @@ def test_scene_panel_opens_files_and_explains_missing_wavelengths(keep, tmp_path
         panel.open_file(str(tmp_path / "broken.tif"))
 
 
-def _box(col: int, row: int, size: int) -> list[QgsPointXY]:
-    x0, y0 = ORIGIN[0] + col * PIXEL, ORIGIN[1] - row * PIXEL
-    return [QgsPointXY(x0, y0), QgsPointXY(x0 + size * PIXEL, y0), QgsPointXY(x0 + size * PIXEL, y0 - size * PIXEL),
-            QgsPointXY(x0, y0 - size * PIXEL)]
-
-
 def test_classes_panel_add_rename_merge_delete(keep, canvas, scene_layer, label_layer, classes, screenshot):
     panel = keep(ClassesPanel(canvas), 460, 360)
     panel.set_classes(classes)
@@ -65,9 +59,9 @@ def test_classes_panel_add_rename_merge_delete(keep, canvas, scene_layer, label_
     panel.set_label_layer(label_layer)
     assert panel.label_layer() is label_layer
     panel.select_class(1)
-    panel.polygon.add_polygon(_box(0, 0, 2))  # 4 pixels of corn
+    panel.polygon.add_polygon(map_box(0, 0, 2))  # 4 pixels of corn
     panel.select_class(2)
-    panel.polygon.add_polygon(_box(5, 5, 3))  # 9 pixels of water
+    panel.polygon.add_polygon(map_box(5, 5, 3))  # 9 pixels of water
     panel.brush.set_radius(4.0)
     panel.brush.add_stroke([QgsPointXY(ORIGIN[0] + 155, ORIGIN[1] - 155)])  # water again: one pixel centre
     assert panel.refresh_counts() == {1: 4, 2: 9 + 1}
@@ -102,7 +96,7 @@ def test_classes_panel_adopts_classes_found_in_the_label_layer(keep, label_layer
     from hypersynth.plugin.label_layer import add_label_polygon
     from qgis.core import QgsGeometry
 
-    add_label_polygon(label_layer, QgsGeometry.fromPolygonXY([_box(0, 0, 1)]), 7, "gravel")
+    add_label_polygon(label_layer, QgsGeometry.fromPolygonXY([map_box(0, 0, 1)]), 7, "gravel")
     panel = keep(ClassesPanel())
     panel.set_classes(classes[:1])
     panel.set_label_layer(label_layer)
