@@ -456,12 +456,12 @@ def _with_overwrite_option(exc: FileExistsError) -> str:
 def _check_demo_out(out: Path, overwrite: bool) -> None:
     """Refuse an out folder holding an earlier demo (its scene files or results) unless ``overwrite``, before the
     demo writes its scene there."""
-    from .pipeline import CLASS_MAP, CLASSIFIER_BUNDLE, CONFIDENCE, REPORT
+    from .outputs import earlier_outputs
+    from .pipeline import ALL_OUTPUTS
 
     if overwrite or not out.is_dir():
         return
-    held = [name for name in (CLASS_MAP, CONFIDENCE, REPORT, CLASSIFIER_BUNDLE) if (out / name).exists()]
-    held += [f"scene/{p.name}" for p in sorted((out / "scene").glob("demo_*"))]
+    held = earlier_outputs(out, ALL_OUTPUTS) + [f"scene/{p.name}" for p in sorted((out / "scene").glob("demo_*"))]
     if held:
         more = f" and {len(held) - 4} more" if len(held) > 4 else ""
         raise FileExistsError(f"{out} already holds an earlier demo ({', '.join(held[:4])}{more}); pass "

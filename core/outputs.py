@@ -46,15 +46,33 @@ def write_problem(path: str | os.PathLike) -> Optional[str]:
     return None
 
 
-def prepare_output_folder(out: Path, names: Iterable[str], all_names: Iterable[str],
-                          inputs: Iterable[Optional[str | os.PathLike]], overwrite: bool,
-                          kept: Iterable[str] = ()) -> bool:
+def inputs_in_the_way(out: Path, all_names: Iterable[str], inputs: Iterable[Optional[str | os.PathLike]],
+                      kept: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """``(input as given, output name)`` for each input that a run's output written into ``out`` would replace;
+    ``kept``: outputs an input may be (a reused model bundle the run saves again unchanged)."""
+    folder, kept = _resolved(out), set(kept)
+    found = []
+    for given in (p for p in inputs if p):
+        path = _resolved(given)
+        name = next((n for n in sorted(set(all_names) - kept) if _holds(folder / n, path)), None)
+        if name is not None:
+            found.append((str(given), name))
+    return found
+
+
+def earlier_outputs(out: Path, all_names: Iterable[str], kept: Iterable[str] = ()) -> list[str]:
+    """The names of an earlier run's outputs in ``out``, sorted (none when it is not a folder)."""
+    kept = set(kept)
+    return sorted(n for n in set(all_names) - kept if (out / n).exists()) if out.is_dir() else []
+
+
+def prepare_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[Optional[str | os.PathLike]],
+                          overwrite: bool, kept: Iterable[str] = ()) -> bool:
     """Check ``out`` before anything is read or trained; create it. Returns whether it was created (so a run
     that fails can remove the empty folder it made).
 
     Args:
         out: the output folder.
-        names: what this run writes there.
         all_names: every name any HyperSynth run writes: one there from an earlier run is refused unless
             ``overwrite`` (the run then removes it, so the folder never mixes two runs).
         inputs: the run's input files and folders: refused when an output would replace them.
@@ -63,15 +81,10 @@ def prepare_output_folder(out: Path, names: Iterable[str], all_names: Iterable[s
     """
     if out.exists() and not out.is_dir():
         raise OutputFolderError(f"the output folder {out} is a file; give a folder (it is created when missing)")
-    folder = _resolved(out)
-    for given in (p for p in inputs if p):
-        path = _resolved(given)
-        for name in set(names) | set(all_names):
-            if name not in kept and _holds(folder / name, path):
-                raise OutputFolderError(
-                    f"your input {given} is where the run writes its {name}: choose another output folder "
-                    f"than {out}, or move the input out of it")
-    clash = sorted(n for n in set(all_names) if (out / n).exists() and n not in kept)
+    for given, name in inputs_in_the_way(out, all_names, inputs, kept)[:1]:
+        raise OutputFolderError(f"your input {given} is where the run writes its {name}: choose another output "
+                                f"folder than {out}, or move the input out of it")
+    clash = earlier_outputs(out, all_names, kept)
     if clash and not overwrite:
         raise OutputExistsError(f"{out} already holds {', '.join(clash)} from an earlier run; choose another output "
                                 "folder, or allow overwriting (the earlier run's outputs there are then replaced)")

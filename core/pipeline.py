@@ -84,7 +84,7 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
     out = Path(out_dir)
     inputs = [scene_path, labels_path, classes_path, validation_path, bundle_path]
     reused = bundle_path is not None and Path(bundle_path).resolve() == (out / BUNDLE).resolve()
-    created = prepare_output_folder(out, _outputs_for(method), ALL_OUTPUTS, inputs, overwrite,
+    created = prepare_output_folder(out, ALL_OUTPUTS, inputs, overwrite,
                                     kept=[BUNDLE] if reused else [])  # a reused model is saved again unchanged
     try:
         return _classify_scene(out, scene_path, labels_path, inputs, method=method, classes_path=classes_path,
@@ -329,7 +329,7 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
     """Classify a scene with a saved classifier bundle (e.g. a scene the model has never seen)."""
     out = Path(out_dir)
     inputs = [model_path, scene_path, validation_path]
-    created = prepare_output_folder(out, MODEL_RUN_OUTPUTS, ALL_OUTPUTS, inputs, overwrite)
+    created = prepare_output_folder(out, ALL_OUTPUTS, inputs, overwrite)
     try:
         return _classify_with_model(out, model_path, scene_path, inputs, validation_path=validation_path,
                                     class_field=class_field, device=device, reporter=reporter)

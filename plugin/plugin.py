@@ -156,7 +156,9 @@ def check_output_folder(out_dir: str, inputs: list[str], overwrite: bool, reused
     Raises:
         ValueError: with what to change.
     """
-    from ..ui.run_dialog import existing_outputs, folder_problem, inputs_in_the_way
+    from ..core.outputs import earlier_outputs
+    from ..core.pipeline import ALL_OUTPUTS, BUNDLE
+    from ..ui.run_dialog import folder_problem, inputs_in_the_way
 
     problem = folder_problem(out_dir)
     if problem:
@@ -164,8 +166,9 @@ def check_output_folder(out_dir: str, inputs: list[str], overwrite: bool, reused
     in_the_way = inputs_in_the_way(out_dir, [p for p in inputs if p])
     if in_the_way:
         raise ValueError(in_the_way[0][0].lower() + in_the_way[0][1:].rstrip("."))
-    kept = Path(reused).expanduser().resolve() if reused else None
-    earlier = [n for n in existing_outputs(out_dir) if (Path(out_dir).expanduser() / n).resolve() != kept]
+    folder = Path(out_dir).expanduser()
+    reuses_bundle = bool(reused) and Path(reused).expanduser().resolve() == (folder / BUNDLE).resolve()
+    earlier = earlier_outputs(folder, ALL_OUTPUTS, kept=[BUNDLE] if reuses_bundle else [])
     if earlier and not overwrite:
         raise ValueError(f"{out_dir} already holds {', '.join(earlier)} from an earlier run; choose another output "
                          "folder, or allow replacing them (Augment & Classify asks)")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from typing import Any, Callable, Optional
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional
 
 from qgis.core import Qgis, QgsApplication, QgsMessageLog, QgsTask
 from qgis.PyQt.QtCore import QObject, pyqtSignal
@@ -40,16 +41,33 @@ class TaskReporter(Reporter):
 
 
 class _ThreadWarnings(logging.Handler):
-    """Keeps the engine's warnings ("hypersynth" logger) emitted by one thread: a task's own, not another's."""
+    """Hands the engine's warnings ("hypersynth" logger) logged by one thread to ``sink``: a job's own, not those
+    of another job running at the same time."""
 
-    def __init__(self) -> None:
+    def __init__(self, sink: Callable[[str], None]) -> None:
         super().__init__(logging.WARNING)
+        self.sink = sink
         self.thread = threading.get_ident()
-        self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self.thread:
-            self.messages.append(record.getMessage())
+        if record.thread != self.thread:
+            return
+        try:
+            self.sink(record.getMessage())
+        except Exception:  # noqa: BLE001 (a log line must never break the run)
+            self.handleError(record)
+
+
+@contextmanager
+def engine_warnings_to(sink: Callable[[str], None]) -> Iterator[None]:
+    """While the block runs, each warning the engine logs in this thread is handed to ``sink``."""
+    logger = logging.getLogger("hypersynth")
+    handler = _ThreadWarnings(sink)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 class EngineTask(QgsTask):
@@ -78,11 +96,10 @@ class EngineTask(QgsTask):
         self.on_end: Optional[Callable[["EngineTask"], None]] = None  # set by TaskRunner; after finished()
 
     def run(self) -> bool:  # worker thread
-        heard = _ThreadWarnings()
-        engine_log = logging.getLogger("hypersynth")
-        engine_log.addHandler(heard)
+        heard: list[str] = []
         try:
-            self.result = self.job(self.reporter)
+            with engine_warnings_to(heard.append):
+                self.result = self.job(self.reporter)
         except Cancelled:
             self.error = CANCELLED_MESSAGE
             return False
@@ -91,8 +108,7 @@ class EngineTask(QgsTask):
             self.error_details = traceback.format_exc()
             return False
         finally:
-            engine_log.removeHandler(heard)
-            self.warnings = heard.messages
+            self.warnings = heard
         if self.isCanceled():
             self.error = CANCELLED_MESSAGE
             return False

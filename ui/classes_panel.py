@@ -30,6 +30,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from ..core.io.classes import name_key
 from ..core.scene import ClassInfo, default_color
 from ..plugin.label_layer import (
     LabelLayerError,
@@ -543,14 +544,14 @@ def _swatch(color: tuple[int, int, int], size: int = 16) -> QIcon:
 
 def _same_name(a: str, b: str) -> bool:
     """Whether two class names are the same to the engine (which ignores case and surrounding spaces)."""
-    return a.strip().lower() == b.strip().lower()
+    return name_key(a) == name_key(b)
 
 
 def duplicate_names(classes: Sequence[ClassInfo]) -> Optional[str]:
     """What to fix when two classes share a name (the engine refuses it, ignoring case), else None."""
     seen: dict[str, ClassInfo] = {}
     for c in sorted(classes, key=lambda c: c.id):
-        key = c.name.strip().lower()
+        key = name_key(c.name)
         if key in seen:
             return (f"classes {seen[key].id} and {c.id} are both named '{seen[key].name.strip()}'; "
                     "give each class its own name")

@@ -21,7 +21,8 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.methods import MethodSettings
-from ..core.outputs import write_problem
+from ..core.outputs import earlier_outputs, write_problem
+from ..core.outputs import inputs_in_the_way as find_inputs_in_the_way
 from ..core.pipeline import ALL_OUTPUTS
 from ..plugin.settings import DEVICES, PRESETS
 
@@ -67,8 +68,7 @@ def folder_problem(folder: str) -> Optional[str]:
 
 def existing_outputs(folder: str) -> list[str]:
     """An earlier run's outputs in ``folder`` (the engine's names: a new run there replaces them all)."""
-    path = Path(folder).expanduser()
-    return [name for name in ALL_OUTPUTS if (path / name).exists()] if path.is_dir() else []
+    return earlier_outputs(Path(folder).expanduser(), ALL_OUTPUTS)
 
 
 def inputs_in_the_way(folder: str, inputs: Sequence[str]) -> list[str]:
@@ -76,17 +76,8 @@ def inputs_in_the_way(folder: str, inputs: Sequence[str]) -> list[str]:
     the output would replace the analyst's file)."""
     if not folder.strip():
         return []
-    out = Path(folder).expanduser().resolve()
-    found = []
-    for given in inputs:
-        path = Path(given).expanduser().resolve()
-        for name in ALL_OUTPUTS:
-            target = out / name
-            if path == target or target in path.parents:
-                found.append(f"Your input {given} is where the run writes its {name}: choose another output folder, "
-                             "or move the input out of it.")
-                break
-    return found
+    return [f"Your input {given} is where the run writes its {name}: choose another output folder, or move the "
+            "input out of it." for given, name in find_inputs_in_the_way(Path(folder), ALL_OUTPUTS, inputs)]
 
 
 class RunDialog(QDialog):

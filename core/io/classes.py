@@ -85,13 +85,18 @@ def _parse_entry(file: str, n: int, entry: Any) -> ClassInfo:
     return ClassInfo(id=raw_id, name=name.strip(), color=rgb, prompt=prompt.strip())
 
 
+def name_key(name: str) -> str:
+    """What makes two class names the same: case and surrounding spaces do not count."""
+    return name.strip().lower()
+
+
 def _check_unique(file: str, classes: list[ClassInfo]) -> None:
     seen_ids: dict[int, str] = {}
     seen_names: dict[str, int] = {}
     for c in classes:
         if c.id in seen_ids:
             raise ClassFileError(f"{file}: id {c.id} is used twice ({seen_ids[c.id]!r} and {c.name!r})")
-        key = c.name.strip().lower()
+        key = name_key(c.name)
         if key in seen_names:
             raise ClassFileError(f"{file}: the name {c.name!r} is used twice (ids {seen_names[key]} and {c.id})")
         seen_ids[c.id], seen_names[key] = c.name, c.id

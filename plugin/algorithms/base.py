@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional
@@ -22,6 +20,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ...core.progress import Reporter
+from ..tasks import engine_warnings_to
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
 GROUP_TITLES = {"classification": "Classification", "synthesis": "Synthesis"}  # toolbox group id -> its title
@@ -172,36 +171,15 @@ def error_message(exc: BaseException) -> str:
     return str(exc)
 
 
-class _FeedbackLogHandler(logging.Handler):
-    """Forwards the engine's warnings, logged in this algorithm's thread, to the Processing log."""
-
-    def __init__(self, feedback: QgsProcessingFeedback) -> None:
-        super().__init__(logging.WARNING)
-        self.feedback = feedback
-        self.thread = threading.get_ident()  # a dock task running at the same time logs in its own thread
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.thread != self.thread:
-            return
-        try:
-            self.feedback.pushWarning(self.format(record))
-        except Exception:  # noqa: BLE001 (a log line must never break the run)
-            self.handleError(record)
-
-
 @contextmanager
 def engine_warnings(feedback: Optional[QgsProcessingFeedback]) -> Iterator[None]:
-    """While the block runs, the engine's warnings (logger "hypersynth") appear in the Processing log."""
+    """While the block runs, the engine's warnings (logger "hypersynth") logged in this algorithm's thread appear
+    in the Processing log (a dock task running at the same time logs in its own thread)."""
     if feedback is None:
         yield
         return
-    logger = logging.getLogger("hypersynth")
-    handler = _FeedbackLogHandler(feedback)
-    logger.addHandler(handler)
-    try:
+    with engine_warnings_to(feedback.pushWarning):
         yield
-    finally:
-        logger.removeHandler(handler)
 
 
 def layer_file(layer: Any) -> Optional[str]:

@@ -82,8 +82,8 @@ def test_a_reused_model_bundle_may_be_saved_again_where_it_is(tmp_path):
     out = tmp_path / "run"
     (out / "model_bundle").mkdir(parents=True)
     with pytest.raises(OutputFolderError, match="model_bundle"):
-        prepare_output_folder(out, ["model_bundle"], ALL_OUTPUTS, [out / "model_bundle"], overwrite=True)
-    assert prepare_output_folder(out, ["model_bundle"], ALL_OUTPUTS, [out / "model_bundle"], overwrite=False,
+        prepare_output_folder(out, ALL_OUTPUTS, [out / "model_bundle"], overwrite=True)
+    assert prepare_output_folder(out, ALL_OUTPUTS, [out / "model_bundle"], overwrite=False,
                                  kept=["model_bundle"]) is False
 
 
