@@ -7,7 +7,7 @@ import tempfile
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from qgis.core import (
     Qgis,
@@ -62,6 +62,7 @@ class RunRequest:
     bundle_path: Optional[str] = None  # reuse a trained synthesis model
     class_field: Optional[str] = None  # label field; None: guessed by the engine
     overwrite: bool = False  # replace outputs already in out_dir
+    approved_outputs: Optional[tuple[str, ...]] = None  # the earlier outputs the analyst agreed to replace; None: any
     clip_weights: Optional[str] = None  # CLIP ViT-B-32 weights file from the settings; None: caches or random
     title: str = "Augment & Classify"  # task and layer-group name
     temporary_labels: Optional[str] = None  # a label file written for this run, deleted afterwards
@@ -84,6 +85,7 @@ def classify_job(request: RunRequest) -> Callable[[Reporter], Any]:
                                   spatial_smoothing=request.spatial_smoothing,
                                   diffusion_features=request.diffusion_features,
                                   clip_weights=clip_weights_for(request.preset, request.clip_weights))
+        check_still_approved(request.out_dir, request.approved_outputs, request.bundle_path)
         Path(request.out_dir).mkdir(parents=True, exist_ok=True)
         handle, classes_path = tempfile.mkstemp(prefix=".hypersynth-classes-", suffix=".json", dir=request.out_dir)
         os.close(handle)
@@ -146,18 +148,19 @@ def _scene_in_project(scene_path: str) -> bool:
                for layer in QgsProject.instance().mapLayers().values())
 
 
-def check_output_folder(out_dir: str, inputs: list[str], overwrite: bool, reused: Optional[str] = None) -> None:
+def check_output_folder(out_dir: str, inputs: list[str], overwrite: bool, reused: Optional[str] = None,
+                        approved: Optional[Sequence[str]] = None) -> None:
     """Refuse, before anything is written, an output folder the run cannot use (main thread).
 
     The same checks as the run dialog's (a file, not writable, an input where an output goes) and the engine's
     refusal of an earlier run's outputs unless ``overwrite``, so a request not made through the dialog is refused
     up front too, not late in the task. ``reused``: a model bundle the run reuses (it may be an earlier output).
+    ``approved``: the earlier outputs the analyst agreed to replace (the run dialog asked); any other found now was
+    written since they were asked, and is refused. None: ``overwrite`` alone decides (requests not from the dialog).
 
     Raises:
         ValueError: with what to change.
     """
-    from ..core.outputs import earlier_outputs
-    from ..core.pipeline import ALL_OUTPUTS, BUNDLE
     from ..ui.run_dialog import folder_problem, inputs_in_the_way
 
     problem = folder_problem(out_dir)
@@ -166,16 +169,48 @@ def check_output_folder(out_dir: str, inputs: list[str], overwrite: bool, reused
     in_the_way = inputs_in_the_way(out_dir, [p for p in inputs if p])
     if in_the_way:
         raise ValueError(in_the_way[0][0].lower() + in_the_way[0][1:].rstrip("."))
-    folder = Path(out_dir).expanduser()
-    reuses_bundle = bool(reused) and Path(reused).expanduser().resolve() == (folder / BUNDLE).resolve()
-    earlier = earlier_outputs(folder, ALL_OUTPUTS, kept=[BUNDLE] if reuses_bundle else [])
+    earlier = _earlier_run_outputs(out_dir, reused)
     if earlier and not overwrite:
         raise ValueError(f"{out_dir} already holds {', '.join(earlier)} from an earlier run; choose another output "
                          "folder, or allow replacing them (Augment & Classify asks)")
+    check_still_approved(out_dir, approved, reused)
+
+
+def _earlier_run_outputs(out_dir: str, reused: Optional[str]) -> list[str]:
+    from ..core.outputs import earlier_outputs
+    from ..core.pipeline import ALL_OUTPUTS, BUNDLE
+
+    folder = Path(out_dir).expanduser()
+    reuses_bundle = bool(reused) and Path(reused).expanduser().resolve() == (folder / BUNDLE).resolve()
+    return earlier_outputs(folder, ALL_OUTPUTS, kept=[BUNDLE] if reuses_bundle else [])
+
+
+def check_still_approved(out_dir: str, approved: Optional[Sequence[str]], reused: Optional[str] = None) -> None:
+    """Refuse when ``out_dir`` holds an earlier output the analyst was not asked about (no Qt: the task calls it
+    too, as a queued task may start well after the question). ``approved`` None: nothing to check.
+
+    Raises:
+        ValueError: naming the outputs written since the analyst was asked.
+    """
+    if approved is None:
+        return
+    unasked = [name for name in _earlier_run_outputs(out_dir, reused) if name not in approved]
+    if unasked:
+        raise ValueError(f"{out_dir} now holds {', '.join(unasked)}, written after you agreed to replace "
+                         f"{', '.join(approved) or 'nothing'} (another run?); run again to be asked about them, or "
+                         "choose another output folder")
+
+
+def has_unsaved_edits(layer: Any) -> bool:
+    """Whether a vector layer holds edits not yet saved to its file."""
+    return isinstance(layer, QgsVectorLayer) and layer.isEditable() and layer.isModified()
 
 
 def label_file_for(layer: Any, out_dir: str) -> tuple[str, Optional[str]]:
     """A file the engine can read for ``layer`` (main thread): its own file, or a temporary GeoPackage.
+
+    A layer with unsaved edits is copied as it stands, edits included: the run uses the labels the analyst sees
+    without saving them to their file behind their back (whether to keep them stays their choice).
 
     Returns:
         (path, temporary path to delete after the run or None).
@@ -184,11 +219,9 @@ def label_file_for(layer: Any, out_dir: str) -> tuple[str, Optional[str]]:
         return layer.source().split("|")[0], None
     if not isinstance(layer, QgsVectorLayer):
         raise ValueError("choose a label layer (points, polygons or a label raster) before running")
-    if layer.isEditable() and layer.isModified() and not layer.commitChanges(False):
-        raise ValueError(f"could not save the edits of the label layer '{layer.name()}': "
-                         + "; ".join(layer.commitErrors()))
     source = layer.source()
-    if layer.providerType() == "ogr" and "|" not in source and os.path.isfile(source) and not layer.subsetString():
+    if (layer.providerType() == "ogr" and "|" not in source and os.path.isfile(source) and not layer.subsetString()
+            and not has_unsaved_edits(layer)):
         return source, None  # a plain single-layer file (a layer inside a GeoPackage is copied, below)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=".hypersynth-labels-", suffix=".gpkg", dir=out_dir)
@@ -368,9 +401,15 @@ class HyperSynthPlugin:
         label_layer = project.mapLayer(values["label_layer_id"])
         if label_layer is None:
             raise ValueError("the label layer is no longer in the project; choose or create one in the dock (tab 2)")
+        approved = values.get("approved_outputs")
         check_output_folder(str(out_dir), [scene.source().split("|")[0], label_layer.source().split("|")[0]],
-                            overwrite=bool(values.get("overwrite", False)), reused=values.get("bundle") or None)
+                            overwrite=bool(values.get("overwrite", False)), reused=values.get("bundle") or None,
+                            approved=approved)
         labels, temporary = label_file_for(label_layer, out_dir)
+        if has_unsaved_edits(label_layer):
+            self.iface.messageBar().pushMessage(
+                "HyperSynth", f"The run uses the unsaved edits of the label layer '{label_layer.name()}'; they are "
+                "not saved to its file (save the layer to keep them).", Qgis.Info, 8)
         try:
             return self._request(values, settings, method, scene, str(out_dir), labels, temporary)
         except BaseException:
@@ -400,6 +439,7 @@ class HyperSynthPlugin:
             diffusion_features=bool(values.get("diffusion_features", RunRequest.diffusion_features)),
             bundle_path=values.get("bundle") or None,
             class_field=values.get("class_field") or None, overwrite=bool(values.get("overwrite", False)),
+            approved_outputs=None if values.get("approved_outputs") is None else tuple(values["approved_outputs"]),
             clip_weights=settings.clip_weights or None,
             title=f"{RUN_TITLES[method]} {scene.name()}", temporary_labels=temporary)
 

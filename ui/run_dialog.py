@@ -97,6 +97,7 @@ class RunDialog(QDialog):
         self.setMinimumWidth(460)
         defaults = defaults or {}
         self._overwrite = False
+        self._approved: list[str] = []  # the earlier outputs the analyst agreed to replace, and only those
         form = QFormLayout()
 
         self.preset = QComboBox()
@@ -225,6 +226,7 @@ class RunDialog(QDialog):
             "output_folder": self.output_folder.filePath().strip(),
             "bundle": bundle or None,
             "overwrite": self._overwrite,
+            "approved_outputs": list(self._approved),  # the run refuses to replace any other (written meanwhile)
         }
 
     def problems(self) -> list[str]:
@@ -263,4 +265,5 @@ class RunDialog(QDialog):
         if clash and not self.confirm_overwrite(clash):
             return
         self._overwrite = bool(clash)
+        self._approved = list(clash)
         super().accept()

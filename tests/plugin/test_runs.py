@@ -162,6 +162,56 @@ def test_layer_inside_a_geopackage_is_copied_to_its_own_file(small_scene, tmp_pa
     assert QgsVectorLayer(copied, "copy", "ogr").featureCount() == in_package.featureCount()
 
 
+def test_unsaved_label_edits_are_used_without_saving_them(small_scene, tmp_path, qgis_new_project):
+    """The run sees the labels as the analyst sees them, and their file stays as they last saved it."""
+    from qgis.core import QgsVectorFileWriter
+
+    from hypersynth.plugin.plugin import has_unsaved_edits, label_file_for
+
+    data, labels, _, _ = small_scene
+    saved = tmp_path / "labels.geojson"
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "GeoJSON"
+    error, *_ = QgsVectorFileWriter.writeAsVectorFormatV3(_memory_points(data, labels), str(saved),
+                                                          qgis_new_project.transformContext(), options)
+    assert error == QgsVectorFileWriter.NoError
+    saved_text = saved.read_text()
+    layer = QgsVectorLayer(str(saved), "labels", "ogr")
+    count = layer.featureCount()
+    assert label_file_for(layer, str(tmp_path / "run")) == (str(saved), None)  # nothing unsaved: the file itself
+    layer.startEditing()
+    extra = QgsFeature(layer.fields())
+    extra.setAttribute("class_id", 1)
+    extra.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(data.scene.transform[0] + 0.5, data.scene.transform[3] - 0.5)))
+    assert layer.addFeature(extra) and has_unsaved_edits(layer)
+    path, temporary = label_file_for(layer, str(tmp_path / "run"))
+    assert temporary == path and Path(path).parent == tmp_path / "run"
+    assert QgsVectorLayer(path, "copy", "ogr").featureCount() == count + 1  # the edit is in what the run reads
+    assert saved.read_text() == saved_text and has_unsaved_edits(layer)  # and still the analyst's to save or not
+    layer.rollBack()
+
+
+def test_outputs_written_after_the_analyst_agreed_are_not_replaced(tmp_path):
+    """The run dialog's yes covers the outputs it named; one written since (another run) is refused, also when a
+    queued task starts later."""
+    from hypersynth.plugin.plugin import check_output_folder, check_still_approved
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "classification.tif").write_bytes(b"asked about")
+    check_output_folder(str(out), [], overwrite=True, approved=["classification.tif"])
+    (out / "report.html").write_text("written after the question")
+    message = (f"{out} now holds report.html, written after you agreed to replace classification.tif (another run?); "
+               "run again to be asked about them, or choose another output folder")
+    with pytest.raises(ValueError, match="now holds report.html") as refused:
+        check_output_folder(str(out), [], overwrite=True, approved=["classification.tif"])
+    assert str(refused.value) == message
+    with pytest.raises(ValueError, match="written after you agreed to replace nothing"):
+        check_still_approved(str(out), [])
+    check_still_approved(str(out), None)  # not from the dialog: overwrite alone decides
+    assert (out / "report.html").read_text() == "written after the question"
+
+
 def test_preview_without_a_trained_model_explains_what_to_do(hypersynth_plugin, qgis_iface):
     hypersynth_plugin.last_bundle = None
     assert hypersynth_plugin.preview_prompt(1, "calm lake water") is None

@@ -97,6 +97,7 @@ def test_warns_before_overwriting(keep, tmp_path, monkeypatch):
     monkeypatch.setattr(dialog, "confirm_overwrite", lambda names: True)
     dialog.accept()
     assert dialog.result() == RunDialog.Accepted and dialog.values()["overwrite"] is True
+    assert dialog.values()["approved_outputs"] == ["classification.tif"]  # the yes covers these, not later ones
 
 
 def test_a_missing_or_foreign_bundle_is_refused(keep, tmp_path):
