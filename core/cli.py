@@ -471,18 +471,20 @@ def _check_demo_out(out: Path, overwrite: bool) -> None:
 def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
     from . import pipeline
     from .model_folders import check_model_folder
+    from .outputs import claim_output_folder
 
     if args.command == "demo":
         from .demo import write_demo
 
         out = Path(args.out)
-        _check_demo_out(out, args.overwrite)
         settings = _settings(args)  # refuses bad settings before the scene is written
-        files = write_demo(out / "scene", seed=args.seed, n_per_class=args.labels_per_class,
-                           overwrite=args.overwrite)
-        outputs = pipeline.classify_scene(files.scene, files.labels, out, method=args.method,
-                                          classes_path=files.classes_json, validation_path=files.ground_truth,
-                                          settings=settings, reporter=reporter, overwrite=args.overwrite)
+        with claim_output_folder(out, "the demo"):  # from the check until the map is in (classify_scene nests)
+            _check_demo_out(out, args.overwrite)
+            files = write_demo(out / "scene", seed=args.seed, n_per_class=args.labels_per_class,
+                               overwrite=args.overwrite)
+            outputs = pipeline.classify_scene(files.scene, files.labels, out, method=args.method,
+                                              classes_path=files.classes_json, validation_path=files.ground_truth,
+                                              settings=settings, reporter=reporter, overwrite=args.overwrite)
         reporter.close()
         _print_outputs(outputs)
         return 0
@@ -490,19 +492,20 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         method = "augment" if args.command == "augment-classify" else args.method
         if getattr(args, "bundle", None):
             check_model_folder(args.bundle, "synthesis", "--bundle takes")
-        outputs = pipeline.classify_scene(args.scene, args.labels, args.out, method=method,
-                                          classes_path=args.prompts, class_field=args.class_field,
-                                          validation_path=args.validation,
-                                          bundle_path=getattr(args, "bundle", None), settings=_settings(args),
-                                          reporter=reporter, overwrite=args.overwrite)
-        reporter.close()
-        _print_outputs(outputs)
-        if args.cog:
-            from .io.write import export_cog
+        with claim_output_folder(Path(args.out), f"{args.command} of {Path(args.scene).name}"):  # the COG too
+            outputs = pipeline.classify_scene(args.scene, args.labels, args.out, method=method,
+                                              classes_path=args.prompts, class_field=args.class_field,
+                                              validation_path=args.validation,
+                                              bundle_path=getattr(args, "bundle", None), settings=_settings(args),
+                                              reporter=reporter, overwrite=args.overwrite)
+            reporter.close()
+            _print_outputs(outputs)
+            if args.cog:
+                from .io.write import export_cog
 
-            cog = export_cog(outputs.class_map, outputs.class_map.with_name("classification_cog.tif"),
-                             overwrite=args.overwrite)
-            print(f"COG:            {cog}")
+                cog = export_cog(outputs.class_map, outputs.class_map.with_name("classification_cog.tif"),
+                                 overwrite=args.overwrite)
+                print(f"COG:            {cog}")
         return 0
     if args.command == "classify":
         check_model_folder(args.model, "classifier", "--model takes")

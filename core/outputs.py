@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import shutil
+import socket
 import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
+
+log = logging.getLogger("hypersynth")
+
+CLAIM_FILE = ".hypersynth-run.lock"  # in an output folder while a run writes there: never one of the run's outputs
+UNREADABLE_CLAIM_S = 24 * 3600  # an unreadable claim file younger than this may be one being written right now
 
 
 class OutputExistsError(FileExistsError):
@@ -15,6 +27,10 @@ class OutputExistsError(FileExistsError):
 
 class OutputFolderError(OSError, ValueError):
     """The output folder cannot take the run's files (a file there, no permission, an input inside)."""
+
+
+class OutputFolderBusyError(OutputFolderError):
+    """Another run (in this program or another, on this machine or another) is writing into the output folder."""
 
 
 def _resolved(path: str | os.PathLike) -> Path:
@@ -92,13 +108,24 @@ def prepare_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[
     if problem:
         raise OutputFolderError(f"the output folder {out} cannot take the run's files: {problem}; choose a folder "
                                 "you can write to")
-    created = not out.exists()
+    return _make_folder(out)
+
+
+def _make_folder(out: Path) -> bool:
+    """Create ``out`` (and the folders on its way); returns whether this call created it, which no other run can
+    have done at the same moment (mkdir fails when the folder exists)."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True)
+        return True
+    except FileExistsError:
+        if out.is_dir():
+            return False
+        raise OutputFolderError(f"the output folder {out} is a file; give a folder (it is created when missing)")
     except OSError as exc:
-        raise OutputFolderError(f"cannot create the output folder {out}: {exc.strerror or exc}; "
-                                "choose a folder you can write to") from exc
-    return created
+        problem = write_problem(out)  # says why, when it can (a file on the way, a folder not writable)
+        said = (f"the output folder {out} cannot take the run's files: {problem}" if problem
+                else f"cannot create the output folder {out}: {exc.strerror or exc}")
+        raise OutputFolderError(f"{said}; choose a folder you can write to") from exc
 
 
 def move_outputs(staging: Path, out: Path, all_names: Iterable[str],
@@ -127,3 +154,193 @@ def remove_if_empty(folder: Path) -> None:
         folder.rmdir()  # only succeeds when empty
     except OSError:
         pass
+
+
+_claims = threading.local()  # .held: {folder: depth} of the claims this thread holds
+
+
+@contextmanager
+def claim_output_folder(out: Path, what: str) -> Iterator[None]:
+    """Hold ``out`` for one run against every other (a QGIS dock run, a Processing run, the command line, in this
+    process or another), from the check for an earlier run's outputs until the outputs have moved in.
+
+    The claim is a small JSON file, :data:`CLAIM_FILE`, created in ``out`` with O_EXCL (only one run can) and
+    removed on exit, whatever ends the block. ``out`` is created when missing, and then removed on exit when the
+    run left it empty. A claim this thread holds already nests (the demo claims its folder, then classifies into
+    it); another thread's is refused like another process's.
+
+    Args:
+        out: the output folder.
+        what: what the run does, for the message another run gets ("Augment & Classify of scene.tif").
+
+    Raises:
+        OutputFolderBusyError: a run that is alive, or cannot be known to be gone, holds ``out``.
+        OutputFolderError: ``out`` is a file, or cannot be created or written.
+    """
+    key = _resolved(out)
+    if not hasattr(_claims, "held"):
+        _claims.held = {}
+    held = _claims.held
+    if key in held:
+        held[key] += 1
+        try:
+            yield
+        finally:
+            held[key] -= 1
+        return
+    created, mine = _take_claim(out, what)
+    held[key] = 1
+    try:
+        yield
+    finally:
+        del held[key]
+        _drop_claim(out / CLAIM_FILE, mine)  # first: the folder the run made must be empty to go
+        if created:
+            remove_if_empty(out)
+
+
+def claim_holder(out: Path) -> Optional[str]:
+    """The message a run writing into ``out`` would be refused with while another run holds it, or None: for a
+    check before a run starts (only :func:`claim_output_folder` makes sure)."""
+    lock = out / CLAIM_FILE
+    try:
+        return _refusal(out, lock, lock.read_bytes())
+    except OSError:  # no claim, or no folder
+        return None
+
+
+def _take_claim(out: Path, what: str) -> tuple[bool, bytes]:
+    """Create the claim file in ``out`` (created when missing): (whether the folder was created, the claim)."""
+    lock = out / CLAIM_FILE
+    mine = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "what": what,
+                       "started": datetime.now().astimezone().isoformat(timespec="seconds")}).encode()
+    created = False
+    try:
+        for _ in range(10):  # again after a stale claim went, or after a failed run removed the folder it had made
+            created = _make_folder(out) or created
+            try:
+                handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                _refuse_or_set_aside(out, lock)
+                continue
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise OutputFolderError(f"the output folder {out} cannot take the run's files: cannot write in it "
+                                        f"({exc.strerror or exc}); choose a folder you can write to") from exc
+            try:
+                with os.fdopen(handle, "wb") as fh:
+                    fh.write(mine)
+            except BaseException:
+                lock.unlink(missing_ok=True)  # an empty claim would hold the folder for a day
+                raise
+            return created, mine
+    except BaseException:
+        if created:
+            remove_if_empty(out)
+        raise
+    raise OutputFolderBusyError(f"{out} keeps being claimed and released by other HyperSynth runs; wait for them "
+                                "to finish, or choose another output folder")
+
+
+def _refuse_or_set_aside(out: Path, lock: Path) -> None:
+    """Raise when the claim in ``lock`` is held; remove it when it is stale (its run is gone)."""
+    try:
+        seen = lock.read_bytes()
+        refusal = _refusal(out, lock, seen)
+    except FileNotFoundError:
+        return  # released meanwhile
+    if refusal:
+        raise OutputFolderBusyError(refusal)
+    log.warning("%s held a stale claim of a HyperSynth run that is gone (%s); replacing it", out,
+                seen[:300].decode("utf-8", "replace").strip() or "empty")
+    aside = lock.with_name(f"{CLAIM_FILE}.stale-{os.getpid()}-{threading.get_ident()}")
+    try:
+        os.replace(lock, aside)  # atomic: of two runs replacing the same stale claim, one moves it
+    except FileNotFoundError:
+        return
+    if aside.read_bytes() != seen:  # a fresh claim another run took after the stale one went: give it back
+        try:
+            os.link(aside, lock)  # never over a claim made since (three runs racing: that one may then not hold)
+        except OSError:
+            pass
+    aside.unlink()
+
+
+def _refusal(out: Path, lock: Path, seen: bytes) -> Optional[str]:
+    """Why the claim ``seen`` in ``lock`` keeps a run out of ``out``; None when it is stale.
+
+    The rule: a claim of a live process on this machine is held, one of a gone process is stale; a claim made on
+    another machine (a shared drive) is always held, as its process cannot be looked up from here; an unreadable
+    claim is held for a day (a run creates the file, then fills it: it may be one being written this instant),
+    stale after that (a crash cut it short)."""
+    claim = _parsed(seen)
+    if claim is None:
+        if time.time() - lock.stat().st_mtime > UNREADABLE_CLAIM_S:
+            return None
+        return (f"{out} is claimed by another HyperSynth run, but its claim {lock} cannot be read: wait for that run "
+                f"to finish, or choose another output folder (delete {lock} by hand if no run is writing there)")
+    who = f"{claim['what']}, process {claim['pid']} started {claim['started']}"
+    if claim["host"] != socket.gethostname():
+        return (f"{out} is in use by a HyperSynth run on {claim['host']} ({who}): wait for it to finish, or choose "
+                f"another output folder; if that run is known to be gone, delete {lock} by hand")
+    if not _alive(claim["pid"]):
+        return None
+    by = "another run in this program" if claim["pid"] == os.getpid() else "another HyperSynth run"
+    return (f"{out} is in use by {by} ({who}), which writes its outputs there: wait for it to finish, or choose "
+            "another output folder")
+
+
+def _parsed(seen: bytes) -> Optional[dict]:
+    """The claim's fields, or None when it is not a claim this module writes."""
+    try:
+        claim = json.loads(seen.decode("utf-8"))
+    except ValueError:  # JSON and Unicode errors alike
+        return None
+    if not isinstance(claim, dict) or not all(isinstance(claim.get(k), str) for k in ("host", "what", "started")):
+        return None
+    pid = claim.get("pid")
+    return claim if isinstance(pid, int) and 0 < pid < 2 ** 31 else None  # os.kill(0) would mean "my group"
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine. A pid a new program has taken reads as alive: the claim is
+    then refused, and the message says whose it was and since when."""
+    if os.name == "nt":  # os.kill(pid, 0) would send Ctrl+C there: ask the kernel instead
+        return _alive_on_windows(pid)
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, as another user
+        return True
+    return True
+
+
+def _alive_on_windows(pid: int) -> bool:
+    """:func:`_alive` on Windows, asked of the kernel (a process that ended keeps its handle's exit code)."""
+    import ctypes
+    from ctypes import wintypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    kernel32.OpenProcess.restype = wintypes.HANDLE
+    kernel32.OpenProcess.argtypes = (wintypes.DWORD, wintypes.BOOL, wintypes.DWORD)
+    kernel32.GetExitCodeProcess.argtypes = (wintypes.HANDLE, ctypes.POINTER(wintypes.DWORD))
+    kernel32.CloseHandle.argtypes = (wintypes.HANDLE,)
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return ctypes.get_last_error() == 5  # ERROR_ACCESS_DENIED: it exists, as another user
+    try:
+        code = wintypes.DWORD()
+        return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == 259  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+def _drop_claim(lock: Path, mine: bytes) -> None:
+    """Remove this run's claim file; one that is no longer this run's claim stays."""
+    try:
+        if lock.read_bytes() == mine:
+            lock.unlink()
+    except OSError:
+        pass  # gone already, or the folder is: nothing to release

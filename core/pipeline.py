@@ -18,7 +18,7 @@ from .attention import ATTENTION_ARRAYS, ATTENTION_FIGURE
 from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings, fit_method,
                       resolve_patch_size, synthesis_config)
 from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
-from .outputs import OutputExistsError, move_outputs, prepare_output_folder, remove_if_empty  # noqa: F401
+from .outputs import OutputExistsError, claim_output_folder, move_outputs, prepare_output_folder  # noqa: F401
 from .progress import NULL_REPORTER, Reporter
 from .scene import ClassInfo, Scene
 
@@ -84,17 +84,15 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
     out = Path(out_dir)
     inputs = [scene_path, labels_path, classes_path, validation_path, bundle_path]
     reused = bundle_path is not None and Path(bundle_path).resolve() == (out / BUNDLE).resolve()
-    created = prepare_output_folder(out, ALL_OUTPUTS, inputs, overwrite,
-                                    kept=[BUNDLE] if reused else [])  # a reused model is saved again unchanged
-    try:
+    # held from the check for an earlier run's outputs until this run's have moved in, so no other run passes
+    # the check meanwhile; a folder the claim made is removed when a failed run leaves it empty
+    with claim_output_folder(out, f"{METHOD_TITLES.get(method, method)} of {Path(scene_path).name}"):
+        prepare_output_folder(out, ALL_OUTPUTS, inputs, overwrite,
+                              kept=[BUNDLE] if reused else [])  # a reused model is saved again unchanged
         return _classify_scene(out, scene_path, labels_path, inputs, method=method, classes_path=classes_path,
                                class_field=class_field, validation_path=validation_path,
                                settings=settings or MethodSettings(preset=preset, seed=seed),
                                bundle_path=bundle_path, reporter=reporter)
-    except BaseException:
-        if created:
-            remove_if_empty(out)
-        raise
 
 
 def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str | os.PathLike, inputs: list, *,
@@ -329,14 +327,10 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
     """Classify a scene with a saved classifier bundle (e.g. a scene the model has never seen)."""
     out = Path(out_dir)
     inputs = [model_path, scene_path, validation_path]
-    created = prepare_output_folder(out, ALL_OUTPUTS, inputs, overwrite)
-    try:
+    with claim_output_folder(out, f"classifying {Path(scene_path).name} with {Path(model_path).name}"):
+        prepare_output_folder(out, ALL_OUTPUTS, inputs, overwrite)  # under the claim, like classify_scene's
         return _classify_with_model(out, model_path, scene_path, inputs, validation_path=validation_path,
                                     class_field=class_field, device=device, reporter=reporter)
-    except BaseException:
-        if created:
-            remove_if_empty(out)
-        raise
 
 
 def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: str | os.PathLike, inputs: list, *,
@@ -478,12 +472,12 @@ def assess_accuracy(class_map_path: str | os.PathLike, validation_path: str | os
     metrics = ev.to_dict()
     if out_dir is not None:
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        with atomic_output(out / METRICS, overwrite) as tmp:
-            Path(tmp).write_text(json.dumps(metrics, indent=2))
-        with atomic_output(out / "accuracy.md", overwrite) as tmp:
-            Path(tmp).write_text(ev.to_markdown())
-        confusion_figure(ev, out / "confusion.png")
+        with claim_output_folder(out, f"accuracy assessment of {Path(class_map_path).name}"):
+            with atomic_output(out / METRICS, overwrite) as tmp:
+                Path(tmp).write_text(json.dumps(metrics, indent=2))
+            with atomic_output(out / "accuracy.md", overwrite) as tmp:
+                Path(tmp).write_text(ev.to_markdown())
+            confusion_figure(ev, out / "confusion.png")
     return metrics
 
 
@@ -492,13 +486,22 @@ def train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, 
                  settings: Optional[MethodSettings] = None, reporter: Reporter = NULL_REPORTER,
                  overwrite: bool = False) -> Path:
     """Train a synthesis model (VAE + text encoder + denoiser) on a scene and its labels; save the bundle."""
+    target = Path(bundle_dir)
+    # the bundle is staged beside it and renamed into place: its parent folder is where the run writes
+    with claim_output_folder(target.parent, f"training a synthesis model into {target.name}"):
+        if target.exists() and not overwrite:
+            raise OutputExistsError(f"{target} already exists; choose another folder or allow overwriting")
+        return _train_bundle(scene_path, labels_path, target, classes_path=classes_path, class_field=class_field,
+                             settings=settings or MethodSettings(), reporter=reporter, overwrite=overwrite)
+
+
+def _train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, target: Path, *,
+                  classes_path: Optional[str | os.PathLike], class_field: Optional[str], settings: MethodSettings,
+                  reporter: Reporter, overwrite: bool) -> Path:
+    """:func:`train_bundle` once its folder is claimed."""
     from .io.read import read_scene
     from .ldm.training import train_synthesis_model
 
-    target = Path(bundle_dir)
-    if target.exists() and not overwrite:
-        raise OutputExistsError(f"{target} already exists; choose another folder or allow overwriting")
-    settings = settings or MethodSettings()
     scene = read_scene(scene_path)
     labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field)
     cube = scene.usable_cube()

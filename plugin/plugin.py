@@ -165,7 +165,8 @@ def check_output_folder(out_dir: str, inputs: list[str], overwrite: bool, reused
 
     problem = folder_problem(out_dir)
     if problem:
-        raise ValueError(problem[0].lower() + problem[1:].rstrip(".") + "; choose another output folder")
+        said = problem[0].lower() + problem[1:].rstrip(".")
+        raise ValueError(said if "choose another output folder" in said else said + "; choose another output folder")
     in_the_way = inputs_in_the_way(out_dir, [p for p in inputs if p])
     if in_the_way:
         raise ValueError(in_the_way[0][0].lower() + in_the_way[0][1:].rstrip("."))

@@ -21,7 +21,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.methods import MethodSettings
-from ..core.outputs import earlier_outputs, write_problem
+from ..core.outputs import claim_holder, earlier_outputs, write_problem
 from ..core.outputs import inputs_in_the_way as find_inputs_in_the_way
 from ..core.pipeline import ALL_OUTPUTS
 from ..plugin.settings import DEVICES, PRESETS
@@ -63,6 +63,9 @@ def folder_problem(folder: str) -> Optional[str]:
     problem = write_problem(path)  # a probe file: the only reliable test (ACLs, read-only mounts, root)
     if problem:
         return f"{path} cannot take the outputs: {problem}."
+    busy = claim_holder(path)  # another run writes there now (the engine refuses it too; this says so up front)
+    if busy:
+        return busy[0].upper() + busy[1:] + "."
     return None
 
 

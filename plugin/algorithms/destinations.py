@@ -7,12 +7,13 @@ import os
 import re
 import shutil
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from qgis.core import QgsProcessingException
 
-from ...core.outputs import write_problem
+from ...core.outputs import OutputFolderError, claim_holder, claim_output_folder, write_problem
 
 
 def staging_folder(next_to: str) -> Path:
@@ -113,6 +114,10 @@ def _check_writable(title: str, dst: Path, kind: Optional[str]) -> None:
     if problem:
         raise QgsProcessingException(f"the {title} destination {dst} cannot be written: {problem}; choose a "
                                      "folder you can write to")
+    for folder in (dst, dst.parent):  # a folder that receives files, and the one the destination goes in
+        busy = claim_holder(folder)
+        if busy:
+            raise QgsProcessingException(f"the {title} destination cannot be written now: {busy}")
 
 
 def check_folder_destination(dst: str, kind: str, title: str = "model") -> None:
@@ -178,33 +183,50 @@ class OutputMoves:
     """Moves a finished run's files and folders to their destinations, all or none.
 
     Use it as a context manager: when the block fails, every output already moved is removed and what it
-    replaced is put back; when it succeeds, the replaced files are deleted.
+    replaced is put back; when it succeeds, the replaced files are deleted. Each destination's folder is claimed
+    (``core.outputs.claim_output_folder``) from its first move until then, so no engine run writing there (a dock
+    run, the command line) mixes its outputs with these.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, what: str = "a HyperSynth Processing algorithm") -> None:
         self.done: list[tuple[Path, Optional[Path]]] = []  # (destination, what it replaced, set aside)
+        self.what = what  # what another run refused by the claims is told holds the folder
+        self.claims = ExitStack()
+        self.claimed: set[Path] = set()
 
     def __enter__(self) -> "OutputMoves":
         return self
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
-        if exc is None:
-            for _, replaced in self.done:
-                if replaced is not None:
-                    _remove(replaced)
+        with self.claims:  # released once every move is kept or undone
+            if exc is None:
+                for _, replaced in self.done:
+                    if replaced is not None:
+                        _remove(replaced)
+                return
+            for target, replaced in reversed(self.done):
+                try:
+                    _remove(target)
+                    if replaced is not None:
+                        os.replace(replaced, target)
+                except OSError:
+                    pass  # best effort: the error being raised says what went wrong
+
+    def _claim(self, folder: Path) -> None:
+        """Claim ``folder`` (created when missing) until the moves are kept or undone."""
+        key = _resolved(str(folder))
+        if key in self.claimed:
             return
-        for target, replaced in reversed(self.done):
-            try:
-                _remove(target)
-                if replaced is not None:
-                    os.replace(replaced, target)
-            except OSError:
-                pass  # best effort: the error being raised says what went wrong
+        try:
+            self.claims.enter_context(claim_output_folder(folder, self.what))
+        except OutputFolderError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+        self.claimed.add(key)
 
     def put(self, src: Path, dst: str) -> str:
         """Move ``src`` (a file or a folder) to ``dst``, setting aside what was there; returns ``dst``."""
         target = Path(dst)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._claim(target.parent)
         replaced = None
         if target.exists() or target.is_symlink():
             replaced = _beside(target, "old")

@@ -217,6 +217,68 @@ def test_a_failed_move_puts_everything_back(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "staged"]  # no hidden leftovers
 
 
+def _claimed_by_a_live_process(folder: Path):
+    """``folder`` claimed, as a dock or command-line run claims its output folder, by a process that lives on."""
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    from hypersynth.core.outputs import CLAIM_FILE
+
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CLAIM_FILE).write_text(json.dumps({"pid": process.pid, "host": socket.gethostname(),
+                                                 "what": "Augment & Classify of scene.tif",
+                                                 "started": "2024-05-01T09:30:00+02:00"}))
+    return process
+
+
+def test_a_destination_in_a_folder_another_run_holds_is_refused_before_the_run(hypersynth_plugin, inputs, tmp_path,
+                                                                               untouched, monkeypatch):
+    _no_engine(monkeypatch)
+    busy = tmp_path / "busy"
+    process = _claimed_by_a_live_process(busy)
+    try:
+        _refused("classifybaseline", _baseline(inputs, tmp_path, REPORT=str(busy / "report.html")),
+                 rf"Report destination cannot be written now: .*busy is in use by another HyperSynth run "
+                 rf"\(Augment & Classify of scene.tif, process {process.pid}")
+        _refused("accuracyassessment", _accuracy(inputs, tmp_path, FOLDER=str(busy)),
+                 r"Folder for the accuracy table .* destination cannot be written now: .*busy is in use")
+    finally:
+        process.kill()
+        process.wait()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["busy"]
+
+
+def test_moves_into_a_folder_another_run_holds_are_refused_and_undone(tmp_path):
+    from hypersynth.core.outputs import CLAIM_FILE
+    from hypersynth.plugin.algorithms.destinations import OutputMoves
+
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    (staged / "a").write_text("new a")
+    (staged / "b").write_text("new b")
+    free, busy = tmp_path / "free", tmp_path / "busy"
+    free.mkdir()
+    (free / "a.txt").write_text("old a")
+    process = _claimed_by_a_live_process(busy)  # claimed after this run's check: its moves are refused
+    try:
+        with pytest.raises(QgsProcessingException, match=r"busy is in use by another HyperSynth run"):
+            with OutputMoves() as moves:
+                moves.put(staged / "a", str(free / "a.txt"))
+                assert (free / CLAIM_FILE).exists()  # held until every move is kept or undone
+                moves.put(staged / "b", str(busy / "b.txt"))
+    finally:
+        process.kill()
+        process.wait()
+    assert sorted(p.name for p in free.iterdir()) == ["a.txt"] and (free / "a.txt").read_text() == "old a"
+    assert sorted(p.name for p in busy.iterdir()) == [CLAIM_FILE]  # the other run's claim, and nothing of this one
+    with OutputMoves() as moves:
+        moves.put(staged / "b", str(tmp_path / "new" / "b.txt"))  # a folder the moves make is claimed, then kept
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["b.txt"]
+
+
 # --- 6. engine warnings reach the Processing log -----------------------------------------------------------------
 class RecordingFeedback(QgsProcessingFeedback):
     """Keeps every warning the algorithm pushes to the Processing log."""

@@ -428,3 +428,26 @@ def test_a_preview_without_a_model_says_so_in_the_prompts_tab(qgis_iface, qgis_p
         assert "is gone; run Augment & Classify again" in qgis_iface.messageBar().get_messages(Qgis.Warning)[-1]
     finally:
         plugin.unload()
+
+
+def test_an_output_folder_another_run_writes_into_is_refused_up_front(hypersynth_plugin, qgis_iface,
+                                                                      qgis_new_project, small_scene, tmp_path):
+    """The dock's check (and the run dialog's) names the run holding the folder before anything starts; the folder
+    is free again when that run ends."""
+    from hypersynth.core.outputs import claim_output_folder
+    from hypersynth.ui.run_dialog import folder_problem
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    base = _requests(small_scene, qgis_new_project)
+    with claim_output_folder(out, "Augment & Classify of another scene"):  # as a Processing run holds it
+        assert hypersynth_plugin.run_from_dock({**base, "output_folder": str(out)}) is None
+        said = qgis_iface.messageBar().get_messages(Qgis.Warning)[-1]
+        assert said.startswith(f"HyperSynth:{out} is in use by another run in this program (Augment & Classify of "
+                               "another scene, process ")
+        assert said.endswith("which writes its outputs there: wait for it to finish, or choose another output folder")
+        assert folder_problem(str(out)) == said[len("HyperSynth:"):] + "."
+        assert hypersynth_plugin.tasks.running == []
+    assert folder_problem(str(out)) is None
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]

@@ -1,0 +1,231 @@
+"""One run at a time in an output folder: a second run, in any process, is refused before it checks or writes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from hypersynth.core.cli import main as cli_main
+from hypersynth.core.demo import make_demo_scene, sparse_labels
+from hypersynth.core.io.write import write_label_raster, write_scene
+from hypersynth.core.outputs import (CLAIM_FILE, OutputFolderBusyError, claim_holder, claim_output_folder,
+                                     earlier_outputs, move_outputs)
+from hypersynth.core.pipeline import ALL_OUTPUTS, classify_scene, train_bundle
+from hypersynth.core.progress import Reporter
+
+
+@pytest.fixture(scope="module")
+def scene_files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("inputs")
+    data = make_demo_scene(size=32, bands=20, n_classes=3, seed=0)
+    kw = dict(transform=data.scene.transform, crs_wkt=data.scene.crs_wkt)
+    return {"scene": write_scene(data.scene, folder / "scene.tif"),
+            "labels": write_label_raster(folder / "labels.tif", sparse_labels(data.labels, 4, seed=0), data.classes,
+                                         **kw)}
+
+
+@pytest.fixture
+def other_run():
+    """A live process of this machine, standing for another HyperSynth run (a QGIS dock run, say)."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    yield process
+    process.kill()
+    process.wait()
+
+
+def _claim_as(folder: Path, pid: int, host: str = "", what: str = "Augment & Classify of other.tif") -> Path:
+    """Write the claim file another run would have written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / CLAIM_FILE
+    lock.write_text(json.dumps({"pid": pid, "host": host or socket.gethostname(), "what": what,
+                                "started": "2024-05-01T09:30:00+02:00"}))
+    return lock
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_the_claim_is_a_small_json_file_removed_on_success(tmp_path):
+    out = tmp_path / "run"
+    with claim_output_folder(out, "a test run"):
+        claim = json.loads((out / CLAIM_FILE).read_text())
+        assert claim["pid"] == os.getpid() and claim["host"] == socket.gethostname() and claim["what"] == "a test run"
+        assert datetime.fromisoformat(claim["started"]).tzinfo is not None
+        (out / "classification.tif").write_text("map")
+    assert sorted(p.name for p in out.iterdir()) == ["classification.tif"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_a_failed_run_releases_the_claim_and_removes_the_folder_it_made(tmp_path, error):
+    out = tmp_path / "new" / "run"
+    with pytest.raises(error):
+        with claim_output_folder(out, "a test run"):
+            assert (out / CLAIM_FILE).exists()
+            raise error()
+    assert not out.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with pytest.raises(error):
+        with claim_output_folder(kept, "a test run"):
+            raise error()
+    assert kept.is_dir() and list(kept.iterdir()) == []  # not made by the run: stays, without the claim
+
+
+def test_a_second_claim_is_refused_in_another_thread_and_nests_in_the_same(tmp_path):
+    out = tmp_path / "run"
+    refused: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with claim_output_folder(out, "a Processing run"):
+                pass
+        except OutputFolderBusyError as exc:
+            refused.append(exc)
+
+    with claim_output_folder(out, "Augment & Classify of scene.tif"):
+        worker = threading.Thread(target=second)
+        worker.start()
+        worker.join()
+        with claim_output_folder(out, "the same run, one level down"):  # the demo, then its classification
+            pass
+        assert (out / CLAIM_FILE).exists()  # the nested exit left the outer claim
+    assert len(refused) == 1
+    said = str(refused[0])
+    assert f"{out} is in use by another run in this program (Augment & Classify of scene.tif, process {os.getpid()}"\
+        in said and "wait for it to finish, or choose another output folder" in said
+    assert not (out / CLAIM_FILE).exists()
+
+
+def test_a_claim_of_another_live_process_is_refused_with_its_details(tmp_path, other_run):
+    out = tmp_path / "run"
+    lock = _claim_as(out, other_run.pid)
+    with pytest.raises(OutputFolderBusyError) as refused:
+        with claim_output_folder(out, "a test run"):
+            pytest.fail("claimed a held folder")
+    said = str(refused.value)
+    assert (f"{out} is in use by another HyperSynth run (Augment & Classify of other.tif, process {other_run.pid} "
+            "started 2024-05-01T09:30:00+02:00)") in said
+    assert said.endswith("wait for it to finish, or choose another output folder") and "\n" not in said
+    assert claim_holder(out) == said
+    assert json.loads(lock.read_text())["pid"] == other_run.pid  # the other run's claim is left alone
+
+
+def _gone_pid() -> int:
+    """The pid of a process that has finished and been reaped."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_a_claim_of_a_finished_process_is_stale_and_replaced(tmp_path, caplog):
+    out = tmp_path / "run"
+    pid = _gone_pid()
+    _claim_as(out, pid)
+    assert claim_holder(out) is None
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        with claim_output_folder(out, "a test run"):
+            assert json.loads((out / CLAIM_FILE).read_text())["pid"] == os.getpid()
+    assert "stale claim" in caplog.text and str(pid) in caplog.text
+    assert list(out.iterdir()) == []
+
+
+def test_a_claim_made_on_another_machine_is_respected(tmp_path):
+    out = tmp_path / "run"
+    lock = _claim_as(out, _gone_pid(), host="render-node-7")  # its pid means nothing here
+    with pytest.raises(OutputFolderBusyError, match=r"in use by a HyperSynth run on render-node-7 .*if that run is "
+                                                    rf"known to be gone, delete {lock} by hand"):
+        with claim_output_folder(out, "a test run"):
+            pass
+    assert lock.exists()
+
+
+def test_an_unreadable_claim_is_held_for_a_day_then_stale(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    lock = out / CLAIM_FILE
+    lock.write_text("")  # what a run that has just created its claim file, and not yet filled it, leaves
+    with pytest.raises(OutputFolderBusyError, match=r"cannot be read: wait for that run to finish"):
+        with claim_output_folder(out, "a test run"):
+            pass
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(lock, (two_days_ago, two_days_ago))
+    with claim_output_folder(out, "a test run"):
+        assert json.loads(lock.read_text())["what"] == "a test run"
+    assert not lock.exists()
+
+
+def test_the_claim_is_never_an_earlier_output_nor_moved_or_removed_as_one(tmp_path):
+    out = tmp_path / "run"
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    (staging / "report.md").write_text("new")
+    with claim_output_folder(out, "a test run"):
+        assert earlier_outputs(out, ALL_OUTPUTS) == []
+        assert earlier_outputs(out, [*ALL_OUTPUTS, CLAIM_FILE], kept=[CLAIM_FILE]) == []
+        move_outputs(staging, out, ALL_OUTPUTS, [])
+        assert (out / CLAIM_FILE).exists()
+    assert sorted(p.name for p in out.iterdir()) == ["report.md"]
+
+
+class _Watcher(Reporter):
+    """Looks into the output folder while the run trains: the claim is there, and no earlier output."""
+
+    def __init__(self, out: Path) -> None:
+        self.out, self.seen = out, []
+
+    def progress(self, fraction: float, stage: str) -> None:
+        self.seen.append(((self.out / CLAIM_FILE).exists(), earlier_outputs(self.out, ALL_OUTPUTS)))
+
+
+def test_a_run_holds_its_folder_while_it_runs_and_releases_it(scene_files, tmp_path):
+    out = tmp_path / "run"
+    watcher = _Watcher(out)
+    outputs = classify_scene(scene_files["scene"], scene_files["labels"], out, method="rf", reporter=watcher)
+    assert watcher.seen and all(held and earlier == [] for held, earlier in watcher.seen)
+    assert outputs.class_map.exists() and not (out / CLAIM_FILE).exists()
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_run_into_a_folder_another_process_holds_is_refused_before_anything_is_written(scene_files, tmp_path,
+                                                                                        other_run, overwrite):
+    out = tmp_path / "run"
+    classify_scene(scene_files["scene"], scene_files["labels"], out, method="rf")  # the folder's earlier run
+    _claim_as(out, other_run.pid)  # another run, checked and writing there now
+    before, names = _snapshot(out), sorted(p.name for p in out.iterdir())
+    with pytest.raises(OutputFolderBusyError, match=rf"in use by another HyperSynth run .*process {other_run.pid}"):
+        classify_scene(scene_files["scene"], scene_files["labels"], out, method="svm", overwrite=overwrite)
+    assert _snapshot(out) == before  # nothing replaced, the other run's claim kept
+    assert sorted(p.name for p in out.iterdir()) == names  # no staging folder either
+
+
+def test_a_new_folder_another_process_holds_is_refused_before_the_run_reads_anything(scene_files, tmp_path,
+                                                                                    other_run):
+    out = tmp_path / "run"
+    lock = _claim_as(out, other_run.pid)
+    with pytest.raises(OutputFolderBusyError):
+        classify_scene(tmp_path / "missing.tif", scene_files["labels"], out, method="rf")  # no scene error: first
+    with pytest.raises(OutputFolderBusyError):
+        train_bundle(tmp_path / "missing.tif", scene_files["labels"], out / "model_bundle")
+    assert [p.name for p in out.iterdir()] == [CLAIM_FILE] and lock.exists()
+
+
+def test_the_command_line_says_the_folder_is_busy_in_one_line(scene_files, tmp_path, other_run, capsys):
+    out = tmp_path / "run"
+    _claim_as(out, other_run.pid)
+    code = cli_main(["baseline", "--scene", str(scene_files["scene"]), "--labels", str(scene_files["labels"]),
+                     "--out", str(out), "--method", "rf", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"error: {out} is in use by another HyperSynth run") and err.count("\n") == 1
+    assert "--overwrite" not in err
