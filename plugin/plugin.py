@@ -253,6 +253,7 @@ class HyperSynthPlugin:
         self.dock = None
         self.tasks = TaskRunner()
         self.last_bundle: Optional[str] = None  # the synthesis model of the last run, used for prompt previews
+        self._restoring = False  # the dock is being filled from the project: nothing to write back
 
     @staticmethod
     def tr(text: str) -> str:
@@ -288,6 +289,7 @@ class HyperSynthPlugin:
         self.settings_action.triggered.connect(self.open_settings)
         self.iface.addPluginToRasterMenu(MENU, self.settings_action)
         self.dock = self._create_dock()
+        self.restore_dock_state()  # the plugin enabled with a project open
 
     def unload(self) -> None:
         """Remove everything initGui/initProcessing added, and stop running tasks."""
@@ -306,6 +308,10 @@ class HyperSynthPlugin:
             self.toolbar.deleteLater()
             self.toolbar = None
         if self.dock is not None:
+            try:
+                QgsProject.instance().readProject.disconnect(self.restore_dock_state)
+            except TypeError:  # not connected
+                pass
             self.dock.cleanup()
             self.iface.removeDockWidget(self.dock)
             self.dock.deleteLater()
@@ -329,7 +335,32 @@ class HyperSynthPlugin:
         dock.visibilityChanged.connect(lambda visible: self.actions and self.actions[0].setChecked(visible))
         dock.runRequested.connect(self._run_requested_by_dock)
         dock.previewRequested.connect(self.preview_prompt)
+        for changed in (dock.scene_panel.sceneChanged, dock.classes_panel.classesChanged,
+                        dock.classes_panel.labelLayerChanged):
+            changed.connect(self.keep_dock_state)
+        QgsProject.instance().readProject.connect(self.restore_dock_state)
         return dock
+
+    def keep_dock_state(self, *_args: Any) -> None:
+        """Write the dock's scene, label layer, classes and prompts into the project, so saving it keeps them."""
+        from .project_state import save_dock_state
+
+        if self.dock is not None and not self._restoring:
+            save_dock_state(QgsProject.instance(), self.dock, self.last_bundle)
+
+    def restore_dock_state(self, *_args: Any) -> None:
+        """Fill the dock from the project just opened (QgsProject.readProject, after its layers are loaded)."""
+        from .project_state import restore_dock_state
+
+        if self.dock is None:
+            return
+        self._restoring = True  # what the dock signals while it is filled is the project's own state
+        try:
+            model = restore_dock_state(QgsProject.instance(), self.dock)
+        finally:
+            self._restoring = False
+        if model is not None:
+            self.last_bundle = model
 
     def show_main(self, checked: bool = True) -> None:
         """Show or hide the dock; without a dock, open the baseline algorithm's Processing dialog."""
@@ -463,6 +494,7 @@ class HyperSynthPlugin:
                     f'added: the map is {outputs.class_map}; <a href="{report.as_uri()}">open the report</a>',
                     Qgis.Warning, 0)
                 return
+            self.keep_dock_state()  # the project remembers the run's model for prompt previews
             add_result_layers(outputs.class_map, outputs.confidence, outputs.classes, title=request.title)
             self._show_synthetic_spectra(outputs.synthetic_summary, outputs.classes)
             self._show_run_attention(outputs.attention, request.title)

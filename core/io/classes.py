@@ -27,32 +27,48 @@ def read_classes(path: str | Path) -> list[ClassInfo]:
     """
     path = Path(path)
     try:
-        content = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ClassFileError(f"cannot read the class file {path}: the file does not exist") from None
-    except json.JSONDecodeError as err:
-        raise ClassFileError(f"the class file {path.name} is not valid JSON (line {err.lineno}, column "
-                             f"{err.colno}: {err.msg})") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ClassFileError(f"cannot read the class file {path}: {err}") from None
+    return classes_from_text(text, f"the class file {path.name}")
+
+
+def classes_from_text(text: str, source: str) -> list[ClassInfo]:
+    """Classes from a class file's JSON text (checked as :func:`read_classes` checks a file); ``source`` names where
+    the text comes from in messages ("the class file classes.json", "the project").
+
+    Raises:
+        ClassFileError: as :func:`read_classes`.
+    """
+    try:
+        content = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ClassFileError(f"{source} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
     entries = content.get("classes") if isinstance(content, dict) else None
     if not isinstance(entries, list):
-        raise ClassFileError(f'the class file {path.name} must hold {{"classes": [{{"id": 1, "name": ...}}, ...]}}')
-    classes = [_parse_entry(path.name, n, entry) for n, entry in enumerate(entries, start=1)]
-    _check_unique(path.name, classes)
+        raise ClassFileError(f'{source} must hold {{"classes": [{{"id": 1, "name": ...}}, ...]}}')
+    classes = [_parse_entry(source, n, entry) for n, entry in enumerate(entries, start=1)]
+    _check_unique(source, classes)
     return sorted(classes, key=lambda c: c.id)
 
 
 def write_classes(path: str | Path, classes: list[ClassInfo], overwrite: bool = True) -> Path:
     """Write classes (sorted by id) as an indented JSON class file; atomic."""
     _check_unique(Path(path).name, classes)
-    entries = [{"id": int(c.id), "name": c.name, "color": _hex(c.color), "prompt": c.prompt}
-               for c in sorted(classes, key=lambda c: c.id)]
-    text = json.dumps({"classes": entries}, indent=2, ensure_ascii=False) + "\n"
+    text = classes_to_text(classes)
     path = Path(path)
     with atomic_output(path, overwrite) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
+
+
+def classes_to_text(classes: list[ClassInfo]) -> str:
+    """The class file's JSON text for ``classes`` (sorted by id)."""
+    entries = [{"id": int(c.id), "name": c.name, "color": _hex(c.color), "prompt": c.prompt}
+               for c in sorted(classes, key=lambda c: c.id)]
+    return json.dumps({"classes": entries}, indent=2, ensure_ascii=False) + "\n"
 
 
 def _parse_entry(file: str, n: int, entry: Any) -> ClassInfo:

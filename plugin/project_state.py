@@ -1,0 +1,73 @@
+"""The dock's work kept in the QGIS project: scene and label layers, classes with colours and prompts, the model.
+
+An analyst who saves the project and opens it again the next day finds the dock as they left it. Without this,
+the prompts (kept nowhere else: the label layer holds only class ids and names) were lost with the session.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+from qgis.core import Qgis, QgsMessageLog, QgsProject, QgsRasterLayer, QgsVectorLayer
+
+from ..core.io.classes import ClassFileError, classes_from_text, classes_to_text
+
+SCOPE = "HyperSynth"  # the project's entry scope for this plugin
+KEY = "dock"  # one entry: the JSON of :func:`dock_state`
+FORMAT = 1  # bumped when the entry changes meaning; an unknown one is left alone, not misread
+LOG_TAG = "HyperSynth"
+
+
+def dock_state(dock: Any, last_bundle: Optional[str]) -> dict:
+    """What the project keeps of ``dock`` (layer ids, not layers: the project restores the layers itself)."""
+    scene, labels = dock.scene_layer(), dock.label_layer()
+    return {
+        "format": FORMAT,
+        "scene_layer_id": scene.id() if scene is not None else "",
+        "label_layer_id": labels.id() if labels is not None else "",
+        "classes": json.loads(classes_to_text(dock.current_classes()))["classes"],
+        "last_model": last_bundle or "",
+    }
+
+
+def save_dock_state(project: QgsProject, dock: Any, last_bundle: Optional[str]) -> bool:
+    """Write the dock's state into ``project``; returns whether it changed (only then is the project marked as
+    modified, so opening a project and closing it untouched asks nothing)."""
+    text = json.dumps(dock_state(dock, last_bundle), ensure_ascii=False, sort_keys=True)
+    stored, found = project.readEntry(SCOPE, KEY, "")
+    if found and stored == text:
+        return False
+    project.writeEntry(SCOPE, KEY, text)
+    return True
+
+
+def restore_dock_state(project: QgsProject, dock: Any) -> Optional[str]:
+    """Put the state ``project`` holds back into ``dock``: the scene, the classes with their prompts, then the
+    label layer (whose classes the table lacks are added, as when the analyst picks it).
+
+    Returns:
+        The synthesis model of the project's last run when its folder still exists (for prompt previews), or None.
+        A state this version cannot read is said in the log and leaves the dock as it was.
+    """
+    text, found = project.readEntry(SCOPE, KEY, "")
+    if not found or not text:
+        return None
+    try:
+        state = json.loads(text)
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise ValueError(f"format {state.get('format') if isinstance(state, dict) else '?'} is not {FORMAT}")
+        classes = classes_from_text(json.dumps({"classes": state.get("classes", [])}), "the project's classes")
+    except (ValueError, ClassFileError) as error:
+        QgsMessageLog.logMessage(f"the project's HyperSynth state was not restored: {error}", LOG_TAG, Qgis.Warning)
+        return None
+    scene = project.mapLayer(state.get("scene_layer_id", ""))
+    if isinstance(scene, QgsRasterLayer):
+        dock.set_scene_layer(scene)
+    dock.set_classes(classes)
+    labels = project.mapLayer(state.get("label_layer_id", ""))
+    if isinstance(labels, QgsVectorLayer):
+        dock.set_label_layer(labels)
+    model = state.get("last_model") or ""
+    return model if model and Path(model).is_dir() else None
