@@ -185,6 +185,7 @@ class Walkthrough:
         yield from self.set_prompts(dock)
         task = yield from self.run(plugin, dock)
         yield from self.inspect_results(dock, scene, task, files)
+        yield from self.reopen_project(plugin, dock)
 
     def arrange_window(self) -> None:
         """The window fills the screen (no window manager maximises it under Xvfb); the Browser panel makes
@@ -402,6 +403,30 @@ class Walkthrough:
                    f"status {spectral.status.text()}")
         yield from self.settle()
         self.screenshot("desktop_4_result")
+
+    def reopen_project(self, plugin: Any, dock: Any) -> Iterator[int]:
+        """Save the project, start a new one, open the saved one: the dock's classes, prompts and layers return."""
+        self.enter("saving and opening the project again")
+        path = self.work / "walkthrough.qgz"
+        before = [(c.id, c.name, c.prompt) for c in dock.current_classes()]
+        scene_id, labels_id, model = dock.scene_layer().id(), dock.label_layer().id(), plugin.last_bundle
+        self.require("project saved", QgsProject.instance().write(str(path)), QgsProject.instance().error())
+        iface.newProject(False)
+        yield from self.settle()
+        self.check("a new project leaves the dock without layers",
+                   dock.scene_layer() is None and dock.label_layer() is None)
+        dock.set_classes([])
+        plugin.last_bundle = None
+        self.require("project opened again", iface.addProject(str(path)), str(path))
+        yield from self.settle()
+        after = [(c.id, c.name, c.prompt) for c in dock.current_classes()]
+        self.check("the reopened project brings back the classes, prompts, layers and model",
+                   after == before and EDITED_PROMPT in [c[2] for c in after]
+                   and dock.scene_layer() is not None and dock.scene_layer().id() == scene_id
+                   and dock.label_layer() is not None and dock.label_layer().id() == labels_id
+                   and plugin.last_bundle == model,
+                   f"classes {after} (saved {before}); scene {dock.scene_layer()}; labels {dock.label_layer()}; "
+                   f"model {plugin.last_bundle} (saved {model})")
 
     def zoom_to(self, layer: QgsRasterLayer) -> None:
         """Fit the layer in the map canvas as it is sized now (docks change its size)."""
