@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -70,15 +69,28 @@ def _read_gdal(path: Path, scene: Scene, class_field: Optional[str], classes: Op
     """Labels from a file GDAL opens: a vector layer if it has one, else a label raster."""
     from osgeo import gdal
 
-    with _quiet_gdal():
+    from .read import gdal_messages
+
+    gdal.ErrorReset()  # the fallback reason below must not be an older call's error
+    with gdal_messages() as messages:  # GDAL's probing and read errors stay off stderr; the first one is said
         vector = _open(path, gdal.OF_VECTOR)
         if vector is not None and vector.GetLayerCount() > 0:
             return _read_vector(path, vector, scene, class_field, classes, layer)
+        probed = len(messages)  # what the vector probe said: news only when the raster open says nothing
         raster = _open(path, gdal.OF_RASTER)
         if raster is None:
-            reason = gdal.GetLastErrorMsg() or "GDAL knows no vector or raster format for it"
-            raise LabelReadError(f"cannot read the labels {path}: {reason}")
-        return _read_raster(path, raster, scene, classes)
+            raise LabelReadError(_unreadable(path, messages[probed:] or messages, gdal.GetLastErrorMsg()))
+        del messages[:probed]  # the live list: the pixel read's errors are still to come
+        return _read_raster(path, raster, scene, classes, messages)
+
+
+def _unreadable(path: Path, messages: list[tuple[int, str]], fallback: str) -> str:
+    """Why GDAL could not read the labels file (empty, no known format, truncated) and what to do."""
+    from .read import describe_unreadable, first_gdal_failure
+
+    reason = first_gdal_failure(messages, path, fallback or "no further detail")
+    return describe_unreadable(path, "labels", reason, "a vector layer (GeoPackage, Shapefile, GeoJSON), a label "
+                                                       "raster on the scene's grid or a MATLAB ground-truth map")
 
 
 # --------------------------------------------------------------------------- vectors
@@ -255,14 +267,17 @@ def _explain_empty(path: Path, geometries: list[Any], scene: Scene) -> None:
 # --------------------------------------------------------------------------- label rasters
 
 
-def _read_raster(path: Path, ds: Any, scene: Scene, classes: Optional[list[ClassInfo]]
-                 ) -> tuple[np.ndarray, dict[int, ClassInfo]]:
+def _read_raster(path: Path, ds: Any, scene: Scene, classes: Optional[list[ClassInfo]],
+                 messages: list[tuple[int, str]]) -> tuple[np.ndarray, dict[int, ClassInfo]]:
     from osgeo import osr
 
     rows, cols = scene.shape
     if ds.RasterCount != 1:
         raise LabelReadError(f"{path.name} has {ds.RasterCount} bands; a label raster has one band of class ids "
                              f"(0 = unlabelled). Did you choose the scene instead of the labels?")
+    truncated = _truncated_envi(path, ds)
+    if truncated:  # GDAL would read the missing part as 0 = unlabelled without a word
+        raise LabelReadError(truncated)
     transform = ds.GetGeoTransform(can_return_null=True)  # also loads GDAL's .aux.xml (category names)
     wkt = ds.GetProjection()
     shape = (ds.RasterYSize, ds.RasterXSize)
@@ -286,9 +301,12 @@ def _read_raster(path: Path, ds: Any, scene: Scene, classes: Optional[list[Class
         raise LabelReadError(f"{path.name} is {shape[0]}×{shape[1]} px but the scene is {rows}×{cols}; a label "
                              f"raster must cover the scene's grid pixel for pixel")
     band = ds.GetRasterBand(1)
-    values = band.ReadAsArray()
+    try:
+        values = band.ReadAsArray()
+    except RuntimeError as err:  # someone switched on gdal.UseExceptions()
+        raise LabelReadError(_unreadable(path, messages, str(err))) from None
     if values is None:
-        raise LabelReadError(f"cannot read the pixels of {path.name} (damaged or truncated?)")
+        raise LabelReadError(_unreadable(path, messages, ""))
     return _class_ids_of(path, values, band.GetNoDataValue(), classes, band.GetCategoryNames() or [],
                          band.GetColorTable())
 
@@ -315,6 +333,18 @@ def _read_mat(path: Path, scene: Scene, classes: Optional[list[ClassInfo]]
                              f"{scene.shape[1]} (2-D arrays: {shapes or 'none'}); save the map under a name with "
                              f"'gt' or 'label' in it, or as a label raster")
     return _class_ids_of(path, np.asarray(arrays[key]), None, classes, [], None)
+
+
+def _truncated_envi(path: Path, ds: Any) -> Optional[str]:
+    """Why a one-band ENVI label raster shorter than its header describes cannot be read; None if it is whole."""
+    from osgeo import gdal_array
+
+    from .read import describe_truncated_envi
+
+    dtype = gdal_array.GDALTypeCodeToNumericTypeCode(ds.GetRasterBand(1).DataType)
+    return describe_truncated_envi(path, "labels", ds.GetDriver().ShortName, list(ds.GetFileList() or []),
+                                   (ds.RasterCount, ds.RasterYSize, ds.RasterXSize), dtype,
+                                   ds.GetMetadata("ENVI") or {})
 
 
 def _class_ids_of(path: Path, values: np.ndarray, nodata: Optional[float], classes: Optional[list[ClassInfo]],
@@ -412,16 +442,3 @@ def _open(path: Path, kind: int) -> Any:
         return gdal.OpenEx(str(path), kind)
     except RuntimeError:
         return None
-
-
-@contextmanager
-def _quiet_gdal() -> Iterator[None]:
-    """Keep GDAL's probing errors off stderr; the caller turns them into a LabelReadError."""
-    from osgeo import gdal
-
-    gdal.ErrorReset()
-    gdal.PushErrorHandler("CPLQuietErrorHandler")
-    try:
-        yield
-    finally:
-        gdal.PopErrorHandler()
