@@ -222,13 +222,15 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
                     crs_wkt=scene.crs_wkt)
     write_confidence(out / CONFIDENCE, pred.confidence, transform=scene.transform, crs_wkt=scene.crs_wkt)
     reporter.progress(0.96, "report")
-    metrics = None
+    metrics, accuracy = None, None
     if validation is not None:
+        from .evaluation.area import pixel_area_unit
         from .evaluation.metrics import confusion_figure, evaluate
 
         test = (validation > 0) & (labels == 0) & scene.valid & (class_map > 0)
-        ev = evaluate(validation[test], class_map[test], used)
-        metrics = ev.to_dict()
+        ev = evaluate(validation[test], class_map[test], used, class_map=class_map,
+                      area_unit=pixel_area_unit(scene.transform, scene.crs_wkt))
+        metrics, accuracy = ev.to_dict(), ev.to_markdown()
         (out / METRICS).write_text(json.dumps(metrics, indent=2))
         confusion_figure(ev, out / "confusion.png")
     with_attention = False
@@ -245,7 +247,7 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
     if hasattr(fitted.classifier, "to_tensors"):
         save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene)
     write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=METHOD_TITLES[method],
-                 metrics=metrics, seconds_training=t_fit, cube=cube, class_map=class_map,
+                 metrics=metrics, accuracy=accuracy, seconds_training=t_fit, cube=cube, class_map=class_map,
                  with_attention=with_attention)
     reporter.progress(1.0, "done")
     return {"metrics": metrics, "fitted": fitted}
@@ -338,6 +340,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
                          reporter: Reporter) -> ClassificationOutputs:
     """:func:`classify_with_model` once its output folder is ready."""
     from .classify.predict import predict_scene
+    from .evaluation.area import pixel_area_unit
     from .evaluation.metrics import confusion_figure, evaluate
     from .io.labels import read_labels
     from .io.read import read_scene
@@ -367,7 +370,8 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         write_confidence(staging / CONFIDENCE, pred.confidence, transform=scene.transform, crs_wkt=scene.crs_wkt)
         if validation is not None:
             test = (validation > 0) & scene.valid & (class_map > 0)
-            ev = evaluate(validation[test], class_map[test], classes)
+            ev = evaluate(validation[test], class_map[test], classes, class_map=class_map,
+                          area_unit=pixel_area_unit(scene.transform, scene.crs_wkt))
             metrics = ev.to_dict()
             (staging / METRICS).write_text(json.dumps(metrics, indent=2))
             confusion_figure(ev, staging / "confusion.png")
@@ -437,6 +441,7 @@ def assess_accuracy(class_map_path: str | os.PathLike, validation_path: str | os
     """
     import rasterio
 
+    from .evaluation.area import pixel_area_unit
     from .evaluation.metrics import confusion_figure, evaluate
     from .io.classes import read_classes
     from .io.labels import read_labels
@@ -468,7 +473,8 @@ def assess_accuracy(class_map_path: str | os.PathLike, validation_path: str | os
     if not test.any():
         raise ValueError("no validation pixel falls on a classified pixel; check that the validation layer "
                          "covers the classified map")
-    ev = evaluate(validation[test], class_map[test], classes)
+    ev = evaluate(validation[test], class_map[test], classes, class_map=class_map,
+                  area_unit=pixel_area_unit(transform, crs_wkt))
     metrics = ev.to_dict()
     if out_dir is not None:
         out = Path(out_dir)

@@ -149,9 +149,10 @@ def pca_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes:
 
 def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[ClassInfo], fitted: Any,
                  method_title: str, metrics: Optional[dict], seconds_training: float, cube: np.ndarray,
-                 class_map: np.ndarray, with_attention: bool = False) -> Path:
+                 class_map: np.ndarray, with_attention: bool = False, accuracy: Optional[str] = None) -> Path:
     """Write report.md and report.html (plus figures and the synthetic summary) into ``out``; ``with_attention``:
-    the report shows the cross-attention figure already in ``out`` (:func:`.attention.write_class_attention`)."""
+    the report shows the cross-attention figure already in ``out`` (:func:`.attention.write_class_attention`);
+    ``accuracy``: the per-class and area-adjusted accuracy tables (``Evaluation.to_markdown``)."""
     real = class_spectra(cube, labels, classes)
     wl = scene.usable_wavelengths()
     synthetic = fitted.synthetic
@@ -179,7 +180,9 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
     if metrics is not None:
         lines += ["## Accuracy against the validation labels", "",
                   f"OA {metrics['oa'] * 100:.2f} %, AA {metrics['aa'] * 100:.2f} %, κ {metrics['kappa']:.4f} "
-                  f"on {metrics['n_test']} validation pixels.", "", "![confusion matrix](confusion.png)", ""]
+                  f"on {metrics['n_test']} validation pixels.", "",
+                  *([accuracy.split("\n", 2)[2].rstrip("\n"), ""] if accuracy else []),  # its tables (line 1: OA)
+                  "![confusion matrix](confusion.png)", ""]
     if synthetic is not None:
         summary = synthetic_summary(real, synthetic, classes, scene)
         (out / "synthetic_summary.json").write_text(json.dumps(summary, indent=2))

@@ -9,12 +9,13 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
-from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, recall_score
+from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, precision_recall_fscore_support
 
 from ..scene import ClassInfo
+from .area import AreaEstimate, area_estimate
 
 
 @dataclass
@@ -29,6 +30,9 @@ class Evaluation:
     class_names: list[str]  # K names, in the order of the confusion matrix
     n_test: int  # number of test pixels evaluated
     class_ids: list[int] = field(default_factory=list)  # K label ids, in the order of the confusion matrix
+    users: dict[int, float] = field(default_factory=dict)  # class id -> user's accuracy (precision), NaN if never mapped
+    f1: dict[int, float] = field(default_factory=dict)  # class id -> F1 of producer's and user's accuracy
+    area: Optional[AreaEstimate] = None  # area-adjusted figures, when the map's class counts were given
 
     def support(self) -> np.ndarray:
         """``(K,)`` test pixels per true class."""
@@ -41,21 +45,28 @@ class Evaluation:
             "oa": _json_number(self.oa), "aa": _json_number(self.aa), "kappa": _json_number(self.kappa),
             "n_test": int(self.n_test),
             "classes": [{"id": int(c), "name": n, "accuracy": _json_number(self.per_class[c]),
+                         "users_accuracy": _json_number(self.users.get(c, math.nan)),
+                         "f1": _json_number(self.f1.get(c, math.nan)),
                          "test_pixels": int(s), "correct": int(self.confusion[i, i])}
                         for i, (c, n, s) in enumerate(zip(self.class_ids, self.class_names, support))],
             "confusion": self.confusion.astype(int).tolist(),
+            **({"area_adjusted": self.area.to_dict()} if self.area is not None else {}),
         }
 
     def to_json(self, indent: int = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
     def to_markdown(self) -> str:
-        """A summary line and a per-class table (accuracies in percent)."""
+        """A summary line and a per-class table (accuracies in percent), then the area-adjusted figures."""
         lines = [f"OA {_pct(self.oa)} %, AA {_pct(self.aa)} %, κ {_num(self.kappa, 4)} "
                  f"({self.n_test} test pixels, {len(self.class_ids)} classes)", "",
-                 "| id | class | test pixels | correct | accuracy (%) |", "|---:|---|---:|---:|---:|"]
+                 "| id | class | test pixels | correct | producer's acc. (%) | user's acc. (%) | F1 (%) |",
+                 "|---:|---|---:|---:|---:|---:|---:|"]
         for i, (c, name, n) in enumerate(zip(self.class_ids, self.class_names, self.support())):
-            lines.append(f"| {c} | {name} | {int(n)} | {int(self.confusion[i, i])} | {_pct(self.per_class[c])} |")
+            lines.append(f"| {c} | {name} | {int(n)} | {int(self.confusion[i, i])} | {_pct(self.per_class[c])} | "
+                         f"{_pct(self.users.get(c, math.nan))} | {_pct(self.f1.get(c, math.nan))} |")
+        if self.area is not None:
+            lines += ["", self.area.to_markdown().rstrip("\n")]
         return "\n".join(lines) + "\n"
 
 
@@ -80,7 +91,8 @@ def _label_set(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[ClassIn
     return ids, names
 
 
-def evaluate(y_true_ids: np.ndarray, y_pred_ids: np.ndarray, classes: Sequence[ClassInfo]) -> Evaluation:
+def evaluate(y_true_ids: np.ndarray, y_pred_ids: np.ndarray, classes: Sequence[ClassInfo], *,
+             class_map: Optional[np.ndarray] = None, area_unit: tuple[str, float] = ("pixels", 1.0)) -> Evaluation:
     """Compare predicted label ids with true ones.
 
     Args:
@@ -89,6 +101,9 @@ def evaluate(y_true_ids: np.ndarray, y_pred_ids: np.ndarray, classes: Sequence[C
         classes: the classes of the scene; their order (by id) is the order of the confusion matrix.
             Ids that occur in the data but not in ``classes`` (e.g. a validation class the classifier
             never saw) are appended with a generic name so that they count as errors, not vanish.
+        class_map: the whole map the predictions come from (0 = unclassified): with it, the area-adjusted
+            accuracy and each class's estimated area are added (:mod:`.area`).
+        area_unit: the area unit and one pixel's area in it (:func:`.area.pixel_area_unit`).
     """
     y_true = np.asarray(y_true_ids).ravel()
     y_pred = np.asarray(y_pred_ids).ravel()
@@ -100,7 +115,8 @@ def evaluate(y_true_ids: np.ndarray, y_pred_ids: np.ndarray, classes: Sequence[C
         raise ValueError("y_true contains 0 (unlabelled); evaluate labelled pixels only")
     ids, names = _label_set(y_true, y_pred, classes)
     confusion = confusion_matrix(y_true, y_pred, labels=ids)  # (K, K), rows = true
-    recall = recall_score(y_true, y_pred, labels=ids, average=None, zero_division=np.nan)  # (K,)
+    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=ids, average=None,
+                                                                zero_division=np.nan)  # (K,) each
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         kappa = float(cohen_kappa_score(y_true, y_pred, labels=ids))  # NaN when chance agreement is 1
@@ -114,6 +130,10 @@ def evaluate(y_true_ids: np.ndarray, y_pred_ids: np.ndarray, classes: Sequence[C
         class_names=names,
         n_test=int(y_true.size),
         class_ids=ids,
+        users={c: float(u) for c, u in zip(ids, precision)},
+        f1={c: float(f) for c, f in zip(ids, f1)},
+        area=None if class_map is None else area_estimate(
+            confusion, ids, names, [int(np.count_nonzero(class_map == c)) for c in ids], *area_unit),
     )
 
 

@@ -37,6 +37,7 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
     OVERALL_ACCURACY = "OVERALL_ACCURACY"
     AVERAGE_ACCURACY = "AVERAGE_ACCURACY"
     KAPPA = "KAPPA"
+    AREA_ADJUSTED_ACCURACY = "AREA_ADJUSTED_ACCURACY"
 
     def name(self) -> str:
         return "accuracyassessment"
@@ -48,9 +49,13 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
         return self.tr(
             "Compares a classified map with validation labels (points, polygons or a label raster on the map's "
             "grid) over the pixels that are both labelled and classified: overall accuracy (OA), average "
-            "per-class accuracy (AA), Cohen's kappa, per-class accuracies and the confusion matrix (rows: "
-            "validation class, columns: mapped class). Class names come from the class file when given, "
-            "otherwise from the map's category names.\n\n"
+            "per-class accuracy (AA), Cohen's kappa, each class's producer's and user's accuracy and F1, and the "
+            "confusion matrix (rows: validation class, columns: mapped class). Class names come from the class "
+            "file when given, otherwise from the map's category names.\n\n"
+            "From the whole map's class counts it also estimates the area-adjusted overall accuracy and each "
+            "class's true area (hectares on a metric grid, else pixels) with 95 % confidence intervals, as "
+            "Olofsson et al. (2014) recommend. These hold when the validation pixels are a random sample of "
+            "the map (simple, or stratified by map class).\n\n"
             "The metrics are written as JSON; optionally a folder receives the same metrics.json, an accuracy "
             "table (accuracy.md) and a confusion-matrix figure (confusion.png).")
 
@@ -73,6 +78,8 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.OVERALL_ACCURACY, self.tr("Overall accuracy (OA)")))
         self.addOutput(QgsProcessingOutputNumber(self.AVERAGE_ACCURACY, self.tr("Average accuracy (AA)")))
         self.addOutput(QgsProcessingOutputNumber(self.KAPPA, self.tr("Cohen's kappa")))
+        self.addOutput(QgsProcessingOutputNumber(self.AREA_ADJUSTED_ACCURACY,
+                                                 self.tr("Area-adjusted overall accuracy (Olofsson et al. 2014)")))
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
@@ -118,6 +125,12 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
         for key, name in ((self.OVERALL_ACCURACY, "oa"), (self.AVERAGE_ACCURACY, "aa"), (self.KAPPA, "kappa")):
             if metrics.get(name) is not None:  # None: undefined (e.g. kappa with a single class)
                 results[key] = float(metrics[name])
+        adjusted = metrics.get("area_adjusted") or {}
+        if adjusted.get("oa") is not None:
+            results[self.AREA_ADJUSTED_ACCURACY] = float(adjusted["oa"])
+            ci = adjusted.get("oa_ci95")
+            feedback.pushInfo(self.tr("Area-adjusted OA {:.2f} %{} (valid for a random sample of the map)").format(
+                100 * adjusted["oa"], "" if ci is None else f" ± {100 * ci:.2f}"))
         feedback.pushInfo(self.tr("OA {:.2f} %, AA {:.2f} %, kappa {:.4f} on {} validation pixels").format(
             100 * results.get(self.OVERALL_ACCURACY, float("nan")),
             100 * results.get(self.AVERAGE_ACCURACY, float("nan")),

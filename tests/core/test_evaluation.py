@@ -165,11 +165,14 @@ def test_markdown_and_json_render():
     ev = evaluate(np.array([1, 1, 2]), np.array([1, 2, 2]), CLASSES)
     md = ev.to_markdown()
     assert md.startswith("OA 66.67 %, AA 75.00 %")
-    assert "| 1 | corn | 2 | 1 | 50.00 |" in md
-    assert "| 3 | wheat | 0 | 0 | – |" in md
+    assert "| 1 | corn | 2 | 1 | 50.00 | 100.00 | 66.67 |" in md  # producer's, user's, F1
+    assert "| 2 | soy | 1 | 1 | 100.00 | 50.00 | 66.67 |" in md
+    assert "| 3 | wheat | 0 | 0 | – | – | – |" in md
     data = json.loads(ev.to_json())
     assert data["oa"] == pytest.approx(2 / 3) and data["n_test"] == 3
-    assert data["classes"][2] == {"id": 3, "name": "wheat", "accuracy": None, "test_pixels": 0, "correct": 0}
+    assert data["classes"][2] == {"id": 3, "name": "wheat", "accuracy": None, "users_accuracy": None, "f1": None,
+                                  "test_pixels": 0, "correct": 0}
+    assert "area_adjusted" not in data  # only with the whole map's class counts
     assert data["confusion"][0] == [1, 1, 0]
 
 

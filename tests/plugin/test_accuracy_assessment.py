@@ -97,6 +97,14 @@ def test_label_raster_gives_the_hand_counted_accuracy(hypersynth_plugin, files, 
     assert [(c["id"], c["test_pixels"], c["correct"]) for c in metrics["classes"]] == [(1, 3, 2), (2, 3, 2),
                                                                                         (3, 3, 3)]
     assert "FOLDER" not in result and sorted(p.name for p in out.parent.iterdir()) == ["accuracy.json"]
+    import rasterio
+
+    with rasterio.open(files["map"]) as src:
+        mapped = np.array([(src.read(1) == c).sum() for c in (1, 2, 3)], dtype=float)
+    weight = mapped / mapped.sum()  # each map class's share of the map; 2 of its 3 points right, 2 of 3, 3 of 3
+    assert result["AREA_ADJUSTED_ACCURACY"] == pytest.approx(weight @ [2 / 3, 2 / 3, 1.0])
+    assert metrics["area_adjusted"]["oa"] == pytest.approx(result["AREA_ADJUSTED_ACCURACY"])
+    assert [c["mapped_pixels"] for c in metrics["area_adjusted"]["classes"]] == mapped.astype(int).tolist()
 
 
 def test_points_with_class_names_and_a_folder_for_the_table_and_figure(hypersynth_plugin, files, tmp_path):

@@ -1,0 +1,70 @@
+"""Area-adjusted accuracy and class areas against the worked example of Olofsson et al. (2014)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hypersynth.core.evaluation.area import area_estimate, pixel_area_unit
+from hypersynth.core.evaluation.metrics import evaluate
+from hypersynth.core.scene import ClassInfo
+
+# Olofsson et al. 2014, Remote Sensing of Environment 148, tables 8–9 (30 m Landsat pixels, 0.09 ha): the sample
+# counts by map class (rows) and reference class (columns), and the pixels the map gives each class.
+NAMES = ["deforestation", "forest gain", "stable forest", "stable non-forest"]
+BY_MAP = np.array([[66, 0, 5, 4], [0, 55, 8, 12], [1, 0, 153, 11], [2, 1, 9, 313]])
+MAPPED = [200_000, 150_000, 3_200_000, 6_450_000]
+
+
+def test_the_published_example_is_reproduced():
+    est = area_estimate(BY_MAP.T, [1, 2, 3, 4], NAMES, MAPPED, "ha", 0.09)
+    # the paper's figures: areas (ha) 21,158 ± 6,158; 11,686 ± 3,756; 285,770 ± 15,510; 581,386 ± 16,282
+    assert est.area == pytest.approx([21_158, 11_686, 285_770, 581_386], abs=1)
+    assert est.area_ci == pytest.approx([6_158, 3_756, 15_510, 16_282], abs=1)
+    # user's 0.88 ± 0.07, 0.73 ± 0.10, 0.93 ± 0.04, 0.96 ± 0.02; producer's 0.75 ± 0.21, 0.85 ± 0.25, 0.93 ± 0.03,
+    # 0.96 ± 0.02; overall 0.95 ± 0.02
+    assert est.users == pytest.approx([0.88, 0.73, 0.93, 0.96], abs=0.005)
+    assert est.users_ci == pytest.approx([0.07, 0.10, 0.04, 0.02], abs=0.005)
+    assert est.producers == pytest.approx([0.75, 0.85, 0.93, 0.96], abs=0.005)
+    assert est.producers_ci == pytest.approx([0.21, 0.25, 0.03, 0.02], abs=0.005)
+    assert est.oa == pytest.approx(0.95, abs=0.005) and est.oa_ci == pytest.approx(0.02, abs=0.005)
+    assert est.area.sum() == pytest.approx(sum(MAPPED) * 0.09)  # the estimate moves area, it makes none
+    md = est.to_markdown()
+    assert "| 1 | deforestation | 18,000.0 | 21,157.8 ± 6,157.5 | 88.0 ± 7.4 | 74.9 ± 21.3 |" in md
+    assert "random sample of the map" in md
+
+
+def test_evaluate_adds_the_area_figures_from_the_whole_map():
+    classes = [ClassInfo(1, "water"), ClassInfo(2, "road"), ClassInfo(3, "crop")]
+    class_map = np.array([[1, 1, 1, 1], [2, 2, 3, 3], [3, 3, 3, 0]])  # 0: unclassified, counted nowhere
+    truth = np.array([1, 1, 2, 3, 3, 2])
+    pred = np.array([1, 1, 2, 3, 3, 3])
+    ev = evaluate(truth, pred, classes, class_map=class_map, area_unit=("ha", 0.01))
+    assert ev.area is not None and ev.area.mapped_pixels.tolist() == [4, 2, 5]
+    assert ev.area.unsampled == []
+    # crop maps 5 pixels, a third of its samples are road: 5/3 pixels of the crop map are road
+    assert ev.area.area == pytest.approx(np.array([4, 2 + 5 / 3, 5 - 5 / 3]) * 0.01)
+    data = json.loads(ev.to_json())["area_adjusted"]
+    assert data["unit"] == "ha" and data["classes"][0]["estimated_area"] == pytest.approx(0.04)
+    assert data["classes"][1]["users_accuracy_ci95"] is None  # one road sample: no variance, not a made-up one
+    assert data["classes"][2]["users_accuracy_ci95"] == pytest.approx(1.959964 * np.sqrt(2 / 3 * 1 / 3 / 2))
+    assert "Area-adjusted OA" in ev.to_markdown()
+
+
+def test_a_mapped_class_without_validation_pixels_is_named():
+    classes = [ClassInfo(1, "water"), ClassInfo(2, "road")]
+    class_map = np.array([[1, 1, 2, 2]])
+    ev = evaluate(np.array([1, 1]), np.array([1, 1]), classes, class_map=class_map)
+    assert ev.area.unsampled == ["road"] and ev.area.unit == "pixels"
+    assert "No validation pixel lies on the map's road" in ev.area.to_markdown()
+
+
+def test_pixel_area_is_in_hectares_only_on_a_metric_grid():
+    from rasterio.crs import CRS
+
+    utm = CRS.from_epsg(32633).to_wkt()
+    assert pixel_area_unit((500000.0, 30.0, 0.0, 5800000.0, 0.0, -30.0), utm) == ("ha", pytest.approx(0.09))
+    assert pixel_area_unit((10.0, 0.001, 0.0, 50.0, 0.0, -0.001), CRS.from_epsg(4326).to_wkt()) == ("pixels", 1.0)
+    assert pixel_area_unit((0.0, 1.0, 0.0, 0.0, 0.0, -1.0), None) == ("pixels", 1.0)
