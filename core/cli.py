@@ -24,6 +24,7 @@ EPILOG = """examples:
   hypersynth augment-classify --scene cube.tif --labels labels.gpkg --prompts classes.json --out results/
   hypersynth classify --model results/classifier_bundle --scene other_cube.tif --out results_other/
   hypersynth synthesize --bundle results/model_bundle --class 3 --n 16 --out patches.npz
+  hypersynth assess --map results/classification.tif --validation validation.gpkg --out results/accuracy/
   hypersynth bench --datasets salinasA,enmap_potsdam,demo --labels-per-class 2,5 --seeds 0-4 \\
       --methods rf,svm,cnn,augment --preset fast --json bench.json
 """
@@ -292,6 +293,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=_folder, required=True, help="output folder (created when missing)")
     _run_args(p, does="predict", overwrite="replace an earlier run's outputs in --out", preset=False, seed=False)
 
+    helptext = "compare any classified map with validation labels (accuracy and class areas)"
+    p = sub.add_parser("assess", help=helptext,
+                       description=helptext[0].upper() + helptext[1:] + ": OA, AA, kappa, each class's producer's "
+                                   "and user's accuracy and F1, and the area-adjusted accuracy and class areas "
+                                   "with 95 % confidence intervals (Olofsson et al. 2014; they hold when the "
+                                   "validation pixels are a random sample of the map). Any tool's map will do.")
+    p.add_argument("--map", required=True, help="the classified map: a one-band raster of class ids")
+    p.add_argument("--validation", required=True,
+                   help="validation labels: vector (GeoPackage/Shapefile/GeoJSON) or a label raster on the map's grid")
+    p.add_argument("--class-field", help="attribute holding the class in a vector validation layer (default: guessed)")
+    p.add_argument("--prompts", help="class file (JSON) for the class names (default: the map's category names)")
+    p.add_argument("--out", type=_folder,
+                   help="folder for metrics.json, accuracy.md and confusion.png (default: print only)")
+    p.add_argument("--overwrite", action="store_true", help="replace those files when --out holds them")
+
     helptext = "synthesise labelled patches from a model bundle and a prompt"
     p = sub.add_parser("synthesize", help=helptext,
                        description=helptext[0].upper() + helptext[1:] + ": the model_bundle folder an earlier "
@@ -514,6 +530,19 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                                                reporter=reporter, overwrite=args.overwrite)
         reporter.close()
         _print_outputs(outputs)
+        return 0
+    if args.command == "assess":
+        from .evaluation.assess import check_accuracy_folder, evaluate_map, write_accuracy
+
+        inputs = [args.map, args.validation, args.prompts]
+        if args.out:  # a refused folder (an earlier assessment, no --overwrite) is said before the work
+            check_accuracy_folder(Path(args.out), inputs, args.overwrite)
+        ev = evaluate_map(args.map, args.validation, class_field=args.class_field, classes_path=args.prompts)
+        print(ev.to_markdown(), end="")
+        if args.out:
+            written = write_accuracy(ev, Path(args.out), overwrite=args.overwrite, inputs=inputs,
+                                     what=f"accuracy assessment of {Path(args.map).name}")
+            print(f"\nwritten: {', '.join(str(p) for p in written)}")
         return 0
     if args.command == "synthesize":
         check_model_folder(args.bundle, "synthesis", "--bundle takes")

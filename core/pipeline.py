@@ -434,57 +434,19 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
 def assess_accuracy(class_map_path: str | os.PathLike, validation_path: str | os.PathLike, *,
                     class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None,
                     out_dir: Optional[str | os.PathLike] = None, overwrite: bool = False) -> dict:
-    """Compare a classified map with validation labels (vector or raster): OA, AA, κ, confusion matrix.
+    """Compare a classified map with validation labels (vector or raster): OA, AA, κ, per-class and area-adjusted
+    accuracy, confusion matrix (:mod:`.evaluation.assess`). When ``out_dir`` is given, ``metrics.json``,
+    ``accuracy.md`` and ``confusion.png`` are written there; returns the metrics."""
+    from .evaluation.assess import check_accuracy_folder, evaluate_map, write_accuracy
 
-    Class names come from the class file when given, else from the map's category names. When
-    ``out_dir`` is given, ``metrics.json``, ``accuracy.md`` and ``confusion.png`` are written there.
-    """
-    import rasterio
-
-    from .evaluation.area import pixel_area_unit
-    from .evaluation.metrics import confusion_figure, evaluate
-    from .io.classes import read_classes
-    from .io.labels import read_labels
-    from .io.write import atomic_output
-    from .scene import default_color
-
-    try:
-        with rasterio.open(class_map_path) as src:
-            if src.count != 1:
-                raise ValueError(f"{Path(class_map_path).name} has {src.count} bands; a class map has one")
-            class_map = src.read(1).astype(np.int64)
-            nodata = src.nodata
-            transform = src.transform.to_gdal()
-            crs_wkt = src.crs.to_wkt() if src.crs else None
-            categories = _class_names_of_map(class_map_path)
-    except rasterio.errors.RasterioIOError as exc:
-        raise ValueError(f"cannot read the class map {class_map_path}: {exc}") from exc
-    if nodata is not None:
-        class_map[class_map == int(nodata)] = 0
-    ids = sorted(int(v) for v in np.unique(class_map) if v > 0)
-    if classes_path:
-        classes = read_classes(classes_path)
-    else:
-        classes = [ClassInfo(i, categories.get(i, f"class {i}"), default_color(k)) for k, i in enumerate(ids)]
-    grid = Scene(cube=np.zeros((1, *class_map.shape), np.float32), valid=class_map > 0, transform=transform,
-                 crs_wkt=crs_wkt, name=Path(class_map_path).stem)
-    validation, classes = read_labels(validation_path, grid, class_field=class_field, classes=classes)
-    test = (validation > 0) & (class_map > 0)
-    if not test.any():
-        raise ValueError("no validation pixel falls on a classified pixel; check that the validation layer "
-                         "covers the classified map")
-    ev = evaluate(validation[test], class_map[test], classes, class_map=class_map,
-                  area_unit=pixel_area_unit(transform, crs_wkt))
-    metrics = ev.to_dict()
+    inputs = [class_map_path, validation_path, classes_path]
     if out_dir is not None:
-        out = Path(out_dir)
-        with claim_output_folder(out, f"accuracy assessment of {Path(class_map_path).name}"):
-            with atomic_output(out / METRICS, overwrite) as tmp:
-                Path(tmp).write_text(json.dumps(metrics, indent=2))
-            with atomic_output(out / "accuracy.md", overwrite) as tmp:
-                Path(tmp).write_text(ev.to_markdown())
-            confusion_figure(ev, out / "confusion.png")
-    return metrics
+        check_accuracy_folder(Path(out_dir), inputs, overwrite)  # before the work: said at once
+    ev = evaluate_map(class_map_path, validation_path, class_field=class_field, classes_path=classes_path)
+    if out_dir is not None:
+        write_accuracy(ev, Path(out_dir), overwrite=overwrite, inputs=inputs,
+                       what=f"accuracy assessment of {Path(class_map_path).name}")
+    return ev.to_dict()
 
 
 def train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, bundle_dir: str | os.PathLike, *,
@@ -516,25 +478,3 @@ def _train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike,
                                   wavelengths=scene.usable_wavelengths())
     reporter.check()
     return model.save(target, overwrite=overwrite)
-
-
-def _class_names_of_map(path: str | os.PathLike) -> dict[int, str]:
-    """Class names stored with a class map: its raster attribute table, else GDAL category names."""
-    from osgeo import gdal
-
-    try:
-        ds = gdal.Open(str(path))
-    except RuntimeError:
-        return {}
-    if ds is None:
-        return {}
-    band = ds.GetRasterBand(1)
-    rat = band.GetDefaultRAT()
-    if rat is not None and rat.GetRowCount():
-        cols = {rat.GetNameOfCol(i).lower(): i for i in range(rat.GetColumnCount())}
-        value = cols.get("value")
-        name = cols.get("class_name", cols.get("class"))
-        if value is not None and name is not None:
-            return {rat.GetValueAsInt(r, value): rat.GetValueAsString(r, name) for r in range(rat.GetRowCount())}
-    names = band.GetCategoryNames() or []
-    return {i: n for i, n in enumerate(names) if n}

@@ -1,0 +1,129 @@
+"""Accuracy assessment of any classified map (HyperSynth's or another tool's) against validation labels."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..scene import ClassInfo, Scene, default_color
+from .area import pixel_area_unit
+from .metrics import Evaluation, confusion_figure, evaluate
+
+ACCURACY_FILES = ("metrics.json", "accuracy.md", "confusion.png")  # what write_accuracy puts in its folder
+
+
+def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.PathLike, *,
+                 class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None) -> Evaluation:
+    """The map's accuracy on the validation pixels it classifies, with the area-adjusted figures.
+
+    Class names come from the class file when given, else from the map's category names (or raster attribute
+    table). The map's no-data value and 0 count as unclassified.
+
+    Raises:
+        ValueError: an unreadable or multi-band map, or validation labels that miss every classified pixel.
+    """
+    import rasterio
+
+    from ..io.classes import read_classes
+    from ..io.labels import read_labels
+
+    try:
+        with rasterio.open(class_map_path) as src:
+            if src.count != 1:
+                raise ValueError(f"{Path(class_map_path).name} has {src.count} bands; a class map has one")
+            class_map = src.read(1).astype(np.int64)
+            nodata = src.nodata
+            transform = src.transform.to_gdal()
+            crs_wkt = src.crs.to_wkt() if src.crs else None
+    except rasterio.errors.RasterioIOError as exc:
+        raise ValueError(f"cannot read the class map {class_map_path}: {exc}") from exc
+    categories = class_names_of_map(class_map_path)
+    if nodata is not None:
+        class_map[class_map == int(nodata)] = 0
+    ids = sorted(int(v) for v in np.unique(class_map) if v > 0)
+    if classes_path:
+        classes = read_classes(classes_path)
+    else:
+        classes = [ClassInfo(i, categories.get(i, f"class {i}"), default_color(k)) for k, i in enumerate(ids)]
+    grid = Scene(cube=np.zeros((1, *class_map.shape), np.float32), valid=class_map > 0, transform=transform,
+                 crs_wkt=crs_wkt, name=Path(class_map_path).stem)
+    validation, classes = read_labels(validation_path, grid, class_field=class_field, classes=classes)
+    test = (validation > 0) & (class_map > 0)
+    if not test.any():
+        raise ValueError("no validation pixel falls on a classified pixel; check that the validation layer "
+                         "covers the classified map")
+    return evaluate(validation[test], class_map[test], classes, class_map=class_map,
+                    area_unit=pixel_area_unit(transform, crs_wkt))
+
+
+def check_accuracy_folder(out: Path, inputs: list[Optional[str | os.PathLike]], overwrite: bool) -> None:
+    """Refuse, before any work, a folder :func:`write_accuracy` cannot use; creates nothing.
+
+    Raises:
+        OutputFolderError: a file, a folder that cannot be written, or an input where an output goes.
+        OutputExistsError: an earlier assessment is there and ``overwrite`` is off.
+    """
+    from ..outputs import OutputExistsError, OutputFolderError, inputs_in_the_way, write_problem
+
+    if out.exists() and not out.is_dir():
+        raise OutputFolderError(f"the output folder {out} is a file; give a folder (it is created when missing)")
+    for given, name in inputs_in_the_way(out, ACCURACY_FILES, inputs)[:1]:
+        raise OutputFolderError(f"your input {given} is where the assessment writes its {name}: choose another "
+                                "output folder, or move the input out of it")
+    there = [name for name in ACCURACY_FILES if (out / name).exists()]
+    if there and not overwrite:
+        raise OutputExistsError(f"{out} already holds {', '.join(there)}; choose another folder or allow "
+                                "overwriting (--overwrite)")
+    problem = write_problem(out)
+    if problem:
+        raise OutputFolderError(f"the output folder {out} cannot take the files: {problem}; choose a folder you "
+                                "can write to")
+
+
+def write_accuracy(ev: Evaluation, out: Path, *, overwrite: bool, inputs: list[Optional[str | os.PathLike]] = (),
+                   what: str = "accuracy assessment") -> list[Path]:
+    """Write ``metrics.json``, ``accuracy.md`` and ``confusion.png`` into ``out``: all three or none, and none of
+    them replaced unless ``overwrite`` (:func:`check_accuracy_folder`, again under the folder's claim).
+    """
+    from ..outputs import claim_output_folder
+
+    with claim_output_folder(out, what):
+        check_accuracy_folder(out, list(inputs), overwrite)
+        staging = Path(tempfile.mkdtemp(prefix=".hypersynth-accuracy-", dir=out))
+        try:
+            (staging / "metrics.json").write_text(json.dumps(ev.to_dict(), indent=2))
+            (staging / "accuracy.md").write_text(ev.to_markdown())
+            confusion_figure(ev, staging / "confusion.png")
+            for name in ACCURACY_FILES:
+                os.replace(staging / name, out / name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return [out / name for name in ACCURACY_FILES]
+
+
+def class_names_of_map(path: str | os.PathLike) -> dict[int, str]:
+    """Class names stored with a class map: its raster attribute table, else GDAL category names."""
+    from osgeo import gdal
+
+    try:
+        ds = gdal.Open(str(path))
+    except RuntimeError:
+        return {}
+    if ds is None:
+        return {}
+    band = ds.GetRasterBand(1)
+    rat = band.GetDefaultRAT()
+    if rat is not None and rat.GetRowCount():
+        cols = {rat.GetNameOfCol(i).lower(): i for i in range(rat.GetColumnCount())}
+        value = cols.get("value")
+        name = cols.get("class_name", cols.get("class"))
+        if value is not None and name is not None:
+            return {rat.GetValueAsInt(r, value): rat.GetValueAsString(r, name) for r in range(rat.GetRowCount())}
+    names = band.GetCategoryNames() or []
+    return {i: n for i, n in enumerate(names) if n}

@@ -1,0 +1,67 @@
+"""`hypersynth assess`: any classified map against validation labels, printed and optionally written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hypersynth.core.cli import main as cli_main
+from hypersynth.core.io.write import write_class_map, write_label_raster
+from hypersynth.core.scene import ClassInfo
+
+CLASSES = [ClassInfo(1, "water", (0, 0, 255)), ClassInfo(2, "meadow", (0, 200, 0))]
+TRANSFORM = (500000.0, 30.0, 0.0, 5800000.0, 0.0, -30.0)  # 30 m pixels: 0.09 ha each
+
+
+@pytest.fixture
+def files(tmp_path) -> dict[str, Path]:
+    from rasterio.crs import CRS
+
+    crs = CRS.from_epsg(32633).to_wkt()
+    class_map = np.ones((10, 10), np.int32)
+    class_map[:, 6:] = 2  # 60 water pixels, 40 meadow
+    validation = np.zeros((10, 10), np.int32)
+    validation[0, :4] = 1  # 4 water points on water
+    validation[1, 6:9] = 2  # 3 meadow points on meadow
+    validation[2, 7] = 1  # 1 water point the map calls meadow
+    write_class_map(tmp_path / "map.tif", class_map, CLASSES, transform=TRANSFORM, crs_wkt=crs)
+    write_label_raster(tmp_path / "validation.tif", validation, CLASSES, transform=TRANSFORM, crs_wkt=crs)
+    return {"map": tmp_path / "map.tif", "validation": tmp_path / "validation.tif"}
+
+
+def test_assess_prints_the_tables_and_writes_them_on_request(files, tmp_path, capsys):
+    out = tmp_path / "accuracy"
+    assert cli_main(["assess", "--map", str(files["map"]), "--validation", str(files["validation"]),
+                     "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("OA 87.50 %, AA 90.00 %")  # 7 of 8; water 4/5, meadow 3/3
+    assert "| 1 | water | 5 | 4 | 80.00 | 100.00 | 88.89 |" in printed  # names from the map's own table
+    # area-adjusted: meadow's map holds 1 water in 4 points, so 40 × 1/4 = 10 of its pixels are water
+    assert "| 1 | water | 5.4 | 6.3 ±" in printed and "| 2 | meadow | 3.6 | 2.7 ±" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["area_adjusted"]["classes"][0]["estimated_area"] == pytest.approx(70 * 0.09)
+    assert sorted(p.name for p in out.iterdir()) == ["accuracy.md", "confusion.png", "metrics.json"]
+    assert (out / "accuracy.md").read_text() == printed.split("\nwritten: ")[0]
+
+
+def test_assess_refuses_an_earlier_assessment_before_any_work(files, tmp_path, capsys):
+    out = tmp_path / "accuracy"
+    out.mkdir()
+    (out / "accuracy.md").write_text("mine")
+    args = ["assess", "--map", str(files["map"]), "--validation", str(files["validation"]), "--out", str(out)]
+    assert cli_main(args) == 2
+    assert "already holds accuracy.md; choose another folder or allow overwriting (--overwrite)" in (
+        capsys.readouterr().err)
+    assert sorted(p.name for p in out.iterdir()) == ["accuracy.md"] and (out / "accuracy.md").read_text() == "mine"
+    assert cli_main(args + ["--overwrite"]) == 0
+    assert (out / "accuracy.md").read_text().startswith("OA 87.50 %")
+
+
+def test_assess_without_out_writes_nothing(files, tmp_path, capsys):
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert cli_main(["assess", "--map", str(files["map"]), "--validation", str(files["validation"])]) == 0
+    assert "Area-adjusted OA" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
