@@ -238,6 +238,10 @@ def _pseudo_arg(p: argparse.ArgumentParser) -> None:
                         "about as much time per pixel as the CNN")
 
 
+PROBABILITIES_HELP = ("also write probabilities.tif: each class's probability as a float32 band (named by the "
+                      "class; -1 where unclassified), for your own thresholds or fusion")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hypersynth", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
@@ -271,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--validation", help="independent validation labels for the accuracy report")
         p.add_argument("--out", type=_folder, required=True, help="output folder (created when missing)")
         p.add_argument("--cog", action="store_true", help="also write the class map as a Cloud-Optimised GeoTIFF")
+        p.add_argument("--probabilities", action="store_true", help=PROBABILITIES_HELP)
         if name == "augment-classify":
             p.add_argument("--bundle", help="reuse a synthesis model (the model_bundle folder of an earlier run) "
                                             "instead of training one")
@@ -287,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description=helptext[0].upper() + helptext[1:] + ": the classifier_bundle folder an earlier "
                                    "run saved, applied to a scene of the same sensor and band set.")
     p.add_argument("--model", required=True, help="classifier bundle folder (an earlier run's classifier_bundle)")
+    p.add_argument("--probabilities", action="store_true", help=PROBABILITIES_HELP)
     p.add_argument("--scene", required=True, help="hyperspectral raster of the same sensor / band set")
     p.add_argument("--validation", help="validation labels for an accuracy report")
     p.add_argument("--class-field", help="attribute holding the class in a vector validation layer")
@@ -400,6 +406,8 @@ def _settings(args: argparse.Namespace) -> "MethodSettings":
 def _print_outputs(outputs: "ClassificationOutputs") -> None:
     print(f"classified map: {outputs.class_map}")
     print(f"confidence:     {outputs.confidence}")
+    if outputs.probabilities:
+        print(f"probabilities:  {outputs.probabilities}")
     print(f"report:         {outputs.report}")
     if outputs.bundle:
         print(f"model bundle:   {outputs.bundle}")
@@ -513,7 +521,8 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                                               classes_path=args.prompts, class_field=args.class_field,
                                               validation_path=args.validation,
                                               bundle_path=getattr(args, "bundle", None), settings=_settings(args),
-                                              reporter=reporter, overwrite=args.overwrite)
+                                              reporter=reporter, overwrite=args.overwrite,
+                                              probabilities=args.probabilities)
             reporter.close()
             _print_outputs(outputs)
             if args.cog:
@@ -527,7 +536,8 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         check_model_folder(args.model, "classifier", "--model takes")
         outputs = pipeline.classify_with_model(args.model, args.scene, args.out, validation_path=args.validation,
                                                class_field=args.class_field, device=args.device,
-                                               reporter=reporter, overwrite=args.overwrite)
+                                               reporter=reporter, overwrite=args.overwrite,
+                                               probabilities=args.probabilities)
         reporter.close()
         _print_outputs(outputs)
         return 0

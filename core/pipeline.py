@@ -10,7 +10,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -27,6 +27,7 @@ log = logging.getLogger("hypersynth")
 # Output file names inside the output folder; a run writes all of them or none.
 CLASS_MAP = "classification.tif"
 CONFIDENCE = "confidence.tif"
+PROBABILITIES = "probabilities.tif"  # on request: one band per class
 REPORT = "report.md"
 REPORT_HTML = "report.html"
 METRICS = "metrics.json"
@@ -49,12 +50,13 @@ class ClassificationOutputs:
     bundle: Optional[Path] = None  # the saved synthesis model (Augment & Classify)
     synthetic_summary: Optional[Path] = None  # per-class counts and spectral agreement of synthetic data
     attention: Optional[Path] = None  # one synthetic patch per class with its prompt words' cross-attention (.npz)
+    probabilities: Optional[Path] = None  # float32 GeoTIFF, a band per class (asked for), -1 where unclassified
     files: list[Path] = field(default_factory=list)  # every file written
 
 
 def _outputs_for(method: str) -> list[str]:
-    names = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CLASS_MAP + ".aux.xml", CONFIDENCE, REPORT, REPORT_HTML, METRICS,
-             "confusion.png", "spectra.png"]
+    names = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CLASS_MAP + ".aux.xml", CONFIDENCE, PROBABILITIES, REPORT,
+             REPORT_HTML, METRICS, "confusion.png", "spectra.png"]
     names.append(CLASSIFIER_BUNDLE)  # every method's classifier saves as tensors
     if method in MODEL_METHODS:  # the run saves the synthesis model
         names.append(BUNDLE)
@@ -64,8 +66,8 @@ def _outputs_for(method: str) -> list[str]:
 
 
 # what a saved classifier writes when it classifies a scene (classify_with_model)
-MODEL_RUN_OUTPUTS = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CLASS_MAP + ".aux.xml", CONFIDENCE, METRICS, REPORT,
-                     "confusion.png"]
+MODEL_RUN_OUTPUTS = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CLASS_MAP + ".aux.xml", CONFIDENCE, PROBABILITIES,
+                     METRICS, REPORT, "confusion.png"]
 # every name any run writes: an output folder holds one run's files, never a mix of two
 ALL_OUTPUTS = sorted(set(MODEL_RUN_OUTPUTS).union(*(_outputs_for(m) for m in METHOD_TITLES)))
 
@@ -75,8 +77,9 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
                    class_field: Optional[str] = None, validation_path: Optional[str | os.PathLike] = None,
                    preset: str = "fast", seed: int = 0, bundle_path: Optional[str | os.PathLike] = None,
                    settings: Optional[MethodSettings] = None, reporter: Reporter = NULL_REPORTER,
-                   overwrite: bool = False) -> ClassificationOutputs:
-    """Read a scene and its labels, train ``method``, classify every pixel, write maps and a report.
+                   overwrite: bool = False, probabilities: bool = False) -> ClassificationOutputs:
+    """Read a scene and its labels, train ``method``, classify every pixel, write maps and a report
+    (``probabilities``: also each class's probability, a band per class).
 
     Everything is written into a staging folder inside ``out_dir`` and moved into place only when the
     whole run succeeded, so a cancelled or failed run leaves nothing half-written behind.
@@ -92,13 +95,14 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
         return _classify_scene(out, scene_path, labels_path, inputs, method=method, classes_path=classes_path,
                                class_field=class_field, validation_path=validation_path,
                                settings=settings or MethodSettings(preset=preset, seed=seed),
-                               bundle_path=bundle_path, reporter=reporter)
+                               bundle_path=bundle_path, reporter=reporter, probabilities=probabilities)
 
 
 def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str | os.PathLike, inputs: list, *,
                     method: str, classes_path: Optional[str | os.PathLike], class_field: Optional[str],
                     validation_path: Optional[str | os.PathLike], settings: MethodSettings,
-                    bundle_path: Optional[str | os.PathLike], reporter: Reporter) -> ClassificationOutputs:
+                    bundle_path: Optional[str | os.PathLike], reporter: Reporter,
+                    probabilities: bool = False) -> ClassificationOutputs:
     """:func:`classify_scene` once its output folder is ready."""
     from .io.labels import read_labels
     from .io.read import read_scene
@@ -123,7 +127,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
     staging = Path(tempfile.mkdtemp(prefix=".hypersynth-run-", dir=out))
     try:
         result = run_on_scene(scene, labels, classes, method, settings, staging, validation=validation,
-                              reporter=reporter)
+                              reporter=reporter, probabilities=probabilities)
         reporter.check()
         moved = move_outputs(staging, out, ALL_OUTPUTS, inputs)
     finally:
@@ -134,7 +138,8 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         metrics=result.get("metrics"), classes=classes,
         bundle=(out / BUNDLE) if (out / BUNDLE) in written else None,
         synthetic_summary=(out / SYNTHETIC) if (out / SYNTHETIC) in written else None,
-        attention=(out / ATTENTION_ARRAYS) if (out / ATTENTION_ARRAYS) in written else None, files=moved)
+        attention=(out / ATTENTION_ARRAYS) if (out / ATTENTION_ARRAYS) in written else None,
+        probabilities=(out / PROBABILITIES) if (out / PROBABILITIES) in written else None, files=moved)
 
 
 def read_labels_and_classes(labels_path: str | os.PathLike, scene: Scene,
@@ -203,7 +208,7 @@ def _check_model_fits(settings: MethodSettings, scene: Scene) -> None:
 
 def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], method: str,
                  settings: MethodSettings, out: Path, *, validation: Optional[np.ndarray] = None,
-                 reporter: Reporter = NULL_REPORTER) -> dict:
+                 reporter: Reporter = NULL_REPORTER, probabilities: bool = False) -> dict:
     """Train, predict the whole scene and write every output into ``out`` (a staging folder)."""
     from .classify.predict import predict_scene
     from .io.write import write_class_map, write_confidence
@@ -214,8 +219,9 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
     fitted = fit_method(method, cube, scene.valid, labels, classes, settings, wavelengths=scene.usable_wavelengths(),
                         reporter=reporter.sub(0.02, 0.8))
     t_fit = time.perf_counter() - t0
-    pred = predict_scene(fitted.classifier, cube, scene.valid, batch_size=1024,
-                         reporter=reporter.sub(0.8, 0.95), stage="prediction")
+    with _probability_writer(probabilities, out, scene, classes, fitted.class_ids) as write:
+        pred = predict_scene(fitted.classifier, cube, scene.valid, batch_size=1024,
+                             reporter=reporter.sub(0.8, 0.95), stage="prediction", on_tile=write)
     class_map = np.where(pred.class_index >= 0, fitted.class_ids[np.clip(pred.class_index, 0, None)], 0)
     used = [c for c in classes if c.id in set(fitted.class_ids.tolist())]
     write_class_map(out / CLASS_MAP, class_map.astype(np.int32), used, transform=scene.transform,
@@ -325,19 +331,21 @@ def load_classifier(folder: str | os.PathLike, device: str = "auto") -> tuple[ob
 def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.PathLike, out_dir: str | os.PathLike, *,
                         validation_path: Optional[str | os.PathLike] = None, class_field: Optional[str] = None,
                         device: str = "auto", reporter: Reporter = NULL_REPORTER,
-                        overwrite: bool = False) -> ClassificationOutputs:
-    """Classify a scene with a saved classifier bundle (e.g. a scene the model has never seen)."""
+                        overwrite: bool = False, probabilities: bool = False) -> ClassificationOutputs:
+    """Classify a scene with a saved classifier bundle (e.g. a scene the model has never seen); ``probabilities``:
+    also each class's probability, a band per class."""
     out = Path(out_dir)
     inputs = [model_path, scene_path, validation_path]
     with claim_output_folder(out, f"classifying {Path(scene_path).name} with {Path(model_path).name}"):
         prepare_output_folder(out, ALL_OUTPUTS, inputs, overwrite)  # under the claim, like classify_scene's
         return _classify_with_model(out, model_path, scene_path, inputs, validation_path=validation_path,
-                                    class_field=class_field, device=device, reporter=reporter)
+                                    class_field=class_field, device=device, reporter=reporter,
+                                    probabilities=probabilities)
 
 
 def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: str | os.PathLike, inputs: list, *,
                          validation_path: Optional[str | os.PathLike], class_field: Optional[str], device: str,
-                         reporter: Reporter) -> ClassificationOutputs:
+                         reporter: Reporter, probabilities: bool = False) -> ClassificationOutputs:
     """:func:`classify_with_model` once its output folder is ready."""
     from .classify.predict import predict_scene
     from .evaluation.area import pixel_area_unit
@@ -363,7 +371,9 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     staging = Path(tempfile.mkdtemp(prefix=".hypersynth-run-", dir=out))
     metrics = None
     try:
-        pred = predict_scene(clf, cube, scene.valid, batch_size=1024, reporter=reporter, stage="prediction")
+        with _probability_writer(probabilities, staging, scene, classes, class_ids) as write:
+            pred = predict_scene(clf, cube, scene.valid, batch_size=1024, reporter=reporter, stage="prediction",
+                                 on_tile=write)
         class_map = np.where(pred.class_index >= 0, class_ids[np.clip(pred.class_index, 0, None)], 0)
         write_class_map(staging / CLASS_MAP, class_map.astype(np.int32), classes, transform=scene.transform,
                         crs_wkt=scene.crs_wkt)
@@ -390,7 +400,23 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ClassificationOutputs(class_map=out / CLASS_MAP, confidence=out / CONFIDENCE, report=out / REPORT,
-                                 metrics=metrics, classes=classes, files=moved)
+                                 metrics=metrics, classes=classes, files=moved,
+                                 probabilities=(out / PROBABILITIES) if (out / PROBABILITIES) in moved else None)
+
+
+def _probability_writer(wanted: bool, out: Path, scene: Scene, classes: list[ClassInfo], class_ids: np.ndarray
+                        ) -> Any:
+    """``probabilities.tif``'s tile writer in ``out`` (a band per class, in the classifier's order), or a context
+    giving None when the probabilities were not asked for."""
+    from contextlib import nullcontext
+
+    from .io.write import probability_raster
+
+    if not wanted:
+        return nullcontext(None)
+    by_id = {c.id: c for c in classes}
+    return probability_raster(out / PROBABILITIES, [by_id[int(i)] for i in class_ids], scene.valid.shape,
+                              transform=scene.transform, crs_wkt=scene.crs_wkt)
 
 
 def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLike, *, class_id: Optional[int] = None,

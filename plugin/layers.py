@@ -1,4 +1,4 @@
-"""Result layers in the project: the class map with class colours and names, the confidence in grey."""
+"""Result layers in the project: the class map in class colours and names; confidence and probabilities in grey."""
 
 from __future__ import annotations
 
@@ -63,9 +63,19 @@ def confidence_layer(path: PathLike, name: Optional[str] = None) -> QgsRasterLay
     return layer
 
 
+def probability_layer(path: PathLike, name: Optional[str] = None) -> QgsRasterLayer:
+    """Open a class-probability raster (a band per class, 0..1) showing its first class in greyscale (another
+    band: the layer's Symbology; without this QGIS would draw three classes as red, green and blue)."""
+    layer = _open_raster(path, name or Path(path).stem)
+    layer.setRenderer(confidence_renderer(layer))
+    return layer
+
+
 def add_result_layers(class_map: PathLike, confidence: Optional[PathLike], classes: Sequence[ClassInfo], *,
-                      title: str, project: Optional[QgsProject] = None) -> list[QgsRasterLayer]:
-    """Add the class map (on top) and its confidence to ``project`` in a group named ``title``.
+                      title: str, project: Optional[QgsProject] = None,
+                      probabilities: Optional[PathLike] = None) -> list[QgsRasterLayer]:
+    """Add the class map (on top), its confidence and (when written) its class probabilities to ``project`` in a
+    group named ``title``; all but the map start hidden.
 
     Call on the main thread only (from a task's ``finished()`` or an algorithm's post-processing).
 
@@ -76,12 +86,14 @@ def add_result_layers(class_map: PathLike, confidence: Optional[PathLike], class
     layers = [class_map_layer(class_map, classes, name=f"{title}: classes")]
     if confidence is not None:
         layers.append(confidence_layer(confidence, name=f"{title}: confidence"))
+    if probabilities is not None:
+        layers.append(probability_layer(probabilities, name=f"{title}: class probabilities"))
     group: QgsLayerTreeGroup = project.layerTreeRoot().insertGroup(0, title)
     for layer in layers:
         project.addMapLayer(layer, False)
         group.addLayer(layer)
-    if confidence is not None:
-        node = group.findLayer(layers[1].id())
+    for layer in layers[1:]:
+        node = group.findLayer(layer.id())
         if node is not None:
-            node.setItemVisibilityChecked(False)  # the map first; the confidence is there to inspect
+            node.setItemVisibilityChecked(False)  # the map first; the others are there to inspect
     return layers

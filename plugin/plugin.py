@@ -62,6 +62,7 @@ class RunRequest:
     bundle_path: Optional[str] = None  # reuse a trained synthesis model
     class_field: Optional[str] = None  # label field; None: guessed by the engine
     overwrite: bool = False  # replace outputs already in out_dir
+    probabilities: bool = False  # also write probabilities.tif, a band per class
     approved_outputs: Optional[tuple[str, ...]] = None  # the earlier outputs the analyst agreed to replace; None: any
     clip_weights: Optional[str] = None  # CLIP ViT-B-32 weights file from the settings; None: caches or random
     title: str = "Augment & Classify"  # task and layer-group name
@@ -94,7 +95,8 @@ def classify_job(request: RunRequest) -> Callable[[Reporter], Any]:
             return classify_scene(request.scene_path, request.labels_path, request.out_dir, method=request.method,
                                   classes_path=classes_path, class_field=request.class_field,
                                   preset=request.preset, seed=request.seed, bundle_path=request.bundle_path,
-                                  settings=settings, reporter=reporter, overwrite=request.overwrite)
+                                  settings=settings, reporter=reporter, overwrite=request.overwrite,
+                                  probabilities=request.probabilities)
         finally:
             for scratch in (classes_path, request.temporary_labels):
                 _remove(scratch)
@@ -472,6 +474,7 @@ class HyperSynthPlugin:
             bundle_path=values.get("bundle") or None,
             class_field=values.get("class_field") or None, overwrite=bool(values.get("overwrite", False)),
             approved_outputs=None if values.get("approved_outputs") is None else tuple(values["approved_outputs"]),
+            probabilities=bool(values.get("probabilities", False)),
             clip_weights=settings.clip_weights or None,
             title=f"{RUN_TITLES[method]} {scene.name()}", temporary_labels=temporary)
 
@@ -495,7 +498,8 @@ class HyperSynthPlugin:
                     Qgis.Warning, 0)
                 return
             self.keep_dock_state()  # the project remembers the run's model for prompt previews
-            add_result_layers(outputs.class_map, outputs.confidence, outputs.classes, title=request.title)
+            add_result_layers(outputs.class_map, outputs.confidence, outputs.classes, title=request.title,
+                              probabilities=outputs.probabilities)
             self._show_synthetic_spectra(outputs.synthetic_summary, outputs.classes)
             self._show_run_attention(outputs.attention, request.title)
             self.iface.messageBar().pushMessage(

@@ -186,6 +186,12 @@ class RunDialog(QDialog):
         self.output_folder.setDialogTitle("Output folder")
         self.output_folder.setFilePath(str(defaults.get("output_folder", "")))
         form.addRow("Output folder", self.output_folder)
+        self.probabilities = QCheckBox("also write probabilities.tif (a band per class)")
+        self.probabilities.setChecked(bool(defaults.get("probabilities", False)))
+        self.probabilities.setToolTip(
+            "Each class's probability as a float32 band named by the class (-1 where unclassified): for your own "
+            "thresholds, masks of doubtful pixels or fusion with other data. Takes K × 4 bytes per pixel on disk")
+        form.addRow("Class probabilities", self.probabilities)
         self.bundle = QgsFileWidget()
         self.bundle.setStorageMode(QgsFileWidget.GetDirectory)
         self.bundle.setDialogTitle("Trained model bundle (model_bundle folder of an earlier run)")
@@ -227,6 +233,7 @@ class RunDialog(QDialog):
             "diffusion_features": self.diffusion_features.isChecked(),
             "seed": int(self.seed.value()),
             "output_folder": self.output_folder.filePath().strip(),
+            "probabilities": self.probabilities.isChecked(),
             "bundle": bundle or None,
             "overwrite": self._overwrite,
             "approved_outputs": list(self._approved),  # the run refuses to replace any other (written meanwhile)

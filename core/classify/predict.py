@@ -167,7 +167,8 @@ def _tiles(height: int, width: int, tile_size: int) -> list[tuple[int, int, int,
 
 def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.ndarray], *,
                   tile_size: int = 256, batch_size: int = 4096, smoothing: Optional[float] = None,
-                  reporter: Reporter = NULL_REPORTER, stage: str = "prediction") -> ScenePrediction:
+                  reporter: Reporter = NULL_REPORTER, stage: str = "prediction",
+                  on_tile: Optional[Callable[[int, int, np.ndarray], None]] = None) -> ScenePrediction:
     """Classify every valid pixel of a scene, one tile at a time.
 
     Each tile is read with a halo of ``p // 2`` real neighbouring pixels (p = ``classifier.patch_size``);
@@ -202,6 +203,8 @@ def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
             attribute (a blend carries the width its labels chose), 0 when it has none.
         reporter: receives progress per batch; ``check()`` per batch lets the user cancel.
         stage: the stage name reported with progress.
+        on_tile: receives ``(row0, col0, (K, h, w) probabilities)`` for each tile, NaN where invalid (e.g.
+            :func:`~hypersynth.core.io.write.probability_raster`'s writer), so they never fill memory.
     """
     if tile_size < 1 or batch_size < 1:
         raise ValueError(f"tile_size and batch_size must be at least 1; got {tile_size} and {batch_size}")
@@ -243,6 +246,10 @@ def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
         class_index[at] = np.argmax(tile_proba, axis=1)
         confidence[at] = tile_proba.max(axis=1)
         entropy[at] = entr(tile_proba).sum(axis=1) / np.log(k) if k > 1 else 0.0
+        if on_tile is not None:
+            out = np.full((k, r1 - r0, c1 - c0), np.nan, dtype=np.float32)  # (K, h, w)
+            out[:, rows, cols] = tile_proba.T
+            on_tile(r0, c0, out)
         reporter.progress((t + 1) / len(tiles), stage)
     return ScenePrediction(class_index, confidence, entropy, k)
 

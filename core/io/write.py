@@ -9,7 +9,7 @@ import warnings
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -262,14 +262,49 @@ def paletted_qml(classes: list[ClassInfo]) -> str:
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode") + "\n"
 
 
+@contextmanager
+def probability_raster(path: str | Path, classes: Sequence[ClassInfo], shape: tuple[int, int], *,
+                       transform: Sequence[float], crs_wkt: Optional[str], overwrite: bool = False
+                       ) -> Iterator[Callable[[int, int, int, np.ndarray], None]]:
+    """Write each class's probability as a float32 band (band k: ``classes[k]``, named by it), a tile at a time.
+
+    Yields ``write(row0, col0, (K, h, w) probabilities)``, called once per tile of the scene (the tiles cover it):
+    NaN (unclassified) is written as -1, the nodata value. The file appears only when the block ends without an
+    error (atomic), so a cancelled run leaves none.
+    """
+    from osgeo import gdal
+
+    path = _geotiff_path(path)
+    k = len(classes)
+    with atomic_output(path, overwrite) as tmp:
+        ds = _create_gtiff(tmp, shape, gdal.GDT_Float32, ["PREDICTOR=3", "INTERLEAVE=BAND"], transform, crs_wkt,
+                           bands=k)
+        for i, c in enumerate(classes):
+            band = ds.GetRasterBand(i + 1)
+            band.SetNoDataValue(CONFIDENCE_NODATA)
+            band.SetDescription(f"probability of {c.name} (class {c.id})")
+
+        def write(row0: int, col0: int, proba: np.ndarray) -> None:
+            if proba.ndim != 3 or proba.shape[0] != k:
+                raise ValueError(f"expected ({k}, h, w) probabilities; got {proba.shape}")
+            values = np.where(np.isnan(proba), CONFIDENCE_NODATA, proba).astype(np.float32)
+            for i in range(k):
+                ds.GetRasterBand(i + 1).WriteArray(values[i], col0, row0)
+
+        yield write
+        ds.FlushCache()
+        ds = None  # GDAL finishes the file when the last reference goes
+        _check_written(tmp)
+
+
 def _create_gtiff(tmp: Path, shape: tuple[int, int], gdal_type: int, extra: list[str],
-                  transform: Sequence[float], crs_wkt: Optional[str]) -> Any:
+                  transform: Sequence[float], crs_wkt: Optional[str], bands: int = 1) -> Any:
     from osgeo import gdal
 
     gdal.ErrorReset()
     rows, cols = shape
     options = [f"{k}={v}" for k, v in GTIFF_OPTIONS.items()] + extra
-    ds = gdal.GetDriverByName("GTiff").Create(str(tmp), cols, rows, 1, gdal_type, options=options)
+    ds = gdal.GetDriverByName("GTiff").Create(str(tmp), cols, rows, bands, gdal_type, options=options)
     if ds is None:
         raise OSError(f"GDAL could not create {tmp.name}: {gdal.GetLastErrorMsg()}")
     georeference = _gdal_transform(transform)

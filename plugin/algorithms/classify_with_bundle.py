@@ -51,6 +51,7 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
     DEVICE = "DEVICE"
     OUTPUT = "OUTPUT"
     CONFIDENCE = "CONFIDENCE"
+    PROBABILITIES = "PROBABILITIES"
     METRICS = "METRICS"
     OVERALL_ACCURACY = "OVERALL_ACCURACY"
     AVERAGE_ACCURACY = "AVERAGE_ACCURACY"
@@ -85,6 +86,9 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Classified map")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.CONFIDENCE, self.tr("Confidence (max class probability)")))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.PROBABILITIES, self.tr("Class probabilities (a band per class)"), optional=True,
+            createByDefault=False))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.METRICS, self.tr("Accuracy (JSON)"), fileFilter=self.tr("JSON files (*.json)"), optional=True,
             createByDefault=False))
@@ -101,6 +105,7 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         validation_layer = self.parameterAsLayer(parameters, self.VALIDATION, context)
         destinations = {self.OUTPUT: self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
                         self.CONFIDENCE: self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context),
+                        self.PROBABILITIES: self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context),
                         self.METRICS: self.parameterAsFileOutput(parameters, self.METRICS, context)}
         self.check_destinations({self.MODEL: model, self.SCENE: layer_file(scene_layer),
                                  self.VALIDATION: layer_file(validation_layer)}, destinations)
@@ -119,7 +124,8 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
             with engine_warnings(feedback):
                 outputs = classify_with_model(model, scene, staging, validation_path=validation,
                                               class_field=class_field, device=device,
-                                              reporter=FeedbackReporter(feedback), overwrite=True)
+                                              reporter=FeedbackReporter(feedback), overwrite=True,
+                                              probabilities=bool(destinations[self.PROBABILITIES]))
             if feedback.isCanceled():
                 raise Cancelled("cancelled by the user")
             results: dict[str, Any] = {}
@@ -128,6 +134,9 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
                     results[self.METRICS] = moves.put_text(json.dumps(outputs.metrics, indent=2), staging,
                                                            out_metrics)
                 results[self.CONFIDENCE] = moves.put_raster(Path(outputs.confidence), out_confidence)
+                if outputs.probabilities is not None:
+                    results[self.PROBABILITIES] = moves.put_raster(Path(outputs.probabilities),
+                                                                   destinations[self.PROBABILITIES])
                 results[self.OUTPUT] = moves.put_raster(Path(outputs.class_map), out_map)
         except Cancelled as exc:
             raise QgsProcessingException("cancelled by the user; no output was written") from exc
@@ -138,4 +147,6 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         results.update(accuracy_results(outputs.metrics))
         style_when_loaded(context, out_map, StyleOnLoad(list(outputs.classes)))
         style_when_loaded(context, out_confidence, StyleOnLoad(None))
+        if self.PROBABILITIES in results:
+            style_when_loaded(context, results[self.PROBABILITIES], StyleOnLoad(None))  # class 1 in grey, not RGB
         return results

@@ -77,6 +77,7 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
     SEED = "SEED"
     OUTPUT = "OUTPUT"
     CONFIDENCE = "CONFIDENCE"
+    PROBABILITIES = "PROBABILITIES"
     REPORT = "REPORT"
     OVERALL_ACCURACY = "OVERALL_ACCURACY"
     AVERAGE_ACCURACY = "AVERAGE_ACCURACY"
@@ -101,6 +102,9 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Classified map")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.CONFIDENCE, self.tr("Confidence (max class probability)")))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.PROBABILITIES, self.tr("Class probabilities (a band per class)"), optional=True,
+            createByDefault=False))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.REPORT, self.tr("Report"), fileFilter=self.tr("HTML files (*.html)"), optional=True))
         self.addOutput(QgsProcessingOutputNumber(self.OVERALL_ACCURACY, self.tr("Overall accuracy (OA)")))
@@ -131,6 +135,7 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
         classes_path = self.parameterAsFile(parameters, self.CLASSES, context) or None
         destinations = {self.OUTPUT: self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
                         self.CONFIDENCE: self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context),
+                        self.PROBABILITIES: self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context),
                         self.REPORT: self.parameterAsFileOutput(parameters, self.REPORT, context),
                         **self.extra_destinations(parameters, context)}
         self.check_destinations({self.SCENE: layer_file(scene_layer), self.LABELS: layer_file(labels_layer),
@@ -151,7 +156,8 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
             with engine_warnings(feedback):
                 outputs = classify_scene(scene, labels, staging, classes_path=classes_path, class_field=class_field,
                                          validation_path=validation, reporter=FeedbackReporter(feedback),
-                                         overwrite=True, **engine_args)
+                                         overwrite=True, probabilities=bool(destinations[self.PROBABILITIES]),
+                                         **engine_args)
             if feedback.isCanceled():
                 raise Cancelled("cancelled by the user")
             results: dict[str, Any] = {}
@@ -161,6 +167,9 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
                     results[self.REPORT] = write_report(Path(outputs.report).with_suffix(".html"),
                                                         destinations[self.REPORT], moves)
                 results[self.CONFIDENCE] = moves.put_raster(Path(outputs.confidence), out_confidence)
+                if outputs.probabilities is not None:
+                    results[self.PROBABILITIES] = moves.put_raster(Path(outputs.probabilities),
+                                                                   destinations[self.PROBABILITIES])
                 results[self.OUTPUT] = moves.put_raster(Path(outputs.class_map), out_map)
         except Cancelled as exc:
             raise QgsProcessingException("cancelled by the user; no output was written") from exc
@@ -177,4 +186,6 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
                                       results.get(self.KAPPA, float("nan"))))
         style_when_loaded(context, out_map, StyleOnLoad(list(outputs.classes)))
         style_when_loaded(context, out_confidence, StyleOnLoad(None))
+        if self.PROBABILITIES in results:
+            style_when_loaded(context, results[self.PROBABILITIES], StyleOnLoad(None))  # class 1 in grey, not RGB
         return results

@@ -183,3 +183,31 @@ def test_confidence(tmp_path):
         assert ds.read(1).tolist() == [[0.25, -1.0], [1.0, 0.0]]
     with pytest.raises(ValueError, match="0..1"):
         write_confidence(tmp_path / "bad.tif", np.array([[1.5]], np.float32), transform=GRID, crs_wkt=None)
+
+
+def test_probability_raster_writes_a_named_band_per_class_and_nothing_on_failure(tmp_path):
+    import rasterio
+
+    from hypersynth.core.io.write import probability_raster
+    from hypersynth.core.scene import ClassInfo
+
+    classes = [ClassInfo(3, "water"), ClassInfo(7, "road")]
+    transform = (500000.0, 10.0, 0.0, 5800000.0, 0.0, -10.0)
+    proba = np.full((2, 4, 6), np.nan, dtype=np.float32)
+    proba[0, :, 1:], proba[1, :, 1:] = 0.25, 0.75  # column 0 unclassified
+    with probability_raster(tmp_path / "p.tif", classes, (4, 6), transform=transform, crs_wkt=None) as write:
+        write(0, 0, proba[:, :2])  # two tiles, as predict_scene hands them over
+        write(2, 0, proba[:, 2:])
+    with rasterio.open(tmp_path / "p.tif") as src:
+        assert src.count == 2 and src.dtypes == ("float32", "float32") and src.nodata == -1.0
+        assert src.descriptions == ("probability of water (class 3)", "probability of road (class 7)")
+        values = src.read()
+    assert (values[:, :, 0] == -1.0).all() and (values[0, :, 1:] == 0.25).all() and (values[1, :, 1:] == 0.75).all()
+    with pytest.raises(RuntimeError, match="cancelled"):
+        with probability_raster(tmp_path / "q.tif", classes, (4, 6), transform=transform, crs_wkt=None) as write:
+            write(0, 0, proba[:, :2])
+            raise RuntimeError("cancelled")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.tif"]  # no half-written file, no temporary left
+    with pytest.raises(FileExistsError):
+        with probability_raster(tmp_path / "p.tif", classes, (4, 6), transform=transform, crs_wkt=None):
+            pass

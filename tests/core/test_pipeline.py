@@ -124,6 +124,34 @@ def test_saved_classifier_applies_to_another_scene(augment_run, tmp_path):
     assert result.metrics["n_test"] > 0
 
 
+def test_class_probabilities_on_request_agree_with_the_map(augment_run, scene_files, tmp_path, capsys):
+    """A band per class, named by it; where a pixel is classified its bands sum to 1 and the largest is its class,
+    the confidence is that largest; elsewhere every band is nodata. From a run and from a saved classifier."""
+    import rasterio
+
+    out, _, _ = augment_run
+    scene, labels, _, _ = scene_files
+    assert cli_main(["baseline", "--scene", str(scene), "--labels", str(labels), "--out", str(tmp_path / "rf"),
+                     "--probabilities", "--quiet"]) == 0
+    assert f"probabilities:  {tmp_path / 'rf' / 'probabilities.tif'}" in capsys.readouterr().out
+    other = classify_with_model(out / CLASSIFIER_BUNDLE, scene, tmp_path / "other", probabilities=True)
+    assert other.probabilities == tmp_path / "other" / "probabilities.tif"
+    for folder in (tmp_path / "rf", tmp_path / "other"):
+        with rasterio.open(folder / "probabilities.tif") as src, rasterio.open(folder / "classification.tif") as cm, \
+                rasterio.open(folder / "confidence.tif") as conf:
+            proba, class_map, confidence = src.read(), cm.read(1), conf.read(1)
+            names = [c.name for c in other.classes]
+            assert src.descriptions == tuple(f"probability of {c.name} (class {c.id})" for c in other.classes)
+        ids = np.array([c.id for c in other.classes])
+        done = class_map > 0
+        assert done.any() and (proba[:, ~done] == -1.0).all() and len(names) == proba.shape[0]
+        np.testing.assert_allclose(proba[:, done].sum(axis=0), 1.0, atol=1e-4)
+        assert np.array_equal(ids[proba[:, done].argmax(axis=0)], class_map[done])
+        np.testing.assert_allclose(proba[:, done].max(axis=0), confidence[done], rtol=1e-6)
+    assert classify_with_model(out / CLASSIFIER_BUNDLE, scene, tmp_path / "plain").probabilities is None
+    assert not (tmp_path / "plain" / "probabilities.tif").exists()  # only on request
+
+
 def test_a_scene_in_other_units_is_warned_of(augment_run, tmp_path, caplog):
     """The same sensor's scene stored as reflectance × 10 000: the classifier would map it wrongly, silently."""
     import dataclasses

@@ -198,3 +198,25 @@ def test_training_patches_fill_nodata_as_prediction_sees_them():
     plain = pixel_patches(cube, None, np.array([5]), np.array([3]), 3)[0]
     assert (plain[:, :, 0] == 0).all()  # without a validity mask nothing is filled
     assert pixel_patches(cube, valid, np.array([5]), np.array([3]), 1).shape == (1, 4, 1, 1)
+
+
+def test_each_tiles_probabilities_reach_on_tile_and_cover_the_scene_once():
+    cube, valid = scene()
+    clf = ToyPatchClassifier(5)
+    seen = np.zeros((H, W), dtype=int)
+    stacked = np.full((3, H, W), -5.0, dtype=np.float32)
+
+    def on_tile(row0: int, col0: int, proba: np.ndarray) -> None:
+        k, h, w = proba.shape
+        seen[row0:row0 + h, col0:col0 + w] += 1
+        stacked[:, row0:row0 + h, col0:col0 + w] = proba
+
+    pred = predict_scene(clf, cube, valid, tile_size=16, on_tile=on_tile)
+    assert (seen == 1).all()  # every pixel in exactly one tile
+    assert np.isnan(stacked[:, ~valid]).all()  # unclassified: NaN in every band
+    rows, cols = np.nonzero(valid)
+    assert np.array_equal(stacked[:, rows, cols].argmax(axis=0), pred.class_index[valid])
+    np.testing.assert_allclose(stacked[:, rows, cols].max(axis=0), pred.confidence[valid], rtol=1e-6)
+    np.testing.assert_allclose(stacked[:, rows, cols].sum(axis=0), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(stacked[:, rows, cols].T, predict_pixels(clf, cube, rows, cols, valid=valid),
+                               rtol=1e-5)

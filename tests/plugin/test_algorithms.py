@@ -109,6 +109,24 @@ def test_classifybaseline_with_point_layer_and_class_field(hypersynth_plugin, de
     assert set(np.unique(values).tolist()) <= demo.class_ids
     assert band.GetColorTable() is not None
     assert "OVERALL_ACCURACY" not in result  # no validation labels given
+    assert "PROBABILITIES" not in result and sorted(p.name for p in tmp_path.glob("*.tif")) == [
+        "svm.tif", "svm_confidence.tif"]  # probabilities only when a destination is given
+
+
+def test_class_probabilities_go_where_asked(hypersynth_plugin, demo, tmp_path):
+    result = processing.run("hypersynth:classifybaseline", {
+        "SCENE": demo.scene, "LABELS": demo.labels, "CLASSES": demo.classes, "METHOD": 0,
+        "OUTPUT": str(tmp_path / "map.tif"), "CONFIDENCE": str(tmp_path / "confidence.tif"),
+        "PROBABILITIES": str(tmp_path / "proba.tif")})
+    assert result["PROBABILITIES"] == str(tmp_path / "proba.tif")
+    classes, _, _ = _band(result["OUTPUT"])
+    ds = gdal.Open(result["PROBABILITIES"])
+    proba = ds.ReadAsArray()  # (K, 32, 32)
+    assert proba.shape == (len(demo.class_ids), 32, 32)
+    assert ds.GetRasterBand(1).GetDescription().startswith("probability of water")
+    ids = np.array(sorted(demo.class_ids))
+    assert np.array_equal(ids[proba.argmax(axis=0)], classes)
+    np.testing.assert_allclose(proba.sum(axis=0), 1.0, atol=1e-4)
 
 
 def test_cancel_leaves_no_output(hypersynth_plugin, demo, tmp_path):
@@ -165,9 +183,11 @@ def test_augment_then_reuse_the_classifier_and_synthesis_model(hypersynth_plugin
     reused = processing.run("hypersynth:classifywithbundle", {
         "MODEL": result["CLASSIFIER"], "SCENE": demo.scene, "VALIDATION": demo.ground_truth, "DEVICE": 1,
         "OUTPUT": str(tmp_path / "again.tif"), "CONFIDENCE": str(tmp_path / "again_conf.tif"),
-        "METRICS": str(tmp_path / "metrics.json")})
+        "METRICS": str(tmp_path / "metrics.json"), "PROBABILITIES": str(tmp_path / "again_proba.tif")})
     again, _, _ = _band(reused["OUTPUT"])
     assert np.array_equal(again, values)  # the same classifier on the same scene
+    proba = gdal.Open(reused["PROBABILITIES"]).ReadAsArray()  # (K, 32, 32), a band per class the model knows
+    assert np.array_equal(np.array(sorted(demo.class_ids))[proba.argmax(axis=0)], again)
     assert 0.0 <= reused["OVERALL_ACCURACY"] <= 1.0 and Path(reused["METRICS"]).is_file()
 
     patches = processing.run("hypersynth:synthesize", {

@@ -74,6 +74,22 @@ def test_run_from_dock_values_adds_styled_result_layers(hypersynth_plugin, qgis_
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".hypersynth")) == []  # scratch files gone
     messages = qgis_iface.messageBar().get_messages(Qgis.Success)
     assert any("finished" in m and "report.html" in m for m in messages)
+    assert [n.name() for n in group.findLayers()] == ["Random forest scene: classes", "Random forest scene: confidence"]
+
+
+def test_class_probabilities_asked_for_in_the_dialog_arrive_as_a_hidden_layer(hypersynth_plugin, qgis_new_project,
+                                                                              small_scene, tmp_path):
+    base = _requests(small_scene, qgis_new_project)
+    task = hypersynth_plugin.run_from_dock({**base, "output_folder": str(tmp_path / "run"), "probabilities": True})
+    assert task is not None and wait_until(lambda: not hypersynth_plugin.tasks.running, timeout=120)
+    assert task.error is None, task.error_details
+    group = qgis_new_project.layerTreeRoot().findGroup("Random forest scene")
+    nodes = {n.name(): n for n in group.findLayers()}
+    probabilities = nodes["Random forest scene: class probabilities"]
+    assert not probabilities.isVisible() and nodes["Random forest scene: classes"].isVisible()
+    layer = probabilities.layer()
+    assert layer.bandCount() == len(small_scene[0].classes) and layer.renderer().grayBand() == 1
+    assert layer.source() == str(tmp_path / "run" / "probabilities.tif")
 
 
 def test_dock_values_reach_the_engine_method_settings(hypersynth_plugin, qgis_new_project, small_scene, tmp_path,
