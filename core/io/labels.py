@@ -46,11 +46,16 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
         LabelReadError: unreadable file, no class field, features outside the scene, a CRS mismatch,
             or fewer than two classes labelled.
     """
-    from .read import is_mat_file
+    from .read import SceneReadError, envi_data_file, is_mat_file
 
     path = Path(path)
     if not path.exists():
         raise LabelReadError(f"cannot read the labels {path}: the file does not exist")
+    if path.is_file() and path.suffix.lower() == ".hdr":  # an ENVI label raster: GDAL opens its data file
+        try:
+            path = envi_data_file(path)
+        except SceneReadError as error:
+            raise LabelReadError(str(error)) from None
     if path.is_file() and is_mat_file(path):  # GDAL reads no MATLAB files (a folder may be a vector dataset)
         labels, found = _read_mat(path, scene, classes)
     else:

@@ -65,7 +65,7 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None) -> Scene:
     if cube_key is not None:
         raise SceneReadError(f"cube_key={cube_key!r} only applies to MATLAB .mat files, not to {path.name}")
     if path.suffix.lower() == ".hdr":
-        path = _envi_data_file(path)
+        path = envi_data_file(path)
     return _read_gdal_scene(path)
 
 
@@ -185,7 +185,7 @@ def _describe_arrays(arrays: dict[str, np.ndarray]) -> str:
 # --------------------------------------------------------------------------- GDAL rasters
 
 
-def _envi_data_file(header: Path) -> Path:
+def envi_data_file(header: Path) -> Path:
     """The data file an ENVI header describes (GDAL opens ENVI through the data file, not the .hdr)."""
     stem = header.with_suffix("")  # x.img.hdr -> x.img, x.hdr -> x
     tried = []

@@ -243,3 +243,20 @@ def test_real_enmap_label_tile_on_its_scene_tile():
     scene = read_scene(DATA / "enmap_potsdam" / "images" / name)
     labels, classes = read_labels(DATA / "enmap_potsdam" / "labels" / name, scene)
     assert labels.shape == (32, 32) and [c.id for c in classes] == [1, 2, 3, 4, 5]
+
+
+def test_an_envi_label_raster_is_read_through_its_header_too(tmp_path):
+    """Analysts pick the .hdr of an ENVI pair (as for scenes); GDAL opens the data file beside it."""
+    scene = _scene()
+    truth = _expected_polygon_labels((3, 1, 2))
+    ds = gdal.GetDriverByName("ENVI").Create(str(tmp_path / "labels.img"), COLS, ROWS, 1, gdal.GDT_Byte)
+    ds.SetGeoTransform(scene.transform)
+    ds.SetProjection(scene.crs_wkt)
+    ds.GetRasterBand(1).WriteArray(truth.astype(np.uint8))
+    ds = None
+    by_header, _ = read_labels(tmp_path / "labels.hdr", scene)
+    by_data, _ = read_labels(tmp_path / "labels.img", scene)
+    assert np.array_equal(by_header, truth) and np.array_equal(by_data, truth)
+    (tmp_path / "labels.img").unlink()
+    with pytest.raises(LabelReadError, match="has no data file beside it"):
+        read_labels(tmp_path / "labels.hdr", scene)
