@@ -82,18 +82,21 @@ def earlier_outputs(out: Path, all_names: Iterable[str], kept: Iterable[str] = (
     return sorted(n for n in set(all_names) - kept if (out / n).exists()) if out.is_dir() else []
 
 
-def prepare_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[Optional[str | os.PathLike]],
-                          overwrite: bool, kept: Iterable[str] = ()) -> bool:
-    """Check ``out`` before anything is read or trained; create it. Returns whether it was created (so a run
-    that fails can remove the empty folder it made).
+def check_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[Optional[str | os.PathLike]],
+                        overwrite: bool, kept: Iterable[str] = ()) -> None:
+    """Refuse ``out`` when a run writing ``all_names`` there cannot use it; creates nothing.
 
     Args:
         out: the output folder.
-        all_names: every name any HyperSynth run writes: one there from an earlier run is refused unless
+        all_names: every name the run's kind writes: one there from an earlier run is refused unless
             ``overwrite`` (the run then removes it, so the folder never mixes two runs).
         inputs: the run's input files and folders: refused when an output would replace them.
         overwrite: replace an earlier run's outputs.
         kept: outputs an input may be (a reused model bundle the run saves again unchanged).
+
+    Raises:
+        OutputFolderError: a file, a folder that cannot be written, or an input where an output goes.
+        OutputExistsError: an earlier run's outputs there, and ``overwrite`` off.
     """
     if out.exists() and not out.is_dir():
         raise OutputFolderError(f"the output folder {out} is a file; give a folder (it is created when missing)")
@@ -108,6 +111,13 @@ def prepare_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[
     if problem:
         raise OutputFolderError(f"the output folder {out} cannot take the run's files: {problem}; choose a folder "
                                 "you can write to")
+
+
+def prepare_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[Optional[str | os.PathLike]],
+                          overwrite: bool, kept: Iterable[str] = ()) -> bool:
+    """:func:`check_output_folder`, then create ``out``, before anything is read or trained. Returns whether it
+    was created (so a run that fails can remove the empty folder it made)."""
+    check_output_folder(out, all_names, inputs, overwrite, kept)
     return _make_folder(out)
 
 

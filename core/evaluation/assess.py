@@ -63,27 +63,11 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
 
 
 def check_accuracy_folder(out: Path, inputs: list[Optional[str | os.PathLike]], overwrite: bool) -> None:
-    """Refuse, before any work, a folder :func:`write_accuracy` cannot use; creates nothing.
+    """Refuse, before any work, a folder :func:`write_accuracy` cannot use (the engine's output-folder rules for
+    its three files); creates nothing."""
+    from ..outputs import check_output_folder
 
-    Raises:
-        OutputFolderError: a file, a folder that cannot be written, or an input where an output goes.
-        OutputExistsError: an earlier assessment is there and ``overwrite`` is off.
-    """
-    from ..outputs import OutputExistsError, OutputFolderError, inputs_in_the_way, write_problem
-
-    if out.exists() and not out.is_dir():
-        raise OutputFolderError(f"the output folder {out} is a file; give a folder (it is created when missing)")
-    for given, name in inputs_in_the_way(out, ACCURACY_FILES, inputs)[:1]:
-        raise OutputFolderError(f"your input {given} is where the assessment writes its {name}: choose another "
-                                "output folder, or move the input out of it")
-    there = [name for name in ACCURACY_FILES if (out / name).exists()]
-    if there and not overwrite:
-        raise OutputExistsError(f"{out} already holds {', '.join(there)}; choose another folder or allow "
-                                "overwriting (--overwrite)")
-    problem = write_problem(out)
-    if problem:
-        raise OutputFolderError(f"the output folder {out} cannot take the files: {problem}; choose a folder you "
-                                "can write to")
+    check_output_folder(out, ACCURACY_FILES, inputs, overwrite)
 
 
 def write_accuracy(ev: Evaluation, out: Path, *, overwrite: bool, inputs: list[Optional[str | os.PathLike]] = (),

@@ -12,9 +12,7 @@ import torch
 
 from hypersynth.core import bench, bench_inputs
 from hypersynth.core.cli import _with_overwrite_option, main as cli_main
-from hypersynth.core.demo import make_demo_scene, sparse_labels
-from hypersynth.core.io.classes import write_classes
-from hypersynth.core.io.write import OutputExistsError, atomic_output, write_label_raster, write_scene
+from hypersynth.core.io.write import OutputExistsError, atomic_output
 from hypersynth.core.ldm.bundle import save_bundle
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,17 +23,6 @@ QUICK_BENCH = ["--labels-per-class", "2", "--seeds", "0", "--methods", "rf", "--
 def _snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` with its bytes: what a refused command must leave as it was."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture(scope="module")
-def scene_files(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("inputs")
-    data = make_demo_scene(size=32, bands=20, n_classes=3, seed=0)
-    kw = dict(transform=data.scene.transform, crs_wkt=data.scene.crs_wkt)
-    return {"scene": write_scene(data.scene, folder / "scene.tif"),
-            "labels": write_label_raster(folder / "labels.tif", sparse_labels(data.labels, 4, seed=0), data.classes,
-                                         **kw),
-            "classes": write_classes(folder / "classes.json", data.classes)}
 
 
 @pytest.fixture(scope="module")

@@ -16,22 +16,10 @@ from pathlib import Path
 import pytest
 
 from hypersynth.core.cli import main as cli_main
-from hypersynth.core.demo import make_demo_scene, sparse_labels
-from hypersynth.core.io.write import write_label_raster, write_scene
 from hypersynth.core.outputs import (CLAIM_FILE, OutputFolderBusyError, claim_holder, claim_output_folder,
                                      earlier_outputs, move_outputs)
 from hypersynth.core.pipeline import ALL_OUTPUTS, classify_scene, train_bundle
 from hypersynth.core.progress import Reporter
-
-
-@pytest.fixture(scope="module")
-def scene_files(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("inputs")
-    data = make_demo_scene(size=32, bands=20, n_classes=3, seed=0)
-    kw = dict(transform=data.scene.transform, crs_wkt=data.scene.crs_wkt)
-    return {"scene": write_scene(data.scene, folder / "scene.tif"),
-            "labels": write_label_raster(folder / "labels.tif", sparse_labels(data.labels, 4, seed=0), data.classes,
-                                         **kw)}
 
 
 @pytest.fixture
