@@ -43,7 +43,7 @@ class ClassificationOutputs:
     """Where a finished run put its results."""
 
     class_map: Path  # classified GeoTIFF (colour table, class names, 0 = unclassified) + .qml style
-    confidence: Path  # float32 GeoTIFF, max class probability, -1 where unclassified
+    confidence: Path  # float32 GeoTIFF: band 1 max class probability, band 2 normalised entropy; -1 unclassified
     report: Path  # Markdown report (report.html beside it)
     metrics: Optional[dict]  # accuracy against validation labels, when given
     classes: list[ClassInfo]  # classes in the map, with colours and prompts
@@ -226,7 +226,8 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
     used = [c for c in classes if c.id in set(fitted.class_ids.tolist())]
     write_class_map(out / CLASS_MAP, class_map.astype(np.int32), used, transform=scene.transform,
                     crs_wkt=scene.crs_wkt)
-    write_confidence(out / CONFIDENCE, pred.confidence, transform=scene.transform, crs_wkt=scene.crs_wkt)
+    write_confidence(out / CONFIDENCE, pred.confidence, transform=scene.transform, crs_wkt=scene.crs_wkt,
+                     uncertainty=np.clip(pred.entropy, 0.0, 1.0))  # clip: float sums may pass 1 by an ulp
     reporter.progress(0.96, "report")
     metrics, accuracy = None, None
     if validation is not None:
@@ -377,7 +378,8 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         class_map = np.where(pred.class_index >= 0, class_ids[np.clip(pred.class_index, 0, None)], 0)
         write_class_map(staging / CLASS_MAP, class_map.astype(np.int32), classes, transform=scene.transform,
                         crs_wkt=scene.crs_wkt)
-        write_confidence(staging / CONFIDENCE, pred.confidence, transform=scene.transform, crs_wkt=scene.crs_wkt)
+        write_confidence(staging / CONFIDENCE, pred.confidence, transform=scene.transform, crs_wkt=scene.crs_wkt,
+                         uncertainty=np.clip(pred.entropy, 0.0, 1.0))  # clip: float sums may pass 1 by an ulp
         if validation is not None:
             test = (validation > 0) & scene.valid & (class_map > 0)
             ev = evaluate(validation[test], class_map[test], classes, class_map=class_map,

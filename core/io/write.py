@@ -149,29 +149,28 @@ def write_label_raster(path: str | Path, labels: np.ndarray, classes: list[Class
 
 
 def write_confidence(path: str | Path, confidence: np.ndarray, *, transform: Sequence[float],
-                     crs_wkt: Optional[str], overwrite: bool = False) -> Path:
-    """Write per-pixel confidence (max class probability, 0..1; NaN = unclassified) as float32 GeoTIFF.
+                     crs_wkt: Optional[str], overwrite: bool = False,
+                     uncertainty: Optional[np.ndarray] = None) -> Path:
+    """Write per-pixel confidence (max class probability, 0..1; NaN = unclassified) as float32 GeoTIFF, and
+    with ``uncertainty`` (the probabilities' entropy over its maximum, 0 sure .. 1 clueless) a second band.
 
     Unclassified pixels are written as -1, the nodata value.
     """
     from osgeo import gdal
 
     path = _geotiff_path(path)
-    confidence = np.asarray(confidence)
-    if confidence.ndim != 2 or confidence.dtype.kind != "f":
-        raise ValueError(f"confidence must be a 2-D float array (rows, cols); got {confidence.dtype} "
-                         f"{confidence.shape}")
-    known = ~np.isnan(confidence)
-    if np.any(np.isinf(confidence)) or np.any(confidence[known] < 0) or np.any(confidence[known] > 1):
-        raise ValueError("confidence must lie in 0..1 (NaN for unclassified pixels); got values from "
-                         f"{np.min(confidence[known]):g} to {np.max(confidence[known]):g}")
-    values = np.where(known, confidence, CONFIDENCE_NODATA).astype(np.float32)  # (H, W)
+    layers = [(confidence, "confidence (max class probability)")]
+    if uncertainty is not None:
+        layers.append((uncertainty, "uncertainty (normalised entropy: 0 sure, 1 every class alike)"))
+    values = [_unit_interval(np.asarray(a), what) for a, what in layers]  # (H, W) each
     with atomic_output(path, overwrite) as tmp:
-        ds = _create_gtiff(tmp, values.shape, gdal.GDT_Float32, ["PREDICTOR=3"], transform, crs_wkt)
-        band = ds.GetRasterBand(1)
-        band.SetNoDataValue(CONFIDENCE_NODATA)
-        band.SetDescription("confidence (max class probability)")
-        band.WriteArray(values)
+        ds = _create_gtiff(tmp, values[0].shape, gdal.GDT_Float32, ["PREDICTOR=3"], transform, crs_wkt,
+                           bands=len(values))
+        for i, (band_values, (_, what)) in enumerate(zip(values, layers)):
+            band = ds.GetRasterBand(i + 1)
+            band.SetNoDataValue(CONFIDENCE_NODATA)
+            band.SetDescription(what)
+            band.WriteArray(band_values)
         band = ds = None  # GDAL finishes the file when the last reference goes
         _check_written(tmp)
     return path
@@ -260,6 +259,18 @@ def paletted_qml(classes: list[ClassInfo]) -> str:
     ET.SubElement(root, "blendMode").text = "0"
     ET.indent(root)
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _unit_interval(values: np.ndarray, what: str) -> np.ndarray:
+    """``values`` (2-D, 0..1, NaN = unclassified) as float32 with the nodata value for NaN; else a clear error."""
+    name = what.split(" (")[0]
+    if values.ndim != 2 or values.dtype.kind != "f":
+        raise ValueError(f"{name} must be a 2-D float array (rows, cols); got {values.dtype} {values.shape}")
+    known = ~np.isnan(values)
+    if np.any(np.isinf(values)) or np.any(values[known] < 0) or np.any(values[known] > 1):
+        raise ValueError(f"{name} must lie in 0..1 (NaN for unclassified pixels); got values from "
+                         f"{np.min(values[known]):g} to {np.max(values[known]):g}")
+    return np.where(known, values, CONFIDENCE_NODATA).astype(np.float32)
 
 
 @contextmanager

@@ -85,7 +85,8 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         self.addParameter(device)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Classified map")))
         self.addParameter(QgsProcessingParameterRasterDestination(
-            self.CONFIDENCE, self.tr("Confidence (max class probability)")))
+            self.CONFIDENCE,
+            self.tr("Confidence (band 1: max class probability; band 2: uncertainty, normalised entropy)")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.PROBABILITIES, self.tr("Class probabilities (a band per class)"), optional=True,
             createByDefault=False))

@@ -183,6 +183,14 @@ def test_confidence(tmp_path):
         assert ds.read(1).tolist() == [[0.25, -1.0], [1.0, 0.0]]
     with pytest.raises(ValueError, match="0..1"):
         write_confidence(tmp_path / "bad.tif", np.array([[1.5]], np.float32), transform=GRID, crs_wkt=None)
+    entropy = np.array([[0.5, np.nan], [0.0, 1.0]], dtype=np.float32)
+    path = write_confidence(tmp_path / "both.tif", conf, transform=GRID, crs_wkt=UTM_WKT, uncertainty=entropy)
+    with rasterio.open(path) as ds:
+        assert ds.count == 2 and ds.descriptions[1].startswith("uncertainty (normalised entropy")
+        assert ds.read(2).tolist() == [[0.5, -1.0], [0.0, 1.0]] and ds.read(1).tolist() == [[0.25, -1.0], [1.0, 0.0]]
+    with pytest.raises(ValueError, match="uncertainty must lie in 0..1"):
+        write_confidence(tmp_path / "bad2.tif", conf, transform=GRID, crs_wkt=None, uncertainty=entropy * 2)
+    assert not (tmp_path / "bad2.tif").exists()
 
 
 def test_probability_raster_writes_a_named_band_per_class_and_nothing_on_failure(tmp_path):
