@@ -186,7 +186,7 @@ class RunDialog(QDialog):
         self.output_folder.setDialogTitle("Output folder")
         self.output_folder.setFilePath(str(defaults.get("output_folder", "")))
         form.addRow("Output folder", self.output_folder)
-        self.probabilities = QCheckBox("also write probabilities.tif (a band per class)")
+        self.probabilities = QCheckBox("write probabilities.tif")
         self.probabilities.setChecked(bool(defaults.get("probabilities", False)))
         self.probabilities.setToolTip(
             "Each class's probability as a float32 band named by the class (-1 where unclassified): for your own "
