@@ -74,7 +74,7 @@ def _read_gdal(path: Path, scene: Scene, class_field: Optional[str], classes: Op
     """Labels from a file GDAL opens: a vector layer if it has one, else a label raster."""
     from osgeo import gdal
 
-    from .read import gdal_messages
+    from .damaged import gdal_messages
 
     gdal.ErrorReset()  # the fallback reason below must not be an older call's error
     with gdal_messages() as messages:  # GDAL's probing and read errors stay off stderr; the first one is said
@@ -91,7 +91,7 @@ def _read_gdal(path: Path, scene: Scene, class_field: Optional[str], classes: Op
 
 def _unreadable(path: Path, messages: list[tuple[int, str]], fallback: str) -> str:
     """Why GDAL could not read the labels file (empty, no known format, truncated) and what to do."""
-    from .read import describe_unreadable, first_gdal_failure
+    from .damaged import describe_unreadable, first_gdal_failure
 
     reason = first_gdal_failure(messages, path, fallback or "no further detail")
     return describe_unreadable(path, "labels", reason, "a vector layer (GeoPackage, Shapefile, GeoJSON), a label "
@@ -344,7 +344,7 @@ def _truncated_envi(path: Path, ds: Any) -> Optional[str]:
     """Why a one-band ENVI label raster shorter than its header describes cannot be read; None if it is whole."""
     from osgeo import gdal_array
 
-    from .read import describe_truncated_envi
+    from .damaged import describe_truncated_envi
 
     dtype = gdal_array.GDALTypeCodeToNumericTypeCode(ds.GetRasterBand(1).DataType)
     return describe_truncated_envi(path, "labels", ds.GetDriver().ShortName, list(ds.GetFileList() or []),

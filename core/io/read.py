@@ -6,13 +6,14 @@ import logging
 import math
 import re
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import numpy as np
 
 from ..scene import PIXEL_GRID, Scene
+from .damaged import (describe_truncated_envi, describe_unreadable, first_gdal_failure, gdal_messages, metadata_key,
+                      number_or_none)
 
 MIN_BANDS = 10  # fewer bands than this is a multispectral/RGB image, not a hyperspectral cube
 ENVI_DATA_SUFFIXES = ("", ".img", ".dat", ".bil", ".bsq", ".bip", ".raw", ".bin")  # beside an ENVI .hdr
@@ -22,15 +23,6 @@ CHUNK_VALUES = 16_000_000  # raw values read per window (keeps peak memory near 
 _WAVELENGTH_IN_TEXT = re.compile(
     r"([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*(nanometers?|nm|micrometers?|microns?|µm|μm|um)\b", re.IGNORECASE)
 _MAT_WAVELENGTH_KEY = re.compile(r"^(wavelengths?|wave_?lengths?|wl|wvl|lambda|bands?_?centers?)$", re.IGNORECASE)
-# GDAL/libtiff saying a file's compression has no decoder in this build (not that the data is damaged):
-# "Cannot open TIFF file due to missing codec JP2000.", "... missing codec of code 52546.", libtiff's
-# "LERC compression support is not configured" and "Compression scheme 65000 decoding is not implemented".
-_MISSING_CODEC = re.compile(r"missing codec|compression support is not configured|decoding is not implemented|"
-                            r"compression (?:scheme|method) .*not (?:implemented|supported)|unsupported compression",
-                            re.IGNORECASE)
-# ENVI "data type" code -> bytes per value (1 byte, 2 int16, 3 int32, 4 float32, 5 float64, 6/9 complex, 12 uint16,
-# 13 uint32, 14 int64, 15 uint64)
-_ENVI_ITEMSIZE = {1: 1, 2: 2, 3: 4, 4: 4, 5: 8, 6: 8, 9: 16, 12: 2, 13: 4, 14: 8, 15: 8}
 _MATLAB_NUMERIC_CLASSES = {b"double", b"single", b"int8", b"uint8", b"int16", b"uint16", b"int32", b"uint32",
                            b"int64", b"uint64", b"logical"}
 
@@ -198,162 +190,6 @@ def envi_data_file(header: Path) -> Path:
                          f"{', '.join(sorted(set(tried)))}); put the .img/.dat file next to the header")
 
 
-@contextmanager
-def gdal_messages() -> Iterator[list[tuple[int, str]]]:
-    """Collect GDAL's messages, ``(CPLErr class, text)`` in order, instead of GDAL printing them to stderr.
-
-    A truncated GeoTIFF makes GDAL print "ERROR 1: TIFFReadEncodedStrip..." lines before HyperSynth's own
-    error; the caller puts the first failure into that error instead. The handler sits on this thread's GDAL
-    error stack, which rasterio and osgeo share (one libgdal). rasterio.open pushes its own handler for the
-    open itself and drops failures there, so open errors come from the exception's text; the same holds for
-    reads inside a caller's ``rasterio.Env``, whose nested exit puts rasterio's handler back on top.
-    """
-    from osgeo import gdal
-
-    messages: list[tuple[int, str]] = []
-
-    def collect(err_class: int, err_no: int, text: str) -> None:
-        messages.append((int(err_class), str(text).strip()))
-
-    gdal.PushErrorHandler(collect)
-    try:
-        yield messages
-    finally:
-        gdal.PopErrorHandler()
-
-
-def first_gdal_failure(messages: list[tuple[int, str]], path: Path, fallback: str) -> str:
-    """GDAL's first error in ``messages`` (else ``fallback``), without the file name GDAL often puts in it."""
-    from osgeo import gdal
-
-    text = next((t for c, t in messages if c >= gdal.CE_Failure and t), "") or fallback.strip()
-    for named in (f"{path}: ", f"{path}, "):  # "x.tif: TIFFReadDirectory:Failed ..." -> "TIFFReadDirectory:..."
-        text = text.replace(named, "")
-    return text
-
-
-def describe_unreadable(path: Path, what: str, gdal_message: str, expected: str) -> str:
-    """The message for a file GDAL could not read: empty, not a format GDAL knows, or truncated/damaged.
-
-    Args:
-        path: the file.
-        what: the input's role as the other messages name it ("scene", "labels").
-        gdal_message: GDAL's first error for the file (:func:`first_gdal_failure`).
-        expected: the files to choose instead when this one is no raster at all.
-    """
-    from osgeo import gdal
-
-    head = f"cannot read the {what} {path}"
-    if path.is_file() and path.stat().st_size == 0:
-        return (f"{head}: the file is empty (0 bytes), e.g. a copy or download that did not finish; copy it again "
-                f"or re-export it")
-    gdal.ErrorReset()  # with gdal.UseExceptions() on, the failed open's error would be raised by the next call
-    try:
-        driver = gdal.IdentifyDriverEx(str(path), gdal.OF_RASTER | gdal.OF_VECTOR)
-    except RuntimeError:
-        driver = None
-    if driver is None or driver.ShortName == "ENVI":  # not a GeoTIFF etc. that merely has a .hdr beside it
-        truncated = _truncated_envi_by_header(path, what) if path.is_file() else None
-        if truncated:
-            return truncated
-    if driver is None:
-        holds = " (it holds text)" if path.is_file() and _holds_text(path) else ""
-        return f"{head}: it is not in a format GDAL can read{holds}; choose {expected}"
-    if _MISSING_CODEC.search(gdal_message):  # a sound file this build cannot decode: copying it again won't help
-        return (f"{head}: it is compressed with a method this GDAL cannot decode (GDAL: {gdal_message}); re-export "
-                f"it uncompressed or with DEFLATE/LZW")
-    # a driver claims the file, so its header is there but the data behind it is short or garbled
-    return f"{head}: it looks truncated or damaged (GDAL: {gdal_message}); copy it again or re-export it"
-
-
-def describe_truncated_envi(path: Path, what: str, driver: str, files: list[str], shape: tuple[int, int, int],
-                            dtype: Any, envi: dict[str, str]) -> Optional[str]:
-    """Why an ENVI data file GDAL opened is shorter than its header describes; None when it is long enough.
-
-    GDAL's raw driver reads the missing part of such a file as zeros without a word, so a copy that stopped
-    half-way would give a cube whose lower part is 0. The size comes from the dataset as GDAL opened it.
-
-    Args:
-        path: the data file GDAL opened.
-        what: the input's role as the other messages name it ("scene", "labels").
-        driver: GDAL's short driver name; only "ENVI" is checked.
-        files: the dataset's files (GDAL's file list: the data file and its header).
-        shape: ``(bands, lines, samples)`` as GDAL opened them.
-        dtype: the bands' data type (a NumPy dtype or its name).
-        envi: the ENVI metadata domain (GDAL spells its keys ``header_offset``, ``file_compression``).
-    """
-    if driver != "ENVI":
-        return None
-    try:
-        itemsize = np.dtype(dtype).itemsize if dtype is not None else 0
-    except TypeError:  # a type NumPy has no name for (GDAL's complex integers): not an ENVI type anyway
-        return None
-    header = next((Path(f) for f in files if f.lower().endswith(".hdr")), None)
-    return _envi_shortfall(path, what, header, shape, itemsize, {_key(k): v for k, v in envi.items()})
-
-
-def _truncated_envi_by_header(path: Path, what: str) -> Optional[str]:
-    """As :func:`describe_truncated_envi` from the ENVI header beside ``path``, for a file GDAL refused to open.
-
-    GDAL refuses an ENVI data file far shorter than its header describes ("Image file is too small") and then
-    names no driver for it, which would read as "not a format GDAL can read".
-    """
-    stem = path.with_suffix("")
-    for header in (stem.with_name(stem.name + ".hdr"), stem.with_name(stem.name + ".HDR"),
-                   path.with_name(path.name + ".hdr"), path.with_name(path.name + ".HDR")):
-        if header != path and header.is_file():
-            break
-    else:
-        return None
-    try:
-        text = header.read_text(encoding="latin-1")[:1_000_000]
-    except OSError:
-        return None
-    if not text.startswith("ENVI"):
-        return None
-    keys = {_key(m.group(1)): m.group(2).strip() for m in re.finditer(r"^\s*([A-Za-z][\w ]*?)\s*=\s*(.*)$", text,
-                                                                        re.MULTILINE)}
-    dims = [_float_or_none(keys.get(k, "")) for k in ("bands", "lines", "samples")]
-    itemsize = _ENVI_ITEMSIZE.get(int(_float_or_none(keys.get("data_type", "")) or 0), 0)
-    if not all(dims) or not itemsize:
-        return None
-    bands, lines, samples = (int(d or 0) for d in dims)
-    return _envi_shortfall(path, what, header, (bands, lines, samples), itemsize, keys)
-
-
-def _envi_shortfall(path: Path, what: str, header: Optional[Path], shape: tuple[int, int, int], itemsize: int,
-                    envi: dict[str, str]) -> Optional[str]:
-    """The error for an ENVI data file shorter than header offset + samples × lines × bands × bytes per value.
-
-    Interleave (BSQ/BIL/BIP) does not change the total; a longer file is fine (ENVI allows trailing bytes).
-    """
-    if not itemsize or not path.is_file():
-        return None
-    if (envi.get("file_compression") or "0").strip() not in ("", "0"):
-        return None  # gzip-compressed data (ENVI "file compression = 1"): shorter than the cube by design
-    offset = int(_float_or_none(envi.get("header_offset") or 0) or 0)
-    bands, lines, samples = shape
-    expected = offset + samples * lines * bands * itemsize
-    size = path.stat().st_size
-    if size >= expected:
-        return None
-    return (f"cannot read the {what} {path}: it holds {size} bytes, but its ENVI header"
-            f"{f' {header}' if header else ''} describes {expected} ({samples} samples × {lines} lines × {bands} "
-            f"bands × {itemsize} bytes + {offset} bytes header offset): it looks truncated; copy it again or "
-            f"re-export it")
-
-
-def _holds_text(path: Path) -> bool:
-    """The file starts with text (a renamed .txt/.xml/.html), not binary raster data."""
-    with open(path, "rb") as fh:
-        head = fh.read(1024)
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError:
-        return False  # also a UTF-8 character cut at byte 1024: rare, and only the hint is lost
-    return b"\0" not in head
-
-
 def _read_gdal_scene(path: Path) -> Scene:
     from osgeo import gdal
     from rasterio.errors import RasterioError, RasterioIOError
@@ -385,18 +221,18 @@ def _read_gdal_cube(path: Path) -> Scene:
             raise SceneReadError(f"{path.name} is a container of several datasets; open one of them: "
                                  + ", ".join(ds.subdatasets[:10]))
         bands, rows, cols = ds.count, ds.height, ds.width
-        envi = {_key(k): v for k, v in ds.tags(ns="ENVI").items()} if "ENVI" in (ds.tag_namespaces() or []) else {}
+        envi = {metadata_key(k): v for k, v in ds.tags(ns="ENVI").items()} if "ENVI" in (ds.tag_namespaces() or []) else {}
         truncated = describe_truncated_envi(path, "scene", ds.driver, list(ds.files), (bands, rows, cols),
                                             ds.dtypes[0] if bands else "uint8", envi)
         if truncated:
             raise SceneReadError(truncated)
         _check_band_count(path, bands)
         band_tags = [_band_tags(ds, b + 1) for b in range(bands)]
-        dataset_tags = {_key(k): v for k, v in ds.tags().items()}
+        dataset_tags = {metadata_key(k): v for k, v in ds.tags().items()}
         scales = np.asarray(ds.scales, dtype=np.float64)
         offsets = np.asarray(ds.offsets, dtype=np.float64)
         if np.all(scales == 1.0) and np.all(offsets == 0.0) and "reflectance_scale_factor" in envi:
-            factor = _float_or_none(envi["reflectance_scale_factor"])
+            factor = number_or_none(envi["reflectance_scale_factor"])
             if factor:  # ENVI stores reflectance x factor; GDAL leaves that to the reader
                 scales[:] = 1.0 / factor
         scaled = not (np.all(scales == 1.0) and np.all(offsets == 0.0))
@@ -431,9 +267,9 @@ def _read_gdal_cube(path: Path) -> Scene:
 
 def _band_tags(ds: Any, band: int) -> dict[str, str]:
     """A band's metadata: its ENVI domain (EnMAP-Box writes wavelengths there) overlaid by the default domain."""
-    tags = {_key(k): v for k, v in ds.tags(band, ns="ENVI").items()} if "ENVI" in (
+    tags = {metadata_key(k): v for k, v in ds.tags(band, ns="ENVI").items()} if "ENVI" in (
         ds.tag_namespaces(band) or []) else {}
-    tags.update({_key(k): v for k, v in ds.tags(band).items()})
+    tags.update({metadata_key(k): v for k, v in ds.tags(band).items()})
     return tags
 
 
@@ -469,7 +305,7 @@ def _wavelengths(descriptions: tuple, band_tags: list[dict[str, str]], dataset_t
     units = dataset_tags.get("wavelength_units") or envi.get("wavelength_units")
     raw: Optional[np.ndarray] = None  # wavelengths as written in the file, in ``units``
     if all("wavelength" in t for t in band_tags):
-        values = [_float_or_none(t["wavelength"]) for t in band_tags]
+        values = [number_or_none(t["wavelength"]) for t in band_tags]
         if all(v is not None for v in values):
             raw, units = np.array(values, dtype=np.float64), band_tags[0].get("wavelength_units", units)
     for source in (envi, dataset_tags):
@@ -486,7 +322,7 @@ def _wavelengths(descriptions: tuple, band_tags: list[dict[str, str]], dataset_t
     factor = _nanometres_per_unit(units, raw)
     raw_fwhm: Optional[np.ndarray] = None
     if all("fwhm" in t for t in band_tags):
-        values = [_float_or_none(t["fwhm"]) for t in band_tags]
+        values = [number_or_none(t["fwhm"]) for t in band_tags]
         if all(v is not None for v in values):
             raw_fwhm = np.array(values, dtype=np.float64)
     if raw_fwhm is None:
@@ -498,7 +334,7 @@ def _wavelengths(descriptions: tuple, band_tags: list[dict[str, str]], dataset_t
 def _bad_band_list(band_tags: list[dict[str, str]], envi: dict[str, str], bands: int) -> np.ndarray:
     """ENVI's bad band list (``bbl``: 1 good, 0 bad) per band or at dataset level; all good if absent."""
     if all("bbl" in t for t in band_tags):
-        values = [_float_or_none(t["bbl"]) for t in band_tags]
+        values = [number_or_none(t["bbl"]) for t in band_tags]
         if all(v is not None for v in values):
             return np.array([v != 0 for v in values], dtype=bool)
     listed = _envi_list(envi.get("bbl", ""))
@@ -524,19 +360,7 @@ def _envi_list(text: Any) -> Optional[np.ndarray]:
     if not isinstance(text, str) or not text.strip():
         return None
     parts = [p for p in re.split(r"[,\s]+", text.strip().strip("{}").strip()) if p]
-    values = [_float_or_none(p) for p in parts]
+    values = [number_or_none(p) for p in parts]
     if not values or any(v is None for v in values):
         return None
     return np.array(values, dtype=np.float64)
-
-
-def _float_or_none(text: Any) -> Optional[float]:
-    try:
-        return float(str(text).strip())
-    except ValueError:
-        return None
-
-
-def _key(name: str) -> str:
-    """Metadata keys compared case- and separator-blind ('wavelength units' == 'wavelength_units')."""
-    return name.strip().lower().replace(" ", "_")

@@ -11,7 +11,8 @@ from osgeo import gdal, ogr, osr
 from rasterio.transform import from_origin
 
 from hypersynth.core.io.labels import LabelReadError, read_labels
-from hypersynth.core.io.read import SceneReadError, gdal_messages, read_scene
+from hypersynth.core.io.damaged import gdal_messages
+from hypersynth.core.io.read import SceneReadError, read_scene
 
 REPO = Path(__file__).resolve().parents[2]
 TRANSFORM = from_origin(366000, 5810000, 30, 30)
