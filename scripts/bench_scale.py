@@ -194,9 +194,23 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         gpu_before = torch.cuda.memory_allocated()
+    from contextlib import nullcontext
+
+    from hypersynth.core.io.write import probability_raster
+    from hypersynth.core.scene import ClassInfo
+
+    import rasterio
+
+    with rasterio.open(args.scene) as src:
+        grid = {"transform": src.transform.to_gdal(), "crs_wkt": src.crs.to_wkt() if src.crs else None}
+    written = Path(args.scene).with_name(Path(args.scene).stem + "_probabilities.tif")
+    writer = (probability_raster(written, [ClassInfo(k + 1, f"class {k + 1}") for k in range(N_CLASSES)],
+                                 tuple(reader.shape[1:]), overwrite=True, **grid)
+              if args.probabilities else nullcontext(None))  # the --probabilities file, a band per class
     cpu0, t0 = time.process_time(), time.perf_counter()
-    prediction = predict_scene(classifier, reader, None, tile_size=args.tile_size, batch_size=args.batch_size,
-                               smoothing=args.smoothing)
+    with writer as on_tile:
+        prediction = predict_scene(classifier, reader, None, tile_size=args.tile_size, batch_size=args.batch_size,
+                                   smoothing=args.smoothing, on_tile=on_tile)
     if on_gpu:
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
@@ -210,8 +224,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     if args.classifier == "cnn":
         device = str(next(classifier.net.parameters()).device)
     _, height, width = reader.shape
+    probabilities_mib = round(written.stat().st_size / 2**20, 1) if args.probabilities else None
+    written.unlink(missing_ok=True)
     return {"height": height, "width": width, "bands": args.bands, "classifier": args.classifier,
-            "smoothing": args.smoothing,
+            "smoothing": args.smoothing, "probabilities_file_mib": probabilities_mib,
             "device": device, "tile_size": args.tile_size, "batch_size": args.batch_size,
             "fit_seconds": round(fit_s, 2), "seconds": round(seconds, 2), "cpu_seconds": round(cpu_s, 2),
             "valid_pixels": n_valid, "pixels_per_second": round(n_valid / seconds, 1),
@@ -230,7 +246,7 @@ def run_worker(args: argparse.Namespace, scene: Path) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--worker", "--scene", str(scene), "--bands", str(args.bands),
            "--classifier", args.classifier, "--tile-size", str(args.tile_size), "--batch-size",
            str(args.batch_size), "--device", args.device, "--epochs", str(args.epochs), "--seed", str(args.seed),
-           "--smoothing", str(args.smoothing)]
+           "--smoothing", str(args.smoothing)] + (["--probabilities"] if args.probabilities else [])
     done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"the measurement of {scene} failed (exit {done.returncode}); see the error above")
@@ -252,12 +268,15 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def markdown_table(results: list[dict[str, Any]]) -> str:
     """The results as a Markdown table, one row per measurement."""
-    head = ("| size (rows × cols × bands) | classifier | smoothing σ | device | tile | batch | seconds | pixels/s "
+    head = ("| size (rows × cols × bands) | classifier | smoothing σ | probabilities | device | tile | batch | seconds "
+            "| pixels/s "
             "| RSS after imports MiB | RSS before predict MiB | peak RSS in predict MiB | peak RSS MiB "
             "| peak GPU memory in predict MiB |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
+        written = r.get("probabilities_file_mib")
         lines.append(f"| {r['height']} × {r['width']} × {r['bands']} | {r['classifier']} | {r.get('smoothing', 0):g} "
+                     f"| {'no' if written is None else f'{written:,.0f} MiB written'} "
                      f"| {r['device']} "
                      f"| {r['tile_size']} | {r['batch_size']} | {r['seconds']:.1f} | {r['pixels_per_second']:,.0f} "
                      f"| {r['rss_after_imports_mib']:.0f} | {r['rss_before_predict_mib']:.0f} "
@@ -301,6 +320,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seeds the generated scene and training set")
     p.add_argument("--smoothing", type=float, default=0.0,
                    help="σ (pixels) of the probability smoothing predict_scene applies (default 0: off)")
+    p.add_argument("--probabilities", action="store_true",
+                   help="also write the class probabilities tile by tile, as --probabilities does (file removed after)")
     p.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()), help="where scenes are written")
     p.add_argument("--keep", action="store_true", help="keep the generated scenes")
     p.add_argument("--json", type=Path, help="write machine + results here")
