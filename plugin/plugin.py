@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional
 
 from qgis.core import (
     Qgis,
@@ -15,20 +12,18 @@ from qgis.core import (
     QgsMessageLog,
     QgsProject,
     QgsRasterLayer,
-    QgsVectorFileWriter,
-    QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication, Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
-from ..core.methods import MethodSettings
-from ..core.progress import Reporter
 from ..core.scene import ClassInfo
 from .algorithms.base import ICON
 from .dependencies import report_missing_dependencies
 from .provider import HyperSynthProvider
 from .settings import HyperSynthSettings
+from .runs import (RunRequest, check_output_folder, classify_job, has_unsaved_edits, label_file_for, preview_job,
+                   problem_text, remove_scratch, scene_in_project)
 from .tasks import CANCELLED_MESSAGE, LOG_TAG, EngineTask, TaskRunner
 
 MENU = "&HyperSynth"
@@ -36,208 +31,6 @@ RUN_TITLES = {"augment": "Augment & Classify", "cnn": "CNN", "cnn-pseudo": "CNN 
               "rf": "Random forest", "svm": "SVM"}
 REQUIRED = {"scene_layer_id": "scene layer", "label_layer_id": "label layer", "classes": "classes"}
 FALLBACK_ALGORITHM = "hypersynth:classifybaseline"  # opened by the action when the dock cannot load
-
-
-@dataclass
-class RunRequest:
-    """One Augment & Classify run, resolved on the main thread into files and plain values for the worker."""
-
-    scene_path: str  # the scene raster file
-    labels_path: str  # a label file the engine reads (vector file or label raster)
-    out_dir: str  # output folder (created if needed)
-    classes: list[ClassInfo]  # the classes with the prompts and colours to use
-    method: str = "augment"  # engine method: augment, cnn, cnn-pseudo, rf, svm
-    preset: str = MethodSettings.preset  # tiny, fast or full
-    device: str = MethodSettings.device  # auto, cpu or cuda
-    seed: int = MethodSettings.seed  # seeds every random choice
-    patch_size: Optional[int] = None  # None: chosen from the scene (at most the preset's)
-    synthetic_per_class: Optional[int] = None  # None: the preset's
-    guidance: Optional[float] = None  # classifier-free guidance ω; None: the preset's
-    balance_rate: float = MethodSettings.balance_rate  # λ: 0 = equal per class, 1 = inverse to class frequency
-    synthetic_weight: float = MethodSettings.synthetic_weight  # synthetic patches together weigh this much
-    anchor_strength: float = MethodSettings.anchor_strength  # synthesis starts from labelled patches noised this far
-    pseudo_labels: Optional[int] = None  # most pseudo-labels per class; None or 0: none
-    spatial_smoothing: Optional[float] = None  # σ (px) of the probability smoothing; None: cross-validated; 0: off
-    diffusion_features: bool = MethodSettings.diffusion_features  # the diffusion-feature SVM may join the blend
-    bundle_path: Optional[str] = None  # reuse a trained synthesis model
-    class_field: Optional[str] = None  # label field; None: guessed by the engine
-    overwrite: bool = False  # replace outputs already in out_dir
-    probabilities: bool = False  # also write probabilities.tif, a band per class
-    approved_outputs: Optional[tuple[str, ...]] = None  # the earlier outputs the analyst agreed to replace; None: any
-    clip_weights: Optional[str] = None  # CLIP ViT-B-32 weights file from the settings; None: caches or random
-    title: str = "Augment & Classify"  # task and layer-group name
-    temporary_labels: Optional[str] = None  # a label file written for this run, deleted afterwards
-
-
-def classify_job(request: RunRequest) -> Callable[[Reporter], Any]:
-    """The worker side of a run: files and values in, ``ClassificationOutputs`` out (no Qt objects)."""
-
-    def job(reporter: Reporter) -> Any:
-        from ..core.io.classes import write_classes
-        from ..core.methods import MethodSettings
-        from ..core.pipeline import classify_scene
-        from .algorithms.train_bundle import clip_weights_for
-
-        settings = MethodSettings(preset=request.preset, seed=request.seed, device=request.device,
-                                  patch_size=request.patch_size, synthetic_per_class=request.synthetic_per_class,
-                                  guidance=request.guidance, balance_rate=request.balance_rate,
-                                  synthetic_weight=request.synthetic_weight,
-                                  anchor_strength=request.anchor_strength, pseudo_labels=request.pseudo_labels,
-                                  spatial_smoothing=request.spatial_smoothing,
-                                  diffusion_features=request.diffusion_features,
-                                  clip_weights=clip_weights_for(request.preset, request.clip_weights))
-        check_still_approved(request.out_dir, request.approved_outputs, request.bundle_path)
-        Path(request.out_dir).mkdir(parents=True, exist_ok=True)
-        handle, classes_path = tempfile.mkstemp(prefix=".hypersynth-classes-", suffix=".json", dir=request.out_dir)
-        os.close(handle)
-        try:
-            write_classes(classes_path, request.classes, overwrite=True)
-            return classify_scene(request.scene_path, request.labels_path, request.out_dir, method=request.method,
-                                  classes_path=classes_path, class_field=request.class_field,
-                                  preset=request.preset, seed=request.seed, bundle_path=request.bundle_path,
-                                  settings=settings, reporter=reporter, overwrite=request.overwrite,
-                                  probabilities=request.probabilities)
-        finally:
-            for scratch in (classes_path, request.temporary_labels):
-                _remove(scratch)
-
-    return job
-
-
-def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto", n: int = 4,
-                seed: int = 0) -> Callable[[Reporter], dict]:
-    """The worker side of a prompt preview: a few patches (and the first one's attention) from a saved model.
-
-    The job returns keyword arguments for ``HyperSynthDock.show_preview``.
-    """
-
-    def job(reporter: Reporter) -> dict:
-        import math
-
-        from ..core.ldm.model import SynthesisModel
-        from ..core.ldm.synthesize import synthesize
-
-        model = SynthesisModel.load(bundle, device=device)
-        synthetic = synthesize(model, {int(class_id): prompt}, n, seed=seed, return_attention=True, reporter=reporter)
-        attention = None
-        if synthetic.attention is not None and synthetic.tokens:
-            tokens = list(synthetic.tokens[0])
-            maps = synthetic.attention[0][:, :, :len(tokens)]  # (layers, latent tokens, words of this prompt)
-            side = math.isqrt(maps.shape[1])  # latents are square: T = side * side
-            attention = {"attention": maps, "tokens": tokens, "latent_hw": (side, side)}
-        return {"patches": synthetic.patches, "wavelengths": model.wavelengths, "title": prompt,
-                "attention": attention}
-
-    return job
-
-
-def _remove(path: Optional[str]) -> None:
-    if path and os.path.exists(path):
-        os.remove(path)
-
-
-def _problem_text(exc: BaseException) -> str:
-    """One readable line for a refused request (an OSError's own text is "[Errno 13] ...: 'path'")."""
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
-    return str(exc).strip("'\"") or type(exc).__name__
-
-
-def _scene_in_project(scene_path: str) -> bool:
-    """Whether a layer of the current project reads ``scene_path`` (main thread): a run's results belong there."""
-    target = os.path.realpath(scene_path)
-    return any(os.path.realpath(layer.source().split("|")[0]) == target
-               for layer in QgsProject.instance().mapLayers().values())
-
-
-def check_output_folder(out_dir: str, inputs: list[str], overwrite: bool, reused: Optional[str] = None,
-                        approved: Optional[Sequence[str]] = None) -> None:
-    """Refuse, before anything is written, an output folder the run cannot use (main thread).
-
-    The same checks as the run dialog's (a file, not writable, an input where an output goes) and the engine's
-    refusal of an earlier run's outputs unless ``overwrite``, so a request not made through the dialog is refused
-    up front too, not late in the task. ``reused``: a model bundle the run reuses (it may be an earlier output).
-    ``approved``: the earlier outputs the analyst agreed to replace (the run dialog asked); any other found now was
-    written since they were asked, and is refused. None: ``overwrite`` alone decides (requests not from the dialog).
-
-    Raises:
-        ValueError: with what to change.
-    """
-    from ..ui.run_dialog import folder_problem, inputs_in_the_way
-
-    problem = folder_problem(out_dir)
-    if problem:
-        said = problem[0].lower() + problem[1:].rstrip(".")
-        raise ValueError(said if "choose another output folder" in said else said + "; choose another output folder")
-    in_the_way = inputs_in_the_way(out_dir, [p for p in inputs if p])
-    if in_the_way:
-        raise ValueError(in_the_way[0][0].lower() + in_the_way[0][1:].rstrip("."))
-    earlier = _earlier_run_outputs(out_dir, reused)
-    if earlier and not overwrite:
-        raise ValueError(f"{out_dir} already holds {', '.join(earlier)} from an earlier run; choose another output "
-                         "folder, or allow replacing them (Augment & Classify asks)")
-    check_still_approved(out_dir, approved, reused)
-
-
-def _earlier_run_outputs(out_dir: str, reused: Optional[str]) -> list[str]:
-    from ..core.outputs import earlier_outputs
-    from ..core.pipeline import ALL_OUTPUTS, BUNDLE
-
-    folder = Path(out_dir).expanduser()
-    reuses_bundle = bool(reused) and Path(reused).expanduser().resolve() == (folder / BUNDLE).resolve()
-    return earlier_outputs(folder, ALL_OUTPUTS, kept=[BUNDLE] if reuses_bundle else [])
-
-
-def check_still_approved(out_dir: str, approved: Optional[Sequence[str]], reused: Optional[str] = None) -> None:
-    """Refuse when ``out_dir`` holds an earlier output the analyst was not asked about (no Qt: the task calls it
-    too, as a queued task may start well after the question). ``approved`` None: nothing to check.
-
-    Raises:
-        ValueError: naming the outputs written since the analyst was asked.
-    """
-    if approved is None:
-        return
-    unasked = [name for name in _earlier_run_outputs(out_dir, reused) if name not in approved]
-    if unasked:
-        raise ValueError(f"{out_dir} now holds {', '.join(unasked)}, written after you agreed to replace "
-                         f"{', '.join(approved) or 'nothing'} (another run?); run again to be asked about them, or "
-                         "choose another output folder")
-
-
-def has_unsaved_edits(layer: Any) -> bool:
-    """Whether a vector layer holds edits not yet saved to its file."""
-    return isinstance(layer, QgsVectorLayer) and layer.isEditable() and layer.isModified()
-
-
-def label_file_for(layer: Any, out_dir: str) -> tuple[str, Optional[str]]:
-    """A file the engine can read for ``layer`` (main thread): its own file, or a temporary GeoPackage.
-
-    A layer with unsaved edits is copied as it stands, edits included: the run uses the labels the analyst sees
-    without saving them to their file behind their back (whether to keep them stays their choice).
-
-    Returns:
-        (path, temporary path to delete after the run or None).
-    """
-    if isinstance(layer, QgsRasterLayer):
-        return layer.source().split("|")[0], None
-    if not isinstance(layer, QgsVectorLayer):
-        raise ValueError("choose a label layer (points, polygons or a label raster) before running")
-    source = layer.source()
-    if (layer.providerType() == "ogr" and "|" not in source and os.path.isfile(source) and not layer.subsetString()
-            and not has_unsaved_edits(layer)):
-        return source, None  # a plain single-layer file (a layer inside a GeoPackage is copied, below)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=".hypersynth-labels-", suffix=".gpkg", dir=out_dir)
-    os.close(handle)
-    os.remove(tmp)  # the writer creates the GeoPackage itself
-    options = QgsVectorFileWriter.SaveVectorOptions()
-    options.driverName = "GPKG"
-    options.layerName = "labels"
-    error, message, _, _ = QgsVectorFileWriter.writeAsVectorFormatV3(
-        layer, tmp, QgsProject.instance().transformContext(), options)
-    if error != QgsVectorFileWriter.NoError:
-        raise ValueError(f"could not copy the label layer '{layer.name()}' to a file: {message}")
-    return tmp, tmp
 
 
 class HyperSynthPlugin:
@@ -390,7 +183,7 @@ class HyperSynthPlugin:
         try:
             request = self.request_from_values(values)
         except (KeyError, ValueError, OSError) as exc:  # nothing may escape to QGIS as a traceback
-            message = _problem_text(exc)
+            message = problem_text(exc)
             self.iface.messageBar().pushMessage("HyperSynth", message, Qgis.Warning, 10)
             if self.dock is not None:
                 self.dock.run_refused(message)
@@ -447,7 +240,7 @@ class HyperSynthPlugin:
         try:
             return self._request(values, settings, method, scene, str(out_dir), labels, temporary)
         except BaseException:
-            _remove(temporary)
+            remove_scratch(temporary)
             raise
 
     @staticmethod
@@ -484,13 +277,13 @@ class HyperSynthPlugin:
         def on_success(outputs: Any) -> None:
             from .layers import add_result_layers
 
-            _remove(request.temporary_labels)  # the job removes it too, unless it was cancelled before starting
+            remove_scratch(request.temporary_labels)  # the job removes it too, unless it was cancelled before starting
             if outputs.bundle is not None:
                 self.last_bundle = str(outputs.bundle)
             elif request.bundle_path:
                 self.last_bundle = request.bundle_path
             report = Path(outputs.report).with_suffix(".html")
-            if not _scene_in_project(request.scene_path):  # the project was closed or changed during the run
+            if not scene_in_project(request.scene_path):  # the project was closed or changed during the run
                 task.layers_added = False  # the dock's status line says so
                 self.iface.messageBar().pushMessage(
                     "HyperSynth", f'{request.title} finished after its scene left the project, so nothing was '
@@ -509,7 +302,7 @@ class HyperSynthPlugin:
                 self.iface.messageBar().pushMessage("HyperSynth", f"{request.title}: {message}", Qgis.Warning, 0)
 
         def on_failure(message: str) -> None:
-            _remove(request.temporary_labels)
+            remove_scratch(request.temporary_labels)
             level = Qgis.Info if message == CANCELLED_MESSAGE else Qgis.Critical
             self.iface.messageBar().pushMessage("HyperSynth", f"{request.title}: {message}", level, 0)
 

@@ -96,7 +96,7 @@ def test_dock_values_reach_the_engine_method_settings(hypersynth_plugin, qgis_ne
                                                      monkeypatch):
     """The run dialog's synthesis settings pass through RunRequest into core MethodSettings."""
     import hypersynth.core.pipeline as pipeline
-    from hypersynth.plugin.plugin import RunRequest, classify_job
+    from hypersynth.plugin.runs import RunRequest, classify_job
 
     data, _, scene_path, label_raster = small_scene
     scene, label_layer = QgsRasterLayer(scene_path, "scene"), QgsRasterLayer(label_raster, "labels")
@@ -155,7 +155,7 @@ def test_incomplete_request_is_a_message_not_a_task(hypersynth_plugin, qgis_ifac
 
 
 def test_saved_label_file_is_used_directly(small_scene, tmp_path):
-    from hypersynth.plugin.plugin import label_file_for
+    from hypersynth.plugin.runs import label_file_for
 
     _, _, _, label_raster = small_scene
     path, temporary = label_file_for(QgsRasterLayer(label_raster, "labels"), str(tmp_path))
@@ -165,7 +165,7 @@ def test_saved_label_file_is_used_directly(small_scene, tmp_path):
 
 
 def test_layer_inside_a_geopackage_is_copied_to_its_own_file(small_scene, tmp_path):
-    from hypersynth.plugin.plugin import label_file_for
+    from hypersynth.plugin.runs import label_file_for
 
     data, labels, _, _ = small_scene
     memory = _memory_points(data, labels)
@@ -182,7 +182,7 @@ def test_unsaved_label_edits_are_used_without_saving_them(small_scene, tmp_path,
     """The run sees the labels as the analyst sees them, and their file stays as they last saved it."""
     from qgis.core import QgsVectorFileWriter
 
-    from hypersynth.plugin.plugin import has_unsaved_edits, label_file_for
+    from hypersynth.plugin.runs import has_unsaved_edits, label_file_for
 
     data, labels, _, _ = small_scene
     saved = tmp_path / "labels.geojson"
@@ -210,7 +210,7 @@ def test_unsaved_label_edits_are_used_without_saving_them(small_scene, tmp_path,
 def test_outputs_written_after_the_analyst_agreed_are_not_replaced(tmp_path):
     """The run dialog's yes covers the outputs it named; one written since (another run) is refused, also when a
     queued task starts later."""
-    from hypersynth.plugin.plugin import check_output_folder, check_still_approved
+    from hypersynth.plugin.runs import check_output_folder, check_still_approved
 
     out = tmp_path / "run"
     out.mkdir()

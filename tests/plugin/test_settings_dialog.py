@@ -97,7 +97,7 @@ def test_dock_runs_get_the_settings_clip_file_unless_the_preset_is_tiny(qgis_ifa
     from hypersynth import classFactory
     from hypersynth.core.demo import make_demo_scene, sparse_labels
     from hypersynth.core.io.write import write_label_raster, write_scene
-    from hypersynth.plugin.plugin import classify_job
+    from hypersynth.plugin.runs import classify_job
 
     data = make_demo_scene(size=32, bands=30, n_classes=3, seed=0)
     scene = QgsRasterLayer(str(write_scene(data.scene, tmp_path / "scene.tif")), "scene")
