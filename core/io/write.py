@@ -301,6 +301,7 @@ def probability_raster(path: str | Path, classes: Sequence[ClassInfo], shape: tu
             values = np.where(np.isnan(proba), CONFIDENCE_NODATA, proba).astype(np.float32)
             for i in range(k):
                 ds.GetRasterBand(i + 1).WriteArray(values[i], col0, row0)
+            ds.FlushCache()  # else GDAL's block cache keeps every written tile: memory would grow with the scene
 
         yield write
         ds.FlushCache()
