@@ -28,7 +28,9 @@ class ClassifyBaselineAlgorithm(SceneClassificationAlgorithm):
             "This is what spectral classification tools usually offer, and the baseline Augment & Classify is "
             "compared with.\n\n"
             "Outputs: a class map (class ids, with the class colours and names), the confidence of each pixel "
-            "(the winning class's probability, 0..1) and an HTML report. With validation labels, the report "
+            "(band 1: the winning class's probability, 0..1; band 2: the uncertainty, 0 sure to 1 every class "
+            "alike), optionally each class's probability (a band per class) and an HTML report. With validation "
+            "labels, the report "
             "and the outputs give the overall accuracy, average accuracy and kappa on the validation pixels "
             "that were not used for training.")
 

@@ -67,7 +67,8 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         return self.tr(
             "Applies a classifier trained by Augment & Classify (its 'trained classifier' folder) to a scene of "
             "the same sensor and band set, e.g. a neighbouring flight line. No labels are needed; with "
-            "validation labels the accuracy is measured and written as JSON.")
+            "validation labels the accuracy is measured and written as JSON. Outputs as Augment & Classify's: "
+            "the class map, the confidence and uncertainty, and optionally each class's probability.")
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
         self.addParameter(QgsProcessingParameterFile(
