@@ -167,6 +167,15 @@ def remove_if_empty(folder: Path) -> None:
 
 
 _claims = threading.local()  # .held: {folder: depth} of the claims this thread holds
+_running: dict[Path, str] = {}  # every claim this process holds: folder -> what the run does
+_running_lock = threading.Lock()
+
+
+def runs_in_progress() -> list[str]:
+    """What the runs of this process that hold an output folder now do (a QGIS dock run and a Processing run share
+    one process: started together they share the CPU, and torch runs side by side are several times slower)."""
+    with _running_lock:
+        return sorted(_running.values())
 
 
 @contextmanager
@@ -200,10 +209,14 @@ def claim_output_folder(out: Path, what: str) -> Iterator[None]:
         return
     created, mine = _take_claim(out, what)
     held[key] = 1
+    with _running_lock:
+        _running[key] = what
     try:
         yield
     finally:
         del held[key]
+        with _running_lock:
+            _running.pop(key, None)
         _drop_claim(out / CLAIM_FILE, mine)  # first: the folder the run made must be empty to go
         if created:
             remove_if_empty(out)

@@ -188,6 +188,13 @@ class HyperSynthPlugin:
             if self.dock is not None:
                 self.dock.run_refused(message)
             return None
+        from ..core.outputs import runs_in_progress
+
+        others = runs_in_progress()
+        if others:  # a Processing run, say: both go on, but each several times slower
+            self.iface.messageBar().pushMessage(
+                "HyperSynth", f"{request.title} shares the CPU with {'; '.join(others)}, which is still going: both "
+                "run several times slower until one ends (cancel one to speed up the other).", Qgis.Warning, 10)
         return self.start_run(request)
 
     def _run_requested_by_dock(self, values: dict) -> None:

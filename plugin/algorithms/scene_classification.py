@@ -150,7 +150,12 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
         out_map, out_confidence = destinations[self.OUTPUT], destinations[self.CONFIDENCE]
         engine_args = self.engine_arguments(parameters, context)
 
+        from ...core.outputs import runs_in_progress
         from ...core.pipeline import classify_scene  # heavy: numpy, the engine, later torch
+
+        for other in runs_in_progress():  # a dock run, say: both go on, each several times slower
+            feedback.pushWarning(self.tr("Another HyperSynth run is still going ({}): the two share the CPU and "
+                                         "both run several times slower until one ends").format(other))
 
         staging = staging_folder(out_map)
         try:

@@ -217,3 +217,17 @@ def test_the_command_line_says_the_folder_is_busy_in_one_line(scene_files, tmp_p
     assert code == 2
     assert err.startswith(f"error: {out} is in use by another HyperSynth run") and err.count("\n") == 1
     assert "--overwrite" not in err
+
+
+def test_runs_in_progress_lists_what_this_process_runs(tmp_path):
+    from hypersynth.core.outputs import runs_in_progress
+
+    assert runs_in_progress() == []
+    with claim_output_folder(tmp_path / "a", "Augment & Classify of a.tif"):
+        with claim_output_folder(tmp_path / "a", "the same run, nested"):
+            seen: list[list[str]] = []
+            worker = threading.Thread(target=lambda: seen.append(runs_in_progress()))  # a Processing run's view
+            worker.start()
+            worker.join()
+            assert seen == [["Augment & Classify of a.tif"]]
+    assert runs_in_progress() == []

@@ -12,6 +12,7 @@ from qgis.core import (
     QgsPalettedRasterRenderer,
     QgsProcessingContext,
     QgsProcessingException,
+    QgsProcessingFeedback,
     QgsProject,
     QgsSingleBandGrayRenderer,
     QgsVectorLayer,
@@ -194,3 +195,23 @@ def test_augment_then_reuse_the_classifier_and_synthesis_model(hypersynth_plugin
         "BUNDLE": result["BUNDLE"], "CLASS_ID": 1, "COUNT": 3, "DEVICE": 1, "OUTPUT": str(tmp_path / "water.npz")})
     with np.load(patches["OUTPUT"]) as npz:
         assert npz["patches"].shape[0] == 3 and set(npz["labels"].tolist()) == {1}
+
+
+def test_a_processing_run_beside_another_run_warns_in_its_log(hypersynth_plugin, demo, tmp_path):
+    from hypersynth.core.outputs import claim_output_folder
+
+    class Log(QgsProcessingFeedback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.warnings: list[str] = []
+
+        def pushWarning(self, text: str) -> None:  # noqa: N802 (QGIS API)
+            self.warnings.append(text)
+
+    log = Log()
+    with claim_output_folder(tmp_path / "dock_run", "Augment & Classify of demo_scene.tif"):  # the dock's run
+        processing.run("hypersynth:classifybaseline", {
+            "SCENE": demo.scene, "LABELS": demo.labels, "METHOD": 0, "OUTPUT": str(tmp_path / "map.tif"),
+            "CONFIDENCE": str(tmp_path / "confidence.tif")}, feedback=log)
+    assert log.warnings == ["Another HyperSynth run is still going (Augment & Classify of demo_scene.tif): the two "
+                            "share the CPU and both run several times slower until one ends"]

@@ -467,3 +467,18 @@ def test_an_output_folder_another_run_writes_into_is_refused_up_front(hypersynth
         assert hypersynth_plugin.tasks.running == []
     assert folder_problem(str(out)) is None
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_a_dock_run_started_while_another_run_goes_says_both_share_the_cpu(hypersynth_plugin, qgis_iface,
+                                                                            qgis_new_project, small_scene, tmp_path):
+    from hypersynth.core.outputs import claim_output_folder
+
+    base = _requests(small_scene, qgis_new_project)
+    with claim_output_folder(tmp_path / "processing", "Augment & Classify of other.tif"):  # a Processing run's
+        task = hypersynth_plugin.run_from_dock({**base, "output_folder": str(tmp_path / "run")})
+        assert task is not None  # not refused: another folder
+        said = qgis_iface.messageBar().get_messages(Qgis.Warning)[-1]
+        assert said == ("HyperSynth:Random forest scene shares the CPU with Augment & Classify of other.tif, which is "
+                        "still going: both run several times slower until one ends (cancel one to speed up the "
+                        "other).")
+    assert wait_until(lambda: not hypersynth_plugin.tasks.running, timeout=120) and task.error is None
