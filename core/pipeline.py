@@ -35,6 +35,17 @@ SYNTHETIC = "synthetic_summary.json"
 BUNDLE = SYNTHESIS_BUNDLE
 CLASSIFIER_BUNDLE = CLASSIFIER_FOLDER
 CLASSIFIER_KIND = "spectral-spatial-cnn"
+# what each of a run's main files holds, for the report's "Files" section (an analyst opening report.html)
+FILE_NOTES = {
+    CLASS_MAP: "the class map: class ids with their colours and names (0: unclassified); QGIS styles it from the "
+               ".qml beside it",
+    CONFIDENCE: "band 1: the winning class's probability (0..1); band 2: the uncertainty, the probabilities' "
+                "entropy over its maximum (0 sure, 1 every class alike); -1 where unclassified",
+    PROBABILITIES: "each class's probability, a float32 band per class named by it; -1 where unclassified",
+    METRICS: "the accuracy figures below, as JSON",
+    BUNDLE: "the trained synthesis model (reuse it with --bundle, or for prompt previews in QGIS)",
+    CLASSIFIER_BUNDLE: "the trained classifier (apply it to another scene of the same sensor with `classify`)",
+}
 SCALE_TOLERANCE = 5.0  # a scene whose median value is this many times the training scene's (or 1/this) is warned of
 
 
@@ -255,7 +266,8 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
         save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene)
     write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=METHOD_TITLES[method],
                  metrics=metrics, accuracy=accuracy, seconds_training=t_fit, cube=cube, class_map=class_map,
-                 with_attention=with_attention)
+                 with_attention=with_attention,
+                 files=[(name, note) for name, note in FILE_NOTES.items() if (out / name).exists()])
     reporter.progress(1.0, "done")
     return {"metrics": metrics, "fitted": fitted}
 

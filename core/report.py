@@ -7,7 +7,7 @@ import json
 import platform
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -149,10 +149,12 @@ def pca_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes:
 
 def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[ClassInfo], fitted: Any,
                  method_title: str, metrics: Optional[dict], seconds_training: float, cube: np.ndarray,
-                 class_map: np.ndarray, with_attention: bool = False, accuracy: Optional[str] = None) -> Path:
+                 class_map: np.ndarray, with_attention: bool = False, accuracy: Optional[str] = None,
+                 files: Sequence[tuple[str, str]] = ()) -> Path:
     """Write report.md and report.html (plus figures and the synthetic summary) into ``out``; ``with_attention``:
     the report shows the cross-attention figure already in ``out`` (:func:`.attention.write_class_attention`);
-    ``accuracy``: the per-class and area-adjusted accuracy tables (``Evaluation.to_markdown``)."""
+    ``accuracy``: the per-class and area-adjusted accuracy tables (``Evaluation.to_markdown``); ``files``: the run's
+    main files and what each holds."""
     real = class_spectra(cube, labels, classes)
     wl = scene.usable_wavelengths()
     synthetic = fitted.synthetic
@@ -197,6 +199,8 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
                       "with that prompt; each map shows where the patch's latent tokens attend to one word (brighter: "
                       "more).", "", "![cross-attention per prompt word](attention.png)", ""]
     lines += ["## Spectra", "", "![per-class spectra](spectra.png)", ""]
+    if files:
+        lines += ["## Files", "", "| file | what it holds |", "|---|---|", *(f"| {n} | {w} |" for n, w in files), ""]
     md = "\n".join(lines)
     (out / "report.md").write_text(md)
     (out / "report.html").write_text(_markdown_to_html(md))

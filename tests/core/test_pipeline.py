@@ -80,6 +80,10 @@ def test_augment_and_classify_writes_every_output(augment_run):
     assert "## How your labels chose the blend" in outputs.report.read_text()  # the CV's grid of shares
     html_report = (out / "report.html").read_text()
     assert "<b>" in html_report and "**" not in html_report  # the chosen share in bold, in the HTML too
+    files = outputs.report.read_text().split("## Files\n", 1)[1]  # what each main file holds, for the analyst
+    assert [row.split(" | ")[0].strip("| ") for row in files.strip().splitlines()[2:]] == [
+        "classification.tif", "confidence.tif", "metrics.json", "model_bundle", CLASSIFIER_BUNDLE]
+    assert "band 2: the uncertainty" in files  # no probabilities.tif: not asked for
 
 
 def test_cancel_mid_run_leaves_nothing(scene_files, tmp_path):
@@ -134,6 +138,7 @@ def test_class_probabilities_on_request_agree_with_the_map(augment_run, scene_fi
     assert cli_main(["baseline", "--scene", str(scene), "--labels", str(labels), "--out", str(tmp_path / "rf"),
                      "--probabilities", "--quiet"]) == 0
     assert f"probabilities:  {tmp_path / 'rf' / 'probabilities.tif'}" in capsys.readouterr().out
+    assert "| probabilities.tif | each class's probability" in (tmp_path / "rf" / "report.md").read_text()
     other = classify_with_model(out / CLASSIFIER_BUNDLE, scene, tmp_path / "other", probabilities=True)
     assert other.probabilities == tmp_path / "other" / "probabilities.tif"
     for folder in (tmp_path / "rf", tmp_path / "other"):
