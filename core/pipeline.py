@@ -408,6 +408,8 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         if metrics is not None:
             lines += ["", "## Accuracy against the validation labels", "", ev.to_markdown(), "",
                       "![confusion matrix](confusion.png)"]
+        lines += ["", "## Files", "", "| file | what it holds |", "|---|---|",
+                  *(f"| {name} | {note} |" for name, note in FILE_NOTES.items() if (staging / name).exists())]
         (staging / REPORT).write_text("\n".join(lines) + "\n")
         reporter.check()
         moved = move_outputs(staging, out, ALL_OUTPUTS, inputs)

@@ -153,7 +153,10 @@ def test_class_probabilities_on_request_agree_with_the_map(augment_run, scene_fi
         np.testing.assert_allclose(proba[:, done].sum(axis=0), 1.0, atol=1e-4)
         assert np.array_equal(ids[proba[:, done].argmax(axis=0)], class_map[done])
         np.testing.assert_allclose(proba[:, done].max(axis=0), confidence[done], rtol=1e-6)
+    assert "| probabilities.tif |" in (tmp_path / "other" / "report.md").read_text()
     assert classify_with_model(out / CLASSIFIER_BUNDLE, scene, tmp_path / "plain").probabilities is None
+    assert "| probabilities.tif |" not in (tmp_path / "plain" / "report.md").read_text()
+    assert "| confidence.tif | band 1:" in (tmp_path / "plain" / "report.md").read_text()
     assert not (tmp_path / "plain" / "probabilities.tif").exists()  # only on request
 
 
