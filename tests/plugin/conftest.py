@@ -45,3 +45,15 @@ class CancelAfterProgress(QgsProcessingFeedback):
         self.updates += 1
         if self.updates >= self.n:
             self.cancel()
+
+
+class RecordingFeedback(QgsProcessingFeedback):
+    """Keeps every warning the algorithm pushes to the Processing log."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.warnings: list[str] = []
+
+    def pushWarning(self, warning: str) -> None:  # noqa: N802 (QGIS API)
+        self.warnings.append(warning)
+        super().pushWarning(warning)

@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from osgeo import gdal
-from qgis.core import QgsProcessingException, QgsProcessingFeedback
+from qgis.core import QgsProcessingException
 
 import processing
+
+from .conftest import RecordingFeedback
 
 
 @dataclass
@@ -280,18 +282,6 @@ def test_moves_into_a_folder_another_run_holds_are_refused_and_undone(tmp_path):
 
 
 # --- 6. engine warnings reach the Processing log -----------------------------------------------------------------
-class RecordingFeedback(QgsProcessingFeedback):
-    """Keeps every warning the algorithm pushes to the Processing log."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.warnings: list[str] = []
-
-    def pushWarning(self, warning: str) -> None:  # noqa: N802 (QGIS API)
-        self.warnings.append(warning)
-        super().pushWarning(warning)
-
-
 def test_the_scale_warning_reaches_the_processing_log(hypersynth_plugin, inputs, tmp_path, untouched):
     feedback = RecordingFeedback()
     processing.run("hypersynth:classifywithbundle", _with_bundle(inputs, tmp_path, SCENE=inputs.scaled_scene),

@@ -12,7 +12,6 @@ from qgis.core import (
     QgsPalettedRasterRenderer,
     QgsProcessingContext,
     QgsProcessingException,
-    QgsProcessingFeedback,
     QgsProject,
     QgsSingleBandGrayRenderer,
     QgsVectorLayer,
@@ -20,7 +19,7 @@ from qgis.core import (
 
 import processing
 
-from .conftest import CancelAfterProgress
+from .conftest import CancelAfterProgress, RecordingFeedback
 
 
 @dataclass
@@ -200,15 +199,7 @@ def test_augment_then_reuse_the_classifier_and_synthesis_model(hypersynth_plugin
 def test_a_processing_run_beside_another_run_warns_in_its_log(hypersynth_plugin, demo, tmp_path):
     from hypersynth.core.outputs import claim_output_folder
 
-    class Log(QgsProcessingFeedback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.warnings: list[str] = []
-
-        def pushWarning(self, text: str) -> None:  # noqa: N802 (QGIS API)
-            self.warnings.append(text)
-
-    log = Log()
+    log = RecordingFeedback()
     with claim_output_folder(tmp_path / "dock_run", "Augment & Classify of demo_scene.tif"):  # the dock's run
         processing.run("hypersynth:classifybaseline", {
             "SCENE": demo.scene, "LABELS": demo.labels, "METHOD": 0, "OUTPUT": str(tmp_path / "map.tif"),
