@@ -202,6 +202,7 @@ class HyperSynthPlugin:
             self.dock.run_refused("a run of the dock is still going; wait for it or cancel it")
             return
         task = self.run_from_dock(values)
+        self.keep_dock_state()  # the dialog's settings: the next run, and the reopened project, start from them
         if task is not None and self.dock is not None:
             self.dock.follow_run(task)
 

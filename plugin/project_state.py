@@ -1,4 +1,4 @@
-"""The dock's work kept in the QGIS project: scene and label layers, classes with colours and prompts, the model.
+"""The dock's work kept in the QGIS project: layers, classes with colours and prompts, run settings, the model.
 
 An analyst who saves the project and opens it again the next day finds the dock as they left it. Without this,
 the prompts (kept nowhere else: the label layer holds only class ids and names) were lost with the session.
@@ -29,6 +29,7 @@ def dock_state(dock: Any, last_bundle: Optional[str]) -> dict:
         "label_layer_id": labels.id() if labels is not None else "",
         "classes": json.loads(classes_to_text(dock.current_classes()))["classes"],
         "last_model": last_bundle or "",
+        "run_settings": dict(getattr(dock, "last_run_settings", {}) or {}),  # the run dialog starts there again
     }
 
 
@@ -69,5 +70,8 @@ def restore_dock_state(project: QgsProject, dock: Any) -> Optional[str]:
     labels = project.mapLayer(state.get("label_layer_id", ""))
     if isinstance(labels, QgsVectorLayer):
         dock.set_label_layer(labels)
+    settings = state.get("run_settings")
+    if isinstance(settings, dict):
+        dock.last_run_settings = dict(settings)
     model = state.get("last_model") or ""
     return model if model and Path(model).is_dir() else None

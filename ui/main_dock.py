@@ -29,6 +29,9 @@ RUN_TEXT = "Augment && Classify…"  # the run button when no run of the dock's 
 RUN_TIP = "Synthesise extra labelled patches from the prompts, train, classify the scene"
 
 
+ONE_RUN_ONLY = ("overwrite", "approved_outputs")  # the dialog's answers for one run, never carried to the next
+
+
 class HyperSynthDock(QgsDockWidget):
     """The analyst's workflow in one dock: Scene → Classes & labels → Prompts → Augment & Classify.
 
@@ -46,6 +49,7 @@ class HyperSynthDock(QgsDockWidget):
         self._spectral: Optional[SpectralProfileDock] = None
         self._attention: Optional[AttentionDock] = None
         self._run_task: Any = None  # the EngineTask this dock started and follows, while it runs
+        self.last_run_settings: dict[str, Any] = {}  # the last run dialog's values: the next dialog starts there
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -244,6 +248,7 @@ class HyperSynthDock(QgsDockWidget):
             self.show_message("Before Augment & Classify: " + "; ".join(problems) + ".", Qgis.Warning)
             return None
         values = self.run_values(settings)
+        self.last_run_settings = {k: v for k, v in settings.items() if k not in ONE_RUN_ONLY}
         self.status.setText("Augment & Classify requested…")  # follow_run or run_refused says what became of it
         self.runRequested.emit(values)  # the plugin starts the task and calls follow_run with it
         return values
@@ -310,11 +315,12 @@ class HyperSynthDock(QgsDockWidget):
         self.open_run_dialog()
 
     def run_defaults(self) -> dict[str, Any]:
-        """The run dialog's starting values, from the plugin settings."""
+        """The run dialog's starting values: the last run's (kept in the project too), else the plugin settings."""
         from ..plugin.settings import HyperSynthSettings
 
         stored = HyperSynthSettings.load()
-        return {"preset": stored.preset, "device": stored.device, "output_folder": stored.output_dir}
+        return {"preset": stored.preset, "device": stored.device, "output_folder": stored.output_dir,
+                **self.last_run_settings}
 
     def open_run_dialog(self) -> None:
         problems = self.run_problems()

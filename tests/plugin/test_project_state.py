@@ -51,6 +51,8 @@ def test_prompts_layers_and_model_come_back_with_the_project(plugin, scene_file,
     scene_id, labels_id = scene.id(), labels.id()  # the layers themselves go with the project
     plugin.dock.classes_panel.set_prompt(3, "dry senescent grassland")  # typed in the Prompts tab
     plugin.last_bundle = str(model)
+    plugin.dock.last_run_settings = {"preset": "fast", "balance_rate": 0.3, "output_folder": str(tmp_path / "run"),
+                                     "pseudo_labels": None}
     plugin.keep_dock_state()
     project_file = tmp_path / "work.qgz"
     assert QgsProject.instance().write(str(project_file))
@@ -58,6 +60,7 @@ def test_prompts_layers_and_model_come_back_with_the_project(plugin, scene_file,
     QgsProject.instance().clear()  # another project, or QGIS closed and opened again
     plugin.dock.set_classes([ClassInfo(9, "something else")])
     plugin.last_bundle = None
+    plugin.dock.last_run_settings = {}
     assert QgsProject.instance().read(str(project_file))
 
     assert plugin.dock.scene_layer().id() == scene_id
@@ -66,6 +69,9 @@ def test_prompts_layers_and_model_come_back_with_the_project(plugin, scene_file,
     assert plugin.dock.current_classes() == expected
     assert [plugin.dock.prompts_panel.prompt_for(c.id) for c in expected] == [c.prompt for c in expected]
     assert plugin.last_bundle == str(model)  # prompt previews work again without a new run
+    assert plugin.dock.last_run_settings == {"preset": "fast", "balance_rate": 0.3,
+                                             "output_folder": str(tmp_path / "run"), "pseudo_labels": None}
+    assert plugin.dock.run_defaults()["balance_rate"] == 0.3  # the run dialog starts where the analyst left it
     assert not QgsProject.instance().isDirty()  # opened and untouched: closing asks nothing
 
 

@@ -59,6 +59,12 @@ def test_run_is_refused_until_two_classes_are_labelled(keep, qgis_iface, canvas,
     assert values["scene_layer_id"] == scene_layer.id() and values["label_layer_id"] == label_layer.id()
     assert values["preset"] == "tiny" and values["seed"] == 3 and values["class_field"] == "class_id"
     assert [c.id for c in values["classes"]] == [1, 2]
+    assert dock.last_run_settings == {"preset": "tiny", "output_folder": str(tmp_path), "seed": 3}
+    dock.request_run({"preset": "tiny", "output_folder": str(tmp_path), "seed": 4, "balance_rate": 0.2,
+                      "overwrite": True, "approved_outputs": ["classification.tif"]})
+    defaults = dock.run_defaults()  # the next dialog starts from the last run's settings
+    assert defaults["seed"] == 4 and defaults["balance_rate"] == 0.2 and defaults["output_folder"] == str(tmp_path)
+    assert "overwrite" not in defaults and "approved_outputs" not in defaults  # an answer for one run only
 
 
 def test_class_spectra_and_preview_reach_their_docks(keep, qgis_iface, canvas, scene_layer, label_layer, classes,
