@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import re
@@ -542,17 +541,13 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         _print_outputs(outputs)
         return 0
     if args.command == "assess":
-        from .evaluation.assess import check_accuracy_folder, evaluate_map, write_accuracy
+        from .evaluation.assess import ACCURACY_FILES, assess_map
 
-        inputs = [args.map, args.validation, args.prompts]
-        if args.out:  # a refused folder (an earlier assessment, no --overwrite) is said before the work
-            check_accuracy_folder(Path(args.out), inputs, args.overwrite)
-        ev = evaluate_map(args.map, args.validation, class_field=args.class_field, classes_path=args.prompts)
+        ev = assess_map(args.map, args.validation, class_field=args.class_field, classes_path=args.prompts,
+                        out_dir=args.out, overwrite=args.overwrite)
         print(ev.to_markdown(), end="")
         if args.out:
-            written = write_accuracy(ev, Path(args.out), overwrite=args.overwrite, inputs=inputs,
-                                     what=f"accuracy assessment of {Path(args.map).name}")
-            print(f"\nwritten: {', '.join(str(p) for p in written)}")
+            print(f"\nwritten: {', '.join(str(Path(args.out) / name) for name in ACCURACY_FILES)}")
         return 0
     if args.command == "synthesize":
         check_model_folder(args.bundle, "synthesis", "--bundle takes")

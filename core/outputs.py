@@ -21,8 +21,9 @@ CLAIM_FILE = ".hypersynth-run.lock"  # in an output folder while a run writes th
 UNREADABLE_CLAIM_S = 24 * 3600  # an unreadable claim file younger than this may be one being written right now
 
 
-class OutputExistsError(FileExistsError):
-    """An output would overwrite something the user has."""
+class OutputExistsError(FileExistsError, ValueError):
+    """An output would overwrite something the user has (a run's folder or one file; a ValueError too, for callers
+    catching bad input)."""
 
 
 class OutputFolderError(OSError, ValueError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -18,7 +17,7 @@ from .attention import ATTENTION_ARRAYS, ATTENTION_FIGURE
 from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings, fit_method,
                       resolve_patch_size, synthesis_config)
 from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
-from .outputs import OutputExistsError, claim_output_folder, move_outputs, prepare_output_folder  # noqa: F401
+from .outputs import OutputExistsError, check_output_folder, claim_output_folder, move_outputs  # noqa: F401
 from .progress import NULL_REPORTER, Reporter
 from .scene import ClassInfo, Scene
 
@@ -97,16 +96,20 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
     """
     out = Path(out_dir)
     inputs = [scene_path, labels_path, classes_path, validation_path, bundle_path]
-    reused = bundle_path is not None and Path(bundle_path).resolve() == (out / BUNDLE).resolve()
     # held from the check for an earlier run's outputs until this run's have moved in, so no other run passes
     # the check meanwhile; a folder the claim made is removed when a failed run leaves it empty
     with claim_output_folder(out, f"{METHOD_TITLES.get(method, method)} of {Path(scene_path).name}"):
-        prepare_output_folder(out, ALL_OUTPUTS, inputs, overwrite,
-                              kept=[BUNDLE] if reused else [])  # a reused model is saved again unchanged
+        check_output_folder(out, ALL_OUTPUTS, inputs, overwrite, kept=kept_outputs(out, bundle_path))
         return _classify_scene(out, scene_path, labels_path, inputs, method=method, classes_path=classes_path,
                                class_field=class_field, validation_path=validation_path,
                                settings=settings or MethodSettings(preset=preset, seed=seed),
                                bundle_path=bundle_path, reporter=reporter, probabilities=probabilities)
+
+
+def kept_outputs(out: Path, bundle_path: Optional[str | os.PathLike]) -> list[str]:
+    """The earlier outputs in ``out`` a run may keep: the model bundle it reuses (saved again unchanged)."""
+    reused = bundle_path is not None and Path(bundle_path).expanduser().resolve() == (Path(out) / BUNDLE).resolve()
+    return [BUNDLE] if reused else []
 
 
 def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str | os.PathLike, inputs: list, *,
@@ -240,17 +243,13 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
     write_confidence(out / CONFIDENCE, pred.confidence, transform=scene.transform, crs_wkt=scene.crs_wkt,
                      uncertainty=np.clip(pred.entropy, 0.0, 1.0))  # clip: float sums may pass 1 by an ulp
     reporter.progress(0.96, "report")
-    metrics, accuracy = None, None
+    ev = None
     if validation is not None:
-        from .evaluation.area import pixel_area_unit
-        from .evaluation.metrics import confusion_figure, evaluate
+        from .evaluation.assess import evaluate_scene_map, write_evaluation
 
         test = (validation > 0) & (labels == 0) & scene.valid & (class_map > 0)
-        ev = evaluate(validation[test], class_map[test], used, class_map=class_map,
-                      area_unit=pixel_area_unit(scene.transform, scene.crs_wkt))
-        metrics, accuracy = ev.to_dict(), ev.to_markdown()
-        (out / METRICS).write_text(json.dumps(metrics, indent=2))
-        confusion_figure(ev, out / "confusion.png")
+        ev = evaluate_scene_map(validation, class_map, test, used, scene)
+        write_evaluation(ev, out)
     with_attention = False
     if fitted.synthesis_model is not None:
         fitted.synthesis_model.save(out / BUNDLE)
@@ -265,11 +264,10 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
     if hasattr(fitted.classifier, "to_tensors"):
         save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene)
     write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=METHOD_TITLES[method],
-                 metrics=metrics, accuracy=accuracy, seconds_training=t_fit, cube=cube, class_map=class_map,
-                 with_attention=with_attention,
-                 files=[(name, note) for name, note in FILE_NOTES.items() if (out / name).exists()])
+                 evaluation=ev, seconds_training=t_fit, cube=cube, class_map=class_map,
+                 with_attention=with_attention, files=files_in(out))
     reporter.progress(1.0, "done")
-    return {"metrics": metrics, "fitted": fitted}
+    return {"metrics": None if ev is None else ev.to_dict(), "fitted": fitted}
 
 
 def typical_value(scene: Scene, n: int = 100_000) -> float:
@@ -350,7 +348,7 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
     out = Path(out_dir)
     inputs = [model_path, scene_path, validation_path]
     with claim_output_folder(out, f"classifying {Path(scene_path).name} with {Path(model_path).name}"):
-        prepare_output_folder(out, ALL_OUTPUTS, inputs, overwrite)  # under the claim, like classify_scene's
+        check_output_folder(out, ALL_OUTPUTS, inputs, overwrite)  # under the claim (which made the folder)
         return _classify_with_model(out, model_path, scene_path, inputs, validation_path=validation_path,
                                     class_field=class_field, device=device, reporter=reporter,
                                     probabilities=probabilities)
@@ -361,11 +359,11 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
                          reporter: Reporter, probabilities: bool = False) -> ClassificationOutputs:
     """:func:`classify_with_model` once its output folder is ready."""
     from .classify.predict import predict_scene
-    from .evaluation.area import pixel_area_unit
-    from .evaluation.metrics import confusion_figure, evaluate
+    from .evaluation.assess import evaluate_scene_map, write_evaluation
     from .io.labels import read_labels
     from .io.read import read_scene
     from .io.write import write_class_map, write_confidence
+    from .report import files_section
 
     clf, class_ids, classes, meta = load_classifier(model_path, device=device)
     scene = read_scene(scene_path)
@@ -382,7 +380,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         log.warning(warning)
     cube = scene.usable_cube()
     staging = Path(tempfile.mkdtemp(prefix=".hypersynth-run-", dir=out))
-    metrics = None
+    ev = None
     try:
         with _probability_writer(probabilities, staging, scene, classes, class_ids) as write:
             pred = predict_scene(clf, cube, scene.valid, batch_size=1024, reporter=reporter, stage="prediction",
@@ -393,31 +391,32 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         write_confidence(staging / CONFIDENCE, pred.confidence, transform=scene.transform, crs_wkt=scene.crs_wkt,
                          uncertainty=np.clip(pred.entropy, 0.0, 1.0))  # clip: float sums may pass 1 by an ulp
         if validation is not None:
-            test = (validation > 0) & scene.valid & (class_map > 0)
-            ev = evaluate(validation[test], class_map[test], classes, class_map=class_map,
-                          area_unit=pixel_area_unit(scene.transform, scene.crs_wkt))
-            metrics = ev.to_dict()
-            (staging / METRICS).write_text(json.dumps(metrics, indent=2))
-            confusion_figure(ev, staging / "confusion.png")
+            ev = evaluate_scene_map(validation, class_map, (validation > 0) & scene.valid & (class_map > 0), classes,
+                                    scene)
+            write_evaluation(ev, staging)
         lines = [f"# HyperSynth: {scene.name} classified with a saved model", "",
                  f"- Model: {Path(model_path).resolve()} ({meta.get('method', '?')}, {meta['bands']} bands)",
                  f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels", ""]
         lines += [f"**Warning:** {warning}", ""] if warning else []
         lines += ["| id | class | mapped pixels |", "|---|---|---|"]
         lines += [f"| {c.id} | {c.name} | {int((class_map == c.id).sum())} |" for c in classes]
-        if metrics is not None:
+        if ev is not None:
             lines += ["", "## Accuracy against the validation labels", "", ev.to_markdown(), "",
                       "![confusion matrix](confusion.png)"]
-        lines += ["", "## Files", "", "| file | what it holds |", "|---|---|",
-                  *(f"| {name} | {note} |" for name, note in FILE_NOTES.items() if (staging / name).exists())]
-        (staging / REPORT).write_text("\n".join(lines) + "\n")
+        lines += ["", *files_section(files_in(staging))]
+        (staging / REPORT).write_text("\n".join(lines).rstrip("\n") + "\n")
         reporter.check()
         moved = move_outputs(staging, out, ALL_OUTPUTS, inputs)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ClassificationOutputs(class_map=out / CLASS_MAP, confidence=out / CONFIDENCE, report=out / REPORT,
-                                 metrics=metrics, classes=classes, files=moved,
+                                 metrics=None if ev is None else ev.to_dict(), classes=classes, files=moved,
                                  probabilities=(out / PROBABILITIES) if (out / PROBABILITIES) in moved else None)
+
+
+def files_in(folder: Path) -> list[tuple[str, str]]:
+    """The run's main files in ``folder`` and what each holds (:data:`FILE_NOTES`), for the report."""
+    return [(name, note) for name, note in FILE_NOTES.items() if (folder / name).exists()]
 
 
 def _probability_writer(wanted: bool, out: Path, scene: Scene, classes: list[ClassInfo], class_ids: np.ndarray
@@ -477,18 +476,12 @@ def assess_accuracy(class_map_path: str | os.PathLike, validation_path: str | os
                     class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None,
                     out_dir: Optional[str | os.PathLike] = None, overwrite: bool = False) -> dict:
     """Compare a classified map with validation labels (vector or raster): OA, AA, κ, per-class and area-adjusted
-    accuracy, confusion matrix (:mod:`.evaluation.assess`). When ``out_dir`` is given, ``metrics.json``,
+    accuracy, confusion matrix (:func:`.evaluation.assess.assess_map`). When ``out_dir`` is given, ``metrics.json``,
     ``accuracy.md`` and ``confusion.png`` are written there; returns the metrics."""
-    from .evaluation.assess import check_accuracy_folder, evaluate_map, write_accuracy
+    from .evaluation.assess import assess_map
 
-    inputs = [class_map_path, validation_path, classes_path]
-    if out_dir is not None:
-        check_accuracy_folder(Path(out_dir), inputs, overwrite)  # before the work: said at once
-    ev = evaluate_map(class_map_path, validation_path, class_field=class_field, classes_path=classes_path)
-    if out_dir is not None:
-        write_accuracy(ev, Path(out_dir), overwrite=overwrite, inputs=inputs,
-                       what=f"accuracy assessment of {Path(class_map_path).name}")
-    return ev.to_dict()
+    return assess_map(class_map_path, validation_path, class_field=class_field, classes_path=classes_path,
+                      out_dir=out_dir, overwrite=overwrite).to_dict()
 
 
 def train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, bundle_dir: str | os.PathLike, *,

@@ -11,7 +11,6 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .progress import NULL_REPORTER, Reporter
 from .scene import ClassInfo, Scene
 from .version import ENGINE_VERSION
 
@@ -147,14 +146,20 @@ def pca_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes:
     fig.savefig(path)
 
 
+def files_section(files: Sequence[tuple[str, str]]) -> list[str]:
+    """The report's "Files" section (Markdown lines): each file and what it holds; none without files."""
+    if not files:
+        return []
+    return ["## Files", "", "| file | what it holds |", "|---|---|", *(f"| {n} | {w} |" for n, w in files), ""]
+
+
 def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[ClassInfo], fitted: Any,
-                 method_title: str, metrics: Optional[dict], seconds_training: float, cube: np.ndarray,
-                 class_map: np.ndarray, with_attention: bool = False, accuracy: Optional[str] = None,
-                 files: Sequence[tuple[str, str]] = ()) -> Path:
+                 method_title: str, evaluation: Optional[Any], seconds_training: float, cube: np.ndarray,
+                 class_map: np.ndarray, with_attention: bool = False, files: Sequence[tuple[str, str]] = ()) -> Path:
     """Write report.md and report.html (plus figures and the synthetic summary) into ``out``; ``with_attention``:
     the report shows the cross-attention figure already in ``out`` (:func:`.attention.write_class_attention`);
-    ``accuracy``: the per-class and area-adjusted accuracy tables (``Evaluation.to_markdown``); ``files``: the run's
-    main files and what each holds."""
+    ``evaluation``: the accuracy on the validation labels (an :class:`~.evaluation.metrics.Evaluation`), or None;
+    ``files``: the run's main files and what each holds."""
     real = class_spectra(cube, labels, classes)
     wl = scene.usable_wavelengths()
     synthetic = fitted.synthetic
@@ -179,12 +184,11 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
     for c in classes:
         lines.append(f"| {c.id} | {c.name} | {c.text} | {int((labels == c.id).sum())} | {int((class_map == c.id).sum())} |")
     lines.append("")
-    if metrics is not None:
+    if evaluation is not None:
+        ev = evaluation
         lines += ["## Accuracy against the validation labels", "",
-                  f"OA {metrics['oa'] * 100:.2f} %, AA {metrics['aa'] * 100:.2f} %, κ {metrics['kappa']:.4f} "
-                  f"on {metrics['n_test']} validation pixels.", "",
-                  *([accuracy.split("\n", 2)[2].rstrip("\n"), ""] if accuracy else []),  # its tables (line 1: OA)
-                  "![confusion matrix](confusion.png)", ""]
+                  f"OA {ev.oa * 100:.2f} %, AA {ev.aa * 100:.2f} %, κ {ev.kappa:.4f} on {ev.n_test} validation pixels.",
+                  "", ev.tables_markdown().rstrip("\n"), "", "![confusion matrix](confusion.png)", ""]
     if synthetic is not None:
         summary = synthetic_summary(real, synthetic, classes, scene)
         (out / "synthetic_summary.json").write_text(json.dumps(summary, indent=2))
@@ -199,8 +203,7 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
                       "with that prompt; each map shows where the patch's latent tokens attend to one word (brighter: "
                       "more).", "", "![cross-attention per prompt word](attention.png)", ""]
     lines += ["## Spectra", "", "![per-class spectra](spectra.png)", ""]
-    if files:
-        lines += ["## Files", "", "| file | what it holds |", "|---|---|", *(f"| {n} | {w} |" for n, w in files), ""]
+    lines += files_section(files)
     md = "\n".join(lines)
     (out / "report.md").write_text(md)
     (out / "report.html").write_text(_markdown_to_html(md))

@@ -63,14 +63,6 @@ def confidence_layer(path: PathLike, name: Optional[str] = None) -> QgsRasterLay
     return layer
 
 
-def probability_layer(path: PathLike, name: Optional[str] = None) -> QgsRasterLayer:
-    """Open a class-probability raster (a band per class, 0..1) showing its first class in greyscale (another
-    band: the layer's Symbology; without this QGIS would draw three classes as red, green and blue)."""
-    layer = _open_raster(path, name or Path(path).stem)
-    layer.setRenderer(confidence_renderer(layer))
-    return layer
-
-
 def add_result_layers(class_map: PathLike, confidence: Optional[PathLike], classes: Sequence[ClassInfo], *,
                       title: str, project: Optional[QgsProject] = None,
                       probabilities: Optional[PathLike] = None) -> list[QgsRasterLayer]:
@@ -87,7 +79,7 @@ def add_result_layers(class_map: PathLike, confidence: Optional[PathLike], class
     if confidence is not None:
         layers.append(confidence_layer(confidence, name=f"{title}: confidence"))
     if probabilities is not None:
-        layers.append(probability_layer(probabilities, name=f"{title}: class probabilities"))
+        layers.append(confidence_layer(probabilities, name=f"{title}: class probabilities"))  # class 1 in grey
     group: QgsLayerTreeGroup = project.layerTreeRoot().insertGroup(0, title)
     for layer in layers:
         project.addMapLayer(layer, False)

@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 from qgis.core import Qgis, QgsMessageLog, QgsProject, QgsRasterLayer, QgsVectorLayer
 
-from ..core.io.classes import ClassFileError, classes_from_text, classes_to_text
+from ..core.io.classes import ClassFileError, classes_from_entries, classes_to_entries
 
 SCOPE = "HyperSynth"  # the project's entry scope for this plugin
 KEY = "dock"  # one entry: the JSON of :func:`dock_state`
@@ -27,9 +27,9 @@ def dock_state(dock: Any, last_bundle: Optional[str]) -> dict:
         "format": FORMAT,
         "scene_layer_id": scene.id() if scene is not None else "",
         "label_layer_id": labels.id() if labels is not None else "",
-        "classes": json.loads(classes_to_text(dock.current_classes()))["classes"],
+        "classes": classes_to_entries(dock.current_classes()),
         "last_model": last_bundle or "",
-        "run_settings": dict(getattr(dock, "last_run_settings", {}) or {}),  # the run dialog starts there again
+        "run_settings": dict(dock.last_run_settings),  # the run dialog starts there again
     }
 
 
@@ -59,7 +59,7 @@ def restore_dock_state(project: QgsProject, dock: Any) -> Optional[str]:
         state = json.loads(text)
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise ValueError(f"format {state.get('format') if isinstance(state, dict) else '?'} is not {FORMAT}")
-        classes = classes_from_text(json.dumps({"classes": state.get("classes", [])}), "the project's classes")
+        classes = classes_from_entries(state.get("classes", []), "the project's classes")
     except (ValueError, ClassFileError) as error:
         QgsMessageLog.logMessage(f"the project's HyperSynth state was not restored: {error}", LOG_TAG, Qgis.Warning)
         return None

@@ -159,11 +159,10 @@ def check_output_folder(out_dir: str, inputs: list[str], overwrite: bool, reused
 
 def _earlier_run_outputs(out_dir: str, reused: Optional[str]) -> list[str]:
     from ..core.outputs import earlier_outputs
-    from ..core.pipeline import ALL_OUTPUTS, BUNDLE
+    from ..core.pipeline import ALL_OUTPUTS, kept_outputs
 
     folder = Path(out_dir).expanduser()
-    reuses_bundle = bool(reused) and Path(reused).expanduser().resolve() == (folder / BUNDLE).resolve()
-    return earlier_outputs(folder, ALL_OUTPUTS, kept=[BUNDLE] if reuses_bundle else [])
+    return earlier_outputs(folder, ALL_OUTPUTS, kept=kept_outputs(folder, reused or None))
 
 
 def check_still_approved(out_dir: str, approved: Optional[Sequence[str]], reused: Optional[str] = None) -> None:

@@ -246,10 +246,8 @@ def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
         class_index[at] = np.argmax(tile_proba, axis=1)
         confidence[at] = tile_proba.max(axis=1)
         entropy[at] = entr(tile_proba).sum(axis=1) / np.log(k) if k > 1 else 0.0
-        if on_tile is not None:
-            out = np.full((k, r1 - r0, c1 - c0), np.nan, dtype=np.float32)  # (K, h, w)
-            out[:, rows, cols] = tile_proba.T
-            on_tile(r0, c0, out)
+        if on_tile is not None:  # (K, h, w), NaN where invalid
+            on_tile(r0, c0, np.where(region_valid[crop], proba[:, crop[0], crop[1]], np.nan).astype(np.float32))
         reporter.progress((t + 1) / len(tiles), stage)
     return ScenePrediction(class_index, confidence, entropy, k)
 

@@ -46,10 +46,10 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
     categories = class_names_of_map(class_map_path)
     if nodata is not None:
         class_map[class_map == int(nodata)] = 0
-    ids = sorted(int(v) for v in np.unique(class_map) if v > 0)
     if classes_path:
         classes = read_classes(classes_path)
     else:
+        ids = sorted(int(v) for v in np.unique(class_map) if v > 0)
         classes = [ClassInfo(i, categories.get(i, f"class {i}"), default_color(k)) for k, i in enumerate(ids)]
     grid = Scene(cube=np.zeros((1, *class_map.shape), np.float32), valid=class_map > 0, transform=transform,
                  crs_wkt=crs_wkt, name=Path(class_map_path).stem)
@@ -70,25 +70,52 @@ def check_accuracy_folder(out: Path, inputs: list[Optional[str | os.PathLike]], 
     check_output_folder(out, ACCURACY_FILES, inputs, overwrite)
 
 
+def evaluate_scene_map(validation: np.ndarray, class_map: np.ndarray, test: np.ndarray, classes: list[ClassInfo],
+                       scene: Scene) -> Evaluation:
+    """A run's map against its validation labels on the ``test`` pixels, with the area figures in the scene's
+    units."""
+    return evaluate(validation[test], class_map[test], classes, class_map=class_map,
+                    area_unit=pixel_area_unit(scene.transform, scene.crs_wkt))
+
+
+def write_evaluation(ev: Evaluation, folder: Path) -> None:
+    """``metrics.json`` and ``confusion.png`` into ``folder`` (a run's staging folder)."""
+    (folder / "metrics.json").write_text(json.dumps(ev.to_dict(), indent=2))
+    confusion_figure(ev, folder / "confusion.png")
+
+
 def write_accuracy(ev: Evaluation, out: Path, *, overwrite: bool, inputs: list[Optional[str | os.PathLike]] = (),
                    what: str = "accuracy assessment") -> list[Path]:
     """Write ``metrics.json``, ``accuracy.md`` and ``confusion.png`` into ``out``: all three or none, and none of
     them replaced unless ``overwrite`` (:func:`check_accuracy_folder`, again under the folder's claim).
     """
-    from ..outputs import claim_output_folder
+    from ..outputs import claim_output_folder, move_outputs
 
     with claim_output_folder(out, what):
         check_accuracy_folder(out, list(inputs), overwrite)
         staging = Path(tempfile.mkdtemp(prefix=".hypersynth-accuracy-", dir=out))
         try:
-            (staging / "metrics.json").write_text(json.dumps(ev.to_dict(), indent=2))
+            write_evaluation(ev, staging)
             (staging / "accuracy.md").write_text(ev.to_markdown())
-            confusion_figure(ev, staging / "confusion.png")
-            for name in ACCURACY_FILES:
-                os.replace(staging / name, out / name)
+            move_outputs(staging, out, ACCURACY_FILES, inputs)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return [out / name for name in ACCURACY_FILES]
+
+
+def assess_map(class_map_path: str | os.PathLike, validation_path: str | os.PathLike, *,
+               class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None,
+               out_dir: Optional[str | os.PathLike] = None, overwrite: bool = False) -> Evaluation:
+    """:func:`evaluate_map`, and with ``out_dir`` :func:`write_accuracy` there, its folder checked before the work
+    (what ``hypersynth assess`` and the Accuracy assessment algorithm run)."""
+    inputs = [class_map_path, validation_path, classes_path]
+    if out_dir is not None:
+        check_accuracy_folder(Path(out_dir), inputs, overwrite)  # said at once, not after reading the map
+    ev = evaluate_map(class_map_path, validation_path, class_field=class_field, classes_path=classes_path)
+    if out_dir is not None:
+        write_accuracy(ev, Path(out_dir), overwrite=overwrite, inputs=inputs,
+                       what=f"accuracy assessment of {Path(class_map_path).name}")
+    return ev
 
 
 def class_names_of_map(path: str | os.PathLike) -> dict[int, str]:

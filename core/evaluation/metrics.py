@@ -58,9 +58,16 @@ class Evaluation:
 
     def to_markdown(self) -> str:
         """A summary line and a per-class table (accuracies in percent), then the area-adjusted figures."""
-        lines = [f"OA {_pct(self.oa)} %, AA {_pct(self.aa)} %, κ {_num(self.kappa, 4)} "
-                 f"({self.n_test} test pixels, {len(self.class_ids)} classes)", "",
-                 "| id | class | test pixels | correct | producer's acc. (%) | user's acc. (%) | F1 (%) |",
+        return f"{self.summary_line()}\n\n{self.tables_markdown()}"
+
+    def summary_line(self) -> str:
+        """OA, AA and κ on one line."""
+        return (f"OA {_pct(self.oa)} %, AA {_pct(self.aa)} %, κ {_num(self.kappa, 4)} "
+                f"({self.n_test} test pixels, {len(self.class_ids)} classes)")
+
+    def tables_markdown(self) -> str:
+        """The per-class table, then the area-adjusted figures when there are some."""
+        lines = ["| id | class | test pixels | correct | producer's acc. (%) | user's acc. (%) | F1 (%) |",
                  "|---:|---|---:|---:|---:|---:|---:|"]
         for i, (c, name, n) in enumerate(zip(self.class_ids, self.class_names, self.support())):
             lines.append(f"| {c} | {name} | {int(n)} | {int(self.confusion[i, i])} | {_pct(self.per_class[c])} | "
@@ -132,9 +139,16 @@ def evaluate(y_true_ids: np.ndarray, y_pred_ids: np.ndarray, classes: Sequence[C
         class_ids=ids,
         users={c: float(u) for c, u in zip(ids, precision)},
         f1={c: float(f) for c, f in zip(ids, f1)},
-        area=None if class_map is None else area_estimate(
-            confusion, ids, names, [int(np.count_nonzero(class_map == c)) for c in ids], *area_unit),
+        area=None if class_map is None else area_estimate(confusion, ids, names, _pixels_per_id(class_map, ids),
+                                                          *area_unit),
     )
+
+
+def _pixels_per_id(class_map: np.ndarray, ids: Sequence[int]) -> list[int]:
+    """How many pixels of ``class_map`` hold each of ``ids``, in one pass over the map."""
+    values, counts = np.unique(class_map, return_counts=True)
+    found = dict(zip(values.tolist(), counts.tolist()))
+    return [int(found.get(i, 0)) for i in ids]
 
 
 def format_mean_std(values: Sequence[float], digits: int = 2) -> str:

@@ -46,12 +46,7 @@ def classes_from_text(text: str, source: str) -> list[ClassInfo]:
         content = json.loads(text)
     except json.JSONDecodeError as err:
         raise ClassFileError(f"{source} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
-    entries = content.get("classes") if isinstance(content, dict) else None
-    if not isinstance(entries, list):
-        raise ClassFileError(f'{source} must hold {{"classes": [{{"id": 1, "name": ...}}, ...]}}')
-    classes = [_parse_entry(source, n, entry) for n, entry in enumerate(entries, start=1)]
-    _check_unique(source, classes)
-    return sorted(classes, key=lambda c: c.id)
+    return classes_from_entries(content.get("classes") if isinstance(content, dict) else None, source)
 
 
 def write_classes(path: str | Path, classes: list[ClassInfo], overwrite: bool = True) -> Path:
@@ -66,9 +61,27 @@ def write_classes(path: str | Path, classes: list[ClassInfo], overwrite: bool = 
 
 def classes_to_text(classes: list[ClassInfo]) -> str:
     """The class file's JSON text for ``classes`` (sorted by id)."""
-    entries = [{"id": int(c.id), "name": c.name, "color": _hex(c.color), "prompt": c.prompt}
-               for c in sorted(classes, key=lambda c: c.id)]
-    return json.dumps({"classes": entries}, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps({"classes": classes_to_entries(classes)}, indent=2, ensure_ascii=False) + "\n"
+
+
+def classes_to_entries(classes: list[ClassInfo]) -> list[dict[str, Any]]:
+    """The class file's entries for ``classes`` (sorted by id): id, name, colour as #RRGGBB, prompt."""
+    return [{"id": int(c.id), "name": c.name, "color": _hex(c.color), "prompt": c.prompt}
+            for c in sorted(classes, key=lambda c: c.id)]
+
+
+def classes_from_entries(entries: Any, source: str) -> list[ClassInfo]:
+    """Classes from class-file entries (checked as :func:`read_classes` checks a file); ``source`` names where
+    they come from in messages.
+
+    Raises:
+        ClassFileError: as :func:`read_classes`.
+    """
+    if not isinstance(entries, list):
+        raise ClassFileError(f'{source} must hold {{"classes": [{{"id": 1, "name": ...}}, ...]}}')
+    classes = [_parse_entry(source, n, entry) for n, entry in enumerate(entries, start=1)]
+    _check_unique(source, classes)
+    return sorted(classes, key=lambda c: c.id)
 
 
 def _parse_entry(file: str, n: int, entry: Any) -> ClassInfo:

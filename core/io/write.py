@@ -13,16 +13,13 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from ..outputs import OutputExistsError  # the engine's one class for a refused folder or file
 from ..scene import PIXEL_GRID, ClassInfo, Scene
 
 SCENE_NODATA = -9999.0  # written into every band of an invalid pixel
 CONFIDENCE_NODATA = -1.0  # written where a pixel is unclassified (NaN confidence)
 GTIFF_OPTIONS = {"TILED": "YES", "COMPRESS": "DEFLATE", "BIGTIFF": "IF_SAFER"}  # creation options for every output
 PAM_SIDECAR = ".aux.xml"  # where GDAL keeps what a GeoTIFF cannot hold (RAT, category names)
-
-
-class OutputExistsError(FileExistsError, ValueError):
-    """The output file exists and ``overwrite`` was not asked for."""
 
 
 @contextmanager
@@ -159,14 +156,14 @@ def write_confidence(path: str | Path, confidence: np.ndarray, *, transform: Seq
     from osgeo import gdal
 
     path = _geotiff_path(path)
-    layers = [(confidence, "confidence (max class probability)")]
+    layers = [(confidence, "confidence", "confidence (max class probability)")]
     if uncertainty is not None:
-        layers.append((uncertainty, "uncertainty (normalised entropy: 0 sure, 1 every class alike)"))
-    values = [_unit_interval(np.asarray(a), what) for a, what in layers]  # (H, W) each
+        layers.append((uncertainty, "uncertainty", "uncertainty (normalised entropy: 0 sure, 1 every class alike)"))
+    values = [_unit_interval(np.asarray(a), name) for a, name, _ in layers]  # (H, W) each
     with atomic_output(path, overwrite) as tmp:
         ds = _create_gtiff(tmp, values[0].shape, gdal.GDT_Float32, ["PREDICTOR=3"], transform, crs_wkt,
                            bands=len(values))
-        for i, (band_values, (_, what)) in enumerate(zip(values, layers)):
+        for i, (band_values, (_, _, what)) in enumerate(zip(values, layers)):
             band = ds.GetRasterBand(i + 1)
             band.SetNoDataValue(CONFIDENCE_NODATA)
             band.SetDescription(what)
@@ -261,9 +258,9 @@ def paletted_qml(classes: list[ClassInfo]) -> str:
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _unit_interval(values: np.ndarray, what: str) -> np.ndarray:
-    """``values`` (2-D, 0..1, NaN = unclassified) as float32 with the nodata value for NaN; else a clear error."""
-    name = what.split(" (")[0]
+def _unit_interval(values: np.ndarray, name: str) -> np.ndarray:
+    """``values`` (2-D, 0..1, NaN = unclassified) as float32 with the nodata value for NaN; else a clear error
+    naming them (``name``)."""
     if values.ndim != 2 or values.dtype.kind != "f":
         raise ValueError(f"{name} must be a 2-D float array (rows, cols); got {values.dtype} {values.shape}")
     known = ~np.isnan(values)

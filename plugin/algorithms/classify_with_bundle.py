@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from pathlib import Path
 from typing import Any
 
 from qgis.core import (
@@ -20,7 +19,6 @@ from qgis.core import (
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMapLayer,
-    QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
 )
 
@@ -38,7 +36,7 @@ from .base import (
     raster_file,
 )
 from .destinations import OutputMoves, staging_folder
-from .scene_classification import StyleOnLoad, style_when_loaded
+from .scene_classification import add_map_destinations, keep_map_outputs, style_map_outputs
 
 
 class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
@@ -84,13 +82,7 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
                                             defaultValue=DEVICES.index(HyperSynthSettings.load().device))
         device.setFlags(device.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(device)
-        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Classified map")))
-        self.addParameter(QgsProcessingParameterRasterDestination(
-            self.CONFIDENCE,
-            self.tr("Confidence (band 1: max class probability; band 2: uncertainty, normalised entropy)")))
-        self.addParameter(QgsProcessingParameterRasterDestination(
-            self.PROBABILITIES, self.tr("Class probabilities (a band per class)"), optional=True,
-            createByDefault=False))
+        add_map_destinations(self)
         self.addParameter(QgsProcessingParameterFileDestination(
             self.METRICS, self.tr("Accuracy (JSON)"), fileFilter=self.tr("JSON files (*.json)"), optional=True,
             createByDefault=False))
@@ -117,11 +109,11 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         validation = (labels_file(validation_layer, "validation", context, feedback)
                       if validation_layer is not None else None)
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
-        out_map, out_confidence, out_metrics = (destinations[k] for k in (self.OUTPUT, self.CONFIDENCE, self.METRICS))
+        out_metrics = destinations[self.METRICS]
 
         from ...core.pipeline import classify_with_model
 
-        staging = staging_folder(out_map)
+        staging = staging_folder(destinations[self.OUTPUT])
         try:
             with engine_warnings(feedback):
                 outputs = classify_with_model(model, scene, staging, validation_path=validation,
@@ -135,11 +127,7 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
                 if outputs.metrics and out_metrics:
                     results[self.METRICS] = moves.put_text(json.dumps(outputs.metrics, indent=2), staging,
                                                            out_metrics)
-                results[self.CONFIDENCE] = moves.put_raster(Path(outputs.confidence), out_confidence)
-                if outputs.probabilities is not None:
-                    results[self.PROBABILITIES] = moves.put_raster(Path(outputs.probabilities),
-                                                                   destinations[self.PROBABILITIES])
-                results[self.OUTPUT] = moves.put_raster(Path(outputs.class_map), out_map)
+                keep_map_outputs(outputs, destinations, moves, results)
         except Cancelled as exc:
             raise QgsProcessingException("cancelled by the user; no output was written") from exc
         except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
@@ -147,8 +135,5 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         results.update(accuracy_results(outputs.metrics))
-        style_when_loaded(context, out_map, StyleOnLoad(list(outputs.classes)))
-        style_when_loaded(context, out_confidence, StyleOnLoad(None))
-        if self.PROBABILITIES in results:
-            style_when_loaded(context, results[self.PROBABILITIES], StyleOnLoad(None))  # class 1 in grey, not RGB
+        style_map_outputs(context, results, outputs.classes)
         return results

@@ -70,10 +70,11 @@ def check_destinations(inputs: Mapping[str, Optional[str]], outputs: Mapping[str
     """
     folders = folders or {}
     given = {title: _resolved(path) for title, path in inputs.items() if path}
+    files = {title: _files_of(src) for title, src in given.items()}  # GDAL opens each input once, not per output
     chosen = {title: _resolved(path) for title, path in outputs.items() if path}
     for title, dst in chosen.items():
         for name, src in given.items():
-            for file in _files_of(src):
+            for file in files[name]:
                 if file == dst:
                     kind = "folder" if file.is_dir() else "file"
                     what = name if name.lower().endswith(kind) else f"{name} {kind}"
@@ -262,7 +263,9 @@ class OutputMoves:
 
     def put_text(self, text: str, staging: Path, destination: str) -> str:
         """Write ``text`` in the staging folder, then move it to ``destination``."""
-        staged = Path(tempfile.mkstemp(prefix="text-", dir=staging)[1])
+        handle, name = tempfile.mkstemp(prefix="text-", dir=staging)
+        os.close(handle)  # written by path below; an open descriptor would leak (and block the move on Windows)
+        staged = Path(name)
         staged.write_text(text, encoding="utf-8")
         staged.chmod(0o644)
         return self.put(staged, destination)

@@ -59,6 +59,38 @@ class StyleOnLoad(QgsProcessingLayerPostProcessorInterface):
 _POST_PROCESSORS: dict[str, StyleOnLoad] = {}
 
 
+MAP_KEYS = ("OUTPUT", "CONFIDENCE", "PROBABILITIES")  # the map destinations every classifying algorithm has
+
+
+def add_map_destinations(alg: Any) -> None:
+    """The class map, confidence and optional class-probabilities destinations of a classifying algorithm."""
+    output, confidence, probabilities = MAP_KEYS
+    alg.addParameter(QgsProcessingParameterRasterDestination(output, alg.tr("Classified map")))
+    alg.addParameter(QgsProcessingParameterRasterDestination(
+        confidence, alg.tr("Confidence (band 1: max class probability; band 2: uncertainty, normalised entropy)")))
+    alg.addParameter(QgsProcessingParameterRasterDestination(
+        probabilities, alg.tr("Class probabilities (a band per class)"), optional=True, createByDefault=False))
+
+
+def keep_map_outputs(outputs: Any, destinations: dict[str, str], moves: OutputMoves, results: dict[str, Any]) -> None:
+    """Move the run's confidence, probabilities (when written) and, last, class map to their destinations."""
+    output, confidence, probabilities = MAP_KEYS
+    results[confidence] = moves.put_raster(Path(outputs.confidence), destinations[confidence])
+    if outputs.probabilities is not None:
+        results[probabilities] = moves.put_raster(Path(outputs.probabilities), destinations[probabilities])
+    results[output] = moves.put_raster(Path(outputs.class_map), destinations[output])
+
+
+def style_map_outputs(context: QgsProcessingContext, results: dict[str, Any], classes: list) -> None:
+    """Style the map outputs Processing loads: the classes' colours and names; the others in grey (the
+    probabilities' first class, not three classes as red, green and blue)."""
+    output, confidence, probabilities = MAP_KEYS
+    style_when_loaded(context, results[output], StyleOnLoad(list(classes)))
+    for key in (confidence, probabilities):
+        if key in results:
+            style_when_loaded(context, results[key], StyleOnLoad(None))
+
+
 def style_when_loaded(context: QgsProcessingContext, output: str, post: StyleOnLoad) -> None:
     """Style ``output`` with ``post`` if Processing is going to load it into the project."""
     if context.willLoadLayerOnCompletion(output):
@@ -99,13 +131,7 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
 
     def add_output_parameters(self) -> None:
         """Class map, confidence raster and HTML report destinations, plus the accuracy outputs."""
-        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Classified map")))
-        self.addParameter(QgsProcessingParameterRasterDestination(
-            self.CONFIDENCE,
-            self.tr("Confidence (band 1: max class probability; band 2: uncertainty, normalised entropy)")))
-        self.addParameter(QgsProcessingParameterRasterDestination(
-            self.PROBABILITIES, self.tr("Class probabilities (a band per class)"), optional=True,
-            createByDefault=False))
+        add_map_destinations(self)
         self.addParameter(QgsProcessingParameterFileDestination(
             self.REPORT, self.tr("Report"), fileFilter=self.tr("HTML files (*.html)"), optional=True))
         self.addOutput(QgsProcessingOutputNumber(self.OVERALL_ACCURACY, self.tr("Overall accuracy (OA)")))
@@ -147,7 +173,6 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
         validation = (labels_file(validation_layer, "validation", context, feedback)
                       if validation_layer is not None else None)
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
-        out_map, out_confidence = destinations[self.OUTPUT], destinations[self.CONFIDENCE]
         engine_args = self.engine_arguments(parameters, context)
 
         from ...core.outputs import runs_in_progress
@@ -157,7 +182,7 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
             feedback.pushWarning(self.tr("Another HyperSynth run is still going ({}): the two share the CPU and "
                                          "both run several times slower until one ends").format(other))
 
-        staging = staging_folder(out_map)
+        staging = staging_folder(destinations[self.OUTPUT])
         try:
             with engine_warnings(feedback):
                 outputs = classify_scene(scene, labels, staging, classes_path=classes_path, class_field=class_field,
@@ -172,11 +197,7 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
                 if destinations[self.REPORT]:
                     results[self.REPORT] = write_report(Path(outputs.report).with_suffix(".html"),
                                                         destinations[self.REPORT], moves)
-                results[self.CONFIDENCE] = moves.put_raster(Path(outputs.confidence), out_confidence)
-                if outputs.probabilities is not None:
-                    results[self.PROBABILITIES] = moves.put_raster(Path(outputs.probabilities),
-                                                                   destinations[self.PROBABILITIES])
-                results[self.OUTPUT] = moves.put_raster(Path(outputs.class_map), out_map)
+                keep_map_outputs(outputs, destinations, moves, results)
         except Cancelled as exc:
             raise QgsProcessingException("cancelled by the user; no output was written") from exc
         except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
@@ -190,8 +211,5 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
                               .format(100 * results.get(self.OVERALL_ACCURACY, float("nan")),
                                       100 * results.get(self.AVERAGE_ACCURACY, float("nan")),
                                       results.get(self.KAPPA, float("nan"))))
-        style_when_loaded(context, out_map, StyleOnLoad(list(outputs.classes)))
-        style_when_loaded(context, out_confidence, StyleOnLoad(None))
-        if self.PROBABILITIES in results:
-            style_when_loaded(context, results[self.PROBABILITIES], StyleOnLoad(None))  # class 1 in grey, not RGB
+        style_map_outputs(context, results, outputs.classes)
         return results
