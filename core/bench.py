@@ -16,6 +16,7 @@ import numpy as np
 from .methods import (METHODS, MethodSettings, fit_method, method_title, needs_synthesis_model, preset_patch_size,
                       scene_model)
 from .bench_inputs import check_output_files, parse_datasets
+from .device import CPU_ONLY_METHODS, check_device, note_cpu_only
 from .progress import NULL_REPORTER, Reporter
 from .scene import LabelledScene
 
@@ -364,21 +365,35 @@ def run_bench(datasets: list[str], labels_per_class: list[int], seeds: list[int]
               splits: list[str], settings: MethodSettings, *, reporter: Reporter = NULL_REPORTER,
               on_result: Optional[Any] = None,
               own_scenes: Sequence[tuple[str, LabelledScene]] = ()) -> list[RunResult]:
-    """Run every combination; datasets not available locally are skipped with a message. ``own_scenes``:
-    ``(name, scene with reference labels)`` pairs (:func:`load_own_scene`) benchmarked after the datasets."""
+    """Run every combination on ``datasets`` (keys of the datasets here; one not available here is skipped with
+    a warning that says where its files go) and ``own_scenes`` (``(name, scene with reference labels)`` pairs,
+    :func:`load_own_scene`), after them. The command line and the Processing algorithm load their scenes
+    themselves and pass them as ``own_scenes`` (the command line words its notes for its --download option).
+
+    Raises:
+        ValueError: an unknown method or device, or nothing to run (no dataset available and no own scene).
+    """
     from .datasets.fetch import DatasetNotFoundError
 
     bad = [m for m in methods if m not in METHODS]
     if bad:
         raise ValueError(f"unknown method(s) {bad}; choose from {', '.join(METHODS)}")
+    check_device(settings.device)
+    for method in methods:
+        if method in CPU_ONLY_METHODS:
+            note_cpu_only(settings.device, method_title(method))
     runs: list[RunResult] = []
-    loaded = []
+    loaded, skipped = [], []
     for key in datasets:
         try:
             loaded.append((key, load_bench_dataset(key)))
         except DatasetNotFoundError as exc:
-            print(f"skipping {key}: {exc}")
+            log.warning("skipping %s: %s", key, exc)
+            skipped.append(key)
     loaded += list(own_scenes)
+    if not loaded:
+        raise ValueError(f"nothing was run: {', '.join(skipped) or 'no dataset nor own scene was given'}"
+                         f"{' (not available here: see the warnings above)' if skipped else ''}")
     total = max(1, len(loaded) * len(labels_per_class) * len(seeds) * len(methods) * len(splits))
     done = 0
     models: dict[tuple, tuple[Any, float]] = {}  # one synthesis model per label draw, shared by the methods needing it
@@ -453,6 +468,7 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
             write_text(args.markdown, text)
         print(text)
         return 0
+    check_device(args.device)  # before the datasets load (or download); run_bench checks it for its other callers
     settings = MethodSettings(preset=args.preset, device=args.device, pseudo_labels=args.pseudo_labels,
                               synthetic_weight=getattr(args, "synthetic_weight", MethodSettings.synthetic_weight),
                               forest_inputs=getattr(args, "forest_inputs", MethodSettings.forest_inputs),

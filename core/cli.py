@@ -493,14 +493,15 @@ def _check_demo_out(out: Path, overwrite: bool) -> None:
 
 def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
     from . import pipeline
-    from .model_folders import check_model_folder
     from .outputs import claim_output_folder
 
     if args.command == "demo":
         from .demo import write_demo
+        from .device import check_device
 
         out = Path(args.out)
         settings = _settings(args)  # refuses bad settings before the scene is written
+        check_device(settings.device)  # so does classify_scene, but only after the scene is written
         with claim_output_folder(out, "the demo"):  # from the check until the map is in (classify_scene nests)
             _check_demo_out(out, args.overwrite)
             files = write_demo(out / "scene", seed=args.seed, n_per_class=args.labels_per_class,
@@ -513,8 +514,6 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         return 0
     if args.command in ("augment-classify", "baseline"):
         method = "augment" if args.command == "augment-classify" else args.method
-        if getattr(args, "bundle", None):
-            check_model_folder(args.bundle, "synthesis", "--bundle takes")
         with claim_output_folder(Path(args.out), f"{args.command} of {Path(args.scene).name}"):  # the COG too
             outputs = pipeline.classify_scene(args.scene, args.labels, args.out, method=method,
                                               classes_path=args.prompts, class_field=args.class_field,
@@ -531,8 +530,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                                  overwrite=args.overwrite)
                 print(f"COG:            {cog}")
         return 0
-    if args.command == "classify":
-        check_model_folder(args.model, "classifier", "--model takes")
+    if args.command == "classify":  # the engine checks --model (check_model_folder) and --device first
         outputs = pipeline.classify_with_model(args.model, args.scene, args.out, validation_path=args.validation,
                                                class_field=args.class_field, device=args.device,
                                                reporter=reporter, overwrite=args.overwrite,
@@ -549,8 +547,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         if args.out:
             print(f"\nwritten: {', '.join(str(Path(args.out) / name) for name in ACCURACY_FILES)}")
         return 0
-    if args.command == "synthesize":
-        check_model_folder(args.bundle, "synthesis", "--bundle takes")
+    if args.command == "synthesize":  # the engine checks --out, --bundle and --device first
         path = pipeline.synthesize_to_file(args.bundle, args.out, class_id=args.class_id, prompt=args.prompt,
                                            label=args.label, n=args.n, settings=_settings(args),
                                            attention=args.attention, reporter=reporter, overwrite=args.overwrite)

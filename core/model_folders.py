@@ -27,20 +27,21 @@ def model_folder_kind(path: str | os.PathLike) -> str:
     return ""
 
 
-def check_model_folder(path: str | os.PathLike, wanted: str, asked: str = "this needs") -> None:
+def check_model_folder(path: str | os.PathLike, wanted: str) -> None:
     """Refuse, naming the folder to give instead, a synthesis model where a classifier belongs (``wanted`` =
     "classifier") or the other way round (``wanted`` = "synthesis"), and a run's output folder where one of its
-    bundles belongs. ``asked``: who asks, in the message ("--model takes" on the command line)."""
+    bundles belongs. The engine's entry points call it once, before the output folder is claimed; the message
+    names no option, so the command line and the plugin show it as it is."""
     kind, folder = model_folder_kind(path), Path(path)
     right = CLASSIFIER_FOLDER if wanted == "classifier" else SYNTHESIS_BUNDLE
     takes = "the classifier" if wanted == "classifier" else "the synthesis model"
     if kind == "run":
         if (folder / right / "manifest.json").is_file():
-            raise ValueError(f"{path} is a run's output folder; {asked} {takes} in it: {folder / right}")
+            raise ValueError(f"{path} is a run's output folder; give {takes} in it: {folder / right}")
         raise ValueError(f"{path} is the output folder of a run that saved no {right} (a baseline saves no "
-                         f"synthesis model); {asked} {takes}: the {right} folder of an Augment & Classify run")
+                         f"synthesis model); give {takes}: the {right} folder of an Augment & Classify run")
     if kind and kind != wanted:
         sibling = folder.parent / right
         where = sibling if (sibling / "manifest.json").is_file() else f"the {right} folder of a run"
         what = "a classifier bundle" if kind == "classifier" else "a synthesis model"
-        raise ValueError(f"{path} is {what}; {asked} {takes}: {where}")
+        raise ValueError(f"{path} is {what}, not {takes} this needs; give {takes}: {where}")

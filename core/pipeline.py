@@ -14,6 +14,7 @@ from typing import Any, Optional
 import numpy as np
 
 from .attention import ATTENTION_ARRAYS, ATTENTION_FIGURE
+from .device import CPU_ONLY_METHODS, check_device, note_cpu_only
 from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings, fit_method,
                       resolve_patch_size, synthesis_config)
 from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
@@ -96,13 +97,19 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
     """
     out = Path(out_dir)
     inputs = [scene_path, labels_path, classes_path, validation_path, bundle_path]
+    settings = settings or MethodSettings(preset=preset, seed=seed)
+    check_device(settings.device)  # these two before the output folder is claimed
+    if bundle_path is not None and method in MODEL_METHODS:
+        check_model_folder(bundle_path, "synthesis")
+    if method in CPU_ONLY_METHODS:
+        note_cpu_only(settings.device, METHOD_TITLES[method])
     # held from the check for an earlier run's outputs until this run's have moved in, so no other run passes
     # the check meanwhile; a folder the claim made is removed when a failed run leaves it empty
     with claim_output_folder(out, f"{METHOD_TITLES.get(method, method)} of {Path(scene_path).name}"):
         check_output_folder(out, ALL_OUTPUTS, inputs, overwrite, kept=kept_outputs(out, bundle_path))
         return _classify_scene(out, scene_path, labels_path, inputs, method=method, classes_path=classes_path,
                                class_field=class_field, validation_path=validation_path,
-                               settings=settings or MethodSettings(preset=preset, seed=seed),
+                               settings=settings,
                                bundle_path=bundle_path, reporter=reporter, probabilities=probabilities)
 
 
@@ -123,8 +130,6 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
 
     if bundle_path is not None and method in MODEL_METHODS:
         from .ldm.model import SynthesisModel
-
-        check_model_folder(bundle_path, "synthesis")
 
         settings.synthesis_model = SynthesisModel.load(bundle_path, device=settings.device)
 
@@ -308,7 +313,15 @@ def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo]
 
 
 def load_classifier(folder: str | os.PathLike, device: str = "auto") -> tuple[object, np.ndarray, list[ClassInfo], dict]:
-    """Load a classifier bundle: (classifier, class ids, classes, metadata)."""
+    """Load a classifier bundle: (classifier, class ids, classes, metadata); the folder and the device are checked
+    first."""
+    check_model_folder(folder, "classifier")
+    check_device(device)
+    return _load_classifier(folder, device)
+
+
+def _load_classifier(folder: str | os.PathLike, device: str) -> tuple[object, np.ndarray, list[ClassInfo], dict]:
+    """:func:`load_classifier` once its folder and device are checked."""
     from .classify.baselines import FOREST_FORMAT, SVM_FORMAT, SpectralRandomForest, SpectralSVM
     from .classify.cnn import FORMAT as CNN_FORMAT
     from .classify.cnn import SpectralSpatialCNN
@@ -319,7 +332,6 @@ def load_classifier(folder: str | os.PathLike, device: str = "auto") -> tuple[ob
     from .classify.ensemble import SpectralSpatialEnsemble
     from .ldm.bundle import BundleError, load_bundle
 
-    check_model_folder(folder, "classifier")
     bundle = load_bundle(folder)
     if bundle.meta.get("kind") != CLASSIFIER_KIND:
         raise BundleError(f"{folder} is not a HyperSynth classifier bundle (it holds {bundle.meta.get('kind')!r}); "
@@ -334,6 +346,9 @@ def load_classifier(folder: str | os.PathLike, device: str = "auto") -> tuple[ob
         raise BundleError(f"{folder} holds a classifier of an unknown format {config.get('format')!r}; "
                           "it was saved by another HyperSynth version: update HyperSynth or retrain")
     clf = kinds[config["format"]].from_tensors(bundle.tensors_by_part["classifier"], config)
+    if config["format"] in (FOREST_FORMAT, SVM_FORMAT):
+        note_cpu_only(device, "this classifier (a random forest)" if config["format"] == FOREST_FORMAT
+                      else "this classifier (an SVM)")
     classes = [ClassInfo(id=int(c["id"]), name=c["name"], color=tuple(c["color"]), prompt=c.get("prompt", ""))
                for c in bundle.meta["classes"]]
     return clf, np.asarray(bundle.meta["class_ids"]), classes, bundle.meta
@@ -347,6 +362,8 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
     also each class's probability, a band per class."""
     out = Path(out_dir)
     inputs = [model_path, scene_path, validation_path]
+    check_model_folder(model_path, "classifier")  # these two before the output folder is claimed
+    check_device(device)
     with claim_output_folder(out, f"classifying {Path(scene_path).name} with {Path(model_path).name}"):
         check_output_folder(out, ALL_OUTPUTS, inputs, overwrite)  # under the claim (which made the folder)
         return _classify_with_model(out, model_path, scene_path, inputs, validation_path=validation_path,
@@ -365,7 +382,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     from .io.write import write_class_map, write_confidence
     from .report import files_section
 
-    clf, class_ids, classes, meta = load_classifier(model_path, device=device)
+    clf, class_ids, classes, meta = _load_classifier(model_path, device)
     scene = read_scene(scene_path)
     bands = int(scene.good_bands.sum())
     if bands != meta["bands"]:
@@ -438,13 +455,16 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
                        prompt: Optional[str] = None, label: int = 0, n: int = 16,
                        settings: Optional[MethodSettings] = None, attention: bool = False,
                        reporter: Reporter = NULL_REPORTER, overwrite: bool = False) -> Path:
-    """Synthesise ``n`` patches for a class (its stored prompt) or a free prompt into a .npz file."""
+    """Synthesise ``n`` patches for a class (its stored prompt) or a free prompt into a .npz file (checked before
+    any work: :func:`check_patches_file`)."""
     from .io.write import atomic_output
     from .ldm.model import SynthesisModel
     from .ldm.synthesize import synthesize
 
+    out = check_patches_file(out_path, overwrite)
     settings = settings or MethodSettings()
     check_model_folder(bundle_path, "synthesis")
+    check_device(settings.device)
     model = SynthesisModel.load(bundle_path, device=settings.device)
     if prompt is None:
         by_id = {c.id: c for c in model.classes}
@@ -463,12 +483,33 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
         arrays["wavelengths"] = np.asarray(model.wavelengths, dtype=np.float32)
     if attention and syn.attention is not None:
         arrays["attention"] = syn.attention
-    out = Path(out_path)
-    if out.suffix != ".npz":
-        raise ValueError(f"synthetic patches are written as .npz; got {out.name}")
-    with atomic_output(out, overwrite) as tmp:
+    with atomic_output(out, overwrite) as tmp:  # checks again: another program may have made it meanwhile
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
+    return out
+
+
+def check_patches_file(out_path: str | os.PathLike, overwrite: bool) -> Path:
+    """Refuse, before the model loads, a file :func:`synthesize_to_file` cannot write: not a .npz name, a folder,
+    an existing file without ``overwrite``, or a place that cannot be written to; returns the path.
+
+    Raises:
+        ValueError: the name or place is wrong (OutputExistsError for an existing file).
+    """
+    from .outputs import write_problem
+
+    out = Path(out_path)
+    if out.is_dir():
+        raise ValueError(f"{out} is a folder; give a .npz file name in it (e.g. {out / 'patches.npz'})")
+    if out.suffix != ".npz":
+        raise ValueError(f"synthetic patches are written as a .npz file; got {out.name!r} "
+                         f"(e.g. {out.stem or 'patches'}.npz)")
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} already exists; choose another name or allow overwriting (overwrite=True) "
+                                "to replace it")
+    problem = write_problem(out)
+    if problem:
+        raise ValueError(f"cannot write the synthetic patches to {out}: {problem}; choose a place you can write to")
     return out
 
 
@@ -490,12 +531,14 @@ def train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, 
                  overwrite: bool = False) -> Path:
     """Train a synthesis model (VAE + text encoder + denoiser) on a scene and its labels; save the bundle."""
     target = Path(bundle_dir)
+    settings = settings or MethodSettings()
+    check_device(settings.device)
     # the bundle is staged beside it and renamed into place: its parent folder is where the run writes
     with claim_output_folder(target.parent, f"training a synthesis model into {target.name}"):
         if target.exists() and not overwrite:
             raise OutputExistsError(f"{target} already exists; choose another folder or allow overwriting")
         return _train_bundle(scene_path, labels_path, target, classes_path=classes_path, class_field=class_field,
-                             settings=settings or MethodSettings(), reporter=reporter, overwrite=overwrite)
+                             settings=settings, reporter=reporter, overwrite=overwrite)
 
 
 def _train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, target: Path, *,

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..device import resolve_device
 from ..progress import NULL_REPORTER, Reporter
 from ..version import ENGINE_VERSION
 
@@ -254,7 +255,7 @@ class SpectralSpatialCNN:
             raise ValueError("the classifier needs labelled samples of at least two classes with a weight above 0; "
                              f"got only class {int(y[0])}")
         reporter.check()
-        device = _resolve_device(cfg.device)
+        device = resolve_device(cfg.device)
         rng = np.random.default_rng(cfg.seed)
         val = self._validation_split(y, w, rng)
         mean, std = _band_statistics(x)
@@ -457,19 +458,11 @@ class SpectralSpatialCNN:
             net.load_state_dict({k: torch.as_tensor(v) for k, v in tensors.items()}, strict=True)
         except RuntimeError as err:
             raise ValueError(f"the saved classifier weights do not match its config: {err}") from err
-        clf.net = net.to(_resolve_device(clf.config.device)).eval()
+        clf.net = net.to(resolve_device(clf.config.device)).eval()
         return clf
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def _resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} was asked for but no CUDA GPU is available; use 'auto' or 'cpu'")
-    return torch.device(name)
-
-
 def _band_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-band mean and standard deviation over every pixel of every patch, ``(B,)`` float32 each."""
     pixels = x.transpose(1, 0, 2, 3).reshape(x.shape[1], -1).astype(np.float64)  # (B, N*p*p)

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-import torch
+from ..device import resolve_device  # noqa: F401 (re-exported: the ldm modules import it from here)
 
 PRESETS = ("tiny", "fast", "full")
 
@@ -220,14 +220,3 @@ def _apply_overrides(cfg: LDMConfig, overrides: dict[str, Any]) -> LDMConfig:
     return LDMConfig.from_dict(data)
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """``"auto"`` → the first CUDA GPU when available, else the CPU; other names as torch reads them."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise ValueError(f"unknown device {name!r}; use 'auto', 'cpu' or 'cuda[:index]'") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for but CUDA is not available here; use 'auto' or 'cpu'")
-    return device

@@ -128,6 +128,26 @@ def test_bench_says_why_nothing_ran_and_how_to_get_the_data(tmp_path, monkeypatc
     assert "moffett_field has no class labels" in err and "load_scene_only" not in err and "--truth" in err
 
 
+def test_run_bench_runs_the_datasets_it_is_given_and_warns_of_those_not_here(tmp_path, monkeypatch, caplog):
+    """The engine's own datasets argument (the command line and Processing pass their scenes as own_scenes): a
+    dataset not here is a warning in the log, as every engine warning is (it was printed to stdout), and nothing
+    at all to run is an error (it returned no runs without a word)."""
+    import logging
+
+    from hypersynth.core.methods import MethodSettings
+
+    monkeypatch.setenv("HYPERSYNTH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    settings = MethodSettings(preset="tiny")
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        runs = bench.run_bench(["indian_pines", "demo"], [2], [0], ["rf"], ["random"], settings)
+    assert [(r.dataset, r.method) for r in runs] == [("demo", "rf")]
+    assert "skipping indian_pines:" in caplog.text
+    with pytest.raises(ValueError, match=r"^nothing was run: indian_pines \(not available here: see the warnings "
+                                         r"above\)$"):
+        bench.run_bench(["indian_pines"], [2], [0], ["rf"], ["random"], settings)
+
+
 # ----------------------------------------------------------------------------------------- 4. numbers and --out
 @pytest.mark.parametrize("args, message", [
     (["demo", "--patch-size", "0"], "argument --patch-size: expected a whole number of at least 3 (leave "),
@@ -156,31 +176,73 @@ def test_numbers_and_empty_names_are_refused_naming_the_option(args, message, tm
 
 # ----------------------------------------------------------------------------------------- 5. the wrong bundle
 def test_a_bundle_of_the_other_kind_or_a_run_folder_is_named_for_what_it_is(run_folder, scene_files, tmp_path,
-                                                                             capsys):
+                                                                             capsys, monkeypatch):
+    """Checked once per run, by the engine, before the output folder is claimed: the same words on the command
+    line and in Processing."""
+    from hypersynth.core import model_folders, pipeline
+
+    checked = []
+    monkeypatch.setattr(pipeline, "check_model_folder",
+                        lambda *args: checked.append(args) or model_folders.check_model_folder(*args))
     before = _snapshot(run_folder)
     scene, out = str(scene_files["scene"]), str(tmp_path / "out")
     cases = [
         (["classify", "--model", str(run_folder / "model_bundle"), "--scene", scene, "--out", out],
-         f"is a synthesis model; --model takes the classifier: {run_folder / 'classifier_bundle'}"),
-        (["classify", "--model", str(run_folder), "--scene", scene, "--out", out],
-         f"{run_folder} is a run's output folder; --model takes the classifier in it: "
+         f"is a synthesis model, not the classifier this needs; give the classifier: "
          f"{run_folder / 'classifier_bundle'}"),
+        (["classify", "--model", str(run_folder), "--scene", scene, "--out", out],
+         f"{run_folder} is a run's output folder; give the classifier in it: {run_folder / 'classifier_bundle'}"),
         (["synthesize", "--bundle", str(run_folder / "classifier_bundle"), "--class", "1", "--out",
           str(tmp_path / "p.npz")],
-         f"is a classifier bundle; --bundle takes the synthesis model: {run_folder / 'model_bundle'}"),
+         f"is a classifier bundle, not the synthesis model this needs; give the synthesis model: "
+         f"{run_folder / 'model_bundle'}"),
         (["augment-classify", "--scene", scene, "--labels", str(scene_files["labels"]), "--out", out,
           "--bundle", str(run_folder / "classifier_bundle")],
-         f"is a classifier bundle; --bundle takes the synthesis model: {run_folder / 'model_bundle'}"),
+         f"is a classifier bundle, not the synthesis model this needs; give the synthesis model: "
+         f"{run_folder / 'model_bundle'}"),
     ]
     for args, message in cases:
+        checked.clear()
         assert cli_main(args + ["--quiet"]) == 2
         err = capsys.readouterr().err
         assert message in err and "it holds None" not in err and "SynthesisModel.save" not in err, err
+        assert len(checked) == 1, checked
     assert not any(tmp_path.iterdir()) and _snapshot(run_folder) == before
-    from hypersynth.core.pipeline import classify_with_model  # the engine says the same to every front end
+    with pytest.raises(ValueError) as refused:  # the engine says the same to every front end
+        pipeline.classify_with_model(run_folder / "model_bundle", scene, out)
+    assert str(refused.value) == (f"{run_folder / 'model_bundle'} is a synthesis model, not the classifier this "
+                                  f"needs; give the classifier: {run_folder / 'classifier_bundle'}")
 
-    with pytest.raises(ValueError, match="is a synthesis model; this needs the classifier: .*classifier_bundle"):
-        classify_with_model(run_folder / "model_bundle", scene, out)
+
+def test_synthesize_checks_its_out_file_before_the_model_loads(run_folder, tmp_path, capsys, monkeypatch):
+    """A wrong --out was said after the whole synthesis (the .npz name), or not before it (an existing file)."""
+    from hypersynth.core import pipeline
+    from hypersynth.core.ldm.model import SynthesisModel
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the synthesis model loaded before the output file was checked")
+
+    monkeypatch.setattr(SynthesisModel, "load", refuse)
+    bundle = run_folder / "model_bundle"
+    mine = tmp_path / "mine.npz"
+    mine.write_bytes(b"my patches")
+    assert cli_main(["synthesize", "--bundle", str(bundle), "--class", "1", "--out", str(mine), "--quiet"]) == 2
+    assert capsys.readouterr().err == (f"error: {mine} already exists; pass --overwrite to replace it, or choose "
+                                       "another --out\n")
+    cases = [(mine, OutputExistsError, f"{mine} already exists; choose another name or allow overwriting "
+                                       "(overwrite=True) to replace it"),
+             (tmp_path / "patches.txt", ValueError, "synthetic patches are written as a .npz file; got 'patches.txt' "
+                                                    "(e.g. patches.npz)"),
+             (tmp_path, ValueError, f"{tmp_path} is a folder; give a .npz file name in it (e.g. "
+                                    f"{tmp_path / 'patches.npz'})")]
+    if sys.platform.startswith("linux"):
+        cases.append((Path("/proc/patches.npz"), ValueError, "cannot write the synthetic patches to "
+                                                             "/proc/patches.npz: cannot write in /proc"))
+    for out, error, message in cases:
+        with pytest.raises(error) as refused:
+            pipeline.synthesize_to_file(bundle, out, class_id=1)
+        assert str(refused.value).startswith(message)
+    assert mine.read_bytes() == b"my patches" and sorted(p.name for p in tmp_path.iterdir()) == ["mine.npz"]
 
 
 # ----------------------------------------------------------------------------------------- 6. --overwrite named

@@ -80,7 +80,7 @@ def test_resolve_device():
     with pytest.raises(ValueError, match="unknown device"):
         resolve_device("abacus")
     if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="CUDA is not available"):
+        with pytest.raises(ValueError, match="no CUDA GPU is available"):  # core.device.check_device's words
             resolve_device("cuda")
 
 
