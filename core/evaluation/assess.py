@@ -26,7 +26,9 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
     table). The map's no-data value and 0 count as unclassified.
 
     Raises:
-        ValueError: an unreadable or multi-band map, or validation labels that miss every classified pixel.
+        ValueError: an unreadable or multi-band map, a map of fractional values (:func:`check_class_ids`),
+            validation labels that miss every classified pixel or share no class id with the map
+            (:func:`check_shared_classes`).
     """
     import rasterio
 
@@ -37,15 +39,18 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
         with rasterio.open(class_map_path) as src:
             if src.count != 1:
                 raise ValueError(f"{Path(class_map_path).name} has {src.count} bands; a class map has one")
-            class_map = src.read(1).astype(np.int64)
+            values = src.read(1)  # read once: checked, then used
             nodata = src.nodata
             transform = src.transform.to_gdal()
             crs_wkt = src.crs.to_wkt() if src.crs else None
     except rasterio.errors.RasterioIOError as exc:
         raise ValueError(f"cannot read the class map {class_map_path}: {exc}") from exc
-    categories = class_names_of_map(class_map_path)
+    check_class_ids(values, nodata, class_map_path)
+    unclassified = ~np.isfinite(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
     if nodata is not None:
-        class_map[class_map == int(nodata)] = 0
+        unclassified |= values == nodata
+    class_map = np.where(unclassified, 0, values).astype(np.int64)
+    categories = class_names_of_map(class_map_path)
     if classes_path:
         classes = read_classes(classes_path)
     else:
@@ -58,8 +63,42 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
     if not test.any():
         raise ValueError("no validation pixel falls on a classified pixel; check that the validation layer "
                          "covers the classified map")
+    check_shared_classes(validation[test], class_map[test])
     return evaluate(validation[test], class_map[test], classes, class_map=class_map,
                     area_unit=pixel_area_unit(transform, crs_wkt))
+
+
+def check_class_ids(values: np.ndarray, nodata: Optional[float], path: str | os.PathLike) -> None:
+    """Refuse a raster of fractional values given as the class map (a run's confidence or probabilities layer):
+    scored as class ids, it would give an accuracy that means nothing. Whole numbers stored as floats pass;
+    the no-data value and NaN are not looked at.
+
+    Raises:
+        ValueError: naming the file, a fractional value it holds, and the file to pick instead.
+    """
+    if values.dtype.kind != "f":
+        return
+    held = values[np.isfinite(values) & (values != nodata if nodata is not None else True)]
+    fractional = held[held != np.round(held)]
+    if fractional.size:
+        raise ValueError(f"{Path(path).name} holds fractional values (e.g. {float(fractional[0]):.3g}), not class "
+                         "ids: it looks like a confidence or probability layer; pick the class map instead (a "
+                         "HyperSynth run's classification.tif, not its confidence.tif or probabilities.tif)")
+
+
+def check_shared_classes(truth: np.ndarray, mapped: np.ndarray) -> None:
+    """Refuse a comparison in which the map and the validation labels share no class id on the pixels compared:
+    the accuracy would be 0 because the two number their classes differently, not because the map is wrong.
+
+    Raises:
+        ValueError: listing both sets of ids and how to make them agree.
+    """
+    validated, in_map = sorted({int(v) for v in np.unique(truth)}), sorted({int(v) for v in np.unique(mapped)})
+    if not set(validated) & set(in_map):
+        raise ValueError(f"the classified map and the validation labels share no class id (map: "
+                         f"{', '.join(map(str, in_map))}; validation labels: {', '.join(map(str, validated))}): give "
+                         "validation labels with the map's class ids, or a class file that gives each class name its "
+                         "id in the map")
 
 
 def check_accuracy_folder(out: Path, inputs: list[Optional[str | os.PathLike]], overwrite: bool) -> None:

@@ -65,3 +65,63 @@ def test_assess_without_out_writes_nothing(files, tmp_path, capsys):
     assert cli_main(["assess", "--map", str(files["map"]), "--validation", str(files["validation"])]) == 0
     assert "Area-adjusted OA" in capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def _float_raster(path: Path, values: np.ndarray, nodata: float) -> Path:
+    """A one-band float32 GeoTIFF on the map's grid (a run's confidence layer, or class ids saved as floats)."""
+    import rasterio
+    from rasterio.transform import Affine
+
+    with rasterio.open(path, "w", driver="GTiff", width=values.shape[1], height=values.shape[0], count=1,
+                       dtype="float32", transform=Affine.from_gdal(*TRANSFORM), crs="EPSG:32633",
+                       nodata=nodata) as dst:
+        dst.write(values.astype(np.float32), 1)
+    return path
+
+
+def test_assess_refuses_a_confidence_layer_given_as_the_class_map(files, tmp_path, capsys):
+    """Scored as class ids, 0.73 would count as class 0 (unclassified): an accuracy that means nothing. The command
+    line and Processing (pipeline.assess_accuracy) say the same, before anything is written."""
+    from hypersynth.core.pipeline import assess_accuracy
+
+    confidence = np.full((10, 10), 0.73)
+    confidence[0, 0] = -1.0  # unclassified: the layer's no-data
+    layer = _float_raster(tmp_path / "confidence.tif", confidence, nodata=-1.0)
+    message = ("confidence.tif holds fractional values (e.g. 0.73), not class ids: it looks like a confidence or "
+               "probability layer; pick the class map instead (a HyperSynth run's classification.tif, not its "
+               "confidence.tif or probabilities.tif)")
+    out = tmp_path / "accuracy"
+    assert cli_main(["assess", "--map", str(layer), "--validation", str(files["validation"]), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
+    assert not out.exists()
+    with pytest.raises(ValueError) as err:
+        assess_accuracy(layer, files["validation"])
+    assert str(err.value) == message
+
+
+def test_assess_scores_class_ids_stored_as_floats_like_the_integer_map(files, tmp_path, capsys):
+    import rasterio
+
+    with rasterio.open(files["map"]) as src:
+        ids = src.read(1).astype(np.float64)
+    ids[9, 0] = np.nan  # unclassified, as NaN
+    as_floats = _float_raster(tmp_path / "float_map.tif", ids, nodata=np.nan)
+    assert cli_main(["assess", "--map", str(as_floats), "--validation", str(files["validation"])]) == 0
+    assert capsys.readouterr().out.startswith("OA 87.50 %, AA 90.00 %")
+
+
+def test_assess_refuses_a_map_whose_class_ids_the_validation_labels_never_use(files, tmp_path, capsys):
+    """Two numberings of the same classes would score 0 %: said, with both sets of ids, and nothing written."""
+    import rasterio
+
+    shifted = tmp_path / "shifted.tif"
+    with rasterio.open(files["map"]) as src:
+        profile, values = src.profile, src.read(1)
+    with rasterio.open(shifted, "w", **profile) as dst:
+        dst.write(values + 10, 1)
+    out = tmp_path / "accuracy"
+    assert cli_main(["assess", "--map", str(shifted), "--validation", str(files["validation"]),
+                     "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "share no class id (map: 11, 12; validation labels: 1, 2)" in err and "class file" in err
+    assert not out.exists()
