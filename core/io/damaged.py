@@ -74,8 +74,8 @@ def describe_unreadable(path: Path, what: str, gdal_message: str, expected: str)
         driver = gdal.IdentifyDriverEx(str(path), gdal.OF_RASTER | gdal.OF_VECTOR)
     except RuntimeError:
         driver = None
-    if driver is None or driver.ShortName == "ENVI":  # not a GeoTIFF etc. that merely has a .hdr beside it
-        truncated = _truncated_envi_by_header(path, what) if path.is_file() else None
+    if driver is None or driver.ShortName in ("ENVI", "EHdr"):  # not a GeoTIFF etc. with a .hdr beside it
+        truncated = _truncated_by_header(path, what) if path.is_file() else None
         if truncated:
             return truncated
     if driver is None:
@@ -88,36 +88,40 @@ def describe_unreadable(path: Path, what: str, gdal_message: str, expected: str)
     return f"{head}: it looks truncated or damaged (GDAL: {gdal_message}); copy it again or re-export it"
 
 
-def describe_truncated_envi(path: Path, what: str, driver: str, files: list[str], shape: tuple[int, int, int],
-                            dtype: Any, envi: dict[str, str]) -> Optional[str]:
-    """Why an ENVI data file GDAL opened is shorter than its header describes; None when it is long enough.
+def describe_truncated_raw(path: Path, what: str, driver: str, files: list[str], shape: tuple[int, int, int],
+                           dtype: Any, envi: dict[str, str]) -> Optional[str]:
+    """Why an ENVI or ESRI .hdr (EHdr: .bil/.bip/.bsq) data file GDAL opened is shorter than its header
+    describes; None when it is long enough.
 
-    GDAL's raw driver reads the missing part of such a file as zeros without a word, so a copy that stopped
-    half-way would give a cube whose lower part is 0. The size comes from the dataset as GDAL opened it.
+    GDAL's raw drivers read the missing part of an ENVI file as zeros without a word, so a copy that stopped
+    half-way would give a cube whose lower part is 0; an EHdr file fails later with "Failed to read scanline".
 
     Args:
         path: the data file GDAL opened.
         what: the input's role as the other messages name it ("scene", "labels").
-        driver: GDAL's short driver name; only "ENVI" is checked.
+        driver: GDAL's short driver name; only "ENVI" and "EHdr" are checked.
         files: the dataset's files (GDAL's file list: the data file and its header).
-        shape: ``(bands, lines, samples)`` as GDAL opened them.
+        shape: ``(bands, lines, samples)`` as GDAL opened them (ENVI; EHdr reads its header).
         dtype: the bands' data type (a NumPy dtype or its name).
         envi: the ENVI metadata domain (GDAL spells its keys ``header_offset``, ``file_compression``).
     """
+    header = next((Path(f) for f in files if f.lower().endswith(".hdr")), None)
+    if driver == "EHdr":
+        return _ehdr_shortfall(path, what, header) if header is not None else None
     if driver != "ENVI":
         return None
     try:
         itemsize = np.dtype(dtype).itemsize if dtype is not None else 0
     except TypeError:  # a type NumPy has no name for (GDAL's complex integers): not an ENVI type anyway
         return None
-    header = next((Path(f) for f in files if f.lower().endswith(".hdr")), None)
     return _envi_shortfall(path, what, header, shape, itemsize, {metadata_key(k): v for k, v in envi.items()})
 
 
-def _truncated_envi_by_header(path: Path, what: str) -> Optional[str]:
-    """As :func:`describe_truncated_envi` from the ENVI header beside ``path``, for a file GDAL refused to open.
+def _truncated_by_header(path: Path, what: str) -> Optional[str]:
+    """As :func:`describe_truncated_raw` from the ENVI or ESRI header beside ``path``, for a file GDAL refused
+    to open.
 
-    GDAL refuses an ENVI data file far shorter than its header describes ("Image file is too small") and then
+    GDAL refuses a raw data file far shorter than its header describes ("Image file is too small") and then
     names no driver for it, which would read as "not a format GDAL can read".
     """
     stem = path.with_suffix("")
@@ -132,7 +136,7 @@ def _truncated_envi_by_header(path: Path, what: str) -> Optional[str]:
     except OSError:
         return None
     if not text.startswith("ENVI"):
-        return None
+        return _ehdr_shortfall(path, what, header, text)
     keys = {metadata_key(m.group(1)): m.group(2).strip() for m in re.finditer(r"^\s*([A-Za-z][\w ]*?)\s*=\s*(.*)$", text,
                                                                         re.MULTILINE)}
     dims = [number_or_none(keys.get(k, "")) for k in ("bands", "lines", "samples")]
@@ -163,6 +167,46 @@ def _envi_shortfall(path: Path, what: str, header: Optional[Path], shape: tuple[
             f"{f' {header}' if header else ''} describes {expected} ({samples} samples × {lines} lines × {bands} "
             f"bands × {itemsize} bytes + {offset} bytes header offset): it looks truncated; copy it again or "
             f"re-export it")
+
+
+def _ehdr_shortfall(path: Path, what: str, header: Path, text: Optional[str] = None) -> Optional[str]:
+    """The error for an ESRI .hdr (EHdr) data file shorter than the bytes GDAL reads for the header's grid.
+
+    As GDAL's EHdr driver reads it: SKIPBYTES, then rows of NCOLS values of NBITS bits for NBANDS bands. Whole
+    bytes per value: SKIPBYTES + NROWS × NCOLS × NBANDS × NBITS/8 in any LAYOUT (GDAL ignores BANDROWBYTES and
+    TOTALROWBYTES then, so a longer file is fine). 1 to 7 bits: band b of row y starts SKIPBYTES + b × BANDROWBYTES
+    + y × TOTALROWBYTES bytes in, each ⌈NCOLS × NBITS / 8⌉ bytes long. No NBITS nor PIXELTYPE: GDAL guesses the
+    value size from the file's, so there is nothing to check.
+    """
+    if text is None:
+        try:
+            text = header.read_text(encoding="latin-1")[:1_000_000]
+        except OSError:
+            return None
+    words = (line.split() for line in text.splitlines()[:50])  # GDAL reads at most 50 lines
+    keys = {w[0].lower(): w[1] for w in words if len(w) >= 2}
+    rows, cols, bands, skip = (int(number_or_none(keys.get(k, default)) or 0)
+                               for k, default in (("nrows", 0), ("ncols", 0), ("nbands", 1), ("skipbytes", 0)))
+    pixeltype = keys.get("pixeltype", "").upper()
+    nbits = int(number_or_none(keys["nbits"]) or 0) if "nbits" in keys else (
+        32 if pixeltype.startswith("F") else 8 if pixeltype else 0)
+    if rows <= 0 or cols <= 0 or bands <= 0 or nbits <= 0 or (nbits > 8 and nbits % 8) or not path.is_file():
+        return None  # nothing GDAL reads (e.g. NBITS 12, which it refuses)
+    if nbits >= 8:
+        expected = skip + rows * cols * bands * (nbits // 8)
+        layout = f"{cols} columns × {rows} rows × {bands} bands × {nbits // 8} bytes + {skip} bytes skipped"
+    else:
+        row_bytes = (cols * nbits + 7) // 8
+        band_row = int(number_or_none(keys.get("bandrowbytes", 0)) or 0) or row_bytes
+        line_bits = int(number_or_none(keys.get("totalrowbytes", 0)) or 0) * 8 or cols * nbits
+        expected = ((skip + (bands - 1) * band_row) * 8 + (rows - 1) * line_bits) // 8 + row_bytes
+        layout = (f"{rows} rows of {line_bits / 8:g} bytes, {bands} bands of {cols} {nbits}-bit values + {skip} "
+                  "bytes skipped")
+    size = path.stat().st_size
+    if size >= expected:
+        return None
+    return (f"cannot read the {what} {path}: it holds {size} bytes, but its ESRI header {header} describes "
+            f"{expected} ({layout}): it looks truncated; copy it again or re-export it")
 
 
 def _holds_text(path: Path) -> bool:

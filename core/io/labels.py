@@ -280,7 +280,7 @@ def _read_raster(path: Path, ds: Any, scene: Scene, classes: Optional[list[Class
     if ds.RasterCount != 1:
         raise LabelReadError(f"{path.name} has {ds.RasterCount} bands; a label raster has one band of class ids "
                              f"(0 = unlabelled). Did you choose the scene instead of the labels?")
-    truncated = _truncated_envi(path, ds)
+    truncated = _truncated_raw(path, ds)
     if truncated:  # GDAL would read the missing part as 0 = unlabelled without a word
         raise LabelReadError(truncated)
     transform = ds.GetGeoTransform(can_return_null=True)  # also loads GDAL's .aux.xml (category names)
@@ -340,16 +340,17 @@ def _read_mat(path: Path, scene: Scene, classes: Optional[list[ClassInfo]]
     return _class_ids_of(path, np.asarray(arrays[key]), None, classes, [], None)
 
 
-def _truncated_envi(path: Path, ds: Any) -> Optional[str]:
-    """Why a one-band ENVI label raster shorter than its header describes cannot be read; None if it is whole."""
+def _truncated_raw(path: Path, ds: Any) -> Optional[str]:
+    """Why a one-band ENVI or ESRI .hdr label raster shorter than its header describes cannot be read; None if it
+    is whole."""
     from osgeo import gdal_array
 
-    from .damaged import describe_truncated_envi
+    from .damaged import describe_truncated_raw
 
     dtype = gdal_array.GDALTypeCodeToNumericTypeCode(ds.GetRasterBand(1).DataType)
-    return describe_truncated_envi(path, "labels", ds.GetDriver().ShortName, list(ds.GetFileList() or []),
-                                   (ds.RasterCount, ds.RasterYSize, ds.RasterXSize), dtype,
-                                   ds.GetMetadata("ENVI") or {})
+    return describe_truncated_raw(path, "labels", ds.GetDriver().ShortName, list(ds.GetFileList() or []),
+                                  (ds.RasterCount, ds.RasterYSize, ds.RasterXSize), dtype,
+                                  ds.GetMetadata("ENVI") or {})
 
 
 def _class_ids_of(path: Path, values: np.ndarray, nodata: Optional[float], classes: Optional[list[ClassInfo]],

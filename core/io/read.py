@@ -12,7 +12,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..scene import PIXEL_GRID, Scene
-from .damaged import (describe_truncated_envi, describe_unreadable, first_gdal_failure, gdal_messages, metadata_key,
+from .damaged import (describe_truncated_raw, describe_unreadable, first_gdal_failure, gdal_messages, metadata_key,
                       number_or_none)
 
 MIN_BANDS = 10  # fewer bands than this is a multispectral/RGB image, not a hyperspectral cube
@@ -222,8 +222,8 @@ def _read_gdal_cube(path: Path) -> Scene:
                                  + ", ".join(ds.subdatasets[:10]))
         bands, rows, cols = ds.count, ds.height, ds.width
         envi = {metadata_key(k): v for k, v in ds.tags(ns="ENVI").items()} if "ENVI" in (ds.tag_namespaces() or []) else {}
-        truncated = describe_truncated_envi(path, "scene", ds.driver, list(ds.files), (bands, rows, cols),
-                                            ds.dtypes[0] if bands else "uint8", envi)
+        truncated = describe_truncated_raw(path, "scene", ds.driver, list(ds.files), (bands, rows, cols),
+                                           ds.dtypes[0] if bands else "uint8", envi)
         if truncated:
             raise SceneReadError(truncated)
         _check_band_count(path, bands)

@@ -302,6 +302,80 @@ def test_truncated_envi_label_raster_is_an_error_not_unlabelled_pixels(tmp_path,
     assert capfd.readouterr() == ("", "")
 
 
+# ------------------------------------------------------------------ ESRI .hdr (EHdr) data shorter than its header
+
+
+def _ehdr(path, raw, **options):
+    """A real ESRI .bil + .hdr pair as GDAL's EHdr driver writes it (georeferenced); returns the data file."""
+    bands, rows, cols = raw.shape
+    gdal_type = {np.dtype(np.float32): gdal.GDT_Float32, np.dtype(np.uint16): gdal.GDT_UInt16,
+                 np.dtype(np.uint8): gdal.GDT_Byte}[raw.dtype]
+    ds = gdal.GetDriverByName("EHdr").Create(str(path), cols, rows, bands, gdal_type,
+                                             [f"{k}={v}" for k, v in options.items()])
+    ds.SetGeoTransform(TRANSFORM.to_gdal())
+    for b in range(bands):
+        ds.GetRasterBand(b + 1).WriteArray(raw[b])
+    ds = None
+    return path
+
+
+@pytest.mark.parametrize("kept", [196608 // 2, 196604, 1000])
+def test_truncated_esri_bil_scene_is_an_error_that_says_so(tmp_path, capfd, kept):
+    """Cut short, GDAL failed at "Failed to read scanline 32." (half), or named no driver for it when cut to 1000
+    bytes ("not in a format GDAL can read"); the header says how long it should be."""
+    raw = _envi_cube()
+    data = _ehdr(tmp_path / "scene.bil", raw)
+    np.testing.assert_array_equal(read_scene(data).cube, raw)  # whole, it reads as written
+    data.write_bytes(data.read_bytes()[:kept])
+    header = tmp_path / "scene.hdr"
+    expected = (f"cannot read the scene {data}: it holds {kept} bytes, but its ESRI header {header} describes 196608 "
+                "(64 columns × 64 rows × 12 bands × 4 bytes + 0 bytes skipped): it looks truncated; copy it again "
+                "or re-export it")
+    for given in (data, header):  # the data file or its header
+        with pytest.raises(SceneReadError) as err:
+            read_scene(given)
+        assert str(err.value) == expected
+    assert capfd.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("layout", ["BIP", "BSQ"])
+def test_truncated_esri_scene_counts_skipbytes_in_any_layout(tmp_path, layout):
+    """LAYOUT BIP/BSQ (.bip/.bsq) and SKIPBYTES, which GDAL reads but does not write: the same bytes are due."""
+    raw = (np.random.default_rng(3).random((12, 8, 10)) * 1000).astype(np.uint16)  # (B, H, W)
+    _ehdr(tmp_path / "written.bil", raw)  # its header, rewritten below
+    data = tmp_path / f"scene.{layout.lower()}"
+    order = {"BIP": (1, 2, 0), "BSQ": (0, 1, 2)}[layout]  # BIP: (H, W, B); BSQ: (B, H, W)
+    data.write_bytes(b"\x07" * 64 + np.ascontiguousarray(raw.transpose(order)).tobytes())
+    header = (tmp_path / "written.hdr").read_text().replace("LAYOUT         BIL", f"LAYOUT {layout}")
+    (tmp_path / "scene.hdr").write_text(header + "SKIPBYTES 64\n")
+    np.testing.assert_array_equal(read_scene(data).cube, raw)  # whole: skipped bytes + cube
+    data.write_bytes(data.read_bytes()[:-1])
+    with pytest.raises(SceneReadError, match=rf"it holds 1983 bytes, but its ESRI header .*scene\.hdr describes 1984 "
+                                             r"\(10 columns × 8 rows × 12 bands × 2 bytes \+ 64 bytes skipped\): it "
+                                             r"looks truncated; copy it again or re-export it$"):
+        read_scene(data)
+
+
+@pytest.mark.parametrize("kept", [120, 10])
+def test_truncated_four_bit_esri_label_raster_is_an_error(tmp_path, capfd, kept):
+    """NBITS 4 (GDAL's EHdr NBITS option): rows of TOTALROWBYTES bytes, as GDAL reads values under 8 bits."""
+    scene = _scene_for_labels(tmp_path)
+    labels = np.zeros((1, 64, 64), dtype=np.uint8)  # (1, H, W)
+    labels[0, :10, :10], labels[0, -10:, -10:] = 1, 2
+    data = _ehdr(tmp_path / "labels.bil", labels, NBITS=4)
+    assert len(read_labels(data, scene)[1]) == 2
+    data.write_bytes(data.read_bytes()[:2048 - 1])  # 64 rows of 32 bytes: the last value is missing
+    with pytest.raises(LabelReadError, match=r"describes 2048 \(64 rows of 32 bytes, 1 bands of 64 4-bit values"):
+        read_labels(data, scene)
+    data.write_bytes(data.read_bytes()[:kept])
+    with pytest.raises(LabelReadError) as err:
+        read_labels(data, scene)
+    assert str(err.value) == (f"cannot read the labels {data}: it holds {kept} bytes, but its ESRI header "
+                              f"{tmp_path / 'labels.hdr'} describes 2048 (64 rows of 32 bytes, 1 bands of 64 4-bit "
+                              "values + 0 bytes skipped): it looks truncated; copy it again or re-export it")
+    assert capfd.readouterr() == ("", "")
+
+
 # --------------------------------------------------------------------------- compression GDAL cannot decode
 
 
