@@ -185,8 +185,10 @@ def claim_output_folder(out: Path, what: str) -> Iterator[None]:
     process or another), from the check for an earlier run's outputs until the outputs have moved in.
 
     The claim is a small JSON file, :data:`CLAIM_FILE`, created in ``out`` with O_EXCL (only one run can) and
-    removed on exit, whatever ends the block. ``out`` is created when missing, and then removed on exit when the
-    run left it empty. A claim this thread holds already nests (the demo claims its folder, then classifies into
+    removed on exit, whatever ends the block. It holds the process id, the host, what the run does, when it
+    started and, where it can be read, when the process started (``pid_started``: so a pid that a later, unrelated
+    process has taken does not hold the folder). ``out`` is created when missing, and then removed on exit when
+    the run left it empty. A claim this thread holds already nests (the demo claims its folder, then classifies into
     it); another thread's is refused like another process's.
 
     Args:
@@ -237,7 +239,8 @@ def _take_claim(out: Path, what: str) -> tuple[bool, bytes]:
     """Create the claim file in ``out`` (created when missing): (whether the folder was created, the claim)."""
     lock = out / CLAIM_FILE
     mine = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "what": what,
-                       "started": datetime.now().astimezone().isoformat(timespec="seconds")}).encode()
+                       "started": datetime.now().astimezone().isoformat(timespec="seconds"),
+                       "pid_started": process_start(os.getpid())}).encode()
     created = False
     try:
         for _ in range(10):  # again after a stale claim went, or after a failed run removed the folder it had made
@@ -294,10 +297,10 @@ def _refuse_or_set_aside(out: Path, lock: Path) -> None:
 def _refusal(out: Path, lock: Path, seen: bytes) -> Optional[str]:
     """Why the claim ``seen`` in ``lock`` keeps a run out of ``out``; None when it is stale.
 
-    The rule: a claim of a live process on this machine is held, one of a gone process is stale; a claim made on
-    another machine (a shared drive) is always held, as its process cannot be looked up from here; an unreadable
-    claim is held for a day (a run creates the file, then fills it: it may be one being written this instant),
-    stale after that (a crash cut it short)."""
+    The rule: a claim of a live process on this machine is held, one of a gone process is stale (so is one whose
+    pid a later process now has: :func:`_pid_reused`); a claim made on another machine (a shared drive) is always
+    held, as its process cannot be looked up from here; an unreadable claim is held for a day (a run creates the
+    file, then fills it: it may be one being written this instant), stale after that (a crash cut it short)."""
     claim = _parsed(seen)
     if claim is None:
         if time.time() - lock.stat().st_mtime > UNREADABLE_CLAIM_S:
@@ -308,7 +311,7 @@ def _refusal(out: Path, lock: Path, seen: bytes) -> Optional[str]:
     if claim["host"] != socket.gethostname():
         return (f"{out} is in use by a HyperSynth run on {claim['host']} ({who}): wait for it to finish, or choose "
                 f"another output folder; if that run is known to be gone, delete {lock} by hand")
-    if not _alive(claim["pid"]):
+    if not _alive(claim["pid"]) or _pid_reused(claim):
         return None
     by = "another run in this program" if claim["pid"] == os.getpid() else "another HyperSynth run"
     return (f"{out} is in use by {by} ({who}), which writes its outputs there: wait for it to finish, or choose "
@@ -324,12 +327,14 @@ def _parsed(seen: bytes) -> Optional[dict]:
     if not isinstance(claim, dict) or not all(isinstance(claim.get(k), str) for k in ("host", "what", "started")):
         return None
     pid = claim.get("pid")
+    if not isinstance(claim.get("pid_started"), (str, type(None))):
+        return None  # absent (a claim of an older HyperSynth) or null (its start could not be read) are fine
     return claim if isinstance(pid, int) and 0 < pid < 2 ** 31 else None  # os.kill(0) would mean "my group"
 
 
 def _alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this machine. A pid a new program has taken reads as alive: the claim is
-    then refused, and the message says whose it was and since when."""
+    """Whether process ``pid`` runs on this machine. A pid a new program has taken reads as alive here;
+    :func:`_pid_reused` tells the two apart where the process start times can be read."""
     if os.name == "nt":  # os.kill(pid, 0) would send Ctrl+C there: ask the kernel instead
         return _alive_on_windows(pid)
     try:
@@ -359,6 +364,39 @@ def _alive_on_windows(pid: int) -> bool:
         return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == 259  # STILL_ACTIVE
     finally:
         kernel32.CloseHandle(handle)
+
+
+def _pid_reused(claim: dict) -> bool:
+    """Whether the claim's pid now belongs to another process than the run that wrote it: its start time, read the
+    same way as when the claim was written, differs. A claim without one (older HyperSynth, or a start time that
+    could not be read) or a process whose start cannot be read now is taken to be the run's: held, as before."""
+    recorded = claim.get("pid_started")
+    now = process_start(claim["pid"]) if isinstance(recorded, str) else None
+    return now is not None and now.partition(":")[0] == recorded.partition(":")[0] and now != recorded
+
+
+def process_start(pid: int) -> Optional[str]:
+    """When process ``pid`` started, as a mark that tells it from a later process given the same pid, or None
+    where that cannot be read (the process is gone, hidden, or neither source is here).
+
+    "proc:<ticks>" on Linux: field 22 of /proc/<pid>/stat, the clock ticks from boot to its start; else
+    "psutil:<seconds>" where psutil is importable (macOS, Windows): its creation time. The prefix says how it was
+    read, so marks read two ways are never compared.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:  # open, not Path: no pathlib flavour to pick
+            stat = fh.read()
+        return f"proc:{int(stat[stat.rindex(b')') + 2:].split()[19])}"  # after "pid (name) ": field 3 on
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+    except ImportError:
+        return None
+    try:
+        return f"psutil:{psutil.Process(pid).create_time():.2f}"
+    except (psutil.Error, OSError):  # gone, or another user's where that is not allowed
+        return None
 
 
 def _drop_claim(lock: Path, mine: bytes) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from hypersynth.core.cli import main as cli_main
 from hypersynth.core.outputs import (CLAIM_FILE, OutputFolderBusyError, claim_holder, claim_output_folder,
-                                     earlier_outputs, move_outputs)
+                                     earlier_outputs, move_outputs, process_start)
 from hypersynth.core.pipeline import ALL_OUTPUTS, classify_scene, train_bundle
 from hypersynth.core.progress import Reporter
 
@@ -231,3 +231,111 @@ def test_runs_in_progress_lists_what_this_process_runs(tmp_path):
             worker.join()
             assert seen == [["Augment & Classify of a.tif"]]
     assert runs_in_progress() == []
+
+
+# --------------------------------------------------------------------------- a pid a later process has taken
+@pytest.fixture
+def claiming_run(tmp_path):
+    """Another process that takes a real claim of ``tmp_path / "run"`` and holds it until killed."""
+    out = tmp_path / "run"
+    code = ("import sys, time\nfrom pathlib import Path\nfrom hypersynth.core.outputs import claim_output_folder\n"
+            "with claim_output_folder(Path(sys.argv[1]), 'Augment & Classify of other.tif'):\n"
+            "    print('held', flush=True)\n    time.sleep(60)\n")
+    process = subprocess.Popen([sys.executable, "-c", code, str(out)], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "held\n"
+    yield process, out
+    process.kill()
+    process.wait()
+
+
+def test_a_claim_records_when_its_process_started(claiming_run):
+    process, out = claiming_run
+    claim = json.loads((out / CLAIM_FILE).read_text())
+    assert claim["pid"] == process.pid and claim["pid_started"] == process_start(process.pid)
+    if sys.platform.startswith("linux"):
+        assert claim["pid_started"].startswith("proc:")  # field 22 of /proc/<pid>/stat
+
+
+def test_a_claim_whose_pid_another_process_now_has_is_stale(claiming_run, caplog):
+    """The claim's pid is alive, but its start time is not the claiming run's: the run ended and the pid went to an
+    unrelated process (here: the claim's start time rewritten, as after a reboot or pid wrap-around)."""
+    process, out = claiming_run
+    lock = out / CLAIM_FILE
+    assert "is in use by another HyperSynth run" in claim_holder(out)  # the live run's own claim holds
+    claim = json.loads(lock.read_text())
+    kind, _, when = claim["pid_started"].partition(":")
+    earlier = f"{int(when) - 1}" if kind == "proc" else f"{float(when) - 1:.2f}"
+    lock.write_text(json.dumps({**claim, "pid_started": f"{kind}:{earlier}"}))
+    assert claim_holder(out) is None
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        with claim_output_folder(out, "a test run"):
+            assert json.loads(lock.read_text())["pid"] == os.getpid()
+    assert "stale claim" in caplog.text and str(process.pid) in caplog.text
+
+
+@pytest.mark.parametrize("pid_started", ["absent", None, "psutil:12.50"])
+def test_a_claim_without_a_comparable_start_time_of_a_live_process_holds(tmp_path, other_run, pid_started):
+    """A claim of an older HyperSynth (no start time), one whose start could not be read (null) and one read
+    another way (another prefix) cannot be compared: held, as before."""
+    out = tmp_path / "run"
+    lock = _claim_as(out, other_run.pid)
+    if pid_started != "absent":
+        lock.write_text(json.dumps({**json.loads(lock.read_text()), "pid_started": pid_started}))
+    with pytest.raises(OutputFolderBusyError, match=rf"process {other_run.pid} started 2024-05-01T09:30:00"):
+        with claim_output_folder(out, "a test run"):
+            pass
+
+
+def test_process_start_reads_a_live_process_and_none_for_a_gone_one(other_run):
+    assert process_start(other_run.pid) == process_start(other_run.pid) is not None
+    assert process_start(other_run.pid) != process_start(os.getpid())
+    assert process_start(_gone_pid()) is None
+
+
+# --------------------------------------------------------------------------- the Windows branch, run on any system
+class _Kernel32:
+    """kernel32 as ctypes gives it on Windows, answering OpenProcess/GetExitCodeProcess as for one process."""
+
+    def __init__(self, handle: int, exit_code: int = 0, last_error: int = 0) -> None:
+        self.last_error, self.closed, self.opened = last_error, [], []
+
+        class Function:  # takes restype/argtypes like a ctypes function
+            def __init__(self, body):
+                self.body = body
+
+            def __call__(self, *args):
+                return self.body(*args)
+
+        def open_process(access, inherit, pid):
+            self.opened.append((access, inherit, pid))
+            return handle
+
+        def exit_code_of(process, code):
+            code._obj.value = exit_code  # byref(DWORD): the caller reads the DWORD
+            return 1
+
+        self.OpenProcess = Function(open_process)
+        self.GetExitCodeProcess = Function(exit_code_of)
+        self.CloseHandle = Function(self.closed.append)
+
+
+@pytest.mark.parametrize("handle, exit_code, last_error, alive", [
+    (42, 259, 0, True),  # STILL_ACTIVE
+    (42, 0, 0, False),  # ended with exit code 0: its handle outlives it
+    (0, 0, 5, True),  # ERROR_ACCESS_DENIED: it exists, as another user
+    (0, 0, 87, False),  # ERROR_INVALID_PARAMETER: no such process
+])
+def test_alive_on_windows_asks_the_kernel_and_sends_no_signal(monkeypatch, handle, exit_code, last_error, alive):
+    import ctypes
+
+    from hypersynth.core import outputs
+
+    kernel32 = _Kernel32(handle, exit_code, last_error)
+    monkeypatch.setattr(ctypes, "WinDLL", lambda name, use_last_error: kernel32, raising=False)
+    monkeypatch.setattr(ctypes, "get_last_error", lambda: kernel32.last_error, raising=False)
+    monkeypatch.setattr(os, "kill", lambda *a: pytest.fail("os.kill would send Ctrl+C on Windows"))
+    with monkeypatch.context() as windows:
+        windows.setattr(os, "name", "nt")
+        assert outputs._alive(4321) is alive
+    assert kernel32.opened == [(0x1000, False, 4321)]  # PROCESS_QUERY_LIMITED_INFORMATION
+    assert kernel32.closed == ([42] if handle else [])  # every handle opened is closed
