@@ -21,7 +21,15 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from .base import HyperSynthAlgorithm, engine_warnings, error_message, labels_file, layer_file, raster_file
+from .base import (
+    CANCELLED,
+    HyperSynthAlgorithm,
+    engine_errors,
+    engine_warnings,
+    labels_file,
+    layer_file,
+    raster_file,
+)
 from .destinations import OutputMoves, staging_folder
 
 
@@ -94,7 +102,6 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
                                  self.CLASSES: classes_path}, {self.OUTPUT: out_json, self.FOLDER: folder},
                                 {self.FOLDER: ""})  # a plain folder: the files are added to what is there
         class_map = raster_file(map_layer, "classified map")
-        check_class_ids(class_map)
         validation = labels_file(validation_layer, "validation", context, feedback)
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
 
@@ -102,26 +109,24 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
 
         feedback.setProgress(10.0)
         staging = staging_folder(folder or out_json)  # beside the folder: a failed run leaves no folder
-        try:
-            with engine_warnings(feedback):
-                metrics = assess_accuracy(class_map, validation, class_field=class_field, classes_path=classes_path,
-                                          out_dir=staging / "folder" if folder else None,
-                                          overwrite=True)
-            check_shared_classes(metrics)
-            if feedback.isCanceled():
-                raise QgsProcessingException("cancelled by the user; no output was written")
-            feedback.setProgress(80.0)
-            results: dict[str, Any] = {}
-            with OutputMoves() as moves:  # all outputs or none
-                if folder:
-                    for written in sorted((staging / "folder").iterdir()):
-                        moves.put(written, str(Path(folder) / written.name))
-                    results[self.FOLDER] = folder
-                results[self.OUTPUT] = moves.put_text(json.dumps(metrics, indent=2), staging, out_json)
-        except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
-            raise QgsProcessingException(error_message(exc)) from exc
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        with engine_errors():
+            try:
+                with engine_warnings(feedback):
+                    metrics = assess_accuracy(class_map, validation, class_field=class_field, classes_path=classes_path,
+                                              out_dir=staging / "folder" if folder else None,
+                                              overwrite=True)
+                if feedback.isCanceled():
+                    raise QgsProcessingException(CANCELLED)
+                feedback.setProgress(80.0)
+                results: dict[str, Any] = {}
+                with OutputMoves() as moves:  # all outputs or none
+                    if folder:
+                        for written in sorted((staging / "folder").iterdir()):
+                            moves.put(written, str(Path(folder) / written.name))
+                        results[self.FOLDER] = folder
+                    results[self.OUTPUT] = moves.put_text(json.dumps(metrics, indent=2), staging, out_json)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
         for key, name in ((self.OVERALL_ACCURACY, "oa"), (self.AVERAGE_ACCURACY, "aa"), (self.KAPPA, "kappa")):
             if metrics.get(name) is not None:  # None: undefined (e.g. kappa with a single class)
                 results[key] = float(metrics[name])
@@ -137,40 +142,3 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
             results.get(self.KAPPA, float("nan")), metrics.get("n_test", 0)))
         feedback.setProgress(100.0)
         return results
-
-
-def check_class_ids(class_map: str) -> None:
-    """Refuse a raster of fractional values (a confidence or probability layer) given as the classified map."""
-    import numpy as np
-    from osgeo import gdal
-
-    dataset = gdal.Open(class_map)
-    if dataset is None or dataset.RasterCount != 1:
-        return  # the engine says what is wrong with it
-    band = dataset.GetRasterBand(1)
-    if band.DataType not in (gdal.GDT_Float32, gdal.GDT_Float64):
-        return
-    values = band.ReadAsArray()
-    nodata = band.GetNoDataValue()
-    values = values[np.isfinite(values) & (values != nodata if nodata is not None else True)]
-    if np.any(values != np.round(values)):
-        raise QgsProcessingException(
-            f"{Path(class_map).name} holds fractional values (e.g. {float(values[values != np.round(values)][0]):.3g}), "
-            "not class ids: pick the classified map, not the confidence layer")
-
-
-def check_shared_classes(metrics: dict) -> None:
-    """Refuse a comparison in which the map and the validation labels share no class id (the accuracy would be 0)."""
-    import numpy as np
-
-    confusion = np.asarray(metrics.get("confusion") or [[]])
-    ids = [int(c["id"]) for c in metrics.get("classes", [])]
-    if confusion.size == 0 or confusion.shape != (len(ids), len(ids)):
-        return
-    validated = [i for i, n in zip(ids, confusion.sum(axis=1)) if n > 0]
-    mapped = [i for i, n in zip(ids, confusion.sum(axis=0)) if n > 0]
-    if not set(validated) & set(mapped):
-        raise QgsProcessingException(
-            f"the classified map and the validation labels share no class id (map: {', '.join(map(str, mapped))}; "
-            f"validation labels: {', '.join(map(str, validated))}): give validation labels with the map's class ids, "
-            "or a class file that gives each class name its id in the map")

@@ -19,11 +19,12 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
-from ...core.progress import Reporter
+from ...core.progress import Cancelled, Reporter
 from ..tasks import engine_warnings_to
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
 GROUP_TITLES = {"classification": "Classification", "synthesis": "Synthesis"}  # toolbox group id -> its title
+CANCELLED = "cancelled by the user; no output was written"  # what Processing shows when Cancel stopped a run
 
 
 class FeedbackReporter(Reporter):
@@ -142,14 +143,13 @@ def labels_file(layer: Any, what: str, context: QgsProcessingContext,
 
 
 def check_device(device: str) -> None:
-    """Refuse "cuda" where PyTorch finds no CUDA GPU, as the training algorithms do (never a silent CPU run)."""
-    if not device.startswith("cuda"):
-        return
-    import torch
+    """Refuse a device this machine lacks before any file is read (the engine's own check, as a Processing error)."""
+    from ...core.device import check_device as engine_check
 
-    if not torch.cuda.is_available():
-        raise QgsProcessingException(f"device {device!r} was asked for but no CUDA GPU is available; "
-                                     "choose 'auto' or 'cpu' as the Device")
+    try:
+        engine_check(device)
+    except ValueError as exc:
+        raise QgsProcessingException(f"{exc} as the Device") from exc
 
 
 def check_patch_size(size: int, scene: Optional[QgsRasterLayer], title: str) -> None:
@@ -169,6 +169,22 @@ def error_message(exc: BaseException) -> str:
         where = f" {exc.filename}" if exc.filename else ""
         return f"could not write or read{where}: {exc.strerror}; check the destination folders and free disk space"
     return str(exc)
+
+
+@contextmanager
+def engine_errors(cancelled: str = CANCELLED) -> Iterator[None]:
+    """Turn what the engine raises in the block into the QgsProcessingException Processing shows.
+
+    The engine's ``Cancelled`` (the Cancel button) becomes ``cancelled``; a bad input or a file error
+    (``ValueError``, ``OSError``) becomes the engine's own sentence (:func:`error_message`). A
+    QgsProcessingException raised in the block passes unchanged.
+    """
+    try:
+        yield
+    except Cancelled as exc:
+        raise QgsProcessingException(cancelled) from exc
+    except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
+        raise QgsProcessingException(error_message(exc)) from exc
 
 
 @contextmanager

@@ -29,8 +29,8 @@ from ..settings import DEVICES, PRESETS, HyperSynthSettings
 from .base import (
     FeedbackReporter,
     HyperSynthAlgorithm,
+    engine_errors,
     engine_warnings,
-    error_message,
     labels_file,
     layer_file,
     raster_file,
@@ -124,7 +124,6 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
         from ...core.bench import bench_documents, load_own_scene, run_bench
         from ...core.bench_inputs import parse_counts, parse_seeds
-        from ...core.progress import Cancelled
 
         layer = self.parameterAsRasterLayer(parameters, self.SCENE, context)
         reference_layer = self.parameterAsLayer(parameters, self.REFERENCE, context)
@@ -140,7 +139,7 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         if not methods or not splits:
             raise QgsProcessingException("choose at least one method and one split")
         name = self.scene_name(scene, self.parameterAsString(parameters, self.NAME, context) or layer.name())
-        try:
+        with engine_errors():
             counts = parse_counts(self.parameterAsString(parameters, self.LABELS_PER_CLASS, context))
             seeds = parse_seeds(self.parameterAsString(parameters, self.SEEDS, context))
             preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
@@ -166,10 +165,6 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
                         results[self.JSON] = moves.put_text(json.dumps(document, indent=1), staging, out_json)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-        except Cancelled as exc:
-            raise QgsProcessingException("cancelled by the user; no output was written") from exc
-        except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
-            raise QgsProcessingException(error_message(exc)) from exc
         feedback.setProgress(100.0)
         return results
 

@@ -29,8 +29,8 @@ from .base import (
     HyperSynthAlgorithm,
     accuracy_results,
     check_device,
+    engine_errors,
     engine_warnings,
-    error_message,
     labels_file,
     layer_file,
     raster_file,
@@ -114,26 +114,23 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         from ...core.pipeline import classify_with_model
 
         staging = staging_folder(destinations[self.OUTPUT])
-        try:
-            with engine_warnings(feedback):
-                outputs = classify_with_model(model, scene, staging, validation_path=validation,
-                                              class_field=class_field, device=device,
-                                              reporter=FeedbackReporter(feedback), overwrite=True,
-                                              probabilities=bool(destinations[self.PROBABILITIES]))
-            if feedback.isCanceled():
-                raise Cancelled("cancelled by the user")
-            results: dict[str, Any] = {}
-            with OutputMoves() as moves:  # all outputs or none
-                if outputs.metrics and out_metrics:
-                    results[self.METRICS] = moves.put_text(json.dumps(outputs.metrics, indent=2), staging,
-                                                           out_metrics)
-                keep_map_outputs(outputs, destinations, moves, results)
-        except Cancelled as exc:
-            raise QgsProcessingException("cancelled by the user; no output was written") from exc
-        except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
-            raise QgsProcessingException(error_message(exc)) from exc
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        with engine_errors():
+            try:
+                with engine_warnings(feedback):
+                    outputs = classify_with_model(model, scene, staging, validation_path=validation,
+                                                  class_field=class_field, device=device,
+                                                  reporter=FeedbackReporter(feedback), overwrite=True,
+                                                  probabilities=bool(destinations[self.PROBABILITIES]))
+                if feedback.isCanceled():
+                    raise Cancelled("cancelled by the user")
+                results: dict[str, Any] = {}
+                with OutputMoves() as moves:  # all outputs or none
+                    if outputs.metrics and out_metrics:
+                        results[self.METRICS] = moves.put_text(json.dumps(outputs.metrics, indent=2), staging,
+                                                               out_metrics)
+                    keep_map_outputs(outputs, destinations, moves, results)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
         results.update(accuracy_results(outputs.metrics))
         style_map_outputs(context, results, outputs.classes)
         return results

@@ -10,7 +10,6 @@ from qgis.core import (
     QgsMapLayer,
     QgsProcessing,
     QgsProcessingContext,
-    QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingOutputNumber,
@@ -28,8 +27,8 @@ from .base import (
     FeedbackReporter,
     HyperSynthAlgorithm,
     accuracy_results,
+    engine_errors,
     engine_warnings,
-    error_message,
     labels_file,
     layer_file,
     raster_file,
@@ -183,27 +182,24 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
                                          "both run several times slower until one ends").format(other))
 
         staging = staging_folder(destinations[self.OUTPUT])
-        try:
-            with engine_warnings(feedback):
-                outputs = classify_scene(scene, labels, staging, classes_path=classes_path, class_field=class_field,
-                                         validation_path=validation, reporter=FeedbackReporter(feedback),
-                                         overwrite=True, probabilities=bool(destinations[self.PROBABILITIES]),
-                                         **engine_args)
-            if feedback.isCanceled():
-                raise Cancelled("cancelled by the user")
-            results: dict[str, Any] = {}
-            with OutputMoves() as moves:  # all outputs or none
-                self.keep_extra_outputs(staging, destinations, moves, results)
-                if destinations[self.REPORT]:
-                    results[self.REPORT] = write_report(Path(outputs.report).with_suffix(".html"),
-                                                        destinations[self.REPORT], moves)
-                keep_map_outputs(outputs, destinations, moves, results)
-        except Cancelled as exc:
-            raise QgsProcessingException("cancelled by the user; no output was written") from exc
-        except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
-            raise QgsProcessingException(error_message(exc)) from exc
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        with engine_errors():
+            try:
+                with engine_warnings(feedback):
+                    outputs = classify_scene(scene, labels, staging, classes_path=classes_path, class_field=class_field,
+                                             validation_path=validation, reporter=FeedbackReporter(feedback),
+                                             overwrite=True, probabilities=bool(destinations[self.PROBABILITIES]),
+                                             **engine_args)
+                if feedback.isCanceled():
+                    raise Cancelled("cancelled by the user")
+                results: dict[str, Any] = {}
+                with OutputMoves() as moves:  # all outputs or none
+                    self.keep_extra_outputs(staging, destinations, moves, results)
+                    if destinations[self.REPORT]:
+                        results[self.REPORT] = write_report(Path(outputs.report).with_suffix(".html"),
+                                                            destinations[self.REPORT], moves)
+                    keep_map_outputs(outputs, destinations, moves, results)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
 
         results.update(accuracy_results(outputs.metrics))
         if outputs.metrics:

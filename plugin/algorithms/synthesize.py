@@ -18,9 +18,8 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ...core.progress import Cancelled
 from ..settings import DEVICES, HyperSynthSettings
-from .base import FeedbackReporter, HyperSynthAlgorithm, engine_warnings, error_message
+from .base import FeedbackReporter, HyperSynthAlgorithm, engine_errors, engine_warnings
 
 
 class SynthesizeAlgorithm(HyperSynthAlgorithm):
@@ -109,15 +108,11 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
         settings = MethodSettings(seed=self.parameterAsInt(parameters, self.SEED, context),
                                   device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                                   guidance=guidance, steps=self.parameterAsInt(parameters, self.STEPS, context) or None)
-        try:
+        with engine_errors():
             with engine_warnings(feedback):
                 path = synthesize_to_file(bundle, out, class_id=class_id, prompt=prompt,
                                           label=self.parameterAsInt(parameters, self.LABEL, context),
                                           n=self.parameterAsInt(parameters, self.COUNT, context), settings=settings,
                                           attention=self.parameterAsBool(parameters, self.ATTENTION, context),
                                           reporter=FeedbackReporter(feedback), overwrite=True)
-        except Cancelled as exc:
-            raise QgsProcessingException("cancelled by the user; no output was written") from exc
-        except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
-            raise QgsProcessingException(error_message(exc)) from exc
         return {self.OUTPUT: str(path)}

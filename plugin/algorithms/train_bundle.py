@@ -21,8 +21,8 @@ from .base import (
     FeedbackReporter,
     HyperSynthAlgorithm,
     check_patch_size,
+    engine_errors,
     engine_warnings,
-    error_message,
     labels_file,
     layer_file,
     raster_file,
@@ -124,19 +124,17 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
             seed=self.parameterAsInt(parameters, self.SEED, context), patch_size=patch_size or None,
             clip_weights=clip_weights_for(preset, HyperSynthSettings.load().clip_weights))
         staging = staging_folder(out)
-        try:
-            with engine_warnings(feedback):
-                bundle = train_bundle(scene, labels, staging / "model_bundle", classes_path=classes_path,
-                                      class_field=class_field, settings=settings, reporter=FeedbackReporter(feedback))
-            if feedback.isCanceled():
-                raise Cancelled("cancelled by the user")
-            with OutputMoves() as moves:
-                result = move_folder_into_place(bundle, out, "synthesis", moves)
-        except Cancelled as exc:
-            raise QgsProcessingException("cancelled by the user; no model was written") from exc
-        except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
-            raise QgsProcessingException(error_message(exc)) from exc
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        with engine_errors(cancelled="cancelled by the user; no model was written"):
+            try:
+                with engine_warnings(feedback):
+                    bundle = train_bundle(scene, labels, staging / "model_bundle", classes_path=classes_path,
+                                          class_field=class_field, settings=settings,
+                                          reporter=FeedbackReporter(feedback))
+                if feedback.isCanceled():
+                    raise Cancelled("cancelled by the user")
+                with OutputMoves() as moves:
+                    result = move_folder_into_place(bundle, out, "synthesis", moves)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
         feedback.pushInfo(self.tr("Synthesis model saved in {}").format(result))
         return {self.OUTPUT: result}

@@ -308,7 +308,7 @@ def test_help_texts_say_what_the_algorithms_do():
 # --- 8. a class map that is not class ids ------------------------------------------------------------------------
 def test_accuracy_refuses_a_confidence_layer_and_maps_sharing_no_class(hypersynth_plugin, inputs, tmp_path, untouched):
     _refused("accuracyassessment", _accuracy(inputs, tmp_path, CLASS_MAP=inputs.confidence),
-             r"fractional values .* pick the classified map, not the confidence layer")
+             r"fractional values .* pick the class map instead")
     shifted = tmp_path / "shifted.tif"
     gdal.Translate(str(shifted), inputs.ground_truth)
     ds = gdal.Open(str(shifted), gdal.GA_Update)

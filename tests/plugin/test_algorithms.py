@@ -131,12 +131,36 @@ def test_class_probabilities_go_where_asked(hypersynth_plugin, demo, tmp_path):
 
 def test_cancel_leaves_no_output(hypersynth_plugin, demo, tmp_path):
     out = tmp_path / "cancelled"
-    with pytest.raises(QgsProcessingException, match="cancelled"):
+    with pytest.raises(QgsProcessingException, match="^cancelled by the user; no output was written$"):
         processing.run("hypersynth:classifybaseline", {
             "SCENE": demo.scene, "LABELS": demo.labels, "METHOD": 0, "OUTPUT": str(out / "map.tif"),
             "CONFIDENCE": str(out / "confidence.tif"), "REPORT": str(out / "report.html")},
             feedback=CancelAfterProgress(2))
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_every_algorithm_says_the_engines_refusals_the_same_way(tmp_path):
+    """engine_errors, which each algorithm runs the engine under: Cancel, a bad input and a file error read as
+    Processing shows them; the algorithm's own refusal and a bug (any other exception) pass unchanged."""
+    from hypersynth.core.progress import Cancelled
+    from hypersynth.plugin.algorithms.base import engine_errors
+
+    denied = PermissionError(13, "Permission denied", str(tmp_path / "map.tif"))
+    cases = [(Cancelled("stop"), {}, "cancelled by the user; no output was written"),
+             (Cancelled("stop"), {"cancelled": "cancelled by the user; no model was written"},
+              "cancelled by the user; no model was written"),
+             (ValueError("the scene has 3 bands"), {}, "the scene has 3 bands"),
+             (denied, {}, f"could not write or read {tmp_path / 'map.tif'}: Permission denied; check the destination "
+                          "folders and free disk space"),
+             (QgsProcessingException("choose at least one method"), {}, "choose at least one method")]
+    for raised, options, said in cases:
+        with pytest.raises(QgsProcessingException) as caught:
+            with engine_errors(**options):
+                raise raised
+        assert str(caught.value) == said
+    with pytest.raises(KeyError):  # a bug, not a refusal: Processing shows its traceback
+        with engine_errors():
+            raise KeyError("class_id")
 
 
 def test_bad_scene_gives_the_engine_message(hypersynth_plugin, demo, tmp_path):

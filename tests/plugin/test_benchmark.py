@@ -90,7 +90,7 @@ def test_benchmark_refuses_bad_counts_and_writes_nothing(hypersynth_plugin, scen
 
 def test_cancelled_benchmark_writes_nothing(hypersynth_plugin, scene, tmp_path):
     md, js = tmp_path / "c.md", tmp_path / "c.json"
-    with pytest.raises(QgsProcessingException, match="cancelled"):
+    with pytest.raises(QgsProcessingException, match="^cancelled by the user; no output was written$"):
         processing.run("hypersynth:benchmark", {
             "SCENE": scene["scene"], "REFERENCE": scene["reference"], "LABELS_PER_CLASS": "2", "SEEDS": "0-4",
             "METHODS": _methods("rf", "cnn"), "PRESET": TINY, "OUTPUT": str(md), "JSON": str(js)},
