@@ -48,7 +48,8 @@ class HyperSynthPlugin:
         self.dock = None
         self.tasks = TaskRunner()
         self.last_bundle: Optional[str] = None  # the synthesis model of the last run, used for prompt previews
-        self._restoring = False  # the dock is being filled from the project: nothing to write back
+        self._restoring = False  # the dock is being filled from the project, or emptied with it: nothing to write
+        self._project_generation = 0  # counts the projects cleared: a run's model stays with the one it ran in
 
     @staticmethod
     def tr(text: str) -> str:
@@ -103,10 +104,13 @@ class HyperSynthPlugin:
             self.toolbar.deleteLater()
             self.toolbar = None
         if self.dock is not None:
-            try:
-                QgsProject.instance().readProject.disconnect(self.restore_dock_state)
-            except TypeError:  # not connected
-                pass
+            project = QgsProject.instance()
+            for signal, slot in ((project.readProject, self.restore_dock_state),
+                                 (project.cleared, self.reset_dock_state)):
+                try:
+                    signal.disconnect(slot)
+                except TypeError:  # not connected
+                    pass
             self.dock.cleanup()
             self.iface.removeDockWidget(self.dock)
             self.dock.deleteLater()
@@ -134,6 +138,7 @@ class HyperSynthPlugin:
                         dock.classes_panel.labelLayerChanged):
             changed.connect(self.keep_dock_state)
         QgsProject.instance().readProject.connect(self.restore_dock_state)
+        QgsProject.instance().cleared.connect(self.reset_dock_state)
         return dock
 
     def keep_dock_state(self, *_args: Any) -> None:
@@ -156,6 +161,26 @@ class HyperSynthPlugin:
             self._restoring = False
         if model is not None:
             self.last_bundle = model
+
+    def reset_dock_state(self, *_args: Any) -> None:
+        """Empty the dock when the project is cleared (QgsProject.cleared: Project ▸ New, closing it, and just before
+        another is read), so the next project does not inherit this one's classes, prompts, model and run settings.
+
+        It runs after QGIS asked whether to save the project and its layers' edits (a New the analyst cancels clears
+        nothing), and never saves or rolls back a layer itself. The plugin settings stay.
+        """
+        from .project_state import forget_dock_state
+
+        self.last_bundle = None
+        self._project_generation += 1
+        if self.dock is None:
+            return
+        self._restoring = True  # the new project starts without HyperSynth state: nothing to write into it
+        try:
+            self.dock.reset_project_state()
+        finally:
+            self._restoring = False
+        forget_dock_state(QgsProject.instance())  # what the dock wrote while the old project's layers left
 
     def show_main(self, checked: bool = True) -> None:
         """Show or hide the dock; without a dock, open the baseline algorithm's Processing dialog."""
@@ -281,15 +306,17 @@ class HyperSynthPlugin:
 
     def start_run(self, request: RunRequest) -> EngineTask:
         """Run ``request`` in the task manager; the result layers are added when it ends."""
+        generation = self._project_generation
 
         def on_success(outputs: Any) -> None:
             from .layers import add_result_layers
 
             remove_scratch(request.temporary_labels)  # the job removes it too, unless it was cancelled before starting
-            if outputs.bundle is not None:
-                self.last_bundle = str(outputs.bundle)
-            elif request.bundle_path:
-                self.last_bundle = request.bundle_path
+            if self._project_generation == generation:  # a model of a project closed since is not this one's
+                if outputs.bundle is not None:
+                    self.last_bundle = str(outputs.bundle)
+                elif request.bundle_path:
+                    self.last_bundle = request.bundle_path
             report = Path(outputs.report).with_suffix(".html")
             if not scene_in_project(request.scene_path):  # the project was closed or changed during the run
                 task.layers_added = False  # the dock's status line says so

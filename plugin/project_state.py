@@ -44,6 +44,19 @@ def save_dock_state(project: QgsProject, dock: Any, last_bundle: Optional[str]) 
     return True
 
 
+def forget_dock_state(project: QgsProject) -> None:
+    """Remove the dock's entry from ``project``, leaving its modified flag as it was.
+
+    For QgsProject.cleared: while a project is cleared, its layers leave after its entries are gone, and the dock,
+    following them, writes the old project's classes into the new one (QGIS 3.22 has no aboutToBeCleared to stop it).
+    """
+    _, found = project.readEntry(SCOPE, KEY, "")
+    if found:
+        modified = project.isDirty()
+        project.removeEntry(SCOPE, KEY)
+        project.setDirty(modified)
+
+
 def restore_dock_state(project: QgsProject, dock: Any) -> Optional[str]:
     """Put the state ``project`` holds back into ``dock``: the scene, the classes with their prompts, then the
     label layer (whose classes the table lacks are added, as when the analyst picks it).

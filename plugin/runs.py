@@ -143,13 +143,12 @@ def check_output_folder(out_dir: str, inputs: list[str], overwrite: bool, reused
     """
     from ..ui.run_dialog import folder_problem, inputs_in_the_way
 
-    problem = folder_problem(out_dir)
+    problem = folder_problem(out_dir, clause=True)  # the dialog's checks, said as a clause with what to do
     if problem:
-        said = problem[0].lower() + problem[1:].rstrip(".")
-        raise ValueError(said if "choose another output folder" in said else said + "; choose another output folder")
-    in_the_way = inputs_in_the_way(out_dir, [p for p in inputs if p])
+        raise ValueError(problem)
+    in_the_way = inputs_in_the_way(out_dir, [p for p in inputs if p], clause=True)
     if in_the_way:
-        raise ValueError(in_the_way[0][0].lower() + in_the_way[0][1:].rstrip("."))
+        raise ValueError(in_the_way[0])
     earlier = _earlier_run_outputs(out_dir, reused)
     if earlier and not overwrite:
         raise ValueError(f"{out_dir} already holds {', '.join(earlier)} from an earlier run; choose another output "

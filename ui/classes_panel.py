@@ -353,9 +353,11 @@ class ClassesPanel(QWidget):
         return self._label_layer
 
     def set_label_layer(self, layer: Optional[QgsVectorLayer]) -> None:
-        """Use ``layer`` for labels (checked and styled); classes it uses but the table lacks are added."""
+        """Use ``layer`` for labels (checked and styled); classes it uses but the table lacks are added. None: no
+        label layer (its edits, saved or not, stay in the layer: only the dock lets go of it)."""
         self.layer_box.setLayer(layer)
-        if layer is not None and not _same_layer(layer, self._label_layer):  # the combo lists project layers only
+        # The combo signals project layers only: not a layer outside the project, nor letting go of one.
+        if not _same_layer(layer, self._label_layer):
             self._layer_chosen(layer)
 
     def _layer_chosen(self, layer) -> None:
@@ -365,7 +367,7 @@ class ClassesPanel(QWidget):
             for signal in self._edit_signals(self._label_layer):
                 try:
                     signal.disconnect(self._schedule_count)
-                except TypeError:
+                except (TypeError, RuntimeError):  # not connected, or the layer is deleted already
                     pass
         self._label_layer = None
         if layer is not None:

@@ -109,6 +109,18 @@ class HyperSynthDock(QgsDockWidget):
     def set_label_layer(self, layer: Optional[QgsVectorLayer]) -> None:
         self.classes_panel.set_label_layer(layer)
 
+    def reset_project_state(self) -> None:
+        """Forget what belonged to the project that was closed: scene, label layer, classes with their prompts, the
+        last run's settings and the prompt preview. The label layer itself is left as it is (nothing is saved or
+        rolled back here); a run still going is still followed, and its end says that its scene left the project."""
+        self.set_scene_layer(None)
+        self.set_label_layer(None)
+        self.set_classes([])
+        self.last_run_settings = {}
+        self.prompts_panel.clear_preview()
+        if not self.running():
+            self.status.setText("")
+
     def show_message(self, text: str, level: Qgis.MessageLevel = Qgis.Info) -> None:
         """Tell the analyst something, in the dock and in QGIS's message bar."""
         self.status.setText(text)

@@ -42,6 +42,7 @@ FINE_DETAILS: dict[str, list[str]] = {
 THUMBNAIL_PX = 64  # side of a preview thumbnail on screen
 MAX_THUMBNAILS = 8  # preview patches shown at most
 NAME, PROMPT = range(2)  # table columns
+PREVIEW_HINT = "Select a class and press Preview (needs a trained synthesis model)."  # before any preview
 
 
 def fill_template(template: str, name: str, detail: str = "") -> str:
@@ -111,7 +112,7 @@ class PromptsPanel(QWidget):
         self.preview_button.setToolTip("Synthesise a few patches from the selected class's prompt")
         self.preview_button.clicked.connect(self.request_preview)
         top.addWidget(self.preview_button)
-        self.preview_title = QLabel("Select a class and press Preview (needs a trained synthesis model).")
+        self.preview_title = QLabel(PREVIEW_HINT)
         self.preview_title.setWordWrap(True)
         top.addWidget(self.preview_title, 1)
         preview.addLayout(top)
@@ -271,3 +272,13 @@ class PromptsPanel(QWidget):
         self.spectra.setLabel("bottom", "Wavelength (nm)" if wavelengths is not None else "Band")
         self.preview_title.setText(f"{title + ': ' if title else ''}{n} synthetic patches "
                                    f"({p}×{p} px, {bands} bands); centre spectra below, mean in bold.")
+
+    def clear_preview(self) -> None:
+        """Remove the shown preview (its patches came from the model of a project that was closed)."""
+        for label in self.thumbnails:
+            label.clear()
+            label.setVisible(False)
+        self.spectra.clear()
+        self.spectra.addItem(self.placeholder)
+        self.spectra.setLabel("bottom", "Wavelength (nm)")
+        self.preview_title.setText(PREVIEW_HINT)

@@ -53,20 +53,28 @@ def _number_box(box: Any, low: float, high: float, step: float, value: float, to
     return box
 
 
-def folder_problem(folder: str) -> Optional[str]:
-    """Why ``folder`` cannot take the outputs (None when it can): it must be, or be creatable as, a writable folder."""
+def folder_problem(folder: str, *, clause: bool = False) -> Optional[str]:
+    """Why ``folder`` cannot take the outputs (None when it can): it must be, or be creatable as, a writable folder.
+
+    A sentence for under the dialog's field; ``clause``: a clause that also says what to do, for a refused request
+    ("Augment & Classify did not start: …"). Both are put together from the engine's own clauses
+    (``write_problem``, ``claim_holder``) as they are, never by rewording one into the other.
+    """
     if not folder.strip():
-        return "Choose an output folder."
+        return "choose an output folder" if clause else "Choose an output folder."
     path = Path(folder).expanduser()
     if path.exists() and not path.is_dir():
-        return f"{path} is a file, not a folder."
-    problem = write_problem(path)  # a probe file: the only reliable test (ACLs, read-only mounts, root)
-    if problem:
-        return f"{path} cannot take the outputs: {problem}."
-    busy = claim_holder(path)  # another run writes there now (the engine refuses it too; this says so up front)
-    if busy:
-        return busy[0].upper() + busy[1:] + "."
-    return None
+        said = f"{path} is a file, not a folder"
+    else:
+        problem = write_problem(path)  # a probe file: the only reliable test (ACLs, read-only mounts, root)
+        if problem:
+            said = f"{path} cannot take the outputs: {problem}"
+        else:  # another run writes there now (the engine refuses it too; this says so up front)
+            busy = claim_holder(path)  # names that run and says what to do
+            if busy is None:
+                return None
+            return busy if clause else busy + "."
+    return f"{said}; choose another output folder" if clause else said + "."
 
 
 def existing_outputs(folder: str) -> list[str]:
@@ -74,13 +82,14 @@ def existing_outputs(folder: str) -> list[str]:
     return earlier_outputs(Path(folder).expanduser(), ALL_OUTPUTS)
 
 
-def inputs_in_the_way(folder: str, inputs: Sequence[str]) -> list[str]:
+def inputs_in_the_way(folder: str, inputs: Sequence[str], *, clause: bool = False) -> list[str]:
     """Problems for each input file that sits where a run into ``folder`` writes an output (the engine refuses it:
-    the output would replace the analyst's file)."""
+    the output would replace the analyst's file); sentences, or clauses as :func:`folder_problem` says them."""
     if not folder.strip():
         return []
-    return [f"Your input {given} is where the run writes its {name}: choose another output folder, or move the "
-            "input out of it." for given, name in find_inputs_in_the_way(Path(folder), ALL_OUTPUTS, inputs)]
+    your, end = ("your", "") if clause else ("Your", ".")
+    return [f"{your} input {given} is where the run writes its {name}: choose another output folder, or move the "
+            f"input out of it{end}" for given, name in find_inputs_in_the_way(Path(folder), ALL_OUTPUTS, inputs)]
 
 
 class RunDialog(QDialog):

@@ -405,7 +405,8 @@ class Walkthrough:
         self.screenshot("desktop_4_result")
 
     def reopen_project(self, plugin: Any, dock: Any) -> Iterator[int]:
-        """Save the project, start a new one, open the saved one: the dock's classes, prompts and layers return."""
+        """Save the project, start a new one (the dock empties itself), open the saved one: the dock's classes,
+        prompts and layers return."""
         self.enter("saving and opening the project again")
         path = self.work / "walkthrough.qgz"
         before = [(c.id, c.name, c.prompt) for c in dock.current_classes()]
@@ -413,10 +414,12 @@ class Walkthrough:
         self.require("project saved", QgsProject.instance().write(str(path)), QgsProject.instance().error())
         iface.newProject(False)
         yield from self.settle()
-        self.check("a new project leaves the dock without layers",
-                   dock.scene_layer() is None and dock.label_layer() is None)
-        dock.set_classes([])
-        plugin.last_bundle = None
+        self.check("a new project empties the dock: no layers, classes, prompts, model or run settings",
+                   dock.scene_layer() is None and dock.label_layer() is None and dock.current_classes() == []
+                   and dock.prompts_panel.table.rowCount() == 0 and plugin.last_bundle is None
+                   and dock.last_run_settings == {},
+                   f"scene {dock.scene_layer()}; labels {dock.label_layer()}; classes {dock.current_classes()}; "
+                   f"model {plugin.last_bundle}; run settings {dock.last_run_settings}")
         self.require("project opened again", iface.addProject(str(path)), str(path))
         yield from self.settle()
         after = [(c.id, c.name, c.prompt) for c in dock.current_classes()]

@@ -111,3 +111,64 @@ def test_a_new_project_is_not_marked_modified_by_the_dock(plugin, scene_file, tm
     _worked_on(plugin, scene_file, tmp_path)
     QgsProject.instance().clear()  # Project ▸ New: the layers leave the dock
     assert not QgsProject.instance().isDirty()  # closing an empty project asks nothing
+
+
+def test_a_new_project_empties_the_dock_after_qgis_asked_about_the_labels(plugin, scene_file, tmp_path):
+    """Project ▸ New (or closing the project): the next project starts without this one's classes, prompts, layers,
+    model, run settings or preview. The dock lets go only once the project is cleared, after QGIS has asked about
+    saving the project and the label layer's edits, and it saves or rolls back nothing itself. The plugin settings
+    stay."""
+    import numpy as np
+    from qgis.core import QgsGeometry, QgsRectangle
+
+    from hypersynth.plugin.label_layer import add_label_polygon
+    from hypersynth.plugin.settings import HyperSynthSettings
+    from hypersynth.ui.prompts_panel import PREVIEW_HINT
+
+    model = tmp_path / "run" / "model_bundle"
+    model.mkdir(parents=True)
+    scene, labels = _worked_on(plugin, scene_file, tmp_path)
+    centre = scene.extent().center()
+    add_label_polygon(labels, QgsGeometry.fromRect(QgsRectangle(centre.x(), centre.y(), centre.x() + 2,
+                                                                centre.y() + 2)), 1, "water")  # not saved
+    plugin.last_bundle = str(model)
+    plugin.dock.last_run_settings = {"preset": "fast", "balance_rate": 0.3}
+    plugin.dock.prompts_panel.show_preview(np.ones((2, 20, 5, 5), dtype=np.float32), None, "calm water")
+    plugin.keep_dock_state()
+    stored = HyperSynthSettings.load()
+    project = QgsProject.instance()
+    at_close = {}
+
+    def closing(_ids: list) -> None:  # what the dock and the label layer hold as QGIS removes the layers
+        at_close.update(classes=plugin.dock.current_classes(), edits=labels.isEditable() and labels.isModified())
+
+    project.layersWillBeRemoved.connect(closing)
+    try:
+        project.clear()
+    finally:
+        project.layersWillBeRemoved.disconnect(closing)
+
+    assert at_close == {"classes": CLASSES, "edits": True}  # the labels' unsaved edits reached QGIS untouched
+    dock = plugin.dock
+    assert dock.scene_layer() is None and dock.label_layer() is None
+    assert dock.current_classes() == [] and dock.prompts_panel.table.rowCount() == 0
+    assert plugin.last_bundle is None and dock.last_run_settings == {}
+    assert dock.prompts_panel.preview_title.text() == PREVIEW_HINT
+    assert all(label.isHidden() for label in dock.prompts_panel.thumbnails)
+    assert dock.run_defaults() == {"preset": stored.preset, "device": stored.device,
+                                   "output_folder": stored.output_dir}  # the plugin settings, as before any run
+    assert not project.isDirty()  # the emptied dock writes nothing into the new project
+    assert project.readEntry("HyperSynth", "dock", "") == ("", False)  # saving it keeps none of the old project
+
+
+def test_after_unload_clearing_the_project_no_longer_reaches_the_plugin(qgis_iface, qgis_processing,
+                                                                        qgis_new_project):
+    """unload() disconnects QgsProject.cleared as it does readProject: nothing calls into an unloaded plugin."""
+    from hypersynth import classFactory
+
+    plugin = classFactory(qgis_iface)
+    plugin.initGui()
+    plugin.unload()
+    plugin.last_bundle = "kept"
+    QgsProject.instance().clear()
+    assert plugin.last_bundle == "kept"

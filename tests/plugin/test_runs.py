@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from qgis.core import (
     QgsGeometry,
     QgsPalettedRasterRenderer,
     QgsPointXY,
+    QgsProject,
     QgsRasterLayer,
     QgsVectorLayer,
 )
@@ -336,6 +338,43 @@ def _requests(small_scene, qgis_new_project) -> dict:
     return {"scene_layer_id": scene.id(), "label_layer_id": points.id(), "classes": data.classes, "method": "rf"}
 
 
+def test_a_run_ending_after_a_new_project_leaves_its_model_to_the_project_it_ran_in(
+        qgis_iface, qgis_processing, qgis_new_project, small_scene, tmp_path, monkeypatch):
+    """Project ▸ New while Augment & Classify runs: the run's synthesis model is not the new project's prompt
+    preview model (nor written into it)."""
+    import threading
+    from types import SimpleNamespace
+
+    import hypersynth.core.pipeline as pipeline
+    from hypersynth import classFactory
+
+    go_on = threading.Event()
+    run = tmp_path / "run"
+
+    def waits(*args, reporter=None, **kwargs):  # a run that ends when the test says, with a synthesis model
+        while not go_on.wait(0.01):
+            reporter.check()
+        (run / "model_bundle").mkdir()
+        return SimpleNamespace(bundle=run / "model_bundle", report=str(run / "report.md"),
+                               class_map=str(run / "classification.tif"))
+
+    monkeypatch.setattr(pipeline, "classify_scene", waits)
+    plugin = classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        plugin.dock.runRequested.emit({**_requests(small_scene, qgis_new_project), "output_folder": str(run)})
+        assert plugin.dock.running()
+        QgsProject.instance().clear()  # Project ▸ New
+        go_on.set()
+        assert wait_until(lambda: not plugin.tasks.running and not plugin.dock.running(), timeout=30)
+        assert "its scene left the project, so nothing was added" in plugin.dock.status.text()
+        assert plugin.last_bundle is None
+        assert QgsProject.instance().readEntry("HyperSynth", "dock", "") == ("", False)
+    finally:
+        go_on.set()
+        plugin.unload()
+
+
 def test_an_output_folder_the_run_cannot_use_is_refused_before_anything_is_written(
         qgis_iface, qgis_processing, qgis_new_project, small_scene, tmp_path):
     """A file, a folder under a file, an earlier run's outputs, the scene where an output goes: a message on the
@@ -482,3 +521,38 @@ def test_a_dock_run_started_while_another_run_goes_says_both_share_the_cpu(hyper
                         "still going: both run several times slower until one ends (cancel one to speed up the "
                         "other).")
     assert wait_until(lambda: not hypersynth_plugin.tasks.running, timeout=120) and task.error is None
+
+
+def _a_clause(text: Optional[str]) -> bool:
+    """Reads mid-sentence and after "did not start: ": no capital, no full stop (a path may start it)."""
+    return bool(text) and text == text.strip() and not text.endswith(".") and not text[0].isupper()
+
+
+def test_folder_refusals_are_put_together_from_the_engines_clauses_as_they_are(tmp_path, monkeypatch):
+    """The dock's refusal and the run dialog's sentence are made of core's clauses (write_problem, claim_holder)
+    with nothing reworded: this fails when core's text stops being a clause (a capital, a full stop), and a
+    relative folder's name keeps its case in both."""
+    from hypersynth.core.outputs import claim_holder, claim_output_folder, write_problem
+    from hypersynth.plugin.runs import check_output_folder
+    from hypersynth.ui.run_dialog import folder_problem
+
+    monkeypatch.chdir(tmp_path)
+    Path("notes.txt").write_text("mine")
+    under_a_file = Path("notes.txt") / "run"
+    fact = write_problem(under_a_file)
+    assert _a_clause(fact) and fact.startswith(f"{tmp_path / 'notes.txt'} is a file")
+    said = f"{under_a_file} cannot take the outputs: {fact}"
+    with pytest.raises(ValueError) as refused:
+        check_output_folder(str(under_a_file), [], overwrite=False)
+    assert str(refused.value) == f"{said}; choose another output folder"
+    assert folder_problem(str(under_a_file)) == f"{said}."
+
+    with claim_output_folder(Path("busy"), "Augment & Classify of another scene"):
+        held = claim_holder(Path("busy"))
+        assert _a_clause(held) and held.startswith("busy is in use by another run in this program")
+        assert held.endswith("choose another output folder")  # it says what to do: nothing is added to it
+        with pytest.raises(ValueError) as refused:
+            check_output_folder("busy", [], overwrite=False)
+        assert str(refused.value) == held
+        assert folder_problem("busy") == f"{held}."  # not "Busy is in use…": a folder's name keeps its case
+
