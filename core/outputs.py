@@ -13,7 +13,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import Collection, Iterable, Iterator, Optional
 
 log = logging.getLogger("hypersynth")
 
@@ -84,7 +84,8 @@ def earlier_outputs(out: Path, all_names: Iterable[str], kept: Iterable[str] = (
 
 
 def check_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[Optional[str | os.PathLike]],
-                        overwrite: bool, kept: Iterable[str] = ()) -> None:
+                        overwrite: bool, kept: Iterable[str] = (),
+                        approved: Optional[Collection[str]] = None) -> None:
     """Refuse ``out`` when a run writing ``all_names`` there cannot use it; creates nothing.
 
     Args:
@@ -94,10 +95,13 @@ def check_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[Op
         inputs: the run's input files and folders: refused when an output would replace them.
         overwrite: replace an earlier run's outputs.
         kept: outputs an input may be (a reused model bundle the run saves again unchanged).
+        approved: the earlier outputs the analyst agreed to replace when asked (a dialog, maybe well before the
+            run starts); one found now that is not among them was written since, and is refused. None: ``overwrite``
+            alone decides.
 
     Raises:
         OutputFolderError: a file, a folder that cannot be written, or an input where an output goes.
-        OutputExistsError: an earlier run's outputs there, and ``overwrite`` off.
+        OutputExistsError: an earlier run's outputs there, and ``overwrite`` off; or one not ``approved``.
     """
     if out.exists() and not out.is_dir():
         raise OutputFolderError(f"the output folder {out} is a file; give a folder (it is created when missing)")
@@ -105,6 +109,7 @@ def check_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[Op
         raise OutputFolderError(f"your input {given} is where the run writes its {name}: choose another output "
                                 f"folder than {out}, or move the input out of it")
     clash = earlier_outputs(out, all_names, kept)
+    check_approved(out, clash, approved)
     if clash and not overwrite:
         raise OutputExistsError(f"{out} already holds {', '.join(clash)} from an earlier run; choose another output "
                                 "folder, or allow overwriting (the earlier run's outputs there are then replaced)")
@@ -112,6 +117,22 @@ def check_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[Op
     if problem:
         raise OutputFolderError(f"the output folder {out} cannot take the run's files: {problem}; choose a folder "
                                 "you can write to")
+
+
+def check_approved(out: Path, clash: Iterable[str], approved: Optional[Collection[str]]) -> None:
+    """Refuse the earlier outputs ``clash`` found in ``out`` that the analyst was not asked about (``approved``:
+    those they agreed to replace; None: nothing to check).
+
+    Raises:
+        OutputExistsError: naming the outputs written since the analyst was asked.
+    """
+    if approved is None:
+        return
+    unasked = [name for name in clash if name not in approved]
+    if unasked:
+        raise OutputExistsError(f"{out} now holds {', '.join(unasked)}, written after you agreed to replace "
+                                f"{', '.join(approved) or 'nothing'} (another run?); run again to be asked about "
+                                "them, or choose another output folder")
 
 
 def prepare_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[Optional[str | os.PathLike]],

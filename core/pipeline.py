@@ -9,7 +9,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Collection, Optional
 
 import numpy as np
 
@@ -88,9 +88,11 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
                    class_field: Optional[str] = None, validation_path: Optional[str | os.PathLike] = None,
                    preset: str = "fast", seed: int = 0, bundle_path: Optional[str | os.PathLike] = None,
                    settings: Optional[MethodSettings] = None, reporter: Reporter = NULL_REPORTER,
-                   overwrite: bool = False, probabilities: bool = False) -> ClassificationOutputs:
+                   overwrite: bool = False, probabilities: bool = False,
+                   approved: Optional[Collection[str]] = None) -> ClassificationOutputs:
     """Read a scene and its labels, train ``method``, classify every pixel, write maps and a report
-    (``probabilities``: also each class's probability, a band per class).
+    (``probabilities``: also each class's probability, a band per class; ``approved``: with ``overwrite``, the
+    earlier outputs the analyst agreed to replace when asked: any other found when the run starts is refused).
 
     Everything is written into a staging folder inside ``out_dir`` and moved into place only when the
     whole run succeeded, so a cancelled or failed run leaves nothing half-written behind.
@@ -106,7 +108,8 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
     # held from the check for an earlier run's outputs until this run's have moved in, so no other run passes
     # the check meanwhile; a folder the claim made is removed when a failed run leaves it empty
     with claim_output_folder(out, f"{METHOD_TITLES.get(method, method)} of {Path(scene_path).name}"):
-        check_output_folder(out, ALL_OUTPUTS, inputs, overwrite, kept=kept_outputs(out, bundle_path))
+        check_output_folder(out, ALL_OUTPUTS, inputs, overwrite, kept=kept_outputs(out, bundle_path),
+                            approved=approved)
         return _classify_scene(out, scene_path, labels_path, inputs, method=method, classes_path=classes_path,
                                class_field=class_field, validation_path=validation_path,
                                settings=settings,

@@ -63,7 +63,6 @@ def classify_job(request: RunRequest) -> Callable[[Reporter], Any]:
                                   spatial_smoothing=request.spatial_smoothing,
                                   diffusion_features=request.diffusion_features,
                                   clip_weights=clip_weights_for(request.preset, request.clip_weights))
-        check_still_approved(request.out_dir, request.approved_outputs, request.bundle_path)
         Path(request.out_dir).mkdir(parents=True, exist_ok=True)
         handle, classes_path = tempfile.mkstemp(prefix=".hypersynth-classes-", suffix=".json", dir=request.out_dir)
         os.close(handle)
@@ -73,7 +72,8 @@ def classify_job(request: RunRequest) -> Callable[[Reporter], Any]:
                                   classes_path=classes_path, class_field=request.class_field,
                                   preset=request.preset, seed=request.seed, bundle_path=request.bundle_path,
                                   settings=settings, reporter=reporter, overwrite=request.overwrite,
-                                  probabilities=request.probabilities)
+                                  probabilities=request.probabilities,
+                                  approved=request.approved_outputs)  # checked under the run's folder claim
         finally:
             for scratch in (classes_path, request.temporary_labels):
                 remove_scratch(scratch)
@@ -165,19 +165,15 @@ def _earlier_run_outputs(out_dir: str, reused: Optional[str]) -> list[str]:
 
 
 def check_still_approved(out_dir: str, approved: Optional[Sequence[str]], reused: Optional[str] = None) -> None:
-    """Refuse when ``out_dir`` holds an earlier output the analyst was not asked about (no Qt: the task calls it
-    too, as a queued task may start well after the question). ``approved`` None: nothing to check.
+    """Refuse when ``out_dir`` holds an earlier output the analyst was not asked about (main thread, before the
+    task; the engine checks again when the run starts, under its folder claim). ``approved`` None: nothing to check.
 
     Raises:
         ValueError: naming the outputs written since the analyst was asked.
     """
-    if approved is None:
-        return
-    unasked = [name for name in _earlier_run_outputs(out_dir, reused) if name not in approved]
-    if unasked:
-        raise ValueError(f"{out_dir} now holds {', '.join(unasked)}, written after you agreed to replace "
-                         f"{', '.join(approved) or 'nothing'} (another run?); run again to be asked about them, or "
-                         "choose another output folder")
+    from ..core.outputs import check_approved
+
+    check_approved(Path(out_dir).expanduser(), _earlier_run_outputs(out_dir, reused), approved)
 
 
 def has_unsaved_edits(layer: Any) -> bool:

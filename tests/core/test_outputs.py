@@ -61,6 +61,23 @@ def test_a_rerun_with_overwrite_leaves_no_output_of_the_earlier_run(scene_files,
     assert not [p for p in out.iterdir() if p.name.startswith(".hypersynth-run-")]
 
 
+def test_overwrite_replaces_only_the_outputs_the_analyst_agreed_to(scene_files, tmp_path):
+    """A dialog's yes covers the outputs it named: one written since (another run, a queued task starting late) is
+    refused when the run starts, under its folder claim, and nothing is replaced."""
+    _, files, _ = scene_files
+    out = tmp_path / "run"
+    classify_scene(files["scene"], files["labels"], out, method="rf", validation_path=files["truth"])
+    asked = sorted(p.name for p in out.iterdir())  # what the dialog listed
+    (out / "metrics.json").unlink()  # the analyst was asked while the folder did not hold it
+    asked.remove("metrics.json")
+    classify_scene(files["scene"], files["labels"], out, method="rf", validation_path=files["truth"],
+                   overwrite=True, approved=asked)  # replaces what was asked about: allowed
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    with pytest.raises(OutputExistsError, match=f"{out} now holds metrics.json, written after you agreed to replace "):
+        classify_scene(files["scene"], files["labels"], out, method="svm", overwrite=True, approved=asked)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
 def test_a_failed_input_check_leaves_no_folder_behind(scene_files, tmp_path):
     _, files, _ = scene_files
     out = tmp_path / "new" / "run"
