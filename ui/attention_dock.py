@@ -24,6 +24,7 @@ from ..core.tokens import word_tokens
 
 ALL_LAYERS = -1  # layer selector value: the mean over layers
 PANELS_PER_ROW = 7  # a long prompt's words wrap onto a second row rather than shrink to slivers
+EMPTY_STATUS = "Preview a prompt to see where each word attends."  # before any preview or run
 
 
 class AttentionDock(QgsDockWidget):
@@ -72,12 +73,26 @@ class AttentionDock(QgsDockWidget):
         self.figure = Figure(figsize=(6, 2.4), dpi=90, layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
         layout.addWidget(self.canvas, 1)
-        self.status = QLabel("Preview a prompt to see where each word attends.")
+        self.status = QLabel(EMPTY_STATUS)
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
         self.setWidget(body)
         self._set_controls_enabled(False)
         self._show_class_box(False)
+
+    def clear(self) -> None:
+        """Back to the empty dock (the maps shown came from a project that was closed)."""
+        self._attention, self._words, self._patch_rgb, self._timesteps = None, [], None, []
+        self._choices, self._source = [], ""
+        for box in (self.class_box, self.layer_box):
+            box.blockSignals(True)
+            box.clear()
+            box.blockSignals(False)
+        self._show_class_box(False)
+        self._set_controls_enabled(False)
+        self.timestep_label.setText("–")
+        self.status.setText(EMPTY_STATUS)
+        self._render()
 
     def _set_controls_enabled(self, on: bool) -> None:
         for w in (self.layer_box, self.timestep_slider, self.overlay_box):

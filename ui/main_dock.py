@@ -111,13 +111,17 @@ class HyperSynthDock(QgsDockWidget):
 
     def reset_project_state(self) -> None:
         """Forget what belonged to the project that was closed: scene, label layer, classes with their prompts, the
-        last run's settings and the prompt preview. The label layer itself is left as it is (nothing is saved or
+        last run's settings, the prompt preview, and what the spectral and attention docks show. The label layer itself is left as it is (nothing is saved or
         rolled back here); a run still going is still followed, and its end says that its scene left the project."""
         self.set_scene_layer(None)
         self.set_label_layer(None)
         self.set_classes([])
         self.last_run_settings = {}
         self.prompts_panel.clear_preview()
+        if self._spectral is not None:
+            self._spectral.forget_project()
+        if self._attention is not None:
+            self._attention.clear()
         if not self.running():
             self.status.setText("")
 

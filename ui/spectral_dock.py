@@ -40,6 +40,7 @@ SOURCE_TITLES = {"labels": "labelled", "synthetic": "synthetic"}
 SYNTHETIC_KEY_COLOR = (90, 90, 90)  # the legend's sample line for "dashed: synthetic"
 STD_ALPHA = 45  # opacity (0..255) of the ± std bands
 CURRENT_COLOUR = (20, 20, 20)  # the last clicked pixel, before it is pinned
+EMPTY_STATUS = "Choose “Identify spectrum”, then click a pixel of the scene."  # before any click
 
 
 @dataclass
@@ -174,7 +175,7 @@ class SpectralProfileDock(QgsDockWidget):
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor=(30, 30, 30))
         self.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
         layout.addWidget(self.plot, 1)
-        self.status = QLabel("Choose “Identify spectrum”, then click a pixel of the scene.")
+        self.status = QLabel(EMPTY_STATUS)
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
         self.setWidget(body)
@@ -292,6 +293,16 @@ class SpectralProfileDock(QgsDockWidget):
         """Remove the current and pinned spectra (class statistics stay)."""
         self._current = None
         self._pinned = []
+        self._redraw()
+
+    def forget_project(self) -> None:
+        """Back to the empty dock: no scene, clicked or pinned spectra, nor class statistics (they belonged to a
+        project that was closed)."""
+        self._layer, self._current, self._pinned, self._facts = None, None, [], {}
+        self._stats = {s: [] for s in SOURCES}
+        for box in self.show_source.values():
+            box.setEnabled(False)
+        self.status.setText(EMPTY_STATUS)
         self._redraw()
 
     def set_class_statistics(self, stats: dict[int, tuple[np.ndarray, np.ndarray]], classes: Sequence[ClassInfo],

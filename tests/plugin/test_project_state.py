@@ -134,6 +134,10 @@ def test_a_new_project_empties_the_dock_after_qgis_asked_about_the_labels(plugin
     plugin.last_bundle = str(model)
     plugin.dock.last_run_settings = {"preset": "fast", "balance_rate": 0.3}
     plugin.dock.prompts_panel.show_preview(np.ones((2, 20, 5, 5), dtype=np.float32), None, "calm water")
+    spectral, attention = plugin.dock.spectral_dock(), plugin.dock.attention_dock()
+    spectral.set_class_statistics({1: (np.ones(20), np.zeros(20))}, CLASSES, source="synthetic")
+    attention.set_class_choices([("water", {"attention": np.full((1, 2, 4), 0.5), "tokens": ["calm", "water"],
+                                            "latent_hw": (2, 2)})], source="the last run")
     plugin.keep_dock_state()
     stored = HyperSynthSettings.load()
     project = QgsProject.instance()
@@ -155,6 +159,8 @@ def test_a_new_project_empties_the_dock_after_qgis_asked_about_the_labels(plugin
     assert plugin.last_bundle is None and dock.last_run_settings == {}
     assert dock.prompts_panel.preview_title.text() == PREVIEW_HINT
     assert all(label.isHidden() for label in dock.prompts_panel.thumbnails)
+    assert spectral.class_bands() == [] and not spectral.show_source["synthetic"].isEnabled()
+    assert attention.word_maps() == [] and attention.images == [] and attention.class_box.count() == 0
     assert dock.run_defaults() == {"preset": stored.preset, "device": stored.device,
                                    "output_folder": stored.output_dir}  # the plugin settings, as before any run
     assert not project.isDirty()  # the emptied dock writes nothing into the new project
