@@ -155,10 +155,21 @@ def _run_args(p: argparse.ArgumentParser, *, does: str, overwrite: str, preset: 
     if seed:
         p.add_argument("--seed", type=_whole(0, SEED_MAX), default=0,
                        help=f"seed for every random choice, 0 to {SEED_MAX} (default 0)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                   help=f"where to {does} (default auto: CUDA when available, else the CPU)")
+    p.add_argument("--device", default="auto", type=_device, metavar="{auto,cpu,cuda,cuda:N}",
+                   help=f"where to {does} (default auto: CUDA when available, else the CPU; cuda:N: the GPU of "
+                        "index N)")
     p.add_argument("--overwrite", action="store_true", help=overwrite)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _device(text: str) -> str:
+    """--device's spelling (whether this machine has that GPU is the engine's check, before any work)."""
+    from .device import DEVICE_NAME
+
+    if not DEVICE_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device; use auto, cpu, cuda or cuda:N (N: the GPU's "
+                                         "index)")
+    return text
 
 
 def _sampling_args(p: argparse.ArgumentParser) -> None:
@@ -361,8 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", type=_bench_list("parse_splits"), default="random,disjoint",
                    help="random and/or disjoint (spatially apart training and test pixels; default both)")
     p.add_argument("--preset", default="fast", choices=["tiny", "fast", "full"], help=PRESET_HELP)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                   help="where to train and predict (default auto: CUDA when available, else the CPU)")
+    p.add_argument("--device", default="auto", type=_device, metavar="{auto,cpu,cuda,cuda:N}",
+                   help="where to train and predict (default auto: CUDA when available, else the CPU; cuda:N: the "
+                        "GPU of index N)")
     _pseudo_arg(p)
     _blend_args(p)
     p.add_argument("--merge", nargs="+", metavar="JSON",

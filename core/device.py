@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("hypersynth")
 
 CPU_ONLY_METHODS = ("rf", "svm")  # scikit-learn models: they run on the CPU whatever the device
-_DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
+DEVICE_NAME = re.compile(r"auto|cpu|cuda(:[0-9]+)?")  # the names HyperSynth takes (fullmatch)
 
 
 def check_device(name: str) -> str:
@@ -24,7 +24,7 @@ def check_device(name: str) -> str:
     Raises:
         ValueError: a name other than "auto", "cpu", "cuda" or "cuda:N", or a CUDA device this machine lacks.
     """
-    if not isinstance(name, str) or not _DEVICE.fullmatch(name):
+    if not isinstance(name, str) or not DEVICE_NAME.fullmatch(name):
         raise ValueError(f"unknown device {name!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N' (N: the GPU's index)")
     if not name.startswith("cuda"):
         return name

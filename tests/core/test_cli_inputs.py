@@ -280,7 +280,7 @@ def test_each_command_offers_only_its_options_each_explained(capsys):
         assert option not in synthesize
     assert "$HYPERSYNTH_DATA_DIR" in _help(capsys, "datasets")
     bench_help = _help(capsys, "bench")
-    for text in ("--preset {tiny,fast,full} model size", "--device {auto,cpu,cuda} where to train and predict",
+    for text in ("--preset {tiny,fast,full} model size", "--device {auto,cpu,cuda,cuda:N} where to train and predict",
                  "--quiet no progress bars", "--download fetch", "--overwrite replace existing --json"):
         assert text in bench_help, text
     assert "--method {rf,svm,cnn,augment} augment (Augment & Classify" in _help(capsys, "demo")

@@ -108,6 +108,18 @@ def test_the_command_line_refuses_cuda_before_writing_the_demo_scene(no_gpu, tmp
     assert not out.exists()
 
 
+def test_the_command_line_takes_a_gpu_index_and_refuses_a_misspelt_device(no_gpu, tmp_path, capsys):
+    """cuda:N is spelt right (the engine then says this machine lacks it); a name that is no device is refused by
+    the option itself, with the names it takes."""
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), "--method", "rf", "--preset", "tiny", "--quiet", "--device"]
+    assert cli_main(args + ["cuda:1"]) == 2
+    assert capsys.readouterr().err == "error: " + NO_GPU.replace("'cuda'", "'cuda:1'") + "\n"
+    assert cli_main(args + ["gpu"]) == 2
+    assert "argument --device: 'gpu' is not a device; use auto, cpu, cuda or cuda:N" in capsys.readouterr().err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("method, title", [("rf", "a random forest"), ("svm", "an SVM")])
 def test_a_forest_or_svm_asked_for_cuda_says_once_that_it_runs_on_the_cpu(one_gpu, saved, caplog, method, title):
     with caplog.at_level(logging.INFO, logger="hypersynth"):
