@@ -504,7 +504,7 @@ def check_patches_file(out_path: str | os.PathLike, overwrite: bool) -> Path:
     out = Path(out_path)
     if out.is_dir():
         raise ValueError(f"{out} is a folder; give a .npz file name in it (e.g. {out / 'patches.npz'})")
-    if out.suffix != ".npz":
+    if out.suffix.lower() != ".npz":  # as the Processing algorithm takes it
         raise ValueError(f"synthetic patches are written as a .npz file; got {out.name!r} "
                          f"(e.g. {out.stem or 'patches'}.npz)")
     if out.exists() and not overwrite:
