@@ -9,7 +9,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Collection, Optional
+from typing import Any, Collection, Optional, Sequence
 
 import numpy as np
 
@@ -222,10 +222,43 @@ def _check_patch_fits(settings: MethodSettings, scene: Scene) -> None:
 
 def _check_model_fits(settings: MethodSettings, scene: Scene) -> None:
     model = settings.synthesis_model
-    if model is not None and int(model.bands) != int(scene.good_bands.sum()):
+    if model is None:
+        return
+    if int(model.bands) != int(scene.good_bands.sum()):
         raise ValueError(f"the model bundle was trained on {model.bands} bands but this scene has "
                          f"{int(scene.good_bands.sum())} usable bands; use a scene of the same sensor "
                          "(same band set) or train a new bundle")
+    check_same_wavelengths(model.wavelengths, scene, "the model bundle", "train a new bundle")
+
+
+def check_same_wavelengths(trained: Optional[Sequence[float]], scene: Scene, what: str, instead: str) -> None:
+    """Refuse a scene whose usable bands lie at other wavelengths than those ``what`` was trained on (the same
+    band count is not the same band set: a subset or another sensor would be classified silently and badly).
+
+    A difference under half a band's spacing (and under 5 nm) passes: one sensor's calibration moves its band
+    centres that little from scene to scene. Where either side has no wavelengths it cannot be checked: said once.
+
+    Raises:
+        ValueError: naming the first band that differs, with both wavelengths.
+    """
+    here = scene.usable_wavelengths()
+    if trained is None and here is None:
+        return  # neither knows its wavelengths (plain GeoTIFFs): the band count is all there is to check
+    if trained is None or here is None:
+        log.warning("%s: its bands could not be compared with those %s was trained on (%s no wavelengths); make "
+                    "sure it is the same sensor's band set", scene.name, what,
+                    "the scene has" if here is None else f"{what} has")
+        return
+    trained = np.asarray(trained, dtype=float)
+    spacing = np.abs(np.diff(trained))
+    tolerance = np.minimum(5.0, 0.5 * np.concatenate([spacing[:1], np.minimum(spacing[:-1], spacing[1:]),
+                                                       spacing[-1:]])) if len(trained) > 1 else np.array([5.0])
+    off = np.flatnonzero(np.abs(np.asarray(here, dtype=float) - trained) > tolerance)
+    if off.size:
+        k = int(off[0])
+        raise ValueError(f"{scene.name}'s bands lie at other wavelengths than those {what} was trained on (usable "
+                         f"band {k + 1}: {float(here[k]):.1f} nm here, {trained[k]:.1f} nm in {what}; {off.size} "
+                         f"bands differ); it applies only to the same sensor's band set: {instead}")
 
 
 def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], method: str,
@@ -391,6 +424,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     if bands != meta["bands"]:
         raise ValueError(f"the classifier was trained on {meta['bands']} bands but {Path(scene_path).name} has "
                          f"{bands} usable bands; it only applies to scenes of the same sensor and band set")
+    check_same_wavelengths(meta.get("wavelengths"), scene, "the classifier", "train one on this scene")
     validation = None
     if validation_path is not None:  # checked before the prediction, which can take long on a large scene
         validation, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes)

@@ -189,6 +189,21 @@ def test_scene_with_other_band_count_is_refused(augment_run, tmp_path):
                        bundle_path=out / "model_bundle")
 
 
+def test_scene_with_the_same_band_count_at_other_wavelengths_is_refused(augment_run, scene_files, tmp_path):
+    """Same count, other band set (another sensor, a subset): refused, not classified silently and badly."""
+    out, _, _ = augment_run
+    data = make_demo_scene(size=32, bands=30, n_classes=3, seed=0)
+    data.scene.wavelengths = data.scene.wavelengths + 60.0  # every band 60 nm redder
+    other = write_scene(data.scene, tmp_path / "shifted.tif")
+    with pytest.raises(ValueError, match=r"shifted's bands lie at other wavelengths than those the classifier was "
+                                         r"trained on \(usable band 1: .* nm here"):
+        classify_with_model(out / CLASSIFIER_BUNDLE, other, tmp_path / "other")
+    with pytest.raises(ValueError, match="other wavelengths than those the model bundle was trained on"):
+        classify_scene(other, scene_files[1], tmp_path / "again", method="augment",
+                       bundle_path=out / "model_bundle")
+    assert not (tmp_path / "other").exists() and not (tmp_path / "again").exists()
+
+
 def test_reused_synthesis_bundle_skips_training(augment_run, scene_files, tmp_path):
     out, _, _ = augment_run
     scene, labels, truth, classes = scene_files
