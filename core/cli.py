@@ -6,6 +6,7 @@ import argparse
 import logging
 import math
 import re
+import shutil
 import signal
 import sys
 import threading
@@ -516,11 +517,18 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         check_device(settings.device)  # so does classify_scene, but only after the scene is written
         with claim_output_folder(out, "the demo"):  # from the check until the map is in (classify_scene nests)
             _check_demo_out(out, args.overwrite)
-            files = write_demo(out / "scene", seed=args.seed, n_per_class=args.labels_per_class,
-                               overwrite=args.overwrite)
-            outputs = pipeline.classify_scene(files.scene, files.labels, out, method=args.method,
-                                              classes_path=files.classes_json, validation_path=files.ground_truth,
-                                              settings=settings, reporter=reporter, overwrite=args.overwrite)
+            scene_was_there = (out / "scene").exists()
+            try:
+                files = write_demo(out / "scene", seed=args.seed, n_per_class=args.labels_per_class,
+                                   overwrite=args.overwrite)
+                outputs = pipeline.classify_scene(files.scene, files.labels, out, method=args.method,
+                                                  classes_path=files.classes_json,
+                                                  validation_path=files.ground_truth, settings=settings,
+                                                  reporter=reporter, overwrite=args.overwrite)
+            except BaseException:  # cancelled (Ctrl+C) or failed: a scene this run wrote goes with it
+                if not scene_was_there:
+                    shutil.rmtree(out / "scene", ignore_errors=True)
+                raise
         reporter.close()
         _print_outputs(outputs)
         return 0

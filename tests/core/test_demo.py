@@ -165,3 +165,18 @@ def test_write_demo_files_read_back(tmp_path):
     with rasterio.open(again.ground_truth) as ds:
         assert np.array_equal(ds.read(1), make_demo_scene(seed=1).labels)
     assert not [p for p in (tmp_path / "demo").iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_an_interrupted_demo_takes_the_scene_it_wrote_with_it(tmp_path, monkeypatch, capsys):
+    """Ctrl+C during the classification: "nothing was written" is true, and the next demo into the folder runs."""
+    from hypersynth.core import pipeline
+    from hypersynth.core.cli import main as cli_main
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "classify_scene", interrupted)
+    out = tmp_path / "demo"
+    assert cli_main(["demo", "--out", str(out), "--method", "rf", "--quiet"]) == 130
+    assert "interrupted: nothing was written" in capsys.readouterr().err
+    assert not out.exists()
