@@ -23,11 +23,11 @@ METHOD_TITLES = {
     "rf": "Random forest (spectra)",
     "svm": "SVM (spectra)",
     "cnn": "Spectral-spatial CNN, real labels only",
-    "cnn-pseudo": "CNN + spectral forest blend, smoothed, real labels (no synthesis: the ablation; "
+    "cnn-pseudo": "CNN + spectral forest blend, spatial smoothing as the labels' CV chooses, real labels (no synthesis: the ablation; "
                   "diffusion-feature SVM and pseudo-labels on request)",
     "dfeat": "SVM on the scene's diffusion-model features (MTMSD-style), real labels only",
     "dfeat-augment": "SVM on the scene's diffusion-model features (MTMSD-style), real + synthetic patches",
-    "augment": "Augment & Classify (CNN + spectral forest blend, smoothed, on real + synthetic patches; "
+    "augment": "Augment & Classify (CNN + spectral forest blend, spatial smoothing as the labels' CV chooses, on real + synthetic patches; "
                "diffusion-feature SVM and pseudo-labels on request)",
 }
 MEMBER_TITLES = {"cnn": "its CNN alone", "forest": "its spectral forest alone",
@@ -381,8 +381,10 @@ def _synthesize_for(model: Any, used: list[ClassInfo], class_ids: np.ndarray, an
         notes.append(f"{purpose}: {dropped} synthetic patches dropped: nearer (spectral angle) to another class's "
                      "real mean")
     names = {c.id: c.name for c in used}
+    kept = {k: int(np.sum(synthetic.labels == k)) for k in counts}  # per class after the filter, not as asked
     notes.append(f"{purpose}: {len(synthetic)} synthetic patches kept of {sum(counts.values())} "
-                 f"({', '.join(f'{names.get(k, k)}: {v}' for k, v in counts.items())}); {_weight_note(settings)}")
+                 f"({', '.join(f'{names.get(k, k)}: {kept[k]} of {v}' for k, v in counts.items())}); "
+                 f"{_weight_note(settings)}")
     return synthetic, notes, raw
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -20,6 +21,7 @@ from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, Fitted
 from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
 from .outputs import OutputExistsError, check_output_folder, claim_output_folder, move_outputs  # noqa: F401
 from .progress import NULL_REPORTER, Reporter
+from .report import warnings_of_this_run
 from .scene import ClassInfo, Scene
 
 log = logging.getLogger("hypersynth")
@@ -42,7 +44,7 @@ FILE_NOTES = {
     CONFIDENCE: "band 1: the winning class's probability (0..1); band 2: the uncertainty, the probabilities' "
                 "entropy over its maximum (0 sure, 1 every class alike); -1 where unclassified",
     PROBABILITIES: "each class's probability, a float32 band per class named by it; -1 where unclassified",
-    METRICS: "the accuracy figures below, as JSON",
+    METRICS: "the accuracy figures of this report, as JSON",
     BUNDLE: "the trained synthesis model (reuse it with --bundle, or for prompt previews in QGIS)",
     CLASSIFIER_BUNDLE: "the trained classifier (apply it to another scene of the same sensor with `classify`)",
 }
@@ -78,7 +80,7 @@ def _outputs_for(method: str) -> list[str]:
 
 # what a saved classifier writes when it classifies a scene (classify_with_model)
 MODEL_RUN_OUTPUTS = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CLASS_MAP + ".aux.xml", CONFIDENCE, PROBABILITIES,
-                     METRICS, REPORT, "confusion.png"]
+                     METRICS, REPORT, REPORT_HTML, "confusion.png"]
 # every name any run writes: an output folder holds one run's files, never a mix of two
 ALL_OUTPUTS = sorted(set(MODEL_RUN_OUTPUTS).union(*(_outputs_for(m) for m in METHOD_TITLES)))
 
@@ -136,24 +138,27 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
 
         settings.synthesis_model = SynthesisModel.load(bundle_path, device=settings.device)
 
-    reporter.progress(0.0, "reading scene")
-    scene = read_scene(scene_path)
-    labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field)
-    validation = None
-    if validation_path is not None:
-        validation, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes)
-        _check_validation(validation, labels, scene, classes, validation_path)
-    _check_patch_fits(settings, scene)
-    _check_model_fits(settings, scene)
+    with warnings_of_this_run() as said:  # what the run warns of goes into its report too
+        reporter.progress(0.0, "reading scene")
+        scene = read_scene(scene_path)
+        labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field)
+        validation = None
+        if validation_path is not None:
+            validation, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes)
+            _check_validation(validation, labels, scene, classes, validation_path)
+        _check_patch_fits(settings, scene)
+        _check_model_fits(settings, scene)
+        if method in SYNTHESISING_METHODS:
+            _warn_of_empty_prompts(classes)
 
-    staging = Path(tempfile.mkdtemp(prefix=".hypersynth-run-", dir=out))
-    try:
-        result = run_on_scene(scene, labels, classes, method, settings, staging, validation=validation,
-                              reporter=reporter, probabilities=probabilities)
-        reporter.check()
-        moved = move_outputs(staging, out, ALL_OUTPUTS, inputs)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=".hypersynth-run-", dir=out))
+        try:
+            result = run_on_scene(scene, labels, classes, method, settings, staging, validation=validation,
+                                  reporter=reporter, probabilities=probabilities, warnings=said)
+            reporter.check()
+            moved = move_outputs(staging, out, ALL_OUTPUTS, inputs)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     written = set(moved)
     return ClassificationOutputs(
         class_map=out / CLASS_MAP, confidence=out / CONFIDENCE, report=out / REPORT,
@@ -162,6 +167,19 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         synthetic_summary=(out / SYNTHETIC) if (out / SYNTHETIC) in written else None,
         attention=(out / ATTENTION_ARRAYS) if (out / ATTENTION_ARRAYS) in written else None,
         probabilities=(out / PROBABILITIES) if (out / PROBABILITIES) in written else None, files=moved)
+
+
+def _warn_of_empty_prompts(classes: list[ClassInfo]) -> None:
+    """Say when classes reach the text-conditioned synthesis with no words but their id ("class 3"): no prompt and
+    no name (a label raster without category names, no class file), so the text tells the model nothing."""
+    bare = [c for c in classes if re.fullmatch(r"class[ _]?\d+", c.text.strip(), flags=re.IGNORECASE)]
+    if bare:
+        log.warning("class%s %s reach%s the synthesis with no prompt and no name but %s (%s): the text tells the "
+                    "model nothing about %s; give each class a name and a prompt (a class file: --prompts, or the "
+                    "dock's Prompts tab)", "es" if len(bare) > 1 else "", ", ".join(str(c.id) for c in bare),
+                    "" if len(bare) > 1 else "es", "their ids" if len(bare) > 1 else "its id",
+                    ", ".join(repr(c.text) for c in bare[:3]) + (", …" if len(bare) > 3 else ""),
+                    "them" if len(bare) > 1 else "it")
 
 
 def read_labels_and_classes(labels_path: str | os.PathLike, scene: Scene,
@@ -263,8 +281,10 @@ def check_same_wavelengths(trained: Optional[Sequence[float]], scene: Scene, wha
 
 def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], method: str,
                  settings: MethodSettings, out: Path, *, validation: Optional[np.ndarray] = None,
-                 reporter: Reporter = NULL_REPORTER, probabilities: bool = False) -> dict:
-    """Train, predict the whole scene and write every output into ``out`` (a staging folder)."""
+                 reporter: Reporter = NULL_REPORTER, probabilities: bool = False,
+                 warnings: Sequence[str] = ()) -> dict:
+    """Train, predict the whole scene and write every output into ``out`` (a staging folder); ``warnings``: what
+    the run warned of, for the report (a list still filled as the run goes)."""
     from .classify.predict import predict_scene
     from .io.write import write_class_map, write_confidence
     from .report import write_report
@@ -306,7 +326,7 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
         save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene)
     write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=METHOD_TITLES[method],
                  evaluation=ev, seconds_training=t_fit, cube=cube, class_map=class_map,
-                 with_attention=with_attention, files=files_in(out))
+                 with_attention=with_attention, files=files_in(out), warnings=warnings)
     reporter.progress(1.0, "done")
     return {"metrics": None if ev is None else ev.to_dict(), "fitted": fitted}
 
@@ -402,21 +422,23 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
     check_device(device)
     with claim_output_folder(out, f"classifying {Path(scene_path).name} with {Path(model_path).name}"):
         check_output_folder(out, ALL_OUTPUTS, inputs, overwrite)  # under the claim (which made the folder)
-        return _classify_with_model(out, model_path, scene_path, inputs, validation_path=validation_path,
-                                    class_field=class_field, device=device, reporter=reporter,
-                                    probabilities=probabilities)
+        with warnings_of_this_run() as said:  # what the run warns of goes into its report too
+            return _classify_with_model(out, model_path, scene_path, inputs, validation_path=validation_path,
+                                        class_field=class_field, device=device, reporter=reporter,
+                                        probabilities=probabilities, said=said)
 
 
 def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: str | os.PathLike, inputs: list, *,
                          validation_path: Optional[str | os.PathLike], class_field: Optional[str], device: str,
-                         reporter: Reporter, probabilities: bool = False) -> ClassificationOutputs:
-    """:func:`classify_with_model` once its output folder is ready."""
+                         reporter: Reporter, probabilities: bool, said: Sequence[str]) -> ClassificationOutputs:
+    """:func:`classify_with_model` once its output folder is ready; ``said``: the run's warnings, for its report
+    (a list still filled as the run goes)."""
     from .classify.predict import predict_scene
     from .evaluation.assess import evaluate_scene_map, write_evaluation
     from .io.labels import read_labels
     from .io.read import read_scene
     from .io.write import write_class_map, write_confidence
-    from .report import files_section
+    from .report import files_section, warnings_section, write_markdown_and_html
 
     clf, class_ids, classes, meta = _load_classifier(model_path, device)
     scene = read_scene(scene_path)
@@ -451,14 +473,14 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         lines = [f"# HyperSynth: {scene.name} classified with a saved model", "",
                  f"- Model: {Path(model_path).resolve()} ({meta.get('method', '?')}, {meta['bands']} bands)",
                  f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels", ""]
-        lines += [f"**Warning:** {warning}", ""] if warning else []
+        lines += warnings_section(said)
         lines += ["| id | class | mapped pixels |", "|---|---|---|"]
         lines += [f"| {c.id} | {c.name} | {int((class_map == c.id).sum())} |" for c in classes]
         if ev is not None:
             lines += ["", "## Accuracy against the validation labels", "", ev.to_markdown(), "",
                       "![confusion matrix](confusion.png)"]
         lines += ["", *files_section(files_in(staging))]
-        (staging / REPORT).write_text("\n".join(lines).rstrip("\n") + "\n")
+        write_markdown_and_html(staging, lines)
         reporter.check()
         moved = move_outputs(staging, out, ALL_OUTPUTS, inputs)
     finally:

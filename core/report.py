@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import platform
 import re
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -155,11 +158,13 @@ def files_section(files: Sequence[tuple[str, str]]) -> list[str]:
 
 def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[ClassInfo], fitted: Any,
                  method_title: str, evaluation: Optional[Any], seconds_training: float, cube: np.ndarray,
-                 class_map: np.ndarray, with_attention: bool = False, files: Sequence[tuple[str, str]] = ()) -> Path:
+                 class_map: np.ndarray, with_attention: bool = False, files: Sequence[tuple[str, str]] = (),
+                 warnings: Sequence[str] = ()) -> Path:
     """Write report.md and report.html (plus figures and the synthetic summary) into ``out``; ``with_attention``:
     the report shows the cross-attention figure already in ``out`` (:func:`.attention.write_class_attention`);
     ``evaluation``: the accuracy on the validation labels (an :class:`~.evaluation.metrics.Evaluation`), or None;
-    ``files``: the run's main files and what each holds."""
+    ``files``: the run's main files and what each holds; ``warnings``: what the run warned of
+    (:func:`warnings_of_this_run`), listed under the header."""
     real = class_spectra(cube, labels, classes)
     wl = scene.usable_wavelengths()
     synthetic = fitted.synthetic
@@ -171,6 +176,7 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
              f"- Training pixels: {int((labels > 0).sum())} in {len(classes)} classes; "
              f"training took {seconds_training:.1f} s",
              f"- Engine {ENGINE_VERSION}, Python {platform.python_version()}, {platform.machine()}", ""]
+    lines += warnings_section(warnings)
     lines += [*(f"- {n}" for n in fitted.notes), ""] if fitted.notes else []
     choice = getattr(fitted.classifier, "choice", None)  # a blend's: how the labels' CV scored each share
     if choice is not None and choice.folds and choice.scores:
@@ -204,7 +210,12 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
                       "more).", "", "![cross-attention per prompt word](attention.png)", ""]
     lines += ["## Spectra", "", "![per-class spectra](spectra.png)", ""]
     lines += files_section(files)
-    md = "\n".join(lines)
+    return write_markdown_and_html(out, lines)
+
+
+def write_markdown_and_html(out: Path, lines: Sequence[str]) -> Path:
+    """``report.md`` and its ``report.html`` twin (what a browser or QGIS opens) in ``out``; returns the first."""
+    md = "\n".join(lines).rstrip("\n") + "\n"
     (out / "report.md").write_text(md)
     (out / "report.html").write_text(_markdown_to_html(md))
     return out / "report.md"
@@ -214,8 +225,12 @@ def _markdown_to_html(md: str) -> str:
     """A small converter for the report's own Markdown (headings, lists, tables, images)."""
     body: list[str] = []
     table: list[list[str]] = []
+    items: list[str] = []
 
     def flush() -> None:
+        if items:  # a list's items inside their <ul>
+            body.append("<ul>" + "".join(items) + "</ul>")
+            items.clear()
         if table:
             head, *rest = table
             body.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in head) + "</tr>"
@@ -223,6 +238,9 @@ def _markdown_to_html(md: str) -> str:
             table.clear()
 
     for line in md.splitlines():
+        if line.startswith("- "):
+            items.append(f"<li>{_bold(html.escape(line[2:]))}</li>")
+            continue
         if line.startswith("|"):
             cells = [_bold(html.escape(c.strip())) for c in line.strip("|").split("|")]
             if not all(set(c) <= {"-", ":"} for c in cells):
@@ -235,8 +253,6 @@ def _markdown_to_html(md: str) -> str:
         elif line.startswith("!["):
             alt, src = line[2:].split("](")
             body.append(f'<p><img src="{html.escape(src.rstrip(")"))}" alt="{html.escape(alt)}"></p>')
-        elif line.startswith("- "):
-            body.append(f"<li>{_bold(html.escape(line[2:]))}</li>")
         elif line.strip():
             body.append(f"<p>{_bold(html.escape(line))}</p>")
     flush()
@@ -248,3 +264,31 @@ def _markdown_to_html(md: str) -> str:
 def _bold(text: str) -> str:
     """Markdown's **bold** as HTML (the report's only inline markup)."""
     return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+
+
+@contextmanager
+def warnings_of_this_run() -> Iterator[list[str]]:
+    """Collect the warnings the engine logs in this thread while the block runs, for the run's report: what was
+    said on the terminal or in the QGIS log must not be missing from the record the run leaves (another run in
+    another thread keeps its own)."""
+    said: list[str] = []
+    thread = threading.get_ident()
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.thread == thread:
+                said.append(record.getMessage())
+
+    handler = Collect(level=logging.WARNING)
+    logger = logging.getLogger("hypersynth")
+    logger.addHandler(handler)
+    try:
+        yield said
+    finally:
+        logger.removeHandler(handler)
+
+
+def warnings_section(said: Sequence[str]) -> list[str]:
+    """The report's "Warnings" lines (none when nothing was said), each warning once, in the order said."""
+    unique = list(dict.fromkeys(s.strip() for s in said if s.strip()))
+    return ["## Warnings", "", *(f"- {s}" for s in unique), ""] if unique else []

@@ -155,8 +155,8 @@ def test_the_command_line_passes_cv_synthesis_on():
 def test_a_synthesis_note_says_when_the_labels_left_the_patches_out():
     from hypersynth.core.methods import _left_out
 
-    note = "synthesis from the real labels: 12 synthetic patches kept of 12 (soil: 6, grass: 6); together they " \
+    note = "synthesis from the real labels: 12 synthetic patches kept of 12 (soil: 6 of 6, grass: 6 of 6); together they " \
            "weigh 0.5 of your labels in training"
     assert _left_out([note, "other"], MethodSettings()) == [
-        "synthesis from the real labels: 12 synthetic patches kept of 12 (soil: 6, grass: 6); the labels' CV left "
+        "synthesis from the real labels: 12 synthetic patches kept of 12 (soil: 6 of 6, grass: 6 of 6); the labels' CV left "
         "them out of the final training (see the blend note)", "other"]

@@ -176,7 +176,10 @@ def test_a_scene_in_other_units_is_warned_of(augment_run, tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
         result = classify_with_model(out / CLASSIFIER_BUNDLE, scaled, tmp_path / "scaled")
     assert re.search(r"about [\d.]+e\+0[34] times those of the scene the classifier learnt from", caplog.text)
-    assert "**Warning:**" in result.report.read_text() and "Rescale the scene" in result.report.read_text()
+    said = result.report.read_text().split("## Warnings\n\n", 1)[1].split("\n\n", 1)[0]
+    assert said.startswith("- scaled's values are about") and "Rescale the scene" in said
+    html = (result.report.parent / "report.html").read_text()  # a saved model's run has its HTML report too
+    assert "<h2>Warnings</h2><ul><li>scaled&#x27;s values" in html.replace("\n", "")
 
 
 def test_scene_with_other_band_count_is_refused(augment_run, tmp_path):
@@ -350,3 +353,31 @@ def test_bench_files_merge_into_one_table_with_the_target_check(tmp_path, capsys
     (tmp_path / "bad.json").write_text("{}")
     assert cli_main(["bench", "--merge", str(tmp_path / "bad.json")]) == 2
     assert "not a JSON file written by" in capsys.readouterr().err
+
+
+def test_the_report_keeps_what_the_run_warned_of(scene_files, tmp_path, caplog):
+    """A class of the class file without labels is said on the terminal and in the report, which is the record."""
+    scene, labels, _, classes = scene_files
+    data = json.loads(classes.read_text())
+    data["classes"].append({"id": 7, "name": "snow", "color": "#fafafa", "prompt": "fresh snow"})
+    seven = tmp_path / "seven.json"
+    seven.write_text(json.dumps(data))
+    outputs = classify_scene(scene, labels, tmp_path / "run", method="rf", classes_path=seven)
+    report = outputs.report.read_text()
+    assert "## Warnings\n\n- class 7 (snow) of seven.json has no labelled pixel in labels.tif" in report
+    assert "class 7 (snow)" in caplog.text
+
+
+def test_classes_with_nothing_but_their_id_for_a_prompt_are_warned_of(caplog):
+    from hypersynth.core.pipeline import _warn_of_empty_prompts
+    from hypersynth.core.scene import ClassInfo
+
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        _warn_of_empty_prompts([ClassInfo(1, "class 1"), ClassInfo(2, "water", prompt="calm lake"),
+                                ClassInfo(3, "class_3")])
+    assert ("classes 1, 3 reach the synthesis with no prompt and no name but their ids ('class 1', 'class 3'): "
+            "the text tells the model nothing about them") in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        _warn_of_empty_prompts([ClassInfo(1, "class 1", prompt="dense green canopy"), ClassInfo(2, "water")])
+    assert caplog.text == ""
