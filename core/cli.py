@@ -230,8 +230,9 @@ def _pseudo_arg(p: argparse.ArgumentParser) -> None:
                         "Classify and of its blend without synthesis (default: none; with 2-5 labels per class they "
                         "lowered accuracy in the benchmarks)")
     p.add_argument("--pseudo-labeller", choices=PSEUDO_LABELLERS, default=MethodSettings.pseudo_labeller,
-                   help="who picks the pseudo-labels: blend (default) the CNN, forest and diffusion-feature SVM at "
-                        "the shares cross-validation on your labels chose, so the members your labels trust pick "
+                   help="who picks the pseudo-labels: blend (default) the CNN and spectral forest (and the "
+                        "diffusion-feature SVM with --diffusion-features) at the shares cross-validation on your "
+                        "labels chose, so the members your labels trust pick "
                         "them; cnn a first CNN alone (faster: only the CNN is trained once more to pick them)")
     p.add_argument("--pseudo-rule", choices=PSEUDO_RULES, default=MethodSettings.pseudo_rule,
                    help="what makes a pixel confident enough to be pseudo-labelled: rank (default) the more confident "

@@ -262,14 +262,14 @@ def _take_claim(out: Path, what: str) -> tuple[bool, bytes]:
     mine = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "what": what,
                        "started": datetime.now().astimezone().isoformat(timespec="seconds"),
                        "pid_started": process_start(os.getpid())}).encode()
-    created = False
+    created = stale_replaced = False
     try:
         for _ in range(10):  # again after a stale claim went, or after a failed run removed the folder it had made
             created = _make_folder(out) or created
             try:
                 handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                _refuse_or_set_aside(out, lock)
+                stale_replaced = _refuse_or_set_aside(out, lock) or stale_replaced
                 continue
             except FileNotFoundError:
                 continue
@@ -282,6 +282,9 @@ def _take_claim(out: Path, what: str) -> tuple[bool, bytes]:
             except BaseException:
                 lock.unlink(missing_ok=True)  # an empty claim would hold the folder for a day
                 raise
+            if stale_replaced:  # what the gone run was staging: only a run holding the claim stages here
+                for left in sorted(out.glob(".hypersynth-run-*")) + sorted(out.glob(".hypersynth-accuracy-*")):
+                    shutil.rmtree(left, ignore_errors=True)
             return created, mine
     except BaseException:
         if created:
@@ -291,28 +294,35 @@ def _take_claim(out: Path, what: str) -> tuple[bool, bytes]:
                                 "to finish, or choose another output folder")
 
 
-def _refuse_or_set_aside(out: Path, lock: Path) -> None:
-    """Raise when the claim in ``lock`` is held; remove it when it is stale (its run is gone)."""
+def _refuse_or_set_aside(out: Path, lock: Path) -> bool:
+    """Raise when the claim in ``lock`` is held; remove it when it is stale (its run is gone): returns whether
+    this call removed one."""
     try:
         seen = lock.read_bytes()
         refusal = _refusal(out, lock, seen)
     except FileNotFoundError:
-        return  # released meanwhile
+        return False  # released meanwhile
     if refusal:
         raise OutputFolderBusyError(refusal)
-    log.warning("%s held a stale claim of a HyperSynth run that is gone (%s); replacing it", out,
-                seen[:300].decode("utf-8", "replace").strip() or "empty")
+    claim = _parsed(seen)
+    who = (f"{claim['what']}, process {claim['pid']}, started {claim['started']}" if claim
+           else "its claim file unreadable")
+    log.warning("%s held the claim of a HyperSynth run that is gone (%s); replacing it, and removing what that run "
+                "left half-written there", out, who)
     aside = lock.with_name(f"{CLAIM_FILE}.stale-{os.getpid()}-{threading.get_ident()}")
     try:
         os.replace(lock, aside)  # atomic: of two runs replacing the same stale claim, one moves it
     except FileNotFoundError:
-        return
+        return False
     if aside.read_bytes() != seen:  # a fresh claim another run took after the stale one went: give it back
         try:
             os.link(aside, lock)  # never over a claim made since (three runs racing: that one may then not hold)
         except OSError:
             pass
+        aside.unlink()
+        return False
     aside.unlink()
+    return True
 
 
 def _refusal(out: Path, lock: Path, seen: bytes) -> Optional[str]:

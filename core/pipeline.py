@@ -545,6 +545,7 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
     with atomic_output(out, overwrite) as tmp:  # checks again: another program may have made it meanwhile
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
+    reporter.progress(1.0, "done")
     return out
 
 

@@ -30,8 +30,12 @@ def read_classes(path: str | Path) -> list[ClassInfo]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ClassFileError(f"cannot read the class file {path}: the file does not exist") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ClassFileError(f"cannot read the class file {path}: {err}") from None
+    except UnicodeDecodeError:
+        raise ClassFileError(f"{path.name} is not a class file: a class file is JSON text (UTF-8) listing each "
+                             "class's id, name, colour and prompt; this one is binary (a raster or a label layer?); "
+                             "give the .json the dock's Save… or a run writes") from None
+    except OSError as err:
+        raise ClassFileError(f"cannot read the class file {path}: {err.strerror or err}") from None
     return classes_from_text(text, f"the class file {path.name}")
 
 

@@ -35,8 +35,9 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None) -> Scene:
     """Read a hyperspectral cube, its wavelengths, georeference and no-data mask.
 
     Args:
-        path: a GeoTIFF or any GDAL raster, an ENVI data file or its ``.hdr``, or a MATLAB ``.mat``
-            (v5 or v7.3).
+        path: a GeoTIFF or any GDAL raster, an ENVI data file or its ``.hdr``, a MATLAB ``.mat``
+            (v5 or v7.3), or a GDAL subdataset of a NetCDF or HDF file (``NETCDF:"scene.nc":radiance``,
+            ``HDF5:"scene.he5"://path/to/cube``, as QGIS gives for such a layer).
         cube_key: for ``.mat`` files, the variable that holds the cube; by default the largest
             3-D numeric array.
 
@@ -47,6 +48,11 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None) -> Scene:
     Raises:
         SceneReadError: the file is missing, unreadable, not a cube, or has fewer than 10 bands.
     """
+    container = gdal_subdataset_file(path)
+    if container is not None:  # a NetCDF variable or HDF5 array: kept as a string (Path would fold "://")
+        if not container.is_file():
+            raise SceneReadError(f"cannot read the scene {path}: its file {container} does not exist")
+        return _read_gdal_scene(container, dataset=str(path))
     path = Path(path)
     if not path.exists():
         raise SceneReadError(f"cannot read the scene {path}: the file does not exist")
@@ -190,13 +196,36 @@ def envi_data_file(header: Path) -> Path:
                          f"{', '.join(sorted(set(tried)))}); put the .img/.dat file next to the header")
 
 
-def _read_gdal_scene(path: Path) -> Scene:
+_SUBDATASET_PREFIX = re.compile(r"^(?:[A-Z][A-Z0-9_]+:)+")  # "NETCDF:", "HDF4_EOS:EOS_GRID:" (not "C:")
+
+
+def gdal_subdataset_file(source: str | Path) -> Optional[Path]:
+    """The file holding a GDAL subdataset (``NETCDF:"/data/scene.nc":radiance`` -> ``/data/scene.nc``), or None when
+    ``source`` is an existing file or not a subdataset name.
+
+    GDAL names a NetCDF variable or an HDF array as ``DRIVER:"file":name`` (the quotes may be missing when the
+    path holds no colon); QGIS keeps that name as such a layer's source.
+    """
+    text = str(source)
+    prefix = _SUBDATASET_PREFIX.match(text)
+    if prefix is None or Path(text).exists():
+        return None
+    rest = text[prefix.end():]
+    if rest.startswith('"'):
+        end = rest.find('"', 1)
+        return Path(rest[1:end]) if end > 1 else None
+    name = rest.split(":", 1)[0]
+    return Path(name) if name else None
+
+
+def _read_gdal_scene(path: Path, dataset: Optional[str] = None) -> Scene:
+    """Read ``path`` with GDAL; ``dataset``: the subdataset name to open in it (a NetCDF or HDF container)."""
     from osgeo import gdal
     from rasterio.errors import RasterioError, RasterioIOError
 
     with gdal_messages() as messages:
         try:
-            scene = _read_gdal_cube(path)
+            scene = _read_gdal_cube(path, dataset)
         except (RasterioError, RasterioIOError) as err:  # RasterioIOError is an OSError, not a RasterioError
             reason = first_gdal_failure(messages, path, str(err))
             raise SceneReadError(describe_unreadable(
@@ -207,7 +236,7 @@ def _read_gdal_scene(path: Path) -> Scene:
     return scene
 
 
-def _read_gdal_cube(path: Path) -> Scene:
+def _read_gdal_cube(path: Path, dataset: Optional[str] = None) -> Scene:
     import rasterio
     from rasterio.enums import MaskFlags
     from rasterio.errors import NotGeoreferencedWarning
@@ -215,7 +244,9 @@ def _read_gdal_cube(path: Path) -> Scene:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        ds = rasterio.open(path)
+        ds = rasterio.open(dataset or path)
+    leaf = re.split(r"[:/]", dataset.rstrip(":/"))[-1] if dataset else ""  # the variable or array name
+    shown = path.with_name(f"{path.name}:{leaf}") if leaf else path  # for messages: scene.nc:mask has 1 band
     with ds:
         if ds.count == 0 and ds.subdatasets:
             raise SceneReadError(f"{path.name} is a container of several datasets; open one of them: "
@@ -226,7 +257,7 @@ def _read_gdal_cube(path: Path) -> Scene:
                                            ds.dtypes[0] if bands else "uint8", envi)
         if truncated:
             raise SceneReadError(truncated)
-        _check_band_count(path, bands)
+        _check_band_count(shown, bands)
         band_tags = [_band_tags(ds, b + 1) for b in range(bands)]
         dataset_tags = {metadata_key(k): v for k, v in ds.tags().items()}
         scales = np.asarray(ds.scales, dtype=np.float64)
@@ -255,13 +286,13 @@ def _read_gdal_cube(path: Path) -> Scene:
             cube[:, r0:r0 + window.height] = block
         wavelengths, fwhm = _wavelengths(ds.descriptions, band_tags, dataset_tags, envi, bands)
         flagged = _bad_band_list(band_tags, envi, bands)
-        good, valid = _finish_masks(path, cube, flagged)
+        good, valid = _finish_masks(shown, cube, flagged)
         crs_wkt = ds.crs.to_wkt() if ds.crs is not None else None
         no_georeference = crs_wkt is None and ds.transform.is_identity
         transform = PIXEL_GRID if no_georeference else tuple(float(v) for v in ds.transform.to_gdal())
         names = [d or "" for d in ds.descriptions]
     return Scene(cube=cube, valid=valid, wavelengths=wavelengths, fwhm=fwhm, good_bands=good, transform=transform,
-                 crs_wkt=crs_wkt, name=path.stem, source=str(path),
+                 crs_wkt=crs_wkt, name=f"{path.stem} {leaf}" if leaf else path.stem, source=dataset or str(path),
                  band_names=names if any(names) else [])
 
 

@@ -142,6 +142,9 @@ def _move_into_place(staging: Path, folder: Path) -> None:
 def read_manifest(folder: PathLike) -> dict[str, Any]:
     """The checked manifest of a bundle folder (kind and format version; hashes are checked on load)."""
     folder = Path(folder)
+    if folder.is_file():
+        raise BundleError(f"{folder} is a file, not a HyperSynth model bundle: a bundle is a folder (a run's "
+                          "model_bundle or classifier_bundle)")
     if not folder.is_dir():
         raise BundleError(f"{folder} is not a HyperSynth model bundle: no such folder")
     path = folder / MANIFEST

@@ -125,3 +125,14 @@ def test_assess_refuses_a_map_whose_class_ids_the_validation_labels_never_use(fi
     err = capsys.readouterr().err
     assert "share no class id (map: 11, 12; validation labels: 1, 2)" in err and "class file" in err
     assert not out.exists()
+
+
+def test_assess_refuses_a_runs_output_folder_whose_report_it_would_contradict(files, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name, text in (("classification.tif", "map"), ("report.md", "OA 92.91 %"), ("metrics.json", "{}")):
+        (run / name).write_text(text)
+    assert cli_main(["assess", "--map", str(files["map"]), "--validation", str(files["validation"]),
+                     "--out", str(run), "--overwrite"]) == 2
+    assert f"{run} is a run's output folder" in capsys.readouterr().err
+    assert (run / "metrics.json").read_text() == "{}" and not (run / "accuracy.md").exists()

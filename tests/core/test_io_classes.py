@@ -59,3 +59,10 @@ def test_unreadable_files(tmp_path):
         read_classes(tmp_path / "list.json")
     with pytest.raises(ClassFileError, match="does not exist"):
         read_classes(tmp_path / "missing.json")
+
+
+def test_a_binary_file_given_as_the_class_file_says_what_a_class_file_is(tmp_path):
+    raster = tmp_path / "scene.tif"
+    raster.write_bytes(b"II*\x00\xfe\xff" * 10)
+    with pytest.raises(ClassFileError, match=r"^scene.tif is not a class file: a class file is JSON text"):
+        read_classes(raster)

@@ -232,6 +232,46 @@ def test_missing_corrupt_and_folder_inputs(tmp_path):
         read_scene(good.with_name("empty.tif"), cube_key="x")
 
 
+def _write_netcdf(path, cube):
+    """A NetCDF-4 file written by GDAL with a (band, y, x) variable ``radiance`` and a 2-D ``mask`` beside it."""
+    from osgeo import gdal
+
+    bands, rows, cols = cube.shape
+    ds = gdal.GetDriverByName("netCDF").CreateMultiDimensional(str(path))
+    root = ds.GetRootGroup()
+    dims = [root.CreateDimension(name, None, None, size) for name, size in (("band", bands), ("y", rows), ("x", cols))]
+    radiance = root.CreateMDArray("radiance", dims, gdal.ExtendedDataType.Create(gdal.GDT_Float32))
+    assert radiance.Write(cube) == gdal.CE_None
+    mask = root.CreateMDArray("mask", dims[1:], gdal.ExtendedDataType.Create(gdal.GDT_Byte))
+    assert mask.Write(np.ones((rows, cols), dtype=np.uint8)) == gdal.CE_None
+    del radiance, mask, root, dims
+    ds = None  # closes the file
+    return path
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_netcdf_and_hdf5_subdatasets_as_qgis_names_them(tmp_path):
+    cube = np.random.default_rng(3).random((12, 5, 6), dtype=np.float32)  # (B, H, W)
+    nc = _write_netcdf(tmp_path / "scene.nc", cube)
+    source = f'NETCDF:"{nc}":radiance'
+    scene = read_scene(source)
+    with rasterio.open(source) as ds:  # GDAL's own reading (NetCDF rows come bottom-up without coordinates)
+        expected = ds.read()
+    assert scene.cube.shape == (12, 5, 6) and np.array_equal(scene.cube, expected)
+    assert scene.source == source and scene.name == "scene radiance" and scene.valid.all()
+    with pytest.raises(SceneReadError, match=r"scene.nc:mask has 1 band"):
+        read_scene(f'NETCDF:"{nc}":mask')
+    with pytest.raises(SceneReadError, match=r"its file .*gone.nc does not exist"):
+        read_scene(f'NETCDF:"{tmp_path / "gone.nc"}":radiance')
+    with pytest.raises(SceneReadError, match="container of several datasets"):
+        read_scene(nc)
+    with h5py.File(tmp_path / "scene.h5", "w") as f:  # PRISMA-like: the cube deep in groups, "//" in the name
+        f.create_dataset("HDFEOS/SWATHS/cube", data=cube)
+        f.create_dataset("other", data=np.zeros(3))
+    scene = read_scene(f'HDF5:"{tmp_path / "scene.h5"}"://HDFEOS/SWATHS/cube')
+    assert np.array_equal(scene.cube, cube) and scene.name == "scene cube"
+
+
 @pytest.mark.skipif(not (DATA / "enmap_potsdam").is_dir(), reason="EnMAP Potsdam tiles not available")
 def test_real_enmap_tile():
     scene = read_scene(DATA / "enmap_potsdam" / "images" / "enmap_potsdam_tile_128_0.tif")

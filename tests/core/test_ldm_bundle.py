@@ -100,6 +100,9 @@ def test_edited_json_is_refused(tmp_path):
 def test_not_a_bundle_and_wrong_kind(tmp_path):
     with pytest.raises(BundleError, match="no such folder"):
         load_bundle(tmp_path / "nothing")
+    (tmp_path / "scene.tif").write_bytes(b"II*\x00")
+    with pytest.raises(BundleError, match="scene.tif is a file, not a HyperSynth model bundle: a bundle is a folder"):
+        load_bundle(tmp_path / "scene.tif")
     (tmp_path / "empty").mkdir()
     with pytest.raises(BundleError, match="no manifest.json"):
         load_bundle(tmp_path / "empty")

@@ -120,12 +120,17 @@ def test_a_claim_of_a_finished_process_is_stale_and_replaced(tmp_path, caplog):
     out = tmp_path / "run"
     pid = _gone_pid()
     _claim_as(out, pid)
+    (out / ".hypersynth-run-abc123").mkdir()  # what the killed run was staging
+    (out / ".hypersynth-run-abc123" / "classification.tif").write_bytes(b"half")
+    (out / "my_notes.txt").write_text("mine")
     assert claim_holder(out) is None
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
         with claim_output_folder(out, "a test run"):
             assert json.loads((out / CLAIM_FILE).read_text())["pid"] == os.getpid()
-    assert "stale claim" in caplog.text and str(pid) in caplog.text
-    assert list(out.iterdir()) == []
+            assert not (out / ".hypersynth-run-abc123").exists()  # the gone run's half-written files went
+    assert "held the claim of a HyperSynth run that is gone" in caplog.text and f"process {pid}," in caplog.text
+    assert "{" not in caplog.text  # said in words, not as the claim file's JSON
+    assert [p.name for p in out.iterdir()] == ["my_notes.txt"]
 
 
 def test_a_claim_made_on_another_machine_is_respected(tmp_path):
@@ -270,7 +275,7 @@ def test_a_claim_whose_pid_another_process_now_has_is_stale(claiming_run, caplog
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
         with claim_output_folder(out, "a test run"):
             assert json.loads(lock.read_text())["pid"] == os.getpid()
-    assert "stale claim" in caplog.text and str(process.pid) in caplog.text
+    assert "run that is gone" in caplog.text and str(process.pid) in caplog.text
 
 
 @pytest.mark.parametrize("pid_started", ["absent", None, "psutil:12.50"])
