@@ -154,7 +154,10 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         staging = Path(tempfile.mkdtemp(prefix=".hypersynth-run-", dir=out))
         try:
             result = run_on_scene(scene, labels, classes, method, settings, staging, validation=validation,
-                                  reporter=reporter, probabilities=probabilities, warnings=said)
+                                  reporter=reporter, probabilities=probabilities, warnings=said,
+                                  inputs=[("scene file", scene_path), ("label file", labels_path),
+                                          ("class file", classes_path), ("validation labels", validation_path),
+                                          ("reused synthesis model", bundle_path)])
             reporter.check()
             moved = move_outputs(staging, out, ALL_OUTPUTS, inputs)
         finally:
@@ -282,9 +285,10 @@ def check_same_wavelengths(trained: Optional[Sequence[float]], scene: Scene, wha
 def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], method: str,
                  settings: MethodSettings, out: Path, *, validation: Optional[np.ndarray] = None,
                  reporter: Reporter = NULL_REPORTER, probabilities: bool = False,
-                 warnings: Sequence[str] = ()) -> dict:
+                 warnings: Sequence[str] = (), inputs: Sequence[tuple[str, Any]] = ()) -> dict:
     """Train, predict the whole scene and write every output into ``out`` (a staging folder); ``warnings``: what
-    the run warned of, for the report (a list still filled as the run goes)."""
+    the run warned of, for the report (a list still filled as the run goes); ``inputs``: ``(what, path)`` of the
+    run's input files, for the report."""
     from .classify.predict import predict_scene
     from .io.write import write_class_map, write_confidence
     from .report import write_report
@@ -326,7 +330,8 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
         save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene)
     write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=METHOD_TITLES[method],
                  evaluation=ev, seconds_training=t_fit, cube=cube, class_map=class_map,
-                 with_attention=with_attention, files=files_in(out), warnings=warnings)
+                 with_attention=with_attention, files=files_in(out), warnings=warnings,
+                 run_facts=run_facts(settings, fitted, inputs))
     reporter.progress(1.0, "done")
     return {"metrics": None if ev is None else ev.to_dict(), "fitted": fitted}
 
@@ -493,6 +498,28 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
 def files_in(folder: Path) -> list[tuple[str, str]]:
     """The run's main files in ``folder`` and what each holds (:data:`FILE_NOTES`), for the report."""
     return [(name, note) for name, note in FILE_NOTES.items() if (folder / name).exists()]
+
+
+def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[tuple[str, Any]]) -> list[str]:
+    """What a reader needs to run it again: when, the settings that shape the result, the patch side, the text
+    encoder the prompts went through, and the input files."""
+    from datetime import datetime
+
+    patch = getattr(fitted.classifier, "patch_size", None) or getattr(getattr(fitted.classifier, "config", None),
+                                                                       "patch_size", None)
+    facts = [f"Run {datetime.now().astimezone().isoformat(timespec='seconds')}: preset {settings.preset}, seed "
+             f"{settings.seed}, device {settings.device}"
+             + (f", patches {patch} × {patch} px ({'as given' if settings.patch_size else 'chosen from the scene'})"
+                if patch else "")]
+    model = fitted.synthesis_model
+    if model is not None:
+        facts.append(f"Text encoder: {model.text_source}")
+    for what, path in inputs:
+        if path:  # the plugin's copy of a layer or its class table is scratch, deleted after the run
+            scratch = Path(path).name.startswith(".hypersynth-")
+            facts.append(f"{what.capitalize()}: " + ("the QGIS layer or table as it stood (a copy, not kept)"
+                                                       if scratch else str(Path(path).resolve())))
+    return facts
 
 
 def _probability_writer(wanted: bool, out: Path, scene: Scene, classes: list[ClassInfo], class_ids: np.ndarray

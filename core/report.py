@@ -159,12 +159,13 @@ def files_section(files: Sequence[tuple[str, str]]) -> list[str]:
 def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[ClassInfo], fitted: Any,
                  method_title: str, evaluation: Optional[Any], seconds_training: float, cube: np.ndarray,
                  class_map: np.ndarray, with_attention: bool = False, files: Sequence[tuple[str, str]] = (),
-                 warnings: Sequence[str] = ()) -> Path:
+                 warnings: Sequence[str] = (), run_facts: Sequence[str] = ()) -> Path:
     """Write report.md and report.html (plus figures and the synthetic summary) into ``out``; ``with_attention``:
     the report shows the cross-attention figure already in ``out`` (:func:`.attention.write_class_attention`);
     ``evaluation``: the accuracy on the validation labels (an :class:`~.evaluation.metrics.Evaluation`), or None;
     ``files``: the run's main files and what each holds; ``warnings``: what the run warned of
-    (:func:`warnings_of_this_run`), listed under the header."""
+    (:func:`warnings_of_this_run`), listed under the header; ``run_facts``: lines that let a reader run it again
+    (settings, text encoder, input files)."""
     real = class_spectra(cube, labels, classes)
     wl = scene.usable_wavelengths()
     synthetic = fitted.synthetic
@@ -175,7 +176,8 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
              + (f" ({wl.min():.0f}–{wl.max():.0f} nm)" if wl is not None else ""),
              f"- Training pixels: {int((labels > 0).sum())} in {len(classes)} classes; "
              f"training took {seconds_training:.1f} s",
-             f"- Engine {ENGINE_VERSION}, Python {platform.python_version()}, {platform.machine()}", ""]
+             f"- Engine {ENGINE_VERSION}, Python {platform.python_version()}, {platform.machine()}",
+             *(f"- {fact}" for fact in run_facts), ""]
     lines += warnings_section(warnings)
     lines += [*(f"- {n}" for n in fitted.notes), ""] if fitted.notes else []
     choice = getattr(fitted.classifier, "choice", None)  # a blend's: how the labels' CV scored each share
@@ -205,9 +207,14 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
                   for r in summary["classes"]]
         lines += ["", "![PCA of real vs synthetic spectra](pca.png)", ""]
         if with_attention:
+            source = str(getattr(fitted.synthesis_model, "text_source", ""))
+            untrained = (f" **Read with care:** the text encoder here is {source}: its words start with no "
+                         "meaning, so the maps show what training taught it from your class names and prompts alone."
+                         if source.startswith("random-init") else "")
             lines += ["What the synthesis model reads in each class's prompt: one patch per class sampled from noise "
-                      "with that prompt; each map shows where the patch's latent tokens attend to one word (brighter: "
-                      "more).", "", "![cross-attention per prompt word](attention.png)", ""]
+                      "with that prompt; each map shows where the patch's latent tokens attend to one word piece "
+                      "(brighter: more; one colour scale for all, from the least to the most attended place)."
+                      + untrained, "", "![cross-attention per prompt word](attention.png)", ""]
     lines += ["## Spectra", "", "![per-class spectra](spectra.png)", ""]
     lines += files_section(files)
     return write_markdown_and_html(out, lines)

@@ -74,6 +74,12 @@ def test_augment_and_classify_writes_every_output(augment_run):
     summary = json.loads((out / "synthetic_summary.json").read_text())
     assert summary["total"] == sum(r["synthetic"] for r in summary["classes"]) > 0
     assert 0.0 <= outputs.metrics["oa"] <= 1.0 and outputs.metrics["n_test"] > 0
+    report = outputs.report.read_text()  # enough to run it again: settings, encoder, inputs
+    assert re.search(r"^- Run \d{4}-\d\d-\d\dT[\d:]+[+-][\d:]+: preset tiny, seed 0, device auto, patches \d+ × "
+                     r"\d+ px \(chosen from the scene\)$", report, flags=re.MULTILINE)
+    assert "- Text encoder: random-init (tiny test tower)" in report and "**Read with care:**" in report
+    assert re.search(r"^- Scene file: /.*scene\.tif$", report, flags=re.MULTILINE)
+    assert re.search(r"^- Class file: /.*classes\.json$", report, flags=re.MULTILINE)
     assert "Synthetic samples" in outputs.report.read_text()
     assert "![cross-attention per prompt word](attention.png)" in outputs.report.read_text()
     assert "together they weigh 0.5 of your labels in training" in outputs.report.read_text()  # the default share
