@@ -27,8 +27,9 @@ from qgis.core import (
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QVariant
+from qgis.PyQt.QtWidgets import QUndoCommand
 
-from ..core.scene import ClassInfo
+from ..core.scene import PIXEL_GRID, ClassInfo
 
 CLASS_ID_FIELD = "class_id"  # integer label value, the ClassInfo.id
 CLASS_NAME_FIELD = "class"  # class name, for people reading the attribute table
@@ -51,11 +52,15 @@ def label_fields() -> QgsFields:
 def create_label_layer(path: str, crs: QgsCoordinateReferenceSystem, classes: Sequence[ClassInfo], *,
                        name: Optional[str] = None, project: Optional[QgsProject] = None,
                        overwrite: bool = False) -> QgsVectorLayer:
-    """Create an empty GeoPackage polygon layer for labels, style it and add it to the project.
+    """Create an empty polygon layer for labels, style it and add it to the project.
+
+    The layer is a GeoPackage, except for an invalid ``crs`` (a scene without georeference): a GeoPackage
+    always records a CRS (GDAL reads even "undefined" as one), which the engine refuses for such a scene, so the
+    labels become a Shapefile without CRS (``path`` with ``.shp``), in the scene's pixel coordinates.
 
     Args:
-        path: the ``.gpkg`` file to write.
-        crs: the label layer's CRS (use the scene's, so polygons line up with pixels).
+        path: the ``.gpkg`` file to write (``.shp`` without CRS).
+        crs: the label layer's CRS (use the scene's, so polygons line up with pixels); invalid: none.
         classes: the classes, for the categorised style.
         name: the layer name in the project (default: the file stem).
         project: where to add it (default: the current project).
@@ -64,31 +69,43 @@ def create_label_layer(path: str, crs: QgsCoordinateReferenceSystem, classes: Se
     Raises:
         LabelLayerError: the file exists (and ``overwrite`` is False) or cannot be written.
     """
+    shapefile = not crs.isValid()
+    suffix = ".shp" if shapefile else ".gpkg"
     target = Path(path)
-    if target.suffix.lower() != ".gpkg":
-        target = target.with_suffix(".gpkg")
+    if target.suffix.lower() != suffix:
+        target = target.with_suffix(suffix)
     if target.exists() and not overwrite:
         raise LabelLayerError(f"{target} already exists; choose another file name or open it as the label layer")
     if not target.parent.is_dir():
         raise LabelLayerError(f"the folder {target.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(suffix=".gpkg", prefix=".labels-", dir=str(target.parent))
+    fd, tmp = tempfile.mkstemp(suffix=suffix, prefix=".labels-", dir=str(target.parent))
     os.close(fd)
-    os.unlink(tmp)  # the GeoPackage driver wants to create the file itself
+    os.unlink(tmp)  # the driver wants to create the file itself
+    # a Shapefile is several files: each moves to the target's name
+    sidecars = (".shp", ".shx", ".dbf", ".cpg", ".prj", ".qpj") if shapefile else (suffix,)
+    tmp_stem, target_stem = tmp[:-len(suffix)], str(target)[:-len(suffix)]
     try:
         options = QgsVectorFileWriter.SaveVectorOptions()
-        options.driverName = "GPKG"
+        options.driverName = "ESRI Shapefile" if shapefile else "GPKG"
         options.layerName = LAYER_NAME
+        options.fileEncoding = "UTF-8"
         context = (project or QgsProject.instance()).transformContext()
         writer = QgsVectorFileWriter.create(tmp, label_fields(), QgsWkbTypes.MultiPolygon, crs, context, options)
         error = writer.errorMessage() if writer.hasError() else ""
         del writer  # closes the file
         if error:
             raise LabelLayerError(f"could not write the label layer {target}: {error}")
-        os.replace(tmp, target)
+        for ext in sidecars:
+            if os.path.exists(tmp_stem + ext):
+                os.replace(tmp_stem + ext, target_stem + ext)
+            elif os.path.exists(target_stem + ext):
+                os.unlink(target_stem + ext)  # an overwritten Shapefile's .prj must not give the new one a CRS
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    layer = QgsVectorLayer(f"{target}|layername={LAYER_NAME}", name or target.stem, "ogr")
+        for ext in sidecars:
+            if os.path.exists(tmp_stem + ext):
+                os.unlink(tmp_stem + ext)
+    source = str(target) if shapefile else f"{target}|layername={LAYER_NAME}"
+    layer = QgsVectorLayer(source, name or target.stem, "ogr")
     if not layer.isValid():
         raise LabelLayerError(f"QGIS could not open the new label layer {target}")
     style_label_layer(layer, classes)
@@ -141,15 +158,31 @@ def _is_null(value: object) -> bool:
 
 
 def class_ids_in_layer(layer: QgsVectorLayer) -> dict[int, str]:
-    """Every class id used by the layer's features, with the name stored beside it (may be empty)."""
+    """Every class id (1, 2, ...) used by the layer's features, with the name stored beside it (may be empty).
+
+    Ids of 0 or below are no class (0 means unlabelled, and the engine refuses negative ids): see
+    :func:`invalid_class_ids`.
+    """
     found: dict[int, str] = {}
     has_name = layer.fields().indexOf(CLASS_NAME_FIELD) >= 0
-    for feature in layer.getFeatures():
+    for feature in layer.getFeatures(QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry)):
         value = feature[CLASS_ID_FIELD]
-        if _is_null(value):
+        if _is_null(value) or int(value) <= 0:
             continue
         name = feature[CLASS_NAME_FIELD] if has_name else None
         found.setdefault(int(value), "" if _is_null(name) else str(name))
+    return found
+
+
+def invalid_class_ids(layer: QgsVectorLayer) -> dict[int, int]:
+    """How many features carry each class id of 0 or below (no class: they label nothing), by id."""
+    found: dict[int, int] = {}
+    request = QgsFeatureRequest().setFilterExpression(f'"{CLASS_ID_FIELD}" <= 0')
+    request.setFlags(QgsFeatureRequest.NoGeometry)
+    for feature in layer.getFeatures(request):
+        value = feature[CLASS_ID_FIELD]
+        if not _is_null(value) and int(value) <= 0:
+            found[int(value)] = found.get(int(value), 0) + 1
     return found
 
 
@@ -163,6 +196,14 @@ def _edit(layer: QgsVectorLayer, title: str):
     if not layer.isEditable() and not layer.startEditing():
         raise LabelLayerError(f"the label layer {layer.name()!r} cannot be edited (read-only file?)")
     layer.beginEditCommand(title)
+
+
+def _end_edit(layer: QgsVectorLayer, also: Optional[QUndoCommand]) -> None:
+    """Close the edit command opened by :func:`_edit`, with ``also`` inside it (QUndoStack.push runs its
+    ``redo()`` now), so that one Undo or Redo of the label edit reverts or repeats both."""
+    if also is not None:
+        layer.undoStack().push(also)
+    layer.endEditCommand()
 
 
 def add_label_polygon(layer: QgsVectorLayer, geometry: QgsGeometry, class_id: int, class_name: str,
@@ -187,8 +228,17 @@ def add_label_polygon(layer: QgsVectorLayer, geometry: QgsGeometry, class_id: in
     return int(feature.id())
 
 
-def relabel_features(layer: QgsVectorLayer, source_id: int, target: ClassInfo, title: str) -> int:
-    """Give every feature of class ``source_id`` the id and name of ``target`` in one undoable command."""
+def relabel_features(layer: QgsVectorLayer, source_id: int, target: ClassInfo, title: str,
+                     also: Optional[QUndoCommand] = None) -> int:
+    """Give every feature of class ``source_id`` the id and name of ``target`` in one undoable command.
+
+    Args:
+        also: a command that belongs to the same edit (the class table's side of it), pushed into it; it is
+            not pushed when no feature has ``source_id`` (0 is returned and no edit is made).
+
+    Raises:
+        LabelLayerError: the layer cannot be edited or refused a change (nothing is changed then).
+    """
     features = _features_of(layer, source_id)
     if not features:
         return 0
@@ -196,27 +246,37 @@ def relabel_features(layer: QgsVectorLayer, source_id: int, target: ClassInfo, t
     name_index = layer.fields().indexOf(CLASS_NAME_FIELD)
     _edit(layer, title)
     for feature in features:
-        layer.changeAttributeValue(feature.id(), id_index, int(target.id))
-        if name_index >= 0:
-            layer.changeAttributeValue(feature.id(), name_index, target.name)
-    layer.endEditCommand()
+        done = layer.changeAttributeValue(feature.id(), id_index, int(target.id))
+        if done and name_index >= 0:
+            done = layer.changeAttributeValue(feature.id(), name_index, target.name)
+        if not done:
+            layer.destroyEditCommand()  # undoes the changes made so far
+            raise LabelLayerError(f"the label layer {layer.name()!r} refused to change the class of its labels")
+    _end_edit(layer, also)
     layer.triggerRepaint()
     return len(features)
 
 
-def merge_class_features(layer: QgsVectorLayer, source_id: int, target: ClassInfo) -> int:
+def merge_class_features(layer: QgsVectorLayer, source_id: int, target: ClassInfo,
+                         also: Optional[QUndoCommand] = None) -> int:
     """Rewrite the labels of class ``source_id`` to ``target`` (undoable); returns how many changed."""
-    return relabel_features(layer, source_id, target, f"Merge class {source_id} into {target.name}")
+    return relabel_features(layer, source_id, target, f"Merge class {source_id} into {target.name}", also)
 
 
-def delete_class_features(layer: QgsVectorLayer, class_id: int) -> int:
-    """Delete every label polygon of ``class_id`` in one undoable command; returns how many."""
+def delete_class_features(layer: QgsVectorLayer, class_id: int, also: Optional[QUndoCommand] = None) -> int:
+    """Delete every label polygon of ``class_id`` in one undoable command; returns how many.
+
+    Args:
+        also: as in :func:`relabel_features`: pushed into the same edit, and only when there is something to delete.
+    """
     ids = [f.id() for f in _features_of(layer, class_id)]
     if not ids:
         return 0
     _edit(layer, f"Delete labels of class {class_id}")
-    layer.deleteFeatures(ids)
-    layer.endEditCommand()
+    if not layer.deleteFeatures(ids):
+        layer.destroyEditCommand()
+        raise LabelLayerError(f"the label layer {layer.name()!r} refused to delete the labels of class {class_id}")
+    _end_edit(layer, also)
     layer.triggerRepaint()
     return len(ids)
 
@@ -238,7 +298,13 @@ def label_raster(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer,
     """Burn the label polygons onto the scene's pixel grid (pixel centre inside a polygon = labelled).
 
     Only the window around the labels is burnt, so large scenes stay cheap. Later polygons win where
-    polygons overlap. Pending (unsaved) edits are included.
+    polygons overlap. Pending (unsaved) edits are included. As in the engine (``core.io.labels``): features
+    with a class id of 0 or below label nothing, a label layer without CRS is taken to be in the scene's CRS,
+    and a scene without georeference is the pixel grid QGIS shows (x = column, y = -row).
+
+    Raises:
+        LabelLayerError: the scene cannot be read, has a rotated grid, or has no georeference while the label
+            layer has a CRS.
 
     Returns:
         ``(labels, (row0, col0))``: an ``(h, w)`` int32 window of class ids (0 = unlabelled) and the
@@ -248,18 +314,23 @@ def label_raster(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer,
     ds = gdal.Open(scene_layer.source().split("|")[0])
     if ds is None:
         raise LabelLayerError(f"GDAL cannot open the scene {scene_layer.source()}")
-    x0, dx, rx, y0, ry, dy = ds.GetGeoTransform()
+    x0, dx, rx, y0, ry, dy = ds.GetGeoTransform(can_return_null=True) or PIXEL_GRID  # none: GDAL says (0,1,0,0,0,1)
     if rx or ry:
         raise LabelLayerError("rotated scene grids are not supported for labels; warp the scene first")
-    transform = QgsCoordinateTransform(label_layer.crs(), scene_layer.crs(),
-                                       (project or QgsProject.instance()).transformContext())
+    label_crs, scene_crs = label_layer.crs(), scene_layer.crs()
+    if label_crs.isValid() and not scene_crs.isValid():
+        raise LabelLayerError(f"the label layer {label_layer.name()!r} has a CRS ({label_crs.authid() or 'custom'}) "
+                              f"but the scene {scene_layer.name()!r} has no georeference: use a label layer "
+                              "without CRS, drawn over the scene in pixel coordinates")
+    reproject = label_crs.isValid() and label_crs != scene_crs  # no CRS: taken to be the scene's
+    transform = QgsCoordinateTransform(label_crs, scene_crs, (project or QgsProject.instance()).transformContext())
     geometries: list[tuple[QgsGeometry, int]] = []
     for feature in label_layer.getFeatures():
         value = feature[CLASS_ID_FIELD]
         geometry = QgsGeometry(feature.geometry())
-        if _is_null(value) or geometry.isEmpty():
+        if _is_null(value) or int(value) <= 0 or geometry.isEmpty():
             continue
-        if label_layer.crs() != scene_layer.crs():
+        if reproject:
             geometry.transform(transform)
         geometries.append((geometry, int(value)))
     rows, cols = ds.RasterYSize, ds.RasterXSize
@@ -295,7 +366,8 @@ def label_raster(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer,
 def labelled_pixel_counts(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer) -> dict[int, int]:
     """How many scene pixels each class labels (pixel centres inside its polygons)."""
     labels, _ = label_raster(label_layer, scene_layer)
-    counts = np.bincount(labels.ravel(), minlength=1) if labels.size else np.zeros(1, dtype=np.int64)
+    ids = labels[labels > 0]  # label_raster burns no id below 1; 0 = unlabelled
+    counts = np.bincount(ids, minlength=1) if ids.size else np.zeros(1, dtype=np.int64)
     return {int(i): int(n) for i, n in enumerate(counts) if i > 0 and n > 0}
 
 

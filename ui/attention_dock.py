@@ -221,6 +221,11 @@ class AttentionDock(QgsDockWidget):
         self.images = []
         maps = self.word_maps()
         if not maps:
+            if self._attention is not None:  # a prompt of punctuation or special tokens only: say so
+                self.timestep_label.setText("–")
+                self.status.setText((f"{self._source}: " if self._source else "")
+                                    + "the prompt has no words to show attention for (only punctuation or special "
+                                      "tokens).")
             self.canvas.draw_idle()
             return
         step = self.timestep_slider.value()

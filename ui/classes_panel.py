@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from typing import Optional, Sequence
 
-from qgis.core import QgsMapLayerProxyModel, QgsProject, QgsRasterLayer, QgsVectorLayer
+from qgis.core import QgsMapLayerProxyModel, QgsProject, QgsRasterLayer, QgsUnitTypes, QgsVectorLayer
 from qgis.gui import QgsMapCanvas, QgsMapLayerComboBox
+from qgis.PyQt import sip
 from qgis.PyQt.QtCore import Qt, QTimer, pyqtSignal
 from qgis.PyQt.QtGui import QColor, QIcon, QPixmap
 from qgis.PyQt.QtWidgets import (
@@ -26,6 +28,7 @@ from qgis.PyQt.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
+    QUndoCommand,
     QVBoxLayout,
     QWidget,
 )
@@ -33,10 +36,12 @@ from qgis.PyQt.QtWidgets import (
 from ..core.io.classes import name_key
 from ..core.scene import ClassInfo, default_color
 from ..plugin.label_layer import (
+    CLASS_NAME_FIELD,
     LabelLayerError,
     class_ids_in_layer,
     create_label_layer,
     delete_class_features,
+    invalid_class_ids,
     labelled_pixel_counts,
     merge_class_features,
     relabel_features,
@@ -70,6 +75,10 @@ class ClassesPanel(QWidget):
         self._label_layer: Optional[QgsVectorLayer] = None
         self._scene: Optional[QgsRasterLayer] = None
         self._canvas = canvas
+        self._count_error = ""  # why the labels could not be counted on the scene ("" when they could)
+        self._removed: dict[int, ClassInfo] = {}  # classes deleted or merged away: Add brings them back as they were
+        self._removals: list[_ClassRemoval] = []  # held here: the layer's undo stack keeps only their C++ part
+        self._radius_units: Optional[QgsUnitTypes.DistanceUnit] = None  # the canvas units the radius is in
         self._count_timer = QTimer(self, singleShot=True, interval=COUNT_DELAY_MS)
         self._count_timer.timeout.connect(self.refresh_counts)
         layout = QVBoxLayout(self)
@@ -83,7 +92,8 @@ class ClassesPanel(QWidget):
         self.layer_box.layerChanged.connect(self._layer_chosen)
         row.addWidget(self.layer_box, 1)
         self.new_layer_button = QPushButton("New…")
-        self.new_layer_button.setToolTip("Create a GeoPackage label layer in the scene's CRS")
+        self.new_layer_button.setToolTip("Create a GeoPackage label layer in the scene's CRS (none for a scene "
+                                         "without georeference)")
         self.new_layer_button.clicked.connect(self._ask_new_layer)
         row.addWidget(self.new_layer_button)
         layout.addLayout(row)
@@ -126,10 +136,15 @@ class ClassesPanel(QWidget):
         self.table.cellDoubleClicked.connect(self._cell_double_clicked)
         self.table.itemSelectionChanged.connect(lambda: self.currentClassChanged.emit(self.current_class()))
         layout.addWidget(self.table, 1)
+        self.label_note = QLabel("")  # what in the label layer a run would refuse (labels of no class, ...)
+        self.label_note.setWordWrap(True)
+        self.label_note.setStyleSheet("color: #b03a2e")
+        self.label_note.setVisible(False)
+        layout.addWidget(self.label_note)
 
         buttons = QHBoxLayout()
         self.add_button = QPushButton("Add")
-        self.add_button.clicked.connect(lambda: self.add_class())
+        self.add_button.clicked.connect(self._ask_add)
         self.delete_button = QPushButton("Delete")
         self.delete_button.clicked.connect(self._ask_delete)
         self.merge_button = QPushButton("Merge…")
@@ -153,6 +168,8 @@ class ClassesPanel(QWidget):
                 button.toggled.connect(lambda on, t=tool: self._toggle_tool(t, on))
             self.currentClassChanged.connect(self._tools_follow_class)
             self.radius.valueChanged.connect(lambda r: self.brush.set_radius(r or None))
+            canvas.destinationCrsChanged.connect(self._follow_canvas_units)
+            self._follow_canvas_units()
         else:
             for w in (self.brush_button, self.polygon_button, self.radius):
                 w.setEnabled(False)
@@ -173,6 +190,7 @@ class ClassesPanel(QWidget):
         if clash:
             raise ValueError(clash)
         self._classes = sorted((dataclasses.replace(c) for c in classes), key=lambda c: c.id)
+        self._removed = {}  # another set of classes: what was deleted before says nothing about them
         self._changed()
 
     def class_by_id(self, class_id: int) -> ClassInfo:
@@ -196,10 +214,16 @@ class ClassesPanel(QWidget):
 
     def add_class(self, name: Optional[str] = None, color: Optional[tuple[int, int, int]] = None,
                   prompt: str = "", class_id: Optional[int] = None) -> ClassInfo:
-        """Add a class (next free id, palette colour, "class N" name unless given) and select it."""
+        """Add a class (palette colour, "class N" name unless given) and select it.
+
+        Without ``class_id`` the class gets an id that nothing uses: no class, no label polygon, and no label
+        edit that Undo or Redo could bring back, so a new class never inherits the labels of a deleted one. A
+        ``class_id`` that labels in the layer use (but no class) gives the new class those labels: that is
+        how :meth:`add_missing_classes` brings a class back.
+        """
         used = {c.id for c in self._classes}
         if class_id is None:
-            class_id = max(used, default=0) + 1
+            class_id = self._free_id()
         if class_id in used:
             raise ValueError(f"class id {class_id} is already used by {self.class_by_id(class_id).name!r}")
         if not 1 <= class_id <= MAX_CLASS_ID:
@@ -213,6 +237,19 @@ class ClassesPanel(QWidget):
         self.select_class(class_id)
         self._warn_same_color(info)
         return info
+
+    def _free_id(self) -> int:
+        """The next id after every id in use (classes, labels, undoable edits); the lowest free one past 255."""
+        taken = {c.id for c in self._classes} | {r.removed.id for r in self._live_removals()}
+        if self._label_layer is not None:
+            taken |= set(class_ids_in_layer(self._label_layer))
+        after = max(taken, default=0) + 1
+        if after <= MAX_CLASS_ID:
+            return after
+        free = next((i for i in range(1, MAX_CLASS_ID + 1) if i not in taken), None)
+        if free is None:
+            raise ValueError(f"every class id from 1 to {MAX_CLASS_ID} is taken (by classes or labels)")
+        return free
 
     def _free_color(self) -> tuple[int, int, int]:
         """The first palette colour no class has (after a deletion the next index may be taken)."""
@@ -229,7 +266,12 @@ class ClassesPanel(QWidget):
                               "the class map will look alike; double-click the colour to change it")
 
     def rename_class(self, class_id: int, name: str) -> None:
-        """Rename a class; the ``class`` text of its labels follows (one undoable edit)."""
+        """Rename a class; the ``class`` text of its labels follows (one undoable edit).
+
+        Raises:
+            ValueError: no name, or another class's name.
+            LabelLayerError: the labels cannot be changed (a read-only layer); the class keeps its old name.
+        """
         name = name.strip()
         if not name:
             raise ValueError("a class needs a name")
@@ -238,40 +280,56 @@ class ClassesPanel(QWidget):
         info = self.class_by_id(class_id)
         if info.name == name:
             return
+        if self._label_layer is not None and self._label_layer.fields().indexOf(CLASS_NAME_FIELD) >= 0:
+            try:
+                relabel_features(self._label_layer, class_id, dataclasses.replace(info, name=name),
+                                 f"Rename class {class_id} to {name}")
+            except LabelLayerError as error:
+                raise LabelLayerError(f"'{info.name}' was not renamed: {error}") from None
         info.name = name
-        if self._label_layer is not None and self._label_layer.fields().indexOf("class") >= 0:
-            relabel_features(self._label_layer, class_id, info, f"Rename class {class_id} to {name}")
-        self._changed()
+        self._changed(ids_changed=False)
 
     def set_prompt(self, class_id: int, prompt: str) -> None:
         info = self.class_by_id(class_id)
         if info.prompt != prompt:
             info.prompt = prompt
-            self._changed()
+            self._changed(ids_changed=False)
 
     def set_class_color(self, class_id: int, color: tuple[int, int, int]) -> None:
         info = self.class_by_id(class_id)
         info.color = tuple(int(v) for v in color)[:3]  # type: ignore[assignment]
-        self._changed()
+        self._changed(ids_changed=False)
         self._warn_same_color(info)
 
     def delete_class(self, class_id: int, delete_labels: bool = False) -> int:
-        """Remove a class; with ``delete_labels`` its label polygons go too (one undoable edit).
+        """Remove a class; with ``delete_labels`` its label polygons go too.
+
+        Deleting the labels is one edit of the label layer, and the class's removal from the table is part of
+        it: Undo (the Undo button, Ctrl+Z in a label tool, QGIS's own Undo, or rolling the edits back) brings
+        back the labels *and* the class, with its name, colour and prompt; Redo removes both again. Without
+        ``delete_labels`` the labels stay in the layer as labels of no class: a run refuses them (see
+        :meth:`label_problems`) until the class is added back (:meth:`add_missing_classes`, the Add button) or
+        the labels are deleted.
 
         Returns:
             How many label polygons were deleted.
         """
-        self.class_by_id(class_id)
+        info = self.class_by_id(class_id)
+        self._removed[class_id] = dataclasses.replace(info)
         deleted = 0
         if delete_labels and self._label_layer is not None:
-            deleted = delete_class_features(self._label_layer, class_id)
-        self._classes = [c for c in self._classes if c.id != class_id]
-        self._changed()
+            removal = _ClassRemoval(self, self._label_layer, info)
+            deleted = delete_class_features(self._label_layer, class_id, also=removal)  # its redo removes the class
+            if deleted:
+                self._removals.append(removal)
+        if any(c.id == class_id for c in self._classes):  # no labels to delete: no edit, no undo
+            self._remove_class(class_id)
         return deleted
 
     def merge_classes(self, source_id: int, target_id: int) -> int:
-        """Merge class ``source_id`` into ``target_id``: its labels take the target's id and name
-        (one undoable edit of the label layer), and the source class is removed.
+        """Merge class ``source_id`` into ``target_id``: its labels take the target's id and name, and the source
+        class is removed, in one undoable edit of the label layer (Undo brings the source class back with its
+        labels, as for :meth:`delete_class`).
 
         Returns:
             How many label polygons changed class.
@@ -279,11 +337,105 @@ class ClassesPanel(QWidget):
         if source_id == target_id:
             raise ValueError("choose two different classes to merge")
         target = self.class_by_id(target_id)
-        self.class_by_id(source_id)
-        changed = merge_class_features(self._label_layer, source_id, target) if self._label_layer else 0
-        self._classes = [c for c in self._classes if c.id != source_id]
-        self._changed()
+        source = self.class_by_id(source_id)
+        self._removed[source_id] = dataclasses.replace(source)
+        changed = 0
+        if self._label_layer is not None:
+            removal = _ClassRemoval(self, self._label_layer, source)
+            changed = merge_class_features(self._label_layer, source_id, target, also=removal)
+            if changed:
+                self._removals.append(removal)
+        if any(c.id == source_id for c in self._classes):
+            self._remove_class(source_id)
         return changed
+
+    def _remove_class(self, class_id: int) -> None:
+        if any(c.id == class_id for c in self._classes):
+            self._classes = [c for c in self._classes if c.id != class_id]
+            self._changed()
+
+    def _restore_class(self, info: ClassInfo) -> None:
+        """Put a removed class back (an undone delete or merge); an id that has a class again keeps it."""
+        if any(c.id == info.id for c in self._classes):
+            return
+        name = info.name
+        if any(_same_name(c.name, name) for c in self._classes):  # taken meanwhile: the engine needs distinct names
+            name = f"{name} ({info.id})"
+        self._classes = sorted(self._classes + [dataclasses.replace(info, name=name)], key=lambda c: c.id)
+        self._changed()
+
+    def _live_removals(self) -> list[_ClassRemoval]:
+        """The class removals still on the current label layer's undo stack (Undo or Redo can replay them)."""
+        self._removals = [r for r in self._removals if not sip.isdeleted(r)]  # a commit or rollback clears the stack
+        layer_id = self._label_layer.id() if self._label_layer is not None else None
+        return [r for r in self._removals if r.layer_id == layer_id]
+
+    def unknown_label_classes(self) -> dict[int, str]:
+        """Class ids that label polygons use but no class in the table has, with the name stored beside them."""
+        if self._label_layer is None:
+            return {}
+        known = {c.id for c in self._classes}
+        return {i: n for i, n in class_ids_in_layer(self._label_layer).items() if i not in known}
+
+    def add_missing_classes(self) -> list[ClassInfo]:
+        """Add the classes whose labels are in the label layer but not in the table, and select the first.
+
+        A class deleted here (its labels kept) comes back with its name, colour and prompt; others are named
+        after their labels' ``class`` text, or "class N".
+        """
+        added = self._adopt_unknown()
+        if added:
+            self._changed()
+            self.select_class(added[0].id)
+        return added
+
+    def _adopt_unknown(self) -> list[ClassInfo]:
+        added = []
+        for class_id, name in sorted(self.unknown_label_classes().items()):
+            old = self._removed.get(class_id)
+            if old is not None and name.strip() and not _same_name(name, old.name):
+                old = None  # another class under a reused id (e.g. in another label layer): the labels' name counts
+            name = (old.name if old is not None else name).strip() or f"class {class_id}"
+            if any(_same_name(c.name, name) for c in self._classes):  # the engine needs distinct names
+                name = f"{name} ({class_id})"
+            info = ClassInfo(class_id, name, tuple(old.color) if old is not None else self._free_color(),
+                             old.prompt if old is not None else "")
+            self._classes.append(info)
+            added.append(info)
+        self._classes.sort(key=lambda c: c.id)
+        return added
+
+    def label_problems(self) -> list[str]:
+        """What in the label layer a run would refuse or misread: labels of ids the table lacks, class ids of 0
+        or below, labels that cannot be placed on the scene. Empty when there is no label layer."""
+        layer = self._label_layer
+        if layer is None:
+            return []
+        problems = []
+        unknown = self.unknown_label_classes()
+        if unknown:
+            listed = ", ".join(f"{i} ('{n}')" if n else str(i) for i, n in sorted(unknown.items()))
+            one = len(unknown) == 1
+            them = "that class" if one else "those classes"
+            problems.append(f"the label layer '{layer.name()}' has labels of class id{'' if one else 's'} {listed}, "
+                            f"which the class table lacks: press Add to bring {them} back (then keep, merge or "
+                            "delete it with its labels), or delete those labels")
+        invalid = invalid_class_ids(layer)
+        if invalid:
+            count = sum(invalid.values())
+            problems.append(f"{count} label polygon{'' if count == 1 else 's'} of '{layer.name()}' "
+                            f"{'has' if count == 1 else 'have'} class_id {', '.join(map(str, sorted(invalid)))}, "
+                            "which is no class (0 means unlabelled; class ids are 1, 2, ...): give "
+                            f"{'it' if count == 1 else 'them'} the id of a class in the table, or delete "
+                            f"{'it' if count == 1 else 'them'}")
+        if self._count_error:
+            problems.append(self._count_error)
+        return problems
+
+    def _show_label_problems(self) -> None:
+        problems = self.label_problems()
+        self.label_note.setText("; ".join(p[0].upper() + p[1:] for p in problems) + ("." if problems else ""))
+        self.label_note.setVisible(bool(problems))
 
     def load_classes(self, path: str) -> list[ClassInfo]:
         """Replace the classes with those of a class JSON file (see core.io.classes)."""
@@ -298,10 +450,14 @@ class ClassesPanel(QWidget):
 
         write_classes(path, self.classes())
 
-    def _changed(self) -> None:
+    def _changed(self, ids_changed: bool = True) -> None:
+        """Show the classes everywhere; ``ids_changed``: which ids the table has may have changed, so the labels of
+        no class are looked for again (a scan of the label layer, spared on every keystroke of a prompt)."""
         self._fill_table()
         if self._label_layer is not None:
             style_label_layer(self._label_layer, self._classes)
+        if ids_changed:
+            self._show_label_problems()
         self._tools_follow_class(self.current_class())
         self.classesChanged.emit(self.classes())
 
@@ -354,15 +510,32 @@ class ClassesPanel(QWidget):
 
     def set_label_layer(self, layer: Optional[QgsVectorLayer]) -> None:
         """Use ``layer`` for labels (checked and styled); classes it uses but the table lacks are added. None: no
-        label layer (its edits, saved or not, stay in the layer: only the dock lets go of it)."""
-        self.layer_box.setLayer(layer)
-        # The combo signals project layers only: not a layer outside the project, nor letting go of one.
-        if not _same_layer(layer, self._label_layer):
-            self._layer_chosen(layer)
+        label layer (its edits, saved or not, stay in the layer: only the dock lets go of it). A layer that
+        cannot hold labels is refused as in the combo: the message says why and the label layer stays."""
+        self._layer_chosen(layer)
+        # The combo lists project layers only: one outside the project leaves it empty (and must not unset it).
+        self.layer_box.blockSignals(True)
+        self.layer_box.setLayer(self._label_layer)
+        self.layer_box.blockSignals(False)
 
     def _layer_chosen(self, layer) -> None:
+        """The analyst chose ``layer`` (None: no label layer). A layer that cannot hold labels is refused and
+        everything stays with the label layer there was (the combo shows it again, the tools keep drawing into
+        it): a wrong pick in the combo loses nothing."""
         if _same_layer(layer, self._label_layer):
             return
+        if layer is not None:
+            try:
+                checked = use_label_layer(layer, self._classes)
+            except LabelLayerError as error:
+                kept = self._label_layer
+                if kept is not None and sip.isdeleted(kept):
+                    kept = None
+                self.message.emit(f"{error}" + (f"; the label layer stays '{kept.name()}'" if kept is not None else ""))
+                self.layer_box.blockSignals(True)
+                self.layer_box.setLayer(kept)
+                self.layer_box.blockSignals(False)
+                return
         if self._label_layer is not None:
             for signal in self._edit_signals(self._label_layer):
                 try:
@@ -371,20 +544,8 @@ class ClassesPanel(QWidget):
                     pass
         self._label_layer = None
         if layer is not None:
-            try:
-                self._label_layer = use_label_layer(layer, self._classes)
-            except LabelLayerError as error:
-                self.message.emit(str(error))
-                self.layer_box.setLayer(None)
-                return
-            known = {c.id for c in self._classes}
-            found = {i: n for i, n in class_ids_in_layer(layer).items() if i not in known}
-            for class_id, name in sorted(found.items()):
-                name = name.strip() or f"class {class_id}"
-                if any(_same_name(c.name, name) for c in self._classes):  # the engine needs distinct names
-                    name = f"{name} ({class_id})"
-                self._classes.append(ClassInfo(class_id, name, self._free_color()))
-            self._classes.sort(key=lambda c: c.id)
+            self._label_layer = checked
+            self._adopt_unknown()
             for signal in self._edit_signals(layer):
                 signal.connect(self._schedule_count)
         for tool in (self.brush, self.polygon):
@@ -403,14 +564,28 @@ class ClassesPanel(QWidget):
                 layer.afterRollBack]
 
     def create_label_layer(self, path: str, project: Optional[QgsProject] = None) -> QgsVectorLayer:
-        """Create a GeoPackage label layer in the scene's CRS and use it."""
-        crs = self._scene.crs() if self._scene is not None else (
-            self._canvas.mapSettings().destinationCrs() if self._canvas is not None else None)
-        if crs is None or not crs.isValid():
+        """Create a GeoPackage label layer in the scene's CRS and use it.
+
+        A scene without georeference gets a Shapefile label layer without CRS, in the pixel coordinates QGIS
+        shows the scene in (a GeoPackage always records a CRS, which the engine refuses for such a scene); the
+        message says so. Without a scene the map canvas's CRS is taken.
+        """
+        if self._scene is not None:
+            crs = self._scene.crs()  # invalid for a scene without georeference: a layer without CRS
+        elif self._canvas is not None and self._canvas.mapSettings().destinationCrs().isValid():
+            crs = self._canvas.mapSettings().destinationCrs()
+        else:
             raise LabelLayerError("choose a scene first: the label layer takes the scene's CRS")
         layer = create_label_layer(path, crs, self._classes, project=project)
         self.set_label_layer(layer)
+        if not crs.isValid():
+            self.message.emit(f"The scene has no georeference, so the labels are a Shapefile without CRS, "
+                              f"{layer.source()} (a GeoPackage always records a CRS, which a run would refuse).")
         return layer
+
+    def scene_has_no_georeference(self) -> bool:
+        """Whether the scene is a plain pixel grid (no CRS): its label layer must have no CRS either."""
+        return self._scene is not None and not self._scene.crs().isValid()
 
     def set_scene_layer(self, layer: Optional[QgsRasterLayer]) -> None:
         """The scene whose pixels the labelled-pixel counts refer to."""
@@ -423,15 +598,39 @@ class ClassesPanel(QWidget):
     def refresh_counts(self) -> dict[int, int]:
         """Count the scene pixels under each class's labels and show them in the table."""
         self._counts = {}
+        error_before, self._count_error = self._count_error, ""
         if self._label_layer is not None and self._scene is not None:
             try:
                 self._counts = labelled_pixel_counts(self._label_layer, self._scene)
             except LabelLayerError as error:
-                self.message.emit(str(error))
+                self._count_error = str(error)
+                if self._count_error != error_before:  # said once, not after every edit
+                    self.message.emit(self._count_error)
         self._fill_table()
+        self._show_label_problems()
         return dict(self._counts)
 
     # --- label tools ------------------------------------------------------------------------------
+    def _follow_canvas_units(self) -> None:
+        """The brush radius is in the canvas's map units: its decimals and step follow them (0.0002 degrees
+        is a brush of about 20 m), and a radius set in other units goes back to auto."""
+        assert self._canvas is not None
+        units = self._canvas.mapUnits()
+        if units == self._radius_units:
+            return
+        before, self._radius_units = self._radius_units, units
+        degrees = units == QgsUnitTypes.DistanceDegrees
+        self.radius.setDecimals(6 if degrees else 2)
+        self.radius.setSingleStep(0.0001 if degrees else 1.0)
+        known = units != QgsUnitTypes.DistanceUnknownUnit
+        self.radius.setSuffix(f" {QgsUnitTypes.toAbbreviatedString(units)}" if known else "")
+        unit_name = QgsUnitTypes.toString(units) if known else "pixels of a scene without georeference"
+        self.radius.setToolTip(f"Brush radius in map units ({unit_name}; auto: 8 screen pixels)")
+        if before is not None and self.radius.value() > 0:
+            self.radius.setValue(0.0)
+            self.message.emit(f"The map's units are now {QgsUnitTypes.toString(units)}: the brush radius is back to "
+                              "auto; set it again in the new units.")
+
     def _tools_follow_class(self, current: Optional[ClassInfo]) -> None:
         for tool in (self.brush, self.polygon):
             if tool is not None:
@@ -468,12 +667,34 @@ class ClassesPanel(QWidget):
 
     # --- dialogs (thin wrappers around the methods above) -----------------------------------------
     def _ask_new_layer(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "New label layer", "labels.gpkg", "GeoPackage (*.gpkg)")
+        start, kind = ("labels.shp", "Shapefile without CRS (*.shp)") if self.scene_has_no_georeference() else (
+            "labels.gpkg", "GeoPackage (*.gpkg)")
+        path, _ = QFileDialog.getSaveFileName(self, "New label layer", start, kind)
         if path:
             try:
                 self.create_label_layer(path)
             except LabelLayerError as error:
                 self.message.emit(str(error))
+
+    def _ask_add(self) -> None:
+        """Add: a new class, unless labels of classes the table lacks are waiting to get their class back."""
+        unknown = self.unknown_label_classes()
+        if unknown:
+            listed = ", ".join(f"“{self._removed[i].name if i in self._removed else n or f'class {i}'}” (id {i})"
+                               for i, n in sorted(unknown.items()))
+            answer = QMessageBox.question(
+                self, "Add class", f"The label layer has labels of {listed}, which the class table lacks.\n"
+                "Add back to the table? No adds a new class without labels.",
+                QMessageBox.Yes | QMessageBox.No | QMessageBox.Cancel, QMessageBox.Yes)
+            if answer == QMessageBox.Cancel:
+                return
+            if answer == QMessageBox.Yes:
+                self.add_missing_classes()
+                return
+        try:
+            self.add_class()
+        except ValueError as error:
+            self.message.emit(str(error))
 
     def _ask_delete(self) -> None:
         current = self.current_class()
@@ -484,12 +705,16 @@ class ClassesPanel(QWidget):
         if labelled:
             answer = QMessageBox.question(
                 self, "Delete class", f"Delete the labels of “{current.name}” too?\n"
-                "No keeps them in the label layer (they will be read as an unknown class).",
+                "No keeps them in the label layer as labels of no class: a run refuses them until "
+                "the class is added back (Add) or they are deleted.",
                 QMessageBox.Yes | QMessageBox.No | QMessageBox.Cancel, QMessageBox.Cancel)
             if answer == QMessageBox.Cancel:
                 return
             delete_labels = answer == QMessageBox.Yes
-        self.delete_class(current.id, delete_labels)
+        try:
+            self.delete_class(current.id, delete_labels)
+        except LabelLayerError as error:  # a read-only label layer: the class and its labels stay
+            self.message.emit(str(error))
 
     def _ask_merge(self) -> None:
         if len(self._classes) < 2:
@@ -534,6 +759,38 @@ class ClassesPanel(QWidget):
                 self.save_classes(path)
             except (ValueError, OSError) as error:
                 self.message.emit(str(error))
+
+
+class _ClassRemoval(QUndoCommand):
+    """The class table's side of a label edit that removes a class (a delete with labels, a merge).
+
+    It is pushed into the label layer's edit command, so every way of undoing that edit (the panel's Undo,
+    Ctrl+Z in a label tool, QGIS's Undo, rolling the edits back) brings the class back with its labels, and
+    Redo removes it again. It acts only while the panel is alive and still uses that label layer.
+    """
+
+    def __init__(self, panel: ClassesPanel, layer: QgsVectorLayer, removed: ClassInfo) -> None:
+        super().__init__(f"Remove class {removed.name}")
+        self.removed = dataclasses.replace(removed)
+        self.layer_id = layer.id()
+        self._panel = weakref.ref(panel)
+
+    def _target(self) -> Optional[ClassesPanel]:
+        panel = self._panel()
+        if panel is None or sip.isdeleted(panel):
+            return None
+        layer = panel.label_layer()
+        return panel if layer is not None and layer.id() == self.layer_id else None
+
+    def redo(self) -> None:
+        panel = self._target()
+        if panel is not None:
+            panel._remove_class(self.removed.id)
+
+    def undo(self) -> None:
+        panel = self._target()
+        if panel is not None:
+            panel._restore_class(self.removed)
 
 
 def _swatch(color: tuple[int, int, int], size: int = 16) -> QIcon:

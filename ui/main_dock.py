@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -13,8 +14,9 @@ from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from ..core.scene import ClassInfo
-from ..plugin.label_layer import LabelLayerError, class_spectra_statistics
+from ..plugin.label_layer import LabelLayerError, class_ids_in_layer, class_spectra_statistics
 from ..plugin.rendering import composite_rgb
+from ..plugin.runs import has_unsaved_edits
 from ..plugin.tasks import CANCELLED_MESSAGE
 from .attention_dock import AttentionDock
 from .classes_panel import ClassesPanel, duplicate_names
@@ -30,6 +32,16 @@ RUN_TIP = "Synthesise extra labelled patches from the prompts, train, classify t
 
 
 ONE_RUN_ONLY = ("overwrite", "approved_outputs")  # the dialog's answers for one run, never carried to the next
+_COPY_HAS_CRS = ("the scene has no georeference, and the label layer is not a plain file the run can read: its copy "
+                 "would be a GeoPackage, which records a CRS and is refused; save the labels as a Shapefile without "
+                 "CRS and choose it")
+
+
+def _run_copies(labels: QgsVectorLayer) -> bool:
+    """Whether a run reads a copy of ``labels`` rather than its file (as plugin.runs.label_file_for decides)."""
+    source = labels.source()
+    return not (labels.providerType() == "ogr" and "|" not in source and os.path.isfile(source)
+                and not labels.subsetString() and not has_unsaved_edits(labels))
 
 
 class HyperSynthDock(QgsDockWidget):
@@ -225,16 +237,26 @@ class HyperSynthDock(QgsDockWidget):
         labels = self.label_layer()
         if labels is None:
             problems.append("choose or create a label layer (tab 2)")
+        counts = None
+        if labels is not None and scene is not None and not scene_wrong:
+            counts = self.classes_panel.refresh_counts()
+        label_trouble = self.classes_panel.label_problems()  # labels of no class, ids <= 0, labels off the scene
+        if (labels is not None and self.classes_panel.scene_has_no_georeference() and not labels.crs().isValid()
+                and _run_copies(labels)):
+            label_trouble.append(_COPY_HAS_CRS if not has_unsaved_edits(labels) else
+                                 f"save the label edits first (Save labels): the scene has no georeference, so the "
+                                 f"run must read '{labels.name()}' from its file (a copy with the edits would "
+                                 "record a CRS, which it refuses)")
+        problems.extend(f"{p} (tab 2)" for p in label_trouble)
         classes = self.current_classes()
         clash = duplicate_names(classes)
         if clash:
             problems.append(f"{clash} (tab 2)")
         if len(classes) < 2:
             problems.append("define at least two classes (tab 2)")
-        elif labels is not None and scene is not None and not scene_wrong:
-            counts = self.classes_panel.refresh_counts()
+        elif labels is not None and counts is not None and not label_trouble:
             unlabelled = [c.name for c in classes if counts.get(c.id, 0) == 0]
-            if not counts and labels.featureCount() > 0:
+            if not counts and class_ids_in_layer(labels):
                 problems.append(f"the labels of '{labels.name()}' cover no pixel of the scene: they lie outside it "
                                 "(draw them on the scene, or check the label layer's CRS) (tab 2)")
             elif len([c for c in classes if counts.get(c.id, 0) > 0]) < 2:

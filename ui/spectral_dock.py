@@ -234,7 +234,9 @@ class SpectralProfileDock(QgsDockWidget):
         """
         if crs is not None and crs.isValid() and crs != layer.crs():
             point = QgsCoordinateTransform(crs, layer.crs(), QgsProject.instance()).transform(point)
-        if not layer.extent().contains(point):
+        extent = layer.extent()  # pixels are half open: the right and bottom edges belong to no pixel of the scene
+        if not (extent.xMinimum() <= point.x() < extent.xMaximum()
+                and extent.yMinimum() < point.y() <= extent.yMaximum()):
             self.status.setText("That point lies outside the scene.")
             return None
         result = layer.dataProvider().identify(point, QgsRaster.IdentifyFormatValue)

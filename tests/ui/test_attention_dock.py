@@ -70,3 +70,16 @@ def test_a_long_prompt_wraps_onto_a_second_row(keep, screenshot):
     high = max(float(image.get_array().max()) for image in dock.images)
     assert all(image.get_clim() == pytest.approx((low, high)) for image in dock.images)
     assert screenshot(dock, "attention_dock_long_prompt").std() > 0
+
+
+def test_a_prompt_without_words_says_so_instead_of_the_last_status(keep):
+    dock = keep(AttentionDock(), 600, 300)
+    dock.set_attention(_attention(), TOKENS, LATENT_HW, source="corn field")
+    assert dock.status.text().startswith("corn field: 4 prompt words")
+    tokens = ["<start_of_text>", ",</w>", "<end_of_text>"]
+    dock.set_attention(np.full((2, 1, 3, 16), 1 / 3), tokens, LATENT_HW, source="preview of ','")
+    assert dock.word_maps() == [] and dock.images == [] and dock.figure.axes == []
+    assert dock.status.text() == ("preview of ',': the prompt has no words to show attention for (only punctuation "
+                                  "or special tokens).")
+    dock.clear()
+    assert dock.status.text() == "Preview a prompt to see where each word attends."

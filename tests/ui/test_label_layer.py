@@ -15,6 +15,7 @@ from hypersynth.plugin.label_layer import (
     class_spectra_statistics,
     create_label_layer,
     delete_class_features,
+    invalid_class_ids,
     label_raster,
     labelled_pixel_counts,
     merge_class_features,
@@ -88,3 +89,34 @@ def test_labelled_pixel_counts_and_class_statistics(label_layer, scene_layer):
     expected = [np.mean([physical_value(b, r, c) for r in range(6, 9) for c in range(8, 11)]) for b in range(BANDS)]
     np.testing.assert_allclose(mean, expected, rtol=1e-6)
     assert np.all(std > 0)
+
+
+def test_ids_of_zero_or_below_label_nothing_and_are_counted_apart(label_layer, scene_layer):
+    add_label_polygon(label_layer, _square(0, 0, 2), 1, "corn")
+    add_label_polygon(label_layer, _square(5, 5, 3), -1, "ignore")
+    add_label_polygon(label_layer, _square(10, 10, 2), 0, "")
+    add_label_polygon(label_layer, _square(0, 1, 1), 0, "")  # drawn later over corn: still corn, as the engine reads it
+    assert labelled_pixel_counts(label_layer, scene_layer) == {1: 4}
+    assert class_ids_in_layer(label_layer) == {1: "corn"}
+    assert invalid_class_ids(label_layer) == {-1: 1, 0: 2}
+    assert class_spectra_statistics(label_layer, scene_layer).keys() == {1}
+
+
+def test_a_scene_without_georeference_is_the_pixel_grid_qgis_shows(tmp_path, classes, qgis_new_project):
+    from osgeo import gdal
+    from qgis.core import QgsCoordinateReferenceSystem, QgsRasterLayer
+
+    ds = gdal.GetDriverByName("GTiff").Create(str(tmp_path / "pixels.tif"), 24, 20, 2, gdal.GDT_Int16)
+    ds.GetRasterBand(1).WriteArray(np.arange(480, dtype=np.int16).reshape(20, 24))
+    ds = None
+    scene = QgsRasterLayer(str(tmp_path / "pixels.tif"), "pixels")
+    assert not scene.crs().isValid() and scene.extent().yMaximum() == 0 and scene.extent().yMinimum() == -20
+    layer = create_label_layer(str(tmp_path / "labels.gpkg"), QgsCoordinateReferenceSystem(), classes)
+    assert layer.source() == str(tmp_path / "labels.shp") and not layer.crs().isValid()
+    with pytest.raises(LabelLayerError, match="already exists"):
+        create_label_layer(str(tmp_path / "labels.shp"), QgsCoordinateReferenceSystem(), classes)
+    ring = [QgsPointXY(5, -3), QgsPointXY(8, -3), QgsPointXY(8, -5), QgsPointXY(5, -5), QgsPointXY(5, -3)]
+    add_label_polygon(layer, QgsGeometry.fromPolygonXY([ring]), 2, "water")  # columns 5-7, rows 3-4
+    labels, (row0, col0) = label_raster(layer, scene)
+    assert (row0, col0) == (3, 5) and labels.shape == (2, 3) and (labels == 2).all()
+    assert labelled_pixel_counts(layer, scene) == {2: 6}

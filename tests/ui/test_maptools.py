@@ -153,3 +153,17 @@ def test_labels_render_on_the_map_in_class_colours(canvas, scene_layer, label_la
     assert colour.red() > colour.blue() and colour.green() > colour.blue()  # corn is yellow
     assert water_colour.blue() > water_colour.red()  # water is blue
     assert corn.red() > corn.blue()
+
+
+def test_a_label_layer_without_crs_takes_the_canvas_coordinates_as_they_are(canvas, classes):
+    """Labels of a scene without georeference: the layer has no CRS, so nothing is reprojected on the way in."""
+    from qgis.core import QgsVectorLayer
+
+    layer = QgsVectorLayer("Polygon?field=class_id:integer&field=class:string", "pixels", "memory")
+    layer.setCrs(QgsCoordinateReferenceSystem())
+    assert not layer.crs().isValid() and canvas.mapSettings().destinationCrs().isValid()
+    tool = PolygonTool(canvas, layer, classes[0])
+    square = [QgsPointXY(5, -3), QgsPointXY(8, -3), QgsPointXY(8, -6), QgsPointXY(5, -6)]
+    tool.add_polygon(square)
+    written = _features(layer)[0].geometry().boundingBox()
+    assert (written.xMinimum(), written.yMinimum(), written.xMaximum(), written.yMaximum()) == (5, -6, 8, -3)

@@ -11,7 +11,8 @@ from qgis.PyQt.QtCore import Qt
 
 from hypersynth.ui.spectral_dock import SpectralProfileDock
 
-from .conftest import BAD_BAND, BANDS, NODATA_PIXEL, WAVELENGTHS, physical_value, pixel_centre
+from .conftest import (BAD_BAND, BANDS, COLS, NODATA_PIXEL, ORIGIN, PIXEL, ROWS, WAVELENGTHS, physical_value,
+                       pixel_centre)
 
 
 def _plotted_items(dock):
@@ -46,6 +47,21 @@ def test_nodata_is_a_gap_and_outside_is_refused(keep, scene_layer):
     assert np.isnan(y[2]) and np.isfinite(y[3])
     assert dock.show_pixel(scene_layer, QgsPointXY(0.0, 0.0)) is None
     assert "outside" in dock.status.text()
+
+
+def test_the_right_and_bottom_edges_are_outside_the_scene(keep, scene_layer):
+    """A pixel covers [left, right) x (bottom, top]: the scene's own right and bottom edges belong to no pixel."""
+    dock = SpectralProfileDock()
+    keep(dock)
+    right, bottom = ORIGIN[0] + COLS * PIXEL, ORIGIN[1] - ROWS * PIXEL
+    for point in (QgsPointXY(right, pixel_centre(3, 0)[1]), QgsPointXY(pixel_centre(0, 3)[0], bottom),
+                  QgsPointXY(right, bottom)):
+        assert dock.show_pixel(scene_layer, point) is None
+        assert dock.status.text() == "That point lies outside the scene."
+    y = dock.show_pixel(scene_layer, QgsPointXY(ORIGIN[0], ORIGIN[1]))  # the top-left corner is pixel (0, 0)
+    assert y is not None and "column 0, row 0" in dock.status.text()
+    y = dock.show_pixel(scene_layer, QgsPointXY(right - 0.01, bottom + 0.01))
+    assert y is not None and f"column {COLS - 1}, row {ROWS - 1}; {BANDS - 1} of {BANDS}" in dock.status.text()
 
 
 def test_pin_two_and_export_csv(keep, tmp_path, scene_layer, screenshot):
