@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Iterable, Optional, Sequence, Union
 
 from qgis.core import (
     QgsContrastEnhancement,
@@ -63,11 +64,52 @@ def confidence_layer(path: PathLike, name: Optional[str] = None) -> QgsRasterLay
     return layer
 
 
+def _file_of(source: str) -> str:
+    return os.path.realpath(source.split("|")[0])
+
+
+def remove_layers_reading(files: Iterable[PathLike], project: QgsProject) -> Optional[tuple[QgsLayerTreeGroup, int]]:
+    """Remove from ``project`` every layer that reads one of ``files``, and each group that leaves empty.
+
+    Returns:
+        Where the first group removed was (its parent and position), so what replaces it can go there; None when
+        no group was left empty.
+    """
+    wanted = {_file_of(str(f)) for f in files}
+    stale = [layer for layer in project.mapLayers().values() if _file_of(layer.source()) in wanted]
+    root = project.layerTreeRoot()
+    groups = []
+    for layer in stale:
+        node = root.findLayer(layer.id())
+        parent = node.parent() if node is not None else None
+        if isinstance(parent, QgsLayerTreeGroup) and parent is not root and parent not in groups:
+            groups.append(parent)
+    if stale:
+        project.removeMapLayers([layer.id() for layer in stale])
+    place = None
+    for group in groups:
+        parent = group.parent()
+        if group.children() or not isinstance(parent, QgsLayerTreeGroup):
+            continue  # the analyst's own layers are still in it
+        if place is None:
+            place = (parent, parent.children().index(group))
+        parent.removeChildNode(group)
+    return place
+
+
 def add_result_layers(class_map: PathLike, confidence: Optional[PathLike], classes: Sequence[ClassInfo], *,
                       title: str, project: Optional[QgsProject] = None,
-                      probabilities: Optional[PathLike] = None) -> list[QgsRasterLayer]:
+                      probabilities: Optional[PathLike] = None,
+                      replaced: Iterable[PathLike] = ()) -> list[QgsRasterLayer]:
     """Add the class map (on top), its confidence and (when written) its class probabilities to ``project`` in a
     group named ``title``; all but the map start hidden.
+
+    A run into a folder that held an earlier run's outputs replaces their files, so the layers that read them
+    (the earlier run's group, or a result the analyst moved or restyled) would show the new files under the old
+    run's style and classes, or a stale render: every layer reading one of the new files or of ``replaced`` (the
+    earlier outputs the run removed) is removed, with a group it leaves empty, and the new group takes that group's
+    place. A restyled layer goes too (its classes may not be the new run's): to keep a result, write the next run
+    to another folder, or save the layer's style and load it on the new layer.
 
     Call on the main thread only (from a task's ``finished()`` or an algorithm's post-processing).
 
@@ -80,7 +122,9 @@ def add_result_layers(class_map: PathLike, confidence: Optional[PathLike], class
         layers.append(confidence_layer(confidence, name=f"{title}: confidence"))
     if probabilities is not None:
         layers.append(confidence_layer(probabilities, name=f"{title}: class probabilities"))  # class 1 in grey
-    group: QgsLayerTreeGroup = project.layerTreeRoot().insertGroup(0, title)
+    written = [class_map, *(f for f in (confidence, probabilities) if f is not None)]
+    parent, index = remove_layers_reading([*written, *replaced], project) or (project.layerTreeRoot(), 0)
+    group: QgsLayerTreeGroup = parent.insertGroup(index, title)
     for layer in layers:
         project.addMapLayer(layer, False)
         group.addLayer(layer)

@@ -305,10 +305,16 @@ class HyperSynthPlugin:
             title=f"{RUN_TITLES[method]} {scene.name()}", temporary_labels=temporary)
 
     def start_run(self, request: RunRequest) -> EngineTask:
-        """Run ``request`` in the task manager; the result layers are added when it ends."""
+        """Run ``request`` in the task manager; the result layers are added when it ends.
+
+        A run into a folder an earlier run wrote (overwrite allowed) replaced that run's files: the layers reading
+        them leave the project with their group, and the new group takes its place (``add_result_layers``), so
+        the project never shows two groups for one folder's files.
+        """
         generation = self._project_generation
 
         def on_success(outputs: Any) -> None:
+            from ..core.pipeline import ALL_OUTPUTS
             from .layers import add_result_layers
 
             remove_scratch(request.temporary_labels)  # the job removes it too, unless it was cancelled before starting
@@ -327,7 +333,8 @@ class HyperSynthPlugin:
                 return
             self.keep_dock_state()  # the project remembers the run's model for prompt previews
             add_result_layers(outputs.class_map, outputs.confidence, outputs.classes, title=request.title,
-                              probabilities=outputs.probabilities)
+                              probabilities=outputs.probabilities,  # an earlier run's layers there go
+                              replaced=[Path(request.out_dir) / name for name in ALL_OUTPUTS])
             self._show_synthetic_spectra(outputs.synthetic_summary, outputs.classes)
             self._show_run_attention(outputs.attention, request.title)
             self.iface.messageBar().pushMessage(

@@ -191,7 +191,14 @@ def label_file_for(layer: Any, out_dir: str) -> tuple[str, Optional[str]]:
         (path, temporary path to delete after the run or None).
     """
     if isinstance(layer, QgsRasterLayer):
-        return layer.source().split("|")[0], None
+        from ..core.io.read import gdal_subdataset_file
+        from .algorithms.base import subdataset_refusal
+
+        source = layer.source().split("|")[0]
+        container = gdal_subdataset_file(source)
+        if container is not None:  # the engine reads a scene inside a NetCDF/HDF file, but labels from their own
+            raise ValueError(subdataset_refusal(f"the label layer '{layer.name()}'", source, container))
+        return source, None
     if not isinstance(layer, QgsVectorLayer):
         raise ValueError("choose a label layer (points, polygons or a label raster) before running")
     source = layer.source()
@@ -202,11 +209,28 @@ def label_file_for(layer: Any, out_dir: str) -> tuple[str, Optional[str]]:
     handle, tmp = tempfile.mkstemp(prefix=".hypersynth-labels-", suffix=".gpkg", dir=out_dir)
     os.close(handle)
     os.remove(tmp)  # the writer creates the GeoPackage itself
+    try:
+        write_layer_copy(layer, tmp, QgsProject.instance().transformContext())
+    except ValueError as exc:
+        remove_scratch(tmp)
+        raise ValueError(f"could not copy the label layer '{layer.name()}' to a file: {exc}") from None
+    return tmp, tmp
+
+
+def write_layer_copy(layer: QgsVectorLayer, path: str, transform_context: Any) -> None:
+    """Write ``layer`` as it stands (unsaved edits included) to a new single-layer GeoPackage at ``path``.
+
+    The layer's own feature-id column (a GeoPackage's ``fid``) is left out: a feature added since the last save
+    has none yet, and the copy numbers its features itself.
+
+    Raises:
+        ValueError: with the writer's message.
+    """
+    keys = set(layer.dataProvider().pkAttributeIndexes()) if layer.dataProvider() is not None else set()
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName = "GPKG"
     options.layerName = "labels"
-    error, message, _, _ = QgsVectorFileWriter.writeAsVectorFormatV3(
-        layer, tmp, QgsProject.instance().transformContext(), options)
+    options.attributes = [i for i in range(layer.fields().count()) if i not in keys]
+    error, message, _, _ = QgsVectorFileWriter.writeAsVectorFormatV3(layer, path, transform_context, options)
     if error != QgsVectorFileWriter.NoError:
-        raise ValueError(f"could not copy the label layer '{layer.name()}' to a file: {message}")
-    return tmp, tmp
+        raise ValueError(message)

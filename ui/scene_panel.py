@@ -14,13 +14,14 @@ from qgis.PyQt.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from ..core.io.read import MIN_BANDS
+from ..core.io.read import MIN_BANDS, envi_data_file, gdal_subdataset_file
 from ..plugin.rendering import COMPOSITE_TITLES, COMPOSITES, CompositeChoice, apply_composite, read_band_wavelengths
 
 PROVIDER_KINDS = {"wms": "web map (WMS/WMTS/XYZ)", "wcs": "web coverage (WCS)", "virtualraster": "virtual raster",
@@ -46,6 +47,44 @@ def scene_problem(layer: Optional[QgsRasterLayer]) -> Optional[str]:
         return (f"'{layer.name()}' has {count} band{'s' if count != 1 else ''}; HyperSynth needs a hyperspectral "
                 f"scene of at least {MIN_BANDS} bands, not an RGB or multispectral image")
     return None
+
+
+class SeveralDatasets(ValueError):
+    """The file holds several rasters (NetCDF variables, HDF arrays) and the analyst chooses which is the scene."""
+
+    def __init__(self, path: str, datasets: list[tuple[str, str]]) -> None:
+        self.datasets = datasets  # (GDAL name to open, its description), the cubes of bands first
+        names = "; ".join(description for _, description in datasets[:8])
+        super().__init__(f"{Path(path).name} holds several rasters ({names}{'; …' if len(datasets) > 8 else ''}): "
+                         "choose the one that is the scene")
+
+
+def raster_datasets(path: str) -> list[tuple[str, str]]:
+    """The rasters inside a container file (NetCDF, HDF): (GDAL name, description), the cubes of bands first;
+    empty for a plain raster or a file GDAL cannot open."""
+    from osgeo import gdal
+
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        dataset = gdal.Open(path)
+        found = dataset.GetSubDatasets() if dataset is not None else []
+    finally:
+        gdal.PopErrorHandler()
+    return sorted(((name, description) for name, description in found), key=lambda d: not _is_cube(d[1]))
+
+
+def _is_cube(description: str) -> bool:
+    """Whether GDAL's description of a subdataset ("[16x20x24] radiance (32-bit floating-point)") is 3-D or more."""
+    return description.startswith("[") and description.split("]", 1)[0].count("x") >= 2
+
+
+def _layer_name(source: str) -> str:
+    """A layer's name for a file (its stem) or a subdataset in one ("scene radiance")."""
+    container = gdal_subdataset_file(source)
+    if container is None:
+        return Path(source).stem
+    leaf = source.rstrip(":/").replace("/", ":").rsplit(":", 1)[-1]
+    return f"{container.stem} {leaf}"
 
 
 class ScenePanel(QWidget):
@@ -113,11 +152,24 @@ class ScenePanel(QWidget):
     def open_file(self, path: str, project: Optional[QgsProject] = None) -> QgsRasterLayer:
         """Add the raster at ``path`` to the project and make it the scene.
 
+        ``path`` may be an ENVI header (its data file is opened, as GDAL wants), a NetCDF or HDF file holding one
+        cube of bands among other variables (that cube is opened), or a GDAL subdataset name
+        (``NETCDF:"scene.nc":radiance``).
+
         Raises:
+            SeveralDatasets: the file holds several rasters and none is the only cube of bands: choose one.
             ValueError: when QGIS cannot read the file as a raster.
         """
-        layer = QgsRasterLayer(path, Path(path).stem)
+        if Path(path).suffix.lower() == ".hdr":  # a header without its data file: which files it looked for
+            path = str(envi_data_file(Path(path)))
+        layer = QgsRasterLayer(path, _layer_name(path))
         if not layer.isValid():
+            datasets = raster_datasets(path)
+            cubes = [name for name, description in datasets if _is_cube(description)]
+            if len(cubes) == 1:
+                return self.open_file(cubes[0], project)
+            if datasets:
+                raise SeveralDatasets(path, datasets)
             raise ValueError(f"QGIS cannot open {path} as a raster; choose a GeoTIFF, ENVI or another GDAL format")
         (project or QgsProject.instance()).addMapLayer(layer)
         self.set_scene_layer(layer)
@@ -125,11 +177,19 @@ class ScenePanel(QWidget):
 
     def _ask_open(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a hyperspectral scene", "", RASTER_FILTER)
-        if path:
+        if not path:
+            return
+        try:
             try:
                 self.open_file(path)
-            except ValueError as error:
-                self.note.setText(str(error))
+            except SeveralDatasets as several:  # a NetCDF/HDF file with several cubes: which one is the scene?
+                descriptions = [description for _, description in several.datasets]
+                chosen, ok = QInputDialog.getItem(self, "Choose the scene", f"{Path(path).name} holds several "
+                                                  "rasters; which is the hyperspectral scene?", descriptions, 0, False)
+                if ok and chosen in descriptions:
+                    self.open_file(several.datasets[descriptions.index(chosen)][0])
+        except ValueError as error:
+            self.note.setText(str(error))
 
     def _layer_changed(self, layer) -> None:
         layer = layer if isinstance(layer, QgsRasterLayer) else None

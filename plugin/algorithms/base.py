@@ -78,11 +78,16 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
                            folders: Optional[Mapping[str, str]] = None) -> None:
         """`check_destinations` with parameter names: {input name: file}, {output name: destination},
         {model folder output name: "classifier" or "synthesis"}; the messages give the parameters' titles."""
+        from qgis.core import QgsProcessingParameterRasterDestination
+
         from .destinations import check_destinations
 
+        raster = QgsProcessingParameterRasterDestination.typeName()
+        rasters = [self.title(k) for k in outputs
+                   if self.parameterDefinition(k) is not None and self.parameterDefinition(k).type() == raster]
         check_destinations({self.title(k): v for k, v in inputs.items()},
                            {self.title(k): v for k, v in outputs.items()},
-                           {self.title(k): v for k, v in (folders or {}).items()})
+                           {self.title(k): v for k, v in (folders or {}).items()}, rasters)
 
     def add_training_label_parameters(self) -> None:
         """Scene, training labels, class field and class/prompt file: the inputs every trainer takes."""
@@ -100,6 +105,19 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
             "CLASSES", self.tr("Class and prompt file (names, colours, prompts)"), extension="json", optional=True))
 
 
+def _edited_layer_file(layer: QgsVectorLayer, what: str, context: QgsProcessingContext) -> str:
+    """``layer`` as it stands, unsaved edits included, written to a GeoPackage in Processing's temporary folder."""
+    from ..runs import write_layer_copy
+
+    path = QgsProcessingUtils.generateTempFilename(f"{what.replace(' ', '_')}.gpkg")
+    try:
+        write_layer_copy(layer, path, context.transformContext())
+    except ValueError as exc:
+        raise QgsProcessingException(f"could not write the {what} layer '{layer.name()}' with its unsaved edits to "
+                                     f"a file: {exc}; save the layer and run again") from None
+    return path
+
+
 def accuracy_results(metrics: Optional[dict]) -> dict[str, float]:
     """The engine's metrics as the algorithms' numeric outputs OVERALL_ACCURACY, AVERAGE_ACCURACY, KAPPA."""
     if not metrics:
@@ -108,17 +126,39 @@ def accuracy_results(metrics: Optional[dict]) -> dict[str, float]:
     return {key: float(metrics[name]) for key, name in pairs if name in metrics}
 
 
-def raster_file(layer: Optional[QgsRasterLayer], what: str) -> str:
-    """The file behind a raster layer, or a clear error when there is none (e.g. a WMS layer)."""
+def raster_file(layer: Optional[QgsRasterLayer], what: str, subdatasets: bool = False) -> str:
+    """The file behind a raster layer, or a clear error when there is none (e.g. a WMS layer).
+
+    ``subdatasets``: the engine reads this input as a scene, so a NetCDF variable or HDF array
+    (``NETCDF:"scene.nc":radiance``) is returned as GDAL names it; otherwise such a layer is refused with how to
+    convert it (label rasters and class maps are read from a file of their own).
+    """
+    from ...core.io.read import gdal_subdataset_file
+
     if layer is None:
         raise QgsProcessingException(f"no {what} raster layer was given")
     if layer.providerType() != "gdal":
         raise QgsProcessingException(f"the {what} layer '{layer.name()}' is not a file raster "
                                      f"(provider {layer.providerType()}); save it as a GeoTIFF first")
     path = layer.source().split("|")[0]
+    container = gdal_subdataset_file(path)
+    if container is not None:
+        if not container.is_file():
+            raise QgsProcessingException(f"the {what} layer '{layer.name()}' reads {path}, whose file {container} "
+                                         "does not exist")
+        if not subdatasets:
+            raise QgsProcessingException(subdataset_refusal(f"the {what} layer '{layer.name()}'", path, container))
+        return path
     if not os.path.exists(path):
         raise QgsProcessingException(f"the {what} layer '{layer.name()}' points at {path}, which does not exist")
     return path
+
+
+def subdataset_refusal(subject: str, source: str, container: Path) -> str:
+    """Why a NetCDF/HDF subdataset cannot be ``subject`` (a label raster, a class map) and how to convert it."""
+    return (f"{subject} is a dataset inside {container.name} ({source}); HyperSynth reads it only from a raster file "
+            f"of its own: convert it first (Raster ▸ Conversion ▸ Translate, or gdal_translate -of GTiff "
+            f"'{source}' {container.with_suffix('.tif').name})")
 
 
 def labels_file(layer: Any, what: str, context: QgsProcessingContext,
@@ -126,7 +166,9 @@ def labels_file(layer: Any, what: str, context: QgsProcessingContext,
     """A file the engine can read for a label layer: a raster's file, or a vector as a single-layer file.
 
     Vector layers held in memory, in a database or inside a multi-layer GeoPackage are written to a
-    temporary GeoPackage first, because the engine reads one file with one layer.
+    temporary GeoPackage first, because the engine reads one file with one layer. So is a layer in edit mode with
+    unsaved edits (QGIS's ``convertToCompatibleFormat`` would hand over its file, without them): the run uses the
+    labels as the analyst sees them, as a dock run does, and the Processing log says they are still unsaved.
     """
     if isinstance(layer, QgsRasterLayer):
         return raster_file(layer, what)
@@ -134,6 +176,12 @@ def labels_file(layer: Any, what: str, context: QgsProcessingContext,
         if layer.featureCount() == 0:
             raise QgsProcessingException(f"the {what} layer '{layer.name()}' has no features; label a few "
                                          "pixels or polygons first")
+        if layer.isEditable() and layer.isModified():
+            path = _edited_layer_file(layer, what, context)
+            if feedback is not None:
+                feedback.pushWarning(f"the {what} layer '{layer.name()}' has unsaved edits: this run uses them as "
+                                     "they stand, but they are not saved to its file (save the layer to keep them)")
+            return path
         path = QgsProcessingUtils.convertToCompatibleFormat(layer, False, what, ["gpkg", "shp", "geojson"],
                                                             "gpkg", context, feedback)
         if not path or not os.path.exists(path.split("|")[0]):
@@ -199,10 +247,15 @@ def engine_warnings(feedback: Optional[QgsProcessingFeedback]) -> Iterator[None]
 
 
 def layer_file(layer: Any) -> Optional[str]:
-    """The file behind a map layer (None for a layer held in memory or a database)."""
+    """The file behind a map layer (None for a layer held in memory or a database); for a NetCDF or HDF subdataset,
+    the file that holds it."""
+    from ...core.io.read import gdal_subdataset_file
+
     if layer is None:
         return None
     path = layer.source().split("|")[0]
+    container = gdal_subdataset_file(path)
+    path = str(container) if container is not None else path
     return path if os.path.exists(path) else None
 
 

@@ -132,7 +132,7 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         out_json = self.parameterAsFileOutput(parameters, self.JSON, context)
         self.check_destinations({self.SCENE: layer_file(layer), self.REFERENCE: layer_file(reference_layer),
                                  self.CLASSES: classes_path}, {self.OUTPUT: out_md, self.JSON: out_json})
-        scene = raster_file(layer, "scene")
+        scene = raster_file(layer, "scene", subdatasets=True)
         reference = labels_file(reference_layer, "reference", context, feedback)
         methods = [METHOD_KEYS[i] for i in self.parameterAsEnums(parameters, self.METHODS, context)]
         splits = [SPLIT_KINDS[i] for i in self.parameterAsEnums(parameters, self.SPLITS, context)]

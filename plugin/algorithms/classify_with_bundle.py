@@ -105,7 +105,7 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
                                  self.VALIDATION: layer_file(validation_layer)}, destinations)
         device = DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
         check_device(device)
-        scene = raster_file(scene_layer, "scene")
+        scene = raster_file(scene_layer, "scene", subdatasets=True)
         validation = (labels_file(validation_layer, "validation", context, feedback)
                       if validation_layer is not None else None)
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Collection, Mapping, Optional
 
 from qgis.core import QgsProcessingException
 
@@ -51,10 +51,12 @@ def _files_of(path: Path) -> list[Path]:
 
 
 MODEL_TITLES = {"classifier": "classifier", "synthesis": "synthesis model"}  # model folder kind -> its name
+RASTER_SUFFIXES = (".tif", ".tiff")  # the engine writes GeoTIFF (the provider's only raster output format)
+GDAL_SIDECARS = (".aux.xml", ".ovr", ".ovr.aux.xml", ".msk")  # what GDAL keeps beside a raster and reads with it
 
 
 def check_destinations(inputs: Mapping[str, Optional[str]], outputs: Mapping[str, Optional[str]],
-                       folders: Optional[Mapping[str, str]] = None) -> None:
+                       folders: Optional[Mapping[str, str]] = None, rasters: Collection[str] = ()) -> None:
     """Refuse, before anything is read or written, a destination that would destroy an input or another output,
     or that cannot be written.
 
@@ -64,6 +66,8 @@ def check_destinations(inputs: Mapping[str, Optional[str]], outputs: Mapping[str
         folders: {title of an output that is a folder: the kind of model saved there, "classifier" or
             "synthesis" (an existing folder there may only be a saved model of that kind: it is replaced whole),
             or "" for a plain folder that receives files}.
+        rasters: the titles of the outputs that are rasters: their destination must be named .tif or .tiff
+            (the engine writes GeoTIFF, and a map.img holding a GeoTIFF would mislead GDAL's users).
 
     Raises:
         QgsProcessingException: naming the parameters involved and what to choose instead.
@@ -99,7 +103,24 @@ def check_destinations(inputs: Mapping[str, Optional[str]], outputs: Mapping[str
                         f"the {inner} destination {chosen[inner]} lies inside the {outer} folder ({chosen[outer]}), "
                         f"which the run replaces: choose a destination outside it")
     for title, dst in chosen.items():
+        if title in rasters:
+            check_raster_name(title, str(dst))
         _check_writable(title, dst, folders.get(title))
+
+
+def check_raster_name(title: str, destination: str) -> None:
+    """Refuse a raster destination not named .tif/.tiff, as the Processing dialog does for this provider
+    (``isSupportedOutputValue``); QGIS's own algorithms write the format the extension names, this engine only
+    GeoTIFF."""
+    path = Path(destination)
+    if path.suffix.lower() in RASTER_SUFFIXES:
+        return
+    if not path.suffix:
+        raise QgsProcessingException(f"the {title} destination {path} has no extension: HyperSynth writes GeoTIFF; "
+                                     f"name it {path.name}.tif")
+    raise QgsProcessingException(f"the {title} destination {path} is named as a {path.suffix} file, but "
+                                 f"HyperSynth writes GeoTIFF: name it {path.stem}.tif (and convert it afterwards, "
+                                 f"with Raster ▸ Conversion ▸ Translate, if you need {path.suffix})")
 
 
 def _check_writable(title: str, dst: Path, kind: Optional[str]) -> None:
@@ -224,6 +245,13 @@ class OutputMoves:
             raise QgsProcessingException(str(exc)) from exc
         self.claimed.add(key)
 
+    def set_aside(self, path: Path) -> None:
+        """Take ``path`` away as a replaced file: deleted when the moves are kept, put back when they are undone."""
+        self._claim(path.parent)
+        replaced = _beside(path, "old")
+        os.replace(path, replaced)
+        self.done.append((path, replaced))
+
     def put(self, src: Path, dst: str) -> str:
         """Move ``src`` (a file or a folder) to ``dst``, setting aside what was there; returns ``dst``."""
         target = Path(dst)
@@ -249,8 +277,17 @@ class OutputMoves:
         return str(target)
 
     def put_raster(self, staged: Path, destination: str) -> str:
-        """Move a staged raster and its sidecars (``.qml`` style, ``.tif.aux.xml``) to ``destination``."""
+        """Move a staged raster and its sidecars (``.qml`` style, ``.tif.aux.xml``) to ``destination``.
+
+        The GDAL sidecars of the raster it replaces (``map.tif.aux.xml`` statistics and metadata, ``.ovr``
+        overviews, ``.msk`` mask) go with that raster: GDAL would read them with the new one. Other files named
+        like it (a ``map.qml`` the run does not write, ``map.tif.bak``) are left alone.
+        """
         target = Path(destination)
+        for suffix in GDAL_SIDECARS:
+            for stale in dict.fromkeys((Path(str(target) + suffix), Path(str(target) + suffix.upper()))):
+                if stale.is_file():
+                    self.set_aside(stale)
         for sidecar in sorted(staged.parent.glob(staged.stem + ".*")):
             if sidecar == staged:
                 continue

@@ -167,7 +167,7 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
         self.check_destinations({self.SCENE: layer_file(scene_layer), self.LABELS: layer_file(labels_layer),
                                  self.VALIDATION: layer_file(validation_layer), self.CLASSES: classes_path},
                                 destinations, self.MODEL_FOLDERS)  # before anything is read or written
-        scene = raster_file(scene_layer, "scene")
+        scene = raster_file(scene_layer, "scene", subdatasets=True)
         labels = labels_file(labels_layer, "labels", context, feedback)
         validation = (labels_file(validation_layer, "validation", context, feedback)
                       if validation_layer is not None else None)

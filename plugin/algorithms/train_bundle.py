@@ -111,7 +111,7 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
                                  self.CLASSES: classes_path}, {self.OUTPUT: out}, {self.OUTPUT: "synthesis"})
         patch_size = self.parameterAsInt(parameters, self.PATCH_SIZE, context)
         check_patch_size(patch_size, scene_layer, self.title(self.PATCH_SIZE))
-        scene = raster_file(scene_layer, "scene")
+        scene = raster_file(scene_layer, "scene", subdatasets=True)
         labels = labels_file(labels_layer, "labels", context, feedback)
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
 

@@ -61,3 +61,40 @@ def test_add_result_layers_groups_map_and_confidence(qgis_new_project, rasters):
 def test_missing_file_gives_a_clear_error(tmp_path):
     with pytest.raises(LayerLoadError, match="could not open"):
         class_map_layer(tmp_path / "nothing.tif", CLASSES)
+
+
+def test_a_run_into_the_same_files_replaces_the_earlier_group_in_its_place(qgis_new_project, rasters, tmp_path):
+    from qgis.core import QgsRasterLayer
+
+    earlier_probabilities = _write(tmp_path / "probabilities.tif", np.zeros((12, 10), np.float32), gdal.GDT_Float32)
+    first = add_result_layers(rasters[0], rasters[1], CLASSES, title="run", project=qgis_new_project,
+                              probabilities=earlier_probabilities)
+    root = qgis_new_project.layerTreeRoot()
+    root.insertGroup(0, "the analyst's group")  # above the run's group
+    moved = QgsRasterLayer(rasters[1], "my restyled confidence")  # a copy the analyst put elsewhere
+    qgis_new_project.addMapLayer(moved)
+    kept = _write(tmp_path / "other.tif", np.zeros((12, 10), np.uint8), gdal.GDT_Byte)  # a file the run did not write
+    other = QgsRasterLayer(kept, "other")
+    qgis_new_project.addMapLayer(other)
+    stale = {layer.id() for layer in first} | {moved.id()}
+
+    second = add_result_layers(rasters[0], rasters[1], CLASSES, title="run", project=qgis_new_project,
+                               replaced=[earlier_probabilities])  # the rerun removed the earlier probabilities
+    groups = [node.name() for node in root.children() if node.nodeType() == node.NodeGroup]
+    assert groups == ["the analyst's group", "run"]  # one group for the folder's files, where the earlier one was
+    assert [n.layerId() for n in root.findGroup("run").findLayers()] == [layer.id() for layer in second]
+    current = set(qgis_new_project.mapLayers())
+    assert not stale & current  # every layer reading a replaced file left the project
+    assert other.id() in current
+
+
+def test_a_group_holding_the_analysts_own_layers_is_kept(qgis_new_project, rasters, tmp_path):
+    from qgis.core import QgsRasterLayer
+
+    add_result_layers(rasters[0], rasters[1], CLASSES, title="run", project=qgis_new_project)
+    own = QgsRasterLayer(_write(tmp_path / "notes.tif", np.zeros((12, 10), np.uint8), gdal.GDT_Byte), "notes")
+    qgis_new_project.addMapLayer(own, False)
+    qgis_new_project.layerTreeRoot().findGroup("run").addLayer(own)
+    second = add_result_layers(rasters[0], rasters[1], CLASSES, title="run", project=qgis_new_project)
+    groups = [g for g in qgis_new_project.layerTreeRoot().children() if g.nodeType() == g.NodeGroup]
+    assert [[n.layerId() for n in g.findLayers()] for g in groups] == [[layer.id() for layer in second], [own.id()]]

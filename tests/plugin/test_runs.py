@@ -94,6 +94,24 @@ def test_class_probabilities_asked_for_in_the_dialog_arrive_as_a_hidden_layer(hy
     assert layer.source() == str(tmp_path / "run" / "probabilities.tif")
 
 
+def test_a_rerun_into_the_same_folder_replaces_the_earlier_runs_group(hypersynth_plugin, qgis_new_project,
+                                                                      small_scene, tmp_path):
+    base = {**_requests(small_scene, qgis_new_project), "output_folder": str(tmp_path / "run")}
+    first = hypersynth_plugin.run_from_dock({**base, "probabilities": True})
+    assert first is not None and wait_until(lambda: not hypersynth_plugin.tasks.running, timeout=120)
+    assert first.error is None, first.error_details
+    second = hypersynth_plugin.run_from_dock({**base, "seed": 5, "overwrite": True})  # no probabilities this time
+    assert second is not None and wait_until(lambda: not hypersynth_plugin.tasks.running, timeout=120)
+    assert second.error is None, second.error_details
+    assert second.callback_error is None, second.callback_error
+    root = qgis_new_project.layerTreeRoot()
+    assert [g.name() for g in root.findGroups()] == ["Random forest scene"]
+    reading = sorted(Path(layer.source()).name for layer in qgis_new_project.mapLayers().values()
+                     if Path(layer.source()).parent == tmp_path / "run")
+    assert reading == ["classification.tif", "confidence.tif"]  # the earlier probabilities layer went with its file
+    assert all(layer.isValid() for layer in qgis_new_project.mapLayers().values())
+
+
 def test_dock_values_reach_the_engine_method_settings(hypersynth_plugin, qgis_new_project, small_scene, tmp_path,
                                                      monkeypatch):
     """The run dialog's synthesis settings pass through RunRequest into core MethodSettings."""
