@@ -178,8 +178,8 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
              f"training took {seconds_training:.1f} s",
              f"- Engine {ENGINE_VERSION}, Python {platform.python_version()}, {platform.machine()}",
              *(f"- {fact}" for fact in run_facts), ""]
-    lines += warnings_section(warnings)
     lines += [*(f"- {n}" for n in fitted.notes), ""] if fitted.notes else []
+    lines += warnings_section(warnings)  # after the header's notes: a heading over them would claim them
     choice = getattr(fitted.classifier, "choice", None)  # a blend's: how the labels' CV scored each share
     if choice is not None and choice.folds and choice.scores:
         lines += ["## How your labels chose the blend", "",
