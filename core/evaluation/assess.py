@@ -104,13 +104,25 @@ def check_shared_classes(truth: np.ndarray, mapped: np.ndarray) -> None:
 def check_accuracy_folder(out: Path, inputs: list[Optional[str | os.PathLike]], overwrite: bool) -> None:
     """Refuse, before any work, a folder :func:`write_accuracy` cannot use (the engine's output-folder rules for
     its three files); creates nothing."""
-    from ..outputs import OutputFolderError, check_output_folder
+    from ..outputs import check_output_folder
+
+    check_not_a_run_folder(out)
+    check_output_folder(out, ACCURACY_FILES, inputs, overwrite)
+
+
+def check_not_a_run_folder(out: Path) -> None:
+    """Refuse a run's output folder for an assessment's files: its metrics.json and confusion.png go with the
+    report.md there, which the assessment would leave contradicting them.
+
+    Raises:
+        OutputFolderError: naming a folder of its own to use instead.
+    """
+    from ..outputs import OutputFolderError
 
     if (out / "report.md").is_file() and (out / "classification.tif").exists():
         raise OutputFolderError(f"{out} is a run's output folder: its metrics.json and confusion.png go with the "
                                 "report.md there, which an assessment would leave contradicting them; write the "
                                 f"assessment into a folder of its own (e.g. {out / 'assessment'})")
-    check_output_folder(out, ACCURACY_FILES, inputs, overwrite)
 
 
 def evaluate_scene_map(validation: np.ndarray, class_map: np.ndarray, test: np.ndarray, classes: list[ClassInfo],

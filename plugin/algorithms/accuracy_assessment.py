@@ -108,6 +108,11 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
         from ...core.pipeline import assess_accuracy
 
         feedback.setProgress(10.0)
+        if folder:
+            from ...core.evaluation.assess import check_not_a_run_folder
+
+            with engine_errors():
+                check_not_a_run_folder(Path(folder))
         staging = staging_folder(folder or out_json)  # beside the folder: a failed run leaves no folder
         with engine_errors():
             try:

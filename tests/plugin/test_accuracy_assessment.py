@@ -138,3 +138,16 @@ def test_validation_off_the_map_is_refused_and_writes_nothing(hypersynth_plugin,
             "CLASS_MAP": files["map"], "VALIDATION": str(validation), "OUTPUT": str(out),
             "FOLDER": str(tmp_path / "out" / "figures")})
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_runs_output_folder_is_refused_for_the_table_and_figure(hypersynth_plugin, files, tmp_path):
+    """Its metrics.json and confusion.png belong to the report beside them: as on the command line, refused."""
+    run = tmp_path / "run"
+    run.mkdir()
+    for name, text in (("classification.tif", "map"), ("report.md", "OA 92.91 %"), ("metrics.json", "{}")):
+        (run / name).write_text(text)
+    with pytest.raises(QgsProcessingException, match=f"{run} is a run's output folder"):
+        processing.run("hypersynth:accuracyassessment", {
+            "CLASS_MAP": files["map"], "VALIDATION": files["points"], "CLASS_FIELD": "landcover",
+            "CLASSES": files["classes"], "OUTPUT": str(tmp_path / "metrics.json"), "FOLDER": str(run)})
+    assert (run / "metrics.json").read_text() == "{}" and not (tmp_path / "metrics.json").exists()
