@@ -57,3 +57,17 @@ class RecordingFeedback(QgsProcessingFeedback):
     def pushWarning(self, warning: str) -> None:  # noqa: N802 (QGIS API)
         self.warnings.append(warning)
         super().pushWarning(warning)
+
+
+def write_small_scene(folder, *, seed: int, n_per_class: int):
+    """A 32 × 32 × 30 demo scene of three classes and sparse labels, written as GeoTIFFs into ``folder``:
+    ``(demo data, sparse labels, scene path, label raster path)``."""
+    from hypersynth.core.demo import make_demo_scene, sparse_labels
+    from hypersynth.core.io.write import write_label_raster, write_scene
+
+    data = make_demo_scene(size=32, bands=30, n_classes=3, seed=seed)
+    sparse = sparse_labels(data.labels, n_per_class=n_per_class, seed=seed)
+    scene = write_scene(data.scene, folder / "scene.tif")
+    labels = write_label_raster(folder / "labels.tif", sparse, data.classes, transform=data.scene.transform,
+                                crs_wkt=data.scene.crs_wkt)
+    return data, sparse, str(scene), str(labels)

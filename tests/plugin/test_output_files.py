@@ -12,7 +12,7 @@ from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsProcessingExceptio
 
 import processing
 
-from .conftest import RecordingFeedback
+from .conftest import RecordingFeedback, write_small_scene
 
 STALE_STATISTICS = ("<PAMDataset><PAMRasterBand band='1'><Metadata><MDI key='STATISTICS_MAXIMUM'>99</MDI>"
                     "</Metadata></PAMRasterBand></PAMDataset>")
@@ -20,16 +20,7 @@ STALE_STATISTICS = ("<PAMDataset><PAMRasterBand band='1'><Metadata><MDI key='STA
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from hypersynth.core.demo import make_demo_scene, sparse_labels
-    from hypersynth.core.io.write import write_label_raster, write_scene
-
-    folder = tmp_path_factory.mktemp("demo")
-    data = make_demo_scene(size=32, bands=30, n_classes=3, seed=4)
-    sparse = sparse_labels(data.labels, n_per_class=5, seed=4)
-    scene = write_scene(data.scene, folder / "scene.tif")
-    labels = write_label_raster(folder / "labels.tif", sparse, data.classes, transform=data.scene.transform,
-                                crs_wkt=data.scene.crs_wkt)
-    return data, sparse, str(scene), str(labels)
+    return write_small_scene(tmp_path_factory.mktemp("demo"), seed=4, n_per_class=5)
 
 
 def _baseline(scene: str, labels, folder: Path, **over) -> dict:

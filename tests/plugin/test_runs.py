@@ -20,21 +20,12 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
-from .conftest import wait_until
+from .conftest import wait_until, write_small_scene
 
 
 @pytest.fixture(scope="module")
 def small_scene(tmp_path_factory):
-    from hypersynth.core.demo import make_demo_scene, sparse_labels
-    from hypersynth.core.io.write import write_label_raster, write_scene
-
-    folder = tmp_path_factory.mktemp("scene")
-    data = make_demo_scene(size=32, bands=30, n_classes=3, seed=2)
-    labels = sparse_labels(data.labels, n_per_class=4, seed=2)
-    scene = write_scene(data.scene, folder / "scene.tif")
-    label_raster = write_label_raster(folder / "labels.tif", labels, data.classes, transform=data.scene.transform,
-                                      crs_wkt=data.scene.crs_wkt)
-    return data, labels, str(scene), str(label_raster)
+    return write_small_scene(tmp_path_factory.mktemp("scene"), seed=2, n_per_class=4)
 
 
 def _memory_points(data, labels: np.ndarray) -> QgsVectorLayer:
