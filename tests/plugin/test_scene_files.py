@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from osgeo import gdal
-from qgis.core import QgsProcessingException, QgsRasterLayer
+from qgis.core import QgsProcessingException, QgsProject, QgsRasterLayer
 
 import processing
 
@@ -57,6 +57,17 @@ def netcdf_scene(tmp_path_factory) -> NetcdfScene:
     labels = write_label_raster(folder / "labels.tif", sparse_labels(data.labels, n_per_class=5, seed=1),
                                 data.classes, transform=PIXEL_GRID, crs_wkt=None)
     return NetcdfScene(path, f'NETCDF:"{path}":radiance', str(labels), data)
+
+
+@pytest.fixture(autouse=True)
+def close_netcdf_layers():
+    """Close every layer a test opened on a NetCDF file while QGIS still runs: one the collector frees at the
+    interpreter's exit, after QGIS and GDAL's netCDF library have shut down, crashes the process (rc 139)."""
+    import gc
+
+    yield
+    QgsProject.instance().removeAllMapLayers()
+    gc.collect()
 
 
 # --- the Scene panel's Open file… ----------------------------------------------------------------------------
@@ -158,12 +169,14 @@ def test_a_label_raster_inside_a_netcdf_is_refused_with_how_to_convert_it(hypers
     from hypersynth.plugin.runs import label_file_for
 
     mask = QgsRasterLayer(f'NETCDF:"{netcdf_scene.path}":mask', "mask")
-    assert mask.isValid()
+    scene = QgsRasterLayer(netcdf_scene.source, "scene")
+    assert mask.isValid() and scene.isValid()
+    qgis_new_project.addMapLayers([mask, scene])  # the project owns them: closed while QGIS runs (see above)
     convert = r"convert it first \(Raster ▸ Conversion ▸ Translate, or gdal_translate -of GTiff .*scene.tif\)"
     with pytest.raises(QgsProcessingException, match=r"the labels layer 'mask' is a dataset inside scene.nc .*"
                                                      + convert):
         processing.run("hypersynth:classifybaseline", {
-            "SCENE": QgsRasterLayer(netcdf_scene.source, "scene"), "LABELS": mask, "METHOD": 0,
+            "SCENE": scene, "LABELS": mask, "METHOD": 0,
             "OUTPUT": str(tmp_path / "map.tif"), "CONFIDENCE": str(tmp_path / "confidence.tif")})
     with pytest.raises(ValueError, match=r"the label layer 'mask' is a dataset inside scene.nc .*" + convert):
         label_file_for(mask, str(tmp_path / "run"))
