@@ -67,8 +67,13 @@ class ClassificationOutputs:
     files: list[Path] = field(default_factory=list)  # every file written
 
 
+# GDAL's statistics beside a raster (QGIS writes them when it shows one): an earlier run's would describe the old
+# values, so they go with the rasters
+RASTER_SIDECARS = [CLASS_MAP + ".aux.xml", CONFIDENCE + ".aux.xml", PROBABILITIES + ".aux.xml"]
+
+
 def _outputs_for(method: str) -> list[str]:
-    names = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CLASS_MAP + ".aux.xml", CONFIDENCE, PROBABILITIES, REPORT,
+    names = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), *RASTER_SIDECARS, CONFIDENCE, PROBABILITIES, REPORT,
              REPORT_HTML, METRICS, "confusion.png", "spectra.png"]
     names.append(CLASSIFIER_BUNDLE)  # every method's classifier saves as tensors
     if method in MODEL_METHODS:  # the run saves the synthesis model
@@ -79,7 +84,7 @@ def _outputs_for(method: str) -> list[str]:
 
 
 # what a saved classifier writes when it classifies a scene (classify_with_model)
-MODEL_RUN_OUTPUTS = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), CLASS_MAP + ".aux.xml", CONFIDENCE, PROBABILITIES,
+MODEL_RUN_OUTPUTS = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), *RASTER_SIDECARS, CONFIDENCE, PROBABILITIES,
                      METRICS, REPORT, REPORT_HTML, "confusion.png"]
 # every name any run writes: an output folder holds one run's files, never a mix of two
 ALL_OUTPUTS = sorted(set(MODEL_RUN_OUTPUTS).union(*(_outputs_for(m) for m in METHOD_TITLES)))

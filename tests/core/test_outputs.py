@@ -54,7 +54,9 @@ def test_a_rerun_with_overwrite_leaves_no_output_of_the_earlier_run(scene_files,
     with pytest.raises(OutputExistsError, match="from an earlier run.*allow overwriting"):
         classify_scene(files["scene"], files["labels"], out, method="svm")
     (out / "my_notes.txt").write_text("mine")
+    (out / "confidence.tif.aux.xml").write_text("<PAMDataset>stale statistics</PAMDataset>")  # QGIS showed it
     second = classify_scene(files["scene"], files["labels"], out, method="svm", overwrite=True)
+    assert not (out / "confidence.tif.aux.xml").exists()  # the old statistics do not describe the new raster
     assert second.metrics is None
     assert not (out / "metrics.json").exists() and not (out / "confusion.png").exists()  # not the first run's
     assert (out / "my_notes.txt").read_text() == "mine"  # what is not a run's output stays
