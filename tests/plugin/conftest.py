@@ -71,3 +71,28 @@ def write_small_scene(folder, *, seed: int, n_per_class: int):
     labels = write_label_raster(folder / "labels.tif", sparse, data.classes, transform=data.scene.transform,
                                 crs_wkt=data.scene.crs_wkt)
     return data, sparse, str(scene), str(labels)
+
+
+def write_label_points(path, labels, names: dict, transform, crs_wkt: str) -> str:
+    """Each labelled pixel of ``labels`` as a point at its centre in a GeoPackage layer "labels", with fields
+    ``class`` (its name from ``names``) and ``class_id``."""
+    import numpy as np
+    from osgeo import ogr, osr
+
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(crs_wkt)
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    layer = ds.CreateLayer("labels", srs, ogr.wkbPoint)
+    layer.CreateField(ogr.FieldDefn("class", ogr.OFTString))
+    layer.CreateField(ogr.FieldDefn("class_id", ogr.OFTInteger))
+    x0, dx, _, y0, _, dy = transform
+    for r, c in zip(*np.nonzero(labels)):
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetField("class", names[int(labels[r, c])])
+        feature.SetField("class_id", int(labels[r, c]))
+        point = ogr.Geometry(ogr.wkbPoint)
+        point.AddPoint_2D(x0 + (c + 0.5) * dx, y0 + (r + 0.5) * dy)
+        feature.SetGeometry(point)
+        layer.CreateFeature(feature)
+    ds = None
+    return str(path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from osgeo import gdal, ogr, osr
+from osgeo import gdal
 from qgis.core import (
     QgsPalettedRasterRenderer,
     QgsProcessingContext,
@@ -19,7 +19,7 @@ from qgis.core import (
 
 import processing
 
-from .conftest import CancelAfterProgress, RecordingFeedback
+from .conftest import CancelAfterProgress, RecordingFeedback, write_label_points
 
 
 @dataclass
@@ -30,26 +30,6 @@ class SmallDemo:
     ground_truth: str
     classes: str  # class and prompt JSON
     class_ids: set
-
-
-def _write_points(path: Path, labels: np.ndarray, names: dict, transform, crs_wkt: str) -> str:
-    srs = osr.SpatialReference()
-    srs.ImportFromWkt(crs_wkt)
-    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
-    layer = ds.CreateLayer("labels", srs, ogr.wkbPoint)
-    layer.CreateField(ogr.FieldDefn("class", ogr.OFTString))
-    layer.CreateField(ogr.FieldDefn("class_id", ogr.OFTInteger))
-    x0, dx, _, y0, _, dy = transform
-    for r, c in zip(*np.nonzero(labels)):
-        feature = ogr.Feature(layer.GetLayerDefn())
-        feature.SetField("class", names[int(labels[r, c])])
-        feature.SetField("class_id", int(labels[r, c]))
-        point = ogr.Geometry(ogr.wkbPoint)
-        point.AddPoint_2D(x0 + (c + 0.5) * dx, y0 + (r + 0.5) * dy)
-        feature.SetGeometry(point)
-        layer.CreateFeature(feature)
-    ds = None
-    return str(path)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +45,7 @@ def demo(tmp_path_factory) -> SmallDemo:
     return SmallDemo(
         scene=str(write_scene(data.scene, folder / "scene.tif")),
         labels=str(write_label_raster(folder / "labels.tif", sparse, data.classes, **grid)),
-        points=_write_points(folder / "labels.gpkg", sparse, {c.id: c.name for c in data.classes}, **grid),
+        points=write_label_points(folder / "labels.gpkg", sparse, {c.id: c.name for c in data.classes}, **grid),
         ground_truth=str(write_label_raster(folder / "ground_truth.tif", data.labels, data.classes, **grid)),
         classes=str(write_classes(folder / "classes.json", data.classes)),
         class_ids={c.id for c in data.classes})

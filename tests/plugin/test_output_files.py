@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from osgeo import gdal, ogr, osr
+from osgeo import gdal, ogr
 from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsProcessingException, QgsVectorLayer
 
 import processing
 
-from .conftest import RecordingFeedback, write_small_scene
+from .conftest import RecordingFeedback, write_label_points, write_small_scene
 
 STALE_STATISTICS = ("<PAMDataset><PAMRasterBand band='1'><Metadata><MDI key='STATISTICS_MAXIMUM'>99</MDI>"
                     "</Metadata></PAMRasterBand></PAMDataset>")
@@ -89,21 +89,8 @@ def test_a_raster_destination_not_named_tif_is_refused_before_the_run(hypersynth
 # --- a label layer's unsaved edits ---------------------------------------------------------------------------------
 def _points_without_class(data, sparse: np.ndarray, left_out: int, path: Path) -> str:
     """The sparse labels as points in a GeoPackage, all but class ``left_out`` (the analyst has not saved it yet)."""
-    srs = osr.SpatialReference()
-    srs.ImportFromWkt(data.scene.crs_wkt)
-    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
-    layer = ds.CreateLayer("labels", srs, ogr.wkbPoint)
-    layer.CreateField(ogr.FieldDefn("class_id", ogr.OFTInteger))
-    x0, dx, _, y0, _, dy = data.scene.transform
-    for r, c in zip(*np.nonzero((sparse > 0) & (sparse != left_out))):
-        feature = ogr.Feature(layer.GetLayerDefn())
-        feature.SetField("class_id", int(sparse[r, c]))
-        point = ogr.Geometry(ogr.wkbPoint)
-        point.AddPoint_2D(x0 + (c + 0.5) * dx, y0 + (r + 0.5) * dy)
-        feature.SetGeometry(point)
-        layer.CreateFeature(feature)
-    ds = None
-    return str(path)
+    return write_label_points(path, np.where(sparse != left_out, sparse, 0), {c.id: c.name for c in data.classes},
+                              data.scene.transform, data.scene.crs_wkt)
 
 
 def _saved_count(path: str) -> int:
