@@ -18,6 +18,8 @@ from typing import Collection, Iterable, Iterator, Optional
 log = logging.getLogger("hypersynth")
 
 CLAIM_FILE = ".hypersynth-run.lock"  # in an output folder while a run writes there: never one of the run's outputs
+RUN_STAGING = ".hypersynth-run-"  # prefix of a run's staging folder in its output folder
+ACCURACY_STAGING = ".hypersynth-accuracy-"  # prefix of an accuracy assessment's staging folder
 UNREADABLE_CLAIM_S = 24 * 3600  # an unreadable claim file younger than this may be one being written right now
 
 
@@ -283,7 +285,7 @@ def _take_claim(out: Path, what: str) -> tuple[bool, bytes]:
                 lock.unlink(missing_ok=True)  # an empty claim would hold the folder for a day
                 raise
             if stale_replaced:  # what the gone run was staging: only a run holding the claim stages here
-                for left in sorted(out.glob(".hypersynth-run-*")) + sorted(out.glob(".hypersynth-accuracy-*")):
+                for left in sorted(out.glob(RUN_STAGING + "*")) + sorted(out.glob(ACCURACY_STAGING + "*")):
                     shutil.rmtree(left, ignore_errors=True)
             return created, mine
     except BaseException:

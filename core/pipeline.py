@@ -19,7 +19,8 @@ from .device import CPU_ONLY_METHODS, check_device, note_cpu_only
 from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings, fit_method,
                       resolve_patch_size, synthesis_config)
 from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
-from .outputs import OutputExistsError, check_output_folder, claim_output_folder, move_outputs  # noqa: F401
+from .outputs import (RUN_STAGING, OutputExistsError, check_output_folder, claim_output_folder,  # noqa: F401
+                      move_outputs)
 from .progress import NULL_REPORTER, Reporter
 from .report import warnings_of_this_run
 from .scene import ClassInfo, Scene
@@ -156,7 +157,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         if method in SYNTHESISING_METHODS:
             _warn_of_empty_prompts(classes)
 
-        staging = Path(tempfile.mkdtemp(prefix=".hypersynth-run-", dir=out))
+        staging = Path(tempfile.mkdtemp(prefix=RUN_STAGING, dir=out))
         try:
             result = run_on_scene(scene, labels, classes, method, settings, staging, validation=validation,
                                   reporter=reporter, probabilities=probabilities, warnings=said,
@@ -294,8 +295,6 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
     """Train, predict the whole scene and write every output into ``out`` (a staging folder); ``warnings``: what
     the run warned of, for the report (a list still filled as the run goes); ``inputs``: ``(what, path)`` of the
     run's input files, for the report."""
-    from .classify.predict import predict_scene
-    from .io.write import write_class_map, write_confidence
     from .report import write_report
 
     cube = scene.usable_cube()
@@ -303,15 +302,9 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
     fitted = fit_method(method, cube, scene.valid, labels, classes, settings, wavelengths=scene.usable_wavelengths(),
                         reporter=reporter.sub(0.02, 0.8))
     t_fit = time.perf_counter() - t0
-    with _probability_writer(probabilities, out, scene, classes, fitted.class_ids) as write:
-        pred = predict_scene(fitted.classifier, cube, scene.valid, batch_size=1024,
-                             reporter=reporter.sub(0.8, 0.95), stage="prediction", on_tile=write)
-    class_map = np.where(pred.class_index >= 0, fitted.class_ids[np.clip(pred.class_index, 0, None)], 0)
     used = [c for c in classes if c.id in set(fitted.class_ids.tolist())]
-    write_class_map(out / CLASS_MAP, class_map.astype(np.int32), used, transform=scene.transform,
-                    crs_wkt=scene.crs_wkt)
-    write_confidence(out / CONFIDENCE, pred.confidence, transform=scene.transform, crs_wkt=scene.crs_wkt,
-                     uncertainty=np.clip(pred.entropy, 0.0, 1.0))  # clip: float sums may pass 1 by an ulp
+    class_map = predict_and_write_maps(fitted.classifier, fitted.class_ids, classes, used, scene, cube, out,
+                                       probabilities=probabilities, reporter=reporter.sub(0.8, 0.95))
     reporter.progress(0.96, "report")
     ev = None
     if validation is not None:
@@ -443,11 +436,10 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
                          reporter: Reporter, probabilities: bool, said: Sequence[str]) -> ClassificationOutputs:
     """:func:`classify_with_model` once its output folder is ready; ``said``: the run's warnings, for its report
     (a list still filled as the run goes)."""
-    from .classify.predict import predict_scene
     from .evaluation.assess import evaluate_scene_map, write_evaluation
+    from .evaluation.metrics import pixels_per_id
     from .io.labels import read_labels
     from .io.read import read_scene
-    from .io.write import write_class_map, write_confidence
     from .report import files_section, warnings_section, write_markdown_and_html
 
     clf, class_ids, classes, meta = _load_classifier(model_path, device)
@@ -465,17 +457,11 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     if warning:
         log.warning(warning)
     cube = scene.usable_cube()
-    staging = Path(tempfile.mkdtemp(prefix=".hypersynth-run-", dir=out))
+    staging = Path(tempfile.mkdtemp(prefix=RUN_STAGING, dir=out))
     ev = None
     try:
-        with _probability_writer(probabilities, staging, scene, classes, class_ids) as write:
-            pred = predict_scene(clf, cube, scene.valid, batch_size=1024, reporter=reporter, stage="prediction",
-                                 on_tile=write)
-        class_map = np.where(pred.class_index >= 0, class_ids[np.clip(pred.class_index, 0, None)], 0)
-        write_class_map(staging / CLASS_MAP, class_map.astype(np.int32), classes, transform=scene.transform,
-                        crs_wkt=scene.crs_wkt)
-        write_confidence(staging / CONFIDENCE, pred.confidence, transform=scene.transform, crs_wkt=scene.crs_wkt,
-                         uncertainty=np.clip(pred.entropy, 0.0, 1.0))  # clip: float sums may pass 1 by an ulp
+        class_map = predict_and_write_maps(clf, class_ids, classes, classes, scene, cube, staging,
+                                           probabilities=probabilities, reporter=reporter)
         if validation is not None:
             ev = evaluate_scene_map(validation, class_map, (validation > 0) & scene.valid & (class_map > 0), classes,
                                     scene)
@@ -485,7 +471,8 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
                  f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels", ""]
         lines += warnings_section(said)
         lines += ["| id | class | mapped pixels |", "|---|---|---|"]
-        lines += [f"| {c.id} | {c.name} | {int((class_map == c.id).sum())} |" for c in classes]
+        mapped = pixels_per_id(class_map, [c.id for c in classes])  # one pass over the map
+        lines += [f"| {c.id} | {c.name} | {int(n)} |" for c, n in zip(classes, mapped)]
         if ev is not None:
             lines += ["", "## Accuracy against the validation labels", "", ev.to_markdown(), "",
                       "![confusion matrix](confusion.png)"]
@@ -525,6 +512,25 @@ def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[t
             facts.append(f"{what.capitalize()}: " + ("the QGIS layer or table as it stood (a copy, not kept)"
                                                        if scratch else str(Path(path).resolve())))
     return facts
+
+
+def predict_and_write_maps(classifier: Any, class_ids: np.ndarray, classes: list[ClassInfo],
+                           mapped: list[ClassInfo], scene: Scene, cube: np.ndarray, folder: Path, *,
+                           probabilities: bool, reporter: Reporter) -> np.ndarray:
+    """Predict every valid pixel and write the class map (styled with ``mapped``), the confidence and, asked for,
+    the probabilities into ``folder``; returns the class map (class ids, 0 unclassified)."""
+    from .classify.predict import predict_scene
+    from .io.write import write_class_map, write_confidence
+
+    with _probability_writer(probabilities, folder, scene, classes, class_ids) as write:
+        pred = predict_scene(classifier, cube, scene.valid, batch_size=1024, reporter=reporter, stage="prediction",
+                             on_tile=write)
+    class_map = np.where(pred.class_index >= 0, class_ids[np.clip(pred.class_index, 0, None)], 0)
+    write_class_map(folder / CLASS_MAP, class_map.astype(np.int32), mapped, transform=scene.transform,
+                    crs_wkt=scene.crs_wkt)
+    write_confidence(folder / CONFIDENCE, pred.confidence, transform=scene.transform, crs_wkt=scene.crs_wkt,
+                     uncertainty=pred.entropy)
+    return class_map
 
 
 def _probability_writer(wanted: bool, out: Path, scene: Scene, classes: list[ClassInfo], class_ids: np.ndarray

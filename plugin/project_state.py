@@ -12,12 +12,12 @@ from typing import Any, Optional
 
 from qgis.core import Qgis, QgsMessageLog, QgsProject, QgsRasterLayer, QgsVectorLayer
 
-from ..core.io.classes import ClassFileError, classes_from_entries, classes_to_entries
+from ..core.io.classes import classes_from_entries, classes_to_entries
+from .tasks import LOG_TAG
 
 SCOPE = "HyperSynth"  # the project's entry scope for this plugin
 KEY = "dock"  # one entry: the JSON of :func:`dock_state`
 FORMAT = 1  # bumped when the entry changes meaning; an unknown one is left alone, not misread
-LOG_TAG = "HyperSynth"
 
 
 def dock_state(dock: Any, last_bundle: Optional[str]) -> dict:
@@ -73,7 +73,7 @@ def restore_dock_state(project: QgsProject, dock: Any) -> Optional[str]:
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise ValueError(f"format {state.get('format') if isinstance(state, dict) else '?'} is not {FORMAT}")
         classes = classes_from_entries(state.get("classes", []), "the project's classes")
-    except (ValueError, ClassFileError) as error:
+    except ValueError as error:  # ClassFileError among them
         QgsMessageLog.logMessage(f"the project's HyperSynth state was not restored: {error}", LOG_TAG, Qgis.Warning)
         return None
     scene = project.mapLayer(state.get("scene_layer_id", ""))

@@ -176,6 +176,14 @@ def check_still_approved(out_dir: str, approved: Optional[Sequence[str]], reused
     check_approved(Path(out_dir).expanduser(), _earlier_run_outputs(out_dir, reused), approved)
 
 
+def reads_own_file(layer: QgsVectorLayer) -> bool:
+    """Whether a run reads the label layer's own file: a plain single-layer file as saved (a layer inside a
+    GeoPackage, a filtered or edited one, or one in memory is copied for the run: :func:`label_file_for`)."""
+    source = layer.source()
+    return (layer.providerType() == "ogr" and "|" not in source and os.path.isfile(source)
+            and not layer.subsetString() and not has_unsaved_edits(layer))
+
+
 def has_unsaved_edits(layer: Any) -> bool:
     """Whether a vector layer holds edits not yet saved to its file."""
     return isinstance(layer, QgsVectorLayer) and layer.isEditable() and layer.isModified()
@@ -201,10 +209,8 @@ def label_file_for(layer: Any, out_dir: str) -> tuple[str, Optional[str]]:
         return source, None
     if not isinstance(layer, QgsVectorLayer):
         raise ValueError("choose a label layer (points, polygons or a label raster) before running")
-    source = layer.source()
-    if (layer.providerType() == "ogr" and "|" not in source and os.path.isfile(source) and not layer.subsetString()
-            and not has_unsaved_edits(layer)):
-        return source, None  # a plain single-layer file (a layer inside a GeoPackage is copied, below)
+    if reads_own_file(layer):
+        return layer.source(), None
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=".hypersynth-labels-", suffix=".gpkg", dir=out_dir)
     os.close(handle)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -16,7 +15,7 @@ from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QV
 from ..core.scene import ClassInfo
 from ..plugin.label_layer import LabelLayerError, class_ids_in_layer, class_spectra_statistics
 from ..plugin.rendering import composite_rgb
-from ..plugin.runs import has_unsaved_edits
+from ..plugin.runs import has_unsaved_edits, reads_own_file
 from ..plugin.tasks import CANCELLED_MESSAGE
 from .attention_dock import AttentionDock
 from .classes_panel import ClassesPanel, duplicate_names
@@ -35,13 +34,6 @@ ONE_RUN_ONLY = ("overwrite", "approved_outputs")  # the dialog's answers for one
 _COPY_HAS_CRS = ("the scene has no georeference, and the label layer is not a plain file the run can read: its copy "
                  "would be a GeoPackage, which records a CRS and is refused; save the labels as a Shapefile without "
                  "CRS and choose it")
-
-
-def _run_copies(labels: QgsVectorLayer) -> bool:
-    """Whether a run reads a copy of ``labels`` rather than its file (as plugin.runs.label_file_for decides)."""
-    source = labels.source()
-    return not (labels.providerType() == "ogr" and "|" not in source and os.path.isfile(source)
-                and not labels.subsetString() and not has_unsaved_edits(labels))
 
 
 class HyperSynthDock(QgsDockWidget):
@@ -242,7 +234,7 @@ class HyperSynthDock(QgsDockWidget):
             counts = self.classes_panel.refresh_counts()
         label_trouble = self.classes_panel.label_problems()  # labels of no class, ids <= 0, labels off the scene
         if (labels is not None and self.classes_panel.scene_has_no_georeference() and not labels.crs().isValid()
-                and _run_copies(labels)):
+                and not reads_own_file(labels)):
             label_trouble.append(_COPY_HAS_CRS if not has_unsaved_edits(labels) else
                                  f"save the label edits first (Save labels): the scene has no georeference, so the "
                                  f"run must read '{labels.name()}' from its file (a copy with the edits would "

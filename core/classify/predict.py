@@ -245,7 +245,8 @@ def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
         at = (rows + r0, cols + c0)
         class_index[at] = np.argmax(tile_proba, axis=1)
         confidence[at] = tile_proba.max(axis=1)
-        entropy[at] = entr(tile_proba).sum(axis=1) / np.log(k) if k > 1 else 0.0
+        # clipped: float sums may pass 1 by an ulp
+        entropy[at] = np.clip(entr(tile_proba).sum(axis=1) / np.log(k), 0.0, 1.0) if k > 1 else 0.0
         if on_tile is not None:  # (K, h, w), NaN where invalid
             on_tile(r0, c0, np.where(region_valid[crop], proba[:, crop[0], crop[1]], np.nan).astype(np.float32))
         reporter.progress((t + 1) / len(tiles), stage)

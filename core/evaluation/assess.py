@@ -50,10 +50,10 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
     if nodata is not None:
         unclassified |= values == nodata
     class_map = np.where(unclassified, 0, values).astype(np.int64)
-    categories = class_names_of_map(class_map_path)
     if classes_path:
         classes = read_classes(classes_path)
     else:
+        categories = class_names_of_map(class_map_path)  # the map's own names, read only when needed
         ids = sorted(int(v) for v in np.unique(class_map) if v > 0)
         classes = [ClassInfo(i, categories.get(i, f"class {i}"), default_color(k)) for k, i in enumerate(ids)]
     grid = Scene(cube=np.zeros((1, *class_map.shape), np.float32), valid=class_map > 0, transform=transform,
@@ -144,11 +144,11 @@ def write_accuracy(ev: Evaluation, out: Path, *, overwrite: bool, inputs: list[O
     """Write ``metrics.json``, ``accuracy.md`` and ``confusion.png`` into ``out``: all three or none, and none of
     them replaced unless ``overwrite`` (:func:`check_accuracy_folder`, again under the folder's claim).
     """
-    from ..outputs import claim_output_folder, move_outputs
+    from ..outputs import ACCURACY_STAGING, claim_output_folder, move_outputs
 
     with claim_output_folder(out, what):
         check_accuracy_folder(out, list(inputs), overwrite)
-        staging = Path(tempfile.mkdtemp(prefix=".hypersynth-accuracy-", dir=out))
+        staging = Path(tempfile.mkdtemp(prefix=ACCURACY_STAGING, dir=out))
         try:
             write_evaluation(ev, staging)
             (staging / "accuracy.md").write_text(ev.to_markdown())

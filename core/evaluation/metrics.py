@@ -139,12 +139,12 @@ def evaluate(y_true_ids: np.ndarray, y_pred_ids: np.ndarray, classes: Sequence[C
         class_ids=ids,
         users={c: float(u) for c, u in zip(ids, precision)},
         f1={c: float(f) for c, f in zip(ids, f1)},
-        area=None if class_map is None else area_estimate(confusion, ids, names, _pixels_per_id(class_map, ids),
+        area=None if class_map is None else area_estimate(confusion, ids, names, pixels_per_id(class_map, ids),
                                                           *area_unit),
     )
 
 
-def _pixels_per_id(class_map: np.ndarray, ids: Sequence[int]) -> list[int]:
+def pixels_per_id(class_map: np.ndarray, ids: Sequence[int]) -> list[int]:
     """How many pixels of ``class_map`` hold each of ``ids``, in one pass over the map."""
     values, counts = np.unique(class_map, return_counts=True)
     found = dict(zip(values.tolist(), counts.tolist()))

@@ -170,13 +170,15 @@ def labels_file(layer: Any, what: str, context: QgsProcessingContext,
     unsaved edits (QGIS's ``convertToCompatibleFormat`` would hand over its file, without them): the run uses the
     labels as the analyst sees them, as a dock run does, and the Processing log says they are still unsaved.
     """
+    from ..runs import has_unsaved_edits
+
     if isinstance(layer, QgsRasterLayer):
         return raster_file(layer, what)
     if isinstance(layer, QgsVectorLayer):
         if layer.featureCount() == 0:
             raise QgsProcessingException(f"the {what} layer '{layer.name()}' has no features; label a few "
                                          "pixels or polygons first")
-        if layer.isEditable() and layer.isModified():
+        if has_unsaved_edits(layer):
             path = _edited_layer_file(layer, what, context)
             if feedback is not None:
                 feedback.pushWarning(f"the {what} layer '{layer.name()}' has unsaved edits: this run uses them as "
