@@ -255,7 +255,7 @@ def summarize_runs(runs: list[RunResult]) -> list[BenchRow]:
     for (d, n, s, m), rs in groups.items():
         def ms(attr: str) -> tuple[float, float]:
             v = np.array([getattr(r, attr) for r in rs], dtype=float)
-            return float(v.mean()), float(v.std())
+            return float(v.mean()), float(v.std())  # population std (ddof 0) over the seeds, as the tables say
         oa, aa, k = ms("oa"), ms("aa"), ms("kappa")
         rows.append(BenchRow(d, n, s, m, oa[0], oa[1], aa[0], aa[1], k[0], k[1], ms("seconds")[0],
                              sorted(r.seed for r in rs)))
@@ -265,7 +265,9 @@ def summarize_runs(runs: list[RunResult]) -> list[BenchRow]:
 def markdown_tables(rows: list[BenchRow], machine: str, command: str, runs: Sequence[RunResult] = ()) -> str:
     """One table per dataset × split: methods as rows, N as column groups; under it, what the ``runs``' label
     draws could not do as asked."""
-    out = [f"Machine: {machine}", "", f"Command: `{command}`", ""]
+    out = [f"Machine: {machine}", "", f"Command: `{command}`", "",
+           "OA is the mean over the seeds ± its standard deviation over them (population, ddof 0); AA and κ are "
+           "means.", ""]
     for dataset in dict.fromkeys(r.dataset for r in rows):
         for split in dict.fromkeys(r.split for r in rows if r.dataset == dataset):
             sel = [r for r in rows if r.dataset == dataset and r.split == split]

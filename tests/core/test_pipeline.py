@@ -356,6 +356,11 @@ def test_bench_files_merge_into_one_table_with_the_target_check(tmp_path, capsys
     assert sorted(r["method"] for r in rows) == ["rf", "svm"] and all(r["seeds"] == [0, 1] for r in rows)
     text = table.read_text()
     assert "Augment − best RF/SVM" in text and "| demo | random | 2 |" in text
+    runs = [json.loads(p.read_text())["rows"] for p in (first, second)]  # one seed each: their OA
+    oa = np.array([[r["oa_mean"] for r in rs if r["method"] == "rf"][0] for rs in runs])
+    rf = next(r for r in rows if r["method"] == "rf")
+    assert rf["oa_std"] == pytest.approx(oa.std(ddof=0)) and "population, ddof 0" in text
+    assert f"{rf['oa_mean'] * 100:.1f} ± {oa.std(ddof=0) * 100:.1f}" in text
     (tmp_path / "bad.json").write_text("{}")
     assert cli_main(["bench", "--merge", str(tmp_path / "bad.json")]) == 2
     assert "not a JSON file written by" in capsys.readouterr().err

@@ -1,0 +1,87 @@
+"""Prototype, outside the product: cheap spectral classifiers against the blend's forest on the EnMAP development scene.
+
+The development scene is EnMAP Potsdam's 14 train tiles with all their labels (built as ``unseen_scenes.py`` does);
+each seed draws N labels per class with ``few_label_split`` and every other labelled pixel is scored (OA %).
+BENCHMARKS.md §4, session 23, gives the result. Run from the repository root:
+
+    HYPERSYNTH_DATA_DIR=../shared/data .venv/bin/python scripts/dev_spectral_classifiers.py
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import rasterio
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import unseen_scenes  # noqa: E402  (the development scene's builder)
+
+from hypersynth.core.classify.baselines import _shape_and_slope  # noqa: E402
+from hypersynth.core.evaluation.protocol import few_label_split  # noqa: E402
+from hypersynth.core.io.read import read_scene  # noqa: E402
+
+
+def _shape(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _log_slope(x: np.ndarray) -> np.ndarray:
+    return np.diff(np.log(np.maximum(x, 1e-4)), axis=1)
+
+
+FEATURES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "spectrum": lambda x: x, "spectrum+shape+slope": _shape_and_slope, "shape": _shape, "log-slope": _log_slope}
+CANDIDATES = {  # name: (features, model factory; None = nearest class mean by spectral angle)
+    "forest, 500 trees (the blend's)": ("spectrum+shape+slope", lambda: RandomForestClassifier(500, n_jobs=2,
+                                                                                                random_state=0)),
+    "shrinkage LDA, spectrum": ("spectrum", lambda: LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")),
+    "shrinkage LDA, spectrum+shape+slope": ("spectrum+shape+slope",
+                                            lambda: LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")),
+    "shrinkage LDA, log-slope": ("log-slope", lambda: LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")),
+    "logistic regression (C 0.1), spectrum": ("spectrum", lambda: make_pipeline(
+        StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))),
+    "logistic regression (C 0.1), spectrum+shape+slope": ("spectrum+shape+slope", lambda: make_pipeline(
+        StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))),
+    "nearest class mean, spectral angle": ("shape", None),
+}
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as work:
+        files = unseen_scenes.build_training_scene(unseen_scenes.data_folder(), Path(work))
+        scene = read_scene(files.scene)
+        with rasterio.open(files.truth) as ds:
+            truth = ds.read(1).ravel()
+    pixels = scene.cube[scene.good_bands].reshape(int(scene.good_bands.sum()), -1).T  # (H*W, B)
+    features = {name: f(pixels) for name, f in FEATURES.items()}
+    scores: dict[tuple[int, str], list[float]] = {}
+    for n in (2, 5):
+        for seed in range(5):
+            train = few_label_split(truth.reshape(scene.shape), n, seed, valid=scene.valid).train_labels().ravel()
+            fit, test = train > 0, (truth > 0) & (train == 0) & scene.valid.ravel()
+            for name, (kind, make) in CANDIDATES.items():
+                x = features[kind]
+                if make is None:
+                    classes = np.unique(train[fit])
+                    means = _shape(np.stack([x[fit][train[fit] == c].mean(0) for c in classes]))
+                    predicted = classes[np.argmax(x[test] @ means.T, axis=1)]
+                else:
+                    predicted = make().fit(x[fit], train[fit]).predict(x[test])
+                scores.setdefault((n, name), []).append(100 * float(np.mean(predicted == truth[test])))
+    print("| classifier | N = 2 | per seed | N = 5 | per seed |\n|---|---|---|---|---|")
+    for name in CANDIDATES:
+        cells = [f"{np.mean(scores[n, name]):.1f} | {', '.join(f'{v:.1f}' for v in scores[n, name])}" for n in (2, 5)]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
