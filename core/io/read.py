@@ -1,4 +1,4 @@
-"""Read a hyperspectral scene (GeoTIFF, ENVI or any GDAL raster, MATLAB .mat) into a :class:`Scene`."""
+"""Read a hyperspectral scene (GeoTIFF, ENVI or any GDAL raster, NetCDF, MATLAB .mat) into a :class:`Scene`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 import math
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -22,7 +23,18 @@ CHUNK_VALUES = 16_000_000  # raw values read per window (keeps peak memory near 
 # "418.24 Nanometers", "band 1 (0.4 µm)", "B12 (550.0 nm)": a number followed by a length unit.
 _WAVELENGTH_IN_TEXT = re.compile(
     r"([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*(nanometers?|nm|micrometers?|microns?|µm|μm|um)\b", re.IGNORECASE)
-_MAT_WAVELENGTH_KEY = re.compile(r"^(wavelengths?|wave_?lengths?|wl|wvl|lambda|bands?_?centers?)$", re.IGNORECASE)
+# A .mat variable or NetCDF dimension that holds band centre wavelengths.
+_WAVELENGTH_NAME = re.compile(r"^(wavelengths?|wave_?lengths?|wl|wvl|lambda|bands?_?cent(?:er|re)s?)(?:_nm|_um)?$",
+                              re.IGNORECASE)
+_FWHM_NAME = re.compile(r"^(fwhms?|bandwidths?|band_?widths?)(?:_nm|_um)?$", re.IGNORECASE)  # a NetCDF FWHM variable
+# CF standard names of a band-centre wavelength coordinate.
+_WAVELENGTH_STANDARD_NAMES = {"radiation_wavelength", "sensor_band_central_radiation_wavelength"}
+_NANOMETRES_PER_UNIT = {**dict.fromkeys(("nanometers", "nanometer", "nanometres", "nanometre", "nm"), 1.0),
+                        **dict.fromkeys(("micrometers", "micrometer", "micrometres", "micrometre", "microns", "micron",
+                                         "um", "µm", "μm"), 1e3),
+                        **dict.fromkeys(("millimeters", "millimeter", "millimetres", "millimetre", "mm"), 1e6),
+                        **dict.fromkeys(("centimeters", "centimeter", "centimetres", "centimetre", "cm"), 1e7),
+                        **dict.fromkeys(("meters", "meter", "metres", "metre", "m"), 1e9)}
 _MATLAB_NUMERIC_CLASSES = {b"double", b"single", b"int8", b"uint8", b"int16", b"uint16", b"int32", b"uint32",
                            b"int64", b"uint64", b"logical"}
 
@@ -31,28 +43,51 @@ class SceneReadError(ValueError):
     """The file is not a hyperspectral scene HyperSynth can read; the message says why and what to do."""
 
 
+@dataclass
+class BandDefaults:
+    """What a product's own metadata file says of the bands of a raster that does not say it itself (EnMAP's XML).
+
+    Each field is used only where the raster lacks it: wavelengths when it names none, gains/offsets when GDAL
+    carries no scale/offset for integer data, nodata when it declares none.
+    """
+
+    described_by: str  # the metadata file, as messages name it
+    wavelengths: Optional[np.ndarray] = None  # (B,) nm
+    fwhm: Optional[np.ndarray] = None  # (B,) nm
+    gains: Optional[np.ndarray] = None  # (B,) physical value = stored value × gain + offset
+    offsets: Optional[np.ndarray] = None  # (B,)
+    nodata: Optional[float] = None  # the stored value of pixels without data
+
+
 def read_scene(path: str | Path, *, cube_key: Optional[str] = None) -> Scene:
     """Read a hyperspectral cube, its wavelengths, georeference and no-data mask.
 
     Args:
         path: a GeoTIFF or any GDAL raster, an ENVI data file or its ``.hdr``, a MATLAB ``.mat``
-            (v5 or v7.3), or a GDAL subdataset of a NetCDF or HDF file (``NETCDF:"scene.nc":radiance``,
-            ``HDF5:"scene.he5"://path/to/cube``, as QGIS gives for such a layer).
+            (v5 or v7.3), a GDAL subdataset of a NetCDF or HDF file (``NETCDF:"scene.nc":radiance``,
+            ``HDF5:"scene.he5"://path/to/cube``, as QGIS gives for such a layer), or a product of a spaceborne
+            imaging spectrometer (:mod:`.products`: EnMAP L2A, EMIT L2A/L1B, PRISMA L2), given as its image,
+            metadata or container file or as any subdataset of that container.
         cube_key: for ``.mat`` files, the variable that holds the cube; by default the largest
             3-D numeric array.
 
     Returns:
-        A :class:`Scene` with a float32 ``(bands, rows, cols)`` cube in physical units (GDAL scale/offset
-        and the ENVI reflectance scale factor applied), invalid pixels set to 0, wavelengths in nm.
+        A :class:`Scene` with a float32 ``(bands, rows, cols)`` cube in physical units (GDAL scale/offset,
+        the ENVI reflectance scale factor or the product's own scaling applied), invalid pixels set to 0,
+        wavelengths in nm.
 
     Raises:
-        SceneReadError: the file is missing, unreadable, not a cube, or has fewer than 10 bands.
+        SceneReadError: the file is missing, unreadable, not a cube, has fewer than 10 bands, or is a product whose
+            layout is incomplete or damaged.
     """
+    from .products import read_product  # products.py builds on this module's readers
+
     container = gdal_subdataset_file(path)
     if container is not None:  # a NetCDF variable or HDF5 array: kept as a string (Path would fold "://")
         if not container.is_file():
             raise SceneReadError(f"cannot read the scene {path}: its file {container} does not exist")
-        return _read_gdal_scene(container, dataset=str(path))
+        product = read_product(container, source=str(path))  # any array of a product opens the whole product
+        return product if product is not None else read_gdal_scene(container, dataset=str(path))
     path = Path(path)
     if not path.exists():
         raise SceneReadError(f"cannot read the scene {path}: the file does not exist")
@@ -64,7 +99,8 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None) -> Scene:
         raise SceneReadError(f"cube_key={cube_key!r} only applies to MATLAB .mat files, not to {path.name}")
     if path.suffix.lower() == ".hdr":
         path = envi_data_file(path)
-    return _read_gdal_scene(path)
+    product = read_product(path, source=str(path))
+    return product if product is not None else read_gdal_scene(path)
 
 
 # --------------------------------------------------------------------------- MATLAB
@@ -161,16 +197,16 @@ def _read_mat_scene(path: Path, cube_key: Optional[str]) -> Scene:
         raise SceneReadError(f"{path.name}: {cube_key!r} is {raw.ndim}-D {raw.shape}; a cube must be "
                              f"rows × cols × bands")
     bands = raw.shape[2]
-    _check_band_count(path, bands)
+    check_band_count(path, bands)
     cube = np.ascontiguousarray(np.transpose(raw, (2, 0, 1)), dtype=np.float32)  # (B, H, W) from (H, W, B)
     if raw.dtype.kind == "f":
         cube[~np.isfinite(cube)] = np.nan
-    good, valid = _finish_masks(path, cube, np.ones(bands, dtype=bool))
+    good, valid = finish_masks(path, cube, np.ones(bands, dtype=bool))
     wavelengths = None
     for key, a in arrays.items():
-        if _MAT_WAVELENGTH_KEY.match(key) and a.size == bands and a.dtype.kind in "iuf":
+        if _WAVELENGTH_NAME.match(key) and a.size == bands and a.dtype.kind in "iuf":
             values = a.astype(np.float64).ravel()
-            wavelengths = values * _nanometres_per_unit(None, values)
+            wavelengths = values * nanometres_per_unit(None, values)
             break
     return Scene(cube=cube, valid=valid, wavelengths=wavelengths, good_bands=good, transform=PIXEL_GRID,
                  crs_wkt=None, name=path.stem, source=str(path))
@@ -218,14 +254,20 @@ def gdal_subdataset_file(source: str | Path) -> Optional[Path]:
     return Path(name) if name else None
 
 
-def _read_gdal_scene(path: Path, dataset: Optional[str] = None) -> Scene:
-    """Read ``path`` with GDAL; ``dataset``: the subdataset name to open in it (a NetCDF or HDF container)."""
+def read_gdal_scene(path: Path, dataset: Optional[str] = None, defaults: Optional[BandDefaults] = None) -> Scene:
+    """Read ``path`` with GDAL.
+
+    Args:
+        path: the raster file, or the NetCDF/HDF container of ``dataset``.
+        dataset: the subdataset name to open in the container.
+        defaults: what a product's metadata file says of the bands, for what the raster does not say itself.
+    """
     from osgeo import gdal
     from rasterio.errors import RasterioError, RasterioIOError
 
     with gdal_messages() as messages:
         try:
-            scene = _read_gdal_cube(path, dataset)
+            scene = _read_gdal_cube(path, dataset, defaults)
         except (RasterioError, RasterioIOError) as err:  # RasterioIOError is an OSError, not a RasterioError
             reason = first_gdal_failure(messages, path, str(err))
             raise SceneReadError(describe_unreadable(
@@ -236,7 +278,7 @@ def _read_gdal_scene(path: Path, dataset: Optional[str] = None) -> Scene:
     return scene
 
 
-def _read_gdal_cube(path: Path, dataset: Optional[str] = None) -> Scene:
+def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandDefaults]) -> Scene:
     import rasterio
     from rasterio.enums import MaskFlags
     from rasterio.errors import NotGeoreferencedWarning
@@ -257,7 +299,9 @@ def _read_gdal_cube(path: Path, dataset: Optional[str] = None) -> Scene:
                                            ds.dtypes[0] if bands else "uint8", envi)
         if truncated:
             raise SceneReadError(truncated)
-        _check_band_count(shown, bands)
+        check_band_count(shown, bands)
+        if defaults is not None:
+            _check_defaults(defaults, shown, bands)
         band_tags = [_band_tags(ds, b + 1) for b in range(bands)]
         dataset_tags = {metadata_key(k): v for k, v in ds.tags().items()}
         scales = np.asarray(ds.scales, dtype=np.float64)
@@ -266,9 +310,15 @@ def _read_gdal_cube(path: Path, dataset: Optional[str] = None) -> Scene:
             factor = number_or_none(envi["reflectance_scale_factor"])
             if factor:  # ENVI stores reflectance x factor; GDAL leaves that to the reader
                 scales[:] = 1.0 / factor
+        integers = np.dtype(ds.dtypes[0]).kind in "iu"
+        if np.all(scales == 1.0) and np.all(offsets == 0.0) and integers and defaults and defaults.gains is not None:
+            scales = defaults.gains.astype(np.float64)
+            offsets = np.zeros(bands) if defaults.offsets is None else defaults.offsets.astype(np.float64)
         scaled = not (np.all(scales == 1.0) and np.all(offsets == 0.0))
         nodata = [ds.nodatavals[b] for b in range(bands)]
         uses_mask_band = any(MaskFlags.per_dataset in f or MaskFlags.alpha in f for f in ds.mask_flag_enums)
+        if all(nd is None for nd in nodata) and not uses_mask_band and defaults and defaults.nodata is not None:
+            nodata = [defaults.nodata] * bands
         cube = np.empty((bands, rows, cols), dtype=np.float32)  # (B, H, W)
         step = max(1, CHUNK_VALUES // max(1, bands * cols))
         for r0 in range(0, rows, step):
@@ -285,8 +335,15 @@ def _read_gdal_cube(path: Path, dataset: Optional[str] = None) -> Scene:
             block[invalid] = np.nan  # marks nodata until the good-band decision below
             cube[:, r0:r0 + window.height] = block
         wavelengths, fwhm = _wavelengths(ds.descriptions, band_tags, dataset_tags, envi, bands)
+        coordinate = _netcdf_band_coordinate(band_tags, dataset_tags) if wavelengths is None else None
+        if coordinate is not None:  # a NetCDF variable whose band dimension has a wavelength coordinate
+            dim, raw, units = coordinate
+            factor = nanometres_per_unit(units, raw)
+            wavelengths, fwhm = raw * factor, _netcdf_fwhm(path, dim, bands, factor)
+        if wavelengths is None and defaults is not None:
+            wavelengths, fwhm = defaults.wavelengths, defaults.fwhm
         flagged = _bad_band_list(band_tags, envi, bands)
-        good, valid = _finish_masks(shown, cube, flagged)
+        good, valid = finish_masks(shown, cube, flagged)
         crs_wkt = ds.crs.to_wkt() if ds.crs is not None else None
         no_georeference = crs_wkt is None and ds.transform.is_identity
         transform = PIXEL_GRID if no_georeference else tuple(float(v) for v in ds.transform.to_gdal())
@@ -304,14 +361,23 @@ def _band_tags(ds: Any, band: int) -> dict[str, str]:
     return tags
 
 
-def _check_band_count(path: Path, bands: int) -> None:
+def _check_defaults(defaults: BandDefaults, shown: Path, bands: int) -> None:
+    """A product's metadata file must describe the raster's bands one to one."""
+    for values in (defaults.wavelengths, defaults.fwhm, defaults.gains, defaults.offsets):
+        if values is not None and len(values) != bands:
+            raise SceneReadError(
+                f"{defaults.described_by} describes {len(values)} bands, but {shown.name} has {bands}: the two files "
+                f"come from different products or one of them is damaged; put the image's own metadata file beside it")
+
+
+def check_band_count(path: Path, bands: int) -> None:
     if bands < MIN_BANDS:
         raise SceneReadError(
             f"{path.name} has {bands} band{'s' if bands != 1 else ''}; HyperSynth needs a hyperspectral cube "
             f"(at least {MIN_BANDS} bands, typically 100-250), not an RGB or multispectral image")
 
 
-def _finish_masks(path: Path, cube: np.ndarray, flagged_good: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def finish_masks(path: Path, cube: np.ndarray, flagged_good: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Good bands and the valid-pixel mask from a cube holding NaN at nodata; zeroes the NaNs in place."""
     bands = cube.shape[0]
     has_data = np.array([not np.all(np.isnan(cube[b])) for b in range(bands)])  # band by band: no big temporaries
@@ -350,7 +416,7 @@ def _wavelengths(descriptions: tuple, band_tags: list[dict[str, str]], dataset_t
             units = found[0].group(2) if found[0] else None
     if raw is None:
         return None, None
-    factor = _nanometres_per_unit(units, raw)
+    factor = nanometres_per_unit(units, raw)
     raw_fwhm: Optional[np.ndarray] = None
     if all("fwhm" in t for t in band_tags):
         values = [number_or_none(t["fwhm"]) for t in band_tags]
@@ -374,15 +440,56 @@ def _bad_band_list(band_tags: list[dict[str, str]], envi: dict[str, str], bands:
     return np.ones(bands, dtype=bool)
 
 
-def _nanometres_per_unit(units: Optional[str], values: np.ndarray) -> float:
+def _netcdf_band_coordinate(band_tags: list[dict[str, str]], dataset_tags: dict[str, str]
+                            ) -> Optional[tuple[str, np.ndarray, Optional[str]]]:
+    """The band dimension, its coordinate values and their units of a NetCDF variable, when they are wavelengths.
+
+    GDAL's netCDF driver gives each band ``NETCDF_DIM_<dim>=<value>`` and the dataset ``<dim>#units``; a dimension
+    without a coordinate variable gets band numbers instead and no ``NETCDF_DIM_<dim>_VALUES``. The dimension counts
+    as wavelengths when its name or CF standard name says so, or its units are nm or µm (not e.g. a depth in m).
+    """
+    extra = [d.strip() for d in dataset_tags.get("netcdf_dim_extra", "").strip("{} ").split(",") if d.strip()]
+    if len(extra) != 1:
+        return None
+    dim = extra[0]
+    key = metadata_key(dim)
+    if f"netcdf_dim_{key}_values" not in dataset_tags:
+        return None
+    units = dataset_tags.get(f"{key}#units")
+    standard_name = (dataset_tags.get(f"{key}#standard_name") or "").strip().lower()
+    named = bool(_WAVELENGTH_NAME.match(dim)) or standard_name in _WAVELENGTH_STANDARD_NAMES
+    if not named and _NANOMETRES_PER_UNIT.get((units or "").strip().lower(), math.inf) > 1e3:
+        return None
+    values = [number_or_none(t.get(f"netcdf_dim_{key}")) for t in band_tags]
+    if any(v is None for v in values):
+        return None
+    return dim, np.array(values, dtype=np.float64), units
+
+
+def _netcdf_fwhm(path: Path, dim: str, bands: int, factor: float) -> Optional[np.ndarray]:
+    """The FWHM in nm beside a NetCDF wavelength coordinate: a 1-D root variable named fwhm or bandwidth on the band
+    dimension, in its own units, else in those of the wavelengths (``factor`` to nm)."""
+    from osgeo import gdal
+
+    try:
+        ds = gdal.OpenEx(str(path), gdal.OF_MULTIDIM_RASTER)
+        root = ds.GetRootGroup() if ds is not None else None
+        for name in (root.GetMDArrayNames() or []) if root is not None else []:
+            array = root.OpenMDArray(name) if _FWHM_NAME.match(name) else None
+            dims = array.GetDimensions() if array is not None else []
+            if len(dims) == 1 and dims[0].GetName() == dim and dims[0].GetSize() == bands:
+                unit_factor = _NANOMETRES_PER_UNIT.get((array.GetUnit() or "").strip().lower(), factor)
+                return np.asarray(array.ReadAsArray(), dtype=np.float64) * unit_factor
+    except RuntimeError:  # with gdal.UseExceptions() on, a failed open or read raises instead of giving None
+        return None
+    return None
+
+
+def nanometres_per_unit(units: Optional[str], values: np.ndarray) -> float:
     """The factor to nm for a wavelength unit; with no (or an unknown) unit, values below 30 are taken as µm."""
-    u = (units or "").strip().lower()
-    if u in ("nanometers", "nanometer", "nanometres", "nanometre", "nm"):
-        return 1.0
-    if u in ("micrometers", "micrometer", "micrometres", "micrometre", "microns", "micron", "um", "µm", "μm"):
-        return 1000.0
-    if u in ("millimeters", "millimeter", "millimetres", "millimetre", "mm"):
-        return 1e6
+    factor = _NANOMETRES_PER_UNIT.get((units or "").strip().lower())
+    if factor is not None:
+        return factor
     return 1000.0 if np.nanmax(values) < 30 else 1.0
 
 

@@ -291,3 +291,53 @@ def test_real_jasper_ridge_envi():
     assert scene.cube.max() == pytest.approx(0.5437) and scene.cube.min() == pytest.approx(-0.0448)  # / 10000
     assert scene.wavelengths[0] == pytest.approx(399.37) and scene.wavelengths[-1] == pytest.approx(2457.24)
     assert scene.valid.all() and scene.good_bands.all() and not scene.georeferenced
+
+
+def _write_netcdf_coordinate(path, dim, values, attrs, *, fwhm=None, fwhm_units=None, coordinate=True):
+    """A NetCDF-4 file (GDAL's multidimensional API) with ``radiance(dim, y, x)`` and a coordinate variable ``dim``
+    holding ``values`` with the attributes ``attrs``; ``fwhm``: a 1-D variable ``fwhm(dim)`` beside it."""
+    from osgeo import gdal
+
+    bands = len(values)
+    ds = gdal.GetDriverByName("netCDF").CreateMultiDimensional(str(path))
+    root = ds.GetRootGroup()
+    dims = [root.CreateDimension(name, None, None, size) for name, size in ((dim, bands), ("y", 4), ("x", 3))]
+    arrays = []
+    if coordinate:  # a variable named as its dimension: NetCDF's coordinate variable
+        arrays.append(root.CreateMDArray(dim, dims[:1], gdal.ExtendedDataType.Create(gdal.GDT_Float64)))
+        assert arrays[-1].Write(np.asarray(values, dtype=np.float64)) == gdal.CE_None
+        for key, text in attrs.items():
+            attribute = arrays[-1].CreateAttribute(key, [], gdal.ExtendedDataType.CreateString())
+            assert attribute.Write(text) == gdal.CE_None
+    if fwhm is not None:
+        arrays.append(root.CreateMDArray("fwhm", dims[:1], gdal.ExtendedDataType.Create(gdal.GDT_Float64)))
+        assert arrays[-1].Write(np.asarray(fwhm, dtype=np.float64)) == gdal.CE_None
+        if fwhm_units:
+            arrays[-1].SetUnit(fwhm_units)
+    arrays.append(root.CreateMDArray("radiance", dims, gdal.ExtendedDataType.Create(gdal.GDT_Float32)))
+    assert arrays[-1].Write(np.arange(bands * 12, dtype=np.float32).reshape(bands, 4, 3)) == gdal.CE_None
+    del arrays, dims, root
+    ds = None  # closes the file
+    return f'NETCDF:"{path}":radiance'
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_netcdf_band_coordinate_gives_wavelengths(tmp_path):
+    um = np.linspace(0.4, 2.5, 12)
+    scene = read_scene(_write_netcdf_coordinate(tmp_path / "a.nc", "wavelength", um, {"units": "um"},
+                                                fwhm=np.full(12, 0.01)))
+    np.testing.assert_allclose(scene.wavelengths, um * 1000)
+    np.testing.assert_allclose(scene.fwhm, 10.0)  # the FWHM has no unit: that of the wavelengths
+    assert sorted(scene.cube[5].ravel()) == list(range(60, 72))  # band 6 holds the variable's band 6
+    nm = np.arange(400.0, 412.0)
+    scene = read_scene(_write_netcdf_coordinate(tmp_path / "b.nc", "band", nm, {"units": "nm"},
+                                                fwhm=np.full(12, 0.005), fwhm_units="um"))  # a length unit decides
+    np.testing.assert_allclose(scene.wavelengths, nm)
+    np.testing.assert_allclose(scene.fwhm, 5.0)
+    scene = read_scene(_write_netcdf_coordinate(tmp_path / "c.nc", "spectral", nm * 1e-9,
+                                                {"units": "m", "standard_name": "radiation_wavelength"}))
+    np.testing.assert_allclose(scene.wavelengths, nm)  # CF: radiation_wavelength in metres
+    assert scene.fwhm is None
+    for name, attrs in (("time", {"units": "days since 2000-01-01"}), ("depth", {"units": "m"}), ("lambda", {})):
+        source = _write_netcdf_coordinate(tmp_path / f"{name}.nc", name, nm, attrs, coordinate=name != "lambda")
+        assert read_scene(source).wavelengths is None, name  # not wavelengths; "lambda" has band numbers only

@@ -1,0 +1,372 @@
+"""Open the products of spaceborne imaging spectrometers (EnMAP L2A, EMIT L2A/L1B, PRISMA L2) as a :class:`Scene`."""
+
+from __future__ import annotations
+
+import glob
+import re
+import xml.etree.ElementTree as ElementTree  # the product's own local XML; Python's expat caps entity expansion
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import numpy as np
+
+from ..scene import PIXEL_GRID, Scene
+from .read import (CHUNK_VALUES, BandDefaults, SceneReadError, check_band_count, finish_masks, nanometres_per_unit,
+                   read_gdal_scene)
+
+# Hand-written: the readers that exist need what the engine may not load (EnMAP-Box's importers run in QGIS
+# Processing; NASA's emit-utils/emit_tools need netCDF4 or xarray and hold the whole swath in memory; prismaread is R).
+
+# EnMAP (DLR): "ENMAP01-____L2A-DT0000001867_20220724T104526Z_008_V010302_20230628T165614Z-SPECTRAL_IMAGE.TIF" and
+# "...-METADATA.XML" in one product folder; EOLab's ARD copies name the image "-SPECTRAL_IMAGE_COG.TIF".
+_ENMAP_L2A_IMAGE = re.compile(r"^(ENMAP\d\d-.*L2A.*)-SPECTRAL_IMAGE(?:_COG)?\.(?:tiff?|bsq|bil|bip)$", re.IGNORECASE)
+_ENMAP_L2A_METADATA = re.compile(r"^(ENMAP\d\d-.*L2A.*)-METADATA\.xml$", re.IGNORECASE)
+# Background value of EnMAP L2A int16 reflectance where the GeoTIFF declares none (ESA SNAP's EnMAP reader,
+# eu.esa.opt.dataio.enmap.EnmapL2AMetadata, uses it because the XML's backgroundValue is unreliable for L2A).
+ENMAP_L2A_BACKGROUND = -32768.0
+
+EMIT_FILL = -9999.0  # EMIT's NetCDF fill value (emit-sds/emit-utils daac_converter.NODATA)
+EMIT_CUBES = ("reflectance", "radiance")  # L2A RFL, L1B RAD: (downtrack, crosstrack, bands) at the file's root
+
+# PRISMA (ASI) HDF-EOS5: the co-registered hyperspectral cube of a level-2 product, e.g. "PRS_L2D_HCO".
+_PRISMA_L2_SWATH = re.compile(r"^PRS_L2([BCD])_HCO$")
+PRISMA_PIXEL_M = 30.0  # L2D VNIR/SWIR grid spacing (EnMAP-Box ImportPrismaL2DAlgorithm, prismaread pr_setext_L2D)
+PRISMA_DN_MAX = 65535.0  # uint16 full scale of the L2 scaling formula
+
+
+def read_product(path: Path, source: str) -> Optional[Scene]:
+    """The scene of an imaging-spectrometer product in ``path``, or None when ``path`` is no product recognised here.
+
+    Args:
+        path: the file the user chose: EnMAP's SPECTRAL_IMAGE or METADATA.XML, an EMIT NetCDF or a PRISMA .he5
+            (for a GDAL subdataset name, the container file that holds it).
+        source: what the user gave, kept as the scene's ``source`` (e.g. the subdataset name QGIS gives a layer).
+
+    Raises:
+        SceneReadError: the file is such a product, but its layout is incomplete or damaged.
+    """
+    if _ENMAP_L2A_IMAGE.match(path.name):
+        return _read_enmap_l2a(path, source)
+    if _ENMAP_L2A_METADATA.match(path.name):
+        return _read_enmap_l2a(_enmap_image_beside(path), source)
+    with _hdf5_file(path) as f:
+        found = _hdf5_product(f, path) if f is not None else None
+        if found is None:
+            return None
+        try:
+            return found[1](source)
+        except OSError as err:  # HDF5 could open the file but not read its data
+            raise SceneReadError(f"cannot read the scene {path}: it looks truncated or damaged (HDF5: {err}); "
+                                 f"download it again") from err
+
+
+def product_kind(source: str | Path) -> Optional[str]:
+    """What imaging-spectrometer product ``source`` is, in words ("EnMAP L2A", "EMIT L2A reflectance", "PRISMA L2D"),
+    or None; ``source`` may be a file of the product or a GDAL subdataset name of its container. Reads names and the
+    HDF5 layout only, no pixels (the plugin asks it before it converts a product QGIS cannot show as it is)."""
+    from .read import gdal_subdataset_file
+
+    path = gdal_subdataset_file(source) or Path(source)
+    if _ENMAP_L2A_IMAGE.match(path.name) or _ENMAP_L2A_METADATA.match(path.name):
+        return "EnMAP L2A"
+    with _hdf5_file(path) as f:
+        found = _hdf5_product(f, path) if f is not None else None
+    return found[0] if found is not None else None
+
+
+@contextmanager
+def _hdf5_file(path: Path) -> Iterator[Any]:
+    """``path`` open with h5py, or None when it is no readable HDF5 file (GDAL's reading then says why)."""
+    import h5py
+
+    handle = None
+    if path.is_file() and h5py.is_hdf5(str(path)):
+        try:
+            handle = h5py.File(path, "r")
+        except OSError:
+            handle = None
+    try:
+        yield handle
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _hdf5_product(f: Any, path: Path) -> Optional[tuple[str, Callable[[str], Scene]]]:
+    """(the product in words, its reader taking the ``source``) for an EMIT or PRISMA file open in ``f``, or None."""
+    import h5py
+
+    cube_name = next((n for n in EMIT_CUBES if isinstance(f.get(n), h5py.Dataset)), None)
+    if cube_name is not None and _is_emit(f, path):
+        kind = "EMIT L2A reflectance" if cube_name == "reflectance" else "EMIT L1B radiance"
+        return kind, lambda source: _read_emit(f, cube_name, path, source)
+    swaths = f.get("HDFEOS/SWATHS")
+    for swath in swaths if isinstance(swaths, h5py.Group) else []:
+        level = _PRISMA_L2_SWATH.match(swath)
+        if level is not None:
+            return (f"PRISMA L2{level.group(1)}",
+                    lambda source, s=swath, lv=level.group(1): _read_prisma_l2(f, s, lv, path, source))
+    return None
+
+
+# --------------------------------------------------------------------------- EnMAP L2A (DLR)
+
+
+def _read_enmap_l2a(image: Path, source: str) -> Scene:
+    """The SPECTRAL_IMAGE, with wavelengths, FWHM, scaling and no-data from the METADATA.XML beside it where the image
+    does not carry them (a DLR GeoTIFF carries none of them)."""
+    if not image.is_file():
+        raise SceneReadError(f"cannot read the scene {image}: the file does not exist")
+    product = _ENMAP_L2A_IMAGE.match(image.name)
+    assert product is not None
+    stem = product.group(1)
+    metadata = next((m for m in (image.with_name(f"{stem}-METADATA.XML"), image.with_name(f"{stem}-METADATA.xml"))
+                     if m.is_file()), None)
+    if metadata is None:
+        scene = read_gdal_scene(image)
+        if scene.wavelengths is None:
+            raise SceneReadError(
+                f"{image.name} is an EnMAP L2A image without wavelengths, and its {stem}-METADATA.XML is not beside "
+                f"it; copy the whole product folder (the XML gives each band's wavelength and the reflectance scale)")
+    else:
+        scene = read_gdal_scene(image, defaults=enmap_band_defaults(metadata))
+    scene.name, scene.source = stem, source
+    return scene
+
+
+def enmap_band_defaults(metadata: Path) -> BandDefaults:
+    """Each band's centre wavelength, FWHM, gain and offset from an EnMAP METADATA.XML.
+
+    The elements are ``level_X/specific/bandCharacterisation/bandID[@number]`` with ``wavelengthCenterOfBand``,
+    ``FWHMOfBand`` (nm), ``GainOfBand`` and ``OffsetOfBand``, as EnMAP-Box (ImportEnmapL2AAlgorithm), GFZ's EnPT and
+    ESA SNAP's EnMAP reader read them. The stored value × GainOfBand + OffsetOfBand is the physical value (SNAP's
+    EnmapMetadata.getBandScaling; EnMAP-Box sets them as GDAL scale/offset); EnPT writes L2A gains of 1/10000, so
+    L2A reflectance comes out 0 to 1.
+    """
+    try:
+        root = ElementTree.parse(metadata).getroot()
+    except (ElementTree.ParseError, OSError) as err:
+        raise SceneReadError(f"cannot read the EnMAP metadata {metadata}: {err}; it looks truncated or damaged, "
+                             f"copy the product again") from err
+    for element in root.iter():  # element names without any XML namespace
+        element.tag = element.tag.rsplit("}", 1)[-1]
+    entries = root.findall("specific/bandCharacterisation/bandID")
+    fields = ("wavelengthCenterOfBand", "FWHMOfBand", "GainOfBand", "OffsetOfBand")
+    rows = []
+    for entry in entries:
+        values = [_number(entry.findtext(f)) for f in fields]
+        number = _number(entry.get("number"))
+        if number is None or values[0] is None:
+            raise SceneReadError(f"{metadata.name}: a specific/bandCharacterisation/bandID has no number or no "
+                                 f"wavelengthCenterOfBand; the file looks damaged, copy the product again")
+        rows.append((number, *values))
+    if not rows:
+        raise SceneReadError(f"{metadata.name} lists no bands (no specific/bandCharacterisation/bandID): it is not the "
+                             f"metadata of an EnMAP L2A product or is damaged; copy the product again")
+    rows.sort(key=lambda r: r[0])
+    table = np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=np.float64)  # (B, 5)
+
+    def column(i: int) -> Optional[np.ndarray]:
+        return None if np.isnan(table[:, i]).any() else table[:, i]
+
+    gains, offsets = column(3), column(4)
+    return BandDefaults(described_by=metadata.name, wavelengths=table[:, 1], fwhm=column(2),
+                        gains=gains, offsets=offsets if gains is not None else None, nodata=ENMAP_L2A_BACKGROUND)
+
+
+def _enmap_image_beside(metadata: Path) -> Path:
+    """The SPECTRAL_IMAGE of the product whose METADATA.XML is ``metadata``."""
+    stem = metadata.name[: -len("-METADATA.XML")]
+    images = sorted(p for p in metadata.parent.glob(f"{glob.escape(stem)}-SPECTRAL_IMAGE*")
+                    if _ENMAP_L2A_IMAGE.match(p.name))
+    if not images:
+        raise SceneReadError(f"{metadata.name} is EnMAP metadata, but its {stem}-SPECTRAL_IMAGE.TIF is not beside it; "
+                             f"copy the whole product folder")
+    return images[0]
+
+
+# --------------------------------------------------------------------------- EMIT L2A / L1B (NASA JPL)
+
+
+def _is_emit(f: Any, path: Path) -> bool:
+    """An EMIT granule: band parameters beside the cube, and EMIT's name, instrument attribute or location group."""
+    named = path.name.upper().startswith("EMIT_") or _text(f.attrs.get("instrument")).strip().upper() == "EMIT"
+    return "sensor_band_parameters" in f and (named or "location" in f)
+
+
+def _read_emit(f: Any, cube_name: str, path: Path, source: str) -> Scene:
+    """An EMIT granule orthorectified through its geometry lookup table (GLT), as NASA's emit-utils does.
+
+    ``location/glt_x`` and ``glt_y`` (1-based crosstrack and downtrack index, 0 = no pixel) give, for each cell of
+    the north-up grid that the root attributes ``geotransform`` (GDAL order) and ``spatial_ref`` (WKT) describe, the
+    swath pixel it shows (emit_utils.reformat.single_image_ortho). The swath is read a block of lines at a time and
+    scattered onto that grid, so memory stays near the output cube.
+    """
+    data = f[cube_name]  # (downtrack, crosstrack, bands)
+    params, location = f["sensor_band_parameters"], f.get("location")
+    missing = [name for name, there in (
+        ("sensor_band_parameters/wavelengths", "wavelengths" in params),
+        ("location/glt_x", location is not None and "glt_x" in location),
+        ("location/glt_y", location is not None and "glt_y" in location),
+        ("the root attribute geotransform", "geotransform" in f.attrs),
+        ("the root attribute spatial_ref", "spatial_ref" in f.attrs)) if not there]
+    if missing:
+        raise SceneReadError(
+            f"{path.name} is an EMIT granule, but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing; "
+            f"download the granule again from NASA Earthdata (a subsetted or converted copy may have dropped them)")
+    raw_wl = np.asarray(params["wavelengths"][()], dtype=np.float64).ravel()
+    if data.ndim != 3 or data.shape[2] != raw_wl.size:
+        raise SceneReadError(f"{path.name}: {cube_name} is {'×'.join(map(str, data.shape))}, but an EMIT cube is "
+                             f"downtrack × crosstrack × {raw_wl.size} bands (one per wavelength); the file looks "
+                             f"damaged")
+    lines, samples, bands = data.shape
+    check_band_count(path, bands)
+    factor = nanometres_per_unit(_text(params["wavelengths"].attrs.get("units")), raw_wl)
+    fwhm = _band_values(params, "fwhm", bands)
+    flags = _band_values(params, "good_wavelengths", bands)
+    glt_x = np.asarray(location["glt_x"][()], dtype=np.int64)  # (rows, cols) of the ortho grid
+    glt_y = np.asarray(location["glt_y"][()], dtype=np.int64)
+    transform = tuple(float(v) for v in np.asarray(f.attrs["geotransform"], dtype=np.float64).ravel())
+    if glt_x.ndim != 2 or glt_x.shape != glt_y.shape or len(transform) != 6:
+        raise SceneReadError(f"{path.name}: the GLT (location/glt_x {glt_x.shape}, glt_y {glt_y.shape}) or the "
+                             f"geotransform ({len(transform)} values) is not a grid; the file looks damaged")
+    shown = (glt_x > 0) & (glt_y > 0)  # 0 (or the fill -9999): no swath pixel for this cell
+    out_rows, out_cols = np.nonzero(shown)
+    src_rows, src_cols = glt_y[shown] - 1, glt_x[shown] - 1  # 1-based in the file
+    if src_rows.size and (src_rows.max() >= lines or src_cols.max() >= samples):
+        raise SceneReadError(f"{path.name}: its GLT points past the {lines} × {samples} swath; the file looks damaged")
+    order = np.argsort(src_rows, kind="stable")
+    out_rows, out_cols, src_rows, src_cols = out_rows[order], out_cols[order], src_rows[order], src_cols[order]
+    declared_fill = _number(_first(data.attrs.get("_FillValue")))
+    fill = EMIT_FILL if declared_fill is None else declared_fill
+    cube = np.full((bands,) + glt_x.shape, np.nan, dtype=np.float32)  # (B, H, W) on the ortho grid
+    step = max(1, CHUNK_VALUES // max(1, samples * bands))
+    for r0 in range(0, lines, step):
+        lo, hi = np.searchsorted(src_rows, (r0, r0 + step))
+        if lo == hi:
+            continue  # no grid cell shows these swath lines
+        block = np.asarray(data[r0:r0 + step], dtype=np.float32)  # (h, crosstrack, B)
+        block[(block == fill) | ~np.isfinite(block)] = np.nan
+        cube[:, out_rows[lo:hi], out_cols[lo:hi]] = block[src_rows[lo:hi] - r0, src_cols[lo:hi]].T  # (B, n)
+    good, valid = finish_masks(path, cube, np.ones(bands, bool) if flags is None else flags != 0)
+    wavelengths = raw_wl * factor
+    return Scene(cube=cube, valid=valid, wavelengths=wavelengths, fwhm=None if fwhm is None else fwhm * factor,
+                 good_bands=good, transform=transform, crs_wkt=_text(f.attrs["spatial_ref"]) or None, name=path.stem,
+                 source=source, band_names=[f"band {b + 1} ({w:.1f} nm)" for b, w in enumerate(wavelengths)])
+
+
+def _band_values(group: Any, name: str, bands: int) -> Optional[np.ndarray]:
+    """A per-band variable of EMIT's sensor_band_parameters, or None when it is absent or of another length."""
+    values = np.asarray(group[name][()], dtype=np.float64).ravel() if name in group else None
+    return values if values is not None and values.size == bands else None
+
+
+# --------------------------------------------------------------------------- PRISMA L2B/L2C/L2D (ASI)
+
+
+def _read_prisma_l2(f: Any, swath: str, level: str, path: Path, source: str) -> Scene:
+    """PRISMA's VNIR and SWIR cubes merged into one cube sorted by wavelength, in reflectance (L2C/L2D).
+
+    Each ``HDFEOS/SWATHS/PRS_L2?_HCO/Data Fields/{VNIR,SWIR}_Cube`` is (rows, bands, cols) uint16; band ``i`` is
+    described by the root attributes ``List_Cw_*[i]`` and ``List_Fwhm_*[i]`` (nm, listed from long to short
+    wavelengths; 0 for a band that is not there, which is skipped). The value is ``L2Scale*Min + DN × (L2Scale*Max −
+    L2Scale*Min) / 65535`` (prismaread pr_rastwrite_lines; the same attribute names in EnMAP-Box's importer), and a
+    pixel whose every band is 0 holds no data (EnMAP-Box ImportPrismaL2DAlgorithm). L2D is a 30 m grid, north up, in
+    ``Epsg_Code``, whose ``Product_ULcorner_easting/northing`` is the centre of the upper-left pixel (both readers
+    move it half a pixel out); L2B and L2C are in swath geometry and come as a pixel grid.
+    """
+    fields = f[f"HDFEOS/SWATHS/{swath}"].get("Data Fields")
+    detectors = [("VNIR", "Vnir"), ("SWIR", "Swir")]
+    needed = [f"Data Fields/{d}_Cube" for d, _ in detectors if fields is None or f"{d}_Cube" not in fields]
+    needed += [a for _, s in detectors for a in (f"List_Cw_{s}", f"List_Fwhm_{s}", f"L2Scale{s}Min", f"L2Scale{s}Max")
+               if a not in f.attrs]
+    if level == "D":
+        georeference = ("Epsg_Code", "Product_ULcorner_easting", "Product_ULcorner_northing")
+        needed += [a for a in georeference if a not in f.attrs]
+    if needed:
+        raise SceneReadError(
+            f"{path.name} is a PRISMA L2{level} product, but {', '.join(needed)} {'is' if len(needed) == 1 else 'are'} "
+            f"missing from it; download the product again from ASI's PRISMA portal (it looks incomplete or damaged)")
+    cubes = {d: fields[f"{d}_Cube"] for d, _ in detectors}  # (rows, bands, cols)
+    if any(c.ndim != 3 for c in cubes.values()) or len({(c.shape[0], c.shape[2]) for c in cubes.values()}) != 1:
+        raise SceneReadError(f"{path.name}: the VNIR and SWIR cubes are not (rows, bands, cols) on one grid "
+                             f"({', '.join(f'{d} {c.shape}' for d, c in cubes.items())}); the file looks damaged")
+    rows, cols = cubes["VNIR"].shape[0], cubes["VNIR"].shape[2]
+    bands_of: list[tuple[float, float, str, int]] = []  # (wavelength, fwhm, detector, band in its cube)
+    scale: dict[str, tuple[float, float]] = {}
+    for detector, suffix in detectors:
+        centres = _attribute_list(f.attrs[f"List_Cw_{suffix}"])
+        widths = _attribute_list(f.attrs[f"List_Fwhm_{suffix}"])
+        if not (centres.size == widths.size == cubes[detector].shape[1]):
+            raise SceneReadError(f"{path.name}: List_Cw_{suffix} ({centres.size}) and List_Fwhm_{suffix} "
+                                 f"({widths.size}) do not describe the {cubes[detector].shape[1]} bands of the "
+                                 f"{detector} cube; the file looks damaged")
+        low, high = (_number(_first(f.attrs[f"L2Scale{suffix}{e}"])) for e in ("Min", "Max"))
+        if low is None or high is None:
+            raise SceneReadError(f"{path.name}: L2Scale{suffix}Min/Max are not numbers; the file looks damaged")
+        scale[detector] = (low, high)
+        bands_of += [(float(w), float(widths[i]), detector, i) for i, w in enumerate(centres) if w > 0]
+    bands_of.sort(key=lambda b: b[0])  # stable: VNIR before SWIR where both list one wavelength
+    check_band_count(path, len(bands_of))
+    cube = np.empty((len(bands_of), rows, cols), dtype=np.float32)  # (B, H, W)
+    signal = np.zeros((rows, cols), dtype=bool)  # some band is not 0
+    step = max(1, CHUNK_VALUES // max(1, cols * max(c.shape[1] for c in cubes.values())))
+    for detector, _ in detectors:
+        low, high = scale[detector]
+        kept = [(out, i) for out, (_, _, d, i) in enumerate(bands_of) if d == detector]
+        positions, indices = [k[0] for k in kept], [k[1] for k in kept]
+        for r0 in range(0, rows, step):
+            dn = np.asarray(cubes[detector][r0:r0 + step])[:, indices, :]  # (h, b, W) uint16
+            signal[r0:r0 + step] |= (dn != 0).any(axis=1)
+            reflectance = low + np.moveaxis(dn, 1, 0).astype(np.float32) * ((high - low) / PRISMA_DN_MAX)  # (b, h, W)
+            cube[positions, r0:r0 + step] = reflectance
+    cube[:, ~signal] = np.nan
+    good, valid = finish_masks(path, cube, np.ones(len(bands_of), dtype=bool))
+    transform, crs_wkt = PIXEL_GRID, None
+    if level == "D":
+        from rasterio.crs import CRS
+
+        easting, northing = (_number(_first(f.attrs[f"Product_ULcorner_{a}"])) for a in ("easting", "northing"))
+        epsg = _number(_first(f.attrs["Epsg_Code"]))
+        if easting is None or northing is None or epsg is None:
+            raise SceneReadError(f"{path.name}: Epsg_Code or Product_ULcorner_easting/northing is not a number; "
+                                 f"the file looks damaged")
+        half = PRISMA_PIXEL_M / 2  # the corner attributes give the upper-left pixel's centre
+        transform = (easting - half, PRISMA_PIXEL_M, 0.0, northing + half, 0.0, -PRISMA_PIXEL_M)
+        crs_wkt = CRS.from_epsg(int(epsg)).to_wkt()
+    return Scene(cube=cube, valid=valid, wavelengths=np.array([b[0] for b in bands_of]),
+                 fwhm=np.array([b[1] for b in bands_of]), good_bands=good, transform=transform, crs_wkt=crs_wkt,
+                 name=path.stem, source=source,
+                 band_names=[f"{d} band {i + 1} ({w:.1f} nm)" for w, _, d, i in bands_of])
+
+
+def _attribute_list(value: Any) -> np.ndarray:
+    """An HDF5 attribute holding numbers, as an array: a numeric array, or text such as "1.5 2.5"."""
+    if isinstance(value, (bytes, str)) or (isinstance(value, np.ndarray) and value.dtype.kind in "SUO"):
+        text = " ".join(_text(v) for v in np.atleast_1d(value))
+        return np.array([float(v) for v in re.split(r"[,\s]+", text.strip()) if v], dtype=np.float64)
+    return np.asarray(value, dtype=np.float64).ravel()
+
+
+# --------------------------------------------------------------------------- attribute values
+
+
+def _first(value: Any) -> Any:
+    """A scalar attribute that HDF5 may store as a one-element array."""
+    array = np.asarray(value) if value is not None else None
+    return array.ravel()[0] if array is not None and array.size else value
+
+
+def _text(value: Any) -> str:
+    """An attribute as text (HDF5 gives bytes, str or a one-element array of either)."""
+    value = _first(value)
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else ("" if value is None else str(value))
+
+
+def _number(value: Any) -> Optional[float]:
+    """An attribute or XML text as a number, or None."""
+    try:
+        return float(_text(value).strip()) if isinstance(value, (bytes, str)) or value is None else float(value)
+    except (TypeError, ValueError):
+        return None
