@@ -10,7 +10,9 @@ from qgis.core import (
     QgsContrastEnhancement,
     QgsLayerTreeGroup,
     QgsPalettedRasterRenderer,
+    QgsMapLayer,
     QgsProject,
+    QgsProviderRegistry,
     QgsRasterLayer,
     QgsSingleBandGrayRenderer,
 )
@@ -64,8 +66,45 @@ def confidence_layer(path: PathLike, name: Optional[str] = None) -> QgsRasterLay
     return layer
 
 
-def _file_of(source: str) -> str:
-    return os.path.realpath(source.split("|")[0])
+def source_file(source: str, provider: str = "ogr") -> Optional[str]:
+    """The file a layer source reads, as the source names it; None when it reads no local file.
+
+    The one rule for "the file a layer reads" (which layers show a run's outputs, whether the project still holds a
+    run's scene, which inputs an output folder must spare):
+
+    - the provider decodes its source, so QGIS's options after ``|`` (``/x/labels.gpkg|layername=labels``,
+      ``|subset=…``, ``|option:…``) and a delimited-text layer's options (``file:///x/points.csv?type=csv&…``)
+      are not part of the file; a file in an archive (``/vsizip//x/a.zip/a.tif``) reads the archive;
+    - a GDAL subdataset (``NETCDF:"/x/scene.nc":radiance``, ``HDF5:"/x/a.h5"://grp/cube``) reads its container;
+    - a memory layer, a database table, a web service or a remote ``/vsicurl/`` file reads none.
+
+    Args:
+        source: a layer's ``source()``, or a plain file path.
+        provider: the layer's ``providerType()``; ``ogr`` (the default) also takes a plain path or a GDAL name.
+    """
+    from ..core.io.read import gdal_subdataset_file
+
+    path = QgsProviderRegistry.instance().decodeUri(provider, source).get("path") if provider else None
+    if not isinstance(path, str) or not path:
+        return None
+    container = gdal_subdataset_file(path)
+    if container is not None:
+        return str(container)
+    if path.startswith("/vsi") or "://" in path:  # GDAL's memory or network files, a URL: nothing on this disk
+        return None
+    return path
+
+
+def layer_file(layer: Optional[QgsMapLayer]) -> Optional[str]:
+    """The file ``layer`` reads (:func:`source_file` of its source and provider), or None."""
+    if layer is None:
+        return None
+    return source_file(layer.source(), layer.providerType())
+
+
+def same_file(a: Optional[str], b: Optional[str]) -> bool:
+    """Whether two paths from :func:`source_file` name one file (links resolved); None is no file."""
+    return a is not None and b is not None and os.path.realpath(a) == os.path.realpath(b)
 
 
 def remove_layers_reading(files: Iterable[PathLike], project: QgsProject) -> Optional[tuple[QgsLayerTreeGroup, int]]:
@@ -75,8 +114,9 @@ def remove_layers_reading(files: Iterable[PathLike], project: QgsProject) -> Opt
         Where the first group removed was (its parent and position), so what replaces it can go there; None when
         no group was left empty.
     """
-    wanted = {_file_of(str(f)) for f in files}
-    stale = [layer for layer in project.mapLayers().values() if _file_of(layer.source()) in wanted]
+    wanted = {os.path.realpath(path) for path in (source_file(str(f)) for f in files) if path is not None}
+    stale = [layer for layer in project.mapLayers().values()
+             if (path := layer_file(layer)) is not None and os.path.realpath(path) in wanted]
     root = project.layerTreeRoot()
     groups = []
     for layer in stale:

@@ -20,6 +20,7 @@ from qgis.PyQt.QtWidgets import QAction
 from ..core.scene import ClassInfo
 from .algorithms.base import ICON
 from .dependencies import report_missing_dependencies
+from .layers import layer_file
 from .provider import HyperSynthProvider
 from .settings import HyperSynthSettings
 from .runs import (RunRequest, check_output_folder, classify_job, has_unsaved_edits, label_file_for, preview_job,
@@ -262,7 +263,7 @@ class HyperSynthPlugin:
         if label_layer is None:
             raise ValueError("the label layer is no longer in the project; choose or create one in the dock (tab 2)")
         approved = values.get("approved_outputs")
-        check_output_folder(str(out_dir), [scene.source().split("|")[0], label_layer.source().split("|")[0]],
+        check_output_folder(str(out_dir), [layer_file(scene), layer_file(label_layer)],
                             overwrite=bool(values.get("overwrite", False)), reused=values.get("bundle") or None,
                             approved=approved)
         labels, temporary = label_file_for(label_layer, out_dir)

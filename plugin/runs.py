@@ -13,6 +13,10 @@ from qgis.core import QgsProject, QgsRasterLayer, QgsVectorFileWriter, QgsVector
 from ..core.methods import MethodSettings
 from ..core.progress import Reporter
 from ..core.scene import ClassInfo
+from .layers import layer_file, same_file, source_file
+
+
+COPY_SUFFIX = ".fgb"  # a label layer copied for a run (write_layer_copy) is a FlatGeobuf file
 
 
 @dataclass
@@ -122,13 +126,13 @@ def problem_text(exc: BaseException) -> str:
 
 
 def scene_in_project(scene_path: str) -> bool:
-    """Whether a layer of the current project reads ``scene_path`` (main thread): a run's results belong there."""
-    target = os.path.realpath(scene_path)
-    return any(os.path.realpath(layer.source().split("|")[0]) == target
-               for layer in QgsProject.instance().mapLayers().values())
+    """Whether a layer of the current project reads the file of ``scene_path`` (a file, or a NetCDF/HDF subdataset
+    as GDAL names it) (main thread): a run's results belong there. The file is :func:`.layers.source_file`'s."""
+    target = source_file(scene_path, "gdal")
+    return any(same_file(layer_file(layer), target) for layer in QgsProject.instance().mapLayers().values())
 
 
-def check_output_folder(out_dir: str, inputs: list[str], overwrite: bool, reused: Optional[str] = None,
+def check_output_folder(out_dir: str, inputs: Sequence[Optional[str]], overwrite: bool, reused: Optional[str] = None,
                         approved: Optional[Sequence[str]] = None) -> None:
     """Refuse, before anything is written, an output folder the run cannot use (main thread).
 
@@ -190,7 +194,8 @@ def has_unsaved_edits(layer: Any) -> bool:
 
 
 def label_file_for(layer: Any, out_dir: str) -> tuple[str, Optional[str]]:
-    """A file the engine can read for ``layer`` (main thread): its own file, or a temporary GeoPackage.
+    """A file the engine can read for ``layer`` (main thread): its own file, or a temporary copy
+    (:func:`write_layer_copy`).
 
     A layer with unsaved edits is copied as it stands, edits included: the run uses the labels the analyst sees
     without saving them to their file behind their back (whether to keep them stays their choice).
@@ -212,9 +217,9 @@ def label_file_for(layer: Any, out_dir: str) -> tuple[str, Optional[str]]:
     if reads_own_file(layer):
         return layer.source(), None
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=".hypersynth-labels-", suffix=".gpkg", dir=out_dir)
+    handle, tmp = tempfile.mkstemp(prefix=".hypersynth-labels-", suffix=COPY_SUFFIX, dir=out_dir)
     os.close(handle)
-    os.remove(tmp)  # the writer creates the GeoPackage itself
+    os.remove(tmp)  # the writer creates the file itself
     try:
         write_layer_copy(layer, tmp, QgsProject.instance().transformContext())
     except ValueError as exc:
@@ -224,7 +229,14 @@ def label_file_for(layer: Any, out_dir: str) -> tuple[str, Optional[str]]:
 
 
 def write_layer_copy(layer: QgsVectorLayer, path: str, transform_context: Any) -> None:
-    """Write ``layer`` as it stands (unsaved edits included) to a new single-layer GeoPackage at ``path``.
+    """Write ``layer`` as it stands (unsaved edits included) to a new FlatGeobuf file at ``path`` (``.fgb``).
+
+    FlatGeobuf, because the copy must say what the layer says: a layer without CRS (labels drawn over a scene
+    without georeference, in its pixel coordinates) gets a file without CRS, which the engine places on the pixel
+    grid; a GeoPackage always records one ("Undefined geographic SRS" for none), which the engine refuses for such
+    a scene, and a Shapefile would cut field names to 10 characters (a class field named by the analyst). It is
+    written without spatial index, which would reorder the features: where labels overlap the later one wins, as
+    in the layer. Features without geometry are left out (they label nothing).
 
     The layer's own feature-id column (a GeoPackage's ``fid``) is left out: a feature added since the last save
     has none yet, and the copy numbers its features itself.
@@ -234,8 +246,9 @@ def write_layer_copy(layer: QgsVectorLayer, path: str, transform_context: Any) -
     """
     keys = set(layer.dataProvider().pkAttributeIndexes()) if layer.dataProvider() is not None else set()
     options = QgsVectorFileWriter.SaveVectorOptions()
-    options.driverName = "GPKG"
+    options.driverName = "FlatGeobuf"
     options.layerName = "labels"
+    options.layerOptions = ["SPATIAL_INDEX=NO"]
     options.attributes = [i for i in range(layer.fields().count()) if i not in keys]
     error, message, _, _ = QgsVectorFileWriter.writeAsVectorFormatV3(layer, path, transform_context, options)
     if error != QgsVectorFileWriter.NoError:

@@ -105,16 +105,18 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
             "CLASSES", self.tr("Class and prompt file (names, colours, prompts)"), extension="json", optional=True))
 
 
-def _edited_layer_file(layer: QgsVectorLayer, what: str, context: QgsProcessingContext) -> str:
-    """``layer`` as it stands, unsaved edits included, written to a GeoPackage in Processing's temporary folder."""
-    from ..runs import write_layer_copy
+def _layer_copy_file(layer: QgsVectorLayer, what: str, context: QgsProcessingContext) -> str:
+    """``layer`` as it stands, unsaved edits included, written to a file in Processing's temporary folder (a layer
+    without CRS keeps none: :func:`..runs.write_layer_copy`)."""
+    from ..runs import COPY_SUFFIX, has_unsaved_edits, write_layer_copy
 
-    path = QgsProcessingUtils.generateTempFilename(f"{what.replace(' ', '_')}.gpkg")
+    path = QgsProcessingUtils.generateTempFilename(f"{what.replace(' ', '_')}{COPY_SUFFIX}")
     try:
         write_layer_copy(layer, path, context.transformContext())
     except ValueError as exc:
-        raise QgsProcessingException(f"could not write the {what} layer '{layer.name()}' with its unsaved edits to "
-                                     f"a file: {exc}; save the layer and run again") from None
+        edits = " with its unsaved edits" if has_unsaved_edits(layer) else ""
+        raise QgsProcessingException(f"could not write the {what} layer '{layer.name()}'{edits} to a file: {exc}; "
+                                     "save the layer as a file of its own and run again") from None
     return path
 
 
@@ -168,9 +170,11 @@ def labels_file(layer: Any, what: str, context: QgsProcessingContext,
     Vector layers held in memory, in a database or inside a multi-layer GeoPackage are written to a
     temporary GeoPackage first, because the engine reads one file with one layer. So is a layer in edit mode with
     unsaved edits (QGIS's ``convertToCompatibleFormat`` would hand over its file, without them): the run uses the
-    labels as the analyst sees them, as a dock run does, and the Processing log says they are still unsaved.
+    labels as the analyst sees them, as a dock run does, and the Processing log says they are still unsaved. A
+    layer without CRS that is not a plain file of its own is copied as a dock run copies it, without CRS (a
+    GeoPackage would record one, which the engine refuses for a scene without georeference).
     """
-    from ..runs import has_unsaved_edits
+    from ..runs import has_unsaved_edits, reads_own_file
 
     if isinstance(layer, QgsRasterLayer):
         return raster_file(layer, what)
@@ -178,9 +182,9 @@ def labels_file(layer: Any, what: str, context: QgsProcessingContext,
         if layer.featureCount() == 0:
             raise QgsProcessingException(f"the {what} layer '{layer.name()}' has no features; label a few "
                                          "pixels or polygons first")
-        if has_unsaved_edits(layer):
-            path = _edited_layer_file(layer, what, context)
-            if feedback is not None:
+        if has_unsaved_edits(layer) or (not layer.crs().isValid() and not reads_own_file(layer)):
+            path = _layer_copy_file(layer, what, context)
+            if feedback is not None and has_unsaved_edits(layer):
                 feedback.pushWarning(f"the {what} layer '{layer.name()}' has unsaved edits: this run uses them as "
                                      "they stand, but they are not saved to its file (save the layer to keep them)")
             return path
@@ -249,15 +253,11 @@ def engine_warnings(feedback: Optional[QgsProcessingFeedback]) -> Iterator[None]
 
 
 def layer_file(layer: Any) -> Optional[str]:
-    """The file behind a map layer (None for a layer held in memory or a database); for a NetCDF or HDF subdataset,
-    the file that holds it."""
-    from ...core.io.read import gdal_subdataset_file
+    """The file behind a map layer that exists (None for a layer held in memory or a database); for a NetCDF or HDF
+    subdataset, the file that holds it (the rule is :func:`..layers.source_file`'s)."""
+    from ..layers import layer_file as file_read_by
 
-    if layer is None:
-        return None
-    path = layer.source().split("|")[0]
-    container = gdal_subdataset_file(path)
-    path = str(container) if container is not None else path
-    return path if os.path.exists(path) else None
+    path = file_read_by(layer)
+    return path if path is not None and os.path.exists(path) else None
 
 

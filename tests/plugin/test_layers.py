@@ -98,3 +98,78 @@ def test_a_group_holding_the_analysts_own_layers_is_kept(qgis_new_project, raste
     second = add_result_layers(rasters[0], rasters[1], CLASSES, title="run", project=qgis_new_project)
     groups = [g for g in qgis_new_project.layerTreeRoot().children() if g.nodeType() == g.NodeGroup]
     assert [[n.layerId() for n in g.findLayers()] for g in groups] == [[layer.id() for layer in second], [own.id()]]
+
+
+# --- the file a layer reads: one rule for the runs, the result layers and Processing -------------------------------
+@pytest.mark.parametrize("source, provider, expected", [
+    ('NETCDF:"/data/scene.nc":radiance', "gdal", "/data/scene.nc"),  # a NetCDF variable: its container
+    ('HDF5:"/data/prisma.h5"://HDFEOS/SWATHS/VNIR_Cube', "gdal", "/data/prisma.h5"),
+    ("NETCDF:/data/scene.nc:radiance", "gdal", "/data/scene.nc"),  # GDAL leaves the quotes out of a plain path
+    ("/data/labels.gpkg|layername=labels", "ogr", "/data/labels.gpkg"),  # QGIS's options are not the file's name
+    ('/data/labels.shp|layerid=0|subset="class_id" = 1', "ogr", "/data/labels.shp"),
+    ("/data/scene.tif|option:NUM_THREADS=2", "gdal", "/data/scene.tif"),
+    ("file:///data/points.csv?type=csv&xField=x&yField=y&crs=EPSG:32633", "delimitedtext", "/data/points.csv"),
+    ("/data/what?.tif", "gdal", "/data/what?.tif"),  # a "?" in a file's own name stays
+    ("/vsizip//data/labels.zip/labels.shp", "ogr", "/data/labels.zip"),  # a file in an archive: the archive
+    ("/data/classification.tif", "ogr", "/data/classification.tif"),  # a plain path, as outputs are named
+    ("Polygon?crs=EPSG:32633&field=class_id:integer", "memory", None),
+    ("/vsicurl/https://example.org/scene.tif", "gdal", None),
+    ("crs=EPSG:3857&type=xyz&url=https://tile.example.org/{z}/{x}/{y}.png", "wms", None),
+])
+def test_the_file_a_layer_source_reads(source, provider, expected):
+    from hypersynth.plugin.layers import source_file
+
+    assert source_file(source, provider) == expected
+
+
+def _netcdf(path) -> str:
+    """A NetCDF file of two 2-D variables, Band1 and Band2: QGIS reads each as a subdataset layer."""
+    ds = gdal.GetDriverByName("netCDF").Create(str(path), 4, 3, 2, gdal.GDT_Float32)
+    ds = None
+    return str(path)
+
+
+def test_a_scene_inside_a_netcdf_file_is_in_the_project_while_a_layer_reads_that_file(qgis_new_project, tmp_path):
+    from qgis.core import QgsRasterLayer
+
+    from hypersynth.plugin.layers import layer_file
+    from hypersynth.plugin.runs import scene_in_project
+
+    path = _netcdf(tmp_path / "scene.nc")
+    (tmp_path / "linked").symlink_to(tmp_path)
+    band = QgsRasterLayer(f'NETCDF:"{path}":Band1', "radiance", "gdal")
+    assert band.isValid() and layer_file(band) == path
+    assert not scene_in_project(f'NETCDF:"{path}":Band1')
+    qgis_new_project.addMapLayer(band)
+    assert scene_in_project(f'NETCDF:"{path}":Band1')
+    assert scene_in_project(f'NETCDF:"{tmp_path / "linked" / "scene.nc"}":Band1')  # the same file by another way
+    assert scene_in_project(path)
+    assert not scene_in_project(f'NETCDF:"{tmp_path / "other.nc"}":Band1')
+    qgis_new_project.removeMapLayer(band.id())
+    assert not scene_in_project(f'NETCDF:"{path}":Band1')
+
+
+def test_layers_reading_an_output_go_whatever_their_source_options(qgis_new_project, rasters, tmp_path):
+    """A layer reads a replaced file through a GeoPackage layer name, a filter, a CSV's options or a subdataset:
+    each is a layer of that file."""
+    from osgeo import ogr
+    from qgis.core import QgsRasterLayer, QgsVectorLayer
+
+    from hypersynth.plugin.layers import remove_layers_reading
+
+    package = tmp_path / "outputs.gpkg"
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(package))
+    ds.CreateLayer("points", None, ogr.wkbPoint)
+    ds = None
+    (tmp_path / "points.csv").write_text("x,y\n1,2\n")
+    netcdf = _netcdf(tmp_path / "cube.nc")
+    readers = [QgsVectorLayer(f"{package}|layername=points", "in the package", "ogr"),
+               QgsVectorLayer(f"{package}|layername=points|subset=fid > 0", "filtered", "ogr"),
+               QgsVectorLayer(f"{(tmp_path / 'points.csv').as_uri()}?type=csv&xField=x&yField=y", "csv",
+                              "delimitedtext"),
+               QgsRasterLayer(f'NETCDF:"{netcdf}":Band2', "variable", "gdal")]
+    kept = QgsRasterLayer(rasters[0], "classes")
+    assert all(layer.isValid() for layer in [*readers, kept])
+    qgis_new_project.addMapLayers([*readers, kept])
+    remove_layers_reading([package, tmp_path / "points.csv", netcdf], qgis_new_project)
+    assert list(qgis_new_project.mapLayers()) == [kept.id()]

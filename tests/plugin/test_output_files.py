@@ -125,3 +125,29 @@ def test_unsaved_label_edits_are_used_and_the_log_says_they_are_unsaved(hypersyn
                             feedback=feedback)  # saved labels only: nothing to warn of
     assert 3 not in np.unique(gdal.Open(result["OUTPUT"]).ReadAsArray())
     assert not any("unsaved" in w for w in feedback.warnings)
+
+
+def test_a_memory_label_layer_without_crs_labels_a_scene_without_georeference(hypersynth_plugin, demo, tmp_path):
+    """Processing copies a label layer without CRS as the dock does, without CRS (a GeoPackage copy would record
+    one, which the engine refuses for a pixel grid), and its long field names whole."""
+    import dataclasses
+
+    from qgis.core import QgsCoordinateReferenceSystem
+
+    from hypersynth.core.io.write import write_scene
+    from hypersynth.core.scene import PIXEL_GRID
+
+    data, sparse, _, _ = demo
+    scene = write_scene(dataclasses.replace(data.scene, transform=PIXEL_GRID, crs_wkt=None), tmp_path / "pixels.tif")
+    layer = QgsVectorLayer("Point?field=land_cover_class:integer", "scratch", "memory")
+    layer.setCrs(QgsCoordinateReferenceSystem())
+    features = []
+    for r, c in zip(*np.nonzero(sparse)):  # drawn over the scene in QGIS's pixel coordinates: x = column, y = -row
+        feature = QgsFeature(layer.fields())
+        feature.setAttribute("land_cover_class", int(sparse[r, c]))
+        feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(c + 0.5, -(r + 0.5))))
+        features.append(feature)
+    assert layer.dataProvider().addFeatures(features) and not layer.crs().isValid()
+    result = processing.run("hypersynth:classifybaseline",
+                            _baseline(str(scene), layer, tmp_path / "out", CLASS_FIELD="land_cover_class"))
+    assert set(np.unique(gdal.Open(result["OUTPUT"]).ReadAsArray())) >= {1, 2, 3}

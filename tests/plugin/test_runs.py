@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from qgis.core import (
     Qgis,
+    QgsCoordinateReferenceSystem,
     QgsFeature,
     QgsField,
     QgsGeometry,
@@ -16,6 +17,7 @@ from qgis.core import (
     QgsPointXY,
     QgsProject,
     QgsRasterLayer,
+    QgsRectangle,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QVariant
@@ -216,6 +218,126 @@ def test_unsaved_label_edits_are_used_without_saving_them(small_scene, tmp_path,
     assert QgsVectorLayer(path, "copy", "ogr").featureCount() == count + 1  # the edit is in what the run reads
     assert saved.read_text() == saved_text and has_unsaved_edits(layer)  # and still the analyst's to save or not
     layer.rollBack()
+
+
+def _copy_contents(path: str) -> tuple:
+    """What the engine's label reader (GDAL) finds in a one-layer vector file: CRS WKT (None: none), field names,
+    and each feature's class_id, in file order."""
+    from osgeo import ogr
+
+    ds = ogr.Open(path)
+    layer = ds.GetLayer(0)
+    srs = layer.GetSpatialRef()
+    defn = layer.GetLayerDefn()
+    return (srs.ExportToWkt() if srs is not None else None,
+            [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())],
+            [feature.GetField("class_id") for feature in layer])
+
+
+def test_a_copy_keeps_a_layer_without_crs_its_feature_order_and_its_field_names(tmp_path, qgis_new_project):
+    """The run reads a copy as the analyst's layer stands: no CRS stays none (the engine places it on the scene's
+    pixel grid), the later of overlapping labels stays later (it wins), long field names stay whole."""
+    from hypersynth.plugin.runs import label_file_for
+
+    layer = QgsVectorLayer("Polygon?field=class_id:integer&field=land_cover_name:string", "pixels", "memory")
+    layer.setCrs(QgsCoordinateReferenceSystem())
+    features = []
+    for i, class_id in enumerate([3, 1, 2, 1] * 30):  # overlapping squares, far more than a spatial index reorders
+        feature = QgsFeature(layer.fields())
+        feature.setAttributes([class_id, f"class {class_id}"])
+        feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(i % 7, -(i % 5) - 4, i % 7 + 4, -(i % 5))))
+        features.append(feature)
+    layer.dataProvider().addFeatures(features)
+    path, temporary = label_file_for(layer, str(tmp_path))
+    assert temporary == path and path.endswith(".fgb")
+    assert _copy_contents(path) == (None, ["class_id", "land_cover_name"], [3, 1, 2, 1] * 30)
+
+    layer.setCrs(QgsCoordinateReferenceSystem("EPSG:32633"))  # a CRS is kept as well
+    crs = _copy_contents(label_file_for(layer, str(tmp_path))[0])[0]
+    assert 'ID["EPSG",32633]' in crs or 'AUTHORITY["EPSG","32633"]' in crs
+
+
+def test_a_label_layer_without_crs_is_classified_with_its_unsaved_edits(hypersynth_plugin, qgis_new_project,
+                                                                        small_scene, tmp_path):
+    """A scene without georeference, labels drawn over it in pixel coordinates (no CRS), the last ones not saved:
+    the dock's run classifies with them, and leaves the file as it was saved."""
+    import dataclasses
+
+    from osgeo import gdal, ogr
+
+    from hypersynth.core.io.write import write_scene
+    from hypersynth.core.scene import PIXEL_GRID
+    from hypersynth.plugin.runs import has_unsaved_edits
+
+    data, labels, _, _ = small_scene
+    scene_path = write_scene(dataclasses.replace(data.scene, transform=PIXEL_GRID, crs_wkt=None),
+                             tmp_path / "pixels.tif")
+    saved = tmp_path / "labels.shp"
+    ds = ogr.GetDriverByName("ESRI Shapefile").CreateDataSource(str(saved))
+    points = ds.CreateLayer("labels", None, ogr.wkbPoint)  # no CRS: no .prj
+    points.CreateField(ogr.FieldDefn("class_id", ogr.OFTInteger))
+
+    def centre(r: int, c: int) -> QgsPointXY:  # QGIS shows a pixel grid with x = column, y = -row
+        return QgsPointXY(c + 0.5, -(r + 0.5))
+
+    for r, c in zip(*np.nonzero((labels == 1) | (labels == 2))):  # saved: classes 1 and 2 only
+        feature = ogr.Feature(points.GetLayerDefn())
+        feature.SetField("class_id", int(labels[r, c]))
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(centre(r, c).asWkt().replace("Point", "POINT")))
+        points.CreateFeature(feature)
+    ds = None
+    saved_bytes = saved.read_bytes()
+    scene = QgsRasterLayer(str(scene_path), "pixels")
+    layer = QgsVectorLayer(str(saved), "labels", "ogr")
+    assert scene.isValid() and not scene.crs().isValid() and layer.isValid() and not layer.crs().isValid()
+    qgis_new_project.addMapLayers([scene, layer])
+    layer.startEditing()
+    for r, c in zip(*np.nonzero(labels == 3)):  # class 3: drawn, not saved
+        feature = QgsFeature(layer.fields())
+        feature.setAttribute("class_id", 3)
+        feature.setGeometry(QgsGeometry.fromPointXY(centre(r, c)))
+        assert layer.addFeature(feature)
+    assert has_unsaved_edits(layer)
+    out = tmp_path / "run"
+    task = hypersynth_plugin.run_from_dock({
+        "scene_layer_id": scene.id(), "label_layer_id": layer.id(), "classes": data.classes,
+        "output_folder": str(out), "method": "rf", "seed": 3})
+    assert task is not None and wait_until(lambda: not hypersynth_plugin.tasks.running, timeout=120)
+    assert task.error is None, task.error_details
+    assert {c.id for c in task.result.classes} == {1, 2, 3}  # class 3 exists only in the unsaved edits
+    assert 3 in np.unique(gdal.Open(str(out / "classification.tif")).ReadAsArray())
+    assert saved.read_bytes() == saved_bytes and has_unsaved_edits(layer)  # still the analyst's to save or not
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".hypersynth")) == []  # the copy is gone
+    layer.rollBack()
+
+
+def test_class_ids_above_255_go_through_a_dock_run_into_a_16_bit_map(hypersynth_plugin, qgis_new_project,
+                                                                    small_scene, tmp_path):
+    """The engine takes class ids 1 to 65535 (a map with ids above 255 is written as uint16): so does the dock,
+    from its labels to the styled map in the project."""
+    import dataclasses
+
+    from osgeo import gdal
+
+    data, labels, scene_path, _ = small_scene
+    wide = {1: 300, 2: 1000, 3: 65535}
+    classes = [dataclasses.replace(c, id=wide[c.id]) for c in data.classes]
+    scene = QgsRasterLayer(scene_path, "scene")
+    points = _memory_points(data, np.vectorize(lambda v: wide.get(int(v), 0))(labels))
+    qgis_new_project.addMapLayers([scene, points])
+    out = tmp_path / "run"
+    task = hypersynth_plugin.run_from_dock({
+        "scene_layer_id": scene.id(), "label_layer_id": points.id(), "classes": classes,
+        "output_folder": str(out), "method": "rf", "seed": 3})
+    assert task is not None and wait_until(lambda: not hypersynth_plugin.tasks.running, timeout=120)
+    assert task.error is None, task.error_details
+    mapped = gdal.Open(str(out / "classification.tif"))
+    assert mapped.GetRasterBand(1).DataType == gdal.GDT_UInt16
+    assert set(np.unique(mapped.ReadAsArray()).tolist()) <= {0, 300, 1000, 65535}
+    assert {300, 1000, 65535} <= set(np.unique(mapped.ReadAsArray()).tolist())
+    group = qgis_new_project.layerTreeRoot().findGroup("Random forest scene")
+    renderer = group.findLayers()[0].layer().renderer()
+    assert {(c.value, c.label) for c in renderer.classes()} == {(c.id, c.name) for c in classes}
 
 
 def test_outputs_written_after_the_analyst_agreed_are_not_replaced(tmp_path):
