@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
@@ -16,6 +17,7 @@ from qgis.core import (
     QgsFeature,
     QgsFeatureRequest,
     QgsField,
+    QgsFieldConstraints,
     QgsFields,
     QgsFillSymbol,
     QgsGeometry,
@@ -35,10 +37,27 @@ CLASS_ID_FIELD = "class_id"  # integer label value, the ClassInfo.id
 CLASS_NAME_FIELD = "class"  # class name, for people reading the attribute table
 LAYER_NAME = "labels"  # table name inside the GeoPackage
 FILL_ALPHA = 150  # label polygons are half transparent so the scene shows through
+# The engine's class ids: 1 .. 65535 (core.io.classes refuses others in a class file; core.io.write writes a class
+# map as uint8, as uint16 above id 255, and refuses ids past 65535). 0 means unlabelled.
+MIN_CLASS_ID, MAX_CLASS_ID = 1, 65535
+CLASS_ID_RANGE = f"from {MIN_CLASS_ID} to {MAX_CLASS_ID}"
 
 
 class LabelLayerError(ValueError):
     """A layer cannot serve as the label layer, or the label file cannot be written."""
+
+
+def check_class_id(class_id: int) -> int:
+    """Return ``class_id`` if the engine takes it as a class id.
+
+    Raises:
+        ValueError: saying the allowed range.
+    """
+    if isinstance(class_id, bool) or not isinstance(class_id, (int, np.integer)):
+        raise ValueError(f"a class id is a whole number {CLASS_ID_RANGE}; got {class_id!r}")
+    if not MIN_CLASS_ID <= class_id <= MAX_CLASS_ID:
+        raise ValueError(f"class ids run {CLASS_ID_RANGE} (0 means unlabelled); {class_id} is out of range")
+    return int(class_id)
 
 
 def label_fields() -> QgsFields:
@@ -109,6 +128,7 @@ def create_label_layer(path: str, crs: QgsCoordinateReferenceSystem, classes: Se
     if not layer.isValid():
         raise LabelLayerError(f"QGIS could not open the new label layer {target}")
     style_label_layer(layer, classes)
+    constrain_class_ids(layer)
     (project or QgsProject.instance()).addMapLayer(layer)
     return layer
 
@@ -134,10 +154,27 @@ def check_label_layer(layer: object) -> QgsVectorLayer:
 
 
 def use_label_layer(layer: object, classes: Sequence[ClassInfo]) -> QgsVectorLayer:
-    """Adopt an existing vector layer as the label layer: check it and style it by class."""
+    """Adopt an existing vector layer as the label layer: check it, style it by class, and have QGIS's attribute
+    form refuse a class id the engine would refuse (:func:`constrain_class_ids`)."""
     checked = check_label_layer(layer)
     style_label_layer(checked, classes)
+    constrain_class_ids(checked)
     return checked
+
+
+def constrain_class_ids(layer: QgsVectorLayer) -> None:
+    """A hard constraint on the ``class_id`` field: QGIS's attribute form (a feature drawn with QGIS's own tools,
+    an attribute edited in the form) refuses an id outside the engine's range and says the range. Empty is let
+    through: a feature without class labels nothing."""
+    index = layer.fields().indexOf(CLASS_ID_FIELD)
+    if index < 0:
+        return
+    layer.setConstraintExpression(
+        index, f'"{CLASS_ID_FIELD}" IS NULL OR ("{CLASS_ID_FIELD}" >= {MIN_CLASS_ID} AND '
+               f'"{CLASS_ID_FIELD}" <= {MAX_CLASS_ID})',
+        f"class ids run {CLASS_ID_RANGE} (0 means unlabelled)")
+    layer.setFieldConstraint(index, QgsFieldConstraints.ConstraintExpression,
+                             QgsFieldConstraints.ConstraintStrengthHard)
 
 
 def style_label_layer(layer: QgsVectorLayer, classes: Sequence[ClassInfo]) -> None:
@@ -157,33 +194,65 @@ def _is_null(value: object) -> bool:
     return value is None or (isinstance(value, QVariant) and value.isNull())
 
 
+@dataclass
+class LabelFeatures:
+    """What a label layer holds, read in one pass over its features (pending edits included).
+
+    The class ids the labels use, the ids that are no class, and the shapes to burn onto a scene all come from
+    the same read, so a panel that reads the layer once per change has all three (:func:`read_label_features`).
+    """
+
+    class_ids: dict[int, str]  # every class id (1 .. MAX_CLASS_ID) in use, with the name beside its first label
+    invalid_ids: dict[int, int]  # how many features carry each id that is no class (0 or below, past MAX), by id
+    shapes: list[tuple[QgsGeometry, int]]  # (geometry in the layer's CRS, class id >= 1), in feature order
+    crs: QgsCoordinateReferenceSystem  # the layer's CRS when it was read (the shapes' CRS)
+
+
+def read_label_features(layer: QgsVectorLayer, geometry: bool = True) -> LabelFeatures:
+    """Read every feature of a label layer (a layer with a ``class_id`` field) once.
+
+    Ids of 0 or below or past :data:`MAX_CLASS_ID` are no class (0 means unlabelled, and the engine refuses the
+    others): they go to ``invalid_ids`` and label nothing; a feature without class id, or without geometry, labels
+    nothing either.
+
+    Args:
+        geometry: also keep the shapes (False: ids only, a lighter read).
+    """
+    class_ids: dict[int, str] = {}
+    invalid: dict[int, int] = {}
+    shapes: list[tuple[QgsGeometry, int]] = []
+    has_name = layer.fields().indexOf(CLASS_NAME_FIELD) >= 0
+    request = QgsFeatureRequest()
+    if not geometry:
+        request.setFlags(QgsFeatureRequest.NoGeometry)
+    for feature in layer.getFeatures(request):
+        value = feature[CLASS_ID_FIELD]
+        if _is_null(value):
+            continue
+        class_id = int(value)
+        if not MIN_CLASS_ID <= class_id <= MAX_CLASS_ID:
+            invalid[class_id] = invalid.get(class_id, 0) + 1
+            continue
+        if class_id not in class_ids:
+            name = feature[CLASS_NAME_FIELD] if has_name else None
+            class_ids[class_id] = "" if _is_null(name) else str(name)
+        if geometry and not feature.geometry().isEmpty():
+            shapes.append((QgsGeometry(feature.geometry()), class_id))
+    return LabelFeatures(class_ids, invalid, shapes, layer.crs())
+
+
 def class_ids_in_layer(layer: QgsVectorLayer) -> dict[int, str]:
     """Every class id (1, 2, ...) used by the layer's features, with the name stored beside it (may be empty).
 
-    Ids of 0 or below are no class (0 means unlabelled, and the engine refuses negative ids): see
-    :func:`invalid_class_ids`.
+    Ids of 0 or below or past :data:`MAX_CLASS_ID` are no class: see :func:`invalid_class_ids`.
     """
-    found: dict[int, str] = {}
-    has_name = layer.fields().indexOf(CLASS_NAME_FIELD) >= 0
-    for feature in layer.getFeatures(QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry)):
-        value = feature[CLASS_ID_FIELD]
-        if _is_null(value) or int(value) <= 0:
-            continue
-        name = feature[CLASS_NAME_FIELD] if has_name else None
-        found.setdefault(int(value), "" if _is_null(name) else str(name))
-    return found
+    return read_label_features(layer, geometry=False).class_ids
 
 
 def invalid_class_ids(layer: QgsVectorLayer) -> dict[int, int]:
-    """How many features carry each class id of 0 or below (no class: they label nothing), by id."""
-    found: dict[int, int] = {}
-    request = QgsFeatureRequest().setFilterExpression(f'"{CLASS_ID_FIELD}" <= 0')
-    request.setFlags(QgsFeatureRequest.NoGeometry)
-    for feature in layer.getFeatures(request):
-        value = feature[CLASS_ID_FIELD]
-        if not _is_null(value) and int(value) <= 0:
-            found[int(value)] = found.get(int(value), 0) + 1
-    return found
+    """How many features carry each id that is no class (0 or below, past :data:`MAX_CLASS_ID`: they label
+    nothing), by id."""
+    return read_label_features(layer, geometry=False).invalid_ids
 
 
 def _features_of(layer: QgsVectorLayer, class_id: int) -> list[QgsFeature]:
@@ -293,14 +362,17 @@ def save_labels(layer: QgsVectorLayer) -> None:
         raise LabelLayerError("could not save the labels: " + "; ".join(layer.commitErrors()))
 
 
-def label_raster(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer,
-                 project: Optional[QgsProject] = None) -> tuple[np.ndarray, tuple[int, int]]:
+def label_raster(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer, project: Optional[QgsProject] = None,
+                 features: Optional[LabelFeatures] = None) -> tuple[np.ndarray, tuple[int, int]]:
     """Burn the label polygons onto the scene's pixel grid (pixel centre inside a polygon = labelled).
 
     Only the window around the labels is burnt, so large scenes stay cheap. Later polygons win where
-    polygons overlap. Pending (unsaved) edits are included. As in the engine (``core.io.labels``): features
-    with a class id of 0 or below label nothing, a label layer without CRS is taken to be in the scene's CRS,
-    and a scene without georeference is the pixel grid QGIS shows (x = column, y = -row).
+    polygons overlap. Pending (unsaved) edits are included. As in the engine (``core.io.labels``): a label
+    layer without CRS is taken to be in the scene's CRS, and a scene without georeference is the pixel grid QGIS
+    shows (x = column, y = -row); features whose id is no class (:func:`read_label_features`) label nothing.
+
+    Args:
+        features: the layer as already read (:func:`read_label_features`); None: read it now.
 
     Raises:
         LabelLayerError: the scene cannot be read, has a rotated grid, or has no georeference while the label
@@ -317,7 +389,9 @@ def label_raster(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer,
     x0, dx, rx, y0, ry, dy = ds.GetGeoTransform(can_return_null=True) or PIXEL_GRID  # none: GDAL says (0,1,0,0,0,1)
     if rx or ry:
         raise LabelLayerError("rotated scene grids are not supported for labels; warp the scene first")
-    label_crs, scene_crs = label_layer.crs(), scene_layer.crs()
+    if features is None:
+        features = read_label_features(label_layer)
+    label_crs, scene_crs = features.crs, scene_layer.crs()
     if label_crs.isValid() and not scene_crs.isValid():
         raise LabelLayerError(f"the label layer {label_layer.name()!r} has a CRS ({label_crs.authid() or 'custom'}) "
                               f"but the scene {scene_layer.name()!r} has no georeference: use a label layer "
@@ -325,14 +399,11 @@ def label_raster(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer,
     reproject = label_crs.isValid() and label_crs != scene_crs  # no CRS: taken to be the scene's
     transform = QgsCoordinateTransform(label_crs, scene_crs, (project or QgsProject.instance()).transformContext())
     geometries: list[tuple[QgsGeometry, int]] = []
-    for feature in label_layer.getFeatures():
-        value = feature[CLASS_ID_FIELD]
-        geometry = QgsGeometry(feature.geometry())
-        if _is_null(value) or int(value) <= 0 or geometry.isEmpty():
-            continue
+    for shape, class_id in features.shapes:
+        geometry = QgsGeometry(shape)  # a copy: the features may be read once and burnt again
         if reproject:
             geometry.transform(transform)
-        geometries.append((geometry, int(value)))
+        geometries.append((geometry, class_id))
     rows, cols = ds.RasterYSize, ds.RasterXSize
     if not geometries:
         return np.zeros((0, 0), dtype=np.int32), (0, 0)
@@ -363,18 +434,22 @@ def label_raster(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer,
     return window.ReadAsArray().astype(np.int32), (r0, c0)
 
 
-def labelled_pixel_counts(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer) -> dict[int, int]:
-    """How many scene pixels each class labels (pixel centres inside its polygons)."""
-    labels, _ = label_raster(label_layer, scene_layer)
+def labelled_pixel_counts(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer,
+                          features: Optional[LabelFeatures] = None) -> dict[int, int]:
+    """How many scene pixels each class labels (pixel centres inside its polygons); ``features``: the layer as
+    already read (None: read it now)."""
+    labels, _ = label_raster(label_layer, scene_layer, features=features)
     ids = labels[labels > 0]  # label_raster burns no id below 1; 0 = unlabelled
     counts = np.bincount(ids, minlength=1) if ids.size else np.zeros(1, dtype=np.int64)
     return {int(i): int(n) for i, n in enumerate(counts) if i > 0 and n > 0}
 
 
 def class_spectra_statistics(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer,
-                             class_ids: Optional[Iterable[int]] = None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per-class mean and std spectrum ``(B,)`` of the labelled pixels (scale/offset applied, nodata → NaN)."""
-    labels, (r0, c0) = label_raster(label_layer, scene_layer)
+                             class_ids: Optional[Iterable[int]] = None, features: Optional[LabelFeatures] = None
+                             ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per-class mean and std spectrum ``(B,)`` of the labelled pixels (scale/offset applied, nodata → NaN);
+    ``features``: the layer as already read (None: read it now)."""
+    labels, (r0, c0) = label_raster(label_layer, scene_layer, features=features)
     if labels.size == 0:
         return {}
     ds = gdal.Open(scene_layer.source().split("|")[0])

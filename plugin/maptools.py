@@ -10,7 +10,7 @@ from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor, QKeyEvent
 
 from ..core.scene import ClassInfo
-from .label_layer import LabelLayerError, add_label_polygon, check_label_layer, save_labels
+from .label_layer import LabelLayerError, add_label_polygon, check_class_id, check_label_layer, save_labels
 
 BUFFER_SEGMENTS = 8  # segments per quarter circle of the brush's round ends
 DEFAULT_BRUSH_PIXELS = 8  # brush radius in screen pixels until the analyst sets one in map units
@@ -58,12 +58,17 @@ class LabelTool(QgsMapTool):
         self._band.setWidth(1)
 
     def _target(self, class_id: Optional[int], class_name: Optional[str]) -> tuple[QgsVectorLayer, int, str]:
+        """Where a label goes and its class; an id the engine refuses draws nothing (the message says the range)."""
         if self._layer is None:
             raise LabelLayerError("choose or create a label layer before drawing labels")
         if class_id is None:
             if self._class is None:
                 raise LabelLayerError("select a class before drawing labels")
-            return self._layer, self._class.id, self._class.name
+            class_id, class_name = self._class.id, self._class.name
+        try:
+            check_class_id(class_id)
+        except ValueError as error:
+            raise LabelLayerError(f"no label drawn: {error}") from None
         if class_name is None:
             class_name = self._class.name if self._class is not None and self._class.id == class_id else ""
         return self._layer, int(class_id), class_name

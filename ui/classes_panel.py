@@ -36,14 +36,17 @@ from qgis.PyQt.QtWidgets import (
 from ..core.io.classes import name_key
 from ..core.scene import ClassInfo, default_color
 from ..plugin.label_layer import (
+    CLASS_ID_RANGE,
     CLASS_NAME_FIELD,
+    MAX_CLASS_ID,
+    LabelFeatures,
     LabelLayerError,
-    class_ids_in_layer,
+    check_class_id,
     create_label_layer,
     delete_class_features,
-    invalid_class_ids,
     labelled_pixel_counts,
     merge_class_features,
+    read_label_features,
     relabel_features,
     save_labels,
     style_label_layer,
@@ -52,7 +55,6 @@ from ..plugin.label_layer import (
 from ..plugin.maptools import BrushTool, LabelTool, PolygonTool
 
 COLOUR, NAME, PROMPT, PIXELS = range(4)  # table columns
-MAX_CLASS_ID = 255  # label rasters are written as 8-bit
 COUNT_DELAY_MS = 400  # wait for a burst of edits to end before counting labelled pixels again
 
 
@@ -73,6 +75,9 @@ class ClassesPanel(QWidget):
         self._classes: list[ClassInfo] = []
         self._counts: dict[int, int] = {}
         self._label_layer: Optional[QgsVectorLayer] = None
+        self._features: Optional[LabelFeatures] = None  # the label layer as last read; None: read at the next need
+        self._reads = 0  # how many times the label layer was read: the counts name the read they come from
+        self._counted: Optional[tuple] = None  # what self._counts was counted from (:meth:`_count_source`)
         self._scene: Optional[QgsRasterLayer] = None
         self._canvas = canvas
         self._count_error = ""  # why the labels could not be counted on the scene ("" when they could)
@@ -182,10 +187,16 @@ class ClassesPanel(QWidget):
         return [dataclasses.replace(c) for c in self._classes]
 
     def set_classes(self, classes: list[ClassInfo]) -> None:
-        """Replace every class (e.g. after loading a class file)."""
+        """Replace every class (e.g. after loading a class file).
+
+        Raises:
+            ValueError: an id twice or out of the engine's range (:data:`CLASS_ID_RANGE`), or a name twice.
+        """
         ids = [c.id for c in classes]
         if len(set(ids)) != len(ids):
             raise ValueError(f"class ids must be unique; got {sorted(ids)}")
+        for class_id in ids:
+            check_class_id(class_id)
         clash = duplicate_names(classes)
         if clash:
             raise ValueError(clash)
@@ -224,10 +235,9 @@ class ClassesPanel(QWidget):
         used = {c.id for c in self._classes}
         if class_id is None:
             class_id = self._free_id()
+        check_class_id(class_id)
         if class_id in used:
             raise ValueError(f"class id {class_id} is already used by {self.class_by_id(class_id).name!r}")
-        if not 1 <= class_id <= MAX_CLASS_ID:
-            raise ValueError(f"class ids run from 1 to {MAX_CLASS_ID}; {class_id} is out of range")
         name = (name or f"class {class_id}").strip()
         if any(_same_name(c.name, name) for c in self._classes):
             raise ValueError(f"a class named {name!r} already exists; choose another name")
@@ -239,16 +249,16 @@ class ClassesPanel(QWidget):
         return info
 
     def _free_id(self) -> int:
-        """The next id after every id in use (classes, labels, undoable edits); the lowest free one past 255."""
+        """The next id after every id in use (classes, labels, undoable edits); past the engine's last id, the
+        lowest free one."""
         taken = {c.id for c in self._classes} | {r.removed.id for r in self._live_removals()}
-        if self._label_layer is not None:
-            taken |= set(class_ids_in_layer(self._label_layer))
+        taken |= set(self.label_class_ids())
         after = max(taken, default=0) + 1
         if after <= MAX_CLASS_ID:
             return after
         free = next((i for i in range(1, MAX_CLASS_ID + 1) if i not in taken), None)
         if free is None:
-            raise ValueError(f"every class id from 1 to {MAX_CLASS_ID} is taken (by classes or labels)")
+            raise ValueError(f"every class id {CLASS_ID_RANGE} is taken (by classes or labels)")
         return free
 
     def _free_color(self) -> tuple[int, int, int]:
@@ -372,10 +382,8 @@ class ClassesPanel(QWidget):
 
     def unknown_label_classes(self) -> dict[int, str]:
         """Class ids that label polygons use but no class in the table has, with the name stored beside them."""
-        if self._label_layer is None:
-            return {}
         known = {c.id for c in self._classes}
-        return {i: n for i, n in class_ids_in_layer(self._label_layer).items() if i not in known}
+        return {i: n for i, n in self.label_class_ids().items() if i not in known}
 
     def add_missing_classes(self) -> list[ClassInfo]:
         """Add the classes whose labels are in the label layer but not in the table, and select the first.
@@ -420,12 +428,13 @@ class ClassesPanel(QWidget):
             problems.append(f"the label layer '{layer.name()}' has labels of class id{'' if one else 's'} {listed}, "
                             f"which the class table lacks: press Add to bring {them} back (then keep, merge or "
                             "delete it with its labels), or delete those labels")
-        invalid = invalid_class_ids(layer)
+        features = self.label_features()
+        invalid = features.invalid_ids if features is not None else {}
         if invalid:
             count = sum(invalid.values())
             problems.append(f"{count} label polygon{'' if count == 1 else 's'} of '{layer.name()}' "
                             f"{'has' if count == 1 else 'have'} class_id {', '.join(map(str, sorted(invalid)))}, "
-                            "which is no class (0 means unlabelled; class ids are 1, 2, ...): give "
+                            f"which is no class (0 means unlabelled; class ids run {CLASS_ID_RANGE}): give "
                             f"{'it' if count == 1 else 'them'} the id of a class in the table, or delete "
                             f"{'it' if count == 1 else 'them'}")
         if self._count_error:
@@ -539,15 +548,16 @@ class ClassesPanel(QWidget):
         if self._label_layer is not None:
             for signal in self._edit_signals(self._label_layer):
                 try:
-                    signal.disconnect(self._schedule_count)
+                    signal.disconnect(self._labels_changed)
                 except (TypeError, RuntimeError):  # not connected, or the layer is deleted already
                     pass
         self._label_layer = None
+        self._features = None
         if layer is not None:
             self._label_layer = checked
             self._adopt_unknown()
             for signal in self._edit_signals(layer):
-                signal.connect(self._schedule_count)
+                signal.connect(self._labels_changed)
         for tool in (self.brush, self.polygon):
             if tool is not None:
                 tool.set_label_layer(self._label_layer)
@@ -555,13 +565,36 @@ class ClassesPanel(QWidget):
         self._changed()
         self.labelLayerChanged.emit(self._label_layer)
 
-    def _schedule_count(self, *_args: object) -> None:
+    def _labels_changed(self, *_args: object) -> None:
+        """The label layer changed: what was read from it is stale; count again once a burst of edits ends."""
+        self._features = None
         self._count_timer.start()
 
     @staticmethod
     def _edit_signals(layer: QgsVectorLayer) -> list:
+        """What tells that the label layer's features changed: its edits (undo and redo included), a rollback, a
+        save (features get their ids in the file), a reload of its file, a new filter, another CRS."""
         return [layer.featureAdded, layer.featuresDeleted, layer.attributeValueChanged, layer.geometryChanged,
-                layer.afterRollBack]
+                layer.afterRollBack, layer.afterCommitChanges, layer.dataChanged, layer.subsetStringChanged,
+                layer.crsChanged]
+
+    def label_features(self) -> Optional[LabelFeatures]:
+        """The label layer's features as last read (None without a label layer).
+
+        The layer is read once per change (:meth:`_edit_signals`): the counts, the label problems, the class ids
+        the labels use and the dock's run check all take this read.
+        """
+        if self._label_layer is None:
+            return None
+        if self._features is None:
+            self._features = read_label_features(self._label_layer)
+            self._reads += 1
+        return self._features
+
+    def label_class_ids(self) -> dict[int, str]:
+        """The class ids the labels use (1 up to :data:`MAX_CLASS_ID`), with the name stored beside them."""
+        features = self.label_features()
+        return dict(features.class_ids) if features is not None else {}
 
     def create_label_layer(self, path: str, project: Optional[QgsProject] = None) -> QgsVectorLayer:
         """Create a GeoPackage label layer in the scene's CRS and use it.
@@ -596,19 +629,37 @@ class ClassesPanel(QWidget):
         return dict(self._counts)
 
     def refresh_counts(self) -> dict[int, int]:
-        """Count the scene pixels under each class's labels and show them in the table."""
-        self._counts = {}
-        error_before, self._count_error = self._count_error, ""
-        if self._label_layer is not None and self._scene is not None:
-            try:
-                self._counts = labelled_pixel_counts(self._label_layer, self._scene)
-            except LabelLayerError as error:
-                self._count_error = str(error)
-                if self._count_error != error_before:  # said once, not after every edit
-                    self.message.emit(self._count_error)
+        """The scene pixels under each class's labels, shown in the table.
+
+        Counted again only when the label layer (:meth:`label_features`) or the scene changed since the last
+        count: a run check right after the count an edit made reuses it.
+        """
+        source = self._count_source()
+        if source != self._counted:
+            self._counts = {}
+            error_before, self._count_error = self._count_error, ""
+            if self._label_layer is not None and self._scene is not None:
+                try:
+                    self._counts = labelled_pixel_counts(self._label_layer, self._scene, self.label_features())
+                except LabelLayerError as error:
+                    self._count_error = str(error)
+                    if self._count_error != error_before:  # said once, not after every edit
+                        self.message.emit(self._count_error)
+            self._counted = source
         self._fill_table()
         self._show_label_problems()
         return dict(self._counts)
+
+    def _count_source(self) -> tuple:
+        """What the counts depend on: the read of the label layer (its CRS included: :meth:`_edit_signals`) and the
+        scene, its file and CRS. Reads the label layer when it changed since its last read."""
+        layer, scene = self._label_layer, self._scene
+        read = None
+        if layer is not None:
+            self.label_features()  # counts self._reads up when it reads
+            read = (layer.id(), self._reads)
+        shown = (scene.id(), scene.source(), scene.crs().toWkt()) if scene is not None else None
+        return read, shown
 
     # --- label tools ------------------------------------------------------------------------------
     def _follow_canvas_units(self) -> None:
@@ -700,7 +751,7 @@ class ClassesPanel(QWidget):
         current = self.current_class()
         if current is None:
             return
-        labelled = self._label_layer is not None and current.id in class_ids_in_layer(self._label_layer)
+        labelled = current.id in self.label_class_ids()
         delete_labels = False
         if labelled:
             answer = QMessageBox.question(

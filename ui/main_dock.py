@@ -13,9 +13,9 @@ from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from ..core.scene import ClassInfo
-from ..plugin.label_layer import LabelLayerError, class_ids_in_layer, class_spectra_statistics
+from ..plugin.label_layer import LabelLayerError, class_spectra_statistics
+from ..plugin.layers import layer_file
 from ..plugin.rendering import composite_rgb
-from ..plugin.runs import has_unsaved_edits, reads_own_file
 from ..plugin.tasks import CANCELLED_MESSAGE
 from .attention_dock import AttentionDock
 from .classes_panel import ClassesPanel, duplicate_names
@@ -31,9 +31,6 @@ RUN_TIP = "Synthesise extra labelled patches from the prompts, train, classify t
 
 
 ONE_RUN_ONLY = ("overwrite", "approved_outputs")  # the dialog's answers for one run, never carried to the next
-_COPY_HAS_CRS = ("the scene has no georeference, and the label layer is not a plain file the run can read: its copy "
-                 "would be a GeoPackage, which records a CRS and is refused; save the labels as a Shapefile without "
-                 "CRS and choose it")
 
 
 class HyperSynthDock(QgsDockWidget):
@@ -166,7 +163,7 @@ class HyperSynthDock(QgsDockWidget):
             self.show_message("Choose a scene and a label layer first.", Qgis.Warning)
             return {}
         try:
-            stats = class_spectra_statistics(labels, scene)
+            stats = class_spectra_statistics(labels, scene, features=self.classes_panel.label_features())
         except LabelLayerError as error:
             self.show_message(str(error), Qgis.Warning)
             return {}
@@ -231,14 +228,8 @@ class HyperSynthDock(QgsDockWidget):
             problems.append("choose or create a label layer (tab 2)")
         counts = None
         if labels is not None and scene is not None and not scene_wrong:
-            counts = self.classes_panel.refresh_counts()
-        label_trouble = self.classes_panel.label_problems()  # labels of no class, ids <= 0, labels off the scene
-        if (labels is not None and self.classes_panel.scene_has_no_georeference() and not labels.crs().isValid()
-                and not reads_own_file(labels)):
-            label_trouble.append(_COPY_HAS_CRS if not has_unsaved_edits(labels) else
-                                 f"save the label edits first (Save labels): the scene has no georeference, so the "
-                                 f"run must read '{labels.name()}' from its file (a copy with the edits would "
-                                 "record a CRS, which it refuses)")
+            counts = self.classes_panel.refresh_counts()  # the last edit's count, unless the labels changed since
+        label_trouble = self.classes_panel.label_problems()  # labels of no class, ids out of range, off the scene
         problems.extend(f"{p} (tab 2)" for p in label_trouble)
         classes = self.current_classes()
         clash = duplicate_names(classes)
@@ -248,7 +239,7 @@ class HyperSynthDock(QgsDockWidget):
             problems.append("define at least two classes (tab 2)")
         elif labels is not None and counts is not None and not label_trouble:
             unlabelled = [c.name for c in classes if counts.get(c.id, 0) == 0]
-            if not counts and class_ids_in_layer(labels):
+            if not counts and self.classes_panel.label_class_ids():
                 problems.append(f"the labels of '{labels.name()}' cover no pixel of the scene: they lie outside it "
                                 "(draw them on the scene, or check the label layer's CRS) (tab 2)")
             elif len([c for c in classes if counts.get(c.id, 0) > 0]) < 2:
@@ -363,11 +354,7 @@ class HyperSynthDock(QgsDockWidget):
 
     def run_inputs(self) -> list[str]:
         """The files the run reads (the scene's and the label layer's): no output may replace them."""
-        inputs = []
-        for layer in (self.scene_layer(), self.label_layer()):
-            if layer is not None and layer.providerType() in ("gdal", "ogr"):
-                inputs.append(layer.source().split("|")[0])
-        return inputs
+        return [path for path in map(layer_file, (self.scene_layer(), self.label_layer())) if path is not None]
 
     def cleanup(self) -> None:
         """Remove the docks this dock added and release the canvas tools (call from the plugin's unload)."""

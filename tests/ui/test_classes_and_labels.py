@@ -1,5 +1,6 @@
-"""The class table and the label layer stay in step: deleted, merged and undone classes, refused layers, odd ids,
-scenes without georeference, renames that fail, and the brush radius in the canvas's units."""
+"""The class table and the label layer stay in step: deleted, merged and undone classes, one read of the layer per
+change, class ids the engine takes, refused layers, odd ids, scenes without georeference, renames that fail, and the
+brush radius in the canvas's units."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from osgeo import gdal
+from osgeo import gdal, ogr
 from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsFeature,
@@ -19,6 +20,7 @@ from qgis.core import (
 from qgis.PyQt.QtWidgets import QMessageBox
 
 from hypersynth.plugin.label_layer import CLASS_ID_FIELD, LabelLayerError, class_ids_in_layer
+from hypersynth.plugin.runs import has_unsaved_edits, label_file_for
 from hypersynth.ui import classes_panel as classes_panel_module
 from hypersynth.ui.classes_panel import ClassesPanel
 from hypersynth.ui.main_dock import HyperSynthDock
@@ -119,6 +121,128 @@ def test_undo_of_a_merge_or_a_delete_brings_the_class_back_with_its_labels(
     panel.delete_class(1, delete_labels=True)
     label_layer.rollBack()  # discarding the edits brings the labels back: and their class
     assert 1 in {c.id for c in panel.classes()} and dock.run_problems() == []
+
+
+# --- one read of the label layer per change ----------------------------------------------------------------------
+@pytest.fixture
+def label_reads(monkeypatch):
+    """Every read of a vector layer's features from Python, as the layers read: ``reads[layer id]``."""
+    reads: dict[str, int] = {}
+    original = QgsVectorLayer.getFeatures
+
+    def counted(layer, *args):
+        reads[layer.id()] = reads.get(layer.id(), 0) + 1
+        return original(layer, *args)
+
+    monkeypatch.setattr(QgsVectorLayer, "getFeatures", counted)
+    return reads
+
+
+def test_an_edit_reads_the_label_layer_once_and_the_run_check_reuses_that_read(
+        keep, qgis_iface, canvas, scene_layer, label_layer, classes, label_reads):
+    dock = _labelled_dock(keep, qgis_iface, scene_layer, label_layer, classes)
+    panel = dock.classes_panel
+    label_reads.clear()
+    panel.select_class(2)
+    panel.polygon.add_polygon(map_box(15, 15, 2))  # one edit: 4 more pixels of water
+    panel._count_timer.timeout.emit()  # the count after the edit
+    assert panel.pixel_counts() == {1: 9, 2: 13, 3: 9} and panel.label_note.isHidden()
+    assert dock.run_problems() == []
+    assert label_reads == {label_layer.id(): 1}  # the counts, the label problems and the run check: one read
+
+    panel.polygon.add_polygon(map_box(18, 8, 2), class_id=7)  # labels of a class the table lacks
+    problems = dock.run_problems()  # before the count after the edit: the check reads the new labels
+    assert len(problems) == 1 and "class id 7" in problems[0] and "class table lacks" in problems[0]
+    assert panel.pixel_counts() == {1: 9, 2: 13, 3: 9, 7: 4} and "class id 7" in panel.label_note.text()
+    panel._count_timer.timeout.emit()  # the delayed count finds nothing new to read
+    assert dock.run_problems() == problems and label_reads == {label_layer.id(): 2}
+
+    assert panel.undo()  # undone: the problem goes with the labels
+    assert dock.run_problems() == [] and panel.pixel_counts() == {1: 9, 2: 13, 3: 9}
+    assert panel.label_note.isHidden() and label_reads == {label_layer.id(): 3}
+    panel.save_labels()  # saved: read again once (the features have their ids in the file now)
+    assert dock.run_problems() == [] and panel.refresh_counts() == {1: 9, 2: 13, 3: 9}
+    assert label_reads == {label_layer.id(): 4}
+    dock.cleanup()
+
+
+def test_labels_edited_outside_the_dock_are_read_again(keep, qgis_iface, canvas, scene_layer, label_layer, classes,
+                                                       label_reads):
+    """QGIS's own tools edit the label layer too: the read follows every kind of change, not only the dock's."""
+    dock = _labelled_dock(keep, qgis_iface, scene_layer, label_layer, classes)
+    panel = dock.classes_panel
+    panel.save_labels()
+    corn = next(f for f in label_layer.getFeatures() if f[CLASS_ID_FIELD] == 1)
+    label_layer.changeAttributeValue(corn.id(), label_layer.fields().indexOf(CLASS_ID_FIELD), 0)  # attribute table
+    assert panel.refresh_counts() == {2: 9, 3: 9}
+    assert any("class_id 0, which is no class" in p for p in dock.run_problems())
+    label_layer.rollBack()
+    assert panel.refresh_counts() == {1: 9, 2: 9, 3: 9} and dock.run_problems() == []
+    label_layer.setSubsetString(f'"{CLASS_ID_FIELD}" <> 2')  # a filter hides the water labels from the run too
+    assert panel.refresh_counts() == {1: 9, 3: 9}
+    assert dock.run_problems() == ["label some pixels of water, or delete that class (tab 2)"]
+    label_layer.setSubsetString("")
+    assert panel.refresh_counts() == {1: 9, 2: 9, 3: 9}
+    dock.cleanup()
+
+
+# --- class ids the engine takes ----------------------------------------------------------------------------------
+def test_class_ids_past_the_engines_range_are_refused_when_added_and_ids_above_255_work(
+        keep, qgis_iface, canvas, scene_layer, label_layer, classes, tmp_path):
+    from qgis.core import QgsFieldConstraints, QgsVectorLayerUtils
+
+    from hypersynth.core.io.classes import write_classes
+    from hypersynth.core.scene import ClassInfo
+
+    dock = keep(HyperSynthDock(qgis_iface), 480, 620)
+    dock.set_scene_layer(scene_layer)
+    dock.set_classes(classes)
+    dock.set_label_layer(label_layer)
+    panel = dock.classes_panel
+    for wrong in (0, 65536, -3):
+        with pytest.raises(ValueError, match="class ids run from 1 to 65535"):
+            panel.add_class(f"class {wrong}", class_id=wrong)
+    with pytest.raises(ValueError, match=r"from 1 to 65535 \(0 means unlabelled\); 70000 is out of range"):
+        dock.set_classes([*classes, ClassInfo(70000, "too far")])
+    write_classes(tmp_path / "far.json", [ClassInfo(1, "corn"), ClassInfo(2, "water")])
+    (tmp_path / "far.json").write_text((tmp_path / "far.json").read_text().replace('"id": 2', '"id": 70000'))
+    with pytest.raises(ValueError, match="70000 is not allowed"):
+        panel.load_classes(str(tmp_path / "far.json"))  # the engine's own check of a class file
+    assert _table(panel) == [(1, "corn"), (2, "water"), (3, "bare_soil")]
+
+    # typed in QGIS's attribute form: the label layer's class_id refuses what the engine refuses, with the range
+    feature = QgsFeature(label_layer.fields())
+    index = label_layer.fields().indexOf(CLASS_ID_FIELD)
+    for value, valid in ((70000, False), (0, False), (-1, False), (300, True), (65535, True), (None, True)):
+        feature.setAttribute(index, value)
+        ok, errors = QgsVectorLayerUtils.validateAttribute(label_layer, feature, index,
+                                                           QgsFieldConstraints.ConstraintStrengthHard)
+        assert ok == valid, (value, errors)
+        assert valid or any("class ids run from 1 to 65535" in e for e in errors)
+
+    # the label tools draw no label of such an id; one typed in the attribute table is no class: not adopted, refused
+    with pytest.raises(LabelLayerError, match="no label drawn: class ids run from 1 to 65535"):
+        panel.polygon.add_polygon(map_box(18, 8, 2), class_id=70000)
+    assert not label_layer.isModified()
+    far = QgsFeature(label_layer.fields())
+    far.setAttribute(index, 70000)
+    far.setGeometry(QgsGeometry.fromPolygonXY([map_box(18, 8, 2)]))
+    assert label_layer.startEditing() and label_layer.addFeature(far)
+    assert _table(panel) == [(1, "corn"), (2, "water"), (3, "bare_soil")] and panel.unknown_label_classes() == {}
+    problems = dock.run_problems()
+    assert any("class_id 70000, which is no class" in p and "class ids run from 1 to 65535" in p for p in problems)
+    label_layer.deleteFeature(far.id())
+
+    # ids above 255 are the engine's too (uint16 maps): labels of 300 bring class 300 back, counted and run-ready
+    panel.delete_class(3, delete_labels=False)
+    panel.polygon.add_polygon(map_box(1, 1, 3), class_id=300, class_name="bare_soil")
+    panel.polygon.add_polygon(map_box(10, 3, 3), class_id=65535, class_name="forest")
+    assert panel.add_missing_classes() and _table(panel) == [(1, "corn"), (2, "water"), (300, "bare_soil"),
+                                                             (65535, "forest")]
+    assert panel.refresh_counts() == {300: 9, 65535: 9} and panel.add_class("new").id == 3  # past 65535: lowest free
+    panel.delete_class(3)
+    assert dock.run_problems() == ["label some pixels of corn, water, or delete those classes (tab 2)"]
+    dock.cleanup()
 
 
 # --- a layer that cannot hold labels ------------------------------------------------------------------------------
@@ -232,18 +356,36 @@ def test_a_scene_without_georeference_gets_a_label_layer_without_crs_and_counts(
         panel.select_class(class_id)
         panel.polygon.add_polygon(_pixel_box(col, row, size))
     assert panel.refresh_counts() == {1: 9, 2: 9, 3: 9}  # on QGIS's pixel grid, as the engine burns them
-    assert dock.run_problems() == ["save the label edits first (Save labels): the scene has no georeference, so "
-                                   "the run must read 'labels' from its file (a copy with the edits would record "
-                                   "a CRS, which it refuses) (tab 2)"]
+    assert has_unsaved_edits(layer) and dock.run_problems() == []  # the run reads a copy with the edits, without CRS
+    copy, temporary = label_file_for(layer, str(tmp_path / "run"))
+    assert temporary == copy and _file_crs(copy) is None and _file_ids(copy) == [1, 2, 3]
     panel.save_labels()
     assert dock.run_problems() == []
 
     memory = QgsVectorLayer("Polygon?field=class_id:integer&field=class:string", "scratch", "memory")
     qgis_new_project.addMapLayer(memory)
     memory.setCrs(QgsCoordinateReferenceSystem())
-    dock.set_label_layer(memory)  # no file of its own: the run would read a GeoPackage copy, which records a CRS
-    assert any("not a plain file" in p and "Shapefile without CRS" in p for p in dock.run_problems())
+    dock.set_label_layer(memory)  # no file of its own: the run reads a copy of it, without CRS as well
+    for class_id, (col, row, size) in LABELS:
+        panel.select_class(class_id)
+        panel.polygon.add_polygon(_pixel_box(col, row, size))
+    assert panel.refresh_counts() == {1: 9, 2: 9, 3: 9} and dock.run_problems() == []
+    copy, _ = label_file_for(memory, str(tmp_path / "run"))
+    assert _file_crs(copy) is None and _file_ids(copy) == [1, 2, 3]
+    memory.rollBack()
     dock.cleanup()
+
+
+def _file_crs(path: str):
+    """The CRS GDAL (and so the engine) reads in a one-layer vector file; None: none."""
+    ds = ogr.Open(path)
+    srs = ds.GetLayer(0).GetSpatialRef()
+    return srs.ExportToWkt() if srs is not None else None
+
+
+def _file_ids(path: str) -> list[int]:
+    ds = ogr.Open(path)
+    return [feature.GetField(CLASS_ID_FIELD) for feature in ds.GetLayer(0)]
 
 
 def test_a_label_layer_with_a_crs_over_a_scene_without_one_is_refused(
