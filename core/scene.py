@@ -9,6 +9,9 @@ import numpy as np
 
 # A pixel grid without georeference: identity transform, no CRS (e.g. a .mat benchmark cube).
 PIXEL_GRID = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)  # GDAL order: x0, dx, rot, y0, rot, dy (no CRS: a pixel grid)
+# Class ids: 1 .. 65535 (0 means unlabelled); a class map is written as uint8, as uint16 when an id is above 255.
+MIN_CLASS_ID, MAX_CLASS_ID = 1, 65535
+CLASS_ID_RANGE = f"from {MIN_CLASS_ID} to {MAX_CLASS_ID}"  # for messages: "class ids run from 1 to 65535"
 
 
 @dataclass
@@ -65,7 +68,7 @@ class Scene:
 class ClassInfo:
     """One land-cover class as the analyst sees it."""
 
-    id: int  # label value in label rasters, 1..255 (0 is "unlabelled")
+    id: int  # label value in label rasters, MIN_CLASS_ID..MAX_CLASS_ID (0 is "unlabelled")
     name: str  # e.g. "Lettuce_romaine_4wk"
     color: tuple[int, int, int] = (128, 128, 128)  # RGB 0..255 used in maps and plots
     prompt: str = ""  # text prompt for synthesis; defaults to the name when empty

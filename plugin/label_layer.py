@@ -31,16 +31,12 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QVariant
 from qgis.PyQt.QtWidgets import QUndoCommand
 
-from ..core.scene import PIXEL_GRID, ClassInfo
+from ..core.scene import CLASS_ID_RANGE, MAX_CLASS_ID, MIN_CLASS_ID, PIXEL_GRID, ClassInfo  # the engine's id range
 
 CLASS_ID_FIELD = "class_id"  # integer label value, the ClassInfo.id
 CLASS_NAME_FIELD = "class"  # class name, for people reading the attribute table
 LAYER_NAME = "labels"  # table name inside the GeoPackage
 FILL_ALPHA = 150  # label polygons are half transparent so the scene shows through
-# The engine's class ids: 1 .. 65535 (core.io.classes refuses others in a class file; core.io.write writes a class
-# map as uint8, as uint16 above id 255, and refuses ids past 65535). 0 means unlabelled.
-MIN_CLASS_ID, MAX_CLASS_ID = 1, 65535
-CLASS_ID_RANGE = f"from {MIN_CLASS_ID} to {MAX_CLASS_ID}"
 
 
 class LabelLayerError(ValueError):

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..scene import ClassInfo, default_color
+from ..scene import CLASS_ID_RANGE, MAX_CLASS_ID, MIN_CLASS_ID, ClassInfo, default_color
 from .write import atomic_output
 
 # {"classes": [{"id": 1, "name": "roof", "color": "#1f77b4", "prompt": "red tiled roofs"}, ...]}
@@ -95,8 +95,9 @@ def _parse_entry(file: str, n: int, entry: Any) -> ClassInfo:
     raw_id = entry.get("id")
     if isinstance(raw_id, bool) or not isinstance(raw_id, int):
         raise ClassFileError(f"{what}: 'id' must be a whole number (1, 2, ...); got {raw_id!r}")
-    if raw_id < 1 or raw_id > 65535:
-        raise ClassFileError(f"{what}: id {raw_id} is not allowed; ids start at 1 (0 means unlabelled)")
+    if not MIN_CLASS_ID <= raw_id <= MAX_CLASS_ID:
+        raise ClassFileError(f"{what}: id {raw_id} is not allowed; class ids run {CLASS_ID_RANGE} (0 means "
+                             "unlabelled)")
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ClassFileError(f"{what}: 'name' must be a non-empty text")

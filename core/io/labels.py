@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..scene import PIXEL_GRID, ClassInfo, Scene, default_color
+from ..scene import CLASS_ID_RANGE, MAX_CLASS_ID, PIXEL_GRID, ClassInfo, Scene, default_color
 
 # Field names taken as the class field when none is given, best first (compared case-insensitively).
 CLASS_FIELD_NAMES = ("class_id", "classid", "class", "label", "label_id", "labelid", "class_name", "classname",
@@ -182,6 +182,9 @@ def _class_ids(path: Path, field: str, values: list[Any], classes: Optional[list
         if min(ids) < 0:
             raise LabelReadError(f"{path.name}: field {field!r} holds negative class ids ({min(ids)}); "
                                  f"ids are 1, 2, ... (0 = unlabelled)")
+        if max(ids) > MAX_CLASS_ID:
+            raise LabelReadError(f"{path.name}: field {field!r} holds class id {max(ids)}; class ids run "
+                                 f"{CLASS_ID_RANGE} (0 = unlabelled): renumber the classes")
         found = {i: known.get(i) or ClassInfo(i, f"class {i}", default_color(i - 1)) for i in set(ids) if i}
         return ids, found
     if any(isinstance(v, float) for v in values):
@@ -373,6 +376,10 @@ def _class_ids_of(path: Path, values: np.ndarray, nodata: Optional[float], class
     if values.min() < 0:
         raise LabelReadError(f"{path.name} holds negative values ({values.min():g}); class ids are 1, 2, ... "
                              f"(0 = unlabelled)")
+    if values.max() > MAX_CLASS_ID:
+        raise LabelReadError(f"{path.name} holds the value {values.max():g}; class ids run {CLASS_ID_RANGE} "
+                             f"(0 = unlabelled): renumber the classes, or set the value as the raster's no-data "
+                             f"if it marks unlabelled pixels")
     labels = values.astype(np.int64)
     known = {c.id: c for c in classes or []}
     found = {}

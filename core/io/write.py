@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 import numpy as np
 
 from ..outputs import OutputExistsError  # the engine's one class for a refused folder or file
-from ..scene import PIXEL_GRID, ClassInfo, Scene
+from ..scene import CLASS_ID_RANGE, MAX_CLASS_ID, MIN_CLASS_ID, PIXEL_GRID, ClassInfo, Scene
 
 SCENE_NODATA = -9999.0  # written into every band of an invalid pixel
 CONFIDENCE_NODATA = -1.0  # written where a pixel is unclassified (NaN confidence)
@@ -186,8 +186,8 @@ def _write_categorical(path: str | Path, values: np.ndarray, classes: list[Class
         raise ValueError(f"a {description} map must be a 2-D integer array (rows, cols); got {values.dtype} "
                          f"{values.shape}")
     ids = [int(c.id) for c in classes]
-    if len(set(ids)) != len(ids) or any(i < 1 or i > 65535 for i in ids):
-        raise ValueError(f"class ids must be unique and within 1..65535; got {sorted(ids)}")
+    if len(set(ids)) != len(ids) or any(not MIN_CLASS_ID <= i <= MAX_CLASS_ID for i in ids):
+        raise ValueError(f"class ids must be unique and run {CLASS_ID_RANGE}; got {sorted(ids)}")
     unknown = sorted(set(np.unique(values).tolist()) - set(ids) - {0})
     if unknown:
         raise ValueError(f"the {description} map holds values {unknown[:10]} that are not among the classes "

@@ -40,6 +40,7 @@ def test_colour_and_prompt_are_optional(tmp_path):
     ([{"id": 1, "name": "a"}, {"id": 2, "name": "water", "color": "blue"}],
      r"entry 2 \('water'\): colour 'blue' is not of the form #RRGGBB"),
     ([{"id": 0, "name": "background"}], r"entry 1 \('background'\): id 0 is not allowed.*0 means unlabelled"),
+    ([{"id": 70000, "name": "a"}], r"id 70000 is not allowed; class ids run from 1 to 65535"),
     ([{"id": "1", "name": "a"}], r"entry 1 \('a'\): 'id' must be a whole number"),
     ([{"id": 1}], r"entry 1: 'name' must be a non-empty text"),
     ([{"id": 1, "name": "a", "colour": "#000000"}], r"unknown key\(s\) colour"),

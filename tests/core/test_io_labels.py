@@ -91,6 +91,13 @@ def test_shapefile_points_with_integer_ids(tmp_path):
     labels, classes = read_labels(path, _scene())
     assert [(c.id, c.name) for c in classes] == [(2, "class 2"), (5, "class 5")]
     assert labels[0, 0] == 2 and labels[9, 11] == 5 and labels[4, 7] == 2 and np.count_nonzero(labels) == 3
+    wide = _write_vector(tmp_path / "wide.shp", [(_point(0, 0), 65535), (_point(1, 1), 300)], driver="ESRI Shapefile",
+                         field="class_id", kind=ogr.OFTInteger)
+    assert sorted(c.id for c in read_labels(wide, _scene())[1]) == [300, 65535]  # a 16-bit class map holds them
+    too_wide = _write_vector(tmp_path / "too_wide.shp", [(_point(0, 0), 70000), (_point(1, 1), 2)],
+                             driver="ESRI Shapefile", field="class_id", kind=ogr.OFTInteger)
+    with pytest.raises(LabelReadError, match="class id 70000; class ids run from 1 to 65535"):
+        read_labels(too_wide, _scene())
 
 
 def test_wgs84_geojson_is_reprojected_to_the_utm_scene(tmp_path):
@@ -213,6 +220,8 @@ def test_label_raster_grid_and_value_errors(tmp_path):
         read_labels(_label_tif(tmp_path / "frac.tif", truth + 0.5, grid), _scene())
     with pytest.raises(LabelReadError, match="negative values"):
         read_labels(_label_tif(tmp_path / "neg.tif", truth - 2, grid), _scene())
+    with pytest.raises(LabelReadError, match="holds the value 70000; class ids run from 1 to 65535.*no-data"):
+        read_labels(_label_tif(tmp_path / "wide.tif", np.where(truth == 3, 70000, truth), grid), _scene())
     with pytest.raises(LabelReadError, match="labels no pixel"):
         read_labels(_label_tif(tmp_path / "zero.tif", truth * 0, grid), _scene())
     with pytest.raises(LabelReadError, match="is 9×12 px but the scene is 10×12"):
