@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 EPILOG = """examples:
   hypersynth demo                                   # embedded demo scene -> out/demo/ (again: --overwrite)
+  hypersynth import-scene --scene PRS_L2D_STD_20200524103704_20200524103708_0001.he5 --out prisma.tif
   hypersynth augment-classify --scene cube.tif --labels labels.gpkg --prompts classes.json --out results/
   hypersynth classify --model results/classifier_bundle --scene other_cube.tif --out results_other/
   hypersynth synthesize --bundle results/model_bundle --class 3 --n 16 --out patches.npz
@@ -113,6 +114,16 @@ def _npz_file(text: str) -> str:
     return text
 
 
+def _tif_file(text: str) -> str:
+    """A type: the name of the GeoTIFF import-scene writes."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a GeoTIFF file name, e.g. --out scene.tif")
+    if Path(text).suffix.lower() not in (".tif", ".tiff"):
+        raise argparse.ArgumentTypeError(f"the scene is written as GeoTIFF; name it {Path(text).stem or 'scene'}.tif "
+                                         f"(got {text!r})")
+    return text
+
+
 def _bench_list(name: str) -> Callable[[str], list]:
     """bench_inputs.py's list parser ``name`` (parse_seeds, parse_methods, …) as a type; its ValueError says what is
     wrong. Imported when used, so --help stays fast."""
@@ -142,6 +153,27 @@ def _smoothing_width(text: str) -> Optional[float]:
 
 
 # ----------------------------------------------------------------------------------------- option groups
+SCENE_FORMATS = ("GeoTIFF, ENVI (.hdr/.img), a NetCDF/HDF variable or MATLAB .mat; EnMAP L2A, EMIT L2A/L1B and PRISMA "
+                 "L2 products open directly as downloaded (see import-scene)")  # what every --scene takes
+IMPORT_DESCRIPTION = """\
+Reads a hyperspectral scene as the other commands read it and writes it as one float32
+GeoTIFF that QGIS, EnMAP-Box and HyperSynth open with its wavelengths: each band's centre
+wavelength, FWHM and bad-band flag in its metadata (GDAL and ENVI domains), no-data -9999,
+and the georeference. Use it for a sensor product QGIS cannot show as downloaded, to label
+on it in QGIS; the other commands read these products directly.
+
+--scene takes a product as downloaded, any of its files:
+  EnMAP L2A (DLR)            ...-SPECTRAL_IMAGE.TIF or ...-METADATA.XML of the product folder:
+                             wavelengths, FWHM and reflectance scale from the XML
+  EMIT L2A / L1B (NASA)      the granule .nc (reflectance or radiance), orthorectified
+                             through its geometry lookup table (GLT)
+  PRISMA L2B/L2C/L2D (ASI)   the .he5 file: VNIR and SWIR merged by wavelength, in reflectance
+or any scene HyperSynth reads: GeoTIFF, ENVI .hdr/.img, MATLAB .mat, a NetCDF/HDF variable
+(NETCDF:"scene.nc":radiance). An existing --out is kept unless --overwrite is given.
+
+example:
+  hypersynth import-scene --scene EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc --out emit.tif
+"""
 PRESET_HELP = "model size: tiny (seconds, for tests), fast (default, minutes on a laptop CPU) or full (for a GPU)"
 
 
@@ -280,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
                            ("baseline", "classify with a baseline trained on your labels alone: random forest, SVM "
                                         "or CNN (no synthesis)")):
         p = sub.add_parser(name, help=helptext, description=helptext)
-        p.add_argument("--scene", required=True, help="hyperspectral raster: GeoTIFF, ENVI (.hdr/.img) or MATLAB .mat")
+        p.add_argument("--scene", required=True, help=f"hyperspectral raster: {SCENE_FORMATS}")
         p.add_argument("--labels", required=True, help="labels: vector (GeoPackage/Shapefile/GeoJSON), label raster or MATLAB ground-truth map")
         p.add_argument("--prompts", help="class file (JSON: id, name, colour, prompt per class)")
         p.add_argument("--class-field", help="attribute holding the class in a vector label layer (default: guessed)")
@@ -305,7 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "run saved, applied to a scene of the same sensor and band set.")
     p.add_argument("--model", required=True, help="classifier bundle folder (an earlier run's classifier_bundle)")
     p.add_argument("--probabilities", action="store_true", help=PROBABILITIES_HELP)
-    p.add_argument("--scene", required=True, help="hyperspectral raster of the same sensor / band set")
+    p.add_argument("--scene", required=True,
+                   help=f"hyperspectral raster of the same sensor and band set: {SCENE_FORMATS}")
     p.add_argument("--validation", help="validation labels for an accuracy report")
     p.add_argument("--class-field", help="attribute holding the class in a vector validation layer")
     p.add_argument("--out", type=_folder, required=True, help="output folder (created when missing)")
@@ -356,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download", action="store_true",
                    help="fetch the files of datasets missing here from their public addresses into the cache "
                         "(checked by sha256); without it they are looked for in $HYPERSYNTH_DATA_DIR and the cache")
-    p.add_argument("--scene", help="your own hyperspectral raster to benchmark (GeoTIFF, ENVI .hdr/.img or MATLAB .mat)")
+    p.add_argument("--scene", help=f"your own hyperspectral raster to benchmark: {SCENE_FORMATS}")
     p.add_argument("--truth", help="reference labels of --scene: a label raster on its grid (0 = unlabelled), a "
                                    "MATLAB ground-truth map or a vector layer; the training labels are drawn from "
                                    "them and the rest test")
@@ -386,6 +419,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", help="write the Markdown tables here (rewritten after every run)")
     p.add_argument("--overwrite", action="store_true", help="replace existing --json and --markdown files")
     p.add_argument("--quiet", action="store_true", help="no progress bars; one line per finished run instead")
+
+    helptext = "write a sensor product (EnMAP, EMIT, PRISMA) or any scene as a GeoTIFF that QGIS shows with wavelengths"
+    p = sub.add_parser("import-scene", help=helptext, description=IMPORT_DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scene", required=True, metavar="PRODUCT",
+                   help="the product's file (EnMAP ...-SPECTRAL_IMAGE.TIF or ...-METADATA.XML, EMIT .nc, PRISMA "
+                        ".he5) or any scene HyperSynth reads")
+    p.add_argument("--out", type=_tif_file, required=True, metavar="GEOTIFF", help="the file to write, e.g. scene.tif")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file (never the --scene file)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     helptext = "list the benchmark datasets and whether they are available here"
     sub.add_parser("datasets", help=helptext,
@@ -579,6 +622,16 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         from .bench import run_bench_cli
 
         return run_bench_cli(args, reporter)
+    if args.command == "import-scene":
+        from .io.convert import import_scene
+        from .io.products import product_kind
+
+        kind = product_kind(args.scene)
+        path = import_scene(args.scene, args.out, overwrite=args.overwrite, reporter=reporter)
+        reporter.close()
+        print(f"imported {f'the {kind} product' if kind else 'the scene'} {args.scene}\n"
+              f"GeoTIFF: {path}")
+        return 0
     if args.command == "datasets":
         from .datasets import available_datasets, list_datasets
 

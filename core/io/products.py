@@ -6,8 +6,9 @@ import glob
 import re
 import xml.etree.ElementTree as ElementTree  # the product's own local XML; Python's expat caps entity expansion
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, NamedTuple, Optional
 
 import numpy as np
 
@@ -34,6 +35,24 @@ _PRISMA_L2_SWATH = re.compile(r"^PRS_L2([BCD])_HCO$")
 PRISMA_PIXEL_M = 30.0  # L2D VNIR/SWIR grid spacing (EnMAP-Box ImportPrismaL2DAlgorithm, prismaread pr_setext_L2D)
 PRISMA_DN_MAX = 65535.0  # uint16 full scale of the L2 scaling formula
 
+Shape = tuple[int, int, int]  # (bands, rows, cols) of the scene a product opens as
+
+
+@dataclass(frozen=True)
+class ProductFacts:
+    """What a product is, from its names and layout alone (no pixels read)."""
+
+    kind: str  # in words: "EnMAP L2A", "EMIT L2A reflectance", "PRISMA L2D"
+    name: str  # the product's name: EnMAP's file stem without "-SPECTRAL_IMAGE", else the container's stem
+    files: tuple[Path, ...]  # the files the scene is read from (EnMAP: image and METADATA.XML; else the container)
+    shape: Optional[Shape]  # of the scene it opens as; None when the layout does not tell (an incomplete product)
+
+
+class _Hdf5Product(NamedTuple):
+    kind: str  # as ProductFacts.kind
+    read: Callable[[str], Scene]  # its reader, given the scene's source
+    shape: Callable[[], Optional[Shape]]  # the scene's shape from the layout alone
+
 
 def read_product(path: Path, source: str) -> Optional[Scene]:
     """The scene of an imaging-spectrometer product in ``path``, or None when ``path`` is no product recognised here.
@@ -55,7 +74,7 @@ def read_product(path: Path, source: str) -> Optional[Scene]:
         if found is None:
             return None
         try:
-            return found[1](source)
+            return found.read(source)
         except OSError as err:  # HDF5 could open the file but not read its data
             raise SceneReadError(f"cannot read the scene {path}: it looks truncated or damaged (HDF5: {err}); "
                                  f"download it again") from err
@@ -63,16 +82,27 @@ def read_product(path: Path, source: str) -> Optional[Scene]:
 
 def product_kind(source: str | Path) -> Optional[str]:
     """What imaging-spectrometer product ``source`` is, in words ("EnMAP L2A", "EMIT L2A reflectance", "PRISMA L2D"),
-    or None; ``source`` may be a file of the product or a GDAL subdataset name of its container. Reads names and the
-    HDF5 layout only, no pixels (the plugin asks it before it converts a product QGIS cannot show as it is)."""
+    or None; ``source`` may be a file of the product or a GDAL subdataset name of its container. Reads names, an image
+    header and the HDF5 layout only, no pixels (the plugin asks it before it converts a product QGIS cannot show as
+    it is)."""
+    facts = product_facts(source)
+    return facts.kind if facts is not None else None
+
+
+def product_facts(source: str | Path) -> Optional[ProductFacts]:
+    """What :func:`product_kind` tells, with the product's name, files and the shape of its scene; None for anything
+    that is no product recognised here. Reads names, headers and the HDF5 layout only, no pixels (the plugin asks it
+    whether an earlier import of the product is still good)."""
     from .read import gdal_subdataset_file
 
     path = gdal_subdataset_file(source) or Path(source)
-    if _ENMAP_L2A_IMAGE.match(path.name) or _ENMAP_L2A_METADATA.match(path.name):
-        return "EnMAP L2A"
+    for pattern in (_ENMAP_L2A_IMAGE, _ENMAP_L2A_METADATA):
+        named = pattern.match(path.name)
+        if named is not None:
+            return _enmap_facts(path, named.group(1))
     with _hdf5_file(path) as f:
         found = _hdf5_product(f, path) if f is not None else None
-    return found[0] if found is not None else None
+        return ProductFacts(found.kind, path.stem, (path,), found.shape()) if found is not None else None
 
 
 @contextmanager
@@ -93,21 +123,32 @@ def _hdf5_file(path: Path) -> Iterator[Any]:
             handle.close()
 
 
-def _hdf5_product(f: Any, path: Path) -> Optional[tuple[str, Callable[[str], Scene]]]:
-    """(the product in words, its reader taking the ``source``) for an EMIT or PRISMA file open in ``f``, or None."""
+def _hdf5_product(f: Any, path: Path) -> Optional[_Hdf5Product]:
+    """The product in words, its reader and its shape for an EMIT or PRISMA file open in ``f``, or None."""
     import h5py
 
     cube_name = next((n for n in EMIT_CUBES if isinstance(f.get(n), h5py.Dataset)), None)
     if cube_name is not None and _is_emit(f, path):
         kind = "EMIT L2A reflectance" if cube_name == "reflectance" else "EMIT L1B radiance"
-        return kind, lambda source: _read_emit(f, cube_name, path, source)
+        return _Hdf5Product(kind, lambda source: _read_emit(f, cube_name, path, source),
+                            lambda: _layout_shape(lambda: _emit_shape(f, cube_name)))
     swaths = f.get("HDFEOS/SWATHS")
     for swath in swaths if isinstance(swaths, h5py.Group) else []:
         level = _PRISMA_L2_SWATH.match(swath)
         if level is not None:
-            return (f"PRISMA L2{level.group(1)}",
-                    lambda source, s=swath, lv=level.group(1): _read_prisma_l2(f, s, lv, path, source))
+            return _Hdf5Product(f"PRISMA L2{level.group(1)}",
+                                lambda source, s=swath, lv=level.group(1): _read_prisma_l2(f, s, lv, path, source),
+                                lambda s=swath: _layout_shape(lambda: _prisma_shape(f, s)))
     return None
+
+
+def _layout_shape(shape: Callable[[], Optional[Shape]]) -> Optional[Shape]:
+    """``shape()``, or None where the layout it reads is missing or damaged (reading the product then says why)."""
+    try:
+        found = shape()
+    except (KeyError, IndexError, TypeError, ValueError, OSError):
+        return None
+    return found if found is not None and all(n > 0 for n in found) else None
 
 
 # --------------------------------------------------------------------------- EnMAP L2A (DLR)
@@ -186,6 +227,30 @@ def _enmap_image_beside(metadata: Path) -> Path:
     return images[0]
 
 
+def _enmap_facts(path: Path, stem: str) -> ProductFacts:
+    """An EnMAP L2A product given by its image or metadata file: the shape from the image's header."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    metadata = next((m for m in (path.with_name(f"{stem}-METADATA.XML"), path.with_name(f"{stem}-METADATA.xml"))
+                     if m.is_file()), None)
+    image: Optional[Path] = path
+    if _ENMAP_L2A_METADATA.match(path.name):
+        try:
+            image = _enmap_image_beside(path)
+        except SceneReadError:
+            image = None
+    shape: Optional[Shape] = None
+    if image is not None and image.is_file():
+        try:
+            with rasterio.open(image) as ds:
+                shape = (ds.count, ds.height, ds.width)
+        except (RasterioError, OSError):  # RasterioIOError is an OSError
+            shape = None
+    files = tuple(dict.fromkeys(p for p in (image, metadata) if p is not None and p.is_file()))
+    return ProductFacts("EnMAP L2A", stem, files or (path,), shape)
+
+
 # --------------------------------------------------------------------------- EMIT L2A / L1B (NASA JPL)
 
 
@@ -254,6 +319,12 @@ def _read_emit(f: Any, cube_name: str, path: Path, source: str) -> Scene:
     return Scene(cube=cube, valid=valid, wavelengths=wavelengths, fwhm=None if fwhm is None else fwhm * factor,
                  good_bands=good, transform=transform, crs_wkt=_text(f.attrs["spatial_ref"]) or None, name=path.stem,
                  source=source, band_names=[f"band {b + 1} ({w:.1f} nm)" for b, w in enumerate(wavelengths)])
+
+
+def _emit_shape(f: Any, cube_name: str) -> Optional[Shape]:
+    """The ortho grid of the GLT, with the cube's bands."""
+    cube, glt = f[cube_name].shape, f["location/glt_x"].shape  # (downtrack, crosstrack, bands), (rows, cols)
+    return (int(cube[2]), int(glt[0]), int(glt[1])) if len(cube) == 3 and len(glt) == 2 else None
 
 
 def _band_values(group: Any, name: str, bands: int) -> Optional[np.ndarray]:
@@ -339,6 +410,16 @@ def _read_prisma_l2(f: Any, swath: str, level: str, path: Path, source: str) -> 
                  fwhm=np.array([b[1] for b in bands_of]), good_bands=good, transform=transform, crs_wkt=crs_wkt,
                  name=path.stem, source=source,
                  band_names=[f"{d} band {i + 1} ({w:.1f} nm)" for w, _, d, i in bands_of])
+
+
+def _prisma_shape(f: Any, swath: str) -> Optional[Shape]:
+    """The cubes' grid, with the bands listed with a wavelength in both detectors."""
+    fields = f[f"HDFEOS/SWATHS/{swath}/Data Fields"]
+    grid = fields["VNIR_Cube"].shape, fields["SWIR_Cube"].shape  # (rows, bands, cols) each
+    if any(len(g) != 3 for g in grid) or grid[0][0::2] != grid[1][0::2]:
+        return None
+    bands = sum(int(np.count_nonzero(_attribute_list(f.attrs[f"List_Cw_{s}"]) > 0)) for s in ("Vnir", "Swir"))
+    return bands, int(grid[0][0]), int(grid[0][2])
 
 
 def _attribute_list(value: Any) -> np.ndarray:

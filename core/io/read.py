@@ -254,6 +254,20 @@ def gdal_subdataset_file(source: str | Path) -> Optional[Path]:
     return Path(name) if name else None
 
 
+def subdataset_name(source: str | Path) -> str:
+    """The variable or array a GDAL subdataset name opens, last part of its path (``NETCDF:"scene.nc":radiance`` ->
+    ``radiance``, ``HDF5:"x.he5"://HDFEOS/SWATHS/PRS_L2D_HCO/Data_Fields/VNIR_Cube`` -> ``VNIR_Cube``); "" for a
+    file or a name that opens no part of its container. Scene names and QGIS layer names ("scene radiance") use it."""
+    if gdal_subdataset_file(source) is None:
+        return ""
+    text = str(source)
+    prefix = _SUBDATASET_PREFIX.match(text)
+    assert prefix is not None  # gdal_subdataset_file found it
+    rest = text[prefix.end():]
+    inside = rest[rest.find('"', 1) + 1:] if rest.startswith('"') else rest.partition(":")[2]
+    return re.split(r"[:/]", inside.rstrip(":/"))[-1]
+
+
 def read_gdal_scene(path: Path, dataset: Optional[str] = None, defaults: Optional[BandDefaults] = None) -> Scene:
     """Read ``path`` with GDAL.
 
@@ -287,7 +301,7 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         ds = rasterio.open(dataset or path)
-    leaf = re.split(r"[:/]", dataset.rstrip(":/"))[-1] if dataset else ""  # the variable or array name
+    leaf = subdataset_name(dataset) if dataset else ""  # the variable or array name
     shown = path.with_name(f"{path.name}:{leaf}") if leaf else path  # for messages: scene.nc:mask has 1 band
     with ds:
         if ds.count == 0 and ds.subdatasets:

@@ -12,8 +12,11 @@ import torch
 
 from hypersynth.core import bench, bench_inputs
 from hypersynth.core.cli import _with_overwrite_option, main as cli_main
+from hypersynth.core.io.read import read_scene
 from hypersynth.core.io.write import OutputExistsError, atomic_output
 from hypersynth.core.ldm.bundle import save_bundle
+
+from ..sensor_products import ENMAP_STEM, PRODUCTS, assert_same_scene, subdatasets, write_prisma, write_product
 
 REPO = Path(__file__).resolve().parents[2]
 QUICK_BENCH = ["--labels-per-class", "2", "--seeds", "0", "--methods", "rf", "--splits", "random", "--preset", "tiny",
@@ -285,9 +288,12 @@ def test_each_command_offers_only_its_options_each_explained(capsys):
         assert text in bench_help, text
     assert "--method {rf,svm,cnn,augment} augment (Augment & Classify" in _help(capsys, "demo")
     assert "--method {rf,svm,cnn} rf (random forest" in _help(capsys, "baseline")
-    for command in ("demo", "augment-classify", "baseline", "classify", "synthesize", "bench", "datasets"):
+    for command in ("demo", "augment-classify", "baseline", "classify", "synthesize", "bench", "import-scene",
+                    "datasets"):
         text = _help(capsys, command)
         assert "session" not in text and "BENCHMARKS section" not in text and "historical" not in text, command
+    for command in ("augment-classify", "baseline", "classify", "bench"):  # every --scene takes products as they are
+        assert "EnMAP L2A, EMIT L2A/L1B and PRISMA L2 products open directly" in _help(capsys, command), command
 
 
 # ----------------------------------------------------------------------------------------- 9. dataset names
@@ -319,3 +325,41 @@ def test_sigterm_stops_a_run_and_leaves_nothing_half_written(tmp_path):
     assert "terminated: nothing was written" in (rest or "")
     assert not (out / "classification.tif").exists()
     assert not [p for p in out.rglob(".hypersynth-run-*")]
+
+
+# ----------------------------------------------------------------------------------------- 10. import-scene
+@pytest.mark.parametrize("kind", PRODUCTS)
+def test_import_scene_writes_each_product_as_a_geotiff_that_reads_the_same(kind, tmp_path, capsys):
+    product = write_product(kind, tmp_path / "product")
+    given = [product] + ([product.with_name(f"{ENMAP_STEM}-METADATA.XML")] if kind == "EnMAP L2A" else
+                         subdatasets(product)[:1])  # also the XML, or a subdataset name as QGIS gives it
+    for i, source in enumerate(given):
+        out = tmp_path / f"scene{i}.tif"
+        assert cli_main(["import-scene", "--scene", str(source), "--out", str(out), "--quiet"]) == 0
+        assert capsys.readouterr().out == f"imported the {kind} product {source}\nGeoTIFF: {out}\n"
+        assert_same_scene(read_scene(out), read_scene(product))
+        assert read_scene(out).wavelengths is not None
+
+
+def test_import_scene_refuses_an_existing_out_without_overwrite_and_explains_itself(tmp_path, capsys):
+    product = write_product("PRISMA L2D", tmp_path)
+    out = tmp_path / "prisma.tif"
+    out.write_bytes(b"mine")
+    command = ["import-scene", "--scene", str(product), "--out", str(out), "--quiet"]
+    assert cli_main(command) == 2
+    assert capsys.readouterr().err == (f"error: {out} already exists; pass --overwrite to replace it, or choose "
+                                       "another --out\n")
+    assert out.read_bytes() == b"mine"
+    assert cli_main(command + ["--overwrite"]) == 0 and read_scene(out).cube.shape == (12, 4, 5)
+    assert cli_main(["import-scene", "--scene", str(out), "--out", str(out), "--overwrite", "--quiet"]) == 2
+    assert "is the file the scene is read from; choose another name" in capsys.readouterr().err
+    assert cli_main(["import-scene", "--scene", str(product), "--out", str(tmp_path / "prisma.img")]) == 2
+    assert "argument --out: the scene is written as GeoTIFF; name it prisma.tif" in capsys.readouterr().err
+    broken = write_prisma(tmp_path / "broken.he5", drop=("SWIR_Cube",))
+    assert cli_main(["import-scene", "--scene", str(broken), "--out", str(tmp_path / "broken.tif"), "--quiet"]) == 2
+    assert "error: broken.he5 is a PRISMA L2D product, but Data Fields/SWIR_Cube is missing" in capsys.readouterr().err
+    assert not (tmp_path / "broken.tif").exists()
+    text = _help(capsys, "import-scene")
+    for words in ("EnMAP L2A (DLR)", "-METADATA.XML", "EMIT L2A / L1B (NASA)", "geometry lookup table",
+                  "PRISMA L2B/L2C/L2D (ASI)", "float32 GeoTIFF", "wavelength", "--overwrite replace an existing --out"):
+        assert words in text, words

@@ -1,74 +1,30 @@
-"""read_scene on EnMAP L2A, EMIT L2A and PRISMA L2 products made in the test in each product's real layout."""
-
-from pathlib import Path
+"""read_scene on EnMAP L2A, EMIT L2A and PRISMA L2 products in their real layouts, and their import as one GeoTIFF."""
 
 import h5py
 import numpy as np
 import pytest
 import rasterio
-from osgeo import gdal
 from rasterio.transform import from_origin
 
 from hypersynth.core.io import products
+from hypersynth.core.io.convert import import_scene
 from hypersynth.core.io.read import SceneReadError, read_scene
+from hypersynth.core.io.write import OutputExistsError
+from hypersynth.core.progress import CancelAfter, Cancelled
 from hypersynth.core.scene import PIXEL_GRID
 
-ENMAP_STEM = "ENMAP01-____L2A-DT0000001867_20220724T104526Z_008_V010302_20230628T165614Z"
-WGS84_WKT = ('GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],PRIMEM["Greenwich",0],'
-             'UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]]')
-
-
-def _subdatasets(path: Path) -> list[str]:
-    """The subdataset names GDAL lists for a container file (QGIS names a layer of one of them so)."""
-    return [name for name, _ in gdal.Open(str(path)).GetSubDatasets()]
-
+from ..sensor_products import (EMIT_GEOTRANSFORM, EMIT_GLT_X, EMIT_GLT_Y, EMIT_NAME, ENMAP_STEM, PRISMA_CW,
+                               PRISMA_NAME, PRISMA_SCALE, PRODUCTS, assert_same_scene, emit_swath, enmap_dn, prisma_dn,
+                               subdatasets, write_emit, write_enmap, write_prisma, write_product)
 
 # --------------------------------------------------------------------------- EnMAP L2A
 
 
-def _enmap_dn(bands=12, rows=5, cols=6):
-    """int16 reflectance × 10000, distinct per band, row and column: 1000 b + 100 r + c + 1."""
-    b, r, c = np.meshgrid(np.arange(bands), np.arange(rows), np.arange(cols), indexing="ij")
-    return (1000 * b + 100 * r + c + 1).astype(np.int16)  # (B, H, W)
-
-
-def _enmap_xml(bands, order=None, gain="1.0000e-04", offset="0", drop=None):
-    """A METADATA.XML in DLR's structure: level_X/specific/bandCharacterisation/bandID[@number], in ``order``."""
-    entries = []
-    for n in order or range(1, bands + 1):
-        children = {"wavelengthCenterOfBand": f"{418.416 + 9.5 * (n - 1):.3f}", "FWHMOfBand": f"{6.0 + 0.1 * n:.2f}",
-                    "GainOfBand": gain, "OffsetOfBand": offset}
-        entries.append(f'      <bandID number="{n}">\n' + "".join(
-            f"        <{k}>{v}</{k}>\n" for k, v in children.items() if k != drop) + "      </bandID>\n")
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<level_X>\n'
-            "  <metadata><schema><versionSchema>01.02.00</versionSchema></schema>"
-            f"<name>{ENMAP_STEM}</name></metadata>\n"
-            "  <base><level>L2A</level><format>ENMAP_L2A</format></base>\n"
-            "  <specific>\n    <backgroundValue>-32768</backgroundValue>\n    <bandCharacterisation>\n"
-            + "".join(entries) + "    </bandCharacterisation>\n  </specific>\n"
-            "  <product><ortho><projection>UTM_Zone33_North</projection><resolution>30</resolution></ortho></product>\n"
-            "</level_X>\n")
-
-
-def _write_enmap(folder: Path, dn: np.ndarray, *, nodata=-32768, scales=None, xml=True, **xml_args) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    image = folder / f"{ENMAP_STEM}-SPECTRAL_IMAGE.TIF"
-    bands, rows, cols = dn.shape
-    with rasterio.open(image, "w", driver="GTiff", width=cols, height=rows, count=bands, dtype="int16", nodata=nodata,
-                       transform=from_origin(366000, 5810000, 30, 30), crs="EPSG:32633") as dst:
-        dst.write(dn)
-        if scales is not None:
-            dst.scales = scales
-    if xml:
-        (folder / f"{ENMAP_STEM}-METADATA.XML").write_text(_enmap_xml(bands, **xml_args))
-    return image
-
-
 def test_enmap_l2a_takes_wavelengths_fwhm_and_scale_from_its_xml(tmp_path):
-    dn = _enmap_dn()
+    dn = enmap_dn()
     dn[:, 2, 3] = -32768  # background pixel
     order = [3, 1, 2] + list(range(4, 13))  # bandID elements need not come in band order
-    image = _write_enmap(tmp_path / "product", dn, order=order)
+    image = write_enmap(tmp_path / "product", dn, order=order)
     scene = read_scene(image)
     assert scene.cube.shape == (12, 5, 6)
     expected = dn.astype(np.float32) * np.float32(1e-4)  # reflectance = DN × GainOfBand + OffsetOfBand
@@ -85,25 +41,25 @@ def test_enmap_l2a_takes_wavelengths_fwhm_and_scale_from_its_xml(tmp_path):
 
 
 def test_enmap_l2a_scale_in_the_geotiff_is_not_applied_twice_and_background_is_nodata_without_a_tag(tmp_path):
-    dn = _enmap_dn()
-    scaled = read_scene(_write_enmap(tmp_path / "a", dn, scales=[1e-4] * 12))
+    dn = enmap_dn()
+    scaled = read_scene(write_enmap(tmp_path / "a", dn, scales=[1e-4] * 12))
     np.testing.assert_allclose(scaled.cube, dn * 1e-4, rtol=1e-6)
     dn[:, 0, 0] = -32768
-    untagged = read_scene(_write_enmap(tmp_path / "b", dn, nodata=None))  # DLR's background value, no GDAL nodata
+    untagged = read_scene(write_enmap(tmp_path / "b", dn, nodata=None))  # DLR's background value, no GDAL nodata
     assert not untagged.valid[0, 0] and untagged.valid.sum() == 29 and np.all(untagged.cube[:, 0, 0] == 0)
-    no_gain = read_scene(_write_enmap(tmp_path / "c", _enmap_dn(), drop="GainOfBand"))
-    np.testing.assert_allclose(no_gain.cube, _enmap_dn())  # no gain in the XML: the stored values as they are
+    no_gain = read_scene(write_enmap(tmp_path / "c", enmap_dn(), drop="GainOfBand"))
+    np.testing.assert_allclose(no_gain.cube, enmap_dn())  # no gain in the XML: the stored values as they are
     assert no_gain.wavelengths is not None
 
 
 def test_enmap_l2a_incomplete_or_damaged_products(tmp_path):
-    image = _write_enmap(tmp_path / "noxml", _enmap_dn(), xml=False)
+    image = write_enmap(tmp_path / "noxml", enmap_dn(), xml=False)
     with pytest.raises(SceneReadError, match=r"EnMAP L2A image without wavelengths.*-METADATA.XML is not beside it"):
         read_scene(image)
-    image = _write_enmap(tmp_path / "short", _enmap_dn(), order=range(1, 11))
+    image = write_enmap(tmp_path / "short", enmap_dn(), order=range(1, 11))
     with pytest.raises(SceneReadError, match=r"METADATA.XML describes 10 bands, but .*SPECTRAL_IMAGE.TIF has 12"):
         read_scene(image)
-    image = _write_enmap(tmp_path / "cut", _enmap_dn())
+    image = write_enmap(tmp_path / "cut", enmap_dn())
     xml = image.with_name(f"{ENMAP_STEM}-METADATA.XML")
     xml.write_text(xml.read_text()[:700])
     with pytest.raises(SceneReadError, match=r"cannot read the EnMAP metadata .*truncated or damaged"):
@@ -119,52 +75,12 @@ def test_enmap_l2a_incomplete_or_damaged_products(tmp_path):
 # --------------------------------------------------------------------------- EMIT L2A
 
 
-def _emit_swath(lines=4, samples=3, bands=12):
-    """Reflectance (downtrack, crosstrack, bands), distinct per line, sample and band: 1000 l + 100 s + b."""
-    line, sample, band = np.meshgrid(np.arange(lines), np.arange(samples), np.arange(bands), indexing="ij")
-    return (1000 * line + 100 * sample + band).astype(np.float32)
-
-
-EMIT_GLT_X = np.array([[0, 1, 2, 3, 0, 0],  # crosstrack sample (1-based) shown in each ortho cell; 0 = none
-                       [1, 2, 3, 0, 0, 0],
-                       [0, 3, 2, 1, 0, 0],
-                       [0, 0, 1, 1, 2, 3],
-                       [0, 0, 0, 3, 2, 1]], dtype=np.int32)
-EMIT_GLT_Y = np.array([[0, 1, 1, 1, 0, 0],  # downtrack line (1-based)
-                       [2, 2, 2, 0, 0, 0],
-                       [0, 3, 3, 3, 0, 0],
-                       [0, 0, 4, 4, 4, 4],
-                       [0, 0, 0, 1, 2, 3]], dtype=np.int32)
-EMIT_GEOTRANSFORM = np.array([-110.5, 0.000542232520256, 0.0, 35.25, 0.0, -0.000542232520256])
-
-
-def _write_emit(path: Path, swath: np.ndarray, *, location=True, glt_y=EMIT_GLT_Y) -> Path:
-    """An EMIT L2A RFL granule as NetCDF-4 (HDF5) in NASA's layout."""
-    bands = swath.shape[2]
-    with h5py.File(path, "w") as f:
-        f.attrs["geotransform"] = EMIT_GEOTRANSFORM
-        f.attrs["spatial_ref"] = WGS84_WKT
-        f.attrs["title"] = "EMIT L2A Estimated Surface Reflectance 60 m V001"
-        data = f.create_dataset("reflectance", data=swath)
-        data.attrs["_FillValue"] = np.array([-9999.0], dtype=np.float32)
-        params = f.create_group("sensor_band_parameters")
-        wl = params.create_dataset("wavelengths", data=np.linspace(381.0, 2493.0, bands).astype(np.float32))
-        wl.attrs["units"] = "nm"
-        params.create_dataset("fwhm", data=np.full(bands, 8.5, dtype=np.float32))
-        params.create_dataset("good_wavelengths", data=np.array([1] * 5 + [0] + [1] * (bands - 6), dtype=np.float32))
-        if location:
-            f.create_dataset("location/glt_x", data=EMIT_GLT_X)
-            f.create_dataset("location/glt_y", data=glt_y)
-            f.create_dataset("location/lat", data=np.zeros(swath.shape[:2]))
-    return path
-
-
 @pytest.mark.parametrize("block_values", [products.CHUNK_VALUES, 40])  # one block, and a few lines at a time
 def test_emit_l2a_is_orthorectified_through_its_glt(tmp_path, monkeypatch, block_values):
     monkeypatch.setattr(products, "CHUNK_VALUES", block_values)
-    swath = _emit_swath()
+    swath = emit_swath()
     swath[1, 2, 4] = -9999.0  # fill in one good band: that swath pixel (line 2, sample 3) becomes invalid
-    path = _write_emit(tmp_path / "EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc", swath)
+    path = write_emit(tmp_path / "EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc", swath)
     scene = read_scene(path)
     assert scene.cube.shape == (12, 5, 6)  # bands first, on the GLT's grid
     for row in range(5):
@@ -185,9 +101,9 @@ def test_emit_l2a_is_orthorectified_through_its_glt(tmp_path, monkeypatch, block
 
 
 def test_emit_l2a_opens_as_a_whole_from_every_subdataset_gdal_lists(tmp_path):
-    path = _write_emit(tmp_path / "EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc", _emit_swath())
+    path = write_emit(tmp_path / "EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc", emit_swath())
     whole = read_scene(path)
-    names = _subdatasets(path)
+    names = subdatasets(path)
     assert f'NETCDF:"{path}":reflectance' in names and f'NETCDF:"{path}":/location/glt_x' in names
     for name in names + [f'HDF5:"{path}"://reflectance']:
         scene = read_scene(name)
@@ -196,21 +112,21 @@ def test_emit_l2a_opens_as_a_whole_from_every_subdataset_gdal_lists(tmp_path):
 
 
 def test_emit_l2a_incomplete_or_damaged(tmp_path):
-    path = _write_emit(tmp_path / "EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc", _emit_swath(), location=False)
+    path = write_emit(tmp_path / "EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc", emit_swath(), location=False)
     with pytest.raises(SceneReadError, match=r"EMIT granule, but location/glt_x, location/glt_y are missing; download"):
         read_scene(path)
     glt_y = EMIT_GLT_Y.copy()
     glt_y[0, 1] = 9  # past the 4 swath lines
-    path = _write_emit(tmp_path / "bad_glt.nc", _emit_swath(), glt_y=glt_y)
+    path = write_emit(tmp_path / "bad_glt.nc", emit_swath(), glt_y=glt_y)
     with pytest.raises(SceneReadError, match=r"its GLT points past the 4 × 3 swath"):
         read_scene(path)
-    path = _write_emit(tmp_path / "bands.nc", _emit_swath(bands=12))
+    path = write_emit(tmp_path / "bands.nc", emit_swath(bands=12))
     with h5py.File(path, "r+") as f:
         del f["sensor_band_parameters/wavelengths"]
         f["sensor_band_parameters/wavelengths"] = np.arange(400.0, 410.0)  # 10 wavelengths for 12 bands
     with pytest.raises(SceneReadError, match=r"reflectance is 4×3×12, but an EMIT cube is .* × 10 bands"):
         read_scene(path)
-    data = _write_emit(tmp_path / "EMIT_L2A_RFL_cut.nc", _emit_swath(lines=40, samples=30)).read_bytes()
+    data = write_emit(tmp_path / "EMIT_L2A_RFL_cut.nc", emit_swath(lines=40, samples=30)).read_bytes()
     (tmp_path / "EMIT_L2A_RFL_cut.nc").write_bytes(data[: len(data) * 2 // 3])  # a download that stopped
     with pytest.raises(SceneReadError, match=r"EMIT_L2A_RFL_cut.nc: it looks truncated or damaged"):
         read_scene(tmp_path / "EMIT_L2A_RFL_cut.nc")
@@ -218,44 +134,12 @@ def test_emit_l2a_incomplete_or_damaged(tmp_path):
 
 # --------------------------------------------------------------------------- PRISMA L2D
 
-PRISMA_CW = {"Vnir": [0.0, 0.0, 980.0, 900.0, 800.0, 700.0, 600.0, 500.0],  # long to short, 0 = band not there
-             "Swir": [2400.0, 2200.0, 2000.0, 1600.0, 1200.0, 950.0, 0.0]}
-PRISMA_SCALE = {"Vnir": (0.0, 2.0), "Swir": (-0.1, 1.5)}  # L2Scale*Min, L2Scale*Max
-
-
-def _prisma_dn(detector: str, rows=4, cols=5):
-    """uint16 (rows, bands, cols), distinct per row, band and column: 10000 r + 100 b + c + 1."""
-    bands = len(PRISMA_CW[detector])
-    r, b, c = np.meshgrid(np.arange(rows), np.arange(bands), np.arange(cols), indexing="ij")
-    return (10000 * r + 100 * b + c + 1 + (50 if detector == "Swir" else 0)).astype(np.uint16)
-
-
-def _write_prisma(path: Path, *, level="D", drop=(), cubes=None) -> Path:
-    """A PRISMA L2 product in ASI's HDF-EOS5 layout."""
-    cubes = cubes or {d: _prisma_dn(d) for d in PRISMA_CW}
-    with h5py.File(path, "w") as f:
-        fields = f.create_group(f"HDFEOS/SWATHS/PRS_L2{level}_HCO/Data Fields")
-        for detector, dn in cubes.items():
-            if f"{detector.upper()}_Cube" not in drop:
-                fields.create_dataset(f"{detector.upper()}_Cube", data=dn)
-        f.create_dataset(f"HDFEOS/SWATHS/PRS_L2{level}_HCO/Geolocation Fields/Latitude", data=np.zeros((4, 5)))
-        attrs = {"Processing_Level": f"2{level}", "Epsg_Code": np.int32(32633),
-                 "Product_ULcorner_easting": 366015.0, "Product_ULcorner_northing": 5809965.0}
-        for suffix, cw in PRISMA_CW.items():
-            attrs[f"List_Cw_{suffix}"] = np.array(cw, dtype=np.float32)
-            attrs[f"List_Fwhm_{suffix}"] = np.array([w / 100 for w in cw], dtype=np.float32)
-            attrs[f"L2Scale{suffix}Min"], attrs[f"L2Scale{suffix}Max"] = PRISMA_SCALE[suffix]
-        for key, value in attrs.items():
-            if key not in drop:
-                f.attrs[key] = value
-    return path
-
 
 def test_prisma_l2d_merges_vnir_and_swir_by_wavelength_in_reflectance(tmp_path):
-    cubes = {d: _prisma_dn(d) for d in PRISMA_CW}
+    cubes = {d: prisma_dn(d) for d in PRISMA_CW}
     for dn in cubes.values():
         dn[3, :, 0] = 0  # outside the swath: every band 0 in both cubes
-    path = _write_prisma(tmp_path / "PRS_L2D_STD_20200524103704_20200524103708_0001.he5", cubes=cubes)
+    path = write_prisma(tmp_path / "PRS_L2D_STD_20200524103704_20200524103708_0001.he5", cubes=cubes)
     scene = read_scene(path)
     listed = [(w, d, i) for d, cw in PRISMA_CW.items() for i, w in enumerate(cw) if w > 0]
     listed.sort(key=lambda x: x[0])
@@ -274,33 +158,33 @@ def test_prisma_l2d_merges_vnir_and_swir_by_wavelength_in_reflectance(tmp_path):
     assert "32633" in scene.crs_wkt
     assert scene.name == path.stem and scene.source == str(path)
     assert scene.band_names[5] == "SWIR band 6 (950.0 nm)"
-    for name in _subdatasets(path):  # HDF5:"…he5"://HDFEOS/SWATHS/PRS_L2D_HCO/Data_Fields/VNIR_Cube, …
+    for name in subdatasets(path):  # HDF5:"…he5"://HDFEOS/SWATHS/PRS_L2D_HCO/Data_Fields/VNIR_Cube, …
         from_layer = read_scene(name)
         assert np.array_equal(from_layer.cube, scene.cube) and from_layer.source == name
 
 
 def test_prisma_l2c_is_a_pixel_grid(tmp_path):
-    scene = read_scene(_write_prisma(tmp_path / "PRS_L2C_STD_20200524103704_20200524103708_0001.he5", level="C",
+    scene = read_scene(write_prisma(tmp_path / "PRS_L2C_STD_20200524103704_20200524103708_0001.he5", level="C",
                                      drop=("Epsg_Code",)))
     assert scene.cube.shape == (12, 4, 5) and scene.transform == PIXEL_GRID and not scene.georeferenced
 
 
 def test_prisma_incomplete_or_damaged(tmp_path):
-    path = _write_prisma(tmp_path / "a.he5", drop=("L2ScaleSwirMax", "SWIR_Cube"))
+    path = write_prisma(tmp_path / "a.he5", drop=("L2ScaleSwirMax", "SWIR_Cube"))
     with pytest.raises(SceneReadError, match=r"PRISMA L2D product, but Data Fields/SWIR_Cube, L2ScaleSwirMax are "
                                              r"missing from it; download the product again"):
         read_scene(path)
-    path = _write_prisma(tmp_path / "b.he5", drop=("Product_ULcorner_northing",))
+    path = write_prisma(tmp_path / "b.he5", drop=("Product_ULcorner_northing",))
     with pytest.raises(SceneReadError, match=r"Product_ULcorner_northing is missing"):
         read_scene(path)
-    cubes = {d: _prisma_dn(d) for d in PRISMA_CW}
+    cubes = {d: prisma_dn(d) for d in PRISMA_CW}
     cubes["Swir"] = cubes["Swir"][:, :5]  # 5 bands for 7 listed wavelengths
     with pytest.raises(SceneReadError, match=r"List_Cw_Swir \(7\) and List_Fwhm_Swir \(7\) do not describe the 5"):
-        read_scene(_write_prisma(tmp_path / "c.he5", cubes=cubes))
-    cubes = {d: _prisma_dn(d) for d in PRISMA_CW}
-    cubes["Swir"] = _prisma_dn("Swir", rows=3)
+        read_scene(write_prisma(tmp_path / "c.he5", cubes=cubes))
+    cubes = {d: prisma_dn(d) for d in PRISMA_CW}
+    cubes["Swir"] = prisma_dn("Swir", rows=3)
     with pytest.raises(SceneReadError, match=r"not \(rows, bands, cols\) on one grid"):
-        read_scene(_write_prisma(tmp_path / "d.he5", cubes=cubes))
+        read_scene(write_prisma(tmp_path / "d.he5", cubes=cubes))
 
 
 def test_other_hdf5_files_are_not_taken_for_products(tmp_path):
@@ -315,15 +199,15 @@ def test_other_hdf5_files_are_not_taken_for_products(tmp_path):
 
 
 def test_product_kind_names_each_product_from_any_of_its_files_without_reading_pixels(tmp_path):
-    image = _write_enmap(tmp_path / "enmap", _enmap_dn())
+    image = write_enmap(tmp_path / "enmap", enmap_dn())
     assert products.product_kind(image) == "EnMAP L2A"
     assert products.product_kind(image.with_name(f"{ENMAP_STEM}-METADATA.XML")) == "EnMAP L2A"
-    emit = _write_emit(tmp_path / "EMIT_L2A_RFL_001.nc", _emit_swath())
+    emit = write_emit(tmp_path / "EMIT_L2A_RFL_001.nc", emit_swath())
     assert products.product_kind(emit) == "EMIT L2A reflectance"
-    assert {products.product_kind(name) for name in _subdatasets(emit)} == {"EMIT L2A reflectance"}
-    prisma = _write_prisma(tmp_path / "PRS_L2D_STD.he5")
+    assert {products.product_kind(name) for name in subdatasets(emit)} == {"EMIT L2A reflectance"}
+    prisma = write_prisma(tmp_path / "PRS_L2D_STD.he5")
     assert products.product_kind(prisma) == "PRISMA L2D"
-    assert products.product_kind(_write_prisma(tmp_path / "PRS_L2C_STD.he5", level="C")) == "PRISMA L2C"
+    assert products.product_kind(write_prisma(tmp_path / "PRS_L2C_STD.he5", level="C")) == "PRISMA L2C"
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as f:
         f.create_dataset("reflectance", data=np.zeros((2, 2, 12), dtype=np.float32))
@@ -333,3 +217,85 @@ def test_product_kind_names_each_product_from_any_of_its_files_without_reading_p
         dst.write(np.zeros((1, 2, 2), dtype=np.uint8))
     assert products.product_kind(other) is None and products.product_kind(plain) is None
     assert products.product_kind(tmp_path / "gone.he5") is None
+
+
+# --------------------------------------------------------------------------- imported as one GeoTIFF
+
+
+@pytest.mark.parametrize("kind", PRODUCTS)
+def test_product_facts_give_the_shape_of_the_scene_without_reading_it(tmp_path, kind):
+    path = write_product(kind, tmp_path)
+    facts = products.product_facts(path)
+    assert facts.kind == kind and facts.shape == read_scene(path).cube.shape
+    assert facts.name == {"EnMAP L2A": ENMAP_STEM, "EMIT L2A reflectance": EMIT_NAME, "PRISMA L2D": PRISMA_NAME}[kind]
+    if kind == "EnMAP L2A":  # the image and its XML, from either
+        assert facts.files == (path, path.with_name(f"{ENMAP_STEM}-METADATA.XML"))
+        assert products.product_facts(facts.files[1]) == facts
+    else:
+        assert facts.files == (path,) and {products.product_facts(n) for n in subdatasets(path)} == {facts}
+    broken = write_prisma(tmp_path / "broken.he5", drop=("SWIR_Cube",))
+    assert products.product_facts(broken).shape is None  # incomplete: no shape, reading it says why
+
+
+def test_import_scene_writes_the_scene_read_back_the_same_reporting_read_and_write(tmp_path):
+    product = write_product("PRISMA L2D", tmp_path)
+    reporter = CancelAfter(10)
+    out = import_scene(product, tmp_path / "out" / "prisma.tif", reporter=reporter)
+    assert out == tmp_path / "out" / "prisma.tif"
+    assert_same_scene(read_scene(out), read_scene(product))
+    assert reporter.stages == [f"reading the PRISMA L2D product {PRISMA_NAME}", "writing prisma.tif",
+                               "written prisma.tif"]
+    with rasterio.open(out) as ds:  # what QGIS and EnMAP-Box read
+        assert ds.dtypes[0] == "float32" and ds.nodata == -9999 and ds.crs.to_epsg() == 32633
+        assert float(ds.tags(1)["wavelength"]) == 500.0 and ds.tags(1)["wavelength_units"] == "Nanometers"
+        assert "wavelength" in ds.tags(ns="ENVI")
+
+
+def test_import_scene_refuses_what_it_must_not_write_and_leaves_nothing_when_cancelled(tmp_path):
+    product = write_product("EMIT L2A reflectance", tmp_path)
+    taken = tmp_path / "taken.tif"
+    taken.write_bytes(b"mine")
+    with pytest.raises(OutputExistsError, match=r"taken.tif already exists; .*\(overwrite=True\)"):
+        import_scene(product, taken)
+    assert taken.read_bytes() == b"mine"
+    import_scene(product, taken, overwrite=True)
+    assert read_scene(taken).cube.shape == (12, 5, 6)
+    with pytest.raises(ValueError, match=r"name it emit.tif"):
+        import_scene(product, tmp_path / "emit.img")
+    plain = import_scene(product, tmp_path / "plain.tif")  # a GeoTIFF imported onto itself: refused, overwrite or not
+    with pytest.raises(ValueError, match=r"plain.tif is the file the scene is read from; choose another name"):
+        import_scene(plain, plain, overwrite=True)
+    enmap = write_product("EnMAP L2A", tmp_path / "enmap")
+    with pytest.raises(ValueError, match=r"SPECTRAL_IMAGE.TIF is the file the scene is read from"):
+        import_scene(enmap.with_name(f"{ENMAP_STEM}-METADATA.XML"), enmap, overwrite=True)
+    for checks in (1, 2):  # cancelled before the read, and between reading and writing
+        with pytest.raises(Cancelled):
+            import_scene(product, tmp_path / "cancelled.tif", reporter=CancelAfter(checks))
+        assert not (tmp_path / "cancelled.tif").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc",
+                                                          "enmap", "plain.tif", "taken.tif"]  # nothing half-written
+    with pytest.raises(SceneReadError, match=r"does not exist"):
+        import_scene(tmp_path / "gone.he5", tmp_path / "gone.tif")
+
+
+def test_import_destination_beside_the_product_reuses_an_earlier_import_and_avoids_other_files(tmp_path, monkeypatch):
+    from hypersynth.core.io import convert
+
+    product = write_product("PRISMA L2D", tmp_path)
+    first = convert.import_destination(product)
+    assert first == convert.ImportDestination(tmp_path / f"{PRISMA_NAME}.tif", earlier=False)
+    import_scene(product, first.path)
+    assert convert.import_destination(product) == convert.ImportDestination(first.path, earlier=True)
+    for name in subdatasets(product):  # from any of its arrays
+        assert convert.import_destination(name) == convert.ImportDestination(first.path, earlier=True)
+    first.path.rename(tmp_path / "kept.tif")
+    first.path.write_bytes(b"another file")  # in the way: the next free name
+    assert convert.import_destination(product) == convert.ImportDestination(tmp_path / f"{PRISMA_NAME}_1.tif", False)
+    import_scene(write_product("EMIT L2A reflectance", tmp_path / "emit"), tmp_path / f"{PRISMA_NAME}_1.tif")
+    assert convert.import_destination(product).path == tmp_path / f"{PRISMA_NAME}_2.tif"  # another scene's import
+    (tmp_path / "kept.tif").rename(tmp_path / f"{PRISMA_NAME}_2.tif")
+    assert convert.import_destination(product) == convert.ImportDestination(tmp_path / f"{PRISMA_NAME}_2.tif", True)
+    monkeypatch.setattr(convert, "write_problem", lambda folder: f"cannot write in {folder}")
+    assert convert.import_destination(product) == convert.ImportDestination(None, False)
+    with pytest.raises(ValueError, match=r"not an EnMAP, EMIT or PRISMA product"):
+        convert.import_destination(tmp_path / "kept.tif")

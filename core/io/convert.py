@@ -1,0 +1,134 @@
+"""Import a scene or sensor product as one GeoTIFF that QGIS, EnMAP-Box and HyperSynth read with its wavelengths."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ..outputs import OutputExistsError, write_problem
+from ..progress import NULL_REPORTER, Reporter
+from .products import ProductFacts, Shape, product_facts
+from .read import gdal_subdataset_file, read_scene, subdataset_name
+from .write import write_scene
+
+GEOTIFF_SUFFIXES = (".tif", ".tiff")
+READ_SHARE = 0.4  # of the progress bar: reading (and for a product converting) the scene; the rest is writing
+
+
+@dataclass(frozen=True)
+class ImportDestination:
+    """Where the dock puts the GeoTIFF of a product it imports."""
+
+    path: Optional[Path]  # beside the product; None when its folder cannot be written (ask the analyst where)
+    earlier: bool  # ``path`` holds an earlier import of this product (same bands and size): open it as it is
+
+
+def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False,
+                 reporter: Reporter = NULL_REPORTER) -> Path:
+    """Read any scene :func:`.read.read_scene` reads and write it as a float32 GeoTIFF with :func:`.write.write_scene`.
+
+    The GeoTIFF carries each band's wavelength, FWHM and bad-band flag (GDAL and ENVI metadata), no-data (-9999) and
+    the georeference, so QGIS shows it as it is and its composites and spectra find the wavelengths. This is how a
+    sensor product that QGIS cannot show as downloaded (a PRISMA .he5, an EMIT .nc needing its GLT, an EnMAP TIF whose
+    wavelengths are in its XML) becomes a layer to label on.
+
+    Args:
+        source: the scene as :func:`.read.read_scene` takes it: a product's file, a raster, a subdataset name.
+        out: the ``.tif`` to write; written atomically (nothing is left of a failed or cancelled import).
+        overwrite: replace an existing ``out``; never the file the scene is read from.
+        reporter: stages "reading …" and "writing …"; cancel is checked between them.
+
+    Raises:
+        OutputExistsError: ``out`` exists and ``overwrite`` is False (checked before anything is read).
+        SceneReadError: the scene cannot be read (the message says why).
+        ValueError: ``out`` is not named .tif, or is the file the scene is read from.
+        Cancelled: the reporter asked to stop.
+    """
+    out = Path(out)
+    if out.suffix.lower() not in GEOTIFF_SUFFIXES:
+        raise ValueError(f"the imported scene is written as GeoTIFF; name it {out.stem or 'scene'}.tif (got "
+                         f"{out.name})")
+    facts = product_facts(source)
+    _refuse_own_input(source, facts, out)
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} already exists; choose another name or allow overwriting (overwrite=True) to "
+                                f"replace it")
+    what = f"the {facts.kind} product {facts.name}" if facts is not None else import_name(source)
+    reporter.check()
+    reporter.progress(0.0, f"reading {what}")
+    scene = read_scene(source)
+    reporter.check()
+    reporter.progress(READ_SHARE, f"writing {out.name}")
+    write_scene(scene, out, overwrite=overwrite)
+    reporter.progress(1.0, f"written {out.name}")
+    return out
+
+
+def import_name(source: str | Path) -> str:
+    """What a scene imported from ``source`` is called: a product's name, else the file's stem and the subdataset's
+    name ("scene radiance", as the scene's own name)."""
+    facts = product_facts(source)
+    if facts is not None:
+        return facts.name
+    container = gdal_subdataset_file(source)
+    if container is None:
+        return Path(source).stem
+    leaf = subdataset_name(source)
+    return f"{container.stem} {leaf}" if leaf else container.stem
+
+
+def import_destination(source: str | Path) -> ImportDestination:
+    """Where to import the product ``source`` so that opening it again finds the same GeoTIFF: ``<name>.tif`` beside
+    the product, or the first of ``<name>_1.tif``, ``<name>_2.tif``… that is free or an earlier import of it (a
+    float32 GeoTIFF with its number of bands and size); no path when the product's folder cannot be written.
+
+    Raises:
+        ValueError: ``source`` is no sensor product (:func:`.products.product_facts`).
+    """
+    facts = product_facts(source)
+    if facts is None:
+        raise ValueError(f"{source} is not an EnMAP, EMIT or PRISMA product; open it as a raster")
+    folder = facts.files[0].parent
+    if write_problem(folder):
+        return ImportDestination(None, False)
+    for candidate in (folder / (f"{facts.name}_{n}.tif" if n else f"{facts.name}.tif") for n in itertools.count()):
+        if _is_input(candidate, facts.files):
+            continue
+        if not candidate.exists() and not candidate.is_symlink():
+            return ImportDestination(candidate, False)
+        if facts.shape is not None and _imported_shape(candidate) == facts.shape:
+            return ImportDestination(candidate, True)
+    raise AssertionError("itertools.count() never ends")
+
+
+def _refuse_own_input(source: str | Path, facts: Optional[ProductFacts], out: Path) -> None:
+    """Refuse writing the GeoTIFF over a file the scene is read from, even with ``overwrite``."""
+    inputs = facts.files if facts is not None else ((gdal_subdataset_file(source) or Path(source)),)
+    if _is_input(out, inputs):
+        raise ValueError(f"{out} is the file the scene is read from; choose another name for the imported GeoTIFF")
+
+
+def _is_input(path: Path, inputs: tuple[Path, ...]) -> bool:
+    """Whether ``path`` is one of ``inputs`` (the same file, whatever the spelling, link or letter case)."""
+    if not path.exists():
+        return False
+    return any(f.exists() and os.path.samefile(path, f) for f in inputs)
+
+
+def _imported_shape(path: Path) -> Optional[Shape]:
+    """(bands, rows, cols) of a float32 GeoTIFF as :func:`import_scene` writes, else None."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    if not path.is_file():
+        return None
+    try:
+        with rasterio.open(path) as ds:
+            if ds.driver != "GTiff" or set(ds.dtypes) != {"float32"}:
+                return None
+            return ds.count, ds.height, ds.width
+    except (RasterioError, OSError):  # RasterioIOError is an OSError
+        return None
