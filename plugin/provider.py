@@ -8,11 +8,12 @@ from qgis.PyQt.QtGui import QIcon
 from .algorithms import ALGORITHMS
 from .algorithms.accuracy_assessment import AccuracyAssessmentAlgorithm
 from .algorithms.base import ICON
+from .algorithms.import_scene import ImportSceneAlgorithm
 from .algorithms.train_bundle import TrainBundleAlgorithm
 
 PROVIDER_ID = "hypersynth"
-# dict.fromkeys: each class once, in order, even when ALGORITHMS lists these two as well
-PROVIDED = tuple(dict.fromkeys((*ALGORITHMS, TrainBundleAlgorithm, AccuracyAssessmentAlgorithm)))
+# dict.fromkeys: each class once, in order, even when ALGORITHMS lists these as well
+PROVIDED = tuple(dict.fromkeys((*ALGORITHMS, TrainBundleAlgorithm, AccuracyAssessmentAlgorithm, ImportSceneAlgorithm)))
 
 
 class HyperSynthProvider(QgsProcessingProvider):

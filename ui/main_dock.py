@@ -357,7 +357,9 @@ class HyperSynthDock(QgsDockWidget):
         return [path for path in map(layer_file, (self.scene_layer(), self.label_layer())) if path is not None]
 
     def cleanup(self) -> None:
-        """Remove the docks this dock added and release the canvas tools (call from the plugin's unload)."""
+        """Remove the docks this dock added, stop the scene imports and release the canvas tools (call from the
+        plugin's unload)."""
+        self.scene_panel.cleanup()
         canvas = self.iface.mapCanvas() if self.iface is not None else None
         for tool in (self.classes_panel.brush, self.classes_panel.polygon,
                      self._spectral.identify_tool() if self._spectral is not None else None):

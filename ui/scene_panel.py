@@ -21,12 +21,16 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..core.io.read import MIN_BANDS, envi_data_file, gdal_subdataset_file
+from ..core.io.convert import import_destination, import_name, import_scene
+from ..core.io.products import product_kind
+from ..core.io.read import MIN_BANDS, envi_data_file, gdal_subdataset_file, subdataset_name
 from ..plugin.rendering import COMPOSITE_TITLES, COMPOSITES, CompositeChoice, apply_composite, read_band_wavelengths
+from ..plugin.tasks import EngineTask, TaskRunner
 
 PROVIDER_KINDS = {"wms": "web map (WMS/WMTS/XYZ)", "wcs": "web coverage (WCS)", "virtualraster": "virtual raster",
                   "arcgismapserver": "ArcGIS map service", "postgresraster": "PostGIS raster"}
-RASTER_FILTER = "Rasters (*.tif *.tiff *.img *.hdr *.bsq *.bil *.bip *.dat *.vrt *.nc *.h5 *.he5);;All files (*)"
+RASTER_FILTER = ("Rasters and sensor products (*.tif *.tiff *.img *.hdr *.bsq *.bil *.bip *.dat *.vrt *.nc *.h5 "
+                 "*.he5 *-METADATA.XML);;EnMAP L2A metadata (*-METADATA.XML);;All files (*)")
 
 
 def scene_problem(layer: Optional[QgsRasterLayer]) -> Optional[str]:
@@ -83,8 +87,8 @@ def _layer_name(source: str) -> str:
     container = gdal_subdataset_file(source)
     if container is None:
         return Path(source).stem
-    leaf = source.rstrip(":/").replace("/", ":").rsplit(":", 1)[-1]
-    return f"{container.stem} {leaf}"
+    leaf = subdataset_name(source)
+    return f"{container.stem} {leaf}" if leaf else container.stem
 
 
 class ScenePanel(QWidget):
@@ -95,6 +99,8 @@ class ScenePanel(QWidget):
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self._wavelengths: Optional[np.ndarray] = None
+        self.imports = TaskRunner()  # products being imported as GeoTIFF, in QGIS's task manager
+        self._importing: set[Path] = set()  # the GeoTIFFs being written: one task at a time writes each
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
         self.layer_box = QgsMapLayerComboBox()
@@ -149,12 +155,18 @@ class ScenePanel(QWidget):
         """``(B,)`` nm of the current scene, None when it has none."""
         return self._wavelengths
 
-    def open_file(self, path: str, project: Optional[QgsProject] = None) -> QgsRasterLayer:
+    def open_file(self, path: str, project: Optional[QgsProject] = None) -> Optional[QgsRasterLayer]:
         """Add the raster at ``path`` to the project and make it the scene.
 
         ``path`` may be an ENVI header (its data file is opened, as GDAL wants), a NetCDF or HDF file holding one
         cube of bands among other variables (that cube is opened), or a GDAL subdataset name
-        (``NETCDF:"scene.nc":radiance``).
+        (``NETCDF:"scene.nc":radiance``). A sensor product (EnMAP L2A, EMIT, PRISMA; any of its files or
+        subdatasets) is not opened as GDAL shows it (image rows as bands, no wavelengths, no orthorectification) but
+        imported once as a GeoTIFF (:meth:`import_product`), which becomes the scene.
+
+        Returns:
+            The scene layer; None while a product is being imported (its layer comes when the import ends) or
+            when no file was chosen for it.
 
         Raises:
             SeveralDatasets: the file holds several rasters and none is the only cube of bands: choose one.
@@ -162,6 +174,9 @@ class ScenePanel(QWidget):
         """
         if Path(path).suffix.lower() == ".hdr":  # a header without its data file: which files it looked for
             path = str(envi_data_file(Path(path)))
+        kind = product_kind(path)
+        if kind is not None:
+            return self.import_product(path, kind, project)
         layer = QgsRasterLayer(path, _layer_name(path))
         if not layer.isValid():
             datasets = raster_datasets(path)
@@ -174,6 +189,85 @@ class ScenePanel(QWidget):
         (project or QgsProject.instance()).addMapLayer(layer)
         self.set_scene_layer(layer)
         return layer
+
+    def import_product(self, source: str, kind: str, project: Optional[QgsProject] = None
+                       ) -> Optional[QgsRasterLayer]:
+        """Open the product ``source`` (a ``kind`` in words, "PRISMA L2D") through a GeoTIFF of it.
+
+        The GeoTIFF goes beside the product (``<product>.tif``, or the next free ``<product>_1.tif``…); an earlier
+        import found there is opened at once. Where the product's folder cannot be written, the analyst chooses the
+        file. The conversion runs as a task in QGIS's task manager (progress, Cancel); when it ends, its layer is
+        added and becomes the scene, or the note says why it failed.
+
+        Returns:
+            The scene layer of an earlier import; None while the import runs or when no file was chosen.
+        """
+        shown, name = Path(gdal_subdataset_file(source) or source).name, import_name(source)
+        destination = import_destination(source)
+        target, overwrite = destination.path, False
+        if target is None:
+            chosen = self._ask_import_file(shown, name)
+            if chosen is None:
+                self.note.setText(f"The {kind} product {shown} was not opened: its folder cannot be written, and "
+                                  "no file was chosen for its GeoTIFF.")
+                return None
+            target, overwrite = chosen
+        if destination.earlier:
+            layer = self._add_scene(target, name, project)
+            self.note.setText(f"Opened {target.name}, the GeoTIFF of the {kind} product {shown} imported earlier.")
+            return layer
+        if target in self._importing:
+            self.note.setText(f"The {kind} product {shown} is being imported as {target.name} already.")
+            return None
+        into = project or QgsProject.instance()
+
+        def done(path: Path) -> None:  # main thread
+            self._importing.discard(target)
+            try:
+                self._add_scene(path, name, into)
+            except ValueError as error:
+                self.note.setText(str(error))
+                return
+            self.note.setText(f"Imported the {kind} product {shown} as {path}, with its wavelengths.")
+
+        def failed(message: str) -> None:  # main thread
+            self._importing.discard(target)
+            self.note.setText(f"The {kind} product {shown} was not imported: {message}")
+
+        task = EngineTask(f"Import the {kind} product {name}",
+                          lambda reporter: import_scene(source, target, overwrite=overwrite, reporter=reporter),
+                          on_success=done, on_failure=failed)
+        self._importing.add(target)
+        self.imports.submit(task)
+        self.note.setText(f"Importing the {kind} product {shown} as {target} … (progress and Cancel in QGIS's "
+                          "task manager)")
+        return None
+
+    def cleanup(self) -> None:
+        """Stop the imports still running and forget them (call from the plugin's unload)."""
+        self.imports.cancel_all(detach=True)
+        self._importing.clear()
+
+    def _add_scene(self, path: Path, name: str, project: Optional[QgsProject]) -> QgsRasterLayer:
+        layer = QgsRasterLayer(str(path), name, "gdal")
+        if not layer.isValid():
+            raise ValueError(f"QGIS cannot open {path} as a raster; import the product again")
+        (project or QgsProject.instance()).addMapLayer(layer)
+        self.set_scene_layer(layer)
+        return layer
+
+    def _ask_import_file(self, shown: str, name: str) -> Optional[tuple[Path, bool]]:
+        """The GeoTIFF the analyst chooses for a product whose own folder cannot be written, and whether it may
+        replace a file there (the dialog asked, for the name as chosen); None when none was chosen."""
+        chosen, _ = QFileDialog.getSaveFileName(
+            self, f"The folder of {shown} cannot be written: save its GeoTIFF as", str(Path.home() / f"{name}.tif"),
+            "GeoTIFF (*.tif *.tiff)")
+        if not chosen:
+            return None
+        path = Path(chosen)
+        if path.suffix.lower() in (".tif", ".tiff"):
+            return path, True
+        return path.with_name(f"{path.name}.tif"), False  # a name the dialog did not ask about: never replaced
 
     def _ask_open(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a hyperspectral scene", "", RASTER_FILTER)

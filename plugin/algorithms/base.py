@@ -23,7 +23,7 @@ from ...core.progress import Cancelled, Reporter
 from ..tasks import engine_warnings_to
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
-GROUP_TITLES = {"classification": "Classification", "synthesis": "Synthesis"}  # toolbox group id -> its title
+GROUP_TITLES = {"classification": "Classification", "synthesis": "Synthesis", "scenes": "Scenes"}  # id -> title
 CANCELLED = "cancelled by the user; no output was written"  # what Processing shows when Cancel stopped a run
 
 
@@ -49,7 +49,7 @@ class FeedbackReporter(Reporter):
 class HyperSynthAlgorithm(QgsProcessingAlgorithm):
     """Common identity of the provider's algorithms; subclasses define name, parameters and processing."""
 
-    GROUP = "classification"  # the toolbox group: "classification" or "synthesis" (GROUP_TITLES)
+    GROUP = "classification"  # the toolbox group: "classification", "synthesis" or "scenes" (GROUP_TITLES)
 
     def group(self) -> str:
         return self.tr(GROUP_TITLES[self.GROUP])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from qgis.core import QgsApplication
 
 ALGORITHM_IDS = {"hypersynth:classifybaseline", "hypersynth:augmentandclassify", "hypersynth:classifywithbundle",
-                 "hypersynth:synthesize", "hypersynth:benchmark"}
+                 "hypersynth:synthesize", "hypersynth:benchmark", "hypersynth:importscene"}
 
 
 def test_provider_registered_with_its_algorithms(hypersynth_plugin):
@@ -17,7 +17,8 @@ def test_provider_registered_with_its_algorithms(hypersynth_plugin):
     for alg_id in ids:
         alg = QgsApplication.processingRegistry().algorithmById(alg_id)
         assert alg.name() == alg.name().lower() and alg.displayName() and alg.shortHelpString()
-        expected = "synthesis" if alg_id in ("hypersynth:synthesize", "hypersynth:trainbundle") else "classification"
+        expected = ("synthesis" if alg_id in ("hypersynth:synthesize", "hypersynth:trainbundle") else
+                    "scenes" if alg_id == "hypersynth:importscene" else "classification")
         assert (alg.groupId(), alg.group()) == (expected, expected.capitalize())  # the toolbox folder
     assert provider.supportedOutputRasterLayerExtensions() == ["tif"]
 

@@ -1,0 +1,72 @@
+"""Processing algorithm `hypersynth:importscene`: a sensor product or any scene as a GeoTIFF with its wavelengths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterRasterDestination,
+)
+
+from .base import FeedbackReporter, HyperSynthAlgorithm, engine_errors, engine_warnings
+
+# What read_scene reads: rasters, MATLAB files and the products' own files; then each product's files alone.
+INPUT_FILTER = ("Scenes and sensor products (*.tif *.tiff *.nc *.he5 *.h5 *.xml *.hdr *.img *.bsq *.bil *.bip *.dat "
+                "*.vrt *.mat);;EnMAP L2A (*-SPECTRAL_IMAGE*.tif *-METADATA.xml);;EMIT L2A/L1B (*.nc);;"
+                "PRISMA L2 (*.he5);;All files (*)")
+
+
+class ImportSceneAlgorithm(HyperSynthAlgorithm):
+    """Read a product or scene as the engine reads it and write it as a float32 GeoTIFF that QGIS shows as it is."""
+
+    GROUP = "scenes"
+    INPUT = "INPUT"
+    OUTPUT = "OUTPUT"
+
+    def name(self) -> str:
+        return "importscene"
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr("Import a hyperspectral scene or sensor product")
+
+    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr(
+            "Writes a hyperspectral scene as one float32 GeoTIFF that QGIS, EnMAP-Box and HyperSynth open with its "
+            "wavelengths: each band's wavelength, FWHM and bad-band flag in its metadata, no-data -9999 and the "
+            "georeference. Use it for the products QGIS cannot show as downloaded:\n"
+            "• EnMAP L2A (DLR): the …-SPECTRAL_IMAGE.TIF or …-METADATA.XML of the product folder (wavelengths, "
+            "FWHM and reflectance scale from the XML);\n"
+            "• EMIT L2A reflectance or L1B radiance (NASA): the .nc granule, orthorectified through its geometry "
+            "lookup table;\n"
+            "• PRISMA L2B/L2C/L2D (ASI): the .he5 file, VNIR and SWIR merged by wavelength, in reflectance.\n"
+            "Any other scene HyperSynth reads (GeoTIFF, ENVI, NetCDF, MATLAB .mat) is written the same way. The "
+            "layer is named after the product.")
+
+    def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
+        self.addParameter(QgsProcessingParameterFile(
+            self.INPUT, self.tr("Scene or sensor product (EnMAP image or XML, EMIT .nc, PRISMA .he5, …)"),
+            behavior=QgsProcessingParameterFile.File, fileFilter=INPUT_FILTER))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Imported scene (GeoTIFF)")))
+
+    def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+                         feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        from ...core.io.convert import import_name, import_scene
+        from ...core.io.read import gdal_subdataset_file
+
+        source = self.parameterAsFile(parameters, self.INPUT, context)
+        if not source:
+            raise QgsProcessingException("choose the scene or product file to import")
+        out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        self.check_destinations({self.INPUT: str(gdal_subdataset_file(source) or source)}, {self.OUTPUT: out})
+        with engine_errors():
+            with engine_warnings(feedback):
+                import_scene(source, out, overwrite=True, reporter=FeedbackReporter(feedback))
+            name = import_name(source)
+        if context.willLoadLayerOnCompletion(out):
+            details = context.layerToLoadOnCompletionDetails(out)
+            details.name, details.forceName = name, True
+        return {self.OUTPUT: out}

@@ -1,0 +1,200 @@
+"""Sensor products (EnMAP L2A, EMIT, PRISMA) imported as a GeoTIFF with wavelengths: by Processing and by the Scene
+panel's Open file…, which converts a product once in a QgsTask and opens the GeoTIFF as the scene."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessingOutputLayerDefinition, QgsProject
+
+import processing
+from hypersynth.core.io.read import read_scene
+
+from ..sensor_products import (EMIT_NAME, ENMAP_STEM, PRISMA_NAME, PRODUCTS, assert_same_scene, subdatasets,
+                               write_prisma, write_product)
+from .conftest import CancelAfterProgress, wait_until
+
+
+@pytest.fixture(autouse=True)
+def close_layers():
+    """Close every layer a test added while QGIS still runs (one freed at the interpreter's exit crashes it)."""
+    import gc
+
+    yield
+    QgsProject.instance().removeAllMapLayers()
+    gc.collect()
+
+
+@pytest.fixture
+def panel(qtbot):
+    """A Scene panel, its imports stopped and the panel deleted through Qt at the end."""
+    from qgis.PyQt.QtCore import QCoreApplication, QEvent
+
+    from hypersynth.ui.scene_panel import ScenePanel
+
+    widget = ScenePanel()
+    qtbot.addWidget(widget)
+    yield widget
+    widget.cleanup()
+    assert wait_until(lambda: not widget.imports.running)
+    widget.close()
+    widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+
+
+def _imported(panel, timeout: float = 60.0) -> None:
+    """Wait for the panel's imports to end, as the task manager runs them."""
+    assert wait_until(lambda: not panel.imports.running, timeout=timeout), panel.note.text()
+
+
+# --- Processing ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", PRODUCTS)
+def test_processing_imports_each_product_as_a_geotiff_named_after_it(hypersynth_plugin, kind, tmp_path):
+    product = write_product(kind, tmp_path / "product")
+    out = str(tmp_path / "imported.tif")
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    result = processing.run("hypersynth:importscene", {
+        "INPUT": str(product), "OUTPUT": QgsProcessingOutputLayerDefinition(out, QgsProject.instance())},
+        context=context)
+    assert result["OUTPUT"] == out
+    assert_same_scene(read_scene(out), read_scene(product))
+    assert read_scene(out).wavelengths is not None
+    name = {"EnMAP L2A": ENMAP_STEM, "EMIT L2A reflectance": EMIT_NAME, "PRISMA L2D": PRISMA_NAME}[kind]
+    assert context.layerToLoadOnCompletionDetails(out).name == name  # the layer Processing loads
+
+
+def test_processing_import_errors_and_cancel(hypersynth_plugin, tmp_path):
+    broken = write_prisma(tmp_path / "broken.he5", drop=("L2ScaleSwirMax",))
+    with pytest.raises(QgsProcessingException, match=r"broken.he5 is a PRISMA L2D product, but L2ScaleSwirMax is "
+                                                     r"missing from it; download the product again"):
+        processing.run("hypersynth:importscene", {"INPUT": str(broken), "OUTPUT": str(tmp_path / "broken.tif")})
+    product = write_product("EMIT L2A reflectance", tmp_path)
+    with pytest.raises(QgsProcessingException, match=r"cancelled by the user; no output was written"):
+        processing.run("hypersynth:importscene", {"INPUT": str(product), "OUTPUT": str(tmp_path / "emit.tif")},
+                       feedback=CancelAfterProgress(1))
+    with pytest.raises(QgsProcessingException, match=r"the Imported scene destination is your Scene or sensor "
+                                                     r"product file"):
+        processing.run("hypersynth:importscene", {"INPUT": str(tmp_path / "out.tif"),
+                                                  "OUTPUT": str(tmp_path / "out.tif")})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc",
+                                                          "broken.he5"]
+
+
+# --- the Scene panel's Open file… --------------------------------------------------------------------------------
+def test_open_file_imports_a_prisma_product_once_and_opens_its_geotiff_as_the_scene(qgis_new_project, tmp_path, panel):
+    product = write_product("PRISMA L2D", tmp_path)
+    assert panel.open_file(str(product), qgis_new_project) is None  # the import runs in the task manager
+    assert panel.note.text() == (f"Importing the PRISMA L2D product {product.name} as {tmp_path / PRISMA_NAME}.tif … "
+                                 "(progress and Cancel in QGIS's task manager)")
+    _imported(panel)
+    target = tmp_path / f"{PRISMA_NAME}.tif"
+    layer = panel.scene_layer()
+    assert layer is not None and layer.source() == str(target) and layer.name() == PRISMA_NAME
+    assert list(qgis_new_project.mapLayers().values()) == [layer]  # no view of the .he5 itself
+    assert layer.bandCount() == 12 and panel.fact_labels["wavelengths"].text() == "500–2400 nm"
+    assert panel.note.text() == f"Imported the PRISMA L2D product {product.name} as {target}, with its wavelengths."
+    assert_same_scene(read_scene(target), read_scene(product))
+
+    written = target.stat().st_mtime_ns  # opened again: the earlier import, at once
+    again = panel.open_file(str(product), qgis_new_project)
+    assert again is not None and again.source() == str(target) and panel.scene_layer() is again
+    assert not panel.imports.running and target.stat().st_mtime_ns == written
+    assert panel.note.text() == (f"Opened {target.name}, the GeoTIFF of the PRISMA L2D product {product.name} "
+                                 "imported earlier.")
+
+    target.unlink()  # another file in the way: the next free name
+    target.write_bytes(b"not this product")
+    assert panel.open_file(str(product), qgis_new_project) is None
+    _imported(panel)
+    assert panel.scene_layer().source() == str(tmp_path / f"{PRISMA_NAME}_1.tif")
+    assert target.read_bytes() == b"not this product"
+
+
+def test_open_file_imports_an_emit_subdataset_as_the_whole_orthorectified_granule(qgis_new_project, tmp_path, panel):
+    granule = write_product("EMIT L2A reflectance", tmp_path)
+    name = next(n for n in subdatasets(granule) if n.endswith(":reflectance"))
+    assert panel.open_file(name, qgis_new_project) is None
+    _imported(panel)
+    target = tmp_path / f"{EMIT_NAME}.tif"
+    layer = panel.scene_layer()
+    assert layer.source() == str(target) and layer.name() == EMIT_NAME
+    assert (layer.bandCount(), layer.width(), layer.height()) == (12, 6, 5)  # the GLT's grid, bands first
+    assert "EPSG:4326" in panel.fact_labels["crs"].text()
+    assert_same_scene(read_scene(target), read_scene(granule))
+
+
+def test_a_damaged_product_leaves_the_message_and_no_layer(qgis_new_project, tmp_path, panel):
+    broken = write_prisma(tmp_path / "PRS_L2D_broken.he5", drop=("SWIR_Cube",))
+    assert panel.open_file(str(broken), qgis_new_project) is None
+    _imported(panel)
+    assert panel.note.text() == ("The PRISMA L2D product PRS_L2D_broken.he5 was not imported: PRS_L2D_broken.he5 is "
+                                 "a PRISMA L2D product, but Data Fields/SWIR_Cube is missing from it; download the "
+                                 "product again from ASI's PRISMA portal (it looks incomplete or damaged)")
+    assert panel.scene_layer() is None and not qgis_new_project.mapLayers()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["PRS_L2D_broken.he5"]  # nothing half-written
+
+
+def test_an_import_is_cancelled_from_the_task_manager(qgis_new_project, tmp_path, panel, monkeypatch):
+    import hypersynth.ui.scene_panel as scene_panel
+
+    started, release = threading.Event(), threading.Event()
+    real = scene_panel.import_scene
+
+    def held(*args, **kwargs):  # the import waits, as a large product's read would, until the test cancels it
+        started.set()
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scene_panel, "import_scene", held)
+    product = write_product("PRISMA L2D", tmp_path)
+    panel.open_file(str(product), qgis_new_project)
+    task = panel.imports.running[0]
+    assert task.description() == f"Import the PRISMA L2D product {PRISMA_NAME}"
+    assert wait_until(started.is_set)
+    task.cancel()  # the task manager's Cancel
+    release.set()
+    _imported(panel)
+    assert panel.note.text() == f"The PRISMA L2D product {product.name} was not imported: cancelled by the user"
+    assert panel.scene_layer() is None and not (tmp_path / f"{PRISMA_NAME}.tif").exists()
+
+
+def test_a_product_in_a_folder_that_cannot_be_written_goes_where_the_analyst_says(qgis_new_project, tmp_path, panel,
+                                                                                 monkeypatch):
+    import hypersynth.core.io.convert as convert
+    import hypersynth.ui.scene_panel as scene_panel
+
+    product = write_product("EnMAP L2A", tmp_path / "read_only")
+    monkeypatch.setattr(convert, "write_problem", lambda folder: f"cannot write in {folder}")
+    asked = []
+
+    def save_as(parent, title, start, filters):
+        asked.append((title, start))
+        return (str(tmp_path / "mine") if len(asked) == 1 else "", "")
+
+    monkeypatch.setattr(scene_panel.QFileDialog, "getSaveFileName", save_as)
+    monkeypatch.setattr(scene_panel.QFileDialog, "getOpenFileName",  # Open file… on the product's XML
+                        lambda *a, **k: (str(product.with_name(f"{ENMAP_STEM}-METADATA.XML")), ""))
+    panel._ask_open()
+    _imported(panel)
+    assert asked[0] == (f"The folder of {ENMAP_STEM}-METADATA.XML cannot be written: save its GeoTIFF as",
+                        str(Path.home() / f"{ENMAP_STEM}.tif"))
+    layer = panel.scene_layer()
+    assert layer.source() == str(tmp_path / "mine.tif") and layer.name() == ENMAP_STEM
+    assert panel.fact_labels["wavelengths"].text() == "418–523 nm"  # from the XML, now in the GeoTIFF
+    panel.set_scene_layer(None)
+    assert panel.open_file(str(product), qgis_new_project) is None  # no file chosen: nothing opened
+    assert panel.note.text() == (f"The EnMAP L2A product {product.name} was not opened: its folder cannot be written, "
+                                 "and no file was chosen for its GeoTIFF.")
+    assert panel.scene_layer() is None and not panel.imports.running
+
+
+def test_layer_names_of_subdatasets_follow_the_engines_rule(tmp_path):
+    from hypersynth.ui.scene_panel import RASTER_FILTER, _layer_name
+
+    assert _layer_name(f'NETCDF:"{tmp_path}/scene.nc":radiance') == "scene radiance"
+    assert _layer_name(f'HDF5:"{tmp_path}/x.he5"://HDFEOS/SWATHS/PRS_L2D_HCO/Data_Fields/VNIR_Cube') == "x VNIR_Cube"
+    assert _layer_name(str(tmp_path / "cube.tif")) == "cube"
+    assert "EnMAP L2A metadata (*-METADATA.XML)" in RASTER_FILTER and "*.he5" in RASTER_FILTER
