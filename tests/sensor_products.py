@@ -118,25 +118,46 @@ def prisma_dn(detector: str, rows=4, cols=5):
     return (10000 * r + 100 * b + c + 1 + (50 if detector == "Swir" else 0)).astype(np.uint16)
 
 
-def write_prisma(path: Path, *, level="D", drop=(), cubes=None) -> Path:
-    """A PRISMA L2 product in ASI's HDF-EOS5 layout."""
-    cubes = cubes or {d: prisma_dn(d) for d in PRISMA_CW}
+def write_prisma(path: Path, *, level="D", drop=(), cubes=None, cw=None, scale=None,
+                 corner=(366015.0, 5809965.0)) -> Path:
+    """A PRISMA L2 product in ASI's HDF-EOS5 layout: ``cubes`` (rows, bands, cols) uint16 per detector ("Vnir",
+    "Swir"), described by ``cw`` (centre wavelengths, long to short) and ``scale`` (L2Scale*Min, L2Scale*Max);
+    ``corner``: the upper-left pixel's centre (easting, northing) in EPSG:32633."""
+    cw, scale = cw or PRISMA_CW, scale or PRISMA_SCALE
+    cubes = cubes or {d: prisma_dn(d) for d in cw}
+    rows, _, cols = next(iter(cubes.values())).shape
     with h5py.File(path, "w") as f:
         fields = f.create_group(f"HDFEOS/SWATHS/PRS_L2{level}_HCO/Data Fields")
         for detector, dn in cubes.items():
             if f"{detector.upper()}_Cube" not in drop:
                 fields.create_dataset(f"{detector.upper()}_Cube", data=dn)
-        f.create_dataset(f"HDFEOS/SWATHS/PRS_L2{level}_HCO/Geolocation Fields/Latitude", data=np.zeros((4, 5)))
+        f.create_dataset(f"HDFEOS/SWATHS/PRS_L2{level}_HCO/Geolocation Fields/Latitude", data=np.zeros((rows, cols)))
         attrs = {"Processing_Level": f"2{level}", "Epsg_Code": np.int32(32633),
-                 "Product_ULcorner_easting": 366015.0, "Product_ULcorner_northing": 5809965.0}
-        for suffix, cw in PRISMA_CW.items():
-            attrs[f"List_Cw_{suffix}"] = np.array(cw, dtype=np.float32)
-            attrs[f"List_Fwhm_{suffix}"] = np.array([w / 100 for w in cw], dtype=np.float32)
-            attrs[f"L2Scale{suffix}Min"], attrs[f"L2Scale{suffix}Max"] = PRISMA_SCALE[suffix]
+                 "Product_ULcorner_easting": corner[0], "Product_ULcorner_northing": corner[1]}
+        for suffix, centres in cw.items():
+            attrs[f"List_Cw_{suffix}"] = np.array(centres, dtype=np.float32)
+            attrs[f"List_Fwhm_{suffix}"] = np.array([w / 100 for w in centres], dtype=np.float32)
+            attrs[f"L2Scale{suffix}Min"], attrs[f"L2Scale{suffix}Max"] = scale[suffix]
         for key, value in attrs.items():
             if key not in drop:
                 f.attrs[key] = value
     return path
+
+
+def write_prisma_of(scene, path: Path, low: float = -0.1, high: float = 1.0) -> Path:
+    """``scene`` (a :class:`Scene` with wavelengths) as a PRISMA L2D product: its bands under 1000 nm in the VNIR
+    cube, the others in the SWIR cube, each listed from long to short as PRISMA lists them, values scaled to uint16
+    between ``low`` and ``high``."""
+    wavelengths = np.asarray(scene.wavelengths)
+    cubes, cw = {}, {}
+    for detector, keep in (("Vnir", wavelengths < 1000), ("Swir", wavelengths >= 1000)):
+        order = np.flatnonzero(keep)[::-1]  # long to short
+        dn = np.clip(np.round((scene.cube[order] - low) / (high - low) * 65535), 1, 65535).astype(np.uint16)
+        cubes[detector] = np.ascontiguousarray(np.transpose(dn, (1, 0, 2)))  # (rows, bands, cols)
+        cw[detector] = [float(w) for w in wavelengths[order]]
+    x0, _, _, y0, _, _ = scene.transform
+    return write_prisma(path, cubes=cubes, cw=cw, scale={"Vnir": (low, high), "Swir": (low, high)},
+                        corner=(x0 + 15.0, y0 - 15.0))
 
 
 # --------------------------------------------------------------------------- one of each, and comparing scenes

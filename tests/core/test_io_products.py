@@ -15,7 +15,7 @@ from hypersynth.core.scene import PIXEL_GRID
 
 from ..sensor_products import (EMIT_GEOTRANSFORM, EMIT_GLT_X, EMIT_GLT_Y, EMIT_NAME, ENMAP_STEM, PRISMA_CW,
                                PRISMA_NAME, PRISMA_SCALE, PRODUCTS, assert_same_scene, emit_swath, enmap_dn, prisma_dn,
-                               subdatasets, write_emit, write_enmap, write_prisma, write_product)
+                               subdatasets, write_emit, write_enmap, write_prisma, write_prisma_of, write_product)
 
 # --------------------------------------------------------------------------- EnMAP L2A
 
@@ -299,3 +299,14 @@ def test_import_destination_beside_the_product_reuses_an_earlier_import_and_avoi
     assert convert.import_destination(product) == convert.ImportDestination(None, False)
     with pytest.raises(ValueError, match=r"not an EnMAP, EMIT or PRISMA product"):
         convert.import_destination(tmp_path / "kept.tif")
+
+
+def test_a_scene_written_as_prisma_l2d_reads_back_within_the_uint16_step(tmp_path):
+    from hypersynth.core.demo import make_demo_scene
+
+    demo = make_demo_scene(size=32, bands=40, n_classes=3, seed=2).scene
+    scene = read_scene(write_prisma_of(demo, tmp_path / f"{PRISMA_NAME}.he5"))
+    assert scene.cube.shape == demo.cube.shape and np.allclose(scene.wavelengths, demo.wavelengths, atol=1e-3)  # float32
+    step = 1.1 / 65535  # (high - low) / 65535
+    assert np.abs(scene.cube - demo.cube).max() <= step
+    assert scene.transform == (demo.transform[0], 30.0, 0.0, demo.transform[3], 0.0, -30.0) and scene.valid.all()

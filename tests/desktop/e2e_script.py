@@ -186,6 +186,7 @@ class Walkthrough:
         task = yield from self.run(plugin, dock)
         yield from self.inspect_results(dock, scene, task, files)
         yield from self.reopen_project(plugin, dock)
+        yield from self.import_product(dock)
 
     def arrange_window(self) -> None:
         """The window fills the screen (no window manager maximises it under Xvfb); the Browser panel makes
@@ -430,6 +431,44 @@ class Walkthrough:
                    and plugin.last_bundle == model,
                    f"classes {after} (saved {before}); scene {dock.scene_layer()}; labels {dock.label_layer()}; "
                    f"model {plugin.last_bundle} (saved {model})")
+
+    def import_product(self, dock: Any) -> Iterator[int]:
+        """Tab 1, Open file… on a PRISMA L2D product (the demo scene written in ASI's layout): it is imported in a
+        task as a GeoTIFF beside it, which becomes the scene, with its wavelengths and a true-colour composite."""
+        from hypersynth.core.demo import make_demo_scene
+        from hypersynth.tests.sensor_products import PRISMA_NAME, write_prisma_of
+
+        self.enter("importing a PRISMA product")
+        dock.tabs.setCurrentWidget(dock.scene_panel)
+        demo = make_demo_scene()
+        folder = self.work / "prisma"
+        folder.mkdir(parents=True, exist_ok=True)
+        product = write_prisma_of(demo.scene, folder / f"{PRISMA_NAME}.he5")
+        opened = dock.scene_panel.open_file(str(product))
+        self.check("a PRISMA product is imported in a task, not opened as GDAL shows it",
+                   opened is None and "Importing the PRISMA L2D product" in dock.scene_panel.note.text(),
+                   f"open_file gave {opened}; note: {dock.scene_panel.note.text()}")
+        target = folder / f"{PRISMA_NAME}.tif"
+        yield from self.until(lambda: dock.scene_layer() is not None and Path(dock.scene_layer().source()) == target,
+                              120, "the imported PRISMA GeoTIFF to become the scene")
+        layer = dock.scene_layer()
+        wavelengths = dock.scene_panel.wavelengths()
+        self.check("the imported product is the scene, with its wavelengths",
+                   layer.bandCount() == demo.scene.bands and wavelengths is not None
+                   and np.allclose(wavelengths, demo.scene.wavelengths, atol=1e-3),
+                   f"{layer.bandCount()} bands; wavelengths {None if wavelengths is None else wavelengths[:3]}…; "
+                   f"note: {dock.scene_panel.note.text()}")
+        dock.scene_panel.composite_buttons["true colour"].click()
+        self.check("true-colour composite of the imported product",
+                   isinstance(layer.renderer(), QgsMultiBandColorRenderer), type(layer.renderer()).__name__)
+        for other in QgsProject.instance().mapLayers().values():  # the product alone on the map
+            node = QgsProject.instance().layerTreeRoot().findLayer(other.id())
+            if node is not None and other.id() != layer.id():
+                node.setItemVisibilityChecked(False)
+        yield from self.settle()
+        self.zoom_to(layer)
+        yield from self.settle()
+        self.screenshot("desktop_5_import")
 
     def zoom_to(self, layer: QgsRasterLayer) -> None:
         """Fit the layer in the map canvas as it is sized now (docks change its size)."""
