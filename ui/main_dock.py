@@ -112,11 +112,13 @@ class HyperSynthDock(QgsDockWidget):
 
     def reset_project_state(self) -> None:
         """Forget what belonged to the project that was closed: scene, label layer, classes with their prompts, the
-        last run's settings, the prompt preview, and what the spectral and attention docks show. The label layer itself is left as it is (nothing is saved or
-        rolled back here); a run still going is still followed, and its end says that its scene left the project."""
+        brush radius (in its map units), the last run's settings, the prompt preview, and what the spectral and
+        attention docks show. The label layer itself is left as it is (nothing is saved or rolled back here); a run
+        still going is still followed, and its end says that its scene left the project."""
         self.set_scene_layer(None)
         self.set_label_layer(None)
         self.set_classes([])
+        self.classes_panel.radius.setValue(0.0)  # auto: a radius was in the closed project's map units
         self.last_run_settings = {}
         self.prompts_panel.clear_preview()
         if self._spectral is not None:

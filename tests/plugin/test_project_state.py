@@ -133,6 +133,7 @@ def test_a_new_project_empties_the_dock_after_qgis_asked_about_the_labels(plugin
                                                                 centre.y() + 2)), 1, "water")  # not saved
     plugin.last_bundle = str(model)
     plugin.dock.last_run_settings = {"preset": "fast", "balance_rate": 0.3}
+    plugin.dock.classes_panel.radius.setValue(12.5)  # in this project's map units
     plugin.dock.prompts_panel.show_preview(np.ones((2, 20, 5, 5), dtype=np.float32), None, "calm water")
     spectral, attention = plugin.dock.spectral_dock(), plugin.dock.attention_dock()
     spectral.set_class_statistics({1: (np.ones(20), np.zeros(20))}, CLASSES, source="synthetic")
@@ -157,6 +158,7 @@ def test_a_new_project_empties_the_dock_after_qgis_asked_about_the_labels(plugin
     assert dock.scene_layer() is None and dock.label_layer() is None
     assert dock.current_classes() == [] and dock.prompts_panel.table.rowCount() == 0
     assert plugin.last_bundle is None and dock.last_run_settings == {}
+    assert dock.classes_panel.radius.value() == 0.0  # auto in the next project, whatever its units
     assert dock.prompts_panel.preview_title.text() == PREVIEW_HINT
     assert all(label.isHidden() for label in dock.prompts_panel.thumbnails)
     assert spectral.class_bands() == [] and not spectral.show_source["synthetic"].isEnabled()
