@@ -21,6 +21,37 @@ def hypersynth_plugin(qgis_iface, qgis_processing):
     plugin.unload()
 
 
+@pytest.fixture
+def close_layers():
+    """Close every layer a test added while QGIS still runs: one the collector frees at the interpreter's exit, after
+    QGIS and GDAL's netCDF library have shut down, crashes the process (rc 139)."""
+    import gc
+
+    from qgis.core import QgsProject
+
+    yield
+    QgsProject.instance().removeAllMapLayers()
+    gc.collect()
+
+
+@pytest.fixture
+def panel(qtbot):
+    """A Scene panel, its imports stopped and the panel deleted through Qt at the end (not by Python's collector
+    while Qt still holds it)."""
+    from qgis.PyQt.QtCore import QEvent
+
+    from hypersynth.ui.scene_panel import ScenePanel
+
+    widget = ScenePanel()
+    qtbot.addWidget(widget)
+    yield widget
+    widget.cleanup()
+    assert wait_until(lambda: not widget.imports.running)
+    widget.close()
+    widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
     """Run the Qt event loop until ``condition()`` holds or ``timeout`` seconds passed."""
     deadline = time.monotonic() + timeout

@@ -16,32 +16,7 @@ from ..sensor_products import (EMIT_NAME, ENMAP_STEM, PRISMA_NAME, PRODUCTS, ass
                                write_prisma, write_product)
 from .conftest import CancelAfterProgress, wait_until
 
-
-@pytest.fixture(autouse=True)
-def close_layers():
-    """Close every layer a test added while QGIS still runs (one freed at the interpreter's exit crashes it)."""
-    import gc
-
-    yield
-    QgsProject.instance().removeAllMapLayers()
-    gc.collect()
-
-
-@pytest.fixture
-def panel(qtbot):
-    """A Scene panel, its imports stopped and the panel deleted through Qt at the end."""
-    from qgis.PyQt.QtCore import QCoreApplication, QEvent
-
-    from hypersynth.ui.scene_panel import ScenePanel
-
-    widget = ScenePanel()
-    qtbot.addWidget(widget)
-    yield widget
-    widget.cleanup()
-    assert wait_until(lambda: not widget.imports.running)
-    widget.close()
-    widget.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+pytestmark = pytest.mark.usefixtures("close_layers")
 
 
 def _imported(panel, timeout: float = 60.0) -> None:

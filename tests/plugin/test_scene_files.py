@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from osgeo import gdal
-from qgis.core import QgsProcessingException, QgsProject, QgsRasterLayer
+from qgis.core import QgsProcessingException, QgsRasterLayer
 
 import processing
 
 from .conftest import wait_until
+
+pytestmark = pytest.mark.usefixtures("close_layers")  # NetCDF layers closed while QGIS runs
 
 
 def write_netcdf(path: Path, variables: dict[str, np.ndarray]) -> Path:
@@ -59,31 +61,7 @@ def netcdf_scene(tmp_path_factory) -> NetcdfScene:
     return NetcdfScene(path, f'NETCDF:"{path}":radiance', str(labels), data)
 
 
-@pytest.fixture(autouse=True)
-def close_netcdf_layers():
-    """Close every layer a test opened on a NetCDF file while QGIS still runs: one the collector frees at the
-    interpreter's exit, after QGIS and GDAL's netCDF library have shut down, crashes the process (rc 139)."""
-    import gc
-
-    yield
-    QgsProject.instance().removeAllMapLayers()
-    gc.collect()
-
-
 # --- the Scene panel's Open file… ----------------------------------------------------------------------------
-@pytest.fixture
-def panel(qtbot):
-    """A Scene panel, deleted through Qt at the end (not by Python's collector while Qt still holds it)."""
-    from qgis.PyQt.QtCore import QCoreApplication, QEvent
-
-    from hypersynth.ui.scene_panel import ScenePanel
-
-    widget = ScenePanel()
-    qtbot.addWidget(widget)
-    yield widget
-    widget.close()
-    widget.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
 
 
 def test_open_file_takes_an_envi_header_for_its_data_file(qgis_new_project, tmp_path, panel):
