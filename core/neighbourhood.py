@@ -8,6 +8,7 @@ import numpy as np
 
 HOMOGENEITY_THRESHOLD = 0.35  # a neighbour ring is "the same surface" while its angle ratio stays below this
 SAMPLE_PAIRS = 4000  # random pixel pairs for the scene's typical spectral angle
+BLOCK_VALUES = 16_000_000  # cube values made unit spectra at a time (64 MB of float32)
 
 
 @dataclass
@@ -33,25 +34,47 @@ def spatial_homogeneity(cube: np.ndarray, valid: np.ndarray, max_radius: int = 4
     Uses no labels: a fine-resolution scene of large fields (SalinasA, 3.7 m) keeps neighbours 4 pixels
     away within a quarter of the random-pair angle, while a 30 m urban scene (EnMAP Potsdam) is already at
     half of it 3 pixels away. Only pairs of valid pixels count.
+
+    The unit spectra are made a block of rows at a time (with ``max_radius`` rows below it), so memory follows the
+    block, not the scene: a full-size scene's unit cube and its products were two more copies of it.
     """
     if cube.ndim != 3 or valid.shape != cube.shape[1:]:
         raise ValueError(f"cube must be (bands, rows, cols) and valid (rows, cols); got {cube.shape}, {valid.shape}")
     if max_radius < 1:
         raise ValueError(f"max_radius must be at least 1, got {max_radius}")
-    unit = cube / (np.linalg.norm(cube, axis=0, keepdims=True) + 1e-12)  # (B, H, W) unit spectra
     rows, cols = np.nonzero(valid)
     if len(rows) < 2:
         raise ValueError("the scene needs at least two valid pixels to measure its homogeneity")
     rng = np.random.default_rng(seed)
     a, b = rng.integers(0, len(rows), SAMPLE_PAIRS), rng.integers(0, len(rows), SAMPLE_PAIRS)
-    random_angle = float(_angles((unit[:, rows[a], cols[a]] * unit[:, rows[b], cols[b]]).sum(0)).mean())
+    first, second = (_unit(cube[:, rows[i], cols[i]]) for i in (a, b))  # (B, n) unit spectra each
+    random_angle = float(_angles((first * second).sum(0)).mean())
+    bands, height, width = cube.shape
+    step = max(1, BLOCK_VALUES // max(1, bands * width))
+    down: list[list[np.ndarray]] = [[] for _ in range(max_radius)]  # (n,) cosines of each block, by distance
+    right: list[list[np.ndarray]] = [[] for _ in range(max_radius)]
+    for r0 in range(0, height, step):
+        r1 = min(r0 + step, height)
+        unit = _unit(cube[:, r0:min(r1 + max_radius, height)])  # (B, h + max_radius, W) unit spectra
+        ok = valid[r0:min(r1 + max_radius, height)]
+        for d in range(1, max_radius + 1):
+            top = min(r1, height - d) - r0  # rows of this block that have a pixel d below them
+            if top > 0:
+                down[d - 1].append((unit[:, :top] * unit[:, d:d + top]).sum(0)[ok[:top] & ok[d:d + top]])
+            right[d - 1].append((unit[:, :r1 - r0, :-d] * unit[:, :r1 - r0, d:]).sum(0)[ok[:r1 - r0, :-d] &
+                                                                                        ok[:r1 - r0, d:]])
     ratios = []
     for d in range(1, max_radius + 1):
-        down = (unit[:, :-d, :] * unit[:, d:, :]).sum(0)[valid[:-d, :] & valid[d:, :]]  # (n,) cosines
-        right = (unit[:, :, :-d] * unit[:, :, d:]).sum(0)[valid[:, :-d] & valid[:, d:]]  # (m,) cosines
-        pairs = np.concatenate([down, right])
+        pairs = np.concatenate(down[d - 1] + right[d - 1])  # (n + m,) cosines, all down pairs first
         ratios.append(float(_angles(pairs).mean()) / max(random_angle, 1e-9) if len(pairs) else 1.0)
     return Homogeneity(random_angle, ratios)
+
+
+def _unit(spectra: np.ndarray) -> np.ndarray:
+    """``spectra`` (bands first) over their norms: unit spectra. The norms are summed band after band whatever the
+    array's memory layout, so a pixel's unit spectrum is the same to the bit in a block, a gather or the whole cube."""
+    norms = np.linalg.norm(np.ascontiguousarray(spectra), axis=0, keepdims=True)  # (1, ...)
+    return spectra / (norms + 1e-12)
 
 
 def choose_patch_size(cube: np.ndarray, valid: np.ndarray, largest: int = 9,

@@ -77,7 +77,7 @@ def predict_pixels(classifier: Classifier, cube: np.ndarray, rows: np.ndarray, c
     """Class probabilities of selected pixels only (e.g. the test pixels of a benchmark).
 
     Args:
-        cube: ``(B, H, W)`` float32 scene held in memory (reflect-padded once for patch classifiers).
+        cube: ``(B, H, W)`` float32 scene held in memory (its patches reflected at the border, as the tiles see them).
         rows, cols: ``(N,)`` pixel coordinates.
         batch_size: samples per ``predict_proba`` call.
         valid: ``(H, W)`` bool; when given, invalid neighbours inside a patch are filled as in
@@ -97,7 +97,7 @@ def predict_pixels(classifier: Classifier, cube: np.ndarray, rows: np.ndarray, c
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}")
     p, k = _patch_size(classifier), _n_classes(classifier)
-    read = patch_reader(cube, valid, p)  # pads the cube once (not at all when p == 1)
+    read = patch_reader(cube, valid, p)  # each batch gathers its own patches: no padded copy of the cube
     out = np.empty((len(rows), k), dtype=np.float32)
     for start in range(0, len(rows), batch_size):
         reporter.check()
@@ -107,23 +107,14 @@ def predict_pixels(classifier: Classifier, cube: np.ndarray, rows: np.ndarray, c
     return out
 
 
-def _padded_with_valid(cube: np.ndarray, padded: np.ndarray, valid: Optional[np.ndarray], p: int
-                       ) -> tuple[np.ndarray, Optional[np.ndarray]]:
-    """The reflect-padded cube with invalid pixels zeroed, and the padded validity ``(1, H + 2r, W + 2r)``."""
-    if valid is None or p == 1:
-        return padded, None
-    if valid.shape != cube.shape[1:]:
-        raise ValueError(f"valid mask {valid.shape} does not match the cube's grid {cube.shape[1:]}")
-    padded_valid = pad_cube(valid[None].astype(np.float32), p)  # (1, H + 2r, W + 2r)
-    return np.where(padded_valid > 0, padded, 0.0).astype(np.float32), padded_valid
-
-
-def _patches_as_seen(cube: np.ndarray, padded: np.ndarray, padded_valid: Optional[np.ndarray], rows: np.ndarray,
-                     cols: np.ndarray, p: int) -> np.ndarray:
-    samples = extract_patches(cube, rows, cols, p, padded=padded)  # (n, B, p, p)
-    if padded_valid is None:
-        return samples
-    return _fill_nodata(samples, extract_patches(padded_valid, rows, cols, p, padded=padded_valid))
+def _reflected(index: np.ndarray, n: int, reflect: bool) -> np.ndarray:
+    """Which row (or column) of a grid of ``n`` each ``index`` reads, for indices up to a patch radius past either
+    end, as in the cube :func:`~hypersynth.core.patches.pad_cube` pads: reflected without repeating the edge, or
+    the edge itself on a grid too small to reflect."""
+    if not reflect:
+        return np.clip(index, 0, n - 1)
+    index = np.abs(index)  # -i reads row i
+    return np.where(index > n - 1, 2 * (n - 1) - index, index)  # n - 1 + i reads row n - 1 - i
 
 
 def pixel_patches(cube: np.ndarray, valid: Optional[np.ndarray], rows: np.ndarray, cols: np.ndarray,
@@ -136,11 +127,28 @@ def pixel_patches(cube: np.ndarray, valid: Optional[np.ndarray], rows: np.ndarra
 
 def patch_reader(cube: np.ndarray, valid: Optional[np.ndarray], p: int
                  ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """:func:`pixel_patches` for many calls on one scene: the cube is padded once, not per call."""
-    padded, padded_valid = _padded_with_valid(cube, pad_cube(cube, p), valid, p)
+    """:func:`pixel_patches` for many calls on one scene.
+
+    Each call gathers its pixels' ``p × p`` neighbourhoods straight from ``cube``, reflecting the indices that pass
+    the border as :func:`~hypersynth.core.patches.pad_cube` pads (the same values): memory follows the patches asked
+    for, never a padded copy of the cube (two copies of a full-size scene for a few hundred training patches).
+    """
+    if valid is not None and p > 1 and valid.shape != cube.shape[1:]:
+        raise ValueError(f"valid mask {valid.shape} does not match the cube's grid {cube.shape[1:]}")
+    height, width = cube.shape[1:]
+    offsets = np.arange(p) - p // 2  # the centre pixel sits at index p // 2
+    reflect = min(height, width) > p // 2  # pad_cube's choice: reflect, or the edge for a tiny grid
 
     def read(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        return _patches_as_seen(cube, padded, padded_valid, np.asarray(rows), np.asarray(cols), p)  # (n, B, p, p)
+        at_rows = _reflected(np.asarray(rows, dtype=np.int64)[:, None] + offsets, height, reflect)  # (n, p)
+        at_cols = _reflected(np.asarray(cols, dtype=np.int64)[:, None] + offsets, width, reflect)  # (n, p)
+        grid = (at_rows[:, :, None], at_cols[:, None, :])  # (n, p, 1), (n, 1, p)
+        samples = np.ascontiguousarray(cube[(slice(None), *grid)].transpose(1, 0, 2, 3), dtype=np.float32)
+        if valid is None or p == 1:  # (n, B, p, p)
+            return samples
+        patch_valid = valid[grid][:, None].astype(np.float32)  # (n, 1, p, p)
+        samples = np.where(patch_valid > 0, samples, 0.0).astype(np.float32)  # no-data neighbours are 0, then filled
+        return _fill_nodata(samples, patch_valid)
 
     return read
 

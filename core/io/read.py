@@ -18,7 +18,7 @@ from .damaged import (describe_truncated_raw, describe_unreadable, first_gdal_fa
 
 MIN_BANDS = 10  # fewer bands than this is a multispectral/RGB image, not a hyperspectral cube
 ENVI_DATA_SUFFIXES = ("", ".img", ".dat", ".bil", ".bsq", ".bip", ".raw", ".bin")  # beside an ENVI .hdr
-CHUNK_VALUES = 16_000_000  # raw values read per window (keeps peak memory near 2x the float32 cube)
+CHUNK_VALUES = 16_000_000  # raw values read per window (keeps peak memory near the float32 cube)
 
 # "418.24 Nanometers", "band 1 (0.4 µm)", "B12 (550.0 nm)": a number followed by a length unit.
 _WAVELENGTH_IN_TEXT = re.compile(
@@ -334,20 +334,25 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
         if all(nd is None for nd in nodata) and not uses_mask_band and defaults and defaults.nodata is not None:
             nodata = [defaults.nodata] * bands
         cube = np.empty((bands, rows, cols), dtype=np.float32)  # (B, H, W)
-        step = max(1, CHUNK_VALUES // max(1, bands * cols))
-        for r0 in range(0, rows, step):
-            window = Window(0, r0, cols, min(step, rows - r0))
-            raw = ds.read(window=window)  # (B, h, W) in the file's data type
-            invalid = ~np.isfinite(raw) if raw.dtype.kind == "f" else np.zeros(raw.shape, dtype=bool)
-            for b, nd in enumerate(nodata):
-                if nd is not None and not math.isnan(nd):
-                    invalid[b] |= raw[b] == nd
-            if uses_mask_band:
-                invalid |= ds.read_masks(window=window) == 0
-            block = raw.astype(np.float64) * scales[:, None, None] + offsets[:, None, None] if scaled else raw
-            block = block.astype(np.float32, copy=False)
-            block[invalid] = np.nan  # marks nodata until the good-band decision below
-            cube[:, r0:r0 + window.height] = block
+        step_rows, step_cols = _window_shape(bands, rows, cols, ds.block_shapes[0] if bands else (1, cols))
+        for r0 in range(0, rows, step_rows):
+            for c0 in range(0, cols, step_cols):
+                window = Window(c0, r0, min(step_cols, cols - c0), min(step_rows, rows - r0))
+                with warnings.catch_warnings():  # its own dataset: GDAL's cache of its decoded blocks goes with it
+                    warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                    with rasterio.open(dataset or path) as part:
+                        raw = part.read(window=window)  # (B, h, w) in the file's data type
+                        masks = part.read_masks(window=window) if uses_mask_band else None
+                invalid = ~np.isfinite(raw) if raw.dtype.kind == "f" else np.zeros(raw.shape, dtype=bool)
+                for b, nd in enumerate(nodata):
+                    if nd is not None and not math.isnan(nd):
+                        invalid[b] |= raw[b] == nd
+                if masks is not None:
+                    invalid |= masks == 0
+                block = raw.astype(np.float64) * scales[:, None, None] + offsets[:, None, None] if scaled else raw
+                block = block.astype(np.float32, copy=False)
+                block[invalid] = np.nan  # marks nodata until the good-band decision below
+                cube[:, r0:r0 + window.height, c0:c0 + window.width] = block
         wavelengths, fwhm = _wavelengths(ds.descriptions, band_tags, dataset_tags, envi, bands)
         coordinate = _netcdf_band_coordinate(band_tags, dataset_tags) if wavelengths is None else None
         if coordinate is not None:  # a NetCDF variable whose band dimension has a wavelength coordinate
@@ -365,6 +370,21 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
     return Scene(cube=cube, valid=valid, wavelengths=wavelengths, fwhm=fwhm, good_bands=good, transform=transform,
                  crs_wkt=crs_wkt, name=f"{path.stem} {leaf}" if leaf else path.stem, source=dataset or str(path),
                  band_names=names if any(names) else [])
+
+
+def _window_shape(bands: int, rows: int, cols: int, block: tuple[int, int]) -> tuple[int, int]:
+    """Rows and columns of the windows a raster is read in: whole blocks of the file (``block``: its rows and
+    columns), as many as :data:`CHUNK_VALUES` values allow but at least one, full rows when they fit.
+
+    Each window is read through a dataset of its own, whose cache of decoded blocks is dropped with it: a window of
+    whole blocks decodes each block once, and GDAL's cache never holds more than a window (it held up to
+    GDAL_CACHEMAX, 5 % of RAM, of a compressed scene's decoded tiles on top of the cube).
+    """
+    block_rows, block_cols = max(1, min(block[0], rows)), max(1, min(block[1], cols))
+    per_block_row = bands * cols * block_rows
+    if per_block_row <= CHUNK_VALUES:
+        return block_rows * max(1, CHUNK_VALUES // per_block_row), cols
+    return block_rows, block_cols * max(1, CHUNK_VALUES // max(1, bands * block_rows * block_cols))
 
 
 def _band_tags(ds: Any, band: int) -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import warnings
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,50 +70,48 @@ def write_scene(scene: Scene, path: str | Path, *, overwrite: bool = False) -> P
     Wavelengths go into each band's GDAL metadata (``wavelength``, ``wavelength_units``, ``fwhm``, ``bbl``)
     and into the dataset's ENVI domain (``wavelength = {…}``, ``wavelength units``); invalid pixels are
     written as -9999 (the nodata value) in every band. A pixel-grid scene is written without CRS.
+
+    Each band's tiles are compressed and written as soon as the band is (its cache flushed): GDAL's block cache
+    never holds the whole cube, and no single call compresses it all at the close (which in a QGIS task would
+    hold Python's GIL, and so QGIS, for as long as a full-size scene takes to compress).
     """
-    import rasterio
-    from affine import Affine
-    from rasterio.crs import CRS
-    from rasterio.errors import NotGeoreferencedWarning
+    from osgeo import gdal
 
     path = _geotiff_path(path)
     bands, rows, cols = scene.cube.shape
     good = scene.good_bands if scene.good_bands is not None else np.ones(bands, dtype=bool)
-    profile: dict[str, Any] = dict(driver="GTiff", width=cols, height=rows, count=bands, dtype="float32",
-                                   nodata=SCENE_NODATA, interleave="band", predictor=3, **_tiling(rows, cols),
-                                   **{k.lower(): v for k, v in GTIFF_OPTIONS.items() if k != "TILED"})
-    georeference = _gdal_transform(scene.transform)
-    if georeference is not None:
-        profile["transform"] = Affine.from_gdal(*georeference)
-    if scene.crs_wkt:
-        profile["crs"] = CRS.from_wkt(scene.crs_wkt)
+    tiles = _tiling(rows, cols)
+    extra = ["PREDICTOR=3", "INTERLEAVE=BAND", f"BLOCKXSIZE={tiles['blockxsize']}",
+             f"BLOCKYSIZE={tiles['blockysize']}"]
     with atomic_output(path, overwrite) as tmp:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(tmp, "w", **profile) as dst:
-                invalid = ~scene.valid
-                for b in range(bands):
-                    band = np.array(scene.cube[b], dtype=np.float32)  # (H, W) copy, the scene stays untouched
-                    band[invalid] = SCENE_NODATA
-                    dst.write(band, b + 1)
-                    tags = {"bbl": "1" if good[b] else "0"}
-                    label = f"B{b + 1}"
-                    if scene.wavelengths is not None:
-                        w = float(scene.wavelengths[b])
-                        tags.update(wavelength=repr(w), wavelength_units="Nanometers")  # repr: exact round trip
-                        label += f" ({w:.1f} nm)"
-                    if scene.fwhm is not None:
-                        tags["fwhm"] = repr(float(scene.fwhm[b]))
-                    dst.update_tags(b + 1, **tags)
-                    dst.set_band_description(b + 1, label)
-                envi = {"bbl": _envi_list_text(good.astype(int))}
-                if scene.wavelengths is not None:
-                    dst.update_tags(wavelength_units="Nanometers")
-                    envi.update({"wavelength": _envi_list_text(scene.wavelengths),
-                                 "wavelength units": "Nanometers"})
-                if scene.fwhm is not None:
-                    envi["fwhm"] = _envi_list_text(scene.fwhm)
-                dst.update_tags(ns="ENVI", **envi)
+        ds = _create_gtiff(tmp, (rows, cols), gdal.GDT_Float32, extra, scene.transform, scene.crs_wkt, bands=bands)
+        invalid = ~scene.valid
+        for b in range(bands):
+            band = ds.GetRasterBand(b + 1)
+            band.SetNoDataValue(SCENE_NODATA)
+            values = np.array(scene.cube[b], dtype=np.float32)  # (H, W) copy, the scene stays untouched
+            values[invalid] = SCENE_NODATA
+            band.WriteArray(values)
+            band.FlushCache()  # compressed and written now, not held in GDAL's cache until the close
+            tags = {"bbl": "1" if good[b] else "0"}
+            label = f"B{b + 1}"
+            if scene.wavelengths is not None:
+                w = float(scene.wavelengths[b])
+                tags.update(wavelength=repr(w), wavelength_units="Nanometers")  # repr: exact round trip
+                label += f" ({w:.1f} nm)"
+            if scene.fwhm is not None:
+                tags["fwhm"] = repr(float(scene.fwhm[b]))
+            band.SetMetadata(tags)
+            band.SetDescription(label)
+        envi = {"bbl": _envi_list_text(good.astype(int))}
+        if scene.wavelengths is not None:
+            ds.SetMetadataItem("wavelength_units", "Nanometers")
+            envi.update({"wavelength": _envi_list_text(scene.wavelengths), "wavelength units": "Nanometers"})
+        if scene.fwhm is not None:
+            envi["fwhm"] = _envi_list_text(scene.fwhm)
+        ds.SetMetadata(envi, "ENVI")
+        band = ds = None  # GDAL finishes the file when the last reference goes
+        _check_written(tmp)
     return path
 
 

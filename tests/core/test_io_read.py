@@ -57,6 +57,54 @@ def test_geotiff_scale_nodata_wavelengths_in_micrometres(tmp_path):
     assert scene.name == "s" and scene.source == str(path)
 
 
+def test_a_tiled_compressed_scene_is_read_a_window_of_whole_blocks_at_a_time(tmp_path, monkeypatch):
+    """Each window is whole blocks read through a dataset of its own: GDAL's cache holds at most a window's decoded
+    blocks and is empty again after it (it held up to GDAL_CACHEMAX, 5 % of RAM, of a full-size scene's tiles on top
+    of the cube), and the cube is the file's, nodata included, also where a window is less than the full rows."""
+    from osgeo import gdal
+
+    from hypersynth.core.io import read
+
+    bands, side, tile = 12, 64, 16
+    values = np.random.default_rng(2).uniform(0.0, 1.0, (bands, side, side)).astype(np.float32)
+    values[:, 5, 7] = -9999.0
+    ds = gdal.GetDriverByName("GTiff").Create(str(tmp_path / "tiled.tif"), side, side, bands, gdal.GDT_Float32,
+                                              ["TILED=YES", f"BLOCKXSIZE={tile}", f"BLOCKYSIZE={tile}",
+                                               "COMPRESS=DEFLATE"])
+    for b in range(bands):
+        ds.GetRasterBand(b + 1).SetNoDataValue(-9999.0)
+        ds.GetRasterBand(b + 1).WriteArray(values[b])
+    ds = None
+    monkeypatch.setattr(read, "CHUNK_VALUES", bands * tile * 2 * tile)  # two blocks a window: rows split in two
+    held = []  # GDAL's cache as each dataset reading the scene closes
+    real_open = rasterio.open
+
+    class Closing:
+        def __init__(self, dataset):
+            self.dataset = dataset
+
+        def __getattr__(self, name):
+            return getattr(self.dataset, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            held.append(gdal.GetCacheUsed())
+            return self.dataset.__exit__(*exc)
+
+    monkeypatch.setattr(rasterio, "open", lambda *args, **kwargs: Closing(real_open(*args, **kwargs)))
+    before = gdal.GetCacheUsed()
+    scene = read_scene(tmp_path / "tiled.tif")
+    assert len(held) == 1 + (side // tile) * (side // (2 * tile))  # the metadata's, then one per window
+    assert max(held) - before < 2 * bands * tile * 2 * tile * 4  # one window's decoded blocks (and their books)
+    assert gdal.GetCacheUsed() == before
+    expected = values.copy()
+    expected[:, 5, 7] = 0.0
+    np.testing.assert_array_equal(scene.cube, expected)
+    assert not scene.valid[5, 7] and scene.valid.sum() == side * side - 1
+
+
 def test_nan_and_inf_are_nodata(tmp_path):
     raw = np.ones((10, 4, 4), dtype=np.float32)
     raw[2, 0, 0] = np.nan

@@ -59,6 +59,34 @@ def test_scene_file_carries_metadata_for_qgis_and_enmapbox(tmp_path):
         assert np.all(ds.read(1)[~scene.valid] == -9999)
 
 
+class _CacheAtEachBand(np.ndarray):
+    """A cube that notes how much GDAL's block cache holds each time a band of it is taken to be written."""
+
+    cached: list
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)):
+            self.cached.append(gdal.GetCacheUsed())  # before this band's tiles go into the cache
+        return np.asarray(self)[index]
+
+
+def test_scene_tiles_leave_gdals_cache_band_by_band(tmp_path):
+    """Each band is compressed and written before the next: GDAL's block cache holds about a band, never the cube
+    (which on a full-size scene was a gigabyte more memory, all compressed at the close in one call that held the
+    GIL: a QGIS import task froze QGIS for as long)."""
+    bands, side = 40, 64
+    values = np.random.default_rng(1).random((bands, side, side)).astype(np.float32)
+    cube = values.view(_CacheAtEachBand)
+    cube.cached = []
+    scene = Scene(cube=cube, valid=np.ones((side, side), dtype=bool), wavelengths=np.linspace(400.0, 2500.0, bands),
+                  good_bands=np.ones(bands, dtype=bool), transform=GRID, crs_wkt=UTM_WKT)
+    before = gdal.GetCacheUsed()
+    path = write_scene(scene, tmp_path / "scene.tif")
+    assert len(cube.cached) == bands
+    assert max(cube.cached) - before < side * side * 4  # less than one band: earlier bands' tiles are gone
+    assert np.array_equal(read_scene(path).cube, values)
+
+
 def test_pixel_grid_scene_is_written_without_georeference(tmp_path):
     scene = _scene(georeferenced=False)
     path = write_scene(scene, tmp_path / "grid.tif")

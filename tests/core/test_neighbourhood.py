@@ -33,3 +33,25 @@ def test_invalid_pixels_are_ignored():
     assert choose_patch_size(cube, valid, largest=7) == 7
     with pytest.raises(ValueError, match="two valid pixels"):
         spatial_homogeneity(cube, np.zeros_like(valid))
+
+
+def test_measured_a_block_of_rows_at_a_time_the_same_as_at_once(monkeypatch):
+    """Unit spectra are made for a block of rows at a time: the result is the same to the bit whatever the block, and
+    the memory follows the block, not the scene (on a full-size scene the unit cube and its products were two more
+    copies of it)."""
+    import tracemalloc
+
+    from hypersynth.core import neighbourhood
+
+    cube, valid = _scene(block=8, bands=30, size=256)  # 7.5 MiB
+    valid[40:44, 10:30] = False
+    whole = spatial_homogeneity(cube, valid)
+    monkeypatch.setattr(neighbourhood, "BLOCK_VALUES", cube[:, :5].size)  # blocks of 5 rows: edges inside them
+    tracemalloc.start()
+    try:
+        blocked = spatial_homogeneity(cube, valid)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert blocked == whole
+    assert peak < cube.nbytes  # the 4000 random pairs, the cosines and a block; once two copies of the cube

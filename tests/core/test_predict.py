@@ -200,6 +200,30 @@ def test_training_patches_fill_nodata_as_prediction_sees_them():
     assert pixel_patches(cube, valid, np.array([5]), np.array([3]), 1).shape == (1, 4, 1, 1)
 
 
+def test_training_patches_are_gathered_without_a_padded_copy_of_the_scene():
+    """A few patches cost memory for those patches, not for the scene: pixel_patches once padded the whole cube and
+    zeroed its no-data in another copy (two copies of a full-size scene for a few hundred training patches). The
+    patches are those of the padded scene, at the border too."""
+    import tracemalloc
+
+    from hypersynth.core.classify.predict import pixel_patches
+    from hypersynth.core.patches import extract_patches, pad_cube
+
+    rng = np.random.default_rng(1)
+    cube = rng.random((16, 256, 256)).astype(np.float32)  # 4 MiB
+    valid = np.ones((256, 256), bool)
+    rows, cols = np.array([0, 1, 128, 255, 200]), np.array([0, 254, 128, 255, 3])
+    expected = extract_patches(cube, rows, cols, 9, padded=pad_cube(cube, 9))  # every valid: nothing filled
+    tracemalloc.start()
+    try:
+        patches = pixel_patches(cube, valid, rows, cols, 9)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(patches, expected)
+    assert peak < cube.nbytes / 4
+
+
 def test_each_tiles_probabilities_reach_on_tile_and_cover_the_scene_once():
     cube, valid = scene()
     clf = ToyPatchClassifier(5)
