@@ -31,6 +31,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QVariant
 from qgis.PyQt.QtWidgets import QUndoCommand
 
+from ..core.progress import NULL_REPORTER, Reporter
 from ..core.scene import CLASS_ID_RANGE, MAX_CLASS_ID, MIN_CLASS_ID, PIXEL_GRID, ClassInfo  # the engine's id range
 
 CLASS_ID_FIELD = "class_id"  # integer label value, the ClassInfo.id
@@ -444,24 +445,70 @@ def class_spectra_statistics(label_layer: QgsVectorLayer, scene_layer: QgsRaster
                              class_ids: Optional[Iterable[int]] = None, features: Optional[LabelFeatures] = None
                              ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Per-class mean and std spectrum ``(B,)`` of the labelled pixels (scale/offset applied, nodata → NaN);
-    ``features``: the layer as already read (None: read it now)."""
-    labels, (r0, c0) = label_raster(label_layer, scene_layer, features=features)
+    ``features``: the layer as already read (None: read it now).
+
+    The labels are burnt here (:func:`label_raster`, QGIS geometries: main thread); their pixels' spectra are read by
+    :func:`labelled_spectra_statistics`, which the dock runs in a task.
+    """
+    labels, origin = label_raster(label_layer, scene_layer, features=features)
+    return labelled_spectra_statistics(scene_layer.source().split("|")[0], labels, origin, class_ids)
+
+
+def labelled_spectra_statistics(scene_path: str, labels: np.ndarray, origin: tuple[int, int],
+                                class_ids: Optional[Iterable[int]] = None, reporter: Reporter = NULL_REPORTER
+                                ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per-class mean and std spectrum ``(B,)`` of the pixels labelled in ``labels``, read from the scene file.
+
+    Only the pixels under labels are read, a block of the file at a time (the part of each block that holds labels):
+    memory and time follow the labels, not the scene, where reading the labels' bounding box would read a whole
+    full-size scene for labels at its corners. GDAL and arrays only, no QGIS object: it runs in a task.
+
+    Args:
+        scene_path: the scene file, as GDAL opens it.
+        labels: ``(h, w)`` class ids (0 = unlabelled), a window of the scene starting at ``origin`` (``label_raster``).
+        origin: ``(row0, col0)`` of the window in the scene.
+        class_ids: the classes to describe; None: every class labelled.
+        reporter: progress per block read; cancel between blocks.
+
+    Raises:
+        LabelLayerError: GDAL cannot open the scene.
+    """
     if labels.size == 0:
         return {}
-    ds = gdal.Open(scene_layer.source().split("|")[0])
-    h, w = labels.shape
-    spectra = np.empty((ds.RasterCount, h, w), dtype=np.float64)  # (B, h, w)
-    for b in range(ds.RasterCount):
-        band = ds.GetRasterBand(b + 1)
-        values = band.ReadAsArray(c0, r0, w, h).astype(np.float64)
+    wanted = set(class_ids) if class_ids is not None else set(np.unique(labels[labels > 0]).tolist())
+    keep = (labels > 0) & np.isin(labels, sorted(wanted))
+    rows, cols = np.nonzero(keep)  # window coordinates of the labelled pixels, in raster order
+    if rows.size == 0:
+        return {}
+    ds = gdal.Open(scene_path)
+    if ds is None:
+        raise LabelLayerError(f"GDAL cannot open the scene {scene_path}")
+    rows, cols = rows + origin[0], cols + origin[1]  # scene coordinates
+    block_cols, block_rows = ds.GetRasterBand(1).GetBlockSize()
+    blocks = (rows // block_rows) * (ds.RasterXSize // block_cols + 1) + cols // block_cols
+    order = np.argsort(blocks, kind="stable")
+    starts = np.flatnonzero(np.diff(blocks[order], prepend=-1))  # where each block's pixels begin in ``order``
+    bands = [ds.GetRasterBand(b + 1) for b in range(ds.RasterCount)]
+    spectra = np.empty((len(bands), rows.size), dtype=np.float64)  # (B, n) in raster order
+    for i, start in enumerate(starts):
+        reporter.check()
+        at = order[start:starts[i + 1] if i + 1 < len(starts) else None]  # this block's labelled pixels
+        r, c = rows[at], cols[at]
+        y0, x0 = int(r.min()), int(c.min())
+        height, width = int(r.max()) + 1 - y0, int(c.max()) + 1 - x0
+        for b, band in enumerate(bands):
+            spectra[b, at] = band.ReadAsArray(x0, y0, width, height)[r - y0, c - x0]
+        ds.FlushCache()  # this block is done: its bands' decompressed tiles leave GDAL's cache, which stays small
+        reporter.progress((i + 1) / len(starts), "reading the labelled pixels' spectra")
+    for b, band in enumerate(bands):
         nodata = band.GetNoDataValue()
         if nodata is not None:
-            values[values == nodata] = np.nan
-        spectra[b] = values * (band.GetScale() or 1.0) + (band.GetOffset() or 0.0)
-    wanted = set(class_ids) if class_ids is not None else set(np.unique(labels[labels > 0]).tolist())
+            spectra[b, spectra[b] == nodata] = np.nan
+        spectra[b] = spectra[b] * (band.GetScale() or 1.0) + (band.GetOffset() or 0.0)
+    ids = labels[keep]  # (n,) in the order of spectra's columns
     stats: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for class_id in sorted(wanted):
-        pixels = spectra[:, labels == class_id]  # (B, n)
+        pixels = spectra[:, ids == class_id]  # (B, n)
         if pixels.shape[1] == 0:
             continue
         with np.errstate(invalid="ignore"):

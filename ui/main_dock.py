@@ -13,10 +13,10 @@ from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from ..core.scene import ClassInfo
-from ..plugin.label_layer import LabelLayerError, class_spectra_statistics
+from ..plugin.label_layer import LabelLayerError, label_raster, labelled_spectra_statistics
 from ..plugin.layers import layer_file
 from ..plugin.rendering import composite_rgb
-from ..plugin.tasks import CANCELLED_MESSAGE
+from ..plugin.tasks import CANCELLED_MESSAGE, EngineTask, TaskRunner
 from .attention_dock import AttentionDock
 from .classes_panel import ClassesPanel, duplicate_names
 from .prompts_panel import PromptsPanel
@@ -50,6 +50,7 @@ class HyperSynthDock(QgsDockWidget):
         self._spectral: Optional[SpectralProfileDock] = None
         self._attention: Optional[AttentionDock] = None
         self._run_task: Any = None  # the EngineTask this dock started and follows, while it runs
+        self.spectra_tasks = TaskRunner()  # the labelled class spectra being read from the scene file
         self.last_run_settings: dict[str, Any] = {}  # the last run dialog's values: the next dialog starts there
 
         body = QWidget()
@@ -120,6 +121,7 @@ class HyperSynthDock(QgsDockWidget):
         self.set_classes([])
         self.classes_panel.radius.setValue(0.0)  # auto: a radius was in the closed project's map units
         self.last_run_settings = {}
+        self.spectra_tasks.cancel_all(detach=True)  # the closed project's labels: nothing to show of them
         self.prompts_panel.clear_preview()
         if self._spectral is not None:
             self._spectral.forget_project()
@@ -158,23 +160,52 @@ class HyperSynthDock(QgsDockWidget):
                 self.iface.addDockWidget(Qt.BottomDockWidgetArea, self._attention)
         return self._attention
 
-    def show_labelled_class_spectra(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """Compute each class's mean ± std spectrum from its labels and overlay it in the spectral dock."""
+    def show_labelled_class_spectra(self) -> Optional[EngineTask]:
+        """Compute each class's mean ± std spectrum from its labels and overlay it in the spectral dock.
+
+        The labels are burnt onto the scene grid here (their shapes are QGIS objects, and it is quick); the labelled
+        pixels' spectra are read from the scene file in a task (on a full-size scene that reads every block of every
+        band under the labels: seconds, which on the main thread would freeze QGIS), and the spectral dock shows them
+        when it ends. A click while they are read starts over with the labels as they are then.
+
+        Returns:
+            The task reading the spectra (its ``result``: class id -> ``(mean (B,), std (B,))``); None when there is
+            nothing to read (the message says why).
+        """
         scene, labels = self.scene_layer(), self.label_layer()
         if scene is None or labels is None:
             self.show_message("Choose a scene and a label layer first.", Qgis.Warning)
-            return {}
+            return None
         try:
-            stats = class_spectra_statistics(labels, scene, features=self.classes_panel.label_features())
+            window, origin = label_raster(labels, scene, features=self.classes_panel.label_features())
         except LabelLayerError as error:
             self.show_message(str(error), Qgis.Warning)
-            return {}
-        if not stats:
-            self.show_message("No labelled pixels yet: draw labels with the Brush or Polygon tool.", Qgis.Warning)
+            return None
         dock = self.spectral_dock()
-        dock.set_class_statistics(stats, self.current_classes(), source="labels")
         dock.show()
-        return stats
+        labelled = int((window > 0).sum())
+        if not labelled:
+            self.show_message("No labelled pixels yet: draw labels with the Brush or Polygon tool.", Qgis.Warning)
+            dock.set_class_statistics({}, self.current_classes(), source="labels")
+            return None
+        self.spectra_tasks.cancel_all(detach=True)  # an earlier click's labels may have changed since
+        path = scene.source().split("|")[0]
+
+        def shown(stats: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:  # main thread
+            spectral = self.spectral_dock()
+            spectral.set_class_statistics(stats, self.current_classes(), source="labels")
+            spectral.status.setText(f"Labelled class spectra: {len(stats)} class{'es' if len(stats) != 1 else ''}, "
+                                    f"{labelled} labelled pixel{'s' if labelled != 1 else ''}.")
+
+        def failed(message: str) -> None:  # main thread
+            if message != CANCELLED_MESSAGE:
+                self.show_message(f"The class spectra could not be read: {message}", Qgis.Warning)
+
+        task = EngineTask(f"Class spectra of {labels.name()}",
+                          lambda reporter: labelled_spectra_statistics(path, window, origin, reporter=reporter),
+                          on_success=shown, on_failure=failed)
+        dock.status.setText(f"Reading the spectra of {labelled} labelled pixel{'s' if labelled != 1 else ''}…")
+        return self.spectra_tasks.submit(task)
 
     def show_synthetic_class_spectra(self, stats: dict[int, tuple[np.ndarray, np.ndarray]],
                                      wavelengths: Optional[Sequence[float]] = None,
@@ -359,9 +390,10 @@ class HyperSynthDock(QgsDockWidget):
         return [path for path in map(layer_file, (self.scene_layer(), self.label_layer())) if path is not None]
 
     def cleanup(self) -> None:
-        """Remove the docks this dock added, stop the scene imports and release the canvas tools (call from the
-        plugin's unload)."""
+        """Remove the docks this dock added, stop the scene imports and the class spectra being read, and release the
+        canvas tools (call from the plugin's unload)."""
         self.scene_panel.cleanup()
+        self.spectra_tasks.cancel_all(detach=True)
         canvas = self.iface.mapCanvas() if self.iface is not None else None
         for tool in (self.classes_panel.brush, self.classes_panel.polygon,
                      self._spectral.identify_tool() if self._spectral is not None else None):

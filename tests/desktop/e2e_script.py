@@ -372,6 +372,7 @@ class Walkthrough:
         dock.tabs.setCurrentWidget(dock.classes_panel)
         dock.class_spectra_button.click()  # the labelled classes' mean ± std in the spectral dock
         spectral = dock.spectral_dock()
+        yield from self.until(lambda: not dock.spectra_tasks.running, 60, "the class spectra task")
         yield SETTLE_MS  # the new dock takes its place first
         window = iface.mainWindow()
         window.resizeDocks([dock, spectral], [RIGHT_DOCK_WIDTH, RIGHT_DOCK_WIDTH], Qt.Horizontal)

@@ -137,6 +137,42 @@ def keep(qtbot) -> Callable:
     QCoreApplication.processEvents()
 
 
+class _Recording:
+    """Stands in for a GDAL object (the osgeo.gdal module, a dataset, a band): what it is not told of, it passes on.
+    Opened datasets and their bands are wrapped in turn, and each band read is noted with its window and thread."""
+
+    def __init__(self, wrapped, reads: list) -> None:
+        self._wrapped, self._reads = wrapped, reads
+
+    def __getattr__(self, name: str):
+        return getattr(self._wrapped, name)
+
+    def Open(self, *args, **kwargs):  # noqa: N802 (GDAL's name)
+        opened = self._wrapped.Open(*args, **kwargs)
+        return None if opened is None else _Recording(opened, self._reads)
+
+    def GetRasterBand(self, number: int):  # noqa: N802
+        return _Recording(self._wrapped.GetRasterBand(number), self._reads)
+
+    def ReadAsArray(self, xoff=0, yoff=0, xsize=None, ysize=None, *args, **kwargs):  # noqa: N802
+        import threading
+
+        self._reads.append(((xoff, yoff, xsize, ysize), threading.current_thread()))
+        return self._wrapped.ReadAsArray(xoff, yoff, xsize, ysize, *args, **kwargs)
+
+
+@pytest.fixture
+def gdal_reads(monkeypatch) -> list:
+    """Every band read of the label layer module's GDAL (the class spectra's pixels): ``((xoff, yoff, xsize,
+    ysize), thread)``. The module's ``gdal`` is wrapped, not GDAL's classes: patching a SWIG class's method does not
+    always take at once."""
+    from hypersynth.plugin import label_layer
+
+    reads: list = []
+    monkeypatch.setattr(label_layer, "gdal", _Recording(label_layer.gdal, reads))
+    return reads
+
+
 @pytest.fixture
 def screenshot(tmp_path: Path) -> Callable:
     """Save a widget's picture into tmp_path (and $HYPERSYNTH_SCREENSHOTS when set); returns the pixels."""

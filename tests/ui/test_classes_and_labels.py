@@ -25,6 +25,7 @@ from hypersynth.ui import classes_panel as classes_panel_module
 from hypersynth.ui.classes_panel import ClassesPanel
 from hypersynth.ui.main_dock import HyperSynthDock
 
+from ..plugin.conftest import wait_until
 from .conftest import BANDS, COLS, ROWS, map_box, pixel_centre
 
 LABELS = [(1, (1, 1, 3)), (2, (10, 3, 3)), (3, (4, 12, 3))]  # class id, (col, row, size): 9 pixels each
@@ -308,7 +309,8 @@ def test_class_ids_of_zero_or_below_are_reported_and_never_crash(
     assert problems[0].startswith("3 label polygons of 'odd' have class_id -1, 0, which is no class")
     assert "0 means unlabelled" in problems[0] and "delete them" in problems[0]
     assert "3 label polygons" in panel.label_note.text()
-    assert dock.show_labelled_class_spectra().keys() == {1, 2}
+    spectra = dock.show_labelled_class_spectra()
+    assert wait_until(lambda: not dock.spectra_tasks.running) and spectra.result.keys() == {1, 2}
 
     layer.startEditing()
     for feature in layer.getFeatures():

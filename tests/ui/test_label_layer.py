@@ -91,6 +91,33 @@ def test_labelled_pixel_counts_and_class_statistics(label_layer, scene_layer):
     assert np.all(std > 0)
 
 
+def test_class_spectra_read_only_the_blocks_under_the_labels(tmp_path, gdal_reads):
+    """Labels at two corners of a tiled scene: each band is read in the two tiles that hold them, never the labels'
+    bounding box (on a full-size scene that box is the whole cube: gigabytes, and seconds in the dock)."""
+    from osgeo import gdal
+
+    from hypersynth.plugin.label_layer import labelled_spectra_statistics
+
+    bands, side, tile = 3, 64, 16
+    path = str(tmp_path / "tiled.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, side, side, bands, gdal.GDT_Float32,
+                                              ["TILED=YES", f"BLOCKXSIZE={tile}", f"BLOCKYSIZE={tile}"])
+    values = np.arange(bands * side * side, dtype=np.float32).reshape(bands, side, side)
+    for b in range(bands):
+        ds.GetRasterBand(b + 1).WriteArray(values[b])
+    ds = None
+    labels = np.zeros((side, side), dtype=np.int32)
+    labels[1:3, 2:4] = 1  # 4 pixels in the upper-left tile
+    labels[60:63, 61] = 2  # 3 pixels in the lower-right tile
+    stats = labelled_spectra_statistics(path, labels[1:, 2:], (1, 2))  # the window label_raster gives
+    windows = [window for window, _ in gdal_reads]
+    assert sorted(set(windows)) == [(2, 1, 2, 2), (61, 60, 1, 3)] and len(windows) == 2 * bands
+    for class_id, (rows, cols) in {1: (slice(1, 3), slice(2, 4)), 2: (slice(60, 63), slice(61, 62))}.items():
+        mean, std = stats[class_id]
+        np.testing.assert_allclose(mean, values[:, rows, cols].reshape(bands, -1).mean(axis=1))
+        np.testing.assert_allclose(std, values[:, rows, cols].reshape(bands, -1).std(axis=1))
+
+
 def test_ids_of_zero_or_below_label_nothing_and_are_counted_apart(label_layer, scene_layer):
     add_label_polygon(label_layer, _square(0, 0, 2), 1, "corn")
     add_label_polygon(label_layer, _square(5, 5, 3), -1, "ignore")

@@ -72,8 +72,9 @@ def test_class_spectra_and_preview_reach_their_docks(keep, qgis_iface, canvas, s
     dock = _dock(keep, qgis_iface, scene_layer, label_layer, classes)
     dock.classes_panel.select_class(1)
     dock.classes_panel.polygon.add_polygon(map_box(0, 0, 3))
-    stats = dock.show_labelled_class_spectra()
-    assert list(stats) == [1]
+    task = dock.show_labelled_class_spectra()  # read in a task: the dock shows them when it ends
+    assert wait_until(lambda: not dock.spectra_tasks.running)
+    assert list(task.result) == [1]
     spectral = dock.spectral_dock()
     assert [b.name for b in spectral.class_bands()] == ["corn (labelled)"]
     rng = np.random.default_rng(0)
@@ -90,6 +91,28 @@ def test_class_spectra_and_preview_reach_their_docks(keep, qgis_iface, canvas, s
     keep(dock.attention_dock())
     dock.cleanup()
     assert dock._spectral is None
+
+
+def test_class_spectra_are_read_off_the_main_thread(keep, qgis_iface, canvas, scene_layer, label_layer, classes,
+                                                    gdal_reads):
+    """The Class spectra button reads the labelled pixels' spectra in a task: on a full-size scene that reads every
+    band's blocks under the labels (seconds), which on the main thread would freeze QGIS."""
+    import threading
+
+    dock = _dock(keep, qgis_iface, scene_layer, label_layer, classes)
+    dock.classes_panel.select_class(2)
+    dock.classes_panel.polygon.add_polygon(map_box(4, 4, 2))
+    task = dock.show_labelled_class_spectra()
+    spectral = dock.spectral_dock()
+    assert not spectral.isHidden() and "Reading the spectra of 4 labelled pixels" in spectral.status.text()
+    assert wait_until(lambda: not dock.spectra_tasks.running)
+    assert task.error is None and list(task.result) == [2]
+    threads = {thread for _, thread in gdal_reads}
+    assert threads and threading.main_thread() not in threads  # every pixel read in the task's thread
+    assert [b.name for b in spectral.class_bands("labels")] == ["water (labelled)"]
+    assert spectral.status.text() == "Labelled class spectra: 1 class, 4 labelled pixels."
+    keep(spectral)
+    dock.cleanup()
 
 
 def test_the_dock_follows_its_run_and_its_button_cancels_it(keep, qgis_iface, scene_layer, label_layer, classes,
