@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING
+import threading
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 if TYPE_CHECKING:
     import torch
 
 log = logging.getLogger("hypersynth")
+_REPEATABLE_LOCK = threading.Lock()  # guards the two values below: fits running at once share one switch
+_repeatable_fits = 0  # CPU fits inside repeatable_training now
+_flag_before: tuple[bool, bool] = (False, False)  # torch's deterministic-algorithms switch before the first of them
 
 CPU_ONLY_METHODS = ("rf", "svm")  # scikit-learn models: they run on the CPU whatever the device
 DEVICE_NAME = re.compile(r"auto|cpu|cuda(:[0-9]+)?")  # the names HyperSynth takes (fullmatch)
@@ -55,3 +60,41 @@ def note_cpu_only(device: str, what: str) -> None:
     """Say once (INFO) that ``what`` (a random forest, an SVM) runs on the CPU although ``device`` names a GPU."""
     if device.startswith("cuda"):
         log.info("%s runs on the CPU (scikit-learn); device %r applies to the deep models only", what, device)
+
+
+@contextmanager
+def repeatable_training(device: "torch.device") -> Iterator[None]:
+    """Deterministic kernels while a network trains on ``device``, so that one seed gives one model in every run.
+
+    On the CPU, PyTorch adds the gradient of an indexed or embedded tensor with atomic additions across its threads,
+    in an order that changes from run to run (with 2 threads the ``fast`` synthesis model differed between two runs
+    of the demo, session 23); ``torch.use_deterministic_algorithms`` switches those kernels to sorted ones. The switch
+    is process-wide, so it is on while any HyperSynth fit runs (a dock run and a Processing run may overlap) and
+    goes back to what it was when the last one ends; ``warn_only`` keeps an op without a deterministic kernel
+    running. On a GPU, cuDNN's deterministic kernels are chosen for the fit instead (cuBLAS would need a process
+    environment variable set before CUDA starts, so GPU runs are repeatable up to rounding).
+    """
+    import torch
+
+    global _repeatable_fits, _flag_before
+    if device.type == "cuda":
+        before = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before
+        return
+    with _REPEATABLE_LOCK:
+        if _repeatable_fits == 0:
+            _flag_before = (torch.are_deterministic_algorithms_enabled(),
+                            torch.is_deterministic_algorithms_warn_only_enabled())
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        _repeatable_fits += 1
+    try:
+        yield
+    finally:
+        with _REPEATABLE_LOCK:
+            _repeatable_fits -= 1
+            if _repeatable_fits == 0:
+                torch.use_deterministic_algorithms(_flag_before[0], warn_only=_flag_before[1])

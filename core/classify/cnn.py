@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..device import resolve_device
+from ..device import repeatable_training, resolve_device
 from ..progress import NULL_REPORTER, Reporter
 from ..version import ENGINE_VERSION
 
@@ -263,7 +263,7 @@ class SpectralSpatialCNN:
         yt = torch.from_numpy(y).to(device)  # (N,)
         wt = torch.from_numpy(w).to(device)  # (N,)
         with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []), \
-                _deterministic(device):
+                repeatable_training(device):
             if val is None:
                 net, self.history = self._train(xt, yt, wt, None, cfg.epochs, mean, std, n_classes, device,
                                                 rng, reporter, (0.0, 1.0))
@@ -476,24 +476,3 @@ def _class_balance(y: Tensor, w: Tensor, n_classes: int) -> Tensor:
     per_class = torch.bincount(y, weights=w, minlength=n_classes)  # (K,) summed weight per class
     present = int((per_class > 0).sum())
     return w * (w.sum() / (present * per_class.clamp_min(1e-12)))[y]
-
-
-class _deterministic:
-    """Deterministic cuDNN kernels for the duration of a GPU fit, then restore the settings.
-
-    ``torch.use_deterministic_algorithms`` is not used: it is a process-wide switch (it would reach other
-    plugins in the same QGIS process), and the CPU kernels this network uses are deterministic already
-    (the determinism test trains twice and compares predictions bit for bit).
-    """
-
-    def __init__(self, device: torch.device) -> None:
-        self.enabled = device.type == "cuda"
-        self.before = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
-
-    def __enter__(self) -> None:
-        if self.enabled:
-            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = self.before

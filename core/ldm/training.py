@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from diffusers.training_utils import EMAModel
 
+from ..device import repeatable_training
 from ..patches import extract_patches, iter_patch_batches, pad_cube
 from ..progress import NULL_REPORTER, Reporter
 from ..scene import ClassInfo
@@ -135,8 +136,9 @@ def train_synthesis_model(cube: np.ndarray, valid: np.ndarray, labels: np.ndarra
     normalizer = BandNormalizer(bands).fit(patches)
     patches = normalizer.normalize_array(patches)  # (n, B, p, p) standardised
     normalizer.to(device)
-    vae, vae_history = train_vae(patches, cfg.vae, seed=cfg.seed, device=device,
-                                 physical=(normalizer.mean, normalizer.std), reporter=reporter.sub(0.0, VAE_SHARE))
+    with repeatable_training(device):  # one seed, one model (CPU gradients are summed in a varying order otherwise)
+        vae, vae_history = train_vae(patches, cfg.vae, seed=cfg.seed, device=device,
+                                     physical=(normalizer.mean, normalizer.std), reporter=reporter.sub(0.0, VAE_SHARE))
     del patches
     vae.requires_grad_(False)
 
@@ -166,10 +168,11 @@ def train_synthesis_model(cube: np.ndarray, valid: np.ndarray, labels: np.ndarra
     scheduler = training_scheduler(cfg.diffusion)
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
 
-    diffusion_history = _train_denoiser(
-        cfg, denoiser, ema, optimizer, scheduler, text_encoder, vae, normalizer, cube, padded, classes,
-        labelled, lab_latents, (scene_mean, scene_logvar), latent_scale, rng, generator, device,
-        reporter.sub(VAE_SHARE + 0.02, 1.0))
+    with repeatable_training(device):
+        diffusion_history = _train_denoiser(
+            cfg, denoiser, ema, optimizer, scheduler, text_encoder, vae, normalizer, cube, padded, classes,
+            labelled, lab_latents, (scene_mean, scene_logvar), latent_scale, rng, generator, device,
+            reporter.sub(VAE_SHARE + 0.02, 1.0))
     ema.copy_to(ema_denoiser.parameters())
     denoiser.eval()
     text_encoder.set_trainable(False)

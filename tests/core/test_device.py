@@ -132,3 +132,37 @@ def test_a_forest_or_svm_asked_for_cuda_says_once_that_it_runs_on_the_cpu(one_gp
     with caplog.at_level(logging.INFO, logger="hypersynth"):
         pipeline.load_classifier(saved[method], device="auto")
     assert "runs on the CPU" not in caplog.text  # nothing asked of a GPU: nothing to say
+
+
+def test_repeatable_training_switches_torch_to_deterministic_kernels_while_any_cpu_fit_runs():
+    import threading
+
+    import torch
+
+    from hypersynth.core.device import repeatable_training
+
+    cpu = torch.device("cpu")
+    assert not torch.are_deterministic_algorithms_enabled()
+    entered, release = threading.Event(), threading.Event()
+
+    def other_fit() -> None:  # a second run's fit (a Processing run beside a dock run) that ends last
+        with repeatable_training(cpu):
+            entered.set()
+            release.wait(10)
+
+    worker = threading.Thread(target=other_fit)
+    with repeatable_training(cpu):
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+        worker.start()
+        assert entered.wait(10)
+    assert torch.are_deterministic_algorithms_enabled()  # the other fit still runs: the switch stays on
+    release.set()
+    worker.join(10)
+    assert not torch.are_deterministic_algorithms_enabled()  # back as it was once the last fit ended
+    torch.use_deterministic_algorithms(True)  # a setting of the host application's own is given back as it was
+    try:
+        with repeatable_training(cpu):
+            assert torch.are_deterministic_algorithms_enabled()
+        assert torch.are_deterministic_algorithms_enabled() and not torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)

@@ -273,3 +273,32 @@ def test_longer_training_synthesises_each_class_spectrum():
         centre = out.patches[out.labels == class_id][:, :, 4, 4].mean(axis=0)  # (B,)
         errors = [np.abs(centre - s).mean() for s in spectra]
         assert int(np.argmin(errors)) == k, f"class {class_id}: mean absolute errors {errors}"
+
+
+_FINGERPRINT = """
+import hashlib
+from hypersynth.tests.core.test_ldm_training import CLASSES, make_scene
+from hypersynth.core.ldm.config import preset
+from hypersynth.core.ldm.training import train_synthesis_model
+cube, valid, labels = make_scene()
+model = train_synthesis_model(cube, valid, labels, CLASSES, preset("fast", device="cpu"))
+digest = hashlib.sha1()
+for module in (model.vae, model.text_encoder, model.denoiser):
+    for _, value in sorted(module.state_dict().items()):
+        digest.update(value.detach().numpy().tobytes())
+print(digest.hexdigest())
+"""
+
+
+@pytest.mark.slow  # two `fast` trainings in their own processes: about a minute on 2 cores
+def test_one_seed_gives_one_model_in_two_processes_on_two_threads():
+    """With 2 CPU threads the `fast` model's gradients were summed in an order that changed from run to run (the
+    demo's maps differed by 8-20 pixels between two runs); repeatable_training makes the seed decide alone."""
+    import os
+    import subprocess
+    import sys
+
+    runs = [subprocess.run([sys.executable, "-c", _FINGERPRINT], capture_output=True, text=True, check=True,
+                           env={**os.environ, "OMP_NUM_THREADS": "2"}) for _ in range(2)]
+    first, second = (run.stdout.strip().splitlines()[-1] for run in runs)
+    assert len(first) == 40 and first == second
