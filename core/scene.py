@@ -55,9 +55,10 @@ class Scene:
         return self.crs_wkt is not None
 
     def usable_cube(self) -> np.ndarray:
-        """The cube restricted to good bands, ``(B_good, H, W)`` float32."""
+        """The cube restricted to good bands, ``(B_good, H, W)`` float32: the cube itself when every band is good (a
+        run then holds one cube, not two; read it, do not write into it), else a copy of its good bands."""
         assert self.good_bands is not None
-        return self.cube[self.good_bands]
+        return self.cube if self.good_bands.all() else self.cube[self.good_bands]
 
     def usable_wavelengths(self) -> Optional[np.ndarray]:
         assert self.good_bands is not None

@@ -1,34 +1,32 @@
 """Txt2HSI-LDM synthesis engine: spectral VAE, CLIP text tower, latent DiT denoiser, diffusion training and sampling."""
 
-from .config import (
-    DenoiserConfig,
-    DiffusionConfig,
-    LDMConfig,
-    TextConfig,
-    VAEConfig,
-    preset,
-    resolve_device,
-)
-from .denoiser import DenoiserExtras, LatentDiT
-from .normalize import BandNormalizer
-from .text_encoder import TextEncoder
-from .vae import PatchDiscriminator, SpectralVAE, spectral_angle_degrees, train_vae, vae_loss
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "BandNormalizer",
-    "DenoiserConfig",
-    "DenoiserExtras",
-    "DiffusionConfig",
-    "LDMConfig",
-    "LatentDiT",
-    "PatchDiscriminator",
-    "SpectralVAE",
-    "TextConfig",
-    "TextEncoder",
-    "VAEConfig",
-    "preset",
-    "resolve_device",
-    "spectral_angle_degrees",
-    "train_vae",
-    "vae_loss",
-]
+# The package's names and the module of each, imported on first use (PEP 562): a forest's or an SVM's bundle is
+# saved through .bundle, which should not load the text tower's open_clip (about 1 s and 400 MB) on the way.
+_MODULE_OF = {
+    "BandNormalizer": "normalize",
+    "DenoiserConfig": "config",
+    "DenoiserExtras": "denoiser",
+    "DiffusionConfig": "config",
+    "LDMConfig": "config",
+    "LatentDiT": "denoiser",
+    "PatchDiscriminator": "vae",
+    "SpectralVAE": "vae",
+    "TextConfig": "config",
+    "TextEncoder": "text_encoder",
+    "VAEConfig": "config",
+    "preset": "config",
+    "resolve_device": "config",
+    "spectral_angle_degrees": "vae",
+    "train_vae": "vae",
+    "vae_loss": "vae",
+}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULE_OF:
+        return getattr(import_module(f".{_MODULE_OF[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

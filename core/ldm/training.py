@@ -46,7 +46,7 @@ def _check_inputs(cube: np.ndarray, valid: np.ndarray, labels: np.ndarray, class
         raise ValueError(f"class ids must be unique, got {ids}")
     if not valid.any():
         raise ValueError("the scene has no valid pixel")
-    if not np.isfinite(cube[:, valid]).all():
+    if not all(np.isfinite(band[valid]).all() for band in cube):  # band by band: no copy of the cube
         raise ValueError("the cube has NaN or infinite values at valid pixels; mark them invalid (no-data)")
     empty = [f"{c.id} ({c.name})" for c in classes if not np.any((labels == c.id) & valid)]
     if empty:

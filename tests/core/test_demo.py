@@ -180,3 +180,14 @@ def test_an_interrupted_demo_takes_the_scene_it_wrote_with_it(tmp_path, monkeypa
     assert cli_main(["demo", "--out", str(out), "--method", "rf", "--quiet"]) == 130
     assert "interrupted: nothing was written" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_usable_cube_is_the_scene_itself_when_every_band_is_good(demo):
+    """A run holds one cube, not two, when no band is flagged bad (a full-size scene fills memory)."""
+    import dataclasses
+
+    s = demo.scene
+    kept = s.usable_cube()
+    assert kept.shape[0] == int(s.good_bands.sum()) < s.bands and not np.shares_memory(kept, s.cube)
+    all_good = dataclasses.replace(s, good_bands=np.ones(s.bands, dtype=bool))
+    assert all_good.usable_cube() is all_good.cube
