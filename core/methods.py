@@ -202,6 +202,7 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
         clf.fit(spectra, y, reporter=reporter.sub(0.0, 1.0, "classifier "))
         return FittedMethod(method, clf, class_ids)
 
+    reporter.progress(0.0, "training patches")  # the patch side (from the scene's homogeneity) and the labels' patches
     from .classify.predict import pixel_patches
 
     p = resolve_patch_size(settings, cube, valid)
