@@ -341,7 +341,8 @@ def _read_prisma_l2(f: Any, swath: str, level: str, path: Path, source: str) -> 
 
     Each ``HDFEOS/SWATHS/PRS_L2?_HCO/Data Fields/{VNIR,SWIR}_Cube`` is (rows, bands, cols) uint16; band ``i`` is
     described by the root attributes ``List_Cw_*[i]`` and ``List_Fwhm_*[i]`` (nm, listed from long to short
-    wavelengths; 0 for a band that is not there, which is skipped). The value is ``L2Scale*Min + DN × (L2Scale*Max −
+    wavelengths; 0 for a band that is not there, which is skipped; a band whose ``List_Cw_*_Flags[i]`` is 0 is kept
+    but flagged bad, as a bad-band list does). The value is ``L2Scale*Min + DN × (L2Scale*Max −
     L2Scale*Min) / 65535`` (prismaread pr_rastwrite_lines; the same attribute names in EnMAP-Box's importer), and a
     pixel whose every band is 0 holds no data (EnMAP-Box ImportPrismaL2DAlgorithm). L2D is a 30 m grid, north up, in
     ``Epsg_Code``, whose ``Product_ULcorner_easting/northing`` is the centre of the upper-left pixel (both readers
@@ -366,6 +367,7 @@ def _read_prisma_l2(f: Any, swath: str, level: str, path: Path, source: str) -> 
     rows, cols = cubes["VNIR"].shape[0], cubes["VNIR"].shape[2]
     bands_of: list[tuple[float, float, str, int]] = []  # (wavelength, fwhm, detector, band in its cube)
     scale: dict[str, tuple[float, float]] = {}
+    flagged_bad: set[tuple[str, int]] = set()  # (detector, band in its cube) that List_Cw_*_Flags marks 0
     for detector, suffix in detectors:
         centres = _attribute_list(f.attrs[f"List_Cw_{suffix}"])
         widths = _attribute_list(f.attrs[f"List_Fwhm_{suffix}"])
@@ -378,6 +380,9 @@ def _read_prisma_l2(f: Any, swath: str, level: str, path: Path, source: str) -> 
             raise SceneReadError(f"{path.name}: L2Scale{suffix}Min/Max are not numbers; the file looks damaged")
         scale[detector] = (low, high)
         bands_of += [(float(w), float(widths[i]), detector, i) for i, w in enumerate(centres) if w > 0]
+        flags = _attribute_list(f.attrs[f"List_Cw_{suffix}_Flags"]) if f"List_Cw_{suffix}_Flags" in f.attrs else None
+        if flags is not None and flags.size == centres.size:  # 0: ASI flags the band as not usable
+            flagged_bad.update((detector, i) for i, flag in enumerate(flags) if flag == 0)
     bands_of.sort(key=lambda b: b[0])  # stable: VNIR before SWIR where both list one wavelength
     check_band_count(path, len(bands_of))
     cube = np.empty((len(bands_of), rows, cols), dtype=np.float32)  # (B, H, W)
@@ -393,7 +398,8 @@ def _read_prisma_l2(f: Any, swath: str, level: str, path: Path, source: str) -> 
             reflectance = low + np.moveaxis(dn, 1, 0).astype(np.float32) * ((high - low) / PRISMA_DN_MAX)  # (b, h, W)
             cube[positions, r0:r0 + step] = reflectance
     cube[:, ~signal] = np.nan
-    good, valid = finish_masks(path, cube, np.ones(len(bands_of), dtype=bool))
+    usable = np.array([(d, i) not in flagged_bad for _, _, d, i in bands_of])  # as a bad-band list would say
+    good, valid = finish_masks(path, cube, usable)
     transform, crs_wkt = PIXEL_GRID, None
     if level == "D":
         from rasterio.crs import CRS

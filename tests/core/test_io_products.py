@@ -163,6 +163,15 @@ def test_prisma_l2d_merges_vnir_and_swir_by_wavelength_in_reflectance(tmp_path):
         assert np.array_equal(from_layer.cube, scene.cube) and from_layer.source == name
 
 
+def test_prisma_bands_asi_flags_as_unusable_are_kept_as_bad_bands(tmp_path):
+    path = write_prisma(tmp_path / "PRS_L2D_STD_20200524103704_20200524103708_0001.he5")
+    with h5py.File(path, "a") as f:  # VNIR's 600 nm band (its index 6) and SWIR's 2000 nm band (index 2) flagged 0
+        f.attrs["List_Cw_Vnir_Flags"] = np.array([0, 0, 1, 1, 1, 1, 0, 1], dtype=np.int8)
+        f.attrs["List_Cw_Swir_Flags"] = np.array([1, 1, 0, 1, 1, 1, 0], dtype=np.int8)
+    scene = read_scene(path)
+    assert scene.bands == 12 and scene.wavelengths[~scene.good_bands].tolist() == [600.0, 2000.0]
+
+
 def test_prisma_l2c_is_a_pixel_grid(tmp_path):
     scene = read_scene(write_prisma(tmp_path / "PRS_L2C_STD_20200524103704_20200524103708_0001.he5", level="C",
                                      drop=("Epsg_Code",)))
