@@ -33,6 +33,7 @@ from qgis.PyQt.QtWidgets import QUndoCommand
 
 from ..core.progress import NULL_REPORTER, Reporter
 from ..core.scene import CLASS_ID_RANGE, MAX_CLASS_ID, MIN_CLASS_ID, PIXEL_GRID, ClassInfo  # the engine's id range
+from .layers import gdal_name
 
 CLASS_ID_FIELD = "class_id"  # integer label value, the ClassInfo.id
 CLASS_NAME_FIELD = "class"  # class name, for people reading the attribute table
@@ -380,7 +381,7 @@ def label_raster(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer, proje
         scene pixel where it starts.
     """
     check_label_layer(label_layer)
-    ds = gdal.Open(scene_layer.source().split("|")[0])
+    ds = gdal.Open(gdal_name(scene_layer.source()))
     if ds is None:
         raise LabelLayerError(f"GDAL cannot open the scene {scene_layer.source()}")
     x0, dx, rx, y0, ry, dy = ds.GetGeoTransform(can_return_null=True) or PIXEL_GRID  # none: GDAL says (0,1,0,0,0,1)
@@ -451,7 +452,7 @@ def class_spectra_statistics(label_layer: QgsVectorLayer, scene_layer: QgsRaster
     :func:`labelled_spectra_statistics`, which the dock runs in a task.
     """
     labels, origin = label_raster(label_layer, scene_layer, features=features)
-    return labelled_spectra_statistics(scene_layer.source().split("|")[0], labels, origin, class_ids)
+    return labelled_spectra_statistics(gdal_name(scene_layer.source()), labels, origin, class_ids)
 
 
 def labelled_spectra_statistics(scene_path: str, labels: np.ndarray, origin: tuple[int, int],

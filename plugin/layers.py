@@ -95,6 +95,13 @@ def source_file(source: str, provider: str = "ogr") -> Optional[str]:
     return path
 
 
+def gdal_name(source: str) -> str:
+    """A QGIS raster source as GDAL opens it: QGIS-only ``|option`` suffixes dropped (a NetCDF or HDF subdataset name
+    stays whole, ``NETCDF:"/x/scene.nc":radiance``). Where :func:`source_file` gives the file, this gives what to
+    open."""
+    return source.split("|")[0]
+
+
 def layer_file(layer: Optional[QgsMapLayer]) -> Optional[str]:
     """The file ``layer`` reads (:func:`source_file` of its source and provider), or None."""
     if layer is None:

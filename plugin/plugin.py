@@ -20,7 +20,7 @@ from qgis.PyQt.QtWidgets import QAction
 from ..core.scene import ClassInfo
 from .algorithms.base import ICON
 from .dependencies import report_missing_dependencies
-from .layers import layer_file
+from .layers import gdal_name, layer_file
 from .provider import HyperSynthProvider
 from .settings import HyperSynthSettings
 from .runs import (RunRequest, check_output_folder, classify_job, has_unsaved_edits, label_file_for, preview_job,
@@ -286,7 +286,7 @@ class HyperSynthPlugin:
             return None if value in unset else kind(value)
 
         return RunRequest(
-            scene_path=scene.source().split("|")[0], labels_path=labels, out_dir=out_dir,
+            scene_path=gdal_name(scene.source()), labels_path=labels, out_dir=out_dir,
             classes=list(values["classes"]), method=method,
             preset=values.get("preset") or settings.preset, device=values.get("device") or settings.device,
             seed=int(values.get("seed") or 0), patch_size=optional("patch_size", int),

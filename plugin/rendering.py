@@ -18,6 +18,7 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QColor
 
 from ..core.scene import ClassInfo
+from .layers import gdal_name
 
 # Target wavelengths (nm) of each composite, in red, green, blue order.
 COMPOSITES: dict[str, tuple[float, float, float]] = {
@@ -67,7 +68,7 @@ def read_band_wavelengths(source: str) -> Optional[np.ndarray]:
     or a band description such as ``band 1 (418.24 Nanometers)``). Written here with osgeo.gdal because
     QGIS's raster provider does not expose band metadata.
     """
-    ds = gdal.Open(_gdal_path(source))
+    ds = gdal.Open(gdal_name(source))
     if ds is None:
         return None
     n = ds.RasterCount
@@ -102,7 +103,7 @@ def read_band_wavelengths(source: str) -> Optional[np.ndarray]:
 
 def read_bad_bands(source: str) -> Optional[np.ndarray]:
     """``(B,)`` bool, True for bands flagged bad (ENVI/EnMAP ``bbl`` = 0), or None when nothing is flagged."""
-    ds = gdal.Open(_gdal_path(source))
+    ds = gdal.Open(gdal_name(source))
     if ds is None:
         return None
     flags = []
@@ -117,11 +118,6 @@ def read_bad_bands(source: str) -> Optional[np.ndarray]:
         if len(listed) == ds.RasterCount:
             return np.asarray([v == 0 for v in listed], dtype=bool)
     return None
-
-
-def _gdal_path(source: str) -> str:
-    """A QGIS raster source as GDAL opens it (drops QGIS-only ``|option`` suffixes)."""
-    return source.split("|")[0]
 
 
 def nearest_bands(wavelengths: Sequence[float], targets: Sequence[float],

@@ -13,7 +13,7 @@ from qgis.core import QgsProject, QgsRasterLayer, QgsVectorFileWriter, QgsVector
 from ..core.methods import MethodSettings
 from ..core.progress import Reporter
 from ..core.scene import ClassInfo
-from .layers import layer_file, same_file, source_file
+from .layers import gdal_name, layer_file, same_file, source_file
 
 
 COPY_SUFFIX = ".fgb"  # a label layer copied for a run (write_layer_copy) is a FlatGeobuf file
@@ -207,7 +207,7 @@ def label_file_for(layer: Any, out_dir: str) -> tuple[str, Optional[str]]:
         from ..core.io.read import gdal_subdataset_file
         from .algorithms.base import subdataset_refusal
 
-        source = layer.source().split("|")[0]
+        source = gdal_name(layer.source())
         container = gdal_subdataset_file(source)
         if container is not None:  # the engine reads a scene inside a NetCDF/HDF file, but labels from their own
             raise ValueError(subdataset_refusal(f"the label layer '{layer.name()}'", source, container))

@@ -14,7 +14,7 @@ from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QV
 
 from ..core.scene import ClassInfo
 from ..plugin.label_layer import LabelLayerError, label_raster, labelled_spectra_statistics
-from ..plugin.layers import layer_file
+from ..plugin.layers import gdal_name, layer_file
 from ..plugin.rendering import composite_rgb
 from ..plugin.tasks import CANCELLED_MESSAGE, EngineTask, TaskRunner
 from .attention_dock import AttentionDock
@@ -189,7 +189,7 @@ class HyperSynthDock(QgsDockWidget):
             dock.set_class_statistics({}, self.current_classes(), source="labels")
             return None
         self.spectra_tasks.cancel_all(detach=True)  # an earlier click's labels may have changed since
-        path = scene.source().split("|")[0]
+        path = gdal_name(scene.source())
 
         def shown(stats: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:  # main thread
             spectral = self.spectral_dock()

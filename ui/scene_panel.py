@@ -23,7 +23,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ..core.io.convert import import_destination, import_name, import_scene
 from ..core.io.products import product_kind
-from ..core.io.read import MIN_BANDS, envi_data_file, gdal_subdataset_file, subdataset_name
+from ..core.io.read import MIN_BANDS, envi_data_file, gdal_subdataset_file, source_name
 from ..plugin.rendering import COMPOSITE_TITLES, COMPOSITES, CompositeChoice, apply_composite, read_band_wavelengths
 from ..plugin.tasks import EngineTask, TaskRunner
 
@@ -80,15 +80,6 @@ def raster_datasets(path: str) -> list[tuple[str, str]]:
 def _is_cube(description: str) -> bool:
     """Whether GDAL's description of a subdataset ("[16x20x24] radiance (32-bit floating-point)") is 3-D or more."""
     return description.startswith("[") and description.split("]", 1)[0].count("x") >= 2
-
-
-def _layer_name(source: str) -> str:
-    """A layer's name for a file (its stem) or a subdataset in one ("scene radiance")."""
-    container = gdal_subdataset_file(source)
-    if container is None:
-        return Path(source).stem
-    leaf = subdataset_name(source)
-    return f"{container.stem} {leaf}" if leaf else container.stem
 
 
 class ScenePanel(QWidget):
@@ -177,7 +168,7 @@ class ScenePanel(QWidget):
         kind = product_kind(path)
         if kind is not None:
             return self.import_product(path, kind, project)
-        layer = QgsRasterLayer(path, _layer_name(path))
+        layer = QgsRasterLayer(path, source_name(path))
         if not layer.isValid():
             datasets = raster_datasets(path)
             cubes = [name for name, description in datasets if _is_cube(description)]

@@ -11,7 +11,7 @@ from typing import Optional
 from ..outputs import OutputExistsError, write_problem
 from ..progress import NULL_REPORTER, Reporter
 from .products import ProductFacts, Shape, product_facts
-from .read import gdal_subdataset_file, read_scene, subdataset_name
+from .read import gdal_subdataset_file, read_scene, source_name
 from .write import write_scene
 
 GEOTIFF_SUFFIXES = (".tif", ".tiff")
@@ -71,13 +71,7 @@ def import_name(source: str | Path) -> str:
     """What a scene imported from ``source`` is called: a product's name, else the file's stem and the subdataset's
     name ("scene radiance", as the scene's own name)."""
     facts = product_facts(source)
-    if facts is not None:
-        return facts.name
-    container = gdal_subdataset_file(source)
-    if container is None:
-        return Path(source).stem
-    leaf = subdataset_name(source)
-    return f"{container.stem} {leaf}" if leaf else container.stem
+    return facts.name if facts is not None else source_name(source)
 
 
 def import_destination(source: str | Path) -> ImportDestination:

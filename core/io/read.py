@@ -268,6 +268,16 @@ def subdataset_name(source: str | Path) -> str:
     return re.split(r"[:/]", inside.rstrip(":/"))[-1]
 
 
+def source_name(source: str | Path) -> str:
+    """What a scene read from ``source`` is called: the file's stem, with the subdataset's name for a variable or array
+    inside a container ("scene radiance" for ``NETCDF:"scene.nc":radiance``); the scene's and its QGIS layer's name."""
+    container = gdal_subdataset_file(source)
+    if container is None:
+        return Path(source).stem
+    leaf = subdataset_name(source)
+    return f"{container.stem} {leaf}" if leaf else container.stem
+
+
 def read_gdal_scene(path: Path, dataset: Optional[str] = None, defaults: Optional[BandDefaults] = None) -> Scene:
     """Read ``path`` with GDAL.
 
@@ -368,7 +378,7 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
         transform = PIXEL_GRID if no_georeference else tuple(float(v) for v in ds.transform.to_gdal())
         names = [d or "" for d in ds.descriptions]
     return Scene(cube=cube, valid=valid, wavelengths=wavelengths, fwhm=fwhm, good_bands=good, transform=transform,
-                 crs_wkt=crs_wkt, name=f"{path.stem} {leaf}" if leaf else path.stem, source=dataset or str(path),
+                 crs_wkt=crs_wkt, name=source_name(dataset or path), source=dataset or str(path),
                  band_names=names if any(names) else [])
 
 

@@ -20,6 +20,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ...core.progress import Cancelled, Reporter
+from ..layers import gdal_name
 from ..tasks import engine_warnings_to
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
@@ -142,7 +143,7 @@ def raster_file(layer: Optional[QgsRasterLayer], what: str, subdatasets: bool = 
     if layer.providerType() != "gdal":
         raise QgsProcessingException(f"the {what} layer '{layer.name()}' is not a file raster "
                                      f"(provider {layer.providerType()}); save it as a GeoTIFF first")
-    path = layer.source().split("|")[0]
+    path = gdal_name(layer.source())
     container = gdal_subdataset_file(path)
     if container is not None:
         if not container.is_file():

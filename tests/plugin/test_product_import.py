@@ -167,7 +167,8 @@ def test_a_product_in_a_folder_that_cannot_be_written_goes_where_the_analyst_say
 
 
 def test_layer_names_of_subdatasets_follow_the_engines_rule(tmp_path):
-    from hypersynth.ui.scene_panel import RASTER_FILTER, _layer_name
+    from hypersynth.core.io.read import source_name as _layer_name  # the dock names a layer by the engine's rule
+    from hypersynth.ui.scene_panel import RASTER_FILTER
 
     assert _layer_name(f'NETCDF:"{tmp_path}/scene.nc":radiance') == "scene radiance"
     assert _layer_name(f'HDF5:"{tmp_path}/x.he5"://HDFEOS/SWATHS/PRS_L2D_HCO/Data_Fields/VNIR_Cube') == "x VNIR_Cube"
