@@ -168,8 +168,16 @@ on it in QGIS; the other commands read these products directly.
   EMIT L2A / L1B (NASA)      the granule .nc (reflectance or radiance), orthorectified
                              through its geometry lookup table (GLT)
   PRISMA L2B/L2C/L2D (ASI)   the .he5 file: VNIR and SWIR merged by wavelength, in reflectance
+  any of them in its ZIP     as ordered: unpacked beside it while it is read, then removed
 or any scene HyperSynth reads: GeoTIFF, ENVI .hdr/.img, MATLAB .mat, a NetCDF/HDF variable
 (NETCDF:"scene.nc":radiance). An existing --out is kept unless --overwrite is given.
+
+Clouds: the pixels a product's own quality masks flag are written as no-data, so they are
+neither labelled on, learnt from nor classified: EnMAP's QL_QUALITY_CLOUD, _CLOUDSHADOW and
+_CIRRUS (medium or thick) layers in the product folder; EMIT's L2A MASK granule of the same
+acquisition beside the .nc (cloud, cirrus, cloud buffer and spacecraft flags; water is kept).
+The output says how many; --keep-flagged-pixels keeps them all. The other commands apply the
+same masks when their --scene is a product. PRISMA's L2 products: no cloud mask is read.
 
 example:
   hypersynth import-scene --scene EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc --out emit.tif
@@ -425,9 +433,12 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--scene", required=True, metavar="PRODUCT",
                    help="the product's file (EnMAP ...-SPECTRAL_IMAGE.TIF or ...-METADATA.XML, EMIT .nc, PRISMA "
-                        ".he5) or any scene HyperSynth reads")
+                        ".he5, or its .zip) or any scene HyperSynth reads")
     p.add_argument("--out", type=_tif_file, required=True, metavar="GEOTIFF", help="the file to write, e.g. scene.tif")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file (never the --scene file)")
+    p.add_argument("--keep-flagged-pixels", action="store_true",
+                   help="keep the pixels the product's quality masks flag as cloud, cloud shadow or cirrus (by "
+                        "default they are written as no-data)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     helptext = "list the benchmark datasets and whether they are available here"
@@ -627,7 +638,8 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         from .io.products import product_kind
 
         kind = product_kind(args.scene)
-        path = import_scene(args.scene, args.out, overwrite=args.overwrite, reporter=reporter)
+        path = import_scene(args.scene, args.out, overwrite=args.overwrite,
+                            quality_masks=not args.keep_flagged_pixels, reporter=reporter)
         reporter.close()
         print(f"imported {f'the {kind} product' if kind else 'the scene'} {args.scene}\n"
               f"GeoTIFF: {path}")

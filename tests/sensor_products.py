@@ -60,6 +60,20 @@ def write_enmap(folder: Path, dn: np.ndarray, *, nodata=-32768, scales=None, xml
     return image
 
 
+def write_enmap_quality(folder: Path, layers: dict, *, nodata=None) -> list:
+    """EnMAP's QL_QUALITY_* layers beside the image: ``layers`` maps a layer name ("QL_QUALITY_CLOUD") to its (H, W)
+    uint8 values, written on the image's grid."""
+    written = []
+    for layer, values in layers.items():
+        path = folder / f"{ENMAP_STEM}-{layer}.TIF"
+        rows, cols = values.shape
+        with rasterio.open(path, "w", driver="GTiff", width=cols, height=rows, count=1, dtype="uint8", nodata=nodata,
+                           transform=from_origin(366000, 5810000, 30, 30), crs="EPSG:32633") as dst:
+            dst.write(values.astype(np.uint8), 1)
+        written.append(path)
+    return written
+
+
 # --------------------------------------------------------------------------- EMIT L2A
 
 
@@ -100,6 +114,24 @@ def write_emit(path: Path, swath: np.ndarray, *, location=True, glt_y=EMIT_GLT_Y
             f.create_dataset("location/glt_x", data=EMIT_GLT_X)
             f.create_dataset("location/glt_y", data=glt_y)
             f.create_dataset("location/lat", data=np.zeros(swath.shape[:2]))
+    return path
+
+
+EMIT_MASK_NAME = "EMIT_L2A_MASK_001_20230801T180000_2321312_004"  # the MASK granule of EMIT_NAME's acquisition
+EMIT_V001_MASK_BANDS = ("Cloud flag", "Cirrus flag", "Water flag", "Spacecraft Flag", "Dilated Cloud Flag", "AOD550",
+                        "H2O (g cm-2)", "Aggregate Flag")
+
+
+def write_emit_mask(path: Path, flags: np.ndarray, *, names=EMIT_V001_MASK_BANDS) -> Path:
+    """An EMIT L2A MASK granule: ``flags`` (downtrack, crosstrack, len(names)) float32 as ``mask``, its band names in
+    ``sensor_band_parameters/mask_bands`` (None: not written, as an older granule may lack them)."""
+    with h5py.File(path, "w") as f:
+        f.attrs["title"] = "EMIT L2A Masks 60 m V001"
+        f.create_dataset("mask", data=flags.astype(np.float32))
+        if names is not None:
+            f.create_dataset("sensor_band_parameters/mask_bands", data=np.array([n.encode() for n in names]))
+        f.create_dataset("location/glt_x", data=EMIT_GLT_X)
+        f.create_dataset("location/glt_y", data=EMIT_GLT_Y)
     return path
 
 

@@ -15,6 +15,7 @@ from .read import gdal_subdataset_file, read_scene, source_name
 from .write import write_scene
 
 GEOTIFF_SUFFIXES = (".tif", ".tiff")
+PRODUCT_TAG = "HYPERSYNTH_PRODUCT"  # GDAL metadata item of an imported product's GeoTIFF: the product's name
 READ_SHARE = 0.4  # of the progress bar: reading (and for a product converting) the scene; the rest is writing
 
 
@@ -26,19 +27,22 @@ class ImportDestination:
     earlier: bool  # ``path`` holds an earlier import of this product (same bands and size): open it as it is
 
 
-def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False,
+def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False, quality_masks: bool = True,
                  reporter: Reporter = NULL_REPORTER) -> Path:
     """Read any scene :func:`.read.read_scene` reads and write it as a float32 GeoTIFF with :func:`.write.write_scene`.
 
     The GeoTIFF carries each band's wavelength, FWHM and bad-band flag (GDAL and ENVI metadata), no-data (-9999) and
     the georeference, so QGIS shows it as it is and its composites and spectra find the wavelengths. This is how a
     sensor product that QGIS cannot show as downloaded (a PRISMA .he5, an EMIT .nc needing its GLT, an EnMAP TIF whose
-    wavelengths are in its XML) becomes a layer to label on.
+    wavelengths are in its XML, a product still in its ZIP) becomes a layer to label on. A product's GeoTIFF also
+    records the product's name (metadata item ``HYPERSYNTH_PRODUCT``), so opening the product again finds it.
 
     Args:
         source: the scene as :func:`.read.read_scene` takes it: a product's file, a raster, a subdataset name.
         out: the ``.tif`` to write; written atomically (nothing is left of a failed or cancelled import).
         overwrite: replace an existing ``out``; never the file the scene is read from.
+        quality_masks: write as no data the pixels a product's own quality masks flag as cloud, cloud shadow or
+            cirrus (:mod:`.quality_masks`); False keeps every pixel.
         reporter: stages "reading …" and "writing …"; cancel is checked between them.
 
     Raises:
@@ -59,10 +63,10 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
     what = f"the {facts.kind} product {facts.name}" if facts is not None else import_name(source)
     reporter.check()
     reporter.progress(0.0, f"reading {what}")
-    scene = read_scene(source)
+    scene = read_scene(source, quality_masks=quality_masks)
     reporter.check()
     reporter.progress(READ_SHARE, f"writing {out.name}")
-    write_scene(scene, out, overwrite=overwrite)
+    write_scene(scene, out, overwrite=overwrite, tags={PRODUCT_TAG: facts.name} if facts is not None else None)
     reporter.progress(1.0, f"written {out.name}")
     return out
 
@@ -77,7 +81,8 @@ def import_name(source: str | Path) -> str:
 def import_destination(source: str | Path) -> ImportDestination:
     """Where to import the product ``source`` so that opening it again finds the same GeoTIFF: ``<name>.tif`` beside
     the product, or the first of ``<name>_1.tif``, ``<name>_2.tif``… that is free or an earlier import of it (a
-    float32 GeoTIFF with its number of bands and size); no path when the product's folder cannot be written.
+    float32 GeoTIFF with its number of bands and size, or one that names the product, :data:`PRODUCT_TAG`); no path
+    when the product's folder cannot be written.
 
     Raises:
         ValueError: ``source`` is no sensor product (:func:`.products.product_facts`).
@@ -93,7 +98,7 @@ def import_destination(source: str | Path) -> ImportDestination:
             continue
         if not candidate.exists() and not candidate.is_symlink():
             return ImportDestination(candidate, False)
-        if facts.shape is not None and _imported_shape(candidate) == facts.shape:
+        if _is_earlier_import(candidate, facts):
             return ImportDestination(candidate, True)
     raise AssertionError("itertools.count() never ends")
 
@@ -112,17 +117,21 @@ def _is_input(path: Path, inputs: tuple[Path, ...]) -> bool:
     return any(f.exists() and os.path.samefile(path, f) for f in inputs)
 
 
-def _imported_shape(path: Path) -> Optional[Shape]:
-    """(bands, rows, cols) of a float32 GeoTIFF as :func:`import_scene` writes, else None."""
+def _is_earlier_import(path: Path, facts: ProductFacts) -> bool:
+    """Whether ``path`` is a float32 GeoTIFF as :func:`import_scene` writes of the product ``facts`` tells of: of its
+    shape when the product's layout tells it; else naming the product (a product in a ZIP, whose HDF5 layout would
+    have to be unpacked to be read)."""
     import rasterio
     from rasterio.errors import RasterioError
 
     if not path.is_file():
-        return None
+        return False
     try:
         with rasterio.open(path) as ds:
             if ds.driver != "GTiff" or set(ds.dtypes) != {"float32"}:
-                return None
-            return ds.count, ds.height, ds.width
+                return False
+            shape: Shape = (ds.count, ds.height, ds.width)
+            named = ds.tags().get(PRODUCT_TAG)
     except (RasterioError, OSError):  # RasterioIOError is an OSError
-        return None
+        return False
+    return shape == facts.shape if facts.shape is not None else named == facts.name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import logging
 import re
 import xml.etree.ElementTree as ElementTree  # the product's own local XML; Python's expat caps entity expansion
 from contextlib import contextmanager
@@ -13,8 +14,12 @@ from typing import Any, Callable, Iterator, NamedTuple, Optional
 import numpy as np
 
 from ..scene import PIXEL_GRID, Scene
+from .product_archives import archived_product, is_archive
+from .quality_masks import emit_flagged, emit_mask_granule, enmap_flagged, leave_out_flagged
 from .read import (CHUNK_VALUES, BandDefaults, SceneReadError, check_band_count, finish_masks, nanometres_per_unit,
                    read_gdal_scene)
+
+log = logging.getLogger("hypersynth")
 
 # Hand-written: the readers that exist need what the engine may not load (EnMAP-Box's importers run in QGIS
 # Processing; NASA's emit-utils/emit_tools need netCDF4 or xarray and hold the whole swath in memory; prismaread is R).
@@ -44,37 +49,40 @@ class ProductFacts:
 
     kind: str  # in words: "EnMAP L2A", "EMIT L2A reflectance", "PRISMA L2D"
     name: str  # the product's name: EnMAP's file stem without "-SPECTRAL_IMAGE", else the container's stem
-    files: tuple[Path, ...]  # the files the scene is read from (EnMAP: image and METADATA.XML; else the container)
+    files: tuple[Path, ...]  # the files the scene is read from (EnMAP: image and METADATA.XML; a ZIP; else the container)
     shape: Optional[Shape]  # of the scene it opens as; None when the layout does not tell (an incomplete product)
 
 
 class _Hdf5Product(NamedTuple):
     kind: str  # as ProductFacts.kind
-    read: Callable[[str], Scene]  # its reader, given the scene's source
+    read: Callable[[str, bool], Scene]  # its reader, given the scene's source and whether to apply quality masks
     shape: Callable[[], Optional[Shape]]  # the scene's shape from the layout alone
 
 
-def read_product(path: Path, source: str) -> Optional[Scene]:
+def read_product(path: Path, source: str, *, quality_masks: bool = True) -> Optional[Scene]:
     """The scene of an imaging-spectrometer product in ``path``, or None when ``path`` is no product recognised here.
 
     Args:
         path: the file the user chose: EnMAP's SPECTRAL_IMAGE or METADATA.XML, an EMIT NetCDF or a PRISMA .he5
             (for a GDAL subdataset name, the container file that holds it).
         source: what the user gave, kept as the scene's ``source`` (e.g. the subdataset name QGIS gives a layer).
+        quality_masks: leave out as no data the pixels the product's own quality masks flag as cloud, cloud shadow
+            or cirrus (EnMAP's QL_QUALITY_* layers, EMIT's MASK granule; :mod:`.quality_masks`), saying how many;
+            the log says so when the masks are not beside the product.
 
     Raises:
         SceneReadError: the file is such a product, but its layout is incomplete or damaged.
     """
     if _ENMAP_L2A_IMAGE.match(path.name):
-        return _read_enmap_l2a(path, source)
+        return _read_enmap_l2a(path, source, quality_masks)
     if _ENMAP_L2A_METADATA.match(path.name):
-        return _read_enmap_l2a(_enmap_image_beside(path), source)
+        return _read_enmap_l2a(_enmap_image_beside(path), source, quality_masks)
     with _hdf5_file(path) as f:
         found = _hdf5_product(f, path) if f is not None else None
         if found is None:
             return None
         try:
-            return found.read(source)
+            return found.read(source, quality_masks)
         except OSError as err:  # HDF5 could open the file but not read its data
             raise SceneReadError(f"cannot read the scene {path}: it looks truncated or damaged (HDF5: {err}); "
                                  f"download it again") from err
@@ -96,6 +104,8 @@ def product_facts(source: str | Path) -> Optional[ProductFacts]:
     from .read import gdal_subdataset_file
 
     path = gdal_subdataset_file(source) or Path(source)
+    if is_archive(path):
+        return _archived_facts(path)
     for pattern in (_ENMAP_L2A_IMAGE, _ENMAP_L2A_METADATA):
         named = pattern.match(path.name)
         if named is not None:
@@ -103,6 +113,26 @@ def product_facts(source: str | Path) -> Optional[ProductFacts]:
     with _hdf5_file(path) as f:
         found = _hdf5_product(f, path) if f is not None else None
         return ProductFacts(found.kind, path.stem, (path,), found.shape()) if found is not None else None
+
+
+def _archived_facts(path: Path) -> Optional[ProductFacts]:
+    """A product inside the ZIP ``path``: its shape from the header for EnMAP's GeoTIFF (GDAL reads it inside the
+    archive), unknown for an HDF5 product (it would have to be unpacked); None when the archive holds no product."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    try:
+        found = archived_product(path)
+    except SceneReadError:
+        return None
+    shape: Optional[Shape] = None
+    if found.kind == "EnMAP L2A":
+        try:
+            with rasterio.open(f"/vsizip/{path}/{found.member}") as ds:
+                shape = (ds.count, ds.height, ds.width)
+        except (RasterioError, OSError):
+            shape = None
+    return ProductFacts(found.kind, found.name, (path,), shape)
 
 
 @contextmanager
@@ -130,14 +160,15 @@ def _hdf5_product(f: Any, path: Path) -> Optional[_Hdf5Product]:
     cube_name = next((n for n in EMIT_CUBES if isinstance(f.get(n), h5py.Dataset)), None)
     if cube_name is not None and _is_emit(f, path):
         kind = "EMIT L2A reflectance" if cube_name == "reflectance" else "EMIT L1B radiance"
-        return _Hdf5Product(kind, lambda source: _read_emit(f, cube_name, path, source),
+        return _Hdf5Product(kind, lambda source, masks: _read_emit(f, cube_name, path, source, masks),
                             lambda: _layout_shape(lambda: _emit_shape(f, cube_name)))
     swaths = f.get("HDFEOS/SWATHS")
     for swath in swaths if isinstance(swaths, h5py.Group) else []:
         level = _PRISMA_L2_SWATH.match(swath)
         if level is not None:
             return _Hdf5Product(f"PRISMA L2{level.group(1)}",
-                                lambda source, s=swath, lv=level.group(1): _read_prisma_l2(f, s, lv, path, source),
+                                lambda source, masks, s=swath, lv=level.group(1): _read_prisma_l2(f, s, lv, path,
+                                                                                                  source),
                                 lambda s=swath: _layout_shape(lambda: _prisma_shape(f, s)))
     return None
 
@@ -154,9 +185,10 @@ def _layout_shape(shape: Callable[[], Optional[Shape]]) -> Optional[Shape]:
 # --------------------------------------------------------------------------- EnMAP L2A (DLR)
 
 
-def _read_enmap_l2a(image: Path, source: str) -> Scene:
+def _read_enmap_l2a(image: Path, source: str, quality_masks: bool) -> Scene:
     """The SPECTRAL_IMAGE, with wavelengths, FWHM, scaling and no-data from the METADATA.XML beside it where the image
-    does not carry them (a DLR GeoTIFF carries none of them)."""
+    does not carry them (a DLR GeoTIFF carries none of them); with ``quality_masks``, the pixels the QL_QUALITY_*
+    layers beside it flag as cloud, cloud shadow or cirrus left out."""
     if not image.is_file():
         raise SceneReadError(f"cannot read the scene {image}: the file does not exist")
     product = _ENMAP_L2A_IMAGE.match(image.name)
@@ -173,6 +205,13 @@ def _read_enmap_l2a(image: Path, source: str) -> Scene:
     else:
         scene = read_gdal_scene(image, defaults=enmap_band_defaults(metadata))
     scene.name, scene.source = stem, source
+    if quality_masks:
+        found = enmap_flagged(image, stem, scene.shape)
+        if found is not None:
+            leave_out_flagged(scene, found)
+        else:
+            log.warning("%s: no QL_QUALITY_CLOUD, _CLOUDSHADOW or _CIRRUS layer is beside the image, so cloudy pixels "
+                        "are not left out; copy the whole product folder", stem)
     return scene
 
 
@@ -260,13 +299,14 @@ def _is_emit(f: Any, path: Path) -> bool:
     return "sensor_band_parameters" in f and (named or "location" in f)
 
 
-def _read_emit(f: Any, cube_name: str, path: Path, source: str) -> Scene:
+def _read_emit(f: Any, cube_name: str, path: Path, source: str, quality_masks: bool) -> Scene:
     """An EMIT granule orthorectified through its geometry lookup table (GLT), as NASA's emit-utils does.
 
     ``location/glt_x`` and ``glt_y`` (1-based crosstrack and downtrack index, 0 = no pixel) give, for each cell of
     the north-up grid that the root attributes ``geotransform`` (GDAL order) and ``spatial_ref`` (WKT) describe, the
     swath pixel it shows (emit_utils.reformat.single_image_ortho). The swath is read a block of lines at a time and
-    scattered onto that grid, so memory stays near the output cube.
+    scattered onto that grid, so memory stays near the output cube. With ``quality_masks``, the pixels that the MASK
+    granule of the same acquisition beside it flags as cloud, cirrus or spacecraft are left out.
     """
     data = f[cube_name]  # (downtrack, crosstrack, bands)
     params, location = f["sensor_band_parameters"], f.get("location")
@@ -316,9 +356,23 @@ def _read_emit(f: Any, cube_name: str, path: Path, source: str) -> Scene:
         cube[:, out_rows[lo:hi], out_cols[lo:hi]] = block[src_rows[lo:hi] - r0, src_cols[lo:hi]].T  # (B, n)
     good, valid = finish_masks(path, cube, np.ones(bands, bool) if flags is None else flags != 0)
     wavelengths = raw_wl * factor
-    return Scene(cube=cube, valid=valid, wavelengths=wavelengths, fwhm=None if fwhm is None else fwhm * factor,
-                 good_bands=good, transform=transform, crs_wkt=_text(f.attrs["spatial_ref"]) or None, name=path.stem,
-                 source=source, band_names=[f"band {b + 1} ({w:.1f} nm)" for b, w in enumerate(wavelengths)])
+    scene = Scene(cube=cube, valid=valid, wavelengths=wavelengths, fwhm=None if fwhm is None else fwhm * factor,
+                  good_bands=good, transform=transform, crs_wkt=_text(f.attrs["spatial_ref"]) or None, name=path.stem,
+                  source=source, band_names=[f"band {b + 1} ({w:.1f} nm)" for b, w in enumerate(wavelengths)])
+    if quality_masks:
+        def ortho(swath_flags: np.ndarray) -> np.ndarray:  # (downtrack, crosstrack) -> the scene's grid
+            out = np.zeros(glt_x.shape, dtype=bool)
+            out[out_rows, out_cols] = swath_flags[src_rows, src_cols]
+            return out
+
+        granule = emit_mask_granule(path)
+        found = emit_flagged(granule, (lines, samples), ortho) if granule is not None else None
+        if found is not None:
+            leave_out_flagged(scene, found)
+        elif granule is None:
+            log.warning("%s: the L2A MASK granule of this acquisition is not beside it, so cloudy pixels are not left "
+                        "out; download its EMIT_L2A_MASK_….nc into the same folder", path.stem)
+    return scene
 
 
 def _emit_shape(f: Any, cube_name: str) -> Optional[Shape]:

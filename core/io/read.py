@@ -59,7 +59,7 @@ class BandDefaults:
     nodata: Optional[float] = None  # the stored value of pixels without data
 
 
-def read_scene(path: str | Path, *, cube_key: Optional[str] = None) -> Scene:
+def read_scene(path: str | Path, *, cube_key: Optional[str] = None, quality_masks: bool = True) -> Scene:
     """Read a hyperspectral cube, its wavelengths, georeference and no-data mask.
 
     Args:
@@ -70,6 +70,8 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None) -> Scene:
             metadata or container file or as any subdataset of that container.
         cube_key: for ``.mat`` files, the variable that holds the cube; by default the largest
             3-D numeric array.
+        quality_masks: for a sensor product, leave out as no data the pixels its own quality masks flag as cloud,
+            cloud shadow or cirrus (:func:`.products.read_product`); other files have none.
 
     Returns:
         A :class:`Scene` with a float32 ``(bands, rows, cols)`` cube in physical units (GDAL scale/offset,
@@ -80,27 +82,45 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None) -> Scene:
         SceneReadError: the file is missing, unreadable, not a cube, has fewer than 10 bands, or is a product whose
             layout is incomplete or damaged.
     """
-    from .products import read_product  # products.py builds on this module's readers
+    from .product_archives import is_archive  # both build on this module's readers
+    from .products import read_product
 
     container = gdal_subdataset_file(path)
     if container is not None:  # a NetCDF variable or HDF5 array: kept as a string (Path would fold "://")
         if not container.is_file():
             raise SceneReadError(f"cannot read the scene {path}: its file {container} does not exist")
-        product = read_product(container, source=str(path))  # any array of a product opens the whole product
+        # any array of a product opens the whole product
+        product = read_product(container, source=str(path), quality_masks=quality_masks)
         return product if product is not None else read_gdal_scene(container, dataset=str(path))
     path = Path(path)
     if not path.exists():
         raise SceneReadError(f"cannot read the scene {path}: the file does not exist")
     if path.is_dir():
         raise SceneReadError(f"cannot read the scene {path}: it is a folder; choose the image file inside it")
+    if is_archive(path):
+        return _read_archived_product(path, quality_masks)
     if is_mat_file(path):
         return _read_mat_scene(path, cube_key)
     if cube_key is not None:
         raise SceneReadError(f"cube_key={cube_key!r} only applies to MATLAB .mat files, not to {path.name}")
     if path.suffix.lower() == ".hdr":
         path = envi_data_file(path)
-    product = read_product(path, source=str(path))
+    product = read_product(path, source=str(path), quality_masks=quality_masks)
     return product if product is not None else read_gdal_scene(path)
+
+
+def _read_archived_product(path: Path, quality_masks: bool) -> Scene:
+    """The one sensor product inside the ZIP ``path``, unpacked beside it to be read and removed after."""
+    from .product_archives import archived_product, unpacked
+    from .products import read_product
+
+    found = archived_product(path)
+    with unpacked(found) as main:
+        scene = read_product(main, source=str(path), quality_masks=quality_masks)
+    if scene is None:
+        raise SceneReadError(f"{path.name}: {found.member} is named as a {found.kind} product but is none (its layout "
+                             f"is not that product's); download the archive again")
+    return scene
 
 
 # --------------------------------------------------------------------------- MATLAB

@@ -64,8 +64,10 @@ def write_text(path: str | Path, text: str) -> Path:
     return Path(path)
 
 
-def write_scene(scene: Scene, path: str | Path, *, overwrite: bool = False) -> Path:
-    """Write a scene as a float32 GeoTIFF that QGIS, EnMAP-Box and :func:`read_scene` all understand.
+def write_scene(scene: Scene, path: str | Path, *, overwrite: bool = False,
+                tags: Optional[dict[str, str]] = None) -> Path:
+    """Write a scene as a float32 GeoTIFF that QGIS, EnMAP-Box and :func:`read_scene` all understand; ``tags``: more
+    metadata items of the dataset (GDAL's default domain).
 
     Wavelengths go into each band's GDAL metadata (``wavelength``, ``wavelength_units``, ``fwhm``, ``bbl``)
     and into the dataset's ENVI domain (``wavelength = {…}``, ``wavelength units``); invalid pixels are
@@ -94,17 +96,19 @@ def write_scene(scene: Scene, path: str | Path, *, overwrite: bool = False) -> P
             values[invalid] = SCENE_NODATA
             band.WriteArray(values)
             band.FlushCache()  # compressed and written now, not held in GDAL's cache until the close
-            tags = {"bbl": "1" if good[b] else "0"}
+            band_tags = {"bbl": "1" if good[b] else "0"}
             label = f"B{b + 1}"
             if scene.wavelengths is not None:
                 w = float(scene.wavelengths[b])
-                tags.update(wavelength=repr(w), wavelength_units="Nanometers")  # repr: exact round trip
+                band_tags.update(wavelength=repr(w), wavelength_units="Nanometers")  # repr: exact round trip
                 label += f" ({w:.1f} nm)"
             if scene.fwhm is not None:
-                tags["fwhm"] = repr(float(scene.fwhm[b]))
-            band.SetMetadata(tags)
+                band_tags["fwhm"] = repr(float(scene.fwhm[b]))
+            band.SetMetadata(band_tags)
             band.SetDescription(label)
         envi = {"bbl": _envi_list_text(good.astype(int))}
+        for key, value in (tags or {}).items():
+            ds.SetMetadataItem(key, value)
         if scene.wavelengths is not None:
             ds.SetMetadataItem("wavelength_units", "Nanometers")
             envi.update({"wavelength": _envi_list_text(scene.wavelengths), "wavelength units": "Nanometers"})

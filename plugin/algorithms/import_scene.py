@@ -8,6 +8,7 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterFile,
     QgsProcessingParameterRasterDestination,
 )
@@ -16,8 +17,8 @@ from .base import FeedbackReporter, HyperSynthAlgorithm, engine_errors, engine_w
 
 # What read_scene reads: rasters, MATLAB files and the products' own files; then each product's files alone.
 INPUT_FILTER = ("Scenes and sensor products (*.tif *.tiff *.nc *.he5 *.h5 *.xml *.hdr *.img *.bsq *.bil *.bip *.dat "
-                "*.vrt *.mat);;EnMAP L2A (*-SPECTRAL_IMAGE*.tif *-METADATA.xml);;EMIT L2A/L1B (*.nc);;"
-                "PRISMA L2 (*.he5);;All files (*)")
+                "*.vrt *.mat *.zip);;EnMAP L2A (*-SPECTRAL_IMAGE*.tif *-METADATA.xml *.zip);;EMIT L2A/L1B (*.nc);;"
+                "PRISMA L2 (*.he5 *.zip);;All files (*)")
 
 
 class ImportSceneAlgorithm(HyperSynthAlgorithm):
@@ -25,6 +26,7 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
 
     GROUP = "scenes"
     INPUT = "INPUT"
+    QUALITY_MASKS = "QUALITY_MASKS"
     OUTPUT = "OUTPUT"
 
     def name(self) -> str:
@@ -42,7 +44,13 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
             "FWHM and reflectance scale from the XML);\n"
             "• EMIT L2A reflectance or L1B radiance (NASA): the .nc granule, orthorectified through its geometry "
             "lookup table;\n"
-            "• PRISMA L2B/L2C/L2D (ASI): the .he5 file, VNIR and SWIR merged by wavelength, in reflectance.\n"
+            "• PRISMA L2B/L2C/L2D (ASI): the .he5 file, VNIR and SWIR merged by wavelength, in reflectance;\n"
+            "• any of them still in its ZIP, as ordered (unpacked beside it while it is read, then removed).\n"
+            "Clouds: with the first option on, the pixels the product's own quality masks flag are written as "
+            "no-data, so they are neither labelled on, learnt from nor classified: EnMAP's QL_QUALITY_CLOUD, "
+            "_CLOUDSHADOW and _CIRRUS (medium or thick) layers of the product folder, and EMIT's L2A MASK granule "
+            "of the same acquisition beside the .nc (cloud, cirrus, cloud buffer and spacecraft flags; water is "
+            "kept). The log says how many. No cloud mask is read from PRISMA's L2 products.\n"
             "Any other scene HyperSynth reads (GeoTIFF, ENVI, NetCDF, MATLAB .mat) is written the same way. The "
             "layer is named after the product.")
 
@@ -50,6 +58,9 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterFile(
             self.INPUT, self.tr("Scene or sensor product (EnMAP image or XML, EMIT .nc, PRISMA .he5, …)"),
             behavior=QgsProcessingParameterFile.File, fileFilter=INPUT_FILTER))
+        self.addParameter(QgsProcessingParameterBoolean(
+            self.QUALITY_MASKS, self.tr("Leave out the pixels the product's quality masks flag as cloud, cloud shadow "
+                                        "or cirrus"), defaultValue=True))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Imported scene (GeoTIFF)")))
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
@@ -64,7 +75,9 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
         self.check_destinations({self.INPUT: str(gdal_subdataset_file(source) or source)}, {self.OUTPUT: out})
         with engine_errors():
             with engine_warnings(feedback):
-                import_scene(source, out, overwrite=True, reporter=FeedbackReporter(feedback))
+                import_scene(source, out, overwrite=True,
+                             quality_masks=self.parameterAsBoolean(parameters, self.QUALITY_MASKS, context),
+                             reporter=FeedbackReporter(feedback))
             name = import_name(source)
         if context.willLoadLayerOnCompletion(out):
             details = context.layerToLoadOnCompletionDetails(out)

@@ -14,7 +14,7 @@ from hypersynth.core.io.read import read_scene
 
 from ..sensor_products import (EMIT_NAME, ENMAP_STEM, PRISMA_NAME, PRODUCTS, assert_same_scene, subdatasets,
                                write_prisma, write_product)
-from .conftest import CancelAfterProgress, wait_until
+from .conftest import CancelAfterProgress, RecordingFeedback, wait_until
 
 pytestmark = pytest.mark.usefixtures("close_layers")
 
@@ -56,6 +56,25 @@ def test_processing_import_errors_and_cancel(hypersynth_plugin, tmp_path):
                                                   "OUTPUT": str(tmp_path / "out.tif")})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc",
                                                           "broken.he5"]
+
+
+def test_processing_leaves_out_what_the_quality_masks_flag_unless_unticked(hypersynth_plugin, tmp_path):
+    import numpy as np
+
+    from ..sensor_products import enmap_dn, write_enmap, write_enmap_quality
+
+    image = write_enmap(tmp_path / "product", enmap_dn())
+    cloud = np.zeros((5, 6), np.uint8)
+    cloud[2, 1:4] = 1
+    write_enmap_quality(tmp_path / "product", {"QL_QUALITY_CLOUD": cloud})
+    feedback = RecordingFeedback()
+    processing.run("hypersynth:importscene", {"INPUT": str(image), "OUTPUT": str(tmp_path / "masked.tif")},
+                   feedback=feedback)
+    assert np.array_equal(read_scene(tmp_path / "masked.tif").valid, cloud == 0)
+    assert any("3 pixels (10.0 %)" in w and "flag as cloud" in w for w in feedback.warnings), feedback.warnings
+    processing.run("hypersynth:importscene", {"INPUT": str(image), "QUALITY_MASKS": False,
+                                              "OUTPUT": str(tmp_path / "everything.tif")})
+    assert read_scene(tmp_path / "everything.tif").valid.all()
 
 
 # --- the Scene panel's Open file… --------------------------------------------------------------------------------
