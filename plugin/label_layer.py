@@ -33,7 +33,7 @@ from qgis.PyQt.QtWidgets import QUndoCommand
 
 from ..core.progress import NULL_REPORTER, Reporter
 from ..core.scene import CLASS_ID_RANGE, MAX_CLASS_ID, MIN_CLASS_ID, PIXEL_GRID, ClassInfo  # the engine's id range
-from .layers import gdal_name
+from .layers import add_input_layer, gdal_name
 
 CLASS_ID_FIELD = "class_id"  # integer label value, the ClassInfo.id
 CLASS_NAME_FIELD = "class"  # class name, for people reading the attribute table
@@ -127,7 +127,7 @@ def create_label_layer(path: str, crs: QgsCoordinateReferenceSystem, classes: Se
         raise LabelLayerError(f"QGIS could not open the new label layer {target}")
     style_label_layer(layer, classes)
     constrain_class_ids(layer)
-    (project or QgsProject.instance()).addMapLayer(layer)
+    add_input_layer(layer, project)
     return layer
 
 

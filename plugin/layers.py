@@ -1,4 +1,5 @@
-"""Result layers in the project: the class map in class colours and names; confidence and probabilities in grey."""
+"""Result layers in the project: the class map in class colours and names; confidence and probabilities in grey;
+scene and label layers kept out of result groups."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Iterable, Optional, Sequence, Union
 from qgis.core import (
     QgsContrastEnhancement,
     QgsLayerTreeGroup,
+    QgsLayerTreeNode,
     QgsPalettedRasterRenderer,
     QgsMapLayer,
     QgsProject,
@@ -21,6 +23,7 @@ from qgis.PyQt.QtGui import QColor
 from ..core.scene import ClassInfo
 
 PathLike = Union[str, Path]
+RESULT_GROUP = "hypersynth/result_group"  # custom property, True on a group add_result_layers made (saved in projects)
 
 
 class LayerLoadError(ValueError):
@@ -149,7 +152,7 @@ def add_result_layers(class_map: PathLike, confidence: Optional[PathLike], class
                       probabilities: Optional[PathLike] = None,
                       replaced: Iterable[PathLike] = ()) -> list[QgsRasterLayer]:
     """Add the class map (on top), its confidence and (when written) its class probabilities to ``project`` in a
-    group named ``title``; all but the map start hidden.
+    group named ``title``, marked as a result group (:data:`RESULT_GROUP`); all but the map start hidden.
 
     A run into a folder that held an earlier run's outputs replaces their files, so the layers that read them
     (the earlier run's group, or a result the analyst moved or restyled) would show the new files under the old
@@ -172,6 +175,7 @@ def add_result_layers(class_map: PathLike, confidence: Optional[PathLike], class
     written = [class_map, *(f for f in (confidence, probabilities) if f is not None)]
     parent, index = remove_layers_reading([*written, *replaced], project) or (project.layerTreeRoot(), 0)
     group: QgsLayerTreeGroup = parent.insertGroup(index, title)
+    group.setCustomProperty(RESULT_GROUP, True)
     for layer in layers:
         project.addMapLayer(layer, False)
         group.addLayer(layer)
@@ -180,3 +184,42 @@ def add_result_layers(class_map: PathLike, confidence: Optional[PathLike], class
         if node is not None:
             node.setItemVisibilityChecked(False)  # the map first; the others are there to inspect
     return layers
+
+
+def is_result_group(node: Optional[QgsLayerTreeNode]) -> bool:
+    """Whether ``node`` is a group of a run's results that :func:`add_result_layers` made (and a rerun replaces)."""
+    return isinstance(node, QgsLayerTreeGroup) and node.customProperty(RESULT_GROUP, False) is True
+
+
+def outermost_result_group(node: Optional[QgsLayerTreeNode]) -> Optional[QgsLayerTreeGroup]:
+    """The result group nearest the root among ``node`` and the groups above it; None when none is one."""
+    outermost = None
+    while node is not None and node.parent() is not None:  # the root holds everything: never a result group
+        if is_result_group(node):
+            outermost = node
+        node = node.parent()
+    return outermost
+
+
+def add_input_layer(layer: QgsMapLayer, project: Optional[QgsProject] = None) -> QgsMapLayer:
+    """Add a scene or label layer to ``project`` where QGIS puts a new layer (the Layers panel's selection), but
+    never inside a run's result group: a layer QGIS puts there goes just above the outermost such group, beside it.
+
+    A rerun into the same folder replaces its result group, and a scene or label layer in it would be mixed with the
+    results. Call on the main thread only.
+
+    Returns:
+        ``layer``.
+    """
+    project = project or QgsProject.instance()
+    # QGIS 3.22's registry bridge has no getter for its insertion point (layerInsertionPoint() came later), so QGIS
+    # places the layer and it is moved out of a result group afterwards; newer insertion methods are honoured too.
+    project.addMapLayer(layer)
+    node = project.layerTreeRoot().findLayer(layer.id())
+    outermost = outermost_result_group(node)
+    if node is None or outermost is None:
+        return layer
+    parent, old_parent = outermost.parent(), node.parent()
+    parent.insertChildNode(parent.children().index(outermost), node.clone())
+    old_parent.removeChildNode(node)  # after the copy is in: a layer that leaves the tree leaves the project
+    return layer

@@ -24,6 +24,7 @@ from qgis.PyQt.QtWidgets import (
 from ..core.io.convert import import_destination, import_name, import_scene
 from ..core.io.products import product_kind
 from ..core.io.read import MIN_BANDS, envi_data_file, gdal_subdataset_file, source_name
+from ..plugin.layers import add_input_layer
 from ..plugin.rendering import COMPOSITE_TITLES, COMPOSITES, CompositeChoice, apply_composite, read_band_wavelengths
 from ..plugin.tasks import EngineTask, TaskRunner
 
@@ -177,7 +178,7 @@ class ScenePanel(QWidget):
             if datasets:
                 raise SeveralDatasets(path, datasets)
             raise ValueError(f"QGIS cannot open {path} as a raster; choose a GeoTIFF, ENVI or another GDAL format")
-        (project or QgsProject.instance()).addMapLayer(layer)
+        add_input_layer(layer, project)
         self.set_scene_layer(layer)
         return layer
 
@@ -243,7 +244,7 @@ class ScenePanel(QWidget):
         layer = QgsRasterLayer(str(path), name, "gdal")
         if not layer.isValid():
             raise ValueError(f"QGIS cannot open {path} as a raster; import the product again")
-        (project or QgsProject.instance()).addMapLayer(layer)
+        add_input_layer(layer, project)
         self.set_scene_layer(layer)
         return layer
 

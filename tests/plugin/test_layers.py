@@ -173,3 +173,95 @@ def test_layers_reading_an_output_go_whatever_their_source_options(qgis_new_proj
     qgis_new_project.addMapLayers([*readers, kept])
     remove_layers_reading([package, tmp_path / "points.csv", netcdf], qgis_new_project)
     assert list(qgis_new_project.mapLayers()) == [kept.id()]
+
+
+# --- scenes and label layers never land inside a run's result group ------------------------------------------------
+@pytest.fixture
+def insert_at(qgis_new_project):
+    """Sets where QGIS puts a new layer, as selecting a node in the Layers panel does; back at the root's top after
+    the test (the bridge keeps a bare pointer to the group)."""
+    from qgis.core import QgsLayerTreeRegistryBridge
+
+    bridge = qgis_new_project.layerTreeRegistryBridge()
+
+    def insert_at(group, position: int = 0) -> None:
+        bridge.setLayerInsertionPoint(QgsLayerTreeRegistryBridge.InsertionPoint(group, position))
+
+    yield insert_at
+    insert_at(qgis_new_project.layerTreeRoot())
+
+
+def _where(project, layer) -> tuple[str, int]:
+    """The name of the group holding ``layer``'s one node (the root: "") and the node's place in it."""
+    nodes = [node for node in project.layerTreeRoot().findLayers() if node.layerId() == layer.id()]
+    assert len(nodes) == 1 and project.mapLayer(layer.id()) is layer
+    parent = nodes[0].parent()
+    return ("" if parent is project.layerTreeRoot() else parent.name()), parent.children().index(nodes[0])
+
+
+def test_a_scene_opened_with_a_result_group_selected_goes_above_the_group(qgis_new_project, rasters, tmp_path,
+                                                                         panel, insert_at):
+    from hypersynth.plugin.layers import is_result_group
+
+    from .conftest import write_small_scene
+
+    root = qgis_new_project.layerTreeRoot()
+    field = root.addGroup("field work")  # the analyst's group, holding a run's results
+    add_result_layers(rasters[0], rasters[1], CLASSES, title="run", project=qgis_new_project)
+    run = root.findGroup("run")
+    field.insertChildNode(0, run.clone())
+    root.removeChildNode(run)
+    run = root.findGroup("run")
+    assert is_result_group(run) and not is_result_group(field)
+    results = [node.layerId() for node in run.findLayers()]
+    scene = write_small_scene(tmp_path, seed=0, n_per_class=2)[2]
+
+    insert_at(run, 1)  # the result group selected in the Layers panel
+    layer = panel.open_file(scene, qgis_new_project)
+    assert _where(qgis_new_project, layer) == ("field work", 0)  # beside the run's group, above it
+    insert_at(run.addGroup("inner"), 0)  # a group inside the result group: still the run's
+    again = panel.open_file(scene, qgis_new_project)
+    assert _where(qgis_new_project, again) == ("field work", 1)
+    assert [node.layerId() for node in run.findLayers()] == results
+
+
+def test_a_label_layer_created_in_a_result_group_goes_above_it(qgis_new_project, rasters, tmp_path, insert_at):
+    from qgis.core import QgsCoordinateReferenceSystem
+
+    from hypersynth.plugin.label_layer import create_label_layer
+
+    add_result_layers(rasters[0], rasters[1], CLASSES, title="run", project=qgis_new_project)
+    insert_at(qgis_new_project.layerTreeRoot().findGroup("run"), 0)
+    layer = create_label_layer(str(tmp_path / "labels.gpkg"), QgsCoordinateReferenceSystem("EPSG:32633"), CLASSES,
+                               project=qgis_new_project)
+    assert _where(qgis_new_project, layer) == ("", 0)
+
+
+def test_an_ordinary_group_selected_takes_the_new_layer_as_qgis_would(qgis_new_project, rasters, insert_at):
+    from qgis.core import QgsRasterLayer
+
+    from hypersynth.plugin.layers import add_input_layer
+
+    root = qgis_new_project.layerTreeRoot()
+    mine = root.addGroup("mine")
+    first = add_input_layer(QgsRasterLayer(rasters[1], "first"), qgis_new_project)
+    mine.insertChildNode(0, root.findLayer(first.id()).clone())
+    root.removeChildNode(root.findLayer(first.id()))
+    insert_at(mine, 1)
+    layer = add_input_layer(QgsRasterLayer(rasters[0], "scene"), qgis_new_project)
+    assert _where(qgis_new_project, layer) == ("mine", 1)
+    insert_at(root, 0)
+    assert _where(qgis_new_project, add_input_layer(QgsRasterLayer(rasters[0], "top"), qgis_new_project)) == ("", 0)
+
+
+def test_a_result_group_stays_one_in_a_saved_project(qgis_new_project, rasters, tmp_path):
+    from hypersynth.plugin.layers import is_result_group
+
+    add_result_layers(rasters[0], rasters[1], CLASSES, title="run", project=qgis_new_project)
+    qgis_new_project.layerTreeRoot().addGroup("mine")
+    path = str(tmp_path / "project.qgz")
+    assert qgis_new_project.write(path)
+    qgis_new_project.clear()
+    assert qgis_new_project.read(path)
+    root = qgis_new_project.layerTreeRoot()
+    assert is_result_group(root.findGroup("run")) and not is_result_group(root.findGroup("mine"))
