@@ -31,7 +31,8 @@ from ..plugin.tasks import EngineTask, TaskRunner
 PROVIDER_KINDS = {"wms": "web map (WMS/WMTS/XYZ)", "wcs": "web coverage (WCS)", "virtualraster": "virtual raster",
                   "arcgismapserver": "ArcGIS map service", "postgresraster": "PostGIS raster"}
 RASTER_FILTER = ("Rasters and sensor products (*.tif *.tiff *.img *.hdr *.bsq *.bil *.bip *.dat *.vrt *.nc *.h5 "
-                 "*.he5 *-METADATA.XML);;EnMAP L2A metadata (*-METADATA.XML);;All files (*)")
+                 "*.he5 *-METADATA.XML *.zip);;EnMAP L2A metadata (*-METADATA.XML);;Sensor products in their ZIP "
+                 "(*.zip);;All files (*)")
 
 
 def scene_problem(layer: Optional[QgsRasterLayer]) -> Optional[str]:
@@ -220,7 +221,9 @@ class ScenePanel(QWidget):
             except ValueError as error:
                 self.note.setText(str(error))
                 return
-            self.note.setText(f"Imported the {kind} product {shown} as {path}, with its wavelengths.")
+            said = " ".join(task.warnings)  # what reading it found: clouds left out, or no quality masks beside it
+            self.note.setText(f"Imported the {kind} product {shown} as {path}, with its wavelengths."
+                              + (f" {said}" if said else ""))
 
         def failed(message: str) -> None:  # main thread
             self._importing.discard(target)

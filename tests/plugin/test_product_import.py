@@ -107,6 +107,36 @@ def test_open_file_imports_a_prisma_product_once_and_opens_its_geotiff_as_the_sc
     assert target.read_bytes() == b"not this product"
 
 
+def test_open_file_imports_an_enmap_product_from_its_zip_and_says_what_its_cloud_mask_left_out(qgis_new_project,
+                                                                                                 tmp_path, panel):
+    import zipfile
+
+    import numpy as np
+
+    from ..sensor_products import enmap_dn, write_enmap, write_enmap_quality
+
+    folder = tmp_path / "order" / ENMAP_STEM
+    write_enmap(folder, enmap_dn())
+    cloud = np.zeros((5, 6), np.uint8)
+    cloud[0, :2] = 1
+    write_enmap_quality(folder, {"QL_QUALITY_CLOUD": cloud})
+    archive = tmp_path / f"{ENMAP_STEM}.ZIP"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in sorted(folder.iterdir()):
+            z.write(f, f"{ENMAP_STEM}/{f.name}")
+    assert panel.open_file(str(archive), qgis_new_project) is None
+    _imported(panel)
+    target = tmp_path / f"{ENMAP_STEM}.tif"
+    layer = panel.scene_layer()
+    assert layer is not None and layer.source() == str(target) and layer.name() == ENMAP_STEM
+    assert np.array_equal(read_scene(target).valid, cloud == 0)
+    assert panel.note.text().startswith(f"Imported the EnMAP L2A product {archive.name} as {target}, with its "
+                                        f"wavelengths. {ENMAP_STEM}: 2 pixels (6.7 %) that the product's quality masks")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [archive.name, target.name, "order"]  # nothing unpacked left
+    again = panel.open_file(str(archive), qgis_new_project)  # the earlier import, found by the product's name
+    assert again is not None and again.source() == str(target) and not panel.imports.running
+
+
 def test_open_file_imports_an_emit_subdataset_as_the_whole_orthorectified_granule(qgis_new_project, tmp_path, panel):
     granule = write_product("EMIT L2A reflectance", tmp_path)
     name = next(n for n in subdatasets(granule) if n.endswith(":reflectance"))
