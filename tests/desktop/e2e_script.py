@@ -445,6 +445,12 @@ class Walkthrough:
         folder = self.work / "prisma"
         folder.mkdir(parents=True, exist_ok=True)
         product = write_prisma_of(demo.scene, folder / f"{PRISMA_NAME}.he5")
+        from hypersynth.plugin.layers import is_result_group, outermost_result_group
+
+        root = QgsProject.instance().layerTreeRoot()
+        results = [g for g in root.findGroups(True) if is_result_group(g)]
+        if results and results[0].findLayers():  # the run's class map selected: where QGIS would put a new layer
+            iface.layerTreeView().setCurrentLayer(results[0].findLayers()[0].layer())
         opened = dock.scene_panel.open_file(str(product))
         self.check("a PRISMA product is imported in a task, not opened as GDAL shows it",
                    opened is None and "Importing the PRISMA L2D product" in dock.scene_panel.note.text(),
@@ -453,6 +459,11 @@ class Walkthrough:
         yield from self.until(lambda: dock.scene_layer() is not None and Path(dock.scene_layer().source()) == target,
                               120, "the imported PRISMA GeoTIFF to become the scene")
         layer = dock.scene_layer()
+        node = root.findLayer(layer.id())
+        self.check("the imported scene goes beside the run's result group, not into it (the result selected)",
+                   bool(results) and node is not None and outermost_result_group(node) is None,
+                   f"{len(results)} result groups; the scene's parent: "
+                   f"{None if node is None else node.parent().name() or 'the root'}")
         wavelengths = dock.scene_panel.wavelengths()
         self.check("the imported product is the scene, with its wavelengths",
                    layer.bandCount() == demo.scene.bands and wavelengths is not None
