@@ -340,8 +340,10 @@ def typical_value(scene: Scene, n: int = 100_000) -> float:
     if rows.size > n:
         keep = np.random.default_rng(0).choice(rows.size, n, replace=False)
         rows, cols = rows[keep], cols[keep]
-    values = scene.cube[:, rows, cols][scene.good_bands]  # (B, n): the pixels first, never a copy of the cube
-    return float(np.nanmedian(values)) if values.size else float("nan")
+    # (B_good, n) in one gather, never a copy of the cube; the median may reorder this temporary in place (no
+    # copy of it either: the gather of every band and the median's copy were 4 arrays of this size at once)
+    values = scene.cube[np.flatnonzero(scene.good_bands)[:, None], rows, cols]
+    return float(np.nanmedian(values, overwrite_input=True)) if values.size else float("nan")
 
 
 def scale_warning(scene: Scene, learnt_median: Optional[float]) -> Optional[str]:

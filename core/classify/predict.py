@@ -107,16 +107,6 @@ def predict_pixels(classifier: Classifier, cube: np.ndarray, rows: np.ndarray, c
     return out
 
 
-def _reflected(index: np.ndarray, n: int, reflect: bool) -> np.ndarray:
-    """Which row (or column) of a grid of ``n`` each ``index`` reads, for indices up to a patch radius past either
-    end, as in the cube :func:`~hypersynth.core.patches.pad_cube` pads: reflected without repeating the edge, or
-    the edge itself on a grid too small to reflect."""
-    if not reflect:
-        return np.clip(index, 0, n - 1)
-    index = np.abs(index)  # -i reads row i
-    return np.where(index > n - 1, 2 * (n - 1) - index, index)  # n - 1 + i reads row n - 1 - i
-
-
 def pixel_patches(cube: np.ndarray, valid: Optional[np.ndarray], rows: np.ndarray, cols: np.ndarray,
                   p: int) -> np.ndarray:
     """``(N, B, p, p)`` patches centred on the pixels exactly as prediction sees them: reflected at the
@@ -129,24 +119,19 @@ def patch_reader(cube: np.ndarray, valid: Optional[np.ndarray], p: int
                  ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """:func:`pixel_patches` for many calls on one scene.
 
-    Each call gathers its pixels' ``p × p`` neighbourhoods straight from ``cube``, reflecting the indices that pass
-    the border as :func:`~hypersynth.core.patches.pad_cube` pads (the same values): memory follows the patches asked
+    Each call gathers its pixels' ``p × p`` neighbourhoods straight from ``cube``
+    (:func:`~hypersynth.core.patches.extract_patches` without a padded cube: the indices that pass the border
+    reflected as :func:`~hypersynth.core.patches.pad_cube` pads, the same values): memory follows the patches asked
     for, never a padded copy of the cube (two copies of a full-size scene for a few hundred training patches).
     """
     if valid is not None and p > 1 and valid.shape != cube.shape[1:]:
         raise ValueError(f"valid mask {valid.shape} does not match the cube's grid {cube.shape[1:]}")
-    height, width = cube.shape[1:]
-    offsets = np.arange(p) - p // 2  # the centre pixel sits at index p // 2
-    reflect = min(height, width) > p // 2  # pad_cube's choice: reflect, or the edge for a tiny grid
 
     def read(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        at_rows = _reflected(np.asarray(rows, dtype=np.int64)[:, None] + offsets, height, reflect)  # (n, p)
-        at_cols = _reflected(np.asarray(cols, dtype=np.int64)[:, None] + offsets, width, reflect)  # (n, p)
-        grid = (at_rows[:, :, None], at_cols[:, None, :])  # (n, p, 1), (n, 1, p)
-        samples = np.ascontiguousarray(cube[(slice(None), *grid)].transpose(1, 0, 2, 3), dtype=np.float32)
-        if valid is None or p == 1:  # (n, B, p, p)
+        samples = extract_patches(cube, rows, cols, p)  # (n, B, p, p)
+        if valid is None or p == 1:
             return samples
-        patch_valid = valid[grid][:, None].astype(np.float32)  # (n, 1, p, p)
+        patch_valid = extract_patches(valid[None], rows, cols, p)  # (n, 1, p, p) float32, 1 where valid
         samples = np.where(patch_valid > 0, samples, 0.0).astype(np.float32)  # no-data neighbours are 0, then filled
         return _fill_nodata(samples, patch_valid)
 

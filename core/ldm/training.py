@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from diffusers.training_utils import EMAModel
 
 from ..device import repeatable_training
-from ..patches import extract_patches, iter_patch_batches, pad_cube
+from ..patches import extract_patches, iter_patch_batches
 from ..progress import NULL_REPORTER, Reporter
 from ..scene import ClassInfo
 from .augment import lf_ue, rpsc_mix_batch, rpsc_prompt
@@ -70,12 +70,12 @@ def _pick_pixels(valid: np.ndarray, labels: np.ndarray, classes: list[ClassInfo]
 
 
 @torch.no_grad()
-def _encode_pixels(vae: SpectralVAE, normalizer: BandNormalizer, cube: np.ndarray, padded: np.ndarray,
-                   flat: np.ndarray, patch_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def _encode_pixels(vae: SpectralVAE, normalizer: BandNormalizer, cube: np.ndarray, flat: np.ndarray,
+                   patch_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Posterior ``(mean, logvar)`` ``(n, c, p', p')`` of the patches centred on ``flat`` pixel indices."""
     rows, cols = np.unravel_index(flat, cube.shape[1:])
     means, logvars = [], []
-    for _, patches in iter_patch_batches(cube, rows, cols, patch_size, ENCODE_BATCH, padded=padded):
+    for _, patches in iter_patch_batches(cube, rows, cols, patch_size, ENCODE_BATCH):
         x = normalizer.normalize(torch.from_numpy(patches).to(device))  # (b, B, p, p)
         mean, logvar = vae.encode(x)  # (b, c, p', p') each
         means.append(mean)
@@ -128,11 +128,12 @@ def train_synthesis_model(cube: np.ndarray, valid: np.ndarray, labels: np.ndarra
     bands, p = cube.shape[0], cfg.vae.patch_size
     cap = int(min(max_unlabelled, cfg.diffusion.scene_patches, max(2, MAX_PATCH_BYTES // (bands * p * p * 4))))
     scene_pixels, labelled = _pick_pixels(valid, labels, classes, cap, rng)
-    padded = pad_cube(cube, p)
+    # patches are read from the cube itself, reflected at its border (extract_patches): a padded copy of the
+    # cube, held through the whole training, was a second cube in memory
 
     # 1. Normaliser and VAE on the scene patches.
     rows, cols = np.unravel_index(scene_pixels, valid.shape)
-    patches = extract_patches(cube, rows, cols, p, padded=padded)  # (n, B, p, p) physical
+    patches = extract_patches(cube, rows, cols, p)  # (n, B, p, p) physical
     normalizer = BandNormalizer(bands).fit(patches)
     patches = normalizer.normalize_array(patches)  # (n, B, p, p) standardised
     normalizer.to(device)
@@ -145,9 +146,9 @@ def train_synthesis_model(cube: np.ndarray, valid: np.ndarray, labels: np.ndarra
     # 2. Cached latents of the scene sample and of every labelled pixel.
     reporter.progress(VAE_SHARE, "latents")
     reporter.check()
-    scene_mean, scene_logvar = _encode_pixels(vae, normalizer, cube, padded, scene_pixels, p, device)
+    scene_mean, scene_logvar = _encode_pixels(vae, normalizer, cube, scene_pixels, p, device)
     latent_scale = float(1.0 / max(scene_mean.std().item(), 1e-4))
-    lab_latents = {cid: _encode_pixels(vae, normalizer, cube, padded, flat, p, device)
+    lab_latents = {cid: _encode_pixels(vae, normalizer, cube, flat, p, device)
                    for cid, flat in labelled.items()}
     class_spectra = np.stack([cube[:, valid & (labels == c.id)].mean(axis=1) for c in classes]).astype(np.float32)
 
@@ -170,7 +171,7 @@ def train_synthesis_model(cube: np.ndarray, valid: np.ndarray, labels: np.ndarra
 
     with repeatable_training(device):
         diffusion_history = _train_denoiser(
-            cfg, denoiser, ema, optimizer, scheduler, text_encoder, vae, normalizer, cube, padded, classes,
+            cfg, denoiser, ema, optimizer, scheduler, text_encoder, vae, normalizer, cube, classes,
             labelled, lab_latents, (scene_mean, scene_logvar), latent_scale, rng, generator, device,
             reporter.sub(VAE_SHARE + 0.02, 1.0))
     ema.copy_to(ema_denoiser.parameters())
@@ -197,7 +198,7 @@ def train_synthesis_model(cube: np.ndarray, valid: np.ndarray, labels: np.ndarra
 
 def _train_denoiser(cfg: LDMConfig, denoiser: LatentDiT, ema: EMAModel, optimizer: torch.optim.Optimizer,
                     scheduler: Any, text_encoder: TextEncoder, vae: SpectralVAE, normalizer: BandNormalizer,
-                    cube: np.ndarray, padded: np.ndarray, classes: list[ClassInfo],
+                    cube: np.ndarray, classes: list[ClassInfo],
                     labelled: dict[int, np.ndarray], lab_latents: dict[int, tuple[torch.Tensor, torch.Tensor]],
                     scene_latents: tuple[torch.Tensor, torch.Tensor], latent_scale: float,
                     rng: np.random.Generator, generator: torch.Generator, device: torch.device,
@@ -229,8 +230,8 @@ def _train_denoiser(cfg: LDMConfig, denoiser: LatentDiT, ema: EMAModel, optimize
                 prompts += [NULL_PROMPT] * n_unl
             if n_lab:
                 z_lab, lab_prompts, mixed = _labelled_batch(n_lab, ids, texts, labelled, lab_latents, rpsc_on,
-                                                            d.rpsc_probability, vae, normalizer, cube, padded,
-                                                            p, rng, generator, device)
+                                                            d.rpsc_probability, vae, normalizer, cube, p, rng,
+                                                            generator, device)
                 history["rpsc_samples"] += mixed
                 dropped = rng.random(n_lab) < d.prompt_dropout
                 history["dropped_prompts"] += int(dropped.sum())
@@ -257,7 +258,7 @@ def _train_denoiser(cfg: LDMConfig, denoiser: LatentDiT, ema: EMAModel, optimize
 
 def _labelled_batch(n: int, ids: np.ndarray, texts: dict[int, str], labelled: dict[int, np.ndarray],
                     lab_latents: dict[int, tuple[torch.Tensor, torch.Tensor]], rpsc_on: bool, rpsc_probability: float,
-                    vae: SpectralVAE, normalizer: BandNormalizer, cube: np.ndarray, padded: np.ndarray, p: int,
+                    vae: SpectralVAE, normalizer: BandNormalizer, cube: np.ndarray, p: int,
                     rng: np.random.Generator, generator: torch.Generator,
                     device: torch.device) -> tuple[torch.Tensor, list[str], int]:
     """``n`` labelled latents (classes drawn equally often), some of them RPSC mixes; returns
@@ -280,8 +281,8 @@ def _labelled_batch(n: int, ids: np.ndarray, texts: dict[int, str], labelled: di
         class_b = ids[(index_a + rng.integers(1, len(ids), len(rows))) % len(ids)]
         flat_a = np.array([labelled[int(a)][i] for a, i in zip(class_a[rows], pixel_a[rows])])
         flat_b = np.array([labelled[int(b)][rng.integers(0, len(labelled[int(b)]))] for b in class_b])
-        patches_a = extract_patches(cube, *np.unravel_index(flat_a, cube.shape[1:]), p, padded=padded)
-        patches_b = extract_patches(cube, *np.unravel_index(flat_b, cube.shape[1:]), p, padded=padded)
+        patches_a = extract_patches(cube, *np.unravel_index(flat_a, cube.shape[1:]), p)
+        patches_b = extract_patches(cube, *np.unravel_index(flat_b, cube.shape[1:]), p)
         mixed, _ = rpsc_mix_batch(patches_a, patches_b, rng)  # (m, B, p, p) physical
         with torch.no_grad():
             mean, logvar = vae.encode(normalizer.normalize(torch.from_numpy(mixed).to(device)))  # (m, c, p', p')
