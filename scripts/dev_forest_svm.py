@@ -12,11 +12,9 @@ result. Run from the repository root (about 2 minutes):
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
-import rasterio
 from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -24,7 +22,6 @@ import unseen_scenes  # noqa: E402  (the development scene's builder)
 
 from hypersynth.core.classify.baselines import SpectralRandomForest, SpectralSVM  # noqa: E402
 from hypersynth.core.evaluation.protocol import few_label_split  # noqa: E402
-from hypersynth.core.io.read import read_scene  # noqa: E402
 
 SVM_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)  # the SVM's share of the blend; the rest goes to the forest
 REPEATS = 3  # repeated CV, fresh folds each time
@@ -52,11 +49,8 @@ def cv_share(x: np.ndarray, y: np.ndarray, n: int, seed: int) -> float:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as work:
-        files = unseen_scenes.build_training_scene(unseen_scenes.data_folder(), Path(work))
-        scene = read_scene(files.scene)
-        with rasterio.open(files.truth) as ds:
-            truth = ds.read(1).ravel()
+    scene, truth = unseen_scenes.development_scene()
+    truth = truth.ravel()
     pixels = scene.cube[scene.good_bands].reshape(int(scene.good_bands.sum()), -1).T  # (H*W, B)
     rows: dict[tuple[int, str], list[float]] = {}
     for n in (2, 5):

@@ -13,18 +13,15 @@ session 24, gives the result. Run from the repository root (about 2 minutes):
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
-import rasterio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import unseen_scenes  # noqa: E402  (the development scene's builder)
 
 from hypersynth.core.classify.baselines import SpectralRandomForest  # noqa: E402
 from hypersynth.core.evaluation.protocol import few_label_split  # noqa: E402
-from hypersynth.core.io.read import read_scene  # noqa: E402
 from hypersynth.core.neighbourhood import spatial_homogeneity  # noqa: E402
 
 RULES = {"real labels only": (0, 0.0), "R 1, ratio < 0.25": (1, 0.25), "R 1, ratio < 0.35": (1, 0.35),
@@ -50,11 +47,7 @@ def grow(train: np.ndarray, unit: np.ndarray, valid: np.ndarray, random_angle: f
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as work:
-        files = unseen_scenes.build_training_scene(unseen_scenes.data_folder(), Path(work))
-        scene = read_scene(files.scene)
-        with rasterio.open(files.truth) as ds:
-            truth = ds.read(1)
+    scene, truth = unseen_scenes.development_scene()
     cube = scene.cube[scene.good_bands]  # (B, H, W)
     unit = cube / (np.linalg.norm(cube, axis=0, keepdims=True) + 1e-12)
     random_angle = spatial_homogeneity(cube, scene.valid).random_angle

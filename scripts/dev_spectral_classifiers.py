@@ -10,12 +10,10 @@ BENCHMARKS.md §4, session 23, gives the result. Run from the repository root:
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import rasterio
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -27,7 +25,6 @@ import unseen_scenes  # noqa: E402  (the development scene's builder)
 
 from hypersynth.core.classify.baselines import _shape_and_slope  # noqa: E402
 from hypersynth.core.evaluation.protocol import few_label_split  # noqa: E402
-from hypersynth.core.io.read import read_scene  # noqa: E402
 
 
 def _shape(x: np.ndarray) -> np.ndarray:
@@ -56,11 +53,8 @@ CANDIDATES = {  # name: (features, model factory; None = nearest class mean by s
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as work:
-        files = unseen_scenes.build_training_scene(unseen_scenes.data_folder(), Path(work))
-        scene = read_scene(files.scene)
-        with rasterio.open(files.truth) as ds:
-            truth = ds.read(1).ravel()
+    scene, truth = unseen_scenes.development_scene()
+    truth = truth.ravel()
     pixels = scene.cube[scene.good_bands].reshape(int(scene.good_bands.sum()), -1).T  # (H*W, B)
     features = {name: f(pixels) for name, f in FEATURES.items()}
     scores: dict[tuple[int, str], list[float]] = {}

@@ -209,6 +209,19 @@ def build_training_scene(data: Path, work: Path, *, labels_per_class: int = 5, s
     return files
 
 
+def development_scene(data: Optional[Path] = None) -> tuple[Scene, np.ndarray]:
+    """The training scene (train tiles only) read back, with its full ground truth ``(H, W)`` (0 = unlabelled): the
+    development scene that the prototype scripts (``dev_*.py``) judge ideas on."""
+    import rasterio
+
+    with tempfile.TemporaryDirectory() as work:
+        files = build_training_scene(data or data_folder(), Path(work))
+        scene = read_scene(files.scene)
+        with rasterio.open(files.truth) as ds:
+            truth = ds.read(1)
+    return scene, truth
+
+
 def _check_training_scene(files: TrainingScene, written: Scene, held_out: list[Tile]) -> None:
     """Read the written scene back as the pipeline will and check what it must (and must not) hold."""
     back = read_scene(files.scene)
