@@ -177,7 +177,7 @@ neither labelled on, learnt from nor classified: EnMAP's QL_QUALITY_CLOUD, _CLOU
 _CIRRUS (medium or thick) layers in the product folder; EMIT's L2A MASK granule of the same
 acquisition beside the .nc (cloud, cirrus, cloud buffer and spacecraft flags; water is kept).
 The output says how many; --keep-flagged-pixels keeps them all. The other commands apply the
-same masks when their --scene is a product. PRISMA's L2 products: no cloud mask is read.
+same masks when their --scene is a product. PRISMA's L2 products carry no cloud mask.
 
 example:
   hypersynth import-scene --scene EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc --out emit.tif

@@ -50,7 +50,7 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
             "no-data, so they are neither labelled on, learnt from nor classified: EnMAP's QL_QUALITY_CLOUD, "
             "_CLOUDSHADOW and _CIRRUS (medium or thick) layers of the product folder, and EMIT's L2A MASK granule "
             "of the same acquisition beside the .nc (cloud, cirrus, cloud buffer and spacecraft flags; water is "
-            "kept). The log says how many. No cloud mask is read from PRISMA's L2 products.\n"
+            "kept). The log says how many. PRISMA's L2 products carry no cloud mask.\n"
             "Any other scene HyperSynth reads (GeoTIFF, ENVI, NetCDF, MATLAB .mat) is written the same way. The "
             "layer is named after the product.")
 
