@@ -1,4 +1,4 @@
-"""Prototype, outside the product: each label grown into its spectrally alike neighbours, on the EnMAP development scene.
+"""Prototype, outside the product: labels grown into their spectrally alike neighbours, on the EnMAP development scene.
 
 A labelled pixel gives its class to the unlabelled valid pixels within ``R`` (Chebyshev distance) whose spectral angle
 to it, over the scene's random-pair angle, is under a threshold (0.35 is the product's homogeneity threshold,
@@ -67,8 +67,8 @@ def main() -> None:
                 purity = 100 * float(np.mean(grown[grown > 0] == truth[grown > 0])) if grown.any() else float("nan")
                 rows.setdefault((n, name), []).append(
                     (100 * float(np.mean(predicted == truth.ravel()[test])), int((grown > 0).sum()), purity))
-    print("| labels | N = 2 OA | per seed | grown, purity | N = 5 OA | per seed | grown, purity |\n|---|---|---|---|---|"
-          "---|---|")
+    print("| labels | N = 2 OA | per seed | grown, purity | N = 5 OA | per seed | grown, purity |\n"
+          "|---|---|---|---|---|---|---|")
     for name in RULES:
         cells = []
         for n in (2, 5):

@@ -22,6 +22,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.io.convert import import_destination, import_name, import_scene
+from ..core.io.product_archives import archived_product, is_archive
 from ..core.io.products import product_kind
 from ..core.io.read import MIN_BANDS, envi_data_file, gdal_subdataset_file, source_name
 from ..plugin.layers import add_input_layer
@@ -163,13 +164,16 @@ class ScenePanel(QWidget):
 
         Raises:
             SeveralDatasets: the file holds several rasters and none is the only cube of bands: choose one.
-            ValueError: when QGIS cannot read the file as a raster.
+            ValueError: when QGIS cannot read the file as a raster, or it is a ZIP holding no one product.
         """
         if Path(path).suffix.lower() == ".hdr":  # a header without its data file: which files it looked for
             path = str(envi_data_file(Path(path)))
         kind = product_kind(path)
         if kind is not None:
             return self.import_product(path, kind, project)
+        if is_archive(path):  # a ZIP holding no product, several or a damaged one: its reader says which and what to do
+            archived_product(Path(path))
+            raise ValueError(f"{Path(path).name} cannot be opened; unpack it and open the scene inside")
         layer = QgsRasterLayer(path, source_name(path))
         if not layer.isValid():
             datasets = raster_datasets(path)

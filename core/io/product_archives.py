@@ -1,4 +1,4 @@
-"""Sensor products delivered as a ZIP (EnMAP and PRISMA orders): found inside, unpacked beside it to be read, removed."""
+"""Sensor products delivered as a ZIP (EnMAP, PRISMA orders): found inside, unpacked beside it to be read, removed."""
 
 from __future__ import annotations
 
@@ -99,9 +99,10 @@ def unpacked(product: ArchivedProduct) -> Iterator[Path]:
         where = product.archive.parent if write_problem(product.archive.parent) is None else None
         free = shutil.disk_usage(where or tempfile.gettempdir()).free
         if needed > free:
+            folder = where or tempfile.gettempdir()
             raise SceneReadError(f"reading {product.archive.name} needs {needed / 2**30:.1f} GiB free to unpack "
-                                 f"{product.name}, and {free / 2**30:.1f} GiB are free in {where or tempfile.gettempdir()}"
-                                 f"; free some space, or unpack the archive elsewhere and open the product from there")
+                                 f"{product.name}, and {free / 2**30:.1f} GiB are free in {folder}; free some "
+                                 f"space, or unpack the archive elsewhere and open the product from there")
         with tempfile.TemporaryDirectory(prefix=UNPACK_PREFIX, dir=where) as folder:
             for info in infos:  # by base name only: a member's path cannot lead outside the folder
                 try:

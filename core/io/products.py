@@ -49,7 +49,7 @@ class ProductFacts:
 
     kind: str  # in words: "EnMAP L2A", "EMIT L2A reflectance", "PRISMA L2D"
     name: str  # the product's name: EnMAP's file stem without "-SPECTRAL_IMAGE", else the container's stem
-    files: tuple[Path, ...]  # the files the scene is read from (EnMAP: image and METADATA.XML; a ZIP; else the container)
+    files: tuple[Path, ...]  # what the scene is read from: EnMAP's image and XML, a ZIP, else the container
     shape: Optional[Shape]  # of the scene it opens as; None when the layout does not tell (an incomplete product)
 
 

@@ -63,11 +63,11 @@ def enmap_flagged(image: Path, stem: str, shape: tuple[int, int]) -> Optional[Fl
             with rasterio.open(path) as ds:
                 values, nodata = ds.read(1), ds.nodata
         except (RasterioError, OSError) as err:
-            log.warning("%s cannot be read (%s): the %s it flags are not left out; copy the product again",
+            log.warning("%s cannot be read (%s): the pixels it flags as %s are not left out; copy the product again",
                         path.name, err, words)
             continue
         if values.shape != shape:
-            log.warning("%s is %d × %d pixels, the image %d × %d: the %s it flags are not left out",
+            log.warning("%s is %d × %d pixels, the image %d × %d: the pixels it flags as %s are not left out",
                         path.name, *values.shape, *shape, words)
             continue
         hit = values >= lowest

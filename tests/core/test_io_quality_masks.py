@@ -77,7 +77,8 @@ def test_enmap_without_quality_layers_says_clouds_stay_and_a_layer_on_another_gr
                                            "QL_QUALITY_CLOUDSHADOW": np.eye(5, 6, dtype=np.uint8)})
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
         scene = read_scene(image)
-    assert "QL_QUALITY_CLOUD.TIF is 10 × 12 pixels, the image 5 × 6: the cloud it flags are not left out" in caplog.text
+    said = "QL_QUALITY_CLOUD.TIF is 10 × 12 pixels, the image 5 × 6: the pixels it flags as cloud are not left out"
+    assert said in caplog.text
     np.testing.assert_array_equal(scene.valid, ~np.eye(5, 6, dtype=bool))  # the shadow layer that fits is used
     caplog.clear()
     clear = write_enmap(tmp_path / "clear", enmap_dn())

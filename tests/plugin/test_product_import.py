@@ -137,6 +137,18 @@ def test_open_file_imports_an_enmap_product_from_its_zip_and_says_what_its_cloud
     assert again is not None and again.source() == str(target) and not panel.imports.running
 
 
+def test_open_file_on_a_zip_without_one_product_says_what_it_holds(qgis_new_project, tmp_path, panel):
+    import zipfile
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("field notes")
+    with zipfile.ZipFile(tmp_path / "notes.zip", "w") as z:
+        z.write(notes, notes.name)
+    with pytest.raises(ValueError, match=r"notes.zip holds no EnMAP L2A, PRISMA L2 or EMIT product; unpack it"):
+        panel.open_file(str(tmp_path / "notes.zip"), qgis_new_project)
+    assert not qgis_new_project.mapLayers()
+
+
 def test_open_file_imports_an_emit_subdataset_as_the_whole_orthorectified_granule(qgis_new_project, tmp_path, panel):
     granule = write_product("EMIT L2A reflectance", tmp_path)
     name = next(n for n in subdatasets(granule) if n.endswith(":reflectance"))
