@@ -157,9 +157,10 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         if method in SYNTHESISING_METHODS:
             _warn_of_empty_prompts(classes)
 
+        scene, cube = scene.split_usable()  # from here on the run needs the usable bands' pixels only
         staging = Path(tempfile.mkdtemp(prefix=RUN_STAGING, dir=out))
         try:
-            result = run_on_scene(scene, labels, classes, method, settings, staging, validation=validation,
+            result = run_on_scene(scene, cube, labels, classes, method, settings, staging, validation=validation,
                                   reporter=reporter, probabilities=probabilities, warnings=said,
                                   inputs=[("scene file", scene_path), ("label file", labels_path),
                                           ("class file", classes_path), ("validation labels", validation_path),
@@ -288,16 +289,15 @@ def check_same_wavelengths(trained: Optional[Sequence[float]], scene: Scene, wha
                          f"bands differ); it applies only to the same sensor's band set: {instead}")
 
 
-def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], method: str,
+def run_on_scene(scene: Scene, cube: np.ndarray, labels: np.ndarray, classes: list[ClassInfo], method: str,
                  settings: MethodSettings, out: Path, *, validation: Optional[np.ndarray] = None,
                  reporter: Reporter = NULL_REPORTER, probabilities: bool = False,
                  warnings: Sequence[str] = (), inputs: Sequence[tuple[str, Any]] = ()) -> dict:
-    """Train, predict the whole scene and write every output into ``out`` (a staging folder); ``warnings``: what
-    the run warned of, for the report (a list still filled as the run goes); ``inputs``: ``(what, path)`` of the
-    run's input files, for the report."""
+    """Train, predict the whole scene and write every output into ``out`` (a staging folder); ``scene`` and ``cube``:
+    :meth:`Scene.split_usable`'s; ``warnings``: what the run warned of, for the report (a list still filled as the
+    run goes); ``inputs``: ``(what, path)`` of the run's input files, for the report."""
     from .report import write_report
 
-    cube = scene.usable_cube()
     t0 = time.perf_counter()
     fitted = fit_method(method, cube, scene.valid, labels, classes, settings, wavelengths=scene.usable_wavelengths(),
                         reporter=reporter.sub(0.02, 0.8))
@@ -325,7 +325,7 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
                 write_class_attention(out, per_class(attention, used), fitted.synthesis_model.wavelengths)
                 with_attention = True
     if hasattr(fitted.classifier, "to_tensors"):
-        save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene)
+        save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene, cube)
     write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=METHOD_TITLES[method],
                  evaluation=ev, seconds_training=t_fit, cube=cube, class_map=class_map,
                  with_attention=with_attention, files=files_in(out), warnings=warnings,
@@ -334,24 +334,24 @@ def run_on_scene(scene: Scene, labels: np.ndarray, classes: list[ClassInfo], met
     return {"metrics": None if ev is None else ev.to_dict(), "fitted": fitted}
 
 
-def typical_value(scene: Scene, n: int = 100_000) -> float:
-    """The median of the scene's usable values over up to ``n`` valid pixels (a fixed draw): its units' scale."""
-    rows, cols = np.nonzero(scene.valid)
+def typical_value(cube: np.ndarray, valid: np.ndarray, n: int = 100_000) -> float:
+    """The median of a usable cube's values ``(B_good, H, W)`` over up to ``n`` valid pixels (a fixed draw): its
+    units' scale."""
+    rows, cols = np.nonzero(valid)
     if rows.size > n:
         keep = np.random.default_rng(0).choice(rows.size, n, replace=False)
         rows, cols = rows[keep], cols[keep]
-    # (B_good, n) in one gather, never a copy of the cube; the median may reorder this temporary in place (no
-    # copy of it either: the gather of every band and the median's copy were 4 arrays of this size at once)
-    values = scene.cube[np.flatnonzero(scene.good_bands)[:, None], rows, cols]
+    # (B_good, n): the pixels gathered, never a copy of the cube; the median may reorder this temporary in place
+    values = cube[:, rows, cols]
     return float(np.nanmedian(values, overwrite_input=True)) if values.size else float("nan")
 
 
-def scale_warning(scene: Scene, learnt_median: Optional[float]) -> Optional[str]:
-    """What to say when the scene's values are on another scale than those the classifier learnt (reflectance
-    0–1 against 0–10 000, say): the map would be wrong, with no error to tell."""
+def scale_warning(scene: Scene, cube: np.ndarray, learnt_median: Optional[float]) -> Optional[str]:
+    """What to say when the scene's values (``cube``: its usable cube) are on another scale than those the
+    classifier learnt (reflectance 0–1 against 0–10 000, say): the map would be wrong, with no error to tell."""
     if learnt_median is None or not np.isfinite(learnt_median) or learnt_median == 0:
         return None
-    median = typical_value(scene)
+    median = typical_value(cube, scene.valid)
     ratio = abs(median / learnt_median) if np.isfinite(median) else 1.0
     if 1 / SCALE_TOLERANCE <= ratio <= SCALE_TOLERANCE:
         return None
@@ -360,16 +360,18 @@ def scale_warning(scene: Scene, learnt_median: Optional[float]) -> Optional[str]
             "0–10 000, say)? Rescale the scene to the training scene's units, or this map is likely wrong.")
 
 
-def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo], scene: Scene) -> None:
+def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo], scene: Scene,
+                    cube: np.ndarray) -> None:
     """Save a trained classifier (any method's: forest, SVM, CNN, diffusion-feature SVM with its synthesis model,
-    or their blend) as a safetensors bundle, reusable on other scenes of the sensor."""
+    or their blend) as a safetensors bundle, reusable on other scenes of the sensor; ``cube``: the scene's usable
+    cube (its typical value is kept, to warn of a scene in other units)."""
     from .ldm.bundle import save_bundle
 
     wl = scene.usable_wavelengths()
     meta = {"kind": CLASSIFIER_KIND, "method": fitted.method, "class_ids": [int(c) for c in fitted.class_ids],
             "classes": [{"id": c.id, "name": c.name, "color": list(c.color), "prompt": c.prompt} for c in classes],
             "bands": int(scene.good_bands.sum()), "wavelengths": None if wl is None else [float(w) for w in wl],
-            "median_value": typical_value(scene)}
+            "median_value": typical_value(cube, scene.valid)}
     save_bundle(folder, {"classifier": fitted.classifier.to_tensors()}, fitted.classifier.config_dict(), meta)
 
 
@@ -455,10 +457,10 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     if validation_path is not None:  # checked before the prediction, which can take long on a large scene
         validation, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes)
         _check_validation(validation, None, scene, classes, validation_path)
-    warning = scale_warning(scene, meta.get("median_value"))
+    scene, cube = scene.split_usable()
+    warning = scale_warning(scene, cube, meta.get("median_value"))
     if warning:
         log.warning(warning)
-    cube = scene.usable_cube()
     staging = Path(tempfile.mkdtemp(prefix=RUN_STAGING, dir=out))
     ev = None
     try:
@@ -650,7 +652,7 @@ def _train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike,
 
     scene = read_scene(scene_path)
     labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field)
-    cube = scene.usable_cube()
+    scene, cube = scene.split_usable()
     cfg = synthesis_config(settings, patch_size=resolve_patch_size(settings, cube, scene.valid))
     model = train_synthesis_model(cube, scene.valid, labels, classes, cfg, reporter=reporter,
                                   wavelengths=scene.usable_wavelengths())

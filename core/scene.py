@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -59,6 +59,23 @@ class Scene:
         run then holds one cube, not two; read it, do not write into it), else a copy of its good bands."""
         assert self.good_bands is not None
         return self.cube if self.good_bands.all() else self.cube[self.good_bands]
+
+    def split_usable(self) -> tuple["Scene", np.ndarray]:
+        """The usable cube (:meth:`usable_cube`) and the scene's layout, holding its pixels once.
+
+        When the usable cube is a copy (some band is bad), the scene returned has a read-only placeholder of NaN of
+        the same shape as its cube (no memory): its bands, good bands, wavelengths, grid and valid mask stay for what
+        describes the scene (reports, band checks), and the full cube is freed once no other reference holds it.
+        A run then works on the usable cube alone, not on it and the full cube (a full-size scene's 0.75 GB copy
+        was held beside the cube for the whole run). Otherwise the scene itself and its cube.
+
+        Returns:
+            ``(scene, cube)``: the layout scene and the ``(B_good, H, W)`` float32 usable cube.
+        """
+        cube = self.usable_cube()
+        if cube is self.cube:
+            return self, cube
+        return replace(self, cube=np.broadcast_to(np.float32(np.nan), self.cube.shape)), cube
 
     def usable_wavelengths(self) -> Optional[np.ndarray]:
         assert self.good_bands is not None
