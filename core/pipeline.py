@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -386,25 +387,33 @@ def load_classifier(folder: str | os.PathLike, device: str = "auto") -> tuple[ob
 def _load_classifier(folder: str | os.PathLike, device: str) -> tuple[object, np.ndarray, list[ClassInfo], dict]:
     """:func:`load_classifier` once its folder and device are checked."""
     from .classify.baselines import FOREST_FORMAT, SVM_FORMAT, SpectralRandomForest, SpectralSVM
-    from .classify.cnn import FORMAT as CNN_FORMAT
-    from .classify.cnn import SpectralSpatialCNN
-    from .classify.diffusion_features import FORMAT as DFEAT_FORMAT
-    from .classify.diffusion_features import DiffusionFeatureClassifier
-    from .classify.ensemble import FORMAT as ENSEMBLE_FORMAT
-    from .classify.ensemble import OLD_FORMATS as OLD_ENSEMBLE_FORMATS
-    from .classify.ensemble import SpectralSpatialEnsemble
-    from .ldm.bundle import BundleError, load_bundle
+    from .ldm.bundle import CONFIG_FILE, BundleError, load_bundle
 
-    bundle = load_bundle(folder)
+    # The config's format says which classifier the bundle holds; each rebuilds itself from tensors only. A forest
+    # or an SVM is read as numpy arrays, without importing torch (the networks' modules need it).
+    kinds: dict[str, Any] = {FOREST_FORMAT: SpectralRandomForest, SVM_FORMAT: SpectralSVM}
+    try:  # a first look, to choose the arrays; load_bundle checks the whole bundle and says what is wrong with it
+        numpy_only = json.loads((Path(folder) / CONFIG_FILE).read_text()).get("format") in kinds
+    except (OSError, ValueError, AttributeError):
+        numpy_only = False
+    if not numpy_only:
+        from .classify.cnn import FORMAT as CNN_FORMAT
+        from .classify.cnn import SpectralSpatialCNN
+        from .classify.diffusion_features import FORMAT as DFEAT_FORMAT
+        from .classify.diffusion_features import DiffusionFeatureClassifier
+        from .classify.ensemble import FORMAT as ENSEMBLE_FORMAT
+        from .classify.ensemble import OLD_FORMATS as OLD_ENSEMBLE_FORMATS
+        from .classify.ensemble import SpectralSpatialEnsemble
+
+        kinds.update({CNN_FORMAT: SpectralSpatialCNN, ENSEMBLE_FORMAT: SpectralSpatialEnsemble,
+                      DFEAT_FORMAT: DiffusionFeatureClassifier,
+                      **{old: SpectralSpatialEnsemble for old in OLD_ENSEMBLE_FORMATS}})
+    bundle = load_bundle(folder, arrays="numpy" if numpy_only else "torch")
     if bundle.meta.get("kind") != CLASSIFIER_KIND:
         raise BundleError(f"{folder} is not a HyperSynth classifier bundle (it holds {bundle.meta.get('kind')!r}); "
                           f"pick the '{CLASSIFIER_BUNDLE}' folder of an Augment & Classify output")
     config = dict(bundle.config)
     config["device"] = device
-    # The config's format says which classifier the bundle holds; each rebuilds itself from tensors only.
-    kinds = {CNN_FORMAT: SpectralSpatialCNN, ENSEMBLE_FORMAT: SpectralSpatialEnsemble, FOREST_FORMAT: SpectralRandomForest,
-             SVM_FORMAT: SpectralSVM, DFEAT_FORMAT: DiffusionFeatureClassifier,
-             **{old: SpectralSpatialEnsemble for old in OLD_ENSEMBLE_FORMATS}}
     if config.get("format") not in kinds:
         raise BundleError(f"{folder} holds a classifier of an unknown format {config.get('format')!r}; "
                           "it was saved by another HyperSynth version: update HyperSynth or retrain")

@@ -159,13 +159,12 @@ class SpectralRandomForest:
     # A forest is saved as flat node arrays (safetensors), never pickled: a bundle from a stranger must not
     # run code. Loaded, it predicts by walking those arrays (_walk_trees), matching sklearn exactly.
     def to_tensors(self) -> dict[str, Any]:
-        """Every tree's nodes as flat CPU tensors: children, split feature and threshold, leaf probabilities."""
-        import torch
-
+        """Every tree's nodes as flat numpy arrays (a bundle writes them without torch): children, split feature and
+        threshold, leaf probabilities."""
         if self._forest is None and self._trees is None:
             raise NotFittedError("fit the random forest before saving it")
         trees = self._trees if self._forest is None else _tree_arrays(self._forest, self.n_classes)
-        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in trees.items()}
+        return {k: np.ascontiguousarray(v) for k, v in trees.items()}
 
     def config_dict(self) -> dict[str, Any]:
         """JSON-ready description of the fitted forest."""
@@ -342,14 +341,12 @@ class SpectralSVM:
     # only the types it trusts: never pickle, so a bundle from a stranger cannot run code. Its bytes travel in the
     # bundle as one uint8 tensor.
     def to_tensors(self) -> dict[str, Any]:
-        """The fitted scaler and SVC, as skops bytes in one uint8 tensor."""
+        """The fitted scaler and SVC, as skops bytes in one uint8 numpy array (a bundle writes it without torch)."""
         import skops.io
-        import torch
 
         if self._model is None:
             raise NotFittedError("fit the SVM before saving it")
-        data = np.frombuffer(skops.io.dumps(self._model), dtype=np.uint8)
-        return {"skops": torch.from_numpy(data.copy())}
+        return {"skops": np.frombuffer(skops.io.dumps(self._model), dtype=np.uint8).copy()}
 
     def config_dict(self) -> dict[str, Any]:
         """JSON-ready description of the fitted SVM."""

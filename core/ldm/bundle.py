@@ -11,12 +11,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
-import torch
-from safetensors.torch import load_file, save_file
+import numpy as np
 
 from ..version import ENGINE_VERSION
+
+if TYPE_CHECKING:  # torch is imported only for bundles that hold torch tensors: a forest's bundle needs none of it
+    import torch
 
 BUNDLE_KIND = "hypersynth-model-bundle"  # manifest "kind" of every HyperSynth model bundle
 BUNDLE_FORMAT = 1  # layout version of the folder; a reader refuses bundles with a higher one
@@ -26,6 +28,8 @@ META_FILE = "meta.json"
 _PART_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 PathLike = Union[str, "os.PathLike[str]"]
+Tensor = Union["torch.Tensor", np.ndarray]  # a part's arrays: torch tensors, or numpy arrays (forest, SVM)
+ARRAY_KINDS = ("torch", "numpy")  # what load_bundle gives a part's arrays as
 
 
 class BundleError(ValueError):
@@ -36,7 +40,7 @@ class BundleError(ValueError):
 class Bundle:
     """What :func:`load_bundle` returns."""
 
-    tensors_by_part: dict[str, dict[str, torch.Tensor]]  # part name → its state dict (e.g. "vae")
+    tensors_by_part: dict[str, dict[str, Tensor]]  # part name → its state dict (e.g. "vae"), as load_bundle's arrays
     config: dict[str, Any]  # the model configuration (LDMConfig.to_dict())
     meta: dict[str, Any]  # everything else: classes, bands, wavelengths, history
     manifest: dict[str, Any] = field(default_factory=dict)  # kind, versions, sha256 of every file
@@ -57,7 +61,7 @@ def _is_bundle(folder: Path) -> bool:
         return False
 
 
-def save_bundle(folder: PathLike, tensors_by_part: dict[str, dict[str, torch.Tensor]], config: dict[str, Any],
+def save_bundle(folder: PathLike, tensors_by_part: dict[str, dict[str, Tensor]], config: dict[str, Any],
                 meta: dict[str, Any], *, overwrite: bool = False) -> Path:
     """Write a bundle folder atomically: a complete new bundle or nothing.
 
@@ -67,8 +71,9 @@ def save_bundle(folder: PathLike, tensors_by_part: dict[str, dict[str, torch.Ten
 
     Args:
         folder: the bundle folder to create.
-        tensors_by_part: part name (lowercase identifier, e.g. ``"vae"``) → state dict; one
-            ``<part>.safetensors`` file per part.
+        tensors_by_part: part name (lowercase identifier, e.g. ``"vae"``) → state dict of torch tensors or numpy
+            arrays (a part of numpy arrays alone is written without importing torch); one ``<part>.safetensors``
+            file per part, in the one format either way.
         config: JSON-serialisable configuration, saved as ``config.json``.
         meta: JSON-serialisable metadata, saved as ``meta.json``.
         overwrite: replace an existing bundle at ``folder``.
@@ -96,10 +101,7 @@ def save_bundle(folder: PathLike, tensors_by_part: dict[str, dict[str, torch.Ten
     try:
         files: dict[str, dict[str, Any]] = {}
         for part, tensors in tensors_by_part.items():
-            name = f"{part}.safetensors"
-            # safetensors wants contiguous CPU tensors that share no storage.
-            plain = {key: t.detach().to("cpu").contiguous().clone() for key, t in tensors.items()}
-            save_file(plain, str(staging / name), metadata={"part": part, "engine_version": ENGINE_VERSION})
+            _save_part(tensors, staging / f"{part}.safetensors", {"part": part, "engine_version": ENGINE_VERSION})
         (staging / CONFIG_FILE).write_text(config_text)
         (staging / META_FILE).write_text(meta_text)
         for path in sorted(staging.iterdir()):
@@ -121,6 +123,24 @@ def save_bundle(folder: PathLike, tensors_by_part: dict[str, dict[str, torch.Ten
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return folder
+
+
+def _save_part(tensors: dict[str, Tensor], path: Path, metadata: dict[str, str]) -> None:
+    """One part's arrays as a safetensors file: through safetensors.numpy when they are all numpy arrays (no torch
+    import: about 440 MB of libraries and 1–2 s that a forest run does not otherwise need), else through
+    safetensors.torch."""
+    if all(isinstance(t, np.ndarray) for t in tensors.values()):
+        from safetensors.numpy import save_file as save_numpy
+
+        save_numpy({key: np.ascontiguousarray(t) for key, t in tensors.items()}, str(path), metadata=metadata)
+        return
+    import torch
+    from safetensors.torch import save_file
+
+    # safetensors wants contiguous CPU tensors that share no storage.
+    plain = {key: (torch.from_numpy(np.array(t)) if isinstance(t, np.ndarray) else t.detach().to("cpu")
+                   ).contiguous().clone() for key, t in tensors.items()}
+    save_file(plain, str(path), metadata=metadata)
 
 
 def _move_into_place(staging: Path, folder: Path) -> None:
@@ -170,8 +190,11 @@ def read_manifest(folder: PathLike) -> dict[str, Any]:
     return manifest
 
 
-def load_bundle(folder: PathLike, *, device: Union[str, torch.device] = "cpu") -> Bundle:
+def load_bundle(folder: PathLike, *, device: Union[str, "torch.device"] = "cpu", arrays: str = "torch") -> Bundle:
     """Read a bundle written by :func:`save_bundle`, checking kind, format and every file's sha256.
+
+    ``arrays``: "torch" gives each part as torch tensors on ``device``; "numpy" as numpy arrays, without importing
+    torch (for a classifier that needs none, a forest or an SVM).
 
     Raises:
         BundleError: not a bundle, wrong kind, newer format, a listed file missing, or a file whose
@@ -198,6 +221,15 @@ def load_bundle(folder: PathLike, *, device: Union[str, torch.device] = "cpu") -
         meta = json.loads((folder / META_FILE).read_text())
     except ValueError as exc:
         raise BundleError(f"the bundle {folder} has unreadable JSON: {exc}") from exc
-    tensors_by_part = {part: load_file(str(folder / f"{part}.safetensors"), device=str(device))
-                       for part in manifest["parts"]}
+    if arrays not in ARRAY_KINDS:
+        raise ValueError(f"arrays must be one of {', '.join(ARRAY_KINDS)}; got {arrays!r}")
+    if arrays == "numpy":
+        from safetensors.numpy import load_file as load_numpy
+
+        tensors_by_part = {part: load_numpy(str(folder / f"{part}.safetensors")) for part in manifest["parts"]}
+    else:
+        from safetensors.torch import load_file
+
+        tensors_by_part = {part: load_file(str(folder / f"{part}.safetensors"), device=str(device))
+                           for part in manifest["parts"]}
     return Bundle(tensors_by_part=tensors_by_part, config=config, meta=meta, manifest=manifest)

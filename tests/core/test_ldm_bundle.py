@@ -128,3 +128,53 @@ def test_newer_format_and_missing_file(tmp_path):
     (tmp_path / "b" / "normalizer.safetensors").unlink()
     with pytest.raises(BundleError, match="normalizer.safetensors is missing"):
         load_bundle(tmp_path / "b")
+
+
+def test_numpy_parts_are_written_and_read_without_torch_as_the_same_file(tmp_path):
+    import numpy as np
+
+    arrays = {"left": np.arange(7, dtype=np.int32), "threshold": np.linspace(0, 1, 7, dtype=np.float32)[::-1],
+              "skops": np.frombuffer(b"bytes of a model", dtype=np.uint8)}
+    save_bundle(tmp_path / "numpy", {"classifier": arrays}, {"format": "f"}, {"kind": "k"})
+    save_bundle(tmp_path / "torch", {"classifier": {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}},
+                {"format": "f"}, {"kind": "k"})
+    for written in ("numpy", "torch"):  # one file format, whichever arrays wrote it, read either way
+        as_numpy = load_bundle(tmp_path / written, arrays="numpy").tensors_by_part["classifier"]
+        as_torch = load_bundle(tmp_path / written).tensors_by_part["classifier"]
+        assert set(as_numpy) == set(as_torch) == set(arrays)
+        for key, value in arrays.items():
+            assert isinstance(as_numpy[key], np.ndarray) and as_numpy[key].dtype == value.dtype
+            assert np.array_equal(as_numpy[key], value) and np.array_equal(as_torch[key].numpy(), value)
+    mixed = {"classifier": {"cnn.w": torch.ones(2), "forest.left": np.arange(3, dtype=np.int64)}}  # a blend's
+    save_bundle(tmp_path / "mixed", mixed, {}, {})
+    assert torch.equal(load_bundle(tmp_path / "mixed").tensors_by_part["classifier"]["forest.left"], torch.arange(3))
+    with pytest.raises(ValueError, match="arrays must be one of torch, numpy"):
+        load_bundle(tmp_path / "numpy", arrays="jax")
+
+
+def test_a_forest_run_and_its_bundle_on_another_scene_never_import_torch(tmp_path):
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from pathlib import Path
+from hypersynth.core.demo import make_demo_scene, sparse_labels
+from hypersynth.core.io.classes import write_classes
+from hypersynth.core.io.write import write_label_raster, write_scene
+from hypersynth.core.methods import MethodSettings
+from hypersynth.core.pipeline import CLASSIFIER_BUNDLE, classify_scene, classify_with_model
+out = Path({str(tmp_path)!r})
+data = make_demo_scene(size=32, bands=20, n_classes=3, seed=0)
+scene = write_scene(data.scene, out / "scene.tif")
+labels = write_label_raster(out / "labels.tif", sparse_labels(data.labels, 4, seed=0), data.classes,
+                            transform=data.scene.transform, crs_wkt=data.scene.crs_wkt)
+write_classes(out / "classes.json", data.classes)
+classify_scene(scene, labels, out / "rf", method="rf", classes_path=out / "classes.json",
+               settings=MethodSettings(preset="tiny", seed=0))
+classify_with_model(out / "rf" / CLASSIFIER_BUNDLE, scene, out / "again")
+print("torch" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
