@@ -1,8 +1,9 @@
 """Prototype, outside the product: cheap spectral classifiers against the blend's forest on the EnMAP development scene.
 
 The development scene is EnMAP Potsdam's 14 train tiles with all their labels (built as ``unseen_scenes.py`` does);
-each seed draws N labels per class with ``few_label_split`` and every other labelled pixel is scored (OA %).
-BENCHMARKS.md §4, session 23, gives the result. Run from the repository root:
+each seed draws N labels per class with ``few_label_split`` and every other labelled pixel is scored (OA %); the
+trees are seeded with the draw's seed, as the product seeds its forest (session 23's run seeded them with 0).
+BENCHMARKS.md §4, sessions 23 and 24, gives the results. Run from the repository root (about 4 minutes):
 
     HYPERSYNTH_DATA_DIR=../shared/data .venv/bin/python scripts/dev_spectral_classifiers.py
 """
@@ -15,7 +16,8 @@ from typing import Callable
 
 import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.decomposition import PCA
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -37,18 +39,30 @@ def _log_slope(x: np.ndarray) -> np.ndarray:
 
 FEATURES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "spectrum": lambda x: x, "spectrum+shape+slope": _shape_and_slope, "shape": _shape, "log-slope": _log_slope}
-CANDIDATES = {  # name: (features, model factory; None = nearest class mean by spectral angle)
-    "forest, 500 trees (the blend's)": ("spectrum+shape+slope", lambda: RandomForestClassifier(500, n_jobs=2,
-                                                                                                random_state=0)),
-    "shrinkage LDA, spectrum": ("spectrum", lambda: LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")),
+CANDIDATES = {  # name: (features, model factory given the draw's seed; None = nearest class mean by spectral angle)
+    "forest, 500 trees (the blend's)": ("spectrum+shape+slope", lambda s: RandomForestClassifier(
+        500, n_jobs=2, random_state=s)),
+    "shrinkage LDA, spectrum": ("spectrum", lambda s: LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")),
     "shrinkage LDA, spectrum+shape+slope": ("spectrum+shape+slope",
-                                            lambda: LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")),
-    "shrinkage LDA, log-slope": ("log-slope", lambda: LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")),
-    "logistic regression (C 0.1), spectrum": ("spectrum", lambda: make_pipeline(
+                                            lambda s: LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")),
+    "shrinkage LDA, log-slope": ("log-slope", lambda s: LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")),
+    "logistic regression (C 0.1), spectrum": ("spectrum", lambda s: make_pipeline(
         StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))),
-    "logistic regression (C 0.1), spectrum+shape+slope": ("spectrum+shape+slope", lambda: make_pipeline(
+    "logistic regression (C 0.1), spectrum+shape+slope": ("spectrum+shape+slope", lambda s: make_pipeline(
         StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))),
     "nearest class mean, spectral angle": ("shape", None),
+    # session 24: other trees, and the scene's principal components (fitted on its pixels, no labels)
+    "extra trees, 500, spectrum+shape+slope": ("spectrum+shape+slope", lambda s: ExtraTreesClassifier(
+        500, n_jobs=2, random_state=s)),
+    "forest, 500, a third of the features per split": ("spectrum+shape+slope", lambda s: RandomForestClassifier(
+        500, max_features=0.3, n_jobs=2, random_state=s)),
+    "forest, 500, 30 whitened principal components": ("pca30", lambda s: RandomForestClassifier(
+        500, n_jobs=2, random_state=s)),
+    "extra trees, 500, 30 whitened principal components": ("pca30", lambda s: ExtraTreesClassifier(
+        500, n_jobs=2, random_state=s)),
+    "forest, 500, spectrum+shape+slope and the 30 components": ("spectrum+shape+slope+pca30",
+                                                                lambda s: RandomForestClassifier(
+                                                                    500, n_jobs=2, random_state=s)),
 }
 
 
@@ -57,6 +71,9 @@ def main() -> None:
     truth = truth.ravel()
     pixels = scene.cube[scene.good_bands].reshape(int(scene.good_bands.sum()), -1).T  # (H*W, B)
     features = {name: f(pixels) for name, f in FEATURES.items()}
+    valid = scene.valid.ravel()
+    features["pca30"] = PCA(30, whiten=True, random_state=0).fit(pixels[valid][::7]).transform(pixels)
+    features["spectrum+shape+slope+pca30"] = np.hstack([features["spectrum+shape+slope"], features["pca30"]])
     scores: dict[tuple[int, str], list[float]] = {}
     for n in (2, 5):
         for seed in range(5):
@@ -69,7 +86,7 @@ def main() -> None:
                     means = _shape(np.stack([x[fit][train[fit] == c].mean(0) for c in classes]))
                     predicted = classes[np.argmax(x[test] @ means.T, axis=1)]
                 else:
-                    predicted = make().fit(x[fit], train[fit]).predict(x[test])
+                    predicted = make(seed).fit(x[fit], train[fit]).predict(x[test])
                 scores.setdefault((n, name), []).append(100 * float(np.mean(predicted == truth[test])))
     print("| classifier | N = 2 | per seed | N = 5 | per seed |\n|---|---|---|---|---|")
     for name in CANDIDATES:
