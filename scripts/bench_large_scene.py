@@ -38,6 +38,7 @@ import os
 import re
 import resource
 import shutil
+import tempfile
 import subprocess
 import sys
 import time
@@ -401,6 +402,18 @@ def main() -> None:
 
     me = [sys.executable, str(Path(__file__).resolve()), "--workdir", str(args.workdir), "--side", str(args.side),
           "--bands", str(args.bands)]
+    # The parts' temporary files (QGIS leaves an empty "<app>-XXXXXX" folder in $TMPDIR) go into one folder, removed
+    # at the end.
+    temp = tempfile.mkdtemp(prefix="hypersynth-bench-")
+    os.environ["TMPDIR"] = temp
+    try:
+        _run_parts(args, folder, me)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _run_parts(args: argparse.Namespace, folder: Path, me: list[str]) -> None:
+    """Make the data when missing, then the dock's steps and the command-line runs, each in a process of its own."""
     if not (folder / "classes.json").exists():
         print(f"making the scene, its PRISMA product and the labels in {folder} …", flush=True)
         subprocess.run([*me, "--make-data"], check=True)
