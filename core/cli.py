@@ -635,13 +635,13 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         return run_bench_cli(args, reporter)
     if args.command == "import-scene":
         from .io.convert import import_scene
-        from .io.products import product_kind
+        from .io.products import product_facts
 
-        kind = product_kind(args.scene)
+        facts = product_facts(args.scene)  # read once: what the product is, for the import and the line below
         path = import_scene(args.scene, args.out, overwrite=args.overwrite,
-                            quality_masks=not args.keep_flagged_pixels, reporter=reporter)
+                            quality_masks=not args.keep_flagged_pixels, facts=facts, reporter=reporter)
         reporter.close()
-        print(f"imported {f'the {kind} product' if kind else 'the scene'} {args.scene}\n"
+        print(f"imported {f'the {facts.kind} product' if facts else 'the scene'} {args.scene}\n"
               f"GeoTIFF: {path}")
         return 0
     if args.command == "datasets":

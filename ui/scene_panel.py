@@ -23,7 +23,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ..core.io.convert import import_destination, import_name, import_scene
 from ..core.io.product_archives import archived_product, is_archive
-from ..core.io.products import product_kind
+from ..core.io.products import ProductFacts, product_facts
 from ..core.io.read import MIN_BANDS, envi_data_file, gdal_subdataset_file, source_name
 from ..plugin.layers import add_input_layer
 from ..plugin.rendering import COMPOSITE_TITLES, COMPOSITES, CompositeChoice, apply_composite, read_band_wavelengths
@@ -168,9 +168,9 @@ class ScenePanel(QWidget):
         """
         if Path(path).suffix.lower() == ".hdr":  # a header without its data file: which files it looked for
             path = str(envi_data_file(Path(path)))
-        kind = product_kind(path)
-        if kind is not None:
-            return self.import_product(path, kind, project)
+        facts = product_facts(path)  # read once: the import uses them throughout
+        if facts is not None:
+            return self.import_product(path, facts, project)
         if is_archive(path):  # a ZIP holding no product, several or a damaged one: its reader says which and what to do
             archived_product(Path(path))
             raise ValueError(f"{Path(path).name} cannot be opened; unpack it and open the scene inside")
@@ -187,9 +187,10 @@ class ScenePanel(QWidget):
         self.set_scene_layer(layer)
         return layer
 
-    def import_product(self, source: str, kind: str, project: Optional[QgsProject] = None
+    def import_product(self, source: str, facts: ProductFacts, project: Optional[QgsProject] = None
                        ) -> Optional[QgsRasterLayer]:
-        """Open the product ``source`` (a ``kind`` in words, "PRISMA L2D") through a GeoTIFF of it.
+        """Open the product ``source`` (``facts``: its :func:`~hypersynth.core.io.products.product_facts`) through a
+        GeoTIFF of it.
 
         The GeoTIFF goes beside the product (``<product>.tif``, or the next free ``<product>_1.tif``…); an earlier
         import found there is opened at once. Where the product's folder cannot be written, the analyst chooses the
@@ -199,8 +200,8 @@ class ScenePanel(QWidget):
         Returns:
             The scene layer of an earlier import; None while the import runs or when no file was chosen.
         """
-        shown, name = Path(gdal_subdataset_file(source) or source).name, import_name(source)
-        destination = import_destination(source)
+        kind, shown, name = facts.kind, Path(gdal_subdataset_file(source) or source).name, import_name(source, facts)
+        destination = import_destination(source, facts)
         target, overwrite = destination.path, False
         if target is None:
             chosen = self._ask_import_file(shown, name)
@@ -234,7 +235,8 @@ class ScenePanel(QWidget):
             self.note.setText(f"The {kind} product {shown} was not imported: {message}")
 
         task = EngineTask(f"Import the {kind} product {name}",
-                          lambda reporter: import_scene(source, target, overwrite=overwrite, reporter=reporter),
+                          lambda reporter: import_scene(source, target, overwrite=overwrite, facts=facts,
+                                                        reporter=reporter),
                           on_success=done, on_failure=failed)
         self._importing.add(target)
         self.imports.submit(task)

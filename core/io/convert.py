@@ -28,7 +28,7 @@ class ImportDestination:
 
 
 def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False, quality_masks: bool = True,
-                 reporter: Reporter = NULL_REPORTER) -> Path:
+                 facts: Optional[ProductFacts] = None, reporter: Reporter = NULL_REPORTER) -> Path:
     """Read any scene :func:`.read.read_scene` reads and write it as a float32 GeoTIFF with :func:`.write.write_scene`.
 
     The GeoTIFF carries each band's wavelength, FWHM and bad-band flag (GDAL and ENVI metadata), no-data (-9999) and
@@ -43,6 +43,7 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
         overwrite: replace an existing ``out``; never the file the scene is read from.
         quality_masks: write as no data the pixels a product's own quality masks flag as cloud, cloud shadow or
             cirrus (:mod:`.quality_masks`); False keeps every pixel.
+        facts: ``source``'s :func:`.products.product_facts` when the caller has them already (None: found here).
         reporter: stages "reading …" and "writing …"; cancel is checked between them.
 
     Raises:
@@ -55,12 +56,12 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
     if out.suffix.lower() not in GEOTIFF_SUFFIXES:
         raise ValueError(f"the imported scene is written as GeoTIFF; name it {out.stem or 'scene'}.tif (got "
                          f"{out.name})")
-    facts = product_facts(source)
+    facts = facts or product_facts(source)
     _refuse_own_input(source, facts, out)
     if out.exists() and not overwrite:
         raise OutputExistsError(f"{out} already exists; choose another name or allow overwriting (overwrite=True) to "
                                 f"replace it")
-    what = f"the {facts.kind} product {facts.name}" if facts is not None else import_name(source)
+    what = f"the {facts.kind} product {facts.name}" if facts is not None else source_name(source)
     reporter.check()
     reporter.progress(0.0, f"reading {what}")
     scene = read_scene(source, quality_masks=quality_masks)
@@ -71,23 +72,23 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
     return out
 
 
-def import_name(source: str | Path) -> str:
+def import_name(source: str | Path, facts: Optional[ProductFacts] = None) -> str:
     """What a scene imported from ``source`` is called: a product's name, else the file's stem and the subdataset's
-    name ("scene radiance", as the scene's own name)."""
-    facts = product_facts(source)
+    name ("scene radiance", as the scene's own name); ``facts``: the product's, when the caller has them already."""
+    facts = facts or product_facts(source)
     return facts.name if facts is not None else source_name(source)
 
 
-def import_destination(source: str | Path) -> ImportDestination:
+def import_destination(source: str | Path, facts: Optional[ProductFacts] = None) -> ImportDestination:
     """Where to import the product ``source`` so that opening it again finds the same GeoTIFF: ``<name>.tif`` beside
     the product, or the first of ``<name>_1.tif``, ``<name>_2.tif``… that is free or an earlier import of it (a
     float32 GeoTIFF with its number of bands and size, or one that names the product, :data:`PRODUCT_TAG`); no path
-    when the product's folder cannot be written.
+    when the product's folder cannot be written; ``facts``: the product's, when the caller has them already.
 
     Raises:
         ValueError: ``source`` is no sensor product (:func:`.products.product_facts`).
     """
-    facts = product_facts(source)
+    facts = facts or product_facts(source)
     if facts is None:
         raise ValueError(f"{source} is not an EnMAP, EMIT or PRISMA product; open it as a raster")
     folder = facts.files[0].parent

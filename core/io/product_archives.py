@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 import zipfile
@@ -13,13 +12,8 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from ..outputs import write_problem
+from .product_names import EMIT_GRANULE, EMIT_KINDS, ENMAP_L2A_IMAGE, PRISMA_L2_FILE, is_emit_mask_of
 from .read import SceneReadError
-
-# The file of a product that names it, by its base name inside the archive, and its kind in words.
-_ENMAP_IMAGE = re.compile(r"^(ENMAP\d\d-.*L2A.*)-SPECTRAL_IMAGE(?:_COG)?\.(?:tiff?|bsq|bil|bip)$", re.IGNORECASE)
-_PRISMA_L2 = re.compile(r"^PRS_L2([BCD])_.*\.he5$", re.IGNORECASE)
-_EMIT = re.compile(r"^EMIT_(L2A_RFL|L1B_RAD)_.*\.nc$", re.IGNORECASE)
-_EMIT_KINDS = {"L2A_RFL": "EMIT L2A reflectance", "L1B_RAD": "EMIT L1B radiance"}
 UNPACK_PREFIX = ".hypersynth-unpacked-"  # the temporary folder a product is unpacked into, removed after reading
 
 
@@ -66,20 +60,19 @@ def archived_product(path: Path) -> ArchivedProduct:
 def _product_of(name: str, names: list[str]) -> Optional[tuple[str, str, str, tuple[str, ...]]]:
     """(kind, product name, member, members to unpack) when the archive member ``name`` is a product's main file."""
     folder, base = os.path.split(name)
-    enmap = _ENMAP_IMAGE.match(base)
+    enmap = ENMAP_L2A_IMAGE.match(base)
     if enmap is not None:  # the image, its METADATA.XML and QL_QUALITY_* layers: every file of the product
         stem = enmap.group(1)
         return "EnMAP L2A", stem, name, tuple(n for n in names if os.path.dirname(n) == folder
                                               and os.path.basename(n).upper().startswith(stem.upper() + "-"))
-    prisma = _PRISMA_L2.match(base)
+    prisma = PRISMA_L2_FILE.match(base)
     if prisma is not None:
         return f"PRISMA L2{prisma.group(1).upper()}", Path(base).stem, name, (name,)
-    emit = _EMIT.match(base)
+    emit = EMIT_GRANULE.match(base)
     if emit is not None:  # with the MASK granule of the same acquisition when the archive holds it
-        granule = re.search(r"_(\d{8}T\d{6}_\d+_\d+)", base)
-        masks = tuple(n for n in names if granule is not None and os.path.dirname(n) == folder
-                      and os.path.basename(n).upper().startswith("EMIT_L2A_MASK_") and granule.group(1) in n)
-        return _EMIT_KINDS[emit.group(1).upper()], Path(base).stem, name, (name, *masks)
+        masks = tuple(n for n in names if os.path.dirname(n) == folder
+                      and is_emit_mask_of(os.path.basename(n), emit.group(2)))
+        return EMIT_KINDS[emit.group(1).upper()], Path(base).stem, name, (name, *masks)
     return None
 
 

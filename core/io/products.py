@@ -15,19 +15,16 @@ import numpy as np
 
 from ..scene import PIXEL_GRID, Scene
 from .product_archives import archived_product, is_archive
+from .product_names import ENMAP_L2A_IMAGE, ENMAP_L2A_METADATA, EMIT_KINDS, enmap_file
 from .quality_masks import emit_flagged, emit_mask_granule, enmap_flagged, leave_out_flagged
-from .read import (CHUNK_VALUES, BandDefaults, SceneReadError, check_band_count, finish_masks, nanometres_per_unit,
-                   read_gdal_scene)
+from .read import (CHUNK_VALUES, BandDefaults, SceneReadError, check_band_count, finish_masks, gdal_subdataset_file,
+                   nanometres_per_unit, read_gdal_scene)
 
 log = logging.getLogger("hypersynth")
 
 # Hand-written: the readers that exist need what the engine may not load (EnMAP-Box's importers run in QGIS
 # Processing; NASA's emit-utils/emit_tools need netCDF4 or xarray and hold the whole swath in memory; prismaread is R).
 
-# EnMAP (DLR): "ENMAP01-____L2A-DT0000001867_20220724T104526Z_008_V010302_20230628T165614Z-SPECTRAL_IMAGE.TIF" and
-# "...-METADATA.XML" in one product folder; EOLab's ARD copies name the image "-SPECTRAL_IMAGE_COG.TIF".
-_ENMAP_L2A_IMAGE = re.compile(r"^(ENMAP\d\d-.*L2A.*)-SPECTRAL_IMAGE(?:_COG)?\.(?:tiff?|bsq|bil|bip)$", re.IGNORECASE)
-_ENMAP_L2A_METADATA = re.compile(r"^(ENMAP\d\d-.*L2A.*)-METADATA\.xml$", re.IGNORECASE)
 # Background value of EnMAP L2A int16 reflectance where the GeoTIFF declares none (ESA SNAP's EnMAP reader,
 # eu.esa.opt.dataio.enmap.EnmapL2AMetadata, uses it because the XML's backgroundValue is unreliable for L2A).
 ENMAP_L2A_BACKGROUND = -32768.0
@@ -56,7 +53,7 @@ class ProductFacts:
 class _Hdf5Product(NamedTuple):
     kind: str  # as ProductFacts.kind
     read: Callable[[str, bool], Scene]  # its reader, given the scene's source and whether to apply quality masks
-    shape: Callable[[], Optional[Shape]]  # the scene's shape from the layout alone
+    shape: Callable[[], Optional[Shape]]  # the scene's shape from the layout alone (may raise: see _layout_shape)
 
 
 def read_product(path: Path, source: str, *, quality_masks: bool = True) -> Optional[Scene]:
@@ -73,9 +70,9 @@ def read_product(path: Path, source: str, *, quality_masks: bool = True) -> Opti
     Raises:
         SceneReadError: the file is such a product, but its layout is incomplete or damaged.
     """
-    if _ENMAP_L2A_IMAGE.match(path.name):
+    if ENMAP_L2A_IMAGE.match(path.name):
         return _read_enmap_l2a(path, source, quality_masks)
-    if _ENMAP_L2A_METADATA.match(path.name):
+    if ENMAP_L2A_METADATA.match(path.name):
         return _read_enmap_l2a(_enmap_image_beside(path), source, quality_masks)
     with _hdf5_file(path) as f:
         found = _hdf5_product(f, path) if f is not None else None
@@ -101,38 +98,39 @@ def product_facts(source: str | Path) -> Optional[ProductFacts]:
     """What :func:`product_kind` tells, with the product's name, files and the shape of its scene; None for anything
     that is no product recognised here. Reads names, headers and the HDF5 layout only, no pixels (the plugin asks it
     whether an earlier import of the product is still good)."""
-    from .read import gdal_subdataset_file
-
     path = gdal_subdataset_file(source) or Path(source)
     if is_archive(path):
         return _archived_facts(path)
-    for pattern in (_ENMAP_L2A_IMAGE, _ENMAP_L2A_METADATA):
+    for pattern in (ENMAP_L2A_IMAGE, ENMAP_L2A_METADATA):
         named = pattern.match(path.name)
         if named is not None:
             return _enmap_facts(path, named.group(1))
     with _hdf5_file(path) as f:
         found = _hdf5_product(f, path) if f is not None else None
-        return ProductFacts(found.kind, path.stem, (path,), found.shape()) if found is not None else None
+        return ProductFacts(found.kind, path.stem, (path,), _layout_shape(found.shape)) if found is not None else None
 
 
 def _archived_facts(path: Path) -> Optional[ProductFacts]:
     """A product inside the ZIP ``path``: its shape from the header for EnMAP's GeoTIFF (GDAL reads it inside the
     archive), unknown for an HDF5 product (it would have to be unpacked); None when the archive holds no product."""
-    import rasterio
-    from rasterio.errors import RasterioError
-
     try:
         found = archived_product(path)
     except SceneReadError:
         return None
-    shape: Optional[Shape] = None
-    if found.kind == "EnMAP L2A":
-        try:
-            with rasterio.open(f"/vsizip/{path}/{found.member}") as ds:
-                shape = (ds.count, ds.height, ds.width)
-        except (RasterioError, OSError):
-            shape = None
+    shape = _raster_shape(f"/vsizip/{path}/{found.member}") if found.kind == "EnMAP L2A" else None
     return ProductFacts(found.kind, found.name, (path,), shape)
+
+
+def _raster_shape(path: str | Path) -> Optional[Shape]:
+    """(bands, rows, cols) from a raster's header, or None when GDAL cannot open it."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    try:
+        with rasterio.open(path) as ds:
+            return ds.count, ds.height, ds.width
+    except (RasterioError, OSError):  # RasterioIOError is an OSError
+        return None
 
 
 @contextmanager
@@ -159,9 +157,9 @@ def _hdf5_product(f: Any, path: Path) -> Optional[_Hdf5Product]:
 
     cube_name = next((n for n in EMIT_CUBES if isinstance(f.get(n), h5py.Dataset)), None)
     if cube_name is not None and _is_emit(f, path):
-        kind = "EMIT L2A reflectance" if cube_name == "reflectance" else "EMIT L1B radiance"
+        kind = EMIT_KINDS["L2A_RFL" if cube_name == "reflectance" else "L1B_RAD"]
         return _Hdf5Product(kind, lambda source, masks: _read_emit(f, cube_name, path, source, masks),
-                            lambda: _layout_shape(lambda: _emit_shape(f, cube_name)))
+                            lambda: _emit_shape(f, cube_name))
     swaths = f.get("HDFEOS/SWATHS")
     for swath in swaths if isinstance(swaths, h5py.Group) else []:
         level = _PRISMA_L2_SWATH.match(swath)
@@ -169,7 +167,7 @@ def _hdf5_product(f: Any, path: Path) -> Optional[_Hdf5Product]:
             return _Hdf5Product(f"PRISMA L2{level.group(1)}",
                                 lambda source, masks, s=swath, lv=level.group(1): _read_prisma_l2(f, s, lv, path,
                                                                                                   source),
-                                lambda s=swath: _layout_shape(lambda: _prisma_shape(f, s)))
+                                lambda s=swath: _prisma_shape(f, s))
     return None
 
 
@@ -191,11 +189,10 @@ def _read_enmap_l2a(image: Path, source: str, quality_masks: bool) -> Scene:
     layers beside it flag as cloud, cloud shadow or cirrus left out."""
     if not image.is_file():
         raise SceneReadError(f"cannot read the scene {image}: the file does not exist")
-    product = _ENMAP_L2A_IMAGE.match(image.name)
+    product = ENMAP_L2A_IMAGE.match(image.name)
     assert product is not None
     stem = product.group(1)
-    metadata = next((m for m in (image.with_name(f"{stem}-METADATA.XML"), image.with_name(f"{stem}-METADATA.xml"))
-                     if m.is_file()), None)
+    metadata = enmap_file(image, stem, "METADATA.XML")
     if metadata is None:
         scene = read_gdal_scene(image)
         if scene.wavelengths is None:
@@ -259,7 +256,7 @@ def _enmap_image_beside(metadata: Path) -> Path:
     """The SPECTRAL_IMAGE of the product whose METADATA.XML is ``metadata``."""
     stem = metadata.name[: -len("-METADATA.XML")]
     images = sorted(p for p in metadata.parent.glob(f"{glob.escape(stem)}-SPECTRAL_IMAGE*")
-                    if _ENMAP_L2A_IMAGE.match(p.name))
+                    if ENMAP_L2A_IMAGE.match(p.name))
     if not images:
         raise SceneReadError(f"{metadata.name} is EnMAP metadata, but its {stem}-SPECTRAL_IMAGE.TIF is not beside it; "
                              f"copy the whole product folder")
@@ -268,24 +265,14 @@ def _enmap_image_beside(metadata: Path) -> Path:
 
 def _enmap_facts(path: Path, stem: str) -> ProductFacts:
     """An EnMAP L2A product given by its image or metadata file: the shape from the image's header."""
-    import rasterio
-    from rasterio.errors import RasterioError
-
-    metadata = next((m for m in (path.with_name(f"{stem}-METADATA.XML"), path.with_name(f"{stem}-METADATA.xml"))
-                     if m.is_file()), None)
+    metadata = enmap_file(path, stem, "METADATA.XML")
     image: Optional[Path] = path
-    if _ENMAP_L2A_METADATA.match(path.name):
+    if ENMAP_L2A_METADATA.match(path.name):
         try:
             image = _enmap_image_beside(path)
         except SceneReadError:
             image = None
-    shape: Optional[Shape] = None
-    if image is not None and image.is_file():
-        try:
-            with rasterio.open(image) as ds:
-                shape = (ds.count, ds.height, ds.width)
-        except (RasterioError, OSError):  # RasterioIOError is an OSError
-            shape = None
+    shape = _raster_shape(image) if image is not None and image.is_file() else None
     files = tuple(dict.fromkeys(p for p in (image, metadata) if p is not None and p.is_file()))
     return ProductFacts("EnMAP L2A", stem, files or (path,), shape)
 

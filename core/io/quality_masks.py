@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -11,6 +10,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..scene import Scene
+from .product_names import emit_acquisition, enmap_file, is_emit_mask_of
 
 log = logging.getLogger("hypersynth")
 
@@ -30,7 +30,6 @@ EMIT_MASK_FLAGS = {"cloud flag": "cloud", "cirrus flag": "cirrus", "dilated clou
                    "spacecraft flag": "spacecraft", "spectf-cloud flag": "cloud"}
 EMIT_V001_MASK_BANDS = ("Cloud flag", "Cirrus flag", "Water flag", "Spacecraft Flag", "Dilated Cloud Flag", "AOD550",
                         "H2O (g cm-2)", "Aggregate Flag")  # when a granule does not name its bands
-_EMIT_GRANULE = re.compile(r"^EMIT_(?:L1B_RAD|L2A_RFL)_\d+_(\d{8}T\d{6}_\d+_\d+)", re.IGNORECASE)
 KEEP_FLAGGED_HINT = ("to keep them, import the product with its quality masks off (hypersynth import-scene "
                      "--keep-flagged-pixels, or untick the option in Processing's Import scene)")
 
@@ -55,8 +54,7 @@ def enmap_flagged(image: Path, stem: str, shape: tuple[int, int]) -> Optional[Fl
     flagged = np.zeros(shape, dtype=bool)
     reasons, files = [], []
     for layer, lowest, words in ENMAP_QUALITY_LAYERS:
-        path = next((p for p in (image.with_name(f"{stem}-{layer}.TIF"), image.with_name(f"{stem}-{layer}.tif"))
-                     if p.is_file()), None)
+        path = enmap_file(image, stem, f"{layer}.TIF")
         if path is None:
             continue
         try:
@@ -81,10 +79,11 @@ def enmap_flagged(image: Path, stem: str, shape: tuple[int, int]) -> Optional[Fl
 
 def emit_mask_granule(path: Path) -> Optional[Path]:
     """The L2A MASK granule of the same acquisition beside an EMIT L2A RFL or L1B RAD granule, or None."""
-    named = _EMIT_GRANULE.match(path.name)
-    if named is None:
+    acquisition = emit_acquisition(path.name)
+    if acquisition is None:
         return None
-    found = sorted(p for p in path.parent.glob(f"EMIT_L2A_MASK_*_{named.group(1)}*.nc") if p.is_file())
+    found = sorted(p for p in path.parent.glob("EMIT_L2A_MASK_*")
+                   if p.is_file() and is_emit_mask_of(p.name, acquisition))
     return found[-1] if found else None  # the latest version when several are there
 
 
@@ -116,10 +115,9 @@ def emit_flagged(mask_path: Path, swath: tuple[int, int], ortho: Callable[[np.nd
                 log.warning("%s names no cloud, cirrus or spacecraft flag among its bands (%s): clouds are not left "
                             "out", mask_path.name, ", ".join(names))
                 return None
-            flagged_swath = np.zeros(swath, dtype=bool)
-            for i, _ in used:
-                band = np.asarray(mask[:, :, i], dtype=np.float32)  # (downtrack, crosstrack); -9999 = no data
-                flagged_swath |= band >= 0.5
+            # the flags used, in one read (increasing indices, as h5py wants); -9999 is no data
+            flags = np.asarray(mask[:, :, [i for i, _ in used]], dtype=np.float32)  # (downtrack, crosstrack, n)
+            flagged_swath = (flags >= 0.5).any(axis=2)
     except OSError as err:
         log.warning("%s cannot be read (%s): clouds are not left out; download the MASK granule again",
                     mask_path.name, err)

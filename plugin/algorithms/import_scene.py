@@ -66,6 +66,7 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
         from ...core.io.convert import import_name, import_scene
+        from ...core.io.products import product_facts
         from ...core.io.read import gdal_subdataset_file
 
         source = self.parameterAsFile(parameters, self.INPUT, context)
@@ -74,11 +75,12 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         self.check_destinations({self.INPUT: str(gdal_subdataset_file(source) or source)}, {self.OUTPUT: out})
         with engine_errors():
+            facts = product_facts(source)  # read once, for the import and the layer's name
             with engine_warnings(feedback):
                 import_scene(source, out, overwrite=True,
                              quality_masks=self.parameterAsBoolean(parameters, self.QUALITY_MASKS, context),
-                             reporter=FeedbackReporter(feedback))
-            name = import_name(source)
+                             facts=facts, reporter=FeedbackReporter(feedback))
+            name = import_name(source, facts)
         if context.willLoadLayerOnCompletion(out):
             details = context.layerToLoadOnCompletionDetails(out)
             details.name, details.forceName = name, True
