@@ -74,11 +74,10 @@ def _windows_at(source: np.ndarray, starts_row: np.ndarray, starts_col: np.ndarr
 
 
 def iter_patch_batches(cube: np.ndarray, rows: np.ndarray, cols: np.ndarray, patch_size: int,
-                       batch_size: int, padded: np.ndarray | None = None
-                       ) -> Iterator[tuple[slice, np.ndarray]]:
-    """Yield ``(slice into rows/cols, (n, B, p, p) patches)`` in batches (read from ``padded`` when given, else
-    from ``cube`` itself: see :func:`extract_patches`)."""
+                       batch_size: int) -> Iterator[tuple[slice, np.ndarray]]:
+    """Yield ``(slice into rows/cols, (n, B, p, p) patches)`` in batches, read from ``cube`` itself
+    (:func:`extract_patches`: no padded copy of it)."""
     n = len(rows)
     for start in range(0, n, batch_size):
         sl = slice(start, min(start + batch_size, n))
-        yield sl, extract_patches(cube, rows[sl], cols[sl], patch_size, padded=padded)
+        yield sl, extract_patches(cube, rows[sl], cols[sl], patch_size)

@@ -215,11 +215,17 @@ def add_input_layer(layer: QgsMapLayer, project: Optional[QgsProject] = None) ->
     # QGIS 3.22's registry bridge has no getter for its insertion point (layerInsertionPoint() came later), so QGIS
     # places the layer and it is moved out of a result group afterwards; newer insertion methods are honoured too.
     project.addMapLayer(layer)
+    keep_out_of_result_groups(layer, project)
+    return layer
+
+
+def keep_out_of_result_groups(layer: QgsMapLayer, project: QgsProject) -> None:
+    """Move ``layer``, already in ``project``'s layer tree, just above the outermost run's result group it is in (if
+    any): for a layer QGIS placed itself (:func:`add_input_layer`, a Processing output it loads). Main thread only."""
     node = project.layerTreeRoot().findLayer(layer.id())
     outermost = outermost_result_group(node)
     if node is None or outermost is None:
-        return layer
+        return
     parent, old_parent = outermost.parent(), node.parent()
     parent.insertChildNode(parent.children().index(outermost), node.clone())
     old_parent.removeChildNode(node)  # after the copy is in: a layer that leaves the tree leaves the project
-    return layer

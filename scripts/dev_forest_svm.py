@@ -21,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import unseen_scenes  # noqa: E402  (the development scene's builder)
 
 from hypersynth.core.classify.baselines import SpectralRandomForest, SpectralSVM  # noqa: E402
-from hypersynth.core.evaluation.protocol import few_label_split  # noqa: E402
 
 SVM_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)  # the SVM's share of the blend; the rest goes to the forest
 REPEATS = 3  # repeated CV, fresh folds each time
@@ -50,22 +49,21 @@ def cv_share(x: np.ndarray, y: np.ndarray, n: int, seed: int) -> float:
 
 def main() -> None:
     scene, truth = unseen_scenes.development_scene()
-    truth = truth.ravel()
+    flat_truth = truth.ravel()  # (H*W,) as the pixels
     pixels = scene.cube[scene.good_bands].reshape(int(scene.good_bands.sum()), -1).T  # (H*W, B)
     rows: dict[tuple[int, str], list[float]] = {}
-    for n in (2, 5):
-        for seed in range(5):
-            train = few_label_split(truth.reshape(scene.shape), n, seed, valid=scene.valid).train_labels().ravel()
-            fit, test = train > 0, (truth > 0) & (train == 0) & scene.valid.ravel()
-            classes = np.unique(train[fit])
-            x, y = pixels[fit], np.searchsorted(classes, train[fit])
-            forest, svm = members(x, y, seed)
-            pf, ps = forest.predict_proba(pixels[test]), svm.predict_proba(pixels[test])
-            chosen = cv_share(x, y, n, seed)
-            for name, w in [(f"SVM share {w}", w) for w in SVM_SHARES] + [("SVM share chosen by CV", chosen)]:
-                predicted = classes[((1 - w) * pf + w * ps).argmax(1)]
-                rows.setdefault((n, name), []).append(100 * float(np.mean(predicted == truth[test])))
-            rows.setdefault((n, "share chosen"), []).append(chosen)
+    for n, seed, train, test in unseen_scenes.development_draws(scene, truth):
+        train, test = train.ravel(), test.ravel()  # (H*W,) as the pixels
+        fit = train > 0
+        classes = np.unique(train[fit])
+        x, y = pixels[fit], np.searchsorted(classes, train[fit])
+        forest, svm = members(x, y, seed)
+        pf, ps = forest.predict_proba(pixels[test]), svm.predict_proba(pixels[test])
+        chosen = cv_share(x, y, n, seed)
+        for name, w in [(f"SVM share {w}", w) for w in SVM_SHARES] + [("SVM share chosen by CV", chosen)]:
+            predicted = classes[((1 - w) * pf + w * ps).argmax(1)]
+            rows.setdefault((n, name), []).append(100 * float(np.mean(predicted == flat_truth[test])))
+        rows.setdefault((n, "share chosen"), []).append(chosen)
     print("| blend | N = 2 | per seed | N = 5 | per seed |\n|---|---|---|---|---|")
     for name in dict.fromkeys(name for _, name in rows):
         cells = [f"{np.mean(rows[n, name]):.2f} | {', '.join(f'{v:.2f}' for v in rows[n, name])}" for n in (2, 5)]

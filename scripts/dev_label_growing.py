@@ -21,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import unseen_scenes  # noqa: E402  (the development scene's builder)
 
 from hypersynth.core.classify.baselines import SpectralRandomForest  # noqa: E402
-from hypersynth.core.evaluation.protocol import few_label_split  # noqa: E402
 from hypersynth.core.neighbourhood import spatial_homogeneity  # noqa: E402
 
 RULES = {"real labels only": (0, 0.0), "R 1, ratio < 0.25": (1, 0.25), "R 1, ratio < 0.35": (1, 0.35),
@@ -48,25 +47,24 @@ def grow(train: np.ndarray, unit: np.ndarray, valid: np.ndarray, random_angle: f
 
 def main() -> None:
     scene, truth = unseen_scenes.development_scene()
+    flat_truth = truth.ravel()  # (H*W,) as the pixels
     cube = scene.cube[scene.good_bands]  # (B, H, W)
     unit = cube / (np.linalg.norm(cube, axis=0, keepdims=True) + 1e-12)
     random_angle = spatial_homogeneity(cube, scene.valid).random_angle
     pixels = cube.reshape(cube.shape[0], -1).T  # (H*W, B)
     rows: dict[tuple[int, str], list[tuple[float, int, float]]] = {}
-    for n in (2, 5):
-        for seed in range(5):
-            train = few_label_split(truth, n, seed, valid=scene.valid).train_labels()
-            test = ((truth > 0) & (train == 0) & scene.valid).ravel()
-            for name, (radius, threshold) in RULES.items():
-                grown = grow(train, unit, scene.valid, random_angle, radius, threshold) if radius else 0 * train
-                labels = np.where(train > 0, train, grown).ravel()
-                classes = np.unique(labels[labels > 0])
-                forest = SpectralRandomForest(500, seed=seed, n_jobs=2, inputs="spectrum+shape+slope")
-                forest.fit(pixels[labels > 0], np.searchsorted(classes, labels[labels > 0]))
-                predicted = classes[forest.predict_proba(pixels[test]).argmax(1)]
-                purity = 100 * float(np.mean(grown[grown > 0] == truth[grown > 0])) if grown.any() else float("nan")
-                rows.setdefault((n, name), []).append(
-                    (100 * float(np.mean(predicted == truth.ravel()[test])), int((grown > 0).sum()), purity))
+    for n, seed, train, test in unseen_scenes.development_draws(scene, truth):
+        test = test.ravel()  # (H*W,) as the pixels
+        for name, (radius, threshold) in RULES.items():
+            grown = grow(train, unit, scene.valid, random_angle, radius, threshold) if radius else 0 * train
+            labels = np.where(train > 0, train, grown).ravel()
+            classes = np.unique(labels[labels > 0])
+            forest = SpectralRandomForest(500, seed=seed, n_jobs=2, inputs="spectrum+shape+slope")
+            forest.fit(pixels[labels > 0], np.searchsorted(classes, labels[labels > 0]))
+            predicted = classes[forest.predict_proba(pixels[test]).argmax(1)]
+            purity = 100 * float(np.mean(grown[grown > 0] == truth[grown > 0])) if grown.any() else float("nan")
+            rows.setdefault((n, name), []).append(
+                (100 * float(np.mean(predicted == flat_truth[test])), int((grown > 0).sum()), purity))
     print("| labels | N = 2 OA | per seed | grown, purity | N = 5 OA | per seed | grown, purity |\n"
           "|---|---|---|---|---|---|---|")
     for name in RULES:

@@ -26,7 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import unseen_scenes  # noqa: E402  (the development scene's builder)
 
 from hypersynth.core.classify.baselines import _shape_and_slope  # noqa: E402
-from hypersynth.core.evaluation.protocol import few_label_split  # noqa: E402
 
 
 def _shape(x: np.ndarray) -> np.ndarray:
@@ -68,26 +67,25 @@ CANDIDATES = {  # name: (features, model factory given the draw's seed; None = n
 
 def main() -> None:
     scene, truth = unseen_scenes.development_scene()
-    truth = truth.ravel()
+    flat_truth = truth.ravel()  # (H*W,) as the pixels
     pixels = scene.cube[scene.good_bands].reshape(int(scene.good_bands.sum()), -1).T  # (H*W, B)
     features = {name: f(pixels) for name, f in FEATURES.items()}
     valid = scene.valid.ravel()
     features["pca30"] = PCA(30, whiten=True, random_state=0).fit(pixels[valid][::7]).transform(pixels)
     features["spectrum+shape+slope+pca30"] = np.hstack([features["spectrum+shape+slope"], features["pca30"]])
     scores: dict[tuple[int, str], list[float]] = {}
-    for n in (2, 5):
-        for seed in range(5):
-            train = few_label_split(truth.reshape(scene.shape), n, seed, valid=scene.valid).train_labels().ravel()
-            fit, test = train > 0, (truth > 0) & (train == 0) & scene.valid.ravel()
-            for name, (kind, make) in CANDIDATES.items():
-                x = features[kind]
-                if make is None:
-                    classes = np.unique(train[fit])
-                    means = _shape(np.stack([x[fit][train[fit] == c].mean(0) for c in classes]))
-                    predicted = classes[np.argmax(x[test] @ means.T, axis=1)]
-                else:
-                    predicted = make(seed).fit(x[fit], train[fit]).predict(x[test])
-                scores.setdefault((n, name), []).append(100 * float(np.mean(predicted == truth[test])))
+    for n, seed, train, test in unseen_scenes.development_draws(scene, truth):
+        train, test = train.ravel(), test.ravel()  # (H*W,) as the pixels
+        fit = train > 0
+        for name, (kind, make) in CANDIDATES.items():
+            x = features[kind]
+            if make is None:
+                classes = np.unique(train[fit])
+                means = _shape(np.stack([x[fit][train[fit] == c].mean(0) for c in classes]))
+                predicted = classes[np.argmax(x[test] @ means.T, axis=1)]
+            else:
+                predicted = make(seed).fit(x[fit], train[fit]).predict(x[test])
+            scores.setdefault((n, name), []).append(100 * float(np.mean(predicted == flat_truth[test])))
     print("| classifier | N = 2 | per seed | N = 5 | per seed |\n|---|---|---|---|---|")
     for name in CANDIDATES:
         cells = [f"{np.mean(scores[n, name]):.1f} | {', '.join(f'{v:.1f}' for v in scores[n, name])}" for n in (2, 5)]

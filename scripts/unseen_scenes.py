@@ -49,7 +49,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -220,6 +220,16 @@ def development_scene(data: Optional[Path] = None) -> tuple[Scene, np.ndarray]:
         with rasterio.open(files.truth) as ds:
             truth = ds.read(1)
     return scene, truth
+
+
+def development_draws(scene: Scene, truth: np.ndarray, sizes: Sequence[int] = (2, 5), seeds: int = 5
+                      ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+    """``(N, seed, train, test)`` for each label draw the prototypes score: ``train`` ``(H, W)`` class ids of the N
+    labels per class ``few_label_split`` draws with that seed, ``test`` ``(H, W)`` bool every other labelled pixel."""
+    for n in sizes:
+        for seed in range(seeds):
+            train = few_label_split(truth, n, seed, valid=scene.valid).train_labels()
+            yield n, seed, train, (truth > 0) & (train == 0) & scene.valid
 
 
 def _check_training_scene(files: TrainingScene, written: Scene, held_out: list[Tile]) -> None:

@@ -211,6 +211,16 @@ def write_product(kind: str, folder: Path) -> Path:
     raise ValueError(kind)
 
 
+def zip_files(path: Path, files, folder: str = "") -> Path:
+    """``files`` packed into the ZIP ``path``, under ``folder`` when given (as an order holds a product folder)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for f in files:
+            archive.write(f, f"{folder}/{f.name}" if folder else f.name)
+    return path
+
+
 def assert_same_scene(found, expected) -> None:
     """Two scenes hold the same cube, masks, wavelengths, FWHM and georeference."""
     from rasterio.crs import CRS

@@ -82,9 +82,8 @@ def write_scene(scene: Scene, path: str | Path, *, overwrite: bool = False,
     path = _geotiff_path(path)
     bands, rows, cols = scene.cube.shape
     good = scene.good_bands if scene.good_bands is not None else np.ones(bands, dtype=bool)
-    tiles = _tiling(rows, cols)
-    extra = ["PREDICTOR=3", "INTERLEAVE=BAND", f"BLOCKXSIZE={tiles['blockxsize']}",
-             f"BLOCKYSIZE={tiles['blockysize']}",
+    side = _tile_side(rows, cols)
+    extra = ["PREDICTOR=3", "INTERLEAVE=BAND", f"BLOCKXSIZE={side}", f"BLOCKYSIZE={side}",
              "NUM_THREADS=ALL_CPUS"]  # tiles compressed in parallel: a 230-band scene's write took half the time
     with atomic_output(path, overwrite) as tmp:
         ds = _create_gtiff(tmp, (rows, cols), gdal.GDT_Float32, extra, scene.transform, scene.crs_wkt, bands=bands)
@@ -355,10 +354,9 @@ def _geotiff_path(path: str | Path) -> Path:
     return path
 
 
-def _tiling(rows: int, cols: int) -> dict[str, Any]:
-    """GeoTIFF tiles of 256 px (smaller rasters get one tile that covers them, a multiple of 16)."""
-    size = min(256, max(16, -(-max(rows, cols) // 16) * 16))
-    return {"tiled": True, "blockxsize": size, "blockysize": size}
+def _tile_side(rows: int, cols: int) -> int:
+    """The side of square GeoTIFF tiles: 256 px (smaller rasters get one tile that covers them, a multiple of 16)."""
+    return min(256, max(16, -(-max(rows, cols) // 16) * 16))
 
 
 def _envi_list_text(values: Any) -> str:

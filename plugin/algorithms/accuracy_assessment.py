@@ -27,7 +27,7 @@ from .base import (
     engine_errors,
     engine_warnings,
     labels_file,
-    layer_file,
+    existing_layer_file,
     raster_file,
 )
 from .destinations import OutputMoves, staging_folder
@@ -98,8 +98,9 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
         folder = self.parameterAsFileOutput(parameters, self.FOLDER, context)
         if not out_json.lower().endswith(".json"):
             raise QgsProcessingException(f"the accuracy metrics are written as a .json file; got {out_json}")
-        self.check_destinations({self.CLASS_MAP: layer_file(map_layer), self.VALIDATION: layer_file(validation_layer),
-                                 self.CLASSES: classes_path}, {self.OUTPUT: out_json, self.FOLDER: folder},
+        self.check_destinations({self.CLASS_MAP: existing_layer_file(map_layer),
+                                 self.VALIDATION: existing_layer_file(validation_layer), self.CLASSES: classes_path},
+                                {self.OUTPUT: out_json, self.FOLDER: folder},
                                 {self.FOLDER: ""})  # a plain folder: the files are added to what is there
         class_map = raster_file(map_layer, "classified map")
         validation = labels_file(validation_layer, "validation", context, feedback)

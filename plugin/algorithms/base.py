@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional
 
 from qgis.core import (
+    QgsProcessingLayerPostProcessorInterface,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
@@ -26,6 +27,8 @@ from ..tasks import engine_warnings_to
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
 GROUP_TITLES = {"classification": "Classification", "synthesis": "Synthesis", "scenes": "Scenes"}  # id -> title
 CANCELLED = "cancelled by the user; no output was written"  # what Processing shows when Cancel stopped a run
+# Processing calls post-processors after processAlgorithm returned; they must outlive the algorithm object.
+_POST_PROCESSORS: dict[str, QgsProcessingLayerPostProcessorInterface] = {}
 
 
 class FeedbackReporter(Reporter):
@@ -121,6 +124,13 @@ def _layer_copy_file(layer: QgsVectorLayer, what: str, context: QgsProcessingCon
     return path
 
 
+def when_loaded(context: QgsProcessingContext, output: str, post: QgsProcessingLayerPostProcessorInterface) -> None:
+    """Run ``post`` on ``output``'s layer if Processing is going to load it into the project (after it adds it)."""
+    if context.willLoadLayerOnCompletion(output):
+        _POST_PROCESSORS[output] = post
+        context.layerToLoadOnCompletionDetails(output).setPostProcessor(post)
+
+
 def accuracy_results(metrics: Optional[dict]) -> dict[str, float]:
     """The engine's metrics as the algorithms' numeric outputs OVERALL_ACCURACY, AVERAGE_ACCURACY, KAPPA."""
     if not metrics:
@@ -168,12 +178,11 @@ def labels_file(layer: Any, what: str, context: QgsProcessingContext,
                 feedback: Optional[QgsProcessingFeedback]) -> str:
     """A file the engine can read for a label layer: a raster's file, or a vector as a single-layer file.
 
-    Vector layers held in memory, in a database or inside a multi-layer GeoPackage are written to a
-    temporary GeoPackage first, because the engine reads one file with one layer. So is a layer in edit mode with
-    unsaved edits (QGIS's ``convertToCompatibleFormat`` would hand over its file, without them): the run uses the
-    labels as the analyst sees them, as a dock run does, and the Processing log says they are still unsaved. A
-    layer without CRS that is not a plain file of its own is copied as a dock run copies it, without CRS (a
-    GeoPackage would record one, which the engine refuses for a scene without georeference).
+    The rule is the dock's (:func:`..runs.reads_own_file`): a plain single-layer file as saved is read as it is;
+    any other vector layer (held in memory or a database, inside a multi-layer GeoPackage, filtered, or in edit mode
+    with unsaved edits) is copied as it stands to a temporary file (:func:`..runs.write_layer_copy`, which keeps a
+    layer without CRS without one). The run uses the labels as the analyst sees them, and the Processing log says
+    when they are still unsaved.
     """
     from ..runs import has_unsaved_edits, reads_own_file
 
@@ -183,17 +192,13 @@ def labels_file(layer: Any, what: str, context: QgsProcessingContext,
         if layer.featureCount() == 0:
             raise QgsProcessingException(f"the {what} layer '{layer.name()}' has no features; label a few "
                                          "pixels or polygons first")
-        if has_unsaved_edits(layer) or (not layer.crs().isValid() and not reads_own_file(layer)):
-            path = _layer_copy_file(layer, what, context)
-            if feedback is not None and has_unsaved_edits(layer):
-                feedback.pushWarning(f"the {what} layer '{layer.name()}' has unsaved edits: this run uses them as "
-                                     "they stand, but they are not saved to its file (save the layer to keep them)")
-            return path
-        path = QgsProcessingUtils.convertToCompatibleFormat(layer, False, what, ["gpkg", "shp", "geojson"],
-                                                            "gpkg", context, feedback)
-        if not path or not os.path.exists(path.split("|")[0]):
-            raise QgsProcessingException(f"could not write the {what} layer '{layer.name()}' to a file")
-        return path.split("|")[0]
+        if reads_own_file(layer):
+            return layer.source()
+        path = _layer_copy_file(layer, what, context)
+        if feedback is not None and has_unsaved_edits(layer):
+            feedback.pushWarning(f"the {what} layer '{layer.name()}' has unsaved edits: this run uses them as "
+                                 "they stand, but they are not saved to its file (save the layer to keep them)")
+        return path
     raise QgsProcessingException(f"the {what} input must be a vector or raster layer")
 
 
@@ -253,12 +258,12 @@ def engine_warnings(feedback: Optional[QgsProcessingFeedback]) -> Iterator[None]
         yield
 
 
-def layer_file(layer: Any) -> Optional[str]:
-    """The file behind a map layer that exists (None for a layer held in memory or a database); for a NetCDF or HDF
-    subdataset, the file that holds it (the rule is :func:`..layers.source_file`'s)."""
-    from ..layers import layer_file as file_read_by
+def existing_layer_file(layer: Any) -> Optional[str]:
+    """The file behind a map layer when it exists (None for a layer held in memory or a database, or a file gone):
+    :func:`..layers.layer_file`, for the destination checks."""
+    from ..layers import layer_file
 
-    path = file_read_by(layer)
+    path = layer_file(layer)
     return path if path is not None and os.path.exists(path) else None
 
 

@@ -32,7 +32,7 @@ from .base import (
     engine_errors,
     engine_warnings,
     labels_file,
-    layer_file,
+    existing_layer_file,
     raster_file,
 )
 from .destinations import OutputMoves, staging_folder
@@ -130,8 +130,9 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         classes_path = self.parameterAsFile(parameters, self.CLASSES, context) or None
         out_md = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         out_json = self.parameterAsFileOutput(parameters, self.JSON, context)
-        self.check_destinations({self.SCENE: layer_file(layer), self.REFERENCE: layer_file(reference_layer),
-                                 self.CLASSES: classes_path}, {self.OUTPUT: out_md, self.JSON: out_json})
+        self.check_destinations({self.SCENE: existing_layer_file(layer),
+                                 self.REFERENCE: existing_layer_file(reference_layer), self.CLASSES: classes_path},
+                                {self.OUTPUT: out_md, self.JSON: out_json})
         scene = raster_file(layer, "scene", subdatasets=True)
         reference = labels_file(reference_layer, "reference", context, feedback)
         methods = [METHOD_KEYS[i] for i in self.parameterAsEnums(parameters, self.METHODS, context)]

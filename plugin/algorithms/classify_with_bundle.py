@@ -32,7 +32,7 @@ from .base import (
     engine_errors,
     engine_warnings,
     labels_file,
-    layer_file,
+    existing_layer_file,
     raster_file,
 )
 from .destinations import OutputMoves, staging_folder
@@ -101,8 +101,8 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
                         self.CONFIDENCE: self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context),
                         self.PROBABILITIES: self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context),
                         self.METRICS: self.parameterAsFileOutput(parameters, self.METRICS, context)}
-        self.check_destinations({self.MODEL: model, self.SCENE: layer_file(scene_layer),
-                                 self.VALIDATION: layer_file(validation_layer)}, destinations)
+        self.check_destinations({self.MODEL: model, self.SCENE: existing_layer_file(scene_layer),
+                                 self.VALIDATION: existing_layer_file(validation_layer)}, destinations)
         device = DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
         check_device(device)
         scene = raster_file(scene_layer, "scene", subdatasets=True)

@@ -5,20 +5,32 @@ from __future__ import annotations
 from typing import Any
 
 from qgis.core import (
+    QgsMapLayer,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingLayerPostProcessorInterface,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterFile,
     QgsProcessingParameterRasterDestination,
 )
 
-from .base import FeedbackReporter, HyperSynthAlgorithm, engine_errors, engine_warnings
+from ..layers import keep_out_of_result_groups
+from .base import FeedbackReporter, HyperSynthAlgorithm, engine_errors, engine_warnings, when_loaded
 
 # What read_scene reads: rasters, MATLAB files and the products' own files; then each product's files alone.
 INPUT_FILTER = ("Scenes and sensor products (*.tif *.tiff *.nc *.he5 *.h5 *.xml *.hdr *.img *.bsq *.bil *.bip *.dat "
                 "*.vrt *.mat *.zip);;EnMAP L2A (*-SPECTRAL_IMAGE*.tif *-METADATA.xml *.zip);;EMIT L2A/L1B (*.nc);;"
                 "PRISMA L2 (*.he5 *.zip);;All files (*)")
+
+
+class KeepOutOfResultGroups(QgsProcessingLayerPostProcessorInterface):
+    """Moves the imported scene out of a run's result group where Processing put it (the Layers panel's selection):
+    a rerun replaces that group."""
+
+    def postProcessLayer(self, layer: QgsMapLayer, context: QgsProcessingContext,  # noqa: N802 (QGIS API)
+                         feedback: QgsProcessingFeedback) -> None:
+        keep_out_of_result_groups(layer, context.project())
 
 
 class ImportSceneAlgorithm(HyperSynthAlgorithm):
@@ -47,10 +59,10 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
             "• PRISMA L2B/L2C/L2D (ASI): the .he5 file, VNIR and SWIR merged by wavelength, in reflectance;\n"
             "• any of them still in its ZIP, as ordered (unpacked beside it while it is read, then removed).\n"
             "Clouds: with \"Leave out the pixels…\" ticked (the default), the pixels the product's own quality "
-            "masks flag are written as no-data, so they are neither labelled on, learnt from nor classified: EnMAP's QL_QUALITY_CLOUD, "
-            "_CLOUDSHADOW and _CIRRUS (medium or thick) layers of the product folder, and EMIT's L2A MASK granule "
-            "of the same acquisition beside the .nc (cloud, cirrus, cloud buffer and spacecraft flags; water is "
-            "kept). The log says how many. PRISMA's L2 products carry no cloud mask.\n"
+            "masks flag are written as no-data, so they are neither labelled on, learnt from nor classified: "
+            "EnMAP's QL_QUALITY_CLOUD, _CLOUDSHADOW and _CIRRUS (medium or thick) layers of the product folder, "
+            "and EMIT's L2A MASK granule of the same acquisition beside the .nc (cloud, cirrus, cloud buffer and "
+            "spacecraft flags; water is kept). The log says how many. PRISMA's L2 products carry no cloud mask.\n"
             "Any other scene HyperSynth reads (GeoTIFF, ENVI, NetCDF, MATLAB .mat) is written the same way. The "
             "layer is named after the product.")
 
@@ -84,4 +96,5 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
         if context.willLoadLayerOnCompletion(out):
             details = context.layerToLoadOnCompletionDetails(out)
             details.name, details.forceName = name, True
+            when_loaded(context, out, KeepOutOfResultGroups())
         return {self.OUTPUT: out}

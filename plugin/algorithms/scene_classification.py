@@ -30,8 +30,9 @@ from .base import (
     engine_errors,
     engine_warnings,
     labels_file,
-    layer_file,
+    existing_layer_file,
     raster_file,
+    when_loaded,
 )
 from .destinations import OutputMoves, staging_folder, write_report
 
@@ -52,10 +53,6 @@ class StyleOnLoad(QgsProcessingLayerPostProcessorInterface):
         else:
             layer.setRenderer(class_renderer(layer, self.classes))
         layer.triggerRepaint()
-
-
-# Processing calls post-processors after processAlgorithm returned; they must outlive the algorithm object.
-_POST_PROCESSORS: dict[str, StyleOnLoad] = {}
 
 
 MAP_KEYS = ("OUTPUT", "CONFIDENCE", "PROBABILITIES")  # the map destinations every classifying algorithm has
@@ -84,17 +81,10 @@ def style_map_outputs(context: QgsProcessingContext, results: dict[str, Any], cl
     """Style the map outputs Processing loads: the classes' colours and names; the others in grey (the
     probabilities' first class, not three classes as red, green and blue)."""
     output, confidence, probabilities = MAP_KEYS
-    style_when_loaded(context, results[output], StyleOnLoad(list(classes)))
+    when_loaded(context, results[output], StyleOnLoad(list(classes)))
     for key in (confidence, probabilities):
         if key in results:
-            style_when_loaded(context, results[key], StyleOnLoad(None))
-
-
-def style_when_loaded(context: QgsProcessingContext, output: str, post: StyleOnLoad) -> None:
-    """Style ``output`` with ``post`` if Processing is going to load it into the project."""
-    if context.willLoadLayerOnCompletion(output):
-        _POST_PROCESSORS[output] = post
-        context.layerToLoadOnCompletionDetails(output).setPostProcessor(post)
+            when_loaded(context, results[key], StyleOnLoad(None))
 
 
 class SceneClassificationAlgorithm(HyperSynthAlgorithm):
@@ -164,8 +154,9 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
                         self.PROBABILITIES: self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context),
                         self.REPORT: self.parameterAsFileOutput(parameters, self.REPORT, context),
                         **self.extra_destinations(parameters, context)}
-        self.check_destinations({self.SCENE: layer_file(scene_layer), self.LABELS: layer_file(labels_layer),
-                                 self.VALIDATION: layer_file(validation_layer), self.CLASSES: classes_path},
+        self.check_destinations({self.SCENE: existing_layer_file(scene_layer),
+                                 self.LABELS: existing_layer_file(labels_layer),
+                                 self.VALIDATION: existing_layer_file(validation_layer), self.CLASSES: classes_path},
                                 destinations, self.MODEL_FOLDERS)  # before anything is read or written
         scene = raster_file(scene_layer, "scene", subdatasets=True)
         labels = labels_file(labels_layer, "labels", context, feedback)

@@ -24,7 +24,7 @@ from .base import (
     engine_errors,
     engine_warnings,
     labels_file,
-    layer_file,
+    existing_layer_file,
     raster_file,
 )
 from .destinations import OutputMoves, move_folder_into_place, staging_folder
@@ -107,8 +107,9 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
         if not out:
             raise QgsProcessingException("choose a folder for the trained synthesis model")
         # before the long training, not after it
-        self.check_destinations({self.SCENE: layer_file(scene_layer), self.LABELS: layer_file(labels_layer),
-                                 self.CLASSES: classes_path}, {self.OUTPUT: out}, {self.OUTPUT: "synthesis"})
+        self.check_destinations({self.SCENE: existing_layer_file(scene_layer),
+                                 self.LABELS: existing_layer_file(labels_layer), self.CLASSES: classes_path},
+                                {self.OUTPUT: out}, {self.OUTPUT: "synthesis"})
         patch_size = self.parameterAsInt(parameters, self.PATCH_SIZE, context)
         check_patch_size(patch_size, scene_layer, self.title(self.PATCH_SIZE))
         scene = raster_file(scene_layer, "scene", subdatasets=True)

@@ -1,7 +1,6 @@
 """A sensor product's own cloud masks leave its cloudy pixels out; products are read from their ZIP as ordered."""
 
 import logging
-import zipfile
 
 import numpy as np
 import pytest
@@ -15,15 +14,8 @@ from hypersynth.core.io.read import SceneReadError, read_scene
 
 from ..sensor_products import (EMIT_GLT_X, EMIT_GLT_Y, EMIT_MASK_NAME, EMIT_NAME, EMIT_V001_MASK_BANDS, ENMAP_STEM,
                                PRISMA_NAME, assert_same_scene, emit_swath, enmap_dn, write_emit, write_emit_mask,
-                               write_enmap, write_enmap_quality, write_prisma)
-
-
-def _zip(path, files, folder=""):
-    """``files`` packed into the ZIP ``path`` under ``folder`` (an order's product folder)."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for f in files:
-            archive.write(f, f"{folder}/{f.name}" if folder else f.name)
-    return path
+                               write_enmap, write_enmap_quality, write_prisma,
+                               zip_files)
 
 
 def _enmap_with_quality(folder):
@@ -182,27 +174,27 @@ def test_import_writes_flagged_pixels_as_no_data_unless_asked_to_keep_them(tmp_p
 def test_products_are_read_from_their_zip_as_unpacked_and_nothing_is_left_behind(tmp_path, caplog):
     folder = tmp_path / ENMAP_STEM
     image = _enmap_with_quality(folder)
-    enmap_zip = _zip(tmp_path / f"{ENMAP_STEM}.ZIP", sorted(folder.iterdir()), folder=ENMAP_STEM)
+    enmap_zip = zip_files(tmp_path / f"{ENMAP_STEM}.ZIP", sorted(folder.iterdir()), folder=ENMAP_STEM)
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
         scene = read_scene(enmap_zip)
     assert_same_scene(scene, read_scene(image))  # with the QL layers it held
     assert "4 pixels (13.3 %)" in caplog.text
     assert scene.name == ENMAP_STEM and scene.source == str(enmap_zip)
     prisma = write_prisma(tmp_path / f"{PRISMA_NAME}.he5")
-    prisma_zip = _zip(tmp_path / f"{PRISMA_NAME}.zip", [prisma])
+    prisma_zip = zip_files(tmp_path / f"{PRISMA_NAME}.zip", [prisma])
     assert_same_scene(read_scene(prisma_zip), read_scene(prisma))
     emit_folder = tmp_path / "emit"
     emit_folder.mkdir()
     granule = write_emit(emit_folder / f"{EMIT_NAME}.nc", emit_swath())
     write_emit_mask(emit_folder / f"{EMIT_MASK_NAME}.nc", _emit_flags())
-    emit_zip = _zip(tmp_path / "emit.zip", sorted(emit_folder.iterdir()))  # the granule and its MASK granule
+    emit_zip = zip_files(tmp_path / "emit.zip", sorted(emit_folder.iterdir()))  # the granule and its MASK granule
     assert_same_scene(read_scene(emit_zip), read_scene(granule))
     assert not list(tmp_path.rglob(f"{UNPACK_PREFIX}*"))  # every unpacked copy removed
 
 
 def test_zip_facts_import_and_reuse_of_the_earlier_import(tmp_path):
     (tmp_path / "src").mkdir()
-    prisma_zip = _zip(tmp_path / f"{PRISMA_NAME}.zip", [write_prisma(tmp_path / "src" / f"{PRISMA_NAME}.he5")])
+    prisma_zip = zip_files(tmp_path / f"{PRISMA_NAME}.zip", [write_prisma(tmp_path / "src" / f"{PRISMA_NAME}.he5")])
     facts = products.product_facts(prisma_zip)
     assert facts == products.ProductFacts("PRISMA L2D", PRISMA_NAME, (prisma_zip,), None)  # HDF5 in a ZIP: no shape
     assert products.product_kind(prisma_zip) == "PRISMA L2D"
@@ -217,7 +209,7 @@ def test_zip_facts_import_and_reuse_of_the_earlier_import(tmp_path):
     other.replace(first.path)  # a GeoTIFF of another product in the way: the next free name
     assert convert.import_destination(prisma_zip).path == tmp_path / f"{PRISMA_NAME}_1.tif"
     folder = tmp_path / ENMAP_STEM
-    enmap_zip = _zip(tmp_path / "order.zip", sorted(write_enmap(folder, enmap_dn()).parent.iterdir()), ENMAP_STEM)
+    enmap_zip = zip_files(tmp_path / "order.zip", sorted(write_enmap(folder, enmap_dn()).parent.iterdir()), ENMAP_STEM)
     assert products.product_facts(enmap_zip) == products.ProductFacts("EnMAP L2A", ENMAP_STEM, (enmap_zip,),
                                                                       (12, 5, 6))  # GDAL reads a TIF in a ZIP
 
@@ -225,19 +217,19 @@ def test_zip_facts_import_and_reuse_of_the_earlier_import(tmp_path):
 def test_zips_that_hold_no_product_several_or_a_damaged_one_are_refused_with_what_to_do(tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("field notes")
-    empty = _zip(tmp_path / "notes.zip", [notes])
+    empty = zip_files(tmp_path / "notes.zip", [notes])
     with pytest.raises(SceneReadError, match=r"notes.zip holds no EnMAP L2A, PRISMA L2 or EMIT product; unpack it"):
         read_scene(empty)
     assert products.product_facts(empty) is None
     a = write_prisma(tmp_path / f"{PRISMA_NAME}.he5")
     b = write_prisma(tmp_path / "PRS_L2D_STD_20210101000000_20210101000004_0001.he5")
     with pytest.raises(SceneReadError, match=r"two.zip holds 2 products \(PRS_L2D.*\); unpack it and open one"):
-        read_scene(_zip(tmp_path / "two.zip", [a, b]))
+        read_scene(zip_files(tmp_path / "two.zip", [a, b]))
     fake = tmp_path / "PRS_L2D_STD_20220101000000_20220101000004_0001.he5"
     fake.write_bytes(b"not HDF5")
     with pytest.raises(SceneReadError, match=r"is named as a PRISMA L2D product but is none"):
-        read_scene(_zip(tmp_path / "fake.zip", [fake]))
-    whole = _zip(tmp_path / "whole.zip", [a]).read_bytes()
+        read_scene(zip_files(tmp_path / "fake.zip", [fake]))
+    whole = zip_files(tmp_path / "whole.zip", [a]).read_bytes()
     cut = tmp_path / "cut.zip"
     cut.write_bytes(whole[: len(whole) // 2])  # a download that stopped half-way: no ZIP directory at the end
     with pytest.raises(SceneReadError, match=r"cut.zip"):

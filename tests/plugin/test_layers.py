@@ -265,3 +265,21 @@ def test_a_result_group_stays_one_in_a_saved_project(qgis_new_project, rasters, 
     assert qgis_new_project.read(path)
     root = qgis_new_project.layerTreeRoot()
     assert is_result_group(root.findGroup("run")) and not is_result_group(root.findGroup("mine"))
+
+
+def test_a_scene_processing_imports_goes_above_a_selected_result_group(hypersynth_plugin, qgis_new_project, rasters,
+                                                                       tmp_path, insert_at):
+    import processing
+
+    from ..sensor_products import PRISMA_NAME, write_product
+
+    add_result_layers(rasters[0], rasters[1], CLASSES, title="run", project=qgis_new_project)
+    run = qgis_new_project.layerTreeRoot().findGroup("run")
+    results = [node.layerId() for node in run.findLayers()]
+    insert_at(run, 0)  # the result group selected in the Layers panel: where Processing adds what it loads
+    product = write_product("PRISMA L2D", tmp_path / "product")
+    out = tmp_path / "imported.tif"
+    processing.runAndLoadResults("hypersynth:importscene", {"INPUT": str(product), "OUTPUT": str(out)})
+    layer = next(l for l in qgis_new_project.mapLayers().values() if l.source() == str(out))
+    assert layer.name() == PRISMA_NAME and _where(qgis_new_project, layer) == ("", 0)  # above the run's group
+    assert [node.layerId() for node in run.findLayers()] == results

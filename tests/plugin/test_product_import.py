@@ -109,21 +109,16 @@ def test_open_file_imports_a_prisma_product_once_and_opens_its_geotiff_as_the_sc
 
 def test_open_file_imports_an_enmap_product_from_its_zip_and_says_what_its_cloud_mask_left_out(qgis_new_project,
                                                                                                  tmp_path, panel):
-    import zipfile
-
     import numpy as np
 
-    from ..sensor_products import enmap_dn, write_enmap, write_enmap_quality
+    from ..sensor_products import enmap_dn, write_enmap, write_enmap_quality, zip_files
 
     folder = tmp_path / "order" / ENMAP_STEM
     write_enmap(folder, enmap_dn())
     cloud = np.zeros((5, 6), np.uint8)
     cloud[0, :2] = 1
     write_enmap_quality(folder, {"QL_QUALITY_CLOUD": cloud})
-    archive = tmp_path / f"{ENMAP_STEM}.ZIP"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
-        for f in sorted(folder.iterdir()):
-            z.write(f, f"{ENMAP_STEM}/{f.name}")
+    archive = zip_files(tmp_path / f"{ENMAP_STEM}.ZIP", sorted(folder.iterdir()), folder=ENMAP_STEM)
     assert panel.open_file(str(archive), qgis_new_project) is None
     _imported(panel)
     target = tmp_path / f"{ENMAP_STEM}.tif"
@@ -138,12 +133,11 @@ def test_open_file_imports_an_enmap_product_from_its_zip_and_says_what_its_cloud
 
 
 def test_open_file_on_a_zip_without_one_product_says_what_it_holds(qgis_new_project, tmp_path, panel):
-    import zipfile
+    from ..sensor_products import zip_files
 
     notes = tmp_path / "notes.txt"
     notes.write_text("field notes")
-    with zipfile.ZipFile(tmp_path / "notes.zip", "w") as z:
-        z.write(notes, notes.name)
+    zip_files(tmp_path / "notes.zip", [notes])
     with pytest.raises(ValueError, match=r"notes.zip holds no EnMAP L2A, PRISMA L2 or EMIT product; unpack it"):
         panel.open_file(str(tmp_path / "notes.zip"), qgis_new_project)
     assert not qgis_new_project.mapLayers()
