@@ -221,6 +221,18 @@ def zip_files(path: Path, files, folder: str = "") -> Path:
     return path
 
 
+def tar_files(path: Path, files, folder: str = "") -> Path:
+    """``files`` packed into the tar ``path`` (gzipped when named .tar.gz or .tgz), under ``folder`` when given (as
+    DLR's order holds its product ZIPs under a few folders)."""
+    import tarfile
+
+    mode = "w:gz" if path.name.lower().endswith((".tar.gz", ".tgz")) else "w"
+    with tarfile.open(path, mode) as archive:
+        for f in files:
+            archive.add(f, f"{folder}/{f.name}" if folder else f.name)
+    return path
+
+
 def assert_same_scene(found, expected) -> None:
     """Two scenes hold the same cube, masks, wavelengths, FWHM and georeference."""
     from rasterio.crs import CRS

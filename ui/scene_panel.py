@@ -22,7 +22,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.io.convert import import_destination, import_name, import_scene
-from ..core.io.product_archives import archived_product, is_archive
+from ..core.io.product_archives import ARCHIVE_SUFFIXES, archived_product, is_archive
 from ..core.io.products import ProductFacts, product_facts
 from ..core.io.read import MIN_BANDS, envi_data_file, gdal_subdataset_file, source_name
 from ..plugin.layers import add_input_layer
@@ -31,9 +31,10 @@ from ..plugin.tasks import EngineTask, TaskRunner
 
 PROVIDER_KINDS = {"wms": "web map (WMS/WMTS/XYZ)", "wcs": "web coverage (WCS)", "virtualraster": "virtual raster",
                   "arcgismapserver": "ArcGIS map service", "postgresraster": "PostGIS raster"}
+_ARCHIVES = " ".join(f"*{suffix}" for suffix in ARCHIVE_SUFFIXES)  # a product's ZIP, an EnMAP order's .tar.gz
 RASTER_FILTER = ("Rasters and sensor products (*.tif *.tiff *.img *.hdr *.bsq *.bil *.bip *.dat *.vrt *.nc *.h5 "
-                 "*.he5 *-METADATA.XML *.zip);;EnMAP L2A metadata (*-METADATA.XML);;Sensor products in their ZIP "
-                 "(*.zip);;All files (*)")
+                 f"*.he5 *-METADATA.XML {_ARCHIVES});;EnMAP L2A metadata (*-METADATA.XML);;Sensor products as ordered, "
+                 f"in a ZIP or EnMAP's .tar.gz ({_ARCHIVES});;All files (*)")
 
 
 def scene_problem(layer: Optional[QgsRasterLayer]) -> Optional[str]:
@@ -164,14 +165,14 @@ class ScenePanel(QWidget):
 
         Raises:
             SeveralDatasets: the file holds several rasters and none is the only cube of bands: choose one.
-            ValueError: when QGIS cannot read the file as a raster, or it is a ZIP holding no one product.
+            ValueError: when QGIS cannot read the file as a raster, or it is a ZIP or tar holding no one product.
         """
         if Path(path).suffix.lower() == ".hdr":  # a header without its data file: which files it looked for
             path = str(envi_data_file(Path(path)))
         facts = product_facts(path)  # read once: the import uses them throughout
         if facts is not None:
             return self.import_product(path, facts, project)
-        if is_archive(path):  # a ZIP holding no product, several or a damaged one: its reader says which and what to do
+        if is_archive(path):  # an archive holding no product, several or a damaged one: its reader says what to do
             archived_product(Path(path))
             raise ValueError(f"{Path(path).name} cannot be opened; unpack it and open the scene inside")
         layer = QgsRasterLayer(path, source_name(path))

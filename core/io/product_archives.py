@@ -1,60 +1,133 @@
-"""Sensor products delivered as a ZIP (EnMAP, PRISMA orders): found inside, unpacked beside it to be read, removed."""
+"""Sensor products as ordered (a ZIP, EnMAP's order .tar.gz): found inside, unpacked beside it to be read, removed."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import tarfile
 import tempfile
 import zipfile
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
 from ..outputs import write_problem
-from .product_names import EMIT_GRANULE, EMIT_KINDS, ENMAP_L2A_IMAGE, PRISMA_L2_FILE, is_emit_mask_of
+from .product_names import (EMIT_GRANULE, EMIT_KINDS, ENMAP_L2A_IMAGE, ENMAP_L2A_ZIP, PRISMA_L2_FILE, PRISMA_L2_ZIP,
+                            is_emit_mask_of)
 from .read import SceneReadError
 UNPACK_PREFIX = ".hypersynth-unpacked-"  # the temporary folder a product is unpacked into, removed after reading
+TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")  # an order as DLR delivers EnMAP's: a tar of product ZIPs, gzipped
+ARCHIVE_SUFFIXES = (".zip", *TAR_SUFFIXES)  # every archive a product is opened from, for file filters and help
+
+# What reading a tar raises when it is damaged or cut short: a bad header, a gzip stream that ends early or is corrupt
+_TAR_DAMAGE = (tarfile.TarError, OSError, EOFError, zlib.error)
 
 
 @dataclass(frozen=True)
 class ArchivedProduct:
-    """A product found inside a ZIP archive."""
+    """A product found inside a ZIP or tar archive."""
 
-    archive: Path  # the ZIP
+    archive: Path  # the ZIP or tar as delivered
     kind: str  # in words, as ProductFacts.kind: "EnMAP L2A", "PRISMA L2D", "EMIT L2A reflectance"
-    name: str  # the product's name (EnMAP's stem without "-SPECTRAL_IMAGE", else the file's stem)
-    member: str  # the archive member the scene is read from (EnMAP's image, PRISMA's .he5, EMIT's .nc)
+    name: str  # the product's name (EnMAP's stem without "-SPECTRAL_IMAGE", a product ZIP's stem, else the file's stem)
+    member: str  # the archive member the scene is read from (EnMAP's image, PRISMA's .he5, EMIT's .nc, a product ZIP)
     members: tuple[str, ...]  # the members to unpack: that one and those its reader looks for beside it
+    size: int  # bytes the members take unpacked: the free space unpacking needs
+    tar: bool = False  # the archive is a tar: read forward only, in one pass (a .tar.gz cannot seek back)
+    nested_zip: bool = False  # ``member`` is the product's own ZIP inside the tar, itself unpacked to be read
 
 
 def is_archive(path: str | Path) -> bool:
-    """Whether ``path`` is a ZIP file (named .zip), the only archive a product is opened from."""
+    """Whether ``path`` is an archive a product is opened from: a ZIP (named .zip), or a tar named .tar, .tar.gz or
+    .tgz (an EnMAP order); a tar cut short so early that it cannot be told is one too, so that reading it says so."""
     path = Path(path)
-    return path.suffix.lower() == ".zip" and path.is_file() and zipfile.is_zipfile(path)
+    if not path.is_file():
+        return False
+    if path.name.lower().endswith(".zip"):
+        return zipfile.is_zipfile(path)
+    if not _is_tar_named(path):
+        return False
+    try:
+        return tarfile.is_tarfile(path)
+    except _TAR_DAMAGE:  # Python's check lets a gzip stream's early end through: a damaged download
+        return True
 
 
 def archived_product(path: Path) -> ArchivedProduct:
-    """The one EnMAP L2A, PRISMA L2 or EMIT product inside the ZIP ``path``.
+    """The one EnMAP L2A, PRISMA L2 or EMIT product inside the ZIP or tar ``path``.
+
+    In a tar (an EnMAP order's .tar.gz) a product is either a ZIP named as one (``ENMAP01-…L2A….ZIP``,
+    ``PRS_L2D_….zip``), whose content is checked when it is unpacked, or a product's files as in a ZIP.
 
     Raises:
         SceneReadError: the archive is damaged, holds no such product, or holds several.
     """
+    if _is_tar_named(path):
+        return _tar_product(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if not n.endswith("/")]
+            sizes = {i.filename: i.file_size for i in archive.infolist() if not i.is_dir()}
     except (zipfile.BadZipFile, OSError) as err:
         raise SceneReadError(f"cannot read the archive {path}: {err}; download it again") from err
-    found = [_product_of(name, names) for name in names]
+    return _the_one_product(path, sizes, tar=False)
+
+
+def _tar_product(path: Path) -> ArchivedProduct:
+    """:func:`archived_product` of a tar, from one pass over its member list (no inner ZIP opened)."""
+    stat = path.stat()
+    try:
+        sizes = _tar_file_sizes(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    except _TAR_DAMAGE as err:
+        raise SceneReadError(f"cannot read the archive {path}: {err}; it looks truncated or damaged, download it "
+                             f"again") from err
+    return _the_one_product(path, dict(sizes), tar=True)
+
+
+@functools.lru_cache(maxsize=8)
+def _tar_file_sizes(path: str, size: int, mtime_ns: int) -> tuple[tuple[str, int], ...]:
+    """Each file member of the tar ``path`` with its unpacked bytes, kept for the same file (``size``, ``mtime_ns``):
+    listing a .tar.gz decompresses all of it, and opening an order asks for its product first on QGIS's main thread
+    (its facts), then again in the import task."""
+    with tarfile.open(path, "r|*") as archive:  # a stream: forward only, as a .tar.gz is read without seeking
+        return tuple((info.name, info.size) for info in archive if info.isfile())
+
+
+def _the_one_product(path: Path, sizes: dict[str, int], tar: bool) -> ArchivedProduct:
+    """The one product among the archive's files (``sizes``: each file member's unpacked bytes), else why not."""
+    names = list(sizes)
+    found = [(_product_zip_of(name) if tar else None) or _product_of(name, names) for name in names]
     products = [p for p in found if p is not None]
     if not products:
-        raise SceneReadError(f"{path.name} holds no EnMAP L2A, PRISMA L2 or EMIT product; unpack it and open the "
-                             f"scene inside")
+        zips = [os.path.basename(n) for n in names if n.lower().endswith(".zip")]
+        held = f" (it holds {_listed(zips)}, named as no product)" if zips else ""
+        raise SceneReadError(f"{path.name} holds no EnMAP L2A, PRISMA L2 or EMIT product{held}; unpack it and open "
+                             f"the scene inside")
     if len(products) > 1:
-        listed = ", ".join(p[1] for p in products[:4]) + (" …" if len(products) > 4 else "")
-        raise SceneReadError(f"{path.name} holds {len(products)} products ({listed}); unpack it and open one of them")
+        raise SceneReadError(f"{path.name} holds {len(products)} products ({_listed([p[1] for p in products])}); "
+                             f"unpack it and open one of them")
     kind, name, member, members = products[0]
-    return ArchivedProduct(path, kind, name, member, members)
+    return ArchivedProduct(path, kind, name, member, members, sum(sizes[m] for m in members), tar=tar,
+                           nested_zip=tar and member.lower().endswith(".zip"))
+
+
+def _listed(names: list[str]) -> str:
+    """The first four ``names``, and "…" when there are more."""
+    return ", ".join(names[:4]) + (" …" if len(names) > 4 else "")
+
+
+def _product_zip_of(name: str) -> Optional[tuple[str, str, str, tuple[str, ...]]]:
+    """(kind, product name, member, members to unpack) when the tar member ``name`` is a ZIP named as a product's."""
+    base = os.path.basename(name)
+    enmap = ENMAP_L2A_ZIP.match(base)
+    if enmap is not None:
+        return "EnMAP L2A", enmap.group(1), name, (name,)
+    prisma = PRISMA_L2_ZIP.match(base)
+    if prisma is not None:
+        return f"PRISMA L2{prisma.group(2).upper()}", prisma.group(1), name, (name,)
+    return None
 
 
 def _product_of(name: str, names: list[str]) -> Optional[tuple[str, str, str, tuple[str, ...]]]:
@@ -76,33 +149,78 @@ def _product_of(name: str, names: list[str]) -> Optional[tuple[str, str, str, tu
     return None
 
 
+def _is_tar_named(path: Path) -> bool:
+    """Whether ``path`` is named as a tar (.tar, .tar.gz, .tgz), in any case."""
+    return path.name.lower().endswith(TAR_SUFFIXES)
+
+
 @contextmanager
 def unpacked(product: ArchivedProduct) -> Iterator[Path]:
     """The product's main file unpacked, with the members its reader needs, into a temporary folder removed after.
 
     The folder is made beside the archive (a large product may not fit in the system's temporary space), or in the
-    system's temporary folder when the archive's folder cannot be written.
+    system's temporary folder when the archive's folder cannot be written. A product ZIP inside a tar is unpacked
+    from the tar, then the product from it, as any ZIP (which checks that it holds the product it is named for).
 
     Raises:
-        SceneReadError: there is not enough free disk space, or the archive is damaged.
+        SceneReadError: there is not enough free disk space, the archive is damaged, or a product ZIP inside a tar
+            holds no product.
     """
+    where = product.archive.parent if write_problem(product.archive.parent) is None else None
+    free = shutil.disk_usage(where or tempfile.gettempdir()).free
+    if product.size > free:
+        folder = where or tempfile.gettempdir()
+        raise SceneReadError(f"reading {product.archive.name} needs {product.size / 2**30:.1f} GiB free to unpack "
+                             f"{product.name}, and {free / 2**30:.1f} GiB are free in {folder}; free some space, or "
+                             f"unpack the archive elsewhere and open the product from there")
+    with tempfile.TemporaryDirectory(prefix=UNPACK_PREFIX, dir=where) as folder:
+        main = Path(folder) / os.path.basename(product.member)
+        if not product.tar:
+            _unpack_from_zip(product, Path(folder))
+            yield main
+            return
+        _unpack_from_tar(product, Path(folder))
+        if not product.nested_zip:
+            yield main
+            return
+        try:  # the product ZIP, unpacked in its turn into a folder inside this one
+            inner = archived_product(main)
+        except SceneReadError as err:
+            raise SceneReadError(f"{product.archive.name}: {err}") from err
+        with unpacked(inner) as inner_main:
+            yield inner_main
+
+
+def _unpack_from_zip(product: ArchivedProduct, folder: Path) -> None:
+    """Write the product's ZIP members into ``folder`` by base name only: a member's path cannot lead outside it."""
     with zipfile.ZipFile(product.archive) as archive:
-        infos = [archive.getinfo(m) for m in product.members]
-        needed = sum(i.file_size for i in infos)
-        where = product.archive.parent if write_problem(product.archive.parent) is None else None
-        free = shutil.disk_usage(where or tempfile.gettempdir()).free
-        if needed > free:
-            folder = where or tempfile.gettempdir()
-            raise SceneReadError(f"reading {product.archive.name} needs {needed / 2**30:.1f} GiB free to unpack "
-                                 f"{product.name}, and {free / 2**30:.1f} GiB are free in {folder}; free some "
-                                 f"space, or unpack the archive elsewhere and open the product from there")
-        with tempfile.TemporaryDirectory(prefix=UNPACK_PREFIX, dir=where) as folder:
-            for info in infos:  # by base name only: a member's path cannot lead outside the folder
-                try:
-                    with archive.open(info) as source, open(Path(folder) / os.path.basename(info.filename),
-                                                            "wb") as target:
-                        shutil.copyfileobj(source, target, 16 * 2**20)
-                except (zipfile.BadZipFile, OSError, EOFError) as err:
-                    raise SceneReadError(f"cannot unpack {info.filename} from {product.archive.name}: {err}; the "
-                                         f"archive looks truncated or damaged, download it again") from err
-            yield Path(folder) / os.path.basename(product.member)
+        for member in product.members:
+            try:
+                with archive.open(member) as source, open(folder / os.path.basename(member), "wb") as target:
+                    shutil.copyfileobj(source, target, 16 * 2**20)
+            except (zipfile.BadZipFile, OSError, EOFError) as err:
+                raise SceneReadError(f"cannot unpack {member} from {product.archive.name}: {err}; the archive looks "
+                                     f"truncated or damaged, download it again") from err
+
+
+def _unpack_from_tar(product: ArchivedProduct, folder: Path) -> None:
+    """Write the product's tar members into ``folder`` in one forward pass, by base name only (never ``extractall``:
+    a member's path or link cannot lead outside the folder)."""
+    wanted = set(product.members)
+    try:
+        with tarfile.open(product.archive, "r|*") as archive:
+            for info in archive:
+                if info.name not in wanted or not info.isfile():
+                    continue
+                source = archive.extractfile(info)
+                assert source is not None  # a regular file's content
+                with source, open(folder / os.path.basename(info.name), "wb") as target:
+                    shutil.copyfileobj(source, target, 16 * 2**20)
+                wanted.discard(info.name)
+                if not wanted:  # the rest of the stream is not read
+                    return
+    except _TAR_DAMAGE as err:
+        raise SceneReadError(f"cannot unpack {product.name} from {product.archive.name}: {err}; the archive looks "
+                             f"truncated or damaged, download it again") from err
+    raise SceneReadError(f"{product.archive.name} no longer holds {', '.join(sorted(wanted))}; it changed while it "
+                         f"was read, open it again")

@@ -1,4 +1,4 @@
-"""How spaceborne products name their files: EnMAP's image and its siblings, PRISMA L2, EMIT and its MASK granule."""
+"""How spaceborne products name their files and ZIPs: EnMAP's image and its siblings, PRISMA L2, EMIT and its MASK."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ PRISMA_L2_FILE = re.compile(r"^PRS_L2([BCD])_.*\.he5$", re.IGNORECASE)
 # ("20230801T180000_2321312_004"), which the L2A MASK granule of the same acquisition shares.
 EMIT_GRANULE = re.compile(r"^EMIT_(L2A_RFL|L1B_RAD)_\d+_(\d{8}T\d{6}_\d+_\d+).*\.nc$", re.IGNORECASE)
 EMIT_KINDS = {"L2A_RFL": "EMIT L2A reflectance", "L1B_RAD": "EMIT L1B radiance"}  # the product in words
+# The ZIP a product is delivered in, inside an order's .tar.gz: DLR's "ENMAP01-____L2A-DT0000001867_20220724T104526Z
+# _008_V010302_20230628T165614Z.ZIP" holds the product folder; ASI's "PRS_L2D_STD_…_0001.zip" holds the .he5. Group 1
+# is the product's name; PRISMA's group 2 the level's letter.
+ENMAP_L2A_ZIP = re.compile(r"^(ENMAP\d\d-.*L2A.*)\.zip$", re.IGNORECASE)
+PRISMA_L2_ZIP = re.compile(r"^(PRS_L2([BCD])_.*)\.zip$", re.IGNORECASE)
 
 
 def enmap_file(image: Path, stem: str, part: str) -> Optional[Path]:

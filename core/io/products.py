@@ -46,7 +46,7 @@ class ProductFacts:
 
     kind: str  # in words: "EnMAP L2A", "EMIT L2A reflectance", "PRISMA L2D"
     name: str  # the product's name: EnMAP's file stem without "-SPECTRAL_IMAGE", else the container's stem
-    files: tuple[Path, ...]  # what the scene is read from: EnMAP's image and XML, a ZIP, else the container
+    files: tuple[Path, ...]  # what the scene is read from: EnMAP's image and XML, a ZIP or tar, else the container
     shape: Optional[Shape]  # of the scene it opens as; None when the layout does not tell (an incomplete product)
 
 
@@ -111,13 +111,16 @@ def product_facts(source: str | Path) -> Optional[ProductFacts]:
 
 
 def _archived_facts(path: Path) -> Optional[ProductFacts]:
-    """A product inside the ZIP ``path``: its shape from the header for EnMAP's GeoTIFF (GDAL reads it inside the
-    archive), unknown for an HDF5 product (it would have to be unpacked); None when the archive holds no product."""
+    """A product inside the ZIP or tar ``path``: its shape from the header for EnMAP's GeoTIFF in a ZIP (GDAL reads it
+    inside the archive), unknown for an HDF5 product (it would have to be unpacked) and for anything in a tar (GDAL
+    would decompress the stream up to it, a product ZIP in it would have to be unpacked); None when the archive holds
+    no product."""
     try:
         found = archived_product(path)
     except SceneReadError:
         return None
-    shape = _raster_shape(f"/vsizip/{path}/{found.member}") if found.kind == "EnMAP L2A" else None
+    in_zip_image = found.kind == "EnMAP L2A" and not found.tar
+    shape = _raster_shape(f"/vsizip/{path}/{found.member}") if in_zip_image else None
     return ProductFacts(found.kind, found.name, (path,), shape)
 
 

@@ -110,7 +110,7 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None, quality_mask
 
 
 def _read_archived_product(path: Path, quality_masks: bool) -> Scene:
-    """The one sensor product inside the ZIP ``path``, unpacked beside it to be read and removed after."""
+    """The one sensor product inside the ZIP or tar ``path``, unpacked beside it to be read and removed after."""
     from .product_archives import archived_product, unpacked
     from .products import read_product
 

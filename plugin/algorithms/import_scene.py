@@ -18,10 +18,11 @@ from qgis.core import (
 from ..layers import keep_out_of_result_groups
 from .base import FeedbackReporter, HyperSynthAlgorithm, engine_errors, engine_warnings, when_loaded
 
-# What read_scene reads: rasters, MATLAB files and the products' own files; then each product's files alone.
+# What read_scene reads: rasters, MATLAB files, the products' own files and the archives they are ordered in (core's
+# ARCHIVE_SUFFIXES, written out: core is imported only when an algorithm runs); then each product's files alone.
 INPUT_FILTER = ("Scenes and sensor products (*.tif *.tiff *.nc *.he5 *.h5 *.xml *.hdr *.img *.bsq *.bil *.bip *.dat "
-                "*.vrt *.mat *.zip);;EnMAP L2A (*-SPECTRAL_IMAGE*.tif *-METADATA.xml *.zip);;EMIT L2A/L1B (*.nc);;"
-                "PRISMA L2 (*.he5 *.zip);;All files (*)")
+                "*.vrt *.mat *.zip *.tar.gz *.tgz *.tar);;EnMAP L2A (*-SPECTRAL_IMAGE*.tif *-METADATA.xml *.zip "
+                "*.tar.gz);;EMIT L2A/L1B (*.nc);;PRISMA L2 (*.he5 *.zip);;All files (*)")
 
 
 class KeepOutOfResultGroups(QgsProcessingLayerPostProcessorInterface):
@@ -57,7 +58,8 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
             "• EMIT L2A reflectance or L1B radiance (NASA): the .nc granule, orthorectified through its geometry "
             "lookup table;\n"
             "• PRISMA L2B/L2C/L2D (ASI): the .he5 file, VNIR and SWIR merged by wavelength, in reflectance;\n"
-            "• any of them still in its ZIP, as ordered (unpacked beside it while it is read, then removed).\n"
+            "• any of them still in its ZIP, or EnMAP's order .tar.gz holding one product, as ordered (unpacked "
+            "beside it while it is read, then removed).\n"
             "Clouds: with \"Leave out the pixels…\" ticked (the default), the pixels the product's own quality "
             "masks flag are written as no-data, so they are neither labelled on, learnt from nor classified: "
             "EnMAP's QL_QUALITY_CLOUD, _CLOUDSHADOW and _CIRRUS (medium or thick) layers of the product folder, "

@@ -132,6 +132,32 @@ def test_open_file_imports_an_enmap_product_from_its_zip_and_says_what_its_cloud
     assert again is not None and again.source() == str(target) and not panel.imports.running
 
 
+def test_open_file_imports_an_enmap_product_from_its_order_tar_gz(qgis_new_project, tmp_path, panel):
+    import numpy as np
+
+    from ..sensor_products import enmap_dn, tar_files, write_enmap, write_enmap_quality, zip_files
+
+    folder = tmp_path / "product" / ENMAP_STEM
+    write_enmap(folder, enmap_dn())
+    cloud = np.zeros((5, 6), np.uint8)
+    cloud[0, :2] = 1
+    write_enmap_quality(folder, {"QL_QUALITY_CLOUD": cloud})
+    product_zip = zip_files(tmp_path / "product" / f"{ENMAP_STEM}.ZIP", sorted(folder.iterdir()), folder=ENMAP_STEM)
+    order = tar_files(tmp_path / "dims_op_oc_oc-en_701234567_1.tar.gz", [product_zip], folder="ENMAP.HSI.L2A")
+    assert panel.open_file(str(order), qgis_new_project) is None
+    _imported(panel)
+    target = tmp_path / f"{ENMAP_STEM}.tif"
+    layer = panel.scene_layer()
+    assert layer is not None and layer.source() == str(target) and layer.name() == ENMAP_STEM
+    assert np.array_equal(read_scene(target).valid, cloud == 0)
+    assert panel.note.text().startswith(f"Imported the EnMAP L2A product {order.name} as {target}, with its "
+                                        f"wavelengths. {ENMAP_STEM}: 2 pixels (6.7 %) that the product's quality masks")
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([order.name, target.name, "product"])  # nothing unpacked left beside it
+    again = panel.open_file(str(order), qgis_new_project)  # the earlier import, found by the product's name
+    assert again is not None and again.source() == str(target) and not panel.imports.running
+
+
 def test_open_file_on_a_zip_without_one_product_says_what_it_holds(qgis_new_project, tmp_path, panel):
     from ..sensor_products import zip_files
 

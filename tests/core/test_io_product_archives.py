@@ -1,0 +1,133 @@
+"""Products read from an order's tar (EnMAP's .tar.gz of product ZIPs) as from the product, or refused saying why."""
+
+import tempfile
+
+import numpy as np
+import pytest
+
+from hypersynth.core.cli import main as cli_main
+from hypersynth.core.io import product_archives, products
+from hypersynth.core.io.product_archives import UNPACK_PREFIX, archived_product, is_archive
+from hypersynth.core.io.read import SceneReadError, read_scene
+
+from ..sensor_products import (ENMAP_STEM, PRISMA_NAME, assert_same_scene, enmap_dn, tar_files, write_enmap,
+                               write_enmap_quality, write_prisma, zip_files)
+
+ORDER = "dims_op_oc_oc-en_701234567_1.tar.gz"  # as DLR names an EnMAP order
+ORDER_FOLDER = "dims_op_oc_oc-en_701234567_1/ENMAP.HSI.L2A/DT0000001867"  # where the product ZIP lies in it
+
+
+def _enmap_order(tmp_path, name=ORDER):
+    """An order holding one EnMAP product ZIP under a few folders, and the product's image (its cloud layer flags
+    (0, 0) and (0, 1)) as unpacked by hand."""
+    folder = tmp_path / "unpacked" / ENMAP_STEM
+    image = write_enmap(folder, enmap_dn())
+    cloud = np.zeros((5, 6), np.uint8)
+    cloud[0, :2] = 1
+    write_enmap_quality(folder, {"QL_QUALITY_CLOUD": cloud})
+    product_zip = zip_files(tmp_path / "unpacked" / f"{ENMAP_STEM}.ZIP", sorted(folder.iterdir()), folder=ENMAP_STEM)
+    return tar_files(tmp_path / name, [product_zip], folder=ORDER_FOLDER), image
+
+
+def test_an_enmap_order_reads_as_its_product_with_its_cloud_mask_and_nothing_is_left_beside_it(tmp_path):
+    order, image = _enmap_order(tmp_path)
+    assert is_archive(order)
+    found = archived_product(order)
+    assert (found.kind, found.name, found.tar, found.nested_zip) == ("EnMAP L2A", ENMAP_STEM, True, True)
+    assert found.member == f"{ORDER_FOLDER}/{ENMAP_STEM}.ZIP"
+    scene = read_scene(order)
+    assert_same_scene(scene, read_scene(image))  # with the cloud layer the inner ZIP held
+    assert not scene.valid[0, :2].any() and scene.valid.sum() == 28
+    assert scene.name == ENMAP_STEM and scene.source == str(order)
+    assert not list(tmp_path.rglob(f"{UNPACK_PREFIX}*"))
+
+
+def test_a_tar_holding_a_prisma_he5_directly_and_a_tgz_read_as_the_product(tmp_path):
+    (tmp_path / "src").mkdir()
+    prisma = write_prisma(tmp_path / "src" / f"{PRISMA_NAME}.he5")
+    for name in ("prisma.tar", "prisma.tgz"):
+        archive = tar_files(tmp_path / name, [prisma], folder="order")
+        assert is_archive(archive) and not archived_product(archive).nested_zip
+        assert_same_scene(read_scene(archive), read_scene(prisma))
+    assert not list(tmp_path.rglob(f"{UNPACK_PREFIX}*"))
+
+
+def test_order_facts_come_from_the_names_alone(tmp_path):
+    order, _ = _enmap_order(tmp_path)
+    assert products.product_facts(order) == products.ProductFacts("EnMAP L2A", ENMAP_STEM, (order,), None)
+    prisma_zip = zip_files(tmp_path / f"{PRISMA_NAME}.zip", [write_prisma(tmp_path / f"{PRISMA_NAME}.he5")])
+    prisma_order = tar_files(tmp_path / "prisma.tar.gz", [prisma_zip])
+    assert products.product_facts(prisma_order) == products.ProductFacts("PRISMA L2D", PRISMA_NAME, (prisma_order,),
+                                                                         None)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("field notes")
+    assert products.product_facts(tar_files(tmp_path / "notes.tar.gz", [notes])) is None
+    assert not is_archive(notes) and not is_archive(tmp_path / "absent.tar.gz")
+
+
+def test_orders_with_several_products_none_or_a_damaged_stream_are_refused_with_what_to_do(tmp_path):
+    first = zip_files(tmp_path / f"{ENMAP_STEM}.ZIP", [write_enmap(tmp_path / "a", enmap_dn())])
+    other = "ENMAP01-____L2A-DT0000001868_20220724T104530Z_009_V010302_20230628T165620Z"
+    second = zip_files(tmp_path / f"{other}.ZIP", [write_enmap(tmp_path / "b", enmap_dn())])
+    with pytest.raises(SceneReadError, match=rf"two.tar.gz holds 2 products \({ENMAP_STEM}, {other}\); unpack it and "
+                                             r"open one of them"):
+        read_scene(tar_files(tmp_path / "two.tar.gz", [first, second], folder="order"))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("field notes")
+    field_zip = zip_files(tmp_path / "field_photos.zip", [notes])
+    with pytest.raises(SceneReadError, match=r"photos.tar.gz holds no EnMAP L2A, PRISMA L2 or EMIT product \(it "
+                                             r"holds field_photos.zip, named as no product\); unpack it and open"):
+        read_scene(tar_files(tmp_path / "photos.tar.gz", [field_zip, notes]))
+    whole = tar_files(tmp_path / "whole.tar.gz", [first]).read_bytes()
+    cut = tmp_path / "cut.tar.gz"
+    for length in (len(whole) // 2, 100):  # a download that stopped half-way, or almost at once
+        cut.write_bytes(whole[:length])
+        assert is_archive(cut)
+        with pytest.raises(SceneReadError, match=r"cut.tar.gz.*truncated or damaged, download it again"):
+            read_scene(cut)
+    assert not list(tmp_path.rglob(f"{UNPACK_PREFIX}*"))
+
+
+def test_a_zip_named_as_a_product_but_holding_none_is_refused_naming_the_order(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("field notes")
+    fake = zip_files(tmp_path / f"{ENMAP_STEM}.ZIP", [notes])
+    order = tar_files(tmp_path / ORDER, [fake])
+    assert products.product_facts(order).kind == "EnMAP L2A"  # its name says so; only unpacking tells
+    with pytest.raises(SceneReadError, match=rf"^{ORDER}: {ENMAP_STEM}.ZIP holds no EnMAP L2A, PRISMA L2 or EMIT"):
+        read_scene(order)
+    assert not list(tmp_path.rglob(f"{UNPACK_PREFIX}*"))
+
+
+def test_an_order_in_a_folder_that_cannot_be_written_is_unpacked_in_the_system_temporary_folder(tmp_path, monkeypatch):
+    order, image = _enmap_order(tmp_path)
+    system_temp = tmp_path / "system-temp"
+    system_temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_temp))
+    monkeypatch.setattr(product_archives, "write_problem",  # root writes anywhere: the folder is said read-only
+                        lambda folder: f"cannot write in {folder}" if folder == tmp_path else None)
+    read_from = []
+    read_product = products.read_product
+    monkeypatch.setattr(products, "read_product", lambda main, **kw: read_from.append(main) or read_product(main, **kw))
+    assert_same_scene(read_scene(order), read_scene(image))
+    assert read_from[0].parent.parent.parent == system_temp  # in the unpacked ZIP's folder, in the tar's
+    assert not list(tmp_path.rglob(f"{UNPACK_PREFIX}*"))
+
+
+def test_import_scene_writes_an_order_as_its_product(tmp_path, capsys):
+    order, image = _enmap_order(tmp_path)
+    out = tmp_path / "scene.tif"
+    assert cli_main(["import-scene", "--scene", str(order), "--out", str(out), "--quiet"]) == 0
+    assert capsys.readouterr().out == f"imported the EnMAP L2A product {order}\nGeoTIFF: {out}\n"
+    assert_same_scene(read_scene(out), read_scene(image))
+
+
+def test_an_order_is_listed_once_for_its_facts_and_its_reading(tmp_path, monkeypatch):
+    order, image = _enmap_order(tmp_path, "listed_once.tar.gz")
+    opened = []
+    real_open = product_archives.tarfile.open
+    monkeypatch.setattr(product_archives.tarfile, "open", lambda *a, **k: opened.append(a) or real_open(*a, **k))
+    assert products.product_facts(order).name == ENMAP_STEM  # the dock asks first, on QGIS's main thread
+    assert_same_scene(read_scene(order), read_scene(image))  # then the import task reads it
+    passes = [a for a in opened if a[1:] == ("r|*",)]  # is_tarfile's opens read the first header only
+    assert len(passes) == 2  # one listing, kept, and one pass that unpacks the product ZIP
