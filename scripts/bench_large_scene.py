@@ -5,7 +5,7 @@ PRISMA L2D product through *Open file…* (a task), choosing the scene (facts, c
 edit and the label counts after it, *Class spectra* (a task), a clicked pixel's spectrum, the run check and what
 *Augment & Classify* does on the main thread before its task starts, and with ``--full-run`` the dock's run to its
 end. Then the engine from the command line (``bin/hypersynth augment-classify --preset tiny`` and ``baseline --method
-rf``), with the time each stage starts.
+rf``, then ``classify`` with each one's saved classifier), with the time each stage starts.
 
 The scene is made once in ``--workdir`` (about 1.8 GB): the demo scene (``core.demo.make_demo_scene``) at
 250 × 250 pixels, tiled 4 × 4 with flips and fresh sensor noise to ``--side`` × ``--side`` × ``--bands`` float32
@@ -433,6 +433,10 @@ def _run_parts(args: argparse.Namespace, folder: Path, me: list[str]) -> None:
         rows.append(cli_run("4b baseline --method rf", ["baseline", "--method", "rf", "--scene",
                                                          str(folder / "scene.tif"), "--labels",
                                                          str(folder / "labels.gpkg")], folder / "work" / "cli_rf"))
+        for step, source in (("4c classify with 4a's classifier", "cli_tiny"),
+                             ("4d classify with 4b's classifier", "cli_rf")):  # a saved classifier again, no training
+            rows.append(cli_run(step, ["classify", "--model", str(folder / "work" / source / "classifier_bundle"),
+                                       "--scene", str(folder / "scene.tif")], folder / "work" / f"{source}_classify"))
     if args.json:
         args.json.write_text(json.dumps({"side": args.side, "bands": args.bands, "cube_mib": round(cube_mib),
                                          "rows": rows}, indent=1))
