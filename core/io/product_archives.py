@@ -37,7 +37,7 @@ class ArchivedProduct:
     members: tuple[str, ...]  # the members to unpack: that one and those its reader looks for beside it
     size: int  # bytes the members take unpacked: the free space unpacking needs
     tar: bool = False  # the archive is a tar: read forward only, in one pass (a .tar.gz cannot seek back)
-    nested_zip: bool = False  # ``member`` is the product's own ZIP inside the tar, itself unpacked to be read
+    nested_zip: bool = False  # ``member`` is the product's own ZIP inside this archive, itself unpacked to be read
 
 
 def is_archive(path: str | Path) -> bool:
@@ -59,8 +59,8 @@ def is_archive(path: str | Path) -> bool:
 def archived_product(path: Path) -> ArchivedProduct:
     """The one EnMAP L2A, PRISMA L2 or EMIT product inside the ZIP or tar ``path``.
 
-    In a tar (an EnMAP order's .tar.gz) a product is either a ZIP named as one (``ENMAP01-…L2A….ZIP``,
-    ``PRS_L2D_….zip``), whose content is checked when it is unpacked, or a product's files as in a ZIP.
+    A product is either its files, or a ZIP named as one (``ENMAP01-…L2A….ZIP``, ``PRS_L2D_….zip``), whose content
+    is checked when it is unpacked: an EnMAP order's .tar.gz holds such ZIPs, and so may an order zipped again.
 
     Raises:
         SceneReadError: the archive is damaged, holds no such product, or holds several.
@@ -98,7 +98,7 @@ def _tar_file_sizes(path: str, size: int, mtime_ns: int) -> tuple[tuple[str, int
 def _the_one_product(path: Path, sizes: dict[str, int], tar: bool) -> ArchivedProduct:
     """The one product among the archive's files (``sizes``: each file member's unpacked bytes), else why not."""
     names = list(sizes)
-    found = [(_product_zip_of(name) if tar else None) or _product_of(name, names) for name in names]
+    found = [_product_zip_of(name) or _product_of(name, names) for name in names]
     products = [p for p in found if p is not None]
     if not products:
         zips = [os.path.basename(n) for n in names if n.lower().endswith(".zip")]
@@ -110,7 +110,7 @@ def _the_one_product(path: Path, sizes: dict[str, int], tar: bool) -> ArchivedPr
                              f"unpack it and open one of them")
     kind, name, member, members = products[0]
     return ArchivedProduct(path, kind, name, member, members, sum(sizes[m] for m in members), tar=tar,
-                           nested_zip=tar and member.lower().endswith(".zip"))
+                           nested_zip=member.lower().endswith(".zip"))
 
 
 def _listed(names: list[str]) -> str:
@@ -119,7 +119,8 @@ def _listed(names: list[str]) -> str:
 
 
 def _product_zip_of(name: str) -> Optional[tuple[str, str, str, tuple[str, ...]]]:
-    """(kind, product name, member, members to unpack) when the tar member ``name`` is a ZIP named as a product's."""
+    """(kind, product name, member, members to unpack) when the archive member ``name`` is a ZIP named as a
+    product's."""
     base = os.path.basename(name)
     enmap = ENMAP_L2A_ZIP.match(base)
     if enmap is not None:
@@ -159,11 +160,12 @@ def unpacked(product: ArchivedProduct) -> Iterator[Path]:
     """The product's main file unpacked, with the members its reader needs, into a temporary folder removed after.
 
     The folder is made beside the archive (a large product may not fit in the system's temporary space), or in the
-    system's temporary folder when the archive's folder cannot be written. A product ZIP inside a tar is unpacked
-    from the tar, then the product from it, as any ZIP (which checks that it holds the product it is named for).
+    system's temporary folder when the archive's folder cannot be written. A product ZIP inside the archive (an
+    order's tar or ZIP of product ZIPs) is unpacked from it, then the product from that ZIP as from any (which checks
+    that it holds the product it is named for).
 
     Raises:
-        SceneReadError: there is not enough free disk space, the archive is damaged, or a product ZIP inside a tar
+        SceneReadError: there is not enough free disk space, the archive is damaged, or a product ZIP inside it
             holds no product.
     """
     where = product.archive.parent if write_problem(product.archive.parent) is None else None
@@ -175,11 +177,7 @@ def unpacked(product: ArchivedProduct) -> Iterator[Path]:
                              f"unpack the archive elsewhere and open the product from there")
     with tempfile.TemporaryDirectory(prefix=UNPACK_PREFIX, dir=where) as folder:
         main = Path(folder) / os.path.basename(product.member)
-        if not product.tar:
-            _unpack_from_zip(product, Path(folder))
-            yield main
-            return
-        _unpack_from_tar(product, Path(folder))
+        (_unpack_from_tar if product.tar else _unpack_from_zip)(product, Path(folder))
         if not product.nested_zip:
             yield main
             return

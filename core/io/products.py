@@ -119,7 +119,7 @@ def _archived_facts(path: Path) -> Optional[ProductFacts]:
         found = archived_product(path)
     except SceneReadError:
         return None
-    in_zip_image = found.kind == "EnMAP L2A" and not found.tar
+    in_zip_image = found.kind == "EnMAP L2A" and not found.tar and not found.nested_zip
     shape = _raster_shape(f"/vsizip/{path}/{found.member}") if in_zip_image else None
     return ProductFacts(found.kind, found.name, (path,), shape)
 

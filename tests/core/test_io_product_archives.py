@@ -131,3 +131,14 @@ def test_an_order_is_listed_once_for_its_facts_and_its_reading(tmp_path, monkeyp
     assert_same_scene(read_scene(order), read_scene(image))  # then the import task reads it
     passes = [a for a in opened if a[1:] == ("r|*",)]  # is_tarfile's opens read the first header only
     assert len(passes) == 2  # one listing, kept, and one pass that unpacks the product ZIP
+
+
+def test_an_order_zipped_again_reads_as_its_product(tmp_path):
+    order, image = _enmap_order(tmp_path)
+    product_zip = next((tmp_path / "unpacked").glob("*.ZIP"))
+    zipped = zip_files(tmp_path / "order.zip", [product_zip], folder="ENMAP.HSI.L2A")
+    found = archived_product(zipped)
+    assert (found.name, found.tar, found.nested_zip) == (ENMAP_STEM, False, True)
+    assert products.product_facts(zipped) == products.ProductFacts("EnMAP L2A", ENMAP_STEM, (zipped,), None)
+    assert_same_scene(read_scene(zipped), read_scene(image))
+    assert not list(tmp_path.rglob(f"{UNPACK_PREFIX}*"))
