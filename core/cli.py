@@ -168,8 +168,9 @@ on it in QGIS; the other commands read these products directly.
   EMIT L2A / L1B (NASA)      the granule .nc (reflectance or radiance), orthorectified
                              through its geometry lookup table (GLT)
   PRISMA L2B/L2C/L2D (ASI)   the .he5 file: VNIR and SWIR merged by wavelength, in reflectance
-  any of them in its ZIP     as ordered (or EnMAP's order .tar.gz holding one product):
-                             unpacked beside it while it is read, then removed
+  any of them in its ZIP     as ordered, or in EnMAP's order .tar.gz: unpacked beside it while
+                             it is read, then removed; one of an order of several products
+                             as ORDER.tar.gz/PRODUCT_NAME (the names are listed when refused)
 or any scene HyperSynth reads: GeoTIFF, ENVI .hdr/.img, MATLAB .mat, a NetCDF/HDF variable
 (NETCDF:"scene.nc":radiance). An existing --out is kept unless --overwrite is given.
 
@@ -434,7 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--scene", required=True, metavar="PRODUCT",
                    help="the product's file (EnMAP ...-SPECTRAL_IMAGE.TIF or ...-METADATA.XML, EMIT .nc, PRISMA "
-                        ".he5, its .zip or EnMAP's order .tar.gz) or any scene HyperSynth reads")
+                        ".he5, its .zip or EnMAP's order .tar.gz; one of several in an order as "
+                        "ORDER.tar.gz/PRODUCT_NAME) or any scene HyperSynth reads")
     p.add_argument("--out", type=_tif_file, required=True, metavar="GEOTIFF", help="the file to write, e.g. scene.tif")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file (never the --scene file)")
     p.add_argument("--keep-flagged-pixels", action="store_true",

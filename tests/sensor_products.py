@@ -28,7 +28,7 @@ def enmap_dn(bands=12, rows=5, cols=6):
     return (1000 * b + 100 * r + c + 1).astype(np.int16)  # (B, H, W)
 
 
-def enmap_xml(bands, order=None, gain="1.0000e-04", offset="0", drop=None):
+def enmap_xml(bands, order=None, gain="1.0000e-04", offset="0", drop=None, stem=ENMAP_STEM):
     """A METADATA.XML in DLR's structure: level_X/specific/bandCharacterisation/bandID[@number], in ``order``."""
     entries = []
     for n in order or range(1, bands + 1):
@@ -38,7 +38,7 @@ def enmap_xml(bands, order=None, gain="1.0000e-04", offset="0", drop=None):
             f"        <{k}>{v}</{k}>\n" for k, v in children.items() if k != drop) + "      </bandID>\n")
     return ('<?xml version="1.0" encoding="UTF-8"?>\n<level_X>\n'
             "  <metadata><schema><versionSchema>01.02.00</versionSchema></schema>"
-            f"<name>{ENMAP_STEM}</name></metadata>\n"
+            f"<name>{stem}</name></metadata>\n"
             "  <base><level>L2A</level><format>ENMAP_L2A</format></base>\n"
             "  <specific>\n    <backgroundValue>-32768</backgroundValue>\n    <bandCharacterisation>\n"
             + "".join(entries) + "    </bandCharacterisation>\n  </specific>\n"
@@ -46,9 +46,12 @@ def enmap_xml(bands, order=None, gain="1.0000e-04", offset="0", drop=None):
             "</level_X>\n")
 
 
-def write_enmap(folder: Path, dn: np.ndarray, *, nodata=-32768, scales=None, xml=True, **xml_args) -> Path:
+def write_enmap(folder: Path, dn: np.ndarray, *, nodata=-32768, scales=None, xml=True, stem=ENMAP_STEM,
+                **xml_args) -> Path:
+    """An EnMAP L2A product ``stem`` (another data take's tile when not ENMAP_STEM) in ``folder``: its image of ``dn``
+    and, with ``xml``, its METADATA.XML; returns the image."""
     folder.mkdir(parents=True, exist_ok=True)
-    image = folder / f"{ENMAP_STEM}-SPECTRAL_IMAGE.TIF"
+    image = folder / f"{stem}-SPECTRAL_IMAGE.TIF"
     bands, rows, cols = dn.shape
     with rasterio.open(image, "w", driver="GTiff", width=cols, height=rows, count=bands, dtype="int16", nodata=nodata,
                        transform=from_origin(366000, 5810000, 30, 30), crs="EPSG:32633") as dst:
@@ -56,7 +59,7 @@ def write_enmap(folder: Path, dn: np.ndarray, *, nodata=-32768, scales=None, xml
         if scales is not None:
             dst.scales = scales
     if xml:
-        (folder / f"{ENMAP_STEM}-METADATA.XML").write_text(enmap_xml(bands, **xml_args))
+        (folder / f"{stem}-METADATA.XML").write_text(enmap_xml(bands, stem=stem, **xml_args))
     return image
 
 

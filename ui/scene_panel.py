@@ -22,7 +22,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.io.convert import import_destination, import_name, import_scene
-from ..core.io.product_archives import ARCHIVE_SUFFIXES, archived_product, is_archive
+from ..core.io.product_archives import ARCHIVE_SUFFIXES, archived_product, archived_products, is_archive
 from ..core.io.products import ProductFacts, product_facts
 from ..core.io.read import MIN_BANDS, envi_data_file, gdal_subdataset_file, source_name
 from ..plugin.layers import add_input_layer
@@ -157,23 +157,29 @@ class ScenePanel(QWidget):
         cube of bands among other variables (that cube is opened), or a GDAL subdataset name
         (``NETCDF:"scene.nc":radiance``). A sensor product (EnMAP L2A, EMIT, PRISMA; any of its files or
         subdatasets) is not opened as GDAL shows it (image rows as bands, no wavelengths, no orthorectification) but
-        imported once as a GeoTIFF (:meth:`import_product`), which becomes the scene.
+        imported once as a GeoTIFF (:meth:`import_product`), which becomes the scene. Of an archive holding several
+        products (an EnMAP order of several tiles), the analyst chooses one, opened as ``<archive>/<product name>``.
 
         Returns:
-            The scene layer; None while a product is being imported (its layer comes when the import ends) or
-            when no file was chosen for it.
+            The scene layer; None while a product is being imported (its layer comes when the import ends), when no
+            file was chosen for it, or when no product of an archive was chosen.
 
         Raises:
             SeveralDatasets: the file holds several rasters and none is the only cube of bands: choose one.
-            ValueError: when QGIS cannot read the file as a raster, or it is a ZIP or tar holding no one product.
+            ValueError: when QGIS cannot read the file as a raster, or it is a ZIP or tar holding no product or a
+                damaged one.
         """
         if Path(path).suffix.lower() == ".hdr":  # a header without its data file: which files it looked for
             path = str(envi_data_file(Path(path)))
         facts = product_facts(path)  # read once: the import uses them throughout
         if facts is not None:
             return self.import_product(path, facts, project)
-        if is_archive(path):  # an archive holding no product, several or a damaged one: its reader says what to do
-            archived_product(Path(path))
+        if is_archive(path):  # an archive holding no product, several or a damaged one
+            found = archived_products(Path(path))  # a tar's listing is kept: the product chosen is not listed again
+            if len(found) > 1:
+                name = self._ask_product(Path(path), [product.name for product in found])
+                return self.open_file(str(Path(path) / name), project) if name is not None else None
+            archived_product(Path(path))  # its reader says what to do
             raise ValueError(f"{Path(path).name} cannot be opened; unpack it and open the scene inside")
         layer = QgsRasterLayer(path, source_name(path))
         if not layer.isValid():
@@ -270,6 +276,12 @@ class ScenePanel(QWidget):
         if path.suffix.lower() in (".tif", ".tiff"):
             return path, True
         return path.with_name(f"{path.name}.tif"), False  # a name the dialog did not ask about: never replaced
+
+    def _ask_product(self, archive: Path, names: list[str]) -> Optional[str]:
+        """The name of the product the analyst chooses among ``names``, those ``archive`` holds; None on Cancel."""
+        chosen, ok = QInputDialog.getItem(self, "Open a product of the order", f"{archive.name} holds {len(names)} "
+                                          "products; which one do you open?", names, 0, False)
+        return chosen if ok and chosen in names else None
 
     def _ask_open(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a hyperspectral scene", "", RASTER_FILTER)

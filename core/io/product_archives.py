@@ -56,34 +56,76 @@ def is_archive(path: str | Path) -> bool:
         return True
 
 
-def archived_product(path: Path) -> ArchivedProduct:
-    """The one EnMAP L2A, PRISMA L2 or EMIT product inside the ZIP or tar ``path``.
+def product_in_archive(source: str | Path) -> Optional[tuple[Path, str]]:
+    """(archive, product name) when ``source`` names one product inside an archive as ``<archive>/<product name>``
+    (``order.tar.gz/ENMAP01-____L2A-DT…``: how one product of an order holding several is opened), else None: the
+    path does not exist and its folder is an archive :func:`is_archive` takes."""
+    path = Path(source)
+    if not path.name or path.exists() or not is_archive(path.parent):
+        return None
+    return path.parent, path.name
+
+
+def archived_products(path: Path) -> list[ArchivedProduct]:
+    """Every EnMAP L2A, PRISMA L2 or EMIT product inside the ZIP or tar ``path``, in the archive's order; empty when
+    it holds none.
 
     A product is either its files, or a ZIP named as one (``ENMAP01-…L2A….ZIP``, ``PRS_L2D_….zip``), whose content
     is checked when it is unpacked: an EnMAP order's .tar.gz holds such ZIPs, and so may an order zipped again.
 
     Raises:
-        SceneReadError: the archive is damaged, holds no such product, or holds several.
+        SceneReadError: the archive is damaged.
     """
+    sizes, tar = _file_sizes(path)
+    return _products_among(path, sizes, tar)
+
+
+def archived_product(path: Path, name: Optional[str] = None) -> ArchivedProduct:
+    """The product named ``name`` inside the ZIP or tar ``path`` (:func:`archived_products`), or its one product when
+    no name is given.
+
+    Raises:
+        SceneReadError: the archive is damaged, holds no such product, holds none named ``name``, or holds several
+            and no name says which.
+    """
+    sizes, tar = _file_sizes(path)
+    products = _products_among(path, sizes, tar)
+    if not products:
+        zips = [os.path.basename(n) for n in sizes if n.lower().endswith(".zip")]
+        held = f" (it holds {_listed(zips)}, named as no product)" if zips else ""
+        raise SceneReadError(f"{path.name} holds no EnMAP L2A, PRISMA L2 or EMIT product{held}; unpack it and open "
+                             f"the scene inside")
+    names = [p.name for p in products]
+    if name is not None:
+        if name not in names:
+            raise SceneReadError(f"{path.name} holds no product named {name}; it holds {_held(names)}")
+        return products[names.index(name)]  # the first, should two folders hold a product of the same name
+    if len(products) > 1:
+        raise SceneReadError(f"{path.name} holds {_held(names)}; open one of them as "
+                             f"{path.name}/<product name>, e.g. {path.name}/{names[0]}, or unpack it")
+    return products[0]
+
+
+def _file_sizes(path: Path) -> tuple[dict[str, int], bool]:
+    """Each file member of the ZIP or tar ``path`` with its unpacked bytes, and whether ``path`` is a tar."""
     if _is_tar_named(path):
-        return _tar_product(path)
+        return dict(_tar_sizes(path)), True
     try:
         with zipfile.ZipFile(path) as archive:
-            sizes = {i.filename: i.file_size for i in archive.infolist() if not i.is_dir()}
+            return {i.filename: i.file_size for i in archive.infolist() if not i.is_dir()}, False
     except (zipfile.BadZipFile, OSError) as err:
         raise SceneReadError(f"cannot read the archive {path}: {err}; download it again") from err
-    return _the_one_product(path, sizes, tar=False)
 
 
-def _tar_product(path: Path) -> ArchivedProduct:
-    """:func:`archived_product` of a tar, from one pass over its member list (no inner ZIP opened)."""
+def _tar_sizes(path: Path) -> tuple[tuple[str, int], ...]:
+    """:func:`_tar_file_sizes` of the tar ``path`` as it is now, from one pass over its member list (no inner ZIP
+    opened)."""
     stat = path.stat()
     try:
-        sizes = _tar_file_sizes(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        return _tar_file_sizes(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     except _TAR_DAMAGE as err:
         raise SceneReadError(f"cannot read the archive {path}: {err}; it looks truncated or damaged, download it "
                              f"again") from err
-    return _the_one_product(path, dict(sizes), tar=True)
 
 
 @functools.lru_cache(maxsize=8)
@@ -95,22 +137,18 @@ def _tar_file_sizes(path: str, size: int, mtime_ns: int) -> tuple[tuple[str, int
         return tuple((info.name, info.size) for info in archive if info.isfile())
 
 
-def _the_one_product(path: Path, sizes: dict[str, int], tar: bool) -> ArchivedProduct:
-    """The one product among the archive's files (``sizes``: each file member's unpacked bytes), else why not."""
+def _products_among(path: Path, sizes: dict[str, int], tar: bool) -> list[ArchivedProduct]:
+    """The products among the archive's files (``sizes``: each file member's unpacked bytes)."""
     names = list(sizes)
     found = [_product_zip_of(name) or _product_of(name, names) for name in names]
-    products = [p for p in found if p is not None]
-    if not products:
-        zips = [os.path.basename(n) for n in names if n.lower().endswith(".zip")]
-        held = f" (it holds {_listed(zips)}, named as no product)" if zips else ""
-        raise SceneReadError(f"{path.name} holds no EnMAP L2A, PRISMA L2 or EMIT product{held}; unpack it and open "
-                             f"the scene inside")
-    if len(products) > 1:
-        raise SceneReadError(f"{path.name} holds {len(products)} products ({_listed([p[1] for p in products])}); "
-                             f"unpack it and open one of them")
-    kind, name, member, members = products[0]
-    return ArchivedProduct(path, kind, name, member, members, sum(sizes[m] for m in members), tar=tar,
-                           nested_zip=member.lower().endswith(".zip"))
+    return [ArchivedProduct(path, kind, name, member, members, sum(sizes[m] for m in members), tar=tar,
+                            nested_zip=member.lower().endswith(".zip"))
+            for kind, name, member, members in (p for p in found if p is not None)]
+
+
+def _held(names: list[str]) -> str:
+    """"1 product (a)", "3 products (a, b, c)": the products an archive holds, as its refusals list them."""
+    return f"{len(names)} product{'s' if len(names) != 1 else ''} ({_listed(names)})"
 
 
 def _listed(names: list[str]) -> str:

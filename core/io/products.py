@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Optional
 import numpy as np
 
 from ..scene import PIXEL_GRID, Scene
-from .product_archives import archived_product, is_archive
+from .product_archives import archived_product, is_archive, product_in_archive
 from .product_names import ENMAP_L2A_IMAGE, ENMAP_L2A_METADATA, EMIT_KINDS, enmap_file
 from .quality_masks import emit_flagged, emit_mask_granule, enmap_flagged, leave_out_flagged
 from .read import (CHUNK_VALUES, BandDefaults, SceneReadError, check_band_count, finish_masks, gdal_subdataset_file,
@@ -99,6 +99,9 @@ def product_facts(source: str | Path) -> Optional[ProductFacts]:
     that is no product recognised here. Reads names, headers and the HDF5 layout only, no pixels (the plugin asks it
     whether an earlier import of the product is still good)."""
     path = gdal_subdataset_file(source) or Path(source)
+    inside = product_in_archive(path)  # ``order.tar.gz/<product name>``: one product of an archive holding several
+    if inside is not None:
+        return _archived_facts(*inside)
     if is_archive(path):
         return _archived_facts(path)
     for pattern in (ENMAP_L2A_IMAGE, ENMAP_L2A_METADATA):
@@ -110,13 +113,13 @@ def product_facts(source: str | Path) -> Optional[ProductFacts]:
         return ProductFacts(found.kind, path.stem, (path,), _layout_shape(found.shape)) if found is not None else None
 
 
-def _archived_facts(path: Path) -> Optional[ProductFacts]:
-    """A product inside the ZIP or tar ``path``: its shape from the header for EnMAP's GeoTIFF in a ZIP (GDAL reads it
-    inside the archive), unknown for an HDF5 product (it would have to be unpacked) and for anything in a tar (GDAL
-    would decompress the stream up to it, a product ZIP in it would have to be unpacked); None when the archive holds
-    no product."""
+def _archived_facts(path: Path, name: Optional[str] = None) -> Optional[ProductFacts]:
+    """The product named ``name`` inside the ZIP or tar ``path`` (its one product when no name is given): its shape
+    from the header for EnMAP's GeoTIFF in a ZIP (GDAL reads it inside the archive), unknown for an HDF5 product (it
+    would have to be unpacked) and for anything in a tar (GDAL would decompress the stream up to it, a product ZIP in
+    it would have to be unpacked); None when the archive holds no such product, or several and no name says which."""
     try:
-        found = archived_product(path)
+        found = archived_product(path, name)
     except SceneReadError:
         return None
     in_zip_image = found.kind == "EnMAP L2A" and not found.tar and not found.nested_zip
@@ -391,6 +394,10 @@ def _read_prisma_l2(f: Any, swath: str, level: str, path: Path, source: str) -> 
     pixel whose every band is 0 holds no data (EnMAP-Box ImportPrismaL2DAlgorithm). L2D is a 30 m grid, north up, in
     ``Epsg_Code``, whose ``Product_ULcorner_easting/northing`` is the centre of the upper-left pixel (both readers
     move it half a pixel out); L2B and L2C are in swath geometry and come as a pixel grid.
+
+    The product's per-pixel, per-band error matrices (``{VNIR,SWIR}_PIXEL_L2_ERR_MATRIX``) are not applied, as
+    prismaread leaves them by default (``apply_errmatrix = FALSE``; EnMAP-Box's L1 importer writes the L1 matrix as a
+    raster apart): here a flag in one band would take the whole pixel out of labelling, training and the map.
     """
     fields = f[f"HDFEOS/SWATHS/{swath}"].get("Data Fields")
     detectors = [("VNIR", "Vnir"), ("SWIR", "Swir")]

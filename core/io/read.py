@@ -82,7 +82,7 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None, quality_mask
         SceneReadError: the file is missing, unreadable, not a cube, has fewer than 10 bands, or is a product whose
             layout is incomplete or damaged.
     """
-    from .product_archives import is_archive  # both build on this module's readers
+    from .product_archives import is_archive, product_in_archive  # both build on this module's readers
     from .products import read_product
 
     container = gdal_subdataset_file(path)
@@ -94,6 +94,10 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None, quality_mask
         return product if product is not None else read_gdal_scene(container, dataset=str(path))
     path = Path(path)
     if not path.exists():
+        inside = product_in_archive(path)
+        if inside is not None:  # ``order.tar.gz/<product name>``: one product of an archive holding several
+            archive, name = inside
+            return _read_archived_product(archive, quality_masks, name=name, source=path)
         raise SceneReadError(f"cannot read the scene {path}: the file does not exist")
     if path.is_dir():
         raise SceneReadError(f"cannot read the scene {path}: it is a folder; choose the image file inside it")
@@ -109,14 +113,16 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None, quality_mask
     return product if product is not None else read_gdal_scene(path)
 
 
-def _read_archived_product(path: Path, quality_masks: bool) -> Scene:
-    """The one sensor product inside the ZIP or tar ``path``, unpacked beside it to be read and removed after."""
+def _read_archived_product(path: Path, quality_masks: bool, name: Optional[str] = None,
+                           source: Optional[Path] = None) -> Scene:
+    """The sensor product named ``name`` inside the ZIP or tar ``path`` (its one product when no name is given),
+    unpacked beside it to be read and removed after; ``source``: what the user gave, when not ``path`` itself."""
     from .product_archives import archived_product, unpacked
     from .products import read_product
 
-    found = archived_product(path)
+    found = archived_product(path, name)
     with unpacked(found) as main:
-        scene = read_product(main, source=str(path), quality_masks=quality_masks)
+        scene = read_product(main, source=str(source or path), quality_masks=quality_masks)
     if scene is None:
         raise SceneReadError(f"{path.name}: {found.member} is named as a {found.kind} product but is none (its layout "
                              f"is not that product's); download the archive again")
@@ -290,10 +296,14 @@ def subdataset_name(source: str | Path) -> str:
 
 def source_name(source: str | Path) -> str:
     """What a scene read from ``source`` is called: the file's stem, with the subdataset's name for a variable or array
-    inside a container ("scene radiance" for ``NETCDF:"scene.nc":radiance``); the scene's and its QGIS layer's name."""
+    inside a container ("scene radiance" for ``NETCDF:"scene.nc":radiance``), or the product's whole name for one
+    product of an archive (``order.tar.gz/<product name>``); the scene's and its QGIS layer's name."""
+    from .product_archives import product_in_archive  # it builds on this module's readers
+
     container = gdal_subdataset_file(source)
     if container is None:
-        return Path(source).stem
+        inside = product_in_archive(source)
+        return inside[1] if inside is not None else Path(source).stem  # a product's name may hold a dot
     leaf = subdataset_name(source)
     return f"{container.stem} {leaf}" if leaf else container.stem
 

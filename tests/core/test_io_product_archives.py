@@ -7,8 +7,9 @@ import pytest
 
 from hypersynth.core.cli import main as cli_main
 from hypersynth.core.io import product_archives, products
-from hypersynth.core.io.product_archives import UNPACK_PREFIX, archived_product, is_archive
-from hypersynth.core.io.read import SceneReadError, read_scene
+from hypersynth.core.io import convert
+from hypersynth.core.io.product_archives import UNPACK_PREFIX, archived_product, archived_products, is_archive
+from hypersynth.core.io.read import SceneReadError, read_scene, source_name
 
 from ..sensor_products import (ENMAP_STEM, PRISMA_NAME, assert_same_scene, enmap_dn, tar_files, write_enmap,
                                write_enmap_quality, write_prisma, zip_files)
@@ -27,6 +28,67 @@ def _enmap_order(tmp_path, name=ORDER):
     write_enmap_quality(folder, {"QL_QUALITY_CLOUD": cloud})
     product_zip = zip_files(tmp_path / "unpacked" / f"{ENMAP_STEM}.ZIP", sorted(folder.iterdir()), folder=ENMAP_STEM)
     return tar_files(tmp_path / name, [product_zip], folder=ORDER_FOLDER), image
+
+
+OTHER_STEM = "ENMAP01-____L2A-DT0000001867_20220724T104530Z_009_V010302_20230628T165620Z"  # the next tile
+
+
+def _two_product_order(tmp_path):
+    """An order of two tiles of one data take (ENMAP_STEM, then OTHER_STEM, of other pixels), and each product's
+    image as unpacked by hand."""
+    images, zips = [], []
+    for stem, dn in ((ENMAP_STEM, enmap_dn()), (OTHER_STEM, enmap_dn() + 500)):
+        images.append(write_enmap(tmp_path / "unpacked" / stem, dn, stem=stem))
+        zips.append(zip_files(tmp_path / "unpacked" / f"{stem}.ZIP", sorted(images[-1].parent.iterdir()), folder=stem))
+    return tar_files(tmp_path / ORDER, zips, folder=ORDER_FOLDER), images
+
+
+def test_one_product_of_an_order_of_several_is_read_by_its_name_and_nothing_is_left(tmp_path, monkeypatch):
+    order, (first, second) = _two_product_order(tmp_path)
+    opened = []
+    real_open = product_archives.tarfile.open
+    monkeypatch.setattr(product_archives.tarfile, "open", lambda *a, **k: opened.append(a) or real_open(*a, **k))
+    assert [p.name for p in archived_products(order)] == [ENMAP_STEM, OTHER_STEM]
+    for stem, image in ((OTHER_STEM, second), (ENMAP_STEM, first)):
+        source = f"{order}/{stem}"
+        assert products.product_facts(source) == products.ProductFacts("EnMAP L2A", stem, (order,), None)
+        scene = read_scene(source)
+        assert_same_scene(scene, read_scene(image))
+        assert scene.name == stem and scene.source == source and source_name(source) == stem
+    assert len([a for a in opened if a[1:] == ("r|*",)]) == 3  # one listing, kept, and one pass per product read
+    assert source_name(f"{order}/PRS_L2D_STD_20200524103704_20200524103708_0001.v2") == (
+        "PRS_L2D_STD_20200524103704_20200524103708_0001.v2")  # a dot in a product's name is no suffix
+    assert not list(tmp_path.rglob(f"{UNPACK_PREFIX}*"))
+
+
+def test_a_product_name_an_archive_does_not_hold_is_refused_naming_those_it_holds(tmp_path):
+    order, _ = _two_product_order(tmp_path)
+    absent = f"{order}/ENMAP01-____L2A-DT0000009999_20220724T104526Z_001_V010302_20230628T165614Z"
+    with pytest.raises(SceneReadError, match=rf"^{ORDER} holds no product named ENMAP01-____L2A-DT0000009999_.*; it "
+                                             rf"holds 2 products \({ENMAP_STEM}, {OTHER_STEM}\)$"):
+        read_scene(absent)
+    assert products.product_facts(absent) is None
+    (tmp_path / "scenes").mkdir()
+    for plain in (tmp_path / "scenes" / "cube.tif", tmp_path / "absent.tar.gz" / ENMAP_STEM,
+                  tmp_path / "unpacked" / f"{ENMAP_STEM}.ZIP" / "inner" / ENMAP_STEM):  # under no archive
+        with pytest.raises(SceneReadError, match=r"the file does not exist$"):
+            read_scene(plain)
+    prisma = write_prisma(tmp_path / "scenes" / f"{PRISMA_NAME}.he5")  # a ZIP of two products, too
+    other = write_prisma(tmp_path / "scenes" / "PRS_L2D_STD_20210101000000_20210101000004_0001.he5")
+    two = zip_files(tmp_path / "two.zip", [prisma, other])
+    assert_same_scene(read_scene(f"{two}/{PRISMA_NAME}"), read_scene(prisma))
+    assert not list(tmp_path.rglob(f"{UNPACK_PREFIX}*"))
+
+
+def test_import_scene_writes_one_product_of_an_order_of_several_beside_it(tmp_path, capsys):
+    order, (_, second) = _two_product_order(tmp_path)
+    source = f"{order}/{OTHER_STEM}"
+    assert convert.import_destination(source) == convert.ImportDestination(tmp_path / f"{OTHER_STEM}.tif", False)
+    out = tmp_path / "x.tif"
+    assert cli_main(["import-scene", "--scene", source, "--out", str(out), "--quiet"]) == 0
+    assert capsys.readouterr().out == f"imported the EnMAP L2A product {source}\nGeoTIFF: {out}\n"
+    assert_same_scene(read_scene(out), read_scene(second))
+    assert not list(tmp_path.rglob(f"{UNPACK_PREFIX}*"))
 
 
 def test_an_enmap_order_reads_as_its_product_with_its_cloud_mask_and_nothing_is_left_beside_it(tmp_path):
@@ -69,8 +131,9 @@ def test_orders_with_several_products_none_or_a_damaged_stream_are_refused_with_
     first = zip_files(tmp_path / f"{ENMAP_STEM}.ZIP", [write_enmap(tmp_path / "a", enmap_dn())])
     other = "ENMAP01-____L2A-DT0000001868_20220724T104530Z_009_V010302_20230628T165620Z"
     second = zip_files(tmp_path / f"{other}.ZIP", [write_enmap(tmp_path / "b", enmap_dn())])
-    with pytest.raises(SceneReadError, match=rf"two.tar.gz holds 2 products \({ENMAP_STEM}, {other}\); unpack it and "
-                                             r"open one of them"):
+    with pytest.raises(SceneReadError, match=rf"two.tar.gz holds 2 products \({ENMAP_STEM}, {other}\); open one of "
+                                             rf"them as two.tar.gz/<product name>, e.g. two.tar.gz/{ENMAP_STEM}, or "
+                                             r"unpack it$"):
         read_scene(tar_files(tmp_path / "two.tar.gz", [first, second], folder="order"))
     notes = tmp_path / "notes.txt"
     notes.write_text("field notes")

@@ -223,7 +223,8 @@ def test_zips_that_hold_no_product_several_or_a_damaged_one_are_refused_with_wha
     assert products.product_facts(empty) is None
     a = write_prisma(tmp_path / f"{PRISMA_NAME}.he5")
     b = write_prisma(tmp_path / "PRS_L2D_STD_20210101000000_20210101000004_0001.he5")
-    with pytest.raises(SceneReadError, match=r"two.zip holds 2 products \(PRS_L2D.*\); unpack it and open one"):
+    with pytest.raises(SceneReadError, match=rf"two.zip holds 2 products \(PRS_L2D.*\); open one of them as "
+                                             rf"two.zip/<product name>, e.g. two.zip/{PRISMA_NAME}, or unpack it"):
         read_scene(zip_files(tmp_path / "two.zip", [a, b]))
     fake = tmp_path / "PRS_L2D_STD_20220101000000_20220101000004_0001.he5"
     fake.write_bytes(b"not HDF5")

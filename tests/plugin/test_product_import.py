@@ -24,6 +24,20 @@ def _imported(panel, timeout: float = 60.0) -> None:
     assert wait_until(lambda: not panel.imports.running, timeout=timeout), panel.note.text()
 
 
+def _two_tile_order(tmp_path) -> tuple[Path, str, Path]:
+    """An EnMAP order of two tiles (ENMAP_STEM, then another of other pixels): the order, the second tile's name and
+    its image as unpacked by hand."""
+    from ..sensor_products import enmap_dn, tar_files, write_enmap, zip_files
+
+    other = "ENMAP01-____L2A-DT0000001867_20220724T104530Z_009_V010302_20230628T165620Z"
+    images = {stem: write_enmap(tmp_path / "product" / stem, dn, stem=stem)
+              for stem, dn in ((ENMAP_STEM, enmap_dn()), (other, enmap_dn() + 500))}
+    zips = [zip_files(tmp_path / "product" / f"{stem}.ZIP", sorted(image.parent.iterdir()), folder=stem)
+            for stem, image in images.items()]
+    order = tar_files(tmp_path / "dims_op_oc_oc-en_701234567_1.tar.gz", zips, folder="ENMAP.HSI.L2A")
+    return order, other, images[other]
+
+
 # --- Processing ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", PRODUCTS)
 def test_processing_imports_each_product_as_a_geotiff_named_after_it(hypersynth_plugin, kind, tmp_path):
@@ -77,6 +91,18 @@ def test_processing_leaves_out_what_the_quality_masks_flag_unless_unticked(hyper
     assert read_scene(tmp_path / "everything.tif").valid.all()
 
 
+def test_processing_imports_one_product_of_an_order_named_inside_it(hypersynth_plugin, tmp_path):
+    order, other, image = _two_tile_order(tmp_path)
+    out = str(tmp_path / "tile.tif")
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    processing.run("hypersynth:importscene", {
+        "INPUT": f"{order}/{other}", "OUTPUT": QgsProcessingOutputLayerDefinition(out, QgsProject.instance())},
+        context=context)
+    assert_same_scene(read_scene(out), read_scene(image))
+    assert context.layerToLoadOnCompletionDetails(out).name == other
+
+
 # --- the Scene panel's Open file… --------------------------------------------------------------------------------
 def test_open_file_imports_a_prisma_product_once_and_opens_its_geotiff_as_the_scene(qgis_new_project, tmp_path, panel):
     product = write_product("PRISMA L2D", tmp_path)
@@ -107,32 +133,10 @@ def test_open_file_imports_a_prisma_product_once_and_opens_its_geotiff_as_the_sc
     assert target.read_bytes() == b"not this product"
 
 
-def test_open_file_imports_an_enmap_product_from_its_zip_and_says_what_its_cloud_mask_left_out(qgis_new_project,
-                                                                                                 tmp_path, panel):
-    import numpy as np
-
-    from ..sensor_products import enmap_dn, write_enmap, write_enmap_quality, zip_files
-
-    folder = tmp_path / "order" / ENMAP_STEM
-    write_enmap(folder, enmap_dn())
-    cloud = np.zeros((5, 6), np.uint8)
-    cloud[0, :2] = 1
-    write_enmap_quality(folder, {"QL_QUALITY_CLOUD": cloud})
-    archive = zip_files(tmp_path / f"{ENMAP_STEM}.ZIP", sorted(folder.iterdir()), folder=ENMAP_STEM)
-    assert panel.open_file(str(archive), qgis_new_project) is None
-    _imported(panel)
-    target = tmp_path / f"{ENMAP_STEM}.tif"
-    layer = panel.scene_layer()
-    assert layer is not None and layer.source() == str(target) and layer.name() == ENMAP_STEM
-    assert np.array_equal(read_scene(target).valid, cloud == 0)
-    assert panel.note.text().startswith(f"Imported the EnMAP L2A product {archive.name} as {target}, with its "
-                                        f"wavelengths. {ENMAP_STEM}: 2 pixels (6.7 %) that the product's quality masks")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [archive.name, target.name, "order"]  # nothing unpacked left
-    again = panel.open_file(str(archive), qgis_new_project)  # the earlier import, found by the product's name
-    assert again is not None and again.source() == str(target) and not panel.imports.running
-
-
-def test_open_file_imports_an_enmap_product_from_its_order_tar_gz(qgis_new_project, tmp_path, panel):
+@pytest.mark.parametrize("as_ordered", ["zip", "order tar.gz"])
+def test_open_file_imports_an_enmap_product_as_ordered_and_says_what_its_cloud_mask_left_out(qgis_new_project,
+                                                                                             tmp_path, panel,
+                                                                                             as_ordered):
     import numpy as np
 
     from ..sensor_products import enmap_dn, tar_files, write_enmap, write_enmap_quality, zip_files
@@ -142,20 +146,61 @@ def test_open_file_imports_an_enmap_product_from_its_order_tar_gz(qgis_new_proje
     cloud = np.zeros((5, 6), np.uint8)
     cloud[0, :2] = 1
     write_enmap_quality(folder, {"QL_QUALITY_CLOUD": cloud})
-    product_zip = zip_files(tmp_path / "product" / f"{ENMAP_STEM}.ZIP", sorted(folder.iterdir()), folder=ENMAP_STEM)
-    order = tar_files(tmp_path / "dims_op_oc_oc-en_701234567_1.tar.gz", [product_zip], folder="ENMAP.HSI.L2A")
-    assert panel.open_file(str(order), qgis_new_project) is None
+    if as_ordered == "zip":  # the product's own ZIP
+        archive = zip_files(tmp_path / f"{ENMAP_STEM}.ZIP", sorted(folder.iterdir()), folder=ENMAP_STEM)
+    else:  # DLR's order: a .tar.gz of product ZIPs
+        product_zip = zip_files(tmp_path / "product" / f"{ENMAP_STEM}.ZIP", sorted(folder.iterdir()),
+                                folder=ENMAP_STEM)
+        archive = tar_files(tmp_path / "dims_op_oc_oc-en_701234567_1.tar.gz", [product_zip], folder="ENMAP.HSI.L2A")
+    assert panel.open_file(str(archive), qgis_new_project) is None
     _imported(panel)
     target = tmp_path / f"{ENMAP_STEM}.tif"
     layer = panel.scene_layer()
     assert layer is not None and layer.source() == str(target) and layer.name() == ENMAP_STEM
     assert np.array_equal(read_scene(target).valid, cloud == 0)
-    assert panel.note.text().startswith(f"Imported the EnMAP L2A product {order.name} as {target}, with its "
+    assert panel.note.text().startswith(f"Imported the EnMAP L2A product {archive.name} as {target}, with its "
                                         f"wavelengths. {ENMAP_STEM}: 2 pixels (6.7 %) that the product's quality masks")
     left = sorted(p.name for p in tmp_path.iterdir())
-    assert left == sorted([order.name, target.name, "product"])  # nothing unpacked left beside it
-    again = panel.open_file(str(order), qgis_new_project)  # the earlier import, found by the product's name
+    assert left == sorted([archive.name, target.name, "product"])  # nothing unpacked is left beside it
+    again = panel.open_file(str(archive), qgis_new_project)  # the earlier import, found by the product's name
     assert again is not None and again.source() == str(target) and not panel.imports.running
+
+
+def test_open_file_on_an_order_of_several_products_asks_which_and_imports_it_beside_the_order(qgis_new_project,
+                                                                                               tmp_path, panel,
+                                                                                               monkeypatch):
+    import hypersynth.ui.scene_panel as scene_panel
+
+    order, other, image = _two_tile_order(tmp_path)
+    asked = []
+
+    def pick(parent, title, label, items, current, editable):
+        asked.append((title, label, items))
+        return items[1], True
+
+    monkeypatch.setattr(scene_panel.QInputDialog, "getItem", pick)
+    assert panel.open_file(str(order), qgis_new_project) is None  # the import runs in the task manager
+    assert asked == [("Open a product of the order", f"{order.name} holds 2 products; which one do you open?",
+                      [ENMAP_STEM, other])]
+    _imported(panel)
+    target = tmp_path / f"{other}.tif"
+    layer = panel.scene_layer()
+    assert layer is not None and layer.source() == str(target) and layer.name() == other
+    assert_same_scene(read_scene(target), read_scene(image))
+    assert panel.note.text().startswith(f"Imported the EnMAP L2A product {other} as {target}, with its wavelengths.")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([order.name, target.name, "product"])
+    again = panel.open_file(str(order), qgis_new_project)  # asked again; that product's earlier import, at once
+    assert again is not None and again.source() == str(target) and not panel.imports.running and len(asked) == 2
+
+
+def test_cancelling_the_choice_of_a_product_opens_nothing(qgis_new_project, tmp_path, panel, monkeypatch):
+    import hypersynth.ui.scene_panel as scene_panel
+
+    order, _, _ = _two_tile_order(tmp_path)
+    monkeypatch.setattr(scene_panel.QInputDialog, "getItem", lambda *a, **k: ("", False))
+    assert panel.open_file(str(order), qgis_new_project) is None
+    assert not panel.imports.running and panel.scene_layer() is None and not qgis_new_project.mapLayers()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([order.name, "product"])
 
 
 def test_open_file_on_a_zip_without_one_product_says_what_it_holds(qgis_new_project, tmp_path, panel):
