@@ -38,7 +38,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QEvent, QPoint, QPointF, Qt, QTimer
 from qgis.PyQt.QtGui import QGuiApplication, QMouseEvent
 from qgis.PyQt.QtTest import QTest
-from qgis.PyQt.QtWidgets import QApplication, QDockWidget
+from qgis.PyQt.QtWidgets import QApplication, QDockWidget, QInputDialog
 from qgis.utils import iface, plugins
 from scipy import ndimage
 
@@ -434,28 +434,51 @@ class Walkthrough:
                    f"model {plugin.last_bundle} (saved {model})")
 
     def import_product(self, dock: Any) -> Iterator[int]:
-        """Tab 1, Open file… on a PRISMA L2D product (the demo scene written in ASI's layout): it is imported in a
-        task as a GeoTIFF beside it, which becomes the scene, with its wavelengths and a true-colour composite."""
+        """Tab 1, Open file… on an order of two PRISMA L2D products (the demo scene written in ASI's layout, each in
+        its ZIP, in one .tar.gz): QGIS's own modal dialog asks which, the second is chosen, and it is imported in a
+        task as a GeoTIFF beside the order, which becomes the scene, with its wavelengths and a true-colour
+        composite."""
         from hypersynth.core.demo import make_demo_scene
-        from hypersynth.tests.sensor_products import PRISMA_NAME, write_prisma_of
+        from hypersynth.tests.sensor_products import PRISMA_NAME, tar_files, write_prisma_of, zip_files
 
-        self.enter("importing a PRISMA product")
+        self.enter("importing a PRISMA product from an order of two")
         dock.tabs.setCurrentWidget(dock.scene_panel)
         demo = make_demo_scene()
         folder = self.work / "prisma"
         folder.mkdir(parents=True, exist_ok=True)
-        product = write_prisma_of(demo.scene, folder / f"{PRISMA_NAME}.he5")
+        chosen = "PRS_L2D_STD_20200525103704_20200525103708_0001"  # the next day's acquisition
+        zips = [zip_files(folder / f"{name}.zip", [write_prisma_of(demo.scene, folder / f"{name}.he5")])
+                for name in (PRISMA_NAME, chosen)]
+        order = tar_files(folder / "prisma_order.tar.gz", zips)
         from hypersynth.plugin.layers import is_result_group, outermost_result_group
 
         root = QgsProject.instance().layerTreeRoot()
         results = [g for g in root.findGroups(True) if is_result_group(g)]
         if results and results[0].findLayers():  # the run's class map selected: where QGIS would put a new layer
             iface.layerTreeView().setCurrentLayer(results[0].findLayers()[0].layer())
-        opened = dock.scene_panel.open_file(str(product))
+        asked: dict[str, Any] = {}
+
+        def choose(tries: int = 50) -> None:
+            """Answer the product question as an analyst would: a screenshot of it, the second product, OK."""
+            dialog = QApplication.activeModalWidget()
+            if not isinstance(dialog, QInputDialog):
+                if tries:
+                    QTimer.singleShot(POLL_MS, lambda: choose(tries - 1))
+                return
+            asked.update(title=dialog.windowTitle(), label=dialog.labelText(), items=dialog.comboBoxItems())
+            dialog.setTextValue(chosen)
+            self.screenshot("desktop_5_choose_product", whole_screen=True)
+            dialog.accept()
+
+        QTimer.singleShot(POLL_MS, choose)  # open_file waits in the dialog's own event loop
+        opened = dock.scene_panel.open_file(str(order))
+        self.check("an order of several products asks which to open, in QGIS's dialog",
+                   asked.get("title") == "Open a product of the order" and asked.get("items") == [PRISMA_NAME, chosen],
+                   f"asked {asked}")
         self.check("a PRISMA product is imported in a task, not opened as GDAL shows it",
                    opened is None and "Importing the PRISMA L2D product" in dock.scene_panel.note.text(),
                    f"open_file gave {opened}; note: {dock.scene_panel.note.text()}")
-        target = folder / f"{PRISMA_NAME}.tif"
+        target = folder / f"{chosen}.tif"
         yield from self.until(lambda: dock.scene_layer() is not None and Path(dock.scene_layer().source()) == target,
                               120, "the imported PRISMA GeoTIFF to become the scene")
         layer = dock.scene_layer()
