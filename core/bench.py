@@ -124,11 +124,13 @@ def load_own_scene(scene_path: str | os.PathLike, truth_path: str | os.PathLike,
 
 
 def own_scene_name(scene_path: str | os.PathLike, name: Optional[str]) -> str:
-    """The name an own scene has in the tables: ``name``, else its file name without extension; refused when it
+    """The name an own scene has in the tables: ``name``, else the scene's own name (its file name without extension,
+    as :func:`.io.read.source_name` names a scene: a NetCDF variable's or an order's product's too); refused when it
     is a dataset key here, so its rows never mix with that dataset's when files are merged."""
     from .datasets import list_datasets
+    from .io.read import source_name
 
-    chosen = (name or Path(scene_path).stem).strip()
+    chosen = (name or source_name(scene_path)).strip()
     reserved = {"demo"} | {spec.key for spec in list_datasets()}
     if not chosen or chosen in reserved or any(ch in chosen for ch in ",;\n"):
         raise ValueError(f"{chosen!r} cannot name your scene in the benchmark tables: it is empty, holds a comma, "

@@ -18,6 +18,7 @@ from ..outputs import write_problem
 from .product_names import (EMIT_GRANULE, EMIT_KINDS, ENMAP_L2A_IMAGE, ENMAP_L2A_ZIP, PRISMA_L2_FILE, PRISMA_L2_ZIP,
                             is_emit_mask_of)
 from .read import SceneReadError
+
 UNPACK_PREFIX = ".hypersynth-unpacked-"  # the temporary folder a product is unpacked into, removed after reading
 TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")  # an order as DLR delivers EnMAP's: a tar of product ZIPs, gzipped
 ARCHIVE_SUFFIXES = (".zip", *TAR_SUFFIXES)  # every archive a product is opened from, for file filters and help

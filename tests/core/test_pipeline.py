@@ -318,6 +318,14 @@ def test_bench_takes_a_matlab_cube_and_its_ground_truth_map(tmp_path):
     assert run["n_test"] == int((data.labels > 0).sum()) - 9 and run["oa"] > 0.5
 
 
+def test_an_own_scene_is_named_in_the_tables_as_the_scene_is_named(tmp_path):
+    from hypersynth.core.bench import own_scene_name
+
+    assert own_scene_name(tmp_path / "field_2024.tif", None) == "field_2024"
+    assert own_scene_name(f'NETCDF:"{tmp_path}/emit.nc":reflectance', None) == "emit reflectance"  # with its variable
+    assert own_scene_name(tmp_path / "field_2024.tif", "my field") == "my field"
+
+
 def test_bench_refuses_an_incomplete_or_misnamed_own_scene(scene_files, tmp_path, capsys):
     scene, labels, truth, _ = scene_files
     out = tmp_path / "b.json"
