@@ -148,8 +148,9 @@ def _products_among(path: Path, sizes: dict[str, int], tar: bool) -> list[Archiv
 
 
 def _held(names: list[str]) -> str:
-    """"1 product (a)", "3 products (a, b, c)": the products an archive holds, as its refusals list them."""
-    return f"{len(names)} product{'s' if len(names) != 1 else ''} ({_listed(names)})"
+    """"1 product (a)", "3 products (a, b, c)": the products an archive holds, as its refusals list them (every one:
+    a product is opened by its name)."""
+    return f"{len(names)} product{'s' if len(names) != 1 else ''} ({', '.join(names)})"
 
 
 def _listed(names: list[str]) -> str:

@@ -205,3 +205,13 @@ def test_an_order_zipped_again_reads_as_its_product(tmp_path):
     assert products.product_facts(zipped) == products.ProductFacts("EnMAP L2A", ENMAP_STEM, (zipped,), None)
     assert_same_scene(read_scene(zipped), read_scene(image))
     assert not list(tmp_path.rglob(f"{UNPACK_PREFIX}*"))
+
+
+def test_an_order_of_many_products_names_every_one_so_that_one_can_be_opened(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("the order's products, by name only: the refusal reads no ZIP")
+    names = [f"PRS_L2D_STD_2020052{i}103704_2020052{i}103708_0001" for i in range(6)]
+    order = tar_files(tmp_path / "six.tar.gz", [zip_files(tmp_path / f"{n}.zip", [notes]) for n in names])
+    with pytest.raises(SceneReadError, match=r"six.tar.gz holds 6 products") as refused:
+        read_scene(order)
+    assert all(name in str(refused.value) for name in names)
