@@ -22,7 +22,8 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.io.convert import import_destination, import_name, import_scene
-from ..core.io.product_archives import ARCHIVE_SUFFIXES, archived_product, archived_products, is_archive
+from ..core.io.product_archives import (ARCHIVE_SUFFIXES, archived_product, archived_products, is_archive,
+                                         needs_listing)
 from ..core.io.products import ProductFacts, product_facts
 from ..core.io.read import MIN_BANDS, envi_data_file, gdal_subdataset_file, source_name
 from ..plugin.layers import add_input_layer
@@ -171,6 +172,8 @@ class ScenePanel(QWidget):
         """
         if Path(path).suffix.lower() == ".hdr":  # a header without its data file: which files it looked for
             path = str(envi_data_file(Path(path)))
+        if needs_listing(path):  # an order's .tar.gz is read whole to list its products: not on QGIS's main thread
+            return self._list_then_open(path, project)
         facts = product_facts(path)  # read once: the import uses them throughout
         if facts is not None:
             return self.import_product(path, facts, project)
@@ -276,6 +279,26 @@ class ScenePanel(QWidget):
         if path.suffix.lower() in (".tif", ".tiff"):
             return path, True
         return path.with_name(f"{path.name}.tif"), False  # a name the dialog did not ask about: never replaced
+
+    def _list_then_open(self, path: str, project: Optional[QgsProject]) -> None:
+        """List the order ``path`` in a task (QGIS's task manager: progress, Cancel), then open it as
+        :meth:`open_file` does, on its kept listing: its one product is imported, or the analyst chooses one."""
+        shown = Path(path).name
+
+        def listed(_products: list) -> None:  # main thread
+            try:
+                self.open_file(path, project)
+            except ValueError as error:  # holds no product, or one ZIP named as a product holds none
+                self.note.setText(str(error))
+
+        def failed(message: str) -> None:  # main thread
+            self.note.setText(f"{shown} was not opened: {message}")
+
+        self.imports.submit(EngineTask(f"List the products in {shown}",
+                                       lambda reporter: archived_products(Path(path)),
+                                       on_success=listed, on_failure=failed))
+        self.note.setText(f"Reading {shown} to list its products … (Cancel in QGIS's task manager)")
+        return None
 
     def _ask_product(self, archive: Path, names: list[str]) -> Optional[str]:
         """The name of the product the analyst chooses among ``names``, those ``archive`` holds; None on Cancel."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import tarfile
 import tempfile
+import threading
 import zipfile
 import zlib
 from contextlib import contextmanager
@@ -22,6 +22,10 @@ from .read import SceneReadError
 UNPACK_PREFIX = ".hypersynth-unpacked-"  # the temporary folder a product is unpacked into, removed after reading
 TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")  # an order as DLR delivers EnMAP's: a tar of product ZIPs, gzipped
 ARCHIVE_SUFFIXES = (".zip", *TAR_SUFFIXES)  # every archive a product is opened from, for file filters and help
+
+KEPT_LISTINGS = 8  # tar listings kept (a .tar.gz is read whole to list it), the oldest forgotten first
+_LISTINGS: dict[tuple[str, int, int], tuple[tuple[str, int], ...]] = {}  # (path, size, mtime) -> (member, bytes)…
+_LISTINGS_LOCK = threading.Lock()  # the dock lists an order in a task's thread and reads the listing on the main one
 
 # What reading a tar raises when it is damaged or cut short: a bad header, a gzip stream that ends early or is corrupt
 _TAR_DAMAGE = (tarfile.TarError, OSError, EOFError, zlib.error)
@@ -119,23 +123,41 @@ def _file_sizes(path: Path) -> tuple[dict[str, int], bool]:
 
 
 def _tar_sizes(path: Path) -> tuple[tuple[str, int], ...]:
-    """:func:`_tar_file_sizes` of the tar ``path`` as it is now, from one pass over its member list (no inner ZIP
-    opened)."""
-    stat = path.stat()
+    """Each file member of the tar ``path`` with its unpacked bytes, from one pass over its member list (no inner ZIP
+    opened), kept for the same file: listing a .tar.gz reads all of it, and opening an order asks for its products
+    more than once (the dock lists it in a task, then opens the product the analyst chose)."""
+    key = _listing_key(path)
+    with _LISTINGS_LOCK:
+        kept = _LISTINGS.get(key)
+    if kept is not None:
+        return kept
     try:
-        return _tar_file_sizes(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        with tarfile.open(path, "r|*") as archive:  # a stream: forward only, as a .tar.gz is read without seeking
+            listing = tuple((info.name, info.size) for info in archive if info.isfile())
     except _TAR_DAMAGE as err:
         raise SceneReadError(f"cannot read the archive {path}: {err}; it looks truncated or damaged, download it "
                              f"again") from err
+    with _LISTINGS_LOCK:
+        _LISTINGS[key] = listing
+        while len(_LISTINGS) > KEPT_LISTINGS:
+            _LISTINGS.pop(next(iter(_LISTINGS)))  # the oldest
+    return listing
 
 
-@functools.lru_cache(maxsize=8)
-def _tar_file_sizes(path: str, size: int, mtime_ns: int) -> tuple[tuple[str, int], ...]:
-    """Each file member of the tar ``path`` with its unpacked bytes, kept for the same file (``size``, ``mtime_ns``):
-    listing a .tar.gz decompresses all of it, and opening an order asks for its product first on QGIS's main thread
-    (its facts), then again in the import task."""
-    with tarfile.open(path, "r|*") as archive:  # a stream: forward only, as a .tar.gz is read without seeking
-        return tuple((info.name, info.size) for info in archive if info.isfile())
+def needs_listing(path: str | Path) -> bool:
+    """Whether finding the products of the archive ``path`` reads all of it: a tar not listed yet as it is now (a ZIP
+    lists its members from its end). The dock then lists it in a task, not on QGIS's main thread."""
+    path = Path(path)
+    if not (_is_tar_named(path) and path.is_file()):
+        return False
+    with _LISTINGS_LOCK:
+        return _listing_key(path) not in _LISTINGS
+
+
+def _listing_key(path: Path) -> tuple[str, int, int]:
+    """The tar ``path`` as it is now: a listing kept under this key is of this very file."""
+    stat = path.stat()
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
 
 
 def _products_among(path: Path, sizes: dict[str, int], tar: bool) -> list[ArchivedProduct]:

@@ -1,5 +1,6 @@
 """Products read from an order's tar (EnMAP's .tar.gz of product ZIPs) as from the product, or refused saying why."""
 
+import os
 import tempfile
 
 import numpy as np
@@ -215,3 +216,15 @@ def test_an_order_of_many_products_names_every_one_so_that_one_can_be_opened(tmp
     with pytest.raises(SceneReadError, match=r"six.tar.gz holds 6 products") as refused:
         read_scene(order)
     assert all(name in str(refused.value) for name in names)
+
+
+def test_an_order_needs_listing_once_as_it_is_and_again_when_it_changes(tmp_path):
+    order, _ = _enmap_order(tmp_path, "to_list.tar.gz")
+    assert product_archives.needs_listing(order)  # a .tar.gz is read whole to find its products
+    assert [p.name for p in product_archives.archived_products(order)] == [ENMAP_STEM]
+    assert not product_archives.needs_listing(order)
+    os.utime(order, ns=(order.stat().st_atime_ns, order.stat().st_mtime_ns + 10**9))  # downloaded again
+    assert product_archives.needs_listing(order)
+    product_zip = next((tmp_path / "unpacked").glob("*.ZIP"))
+    assert not product_archives.needs_listing(product_zip)  # a ZIP lists its members from its end
+    assert not product_archives.needs_listing(tmp_path / "absent.tar.gz")

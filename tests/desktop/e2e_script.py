@@ -470,17 +470,20 @@ class Walkthrough:
             self.screenshot("desktop_5_choose_product", whole_screen=True)
             dialog.accept()
 
-        QTimer.singleShot(POLL_MS, choose)  # open_file waits in the dialog's own event loop
-        opened = dock.scene_panel.open_file(str(order))
-        self.check("an order of several products asks which to open, in QGIS's dialog",
-                   asked.get("title") == "Open a product of the order" and asked.get("items") == [PRISMA_NAME, chosen],
-                   f"asked {asked}")
-        self.check("a PRISMA product is imported in a task, not opened as GDAL shows it",
-                   opened is None and "Importing the PRISMA L2D product" in dock.scene_panel.note.text(),
-                   f"open_file gave {opened}; note: {dock.scene_panel.note.text()}")
+        opened = dock.scene_panel.open_file(str(order))  # the order is listed in a task; then the question
+        listing = dock.scene_panel.note.text()
+        QTimer.singleShot(POLL_MS, choose)  # the question waits in the dialog's own event loop
         target = folder / f"{chosen}.tif"
         yield from self.until(lambda: dock.scene_layer() is not None and Path(dock.scene_layer().source()) == target,
                               120, "the imported PRISMA GeoTIFF to become the scene")
+        self.check("an order of several products asks which to open, in QGIS's dialog",
+                   opened is None and listing.startswith(f"Reading {order.name} to list its products")
+                   and asked.get("title") == "Open a product of the order"
+                   and asked.get("items") == [PRISMA_NAME, chosen], f"open_file gave {opened}, then {listing!r}; "
+                   f"asked {asked}")
+        self.check("a PRISMA product is imported in a task, not opened as GDAL shows it",
+                   dock.scene_panel.note.text().startswith(f"Imported the PRISMA L2D product {chosen} as {target}"),
+                   f"note: {dock.scene_panel.note.text()}")
         layer = dock.scene_layer()
         node = root.findLayer(layer.id())
         self.check("the imported scene goes beside the run's result group, not into it (the result selected)",

@@ -179,10 +179,11 @@ def test_open_file_on_an_order_of_several_products_asks_which_and_imports_it_bes
         return items[1], True
 
     monkeypatch.setattr(scene_panel.QInputDialog, "getItem", pick)
-    assert panel.open_file(str(order), qgis_new_project) is None  # the import runs in the task manager
+    assert panel.open_file(str(order), qgis_new_project) is None  # the order is listed in a task, then asked of
+    assert not asked and panel.note.text().startswith(f"Reading {order.name} to list its products")
+    _imported(panel)  # the listing, the question, then the import of the product chosen
     assert asked == [("Open a product of the order", f"{order.name} holds 2 products; which one do you open?",
                       [ENMAP_STEM, other])]
-    _imported(panel)
     target = tmp_path / f"{other}.tif"
     layer = panel.scene_layer()
     assert layer is not None and layer.source() == str(target) and layer.name() == other
@@ -199,8 +200,29 @@ def test_cancelling_the_choice_of_a_product_opens_nothing(qgis_new_project, tmp_
     order, _, _ = _two_tile_order(tmp_path)
     monkeypatch.setattr(scene_panel.QInputDialog, "getItem", lambda *a, **k: ("", False))
     assert panel.open_file(str(order), qgis_new_project) is None
-    assert not panel.imports.running and panel.scene_layer() is None and not qgis_new_project.mapLayers()
+    _imported(panel)  # the listing's task
+    assert panel.scene_layer() is None and not qgis_new_project.mapLayers()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([order.name, "product"])
+
+
+def test_an_order_that_is_damaged_or_holds_no_product_says_so_after_its_listing(qgis_new_project, tmp_path, panel):
+    from ..sensor_products import tar_files, zip_files
+
+    order, _, _ = _two_tile_order(tmp_path)
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(order.read_bytes()[: order.stat().st_size // 2])  # a download that stopped half-way
+    assert panel.open_file(str(cut), qgis_new_project) is None
+    _imported(panel)
+    assert panel.note.text().startswith("cut.tar.gz was not opened: cannot read the archive")
+    assert panel.note.text().endswith("download it again")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("field notes")
+    photos = tar_files(tmp_path / "photos.tar.gz", [zip_files(tmp_path / "field_photos.zip", [notes])])
+    assert panel.open_file(str(photos), qgis_new_project) is None
+    _imported(panel)
+    assert panel.note.text().startswith("photos.tar.gz holds no EnMAP L2A, PRISMA L2 or EMIT product (it holds "
+                                        "field_photos.zip")
+    assert panel.scene_layer() is None and not qgis_new_project.mapLayers()
 
 
 def test_open_file_on_a_zip_without_one_product_says_what_it_holds(qgis_new_project, tmp_path, panel):
