@@ -41,8 +41,16 @@ class ArchivedProduct:
     member: str  # the archive member the scene is read from (EnMAP's image, PRISMA's .he5, EMIT's .nc, a product ZIP)
     members: tuple[str, ...]  # the members to unpack: that one and those its reader looks for beside it
     size: int  # bytes the members take unpacked: the free space unpacking needs
-    tar: bool = False  # the archive is a tar: read forward only, in one pass (a .tar.gz cannot seek back)
-    nested_zip: bool = False  # ``member`` is the product's own ZIP inside this archive, itself unpacked to be read
+
+    @property
+    def tar(self) -> bool:
+        """The archive is a tar: read forward only, in one pass (a .tar.gz cannot seek back)."""
+        return _is_tar_named(self.archive)
+
+    @property
+    def nested_zip(self) -> bool:
+        """``member`` is the product's own ZIP inside this archive, itself unpacked to be read."""
+        return self.member.lower().endswith(".zip")
 
 
 def is_archive(path: str | Path) -> bool:
@@ -81,8 +89,7 @@ def archived_products(path: Path) -> list[ArchivedProduct]:
     Raises:
         SceneReadError: the archive is damaged.
     """
-    sizes, tar = _file_sizes(path)
-    return _products_among(path, sizes, tar)
+    return _products_among(path, _file_sizes(path))
 
 
 def archived_product(path: Path, name: Optional[str] = None) -> ArchivedProduct:
@@ -93,8 +100,8 @@ def archived_product(path: Path, name: Optional[str] = None) -> ArchivedProduct:
         SceneReadError: the archive is damaged, holds no such product, holds none named ``name``, or holds several
             and no name says which.
     """
-    sizes, tar = _file_sizes(path)
-    products = _products_among(path, sizes, tar)
+    sizes = _file_sizes(path)
+    products = _products_among(path, sizes)
     if not products:
         zips = [os.path.basename(n) for n in sizes if n.lower().endswith(".zip")]
         held = f" (it holds {_listed(zips)}, named as no product)" if zips else ""
@@ -111,13 +118,13 @@ def archived_product(path: Path, name: Optional[str] = None) -> ArchivedProduct:
     return products[0]
 
 
-def _file_sizes(path: Path) -> tuple[dict[str, int], bool]:
-    """Each file member of the ZIP or tar ``path`` with its unpacked bytes, and whether ``path`` is a tar."""
+def _file_sizes(path: Path) -> dict[str, int]:
+    """Each file member of the ZIP or tar ``path`` with its unpacked bytes."""
     if _is_tar_named(path):
-        return dict(_tar_sizes(path)), True
+        return dict(_tar_sizes(path))
     try:
         with zipfile.ZipFile(path) as archive:
-            return {i.filename: i.file_size for i in archive.infolist() if not i.is_dir()}, False
+            return {i.filename: i.file_size for i in archive.infolist() if not i.is_dir()}
     except (zipfile.BadZipFile, OSError) as err:
         raise SceneReadError(f"cannot read the archive {path}: {err}; download it again") from err
 
@@ -160,12 +167,11 @@ def _listing_key(path: Path) -> tuple[str, int, int]:
     return str(path.resolve()), stat.st_size, stat.st_mtime_ns
 
 
-def _products_among(path: Path, sizes: dict[str, int], tar: bool) -> list[ArchivedProduct]:
+def _products_among(path: Path, sizes: dict[str, int]) -> list[ArchivedProduct]:
     """The products among the archive's files (``sizes``: each file member's unpacked bytes)."""
     names = list(sizes)
     found = [_product_zip_of(name) or _product_of(name, names) for name in names]
-    return [ArchivedProduct(path, kind, name, member, members, sum(sizes[m] for m in members), tar=tar,
-                            nested_zip=member.lower().endswith(".zip"))
+    return [ArchivedProduct(path, kind, name, member, members, sum(sizes[m] for m in members))
             for kind, name, member, members in (p for p in found if p is not None)]
 
 
