@@ -281,8 +281,8 @@ class ScenePanel(QWidget):
         return path.with_name(f"{path.name}.tif"), False  # a name the dialog did not ask about: never replaced
 
     def _list_then_open(self, path: str, project: Optional[QgsProject]) -> None:
-        """List the order ``path`` in a task of QGIS's task manager, then open it as :meth:`open_file` does, on its
-        kept listing: its one product is imported, or the analyst chooses one."""
+        """List the order ``path`` in a task (QGIS's task manager: progress, Cancel), then open it as
+        :meth:`open_file` does, on its kept listing: its one product is imported, or the analyst chooses one."""
         shown = Path(path).name
 
         def listed(_products: list) -> None:  # main thread
@@ -295,9 +295,9 @@ class ScenePanel(QWidget):
             self.note.setText(f"{shown} was not opened: {message}")
 
         self.imports.submit(EngineTask(f"List the products in {shown}",
-                                       lambda reporter: archived_products(Path(path)),
+                                       lambda reporter: archived_products(Path(path), reporter),
                                        on_success=listed, on_failure=failed))
-        self.note.setText(f"Reading {shown} to list its products …")
+        self.note.setText(f"Reading {shown} to list its products … (Cancel in QGIS's task manager)")
         return None
 
     def _ask_product(self, archive: Path, names: list[str]) -> Optional[str]:

@@ -12,9 +12,10 @@ import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import BinaryIO, Iterator, Optional
 
 from ..outputs import write_problem
+from ..progress import NULL_REPORTER, Reporter
 from .product_names import (EMIT_GRANULE, EMIT_KINDS, ENMAP_L2A_IMAGE, ENMAP_L2A_ZIP, PRISMA_L2_FILE, PRISMA_L2_ZIP,
                             is_emit_mask_of)
 from .read import SceneReadError
@@ -79,17 +80,19 @@ def product_in_archive(source: str | Path) -> Optional[tuple[Path, str]]:
     return path.parent, path.name
 
 
-def archived_products(path: Path) -> list[ArchivedProduct]:
+def archived_products(path: Path, reporter: Reporter = NULL_REPORTER) -> list[ArchivedProduct]:
     """Every EnMAP L2A, PRISMA L2 or EMIT product inside the ZIP or tar ``path``, in the archive's order; empty when
     it holds none.
 
     A product is either its files, or a ZIP named as one (``ENMAP01-…L2A….ZIP``, ``PRS_L2D_….zip``), whose content
     is checked when it is unpacked: an EnMAP order's .tar.gz holds such ZIPs, and so may an order zipped again.
+    ``reporter`` hears how much of a tar is read (it is read whole to be listed) and may stop that reading.
 
     Raises:
         SceneReadError: the archive is damaged.
+        Cancelled: the reporter asked to stop while a tar was read.
     """
-    return _products_among(path, _file_sizes(path))
+    return _products_among(path, _file_sizes(path, reporter))
 
 
 def archived_product(path: Path, name: Optional[str] = None) -> ArchivedProduct:
@@ -118,10 +121,10 @@ def archived_product(path: Path, name: Optional[str] = None) -> ArchivedProduct:
     return products[0]
 
 
-def _file_sizes(path: Path) -> dict[str, int]:
+def _file_sizes(path: Path, reporter: Reporter = NULL_REPORTER) -> dict[str, int]:
     """Each file member of the ZIP or tar ``path`` with its unpacked bytes."""
     if _is_tar_named(path):
-        return dict(_tar_sizes(path))
+        return dict(_tar_sizes(path, reporter))
     try:
         with zipfile.ZipFile(path) as archive:
             return {i.filename: i.file_size for i in archive.infolist() if not i.is_dir()}
@@ -129,17 +132,19 @@ def _file_sizes(path: Path) -> dict[str, int]:
         raise SceneReadError(f"cannot read the archive {path}: {err}; download it again") from err
 
 
-def _tar_sizes(path: Path) -> tuple[tuple[str, int], ...]:
+def _tar_sizes(path: Path, reporter: Reporter = NULL_REPORTER) -> tuple[tuple[str, int], ...]:
     """Each file member of the tar ``path`` with its unpacked bytes, from one pass over its member list (no inner ZIP
     opened), kept for the same file: listing a .tar.gz reads all of it, and opening an order asks for its products
-    more than once (the dock lists it in a task, then opens the product the analyst chose)."""
+    more than once (the dock lists it in a task, then opens the product the analyst chose). ``reporter`` hears the
+    share of the file read and may stop the reading at any block (a member of an order is a ZIP of a gigabyte)."""
     key = _listing_key(path)
     with _LISTINGS_LOCK:
         kept = _LISTINGS.get(key)
     if kept is not None:
         return kept
     try:
-        with tarfile.open(path, "r|*") as archive:  # a stream: forward only, as a .tar.gz is read without seeking
+        with open(path, "rb") as raw, tarfile.open(path, "r|*", fileobj=_WatchedFile(raw, key[1], reporter, "reading")
+                                                   ) as archive:  # a stream: forward only, as a .tar.gz cannot seek
             listing = tuple((info.name, info.size) for info in archive if info.isfile())
     except _TAR_DAMAGE as err:
         raise SceneReadError(f"cannot read the archive {path}: {err}; it looks truncated or damaged, download it "
@@ -149,6 +154,24 @@ def _tar_sizes(path: Path) -> tuple[tuple[str, int], ...]:
         while len(_LISTINGS) > KEPT_LISTINGS:
             _LISTINGS.pop(next(iter(_LISTINGS)))  # the oldest
     return listing
+
+
+class _WatchedFile:
+    """A binary file read forward that tells a reporter how far it got and stops when asked: tarfile's stream reads
+    a .tar.gz through it in small blocks, so a listing is stopped within one block, not after a whole member."""
+
+    def __init__(self, raw: BinaryIO, size: int, reporter: Reporter, stage: str) -> None:
+        self._raw, self._size, self._reporter, self._stage = raw, max(size, 1), reporter, stage
+        self._percent = -1  # the last whole percent reported: one report per percent, not per block
+
+    def read(self, size: int = -1) -> bytes:
+        self._reporter.check()
+        data = self._raw.read(size)
+        percent = 100 * self._raw.tell() // self._size
+        if percent != self._percent:
+            self._percent = percent
+            self._reporter.progress(percent / 100, self._stage)
+        return data
 
 
 def needs_listing(path: str | Path) -> bool:

@@ -11,6 +11,7 @@ from hypersynth.core.io import product_archives, products
 from hypersynth.core.io import convert
 from hypersynth.core.io.product_archives import UNPACK_PREFIX, archived_product, archived_products, is_archive
 from hypersynth.core.io.read import SceneReadError, read_scene, source_name
+from hypersynth.core.progress import CancelAfter, Cancelled
 
 from ..sensor_products import (ENMAP_STEM, PRISMA_NAME, assert_same_scene, enmap_dn, tar_files, write_enmap,
                                write_enmap_quality, write_prisma, zip_files)
@@ -228,3 +229,23 @@ def test_an_order_needs_listing_once_as_it_is_and_again_when_it_changes(tmp_path
     product_zip = next((tmp_path / "unpacked").glob("*.ZIP"))
     assert not product_archives.needs_listing(product_zip)  # a ZIP lists its members from its end
     assert not product_archives.needs_listing(tmp_path / "absent.tar.gz")
+
+
+def test_listing_an_order_reports_how_much_is_read_and_stops_when_cancelled_keeping_nothing(tmp_path):
+    order, _ = _enmap_order(tmp_path, "big_order.tar.gz")
+    stopped = CancelAfter(2)  # the second block read: inside the product ZIP, long before the stream's end
+    with pytest.raises(Cancelled):
+        product_archives.archived_products(order, stopped)
+    assert stopped.checks == 2
+    assert product_archives.needs_listing(order)  # nothing half-listed is kept
+    heard = []
+
+    class Heard(CancelAfter):
+        def progress(self, fraction, stage):
+            heard.append((fraction, stage))
+
+    assert [p.name for p in product_archives.archived_products(order, Heard(10**6))] == [ENMAP_STEM]
+    fractions = [f for f, _ in heard]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0  # the whole file, in order
+    assert {stage for _, stage in heard} == {"reading"}
+    assert not product_archives.needs_listing(order)

@@ -205,6 +205,33 @@ def test_cancelling_the_choice_of_a_product_opens_nothing(qgis_new_project, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([order.name, "product"])
 
 
+def test_an_orders_listing_is_cancelled_from_the_task_manager_mid_read(qgis_new_project, tmp_path, panel,
+                                                                       monkeypatch):
+    from hypersynth.core.io import product_archives
+
+    order, _, _ = _two_tile_order(tmp_path)
+    started, release = threading.Event(), threading.Event()
+    real = product_archives._WatchedFile.read
+
+    def held(self, size=-1):  # the first block waits, as a large order's reading would, until the test cancels it
+        started.set()
+        release.wait(30)
+        return real(self, size)
+
+    monkeypatch.setattr(product_archives._WatchedFile, "read", held)
+    assert panel.open_file(str(order), qgis_new_project) is None
+    assert panel.note.text() == f"Reading {order.name} to list its products … (Cancel in QGIS's task manager)"
+    task = panel.imports.running[0]
+    assert wait_until(started.is_set)
+    task.cancel()  # the task manager's Cancel, while the order is read
+    release.set()
+    _imported(panel)
+    assert panel.note.text() == f"{order.name} was not opened: cancelled by the user"
+    assert product_archives.needs_listing(order)  # nothing half-listed is kept: opening it again lists it again
+    assert panel.scene_layer() is None and not qgis_new_project.mapLayers()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([order.name, "product"])
+
+
 def test_an_order_that_is_damaged_or_holds_no_product_says_so_after_its_listing(qgis_new_project, tmp_path, panel):
     from ..sensor_products import tar_files, zip_files
 
