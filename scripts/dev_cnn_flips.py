@@ -10,7 +10,7 @@ per draw, so the comparison is paired); so is a fixed ½ blend with the blend's 
 
 The rule, written before the run (BENCHMARKS.md §4, session 26): the product averages over the 8 maps if, on this
 scene, the CNN with them beats the CNN without by at least +0.3 OA at both N (mean of the 5 seeds), and the ½ blend
-with them is not below the ½ blend without at either N. Run from the repository root (about 15 minutes):
+with them is not below the ½ blend without at either N. Run from the repository root (about 2 minutes):
 
     HYPERSYNTH_DATA_DIR=../shared/data .venv/bin/python scripts/dev_cnn_flips.py
 """
