@@ -9,7 +9,7 @@ per draw, so the comparison is paired); so is a fixed ½ blend with the blend's 
 
 The rule, written before the run (BENCHMARKS.md §4, session 26): the blend's CNN becomes three if, on this scene,
 the three's average beats the first CNN alone by at least +0.5 OA at both N (mean of the 5 seeds), and the ½ blend
-with the three beats the ½ blend with one by at least +0.5 at both N. Run from the repository root (about 5 minutes):
+with the three beats the ½ blend with one by at least +0.5 at both N. Run from the repository root (about 2 minutes):
 
     HYPERSYNTH_DATA_DIR=../shared/data .venv/bin/python scripts/dev_cnn_seeds.py
 """
