@@ -325,6 +325,7 @@ def run_on_scene(scene: Scene, cube: np.ndarray, labels: np.ndarray, classes: li
             if len(attention):
                 write_class_attention(out, per_class(attention, used), fitted.synthesis_model.wavelengths)
                 with_attention = True
+            reporter.progress(0.98, "report")  # the attention's stage name ends with its sampling
     if hasattr(fitted.classifier, "to_tensors"):
         save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene, cube)
     write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=METHOD_TITLES[method],
@@ -342,8 +343,9 @@ def typical_value(cube: np.ndarray, valid: np.ndarray, n: int = 100_000) -> floa
     if rows.size > n:
         keep = np.random.default_rng(0).choice(rows.size, n, replace=False)
         rows, cols = rows[keep], cols[keep]
-    # (B_good, n): the pixels gathered, never a copy of the cube; the median may reorder this temporary in place
-    values = cube[:, rows, cols]
+    # (B_good * n,): the pixels gathered, never a copy of the cube, and flattened in the order numpy laid them out
+    # (pixel-major: a C-order ravel would copy them all again); the median may reorder this temporary in place
+    values = cube[:, rows, cols].ravel(order="K")
     return float(np.nanmedian(values, overwrite_input=True)) if values.size else float("nan")
 
 

@@ -56,6 +56,8 @@ def test_augment_run_reports_each_stage_by_name(augment_run):
                           "classifier k/n", "prediction", "report", "attention", "done")}
     assert list(first.values()) == sorted(first.values()), first  # in the order the run does them
     assert "classifier k/n" in stages[stages.index("random forest") - 2:]  # the final blend's CNN, after the CV
+    last_attention = max(i for i, s in enumerate(stages) if s.startswith("attention"))
+    assert stages[last_attention + 1:] == ["report", "done"]  # the bundle and report are not named as attention
 
 
 def test_augment_and_classify_writes_every_output(augment_run):
@@ -400,3 +402,26 @@ def test_classes_with_nothing_but_their_id_for_a_prompt_are_warned_of(caplog):
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
         _warn_of_empty_prompts([ClassInfo(1, "class 1", prompt="dense green canopy"), ClassInfo(2, "water")])
     assert caplog.text == ""
+
+
+def test_the_typical_value_is_the_median_of_the_valid_pixels_gathered_once(tmp_path):
+    import tracemalloc
+
+    from hypersynth.core.pipeline import typical_value
+
+    rng = np.random.default_rng(0)
+    cube = rng.gamma(2.0, 0.1, size=(50, 200, 200)).astype(np.float32)  # (B, H, W)
+    cube[3, 10, :20] = np.nan  # a few missing values in valid pixels are left out of the median
+    valid = np.ones((200, 200), bool)
+    valid[:, :100] = False  # the left half holds no data: its values never count
+    cube[:, :, :100] = 1000.0
+    rows, cols = np.nonzero(valid)
+    assert typical_value(cube, valid, n=10**6) == pytest.approx(float(np.nanmedian(cube[:, rows, cols])), rel=1e-6)
+    drawn = typical_value(cube, valid, n=5_000)  # a fixed draw of 5,000 valid pixels
+    assert drawn == typical_value(cube, valid, n=5_000) and abs(drawn / typical_value(cube, valid, n=10**6) - 1) < 0.02
+    gathered = cube.shape[0] * int(valid.sum()) * 4  # bytes of every valid pixel's values
+    tracemalloc.start()
+    typical_value(cube, valid, n=10**6)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1.5 * gathered  # the values gathered and a NaN mask; no second copy to flatten them
