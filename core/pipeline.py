@@ -147,7 +147,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
 
     with warnings_of_this_run() as said:  # what the run warns of goes into its report too
         reporter.progress(0.0, "reading scene")
-        scene = read_scene(scene_path)
+        scene = read_scene(scene_path, reporter=reporter.sub(0.0, 0.02, "reading scene: "))  # a product's unpacking
         labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field)
         validation = None
         if validation_path is not None:
@@ -458,7 +458,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     from .report import files_section, warnings_section, write_markdown_and_html
 
     clf, class_ids, classes, meta = _load_classifier(model_path, device)
-    scene = read_scene(scene_path)
+    scene = read_scene(scene_path, reporter=reporter.sub(0.0, 0.0, "reading scene: "))  # a product's unpacking
     bands = int(scene.good_bands.sum())
     if bands != meta["bands"]:
         raise ValueError(f"the classifier was trained on {meta['bands']} bands but {Path(scene_path).name} has "

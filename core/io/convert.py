@@ -44,7 +44,8 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
         quality_masks: write as no data the pixels a product's own quality masks flag as cloud, cloud shadow or
             cirrus (:mod:`.quality_masks`); False keeps every pixel.
         facts: ``source``'s :func:`.products.product_facts` when the caller has them already (None: found here).
-        reporter: stages "reading …" and "writing …"; cancel is checked between them.
+        reporter: stages "reading …" and "writing …"; cancel is checked between them, and while a product is
+            unpacked from its archive (stage "reading …: unpacking").
 
     Raises:
         OutputExistsError: ``out`` exists and ``overwrite`` is False (checked before anything is read).
@@ -64,7 +65,7 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
     what = f"the {facts.kind} product {facts.name}" if facts is not None else source_name(source)
     reporter.check()
     reporter.progress(0.0, f"reading {what}")
-    scene = read_scene(source, quality_masks=quality_masks)
+    scene = read_scene(source, quality_masks=quality_masks, reporter=reporter.sub(0.0, READ_SHARE, f"reading {what}: "))
     reporter.check()
     reporter.progress(READ_SHARE, f"writing {out.name}")
     write_scene(scene, out, overwrite=overwrite, tags={PRODUCT_TAG: facts.name} if facts is not None else None)

@@ -24,6 +24,7 @@ UNPACK_PREFIX = ".hypersynth-unpacked-"  # the temporary folder a product is unp
 TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")  # an order as DLR delivers EnMAP's: a tar of product ZIPs, gzipped
 ARCHIVE_SUFFIXES = (".zip", *TAR_SUFFIXES)  # every archive a product is opened from, for file filters and help
 
+UNPACK_CHUNK = 16 * 2**20  # bytes copied at a time from an archive member to its file
 KEPT_LISTINGS = 8  # tar listings kept (a .tar.gz is read whole to list it), the oldest forgotten first
 _LISTINGS: dict[tuple[str, int, int], tuple[tuple[str, int], ...]] = {}  # (path, size, mtime) -> (member, bytes)…
 _LISTINGS_LOCK = threading.Lock()  # the dock lists an order in a task's thread and reads the listing on the main one
@@ -95,15 +96,16 @@ def archived_products(path: Path, reporter: Reporter = NULL_REPORTER) -> list[Ar
     return _products_among(path, _file_sizes(path, reporter))
 
 
-def archived_product(path: Path, name: Optional[str] = None) -> ArchivedProduct:
+def archived_product(path: Path, name: Optional[str] = None, reporter: Reporter = NULL_REPORTER) -> ArchivedProduct:
     """The product named ``name`` inside the ZIP or tar ``path`` (:func:`archived_products`), or its one product when
-    no name is given.
+    no name is given; ``reporter`` as for :func:`archived_products`.
 
     Raises:
         SceneReadError: the archive is damaged, holds no such product, holds none named ``name``, or holds several
             and no name says which.
+        Cancelled: the reporter asked to stop while a tar was read.
     """
-    sizes = _file_sizes(path)
+    sizes = _file_sizes(path, reporter)
     products = _products_among(path, sizes)
     if not products:
         zips = [os.path.basename(n) for n in sizes if n.lower().endswith(".zip")]
@@ -247,17 +249,19 @@ def _is_tar_named(path: Path) -> bool:
 
 
 @contextmanager
-def unpacked(product: ArchivedProduct) -> Iterator[Path]:
+def unpacked(product: ArchivedProduct, reporter: Reporter = NULL_REPORTER) -> Iterator[Path]:
     """The product's main file unpacked, with the members its reader needs, into a temporary folder removed after.
 
     The folder is made beside the archive (a large product may not fit in the system's temporary space), or in the
     system's temporary folder when the archive's folder cannot be written. A product ZIP inside the archive (an
     order's tar or ZIP of product ZIPs) is unpacked from it, then the product from that ZIP as from any (which checks
-    that it holds the product it is named for).
+    that it holds the product it is named for). ``reporter`` hears the share of the archive read (stage
+    "unpacking") and may stop the unpacking at any block; the folder is removed then too.
 
     Raises:
         SceneReadError: there is not enough free disk space, the archive is damaged, or a product ZIP inside it
             holds no product.
+        Cancelled: the reporter asked to stop.
     """
     where = product.archive.parent if write_problem(product.archive.parent) is None else None
     free = shutil.disk_usage(where or tempfile.gettempdir()).free
@@ -268,7 +272,9 @@ def unpacked(product: ArchivedProduct) -> Iterator[Path]:
                              f"unpack the archive elsewhere and open the product from there")
     with tempfile.TemporaryDirectory(prefix=UNPACK_PREFIX, dir=where) as folder:
         main = Path(folder) / os.path.basename(product.member)
-        (_unpack_from_tar if product.tar else _unpack_from_zip)(product, Path(folder))
+        # a product ZIP inside the archive is unpacked in its turn: each pass is half of the progress
+        halves = (reporter.sub(0.0, 0.5), reporter.sub(0.5, 1.0)) if product.nested_zip else (reporter, reporter)
+        (_unpack_from_tar if product.tar else _unpack_from_zip)(product, Path(folder), halves[0])
         if not product.nested_zip:
             yield main
             return
@@ -276,35 +282,42 @@ def unpacked(product: ArchivedProduct) -> Iterator[Path]:
             inner = archived_product(main)
         except SceneReadError as err:
             raise SceneReadError(f"{product.archive.name}: {err}") from err
-        with unpacked(inner) as inner_main:
+        with unpacked(inner, halves[1]) as inner_main:
             yield inner_main
 
 
-def _unpack_from_zip(product: ArchivedProduct, folder: Path) -> None:
+def _unpack_from_zip(product: ArchivedProduct, folder: Path, reporter: Reporter = NULL_REPORTER) -> None:
     """Write the product's ZIP members into ``folder`` by base name only: a member's path cannot lead outside it."""
+    done = 0  # bytes written of product.size
     with zipfile.ZipFile(product.archive) as archive:
         for member in product.members:
             try:
                 with archive.open(member) as source, open(folder / os.path.basename(member), "wb") as target:
-                    shutil.copyfileobj(source, target, 16 * 2**20)
+                    while chunk := source.read(UNPACK_CHUNK):  # shutil.copyfileobj's loop, with cancel and progress
+                        reporter.check()
+                        target.write(chunk)
+                        done += len(chunk)
+                        reporter.progress(done / max(product.size, 1), "unpacking")
             except (zipfile.BadZipFile, OSError, EOFError) as err:
                 raise SceneReadError(f"cannot unpack {member} from {product.archive.name}: {err}; the archive looks "
                                      f"truncated or damaged, download it again") from err
 
 
-def _unpack_from_tar(product: ArchivedProduct, folder: Path) -> None:
+def _unpack_from_tar(product: ArchivedProduct, folder: Path, reporter: Reporter = NULL_REPORTER) -> None:
     """Write the product's tar members into ``folder`` in one forward pass, by base name only (never ``extractall``:
-    a member's path or link cannot lead outside the folder)."""
+    a member's path or link cannot lead outside the folder); ``reporter`` hears the share of the tar read."""
     wanted = set(product.members)
     try:
-        with tarfile.open(product.archive, "r|*") as archive:
+        with open(product.archive, "rb") as raw, tarfile.open(
+                product.archive, "r|*", fileobj=_WatchedFile(raw, product.archive.stat().st_size, reporter,
+                                                             "unpacking")) as archive:
             for info in archive:
                 if info.name not in wanted or not info.isfile():
                     continue
                 source = archive.extractfile(info)
                 assert source is not None  # a regular file's content
                 with source, open(folder / os.path.basename(info.name), "wb") as target:
-                    shutil.copyfileobj(source, target, 16 * 2**20)
+                    shutil.copyfileobj(source, target, UNPACK_CHUNK)
                 wanted.discard(info.name)
                 if not wanted:  # the rest of the stream is not read
                     return

@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..progress import NULL_REPORTER, Reporter
 from ..scene import PIXEL_GRID, Scene
 from .damaged import (describe_truncated_raw, describe_unreadable, first_gdal_failure, gdal_messages, metadata_key,
                       number_or_none)
@@ -59,7 +60,8 @@ class BandDefaults:
     nodata: Optional[float] = None  # the stored value of pixels without data
 
 
-def read_scene(path: str | Path, *, cube_key: Optional[str] = None, quality_masks: bool = True) -> Scene:
+def read_scene(path: str | Path, *, cube_key: Optional[str] = None, quality_masks: bool = True,
+               reporter: Reporter = NULL_REPORTER) -> Scene:
     """Read a hyperspectral cube, its wavelengths, georeference and no-data mask.
 
     Args:
@@ -72,6 +74,8 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None, quality_mask
             3-D numeric array.
         quality_masks: for a sensor product, leave out as no data the pixels its own quality masks flag as cloud,
             cloud shadow or cirrus (:func:`.products.read_product`); other files have none.
+        reporter: hears how much of a product's archive (a ZIP, an order's .tar.gz) is read to unpack the product, and
+            may stop it there; other files are read in one go.
 
     Returns:
         A :class:`Scene` with a float32 ``(bands, rows, cols)`` cube in physical units (GDAL scale/offset,
@@ -81,6 +85,7 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None, quality_mask
     Raises:
         SceneReadError: the file is missing, unreadable, not a cube, has fewer than 10 bands, or is a product whose
             layout is incomplete or damaged.
+        Cancelled: the reporter asked to stop while a product was unpacked from its archive.
     """
     from .product_archives import is_archive, product_in_archive  # both build on this module's readers
     from .products import read_product
@@ -97,12 +102,12 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None, quality_mask
         inside = product_in_archive(path)
         if inside is not None:  # ``order.tar.gz/<product name>``: one product of an archive holding several
             archive, name = inside
-            return _read_archived_product(archive, quality_masks, name=name, source=path)
+            return _read_archived_product(archive, quality_masks, name=name, source=path, reporter=reporter)
         raise SceneReadError(f"cannot read the scene {path}: the file does not exist")
     if path.is_dir():
         raise SceneReadError(f"cannot read the scene {path}: it is a folder; choose the image file inside it")
     if is_archive(path):
-        return _read_archived_product(path, quality_masks)
+        return _read_archived_product(path, quality_masks, reporter=reporter)
     if is_mat_file(path):
         return _read_mat_scene(path, cube_key)
     if cube_key is not None:
@@ -114,14 +119,15 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None, quality_mask
 
 
 def _read_archived_product(path: Path, quality_masks: bool, name: Optional[str] = None,
-                           source: Optional[Path] = None) -> Scene:
+                           source: Optional[Path] = None, reporter: Reporter = NULL_REPORTER) -> Scene:
     """The sensor product named ``name`` inside the ZIP or tar ``path`` (its one product when no name is given),
-    unpacked beside it to be read and removed after; ``source``: what the user gave, when not ``path`` itself."""
+    unpacked beside it to be read and removed after; ``source``: what the user gave, when not ``path`` itself;
+    ``reporter``: hears the archive's listing and unpacking, and may stop them."""
     from .product_archives import archived_product, unpacked
     from .products import read_product
 
-    found = archived_product(path, name)
-    with unpacked(found) as main:
+    found = archived_product(path, name, reporter)
+    with unpacked(found, reporter) as main:
         scene = read_product(main, source=str(source or path), quality_masks=quality_masks)
     if scene is None:
         raise SceneReadError(f"{path.name}: {found.member} is named as a {found.kind} product but is none (its layout "

@@ -249,3 +249,44 @@ def test_listing_an_order_reports_how_much_is_read_and_stops_when_cancelled_keep
     assert fractions == sorted(fractions) and fractions[-1] == 1.0  # the whole file, in order
     assert {stage for _, stage in heard} == {"reading"}
     assert not product_archives.needs_listing(order)
+
+
+@pytest.mark.parametrize("zipped_again", [False, True])
+def test_reading_an_order_reports_its_unpacking_and_a_cancel_there_leaves_nothing(tmp_path, zipped_again):
+    order, image = _enmap_order(tmp_path)
+    if zipped_again:  # an order zipped again: the product ZIP, then the product from it (each half of the progress)
+        order = zip_files(tmp_path / "order.zip", [next((tmp_path / "unpacked").glob("*.ZIP"))])
+    product_archives.archived_products(order)  # listed first, as the dock does: the reading below unpacks only
+
+    class Counting(CancelAfter):
+        heard: list = []
+
+        def progress(self, fraction, stage):
+            self.heard.append((round(fraction, 6), stage))
+
+    counting = Counting(10**6)
+    assert_same_scene(read_scene(order, reporter=counting), read_scene(image))
+    assert {stage for _, stage in counting.heard} == {"unpacking"}
+    fractions = [f for f, _ in counting.heard]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0  # the last member written ends it
+    if zipped_again:
+        assert any(0.0 < f <= 0.5 for f in fractions) and any(0.5 < f < 1.0 for f in fractions)
+    stopped = CancelAfter(counting.checks - 1)  # the last block of the unpacking: its folder exists, half written
+    with pytest.raises(Cancelled):
+        read_scene(order, reporter=stopped)
+    assert not list(tmp_path.rglob(f"{UNPACK_PREFIX}*"))  # the half-unpacked product is removed
+
+
+def test_importing_an_order_reports_its_unpacking_within_the_reading_stage(tmp_path):
+    order, _ = _enmap_order(tmp_path)
+    heard = []
+
+    class Heard(CancelAfter):
+        def progress(self, fraction, stage):
+            heard.append((fraction, stage))
+
+    convert.import_scene(order, tmp_path / "imported.tif", reporter=Heard(10**6))
+    reading = f"reading the EnMAP L2A product {ENMAP_STEM}"
+    unpacking = [f for f, stage in heard if stage == f"{reading}: unpacking"]
+    assert unpacking and 0.0 < max(unpacking) <= convert.READ_SHARE
+    assert heard[0] == (0.0, reading) and heard[-1] == (1.0, "written imported.tif")
