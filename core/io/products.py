@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Optional
 
 import numpy as np
 
+from ..progress import NULL_REPORTER, Reporter
 from ..scene import PIXEL_GRID, Scene
 from .product_archives import archived_product, is_archive, product_in_archive
 from .product_names import ENMAP_L2A_IMAGE, ENMAP_L2A_METADATA, EMIT_KINDS, enmap_file
@@ -94,16 +95,17 @@ def product_kind(source: str | Path) -> Optional[str]:
     return facts.kind if facts is not None else None
 
 
-def product_facts(source: str | Path) -> Optional[ProductFacts]:
+def product_facts(source: str | Path, reporter: Reporter = NULL_REPORTER) -> Optional[ProductFacts]:
     """What :func:`product_kind` tells, with the product's name, files and the shape of its scene; None for anything
     that is no product recognised here. Reads names, headers and the HDF5 layout only, no pixels (the plugin asks it
-    whether an earlier import of the product is still good)."""
+    whether an earlier import of the product is still good). ``reporter`` hears the listing of an order's tar (read
+    whole to list it, unless listed before) and may stop it (:class:`~hypersynth.core.progress.Cancelled`)."""
     path = gdal_subdataset_file(source) or Path(source)
     inside = product_in_archive(path)  # ``order.tar.gz/<product name>``: one product of an archive holding several
     if inside is not None:
-        return _archived_facts(*inside)
+        return _archived_facts(*inside, reporter=reporter)
     if is_archive(path):
-        return _archived_facts(path)
+        return _archived_facts(path, reporter=reporter)
     for pattern in (ENMAP_L2A_IMAGE, ENMAP_L2A_METADATA):
         named = pattern.match(path.name)
         if named is not None:
@@ -113,13 +115,14 @@ def product_facts(source: str | Path) -> Optional[ProductFacts]:
         return ProductFacts(found.kind, path.stem, (path,), _layout_shape(found.shape)) if found is not None else None
 
 
-def _archived_facts(path: Path, name: Optional[str] = None) -> Optional[ProductFacts]:
+def _archived_facts(path: Path, name: Optional[str] = None, reporter: Reporter = NULL_REPORTER
+                    ) -> Optional[ProductFacts]:
     """The product named ``name`` inside the ZIP or tar ``path`` (its one product when no name is given): its shape
     from the header for EnMAP's GeoTIFF in a ZIP (GDAL reads it inside the archive), unknown for an HDF5 product (it
     would have to be unpacked) and for anything in a tar (GDAL would decompress the stream up to it, a product ZIP in
     it would have to be unpacked); None when the archive holds no such product, or several and no name says which."""
     try:
-        found = archived_product(path, name)
+        found = archived_product(path, name, reporter)
     except SceneReadError:
         return None
     in_zip_image = found.kind == "EnMAP L2A" and not found.tar and not found.nested_zip

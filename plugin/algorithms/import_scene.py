@@ -89,12 +89,14 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
             raise QgsProcessingException("choose the scene or product file to import")
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         self.check_destinations({self.INPUT: str(gdal_subdataset_file(source) or source)}, {self.OUTPUT: out})
+        reporter = FeedbackReporter(feedback)
         with engine_errors():
-            facts = product_facts(source)  # read once, for the import and the layer's name
+            # read once, for the import and the layer's name (an order's .tar.gz is read whole to list its products)
+            facts = product_facts(source, reporter.sub(0.0, 0.0, "listing the order: "))
             with engine_warnings(feedback):
                 import_scene(source, out, overwrite=True,
                              quality_masks=self.parameterAsBoolean(parameters, self.QUALITY_MASKS, context),
-                             facts=facts, reporter=FeedbackReporter(feedback))
+                             facts=facts, reporter=reporter)
             name = import_name(source, facts)
         if context.willLoadLayerOnCompletion(out):
             details = context.layerToLoadOnCompletionDetails(out)

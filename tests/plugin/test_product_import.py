@@ -7,7 +7,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessingOutputLayerDefinition, QgsProject
+from qgis.core import (QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback,
+                       QgsProcessingOutputLayerDefinition, QgsProject)
 
 import processing
 from hypersynth.core.io.read import read_scene
@@ -70,6 +71,36 @@ def test_processing_import_errors_and_cancel(hypersynth_plugin, tmp_path):
                                                   "OUTPUT": str(tmp_path / "out.tif")})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc",
                                                           "broken.he5"]
+
+
+def test_processing_imports_one_product_of_an_order_and_cancels_while_listing_or_unpacking(hypersynth_plugin,
+                                                                                          tmp_path):
+    from hypersynth.core.io import product_archives
+
+    from .conftest import RecordingFeedback
+
+    order, other, image = _two_tile_order(tmp_path)
+    product = str(order / other)  # one product of the order, by its name
+    for stage in ("listing the order: reading", "unpacking"):  # Cancel pressed as the stage shows in the log
+        feedback = QgsProcessingFeedback()
+        pushed = []
+
+        def push(text, feedback=feedback, pushed=pushed, stage=stage):
+            pushed.append(text)
+            if text.endswith(stage):
+                feedback.cancel()
+
+        feedback.pushInfo = push
+        with pytest.raises(QgsProcessingException, match=r"cancelled by the user; no output was written"):
+            processing.run("hypersynth:importscene", {"INPUT": product, "OUTPUT": str(tmp_path / "tile.tif")},
+                           feedback=feedback)
+        assert pushed[-1].endswith(stage), pushed  # stopped there
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([order.name, "product"])  # nothing left
+    assert not product_archives.needs_listing(order)  # the second try listed it whole, then stopped unpacking
+    feedback = RecordingFeedback()
+    processing.run("hypersynth:importscene", {"INPUT": product, "OUTPUT": str(tmp_path / "tile.tif")},
+                   feedback=feedback)
+    assert_same_scene(read_scene(tmp_path / "tile.tif"), read_scene(image))
 
 
 def test_processing_leaves_out_what_the_quality_masks_flag_unless_unticked(hypersynth_plugin, tmp_path):
