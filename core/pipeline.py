@@ -27,6 +27,7 @@ from .report import warnings_of_this_run
 from .scene import ClassInfo, Scene
 
 log = logging.getLogger("hypersynth")
+READ_SHARE = 0.1  # of classify's progress bar: reading the scene (a plain raster: finding its valid pixels)
 
 # Output file names inside the output folder; a run writes all of them or none.
 CLASS_MAP = "classification.tif"
@@ -339,22 +340,57 @@ def run_on_scene(scene: Scene, cube: np.ndarray, labels: np.ndarray, classes: li
 def typical_value(cube: np.ndarray, valid: np.ndarray, n: int = 100_000) -> float:
     """The median of a usable cube's values ``(B_good, H, W)`` over up to ``n`` valid pixels (a fixed draw): its
     units' scale."""
-    rows, cols = np.nonzero(valid)
-    if rows.size > n:
-        keep = np.random.default_rng(0).choice(rows.size, n, replace=False)
-        rows, cols = rows[keep], cols[keep]
+    rows, cols = typical_pixels(valid, n)
     # (B_good * n,): the pixels gathered, never a copy of the cube, and flattened in the order numpy laid them out
     # (pixel-major: a C-order ravel would copy them all again); the median may reorder this temporary in place
     values = cube[:, rows, cols].ravel(order="K")
     return float(np.nanmedian(values, overwrite_input=True)) if values.size else float("nan")
 
 
-def scale_warning(scene: Scene, cube: np.ndarray, learnt_median: Optional[float]) -> Optional[str]:
-    """What to say when the scene's values (``cube``: its usable cube) are on another scale than those the
-    classifier learnt (reflectance 0–1 against 0–10 000, say): the map would be wrong, with no error to tell."""
+def typical_pixels(valid: np.ndarray, n: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, cols)`` of the valid pixels :func:`typical_value` takes: all of them, or a fixed draw of ``n``."""
+    rows, cols = np.nonzero(valid)
+    if rows.size > n:
+        keep = np.random.default_rng(0).choice(rows.size, n, replace=False)
+        rows, cols = rows[keep], cols[keep]
+    return rows, cols
+
+
+class _GatheringReader:
+    """A window reader that passes each window on and keeps, from the windows as they pass, the values of the pixels
+    :func:`typical_value` takes: a streamed scene's typical value, without reading the scene again."""
+
+    def __init__(self, read: Any, valid: np.ndarray) -> None:
+        self._read, self.shape = read, read.shape  # (B, H, W)
+        self._rows, self._cols = typical_pixels(valid)
+        self._values = np.full((read.shape[0], self._rows.size), np.nan, dtype=np.float32)  # (B, n)
+        self._missing = np.ones(self._rows.size, dtype=bool)  # not gathered yet
+
+    def __call__(self, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
+        window = self._read(row0, row1, col0, col1)  # (B, h, w)
+        inside = np.flatnonzero(self._missing & (self._rows >= row0) & (self._rows < row1) & (self._cols >= col0)
+                                & (self._cols < col1))
+        self._values[:, inside] = window[:, self._rows[inside] - row0, self._cols[inside] - col0]
+        self._missing[inside] = False
+        return window
+
+    def typical_value(self) -> float:
+        """:func:`typical_value` of the scene, once every window was read (NaN where a pixel never passed)."""
+        values = self._values.ravel()
+        return float(np.nanmedian(values, overwrite_input=True)) if values.size else float("nan")
+
+
+def _warn_of_scale(scene: Scene, median: float, learnt_median: Optional[float]) -> None:
+    warning = scale_warning(scene, median, learnt_median)
+    if warning:
+        log.warning(warning)
+
+
+def scale_warning(scene: Scene, median: float, learnt_median: Optional[float]) -> Optional[str]:
+    """What to say when the scene's values (``median``: its :func:`typical_value`) are on another scale than those
+    the classifier learnt (reflectance 0–1 against 0–10 000, say): the map would be wrong, with no error to tell."""
     if learnt_median is None or not np.isfinite(learnt_median) or learnt_median == 0:
         return None
-    median = typical_value(cube, scene.valid)
     ratio = abs(median / learnt_median) if np.isfinite(median) else 1.0
     if 1 / SCALE_TOLERANCE <= ratio <= SCALE_TOLERANCE:
         return None
@@ -451,14 +487,17 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
                          reporter: Reporter, probabilities: bool, said: Sequence[str]) -> ClassificationOutputs:
     """:func:`classify_with_model` once its output folder is ready; ``said``: the run's warnings, for its report
     (a list still filled as the run goes)."""
+    from .classify.predict import raster_window_reader
     from .evaluation.assess import evaluate_scene_map, write_evaluation
     from .evaluation.metrics import pixels_per_id
     from .io.labels import read_labels
-    from .io.read import read_scene
+    from .io.read import read_scene, read_scene_layout
     from .report import files_section, warnings_section, write_markdown_and_html
 
     clf, class_ids, classes, meta = _load_classifier(model_path, device)
-    scene = read_scene(scene_path, reporter=reporter.sub(0.0, 0.0, "reading scene: "))  # a product's unpacking
+    reading = reporter.sub(0.0, READ_SHARE, "reading scene: ")
+    layout = read_scene_layout(scene_path, reading)  # a plain raster's pixels are streamed, never held whole
+    scene = layout or read_scene(scene_path, reporter=reading)  # a product's unpacking too
     bands = int(scene.good_bands.sum())
     if bands != meta["bands"]:
         raise ValueError(f"the classifier was trained on {meta['bands']} bands but {Path(scene_path).name} has "
@@ -468,15 +507,20 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     if validation_path is not None:  # checked before the prediction, which can take long on a large scene
         validation, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes)
         _check_validation(validation, None, scene, classes, validation_path)
-    scene, cube = scene.split_usable()
-    warning = scale_warning(scene, cube, meta.get("median_value"))
-    if warning:
-        log.warning(warning)
+    if layout is not None:  # its usable bands read window by window; the scale check's pixels gathered as they pass
+        cube: Any = _GatheringReader(raster_window_reader(layout.source, np.flatnonzero(layout.good_bands) + 1),
+                                     layout.valid)
+    else:
+        scene, cube = scene.split_usable()
+        _warn_of_scale(scene, typical_value(cube, scene.valid), meta.get("median_value"))
     staging = Path(tempfile.mkdtemp(prefix=RUN_STAGING, dir=out))
     ev = None
     try:
         class_map = predict_and_write_maps(clf, class_ids, classes, classes, scene, cube, staging,
-                                           probabilities=probabilities, reporter=reporter)
+                                           probabilities=probabilities,
+                                           reporter=reporter.sub(READ_SHARE, 1.0))
+        if layout is not None:
+            _warn_of_scale(scene, cube.typical_value(), meta.get("median_value"))
         if validation is not None:
             ev = evaluate_scene_map(validation, class_map, (validation > 0) & scene.valid & (class_map > 0), classes,
                                     scene)

@@ -118,6 +118,36 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None, quality_mask
     return product if product is not None else read_gdal_scene(path)
 
 
+def read_scene_layout(path: str | Path, reporter: Reporter = NULL_REPORTER) -> Optional[Scene]:
+    """A plain raster file's scene without its pixels: bands, good bands, wavelengths, grid and valid mask, found in
+    one pass over the file that keeps no pixel (the cube is a read-only NaN placeholder of no memory). For applying a
+    saved classifier to a scene larger than memory: its pixels are then streamed window by window
+    (:func:`~hypersynth.core.classify.predict.raster_window_reader`), which gives them as :func:`read_scene` would.
+
+    Returns:
+        The layout of a GeoTIFF, an ENVI file (or its ``.hdr``) or another single raster GDAL reads; None for what
+        :func:`read_scene` reads its own way (a sensor product, an archive, a container's subdataset, a MATLAB file),
+        or a file that is missing: read those whole with :func:`read_scene`, which also says what is wrong.
+
+    ``reporter`` hears the pass over the raster (stage "finding the valid pixels") and may stop it.
+
+    Raises:
+        SceneReadError: the raster cannot be read, or is no cube (as :func:`read_scene` says).
+        Cancelled: the reporter asked to stop.
+    """
+    from .product_archives import is_archive
+    from .products import product_facts
+
+    path = Path(path)
+    if gdal_subdataset_file(path) is not None or not path.is_file() or is_archive(path) or is_mat_file(path):
+        return None
+    if path.suffix.lower() == ".hdr":
+        path = envi_data_file(path)
+    if product_facts(path) is not None:
+        return None
+    return read_gdal_scene(path, layout_only=True, reporter=reporter)
+
+
 def _read_archived_product(path: Path, quality_masks: bool, name: Optional[str] = None,
                            source: Optional[Path] = None, reporter: Reporter = NULL_REPORTER) -> Scene:
     """The sensor product named ``name`` inside the ZIP or tar ``path`` (its one product when no name is given),
@@ -314,20 +344,25 @@ def source_name(source: str | Path) -> str:
     return f"{container.stem} {leaf}" if leaf else container.stem
 
 
-def read_gdal_scene(path: Path, dataset: Optional[str] = None, defaults: Optional[BandDefaults] = None) -> Scene:
+def read_gdal_scene(path: Path, dataset: Optional[str] = None, defaults: Optional[BandDefaults] = None, *,
+                    layout_only: bool = False, reporter: Reporter = NULL_REPORTER) -> Scene:
     """Read ``path`` with GDAL.
 
     Args:
         path: the raster file, or the NetCDF/HDF container of ``dataset``.
         dataset: the subdataset name to open in the container.
         defaults: what a product's metadata file says of the bands, for what the raster does not say itself.
+        layout_only: read every pixel once for the good bands and the valid mask, but keep no pixel: the scene's
+            cube is a read-only NaN placeholder of no memory (:func:`read_scene_layout`).
+        reporter: hears the share of the raster read, window by window (stage "finding the valid pixels" with
+            ``layout_only``, else "reading the pixels"), and may stop the reading there.
     """
     from osgeo import gdal
     from rasterio.errors import RasterioError, RasterioIOError
 
     with gdal_messages() as messages:
         try:
-            scene = _read_gdal_cube(path, dataset, defaults)
+            scene = _read_gdal_cube(path, dataset, defaults, layout_only, reporter)
         except (RasterioError, RasterioIOError) as err:  # RasterioIOError is an OSError, not a RasterioError
             reason = first_gdal_failure(messages, path, str(err))
             raise SceneReadError(describe_unreadable(
@@ -338,7 +373,8 @@ def read_gdal_scene(path: Path, dataset: Optional[str] = None, defaults: Optiona
     return scene
 
 
-def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandDefaults]) -> Scene:
+def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandDefaults], layout_only: bool = False,
+                    reporter: Reporter = NULL_REPORTER) -> Scene:
     import rasterio
     from rasterio.enums import MaskFlags
     from rasterio.errors import NotGeoreferencedWarning
@@ -379,10 +415,18 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
         uses_mask_band = any(MaskFlags.per_dataset in f or MaskFlags.alpha in f for f in ds.mask_flag_enums)
         if all(nd is None for nd in nodata) and not uses_mask_band and defaults and defaults.nodata is not None:
             nodata = [defaults.nodata] * bands
-        cube = np.empty((bands, rows, cols), dtype=np.float32)  # (B, H, W)
+        flagged = _bad_band_list(band_tags, envi, bands)
+        if layout_only:  # what finish_masks needs, counted window by window: no pixel is kept
+            has_data = np.zeros(bands, dtype=bool)
+            missing = np.zeros((2, rows, cols), dtype=np.uint16)  # per pixel, bands missing: of all, of the flagged
+        else:
+            cube = np.empty((bands, rows, cols), dtype=np.float32)  # (B, H, W)
         step_rows, step_cols = _window_shape(bands, rows, cols, ds.block_shapes[0] if bands else (1, cols))
+        stage = "finding the valid pixels" if layout_only else "reading the pixels"
         for r0 in range(0, rows, step_rows):
             for c0 in range(0, cols, step_cols):
+                reporter.check()
+                reporter.progress((r0 * cols + c0 * min(step_rows, rows - r0)) / max(rows * cols, 1), stage)
                 window = Window(c0, r0, min(step_cols, cols - c0), min(step_rows, rows - r0))
                 with warnings.catch_warnings():  # its own dataset: GDAL's cache of its decoded blocks goes with it
                     warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -395,6 +439,11 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
                         invalid[b] |= raw[b] == nd
                 if masks is not None:
                     invalid |= masks == 0
+                if layout_only:
+                    has_data |= ~invalid.reshape(bands, -1).all(axis=1)
+                    at = (slice(None), slice(r0, r0 + window.height), slice(c0, c0 + window.width))
+                    missing[at] += np.stack([invalid.sum(axis=0), invalid[flagged].sum(axis=0)]).astype(np.uint16)
+                    continue
                 block = raw.astype(np.float64) * scales[:, None, None] + offsets[:, None, None] if scaled else raw
                 block = block.astype(np.float32, copy=False)
                 block[invalid] = np.nan  # marks nodata until the good-band decision below
@@ -407,8 +456,15 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
             wavelengths, fwhm = raw * factor, _netcdf_fwhm(path, dim, bands, factor)
         if wavelengths is None and defaults is not None:
             wavelengths, fwhm = defaults.wavelengths, defaults.fwhm
-        flagged = _bad_band_list(band_tags, envi, bands)
-        good, valid = finish_masks(shown, cube, flagged)
+        if layout_only:
+            good = good_bands(shown, has_data, flagged)
+            of_flagged = bool((has_data & flagged).any())  # good is the flagged bands with data, else all with data
+            counted = flagged if of_flagged else np.ones(bands, dtype=bool)
+            # valid: no good band missing; the counted bands without any data are missing at every pixel
+            valid = missing[int(of_flagged)] == int((counted & ~has_data).sum())
+            cube = np.broadcast_to(np.float32(np.nan), (bands, rows, cols))
+        else:
+            good, valid = finish_masks(shown, cube, flagged)
         crs_wkt = ds.crs.to_wkt() if ds.crs is not None else None
         no_georeference = crs_wkt is None and ds.transform.is_identity
         transform = PIXEL_GRID if no_georeference else tuple(float(v) for v in ds.transform.to_gdal())
@@ -457,15 +513,20 @@ def check_band_count(path: Path, bands: int) -> None:
             f"(at least {MIN_BANDS} bands, typically 100-250), not an RGB or multispectral image")
 
 
+def good_bands(path: Path, has_data: np.ndarray, flagged_good: np.ndarray) -> np.ndarray:
+    """The usable bands: those with data somewhere that the file does not flag bad (all with data when it flags every
+    one of them: a bad-band list that cannot be meant)."""
+    if not has_data.any():
+        raise SceneReadError(f"{path.name} holds no data: every band is no-data everywhere")
+    good = has_data & flagged_good
+    return good if good.any() else has_data
+
+
 def finish_masks(path: Path, cube: np.ndarray, flagged_good: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Good bands and the valid-pixel mask from a cube holding NaN at nodata; zeroes the NaNs in place."""
     bands = cube.shape[0]
     has_data = np.array([not np.all(np.isnan(cube[b])) for b in range(bands)])  # band by band: no big temporaries
-    if not has_data.any():
-        raise SceneReadError(f"{path.name} holds no data: every band is no-data everywhere")
-    good = has_data & flagged_good
-    if not good.any():
-        good = has_data  # every band with data is flagged bad: a bad-band list that cannot be meant
+    good = good_bands(path, has_data, flagged_good)
     valid = np.ones(cube.shape[1:], dtype=bool)
     for b in range(bands):
         missing = np.isnan(cube[b])

@@ -10,7 +10,8 @@ import rasterio
 import scipy.io
 from rasterio.transform import from_origin
 
-from hypersynth.core.io.read import SceneReadError, find_cube_key, find_label_key, read_mat_arrays, read_scene
+from hypersynth.core.io.read import (SceneReadError, find_cube_key, find_label_key, read_mat_arrays, read_scene,
+                                    read_scene_layout)
 from hypersynth.core.scene import PIXEL_GRID
 
 UTM33N = "EPSG:32633"
@@ -389,3 +390,34 @@ def test_netcdf_band_coordinate_gives_wavelengths(tmp_path):
     for name, attrs in (("time", {"units": "days since 2000-01-01"}), ("depth", {"units": "m"}), ("lambda", {})):
         source = _write_netcdf_coordinate(tmp_path / f"{name}.nc", name, nm, attrs, coordinate=name != "lambda")
         assert read_scene(source).wavelengths is None, name  # not wavelengths; "lambda" has band numbers only
+
+
+@pytest.mark.parametrize("flags", ["none", "some bad", "every band with data bad"])
+def test_a_rasters_layout_is_found_in_one_pass_as_reading_it_whole_finds_it(tmp_path, flags):
+    """Good bands and valid pixels of a scene whose pixels are never held: those of the scene read whole, with a band
+    that is no-data everywhere, no-data pixels in a good and in a bad band, and the file's bad-band flags."""
+    rng = np.random.default_rng(0)
+    raw = rng.integers(1, 5000, size=(12, 9, 11)).astype(np.int16)
+    raw[4] = -1  # a band with no data anywhere
+    raw[1, 2, 3] = -1  # no data in a good band: the pixel is invalid
+    raw[7, 5, 5] = -1  # no data in a band flagged bad below (but for "none"): the pixel stays valid then
+    bad = {"none": [], "some bad": [0, 7], "every band with data bad": [b for b in range(12) if b != 4]}[flags]
+    tags = [{"bbl": "0" if b in bad else "1"} for b in range(12)]
+    path = _write_tif(tmp_path / "scene.tif", raw, nodata=-1, scales=[1e-4] * 12, band_tags=tags)
+    whole, layout = read_scene(path), read_scene_layout(path)
+    assert np.array_equal(layout.good_bands, whole.good_bands) and np.array_equal(layout.valid, whole.valid)
+    assert not layout.valid[2, 3] and layout.valid[5, 5] == (flags == "some bad")
+    assert layout.cube.shape == whole.cube.shape and layout.cube.base is not None and np.isnan(layout.cube).all()
+    assert (layout.transform, layout.crs_wkt, layout.name) == (whole.transform, whole.crs_wkt, whole.name)
+
+
+def test_only_a_plain_raster_has_its_layout_read_apart(tmp_path):
+    raw = np.ones((10, 4, 4), dtype=np.float32)
+    scene = _write_tif(tmp_path / "f.tif", raw)
+    assert read_scene_layout(scene) is not None
+    scipy.io.savemat(tmp_path / "cube.mat", {"cube": raw.transpose(1, 2, 0)})
+    for other in (tmp_path / "cube.mat", tmp_path / "absent.tif", f'NETCDF:"{tmp_path / "s.nc"}":radiance', tmp_path):
+        assert read_scene_layout(other) is None  # read whole by read_scene, which says what is wrong, if anything
+    (tmp_path / "noise.tif").write_bytes(b"not a raster")
+    with pytest.raises(SceneReadError, match="noise.tif"):
+        read_scene_layout(tmp_path / "noise.tif")

@@ -425,3 +425,51 @@ def test_the_typical_value_is_the_median_of_the_valid_pixels_gathered_once(tmp_p
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 1.5 * gathered  # the values gathered and a NaN mask; no second copy to flatten them
+
+
+def test_classify_streams_a_raster_and_maps_it_as_when_read_whole(augment_run, tmp_path, monkeypatch):
+    """A plain raster is never held whole by ``classify``: its valid pixels are found in one pass, its usable bands
+    read window by window. The maps are those of the scene read whole, no-data pixels and bad bands included."""
+    import dataclasses
+
+    import rasterio
+
+    from hypersynth.core import pipeline
+    from hypersynth.core.classify.predict import raster_window_reader
+    from hypersynth.core.io import read as read_module
+
+    out, _, _ = augment_run
+    other, _, truth, _ = _write(tmp_path, seed=1)
+    scene = read_module.read_scene(other)
+    assert not scene.good_bands.all()  # the demo's bad bands: the streamed reader reads the usable ones only
+    valid = scene.valid.copy()
+    valid[3:6, 4:9] = False  # no-data pixels inside the scene and along its border
+    valid[0, :] = False
+    gaps = write_scene(dataclasses.replace(scene, valid=valid), tmp_path / "gaps.tif")
+
+    def never(*args, **kwargs):
+        raise AssertionError("the scene was read whole")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(read_module, "read_scene", never)
+        streamed = classify_with_model(out / CLASSIFIER_BUNDLE, gaps, tmp_path / "streamed", validation_path=truth,
+                                       probabilities=True)
+    with monkeypatch.context() as patched:
+        patched.setattr(read_module, "read_scene_layout", lambda *a, **k: None)  # the scene read whole, as before
+        whole = classify_with_model(out / CLASSIFIER_BUNDLE, gaps, tmp_path / "whole", validation_path=truth,
+                                    probabilities=True)
+    for name in ("classification.tif", "confidence.tif", "probabilities.tif"):
+        with rasterio.open(tmp_path / "streamed" / name) as a, rasterio.open(tmp_path / "whole" / name) as b:
+            assert np.array_equal(a.read(), b.read(), equal_nan=True), name
+    with rasterio.open(streamed.class_map) as cm:
+        assert (cm.read(1)[~valid] == 0).all() and (cm.read(1)[valid] > 0).all()
+    assert streamed.metrics == whole.metrics
+    layout = read_module.read_scene_layout(gaps)
+    read_whole = read_module.read_scene(gaps)
+    assert np.array_equal(layout.valid, valid) and np.array_equal(layout.good_bands, read_whole.good_bands)
+    gathering = pipeline._GatheringReader(raster_window_reader(gaps, np.flatnonzero(layout.good_bands) + 1), valid)
+    height, width = valid.shape
+    for r0 in range(0, height, 7):  # windows as prediction reads them: overlapping, in rows of tiles
+        gathering(r0, min(r0 + 9, height), 0, width)
+    _, cube = read_whole.split_usable()
+    assert gathering.typical_value() == pipeline.typical_value(cube, valid)  # the scale check's median, the same
