@@ -299,36 +299,42 @@ class RasterWindowReader:
     path: str  # raster file (GeoTIFF, ENVI, ... anything GDAL reads)
     band_indexes: Optional[list[int]] = None  # 1-based band numbers to read; None = all bands
     shape: tuple[int, int, int] = field(init=False)  # (B, H, W) of what a full read would return
+    _units: tuple[np.ndarray, np.ndarray] = field(init=False, repr=False)  # (scales, offsets) of the bands read
+    _nodata: list[Optional[float]] = field(init=False, repr=False)  # the bands' no-data values
+    _masked: bool = field(init=False, repr=False)  # whether a mask band says where the raster holds data
 
     def __post_init__(self) -> None:
         import rasterio
 
+        from ..io.read import raster_units, uses_a_mask_band
+
         with rasterio.open(self.path) as ds:
             count, height, width = ds.count, ds.height, ds.width
-        if self.band_indexes is None:
-            self.band_indexes = list(range(1, count + 1))
-        bad = [b for b in self.band_indexes if not 1 <= int(b) <= count]
-        if bad or not self.band_indexes:
-            raise ValueError(f"band indexes {bad or '[]'} are not bands of {self.path} (it has bands 1..{count})")
-        self.band_indexes = [int(b) for b in self.band_indexes]
+            if self.band_indexes is None:
+                self.band_indexes = list(range(1, count + 1))
+            bad = [b for b in self.band_indexes if not 1 <= int(b) <= count]
+            if bad or not self.band_indexes:
+                raise ValueError(f"band indexes {bad or '[]'} are not bands of {self.path} (it has bands 1..{count})")
+            self.band_indexes = [int(b) for b in self.band_indexes]
+            chosen = np.array(self.band_indexes) - 1
+            scales, offsets = raster_units(ds)
+            self._units = (scales[chosen], offsets[chosen])
+            self._nodata = [ds.nodatavals[b] for b in chosen]
+            self._masked = uses_a_mask_band(ds)
         self.shape = (len(self.band_indexes), height, width)
 
     def __call__(self, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
         import rasterio
         from rasterio.windows import Window
 
-        with rasterio.open(self.path) as ds:
-            data = ds.read(self.band_indexes, window=Window(col0, row0, col1 - col0, row1 - row0),
-                           masked=True)  # (B, h, w) masked where nodata or outside the mask band
-            scales = np.array([ds.scales[b - 1] for b in self.band_indexes], dtype=np.float64)
-            offsets = np.array([ds.offsets[b - 1] for b in self.band_indexes], dtype=np.float64)
-            envi = ds.tags(ns="ENVI") if "ENVI" in (ds.tag_namespaces() or []) else {}
-        factor = {k.lower(): v for k, v in envi.items()}.get("reflectance_scale_factor")
-        if factor and np.all(scales == 1.0) and np.all(offsets == 0.0):
-            scales[:] = 1.0 / float(factor)  # ENVI stores reflectance x factor, as core/io/read.py applies it
-        values = data.astype(np.float64).filled(np.nan) * scales[:, None, None] + offsets[:, None, None]
-        values[~np.isfinite(values)] = np.nan
-        return values.astype(np.float32)  # (B, h, w), NaN at nodata
+        from ..io.read import invalid_values, physical_values
+
+        window = Window(col0, row0, col1 - col0, row1 - row0)
+        with rasterio.open(self.path) as ds:  # its own dataset: GDAL's cache of decoded blocks goes with it
+            raw = ds.read(self.band_indexes, window=window)  # (B, h, w) in the file's data type
+            masks = ds.read_masks(self.band_indexes, window=window) if self._masked else None
+        # the same values as the scene read whole (read_scene), NaN at nodata
+        return physical_values(raw, invalid_values(raw, self._nodata, masks), *self._units)  # (B, h, w) float32
 
 
 def raster_window_reader(path: str | os.PathLike, band_indexes: Optional[Sequence[int]] = None

@@ -8,7 +8,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -376,7 +376,6 @@ def read_gdal_scene(path: Path, dataset: Optional[str] = None, defaults: Optiona
 def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandDefaults], layout_only: bool = False,
                     reporter: Reporter = NULL_REPORTER) -> Scene:
     import rasterio
-    from rasterio.enums import MaskFlags
     from rasterio.errors import NotGeoreferencedWarning
     from rasterio.windows import Window
 
@@ -400,19 +399,13 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
             _check_defaults(defaults, shown, bands)
         band_tags = [_band_tags(ds, b + 1) for b in range(bands)]
         dataset_tags = {metadata_key(k): v for k, v in ds.tags().items()}
-        scales = np.asarray(ds.scales, dtype=np.float64)
-        offsets = np.asarray(ds.offsets, dtype=np.float64)
-        if np.all(scales == 1.0) and np.all(offsets == 0.0) and "reflectance_scale_factor" in envi:
-            factor = number_or_none(envi["reflectance_scale_factor"])
-            if factor:  # ENVI stores reflectance x factor; GDAL leaves that to the reader
-                scales[:] = 1.0 / factor
+        scales, offsets = raster_units(ds)
         integers = np.dtype(ds.dtypes[0]).kind in "iu"
         if np.all(scales == 1.0) and np.all(offsets == 0.0) and integers and defaults and defaults.gains is not None:
             scales = defaults.gains.astype(np.float64)
             offsets = np.zeros(bands) if defaults.offsets is None else defaults.offsets.astype(np.float64)
-        scaled = not (np.all(scales == 1.0) and np.all(offsets == 0.0))
         nodata = [ds.nodatavals[b] for b in range(bands)]
-        uses_mask_band = any(MaskFlags.per_dataset in f or MaskFlags.alpha in f for f in ds.mask_flag_enums)
+        uses_mask_band = uses_a_mask_band(ds)
         if all(nd is None for nd in nodata) and not uses_mask_band and defaults and defaults.nodata is not None:
             nodata = [defaults.nodata] * bands
         flagged = _bad_band_list(band_tags, envi, bands)
@@ -433,21 +426,14 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
                     with rasterio.open(dataset or path) as part:
                         raw = part.read(window=window)  # (B, h, w) in the file's data type
                         masks = part.read_masks(window=window) if uses_mask_band else None
-                invalid = ~np.isfinite(raw) if raw.dtype.kind == "f" else np.zeros(raw.shape, dtype=bool)
-                for b, nd in enumerate(nodata):
-                    if nd is not None and not math.isnan(nd):
-                        invalid[b] |= raw[b] == nd
-                if masks is not None:
-                    invalid |= masks == 0
+                invalid = invalid_values(raw, nodata, masks)
                 if layout_only:
                     has_data |= ~invalid.reshape(bands, -1).all(axis=1)
                     at = (slice(None), slice(r0, r0 + window.height), slice(c0, c0 + window.width))
                     missing[at] += np.stack([invalid.sum(axis=0), invalid[flagged].sum(axis=0)]).astype(np.uint16)
                     continue
-                block = raw.astype(np.float64) * scales[:, None, None] + offsets[:, None, None] if scaled else raw
-                block = block.astype(np.float32, copy=False)
-                block[invalid] = np.nan  # marks nodata until the good-band decision below
-                cube[:, r0:r0 + window.height, c0:c0 + window.width] = block
+                # NaN marks nodata until the good-band decision below
+                cube[:, r0:r0 + window.height, c0:c0 + window.width] = physical_values(raw, invalid, scales, offsets)
         wavelengths, fwhm = _wavelengths(ds.descriptions, band_tags, dataset_tags, envi, bands)
         coordinate = _netcdf_band_coordinate(band_tags, dataset_tags) if wavelengths is None else None
         if coordinate is not None:  # a NetCDF variable whose band dimension has a wavelength coordinate
@@ -472,6 +458,50 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
     return Scene(cube=cube, valid=valid, wavelengths=wavelengths, fwhm=fwhm, good_bands=good, transform=transform,
                  crs_wkt=crs_wkt, name=source_name(dataset or path), source=dataset or str(path),
                  band_names=names if any(names) else [])
+
+
+def raster_units(ds: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(scales, offsets)`` ``(B,)`` float64 from the raw values of the open rasterio dataset ``ds`` to physical
+    units: GDAL's per-band scale and offset, else the ENVI header's reflectance scale factor (ENVI stores reflectance
+    × factor and GDAL leaves that to the reader)."""
+    scales = np.asarray(ds.scales, dtype=np.float64)
+    offsets = np.asarray(ds.offsets, dtype=np.float64)
+    envi = {metadata_key(k): v for k, v in ds.tags(ns="ENVI").items()} if "ENVI" in (ds.tag_namespaces() or []) else {}
+    if np.all(scales == 1.0) and np.all(offsets == 0.0) and "reflectance_scale_factor" in envi:
+        factor = number_or_none(envi["reflectance_scale_factor"])
+        if factor:
+            scales[:] = 1.0 / factor
+    return scales, offsets
+
+
+def uses_a_mask_band(ds: Any) -> bool:
+    """Whether the open rasterio dataset ``ds`` says which pixels hold data in a mask band (per dataset or alpha)."""
+    from rasterio.enums import MaskFlags
+
+    return any(MaskFlags.per_dataset in f or MaskFlags.alpha in f for f in ds.mask_flag_enums)
+
+
+def invalid_values(raw: np.ndarray, nodata: Sequence[Optional[float]], masks: Optional[np.ndarray]) -> np.ndarray:
+    """``(B, h, w)`` bool, where a raw window ``(B, h, w)`` holds no data: not finite, the band's no-data value, or
+    0 in its mask band (``masks``, when the raster uses one)."""
+    invalid = ~np.isfinite(raw) if raw.dtype.kind == "f" else np.zeros(raw.shape, dtype=bool)
+    for b, nd in enumerate(nodata):
+        if nd is not None and not math.isnan(nd):
+            invalid[b] |= raw[b] == nd
+    if masks is not None:
+        invalid |= masks == 0
+    return invalid
+
+
+def physical_values(raw: np.ndarray, invalid: np.ndarray, scales: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``(B, h, w)`` float32 of a raw window in physical units (scaled in float64 when the raster is), NaN where
+    ``invalid``: the values every reader of a scene's pixels gives, read whole or window by window. ``raw`` may be
+    changed (a window read for this call)."""
+    scaled = not (np.all(scales == 1.0) and np.all(offsets == 0.0))
+    block = raw.astype(np.float64) * scales[:, None, None] + offsets[:, None, None] if scaled else raw
+    block = block.astype(np.float32, copy=False)  # raw's own memory when it is float32 already: raw is a temporary
+    block[invalid] = np.nan
+    return block
 
 
 def _window_shape(bands: int, rows: int, cols: int, block: tuple[int, int]) -> tuple[int, int]:
