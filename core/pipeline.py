@@ -374,6 +374,10 @@ class _GatheringReader:
         self._missing[inside] = False
         return window
 
+    def expect_margin(self, margin: int) -> None:
+        """Passed on to the reader (:meth:`~hypersynth.core.io.windows.RasterWindowReader.expect_margin`)."""
+        self._read.expect_margin(margin)
+
     def typical_value(self) -> float:
         """:func:`typical_value` of the scene, once every window was read (NaN where a pixel never passed)."""
         values = self._values.ravel()
@@ -487,7 +491,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
                          reporter: Reporter, probabilities: bool, said: Sequence[str]) -> ClassificationOutputs:
     """:func:`classify_with_model` once its output folder is ready; ``said``: the run's warnings, for its report
     (a list still filled as the run goes)."""
-    from .classify.predict import raster_window_reader
+    from .io.windows import raster_window_reader
     from .evaluation.assess import evaluate_scene_map, write_evaluation
     from .evaluation.metrics import pixels_per_id
     from .io.labels import read_labels

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 from scipy.special import entr
 
+from ..io.windows import RasterWindowReader, raster_window_reader  # noqa: F401  (the readers predict_scene streams)
 from ..patches import extract_patches, pad_cube
 from ..progress import NULL_REPORTER, Reporter
 from .base import Classifier
@@ -219,6 +219,9 @@ def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
     if sigma < 0:
         raise ValueError(f"the smoothing width must be 0 (off) or positive; got {sigma}")
     s = kernel_radius(sigma)  # the smoothing needs the probabilities of s more pixels around each tile
+    expect_margin = getattr(read, "expect_margin", None)
+    if expect_margin is not None:  # a file reader keeps the edges of what it decodes for the next tiles' halos
+        expect_margin(p // 2 + s)
 
     class_index = np.full((height, width), -1, dtype=np.int16)
     confidence = np.full((height, width), np.nan, dtype=np.float32)
@@ -285,59 +288,3 @@ def _region_probabilities(classifier: Classifier, read: WindowReader, valid: Opt
         proba[:, rows[sl], cols[sl]] = _probabilities(classifier, samples, k).T  # (K, n)
         reporter.progress(sl.stop / len(rows), stage)
     return proba, region_valid
-
-
-@dataclass
-class RasterWindowReader:
-    """``read_window(row0, row1, col0, col1)`` over a raster file, in physical units (rasterio).
-
-    Scale and offset are applied per band and nodata (or masked / non-finite) values become NaN,
-    which :func:`predict_scene` treats as invalid. Pass the scene's usable bands in ``band_indexes``
-    so that a band that is nodata everywhere does not invalidate every pixel.
-    """
-
-    path: str  # raster file (GeoTIFF, ENVI, ... anything GDAL reads)
-    band_indexes: Optional[list[int]] = None  # 1-based band numbers to read; None = all bands
-    shape: tuple[int, int, int] = field(init=False)  # (B, H, W) of what a full read would return
-    _units: tuple[np.ndarray, np.ndarray] = field(init=False, repr=False)  # (scales, offsets) of the bands read
-    _nodata: list[Optional[float]] = field(init=False, repr=False)  # the bands' no-data values
-    _masked: bool = field(init=False, repr=False)  # whether a mask band says where the raster holds data
-
-    def __post_init__(self) -> None:
-        import rasterio
-
-        from ..io.read import raster_units, uses_a_mask_band
-
-        with rasterio.open(self.path) as ds:
-            count, height, width = ds.count, ds.height, ds.width
-            if self.band_indexes is None:
-                self.band_indexes = list(range(1, count + 1))
-            bad = [b for b in self.band_indexes if not 1 <= int(b) <= count]
-            if bad or not self.band_indexes:
-                raise ValueError(f"band indexes {bad or '[]'} are not bands of {self.path} (it has bands 1..{count})")
-            self.band_indexes = [int(b) for b in self.band_indexes]
-            chosen = np.array(self.band_indexes) - 1
-            scales, offsets = raster_units(ds)
-            self._units = (scales[chosen], offsets[chosen])
-            self._nodata = [ds.nodatavals[b] for b in chosen]
-            self._masked = uses_a_mask_band(ds)
-        self.shape = (len(self.band_indexes), height, width)
-
-    def __call__(self, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
-        import rasterio
-        from rasterio.windows import Window
-
-        from ..io.read import invalid_values, physical_values
-
-        window = Window(col0, row0, col1 - col0, row1 - row0)
-        with rasterio.open(self.path) as ds:  # its own dataset: GDAL's cache of decoded blocks goes with it
-            raw = ds.read(self.band_indexes, window=window)  # (B, h, w) in the file's data type
-            masks = ds.read_masks(self.band_indexes, window=window) if self._masked else None
-        # the same values as the scene read whole (read_scene), NaN at nodata
-        return physical_values(raw, invalid_values(raw, self._nodata, masks), *self._units)  # (B, h, w) float32
-
-
-def raster_window_reader(path: str | os.PathLike, band_indexes: Optional[Sequence[int]] = None
-                         ) -> RasterWindowReader:
-    """A window reader that streams ``path`` tile by tile into :func:`predict_scene`."""
-    return RasterWindowReader(str(path), None if band_indexes is None else [int(b) for b in band_indexes])

@@ -1,0 +1,135 @@
+"""A scene's pixels read window by window from its raster file, as tiled prediction streams a scene larger than memory."""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .read import invalid_values, physical_values, raster_units, uses_a_mask_band
+
+FULL_BLOCKS = 2  # decoded file blocks kept whole: the tile's own and the next one along its row
+
+
+@dataclass
+class RasterWindowReader:
+    """``read_window(row0, row1, col0, col1) -> (B, h, w)`` float32 over a raster file, in physical units.
+
+    The values are those :func:`~hypersynth.core.io.read.read_scene` gives (the same scale, offset and ENVI
+    reflectance factor), with NaN at no-data (nodata value, mask band, non-finite), which
+    :func:`~hypersynth.core.classify.predict.predict_scene` treats as invalid. Pass the scene's usable bands in
+    ``band_indexes`` so that a band that is no data everywhere does not invalidate every pixel.
+
+    Told the halo of the windows to come (:meth:`expect_margin`, as ``predict_scene`` does), it reads the file by
+    its blocks and keeps each decoded block's edges that wide: a compressed, tiled GeoTIFF decodes a whole block
+    for the few halo rows a window takes from it, so a window of a 256-pixel tile with a 4-pixel halo decoded nine
+    blocks (six times the file's decoding over a scene), and now each block is decoded about twice. Memory: two
+    whole blocks and the edges of two rows of blocks (``B · (2 · bh · bw + 8 · margin · W)`` floats for blocks of
+    ``bh × bw`` in a scene ``W`` wide), never the scene.
+    """
+
+    path: str  # raster file (GeoTIFF, ENVI, ... anything GDAL reads)
+    band_indexes: Optional[list[int]] = None  # 1-based band numbers to read; None = all bands
+    shape: tuple[int, int, int] = field(init=False)  # (B, H, W) of what a full read would return
+    _units: tuple[np.ndarray, np.ndarray] = field(init=False, repr=False)  # (scales, offsets) of the bands read
+    _nodata: list[Optional[float]] = field(init=False, repr=False)  # the bands' no-data values
+    _masked: bool = field(init=False, repr=False)  # whether a mask band says where the raster holds data
+    _block: tuple[int, int] = field(init=False, repr=False)  # (rows, cols) of the file's blocks
+    _margin: int = field(init=False, repr=False, default=0)  # the windows' halo: block edges kept this wide
+    _whole: "OrderedDict[tuple[int, int], np.ndarray]" = field(init=False, repr=False, default_factory=OrderedDict)
+    _edges: dict[tuple[int, int], tuple[np.ndarray, ...]] = field(init=False, repr=False, default_factory=dict)
+    decoded: int = field(init=False, default=0)  # file blocks decoded so far (by the block reads)
+
+    def __post_init__(self) -> None:
+        import rasterio
+
+        with rasterio.open(self.path) as ds:
+            count, height, width = ds.count, ds.height, ds.width
+            if self.band_indexes is None:
+                self.band_indexes = list(range(1, count + 1))
+            bad = [b for b in self.band_indexes if not 1 <= int(b) <= count]
+            if bad or not self.band_indexes:
+                raise ValueError(f"band indexes {bad or '[]'} are not bands of {self.path} (it has bands 1..{count})")
+            self.band_indexes = [int(b) for b in self.band_indexes]
+            chosen = np.array(self.band_indexes) - 1
+            scales, offsets = raster_units(ds)
+            self._units = (scales[chosen], offsets[chosen])
+            self._nodata = [ds.nodatavals[b] for b in chosen]
+            self._masked = uses_a_mask_band(ds)
+            self._block = (max(1, int(ds.block_shapes[0][0])), max(1, int(ds.block_shapes[0][1])))
+        self.shape = (len(self.band_indexes), height, width)
+
+    def expect_margin(self, margin: int) -> None:
+        """The windows to come reach ``margin`` pixels past their tiles: read by blocks, keeping edges this wide
+        (0: read each window straight, as a window that needs no neighbour decodes no block twice)."""
+        self._margin = max(0, int(margin))
+        self._whole.clear()
+        self._edges.clear()
+
+    def __call__(self, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
+        if not self._margin:
+            return self._read(row0, row1, col0, col1)
+        bh, bw = self._block
+        out = np.empty((self.shape[0], row1 - row0, col1 - col0), dtype=np.float32)  # (B, h, w)
+        for bi in range(row0 // bh, (row1 - 1) // bh + 1):
+            for bj in range(col0 // bw, (col1 - 1) // bw + 1):
+                top, left = bi * bh, bj * bw  # the block's first row and column in the scene
+                rows = slice(max(row0, top) - top, min(row1, top + bh) - top)  # the window's part, in the block
+                cols = slice(max(col0, left) - left, min(col1, left + bw) - left)
+                out[:, top + rows.start - row0:top + rows.stop - row0, left + cols.start - col0:
+                    left + cols.stop - col0] = self._block_part(bi, bj, rows, cols)
+        for key in [key for key in self._edges if key[0] < row0 // bh]:  # rows of blocks no later window reaches
+            del self._edges[key]
+        return out
+
+    def _block_part(self, bi: int, bj: int, rows: slice, cols: slice) -> np.ndarray:
+        """``(B, len(rows), len(cols))`` of block ``(bi, bj)``: from its whole kept copy, its kept edges, or decoded
+        now (kept whole when the window needs its every row, as the next tile along the row will)."""
+        whole = self._whole.get((bi, bj))
+        if whole is not None:
+            return whole[:, rows, cols]
+        edges = self._edges.get((bi, bj))
+        if edges is not None:
+            (top, bottom, bottom_at), (left, right, right_at) = edges[:3], edges[3:]
+            if rows.stop <= top.shape[1]:
+                return top[:, rows, cols]
+            if rows.start >= bottom_at:
+                return bottom[:, rows.start - bottom_at:rows.stop - bottom_at, cols]
+            if cols.stop <= left.shape[2]:
+                return left[:, rows, cols]
+            if cols.start >= right_at:
+                return right[:, rows, cols.start - right_at:cols.stop - right_at]
+        bh, bw = self._block
+        height, width = self.shape[1:]
+        block = self._read(bi * bh, min((bi + 1) * bh, height), bj * bw, min((bj + 1) * bw, width))  # (B, h, w)
+        self.decoded += 1
+        m = self._margin
+        bottom_at, right_at = max(block.shape[1] - m, 0), max(block.shape[2] - m, 0)
+        self._edges[(bi, bj)] = (block[:, :m].copy(), block[:, bottom_at:].copy(), bottom_at,
+                                 block[:, :, :m].copy(), block[:, :, right_at:].copy(), right_at)
+        if rows.start == 0 and rows.stop == block.shape[1]:
+            self._whole[(bi, bj)] = block
+            while len(self._whole) > FULL_BLOCKS:
+                self._whole.popitem(last=False)  # the oldest
+        return block[:, rows, cols]
+
+    def _read(self, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
+        """The window as read from the file, ``(B, h, w)`` float32 in physical units, NaN at no data."""
+        import rasterio
+        from rasterio.windows import Window
+
+        window = Window(col0, row0, col1 - col0, row1 - row0)
+        with rasterio.open(self.path) as ds:  # its own dataset: GDAL's cache of decoded blocks goes with it
+            raw = ds.read(self.band_indexes, window=window)  # (B, h, w) in the file's data type
+            masks = ds.read_masks(self.band_indexes, window=window) if self._masked else None
+        return physical_values(raw, invalid_values(raw, self._nodata, masks), *self._units)
+
+
+def raster_window_reader(path: str | os.PathLike, band_indexes: Optional[Sequence[int]] = None
+                         ) -> RasterWindowReader:
+    """A window reader that streams ``path`` tile by tile into
+    :func:`~hypersynth.core.classify.predict.predict_scene`."""
+    return RasterWindowReader(str(path), None if band_indexes is None else [int(b) for b in band_indexes])

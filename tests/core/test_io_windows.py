@@ -1,0 +1,57 @@
+"""Tests for the window reader that streams a scene from its file (core/io/windows.py)."""
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from hypersynth.core.io.read import read_scene
+from hypersynth.core.io.windows import raster_window_reader
+
+
+def _tiled(path, raw, *, block=16, nodata=-1):
+    """A DEFLATE-compressed GeoTIFF tiled in ``block``-pixel blocks, one band after another, scaled to reflectance."""
+    bands, rows, cols = raw.shape
+    with rasterio.open(path, "w", driver="GTiff", width=cols, height=rows, count=bands, dtype=raw.dtype,
+                       nodata=nodata, tiled=True, blockxsize=block, blockysize=block, compress="deflate",
+                       interleave="band", transform=from_origin(0, 0, 30, 30), crs="EPSG:32633") as dst:
+        dst.write(raw)
+        dst.scales = [1e-4] * bands
+    return path
+
+
+@pytest.fixture()
+def scene_file(tmp_path):
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 10_000, size=(11, 45, 58)).astype(np.int16)  # blocks of 16: 3 × 4, cut at the far edges
+    raw[:, 20:23, 30:35] = -1  # no data
+    raw[3, 40, 2] = -1  # no data in one band only
+    return _tiled(tmp_path / "scene.tif", raw)
+
+
+def test_windows_read_by_blocks_with_kept_edges_are_the_scene_as_read_whole(scene_file):
+    whole = read_scene(scene_file)
+    plain, blocks = raster_window_reader(scene_file), raster_window_reader(scene_file)
+    blocks.expect_margin(3)
+    height, width = whole.shape
+    tile, halo = 16, 3
+    for r0 in range(0, height, tile):  # as predict_scene reads them: row by row of tiles, each with its halo
+        for c0 in range(0, width, tile):
+            window = (max(r0 - halo, 0), min(r0 + tile + halo, height), max(c0 - halo, 0), min(c0 + tile + halo, width))
+            got = blocks(*window)
+            assert np.array_equal(got, plain(*window), equal_nan=True)
+            ok = np.isfinite(got).all(axis=0)
+            expected = whole.cube[:, window[0]:window[1], window[2]:window[3]]
+            assert np.array_equal(ok, whole.valid[window[0]:window[1], window[2]:window[3]])
+            assert np.array_equal(got[:, ok], expected[:, ok])  # the same float32 values as read whole
+    assert blocks.decoded <= 2 * 3 * 4  # each block about twice (as its own tile, and for the halo of the row above)
+    for window in ((0, 45, 0, 58), (7, 9, 50, 58), (30, 45, 0, 3), (2, 40, 14, 19)):  # any window, in any order
+        assert np.array_equal(blocks(*window), plain(*window), equal_nan=True)
+
+
+def test_a_window_reader_reads_only_the_bands_asked_for(scene_file):
+    reader = raster_window_reader(scene_file, [2, 5])
+    assert reader.shape == (2, 45, 58)
+    np.testing.assert_allclose(reader(0, 4, 0, 4), raster_window_reader(scene_file)(0, 4, 0, 4)[[1, 4]])
+    with pytest.raises(ValueError, match=r"band indexes \[12\] are not bands of"):
+        raster_window_reader(scene_file, [1, 12])
