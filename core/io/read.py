@@ -122,14 +122,13 @@ def read_scene_layout(path: str | Path, reporter: Reporter = NULL_REPORTER) -> O
     """A plain raster file's scene without its pixels: bands, good bands, wavelengths, grid and valid mask, found in
     one pass over the file that keeps no pixel (the cube is a read-only NaN placeholder of no memory). For applying a
     saved classifier to a scene larger than memory: its pixels are then streamed window by window
-    (:func:`~hypersynth.core.classify.predict.raster_window_reader`), which gives them as :func:`read_scene` would.
+    (:func:`~hypersynth.core.io.windows.raster_window_reader`), which gives them as :func:`read_scene` would.
+    ``reporter`` hears the pass over the raster (stage "finding the valid pixels") and may stop it.
 
     Returns:
         The layout of a GeoTIFF, an ENVI file (or its ``.hdr``) or another single raster GDAL reads; None for what
         :func:`read_scene` reads its own way (a sensor product, an archive, a container's subdataset, a MATLAB file),
         or a file that is missing: read those whole with :func:`read_scene`, which also says what is wrong.
-
-    ``reporter`` hears the pass over the raster (stage "finding the valid pixels") and may stop it.
 
     Raises:
         SceneReadError: the raster cannot be read, or is no cube (as :func:`read_scene` says).
