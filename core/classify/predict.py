@@ -187,7 +187,8 @@ def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
         classifier: a fitted :class:`~hypersynth.core.classify.base.Classifier`.
         cube: ``(B, H, W)`` float32 array, numpy memmap or other sliceable array-like, or a callable
             ``read_window(row0, row1, col0, col1) -> (B, h, w)`` (see :func:`raster_window_reader`)
-            so a large raster is streamed from disk.
+            so a large raster is streamed from disk; a reader with an ``expect_margin(m)`` method is told first
+            how far the windows reach past their tiles (it may keep what it decodes for the next tiles' halos).
         valid: ``(H, W)`` bool, pixels to classify. ``None``: every pixel whose spectrum is finite (a
             reader returns NaN at nodata); non-finite pixels are always treated as invalid.
         tile_size: side of a tile in pixels.

@@ -407,7 +407,7 @@ def test_classes_with_nothing_but_their_id_for_a_prompt_are_warned_of(caplog):
 def test_the_typical_value_is_the_median_of_the_valid_pixels_gathered_once(tmp_path):
     import tracemalloc
 
-    from hypersynth.core.pipeline import typical_value
+    from hypersynth.core.scale_check import typical_value
 
     rng = np.random.default_rng(0)
     cube = rng.gamma(2.0, 0.1, size=(50, 200, 200)).astype(np.float32)  # (B, H, W)
@@ -434,8 +434,8 @@ def test_classify_streams_a_raster_and_maps_it_as_when_read_whole(augment_run, t
 
     import rasterio
 
-    from hypersynth.core import pipeline
-    from hypersynth.core.classify.predict import raster_window_reader
+    from hypersynth.core import scale_check
+    from hypersynth.core.io.windows import raster_window_reader
     from hypersynth.core.io import read as read_module
 
     out, _, _ = augment_run
@@ -467,9 +467,9 @@ def test_classify_streams_a_raster_and_maps_it_as_when_read_whole(augment_run, t
     layout = read_module.read_scene_layout(gaps)
     read_whole = read_module.read_scene(gaps)
     assert np.array_equal(layout.valid, valid) and np.array_equal(layout.good_bands, read_whole.good_bands)
-    gathering = pipeline._GatheringReader(raster_window_reader(gaps, np.flatnonzero(layout.good_bands) + 1), valid)
+    gathering = scale_check.GatheringReader(raster_window_reader(gaps, np.flatnonzero(layout.good_bands) + 1), valid)
     height, width = valid.shape
     for r0 in range(0, height, 7):  # windows as prediction reads them: overlapping, in rows of tiles
         gathering(r0, min(r0 + 9, height), 0, width)
     _, cube = read_whole.split_usable()
-    assert gathering.typical_value() == pipeline.typical_value(cube, valid)  # the scale check's median, the same
+    assert gathering.typical_value() == scale_check.typical_value(cube, valid)  # the scale check's median, the same

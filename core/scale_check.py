@@ -1,0 +1,80 @@
+"""The scale check: whether a scene's values are in the units a saved classifier learnt from."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+import numpy as np
+
+from .scene import Scene
+
+log = logging.getLogger("hypersynth")
+SCALE_TOLERANCE = 5.0  # a scene whose median value is this many times the training scene's (or 1/this) is warned of
+
+
+def typical_value(cube: np.ndarray, valid: np.ndarray, n: int = 100_000) -> float:
+    """The median of a usable cube's values ``(B_good, H, W)`` over up to ``n`` valid pixels (a fixed draw): its
+    units' scale."""
+    rows, cols = typical_pixels(valid, n)
+    # (B_good * n,): the pixels gathered, never a copy of the cube, and flattened in the order numpy laid them out
+    # (pixel-major: a C-order ravel would copy them all again); the median may reorder this temporary in place
+    values = cube[:, rows, cols].ravel(order="K")
+    return float(np.nanmedian(values, overwrite_input=True)) if values.size else float("nan")
+
+
+def typical_pixels(valid: np.ndarray, n: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, cols)`` of the valid pixels :func:`typical_value` takes: all of them, or a fixed draw of ``n``."""
+    rows, cols = np.nonzero(valid)
+    if rows.size > n:
+        keep = np.random.default_rng(0).choice(rows.size, n, replace=False)
+        rows, cols = rows[keep], cols[keep]
+    return rows, cols
+
+
+class GatheringReader:
+    """A window reader that passes each window on and keeps, from the windows as they pass, the values of the pixels
+    :func:`typical_value` takes: a streamed scene's typical value, without reading the scene again."""
+
+    def __init__(self, read: Any, valid: np.ndarray) -> None:
+        self._read, self.shape = read, read.shape  # (B, H, W)
+        self._rows, self._cols = typical_pixels(valid)
+        self._values = np.full((read.shape[0], self._rows.size), np.nan, dtype=np.float32)  # (B, n)
+        self._missing = np.ones(self._rows.size, dtype=bool)  # not gathered yet
+
+    def __call__(self, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
+        window = self._read(row0, row1, col0, col1)  # (B, h, w)
+        inside = np.flatnonzero(self._missing & (self._rows >= row0) & (self._rows < row1) & (self._cols >= col0)
+                                & (self._cols < col1))
+        self._values[:, inside] = window[:, self._rows[inside] - row0, self._cols[inside] - col0]
+        self._missing[inside] = False
+        return window
+
+    def expect_margin(self, margin: int) -> None:
+        """Passed on to the reader (:meth:`~hypersynth.core.io.windows.RasterWindowReader.expect_margin`)."""
+        self._read.expect_margin(margin)
+
+    def typical_value(self) -> float:
+        """:func:`typical_value` of the scene, once every window was read (NaN where a pixel never passed)."""
+        values = self._values.ravel()
+        return float(np.nanmedian(values, overwrite_input=True)) if values.size else float("nan")
+
+
+def warn_of_scale(scene: Scene, median: float, learnt_median: Optional[float]) -> None:
+    """Log :func:`scale_warning`'s sentence, when it has one (the run's report lists what the run warned of)."""
+    warning = scale_warning(scene, median, learnt_median)
+    if warning:
+        log.warning(warning)
+
+
+def scale_warning(scene: Scene, median: float, learnt_median: Optional[float]) -> Optional[str]:
+    """What to say when the scene's values (``median``: its :func:`typical_value`) are on another scale than those
+    the classifier learnt (reflectance 0–1 against 0–10 000, say): the map would be wrong, with no error to tell."""
+    if learnt_median is None or not np.isfinite(learnt_median) or learnt_median == 0:
+        return None
+    ratio = abs(median / learnt_median) if np.isfinite(median) else 1.0
+    if 1 / SCALE_TOLERANCE <= ratio <= SCALE_TOLERANCE:
+        return None
+    return (f"{scene.name}'s values are about {ratio:.3g} times those of the scene the classifier learnt from "
+            f"(median {median:.4g} against {learnt_median:.4g}): other units or scaling (reflectance 0–1 against "
+            "0–10 000, say)? Rescale the scene to the training scene's units, or this map is likely wrong.")
