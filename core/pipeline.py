@@ -425,11 +425,11 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
                          reporter: Reporter, probabilities: bool, said: Sequence[str]) -> ClassificationOutputs:
     """:func:`classify_with_model` once its output folder is ready; ``said``: the run's warnings, for its report
     (a list still filled as the run goes)."""
-    from .io.windows import raster_window_reader
     from .evaluation.assess import evaluate_scene_map, write_evaluation
     from .evaluation.metrics import pixels_per_id
     from .io.labels import read_labels
     from .io.read import read_scene, read_scene_layout
+    from .io.windows import raster_window_reader
     from .report import files_section, warnings_section, write_markdown_and_html
 
     clf, class_ids, classes, meta = _load_classifier(model_path, device)
@@ -447,7 +447,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         _check_validation(validation, None, scene, classes, validation_path)
     if layout is not None:  # its usable bands read window by window; the scale check's pixels gathered as they pass
         cube: Any = GatheringReader(raster_window_reader(layout.source, np.flatnonzero(layout.good_bands) + 1),
-                                     layout.valid)
+                                    layout.valid)
     else:
         scene, cube = scene.split_usable()
         warn_of_scale(scene, typical_value(cube, scene.valid), meta.get("median_value"))
