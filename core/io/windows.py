@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -44,9 +46,7 @@ class RasterWindowReader:
     decoded: int = field(init=False, default=0)  # file blocks decoded so far (by the block reads)
 
     def __post_init__(self) -> None:
-        import rasterio
-
-        with rasterio.open(self.path) as ds:
+        with _opened(self.path) as ds:
             count, height, width = ds.count, ds.height, ds.width
             if self.band_indexes is None:
                 self.band_indexes = list(range(1, count + 1))
@@ -118,14 +118,26 @@ class RasterWindowReader:
 
     def _read(self, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
         """The window as read from the file, ``(B, h, w)`` float32 in physical units, NaN at no data."""
-        import rasterio
         from rasterio.windows import Window
 
         window = Window(col0, row0, col1 - col0, row1 - row0)
-        with rasterio.open(self.path) as ds:  # its own dataset: GDAL's cache of decoded blocks goes with it
+        with _opened(self.path) as ds:  # its own dataset: GDAL's cache of decoded blocks goes with it
             raw = ds.read(self.band_indexes, window=window)  # (B, h, w) in the file's data type
             masks = ds.read_masks(self.band_indexes, window=window) if self._masked else None
         return physical_values(raw, invalid_values(raw, self._nodata, masks), *self._units)
+
+
+@contextmanager
+def _opened(path: str) -> Iterator[Any]:
+    """``path`` opened with rasterio, quietly when it has no georeference (a pixel grid, as read_scene reads it)."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        dataset = rasterio.open(path)
+    with dataset:
+        yield dataset
 
 
 def raster_window_reader(path: str | os.PathLike, band_indexes: Optional[Sequence[int]] = None

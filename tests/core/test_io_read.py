@@ -176,6 +176,13 @@ def test_envi_pair_either_file(tmp_path, header_name, data_suffix, open_name):
     assert scene.good_bands.tolist() == [True] * 10 + [False]  # ENVI bad band list
     assert not scene.valid[1, 2] and scene.valid.sum() == 23
     assert scene.transform == PIXEL_GRID and scene.crs_wkt is None
+    layout = read_scene_layout(tmp_path / open_name)  # what classify streams: the same layout, from either file
+    assert np.array_equal(layout.valid, scene.valid) and np.array_equal(layout.good_bands, scene.good_bands)
+    assert layout.source == scene.source and layout.name == scene.name
+    from hypersynth.core.io.windows import raster_window_reader
+
+    streamed = raster_window_reader(layout.source, np.flatnonzero(layout.good_bands) + 1)(0, 4, 0, 6)
+    assert np.array_equal(streamed[:, scene.valid], scene.cube[scene.good_bands][:, scene.valid])
 
 
 def test_envi_header_without_data_file(tmp_path):
