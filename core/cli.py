@@ -344,7 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     helptext = "classify a scene with a saved classifier bundle (no labels, no training)"
     p = sub.add_parser("classify", help=helptext,
                        description=helptext[0].upper() + helptext[1:] + ": the classifier_bundle folder an earlier "
-                                   "run saved, applied to a scene of the same sensor and band set.")
+                                   "run saved, applied to a scene of the same sensor and band set. A GeoTIFF or ENVI "
+                                   "scene is read a tile at a time, never whole, so it may be larger than memory.")
     p.add_argument("--model", required=True, help="classifier bundle folder (an earlier run's classifier_bundle)")
     p.add_argument("--probabilities", action="store_true", help=PROBABILITIES_HELP)
     p.add_argument("--scene", required=True,
