@@ -66,7 +66,8 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
             "Applies a classifier trained by Augment & Classify (its 'trained classifier' folder) to a scene of "
             "the same sensor and band set, e.g. a neighbouring flight line. No labels are needed; with "
             "validation labels the accuracy is measured and written as JSON. Outputs as Augment & Classify's: "
-            "the class map, the confidence and uncertainty, and optionally each class's probability.")
+            "the class map, the confidence and uncertainty, and optionally each class's probability. A scene "
+            "layer on a GeoTIFF or ENVI file is read a tile at a time, never whole, so it may be larger than memory.")
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
         self.addParameter(QgsProcessingParameterFile(
