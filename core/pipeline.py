@@ -28,7 +28,7 @@ from .scale_check import GatheringReader, typical_value, warn_of_scale
 from .scene import ClassInfo, Scene
 
 log = logging.getLogger("hypersynth")
-READ_SHARE = 0.1  # of classify's progress bar: reading the scene (a plain raster: finding its valid pixels)
+CLASSIFY_READ_SHARE = 0.1  # of classify's progress bar: reading the scene (a plain raster: finding its valid pixels)
 
 # Output file names inside the output folder; a run writes all of them or none.
 CLASS_MAP = "classification.tif"
@@ -433,7 +433,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     from .report import files_section, warnings_section, write_markdown_and_html
 
     clf, class_ids, classes, meta = _load_classifier(model_path, device)
-    reading = reporter.sub(0.0, READ_SHARE, "reading scene: ")
+    reading = reporter.sub(0.0, CLASSIFY_READ_SHARE, "reading scene: ")
     layout = read_scene_layout(scene_path, reading)  # a plain raster's pixels are streamed, never held whole
     scene = layout or read_scene(scene_path, reporter=reading)  # a product's unpacking too
     bands = int(scene.good_bands.sum())
@@ -456,7 +456,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     try:
         class_map = predict_and_write_maps(clf, class_ids, classes, classes, scene, cube, staging,
                                            probabilities=probabilities,
-                                           reporter=reporter.sub(READ_SHARE, 1.0))
+                                           reporter=reporter.sub(CLASSIFY_READ_SHARE, 1.0))
         if layout is not None:
             warn_of_scale(scene, cube.typical_value(), meta.get("median_value"))
         if validation is not None:

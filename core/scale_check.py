@@ -51,8 +51,11 @@ class GatheringReader:
         return window
 
     def expect_margin(self, margin: int) -> None:
-        """Passed on to the reader (:meth:`~hypersynth.core.io.windows.RasterWindowReader.expect_margin`)."""
-        self._read.expect_margin(margin)
+        """Passed on to the reader when it takes it
+        (:meth:`~hypersynth.core.io.windows.RasterWindowReader.expect_margin`)."""
+        expect = getattr(self._read, "expect_margin", None)
+        if expect is not None:
+            expect(margin)
 
     def typical_value(self) -> float:
         """:func:`typical_value` of the scene, once every window was read (NaN where a pixel never passed)."""

@@ -145,8 +145,7 @@ def _tar_sizes(path: Path, reporter: Reporter = NULL_REPORTER) -> tuple[tuple[st
     if kept is not None:
         return kept
     try:
-        with open(path, "rb") as raw, tarfile.open(path, "r|*", fileobj=_WatchedFile(raw, key[1], reporter, "reading")
-                                                   ) as archive:  # a stream: forward only, as a .tar.gz cannot seek
+        with _watched_tar(path, reporter, "reading") as archive:
             listing = tuple((info.name, info.size) for info in archive if info.isfile())
     except _TAR_DAMAGE as err:
         raise SceneReadError(f"cannot read the archive {path}: {err}; it looks truncated or damaged, download it "
@@ -156,6 +155,15 @@ def _tar_sizes(path: Path, reporter: Reporter = NULL_REPORTER) -> tuple[tuple[st
         while len(_LISTINGS) > KEPT_LISTINGS:
             _LISTINGS.pop(next(iter(_LISTINGS)))  # the oldest
     return listing
+
+
+@contextmanager
+def _watched_tar(path: Path, reporter: Reporter, stage: str) -> Iterator[tarfile.TarFile]:
+    """The tar ``path`` opened as a stream (forward only, as a .tar.gz cannot seek), read through a
+    :class:`_WatchedFile`: ``reporter`` hears the share read (as ``stage``) and may stop it at any block."""
+    with open(path, "rb") as raw, tarfile.open(path, "r|*", fileobj=_WatchedFile(raw, os.fstat(raw.fileno()).st_size,
+                                                                                 reporter, stage)) as archive:
+        yield archive
 
 
 class _WatchedFile:
@@ -308,9 +316,7 @@ def _unpack_from_tar(product: ArchivedProduct, folder: Path, reporter: Reporter 
     a member's path or link cannot lead outside the folder); ``reporter`` hears the share of the tar read."""
     wanted = set(product.members)
     try:
-        with open(product.archive, "rb") as raw, tarfile.open(
-                product.archive, "r|*", fileobj=_WatchedFile(raw, product.archive.stat().st_size, reporter,
-                                                             "unpacking")) as archive:
+        with _watched_tar(product.archive, reporter, "unpacking") as archive:
             for info in archive:
                 if info.name not in wanted or not info.isfile():
                     continue
