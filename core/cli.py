@@ -321,7 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, helptext in (("augment-classify", "synthesise labelled patches from prompts and classify the scene"),
                            ("baseline", "classify with a baseline trained on your labels alone: random forest, SVM "
                                         "or CNN (no synthesis)")):
-        p = sub.add_parser(name, help=helptext, description=helptext)
+        p = sub.add_parser(name, help=helptext, description=helptext + (
+            "" if name == "augment-classify" else ". rf and svm learn from the labelled pixels' spectra alone, so "
+            "a GeoTIFF or ENVI scene is then read a tile at a time, never whole: it may be larger than memory."))
         p.add_argument("--scene", required=True, help=f"hyperspectral raster: {SCENE_FORMATS}")
         p.add_argument("--labels", required=True, help="labels: vector (GeoPackage/Shapefile/GeoJSON), label raster or MATLAB ground-truth map")
         p.add_argument("--prompts", help="class file (JSON: id, name, colour, prompt per class)")

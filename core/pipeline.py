@@ -11,7 +11,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Collection, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Optional, Sequence
 
 import numpy as np
 
@@ -27,8 +27,13 @@ from .report import warnings_of_this_run
 from .scale_check import GatheringReader, typical_value, warn_of_scale
 from .scene import ClassInfo, Scene
 
+if TYPE_CHECKING:
+    from .io.windows import PixelSpectra
+
 log = logging.getLogger("hypersynth")
 CLASSIFY_READ_SHARE = 0.1  # of classify's progress bar: reading the scene (a plain raster: finding its valid pixels)
+# methods that learn from the labelled pixels' spectra alone: on a plain raster their runs stream the scene
+STREAMED_METHODS = ("rf", "svm")
 
 # Output file names inside the output folder; a run writes all of them or none.
 CLASS_MAP = "classification.tif"
@@ -139,7 +144,8 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
                     probabilities: bool = False) -> ClassificationOutputs:
     """:func:`classify_scene` once its output folder is ready."""
     from .io.labels import read_labels
-    from .io.read import read_scene
+    from .io.read import read_scene, read_scene_layout
+    from .io.windows import raster_window_reader, read_pixel_spectra
 
     if bundle_path is not None and method in MODEL_METHODS:
         from .ldm.model import SynthesisModel
@@ -148,7 +154,10 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
 
     with warnings_of_this_run() as said:  # what the run warns of goes into its report too
         reporter.progress(0.0, "reading scene")
-        scene = read_scene(scene_path, reporter=reporter.sub(0.0, 0.02, "reading scene: "))  # a product's unpacking
+        reading = reporter.sub(0.0, 0.01, "reading scene: ")
+        # a spectral classifier learns from its labelled pixels alone: a plain raster's pixels are then streamed
+        layout = read_scene_layout(scene_path, reading) if method in STREAMED_METHODS else None
+        scene = layout or read_scene(scene_path, reporter=reading)  # a product's unpacking too
         labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field)
         validation = None
         if validation_path is not None:
@@ -159,11 +168,18 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         if method in SYNTHESISING_METHODS:
             _warn_of_empty_prompts(classes)
 
-        scene, cube = scene.split_usable()  # from here on the run needs the usable bands' pixels only
+        streamed = None
+        if layout is not None:  # the labelled pixels' spectra read now; the rest window by window as prediction goes
+            streamed = GatheringReader(raster_window_reader(layout.source, np.flatnonzero(layout.good_bands) + 1),
+                                       layout.valid)
+            cube: "np.ndarray | PixelSpectra" = read_pixel_spectra(streamed, (labels > 0) & layout.valid,
+                                           reporter.sub(0.01, 0.02, "reading scene: "))
+        else:
+            scene, cube = scene.split_usable()  # from here on the run needs the usable bands' pixels only
         staging = Path(tempfile.mkdtemp(prefix=RUN_STAGING, dir=out))
         try:
             result = run_on_scene(scene, cube, labels, classes, method, settings, staging, validation=validation,
-                                  reporter=reporter, probabilities=probabilities, warnings=said,
+                                  reporter=reporter, probabilities=probabilities, warnings=said, streamed=streamed,
                                   inputs=[("scene file", scene_path), ("label file", labels_path),
                                           ("class file", classes_path), ("validation labels", validation_path),
                                           ("reused synthesis model", bundle_path)])
@@ -291,13 +307,16 @@ def check_same_wavelengths(trained: Optional[Sequence[float]], scene: Scene, wha
                          f"bands differ); it applies only to the same sensor's band set: {instead}")
 
 
-def run_on_scene(scene: Scene, cube: np.ndarray, labels: np.ndarray, classes: list[ClassInfo], method: str,
-                 settings: MethodSettings, out: Path, *, validation: Optional[np.ndarray] = None,
+def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.ndarray, classes: list[ClassInfo],
+                 method: str, settings: MethodSettings, out: Path, *, validation: Optional[np.ndarray] = None,
                  reporter: Reporter = NULL_REPORTER, probabilities: bool = False,
-                 warnings: Sequence[str] = (), inputs: Sequence[tuple[str, Any]] = ()) -> dict:
+                 warnings: Sequence[str] = (), inputs: Sequence[tuple[str, Any]] = (),
+                 streamed: Optional[GatheringReader] = None) -> dict:
     """Train, predict the whole scene and write every output into ``out`` (a staging folder); ``scene`` and ``cube``:
     :meth:`Scene.split_usable`'s; ``warnings``: what the run warned of, for the report (a list still filled as the
-    run goes); ``inputs``: ``(what, path)`` of the run's input files, for the report."""
+    run goes); ``inputs``: ``(what, path)`` of the run's input files, for the report. ``streamed``: the scene's usable
+    bands read window by window (a :data:`STREAMED_METHODS` run on a plain raster), predicted from; ``cube`` is then
+    the labelled pixels' spectra only (:class:`~.io.windows.PixelSpectra`) and ``scene`` its layout."""
     from .report import write_report
 
     t0 = time.perf_counter()
@@ -305,8 +324,9 @@ def run_on_scene(scene: Scene, cube: np.ndarray, labels: np.ndarray, classes: li
                         reporter=reporter.sub(0.02, 0.8))
     t_fit = time.perf_counter() - t0
     used = [c for c in classes if c.id in set(fitted.class_ids.tolist())]
-    class_map = predict_and_write_maps(fitted.classifier, fitted.class_ids, classes, used, scene, cube, out,
-                                       probabilities=probabilities, reporter=reporter.sub(0.8, 0.95))
+    class_map = predict_and_write_maps(fitted.classifier, fitted.class_ids, classes, used, scene,
+                                       cube if streamed is None else streamed, out, probabilities=probabilities,
+                                       reporter=reporter.sub(0.8, 0.95))
     reporter.progress(0.96, "report")
     ev = None
     if validation is not None:
@@ -328,7 +348,8 @@ def run_on_scene(scene: Scene, cube: np.ndarray, labels: np.ndarray, classes: li
                 with_attention = True
             reporter.progress(0.98, "report")  # the attention's stage name ends with its sampling
     if hasattr(fitted.classifier, "to_tensors"):
-        save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene, cube)
+        save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene,
+                        typical_value(cube, scene.valid) if streamed is None else streamed.typical_value())
     write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=METHOD_TITLES[method],
                  evaluation=ev, seconds_training=t_fit, cube=cube, class_map=class_map,
                  with_attention=with_attention, files=files_in(out), warnings=warnings,
@@ -338,17 +359,17 @@ def run_on_scene(scene: Scene, cube: np.ndarray, labels: np.ndarray, classes: li
 
 
 def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo], scene: Scene,
-                    cube: np.ndarray) -> None:
+                    median_value: float) -> None:
     """Save a trained classifier (any method's: forest, SVM, CNN, diffusion-feature SVM with its synthesis model,
-    or their blend) as a safetensors bundle, reusable on other scenes of the sensor; ``cube``: the scene's usable
-    cube (its typical value is kept, to warn of a scene in other units)."""
+    or their blend) as a safetensors bundle, reusable on other scenes of the sensor; ``median_value``: the scene's
+    :func:`~.scale_check.typical_value`, kept to warn of a scene in other units."""
     from .ldm.bundle import save_bundle
 
     wl = scene.usable_wavelengths()
     meta = {"kind": CLASSIFIER_KIND, "method": fitted.method, "class_ids": [int(c) for c in fitted.class_ids],
             "classes": [{"id": c.id, "name": c.name, "color": list(c.color), "prompt": c.prompt} for c in classes],
             "bands": int(scene.good_bands.sum()), "wavelengths": None if wl is None else [float(w) for w in wl],
-            "median_value": typical_value(cube, scene.valid)}
+            "median_value": median_value}
     save_bundle(folder, {"classifier": fitted.classifier.to_tensors()}, fitted.classifier.config_dict(), meta)
 
 

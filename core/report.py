@@ -33,9 +33,10 @@ def spectral_angle_deg(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
 
-def class_spectra(cube: np.ndarray, labels: np.ndarray, classes: list[ClassInfo]) -> dict[int, np.ndarray]:
-    """Per-class ``(n, B)`` spectra of the labelled pixels."""
-    return {c.id: cube[:, labels == c.id].T for c in classes if (labels == c.id).any()}
+def class_spectra(cube: np.ndarray, labels: np.ndarray, classes: list[ClassInfo], valid: np.ndarray
+                  ) -> dict[int, np.ndarray]:
+    """Per-class ``(n, B)`` spectra of the labelled pixels that hold data (``valid``; a label on no-data has none)."""
+    return {c.id: cube[:, (labels == c.id) & valid].T for c in classes if ((labels == c.id) & valid).any()}
 
 
 def synthetic_summary(real: dict[int, np.ndarray], synthetic: Any, classes: list[ClassInfo],
@@ -166,7 +167,7 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
     ``files``: the run's main files and what each holds; ``warnings``: what the run warned of
     (:func:`warnings_of_this_run`), listed under the header; ``run_facts``: lines that let a reader run it again
     (settings, text encoder, input files)."""
-    real = class_spectra(cube, labels, classes)
+    real = class_spectra(cube, labels, classes, scene.valid)
     wl = scene.usable_wavelengths()
     synthetic = fitted.synthetic
     spectra_figure(out / "spectra.png", real, synthetic, classes, wl)

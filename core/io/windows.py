@@ -11,9 +11,11 @@ from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
+from ..progress import NULL_REPORTER, Reporter
 from .read import invalid_values, physical_values, raster_units, uses_a_mask_band
 
 FULL_BLOCKS = 2  # decoded file blocks kept whole: the tile's own and the next one along its row
+PIXEL_TILE = 256  # side of the squares a few pixels' spectra are read by (one window per square holding some)
 
 
 @dataclass
@@ -145,3 +147,47 @@ def raster_window_reader(path: str | os.PathLike, band_indexes: Optional[Sequenc
     """A window reader that streams ``path`` tile by tile into
     :func:`~hypersynth.core.classify.predict.predict_scene`."""
     return RasterWindowReader(str(path), None if band_indexes is None else [int(b) for b in band_indexes])
+
+
+@dataclass
+class PixelSpectra:
+    """The spectra of a few pixels of a scene held as its cube would give them at those pixels (``cube[:, rows,
+    cols]`` or ``cube[:, mask]``): the labelled pixels a spectral classifier learns from and the report plots, read
+    from a streamed scene (:func:`read_pixel_spectra`) without its cube. Any other pixel is refused, loudly."""
+
+    shape: tuple[int, int, int]  # (B, H, W) of the scene's usable cube
+    rows: np.ndarray  # (N,) the pixels held, in row-major order
+    cols: np.ndarray  # (N,)
+    spectra: np.ndarray  # (B, N) float32, their values in physical units
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if not (isinstance(key, tuple) and key[0] == slice(None) and len(key) in (2, 3)):
+            raise TypeError(f"PixelSpectra is indexed as cube[:, rows, cols] or cube[:, mask]; got {key!r}")
+        rows, cols = np.nonzero(np.asarray(key[1], dtype=bool)) if len(key) == 2 else (np.asarray(key[1]),
+                                                                                       np.asarray(key[2]))
+        width = self.shape[2]
+        held = self.rows.astype(np.int64) * width + self.cols
+        asked = np.asarray(rows, dtype=np.int64) * width + np.asarray(cols)
+        at = np.clip(np.searchsorted(held, asked), 0, max(len(held) - 1, 0))
+        if asked.size and (not len(held) or not np.array_equal(held[at], asked)):
+            raise KeyError("pixels outside those read were asked for: only the labelled pixels' spectra are held")
+        return self.spectra[:, at]
+
+
+def read_pixel_spectra(read: Any, pixels: np.ndarray, reporter: Reporter = NULL_REPORTER) -> PixelSpectra:
+    """The spectra of the ``(H, W)`` bool ``pixels`` (e.g. the labelled ones) from a window reader (``read(row0,
+    row1, col0, col1) -> (B, h, w)`` with a ``shape``), never the scene: the grid is cut into
+    :data:`PIXEL_TILE`-pixel squares and each square holding some of them is read once, over the smallest window
+    around them (memory: one square's ``B · 256²`` floats at most). ``reporter`` hears the squares read (stage
+    "reading the labelled pixels") and may stop it."""
+    rows, cols = np.nonzero(pixels)  # row-major, as PixelSpectra looks them up
+    spectra = np.empty((read.shape[0], rows.size), dtype=np.float32)  # (B, N)
+    square = (rows // PIXEL_TILE) * (read.shape[2] // PIXEL_TILE + 1) + cols // PIXEL_TILE
+    squares = np.unique(square)
+    for i, s in enumerate(squares):
+        reporter.check()
+        at = np.flatnonzero(square == s)
+        r0, r1, c0, c1 = rows[at].min(), rows[at].max() + 1, cols[at].min(), cols[at].max() + 1
+        spectra[:, at] = read(int(r0), int(r1), int(c0), int(c1))[:, rows[at] - r0, cols[at] - c0]
+        reporter.progress((i + 1) / len(squares), "reading the labelled pixels")
+    return PixelSpectra(tuple(read.shape), rows, cols, spectra)

@@ -32,7 +32,9 @@ class ClassifyBaselineAlgorithm(SceneClassificationAlgorithm):
             "alike), optionally each class's probability (a band per class) and an HTML report. With validation "
             "labels, the report "
             "and the outputs give the overall accuracy, average accuracy and kappa on the validation pixels "
-            "that were not used for training.")
+            "that were not used for training.\n\n"
+            "Both learn from the labelled pixels' spectra alone, so a scene layer on a GeoTIFF or ENVI file is read "
+            "a tile at a time, never whole: it may be larger than memory.")
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
         self.add_input_parameters()

@@ -55,3 +55,35 @@ def test_a_window_reader_reads_only_the_bands_asked_for(scene_file):
     np.testing.assert_allclose(reader(0, 4, 0, 4), raster_window_reader(scene_file)(0, 4, 0, 4)[[1, 4]])
     with pytest.raises(ValueError, match=r"band indexes \[12\] are not bands of"):
         raster_window_reader(scene_file, [1, 12])
+
+
+def test_pixel_spectra_are_the_scene_at_those_pixels_read_square_by_square(scene_file, monkeypatch):
+    from hypersynth.core.io import windows
+    from hypersynth.core.progress import CancelAfter, Cancelled
+
+    monkeypatch.setattr(windows, "PIXEL_TILE", 16)  # squares of 16 px: 3 × 4 over this 45 × 58 scene
+    whole = read_scene(scene_file)
+    picked = np.zeros(whole.shape, bool)
+    picked[[1, 2, 2, 30, 44, 44], [0, 5, 57, 17, 16, 57]] = True  # scattered over five squares
+    picked[5:9, 40:43] = True  # a brushed patch, in one square
+    picked &= whole.valid
+    reader = raster_window_reader(scene_file)
+    windows_read = []
+
+    def read(r0, r1, c0, c1):
+        windows_read.append((r1 - r0) * (c1 - c0))
+        return reader(r0, r1, c0, c1)
+
+    read.shape = reader.shape
+    held = windows.read_pixel_spectra(read, picked)
+    assert len(windows_read) == 6 and max(windows_read) <= 16 * 16  # one window per square holding some, never more
+    rows, cols = np.nonzero(picked)
+    assert held.shape == whole.cube.shape and np.array_equal(held[:, rows, cols], whole.cube[:, rows, cols])
+    assert np.array_equal(held[:, rows[::-1], cols[::-1]], whole.cube[:, rows[::-1], cols[::-1]])  # any order
+    some = np.zeros_like(picked)
+    some[5:7, 40:43] = True
+    assert np.array_equal(held[:, some], whole.cube[:, some])  # a mask of held pixels, as cube[:, mask]
+    with pytest.raises(KeyError, match="only the labelled pixels' spectra are held"):
+        held[:, np.array([10]), np.array([10])]  # never read: refused, not made up
+    with pytest.raises(Cancelled):
+        windows.read_pixel_spectra(read, picked, CancelAfter(2))

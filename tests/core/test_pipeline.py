@@ -473,3 +473,61 @@ def test_classify_streams_a_raster_and_maps_it_as_when_read_whole(augment_run, t
         gathering(r0, min(r0 + 9, height), 0, width)
     _, cube = read_whole.split_usable()
     assert gathering.typical_value() == scale_check.typical_value(cube, valid)  # the scale check's median, the same
+
+
+@pytest.mark.parametrize("method", ["rf", "svm"])
+def test_a_spectral_baseline_streams_a_raster_and_maps_it_as_when_read_whole(method, tmp_path, monkeypatch):
+    """A forest or an SVM learns from the labelled pixels' spectra alone, so its run on a plain raster never holds the
+    scene: those spectra are read, the rest streamed window by window as the map is predicted. Maps, accuracy, the
+    saved classifier (its typical value too) and the report are those of the scene read whole."""
+    import dataclasses
+    import json
+
+    import rasterio
+
+    from hypersynth.core.io import read as read_module
+    from hypersynth.core.ldm.bundle import load_bundle
+
+    scene_path, labels, truth, classes = _write(tmp_path, seed=2)
+    scene = read_module.read_scene(scene_path)
+    assert not scene.good_bands.all()  # the demo's bad bands: the streamed reader reads the usable ones only
+    valid = scene.valid.copy()
+    valid[3:6, 4:9] = False  # no-data pixels inside the scene and along its border
+    valid[0, :] = False
+    with rasterio.open(labels) as src:
+        labelled = np.argwhere(src.read(1) > 0)
+    valid[tuple(labelled[0])] = False  # a label on no data: learnt from nowhere, plotted nowhere
+    gaps = write_scene(dataclasses.replace(scene, valid=valid), tmp_path / "gaps.tif")
+
+    def never(*args, **kwargs):
+        raise AssertionError("the scene was read whole")
+
+    run = dict(method=method, classes_path=classes, validation_path=truth, probabilities=True,
+               settings=MethodSettings(preset="tiny", seed=0))
+    with monkeypatch.context() as patched:
+        patched.setattr(read_module, "read_scene", never)
+        streamed = classify_scene(gaps, labels, tmp_path / "streamed", **run)
+    with monkeypatch.context() as patched:
+        patched.setattr(read_module, "read_scene_layout", lambda *a, **k: None)  # the scene read whole, as before
+        whole = classify_scene(gaps, labels, tmp_path / "whole", **run)
+    for name in ("classification.tif", "confidence.tif", "probabilities.tif"):
+        with rasterio.open(tmp_path / "streamed" / name) as a, rasterio.open(tmp_path / "whole" / name) as b:
+            assert np.array_equal(a.read(), b.read(), equal_nan=True), name
+    with rasterio.open(streamed.class_map) as cm:
+        assert (cm.read(1)[~valid] == 0).all() and (cm.read(1)[valid] > 0).all()
+    assert streamed.metrics == whole.metrics and streamed.metrics["oa"] > 0.5
+    saved = [json.loads((tmp_path / run_name / CLASSIFIER_BUNDLE / "meta.json").read_text())
+             for run_name in ("streamed", "whole")]
+    assert saved[0] == saved[1] and np.isfinite(saved[0]["median_value"])  # the scale check's median, the same
+    learnt = [load_bundle(tmp_path / run_name / CLASSIFIER_BUNDLE, arrays="numpy").tensors_by_part["classifier"]
+              for run_name in ("streamed", "whole")]
+    assert learnt[0].keys() == learnt[1].keys()
+    if method == "rf":  # the same trees learnt (an SVM is saved as a skops archive, time-stamped: its probabilities,
+        assert all(np.array_equal(learnt[0][name], learnt[1][name]) for name in learnt[0])  # above, are the same)
+
+    def report(run_name):  # without the lines that differ by when and where it ran
+        text = (tmp_path / run_name / "report.md").read_text()
+        return [line for line in text.splitlines() if not re.search(r"took|^- Run |streamed|whole", line)]
+
+    assert report("streamed") == report("whole")
+    assert ((tmp_path / "streamed" / "spectra.png").read_bytes() == (tmp_path / "whole" / "spectra.png").read_bytes())
