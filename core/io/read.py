@@ -12,6 +12,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from ..memory import check_fits_in_memory
 from ..progress import NULL_REPORTER, Reporter
 from ..scene import PIXEL_GRID, Scene
 from .damaged import (describe_truncated_raw, describe_unreadable, first_gdal_failure, gdal_messages, metadata_key,
@@ -412,6 +413,7 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
             has_data = np.zeros(bands, dtype=bool)
             missing = np.zeros((2, rows, cols), dtype=np.uint16)  # per pixel, bands missing: of all, of the flagged
         else:
+            check_fits_in_memory(4 * bands * rows * cols, shown.name, (bands, rows, cols))
             cube = np.empty((bands, rows, cols), dtype=np.float32)  # (B, H, W)
         step_rows, step_cols = _window_shape(bands, rows, cols, ds.block_shapes[0] if bands else (1, cols))
         stage = "finding the valid pixels" if layout_only else "reading the pixels"

@@ -1,0 +1,67 @@
+"""Tests for the memory check before a scene is read whole (core/memory.py)."""
+
+import logging
+
+import pytest
+import rasterio
+
+from hypersynth.core import memory
+from hypersynth.core.cli import main as cli_main
+from hypersynth.core.demo import make_demo_scene, sparse_labels
+from hypersynth.core.io.classes import write_classes
+from hypersynth.core.io.read import read_scene
+from hypersynth.core.io.write import write_label_raster, write_scene
+
+
+def test_the_memory_available_is_what_linux_can_give_plus_free_swap(tmp_path, monkeypatch):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24683784 kB\nMemFree:        20091232 kB\nMemAvailable:    1000000 kB\n"
+                       "SwapTotal:       2097148 kB\nSwapFree:         500000 kB\nHugePages_Total:       0\n")
+    monkeypatch.setattr(memory, "MEMINFO", meminfo)
+    monkeypatch.setattr(memory.sys, "platform", "linux")
+    assert memory.available_memory() == (1_000_000 + 500_000) * 1024
+    monkeypatch.undo()
+    here = memory.available_memory()  # this machine's own: some memory, not more than it has
+    assert here is None or 0 < here < 1 << 50
+
+
+@pytest.fixture()
+def scene_files(tmp_path):
+    data = make_demo_scene(size=32, bands=30, n_classes=3, seed=0)
+    scene = write_scene(data.scene, tmp_path / "scene.tif")
+    kw = dict(transform=data.scene.transform, crs_wkt=data.scene.crs_wkt)
+    labels = write_label_raster(tmp_path / "labels.tif", sparse_labels(data.labels, 4, seed=0), data.classes, **kw)
+    classes = tmp_path / "classes.json"
+    write_classes(classes, data.classes)
+    return scene, labels, classes
+
+
+def test_a_scene_too_large_to_read_whole_is_refused_with_what_to_do(scene_files, tmp_path, monkeypatch, caplog,
+                                                                     capsys):
+    scene, labels, classes = scene_files
+    with rasterio.open(scene) as ds:
+        cube_bytes = 4 * ds.count * ds.height * ds.width
+    monkeypatch.setattr(memory, "available_memory", lambda: 3 * cube_bytes)
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        read_scene(scene)
+    assert caplog.text == ""  # a third of what is available: nothing to say
+    monkeypatch.setattr(memory, "available_memory", lambda: int(1.5 * cube_bytes))
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        assert read_scene(scene).cube.shape[0] == 30
+    assert "over half of the" in caplog.text and "it may run out of memory" in caplog.text
+    monkeypatch.setattr(memory, "available_memory", lambda: cube_bytes // 2)
+    with pytest.raises(memory.SceneTooLargeError, match=r"scene.tif \(32 × 32 pixels, 30 bands\) takes .* GB read "
+                                                        r"whole, and this machine has .* GB of memory available; crop"):
+        read_scene(scene)
+    # the run that must read it whole is refused, and says so on the terminal; nothing is written
+    rc = cli_main(["augment-classify", "--scene", str(scene), "--labels", str(labels), "--prompts", str(classes),
+                   "--out", str(tmp_path / "aug"), "--preset", "tiny", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "of memory available; crop it to the area you need" in err and "Traceback" not in err
+    assert not (tmp_path / "aug").exists() or not any((tmp_path / "aug").iterdir())
+    # a forest learns from the labelled pixels alone and streams the rest: it runs where the message says it would
+    rc = cli_main(["baseline", "--method", "rf", "--scene", str(scene), "--labels", str(labels),
+                   "--out", str(tmp_path / "rf"), "--quiet"])
+    assert rc == 0
+    with rasterio.open(tmp_path / "rf" / "classification.tif") as cm:
+        assert (cm.read(1) > 0).mean() > 0.9
