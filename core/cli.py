@@ -297,6 +297,8 @@ PROBABILITIES_HELP = ("also write probabilities.tif: each class's probability as
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .training_area import TRAINING_AREAS
+
     parser = argparse.ArgumentParser(
         prog="hypersynth", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Classify a hyperspectral scene from a handful of labels: text-prompted synthetic "
@@ -332,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", type=_folder, required=True, help="output folder (created when missing)")
         p.add_argument("--cog", action="store_true", help="also write the class map as a Cloud-Optimised GeoTIFF")
         p.add_argument("--probabilities", action="store_true", help=PROBABILITIES_HELP)
+        p.add_argument("--training-area", default="auto", choices=TRAINING_AREAS,
+                       help="what the models learn from: the whole scene, or a GeoTIFF or ENVI scene's area around "
+                            "the labels (at least 512 × 512 pixels), whose map is then predicted tile by tile from "
+                            "the file, so the scene may be larger than memory; auto (default): the labelled area "
+                            "when the scene would take over half of the memory available (rf and svm always learn "
+                            "from the labelled pixels alone)")
         if name == "augment-classify":
             p.add_argument("--bundle", help="reuse a synthesis model (the model_bundle folder of an earlier run) "
                                             "instead of training one")
@@ -601,7 +609,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                                               validation_path=args.validation,
                                               bundle_path=getattr(args, "bundle", None), settings=_settings(args),
                                               reporter=reporter, overwrite=args.overwrite,
-                                              probabilities=args.probabilities)
+                                              probabilities=args.probabilities, training_area=args.training_area)
             reporter.close()
             _print_outputs(outputs)
             if args.cog:

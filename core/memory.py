@@ -57,8 +57,9 @@ def check_fits_in_memory(nbytes: int, name: str, shape: tuple[int, int, int]) ->
         raise SceneTooLargeError(
             f"{size}, and this machine has {available / 1e9:.1f} GB of memory available; crop it to the area you need "
             "(QGIS: Raster ▸ Extraction ▸ Clip Raster by Extent; gdal_translate -srcwin) or leave out bands, close "
-            "other programs, or use a machine with more memory. A random forest or SVM baseline and classifying with a "
-            "saved classifier read a GeoTIFF or ENVI scene a tile at a time and need far less")
+            "other programs, or use a machine with more memory. A GeoTIFF or ENVI scene need not be read whole "
+            "(import a sensor product as one: import-scene, or the dock's Import): Augment & Classify then learns from "
+            "the area around the labels, and a random forest, an SVM or a saved classifier read it a tile at a time")
     if nbytes > TIGHT_SHARE * available:
         log.warning("%s, over half of the %.1f GB of memory available: a run holds about twice that, so it may run "
                     "out of memory; crop the scene or close other programs if it does", size, available / 1e9)

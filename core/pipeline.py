@@ -26,6 +26,7 @@ from .progress import NULL_REPORTER, Reporter
 from .report import warnings_of_this_run
 from .scale_check import GatheringReader, typical_value, warn_of_scale
 from .scene import ClassInfo, Scene
+from .training_area import Area, area_fact, labelled_area, learns_from_labelled_area, read_area
 
 if TYPE_CHECKING:
     from .io.windows import PixelSpectra
@@ -104,14 +105,21 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
                    preset: str = "fast", seed: int = 0, bundle_path: Optional[str | os.PathLike] = None,
                    settings: Optional[MethodSettings] = None, reporter: Reporter = NULL_REPORTER,
                    overwrite: bool = False, probabilities: bool = False,
-                   approved: Optional[Collection[str]] = None) -> ClassificationOutputs:
+                   approved: Optional[Collection[str]] = None, training_area: str = "auto") -> ClassificationOutputs:
     """Read a scene and its labels, train ``method``, classify every pixel, write maps and a report
     (``probabilities``: also each class's probability, a band per class; ``approved``: with ``overwrite``, the
     earlier outputs the analyst agreed to replace when asked: any other found when the run starts is refused).
 
+    A random forest or an SVM learns from the labelled pixels' spectra alone: a plain raster's pixels are streamed.
+    The other methods learn from the scene (``training_area`` "scene") or, a plain raster's, from the area around its
+    labels ("labelled-area"; :mod:`.training_area`), whose map is then predicted tile by tile from the file; "auto":
+    the labelled area when the whole scene would take over half of the memory available.
+
     Everything is written into a staging folder inside ``out_dir`` and moved into place only when the
     whole run succeeded, so a cancelled or failed run leaves nothing half-written behind.
     """
+    from .io.read import plain_raster_shape
+
     out = Path(out_dir)
     inputs = [scene_path, labels_path, classes_path, validation_path, bundle_path]
     settings = settings or MethodSettings(preset=preset, seed=seed)
@@ -120,6 +128,8 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
         check_model_folder(bundle_path, "synthesis")
     if method in CPU_ONLY_METHODS:
         note_cpu_only(settings.device, METHOD_TITLES[method])
+    by_area = method not in STREAMED_METHODS and learns_from_labelled_area(
+        training_area, plain_raster_shape(scene_path) if training_area != "scene" else None)  # the header alone
     # held from the check for an earlier run's outputs until this run's have moved in, so no other run passes
     # the check meanwhile; a folder the claim made is removed when a failed run leaves it empty
     with claim_output_folder(out, f"{METHOD_TITLES.get(method, method)} of {Path(scene_path).name}"):
@@ -127,8 +137,9 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
                             approved=approved)
         return _classify_scene(out, scene_path, labels_path, inputs, method=method, classes_path=classes_path,
                                class_field=class_field, validation_path=validation_path,
-                               settings=settings,
-                               bundle_path=bundle_path, reporter=reporter, probabilities=probabilities)
+                               settings=settings, bundle_path=bundle_path, reporter=reporter,
+                               probabilities=probabilities, by_area=by_area,
+                               area_chosen=by_area and training_area == "auto")
 
 
 def kept_outputs(out: Path, bundle_path: Optional[str | os.PathLike]) -> list[str]:
@@ -141,8 +152,10 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
                     method: str, classes_path: Optional[str | os.PathLike], class_field: Optional[str],
                     validation_path: Optional[str | os.PathLike], settings: MethodSettings,
                     bundle_path: Optional[str | os.PathLike], reporter: Reporter,
-                    probabilities: bool = False) -> ClassificationOutputs:
-    """:func:`classify_scene` once its output folder is ready."""
+                    probabilities: bool = False, by_area: bool = False,
+                    area_chosen: bool = False) -> ClassificationOutputs:
+    """:func:`classify_scene` once its output folder is ready; ``by_area``: the models learn from the labelled area
+    (``area_chosen``: chosen for the scene's size, which the run then warns of)."""
     from .io.labels import read_labels
     from .io.read import read_scene, read_scene_layout
     from .io.windows import raster_window_reader, read_pixel_spectra
@@ -156,7 +169,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         reporter.progress(0.0, "reading scene")
         reading = reporter.sub(0.0, 0.01, "reading scene: ")
         # a spectral classifier learns from its labelled pixels alone: a plain raster's pixels are then streamed
-        layout = read_scene_layout(scene_path, reading) if method in STREAMED_METHODS else None
+        layout = read_scene_layout(scene_path, reading) if method in STREAMED_METHODS or by_area else None
         scene = layout or read_scene(scene_path, reporter=reading)  # a product's unpacking too
         labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field)
         validation = None
@@ -168,18 +181,28 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         if method in SYNTHESISING_METHODS:
             _warn_of_empty_prompts(classes)
 
-        streamed = None
-        if layout is not None:  # the labelled pixels' spectra read now; the rest window by window as prediction goes
+        streamed, area = None, None
+        if layout is not None:  # what the models learn from read now; the rest window by window as prediction goes
             streamed = GatheringReader(raster_window_reader(layout.source, np.flatnonzero(layout.good_bands) + 1),
                                        layout.valid)
-            cube: "np.ndarray | PixelSpectra" = read_pixel_spectra(streamed, (labels > 0) & layout.valid,
-                                           reporter.sub(0.01, 0.02, "reading scene: "))
+            labelled = (labels > 0) & layout.valid
+            cube: "np.ndarray | PixelSpectra"
+            if by_area:
+                area = labelled_area(labelled, streamed.shape[0], scene.name)
+                if area_chosen:
+                    log.warning("%s takes over half of the memory available read whole: the models learn from the "
+                                "area around the labels (rows %d–%d, columns %d–%d), and the whole scene is mapped "
+                                "tile by tile", scene.name, area[0].start, area[0].stop, area[1].start, area[1].stop)
+                cube = read_area(streamed, layout.valid, area, reporter.sub(0.01, 0.02, "reading scene: "))
+            else:
+                cube = read_pixel_spectra(streamed, labelled, reporter.sub(0.01, 0.02, "reading scene: "))
         else:
             scene, cube = scene.split_usable()  # from here on the run needs the usable bands' pixels only
         staging = Path(tempfile.mkdtemp(prefix=RUN_STAGING, dir=out))
         try:
             result = run_on_scene(scene, cube, labels, classes, method, settings, staging, validation=validation,
                                   reporter=reporter, probabilities=probabilities, warnings=said, streamed=streamed,
+                                  area=area,
                                   inputs=[("scene file", scene_path), ("label file", labels_path),
                                           ("class file", classes_path), ("validation labels", validation_path),
                                           ("reused synthesis model", bundle_path)])
@@ -311,17 +334,19 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
                  method: str, settings: MethodSettings, out: Path, *, validation: Optional[np.ndarray] = None,
                  reporter: Reporter = NULL_REPORTER, probabilities: bool = False,
                  warnings: Sequence[str] = (), inputs: Sequence[tuple[str, Any]] = (),
-                 streamed: Optional[GatheringReader] = None) -> dict:
+                 streamed: Optional[GatheringReader] = None, area: Optional[Area] = None) -> dict:
     """Train, predict the whole scene and write every output into ``out`` (a staging folder); ``scene`` and ``cube``:
     :meth:`Scene.split_usable`'s; ``warnings``: what the run warned of, for the report (a list still filled as the
     run goes); ``inputs``: ``(what, path)`` of the run's input files, for the report. ``streamed``: the scene's usable
-    bands read window by window (a :data:`STREAMED_METHODS` run on a plain raster), predicted from; ``cube`` is then
-    the labelled pixels' spectra only (:class:`~.io.windows.PixelSpectra`) and ``scene`` its layout."""
+    bands read window by window (a plain raster's), predicted from; ``scene`` is then its layout and ``cube`` either
+    the labelled pixels' spectra only (:class:`~.io.windows.PixelSpectra`, a :data:`STREAMED_METHODS` run), or the
+    usable cube of ``area`` alone, the part of the scene the models learn from (:mod:`.training_area`)."""
     from .report import write_report
 
     t0 = time.perf_counter()
-    fitted = fit_method(method, cube, scene.valid, labels, classes, settings, wavelengths=scene.usable_wavelengths(),
-                        reporter=reporter.sub(0.02, 0.8))
+    at = area or (slice(None), slice(None))
+    fitted = fit_method(method, cube, scene.valid[at], labels[at], classes, settings,
+                        wavelengths=scene.usable_wavelengths(), reporter=reporter.sub(0.02, 0.8))
     t_fit = time.perf_counter() - t0
     used = [c for c in classes if c.id in set(fitted.class_ids.tolist())]
     class_map = predict_and_write_maps(fitted.classifier, fitted.class_ids, classes, used, scene,
@@ -352,8 +377,8 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
                         typical_value(cube, scene.valid) if streamed is None else streamed.typical_value())
     write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=METHOD_TITLES[method],
                  evaluation=ev, seconds_training=t_fit, cube=cube, class_map=class_map,
-                 with_attention=with_attention, files=files_in(out), warnings=warnings,
-                 run_facts=run_facts(settings, fitted, inputs))
+                 with_attention=with_attention, files=files_in(out), warnings=warnings, area=at,
+                 run_facts=run_facts(settings, fitted, inputs) + ([area_fact(area, scene.shape)] if area else []))
     reporter.progress(1.0, "done")
     return {"metrics": None if ev is None else ev.to_dict(), "fitted": fitted}
 

@@ -17,6 +17,9 @@ rasters of every program are compared byte for byte.
     .venv/bin/python scripts/bench_classify_stream.py --scene /tmp/hypersynth_large_scene/1000x1000x230/scene.tif \
         /tmp/hypersynth_large_scene/2000/scene.tif --labels /tmp/hypersynth_large_scene/1000x1000x230/labels.gpkg \
         --baseline rf --exe bin/hypersynth /tmp/before/bin/hypersynth      # a forest trained on each scene
+    .venv/bin/python scripts/bench_classify_stream.py --scene /tmp/hypersynth_large_scene/2000/scene.tif \
+        --labels /tmp/hypersynth_large_scene/1000x1000x230/labels.gpkg \
+        --prompts /tmp/hypersynth_large_scene/1000x1000x230/classes.json   # learning from the scene or its labelled area
 """
 
 from __future__ import annotations
@@ -77,18 +80,26 @@ def main() -> None:
     parser.add_argument("--labels", type=Path, help="labels for the --baseline runs (on every scene's grid)")
     parser.add_argument("--baseline", nargs="*", default=[], choices=["rf", "svm"],
                         help="baseline methods to train on --labels and map each scene with")
+    parser.add_argument("--prompts", type=Path, help="class file: also run Augment & Classify (preset tiny) on "
+                                                     "--labels, once per --training-area")
+    parser.add_argument("--training-area", nargs="*", default=["scene", "labelled-area"],
+                        help="what Augment & Classify learns from (default: both)")
     parser.add_argument("--exe", nargs="+", default=[str(REPO / "bin" / "hypersynth")],
                         help="hypersynth programs to compare (default: this checkout's)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_classify_stream"), help="where the maps go")
     args = parser.parse_args()
-    if args.baseline and args.labels is None:
-        parser.error("--baseline needs --labels")
+    if (args.baseline or args.prompts) and args.labels is None:
+        parser.error("--baseline and --prompts need --labels")
     scenes = args.scene + ([tile_up(args.scene[0])] if args.tile_up else [])
     print("| scene | run | program | peak GB | wall s |\n|---|---|---|---|---|")
     for scene in scenes:
         runs = [(f"classify with {bundle.parent.name}", ["classify", "--model", str(bundle)]) for bundle in args.bundle]
         runs += [(f"baseline {method}", ["baseline", "--method", method, "--labels", str(args.labels)])
                  for method in args.baseline]
+        if args.prompts:
+            runs += [(f"augment tiny, {area}", ["augment-classify", "--preset", "tiny", "--labels", str(args.labels),
+                                                "--prompts", str(args.prompts), "--training-area", area])
+                     for area in args.training_area]
         for name, arguments in runs:
             outs = []
             for k, exe in enumerate(args.exe):

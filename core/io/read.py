@@ -135,6 +135,14 @@ def read_scene_layout(path: str | Path, reporter: Reporter = NULL_REPORTER) -> O
         SceneReadError: the raster cannot be read, or is no cube (as :func:`read_scene` says).
         Cancelled: the reporter asked to stop.
     """
+    plain = plain_raster(path)
+    return None if plain is None else read_gdal_scene(plain, layout_only=True, reporter=reporter)
+
+
+def plain_raster(path: str | Path) -> Optional[Path]:
+    """The raster file of a scene GDAL reads as one plain raster (a GeoTIFF, an ENVI file or its ``.hdr``, ...), or
+    None for what :func:`read_scene` reads its own way (a sensor product, an archive, a container's subdataset, a
+    MATLAB file) or a file that is missing."""
     from .product_archives import is_archive
     from .products import product_facts
 
@@ -143,9 +151,25 @@ def read_scene_layout(path: str | Path, reporter: Reporter = NULL_REPORTER) -> O
         return None
     if path.suffix.lower() == ".hdr":
         path = envi_data_file(path)
-    if product_facts(path) is not None:
+    return None if product_facts(path) is not None else path
+
+
+def plain_raster_shape(path: str | Path) -> Optional[tuple[int, int, int]]:
+    """``(bands, rows, cols)`` of a :func:`plain_raster` from its header alone (no pixel read), or None where the
+    scene is not one or GDAL cannot open it (:func:`read_scene` then says what is wrong)."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+    plain = plain_raster(path)
+    if plain is None:
         return None
-    return read_gdal_scene(path, layout_only=True, reporter=reporter)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(plain) as ds:
+                return int(ds.count), int(ds.height), int(ds.width)
+    except RasterioIOError:
+        return None
 
 
 def _read_archived_product(path: Path, quality_masks: bool, name: Optional[str] = None,

@@ -53,11 +53,17 @@ def test_a_scene_too_large_to_read_whole_is_refused_with_what_to_do(scene_files,
     with pytest.raises(memory.SceneTooLargeError, match=r"scene.tif \(32 × 32 pixels, 30 bands\) takes .* GB read "
                                                         r"whole, and this machine has .* GB of memory available; crop"):
         read_scene(scene)
-    # the run that must read it whole is refused, and says so on the terminal; nothing is written
+    # a run that must read it whole is refused, and says so on the terminal; nothing is written
+    rc = cli_main(["augment-classify", "--scene", str(scene), "--labels", str(labels), "--prompts", str(classes),
+                   "--out", str(tmp_path / "aug"), "--preset", "tiny", "--training-area", "scene", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "of memory available; crop it to the area you need" in err and "Traceback" not in err
+    assert not (tmp_path / "aug").exists() or not any((tmp_path / "aug").iterdir())
+    # left to choose, it would learn from the area around the labels: here the whole small scene, still too large
     rc = cli_main(["augment-classify", "--scene", str(scene), "--labels", str(labels), "--prompts", str(classes),
                    "--out", str(tmp_path / "aug"), "--preset", "tiny", "--quiet"])
     err = capsys.readouterr().err
-    assert rc == 2 and "of memory available; crop it to the area you need" in err and "Traceback" not in err
+    assert rc == 2 and "does not fit in memory whole, and its labels spread over rows 0–32, columns 0–32" in err
     assert not (tmp_path / "aug").exists() or not any((tmp_path / "aug").iterdir())
     # a forest learns from the labelled pixels alone and streams the rest: it runs where the message says it would
     rc = cli_main(["baseline", "--method", "rf", "--scene", str(scene), "--labels", str(labels),

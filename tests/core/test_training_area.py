@@ -1,0 +1,142 @@
+"""Tests for the part of a scene the models learn from (core/training_area.py) and runs that learn from it."""
+
+import re
+
+import numpy as np
+import pytest
+import rasterio
+
+from hypersynth.core import memory, training_area
+from hypersynth.core.demo import make_demo_scene, sparse_labels
+from hypersynth.core.io import read as read_module
+from hypersynth.core.io.classes import write_classes
+from hypersynth.core.io.write import write_label_raster, write_scene
+from hypersynth.core.methods import MethodSettings
+from hypersynth.core.pipeline import classify_scene
+
+
+def test_the_labelled_area_is_the_labels_box_with_a_margin_at_least_the_smallest_side(monkeypatch):
+    monkeypatch.setattr(memory, "available_memory", lambda: None)  # no limit known: the area as drawn
+    labelled = np.zeros((3000, 2000), bool)
+    labelled[1000, 700] = labelled[1100, 1500] = True
+    rows, cols = training_area.labelled_area(labelled, 200, "scene.tif")
+    assert (rows.start, rows.stop) == (936 - 141, 936 - 141 + 512)  # 936–1165 (± 64 rows) grown to 512, centred
+    assert (cols.start, cols.stop) == (700 - 64, 1501 + 64)  # wider than 512 already: the margin only
+    labelled[:] = False
+    labelled[5, 1990] = True  # at a corner: kept inside the scene, still 512 wide where the scene allows
+    rows, cols = training_area.labelled_area(labelled, 200, "scene.tif")
+    assert (rows.start, rows.stop, cols.start, cols.stop) == (0, 512, 2000 - 512, 2000)
+    small = np.zeros((40, 30), bool)
+    small[3, 4] = True
+    assert training_area.labelled_area(small, 200, "scene.tif") == (slice(0, 40), slice(0, 30))
+    with pytest.raises(ValueError, match="no labelled pixel lies on scene.tif's valid pixels"):
+        training_area.labelled_area(np.zeros((40, 30), bool), 200, "scene.tif")
+    labelled[:] = False
+    labelled[0, 0] = labelled[2999, 1999] = True  # labels at both ends of a scene too large for the memory
+    monkeypatch.setattr(memory, "available_memory", lambda: 2 * 10**9)
+    with pytest.raises(memory.SceneTooLargeError, match=r"its labels spread over rows 0–3000, columns 0–2000: 4.8 GB "
+                                                        r"to learn from, over half of the 2.0 GB available; label a"):
+        training_area.labelled_area(labelled, 200, "scene.tif")
+
+
+def test_which_runs_learn_from_the_labelled_area(monkeypatch):
+    monkeypatch.setattr(memory, "available_memory", lambda: 10**9)
+    large, small = (200, 1000, 1000), (200, 100, 100)  # 0.8 GB and 8 MB
+    assert training_area.learns_from_labelled_area("auto", large)  # over half of the memory available
+    assert not training_area.learns_from_labelled_area("auto", small)
+    assert not training_area.learns_from_labelled_area("scene", large)  # asked for: the whole scene
+    assert training_area.learns_from_labelled_area("labelled-area", small)
+    assert not training_area.learns_from_labelled_area("auto", None)  # a product: read whole, always
+    with pytest.raises(ValueError, match="only a plain raster .* is read by area; import the product as a GeoTIFF"):
+        training_area.learns_from_labelled_area("labelled-area", None)
+    with pytest.raises(ValueError, match="unknown training area 'labels'; use one of auto, scene, labelled-area"):
+        training_area.learns_from_labelled_area("labels", small)
+    monkeypatch.setattr(memory, "available_memory", lambda: None)  # nothing known: the whole scene
+    assert not training_area.learns_from_labelled_area("auto", large)
+
+
+def _scene(folder, size, labelled_rows=None):
+    data = make_demo_scene(size=size, bands=30, n_classes=3, seed=3)
+    scene = write_scene(data.scene, folder / "scene.tif")
+    sparse = sparse_labels(data.labels, 4, seed=0)
+    if labelled_rows is not None:  # labels in a band of rows only, every class in it
+        sparse[labelled_rows:] = 0
+        sparse[:labelled_rows][data.labels[:labelled_rows] > 0] = data.labels[:labelled_rows][
+            data.labels[:labelled_rows] > 0]
+        keep = np.zeros_like(sparse)
+        for c in np.unique(sparse[sparse > 0]):  # a few per class
+            r, k = np.nonzero(sparse == c)
+            pick = np.random.default_rng(int(c)).choice(len(r), min(4, len(r)), replace=False)
+            keep[r[pick], k[pick]] = c
+        sparse = keep
+    kw = dict(transform=data.scene.transform, crs_wkt=data.scene.crs_wkt)
+    labels = write_label_raster(folder / "labels.tif", sparse, data.classes, **kw)
+    truth = write_label_raster(folder / "truth.tif", data.labels, data.classes, **kw)
+    classes = folder / "classes.json"
+    write_classes(classes, data.classes)
+    return scene, labels, truth, classes
+
+
+def test_learning_from_an_area_that_covers_the_scene_maps_it_as_learning_from_the_scene(tmp_path):
+    """On a scene smaller than the area's smallest side the area is the scene: the same maps and model, whether the
+    scene is read whole or by windows."""
+    scene, labels, truth, classes = _scene(tmp_path, 32)
+    run = dict(method="cnn", classes_path=classes, validation_path=truth, settings=MethodSettings(preset="tiny"))
+    by_area = classify_scene(scene, labels, tmp_path / "area", training_area="labelled-area", **run)
+    whole = classify_scene(scene, labels, tmp_path / "whole", training_area="scene", **run)
+    for name in ("classification.tif", "confidence.tif"):
+        with rasterio.open(tmp_path / "area" / name) as a, rasterio.open(tmp_path / "whole" / name) as b:
+            assert np.array_equal(a.read(), b.read(), equal_nan=True), name
+    assert by_area.metrics == whole.metrics
+    assert "Learnt from the area around the labels: rows 0–32, columns 0–32" in by_area.report.read_text()
+
+
+def test_a_scene_too_large_for_memory_learns_from_its_labelled_area_and_is_mapped_whole(tmp_path, monkeypatch,
+                                                                                          caplog):
+    """Augment & Classify on a scene that would take over half of the memory: the models learn from the area around
+    the labels, read by windows; the scene is never read whole, and every valid pixel is mapped."""
+    import logging
+
+    monkeypatch.setattr(training_area, "AREA_MARGIN", 2)
+    monkeypatch.setattr(training_area, "MIN_AREA_SIDE", 8)
+    scene, labels, truth, classes = _scene(tmp_path, 48, labelled_rows=16)
+    with rasterio.open(scene) as ds:
+        cube_bytes = 4 * ds.count * ds.height * ds.width
+    monkeypatch.setattr(memory, "available_memory", lambda: int(1.5 * cube_bytes))
+
+    def never(*args, **kwargs):
+        raise AssertionError("the scene was read whole")
+
+    monkeypatch.setattr(read_module, "read_scene", never)
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        out = classify_scene(scene, labels, tmp_path / "run", method="augment", classes_path=classes,
+                             validation_path=truth, settings=MethodSettings(preset="tiny", synthetic_per_class=6))
+    said = re.search(r"rows (\d+)–(\d+), columns (\d+)–(\d+)", caplog.text)
+    assert "takes over half of the memory available read whole: the models learn from the area" in caplog.text
+    assert said and int(said.group(1)) == 0 and int(said.group(2)) <= 19 and said.group(4) == "48"
+    report = out.report.read_text()
+    assert f"Learnt from the area around the labels: rows 0–{said.group(2)}" in report
+    assert "takes over half of the memory available" in report  # the warning, kept in the report
+    with rasterio.open(out.class_map) as cm:
+        mapped = cm.read(1)
+    valid = mapped > 0
+    assert valid[40:].mean() > 0.9  # rows far below the area are mapped too
+    assert out.bundle is not None and out.metrics["oa"] > 0.4
+
+
+def test_the_area_is_read_by_strips_as_the_scene_read_whole_holds_it(tmp_path, monkeypatch):
+    from hypersynth.core.io.windows import raster_window_reader
+    from hypersynth.core.progress import CancelAfter, Cancelled
+
+    scene, _, _, _ = _scene(tmp_path, 32)
+    whole = read_module.read_scene(scene)
+    valid = whole.valid.copy()
+    valid[10:12, 5:20] = False  # no data inside the area: 0, as in a cube read whole
+    reader = raster_window_reader(scene, np.flatnonzero(whole.good_bands) + 1)
+    monkeypatch.setattr(training_area, "AREA_STRIP", 3)
+    area = (slice(4, 15), slice(2, 30))
+    cube = training_area.read_area(reader, valid, area)
+    expected = np.where(valid[area], whole.cube[whole.good_bands][:, area[0], area[1]], 0.0)
+    assert cube.dtype == np.float32 and np.array_equal(cube, expected)
+    with pytest.raises(Cancelled):
+        training_area.read_area(reader, valid, area, CancelAfter(2))
