@@ -51,7 +51,4 @@ def score(seed_offsets: Sequence[int], variants: Variants) -> None:
                 oa = 100 * float(np.mean(classes[proba.argmax(1)] == truth[tr, tc]))
                 rows.setdefault((n, name), []).append(oa)
                 print(f"N={n} seed={seed} {name}: {oa:.2f}", flush=True)
-    print("| prediction | N = 2 | per seed | N = 5 | per seed |\n|---|---|---|---|---|")
-    for name in dict.fromkeys(name for _, name in rows):
-        cells = [f"{np.mean(rows[n, name]):.2f} | {', '.join(f'{v:.2f}' for v in rows[n, name])}" for n in (2, 5)]
-        print(f"| {name} | " + " | ".join(cells) + " |")
+    unseen_scenes.print_development_table(rows)

@@ -150,10 +150,7 @@ def main() -> None:
                 rows.setdefault((n, f"{member}, {name}"), []).append(oa)
         print(f"N={n} seed={seed}: " + ", ".join(f"{k}: {v[-1]:.1f}" for (nn, k), v in rows.items()
                                                  if nn == n and k.startswith("½")), flush=True)
-    print("| prediction | N = 2 | per seed | N = 5 | per seed |\n|---|---|---|---|---|")
-    for name in dict.fromkeys(name for _, name in rows):
-        cells = [f"{np.mean(rows[n, name]):.2f} | {', '.join(f'{v:.1f}' for v in rows[n, name])}" for n in (2, 5)]
-        print(f"| {name} | " + " | ".join(cells) + " |")
+    unseen_scenes.print_development_table(rows, digits=1)
 
 
 if __name__ == "__main__":

@@ -64,10 +64,7 @@ def main() -> None:
             predicted = classes[((1 - w) * pf + w * ps).argmax(1)]
             rows.setdefault((n, name), []).append(100 * float(np.mean(predicted == flat_truth[test])))
         rows.setdefault((n, "share chosen"), []).append(chosen)
-    print("| blend | N = 2 | per seed | N = 5 | per seed |\n|---|---|---|---|---|")
-    for name in dict.fromkeys(name for _, name in rows):
-        cells = [f"{np.mean(rows[n, name]):.2f} | {', '.join(f'{v:.2f}' for v in rows[n, name])}" for n in (2, 5)]
-        print(f"| {name} | " + " | ".join(cells) + " |")
+    unseen_scenes.print_development_table(rows, "blend")
 
 
 if __name__ == "__main__":

@@ -232,6 +232,17 @@ def development_draws(scene: Scene, truth: np.ndarray, sizes: Sequence[int] = (2
             yield n, seed, train, (truth > 0) & (train == 0) & scene.valid
 
 
+def print_development_table(rows: dict[tuple[int, str], list[float]], first: str = "prediction",
+                            digits: int = 2) -> None:
+    """Print the prototypes' Markdown table: per row name (in order of first appearance), the mean of the 5 draws
+    and each draw's figure at N = 2 and N = 5; ``rows``: ``{(N, name): [figure per seed]}``."""
+    print(f"| {first} | N = 2 | per seed | N = 5 | per seed |\n|---|---|---|---|---|")
+    for name in dict.fromkeys(name for _, name in rows):
+        cells = [f"{np.mean(rows[n, name]):.2f} | {', '.join(f'{v:.{digits}f}' for v in rows[n, name])}"
+                 for n in (2, 5)]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 def _check_training_scene(files: TrainingScene, written: Scene, held_out: list[Tile]) -> None:
     """Read the written scene back as the pipeline will and check what it must (and must not) hold."""
     back = read_scene(files.scene)

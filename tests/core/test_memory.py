@@ -7,10 +7,9 @@ import rasterio
 
 from hypersynth.core import memory
 from hypersynth.core.cli import main as cli_main
-from hypersynth.core.demo import make_demo_scene, sparse_labels
-from hypersynth.core.io.classes import write_classes
 from hypersynth.core.io.read import read_scene
-from hypersynth.core.io.write import write_label_raster, write_scene
+
+from ..demo_files import write_demo_files
 
 
 def test_the_memory_available_is_what_linux_can_give_plus_free_swap(tmp_path, monkeypatch):
@@ -25,20 +24,8 @@ def test_the_memory_available_is_what_linux_can_give_plus_free_swap(tmp_path, mo
     assert here is None or 0 < here < 1 << 50
 
 
-@pytest.fixture()
-def scene_files(tmp_path):
-    data = make_demo_scene(size=32, bands=30, n_classes=3, seed=0)
-    scene = write_scene(data.scene, tmp_path / "scene.tif")
-    kw = dict(transform=data.scene.transform, crs_wkt=data.scene.crs_wkt)
-    labels = write_label_raster(tmp_path / "labels.tif", sparse_labels(data.labels, 4, seed=0), data.classes, **kw)
-    classes = tmp_path / "classes.json"
-    write_classes(classes, data.classes)
-    return scene, labels, classes
-
-
-def test_a_scene_too_large_to_read_whole_is_refused_with_what_to_do(scene_files, tmp_path, monkeypatch, caplog,
-                                                                     capsys):
-    scene, labels, classes = scene_files
+def test_a_scene_too_large_to_read_whole_is_refused_with_what_to_do(tmp_path, monkeypatch, caplog, capsys):
+    scene, labels, _, classes = write_demo_files(tmp_path)
     with rasterio.open(scene) as ds:
         cube_bytes = 4 * ds.count * ds.height * ds.width
     monkeypatch.setattr(memory, "available_memory", lambda: 3 * cube_bytes)

@@ -9,30 +9,36 @@ import pytest
 
 from hypersynth.core.attention import read_class_attention
 from hypersynth.core.cli import main as cli_main
-from hypersynth.core.demo import make_demo_scene, sparse_labels
-from hypersynth.core.io.classes import write_classes
-from hypersynth.core.io.write import write_label_raster, write_scene
+from hypersynth.core.demo import make_demo_scene
+from hypersynth.core.io.write import write_scene
 from hypersynth.core.methods import MethodSettings
 from hypersynth.core.pipeline import (CLASSIFIER_BUNDLE, OutputExistsError, classify_scene, classify_with_model,
                                       train_bundle)
 from hypersynth.core.progress import CallbackReporter, CancelAfter, Cancelled
 
+from ..demo_files import write_demo_files
 
-def _write(folder, *, bands=30, seed=0, size=32):
-    data = make_demo_scene(size=size, bands=bands, n_classes=3, seed=seed)
-    scene = write_scene(data.scene, folder / "scene.tif")
-    sparse = sparse_labels(data.labels, 4, seed=seed)
-    kw = dict(transform=data.scene.transform, crs_wkt=data.scene.crs_wkt)
-    labels = write_label_raster(folder / "labels.tif", sparse, data.classes, **kw)
-    truth = write_label_raster(folder / "truth.tif", data.labels, data.classes, **kw)
-    classes = folder / "classes.json"
-    write_classes(classes, data.classes)
-    return scene, labels, truth, classes
+
+def _with_gaps(scene_path, folder, also=()):
+    """The scene of ``scene_path`` written again as ``gaps.tif`` with no-data pixels inside it and along its border
+    (and at the ``(row, col)`` pixels ``also``); returns ``(gaps.tif, the scene read whole, its valid mask)``."""
+    import dataclasses
+
+    from hypersynth.core.io.read import read_scene
+
+    scene = read_scene(scene_path)
+    assert not scene.good_bands.all()  # the demo's bad bands: the streamed reader reads the usable ones only
+    valid = scene.valid.copy()
+    valid[3:6, 4:9] = False
+    valid[0, :] = False
+    for at in also:
+        valid[tuple(at)] = False
+    return write_scene(dataclasses.replace(scene, valid=valid), folder / "gaps.tif"), scene, valid
 
 
 @pytest.fixture(scope="module")
 def scene_files(tmp_path_factory):
-    return _write(tmp_path_factory.mktemp("scene"))
+    return write_demo_files(tmp_path_factory.mktemp("scene"))
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +136,7 @@ def test_diffusion_feature_run_maps_the_scene_and_guards_its_model_bundle(augmen
 
 def test_saved_classifier_applies_to_another_scene(augment_run, tmp_path):
     out, _, _ = augment_run
-    other, _, truth, _ = _write(tmp_path, seed=1)
+    other, _, truth, _ = write_demo_files(tmp_path, seed=1)
     result = classify_with_model(out / CLASSIFIER_BUNDLE, other, tmp_path / "other", validation_path=truth)
     assert result.class_map.exists() and result.report.exists()
     assert result.metrics["n_test"] > 0
@@ -175,7 +181,7 @@ def test_a_scene_in_other_units_is_warned_of(augment_run, tmp_path, caplog):
     from hypersynth.core.io.read import read_scene
 
     out, _, _ = augment_run
-    other, _, _, _ = _write(tmp_path, seed=1)
+    other, _, _, _ = write_demo_files(tmp_path, seed=1)
     scene = read_scene(other)
     scaled = write_scene(dataclasses.replace(scene, cube=scene.cube * 10_000), tmp_path / "scaled.tif")
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
@@ -192,7 +198,7 @@ def test_a_scene_in_other_units_is_warned_of(augment_run, tmp_path, caplog):
 
 def test_scene_with_other_band_count_is_refused(augment_run, tmp_path):
     out, _, _ = augment_run
-    other, _, _, _ = _write(tmp_path, bands=24)
+    other, _, _, _ = write_demo_files(tmp_path, bands=24)
     with pytest.raises(ValueError, match=r"trained on \d+ bands but"):
         classify_with_model(out / CLASSIFIER_BUNDLE, other, tmp_path / "other")
     with pytest.raises(ValueError, match=r"trained on \d+ bands but"):
@@ -430,8 +436,6 @@ def test_the_typical_value_is_the_median_of_the_valid_pixels_gathered_once(tmp_p
 def test_classify_streams_a_raster_and_maps_it_as_when_read_whole(augment_run, tmp_path, monkeypatch):
     """A plain raster is never held whole by ``classify``: its valid pixels are found in one pass, its usable bands
     read window by window. The maps are those of the scene read whole, no-data pixels and bad bands included."""
-    import dataclasses
-
     import rasterio
 
     from hypersynth.core import scale_check
@@ -439,13 +443,8 @@ def test_classify_streams_a_raster_and_maps_it_as_when_read_whole(augment_run, t
     from hypersynth.core.io import read as read_module
 
     out, _, _ = augment_run
-    other, _, truth, _ = _write(tmp_path, seed=1)
-    scene = read_module.read_scene(other)
-    assert not scene.good_bands.all()  # the demo's bad bands: the streamed reader reads the usable ones only
-    valid = scene.valid.copy()
-    valid[3:6, 4:9] = False  # no-data pixels inside the scene and along its border
-    valid[0, :] = False
-    gaps = write_scene(dataclasses.replace(scene, valid=valid), tmp_path / "gaps.tif")
+    other, _, truth, _ = write_demo_files(tmp_path, seed=1)
+    gaps, _, valid = _with_gaps(other, tmp_path)
 
     def never(*args, **kwargs):
         raise AssertionError("the scene was read whole")
@@ -480,7 +479,6 @@ def test_a_spectral_baseline_streams_a_raster_and_maps_it_as_when_read_whole(met
     """A forest or an SVM learns from the labelled pixels' spectra alone, so its run on a plain raster never holds the
     scene: those spectra are read, the rest streamed window by window as the map is predicted. Maps, accuracy, the
     saved classifier (its typical value too) and the report are those of the scene read whole."""
-    import dataclasses
     import json
 
     import rasterio
@@ -488,16 +486,11 @@ def test_a_spectral_baseline_streams_a_raster_and_maps_it_as_when_read_whole(met
     from hypersynth.core.io import read as read_module
     from hypersynth.core.ldm.bundle import load_bundle
 
-    scene_path, labels, truth, classes = _write(tmp_path, seed=2)
-    scene = read_module.read_scene(scene_path)
-    assert not scene.good_bands.all()  # the demo's bad bands: the streamed reader reads the usable ones only
-    valid = scene.valid.copy()
-    valid[3:6, 4:9] = False  # no-data pixels inside the scene and along its border
-    valid[0, :] = False
+    scene_path, labels, truth, classes = write_demo_files(tmp_path, seed=2)
     with rasterio.open(labels) as src:
         labelled = np.argwhere(src.read(1) > 0)
-    valid[tuple(labelled[0])] = False  # a label on no data: learnt from nowhere, plotted nowhere
-    gaps = write_scene(dataclasses.replace(scene, valid=valid), tmp_path / "gaps.tif")
+    # no data inside the scene, along its border, and under a label: learnt from nowhere, plotted nowhere
+    gaps, _, valid = _with_gaps(scene_path, tmp_path, also=[labelled[0]])
 
     def never(*args, **kwargs):
         raise AssertionError("the scene was read whole")

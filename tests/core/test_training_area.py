@@ -7,12 +7,11 @@ import pytest
 import rasterio
 
 from hypersynth.core import memory, training_area
-from hypersynth.core.demo import make_demo_scene, sparse_labels
 from hypersynth.core.io import read as read_module
-from hypersynth.core.io.classes import write_classes
-from hypersynth.core.io.write import write_label_raster, write_scene
 from hypersynth.core.methods import MethodSettings
 from hypersynth.core.pipeline import classify_scene
+
+from ..demo_files import write_demo_files
 
 
 def test_the_labelled_area_is_the_labels_box_with_a_margin_at_least_the_smallest_side(monkeypatch):
@@ -56,25 +55,16 @@ def test_which_runs_learn_from_the_labelled_area(monkeypatch):
 
 
 def _scene(folder, size, labelled_rows=None):
-    data = make_demo_scene(size=size, bands=30, n_classes=3, seed=3)
-    scene = write_scene(data.scene, folder / "scene.tif")
-    sparse = sparse_labels(data.labels, 4, seed=0)
-    if labelled_rows is not None:  # labels in a band of rows only, every class in it
-        sparse[labelled_rows:] = 0
-        sparse[:labelled_rows][data.labels[:labelled_rows] > 0] = data.labels[:labelled_rows][
-            data.labels[:labelled_rows] > 0]
-        keep = np.zeros_like(sparse)
-        for c in np.unique(sparse[sparse > 0]):  # a few per class
-            r, k = np.nonzero(sparse == c)
+    """The demo files; with ``labelled_rows``, 4 labels per class drawn from the first rows only."""
+    def in_rows(truth):
+        labels = np.zeros_like(truth)
+        for c in np.unique(truth[:labelled_rows][truth[:labelled_rows] > 0]):
+            r, k = np.nonzero(truth[:labelled_rows] == c)
             pick = np.random.default_rng(int(c)).choice(len(r), min(4, len(r)), replace=False)
-            keep[r[pick], k[pick]] = c
-        sparse = keep
-    kw = dict(transform=data.scene.transform, crs_wkt=data.scene.crs_wkt)
-    labels = write_label_raster(folder / "labels.tif", sparse, data.classes, **kw)
-    truth = write_label_raster(folder / "truth.tif", data.labels, data.classes, **kw)
-    classes = folder / "classes.json"
-    write_classes(classes, data.classes)
-    return scene, labels, truth, classes
+            labels[r[pick], k[pick]] = c
+        return labels
+
+    return write_demo_files(folder, size=size, seed=3, draw=in_rows if labelled_rows else None)
 
 
 def test_learning_from_an_area_that_covers_the_scene_maps_it_as_learning_from_the_scene(tmp_path):
