@@ -36,6 +36,13 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
     PSEUDO_LABELS = "PSEUDO_LABELS"
     SPATIAL_SMOOTHING = "SPATIAL_SMOOTHING"
     DIFFUSION_FEATURES = "DIFFUSION_FEATURES"
+    TRAINING_AREA = "TRAINING_AREA"
+    # what the models learn from: the engine's training areas, in this order
+    LEARN_FROM = (("auto", "The whole scene, or the area around the labels when it would take over half of the "
+                           "memory available"),
+                  ("scene", "The whole scene"),
+                  ("labelled-area", "The area around the labels (a GeoTIFF or ENVI scene; mapped whole, tile by "
+                                    "tile)"))
     BUNDLE = "BUNDLE"
     CLASSIFIER = "CLASSIFIER"
     MODEL_FOLDERS = {BUNDLE: "synthesis", CLASSIFIER: "classifier"}  # the models this algorithm can save
@@ -121,6 +128,8 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                                                   "large a share, and on the scene HyperSynth was tuned on the "
                                                   "maps were more accurate without it)"),
                                           defaultValue=MethodSettings.diffusion_features),
+            QgsProcessingParameterEnum(self.TRAINING_AREA, self.tr("Learn from"),
+                                       options=[self.tr(title) for _, title in self.LEARN_FROM], defaultValue=0),
         ]
         for parameter in advanced:
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -157,7 +166,8 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             pseudo_labels=pseudo_labels, spatial_smoothing=smoothing,
             diffusion_features=self.parameterAsBoolean(parameters, self.DIFFUSION_FEATURES, context),
             patch_size=patch_size or None)
-        return {"method": "augment", "settings": settings}
+        return {"method": "augment", "settings": settings,
+                "training_area": self.LEARN_FROM[self.parameterAsEnum(parameters, self.TRAINING_AREA, context)][0]}
 
     def extra_destinations(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, str]:
         return {key: self.parameterAsFileOutput(parameters, key, context) for key in self.MODEL_FOLDERS}
