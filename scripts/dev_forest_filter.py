@@ -51,7 +51,7 @@ def forest_agreement(seed: int) -> Iterator[list[int]]:
         kept, by_means = original(synthetic, real, y, class_ids)
         forest = SpectralRandomForest(500, seed=seed, n_jobs=2, inputs="spectrum+shape+slope")
         forest.fit(centre_spectra(real)[:, :, None, None], y)
-        said = class_ids[forest.predict(centre_spectra(kept.patches)[:, :, None, None])]  # (n,) class ids
+        said = class_ids[forest.predict_proba(centre_spectra(kept.patches)[:, :, None, None]).argmax(1)]  # (n,) ids
         keep = said == kept.labels
         index = np.flatnonzero(keep)  # the same fields as the product's filter selects, on its survivors
         kept = replace(kept, patches=kept.patches[index], labels=kept.labels[index], masks=kept.masks[index],
