@@ -158,7 +158,6 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
     (``area_chosen``: chosen for the scene's size, which the run then warns of)."""
     from .io.labels import read_labels
     from .io.read import read_scene, read_scene_layout
-    from .io.windows import raster_window_reader, read_pixel_spectra
 
     if bundle_path is not None and method in MODEL_METHODS:
         from .ldm.model import SynthesisModel
@@ -183,19 +182,8 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
 
         streamed, area = None, None
         if layout is not None:  # what the models learn from read now; the rest window by window as prediction goes
-            streamed = GatheringReader(raster_window_reader(layout.source, np.flatnonzero(layout.good_bands) + 1),
-                                       layout.valid)
-            labelled = (labels > 0) & layout.valid
-            cube: "np.ndarray | PixelSpectra"
-            if by_area:
-                area = labelled_area(labelled, streamed.shape[0], scene.name)
-                if area_chosen:
-                    log.warning("%s takes over half of the memory available read whole: the models learn from the "
-                                "area around the labels (rows %d–%d, columns %d–%d), and the whole scene is mapped "
-                                "tile by tile", scene.name, area[0].start, area[0].stop, area[1].start, area[1].stop)
-                cube = read_area(streamed, layout.valid, area, reporter.sub(0.01, 0.02, "reading scene: "))
-            else:
-                cube = read_pixel_spectra(streamed, labelled, reporter.sub(0.01, 0.02, "reading scene: "))
+            streamed, cube, area = _streamed_inputs(layout, labels, by_area, area_chosen,
+                                                    reporter.sub(0.01, 0.02, "reading scene: "))
         else:
             scene, cube = scene.split_usable()  # from here on the run needs the usable bands' pixels only
         staging = Path(tempfile.mkdtemp(prefix=RUN_STAGING, dir=out))
@@ -218,6 +206,33 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         synthetic_summary=(out / SYNTHETIC) if (out / SYNTHETIC) in written else None,
         attention=(out / ATTENTION_ARRAYS) if (out / ATTENTION_ARRAYS) in written else None,
         probabilities=(out / PROBABILITIES) if (out / PROBABILITIES) in written else None, files=moved)
+
+
+def _streamed_inputs(layout: Scene, labels: np.ndarray, by_area: bool, area_chosen: bool, reporter: Reporter
+                     ) -> tuple[GatheringReader, "np.ndarray | PixelSpectra", Optional[Area]]:
+    """What a run on a plain raster's ``layout`` reads before it trains: ``(the scene's usable bands window by window,
+    for the prediction; what the models learn from; the labelled area or None)``. ``by_area``: the usable cube of the
+    area around the labels (``area_chosen``: chosen for the scene's size, which is warned of); else the labelled
+    pixels' spectra only."""
+    from .io.windows import read_pixel_spectra
+
+    streamed = _streamed_scene(layout)
+    labelled = (labels > 0) & layout.valid
+    if not by_area:
+        return streamed, read_pixel_spectra(streamed, labelled, reporter), None
+    area = labelled_area(labelled, streamed.shape[0], layout.name)
+    if area_chosen:
+        log.warning("%s takes over half of the memory available read whole: the models learn from the area around "
+                    "the labels (rows %d–%d, columns %d–%d), and the whole scene is mapped tile by tile", layout.name,
+                    area[0].start, area[0].stop, area[1].start, area[1].stop)
+    return streamed, read_area(streamed, layout.valid, area, reporter), area
+
+
+def _streamed_scene(layout: Scene) -> GatheringReader:
+    """A plain raster's usable bands read window by window, its scale check's pixels gathered as they pass."""
+    from .io.windows import raster_window_reader
+
+    return GatheringReader(raster_window_reader(layout.source, np.flatnonzero(layout.good_bands) + 1), layout.valid)
 
 
 def _warn_of_empty_prompts(classes: list[ClassInfo]) -> None:
@@ -475,7 +490,6 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     from .evaluation.metrics import pixels_per_id
     from .io.labels import read_labels
     from .io.read import read_scene, read_scene_layout
-    from .io.windows import raster_window_reader
     from .report import files_section, warnings_section, write_markdown_and_html
 
     clf, class_ids, classes, meta = _load_classifier(model_path, device)
@@ -492,8 +506,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         validation, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes)
         _check_validation(validation, None, scene, classes, validation_path)
     if layout is not None:  # its usable bands read window by window; the scale check's pixels gathered as they pass
-        cube: Any = GatheringReader(raster_window_reader(layout.source, np.flatnonzero(layout.good_bands) + 1),
-                                    layout.valid)
+        cube: Any = _streamed_scene(layout)
     else:
         scene, cube = scene.split_usable()
         warn_of_scale(scene, typical_value(cube, scene.valid), meta.get("median_value"))
