@@ -26,7 +26,7 @@ from .progress import NULL_REPORTER, Reporter
 from .report import warnings_of_this_run
 from .scale_check import GatheringReader, typical_value, warn_of_scale
 from .scene import ClassInfo, Scene
-from .training_area import Area, area_fact, labelled_area, learns_from_labelled_area, read_area
+from .training_area import TrainingArea, labelled_area, learns_from_labelled_area
 
 if TYPE_CHECKING:
     from .io.windows import PixelSpectra
@@ -209,7 +209,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
 
 
 def _streamed_inputs(layout: Scene, labels: np.ndarray, by_area: bool, area_chosen: bool, reporter: Reporter
-                     ) -> tuple[GatheringReader, "np.ndarray | PixelSpectra", Optional[Area]]:
+                     ) -> tuple[GatheringReader, "np.ndarray | PixelSpectra", Optional[TrainingArea]]:
     """What a run on a plain raster's ``layout`` reads before it trains: ``(the scene's usable bands window by window,
     for the prediction; what the models learn from; the labelled area or None)``. ``by_area``: the usable cube of the
     area around the labels (``area_chosen``: chosen for the scene's size, which is warned of); else the labelled
@@ -223,9 +223,9 @@ def _streamed_inputs(layout: Scene, labels: np.ndarray, by_area: bool, area_chos
     area = labelled_area(labelled, streamed.shape[0], layout.name)
     if area_chosen:
         log.warning("%s takes over half of the memory available read whole: the models learn from the area around "
-                    "the labels (rows %d–%d, columns %d–%d), and the whole scene is mapped tile by tile", layout.name,
-                    area[0].start, area[0].stop, area[1].start, area[1].stop)
-    return streamed, read_area(streamed, layout.valid, area, reporter), area
+                    "the labels (%s), and the whole scene is mapped tile by tile", layout.name,
+                    "; ".join(f"rows {r.start}–{r.stop}, columns {c.start}–{c.stop}" for r, c in area.boxes))
+    return streamed, area.read(streamed, layout.valid, reporter), area
 
 
 def _streamed_scene(layout: Scene) -> GatheringReader:
@@ -349,18 +349,19 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
                  method: str, settings: MethodSettings, out: Path, *, validation: Optional[np.ndarray] = None,
                  reporter: Reporter = NULL_REPORTER, probabilities: bool = False,
                  warnings: Sequence[str] = (), inputs: Sequence[tuple[str, Any]] = (),
-                 streamed: Optional[GatheringReader] = None, area: Optional[Area] = None) -> dict:
+                 streamed: Optional[GatheringReader] = None, area: Optional[TrainingArea] = None) -> dict:
     """Train, predict the whole scene and write every output into ``out`` (a staging folder); ``scene`` and ``cube``:
     :meth:`Scene.split_usable`'s; ``warnings``: what the run warned of, for the report (a list still filled as the
     run goes); ``inputs``: ``(what, path)`` of the run's input files, for the report. ``streamed``: the scene's usable
     bands read window by window (a plain raster's), predicted from; ``scene`` is then its layout and ``cube`` either
     the labelled pixels' spectra only (:class:`~.io.windows.PixelSpectra`, a :data:`STREAMED_METHODS` run), or the
-    usable cube of ``area`` alone, the part of the scene the models learn from (:mod:`.training_area`)."""
+    usable cube of ``area`` alone, the part of the scene the models learn from, laid out as its grid
+    (:class:`~.training_area.TrainingArea`)."""
     from .report import write_report
 
     t0 = time.perf_counter()
-    at = area or (slice(None), slice(None))
-    fitted = fit_method(method, cube, scene.valid[at], labels[at], classes, settings,
+    learnt_valid, learnt_labels = (scene.valid, labels) if area is None else (area.take(scene.valid), area.take(labels))
+    fitted = fit_method(method, cube, learnt_valid, learnt_labels, classes, settings,
                         wavelengths=scene.usable_wavelengths(), reporter=reporter.sub(0.02, 0.8))
     t_fit = time.perf_counter() - t0
     used = [c for c in classes if c.id in set(fitted.class_ids.tolist())]
@@ -392,8 +393,9 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
                         typical_value(cube, scene.valid) if streamed is None else streamed.typical_value())
     write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=METHOD_TITLES[method],
                  evaluation=ev, seconds_training=t_fit, cube=cube, class_map=class_map,
-                 with_attention=with_attention, files=files_in(out), warnings=warnings, area=at,
-                 run_facts=run_facts(settings, fitted, inputs) + ([area_fact(area, scene.shape)] if area else []))
+                 with_attention=with_attention, files=files_in(out), warnings=warnings,
+                 learnt=(learnt_labels, learnt_valid), run_facts=run_facts(settings, fitted, inputs)
+                 + ([area.fact()] if area is not None else []))
     reporter.progress(1.0, "done")
     return {"metrics": None if ev is None else ev.to_dict(), "fitted": fitted}
 

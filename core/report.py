@@ -161,15 +161,16 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
                  method_title: str, evaluation: Optional[Any], seconds_training: float, cube: np.ndarray,
                  class_map: np.ndarray, with_attention: bool = False, files: Sequence[tuple[str, str]] = (),
                  warnings: Sequence[str] = (), run_facts: Sequence[str] = (),
-                 area: tuple[slice, slice] = (slice(None), slice(None))) -> Path:
+                 learnt: Optional[tuple[np.ndarray, np.ndarray]] = None) -> Path:
     """Write report.md and report.html (plus figures and the synthetic summary) into ``out``; ``with_attention``:
     the report shows the cross-attention figure already in ``out`` (:func:`.attention.write_class_attention`);
     ``evaluation``: the accuracy on the validation labels (an :class:`~.evaluation.metrics.Evaluation`), or None;
     ``files``: the run's main files and what each holds; ``warnings``: what the run warned of
     (:func:`warnings_of_this_run`), listed under the header; ``run_facts``: lines that let a reader run it again
-    (settings, text encoder, input files); ``area``: the rows and columns of the scene ``cube`` holds (the part the
-    models learnt from), where the labels are."""
-    real = class_spectra(cube, labels[area], classes, scene.valid[area])
+    (settings, text encoder, input files); ``learnt``: the labels and valid mask on ``cube``'s grid when it holds a
+    part of the scene only (the area the models learnt from), else the scene's are."""
+    grid_labels, grid_valid = learnt or (labels, scene.valid)
+    real = class_spectra(cube, grid_labels, classes, grid_valid)
     wl = scene.usable_wavelengths()
     synthetic = fitted.synthetic
     spectra_figure(out / "spectra.png", real, synthetic, classes, wl)

@@ -83,8 +83,7 @@ def mixup(alpha: float, seed: int) -> Iterator[None]:
 
 def main() -> None:
     torch.set_num_threads(2)
-    scene, truth = unseen_scenes.development_scene()
-    cube = np.ascontiguousarray(scene.cube[scene.good_bands])  # (B, H, W)
+    scene, truth, cube = unseen_scenes.development_cube()  # cube: (B, H, W) usable bands
     valid = scene.valid
     rows: dict[tuple[int, str], list[float]] = {}
     for n, seed, train, test in unseen_scenes.development_draws(scene, truth):

@@ -32,8 +32,7 @@ Variants = Callable[[list[Any], np.ndarray], list[tuple[str, np.ndarray]]]
 def score(seed_offsets: Sequence[int], variants: Variants) -> None:
     """Print each draw's OA % per variant, alone and in the ½ blend, then the table of means and seeds."""
     torch.set_num_threads(2)
-    scene, truth = unseen_scenes.development_scene()
-    cube = np.ascontiguousarray(scene.cube[scene.good_bands])  # (B, H, W)
+    scene, truth, cube = unseen_scenes.development_cube()  # cube: (B, H, W) usable bands
     rows: dict[tuple[int, str], list[float]] = {}
     for n, seed, train, test in unseen_scenes.development_draws(scene, truth):
         cnns = [fit_method("cnn", cube, scene.valid, train, [], MethodSettings(preset="fast", seed=seed + k)).classifier

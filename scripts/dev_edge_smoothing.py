@@ -119,8 +119,7 @@ def full_map(proba_of: Callable[[np.ndarray, np.ndarray], np.ndarray], valid: np
 
 def main() -> None:
     torch.set_num_threads(2)
-    scene, truth = unseen_scenes.development_scene()
-    cube = np.ascontiguousarray(scene.cube[scene.good_bands])  # (B, H, W)
+    scene, truth, cube = unseen_scenes.development_cube()  # cube: (B, H, W) usable bands
     valid = scene.valid
     z = components(cube, valid, 10)
     filters: dict[str, Filter] = {"none": lambda p: p}

@@ -71,17 +71,15 @@ def forest_agreement(seed: int) -> Iterator[list[int]]:
 
 def main() -> None:
     torch.set_num_threads(2)
-    scene, truth = unseen_scenes.development_scene()
-    cube = np.ascontiguousarray(scene.cube[scene.good_bands])  # (B, H, W)
-    valid = scene.valid
+    scene, truth, cube = unseen_scenes.development_cube()  # cube: (B, H, W) usable bands
     rows: dict[tuple[int, str], list[float]] = {}
     for n, seed, train, test in unseen_scenes.development_draws(scene, truth):
         for name, filtering in (("nearest real mean (shipped)", nullcontext([])),
                                 ("nearest real mean and the forest agree", forest_agreement(seed))):
             with filtering as extra:
-                fitted = fit_method("augment", cube, valid, train, list(unseen_scenes.CLASSES),
+                fitted = fit_method("augment", cube, scene.valid, train, list(unseen_scenes.CLASSES),
                                     MethodSettings(preset="fast", seed=seed), wavelengths=scene.usable_wavelengths())
-            pred = predict_scene(fitted.classifier, cube, valid, batch_size=1024)
+            pred = predict_scene(fitted.classifier, cube, scene.valid, batch_size=1024)
             tr, tc = np.nonzero(test & (pred.class_index >= 0))
             oa = 100 * float(np.mean(fitted.class_ids[pred.class_index[tr, tc]] == truth[tr, tc]))
             rows.setdefault((n, name), []).append(oa)

@@ -222,6 +222,12 @@ def development_scene(data: Optional[Path] = None) -> tuple[Scene, np.ndarray]:
     return scene, truth
 
 
+def development_cube(data: Optional[Path] = None) -> tuple[Scene, np.ndarray, np.ndarray]:
+    """:func:`development_scene` and its usable bands' ``(B, H, W)`` contiguous cube: what the prototypes learn from."""
+    scene, truth = development_scene(data)
+    return scene, truth, np.ascontiguousarray(scene.cube[scene.good_bands])
+
+
 def development_draws(scene: Scene, truth: np.ndarray, sizes: Sequence[int] = (2, 5), seeds: int = 5
                       ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
     """``(N, seed, train, test)`` for each label draw the prototypes score: ``train`` ``(H, W)`` class ids of the N

@@ -50,7 +50,7 @@ def test_a_scene_too_large_to_read_whole_is_refused_with_what_to_do(tmp_path, mo
     rc = cli_main(["augment-classify", "--scene", str(scene), "--labels", str(labels), "--prompts", str(classes),
                    "--out", str(tmp_path / "aug"), "--preset", "tiny", "--quiet"])
     err = capsys.readouterr().err
-    assert rc == 2 and "does not fit in memory whole, and its labels spread over rows 0–32, columns 0–32" in err
+    assert rc == 2 and "does not fit in memory whole, and the areas around its labels take" in err
     assert not (tmp_path / "aug").exists() or not any((tmp_path / "aug").iterdir())
     # a forest learns from the labelled pixels alone and streams the rest: it runs where the message says it would
     rc = cli_main(["baseline", "--method", "rf", "--scene", str(scene), "--labels", str(labels),

@@ -18,23 +18,34 @@ def test_the_labelled_area_is_the_labels_box_with_a_margin_at_least_the_smallest
     monkeypatch.setattr(memory, "available_memory", lambda: None)  # no limit known: the area as drawn
     labelled = np.zeros((3000, 2000), bool)
     labelled[1000, 700] = labelled[1100, 1500] = True
-    rows, cols = training_area.labelled_area(labelled, 200, "scene.tif")
+    (rows, cols), = training_area.labelled_area(labelled, 200, "scene.tif").boxes
     assert (rows.start, rows.stop) == (936 - 141, 936 - 141 + 512)  # 936–1165 (± 64 rows) grown to 512, centred
     assert (cols.start, cols.stop) == (700 - 64, 1501 + 64)  # wider than 512 already: the margin only
     labelled[:] = False
     labelled[5, 1990] = True  # at a corner: kept inside the scene, still 512 wide where the scene allows
-    rows, cols = training_area.labelled_area(labelled, 200, "scene.tif")
+    (rows, cols), = training_area.labelled_area(labelled, 200, "scene.tif").boxes
     assert (rows.start, rows.stop, cols.start, cols.stop) == (0, 512, 2000 - 512, 2000)
     small = np.zeros((40, 30), bool)
     small[3, 4] = True
-    assert training_area.labelled_area(small, 200, "scene.tif") == (slice(0, 40), slice(0, 30))
+    assert training_area.labelled_area(small, 200, "scene.tif").boxes == [(slice(0, 40), slice(0, 30))]
     with pytest.raises(ValueError, match="no labelled pixel lies on scene.tif's valid pixels"):
         training_area.labelled_area(np.zeros((40, 30), bool), 200, "scene.tif")
-    labelled[:] = False
-    labelled[0, 0] = labelled[2999, 1999] = True  # labels at both ends of a scene too large for the memory
-    monkeypatch.setattr(memory, "available_memory", lambda: 2 * 10**9)
-    with pytest.raises(memory.SceneTooLargeError, match=r"its labels spread over rows 0–3000, columns 0–2000: 4.8 GB "
-                                                        r"to learn from, over half of the 2.0 GB available; label a"):
+
+
+def test_labels_spread_over_a_scene_too_large_are_learnt_from_a_box_around_each_group(monkeypatch):
+    monkeypatch.setattr(memory, "available_memory", lambda: 2 * 10**9)  # half of it: 1 GB to learn from
+    labelled = np.zeros((3000, 2000), bool)
+    labelled[0, 0] = labelled[2999, 1999] = True  # the whole box: 4.8 GB of 200 bands
+    labelled[10, 100] = True  # in the first one's square: one group
+    area = training_area.labelled_area(labelled, 200, "scene.tif")
+    assert area.boxes == [(slice(0, 75), slice(0, 165)), (slice(2935, 3000), slice(1935, 2000))]
+    assert area.grid_shape == (75 + training_area.GAP + 65, 165)
+    labelled[200:260, 1500] = True  # two squares apart a stroke; their boxes meet, so they merge
+    labelled[300, 1500] = True
+    assert (slice(136, 365), slice(1436, 1565)) in training_area.labelled_area(labelled, 200, "scene.tif").boxes
+    labelled[::150, ::150] = True  # a label every 150 pixels: 280 boxes of 129 × 129, 3.7 GB with their gaps
+    with pytest.raises(memory.SceneTooLargeError, match=r"the areas around its labels take \d.\d GB to learn from "
+                                                        r"\(\d+ of them\), over half of the 2.0 GB available"):
         training_area.labelled_area(labelled, 200, "scene.tif")
 
 
@@ -78,7 +89,7 @@ def test_learning_from_an_area_that_covers_the_scene_maps_it_as_learning_from_th
         with rasterio.open(tmp_path / "area" / name) as a, rasterio.open(tmp_path / "whole" / name) as b:
             assert np.array_equal(a.read(), b.read(), equal_nan=True), name
     assert by_area.metrics == whole.metrics
-    assert "Learnt from the area around the labels: rows 0–32, columns 0–32" in by_area.report.read_text()
+    assert "Learnt from the area around the labels (rows 0–32, columns 0–32: 1024 of" in by_area.report.read_text()
 
 
 def test_a_scene_too_large_for_memory_learns_from_its_labelled_area_and_is_mapped_whole(tmp_path, monkeypatch,
@@ -105,7 +116,7 @@ def test_a_scene_too_large_for_memory_learns_from_its_labelled_area_and_is_mappe
     assert "takes over half of the memory available read whole: the models learn from the area" in caplog.text
     assert said and int(said.group(1)) == 0 and int(said.group(2)) <= 19 and said.group(4) == "48"
     report = out.report.read_text()
-    assert f"Learnt from the area around the labels: rows 0–{said.group(2)}" in report
+    assert f"Learnt from the area around the labels (rows 0–{said.group(2)}" in report
     assert "takes over half of the memory available" in report  # the warning, kept in the report
     with rasterio.open(out.class_map) as cm:
         mapped = cm.read(1)
@@ -122,11 +133,51 @@ def test_the_area_is_read_by_strips_as_the_scene_read_whole_holds_it(tmp_path, m
     whole = read_module.read_scene(scene)
     valid = whole.valid.copy()
     valid[10:12, 5:20] = False  # no data inside the area: 0, as in a cube read whole
+    usable = whole.cube[whole.good_bands]
     reader = raster_window_reader(scene, np.flatnonzero(whole.good_bands) + 1)
     monkeypatch.setattr(training_area, "AREA_STRIP", 3)
-    area = (slice(4, 15), slice(2, 30))
-    cube = training_area.read_area(reader, valid, area)
-    expected = np.where(valid[area], whole.cube[whole.good_bands][:, area[0], area[1]], 0.0)
-    assert cube.dtype == np.float32 and np.array_equal(cube, expected)
+    one = training_area.TrainingArea([(slice(4, 15), slice(2, 30))], (32, 32))
+    cube = one.read(reader, valid)
+    assert cube.dtype == np.float32 and np.array_equal(cube, np.where(valid[4:15, 2:30], usable[:, 4:15, 2:30], 0))
+    two = training_area.TrainingArea([(slice(0, 5), slice(20, 32)), (slice(25, 32), slice(0, 8))], (32, 32))
+    cube, gap = two.read(reader, valid), training_area.GAP
+    assert cube.shape[1:] == (5 + gap + 7, 12) == two.take(valid).shape
+    assert np.array_equal(cube[:, :5], usable[:, 0:5, 20:32])  # each box in its place, one under the other
+    assert np.array_equal(cube[:, 5 + gap:, :8], usable[:, 25:32, 0:8]) and not cube[:, 5:5 + gap].any()
+    assert not cube[:, 5 + gap:, 8:].any() and not two.take(valid)[5:5 + gap].any()  # beside and between: no data
     with pytest.raises(Cancelled):
-        training_area.read_area(reader, valid, area, CancelAfter(2))
+        one.read(reader, valid, CancelAfter(2))
+
+
+def test_a_run_learns_from_boxes_around_each_group_of_labels_laid_side_by_side(tmp_path, monkeypatch):
+    """The CNN on a scene whose labels lie at its top and bottom, too far apart for one box in the memory given: two
+    boxes, each around its labels; every valid pixel mapped, the report naming both."""
+    monkeypatch.setattr(training_area, "AREA_MARGIN", 2)
+    monkeypatch.setattr(training_area, "MIN_AREA_SIDE", 8)
+    monkeypatch.setattr(training_area, "LABEL_SQUARE", 16)
+    monkeypatch.setattr(training_area, "GAP", 4)
+
+    def top_and_bottom(truth):
+        labels = np.zeros_like(truth)
+        for c in np.unique(truth[truth > 0]):
+            for band in (slice(0, 8), slice(40, 48)):  # 3 labels per class in each
+                r, k = np.nonzero(truth[band] == c)
+                if len(r):
+                    pick = np.random.default_rng(int(c)).choice(len(r), min(3, len(r)), replace=False)
+                    labels[band][r[pick], k[pick]] = c
+        return labels
+
+    scene, labels, truth, classes = write_demo_files(tmp_path, size=48, seed=3, draw=top_and_bottom)
+    with rasterio.open(scene) as ds:
+        cube_bytes = 4 * ds.count * ds.height * ds.width
+    monkeypatch.setattr(memory, "available_memory", lambda: int(1.5 * cube_bytes))  # the labels' box: over half
+    monkeypatch.setattr(read_module, "read_scene", lambda *a, **k: pytest.fail("the scene was read whole"))
+    out = classify_scene(scene, labels, tmp_path / "run", method="cnn", classes_path=classes, validation_path=truth,
+                         settings=MethodSettings(preset="tiny"))
+    learnt = out.report.read_text().split("Learnt from the area around the labels (", 1)[1].split(":", 1)[0]
+    boxes = [tuple(map(int, b)) for b in re.findall(r"rows (\d+)–(\d+), columns (\d+)–(\d+)", learnt)]
+    assert len(boxes) >= 2 and all(r1 <= 11 or r0 >= 37 for r0, r1, _, _ in boxes)  # around the top's or the bottom's
+    assert {r0 < 24 for r0, _, _, _ in boxes} == {True, False}  # both
+    with rasterio.open(out.class_map) as cm:
+        assert (cm.read(1)[16:32] > 0).mean() > 0.9  # the rows between them are mapped too
+    assert out.metrics["oa"] > 0.4

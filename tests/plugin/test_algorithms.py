@@ -180,7 +180,7 @@ def test_augment_then_reuse_the_classifier_and_synthesis_model(hypersynth_plugin
         "OUTPUT": str(tmp_path / "map.tif"), "CONFIDENCE": str(tmp_path / "confidence.tif"),
         "BUNDLE": str(tmp_path / "synthesis_model"), "CLASSIFIER": str(tmp_path / "classifier"),
         "TRAINING_AREA": 2, "REPORT": str(tmp_path / "report.html")})  # learnt from the labels' area: here the scene
-    assert "Learnt from the area around the labels: rows 0–32, columns 0–32" in Path(result["REPORT"]).read_text()
+    assert "Learnt from the area around the labels (rows 0–32, columns 0–32:" in Path(result["REPORT"]).read_text()
     values, band, _ = _band(result["OUTPUT"])
     assert set(np.unique(values).tolist()) <= demo.class_ids and band.GetColorTable() is not None
     assert (Path(result["BUNDLE"]) / "manifest.json").is_file()
