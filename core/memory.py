@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
 log = logging.getLogger("hypersynth")
 TIGHT_SHARE = 0.5  # a cube above this share of the available memory is warned of: a run holds about twice the cube
 MEMINFO = Path("/proc/meminfo")
@@ -63,3 +65,12 @@ def check_fits_in_memory(nbytes: int, name: str, shape: tuple[int, int, int]) ->
     if nbytes > TIGHT_SHARE * available:
         log.warning("%s, over half of the %.1f GB of memory available: a run holds about twice that, so it may run "
                     "out of memory; crop the scene or close other programs if it does", size, available / 1e9)
+
+
+def new_cube(shape: tuple[int, int, int], name: str, fill: Optional[float] = None) -> np.ndarray:
+    """A ``(B, H, W)`` float32 cube for scene ``name`` read whole (left unset, or ``fill`` everywhere), allocated only
+    after :func:`check_fits_in_memory` let it: every whole read of a scene allocates its cube here."""
+    check_fits_in_memory(4 * int(np.prod(shape)), name, shape)
+    if fill is None:
+        return np.empty(shape, dtype=np.float32)
+    return np.full(shape, fill, dtype=np.float32)

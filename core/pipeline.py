@@ -223,8 +223,7 @@ def _streamed_inputs(layout: Scene, labels: np.ndarray, by_area: bool, area_chos
     area = labelled_area(labelled, streamed.shape[0], layout.name)
     if area_chosen:
         log.warning("%s takes over half of the memory available read whole: the models learn from the area around "
-                    "the labels (%s), and the whole scene is mapped tile by tile", layout.name,
-                    "; ".join(f"rows {r.start}–{r.stop}, columns {c.start}–{c.stop}" for r, c in area.boxes))
+                    "the labels (%s), and the whole scene is mapped tile by tile", layout.name, area.describe())
     return streamed, area.read(streamed, layout.valid, reporter), area
 
 

@@ -10,6 +10,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import memory
+from .io.windows import square_index
 from .memory import TIGHT_SHARE, SceneTooLargeError
 from .progress import NULL_REPORTER, Reporter
 
@@ -77,11 +78,14 @@ class TrainingArea:
             reporter.progress((i + 1) / len(strips), "reading the labelled area")
         return cube
 
+    def describe(self) -> str:
+        """The boxes in words: "rows 0–127, columns 0–236; rows …"."""
+        return "; ".join(f"rows {r.start}–{r.stop}, columns {c.start}–{c.stop}" for r, c in self.boxes)
+
     def fact(self) -> str:
         """The report's line on what the models learnt from."""
-        boxes = "; ".join(f"rows {r.start}–{r.stop}, columns {c.start}–{c.stop}" for r, c in self.boxes)
         pixels = sum((r.stop - r.start) * (c.stop - c.start) for r, c in self.boxes)
-        return (f"Learnt from the area around the labels ({boxes}: {pixels} of the scene's "
+        return (f"Learnt from the area around the labels ({self.describe()}: {pixels} of the scene's "
                 f"{self.scene_shape[0] * self.scene_shape[1]} pixels); the map covers the whole scene")
 
 
@@ -147,7 +151,7 @@ def _label_boxes(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> 
     """A box around the labels of each :data:`LABEL_SQUARE` square holding some, :data:`AREA_MARGIN` more each side
     (inside the scene), merged while any two overlap or touch; top to bottom, then left to right."""
     height, width = shape
-    square = (rows // LABEL_SQUARE) * (width // LABEL_SQUARE + 1) + cols // LABEL_SQUARE
+    square = square_index(rows, cols, width, LABEL_SQUARE)
     boxes = []
     for s in np.unique(square):
         r, c = rows[square == s], cols[square == s]

@@ -65,10 +65,14 @@ def timed(exe: str, arguments: list[str]) -> tuple[float, float]:
                           text=True)
     if done.returncode:
         raise SystemExit(f"{exe} {arguments[0]} failed:\n{done.stderr[-2000:]}")
-    peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1)) * 1024 / 1e9
-    clock = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", done.stderr).group(1)
-    seconds = sum(float(part) * 60 ** k for k, part in enumerate(reversed(clock.split(":"))))
-    return peak, seconds
+    return peak_and_wall(done.stderr)
+
+
+def peak_and_wall(time_output: str) -> tuple[float, float]:
+    """``(peak resident GB, wall s)`` from what ``/usr/bin/time -v`` printed."""
+    peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", time_output).group(1)) * 1024 / 1e9
+    clock = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", time_output).group(1)
+    return peak, sum(float(part) * 60 ** k for k, part in enumerate(reversed(clock.split(":"))))
 
 
 def main() -> None:

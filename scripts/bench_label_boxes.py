@@ -16,12 +16,14 @@ run is a fresh process under ``/usr/bin/time -v``; the two maps are compared pix
 from __future__ import annotations
 
 import argparse
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_classify_stream import peak_and_wall  # noqa: E402  (the /usr/bin/time reading both benchmarks share)
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = """
@@ -63,10 +65,8 @@ def timed(memory_gb: str, arguments: list[str]) -> tuple[float, float, str]:
                           capture_output=True, text=True, cwd=REPO)
     if done.returncode:
         raise SystemExit(f"the run failed:\n{done.stderr[-2000:]}")
-    peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1)) * 1024 / 1e9
-    clock = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", done.stderr).group(1)
-    seconds = sum(float(part) * 60 ** k for k, part in enumerate(reversed(clock.split(":"))))
-    return peak, seconds, "\n".join(line for line in done.stderr.splitlines() if line.startswith("WARNING"))
+    warned = "\n".join(line for line in done.stderr.splitlines() if line.startswith("WARNING"))
+    return (*peak_and_wall(done.stderr), warned)
 
 
 def main() -> None:

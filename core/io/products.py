@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Optional
 
 import numpy as np
 
-from ..memory import check_fits_in_memory
+from ..memory import new_cube
 from ..progress import NULL_REPORTER, Reporter
 from ..scene import PIXEL_GRID, Scene
 from .product_archives import archived_product, is_archive, product_in_archive
@@ -342,8 +342,7 @@ def _read_emit(f: Any, cube_name: str, path: Path, source: str, quality_masks: b
     out_rows, out_cols, src_rows, src_cols = out_rows[order], out_cols[order], src_rows[order], src_cols[order]
     declared_fill = _number(_first(data.attrs.get("_FillValue")))
     fill = EMIT_FILL if declared_fill is None else declared_fill
-    check_fits_in_memory(4 * bands * glt_x.size, path.name, (bands, *glt_x.shape))
-    cube = np.full((bands,) + glt_x.shape, np.nan, dtype=np.float32)  # (B, H, W) on the ortho grid
+    cube = new_cube((bands, *glt_x.shape), path.name, fill=np.nan)  # (B, H, W) on the ortho grid
     step = max(1, CHUNK_VALUES // max(1, samples * bands))
     for r0 in range(0, lines, step):
         lo, hi = np.searchsorted(src_rows, (r0, r0 + step))
@@ -441,8 +440,7 @@ def _read_prisma_l2(f: Any, swath: str, level: str, path: Path, source: str) -> 
             flagged_bad.update((detector, i) for i, flag in enumerate(flags) if flag == 0)
     bands_of.sort(key=lambda b: b[0])  # stable: VNIR before SWIR where both list one wavelength
     check_band_count(path, len(bands_of))
-    check_fits_in_memory(4 * len(bands_of) * rows * cols, path.name, (len(bands_of), rows, cols))
-    cube = np.empty((len(bands_of), rows, cols), dtype=np.float32)  # (B, H, W)
+    cube = new_cube((len(bands_of), rows, cols), path.name)  # (B, H, W)
     signal = np.zeros((rows, cols), dtype=bool)  # some band is not 0
     step = max(1, CHUNK_VALUES // max(1, cols * max(c.shape[1] for c in cubes.values())))
     for detector, _ in detectors:

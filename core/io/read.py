@@ -6,13 +6,14 @@ import logging
 import math
 import re
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
-from ..memory import check_fits_in_memory
+from ..memory import new_cube
 from ..progress import NULL_REPORTER, Reporter
 from ..scene import PIXEL_GRID, Scene
 from .damaged import (describe_truncated_raw, describe_unreadable, first_gdal_failure, gdal_messages, metadata_key,
@@ -157,19 +158,30 @@ def plain_raster(path: str | Path) -> Optional[Path]:
 def plain_raster_shape(path: str | Path) -> Optional[tuple[int, int, int]]:
     """``(bands, rows, cols)`` of a :func:`plain_raster` from its header alone (no pixel read), or None where the
     scene is not one or GDAL cannot open it (:func:`read_scene` then says what is wrong)."""
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+    from rasterio.errors import RasterioIOError
 
     plain = plain_raster(path)
     if plain is None:
         return None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(plain) as ds:
-                return int(ds.count), int(ds.height), int(ds.width)
+        with opened_quietly(plain) as ds:
+            return int(ds.count), int(ds.height), int(ds.width)
     except RasterioIOError:
         return None
+
+
+@contextmanager
+def opened_quietly(source: str | Path) -> Iterator[Any]:
+    """``source`` opened with rasterio, quietly when it has no georeference (a pixel grid, as :func:`read_scene`
+    reads it)."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        dataset = rasterio.open(source)
+    with dataset:
+        yield dataset
 
 
 def _read_archived_product(path: Path, quality_masks: bool, name: Optional[str] = None,
@@ -399,16 +411,11 @@ def read_gdal_scene(path: Path, dataset: Optional[str] = None, defaults: Optiona
 
 def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandDefaults], layout_only: bool = False,
                     reporter: Reporter = NULL_REPORTER) -> Scene:
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning
     from rasterio.windows import Window
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        ds = rasterio.open(dataset or path)
     leaf = subdataset_name(dataset) if dataset else ""  # the variable or array name
     shown = path.with_name(f"{path.name}:{leaf}") if leaf else path  # for messages: scene.nc:mask has 1 band
-    with ds:
+    with opened_quietly(dataset or path) as ds:
         if ds.count == 0 and ds.subdatasets:
             raise SceneReadError(f"{path.name} is a container of several datasets; open one of them: "
                                  + ", ".join(ds.subdatasets[:10]))
@@ -437,8 +444,7 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
             has_data = np.zeros(bands, dtype=bool)
             missing = np.zeros((2, rows, cols), dtype=np.uint16)  # per pixel, bands missing: of all, of the flagged
         else:
-            check_fits_in_memory(4 * bands * rows * cols, shown.name, (bands, rows, cols))
-            cube = np.empty((bands, rows, cols), dtype=np.float32)  # (B, H, W)
+            cube = new_cube((bands, rows, cols), shown.name)  # (B, H, W)
         step_rows, step_cols = _window_shape(bands, rows, cols, ds.block_shapes[0] if bands else (1, cols))
         stage = "finding the valid pixels" if layout_only else "reading the pixels"
         for r0 in range(0, rows, step_rows):
@@ -446,11 +452,9 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
                 reporter.check()
                 reporter.progress((r0 * cols + c0 * min(step_rows, rows - r0)) / max(rows * cols, 1), stage)
                 window = Window(c0, r0, min(step_cols, cols - c0), min(step_rows, rows - r0))
-                with warnings.catch_warnings():  # its own dataset: GDAL's cache of its decoded blocks goes with it
-                    warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                    with rasterio.open(dataset or path) as part:
-                        raw = part.read(window=window)  # (B, h, w) in the file's data type
-                        masks = part.read_masks(window=window) if uses_mask_band else None
+                with opened_quietly(dataset or path) as part:  # its own dataset: GDAL's cache of decoded blocks goes
+                    raw = part.read(window=window)  # (B, h, w) in the file's data type
+                    masks = part.read_masks(window=window) if uses_mask_band else None
                 invalid = invalid_values(raw, nodata, masks)
                 if layout_only:
                     has_data |= ~invalid.reshape(bands, -1).all(axis=1)

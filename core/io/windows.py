@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections import OrderedDict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from ..progress import NULL_REPORTER, Reporter
-from .read import invalid_values, physical_values, raster_units, uses_a_mask_band
+from .read import invalid_values, opened_quietly, physical_values, raster_units, uses_a_mask_band
 
 FULL_BLOCKS = 2  # decoded file blocks kept whole: the tile's own and the next one along its row
 PIXEL_TILE = 256  # side of the squares a few pixels' spectra are read by (one window per square holding some)
@@ -48,7 +46,7 @@ class RasterWindowReader:
     decoded: int = field(init=False, default=0)  # file blocks decoded so far (by the block reads)
 
     def __post_init__(self) -> None:
-        with _opened(self.path) as ds:
+        with opened_quietly(self.path) as ds:
             count, height, width = ds.count, ds.height, ds.width
             if self.band_indexes is None:
                 self.band_indexes = list(range(1, count + 1))
@@ -123,23 +121,10 @@ class RasterWindowReader:
         from rasterio.windows import Window
 
         window = Window(col0, row0, col1 - col0, row1 - row0)
-        with _opened(self.path) as ds:  # its own dataset: GDAL's cache of decoded blocks goes with it
+        with opened_quietly(self.path) as ds:  # its own dataset: GDAL's cache of decoded blocks goes with it
             raw = ds.read(self.band_indexes, window=window)  # (B, h, w) in the file's data type
             masks = ds.read_masks(self.band_indexes, window=window) if self._masked else None
         return physical_values(raw, invalid_values(raw, self._nodata, masks), *self._units)
-
-
-@contextmanager
-def _opened(path: str) -> Iterator[Any]:
-    """``path`` opened with rasterio, quietly when it has no georeference (a pixel grid, as read_scene reads it)."""
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        dataset = rasterio.open(path)
-    with dataset:
-        yield dataset
 
 
 def raster_window_reader(path: str | os.PathLike, band_indexes: Optional[Sequence[int]] = None
@@ -182,7 +167,7 @@ def read_pixel_spectra(read: Any, pixels: np.ndarray, reporter: Reporter = NULL_
     "reading the labelled pixels") and may stop it."""
     rows, cols = np.nonzero(pixels)  # row-major, as PixelSpectra looks them up
     spectra = np.empty((read.shape[0], rows.size), dtype=np.float32)  # (B, N)
-    square = (rows // PIXEL_TILE) * (read.shape[2] // PIXEL_TILE + 1) + cols // PIXEL_TILE
+    square = square_index(rows, cols, read.shape[2], PIXEL_TILE)
     squares = np.unique(square)
     for i, s in enumerate(squares):
         reporter.check()
@@ -191,3 +176,9 @@ def read_pixel_spectra(read: Any, pixels: np.ndarray, reporter: Reporter = NULL_
         spectra[:, at] = read(int(r0), int(r1), int(c0), int(c1))[:, rows[at] - r0, cols[at] - c0]
         reporter.progress((i + 1) / len(squares), "reading the labelled pixels")
     return PixelSpectra(tuple(read.shape), rows, cols, spectra)
+
+
+def square_index(rows: np.ndarray, cols: np.ndarray, width: int, side: int) -> np.ndarray:
+    """``(N,)`` the number of the ``side``-pixel square (row-major) of a scene ``width`` pixels wide that holds each
+    pixel: pixels grouped by where they lie, to read or learn from each group at once."""
+    return (rows // side) * (width // side + 1) + cols // side
