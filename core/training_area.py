@@ -111,8 +111,8 @@ def learns_from_labelled_area(training_area: str, shape: Optional[tuple[int, int
         return False
     if training_area != "auto":
         return training_area == "labelled-area"
-    available = memory.available_memory()
-    return available is not None and cube_bytes(shape) > TIGHT_SHARE * available
+    budget = memory.memory_budget()
+    return budget is not None and cube_bytes(shape) > TIGHT_SHARE * budget.bytes
 
 
 def labelled_area(labelled: np.ndarray, bands: int, name: str) -> TrainingArea:
@@ -130,8 +130,8 @@ def labelled_area(labelled: np.ndarray, bands: int, name: str) -> TrainingArea:
     if rows.size == 0:
         raise ValueError(f"no labelled pixel lies on {name}'s valid pixels; label some pixels that hold data")
     height, width = labelled.shape
-    budget = memory.available_memory()
-    budget = None if budget is None else TIGHT_SHARE * budget
+    available = memory.memory_budget()
+    budget = None if available is None else TIGHT_SHARE * available.bytes
     whole = TrainingArea([(_grown(int(rows.min()), int(rows.max()) + 1, height),
                            _grown(int(cols.min()), int(cols.max()) + 1, width))], (height, width))
     if budget is None or cube_bytes((bands, *whole.grid_shape)) <= budget:
@@ -141,7 +141,7 @@ def labelled_area(labelled: np.ndarray, bands: int, name: str) -> TrainingArea:
     if need > budget:
         raise SceneTooLargeError(
             f"{name} does not fit in memory whole, and the areas around its labels take {need / 1e9:.1f} GB to learn "
-            f"from ({len(groups.boxes)} of them), over half of the {budget / TIGHT_SHARE / 1e9:.1f} GB available; "
+            f"from ({len(groups.boxes)} of them), over half of what is free: {available.describe()}; "
             "label fewer places, crop the scene (QGIS: Raster ▸ Extraction ▸ Clip Raster by Extent), or use a "
             "random forest or SVM baseline, which learns from the labelled pixels alone")
     return groups

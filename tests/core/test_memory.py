@@ -17,26 +17,27 @@ def test_the_memory_available_is_what_linux_can_give_plus_free_swap(tmp_path, mo
     meminfo.write_text("MemTotal:       24683784 kB\nMemFree:        20091232 kB\nMemAvailable:    1000000 kB\n"
                        "SwapTotal:       2097148 kB\nSwapFree:         500000 kB\nHugePages_Total:       0\n")
     monkeypatch.setattr(memory, "MEMINFO", meminfo)
+    monkeypatch.setattr(memory, "PROC_CGROUP", tmp_path / "none")  # no container limit: test_memory_limits.py
     monkeypatch.setattr(memory.sys, "platform", "linux")
-    assert memory.available_memory() == (1_000_000 + 500_000) * 1024
+    assert memory.memory_budget() == memory.MemoryBudget((1_000_000 + 500_000) * 1024, False)
     monkeypatch.undo()
-    here = memory.available_memory()  # this machine's own: some memory, not more than it has
-    assert here is None or 0 < here < 1 << 50
+    here = memory.memory_budget()  # this machine's own: some memory, not more than it has
+    assert here is None or 0 < here.bytes < 1 << 50
 
 
 def test_a_scene_too_large_to_read_whole_is_refused_with_what_to_do(tmp_path, monkeypatch, caplog, capsys):
     scene, labels, _, classes = write_demo_files(tmp_path)
     with rasterio.open(scene) as ds:
         cube_bytes = 4 * ds.count * ds.height * ds.width
-    monkeypatch.setattr(memory, "available_memory", lambda: 3 * cube_bytes)
+    monkeypatch.setattr(memory, "memory_budget", lambda: memory.MemoryBudget(3 * cube_bytes, False))
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
         read_scene(scene)
     assert caplog.text == ""  # a third of what is available: nothing to say
-    monkeypatch.setattr(memory, "available_memory", lambda: int(1.5 * cube_bytes))
+    monkeypatch.setattr(memory, "memory_budget", lambda: memory.MemoryBudget(int(1.5 * cube_bytes), False))
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
         assert read_scene(scene).cube.shape[0] == 30
-    assert "over half of the" in caplog.text and "it may run out of memory" in caplog.text
-    monkeypatch.setattr(memory, "available_memory", lambda: cube_bytes // 2)
+    assert "GB of memory available: over half" in caplog.text and "it may run out of memory" in caplog.text
+    monkeypatch.setattr(memory, "memory_budget", lambda: memory.MemoryBudget(cube_bytes // 2, False))
     with pytest.raises(memory.SceneTooLargeError, match=r"scene.tif \(32 × 32 pixels, 30 bands\) takes .* GB read "
                                                         r"whole, and this machine has .* GB of memory available; crop"):
         read_scene(scene)

@@ -15,7 +15,7 @@ from ..demo_files import write_demo_files
 
 
 def test_the_labelled_area_is_the_labels_box_with_a_margin_at_least_the_smallest_side(monkeypatch):
-    monkeypatch.setattr(memory, "available_memory", lambda: None)  # no limit known: the area as drawn
+    monkeypatch.setattr(memory, "memory_budget", lambda: None)  # no limit known: the area as drawn
     labelled = np.zeros((3000, 2000), bool)
     labelled[1000, 700] = labelled[1100, 1500] = True
     (rows, cols), = training_area.labelled_area(labelled, 200, "scene.tif").boxes
@@ -33,7 +33,8 @@ def test_the_labelled_area_is_the_labels_box_with_a_margin_at_least_the_smallest
 
 
 def test_labels_spread_over_a_scene_too_large_are_learnt_from_a_box_around_each_group(monkeypatch):
-    monkeypatch.setattr(memory, "available_memory", lambda: 2 * 10**9)  # half of it: 1 GB to learn from
+    # half of it: 1 GB to learn from
+    monkeypatch.setattr(memory, "memory_budget", lambda: memory.MemoryBudget(2 * 10**9, False))
     labelled = np.zeros((3000, 2000), bool)
     labelled[0, 0] = labelled[2999, 1999] = True  # the whole box: 4.8 GB of 200 bands
     labelled[10, 100] = True  # in the first one's square: one group
@@ -45,12 +46,13 @@ def test_labels_spread_over_a_scene_too_large_are_learnt_from_a_box_around_each_
     assert (slice(136, 365), slice(1436, 1565)) in training_area.labelled_area(labelled, 200, "scene.tif").boxes
     labelled[::150, ::150] = True  # a label every 150 pixels: 280 boxes of 129 × 129, 3.7 GB with their gaps
     with pytest.raises(memory.SceneTooLargeError, match=r"the areas around its labels take \d.\d GB to learn from "
-                                                        r"\(\d+ of them\), over half of the 2.0 GB available"):
+                                                        r"\(\d+ of them\), over half of what is free: this machine "
+                                                        r"has 2.0 GB of memory available"):
         training_area.labelled_area(labelled, 200, "scene.tif")
 
 
 def test_which_runs_learn_from_the_labelled_area(monkeypatch):
-    monkeypatch.setattr(memory, "available_memory", lambda: 10**9)
+    monkeypatch.setattr(memory, "memory_budget", lambda: memory.MemoryBudget(10**9, False))
     large, small = (200, 1000, 1000), (200, 100, 100)  # 0.8 GB and 8 MB
     assert training_area.learns_from_labelled_area("auto", large)  # over half of the memory available
     assert not training_area.learns_from_labelled_area("auto", small)
@@ -61,7 +63,7 @@ def test_which_runs_learn_from_the_labelled_area(monkeypatch):
         training_area.learns_from_labelled_area("labelled-area", None)
     with pytest.raises(ValueError, match="unknown training area 'labels'; use one of auto, scene, labelled-area"):
         training_area.learns_from_labelled_area("labels", small)
-    monkeypatch.setattr(memory, "available_memory", lambda: None)  # nothing known: the whole scene
+    monkeypatch.setattr(memory, "memory_budget", lambda: None)  # nothing known: the whole scene
     assert not training_area.learns_from_labelled_area("auto", large)
 
 
@@ -103,7 +105,7 @@ def test_a_scene_too_large_for_memory_learns_from_its_labelled_area_and_is_mappe
     scene, labels, truth, classes = _scene(tmp_path, 48, labelled_rows=16)
     with rasterio.open(scene) as ds:
         cube_bytes = 4 * ds.count * ds.height * ds.width
-    monkeypatch.setattr(memory, "available_memory", lambda: int(1.5 * cube_bytes))
+    monkeypatch.setattr(memory, "memory_budget", lambda: memory.MemoryBudget(int(1.5 * cube_bytes), False))
 
     def never(*args, **kwargs):
         raise AssertionError("the scene was read whole")
@@ -170,7 +172,8 @@ def test_a_run_learns_from_boxes_around_each_group_of_labels_laid_side_by_side(t
     scene, labels, truth, classes = write_demo_files(tmp_path, size=48, seed=3, draw=top_and_bottom)
     with rasterio.open(scene) as ds:
         cube_bytes = 4 * ds.count * ds.height * ds.width
-    monkeypatch.setattr(memory, "available_memory", lambda: int(1.5 * cube_bytes))  # the labels' box: over half
+    # the labels' box: over half
+    monkeypatch.setattr(memory, "memory_budget", lambda: memory.MemoryBudget(int(1.5 * cube_bytes), False))
     monkeypatch.setattr(read_module, "read_scene", lambda *a, **k: pytest.fail("the scene was read whole"))
     out = classify_scene(scene, labels, tmp_path / "run", method="cnn", classes_path=classes, validation_path=truth,
                          settings=MethodSettings(preset="tiny"))
