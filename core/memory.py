@@ -75,8 +75,8 @@ def _meminfo() -> Optional[tuple[int, int]]:
 
 
 # Read by hand: no maintained Python library reports a cgroup's memory headroom (psutil reads /proc/meminfo only).
-# The figure is what the JVM and the kubelet use: the limit less the working set (usage less inactive file cache,
-# which the kernel reclaims before it kills), the tightest over the process's cgroup and each ancestor visible.
+# The figure is the limit less the kubelet's "working set" (usage less the inactive file cache, which the kernel
+# reclaims before it kills), the tightest over the process's cgroup and each ancestor visible.
 def _cgroup_headroom(swap_free: int) -> Optional[int]:
     """Bytes this process's memory cgroup (v1 or v2) and its visible ancestors let it allocate, counting the swap
     they allow up to ``swap_free``; None where no limit is set or the files cannot be read."""
