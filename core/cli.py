@@ -526,6 +526,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ValueError, FileNotFoundError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (RuntimeError, MemoryError) as exc:  # the GPU or the computer out of memory: what to do, no traceback
+        from .memory import out_of_memory_message
+
+        message = out_of_memory_message(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 1
     finally:
         reporter.close()
         if previous is not None:

@@ -224,3 +224,20 @@ def new_cube(shape: tuple[int, int, int], name: str, fill: Optional[float] = Non
     if fill is None:
         return np.empty(shape, dtype=np.float32)
     return np.full(shape, fill, dtype=np.float32)
+
+
+def out_of_memory_message(error: BaseException) -> Optional[str]:
+    """What to tell the analyst when ``error`` is the GPU (PyTorch's ``OutOfMemoryError``) or this computer
+    (``MemoryError``: Windows and macOS refuse an allocation where Linux would kill) running out of memory in the middle
+    of a run; None for any other error. The command line, Processing and the dock show it in place of a traceback."""
+    torch = sys.modules.get("torch")  # not imported: the error cannot be PyTorch's
+    if torch is not None and isinstance(error, getattr(torch, "OutOfMemoryError", ())):
+        said = (str(error).strip().splitlines() or ["no detail"])[0][:300].rstrip(".")
+        return (f"the GPU ran out of memory ({said}); nothing was written. Close other programs that use the GPU, "
+                "choose a smaller preset, or run on the CPU (device 'cpu': --device cpu, or Device in the run's "
+                "settings)")
+    if isinstance(error, MemoryError):
+        said = str(error).strip() or "an allocation was refused"
+        return (f"this computer ran out of memory ({said}); nothing was written. Close other programs, crop the scene "
+                "or leave out bands, or use a machine with more memory")
+    return None

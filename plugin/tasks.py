@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator, Optional
 from qgis.core import Qgis, QgsApplication, QgsMessageLog, QgsTask
 from qgis.PyQt.QtCore import QObject, pyqtSignal
 
+from ..core.memory import out_of_memory_message
 from ..core.progress import Cancelled, Reporter
 
 LOG_TAG = "HyperSynth"
@@ -104,7 +105,7 @@ class EngineTask(QgsTask):
             self.error = CANCELLED_MESSAGE
             return False
         except Exception as exc:  # noqa: BLE001 (every failure must reach the analyst as a message)
-            self.error = str(exc) or type(exc).__name__
+            self.error = out_of_memory_message(exc) or str(exc) or type(exc).__name__
             self.error_details = traceback.format_exc()
             return False
         finally:

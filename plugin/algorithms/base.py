@@ -20,6 +20,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
+from ...core.memory import out_of_memory_message
 from ...core.progress import Cancelled, Reporter
 from ..layers import gdal_name
 from ..tasks import engine_warnings_to
@@ -236,7 +237,8 @@ def engine_errors(cancelled: str = CANCELLED) -> Iterator[None]:
     """Turn what the engine raises in the block into the QgsProcessingException Processing shows.
 
     The engine's ``Cancelled`` (the Cancel button) becomes ``cancelled``; a bad input or a file error
-    (``ValueError``, ``OSError``) becomes the engine's own sentence (:func:`error_message`). A
+    (``ValueError``, ``OSError``) becomes the engine's own sentence (:func:`error_message`); the GPU or the computer
+    running out of memory, what to do (:func:`~hypersynth.core.memory.out_of_memory_message`). A
     QgsProcessingException raised in the block passes unchanged.
     """
     try:
@@ -245,6 +247,11 @@ def engine_errors(cancelled: str = CANCELLED) -> Iterator[None]:
         raise QgsProcessingException(cancelled) from exc
     except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
         raise QgsProcessingException(error_message(exc)) from exc
+    except (RuntimeError, MemoryError) as exc:  # the GPU or the computer out of memory: what to do
+        message = out_of_memory_message(exc)
+        if message is None:
+            raise
+        raise QgsProcessingException(message) from exc
 
 
 @contextmanager

@@ -216,3 +216,49 @@ def test_in_a_real_limited_cgroup_a_scene_too_large_is_refused_not_killed(tmp_pa
     # kernel kills the process (in QGIS, QGIS itself)
     done = run_limited(300 * 10**6, read.replace("BEFORE", "memory._cgroup_headroom = lambda swap_free: None"))
     assert done.returncode == -9 and "read whole" not in done.stdout
+
+
+# --- running out of memory in the middle of a run (the GPU, or a system that refuses an allocation) ---
+
+def test_out_of_memory_errors_become_what_to_do_and_others_pass():
+    import torch
+
+    gpu = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB. GPU 0 has a total capacity of "
+                                 "3.81 GiB of which 2.06 MiB is free.\nOf the allocated memory 3.2 GiB is allocated")
+    assert memory.out_of_memory_message(gpu) == (
+        "the GPU ran out of memory (CUDA out of memory. Tried to allocate 20.00 MiB. GPU 0 has a total capacity of "
+        "3.81 GiB of which 2.06 MiB is free); nothing was written. Close other programs that use the GPU, choose a "
+        "smaller preset, or run on the CPU (device 'cpu': --device cpu, or Device in the run's settings)")
+    assert memory.out_of_memory_message(MemoryError()).startswith(
+        "this computer ran out of memory (an allocation was refused); nothing was written. Close other programs")
+    for other in (RuntimeError("mat1 and mat2 shapes cannot be multiplied"), ValueError("3 bands"), KeyError("x")):
+        assert memory.out_of_memory_message(other) is None
+
+
+def test_the_command_line_says_what_to_do_when_the_gpu_runs_out_mid_run(tmp_path, monkeypatch, capsys):
+    import torch
+
+    from hypersynth.core.cli import main as cli_main
+    from hypersynth.core.ldm import training
+
+    from ..demo_files import write_demo_files
+
+    scene, labels, _, classes = write_demo_files(tmp_path)
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of "
+                                     "3.81 GiB of which 1.02 GiB is free.")
+
+    monkeypatch.setattr(training, "train_synthesis_model", out_of_memory)
+    rc = cli_main(["augment-classify", "--scene", str(scene), "--labels", str(labels), "--prompts", str(classes),
+                   "--out", str(tmp_path / "aug"), "--preset", "tiny", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert err.startswith("error: the GPU ran out of memory (CUDA out of memory. Tried to allocate 2.00 GiB.")
+    assert "run on the CPU (device 'cpu': --device cpu" in err
+    assert not (tmp_path / "aug").exists() or not any((tmp_path / "aug").iterdir())
+    # any other error is a bug to report, with its traceback
+    monkeypatch.setattr(training, "train_synthesis_model", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        cli_main(["augment-classify", "--scene", str(scene), "--labels", str(labels), "--prompts", str(classes),
+                  "--out", str(tmp_path / "aug"), "--preset", "tiny", "--quiet"])

@@ -132,7 +132,10 @@ def test_every_algorithm_says_the_engines_refusals_the_same_way(tmp_path):
              (ValueError("the scene has 3 bands"), {}, "the scene has 3 bands"),
              (denied, {}, f"could not write or read {tmp_path / 'map.tif'}: Permission denied; check the destination "
                           "folders and free disk space"),
-             (QgsProcessingException("choose at least one method"), {}, "choose at least one method")]
+             (QgsProcessingException("choose at least one method"), {}, "choose at least one method"),
+             (MemoryError("Unable to allocate 3.43 GiB for an array"), {},
+              "this computer ran out of memory (Unable to allocate 3.43 GiB for an array); nothing was written. "
+              "Close other programs, crop the scene or leave out bands, or use a machine with more memory")]
     for raised, options, said in cases:
         with pytest.raises(QgsProcessingException) as caught:
             with engine_errors(**options):
@@ -141,6 +144,30 @@ def test_every_algorithm_says_the_engines_refusals_the_same_way(tmp_path):
     with pytest.raises(KeyError):  # a bug, not a refusal: Processing shows its traceback
         with engine_errors():
             raise KeyError("class_id")
+    with pytest.raises(RuntimeError, match="shape mismatch"):  # so is any other RuntimeError
+        with engine_errors():
+            raise RuntimeError("shape mismatch")
+
+
+def test_a_gpu_out_of_memory_says_what_to_do_and_writes_nothing(hypersynth_plugin, demo, tmp_path, monkeypatch):
+    import torch
+
+    from hypersynth.core.ldm import training
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of "
+                                     "3.81 GiB of which 1.02 GiB is free.\nSee documentation for Memory Management")
+
+    monkeypatch.setattr(training, "train_synthesis_model", out_of_memory)
+    out = tmp_path / "gpu"
+    with pytest.raises(QgsProcessingException, match=r"^the GPU ran out of memory \(CUDA out of memory. Tried to "
+                                                     r"allocate 2.00 GiB. .* is free\); nothing was written. Close "
+                                                     r"other programs that use the GPU, .* run on the CPU"):
+        processing.run("hypersynth:augmentandclassify", {
+            "SCENE": demo.scene, "LABELS": demo.labels, "CLASSES": demo.classes, "PRESET": 0, "DEVICE": 1,
+            "OUTPUT": str(out / "map.tif"), "CONFIDENCE": str(out / "confidence.tif"),
+            "BUNDLE": str(out / "synthesis_model"), "CLASSIFIER": str(out / "classifier")})
+    assert not out.exists() or list(out.iterdir()) == []
 
 
 def test_bad_scene_gives_the_engine_message(hypersynth_plugin, demo, tmp_path):

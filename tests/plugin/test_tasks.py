@@ -89,6 +89,19 @@ def test_exception_message_reaches_on_failure(qgis_app):
     assert "ValueError" in task.error_details
 
 
+def test_running_out_of_memory_reaches_on_failure_as_what_to_do(qgis_app):
+    def job(reporter):
+        raise MemoryError("Unable to allocate 3.43 GiB for an array with shape (230, 2000, 2000)")
+
+    outcome, runner = Outcome(), TaskRunner()
+    task = runner.submit(EngineTask("large scene", job, on_success=outcome.success, on_failure=outcome.failure))
+    assert wait_until(lambda: outcome.ended and not runner.running)
+    assert outcome.failures == ["this computer ran out of memory (Unable to allocate 3.43 GiB for an array with shape "
+                                "(230, 2000, 2000)); nothing was written. Close other programs, crop the scene or "
+                                "leave out bands, or use a machine with more memory"]
+    assert "MemoryError" in task.error_details  # the traceback still goes to QGIS's log
+
+
 def test_failing_success_callback_is_logged_not_raised(qgis_app):
     def boom(result):
         raise RuntimeError("callback bug")
