@@ -17,6 +17,7 @@ from .methods import (METHODS, MethodSettings, fit_method, method_title, needs_s
                       scene_model)
 from .bench_inputs import check_output_files, parse_datasets
 from .device import CPU_ONLY_METHODS, check_device, note_cpu_only
+from .memory import cgroup_memory_limit
 from .progress import NULL_REPORTER, Reporter
 from .scene import LabelledScene
 
@@ -82,6 +83,9 @@ def machine_description() -> str:
         mem = f", {kb / 2**20:.0f} GiB RAM"
     except (OSError, ValueError, IndexError):
         pass
+    limit = cgroup_memory_limit()  # a container's or batch job's limit: what the run could use
+    if mem and limit is not None and limit < kb * 1024:
+        mem += f" (limited to {limit / 2**30:.1f} GiB by its cgroup)"
     gpu = ""
     try:
         import torch
@@ -90,7 +94,12 @@ def machine_description() -> str:
             gpu = f", GPU {torch.cuda.get_device_name(0)}"
     except ImportError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores{mem}{gpu}"
+    cores = os.cpu_count()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores  # a batch job's share
+    cores_text = f"{cores} core{'' if cores == 1 else 's'}"
+    if cores and usable < cores:
+        cores_text = f"{usable} of {cores} cores"
+    return f"{cpu}, {cores_text}{mem}{gpu}"
 
 
 DEFAULT_DATASETS = "salinasA,enmap_potsdam,demo"  # what `hypersynth bench` runs when given no dataset or scene

@@ -92,6 +92,26 @@ def _cgroup_headroom(swap_free: int) -> Optional[int]:
     return min(headrooms) if headrooms else None
 
 
+def cgroup_memory_limit() -> Optional[int]:
+    """The tightest memory limit, in bytes, of this process's cgroup and its visible ancestors (for describing the
+    machine a benchmark ran on); None where none is set or it cannot be read."""
+    try:
+        found = _memory_cgroup_dirs()
+        if found is None:
+            return None
+        version, dirs = found
+        if version == 2:
+            limits = [_v2_limit(d / "memory.max") for d in dirs]
+        else:
+            limits = [min(_read_int(d / "memory.limit_in_bytes", NO_LIMIT),
+                          _stat(d / "memory.stat").get("hierarchical_memory_limit", NO_LIMIT)) for d in dirs]
+            limits = [limit if limit < NO_LIMIT else None for limit in limits]
+    except (OSError, ValueError, IndexError):
+        return None
+    set_limits = [limit for limit in limits if limit is not None]
+    return min(set_limits) if set_limits else None
+
+
 def _memory_cgroup_dirs() -> Optional[tuple[int, list[Path]]]:
     """``(cgroup version, directories)`` of this process's memory cgroup: its own first, then each parent up to the
     hierarchy's mount point; None where there is none (no memory controller mounted)."""

@@ -6,6 +6,7 @@ import sys
 import textwrap
 import uuid
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -148,6 +149,17 @@ def test_a_mount_point_with_a_space_is_decoded(tmp_path, monkeypatch):
     assert memory.memory_budget().bytes == GB
 
 
+def test_the_cgroup_memory_limit_itself_for_describing_the_machine(tmp_path, monkeypatch):
+    v2_tree(tmp_path, monkeypatch, {"memory.max": "max", "memory.current": str(10**8)},
+            parent_files={"memory.max": str(4 * GB), "memory.current": str(3 * GB)})
+    assert memory.cgroup_memory_limit() == 4 * GB  # the limit, not what it leaves
+    v1_tree(tmp_path, monkeypatch, {"memory.limit_in_bytes": "9223372036854771712", "memory.usage_in_bytes": "0",
+                                    "memory.stat": "hierarchical_memory_limit 1500000000\n"})
+    assert memory.cgroup_memory_limit() == 1_500_000_000
+    v2_tree(tmp_path, monkeypatch, {"memory.max": "max", "memory.current": "0"})
+    assert memory.cgroup_memory_limit() is None
+
+
 # --- in a real memory-limited cgroup (where this machine lets the tests make one: root, a memory controller) ---
 
 def limited_cgroup(limit: int) -> Path:
@@ -167,13 +179,19 @@ def limited_cgroup(limit: int) -> Path:
     return child
 
 
-def run_limited(limit: int, code: str) -> subprocess.CompletedProcess:
-    """``code`` run by this Python in a fresh process inside a new cgroup limited to ``limit`` bytes."""
+def run_limited(limit: int, code: str, cpus: Optional[set[int]] = None) -> subprocess.CompletedProcess:
+    """``code`` run by this Python in a fresh process inside a new cgroup limited to ``limit`` bytes (and to the CPUs
+    ``cpus``, as a batch job's allocation, when given)."""
     child = limited_cgroup(limit)
+
+    def enter() -> None:
+        (child / "cgroup.procs").write_text(str(os.getpid()))
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
+
     try:
-        return subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300,
-            preexec_fn=lambda: (child / "cgroup.procs").write_text(str(os.getpid())))
+        return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                              timeout=300, preexec_fn=enter)
     finally:
         child.rmdir()  # its process has ended: the cgroup is empty
 
@@ -188,6 +206,18 @@ def test_in_a_real_limited_cgroup_the_budget_is_the_limit_not_the_machine():
     assert done.returncode == 0, done.stderr
     left, limited = done.stdout.split()
     assert limited == "True" and 0.8 * GB < int(left) <= GB  # the limit, less what this fresh Python holds
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="cgroups are Linux's")
+def test_in_a_real_limited_cgroup_the_benchmark_tables_name_the_limit_and_the_cores_it_may_use():
+    done = run_limited(GB, """
+        from hypersynth.core.bench import machine_description
+        print(machine_description())
+    """, cpus={0})
+    assert done.returncode == 0, done.stderr
+    assert "GiB RAM (limited to 0.9 GiB by its cgroup)" in done.stdout
+    cores = os.cpu_count() or 1
+    assert (f"1 of {cores} cores" if cores > 1 else "1 core") in done.stdout
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="cgroups are Linux's")
