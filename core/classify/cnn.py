@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Optional
@@ -16,6 +17,7 @@ from ..device import repeatable_training, resolve_device
 from ..progress import NULL_REPORTER, Reporter
 from ..version import ENGINE_VERSION
 
+log = logging.getLogger("hypersynth")
 FORMAT = "hypersynth.SpectralSpatialCNN"  # written into config_dict() so a bundle says what it holds
 ARCHS = ("bottleneck", "conv3d", "transformer")
 
@@ -233,6 +235,7 @@ class SpectralSpatialCNN:
         self.net: Optional[PatchNet] = None
         self.history: list[dict[str, float]] = []  # per epoch: epoch, train_loss, val_loss (NaN without validation)
         self.best_epoch = 0  # epochs the final weights were trained for
+        self._predict_batch: Optional[int] = None  # patches per forward pass after the GPU ran short; None: config's
 
     # ---------------------------------------------------------------------------------------- fit
     def fit(self, samples: np.ndarray, labels: np.ndarray, *, sample_weight: Optional[np.ndarray] = None,
@@ -407,17 +410,34 @@ class SpectralSpatialCNN:
 
     # ------------------------------------------------------------------------------------ predict
     def predict_proba(self, samples: np.ndarray) -> np.ndarray:
-        """``(N, n_classes)`` float32 class probabilities for ``(N, B, p, p)`` patches."""
+        """``(N, n_classes)`` float32 class probabilities for ``(N, B, p, p)`` patches.
+
+        Where the GPU runs out of memory for a batch, the batch is halved and tried again (down to one patch), and
+        the smaller size kept for the rest of this classifier's predictions: a whole scene's prediction comes after
+        the training, and a run that failed there would lose its trained models."""
         net = self._fitted_net()
         x = self._check_samples(samples, allow_empty=True)
         device = next(net.parameters()).device
         out = np.empty((len(x), self.n_classes), dtype=np.float32)
         net.eval()
+        start = 0
         with torch.inference_mode():
-            for start in range(0, len(x), self.config.predict_batch_size):
-                sl = slice(start, start + self.config.predict_batch_size)
-                logits = net(torch.from_numpy(x[sl]).to(device))  # (n, K)
+            while start < len(x):
+                batch = self._predict_batch or self.config.predict_batch_size
+                sl = slice(start, start + batch)
+                try:
+                    logits = net(torch.from_numpy(x[sl]).to(device))  # (n, K)
+                except torch.OutOfMemoryError:
+                    if batch == 1:
+                        raise
+                    self._predict_batch = max(batch // 2, 1)
+                    if device.type == "cuda":
+                        torch.cuda.empty_cache()
+                    log.warning("the GPU ran out of memory predicting %d patches at a time: predicting %d at a time",
+                                batch, self._predict_batch)
+                    continue
                 out[sl] = torch.softmax(logits.float(), dim=1).cpu().numpy()
+                start = sl.stop
         return out
 
     def predict(self, samples: np.ndarray) -> np.ndarray:

@@ -184,3 +184,31 @@ def test_bad_input_gets_a_clear_error(toy) -> None:
         SpectralSpatialCNN(P, epoch=3)
     with pytest.raises(ValueError, match="unknown classifier preset"):
         cnn_preset("huge")
+
+
+def test_a_gpu_out_of_memory_while_predicting_halves_the_batch_and_gives_the_same_probabilities(toy, caplog):
+    x, y, xt, _ = toy
+    clf = small_cnn(epochs=3, predict_batch_size=64).fit(x, y)
+    expected = clf.predict_proba(xt)  # 120 patches, 64 at a time
+    net, sizes = clf.net, []
+    plain = net.forward
+
+    def short_of_memory(batch: torch.Tensor) -> torch.Tensor:  # as a GPU with room for 20 patches at a time
+        sizes.append(len(batch))
+        if len(batch) > 20:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB.")
+        return plain(batch)
+
+    net.forward = short_of_memory
+    with caplog.at_level("WARNING", logger="hypersynth"):
+        got = clf.predict_proba(xt)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert sizes[:3] == [64, 32, 16] and set(sizes[3:]) == {16, 8}  # halved twice, then kept (the last 8 left)
+    assert caplog.text.count("the GPU ran out of memory predicting") == 2
+    assert "predicting 16 at a time" in caplog.text
+    sizes.clear()
+    clf.predict_proba(xt[:40])  # the next call starts at the size that fitted
+    assert sizes == [16, 16, 8]
+    net.forward = lambda batch: (_ for _ in ()).throw(torch.OutOfMemoryError("CUDA out of memory."))
+    with pytest.raises(torch.OutOfMemoryError):  # not even one patch fits: the run stops, with what to do
+        clf.predict_proba(xt[:4])
