@@ -51,9 +51,28 @@ def resolve_device(name: str = "auto") -> "torch.device":
     PyTorch finds one, else the CPU."""
     import torch
 
+    share_cpu_threads()
     if check_device(name) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def share_cpu_threads() -> None:
+    """Lower PyTorch's CPU threads to the CPUs this process may use, where they are fewer (never raise them).
+
+    PyTorch starts a thread per core its affinity allows (a Slurm job's cpuset is respected), but not a CPU quota:
+    in a Docker container run with ``--cpus 4`` or a Kubernetes pod with a CPU limit on a 64-core host it would run 64
+    threads in the time of 4, each stalled by the quota. joblib's count (the one scikit-learn's ``n_jobs=-1`` uses)
+    reads both the affinity and the quota.
+    """
+    import torch
+    from joblib import cpu_count
+
+    allowed, threads = cpu_count(), torch.get_num_threads()
+    if allowed < threads:
+        torch.set_num_threads(allowed)
+        log.info("PyTorch's CPU threads: %d, not %d, the CPUs this process may use (its container's or job's quota)",
+                 allowed, threads)
 
 
 def note_cpu_only(device: str, what: str) -> None:

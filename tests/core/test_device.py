@@ -166,3 +166,23 @@ def test_repeatable_training_switches_torch_to_deterministic_kernels_while_any_c
         assert torch.are_deterministic_algorithms_enabled() and not torch.is_deterministic_algorithms_warn_only_enabled()
     finally:
         torch.use_deterministic_algorithms(False)
+
+
+def test_torch_threads_follow_the_cpus_this_process_may_use(monkeypatch, caplog):
+    import joblib
+
+    from hypersynth.core.device import resolve_device
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        monkeypatch.setattr(joblib, "cpu_count", lambda: 1)  # as in a container run with --cpus 1
+        with caplog.at_level(logging.INFO, logger="hypersynth"):
+            assert resolve_device("cpu").type == "cpu"
+        assert torch.get_num_threads() == 1
+        assert "PyTorch's CPU threads: 1, not 2, the CPUs this process may use" in caplog.text
+        monkeypatch.setattr(joblib, "cpu_count", lambda: 8)  # more CPUs allowed than threads: left as they are
+        resolve_device("cpu")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
