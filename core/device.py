@@ -1,4 +1,4 @@
-"""Where a run computes: the device names HyperSynth takes, checked before any long work."""
+"""Where a run computes: the device names HyperSynth takes, checked before any long work, and the CPU threads it uses.
 
 from __future__ import annotations
 
