@@ -1,4 +1,4 @@
-"""Where a run computes: the device names HyperSynth takes, checked before any long work, and the CPU threads it uses.
+"""Where a run computes: the device names HyperSynth takes, checked before any long work, and its CPU threads."""
 
 from __future__ import annotations
 
