@@ -21,15 +21,15 @@ SCREENSHOT_WIDTH = 1280  # screenshots for the docs are scaled down to this widt
 LOG_TAIL_CHARS = 4000  # how much of QGIS's log end a failure report carries
 
 
-def make_profile(root: Path) -> Path:
-    """A QGIS profiles folder whose default profile has HyperSynth linked and enabled."""
+def make_profile(root: Path, plugin: Path = REPO) -> Path:
+    """A QGIS profiles folder whose default profile has HyperSynth (the checkout ``plugin``) linked and enabled."""
     profile = root / "profiles" / "default"
     plugins = profile / "python" / "plugins"
     plugins.mkdir(parents=True, exist_ok=True)
     link = plugins / "hypersynth"
     if link.is_symlink() or link.exists():
         link.unlink()
-    link.symlink_to(REPO)
+    link.symlink_to(plugin)
     ini = profile / "QGIS" / "QGIS3.ini"
     ini.parent.mkdir(parents=True, exist_ok=True)
     ini.write_text("[PythonPlugins]\nhypersynth=true\n\n[qgis]\nshowTips=false\ncheckVersion=false\n"

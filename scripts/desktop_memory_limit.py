@@ -28,10 +28,10 @@ def launch() -> int:
     import subprocess
     import sys
     import time
-    import uuid
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from desktop import log_summary, virtual_display  # noqa: E402  (scripts/ is not a package)
+    from bench_label_boxes import cgroup_peak, memory_cgroup  # noqa: E402  (scripts/ is not a package)
+    from desktop import log_summary, make_profile, virtual_display  # noqa: E402
 
     repo = Path(__file__).resolve().parents[1]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -47,16 +47,7 @@ def launch() -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / RESULT).unlink(missing_ok=True)
 
-    profile = out / "qgis-profile" / "profiles" / "default"
-    plugins = profile / "python" / "plugins"
-    plugins.mkdir(parents=True, exist_ok=True)
-    link = plugins / "hypersynth"
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(checkout)
-    (profile / "QGIS").mkdir(parents=True, exist_ok=True)
-    (profile / "QGIS" / "QGIS3.ini").write_text("[PythonPlugins]\nhypersynth=true\n\n[qgis]\nshowTips=false\n"
-                                                "checkVersion=false\n")
+    make_profile(out / "qgis-profile", checkout)
     (checkout / ".importroot").mkdir(exist_ok=True)  # the checkout's own import name, as bin/hypersynth makes it
     if not (checkout / ".importroot" / "hypersynth").is_symlink():
         (checkout / ".importroot" / "hypersynth").symlink_to(checkout)
@@ -68,15 +59,7 @@ def launch() -> int:
                HS_MEMLIMIT_OUT=str(out), HS_MEMLIMIT_SCENE=str(args.scene.resolve()),
                HS_MEMLIMIT_LABELS=str(args.labels.resolve()), HS_MEMLIMIT_PROMPTS=str(args.prompts.resolve()))
 
-    from hypersynth.core import memory
-
-    found = memory._memory_cgroup_dirs()
-    if found is None:
-        raise SystemExit("no memory cgroup controller here")
-    version, dirs = found
-    cgroup = dirs[0] / f"desktop-memory-limit-{uuid.uuid4().hex[:8]}"
-    cgroup.mkdir()
-    (cgroup / ("memory.max" if version == 2 else "memory.limit_in_bytes")).write_text(str(int(args.memory_gb * 1e9)))
+    cgroup = memory_cgroup(args.memory_gb)
     cmd = ["qgis.bin", "--noversioncheck", "--nologo", "--profiles-path", str(out / "qgis-profile"),
            "--code", str(Path(__file__).resolve())]
     started = time.monotonic()
@@ -90,8 +73,7 @@ def launch() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(qgis.pid, 9)
                 returncode = qgis.wait()
-        peak = next((int((cgroup / name).read_text()) for name in ("memory.max_usage_in_bytes", "memory.peak")
-                     if (cgroup / name).is_file()), 0)
+        peak = cgroup_peak(cgroup)
     finally:
         cgroup.rmdir()
     result = json.loads((out / RESULT).read_text()) if (out / RESULT).is_file() else {}
