@@ -13,7 +13,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -80,36 +80,37 @@ def _meminfo() -> Optional[tuple[int, int]]:
 def _cgroup_headroom(swap_free: int) -> Optional[int]:
     """Bytes this process's memory cgroup (v1 or v2) and its visible ancestors let it allocate, counting the swap
     they allow up to ``swap_free``; None where no limit is set or the files cannot be read."""
-    try:
-        found = _memory_cgroup_dirs()
-        if found is None:
-            return None
-        version, dirs = found
-        headrooms = [h for h in ((_v2_headroom if version == 2 else _v1_headroom)(d, swap_free) for d in dirs)
-                     if h is not None]
-    except (OSError, ValueError, IndexError):  # an unreadable or unexpected cgroup file: the machine's figure stands
-        return None
-    return min(headrooms) if headrooms else None
+    return _tightest(lambda version, cgroup: (_v2_headroom if version == 2 else _v1_headroom)(cgroup, swap_free))
 
 
 def cgroup_memory_limit() -> Optional[int]:
     """The tightest memory limit, in bytes, of this process's cgroup and its visible ancestors (for describing the
     machine a benchmark ran on); None where none is set or it cannot be read."""
+    return _tightest(_memory_limit)
+
+
+def _tightest(measure: Callable[[int, Path], Optional[int]]) -> Optional[int]:
+    """The least ``measure(cgroup version, directory)`` over this process's memory cgroup and its visible ancestors;
+    None where every one is None (no limit), there is no memory cgroup, or its files cannot be read."""
     try:
         found = _memory_cgroup_dirs()
         if found is None:
             return None
         version, dirs = found
-        if version == 2:
-            limits = [_v2_limit(d / "memory.max") for d in dirs]
-        else:
-            limits = [min(_read_int(d / "memory.limit_in_bytes", NO_LIMIT),
-                          _stat(d / "memory.stat").get("hierarchical_memory_limit", NO_LIMIT)) for d in dirs]
-            limits = [limit if limit < NO_LIMIT else None for limit in limits]
-    except (OSError, ValueError, IndexError):
+        values = [value for value in (measure(version, cgroup) for cgroup in dirs) if value is not None]
+    except (OSError, ValueError, IndexError):  # an unreadable or unexpected cgroup file: the machine's figure stands
         return None
-    set_limits = [limit for limit in limits if limit is not None]
-    return min(set_limits) if set_limits else None
+    return min(values) if values else None
+
+
+def _memory_limit(version: int, cgroup: Path, stat: Optional[dict[str, int]] = None) -> Optional[int]:
+    """A cgroup directory's memory limit in bytes (v1: its ancestors' too, through the hierarchical limit in
+    ``stat``, its ``memory.stat`` read where not given); None where unlimited."""
+    if version == 2:
+        return _v2_limit(cgroup / "memory.max")
+    stat = _stat(cgroup / "memory.stat") if stat is None else stat
+    ram = min(_read_int(cgroup / "memory.limit_in_bytes", NO_LIMIT), stat.get("hierarchical_memory_limit", NO_LIMIT))
+    return None if ram >= NO_LIMIT else ram
 
 
 def _memory_cgroup_dirs() -> Optional[tuple[int, list[Path]]]:
@@ -157,34 +158,29 @@ def _cgroup_chain(mount: Path, root: str, path: str) -> list[Path]:
 
 def _v2_headroom(cgroup: Path, swap_free: int) -> Optional[int]:
     """What a cgroup v2 directory's ``memory.max`` (and ``memory.swap.max``) leave; None where unlimited."""
-    ram = _v2_limit(cgroup / "memory.max")
+    ram = _memory_limit(2, cgroup)
     if ram is None:
         return None
-    left = ram - _working_set(cgroup / "memory.current", cgroup / "memory.stat", "inactive_file")
+    inactive = _stat(cgroup / "memory.stat").get("inactive_file", 0)
+    left = ram - max(_read_int(cgroup / "memory.current", 0) - inactive, 0)
     swap = _v2_limit(cgroup / "memory.swap.max")
     swap_left = swap_free if swap is None else min(swap_free, swap - _read_int(cgroup / "memory.swap.current", 0))
     return left + max(swap_left, 0)
 
 
 def _v1_headroom(cgroup: Path, swap_free: int) -> Optional[int]:
-    """What a cgroup v1 directory's ``memory.limit_in_bytes`` (its ancestors' too, through the hierarchical limit)
-    and ``memory.memsw.limit_in_bytes`` (memory plus swap) leave; None where unlimited."""
+    """What a cgroup v1 directory's memory limit (:func:`_memory_limit`) and ``memory.memsw.limit_in_bytes`` (memory
+    plus swap) leave; None where unlimited."""
     stat = _stat(cgroup / "memory.stat")
-    ram = min(_read_int(cgroup / "memory.limit_in_bytes", NO_LIMIT), stat.get("hierarchical_memory_limit", NO_LIMIT))
-    if ram >= NO_LIMIT:
+    ram = _memory_limit(1, cgroup, stat)
+    if ram is None:
         return None
     inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))
-    usage = _read_int(cgroup / "memory.usage_in_bytes", 0)
-    left = ram - max(usage - inactive, 0) + swap_free
+    left = ram - max(_read_int(cgroup / "memory.usage_in_bytes", 0) - inactive, 0) + swap_free
     both = _read_int(cgroup / "memory.memsw.limit_in_bytes", NO_LIMIT)
     if both < NO_LIMIT:  # memory and swap together are limited too
         left = min(left, both - max(_read_int(cgroup / "memory.memsw.usage_in_bytes", 0) - inactive, 0))
     return left
-
-
-def _working_set(current: Path, stat: Path, inactive_key: str) -> int:
-    """A cgroup's usage less the file cache the kernel would drop first."""
-    return max(_read_int(current, 0) - _stat(stat).get(inactive_key, 0), 0)
 
 
 def _v2_limit(path: Path) -> Optional[int]:

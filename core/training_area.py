@@ -157,20 +157,17 @@ def _label_boxes(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> 
         r, c = rows[square == s], cols[square == s]
         boxes.append([max(int(r.min()) - AREA_MARGIN, 0), min(int(r.max()) + 1 + AREA_MARGIN, height),
                       max(int(c.min()) - AREA_MARGIN, 0), min(int(c.max()) + 1 + AREA_MARGIN, width)])
-    merged = True
-    while merged:  # a few hundred boxes at most: pairwise is quick
-        merged = False
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                a, b = boxes[i], boxes[j]
-                if a[0] <= b[1] and b[0] <= a[1] and a[2] <= b[3] and b[2] <= a[3]:
-                    boxes[i] = [min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])]
-                    del boxes[j]
-                    merged = True
-                    break
-            if merged:
-                break
+    while (pair := _first_meeting(boxes)) is not None:  # a few hundred boxes at most: pairwise is quick
+        i, j = pair
+        a, b = boxes[i], boxes.pop(j)  # j > i: boxes[i] stays in place
+        boxes[i] = [min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])]
     return [(slice(r0, r1), slice(c0, c1)) for r0, r1, c0, c1 in sorted(boxes)]
+
+
+def _first_meeting(boxes: list[list[int]]) -> Optional[tuple[int, int]]:
+    """``(i, j)``, ``i < j``, of the first two ``[r0, r1, c0, c1]`` boxes that overlap or touch, or None."""
+    return next(((i, j) for i, a in enumerate(boxes) for j in range(i + 1, len(boxes))
+                 if a[0] <= boxes[j][1] and boxes[j][0] <= a[1] and a[2] <= boxes[j][3] and boxes[j][2] <= a[3]), None)
 
 
 def _grown(start: int, stop: int, size: int) -> slice:
