@@ -30,6 +30,7 @@ from .training_area import TrainingArea, labelled_area, learns_from_labelled_are
 
 if TYPE_CHECKING:
     from .io.windows import PixelSpectra
+    from .scene_maps import MappedScene
 
 log = logging.getLogger("hypersynth")
 CLASSIFY_READ_SHARE = 0.1  # of classify's progress bar: reading the scene (a plain raster: finding its valid pixels)
@@ -364,16 +365,16 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
                         wavelengths=scene.usable_wavelengths(), reporter=reporter.sub(0.02, 0.8))
     t_fit = time.perf_counter() - t0
     used = [c for c in classes if c.id in set(fitted.class_ids.tolist())]
-    class_map = predict_and_write_maps(fitted.classifier, fitted.class_ids, classes, used, scene,
-                                       cube if streamed is None else streamed, out, probabilities=probabilities,
-                                       reporter=reporter.sub(0.8, 0.95))
+    scored = None if validation is None else (validation > 0) & (labels == 0) & scene.valid
+    maps = write_maps(fitted.classifier, fitted.class_ids, classes, used, scene,
+                      cube if streamed is None else streamed, out, probabilities=probabilities, scored=scored,
+                      reporter=reporter.sub(0.8, 0.95))
     reporter.progress(0.96, "report")
     ev = None
     if validation is not None:
-        from .evaluation.assess import evaluate_scene_map, write_evaluation
+        from .evaluation.assess import evaluate_scored, write_evaluation
 
-        test = (validation > 0) & (labels == 0) & scene.valid & (class_map > 0)
-        ev = evaluate_scene_map(validation, class_map, test, used, scene)
+        ev = evaluate_scored(validation, scored, maps, used, scene)
         write_evaluation(ev, out)
     with_attention = False
     if fitted.synthesis_model is not None:
@@ -391,7 +392,7 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
         save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene,
                         typical_value(cube, scene.valid) if streamed is None else streamed.typical_value())
     write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=METHOD_TITLES[method],
-                 evaluation=ev, seconds_training=t_fit, cube=cube, class_map=class_map,
+                 evaluation=ev, seconds_training=t_fit, cube=cube, mapped=maps.pixels,
                  with_attention=with_attention, files=files_in(out), warnings=warnings,
                  learnt=(learnt_labels, learnt_valid), run_facts=run_facts(settings, fitted, inputs)
                  + ([area.fact()] if area is not None else []))
@@ -487,8 +488,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
                          reporter: Reporter, probabilities: bool, said: Sequence[str]) -> ClassificationOutputs:
     """:func:`classify_with_model` once its output folder is ready; ``said``: the run's warnings, for its report
     (a list still filled as the run goes)."""
-    from .evaluation.assess import evaluate_scene_map, write_evaluation
-    from .evaluation.metrics import pixels_per_id
+    from .evaluation.assess import evaluate_scored, write_evaluation
     from .io.labels import read_labels
     from .io.read import read_scene, read_scene_layout
     from .report import files_section, warnings_section, write_markdown_and_html
@@ -514,22 +514,20 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     staging = Path(tempfile.mkdtemp(prefix=RUN_STAGING, dir=out))
     ev = None
     try:
-        class_map = predict_and_write_maps(clf, class_ids, classes, classes, scene, cube, staging,
-                                           probabilities=probabilities,
-                                           reporter=reporter.sub(CLASSIFY_READ_SHARE, 1.0))
+        scored = None if validation is None else (validation > 0) & scene.valid
+        maps = write_maps(clf, class_ids, classes, classes, scene, cube, staging, probabilities=probabilities,
+                          scored=scored, reporter=reporter.sub(CLASSIFY_READ_SHARE, 1.0))
         if layout is not None:
             warn_of_scale(scene, cube.typical_value(), meta.get("median_value"))
         if validation is not None:
-            ev = evaluate_scene_map(validation, class_map, (validation > 0) & scene.valid & (class_map > 0), classes,
-                                    scene)
+            ev = evaluate_scored(validation, scored, maps, classes, scene)
             write_evaluation(ev, staging)
         lines = [f"# HyperSynth: {scene.name} classified with a saved model", "",
                  f"- Model: {Path(model_path).resolve()} ({meta.get('method', '?')}, {meta['bands']} bands)",
                  f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels", ""]
         lines += warnings_section(said)
         lines += ["| id | class | mapped pixels |", "|---|---|---|"]
-        mapped = pixels_per_id(class_map, [c.id for c in classes])  # one pass over the map
-        lines += [f"| {c.id} | {c.name} | {int(n)} |" for c, n in zip(classes, mapped)]
+        lines += [f"| {c.id} | {c.name} | {maps.mapped(c.id)} |" for c in classes]
         if ev is not None:
             lines += ["", "## Accuracy against the validation labels", "", ev.to_markdown(), "",
                       "![confusion matrix](confusion.png)"]
@@ -571,38 +569,18 @@ def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[t
     return facts
 
 
-def predict_and_write_maps(classifier: Any, class_ids: np.ndarray, classes: list[ClassInfo],
-                           mapped: list[ClassInfo], scene: Scene, cube: np.ndarray, folder: Path, *,
-                           probabilities: bool, reporter: Reporter) -> np.ndarray:
+def write_maps(classifier: Any, class_ids: np.ndarray, classes: list[ClassInfo], mapped: list[ClassInfo],
+               scene: Scene, cube: Any, folder: Path, *, probabilities: bool, scored: Optional[np.ndarray],
+               reporter: Reporter) -> "MappedScene":
     """Predict every valid pixel and write the class map (styled with ``mapped``), the confidence and, asked for,
-    the probabilities into ``folder``; returns the class map (class ids, 0 unclassified)."""
-    from .classify.predict import predict_scene
-    from .io.write import write_class_map, write_confidence
+    the probabilities into ``folder``, tile by tile (:func:`.scene_maps.predict_and_write_maps`); returns the
+    pixels mapped to each class and the classes at the ``scored`` pixels."""
+    from .scene_maps import predict_and_write_maps
 
-    with _probability_writer(probabilities, folder, scene, classes, class_ids) as write:
-        pred = predict_scene(classifier, cube, scene.valid, batch_size=1024, reporter=reporter, stage="prediction",
-                             on_tile=write)
-    class_map = np.where(pred.class_index >= 0, class_ids[np.clip(pred.class_index, 0, None)], 0)
-    write_class_map(folder / CLASS_MAP, class_map.astype(np.int32), mapped, transform=scene.transform,
-                    crs_wkt=scene.crs_wkt)
-    write_confidence(folder / CONFIDENCE, pred.confidence, transform=scene.transform, crs_wkt=scene.crs_wkt,
-                     uncertainty=pred.entropy)
-    return class_map
-
-
-def _probability_writer(wanted: bool, out: Path, scene: Scene, classes: list[ClassInfo], class_ids: np.ndarray
-                        ) -> Any:
-    """``probabilities.tif``'s tile writer in ``out`` (a band per class, in the classifier's order), or a context
-    giving None when the probabilities were not asked for."""
-    from contextlib import nullcontext
-
-    from .io.write import probability_raster
-
-    if not wanted:
-        return nullcontext(None)
-    by_id = {c.id: c for c in classes}
-    return probability_raster(out / PROBABILITIES, [by_id[int(i)] for i in class_ids], scene.valid.shape,
-                              transform=scene.transform, crs_wkt=scene.crs_wkt)
+    return predict_and_write_maps(classifier, class_ids, classes, mapped, scene, cube, class_map=folder / CLASS_MAP,
+                                  confidence=folder / CONFIDENCE,
+                                  probabilities=folder / PROBABILITIES if probabilities else None, scored=scored,
+                                  reporter=reporter)
 
 
 def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLike, *, class_id: Optional[int] = None,

@@ -10,7 +10,7 @@ import re
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -159,12 +159,13 @@ def files_section(files: Sequence[tuple[str, str]]) -> list[str]:
 
 def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[ClassInfo], fitted: Any,
                  method_title: str, evaluation: Optional[Any], seconds_training: float, cube: np.ndarray,
-                 class_map: np.ndarray, with_attention: bool = False, files: Sequence[tuple[str, str]] = (),
+                 mapped: Mapping[int, int], with_attention: bool = False, files: Sequence[tuple[str, str]] = (),
                  warnings: Sequence[str] = (), run_facts: Sequence[str] = (),
                  learnt: Optional[tuple[np.ndarray, np.ndarray]] = None) -> Path:
     """Write report.md and report.html (plus figures and the synthetic summary) into ``out``; ``with_attention``:
     the report shows the cross-attention figure already in ``out`` (:func:`.attention.write_class_attention`);
     ``evaluation``: the accuracy on the validation labels (an :class:`~.evaluation.metrics.Evaluation`), or None;
+    ``mapped``: the pixels the class map gives each class id;
     ``files``: the run's main files and what each holds; ``warnings``: what the run warned of
     (:func:`warnings_of_this_run`), listed under the header; ``run_facts``: lines that let a reader run it again
     (settings, text encoder, input files); ``learnt``: the labels and valid mask on ``cube``'s grid when it holds a
@@ -194,7 +195,7 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
                      "blend = c·CNN + (1 − c)·forest."), "", *choice.table(), ""]
     lines += ["## Classes", "", "| id | class | prompt | labelled | mapped pixels |", "|---|---|---|---|---|"]
     for c in classes:
-        lines.append(f"| {c.id} | {c.name} | {c.text} | {int((labels == c.id).sum())} | {int((class_map == c.id).sum())} |")
+        lines.append(f"| {c.id} | {c.name} | {c.text} | {int((labels == c.id).sum())} | {int(mapped.get(c.id, 0))} |")
     lines.append("")
     if evaluation is not None:
         ev = evaluation

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 from scipy.special import entr
@@ -30,8 +30,7 @@ class ScenePrediction:
 
     def label_map(self, class_ids: Sequence[int], fill: int = 0) -> np.ndarray:
         """``(H, W)`` int32 label ids (``class_ids[index]``), ``fill`` where the pixel is invalid."""
-        ids = np.asarray(class_ids, dtype=np.int32)
-        return np.where(self.class_index >= 0, ids[np.clip(self.class_index, 0, None)], fill).astype(np.int32)
+        return _label_map(self.class_index, class_ids, fill)
 
 
 def _fill_nodata(patches: np.ndarray, patch_valid: np.ndarray) -> np.ndarray:
@@ -158,11 +157,73 @@ def _tiles(height: int, width: int, tile_size: int) -> list[tuple[int, int, int,
             for r0 in range(0, height, tile_size) for c0 in range(0, width, tile_size)]
 
 
+@dataclass
+class PredictedTile:
+    """What the classifier says about one tile of a scene (:func:`predict_tiles`)."""
+
+    row0: int  # the tile's first row in the scene
+    col0: int  # the tile's first column in the scene
+    class_index: np.ndarray  # (h, w) int16 class index 0..K-1, -1 where the pixel is invalid / nodata
+    confidence: np.ndarray  # (h, w) float32 highest class probability, NaN where invalid
+    entropy: np.ndarray  # (h, w) float32 entropy of the probabilities / log(K): 0 sure .. 1 clueless, NaN invalid
+    probabilities: np.ndarray  # (K, h, w) float32 class probabilities (smoothed when asked), NaN where invalid
+
+    def label_map(self, class_ids: Sequence[int], fill: int = 0) -> np.ndarray:
+        """``(h, w)`` int32 label ids (``class_ids[index]``), ``fill`` where the pixel is invalid."""
+        return _label_map(self.class_index, class_ids, fill)
+
+
+def _label_map(class_index: np.ndarray, class_ids: Sequence[int], fill: int) -> np.ndarray:
+    ids = np.asarray(class_ids, dtype=np.int32)
+    return np.where(class_index >= 0, ids[np.clip(class_index, 0, None)], fill).astype(np.int32)
+
+
 def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.ndarray], *,
                   tile_size: int = 256, batch_size: int = 4096, smoothing: Optional[float] = None,
                   reporter: Reporter = NULL_REPORTER, stage: str = "prediction",
                   on_tile: Optional[Callable[[int, int, np.ndarray], None]] = None) -> ScenePrediction:
-    """Classify every valid pixel of a scene, one tile at a time.
+    """Classify every valid pixel of a scene, one tile at a time (:func:`predict_tiles`), into whole-scene maps.
+
+    The maps take 10 bytes per scene pixel; to write them without holding them, iterate :func:`predict_tiles`
+    (as :func:`~hypersynth.core.scene_maps.predict_and_write_maps` does).
+
+    Args:
+        on_tile: receives ``(row0, col0, (K, h, w) probabilities)`` for each tile, NaN where invalid (e.g.
+            :func:`~hypersynth.core.io.write.probability_raster`'s writer), so they never fill memory.
+        Others: as :func:`predict_tiles`.
+    """
+    tiles = predict_tiles(classifier, cube, valid, tile_size=tile_size, batch_size=batch_size, smoothing=smoothing,
+                          reporter=reporter, stage=stage)
+    height, width = tiles.shape
+    class_index = np.full((height, width), -1, dtype=np.int16)
+    confidence = np.full((height, width), np.nan, dtype=np.float32)
+    entropy = np.full((height, width), np.nan, dtype=np.float32)
+    for tile in tiles:
+        h, w = tile.class_index.shape
+        at = (slice(tile.row0, tile.row0 + h), slice(tile.col0, tile.col0 + w))
+        class_index[at], confidence[at], entropy[at] = tile.class_index, tile.confidence, tile.entropy
+        if on_tile is not None:
+            on_tile(tile.row0, tile.col0, tile.probabilities)
+    return ScenePrediction(class_index, confidence, entropy, tiles.n_classes)
+
+
+@dataclass
+class SceneTiles:
+    """A scene's prediction as it comes, one :class:`PredictedTile` at a time (:func:`predict_tiles`)."""
+
+    shape: tuple[int, int]  # (H, W) of the scene
+    n_classes: int  # K, the number of probability columns
+    tiles: Iterator[PredictedTile]  # row by row; each is predicted when it is asked for
+
+    def __iter__(self) -> Iterator[PredictedTile]:
+        return self.tiles
+
+
+def predict_tiles(classifier: Classifier, cube: CubeSource, valid: Optional[np.ndarray], *,
+                  tile_size: int = 256, batch_size: int = 4096, smoothing: Optional[float] = None,
+                  reporter: Reporter = NULL_REPORTER, stage: str = "prediction") -> SceneTiles:
+    """Classify every valid pixel of a scene, one tile at a time, as :class:`PredictedTile`\ s in
+    a :class:`SceneTiles`.
 
     Each tile is read with a halo of ``p // 2`` real neighbouring pixels (p = ``classifier.patch_size``);
     only where the tile touches the scene border is the tile+halo window reflect-padded (with
@@ -174,14 +235,15 @@ def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
     Nodata neighbours inside a patch are replaced by the mean spectrum of the patch's valid pixels
     (a neutral value that keeps the patch's own spectral level; 0 would look like a dark object).
 
-    Memory is bounded by the tile, not the scene: besides the outputs (10 bytes per scene pixel) the
-    peak is at most about ``4 · B · (T + 2r)² · 4`` bytes for the window and its padded copies (T =
-    ``tile_size`` plus twice the smoothing radius, r = p // 2) plus ``K · (T + 2s)² · 8`` bytes of
-    probabilities, plus ``4 · batch_size · B · p² · 3`` bytes for a batch of patches and its
-    temporaries, plus what the classifier allocates for one batch. E.g. B = 200, T = 256, p = 9,
-    batch 4096: about 0.2 GB + 0.8 GB; lower ``batch_size`` for big patches. (Measured with
-    tracemalloc on a 1200 x 1000 x 32 memmap, p = 9: peak 45 MiB at T = 128 / batch 1024 and 144 MiB
-    at T = 256 / batch 4096, for a 146 MiB scene.)
+    Memory is bounded by the tile, not the scene (besides ``valid``, given by the caller): the peak is at most
+    about ``4 · B · (T + 2r)² · 4`` bytes for the window and its padded copies (T = ``tile_size`` plus twice the
+    smoothing radius, r = p // 2) plus ``K · (T + 2s)² · 8`` bytes of probabilities, plus
+    ``4 · batch_size · B · p² · 3`` bytes for a batch of patches and its temporaries, plus what the classifier
+    allocates for one batch. E.g. B = 200, T = 256, p = 9, batch 4096: about 0.2 GB + 0.8 GB; lower
+    ``batch_size`` for big patches. (Measured with tracemalloc on a 1200 x 1000 x 32 memmap, p = 9: peak 45 MiB
+    at T = 128 / batch 1024 and 144 MiB at T = 256 / batch 4096, for a 146 MiB scene.)
+
+    The arguments are checked at the call, before any tile is predicted.
 
     Args:
         classifier: a fitted :class:`~hypersynth.core.classify.base.Classifier`.
@@ -197,9 +259,8 @@ def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
             attribute (a blend carries the width its labels chose), 0 when it has none.
         reporter: receives progress per batch; ``check()`` per batch lets the user cancel.
         stage: the stage name reported with progress.
-        on_tile: receives ``(row0, col0, (K, h, w) probabilities)`` for each tile, NaN where invalid (e.g.
-            :func:`~hypersynth.core.io.write.probability_raster`'s writer), so they never fill memory.
     """
+
     if tile_size < 1 or batch_size < 1:
         raise ValueError(f"tile_size and batch_size must be at least 1; got {tile_size} and {batch_size}")
     read, shape = _window_source(cube)
@@ -213,20 +274,26 @@ def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
         height, width = int(shape[1]), int(shape[2])
     else:
         raise ValueError("pass a valid mask (H, W) when the cube is a plain read_window callable")
-    p, k = _patch_size(classifier), _n_classes(classifier)
+    k = _n_classes(classifier)
     if k > np.iinfo(np.int16).max:
         raise ValueError(f"{k} classes do not fit the int16 class map")
     sigma = float(getattr(classifier, "smoothing", 0.0) or 0.0) if smoothing is None else float(smoothing)
     if sigma < 0:
         raise ValueError(f"the smoothing width must be 0 (off) or positive; got {sigma}")
+    tiles = _tile_predictions(classifier, read, valid, (height, width), k, _patch_size(classifier), sigma,
+                              tile_size, batch_size, reporter, stage)
+    return SceneTiles((height, width), k, tiles)
+
+
+def _tile_predictions(classifier: Classifier, read: WindowReader, valid: Optional[np.ndarray],
+                      shape: tuple[int, int], k: int, p: int, sigma: float, tile_size: int, batch_size: int,
+                      reporter: Reporter, stage: str) -> Iterator[PredictedTile]:
+    """:func:`predict_tiles`' tiles, once its arguments are checked."""
+    height, width = shape
     s = kernel_radius(sigma)  # the smoothing needs the probabilities of s more pixels around each tile
     expect_margin = getattr(read, "expect_margin", None)
     if expect_margin is not None:  # a file reader keeps the edges of what it decodes for the next tiles' halos
         expect_margin(p // 2 + s)
-
-    class_index = np.full((height, width), -1, dtype=np.int16)
-    confidence = np.full((height, width), np.nan, dtype=np.float32)
-    entropy = np.full((height, width), np.nan, dtype=np.float32)
     tiles = _tiles(height, width, tile_size)
     for t, (r0, r1, c0, c1) in enumerate(tiles):
         reporter.check()
@@ -237,17 +304,18 @@ def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
         if sigma > 0:
             proba = smooth_probabilities(proba, region_valid, sigma)
         crop = (slice(r0 - region[0], r1 - region[0]), slice(c0 - region[2], c1 - region[2]))
-        rows, cols = np.nonzero(region_valid[crop])  # tile coordinates
-        tile_proba = proba[:, crop[0], crop[1]][:, rows, cols].T  # (n, K)
-        at = (rows + r0, cols + c0)
-        class_index[at] = np.argmax(tile_proba, axis=1)
-        confidence[at] = tile_proba.max(axis=1)
+        tile_valid = region_valid[crop]  # (h, w)
+        tile_proba = np.where(tile_valid, proba[:, crop[0], crop[1]], np.nan).astype(np.float32)  # (K, h, w)
+        pixel_proba = tile_proba[:, tile_valid].T  # (n, K)
+        class_index = np.full(tile_valid.shape, -1, dtype=np.int16)
+        confidence = np.full(tile_valid.shape, np.nan, dtype=np.float32)
+        entropy = np.full(tile_valid.shape, np.nan, dtype=np.float32)
+        class_index[tile_valid] = np.argmax(pixel_proba, axis=1)
+        confidence[tile_valid] = pixel_proba.max(axis=1)
         # clipped: float sums may pass 1 by an ulp
-        entropy[at] = np.clip(entr(tile_proba).sum(axis=1) / np.log(k), 0.0, 1.0) if k > 1 else 0.0
-        if on_tile is not None:  # (K, h, w), NaN where invalid
-            on_tile(r0, c0, np.where(region_valid[crop], proba[:, crop[0], crop[1]], np.nan).astype(np.float32))
+        entropy[tile_valid] = np.clip(entr(pixel_proba).sum(axis=1) / np.log(k), 0.0, 1.0) if k > 1 else 0.0
         reporter.progress((t + 1) / len(tiles), stage)
-    return ScenePrediction(class_index, confidence, entropy, k)
+        yield PredictedTile(r0, c0, class_index, confidence, entropy, tile_proba)
 
 
 def _region_probabilities(classifier: Classifier, read: WindowReader, valid: Optional[np.ndarray],

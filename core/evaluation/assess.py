@@ -7,13 +7,16 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
 from ..scene import ClassInfo, Scene, default_color
 from .area import pixel_area_unit
-from .metrics import Evaluation, confusion_figure, evaluate
+from .metrics import Evaluation, confusion_figure, evaluate, pixel_counts
+
+if TYPE_CHECKING:
+    from ..scene_maps import MappedScene
 
 ACCURACY_FILES = ("metrics.json", "accuracy.md", "confusion.png")  # what write_accuracy puts in its folder
 
@@ -64,7 +67,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
         raise ValueError("no validation pixel falls on a classified pixel; check that the validation layer "
                          "covers the classified map")
     check_shared_classes(validation[test], class_map[test])
-    return evaluate(validation[test], class_map[test], classes, class_map=class_map,
+    return evaluate(validation[test], class_map[test], classes, mapped_pixels=pixel_counts(class_map),
                     area_unit=pixel_area_unit(transform, crs_wkt))
 
 
@@ -125,11 +128,14 @@ def check_not_a_run_folder(out: Path) -> None:
                                 f"assessment into a folder of its own (e.g. {out / 'assessment'})")
 
 
-def evaluate_scene_map(validation: np.ndarray, class_map: np.ndarray, test: np.ndarray, classes: list[ClassInfo],
-                       scene: Scene) -> Evaluation:
-    """A run's map against its validation labels on the ``test`` pixels, with the area figures in the scene's
-    units."""
-    return evaluate(validation[test], class_map[test], classes, class_map=class_map,
+def evaluate_scored(validation: np.ndarray, scored: np.ndarray, maps: "MappedScene", classes: list[ClassInfo],
+                    scene: Scene) -> Evaluation:
+    """A run's map against its validation labels, at the ``scored`` pixels (``(H, W)`` bool) the map classified;
+    ``maps``: what the run kept of the map it wrote (:func:`~..scene_maps.predict_and_write_maps`), the classes at
+    those pixels and the pixels of each class, for the area figures (in the scene's units)."""
+    truth, predicted = validation[scored], maps.scored  # (N,) each, row by row
+    classified = predicted > 0
+    return evaluate(truth[classified], predicted[classified], classes, mapped_pixels=maps.pixels,
                     area_unit=pixel_area_unit(scene.transform, scene.crs_wkt))
 
 

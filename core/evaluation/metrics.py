@@ -9,7 +9,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, precision_recall_fscore_support
@@ -99,7 +99,8 @@ def _label_set(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[ClassIn
 
 
 def evaluate(y_true_ids: np.ndarray, y_pred_ids: np.ndarray, classes: Sequence[ClassInfo], *,
-             class_map: Optional[np.ndarray] = None, area_unit: tuple[str, float] = ("pixels", 1.0)) -> Evaluation:
+             mapped_pixels: Optional[Mapping[int, int]] = None, area_unit: tuple[str, float] = ("pixels", 1.0)
+             ) -> Evaluation:
     """Compare predicted label ids with true ones.
 
     Args:
@@ -108,8 +109,9 @@ def evaluate(y_true_ids: np.ndarray, y_pred_ids: np.ndarray, classes: Sequence[C
         classes: the classes of the scene; their order (by id) is the order of the confusion matrix.
             Ids that occur in the data but not in ``classes`` (e.g. a validation class the classifier
             never saw) are appended with a generic name so that they count as errors, not vanish.
-        class_map: the whole map the predictions come from (0 = unclassified): with it, the area-adjusted
-            accuracy and each class's estimated area are added (:mod:`.area`).
+        mapped_pixels: how many pixels the whole map the predictions come from gives each class id
+            (:func:`pixel_counts` of it): with it, the area-adjusted accuracy and each class's estimated area are
+            added (:mod:`.area`).
         area_unit: the area unit and one pixel's area in it (:func:`.area.pixel_area_unit`).
     """
     y_true = np.asarray(y_true_ids).ravel()
@@ -139,16 +141,15 @@ def evaluate(y_true_ids: np.ndarray, y_pred_ids: np.ndarray, classes: Sequence[C
         class_ids=ids,
         users={c: float(u) for c, u in zip(ids, precision)},
         f1={c: float(f) for c, f in zip(ids, f1)},
-        area=None if class_map is None else area_estimate(confusion, ids, names, pixels_per_id(class_map, ids),
-                                                          *area_unit),
+        area=None if mapped_pixels is None else area_estimate(confusion, ids, names,
+                                                              [int(mapped_pixels.get(i, 0)) for i in ids], *area_unit),
     )
 
 
-def pixels_per_id(class_map: np.ndarray, ids: Sequence[int]) -> list[int]:
-    """How many pixels of ``class_map`` hold each of ``ids``, in one pass over the map."""
+def pixel_counts(class_map: np.ndarray) -> dict[int, int]:
+    """How many pixels of ``class_map`` hold each value in it, in one pass over the map."""
     values, counts = np.unique(class_map, return_counts=True)
-    found = dict(zip(values.tolist(), counts.tolist()))
-    return [int(found.get(i, 0)) for i in ids]
+    return {int(v): int(n) for v, n in zip(values.tolist(), counts.tolist())}
 
 
 def format_mean_std(values: Sequence[float], digits: int = 2) -> str:

@@ -154,24 +154,46 @@ def write_confidence(path: str | Path, confidence: np.ndarray, *, transform: Seq
 
     Unclassified pixels are written as -1, the nodata value.
     """
+    confidence = np.asarray(confidence)
+    with confidence_raster(path, confidence.shape, transform=transform, crs_wkt=crs_wkt, overwrite=overwrite,
+                           uncertainty=uncertainty is not None) as write:
+        write(0, 0, confidence, uncertainty)
+    return _geotiff_path(path)
+
+
+@contextmanager
+def confidence_raster(path: str | Path, shape: tuple[int, int], *, transform: Sequence[float],
+                      crs_wkt: Optional[str], overwrite: bool = False, uncertainty: bool = True
+                      ) -> Iterator[Callable[..., None]]:
+    """:func:`write_confidence` a tile at a time: yields ``write(row0, col0, confidence, uncertainty=None)``
+    ((h, w) arrays each; ``uncertainty`` given when the file has its band), called for tiles that cover the scene.
+    The file appears only when the block ends without an error (atomic), so a cancelled run leaves none."""
     from osgeo import gdal
 
     path = _geotiff_path(path)
-    layers = [(confidence, "confidence", "confidence (max class probability)")]
-    if uncertainty is not None:
-        layers.append((uncertainty, "uncertainty", "uncertainty (normalised entropy: 0 sure, 1 every class alike)"))
-    values = [_unit_interval(np.asarray(a), name) for a, name, _ in layers]  # (H, W) each
+    layers = [("confidence", "confidence (max class probability)")]
+    if uncertainty:
+        layers.append(("uncertainty", "uncertainty (normalised entropy: 0 sure, 1 every class alike)"))
     with atomic_output(path, overwrite) as tmp:
-        ds = _create_gtiff(tmp, values[0].shape, gdal.GDT_Float32, ["PREDICTOR=3"], transform, crs_wkt,
-                           bands=len(values))
-        for i, (band_values, (_, _, what)) in enumerate(zip(values, layers)):
+        ds = _create_gtiff(tmp, _shape(shape, "the confidence"), gdal.GDT_Float32, ["PREDICTOR=3"], transform,
+                           crs_wkt, bands=len(layers))
+        for i, (_, what) in enumerate(layers):
             band = ds.GetRasterBand(i + 1)
             band.SetNoDataValue(CONFIDENCE_NODATA)
             band.SetDescription(what)
-            band.WriteArray(band_values)
-        band = ds = None  # GDAL finishes the file when the last reference goes
+
+        def write(row0: int, col0: int, confidence: np.ndarray, uncertainty: Optional[np.ndarray] = None) -> None:
+            if (uncertainty is None) != (len(layers) == 1):
+                raise ValueError("give the uncertainty exactly when the confidence raster has its band")
+            tiles = [confidence] if uncertainty is None else [confidence, uncertainty]
+            for i, (values, (name, _)) in enumerate(zip(tiles, layers)):
+                ds.GetRasterBand(i + 1).WriteArray(_unit_interval(np.asarray(values), name), col0, row0)
+            ds.FlushCache()  # else GDAL's block cache keeps every written tile: memory would grow with the scene
+
+        yield write
+        ds.FlushCache()
+        ds = None  # GDAL finishes the file when the last reference goes
         _check_written(tmp)
-    return path
 
 
 # --------------------------------------------------------------------------- helpers
@@ -179,29 +201,36 @@ def write_confidence(path: str | Path, confidence: np.ndarray, *, transform: Seq
 
 def _write_categorical(path: str | Path, values: np.ndarray, classes: list[ClassInfo], transform: Sequence[float],
                        crs_wkt: Optional[str], overwrite: bool, *, zero_name: str, description: str) -> Path:
+    values = _id_array(values, description)
+    with categorical_raster(path, classes, values.shape, transform=transform, crs_wkt=crs_wkt, overwrite=overwrite,
+                            zero_name=zero_name, description=description) as write:
+        write(0, 0, values)
+    return _geotiff_path(path)
+
+
+@contextmanager
+def categorical_raster(path: str | Path, classes: list[ClassInfo], shape: tuple[int, int], *,
+                       transform: Sequence[float], crs_wkt: Optional[str], overwrite: bool = False,
+                       zero_name: str = "unclassified", description: str = "class"
+                       ) -> Iterator[Callable[[int, int, np.ndarray], None]]:
+    """:func:`write_class_map` a tile at a time: yields ``write(row0, col0, (h, w) class ids)``, called for tiles
+    that cover the map. The file (with its ``.qml`` style) appears only when the block ends without an error
+    (atomic), so a cancelled run leaves none."""
     from osgeo import gdal
 
     path = _geotiff_path(path)
-    values = np.asarray(values)
-    if values.ndim != 2 or values.dtype.kind not in "iu":
-        raise ValueError(f"a {description} map must be a 2-D integer array (rows, cols); got {values.dtype} "
-                         f"{values.shape}")
     ids = [int(c.id) for c in classes]
     if len(set(ids)) != len(ids) or any(not MIN_CLASS_ID <= i <= MAX_CLASS_ID for i in ids):
         raise ValueError(f"class ids must be unique and run {CLASS_ID_RANGE}; got {sorted(ids)}")
-    unknown = sorted(set(np.unique(values).tolist()) - set(ids) - {0})
-    if unknown:
-        raise ValueError(f"the {description} map holds values {unknown[:10]} that are not among the classes "
-                         f"{sorted(ids)}; pass a ClassInfo for every value (0 = {zero_name})")
+    known = np.asarray(sorted({0, *ids}))
     wide = max(ids, default=0) > 255
     gdal_type, np_type = (gdal.GDT_UInt16, np.uint16) if wide else (gdal.GDT_Byte, np.uint8)
     ordered = sorted(classes, key=lambda c: c.id)
     with atomic_output(path, overwrite) as tmp:
-        ds = _create_gtiff(tmp, values.shape, gdal_type, [], transform, crs_wkt)
+        ds = _create_gtiff(tmp, _shape(shape, f"a {description} map"), gdal_type, [], transform, crs_wkt)
         band = ds.GetRasterBand(1)
         band.SetNoDataValue(0)
         band.SetDescription(description)
-        band.WriteArray(values.astype(np_type))
         table = gdal.ColorTable()
         table.SetColorEntry(0, (0, 0, 0, 0))
         for c in ordered:
@@ -214,10 +243,32 @@ def _write_categorical(path: str | Path, values: np.ndarray, classes: list[Class
             names[c.id] = c.name
         band.SetCategoryNames(names)
         band.SetDefaultRAT(_attribute_table(ordered))
-        band = ds = None  # GDAL finishes the file (and its .aux.xml) when the last reference goes
+        band = None
+
+        def write(row0: int, col0: int, values: np.ndarray) -> None:
+            values = _id_array(values, description)
+            found = np.unique(values)
+            unknown = found[~np.isin(found, known)].tolist()
+            if unknown:
+                raise ValueError(f"the {description} map holds values {unknown[:10]} that are not among the classes "
+                                 f"{sorted(ids)}; pass a ClassInfo for every value (0 = {zero_name})")
+            ds.GetRasterBand(1).WriteArray(values.astype(np_type), col0, row0)
+            ds.FlushCache()  # else GDAL's block cache keeps every written tile: memory would grow with the scene
+
+        yield write
+        ds.FlushCache()
+        ds = None  # GDAL finishes the file (and its .aux.xml) when the last reference goes
         _check_written(tmp)
         tmp.with_suffix(".qml").write_text(paletted_qml(ordered), encoding="utf-8")
-    return path
+
+
+def _id_array(values: np.ndarray, description: str) -> np.ndarray:
+    """``values`` as an array if they are a 2-D integer map; else a clear error naming the ``description`` map."""
+    values = np.asarray(values)
+    if values.ndim != 2 or values.dtype.kind not in "iu":
+        raise ValueError(f"a {description} map must be a 2-D integer array (rows, cols); got {values.dtype} "
+                         f"{values.shape}")
+    return values
 
 
 def _attribute_table(classes: list[ClassInfo]) -> Any:
@@ -345,6 +396,13 @@ def _gdal_transform(transform: Any) -> Optional[tuple[float, ...]]:
     if values[1] == 0 and values[2] == 0 or values[4] == 0 and values[5] == 0:
         raise ValueError(f"transform {values} is degenerate; give a GDAL geotransform (x0, dx, rx, y0, ry, dy)")
     return values
+
+
+def _shape(shape: Sequence[int], what: str = "a raster") -> tuple[int, int]:
+    """``(rows, cols)`` of a raster to create; a clear error for anything else."""
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(f"{what} must be a 2-D array (rows, cols) of at least one pixel; got shape {tuple(shape)}")
+    return int(shape[0]), int(shape[1])
 
 
 def _geotiff_path(path: str | Path) -> Path:

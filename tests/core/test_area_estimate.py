@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hypersynth.core.evaluation.area import area_estimate, pixel_area_unit
-from hypersynth.core.evaluation.metrics import evaluate
+from hypersynth.core.evaluation.metrics import evaluate, pixel_counts
 from hypersynth.core.scene import ClassInfo
 
 # Olofsson et al. 2014, Remote Sensing of Environment 148, tables 8–9 (30 m Landsat pixels, 0.09 ha): the sample
@@ -36,12 +36,12 @@ def test_the_published_example_is_reproduced():
     assert "random sample of the map" in md
 
 
-def test_evaluate_adds_the_area_figures_from_the_whole_map():
+def test_evaluate_adds_the_area_figures_from_the_whole_maps_counts():
     classes = [ClassInfo(1, "water"), ClassInfo(2, "road"), ClassInfo(3, "crop")]
     class_map = np.array([[1, 1, 1, 1], [2, 2, 3, 3], [3, 3, 3, 0]])  # 0: unclassified, counted nowhere
     truth = np.array([1, 1, 2, 3, 3, 2])
     pred = np.array([1, 1, 2, 3, 3, 3])
-    ev = evaluate(truth, pred, classes, class_map=class_map, area_unit=("ha", 0.01))
+    ev = evaluate(truth, pred, classes, mapped_pixels=pixel_counts(class_map), area_unit=("ha", 0.01))
     assert ev.area is not None and ev.area.mapped_pixels.tolist() == [4, 2, 5]
     assert ev.area.unsampled == []
     # crop maps 5 pixels, a third of its samples are road: 5/3 pixels of the crop map are road
@@ -56,7 +56,7 @@ def test_evaluate_adds_the_area_figures_from_the_whole_map():
 def test_a_mapped_class_without_validation_pixels_is_named():
     classes = [ClassInfo(1, "water"), ClassInfo(2, "road")]
     class_map = np.array([[1, 1, 2, 2]])
-    ev = evaluate(np.array([1, 1]), np.array([1, 1]), classes, class_map=class_map)
+    ev = evaluate(np.array([1, 1]), np.array([1, 1]), classes, mapped_pixels=pixel_counts(class_map))
     assert ev.area.unsampled == ["road"] and ev.area.unit == "pixels"
     assert "No validation pixel lies on the map's road" in ev.area.to_markdown()
 

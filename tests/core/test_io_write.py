@@ -247,3 +247,24 @@ def test_probability_raster_writes_a_named_band_per_class_and_nothing_on_failure
     with pytest.raises(FileExistsError):
         with probability_raster(tmp_path / "p.tif", classes, (4, 6), transform=transform, crs_wkt=None):
             pass
+
+
+def test_maps_written_a_tile_at_a_time_refuse_a_bad_tile_and_leave_no_file(tmp_path):
+    from hypersynth.core.io.write import categorical_raster, confidence_raster
+
+    with categorical_raster(tmp_path / "map.tif", CLASSES, (2, 3), transform=GRID, crs_wkt=None) as write:
+        write(0, 0, np.array([[1, 2], [0, 1]]))
+        write(0, 2, np.array([[2], [2]]))
+    with rasterio.open(tmp_path / "map.tif") as ds:
+        assert ds.read(1).tolist() == [[1, 2, 2], [0, 1, 2]]
+    with pytest.raises(ValueError, match=r"values \[7\] that are not among the classes"):
+        with categorical_raster(tmp_path / "bad.tif", CLASSES, (2, 3), transform=GRID, crs_wkt=None) as write:
+            write(0, 0, np.array([[1, 2], [0, 1]]))
+            write(0, 2, np.array([[7], [2]]))  # a later tile
+    with pytest.raises(ValueError, match="exactly when the confidence raster has its band"):
+        with confidence_raster(tmp_path / "conf.tif", (2, 2), transform=GRID, crs_wkt=None) as write:
+            write(0, 0, np.full((2, 2), 0.5, np.float32))  # the uncertainty band is left out
+    with pytest.raises(ValueError, match="the confidence must be a 2-D array"):
+        with confidence_raster(tmp_path / "conf.tif", (4,), transform=GRID, crs_wkt=None):
+            pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.qml", "map.tif", "map.tif.aux.xml"]

@@ -1,0 +1,84 @@
+"""Scenes of two sizes and few bands, where the per-pixel output maps, not the tiles, would set a run's memory.
+
+With 200 bands the tile's working arrays dwarf the maps a run keeps of the scene (the class map, confidence and
+uncertainty), so those maps hardly show in a peak; with 32 bands and a 4096 × 4096 scene they would take hundreds of
+MB. This writes such scenes (``bench_scale.py``'s generated model, strip by strip), a label raster on the smallest
+one, and a class file, then prints the commands that train a forest on the smallest scene and apply its bundle to
+each scene under ``/usr/bin/time`` (``bench_classify_stream.py``), for this checkout and an older one:
+
+    .venv/bin/python scripts/bench_map_outputs.py --out /tmp/hypersynth_map_outputs --sizes 1024 4096 --bands 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_scale import N_CLASSES, SceneModel, parse_size, write_scene  # noqa: E402
+
+LABELS_PER_CLASS = 40  # labelled pixels per class, drawn from the smallest scene's top-left 512 × 512 pixels
+
+
+def write_labels(path: Path, labels: np.ndarray) -> None:
+    """``labels`` as a uint8 GeoTIFF on the generated scenes' grid (``bench_scale.write_scene``'s), 0 = unlabelled."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    with rasterio.open(path, "w", driver="GTiff", dtype="uint8", count=1, height=labels.shape[0],
+                       width=labels.shape[1], nodata=0, crs="EPSG:32633",
+                       transform=from_origin(500000.0, 5800000.0, 30.0, 30.0)) as ds:
+        ds.write(labels, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder for the scenes, labels and class file")
+    parser.add_argument("--sizes", nargs="+", default=["1024", "4096"], help="scene sizes, N or HxW (smallest first)")
+    parser.add_argument("--bands", type=int, default=32, help="spectral bands (default 32)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the generated scenes and the labels")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    model = SceneModel(args.bands, seed=args.seed)
+    scenes = []
+    for size in args.sizes:
+        height, width = parse_size(size)
+        scene = args.out / f"scene_{height}x{width}x{args.bands}.tif"
+        if not scene.exists():
+            write_scene(model, scene, height, width)
+        scenes.append(scene)
+        print(f"{scene} ({scene.stat().st_size / 2**30:.2f} GiB)", flush=True)
+    height, width = parse_size(args.sizes[0])
+    labels = args.out / "labels.tif"
+    write_labels(labels, _labels(model, height, width, args.seed))
+    classes = args.out / "classes.json"
+    classes.write_text(json.dumps({"classes": [{"id": k + 1, "name": f"material {k + 1}",
+                                                "prompt": f"pixels of generated material {k + 1}"}
+                                               for k in range(N_CLASSES)]}, indent=2))
+    print(f"{labels}\n{classes}\n\nthen:\n"
+          f"  bin/hypersynth baseline --method rf --scene {scenes[0]} --labels {labels} --prompts {classes} "
+          f"--out {args.out / 'rf'}\n"
+          f"  .venv/bin/python scripts/bench_classify_stream.py --scene {' '.join(map(str, scenes))} "
+          f"--bundle {args.out / 'rf' / 'classifier_bundle'} --exe bin/hypersynth <older checkout>/bin/hypersynth")
+
+
+def _labels(model: SceneModel, height: int, width: int, seed: int) -> np.ndarray:
+    """``(height, width)`` uint8: class ``k + 1`` at ``LABELS_PER_CLASS`` pixels where endmember k dominates, 0
+    elsewhere."""
+    rng = np.random.default_rng([seed, 2])
+    side = min(512, height, width)
+    dominant = model.abundances(0, side, 0, side)[0].argmax(axis=0)  # (side, side)
+    labels = np.zeros((height, width), dtype=np.uint8)
+    for k in range(N_CLASSES):
+        rows, cols = np.nonzero(dominant == k)
+        pick = rng.permutation(len(rows))[:LABELS_PER_CLASS]
+        labels[rows[pick], cols[pick]] = k + 1
+    return labels
+
+
+if __name__ == "__main__":
+    main()
