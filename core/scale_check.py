@@ -24,12 +24,25 @@ def typical_value(cube: np.ndarray, valid: np.ndarray, n: int = 100_000) -> floa
 
 
 def typical_pixels(valid: np.ndarray, n: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
-    """``(rows, cols)`` of the valid pixels :func:`typical_value` takes: all of them, or a fixed draw of ``n``."""
-    rows, cols = np.nonzero(valid)
-    if rows.size > n:
-        keep = np.random.default_rng(0).choice(rows.size, n, replace=False)
-        rows, cols = rows[keep], cols[keep]
-    return rows, cols
+    """``(rows, cols)`` of the valid pixels :func:`typical_value` takes: all of them, or a fixed draw of ``n``.
+
+    The draw picks ranks among the valid pixels (row by row) and finds each rank's pixel a row at a time, so it never
+    lists every valid pixel (``np.nonzero`` would take 16 bytes a pixel of the scene); the pixels are those
+    ``np.nonzero(valid)`` indexed by the same draw would give, in the draw's order.
+    """
+    per_row = np.count_nonzero(valid, axis=1)  # (H,)
+    total = int(per_row.sum())
+    if total <= n:
+        return np.nonzero(valid)  # at most n pixels
+    ranks = np.random.default_rng(0).choice(total, n, replace=False)  # (n,) k-th valid pixel, row by row
+    row_end = np.cumsum(per_row)  # (H,) rank just past each row's last valid pixel
+    rows = np.searchsorted(row_end, ranks, side="right")  # (n,) the row holding each rank
+    offsets = ranks - (row_end - per_row)[rows]  # (n,) the rank's place among its row's valid pixels
+    cols = np.empty(n, dtype=np.int64)
+    order = np.argsort(rows, kind="stable")
+    for group in np.split(order, np.flatnonzero(np.diff(rows[order])) + 1):  # the ranks of one row each
+        cols[group] = np.flatnonzero(valid[rows[group[0]]])[offsets[group]]
+    return rows.astype(np.int64), cols
 
 
 class GatheringReader:

@@ -70,7 +70,7 @@ def predict_and_write_maps(classifier: Any, class_ids: np.ndarray, classes: Sequ
             write_probabilities = files.enter_context(
                 probability_raster(probabilities, [by_id[int(i)] for i in ids], shape, **grid))
         for tile in tiles:
-            class_ids_tile = np.where(tile.class_index >= 0, ids[np.clip(tile.class_index, 0, None)], 0)  # (h, w)
+            class_ids_tile = tile.label_map(ids)  # (h, w), 0 where unclassified
             write_class(tile.row0, tile.col0, class_ids_tile)
             write_confidence(tile.row0, tile.col0, tile.confidence, tile.entropy)
             if write_probabilities is not None:

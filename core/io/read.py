@@ -442,7 +442,8 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
         flagged = _bad_band_list(band_tags, envi, bands)
         if layout_only:  # what finish_masks needs, counted window by window: no pixel is kept
             has_data = np.zeros(bands, dtype=bool)
-            missing = np.zeros((2, rows, cols), dtype=np.uint16)  # per pixel, bands missing: of all, of the flagged
+            # per pixel, the bands missing: of all, and of the flagged when a band is (1 or 2 bytes a pixel each)
+            missing = np.zeros((1 + bool(flagged.any()), rows, cols), dtype=np.uint8 if bands < 256 else np.uint16)
         else:
             cube = new_cube((bands, rows, cols), shown.name)  # (B, H, W)
         step_rows, step_cols = _window_shape(bands, rows, cols, ds.block_shapes[0] if bands else (1, cols))
@@ -459,7 +460,8 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
                 if layout_only:
                     has_data |= ~invalid.reshape(bands, -1).all(axis=1)
                     at = (slice(None), slice(r0, r0 + window.height), slice(c0, c0 + window.width))
-                    missing[at] += np.stack([invalid.sum(axis=0), invalid[flagged].sum(axis=0)]).astype(np.uint16)
+                    counts = [invalid.sum(axis=0), invalid[flagged].sum(axis=0)][:len(missing)]  # (h, w) each
+                    missing[at] += np.stack(counts).astype(missing.dtype)
                     continue
                 # NaN marks nodata until the good-band decision below
                 cube[:, r0:r0 + window.height, c0:c0 + window.width] = physical_values(raw, invalid, scales, offsets)

@@ -399,21 +399,23 @@ def test_netcdf_band_coordinate_gives_wavelengths(tmp_path):
         assert read_scene(source).wavelengths is None, name  # not wavelengths; "lambda" has band numbers only
 
 
+@pytest.mark.parametrize("bands", [12, 300])  # the per-pixel counts of missing bands: 1 byte, and 2 past 255 bands
 @pytest.mark.parametrize("flags", ["none", "some bad", "every band with data bad"])
-def test_a_rasters_layout_is_found_in_one_pass_as_reading_it_whole_finds_it(tmp_path, flags):
+def test_a_rasters_layout_is_found_in_one_pass_as_reading_it_whole_finds_it(tmp_path, flags, bands):
     """Good bands and valid pixels of a scene whose pixels are never held: those of the scene read whole, with a band
     that is no-data everywhere, no-data pixels in a good and in a bad band, and the file's bad-band flags."""
     rng = np.random.default_rng(0)
-    raw = rng.integers(1, 5000, size=(12, 9, 11)).astype(np.int16)
+    raw = rng.integers(1, 5000, size=(bands, 9, 11)).astype(np.int16)
     raw[4] = -1  # a band with no data anywhere
     raw[1, 2, 3] = -1  # no data in a good band: the pixel is invalid
     raw[7, 5, 5] = -1  # no data in a band flagged bad below (but for "none"): the pixel stays valid then
-    bad = {"none": [], "some bad": [0, 7], "every band with data bad": [b for b in range(12) if b != 4]}[flags]
-    tags = [{"bbl": "0" if b in bad else "1"} for b in range(12)]
-    path = _write_tif(tmp_path / "scene.tif", raw, nodata=-1, scales=[1e-4] * 12, band_tags=tags)
+    raw[:257, 8, 10] = -1  # with 300 bands, 257 missing at one pixel: a count kept in one byte would wrap to 1
+    bad = {"none": [], "some bad": [0, 7], "every band with data bad": [b for b in range(bands) if b != 4]}[flags]
+    tags = [{"bbl": "0" if b in bad else "1"} for b in range(bands)]
+    path = _write_tif(tmp_path / "scene.tif", raw, nodata=-1, scales=[1e-4] * bands, band_tags=tags)
     whole, layout = read_scene(path), read_scene_layout(path)
     assert np.array_equal(layout.good_bands, whole.good_bands) and np.array_equal(layout.valid, whole.valid)
-    assert not layout.valid[2, 3] and layout.valid[5, 5] == (flags == "some bad")
+    assert not layout.valid[2, 3] and layout.valid[5, 5] == (flags == "some bad") and not layout.valid[8, 10]
     assert layout.cube.shape == whole.cube.shape and layout.cube.base is not None and np.isnan(layout.cube).all()
     assert (layout.transform, layout.crs_wkt, layout.name) == (whole.transform, whole.crs_wkt, whole.name)
 

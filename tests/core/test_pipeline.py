@@ -433,6 +433,27 @@ def test_the_typical_value_is_the_median_of_the_valid_pixels_gathered_once(tmp_p
     assert peak < 1.5 * gathered  # the values gathered and a NaN mask; no second copy to flatten them
 
 
+def test_the_typical_pixels_are_drawn_without_listing_every_valid_pixel():
+    import tracemalloc
+
+    from hypersynth.core.scale_check import typical_pixels
+
+    valid = np.random.default_rng(1).random((1500, 1000)) < 0.9
+    valid[200:400] = False  # rows without a valid pixel
+    valid[:, -1] = True
+    rows, cols = np.nonzero(valid)
+    keep = np.random.default_rng(0).choice(rows.size, 20_000, replace=False)  # the fixed draw, as ranks
+    tracemalloc.start()
+    drawn = typical_pixels(valid, 20_000)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert np.array_equal(drawn[0], rows[keep]) and np.array_equal(drawn[1], cols[keep])  # the same pixels, order
+    assert peak < 2 * valid.size  # np.nonzero would list every valid pixel: 16 bytes each (22 MB here)
+    small = np.zeros((4, 5), bool)
+    small[1, 2] = small[3, 0] = True
+    assert [a.tolist() for a in typical_pixels(small, 10)] == [[1, 3], [2, 0]]  # fewer than n: all of them
+
+
 def test_classify_streams_a_raster_and_maps_it_as_when_read_whole(augment_run, tmp_path, monkeypatch):
     """A plain raster is never held whole by ``classify``: its valid pixels are found in one pass, its usable bands
     read window by window. The maps are those of the scene read whole, no-data pixels and bad bands included."""
