@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scale import N_CLASSES, SceneModel, parse_size, write_scene  # noqa: E402
+from bench_scale import CRS, N_CLASSES, ORIGIN, SceneModel, parse_size, write_scene  # noqa: E402
 
 LABELS_PER_CLASS = 40  # labelled pixels per class, drawn from the smallest scene's top-left 512 × 512 pixels
 
@@ -30,8 +30,7 @@ def write_labels(path: Path, labels: np.ndarray) -> None:
     from rasterio.transform import from_origin
 
     with rasterio.open(path, "w", driver="GTiff", dtype="uint8", count=1, height=labels.shape[0],
-                       width=labels.shape[1], nodata=0, crs="EPSG:32633",
-                       transform=from_origin(500000.0, 5800000.0, 30.0, 30.0)) as ds:
+                       width=labels.shape[1], nodata=0, crs=CRS, transform=from_origin(*ORIGIN)) as ds:
         ds.write(labels, 1)
 
 

@@ -40,6 +40,8 @@ N_CLASSES = 5  # endmembers of the generated scene = classes the classifiers lea
 TRAIN_PER_CLASS = 80  # generated training samples per class (400 in all: "a few hundred")
 BLOCK = 256  # GeoTIFF tile side; also the height of a generated strip, so every write fills whole blocks
 BANDS_PER_WRITE = 25  # bands generated and written at once (bounds the generator's memory)
+CRS = "EPSG:32633"  # the generated scenes' grid: UTM 33N, 30 m pixels from this upper-left corner
+ORIGIN = (500000.0, 5800000.0, 30.0, 30.0)  # rasterio.transform.from_origin(west, north, xsize, ysize)
 
 
 # ------------------------------------------------------------------------------------- the scene model
@@ -110,7 +112,7 @@ def write_scene(model: SceneModel, path: Path, height: int, width: int) -> None:
 
     profile = dict(driver="GTiff", dtype="float32", count=model.bands, height=height, width=width,
                    tiled=True, blockxsize=BLOCK, blockysize=BLOCK, interleave="band", compress=None,
-                   BIGTIFF="YES", crs="EPSG:32633", transform=from_origin(500000.0, 5800000.0, 30.0, 30.0))
+                   BIGTIFF="YES", crs=CRS, transform=from_origin(*ORIGIN))
     tmp = path.with_name(path.name + ".part")  # never leave a half-written scene under the final name
     with rasterio.open(tmp, "w", **profile) as ds:
         for row0 in range(0, height, BLOCK):

@@ -222,8 +222,8 @@ class SceneTiles:
 def predict_tiles(classifier: Classifier, cube: CubeSource, valid: Optional[np.ndarray], *,
                   tile_size: int = 256, batch_size: int = 4096, smoothing: Optional[float] = None,
                   reporter: Reporter = NULL_REPORTER, stage: str = "prediction") -> SceneTiles:
-    """Classify every valid pixel of a scene, one tile at a time, as :class:`PredictedTile`\ s in
-    a :class:`SceneTiles`.
+    """Classify every valid pixel of a scene, one tile at a time: a :class:`SceneTiles` that yields a
+    :class:`PredictedTile` per tile.
 
     Each tile is read with a halo of ``p // 2`` real neighbouring pixels (p = ``classifier.patch_size``);
     only where the tile touches the scene border is the tile+halo window reflect-padded (with

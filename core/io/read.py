@@ -460,8 +460,9 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
                 if layout_only:
                     has_data |= ~invalid.reshape(bands, -1).all(axis=1)
                     at = (slice(None), slice(r0, r0 + window.height), slice(c0, c0 + window.width))
-                    counts = [invalid.sum(axis=0), invalid[flagged].sum(axis=0)][:len(missing)]  # (h, w) each
-                    missing[at] += np.stack(counts).astype(missing.dtype)
+                    missing[at][0] += invalid.sum(axis=0).astype(missing.dtype)  # (h, w)
+                    if len(missing) > 1:  # some band is flagged
+                        missing[at][1] += invalid[flagged].sum(axis=0).astype(missing.dtype)
                     continue
                 # NaN marks nodata until the good-band decision below
                 cube[:, r0:r0 + window.height, c0:c0 + window.width] = physical_values(raw, invalid, scales, offsets)
