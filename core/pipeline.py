@@ -17,6 +17,7 @@ import numpy as np
 
 from .attention import ATTENTION_ARRAYS, ATTENTION_FIGURE
 from .device import CPU_ONLY_METHODS, check_device, note_cpu_only
+from .evaluation.assess import ValidationPixels, validation_pixels
 from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings, fit_method,
                       resolve_patch_size, synthesis_config)
 from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
@@ -174,8 +175,10 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field)
         validation = None
         if validation_path is not None:
-            validation, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes)
-            _check_validation(validation, labels, scene, classes, validation_path)
+            label_map, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes)
+            _check_validation(label_map, labels, scene, classes, validation_path)
+            validation = validation_pixels(label_map, scene.valid, labels)  # the pixels scored, not the map
+            del label_map
         _check_patch_fits(settings, scene)
         _check_model_fits(settings, scene)
         if method in SYNTHESISING_METHODS:
@@ -346,7 +349,7 @@ def check_same_wavelengths(trained: Optional[Sequence[float]], scene: Scene, wha
 
 
 def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.ndarray, classes: list[ClassInfo],
-                 method: str, settings: MethodSettings, out: Path, *, validation: Optional[np.ndarray] = None,
+                 method: str, settings: MethodSettings, out: Path, *, validation: Optional[ValidationPixels] = None,
                  reporter: Reporter = NULL_REPORTER, probabilities: bool = False,
                  warnings: Sequence[str] = (), inputs: Sequence[tuple[str, Any]] = (),
                  streamed: Optional[GatheringReader] = None, area: Optional[TrainingArea] = None) -> dict:
@@ -365,16 +368,15 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
                         wavelengths=scene.usable_wavelengths(), reporter=reporter.sub(0.02, 0.8))
     t_fit = time.perf_counter() - t0
     used = [c for c in classes if c.id in set(fitted.class_ids.tolist())]
-    scored = None if validation is None else (validation > 0) & (labels == 0) & scene.valid
     maps = write_maps(fitted.classifier, fitted.class_ids, classes, used, scene,
-                      cube if streamed is None else streamed, out, probabilities=probabilities, scored=scored,
-                      reporter=reporter.sub(0.8, 0.95))
+                      cube if streamed is None else streamed, out, probabilities=probabilities,
+                      scored=None if validation is None else validation.flat, reporter=reporter.sub(0.8, 0.95))
     reporter.progress(0.96, "report")
     ev = None
     if validation is not None:
         from .evaluation.assess import evaluate_scored, write_evaluation
 
-        ev = evaluate_scored(validation, scored, maps, used, scene)
+        ev = evaluate_scored(validation, maps, used, scene)
         write_evaluation(ev, out)
     with_attention = False
     if fitted.synthesis_model is not None:
@@ -504,8 +506,10 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     check_same_wavelengths(meta.get("wavelengths"), scene, "the classifier", "train one on this scene")
     validation = None
     if validation_path is not None:  # checked before the prediction, which can take long on a large scene
-        validation, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes)
-        _check_validation(validation, None, scene, classes, validation_path)
+        label_map, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes)
+        _check_validation(label_map, None, scene, classes, validation_path)
+        validation = validation_pixels(label_map, scene.valid)  # the pixels scored, not the map
+        del label_map
     if layout is not None:  # its usable bands read window by window; the scale check's pixels gathered as they pass
         cube: Any = _streamed_scene(layout)
     else:
@@ -514,13 +518,13 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     staging = Path(tempfile.mkdtemp(prefix=RUN_STAGING, dir=out))
     ev = None
     try:
-        scored = None if validation is None else (validation > 0) & scene.valid
         maps = write_maps(clf, class_ids, classes, classes, scene, cube, staging, probabilities=probabilities,
-                          scored=scored, reporter=reporter.sub(CLASSIFY_READ_SHARE, 1.0))
+                          scored=None if validation is None else validation.flat,
+                          reporter=reporter.sub(CLASSIFY_READ_SHARE, 1.0))
         if layout is not None:
             warn_of_scale(scene, cube.typical_value(), meta.get("median_value"))
         if validation is not None:
-            ev = evaluate_scored(validation, scored, maps, classes, scene)
+            ev = evaluate_scored(validation, maps, classes, scene)
             write_evaluation(ev, staging)
         lines = [f"# HyperSynth: {scene.name} classified with a saved model", "",
                  f"- Model: {Path(model_path).resolve()} ({meta.get('method', '?')}, {meta['bands']} bands)",
@@ -574,7 +578,7 @@ def write_maps(classifier: Any, class_ids: np.ndarray, classes: list[ClassInfo],
                reporter: Reporter) -> "MappedScene":
     """Predict every valid pixel and write the class map (styled with ``mapped``), the confidence and, asked for,
     the probabilities into ``folder``, tile by tile (:func:`.scene_maps.predict_and_write_maps`); returns the
-    pixels mapped to each class and the classes at the ``scored`` pixels."""
+    pixels mapped to each class and the classes at the ``scored`` pixels (ascending flat indices)."""
     from .scene_maps import predict_and_write_maps
 
     return predict_and_write_maps(classifier, class_ids, classes, mapped, scene, cube, class_map=folder / CLASS_MAP,

@@ -47,7 +47,8 @@ def predict_and_write_maps(classifier: Any, class_ids: np.ndarray, classes: Sequ
         scene: the scene's grid (``valid``, georeference).
         cube: the scene's usable bands: an array or a window reader (:func:`~.classify.predict.predict_tiles`).
         class_map, confidence, probabilities: the GeoTIFFs to write (``probabilities``: None, not written).
-        scored: ``(H, W)`` bool, the pixels whose mapped class to keep (e.g. the validation pixels); None: none.
+        scored: ``(N,)`` ascending flat indices (``row * W + col``) of the pixels whose mapped class to keep (e.g.
+            the validation pixels, :class:`~.evaluation.assess.ValidationPixels`); None: none.
         tile_size: side of a tile in pixels; batch_size: samples per ``predict_proba`` call.
         reporter: progress per batch, cancel between batches.
     """
@@ -59,7 +60,7 @@ def predict_and_write_maps(classifier: Any, class_ids: np.ndarray, classes: Sequ
     shape = scene.valid.shape
     tiles = predict_tiles(classifier, cube, scene.valid, tile_size=tile_size, batch_size=batch_size,
                           reporter=reporter, stage="prediction")
-    gather = _ScoredPixels(scored) if scored is not None else None
+    gather = _ScoredPixels(scored, shape[1]) if scored is not None else None
     counts = np.zeros(len(ids) + 1, dtype=np.int64)  # [unclassified, column 0, column 1, ...]
     with ExitStack() as files:
         write_class = files.enter_context(categorical_raster(class_map, list(mapped), shape, **grid))
@@ -83,16 +84,20 @@ def predict_and_write_maps(classifier: Any, class_ids: np.ndarray, classes: Sequ
 
 
 class _ScoredPixels:
-    """The mapped class at each pixel of a mask, filled in as the tiles come (in any order), kept row by row."""
+    """The mapped class at each of a few pixels (flat indices), filled in as the tiles come (in any order): no
+    ``(H, W)`` mask is held."""
 
-    def __init__(self, mask: np.ndarray) -> None:
-        self.mask = np.asarray(mask, dtype=bool)  # (H, W)
-        self.flat = np.flatnonzero(self.mask)  # (N,) sorted flat indices: the order of ``classes``
+    def __init__(self, flat: np.ndarray, width: int) -> None:
+        self.flat = np.asarray(flat, dtype=np.int64)  # (N,) ascending flat indices: the order of ``classes``
+        if self.flat.ndim != 1 or np.any(np.diff(self.flat) <= 0):
+            raise ValueError("scored pixels must be ascending flat indices (row * width + col), each once")
+        self.width = int(width)
         self.classes = np.zeros(len(self.flat), dtype=np.int64)  # (N,)
 
     def add(self, row0: int, col0: int, class_ids: np.ndarray) -> None:
-        """Keep the classes of ``class_ids`` (an ``(h, w)`` tile at ``row0, col0``) at the mask's pixels in it."""
+        """Keep the classes of ``class_ids`` (an ``(h, w)`` tile at ``row0, col0``) at the scored pixels in it."""
         h, w = class_ids.shape
-        rows, cols = np.nonzero(self.mask[row0:row0 + h, col0:col0 + w])  # tile coordinates
-        at = np.searchsorted(self.flat, (rows + row0) * self.mask.shape[1] + cols + col0)
-        self.classes[at] = class_ids[rows, cols]
+        lo, hi = np.searchsorted(self.flat, [row0 * self.width, (row0 + h) * self.width])  # the tile's rows
+        rows, cols = np.divmod(self.flat[lo:hi], self.width)
+        inside = (cols >= col0) & (cols < col0 + w)
+        self.classes[lo:hi][inside] = class_ids[rows[inside] - row0, cols[inside] - col0]

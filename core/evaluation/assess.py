@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -128,12 +129,32 @@ def check_not_a_run_folder(out: Path) -> None:
                                 f"assessment into a folder of its own (e.g. {out / 'assessment'})")
 
 
-def evaluate_scored(validation: np.ndarray, scored: np.ndarray, maps: "MappedScene", classes: list[ClassInfo],
-                    scene: Scene) -> Evaluation:
-    """A run's map against its validation labels, at the ``scored`` pixels (``(H, W)`` bool) the map classified;
-    ``maps``: what the run kept of the map it wrote (:func:`~..scene_maps.predict_and_write_maps`), the classes at
+@dataclass
+class ValidationPixels:
+    """The validation labels a run scores, kept as their pixels and classes: not the ``(H, W)`` label map, whose
+    4 bytes a pixel would stay through the prediction of a scene of any size."""
+
+    flat: np.ndarray  # (N,) int64 flat indices (row * W + col) of the scored pixels, ascending (row by row)
+    truth: np.ndarray  # (N,) their validation class ids
+
+
+def validation_pixels(validation: np.ndarray, valid: np.ndarray, labels: Optional[np.ndarray] = None
+                      ) -> ValidationPixels:
+    """The pixels of ``validation`` (``(H, W)`` class ids, 0 unlabelled) a run scores: labelled, valid (``(H, W)``
+    bool) and, given the run's training ``labels``, not one of them (a training pixel is not scored)."""
+    scored = (validation > 0) & valid
+    if labels is not None:
+        scored &= labels == 0
+    flat = np.flatnonzero(scored)
+    return ValidationPixels(flat, np.ascontiguousarray(validation).ravel()[flat])
+
+
+def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: list[ClassInfo], scene: Scene
+                    ) -> Evaluation:
+    """A run's map against its validation pixels; ``maps``: what the run kept of the map it wrote
+    (:func:`~..scene_maps.predict_and_write_maps`, asked to keep the classes at ``validation.flat``), the classes at
     those pixels and the pixels of each class, for the area figures (in the scene's units)."""
-    truth, predicted = validation[scored], maps.scored  # (N,) each, row by row
+    truth, predicted = validation.truth, maps.scored  # (N,) each, row by row
     classified = predicted > 0
     return evaluate(truth[classified], predicted[classified], classes, mapped_pixels=maps.pixels,
                     area_unit=pixel_area_unit(scene.transform, scene.crs_wkt))

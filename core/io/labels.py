@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -16,6 +16,9 @@ CLASS_FIELD_NAMES = ("class_id", "classid", "class", "label", "label_id", "label
                      "label_name", "labelname", "category", "landcover")
 # QGIS shows a raster without georeference with x = column and y = -row; labels drawn over it use that grid.
 PIXEL_GRID_GDAL = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
+# Pixels of a label raster read and turned into class ids at a time: the temporaries of the checks stay a few
+# tens of MB whatever the scene (reading a 4096² float32 raster whole took 27 bytes a pixel, 455 MB).
+LABEL_CHUNK_PIXELS = 1 << 20
 
 
 class LabelReadError(ValueError):
@@ -60,13 +63,23 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
         labels, found = _read_mat(path, scene, classes)
     else:
         labels, found = _read_gdal(path, scene, class_field, classes, layer)
-    present = [int(v) for v in np.unique(labels) if v != 0]
+    present = ids_present(labels)
     if not present:
         raise LabelReadError(f"{path.name} labels no pixel of the scene")
     if len(present) < 2:
         raise LabelReadError(f"{path.name} labels one class only ({found[present[0]].name}): label at least "
                              f"two classes so there is something to tell apart")
-    return labels.astype(np.int32), [found[i] for i in present]
+    return labels, [found[i] for i in present]
+
+
+def ids_present(labels: np.ndarray) -> list[int]:
+    """The class ids (not 0) of a label map, ascending, found a chunk of rows at a time: ``np.unique`` of the
+    whole map would sort a copy of it."""
+    rows = max(1, LABEL_CHUNK_PIXELS // max(1, labels.shape[-1]))
+    found: set[int] = set()
+    for r0 in range(0, labels.shape[0], rows):
+        found.update(int(v) for v in np.unique(labels[r0:r0 + rows]))
+    return sorted(found - {0})
 
 
 def _read_gdal(path: Path, scene: Scene, class_field: Optional[str], classes: Optional[list[ClassInfo]],
@@ -233,7 +246,7 @@ def _to_scene_crs(path: Path, lyr: Any, geometries: list[Any], scene: Scene) -> 
 
 def _burn(scene: Scene, srs: Any, geometries: list[Any], ids: list[int]) -> np.ndarray:
     """Rasterise (GDAL, pixel centres) polygons first, then lines and points, so points win where they overlap."""
-    from osgeo import gdal, ogr
+    from osgeo import gdal, gdal_array, ogr
 
     rows, cols = scene.shape
     memory = ogr.GetDriverByName("Memory").CreateDataSource("labels")
@@ -245,13 +258,16 @@ def _burn(scene: Scene, srs: Any, geometries: list[Any], ids: list[int]) -> np.n
         feature.SetGeometry(geometries[i])
         feature.SetField("burn", int(ids[i]))
         lyr.CreateFeature(feature)
-    target = gdal.GetDriverByName("MEM").Create("", cols, rows, 1, gdal.GDT_Int32)
+    labels = np.zeros((rows, cols), dtype=np.int32)  # (H, W)
+    target = gdal_array.OpenArray(labels)  # a MEM raster over the array's own memory: GDAL burns into it, no copy
     target.SetGeoTransform(_scene_geotransform(scene))
     if srs is not None:
         target.SetProjection(srs.ExportToWkt())
     if gdal.RasterizeLayer(target, [1], lyr, options=["ATTRIBUTE=burn", "ALL_TOUCHED=FALSE"]) != gdal.CE_None:
         raise LabelReadError(f"GDAL could not rasterise the labels: {gdal.GetLastErrorMsg()}")
-    return target.GetRasterBand(1).ReadAsArray().astype(np.int32)  # (H, W)
+    target.FlushCache()  # the MEM raster's blocks are the array: nothing left to copy
+    target = None
+    return labels
 
 
 def _explain_empty(path: Path, geometries: list[Any], scene: Scene) -> None:
@@ -309,14 +325,19 @@ def _read_raster(path: Path, ds: Any, scene: Scene, classes: Optional[list[Class
         raise LabelReadError(f"{path.name} is {shape[0]}×{shape[1]} px but the scene is {rows}×{cols}; a label "
                              f"raster must cover the scene's grid pixel for pixel")
     band = ds.GetRasterBand(1)
-    try:
-        values = band.ReadAsArray()
-    except RuntimeError as err:  # someone switched on gdal.UseExceptions()
-        raise LabelReadError(_unreadable(path, messages, str(err))) from None
-    if values is None:
-        raise LabelReadError(_unreadable(path, messages, ""))
-    return _class_ids_of(path, values, band.GetNoDataValue(), classes, band.GetCategoryNames() or [],
-                         band.GetColorTable())
+
+    def read_rows(row0: int, row1: int) -> np.ndarray:
+        try:
+            values = band.ReadAsArray(0, row0, cols, row1 - row0)  # (h, W)
+        except RuntimeError as err:  # someone switched on gdal.UseExceptions()
+            raise LabelReadError(_unreadable(path, messages, str(err))) from None
+        if values is None:
+            raise LabelReadError(_unreadable(path, messages, ""))
+        band.FlushCache()  # drop the decoded blocks: GDAL's cache would otherwise keep the whole raster
+        return values
+
+    return _class_ids_of(path, read_rows, (rows, cols), band.GetNoDataValue(), classes,
+                         band.GetCategoryNames() or [], band.GetColorTable(), block_rows=band.GetBlockSize()[1])
 
 
 def _read_mat(path: Path, scene: Scene, classes: Optional[list[ClassInfo]]
@@ -340,7 +361,8 @@ def _read_mat(path: Path, scene: Scene, classes: Optional[list[ClassInfo]]
         raise LabelReadError(f"{path.name} holds no single 2-D label map of the scene's size {scene.shape[0]} × "
                              f"{scene.shape[1]} (2-D arrays: {shapes or 'none'}); save the map under a name with "
                              f"'gt' or 'label' in it, or as a label raster")
-    return _class_ids_of(path, np.asarray(arrays[key]), None, classes, [], None)
+    values = np.asarray(arrays[key])
+    return _class_ids_of(path, lambda row0, row1: values[row0:row1], values.shape, None, classes, [], None)
 
 
 def _truncated_raw(path: Path, ds: Any) -> Optional[str]:
@@ -356,34 +378,45 @@ def _truncated_raw(path: Path, ds: Any) -> Optional[str]:
                                   ds.GetMetadata("ENVI") or {})
 
 
-def _class_ids_of(path: Path, values: np.ndarray, nodata: Optional[float], classes: Optional[list[ClassInfo]],
-                  names: list[str], table: Any) -> tuple[np.ndarray, dict[int, ClassInfo]]:
-    """Whole class ids from a label array (no-data and NaN: 0) and each id's class: the known one, else a name
-    and colour from the file's categories and colour table, else ``class i``."""
-    unlabelled = ~np.isfinite(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
-    if nodata is not None:
-        unlabelled |= values == nodata
-        if any(c.id == nodata for c in classes or []):  # the class would vanish without a word
-            name = next(c.name for c in classes if c.id == nodata)
-            logging.getLogger("hypersynth").warning(
-                "%s marks %g as no-data, which is also class %d (%s): its pixels are read as unlabelled; unset "
-                "the no-data value (gdal_edit.py -unsetnodata %s) if they are labels", path.name, nodata,
-                int(nodata), name, path.name)
-    values = np.where(unlabelled, 0, values)
-    if values.dtype.kind == "f" and not np.array_equal(values, np.round(values)):
-        raise LabelReadError(f"{path.name} holds fractional values; a label raster holds whole class ids "
-                             f"(0 = unlabelled)")
-    if values.min() < 0:
-        raise LabelReadError(f"{path.name} holds negative values ({values.min():g}); class ids are 1, 2, ... "
-                             f"(0 = unlabelled)")
-    if values.max() > MAX_CLASS_ID:
-        raise LabelReadError(f"{path.name} holds the value {values.max():g}; class ids run {CLASS_ID_RANGE} "
-                             f"(0 = unlabelled): renumber the classes, or set the value as the raster's no-data "
-                             f"if it marks unlabelled pixels")
-    labels = values.astype(np.int64)
+def _class_ids_of(path: Path, read_rows: Callable[[int, int], np.ndarray], shape: tuple[int, int],
+                  nodata: Optional[float], classes: Optional[list[ClassInfo]], names: list[str], table: Any,
+                  block_rows: int = 1) -> tuple[np.ndarray, dict[int, ClassInfo]]:
+    """``(H, W)`` int32 class ids from a label array read ``read_rows(row0, row1)`` a chunk of rows at a time
+    (no-data and NaN: 0), and each id's class: the known one, else a name and colour from the file's categories and
+    colour table, else ``class i``. Memory: the int32 map and one chunk's temporaries (``block_rows``: the file's
+    block height, which the chunks are whole multiples of)."""
+    if nodata is not None and any(c.id == nodata for c in classes or []):  # the class would vanish without a word
+        name = next(c.name for c in classes or [] if c.id == nodata)
+        logging.getLogger("hypersynth").warning(
+            "%s marks %g as no-data, which is also class %d (%s): its pixels are read as unlabelled; unset "
+            "the no-data value (gdal_edit.py -unsetnodata %s) if they are labels", path.name, nodata,
+            int(nodata), name, path.name)
+    rows, cols = shape
+    block_rows = max(1, int(block_rows))
+    step = max(1, LABEL_CHUNK_PIXELS // max(1, cols * block_rows)) * block_rows
+    labels = np.zeros(shape, dtype=np.int32)  # (H, W)
+    present: set[int] = set()
+    for row0 in range(0, rows, step):
+        values = read_rows(row0, min(rows, row0 + step))  # (h, W) in the file's type
+        unlabelled = ~np.isfinite(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
+        if nodata is not None:
+            unlabelled |= values == nodata
+        values = np.where(unlabelled, 0, values)
+        if values.dtype.kind == "f" and not np.array_equal(values, np.round(values)):
+            raise LabelReadError(f"{path.name} holds fractional values; a label raster holds whole class ids "
+                                 f"(0 = unlabelled)")
+        if values.size and values.min() < 0:
+            raise LabelReadError(f"{path.name} holds negative values ({values.min():g}); class ids are 1, 2, ... "
+                                 f"(0 = unlabelled)")
+        if values.size and values.max() > MAX_CLASS_ID:
+            raise LabelReadError(f"{path.name} holds the value {values.max():g}; class ids run {CLASS_ID_RANGE} "
+                                 f"(0 = unlabelled): renumber the classes, or set the value as the raster's "
+                                 f"no-data if it marks unlabelled pixels")
+        labels[row0:row0 + len(values)] = values  # whole numbers within the id range: exact in int32
+        present.update(int(v) for v in np.unique(values) if v != 0)
     known = {c.id: c for c in classes or []}
     found = {}
-    for i in (int(v) for v in np.unique(labels) if v != 0):
+    for i in sorted(present):
         if i in known:
             found[i] = known[i]
             continue

@@ -228,6 +228,86 @@ def test_label_raster_grid_and_value_errors(tmp_path):
         read_labels(_label_tif(tmp_path / "short.tif", truth[:9], grid), _scene(georeferenced=False))
 
 
+def _big_scene(rows, cols):
+    """A scene grid of ``rows × cols`` pixels at the tests' origin (the cube a broadcast view: no memory)."""
+    return Scene(cube=np.broadcast_to(np.float32(0), (10, rows, cols)), valid=np.ones((rows, cols), bool),
+                 transform=(X0, PX, 0.0, Y0, 0.0, -PX), crs_wkt=CRS.from_epsg(32633).to_wkt())
+
+
+def _tiled_label_tif(path, values, nodata=None):
+    """A float32 label raster in 16 × 16 deflate tiles on the tests' grid."""
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), values.shape[1], values.shape[0], 1, gdal.GDT_Float32,
+                                              options=["TILED=YES", "BLOCKXSIZE=16", "BLOCKYSIZE=16",
+                                                       "COMPRESS=DEFLATE"])
+    ds.SetGeoTransform((X0, PX, 0.0, Y0, 0.0, -PX))
+    ds.SetProjection(CRS.from_epsg(32633).to_wkt())
+    band = ds.GetRasterBand(1)
+    if nodata is not None:
+        band.SetNoDataValue(nodata)
+    band.WriteArray(values)
+    ds = None
+    return path
+
+
+def test_a_label_raster_is_read_a_chunk_of_rows_at_a_time(tmp_path, monkeypatch):
+    """Chunks of whole block rows give the map the whole raster gives: no-data, NaN and ids at every chunk's edge;
+    a bad value in a later chunk is still refused."""
+    import hypersynth.core.io.labels as labels_module
+
+    rng = np.random.default_rng(3)
+    values = rng.choice([0, 1, 2, 7, 255], size=(90, 50)).astype(np.float32)
+    values[rng.random(values.shape) < 0.05] = np.nan
+    values[rng.random(values.shape) < 0.05] = -9999  # the no-data value
+    values[80:, :] = np.where(values[80:, :] == 7, 0, values[80:, :])  # class 7 ends before the last chunk
+    values[85, 3] = 9  # class 9 only in the last chunk
+    expected = np.where(np.isnan(values) | (values == -9999), 0, values).astype(np.int32)
+    path = _tiled_label_tif(tmp_path / "labels.tif", values, nodata=-9999)
+    whole, whole_classes = read_labels(path, _big_scene(90, 50))  # one chunk: 4500 pixels
+    monkeypatch.setattr(labels_module, "LABEL_CHUNK_PIXELS", 16 * 50)  # one row of tiles (16 rows) a chunk
+    chunked, chunked_classes = read_labels(path, _big_scene(90, 50))
+    assert chunked.dtype == np.int32 and np.array_equal(chunked, expected) and np.array_equal(whole, expected)
+    assert [c.id for c in chunked_classes] == [c.id for c in whole_classes] == [1, 2, 7, 9, 255]
+    bad = values.copy()
+    bad[70, 40] = 2.5  # in the fifth chunk
+    with pytest.raises(LabelReadError, match="fractional values"):
+        read_labels(_tiled_label_tif(tmp_path / "bad.tif", bad, nodata=-9999), _big_scene(90, 50))
+
+
+@pytest.mark.parametrize("kind", ["raster", "vector"])
+def test_reading_labels_takes_the_map_and_little_more(tmp_path, monkeypatch, kind):
+    """Allocation peak of read_labels on a 1024 × 1024 grid read in chunks of 64 rows: the int32 map (4 bytes a
+    pixel) and one chunk's temporaries. A float32 raster read whole took 27 bytes a pixel, a vector's points 10
+    (session 30)."""
+    import tracemalloc
+
+    import hypersynth.core.io.labels as labels_module
+
+    rows = cols = 1024
+    rng = np.random.default_rng(0)
+    r, c = rng.integers(0, rows, 2000), rng.integers(0, cols, 2000)
+    ids = 1 + np.arange(2000) % 6
+    if kind == "raster":
+        values = np.zeros((rows, cols), np.float32)
+        values[r, c] = ids
+        path = _tiled_label_tif(tmp_path / "labels.tif", values)
+        del values
+    else:
+        path = _write_vector(tmp_path / "labels.gpkg", [(_point(int(i), int(j)), int(k)) for i, j, k in zip(r, c, ids)],
+                             kind=ogr.OFTInteger)
+    scene = _big_scene(rows, cols)
+    chunk = 64 * cols
+    monkeypatch.setattr(labels_module, "LABEL_CHUNK_PIXELS", chunk)
+    tracemalloc.start()
+    try:
+        labels, classes = read_labels(path, scene)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [cl.id for cl in classes] == [1, 2, 3, 4, 5, 6] and labels.dtype == np.int32
+    assert np.count_nonzero(labels) == len(set(zip(r.tolist(), c.tolist())))
+    assert peak < 4 * rows * cols + 40 * chunk, f"read_labels peaked at {peak / rows / cols:.1f} bytes a pixel"
+
+
 @pytest.mark.skipif(not (DATA / "enmap_potsdam").is_dir(), reason="EnMAP Potsdam tiles not available")
 def test_matlab_ground_truth_map_on_a_pixel_grid_scene(tmp_path):
     import scipy.io

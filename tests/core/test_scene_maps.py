@@ -7,6 +7,7 @@ import rasterio
 from osgeo import gdal
 
 from hypersynth.core.classify.predict import predict_scene
+from hypersynth.core.evaluation.assess import validation_pixels
 from hypersynth.core.evaluation.metrics import pixel_counts
 from hypersynth.core.io.write import write_class_map, write_confidence
 from hypersynth.core.progress import CancelAfter, Cancelled
@@ -35,8 +36,8 @@ def test_maps_written_tile_by_tile_are_the_whole_maps_and_the_run_keeps_counts_a
     cube, valid = scene(2)
     clf = ToyPatchClassifier(5)
     scored = np.random.default_rng(0).random((H, W)) < 0.2  # e.g. validation pixels, some of them invalid
-    maps = write(tmp_path, clf, cube, valid, probabilities=tmp_path / "probabilities.tif", scored=scored,
-                 tile_size=16, batch_size=37)  # 3 × 4 tiles, the last row and column cut short
+    maps = write(tmp_path, clf, cube, valid, probabilities=tmp_path / "probabilities.tif",
+                 scored=np.flatnonzero(scored), tile_size=16, batch_size=37)  # 3 × 4 tiles, the last cut short
 
     whole = predict_scene(clf, cube, valid, tile_size=64)
     class_map = whole.label_map(CLASS_IDS)  # (H, W) ids, 0 where invalid
@@ -94,3 +95,22 @@ def test_a_cancelled_or_failed_prediction_leaves_no_map(tmp_path):
     with pytest.raises(RuntimeError, match="broke"):
         write(tmp_path, FailsLater(3), cube, valid, tile_size=8)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_scored_pixels_are_ascending_flat_indices(tmp_path):
+    cube, valid = scene(5)
+    with pytest.raises(ValueError, match="ascending flat indices"):
+        write(tmp_path, ToyPatchClassifier(3), cube, valid, scored=np.array([40, 12]))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_validation_pixels_a_run_scores():
+    """Labelled, valid and not a training label; their classes row by row, as ``validation[scored]``."""
+    rng = np.random.default_rng(1)
+    validation = rng.choice([0, 0, 2, 5], size=(H, W)).astype(np.int32)
+    valid, labels = rng.random((H, W)) < 0.9, np.where(rng.random((H, W)) < 0.1, 2, 0)
+    scored = (validation > 0) & valid & (labels == 0)
+    pixels = validation_pixels(validation, valid, labels)
+    assert np.array_equal(pixels.flat, np.flatnonzero(scored)) and np.array_equal(pixels.truth, validation[scored])
+    without = validation_pixels(validation, valid)
+    assert np.array_equal(without.truth, validation[(validation > 0) & valid])
