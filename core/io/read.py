@@ -440,10 +440,15 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
         if all(nd is None for nd in nodata) and not uses_mask_band and defaults and defaults.nodata is not None:
             nodata = [defaults.nodata] * bands
         flagged = _bad_band_list(band_tags, envi, bands)
-        if layout_only:  # what finish_masks needs, counted window by window: no pixel is kept
+        if layout_only:  # what finish_masks needs, found window by window: no pixel's values are kept
             has_data = np.zeros(bands, dtype=bool)
-            # per pixel, the bands missing: of all, and of the flagged when a band is (1 or 2 bytes a pixel each)
-            missing = np.zeros((1 + bool(flagged.any()), rows, cols), dtype=np.uint8 if bands < 256 else np.uint16)
+            # the bands a valid pixel has: every band with data, or the flagged-good ones when the file flags some
+            # band bad (good_bands decides which at the end); one candidate mask per set, 1 byte a pixel each:
+            # no band of the set is missing at the pixel but those missing all over its window
+            band_sets = [np.ones(bands, dtype=bool)] + ([flagged] if not flagged.all() else [])
+            candidates = [np.zeros((rows, cols), dtype=bool) for _ in band_sets]
+            windows: list[tuple[int, int, int, int, np.ndarray]] = []  # (row0, row1, col0, col1, bands missing
+            # at every pixel of the window)
         else:
             cube = new_cube((bands, rows, cols), shown.name)  # (B, H, W)
         step_rows, step_cols = _window_shape(bands, rows, cols, ds.block_shapes[0] if bands else (1, cols))
@@ -458,11 +463,12 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
                     masks = part.read_masks(window=window) if uses_mask_band else None
                 invalid = invalid_values(raw, nodata, masks)
                 if layout_only:
-                    has_data |= ~invalid.reshape(bands, -1).all(axis=1)
-                    at = (slice(None), slice(r0, r0 + window.height), slice(c0, c0 + window.width))
-                    missing[at][0] += invalid.sum(axis=0).astype(missing.dtype)  # (h, w)
-                    if len(missing) > 1:  # some band is flagged
-                        missing[at][1] += invalid[flagged].sum(axis=0).astype(missing.dtype)
+                    everywhere = invalid.reshape(bands, -1).all(axis=1)  # (B,)
+                    has_data |= ~everywhere
+                    r1, c1 = r0 + window.height, c0 + window.width
+                    windows.append((r0, r1, c0, c1, everywhere))
+                    for candidate, needed in zip(candidates, band_sets):
+                        candidate[r0:r1, c0:c1] = ~invalid.any(axis=0, where=(needed & ~everywhere)[:, None, None])
                     continue
                 # NaN marks nodata until the good-band decision below
                 cube[:, r0:r0 + window.height, c0:c0 + window.width] = physical_values(raw, invalid, scales, offsets)
@@ -476,10 +482,14 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
             wavelengths, fwhm = defaults.wavelengths, defaults.fwhm
         if layout_only:
             good = good_bands(shown, has_data, flagged)
-            of_flagged = bool((has_data & flagged).any())  # good is the flagged bands with data, else all with data
-            counted = flagged if of_flagged else np.ones(bands, dtype=bool)
-            # valid: no good band missing; the counted bands without any data are missing at every pixel
-            valid = missing[int(of_flagged)] == int((counted & ~has_data).sum())
+            # good is the flagged-good bands with data when there are some (and some band is flagged bad), else all
+            # the bands with data: valid where none of them is missing
+            k = int(len(band_sets) > 1 and bool((has_data & flagged).any()))
+            valid, needed = candidates[k], band_sets[k]
+            candidates = []
+            for r0, r1, c0, c1, everywhere in windows:  # a needed band with data somewhere but not in this window:
+                if (needed & everywhere & has_data).any():  # every pixel of the window misses it
+                    valid[r0:r1, c0:c1] = False
             cube = np.broadcast_to(np.float32(np.nan), (bands, rows, cols))
         else:
             good, valid = finish_masks(shown, cube, flagged)

@@ -420,6 +420,60 @@ def test_a_rasters_layout_is_found_in_one_pass_as_reading_it_whole_finds_it(tmp_
     assert (layout.transform, layout.crs_wkt, layout.name) == (whole.transform, whole.crs_wkt, whole.name)
 
 
+@pytest.mark.parametrize("flags", ["none", "some bad"])
+def test_a_band_missing_across_a_whole_window_is_found_when_it_has_data_elsewhere(tmp_path, monkeypatch, flags):
+    """The layout pass keeps, per window, which bands miss everywhere in it; a good band missing all over one window
+    (its two rows) but with data elsewhere leaves none of the window's pixels valid, as reading the scene whole does."""
+    import hypersynth.core.io.read as read_module
+
+    rng = np.random.default_rng(1)
+    raw = rng.integers(1, 5000, size=(12, 8, 7)).astype(np.int16)
+    raw[4] = -1  # no data anywhere: not a good band
+    raw[9, 0:2] = -1  # no data across the first window (rows 0-1) only
+    raw[2, 4:6, :3] = -1  # no data over part of a window
+    raw[7, 6, 6] = -1  # no data at one pixel, in a band flagged bad below (but for "none")
+    bad = {"none": [], "some bad": [7]}[flags]
+    path = tmp_path / "scene.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=7, height=8, count=12, dtype="int16", nodata=-1,
+                       transform=from_origin(366000, 5810000, 30, 30), crs=UTM33N, blockysize=2) as dst:
+        dst.write(raw)
+        for b in range(12):
+            dst.update_tags(b + 1, bbl="0" if b in bad else "1")
+    monkeypatch.setattr(read_module, "CHUNK_VALUES", 12 * 7 * 2)  # a window a strip of 2 rows
+    whole, layout = read_scene(path), read_scene_layout(path)
+    assert np.array_equal(layout.good_bands, whole.good_bands) and np.array_equal(layout.valid, whole.valid)
+    assert not layout.valid[:2].any() and not layout.valid[4:6, :3].any() and layout.valid[2:4].all()
+    assert layout.valid[6, 6] == (flags == "some bad") and not layout.good_bands[4]
+
+
+def test_the_layout_pass_keeps_a_byte_a_pixel(tmp_path, monkeypatch):
+    """Allocation peak of finding a 1024² raster's valid pixels in windows of 8 rows: the valid mask (1 byte a
+    pixel) and a window's temporaries. The missing-band counts took 3.3 bytes a pixel (session 30)."""
+    import tracemalloc
+
+    import hypersynth.core.io.read as read_module
+
+    n, bands = 1024, 12
+    raw = np.random.default_rng(0).integers(1, 5000, size=(bands, n, n)).astype(np.int16)
+    raw[4] = -1  # a band without data
+    raw[2, 100:300, 50:60] = -1  # invalid pixels
+    path = tmp_path / "scene.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=n, height=n, count=bands, dtype="int16", nodata=-1,
+                       transform=from_origin(366000, 5810000, 30, 30), crs=UTM33N, blockysize=8) as dst:
+        dst.write(raw)
+    del raw
+    monkeypatch.setattr(read_module, "CHUNK_VALUES", bands * n * 8)
+    read_scene_layout(path)  # once first: the libraries' own first-use allocations are not the pass's
+    tracemalloc.start()
+    try:
+        layout = read_scene_layout(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert layout.valid.sum() == n * n - 2000 and not layout.good_bands[4]
+    assert peak < 2.2 * n * n, f"the layout pass peaked at {peak / n / n:.2f} bytes a pixel"
+
+
 def test_only_a_plain_raster_has_its_layout_read_apart(tmp_path):
     raw = np.ones((10, 4, 4), dtype=np.float32)
     scene = _write_tif(tmp_path / "f.tif", raw)
