@@ -63,7 +63,7 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
         labels, found = _read_mat(path, scene, classes)
     else:
         labels, found = _read_gdal(path, scene, class_field, classes, layer)
-    present = ids_present(labels)
+    present = _ids_present(labels)
     if not present:
         raise LabelReadError(f"{path.name} labels no pixel of the scene")
     if len(present) < 2:
@@ -72,7 +72,7 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
     return labels, [found[i] for i in present]
 
 
-def ids_present(labels: np.ndarray) -> list[int]:
+def _ids_present(labels: np.ndarray) -> list[int]:
     """The class ids (not 0) of a label map, ascending, found a chunk of rows at a time: ``np.unique`` of the
     whole map would sort a copy of it."""
     rows = max(1, LABEL_CHUNK_PIXELS // max(1, labels.shape[-1]))

@@ -447,8 +447,8 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
             # no band of the set is missing at the pixel but those missing all over its window
             band_sets = [np.ones(bands, dtype=bool)] + ([flagged] if not flagged.all() else [])
             candidates = [np.zeros((rows, cols), dtype=bool) for _ in band_sets]
-            windows: list[tuple[int, int, int, int, np.ndarray]] = []  # (row0, row1, col0, col1, bands missing
-            # at every pixel of the window)
+            # each window's (row0, row1, col0, col1) and the bands missing at every pixel of it
+            windows: list[tuple[int, int, int, int, np.ndarray]] = []
         else:
             cube = new_cube((bands, rows, cols), shown.name)  # (B, H, W)
         step_rows, step_cols = _window_shape(bands, rows, cols, ds.block_shapes[0] if bands else (1, cols))
@@ -487,9 +487,9 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
             k = int(len(band_sets) > 1 and bool((has_data & flagged).any()))
             valid, needed = candidates[k], band_sets[k]
             candidates = []
-            for r0, r1, c0, c1, everywhere in windows:  # a needed band with data somewhere but not in this window:
-                if (needed & everywhere & has_data).any():  # every pixel of the window misses it
-                    valid[r0:r1, c0:c1] = False
+            for top, bottom, left, right, everywhere in windows:  # a needed band with data, but none in this
+                if (needed & everywhere & has_data).any():  # window: every pixel of the window misses it
+                    valid[top:bottom, left:right] = False
             cube = np.broadcast_to(np.float32(np.nan), (bands, rows, cols))
         else:
             good, valid = finish_masks(shown, cube, flagged)
