@@ -1,5 +1,6 @@
 """Allocation peaks (tracemalloc) of what a run reads on the scene's whole grid before it predicts: its labels (a
-float32 and a uint8 label raster, a vector file of points) and the pass that finds a plain raster's valid pixels.
+float32 and a uint8 label raster, a vector file of points) and the pass that finds a plain raster's valid pixels;
+and of assessing a class map of that grid against the float32 label raster (``hypersynth assess``).
 
 Each figure is also given in bytes per pixel of the grid: what stays with the scene's size. A run holds the labels
 as an int32 map (4 bytes a pixel) and the valid mask (1 byte); what is above that is the reading's own. Written to
@@ -24,6 +25,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / ".importroot"))  # this checkout's code, also from a worktree sharing another's venv
 
+from hypersynth.core.evaluation.assess import evaluate_map  # noqa: E402
 from hypersynth.core.io.labels import read_labels  # noqa: E402
 from hypersynth.core.io.read import read_scene_layout  # noqa: E402
 from hypersynth.core.scene import Scene  # noqa: E402
@@ -76,6 +78,13 @@ def make_inputs(out: Path, n: int) -> dict[str, Path]:
             feature.SetField("class", int(i))
             layer.CreateFeature(feature)
         ds = None
+    class_map = files["class map"] = out / f"class_map_{n}.tif"
+    if not class_map.exists():
+        with rasterio.open(class_map, "w", driver="GTiff", width=n, height=n, count=1, dtype="uint8", nodata=0,
+                           crs=f"EPSG:{EPSG}", transform=transform, tiled=True, compress="deflate") as ds:
+            for r0 in range(0, n, 256):
+                ds.write(rng.integers(0, 7, size=(min(256, n - r0), n)).astype(np.uint8), 1,
+                         window=((r0, r0 + min(256, n - r0)), (0, n)))
     scene = files["scene"] = out / f"scene_{n}x{n}x{BANDS}.tif"
     if not scene.exists():
         with rasterio.open(scene, "w", driver="GTiff", width=n, height=n, count=BANDS, dtype="int16", nodata=-1,
@@ -104,6 +113,8 @@ def main() -> None:
         print(f"| {what} ({LABELLED} labelled pixels) | {bytes_ / 1e6:.0f} | {bytes_ / n / n:.1f} |")
     bytes_ = peak(lambda: read_scene_layout(files["scene"]))
     print(f"| the valid pixels of a {BANDS}-band int16 scene | {bytes_ / 1e6:.0f} | {bytes_ / n / n:.1f} |")
+    bytes_ = peak(lambda: evaluate_map(files["class map"], files["float32 label raster"]))
+    print(f"| a uint8 class map assessed against the float32 label raster | {bytes_ / 1e6:.0f} | {bytes_ / n / n:.1f} |")
 
 
 if __name__ == "__main__":

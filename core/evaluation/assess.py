@@ -8,13 +8,13 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 import numpy as np
 
 from ..scene import ClassInfo, Scene, default_color
 from .area import pixel_area_unit
-from .metrics import Evaluation, confusion_figure, evaluate, pixel_counts
+from .metrics import Evaluation, confusion_figure, evaluate
 
 if TYPE_CHECKING:
     from ..scene_maps import MappedScene
@@ -27,7 +27,9 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
     """The map's accuracy on the validation pixels it classifies, with the area-adjusted figures.
 
     Class names come from the class file when given, else from the map's category names (or raster attribute
-    table). The map's no-data value and 0 count as unclassified.
+    table). The map's no-data value and 0 count as unclassified. The map is read a strip of rows at a time, twice
+    (its pixels per class, then its classes at the validation pixels): a map of any size is assessed in the
+    validation labels' int32 map and a strip's arrays.
 
     Raises:
         ValueError: an unreadable or multi-band map, a map of fractional values (:func:`check_class_ids`),
@@ -43,33 +45,56 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
         with rasterio.open(class_map_path) as src:
             if src.count != 1:
                 raise ValueError(f"{Path(class_map_path).name} has {src.count} bands; a class map has one")
-            values = src.read(1)  # read once: checked, then used
-            nodata = src.nodata
-            transform = src.transform.to_gdal()
+            shape, transform = (src.height, src.width), src.transform.to_gdal()
             crs_wkt = src.crs.to_wkt() if src.crs else None
+            counts: dict[int, int] = {}
+            for _, class_ids in _map_strips(src, class_map_path):
+                for value, n in zip(*np.unique(class_ids, return_counts=True)):
+                    counts[int(value)] = counts.get(int(value), 0) + int(n)
     except rasterio.errors.RasterioIOError as exc:
         raise ValueError(f"cannot read the class map {class_map_path}: {exc}") from exc
-    check_class_ids(values, nodata, class_map_path)
-    unclassified = ~np.isfinite(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
-    if nodata is not None:
-        unclassified |= values == nodata
-    class_map = np.where(unclassified, 0, values).astype(np.int64)
     if classes_path:
         classes = read_classes(classes_path)
     else:
         categories = class_names_of_map(class_map_path)  # the map's own names, read only when needed
-        ids = sorted(int(v) for v in np.unique(class_map) if v > 0)
+        ids = sorted(i for i in counts if i > 0)
         classes = [ClassInfo(i, categories.get(i, f"class {i}"), default_color(k)) for k, i in enumerate(ids)]
-    grid = Scene(cube=np.zeros((1, *class_map.shape), np.float32), valid=class_map > 0, transform=transform,
-                 crs_wkt=crs_wkt, name=Path(class_map_path).stem)
+    grid = Scene(cube=np.broadcast_to(np.float32(0), (1, *shape)), valid=np.broadcast_to(True, shape),
+                 transform=transform, crs_wkt=crs_wkt, name=Path(class_map_path).stem)  # the grid alone
     validation, classes = read_labels(validation_path, grid, class_field=class_field, classes=classes)
-    test = (validation > 0) & (class_map > 0)
-    if not test.any():
+    truth, mapped = [], []
+    with rasterio.open(class_map_path) as src:
+        for rows, class_ids in _map_strips(src, class_map_path):
+            labelled = validation[rows]  # (h, W)
+            test = (labelled > 0) & (class_ids > 0)
+            truth.append(labelled[test])
+            mapped.append(class_ids[test])
+    truth_all, mapped_all = np.concatenate(truth), np.concatenate(mapped)  # row by row
+    if not truth_all.size:
         raise ValueError("no validation pixel falls on a classified pixel; check that the validation layer "
                          "covers the classified map")
-    check_shared_classes(validation[test], class_map[test])
-    return evaluate(validation[test], class_map[test], classes, mapped_pixels=pixel_counts(class_map),
+    check_shared_classes(truth_all, mapped_all)
+    return evaluate(truth_all, mapped_all, classes, mapped_pixels=counts,
                     area_unit=pixel_area_unit(transform, crs_wkt))
+
+
+def _map_strips(src: Any, path: str | os.PathLike) -> Iterator[tuple[slice, np.ndarray]]:
+    """``(rows, (h, W) int64 class ids)`` of an open class map, a strip of whole block rows at a time: its no-data
+    and NaN 0 (unclassified), a map of fractional values refused (:func:`check_class_ids`)."""
+    from rasterio.windows import Window
+
+    from ..io.labels import LABEL_CHUNK_PIXELS
+
+    block_rows = max(1, int(src.block_shapes[0][0]))
+    step = max(1, LABEL_CHUNK_PIXELS // max(1, src.width * block_rows)) * block_rows
+    for row0 in range(0, src.height, step):
+        rows = slice(row0, min(src.height, row0 + step))
+        values = src.read(1, window=Window(0, row0, src.width, rows.stop - row0))  # (h, W)
+        check_class_ids(values, src.nodata, path)
+        unclassified = ~np.isfinite(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
+        if src.nodata is not None:
+            unclassified |= values == src.nodata
+        yield rows, np.where(unclassified, 0, values).astype(np.int64)
 
 
 def check_class_ids(values: np.ndarray, nodata: Optional[float], path: str | os.PathLike) -> None:

@@ -136,3 +136,53 @@ def test_assess_refuses_a_runs_output_folder_whose_report_it_would_contradict(fi
                      "--out", str(run), "--overwrite"]) == 2
     assert f"{run} is a run's output folder" in capsys.readouterr().err
     assert (run / "metrics.json").read_text() == "{}" and not (run / "accuracy.md").exists()
+
+
+def test_a_map_assessed_a_strip_at_a_time_gives_the_figures_of_the_whole_map(tmp_path, monkeypatch):
+    """The map is read in strips (here of 16 rows, its tiles' height): the same evaluation as one strip, with
+    no-data, unclassified pixels and validation pixels in every strip; a fractional value in a late strip is still
+    refused. The allocation peak on a 1024² map stays near the validation labels' int32 map (it took about 25
+    bytes a pixel when the map was read whole, session 30)."""
+    import tracemalloc
+
+    import rasterio
+    from rasterio.crs import CRS
+
+    import hypersynth.core.io.labels as labels_module
+    from hypersynth.core.evaluation.area import pixel_area_unit
+    from hypersynth.core.evaluation.assess import evaluate_map
+    from hypersynth.core.evaluation.metrics import evaluate, pixel_counts
+
+    def write_map(path, values, nodata=None):
+        with rasterio.open(path, "w", driver="GTiff", width=values.shape[1], height=values.shape[0], count=1,
+                           dtype=values.dtype, crs=CRS.from_epsg(32633), tiled=True, blockxsize=16, blockysize=16,
+                           transform=rasterio.Affine.from_gdal(*TRANSFORM), nodata=nodata) as ds:
+            ds.write(values, 1)
+        return path
+
+    rng = np.random.default_rng(4)
+    n = 1024
+    class_map = rng.choice([0, 1, 2, 3, 255], size=(n, n), p=[0.1, 0.4, 0.3, 0.15, 0.05]).astype(np.uint8)
+    validation = np.where(rng.random((n, n)) < 0.01, rng.integers(1, 4, (n, n)), 0).astype(np.int32)
+    write_label_raster(tmp_path / "validation.tif", validation, [ClassInfo(i, f"c{i}") for i in (1, 2, 3)],
+                       transform=TRANSFORM, crs_wkt=CRS.from_epsg(32633).to_wkt())
+    path = write_map(tmp_path / "map.tif", class_map, nodata=255)
+    whole = evaluate_map(path, tmp_path / "validation.tif")  # one strip: 1024 rows of 1024
+    monkeypatch.setattr(labels_module, "LABEL_CHUNK_PIXELS", 16 * n)
+    tracemalloc.start()
+    try:
+        strips = evaluate_map(path, tmp_path / "validation.tif")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    mapped = np.where(class_map == 255, 0, class_map).astype(np.int64)  # the map as read whole before
+    test = (validation > 0) & (mapped > 0)
+    reference = evaluate(validation[test], mapped[test], [ClassInfo(i, f"class {i}") for i in (1, 2, 3)],
+                         mapped_pixels=pixel_counts(mapped),
+                         area_unit=pixel_area_unit(TRANSFORM, CRS.from_epsg(32633).to_wkt()))
+    assert strips.to_dict() == whole.to_dict() == reference.to_dict() and strips.n_test == int(test.sum())
+    assert peak < 6 * n * n, f"the assessment peaked at {peak / n / n:.1f} bytes a pixel"
+    fractional = class_map.astype(np.float32)
+    fractional[1000, 5] = 0.4  # in the last strip
+    with pytest.raises(ValueError, match=r"holds fractional values \(e.g. 0.4\)"):
+        evaluate_map(write_map(tmp_path / "confidence.tif", fractional), tmp_path / "validation.tif")
