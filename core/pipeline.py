@@ -176,8 +176,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         validation = None
         if validation_path is not None:
             label_map, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes)
-            _check_validation(label_map, labels, scene, classes, validation_path)
-            validation = validation_pixels(label_map, scene.valid, labels)  # the pixels scored, not the map
+            validation = _scored_validation(label_map, labels, scene, classes, validation_path)  # not the map
             del label_map
         _check_patch_fits(settings, scene)
         _check_model_fits(settings, scene)
@@ -278,25 +277,29 @@ def read_labels_and_classes(labels_path: str | os.PathLike, scene: Scene,
     return labels, classes
 
 
-def _check_validation(validation: np.ndarray, labels: Optional[np.ndarray], scene: Scene, classes: list[ClassInfo],
-                      path: str | os.PathLike) -> None:
-    """Refuse validation labels that cannot score the run, before it trains: none left apart from the training
-    labels (those are not scored), or no class id in common with the classes the map can hold."""
+def _scored_validation(validation: np.ndarray, labels: Optional[np.ndarray], scene: Scene,
+                       classes: list[ClassInfo], path: str | os.PathLike) -> ValidationPixels:
+    """The validation pixels a run scores (:func:`~.evaluation.assess.validation_pixels`), refused before the run
+    trains when they cannot score it: none left apart from the training labels (those are not scored), or no class
+    id in common with the classes the map can hold."""
     name = Path(path).name
-    held = (validation > 0) & scene.valid
-    if not held.any():
+    held = validation_pixels(validation, scene.valid)
+    if not held.flat.size:
         raise ValueError(f"the validation labels {name} hold no labelled pixel on the scene's valid pixels; "
                          "check that they cover the scene")
-    test = held & (labels == 0) if labels is not None else held
-    if not test.any():
+    if labels is not None:
+        apart = np.ascontiguousarray(labels).ravel()[held.flat] == 0  # (N,) not a training label
+        held = ValidationPixels(held.flat[apart], held.truth[apart])
+    if not held.flat.size:
         raise ValueError(f"every validation pixel of {name} is also a training label, and training pixels are not "
                          "scored; give validation labels beyond the training ones (e.g. the full ground truth)")
-    found = sorted(int(i) for i in np.unique(validation[test]))
+    found = sorted(int(i) for i in np.unique(held.truth))
     known = sorted(c.id for c in classes)
     if not set(found) & set(known):
         raise ValueError(f"the validation labels {name} hold class ids {', '.join(map(str, found[:12]))} and the "
                          f"classes to map are {', '.join(map(str, known))}: none in common, so every pixel would "
                          "count as an error; give validation labels with the same class ids")
+    return held
 
 
 def _check_patch_fits(settings: MethodSettings, scene: Scene) -> None:
@@ -507,8 +510,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     validation = None
     if validation_path is not None:  # checked before the prediction, which can take long on a large scene
         label_map, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes)
-        _check_validation(label_map, None, scene, classes, validation_path)
-        validation = validation_pixels(label_map, scene.valid)  # the pixels scored, not the map
+        validation = _scored_validation(label_map, None, scene, classes, validation_path)  # not the map
         del label_map
     if layout is not None:  # its usable bands read window by window; the scale check's pixels gathered as they pass
         cube: Any = _streamed_scene(layout)

@@ -166,12 +166,21 @@ class ValidationPixels:
 def validation_pixels(validation: np.ndarray, valid: np.ndarray, labels: Optional[np.ndarray] = None
                       ) -> ValidationPixels:
     """The pixels of ``validation`` (``(H, W)`` class ids, 0 unlabelled) a run scores: labelled, valid (``(H, W)``
-    bool) and, given the run's training ``labels``, not one of them (a training pixel is not scored)."""
-    scored = (validation > 0) & valid
-    if labels is not None:
-        scored &= labels == 0
-    flat = np.flatnonzero(scored)
-    return ValidationPixels(flat, np.ascontiguousarray(validation).ravel()[flat])
+    bool) and, given the run's training ``labels``, not one of them (a training pixel is not scored). Found a strip
+    of rows at a time: no whole-grid mask is made."""
+    from ..io.labels import LABEL_CHUNK_PIXELS
+
+    width = validation.shape[1]
+    step = max(1, LABEL_CHUNK_PIXELS // max(1, width))
+    flat, truth = [], []
+    for row0 in range(0, validation.shape[0], step):
+        rows = slice(row0, row0 + step)
+        scored = (validation[rows] > 0) & valid[rows]  # (h, W)
+        if labels is not None:
+            scored &= labels[rows] == 0
+        flat.append(np.flatnonzero(scored) + row0 * width)
+        truth.append(validation[rows][scored])
+    return ValidationPixels(np.concatenate(flat).astype(np.int64), np.concatenate(truth))
 
 
 def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: list[ClassInfo], scene: Scene

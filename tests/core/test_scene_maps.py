@@ -104,8 +104,13 @@ def test_scored_pixels_are_ascending_flat_indices(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_validation_pixels_a_run_scores():
-    """Labelled, valid and not a training label; their classes row by row, as ``validation[scored]``."""
+@pytest.mark.parametrize("strip_pixels", [1 << 20, 3 * W])  # one strip; strips of 3 rows
+def test_the_validation_pixels_a_run_scores(monkeypatch, strip_pixels):
+    """Labelled, valid and not a training label; their classes row by row, as ``validation[scored]``, found a strip
+    of rows at a time."""
+    import hypersynth.core.io.labels as labels_module
+
+    monkeypatch.setattr(labels_module, "LABEL_CHUNK_PIXELS", strip_pixels)
     rng = np.random.default_rng(1)
     validation = rng.choice([0, 0, 2, 5], size=(H, W)).astype(np.int32)
     valid, labels = rng.random((H, W)) < 0.9, np.where(rng.random((H, W)) < 0.1, 2, 0)
