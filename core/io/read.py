@@ -22,6 +22,10 @@ from .damaged import (describe_truncated_raw, describe_unreadable, first_gdal_fa
 MIN_BANDS = 10  # fewer bands than this is a multispectral/RGB image, not a hyperspectral cube
 ENVI_DATA_SUFFIXES = ("", ".img", ".dat", ".bil", ".bsq", ".bip", ".raw", ".bin")  # beside an ENVI .hdr
 CHUNK_VALUES = 16_000_000  # raw values read per window (keeps peak memory near the float32 cube)
+# raw values per window of the pass that finds a streamed raster's valid pixels: that window, its mask and GDAL's
+# blocks for it were the peak of a small scene's classify (1024² × 32 bands: 276 MB with 16 M values, 254 with 4 M,
+# where the prediction's own peak is; session 30)
+LAYOUT_VALUES = 4_000_000
 
 # "418.24 Nanometers", "band 1 (0.4 µm)", "B12 (550.0 nm)": a number followed by a length unit.
 _WAVELENGTH_IN_TEXT = re.compile(
@@ -451,7 +455,8 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
             windows: list[tuple[int, int, int, int, np.ndarray]] = []
         else:
             cube = new_cube((bands, rows, cols), shown.name)  # (B, H, W)
-        step_rows, step_cols = _window_shape(bands, rows, cols, ds.block_shapes[0] if bands else (1, cols))
+        step_rows, step_cols = _window_shape(bands, rows, cols, ds.block_shapes[0] if bands else (1, cols),
+                                             LAYOUT_VALUES if layout_only else CHUNK_VALUES)
         stage = "finding the valid pixels" if layout_only else "reading the pixels"
         for r0 in range(0, rows, step_rows):
             for c0 in range(0, cols, step_cols):
@@ -546,9 +551,10 @@ def physical_values(raw: np.ndarray, invalid: np.ndarray, scales: np.ndarray, of
     return block
 
 
-def _window_shape(bands: int, rows: int, cols: int, block: tuple[int, int]) -> tuple[int, int]:
+def _window_shape(bands: int, rows: int, cols: int, block: tuple[int, int], values: int = CHUNK_VALUES
+                  ) -> tuple[int, int]:
     """Rows and columns of the windows a raster is read in: whole blocks of the file (``block``: its rows and
-    columns), as many as :data:`CHUNK_VALUES` values allow but at least one, full rows when they fit.
+    columns), as many as ``values`` raw values allow but at least one, full rows when they fit.
 
     Each window is read through a dataset of its own, whose cache of decoded blocks is dropped with it: a window of
     whole blocks decodes each block once, and GDAL's cache never holds more than a window (it held up to
@@ -556,9 +562,9 @@ def _window_shape(bands: int, rows: int, cols: int, block: tuple[int, int]) -> t
     """
     block_rows, block_cols = max(1, min(block[0], rows)), max(1, min(block[1], cols))
     per_block_row = bands * cols * block_rows
-    if per_block_row <= CHUNK_VALUES:
-        return block_rows * max(1, CHUNK_VALUES // per_block_row), cols
-    return block_rows, block_cols * max(1, CHUNK_VALUES // max(1, bands * block_rows * block_cols))
+    if per_block_row <= values:
+        return block_rows * max(1, values // per_block_row), cols
+    return block_rows, block_cols * max(1, values // max(1, bands * block_rows * block_cols))
 
 
 def _band_tags(ds: Any, band: int) -> dict[str, str]:

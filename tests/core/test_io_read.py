@@ -439,7 +439,7 @@ def test_a_band_missing_across_a_whole_window_is_found_when_it_has_data_elsewher
         dst.write(raw)
         for b in range(12):
             dst.update_tags(b + 1, bbl="0" if b in bad else "1")
-    monkeypatch.setattr(read_module, "CHUNK_VALUES", 12 * 7 * 2)  # a window a strip of 2 rows
+    monkeypatch.setattr(read_module, "LAYOUT_VALUES", 12 * 7 * 2)  # a window a strip of 2 rows
     whole, layout = read_scene(path), read_scene_layout(path)
     assert np.array_equal(layout.good_bands, whole.good_bands) and np.array_equal(layout.valid, whole.valid)
     assert not layout.valid[:2].any() and not layout.valid[4:6, :3].any() and layout.valid[2:4].all()
@@ -462,7 +462,7 @@ def test_the_layout_pass_keeps_a_byte_a_pixel(tmp_path, monkeypatch):
                        transform=from_origin(366000, 5810000, 30, 30), crs=UTM33N, blockysize=8) as dst:
         dst.write(raw)
     del raw
-    monkeypatch.setattr(read_module, "CHUNK_VALUES", bands * n * 8)
+    monkeypatch.setattr(read_module, "LAYOUT_VALUES", bands * n * 8)
     read_scene_layout(path)  # once first: the libraries' own first-use allocations are not the pass's
     tracemalloc.start()
     try:
