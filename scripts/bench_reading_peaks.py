@@ -25,12 +25,15 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / ".importroot"))  # this checkout's code, also from a worktree sharing another's venv
 
+sys.path.insert(0, str(REPO / "scripts"))
+from bench_scale import CRS, ORIGIN  # noqa: E402
+
 from hypersynth.core.evaluation.assess import evaluate_map  # noqa: E402
 from hypersynth.core.io.labels import read_labels  # noqa: E402
 from hypersynth.core.io.read import read_scene_layout  # noqa: E402
 from hypersynth.core.scene import Scene  # noqa: E402
 
-ORIGIN, PIXEL, EPSG = (500000.0, 5800000.0), 30.0, 32633  # the generated grid: UTM 33N, 30 m
+WEST, NORTH, PIXEL = ORIGIN[:3]  # bench_scale.py's grid, the generated scenes': UTM 33N, 30 m
 LABELLED = 5000  # labelled pixels drawn at random
 BANDS = 12  # the scene whose valid pixels are found
 
@@ -52,7 +55,7 @@ def make_inputs(out: Path, n: int) -> dict[str, Path]:
     from osgeo import ogr, osr
 
     out.mkdir(parents=True, exist_ok=True)
-    transform = rasterio.Affine(PIXEL, 0.0, ORIGIN[0], 0.0, -PIXEL, ORIGIN[1])
+    transform = rasterio.transform.from_origin(*ORIGIN)
     rng = np.random.default_rng(0)
     rows, cols = rng.integers(0, n, LABELLED), rng.integers(0, n, LABELLED)
     ids = 1 + np.arange(LABELLED) % 6
@@ -62,33 +65,33 @@ def make_inputs(out: Path, n: int) -> dict[str, Path]:
             values = np.zeros((n, n), dtype)
             values[rows, cols] = ids
             with rasterio.open(path, "w", driver="GTiff", width=n, height=n, count=1, dtype=dtype, tiled=True,
-                               compress="deflate", crs=f"EPSG:{EPSG}", transform=transform) as ds:
+                               compress="deflate", crs=CRS, transform=transform) as ds:
                 ds.write(values, 1)
     points = files["vector points"] = out / f"points_{n}.gpkg"
     if not points.exists():
         ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(points))
         srs = osr.SpatialReference()
-        srs.ImportFromEPSG(EPSG)
+        srs.SetFromUserInput(CRS)
         layer = ds.CreateLayer("labels", srs=srs, geom_type=ogr.wkbPoint)
         layer.CreateField(ogr.FieldDefn("class", ogr.OFTInteger))
         for r, c, i in zip(rows, cols, ids):
             feature = ogr.Feature(layer.GetLayerDefn())
             feature.SetGeometry(ogr.CreateGeometryFromWkt(
-                f"POINT({ORIGIN[0] + (c + 0.5) * PIXEL} {ORIGIN[1] - (r + 0.5) * PIXEL})"))
+                f"POINT({WEST + (c + 0.5) * PIXEL} {NORTH - (r + 0.5) * PIXEL})"))
             feature.SetField("class", int(i))
             layer.CreateFeature(feature)
         ds = None
     class_map = files["class map"] = out / f"class_map_{n}.tif"
     if not class_map.exists():
         with rasterio.open(class_map, "w", driver="GTiff", width=n, height=n, count=1, dtype="uint8", nodata=0,
-                           crs=f"EPSG:{EPSG}", transform=transform, tiled=True, compress="deflate") as ds:
+                           crs=CRS, transform=transform, tiled=True, compress="deflate") as ds:
             for r0 in range(0, n, 256):
                 ds.write(rng.integers(0, 7, size=(min(256, n - r0), n)).astype(np.uint8), 1,
                          window=((r0, r0 + min(256, n - r0)), (0, n)))
     scene = files["scene"] = out / f"scene_{n}x{n}x{BANDS}.tif"
     if not scene.exists():
         with rasterio.open(scene, "w", driver="GTiff", width=n, height=n, count=BANDS, dtype="int16", nodata=-1,
-                           crs=f"EPSG:{EPSG}", transform=transform, tiled=True) as ds:
+                           crs=CRS, transform=transform, tiled=True) as ds:
             for r0 in range(0, n, 256):  # written a strip at a time
                 block = rng.integers(1, 5000, size=(BANDS, min(256, n - r0), n)).astype(np.int16)
                 block[4] = -1  # a band without data
@@ -103,10 +106,10 @@ def main() -> None:
     args = parser.parse_args()
     n = args.size
     files = make_inputs(args.out, n)
-    from rasterio.crs import CRS
+    import rasterio.crs
 
     grid = Scene(cube=np.broadcast_to(np.float32(0), (BANDS, n, n)), valid=np.ones((n, n), bool),
-                 transform=(ORIGIN[0], PIXEL, 0.0, ORIGIN[1], 0.0, -PIXEL), crs_wkt=CRS.from_epsg(EPSG).to_wkt())
+                 transform=(WEST, PIXEL, 0.0, NORTH, 0.0, -PIXEL), crs_wkt=rasterio.crs.CRS.from_string(CRS).to_wkt())
     print(f"| what is read ({n} × {n} grid) | allocation peak MB | bytes a pixel |\n|---|---|---|")
     for what in ("float32 label raster", "uint8 label raster", "vector points"):
         bytes_ = peak(lambda: read_labels(files[what], grid))
@@ -114,7 +117,8 @@ def main() -> None:
     bytes_ = peak(lambda: read_scene_layout(files["scene"]))
     print(f"| the valid pixels of a {BANDS}-band int16 scene | {bytes_ / 1e6:.0f} | {bytes_ / n / n:.1f} |")
     bytes_ = peak(lambda: evaluate_map(files["class map"], files["float32 label raster"]))
-    print(f"| a uint8 class map assessed against the float32 label raster | {bytes_ / 1e6:.0f} | {bytes_ / n / n:.1f} |")
+    print(f"| a uint8 class map assessed against the float32 label raster | {bytes_ / 1e6:.0f} | "
+          f"{bytes_ / n / n:.1f} |")
 
 
 if __name__ == "__main__":

@@ -83,13 +83,10 @@ def _map_strips(src: Any, path: str | os.PathLike) -> Iterator[tuple[slice, np.n
     and NaN 0 (unclassified), a map of fractional values refused (:func:`check_class_ids`)."""
     from rasterio.windows import Window
 
-    from ..io.labels import LABEL_CHUNK_PIXELS
+    from ..io.labels import row_strips
 
-    block_rows = max(1, int(src.block_shapes[0][0]))
-    step = max(1, LABEL_CHUNK_PIXELS // max(1, src.width * block_rows)) * block_rows
-    for row0 in range(0, src.height, step):
-        rows = slice(row0, min(src.height, row0 + step))
-        values = src.read(1, window=Window(0, row0, src.width, rows.stop - row0))  # (h, W)
+    for rows in row_strips(src.height, src.width, src.block_shapes[0][0]):
+        values = src.read(1, window=Window(0, rows.start, src.width, rows.stop - rows.start))  # (h, W)
         check_class_ids(values, src.nodata, path)
         unclassified = ~np.isfinite(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
         if src.nodata is not None:
@@ -168,17 +165,14 @@ def validation_pixels(validation: np.ndarray, valid: np.ndarray, labels: Optiona
     """The pixels of ``validation`` (``(H, W)`` class ids, 0 unlabelled) a run scores: labelled, valid (``(H, W)``
     bool) and, given the run's training ``labels``, not one of them (a training pixel is not scored). Found a strip
     of rows at a time: no whole-grid mask is made."""
-    from ..io.labels import LABEL_CHUNK_PIXELS
+    from ..io.labels import row_strips
 
-    width = validation.shape[1]
-    step = max(1, LABEL_CHUNK_PIXELS // max(1, width))
     flat, truth = [], []
-    for row0 in range(0, validation.shape[0], step):
-        rows = slice(row0, row0 + step)
+    for rows in row_strips(*validation.shape):
         scored = (validation[rows] > 0) & valid[rows]  # (h, W)
         if labels is not None:
             scored &= labels[rows] == 0
-        flat.append(np.flatnonzero(scored) + row0 * width)
+        flat.append(np.flatnonzero(scored) + rows.start * validation.shape[1])
         truth.append(validation[rows][scored])
     return ValidationPixels(np.concatenate(flat).astype(np.int64), np.concatenate(truth))
 

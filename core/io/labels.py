@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -19,6 +19,15 @@ PIXEL_GRID_GDAL = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
 # Pixels of a label raster read and turned into class ids at a time: the temporaries of the checks stay a few
 # tens of MB whatever the scene (reading a 4096² float32 raster whole took 27 bytes a pixel, 455 MB).
 LABEL_CHUNK_PIXELS = 1 << 20
+
+
+def row_strips(rows: int, cols: int, block_rows: int = 1) -> Iterator[slice]:
+    """The strips of rows a ``rows × cols`` label-like map is read or scanned by: about :data:`LABEL_CHUNK_PIXELS`
+    pixels each, whole multiples of the file's ``block_rows`` (so each block is decoded once)."""
+    block_rows = max(1, int(block_rows))
+    step = max(1, LABEL_CHUNK_PIXELS // max(1, cols * block_rows)) * block_rows
+    for row0 in range(0, rows, step):
+        yield slice(row0, min(rows, row0 + step))
 
 
 class LabelReadError(ValueError):
@@ -63,7 +72,7 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
         labels, found = _read_mat(path, scene, classes)
     else:
         labels, found = _read_gdal(path, scene, class_field, classes, layer)
-    present = _ids_present(labels)
+    present = sorted(found)  # the ids the map holds
     if not present:
         raise LabelReadError(f"{path.name} labels no pixel of the scene")
     if len(present) < 2:
@@ -73,12 +82,11 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
 
 
 def _ids_present(labels: np.ndarray) -> list[int]:
-    """The class ids (not 0) of a label map, ascending, found a chunk of rows at a time: ``np.unique`` of the
-    whole map would sort a copy of it."""
-    rows = max(1, LABEL_CHUNK_PIXELS // max(1, labels.shape[-1]))
+    """The class ids (not 0) of a label map, ascending, found a strip at a time: ``np.unique`` of the whole map
+    would sort a copy of it."""
     found: set[int] = set()
-    for r0 in range(0, labels.shape[0], rows):
-        found.update(int(v) for v in np.unique(labels[r0:r0 + rows]))
+    for rows in row_strips(*labels.shape):
+        found.update(int(v) for v in np.unique(labels[rows]))
     return sorted(found - {0})
 
 
@@ -156,9 +164,10 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
     srs = _to_scene_crs(path, lyr, geometries, scene)
     keep = [i for i, v in enumerate(ids) if v != 0]  # 0 = explicitly unlabelled
     labels = _burn(scene, srs, [geometries[i] for i in keep], [ids[i] for i in keep])
-    if not labels.any():
+    burnt = _ids_present(labels)  # a feature may fall outside the scene, or under another
+    if not burnt:
         _explain_empty(path, geometries, scene)
-    return labels, found
+    return labels, {i: found[i] for i in burnt}
 
 
 def _pick_layer(path: Path, ds: Any, name: Optional[str]) -> Any:
@@ -391,13 +400,10 @@ def _class_ids_of(path: Path, read_rows: Callable[[int, int], np.ndarray], shape
             "%s marks %g as no-data, which is also class %d (%s): its pixels are read as unlabelled; unset "
             "the no-data value (gdal_edit.py -unsetnodata %s) if they are labels", path.name, nodata,
             int(nodata), name, path.name)
-    rows, cols = shape
-    block_rows = max(1, int(block_rows))
-    step = max(1, LABEL_CHUNK_PIXELS // max(1, cols * block_rows)) * block_rows
     labels = np.zeros(shape, dtype=np.int32)  # (H, W)
     present: set[int] = set()
-    for row0 in range(0, rows, step):
-        values = read_rows(row0, min(rows, row0 + step))  # (h, W) in the file's type
+    for rows in row_strips(*shape, block_rows):
+        values = read_rows(rows.start, rows.stop)  # (h, W) in the file's type
         unlabelled = ~np.isfinite(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
         if nodata is not None:
             unlabelled |= values == nodata
@@ -412,7 +418,7 @@ def _class_ids_of(path: Path, read_rows: Callable[[int, int], np.ndarray], shape
             raise LabelReadError(f"{path.name} holds the value {values.max():g}; class ids run {CLASS_ID_RANGE} "
                                  f"(0 = unlabelled): renumber the classes, or set the value as the raster's "
                                  f"no-data if it marks unlabelled pixels")
-        labels[row0:row0 + len(values)] = values  # whole numbers within the id range: exact in int32
+        labels[rows] = values  # whole numbers within the id range: exact in int32
         present.update(int(v) for v in np.unique(values) if v != 0)
     known = {c.id: c for c in classes or []}
     found = {}

@@ -19,10 +19,11 @@ DATA = Path(os.environ.get("HYPERSYNTH_DATA_DIR", "/nonexistent"))
 
 
 def _write_tif(path, raw, *, nodata=None, scales=None, offsets=None, band_tags=None, descriptions=None,
-               transform=from_origin(366000, 5810000, 30, 30), crs=UTM33N):
+               transform=from_origin(366000, 5810000, 30, 30), crs=UTM33N, **layout):
+    """``raw`` (B, H, W) as a GeoTIFF; ``layout``: more creation options (e.g. ``blockysize``)."""
     bands, rows, cols = raw.shape
     with rasterio.open(path, "w", driver="GTiff", width=cols, height=rows, count=bands, dtype=raw.dtype,
-                       nodata=nodata, transform=transform, crs=crs) as dst:
+                       nodata=nodata, transform=transform, crs=crs, **layout) as dst:
         dst.write(raw)
         if scales is not None:
             dst.scales = scales
@@ -433,12 +434,8 @@ def test_a_band_missing_across_a_whole_window_is_found_when_it_has_data_elsewher
     raw[2, 4:6, :3] = -1  # no data over part of a window
     raw[7, 6, 6] = -1  # no data at one pixel, in a band flagged bad below (but for "none")
     bad = {"none": [], "some bad": [7]}[flags]
-    path = tmp_path / "scene.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=7, height=8, count=12, dtype="int16", nodata=-1,
-                       transform=from_origin(366000, 5810000, 30, 30), crs=UTM33N, blockysize=2) as dst:
-        dst.write(raw)
-        for b in range(12):
-            dst.update_tags(b + 1, bbl="0" if b in bad else "1")
+    path = _write_tif(tmp_path / "scene.tif", raw, nodata=-1, blockysize=2,
+                      band_tags=[{"bbl": "0" if b in bad else "1"} for b in range(12)])
     monkeypatch.setattr(read_module, "LAYOUT_VALUES", 12 * 7 * 2)  # a window a strip of 2 rows
     whole, layout = read_scene(path), read_scene_layout(path)
     assert np.array_equal(layout.good_bands, whole.good_bands) and np.array_equal(layout.valid, whole.valid)
@@ -457,10 +454,7 @@ def test_the_layout_pass_keeps_a_byte_a_pixel(tmp_path, monkeypatch):
     raw = np.random.default_rng(0).integers(1, 5000, size=(bands, n, n)).astype(np.int16)
     raw[4] = -1  # a band without data
     raw[2, 100:300, 50:60] = -1  # invalid pixels
-    path = tmp_path / "scene.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=n, height=n, count=bands, dtype="int16", nodata=-1,
-                       transform=from_origin(366000, 5810000, 30, 30), crs=UTM33N, blockysize=8) as dst:
-        dst.write(raw)
+    path = _write_tif(tmp_path / "scene.tif", raw, nodata=-1, blockysize=8)
     del raw
     monkeypatch.setattr(read_module, "LAYOUT_VALUES", bands * n * 8)
     read_scene_layout(path)  # once first: the libraries' own first-use allocations are not the pass's
