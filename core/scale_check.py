@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from .pixel_mask import PixelMask, count_per_row
 from .scene import Scene
 
 log = logging.getLogger("hypersynth")
@@ -23,18 +24,21 @@ def typical_value(cube: np.ndarray, valid: np.ndarray, n: int = 100_000) -> floa
     return float(np.nanmedian(values, overwrite_input=True)) if values.size else float("nan")
 
 
-def typical_pixels(valid: np.ndarray, n: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
-    """``(rows, cols)`` of the valid pixels :func:`typical_value` takes: all of them, or a fixed draw of ``n``.
+def typical_pixels(valid: "np.ndarray | PixelMask", n: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, cols)`` of the valid pixels (``(H, W)`` bool array or :class:`~.pixel_mask.PixelMask`)
+    :func:`typical_value` takes: all of them, or a fixed draw of ``n``.
 
     The draw picks ranks among the valid pixels (row by row) and finds each rank's pixel a row at a time, so it never
     lists every valid pixel (``np.nonzero`` would take 16 bytes a pixel of the scene); the pixels are those
     ``np.nonzero(valid)`` indexed by the same draw would give, in the draw's order.
     """
-    per_row = np.count_nonzero(valid, axis=1)  # (H,)
+    per_row = count_per_row(valid)  # (H,)
     total = int(per_row.sum())
-    if total <= n:
-        return np.nonzero(valid)  # at most n pixels
-    ranks = np.random.default_rng(0).choice(total, n, replace=False)  # (n,) k-th valid pixel, row by row
+    # (n,) k-th valid pixel, row by row; every one when there are at most n (np.nonzero's order)
+    ranks = np.arange(total) if total <= n else np.random.default_rng(0).choice(total, n, replace=False)
+    n = len(ranks)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     row_end = np.cumsum(per_row)  # (H,) rank just past each row's last valid pixel
     rows = np.searchsorted(row_end, ranks, side="right")  # (n,) the row holding each rank
     offsets = ranks - (row_end - per_row)[rows]  # (n,) the rank's place among its row's valid pixels
@@ -49,7 +53,7 @@ class GatheringReader:
     """A window reader that passes each window on and keeps, from the windows as they pass, the values of the pixels
     :func:`typical_value` takes: a streamed scene's typical value, without reading the scene again."""
 
-    def __init__(self, read: Any, valid: np.ndarray) -> None:
+    def __init__(self, read: Any, valid: "np.ndarray | PixelMask") -> None:
         self._read, self.shape = read, read.shape  # (B, H, W)
         self._rows, self._cols = typical_pixels(valid)
         self._values = np.full((read.shape[0], self._rows.size), np.nan, dtype=np.float32)  # (B, n)

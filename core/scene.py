@@ -24,7 +24,7 @@ class Scene:
     """
 
     cube: np.ndarray  # (B, H, W) float32, physical units (e.g. reflectance 0..1)
-    valid: np.ndarray  # (H, W) bool, True where the pixel can be classified
+    valid: np.ndarray  # (H, W) bool, True where the pixel can be classified (a layout's: a PixelMask, 1 bit a pixel)
     wavelengths: Optional[np.ndarray] = None  # (B,) float, nanometres, None when unknown
     fwhm: Optional[np.ndarray] = None  # (B,) float, nanometres, None when unknown
     good_bands: Optional[np.ndarray] = None  # (B,) bool, False for bands that are nodata everywhere / flagged bad

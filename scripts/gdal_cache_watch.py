@@ -61,6 +61,12 @@ def run() -> int:
     print(f"GDAL_CACHEMAX {gdal.GetCacheMax() // 2**20} MiB; {len(samples)} samples every {EVERY} s")
     print(f"cache fullest: {fullest[1]} MiB at {fullest[0]:.0f} s, in {fullest[3]}")
     print(f"RSS highest sampled: {highest[2]} MiB at {highest[0]:.0f} s (cache {highest[1]} MiB), in {highest[3]}")
+    print("highest RSS in each tenth of the run (a peak that grows as the run goes is something kept per tile):")
+    for tenth in range(10):
+        part = samples[tenth * len(samples) // 10:(tenth + 1) * len(samples) // 10]
+        if part:
+            top = max(part, key=lambda s: s[2])
+            print(f"  {top[0]:6.0f} s  RSS {top[2]:5d} MiB  cache {top[1]:4d} MiB  {top[3]}")
     return code
 
 

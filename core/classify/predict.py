@@ -10,6 +10,7 @@ from scipy.special import entr
 
 from ..io.windows import RasterWindowReader, raster_window_reader  # noqa: F401  (the readers predict_scene streams)
 from ..patches import extract_patches, pad_cube
+from ..pixel_mask import PixelMask
 from ..progress import NULL_REPORTER, Reporter
 from .base import Classifier
 from .spatial import kernel_radius, smooth_probabilities
@@ -178,7 +179,7 @@ def _label_map(class_index: np.ndarray, class_ids: Sequence[int], fill: int) -> 
     return np.where(class_index >= 0, ids[np.clip(class_index, 0, None)], fill).astype(np.int32)
 
 
-def predict_scene(classifier: Classifier, cube: CubeSource, valid: Optional[np.ndarray], *,
+def predict_scene(classifier: Classifier, cube: CubeSource, valid: "Optional[np.ndarray | PixelMask]", *,
                   tile_size: int = 256, batch_size: int = 4096, smoothing: Optional[float] = None,
                   reporter: Reporter = NULL_REPORTER, stage: str = "prediction",
                   on_tile: Optional[Callable[[int, int, np.ndarray], None]] = None) -> ScenePrediction:
@@ -219,7 +220,7 @@ class SceneTiles:
         return self.tiles
 
 
-def predict_tiles(classifier: Classifier, cube: CubeSource, valid: Optional[np.ndarray], *,
+def predict_tiles(classifier: Classifier, cube: CubeSource, valid: "Optional[np.ndarray | PixelMask]", *,
                   tile_size: int = 256, batch_size: int = 4096, smoothing: Optional[float] = None,
                   reporter: Reporter = NULL_REPORTER, stage: str = "prediction") -> SceneTiles:
     """Classify every valid pixel of a scene, one tile at a time: a :class:`SceneTiles` that yields a
@@ -235,7 +236,8 @@ def predict_tiles(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
     Nodata neighbours inside a patch are replaced by the mean spectrum of the patch's valid pixels
     (a neutral value that keeps the patch's own spectral level; 0 would look like a dark object).
 
-    Memory is bounded by the tile, not the scene (besides ``valid``, given by the caller): the peak is at most
+    Memory is bounded by the tile, not the scene (besides ``valid``, given by the caller: 1 byte a pixel as a bool
+    array, 1 bit as a :class:`~hypersynth.core.pixel_mask.PixelMask`): the peak is at most
     about ``4 · B · (T + 2r)² · 4`` bytes for the window and its padded copies (T = ``tile_size`` plus twice the
     smoothing radius, r = p // 2) plus ``K · (T + 2s)² · 8`` bytes of probabilities, plus
     ``4 · batch_size · B · p² · 3`` bytes for a batch of patches and its temporaries, plus what the classifier
@@ -251,7 +253,7 @@ def predict_tiles(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
             ``read_window(row0, row1, col0, col1) -> (B, h, w)`` (see :func:`raster_window_reader`)
             so a large raster is streamed from disk; a reader with an ``expect_margin(m)`` method is told first
             how far the windows reach past their tiles (it may keep what it decodes for the next tiles' halos).
-        valid: ``(H, W)`` bool, pixels to classify. ``None``: every pixel whose spectrum is finite (a
+        valid: ``(H, W)`` bool array or :class:`~hypersynth.core.pixel_mask.PixelMask`, pixels to classify. ``None``: every pixel whose spectrum is finite (a
             reader returns NaN at nodata); non-finite pixels are always treated as invalid.
         tile_size: side of a tile in pixels.
         batch_size: samples per ``predict_proba`` call.
@@ -265,7 +267,7 @@ def predict_tiles(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
         raise ValueError(f"tile_size and batch_size must be at least 1; got {tile_size} and {batch_size}")
     read, shape = _window_source(cube)
     if valid is not None:
-        valid = np.asarray(valid, dtype=bool)
+        valid = valid if isinstance(valid, PixelMask) else np.asarray(valid, dtype=bool)  # read a window at a time
         if valid.ndim != 2 or (shape is not None and tuple(shape[1:]) != valid.shape):
             raise ValueError(f"valid mask {valid.shape} does not match the cube's grid "
                              f"{None if shape is None else tuple(shape[1:])}")
@@ -285,7 +287,7 @@ def predict_tiles(classifier: Classifier, cube: CubeSource, valid: Optional[np.n
     return SceneTiles((height, width), k, tiles)
 
 
-def _tile_predictions(classifier: Classifier, read: WindowReader, valid: Optional[np.ndarray],
+def _tile_predictions(classifier: Classifier, read: WindowReader, valid: "Optional[np.ndarray | PixelMask]",
                       shape: tuple[int, int], k: int, p: int, sigma: float, tile_size: int, batch_size: int,
                       reporter: Reporter, stage: str) -> Iterator[PredictedTile]:
     """:func:`predict_tiles`' tiles, once its arguments are checked."""
@@ -318,7 +320,7 @@ def _tile_predictions(classifier: Classifier, read: WindowReader, valid: Optiona
         yield PredictedTile(r0, c0, class_index, confidence, entropy, tile_proba)
 
 
-def _region_probabilities(classifier: Classifier, read: WindowReader, valid: Optional[np.ndarray],
+def _region_probabilities(classifier: Classifier, read: WindowReader, valid: "Optional[np.ndarray | PixelMask]",
                           region: tuple[int, int, int, int], shape: tuple[int, int], p: int, k: int,
                           batch_size: int, reporter: Reporter, stage: str) -> tuple[np.ndarray, np.ndarray]:
     """``(K, h, w)`` probabilities (0 where invalid) and the ``(h, w)`` validity of one region of the scene.

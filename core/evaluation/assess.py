@@ -17,6 +17,7 @@ from .area import pixel_area_unit
 from .metrics import Evaluation, confusion_figure, evaluate
 
 if TYPE_CHECKING:
+    from ..pixel_mask import PixelMask
     from ..scene_maps import MappedScene
 
 ACCURACY_FILES = ("metrics.json", "accuracy.md", "confusion.png")  # what write_accuracy puts in its folder
@@ -160,10 +161,10 @@ class ValidationPixels:
     truth: np.ndarray  # (N,) their validation class ids
 
 
-def validation_pixels(validation: np.ndarray, valid: np.ndarray, labels: Optional[np.ndarray] = None
+def validation_pixels(validation: np.ndarray, valid: "np.ndarray | PixelMask", labels: Optional[np.ndarray] = None
                       ) -> ValidationPixels:
     """The pixels of ``validation`` (``(H, W)`` class ids, 0 unlabelled) a run scores: labelled, valid (``(H, W)``
-    bool) and, given the run's training ``labels``, not one of them (a training pixel is not scored). Found a strip
+    bool array or :class:`~..pixel_mask.PixelMask`) and, given the run's training ``labels``, not one of them (a training pixel is not scored). Found a strip
     of rows at a time: no whole-grid mask is made."""
     from ..io.labels import row_strips
 

@@ -14,6 +14,7 @@ from typing import Any, Iterator, Optional, Sequence
 import numpy as np
 
 from ..memory import new_cube
+from ..pixel_mask import PixelMask
 from ..progress import NULL_REPORTER, Reporter
 from ..scene import PIXEL_GRID, Scene
 from .damaged import (describe_truncated_raw, describe_unreadable, first_gdal_failure, gdal_messages, metadata_key,
@@ -125,10 +126,11 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None, quality_mask
 
 
 def read_scene_layout(path: str | Path, reporter: Reporter = NULL_REPORTER) -> Optional[Scene]:
-    """A plain raster file's scene without its pixels: bands, good bands, wavelengths, grid and valid mask, found in
-    one pass over the file that keeps no pixel (the cube is a read-only NaN placeholder of no memory). For applying a
-    saved classifier to a scene larger than memory: its pixels are then streamed window by window
-    (:func:`~hypersynth.core.io.windows.raster_window_reader`), which gives them as :func:`read_scene` would.
+    """A plain raster file's scene without its pixels: bands, good bands, wavelengths, grid and valid mask (a
+    :class:`~hypersynth.core.pixel_mask.PixelMask`, 1 bit a pixel), found in one pass over the file that keeps no pixel
+    (the cube is a read-only NaN placeholder of no memory). For applying a saved classifier to a scene larger than
+    memory: its pixels are then streamed window by window (:func:`~hypersynth.core.io.windows.raster_window_reader`),
+    which gives them as :func:`read_scene` would.
     ``reporter`` hears the pass over the raster (stage "finding the valid pixels") and may stop it.
 
     Returns:
@@ -447,10 +449,10 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
         if layout_only:  # what finish_masks needs, found window by window: no pixel's values are kept
             has_data = np.zeros(bands, dtype=bool)
             # the bands a valid pixel has: every band with data, or the flagged-good ones when the file flags some
-            # band bad (good_bands decides which at the end); one candidate mask per set, 1 byte a pixel each:
+            # band bad (good_bands decides which at the end); one candidate mask per set, 1 bit a pixel each:
             # no band of the set is missing at the pixel but those missing all over its window
             band_sets = [np.ones(bands, dtype=bool)] + ([flagged] if not flagged.all() else [])
-            candidates = [np.zeros((rows, cols), dtype=bool) for _ in band_sets]
+            candidates = [PixelMask((rows, cols)) for _ in band_sets]
             # each window's (row0, row1, col0, col1) and the bands missing at every pixel of it
             windows: list[tuple[int, int, int, int, np.ndarray]] = []
         else:

@@ -6,6 +6,7 @@ import pytest
 from hypersynth.core.classify.predict import (
     ScenePrediction, predict_pixels, predict_scene, raster_window_reader,
 )
+from hypersynth.core.pixel_mask import PixelMask
 from hypersynth.core.progress import CallbackReporter, CancelAfter, Cancelled
 
 BANDS, H, W = 4, 40, 50
@@ -61,6 +62,9 @@ def test_result_does_not_depend_on_tile_size_and_matches_pixel_prediction():
     np.testing.assert_allclose(small.confidence, large.confidence, rtol=1e-6)
     np.testing.assert_allclose(small.entropy, large.entropy, rtol=1e-6)
     assert len(np.unique(small.class_index[valid])) == 3  # the toy problem uses every class
+    packed = predict_scene(clf, cube, PixelMask.from_array(valid), tile_size=7, batch_size=11)  # 1 bit a pixel
+    assert np.array_equal(packed.class_index, small.class_index)
+    np.testing.assert_array_equal(packed.confidence, small.confidence)
     rows, cols = np.nonzero(valid)
     clf.calls.clear()
     proba = predict_pixels(clf, cube, rows, cols, batch_size=100, valid=valid)
