@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
-from osgeo import gdal
 from qgis.core import (
     QgsContrastEnhancement,
     QgsMultiBandColorRenderer,
@@ -17,6 +15,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QColor
 
+from ..core.io.band_metadata import read_band_facts
 from ..core.scene import ClassInfo
 from .layers import gdal_name
 
@@ -28,11 +27,6 @@ COMPOSITES: dict[str, tuple[float, float, float]] = {
 }
 # Composite names as the buttons show them.
 COMPOSITE_TITLES = {"true colour": "True colour", "false colour": "False colour (CIR)", "swir": "SWIR"}
-
-_UNIT_TO_NM = {"nanometers": 1.0, "nanometer": 1.0, "nm": 1.0, "micrometers": 1000.0, "micrometer": 1000.0,
-               "microns": 1000.0, "micron": 1000.0, "um": 1000.0, "µm": 1000.0, "millimeters": 1e6, "mm": 1e6}
-_DESCRIPTION_WAVELENGTH = re.compile(r"([0-9]+(?:\.[0-9]*)?)\s*(nanometers?|nm|micrometers?|microns?|um|µm)",
-                                     re.IGNORECASE)
 
 
 class NoWavelengthsError(ValueError):
@@ -48,76 +42,21 @@ class CompositeChoice:
     note: str = ""  # shown to the analyst when the choice is a guess (no wavelengths, target out of range)
 
 
-def _to_nm(value: float, unit: str) -> float:
-    unit = unit.strip().lower()
-    if unit in _UNIT_TO_NM:
-        return value * _UNIT_TO_NM[unit]
-    # No (known) unit: values below 30 can only be micrometres for optical sensors.
-    return value * 1000.0 if value < 30.0 else value
-
-
-def _parse_envi_list(text: str) -> list[float]:
-    return [float(v) for v in text.strip().strip("{}").split(",") if v.strip()]
-
-
 def read_band_wavelengths(source: str) -> Optional[np.ndarray]:
-    """Centre wavelength (nm) of every band of a raster file, or None when the file does not say.
+    """Centre wavelength (nm) of every band of a raster (a QGIS layer's source), or None when the file does not say.
 
-    Reads what GDAL exposes (band metadata ``wavelength``/``wavelength_units`` as written by the ENVI
-    driver and EnMAP-Box, the ENVI domain's ``wavelength`` list, GDAL's IMAGERY ``CENTRAL_WAVELENGTH_UM``,
-    or a band description such as ``band 1 (418.24 Nanometers)``). Written here with osgeo.gdal because
-    QGIS's raster provider does not expose band metadata.
+    The engine's reader of band metadata (:func:`~hypersynth.core.io.band_metadata.read_band_facts`: band tags, the
+    ENVI header, GDAL's IMAGERY domain, band descriptions, a NetCDF band coordinate), so composites and spectral plots
+    show the wavelengths a run uses. QGIS's raster provider does not expose band metadata.
     """
-    ds = gdal.Open(gdal_name(source))
-    if ds is None:
-        return None
-    n = ds.RasterCount
-    values: list[Optional[float]] = []
-    for b in range(1, n + 1):
-        band = ds.GetRasterBand(b)
-        md = {k.lower(): v for k, v in (band.GetMetadata() or {}).items()}
-        imagery = band.GetMetadata("IMAGERY") or {}
-        value: Optional[float] = None
-        try:
-            if "wavelength" in md:
-                value = _to_nm(float(md["wavelength"]), md.get("wavelength_units", ""))
-            elif "CENTRAL_WAVELENGTH_UM" in imagery:
-                value = float(imagery["CENTRAL_WAVELENGTH_UM"]) * 1000.0
-            else:
-                match = _DESCRIPTION_WAVELENGTH.search(band.GetDescription() or "")
-                if match:
-                    value = _to_nm(float(match.group(1)), match.group(2))
-        except ValueError:
-            value = None
-        values.append(value)
-    if all(v is not None for v in values) and n > 0:
-        return np.asarray(values, dtype=float)
-    envi = {k.lower(): v for k, v in (ds.GetMetadata("ENVI") or {}).items()}
-    if "wavelength" in envi:
-        listed = _parse_envi_list(envi["wavelength"])
-        if len(listed) == n:
-            unit = envi.get("wavelength_units", "")
-            return np.asarray([_to_nm(v, unit) for v in listed], dtype=float)
-    return None
+    facts = read_band_facts(gdal_name(source))
+    return None if facts is None else facts.wavelengths
 
 
 def read_bad_bands(source: str) -> Optional[np.ndarray]:
     """``(B,)`` bool, True for bands flagged bad (ENVI/EnMAP ``bbl`` = 0), or None when nothing is flagged."""
-    ds = gdal.Open(gdal_name(source))
-    if ds is None:
-        return None
-    flags = []
-    for b in range(1, ds.RasterCount + 1):
-        md = {k.lower(): v for k, v in (ds.GetRasterBand(b).GetMetadata() or {}).items()}
-        flags.append(md.get("bbl"))
-    if all(f is not None for f in flags):
-        return np.asarray([float(f) == 0 for f in flags], dtype=bool)
-    envi = {k.lower(): v for k, v in (ds.GetMetadata("ENVI") or {}).items()}
-    if "bbl" in envi:
-        listed = _parse_envi_list(envi["bbl"])
-        if len(listed) == ds.RasterCount:
-            return np.asarray([v == 0 for v in listed], dtype=bool)
-    return None
+    facts = read_band_facts(gdal_name(source))
+    return None if facts is None or facts.flagged_good.all() else ~facts.flagged_good
 
 
 def nearest_bands(wavelengths: Sequence[float], targets: Sequence[float],

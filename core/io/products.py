@@ -19,8 +19,9 @@ from ..scene import PIXEL_GRID, Scene
 from .product_archives import archived_product, is_archive, product_in_archive
 from .product_names import ENMAP_L2A_IMAGE, ENMAP_L2A_METADATA, EMIT_KINDS, enmap_file
 from .quality_masks import emit_flagged, emit_mask_granule, enmap_flagged, leave_out_flagged
+from .band_metadata import nanometres_per_unit
 from .read import (CHUNK_VALUES, BandDefaults, SceneReadError, check_band_count, finish_masks, gdal_subdataset_file,
-                   nanometres_per_unit, read_gdal_scene)
+                   read_gdal_scene)
 
 log = logging.getLogger("hypersynth")
 

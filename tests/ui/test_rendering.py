@@ -39,6 +39,42 @@ def test_micrometre_wavelengths_become_nanometres(tmp_path):
     np.testing.assert_allclose(read_band_wavelengths(str(path)), WAVELENGTHS, atol=0.1)
 
 
+def _metadata(path, style: str) -> None:
+    """Write the scene's wavelengths in one of the ways files carry them."""
+    from osgeo import gdal
+
+    ds = gdal.Open(str(path), gdal.GA_Update)
+    if style == "envi header list":
+        ds.SetMetadata({"wavelength": "{" + ", ".join(f"{w / 1000:.5f}" for w in WAVELENGTHS) + "}",
+                        "wavelength_units": "Micrometers"}, "ENVI")
+    for b in range(BANDS):
+        band = ds.GetRasterBand(b + 1)
+        if style == "imagery domain":  # GDAL 3.10's standard: CENTRAL_WAVELENGTH_UM, FWHM_UM
+            band.SetMetadata({"CENTRAL_WAVELENGTH_UM": f"{WAVELENGTHS[b] / 1000:.5f}", "FWHM_UM": "0.01"}, "IMAGERY")
+        elif style == "descriptions in µm (Greek mu)":
+            band.SetDescription(f"Band {b + 1} ({WAVELENGTHS[b] / 1000:.5f} \u03bcm)")
+        elif style == "descriptions in nm with an exponent":
+            band.SetDescription(f"B{b + 1} ({WAVELENGTHS[b] / 100:.4f}e2 nm)")
+    ds = None
+
+
+@pytest.mark.parametrize("style", ["envi header list", "imagery domain", "descriptions in µm (Greek mu)",
+                                   "descriptions in nm with an exponent"])
+def test_the_map_and_the_engine_read_the_same_wavelengths(tmp_path, style):
+    """Composites and spectral plots read a layer's wavelengths with the engine's reader. The plugin had its own,
+    which missed wavelengths written with an exponent (and a NetCDF band coordinate), while the engine missed GDAL's
+    IMAGERY domain: each failed one of these before they shared the reader."""
+    from hypersynth.core.io.read import read_scene
+
+    path = write_scene(tmp_path / "scene.tif", wavelengths=False)
+    _metadata(path, style)
+    shown = read_band_wavelengths(str(path))
+    np.testing.assert_allclose(shown, WAVELENGTHS, atol=0.05)
+    np.testing.assert_array_equal(shown, read_scene(path).wavelengths)
+    if style == "imagery domain":
+        np.testing.assert_allclose(read_scene(path).fwhm, 10.0)
+
+
 def test_nearest_bands_for_known_wavelengths():
     wavelengths = [450, 470, 500, 550, 600, 640, 700, 860, 900]
     assert nearest_bands(wavelengths, (640, 550, 470)) == (6, 4, 2)
