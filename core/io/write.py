@@ -96,14 +96,19 @@ def write_scene(scene: Scene, path: str | Path, *, overwrite: bool = False,
             band.WriteArray(values)
             band.FlushCache()  # compressed and written now, not held in GDAL's cache until the close
             band_tags = {"bbl": "1" if good[b] else "0"}
+            imagery = {}  # GDAL's own domain for them (3.10 on): read by GDAL's tools and newer QGIS
             label = f"B{b + 1}"
             if scene.wavelengths is not None:
                 w = float(scene.wavelengths[b])
                 band_tags.update(wavelength=repr(w), wavelength_units="Nanometers")  # repr: exact round trip
+                imagery["CENTRAL_WAVELENGTH_UM"] = repr(w / 1000)
                 label += f" ({w:.1f} nm)"
             if scene.fwhm is not None:
                 band_tags["fwhm"] = repr(float(scene.fwhm[b]))
+                imagery["FWHM_UM"] = repr(float(scene.fwhm[b]) / 1000)
             band.SetMetadata(band_tags)
+            if imagery:
+                band.SetMetadata(imagery, "IMAGERY")
             band.SetDescription(label)
         envi = {"bbl": _envi_list_text(good.astype(int))}
         for key, value in (tags or {}).items():

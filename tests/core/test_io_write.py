@@ -56,6 +56,9 @@ def test_scene_file_carries_metadata_for_qgis_and_enmapbox(tmp_path):
         assert envi["wavelength units"] == "Nanometers"
         assert len(envi["wavelength"].strip("{}").split(",")) == 12
         assert envi["bbl"].startswith("{1, 1, 1, 1, 1, 0,")
+        imagery = ds.tags(2, ns="IMAGERY")  # GDAL's own domain (3.10 on), in micrometres
+        assert float(imagery["CENTRAL_WAVELENGTH_UM"]) * 1000 == pytest.approx(scene.wavelengths[1], rel=1e-12)
+        assert float(imagery["FWHM_UM"]) * 1000 == pytest.approx(scene.fwhm[1], rel=1e-12)
         assert np.all(ds.read(1)[~scene.valid] == -9999)
 
 
