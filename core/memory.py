@@ -8,6 +8,8 @@ container, batch job or service the process runs in), and refused with what to d
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import re
 import sys
@@ -257,3 +259,29 @@ def out_of_memory_message(error: BaseException) -> Optional[str]:
         return (f"this computer ran out of memory ({said}); nothing was written. Close other programs, crop the scene "
                 "or leave out bands, or use a machine with more memory")
     return None
+
+
+# ----------------------------------------------------------------------------- handing freed memory back
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim() -> Optional[Callable[[int], int]]:
+    """glibc's ``malloc_trim``, or None where the C library has none (macOS, Windows, musl)."""
+    try:
+        return getattr(ctypes.CDLL(None), "malloc_trim", None)
+    except (OSError, TypeError):  # Windows: no process-wide handle
+        return None
+
+
+def release_freed_memory() -> None:
+    """Give the pages freed inside the C heap back to the system (glibc's ``malloc_trim``; nothing elsewhere).
+
+    A streamed run frees each window's and tile's arrays, but glibc keeps the freed pages of its heap (its mmap threshold
+    rises with each large free, so arrays of 128 kB to 32 MB come from the heap), and they pile up in fragments as the
+    windows go: `classify` on 16 times the pixels peaked 12 to 30 MB higher with nothing kept (session 31). Called
+    after each window of the valid-pixel pass and each predicted tile, the peak stays that of one window or tile.
+    Written by hand: no maintained Python library exposes it; Dask's workers trim the same way.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

@@ -9,6 +9,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from .memory import release_freed_memory
 from .progress import NULL_REPORTER, Reporter
 from .scene import ClassInfo, Scene
 
@@ -79,6 +80,8 @@ def predict_and_write_maps(classifier: Any, class_ids: np.ndarray, classes: Sequ
             counts += np.bincount(tile.class_index.ravel() + 1, minlength=len(counts))
             if gather is not None:
                 gather.add(tile.row0, tile.col0, class_ids_tile)
+            del tile, class_ids_tile
+            release_freed_memory()  # the tile's pages, or the heap grows with the tiles' fragments
     pixels = {0: int(counts[0]), **{int(i): int(n) for i, n in zip(ids, counts[1:])}}
     return MappedScene(pixels, None if gather is None else gather.classes)
 

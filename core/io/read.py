@@ -13,7 +13,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
-from ..memory import new_cube
+from ..memory import new_cube, release_freed_memory
 from ..pixel_mask import PixelMask
 from ..progress import NULL_REPORTER, Reporter
 from ..scene import PIXEL_GRID, Scene
@@ -461,6 +461,8 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
                     windows.append((r0, r1, c0, c1, everywhere))
                     for candidate, needed in zip(candidates, band_sets):
                         candidate[r0:r1, c0:c1] = ~invalid.any(axis=0, where=(needed & ~everywhere)[:, None, None])
+                    del raw, masks, invalid
+                    release_freed_memory()  # the window's pages, or the heap grows with the windows' fragments
                     continue
                 # NaN marks nodata until the good-band decision below
                 cube[:, r0:r0 + window.height, c0:c0 + window.width] = physical_values(raw, invalid, scales, offsets)

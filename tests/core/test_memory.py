@@ -59,3 +59,17 @@ def test_a_scene_too_large_to_read_whole_is_refused_with_what_to_do(tmp_path, mo
     assert rc == 0
     with rasterio.open(tmp_path / "rf" / "classification.tif") as cm:
         assert (cm.read(1) > 0).mean() > 0.9
+
+
+def test_freed_memory_is_handed_back_where_the_c_library_can(monkeypatch):
+    """glibc's malloc_trim is found on glibc Linux (these machines, CI) and called; elsewhere nothing happens."""
+    import platform
+
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert memory._malloc_trim() is not None
+    calls = []
+    monkeypatch.setattr(memory, "_malloc_trim", lambda: calls.append)
+    memory.release_freed_memory()
+    assert calls == [0]  # malloc_trim(0): trim every free page, keep no pad
+    monkeypatch.setattr(memory, "_malloc_trim", lambda: None)
+    memory.release_freed_memory()  # no such function (macOS, Windows, musl): nothing to do, no error
