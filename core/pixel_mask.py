@@ -10,7 +10,7 @@ import numpy as np
 Key = Union[int, slice, tuple[Union[int, slice], Union[int, slice]]]
 
 # set bits in each byte value: a packed row's count of True pixels without unpacking it
-_BITS_SET = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(axis=1).astype(np.int64)  # (256,)
+_BITS_SET = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(axis=1).astype(np.uint8)  # (256,)
 
 
 class PixelMask:
@@ -23,6 +23,9 @@ class PixelMask:
     the work; this class only keeps the windows' bit offsets, which numpy's packed arrays leave to the caller.
     ``np.asarray(mask)`` unpacks it whole, for code that needs the plain array (a run that holds its labels whole).
     """
+
+    ndim = 2
+    dtype = np.dtype(bool)
 
     def __init__(self, shape: tuple[int, int], packed: Optional[np.ndarray] = None) -> None:
         height, width = (int(n) for n in shape)
@@ -42,9 +45,6 @@ class PixelMask:
         if mask.ndim != 2:
             raise ValueError(f"a pixel mask is (rows, cols); got shape {mask.shape}")
         return cls(mask.shape, np.packbits(mask, axis=1))
-
-    ndim = 2
-    dtype = np.dtype(bool)
 
     @property
     def nbytes(self) -> int:
@@ -100,7 +100,7 @@ class PixelMask:
         counts = np.empty(self.shape[0], dtype=np.int64)
         step = max(1, (1 << 20) // max(1, self._packed.shape[1]))  # a strip of about a million bytes
         for r0 in range(0, self.shape[0], step):
-            counts[r0:r0 + step] = _BITS_SET[self._packed[r0:r0 + step]].sum(axis=1)
+            counts[r0:r0 + step] = _BITS_SET[self._packed[r0:r0 + step]].sum(axis=1, dtype=np.int64)
         return counts
 
     def sum(self) -> int:

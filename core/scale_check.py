@@ -34,7 +34,9 @@ def typical_pixels(valid: "np.ndarray | PixelMask", n: int = 100_000) -> tuple[n
     """
     per_row = count_per_row(valid)  # (H,)
     total = int(per_row.sum())
-    # (n,) k-th valid pixel, row by row; every one when there are at most n (np.nonzero's order)
+    if total <= n and not isinstance(valid, PixelMask):
+        return np.nonzero(valid)  # at most n pixels of a bool array
+    # (n,) k-th valid pixel, row by row; every one when there are at most n (a packed mask's: np.nonzero's order)
     ranks = np.arange(total) if total <= n else np.random.default_rng(0).choice(total, n, replace=False)
     n = len(ranks)
     if n == 0:

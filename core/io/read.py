@@ -589,5 +589,3 @@ def finish_masks(path: Path, cube: np.ndarray, flagged_good: np.ndarray) -> tupl
         cube[b][missing] = 0.0
     cube[:, ~valid] = 0.0
     return good, valid
-
-
