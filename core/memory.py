@@ -276,11 +276,12 @@ def _malloc_trim() -> Optional[Callable[[int], int]]:
 def release_freed_memory() -> None:
     """Give the pages freed inside the C heap back to the system (glibc's ``malloc_trim``; nothing elsewhere).
 
-    A streamed run frees each window's and tile's arrays, but glibc keeps the freed pages of its heap (its mmap threshold
-    rises with each large free, so arrays of 128 kB to 32 MB come from the heap), and they pile up in fragments as the
-    windows go: `classify` on 16 times the pixels peaked 12 to 30 MB higher with nothing kept (session 31). Called
-    after each window of the valid-pixel pass and each predicted tile, the peak stays that of one window or tile.
-    Written by hand: no maintained Python library exposes it; Dask's workers trim the same way.
+    A streamed run frees each window's and tile's arrays, but glibc keeps the freed pages of its heap (its mmap
+    threshold rises with each large free, so arrays of 128 kB to 32 MB come from the heap), and they pile up in
+    fragments as the windows go: ``classify`` on 16 times the pixels peaked 12 to 30 MB higher with nothing kept
+    (session 31). Called after each window of the valid-pixel pass and each predicted tile, the peak stays that of one
+    window or tile.
+    Written by hand: no maintained Python library exposes it (Dask's guide to worker memory calls it the same way).
     """
     trim = _malloc_trim()
     if trim is not None:

@@ -3,7 +3,8 @@ float32 and a uint8 label raster, a vector file of points) and the pass that fin
 and of assessing a class map of that grid against the float32 label raster (``hypersynth assess``).
 
 Each figure is also given in bytes per pixel of the grid: what stays with the scene's size. A run holds the labels
-as an int32 map (4 bytes a pixel) and the valid mask (1 byte); what is above that is the reading's own. Written to
+as an int32 map (4 bytes a pixel) and the valid mask (1 bit, 1 byte once unpacked for learning); what is above that
+is the reading's own. Written to
 ``--out`` once, reused after (a 4096² float32 label raster is 3 MB compressed, the 12-band scene 400 MB):
 
     .venv/bin/python scripts/bench_reading_peaks.py --size 4096 --out /tmp/hypersynth_reading_peaks

@@ -253,8 +253,9 @@ def predict_tiles(classifier: Classifier, cube: CubeSource, valid: "Optional[np.
             ``read_window(row0, row1, col0, col1) -> (B, h, w)`` (see :func:`raster_window_reader`)
             so a large raster is streamed from disk; a reader with an ``expect_margin(m)`` method is told first
             how far the windows reach past their tiles (it may keep what it decodes for the next tiles' halos).
-        valid: ``(H, W)`` bool array or :class:`~hypersynth.core.pixel_mask.PixelMask`, pixels to classify. ``None``: every pixel whose spectrum is finite (a
-            reader returns NaN at nodata); non-finite pixels are always treated as invalid.
+        valid: ``(H, W)`` bool array or :class:`~hypersynth.core.pixel_mask.PixelMask`, pixels to classify.
+            ``None``: every pixel whose spectrum is finite (a reader returns NaN at nodata); non-finite pixels are
+            always treated as invalid.
         tile_size: side of a tile in pixels.
         batch_size: samples per ``predict_proba`` call.
         smoothing: σ in pixels of the probability smoothing (0: off); None: the classifier's ``smoothing``

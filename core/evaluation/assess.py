@@ -164,8 +164,8 @@ class ValidationPixels:
 def validation_pixels(validation: np.ndarray, valid: "np.ndarray | PixelMask", labels: Optional[np.ndarray] = None
                       ) -> ValidationPixels:
     """The pixels of ``validation`` (``(H, W)`` class ids, 0 unlabelled) a run scores: labelled, valid (``(H, W)``
-    bool array or :class:`~..pixel_mask.PixelMask`) and, given the run's training ``labels``, not one of them (a training pixel is not scored). Found a strip
-    of rows at a time: no whole-grid mask is made."""
+    bool array or :class:`~..pixel_mask.PixelMask`) and, given the run's training ``labels``, not one of them (a
+    training pixel is not scored). Found a strip of rows at a time: no whole-grid mask is made."""
     from ..io.labels import row_strips
 
     flat, truth = [], []

@@ -19,7 +19,7 @@ _WAVELENGTH_IN_TEXT = re.compile(
     r"([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*(nanometers?|nm|micrometers?|microns?|µm|μm|um)\b", re.IGNORECASE)
 # A .mat variable or NetCDF dimension that holds band centre wavelengths.
 WAVELENGTH_NAME = re.compile(r"^(wavelengths?|wave_?lengths?|wl|wvl|lambda|bands?_?cent(?:er|re)s?)(?:_nm|_um)?$",
-                              re.IGNORECASE)
+                             re.IGNORECASE)
 _FWHM_NAME = re.compile(r"^(fwhms?|bandwidths?|band_?widths?)(?:_nm|_um)?$", re.IGNORECASE)  # a NetCDF FWHM variable
 # CF standard names of a band-centre wavelength coordinate.
 _WAVELENGTH_STANDARD_NAMES = {"radiation_wavelength", "sensor_band_central_radiation_wavelength"}
@@ -47,9 +47,7 @@ def band_facts(ds: Any, path: Path) -> BandFacts:
     band_tags = [_band_tags(ds, b + 1) for b in range(bands)]
     dataset_tags = {metadata_key(k): v for k, v in ds.tags().items()}
     envi = {metadata_key(k): v for k, v in ds.tags(ns="ENVI").items()} if "ENVI" in (ds.tag_namespaces() or []) else {}
-    wavelengths, fwhm = _wavelengths(ds.descriptions, band_tags, dataset_tags, envi, bands)
-    if wavelengths is None:
-        wavelengths, fwhm = _imagery_wavelengths(ds, bands)
+    wavelengths, fwhm = _wavelengths(ds.descriptions, band_tags, dataset_tags, envi, _imagery_wavelengths(ds, bands))
     if wavelengths is None:
         coordinate = _netcdf_band_coordinate(band_tags, dataset_tags)
         if coordinate is not None:  # a NetCDF variable whose band dimension has a wavelength coordinate
@@ -82,8 +80,11 @@ def _band_tags(ds: Any, band: int) -> dict[str, str]:
 
 
 def _wavelengths(descriptions: tuple, band_tags: list[dict[str, str]], dataset_tags: dict[str, str],
-                 envi: dict[str, str], bands: int) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
-    """Centre wavelengths and FWHM in nm from band metadata, the ENVI domain or band descriptions."""
+                 envi: dict[str, str], imagery: tuple[Optional[np.ndarray], Optional[np.ndarray]]
+                 ) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+    """Centre wavelengths and FWHM in nm from band metadata, the ENVI domain, GDAL's IMAGERY domain (``imagery``:
+    :func:`_imagery_wavelengths`) or band descriptions, in that order: written values before text to parse."""
+    bands = len(band_tags)
     units = dataset_tags.get("wavelength_units") or envi.get("wavelength_units")
     raw: Optional[np.ndarray] = None  # wavelengths as written in the file, in ``units``
     if all("wavelength" in t for t in band_tags):
@@ -94,6 +95,8 @@ def _wavelengths(descriptions: tuple, band_tags: list[dict[str, str]], dataset_t
         listed = _envi_list(source.get("wavelength", ""))
         if raw is None and listed is not None and len(listed) == bands:
             raw = listed
+    if raw is None and imagery[0] is not None:
+        return imagery
     if raw is None:
         found = [_WAVELENGTH_IN_TEXT.search(d or "") for d in descriptions]
         if all(found):
