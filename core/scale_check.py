@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from .pixel_mask import PixelMask, count_per_row
+from .pixel_mask import count_per_row
 from .scene import Scene
+
+if TYPE_CHECKING:
+    from .pixel_mask import PixelMask
 
 log = logging.getLogger("hypersynth")
 SCALE_TOLERANCE = 5.0  # a scene whose median value is this many times the training scene's (or 1/this) is warned of
@@ -34,9 +37,7 @@ def typical_pixels(valid: "np.ndarray | PixelMask", n: int = 100_000) -> tuple[n
     """
     per_row = count_per_row(valid)  # (H,)
     total = int(per_row.sum())
-    if total <= n and not isinstance(valid, PixelMask):
-        return np.nonzero(valid)  # at most n pixels of a bool array
-    # (n,) k-th valid pixel, row by row; every one when there are at most n (a packed mask's: np.nonzero's order)
+    # (n,) k-th valid pixel, row by row; every one when there are at most n (np.nonzero's order)
     ranks = np.arange(total) if total <= n else np.random.default_rng(0).choice(total, n, replace=False)
     n = len(ranks)
     if n == 0:

@@ -42,21 +42,29 @@ class CompositeChoice:
     note: str = ""  # shown to the analyst when the choice is a guess (no wavelengths, target out of range)
 
 
-def read_band_wavelengths(source: str) -> Optional[np.ndarray]:
-    """Centre wavelength (nm) of every band of a raster (a QGIS layer's source), or None when the file does not say.
+def read_band_info(source: str) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+    """``(wavelengths, bad)`` of a raster (a QGIS layer's source), from one read of its metadata: the centre
+    wavelength (nm) of every band, or None when the file does not say; ``(B,)`` bool, True for bands flagged bad
+    (ENVI/EnMAP ``bbl`` = 0), or None when nothing is flagged.
 
     The engine's reader of band metadata (:func:`~hypersynth.core.io.band_metadata.read_band_facts`: band tags, the
     ENVI header, GDAL's IMAGERY domain, band descriptions, a NetCDF band coordinate), so composites and spectral plots
     show the wavelengths a run uses. QGIS's raster provider does not expose band metadata.
     """
     facts = read_band_facts(gdal_name(source))
-    return None if facts is None else facts.wavelengths
+    if facts is None:
+        return None, None
+    return facts.wavelengths, (None if facts.flagged_good.all() else ~facts.flagged_good)
+
+
+def read_band_wavelengths(source: str) -> Optional[np.ndarray]:
+    """The wavelengths of :func:`read_band_info`."""
+    return read_band_info(source)[0]
 
 
 def read_bad_bands(source: str) -> Optional[np.ndarray]:
-    """``(B,)`` bool, True for bands flagged bad (ENVI/EnMAP ``bbl`` = 0), or None when nothing is flagged."""
-    facts = read_band_facts(gdal_name(source))
-    return None if facts is None or facts.flagged_good.all() else ~facts.flagged_good
+    """The bad-band flags of :func:`read_band_info`."""
+    return read_band_info(source)[1]
 
 
 def nearest_bands(wavelengths: Sequence[float], targets: Sequence[float],
@@ -125,8 +133,8 @@ def apply_composite(layer: QgsRasterLayer, composite: str) -> CompositeChoice:
     """
     if not isinstance(layer, QgsRasterLayer) or not layer.isValid():
         raise ValueError("choose a valid raster layer first")
-    choice = choose_composite(read_band_wavelengths(layer.source()), layer.bandCount(), composite,
-                              read_bad_bands(layer.source()))
+    wavelengths, bad = read_band_info(layer.source())  # one read of the file's metadata
+    choice = choose_composite(wavelengths, layer.bandCount(), composite, bad)
     provider = layer.dataProvider()
     red, green, blue = choice.bands
     renderer = QgsMultiBandColorRenderer(provider, red, green, blue)

@@ -33,7 +33,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.scene import DEFAULT_COLORS, ClassInfo
-from ..plugin.rendering import read_bad_bands, read_band_wavelengths
+from ..plugin.rendering import read_band_info
 
 SOURCES = ("labels", "synthetic")  # where class statistics come from
 SOURCE_TITLES = {"labels": "labelled", "synthetic": "synthetic"}
@@ -262,7 +262,7 @@ class SpectralProfileDock(QgsDockWidget):
         """(wavelengths, bad-band flags) of a layer, read once per file rather than at every click."""
         source = layer.source()
         if source not in self._facts:
-            self._facts[source] = (read_band_wavelengths(source), read_bad_bands(source))
+            self._facts[source] = read_band_info(source)  # one read of the file's metadata
         return self._facts[source]
 
     def _x_for(self, layer: QgsRasterLayer, bands: int) -> np.ndarray:

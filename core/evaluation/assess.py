@@ -85,13 +85,12 @@ def _map_strips(src: Any, path: str | os.PathLike) -> Iterator[tuple[slice, np.n
     from rasterio.windows import Window
 
     from ..io.labels import row_strips
+    from ..io.read import invalid_values
 
     for rows in row_strips(src.height, src.width, src.block_shapes[0][0]):
         values = src.read(1, window=Window(0, rows.start, src.width, rows.stop - rows.start))  # (h, W)
         check_class_ids(values, src.nodata, path)
-        unclassified = ~np.isfinite(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
-        if src.nodata is not None:
-            unclassified |= values == src.nodata
+        unclassified = invalid_values(values[None], [src.nodata], None)[0]  # NaN and no-data
         yield rows, np.where(unclassified, 0, values).astype(np.int64)
 
 

@@ -400,14 +400,13 @@ def _class_ids_of(path: Path, read_rows: Callable[[int, int], np.ndarray], shape
             "%s marks %g as no-data, which is also class %d (%s): its pixels are read as unlabelled; unset "
             "the no-data value (gdal_edit.py -unsetnodata %s) if they are labels", path.name, nodata,
             int(nodata), name, path.name)
+    from .read import invalid_values
+
     labels = np.zeros(shape, dtype=np.int32)  # (H, W)
     present: set[int] = set()
     for rows in row_strips(*shape, block_rows):
         values = read_rows(rows.start, rows.stop)  # (h, W) in the file's type
-        unlabelled = ~np.isfinite(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
-        if nodata is not None:
-            unlabelled |= values == nodata
-        values = np.where(unlabelled, 0, values)
+        values = np.where(invalid_values(values[None], [nodata], None)[0], 0, values)  # NaN and no-data: unlabelled
         if values.dtype.kind == "f" and not np.array_equal(values, np.round(values)):
             raise LabelReadError(f"{path.name} holds fractional values; a label raster holds whole class ids "
                                  f"(0 = unlabelled)")
