@@ -171,7 +171,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         reading = reporter.sub(0.0, 0.01, "reading scene: ")
         # a spectral classifier learns from its labelled pixels alone: a plain raster's pixels are then streamed
         layout = read_scene_layout(scene_path, reading) if method in STREAMED_METHODS or by_area else None
-        if layout is not None:  # a run that learns holds its labels whole (4 bytes a pixel): its valid mask too
+        if layout is not None:  # a run that learns holds its labels whole (a byte a pixel): its valid mask too
             layout.valid = np.asarray(layout.valid)
         scene = layout or read_scene(scene_path, reporter=reading)  # a product's unpacking too
         labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field)

@@ -30,7 +30,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
     Class names come from the class file when given, else from the map's category names (or raster attribute
     table). The map's no-data value and 0 count as unclassified. The map is read a strip of rows at a time, twice
     (its pixels per class, then its classes at the validation pixels): a map of any size is assessed in the
-    validation labels' int32 map and a strip's arrays.
+    validation labels' map (a byte a pixel for up to 255 classes) and a strip's arrays.
 
     Raises:
         ValueError: an unreadable or multi-band map, a map of fractional values (:func:`check_class_ids`),

@@ -21,6 +21,13 @@ PIXEL_GRID_GDAL = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
 LABEL_CHUNK_PIXELS = 1 << 20
 
 
+def label_map_dtype(largest_id: int) -> np.dtype:
+    """The smallest unsigned type of a label map whose class ids go up to ``largest_id``: a byte a pixel for up to
+    255 classes (the usual case), two bytes up to :data:`~..scene.MAX_CLASS_ID` (int32 took 4 bytes a pixel of a
+    scene that may not fit in memory whole, for a few hundred labelled pixels)."""
+    return np.dtype(np.uint8 if largest_id <= np.iinfo(np.uint8).max else np.uint16)
+
+
 def row_strips(rows: int, cols: int, block_rows: int = 1) -> Iterator[slice]:
     """The strips of rows a ``rows × cols`` label-like map is read or scanned by: about :data:`LABEL_CHUNK_PIXELS`
     pixels each, whole multiples of the file's ``block_rows`` (so each block is decoded once)."""
@@ -51,7 +58,8 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
         layer: the layer to read when the vector file holds several.
 
     Returns:
-        ``(labels, classes)``: ``(H, W)`` int32 class ids (0 = unlabelled) and the classes that occur, by id.
+        ``(labels, classes)``: ``(H, W)`` class ids (0 = unlabelled; uint8, or uint16 for ids over 255:
+        :func:`label_map_dtype`) and the classes that occur, by id.
         Polygons burn the pixels whose centre they contain; points burn the pixel they fall in.
 
     Raises:
@@ -267,7 +275,7 @@ def _burn(scene: Scene, srs: Any, geometries: list[Any], ids: list[int]) -> np.n
         feature.SetGeometry(geometries[i])
         feature.SetField("burn", int(ids[i]))
         lyr.CreateFeature(feature)
-    labels = np.zeros((rows, cols), dtype=np.int32)  # (H, W)
+    labels = np.zeros((rows, cols), dtype=label_map_dtype(max(ids, default=0)))  # (H, W)
     target = gdal_array.OpenArray(labels)  # a MEM raster over the array's own memory: GDAL burns into it, no copy
     target.SetGeoTransform(_scene_geotransform(scene))
     if srs is not None:
@@ -390,10 +398,11 @@ def _truncated_raw(path: Path, ds: Any) -> Optional[str]:
 def _class_ids_of(path: Path, read_rows: Callable[[int, int], np.ndarray], shape: tuple[int, int],
                   nodata: Optional[float], classes: Optional[list[ClassInfo]], names: list[str], table: Any,
                   block_rows: int = 1) -> tuple[np.ndarray, dict[int, ClassInfo]]:
-    """``(H, W)`` int32 class ids from a label array read ``read_rows(row0, row1)`` a chunk of rows at a time
-    (no-data and NaN: 0), and each id's class: the known one, else a name and colour from the file's categories and
-    colour table, else ``class i``. Memory: the int32 map and one chunk's temporaries (``block_rows``: the file's
-    block height, which the chunks are whole multiples of)."""
+    """``(H, W)`` class ids from a label array read ``read_rows(row0, row1)`` a chunk of rows at a time (no-data
+    and NaN: 0), and each id's class: the known one, else a name and colour from the file's categories and colour
+    table, else ``class i``. Memory: the map (a byte a pixel for an array of bytes, else 2 while it is read, then
+    :func:`label_map_dtype`'s) and one chunk's temporaries (``block_rows``: the file's block height, which the
+    chunks are whole multiples of)."""
     if nodata is not None and any(c.id == nodata for c in classes or []):  # the class would vanish without a word
         name = next(c.name for c in classes or [] if c.id == nodata)
         logging.getLogger("hypersynth").warning(
@@ -402,10 +411,13 @@ def _class_ids_of(path: Path, read_rows: Callable[[int, int], np.ndarray], shape
             int(nodata), name, path.name)
     from .read import invalid_values
 
-    labels = np.zeros(shape, dtype=np.int32)  # (H, W)
+    labels: Optional[np.ndarray] = None  # (H, W), made for the largest id the file's type holds
     present: set[int] = set()
     for rows in row_strips(*shape, block_rows):
         values = read_rows(rows.start, rows.stop)  # (h, W) in the file's type
+        if labels is None:
+            largest = np.iinfo(values.dtype).max if values.dtype.kind in "ui" else MAX_CLASS_ID
+            labels = np.zeros(shape, dtype=label_map_dtype(min(largest, MAX_CLASS_ID)))
         values = np.where(invalid_values(values[None], [nodata], None)[0], 0, values)  # NaN and no-data: unlabelled
         if values.dtype.kind == "f" and not np.array_equal(values, np.round(values)):
             raise LabelReadError(f"{path.name} holds fractional values; a label raster holds whole class ids "
@@ -417,8 +429,10 @@ def _class_ids_of(path: Path, read_rows: Callable[[int, int], np.ndarray], shape
             raise LabelReadError(f"{path.name} holds the value {values.max():g}; class ids run {CLASS_ID_RANGE} "
                                  f"(0 = unlabelled): renumber the classes, or set the value as the raster's "
                                  f"no-data if it marks unlabelled pixels")
-        labels[rows] = values  # whole numbers within the id range: exact in int32
+        labels[rows] = values  # whole numbers within the id range and the file type's: exact
         present.update(int(v) for v in np.unique(values) if v != 0)
+    compact = label_map_dtype(max(present, default=0))  # ids up to 255: a byte a pixel from here on
+    labels = np.zeros(shape, compact) if labels is None else labels.astype(compact, copy=False)
     known = {c.id: c for c in classes or []}
     found = {}
     for i in sorted(present):

@@ -80,7 +80,7 @@ def test_geopackage_polygons_with_class_names(tmp_path):
     labels, classes = read_labels(_write_vector(tmp_path / "l.gpkg", POLYGONS), _scene())
     assert [(c.id, c.name) for c in classes] == [(1, "low vegetation"), (2, "roof"), (3, "water")]  # sorted names
     assert classes[0].color == default_color(0)
-    assert labels.dtype == np.int32
+    assert labels.dtype == np.uint8  # a byte a pixel for up to 255 classes
     assert np.array_equal(labels, _expected_polygon_labels((3, 1, 2)))
 
 
@@ -93,7 +93,9 @@ def test_shapefile_points_with_integer_ids(tmp_path):
     assert labels[0, 0] == 2 and labels[9, 11] == 5 and labels[4, 7] == 2 and np.count_nonzero(labels) == 3
     wide = _write_vector(tmp_path / "wide.shp", [(_point(0, 0), 65535), (_point(1, 1), 300)], driver="ESRI Shapefile",
                          field="class_id", kind=ogr.OFTInteger)
-    assert sorted(c.id for c in read_labels(wide, _scene())[1]) == [300, 65535]  # a 16-bit class map holds them
+    wide_map, wide_classes = read_labels(wide, _scene())
+    assert sorted(c.id for c in wide_classes) == [300, 65535]  # a 16-bit class map holds them
+    assert wide_map.dtype == np.uint16 and wide_map[0, 0] == 65535 and wide_map[1, 1] == 300
     too_wide = _write_vector(tmp_path / "too_wide.shp", [(_point(0, 0), 70000), (_point(1, 1), 2)],
                              driver="ESRI Shapefile", field="class_id", kind=ogr.OFTInteger)
     with pytest.raises(LabelReadError, match="class id 70000; class ids run from 1 to 65535"):
@@ -260,12 +262,13 @@ def test_a_label_raster_is_read_a_chunk_of_rows_at_a_time(tmp_path, monkeypatch)
     values[rng.random(values.shape) < 0.05] = -9999  # the no-data value
     values[80:, :] = np.where(values[80:, :] == 7, 0, values[80:, :])  # class 7 ends before the last chunk
     values[85, 3] = 9  # class 9 only in the last chunk
-    expected = np.where(np.isnan(values) | (values == -9999), 0, values).astype(np.int32)
+    expected = np.where(np.isnan(values) | (values == -9999), 0, values).astype(np.int64)
     path = _tiled_label_tif(tmp_path / "labels.tif", values, nodata=-9999)
     whole, whole_classes = read_labels(path, _big_scene(90, 50))  # one chunk: 4500 pixels
     monkeypatch.setattr(labels_module, "LABEL_CHUNK_PIXELS", 16 * 50)  # one row of tiles (16 rows) a chunk
     chunked, chunked_classes = read_labels(path, _big_scene(90, 50))
-    assert chunked.dtype == np.int32 and np.array_equal(chunked, expected) and np.array_equal(whole, expected)
+    assert chunked.dtype == whole.dtype == np.uint8  # float values, ids up to 255: a byte a pixel
+    assert np.array_equal(chunked, expected) and np.array_equal(whole, expected)
     assert [c.id for c in chunked_classes] == [c.id for c in whole_classes] == [1, 2, 7, 9, 255]
     bad = values.copy()
     bad[70, 40] = 2.5  # in the fifth chunk
@@ -273,11 +276,25 @@ def test_a_label_raster_is_read_a_chunk_of_rows_at_a_time(tmp_path, monkeypatch)
         read_labels(_tiled_label_tif(tmp_path / "bad.tif", bad, nodata=-9999), _big_scene(90, 50))
 
 
+def test_label_map_type_holds_the_ids_and_no_more(tmp_path):
+    """A map of ids up to 255 is a byte a pixel; ids over 255 keep two bytes, exact (a float32 raster's too, and one
+    id over 255 in the last chunk only)."""
+    values = np.zeros((40, 30), np.float32)
+    values[0, 0], values[39, 29] = 1, 300
+    labels, classes = read_labels(_tiled_label_tif(tmp_path / "wide.tif", values), _big_scene(40, 30))
+    assert labels.dtype == np.uint16 and labels[0, 0] == 1 and labels[39, 29] == 300
+    assert [c.id for c in classes] == [1, 300]
+    values[39, 29] = 255
+    labels, _ = read_labels(_tiled_label_tif(tmp_path / "byte.tif", values), _big_scene(40, 30))
+    assert labels.dtype == np.uint8 and labels[39, 29] == 255
+
+
 @pytest.mark.parametrize("kind", ["raster", "vector"])
 def test_reading_labels_takes_the_map_and_little_more(tmp_path, monkeypatch, kind):
-    """Allocation peak of read_labels on a 1024 × 1024 grid read in chunks of 64 rows: the int32 map (4 bytes a
-    pixel) and one chunk's temporaries. A float32 raster read whole took 27 bytes a pixel, a vector's points 10
-    (session 30)."""
+    """Allocation peak of read_labels on a 1024 × 1024 grid read in chunks of 64 rows: the map and one chunk's
+    temporaries. A float32 raster's ids are read into 2 bytes a pixel, then made the 1-byte map (3 at the peak); a
+    vector's burn into the 1-byte map. A float32 raster read whole took 27 bytes a pixel, a vector's points 10
+    (session 30); the int32 map of sessions 30-31 took 4 and more."""
     import tracemalloc
 
     import hypersynth.core.io.labels as labels_module
@@ -303,9 +320,10 @@ def test_reading_labels_takes_the_map_and_little_more(tmp_path, monkeypatch, kin
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert [cl.id for cl in classes] == [1, 2, 3, 4, 5, 6] and labels.dtype == np.int32
+    assert [cl.id for cl in classes] == [1, 2, 3, 4, 5, 6] and labels.dtype == np.uint8
     assert np.count_nonzero(labels) == len(set(zip(r.tolist(), c.tolist())))
-    assert peak < 4 * rows * cols + 40 * chunk, f"read_labels peaked at {peak / rows / cols:.1f} bytes a pixel"
+    per_pixel = 3 if kind == "raster" else 1
+    assert peak < per_pixel * rows * cols + 40 * chunk, f"read_labels peaked at {peak / rows / cols:.1f} bytes a pixel"
 
 
 @pytest.mark.skipif(not (DATA / "enmap_potsdam").is_dir(), reason="EnMAP Potsdam tiles not available")
@@ -317,7 +335,7 @@ def test_matlab_ground_truth_map_on_a_pixel_grid_scene(tmp_path):
     scipy.io.savemat(tmp_path / "scene_gt.mat", {"scene_gt": gt, "weights": np.ones((ROWS, COLS))})
     labels, classes = read_labels(tmp_path / "scene_gt.mat", _scene(georeferenced=False),
                                   classes=[ClassInfo(5, "meadow", (0, 160, 0))])
-    assert labels.dtype == np.int32 and np.array_equal(labels, gt)  # the hinted name wins over 'weights'
+    assert labels.dtype == np.uint8 and np.array_equal(labels, gt)  # the hinted name wins over 'weights'
     assert [(c.id, c.name) for c in classes] == [(2, "class 2"), (5, "meadow")]  # known names kept
     scipy.io.savemat(tmp_path / "two.mat", {"a": gt, "b": gt + 1})
     with pytest.raises(LabelReadError, match="no single 2-D label map of the scene's size 10 × 12"):
