@@ -241,15 +241,16 @@ def _synthesis_args(p: argparse.ArgumentParser) -> None:
 
 
 def _blend_args(p: argparse.ArgumentParser) -> None:
-    from .classify.base import CV_SYNTHESIS, SHARE_RULES
+    from .classify.base import CV_SYNTHESIS, FOREST_INPUT_NAMES, SHARE_RULES
     from .methods import MethodSettings  # numpy only: --help stays fast
 
-    p.add_argument("--synthetic-weight", type=float, default=MethodSettings.synthetic_weight,
-                   help="how much all synthetic patches together count in the classifier's training, relative to "
-                        "your labels (default 0.5; 1 = as much as your labels). In the benchmarks they helped most "
-                        "with 2 labels per class on a hard scene and cost a little where the labels alone already "
-                        "classified well")
-    p.add_argument("--forest-inputs", default=MethodSettings.forest_inputs,
+    p.add_argument("--synthetic-weight", type=_number(0.0, 10.0, low_open=True),
+                   default=MethodSettings.synthetic_weight,
+                   help="in (0, 10]: how much all synthetic patches together count in the classifier's training, "
+                        "relative to your labels (default 0.5; 1 = as much as your labels). In the benchmarks they "
+                        "helped most with 2 labels per class on a hard scene and cost a little where the labels alone "
+                        "already classified well. For none, classify with `hypersynth baseline`")
+    p.add_argument("--forest-inputs", default=MethodSettings.forest_inputs, choices=FOREST_INPUT_NAMES,
                    help="what the blend's random forest splits on: spectrum+shape+slope (default: the spectrum, its "
                         "brightness-free shape and its band-to-band slope) or spectrum (the spectrum alone, as the "
                         "rf baseline)")

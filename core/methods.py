@@ -83,7 +83,8 @@ class MethodSettings:
             raise ValueError(f"cv_synthesis must be one of {', '.join(CV_SYNTHESIS)}; got {self.cv_synthesis!r}")
         for name, what, hint in (
                 ("synthetic_weight", "synthetic patches",
-                 "To classify without synthetic patches, use the no-synthesis blend (method cnn-pseudo)."),
+                 "To classify without synthetic patches, use a method without synthesis (cnn-pseudo: the same "
+                 "blend; on the command line: hypersynth baseline)."),
                 ("pseudo_weight", "pseudo-labels", "To use none, leave pseudo-labels unset.")):
             value = getattr(self, name)
             try:

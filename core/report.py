@@ -179,7 +179,7 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
              f"- Method: **{method_title}**",
              f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels, {cube.shape[0]} usable bands"
              + (f" ({wl.min():.0f}–{wl.max():.0f} nm)" if wl is not None else ""),
-             f"- Training pixels: {int((labels > 0).sum())} in {len(classes)} classes; "
+             f"- Training pixels: {sum(len(v) for v in real.values())} in {len(classes)} classes; "
              f"training took {seconds_training:.1f} s",
              f"- Engine {ENGINE_VERSION}, Python {platform.python_version()}, {platform.machine()}",
              *(f"- {fact}" for fact in run_facts), ""]
@@ -195,7 +195,8 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
                      "blend = c·CNN + (1 − c)·forest."), "", *choice.table(), ""]
     lines += ["## Classes", "", "| id | class | prompt | labelled | mapped pixels |", "|---|---|---|---|---|"]
     for c in classes:
-        lines.append(f"| {c.id} | {c.name} | {c.text} | {int((labels == c.id).sum())} | {int(mapped.get(c.id, 0))} |")
+        learnt = len(real[c.id]) if c.id in real else 0  # labelled pixels that hold data: those learnt from
+        lines.append(f"| {c.id} | {c.name} | {c.text} | {learnt} | {int(mapped.get(c.id, 0))} |")
     lines.append("")
     if evaluation is not None:
         ev = evaluation

@@ -15,6 +15,8 @@ SHARE_RULES = ("balanced-accuracy", "log-loss")
 # real labels only), "anchored" (also the patches anchored on the fold's own labels) or "choose" (both, and the
 # labels decide whether the final blend learns synthetic patches at all).
 CV_SYNTHESIS = ("none", "anchored", "choose")
+# What a forest splits on (classify.baselines.FOREST_INPUTS, which makes them), named here for the same reason.
+FOREST_INPUT_NAMES = ("spectrum", "spectrum+shape+slope")
 
 
 @runtime_checkable

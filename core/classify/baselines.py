@@ -12,7 +12,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from ..progress import NULL_REPORTER, Reporter
-from .base import centre_spectra
+from .base import FOREST_INPUT_NAMES, centre_spectra
 
 
 class NotFittedError(RuntimeError):
@@ -45,6 +45,7 @@ def _shape_and_slope(spectra: np.ndarray) -> np.ndarray:
 # held-out tiles (BENCHMARKS §4, session 16): they let a tree compare spectra of different brightness, which
 # raw reflectance thresholds cannot with 2-5 labels per class.
 FOREST_INPUTS = {"spectrum": lambda spectra: spectra, "spectrum+shape+slope": _shape_and_slope}
+assert tuple(FOREST_INPUTS) == FOREST_INPUT_NAMES  # the names the command line lists without importing this module
 FOREST_INPUT_WORDS = {"spectrum": "each pixel's spectrum",
                       "spectrum+shape+slope": "each pixel's spectrum, its shape and its slope"}
 

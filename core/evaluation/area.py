@@ -62,9 +62,16 @@ class AreaEstimate:
         """A line with the adjusted OA, a table per class, and what the figures assume."""
         unit = self.unit
         digits = 1 if unit == "ha" else 0
+        covered = ""
+        if self.unsampled:  # the estimates cover the sampled strata only: said beside the figure, not under it
+            share = self.mapped_pixels[self.samples > 0].sum() / max(int(self.mapped_pixels.sum()), 1)
+            covered = (f"; over the map classes with validation pixels, {share * 100:.0f} % of the mapped area: "
+                       f"{', '.join(self.unsampled)} {'has' if len(self.unsampled) == 1 else 'have'} none")
         lines = [f"Area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % (95 % confidence interval; "
-                 "Olofsson et al. 2014, the map classes as strata)", "",
-                 f"| id | class | mapped ({unit}) | estimated area ({unit}) | user's acc. (%) | producer's acc. (%) |",
+                 f"Olofsson et al. 2014, the map classes as strata{covered})", "",
+                 f"| id | class | mapped ({unit}) | estimated area"
+                 f"{' within the sampled map classes' if self.unsampled else ''} ({unit}) | user's acc. (%) | "
+                 "producer's acc. (%) |",
                  "|---:|---|---:|---:|---:|---:|"]
         for k, (c, name) in enumerate(zip(self.class_ids, self.class_names)):
             lines.append(f"| {c} | {name} | {self.mapped_pixels[k] * self.unit_per_pixel:,.{digits}f} | "

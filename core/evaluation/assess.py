@@ -62,7 +62,10 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
         classes = [ClassInfo(i, categories.get(i, f"class {i}"), default_color(k)) for k, i in enumerate(ids)]
     grid = Scene(cube=np.broadcast_to(np.float32(0), (1, *shape)), valid=np.broadcast_to(True, shape),
                  transform=transform, crs_wkt=crs_wkt, name=Path(class_map_path).stem)  # the grid alone
-    validation, classes = read_labels(validation_path, grid, class_field=class_field, classes=classes)
+    validation, validated = read_labels(validation_path, grid, class_field=class_field, classes=classes,
+                                        min_classes=1)  # one class's accuracy may be checked on its own
+    named = {c.id: c for c in classes if counts.get(c.id, 0) > 0} | {c.id: c for c in validated}
+    classes = [named[i] for i in sorted(named)]  # the map's classes keep their names, sampled or not
     truth, mapped = [], []
     with rasterio.open(class_map_path) as src:
         for rows, class_ids in _map_strips(src, class_map_path):

@@ -42,7 +42,7 @@ class LabelReadError(ValueError):
 
 
 def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = None,
-                classes: Optional[list[ClassInfo]] = None, layer: Optional[str] = None
+                classes: Optional[list[ClassInfo]] = None, layer: Optional[str] = None, min_classes: int = 2
                 ) -> tuple[np.ndarray, list[ClassInfo]]:
     """Burn labels onto the scene's grid.
 
@@ -56,6 +56,8 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
         classes: known classes (e.g. from the class file): names are matched to their ids; classes not
             listed get new ids after the known ones.
         layer: the layer to read when the vector file holds several.
+        min_classes: the fewest classes the labels must hold: 2 to train a classifier (the default); 1 for
+            validation labels of an accuracy assessment, which may check one class.
 
     Returns:
         ``(labels, classes)``: ``(H, W)`` class ids (0 = unlabelled; uint8, or uint16 for ids over 255:
@@ -64,7 +66,7 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
 
     Raises:
         LabelReadError: unreadable file, no class field, features outside the scene, a CRS mismatch,
-            or fewer than two classes labelled.
+            or fewer than ``min_classes`` classes labelled.
     """
     from .read import SceneReadError, envi_data_file, is_mat_file
 
@@ -83,7 +85,7 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
     present = sorted(found)  # the ids the map holds
     if not present:
         raise LabelReadError(f"{path.name} labels no pixel of the scene")
-    if len(present) < 2:
+    if len(present) < min_classes:
         raise LabelReadError(f"{path.name} labels one class only ({found[present[0]].name}): label at least "
                              f"two classes so there is something to tell apart")
     return labels, [found[i] for i in present]

@@ -67,6 +67,28 @@ def test_assess_without_out_writes_nothing(files, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+def test_a_map_class_without_validation_pixels_keeps_its_name_and_is_left_out_of_the_areas_openly(files, tmp_path,
+                                                                                                   capsys):
+    """Validation labels of one of the map's two classes: the other keeps the map's own name in every table, and the
+    area-adjusted figures say beside the OA that they cover the sampled map classes only (60 % of the map)."""
+    from rasterio.crs import CRS
+
+    water_only = np.zeros((10, 10), np.int32)
+    water_only[0, :4] = 1
+    path = tmp_path / "water_only.tif"
+    write_label_raster(path, water_only, CLASSES[:1], transform=TRANSFORM, crs_wkt=CRS.from_epsg(32633).to_wkt())
+    out = tmp_path / "accuracy"
+    assert cli_main(["assess", "--map", str(files["map"]), "--validation", str(path), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| 2 | meadow | 0 | 0 | – | – | – |" in printed  # the map's name, not "class 2"
+    assert ("Olofsson et al. 2014, the map classes as strata; over the map classes with validation pixels, 60 % of "
+            "the mapped area: meadow has none)") in printed
+    assert "| id | class | mapped (ha) | estimated area within the sampled map classes (ha) |" in printed
+    assert "| 2 | meadow | 3.6 |" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["area_adjusted"]["unsampled_map_classes"] == ["meadow"]
+
+
 def _float_raster(path: Path, values: np.ndarray, nodata: float) -> Path:
     """A one-band float32 GeoTIFF on the map's grid (a run's confidence layer, or class ids saved as floats)."""
     import rasterio

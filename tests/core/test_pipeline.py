@@ -255,15 +255,14 @@ def test_cli_baseline_with_cog_and_clear_errors(scene_files, tmp_path, capsys):
     rc = cli_main(["baseline", "--scene", str(tmp_path / "missing.tif"), "--labels", str(labels),
                    "--out", str(tmp_path / "x"), "--quiet"])
     assert rc == 2 and "missing.tif" in capsys.readouterr().err
-    rc = cli_main(["augment-classify", "--scene", str(scene), "--labels", str(labels), "--prompts", str(classes),
-                   "--out", str(tmp_path / "aug"), "--preset", "tiny", "--synthetic-weight", "0", "--quiet"])
-    err = capsys.readouterr().err
-    assert rc == 2 and "synthetic_weight must be a number in (0, 10]" in err and "cnn-pseudo" in err
-    assert not (tmp_path / "aug").exists()  # refused before anything is written
-    rc = cli_main(["augment-classify", "--scene", str(scene), "--labels", str(labels), "--prompts", str(classes),
-                   "--out", str(tmp_path / "aug"), "--preset", "tiny", "--forest-inputs", "raw", "--quiet"])
-    assert rc == 2 and "forest_inputs must be one of spectrum, spectrum+shape+slope" in capsys.readouterr().err
-    assert not (tmp_path / "aug").exists()
+    for option, value, said in (
+            ("--synthetic-weight", "0", "argument --synthetic-weight: expected a number in (0, 10]; got '0'"),
+            ("--forest-inputs", "raw", "argument --forest-inputs: invalid choice: 'raw' (choose from 'spectrum', "
+                                       "'spectrum+shape+slope')")):
+        rc = cli_main(["augment-classify", "--scene", str(scene), "--labels", str(labels), "--prompts", str(classes),
+                       "--out", str(tmp_path / "aug"), "--preset", "tiny", option, value, "--quiet"])
+        assert rc == 2 and said in capsys.readouterr().err  # argparse names the option as typed
+        assert not (tmp_path / "aug").exists()  # refused before anything is written
 
 
 def test_bench_writes_the_stable_json_rows(tmp_path):
@@ -393,6 +392,38 @@ def test_the_report_keeps_what_the_run_warned_of(scene_files, tmp_path, caplog):
     report = outputs.report.read_text()
     assert "## Warnings\n\n- class 7 (snow) of seven.json has no labelled pixel in labels.tif" in report
     assert "class 7 (snow)" in caplog.text
+
+
+def test_labels_on_no_data_are_said_and_not_counted_as_learnt(tmp_path, caplog):
+    """A class whose every label lies on no-data pixels is said to be lost (it cannot be in the map), a class that
+    loses some of its labels there is said too, and the report counts the labelled pixels learnt from."""
+    import dataclasses
+
+    import rasterio
+
+    from hypersynth.core.io.read import read_scene
+
+    scene_path, labels, _, classes = write_demo_files(tmp_path, seed=3)
+    with rasterio.open(labels) as src:
+        label_map = src.read(1)
+    ids = sorted(int(i) for i in np.unique(label_map) if i)
+    gone, partly = ids[0], ids[1]
+    scene = read_scene(scene_path)
+    valid = scene.valid.copy()
+    valid[label_map == gone] = False  # every label of the first class on no data
+    valid[tuple(np.argwhere(label_map == partly)[0])] = False  # and one of the second's
+    gaps = write_scene(dataclasses.replace(scene, valid=valid), tmp_path / "gaps.tif")
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        outputs = classify_scene(gaps, labels, tmp_path / "run", method="rf", classes_path=classes)
+    n_gone, n_partly = int((label_map == gone).sum()), int((label_map == partly).sum())
+    assert f"class {gone} (" in caplog.text and f"all {n_gone} of its labelled pixels in labels.tif" in caplog.text
+    assert f": 1 of {n_partly})" in caplog.text
+    report = outputs.report.read_text()
+    assert f"all {n_gone} of its labelled pixels" in report  # the warnings are the report's too
+    learnt = int((label_map > 0).sum()) - n_gone - 1
+    assert f"- Training pixels: {learnt} in {len(ids) - 1} classes" in report
+    assert not re.search(rf"^\| {gone} \|", report, flags=re.MULTILINE)  # not among the mapped classes
+    assert re.search(rf"^\| {partly} \| .* \| {n_partly - 1} \| \d+ \|$", report, flags=re.MULTILINE)
 
 
 def test_classes_with_nothing_but_their_id_for_a_prompt_are_warned_of(caplog):
