@@ -434,15 +434,20 @@ def run_bench(datasets: list[str], labels_per_class: list[int], seeds: list[int]
     return runs
 
 
-def bench_documents(runs: list[RunResult], command: str, preset: Optional[str]) -> tuple[dict[str, Any], str]:
-    """What a benchmark writes: the JSON document (machine, command, preset, the stable rows and every run) and
-    the Markdown (per-setting tables, the target check and the diffusion-feature table). ``preset``: None for a
-    merge of files (which may mix presets; each file's command says its own), left out of the JSON then."""
+def bench_documents(runs: list[RunResult], command: str, preset: Optional[str], skipped: Sequence[str] = ()
+                    ) -> tuple[dict[str, Any], str]:
+    """What a benchmark writes: the JSON document (machine, command, preset, the datasets ``skipped`` as not
+    available here, the stable rows and every run) and the Markdown (what was skipped, per-setting tables, the
+    target check and the diffusion-feature table). ``preset``: None for a merge of files (which may mix presets;
+    each file's command says its own), left out of the JSON then."""
     rows = summarize_runs(runs)
     machine = machine_description()
     document = {"machine": machine, "command": command, **({"preset": preset} if preset else {}),
+                **({"skipped": list(skipped)} if skipped else {}),
                 "rows": [asdict(r) for r in rows], "runs": [asdict(r) for r in runs]}
-    text = (markdown_tables(rows, machine, command, runs) + "\n" + target_table(rows) + "\n\n"
+    not_run = (f"**Not run: {', '.join(skipped)}, not available here** (`hypersynth datasets` says where they are "
+               "looked for; `--download` fetches those that can be).\n\n" if skipped else "")
+    text = (not_run + markdown_tables(rows, machine, command, runs) + "\n" + target_table(rows) + "\n\n"
             + diffusion_feature_table(rows))
     return document, text
 
@@ -503,7 +508,7 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
     runs: list[RunResult] = []
 
     def save() -> None:  # after every run, so a long benchmark that is stopped keeps what it measured
-        document, text = bench_documents(runs, command, args.preset)
+        document, text = bench_documents(runs, command, args.preset, skipped)
         if args.json:
             write_text(args.json, json.dumps(document, indent=1))
         if args.markdown:
@@ -520,7 +525,10 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
               on_result=on_result, own_scenes=scenes)
     if hasattr(reporter, "close"):
         reporter.close()
-    print(bench_documents(runs, command, args.preset)[1])
+    print(bench_documents(runs, command, args.preset, skipped)[1])
+    if skipped:  # last, where a terminal's reader looks: the tables above lack these datasets
+        print(f"note: {', '.join(skipped)} {'was' if len(skipped) == 1 else 'were'} not run (not available here; "
+              "see the notes above)", file=sys.stderr)
     return 0
 
 
@@ -540,7 +548,8 @@ def _load_datasets(keys: list[str], *, allow_download: bool) -> tuple[list[tuple
             lines = [line for line in str(exc).splitlines() if "allow_download" not in line]
             fetchable = [f for f in get_spec(key).files if f.name in exc.missing and f.urls]
             if fetchable and not allow_download:
-                lines.append("Or add --download to fetch them into the cache (checked by sha256).")
+                which = "them" if len(fetchable) == len(exc.missing) else ", ".join(f.name for f in fetchable)
+                lines.append(f"Or add --download to fetch {which} into the cache (checked by sha256).")
             print(f"skipping {key}: " + "\n".join(lines), file=sys.stderr)
             skipped.append(key)
         except DatasetDownloadError as exc:

@@ -184,7 +184,8 @@ same masks when their --scene is a product. PRISMA's L2 products carry no cloud 
 example:
   hypersynth import-scene --scene EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc --out emit.tif
 """
-PRESET_HELP = "model size: tiny (seconds, for tests), fast (default, minutes on a laptop CPU) or full (for a GPU)"
+PRESET_HELP = ("model size: tiny (under a minute on a small scene, for tests), fast (default, minutes on a laptop CPU) "
+               "or full (for a GPU)")
 
 
 def _run_args(p: argparse.ArgumentParser, *, does: str, overwrite: str, preset: bool = True,
@@ -668,10 +669,17 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
               f"GeoTIFF: {path}")
         return 0
     if args.command == "datasets":
-        from .datasets import available_datasets, list_datasets
+        from .datasets import available_datasets, list_datasets, search_dirs
 
         here = set(available_datasets())
+        print(f"{'dataset':18s} {'here':9s}  {'--download':10s}  description")
         for spec in list_datasets():
-            print(f"{spec.key:18s} {'available' if spec.key in here else 'missing  '}  {spec.title}")
+            needed = [f for f in spec.files if f.required]
+            fetchable = "-" if spec.key in here or not needed else "yes" if all(f.urls for f in needed) else "no"
+            print(f"{spec.key:18s} {'available' if spec.key in here else 'missing':9s}  {fetchable:10s}  "
+                  f"{spec.title}")
+        print(f"\nLooked in {', '.join(str(d) for d in search_dirs())}, each laid out as <dataset>/<file>; set "
+              "HYPERSYNTH_DATA_DIR to your folder of them (make bench uses ../shared/data beside the checkout). "
+              "'bench --download' fetches the missing ones marked yes.")
         return 0
     raise AssertionError(args.command)

@@ -67,11 +67,12 @@ def write_problem(path: str | os.PathLike) -> Optional[str]:
 
 def inputs_in_the_way(out: Path, all_names: Iterable[str], inputs: Iterable[Optional[str | os.PathLike]],
                       kept: Iterable[str] = ()) -> list[tuple[str, str]]:
-    """``(input as given, output name)`` for each input that a run's output written into ``out`` would replace;
-    ``kept``: outputs an input may be (a reused model bundle the run saves again unchanged)."""
+    """``(input as given, output name)`` for each existing input that a run's output written into ``out`` would
+    replace (a missing one is left to its reader, which says it is missing); ``kept``: outputs an input may be (a
+    reused model bundle the run saves again unchanged)."""
     folder, kept = _resolved(out), set(kept)
     found = []
-    for given in (p for p in inputs if p):
+    for given in (p for p in inputs if p and Path(p).expanduser().exists()):
         path = _resolved(given)
         name = next((n for n in sorted(set(all_names) - kept) if _holds(folder / n, path)), None)
         if name is not None:

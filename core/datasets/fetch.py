@@ -175,8 +175,11 @@ def _not_found(spec: DatasetSpec, missing: list[DatasetFile], data_dir: Optional
     else:
         lines.append(f"Put the file(s) in {cache_dir() / spec.key}/, or set {DATA_DIR_ENV} to a folder laid out "
                      f"as <dataset key>/<file> and put them in its {spec.key}/ sub-folder.")
-    if any(f.urls for f in missing) and not allow_download:
-        lines.append("Or allow downloading (allow_download=True) to fetch them into the cache, checked by sha256.")
+    fetchable = [f for f in missing if f.urls]
+    if fetchable and not allow_download:
+        which = "them" if len(fetchable) == len(missing) else ", ".join(f.name for f in fetchable)
+        lines.append(f"Or allow downloading (allow_download=True) to fetch {which} into the cache, checked by "
+                     "sha256.")
     if any(not f.urls for f in missing) and spec.get_from:
         lines.append(f"Files without a download address: get them from {spec.get_from}.")
     return DatasetNotFoundError("\n".join(lines), spec.key, [f.name for f in missing], dirs)

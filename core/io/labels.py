@@ -148,7 +148,8 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
                                  f"its fields are {', '.join(names) or '(none)'}")
         raise LabelReadError(f"{path.name}: no class field found in layer {lyr.GetName()!r} (looked for "
                              f"class, class_id, label, classname, ...); its fields are "
-                             f"{', '.join(names) or '(none)'}. Choose the field that holds the class")
+                             f"{', '.join(names) or '(none)'}. Choose the field that holds the class "
+                             "(--class-field on the command line)")
     index = names.index(field)
     kind = fields[index].GetType()
     geometries, values = [], []
@@ -331,8 +332,8 @@ def _read_raster(path: Path, ds: Any, scene: Scene, classes: Optional[list[Class
         if not mine.IsSame(theirs):
             raise LabelReadError(
                 f"{path.name} is in {_crs_name(theirs)} but the scene is in {_crs_name(mine)}; reproject the "
-                f"labels onto the scene's grid (e.g. gdalwarp -t_srs <scene CRS> -te {_te(scene)} -ts {cols} "
-                f"{rows} -r near)")
+                f"labels onto the scene's grid (e.g. gdalwarp -t_srs {_crs_argument(mine)} -te {_te(scene)} -ts "
+                f"{cols} {rows} -r near)")
         same_grid = shape == (rows, cols) and transform is not None and np.allclose(
             transform, scene.transform, rtol=0, atol=1e-3 * abs(scene.transform[1]))
         if not same_grid:
@@ -433,8 +434,12 @@ def _class_ids_of(path: Path, read_rows: Callable[[int, int], np.ndarray], shape
                                  f"no-data if it marks unlabelled pixels")
         labels[rows] = values  # whole numbers within the id range and the file type's: exact
         present.update(int(v) for v in np.unique(values) if v != 0)
-    compact = label_map_dtype(max(present, default=0))  # ids up to 255: a byte a pixel from here on
-    labels = np.zeros(shape, compact) if labels is None else labels.astype(compact, copy=False)
+    if not present:
+        raise LabelReadError(f"{path.name} labels no pixel of the scene: every value is 0 (unlabelled)"
+                             + (f", NaN or its no-data value {nodata:g}" if nodata is not None else " or NaN")
+                             + "; give the raster with your labels (class ids 1, 2, ...)")
+    compact = label_map_dtype(max(present))  # ids up to 255: a byte a pixel from here on
+    labels = labels.astype(compact, copy=False) if labels is not None else np.zeros(shape, compact)
     known = {c.id: c for c in classes or []}
     found = {}
     for i in sorted(present):
@@ -492,6 +497,12 @@ def _crs_name(srs: Any) -> str:
     code = srs.GetAuthorityCode(None)
     name = srs.GetName() or "an unnamed CRS"
     return f"{srs.GetAuthorityName(None)}:{code} {name}" if code else name
+
+
+def _crs_argument(srs: Any) -> str:
+    """The CRS as gdalwarp's -t_srs takes it: its authority code (EPSG:32633), else a placeholder to fill in."""
+    code = srs.GetAuthorityCode(None)
+    return f"{srs.GetAuthorityName(None)}:{code}" if code else "<the scene's CRS>"
 
 
 def _crs_name_wkt(wkt: str) -> str:

@@ -78,7 +78,8 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             "A scene layer on a GeoTIFF or ENVI file that would take over half of the memory available is not read "
             "whole: the models learn from the area around your labels, and the whole scene is mapped a tile at a "
             "time (the report says which area).\n\n"
-            "Presets: tiny (seconds, to try the workflow), fast (minutes on a laptop CPU), full (GPU). "
+            "Presets: tiny (under a minute on a small scene, to try the workflow), fast (minutes on a laptop CPU), "
+            "full (GPU). "
             "Optionally keep the trained synthesis model (to generate patches with 'Synthesise labelled "
             "patches'), and the classifier, to apply it to other scenes of the same sensor ('Classify with a saved "
             "classifier').")

@@ -73,7 +73,8 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
             "to skip this training from the HyperSynth panel's run dialog, or on the command line with "
             "'hypersynth augment-classify --bundle'; its Processing algorithm always trains a new one. Prompts come from the class and prompt file (otherwise the class names "
             "are used).\n\n"
-            "Presets: tiny (seconds, to try the workflow), fast (minutes on a laptop CPU), full (GPU). The "
+            "Presets: tiny (under a minute on a small scene, to try the workflow), fast (minutes on a laptop CPU), "
+            "full (GPU). The "
             "CLIP weights file set in the HyperSynth settings is used by the fast and full presets. A "
             "cancelled or failed run leaves no folder behind.")
 

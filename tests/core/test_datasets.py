@@ -178,6 +178,22 @@ def test_available_datasets_reflects_the_files(tmp_path):
         assert "indian_pines" not in here or (SHARED / "indian_pines" / "Indian_pines_corrected.mat").is_file()
 
 
+def test_the_datasets_command_says_what_is_here_where_it_looked_and_what_can_be_fetched(tmp_path, monkeypatch,
+                                                                                          capsys):
+    from hypersynth.core.cli import main as cli_main
+
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("HYPERSYNTH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert cli_main(["datasets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["dataset", "here", "--download", "description"]
+    rows = {line.split()[0]: line.split()[1:3] for line in lines[1:] if line.strip() and not line.startswith("Looked")}
+    assert rows["demo"] == ["available", "-"] and rows["salinasA"] == ["missing", "yes"]
+    assert rows["houston2013"] == ["missing", "no"]  # no public address known: fetched by hand
+    assert lines[-1].startswith(f"Looked in {tmp_path / 'data'}, {tmp_path / 'cache' / 'hypersynth' / 'data'}, ")
+
+
 @pytest.mark.skipif(not SHARED.is_dir(), reason="HYPERSYNTH_DATA_DIR is not set")
 @pytest.mark.parametrize("key, cube, gt", [
     ("indian_pines", "Indian_pines_corrected.mat", "Indian_pines_gt.mat"),

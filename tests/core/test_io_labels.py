@@ -214,7 +214,7 @@ def test_label_raster_grid_and_value_errors(tmp_path):
     with pytest.raises(LabelReadError, match="different grid.*resample the labels.*gdalwarp -te 366000 5809900 "
                                              "366120 5810000 -ts 12 10"):
         read_labels(shifted, _scene())
-    with pytest.raises(LabelReadError, match="is in EPSG:32632.*reproject"):
+    with pytest.raises(LabelReadError, match="is in EPSG:32632.*reproject.*gdalwarp -t_srs EPSG:32633 -te"):
         read_labels(_label_tif(tmp_path / "crs.tif", truth, grid, epsg=32632), _scene())
     with pytest.raises(LabelReadError, match="has 2 bands; a label raster has one band"):
         read_labels(_label_tif(tmp_path / "two.tif", truth, grid, bands=2), _scene())
@@ -224,7 +224,8 @@ def test_label_raster_grid_and_value_errors(tmp_path):
         read_labels(_label_tif(tmp_path / "neg.tif", truth - 2, grid), _scene())
     with pytest.raises(LabelReadError, match="holds the value 70000; class ids run from 1 to 65535.*no-data"):
         read_labels(_label_tif(tmp_path / "wide.tif", np.where(truth == 3, 70000, truth), grid), _scene())
-    with pytest.raises(LabelReadError, match="labels no pixel"):
+    with pytest.raises(LabelReadError, match=r"zero.tif labels no pixel of the scene: every value is 0 \(unlabelled\) "
+                                             r"or NaN; give the raster with your labels \(class ids 1, 2, ...\)"):
         read_labels(_label_tif(tmp_path / "zero.tif", truth * 0, grid), _scene())
     with pytest.raises(LabelReadError, match="is 9×12 px but the scene is 10×12"):
         read_labels(_label_tif(tmp_path / "short.tif", truth[:9], grid), _scene(georeferenced=False))

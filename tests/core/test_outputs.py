@@ -46,6 +46,17 @@ def test_an_input_in_the_output_folder_is_never_overwritten(scene_files, tmp_pat
     assert _digest(renamed) == before
 
 
+def test_a_missing_input_inside_the_output_folder_is_said_missing(tmp_path, capsys):
+    """A bundle that does not exist cannot be overwritten: the reader says it is missing, not that it is in the way."""
+    from hypersynth.core.cli import main as cli_main
+
+    out = tmp_path / "run"
+    assert cli_main(["classify", "--model", str(out / "classifier_bundle"), "--scene", str(tmp_path / "scene.tif"),
+                     "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "is where the run writes" not in err and "no such folder" in err and not out.exists()
+
+
 def test_a_rerun_with_overwrite_leaves_no_output_of_the_earlier_run(scene_files, tmp_path):
     _, files, _ = scene_files
     out = tmp_path / "run"

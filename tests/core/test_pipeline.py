@@ -278,6 +278,22 @@ def test_bench_writes_the_stable_json_rows(tmp_path):
         assert row["seeds"] == [0, 1] and 0.5 < row["oa_mean"] <= 1.0
 
 
+def test_bench_says_in_its_tables_which_datasets_it_could_not_run(tmp_path, monkeypatch, capsys):
+    """A dataset not available here is skipped; the tables, the JSON and the last line on the terminal say so, so a
+    table that lacks it is not read as the whole benchmark."""
+    monkeypatch.setenv("HYPERSYNTH_DATA_DIR", str(tmp_path / "empty"))  # nowhere holds salinasA here
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    rc = cli_main(["bench", "--datasets", "demo,salinasA", "--labels-per-class", "2", "--seeds", "0", "--methods",
+                   "rf", "--splits", "random", "--json", str(tmp_path / "b.json"), "--markdown",
+                   str(tmp_path / "b.md"), "--quiet"])
+    assert rc == 0
+    assert json.loads((tmp_path / "b.json").read_text())["skipped"] == ["salinasA"]
+    assert (tmp_path / "b.md").read_text().startswith("**Not run: salinasA, not available here**")
+    err = capsys.readouterr().err
+    assert "skipping salinasA" in err and err.rstrip().endswith("note: salinasA was not run (not available here; "
+                                                                  "see the notes above)")
+
+
 def test_bench_runs_the_protocol_on_an_own_scene_with_reference_labels(scene_files, tmp_path, capsys):
     scene, _, truth, classes = scene_files
     path = tmp_path / "own.json"
