@@ -595,10 +595,17 @@ def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[t
 
     patch = getattr(fitted.classifier, "patch_size", None) or getattr(getattr(fitted.classifier, "config", None),
                                                                        "patch_size", None)
-    facts = [f"Run {datetime.now().astimezone().isoformat(timespec='seconds')}: preset {settings.preset}, seed "
-             f"{settings.seed}, device {settings.device}"
-             + (f", patches {patch} × {patch} px ({'as given' if settings.patch_size else 'chosen from the scene'})"
-                if patch else "")]
+    when = datetime.now().astimezone().isoformat(timespec='seconds')
+    if fitted.method in CPU_ONLY_METHODS:  # scikit-learn's: no network, so neither preset nor device shapes it
+        facts = [f"Run {when}: seed {settings.seed}, on the CPU (scikit-learn)"]
+    else:
+        from .device import resolve_device  # torch is loaded already: a network was trained
+
+        used = resolve_device(settings.device)
+        facts = [f"Run {when}: preset {settings.preset}, seed {settings.seed}, device {used}"
+                 + (f" (from {settings.device})" if settings.device == "auto" else "")
+                 + (f", patches {patch} × {patch} px ({'as given' if settings.patch_size else 'chosen from the scene'})"
+                    if patch else "")]
     model = fitted.synthesis_model
     if model is not None:
         facts.append(f"Text encoder: {model.text_source}")

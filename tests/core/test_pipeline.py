@@ -83,8 +83,8 @@ def test_augment_and_classify_writes_every_output(augment_run):
     assert summary["total"] == sum(r["synthetic"] for r in summary["classes"]) > 0
     assert 0.0 <= outputs.metrics["oa"] <= 1.0 and outputs.metrics["n_test"] > 0
     report = outputs.report.read_text()  # enough to run it again: settings, encoder, inputs
-    assert re.search(r"^- Run \d{4}-\d\d-\d\dT[\d:]+[+-][\d:]+: preset tiny, seed 0, device auto, patches \d+ × "
-                     r"\d+ px \(chosen from the scene\)$", report, flags=re.MULTILINE)
+    assert re.search(r"^- Run \d{4}-\d\d-\d\dT[\d:]+[+-][\d:]+: preset tiny, seed 0, device (cpu|cuda:?\d*) \(from "
+                     r"auto\), patches \d+ × \d+ px \(chosen from the scene\)$", report, flags=re.MULTILINE)
     assert "- Text encoder: random-init (tiny test tower)" in report and "**Read with care:**" in report
     assert re.search(r"^- Scene file: /.*scene\.tif$", report, flags=re.MULTILINE)
     assert re.search(r"^- Class file: /.*classes\.json$", report, flags=re.MULTILINE)
@@ -438,6 +438,7 @@ def test_labels_on_no_data_are_said_and_not_counted_as_learnt(tmp_path, caplog):
     assert f"all {n_gone} of its labelled pixels" in report  # the warnings are the report's too
     learnt = int((label_map > 0).sum()) - n_gone - 1
     assert f"- Training pixels: {learnt} in {len(ids) - 1} classes" in report
+    assert re.search(r"^- Run \S+: seed 0, on the CPU \(scikit-learn\)$", report, flags=re.MULTILINE)  # no preset
     assert not re.search(rf"^\| {gone} \|", report, flags=re.MULTILINE)  # not among the mapped classes
     assert re.search(rf"^\| {partly} \| .* \| {n_partly - 1} \| \d+ \|$", report, flags=re.MULTILINE)
 
