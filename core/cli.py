@@ -97,6 +97,14 @@ def _number(low: float, high: float = math.inf, *, low_open: bool = False) -> Ca
     return parse
 
 
+def _prompt(text: str) -> str:
+    """A type: a prompt with words in it (an empty one tells the text encoder nothing)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected words describing the patches, e.g. 'asphalt road'; got an empty "
+                                         "prompt")
+    return text
+
+
 def _folder(text: str) -> str:
     """A type: an output folder's name, not empty."""
     if not text.strip():
@@ -390,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bundle", required=True, help="synthesis model bundle folder (an earlier run's model_bundle)")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--class", dest="class_id", type=int, help="class id whose stored prompt to use")
-    g.add_argument("--prompt", help="free text prompt (label 0 unless --label is given)")
+    g.add_argument("--prompt", type=_prompt, help="free text prompt (label 0 unless --label is given)")
     p.add_argument("--label", type=int, default=0, help="label id for --prompt samples (default 0)")
     p.add_argument("--n", type=_whole(1), default=16, help="number of patches, at least 1 (default 16)")
     p.add_argument("--out", type=_npz_file, required=True, help=".npz file with patches, labels, masks, prompts")

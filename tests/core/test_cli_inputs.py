@@ -169,6 +169,10 @@ def test_run_bench_runs_the_datasets_it_is_given_and_warns_of_those_not_here(tmp
     (["synthesize", "--bundle", "b", "--class", "1", "--out", "p.npz", "--anchor-strength", "7"],
      "unrecognized arguments: --anchor-strength"),  # it does nothing there (7.): not offered
     (["classify", "--model", "m", "--scene", "s.tif", "--out", ""], "argument --out: is empty"),
+    (["synthesize", "--bundle", "b", "--prompt", " ", "--out", "p.npz"],
+     "argument --prompt: expected words describing the patches, e.g. 'asphalt road'; got an empty prompt"),
+    (["augment-classify", "--scene", "s.tif", "--labels", "l.tif", "--out", "o", "--synthetic-weight", "11"],
+     "argument --synthetic-weight: expected a number in (0, 10]; got '11'"),
 ])
 def test_numbers_and_empty_names_are_refused_naming_the_option(args, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
