@@ -24,11 +24,13 @@ from qgis.core import (
     QgsProject,
     QgsRasterLayer,
     QgsRendererCategory,
+    QgsSimpleLineSymbolLayer,
     QgsVectorFileWriter,
     QgsVectorLayer,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
+from qgis.PyQt.QtCore import Qt, QVariant
+from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import QUndoCommand
 
 from ..core.progress import NULL_REPORTER, Reporter
@@ -38,7 +40,10 @@ from .layers import add_input_layer, gdal_name
 CLASS_ID_FIELD = "class_id"  # integer label value, the ClassInfo.id
 CLASS_NAME_FIELD = "class"  # class name, for people reading the attribute table
 LAYER_NAME = "labels"  # table name inside the GeoPackage
-FILL_ALPHA = 150  # label polygons are half transparent so the scene shows through
+LAYER_OPACITY = 0.6  # the label layer's opacity: the scene shows through its fills (the legend keeps full colours)
+HALO_WIDTH = 0.6  # mm: a white band just outside each label's edge, so it stands out on any scene colour
+EDGE_WIDTH = 0.5  # mm: a line of the class colour darkened (QColor.darker) just inside the edge
+EDGE_DARKER = 160
 
 
 class LabelLayerError(ValueError):
@@ -126,6 +131,7 @@ def create_label_layer(path: str, crs: QgsCoordinateReferenceSystem, classes: Se
     if not layer.isValid():
         raise LabelLayerError(f"QGIS could not open the new label layer {target}")
     style_label_layer(layer, classes)
+    layer.setOpacity(LAYER_OPACITY)
     constrain_class_ids(layer)
     add_input_layer(layer, project)
     return layer
@@ -152,10 +158,13 @@ def check_label_layer(layer: object) -> QgsVectorLayer:
 
 
 def use_label_layer(layer: object, classes: Sequence[ClassInfo]) -> QgsVectorLayer:
-    """Adopt an existing vector layer as the label layer: check it, style it by class, and have QGIS's attribute
-    form refuse a class id the engine would refuse (:func:`constrain_class_ids`)."""
+    """Adopt an existing vector layer as the label layer: check it, style it by class (see the scene through it where
+    it is opaque: :data:`LAYER_OPACITY`), and have QGIS's attribute form refuse a class id the engine would refuse
+    (:func:`constrain_class_ids`)."""
     checked = check_label_layer(layer)
     style_label_layer(checked, classes)
+    if checked.opacity() >= 1.0:  # an opacity the analyst chose stays
+        checked.setOpacity(LAYER_OPACITY)
     constrain_class_ids(checked)
     return checked
 
@@ -175,14 +184,26 @@ def constrain_class_ids(layer: QgsVectorLayer) -> None:
                              QgsFieldConstraints.ConstraintStrengthHard)
 
 
+def label_symbol(color: tuple[int, int, int]) -> QgsFillSymbol:
+    """A label's symbol: a fill of the class colour, edged inside by the class colour darkened and outside by a white
+    halo, side by side (a line's offset moves it off the edge: positive inwards), so a grey label on a grey road
+    still shows its outline. The fill is opaque, so the legend shows the class colour as the class table and the
+    class map do: the layer's opacity (:data:`LAYER_OPACITY`) lets the scene show through."""
+    symbol = QgsFillSymbol.createSimple({"color": "{},{},{},255".format(*color), "outline_style": "no"})
+    halo = QgsSimpleLineSymbolLayer(QColor(255, 255, 255), HALO_WIDTH)
+    halo.setOffset(-HALO_WIDTH / 2)  # outside the edge
+    edge = QgsSimpleLineSymbolLayer(QColor(*color).darker(EDGE_DARKER), EDGE_WIDTH)
+    edge.setOffset(EDGE_WIDTH / 2)  # inside it
+    for line in (halo, edge):
+        line.setPenJoinStyle(Qt.RoundJoin)
+        symbol.appendSymbolLayer(line)
+    return symbol
+
+
 def style_label_layer(layer: QgsVectorLayer, classes: Sequence[ClassInfo]) -> None:
-    """A categorised renderer on ``class_id``: each class in its colour, half transparent, named."""
-    categories = []
-    for c in sorted(classes, key=lambda c: c.id):
-        r, g, b = c.color
-        symbol = QgsFillSymbol.createSimple({
-            "color": f"{r},{g},{b},{FILL_ALPHA}", "outline_color": f"{r},{g},{b},255", "outline_width": "0.4"})
-        categories.append(QgsRendererCategory(int(c.id), symbol, c.name))
+    """A categorised renderer on ``class_id``: each class in its colour, outlined (:func:`label_symbol`), named."""
+    categories = [QgsRendererCategory(int(c.id), label_symbol(c.color), c.name)
+                  for c in sorted(classes, key=lambda c: c.id)]
     renderer = QgsCategorizedSymbolRenderer(CLASS_ID_FIELD, categories)
     layer.setRenderer(renderer)
     layer.triggerRepaint()

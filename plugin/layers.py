@@ -10,8 +10,11 @@ from typing import Iterable, Optional, Sequence, Union
 from qgis.core import (
     QgsContrastEnhancement,
     QgsLayerTreeGroup,
+    QgsLayerTreeLayer,
     QgsLayerTreeNode,
+    QgsMapLayerLegendUtils,
     QgsPalettedRasterRenderer,
+    QgsSimpleLegendNode,
     QgsMapLayer,
     QgsProject,
     QgsProviderRegistry,
@@ -24,6 +27,10 @@ from ..core.scene import ClassInfo
 
 PathLike = Union[str, Path]
 RESULT_GROUP = "hypersynth/result_group"  # custom property, True on a group add_result_layers made (saved in projects)
+# The result layers' names in their group (the group names the run): short, so a narrow Layers panel tells them apart
+CLASSES_NAME, CONFIDENCE_NAME, PROBABILITIES_NAME = "classes", "confidence", "class probabilities"
+# The legend's title over the class colours and the confidence ramp, instead of QGIS's "Band 1: class (Palette)"
+CLASSES_TITLE, CONFIDENCE_TITLE = "Predicted class", "Max class probability"
 
 
 class LayerLoadError(ValueError):
@@ -147,19 +154,55 @@ def remove_layers_reading(files: Iterable[PathLike], project: QgsProject) -> Opt
     return place
 
 
+def result_group_name(title: str, folder: PathLike, project: QgsProject) -> str:
+    """The name of a run's result group: the output folder's name, then ``title`` (``"run_2: Augment & Classify
+    scene"``), so two runs on one scene differ in the first characters a narrow Layers panel shows; numbered
+    (``"run_2 (2): …"``) while another group in ``project`` has that name."""
+    taken = {group.name() for group in project.layerTreeRoot().findGroups(True)}  # at any depth
+    label = Path(folder).name
+    name, number = (f"{label}: {title}" if label else title), 2
+    while name in taken:
+        name, number = (f"{label} ({number}): {title}" if label else f"({number}) {title}"), number + 1
+    return name
+
+
+def set_legend_title(node: Optional[QgsLayerTreeLayer], title: str) -> bool:
+    """Show ``title`` over a raster layer's legend where QGIS puts its band header (``Band 1: class (Palette)``),
+    as the Layers panel's own renaming of a legend item does (saved with the project). Returns whether the legend
+    had such a header."""
+    layer = node.layer() if node is not None else None
+    if layer is None or layer.legend() is None:
+        return False
+    nodes = layer.legend().createLayerTreeModelLegendNodes(node)
+    if not nodes or not isinstance(nodes[0], QgsSimpleLegendNode):
+        return False
+    QgsMapLayerLegendUtils.setLegendNodeUserLabel(node, 0, title)
+    return True
+
+
+def _band_description(path: PathLike) -> str:
+    """The first band's description in the file (the engine names a probability band by its class), or ""."""
+    from osgeo import gdal
+
+    ds = gdal.Open(str(path))
+    return ds.GetRasterBand(1).GetDescription() if ds is not None and ds.RasterCount else ""
+
+
 def add_result_layers(class_map: PathLike, confidence: Optional[PathLike], classes: Sequence[ClassInfo], *,
                       title: str, project: Optional[QgsProject] = None,
                       probabilities: Optional[PathLike] = None,
                       replaced: Iterable[PathLike] = ()) -> list[QgsRasterLayer]:
-    """Add the class map (on top), its confidence and (when written) its class probabilities to ``project`` in a
-    group named ``title``, marked as a result group (:data:`RESULT_GROUP`); all but the map start hidden.
+    """Add the class map, its confidence and (when written) its class probabilities to ``project`` in a group that
+    names the run (:func:`result_group_name`: the output folder and ``title``), marked as a result group
+    (:data:`RESULT_GROUP`). The layers have short names (:data:`CLASSES_NAME`…) and plain legend titles; the
+    confidence and probabilities lie above the opaque class map, hidden, so ticking one shows it.
 
     A run into a folder that held an earlier run's outputs replaces their files, so the layers that read them
     (the earlier run's group, or a result the analyst moved or restyled) would show the new files under the old
     run's style and classes, or a stale render: every layer reading one of the new files or of ``replaced`` (the
     earlier outputs the run removed) is removed, with a group it leaves empty, and the new group takes that group's
-    place. A restyled layer goes too (its classes may not be the new run's): to keep a result, write the next run
-    to another folder, or save the layer's style and load it on the new layer.
+    place (and name). A restyled layer goes too (its classes may not be the new run's): to keep a result, write the
+    next run to another folder, or save the layer's style and load it on the new layer.
 
     Call on the main thread only (from a task's ``finished()`` or an algorithm's post-processing).
 
@@ -167,22 +210,29 @@ def add_result_layers(class_map: PathLike, confidence: Optional[PathLike], class
         The layers added, class map first.
     """
     project = project or QgsProject.instance()
-    layers = [class_map_layer(class_map, classes, name=f"{title}: classes")]
+    layers = [class_map_layer(class_map, classes, name=CLASSES_NAME)]
+    titles = [CLASSES_TITLE]
     if confidence is not None:
-        layers.append(confidence_layer(confidence, name=f"{title}: confidence"))
+        layers.append(confidence_layer(confidence, name=CONFIDENCE_NAME))
+        titles.append(CONFIDENCE_TITLE)
     if probabilities is not None:
-        layers.append(confidence_layer(probabilities, name=f"{title}: class probabilities"))  # class 1 in grey
+        layers.append(confidence_layer(probabilities, name=PROBABILITIES_NAME))  # class 1 in grey
+        described = _band_description(probabilities)
+        titles.append(described[:1].upper() + described[1:] if described else "Probability of the first class")
     written = [class_map, *(f for f in (confidence, probabilities) if f is not None)]
     parent, index = remove_layers_reading([*written, *replaced], project) or (project.layerTreeRoot(), 0)
-    group: QgsLayerTreeGroup = parent.insertGroup(index, title)
+    group: QgsLayerTreeGroup = parent.insertGroup(index, result_group_name(title, Path(class_map).parent, project))
     group.setCustomProperty(RESULT_GROUP, True)
     for layer in layers:
         project.addMapLayer(layer, False)
+    # top to bottom: what is there to inspect (hidden) over the class map, which is opaque and would hide it
+    for layer in [*layers[1:], layers[0]]:
         group.addLayer(layer)
-    for layer in layers[1:]:
+    for layer, legend_title in zip(layers, titles):
         node = group.findLayer(layer.id())
-        if node is not None:
-            node.setItemVisibilityChecked(False)  # the map first; the others are there to inspect
+        set_legend_title(node, legend_title)
+        if node is not None and layer is not layers[0]:
+            node.setItemVisibilityChecked(False)  # the map shows; the others are there to inspect
     return layers
 
 

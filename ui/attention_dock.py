@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from qgis.gui import QgsDockWidget
 from qgis.PyQt.QtCore import Qt
@@ -23,52 +26,114 @@ from scipy.ndimage import zoom
 from ..core.tokens import word_tokens
 
 ALL_LAYERS = -1  # layer selector value: the mean over layers
-PANELS_PER_ROW = 7  # a long prompt's words wrap onto a second row rather than shrink to slivers
+PANELS_PER_ROW = 8  # a long prompt's words wrap onto a second row rather than shrink to slivers
 EMPTY_STATUS = "Preview a prompt to see where each word attends."  # before any preview or run
+# What the dock's callers draw under the maps (plugin.rendering.composite_rgb's "false colour": R, G, B = the bands
+# nearest 860, 650 and 550 nm, each stretched 2-98 % over the patches shown together): a caller drawing another
+# composite passes its own caption.
+PATCH_CAPTION = "synthetic patch\nfalse colour\nNIR · red · green"
+PATCH_NOTE = "Patch: R = NIR, G = red, B = green, stretched over the set shown (vegetation is red)."
+MIN_SPAN = 2.0  # the colour scale reaches at least half and twice the even share, so noise near it stays pale
+# Articles, prepositions, conjunctions and auxiliaries: their maps come after the content words' (shown on request).
+# Not "near" ("near infrared") or "open" and the like, which describe the class.
+FUNCTION_WORDS = frozenset({
+    "a", "an", "the", "of", "in", "on", "at", "to", "for", "with", "by", "from", "into", "onto", "over", "under",
+    "and", "or", "nor", "but", "as", "than", "that", "which", "this", "these", "those", "its", "it", "is", "are",
+    "was", "were", "be", "been", "has", "have"})
+RUN, PREVIEW = "run", "preview"  # the source selector's values
+
+
+def is_function_word(word: str) -> bool:
+    """Whether ``word`` (a decoded token) is a function word (:data:`FUNCTION_WORDS`), whose map says little."""
+    return word.lower() in FUNCTION_WORDS
+
+
+def scale_ticks(span: float) -> list[float]:
+    """Colour bar ticks between ``1/span`` and ``span`` times the even share: powers of two, 1 included."""
+    top = int(np.floor(np.log2(span) + 1e-9))
+    step = max(1, -(-top // 3))  # at most seven ticks
+    return [2.0 ** e for e in range(-(top // step) * step, top + 1, step)]
+
+
+def _times(value: float) -> str:
+    """A tick's label: ``2×``, ``1×``, ``½×``, ``¼×``…"""
+    if value >= 1:
+        return f"{value:g}×"
+    return {0.5: "½×", 0.25: "¼×"}.get(value, f"1/{1 / value:g}×")
 
 
 class AttentionDock(QgsDockWidget):
-    """Heatmaps of cross-attention from latent positions to prompt words, one panel per word."""
+    """Heatmaps of cross-attention from latent positions to prompt words, one panel per word.
+
+    Each map is shown against the even share (every token of the prompt attended alike, ``1/n`` of a position's
+    attention): red where the word takes more, blue where less, pale or clear near even, on a scale of at least
+    half to twice the even share, so the small differences of a word that attends everywhere alike do not pass for
+    structure. A run's maps (one patch per class) and the last prompt preview's are both kept, picked by source.
+    """
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__("HyperSynth cross-attention", parent)
         self.setObjectName("HyperSynthAttentionDock")
         self._attention: Optional[np.ndarray] = None  # (layers, timesteps, T, L) after normalising
         self._words: list[tuple[int, str]] = []
+        self._even = 1.0  # the even share of a position's attention: its total over the prompt's n tokens, / n
+        self._n_tokens = 1  # n: the tokens attention is spread over (start/end included, masked padding not)
         self._latent_hw = (1, 1)
         self._patch_rgb: Optional[np.ndarray] = None
+        self._patch_caption = PATCH_CAPTION
         self._timesteps: list[int] = []
-        self.images: list = []  # the AxesImage of each word panel (for tests and export)
+        self.images: list = []  # the AxesImage of each word panel shown (for tests and export)
         self._choices: list[tuple[str, dict]] = []  # (class name, set_attention keywords) of a run's patches
-        self._source = ""  # what the maps come from, said in the status line
+        self._run_source = ""  # the run's title
+        self._preview: Optional[dict[str, Any]] = None  # the last preview's set_attention keywords
+        self._preview_source = ""
+        self._source = ""  # what the maps shown come from, said in the status line
 
         body = QWidget()
         layout = QVBoxLayout(body)
-        controls = QHBoxLayout()
+        self.pick_row = QWidget()  # what to show: a run's class or the last preview; hidden while there is no choice
+        pick = QHBoxLayout(self.pick_row)
+        pick.setContentsMargins(0, 0, 0, 0)
+        self.source_label = QLabel("Show")
+        pick.addWidget(self.source_label)
+        self.source_box = QComboBox()
+        self.source_box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.source_box.setMinimumContentsLength(24)  # a long run title is cut; its tooltip has it whole
+        self.source_box.setToolTip("The run's patches (one per class) or the last prompt preview's patch")
+        self.source_box.currentIndexChanged.connect(self._show_source)
+        pick.addWidget(self.source_box)
         self.class_label = QLabel("Class")
-        controls.addWidget(self.class_label)
+        pick.addWidget(self.class_label)
         self.class_box = QComboBox()
         self.class_box.setSizeAdjustPolicy(QComboBox.AdjustToContents)
         self.class_box.setToolTip("Whose synthetic patch and prompt to show")
         self.class_box.currentIndexChanged.connect(self._show_choice)
-        controls.addWidget(self.class_box)
+        pick.addWidget(self.class_box)
+        pick.addStretch(1)
+        layout.addWidget(self.pick_row)
+        controls = QHBoxLayout()
         controls.addWidget(QLabel("Layer"))
         self.layer_box = QComboBox()
         self.layer_box.setSizeAdjustPolicy(QComboBox.AdjustToContents)
         self.layer_box.currentIndexChanged.connect(self._render)
         controls.addWidget(self.layer_box)
-        controls.addWidget(QLabel("Timestep"))
+        self.timestep_caption = QLabel("Timestep")
+        controls.addWidget(self.timestep_caption)
         self.timestep_slider = QSlider(Qt.Horizontal)
         self.timestep_slider.setMinimum(0)
         self.timestep_slider.valueChanged.connect(self._render)
         controls.addWidget(self.timestep_slider, 1)
         self.timestep_label = QLabel("–")
-        self.timestep_label.setMinimumWidth(60)
         controls.addWidget(self.timestep_label)
+        controls.addStretch(0)  # takes the slider's room while the slider is hidden
         self.overlay_box = QCheckBox("Over patch", checked=True)
-        self.overlay_box.setToolTip("Draw the heatmaps over the patch's false-colour picture")
+        self.overlay_box.setToolTip("Draw the heatmaps over the patch's false-colour picture; where a word gets its "
+                                    "even share the patch shows through")
         self.overlay_box.toggled.connect(self._render)
         controls.addWidget(self.overlay_box)
+        self.function_box = QCheckBox("Function words")
+        self.function_box.toggled.connect(self._render)
+        controls.addWidget(self.function_box)
         layout.addLayout(controls)
         self.figure = Figure(figsize=(6, 2.4), dpi=90, layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
@@ -79,47 +144,115 @@ class AttentionDock(QgsDockWidget):
         self.setWidget(body)
         self._set_controls_enabled(False)
         self._show_class_box(False)
+        self._fill_source_box()
+        self._show_timesteps(1)
 
     def clear(self) -> None:
         """Back to the empty dock (the maps shown came from a project that was closed)."""
         self._attention, self._words, self._patch_rgb, self._timesteps = None, [], None, []
-        self._choices, self._source = [], ""
+        self._choices, self._run_source, self._preview, self._preview_source = [], "", None, ""
+        self._source = ""
         for box in (self.class_box, self.layer_box):
             box.blockSignals(True)
             box.clear()
             box.blockSignals(False)
+        self._fill_source_box()
         self._show_class_box(False)
         self._set_controls_enabled(False)
+        self._show_timesteps(1)
         self.timestep_label.setText("–")
         self.status.setText(EMPTY_STATUS)
         self._render()
 
     def _set_controls_enabled(self, on: bool) -> None:
-        for w in (self.layer_box, self.timestep_slider, self.overlay_box):
+        for w in (self.layer_box, self.timestep_slider, self.overlay_box, self.function_box):
             w.setEnabled(on)
 
     def _show_class_box(self, on: bool) -> None:
         self.class_label.setVisible(on)
         self.class_box.setVisible(on)
+        self._show_pick_row()
+
+    def _show_pick_row(self) -> None:
+        self.pick_row.setVisible(not self.source_box.isHidden() or not self.class_box.isHidden())
+
+    def _show_timesteps(self, count: int) -> None:
+        """The slider only where there are timesteps to pick; one slice (the mean over the sampling steps, as a run
+        records) is said in words instead."""
+        several = count > 1
+        self.timestep_caption.setVisible(several)
+        self.timestep_slider.setVisible(several)
+        self.timestep_slider.setEnabled(several)
+        self.timestep_label.setToolTip("" if several else
+                                       "One map per word was recorded: the attention averaged over all diffusion "
+                                       "sampling steps, so there is no timestep to pick")
+
+    # --- sources: a run's patches and the last preview ------------------------------------------------------------
+    def _fill_source_box(self, select: Optional[str] = None) -> None:
+        """List the sources held (the selector shows when there are two); select ``select`` (shows it)."""
+        items = []
+        if self._choices:
+            items.append((f"run: {self._run_source}" if self._run_source else "run", RUN))
+        if self._preview is not None:
+            items.append((self._preview_source or "preview", PREVIEW))
+        self.source_box.blockSignals(True)
+        self.source_box.clear()
+        for text, data in items:
+            self.source_box.addItem(text, data)
+            self.source_box.setItemData(self.source_box.count() - 1, text, Qt.ToolTipRole)
+        index = self.source_box.findData(select)
+        self.source_box.setCurrentIndex(max(index, 0))
+        self.source_box.blockSignals(False)
+        self.source_label.setVisible(len(items) > 1)
+        self.source_box.setVisible(len(items) > 1)
+        self._show_pick_row()
+        if index >= 0:
+            self._show_source(index)
+
+    def source(self) -> Optional[str]:
+        """Which source is shown: :data:`RUN`, :data:`PREVIEW` or None (nothing)."""
+        return self.source_box.currentData()
+
+    def set_source(self, source: str) -> None:
+        """Show the run's maps (:data:`RUN`) or the last preview's (:data:`PREVIEW`)."""
+        index = self.source_box.findData(source)
+        if index < 0:
+            raise ValueError(f"the dock holds no {source} attention")
+        self.source_box.setCurrentIndex(index)
+
+    def _show_source(self, index: int) -> None:
+        source = self.source_box.itemData(index)
+        layer = self.layer_box.currentData()
+        if source == RUN:
+            self._source = self._run_source
+            self._show_class_box(True)
+            self._show_choice(max(self.class_box.currentIndex(), 0))
+        elif source == PREVIEW and self._preview is not None:
+            self._source = self._preview_source
+            self._show_class_box(False)
+            self._set_attention(**self._preview)
+        if layer is not None and self.layer_box.findData(layer) >= 0:  # keep the layer the user was looking at
+            self.set_layer(layer)
 
     def set_class_choices(self, choices: Sequence[tuple[str, dict]], source: str = "") -> None:
         """Show one of several patches' attention, picked by class: a run's one synthetic patch per class.
 
+        The last preview stays, a pick away in the source selector.
+
         Args:
             choices: ``(class name, set_attention keywords)`` per class, in the order the selector lists them.
-            source: what they come from (the run's title), said in the status line.
+            source: what they come from (the run's title), said in the selector and the status line.
         """
         if not choices:
             raise ValueError("no class attention to show")
         self._choices = [(str(name), dict(kwargs)) for name, kwargs in choices]
-        self._source = source
+        self._run_source = source
         self.class_box.blockSignals(True)
         self.class_box.clear()
         self.class_box.addItems([name for name, _ in self._choices])
         self.class_box.setCurrentIndex(0)
         self.class_box.blockSignals(False)
-        self._show_class_box(True)
-        self._show_choice(0)
+        self._fill_source_box(select=RUN)
 
     def set_class(self, name: str) -> None:
         """Show the patch of the class called ``name`` (one of :meth:`set_class_choices`')."""
@@ -127,10 +260,12 @@ class AttentionDock(QgsDockWidget):
         if index < 0:
             raise ValueError(f"no attention for class {name!r}; the dock has "
                              + ", ".join(n for n, _ in self._choices))
+        if self.source() != RUN:
+            self.set_source(RUN)
         self.class_box.setCurrentIndex(index)
 
     def _show_choice(self, index: int) -> None:
-        if 0 <= index < len(self._choices):
+        if 0 <= index < len(self._choices) and self.source() == RUN:
             layer = self.layer_box.currentData()
             self._set_attention(**self._choices[index][1])
             if self.layer_box.findData(layer) >= 0:  # keep the layer the user was looking at
@@ -138,26 +273,19 @@ class AttentionDock(QgsDockWidget):
 
     def set_attention(self, attention: np.ndarray, tokens: Sequence[str], latent_hw: tuple[int, int],
                       patch_rgb: Optional[np.ndarray] = None, timesteps: Optional[Sequence[int]] = None,
-                      source: str = "") -> None:
-        """Show one patch's cross-attention maps (a prompt preview); ``source`` is said in the status line."""
-        self._choices = []
-        self._source = source
-        self._show_class_box(False)
-        self._set_attention(attention, tokens, latent_hw, patch_rgb, timesteps)
+                      source: str = "", patch_caption: str = PATCH_CAPTION) -> None:
+        """Show one patch's cross-attention maps (a prompt preview; see :meth:`_set_attention`); ``source`` is said
+        in the source selector and the status line. A run's maps stay, a pick away in the source selector."""
+        preview = {"attention": attention, "tokens": tokens, "latent_hw": latent_hw, "patch_rgb": patch_rgb,
+                   "timesteps": timesteps, "patch_caption": patch_caption}
+        self._normalised(attention, tokens, latent_hw, timesteps, patch_rgb)  # a refused preview changes nothing
+        self._preview, self._preview_source = preview, source
+        self._fill_source_box(select=PREVIEW)
 
-    def _set_attention(self, attention: np.ndarray, tokens: Sequence[str], latent_hw: tuple[int, int],
-                       patch_rgb: Optional[np.ndarray] = None, timesteps: Optional[Sequence[int]] = None) -> None:
-        """Show cross-attention maps.
-
-        Args:
-            attention: ``(layers, T, L)`` or ``(layers, timesteps, T, L)``: weights from the ``L = h*w``
-                latent positions to the ``T`` text tokens (``(.., L, T)`` is accepted too and recognised
-                by its sizes).
-            tokens: the ``T`` decoded tokens of the prompt (start/end/padding are skipped).
-            latent_hw: ``(h, w)`` of the latent grid.
-            patch_rgb: ``(p, p, 3)`` uint8 picture of the synthesised patch, shown under the heatmaps.
-            timesteps: the diffusion timestep of each attention slice (labels for the slider).
-        """
+    @staticmethod
+    def _normalised(attention: np.ndarray, tokens: Sequence[str], latent_hw: tuple[int, int],
+                    timesteps: Optional[Sequence[int]], patch_rgb: Optional[np.ndarray]) -> np.ndarray:
+        """``attention`` as ``(layers, timesteps, T, L)``; ValueError when it does not fit the other arguments."""
         att = np.asarray(attention, dtype=np.float64)
         if att.ndim == 3:
             att = att[:, None]  # (layers, 1, ., .)
@@ -176,10 +304,35 @@ class AttentionDock(QgsDockWidget):
             raise ValueError(f"{len(timesteps)} timestep labels for {att.shape[1]} attention timesteps")
         if patch_rgb is not None and (patch_rgb.ndim != 3 or patch_rgb.shape[2] != 3):
             raise ValueError(f"patch_rgb must be (p, p, 3); got {patch_rgb.shape}")
+        return att
+
+    def _set_attention(self, attention: np.ndarray, tokens: Sequence[str], latent_hw: tuple[int, int],
+                       patch_rgb: Optional[np.ndarray] = None, timesteps: Optional[Sequence[int]] = None,
+                       patch_caption: str = PATCH_CAPTION) -> None:
+        """Show cross-attention maps.
+
+        Args:
+            attention: ``(layers, T, L)`` or ``(layers, timesteps, T, L)``: weights from the ``L = h*w``
+                latent positions to the ``T`` text tokens (``(.., L, T)`` is accepted too and recognised
+                by its sizes).
+            tokens: the ``T`` decoded tokens of the prompt (start/end/padding are skipped).
+            latent_hw: ``(h, w)`` of the latent grid.
+            patch_rgb: ``(p, p, 3)`` uint8 picture of the synthesised patch, shown under the heatmaps.
+            timesteps: the diffusion timestep of each attention slice (labels for the slider).
+            patch_caption: the patch panel's title: what the picture is (default: the false-colour composite the
+                plugin draws).
+        """
+        att = self._normalised(attention, tokens, latent_hw, timesteps, patch_rgb)
         self._attention = att
         self._words = word_tokens(tokens)
-        self._latent_hw = (h, w)
+        # the even share: a position's attention (1 after the softmax) spread alike over the tokens it can reach;
+        # padding the model masked out gets none and is no such token
+        reached = int((att > 0).any(axis=(0, 1, 3)).sum()) or att.shape[2]
+        self._n_tokens = reached
+        self._even = float(att.sum(axis=2).mean()) / reached or 1.0 / reached
+        self._latent_hw = (int(latent_hw[0]), int(latent_hw[1]))
         self._patch_rgb = patch_rgb
+        self._patch_caption = patch_caption
         # no labels: the slices are steps in sampling order, or (one slice) the mean over all steps, as synthesize gives
         self._timesteps = list(timesteps) if timesteps is not None else (
             [] if att.shape[1] == 1 else list(range(att.shape[1])))
@@ -195,8 +348,13 @@ class AttentionDock(QgsDockWidget):
         self.timestep_slider.setValue(att.shape[1] - 1)
         self.timestep_slider.blockSignals(False)
         self._set_controls_enabled(True)
-        self.timestep_slider.setEnabled(att.shape[1] > 1)
+        self._show_timesteps(att.shape[1])
         self.overlay_box.setEnabled(patch_rgb is not None)
+        function_words = self._function_words()
+        self.function_box.setEnabled(bool(function_words) and len(function_words) < len(self._words))
+        self.function_box.setToolTip(
+            f"Also show the maps of {', '.join(repr(w) for w in function_words)}, after the other words"
+            if function_words else "The prompt has no function words ('of', 'a', 'the', 'in'…)")
         self._render()
 
     def set_layer(self, layer: int) -> None:
@@ -206,36 +364,62 @@ class AttentionDock(QgsDockWidget):
     def set_timestep_index(self, index: int) -> None:
         self.timestep_slider.setValue(index)
 
+    def _function_words(self) -> list[str]:
+        return [word for _, word in self._words if is_function_word(word)]
+
+    def _shown_words(self) -> list[tuple[int, str]]:
+        """The words with a panel, content words first in prompt order, then the function words when ticked (or when
+        the prompt has nothing else)."""
+        content = [(i, w) for i, w in self._words if not is_function_word(w)]
+        function = [(i, w) for i, w in self._words if is_function_word(w)]
+        if not content or self.function_box.isChecked():
+            return content + function
+        return content
+
     def word_maps(self) -> list[tuple[str, np.ndarray]]:
-        """The ``(word, (h, w) map)`` pairs for the current layer and timestep."""
+        """The ``(word, (h, w) map)`` pairs shown, in panel order, for the current layer and timestep."""
         if self._attention is None:
             return []
         layer = self.layer_box.currentData()
         step = self.timestep_slider.value()
         att = self._attention[:, step]  # (layers, T, L)
         att = att.mean(axis=0) if layer in (None, ALL_LAYERS) else att[int(layer)]  # (T, L)
-        return [(word, att[index].reshape(self._latent_hw)) for index, word in self._words]
+        return [(word, att[index].reshape(self._latent_hw)) for index, word in self._shown_words()]
+
+    def even_share(self) -> float:
+        """The attention a word gets where the position attends to all ``n`` prompt tokens alike (about ``1/n``)."""
+        return self._even
+
+    def scale(self) -> tuple[float, float]:
+        """The colour scale's ends, as multiples of :meth:`even_share` (``1/k``, ``k``; ``k`` at least
+        :data:`MIN_SPAN`)."""
+        images = self.images
+        return (images[0].norm.vmin, images[0].norm.vmax) if images else (1 / MIN_SPAN, MIN_SPAN)
 
     def _render(self) -> None:
         self.figure.clear()
         self.images = []
         maps = self.word_maps()
+        prefix = f"{self._source}: " if self._source else ""
         if not maps:
             if self._attention is not None:  # a prompt of punctuation or special tokens only: say so
                 self.timestep_label.setText("–")
-                self.status.setText((f"{self._source}: " if self._source else "")
-                                    + "the prompt has no words to show attention for (only punctuation or special "
-                                      "tokens).")
+                self.status.setText(prefix + "the prompt has no words to show attention for (only punctuation or "
+                                             "special tokens).")
             self.canvas.draw_idle()
             return
         step = self.timestep_slider.value()
-        self.timestep_label.setText(f"t = {self._timesteps[step]}" if self._timesteps else "mean of steps")
+        self.timestep_label.setText(f"t = {self._timesteps[step]}" if self._timesteps else "mean of all steps")
         size = self._patch_rgb.shape[0] if self._patch_rgb is not None else max(self._latent_hw) * 8
         heats = [zoom(m, (size / m.shape[0], size / m.shape[1]), order=1) for _, m in maps]  # (p, p) each
-        # one scale for all words, from the least to the most attended place: the words' shares are close (each
-        # position's attention sums to 1 over the prompt), so a scale from 0 would paint every map the same
-        vmin = min(float(hm.min()) for hm in heats)
-        vmax = max(max(float(hm.max()) for hm in heats), vmin + 1e-6)
+        # one scale for all words, in multiples of the even share, from 1/k to k on a log scale (twice and half as
+        # strong as far from the middle); k at least MIN_SPAN, so maps within a few % of even stay pale
+        ratios = [np.clip(hm / self._even, 1e-6, None) for hm in heats]  # (p, p) each
+        low = min(float(r.min()) for r in ratios)
+        high = max(float(r.max()) for r in ratios)
+        span = max(MIN_SPAN, high, 1.0 / low)
+        norm = LogNorm(vmin=1.0 / span, vmax=span)
+        cmap = colormaps["RdBu_r"]
         overlay = self._patch_rgb is not None and self.overlay_box.isChecked()
         panels = len(maps) + (1 if self._patch_rgb is not None else 0)
         cols = min(panels, PANELS_PER_ROW)
@@ -246,19 +430,35 @@ class AttentionDock(QgsDockWidget):
         if self._patch_rgb is not None:
             patch_ax = axes.pop(0)
             patch_ax.imshow(self._patch_rgb, interpolation="nearest")
-            patch_ax.set_title("patch", fontsize=9, style="italic")
+            patch_ax.set_title(self._patch_caption, fontsize=7, style="italic")
             patch_ax.set_xticks([])
             patch_ax.set_yticks([])
-        for ax, (word, _), heat in zip(axes, maps, heats):
-            if overlay:
+        for ax, (word, _), ratio in zip(axes, maps, ratios):
+            if overlay:  # the patch shows through where the word gets its even share; colour grows with the gap
                 ax.imshow(self._patch_rgb, interpolation="nearest")
-            image = ax.imshow(heat, cmap="magma", vmin=vmin, vmax=vmax, alpha=0.65 if overlay else 1.0,
-                              interpolation="bilinear")
+                alpha = np.clip(np.abs(np.log(ratio)) / np.log(span), 0.0, 1.0) * 0.8 + 0.1
+            else:
+                alpha = None
+            image = ax.imshow(ratio, cmap=cmap, norm=norm, alpha=alpha, interpolation="bilinear")
             self.images.append(image)
-            ax.set_title(word, fontsize=9)
+            ax.set_title(word, fontsize=9, color="0.35" if is_function_word(word) else "black",
+                         style="italic" if is_function_word(word) else "normal")
             ax.set_xticks([])
             ax.set_yticks([])
-        self.figure.colorbar(self.images[-1], ax=axes, shrink=0.8, label="attention")
-        self.status.setText((f"{self._source}: " if self._source else "")
-                            + f"{len(maps)} prompt words; brighter = the word attends there more.")
+        ticks = scale_ticks(span)
+        bar = self.figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, shrink=0.8, ticks=ticks,
+                                   extend="min" if low < 1.0 / span else "neither")
+        bar.ax.set_yticklabels([_times(t) for t in ticks])
+        bar.ax.minorticks_off()
+        bar.set_label(f"× even share (1/{self._n_tokens})", fontsize=8)
+        hidden = [w for w in self._function_words() if w not in {word for word, _ in maps}]
+        share_low = min(float(r.min()) for r in ratios)
+        words = f"{len(maps)} word{'s' if len(maps) != 1 else ''}"
+        if hidden:
+            words += f" (function words not shown: {', '.join(hidden)})"
+        text = (prefix + f"{words}. Red: more attention than the even share 1/{self._n_tokens} = {self._even:.3f}, "
+                f"blue: less; here {share_low:.2f}–{high:.2f}×.")
+        if self._patch_rgb is not None and self._patch_caption == PATCH_CAPTION:
+            text += " " + PATCH_NOTE
+        self.status.setText(text)
         self.canvas.draw_idle()

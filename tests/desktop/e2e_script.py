@@ -323,7 +323,7 @@ class Walkthrough:
 
         def done() -> bool:  # finished() has run on the main thread: the result layers are in, or it failed
             failed = task.error is not None or task.callback_error is not None
-            return bool(ended) and (failed or bool(result_layers(": classes")))
+            return bool(ended) and (failed or bool(result_layers("classes")))
 
         self.enter("waiting for the Augment & Classify task")
         yield from self.until(done, timeout, f"the Augment & Classify task ({PRESET} preset)")
@@ -339,7 +339,7 @@ class Walkthrough:
         """The classified and confidence layers with their legend; a pixel spectrum in the profile dock."""
         self.enter("inspecting the results")
         project = QgsProject.instance()
-        classified, confidence = result_layers(": classes"), result_layers(": confidence")
+        classified, confidence = result_layers("classes"), result_layers("confidence")
         self.require("classified layer added", len(classified) == 1 and classified[0].isValid(),
                      f"layers {[layer.name() for layer in project.mapLayers().values()]}")
         class_map = classified[0]
@@ -399,7 +399,7 @@ class Walkthrough:
         yield 200
         curve = spectral.current_curve()
         self.check("pixel spectrum shown after a click on the map",
-                   curve is not None and curve.name.endswith(f"pixel ({col}, {row})")
+                   curve is not None and curve.name.endswith(f"column {col}, row {row}")
                    and int(np.isfinite(curve.y).sum()) > scene.bandCount() // 2,
                    f"clicked column {col}, row {row}; curve {curve.name if curve else None}; "
                    f"status {spectral.status.text()}")
@@ -522,9 +522,12 @@ class Walkthrough:
 
 # --- layers, pixels, strokes and mouse events -------------------------------------------------------
 
-def result_layers(suffix: str) -> list[Any]:
-    """The project's layers whose name ends with ``suffix`` (the plugin names them "<run>: classes")."""
-    return [layer for layer in QgsProject.instance().mapLayers().values() if layer.name().endswith(suffix)]
+def result_layers(name: str) -> list[Any]:
+    """The project's layers named ``name`` inside a run's result group (the plugin names them "classes",
+    "confidence", ... in a group named after the run)."""
+    root = QgsProject.instance().layerTreeRoot()
+    return [layer for layer in QgsProject.instance().mapLayers().values() if layer.name() == name
+            and (node := root.findLayer(layer.id())) is not None and node.parent() is not root]
 
 
 def show_legend(layer: Any) -> None:

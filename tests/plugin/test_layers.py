@@ -12,6 +12,7 @@ from hypersynth.plugin.layers import LayerLoadError, add_result_layers, class_ma
 
 CLASSES = [ClassInfo(1, "water", (31, 119, 180)), ClassInfo(3, "green crop", (44, 160, 44)),
            ClassInfo(7, "bare soil", (140, 86, 75))]
+RUN = "out: run"  # the result group of a run titled "run" into the folder "out" (the rasters fixture's)
 
 
 def _write(path, array: np.ndarray, data_type: int) -> str:
@@ -26,13 +27,19 @@ def _write(path, array: np.ndarray, data_type: int) -> str:
     return str(path)
 
 
-@pytest.fixture
-def rasters(tmp_path):
+def _outputs(folder):
+    """A run's class map and confidence in ``folder`` (made)."""
+    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     class_map = rng.choice([0, 1, 3, 7], size=(12, 10)).astype(np.uint8)
     confidence = rng.uniform(0.2, 1.0, size=(12, 10)).astype(np.float32)
-    return (_write(tmp_path / "classes.tif", class_map, gdal.GDT_Byte),
-            _write(tmp_path / "confidence.tif", confidence, gdal.GDT_Float32))
+    return (_write(folder / "classes.tif", class_map, gdal.GDT_Byte),
+            _write(folder / "confidence.tif", confidence, gdal.GDT_Float32))
+
+
+@pytest.fixture
+def rasters(tmp_path):
+    return _outputs(tmp_path / "out")
 
 
 def test_class_map_layer_uses_class_colours_and_names(rasters):
@@ -46,9 +53,9 @@ def test_class_map_layer_uses_class_colours_and_names(rasters):
 
 def test_add_result_layers_groups_map_and_confidence(qgis_new_project, rasters):
     layers = add_result_layers(rasters[0], rasters[1], CLASSES, title="demo run", project=qgis_new_project)
-    assert [layer.name() for layer in layers] == ["demo run: classes", "demo run: confidence"]
-    group = qgis_new_project.layerTreeRoot().findGroup("demo run")
-    assert group is not None and [n.layerId() for n in group.findLayers()] == [lyr.id() for lyr in layers]
+    assert [layer.name() for layer in layers] == ["classes", "confidence"]  # the group names the run
+    group = qgis_new_project.layerTreeRoot().findGroup("out: demo run")
+    assert group is not None and {n.layerId() for n in group.findLayers()} == {lyr.id() for lyr in layers}
     assert qgis_new_project.mapLayer(layers[0].id()) is layers[0]
     grey = layers[1].renderer()
     assert isinstance(grey, QgsSingleBandGrayRenderer)
@@ -56,6 +63,81 @@ def test_add_result_layers_groups_map_and_confidence(qgis_new_project, rasters):
     assert (stretch.minimumValue(), stretch.maximumValue()) == (0.0, 1.0)
     assert not group.findLayer(layers[1].id()).itemVisibilityChecked()
     assert group.findLayer(layers[0].id()).itemVisibilityChecked()
+
+
+def test_the_confidence_lies_over_the_class_map_so_ticking_it_shows_it(qgis_new_project, rasters, tmp_path):
+    """The class map is opaque: a layer under it shows nothing when ticked. Rendered as the canvas renders the
+    group's ticked layers, top first."""
+    from qgis.core import QgsMapRendererSequentialJob, QgsMapSettings
+    from qgis.PyQt.QtCore import QSize
+
+    probabilities = _write(tmp_path / "out" / "probabilities.tif", np.full((12, 10), 0.5, np.float32),
+                           gdal.GDT_Float32)
+    layers = add_result_layers(rasters[0], rasters[1], CLASSES, title="run", project=qgis_new_project,
+                               probabilities=probabilities)
+    group = qgis_new_project.layerTreeRoot().findGroup(RUN)
+    assert [n.name() for n in group.findLayers()] == ["confidence", "class probabilities", "classes"]
+    assert [n.itemVisibilityChecked() for n in group.findLayers()] == [False, False, True]
+
+    def render():
+        settings = QgsMapSettings()
+        settings.setLayers([n.layer() for n in group.findLayers() if n.isVisible()])  # top first, as the canvas
+        settings.setDestinationCrs(layers[0].crs())
+        settings.setExtent(layers[0].extent())
+        settings.setOutputSize(QSize(10, 12))
+        job = QgsMapRendererSequentialJob(settings)
+        job.start()
+        job.waitForFinished()
+        image = job.renderedImage()
+        return np.array([[image.pixelColor(x, y).getRgb()[:3] for x in range(10)] for y in range(12)])
+
+    classes_only = render()
+    assert (classes_only[..., 0] != classes_only[..., 1]).any()  # class colours
+    group.findLayers()[0].setItemVisibilityChecked(True)  # the analyst ticks the confidence
+    shown = render()
+    assert (shown[..., 0] == shown[..., 1]).all() and (shown[..., 1] == shown[..., 2]).all()  # all grey: it shows
+
+
+def test_the_legends_have_plain_titles(qgis_new_project, rasters, tmp_path):
+    from qgis.core import QgsLayerTreeModel
+    from qgis.PyQt.QtCore import Qt
+
+    probabilities = tmp_path / "out" / "probabilities.tif"
+    _write(probabilities, np.full((12, 10), 0.5, np.float32), gdal.GDT_Float32)
+    ds = gdal.Open(str(probabilities), gdal.GA_Update)
+    ds.GetRasterBand(1).SetDescription("probability of water (class 1)")  # as the engine names the band
+    ds = None
+    add_result_layers(rasters[0], rasters[1], CLASSES, title="run", project=qgis_new_project,
+                      probabilities=probabilities)
+    model = QgsLayerTreeModel(qgis_new_project.layerTreeRoot())  # what the Layers panel shows
+    legends = {node.name(): [item.data(Qt.DisplayRole) for item in model.layerLegendNodes(node)]
+               for node in qgis_new_project.layerTreeRoot().findGroup(RUN).findLayers()}
+    assert legends["classes"] == ["Predicted class", "water", "green crop", "bare soil"]
+    assert legends["confidence"][0] == "Max class probability"
+    assert legends["class probabilities"][0] == "Probability of water (class 1)"
+    assert not any("Band 1" in str(text) for texts in legends.values() for text in texts)
+    path = str(tmp_path / "project.qgz")  # kept in a saved project
+    assert qgis_new_project.write(path)
+    qgis_new_project.clear()
+    assert qgis_new_project.read(path)
+    model = QgsLayerTreeModel(qgis_new_project.layerTreeRoot())
+    node = qgis_new_project.layerTreeRoot().findGroup(RUN).findLayers()[-1]
+    assert model.layerLegendNodes(node)[0].data(Qt.DisplayRole) == "Predicted class"
+
+
+def test_two_runs_on_one_scene_get_groups_told_apart_by_their_first_characters(qgis_new_project, tmp_path):
+    first = _outputs(tmp_path / "run_1")
+    second = _outputs(tmp_path / "run_2")
+    title = "Augment & Classify demo_scene"
+    add_result_layers(*first, CLASSES, title=title, project=qgis_new_project)
+    add_result_layers(*second, CLASSES, title=title, project=qgis_new_project)
+    elsewhere = _outputs(tmp_path / "other" / "run_2")  # another folder of the same name
+    add_result_layers(*elsewhere, CLASSES, title=title, project=qgis_new_project)
+    names = [g.name() for g in qgis_new_project.layerTreeRoot().findGroups()]
+    assert names == [f"run_2 (2): {title}", f"run_2: {title}", f"run_1: {title}"]  # the newest on top
+    assert len({name[:8] for name in names}) == 3  # a narrow Layers panel cuts the end, not the start
+    add_result_layers(*second, CLASSES, title=title, project=qgis_new_project)  # a rerun into run_2: replaced
+    assert sorted(g.name() for g in qgis_new_project.layerTreeRoot().findGroups()) == sorted(names)
 
 
 def test_missing_file_gives_a_clear_error(tmp_path):
@@ -81,8 +163,8 @@ def test_a_run_into_the_same_files_replaces_the_earlier_group_in_its_place(qgis_
     second = add_result_layers(rasters[0], rasters[1], CLASSES, title="run", project=qgis_new_project,
                                replaced=[earlier_probabilities])  # the rerun removed the earlier probabilities
     groups = [node.name() for node in root.children() if node.nodeType() == node.NodeGroup]
-    assert groups == ["the analyst's group", "run"]  # one group for the folder's files, where the earlier one was
-    assert [n.layerId() for n in root.findGroup("run").findLayers()] == [layer.id() for layer in second]
+    assert groups == ["the analyst's group", RUN]  # one group for the folder's files, where the earlier one was
+    assert [n.layerId() for n in root.findGroup(RUN).findLayers()] == [layer.id() for layer in [*second[1:], second[0]]]
     current = set(qgis_new_project.mapLayers())
     assert not stale & current  # every layer reading a replaced file left the project
     assert other.id() in current
@@ -94,10 +176,11 @@ def test_a_group_holding_the_analysts_own_layers_is_kept(qgis_new_project, raste
     add_result_layers(rasters[0], rasters[1], CLASSES, title="run", project=qgis_new_project)
     own = QgsRasterLayer(_write(tmp_path / "notes.tif", np.zeros((12, 10), np.uint8), gdal.GDT_Byte), "notes")
     qgis_new_project.addMapLayer(own, False)
-    qgis_new_project.layerTreeRoot().findGroup("run").addLayer(own)
+    qgis_new_project.layerTreeRoot().findGroup(RUN).addLayer(own)
     second = add_result_layers(rasters[0], rasters[1], CLASSES, title="run", project=qgis_new_project)
     groups = [g for g in qgis_new_project.layerTreeRoot().children() if g.nodeType() == g.NodeGroup]
-    assert [[n.layerId() for n in g.findLayers()] for g in groups] == [[layer.id() for layer in second], [own.id()]]
+    in_tree = [layer.id() for layer in [*second[1:], second[0]]]  # the class map at the bottom
+    assert [[n.layerId() for n in g.findLayers()] for g in groups] == [in_tree, [own.id()]]
 
 
 # --- the file a layer reads: one rule for the runs, the result layers and Processing -------------------------------
@@ -208,10 +291,10 @@ def test_a_scene_opened_with_a_result_group_selected_goes_above_the_group(qgis_n
     root = qgis_new_project.layerTreeRoot()
     field = root.addGroup("field work")  # the analyst's group, holding a run's results
     add_result_layers(rasters[0], rasters[1], CLASSES, title="run", project=qgis_new_project)
-    run = root.findGroup("run")
+    run = root.findGroup(RUN)
     field.insertChildNode(0, run.clone())
     root.removeChildNode(run)
-    run = root.findGroup("run")
+    run = root.findGroup(RUN)
     assert is_result_group(run) and not is_result_group(field)
     results = [node.layerId() for node in run.findLayers()]
     scene = write_small_scene(tmp_path, seed=0, n_per_class=2)[2]
@@ -231,7 +314,7 @@ def test_a_label_layer_created_in_a_result_group_goes_above_it(qgis_new_project,
     from hypersynth.plugin.label_layer import create_label_layer
 
     add_result_layers(rasters[0], rasters[1], CLASSES, title="run", project=qgis_new_project)
-    insert_at(qgis_new_project.layerTreeRoot().findGroup("run"), 0)
+    insert_at(qgis_new_project.layerTreeRoot().findGroup(RUN), 0)
     layer = create_label_layer(str(tmp_path / "labels.gpkg"), QgsCoordinateReferenceSystem("EPSG:32633"), CLASSES,
                                project=qgis_new_project)
     assert _where(qgis_new_project, layer) == ("", 0)
@@ -264,7 +347,7 @@ def test_a_result_group_stays_one_in_a_saved_project(qgis_new_project, rasters, 
     qgis_new_project.clear()
     assert qgis_new_project.read(path)
     root = qgis_new_project.layerTreeRoot()
-    assert is_result_group(root.findGroup("run")) and not is_result_group(root.findGroup("mine"))
+    assert is_result_group(root.findGroup(RUN)) and not is_result_group(root.findGroup("mine"))
 
 
 def test_a_scene_processing_imports_goes_above_a_selected_result_group(hypersynth_plugin, qgis_new_project, rasters,
@@ -274,7 +357,7 @@ def test_a_scene_processing_imports_goes_above_a_selected_result_group(hypersynt
     from ..sensor_products import PRISMA_NAME, write_product
 
     add_result_layers(rasters[0], rasters[1], CLASSES, title="run", project=qgis_new_project)
-    run = qgis_new_project.layerTreeRoot().findGroup("run")
+    run = qgis_new_project.layerTreeRoot().findGroup(RUN)
     results = [node.layerId() for node in run.findLayers()]
     insert_at(run, 0)  # the result group selected in the Layers panel: where Processing adds what it loads
     product = write_product("PRISMA L2D", tmp_path / "product")

@@ -60,16 +60,16 @@ def test_run_from_dock_values_adds_styled_result_layers(hypersynth_plugin, qgis_
     assert wait_until(lambda: not hypersynth_plugin.tasks.running, timeout=120), task.description()
     assert task.error is None, task.error_details
     assert task.callback_error is None, task.callback_error
-    group = qgis_new_project.layerTreeRoot().findGroup("Random forest scene")
+    group = qgis_new_project.layerTreeRoot().findGroup("run: Random forest scene")  # the folder, then the run
     assert group is not None
-    class_layer = group.findLayers()[0].layer()
+    class_layer = group.findLayers()[-1].layer()  # the class map, under the hidden confidence
     assert isinstance(class_layer.renderer(), QgsPalettedRasterRenderer)
     assert {c.label for c in class_layer.renderer().classes()} == {c.name for c in data.classes}
     assert (out / "classification.tif").is_file() and (out / "report.html").is_file()
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".hypersynth")) == []  # scratch files gone
     messages = qgis_iface.messageBar().get_messages(Qgis.Success)
     assert any("finished" in m and "report.html" in m for m in messages)
-    assert [n.name() for n in group.findLayers()] == ["Random forest scene: classes", "Random forest scene: confidence"]
+    assert [n.name() for n in group.findLayers()] == ["confidence", "classes"]
 
 
 def test_class_probabilities_asked_for_in_the_dialog_arrive_as_a_hidden_layer(hypersynth_plugin, qgis_new_project,
@@ -78,10 +78,10 @@ def test_class_probabilities_asked_for_in_the_dialog_arrive_as_a_hidden_layer(hy
     task = hypersynth_plugin.run_from_dock({**base, "output_folder": str(tmp_path / "run"), "probabilities": True})
     assert task is not None and wait_until(lambda: not hypersynth_plugin.tasks.running, timeout=120)
     assert task.error is None, task.error_details
-    group = qgis_new_project.layerTreeRoot().findGroup("Random forest scene")
+    group = qgis_new_project.layerTreeRoot().findGroup("run: Random forest scene")
     nodes = {n.name(): n for n in group.findLayers()}
-    probabilities = nodes["Random forest scene: class probabilities"]
-    assert not probabilities.isVisible() and nodes["Random forest scene: classes"].isVisible()
+    probabilities = nodes["class probabilities"]
+    assert not probabilities.isVisible() and nodes["classes"].isVisible()
     layer = probabilities.layer()
     assert layer.bandCount() == len(small_scene[0].classes) and layer.renderer().grayBand() == 1
     assert layer.source() == str(tmp_path / "run" / "probabilities.tif")
@@ -98,7 +98,7 @@ def test_a_rerun_into_the_same_folder_replaces_the_earlier_runs_group(hypersynth
     assert second.error is None, second.error_details
     assert second.callback_error is None, second.callback_error
     root = qgis_new_project.layerTreeRoot()
-    assert [g.name() for g in root.findGroups()] == ["Random forest scene"]
+    assert [g.name() for g in root.findGroups()] == ["run: Random forest scene"]
     reading = sorted(Path(layer.source()).name for layer in qgis_new_project.mapLayers().values()
                      if Path(layer.source()).parent == tmp_path / "run")
     assert reading == ["classification.tif", "confidence.tif"]  # the earlier probabilities layer went with its file
@@ -335,8 +335,8 @@ def test_class_ids_above_255_go_through_a_dock_run_into_a_16_bit_map(hypersynth_
     assert mapped.GetRasterBand(1).DataType == gdal.GDT_UInt16
     assert set(np.unique(mapped.ReadAsArray()).tolist()) <= {0, 300, 1000, 65535}
     assert {300, 1000, 65535} <= set(np.unique(mapped.ReadAsArray()).tolist())
-    group = qgis_new_project.layerTreeRoot().findGroup("Random forest scene")
-    renderer = group.findLayers()[0].layer().renderer()
+    group = qgis_new_project.layerTreeRoot().findGroup("run: Random forest scene")
+    renderer = group.findLayers()[-1].layer().renderer()  # the class map
     assert {(c.value, c.label) for c in renderer.classes()} == {(c.id, c.name) for c in classes}
 
 

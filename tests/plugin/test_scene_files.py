@@ -122,8 +122,8 @@ def test_a_netcdf_scene_is_classified_by_the_dock(hypersynth_plugin, qgis_new_pr
     assert task is not None and wait_until(lambda: not hypersynth_plugin.tasks.running, timeout=120)
     assert task.error is None, task.error_details
     assert task.callback_error is None, task.callback_error
-    group = qgis_new_project.layerTreeRoot().findGroup("Random forest scene radiance")
-    assert group is not None and group.findLayers()[0].layer().source() == str(tmp_path / "run" / "classification.tif")
+    group = qgis_new_project.layerTreeRoot().findGroup("run: Random forest scene radiance")
+    assert group is not None and group.findLayers()[-1].layer().source() == str(tmp_path / "run" / "classification.tif")
     classes = gdal.Open(str(tmp_path / "run" / "classification.tif")).ReadAsArray()
     assert classes.shape == (32, 32) and (classes == netcdf_scene.data.labels).mean() > 0.8
 
