@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Optional, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from qgis.PyQt.QtCore import Qt, pyqtSignal
+from qgis.PyQt import sip
+from qgis.PyQt.QtCore import QSize, Qt, QTimer, pyqtSignal
 from qgis.PyQt.QtGui import QColor, QImage, QPixmap
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
@@ -16,6 +18,7 @@ from qgis.PyQt.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -24,7 +27,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ..core.scene import ClassInfo
 from ..plugin.rendering import composite_rgb
-from .spectral_dock import patch_pyqtgraph_for_qgis
+from .spectral_dock import patch_pyqtgraph_for_qgis, plot_spectrum
 
 patch_pyqtgraph_for_qgis()
 
@@ -43,6 +46,34 @@ THUMBNAIL_PX = 64  # side of a preview thumbnail on screen
 MAX_THUMBNAILS = 8  # preview patches shown at most
 NAME, PROMPT = range(2)  # table columns
 PREVIEW_HINT = "Select a class and press Preview (needs a trained synthesis model)."  # before any preview
+# The preview plot's least height: its axes and their titles take about 60 px, the curves get the rest. Where the dock
+# is shorter (the spectral and attention docks open beside it) the tab scrolls rather than squeeze the plot.
+PREVIEW_PLOT_MIN_HEIGHT = 220
+PREVIEW_VALUE_TITLE = "Pixel value"  # the value axis: synthetic patches are in the scene's units
+
+
+class VerticalScrollArea(QScrollArea):
+    """Scrolls its content up and down only: as wide as the content needs (as the panel was without it), as short as
+    the dock makes it."""
+
+    def __init__(self, content: QWidget) -> None:
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setWidget(content)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        content = self.widget().minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
+        return QSize(content, super().minimumSizeHint().height())
+
+
+class PreviewPlot(pg.PlotWidget):
+    """The preview's spectra plot: it asks for its least height only, so a short dock gives the rest to the table
+    and a tall one stretches it (a scroll area's content takes its preferred height, pyqtgraph's is 480 px)."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(super().sizeHint().width(), self.minimumHeight())
 
 
 def fill_template(template: str, name: str, detail: str = "") -> str:
@@ -63,7 +94,12 @@ class PromptsPanel(QWidget):
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self._classes: list[ClassInfo] = []
-        layout = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        content = QWidget()
+        self.scroll = VerticalScrollArea(content)  # a short dock scrolls the tab instead of squeezing the preview
+        outer.addWidget(self.scroll)
+        layout = QVBoxLayout(content)
 
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["Class", "Prompt"])
@@ -126,16 +162,16 @@ class PromptsPanel(QWidget):
             self.thumbnail_row.addWidget(label)
         self.thumbnail_row.addStretch(1)
         preview.addLayout(self.thumbnail_row)
-        self.spectra = pg.PlotWidget(background="w")
-        self.spectra.setMinimumHeight(140)
-        self.spectra.setLabel("left", "Value")
+        self.spectra = PreviewPlot(background="w")
+        self.spectra.setMinimumHeight(PREVIEW_PLOT_MIN_HEIGHT)
+        self.spectra.setLabel("left", PREVIEW_VALUE_TITLE)
         self.spectra.setLabel("bottom", "Wavelength (nm)")
         self.spectra.showGrid(x=True, y=True, alpha=0.25)
         self.placeholder = pg.TextItem("The preview's spectra appear here", color=(120, 120, 120), anchor=(0.5, 0.5))
         self.placeholder.setPos(0.5, 0.5)  # the centre of an empty plot's default 0..1 range
         self.spectra.addItem(self.placeholder)  # an empty plot with bare axes looked broken
-        preview.addWidget(self.spectra)
-        layout.addWidget(preview_box, 1)
+        preview.addWidget(self.spectra, 1)
+        layout.addWidget(preview_box, 2)  # the plot gets more of a tall dock than the table
         self._template_changed()
         self._kind_changed()
 
@@ -240,13 +276,17 @@ class PromptsPanel(QWidget):
         self.previewRequested.emit(class_id, prompt)
 
     def show_preview(self, patches: np.ndarray, wavelengths: Optional[Sequence[float]] = None,
-                     title: str = "") -> None:
+                     title: str = "", value_title: str = PREVIEW_VALUE_TITLE) -> None:
         """Show synthetic patches as false-colour thumbnails and their centre spectra.
+
+        The spectra leave gaps where bands are missing (a synthesis model's bands are the scene's usable ones: the
+        water-absorption windows are not among them) and at NaN values.
 
         Args:
             patches: ``(N, B, p, p)`` synthetic patches (physical units).
             wavelengths: ``(B,)`` nm; None plots against band number.
             title: what was synthesised (e.g. the prompt).
+            value_title: what the values are, for the value axis (the scene's: ``PixelValues.axis_title()``).
         """
         patches = np.asarray(patches, dtype=np.float32)
         if patches.ndim != 4 or patches.shape[0] == 0:
@@ -267,11 +307,22 @@ class PromptsPanel(QWidget):
         centre = patches[:, :, p // 2, p // 2]  # (N, B) the spectrum each patch is labelled by
         self.spectra.clear()
         for spectrum in centre:
-            self.spectra.plot(x, spectrum, pen=pg.mkPen(120, 120, 200, 110), connect="finite")
-        self.spectra.plot(x, np.nanmean(centre, axis=0), pen=pg.mkPen(30, 30, 140, width=2.5), connect="finite")
+            plot_spectrum(self.spectra, x, spectrum, pen=pg.mkPen(120, 120, 200, 110))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # "mean of empty slice" where every patch is NaN
+            mean = np.nanmean(centre, axis=0)
+        plot_spectrum(self.spectra, x, mean, pen=pg.mkPen(30, 30, 140, width=2.5))
         self.spectra.setLabel("bottom", "Wavelength (nm)" if wavelengths is not None else "Band")
+        self.spectra.setLabel("left", value_title)
         self.preview_title.setText(f"{title + ': ' if title else ''}{n} synthetic patches "
                                    f"({p}×{p} px, {bands} bands); centre spectra below, mean in bold.")
+        QTimer.singleShot(0, self._scroll_to_spectra)  # once the thumbnails are laid out
+
+    def _scroll_to_spectra(self) -> None:
+        """In a short dock, scroll the preview's spectra into view (they are what the analyst asked for)."""
+        if not sip.isdeleted(self):  # not ensureWidgetVisible: it shows only the plot's top-left corner
+            centre = self.spectra.mapTo(self.scroll.widget(), self.spectra.rect().center())
+            self.scroll.ensureVisible(centre.x(), centre.y(), 0, self.spectra.height() // 2 + 2)
 
     def clear_preview(self) -> None:
         """Remove the shown preview (its patches came from the model of a project that was closed)."""
@@ -281,4 +332,5 @@ class PromptsPanel(QWidget):
         self.spectra.clear()
         self.spectra.addItem(self.placeholder)
         self.spectra.setLabel("bottom", "Wavelength (nm)")
+        self.spectra.setLabel("left", PREVIEW_VALUE_TITLE)
         self.preview_title.setText(PREVIEW_HINT)

@@ -27,19 +27,26 @@ from qgis.PyQt.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from ..core.scene import DEFAULT_COLORS, ClassInfo
-from ..plugin.rendering import read_band_info
+from ..plugin.rendering import PixelValues, blank_bad_bands, break_at_missing_bands, read_band_info, read_pixel_values
 
 SOURCES = ("labels", "synthetic")  # where class statistics come from
 SOURCE_TITLES = {"labels": "labelled", "synthetic": "synthetic"}
 SYNTHETIC_KEY_COLOR = (90, 90, 90)  # the legend's sample line for "dashed: synthetic"
 STD_ALPHA = 45  # opacity (0..255) of the ± std bands
-CURRENT_COLOUR = (20, 20, 20)  # the last clicked pixel, before it is pinned
+CURRENT_COLOUR = (20, 20, 20)  # the last clicked pixel, before it is pinned: solid black, over everything else
+CURRENT_WIDTH = 2.5  # its line width (class means and pinned spectra are 2)
+LEGEND_TEXT_COLOUR = (30, 30, 30)
+LEGEND_TEXT_SIZE = "8pt"  # a legend row above the plot takes about 18 px
+LEGEND_ENTRY_GAP = 14  # pixels between one legend entry and the next in its row
+LEGEND_MAX_HEIGHT = 10_000.0  # no limit on the legend's row: it is as tall as its entries need
+UNKNOWN_VALUES = PixelValues()  # "Pixel value": no scene, or statistics of another band count
 EMPTY_STATUS = "Choose “Identify spectrum”, then click a pixel of the scene."  # before any click
 
 
@@ -54,6 +61,15 @@ class Curve:
 
 
 @dataclass
+class SceneFacts:
+    """What a scene file's metadata says of its bands, read once per file rather than at every click."""
+
+    wavelengths: Optional[np.ndarray]  # (B,) nm, None when the file does not say
+    bad: Optional[np.ndarray]  # (B,) bool, True for bands flagged bad; None when none is
+    values: PixelValues  # what its values are: the value axis's title
+
+
+@dataclass
 class ClassBand:
     """A class's mean spectrum with its ± std band."""
 
@@ -65,6 +81,11 @@ class ClassBand:
     source: str  # "labels" or "synthetic"
     class_id: int = 0  # the class's label value
     class_name: str = ""  # the class's name, without the source
+
+
+def pixel_name(layer: str, column: int, row: int) -> str:
+    """How a clicked pixel is named: in the legend, the CSV header and the status line alike."""
+    return f"{layer}: column {column}, row {row}"
 
 
 def _legend_name(band: ClassBand, both: bool, labelled: set[int]) -> Optional[str]:
@@ -107,6 +128,95 @@ def patch_pyqtgraph_for_qgis() -> None:
 patch_pyqtgraph_for_qgis()
 
 
+def plot_spectrum(plot: pg.PlotWidget, x: np.ndarray, y: np.ndarray, **options) -> pg.PlotDataItem:
+    """Draw a spectrum as a line with gaps: at NaN values (bad bands, no data) and where bands are missing from
+    ``x`` (:func:`~hypersynth.plugin.rendering.break_at_missing_bands`). ``options``: ``PlotWidget.plot``'s."""
+    xs, (ys,) = break_at_missing_bands(x, y)
+    return plot.plot(xs, ys, connect="finite", **options)
+
+
+class LegendSample(pg.ItemSample):
+    """A legend entry's line sample at its drawn size (pyqtgraph's has no size hint, so a layout made it 50 px)."""
+
+    def __init__(self, item: pg.GraphicsObject) -> None:
+        super().__init__(item)
+        self.setMinimumSize(20, 20)
+        self.setMaximumSize(20, 20)
+
+
+class LegendAbovePlot(pg.LegendItem):
+    """A legend laid out above the plot area, in as many columns as fit its width: it never covers a curve.
+
+    pyqtgraph's own legend floats over the view box; in a docked plot it covered the SWIR half of the spectra. This
+    one takes the place of the (unused) plot title in the PlotItem's layout, so the view box shrinks to make room, and
+    the legend is part of the plot's scene (pyqtgraph's image export includes it). Clicking an entry's line hides its
+    curve, as in pyqtgraph.
+    """
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        super().__init__(offset=None, frame=False, labelTextColor=LEGEND_TEXT_COLOUR, labelTextSize=LEGEND_TEXT_SIZE,
+                         horSpacing=6, verSpacing=-6, sampleType=LegendSample)
+        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
+        self.setMinimumWidth(0)  # never widens the plot beyond its view: a name longer than the plot is clipped
+        self._plot = plot
+        plot.layout.removeItem(plot.titleLabel)
+        plot.titleLabel.hide()
+        plot.legend = self  # PlotItem.plot(name=...) adds its entries here
+        self.set_shown(True)
+        plot.vb.sigResized.connect(self.fit_columns)
+
+    def set_shown(self, shown: bool) -> None:
+        """Show the legend above the plot, or hide it and give its room back to the curves."""
+        layout = self._plot.layout
+        placed = layout.itemAt(0, 1) is self
+        if shown and not placed:
+            layout.addItem(self, 0, 1)
+        elif placed and not shown:
+            layout.removeItem(self)  # a hidden item would keep its room in a QGraphicsGridLayout
+        layout.setRowMinimumHeight(0, 0)
+        layout.setRowMaximumHeight(0, LEGEND_MAX_HEIGHT if shown else 0)  # the hidden title had fixed it at 0
+        self.setVisible(shown)
+
+    def fit_columns(self) -> int:
+        """Lay the entries out in as many columns as fit the plot area's width; returns the count."""
+        view = self._plot.getViewWidget()  # the PlotWidget, None before the plot is in one
+        axes = self._plot.width() - self._plot.vb.width()  # the value axis and margins beside the plot area
+        width = self._plot.vb.width() if view is None else view.width() - axes
+        entries = [sample.minimumWidth() + self.layout.horizontalSpacing() + label.itemRect().width()
+                   + LEGEND_ENTRY_GAP for sample, label in self.items]
+        columns = 1
+        for n in range(len(entries), 1, -1):
+            widths = [max(entries[c::n]) for c in range(n)]
+            if sum(widths) <= width:
+                columns = n
+                break
+        for c in range(columns):
+            self.layout.setColumnSpacing(2 * c + 1, LEGEND_ENTRY_GAP)  # after each label, before the next sample
+        if columns != self.columnCount:
+            self.setColumnCount(columns)
+        return columns
+
+    def updateSize(self) -> None:  # noqa: N802 (pyqtgraph's name)
+        """The plot's layout sizes the legend (pyqtgraph's moved it to the plot's corner)."""
+        self.updateGeometry()
+
+    def mouseDragEvent(self, ev) -> None:  # noqa: N802
+        ev.ignore()  # it stays where the layout puts it
+
+    def hoverEvent(self, ev) -> None:  # noqa: N802
+        pass
+
+
+def _std_follows_mean(mean: pg.PlotDataItem, fills: list[pg.FillBetweenItem]) -> None:
+    """Hide a class's ± std band with its mean curve (a click on the curve's legend entry hides the curve)."""
+
+    def follow() -> None:
+        for fill in fills:
+            fill.setVisible(mean.isVisible())
+
+    mean.visibleChanged.connect(follow)
+
+
 def _finite_runs(*arrays: np.ndarray) -> list[slice]:
     """Slices of consecutive indices where every array is finite (one fill per run, gaps stay empty)."""
     finite = np.logical_and.reduce([np.isfinite(a) for a in arrays])
@@ -138,7 +248,8 @@ class SpectralProfileDock(QgsDockWidget):
         self._pinned: list[Curve] = []
         self._stats: dict[str, list[ClassBand]] = {s: [] for s in SOURCES}
         self._x_title = "Wavelength (nm)"
-        self._facts: dict[str, tuple[Optional[np.ndarray], Optional[np.ndarray]]] = {}  # by layer source
+        self._values = UNKNOWN_VALUES  # what the plotted values are: the value axis's title
+        self._facts: dict[str, SceneFacts] = {}  # by layer source
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -153,7 +264,10 @@ class SpectralProfileDock(QgsDockWidget):
         self.clear_button.clicked.connect(self.clear)
         self.export_button = QToolButton(text="Export CSV…")
         self.export_button.clicked.connect(self._ask_export)
-        for w in (self.identify_button, self.pin_button, self.clear_button, self.export_button):
+        self.legend_button = QToolButton(text="Legend", checkable=True, checked=True)
+        self.legend_button.setToolTip("Show the legend above the plot; click an entry's line to hide that curve")
+        self.legend_button.toggled.connect(self._legend_toggled)
+        for w in (self.identify_button, self.pin_button, self.clear_button, self.export_button, self.legend_button):
             bar.addWidget(w)
         bar.addStretch(1)
         layout.addLayout(bar)
@@ -170,10 +284,10 @@ class SpectralProfileDock(QgsDockWidget):
 
         self.plot = pg.PlotWidget(background="w")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.plot.setLabel("left", "Value")
+        self.plot.setLabel("left", self._values.axis_title())
         self.plot.setLabel("bottom", self._x_title)
-        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor=(30, 30, 30))
-        self.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        self.legend = LegendAbovePlot(self.plot.getPlotItem())
+        self.plot.getPlotItem().vb.sigResized.connect(self._show_value_title)
         layout.addWidget(self.plot, 1)
         self.status = QLabel(EMPTY_STATUS)
         self.status.setWordWrap(True)
@@ -244,29 +358,42 @@ class SpectralProfileDock(QgsDockWidget):
             self.status.setText(f"Could not read the pixel: {result.error().message()}")
             return None
         values = result.results()  # band number -> value (scale/offset applied), None for nodata
-        y = np.array([np.nan if values.get(b) is None else float(values[b])
-                      for b in range(1, layer.bandCount() + 1)])
-        bad = self._band_facts(layer)[1]
-        if bad is not None and len(bad) == len(y):
-            y[bad] = np.nan
+        y = blank_bad_bands([np.nan if values.get(b) is None else float(values[b])
+                             for b in range(1, layer.bandCount() + 1)], self._band_facts(layer).bad)
         x = self._x_for(layer, len(y))
+        self._values = self._band_facts(layer).values
         col = int((point.x() - layer.extent().xMinimum()) / layer.rasterUnitsPerPixelX())
         row = int((layer.extent().yMaximum() - point.y()) / layer.rasterUnitsPerPixelY())
-        self._current = Curve(f"{layer.name()} pixel ({col}, {row})", x, y, CURRENT_COLOUR)
-        self.status.setText(f"{layer.name()}: column {col}, row {row}; {int(np.isfinite(y).sum())} of {len(y)} "
-                            "bands have data.")
+        where = pixel_name(layer.name(), col, row)
+        self._current = Curve(where, x, y, CURRENT_COLOUR)
+        self.status.setText(f"{where}; {int(np.isfinite(y).sum())} of {len(y)} bands have data.")
         self._redraw()
         return y
 
-    def _band_facts(self, layer: QgsRasterLayer) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
-        """(wavelengths, bad-band flags) of a layer, read once per file rather than at every click."""
+    def _band_facts(self, layer: QgsRasterLayer) -> SceneFacts:
+        """What a layer's file says of its bands and values, read once per file rather than at every click."""
         source = layer.source()
         if source not in self._facts:
-            self._facts[source] = read_band_info(source)  # one read of the file's metadata
+            self._facts[source] = SceneFacts(*read_band_info(source), read_pixel_values(source))
         return self._facts[source]
 
+    def value_title(self) -> str:
+        """What the plotted values are ("Reflectance", "Pixel value (scale 0.0001 applied)", …): the value axis's
+        title where the axis is long enough, else its short form; the axis's tooltip always."""
+        return self._values.axis_title()
+
+    def _show_value_title(self) -> None:
+        """The value axis's title: whole where it fits beside the plot area, else without units or scale."""
+        axis = self.plot.getPlotItem().getAxis("left")
+        title = self.value_title()
+        axis.setToolTip(title)
+        if axis.labelText != title:
+            axis.setLabel(title)
+        if axis.label.boundingRect().width() > self.plot.getPlotItem().vb.height():  # the label runs along the axis
+            axis.setLabel(self._values.axis_title(short=True))
+
     def _x_for(self, layer: QgsRasterLayer, bands: int) -> np.ndarray:
-        wavelengths = self._band_facts(layer)[0]
+        wavelengths = self._band_facts(layer).wavelengths
         if wavelengths is not None and len(wavelengths) == bands:
             self._x_title = "Wavelength (nm)"
             return wavelengths
@@ -301,6 +428,7 @@ class SpectralProfileDock(QgsDockWidget):
         """Back to the empty dock: no scene, clicked or pinned spectra, nor class statistics (they belonged to a
         project that was closed)."""
         self._layer, self._current, self._pinned, self._facts = None, None, [], {}
+        self._values = UNKNOWN_VALUES
         self._stats = {s: [] for s in SOURCES}
         for box in self.show_source.values():
             box.setEnabled(False)
@@ -310,6 +438,9 @@ class SpectralProfileDock(QgsDockWidget):
     def set_class_statistics(self, stats: dict[int, tuple[np.ndarray, np.ndarray]], classes: Sequence[ClassInfo],
                              source: str = "labels", wavelengths: Optional[Sequence[float]] = None) -> None:
         """Overlay per-class mean ± std spectra.
+
+        Statistics over the scene's bands leave gaps at the bands its metadata flags bad, as a clicked pixel's
+        spectrum does: a labelled class's mean there is the real (near zero) value of a water-absorption band.
 
         Args:
             stats: class id -> ``(mean (B,), std (B,))``; NaN entries become gaps.
@@ -326,6 +457,10 @@ class SpectralProfileDock(QgsDockWidget):
             std = np.asarray(std, dtype=float)
             if mean.shape != std.shape or mean.ndim != 1:
                 raise ValueError(f"class {class_id}: mean {mean.shape} and std {std.shape} must be equal (B,) arrays")
+            facts = self._scene_facts(len(mean))
+            if facts is not None:
+                mean, std = blank_bad_bands(mean, facts.bad), blank_bad_bands(std, facts.bad)
+                self._values = facts.values
             info = by_id.get(class_id, ClassInfo(class_id, f"class {class_id}"))
             x = self._stats_x(len(mean), wavelengths)
             bands.append(ClassBand(f"{info.name} ({SOURCE_TITLES[source]})", x, mean, std, info.color, source,
@@ -333,6 +468,11 @@ class SpectralProfileDock(QgsDockWidget):
         self._stats[source] = bands
         self.show_source[source].setEnabled(bool(bands))
         self._redraw()
+
+    def _scene_facts(self, bands: int) -> Optional[SceneFacts]:
+        """The scene's :class:`SceneFacts` when it has ``bands`` bands (statistics over its bands), else None."""
+        layer = self._scene()
+        return self._band_facts(layer) if layer is not None and layer.bandCount() == bands else None
 
     def _stats_x(self, bands: int, wavelengths: Optional[Sequence[float]]) -> np.ndarray:
         if wavelengths is not None:
@@ -362,22 +502,30 @@ class SpectralProfileDock(QgsDockWidget):
         for band in bands:
             color = band.color
             style = Qt.SolidLine if band.source == "labels" else Qt.DashLine
-            for run in _finite_runs(band.mean, band.std):
-                upper = pg.PlotCurveItem(band.x[run], band.mean[run] + band.std[run], pen=pg.mkPen(None))
-                lower = pg.PlotCurveItem(band.x[run], band.mean[run] - band.std[run], pen=pg.mkPen(None))
-                self.plot.addItem(pg.FillBetweenItem(upper, lower, brush=pg.mkBrush(*color, STD_ALPHA)))
-            self.plot.plot(band.x, band.mean, pen=pg.mkPen(color, width=2, style=style), connect="finite",
-                           name=_legend_name(band, both, labelled))
+            x, (mean, std) = break_at_missing_bands(band.x, band.mean, band.std)
+            fills = []
+            for run in _finite_runs(mean, std):
+                upper = pg.PlotCurveItem(x[run], mean[run] + std[run], pen=pg.mkPen(None))
+                lower = pg.PlotCurveItem(x[run], mean[run] - std[run], pen=pg.mkPen(None))
+                fills.append(pg.FillBetweenItem(upper, lower, brush=pg.mkBrush(*color, STD_ALPHA)))
+                self.plot.addItem(fills[-1])
+            line = plot_spectrum(self.plot, band.x, band.mean, pen=pg.mkPen(color, width=2, style=style),
+                                 name=_legend_name(band, both, labelled))
+            _std_follows_mean(line, fills)
         if both:
             self.legend.addItem(pg.PlotDataItem(pen=pg.mkPen(SYNTHETIC_KEY_COLOR, width=2, style=Qt.DashLine)),
                                 f"{SOURCE_TITLES['synthetic']} (dashed)")
         for curve in self._pinned:
-            self.plot.plot(curve.x, curve.y, pen=pg.mkPen(curve.color, width=2), connect="finite", name=curve.name)
+            plot_spectrum(self.plot, curve.x, curve.y, pen=pg.mkPen(curve.color, width=2), name=curve.name)
         if self._current is not None:
             c = self._current
-            self.plot.plot(c.x, c.y, pen=pg.mkPen(c.color, width=2, style=Qt.DashLine), connect="finite",
-                           symbol="o", symbolSize=4, symbolBrush=c.color, name=c.name)
+            plot_spectrum(self.plot, c.x, c.y, pen=pg.mkPen(c.color, width=CURRENT_WIDTH), name=c.name)  # last: on top
         self.plot.setLabel("bottom", self._x_title)
+        self._show_value_title()
+        self.legend.fit_columns()
+
+    def _legend_toggled(self, shown: bool) -> None:
+        self.legend.set_shown(shown)
 
     def legend_entries(self) -> list[str]:
         """The legend's texts, top to bottom."""

@@ -1,4 +1,5 @@
-"""RGB composites pick the bands nearest to the target wavelengths; class palettes use class colours."""
+"""RGB composites pick the bands nearest to the target wavelengths; class palettes use class colours; spectral plots
+leave gaps at bad and missing bands and name their value axis from the file's metadata."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ from qgis.core import QgsMultiBandColorRenderer, QgsPalettedRasterRenderer, QgsR
 
 from hypersynth.plugin.rendering import (
     NoWavelengthsError,
+    PixelValues,
     apply_class_palette,
     apply_composite,
+    blank_bad_bands,
+    break_at_missing_bands,
     choose_composite,
     composite_rgb,
     fallback_bands,
     nearest_bands,
     read_bad_bands,
     read_band_wavelengths,
+    read_pixel_values,
 )
 
 from .conftest import BAD_BAND, BANDS, WAVELENGTHS, write_scene
@@ -129,3 +134,85 @@ def test_composite_rgb_thumbnails():
     rgb = composite_rgb(patches, WAVELENGTHS)
     assert rgb.shape == (3, 5, 5, 3) and rgb.dtype == np.uint8
     assert rgb.std() > 0
+
+
+def test_bad_bands_become_gaps():
+    values = [0.1, 0.2, 0.01, 0.3]
+    np.testing.assert_array_equal(blank_bad_bands(values, [False, False, True, False]), [0.1, 0.2, np.nan, 0.3])
+    np.testing.assert_array_equal(blank_bad_bands(values, None), values)
+    np.testing.assert_array_equal(blank_bad_bands(values, [True, False]), values)  # flags of another band count
+
+
+def test_missing_bands_break_the_line():
+    """A synthesis model's spectra hold the usable bands only: 103 of 120, the absorption windows left out."""
+    full = np.linspace(400, 2500, 120)
+    usable = full[(full < 1350) | ((full > 1460) & (full < 1790)) | (full > 1960)]
+    y = np.linspace(0, 1, len(usable))
+    x, (broken,) = break_at_missing_bands(usable, y)
+    assert len(x) == len(usable) + 2
+    gaps = np.flatnonzero(np.isnan(broken))
+    assert [round(v) for v in x[gaps]] == [round((usable[gaps[0] - 1] + usable[gaps[0]]) / 2),
+                                           round((usable[gaps[1] - 2] + usable[gaps[1] - 1]) / 2)]
+    np.testing.assert_array_equal(broken[np.isfinite(broken)], y)
+    assert 1340 < x[gaps[0]] < 1470 and 1780 < x[gaps[1]] < 1970
+    # a regular grid, band numbers, and the uneven sampling of a real sensor (VNIR 6.5 nm, SWIR 10 nm) stay whole
+    assert len(break_at_missing_bands(full, full)[0]) == 120
+    assert len(break_at_missing_bands(np.arange(1, 50), np.ones(49))[0]) == 49
+    sensor = np.r_[np.arange(420, 1000, 6.5), np.arange(1000, 2450, 10.0)]
+    assert len(break_at_missing_bands(sensor, sensor)[0]) == len(sensor)
+    one_missing = np.delete(full, 30)  # a single band left out doubles the step: a gap too
+    assert len(break_at_missing_bands(one_missing, one_missing)[0]) == 120
+
+
+def test_value_axis_titles():
+    assert PixelValues().axis_title() == "Pixel value"
+    assert PixelValues(scale=0.0001).axis_title() == "Pixel value (scale 0.0001 applied)"
+    assert PixelValues(scale=2.0, offset=-1.0).axis_title() == "Pixel value (scale 2, offset -1 applied)"
+    assert PixelValues(units="DN").axis_title() == "Pixel value (DN)"
+    assert PixelValues("Reflectance", scale=0.0001).axis_title() == "Reflectance"
+    assert PixelValues("Reflectance", reflectance_factor=10000.0).axis_title() == "Reflectance × 10000"
+    assert PixelValues("Radiance", "W/(m2 sr um)").axis_title() == "Radiance (W/(m2 sr um))"
+    assert PixelValues("Radiance", "W/(m2 sr um)").axis_title(short=True) == "Radiance"
+    assert PixelValues(scale=0.0001).axis_title(short=True) == "Pixel value"
+    assert PixelValues("Reflectance", reflectance_factor=10000.0).axis_title(short=True) == "Reflectance × 10000"
+
+
+def _tagged_scene(tmp_path, name: str, unit: str = "", tags: dict | None = None) -> str:
+    from osgeo import gdal
+
+    path = write_scene(tmp_path / f"{name}.tif")
+    ds = gdal.Open(str(path), gdal.GA_Update)
+    for b in range(BANDS):
+        ds.GetRasterBand(b + 1).SetUnitType(unit)
+    for key, value in (tags or {}).items():
+        ds.SetMetadataItem(key, value)
+    ds = None
+    return str(path)
+
+
+def test_what_a_files_values_are(tmp_path):
+    from osgeo import gdal
+
+    from hypersynth.core.io.convert import PRODUCT_TAG
+
+    assert read_pixel_values(_tagged_scene(tmp_path, "plain")).axis_title() == "Pixel value (scale 0.0001 applied)"
+    assert read_pixel_values(_tagged_scene(tmp_path, "unit", "Reflectance")).axis_title() == "Reflectance"
+    radiance = read_pixel_values(_tagged_scene(tmp_path, "radiance", "uW cm-2 sr-1 nm-1"))
+    assert radiance.axis_title() == "Radiance (uW cm-2 sr-1 nm-1)"
+    assert read_pixel_values(_tagged_scene(tmp_path, "units", tags={"data_units": "DN"})).axis_title() == \
+        "Pixel value (DN)"
+    for product, quantity in (("ENMAP01-____L2A-DT0000001867_20220724T104526Z_008_V010302_20230628T165614Z",
+                               "Reflectance"), ("EMIT_L2A_RFL_001_20230801T180000_2321312_004", "Reflectance"),
+                              ("EMIT_L1B_RAD_001_20230801T180000_2321312_004", "Radiance"),
+                              ("PRS_L2D_STD_20200524103704_20200524103708_0001", "Reflectance")):
+        imported = _tagged_scene(tmp_path, product[:8], tags={PRODUCT_TAG: product})
+        assert read_pixel_values(imported).quantity == quantity, product
+    envi = gdal.GetDriverByName("ENVI").Create(str(tmp_path / "envi.img"), 4, 3, 2, gdal.GDT_Int16)
+    envi.SetMetadataItem("reflectance scale factor", "10000", "ENVI")  # ENVI's integer reflectance: QGIS shows it so
+    envi = None
+    assert read_pixel_values(str(tmp_path / "envi.img")).axis_title() == "Reflectance × 10000"
+    titled = gdal.GetDriverByName("ENVI").Create(str(tmp_path / "titled.img"), 4, 3, 2, gdal.GDT_Float32)
+    titled.SetMetadataItem("z plot titles", "{Wavelength [nm], Reflectance}", "ENVI")
+    titled = None
+    assert read_pixel_values(str(tmp_path / "titled.img")).axis_title() == "Reflectance"
+    assert read_pixel_values(str(tmp_path / "missing.tif")) == PixelValues()

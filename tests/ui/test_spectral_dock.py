@@ -77,7 +77,7 @@ def test_pin_two_and_export_csv(keep, tmp_path, scene_layer, screenshot):
     path = dock.export_csv(tmp_path / "spectra.csv")
     with open(path, newline="") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["wavelength_nm", "scene pixel (3, 10)", "scene pixel (1, 1)", "scene pixel (20, 15)"]
+    assert rows[0] == ["wavelength_nm", "scene: column 3, row 10", "scene: column 1, row 1", "scene: column 20, row 15"]
     assert len(rows) == BANDS + 1
     assert float(rows[1][0]) == WAVELENGTHS[0]
     assert float(rows[1][2]) == np.float32(physical_value(0, 1, 1)).item() or \
@@ -104,7 +104,7 @@ def test_class_statistics_overlay(keep, scene_layer, classes, screenshot):
     assert [b.name for b in dock.class_bands()] == ["corn (labelled)", "water (labelled)", "corn (synthetic)"]
     np.testing.assert_allclose(dock.class_bands("labels")[0].x, WAVELENGTHS, atol=0.05)
     fills = [i for i in dock.plot.getPlotItem().items if isinstance(i, pg.FillBetweenItem)]
-    assert len(fills) == 4  # corn, water split by the gap into 2, synthetic corn
+    assert len(fills) == 6  # each curve's std band split in 2 by the scene's bad band
     assert len(_plotted_items(dock)) == 3
     assert dock.legend_entries() == ["corn", "water", "synthetic (dashed)"]  # a class once; the dashes explained
     dock.show_source["synthetic"].setChecked(False)
@@ -114,3 +114,146 @@ def test_class_statistics_overlay(keep, scene_layer, classes, screenshot):
     dock.show_pixel(scene_layer, QgsPointXY(*pixel_centre(3, 3)))
     pixels = screenshot(dock, "spectral_profile_class_statistics")
     assert pixels.std() > 0
+
+
+def _fill_x_ranges(dock) -> list[tuple[float, float]]:
+    """The wavelength span of each ± std band drawn."""
+    spans = []
+    for fill in (i for i in dock.plot.getPlotItem().items if isinstance(i, pg.FillBetweenItem)):
+        x = fill.curves[0].getData()[0]
+        spans.append((float(x.min()), float(x.max())))
+    return spans
+
+
+def test_class_means_leave_gaps_at_the_scenes_bad_bands(keep, tmp_path, scene_layer, classes):
+    """Labelled class statistics hold the real (near zero) values of water-absorption bands: they were drawn as flat
+    segments joined by cliffs while the clicked pixel left a gap. Every curve leaves the gap now, and so does the
+    CSV."""
+    dock = keep(SpectralProfileDock(), 520, 380)
+    dock.set_scene_layer(scene_layer)
+    mean = np.linspace(0.1, 0.5, BANDS)
+    mean[BAD_BAND - 1] = 0.01  # what a water-absorption band holds
+    dock.set_class_statistics({1: (mean, np.full(BANDS, 0.02))}, classes, source="labels")
+    band = dock.class_bands("labels")[0]
+    assert np.isnan(band.mean[BAD_BAND - 1]) and np.isnan(band.std[BAD_BAND - 1])
+    assert np.isfinite(np.delete(band.mean, BAD_BAND - 1)).all()
+    (line,) = _plotted_items(dock)
+    x, y = line.getData()
+    assert len(x) == BANDS and np.isnan(y[BAD_BAND - 1]) and np.isfinite(np.delete(y, BAD_BAND - 1)).all()
+    bad_nm = WAVELENGTHS[BAD_BAND - 1]
+    assert not any(low <= bad_nm <= high for low, high in _fill_x_ranges(dock))  # no std band across the gap
+    dock.show_pixel(scene_layer, QgsPointXY(*pixel_centre(3, 3)))
+    with open(dock.export_csv(tmp_path / "spectra.csv"), newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[BAD_BAND][rows[0].index("corn (labelled) mean")] == ""
+
+
+def test_spectra_of_the_usable_bands_alone_break_where_bands_are_missing(keep, classes):
+    """Statistics over the usable bands only (their own wavelengths, no NaN) are not drawn across the missing bands."""
+    dock = keep(SpectralProfileDock(), 520, 380)
+    usable = np.r_[np.linspace(400, 1340, 50), np.linspace(1460, 1790, 20), np.linspace(1960, 2500, 30)]
+    mean = np.linspace(0.1, 0.4, len(usable))
+    dock.set_class_statistics({1: (mean, np.full(len(usable), 0.02))}, classes, source="synthetic",
+                              wavelengths=usable)
+    (line,) = _plotted_items(dock)
+    x, y = line.getData()
+    assert len(x) == len(usable) + 2 and np.isnan(y).sum() == 2  # one break in each absorption window
+    breaks = x[np.isnan(y)]
+    assert 1340 < breaks[0] < 1460 and 1790 < breaks[1] < 1960
+    assert len(_fill_x_ranges(dock)) == 3  # the std band too: one per stretch of bands
+
+
+def test_the_clicked_pixel_is_a_solid_curve_named_by_column_and_row(keep, scene_layer, classes):
+    dock = keep(SpectralProfileDock(), 520, 380)
+    dock.set_scene_layer(scene_layer)
+    dock.set_class_statistics({1: (np.linspace(0.1, 0.5, BANDS), np.full(BANDS, 0.02))}, classes, source="synthetic")
+    dock.show_pixel(scene_layer, QgsPointXY(*pixel_centre(4, 7)))  # row 4, column 7
+    pixel = _plotted_items(dock)[-1]
+    synthetic = _plotted_items(dock)[0]
+    assert synthetic.opts["pen"].style() == Qt.DashLine
+    assert pixel.opts["pen"].style() == Qt.SolidLine and pixel.opts["symbol"] is None  # not the synthetic dashes
+    assert pixel.opts["pen"].widthF() > synthetic.opts["pen"].widthF()
+    assert dock.legend_entries()[-1] == "scene: column 7, row 4"
+    assert dock.status.text().startswith("scene: column 7, row 4;")  # the status line says it the same way
+
+
+def test_the_legend_sits_above_the_plot_area(keep, scene_layer, classes, screenshot):
+    """pyqtgraph's floating legend covered the SWIR half of the docked plot; the legend now takes a row above the
+    plot area, in as many columns as fit, and can be hidden to give the curves its room."""
+    from qgis.PyQt.QtCore import QCoreApplication
+
+    dock = keep(SpectralProfileDock(), 520, 380)
+    dock.set_scene_layer(scene_layer)
+    mean = np.linspace(0.1, 0.5, BANDS)
+    stats = {c.id: (mean * (0.5 + 0.2 * c.id), np.full(BANDS, 0.02)) for c in classes}
+    dock.set_class_statistics(stats, classes, source="labels")
+    dock.set_class_statistics(stats, classes, source="synthetic")
+    dock.show_pixel(scene_layer, QgsPointXY(*pixel_centre(3, 3)))
+    dock.show()
+    QCoreApplication.processEvents()
+    plot_item = dock.plot.getPlotItem()
+    legend, view_box = dock.legend.sceneBoundingRect(), plot_item.vb.sceneBoundingRect()
+    assert dock.legend_entries() == ["corn", "water", "bare_soil", "synthetic (dashed)", "scene: column 3, row 3"]
+    assert legend.bottom() <= view_box.top() + 1 and not legend.intersects(view_box.adjusted(0, 1, 0, 0))
+    assert dock.legend.columnCount >= 2  # at the docked width, not one tall column
+    for sample, label in dock.legend.items:  # every entry inside the plot widget, none cut off
+        assert label.sceneBoundingRect().right() <= dock.plot.width() and sample.isVisible()
+    assert plot_item.width() <= dock.plot.width()  # the legend never widens the plot beyond its view
+    screenshot(dock, "spectral_profile_legend_above")
+    shown_height = view_box.height()
+    dock.legend_button.setChecked(False)
+    QCoreApplication.processEvents()
+    assert not dock.legend.isVisible()
+    assert plot_item.vb.sceneBoundingRect().height() >= shown_height + legend.height() - 1
+    dock.legend_button.setChecked(True)
+    QCoreApplication.processEvents()
+    assert dock.legend.isVisible()
+    assert plot_item.vb.sceneBoundingRect().top() >= dock.legend.sceneBoundingRect().bottom() - 1
+
+
+def test_a_legend_entry_hides_its_curve_and_std_band(keep, scene_layer, classes):
+    dock = keep(SpectralProfileDock(), 520, 380)
+    dock.set_scene_layer(scene_layer)
+    dock.set_class_statistics({1: (np.linspace(0.1, 0.5, BANDS), np.full(BANDS, 0.02))}, classes)
+    (line,) = _plotted_items(dock)
+    line.setVisible(False)  # what a click on its legend entry does
+    fills = [i for i in dock.plot.getPlotItem().items if isinstance(i, pg.FillBetweenItem)]
+    assert fills and not any(f.isVisible() for f in fills)
+
+
+def _left_title(dock) -> str:
+    return dock.plot.getPlotItem().getAxis("left").labelText
+
+
+def test_the_value_axis_says_what_the_values_are(keep, tmp_path, scene_layer, classes, qgis_new_project):
+    """"Value" told nothing: the axis names reflectance where the file says so, else the pixel values and the scale
+    QGIS applied to them."""
+    from osgeo import gdal
+    from qgis.core import QgsRasterLayer
+
+    from .conftest import write_scene
+
+    from qgis.PyQt.QtCore import QCoreApplication
+
+    dock = keep(SpectralProfileDock(), 900, 700)
+    dock.show()
+    assert _left_title(dock) == "Pixel value"
+    dock.show_pixel(scene_layer, QgsPointXY(*pixel_centre(3, 3)))
+    assert _left_title(dock) == "Pixel value (scale 0.0001 applied)"  # int16 × 0.0001, units not said
+    dock.resize(520, 360)  # docked, the whole title would run past the plot area: its short form, whole in a tooltip
+    QCoreApplication.processEvents()
+    axis = dock.plot.getPlotItem().getAxis("left")
+    assert _left_title(dock) == "Pixel value" and axis.toolTip() == "Pixel value (scale 0.0001 applied)"
+    assert axis.label.boundingRect().width() <= dock.plot.getPlotItem().vb.height()
+    path = write_scene(tmp_path / "reflectance.tif")
+    ds = gdal.Open(str(path), gdal.GA_Update)
+    for b in range(BANDS):
+        ds.GetRasterBand(b + 1).SetUnitType("reflectance")
+    ds = None
+    layer = QgsRasterLayer(str(path), "reflectance")
+    qgis_new_project.addMapLayer(layer)
+    dock.set_scene_layer(layer)
+    dock.set_class_statistics({1: (np.linspace(0.1, 0.5, BANDS), np.full(BANDS, 0.02))}, classes)
+    assert _left_title(dock) == "Reflectance"  # statistics over the scene's bands are in its units
+    dock.forget_project()
+    assert _left_title(dock) == "Pixel value"

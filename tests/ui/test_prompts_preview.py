@@ -1,0 +1,81 @@
+"""The prompt preview's spectra: gaps where the model has no bands, a plot tall enough to read in a short dock."""
+
+from __future__ import annotations
+
+import numpy as np
+from qgis.PyQt.QtCore import QCoreApplication
+
+from hypersynth.ui.prompts_panel import PREVIEW_PLOT_MIN_HEIGHT, PromptsPanel
+
+FULL = np.linspace(400.0, 2500.0, 120)  # the demo scene's bands
+USABLE = FULL[(FULL < 1350) | ((FULL > 1460) & (FULL < 1790)) | (FULL > 1960)]  # a model's: absorption left out
+
+
+def _patches(n: int = 4, p: int = 7) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    base = np.interp(USABLE, [400, 700, 800, 2500], [0.05, 0.08, 0.45, 0.2])[None, :, None, None]
+    return (base + rng.normal(0, 0.01, (n, len(USABLE), p, p))).astype(np.float32)  # (N, B_usable, p, p)
+
+
+def _settle() -> None:
+    for _ in range(4):
+        QCoreApplication.processEvents()
+
+
+def _runs(y: np.ndarray) -> int:
+    """How many separate stretches of line a curve with NaN breaks draws."""
+    finite = np.isfinite(y).astype(int)
+    return int(np.sum(np.diff(np.r_[0, finite]) == 1))
+
+
+def test_preview_spectra_leave_gaps_at_the_missing_bands(keep, classes, screenshot):
+    """103 usable bands of 120 were drawn as one line straight across the water-absorption windows."""
+    panel = keep(PromptsPanel(), 520, 700)
+    panel.set_classes(classes)
+    patches = _patches()
+    panel.show_preview(patches, USABLE, title="corn", value_title="Reflectance")
+    curves = panel.spectra.getPlotItem().listDataItems()
+    assert len(curves) == 5  # 4 centre spectra and their mean
+    for curve in curves:
+        x, y = curve.getData()
+        assert _runs(y) == 3 and len(x) == len(USABLE) + 2  # one break in each absorption window
+        assert np.all((x[np.isnan(y)] > 1340) & (x[np.isnan(y)] < 1970))
+    x, y = curves[0].getData()
+    np.testing.assert_allclose(y[np.isfinite(y)], patches[0, :, 3, 3], rtol=1e-6)  # the values themselves untouched
+    assert panel.spectra.getPlotItem().getAxis("left").labelText == "Reflectance"
+    panel.show()
+    _settle()
+    screenshot(panel, "prompts_preview_gaps")
+    panel.clear_preview()
+    assert panel.spectra.getPlotItem().getAxis("left").labelText == "Pixel value"
+
+
+def test_nan_bands_of_a_preview_are_gaps_too(keep):
+    panel = keep(PromptsPanel(), 520, 700)
+    patches = np.ones((2, 10, 5, 5), dtype=np.float32)
+    patches[:, 4] = np.nan
+    panel.show_preview(patches, np.linspace(400, 1300, 10))
+    for curve in panel.spectra.getPlotItem().listDataItems():
+        assert _runs(curve.getData()[1]) == 2
+
+
+def test_the_preview_plot_keeps_a_readable_height_in_a_short_dock(keep, classes, screenshot):
+    """With the spectral and attention docks open the plot shrank to ~100 px and lost its wavelength title: it keeps
+    its least height now, the tab scrolls instead, and a new preview scrolls its spectra into view."""
+    panel = keep(PromptsPanel(), 520, 380)
+    panel.set_classes(classes)
+    panel.show()
+    _settle()
+    panel.show_preview(_patches(), USABLE, title="corn")
+    _settle()
+    assert panel.spectra.height() >= PREVIEW_PLOT_MIN_HEIGHT >= 200
+    plot_item = panel.spectra.getPlotItem()
+    title = plot_item.getAxis("bottom").label  # the "Wavelength (nm)" text item
+    text = title.sceneBoundingRect().adjusted(0, 0, 0, -title.document().documentMargin())  # the glyphs' box
+    assert panel.spectra.mapFromScene(text).boundingRect().bottom() <= panel.spectra.height()  # the title not cut
+    assert plot_item.vb.height() >= 120  # room for the curves themselves
+    top_left = panel.spectra.mapTo(panel.scroll.viewport(), panel.spectra.rect().topLeft())
+    bottom = top_left.y() + panel.spectra.height()
+    assert top_left.y() >= 0 and bottom <= panel.scroll.viewport().height()  # scrolled into view
+    assert panel.scroll.horizontalScrollBar().maximum() == 0  # never sideways
+    screenshot(panel, "prompts_preview_short_dock")
