@@ -18,7 +18,6 @@ class HyperSynthSettings:
 
     device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
     clip_weights: str = ""  # local open_clip ViT-B-32 weights file; empty = look in caches, else random init
-    cache_dir: str = ""  # where models and embeddings are cached; empty = the engine's default
     preset: str = "fast"  # default Augment & Classify preset: tiny, fast or full
     output_dir: str = ""  # default folder for classification outputs; empty = ask every time
 

@@ -1,4 +1,4 @@
-"""The "HyperSynth settings" dialog: device, CLIP weights, cache and default preset/output, checked before saving."""
+"""The "HyperSynth settings" dialog: device, CLIP weights and default preset/output, checked before saving."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ def settings_problems(settings: HyperSynthSettings) -> list[str]:
     if settings.clip_weights and not Path(settings.clip_weights).expanduser().is_file():
         problems.append(f"the CLIP weights file {settings.clip_weights} does not exist; choose the file or "
                         "leave the field empty")
-    for value, what in ((settings.cache_dir, "cache directory"), (settings.output_dir, "default output folder")):
-        if value and Path(value).expanduser().exists() and not Path(value).expanduser().is_dir():
-            problems.append(f"the {what} {value} is a file; choose a folder")
+    value = settings.output_dir
+    if value and Path(value).expanduser().exists() and not Path(value).expanduser().is_dir():
+        problems.append(f"the default output folder {value} is a file; choose a folder")
     return problems
 
 
@@ -40,7 +40,7 @@ class HyperSynthSettingsDialog(QDialog):
         self.store = store
         self.setObjectName("HyperSynthSettingsDialog")
         self.setWindowTitle(self.tr("HyperSynth settings"))
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(760)  # room for the fields' placeholders
 
         self.problems = QLabel(self)  # what to fix before saving; hidden while there is nothing
         self.problems.setWordWrap(True)
@@ -54,24 +54,26 @@ class HyperSynthSettingsDialog(QDialog):
         self.clip_weights.setFilter(CLIP_FILTER)
         self.clip_weights.setDialogTitle(self.tr("CLIP ViT-B-32 weights file"))
         self.clip_weights.setToolTip(self.tr(
-            "An open_clip ViT-B-32 checkpoint on this computer, used by the fast and full presets. Empty: "
-            "the open_clip cache is searched; without weights the prompt encoder starts from random "
-            "weights. Nothing is downloaded."))
-        self.cache_dir = QgsFileWidget(self)
-        self.cache_dir.setStorageMode(QgsFileWidget.GetDirectory)
-        self.cache_dir.setToolTip(self.tr("Where models and embeddings are cached; empty: the engine's default"))
+            "An open_clip ViT-B-32 checkpoint on this computer, used by the fast and full presets. Empty: the "
+            "pretrained checkpoint is looked for in the Hugging Face cache; without it a small text encoder is "
+            "trained from scratch with the synthesis model, so prompts carry no prior language knowledge. "
+            "Nothing is downloaded."))
+        self.clip_weights.lineEdit().setPlaceholderText(self.tr(
+            "Empty: Hugging Face cache, else learnt from scratch"))
         self.preset = QComboBox(self)
         self.preset.addItems(PRESETS)
-        self.preset.setToolTip(self.tr("tiny: seconds, to try the workflow; fast: minutes on a laptop CPU; "
-                                       "full: a GPU"))
+        self.preset.setToolTip(self.tr("tiny: under a minute on a small scene, to try the workflow; fast: minutes on "
+                                       "a laptop CPU; full: a GPU"))
         self.output_dir = QgsFileWidget(self)
         self.output_dir.setStorageMode(QgsFileWidget.GetDirectory)
-        self.output_dir.setToolTip(self.tr("Where classification outputs go by default; empty: ask every time"))
+        self.output_dir.setToolTip(self.tr(
+            "The output folder the run dialog starts with, until a run of the project chose one (the dialog then "
+            "starts with the last run's). Empty: the dialog starts empty and asks for one"))
+        self.output_dir.lineEdit().setPlaceholderText(self.tr("Empty: chosen in the run dialog"))
 
         form = QFormLayout()
         form.addRow(self.tr("Device"), self.device)
         form.addRow(self.tr("CLIP weights file"), self.clip_weights)
-        form.addRow(self.tr("Cache directory"), self.cache_dir)
         form.addRow(self.tr("Default preset"), self.preset)
         form.addRow(self.tr("Default output folder"), self.output_dir)
         self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, parent=self)
@@ -92,14 +94,13 @@ class HyperSynthSettingsDialog(QDialog):
         """Show ``settings`` in the widgets."""
         self.device.setCurrentIndex(DEVICES.index(settings.device))
         self.clip_weights.setFilePath(settings.clip_weights)
-        self.cache_dir.setFilePath(settings.cache_dir)
         self.preset.setCurrentIndex(PRESETS.index(settings.preset))
         self.output_dir.setFilePath(settings.output_dir)
 
     def settings(self) -> HyperSynthSettings:
         """The values in the widgets (not yet checked or saved)."""
         return HyperSynthSettings(device=self.device.currentText(), clip_weights=self.clip_weights.filePath().strip(),
-                                  cache_dir=self.cache_dir.filePath().strip(), preset=self.preset.currentText(),
+                                  preset=self.preset.currentText(),
                                   output_dir=self.output_dir.filePath().strip())
 
     def accept(self) -> None:

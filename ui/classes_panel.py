@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import weakref
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from qgis.core import QgsMapLayerProxyModel, QgsProject, QgsRasterLayer, QgsUnitTypes, QgsVectorLayer
 from qgis.gui import QgsMapCanvas, QgsMapLayerComboBox
 from qgis.PyQt import sip
-from qgis.PyQt.QtCore import Qt, QTimer, pyqtSignal
+from qgis.PyQt.QtCore import QEvent, QObject, Qt, QTimer, pyqtSignal
 from qgis.PyQt.QtGui import QColor, QIcon, QPixmap
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
@@ -52,10 +53,53 @@ from ..plugin.label_layer import (
     style_label_layer,
     use_label_layer,
 )
-from ..plugin.maptools import BrushTool, LabelTool, PolygonTool
+from ..plugin.maptools import DEFAULT_BRUSH_PIXELS, BrushTool, LabelTool, PolygonTool
+from .scene_panel import select_layer
 
 COLOUR, NAME, PROMPT, PIXELS = range(4)  # table columns
 COUNT_DELAY_MS = 400  # wait for a burst of edits to end before counting labelled pixels again
+EMPTY_TABLE_HINT = ("No classes yet: Add makes one, Load classes… reads a class file.\n"
+                    "Labels go into a label layer: choose one above, or New… makes one.")
+AUTO_RADIUS = f"auto: {DEFAULT_BRUSH_PIXELS} screen px"  # the radius box at 0: a brush as wide on screen at any zoom
+BRUSH_TIP = "Paint labels of the selected class; each stroke is one polygon"
+POLYGON_TIP = "Click vertices; right-click or double-click to finish, Esc to cancel"
+UNDO_TIP = "Undo the last label edit (Ctrl+Z while a label tool is active)"
+SAVE_LABELS_TIP = "Write the label edits to the label layer's file"
+NO_LABEL_LAYER_TEXT = "No label layer: choose a polygon layer, or New…"  # the label layer combo with none chosen
+NEEDS_LABEL_LAYER = "Needs a label layer: choose one above, or New… makes one"
+NEEDS_CLASS = "Needs a class: Add one or Load classes…, then select it in the table"
+CHECKED_TOOL_STYLE = ("QToolButton:checked { background-color: #2f6fb3; color: white; font-weight: bold; "
+                      "border: 1px solid #1d4f85; border-radius: 3px; padding: 2px 6px; }")  # which tool is on
+HINT_STYLE = "color: #6b6b6b;"  # empty-state and "what is going on" lines: quieter than the content
+
+
+class EmptyHint(QLabel):
+    """A grey line in the middle of an empty table (or any scroll area's viewport) saying what to do first.
+
+    Shown while ``is_empty()`` holds: call :meth:`update_shown` when the contents change.
+    """
+
+    def __init__(self, view: QAbstractItemView, text: str, is_empty: Callable[[], bool]) -> None:
+        super().__init__(text, view.viewport())
+        self._is_empty = is_empty
+        self.setAlignment(Qt.AlignCenter)
+        self.setWordWrap(True)
+        self.setStyleSheet(HINT_STYLE)
+        self.setAttribute(Qt.WA_TransparentForMouseEvents)  # clicks reach the table under it
+        view.viewport().installEventFilter(self)
+        self._fit()
+        self.update_shown()
+
+    def update_shown(self) -> None:
+        self.setVisible(bool(self._is_empty()))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Resize:
+            self._fit()
+        return False
+
+    def _fit(self) -> None:
+        self.setGeometry(self.parentWidget().rect().adjusted(12, 12, -12, -12))
 
 
 class ClassesPanel(QWidget):
@@ -68,6 +112,7 @@ class ClassesPanel(QWidget):
     classesChanged = pyqtSignal(list)  # list[ClassInfo], after any add/rename/recolour/delete/merge/load
     currentClassChanged = pyqtSignal(object)  # ClassInfo or None
     labelLayerChanged = pyqtSignal(object)  # QgsVectorLayer or None
+    countsChanged = pyqtSignal(dict)  # class id -> labelled scene pixels, after each new count
     message = pyqtSignal(str)  # something the analyst should read
 
     def __init__(self, canvas: Optional[QgsMapCanvas] = None, parent: Optional[QWidget] = None) -> None:
@@ -92,7 +137,7 @@ class ClassesPanel(QWidget):
         row.addWidget(QLabel("Label layer"))
         self.layer_box = QgsMapLayerComboBox()
         self.layer_box.setFilters(QgsMapLayerProxyModel.PolygonLayer)
-        self.layer_box.setAllowEmptyLayer(True)
+        self.layer_box.setAllowEmptyLayer(True, NO_LABEL_LAYER_TEXT)
         self.layer_box.setToolTip("A polygon layer with an integer class_id field; QGIS's own editing tools work on it")
         self.layer_box.layerChanged.connect(self._layer_chosen)
         row.addWidget(self.layer_box, 1)
@@ -105,26 +150,29 @@ class ClassesPanel(QWidget):
 
         tools = QHBoxLayout()
         self.brush_button = QToolButton(text="Brush", checkable=True)
-        self.brush_button.setToolTip("Paint labels of the selected class; each stroke is one polygon")
         self.polygon_button = QToolButton(text="Polygon", checkable=True)
-        self.polygon_button.setToolTip("Click vertices; right-click or double-click to finish, Esc to cancel")
+        for button in (self.brush_button, self.polygon_button):
+            button.setStyleSheet(CHECKED_TOOL_STYLE)
         tools.addWidget(self.brush_button)
         tools.addWidget(self.polygon_button)
         tools.addWidget(QLabel("radius"))
         self.radius = QDoubleSpinBox()
         self.radius.setRange(0.0, 1e6)
         self.radius.setDecimals(1)
-        self.radius.setSpecialValueText("auto")
-        self.radius.setToolTip("Brush radius in map units (auto: 8 screen pixels)")
+        self.radius.setSpecialValueText(AUTO_RADIUS)  # a suffix is not shown with it: the unit is in the text
+        self.radius.setToolTip(f"Brush radius in map units ({AUTO_RADIUS}, as wide on screen at any zoom)")
         tools.addWidget(self.radius)
         self.undo_button = QToolButton(text="Undo")
-        self.undo_button.setToolTip("Undo the last label edit (Ctrl+Z while a label tool is active)")
         self.save_labels_button = QToolButton(text="Save labels")
-        self.save_labels_button.setToolTip("Write the label edits to the label layer's file")
         tools.addWidget(self.undo_button)
         tools.addWidget(self.save_labels_button)
         tools.addStretch(1)
         layout.addLayout(tools)
+        self.tool_hint = QLabel("")  # while a label tool is on: which class it draws and how to stop it
+        self.tool_hint.setTextFormat(Qt.RichText)  # the class in bold after a swatch of its colour
+        self.tool_hint.setWordWrap(True)
+        self.tool_hint.setVisible(False)
+        layout.addWidget(self.tool_hint)
 
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["", "Class", "Prompt", "Labelled px"])
@@ -141,6 +189,7 @@ class ClassesPanel(QWidget):
         self.table.cellDoubleClicked.connect(self._cell_double_clicked)
         self.table.itemSelectionChanged.connect(lambda: self.currentClassChanged.emit(self.current_class()))
         layout.addWidget(self.table, 1)
+        self.empty_hint = EmptyHint(self.table, EMPTY_TABLE_HINT, lambda: not self._classes)
         self.label_note = QLabel("")  # what in the label layer a run would refuse (labels of no class, ...)
         self.label_note.setWordWrap(True)
         self.label_note.setStyleSheet("color: #b03a2e")
@@ -154,9 +203,10 @@ class ClassesPanel(QWidget):
         self.delete_button.clicked.connect(self._ask_delete)
         self.merge_button = QPushButton("Merge…")
         self.merge_button.clicked.connect(self._ask_merge)
-        self.load_button = QPushButton("Load…")
+        self.load_button = QPushButton("Load classes…")
+        self.load_button.setToolTip("Replace the classes (names, colours, prompts) with those of a class file (JSON)")
         self.load_button.clicked.connect(self._ask_load)
-        self.save_button = QPushButton("Save…")
+        self.save_button = QPushButton("Save classes…")
         self.save_button.clicked.connect(self._ask_save)
         for button in (self.add_button, self.delete_button, self.merge_button, self.load_button, self.save_button):
             buttons.addWidget(button)
@@ -176,10 +226,13 @@ class ClassesPanel(QWidget):
             canvas.destinationCrsChanged.connect(self._follow_canvas_units)
             self._follow_canvas_units()
         else:
-            for w in (self.brush_button, self.polygon_button, self.radius):
-                w.setEnabled(False)
+            self.radius.setEnabled(False)
+        for button in (self.brush_button, self.polygon_button):
+            button.toggled.connect(self._update_actions)
+        self.currentClassChanged.connect(self._update_actions)
         self.undo_button.clicked.connect(self.undo)
         self.save_labels_button.clicked.connect(self.save_labels)
+        self._update_actions()
 
     # --- classes ----------------------------------------------------------------------------------
     def classes(self) -> list[ClassInfo]:
@@ -468,6 +521,7 @@ class ClassesPanel(QWidget):
         if ids_changed:
             self._show_label_problems()
         self._tools_follow_class(self.current_class())
+        self._update_actions()
         self.classesChanged.emit(self.classes())
 
     def _fill_table(self) -> None:
@@ -524,7 +578,7 @@ class ClassesPanel(QWidget):
         self._layer_chosen(layer)
         # The combo lists project layers only: one outside the project leaves it empty (and must not unset it).
         self.layer_box.blockSignals(True)
-        self.layer_box.setLayer(self._label_layer)
+        select_layer(self.layer_box, self._label_layer)
         self.layer_box.blockSignals(False)
 
     def _layer_chosen(self, layer) -> None:
@@ -542,15 +596,21 @@ class ClassesPanel(QWidget):
                     kept = None
                 self.message.emit(f"{error}" + (f"; the label layer stays '{kept.name()}'" if kept is not None else ""))
                 self.layer_box.blockSignals(True)
-                self.layer_box.setLayer(kept)
+                select_layer(self.layer_box, kept)
                 self.layer_box.blockSignals(False)
                 return
         if self._label_layer is not None:
-            for signal in self._edit_signals(self._label_layer):
+            for signals, slot in ((self._edit_signals, self._labels_changed),
+                                  (self._state_signals, self._update_actions)):
                 try:
-                    signal.disconnect(self._labels_changed)
-                except (TypeError, RuntimeError):  # not connected, or the layer is deleted already
-                    pass
+                    connected = signals(self._label_layer)
+                except RuntimeError:  # the layer is deleted already
+                    break
+                for signal in connected:
+                    try:
+                        signal.disconnect(slot)
+                    except (TypeError, RuntimeError):  # not connected, or the layer is deleted already
+                        pass
         self._label_layer = None
         self._features = None
         if layer is not None:
@@ -558,6 +618,8 @@ class ClassesPanel(QWidget):
             self._adopt_unknown()
             for signal in self._edit_signals(layer):
                 signal.connect(self._labels_changed)
+            for signal in self._state_signals(layer):
+                signal.connect(self._update_actions)
         for tool in (self.brush, self.polygon):
             if tool is not None:
                 tool.set_label_layer(self._label_layer)
@@ -577,6 +639,13 @@ class ClassesPanel(QWidget):
         return [layer.featureAdded, layer.featuresDeleted, layer.attributeValueChanged, layer.geometryChanged,
                 layer.afterRollBack, layer.afterCommitChanges, layer.dataChanged, layer.subsetStringChanged,
                 layer.crsChanged]
+
+    @staticmethod
+    def _state_signals(layer: QgsVectorLayer) -> list:
+        """What changes whether Undo and Save labels can act: the layer's undo stack, its editing state, a save."""
+        stack = layer.undoStack()
+        return [stack.indexChanged, stack.cleanChanged, layer.editingStarted, layer.editingStopped,
+                layer.layerModified, layer.afterCommitChanges, layer.afterRollBack]
 
     def label_features(self) -> Optional[LabelFeatures]:
         """The label layer's features as last read (None without a label layer).
@@ -646,6 +715,7 @@ class ClassesPanel(QWidget):
                     if self._count_error != error_before:  # said once, not after every edit
                         self.message.emit(self._count_error)
             self._counted = source
+            self.countsChanged.emit(dict(self._counts))
         self._fill_table()
         self._show_label_problems()
         return dict(self._counts)
@@ -681,6 +751,48 @@ class ClassesPanel(QWidget):
             self.radius.setValue(0.0)
             self.message.emit(f"The map's units are now {QgsUnitTypes.toString(units)}: the brush radius is back to "
                               "auto; set it again in the new units.")
+
+    def _update_actions(self, *_args: object) -> None:
+        """Enable what can act now, say in each disabled button's tooltip what it needs, show the empty table's
+        hint and, while a label tool is on, which class it draws and how to stop it."""
+        layer = self._label_layer
+        if layer is not None and sip.isdeleted(layer):
+            layer = None
+        current = self.current_class()
+        draw_needs = ("Needs the QGIS map canvas" if self._canvas is None else
+                      NEEDS_LABEL_LAYER if layer is None else NEEDS_CLASS if current is None else "")
+        for button, tip in ((self.brush_button, BRUSH_TIP), (self.polygon_button, POLYGON_TIP)):
+            if draw_needs and button.isChecked():
+                button.setChecked(False)  # its tool lets go of the canvas (nothing to draw into, or no class)
+            enable_unless(button, tip, draw_needs)
+        unsaved = layer is not None and layer.isEditable() and layer.isModified()
+        enable_unless(self.undo_button, UNDO_TIP, NEEDS_LABEL_LAYER if layer is None else
+                      "" if layer.undoStack().canUndo() else "No label edit to undo")
+        enable_unless(self.save_labels_button, SAVE_LABELS_TIP, NEEDS_LABEL_LAYER if layer is None else
+                      "" if unsaved else "No unsaved label edits")
+        enable_unless(self.delete_button, "Delete the selected class (asks what becomes of its labels)",
+                      "" if current is not None else "Needs a class: select it in the table")
+        enable_unless(self.merge_button, "Merge one class into another: its labels join the other class",
+                      "" if len(self._classes) >= 2 else "Needs at least two classes")
+        enable_unless(self.save_button, "Write the classes (names, colours, prompts) to a class file (JSON)",
+                      "" if self._classes else "No classes to save yet")
+        self.empty_hint.update_shown()
+        self._show_tool_hint(current)
+
+    def _show_tool_hint(self, current: Optional[ClassInfo]) -> None:
+        """While the Brush or Polygon tool is on: the class it draws (in its colour) and how to stop."""
+        on = "Brush" if self.brush_button.isChecked() else "Polygon" if self.polygon_button.isChecked() else ""
+        if not on or current is None:
+            self.tool_hint.setVisible(False)
+            self.tool_hint.setText("")
+            return
+        swatch = "<span style='color: rgb({}, {}, {});'>&#9632;</span>".format(*current.color)
+        doing = "Painting" if on == "Brush" else "Drawing polygons of"
+        how = ("Esc drops a stroke in progress" if on == "Brush" else
+               "right-click or double-click ends a polygon, Esc drops it")
+        self.tool_hint.setText(f"{doing}: {swatch} <b>{html.escape(current.name)}</b> — click {on} again (or "
+                               f"another map tool) to stop; {how}.")
+        self.tool_hint.setVisible(True)
 
     def _tools_follow_class(self, current: Optional[ClassInfo]) -> None:
         for tool in (self.brush, self.polygon):
@@ -842,6 +954,12 @@ class _ClassRemoval(QUndoCommand):
         panel = self._target()
         if panel is not None:
             panel._restore_class(self.removed)
+
+
+def enable_unless(button: QWidget, tip: str, needs: str) -> None:
+    """Enable ``button`` unless it ``needs`` something (then its tooltip says what, after what it does)."""
+    button.setEnabled(not needs)
+    button.setToolTip(f"{tip}.\n{needs}." if needs else tip)
 
 
 def _swatch(color: tuple[int, int, int], size: int = 16) -> QIcon:

@@ -9,16 +9,16 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from qgis.core import Qgis, QgsRasterLayer, QgsTask, QgsVectorLayer
 from qgis.gui import QgsDockWidget
-from qgis.PyQt.QtCore import Qt, pyqtSignal
-from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
+from qgis.PyQt.QtCore import QElapsedTimer, Qt, QTimer, pyqtSignal
+from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from ..core.scene import ClassInfo
 from ..plugin.label_layer import LabelLayerError, label_raster, labelled_spectra_statistics
 from ..plugin.layers import gdal_name, layer_file
-from ..plugin.rendering import composite_rgb
+from ..plugin.rendering import composite_rgb, read_pixel_values
 from ..plugin.tasks import CANCELLED_MESSAGE, EngineTask, TaskRunner
 from .attention_dock import AttentionDock
-from .classes_panel import ClassesPanel, duplicate_names
+from .classes_panel import HINT_STYLE, ClassesPanel, EmptyHint, duplicate_names, enable_unless
 from .prompts_panel import PromptsPanel
 from .run_dialog import RunDialog
 from .scene_panel import ScenePanel, scene_problem
@@ -28,6 +28,15 @@ MESSAGE_SECONDS = 6  # how long dock messages stay in QGIS's message bar
 LABEL_CLASS_FIELD = "class_id"  # the label layer's class field, passed to the engine
 RUN_TEXT = "Augment && Classify…"  # the run button when no run of the dock's is going
 RUN_TIP = "Synthesise extra labelled patches from the prompts, train, classify the scene"
+CLASS_SPECTRA_TIP = "Mean ± std spectrum of each class's labelled pixels"
+APPLY_TIP = "Write the selected class's prompt from the template"
+APPLY_ALL_TIP = "Set every class's prompt to its name"
+PREVIEW_TIP = ("Synthesise a few patches from the selected class's prompt (with the synthesis model of the last "
+               "Augment & Classify run: run it once first)")
+NO_PROMPTS_HINT = "No classes yet: add them in tab 2 (Classes & labels), then write each class's prompt here."
+RUN_NOTE = ("This run took the classes, prompts and labels as they were when it started: edits made now "
+            "apply to the next run.")
+TICK_MS = 1000  # how often the elapsed time of a run is updated
 
 
 ONE_RUN_ONLY = ("overwrite", "approved_outputs")  # the dialog's answers for one run, never carried to the next
@@ -69,7 +78,7 @@ class HyperSynthDock(QgsDockWidget):
         self.spectra_button.setToolTip("Open the spectral profile dock: click pixels, compare with class spectra")
         self.spectra_button.clicked.connect(lambda: self.spectral_dock().show())
         self.class_spectra_button = QPushButton("Class spectra")
-        self.class_spectra_button.setToolTip("Mean ± std spectrum of each class's labelled pixels")
+        self.class_spectra_button.setToolTip(CLASS_SPECTRA_TIP)
         self.class_spectra_button.clicked.connect(self.show_labelled_class_spectra)
         views.addWidget(self.spectra_button)
         views.addWidget(self.class_spectra_button)
@@ -79,17 +88,34 @@ class HyperSynthDock(QgsDockWidget):
         self.run_button.setMinimumHeight(32)
         self.run_button.clicked.connect(self._run_button_clicked)
         layout.addWidget(self.run_button)
+        self.progress = QProgressBar()  # the followed run's fraction and elapsed time; hidden when none runs
+        self.progress.setRange(0, 100)
+        self.progress.setVisible(False)
+        layout.addWidget(self.progress)
+        self.run_note = QLabel(RUN_NOTE)  # while a run goes: what the analyst edits now does not reach it
+        self.run_note.setWordWrap(True)
+        self.run_note.setStyleSheet(HINT_STYLE)
+        self.run_note.setVisible(False)
+        layout.addWidget(self.run_note)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.status.setOpenExternalLinks(True)  # the finished run's "open the report" link
         layout.addWidget(self.status)
         self.setWidget(body)
+        self._run_clock = QElapsedTimer()
+        self._run_ticker = QTimer(self, interval=TICK_MS)
+        self._run_ticker.timeout.connect(self._show_run_progress)
+        self.prompts_hint = EmptyHint(self.prompts_panel.table, NO_PROMPTS_HINT,
+                                      lambda: self.prompts_panel.table.rowCount() == 0)
 
         self.scene_panel.sceneChanged.connect(self._scene_changed)
         self.classes_panel.classesChanged.connect(self.prompts_panel.set_classes)
         self.classes_panel.message.connect(self.show_message)
         self.prompts_panel.promptChanged.connect(self.classes_panel.set_prompt)
         self.prompts_panel.previewRequested.connect(self.previewRequested)
+        for signal in (self.classes_panel.classesChanged, self.classes_panel.labelLayerChanged,
+                       self.classes_panel.countsChanged, self.prompts_panel.table.itemSelectionChanged):
+            signal.connect(self._update_actions)  # after the panels' own slots: they are up to date
         self._scene_changed(self.scene_panel.scene_layer())
 
     # --- what the plugin asks -------------------------------------------------------------------------
@@ -141,6 +167,32 @@ class HyperSynthDock(QgsDockWidget):
         self.classes_panel.set_scene_layer(layer if readable else None)  # labels are counted on a file's pixels
         if self._spectral is not None:
             self._spectral.set_scene_layer(layer)
+        self._update_actions()
+
+    def _update_actions(self, *_args: object) -> None:
+        """Enable the dock's buttons that can act now; a disabled one's tooltip says what it needs."""
+        scene, labels, classes = self.scene_layer(), self.label_layer(), self.current_classes()
+        scene_wrong = scene_problem(scene)
+        labelled = sum(self.classes_panel.pixel_counts().values())
+        spectra_needs = ("Needs a scene (tab 1)" if scene is None else
+                         f"Needs a scene it can read: {scene_wrong}" if scene_wrong else
+                         "Needs a label layer (tab 2)" if labels is None else
+                         "Needs labelled pixels: draw labels with the Brush or Polygon tool (tab 2)" if not labelled
+                         else "")
+        enable_unless(self.class_spectra_button, CLASS_SPECTRA_TIP, spectra_needs)
+        if not self.running():  # while a run goes the button is its Cancel
+            needs = [what for what, missing in (
+                ("a scene (tab 1)", scene is None), (f"a scene it can read: {scene_wrong} (tab 1)", bool(scene_wrong)),
+                ("a label layer (tab 2)", labels is None), ("at least two classes (tab 2)", len(classes) < 2))
+                if missing]
+            enable_unless(self.run_button, RUN_TIP, "Needs " + "; ".join(needs) if needs else "")
+        prompts = self.prompts_panel
+        selected = "" if prompts.current_class_id() is not None else (
+            "Needs a class: select it in the table" if classes else "Needs a class: add one in tab 2")
+        enable_unless(prompts.apply_button, APPLY_TIP, selected)
+        enable_unless(prompts.apply_all_button, APPLY_ALL_TIP, "" if classes else "Needs classes: add them in tab 2")
+        enable_unless(prompts.preview_button, PREVIEW_TIP, selected)
+        self.prompts_hint.update_shown()
 
     # --- the other docks ------------------------------------------------------------------------------
     def spectral_dock(self) -> SpectralProfileDock:
@@ -221,7 +273,10 @@ class HyperSynthDock(QgsDockWidget):
                      title: str = "", attention: Optional[dict[str, Any]] = None) -> None:
         """Show preview patches in the Prompts tab; ``attention`` (AttentionDock.set_attention keywords)
         also fills the attention dock."""
-        self.prompts_panel.show_preview(patches, wavelengths, title)
+        scene = self.scene_layer()  # the preview's values are the scene's: its value axis says what they are
+        values = read_pixel_values(scene.source()) if scene is not None else None
+        self.prompts_panel.show_preview(patches, wavelengths, title,
+                                        **({"value_title": values.axis_title()} if values is not None else {}))
         self.tabs.setCurrentWidget(self.prompts_panel)
         if attention is not None:
             keywords = dict(attention)
@@ -318,8 +373,15 @@ class HyperSynthDock(QgsDockWidget):
         task.taskCompleted.connect(self._run_ended)
         task.taskTerminated.connect(self._run_ended)
         self.run_button.setText("Cancel Augment && Classify")
+        self.run_button.setEnabled(True)
         self.run_button.setToolTip(f"Stop {task.title}; nothing it would write is kept")
         self.status.setText(f"{task.title}: waiting for the task manager to start it…")
+        self._run_clock.start()
+        self._run_ticker.start()
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self.run_note.setVisible(True)
+        self._show_run_progress()
         # The task may have moved on before the signals were connected: show where it is now.
         if task.status() in (QgsTask.Complete, QgsTask.Terminated):
             self._run_ended()
@@ -341,12 +403,29 @@ class HyperSynthDock(QgsDockWidget):
     def _run_progressed(self, percent: float) -> None:
         task = self._run_task
         if task is not None:
-            self.status.setText(f"{task.description()} — {percent:.0f} %")
+            self.progress.setValue(int(round(percent)))
+            self.status.setText(task.description())  # the title and the stage; the bar has the fraction
+            self._show_run_progress()
+
+    def _show_run_progress(self) -> None:
+        """The bar's text: the fraction done and the time since the run was asked for (ticks while a stage is long)."""
+        if self._run_task is None:
+            return
+        elapsed = _clock(self._run_clock.elapsed() / 1000.0)
+        self.progress.setFormat(f"%p % · {elapsed} elapsed")
+
+    def run_elapsed(self) -> float:
+        """Seconds since the followed run was asked for; 0 when none is followed."""
+        return self._run_clock.elapsed() / 1000.0 if self._run_task is not None else 0.0
 
     def _run_ended(self) -> None:
         task, self._run_task = self._run_task, None
+        self._run_ticker.stop()
+        self.progress.setVisible(False)
+        self.run_note.setVisible(False)
         self.run_button.setText(RUN_TEXT)
         self.run_button.setToolTip(RUN_TIP)
+        self._update_actions()
         if task is None:
             return
         report = getattr(task.result, "report", None)
@@ -394,6 +473,7 @@ class HyperSynthDock(QgsDockWidget):
         canvas tools (call from the plugin's unload)."""
         self.scene_panel.cleanup()
         self.spectra_tasks.cancel_all(detach=True)
+        self._run_ticker.stop()
         canvas = self.iface.mapCanvas() if self.iface is not None else None
         for tool in (self.classes_panel.brush, self.classes_panel.polygon,
                      self._spectral.identify_tool() if self._spectral is not None else None):
@@ -405,3 +485,10 @@ class HyperSynthDock(QgsDockWidget):
                     self.iface.removeDockWidget(dock)
                 dock.deleteLater()
         self._spectral = self._attention = None
+
+
+def _clock(seconds: float) -> str:
+    """``m:ss`` (``h:mm:ss`` from an hour on) of a duration."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from qgis.gui import QgsFileWidget
+from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -35,6 +36,15 @@ BUNDLE_MANIFEST = "manifest.json"  # core/ldm/bundle.py's MANIFEST; not imported
 DEFAULT_SPECIAL = "preset default"  # what a spin box shows when it leaves the value to the preset
 AUTO_PATCH_SPECIAL = "from the scene"  # the patch size spin box's "chosen from the scene" value
 AUTO_SMOOTHING_SPECIAL = "chosen from your labels"  # the smoothing box's "cross-validated" value
+# One line under each synthesis knob whose name alone says little (the tooltips say more).
+KNOB_HELP = {
+    "guidance": "Higher: closer to the prompt, less variety.",
+    "balance": "0: equal synthetic samples per class; 1: more for rare classes.",
+    "anchor": "Low: close to your labelled patches; 1: ignores them (most variety).",
+}
+HELP_STYLE = "color: #6b6b6b; font-style: italic;"  # a knob's one-line help, under it
+PATH_STYLE = "color: #6b6b6b;"  # the output folder in full, under its field
+DIALOG_WIDTH = 600  # room for the knobs' one-line help and a longer output folder path
 
 
 def _number_box(box: Any, low: float, high: float, step: float, value: float, tooltip: str, *,
@@ -106,7 +116,7 @@ class RunDialog(QDialog):
         super().__init__(parent)
         self._inputs = list(inputs)
         self.setWindowTitle("Augment & Classify")
-        self.setMinimumWidth(460)
+        self.setMinimumWidth(DIALOG_WIDTH)
         defaults = defaults or {}
         self._overwrite = False
         self._approved: list[str] = []  # the earlier outputs the analyst agreed to replace, and only those
@@ -116,7 +126,7 @@ class RunDialog(QDialog):
         for name in PRESETS:
             self.preset.addItem(name, name)
         self.preset_help = QLabel()
-        self.preset_help.setStyleSheet("font-style: italic;")
+        self.preset_help.setStyleSheet(HELP_STYLE)
         self.preset.currentIndexChanged.connect(
             lambda: self.preset_help.setText(PRESET_HELP.get(self.preset.currentData(), "")))
         self.preset.setCurrentIndex(max(0, self.preset.findData(defaults.get("preset", MethodSettings.preset))))
@@ -145,11 +155,13 @@ class RunDialog(QDialog):
             "Classifier-free guidance ω: higher follows the prompt more closely, with less variety",
             decimals=1, special=DEFAULT_SPECIAL)
         form.addRow("Guidance ω", self.guidance)
+        self.guidance_help = _help_row(form, KNOB_HELP["guidance"])  # under each knob whose name says little
         self.balance = _number_box(
             QDoubleSpinBox(), 0.0, 1.0, 0.1, float(defaults.get("balance_rate", MethodSettings.balance_rate)),
             "Balance rate λ: 0 gives every class the same number of synthetic samples, "
             "1 gives rare classes proportionally more", decimals=2)
         form.addRow("Balance rate λ", self.balance)
+        self.balance_help = _help_row(form, KNOB_HELP["balance"])
         self.synthetic_weight = _number_box(
             QDoubleSpinBox(), 0.05, 10.0, 0.05, float(defaults.get("synthetic_weight", MethodSettings.synthetic_weight)),
             "How much all synthetic patches together count in the classifier's training, relative to your labels "
@@ -162,6 +174,7 @@ class RunDialog(QDialog):
             "with this much noise added. 0.3–0.6 gives realistic variations of your samples; 1 ignores them and "
             "starts from pure noise (most variety, least faithful)", decimals=2)
         form.addRow("Anchor strength", self.anchor_strength)
+        self.anchor_help = _help_row(form, KNOB_HELP["anchor"])
         pseudo = defaults.get("pseudo_labels")
         self.pseudo_labels = _number_box(  # -1: the default (none since session 13); 0 says none explicitly
             QSpinBox(), -1, 100000, 10, -1 if pseudo is None else int(pseudo),
@@ -193,8 +206,15 @@ class RunDialog(QDialog):
         self.output_folder = QgsFileWidget()
         self.output_folder.setStorageMode(QgsFileWidget.GetDirectory)
         self.output_folder.setDialogTitle("Output folder")
+        self.output_folder.lineEdit().setPlaceholderText("The folder for the class map, confidence and report")
         self.output_folder.setFilePath(str(defaults.get("output_folder", "")))
         form.addRow("Output folder", self.output_folder)
+        self.output_path = QLabel("")  # the path in one line across the dialog, elided in the middle, when the field
+        self.output_path.setStyleSheet(PATH_STYLE)  # cuts it off
+        self.output_path.setVisible(False)
+        form.addRow(self.output_path)
+        self.output_folder.fileChanged.connect(self._show_output_path)
+        self._show_output_path()
         self.probabilities = QCheckBox("write probabilities.tif")
         self.probabilities.setChecked(bool(defaults.get("probabilities", False)))
         self.probabilities.setToolTip(
@@ -219,6 +239,29 @@ class RunDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+    def _show_output_path(self, *_args: object) -> None:
+        """The output folder in full in the field's tooltip; while the field cuts it off, also under it across the
+        dialog, its start and its end (the run's own folder) kept and the middle elided if it must be."""
+        path = self.output_folder.filePath().strip()
+        field = self.output_folder.lineEdit()
+        tip = path or "Where the run writes its outputs"
+        self.output_folder.setToolTip(tip)
+        field.setToolTip(tip)
+        self.output_path.setToolTip(path)
+        room = field.width() - 2 * field.fontMetrics().averageCharWidth() - 24  # frame, margins, clear button
+        cut = bool(path) and field.fontMetrics().horizontalAdvance(path) > room
+        across = max(self.width() - 24, 100)  # the dialog's margins
+        self.output_path.setText(self.output_path.fontMetrics().elidedText(path, Qt.ElideMiddle, across) if cut else "")
+        self.output_path.setVisible(cut)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._show_output_path()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        self._show_output_path()
 
     def values(self) -> dict[str, Any]:
         """The chosen settings; None means "the preset's default" (the patch size: chosen from the scene).
@@ -286,3 +329,12 @@ class RunDialog(QDialog):
         self._overwrite = bool(clash)
         self._approved = list(clash)
         super().accept()
+
+
+def _help_row(form: QFormLayout, text: str) -> QLabel:
+    """A one-line help under the form's last row, across both columns (one line: a wrapped label in a form is cut
+    off, the form does not give it the height of its lines)."""
+    label = QLabel(text)
+    label.setStyleSheet(HELP_STYLE)
+    form.addRow(label)
+    return label

@@ -27,7 +27,7 @@ from ..core.io.product_archives import (ARCHIVE_SUFFIXES, archived_product, arch
 from ..core.io.products import ProductFacts, product_facts
 from ..core.io.read import MIN_BANDS, envi_data_file, gdal_subdataset_file, source_name
 from ..plugin.layers import add_input_layer
-from ..plugin.rendering import COMPOSITE_TITLES, COMPOSITES, CompositeChoice, apply_composite, read_band_wavelengths
+from ..plugin.rendering import COMPOSITE_TITLES, COMPOSITES, CompositeChoice, apply_composite, read_band_info
 from ..plugin.tasks import EngineTask, TaskRunner
 
 PROVIDER_KINDS = {"wms": "web map (WMS/WMTS/XYZ)", "wcs": "web coverage (WCS)", "virtualraster": "virtual raster",
@@ -36,6 +36,30 @@ _ARCHIVES = " ".join(f"*{suffix}" for suffix in ARCHIVE_SUFFIXES)  # a product's
 RASTER_FILTER = ("Rasters and sensor products (*.tif *.tiff *.img *.hdr *.bsq *.bil *.bip *.dat *.vrt *.nc *.h5 "
                  f"*.he5 *-METADATA.XML {_ARCHIVES});;EnMAP L2A metadata (*-METADATA.XML);;Sensor products as ordered, "
                  f"in a ZIP or EnMAP's .tar.gz ({_ARCHIVES});;All files (*)")
+NO_SCENE_TEXT = "Choose a hyperspectral raster layer, or Open file…"  # the scene combo with no layer chosen
+NO_SCENE_HINT = ("No scene yet: choose a raster layer of the project above, or Open file… reads a GeoTIFF, ENVI, "
+                 "NetCDF/HDF file or an EnMAP, EMIT or PRISMA product (a ZIP or .tar.gz as ordered too).")
+
+
+def select_layer(box: QgsMapLayerComboBox, layer) -> None:
+    """Show ``layer`` in ``box``; None shows the box's empty entry and its text (QGIS 3.22's ``setLayer(None)``
+    leaves the box blank, with no entry current). Signals as ``setLayer`` sends them."""
+    box.setLayer(layer)
+    if layer is None and box.allowEmptyLayer() and box.currentIndex() < 0:
+        blocked = box.blockSignals(True)
+        box.setCurrentIndex(0)  # the empty entry comes first
+        box.blockSignals(blocked)
+
+
+def band_count_text(count: int, bad: Optional[np.ndarray]) -> str:
+    """The Bands fact: how many, and how many of them the file's metadata flags bad (ENVI/EnMAP ``bbl`` = 0),
+    which a run leaves out (every band flagged bad is not meant: a run then keeps them all)."""
+    flagged = int(np.count_nonzero(bad)) if bad is not None and len(bad) == count else 0
+    if not flagged:
+        return f"{count}"
+    if flagged == count:
+        return f"{count} (all flagged bad in the metadata, so a run uses them all)"
+    return f"{count} ({count - flagged} usable; {flagged} flagged bad in the metadata)"
 
 
 def scene_problem(layer: Optional[QgsRasterLayer]) -> Optional[str]:
@@ -101,11 +125,12 @@ class ScenePanel(QWidget):
         row = QHBoxLayout()
         self.layer_box = QgsMapLayerComboBox()
         self.layer_box.setFilters(QgsMapLayerProxyModel.RasterLayer)
-        self.layer_box.setAllowEmptyLayer(True)
+        self.layer_box.setAllowEmptyLayer(True, NO_SCENE_TEXT)
         self.layer_box.setToolTip("The hyperspectral scene to label and classify")
         self.layer_box.layerChanged.connect(self._layer_changed)
         row.addWidget(self.layer_box, 1)
         self.open_button = QPushButton("Open file…")
+        self.open_button.setToolTip("Add a raster file or a sensor product to the project and make it the scene")
         self.open_button.clicked.connect(self._ask_open)
         row.addWidget(self.open_button)
         layout.addLayout(row)
@@ -127,9 +152,7 @@ class ScenePanel(QWidget):
         buttons = QHBoxLayout(show)
         self.composite_buttons: dict[str, QPushButton] = {}
         for key in COMPOSITES:
-            button = QPushButton(COMPOSITE_TITLES[key])
-            targets = " / ".join(f"{t:.0f}" for t in COMPOSITES[key])
-            button.setToolTip(f"Red / green / blue from the bands nearest to {targets} nm")
+            button = QPushButton(COMPOSITE_TITLES[key])  # its tooltip: _layer_changed
             button.clicked.connect(lambda _=False, k=key: self.apply_composite(k))
             buttons.addWidget(button)
             self.composite_buttons[key] = button
@@ -145,7 +168,7 @@ class ScenePanel(QWidget):
         return layer if isinstance(layer, QgsRasterLayer) else None
 
     def set_scene_layer(self, layer: Optional[QgsRasterLayer]) -> None:
-        self.layer_box.setLayer(layer)
+        select_layer(self.layer_box, layer)
 
     def wavelengths(self) -> Optional[np.ndarray]:
         """``(B,)`` nm of the current scene, None when it has none."""
@@ -325,19 +348,24 @@ class ScenePanel(QWidget):
     def _layer_changed(self, layer) -> None:
         layer = layer if isinstance(layer, QgsRasterLayer) else None
         self.note.setText("")
-        for button in self.composite_buttons.values():  # composites pick bands by the file's wavelengths
-            button.setEnabled(layer is not None and layer.providerType() == "gdal" and layer.bandCount() >= 3)
+        composable = layer is not None and layer.providerType() == "gdal" and layer.bandCount() >= 3
+        for key, button in self.composite_buttons.items():  # composites pick bands by the file's wavelengths
+            button.setEnabled(composable)
+            targets = " / ".join(f"{t:.0f}" for t in COMPOSITES[key])
+            button.setToolTip(f"Red / green / blue from the bands nearest to {targets} nm"
+                              + ("" if composable else ".\nNeeds a scene read from a raster file"))
         if layer is None:
             self._wavelengths = None
             for value in self.fact_labels.values():
                 value.setText("–")
+            self.note.setText(NO_SCENE_HINT)
             self.sceneChanged.emit(None)
             return
         problem = scene_problem(layer)
         from_file = layer.isValid() and layer.providerType() == "gdal"  # GDAL would not open a web layer's URL
-        self._wavelengths = read_band_wavelengths(layer.source()) if from_file else None
+        self._wavelengths, bad = read_band_info(layer.source()) if from_file else (None, None)
         wl = self._wavelengths
-        self.fact_labels["bands"].setText(str(layer.bandCount()))
+        self.fact_labels["bands"].setText(band_count_text(layer.bandCount(), bad))
         self.fact_labels["wavelengths"].setText(
             f"{wl.min():.0f}–{wl.max():.0f} nm" if wl is not None else "not in the file's metadata")
         self.fact_labels["size"].setText(

@@ -22,8 +22,8 @@ def test_defaults_when_nothing_is_stored(store):
 
 
 def test_save_then_load_round_trip(store, tmp_path):
-    chosen = HyperSynthSettings(device="cuda", clip_weights=str(tmp_path / "clip.safetensors"),
-                                cache_dir=str(tmp_path / "cache"), preset="full", output_dir=str(tmp_path / "out"))
+    chosen = HyperSynthSettings(device="cuda", clip_weights=str(tmp_path / "clip.safetensors"), preset="full",
+                                output_dir=str(tmp_path / "out"))
     chosen.save(store)
     assert store.value("hypersynth/device") == "cuda"
     assert HyperSynthSettings.load(store) == chosen

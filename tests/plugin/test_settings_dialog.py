@@ -31,14 +31,12 @@ def test_values_saved_by_one_dialog_are_loaded_by_the_next(qgis_app, store, clip
     assert dialog.settings() == HyperSynthSettings()  # nothing stored yet: the defaults
     dialog.device.setCurrentText("cuda")
     dialog.clip_weights.setFilePath(str(clip_file))
-    dialog.cache_dir.setFilePath(str(tmp_path / "cache"))  # need not exist yet
     dialog.preset.setCurrentText("full")
     dialog.output_dir.setFilePath(str(tmp_path))
     dialog.accept()
     assert dialog.result() == QDialog.Accepted
 
-    expected = HyperSynthSettings(device="cuda", clip_weights=str(clip_file), cache_dir=str(tmp_path / "cache"),
-                                  preset="full", output_dir=str(tmp_path))
+    expected = HyperSynthSettings(device="cuda", clip_weights=str(clip_file), preset="full", output_dir=str(tmp_path))
     assert HyperSynthSettings.load(store) == expected
     again = HyperSynthSettingsDialog(store=store)
     assert again.settings() == expected

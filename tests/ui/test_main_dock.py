@@ -83,6 +83,10 @@ def test_class_spectra_and_preview_reach_their_docks(keep, qgis_iface, canvas, s
                                                                  "<end>"], "latent_hw": (4, 4)}
     dock.show_preview(patches, WAVELENGTHS, "corn field", attention=attention)
     assert dock.tabs.currentWidget() is dock.prompts_panel
+    from hypersynth.plugin.rendering import read_pixel_values
+
+    axis = dock.prompts_panel.spectra.getAxis("left").labelText  # the scene's values: named as the profile dock names
+    assert axis == read_pixel_values(scene_layer.source()).axis_title() == spectral.plot.getAxis("left").labelText
     attention_dock = dock.attention_dock()
     assert len(attention_dock.images) == 2 and not attention_dock.class_box.isVisibleTo(attention_dock)
     assert attention_dock.overlay_box.isEnabled()  # the first preview patch is drawn under its maps
@@ -138,11 +142,13 @@ def test_the_dock_follows_its_run_and_its_button_cancels_it(keep, qgis_iface, sc
         dock.follow_run(task)
         assert dock.running() and dock.run_button.text() == "Cancel Augment && Classify"
         assert wait_until(lambda: "classifier" in dock.status.text()), dock.status.text()
-        assert dock.status.text() == "Augment & Classify scene: classifier — 40 %"
+        assert dock.status.text() == "Augment & Classify scene: classifier"  # the stage; the bar has the fraction
+        assert not dock.progress.isHidden() and dock.progress.value() == 40 and not dock.run_note.isHidden()
         release.set()
         assert wait_until(lambda: not runner.running and not dock.running()), dock.status.text()
         assert "finished" in dock.status.text() and (tmp_path / "report.html").as_uri() in dock.status.text()
         assert dock.run_button.text() == "Augment && Classify…"
+        assert dock.progress.isHidden() and dock.run_note.isHidden()  # hidden when idle
 
         release.clear()
         task = runner.submit(EngineTask("Augment & Classify scene", job))
@@ -175,7 +181,7 @@ def test_a_runs_class_attention_fills_the_dock_by_class(keep, qgis_iface, scene_
     assert [attention.class_box.itemText(i) for i in range(attention.class_box.count())] == ["corn", "bare soil"]
     assert [word for word, _ in attention.word_maps()] == ["corn", "field"]
     assert attention.overlay_box.isEnabled() and "Augment & Classify scene" in attention.status.text()
-    assert attention.timestep_label.text() == "mean of steps" and not attention.timestep_slider.isEnabled()
+    assert attention.timestep_label.text() == "mean of all steps" and attention.timestep_slider.isHidden()
     attention.set_layer(1)
     attention.set_class("bare soil")
     assert [word for word, _ in attention.word_maps()] == ["bare", "dry", "soil"]

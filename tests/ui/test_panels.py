@@ -25,7 +25,7 @@ def test_scene_panel_shows_facts_and_composites(keep, scene_layer, screenshot):
     assert seen == [None] and panel.fact_labels["bands"].text() == "–"
     panel.set_scene_layer(scene_layer)
     assert seen[-1].id() == scene_layer.id() and panel.scene_layer() is scene_layer
-    assert panel.fact_labels["bands"].text() == str(BANDS)
+    assert panel.fact_labels["bands"].text() == f"{BANDS} ({BANDS - 1} usable; 1 flagged bad in the metadata)"
     assert panel.fact_labels["wavelengths"].text() == "420–2220 nm"
     assert panel.fact_labels["size"].text() == f"{COLS} × {ROWS} pixels of 10 m"
     assert "EPSG:32633" in panel.fact_labels["crs"].text()
