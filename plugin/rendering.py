@@ -98,6 +98,12 @@ class PixelValues:
         applied += [f"offset {self.offset:g}"] if self.offset != 0.0 else []
         return f"Pixel value ({', '.join(applied)} applied)" if applied else "Pixel value"
 
+    def from_engine(self, values: np.ndarray) -> np.ndarray:
+        """Values the engine gives (a run's synthetic spectra, a preview's) in this plot's units: the engine applies
+        ENVI's reflectance scale factor as it reads a scene, QGIS shows the stored values without it (GDAL's scale
+        and offset both apply)."""
+        return np.asarray(values, dtype=float) * (self.reflectance_factor or 1.0)
+
 
 def _quantity_in(text: str) -> Optional[str]:
     """"Reflectance" or "Radiance" when ``text`` (a unit, a plot title) names one or has radiance's units."""

@@ -273,8 +273,10 @@ class HyperSynthDock(QgsDockWidget):
                      title: str = "", attention: Optional[dict[str, Any]] = None) -> None:
         """Show preview patches in the Prompts tab; ``attention`` (AttentionDock.set_attention keywords)
         also fills the attention dock."""
-        scene = self.scene_layer()  # the preview's values are the scene's: its value axis says what they are
+        scene = self.scene_layer()  # the preview's values are the scene's as the engine reads them: said so
         values = read_pixel_values(scene.source()) if scene is not None else None
+        if values is not None:
+            patches = values.from_engine(patches)  # in the units the profile dock and QGIS show the scene in
         self.prompts_panel.show_preview(patches, wavelengths, title,
                                         **({"value_title": values.axis_title()} if values is not None else {}))
         self.tabs.setCurrentWidget(self.prompts_panel)

@@ -459,6 +459,8 @@ class SpectralProfileDock(QgsDockWidget):
                 raise ValueError(f"class {class_id}: mean {mean.shape} and std {std.shape} must be equal (B,) arrays")
             facts = self._scene_facts(len(mean))
             if facts is not None:
+                if source == "synthetic":  # the engine's units: ENVI's reflectance factor applied, QGIS's not
+                    mean, std = facts.values.from_engine(mean), facts.values.from_engine(std)
                 mean, std = blank_bad_bands(mean, facts.bad), blank_bad_bands(std, facts.bad)
                 self._values = facts.values
             info = by_id.get(class_id, ClassInfo(class_id, f"class {class_id}"))

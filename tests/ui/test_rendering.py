@@ -211,6 +211,9 @@ def test_what_a_files_values_are(tmp_path):
     envi.SetMetadataItem("reflectance scale factor", "10000", "ENVI")  # ENVI's integer reflectance: QGIS shows it so
     envi = None
     assert read_pixel_values(str(tmp_path / "envi.img")).axis_title() == "Reflectance × 10000"
+    # the engine's values (reflectance) shown in QGIS's (the stored integers); GDAL's scale applies to both alike
+    assert np.allclose(read_pixel_values(str(tmp_path / "envi.img")).from_engine([0.25, 0.5]), [2500.0, 5000.0])
+    assert np.allclose(PixelValues("Reflectance", scale=0.0001).from_engine([0.25]), [0.25])
     titled = gdal.GetDriverByName("ENVI").Create(str(tmp_path / "titled.img"), 4, 3, 2, gdal.GDT_Float32)
     titled.SetMetadataItem("z plot titles", "{Wavelength [nm], Reflectance}", "ENVI")
     titled = None

@@ -257,3 +257,29 @@ def test_the_value_axis_says_what_the_values_are(keep, tmp_path, scene_layer, cl
     assert _left_title(dock) == "Reflectance"  # statistics over the scene's bands are in its units
     dock.forget_project()
     assert _left_title(dock) == "Pixel value"
+
+
+def test_synthetic_spectra_are_shown_in_the_units_qgis_shows_the_scene_in(keep, tmp_path, classes, qgis_new_project):
+    """An ENVI scene of integer reflectance × 10000: QGIS and the labelled statistics show the stored values, the
+    engine divides by the header's reflectance scale factor. The run's synthetic spectra (the engine's) are brought
+    into the plot's units, so a synthetic class mean of 0.3 lies beside labelled values near 3000."""
+    from osgeo import gdal
+    from qgis.core import QgsRasterLayer
+
+    ds = gdal.GetDriverByName("ENVI").Create(str(tmp_path / "scene.img"), COLS, ROWS, BANDS, gdal.GDT_Int16)
+    for b in range(BANDS):
+        ds.GetRasterBand(b + 1).WriteArray(np.full((ROWS, COLS), 3000, np.int16))
+    ds.SetMetadataItem("reflectance scale factor", "10000", "ENVI")
+    ds.SetMetadataItem("wavelength", "{" + ", ".join(f"{w:.1f}" for w in WAVELENGTHS) + "}", "ENVI")
+    ds = None
+    layer = QgsRasterLayer(str(tmp_path / "scene.img"), "envi")
+    assert layer.isValid()
+    qgis_new_project.addMapLayer(layer)
+    dock = keep(SpectralProfileDock(), 900, 700)
+    dock.set_scene_layer(layer)
+    dock.set_class_statistics({1: (np.full(BANDS, 0.3), np.full(BANDS, 0.01))}, classes, source="synthetic")
+    dock.set_class_statistics({1: (np.full(BANDS, 3000.0), np.full(BANDS, 100.0))}, classes, source="labels")
+    synthetic, labelled = dock.class_bands("synthetic")[0], dock.class_bands("labels")[0]
+    assert np.allclose(synthetic.mean, 3000.0) and np.allclose(synthetic.std, 100.0)
+    assert np.allclose(labelled.mean, 3000.0)  # the stored values, as QGIS reads them: unchanged
+    assert _left_title(dock) == "Reflectance × 10000"
