@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
@@ -258,6 +259,8 @@ def _trained_or_reused(cube: np.ndarray, valid: np.ndarray, train_labels: np.nda
                        wavelengths: Optional[np.ndarray]) -> tuple[Any, list[str]]:
     """The synthesis model of this scene: ``settings.synthesis_model`` when it knows every labelled class,
     else one trained now; and the report's line when reused."""
+    if "diffusers" not in sys.modules:  # its first import brings in PyTorch's compiler: seconds with no progress
+        reporter.progress(0.0, "loading the diffusion libraries")
     from .ldm.training import train_synthesis_model
 
     model = settings.synthesis_model

@@ -184,3 +184,25 @@ def test_augment_uses_anchors_pseudo_labels_and_the_scene_patch_size():
     assert "CNN: trained" in text or "CNN: early stopping" in text  # how long the final CNN trained, and why
     assert "spectral forest: 50 trees on each pixel's spectrum, its shape and its slope" in text  # and the forest
     assert len(fitted.synthetic) > 0 and set(np.unique(fitted.synthetic.labels)) <= {1, 2}
+
+
+def test_the_first_import_of_the_diffusion_libraries_is_a_named_stage(monkeypatch):
+    """diffusers' first import brings in PyTorch's compiler (seconds): the run names that wait instead of sitting at
+    'training patches'; once loaded, it is not named again."""
+    import sys
+    from types import SimpleNamespace
+
+    from hypersynth.core.methods import _trained_or_reused
+    from hypersynth.core.progress import CallbackReporter
+
+    stages: list[str] = []
+    reused = SimpleNamespace(classes=[ClassInfo(1, "water"), ClassInfo(2, "soil")])
+    settings = MethodSettings(preset="tiny", synthesis_model=reused)
+    args = (None, None, None, [], np.array([1, 2]), 5, settings, CallbackReporter(lambda _, s: stages.append(s)), None)
+    monkeypatch.delitem(sys.modules, "diffusers", raising=False)  # as in a fresh QGIS session
+    assert _trained_or_reused(*args)[0] is reused
+    assert stages == ["loading the diffusion libraries"]
+    monkeypatch.setitem(sys.modules, "diffusers", SimpleNamespace())
+    stages.clear()
+    _trained_or_reused(*args)
+    assert stages == []
