@@ -103,6 +103,9 @@ class LabelTool(QgsMapTool):
         if e.key() == Qt.Key_Z and e.modifiers() & Qt.ControlModifier:
             self.undo()
             e.accept()
+        elif e.key() == Qt.Key_Escape:  # nothing drawn in progress (the tools drop a stroke first): stop labelling
+            self.canvas().unsetMapTool(self)  # deactivated: the dock's button follows
+            e.accept()
         else:
             e.ignore()
 

@@ -167,3 +167,29 @@ def test_a_label_layer_without_crs_takes_the_canvas_coordinates_as_they_are(canv
     tool.add_polygon(square)
     written = _features(layer)[0].geometry().boundingBox()
     assert (written.xMinimum(), written.yMinimum(), written.xMaximum(), written.yMaximum()) == (5, -6, 8, -3)
+
+
+@pytest.mark.parametrize("tool_class", [BrushTool, PolygonTool])
+def test_esc_drops_the_shape_in_progress_then_stops_the_tool(tool_class, canvas, label_layer, classes):
+    """Esc first drops what is being drawn; pressed again (nothing in progress) it stops labelling: the tool lets go
+    of the canvas and says so (the dock's button unticks on ``deactivated``)."""
+    from qgis.PyQt.QtGui import QKeyEvent
+
+    tool = tool_class(canvas, label_layer, classes[0])
+    canvas.setMapTool(tool)
+    stopped = []
+    tool.deactivated.connect(lambda: stopped.append(True))
+    at = QPoint(100, 100)
+    if tool_class is BrushTool:
+        tool.canvasPressEvent(QgsMapMouseEvent(canvas, QEvent.MouseButtonPress, at, Qt.LeftButton, Qt.LeftButton))
+    else:
+        tool.add_vertex(canvas.getCoordinateTransform().toMapCoordinates(at))
+
+    def esc():
+        event = QKeyEvent(QEvent.KeyPress, Qt.Key_Escape, Qt.NoModifier)
+        tool.keyPressEvent(event)
+        return event.isAccepted()
+
+    assert esc() and canvas.mapTool() is tool and not stopped  # the stroke or polygon in progress is dropped
+    assert esc() and canvas.mapTool() is not tool and stopped == [True]
+    assert _features(label_layer) == []
