@@ -49,6 +49,7 @@ class HyperSynthPlugin:
         self.dock = None
         self.tasks = TaskRunner()
         self.last_bundle: Optional[str] = None  # the synthesis model of the last run, used for prompt previews
+        self.last_run: Optional[tuple[str, str]] = None  # (output folder, title) of the run the docks show
         self._restoring = False  # the dock is being filled from the project, or emptied with it: nothing to write
         self._project_generation = 0  # counts the projects cleared: a run's model stays with the one it ran in
 
@@ -147,11 +148,13 @@ class HyperSynthPlugin:
         from .project_state import save_dock_state
 
         if self.dock is not None and not self._restoring:
-            save_dock_state(QgsProject.instance(), self.dock, self.last_bundle)
+            save_dock_state(QgsProject.instance(), self.dock, self.last_bundle, self.last_run)
 
     def restore_dock_state(self, *_args: Any) -> None:
         """Fill the dock from the project just opened (QgsProject.readProject, after its layers are loaded)."""
-        from .project_state import restore_dock_state
+        from ..core.attention import ATTENTION_ARRAYS
+        from ..core.pipeline import SYNTHETIC
+        from .project_state import last_run_in, restore_dock_state
 
         if self.dock is None:
             return
@@ -162,6 +165,14 @@ class HyperSynthPlugin:
             self._restoring = False
         if model is not None:
             self.last_bundle = model
+        run = last_run_in(QgsProject.instance())
+        if run is not None:  # the docks show the last run's synthetic spectra and attention again, as after it
+            folder, title = run
+            self.last_run = (str(folder), title)
+            if (folder / SYNTHETIC).is_file():
+                self._show_synthetic_spectra(folder / SYNTHETIC, self.dock.current_classes())
+            if (folder / ATTENTION_ARRAYS).is_file():
+                self._show_run_attention(folder / ATTENTION_ARRAYS, title)
 
     def reset_dock_state(self, *_args: Any) -> None:
         """Empty the dock when the project is cleared (QgsProject.cleared: Project ▸ New, closing it, and just before
@@ -173,6 +184,7 @@ class HyperSynthPlugin:
         from .project_state import forget_dock_state
 
         self.last_bundle = None
+        self.last_run = None
         self._project_generation += 1
         if self.dock is None:
             return
@@ -332,7 +344,8 @@ class HyperSynthPlugin:
                     f'added: the map is {outputs.class_map}; <a href="{report.as_uri()}">open the report</a>',
                     Qgis.Warning, 0)
                 return
-            self.keep_dock_state()  # the project remembers the run's model for prompt previews
+            self.last_run = (str(request.out_dir), request.title)
+            self.keep_dock_state()  # the project remembers the run's model for prompt previews, and its outputs
             add_result_layers(outputs.class_map, outputs.confidence, outputs.classes, title=request.title,
                               probabilities=outputs.probabilities,  # an earlier run's layers there go
                               replaced=[Path(request.out_dir) / name for name in ALL_OUTPUTS])

@@ -20,10 +20,12 @@ KEY = "dock"  # one entry: the JSON of :func:`dock_state`
 FORMAT = 1  # bumped when the entry changes meaning; an unknown one is left alone, not misread
 
 
-def dock_state(dock: Any, last_bundle: Optional[str]) -> dict:
-    """What the project keeps of ``dock`` (layer ids, not layers: the project restores the layers itself)."""
+def dock_state(dock: Any, last_bundle: Optional[str], last_run: Optional[tuple[str, str]] = None) -> dict:
+    """What the project keeps of ``dock`` (layer ids, not layers: the project restores the layers itself);
+    ``last_run``: ``(output folder, title)`` of the run whose synthetic spectra and attention the docks show."""
     scene, labels = dock.scene_layer(), dock.label_layer()
     return {
+        **({"last_run_folder": last_run[0], "last_run_title": last_run[1]} if last_run else {}),
         "format": FORMAT,
         "scene_layer_id": scene.id() if scene is not None else "",
         "label_layer_id": labels.id() if labels is not None else "",
@@ -33,10 +35,11 @@ def dock_state(dock: Any, last_bundle: Optional[str]) -> dict:
     }
 
 
-def save_dock_state(project: QgsProject, dock: Any, last_bundle: Optional[str]) -> bool:
-    """Write the dock's state into ``project``; returns whether it changed (only then is the project marked as
-    modified, so opening a project and closing it untouched asks nothing)."""
-    text = json.dumps(dock_state(dock, last_bundle), ensure_ascii=False, sort_keys=True)
+def save_dock_state(project: QgsProject, dock: Any, last_bundle: Optional[str],
+                    last_run: Optional[tuple[str, str]] = None) -> bool:
+    """Write the dock's state into ``project`` (:func:`dock_state`); returns whether it changed (only then is the
+    project marked as modified, so opening a project and closing it untouched asks nothing)."""
+    text = json.dumps(dock_state(dock, last_bundle, last_run), ensure_ascii=False, sort_keys=True)
     stored, found = project.readEntry(SCOPE, KEY, "")
     if found and stored == text:
         return False
@@ -88,3 +91,17 @@ def restore_dock_state(project: QgsProject, dock: Any) -> Optional[str]:
         dock.last_run_settings = dict(settings)
     model = state.get("last_model") or ""
     return model if model and Path(model).is_dir() else None
+
+
+def last_run_in(project: QgsProject) -> Optional[tuple[Path, str]]:
+    """``(output folder, title)`` of the last run the project's dock showed, when its folder still exists (its
+    synthetic spectra and attention are shown again from there), else None."""
+    text, found = project.readEntry(SCOPE, KEY, "")
+    try:
+        state = json.loads(text) if found and text else {}
+    except ValueError:
+        return None
+    folder = state.get("last_run_folder") if isinstance(state, dict) else None
+    if not folder or not Path(folder).is_dir():
+        return None
+    return Path(folder), str(state.get("last_run_title") or Path(folder).name)

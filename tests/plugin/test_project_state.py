@@ -180,3 +180,40 @@ def test_after_unload_clearing_the_project_no_longer_reaches_the_plugin(qgis_ifa
     plugin.last_bundle = "kept"
     QgsProject.instance().clear()
     assert plugin.last_bundle == "kept"
+
+
+def test_the_last_runs_synthetic_spectra_and_attention_come_back_with_the_project(plugin, scene_file, tmp_path):
+    """Reopened the next day, the docks show the last run's synthetic spectra and cross-attention again, read from
+    its output folder (they were empty although attention.npz was there)."""
+    import json
+
+    import numpy as np
+
+    from hypersynth.core.attention import ATTENTION_ARRAYS, ClassAttention, write_class_attention
+    from hypersynth.core.pipeline import SYNTHETIC
+
+    run = tmp_path / "run"
+    run.mkdir()
+    bands = 20
+    rng = np.random.default_rng(0)
+    tokens = ["<start>", "calm</w>", "water</w>", "<end>"]
+    write_class_attention(run, [ClassAttention(1, "water", rng.random((2, 16, 4)).astype(np.float32), tokens, (4, 4),
+                                               rng.random((bands, 8, 8)).astype(np.float32))], None)
+    (run / SYNTHETIC).write_text(json.dumps({"classes": [{"id": 1, "synthetic_mean": [0.2] * bands,
+                                                          "synthetic_std": [0.01] * bands}], "total": 4}))
+    _worked_on(plugin, scene_file, tmp_path)
+    plugin.last_run = (str(run), "Augment & Classify scene")
+    plugin.keep_dock_state()
+    project_file = tmp_path / "work.qgz"
+    assert QgsProject.instance().write(str(project_file))
+    QgsProject.instance().clear()
+    assert plugin.last_run is None
+    assert QgsProject.instance().read(str(project_file))
+
+    assert plugin.last_run == (str(run), "Augment & Classify scene")
+    synthetic = plugin.dock.spectral_dock().class_bands("synthetic")
+    shown = synthetic[0].mean[np.isfinite(synthetic[0].mean)]  # gaps at the scene's bad bands
+    assert [b.class_id for b in synthetic] == [1] and len(shown) > bands // 2 and np.allclose(shown, 0.2)
+    attention = plugin.dock.attention_dock()
+    assert attention.images and "Augment & Classify scene" in attention.status.text()
+    assert (run / ATTENTION_ARRAYS).is_file() and not QgsProject.instance().isDirty()
