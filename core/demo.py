@@ -206,7 +206,7 @@ def write_demo(folder: Union[str, Path], *, seed: int = 0, n_per_class: int = 5,
     demo = make_demo_scene(seed=seed)
     sparse = sparse_labels(demo.labels, n_per_class=n_per_class, seed=seed)
     scene = demo.scene
-    write_scene(scene, files.scene, overwrite=overwrite)
+    write_scene(scene, files.scene, overwrite=overwrite, unit_type="reflectance")  # its spectra are reflectance
     write_label_raster(files.labels, sparse, demo.classes, transform=scene.transform, crs_wkt=scene.crs_wkt,
                        overwrite=overwrite)
     write_label_raster(files.ground_truth, demo.labels, demo.classes, transform=scene.transform,

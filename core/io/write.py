@@ -65,9 +65,10 @@ def write_text(path: str | Path, text: str) -> Path:
 
 
 def write_scene(scene: Scene, path: str | Path, *, overwrite: bool = False,
-                tags: Optional[dict[str, str]] = None) -> Path:
+                tags: Optional[dict[str, str]] = None, unit_type: Optional[str] = None) -> Path:
     """Write a scene as a float32 GeoTIFF that QGIS, EnMAP-Box and :func:`read_scene` all understand; ``tags``: more
-    metadata items of the dataset (GDAL's default domain).
+    metadata items of the dataset (GDAL's default domain); ``unit_type``: what the values are, as each band's GDAL
+    unit type ("reflectance"; the plugin's spectral plots name their value axis by it), when it is known.
 
     Wavelengths go into each band's GDAL metadata (``wavelength``, ``wavelength_units``, ``fwhm``, ``bbl``)
     and into the dataset's ENVI domain (``wavelength = {…}``, ``wavelength units``); invalid pixels are
@@ -107,6 +108,8 @@ def write_scene(scene: Scene, path: str | Path, *, overwrite: bool = False,
                 band_tags["fwhm"] = repr(float(scene.fwhm[b]))
                 imagery["FWHM_UM"] = repr(float(scene.fwhm[b]) / 1000)
             band.SetMetadata(band_tags)
+            if unit_type:
+                band.SetUnitType(unit_type)
             if imagery:
                 band.SetMetadata(imagery, "IMAGERY")
             band.SetDescription(label)

@@ -137,6 +137,8 @@ def test_write_demo_files_read_back(tmp_path):
     assert np.allclose(scene.cube, demo.scene.cube) and np.allclose(scene.wavelengths, demo.scene.wavelengths)
     assert np.array_equal(scene.good_bands, demo.scene.good_bands)
     assert scene.transform == demo.scene.transform and "UTM zone 33N" in scene.crs_wkt
+    with rasterio.open(files.scene) as ds:
+        assert set(ds.units) == {"reflectance"}  # what its values are, for the plugin's value axis
     with rasterio.open(files.ground_truth) as ds:
         assert np.array_equal(ds.read(1), demo.labels)
     with rasterio.open(files.labels) as ds:
