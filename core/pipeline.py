@@ -414,7 +414,9 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
     if validation is not None:
         from .evaluation.assess import evaluate_scored, write_evaluation
 
-        ev = evaluate_scored(validation, maps, used, scene)
+        patch = _patch_side(fitted)
+        ev = evaluate_scored(validation, maps, used, scene, training=_training_pixels(labels, scene.valid),
+                             reach=max(1, patch // 2) if patch else 1)
         write_evaluation(ev, out)
     with_attention = False
     if fitted.synthesis_model is not None:
@@ -438,6 +440,21 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
                  + ([area.fact()] if area is not None else []))
     reporter.progress(1.0, "done")
     return {"metrics": None if ev is None else ev.to_dict(), "fitted": fitted}
+
+
+def _training_pixels(labels: np.ndarray, valid: "np.ndarray | PixelMask") -> np.ndarray:
+    """``(M, 2)`` rows and columns of the labelled pixels that hold data, found a strip of rows at a time."""
+    from .io.labels import row_strips
+
+    found = [np.argwhere((labels[rows] > 0) & np.asarray(valid[rows], dtype=bool)) + [rows.start, 0]
+             for rows in row_strips(*labels.shape)]
+    return np.concatenate(found) if found else np.zeros((0, 2), np.int64)
+
+
+def _patch_side(fitted: FittedMethod) -> Optional[int]:
+    """The side of the patches the classifier sees (None for a classifier of pixels alone)."""
+    return getattr(fitted.classifier, "patch_size", None) or getattr(getattr(fitted.classifier, "config", None),
+                                                                      "patch_size", None)
 
 
 def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo], scene: Scene,
@@ -593,8 +610,7 @@ def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[t
     encoder the prompts went through, and the input files."""
     from datetime import datetime
 
-    patch = getattr(fitted.classifier, "patch_size", None) or getattr(getattr(fitted.classifier, "config", None),
-                                                                       "patch_size", None)
+    patch = _patch_side(fitted)
     when = datetime.now().astimezone().isoformat(timespec='seconds')
     if fitted.method in CPU_ONLY_METHODS:  # scikit-learn's: no network, so neither preset nor device shapes it
         facts = [f"Run {when}: seed {settings.seed}, on the CPU (scikit-learn)"]

@@ -14,7 +14,10 @@ M2_PER_HECTARE = 10_000.0
 # Written here, not taken from a library: scikit-learn has no stratified estimator, and the estimators below are
 # a few lines of Olofsson, Foody, Herold, Stehman, Woodcock & Wulder (2014), "Good practices for estimating area
 # and assessing accuracy of land change", Remote Sensing of Environment 148, 42–57 (eqs. 2–5, 7, 10–11; the map
-# classes are the strata).
+# classes are the strata). Their variances leave out the finite population correction, right for a sample that is
+# a small part of each stratum; here each stratum's term is multiplied by it, (1 − n_i/N_i) (Cochran 1977,
+# "Sampling Techniques", eq. 5.6; Stehman 2014), since validation labels may be most of a small map or all of it,
+# where the variances are then (near) zero, as they are for a census.
 
 
 @dataclass
@@ -29,6 +32,7 @@ class AreaEstimate:
     class_names: list[str]  # K names
     mapped_pixels: np.ndarray  # (K,) pixels the map gives each class
     samples: np.ndarray  # (K,) validation pixels on each map class (the strata's sample sizes)
+    sampled_share: float  # the validation pixels' share of the mapped pixels they lie on, 0..1 (1: a census)
     unit: str  # "ha" when the map's pixels have a size in metres, else "pixels"
     unit_per_pixel: float  # one pixel in ``unit``
     oa: float  # area-adjusted overall accuracy, 0..1
@@ -49,6 +53,7 @@ class AreaEstimate:
         return {
             "method": "Olofsson et al. 2014, strata = map classes", "unit": self.unit,
             "oa": num(self.oa), "oa_ci95": num(self.oa_ci), "unsampled_map_classes": list(self.unsampled),
+            "sampled_share_of_map": num(self.sampled_share), "finite_population_correction": True,
             "classes": [{"id": int(c), "name": n, "mapped_pixels": int(m), "validation_pixels": int(s),
                          "mapped_area": num(m * self.unit_per_pixel), "estimated_area": num(a),
                          "estimated_area_ci95": num(ac), "users_accuracy": num(u), "users_accuracy_ci95": num(uc),
@@ -70,17 +75,20 @@ class AreaEstimate:
         lines = [f"Area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % (95 % confidence interval; "
                  f"Olofsson et al. 2014, the map classes as strata{covered})", "",
                  f"| id | class | mapped ({unit}) | estimated area"
-                 f"{' within the sampled map classes' if self.unsampled else ''} ({unit}) | user's acc. (%) | "
-                 "producer's acc. (%) |",
+                 f"{' within the sampled map classes' if self.unsampled else ''} ({unit}) | producer's acc. (%) | "
+                 "user's acc. (%) |",
                  "|---:|---|---:|---:|---:|---:|"]
         for k, (c, name) in enumerate(zip(self.class_ids, self.class_names)):
             lines.append(f"| {c} | {name} | {self.mapped_pixels[k] * self.unit_per_pixel:,.{digits}f} | "
                          f"{_pm(self.area[k], self.area_ci[k], digits, thousands=True)} | "
-                         f"{_pm(self.users[k] * 100, self.users_ci[k] * 100, 1)} | "
-                         f"{_pm(self.producers[k] * 100, self.producers_ci[k] * 100, 1)} |")
-        lines += ["", "These figures hold when the validation pixels are a random sample of the map (simple, or "
-                  "stratified by map class). Labels brushed where a class is easy to see are not one: then they "
-                  "only indicate."]
+                         f"{_pm(self.producers[k] * 100, self.producers_ci[k] * 100, 1)} | "
+                         f"{_pm(self.users[k] * 100, self.users_ci[k] * 100, 1)} |")
+        lines += ["", f"The validation pixels are {self.sampled_share * 100:.1f} % of the map's pixels in the classes "
+                  "they fall on; the intervals include the finite population correction, so they shrink to 0 as the "
+                  "validation labels cover the whole map (a census has no sampling error). A ± 0.0 at 0 or 100 % "
+                  "is the normal approximation's, not certainty. These figures hold when the validation pixels are "
+                  "a random sample of the map (simple, or stratified by map class); labels brushed where a class is "
+                  "easy to see are not a random sample, and then the figures only indicate."]
         if self.unsampled:
             lines.append(f"No validation pixel lies on the map's {', '.join(self.unsampled)}: what the map calls "
                          "that is left out of the estimates; add validation pixels there.")
@@ -111,6 +119,7 @@ def area_estimate(confusion: np.ndarray, class_ids: Sequence[int], class_names: 
                          f"{len(class_ids)} classes")
     samples = n.sum(axis=1)  # n_i.
     sampled = samples > 0
+    fpc = np.where(sampled, np.clip(1.0 - samples / np.maximum(mapped, 1.0), 0.0, 1.0), 1.0)  # 1 − n_i/N_i
     total = mapped[sampled].sum()  # the estimate covers the sampled strata only (the unsampled are said)
     weight = np.where(sampled, mapped / max(total, 1.0), 0.0)  # W_i
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -118,24 +127,25 @@ def area_estimate(confusion: np.ndarray, class_ids: Sequence[int], class_names: 
         p = weight[:, None] * share  # estimated proportions p_ij (eq. 4)
         dof = np.where(samples > 1, samples - 1, np.nan)  # the variances need two pixels in a stratum
         users = np.where(sampled, np.diag(share), np.nan)  # eq. 2
-        users_var = users * (1 - users) / dof  # eq. 5
+        users_var = fpc * users * (1 - users) / dof  # eq. 5, with the stratum's finite population correction
         oa = float(np.trace(p))
         oa_var = float(np.nansum(weight[sampled] ** 2 * users_var[sampled]))  # eq. 5
         column = p.sum(axis=0)  # p_.j, the true classes' area proportions
         producers = np.diag(p) / column  # eq. 3
-        area_var = np.nansum((weight[:, None] * p - p ** 2) / dof[:, None], axis=0)  # eq. 10
+        area_var = np.nansum(fpc[:, None] * (weight[:, None] * p - p ** 2) / dof[:, None], axis=0)  # eq. 10
         estimated_n = mapped[:, None] * share  # N̂_ij: the map's pixels of map class i that are truly j
         n_true = estimated_n.sum(axis=0)  # N̂_.j
         producers_var = np.empty_like(producers)
         for j in range(len(class_ids)):  # eq. 7
             others = [i for i in range(len(class_ids)) if i != j and sampled[i]]
             own = mapped[j] ** 2 * (1 - producers[j]) ** 2 * users_var[j] if sampled[j] else 0.0
-            rest = sum(mapped[i] ** 2 * share[i, j] * (1 - share[i, j]) / dof[i] for i in others)
+            rest = sum(mapped[i] ** 2 * fpc[i] * share[i, j] * (1 - share[i, j]) / dof[i] for i in others)
             producers_var[j] = (own + producers[j] ** 2 * rest) / n_true[j] ** 2
     ci = Z95 * np.sqrt(np.maximum(area_var, 0.0)) * total * unit_per_pixel
     return AreaEstimate(
         class_ids=[int(c) for c in class_ids], class_names=list(class_names), mapped_pixels=mapped.astype(np.int64),
-        samples=samples.astype(np.int64), unit=unit, unit_per_pixel=float(unit_per_pixel),
+        samples=samples.astype(np.int64), sampled_share=float(samples[sampled].sum() / max(total, 1.0)),
+        unit=unit, unit_per_pixel=float(unit_per_pixel),
         oa=oa, oa_ci=Z95 * math.sqrt(oa_var), users=users, users_ci=Z95 * np.sqrt(users_var),
         producers=producers, producers_ci=Z95 * np.sqrt(producers_var),
         area=column * total * unit_per_pixel, area_ci=ci,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -14,7 +15,7 @@ import numpy as np
 
 from ..scene import ClassInfo, Scene, default_color
 from .area import pixel_area_unit
-from .metrics import Evaluation, confusion_figure, evaluate
+from .metrics import Evaluation, NearTraining, confusion_figure, evaluate
 
 if TYPE_CHECKING:
     from ..pixel_mask import PixelMask
@@ -180,15 +181,35 @@ def validation_pixels(validation: np.ndarray, valid: "np.ndarray | PixelMask", l
     return ValidationPixels(np.concatenate(flat).astype(np.int64), np.concatenate(truth))
 
 
-def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: list[ClassInfo], scene: Scene
-                    ) -> Evaluation:
+def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: list[ClassInfo], scene: Scene,
+                    training: Optional[np.ndarray] = None, reach: int = 1) -> Evaluation:
     """A run's map against its validation pixels; ``maps``: what the run kept of the map it wrote
     (:func:`~..scene_maps.predict_and_write_maps`, asked to keep the classes at ``validation.flat``), the classes at
-    those pixels and the pixels of each class, for the area figures (in the scene's units)."""
+    those pixels and the pixels of each class, for the area figures (in the scene's units). ``training``: ``(M, 2)``
+    rows and columns of the training pixels, to tell the accuracy within ``reach`` pixels of them from the rest
+    (:func:`near_training`)."""
     truth, predicted = validation.truth, maps.scored  # (N,) each, row by row
     classified = predicted > 0
-    return evaluate(truth[classified], predicted[classified], classes, mapped_pixels=maps.pixels,
-                    area_unit=pixel_area_unit(scene.transform, scene.crs_wkt))
+    ev = evaluate(truth[classified], predicted[classified], classes, mapped_pixels=maps.pixels,
+                  area_unit=pixel_area_unit(scene.transform, scene.crs_wkt))
+    if training is not None and len(training):
+        at = np.stack(np.divmod(validation.flat[classified], scene.shape[1]), axis=1)  # (N, 2) rows, cols
+        ev.near_training = near_training(at, truth[classified] == predicted[classified], training, reach)
+    return ev
+
+
+def near_training(at: np.ndarray, right: np.ndarray, training: np.ndarray, reach: int) -> NearTraining:
+    """The accuracy of the validation pixels at ``at`` (``(N, 2)`` rows, columns; ``right``: ``(N,)`` whether each
+    is mapped right) within ``reach`` pixels (Chebyshev distance) of a ``training`` pixel and further away."""
+    from scipy.spatial import cKDTree  # nearest training pixel of each: memory follows the pixels, not the grid
+
+    distance, _ = cKDTree(np.asarray(training, dtype=float)).query(np.asarray(at, dtype=float), k=1, p=np.inf,
+                                                                  distance_upper_bound=reach + 0.5)
+    near = np.isfinite(distance)
+    with np.errstate(invalid="ignore"):
+        return NearTraining(int(reach), int(near.sum()), int((~near).sum()),
+                            float(right[near].mean()) if near.any() else math.nan,
+                            float(right[~near].mean()) if (~near).any() else math.nan)
 
 
 def write_evaluation(ev: Evaluation, folder: Path) -> None:
@@ -197,10 +218,21 @@ def write_evaluation(ev: Evaluation, folder: Path) -> None:
     confusion_figure(ev, folder / "confusion.png")
 
 
+def accuracy_document(ev: Evaluation, class_map_path: str | os.PathLike, validation_path: str | os.PathLike) -> str:
+    """``accuracy.md``: what was assessed against what, and when, then the figures and the confusion matrix."""
+    from datetime import datetime
+
+    return (f"# Accuracy of {Path(class_map_path).name}\n\n"
+            f"- Class map: {Path(class_map_path).resolve()}\n- Validation labels: {Path(validation_path).resolve()}\n"
+            f"- Assessed {datetime.now().astimezone().isoformat(timespec='seconds')} by HyperSynth\n\n"
+            f"{ev.to_markdown()}\n![confusion matrix](confusion.png)\n")
+
+
 def write_accuracy(ev: Evaluation, out: Path, *, overwrite: bool, inputs: list[Optional[str | os.PathLike]] = (),
-                   what: str = "accuracy assessment") -> list[Path]:
-    """Write ``metrics.json``, ``accuracy.md`` and ``confusion.png`` into ``out``: all three or none, and none of
-    them replaced unless ``overwrite`` (:func:`check_accuracy_folder`, again under the folder's claim).
+                   what: str = "accuracy assessment", document: Optional[str] = None) -> list[Path]:
+    """Write ``metrics.json``, ``accuracy.md`` (``document``: :func:`accuracy_document`'s, else the figures alone)
+    and ``confusion.png`` into ``out``: all three or none, and none of them replaced unless ``overwrite``
+    (:func:`check_accuracy_folder`, again under the folder's claim).
     """
     from ..outputs import ACCURACY_STAGING, claim_output_folder, move_outputs
 
@@ -209,7 +241,7 @@ def write_accuracy(ev: Evaluation, out: Path, *, overwrite: bool, inputs: list[O
         staging = Path(tempfile.mkdtemp(prefix=ACCURACY_STAGING, dir=out))
         try:
             write_evaluation(ev, staging)
-            (staging / "accuracy.md").write_text(ev.to_markdown())
+            (staging / "accuracy.md").write_text(document if document is not None else ev.to_markdown())
             move_outputs(staging, out, ACCURACY_FILES, inputs)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -227,7 +259,8 @@ def assess_map(class_map_path: str | os.PathLike, validation_path: str | os.Path
     ev = evaluate_map(class_map_path, validation_path, class_field=class_field, classes_path=classes_path)
     if out_dir is not None:
         write_accuracy(ev, Path(out_dir), overwrite=overwrite, inputs=inputs,
-                       what=f"accuracy assessment of {Path(class_map_path).name}")
+                       what=f"accuracy assessment of {Path(class_map_path).name}",
+                       document=accuracy_document(ev, class_map_path, validation_path))
     return ev
 
 

@@ -19,6 +19,30 @@ from .area import AreaEstimate, area_estimate
 
 
 @dataclass
+class NearTraining:
+    """How the accuracy differs between validation pixels near a training pixel and those further away: neighbouring
+    pixels are alike (spatial autocorrelation), so validation pixels beside the labels score higher than the map
+    does elsewhere."""
+
+    radius: int  # pixels (the larger of the row and column distance) counted as near a training pixel
+    near: int  # validation pixels within ``radius`` of a training pixel
+    apart: int  # the others
+    oa_near: float  # OA on the near ones, 0..1 (NaN when none)
+    oa_apart: float  # OA on the others, 0..1 (NaN when none)
+
+    def sentence(self) -> str:
+        """The line the report and ``accuracy.md`` show."""
+        reach = f"{self.radius} pixel{'s' if self.radius != 1 else ''}"
+        return (f"{self.near} of the {self.near + self.apart} validation pixels lie within {reach} of a training "
+                f"pixel (the classifier's patch reach), where pixels are alike: OA {_pct(self.oa_near)} % there, "
+                f"{_pct(self.oa_apart)} % on the {self.apart} further away, the better guide to the map elsewhere.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"radius": self.radius, "near": self.near, "apart": self.apart,
+                "oa_near": _json_number(self.oa_near), "oa_apart": _json_number(self.oa_apart)}
+
+
+@dataclass
 class Evaluation:
     """How well predicted label ids agree with the true ones on the test pixels."""
 
@@ -33,6 +57,7 @@ class Evaluation:
     users: dict[int, float] = field(default_factory=dict)  # class id -> user's accuracy (precision), NaN if never mapped
     f1: dict[int, float] = field(default_factory=dict)  # class id -> F1 of producer's and user's accuracy
     area: Optional[AreaEstimate] = None  # area-adjusted figures, when the map's class counts were given
+    near_training: Optional[NearTraining] = None  # the accuracy near the training pixels and apart, when known
 
     def support(self) -> np.ndarray:
         """``(K,)`` test pixels per true class."""
@@ -44,13 +69,17 @@ class Evaluation:
         return {
             "oa": _json_number(self.oa), "aa": _json_number(self.aa), "kappa": _json_number(self.kappa),
             "n_test": int(self.n_test),
-            "classes": [{"id": int(c), "name": n, "accuracy": _json_number(self.per_class[c]),
+            "classes": [{"id": int(c), "name": n, "accuracy": _json_number(self.per_class[c]),  # producer's
+                         "producers_accuracy": _json_number(self.per_class[c]),
                          "users_accuracy": _json_number(self.users.get(c, math.nan)),
                          "f1": _json_number(self.f1.get(c, math.nan)),
                          "test_pixels": int(s), "correct": int(self.confusion[i, i])}
                         for i, (c, n, s) in enumerate(zip(self.class_ids, self.class_names, support))],
             "confusion": self.confusion.astype(int).tolist(),
+            "confusion_rows": "validation (reference) class", "confusion_columns": "map (predicted) class",
+            "confusion_class_ids": [int(c) for c in self.class_ids],
             **({"area_adjusted": self.area.to_dict()} if self.area is not None else {}),
+            **({"near_training": self.near_training.to_dict()} if self.near_training is not None else {}),
         }
 
     def to_json(self, indent: int = 2) -> str:
@@ -66,8 +95,14 @@ class Evaluation:
                 f"({self.n_test} test pixels, {len(self.class_ids)} classes)")
 
     def tables_markdown(self) -> str:
-        """The per-class table, then the area-adjusted figures when there are some."""
-        lines = ["| id | class | test pixels | correct | producer's acc. (%) | user's acc. (%) | F1 (%) |",
+        """What the figures mean, the per-class table, then the area-adjusted figures when there are some."""
+        lines = ["OA: the share of validation pixels mapped right; AA: the mean of the classes' producer's "
+                 "accuracies; κ: Cohen's kappa, agreement beyond chance (read it beside OA: Pontius & Millones 2011). "
+                 "Producer's accuracy: a class's validation pixels mapped as it; user's accuracy: the pixels mapped "
+                 "as a class that are it; F1: their harmonic mean. The confusion matrix (confusion.png, "
+                 "metrics.json) has the validation classes as rows and the map's as columns.", "",
+                 *([self.near_training.sentence(), ""] if self.near_training is not None else []),
+                 "| id | class | test pixels | correct | producer's acc. (%) | user's acc. (%) | F1 (%) |",
                  "|---:|---|---:|---:|---:|---:|---:|"]
         for i, (c, name, n) in enumerate(zip(self.class_ids, self.class_names, self.support())):
             lines.append(f"| {c} | {name} | {int(n)} | {int(self.confusion[i, i])} | {_pct(self.per_class[c])} | "

@@ -22,7 +22,8 @@ def test_the_published_example_is_reproduced():
     est = area_estimate(BY_MAP.T, [1, 2, 3, 4], NAMES, MAPPED, "ha", 0.09)
     # the paper's figures: areas (ha) 21,158 ± 6,158; 11,686 ± 3,756; 285,770 ± 15,510; 581,386 ± 16,282
     assert est.area == pytest.approx([21_158, 11_686, 285_770, 581_386], abs=1)
-    assert est.area_ci == pytest.approx([6_158, 3_756, 15_510, 16_282], abs=1)
+    # the paper leaves out the finite population correction: with 0.006 % of the map sampled it moves them by ~1 ha
+    assert est.area_ci == pytest.approx([6_158, 3_756, 15_510, 16_282], abs=1.5)
     # user's 0.88 ± 0.07, 0.73 ± 0.10, 0.93 ± 0.04, 0.96 ± 0.02; producer's 0.75 ± 0.21, 0.85 ± 0.25, 0.93 ± 0.03,
     # 0.96 ± 0.02; overall 0.95 ± 0.02
     assert est.users == pytest.approx([0.88, 0.73, 0.93, 0.96], abs=0.005)
@@ -32,8 +33,10 @@ def test_the_published_example_is_reproduced():
     assert est.oa == pytest.approx(0.95, abs=0.005) and est.oa_ci == pytest.approx(0.02, abs=0.005)
     assert est.area.sum() == pytest.approx(sum(MAPPED) * 0.09)  # the estimate moves area, it makes none
     md = est.to_markdown()
-    assert "| 1 | deforestation | 18,000.0 | 21,157.8 ± 6,157.5 | 88.0 ± 7.4 | 74.9 ± 21.3 |" in md
-    assert "random sample of the map" in md
+    # producer's before user's, as in the per-class table; the finite population correction of a 0.006 % sample
+    # moves the interval by 0.2 ha (6,157.5 without it)
+    assert "| 1 | deforestation | 18,000.0 | 21,157.8 ± 6,157.3 | 74.9 ± 21.3 | 88.0 ± 7.4 |" in md
+    assert "random sample of the map" in md and "0.0 % of the map's pixels" in md
 
 
 def test_evaluate_adds_the_area_figures_from_the_whole_maps_counts():
@@ -49,7 +52,9 @@ def test_evaluate_adds_the_area_figures_from_the_whole_maps_counts():
     data = json.loads(ev.to_json())["area_adjusted"]
     assert data["unit"] == "ha" and data["classes"][0]["estimated_area"] == pytest.approx(0.04)
     assert data["classes"][1]["users_accuracy_ci95"] is None  # one road sample: no variance, not a made-up one
-    assert data["classes"][2]["users_accuracy_ci95"] == pytest.approx(1.959964 * np.sqrt(2 / 3 * 1 / 3 / 2))
+    # 3 of crop's 5 mapped pixels sampled: the finite population correction 1 − 3/5 shrinks the variance
+    assert data["classes"][2]["users_accuracy_ci95"] == pytest.approx(1.959964 * np.sqrt(0.4 * 2 / 3 * 1 / 3 / 2))
+    assert data["sampled_share_of_map"] == pytest.approx(6 / 11) and data["finite_population_correction"]
     assert "Area-adjusted OA" in ev.to_markdown()
 
 
@@ -68,3 +73,17 @@ def test_pixel_area_is_in_hectares_only_on_a_metric_grid():
     assert pixel_area_unit((500000.0, 30.0, 0.0, 5800000.0, 0.0, -30.0), utm) == ("ha", pytest.approx(0.09))
     assert pixel_area_unit((10.0, 0.001, 0.0, 50.0, 0.0, -0.001), CRS.from_epsg(4326).to_wkt()) == ("pixels", 1.0)
     assert pixel_area_unit((0.0, 1.0, 0.0, 0.0, 0.0, -1.0), None) == ("pixels", 1.0)
+
+
+def test_a_census_of_the_map_has_no_sampling_error():
+    """Validation labels on every mapped pixel (the demo's full ground truth): the estimates are the true figures and
+    their intervals 0, where the formulas without the finite population correction gave e.g. 93.39 ± 0.48 %."""
+    rng = np.random.default_rng(0)
+    truth = rng.integers(1, 4, 500)
+    pred = np.where(rng.random(500) < 0.8, truth, rng.integers(1, 4, 500))  # a map 80 % right
+    classes = [ClassInfo(1, "water"), ClassInfo(2, "road"), ClassInfo(3, "crop")]
+    ev = evaluate(truth, pred, classes, mapped_pixels=pixel_counts(pred))  # every mapped pixel validated
+    assert ev.area.sampled_share == 1.0 and ev.area.oa == pytest.approx(ev.oa)
+    assert ev.area.oa_ci == 0.0 and np.allclose(ev.area.area_ci, 0.0) and np.allclose(ev.area.users_ci, 0.0)
+    assert np.allclose(ev.area.area, np.bincount(truth, minlength=4)[1:])  # the true areas, in pixels
+    assert "100.0 % of the map's pixels" in ev.area.to_markdown()

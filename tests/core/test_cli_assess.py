@@ -44,7 +44,9 @@ def test_assess_prints_the_tables_and_writes_them_on_request(files, tmp_path, ca
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["area_adjusted"]["classes"][0]["estimated_area"] == pytest.approx(70 * 0.09)
     assert sorted(p.name for p in out.iterdir()) == ["accuracy.md", "confusion.png", "metrics.json"]
-    assert (out / "accuracy.md").read_text() == printed.split("\nwritten: ")[0]
+    document = (out / "accuracy.md").read_text()  # the printed figures under what was assessed, and when
+    assert document.startswith(f"# Accuracy of map.tif\n\n- Class map: {files['map'].resolve()}\n- Validation labels: ")
+    assert printed.split("\nwritten: ")[0] in document and document.endswith("![confusion matrix](confusion.png)\n")
 
 
 def test_assess_refuses_an_earlier_assessment_before_any_work(files, tmp_path, capsys):
@@ -57,7 +59,7 @@ def test_assess_refuses_an_earlier_assessment_before_any_work(files, tmp_path, c
                                        "--overwrite to replace it, or choose another --out\n")
     assert sorted(p.name for p in out.iterdir()) == ["accuracy.md"] and (out / "accuracy.md").read_text() == "mine"
     assert cli_main(args + ["--overwrite"]) == 0
-    assert (out / "accuracy.md").read_text().startswith("OA 87.50 %")
+    assert "\nOA 87.50 %" in (out / "accuracy.md").read_text()
 
 
 def test_assess_without_out_writes_nothing(files, tmp_path, capsys):

@@ -170,10 +170,12 @@ def test_markdown_and_json_render():
     assert "| 3 | wheat | 0 | 0 | – | – | – |" in md
     data = json.loads(ev.to_json())
     assert data["oa"] == pytest.approx(2 / 3) and data["n_test"] == 3
-    assert data["classes"][2] == {"id": 3, "name": "wheat", "accuracy": None, "users_accuracy": None, "f1": None,
-                                  "test_pixels": 0, "correct": 0}
+    assert data["classes"][2] == {"id": 3, "name": "wheat", "accuracy": None, "producers_accuracy": None,
+                                  "users_accuracy": None, "f1": None, "test_pixels": 0, "correct": 0}
     assert "area_adjusted" not in data  # only with the whole map's class counts
-    assert data["confusion"][0] == [1, 1, 0]
+    assert data["confusion"][0] == [1, 1, 0] and data["confusion_class_ids"] == [1, 2, 3]
+    assert data["confusion_rows"] == "validation (reference) class"  # said, not left to a convention
+    assert "the validation classes as rows and the map's as columns" in md and "AA: the mean of" in md
 
 
 def test_summary_over_seeds():
@@ -202,3 +204,17 @@ def test_confusion_figure_writes_a_png_and_no_temp_file(tmp_path):
     image = imread(str(path))
     assert image.shape[0] > 200 and image.shape[1] > 200
     assert isinstance(ev, Evaluation)
+
+
+def test_validation_pixels_near_the_training_pixels_are_told_from_the_rest():
+    """Within ``reach`` pixels (the larger of the row and column distances) of a training pixel, and beyond."""
+    from hypersynth.core.evaluation.assess import near_training
+
+    training = np.array([[10, 10], [50, 50]])
+    at = np.array([[10, 11], [12, 12], [13, 10], [50, 47], [30, 30], [0, 0]])
+    right = np.array([True, True, False, True, False, True])
+    split = near_training(at, right, training, reach=2)
+    assert (split.near, split.apart) == (2, 4)  # (10, 11) and (12, 12); (13, 10) is 3 rows away
+    assert split.oa_near == 1.0 and split.oa_apart == pytest.approx(2 / 4)
+    assert "2 of the 6 validation pixels lie within 2 pixels of a training pixel" in split.sentence()
+    assert "OA 100.00 % there, 50.00 % on the 4 further away" in split.sentence()

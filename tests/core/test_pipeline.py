@@ -82,7 +82,12 @@ def test_augment_and_classify_writes_every_output(augment_run):
     summary = json.loads((out / "synthetic_summary.json").read_text())
     assert summary["total"] == sum(r["synthetic"] for r in summary["classes"]) > 0
     assert 0.0 <= outputs.metrics["oa"] <= 1.0 and outputs.metrics["n_test"] > 0
+    near = outputs.metrics["near_training"]  # the validation pixels beside the labels told from the rest
+    patch = int(re.search(r"patches (\d+) × ", outputs.report.read_text()).group(1))
+    assert near["radius"] == max(1, patch // 2) and near["near"] + near["apart"] == outputs.metrics["n_test"]
+    assert near["near"] > 0 and near["apart"] > 0
     report = outputs.report.read_text()  # enough to run it again: settings, encoder, inputs
+    assert f"{near['near']} of the {outputs.metrics['n_test']} validation pixels lie within" in report
     assert re.search(r"^- Run \d{4}-\d\d-\d\dT[\d:]+[+-][\d:]+: preset tiny, seed 0, device (cpu|cuda:?\d*) \(from "
                      r"auto\), patches \d+ × \d+ px \(chosen from the scene\)$", report, flags=re.MULTILINE)
     assert "- Text encoder: random-init (tiny test tower)" in report and "**Read with care:**" in report
