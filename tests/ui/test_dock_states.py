@@ -114,7 +114,7 @@ def test_the_brush_says_which_class_it_paints_and_how_to_stop(keep, qgis_iface, 
     assert canvas.mapTool() is panel.brush and panel.tool_hint.isVisible()
     hint = panel.tool_hint.text()
     assert "Painting:" in hint and "<b>water</b>" in hint and "rgb(30, 90, 200)" in hint
-    assert "click Brush again" in hint
+    assert "click Brush again" in hint and "stops the tool" in hint
     panel.select_class(3)  # another class: the line follows
     assert "<b>bare_soil</b>" in panel.tool_hint.text()
     pan = QgsMapToolPan(canvas)
