@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -16,6 +17,7 @@ from .tokens import word_tokens
 
 ATTENTION_FIGURE = "attention.png"
 ATTENTION_ARRAYS = "attention.npz"
+MIN_SPAN = 2.0  # the colour scale reaches at least half and twice the even share, so noise near it stays pale
 
 
 @dataclass
@@ -88,35 +90,78 @@ def read_class_attention(path: str | Path) -> tuple[list[ClassAttention], Option
     return rows, wavelengths
 
 
-def class_attention_figure(path: Path, rows: Sequence[ClassAttention]) -> None:
-    """A row per class: where the denoiser's latent tokens attend to each word of the class's prompt (mean over
-    layers). One colour scale per row, from its least to its most attended token: a word's share depends on how
-    many words its prompt has, and the scale shows where it looks."""
+def even_share(attention: np.ndarray) -> tuple[float, int]:
+    """``(share, n)``: the attention a token gets where a position attends to the ``n`` prompt tokens it reaches
+    alike (about ``1/n``), from ``(layers, T, W)`` maps; a token the model masked out (no attention anywhere) is
+    none of the ``n``. The attention dock's rule."""
+    reached = int((attention > 0).any(axis=(0, 1)).sum()) or attention.shape[2]
+    return float(attention.sum(axis=2).mean()) / reached or 1.0 / reached, reached
+
+
+def scale_ticks(span: float) -> list[float]:
+    """Colour bar ticks between ``1/span`` and ``span`` times the even share: powers of two, 1 included."""
+    top = int(np.floor(np.log2(span) + 1e-9))
+    step = max(1, -(-top // 3))  # at most seven ticks
+    return [2.0 ** e for e in range(-(top // step) * step, top + 1, step)]
+
+
+def times_label(value: float) -> str:
+    """A tick's label: ``2×``, ``1×``, ``½×``, ``¼×``…"""
+    if value >= 1:
+        return f"{value:g}×"
+    return {0.5: "½×", 0.25: "¼×"}.get(value, f"1/{1 / value:g}×")
+
+
+def class_attention_figure(path: Path, rows: Sequence[ClassAttention]) -> Any:
+    """A row per class: where the denoiser's latent positions attend to each word piece of the class's prompt (mean
+    over layers), as a multiple of the even share ``1/n`` of that prompt (:func:`even_share`), on one diverging
+    scale for all rows, red above and blue below 1×, from ``1/k`` to ``k`` (log), ``k`` at least
+    :data:`MIN_SPAN`: a map within a few per cent of even stays pale (as the attention dock shows it). Returns the
+    figure, saved to ``path``."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import LogNorm
+
     n_cols = max(1, max(len(word_tokens(r.tokens)) for r in rows))
-    fig = agg_figure(1.5 * n_cols + 1.2, 1.6 * len(rows) + 0.4)
+    width = 1.5 * n_cols + 1.6
+    fig = agg_figure(width, 1.6 * len(rows) + 0.9)
     fig.set_layout_engine("constrained")
     grid = fig.subplots(len(rows), n_cols, squeeze=False)
-    for r, row in enumerate(rows):
-        maps = row.attention.mean(axis=0)  # (T, W): latent tokens × word pieces
+    ratios, shares = [], []
+    for row in rows:
+        share, n = even_share(row.attention)
+        maps = row.attention.mean(axis=0) / share  # (T, W): latent positions × word pieces, × the even share
+        ratios.append([np.clip(maps[:, j], 1e-6, None).reshape(row.latent_hw) for j, _ in word_tokens(row.tokens)])
+        shares.append(n)
+    shown = [r for maps in ratios for r in maps]
+    low = min((float(r.min()) for r in shown), default=1.0)
+    high = max((float(r.max()) for r in shown), default=1.0)
+    span = max(MIN_SPAN, high, 1.0 / low)
+    norm = LogNorm(vmin=1.0 / span, vmax=span)  # one scale for every row
+    cmap = colormaps["RdBu_r"]
+    for r, (row, maps, n) in enumerate(zip(rows, ratios, shares)):
         words = word_tokens(row.tokens)
-        shown = maps[:, [j for j, _ in words]] if words else np.zeros((1, 1))
-        low, top = float(shown.min()), float(max(shown.max(), shown.min() + 1e-6))  # the row's own range
-        image = None
         for k, ax in enumerate(grid[r]):
             ax.set_xticks([])
             ax.set_yticks([])
             if k >= len(words):
                 ax.set_axis_off()
                 continue
-            j, word = words[k]
-            image = ax.imshow(maps[:, j].reshape(row.latent_hw), cmap="magma", vmin=low, vmax=top)
-            ax.set_title(word, fontsize=8)
+            ax.imshow(maps[k], cmap=cmap, norm=norm, interpolation="nearest")
+            ax.set_title(words[k][1], fontsize=8)
             if k == 0:
-                ax.set_ylabel(row.name, fontsize=8)
-        if image is not None:
-            fig.colorbar(image, ax=list(grid[r]), shrink=0.9, pad=0.01).ax.tick_params(labelsize=6)
-    fig.suptitle("Cross-attention of each prompt word over one synthetic patch per class (brighter: more)", fontsize=8)
+                ax.set_ylabel(f"{row.name}\n(1/n = 1/{n})", fontsize=8)
+    ticks = scale_ticks(span)
+    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=list(grid.ravel()), shrink=0.6, pad=0.01, ticks=ticks)
+    bar.ax.set_yticklabels([times_label(t) for t in ticks])
+    bar.ax.minorticks_off()
+    bar.ax.tick_params(labelsize=7)
+    bar.set_label("× even share 1/n (n: the prompt's tokens); one scale for all rows", fontsize=8)
+    title = (f"Cross-attention of each prompt word piece over one synthetic patch per class, as a multiple of the "
+             f"even share (red: more, blue: less; here {low:.2f}–{high:.2f}×)")
+    fig.suptitle(textwrap.fill(title, max(40, int(width * 12))), fontsize=8)
     fig.savefig(path)
+    return fig
 
 
 def attention_figure(path: Path, attention: np.ndarray, tokens: list[str], latent_hw: tuple[int, int],

@@ -24,7 +24,7 @@ from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_fold
 from .outputs import (RUN_STAGING, OutputExistsError, check_output_folder, claim_output_folder,  # noqa: F401
                       move_outputs)
 from .progress import NULL_REPORTER, Reporter
-from .report import warnings_of_this_run
+from .report import MAP_FIGURE, warnings_of_this_run
 from .scale_check import GatheringReader, typical_value, warn_of_scale
 from .scene import ClassInfo, Scene
 from .training_area import TrainingArea, labelled_area, learns_from_labelled_area
@@ -50,6 +50,7 @@ SYNTHETIC = "synthetic_summary.json"
 BUNDLE = SYNTHESIS_BUNDLE
 CLASSIFIER_BUNDLE = CLASSIFIER_FOLDER
 CLASSIFIER_KIND = "spectral-spatial-cnn"
+TRAINING_PART = "training"  # a classifier bundle's record of the pixels it learnt from (rows, cols on its scene)
 # what each of a run's main files holds, for the report's "Files" section (an analyst opening report.html)
 FILE_NOTES = {
     CLASS_MAP: "the class map: class ids with their colours and names (0: unclassified); QGIS styles it from the "
@@ -86,7 +87,7 @@ RASTER_SIDECARS = [CLASS_MAP + ".aux.xml", CONFIDENCE + ".aux.xml", PROBABILITIE
 
 def _outputs_for(method: str) -> list[str]:
     names = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), *RASTER_SIDECARS, CONFIDENCE, PROBABILITIES, REPORT,
-             REPORT_HTML, METRICS, "confusion.png", "spectra.png"]
+             REPORT_HTML, METRICS, "confusion.png", "spectra.png", MAP_FIGURE]
     names.append(CLASSIFIER_BUNDLE)  # every method's classifier saves as tensors
     if method in MODEL_METHODS:  # the run saves the synthesis model
         names.append(BUNDLE)
@@ -97,7 +98,7 @@ def _outputs_for(method: str) -> list[str]:
 
 # what a saved classifier writes when it classifies a scene (classify_with_model)
 MODEL_RUN_OUTPUTS = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), *RASTER_SIDECARS, CONFIDENCE, PROBABILITIES,
-                     METRICS, REPORT, REPORT_HTML, "confusion.png"]
+                     METRICS, REPORT, REPORT_HTML, "confusion.png", MAP_FIGURE]
 # every name any run writes: an output folder holds one run's files, never a mix of two
 ALL_OUTPUTS = sorted(set(MODEL_RUN_OUTPUTS).union(*(_outputs_for(m) for m in METHOD_TITLES)))
 
@@ -411,12 +412,11 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
                       scored=None if validation is None else validation.flat, reporter=reporter.sub(0.8, 0.95))
     reporter.progress(0.96, "report")
     ev = None
+    training = _training_pixels(labels, scene.valid)  # (M, 2): what the models learnt from, on the scene's grid
     if validation is not None:
         from .evaluation.assess import evaluate_scored, write_evaluation
 
-        patch = _patch_side(fitted)
-        ev = evaluate_scored(validation, maps, used, scene, training=_training_pixels(labels, scene.valid),
-                             reach=max(1, patch // 2) if patch else 1)
+        ev = evaluate_scored(validation, maps, used, scene, training=training, reach=_reach(fitted.classifier))
         write_evaluation(ev, out)
     with_attention = False
     if fitted.synthesis_model is not None:
@@ -432,10 +432,11 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
             reporter.progress(0.98, "report")  # the attention's stage name ends with its sampling
     if hasattr(fitted.classifier, "to_tensors"):
         save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene,
-                        typical_value(cube, scene.valid) if streamed is None else streamed.typical_value())
+                        typical_value(cube, scene.valid) if streamed is None else streamed.typical_value(),
+                        training=training)
     write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=METHOD_TITLES[method],
                  evaluation=ev, seconds_training=t_fit, cube=cube, mapped=maps.pixels,
-                 with_attention=with_attention, files=files_in(out), warnings=warnings,
+                 with_attention=with_attention, files=files_in(out), warnings=warnings, class_map=out / CLASS_MAP,
                  learnt=(learnt_labels, learnt_valid), run_facts=run_facts(settings, fitted, inputs)
                  + ([area.fact()] if area is not None else []))
     reporter.progress(1.0, "done")
@@ -451,17 +452,54 @@ def _training_pixels(labels: np.ndarray, valid: "np.ndarray | PixelMask") -> np.
     return np.concatenate(found) if found else np.zeros((0, 2), np.int64)
 
 
-def _patch_side(fitted: FittedMethod) -> Optional[int]:
-    """The side of the patches the classifier sees (None for a classifier of pixels alone)."""
-    return getattr(fitted.classifier, "patch_size", None) or getattr(getattr(fitted.classifier, "config", None),
-                                                                      "patch_size", None)
+def _patch_side(classifier: Any) -> Optional[int]:
+    """The side of the patches ``classifier`` sees (None for a classifier of pixels alone)."""
+    return getattr(classifier, "patch_size", None) or getattr(getattr(classifier, "config", None), "patch_size", None)
+
+
+def _reach(classifier: Any) -> int:
+    """How far from a training pixel a validation pixel counts as near it: the classifier's patch reach, at least 1."""
+    side = _patch_side(classifier)
+    return max(1, int(side) // 2) if side else 1
+
+
+def _own_training_pixels(meta: dict, scene: Scene) -> Optional[np.ndarray]:
+    """``(M, 2)`` the pixels a saved classifier learnt from, when ``scene`` is on the grid it learnt them on (the
+    same scene, a copy, or another date of the place: their labels were seen there either way); else None."""
+    grid, pixels = meta.get("training_grid"), meta.get("training_pixels")
+    if not grid or pixels is None or tuple(grid["shape"]) != tuple(scene.shape):
+        return None
+    same = np.allclose(grid["transform"], tuple(scene.transform), rtol=0, atol=1e-6 * max(1.0, abs(scene.transform[1])))
+    return pixels if same else None
+
+
+def _without_training_pixels(validation: ValidationPixels, training: Optional[np.ndarray], width: int,
+                             path: str | os.PathLike) -> ValidationPixels:
+    """``validation`` without the classifier's own training pixels (``(M, 2)`` rows and columns on a grid ``width``
+    pixels wide; a bundle applied back to its own scene): scored, they would give the training labels' accuracy,
+    which a learning run never scores."""
+    if training is None:
+        return validation
+    learnt = np.isin(validation.flat, training[:, 0] * width + training[:, 1])
+    if not learnt.any():
+        return validation
+    if learnt.all():
+        raise ValueError(f"every validation pixel of {Path(path).name} lies on a pixel the classifier learnt from "
+                         "(the scene is on the grid it was trained on): give validation labels beyond the training "
+                         "ones")
+    log.warning("%d validation pixels of %s lie on pixels the classifier learnt from (the scene is on the grid it was "
+                "trained on): they are left out of the accuracy, as a training run leaves them out",
+                int(learnt.sum()), Path(path).name)
+    return ValidationPixels(validation.flat[~learnt], validation.truth[~learnt])
 
 
 def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo], scene: Scene,
-                    median_value: float) -> None:
+                    median_value: float, training: Optional[np.ndarray] = None) -> None:
     """Save a trained classifier (any method's: forest, SVM, CNN, diffusion-feature SVM with its synthesis model,
     or their blend) as a safetensors bundle, reusable on other scenes of the sensor; ``median_value``: the scene's
-    :func:`~.scale_check.typical_value`, kept to warn of a scene in other units."""
+    :func:`~.scale_check.typical_value`, kept to warn of a scene in other units; ``training``: ``(M, 2)`` rows and
+    columns of the pixels it learnt from, kept with the scene's grid so that validation on that scene leaves them
+    out (:func:`classify_with_model`)."""
     from .ldm.bundle import save_bundle
 
     wl = scene.usable_wavelengths()
@@ -469,7 +507,12 @@ def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo]
             "classes": [{"id": c.id, "name": c.name, "color": list(c.color), "prompt": c.prompt} for c in classes],
             "bands": int(scene.good_bands.sum()), "wavelengths": None if wl is None else [float(w) for w in wl],
             "median_value": median_value}
-    save_bundle(folder, {"classifier": fitted.classifier.to_tensors()}, fitted.classifier.config_dict(), meta)
+    parts = {"classifier": fitted.classifier.to_tensors()}
+    if training is not None and len(training):
+        meta["training_grid"] = {"shape": [int(n) for n in scene.shape], "transform": [float(v) for v in
+                                                                                       scene.transform]}
+        parts[TRAINING_PART] = {"pixels": np.ascontiguousarray(training, dtype=np.int32)}  # (M, 2) rows, cols
+    save_bundle(folder, parts, fitted.classifier.config_dict(), meta)
 
 
 def load_classifier(folder: str | os.PathLike, device: str = "auto") -> tuple[object, np.ndarray, list[ClassInfo], dict]:
@@ -519,7 +562,10 @@ def _load_classifier(folder: str | os.PathLike, device: str) -> tuple[object, np
                       else "this classifier (an SVM)")
     classes = [ClassInfo(id=int(c["id"]), name=c["name"], color=tuple(c["color"]), prompt=c.get("prompt", ""))
                for c in bundle.meta["classes"]]
-    return clf, np.asarray(bundle.meta["class_ids"]), classes, bundle.meta
+    meta = dict(bundle.meta)
+    if TRAINING_PART in bundle.tensors_by_part:  # (M, 2) the pixels it learnt from, on meta["training_grid"]
+        meta["training_pixels"] = np.asarray(bundle.tensors_by_part[TRAINING_PART]["pixels"], dtype=np.int64)
+    return clf, np.asarray(bundle.meta["class_ids"]), classes, meta
 
 
 def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.PathLike, out_dir: str | os.PathLike, *,
@@ -548,7 +594,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     from .evaluation.assess import evaluate_scored, write_evaluation
     from .io.labels import read_labels
     from .io.read import read_scene, read_scene_layout
-    from .report import files_section, warnings_section, write_markdown_and_html
+    from .report import class_map_figure, files_section, warnings_section, write_markdown_and_html
 
     clf, class_ids, classes, meta = _load_classifier(model_path, device)
     reading = reporter.sub(0.0, CLASSIFY_READ_SHARE, "reading scene: ")
@@ -564,6 +610,8 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         label_map, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes, min_classes=1)
         validation = _scored_validation(label_map, None, scene, classes, validation_path)  # not the map
         del label_map
+        validation = _without_training_pixels(validation, _own_training_pixels(meta, scene), scene.shape[1],
+                                              validation_path)
     if layout is not None:  # its usable bands read window by window; the scale check's pixels gathered as they pass
         cube: Any = _streamed_scene(layout)
     else:
@@ -578,7 +626,8 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         if layout is not None:
             warn_of_scale(scene, cube.typical_value(), meta.get("median_value"))
         if validation is not None:
-            ev = evaluate_scored(validation, maps, classes, scene)
+            own = _own_training_pixels(meta, scene)  # the scene it was trained on: its training pixels, or None
+            ev = evaluate_scored(validation, maps, classes, scene, training=own, reach=_reach(clf))
             write_evaluation(ev, staging)
         lines = [f"# HyperSynth: {scene.name} classified with a saved model", "",
                  f"- Model: {Path(model_path).resolve()} ({meta.get('method', '?')}, {meta['bands']} bands)",
@@ -586,6 +635,8 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         lines += warnings_section(said)
         lines += ["| id | class | mapped pixels |", "|---|---|---|"]
         lines += [f"| {c.id} | {c.name} | {maps.mapped(c.id)} |" for c in classes]
+        class_map_figure(staging / MAP_FIGURE, staging / CLASS_MAP, classes)
+        lines += ["", "![class map](map.png)"]
         if ev is not None:
             lines += ["", "## Accuracy against the validation labels", "", ev.to_markdown(), "",
                       "![confusion matrix](confusion.png)"]
@@ -610,7 +661,7 @@ def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[t
     encoder the prompts went through, and the input files."""
     from datetime import datetime
 
-    patch = _patch_side(fitted)
+    patch = _patch_side(fitted.classifier)
     when = datetime.now().astimezone().isoformat(timespec='seconds')
     if fitted.method in CPU_ONLY_METHODS:  # scikit-learn's: no network, so neither preset nor device shapes it
         facts = [f"Run {when}: seed {settings.seed}, on the CPU (scikit-learn)"]
@@ -620,8 +671,8 @@ def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[t
         used = resolve_device(settings.device)
         facts = [f"Run {when}: preset {settings.preset}, seed {settings.seed}, device {used}"
                  + (f" (from {settings.device})" if settings.device == "auto" else "")
-                 + (f", patches {patch} × {patch} px ({'as given' if settings.patch_size else 'chosen from the scene'})"
-                    if patch else "")]
+                 + (f", patches {patch} × {patch} px "
+                    f"({'as given' if settings.patch_size else 'chosen from the scene'})" if patch else "")]
     model = fitted.synthesis_model
     if model is not None:
         facts.append(f"Text encoder: {model.text_source}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import logging
@@ -33,6 +34,13 @@ def spectral_angle_deg(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
 
+def brightness_ratio(synthetic_mean: np.ndarray, real_mean: np.ndarray) -> Optional[float]:
+    """The synthetic mean spectrum's brightness (its mean over the bands) over the real one's: 1 alike, 1.2 a fifth
+    brighter; None where the real mean's brightness is 0."""
+    real = float(np.mean(real_mean))
+    return None if real == 0 else round(float(np.mean(synthetic_mean)) / real, 4)
+
+
 def class_spectra(cube: np.ndarray, labels: np.ndarray, classes: list[ClassInfo], valid: np.ndarray
                   ) -> dict[int, np.ndarray]:
     """Per-class ``(n, B)`` spectra of the labelled pixels that hold data (``valid``; a label on no-data has none)."""
@@ -41,9 +49,11 @@ def class_spectra(cube: np.ndarray, labels: np.ndarray, classes: list[ClassInfo]
 
 def synthetic_summary(real: dict[int, np.ndarray], synthetic: Any, classes: list[ClassInfo],
                       scene: Optional[Scene] = None) -> dict:
-    """Counts and mean-spectrum SAM/RMSE of synthetic centre spectra against the real labelled ones; with
-    ``scene``, also each class's synthetic mean ± std spectrum over the scene's bands (null where a band is not
-    usable) and the scene's wavelengths, which the plugin's spectral dock overlays on the labelled ones."""
+    """Counts and mean-spectrum SAM/RMSE of synthetic centre spectra against the real labelled ones, and the ratio
+    of their mean brightness (:func:`brightness_ratio`: SAM ignores brightness, a mean brighter alike at every band
+    has a SAM of 0); with ``scene``, also each class's synthetic mean ± std spectrum over the scene's bands (null
+    where a band is not usable) and the scene's wavelengths, which the plugin's spectral dock overlays on the
+    labelled ones."""
     from .classify.base import centre_spectra
 
     spec = centre_spectra(synthetic.patches)  # (N, B_usable)
@@ -55,7 +65,8 @@ def synthetic_summary(real: dict[int, np.ndarray], synthetic: Any, classes: list
         m_syn, m_real = spec[sel].mean(0), real[c.id].mean(0)
         row = {"id": c.id, "name": c.name, "prompt": c.text, "synthetic": int(sel.sum()),
                "real_labelled": int(len(real[c.id])), "mean_sam_deg": round(spectral_angle_deg(m_syn, m_real), 3),
-               "mean_rmse": float(np.sqrt(np.mean((m_syn - m_real) ** 2)))}
+               "mean_rmse": float(np.sqrt(np.mean((m_syn - m_real) ** 2))),
+               "mean_brightness_ratio": brightness_ratio(m_syn, m_real)}
         if scene is not None:
             row["synthetic_mean"] = _scene_bands(spec[sel].mean(0), scene)
             row["synthetic_std"] = _scene_bands(spec[sel].std(0), scene)
@@ -91,40 +102,112 @@ def read_synthetic_spectra(path: str | Path) -> tuple[dict[int, tuple[np.ndarray
     return stats, None if wavelengths is None else np.asarray(wavelengths, dtype=float)
 
 
+GAP_STEP = 2.5  # a wavelength step this many times its neighbours' typical step is a gap (bands missing or bad)
+MAP_FIGURE = "map.png"  # the class map as a picture, in the reports
+MAP_SIDE = 800  # map.png's class map is read decimated to at most this many pixels on its long side
+MIN_FONT = 7  # the figures' smallest text (legends, ticks), in points
+VALUE_AS_READ = "Scene value (as read)"  # the spectra's value axis when the scene does not say what its values are
+
+
+def band_gaps(x: np.ndarray, bands: Optional[np.ndarray] = None) -> np.ndarray:
+    """``(len(x) - 1,)`` bool: True between two plotted bands with bands missing between them, where the usable
+    bands' scene indices ``bands`` jump, or where the wavelength step is over :data:`GAP_STEP` times the typical
+    step of its neighbours (the water-absorption windows a sensor's file leaves out)."""
+    x = np.asarray(x, dtype=float)
+    gaps = np.zeros(max(len(x) - 1, 0), dtype=bool)
+    if bands is not None and len(bands) == len(x):
+        gaps |= np.diff(np.asarray(bands)) > 1
+    steps = np.diff(x)
+    for i, step in enumerate(steps):
+        around = np.concatenate([steps[max(0, i - 3):i], steps[i + 1:i + 4]])  # up to 3 steps each side
+        around = around[around > 0]
+        if around.size and step > GAP_STEP * float(np.median(around)):
+            gaps[i] = True
+    return gaps
+
+
+def with_gaps(x: np.ndarray, gaps: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``x`` and each ``y`` with a NaN point inserted in each gap (:func:`band_gaps`), so a line breaks there
+    instead of running straight across it."""
+    at = np.flatnonzero(gaps) + 1
+    x = np.asarray(x, dtype=float)
+    mids = (x[at - 1] + x[at]) / 2.0
+    return (np.insert(x, at, mids), *(np.insert(np.asarray(y, dtype=float), at, np.nan) for y in ys))
+
+
+def value_label(source: Optional[str | Path]) -> str:
+    """The spectra's value axis: "Reflectance" when the scene file's first band says its values are reflectance
+    (GDAL's unit type, as ``write_scene(unit_type=...)`` writes it), the unit type in brackets when it names another,
+    else :data:`VALUE_AS_READ` (the values as the engine reads them, scale and offset applied)."""
+    unit = ""
+    if source and Path(source).is_file():
+        try:
+            from .io.read import opened_quietly
+
+            with opened_quietly(source) as ds:
+                unit = (ds.units[0] if ds.count else "") or ""
+        except Exception:  # noqa: BLE001 (a file rasterio cannot open: a .mat, a product archive; the label only)
+            unit = ""
+    unit = unit.strip()
+    if "reflect" in unit.lower():
+        return "Reflectance"
+    return f"Scene value ({unit})" if unit else VALUE_AS_READ
+
+
 def spectra_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes: list[ClassInfo],
-                   wavelengths: Optional[np.ndarray]) -> None:
-    """Per-class mean ± std of real labelled spectra, and of synthetic ones when present."""
+                   wavelengths: Optional[np.ndarray], bands: Optional[np.ndarray] = None,
+                   value: str = VALUE_AS_READ) -> Any:
+    """Per-class mean ± 1 std of real labelled spectra, and of synthetic ones when present; the lines break where
+    bands are missing (:func:`band_gaps`; ``bands``: the plotted bands' indices in the scene); ``value``: the value
+    axis's title (:func:`value_label`). Returns the figure, saved to ``path``."""
+    from matplotlib.patches import Patch
+
     from .classify.base import centre_spectra
 
     n = len(classes)
     cols = min(3, n)
     rows = int(np.ceil(n / cols))
-    fig = agg_figure(4.0 * cols, 2.8 * rows)
+    fig = agg_figure(4.0 * cols, 2.9 * rows)
     syn = centre_spectra(synthetic.patches) if synthetic is not None else None
+    x = wavelengths if wavelengths is not None else np.arange(next(iter(real.values())).shape[1])
+    gaps = band_gaps(x, bands)
     for i, c in enumerate(classes):
         ax = fig.add_subplot(rows, cols, i + 1)
-        x = wavelengths if wavelengths is not None else np.arange(next(iter(real.values())).shape[1])
         colour = np.array(c.color) / 255.0
         if c.id in real:
-            m, s = real[c.id].mean(0), real[c.id].std(0)
-            ax.plot(x, m, color=colour, lw=1.5, label=f"real (n={len(real[c.id])})")
-            ax.fill_between(x, m - s, m + s, color=colour, alpha=0.25)
+            xs, m, lo, hi = _mean_std_with_gaps(x, gaps, real[c.id])
+            ax.plot(xs, m, color=colour, lw=1.5, label=f"real mean (n={len(real[c.id])})")
+            ax.fill_between(xs, lo, hi, color=colour, alpha=0.25)
         if syn is not None and (synthetic.labels == c.id).any():
             sel = syn[synthetic.labels == c.id]
-            m, s = sel.mean(0), sel.std(0)
-            ax.plot(x, m, color="k", lw=1.0, ls="--", label=f"synthetic (n={len(sel)})")
-            ax.fill_between(x, m - s, m + s, color="k", alpha=0.1)
+            xs, m, lo, hi = _mean_std_with_gaps(x, gaps, sel)
+            ax.plot(xs, m, color="k", lw=1.0, ls="--", label=f"synthetic mean (n={len(sel)})")
+            ax.fill_between(xs, lo, hi, color="k", alpha=0.1)
+        handles, _ = ax.get_legend_handles_labels()
+        handles.append(Patch(facecolor="0.7", alpha=0.6, label="shading: mean ± 1 std"))
         ax.set_title(c.name, fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6)
-        if wavelengths is not None:
-            ax.set_xlabel("wavelength (nm)", fontsize=7)
+        ax.tick_params(labelsize=MIN_FONT)
+        ax.legend(handles=handles, fontsize=MIN_FONT)
+        ax.set_xlabel("wavelength (nm)" if wavelengths is not None else "usable band", fontsize=8)
+        if i % cols == 0:
+            ax.set_ylabel(value, fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
+    return fig
 
 
-def pca_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes: list[ClassInfo]) -> None:
-    """2-D PCA scatter of real (dots) vs synthetic (crosses) spectra, per class colour."""
+def _mean_std_with_gaps(x: np.ndarray, gaps: np.ndarray, spectra: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``(x, mean, mean - std, mean + std)`` of ``(n, B)`` spectra, NaN in the gaps."""
+    m, s = spectra.mean(0), spectra.std(0)
+    return with_gaps(x, gaps, m, m - s, m + s)
+
+
+def pca_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes: list[ClassInfo]) -> Any:
+    """2-D PCA scatter of the real labelled spectra (circles) and the synthetic patches' centre spectra (triangles),
+    per class colour, on the first two principal components of both together; returns the figure, saved to
+    ``path``."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
     from sklearn.decomposition import PCA
 
     from .classify.base import centre_spectra
@@ -132,22 +215,92 @@ def pca_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes:
     syn = centre_spectra(synthetic.patches)
     stacked = np.concatenate([*real.values(), syn])
     pca = PCA(n_components=2).fit(stacked)
-    fig = agg_figure(5.5, 4.5)
+    share = pca.explained_variance_ratio_ * 100.0
+    fig = agg_figure(6.2, 4.6)
     ax = fig.add_subplot(111)
+    point = dict(s=16, alpha=0.7, linewidths=0.4, edgecolors="k")  # real and synthetic alike: one as visible
+    handles = []
     for c in classes:
         colour = np.array(c.color) / 255.0
+        shown = False
         if c.id in real:
             r = pca.transform(real[c.id])
-            ax.scatter(r[:, 0], r[:, 1], s=6, color=colour, alpha=0.5, label=f"{c.name} real")
+            ax.scatter(r[:, 0], r[:, 1], marker="o", color=colour, **point)
+            shown = True
         sel = synthetic.labels == c.id
         if sel.any():
             s = pca.transform(syn[sel])
-            ax.scatter(s[:, 0], s[:, 1], s=18, marker="x", color=colour, label=f"{c.name} synthetic")
-    ax.set_xlabel("PC 1")
-    ax.set_ylabel("PC 2")
-    ax.legend(fontsize=6, ncol=2)
+            ax.scatter(s[:, 0], s[:, 1], marker="^", color=colour, **point)
+            shown = True
+        if shown:
+            handles.append(Patch(color=colour, label=c.name))
+    handles += [Line2D([], [], ls="", marker="o", color="0.5", markeredgecolor="k", label="real labelled"),
+                Line2D([], [], ls="", marker="^", color="0.5", markeredgecolor="k", label="synthetic (centre pixel)")]
+    ax.set_xlabel(f"PC 1 ({share[0]:.0f} % of variance)", fontsize=8)
+    ax.set_ylabel(f"PC 2 ({share[1]:.0f} % of variance)", fontsize=8)
+    ax.tick_params(labelsize=MIN_FONT)
+    ax.set_title("Real labelled and synthetic spectra on the first two principal components of both", fontsize=8)
+    ax.legend(handles=handles, fontsize=MIN_FONT, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     fig.savefig(path)
+    return fig
+
+
+def class_map_figure(path: Path, class_map: Path, classes: Sequence[ClassInfo], max_side: int = MAP_SIDE) -> Any:
+    """``class_map`` (a classification GeoTIFF of class ids, 0 unclassified) in the class colours with a legend,
+    read decimated to at most ``max_side`` pixels on its long side (a huge scene costs little memory); returns the
+    figure, saved to ``path``."""
+    from matplotlib.patches import Patch
+
+    from .io.read import opened_quietly
+
+    with opened_quietly(class_map) as ds:
+        height, width = ds.height, ds.width
+        step = max(1, int(np.ceil(max(height, width) / max_side)))
+        shape = (max(1, int(np.ceil(height / step))), max(1, int(np.ceil(width / step))))
+        ids = ds.read(1, out_shape=shape)  # (h, w) nearest-neighbour decimation of the class ids
+        dx, dy = abs(ds.transform.a) or 1.0, abs(ds.transform.e) or 1.0
+    lut = np.zeros((max(int(ids.max()), max((c.id for c in classes), default=0)) + 1, 4))  # RGBA by class id
+    lut[0] = (0.85, 0.85, 0.85, 1.0)  # unclassified: light grey
+    for c in classes:
+        lut[c.id] = (*(np.array(c.color) / 255.0), 1.0)
+    aspect = (dy * height / shape[0]) / (dx * width / shape[1])  # a shown pixel's height over its width, on the ground
+    fig = agg_figure(6.4, min(8.0, max(2.5, 4.4 * shape[0] * aspect / shape[1] + 0.6)))
+    ax = fig.add_subplot(111)
+    ax.imshow(lut[ids], interpolation="nearest", aspect=aspect)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    present = set(np.unique(ids).tolist())
+    handles = [Patch(color=lut[c.id], label=c.name) for c in classes if c.id in present]
+    if 0 in present:
+        handles.append(Patch(color=lut[0], label="unclassified"))
+    ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    ax.set_title("Class map" + (f" (every {step}th pixel of {width} × {height})" if step > 1 else
+                                f" ({width} × {height} pixels)"), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    return fig
+
+
+def grid_fact(scene: Scene) -> str:
+    """The header's line on the scene's grid: pixel size in the CRS's units and the CRS, or a plain pixel grid."""
+    x0, dx, rx, y0, ry, dy = (float(v) for v in scene.transform)
+    if not scene.crs_wkt:
+        return "Grid: pixels (no coordinate reference system)"
+    unit, name = "", scene.crs_wkt.split('"')[1] if '"' in scene.crs_wkt else ""
+    code = None
+    try:
+        from rasterio.crs import CRS
+
+        crs = CRS.from_wkt(scene.crs_wkt)
+        code = crs.to_string() if crs.to_epsg() else None
+        linear = (crs.linear_units or "").lower()
+        unit = "°" if crs.is_geographic else " m" if linear in ("metre", "meter", "m") else f" {linear}".rstrip()
+    except Exception:  # noqa: BLE001 (a CRS rasterio cannot read: the name in its WKT is still worth saying)
+        pass
+    size = f"{abs(dx):g}{unit}" if abs(dx) == abs(dy) else f"{abs(dx):g} × {abs(dy):g}{unit}"
+    crs_text = f"{code} ({name})" if code and name else code or name or "a CRS without a name"
+    return f"Grid: {size} pixels, {crs_text}" + (", rotated" if rx or ry else "")
 
 
 def files_section(files: Sequence[tuple[str, str]]) -> list[str]:
@@ -161,7 +314,7 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
                  method_title: str, evaluation: Optional[Any], seconds_training: float, cube: np.ndarray,
                  mapped: Mapping[int, int], with_attention: bool = False, files: Sequence[tuple[str, str]] = (),
                  warnings: Sequence[str] = (), run_facts: Sequence[str] = (),
-                 learnt: Optional[tuple[np.ndarray, np.ndarray]] = None) -> Path:
+                 learnt: Optional[tuple[np.ndarray, np.ndarray]] = None, class_map: Optional[Path] = None) -> Path:
     """Write report.md and report.html (plus figures and the synthetic summary) into ``out``; ``with_attention``:
     the report shows the cross-attention figure already in ``out`` (:func:`.attention.write_class_attention`);
     ``evaluation``: the accuracy on the validation labels (an :class:`~.evaluation.metrics.Evaluation`), or None;
@@ -169,16 +322,25 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
     ``files``: the run's main files and what each holds; ``warnings``: what the run warned of
     (:func:`warnings_of_this_run`), listed under the header; ``run_facts``: lines that let a reader run it again
     (settings, text encoder, input files); ``learnt``: the labels and valid mask on ``cube``'s grid when it holds a
-    part of the scene only (the area the models learnt from), else the scene's are."""
+    part of the scene only (the area the models learnt from), else the scene's are; ``class_map``: the run's
+    classification GeoTIFF, shown decimated as ``map.png`` (:func:`class_map_figure`) and listed under Files."""
     grid_labels, grid_valid = learnt or (labels, scene.valid)
     real = class_spectra(cube, grid_labels, classes, grid_valid)
     wl = scene.usable_wavelengths()
     synthetic = fitted.synthetic
-    spectra_figure(out / "spectra.png", real, synthetic, classes, wl)
+    spectra_figure(out / "spectra.png", real, synthetic, classes, wl, np.flatnonzero(scene.good_bands),
+                   value_label(scene.source))
+    files = list(files)
+    shows_map = class_map is not None and Path(class_map).exists()
+    if shows_map:
+        class_map_figure(out / MAP_FIGURE, Path(class_map), classes)
+        files.append((MAP_FIGURE, f"the class map as a picture in the class colours (at most {MAP_SIDE} pixels "
+                                 "on its long side), as this report shows it"))
     lines = [f"# HyperSynth report: {scene.name}", "",
              f"- Method: **{method_title}**",
              f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels, {cube.shape[0]} usable bands"
              + (f" ({wl.min():.0f}–{wl.max():.0f} nm)" if wl is not None else ""),
+             f"- {grid_fact(scene)}",
              f"- Training pixels: {sum(len(v) for v in real.values())} in {len(classes)} classes; "
              f"training took {seconds_training:.1f} s",
              f"- Engine {ENGINE_VERSION}, Python {platform.python_version()}, {platform.machine()}",
@@ -198,6 +360,8 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
         learnt = len(real[c.id]) if c.id in real else 0  # labelled pixels that hold data: those learnt from
         lines.append(f"| {c.id} | {c.name} | {c.text} | {learnt} | {int(mapped.get(c.id, 0))} |")
     lines.append("")
+    if shows_map:
+        lines += ["![class map](map.png)", ""]
     if evaluation is not None:
         ev = evaluation
         lines += ["## Accuracy against the validation labels", "",
@@ -207,21 +371,37 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
         summary = synthetic_summary(real, synthetic, classes, scene)
         (out / "synthetic_summary.json").write_text(json.dumps(summary, indent=2))
         pca_figure(out / "pca.png", real, synthetic, classes)
-        lines += ["## Synthetic samples", "", "| class | prompt | synthetic | real | SAM of means (°) |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| {r['name']} | {r['prompt']} | {r['synthetic']} | {r['real_labelled']} | {r['mean_sam_deg']:.2f} |"
-                  for r in summary["classes"]]
-        lines += ["", "![PCA of real vs synthetic spectra](pca.png)", ""]
+        lines += ["## Synthetic samples", "",
+                  "How the synthetic patches' mean centre spectrum of each class compares with its real labelled "
+                  "mean. The spectral angle (SAM) ignores brightness: a mean brighter or darker by the same factor at "
+                  "every band has a SAM of 0°; the brightness ratio (synthetic over real, the means over the bands; 1 "
+                  "alike) and the RMSE of the means (in the scene's values) show it.", "",
+                  "| class | prompt | synthetic | real | SAM of means (°) | brightness ratio | RMSE of means |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in summary["classes"]:
+            ratio = "–" if r["mean_brightness_ratio"] is None else f"{r['mean_brightness_ratio']:.2f}"
+            lines.append(f"| {r['name']} | {r['prompt']} | {r['synthetic']} | {r['real_labelled']} | "
+                         f"{r['mean_sam_deg']:.2f} | {ratio} | {r['mean_rmse']:.3g} |")
+        lines += ["", "Each point a spectrum: the real labelled pixels (circles) and the synthetic patches' centre "
+                  "pixels (triangles), in the class colours, projected on the first two principal components of "
+                  "both together (the axes say how much of their variance each holds).", "",
+                  "![PCA of real vs synthetic spectra](pca.png)", ""]
         if with_attention:
             source = str(getattr(fitted.synthesis_model, "text_source", ""))
             untrained = (f" **Read with care:** the text encoder here is {source}: its words start with no "
                          "meaning, so the maps show what training taught it from your class names and prompts alone."
                          if source.startswith("random-init") else "")
             lines += ["What the synthesis model reads in each class's prompt: one patch per class sampled from noise "
-                      "with that prompt; each map shows where the patch's latent tokens attend to one word piece "
-                      "(brighter: more; one colour scale for all, from the least to the most attended place)."
-                      + untrained, "", "![cross-attention per prompt word](attention.png)", ""]
-    lines += ["## Spectra", "", "![per-class spectra](spectra.png)", ""]
+                      "with that prompt; each map shows where the patch's latent positions attend to one of the "
+                      "prompt's word pieces (as the text encoder splits it), as a multiple of the even share 1/n, "
+                      "n the prompt's tokens (start and end markers included): 1× everywhere if every token were "
+                      "attended alike. Red: more than even, blue: less, pale: near even. One colour scale for all "
+                      "maps, from ½× to 2× at least, so differences of a few per cent stay pale." + untrained, "",
+                      "![cross-attention per prompt word](attention.png)", ""]
+    lines += ["## Spectra", "",
+              "Each class's mean spectrum (line) with ± 1 standard deviation (shading), of the real labelled pixels "
+              "and, where the run made them, of the synthetic patches' centre pixels (dashed); the lines break where "
+              "bands are missing or unusable (water absorption, say).", "", "![per-class spectra](spectra.png)", ""]
     lines += files_section(files)
     return write_markdown_and_html(out, lines)
 
@@ -230,12 +410,13 @@ def write_markdown_and_html(out: Path, lines: Sequence[str]) -> Path:
     """``report.md`` and its ``report.html`` twin (what a browser or QGIS opens) in ``out``; returns the first."""
     md = "\n".join(lines).rstrip("\n") + "\n"
     (out / "report.md").write_text(md)
-    (out / "report.html").write_text(_markdown_to_html(md))
+    (out / "report.html").write_text(_markdown_to_html(md, out))
     return out / "report.md"
 
 
-def _markdown_to_html(md: str) -> str:
-    """A small converter for the report's own Markdown (headings, lists, tables, images)."""
+def _markdown_to_html(md: str, folder: Optional[Path] = None) -> str:
+    """A small converter for the report's own Markdown (headings, lists, tables, images, **bold**, `code`); an
+    image found in ``folder`` is embedded as a data URI, so the HTML file alone shows it when moved or mailed."""
     body: list[str] = []
     table: list[list[str]] = []
     items: list[str] = []
@@ -252,10 +433,10 @@ def _markdown_to_html(md: str) -> str:
 
     for line in md.splitlines():
         if line.startswith("- "):
-            items.append(f"<li>{_bold(html.escape(line[2:]))}</li>")
+            items.append(f"<li>{_inline(line[2:])}</li>")
             continue
         if line.startswith("|"):
-            cells = [_bold(html.escape(c.strip())) for c in line.strip("|").split("|")]
+            cells = [_inline(c.strip()) for c in line.strip("|").split("|")]
             if not all(set(c) <= {"-", ":"} for c in cells):
                 table.append(cells)
             continue
@@ -265,18 +446,32 @@ def _markdown_to_html(md: str) -> str:
             body.append(f"<h{level}>{html.escape(line[level:].strip())}</h{level}>")
         elif line.startswith("!["):
             alt, src = line[2:].split("](")
-            body.append(f'<p><img src="{html.escape(src.rstrip(")"))}" alt="{html.escape(alt)}"></p>')
+            body.append(f'<p><img src="{_image_source(src.rstrip(")"), folder)}" alt="{html.escape(alt)}"></p>')
         elif line.strip():
-            body.append(f"<p>{_bold(html.escape(line))}</p>")
+            body.append(f"<p>{_inline(line)}</p>")
     flush()
     return ("<!doctype html><meta charset='utf-8'><title>HyperSynth report</title>"
             "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
-            "td,th{border:1px solid #bbb;padding:2px 8px}img{max-width:100%}</style>" + "\n".join(body))
+            "td,th{border:1px solid #bbb;padding:2px 8px}img{max-width:100%}code{background:#f2f2f2;padding:0 2px}"
+            "</style>" + "\n".join(body))
 
 
-def _bold(text: str) -> str:
-    """Markdown's **bold** as HTML (the report's only inline markup)."""
-    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+def _inline(text: str) -> str:
+    """A line's text as HTML: escaped, with Markdown's `code` spans and **bold** (the report's inline markup); no
+    bold inside a code span."""
+    parts = re.split(r"`([^`]+)`", text)  # even: plain text, odd: code spans
+    return "".join(f"<code>{html.escape(part)}</code>" if i % 2 else
+                   re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(part)) for i, part in enumerate(parts))
+
+
+def _image_source(src: str, folder: Optional[Path]) -> str:
+    """An ``<img>``'s src: the picture ``src`` in ``folder`` as a base64 data URI, else the (escaped) name itself."""
+    kinds = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
+    path = folder / src if folder is not None else None
+    kind = kinds.get(Path(src).suffix.lower())
+    if path is None or kind is None or not path.is_file():
+        return html.escape(src)
+    return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
 @contextmanager

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hypersynth.core.attention import (ATTENTION_ARRAYS, ATTENTION_FIGURE, per_class, read_class_attention,
+from hypersynth.core.attention import (ATTENTION_ARRAYS, ATTENTION_FIGURE, class_attention_figure, even_share,
+                                       per_class, read_class_attention, scale_ticks, times_label,
                                        write_class_attention)
 from hypersynth.core.ldm.synthesize import SyntheticSet
 from hypersynth.core.scene import ClassInfo
@@ -54,3 +55,60 @@ def test_a_file_that_is_not_an_attention_file_is_refused(tmp_path):
     np.savez(path, patches=np.zeros((1, 2, 3, 3)))
     with pytest.raises(ValueError, match="not a HyperSynth attention file.*attention"):
         read_class_attention(path)
+
+
+def _uniform_rows() -> list:
+    """Two prompts whose positions attend alike to every token (the even share everywhere), except one word of the
+    second that takes four times its share at one place and a quarter at another."""
+    rows = per_class(_class_set(side=2), CLASSES)
+    for row in rows:
+        n = len(row.tokens)
+        row.attention[:] = 1.0 / n
+    road = rows[1].attention  # (layers, T, 6); each position's attention still sums to 1
+    road[:, 0, :], road[:, 0, 1] = (1.0 - 4.0 / 6) / 5, 4.0 / 6  # "asphalt": four times the even share 1/6 here
+    road[:, 1, :], road[:, 1, 1] = (1.0 - 0.25 / 6) / 5, 0.25 / 6  # and a quarter of it here
+    return rows
+
+
+def test_even_share_is_the_attention_of_a_position_spread_over_the_tokens_it_reaches():
+    attention = np.full((2, 4, 5), 0.25, np.float32)
+    attention[:, :, 4] = 0.0  # a padding token the model masked out: none of the n
+    assert even_share(attention) == (0.25, 4)
+
+
+def test_attention_figure_shows_every_row_as_a_multiple_of_its_even_share_on_one_scale(tmp_path):
+    rows = _uniform_rows()
+    fig = class_attention_figure(tmp_path / ATTENTION_FIGURE, rows)
+    assert (tmp_path / ATTENTION_FIGURE).stat().st_size > 0
+    images = [im for ax in fig.axes for im in ax.get_images()]
+    titles = [ax.get_title() for ax in fig.axes if ax.get_images()]
+    assert titles == ["green", "grass", "asphalt", "road", "dark"]  # a map per word piece (the comma has none)
+    norms = {(im.norm.vmin, im.norm.vmax) for im in images}
+    assert len(norms) == 1  # one scale for all rows
+    low, high = norms.pop()
+    assert high == pytest.approx(4.0) and low == pytest.approx(0.25)  # 1× in the middle, reaching the extremes
+    assert all(im.get_cmap().name == "RdBu_r" for im in images)
+    grass = images[1].get_array()  # an even map reads 1× everywhere, whatever its prompt's length (1/4 here)
+    np.testing.assert_allclose(grass, 1.0, rtol=1e-5)
+    asphalt = images[2].get_array().ravel()
+    assert asphalt[0] == pytest.approx(4.0, rel=1e-5) and asphalt[1] == pytest.approx(0.25, rel=1e-5)
+    bar = fig.axes[-1]
+    assert "even share" in bar.get_ylabel() and "one scale for all rows" in bar.get_ylabel()
+    assert [t.get_text() for t in bar.get_yticklabels()] == ["¼×", "½×", "1×", "2×", "4×"]
+    assert fig.axes[0].get_ylabel() == "grass\n(1/n = 1/4)"  # the row's class and its even share
+
+
+def test_attention_scale_spans_at_least_half_to_twice_the_even_share(tmp_path):
+    rows = _uniform_rows()
+    rows[1].attention[:] = 1.0 / 6
+    rows[1].attention[:, 0, :], rows[1].attention[:, 0, 1] = (1.0 - 1.04 / 6) / 5, 1.04 / 6  # a few per cent: pale
+    fig = class_attention_figure(tmp_path / ATTENTION_FIGURE, rows)
+    image = next(im for ax in fig.axes for im in ax.get_images())
+    assert (image.norm.vmin, image.norm.vmax) == (pytest.approx(0.5), pytest.approx(2.0))
+    assert image.norm(1.04) == pytest.approx(0.5, abs=0.03)  # near the middle of the diverging map
+
+
+def test_scale_ticks_and_labels():
+    assert scale_ticks(2.0) == [0.5, 1.0, 2.0]
+    assert scale_ticks(16.0) == [1 / 16, 1 / 4, 1.0, 4.0, 16.0]
+    assert [times_label(t) for t in (0.5, 0.25, 1 / 8, 1.0, 4.0)] == ["½×", "¼×", "1/8×", "1×", "4×"]

@@ -101,7 +101,7 @@ def test_augment_and_classify_writes_every_output(augment_run):
     assert "<b>" in html_report and "**" not in html_report  # the chosen share in bold, in the HTML too
     files = outputs.report.read_text().split("## Files\n", 1)[1]  # what each main file holds, for the analyst
     assert [row.split(" | ")[0].strip("| ") for row in files.strip().splitlines()[2:]] == [
-        "classification.tif", "confidence.tif", "metrics.json", "model_bundle", CLASSIFIER_BUNDLE]
+        "classification.tif", "confidence.tif", "metrics.json", "model_bundle", CLASSIFIER_BUNDLE, "map.png"]
     assert "band 2: the uncertainty" in files  # no probabilities.tif: not asked for
 
 
@@ -145,6 +145,26 @@ def test_saved_classifier_applies_to_another_scene(augment_run, tmp_path):
     result = classify_with_model(out / CLASSIFIER_BUNDLE, other, tmp_path / "other", validation_path=truth)
     assert result.class_map.exists() and result.report.exists()
     assert result.metrics["n_test"] > 0
+    assert (tmp_path / "other" / "map.png").exists() and "![class map](map.png)" in result.report.read_text()
+
+
+def test_a_saved_classifier_back_on_its_own_scene_leaves_its_training_pixels_out(augment_run, scene_files, tmp_path,
+                                                                                 caplog):
+    """Scored, the pixels it learnt from would give the training labels' accuracy (100 % with the labels as the
+    validation): on the grid it was trained on they are left out, as the training run left them out."""
+    import rasterio
+
+    out, outputs, _ = augment_run
+    scene, labels, truth, _ = scene_files
+    with pytest.raises(ValueError, match="every validation pixel of labels.tif lies on a pixel the classifier learnt"):
+        classify_with_model(out / CLASSIFIER_BUNDLE, scene, tmp_path / "own_labels", validation_path=labels)
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        again = classify_with_model(out / CLASSIFIER_BUNDLE, scene, tmp_path / "again", validation_path=truth)
+    with rasterio.open(labels) as src:
+        learnt = int((src.read(1) > 0).sum())
+    assert f"{learnt} validation pixels of {truth.name} lie on pixels the classifier learnt from" in caplog.text
+    assert again.metrics["n_test"] == outputs.metrics["n_test"]  # the pixels the training run scored, no more
+    assert again.metrics["near_training"]["near"] == outputs.metrics["near_training"]["near"]
 
 
 def test_class_probabilities_on_request_agree_with_the_map(augment_run, scene_files, tmp_path, capsys):

@@ -1,14 +1,19 @@
-"""The run's synthetic summary: counts, agreement, and the class spectra the plugin's dock overlays."""
+"""The run's report: its synthetic summary (counts, agreement, the class spectra the plugin's dock overlays), its
+figures, its header and its HTML."""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from hypersynth.core.report import read_synthetic_spectra, synthetic_summary
+from hypersynth.core.report import (band_gaps, brightness_ratio, class_map_figure, grid_fact, pca_figure,
+                                    read_synthetic_spectra, spectra_figure, synthetic_summary, value_label,
+                                    with_gaps, write_markdown_and_html, write_report)
 from hypersynth.core.scene import ClassInfo, Scene
 
 
@@ -34,7 +39,8 @@ def test_summary_holds_each_class_synthetic_spectra_over_the_scene_bands(tmp_pat
     assert summary["total"] == 4 and summary["scene_bands"] == 4
     assert summary["wavelengths"] == [450.0, 550.0, 1400.0, 2200.0]
     grass, road = summary["classes"]  # water has neither synthetic nor real spectra: no row
-    assert (grass["name"], grass["prompt"], grass["synthetic"], grass["real_labelled"]) == ("grass", "green grass", 3, 1)
+    assert (grass["name"], grass["prompt"], grass["synthetic"], grass["real_labelled"]) == \
+        ("grass", "green grass", 3, 1)
     assert grass["synthetic_mean"] == [0.2, 0.2, None, 0.2]  # the unusable band is null
     assert grass["synthetic_std"][2] is None and grass["synthetic_std"][0] == float(f"{np.std([0.1, 0.3, 0.2]):.6g}")
     assert grass["mean_sam_deg"] == 0.0 and road["mean_rmse"] == 0.0
@@ -60,3 +66,159 @@ def test_synthetic_bands_that_do_not_match_the_scene_are_refused():
     synthetic = SimpleNamespace(patches=np.zeros((1, 4, 3, 3), np.float32), labels=np.array([1]))
     with pytest.raises(ValueError, match="4 synthetic bands for a scene with 3 usable bands"):
         synthetic_summary({1: np.zeros((1, 4))}, synthetic, [ClassInfo(1, "grass")], scene)
+
+
+# ---------------------------------------------------------------- the report's figures, header and HTML
+
+def test_brightness_ratio_shows_what_the_spectral_angle_misses():
+    """A synthetic mean twice as bright as the real one at every band: SAM 0°, brightness ratio 2, RMSE > 0."""
+    real = {1: np.array([[0.1, 0.2, 0.3], [0.1, 0.2, 0.3]])}
+    patches = np.zeros((2, 3, 3, 3), np.float32)
+    patches[:, :, 1, 1] = [0.2, 0.4, 0.6]
+    synthetic = SimpleNamespace(patches=patches, labels=np.array([1, 1]))
+    (row,) = synthetic_summary(real, synthetic, [ClassInfo(1, "grass")])["classes"]
+    assert row["mean_sam_deg"] == pytest.approx(0.0, abs=0.01)
+    assert row["mean_brightness_ratio"] == pytest.approx(2.0)
+    assert row["mean_rmse"] == pytest.approx(np.sqrt(np.mean(np.square([0.1, 0.2, 0.3]))), rel=1e-5)
+    assert brightness_ratio(np.ones(3), np.zeros(3)) is None
+
+
+WAVELENGTHS = np.concatenate([np.arange(400, 1351, 10), np.arange(1450, 1801, 10), np.arange(1950, 2501, 10)])
+
+
+def test_gaps_are_found_where_the_wavelength_step_jumps_or_bands_are_missing():
+    gaps = band_gaps(WAVELENGTHS)
+    assert list(np.flatnonzero(gaps)) == [95, 131]  # 1350 -> 1450 and 1800 -> 1950 nm
+    # a sensor whose spacing widens from 5 to 10 nm has no gap there
+    assert not band_gaps(np.concatenate([np.arange(400, 1000, 5), np.arange(1000, 2500, 10)])).any()
+    # the scene's band indices say where a single band was dropped, a step too small to see
+    assert list(np.flatnonzero(band_gaps(np.array([400.0, 410, 430, 440]), np.array([0, 1, 3, 4])))) == [1]
+    x, y = with_gaps(np.array([1.0, 2, 5]), np.array([False, True]), np.array([10.0, 20, 50]))
+    np.testing.assert_array_equal(x, [1.0, 2.0, 3.5, 5.0])
+    np.testing.assert_array_equal(y, [10.0, 20.0, np.nan, 50.0])
+
+
+def _real_and_synthetic(bands: int) -> tuple[dict[int, np.ndarray], SimpleNamespace, list[ClassInfo]]:
+    rng = np.random.default_rng(0)
+    classes = [ClassInfo(1, "grass", (0, 200, 0)), ClassInfo(2, "road", (90, 90, 90))]
+    real = {1: rng.random((6, bands)) * 0.1 + 0.3, 2: rng.random((5, bands)) * 0.1 + 0.1}
+    patches = rng.random((8, bands, 3, 3)).astype(np.float32) * 0.1 + 0.2
+    return real, SimpleNamespace(patches=patches, labels=np.array([1, 1, 1, 1, 2, 2, 2, 2])), classes
+
+
+def test_spectra_figure_breaks_its_lines_at_missing_bands_and_names_its_axes(tmp_path):
+    real, synthetic, classes = _real_and_synthetic(len(WAVELENGTHS))
+    fig = spectra_figure(tmp_path / "spectra.png", real, synthetic, classes, WAVELENGTHS, value="Reflectance")
+    assert (tmp_path / "spectra.png").stat().st_size > 0
+    first = fig.axes[0]
+    assert first.get_ylabel() == "Reflectance" and first.get_xlabel() == "wavelength (nm)"
+    for line in first.get_lines():  # real and synthetic means: NaN in the two gaps, nowhere else
+        x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+        assert list(x[np.isnan(y)]) == [1400.0, 1875.0]
+    legend = first.get_legend()
+    assert any("mean ± 1 std" in t.get_text() for t in legend.get_texts())
+    assert min(t.get_fontsize() for t in legend.get_texts()) >= 7
+
+
+def test_pca_figure_says_what_it_projects_and_shows_real_and_synthetic_alike(tmp_path):
+    real, synthetic, classes = _real_and_synthetic(12)
+    fig = pca_figure(tmp_path / "pca.png", real, synthetic, classes)
+    ax = fig.axes[0]
+    assert re.fullmatch(r"PC 1 \(\d+ % of variance\)", ax.get_xlabel())
+    assert re.fullmatch(r"PC 2 \(\d+ % of variance\)", ax.get_ylabel())
+    assert ax.get_title().startswith("Real labelled and synthetic spectra on the first two principal components")
+    real_dots, synthetic_dots = ax.collections[0], ax.collections[1]  # the first class's
+    assert list(real_dots.get_sizes()) == list(synthetic_dots.get_sizes())
+    assert real_dots.get_alpha() == synthetic_dots.get_alpha()
+    assert not np.array_equal(real_dots.get_paths()[0].vertices, synthetic_dots.get_paths()[0].vertices)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["grass", "road", "real labelled", "synthetic (centre pixel)"]
+
+
+def test_class_map_figure_reads_the_map_decimated_in_the_class_colours(tmp_path):
+    from hypersynth.core.io.write import write_class_map
+
+    classes = [ClassInfo(1, "water", (0, 0, 255)), ClassInfo(2, "forest", (0, 128, 0)), ClassInfo(3, "road")]
+    ids = np.zeros((300, 600), np.uint8)
+    ids[:, :300], ids[:, 300:590] = 1, 2  # class 3 is not in the map; 0 (unclassified) at the right edge
+    write_class_map(tmp_path / "classification.tif", ids, classes, transform=(0.0, 5.0, 0.0, 0.0, 0.0, -5.0),
+                    crs_wkt=None)
+    fig = class_map_figure(tmp_path / "map.png", tmp_path / "classification.tif", classes, max_side=200)
+    assert (tmp_path / "map.png").stat().st_size > 0
+    ax = fig.axes[0]
+    picture = ax.get_images()[0].get_array()
+    assert picture.shape[:2] == (100, 200)  # every 3rd pixel
+    np.testing.assert_allclose(picture[50, 10, :3], [0, 0, 1])
+    np.testing.assert_allclose(picture[50, 150, :3], [0, 128 / 255, 0])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["water", "forest", "unclassified"]
+
+
+def test_grid_fact_gives_the_pixel_size_and_the_crs():
+    from rasterio.crs import CRS
+
+    def scene(transform, crs):
+        return Scene(np.zeros((1, 2, 2), np.float32), np.ones((2, 2), bool), transform=transform,
+                     crs_wkt=None if crs is None else CRS.from_epsg(crs).to_wkt())
+
+    assert grid_fact(scene((368000.0, 10.0, 0.0, 5810000.0, 0.0, -10.0), 32633)) == \
+        "Grid: 10 m pixels, EPSG:32633 (WGS 84 / UTM zone 33N)"
+    assert grid_fact(scene((13.0, 0.001, 0.0, 52.0, 0.0, -0.002), 4326)) == \
+        "Grid: 0.001 × 0.002° pixels, EPSG:4326 (WGS 84)"
+    assert grid_fact(scene((0.0, 1.0, 0.0, 0.0, 0.0, -1.0), None)) == "Grid: pixels (no coordinate reference system)"
+
+
+def test_value_axis_is_named_by_the_scene_file_unit_type(tmp_path):
+    from hypersynth.core.io.write import write_scene
+
+    scene = _scene_with_a_bad_band()
+    write_scene(scene, tmp_path / "reflectance.tif", unit_type="reflectance")
+    write_scene(scene, tmp_path / "plain.tif")
+    assert value_label(tmp_path / "reflectance.tif") == "Reflectance"
+    assert value_label(tmp_path / "plain.tif") == value_label(None) == "Scene value (as read)"
+
+
+def test_html_embeds_its_images_and_renders_code_spans(tmp_path):
+    picture = b"\x89PNG\r\n\x1a\n not really a picture"
+    (tmp_path / "map.png").write_bytes(picture)
+    write_markdown_and_html(tmp_path, ["# Report", "", "Apply it with `classify` or **bold** `a<b`.", "",
+                                       "| file | what |", "|---|---|", "| x | run `classify` |", "",
+                                       "![class map](map.png)", "", "![gone](missing.png)"])
+    page = (tmp_path / "report.html").read_text()
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    assert sources[0].startswith("data:image/png;base64,")
+    assert base64.b64decode(sources[0].split(",", 1)[1]) == picture
+    assert sources[1] == "missing.png"  # not found: left as it was
+    assert "<code>classify</code> or <b>bold</b> <code>a&lt;b</code>" in page
+    assert "<td>run <code>classify</code></td>" in page and "`" not in page
+
+
+def test_report_shows_the_grid_the_map_and_lists_map_png(tmp_path):
+    from hypersynth.core.io.write import write_class_map
+
+    rng = np.random.default_rng(1)
+    classes = [ClassInfo(1, "water", (0, 0, 255)), ClassInfo(2, "forest", (0, 128, 0))]
+    wavelengths = np.array([450.0, 550.0, 650.0, 850.0, 1650.0])
+    scene = Scene(rng.random((5, 8, 8)).astype(np.float32), np.ones((8, 8), bool), wavelengths=wavelengths,
+                  transform=(500000.0, 30.0, 0.0, 4000000.0, 0.0, -30.0), crs_wkt=_utm33(), name="tiny")
+    labels = np.zeros((8, 8), np.int32)
+    labels[0, :3], labels[7, :3] = 1, 2
+    class_map = np.where(np.arange(8)[:, None] < 4, 1, 2) * np.ones((8, 8), np.uint8)
+    write_class_map(tmp_path / "classification.tif", class_map, classes, transform=scene.transform,
+                    crs_wkt=scene.crs_wkt)
+    fitted = SimpleNamespace(synthetic=None, notes=[], classifier=SimpleNamespace(), synthesis_model=None)
+    write_report(tmp_path, scene=scene, labels=labels, classes=classes, fitted=fitted, method_title="Random forest",
+                 evaluation=None, seconds_training=1.0, cube=scene.cube, mapped={1: 32, 2: 32},
+                 files=[("classification.tif", "the class map")], class_map=tmp_path / "classification.tif")
+    md = (tmp_path / "report.md").read_text()
+    assert "- Grid: 30 m pixels, EPSG:32633 (WGS 84 / UTM zone 33N)" in md
+    assert "![class map](map.png)" in md and (tmp_path / "map.png").exists()
+    assert re.search(r"^\| map\.png \| the class map as a picture", md, re.M)
+    page = (tmp_path / "report.html").read_text()
+    assert page.count('<img src="data:image/png;base64,') == 2  # the map and the spectra
+    assert "map.png\"" not in page and "spectra.png\"" not in page
+
+
+def _utm33() -> str:
+    from rasterio.crs import CRS
+
+    return CRS.from_epsg(32633).to_wkt()
