@@ -178,7 +178,23 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
     burnt = _ids_present(labels)  # a feature may fall outside the scene, or under another
     if not burnt:
         _explain_empty(path, geometries, scene)
+    lost = sorted({ids[i] for i in keep} - set(burnt))
+    if lost:  # said before any "one class only": the reason is here, not in the classes left
+        outside = sum(not _overlaps_scene(geometries[i], scene) for i in keep)
+        logging.getLogger("hypersynth").warning(
+            "%s: no pixel of the scene is labelled %s: %s%s", path.name,
+            ", ".join(f"{found[i].name} ({i})" for i in lost[:6]) + (", …" if len(lost) > 6 else ""),
+            f"{outside} of the {len(keep)} features lie outside the scene" if outside else
+            "their features contain no pixel centre or lie under other labels",
+            "; check that the labels belong to this scene" if outside else "")
     return labels, {i: found[i] for i in burnt}
+
+
+def _overlaps_scene(geometry: Any, scene: Scene) -> bool:
+    """Whether ``geometry``'s bounding box (in the scene's CRS) meets the scene's extent."""
+    x0, x1, y0, y1 = geometry.GetEnvelope()
+    sx0, sx1, sy0, sy1 = _scene_extent(scene)
+    return x0 <= sx1 and x1 >= sx0 and y0 <= sy1 and y1 >= sy0
 
 
 def _pick_layer(path: Path, ds: Any, name: Optional[str]) -> Any:

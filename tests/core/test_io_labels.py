@@ -145,6 +145,22 @@ def test_features_outside_the_scene(tmp_path):
         read_labels(_write_vector(tmp_path / "far.gpkg", far), _scene())
 
 
+def test_classes_whose_features_all_lie_outside_the_scene_are_named(tmp_path, caplog):
+    """Before "labels one class only" the reason is said: the other classes' features lie outside the scene."""
+    import logging
+
+    inside = [(_box(1, 1, 3, 3), "a")]
+    far = [(_box(100, 100, 103, 103), "b"), (_box(105, 100, 108, 103), "b")]
+    with caplog.at_level(logging.WARNING, logger="hypersynth"), pytest.raises(LabelReadError, match="one class only"):
+        read_labels(_write_vector(tmp_path / "half.gpkg", inside + far), _scene())
+    assert ("half.gpkg: no pixel of the scene is labelled b (2): 2 of the 3 features lie outside the scene; check "
+            "that the labels belong to this scene") in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):  # validation labels may hold one class
+        labels, found = read_labels(_write_vector(tmp_path / "half2.gpkg", inside + far), _scene(), min_classes=1)
+    assert [c.name for c in found] == ["a"] and "no pixel of the scene is labelled b" in caplog.text
+
+
 def test_polygons_smaller_than_a_pixel(tmp_path):
     x, y = X0 + 0.1 * PX, Y0 - 0.1 * PX  # a sliver in the corner of pixel (0, 0), away from its centre
     sliver = ogr.CreateGeometryFromWkt(f"POLYGON(({x} {y},{x + 2} {y},{x + 2} {y - 2},{x} {y - 2},{x} {y}))")
