@@ -23,6 +23,7 @@ from qgis.PyQt.QtWidgets import (
 )
 from scipy.ndimage import zoom
 
+from ..core.attention import MIN_SPAN, scale_ticks, times_label  # one scale rule for the dock and attention.png
 from ..core.tokens import word_tokens
 
 ALL_LAYERS = -1  # layer selector value: the mean over layers
@@ -33,7 +34,6 @@ EMPTY_STATUS = "Preview a prompt to see where each word attends."  # before any 
 # composite passes its own caption.
 PATCH_CAPTION = "synthetic patch\nfalse colour\nNIR · red · green"
 PATCH_NOTE = "Patch: R = NIR, G = red, B = green, stretched over the set shown (vegetation is red)."
-MIN_SPAN = 2.0  # the colour scale reaches at least half and twice the even share, so noise near it stays pale
 # Articles, prepositions, conjunctions and auxiliaries: their maps come after the content words' (shown on request).
 # Not "near" ("near infrared") or "open" and the like, which describe the class.
 FUNCTION_WORDS = frozenset({
@@ -46,20 +46,6 @@ RUN, PREVIEW = "run", "preview"  # the source selector's values
 def is_function_word(word: str) -> bool:
     """Whether ``word`` (a decoded token) is a function word (:data:`FUNCTION_WORDS`), whose map says little."""
     return word.lower() in FUNCTION_WORDS
-
-
-def scale_ticks(span: float) -> list[float]:
-    """Colour bar ticks between ``1/span`` and ``span`` times the even share: powers of two, 1 included."""
-    top = int(np.floor(np.log2(span) + 1e-9))
-    step = max(1, -(-top // 3))  # at most seven ticks
-    return [2.0 ** e for e in range(-(top // step) * step, top + 1, step)]
-
-
-def _times(value: float) -> str:
-    """A tick's label: ``2×``, ``1×``, ``½×``, ``¼×``…"""
-    if value >= 1:
-        return f"{value:g}×"
-    return {0.5: "½×", 0.25: "¼×"}.get(value, f"1/{1 / value:g}×")
 
 
 class AttentionDock(QgsDockWidget):
@@ -448,7 +434,7 @@ class AttentionDock(QgsDockWidget):
         ticks = scale_ticks(span)
         bar = self.figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, shrink=0.8, ticks=ticks,
                                    extend="min" if low < 1.0 / span else "neither")
-        bar.ax.set_yticklabels([_times(t) for t in ticks])
+        bar.ax.set_yticklabels([times_label(t) for t in ticks])
         bar.ax.minorticks_off()
         bar.set_label(f"× even share (1/{self._n_tokens})", fontsize=8)
         hidden = [w for w in self._function_words() if w not in {word for word, _ in maps}]
