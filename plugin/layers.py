@@ -177,6 +177,7 @@ def set_legend_title(node: Optional[QgsLayerTreeLayer], title: str) -> bool:
     if not nodes or not isinstance(nodes[0], QgsSimpleLegendNode):
         return False
     QgsMapLayerLegendUtils.setLegendNodeUserLabel(node, 0, title)
+    layer.legend().itemsChanged.emit()  # a Layers panel already showing the layer rebuilds its legend with the title
     return True
 
 

@@ -107,9 +107,9 @@ def test_the_legends_have_plain_titles(qgis_new_project, rasters, tmp_path):
     ds = gdal.Open(str(probabilities), gdal.GA_Update)
     ds.GetRasterBand(1).SetDescription("probability of water (class 1)")  # as the engine names the band
     ds = None
+    model = QgsLayerTreeModel(qgis_new_project.layerTreeRoot())  # the Layers panel, open before the layers arrive
     add_result_layers(rasters[0], rasters[1], CLASSES, title="run", project=qgis_new_project,
                       probabilities=probabilities)
-    model = QgsLayerTreeModel(qgis_new_project.layerTreeRoot())  # what the Layers panel shows
     legends = {node.name(): [item.data(Qt.DisplayRole) for item in model.layerLegendNodes(node)]
                for node in qgis_new_project.layerTreeRoot().findGroup(RUN).findLayers()}
     assert legends["classes"] == ["Predicted class", "water", "green crop", "bare soil"]
