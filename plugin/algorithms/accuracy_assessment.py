@@ -47,6 +47,8 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
     KAPPA = "KAPPA"
     AREA_ADJUSTED_ACCURACY = "AREA_ADJUSTED_ACCURACY"
 
+    TAGS = ("classification", "accuracy", "validation", "confusion matrix", "kappa", "area estimate")
+
     def name(self) -> str:
         return "accuracyassessment"
 

@@ -18,7 +18,7 @@ from ...core.methods import MethodSettings
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
 from .base import check_patch_size
 from .destinations import OutputMoves, move_folder_into_place
-from .scene_classification import SceneClassificationAlgorithm
+from .scene_classification import CONFIDENCE_HELP, LAYER_NAMES_HELP, SceneClassificationAlgorithm
 from .train_bundle import clip_weights_for
 
 
@@ -46,6 +46,9 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
     BUNDLE = "BUNDLE"
     CLASSIFIER = "CLASSIFIER"
     MODEL_FOLDERS = {BUNDLE: "synthesis", CLASSIFIER: "classifier"}  # the models this algorithm can save
+    TAGS = ("classification", "few labels", "diffusion", "data augmentation", "synthetic samples", "text prompts", "CNN", "random forest",
+            "deep learning")
+    HELP_ANCHOR = "how-augment--classify-works"
 
     def name(self) -> str:
         return "augmentandclassify"
@@ -64,7 +67,9 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             "random forest on the spectra, their shape and their slope. Their class probabilities are blended; "
             "each one's share is chosen by cross-validation on your labels, and the report gives the shares. "
             "Optionally a third member joins the blend: an SVM on the features the diffusion model computes for "
-            "each patch (off by default).\n\n"
+            "each patch ('Add a diffusion-feature SVM to the blend', off by default). It makes the run slower, "
+            "cross-validation on your labels tends to give it too large a share, and on the scene HyperSynth was "
+            "tuned on the maps were more accurate without it.\n\n"
             "Pseudo-labels are off by default: they add unlabelled pixels that a first blend classifies "
             "confidently and whose spectrum is nearest its class's labelled mean. In the benchmarks they cost "
             "accuracy.\n\n"
@@ -72,9 +77,9 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             "removes isolated misclassified pixels. Its width is chosen by cross-validation on your labels "
             "unless you set it (0: off).\n\n"
             "Prompts come from the class and prompt file; without one, the class names are used.\n\n"
-            "Outputs: the class map, the confidence (band 1: the winning class's probability; band 2: the "
-            "uncertainty, 0 sure to 1 every class alike), optionally each class's probability (a band per class) "
-            "and the HTML report.\n\n"
+            "Outputs: the class map, the confidence (made unless skipped), optionally each class's probability (a "
+            "band per class) and the HTML report. {confidence} {names} With validation labels, the report, the "
+            "log and the outputs give the overall accuracy, average accuracy and kappa.\n\n"
             "A scene layer on a GeoTIFF or ENVI file that would take over half of the memory available is not read "
             "whole: the models learn from the area around your labels, and the whole scene is mapped a tile at a "
             "time (the report says which area).\n\n"
@@ -82,7 +87,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             "full (GPU). "
             "Optionally keep the trained synthesis model (to generate patches with 'Synthesise labelled "
             "patches'), and the classifier, to apply it to other scenes of the same sensor ('Classify with a saved "
-            "classifier').")
+            "classifier').").format(confidence=self.tr(CONFIDENCE_HELP), names=self.tr(LAYER_NAMES_HELP))
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
         defaults = HyperSynthSettings.load()
@@ -124,10 +129,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                                                  "on your labels, 0: off)"),
                                          QgsProcessingParameterNumber.Double, optional=True, minValue=0.0),
             QgsProcessingParameterBoolean(self.DIFFUSION_FEATURES,
-                                          self.tr("Add an SVM on the diffusion model's patch features to the blend "
-                                                  "(slower; off by default: cross-validation tends to give it too "
-                                                  "large a share, and on the scene HyperSynth was tuned on the "
-                                                  "maps were more accurate without it)"),
+                                          self.tr("Add a diffusion-feature SVM to the blend (slower)"),
                                           defaultValue=MethodSettings.diffusion_features),
             QgsProcessingParameterEnum(self.TRAINING_AREA, self.tr("Learn from"),
                                        options=[self.tr(title) for _, title in self.LEARN_FROM], defaultValue=0),
@@ -144,6 +146,13 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             self.CLASSIFIER, self.tr("Trained classifier (folder, to classify other scenes)"), optional=True,
             createByDefault=False))
 
+    def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
+        """The destinations' names, the patch size against the scene's size, and the device."""
+        super().check_parameters(parameters, context)
+        check_patch_size(self.parameterAsInt(parameters, self.PATCH_SIZE, context),
+                         self.parameterAsRasterLayer(parameters, self.SCENE, context), self.title(self.PATCH_SIZE))
+        self.check_device_parameter(parameters, context)
+
     def engine_arguments(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, Any]:
         guidance = (self.parameterAsDouble(parameters, self.GUIDANCE, context)
                     if parameters.get(self.GUIDANCE) not in (None, "") else None)
@@ -151,9 +160,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                          if parameters.get(self.PSEUDO_LABELS) not in (None, "") else None)
         smoothing = (self.parameterAsDouble(parameters, self.SPATIAL_SMOOTHING, context)
                      if parameters.get(self.SPATIAL_SMOOTHING) not in (None, "") else None)
-        patch_size = self.parameterAsInt(parameters, self.PATCH_SIZE, context)
-        check_patch_size(patch_size, self.parameterAsRasterLayer(parameters, self.SCENE, context),
-                         self.title(self.PATCH_SIZE))
+        patch_size = self.parameterAsInt(parameters, self.PATCH_SIZE, context)  # checked in check_parameters
         preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
         settings = MethodSettings(
             preset=preset, clip_weights=clip_weights_for(preset, HyperSynthSettings.load().clip_weights),

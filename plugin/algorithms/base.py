@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 from qgis.core import (
     QgsProcessingLayerPostProcessorInterface,
@@ -28,24 +30,53 @@ from ..tasks import engine_warnings_to
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
 GROUP_TITLES = {"classification": "Classification", "synthesis": "Synthesis", "scenes": "Scenes"}  # id -> title
 CANCELLED = "cancelled by the user; no output was written"  # what Processing shows when Cancel stopped a run
+README = "https://github.com/hypersynth/hypersynth"  # metadata.txt's homepage; its README's headings are the anchors
+TAGS = ("hyperspectral", "remote sensing", "HyperSynth")  # every algorithm's search words
 # Processing calls post-processors after processAlgorithm returned; they must outlive the algorithm object.
 _POST_PROCESSORS: dict[str, QgsProcessingLayerPostProcessorInterface] = {}
 
 
-class FeedbackReporter(Reporter):
-    """An engine Reporter bound to a Processing feedback: progress bar, stage lines, cancel button."""
+_COUNTER = re.compile(r"\s+(?:\d[\d+/]*|done)$")  # a stage's trailing count: "VAE 3/5", "class 2", "classifier done"
 
-    def __init__(self, feedback: Optional[QgsProcessingFeedback]) -> None:
+
+class FeedbackReporter(Reporter):
+    """An engine Reporter bound to a Processing feedback: progress bar, stage lines, cancel button.
+
+    The progress bar follows every report. The log gets a line when the stage's leading words change: "VAE 1/5"
+    is logged, "VAE 2/5" is not (the same words, counted on); "cross-validation 3/12" is logged, the loop counted
+    inside it ("cross-validation 3/12: classifier 5/8") is not; a step that is not counted ("reading the product:
+    unpacking") is, and so are a benchmark run's stages ("rf N=2 seed 0: VAE 1/5"); a stage already logged that the
+    run comes back to ("report" after the attention maps) is not.
+    ``rename`` rewrites a stage before it is logged (e.g. a free prompt for the label id it samples under).
+    """
+
+    def __init__(self, feedback: Optional[QgsProcessingFeedback],
+                 rename: Optional[Callable[[str], str]] = None) -> None:
         self.feedback = feedback
-        self.stage = ""
+        self.rename = rename
+        self.stage = ""  # the last stage reported
+        self.key = ""  # its leading words: the stage without its trailing count
+        self.last_logged = ""  # the last stage logged
+        self.logged: set[str] = set()  # every stage logged
 
     def progress(self, fraction: float, stage: str) -> None:
         if self.feedback is None:
             return
         self.feedback.setProgress(100.0 * min(max(float(fraction), 0.0), 1.0))
-        if stage and stage != self.stage:
-            self.stage = stage
-            self.feedback.pushInfo(stage)
+        if not stage or stage == self.stage:
+            return
+        self.stage = stage
+        key = _COUNTER.sub("", stage)
+        parent, sep, step = stage.rpartition(": ")
+        # a counted loop inside the counted stage just logged: the classifiers of a cross-validation fold
+        counted_step = (bool(sep) and parent == self.last_logged and _COUNTER.search(parent) is not None
+                        and _COUNTER.search(step) is not None)
+        new = key != self.key and not counted_step and stage not in self.logged
+        self.key = key
+        if new:
+            self.last_logged = stage
+            self.logged.add(stage)
+            self.feedback.pushInfo(self.rename(stage) if self.rename is not None else stage)
 
     def is_cancelled(self) -> bool:
         return self.feedback is not None and self.feedback.isCanceled()
@@ -73,6 +104,87 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
 
     def flags(self) -> QgsProcessingAlgorithm.Flags:
         return super().flags() | QgsProcessingAlgorithm.FlagCanCancel
+
+    TAGS: tuple[str, ...] = ()  # this algorithm's search words beyond TAGS
+    HELP_ANCHOR = "in-qgis"  # the README heading that explains this algorithm
+
+    def tags(self) -> list[str]:
+        return [self.tr(tag) for tag in dict.fromkeys((*TAGS, *self.TAGS))]
+
+    def helpUrl(self) -> str:  # noqa: N802 (QGIS API)
+        return f"{README}#{self.HELP_ANCHOR}"
+
+    # --- checks before the run --------------------------------------------------------------------
+    def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
+        """Refuse, with a QgsProcessingException, a combination of parameters this algorithm cannot run, from the
+        parameters alone (no data read). Called before the run (checkParameterValues: the dialog says it and keeps
+        the parameters) and again at its start (a model or a script may skip the first call). Here: the
+        destinations' names; subclasses add their own checks to these."""
+        self.check_file_names(parameters, context)
+
+    def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802 (QGIS API)
+                             context: QgsProcessingContext) -> tuple[bool, str]:
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        try:
+            self.check_parameters(parameters, context)
+        except QgsProcessingException as exc:
+            return False, str(exc)
+        return True, ""
+
+    def check_file_names(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
+        """Refuse a file destination (report, JSON, Markdown, .npz) or raster destination named for another format
+        (:func:`.destinations.check_file_name`, :func:`.destinations.check_raster_name`). A folder, or one of the
+        inputs, is left to :meth:`check_destinations`, which says which input it is, or that a file name is needed."""
+        from qgis.core import QgsProcessingParameterFileDestination, QgsProcessingParameterRasterDestination
+
+        from .destinations import check_file_name, check_raster_name
+
+        inputs: Optional[set[str]] = None
+        for definition in self.destinationParameterDefinitions():
+            name = definition.name()
+            if isinstance(definition, QgsProcessingParameterRasterDestination):
+                # not parameterAsOutputLayer: it would add a temporary output's name, new at each call, to the
+                # layers Processing loads after the run, and the run's own name would be another
+                path, check = self.parameterAsFileOutput(parameters, name, context), check_raster_name
+            elif isinstance(definition, QgsProcessingParameterFileDestination):
+                path = self.parameterAsFileOutput(parameters, name, context)
+                check = partial(check_file_name, extension=definition.defaultFileExtension())
+            else:
+                continue
+            if not path or os.path.isdir(path):
+                continue
+            if os.path.exists(path):
+                inputs = self.input_files(parameters, context) if inputs is None else inputs
+                if os.path.realpath(path) in inputs:
+                    continue
+            check(self.title(name), path)
+
+    def input_files(self, parameters: dict[str, Any], context: QgsProcessingContext) -> set[str]:
+        """The files of the input layers and files given (real paths)."""
+        files = set()
+        for definition in self.parameterDefinitions():
+            if definition.isDestination() or parameters.get(definition.name()) in (None, ""):
+                continue
+            if definition.type() in ("raster", "layer", "vector", "source"):
+                path = existing_layer_file(self.parameterAsLayer(parameters, definition.name(), context))
+            elif definition.type() == "file":
+                path = self.parameterAsFile(parameters, definition.name(), context)
+            else:
+                continue
+            if path:
+                files.add(os.path.realpath(path))
+        return files
+
+    def check_device_parameter(self, parameters: dict[str, Any], context: QgsProcessingContext,
+                               name: str = "DEVICE") -> str:
+        """The Device parameter's choice, refused where this machine lacks it (:func:`check_device`)."""
+        from ..settings import DEVICES
+
+        device = DEVICES[self.parameterAsEnum(parameters, name, context)]
+        check_device(device)
+        return device
 
     def title(self, name: str) -> str:
         """A parameter's title for messages: its label without the explanation in brackets."""

@@ -22,6 +22,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from ...core.bench_inputs import parse_counts, parse_seeds
 from ...core.evaluation.protocol import SPLIT_KINDS
 from ...core.methods import METHOD_TITLES, MethodSettings
 from ...core.methods import METHODS as METHOD_KEYS
@@ -39,6 +40,21 @@ from .destinations import OutputMoves, staging_folder
 from .train_bundle import clip_weights_for
 
 DEFAULT_METHODS = ("rf", "svm", "cnn-pseudo", "augment")  # the baselines, the ablation and the product
+DEFAULT_COUNTS, DEFAULT_SEEDS = "2,5", "0-4"  # labels per class and seeds the parameters start from
+# each method's option in the list; what it does is in the help (METHOD_HELP) and in core's METHOD_TITLES
+METHOD_LABELS = {"rf": "Random forest", "svm": "SVM", "cnn": "CNN", "cnn-pseudo": "CNN + forest blend (no synthesis)",
+                 "dfeat": "Diffusion-feature SVM", "dfeat-augment": "Diffusion-feature SVM + synthesis",
+                 "augment": "Augment & Classify"}
+METHOD_HELP = {"rf": "a random forest on the labelled spectra",
+               "svm": "an SVM (RBF) on the labelled spectra",
+               "cnn": "the spectral-spatial CNN on the real labels alone",
+               "cnn-pseudo": "Augment & Classify without synthesis (the ablation): the CNN and spectral forest blend "
+                             "with its spatial smoothing, on the real labels alone",
+               "dfeat": "an SVM on the features the scene's diffusion model computes for each patch, real labels "
+                        "only",
+               "dfeat-augment": "the same SVM on real and synthetic patches",
+               "augment": "the CNN and spectral forest blend on real and synthetic patches"}
+SPLIT_LABELS = {"random": "random", "disjoint": "spatially disjoint"}  # each split kind's option in the list
 
 
 class BenchmarkAlgorithm(HyperSynthAlgorithm):
@@ -66,16 +82,31 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         return self.tr("Benchmark methods on a labelled scene")
 
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+        counts, seeds = len(parse_counts(DEFAULT_COUNTS)), len(parse_seeds(DEFAULT_SEEDS))
+        methods = "; ".join(f"{METHOD_LABELS[m]}: {METHOD_HELP[m]}" for m in METHOD_KEYS)
         return self.tr(
             "Runs the few-label protocol of HyperSynth's benchmarks on a scene for which you have full reference "
             "labels: for each seed, N labelled pixels per class are drawn from the reference, every chosen method "
             "learns from them, and the other reference pixels score it (overall and average accuracy, kappa; mean "
-            "± standard deviation over the seeds). The 'disjoint' split keeps test pixels away from the training "
-            "pixels' patches.\n\n"
+            "± standard deviation over the seeds). The 'spatially disjoint' split keeps test pixels away from the "
+            "training pixels' patches; the 'random' split does not.\n\n"
+            "Methods: {methods}.\n\n"
+            "Each label count × seed × method × split is one run: the defaults make {runs} runs ({counts} label "
+            "counts × {seeds} seeds × {n_methods} methods × 1 split). Random forest and SVM runs take seconds. "
+            "Augment & Classify and the diffusion-feature SVMs train the scene's synthesis model for each label "
+            "count and seed ({models} with the defaults, shared between them). With the fast preset on a 2-core "
+            "CPU, on scenes of about 100 × 100 pixels, an Augment & Classify run took 1–3 minutes and a CNN + "
+            "forest blend run under a minute, so the defaults take about 20–40 minutes there; the tiny preset is "
+            "a quick trial. The log gives each run's accuracy as it ends.\n\n"
             "Use it on a development scene of your sensor to choose the method and settings such as the synthetic "
             "weight before mapping scenes that have no reference data; choosing them on the test pixels of the "
-            "scene you report would flatter them. Augment & Classify trains a synthesis model per seed and N: "
-            "minutes each with the fast preset on a CPU.")
+            "scene you report would flatter them.").format(
+            methods=methods, runs=counts * seeds * len(DEFAULT_METHODS), counts=counts, seeds=seeds,
+            n_methods=len(DEFAULT_METHODS), models=counts * seeds)
+
+    TAGS = ("classification", "few labels", "benchmark", "accuracy", "random forest", "SVM", "CNN", "diffusion",
+            "comparison")
+    HELP_ANCHOR = "what-the-numbers-say"
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
         defaults = HyperSynthSettings.load()
@@ -89,14 +120,16 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterFile(
             self.CLASSES, self.tr("Class and prompt file (names, colours, prompts)"), extension="json", optional=True))
         self.addParameter(QgsProcessingParameterString(
-            self.LABELS_PER_CLASS, self.tr("Labels per class (comma list)"), defaultValue="2,5"))
+            self.LABELS_PER_CLASS, self.tr("Labels per class (comma list)"), defaultValue=DEFAULT_COUNTS))
         self.addParameter(QgsProcessingParameterString(
-            self.SEEDS, self.tr("Seeds (e.g. 0-4 or 0,2)"), defaultValue="0-4"))
+            self.SEEDS, self.tr("Seeds (e.g. 0-4 or 0,2)"), defaultValue=DEFAULT_SEEDS))
         self.addParameter(QgsProcessingParameterEnum(
-            self.METHODS, self.tr("Methods"), options=[METHOD_TITLES[m] for m in METHOD_KEYS], allowMultiple=True,
+            self.METHODS, self.tr("Methods"), options=[self.tr(METHOD_LABELS.get(m, METHOD_TITLES[m]))
+                                                       for m in METHOD_KEYS], allowMultiple=True,
             defaultValue=[METHOD_KEYS.index(m) for m in DEFAULT_METHODS]))
         self.addParameter(QgsProcessingParameterEnum(
-            self.SPLITS, self.tr("Splits"), options=["random", "spatially disjoint"], allowMultiple=True,
+            self.SPLITS, self.tr("Splits"), options=[self.tr(SPLIT_LABELS[k]) for k in SPLIT_KINDS],
+            allowMultiple=True,
             defaultValue=[0]))
         self.addParameter(QgsProcessingParameterEnum(
             self.PRESET, self.tr("Preset"), options=list(PRESETS), defaultValue=PRESETS.index(defaults.preset)))
@@ -120,11 +153,31 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
             self.JSON, self.tr("Every run and the mean rows (JSON)"), fileFilter=self.tr("JSON files (*.json)"),
             optional=True, createByDefault=False))
 
+    def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
+        """The destinations' names, the label counts and seeds, a method and a split at least, and the device."""
+        super().check_parameters(parameters, context)
+        self.runs(parameters, context)
+        self.check_device_parameter(parameters, context)
+
+    def runs(self, parameters: dict[str, Any], context: QgsProcessingContext
+             ) -> tuple[list[int], list[int], list[str], list[str]]:
+        """(label counts, seeds, methods, splits) as chosen, or a refusal that names the parameter."""
+        methods = [METHOD_KEYS[i] for i in self.parameterAsEnums(parameters, self.METHODS, context)]
+        splits = [SPLIT_KINDS[i] for i in self.parameterAsEnums(parameters, self.SPLITS, context)]
+        if not methods or not splits:
+            raise QgsProcessingException("choose at least one method and one split")
+        try:
+            counts = parse_counts(self.parameterAsString(parameters, self.LABELS_PER_CLASS, context))
+            seeds = parse_seeds(self.parameterAsString(parameters, self.SEEDS, context))
+        except ValueError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+        return counts, seeds, methods, splits
+
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
         from ...core.bench import bench_documents, load_own_scene, run_bench
-        from ...core.bench_inputs import parse_counts, parse_seeds
 
+        self.check_parameters(parameters, context)
         layer = self.parameterAsRasterLayer(parameters, self.SCENE, context)
         reference_layer = self.parameterAsLayer(parameters, self.REFERENCE, context)
         classes_path = self.parameterAsFile(parameters, self.CLASSES, context) or None
@@ -135,14 +188,12 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
                                 {self.OUTPUT: out_md, self.JSON: out_json})
         scene = raster_file(layer, "scene", subdatasets=True)
         reference = labels_file(reference_layer, "reference", context, feedback)
-        methods = [METHOD_KEYS[i] for i in self.parameterAsEnums(parameters, self.METHODS, context)]
-        splits = [SPLIT_KINDS[i] for i in self.parameterAsEnums(parameters, self.SPLITS, context)]
-        if not methods or not splits:
-            raise QgsProcessingException("choose at least one method and one split")
+        counts, seeds, methods, splits = self.runs(parameters, context)
         name = self.scene_name(scene, self.parameterAsString(parameters, self.NAME, context) or layer.name())
+        feedback.pushInfo(self.tr("{} runs: {} label count{} × {} seed{} × {} method{} × {} split{}").format(
+            len(counts) * len(seeds) * len(methods) * len(splits), *_count(counts), *_count(seeds), *_count(methods),
+            *_count(splits)))
         with engine_errors():
-            counts = parse_counts(self.parameterAsString(parameters, self.LABELS_PER_CLASS, context))
-            seeds = parse_seeds(self.parameterAsString(parameters, self.SEEDS, context))
             preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
             settings = MethodSettings(
                 preset=preset, clip_weights=clip_weights_for(preset, HyperSynthSettings.load().clip_weights),
@@ -184,3 +235,8 @@ def _run_line(run: Any) -> str:
     """One finished run as the log shows it, so a long benchmark can be followed while it runs."""
     return (f"{run.method}, N = {run.labels_per_class}, {run.split} split, seed {run.seed}: OA {100 * run.oa:.2f} %, "
             f"AA {100 * run.aa:.2f} %, kappa {run.kappa:.3f} ({run.seconds:.0f} s)")
+
+
+def _count(items: list) -> tuple[int, str]:
+    """How many, and the plural's "s" (for the log's line on the number of runs)."""
+    return len(items), "" if len(items) == 1 else "s"

@@ -6,7 +6,7 @@ from typing import Any
 
 from qgis.core import QgsProcessingContext, QgsProcessingParameterEnum
 
-from .scene_classification import SceneClassificationAlgorithm
+from .scene_classification import CONFIDENCE_HELP, LAYER_NAMES_HELP, SceneClassificationAlgorithm
 
 
 class ClassifyBaselineAlgorithm(SceneClassificationAlgorithm):
@@ -14,6 +14,7 @@ class ClassifyBaselineAlgorithm(SceneClassificationAlgorithm):
 
     METHOD = "METHOD"
     METHODS = (("rf", "Random forest"), ("svm", "Support vector machine (RBF)"))
+    TAGS = ("classification", "few labels", "random forest", "SVM", "baseline", "spectra")
 
     def name(self) -> str:
         return "classifybaseline"
@@ -28,13 +29,14 @@ class ClassifyBaselineAlgorithm(SceneClassificationAlgorithm):
             "This is what spectral classification tools usually offer, and the baseline Augment & Classify is "
             "compared with.\n\n"
             "Outputs: a class map (class ids, with the class colours and names), the confidence of each pixel "
-            "(band 1: the winning class's probability, 0..1; band 2: the uncertainty, 0 sure to 1 every class "
-            "alike), optionally each class's probability (a band per class) and an HTML report. With validation "
-            "labels, the report "
+            "(made unless skipped), optionally each class's probability (a band per class) and an HTML report. "
+            "{confidence} With validation labels, the report, the log "
             "and the outputs give the overall accuracy, average accuracy and kappa on the validation pixels "
-            "that were not used for training.\n\n"
+            "that were not used for training. {names}\n\n"
             "Both learn from the labelled pixels' spectra alone, so a scene layer on a GeoTIFF or ENVI file is read "
-            "a tile at a time, never whole: it may be larger than memory.")
+            "a tile at a time, never whole: it may be larger than memory. A run on a small scene takes "
+            "seconds.").format(
+            confidence=self.tr(CONFIDENCE_HELP), names=self.tr(LAYER_NAMES_HELP))
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
         self.add_input_parameters()

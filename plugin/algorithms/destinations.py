@@ -123,6 +123,25 @@ def check_raster_name(title: str, destination: str) -> None:
                                  f"with Raster ▸ Conversion ▸ Translate, if you need {path.suffix})")
 
 
+SAME_FORMAT = {".html": (".htm",)}  # other names of a format that are accepted
+FILE_FORMATS = {"html": "HTML", "json": "JSON", "md": "Markdown", "npz": "a NumPy .npz archive"}  # extension -> format
+
+
+def check_file_name(title: str, destination: str, extension: str) -> None:
+    """Refuse a file destination not named with ``extension`` (its parameter's file filter), as
+    :func:`check_raster_name` does for rasters: a report named r.txt would hold HTML."""
+    path = Path(destination)
+    wanted = f".{extension.lower()}"
+    if not extension or path.suffix.lower() in (wanted, *SAME_FORMAT.get(wanted, ())):
+        return
+    written = FILE_FORMATS.get(extension.lower(), f"a {wanted} file")
+    if not path.suffix:
+        raise QgsProcessingException(f"the {title} destination {path} has no extension: it is written as {written}; "
+                                     f"name it {path.name}{wanted}")
+    raise QgsProcessingException(f"the {title} destination {path} is named as a {path.suffix} file, but it is "
+                                 f"written as {written}: name it {path.stem}{wanted}")
+
+
 def _check_writable(title: str, dst: Path, kind: Optional[str]) -> None:
     """Refuse a destination the run could not fill: a folder for a file, a file for a folder, a file on the path,
     another model or other files in a model folder, a folder that cannot be written (a probe file tells)."""

@@ -42,6 +42,8 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
     QUALITY_MASKS = "QUALITY_MASKS"
     OUTPUT = "OUTPUT"
 
+    TAGS = ("import", "EnMAP", "EMIT", "PRISMA", "sensor product", "cloud mask", "GeoTIFF", "wavelengths")
+
     def name(self) -> str:
         return "importscene"
 
@@ -59,8 +61,8 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
             "lookup table;\n"
             "• PRISMA L2B/L2C/L2D (ASI): the .he5 file, VNIR and SWIR merged by wavelength, in reflectance;\n"
             "• any of them still in its ZIP, or in EnMAP's order .tar.gz, as ordered (unpacked beside it while it is "
-            "read, then removed); one product of an order holding several is typed as order.tar.gz/<product name> "
-            "(importing the order alone lists the names).\n"
+            "read, then removed); one product of an order holding several is typed as order.tar.gz/ followed by "
+            "the product's name (importing the order alone lists the names).\n"
             "Clouds: with \"Leave out the pixels…\" ticked (the default), the pixels the product's own quality "
             "masks flag are written as no-data, so they are neither labelled on, learnt from nor classified: "
             "EnMAP's QL_QUALITY_CLOUD, _CLOUDSHADOW and _CIRRUS (medium or thick) layers of the product folder, "

@@ -56,35 +56,60 @@ class StyleOnLoad(QgsProcessingLayerPostProcessorInterface):
 
 
 MAP_KEYS = ("OUTPUT", "CONFIDENCE", "PROBABILITIES")  # the map destinations every classifying algorithm has
+# the loaded layers' names after the scene's, as the dock names its result layers "classes" and "confidence"
+LAYER_NAMES = {"OUTPUT": "classes", "CONFIDENCE": "confidence", "PROBABILITIES": "class probabilities"}
+CONFIDENCE_HELP = ("The confidence raster's band 1 is the winning class's probability (0 to 1); band 2 the "
+                   "uncertainty, the normalised entropy of the class probabilities (0: sure, 1: every class alike).")
+LAYER_NAMES_HELP = ("Loaded into the project, the layers are named after the scene: 'salinas: classes' and 'salinas: "
+                    "confidence' for a scene layer named salinas.")
 
 
 def add_map_destinations(alg: Any) -> None:
-    """The class map, confidence and optional class-probabilities destinations of a classifying algorithm."""
+    """The class map, confidence (skippable, made by default) and class-probabilities (made on request)
+    destinations of a classifying algorithm; what the confidence's bands hold is in the help (CONFIDENCE_HELP)."""
     output, confidence, probabilities = MAP_KEYS
     alg.addParameter(QgsProcessingParameterRasterDestination(output, alg.tr("Classified map")))
     alg.addParameter(QgsProcessingParameterRasterDestination(
-        confidence, alg.tr("Confidence (band 1: max class probability; band 2: uncertainty, normalised entropy)")))
+        confidence, alg.tr("Confidence"), optional=True, createByDefault=True))
     alg.addParameter(QgsProcessingParameterRasterDestination(
-        probabilities, alg.tr("Class probabilities (a band per class)"), optional=True, createByDefault=False))
+        probabilities, alg.tr("Class probabilities"), optional=True, createByDefault=False))
 
 
 def keep_map_outputs(outputs: Any, destinations: dict[str, str], moves: OutputMoves, results: dict[str, Any]) -> None:
-    """Move the run's confidence, probabilities (when written) and, last, class map to their destinations."""
+    """Move the run's confidence and probabilities (those asked for) and, last, class map to their destinations;
+    one not asked for stays in the staging folder, which is removed."""
     output, confidence, probabilities = MAP_KEYS
-    results[confidence] = moves.put_raster(Path(outputs.confidence), destinations[confidence])
-    if outputs.probabilities is not None:
+    if destinations[confidence]:
+        results[confidence] = moves.put_raster(Path(outputs.confidence), destinations[confidence])
+    if outputs.probabilities is not None and destinations[probabilities]:
         results[probabilities] = moves.put_raster(Path(outputs.probabilities), destinations[probabilities])
     results[output] = moves.put_raster(Path(outputs.class_map), destinations[output])
 
 
-def style_map_outputs(context: QgsProcessingContext, results: dict[str, Any], classes: list) -> None:
+def style_map_outputs(context: QgsProcessingContext, results: dict[str, Any], classes: list,
+                      scene_name: str = "") -> None:
     """Style the map outputs Processing loads: the classes' colours and names; the others in grey (the
-    probabilities' first class, not three classes as red, green and blue)."""
+    probabilities' first class, not three classes as red, green and blue). With ``scene_name``, name them
+    "<scene>: classes", "<scene>: confidence", … so that the layers of runs on different scenes are told apart."""
     output, confidence, probabilities = MAP_KEYS
+    for key in MAP_KEYS:
+        if key in results and scene_name and context.willLoadLayerOnCompletion(results[key]):
+            details = context.layerToLoadOnCompletionDetails(results[key])
+            details.name, details.forceName = f"{scene_name}: {LAYER_NAMES[key]}", True
     when_loaded(context, results[output], StyleOnLoad(list(classes)))
     for key in (confidence, probabilities):
         if key in results:
             when_loaded(context, results[key], StyleOnLoad(None))
+
+
+def log_accuracy(alg: Any, feedback: QgsProcessingFeedback, results: dict[str, Any]) -> None:
+    """The OA, AA, κ line the classifying algorithms log when validation labels were given."""
+    if "OVERALL_ACCURACY" not in results:
+        return
+    feedback.pushInfo(alg.tr("Accuracy on the validation labels: OA {:.2f} %, AA {:.2f} %, kappa {:.4f}")
+                      .format(100 * results.get("OVERALL_ACCURACY", float("nan")),
+                              100 * results.get("AVERAGE_ACCURACY", float("nan")),
+                              results.get("KAPPA", float("nan"))))
 
 
 class SceneClassificationAlgorithm(HyperSynthAlgorithm):
@@ -145,6 +170,7 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
     # --- the run ----------------------------------------------------------------------------------
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        self.check_parameters(parameters, context)
         scene_layer = self.parameterAsRasterLayer(parameters, self.SCENE, context)
         labels_layer = self.parameterAsLayer(parameters, self.LABELS, context)
         validation_layer = self.parameterAsLayer(parameters, self.VALIDATION, context)
@@ -193,10 +219,6 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
                 shutil.rmtree(staging, ignore_errors=True)
 
         results.update(accuracy_results(outputs.metrics))
-        if outputs.metrics:
-            feedback.pushInfo(self.tr("Accuracy on the validation labels: OA {:.2f} %, AA {:.2f} %, kappa {:.4f}")
-                              .format(100 * results.get(self.OVERALL_ACCURACY, float("nan")),
-                                      100 * results.get(self.AVERAGE_ACCURACY, float("nan")),
-                                      results.get(self.KAPPA, float("nan"))))
-        style_map_outputs(context, results, outputs.classes)
+        log_accuracy(self, feedback, results)
+        style_map_outputs(context, results, outputs.classes, scene_layer.name() if scene_layer is not None else "")
         return results

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+import re
+from pathlib import Path
+from typing import Any, Optional
 
 from qgis.core import (
     QgsProcessingContext,
@@ -47,10 +49,17 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
 
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr(
-            "Generates hyperspectral patches with a synthesis model saved by Augment & Classify: either for a class "
-            "the model knows (its stored prompt) or for any prompt you write, e.g. 'wheat field, early growth'. "
+            "Generates hyperspectral patches with a trained synthesis model: the folder saved as 'Trained "
+            "synthesis model' by Augment & Classify or by 'Train synthesis model bundle'. Give either a class id, "
+            "to use the prompt the model stored for that class, or a prompt you write, e.g. 'wheat field, early "
+            "growth' (its patches get the label id you give; not both).\n\n"
             "The .npz file holds patches (N, bands, p, p) in the scene's units, centre labels, per-pixel masks, "
-            "the prompts, the wavelengths and optionally the cross-attention maps.")
+            "the prompts, the wavelengths and optionally the cross-attention maps.\n\n"
+            "Run time: a tiny model's patches take about a second; a fast model's about 15 s for 16 patches and "
+            "20 s for 256 on a 2-core laptop CPU, most of it loading the model; a full model is best run on a "
+            "GPU. More sampling steps take proportionally longer.")
+
+    TAGS = ("few labels", "diffusion", "synthetic samples", "text prompts", "data augmentation", "generative")
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
         self.addParameter(QgsProcessingParameterFile(
@@ -84,20 +93,34 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT, self.tr("Synthetic patches"), fileFilter=self.tr("NumPy archives (*.npz)")))
 
-    def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
-                         feedback: QgsProcessingFeedback) -> dict[str, Any]:
+    def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
+        """The .npz name, the model folder, a class id or a prompt (one of them), and the device."""
+        super().check_parameters(parameters, context)
         bundle = self.parameterAsFile(parameters, self.BUNDLE, context)
         if not bundle or not os.path.isdir(bundle):
             raise QgsProcessingException(f"the synthesis model must be a folder; {bundle!r} is not one")
+        check_synthesis_folder(bundle)
+        class_id, prompt = self.class_and_prompt(parameters, context)
+        if (class_id is None) == (prompt is None):
+            given = "both were given" if class_id is not None else "neither was given"
+            raise QgsProcessingException("give either a class id (its stored prompt is used) or a free prompt, "
+                                         f"not both and not neither ({given})")
+        self.check_device_parameter(parameters, context)
+
+    def class_and_prompt(self, parameters: dict[str, Any], context: QgsProcessingContext
+                         ) -> tuple[Optional[int], Optional[str]]:
+        """The class id and the free prompt given (None where not)."""
         class_id = (self.parameterAsInt(parameters, self.CLASS_ID, context)
                     if parameters.get(self.CLASS_ID) not in (None, "") else None)
-        prompt = self.parameterAsString(parameters, self.PROMPT, context).strip() or None
-        if (class_id is None) == (prompt is None):
-            raise QgsProcessingException("give either a class id (its stored prompt is used) or a free prompt, "
-                                         "not both and not neither")
+        prompt = (self.parameterAsString(parameters, self.PROMPT, context) or "").strip() or None
+        return class_id, prompt
+
+    def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+                         feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        self.check_parameters(parameters, context)
+        bundle = self.parameterAsFile(parameters, self.BUNDLE, context)
+        class_id, prompt = self.class_and_prompt(parameters, context)
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
-        if not out.lower().endswith(".npz"):
-            raise QgsProcessingException(f"synthetic patches are written as a .npz file; got {out}")
         self.check_destinations({self.BUNDLE: bundle}, {self.OUTPUT: out})
 
         from ...core.methods import MethodSettings
@@ -105,14 +128,38 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
 
         guidance = (self.parameterAsDouble(parameters, self.GUIDANCE, context)
                     if parameters.get(self.GUIDANCE) not in (None, "") else None)
+        label = self.parameterAsInt(parameters, self.LABEL, context)
         settings = MethodSettings(seed=self.parameterAsInt(parameters, self.SEED, context),
                                   device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                                   guidance=guidance, steps=self.parameterAsInt(parameters, self.STEPS, context) or None)
+        # the engine names the stage after the label id the patches get ("sampling class 7"): say the prompt
+        said, instead = re.compile(rf"\bsampling class {label}\b"), f"sampling '{prompt}' (label {label})"
+        rename = None if prompt is None else (lambda stage: said.sub(lambda _: instead, stage))
         with engine_errors():
             with engine_warnings(feedback):
-                path = synthesize_to_file(bundle, out, class_id=class_id, prompt=prompt,
-                                          label=self.parameterAsInt(parameters, self.LABEL, context),
+                path = synthesize_to_file(bundle, out, class_id=class_id, prompt=prompt, label=label,
                                           n=self.parameterAsInt(parameters, self.COUNT, context), settings=settings,
                                           attention=self.parameterAsBool(parameters, self.ATTENTION, context),
-                                          reporter=FeedbackReporter(feedback), overwrite=True)
+                                          reporter=FeedbackReporter(feedback, rename), overwrite=True)
         return {self.OUTPUT: str(path)}
+
+
+def check_synthesis_folder(folder: str) -> None:
+    """Refuse, naming the Processing outputs that save each model, a classifier or a run's output folder where the
+    synthesis model belongs (the engine refuses them too, in the command line's words)."""
+    from ...core.model_folders import SYNTHESIS_BUNDLE, model_folder_kind
+
+    kind = model_folder_kind(folder)
+    if kind == "classifier":
+        raise QgsProcessingException(
+            f"{folder} is a saved classifier, not a synthesis model: give the folder saved as 'Trained synthesis "
+            "model' by Augment & Classify or by 'Train synthesis model bundle' (a classifier goes to 'Classify "
+            "with a saved classifier')")
+    if kind == "run":
+        inside = Path(folder) / SYNTHESIS_BUNDLE
+        if (inside / "manifest.json").is_file():
+            raise QgsProcessingException(f"{folder} is the output folder of a run from the HyperSynth panel or the "
+                                         f"command line; give the synthesis model it saved: {inside}")
+        raise QgsProcessingException(f"{folder} is the output folder of a run that saved no synthesis model (a "
+                                     "baseline saves none); give the folder saved as 'Trained synthesis model' by "
+                                     "Augment & Classify or by 'Train synthesis model bundle'")

@@ -99,8 +99,18 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterFolderDestination(
             self.OUTPUT, self.tr("Trained synthesis model (folder)")))
 
+    TAGS = ("few labels", "diffusion", "VAE", "CLIP", "text prompts", "synthetic samples", "deep learning")
+
+    def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
+        """The patch size against the scene's size, and the device."""
+        super().check_parameters(parameters, context)
+        check_patch_size(self.parameterAsInt(parameters, self.PATCH_SIZE, context),
+                         self.parameterAsRasterLayer(parameters, self.SCENE, context), self.title(self.PATCH_SIZE))
+        self.check_device_parameter(parameters, context)
+
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        self.check_parameters(parameters, context)
         scene_layer = self.parameterAsRasterLayer(parameters, self.SCENE, context)
         labels_layer = self.parameterAsLayer(parameters, self.LABELS, context)
         classes_path = self.parameterAsFile(parameters, self.CLASSES, context) or None
@@ -111,8 +121,7 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
         self.check_destinations({self.SCENE: existing_layer_file(scene_layer),
                                  self.LABELS: existing_layer_file(labels_layer), self.CLASSES: classes_path},
                                 {self.OUTPUT: out}, {self.OUTPUT: "synthesis"})
-        patch_size = self.parameterAsInt(parameters, self.PATCH_SIZE, context)
-        check_patch_size(patch_size, scene_layer, self.title(self.PATCH_SIZE))
+        patch_size = self.parameterAsInt(parameters, self.PATCH_SIZE, context)  # checked in check_parameters
         scene = raster_file(scene_layer, "scene", subdatasets=True)
         labels = labels_file(labels_layer, "labels", context, feedback)
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None

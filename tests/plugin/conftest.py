@@ -79,15 +79,25 @@ class CancelAfterProgress(QgsProcessingFeedback):
 
 
 class RecordingFeedback(QgsProcessingFeedback):
-    """Keeps every warning the algorithm pushes to the Processing log."""
+    """Keeps every warning and info line the algorithm pushes to the Processing log, and its progress."""
 
     def __init__(self) -> None:
         super().__init__()
         self.warnings: list[str] = []
+        self.infos: list[str] = []
+        self.progresses: list[float] = []
 
     def pushWarning(self, warning: str) -> None:  # noqa: N802 (QGIS API)
         self.warnings.append(warning)
         super().pushWarning(warning)
+
+    def pushInfo(self, info: str) -> None:  # noqa: N802 (QGIS API)
+        self.infos.append(info)
+        super().pushInfo(info)
+
+    def setProgress(self, progress: float) -> None:  # noqa: N802 (QGIS API)
+        self.progresses.append(progress)
+        super().setProgress(progress)
 
 
 def write_small_scene(folder, *, seed: int, n_per_class: int):

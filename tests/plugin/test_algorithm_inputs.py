@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,7 +147,8 @@ def test_other_algorithms_refuse_an_input_as_destination(hypersynth_plugin, inpu
              r"Accuracy metrics destination is your Class file")
     _refused("classifywithbundle", _with_bundle(inputs, tmp_path, OUTPUT=inputs.scene),
              r"Classified map destination is your Hyperspectral scene file")
-    _refused("classifywithbundle", _with_bundle(inputs, tmp_path, METRICS=str(Path(inputs.classifier) / "manifest.json")),
+    _refused("classifywithbundle", _with_bundle(inputs, tmp_path, VALIDATION=inputs.ground_truth,
+                                                METRICS=str(Path(inputs.classifier) / "manifest.json")),
              r"Accuracy destination .* lies inside your Trained classifier folder")
     _refused("classifywithbundle", _with_bundle(inputs, tmp_path, OUTPUT=inputs.classifier),
              r"Classified map destination is your Trained classifier folder")
@@ -156,8 +158,8 @@ def test_other_algorithms_refuse_an_input_as_destination(hypersynth_plugin, inpu
              r"Trained synthesis model destination .* contains your Hyperspectral scene")
     _refused("benchmark", _benchmark(inputs, tmp_path, JSON=inputs.ground_truth),
              r"Every run and the mean rows destination is your Reference labels file")
-    _refused("benchmark", _benchmark(inputs, tmp_path, JSON=str(tmp_path / "bench.md")),
-             r"Benchmark tables and Every run and the mean rows destinations are the same path")
+    _refused("benchmark", _benchmark(inputs, tmp_path, JSON=str(tmp_path / "bench.md")),  # refused by its name first
+             r"Every run and the mean rows destination .*bench.md is named as a .md file, but it is written as JSON")
     _refused("synthesize", {"BUNDLE": inputs.synthesis, "PROMPT": "water", "OUTPUT": str(Path(inputs.synthesis) / "x.npz")},
              r"Synthetic patches destination .* lies inside your Trained synthesis model folder")
     assert list(tmp_path.iterdir()) == []
@@ -302,7 +304,46 @@ def test_help_texts_say_what_the_algorithms_do():
     text = augment.shortHelpString()
     assert "The three are blended" not in text and "MTMSD" not in text and "off by default" in text
     label = augment.parameterDefinition("DIFFUSION_FEATURES").description()
-    assert "BENCHMARKS" not in label and "off by default" in label
+    assert "BENCHMARKS" not in label and len(label) < 60  # a label: what it does is in the help
+    assert "('Add a diffusion-feature SVM to the blend', off by default). It makes the run slower" in text
+
+
+def _algorithm(cls):
+    algorithm = cls()
+    algorithm.initAlgorithm()
+    return algorithm
+
+
+def test_labels_are_short_and_the_help_says_the_rest():
+    from hypersynth.plugin.algorithms.augment_and_classify import AugmentAndClassifyAlgorithm
+    from hypersynth.plugin.algorithms.benchmark import BenchmarkAlgorithm
+    from hypersynth.plugin.algorithms.classify_baseline import ClassifyBaselineAlgorithm
+    from hypersynth.plugin.algorithms.classify_with_bundle import ClassifyWithBundleAlgorithm
+    from hypersynth.plugin.algorithms.synthesize import SynthesizeAlgorithm
+    from hypersynth.plugin.provider import PROVIDED
+
+    for cls in (ClassifyBaselineAlgorithm, AugmentAndClassifyAlgorithm, ClassifyWithBundleAlgorithm):
+        algorithm = _algorithm(cls)
+        assert algorithm.parameterDefinition("CONFIDENCE").description() == "Confidence"
+        assert "band 2 the uncertainty, the normalised entropy" in algorithm.shortHelpString()
+        assert "'salinas: classes' and 'salinas: confidence'" in algorithm.shortHelpString()
+    bench = _algorithm(BenchmarkAlgorithm)
+    methods = bench.parameterDefinition("METHODS").options()
+    assert len(methods) == 7 and max(len(m) for m in methods) <= 40 and "Augment & Classify" in methods
+    assert bench.parameterDefinition("SPLITS").options() == ["random", "spatially disjoint"]
+    help_text = bench.shortHelpString()
+    assert "The 'spatially disjoint' split keeps" in help_text
+    assert "the defaults make 40 runs (2 label counts × 5 seeds × 4 methods × 1 split)" in help_text
+    assert "CNN + forest blend (no synthesis): Augment & Classify without synthesis (the ablation)" in help_text
+    synthesize = SynthesizeAlgorithm().shortHelpString()
+    assert "'Train synthesis model bundle'" in synthesize and "Run time:" in synthesize
+    assert "Run time:" in ClassifyWithBundleAlgorithm().shortHelpString()
+    for cls in PROVIDED:
+        algorithm = cls()
+        assert "hyperspectral" in algorithm.tags() and len(algorithm.tags()) > 3, algorithm.name()
+        assert algorithm.helpUrl().startswith("https://github.com/hypersynth/hypersynth#"), algorithm.name()
+        assert "<" not in algorithm.shortHelpString(), algorithm.name()  # the help is shown as HTML
+    assert AugmentAndClassifyAlgorithm().helpUrl().endswith("#how-augment--classify-works")
 
 
 # --- 8. a class map that is not class ids ------------------------------------------------------------------------
@@ -344,3 +385,128 @@ def test_classifywithbundle_refuses_cuda_without_a_gpu(hypersynth_plugin, inputs
         pytest.skip("a CUDA GPU is present")
     _no_engine(monkeypatch)
     _refused("classifywithbundle", _with_bundle(inputs, tmp_path, DEVICE=2), r"no CUDA GPU is available")
+
+
+# --- 12. refused before the run, from the parameters alone (checkParameterValues) -------------------------------
+def _check(algorithm: str, parameters: dict) -> tuple[bool, str]:
+    """What checkParameterValues says: the dialog shows it and keeps the parameters, before any run."""
+    from qgis.core import QgsApplication, QgsProcessingContext
+
+    alg = QgsApplication.processingRegistry().createAlgorithmById(f"hypersynth:{algorithm}")
+    return alg.checkParameterValues(parameters, QgsProcessingContext())
+
+
+def test_classifywithbundle_refuses_an_accuracy_output_without_validation_labels(hypersynth_plugin, inputs,
+                                                                                   tmp_path, untouched, monkeypatch):
+    _no_engine(monkeypatch)
+    asked = _with_bundle(inputs, tmp_path, METRICS=str(tmp_path / "accuracy.json"))
+    ok, message = _check("classifywithbundle", asked)
+    assert not ok and message == ("the Accuracy output is measured on validation labels, but no Validation labels "
+                                  "for an accuracy assessment were given: give them, or skip the Accuracy output")
+    _refused("classifywithbundle", asked, "the Accuracy output is measured on validation labels")
+    assert _check("classifywithbundle", _with_bundle(inputs, tmp_path, VALIDATION=inputs.ground_truth,
+                                                     METRICS=str(tmp_path / "accuracy.json"))) == (True, "")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_classifywithbundle_logs_the_accuracy_as_classifybaseline_does(hypersynth_plugin, inputs, tmp_path,
+                                                                       untouched):
+    log = RecordingFeedback()
+    result = processing.run("hypersynth:classifywithbundle", _with_bundle(inputs, tmp_path,
+                                                                          VALIDATION=inputs.ground_truth),
+                            feedback=log)
+    said = [line for line in log.infos if line.startswith("Accuracy on the validation labels")]
+    assert said == [f"Accuracy on the validation labels: OA {100 * result['OVERALL_ACCURACY']:.2f} %, AA "
+                    f"{100 * result['AVERAGE_ACCURACY']:.2f} %, kappa {result['KAPPA']:.4f}"]
+
+
+@pytest.mark.parametrize("name, match", [
+    ("r.txt", r"the Report destination .*r.txt is named as a .txt file, but it is written as HTML: name it r.html"),
+    ("report", r"the Report destination .*report has no extension: it is written as HTML; name it report.html"),
+])
+def test_a_report_not_named_html_is_refused_before_the_run(hypersynth_plugin, inputs, tmp_path, untouched,
+                                                           monkeypatch, name, match):
+    _no_engine(monkeypatch)
+    ok, message = _check("classifybaseline", _baseline(inputs, tmp_path, REPORT=str(tmp_path / name)))
+    assert not ok and re.search(match, message)
+    _refused("augmentandclassify", _augment(inputs, tmp_path, REPORT=str(tmp_path / name)), match)
+    _refused("benchmark", _benchmark(inputs, tmp_path, JSON=str(tmp_path / "runs.txt")),
+             r"Every run and the mean rows destination .*runs.txt is named as a .txt file, but it is written as "
+             r"JSON: name it runs.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_combinations_are_refused_before_the_run(hypersynth_plugin, inputs, tmp_path, untouched, monkeypatch):
+    _no_engine(monkeypatch)
+    npz = str(tmp_path / "patches.npz")
+    for given, said in ((dict(CLASS_ID=1, PROMPT="water"), "both were given"), ({}, "neither was given")):
+        ok, message = _check("synthesize", {"BUNDLE": inputs.synthesis, "OUTPUT": npz, **given})
+        assert not ok and message == ("give either a class id (its stored prompt is used) or a free prompt, not "
+                                      f"both and not neither ({said})")
+    ok, message = _check("augmentandclassify", _augment(inputs, tmp_path, PATCH_SIZE=2))
+    assert not ok and "Patch size in pixels is 2: give 0" in message
+    ok, message = _check("benchmark", _benchmark(inputs, tmp_path, SEEDS="zero"))
+    assert not ok and message.startswith("seeds must be whole numbers")
+    ok, message = _check("benchmark", _benchmark(inputs, tmp_path, METHODS=[]))
+    assert not ok
+    assert _check("synthesize", {"BUNDLE": inputs.synthesis, "PROMPT": "water", "OUTPUT": npz}) == (True, "")
+    assert _check("augmentandclassify", _augment(inputs, tmp_path)) == (True, "")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_device_this_machine_lacks_is_refused_before_the_run(hypersynth_plugin, inputs, tmp_path, untouched,
+                                                               monkeypatch):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    _no_engine(monkeypatch)
+    cases = {"augmentandclassify": _augment(inputs, tmp_path, DEVICE=2),
+             "trainbundle": {"SCENE": inputs.scene, "LABELS": inputs.labels, "PRESET": 0, "DEVICE": 2,
+                             "OUTPUT": str(tmp_path / "model")},
+             "synthesize": {"BUNDLE": inputs.synthesis, "PROMPT": "water", "DEVICE": 2,
+                            "OUTPUT": str(tmp_path / "p.npz")},
+             "benchmark": _benchmark(inputs, tmp_path, DEVICE=2),
+             "classifywithbundle": _with_bundle(inputs, tmp_path, DEVICE=2)}
+    for algorithm, parameters in cases.items():
+        ok, message = _check(algorithm, parameters)
+        assert not ok and "no CUDA GPU is available; use 'auto' or 'cpu' as the Device" in message, algorithm
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_model_of_the_other_kind_is_refused_in_the_words_of_processing(hypersynth_plugin, inputs, tmp_path,
+                                                                          untouched, monkeypatch):
+    _no_engine(monkeypatch)
+    ok, message = _check("classifywithbundle", _with_bundle(inputs, tmp_path, MODEL=inputs.synthesis))
+    assert not ok and message == (f"{inputs.synthesis} is a synthesis model, not a classifier: give the folder "
+                                  "Augment & Classify saved as its 'Trained classifier' output (a synthesis model "
+                                  "goes to 'Synthesise labelled patches')")
+    ok, message = _check("synthesize", {"BUNDLE": inputs.classifier, "CLASS_ID": 1,
+                                        "OUTPUT": str(tmp_path / "p.npz")})
+    assert not ok and "is a saved classifier, not a synthesis model: give the folder saved as 'Trained synthesis " \
+                      "model' by Augment & Classify or by 'Train synthesis model bundle'" in message
+    run_folder = str(Path(inputs.classifier).parent)  # the engine's run: its classifier is a folder inside it
+    ok, message = _check("classifywithbundle", _with_bundle(inputs, tmp_path, MODEL=run_folder))
+    assert not ok and message.endswith(f"give the classifier it saved: {inputs.classifier}")
+    ok, message = _check("synthesize", {"BUNDLE": run_folder, "CLASS_ID": 1, "OUTPUT": str(tmp_path / "p.npz")})
+    assert not ok and "saved no synthesis model (a baseline saves none)" in message
+    assert "_bundle folder" not in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_free_prompt_is_logged_instead_of_its_label_id(hypersynth_plugin, inputs, tmp_path, untouched,
+                                                         monkeypatch):
+    import hypersynth.core.pipeline as pipeline
+
+    def sample(bundle, out, *, reporter, label, **kwargs):
+        for k in range(3):
+            reporter.progress(k / 3, f"sampling class {label}")
+        reporter.progress(1.0, "done")
+        Path(out).write_bytes(b"npz")
+        return Path(out)
+
+    monkeypatch.setattr(pipeline, "synthesize_to_file", sample)
+    log = RecordingFeedback()
+    processing.run("hypersynth:synthesize", {"BUNDLE": inputs.synthesis, "PROMPT": "dry grass", "LABEL": 7,
+                                             "OUTPUT": str(tmp_path / "p.npz")}, feedback=log)
+    assert log.infos[:2] == ["sampling 'dry grass' (label 7)", "done"]

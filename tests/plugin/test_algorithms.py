@@ -194,6 +194,54 @@ def test_loaded_outputs_are_styled(hypersynth_plugin, demo, tmp_path, qgis_new_p
     names = {c.value: c.label for c in class_layer.renderer().classes()}
     assert names == {1: "water", 2: "asphalt road", 3: "bare soil"}
     assert isinstance(confidence_layer.renderer(), QgsSingleBandGrayRenderer)
+    scene = Path(demo.scene).stem  # the scene layer's name: runs on different scenes are told apart
+    assert (class_layer.name(), confidence_layer.name()) == (f"{scene}: classes", f"{scene}: confidence")
+
+
+def test_the_confidence_can_be_skipped_and_is_then_not_kept(hypersynth_plugin, demo, tmp_path):
+    """As qgis_process runs it with OUTPUT alone: the confidence is optional (made by default in the dialog)."""
+    for name in ("classifybaseline", "augmentandclassify", "classifywithbundle"):
+        from qgis.core import QgsApplication
+
+        definition = QgsApplication.processingRegistry().algorithmById(f"hypersynth:{name}").parameterDefinition(
+            "CONFIDENCE")
+        assert definition.flags() & definition.FlagOptional and definition.createByDefault(), name
+    out = tmp_path / "out"
+    result = processing.run("hypersynth:classifybaseline", {
+        "SCENE": demo.scene, "LABELS": demo.labels, "METHOD": 0, "OUTPUT": str(out / "map.tif")})
+    assert "CONFIDENCE" not in result and result["OUTPUT"] == str(out / "map.tif")
+    assert sorted(p.name for p in out.iterdir()) == ["map.qml", "map.tif", "map.tif.aux.xml"]  # no confidence
+
+
+def test_the_log_has_a_line_per_stage_and_the_progress_bar_every_step():
+    """The stages of a tiny Augment & Classify run (the review's 158-line log): one line per stage and per
+    cross-validation fold, none per epoch, classifier or class, "report" once."""
+    from hypersynth.plugin.algorithms.base import FeedbackReporter
+
+    stages = (["reading scene", "reading scene: finding the valid pixels", "training patches", "VAE 1/2", "VAE 2/2",
+               "latents", "synthesis sampling class 1", "synthesis sampling class 2"]
+              + [f"cross-validation {k}/12{s}" for k in (1, 2) for s in
+                 ["", *(f": classifier {j}/8" for j in range(1, 9)), ": classifier done"]]
+              + ["cross-validation", "classifier 1/8", "classifier 2/8", "classifier done", "prediction", "report",
+                 "attention sampling class 1", "attention sampling class 2", "report", "done"])
+    log = RecordingFeedback()
+    reporter = FeedbackReporter(log)
+    for k, stage in enumerate(stages):
+        reporter.progress(k / len(stages), stage)
+    assert log.infos == ["reading scene", "reading scene: finding the valid pixels", "training patches", "VAE 1/2",
+                         "latents", "synthesis sampling class 1", "cross-validation 1/12", "cross-validation 2/12",
+                         "cross-validation", "classifier 1/8", "prediction", "report", "attention sampling class 1",
+                         "done"]
+    assert log.progresses == [pytest.approx(100 * k / len(stages)) for k in range(len(stages))]
+    bench = RecordingFeedback()
+    reporter = FeedbackReporter(bench)
+    run = "scene N=2 random seed 0 augment"  # a benchmark's run: its stages as a run of its own would log them
+    for stage in (run, f"{run}: VAE 1/2", f"{run}: VAE 2/2", f"{run}: cross-validation 1/12",
+                  f"{run}: cross-validation 1/12: classifier 1/8", f"{run}: cross-validation 1/12: classifier 2/8",
+                  f"{run}: cross-validation 2/12", f"{run}: cross-validation 2/12: classifier 1/8", "done"):
+        reporter.progress(0.5, stage)
+    assert bench.infos == [run, f"{run}: VAE 1/2", f"{run}: cross-validation 1/12", f"{run}: cross-validation 2/12",
+                           "done"]
 
 
 @pytest.mark.slow

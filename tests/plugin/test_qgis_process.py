@@ -56,14 +56,22 @@ def test_qgis_process_runs_classifybaseline(qgis_process_env, tmp_path):
     out = tmp_path / "out"
     run = _qgis_process(qgis_process_env, "--json", "run", "hypersynth:classifybaseline", "--",
                         f"SCENE={scene}", f"LABELS={labels}", "METHOD=0", f"OUTPUT={out / 'map.tif'}",
-                        f"CONFIDENCE={out / 'confidence.tif'}", f"REPORT={out / 'report.html'}")
+                        f"REPORT={out / 'report.html'}")  # no CONFIDENCE: it is optional, and then not kept
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     results = json.loads(run.stdout)["results"]
     assert results["OUTPUT"] == str(out / "map.tif")
     ds = gdal.Open(results["OUTPUT"])
     values = ds.GetRasterBand(1).ReadAsArray()
     assert set(np.unique(values).tolist()) <= {1, 2, 3} and ds.GetRasterBand(1).GetColorTable() is not None
-    assert Path(results["CONFIDENCE"]).is_file() and Path(results["REPORT"]).is_file()
+    assert Path(results["REPORT"]).is_file() and not results.get("CONFIDENCE")
+    assert sorted(p.name for p in out.iterdir() if "conf" in p.name or p.name.startswith(".")) == []
+
+    # A report named for another format is refused before the run, as the parameters are checked.
+    refused = _qgis_process(qgis_process_env, "run", "hypersynth:classifybaseline", "--", f"SCENE={scene}",
+                            f"LABELS={labels}", f"OUTPUT={out / 'again.tif'}", f"REPORT={out / 'report.txt'}")
+    assert refused.returncode != 0 and "is named as a .txt file, but it is written as HTML: name it report.html" in (
+        refused.stdout + refused.stderr)
+    assert not (out / "again.tif").exists()
 
     # The few-label benchmark on the scene's full reference, as a batch job would run it.
     truth = write_label_raster(tmp_path / "truth.tif", data.labels, data.classes, transform=data.scene.transform,
