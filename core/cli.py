@@ -385,6 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validation", required=True,
                    help="validation labels: vector (GeoPackage/Shapefile/GeoJSON) or a label raster on the map's grid")
     p.add_argument("--class-field", help="attribute holding the class in a vector validation layer (default: guessed)")
+    p.add_argument("--exclude", help="labels whose pixels are left out of the assessment, e.g. the map's training "
+                                     "labels (a run leaves its own out; scored, they make the map look better)")
     p.add_argument("--prompts", help="class file (JSON) for the class names (default: the map's category names)")
     p.add_argument("--out", type=_folder,
                    help="folder for metrics.json, accuracy.md and confusion.png (default: print only)")
@@ -649,7 +651,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         from .evaluation.assess import ACCURACY_FILES, assess_map
 
         ev = assess_map(args.map, args.validation, class_field=args.class_field, classes_path=args.prompts,
-                        out_dir=args.out, overwrite=args.overwrite)
+                        out_dir=args.out, overwrite=args.overwrite, exclude_path=args.exclude)
         print(ev.to_markdown(), end="")
         if args.out:
             print(f"\nwritten: {', '.join(str(Path(args.out) / name) for name in ACCURACY_FILES)}")

@@ -763,14 +763,16 @@ def check_patches_file(out_path: str | os.PathLike, overwrite: bool) -> Path:
 
 def assess_accuracy(class_map_path: str | os.PathLike, validation_path: str | os.PathLike, *,
                     class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None,
-                    out_dir: Optional[str | os.PathLike] = None, overwrite: bool = False) -> dict:
+                    out_dir: Optional[str | os.PathLike] = None, overwrite: bool = False,
+                    exclude_path: Optional[str | os.PathLike] = None) -> dict:
     """Compare a classified map with validation labels (vector or raster): OA, AA, κ, per-class and area-adjusted
-    accuracy, confusion matrix (:func:`.evaluation.assess.assess_map`). When ``out_dir`` is given, ``metrics.json``,
-    ``accuracy.md`` and ``confusion.png`` are written there; returns the metrics."""
+    accuracy, confusion matrix (:func:`.evaluation.assess.assess_map`); ``exclude_path``: labels whose pixels are
+    left out (the map's training labels). When ``out_dir`` is given, ``metrics.json``, ``accuracy.md`` and
+    ``confusion.png`` are written there; returns the metrics."""
     from .evaluation.assess import assess_map
 
     return assess_map(class_map_path, validation_path, class_field=class_field, classes_path=classes_path,
-                      out_dir=out_dir, overwrite=overwrite).to_dict()
+                      out_dir=out_dir, overwrite=overwrite, exclude_path=exclude_path).to_dict()
 
 
 def train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, bundle_dir: str | os.PathLike, *,

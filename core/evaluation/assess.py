@@ -25,8 +25,10 @@ ACCURACY_FILES = ("metrics.json", "accuracy.md", "confusion.png")  # what write_
 
 
 def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.PathLike, *,
-                 class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None) -> Evaluation:
-    """The map's accuracy on the validation pixels it classifies, with the area-adjusted figures.
+                 class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None,
+                 exclude_path: Optional[str | os.PathLike] = None) -> Evaluation:
+    """The map's accuracy on the validation pixels it classifies, with the area-adjusted figures; ``exclude_path``:
+    labels (e.g. the map's training labels) whose pixels are left out, as a run leaves its training pixels out.
 
     Class names come from the class file when given, else from the map's category names (or raster attribute
     table). The map's no-data value and 0 count as unclassified. The map is read a strip of rows at a time, twice
@@ -65,6 +67,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
                  transform=transform, crs_wkt=crs_wkt, name=Path(class_map_path).stem)  # the grid alone
     validation, validated = read_labels(validation_path, grid, class_field=class_field, classes=classes,
                                         min_classes=1)  # one class's accuracy may be checked on its own
+    excluded = None if exclude_path is None else read_labels(exclude_path, grid, min_classes=1)[0]
     named = {c.id: c for c in classes if counts.get(c.id, 0) > 0} | {c.id: c for c in validated}
     classes = [named[i] for i in sorted(named)]  # the map's classes keep their names, sampled or not
     truth, mapped = [], []
@@ -72,12 +75,15 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
         for rows, class_ids in _map_strips(src, class_map_path):
             labelled = validation[rows]  # (h, W)
             test = (labelled > 0) & (class_ids > 0)
+            if excluded is not None:
+                test &= excluded[rows] == 0
             truth.append(labelled[test])
             mapped.append(class_ids[test])
     truth_all, mapped_all = np.concatenate(truth), np.concatenate(mapped)  # row by row
     if not truth_all.size:
-        raise ValueError("no validation pixel falls on a classified pixel; check that the validation layer "
-                         "covers the classified map")
+        raise ValueError("no validation pixel falls on a classified pixel" + (
+            " outside the excluded labels" if excluded is not None else "") + "; check that the validation layer "
+            "covers the classified map")
     check_shared_classes(truth_all, mapped_all)
     return evaluate(truth_all, mapped_all, classes, mapped_pixels=counts,
                     area_unit=pixel_area_unit(transform, crs_wkt))
@@ -218,12 +224,15 @@ def write_evaluation(ev: Evaluation, folder: Path) -> None:
     confusion_figure(ev, folder / "confusion.png")
 
 
-def accuracy_document(ev: Evaluation, class_map_path: str | os.PathLike, validation_path: str | os.PathLike) -> str:
+def accuracy_document(ev: Evaluation, class_map_path: str | os.PathLike, validation_path: str | os.PathLike,
+                      exclude_path: Optional[str | os.PathLike] = None) -> str:
     """``accuracy.md``: what was assessed against what, and when, then the figures and the confusion matrix."""
     from datetime import datetime
 
+    left_out = f"- Left out: the pixels of {Path(exclude_path).resolve()}\n" if exclude_path is not None else ""
     return (f"# Accuracy of {Path(class_map_path).name}\n\n"
             f"- Class map: {Path(class_map_path).resolve()}\n- Validation labels: {Path(validation_path).resolve()}\n"
+            f"{left_out}"
             f"- Assessed {datetime.now().astimezone().isoformat(timespec='seconds')} by HyperSynth\n\n"
             f"{ev.to_markdown()}\n![confusion matrix](confusion.png)\n")
 
@@ -250,17 +259,19 @@ def write_accuracy(ev: Evaluation, out: Path, *, overwrite: bool, inputs: list[O
 
 def assess_map(class_map_path: str | os.PathLike, validation_path: str | os.PathLike, *,
                class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None,
-               out_dir: Optional[str | os.PathLike] = None, overwrite: bool = False) -> Evaluation:
+               out_dir: Optional[str | os.PathLike] = None, overwrite: bool = False,
+               exclude_path: Optional[str | os.PathLike] = None) -> Evaluation:
     """:func:`evaluate_map`, and with ``out_dir`` :func:`write_accuracy` there, its folder checked before the work
     (what ``hypersynth assess`` and the Accuracy assessment algorithm run)."""
-    inputs = [class_map_path, validation_path, classes_path]
+    inputs = [class_map_path, validation_path, classes_path, exclude_path]
     if out_dir is not None:
         check_accuracy_folder(Path(out_dir), inputs, overwrite)  # said at once, not after reading the map
-    ev = evaluate_map(class_map_path, validation_path, class_field=class_field, classes_path=classes_path)
+    ev = evaluate_map(class_map_path, validation_path, class_field=class_field, classes_path=classes_path,
+                      exclude_path=exclude_path)
     if out_dir is not None:
         write_accuracy(ev, Path(out_dir), overwrite=overwrite, inputs=inputs,
                        what=f"accuracy assessment of {Path(class_map_path).name}",
-                       document=accuracy_document(ev, class_map_path, validation_path))
+                       document=accuracy_document(ev, class_map_path, validation_path, exclude_path))
     return ev
 
 

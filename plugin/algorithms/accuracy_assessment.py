@@ -39,6 +39,7 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
     CLASS_MAP = "CLASS_MAP"
     VALIDATION = "VALIDATION"
     CLASS_FIELD = "CLASS_FIELD"
+    EXCLUDE = "EXCLUDE"
     CLASSES = "CLASSES"
     OUTPUT = "OUTPUT"
     FOLDER = "FOLDER"
@@ -61,7 +62,8 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
             "grid) over the pixels that are both labelled and classified: overall accuracy (OA), average "
             "per-class accuracy (AA), Cohen's kappa, each class's producer's and user's accuracy and F1, and the "
             "confusion matrix (rows: validation class, columns: mapped class). Class names come from the class "
-            "file when given, otherwise from the map's category names.\n\n"
+            "file when given, otherwise from the map's category names. Pixels of the optional 'Labels to leave "
+            "out' (the map's training labels, say: scored, they make it look better) are not assessed.\n\n"
             "From the whole map's class counts it also estimates the area-adjusted overall accuracy and each "
             "class's true area (hectares on a metric grid, else pixels) with 95 % confidence intervals, as "
             "Olofsson et al. (2014) recommend. These hold when the validation pixels are a random sample of "
@@ -77,6 +79,9 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterField(
             self.CLASS_FIELD, self.tr("Class field (empty: a field named class, class_id, label, …)"),
             parentLayerParameterName=self.VALIDATION, optional=True))
+        self.addParameter(QgsProcessingParameterMapLayer(
+            self.EXCLUDE, self.tr("Labels to leave out (e.g. the map's training labels)"),
+            types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster], optional=True))
         self.addParameter(QgsProcessingParameterFile(
             self.CLASSES, self.tr("Class file (names matching text class fields)"), extension="json",
             optional=True))
@@ -95,17 +100,20 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
         map_layer = self.parameterAsRasterLayer(parameters, self.CLASS_MAP, context)
         validation_layer = self.parameterAsLayer(parameters, self.VALIDATION, context)
+        exclude_layer = self.parameterAsLayer(parameters, self.EXCLUDE, context)
         classes_path = self.parameterAsFile(parameters, self.CLASSES, context) or None
         out_json = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         folder = self.parameterAsFileOutput(parameters, self.FOLDER, context)
         if not out_json.lower().endswith(".json"):
             raise QgsProcessingException(f"the accuracy metrics are written as a .json file; got {out_json}")
         self.check_destinations({self.CLASS_MAP: existing_layer_file(map_layer),
-                                 self.VALIDATION: existing_layer_file(validation_layer), self.CLASSES: classes_path},
+                                 self.VALIDATION: existing_layer_file(validation_layer), self.CLASSES: classes_path,
+                                 **({self.EXCLUDE: existing_layer_file(exclude_layer)} if exclude_layer else {})},
                                 {self.OUTPUT: out_json, self.FOLDER: folder},
                                 {self.FOLDER: ""})  # a plain folder: the files are added to what is there
         class_map = raster_file(map_layer, "classified map")
         validation = labels_file(validation_layer, "validation", context, feedback)
+        exclude = labels_file(exclude_layer, "left out", context, feedback) if exclude_layer is not None else None
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
 
         from ...core.pipeline import assess_accuracy
@@ -122,7 +130,7 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
                 with engine_warnings(feedback):
                     metrics = assess_accuracy(class_map, validation, class_field=class_field, classes_path=classes_path,
                                               out_dir=staging / "folder" if folder else None,
-                                              overwrite=True)
+                                              overwrite=True, exclude_path=exclude)
                 if feedback.isCanceled():
                     raise QgsProcessingException(CANCELLED)
                 feedback.setProgress(80.0)

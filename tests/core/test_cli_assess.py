@@ -91,6 +91,29 @@ def test_a_map_class_without_validation_pixels_keeps_its_name_and_is_left_out_of
     assert metrics["area_adjusted"]["unsampled_map_classes"] == ["meadow"]
 
 
+def test_assess_leaves_out_the_pixels_of_the_labels_it_is_told_to(files, tmp_path, capsys):
+    """The map's training labels among the validation pixels make it look better (a run leaves its own out):
+    --exclude leaves their pixels out, and accuracy.md says so."""
+    from rasterio.crs import CRS
+
+    training = np.zeros((10, 10), np.int32)
+    training[1, 6:9] = 2  # the three meadow points were training labels
+    path = tmp_path / "training.tif"
+    write_label_raster(path, training, CLASSES[1:], transform=TRANSFORM, crs_wkt=CRS.from_epsg(32633).to_wkt())
+    out = tmp_path / "accuracy"
+    assert cli_main(["assess", "--map", str(files["map"]), "--validation", str(files["validation"]), "--exclude",
+                     str(path), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("OA 80.00 %") and "(5 test pixels, 2 classes)" in printed  # 4 of the 5 left
+    assert f"- Left out: the pixels of {path.resolve()}" in (out / "accuracy.md").read_text()
+    everything = tmp_path / "everything.tif"
+    write_label_raster(everything, np.ones((10, 10), np.int32), CLASSES[:1], transform=TRANSFORM,
+                       crs_wkt=CRS.from_epsg(32633).to_wkt())
+    assert cli_main(["assess", "--map", str(files["map"]), "--validation", str(files["validation"]), "--exclude",
+                     str(everything)]) == 2
+    assert "no validation pixel falls on a classified pixel outside the excluded labels" in capsys.readouterr().err
+
+
 def _float_raster(path: Path, values: np.ndarray, nodata: float) -> Path:
     """A one-band float32 GeoTIFF on the map's grid (a run's confidence layer, or class ids saved as floats)."""
     import rasterio

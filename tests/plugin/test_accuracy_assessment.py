@@ -151,3 +151,22 @@ def test_a_runs_output_folder_is_refused_for_the_table_and_figure(hypersynth_plu
             "CLASS_MAP": files["map"], "VALIDATION": files["points"], "CLASS_FIELD": "landcover",
             "CLASSES": files["classes"], "OUTPUT": str(tmp_path / "metrics.json"), "FOLDER": str(run)})
     assert (run / "metrics.json").read_text() == "{}" and not (tmp_path / "metrics.json").exists()
+
+
+def test_labels_to_leave_out_are_not_assessed(hypersynth_plugin, files, tmp_path):
+    """The map's training labels among the validation pixels: given as 'Labels to leave out', their pixels are not
+    scored (here the three roof points, all right: OA 4 of 6 instead of 7 of 9)."""
+    from hypersynth.core.demo import demo_crs_wkt, demo_transform
+    from hypersynth.core.io.write import write_label_raster
+
+    training = np.zeros_like(CLASS_MAP)
+    for row, col, class_id in VALIDATION:
+        if class_id == 3:
+            training[row, col] = 3
+    exclude = write_label_raster(tmp_path / "training.tif", training, CLASSES[2:], transform=demo_transform(),
+                                 crs_wkt=demo_crs_wkt())
+    result = processing.run("hypersynth:accuracyassessment", {
+        "CLASS_MAP": files["map"], "VALIDATION": files["validation"], "EXCLUDE": str(exclude),
+        "OUTPUT": str(tmp_path / "metrics.json")})
+    assert result["OVERALL_ACCURACY"] == pytest.approx(4 / 6)
+    assert json.loads(Path(result["OUTPUT"]).read_text())["n_test"] == 6
