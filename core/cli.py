@@ -197,19 +197,20 @@ PRESET_HELP = ("model size: tiny (under a minute on a small scene, for tests), f
 
 
 def _run_args(p: argparse.ArgumentParser, *, does: str, overwrite: str, preset: bool = True,
-              seed: bool = True) -> None:
+              seed: bool = True, networks_only: str = "") -> None:
     """The options every running command shares; ``does`` says what the device is used for, ``overwrite`` what
-    --overwrite replaces. ``preset``/``seed``: only for commands that train or draw random numbers."""
+    --overwrite replaces. ``preset``/``seed``: only for commands that train or draw random numbers;
+    ``networks_only``: said after --preset and --device where only some methods train a network."""
     from .bench_inputs import SEED_MAX  # numpy only: --help stays fast
 
     if preset:
-        p.add_argument("--preset", default="fast", choices=["tiny", "fast", "full"], help=PRESET_HELP)
+        p.add_argument("--preset", default="fast", choices=["tiny", "fast", "full"], help=PRESET_HELP + networks_only)
     if seed:
         p.add_argument("--seed", type=_whole(0, SEED_MAX), default=0,
                        help=f"seed for every random choice, 0 to {SEED_MAX} (default 0)")
     p.add_argument("--device", default="auto", type=_device, metavar="{auto,cpu,cuda,cuda:N}",
                    help=f"where to {does} (default auto: CUDA when available, else the CPU; cuda:N: the GPU of "
-                        "index N)")
+                        f"index N){networks_only}")
     p.add_argument("--overwrite", action="store_true", help=overwrite)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -359,7 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--method", default="rf", choices=["rf", "svm", "cnn"],
                            help="rf (random forest on the spectra, default), svm (SVM on the spectra) or cnn "
                                 "(spectral-spatial CNN on patches)")
-        _run_args(p, does="train and classify", overwrite="replace an earlier run's outputs in --out")
+        _run_args(p, does="train and classify", overwrite="replace an earlier run's outputs in --out",
+                  networks_only="" if name == "augment-classify" else "; for the cnn only: rf and svm are "
+                  "scikit-learn's, on the CPU")
 
     helptext = "classify a scene with a saved classifier bundle (no labels, no training)"
     p = sub.add_parser("classify", help=helptext,
