@@ -48,10 +48,21 @@ class HyperSynthPlugin:
         self.toolbar = None
         self.dock = None
         self.tasks = TaskRunner()
-        self.last_bundle: Optional[str] = None  # the synthesis model of the last run, used for prompt previews
+        self._last_bundle: Optional[str] = None  # the synthesis model of the last run, used for prompt previews
         self.last_run: Optional[tuple[str, str]] = None  # (output folder, title) of the run the docks show
         self._restoring = False  # the dock is being filled from the project, or emptied with it: nothing to write
         self._project_generation = 0  # counts the projects cleared: a run's model stays with the one it ran in
+
+    @property
+    def last_bundle(self) -> Optional[str]:
+        """The synthesis model of the last run, used for prompt previews (the dock's Preview needs one)."""
+        return self._last_bundle
+
+    @last_bundle.setter
+    def last_bundle(self, path: Optional[str]) -> None:
+        self._last_bundle = path
+        if self.dock is not None:
+            self.dock.set_preview_model(path)
 
     @staticmethod
     def tr(text: str) -> str:
@@ -83,10 +94,11 @@ class HyperSynthPlugin:
         self.actions.append(action)
         self.settings_action = QAction(self.tr("Settings…"), self.iface.mainWindow())
         self.settings_action.setObjectName("hypersynthSettings")
-        self.settings_action.setToolTip(self.tr("Device, CLIP weights file, cache, default preset and output folder"))
+        self.settings_action.setToolTip(self.tr("Device, CLIP weights file, default preset and output folder"))
         self.settings_action.triggered.connect(self.open_settings)
         self.iface.addPluginToRasterMenu(MENU, self.settings_action)
         self.dock = self._create_dock()
+        self.dock.set_preview_model(self.last_bundle)
         self.restore_dock_state()  # the plugin enabled with a project open
 
     def unload(self) -> None:

@@ -58,6 +58,7 @@ class HyperSynthDock(QgsDockWidget):
         self.iface = iface
         self._spectral: Optional[SpectralProfileDock] = None
         self._attention: Optional[AttentionDock] = None
+        self.preview_model: Optional[str] = None  # the synthesis model a prompt preview samples from (the plugin's)
         self._run_task: Any = None  # the EngineTask this dock started and follows, while it runs
         self.spectra_tasks = TaskRunner()  # the labelled class spectra being read from the scene file
         self.last_run_settings: dict[str, Any] = {}  # the last run dialog's values: the next dialog starts there
@@ -191,7 +192,9 @@ class HyperSynthDock(QgsDockWidget):
             "Needs a class: select it in the table" if classes else "Needs a class: add one in tab 2")
         enable_unless(prompts.apply_button, APPLY_TIP, selected)
         enable_unless(prompts.apply_all_button, APPLY_ALL_TIP, "" if classes else "Needs classes: add them in tab 2")
-        enable_unless(prompts.preview_button, PREVIEW_TIP, selected)
+        enable_unless(prompts.preview_button, PREVIEW_TIP, selected or (
+            "" if self.preview_model else "Needs a trained synthesis model: run Augment & Classify once, its model "
+            "is then reused for previews"))
         self.prompts_hint.update_shown()
 
     # --- the other docks ------------------------------------------------------------------------------
@@ -393,6 +396,11 @@ class HyperSynthDock(QgsDockWidget):
     def run_refused(self, message: str) -> None:
         """The plugin did not start the requested run: say why under the button (the message bar has it too)."""
         self.status.setText(f"Augment & Classify did not start: {message}")
+
+    def set_preview_model(self, path: Optional[str]) -> None:
+        """The synthesis model prompt previews sample from (the last run's), or None: Preview waits for one."""
+        self.preview_model = path
+        self._update_actions()
 
     def preview_unavailable(self, message: str) -> None:
         """A prompt preview could not be made: say why where the preview would have been."""

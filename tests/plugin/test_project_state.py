@@ -69,6 +69,7 @@ def test_prompts_layers_and_model_come_back_with_the_project(plugin, scene_file,
     assert plugin.dock.current_classes() == expected
     assert [plugin.dock.prompts_panel.prompt_for(c.id) for c in expected] == [c.prompt for c in expected]
     assert plugin.last_bundle == str(model)  # prompt previews work again without a new run
+    assert plugin.dock.preview_model == str(model) and plugin.dock.prompts_panel.preview_button.isEnabled()
     assert plugin.dock.last_run_settings == {"preset": "fast", "balance_rate": 0.3,
                                              "output_folder": str(tmp_path / "run"), "pseudo_labels": None}
     assert plugin.dock.run_defaults()["balance_rate"] == 0.3  # the run dialog starts where the analyst left it

@@ -55,7 +55,7 @@ def test_the_empty_dock_says_what_to_do_and_disables_what_cannot_act(keep, qgis_
     dock.cleanup()
 
 
-def test_buttons_enable_as_their_inputs_arrive(keep, qgis_iface, canvas, scene_layer, label_layer, classes):
+def test_buttons_enable_as_their_inputs_arrive(keep, qgis_iface, canvas, scene_layer, label_layer, classes, tmp_path):
     dock = _shown_dock(keep, qgis_iface)
     panel, prompts = dock.classes_panel, dock.prompts_panel
     dock.set_scene_layer(scene_layer)
@@ -68,6 +68,8 @@ def test_buttons_enable_as_their_inputs_arrive(keep, qgis_iface, canvas, scene_l
     dock.set_classes(classes)  # classes: the prompt buttons act, the hints go
     assert panel.empty_hint.isHidden() and dock.prompts_hint.isHidden()
     assert prompts.apply_button.isEnabled() and prompts.apply_all_button.isEnabled()
+    assert _disabled_for(prompts.preview_button, "Needs a trained synthesis model: run Augment & Classify once")
+    dock.set_preview_model(str(tmp_path / "run" / "model_bundle"))  # the plugin tells it of the last run's model
     assert prompts.preview_button.isEnabled() and "run it once first" in prompts.preview_button.toolTip()
     assert panel.delete_button.isEnabled() and panel.merge_button.isEnabled() and panel.save_button.isEnabled()
     assert _disabled_for(panel.brush_button, "Needs a label layer")
