@@ -33,7 +33,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..core.scene import DEFAULT_COLORS, ClassInfo
+from ..core.scene import ClassInfo
 from ..plugin.rendering import PixelValues, blank_bad_bands, break_at_missing_bands, read_band_info, read_pixel_values
 
 SOURCES = ("labels", "synthetic")  # where class statistics come from
@@ -42,6 +42,10 @@ SYNTHETIC_KEY_COLOR = (90, 90, 90)  # the legend's sample line for "dashed: synt
 STD_ALPHA = 45  # opacity (0..255) of the ± std bands
 CURRENT_COLOUR = (20, 20, 20)  # the last clicked pixel, before it is pinned: solid black, over everything else
 CURRENT_WIDTH = 2.5  # its line width (class means and pinned spectra are 2)
+# Pinned pixels: dash-dot lines (class means are solid, synthetic ones dashed) in colours of their own, dark and
+# saturated where the default class palette is mid-toned, so a pinned pixel is not read as a class mean
+PIN_COLOURS = [(117, 60, 170), (200, 80, 0), (0, 120, 110), (190, 30, 120), (90, 90, 0), (40, 70, 160)]
+PIN_STYLE = Qt.DashDotLine
 LEGEND_TEXT_COLOUR = (30, 30, 30)
 LEGEND_TEXT_SIZE = "8pt"  # a legend row above the plot takes about 18 px
 LEGEND_ENTRY_GAP = 14  # pixels between one legend entry and the next in its row
@@ -411,7 +415,7 @@ class SpectralProfileDock(QgsDockWidget):
         """Keep the current spectrum in its own colour; the next click shows beside it."""
         if self._current is None:
             return None
-        color = DEFAULT_COLORS[len(self._pinned) % len(DEFAULT_COLORS)]
+        color = PIN_COLOURS[len(self._pinned) % len(PIN_COLOURS)]
         pinned = Curve(self._current.name, self._current.x, self._current.y, color)
         self._pinned.append(pinned)
         self._current = None
@@ -518,7 +522,8 @@ class SpectralProfileDock(QgsDockWidget):
             self.legend.addItem(pg.PlotDataItem(pen=pg.mkPen(SYNTHETIC_KEY_COLOR, width=2, style=Qt.DashLine)),
                                 f"{SOURCE_TITLES['synthetic']} (dashed)")
         for curve in self._pinned:
-            plot_spectrum(self.plot, curve.x, curve.y, pen=pg.mkPen(curve.color, width=2), name=curve.name)
+            plot_spectrum(self.plot, curve.x, curve.y, pen=pg.mkPen(curve.color, width=2, style=PIN_STYLE),
+                          name=curve.name)
         if self._current is not None:
             c = self._current
             plot_spectrum(self.plot, c.x, c.y, pen=pg.mkPen(c.color, width=CURRENT_WIDTH), name=c.name)  # last: on top

@@ -73,6 +73,12 @@ def test_pin_two_and_export_csv(keep, tmp_path, scene_layer, screenshot):
     dock.show_pixel(scene_layer, QgsPointXY(*pixel_centre(15, 20)))
     second = dock.pin_current()
     assert first.color != second.color and len(dock.pinned_curves()) == 2
+    from hypersynth.core.scene import DEFAULT_COLORS
+    from hypersynth.ui.spectral_dock import PIN_STYLE
+
+    assert not {first.color, second.color} & set(DEFAULT_COLORS)  # not read as a class mean's colour
+    styles = {item.name(): item.opts["pen"].style() for item in _plotted_items(dock)}
+    assert styles[first.name] == PIN_STYLE  # dash-dot: neither a class mean (solid) nor a synthetic one (dashed)
     dock.show_pixel(scene_layer, QgsPointXY(*pixel_centre(10, 3)))
     path = dock.export_csv(tmp_path / "spectra.csv")
     with open(path, newline="") as handle:
