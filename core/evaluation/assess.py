@@ -43,7 +43,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
     import rasterio
 
     from ..io.classes import read_classes
-    from ..io.labels import read_labels
+    from ..io.labels import labels_onto, read_labels
 
     try:
         with rasterio.open(class_map_path) as src:
@@ -65,9 +65,10 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
         classes = [ClassInfo(i, categories.get(i, f"class {i}"), default_color(k)) for k, i in enumerate(ids)]
     grid = Scene(cube=np.broadcast_to(np.float32(0), (1, *shape)), valid=np.broadcast_to(True, shape),
                  transform=transform, crs_wkt=crs_wkt, name=Path(class_map_path).stem)  # the grid alone
-    validation, validated = read_labels(validation_path, grid, class_field=class_field, classes=classes,
-                                        min_classes=1)  # one class's accuracy may be checked on its own
-    excluded = None if exclude_path is None else read_labels(exclude_path, grid, min_classes=1)[0]
+    with labels_onto("class map"):  # what does not fit is said of the map, not of a scene
+        validation, validated = read_labels(validation_path, grid, class_field=class_field, classes=classes,
+                                            min_classes=1)  # one class's accuracy may be checked on its own
+        excluded = None if exclude_path is None else read_labels(exclude_path, grid, min_classes=1)[0]
     named = {c.id: c for c in classes if counts.get(c.id, 0) > 0} | {c.id: c for c in validated}
     classes = [named[i] for i in sorted(named)]  # the map's classes keep their names, sampled or not
     truth, mapped = [], []

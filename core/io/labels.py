@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
@@ -35,6 +37,24 @@ def row_strips(rows: int, cols: int, block_rows: int = 1) -> Iterator[slice]:
     step = max(1, LABEL_CHUNK_PIXELS // max(1, cols * block_rows)) * block_rows
     for row0 in range(0, rows, step):
         yield slice(row0, min(rows, row0 + step))
+
+
+# What the grid the labels go onto is, as messages name it: "scene", or "class map" in an accuracy assessment
+_GRID: ContextVar[str] = ContextVar("labels_grid", default="scene")
+
+
+@contextmanager
+def labels_onto(grid: str) -> Iterator[None]:
+    """While it lasts, what goes wrong reading labels is said of ``grid`` ("class map"), not of the scene."""
+    token = _GRID.set(grid)
+    try:
+        yield
+    finally:
+        _GRID.reset(token)
+
+
+def _grid() -> str:
+    return _GRID.get()
 
 
 class LabelReadError(ValueError):
@@ -84,7 +104,7 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
         labels, found = _read_gdal(path, scene, class_field, classes, layer)
     present = sorted(found)  # the ids the map holds
     if not present:
-        raise LabelReadError(f"{path.name} labels no pixel of the scene")
+        raise LabelReadError(f"{path.name} labels no pixel of the {_grid()}")
     if len(present) < min_classes:
         raise LabelReadError(f"{path.name} labels one class only ({found[present[0]].name}): label at least "
                              f"two classes so there is something to tell apart")
@@ -126,7 +146,7 @@ def _unreadable(path: Path, messages: list[tuple[int, str]], fallback: str) -> s
 
     reason = first_gdal_failure(messages, path, fallback or "no further detail")
     return describe_unreadable(path, "labels", reason, "a vector layer (GeoPackage, Shapefile, GeoJSON), a label "
-                                                       "raster on the scene's grid or a MATLAB ground-truth map")
+                                                       f"raster on the {_grid()}'s grid or a MATLAB ground-truth map")
 
 
 # --------------------------------------------------------------------------- vectors
@@ -182,11 +202,11 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
     if lost:  # said before any "one class only": the reason is here, not in the classes left
         outside = sum(not _overlaps_scene(geometries[i], scene) for i in keep)
         logging.getLogger("hypersynth").warning(
-            "%s: no pixel of the scene is labelled %s: %s%s", path.name,
+            f"%s: no pixel of the {_grid()} is labelled %s: %s%s", path.name,
             ", ".join(f"{found[i].name} ({i})" for i in lost[:6]) + (", …" if len(lost) > 6 else ""),
-            f"{outside} of the {len(keep)} features lie outside the scene" if outside else
+            f"{outside} of the {len(keep)} features lie outside the {_grid()}" if outside else
             "their features contain no pixel centre or lie under other labels",
-            "; check that the labels belong to this scene" if outside else "")
+            f"; check that the labels belong to this {_grid()}" if outside else "")
     return labels, {i: found[i] for i in burnt}
 
 
@@ -256,14 +276,14 @@ def _to_scene_crs(path: Path, lyr: Any, geometries: list[Any], scene: Scene) -> 
     if scene.crs_wkt is None:
         if source is not None:
             raise LabelReadError(
-                f"{path.name} is georeferenced ({_crs_name(source)}) but the scene has no georeference (a pixel "
-                f"grid, e.g. a .mat cube). Give a label raster of the scene's size ({scene.shape[0]} rows × "
-                f"{scene.shape[1]} cols), or draw the labels over the scene in pixel coordinates and save them "
+                f"{path.name} is georeferenced ({_crs_name(source)}) but the {_grid()} has no georeference (a pixel "
+                f"grid, e.g. a .mat cube). Give a label raster of the {_grid()}'s size ({scene.shape[0]} rows × "
+                f"{scene.shape[1]} cols), or draw the labels over the {_grid()} in pixel coordinates and save them "
                 f"without a CRS")
         return None
     target = osr.SpatialReference()
     if target.ImportFromWkt(scene.crs_wkt) != 0:
-        raise LabelReadError(f"the scene's CRS cannot be understood, so {path.name} cannot be placed on it")
+        raise LabelReadError(f"the {_grid()}'s CRS cannot be understood, so {path.name} cannot be placed on it")
     target.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     if source is None or source.IsSame(target):
         return target  # a layer without CRS is taken to be in the scene's CRS
@@ -271,7 +291,7 @@ def _to_scene_crs(path: Path, lyr: Any, geometries: list[Any], scene: Scene) -> 
     source.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)  # x = easting/longitude for both
     transform = osr.CoordinateTransformation(source, target)
     if transform is None:
-        raise LabelReadError(f"cannot reproject {path.name} from {_crs_name(source)} to the scene's "
+        raise LabelReadError(f"cannot reproject {path.name} from {_crs_name(source)} to the {_grid()}'s "
                              f"{_crs_name(target)}")
     for geom in geometries:
         if geom.Transform(transform) != 0:
@@ -312,15 +332,15 @@ def _explain_empty(path: Path, geometries: list[Any], scene: Scene) -> None:
     lx0, lx1 = envelopes[:, 0].min(), envelopes[:, 1].max()
     ly0, ly1 = envelopes[:, 2].min(), envelopes[:, 3].max()
     sx0, sx1, sy0, sy1 = _scene_extent(scene)
-    crs = "pixel coordinates" if scene.crs_wkt is None else f"{_crs_name_wkt(scene.crs_wkt)}, the scene's CRS"
+    crs = "pixel coordinates" if scene.crs_wkt is None else f"{_crs_name_wkt(scene.crs_wkt)}, the {_grid()}'s CRS"
     overlaps = lx0 <= sx1 and lx1 >= sx0 and ly0 <= sy1 and ly1 >= sy0
     if not overlaps:
         raise LabelReadError(
-            f"all {len(geometries)} features of {path.name} lie outside the scene: the labels cover "
-            f"x {lx0:.10g}..{lx1:.10g}, y {ly0:.10g}..{ly1:.10g}, the scene covers x {sx0:.10g}..{sx1:.10g}, "
-            f"y {sy0:.10g}..{sy1:.10g} (in {crs}). Check that the labels belong to this scene and that their "
+            f"all {len(geometries)} features of {path.name} lie outside the {_grid()}: the labels cover "
+            f"x {lx0:.10g}..{lx1:.10g}, y {ly0:.10g}..{ly1:.10g}, the {_grid()} covers x {sx0:.10g}..{sx1:.10g}, "
+            f"y {sy0:.10g}..{sy1:.10g} (in {crs}). Check that the labels belong to this {_grid()} and that their "
             f"layer's CRS is set correctly")
-    raise LabelReadError(f"the features of {path.name} overlap the scene but contain no pixel centre; draw "
+    raise LabelReadError(f"the features of {path.name} overlap the {_grid()} but contain no pixel centre; draw "
                          f"polygons larger than a pixel, or use points")
 
 
@@ -334,7 +354,7 @@ def _read_raster(path: Path, ds: Any, scene: Scene, classes: Optional[list[Class
     rows, cols = scene.shape
     if ds.RasterCount != 1:
         raise LabelReadError(f"{path.name} has {ds.RasterCount} bands; a label raster has one band of class ids "
-                             f"(0 = unlabelled). Did you choose the scene instead of the labels?")
+                             f"(0 = unlabelled). Did you choose the {_grid()} instead of the labels?")
     truncated = _truncated_raw(path, ds)
     if truncated:  # GDAL would read the missing part as 0 = unlabelled without a word
         raise LabelReadError(truncated)
@@ -347,19 +367,19 @@ def _read_raster(path: Path, ds: Any, scene: Scene, classes: Optional[list[Class
         theirs.ImportFromWkt(wkt)
         if not mine.IsSame(theirs):
             raise LabelReadError(
-                f"{path.name} is in {_crs_name(theirs)} but the scene is in {_crs_name(mine)}; reproject the "
-                f"labels onto the scene's grid (e.g. gdalwarp -t_srs {_crs_argument(mine)} -te {_te(scene)} -ts "
+                f"{path.name} is in {_crs_name(theirs)} but the {_grid()} is in {_crs_name(mine)}; reproject the "
+                f"labels onto the {_grid()}'s grid (e.g. gdalwarp -t_srs {_crs_argument(mine)} -te {_te(scene)} -ts "
                 f"{cols} {rows} -r near)")
         same_grid = shape == (rows, cols) and transform is not None and np.allclose(
             transform, scene.transform, rtol=0, atol=1e-3 * abs(scene.transform[1]))
         if not same_grid:
             raise LabelReadError(
-                f"{path.name} is on a different grid ({_grid_text(shape, transform)}) than the scene "
-                f"({_grid_text(scene.shape, scene.transform)}); resample the labels to the scene's grid "
+                f"{path.name} is on a different grid ({_grid_text(shape, transform)}) than the {_grid()} "
+                f"({_grid_text(scene.shape, scene.transform)}); resample the labels to the {_grid()}'s grid "
                 f"(e.g. gdalwarp -te {_te(scene)} -ts {cols} {rows} -r near)")
     elif shape != (rows, cols):
-        raise LabelReadError(f"{path.name} is {shape[0]}×{shape[1]} px but the scene is {rows}×{cols}; a label "
-                             f"raster must cover the scene's grid pixel for pixel")
+        raise LabelReadError(f"{path.name} is {shape[0]}×{shape[1]} px but the {_grid()} is {rows}×{cols}; a label "
+                             f"raster must cover the {_grid()}'s grid pixel for pixel")
     band = ds.GetRasterBand(1)
 
     def read_rows(row0: int, row1: int) -> np.ndarray:
@@ -391,10 +411,10 @@ def _read_mat(path: Path, scene: Scene, classes: Optional[list[ClassInfo]]
         flat = {k: a for k, a in arrays.items() if getattr(a, "ndim", 0) == 2}
         shapes = ", ".join(f"{k} {tuple(a.shape)}" for k, a in flat.items())
         if flat and all(tuple(a.shape) != tuple(scene.shape) for a in flat.values()):  # another scene's map
-            raise LabelReadError(f"{path.name} holds {shapes}, none of the scene's size {scene.shape[0]} × "
-                                 f"{scene.shape[1]}: these labels belong to another scene (or crop); give the "
-                                 "labels of this scene")
-        raise LabelReadError(f"{path.name} holds no single 2-D label map of the scene's size {scene.shape[0]} × "
+            raise LabelReadError(f"{path.name} holds {shapes}, none of the {_grid()}'s size {scene.shape[0]} × "
+                                 f"{scene.shape[1]}: these labels belong to another {_grid()} (or crop); give the "
+                                 f"labels of this {_grid()}")
+        raise LabelReadError(f"{path.name} holds no single 2-D label map of the {_grid()}'s size {scene.shape[0]} × "
                              f"{scene.shape[1]} (2-D arrays: {shapes or 'none'}); save the map under a name with "
                              f"'gt' or 'label' in it, or as a label raster")
     values = np.asarray(arrays[key])
@@ -451,7 +471,7 @@ def _class_ids_of(path: Path, read_rows: Callable[[int, int], np.ndarray], shape
         labels[rows] = values  # whole numbers within the id range and the file type's: exact
         present.update(int(v) for v in np.unique(values) if v != 0)
     if not present:
-        raise LabelReadError(f"{path.name} labels no pixel of the scene: every value is 0 (unlabelled)"
+        raise LabelReadError(f"{path.name} labels no pixel of the {_grid()}: every value is 0 (unlabelled)"
                              + (f", NaN or its no-data value {nodata:g}" if nodata is not None else " or NaN")
                              + "; give the raster with your labels (class ids 1, 2, ...)")
     compact = label_map_dtype(max(present))  # ids up to 255: a byte a pixel from here on
@@ -518,7 +538,7 @@ def _crs_name(srs: Any) -> str:
 def _crs_argument(srs: Any) -> str:
     """The CRS as gdalwarp's -t_srs takes it: its authority code (EPSG:32633), else a placeholder to fill in."""
     code = srs.GetAuthorityCode(None)
-    return f"{srs.GetAuthorityName(None)}:{code}" if code else "<the scene's CRS>"
+    return f"{srs.GetAuthorityName(None)}:{code}" if code else f"<the {_grid()}'s CRS>"
 
 
 def _crs_name_wkt(wkt: str) -> str:

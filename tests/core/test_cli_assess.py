@@ -114,6 +114,20 @@ def test_assess_leaves_out_the_pixels_of_the_labels_it_is_told_to(files, tmp_pat
     assert "no validation pixel falls on a classified pixel outside the excluded labels" in capsys.readouterr().err
 
 
+def test_validation_labels_off_the_maps_grid_are_said_to_be_off_the_map(files, tmp_path, capsys):
+    """assess reads labels onto the class map's grid: what does not fit is said of the map, not of a scene."""
+    from rasterio.crs import CRS
+
+    shifted = (TRANSFORM[0] + 300.0, *TRANSFORM[1:])
+    path = tmp_path / "shifted.tif"
+    write_label_raster(path, np.ones((10, 10), np.int32), CLASSES[:1], transform=shifted,
+                       crs_wkt=CRS.from_epsg(32633).to_wkt())
+    assert cli_main(["assess", "--map", str(files["map"]), "--validation", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "than the class map" in err and "resample the labels to the class map's grid" in err
+    assert "scene" not in err
+
+
 def _float_raster(path: Path, values: np.ndarray, nodata: float) -> Path:
     """A one-band float32 GeoTIFF on the map's grid (a run's confidence layer, or class ids saved as floats)."""
     import rasterio
