@@ -31,6 +31,19 @@ METHOD_TITLES = {
     "augment": "Augment & Classify (CNN + spectral forest blend, spatial smoothing as the labels' CV chooses, on real + synthetic patches; "
                "diffusion-feature SVM and pseudo-labels on request)",
 }
+ON_REQUEST = "diffusion-feature SVM and pseudo-labels on request"  # the blend methods' titles end with it
+
+
+def run_title(method: str, settings: "MethodSettings") -> str:
+    """What a run of ``method`` with ``settings`` did, for its report: the method's title with what it may do on
+    request replaced by what this run did of it (nothing, the diffusion-feature SVM, pseudo-labels)."""
+    used = [what for what, on in (("with the diffusion-feature SVM", settings.diffusion_features),
+                                  ("with pseudo-labels", settings.pseudo_labels)) if on]
+    title = METHOD_TITLES[method]
+    return title.replace(f"; {ON_REQUEST}", f"; {' and '.join(used)}" if used else "").replace(
+        f" {ON_REQUEST}", f" {' and '.join(used)}" if used else "").replace("; )", ")")
+
+
 MEMBER_TITLES = {"cnn": "its CNN alone", "forest": "its spectral forest alone",
                  "dfeat": "its diffusion-feature SVM alone",
                  "blend": "its blend before spatial smoothing"}  # bench rows "augment:cnn", …

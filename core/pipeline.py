@@ -19,7 +19,7 @@ from .attention import ATTENTION_ARRAYS, ATTENTION_FIGURE
 from .device import CPU_ONLY_METHODS, check_device, note_cpu_only
 from .evaluation.assess import ValidationPixels, validation_pixels
 from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings, fit_method,
-                      resolve_patch_size, synthesis_config)
+                      resolve_patch_size, run_title, synthesis_config)
 from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
 from .outputs import (RUN_STAGING, OutputExistsError, check_output_folder, claim_output_folder,  # noqa: F401
                       move_outputs)
@@ -434,7 +434,7 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
         save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene,
                         typical_value(cube, scene.valid) if streamed is None else streamed.typical_value(),
                         training=training)
-    write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=METHOD_TITLES[method],
+    write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=run_title(method, settings),
                  evaluation=ev, seconds_training=t_fit, cube=cube, mapped=maps.pixels,
                  with_attention=with_attention, files=files_in(out), warnings=warnings, class_map=out / CLASS_MAP,
                  learnt=(learnt_labels, learnt_valid), run_facts=run_facts(settings, fitted, inputs)

@@ -91,6 +91,7 @@ def test_augment_and_classify_writes_every_output(augment_run):
     assert re.search(r"^- Run \d{4}-\d\d-\d\dT[\d:]+[+-][\d:]+: preset tiny, seed 0, device (cpu|cuda:?\d*) \(from "
                      r"auto\), patches \d+ × \d+ px \(chosen from the scene\)$", report, flags=re.MULTILINE)
     assert "- Text encoder: random-init (tiny test tower)" in report and "**Read with care:**" in report
+    assert "on real + synthetic patches)**" in report and "on request" not in report  # what this run did
     assert re.search(r"^- Scene file: /.*scene\.tif$", report, flags=re.MULTILINE)
     assert re.search(r"^- Class file: /.*classes\.json$", report, flags=re.MULTILINE)
     assert "Synthetic samples" in outputs.report.read_text()
