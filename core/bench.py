@@ -18,6 +18,7 @@ from .methods import (METHODS, MethodSettings, fit_method, method_title, needs_s
 from .bench_inputs import check_output_files, parse_datasets
 from .device import CPU_ONLY_METHODS, check_device, note_cpu_only
 from .memory import cgroup_memory_limit
+from .version import code_revision
 from .progress import NULL_REPORTER, Reporter
 from .scene import LabelledScene
 
@@ -442,12 +443,15 @@ def bench_documents(runs: list[RunResult], command: str, preset: Optional[str], 
     each file's command says its own), left out of the JSON then."""
     rows = summarize_runs(runs)
     machine = machine_description()
+    code = code_revision() if preset else None  # a merge's files each name their own code in their command's run
     document = {"machine": machine, "command": command, **({"preset": preset} if preset else {}),
+                **({"code": code} if code else {}),
                 **({"skipped": list(skipped)} if skipped else {}),
                 "rows": [asdict(r) for r in rows], "runs": [asdict(r) for r in runs]}
     not_run = (f"**Not run: {', '.join(skipped)}, not available here** (`hypersynth datasets` says where they are "
                "looked for; `--download` fetches those that can be).\n\n" if skipped else "")
-    text = (not_run + markdown_tables(rows, machine, command, runs) + "\n" + target_table(rows) + "\n\n"
+    text = (not_run + (f"Code: `{code}`\n\n" if code else "") + markdown_tables(rows, machine, command, runs)
+            + "\n" + target_table(rows) + "\n\n"
             + diffusion_feature_table(rows))
     return document, text
 

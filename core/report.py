@@ -16,7 +16,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 import numpy as np
 
 from .scene import ClassInfo, Scene
-from .version import ENGINE_VERSION
+from .version import engine_description
 
 
 def agg_figure(width: float, height: float):  # matplotlib's object API: no pyplot, safe inside QGIS
@@ -343,7 +343,7 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
              f"- {grid_fact(scene)}",
              f"- Training pixels: {sum(len(v) for v in real.values())} in {len(classes)} classes; "
              f"training took {seconds_training:.1f} s",
-             f"- Engine {ENGINE_VERSION}, Python {platform.python_version()}, {platform.machine()}",
+             f"- Engine {engine_description()}, Python {platform.python_version()}, {platform.machine()}",
              *(f"- {fact}" for fact in run_facts), ""]
     lines += [*(f"- {n}" for n in fitted.notes), ""] if fitted.notes else []
     lines += warnings_section(warnings)  # after the header's notes: a heading over them would claim them

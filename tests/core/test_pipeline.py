@@ -92,6 +92,9 @@ def test_augment_and_classify_writes_every_output(augment_run):
                      r"auto\), patches \d+ × \d+ px \(chosen from the scene\)$", report, flags=re.MULTILINE)
     assert "- Text encoder: random-init (tiny test tower)" in report and "**Read with care:**" in report
     assert "on real + synthetic patches)**" in report and "on request" not in report  # what this run did
+    from hypersynth.core.version import engine_description
+
+    assert f"- Engine {engine_description()}, Python " in report  # with the commit, in a git checkout
     assert re.search(r"^- Scene file: /.*scene\.tif$", report, flags=re.MULTILINE)
     assert re.search(r"^- Class file: /.*classes\.json$", report, flags=re.MULTILINE)
     assert "Synthetic samples" in outputs.report.read_text()
@@ -296,8 +299,12 @@ def test_bench_writes_the_stable_json_rows(tmp_path):
     rc = cli_main(["bench", "--datasets", "demo", "--labels-per-class", "2", "--seeds", "0-1", "--methods", "rf,svm",
                    "--splits", "random,disjoint", "--json", str(path), "--quiet"])
     assert rc == 0
-    rows = json.loads(path.read_text())["rows"]
+    document = json.loads(path.read_text())
+    rows = document["rows"]
     assert len(rows) == 4
+    from hypersynth.core.version import code_revision
+
+    assert document.get("code") == code_revision()  # the code that made the figures, where it is a git checkout
     for row in rows:
         assert {"dataset", "labels_per_class", "split", "method", "oa_mean", "oa_std", "aa_mean", "kappa_mean",
                 "seconds_mean", "seeds"} <= set(row)
