@@ -10,6 +10,7 @@ from qgis.core import (
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
 )
@@ -44,6 +45,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                   ("labelled-area", "The area around the labels (a GeoTIFF or ENVI scene; mapped whole, tile by "
                                     "tile)"))
     BUNDLE = "BUNDLE"
+    REUSE = "REUSE_MODEL"  # a synthesis model saved earlier, used instead of training one
     CLASSIFIER = "CLASSIFIER"
     MODEL_FOLDERS = {BUNDLE: "synthesis", CLASSIFIER: "classifier"}  # the models this algorithm can save
     TAGS = ("classification", "few labels", "diffusion", "data augmentation", "synthetic samples", "text prompts", "CNN", "random forest",
@@ -85,6 +87,8 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             "time (the report says which area).\n\n"
             "Presets: tiny (under a minute on a small scene, to try the workflow), fast (minutes on a laptop CPU), "
             "full (GPU). "
+            "A synthesis model saved earlier (by this algorithm or 'Train synthesis model bundle', for the same "
+            "scene and classes) can be reused instead of training one: 'Synthesis model to reuse'.\n\n"
             "Optionally keep the trained synthesis model (to generate patches with 'Synthesise labelled "
             "patches'), and the classifier, to apply it to other scenes of the same sensor ('Classify with a saved "
             "classifier').").format(confidence=self.tr(CONFIDENCE_HELP), names=self.tr(LAYER_NAMES_HELP))
@@ -92,6 +96,9 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
         defaults = HyperSynthSettings.load()
         self.add_input_parameters()
+        self.addParameter(QgsProcessingParameterFile(
+            self.REUSE, self.tr("Synthesis model to reuse (a saved 'Trained synthesis model' folder; empty: train "
+                                "one)"), behavior=QgsProcessingParameterFile.Folder, optional=True))
         self.addParameter(QgsProcessingParameterEnum(
             self.PRESET, self.tr("Preset"), options=list(PRESETS), defaultValue=PRESETS.index(defaults.preset)))
         advanced = [
@@ -174,7 +181,12 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             pseudo_labels=pseudo_labels, spatial_smoothing=smoothing,
             diffusion_features=self.parameterAsBoolean(parameters, self.DIFFUSION_FEATURES, context),
             patch_size=patch_size or None)
-        return {"method": "augment", "settings": settings,
+        reuse = self.parameterAsFile(parameters, self.REUSE, context) or None
+        if reuse:
+            from .synthesize import check_synthesis_folder
+
+            check_synthesis_folder(reuse)  # a classifier or a run folder is named for what it is
+        return {"method": "augment", "settings": settings, "bundle_path": reuse,
                 "training_area": self.LEARN_FROM[self.parameterAsEnum(parameters, self.TRAINING_AREA, context)][0]}
 
     def extra_destinations(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, str]:

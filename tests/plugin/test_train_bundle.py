@@ -12,7 +12,7 @@ from qgis.core import QgsProcessingException
 import processing
 from hypersynth.plugin.settings import HyperSynthSettings
 
-from .conftest import CancelAfterProgress
+from .conftest import CancelAfterProgress, RecordingFeedback
 
 
 @dataclass
@@ -149,3 +149,22 @@ def test_augment_and_classify_uses_the_settings_clip_weights(hypersynth_plugin, 
     with pytest.raises(QgsProcessingException):  # no share for the synthetic patches: refused likewise
         processing.run("hypersynth:augmentandclassify", {**base, "SYNTHETIC_WEIGHT": 0.0})
     assert len(seen) == 4
+
+
+def test_augment_and_classify_reuses_a_trained_model_instead_of_training_one(hypersynth_plugin, small, tmp_path):
+    """Train once ('Train synthesis model bundle'), classify with it: the run trains no synthesis model and its report
+    says which it reused."""
+    import torch
+
+    torch.set_num_threads(1)
+    model = tmp_path / "synthesis_model"
+    processing.run("hypersynth:trainbundle", _parameters(small, model))
+    log = RecordingFeedback()
+    result = processing.run("hypersynth:augmentandclassify", {
+        "SCENE": small.scene, "LABELS": small.labels, "CLASSES": small.classes, "REUSE_MODEL": str(model),
+        "PRESET": 0, "DEVICE": 1, "SEED": 0, "OUTPUT": str(tmp_path / "map.tif"),
+        "REPORT": str(tmp_path / "report.html")}, feedback=log)
+    assert Path(result["OUTPUT"]).is_file()
+    assert "synthesis model reused from a bundle" in Path(result["REPORT"]).read_text()
+    assert any("synthesis" in line for line in log.infos)  # it synthesised from the model it was given
+    assert not any("VAE" in line or line.startswith("diffusion") for line in log.infos)  # and trained none
