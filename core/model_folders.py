@@ -20,7 +20,7 @@ def model_folder_kind(path: str | os.PathLike) -> str:
     except (OSError, ValueError, AttributeError, TypeError):
         held = (SYNTHESIS_BUNDLE, CLASSIFIER_FOLDER)
         return "run" if any((folder / b / "manifest.json").is_file() for b in held) else ""
-    if "classifier" in parts:  # pipeline.save_classifier's one part
+    if "classifier" in parts:  # classifier_bundle.save_classifier's part (beside the pixels it learnt from)
         return "classifier"
     if {"vae", "ema_denoiser"} <= parts:  # SynthesisModel.to_parts
         return "synthesis"
