@@ -17,7 +17,7 @@ from qgis.core import (
 
 from ...core.methods import MethodSettings
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
-from .base import check_patch_size
+from .base import check_model_kind, check_patch_size
 from .destinations import OutputMoves, move_folder_into_place
 from .scene_classification import CONFIDENCE_HELP, LAYER_NAMES_HELP, SceneClassificationAlgorithm
 from .train_bundle import clip_weights_for
@@ -183,9 +183,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             patch_size=patch_size or None)
         reuse = self.parameterAsFile(parameters, self.REUSE, context) or None
         if reuse:
-            from .synthesize import check_synthesis_folder
-
-            check_synthesis_folder(reuse)  # a classifier or a run folder is named for what it is
+            check_model_kind(reuse, "synthesis")  # a classifier or a run folder is named for what it is
         return {"method": "augment", "settings": settings, "bundle_path": reuse,
                 "training_area": self.LEARN_FROM[self.parameterAsEnum(parameters, self.TRAINING_AREA, context)][0]}
 

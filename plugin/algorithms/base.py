@@ -7,7 +7,7 @@ import re
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, NamedTuple, Optional
 
 from qgis.core import (
     QgsProcessingLayerPostProcessorInterface,
@@ -386,3 +386,43 @@ def existing_layer_file(layer: Any) -> Optional[str]:
     return path if path is not None and os.path.exists(path) else None
 
 
+class _ModelWords(NamedTuple):
+    """How messages name one kind of saved model for a Processing user."""
+
+    noun: str  # "classifier"
+    article: str  # "a classifier": what the folder should have been
+    given: str  # "a saved classifier": what the folder is, when it is this kind where the other belongs
+    where: str  # the Processing output that saves it
+    other_goes: str  # where the other kind goes instead
+    none_note: str  # said of a run that saved none
+
+
+_MODEL_WORDS = {
+    "classifier": _ModelWords("classifier", "a classifier", "a saved classifier",
+                              "the folder Augment & Classify saved as its 'Trained classifier' output",
+                              "a synthesis model goes to 'Synthesise labelled patches'", ""),
+    "synthesis": _ModelWords("synthesis model", "a synthesis model", "a synthesis model",
+                             "the folder saved as 'Trained synthesis model' by Augment & Classify or by 'Train "
+                             "synthesis model bundle'", "a classifier goes to 'Classify with a saved classifier'",
+                             " (a baseline saves none)"),
+}
+
+
+def check_model_kind(folder: str, wanted: str) -> None:
+    """Refuse, naming the Processing outputs that save each model, the other kind of saved model or a run's output
+    folder where a ``wanted`` ("classifier" or "synthesis") model belongs (the engine refuses them too, in the
+    command line's words)."""
+    from ...core.model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, model_folder_kind
+
+    words = _MODEL_WORDS[wanted]
+    kind = model_folder_kind(folder)
+    if kind in _MODEL_WORDS and kind != wanted:
+        raise QgsProcessingException(f"{folder} is {_MODEL_WORDS[kind].given}, not {words.article}: give "
+                                     f"{words.where} ({words.other_goes})")
+    if kind == "run":
+        inside = Path(folder) / (CLASSIFIER_FOLDER if wanted == "classifier" else SYNTHESIS_BUNDLE)
+        if (inside / "manifest.json").is_file():
+            raise QgsProcessingException(f"{folder} is the output folder of a run from the HyperSynth panel or the "
+                                         f"command line; give the {words.noun} it saved: {inside}")
+        raise QgsProcessingException(f"{folder} is the output folder of a run that saved no {words.noun}"
+                                     f"{words.none_note}; give {words.where}")

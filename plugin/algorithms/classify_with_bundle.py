@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from pathlib import Path
 from typing import Any
 
 from qgis.core import (
@@ -29,6 +28,7 @@ from .base import (
     FeedbackReporter,
     HyperSynthAlgorithm,
     accuracy_results,
+    check_model_kind,
     engine_errors,
     engine_warnings,
     labels_file,
@@ -117,7 +117,7 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         model = self.parameterAsFile(parameters, self.MODEL, context)
         if not model or not os.path.isdir(model):
             raise QgsProcessingException(f"the trained classifier must be a folder; {model!r} is not one")
-        check_classifier_folder(model)
+        check_model_kind(model, "classifier")
         self.check_device_parameter(parameters, context)
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
@@ -163,22 +163,3 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         log_accuracy(self, feedback, results)
         style_map_outputs(context, results, outputs.classes, scene_layer.name() if scene_layer is not None else "")
         return results
-
-
-def check_classifier_folder(folder: str) -> None:
-    """Refuse, naming the Processing outputs that save each model, a synthesis model or a run's output folder where
-    the classifier belongs (the engine refuses them too, in the command line's words)."""
-    from ...core.model_folders import CLASSIFIER_FOLDER, model_folder_kind
-
-    kind = model_folder_kind(folder)
-    if kind == "synthesis":
-        raise QgsProcessingException(
-            f"{folder} is a synthesis model, not a classifier: give the folder Augment & Classify saved as its "
-            "'Trained classifier' output (a synthesis model goes to 'Synthesise labelled patches')")
-    if kind == "run":
-        inside = Path(folder) / CLASSIFIER_FOLDER
-        if (inside / "manifest.json").is_file():
-            raise QgsProcessingException(f"{folder} is the output folder of a run from the HyperSynth panel or the "
-                                         f"command line; give the classifier it saved: {inside}")
-        raise QgsProcessingException(f"{folder} is the output folder of a run that saved no classifier; give the "
-                                     "folder Augment & Classify saved as its 'Trained classifier' output")

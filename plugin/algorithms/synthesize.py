@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from typing import Any, Optional
 
 from qgis.core import (
@@ -21,7 +20,7 @@ from qgis.core import (
 )
 
 from ..settings import DEVICES, HyperSynthSettings
-from .base import FeedbackReporter, HyperSynthAlgorithm, engine_errors, engine_warnings
+from .base import FeedbackReporter, HyperSynthAlgorithm, check_model_kind, engine_errors, engine_warnings
 
 
 class SynthesizeAlgorithm(HyperSynthAlgorithm):
@@ -99,7 +98,7 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
         bundle = self.parameterAsFile(parameters, self.BUNDLE, context)
         if not bundle or not os.path.isdir(bundle):
             raise QgsProcessingException(f"the synthesis model must be a folder; {bundle!r} is not one")
-        check_synthesis_folder(bundle)
+        check_model_kind(bundle, "synthesis")
         class_id, prompt = self.class_and_prompt(parameters, context)
         if (class_id is None) == (prompt is None):
             given = "both were given" if class_id is not None else "neither was given"
@@ -142,24 +141,3 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
                                           attention=self.parameterAsBool(parameters, self.ATTENTION, context),
                                           reporter=FeedbackReporter(feedback, rename), overwrite=True)
         return {self.OUTPUT: str(path)}
-
-
-def check_synthesis_folder(folder: str) -> None:
-    """Refuse, naming the Processing outputs that save each model, a classifier or a run's output folder where the
-    synthesis model belongs (the engine refuses them too, in the command line's words)."""
-    from ...core.model_folders import SYNTHESIS_BUNDLE, model_folder_kind
-
-    kind = model_folder_kind(folder)
-    if kind == "classifier":
-        raise QgsProcessingException(
-            f"{folder} is a saved classifier, not a synthesis model: give the folder saved as 'Trained synthesis "
-            "model' by Augment & Classify or by 'Train synthesis model bundle' (a classifier goes to 'Classify "
-            "with a saved classifier')")
-    if kind == "run":
-        inside = Path(folder) / SYNTHESIS_BUNDLE
-        if (inside / "manifest.json").is_file():
-            raise QgsProcessingException(f"{folder} is the output folder of a run from the HyperSynth panel or the "
-                                         f"command line; give the synthesis model it saved: {inside}")
-        raise QgsProcessingException(f"{folder} is the output folder of a run that saved no synthesis model (a "
-                                     "baseline saves none); give the folder saved as 'Trained synthesis model' by "
-                                     "Augment & Classify or by 'Train synthesis model bundle'")
