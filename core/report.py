@@ -102,7 +102,9 @@ def read_synthetic_spectra(path: str | Path) -> tuple[dict[int, tuple[np.ndarray
     return stats, None if wavelengths is None else np.asarray(wavelengths, dtype=float)
 
 
-GAP_STEP = 2.5  # a wavelength step this many times its neighbours' typical step is a gap (bands missing or bad)
+# A wavelength step this many times its neighbours' typical step is a gap (bands left out, e.g. water absorption):
+# one missing band on a regular grid doubles the step. The plugin's spectral plots break their lines by it too.
+GAP_STEP = 1.9
 MAP_FIGURE = "map.png"  # the class map as a picture, in the reports
 MAP_SIDE = 800  # map.png's class map is read decimated to at most this many pixels on its long side
 MIN_FONT = 7  # the figures' smallest text (legends, ticks), in points

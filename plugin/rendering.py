@@ -30,9 +30,6 @@ COMPOSITES: dict[str, tuple[float, float, float]] = {
 }
 # Composite names as the buttons show them.
 COMPOSITE_TITLES = {"true colour": "True colour", "false colour": "False colour (CIR)", "swir": "SWIR"}
-# A step between neighbouring wavelengths this many times the sampling interval around it is a gap in the spectrum
-# (bands left out, e.g. water-absorption bands): one missing band on a regular grid doubles the step.
-GAP_STEP_RATIO = 1.9
 # Imported products (the GeoTIFF's :data:`~hypersynth.core.io.convert.PRODUCT_TAG` item): what their values are, by
 # the product's name. The import writes physical values (the products' own scaling applied).
 RADIANCE_UNITS = re.compile(r"w\b.*\bsr\b")  # watts per steradian: "W/(m2 sr um)", "uW cm-2 sr-1 nm-1" (lower case)
@@ -164,9 +161,9 @@ def break_at_missing_bands(x: Sequence[float], *spectra: Sequence[float]
     """Spectra over wavelengths with a NaN point inserted wherever bands are missing, so a plot leaves a gap there.
 
     Spectra of the usable bands alone (a synthesis model's, a scene with its water-absorption bands dropped) would
-    otherwise be drawn straight across the absorption windows. A gap is a step between neighbouring wavelengths of
-    more than :data:`GAP_STEP_RATIO` times the median of the steps around it (three on each side), so the uneven
-    sampling of real sensors breaks nothing. ``x`` that does not increase (band numbers included) comes back as is.
+    otherwise be drawn straight across the absorption windows. The gaps are the engine's figures' own
+    (:func:`~hypersynth.core.report.band_gaps`: a step over :data:`~hypersynth.core.report.GAP_STEP` times those
+    around it), so the uneven sampling of real sensors breaks nothing. ``x`` that does not increase comes back as is.
 
     Args:
         x: ``(B,)`` wavelengths (nm) or band numbers.
@@ -175,20 +172,17 @@ def break_at_missing_bands(x: Sequence[float], *spectra: Sequence[float]
     Returns:
         ``x`` and the spectra, each ``(B + gaps,)`` float; the inserted x is the middle of its gap.
     """
+    from ..core.report import band_gaps, with_gaps
+
     xs = np.asarray(x, dtype=float)
     ys = [np.asarray(s, dtype=float) for s in spectra]
-    steps = np.diff(xs)
-    if len(xs) < 3 or not np.all(steps > 0):
+    if len(xs) < 3 or not np.all(np.diff(xs) > 0):
         return xs, ys
-    gaps = []
-    for i, step in enumerate(steps):
-        around = np.concatenate([steps[max(0, i - 3):i], steps[i + 1:i + 4]])
-        if step > GAP_STEP_RATIO * float(np.median(around)):
-            gaps.append(i + 1)  # insert before band i + 1
-    if not gaps:
+    gaps = band_gaps(xs)
+    if not gaps.any():
         return xs, ys
-    middles = (xs[np.array(gaps) - 1] + xs[gaps]) / 2
-    return np.insert(xs, gaps, middles), [np.insert(y, gaps, np.nan) for y in ys]
+    broken = with_gaps(xs, gaps, *ys)
+    return broken[0], list(broken[1:])
 
 
 def read_band_wavelengths(source: str) -> Optional[np.ndarray]:
