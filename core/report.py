@@ -15,6 +15,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
+from .io.pixel_values import VALUE_AS_READ, read_pixel_values
 from .scene import ClassInfo, Scene
 from .version import engine_description
 
@@ -108,7 +109,6 @@ GAP_STEP = 1.9
 MAP_FIGURE = "map.png"  # the class map as a picture, in the reports
 MAP_SIDE = 800  # map.png's class map is read decimated to at most this many pixels on its long side
 MIN_FONT = 7  # the figures' smallest text (legends, ticks), in points
-VALUE_AS_READ = "Scene value (as read)"  # the spectra's value axis when the scene does not say what its values are
 
 
 def band_gaps(x: np.ndarray, bands: Optional[np.ndarray] = None) -> np.ndarray:
@@ -138,22 +138,10 @@ def with_gaps(x: np.ndarray, gaps: np.ndarray, *ys: np.ndarray) -> tuple[np.ndar
 
 
 def value_label(source: Optional[str | Path]) -> str:
-    """The spectra's value axis: "Reflectance" when the scene file's first band says its values are reflectance
-    (GDAL's unit type, as ``write_scene(unit_type=...)`` writes it), the unit type in brackets when it names another,
-    else :data:`VALUE_AS_READ` (the values as the engine reads them, scale and offset applied)."""
-    unit = ""
-    if source and Path(source).is_file():
-        try:
-            from .io.read import opened_quietly
-
-            with opened_quietly(source) as ds:
-                unit = (ds.units[0] if ds.count else "") or ""
-        except Exception:  # noqa: BLE001 (a file rasterio cannot open: a .mat, a product archive; the label only)
-            unit = ""
-    unit = unit.strip()
-    if "reflect" in unit.lower():
-        return "Reflectance"
-    return f"Scene value ({unit})" if unit else VALUE_AS_READ
+    """The spectra's value axis, of the values as the engine reads them: "Reflectance", "Radiance (units)",
+    "Scene value (units)" as the scene file's metadata says (:func:`~.io.pixel_values.read_pixel_values`, which the
+    plugin's spectral plots read too), else :data:`VALUE_AS_READ` (scale and offset applied)."""
+    return read_pixel_values(source).engine_title()
 
 
 def spectra_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes: list[ClassInfo],

@@ -3,7 +3,6 @@ plots show: gaps at bad bands, the name of the value axis."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -18,7 +17,8 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QColor
 
 from ..core.io.band_metadata import read_band_facts
-from ..core.io.convert import PRODUCT_TAG
+from ..core.io.pixel_values import PixelValues
+from ..core.io.pixel_values import read_pixel_values as read_file_pixel_values
 from ..core.scene import ClassInfo
 from .layers import gdal_name
 
@@ -30,16 +30,6 @@ COMPOSITES: dict[str, tuple[float, float, float]] = {
 }
 # Composite names as the buttons show them.
 COMPOSITE_TITLES = {"true colour": "True colour", "false colour": "False colour (CIR)", "swir": "SWIR"}
-# Imported products (the GeoTIFF's :data:`~hypersynth.core.io.convert.PRODUCT_TAG` item): what their values are, by
-# the product's name. The import writes physical values (the products' own scaling applied).
-RADIANCE_UNITS = re.compile(r"w\b.*\bsr\b")  # watts per steradian: "W/(m2 sr um)", "uW cm-2 sr-1 nm-1" (lower case)
-PRODUCT_QUANTITIES = ((re.compile(r"^ENMAP\d\d-.*L2A", re.IGNORECASE), "Reflectance"),
-                      (re.compile(r"^EMIT_L2A_RFL", re.IGNORECASE), "Reflectance"),
-                      (re.compile(r"^EMIT_L1B_RAD", re.IGNORECASE), "Radiance"),
-                      (re.compile(r"^PRS_L2[CD]", re.IGNORECASE), "Reflectance"),
-                      (re.compile(r"^PRS_L2B", re.IGNORECASE), "Radiance"))
-
-
 class NoWavelengthsError(ValueError):
     """The raster does not say which wavelength each band holds."""
 
@@ -68,83 +58,10 @@ def read_band_info(source: str) -> tuple[Optional[np.ndarray], Optional[np.ndarr
     return facts.wavelengths, (None if facts.flagged_good.all() else ~facts.flagged_good)
 
 
-@dataclass(frozen=True)
-class PixelValues:
-    """What a raster's pixel values are, as far as its metadata says: the name of a spectral plot's value axis."""
-
-    quantity: Optional[str] = None  # "Reflectance" or "Radiance"; None when the file does not say
-    units: str = ""  # e.g. "W/(m2 sr um)", as the file writes them; "" when it does not say
-    scale: float = 1.0  # GDAL's scale of the stored values, which QGIS applies (so the plot shows scaled values)
-    offset: float = 0.0  # GDAL's offset, applied likewise
-    reflectance_factor: Optional[float] = None  # ENVI's reflectance scale factor: QGIS shows reflectance × this
-
-    def axis_title(self, short: bool = False) -> str:
-        """"Reflectance", "Radiance (units)", "Pixel value (scale 0.0001 applied)", or plain "Pixel value".
-
-        ``short``: the quantity alone, without units or the scale applied (for an axis too short for the whole);
-        ENVI's reflectance factor stays, the numbers would read wrong without it.
-        """
-        if self.quantity is not None:
-            factor = f" × {self.reflectance_factor:g}" if self.reflectance_factor not in (None, 1.0) else ""
-            return f"{self.quantity}{factor}{f' ({self.units})' if self.units and not short else ''}"
-        if short:
-            return "Pixel value"
-        if self.units:
-            return f"Pixel value ({self.units})"
-        applied = [f"scale {self.scale:g}"] if self.scale != 1.0 else []
-        applied += [f"offset {self.offset:g}"] if self.offset != 0.0 else []
-        return f"Pixel value ({', '.join(applied)} applied)" if applied else "Pixel value"
-
-    def from_engine(self, values: np.ndarray) -> np.ndarray:
-        """Values the engine gives (a run's synthetic spectra, a preview's) in this plot's units: the engine applies
-        ENVI's reflectance scale factor as it reads a scene, QGIS shows the stored values without it (GDAL's scale
-        and offset both apply)."""
-        return np.asarray(values, dtype=float) * (self.reflectance_factor or 1.0)
-
-
-def _quantity_in(text: str) -> Optional[str]:
-    """"Reflectance" or "Radiance" when ``text`` (a unit, a plot title) names one or has radiance's units."""
-    lowered = text.lower()
-    if "reflect" in lowered:
-        return "Reflectance"
-    if "radiance" in lowered or RADIANCE_UNITS.search(lowered):
-        return "Radiance"
-    return None
-
-
 def read_pixel_values(source: str) -> PixelValues:
-    """What the values of a raster (a QGIS layer's source) are, from its metadata alone: an imported product's name,
-    GDAL's band unit type, a units item of the dataset, the ENVI header's ``reflectance scale factor`` or
-    ``z plot titles``; and the GDAL scale and offset QGIS applies to them. Unknown values stay "Pixel value"."""
-    from osgeo import gdal
-
-    try:
-        ds = gdal.OpenEx(gdal_name(source), gdal.OF_RASTER | gdal.OF_READONLY)
-    except RuntimeError:  # GDAL raising instead of returning None
-        ds = None
-    if ds is None or ds.RasterCount == 0:
-        return PixelValues()
-    band = ds.GetRasterBand(1)
-    scale, offset = band.GetScale() or 1.0, band.GetOffset() or 0.0
-    tags = {k.lower().replace(" ", "_"): v for k, v in (ds.GetMetadata() or {}).items()}
-    envi = {k.lower().replace(" ", "_"): v for k, v in (ds.GetMetadata("ENVI") or {}).items()}
-    product = tags.get(PRODUCT_TAG.lower(), "")
-    for pattern, quantity in PRODUCT_QUANTITIES:
-        if product and pattern.match(product):
-            return PixelValues(quantity, "", scale, offset)
-    unit = (band.GetUnitType() or "").strip()
-    unit = unit or next((v.strip() for k, v in tags.items() if "unit" in k and "wavelength" not in k and v.strip()), "")
-    factor = None
-    if "reflectance_scale_factor" in envi and scale == 1.0 and offset == 0.0:  # GDAL (and QGIS) leave it unapplied
-        try:
-            factor = float(envi["reflectance_scale_factor"])
-        except ValueError:
-            factor = None
-    titles = envi.get("z_plot_titles", "").strip("{} ").split(",")  # "{Wavelength [nm], Reflectance}"
-    quantity = _quantity_in(unit) or ("Reflectance" if factor else None) or (
-        _quantity_in(titles[1]) if len(titles) > 1 else None)
-    units = "" if _quantity_in(unit) == "Reflectance" else unit  # "reflectance" as a unit names the quantity only
-    return PixelValues(quantity, units, scale, offset, factor)
+    """What the values of a raster (a QGIS layer's source) are: the engine's
+    :func:`~hypersynth.core.io.pixel_values.read_pixel_values`, so spectral plots and reports name them alike."""
+    return read_file_pixel_values(gdal_name(source))
 
 
 def blank_bad_bands(values: Sequence[float], bad: Optional[Sequence[bool]]) -> np.ndarray:

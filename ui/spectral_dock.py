@@ -33,8 +33,9 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from ..core.io.pixel_values import PixelValues
 from ..core.scene import ClassInfo
-from ..plugin.rendering import PixelValues, blank_bad_bands, break_at_missing_bands, read_band_info, read_pixel_values
+from ..plugin.rendering import blank_bad_bands, break_at_missing_bands, read_band_info, read_pixel_values
 
 SOURCES = ("labels", "synthetic")  # where class statistics come from
 SOURCE_TITLES = {"labels": "labelled", "synthetic": "synthetic"}

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from qgis.core import QgsMultiBandColorRenderer, QgsPalettedRasterRenderer, QgsRasterLayer
 
+from hypersynth.core.io.pixel_values import PixelValues
 from hypersynth.plugin.rendering import (
     NoWavelengthsError,
-    PixelValues,
     apply_class_palette,
     apply_composite,
     blank_bad_bands,
