@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
 from contextlib import contextmanager
@@ -27,15 +28,24 @@ from ...core.progress import Cancelled, Reporter
 from ..layers import gdal_name
 from ..tasks import engine_warnings_to
 
-ICON = Path(__file__).resolve().parents[2] / "resources" / "icon.svg"
+PLUGIN_FOLDER = Path(__file__).resolve().parents[2]  # the plugin's root: metadata.txt, resources/
+ICON = PLUGIN_FOLDER / "resources" / "icon.svg"
 GROUP_TITLES = {"classification": "Classification", "synthesis": "Synthesis", "scenes": "Scenes"}  # id -> title
 CANCELLED = "cancelled by the user; no output was written"  # what Processing shows when Cancel stopped a run
-README = "https://github.com/hypersynth/hypersynth"  # metadata.txt's homepage; its README's headings are the anchors
 TAGS = ("hyperspectral", "remote sensing", "HyperSynth")  # every algorithm's search words
 # Processing calls post-processors after processAlgorithm returned; they must outlive the algorithm object.
 _POST_PROCESSORS: dict[str, QgsProcessingLayerPostProcessorInterface] = {}
 
 
+def _homepage() -> str:
+    """metadata.txt's homepage: the README, whose headings are the algorithms' help anchors (one place for the
+    address, the one the Plugin Manager shows)."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(PLUGIN_FOLDER / "metadata.txt", encoding="utf-8")
+    return parser.get("general", "homepage", fallback="").strip()
+
+
+README = _homepage()  # the algorithms' help pages: its headings are the anchors
 _COUNTER = re.compile(r"\s+(?:\d[\d+/]*|done)$")  # a stage's trailing count: "VAE 3/5", "class 2", "classifier done"
 
 
