@@ -1,0 +1,141 @@
+"""Synthetic patches written for other tools: everything as NumPy's .npz, their centre spectra as a CSV spectral
+library, or the patches laid side by side as a GeoTIFF (with its class raster) that QGIS shows with wavelengths."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ..outputs import OutputExistsError
+from ..scene import PIXEL_GRID, ClassInfo, Scene
+from .write import atomic_output, write_label_raster, write_scene
+
+# What each file ending holds; the command line's and Processing's help say it with these words.
+PATCH_FORMATS = {
+    ".npz": "NumPy archive: patches, labels, per-pixel class masks, prompts, wavelengths (and attention)",
+    ".csv": "spectral library: each patch's centre spectrum, one row a patch, one column a band",
+    ".tif": "GeoTIFF mosaic of the patches (wavelengths in its metadata) with a class raster beside it",
+}
+MOSAIC_GAP = 1  # no-data pixels between two patches of the mosaic, so no patch's neighbourhood runs into another's
+MOSAIC_CLASSES = "_classes"  # the mosaic's class raster: <stem>_classes.tif beside it
+
+
+def patch_format(path: str | Path) -> str:
+    """The file ending that says what :func:`write_patches` writes (".npz", ".csv" or ".tif"; ".tiff" is ".tif").
+
+    Raises:
+        ValueError: another ending, with the ones that work.
+    """
+    suffix = Path(path).suffix.lower()
+    suffix = ".tif" if suffix == ".tiff" else suffix
+    if suffix not in PATCH_FORMATS:
+        stem = Path(path).stem or "patches"
+        raise ValueError(f"synthetic patches are written as " + ", ".join(
+            f"{end} ({what.split(':')[0]})" for end, what in PATCH_FORMATS.items())
+            + f"; got {Path(path).name!r} (e.g. {stem}.npz)")
+    return suffix
+
+
+def companion_files(path: str | Path) -> list[Path]:
+    """The files written beside ``path`` (the mosaic's class raster and the styles of both), which an existing one
+    of would be replaced too: checked with the file itself before any work."""
+    path = Path(path)
+    if patch_format(path) != ".tif":
+        return []
+    classes = path.with_name(f"{path.stem}{MOSAIC_CLASSES}.tif")
+    return [classes, classes.with_suffix(".qml")]
+
+
+def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, masks: np.ndarray,
+                  prompts: Sequence[str], *, wavelengths: Optional[np.ndarray], classes: Sequence[ClassInfo],
+                  attention: Optional[np.ndarray] = None, overwrite: bool = False) -> list[Path]:
+    """Write synthetic patches in the format ``path``'s ending names (:data:`PATCH_FORMATS`), whole or not at all
+    (:func:`~.write.atomic_output`); returns the files written.
+
+    Args:
+        path: the .npz, .csv or .tif to write.
+        patches: ``(N, B, p, p)`` float32, the scene's units (as the engine reads it).
+        labels: ``(N,)`` class id each patch was sampled for (its centre pixel's).
+        masks: ``(N, p, p)`` class id of every pixel of each patch.
+        prompts: ``(N,)`` the prompt each patch was sampled from.
+        wavelengths: ``(B,)`` nm, or None when the model's scene had none (bands are then numbered).
+        classes: the model's classes: the mosaic's class raster is coloured and named by them.
+        attention: ``(N, layers, T, L)`` cross-attention maps, kept in the .npz only.
+        overwrite: replace existing files (the mosaic's class raster too).
+
+    Raises:
+        OutputExistsError: a file exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    kind = patch_format(path)
+    for other in companion_files(path):
+        if other.exists() and not overwrite:
+            raise OutputExistsError(f"{other} already exists (written beside {path.name}); choose another name or "
+                                    "allow overwriting (overwrite=True) to replace it")
+    with atomic_output(path, overwrite) as tmp:
+        if kind == ".npz":
+            _write_npz(tmp, patches, labels, masks, prompts, wavelengths, attention)
+        elif kind == ".csv":
+            _write_spectral_library(tmp, patches, labels, prompts, wavelengths)
+        else:
+            _write_mosaic(tmp, patches, masks, wavelengths, classes)
+        written = [path] + [path.with_name(p.name) for p in sorted(tmp.parent.iterdir()) if p != tmp]
+    return written
+
+
+def _write_npz(tmp: Path, patches: np.ndarray, labels: np.ndarray, masks: np.ndarray, prompts: Sequence[str],
+               wavelengths: Optional[np.ndarray], attention: Optional[np.ndarray]) -> None:
+    arrays = {"patches": patches, "labels": labels, "masks": masks, "prompts": np.array(prompts, dtype="U200")}
+    if wavelengths is not None:
+        arrays["wavelengths"] = np.asarray(wavelengths, dtype=np.float32)
+    if attention is not None:
+        arrays["attention"] = attention
+    with open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+
+
+def _write_spectral_library(tmp: Path, patches: np.ndarray, labels: np.ndarray, prompts: Sequence[str],
+                            wavelengths: Optional[np.ndarray]) -> None:
+    """One row a patch: its number, class id, prompt and centre spectrum; band columns named by wavelength
+    ("452.3 nm") or number ("band 7"), as spreadsheet, pandas and spectral-library tools read a CSV."""
+    from ..classify.base import centre_spectra
+
+    spectra = centre_spectra(patches)  # (N, B)
+    bands = [f"{w:.1f} nm" for w in wavelengths] if wavelengths is not None else \
+        [f"band {b + 1}" for b in range(spectra.shape[1])]
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["patch", "class_id", "prompt", *bands])
+        for i, spectrum in enumerate(spectra):
+            writer.writerow([i + 1, int(labels[i]), prompts[i], *(f"{v:.6g}" for v in spectrum)])
+
+
+def _write_mosaic(tmp: Path, patches: np.ndarray, masks: np.ndarray, wavelengths: Optional[np.ndarray],
+                  classes: Sequence[ClassInfo]) -> None:
+    """The patches in rows of about √N, :data:`MOSAIC_GAP` no-data pixels apart, on a pixel grid; and beside it
+    the class of each pixel (0 in the gaps and where a patch's pixel has no class), styled in the class colours."""
+    n, bands, p, _ = patches.shape
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    step = p + MOSAIC_GAP
+    height, width = rows * step - MOSAIC_GAP, cols * step - MOSAIC_GAP
+    cube = np.zeros((bands, height, width), dtype=np.float32)
+    valid = np.zeros((height, width), dtype=bool)
+    class_ids = np.zeros((height, width), dtype=np.int32)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        window = np.s_[r * step:r * step + p, c * step:c * step + p]
+        cube[(slice(None), *window)] = patches[i]
+        valid[window] = True
+        class_ids[window] = masks[i]
+    mosaic = Scene(cube, valid, wavelengths=None if wavelengths is None else np.asarray(wavelengths, dtype=float),
+                   name=tmp.stem)
+    write_scene(mosaic, tmp, overwrite=True)
+    known = [c for c in classes if c.id in set(np.unique(class_ids).tolist())]
+    class_ids[~np.isin(class_ids, [c.id for c in known])] = 0  # a free prompt's label 0, or an id the model lacks
+    write_label_raster(tmp.with_name(f"{tmp.stem}{MOSAIC_CLASSES}.tif"), class_ids, list(classes),
+                       transform=PIXEL_GRID, crs_wkt=None, overwrite=True)

@@ -1,0 +1,107 @@
+"""Synthetic patches written for other tools: the .npz keeps everything, the CSV spectral library the centre
+spectra, the GeoTIFF mosaic every pixel with wavelengths and a class raster beside it; whole or not at all."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from hypersynth.core.io import patch_files
+from hypersynth.core.io.patch_files import MOSAIC_GAP, companion_files, patch_format, write_patches
+from hypersynth.core.io.read import opened_quietly, read_scene
+from hypersynth.core.outputs import OutputExistsError
+from hypersynth.core.scene import ClassInfo
+
+BANDS, SIDE, N = 12, 5, 5
+WAVELENGTHS = np.linspace(450.0, 950.0, BANDS)
+CLASSES = [ClassInfo(3, "wheat", (220, 200, 40), "a wheat field"), ClassInfo(7, "road", (90, 90, 90), "asphalt")]
+
+
+def _patches(seed: int = 0) -> dict:
+    """N patches of class 3 whose corners are road (7), as an anchored synthesis gives them."""
+    rng = np.random.default_rng(seed)
+    masks = np.full((N, SIDE, SIDE), 3, np.int32)
+    masks[:, 0, 0] = 7
+    return dict(patches=rng.uniform(0.0, 0.6, (N, BANDS, SIDE, SIDE)).astype(np.float32),
+                labels=np.full(N, 3, np.int32), masks=masks, prompts=["a wheat field"] * N)
+
+
+def test_npz_keeps_everything(tmp_path):
+    data = _patches()
+    written = write_patches(tmp_path / "p.npz", **data, wavelengths=WAVELENGTHS, classes=CLASSES)
+    assert written == [tmp_path / "p.npz"]
+    with np.load(tmp_path / "p.npz") as saved:
+        np.testing.assert_array_equal(saved["patches"], data["patches"])
+        np.testing.assert_array_equal(saved["masks"], data["masks"])
+        np.testing.assert_allclose(saved["wavelengths"], WAVELENGTHS, rtol=1e-6)
+        assert list(saved["prompts"]) == data["prompts"]
+
+
+def test_csv_spectral_library_holds_each_patch_centre_spectrum(tmp_path):
+    data = _patches()
+    write_patches(tmp_path / "library.csv", **data, wavelengths=WAVELENGTHS, classes=CLASSES)
+    with open(tmp_path / "library.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["patch", "class_id", "prompt"] + [f"{w:.1f} nm" for w in WAVELENGTHS]
+    assert len(rows) == N + 1
+    centre = data["patches"][:, :, SIDE // 2, SIDE // 2]
+    for i, row in enumerate(rows[1:]):
+        assert row[:3] == [str(i + 1), "3", "a wheat field"]
+        np.testing.assert_allclose([float(v) for v in row[3:]], centre[i], rtol=1e-5)
+    write_patches(tmp_path / "numbered.csv", **data, wavelengths=None, classes=CLASSES)
+    assert (tmp_path / "numbered.csv").read_text().splitlines()[0].endswith(f"band {BANDS}")
+
+
+def test_geotiff_mosaic_reads_back_as_a_scene_with_its_classes(tmp_path):
+    data = _patches()
+    written = write_patches(tmp_path / "mosaic.tif", **data, wavelengths=WAVELENGTHS, classes=CLASSES)
+    assert tmp_path / "mosaic.tif" in written and tmp_path / "mosaic_classes.tif" in written
+    scene = read_scene(tmp_path / "mosaic.tif")
+    np.testing.assert_allclose(scene.wavelengths, WAVELENGTHS, rtol=1e-6)
+    step = SIDE + MOSAIC_GAP
+    cols = 3  # ceil(sqrt(5))
+    assert scene.cube.shape == (BANDS, 2 * step - MOSAIC_GAP, cols * step - MOSAIC_GAP)
+    for i in range(N):
+        r, c = divmod(i, cols)
+        np.testing.assert_allclose(scene.cube[:, r * step:r * step + SIDE, c * step:c * step + SIDE],
+                                   data["patches"][i], rtol=1e-6)
+    assert not scene.valid[:, SIDE].any() and not scene.valid[SIDE, :].any()  # the gaps are no-data
+    assert not scene.valid[step:, 2 * step:].any()  # the sixth slot is empty
+    assert scene.valid.sum() == N * SIDE * SIDE
+    with opened_quietly(tmp_path / "mosaic_classes.tif") as ds:
+        ids = ds.read(1)
+    assert ids[0, 0] == 7 and ids[1, 1] == 3 and ids[0, SIDE] == 0
+    assert np.count_nonzero(ids) == N * SIDE * SIDE
+
+
+def test_mosaic_of_a_free_prompt_leaves_label_0_unlabelled(tmp_path):
+    data = _patches()
+    data["masks"][:] = 0
+    data["labels"][:] = 0
+    write_patches(tmp_path / "free.tif", **data, wavelengths=WAVELENGTHS, classes=CLASSES)
+    with opened_quietly(tmp_path / "free_classes.tif") as ds:
+        assert not ds.read(1).any()
+
+
+def test_other_endings_and_existing_files_are_refused_before_writing(tmp_path):
+    with pytest.raises(ValueError, match=r"\.npz.*\.csv.*\.tif.*got 'p\.json' \(e\.g\. p\.npz\)"):
+        patch_format(tmp_path / "p.json")
+    assert patch_format("p.TIFF") == ".tif" and companion_files("p.csv") == []
+    (tmp_path / "m_classes.tif").write_bytes(b"the analyst's")
+    with pytest.raises(OutputExistsError, match="m_classes.tif already exists"):
+        write_patches(tmp_path / "m.tif", **_patches(), wavelengths=WAVELENGTHS, classes=CLASSES)
+    assert not (tmp_path / "m.tif").exists() and (tmp_path / "m_classes.tif").read_bytes() == b"the analyst's"
+    write_patches(tmp_path / "m.tif", **_patches(), wavelengths=WAVELENGTHS, classes=CLASSES, overwrite=True)
+    assert (tmp_path / "m_classes.tif").read_bytes()[:2] in (b"II", b"MM")
+
+
+def test_a_failed_mosaic_leaves_nothing(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(patch_files, "write_label_raster", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_patches(tmp_path / "m.tif", **_patches(), wavelengths=WAVELENGTHS, classes=CLASSES)
+    assert list(tmp_path.iterdir()) == []
