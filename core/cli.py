@@ -23,8 +23,10 @@ EPILOG = """examples:
   hypersynth demo                                   # embedded demo scene -> out/demo/ (again: --overwrite)
   hypersynth import-scene --scene PRS_L2D_STD_20200524103704_20200524103708_0001.he5 --out prisma.tif
   hypersynth augment-classify --scene cube.tif --labels labels.gpkg --prompts classes.json --out results/
-  hypersynth classify --model results/classifier_bundle --scene other_cube.tif --out results_other/
-  hypersynth synthesize --bundle results/model_bundle --class 3 --n 16 --out patches.npz
+  hypersynth classify --classifier results/classifier_bundle --scene other_cube.tif --out results_other/
+  hypersynth synthesize --synthesis-model results/model_bundle --class 3 --n 16 --out patches.npz
+  hypersynth augment-classify --synthesis-model results/model_bundle --scene cube2.tif --labels labels2.gpkg \\
+      --prompts classes.json --out results2/    # reuses the synthesis model instead of training one
   hypersynth assess --map results/classification.tif --validation validation.gpkg --out results/accuracy/
   hypersynth bench --datasets salinasA,enmap_potsdam,demo --labels-per-class 2,5 --seeds 0-4 \\
       --methods rf,svm,cnn,augment --preset fast --json bench.json
@@ -352,8 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "when the scene would take over half of the memory available (rf and svm always learn "
                             "from the labelled pixels alone)")
         if name == "augment-classify":
-            p.add_argument("--bundle", help="reuse a synthesis model (the model_bundle folder of an earlier run) "
-                                            "instead of training one")
+            # --bundle is the option's first name, kept so that existing scripts go on working
+            p.add_argument("--synthesis-model", "--bundle", dest="synthesis_model", metavar="FOLDER",
+                           help="reuse a synthesis model (the model_bundle folder of an earlier run) instead of "
+                                "training one (--bundle: the same option's older name)")
             _synthesis_args(p)
             _blend_args(p)
         else:
@@ -369,7 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description=helptext[0].upper() + helptext[1:] + ": the classifier_bundle folder an earlier "
                                    "run saved, applied to a scene of the same sensor and band set. A GeoTIFF or ENVI "
                                    "scene is read a tile at a time, never whole, so it may be larger than memory.")
-    p.add_argument("--model", required=True, help="classifier bundle folder (an earlier run's classifier_bundle)")
+    # --model is the option's first name, kept so that existing scripts go on working; it is no synthesis model
+    p.add_argument("--classifier", "--model", dest="classifier", metavar="FOLDER", required=True,
+                   help="saved classifier: an earlier run's classifier_bundle folder (--model: the same option's "
+                        "older name)")
     p.add_argument("--probabilities", action="store_true", help=PROBABILITIES_HELP)
     p.add_argument("--scene", required=True,
                    help=f"hyperspectral raster of the same sensor and band set: {SCENE_FORMATS}")
@@ -400,7 +407,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description=helptext[0].upper() + helptext[1:] + ": the model_bundle folder an earlier "
                                    "Augment & Classify run saved, a class's stored prompt or a prompt of your own, "
                                    "into a .npz file of patches, labels, masks and prompts.")
-    p.add_argument("--bundle", required=True, help="synthesis model bundle folder (an earlier run's model_bundle)")
+    # --bundle is the option's first name, kept so that existing scripts go on working
+    p.add_argument("--synthesis-model", "--bundle", dest="synthesis_model", metavar="FOLDER", required=True,
+                   help="saved synthesis model: an earlier run's model_bundle folder (--bundle: the same option's "
+                        "older name)")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--class", dest="class_id", type=int, help="class id whose stored prompt to use")
     g.add_argument("--prompt", type=_prompt, help="free text prompt (label 0 unless --label is given)")
@@ -629,8 +639,8 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         with claim_output_folder(Path(args.out), f"{args.command} of {Path(args.scene).name}"):  # the COG too
             outputs = pipeline.classify_scene(args.scene, args.labels, args.out, method=method,
                                               classes_path=args.prompts, class_field=args.class_field,
-                                              validation_path=args.validation,
-                                              bundle_path=getattr(args, "bundle", None), settings=_settings(args),
+                                              validation_path=args.validation, settings=_settings(args),
+                                              bundle_path=getattr(args, "synthesis_model", None),
                                               reporter=reporter, overwrite=args.overwrite,
                                               probabilities=args.probabilities, training_area=args.training_area)
             reporter.close()
@@ -642,8 +652,8 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                                  overwrite=args.overwrite)
                 print(f"COG:            {cog}")
         return 0
-    if args.command == "classify":  # the engine checks --model (check_model_folder) and --device first
-        outputs = pipeline.classify_with_model(args.model, args.scene, args.out, validation_path=args.validation,
+    if args.command == "classify":  # the engine checks --classifier (check_model_folder) and --device first
+        outputs = pipeline.classify_with_model(args.classifier, args.scene, args.out, validation_path=args.validation,
                                                class_field=args.class_field, device=args.device,
                                                reporter=reporter, overwrite=args.overwrite,
                                                probabilities=args.probabilities)
@@ -659,8 +669,8 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         if args.out:
             print(f"\nwritten: {', '.join(str(Path(args.out) / name) for name in ACCURACY_FILES)}")
         return 0
-    if args.command == "synthesize":  # the engine checks --out, --bundle and --device first
-        path = pipeline.synthesize_to_file(args.bundle, args.out, class_id=args.class_id, prompt=args.prompt,
+    if args.command == "synthesize":  # the engine checks --out, --synthesis-model and --device first
+        path = pipeline.synthesize_to_file(args.synthesis_model, args.out, class_id=args.class_id, prompt=args.prompt,
                                            label=args.label, n=args.n, settings=_settings(args),
                                            attention=args.attention, reporter=reporter, overwrite=args.overwrite)
         reporter.close()

@@ -181,6 +181,38 @@ def test_numbers_and_empty_names_are_refused_naming_the_option(args, message, tm
     assert list(tmp_path.iterdir()) == []  # refused before anything was written
 
 
+# ----------------------------------------------------------------------------------------- 5. the saved models
+NEW_NAMES = {"--model": "--classifier", "--bundle": "--synthesis-model"}  # the old spellings stay, for scripts
+
+
+@pytest.mark.parametrize("args, dest", [
+    (["classify", "--scene", "s.tif", "--out", "o"], "classifier"),
+    (["synthesize", "--class", "1", "--out", "p.npz"], "synthesis_model"),
+    (["augment-classify", "--scene", "s.tif", "--labels", "l.tif", "--out", "o"], "synthesis_model"),
+])
+def test_each_saved_model_option_says_what_it_takes_and_keeps_its_old_name(args, dest, capsys):
+    """classify takes --classifier (a classifier_bundle), synthesize and augment-classify --synthesis-model (a
+    model_bundle); --model and --bundle, their first names, mean the same."""
+    from hypersynth.core.cli import build_parser
+
+    old, new = {"classifier": ("--model", "--classifier"), "synthesis_model": ("--bundle", "--synthesis-model")}[dest]
+    for option in (new, old):
+        assert getattr(build_parser().parse_args(args[:1] + [option, "saved"] + args[1:]), dest) == "saved"
+    assert cli_main([args[0], "--help"]) == 0
+    helptext = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    assert f"{new} FOLDER, {old} FOLDER" in helptext and f"({old}: the same option's older name)" in helptext
+
+
+def test_classify_takes_the_classifier_by_either_name(run_folder, scene_files, tmp_path):
+    maps = []
+    for option in ("--classifier", "--model"):
+        out = tmp_path / option.strip("-")
+        assert cli_main(["classify", option, str(run_folder / "classifier_bundle"), "--scene",
+                         str(scene_files["scene"]), "--out", str(out), "--quiet"]) == 0
+        maps.append((out / "classification.tif").read_bytes())
+    assert maps[0] == maps[1]
+
+
 # ----------------------------------------------------------------------------------------- 5. the wrong bundle
 def test_a_bundle_of_the_other_kind_or_a_run_folder_is_named_for_what_it_is(run_folder, scene_files, tmp_path,
                                                                              capsys, monkeypatch):
@@ -208,12 +240,13 @@ def test_a_bundle_of_the_other_kind_or_a_run_folder_is_named_for_what_it_is(run_
          f"is a classifier bundle, not the synthesis model this needs; give the synthesis model: "
          f"{run_folder / 'model_bundle'}"),
     ]
-    for args, message in cases:
-        checked.clear()
-        assert cli_main(args + ["--quiet"]) == 2
-        err = capsys.readouterr().err
-        assert message in err and "it holds None" not in err and "SynthesisModel.save" not in err, err
-        assert len(checked) == 1, checked
+    for old_args, message in cases:
+        for args in (old_args, [NEW_NAMES.get(a, a) for a in old_args]):  # the old spellings, then the new
+            checked.clear()
+            assert cli_main(args + ["--quiet"]) == 2
+            err = capsys.readouterr().err
+            assert message in err and "it holds None" not in err and "SynthesisModel.save" not in err, err
+            assert len(checked) == 1, checked
     assert not any(tmp_path.iterdir()) and _snapshot(run_folder) == before
     with pytest.raises(ValueError) as refused:  # the engine says the same to every front end
         pipeline.classify_with_model(run_folder / "model_bundle", scene, out)

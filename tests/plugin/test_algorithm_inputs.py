@@ -298,7 +298,7 @@ def test_help_texts_say_what_the_algorithms_do():
     from hypersynth.plugin.algorithms.train_bundle import TrainBundleAlgorithm
 
     train = TrainBundleAlgorithm().shortHelpString()
-    assert "augment-classify --bundle" in train and "('Synthesis model to reuse')" in train
+    assert "augment-classify --synthesis-model" in train and "('Synthesis model to reuse')" in train
     augment = AugmentAndClassifyAlgorithm()
     augment.initAlgorithm()
     text = augment.shortHelpString()
