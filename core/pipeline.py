@@ -25,6 +25,7 @@ from .classifier_bundle import (_load_classifier, _own_training_pixels, _patch_s
 from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
 from .outputs import (RUN_STAGING, OutputExistsError, check_output_folder, claim_output_folder,  # noqa: F401
                       move_outputs)
+from .label_checks import warn_of_classes_with_few_labels, warn_of_labels_on_no_data
 from .progress import NULL_REPORTER, Reporter
 from .report import MAP_FIGURE, warnings_of_this_run
 from .scale_check import GatheringReader, typical_value, warn_of_scale
@@ -33,7 +34,6 @@ from .training_area import TrainingArea, labelled_area, learns_from_labelled_are
 
 if TYPE_CHECKING:
     from .io.windows import PixelSpectra
-    from .pixel_mask import PixelMask
     from .scene_maps import MappedScene
 
 log = logging.getLogger("hypersynth")
@@ -59,7 +59,7 @@ FILE_NOTES = {
                 "entropy over its maximum (0 sure, 1 every class alike); -1 where unclassified",
     PROBABILITIES: "each class's probability, a float32 band per class named by it; -1 where unclassified",
     METRICS: "the accuracy figures of this report, as JSON",
-    BUNDLE: "the trained synthesis model (reuse it with --bundle, or for prompt previews in QGIS)",
+    BUNDLE: "the trained synthesis model (reuse it with --synthesis-model, or for prompt previews in QGIS)",
     CLASSIFIER_BUNDLE: "the trained classifier (apply it to another scene of the same sensor with `classify`)",
 }
 
@@ -178,6 +178,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         scene = layout or read_scene(scene_path, reporter=reading)  # a product's unpacking too
         labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field)
         warn_of_labels_on_no_data(labels, scene.valid, classes, Path(labels_path).name)
+        warn_of_classes_with_few_labels(labels, scene.valid, classes, Path(labels_path).name, method, settings)
         validation = None
         if validation_path is not None:
             label_map, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes, min_classes=1)
@@ -280,37 +281,6 @@ def read_labels_and_classes(labels_path: str | os.PathLike, scene: Scene,
                             Path(labels_path).name)
         classes = [by_id[c.id] for c in classes]
     return labels, classes
-
-
-def warn_of_labels_on_no_data(labels: np.ndarray, valid: "np.ndarray | PixelMask", classes: list[ClassInfo],
-                              name: str) -> None:
-    """Say which labelled pixels lie on the scene's no-data pixels (NaN, the no-data value, bands missing), where
-    nothing is learnt: a class whose every label lies there would vanish from the map without a word."""
-    from .io.labels import row_strips
-
-    total: dict[int, int] = {}
-    lost: dict[int, int] = {}
-    for rows in row_strips(*labels.shape):  # a strip at a time: no whole-grid masks beside the label map
-        strip = labels[rows]  # (h, W)
-        labelled = strip > 0
-        if not labelled.any():
-            continue
-        off = labelled & ~np.asarray(valid[rows], dtype=bool)
-        for counts, ids in ((total, strip[labelled]), (lost, strip[off])):
-            for i, n in zip(*np.unique(ids, return_counts=True)):
-                counts[int(i)] = counts.get(int(i), 0) + int(n)
-    if not lost:
-        return
-    for c in classes:
-        if lost.get(c.id, 0) == total.get(c.id, 0) > 0:
-            log.warning("class %d (%s): all %d of its labelled pixels in %s lie on the scene's no-data pixels "
-                        "(NaN, the no-data value or bands missing), where nothing is learnt: it cannot be in the map; "
-                        "label some of its pixels that hold data", c.id, c.name, total[c.id], name)
-    partly = [c for c in classes if 0 < lost.get(c.id, 0) < total[c.id]]
-    if partly:
-        log.warning("%d labelled pixels of %s lie on the scene's no-data pixels and are not learnt from (%s)",
-                    sum(lost[c.id] for c in partly), name,
-                    ", ".join(f"{c.name}: {lost[c.id]} of {total[c.id]}" for c in partly))
 
 
 def _scored_validation(validation: np.ndarray, labels: Optional[np.ndarray], scene: Scene,

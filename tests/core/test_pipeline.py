@@ -476,6 +476,92 @@ def test_labels_on_no_data_are_said_and_not_counted_as_learnt(tmp_path, caplog):
     assert re.search(rf"^\| {partly} \| .* \| {n_partly - 1} \| \d+ \|$", report, flags=re.MULTILINE)
 
 
+def _one_class_thinned(keep):
+    """A ``draw`` for :func:`write_demo_files`: 12 labels per class, then only the pixels of the last class at the
+    positions ``keep(its (n, 2) labelled pixels)`` gives."""
+    from hypersynth.core.demo import sparse_labels
+
+    def draw(truth):
+        labels = sparse_labels(truth, 12, seed=0)
+        last = int(labels.max())
+        at = np.argwhere(labels == last)
+        labels[labels == last] = 0
+        for row, col in keep(at):
+            labels[row, col] = last
+        return labels
+    return draw
+
+
+def test_a_class_with_one_or_two_labels_among_many_is_warned_of(tmp_path, caplog):
+    """A class of 1 or 2 labelled pixels beside classes of many is named with its count, on the terminal and in the
+    report; a run whose every class has enough labels says nothing of it."""
+    scene, labels, _, classes = write_demo_files(tmp_path / "few", draw=_one_class_thinned(lambda at: at[:1]))
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        outputs = classify_scene(scene, labels, tmp_path / "run", method="svm", classes_path=classes)
+    said = re.search(r"class 3 \(\w[\w ]*: 1 labelled pixel\) of labels\.tif: fewer than 3 labelled pixels, while "
+                     r"another class has 12: the run learns it from that pixel alone; the SVM's C and gamma cannot be "
+                     r"chosen by cross-validation .*; brush a few more pixels of \w[\w ]* \(3 or more, in separate "
+                     r"places\)", caplog.text)
+    assert said, caplog.text
+    assert said.group(0) in outputs.report.read_text()  # the warnings are the report's too
+    caplog.clear()
+    scene, labels, _, classes = write_demo_files(tmp_path / "enough", labels_per_class=3)
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        outputs = classify_scene(scene, labels, tmp_path / "quiet", method="svm", classes_path=classes)
+    assert "fewer than 3 labelled pixels" not in caplog.text + outputs.report.read_text()
+
+
+def test_the_few_labels_warning_says_what_the_method_loses(caplog):
+    """What a class of 1 or 2 labels costs each method, as the code does it: the blend's CV off (one place) or at
+    2 folds (two), the SVM's grid search off, synthetic patches anchored on the pixel or two; nothing when every
+    class has few labels (a few-label run by choice) or the class lost its labels to no-data pixels."""
+    from hypersynth.core.classify.baselines import SpectralSVM
+    from hypersynth.core.label_checks import FEW_LABELS, warn_of_classes_with_few_labels
+    from hypersynth.core.scene import ClassInfo
+
+    assert FEW_LABELS == SpectralSVM.MIN_PER_CLASS_FOR_CV  # the threshold is the SVM's grid search's
+    classes = [ClassInfo(1, "water"), ClassInfo(2, "grass"), ClassInfo(3, "roof")]
+    labels = np.zeros((20, 20), np.int32)
+    labels[2:6, 2:6], labels[12:16, 2:6] = 1, 2  # 16 pixels each
+    valid = np.ones(labels.shape, bool)
+
+    def said(method, settings=MethodSettings(), at=((10, 10),), valid=valid):
+        few = labels.copy()
+        for pixel in at:
+            few[pixel] = 3
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="hypersynth"):
+            warn_of_classes_with_few_labels(few, valid, classes, "labels.gpkg", method, settings)
+        return " ".join(r.getMessage() for r in caplog.records)
+
+    one = said("augment")
+    assert one.startswith("class 3 (roof: 1 labelled pixel) of labels.gpkg: fewer than 3 labelled pixels, while "
+                          "another class has 16: the run learns it from that pixel alone; the classifier blend's "
+                          "shares and its spatial smoothing cannot be chosen by cross-validation")
+    assert "its synthetic patches, anchored on that pixel, mostly repeat it" in one and "SVM" not in one
+    assert "brush a few more pixels of roof (3 or more, in separate places)" in one
+    assert "cannot be chosen" in said("augment", at=((10, 10), (11, 11)))  # neighbours (a diagonal): one place
+    apart = said("augment", at=((10, 10), (18, 18)))
+    assert "roof: 2 labelled pixels" in apart and "holds at most 2 folds for every class" in apart
+    assert "anchored" not in said("augment", MethodSettings(anchor_strength=1.0))  # prompt only: nothing to repeat
+    assert "SVM's C and gamma" in said("augment", MethodSettings(diffusion_features=True)) + said("dfeat")
+    rf = said("rf")
+    assert "alone; brush" in rf and "cross-validation" not in rf
+    labels[labels == 2] = 0
+    labels[12, 2:4] = 2
+    both = said("svm")  # grass (2 pixels) and roof (1) beside water's 16
+    assert both.startswith("classes 2 (grass: 2 labelled pixels), 3 (roof: 1 labelled pixel) of labels.gpkg") and \
+        "the run learns each from those pixels alone" in both and "(3 or more each," in both
+    labels[labels == 1] = 0
+    labels[2, 2:4] = 1
+    assert said("augment") == ""  # every class has 1 or 2 labels: a few-label run by choice
+    labels[2:6, 2:6] = 1
+    off = valid.copy()
+    off[10, 10] = False
+    grass_only = said("augment", valid=off)
+    assert "grass" in grass_only and "roof" not in grass_only  # on no data: warn_of_labels_on_no_data says it
+
+
 def test_classes_with_nothing_but_their_id_for_a_prompt_are_warned_of(caplog):
     from hypersynth.core.pipeline import _warn_of_empty_prompts
     from hypersynth.core.scene import ClassInfo
