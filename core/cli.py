@@ -114,13 +114,16 @@ def _folder(text: str) -> str:
     return text
 
 
-def _npz_file(text: str) -> str:
-    """A type: the name of the .npz file synthesize writes."""
+def _patches_file(text: str) -> str:
+    """A type: the name of the file synthesize writes, whose ending says its format (.npz, .csv or .tif)."""
+    from .io.patch_files import patch_format
+
     if not text.strip():
-        raise argparse.ArgumentTypeError("is empty; give a .npz file name, e.g. --out patches.npz")
-    if Path(text).suffix != ".npz":
-        raise argparse.ArgumentTypeError(f"synthetic patches are written as a .npz file; got {text!r} "
-                                         f"(e.g. {Path(text).stem or 'patches'}.npz)")
+        raise argparse.ArgumentTypeError("is empty; give a .npz, .csv or .tif file name, e.g. --out patches.npz")
+    try:
+        patch_format(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return text
 
 
@@ -405,8 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
     helptext = "synthesise labelled patches from a model bundle and a prompt"
     p = sub.add_parser("synthesize", help=helptext,
                        description=helptext[0].upper() + helptext[1:] + ": the model_bundle folder an earlier "
-                                   "Augment & Classify run saved, a class's stored prompt or a prompt of your own, "
-                                   "into a .npz file of patches, labels, masks and prompts.")
+                                   "Augment & Classify run saved, a class's stored prompt or a prompt of your own. "
+                                   "--out's ending says what is written: .npz, everything (patches, labels, per-pixel "
+                                   "class masks, prompts, wavelengths); .csv, a spectral library of the patches' "
+                                   "centre spectra (one row a patch, one column a band); .tif, the patches side by "
+                                   "side as a GeoTIFF with wavelengths that QGIS opens, with NAME_classes.tif beside "
+                                   "it (each pixel's class).")
     # --bundle is the option's first name, kept so that existing scripts go on working
     p.add_argument("--synthesis-model", "--bundle", dest="synthesis_model", metavar="FOLDER", required=True,
                    help="saved synthesis model: an earlier run's model_bundle folder (--bundle: the same option's "
@@ -416,8 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--prompt", type=_prompt, help="free text prompt (label 0 unless --label is given)")
     p.add_argument("--label", type=int, default=0, help="label id for --prompt samples (default 0)")
     p.add_argument("--n", type=_whole(1), default=16, help="number of patches, at least 1 (default 16)")
-    p.add_argument("--out", type=_npz_file, required=True, help=".npz file with patches, labels, masks, prompts")
-    p.add_argument("--attention", action="store_true", help="also store cross-attention maps")
+    p.add_argument("--out", type=_patches_file, required=True,
+                   help="file to write: .npz (everything), .csv (spectral library) or .tif (GeoTIFF mosaic)")
+    p.add_argument("--attention", action="store_true", help="also store cross-attention maps (in a .npz --out)")
     _sampling_args(p)
     _run_args(p, does="sample", overwrite="replace an existing --out file", preset=False)
 
@@ -674,7 +682,11 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                                            label=args.label, n=args.n, settings=_settings(args),
                                            attention=args.attention, reporter=reporter, overwrite=args.overwrite)
         reporter.close()
+        from .io.patch_files import companion_files
+
         print(f"synthetic patches: {path}")
+        for beside in companion_files(path)[:1]:  # the mosaic's class raster (its style is QGIS's business)
+            print(f"their classes:     {beside}")
         return 0
     if args.command == "bench":
         from .bench import run_bench_cli

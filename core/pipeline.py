@@ -547,13 +547,14 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
                        prompt: Optional[str] = None, label: int = 0, n: int = 16,
                        settings: Optional[MethodSettings] = None, attention: bool = False,
                        reporter: Reporter = NULL_REPORTER, overwrite: bool = False) -> Path:
-    """Synthesise ``n`` patches for a class (its stored prompt) or a free prompt into a .npz file (checked before
-    any work: :func:`check_patches_file`)."""
-    from .io.write import atomic_output
+    """Synthesise ``n`` patches for a class (its stored prompt) or a free prompt into the file ``out_path`` names:
+    a .npz (everything), a .csv spectral library of their centre spectra or a .tif mosaic with its class raster
+    (:mod:`.io.patch_files`; checked before any work: :func:`~.io.patch_files.check_patches_file`)."""
+    from .io.patch_files import check_patches_file, write_patches
     from .ldm.model import SynthesisModel
     from .ldm.synthesize import synthesize
 
-    out = check_patches_file(out_path, overwrite)
+    out = check_patches_file(out_path, overwrite, attention)
     settings = settings or MethodSettings()
     check_model_folder(bundle_path, "synthesis")
     check_device(settings.device)
@@ -569,40 +570,10 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
                      guidance=settings.guidance if settings.guidance is not None else cfg.guidance,
                      steps=settings.steps or cfg.sample_steps, seed=settings.seed,
                      return_attention=attention, reporter=reporter)
-    arrays = {"patches": syn.patches, "labels": syn.labels, "masks": syn.masks,
-              "prompts": np.array(syn.prompts, dtype="U200")}
-    if model.wavelengths is not None:
-        arrays["wavelengths"] = np.asarray(model.wavelengths, dtype=np.float32)
-    if attention and syn.attention is not None:
-        arrays["attention"] = syn.attention
-    with atomic_output(out, overwrite) as tmp:  # checks again: another program may have made it meanwhile
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+    # checks again as it writes: another program may have made the file meanwhile
+    write_patches(out, syn.patches, syn.labels, syn.masks, syn.prompts, wavelengths=model.wavelengths,
+                  classes=model.classes, attention=syn.attention if attention else None, overwrite=overwrite)
     reporter.progress(1.0, "done")
-    return out
-
-
-def check_patches_file(out_path: str | os.PathLike, overwrite: bool) -> Path:
-    """Refuse, before the model loads, a file :func:`synthesize_to_file` cannot write: not a .npz name, a folder,
-    an existing file without ``overwrite``, or a place that cannot be written to; returns the path.
-
-    Raises:
-        ValueError: the name or place is wrong (OutputExistsError for an existing file).
-    """
-    from .outputs import write_problem
-
-    out = Path(out_path)
-    if out.is_dir():
-        raise ValueError(f"{out} is a folder; give a .npz file name in it (e.g. {out / 'patches.npz'})")
-    if out.suffix.lower() != ".npz":  # as the Processing algorithm takes it
-        raise ValueError(f"synthetic patches are written as a .npz file; got {out.name!r} "
-                         f"(e.g. {out.stem or 'patches'}.npz)")
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out} already exists; choose another name or allow overwriting (overwrite=True) "
-                                "to replace it")
-    problem = write_problem(out)
-    if problem:
-        raise ValueError(f"cannot write the synthetic patches to {out}: {problem}; choose a place you can write to")
     return out
 
 

@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 
-from ..outputs import OutputExistsError
+from ..outputs import OutputExistsError, write_problem
 from ..scene import PIXEL_GRID, ClassInfo, Scene
 from .write import atomic_output, write_label_raster, write_scene
 
-# What each file ending holds; the command line's and Processing's help say it with these words.
+# What each file ending holds: (its short name, what is in it); the command line's and Processing's help say it so.
 PATCH_FORMATS = {
-    ".npz": "NumPy archive: patches, labels, per-pixel class masks, prompts, wavelengths (and attention)",
-    ".csv": "spectral library: each patch's centre spectrum, one row a patch, one column a band",
-    ".tif": "GeoTIFF mosaic of the patches (wavelengths in its metadata) with a class raster beside it",
+    ".npz": ("NumPy archive", "patches, labels, per-pixel class masks, prompts, wavelengths (and attention)"),
+    ".csv": ("spectral library", "each patch's centre spectrum, one row a patch, one column a band"),
+    ".tif": ("GeoTIFF mosaic", "the patches side by side with wavelengths, and a class raster beside them"),
 }
 MOSAIC_GAP = 1  # no-data pixels between two patches of the mosaic, so no patch's neighbourhood runs into another's
 MOSAIC_CLASSES = "_classes"  # the mosaic's class raster: <stem>_classes.tif beside it
@@ -34,20 +35,58 @@ def patch_format(path: str | Path) -> str:
     suffix = ".tif" if suffix == ".tiff" else suffix
     if suffix not in PATCH_FORMATS:
         stem = Path(path).stem or "patches"
-        raise ValueError(f"synthetic patches are written as " + ", ".join(
-            f"{end} ({what.split(':')[0]})" for end, what in PATCH_FORMATS.items())
-            + f"; got {Path(path).name!r} (e.g. {stem}.npz)")
+        named = [f"{end} ({name})" for end, (name, _) in PATCH_FORMATS.items()]
+        raise ValueError(f"synthetic patches are written as {', '.join(named[:-1])} or {named[-1]}; "
+                         f"got {Path(path).name!r} (e.g. {stem}.npz)")
     return suffix
 
 
 def companion_files(path: str | Path) -> list[Path]:
-    """The files written beside ``path`` (the mosaic's class raster and the styles of both), which an existing one
-    of would be replaced too: checked with the file itself before any work."""
+    """The files written beside ``path``: a mosaic's class raster, then its QGIS style; an existing one of them would
+    be replaced too, so they are checked with the file itself before any work."""
     path = Path(path)
     if patch_format(path) != ".tif":
         return []
     classes = path.with_name(f"{path.stem}{MOSAIC_CLASSES}.tif")
     return [classes, classes.with_suffix(".qml")]
+
+
+def check_patches_format(path: str | Path, attention: bool = False) -> str:
+    """:func:`patch_format` of ``path``, refusing a format other than .npz where ``attention`` maps are asked for
+    (only the .npz keeps them).
+
+    Raises:
+        ValueError: what to name the file instead.
+    """
+    path = Path(path)
+    kind = patch_format(path)
+    if kind != ".npz" and attention:
+        raise ValueError(f"cross-attention maps are kept in a .npz file only; got {path.name!r} "
+                         f"(e.g. {path.stem}.npz), or leave the attention maps out")
+    return kind
+
+
+def check_patches_file(out_path: str | os.PathLike, overwrite: bool, attention: bool = False) -> Path:
+    """Refuse, before the model loads, a file :func:`~hypersynth.core.pipeline.synthesize_to_file` cannot write: not a .npz, .csv or .tif
+    name (a .npz where ``attention`` maps are asked for), a folder, an existing file (or the mosaic's class raster
+    beside it) without ``overwrite``, or a place that cannot be written to; returns the path.
+
+    Raises:
+        ValueError: the name or place is wrong (OutputExistsError for an existing file).
+    """
+    out = Path(out_path)
+    if out.is_dir():
+        raise ValueError(f"{out} is a folder; give a .npz, .csv or .tif file name in it (e.g. {out / 'patches.npz'})")
+    check_patches_format(out, attention)
+    for existing in [out, *companion_files(out)]:
+        if existing.exists() and not overwrite:
+            beside = f" (written beside {out.name})" if existing != out else ""
+            raise OutputExistsError(f"{existing} already exists{beside}; choose another name or allow overwriting "
+                                    "(overwrite=True) to replace it")
+    problem = write_problem(out)
+    if problem:
+        raise ValueError(f"cannot write the synthetic patches to {out}: {problem}; choose a place you can write to")
+    return out
 
 
 def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, masks: np.ndarray,

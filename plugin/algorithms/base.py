@@ -160,7 +160,8 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
                 path, check = self.parameterAsFileOutput(parameters, name, context), check_raster_name
             elif isinstance(definition, QgsProcessingParameterFileDestination):
                 path = self.parameterAsFileOutput(parameters, name, context)
-                check = partial(check_file_name, extension=definition.defaultFileExtension())
+                check = partial(check_file_name, extension=definition.defaultFileExtension(),
+                                others=re.findall(r"\*\.(\w+)", definition.fileFilter()))
             else:
                 continue
             if not path or os.path.isdir(path):

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Collection, Mapping, Optional
+from typing import Any, Collection, Mapping, Optional, Sequence
 
 from qgis.core import QgsProcessingException
 
@@ -123,16 +123,18 @@ def check_raster_name(title: str, destination: str) -> None:
                                  f"with Raster ▸ Conversion ▸ Translate, if you need {path.suffix})")
 
 
-SAME_FORMAT = {".html": (".htm",)}  # other names of a format that are accepted
+SAME_FORMAT = {".html": (".htm",), ".tif": (".tiff",)}  # other names of a format that are accepted
 FILE_FORMATS = {"html": "HTML", "json": "JSON", "md": "Markdown", "npz": "a NumPy .npz archive"}  # extension -> format
 
 
-def check_file_name(title: str, destination: str, extension: str) -> None:
-    """Refuse a file destination not named with ``extension`` (its parameter's file filter), as
-    :func:`check_raster_name` does for rasters: a report named r.txt would hold HTML."""
+def check_file_name(title: str, destination: str, extension: str, others: Sequence[str] = ()) -> None:
+    """Refuse a file destination not named with ``extension`` (its parameter's default), nor with one of ``others``
+    (the other formats its file filter offers, the ending choosing what is written), as :func:`check_raster_name`
+    does for rasters: a report named r.txt would hold HTML."""
     path = Path(destination)
     wanted = f".{extension.lower()}"
-    if not extension or path.suffix.lower() in (wanted, *SAME_FORMAT.get(wanted, ())):
+    accepted = [f".{e.lower()}" for e in (extension, *others)]
+    if not extension or path.suffix.lower() in [n for e in accepted for n in (e, *SAME_FORMAT.get(e, ()))]:
         return
     written = FILE_FORMATS.get(extension.lower(), f"a {wanted} file")
     if not path.suffix:

@@ -19,6 +19,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from ...core.io.patch_files import MOSAIC_CLASSES, check_patches_format
 from ..settings import DEVICES, HyperSynthSettings
 from .base import FeedbackReporter, HyperSynthAlgorithm, check_model_kind, engine_errors, engine_warnings
 
@@ -52,8 +53,13 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
             "synthesis model' by Augment & Classify or by 'Train synthesis model bundle'. Give either a class id, "
             "to use the prompt the model stored for that class, or a prompt you write, e.g. 'wheat field, early "
             "growth' (its patches get the label id you give; not both).\n\n"
-            "The .npz file holds patches (N, bands, p, p) in the scene's units, centre labels, per-pixel masks, "
-            "the prompts, the wavelengths and optionally the cross-attention maps.\n\n"
+            "The output file's type says what is written. A .npz file (NumPy) holds everything: patches (N, bands, "
+            "p, p) in the scene's units, centre labels, per-pixel masks, the prompts, the wavelengths and "
+            "optionally the cross-attention maps. A .csv file is a spectral library of the patches' centre spectra "
+            "(one row a patch, one column a band, named by wavelength), for a spreadsheet or another spectral "
+            "tool. A .tif file lays the patches side by side as a GeoTIFF with wavelengths, and writes each pixel's "
+            "class beside it (NAME_classes.tif); both are added to the map, so the synthetic spectra can be looked "
+            "at with the spectral profile, or used as training data by another classifier.\n\n"
             "Run time: a tiny model's patches take about a second; a fast model's about 15 s for 16 patches and "
             "20 s for 256 on a 2-core laptop CPU, most of it loading the model; a full model is best run on a "
             "GPU. More sampling steps take proportionally longer.")
@@ -90,11 +96,17 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
             self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT, self.tr("Synthetic patches"), fileFilter=self.tr("NumPy archives (*.npz)")))
+            self.OUTPUT, self.tr("Synthetic patches"),
+            fileFilter=self.tr("NumPy archives (*.npz);;Spectral library CSV (*.csv);;GeoTIFF mosaic (*.tif)")))
 
     def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
-        """The .npz name, the model folder, a class id or a prompt (one of them), and the device."""
+        """The file name (.npz, .csv or .tif; attention maps in a .npz only), the model folder, a class id or a
+        prompt (one of them), and the device."""
         super().check_parameters(parameters, context)
+        out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
+        if out and not os.path.isdir(out):  # a folder, or one that cannot be written: check_destinations says so
+            with engine_errors():
+                check_patches_format(out, self.parameterAsBool(parameters, self.ATTENTION, context))
         bundle = self.parameterAsFile(parameters, self.BUNDLE, context)
         if not bundle or not os.path.isdir(bundle):
             raise QgsProcessingException(f"the synthesis model must be a folder; {bundle!r} is not one")
@@ -140,4 +152,8 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
                                           n=self.parameterAsInt(parameters, self.COUNT, context), settings=settings,
                                           attention=self.parameterAsBool(parameters, self.ATTENTION, context),
                                           reporter=FeedbackReporter(feedback, rename), overwrite=True)
+        if path.suffix.lower() in (".tif", ".tiff"):  # the mosaic and its classes, shown when the run ends
+            for layer in (path, path.with_name(f"{path.stem}{MOSAIC_CLASSES}.tif")):
+                context.addLayerToLoadOnCompletion(str(layer), QgsProcessingContext.LayerDetails(
+                    layer.stem, context.project(), self.OUTPUT))
         return {self.OUTPUT: str(path)}

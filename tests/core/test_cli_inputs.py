@@ -271,9 +271,10 @@ def test_synthesize_checks_its_out_file_before_the_model_loads(run_folder, tmp_p
                                        "another --out\n")
     cases = [(mine, OutputExistsError, f"{mine} already exists; choose another name or allow overwriting "
                                        "(overwrite=True) to replace it"),
-             (tmp_path / "patches.txt", ValueError, "synthetic patches are written as a .npz file; got 'patches.txt' "
+             (tmp_path / "patches.txt", ValueError, "synthetic patches are written as .npz (NumPy archive), .csv "
+                                                    "(spectral library) or .tif (GeoTIFF mosaic); got 'patches.txt' "
                                                     "(e.g. patches.npz)"),
-             (tmp_path, ValueError, f"{tmp_path} is a folder; give a .npz file name in it (e.g. "
+             (tmp_path, ValueError, f"{tmp_path} is a folder; give a .npz, .csv or .tif file name in it (e.g. "
                                     f"{tmp_path / 'patches.npz'})")]
     if sys.platform.startswith("linux"):
         cases.append((Path("/proc/patches.npz"), ValueError, "cannot write the synthetic patches to "

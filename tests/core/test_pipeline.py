@@ -263,6 +263,8 @@ def test_reused_synthesis_bundle_skips_training(augment_run, scene_files, tmp_pa
 
 
 def test_train_bundle_then_cli_synthesize(scene_files, tmp_path):
+    from hypersynth.core.io.read import read_scene
+
     scene, labels, _, classes = scene_files
     bundle = train_bundle(scene, labels, tmp_path / "bundle", classes_path=classes,
                           settings=MethodSettings(preset="tiny"))
@@ -272,6 +274,20 @@ def test_train_bundle_then_cli_synthesize(scene_files, tmp_path):
     assert rc == 0
     with np.load(tmp_path / "p.npz") as f:
         assert f["patches"].shape[0] == 3 and set(f["labels"].tolist()) == {1}
+        patches, wavelengths = f["patches"], f["wavelengths"]
+    # the same draw (same seed) as a spectral library and as a mosaic QGIS opens with wavelengths
+    for name in ("library.csv", "mosaic.tif"):
+        assert cli_main(["synthesize", "--synthesis-model", str(bundle), "--class", "1", "--n", "3",
+                         "--out", str(tmp_path / name), "--quiet"]) == 0
+    rows = (tmp_path / "library.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 4 and rows[1].startswith("1,1,")
+    centre = patches[:, :, patches.shape[-1] // 2, patches.shape[-1] // 2]
+    np.testing.assert_allclose([float(v) for v in rows[1].split(",")[-centre.shape[1]:]], centre[0], rtol=1e-4)
+    mosaic = read_scene(tmp_path / "mosaic.tif")
+    np.testing.assert_allclose(mosaic.wavelengths, wavelengths, rtol=1e-6)
+    side = patches.shape[-1]
+    np.testing.assert_allclose(mosaic.cube[:, :side, :side], patches[0], rtol=1e-5)
+    assert (tmp_path / "mosaic_classes.tif").exists()
 
 
 def test_cli_baseline_with_cog_and_clear_errors(scene_files, tmp_path, capsys):

@@ -450,6 +450,15 @@ def test_combinations_are_refused_before_the_run(hypersynth_plugin, inputs, tmp_
     ok, message = _check("benchmark", _benchmark(inputs, tmp_path, METHODS=[]))
     assert not ok
     assert _check("synthesize", {"BUNDLE": inputs.synthesis, "PROMPT": "water", "OUTPUT": npz}) == (True, "")
+    for out in ("patches.csv", "patches.tif"):  # the file's ending chooses what is written
+        assert _check("synthesize", {"BUNDLE": inputs.synthesis, "PROMPT": "water",
+                                     "OUTPUT": str(tmp_path / out)}) == (True, "")
+    ok, message = _check("synthesize", {"BUNDLE": inputs.synthesis, "PROMPT": "water", "ATTENTION": True,
+                                        "OUTPUT": str(tmp_path / "patches.csv")})
+    assert not ok and message.startswith("cross-attention maps are kept in a .npz file only; got 'patches.csv'")
+    ok, message = _check("synthesize", {"BUNDLE": inputs.synthesis, "PROMPT": "water",
+                                        "OUTPUT": str(tmp_path / "patches.txt")})
+    assert not ok and "name it patches.npz" in message
     assert _check("augmentandclassify", _augment(inputs, tmp_path)) == (True, "")
     assert list(tmp_path.iterdir()) == []
 

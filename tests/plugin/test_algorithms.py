@@ -275,6 +275,15 @@ def test_augment_then_reuse_the_classifier_and_synthesis_model(hypersynth_plugin
         "BUNDLE": result["BUNDLE"], "CLASS_ID": 1, "COUNT": 3, "DEVICE": 1, "OUTPUT": str(tmp_path / "water.npz")})
     with np.load(patches["OUTPUT"]) as npz:
         assert npz["patches"].shape[0] == 3 and set(npz["labels"].tolist()) == {1}
+        bands = npz["patches"].shape[1]
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    mosaic = processing.run("hypersynth:synthesize", {
+        "BUNDLE": result["BUNDLE"], "CLASS_ID": 1, "COUNT": 3, "DEVICE": 1, "OUTPUT": str(tmp_path / "water.tif")},
+        context=context)
+    shown = sorted(Path(p).name for p in context.layersToLoadOnCompletion())  # the mosaic and its classes
+    assert shown == ["water.tif", "water_classes.tif"] and mosaic["OUTPUT"] == str(tmp_path / "water.tif")
+    assert gdal.Open(mosaic["OUTPUT"]).RasterCount == bands
 
 
 def test_a_processing_run_beside_another_run_warns_in_its_log(hypersynth_plugin, demo, tmp_path):
