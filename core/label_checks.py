@@ -101,35 +101,59 @@ def warn_of_classes_with_few_labels(labels: np.ndarray, valid: "np.ndarray | Pix
                 most, "; ".join(said), " and ".join(c.name for c in few), FEW_LABELS, "" if one else " each")
 
 
+def warn_of_classes_in_one_place(labels: np.ndarray, valid: "np.ndarray | PixelMask", classes: list[ClassInfo],
+                                 name: str, method: str) -> None:
+    """Say which classes of :data:`FEW_LABELS` or more labelled pixels lie in one place only (one 8-connected
+    area: a single brushed stroke or polygon), for the methods whose classifier blend chooses its shares and
+    smoothing by a cross-validation that holds out whole places: one such class turns it off for every class.
+    Brushing one area per class is the natural first try, and nothing else would tell that it costs the CV."""
+    if method not in BLEND_METHODS:
+        return
+    total, lost = _labelled_pixel_counts(labels, valid)
+    learnt = {c.id: total.get(c.id, 0) - lost.get(c.id, 0) for c in classes}
+    enough = {c.id for c in classes if learnt[c.id] >= FEW_LABELS}  # fewer: warn_of_classes_with_few_labels
+    places = _labelled_places(labels, valid, enough)
+    alone = [c for c in classes if c.id in enough and places[c.id] == 1]
+    if not alone:
+        return
+    one = len(alone) == 1
+    log.warning("class%s %s of %s %s labelled in one place only (%s): the classifier blend chooses its shares and "
+                "spatial smoothing by cross-validation that holds out whole places, so with a class in one place it "
+                "takes its default shares and, unless you set a width, no smoothing; label %s in a second place, "
+                "apart from the first", "" if one else "es",
+                ", ".join(f"{c.id} ({c.name}: {learnt[c.id]} pixels)" for c in alone), name,
+                "is" if one else "are", "one area of touching pixels" if one else "each one area of touching pixels",
+                " and ".join(c.name for c in alone))
+
+
 def _labelled_places(labels: np.ndarray, valid: "np.ndarray | PixelMask", ids: set[int]) -> dict[int, int]:
-    """How many separate places (8-connected groups, as the blend's CV holds them out: classify.spatial's
-    label_regions) the labelled pixels of each class in ``ids`` on the scene's data lie in; meant for classes of a
-    few pixels, whose positions it gathers."""
+    """How many separate places (8-connected areas, as the blend's CV holds them out: classify.spatial's
+    label_regions) the labelled pixels of each class in ``ids`` on the scene's data lie in. Each class is labelled
+    within its own bounding box, one class at a time: no mask of the whole scene beside the label map."""
+    from scipy import ndimage
+
+    places = {}
+    for i, (rows, cols) in _bounding_boxes(labels, valid, ids).items():
+        mask = (labels[rows, cols] == i) & np.asarray(valid[rows, cols], dtype=bool)
+        places[i] = int(ndimage.label(mask, structure=np.ones((3, 3), dtype=int))[1])
+    return places
+
+
+def _bounding_boxes(labels: np.ndarray, valid: "np.ndarray | PixelMask", ids: set[int]
+                    ) -> dict[int, tuple[slice, slice]]:
+    """``(rows, cols)`` of the box around each class's labelled pixels on the scene's data (classes of ``ids``
+    with none are left out), found a strip at a time."""
     from .io.labels import row_strips
 
-    wanted = np.array(sorted(ids))
-    found: list[np.ndarray] = []  # (n, 3): class id, row, col
-    for rows in row_strips(*labels.shape):  # a strip at a time: no whole-grid masks beside the label map
+    box: dict[int, list[int]] = {}  # id -> [first row, last row, first col, last col]
+    for rows in row_strips(*labels.shape):
         strip = labels[rows]  # (h, W)
-        at = np.argwhere(np.isin(strip, wanted) & np.asarray(valid[rows], dtype=bool))  # (n, 2)
-        if len(at):
-            found.append(np.column_stack([strip[at[:, 0], at[:, 1]], at[:, 0] + rows.start, at[:, 1]]))
-    pixels = np.concatenate(found) if found else np.zeros((0, 3), np.int64)
-    return {i: _separate_places(pixels[pixels[:, 0] == i, 1:]) for i in ids}
-
-
-def _separate_places(points: np.ndarray) -> int:
-    """The 8-connected groups among a few ``(n, 2)`` pixel positions (rows, cols): a union-find over their pairs,
-    where a whole-grid labelling (label_regions) would cost a mask of the scene's size for a pixel or two."""
-    group = list(range(len(points)))
-
-    def root(k: int) -> int:
-        while group[k] != k:
-            k = group[k]
-        return k
-
-    for a in range(len(points)):
-        for b in range(a):
-            if np.abs(points[a] - points[b]).max() <= 1:  # neighbours, diagonals included
-                group[root(a)] = root(b)
-    return len({root(k) for k in range(len(points))})
+        ok = np.asarray(valid[rows], dtype=bool)
+        for i in ids:
+            hit = (strip == i) & ok
+            if not hit.any():
+                continue
+            r, c = np.flatnonzero(hit.any(axis=1)) + rows.start, np.flatnonzero(hit.any(axis=0))
+            b = box.setdefault(i, [int(r[0]), int(r[-1]), int(c[0]), int(c[-1])])
+            b[:] = [min(b[0], int(r[0])), max(b[1], int(r[-1])), min(b[2], int(c[0])), max(b[3], int(c[-1]))]
+    return {i: (slice(b[0], b[1] + 1), slice(b[2], b[3] + 1)) for i, b in box.items()}

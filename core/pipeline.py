@@ -25,7 +25,7 @@ from .classifier_bundle import (_load_classifier, _own_training_pixels, _patch_s
 from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
 from .outputs import (RUN_STAGING, OutputExistsError, check_output_folder, claim_output_folder,  # noqa: F401
                       move_outputs)
-from .label_checks import warn_of_classes_with_few_labels, warn_of_labels_on_no_data
+from .label_checks import warn_of_classes_in_one_place, warn_of_classes_with_few_labels, warn_of_labels_on_no_data
 from .progress import NULL_REPORTER, Reporter
 from .report import MAP_FIGURE, warnings_of_this_run
 from .scale_check import GatheringReader, typical_value, warn_of_scale
@@ -179,6 +179,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field)
         warn_of_labels_on_no_data(labels, scene.valid, classes, Path(labels_path).name)
         warn_of_classes_with_few_labels(labels, scene.valid, classes, Path(labels_path).name, method, settings)
+        warn_of_classes_in_one_place(labels, scene.valid, classes, Path(labels_path).name, method)
         validation = None
         if validation_path is not None:
             label_map, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes, min_classes=1)

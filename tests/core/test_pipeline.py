@@ -728,3 +728,43 @@ def test_a_spectral_baseline_streams_a_raster_and_maps_it_as_when_read_whole(met
 
     assert report("streamed") == report("whole")
     assert ((tmp_path / "streamed" / "spectra.png").read_bytes() == (tmp_path / "whole" / "spectra.png").read_bytes())
+
+
+def test_a_class_brushed_in_one_place_is_warned_of_for_the_blend(caplog):
+    """One brushed area per class is the natural first try; for the blend it turns the CV of shares and smoothing
+    off (it holds out whole places), so each class in one place is named; a second place, diagonal neighbours
+    aside, ends it; the methods without that CV, and classes of 1-2 pixels (the few-labels warning's), stay quiet."""
+    from hypersynth.core.label_checks import warn_of_classes_in_one_place
+    from hypersynth.core.pixel_mask import PixelMask
+    from hypersynth.core.scene import ClassInfo
+
+    classes = [ClassInfo(1, "water"), ClassInfo(2, "grass"), ClassInfo(3, "roof")]
+    labels = np.zeros((300, 40), np.uint8)  # taller than a strip of the label map: boxes are gathered across strips
+    labels[2:6, 2:6] = 1  # water: one place, 16 pixels
+    labels[12:16, 2:6], labels[250:252, 30:32] = 2, 2  # grass: two places, far apart
+    labels[20:22, 20:22], labels[22:24, 22:24] = 3, 3  # roof: two squares that touch at a corner, one place
+    valid = np.ones(labels.shape, bool)
+
+    def said(method, labels=labels, valid=valid):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="hypersynth"):
+            warn_of_classes_in_one_place(labels, valid, classes, "strokes.gpkg", method)
+        return " ".join(r.getMessage() for r in caplog.records)
+
+    both = said("augment")
+    assert both.startswith("classes 1 (water: 16 pixels), 3 (roof: 8 pixels) of strokes.gpkg are labelled in one "
+                           "place only (each one area of touching pixels)"), both
+    assert both.endswith("label water and roof in a second place, apart from the first") and "grass" not in both
+    assert said("rf") == said("cnn") == said("svm") == ""  # no blend, no CV of places
+    apart = labels.copy()
+    apart[100:102, 10:12], apart[200:204, 5:7] = 1, 3
+    assert said("cnn-pseudo", apart) == ""
+    packed = PixelMask.from_array(valid)  # as a streamed scene gives it
+    tiny = labels.copy()
+    tiny[labels == 3] = 0
+    tiny[30, 30] = 3  # a class of one pixel is the few-labels warning's
+    alone = said("augment", tiny, packed)
+    assert alone.startswith("class 1 (water: 16 pixels) of strokes.gpkg is labelled in one place only (one area")
+    off = valid.copy()
+    off[250:252, 30:32] = False  # grass's second place on no-data pixels: one place is left to learn from
+    assert said("augment", apart, off).startswith("class 2 (grass: 16 pixels) of strokes.gpkg is labelled in one")
