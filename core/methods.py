@@ -215,7 +215,7 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
         spectra = cube[:, rows, cols].T[:, :, None, None]  # (N, B, 1, 1)
         reporter.progress(0.0, "classifier")
         clf.fit(spectra, y, reporter=reporter.sub(0.0, 1.0, "classifier "))
-        return FittedMethod(method, clf, class_ids)
+        return FittedMethod(method, clf, class_ids, notes=[clf.training_note()])
 
     reporter.progress(0.0, "training patches")  # the patch side (from the scene's homogeneity) and the labels' patches
     from .classify.predict import pixel_patches
@@ -225,7 +225,7 @@ def fit_method(method: str, cube: np.ndarray, valid: np.ndarray, train_labels: n
     if method == "cnn":
         clf = _cnn_for(settings, p)
         clf.fit(real, y, reporter=reporter)
-        return FittedMethod(method, clf, class_ids)
+        return FittedMethod(method, clf, class_ids, notes=[clf.training_note()])
     if method in ("dfeat", "dfeat-augment"):
         return _fit_diffusion_features(cube, valid, train_labels, classes, class_ids, real, y, settings, reporter,
                                        wavelengths, augment=method in SYNTHESISING_METHODS)

@@ -277,6 +277,7 @@ class SpectralSVM:
         self.n_classes = 0
         self.bands = 0
         self.chosen: dict[str, float] = {}  # the C and gamma used by the last fit
+        self.how_chosen = ""  # how the last fit got them: "given", "cross-validation" or "defaults"
         self._model: Optional[Pipeline] = None
 
     def _pipeline(self, C: float, gamma: float, probability: bool) -> Pipeline:
@@ -288,9 +289,12 @@ class SpectralSVM:
         """C and gamma: the fixed ones, the defaults, or the CV winner on the training labels."""
         scale_gamma = 1.0 / x.shape[1]  # sklearn's 'scale' for standardised features (variance 1)
         if self.C is not None and self.gamma is not None:
+            self.how_chosen = "given"
             return float(self.C), float(self.gamma)
         if _smallest_class(y) < self.MIN_PER_CLASS_FOR_CV:
+            self.how_chosen = "defaults"
             return float(self.C or self.C_GRID[0]), float(self.gamma or scale_gamma)
+        self.how_chosen = "cross-validation"
         # One grid per candidate, ordered by preference, so ties go to the most conventional setting.
         candidates = [{"svc__C": [float(self.C) if self.C is not None else c],
                        "svc__gamma": [float(self.gamma) if self.gamma is not None else g * scale_gamma]}
@@ -319,6 +323,20 @@ class SpectralSVM:
         self._model, self.n_classes, self.bands = model, int(y.max()) + 1, x.shape[1]
         self.chosen = {"C": C, "gamma": gamma, "platt": float(platt)}
         return self
+
+    def training_note(self) -> str:
+        """One line for the run's report: the C and gamma the SVM used and how they were chosen."""
+        if not self.chosen:
+            return "SVM: not trained"
+        how = {"given": "as given",
+               "cross-validation": f"chosen by {self.MIN_PER_CLASS_FOR_CV}-fold stratified cross-validation on the "
+                                   "labels (balanced accuracy)",
+               "defaults": f"defaults: a class has fewer than {self.MIN_PER_CLASS_FOR_CV} labels, too few to "
+                           "cross-validate"}.get(self.how_chosen, "as saved")  # a loaded bundle's: not recorded
+        gamma = self.chosen["gamma"] * self.bands  # in multiples of 1 / bands, as the grid reads
+        probabilities = "Platt-scaled" if self.chosen.get("platt") else "softmax of the decision values"
+        return (f"SVM (RBF kernel on standardised spectra): C {self.chosen['C']:g}, gamma {gamma:g} / bands, {how}; "
+                f"probabilities {probabilities}")
 
     def predict_proba(self, samples: np.ndarray) -> np.ndarray:
         """``(N, n_classes)`` float32 class probabilities (Platt-scaled, or softmax of decision values)."""

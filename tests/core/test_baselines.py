@@ -100,6 +100,14 @@ def test_svm_chooses_hyper_parameters_only_with_enough_labels():
     assert many.chosen["platt"] == 1.0
     fixed = SpectralSVM(seed=0, C=5.0, gamma=0.2).fit(*spectra(12, seed=4))
     assert fixed.chosen["C"] == 5.0 and fixed.chosen["gamma"] == 0.2
+    # the report says which, and what it used
+    assert few.training_note() == ("SVM (RBF kernel on standardised spectra): C 100, gamma 1 / bands, defaults: a "
+                                   "class has fewer than 3 labels, too few to cross-validate; probabilities softmax "
+                                   "of the decision values")
+    assert "chosen by 3-fold stratified cross-validation on the labels (balanced accuracy); probabilities " \
+           "Platt-scaled" in many.training_note()
+    assert f"C 5, gamma {0.2 * BANDS:g} / bands, as given" in fixed.training_note()
+    assert SpectralSVM().training_note() == "SVM: not trained"
 
 
 def test_svm_two_classes_and_sample_weights():
