@@ -686,7 +686,8 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
 
         print(f"synthetic patches: {path}")
         for beside in companion_files(path)[:1]:  # the mosaic's class raster (its style is QGIS's business)
-            print(f"their classes:     {beside}")
+            if beside.exists():  # not for patches of label 0 (no class)
+                print(f"their classes:     {beside}")
         return 0
     if args.command == "bench":
         from .bench import run_bench_cli

@@ -566,6 +566,9 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
             raise ValueError(f"class {class_id} is not in this bundle; it knows "
                              + ", ".join(f"{c.id} ({c.name})" for c in model.classes))
         prompt, label = by_id[class_id].text, int(class_id)
+    else:  # the engine names the stage by the label id the patches get ("sampling class 0"): say the prompt
+        said, instead = f"sampling class {label}", f"sampling '{prompt}' (label {label})"
+        reporter = reporter.renamed(lambda stage: stage.replace(said, instead))
     cfg = model.config.diffusion
     syn = synthesize(model, {label: prompt}, {label: n},
                      guidance=settings.guidance if settings.guidance is not None else cfg.guidance,

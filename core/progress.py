@@ -33,6 +33,11 @@ class Reporter:
         """A reporter for one part of a job that maps its 0..1 onto ``start..end`` of this one."""
         return _SubReporter(self, start, end, prefix)
 
+    def renamed(self, rename: Callable[[str], str]) -> "Reporter":
+        """This reporter with each stage passed through ``rename`` first (a free prompt for the label id it is
+        sampled under, say)."""
+        return _RenamingReporter(self, rename)
+
 
 class CallbackReporter(Reporter):
     """A reporter built from two plain callables (either may be ``None``)."""
@@ -80,6 +85,20 @@ class _SubReporter(Reporter):
     def progress(self, fraction: float, stage: str) -> None:
         name = f"{self.prefix}{stage}" if self.prefix and stage else (self.prefix or stage)
         self.parent.progress(self.start + (self.end - self.start) * min(max(fraction, 0.0), 1.0), name)
+
+    def is_cancelled(self) -> bool:
+        return self.parent.is_cancelled()
+
+    def check(self) -> None:
+        self.parent.check()
+
+
+class _RenamingReporter(Reporter):
+    def __init__(self, parent: Reporter, rename: Callable[[str], str]) -> None:
+        self.parent, self.rename = parent, rename
+
+    def progress(self, fraction: float, stage: str) -> None:
+        self.parent.progress(fraction, self.rename(stage))
 
     def is_cancelled(self) -> bool:
         return self.parent.is_cancelled()

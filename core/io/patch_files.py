@@ -4,6 +4,7 @@ library, or the patches laid side by side as a GeoTIFF (with its class raster) t
 from __future__ import annotations
 
 import csv
+import logging
 import math
 import os
 from pathlib import Path
@@ -12,9 +13,10 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..outputs import OutputExistsError, write_problem
-from ..scene import PIXEL_GRID, ClassInfo, Scene
+from ..scene import ClassInfo, Scene
 from .write import atomic_output, write_label_raster, write_scene
 
+log = logging.getLogger("hypersynth")
 # What each file ending holds: (its short name, what is in it); the command line's and Processing's help say it so.
 PATCH_FORMATS = {
     ".npz": ("NumPy archive", "patches, labels, per-pixel class masks, prompts, wavelengths (and attention)"),
@@ -102,7 +104,8 @@ def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, mas
         masks: ``(N, p, p)`` class id of every pixel of each patch.
         prompts: ``(N,)`` the prompt each patch was sampled from.
         wavelengths: ``(B,)`` nm, or None when the model's scene had none (bands are then numbered).
-        classes: the model's classes: the mosaic's class raster is coloured and named by them.
+        classes: the model's classes: the CSV names each patch's class by them, the mosaic's class raster is
+            coloured and named by them (an id they lack, a free prompt's label, by its prompt, in grey).
         attention: ``(N, layers, T, L)`` cross-attention maps, kept in the .npz only.
         overwrite: replace existing files (the mosaic's class raster too).
 
@@ -119,9 +122,9 @@ def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, mas
         if kind == ".npz":
             _write_npz(tmp, patches, labels, masks, prompts, wavelengths, attention)
         elif kind == ".csv":
-            _write_spectral_library(tmp, patches, labels, prompts, wavelengths)
+            _write_spectral_library(tmp, patches, labels, prompts, wavelengths, _with_labels(classes, labels, prompts))
         else:
-            _write_mosaic(tmp, patches, masks, wavelengths, classes)
+            _write_mosaic(tmp, patches, masks, wavelengths, _with_labels(classes, labels, prompts))
         written = [path] + [path.with_name(p.name) for p in sorted(tmp.parent.iterdir()) if p != tmp]
     return written
 
@@ -137,26 +140,37 @@ def _write_npz(tmp: Path, patches: np.ndarray, labels: np.ndarray, masks: np.nda
         np.savez_compressed(fh, **arrays)
 
 
+def _with_labels(classes: Sequence[ClassInfo], labels: np.ndarray, prompts: Sequence[str]) -> list[ClassInfo]:
+    """``classes`` and a grey class named by its prompt for each label id they lack (a free prompt's; 0, no class
+    in a class raster, is left out)."""
+    known = {c.id for c in classes}
+    extra = {int(label): prompt for label, prompt in zip(labels, prompts) if int(label) not in known and label > 0}
+    return [*classes, *(ClassInfo(i, prompt) for i, prompt in sorted(extra.items()))]
+
+
 def _write_spectral_library(tmp: Path, patches: np.ndarray, labels: np.ndarray, prompts: Sequence[str],
-                            wavelengths: Optional[np.ndarray]) -> None:
-    """One row a patch: its number, class id, prompt and centre spectrum; band columns named by wavelength
-    ("452.3 nm") or number ("band 7"), as spreadsheet, pandas and spectral-library tools read a CSV."""
+                            wavelengths: Optional[np.ndarray], classes: Sequence[ClassInfo]) -> None:
+    """One row a patch: its number, class id and name, prompt and centre spectrum; band columns named by wavelength
+    ("452.347 nm") or number ("band 7"), as spreadsheet, pandas and spectral-library tools read a CSV."""
     from ..classify.base import centre_spectra
 
     spectra = centre_spectra(patches)  # (N, B)
-    bands = [f"{w:.1f} nm" for w in wavelengths] if wavelengths is not None else \
+    names = {c.id: c.name for c in classes}
+    bands = [f"{w:.6g} nm" for w in wavelengths] if wavelengths is not None else \
         [f"band {b + 1}" for b in range(spectra.shape[1])]
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["patch", "class_id", "prompt", *bands])
+        writer.writerow(["patch", "class_id", "class_name", "prompt", *bands])
         for i, spectrum in enumerate(spectra):
-            writer.writerow([i + 1, int(labels[i]), prompts[i], *(f"{v:.6g}" for v in spectrum)])
+            label = int(labels[i])
+            writer.writerow([i + 1, label, names.get(label, ""), prompts[i], *(f"{v:.6g}" for v in spectrum)])
 
 
 def _write_mosaic(tmp: Path, patches: np.ndarray, masks: np.ndarray, wavelengths: Optional[np.ndarray],
                   classes: Sequence[ClassInfo]) -> None:
-    """The patches in rows of about √N, :data:`MOSAIC_GAP` no-data pixels apart, on a pixel grid; and beside it
-    the class of each pixel (0 in the gaps and where a patch's pixel has no class), styled in the class colours."""
+    """The patches in rows of about √N, :data:`MOSAIC_GAP` no-data pixels apart, on a north-up grid of 1-unit
+    pixels without CRS (GIS programs place it; a pixel grid without a geotransform makes QGIS complain); and beside
+    it the class of each pixel (0 in the gaps and where a patch's pixel has no class), styled in the class colours."""
     n, bands, p, _ = patches.shape
     cols = math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
@@ -171,10 +185,15 @@ def _write_mosaic(tmp: Path, patches: np.ndarray, masks: np.ndarray, wavelengths
         cube[(slice(None), *window)] = patches[i]
         valid[window] = True
         class_ids[window] = masks[i]
+    grid = (0.0, 1.0, 0.0, float(height), 0.0, -1.0)  # north-up, the lower-left corner at (0, 0)
     mosaic = Scene(cube, valid, wavelengths=None if wavelengths is None else np.asarray(wavelengths, dtype=float),
-                   name=tmp.stem)
+                   transform=grid, name=tmp.stem)
     write_scene(mosaic, tmp, overwrite=True)
-    known = [c for c in classes if c.id in set(np.unique(class_ids).tolist())]
-    class_ids[~np.isin(class_ids, [c.id for c in known])] = 0  # a free prompt's label 0, or an id the model lacks
-    write_label_raster(tmp.with_name(f"{tmp.stem}{MOSAIC_CLASSES}.tif"), class_ids, list(classes),
-                       transform=PIXEL_GRID, crs_wkt=None, overwrite=True)
+    present = [c for c in classes if c.id in set(np.unique(class_ids).tolist())]  # its legend: these alone
+    if not present:  # label 0 (a free prompt's default): no class to write
+        log.warning("%s: the patches' label is 0, which a class raster leaves unlabelled, so no %s%s.tif is "
+                    "written; give them a label id of 1 or more to have it", tmp.name, tmp.stem, MOSAIC_CLASSES)
+        return
+    class_ids[~np.isin(class_ids, [c.id for c in present])] = 0  # label 0: unlabelled
+    write_label_raster(tmp.with_name(f"{tmp.stem}{MOSAIC_CLASSES}.tif"), class_ids, present,
+                       transform=grid, crs_wkt=None, overwrite=True)

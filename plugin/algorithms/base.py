@@ -8,7 +8,7 @@ import re
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, NamedTuple, Optional
+from typing import Any, Iterator, Mapping, NamedTuple, Optional
 
 from qgis.core import (
     QgsProcessingLayerPostProcessorInterface,
@@ -57,13 +57,10 @@ class FeedbackReporter(Reporter):
     inside it ("cross-validation 3/12: classifier 5/8") is not; a step that is not counted ("reading the product:
     unpacking") is, and so are a benchmark run's stages ("rf N=2 seed 0: VAE 1/5"); a stage already logged that the
     run comes back to ("report" after the attention maps) is not.
-    ``rename`` rewrites a stage before it is logged (e.g. a free prompt for the label id it samples under).
     """
 
-    def __init__(self, feedback: Optional[QgsProcessingFeedback],
-                 rename: Optional[Callable[[str], str]] = None) -> None:
+    def __init__(self, feedback: Optional[QgsProcessingFeedback]) -> None:
         self.feedback = feedback
-        self.rename = rename
         self.stage = ""  # the last stage reported
         self.key = ""  # its leading words: the stage without its trailing count
         self.last_logged = ""  # the last stage logged
@@ -86,7 +83,7 @@ class FeedbackReporter(Reporter):
         if new:
             self.last_logged = stage
             self.logged.add(stage)
-            self.feedback.pushInfo(self.rename(stage) if self.rename is not None else stage)
+            self.feedback.pushInfo(stage)
 
     def is_cancelled(self) -> bool:
         return self.feedback is not None and self.feedback.isCanceled()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import Any, Optional
 
 from qgis.core import (
+    QgsMapLayer,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingLayerPostProcessorInterface,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
@@ -17,15 +18,39 @@ from qgis.core import (
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
+    QgsRasterLayer,
 )
 
 from ...core.io.patch_files import MOSAIC_CLASSES, check_patches_format
+from ..rendering import apply_composite
 from ..settings import DEVICES, HyperSynthSettings
-from .base import FeedbackReporter, HyperSynthAlgorithm, check_model_kind, engine_errors, engine_warnings
+from .base import FeedbackReporter, HyperSynthAlgorithm, check_model_kind, engine_errors, engine_warnings, when_loaded
+
+
+class ShowMosaic(QgsProcessingLayerPostProcessorInterface):
+    """Shows a mosaic of synthetic patches as the dock shows a preview, in false colour; its class raster in the
+    class colours (the .qml beside it) and hidden: loaded after the mosaic, it would cover it."""
+
+    def __init__(self, classes: bool) -> None:
+        super().__init__()
+        self.classes = classes  # True: the class raster
+
+    def postProcessLayer(self, layer: QgsMapLayer, context: QgsProcessingContext,  # noqa: N802 (QGIS API)
+                         feedback: QgsProcessingFeedback) -> None:
+        if not isinstance(layer, QgsRasterLayer):
+            return
+        if not self.classes:
+            apply_composite(layer, "false colour")
+            return
+        layer.loadDefaultStyle()
+        node = context.project().layerTreeRoot().findLayer(layer.id())
+        if node is not None:
+            node.setItemVisibilityChecked(False)
 
 
 class SynthesizeAlgorithm(HyperSynthAlgorithm):
-    """Sample patches for one class's stored prompt, or for a free prompt, into a NumPy .npz file."""
+    """Sample patches for one class's stored prompt, or for a free prompt, into a GeoTIFF mosaic (shown on the
+    map), a NumPy .npz file or a CSV spectral library."""
 
     GROUP = "synthesis"
 
@@ -57,9 +82,10 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
             "p, p) in the scene's units, centre labels, per-pixel masks, the prompts, the wavelengths and "
             "optionally the cross-attention maps. A .csv file is a spectral library of the patches' centre spectra "
             "(one row a patch, one column a band, named by wavelength), for a spreadsheet or another spectral "
-            "tool. A .tif file lays the patches side by side as a GeoTIFF with wavelengths, and writes each pixel's "
-            "class beside it (NAME_classes.tif); both are added to the map, so the synthetic spectra can be looked "
-            "at with the spectral profile, or used as training data by another classifier.\n\n"
+            "tool. A .tif file (the default) lays the patches side by side as a GeoTIFF with wavelengths, and writes "
+            "each pixel's class beside it (NAME_classes.tif); both are added to the map, the mosaic in false colour "
+            "and its classes hidden, so the synthetic spectra can be looked at with the spectral profile, or used "
+            "as training data by another classifier.\n\n"
             "Run time: a tiny model's patches take about a second; a fast model's about 15 s for 16 patches and "
             "20 s for 256 on a 2-core laptop CPU, most of it loading the model; a full model is best run on a "
             "GPU. More sampling steps take proportionally longer.")
@@ -97,7 +123,7 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
             self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT, self.tr("Synthetic patches"),
-            fileFilter=self.tr("NumPy archives (*.npz);;Spectral library CSV (*.csv);;GeoTIFF mosaic (*.tif)")))
+            fileFilter=self.tr("GeoTIFF mosaic (*.tif);;NumPy archives (*.npz);;Spectral library CSV (*.csv)")))
 
     def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
         """The file name (.npz, .csv or .tif; attention maps in a .npz only), the model folder, a class id or a
@@ -143,17 +169,16 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
         settings = MethodSettings(seed=self.parameterAsInt(parameters, self.SEED, context),
                                   device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                                   guidance=guidance, steps=self.parameterAsInt(parameters, self.STEPS, context) or None)
-        # the engine names the stage after the label id the patches get ("sampling class 7"): say the prompt
-        said, instead = re.compile(rf"\bsampling class {label}\b"), f"sampling '{prompt}' (label {label})"
-        rename = None if prompt is None else (lambda stage: said.sub(lambda _: instead, stage))
         with engine_errors():
             with engine_warnings(feedback):
                 path = synthesize_to_file(bundle, out, class_id=class_id, prompt=prompt, label=label,
                                           n=self.parameterAsInt(parameters, self.COUNT, context), settings=settings,
                                           attention=self.parameterAsBool(parameters, self.ATTENTION, context),
-                                          reporter=FeedbackReporter(feedback, rename), overwrite=True)
+                                          reporter=FeedbackReporter(feedback), overwrite=True)
         if path.suffix.lower() in (".tif", ".tiff"):  # the mosaic and its classes, shown when the run ends
-            for layer in (path, path.with_name(f"{path.stem}{MOSAIC_CLASSES}.tif")):
-                context.addLayerToLoadOnCompletion(str(layer), QgsProcessingContext.LayerDetails(
-                    layer.stem, context.project(), self.OUTPUT))
+            for layer, classes in ((path, False), (path.with_name(f"{path.stem}{MOSAIC_CLASSES}.tif"), True)):
+                if layer.exists():  # no class raster for patches of label 0
+                    context.addLayerToLoadOnCompletion(str(layer), QgsProcessingContext.LayerDetails(
+                        layer.stem, context.project(), self.OUTPUT))
+                    when_loaded(context, str(layer), ShowMosaic(classes))
         return {self.OUTPUT: str(path)}

@@ -44,12 +44,13 @@ def test_csv_spectral_library_holds_each_patch_centre_spectrum(tmp_path):
     write_patches(tmp_path / "library.csv", **data, wavelengths=WAVELENGTHS, classes=CLASSES)
     with open(tmp_path / "library.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["patch", "class_id", "prompt"] + [f"{w:.1f} nm" for w in WAVELENGTHS]
+    assert rows[0] == ["patch", "class_id", "class_name", "prompt"] + [f"{w:.6g} nm" for w in WAVELENGTHS]
+    assert rows[0][4] == "450 nm" and rows[0][5] == "495.455 nm"  # to the thousandth of a nanometre
     assert len(rows) == N + 1
     centre = data["patches"][:, :, SIDE // 2, SIDE // 2]
     for i, row in enumerate(rows[1:]):
-        assert row[:3] == [str(i + 1), "3", "a wheat field"]
-        np.testing.assert_allclose([float(v) for v in row[3:]], centre[i], rtol=1e-5)
+        assert row[:4] == [str(i + 1), "3", "wheat", "a wheat field"]
+        np.testing.assert_allclose([float(v) for v in row[4:]], centre[i], rtol=1e-5)
     write_patches(tmp_path / "numbered.csv", **data, wavelengths=None, classes=CLASSES)
     assert (tmp_path / "numbered.csv").read_text().splitlines()[0].endswith(f"band {BANDS}")
 
@@ -72,17 +73,27 @@ def test_geotiff_mosaic_reads_back_as_a_scene_with_its_classes(tmp_path):
     assert scene.valid.sum() == N * SIDE * SIDE
     with opened_quietly(tmp_path / "mosaic_classes.tif") as ds:
         ids = ds.read(1)
+        assert ds.transform.e < 0 and ds.transform.f == scene.cube.shape[1]  # north-up, the lower left at (0, 0)
     assert ids[0, 0] == 7 and ids[1, 1] == 3 and ids[0, SIDE] == 0
     assert np.count_nonzero(ids) == N * SIDE * SIDE
 
 
-def test_mosaic_of_a_free_prompt_leaves_label_0_unlabelled(tmp_path):
+def test_a_free_prompts_label_is_named_by_its_prompt_and_label_0_has_no_class_raster(tmp_path, caplog):
     data = _patches()
-    data["masks"][:] = 0
-    data["labels"][:] = 0
-    write_patches(tmp_path / "free.tif", **data, wavelengths=WAVELENGTHS, classes=CLASSES)
-    with opened_quietly(tmp_path / "free_classes.tif") as ds:
-        assert not ds.read(1).any()
+    data["masks"][:], data["labels"][:], data["prompts"] = 9, 9, ["bare soil"] * N  # a label the model lacks
+    write_patches(tmp_path / "soil.tif", **data, wavelengths=WAVELENGTHS, classes=CLASSES)
+    write_patches(tmp_path / "soil.csv", **data, wavelengths=WAVELENGTHS, classes=CLASSES)
+    with opened_quietly(tmp_path / "soil_classes.tif") as ds:
+        assert set(np.unique(ds.read(1)).tolist()) == {0, 9}
+    legend = (tmp_path / "soil_classes.qml").read_text()
+    assert 'label="bare soil"' in legend and "wheat" not in legend  # the classes in the mosaic alone
+    assert (tmp_path / "soil.csv").read_text().splitlines()[1].startswith("1,9,bare soil,bare soil,")
+    data["masks"][:], data["labels"][:] = 0, 0
+    with caplog.at_level("WARNING", logger="hypersynth"):
+        written = write_patches(tmp_path / "free.tif", **data, wavelengths=WAVELENGTHS, classes=CLASSES)
+    assert written == [tmp_path / "free.tif"] and not (tmp_path / "free_classes.tif").exists()
+    assert "the patches' label is 0, which a class raster leaves unlabelled, so no free_classes.tif is written; " \
+           "give them a label id of 1 or more to have it" in caplog.text
 
 
 def test_other_endings_and_existing_files_are_refused_before_writing(tmp_path):

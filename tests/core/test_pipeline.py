@@ -13,7 +13,7 @@ from hypersynth.core.demo import make_demo_scene
 from hypersynth.core.io.write import write_scene
 from hypersynth.core.methods import MethodSettings
 from hypersynth.core.pipeline import (CLASSIFIER_BUNDLE, OutputExistsError, classify_scene, classify_with_model,
-                                      train_bundle)
+                                      synthesize_to_file, train_bundle)
 from hypersynth.core.progress import CallbackReporter, CancelAfter, Cancelled
 
 from ..demo_files import write_demo_files
@@ -288,6 +288,9 @@ def test_train_bundle_then_cli_synthesize(scene_files, tmp_path):
     side = patches.shape[-1]
     np.testing.assert_allclose(mosaic.cube[:, :side, :side], patches[0], rtol=1e-5)
     assert (tmp_path / "mosaic_classes.tif").exists()
+    stages = CancelAfter(10**6)  # a free prompt's stage says the prompt, not the label id it is sampled under
+    synthesize_to_file(bundle, tmp_path / "grass.npz", prompt="dry grass", label=7, n=2, reporter=stages)
+    assert "sampling 'dry grass' (label 7)" in stages.stages and not any("class 7" in s for s in stages.stages)
 
 
 def test_cli_baseline_with_cog_and_clear_errors(scene_files, tmp_path, capsys):

@@ -458,7 +458,7 @@ def test_combinations_are_refused_before_the_run(hypersynth_plugin, inputs, tmp_
     assert not ok and message.startswith("cross-attention maps are kept in a .npz file only; got 'patches.csv'")
     ok, message = _check("synthesize", {"BUNDLE": inputs.synthesis, "PROMPT": "water",
                                         "OUTPUT": str(tmp_path / "patches.txt")})
-    assert not ok and "name it patches.npz" in message
+    assert not ok and "name it patches.tif" in message  # the mosaic, the first of the formats
     assert _check("augmentandclassify", _augment(inputs, tmp_path)) == (True, "")
     assert list(tmp_path.iterdir()) == []
 
@@ -501,21 +501,3 @@ def test_a_model_of_the_other_kind_is_refused_in_the_words_of_processing(hypersy
     assert not ok and "saved no synthesis model (a baseline saves none)" in message
     assert "_bundle folder" not in message
     assert list(tmp_path.iterdir()) == []
-
-
-def test_a_free_prompt_is_logged_instead_of_its_label_id(hypersynth_plugin, inputs, tmp_path, untouched,
-                                                         monkeypatch):
-    import hypersynth.core.pipeline as pipeline
-
-    def sample(bundle, out, *, reporter, label, **kwargs):
-        for k in range(3):
-            reporter.progress(k / 3, f"sampling class {label}")
-        reporter.progress(1.0, "done")
-        Path(out).write_bytes(b"npz")
-        return Path(out)
-
-    monkeypatch.setattr(pipeline, "synthesize_to_file", sample)
-    log = RecordingFeedback()
-    processing.run("hypersynth:synthesize", {"BUNDLE": inputs.synthesis, "PROMPT": "dry grass", "LABEL": 7,
-                                             "OUTPUT": str(tmp_path / "p.npz")}, feedback=log)
-    assert log.infos[:2] == ["sampling 'dry grass' (label 7)", "done"]

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from osgeo import gdal
 from qgis.core import (
+    QgsMultiBandColorRenderer,
     QgsPalettedRasterRenderer,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProject,
+    QgsRasterLayer,
     QgsSingleBandGrayRenderer,
     QgsVectorLayer,
 )
@@ -284,6 +286,18 @@ def test_augment_then_reuse_the_classifier_and_synthesis_model(hypersynth_plugin
     shown = sorted(Path(p).name for p in context.layersToLoadOnCompletion())  # the mosaic and its classes
     assert shown == ["water.tif", "water_classes.tif"] and mosaic["OUTPUT"] == str(tmp_path / "water.tif")
     assert gdal.Open(mosaic["OUTPUT"]).RasterCount == bands
+    project, shown = QgsProject.instance(), {}
+    for name in ("water.tif", "water_classes.tif"):  # as Processing loads them: added, then post-processed
+        layer = QgsRasterLayer(str(tmp_path / name), name)
+        project.addMapLayer(layer)
+        context.layerToLoadOnCompletionDetails(str(tmp_path / name)).postProcessor().postProcessLayer(
+            layer, context, RecordingFeedback())
+        shown[name] = (layer, project.layerTreeRoot().findLayer(layer.id()).isVisible())
+    (water, water_visible), (classes, classes_visible) = shown["water.tif"], shown["water_classes.tif"]
+    assert isinstance(water.renderer(), QgsMultiBandColorRenderer) and water_visible  # false colour
+    assert isinstance(classes.renderer(), QgsPalettedRasterRenderer) and not classes_visible  # its .qml, hidden
+    assert {c.value for c in classes.renderer().classes()} == {1}
+    project.removeMapLayers([water.id(), classes.id()])
 
 
 def test_a_processing_run_beside_another_run_warns_in_its_log(hypersynth_plugin, demo, tmp_path):
