@@ -361,6 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--synthesis-model", "--bundle", dest="synthesis_model", metavar="FOLDER",
                            help="reuse a synthesis model (the model_bundle folder of an earlier run) instead of "
                                 "training one (--bundle: the same option's older name)")
+            p.add_argument("--synthetic-patches", choices=("tif", "csv", "npz"),
+                           help="also write the synthetic patches the classifier learnt from into --out: tif, a "
+                                "GeoTIFF mosaic with wavelengths that QGIS shows, and its classes beside it; csv, a "
+                                "spectral library of their centre spectra; npz, everything (NumPy)")
             _synthesis_args(p)
             _blend_args(p)
         else:
@@ -525,6 +529,8 @@ def _print_outputs(outputs: "ClassificationOutputs") -> None:
     print(f"report:         {outputs.report}")
     if outputs.bundle:
         print(f"model bundle:   {outputs.bundle}")
+    if outputs.synthetic_patches:
+        print(f"synthetic:      {outputs.synthetic_patches}")
     if outputs.metrics:
         m = outputs.metrics
         print(f"accuracy:       OA {m['oa'] * 100:.2f} %  AA {m['aa'] * 100:.2f} %  kappa {m['kappa']:.4f} "
@@ -650,7 +656,8 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                                               validation_path=args.validation, settings=_settings(args),
                                               bundle_path=getattr(args, "synthesis_model", None),
                                               reporter=reporter, overwrite=args.overwrite,
-                                              probabilities=args.probabilities, training_area=args.training_area)
+                                              probabilities=args.probabilities, training_area=args.training_area,
+                                              synthetic_patches=getattr(args, "synthetic_patches", None))
             reporter.close()
             _print_outputs(outputs)
             if args.cog:

@@ -25,6 +25,7 @@ from .classifier_bundle import (_load_classifier, _own_training_pixels, _patch_s
 from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
 from .outputs import (RUN_STAGING, OutputExistsError, check_output_folder, claim_output_folder,  # noqa: F401
                       move_outputs)
+from .io.patch_files import MOSAIC_CLASSES, PATCH_FORMATS, companion_files
 from .label_checks import warn_of_classes_in_one_place, warn_of_classes_with_few_labels, warn_of_labels_on_no_data
 from .progress import NULL_REPORTER, Reporter
 from .report import MAP_FIGURE, warnings_of_this_run
@@ -49,6 +50,7 @@ REPORT = "report.md"
 REPORT_HTML = "report.html"
 METRICS = "metrics.json"
 SYNTHETIC = "synthetic_summary.json"
+SYNTHETIC_PATCHES = "synthetic_patches"  # + .tif, .csv or .npz: the synthetic patches learnt from, on request
 BUNDLE = SYNTHESIS_BUNDLE
 CLASSIFIER_BUNDLE = CLASSIFIER_FOLDER
 # what each of a run's main files holds, for the report's "Files" section (an analyst opening report.html)
@@ -61,6 +63,12 @@ FILE_NOTES = {
     METRICS: "the accuracy figures of this report, as JSON",
     BUNDLE: "the trained synthesis model (reuse it with --synthesis-model, or for prompt previews in QGIS)",
     CLASSIFIER_BUNDLE: "the trained classifier (apply it to another scene of the same sensor with `classify`)",
+    SYNTHETIC_PATCHES + ".tif": "the synthetic patches the classifier learnt from, side by side, with wavelengths "
+                                f"(their classes in {SYNTHETIC_PATCHES}{MOSAIC_CLASSES}.tif)",
+    SYNTHETIC_PATCHES + ".csv": "the centre spectra of the synthetic patches the classifier learnt from, a "
+                                "spectral library (one row a patch)",
+    SYNTHETIC_PATCHES + ".npz": "the synthetic patches the classifier learnt from, with their labels, per-pixel "
+                                "classes and prompts (NumPy)",
 }
 
 
@@ -77,6 +85,7 @@ class ClassificationOutputs:
     synthetic_summary: Optional[Path] = None  # per-class counts and spectral agreement of synthetic data
     attention: Optional[Path] = None  # one synthetic patch per class with its prompt words' cross-attention (.npz)
     probabilities: Optional[Path] = None  # float32 GeoTIFF, a band per class (asked for), -1 where unclassified
+    synthetic_patches: Optional[Path] = None  # the synthetic patches learnt from (asked for): .tif, .csv or .npz
     files: list[Path] = field(default_factory=list)  # every file written
 
 
@@ -93,6 +102,9 @@ def _outputs_for(method: str) -> list[str]:
         names.append(BUNDLE)
     if method in SYNTHESISING_METHODS:  # the report summarises and plots the synthetic patches
         names += [SYNTHETIC, ATTENTION_FIGURE, ATTENTION_ARRAYS, "pca.png"]
+        names += [SYNTHETIC_PATCHES + end for end in PATCH_FORMATS]  # on request; the mosaic's class raster too
+        names += [SYNTHETIC_PATCHES + ".tif.aux.xml", *(n.name for n in companion_files(SYNTHETIC_PATCHES + ".tif"))]
+        names += [SYNTHETIC_PATCHES + MOSAIC_CLASSES + ".tif.aux.xml"]
     return names
 
 
@@ -109,10 +121,13 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
                    preset: str = "fast", seed: int = 0, bundle_path: Optional[str | os.PathLike] = None,
                    settings: Optional[MethodSettings] = None, reporter: Reporter = NULL_REPORTER,
                    overwrite: bool = False, probabilities: bool = False,
-                   approved: Optional[Collection[str]] = None, training_area: str = "auto") -> ClassificationOutputs:
+                   approved: Optional[Collection[str]] = None, training_area: str = "auto",
+                   synthetic_patches: Optional[str] = None) -> ClassificationOutputs:
     """Read a scene and its labels, train ``method``, classify every pixel, write maps and a report
     (``probabilities``: also each class's probability, a band per class; ``approved``: with ``overwrite``, the
-    earlier outputs the analyst agreed to replace when asked: any other found when the run starts is refused).
+    earlier outputs the analyst agreed to replace when asked: any other found when the run starts is refused;
+    ``synthetic_patches``: ".tif", ".csv" or ".npz", also the synthetic patches the classifier learnt from, as
+    ``synthetic_patches.tif`` etc. (:mod:`.io.patch_files`), for a method that synthesises).
 
     A random forest or an SVM learns from the labelled pixels' spectra alone: a plain raster's pixels are streamed.
     The other methods learn from the scene (``training_area`` "scene") or, a plain raster's, from the area around its
@@ -132,6 +147,8 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
         check_model_folder(bundle_path, "synthesis")
     if method in CPU_ONLY_METHODS:
         note_cpu_only(settings.device, METHOD_TITLES[method])
+    if synthetic_patches is not None:
+        synthetic_patches = check_synthetic_patches(synthetic_patches, method)
     by_area = method not in STREAMED_METHODS and learns_from_labelled_area(
         training_area, plain_raster_shape(scene_path) if training_area != "scene" else None)  # the header alone
     # held from the check for an earlier run's outputs until this run's have moved in, so no other run passes
@@ -143,7 +160,7 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
                                class_field=class_field, validation_path=validation_path,
                                settings=settings, bundle_path=bundle_path, reporter=reporter,
                                probabilities=probabilities, by_area=by_area,
-                               area_chosen=by_area and training_area == "auto")
+                               area_chosen=by_area and training_area == "auto", synthetic_patches=synthetic_patches)
 
 
 def kept_outputs(out: Path, bundle_path: Optional[str | os.PathLike]) -> list[str]:
@@ -156,8 +173,8 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
                     method: str, classes_path: Optional[str | os.PathLike], class_field: Optional[str],
                     validation_path: Optional[str | os.PathLike], settings: MethodSettings,
                     bundle_path: Optional[str | os.PathLike], reporter: Reporter,
-                    probabilities: bool = False, by_area: bool = False,
-                    area_chosen: bool = False) -> ClassificationOutputs:
+                    probabilities: bool = False, by_area: bool = False, area_chosen: bool = False,
+                    synthetic_patches: Optional[str] = None) -> ClassificationOutputs:
     """:func:`classify_scene` once its output folder is ready; ``by_area``: the models learn from the labelled area
     (``area_chosen``: chosen for the scene's size, which the run then warns of)."""
     from .io.labels import read_labels
@@ -200,7 +217,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         try:
             result = run_on_scene(scene, cube, labels, classes, method, settings, staging, validation=validation,
                                   reporter=reporter, probabilities=probabilities, warnings=said, streamed=streamed,
-                                  area=area,
+                                  area=area, synthetic_patches=synthetic_patches,
                                   inputs=[("scene file", scene_path), ("label file", labels_path),
                                           ("class file", classes_path), ("validation labels", validation_path),
                                           ("reused synthesis model", bundle_path)])
@@ -215,7 +232,20 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         bundle=(out / BUNDLE) if (out / BUNDLE) in written else None,
         synthetic_summary=(out / SYNTHETIC) if (out / SYNTHETIC) in written else None,
         attention=(out / ATTENTION_ARRAYS) if (out / ATTENTION_ARRAYS) in written else None,
-        probabilities=(out / PROBABILITIES) if (out / PROBABILITIES) in written else None, files=moved)
+        probabilities=(out / PROBABILITIES) if (out / PROBABILITIES) in written else None,
+        synthetic_patches=next((out / (SYNTHETIC_PATCHES + end) for end in PATCH_FORMATS
+                                if out / (SYNTHETIC_PATCHES + end) in written), None), files=moved)
+
+
+def check_synthetic_patches(kind: str, method: str) -> str:
+    """``kind`` (".tif", ".csv" or ".npz"; "tif" will do) as :func:`classify_scene` takes it, for a ``method`` that
+    synthesises patches; a clear error for another format or method."""
+    from .io.patch_files import patch_format
+
+    if method not in SYNTHESISING_METHODS:
+        raise ValueError(f"{METHOD_TITLES[method]} synthesises no patches to write; the synthetic patches come with "
+                         "Augment & Classify")
+    return patch_format(SYNTHETIC_PATCHES + "." + kind.lstrip("."))
 
 
 def _streamed_inputs(layout: Scene, labels: np.ndarray, by_area: bool, area_chosen: bool, reporter: Reporter
@@ -362,14 +392,16 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
                  method: str, settings: MethodSettings, out: Path, *, validation: Optional[ValidationPixels] = None,
                  reporter: Reporter = NULL_REPORTER, probabilities: bool = False,
                  warnings: Sequence[str] = (), inputs: Sequence[tuple[str, Any]] = (),
-                 streamed: Optional[GatheringReader] = None, area: Optional[TrainingArea] = None) -> dict:
+                 streamed: Optional[GatheringReader] = None, area: Optional[TrainingArea] = None,
+                 synthetic_patches: Optional[str] = None) -> dict:
     """Train, predict the whole scene and write every output into ``out`` (a staging folder); ``scene`` and ``cube``:
     :meth:`Scene.split_usable`'s; ``warnings``: what the run warned of, for the report (a list still filled as the
     run goes); ``inputs``: ``(what, path)`` of the run's input files, for the report. ``streamed``: the scene's usable
     bands read window by window (a plain raster's), predicted from; ``scene`` is then its layout and ``cube`` either
     the labelled pixels' spectra only (:class:`~.io.windows.PixelSpectra`, a :data:`STREAMED_METHODS` run), or the
     usable cube of ``area`` alone, the part of the scene the models learn from, laid out as its grid
-    (:class:`~.training_area.TrainingArea`)."""
+    (:class:`~.training_area.TrainingArea`). ``synthetic_patches``: ".tif", ".csv" or ".npz", the format to write
+    the synthetic patches learnt from in, when asked for."""
     from .report import write_report
 
     t0 = time.perf_counter()
@@ -401,6 +433,12 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
                 write_class_attention(out, per_class(attention, used), fitted.synthesis_model.wavelengths)
                 with_attention = True
             reporter.progress(0.98, "report")  # the attention's stage name ends with its sampling
+        if fitted.synthetic is not None and synthetic_patches is not None:
+            from .io.patch_files import write_patches
+
+            syn = fitted.synthetic
+            write_patches(out / (SYNTHETIC_PATCHES + synthetic_patches), syn.patches, syn.labels, syn.masks,
+                          syn.prompts, wavelengths=fitted.synthesis_model.wavelengths, classes=used)
     if hasattr(fitted.classifier, "to_tensors"):
         save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene,
                         typical_value(cube, scene.valid) if streamed is None else streamed.typical_value(),

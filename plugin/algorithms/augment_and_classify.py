@@ -7,10 +7,12 @@ from typing import Any
 
 from qgis.core import (
     QgsProcessingContext,
+    QgsProcessingFeedback,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
 )
@@ -19,6 +21,7 @@ from ...core.methods import MethodSettings
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
 from .base import check_model_kind, check_patch_size
 from .destinations import OutputMoves, move_folder_into_place
+from .mosaic_layers import load_mosaic
 from .scene_classification import CONFIDENCE_HELP, LAYER_NAMES_HELP, SceneClassificationAlgorithm
 from .train_bundle import clip_weights_for
 
@@ -48,6 +51,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
     REUSE = "REUSE_MODEL"  # a synthesis model saved earlier, used instead of training one
     CLASSIFIER = "CLASSIFIER"
     MODEL_FOLDERS = {BUNDLE: "synthesis", CLASSIFIER: "classifier"}  # the models this algorithm can save
+    SYNTHETIC_PATCHES = "SYNTHETIC_PATCHES"  # the synthetic patches the classifier learnt from, on request
     TAGS = ("classification", "few labels", "diffusion", "data augmentation", "synthetic samples", "text prompts", "CNN", "random forest",
             "deep learning")
     HELP_ANCHOR = "how-augment--classify-works"
@@ -90,8 +94,10 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             "A synthesis model saved earlier (by this algorithm or 'Train synthesis model bundle', for the same "
             "scene and classes) can be reused instead of training one: 'Synthesis model to reuse'.\n\n"
             "Optionally keep the trained synthesis model (to generate patches with 'Synthesise labelled "
-            "patches'), and the classifier, to apply it to other scenes of the same sensor ('Classify with a saved "
-            "classifier').").format(confidence=self.tr(CONFIDENCE_HELP), names=self.tr(LAYER_NAMES_HELP))
+            "patches'), the classifier, to apply it to other scenes of the same sensor ('Classify with a saved "
+            "classifier'), and the synthetic patches the classifier learnt from: a .tif mosaic with its classes "
+            "beside it, added to the map in false colour, a .csv spectral library of their centre spectra, or a "
+            ".npz with everything.").format(confidence=self.tr(CONFIDENCE_HELP), names=self.tr(LAYER_NAMES_HELP))
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
         defaults = HyperSynthSettings.load()
@@ -152,6 +158,10 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
         self.addParameter(QgsProcessingParameterFolderDestination(
             self.CLASSIFIER, self.tr("Trained classifier (folder, to classify other scenes)"), optional=True,
             createByDefault=False))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.SYNTHETIC_PATCHES, self.tr("Synthetic patches learnt from"),
+            fileFilter=self.tr("GeoTIFF mosaic (*.tif);;NumPy archives (*.npz);;Spectral library CSV (*.csv)"),
+            optional=True, createByDefault=False))
 
     def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
         """The destinations' names, the patch size against the scene's size, and the device."""
@@ -184,11 +194,14 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
         reuse = self.parameterAsFile(parameters, self.REUSE, context) or None
         if reuse:
             check_model_kind(reuse, "synthesis")  # a classifier or a run folder is named for what it is
+        patches = self.parameterAsFileOutput(parameters, self.SYNTHETIC_PATCHES, context)
         return {"method": "augment", "settings": settings, "bundle_path": reuse,
-                "training_area": self.LEARN_FROM[self.parameterAsEnum(parameters, self.TRAINING_AREA, context)][0]}
+                "training_area": self.LEARN_FROM[self.parameterAsEnum(parameters, self.TRAINING_AREA, context)][0],
+                "synthetic_patches": Path(patches).suffix.lower() if patches else None}
 
     def extra_destinations(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, str]:
-        return {key: self.parameterAsFileOutput(parameters, key, context) for key in self.MODEL_FOLDERS}
+        return {key: self.parameterAsFileOutput(parameters, key, context)
+                for key in (*self.MODEL_FOLDERS, self.SYNTHETIC_PATCHES)}
 
     def keep_extra_outputs(self, staged: Path, destinations: dict[str, str], moves: OutputMoves,
                            results: dict[str, Any]) -> None:
@@ -198,3 +211,21 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             if destinations[key] and (staged / folder).is_dir():
                 results[key] = move_folder_into_place(staged / folder, destinations[key], self.MODEL_FOLDERS[key],
                                                       moves)
+        wanted = destinations[self.SYNTHETIC_PATCHES]
+        if wanted:
+            from ...core.io.patch_files import companion_files, patch_format
+            from ...core.pipeline import SYNTHETIC_PATCHES
+
+            made = staged / (SYNTHETIC_PATCHES + patch_format(wanted))
+            classes = companion_files(made)
+            if classes and classes[0].exists():  # the mosaic's class raster, its .qml style going along
+                moves.put_raster(classes[0], str(companion_files(wanted)[0]))
+            move = moves.put_raster if made.suffix == ".tif" else moves.put  # a mosaic replaces a raster's sidecars
+            results[self.SYNTHETIC_PATCHES] = move(made, wanted)
+
+    def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802 (QGIS API)
+                         feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        results = super().processAlgorithm(parameters, context, feedback)
+        if results.get(self.SYNTHETIC_PATCHES):  # a mosaic and its classes go on the map, as Synthesise puts them
+            load_mosaic(context, results[self.SYNTHETIC_PATCHES], self.SYNTHETIC_PATCHES)
+        return results

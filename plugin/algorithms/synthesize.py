@@ -6,11 +6,9 @@ import os
 from typing import Any, Optional
 
 from qgis.core import (
-    QgsMapLayer,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
-    QgsProcessingLayerPostProcessorInterface,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
@@ -18,34 +16,12 @@ from qgis.core import (
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
-    QgsRasterLayer,
 )
 
-from ...core.io.patch_files import MOSAIC_CLASSES, check_patches_format
-from ..rendering import apply_composite
+from ...core.io.patch_files import check_patches_format
 from ..settings import DEVICES, HyperSynthSettings
-from .base import FeedbackReporter, HyperSynthAlgorithm, check_model_kind, engine_errors, engine_warnings, when_loaded
-
-
-class ShowMosaic(QgsProcessingLayerPostProcessorInterface):
-    """Shows a mosaic of synthetic patches as the dock shows a preview, in false colour; its class raster in the
-    class colours (the .qml beside it) and hidden: loaded after the mosaic, it would cover it."""
-
-    def __init__(self, classes: bool) -> None:
-        super().__init__()
-        self.classes = classes  # True: the class raster
-
-    def postProcessLayer(self, layer: QgsMapLayer, context: QgsProcessingContext,  # noqa: N802 (QGIS API)
-                         feedback: QgsProcessingFeedback) -> None:
-        if not isinstance(layer, QgsRasterLayer):
-            return
-        if not self.classes:
-            apply_composite(layer, "false colour")
-            return
-        layer.loadDefaultStyle()
-        node = context.project().layerTreeRoot().findLayer(layer.id())
-        if node is not None:
-            node.setItemVisibilityChecked(False)
+from .base import FeedbackReporter, HyperSynthAlgorithm, check_model_kind, engine_errors, engine_warnings
+from .mosaic_layers import load_mosaic
 
 
 class SynthesizeAlgorithm(HyperSynthAlgorithm):
@@ -175,10 +151,5 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
                                           n=self.parameterAsInt(parameters, self.COUNT, context), settings=settings,
                                           attention=self.parameterAsBool(parameters, self.ATTENTION, context),
                                           reporter=FeedbackReporter(feedback), overwrite=True)
-        if path.suffix.lower() in (".tif", ".tiff"):  # the mosaic and its classes, shown when the run ends
-            for layer, classes in ((path, False), (path.with_name(f"{path.stem}{MOSAIC_CLASSES}.tif"), True)):
-                if layer.exists():  # no class raster for patches of label 0
-                    context.addLayerToLoadOnCompletion(str(layer), QgsProcessingContext.LayerDetails(
-                        layer.stem, context.project(), self.OUTPUT))
-                    when_loaded(context, str(layer), ShowMosaic(classes))
+        load_mosaic(context, path, self.OUTPUT)
         return {self.OUTPUT: str(path)}

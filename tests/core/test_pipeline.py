@@ -262,6 +262,28 @@ def test_reused_synthesis_bundle_skips_training(augment_run, scene_files, tmp_pa
     assert "reused" in outputs.report.read_text()
 
 
+def test_a_run_writes_the_synthetic_patches_it_learnt_from_when_asked(augment_run, scene_files, tmp_path, capsys):
+    from hypersynth.core.io.read import read_scene
+
+    out, _, _ = augment_run
+    scene, labels, truth, classes = scene_files
+    rc = cli_main(["augment-classify", "--scene", str(scene), "--labels", str(labels), "--prompts", str(classes),
+                   "--synthesis-model", str(out / "model_bundle"), "--preset", "tiny", "--synthetic-patches", "tif",
+                   "--out", str(tmp_path / "run"), "--quiet"])
+    assert rc == 0 and f"synthetic:      {tmp_path / 'run' / 'synthetic_patches.tif'}" in capsys.readouterr().out
+    mosaic = read_scene(tmp_path / "run" / "synthetic_patches.tif")
+    counts = json.loads((tmp_path / "run" / "synthetic_summary.json").read_text())
+    side = int(np.argmin(mosaic.valid[0]))  # the first patch's width: then a no-data gap
+    assert side > 0 and mosaic.valid.sum() == counts["total"] * side * side  # every kept patch, side by side
+    assert (tmp_path / "run" / "synthetic_patches_classes.tif").exists()
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "synthetic_patches.tif" in report and "the synthetic patches the classifier learnt from" in report
+    with pytest.raises(ValueError, match=r"Random forest \(spectra\) synthesises no patches to write; the "
+                                         "synthetic patches come with Augment & Classify"):
+        classify_scene(scene, labels, tmp_path / "rf", method="rf", synthetic_patches="csv")
+    assert not (tmp_path / "rf").exists()  # refused before the output folder is made
+
+
 def test_train_bundle_then_cli_synthesize(scene_files, tmp_path):
     from hypersynth.core.io.read import read_scene
 

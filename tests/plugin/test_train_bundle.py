@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from qgis.core import QgsProcessingException
+from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProject
 
 import processing
 from hypersynth.plugin.settings import HyperSynthSettings
@@ -159,12 +159,27 @@ def test_augment_and_classify_reuses_a_trained_model_instead_of_training_one(hyp
     torch.set_num_threads(1)
     model = tmp_path / "synthesis_model"
     processing.run("hypersynth:trainbundle", _parameters(small, model))
-    log = RecordingFeedback()
+    log, context = RecordingFeedback(), QgsProcessingContext()
+    context.setProject(QgsProject.instance())
     result = processing.run("hypersynth:augmentandclassify", {
         "SCENE": small.scene, "LABELS": small.labels, "CLASSES": small.classes, "REUSE_MODEL": str(model),
         "PRESET": 0, "DEVICE": 1, "SEED": 0, "OUTPUT": str(tmp_path / "map.tif"),
-        "REPORT": str(tmp_path / "report.html")}, feedback=log)
+        "REPORT": str(tmp_path / "report.html"), "SYNTHETIC_PATCHES": str(tmp_path / "learnt" / "patches.tif")},
+        feedback=log, context=context)
     assert Path(result["OUTPUT"]).is_file()
     assert "synthesis model reused from a bundle" in Path(result["REPORT"]).read_text()
     assert any("synthesis" in line for line in log.infos)  # it synthesised from the model it was given
     assert not any("VAE" in line or line.startswith("diffusion") for line in log.infos)  # and trained none
+    # the synthetic patches it learnt from, where asked, with their classes, both shown when the run ends
+    assert result["SYNTHETIC_PATCHES"] == str(tmp_path / "learnt" / "patches.tif")
+    assert sorted(p.name for p in (tmp_path / "learnt").iterdir()) == [
+        "patches.tif", "patches_classes.qml", "patches_classes.tif", "patches_classes.tif.aux.xml"]  # names, RAT
+    loaded = {Path(p).name for p in context.layersToLoadOnCompletion()}
+    assert {"patches.tif", "patches_classes.tif"} <= loaded
+
+    # and Synthesise from the same model: a spectral library, a prompt of one's own
+    library = processing.run("hypersynth:synthesize", {
+        "BUNDLE": str(model), "PROMPT": "wet sand", "LABEL": 9, "COUNT": 3, "DEVICE": 1,
+        "OUTPUT": str(tmp_path / "sand.csv")})["OUTPUT"]
+    rows = Path(library).read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 4 and rows[1].startswith("1,9,wet sand,wet sand,")
