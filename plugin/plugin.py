@@ -326,6 +326,7 @@ class HyperSynthPlugin:
             class_field=values.get("class_field") or None, overwrite=bool(values.get("overwrite", False)),
             approved_outputs=None if values.get("approved_outputs") is None else tuple(values["approved_outputs"]),
             probabilities=bool(values.get("probabilities", False)),
+            synthetic_patches=bool(values.get("synthetic_patches", False)) and method == "augment",  # it synthesises
             clip_weights=settings.clip_weights or None,
             title=f"{RUN_TITLES[method]} {scene.name()}", temporary_labels=temporary)
 

@@ -44,6 +44,7 @@ class RunRequest:
     class_field: Optional[str] = None  # label field; None: guessed by the engine
     overwrite: bool = False  # replace outputs already in out_dir
     probabilities: bool = False  # also write probabilities.tif, a band per class
+    synthetic_patches: bool = False  # also write synthetic_patches.tif (+ its classes): an augment run's patches
     approved_outputs: Optional[tuple[str, ...]] = None  # the earlier outputs the analyst agreed to replace; None: any
     clip_weights: Optional[str] = None  # CLIP ViT-B-32 weights file from the settings; None: caches or random
     title: str = "Augment & Classify"  # task and layer-group name
@@ -77,6 +78,7 @@ def classify_job(request: RunRequest) -> Callable[[Reporter], Any]:
                                   preset=request.preset, seed=request.seed, bundle_path=request.bundle_path,
                                   settings=settings, reporter=reporter, overwrite=request.overwrite,
                                   probabilities=request.probabilities,
+                                  synthetic_patches=".tif" if request.synthetic_patches else None,
                                   approved=request.approved_outputs)  # checked under the run's folder claim
         finally:
             for scratch in (classes_path, request.temporary_labels):

@@ -28,7 +28,7 @@ from ..core.pipeline import ALL_OUTPUTS
 from ..plugin.settings import DEVICES, PRESETS
 
 PRESET_HELP = {
-    "tiny": "Seconds; for trying the workflow (a poor map).",
+    "tiny": "Under a minute on a small scene; for trying the workflow (a poor map).",
     "fast": "Minutes on a CPU; small models.",
     "full": "The paper-sized models; needs a GPU.",
 }
@@ -221,6 +221,13 @@ class RunDialog(QDialog):
             "Each class's probability as a float32 band named by the class (-1 where unclassified): for your own "
             "thresholds, masks of doubtful pixels or fusion with other data. Takes K × 4 bytes per pixel on disk")
         form.addRow("Class probabilities", self.probabilities)
+        self.synthetic_patches = QCheckBox("write synthetic_patches.tif")
+        self.synthetic_patches.setChecked(bool(defaults.get("synthetic_patches", False)))
+        self.synthetic_patches.setToolTip(
+            "The synthetic patches the classifier learnt from, side by side as a GeoTIFF with wavelengths (open it "
+            "in QGIS and look at their spectra with the spectral profile), and synthetic_patches_classes.tif "
+            "beside it with each pixel's class (training data for another classifier)")
+        form.addRow("Synthetic patches", self.synthetic_patches)
         self.bundle = QgsFileWidget()
         self.bundle.setStorageMode(QgsFileWidget.GetDirectory)
         self.bundle.setDialogTitle("Trained model bundle (model_bundle folder of an earlier run)")
@@ -286,6 +293,7 @@ class RunDialog(QDialog):
             "seed": int(self.seed.value()),
             "output_folder": self.output_folder.filePath().strip(),
             "probabilities": self.probabilities.isChecked(),
+            "synthetic_patches": self.synthetic_patches.isChecked(),
             "bundle": bundle or None,
             "overwrite": self._overwrite,
             "approved_outputs": list(self._approved),  # the run refuses to replace any other (written meanwhile)

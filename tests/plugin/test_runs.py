@@ -87,6 +87,18 @@ def test_class_probabilities_asked_for_in_the_dialog_arrive_as_a_hidden_layer(hy
     assert layer.source() == str(tmp_path / "run" / "probabilities.tif")
 
 
+def test_synthetic_patches_asked_for_in_the_dialog_go_to_an_augment_run_only(hypersynth_plugin, qgis_new_project,
+                                                                               small_scene, tmp_path):
+    from hypersynth.plugin.runs import remove_scratch
+
+    base = {**_requests(small_scene, qgis_new_project), "output_folder": str(tmp_path / "run"),
+            "synthetic_patches": True}
+    for method, asked in (("augment", True), ("rf", False)):  # a random forest synthesises none
+        request = hypersynth_plugin.request_from_values({**base, "method": method})
+        remove_scratch(request.temporary_labels)
+        assert request.synthetic_patches is asked, method
+
+
 def test_a_rerun_into_the_same_folder_replaces_the_earlier_runs_group(hypersynth_plugin, qgis_new_project,
                                                                       small_scene, tmp_path):
     base = {**_requests(small_scene, qgis_new_project), "output_folder": str(tmp_path / "run")}
@@ -388,11 +400,12 @@ def test_augment_run_then_prompt_preview_in_the_dock(qgis_iface, qgis_processing
         task = plugin.run_from_dock({
             "scene_layer_id": scene.id(), "label_layer_id": points.id(), "classes": data.classes,
             "class_field": "class_id", "method": "augment", "preset": "tiny", "device": "cpu",
-            "output_folder": str(tmp_path / "run")})
+            "output_folder": str(tmp_path / "run"), "synthetic_patches": True})
         assert wait_until(lambda: not plugin.tasks.running, timeout=600), task.description()
         assert task.error is None, task.error_details
         assert task.callback_error is None, task.callback_error
         assert plugin.last_bundle and Path(plugin.last_bundle, "manifest.json").is_file()
+        assert (tmp_path / "run" / "synthetic_patches.tif").is_file()  # asked for in the run dialog
         synthetic = plugin.dock.spectral_dock().class_bands("synthetic")  # the run's spectra, beside the labels'
         assert sorted(b.name for b in synthetic) == sorted(f"{c.name} (synthetic)" for c in data.classes)
         assert all(len(b.mean) == data.scene.bands and np.isfinite(b.mean).any() for b in synthetic)

@@ -11,6 +11,9 @@ def test_values_round_trip(keep, tmp_path, screenshot):
     assert values["preset"] == "tiny" and values["device"] == "cpu" and values["seed"] == 7
     assert values["patch_size"] is None and values["guidance"] is None and values["synthetic_per_class"] is None
     assert values["bundle"] is None and values["output_folder"] == str(tmp_path)
+    assert values["synthetic_patches"] is False  # written on request only
+    dialog.synthetic_patches.setChecked(True)
+    assert dialog.values()["synthetic_patches"] is True
     dialog.patch_size.setValue(9)
     dialog.guidance.setValue(3.5)
     dialog.balance.setValue(0.8)
