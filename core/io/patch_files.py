@@ -69,9 +69,9 @@ def check_patches_format(path: str | Path, attention: bool = False) -> str:
 
 
 def check_patches_file(out_path: str | os.PathLike, overwrite: bool, attention: bool = False) -> Path:
-    """Refuse, before the model loads, a file :func:`~hypersynth.core.pipeline.synthesize_to_file` cannot write: not a .npz, .csv or .tif
-    name (a .npz where ``attention`` maps are asked for), a folder, an existing file (or the mosaic's class raster
-    beside it) without ``overwrite``, or a place that cannot be written to; returns the path.
+    """Refuse, before the model loads, a file :func:`~hypersynth.core.pipeline.synthesize_to_file` cannot write:
+    not a .npz, .csv or .tif name (a .npz where ``attention`` maps are asked for), a folder, an existing file (or the
+    mosaic's class raster beside it) without ``overwrite``, or a place that cannot be written to; returns the path.
 
     Raises:
         ValueError: the name or place is wrong (OutputExistsError for an existing file).
@@ -80,15 +80,20 @@ def check_patches_file(out_path: str | os.PathLike, overwrite: bool, attention: 
     if out.is_dir():
         raise ValueError(f"{out} is a folder; give a .npz, .csv or .tif file name in it (e.g. {out / 'patches.npz'})")
     check_patches_format(out, attention)
-    for existing in [out, *companion_files(out)]:
-        if existing.exists() and not overwrite:
-            beside = f" (written beside {out.name})" if existing != out else ""
-            raise OutputExistsError(f"{existing} already exists{beside}; choose another name or allow overwriting "
-                                    "(overwrite=True) to replace it")
+    _refuse_existing(out, overwrite)
     problem = write_problem(out)
     if problem:
         raise ValueError(f"cannot write the synthetic patches to {out}: {problem}; choose a place you can write to")
     return out
+
+
+def _refuse_existing(path: Path, overwrite: bool) -> None:
+    """Refuse, unless ``overwrite``, ``path`` or a file written beside it (:func:`companion_files`) that exists."""
+    for existing in [path, *companion_files(path)]:
+        if existing.exists() and not overwrite:
+            beside = f" (written beside {path.name})" if existing != path else ""
+            raise OutputExistsError(f"{existing} already exists{beside}; choose another name or allow overwriting "
+                                    "(overwrite=True) to replace it")
 
 
 def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, masks: np.ndarray,
@@ -114,10 +119,7 @@ def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, mas
     """
     path = Path(path)
     kind = patch_format(path)
-    for other in companion_files(path):
-        if other.exists() and not overwrite:
-            raise OutputExistsError(f"{other} already exists (written beside {path.name}); choose another name or "
-                                    "allow overwriting (overwrite=True) to replace it")
+    _refuse_existing(path, overwrite)
     with atomic_output(path, overwrite) as tmp:
         if kind == ".npz":
             _write_npz(tmp, patches, labels, masks, prompts, wavelengths, attention)
