@@ -1,10 +1,12 @@
-"""Checks of an analyst's labels before a run learns from them: labels on the scene's no-data pixels, and classes
-labelled at a pixel or two while others have more; each said once, with what it costs the run and what to do."""
+"""Checks of an analyst's labels before a run learns from them: labels on the scene's no-data pixels, classes
+labelled at a pixel or two while others have more, classes brushed in one place only; each said once, with what it
+costs the run and what to do."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
@@ -17,9 +19,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("hypersynth")
 
 
-def _labelled_pixel_counts(labels: np.ndarray, valid: "np.ndarray | PixelMask") -> tuple[dict[int, int],
-                                                                                        dict[int, int]]:
-    """``(class id → labelled pixels, class id → those of them on the scene's no-data pixels)``."""
+@dataclass
+class LabelCounts:
+    """The labelled pixels of each class id, from one scan of a label map against the scene's valid pixels."""
+
+    total: dict[int, int]  # class id -> labelled pixels
+    lost: dict[int, int]  # class id -> those of them on the scene's no-data pixels
+
+    def learnt(self, class_id: int) -> int:
+        """The class's labelled pixels that hold data: what a run learns from."""
+        return self.total.get(class_id, 0) - self.lost.get(class_id, 0)
+
+
+def count_labels(labels: np.ndarray, valid: "np.ndarray | PixelMask") -> LabelCounts:
+    """:class:`LabelCounts` of ``labels`` on the scene's ``valid`` pixels, a strip at a time."""
     from .io.labels import row_strips
 
     total: dict[int, int] = {}
@@ -33,14 +46,25 @@ def _labelled_pixel_counts(labels: np.ndarray, valid: "np.ndarray | PixelMask") 
         for counts, ids in ((total, strip[labelled]), (lost, strip[off])):
             for i, n in zip(*np.unique(ids, return_counts=True)):
                 counts[int(i)] = counts.get(int(i), 0) + int(n)
-    return total, lost
+    return LabelCounts(total, lost)
+
+
+def check_labels(labels: np.ndarray, valid: "np.ndarray | PixelMask", classes: list[ClassInfo], name: str,
+                 method: str, settings: MethodSettings) -> None:
+    """Every check of this module on the labels ``name`` (their file) before a ``method`` run, from one count."""
+    counts = count_labels(labels, valid)
+    warn_of_labels_on_no_data(labels, valid, classes, name, counts)
+    warn_of_classes_with_few_labels(labels, valid, classes, name, method, settings, counts)
+    warn_of_classes_in_one_place(labels, valid, classes, name, method, counts)
 
 
 def warn_of_labels_on_no_data(labels: np.ndarray, valid: "np.ndarray | PixelMask", classes: list[ClassInfo],
-                              name: str) -> None:
+                              name: str, counts: Optional[LabelCounts] = None) -> None:
     """Say which labelled pixels lie on the scene's no-data pixels (NaN, the no-data value, bands missing), where
-    nothing is learnt: a class whose every label lies there would vanish from the map without a word."""
-    total, lost = _labelled_pixel_counts(labels, valid)
+    nothing is learnt: a class whose every label lies there would vanish from the map without a word. ``counts``:
+    the labels' :func:`count_labels`, when made already."""
+    counts = counts or count_labels(labels, valid)
+    total, lost = counts.total, counts.lost
     if not lost:
         return
     for c in classes:
@@ -66,13 +90,14 @@ BLEND_METHODS = ("cnn-pseudo", "augment")
 
 
 def warn_of_classes_with_few_labels(labels: np.ndarray, valid: "np.ndarray | PixelMask", classes: list[ClassInfo],
-                                    name: str, method: str, settings: MethodSettings) -> None:
+                                    name: str, method: str, settings: MethodSettings,
+                                    counts: Optional[LabelCounts] = None) -> None:
     """Say which classes have fewer than :data:`FEW_LABELS` labelled pixels on the scene's data while another class
     has that many or more: the run learns such a class from a pixel or two, and its few labels decide for every
     class what the CV can tune (the smallest class sets the folds). When every class is that small the run is a
     few-label run by choice, and its report's notes say what the CV could do."""
-    total, lost = _labelled_pixel_counts(labels, valid)
-    learnt = {c.id: total.get(c.id, 0) - lost.get(c.id, 0) for c in classes}
+    counts = counts or count_labels(labels, valid)
+    learnt = {c.id: counts.learnt(c.id) for c in classes}
     few = [c for c in classes if 0 < learnt[c.id] < FEW_LABELS]  # none learnt: warn_of_labels_on_no_data says it
     most = max(learnt.values(), default=0)
     if not few or most < FEW_LABELS:
@@ -102,15 +127,15 @@ def warn_of_classes_with_few_labels(labels: np.ndarray, valid: "np.ndarray | Pix
 
 
 def warn_of_classes_in_one_place(labels: np.ndarray, valid: "np.ndarray | PixelMask", classes: list[ClassInfo],
-                                 name: str, method: str) -> None:
+                                 name: str, method: str, counts: Optional[LabelCounts] = None) -> None:
     """Say which classes of :data:`FEW_LABELS` or more labelled pixels lie in one place only (one 8-connected
     area: a single brushed stroke or polygon), for the methods whose classifier blend chooses its shares and
     smoothing by a cross-validation that holds out whole places: one such class turns it off for every class.
     Brushing one area per class is the natural first try, and nothing else would tell that it costs the CV."""
     if method not in BLEND_METHODS:
         return
-    total, lost = _labelled_pixel_counts(labels, valid)
-    learnt = {c.id: total.get(c.id, 0) - lost.get(c.id, 0) for c in classes}
+    counts = counts or count_labels(labels, valid)
+    learnt = {c.id: counts.learnt(c.id) for c in classes}
     enough = {c.id for c in classes if learnt[c.id] >= FEW_LABELS}  # fewer: warn_of_classes_with_few_labels
     places = _labelled_places(labels, valid, enough)
     alone = [c for c in classes if c.id in enough and places[c.id] == 1]
@@ -128,32 +153,43 @@ def warn_of_classes_in_one_place(labels: np.ndarray, valid: "np.ndarray | PixelM
 
 def _labelled_places(labels: np.ndarray, valid: "np.ndarray | PixelMask", ids: set[int]) -> dict[int, int]:
     """How many separate places (8-connected areas, as the blend's CV holds them out: classify.spatial's
-    label_regions) the labelled pixels of each class in ``ids`` on the scene's data lie in. Each class is labelled
-    within its own bounding box, one class at a time: no mask of the whole scene beside the label map."""
-    from scipy import ndimage
+    label_regions) the labelled pixels of each class in ``ids`` on the scene's data lie in. Worked out from the
+    labelled pixels' positions (a graph of neighbours, scipy's connected components), so memory follows the labelled
+    pixels, not the scene or the box around a class labelled at two far corners."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
     places = {}
-    for i, (rows, cols) in _bounding_boxes(labels, valid, ids).items():
-        mask = (labels[rows, cols] == i) & np.asarray(valid[rows, cols], dtype=bool)
-        places[i] = int(ndimage.label(mask, structure=np.ones((3, 3), dtype=int))[1])
+    width = labels.shape[1] + 2  # a column of padding each side: no neighbour wraps to another row's end
+    for i, (rows, cols) in _labelled_positions(labels, valid, ids).items():
+        at = np.sort(rows.astype(np.int64) * width + cols + 1)  # (n,) the pixels' places in the padded grid
+        edges = []
+        for step in (1, width - 1, width, width + 1):  # right, down-left, down, down-right: each pair once
+            found = np.searchsorted(at, at + step)
+            hit = found < len(at)
+            hit[hit] = at[found[hit]] == at[hit] + step
+            edges.append(np.stack([np.flatnonzero(hit), found[hit]]))
+        pairs = np.concatenate(edges, axis=1)  # (2, E) pixel index pairs that touch
+        graph = coo_matrix((np.ones(pairs.shape[1], bool), (pairs[0], pairs[1])), shape=(len(at), len(at)))
+        places[i] = int(connected_components(graph, directed=False)[0])
     return places
 
 
-def _bounding_boxes(labels: np.ndarray, valid: "np.ndarray | PixelMask", ids: set[int]
-                    ) -> dict[int, tuple[slice, slice]]:
-    """``(rows, cols)`` of the box around each class's labelled pixels on the scene's data (classes of ``ids``
-    with none are left out), found a strip at a time."""
+def _labelled_positions(labels: np.ndarray, valid: "np.ndarray | PixelMask", ids: set[int]
+                        ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """``(rows, cols)`` of each class's labelled pixels on the scene's data (classes of ``ids`` with none are left
+    out), gathered a strip at a time."""
     from .io.labels import row_strips
 
-    box: dict[int, list[int]] = {}  # id -> [first row, last row, first col, last col]
+    wanted = np.array(sorted(ids))
+    found: dict[int, list[np.ndarray]] = {}
     for rows in row_strips(*labels.shape):
         strip = labels[rows]  # (h, W)
-        ok = np.asarray(valid[rows], dtype=bool)
-        for i in ids:
-            hit = (strip == i) & ok
-            if not hit.any():
-                continue
-            r, c = np.flatnonzero(hit.any(axis=1)) + rows.start, np.flatnonzero(hit.any(axis=0))
-            b = box.setdefault(i, [int(r[0]), int(r[-1]), int(c[0]), int(c[-1])])
-            b[:] = [min(b[0], int(r[0])), max(b[1], int(r[-1])), min(b[2], int(c[0])), max(b[3], int(c[-1]))]
-    return {i: (slice(b[0], b[1] + 1), slice(b[2], b[3] + 1)) for i, b in box.items()}
+        at = np.argwhere(np.isin(strip, wanted) & np.asarray(valid[rows], dtype=bool))  # (n, 2)
+        if not len(at):
+            continue
+        at_ids = strip[at[:, 0], at[:, 1]]
+        at[:, 0] += rows.start
+        for i in np.unique(at_ids):
+            found.setdefault(int(i), []).append(at[at_ids == i])
+    return {i: tuple(np.concatenate(parts).T) for i, parts in found.items()}  # type: ignore[misc]

@@ -26,7 +26,7 @@ from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_fold
 from .outputs import (RUN_STAGING, OutputExistsError, check_output_folder, claim_output_folder,  # noqa: F401
                       move_outputs)
 from .io.patch_files import MOSAIC_CLASSES, PATCH_FORMATS, companion_files
-from .label_checks import warn_of_classes_in_one_place, warn_of_classes_with_few_labels, warn_of_labels_on_no_data
+from .label_checks import check_labels
 from .progress import NULL_REPORTER, Reporter
 from .report import MAP_FIGURE, warnings_of_this_run
 from .scale_check import GatheringReader, typical_value, warn_of_scale
@@ -63,12 +63,15 @@ FILE_NOTES = {
     METRICS: "the accuracy figures of this report, as JSON",
     BUNDLE: "the trained synthesis model (reuse it with --synthesis-model, or for prompt previews in QGIS)",
     CLASSIFIER_BUNDLE: "the trained classifier (apply it to another scene of the same sensor with `classify`)",
-    SYNTHETIC_PATCHES + ".tif": "the synthetic patches the classifier learnt from, side by side, with wavelengths "
-                                f"(their classes in {SYNTHETIC_PATCHES}{MOSAIC_CLASSES}.tif)",
-    SYNTHETIC_PATCHES + ".csv": "the centre spectra of the synthetic patches the classifier learnt from, a "
-                                "spectral library (one row a patch)",
-    SYNTHETIC_PATCHES + ".npz": "the synthetic patches the classifier learnt from, with their labels, per-pixel "
-                                "classes and prompts (NumPy)",
+    # the run's synthetic patches: the classifier's training data beside the labels, unless the notes say that the
+    # labels' CV left them out ("choose")
+    SYNTHETIC_PATCHES + ".tif": "the run's synthetic patches (the notes say whether the classifier learnt from "
+                                "them), side by side, with wavelengths (their classes in "
+                                f"{SYNTHETIC_PATCHES}{MOSAIC_CLASSES}.tif)",
+    SYNTHETIC_PATCHES + ".csv": "the centre spectra of the run's synthetic patches (the notes say whether the "
+                                "classifier learnt from them), a spectral library (one row a patch)",
+    SYNTHETIC_PATCHES + ".npz": "the run's synthetic patches (the notes say whether the classifier learnt from them), "
+                                "with their labels, per-pixel classes and prompts (NumPy)",
 }
 
 
@@ -194,9 +197,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
             layout.valid = np.asarray(layout.valid)
         scene = layout or read_scene(scene_path, reporter=reading)  # a product's unpacking too
         labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field)
-        warn_of_labels_on_no_data(labels, scene.valid, classes, Path(labels_path).name)
-        warn_of_classes_with_few_labels(labels, scene.valid, classes, Path(labels_path).name, method, settings)
-        warn_of_classes_in_one_place(labels, scene.valid, classes, Path(labels_path).name, method)
+        check_labels(labels, scene.valid, classes, Path(labels_path).name, method, settings)
         validation = None
         if validation_path is not None:
             label_map, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes, min_classes=1)
@@ -437,8 +438,12 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
             from .io.patch_files import write_patches
 
             syn = fitted.synthetic
-            write_patches(out / (SYNTHETIC_PATCHES + synthetic_patches), syn.patches, syn.labels, syn.masks,
-                          syn.prompts, wavelengths=fitted.synthesis_model.wavelengths, classes=used)
+            if len(syn):
+                write_patches(out / (SYNTHETIC_PATCHES + synthetic_patches), syn.patches, syn.labels, syn.masks,
+                              syn.prompts, wavelengths=fitted.synthesis_model.wavelengths, classes=used)
+            else:  # every one dropped by the check against the labelled spectra (the report's notes say so)
+                log.warning("no synthetic patch was kept, so no %s%s is written", SYNTHETIC_PATCHES,
+                            synthetic_patches)
     if hasattr(fitted.classifier, "to_tensors"):
         save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene,
                         typical_value(cube, scene.valid) if streamed is None else streamed.typical_value(),
@@ -589,11 +594,13 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
     """Synthesise ``n`` patches for a class (its stored prompt) or a free prompt into the file ``out_path`` names:
     a .npz (everything), a .csv spectral library of their centre spectra or a .tif mosaic with its class raster
     (:mod:`.io.patch_files`; checked before any work: :func:`~.io.patch_files.check_patches_file`)."""
-    from .io.patch_files import check_patches_file, write_patches
+    from .io.patch_files import check_label, check_patches_file, write_patches
     from .ldm.model import SynthesisModel
     from .ldm.synthesize import synthesize
 
     out = check_patches_file(out_path, overwrite, attention)
+    if prompt is not None:
+        check_label(label)
     settings = settings or MethodSettings()
     check_model_folder(bundle_path, "synthesis")
     check_device(settings.device)

@@ -94,6 +94,8 @@ class _SubReporter(Reporter):
 
 
 class _RenamingReporter(Reporter):
+    """:meth:`Reporter.renamed`'s: its parent's progress and cancel, each stage renamed first."""
+
     def __init__(self, parent: Reporter, rename: Callable[[str], str]) -> None:
         self.parent, self.rename = parent, rename
 

@@ -15,7 +15,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .io.pixel_values import VALUE_AS_READ, read_pixel_values
+from .io.pixel_values import VALUE_AS_READ, engine_value_title
 from .scene import ClassInfo, Scene
 from .version import engine_description
 
@@ -139,9 +139,10 @@ def with_gaps(x: np.ndarray, gaps: np.ndarray, *ys: np.ndarray) -> tuple[np.ndar
 
 def value_label(source: Optional[str | Path]) -> str:
     """The spectra's value axis, of the values as the engine reads them: "Reflectance", "Radiance (units)",
-    "Scene value (units)" as the scene file's metadata says (:func:`~.io.pixel_values.read_pixel_values`, which the
-    plugin's spectral plots read too), else :data:`VALUE_AS_READ` (scale and offset applied)."""
-    return read_pixel_values(source).engine_title()
+    "Scene value (units)" as the scene file's metadata or a sensor product's name says
+    (:func:`~.io.pixel_values.engine_value_title`; the plugin's spectral plots read the same metadata), else
+    :data:`VALUE_AS_READ` (scale and offset applied)."""
+    return engine_value_title(source)
 
 
 def spectra_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes: list[ClassInfo],

@@ -333,6 +333,9 @@ class SpectralSVM:
                                    "labels (balanced accuracy)",
                "defaults": f"defaults: a class has fewer than {self.MIN_PER_CLASS_FOR_CV} labels, too few to "
                            "cross-validate"}.get(self.how_chosen, "as saved")  # a loaded bundle's: not recorded
+        fixed = [name for name, value in (("C", self.C), ("gamma", self.gamma)) if value is not None]
+        if self.how_chosen in ("cross-validation", "defaults") and fixed:  # one of the two was given
+            how += f" ({fixed[0]} as given)"
         gamma = self.chosen["gamma"] * self.bands  # in multiples of 1 / bands, as the grid reads
         probabilities = "Platt-scaled" if self.chosen.get("platt") else "softmax of the decision values"
         return (f"SVM (RBF kernel on standardised spectra): C {self.chosen['C']:g}, gamma {gamma:g} / bands, {how}; "

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..outputs import OutputExistsError, write_problem
-from ..scene import ClassInfo, Scene
+from ..scene import MAX_CLASS_ID, ClassInfo, Scene
 from .write import atomic_output, write_label_raster, write_scene
 
 log = logging.getLogger("hypersynth")
@@ -36,7 +36,8 @@ def patch_format(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     suffix = ".tif" if suffix == ".tiff" else suffix
     if suffix not in PATCH_FORMATS:
-        stem = Path(path).stem or "patches"
+        stem = Path(path).stem
+        stem = "patches" if not stem or stem.startswith(".") else stem  # ".npz" alone: a hidden file's name
         named = [f"{end} ({name})" for end, (name, _) in PATCH_FORMATS.items()]
         raise ValueError(f"synthetic patches are written as {', '.join(named[:-1])} or {named[-1]}; "
                          f"got {Path(path).name!r} (e.g. {stem}.npz)")
@@ -116,9 +117,13 @@ def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, mas
 
     Raises:
         OutputExistsError: a file exists and ``overwrite`` is False.
+        ValueError: no patches, or a label id a class raster cannot hold.
     """
     path = Path(path)
     kind = patch_format(path)
+    if len(patches) == 0:
+        raise ValueError(f"no synthetic patches to write to {path.name}")
+    check_label(labels)
     _refuse_existing(path, overwrite)
     with atomic_output(path, overwrite) as tmp:
         if kind == ".npz":
@@ -128,11 +133,30 @@ def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, mas
         else:
             _write_mosaic(tmp, patches, masks, wavelengths, _with_labels(classes, labels, prompts))
         written = [path] + [path.with_name(p.name) for p in sorted(tmp.parent.iterdir()) if p != tmp]
+    if kind == ".tif":  # an earlier mosaic's class raster this one does not replace (label 0) would pass for its own
+        classes_raster = companion_files(path)[0]
+        for stale in (*companion_files(path), Path(f"{classes_raster}.aux.xml")):
+            if stale not in written:
+                stale.unlink(missing_ok=True)
     return written
+
+
+def check_label(labels: "np.ndarray | int") -> None:
+    """Refuse label ids a class raster cannot hold (0, no class, to :data:`~..scene.MAX_CLASS_ID`).
+
+    Raises:
+        ValueError: the id and the range.
+    """
+    ids = np.atleast_1d(np.asarray(labels))
+    wrong = ids[(ids < 0) | (ids > MAX_CLASS_ID)]
+    if wrong.size:
+        raise ValueError(f"label {int(wrong[0])} is out of range: give the patches a label from 1 to {MAX_CLASS_ID} "
+                         "(0: no class)")
 
 
 def _write_npz(tmp: Path, patches: np.ndarray, labels: np.ndarray, masks: np.ndarray, prompts: Sequence[str],
                wavelengths: Optional[np.ndarray], attention: Optional[np.ndarray]) -> None:
+    """Everything in one compressed NumPy archive: what :func:`write_patches` was given, under the same names."""
     arrays = {"patches": patches, "labels": labels, "masks": masks, "prompts": np.array(prompts, dtype="U200")}
     if wavelengths is not None:
         arrays["wavelengths"] = np.asarray(wavelengths, dtype=np.float32)

@@ -77,6 +77,24 @@ def quantity_in(text: str) -> Optional[str]:
     return None
 
 
+def product_quantity(name: str) -> Optional[str]:
+    """"Reflectance" or "Radiance" for a sensor product's name (EnMAP L2A, EMIT, PRISMA: :data:`PRODUCT_QUANTITIES`),
+    else None."""
+    return next((quantity for pattern, quantity in PRODUCT_QUANTITIES if name and pattern.match(name)), None)
+
+
+def engine_value_title(source: Optional[str | Path]) -> str:
+    """:meth:`PixelValues.engine_title` of the raster ``source``; a sensor product the engine reads from its own
+    files (it applies the product's scaling as it reads) is named by its file name, as an imported one is by its
+    tag. QGIS shows such a file's stored values, so the plugin's plots keep :func:`read_pixel_values`'s title."""
+    values = read_pixel_values(source)
+    if values.quantity is None and source:
+        quantity = product_quantity(Path(str(source)).name)
+        if quantity is not None:
+            return quantity
+    return values.engine_title()
+
+
 def read_pixel_values(source: Optional[str | Path]) -> PixelValues:
     """What the values of a raster file or GDAL subdataset are, from its metadata alone: an imported product's name,
     its first band's unit type, a units item of the dataset, the ENVI header's ``reflectance scale factor`` or
@@ -99,10 +117,9 @@ def read_pixel_values(source: Optional[str | Path]) -> PixelValues:
                 if "ENVI" in (ds.tag_namespaces() or []) else {}
     except RasterioIOError:
         return PixelValues()
-    product = tags.get(metadata_key(PRODUCT_TAG), "")
-    for pattern, quantity in PRODUCT_QUANTITIES:
-        if product and pattern.match(product):
-            return PixelValues(quantity, "", scale, offset)
+    quantity = product_quantity(tags.get(metadata_key(PRODUCT_TAG), ""))
+    if quantity is not None:
+        return PixelValues(quantity, "", scale, offset)
     unit = unit or next((v.strip() for k, v in tags.items() if "unit" in k and "wavelength" not in k and v.strip()), "")
     factor = None
     if "reflectance_scale_factor" in envi and scale == 1.0 and offset == 0.0:  # GDAL (and QGIS) leave it unapplied

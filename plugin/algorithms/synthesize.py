@@ -59,8 +59,8 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
             "optionally the cross-attention maps. A .csv file is a spectral library of the patches' centre spectra "
             "(one row a patch, one column a band, named by wavelength), for a spreadsheet or another spectral "
             "tool. A .tif file (the default) lays the patches side by side as a GeoTIFF with wavelengths, and writes "
-            "each pixel's class beside it (NAME_classes.tif); both are added to the map, the mosaic in false colour "
-            "and its classes hidden, so the synthetic spectra can be looked at with the spectral profile, or used "
+            "each pixel's class beside it (NAME_classes.tif, for patches of a class or a free prompt's label of 1 "
+            "or more); both are added to the map, the mosaic in false colour and its classes hidden, so the synthetic spectra can be looked at with the spectral profile, or used "
             "as training data by another classifier.\n\n"
             "Run time: a tiny model's patches take about a second; a fast model's about 15 s for 16 patches and "
             "20 s for 256 on a 2-core laptop CPU, most of it loading the model; a full model is best run on a "
@@ -78,7 +78,7 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
             self.PROMPT, self.tr("Or a free prompt"), optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             self.LABEL, self.tr("Label id given to free-prompt patches (0: unlabelled)"),
-            QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0))
+            QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0, maxValue=65535))
         self.addParameter(QgsProcessingParameterNumber(
             self.COUNT, self.tr("Number of patches"), QgsProcessingParameterNumber.Integer, defaultValue=16,
             minValue=1, maxValue=100000))

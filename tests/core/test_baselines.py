@@ -108,6 +108,8 @@ def test_svm_chooses_hyper_parameters_only_with_enough_labels():
            "Platt-scaled" in many.training_note()
     assert f"C 5, gamma {0.2 * BANDS:g} / bands, as given" in fixed.training_note()
     assert SpectralSVM().training_note() == "SVM: not trained"
+    half = SpectralSVM(seed=0, C=5.0).fit(*spectra(12, seed=4))  # gamma by cross-validation, C as given
+    assert "C 5, " in half.training_note() and "(balanced accuracy) (C as given)" in half.training_note()
 
 
 def test_svm_two_classes_and_sample_weights():

@@ -283,6 +283,8 @@ def test_synthesize_checks_its_out_file_before_the_model_loads(run_folder, tmp_p
         with pytest.raises(error) as refused:
             pipeline.synthesize_to_file(bundle, out, class_id=1)
         assert str(refused.value).startswith(message)
+    with pytest.raises(ValueError, match="label 70000 is out of range"):  # a free prompt's label, before loading
+        pipeline.synthesize_to_file(bundle, tmp_path / "p.tif", prompt="wet sand", label=70000)
     assert mine.read_bytes() == b"my patches" and sorted(p.name for p in tmp_path.iterdir()) == ["mine.npz"]
 
 

@@ -116,3 +116,31 @@ def test_a_failed_mosaic_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         write_patches(tmp_path / "m.tif", **_patches(), wavelengths=WAVELENGTHS, classes=CLASSES)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_mosaic_without_classes_replaces_an_earlier_ones_class_raster_too(tmp_path):
+    """Overwritten with patches of label 0, an earlier mosaic's class raster would pass for the new one's."""
+    write_patches(tmp_path / "m.tif", **_patches(), wavelengths=WAVELENGTHS, classes=CLASSES)
+    assert (tmp_path / "m_classes.tif").exists() and (tmp_path / "m_classes.qml").exists()
+    free = _patches(seed=1)
+    free["masks"][:], free["labels"][:] = 0, 0
+    written = write_patches(tmp_path / "m.tif", **free, wavelengths=WAVELENGTHS, classes=CLASSES, overwrite=True)
+    assert written == [tmp_path / "m.tif"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tif"]
+
+
+def test_no_patches_and_labels_a_class_raster_cannot_hold_are_refused(tmp_path):
+    from hypersynth.core.io.patch_files import check_label
+
+    empty = {k: v[:0] for k, v in _patches().items()}
+    with pytest.raises(ValueError, match="no synthetic patches to write to p.tif"):
+        write_patches(tmp_path / "p.tif", **empty, wavelengths=WAVELENGTHS, classes=CLASSES)
+    for wrong in (-3, 70000):
+        with pytest.raises(ValueError, match=f"label {wrong} is out of range: give the patches a label from 1 to "
+                                             "65535 \\(0: no class\\)"):
+            check_label(wrong)
+    check_label(0)
+    check_label(65535)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match=r"got '\.npz' \(e\.g\. patches\.npz\)"):
+        patch_format(".npz")

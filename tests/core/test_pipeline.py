@@ -277,7 +277,7 @@ def test_a_run_writes_the_synthetic_patches_it_learnt_from_when_asked(augment_ru
     assert side > 0 and mosaic.valid.sum() == counts["total"] * side * side  # every kept patch, side by side
     assert (tmp_path / "run" / "synthetic_patches_classes.tif").exists()
     report = (tmp_path / "run" / "report.md").read_text()
-    assert "synthetic_patches.tif" in report and "the synthetic patches the classifier learnt from" in report
+    assert "synthetic_patches.tif" in report and "the run's synthetic patches (the notes say whether" in report
     with pytest.raises(ValueError, match=r"Random forest \(spectra\) synthesises no patches to write; the "
                                          "synthetic patches come with Augment & Classify"):
         classify_scene(scene, labels, tmp_path / "rf", method="rf", synthetic_patches="csv")
@@ -755,7 +755,7 @@ def test_a_spectral_baseline_streams_a_raster_and_maps_it_as_when_read_whole(met
     assert ((tmp_path / "streamed" / "spectra.png").read_bytes() == (tmp_path / "whole" / "spectra.png").read_bytes())
 
 
-def test_a_class_brushed_in_one_place_is_warned_of_for_the_blend(caplog):
+def test_a_class_brushed_in_one_place_is_warned_of_for_the_blend(caplog, monkeypatch):
     """One brushed area per class is the natural first try; for the blend it turns the CV of shares and smoothing
     off (it holds out whole places), so each class in one place is named; a second place, diagonal neighbours
     aside, ends it; the methods without that CV, and classes of 1-2 pixels (the few-labels warning's), stay quiet."""
@@ -764,7 +764,10 @@ def test_a_class_brushed_in_one_place_is_warned_of_for_the_blend(caplog):
     from hypersynth.core.scene import ClassInfo
 
     classes = [ClassInfo(1, "water"), ClassInfo(2, "grass"), ClassInfo(3, "roof")]
-    labels = np.zeros((300, 40), np.uint8)  # taller than a strip of the label map: boxes are gathered across strips
+    from hypersynth.core.io import labels as label_io
+
+    monkeypatch.setattr(label_io, "LABEL_CHUNK_PIXELS", 40 * 7)  # strips of 7 rows: places gathered across strips
+    labels = np.zeros((300, 40), np.uint8)
     labels[2:6, 2:6] = 1  # water: one place, 16 pixels
     labels[12:16, 2:6], labels[250:252, 30:32] = 2, 2  # grass: two places, far apart
     labels[20:22, 20:22], labels[22:24, 22:24] = 3, 3  # roof: two squares that touch at a corner, one place

@@ -61,6 +61,14 @@ def test_imported_products_are_named_by_their_product(tmp_path):
         assert value_label(tmp_path / f"{product[:8]}.tif") == quantity
 
 
+def test_a_product_read_from_its_own_files_is_named_by_its_name_in_the_report_only(tmp_path):
+    """The engine applies a product's scaling as it reads it; QGIS shows the file's stored values."""
+    direct = _raster(tmp_path / "PRS_L2D_STD_20200524103704_20200524103708_0001.tif")  # no tag, no unit
+    assert value_label(direct) == "Reflectance"
+    assert read_pixel_values(direct).quantity is None  # the plugin's plots: the stored values, not reflectance
+    assert value_label(_raster(tmp_path / "plain.tif")) == VALUE_AS_READ
+
+
 def test_a_file_gdal_cannot_read_says_nothing(tmp_path):
     (tmp_path / "scene.mat").write_bytes(b"MATLAB 5.0 MAT-file")
     for source in (None, "", tmp_path / "missing.tif", tmp_path / "scene.mat"):
