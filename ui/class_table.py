@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtGui import QBrush, QColor
 from qgis.PyQt.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
+from ..core.label_checks import FEW_LABELS
 from ..core.scene import ClassInfo
 from .widget_helpers import color_swatch
 
 COLOUR, NAME, PROMPT, PIXELS = range(4)  # table columns
+FEW_COLOUR = QColor(176, 96, 0)  # a count too few for the run's cross-validation: dark orange, readable on white
 
 
 class ClassTable(QTableWidget):
@@ -53,5 +56,23 @@ class ClassTable(QTableWidget):
             pixels = QTableWidgetItem(str(counts.get(c.id, 0)))
             pixels.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable)
             pixels.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter))
+            pixels.setToolTip(pixels_tip(c, counts))
+            if 0 < counts.get(c.id, 0) < FEW_LABELS <= max(counts.values(), default=0):
+                pixels.setForeground(QBrush(FEW_COLOUR))
             self.setItem(row, PIXELS, pixels)
         self.blockSignals(False)
+
+
+def pixels_tip(c: ClassInfo, counts: dict[int, int]) -> str:
+    """The labelled-pixel count's tooltip: what the count means for a run, as the run's label checks
+    (:mod:`hypersynth.core.label_checks`) will warn of it: no labels, or fewer than :data:`FEW_LABELS` while another
+    class has more."""
+    n = counts.get(c.id, 0)
+    if n == 0:
+        return f"No labelled pixels yet: brush some, or {c.name} cannot be in the map"
+    if n < FEW_LABELS <= max(counts.values(), default=0):
+        them = "it" if n == 1 else "them"
+        return (f"Only {n} labelled pixel{'s' if n > 1 else ''}: a run learns {c.name} from {them} alone and "
+                f"cannot tune itself on it; brush {FEW_LABELS} or more, in separate places")
+    return (f"{n} scene pixels under {c.name}'s labels. Augment & Classify tunes itself by holding out whole "
+            "labelled places: label each class in 2 or more separate places")

@@ -10,6 +10,7 @@ from qgis.core import QgsPointXY, QgsRasterLayer
 
 from hypersynth.core.scene import ClassInfo
 from hypersynth.plugin.label_layer import CLASS_ID_FIELD, CLASS_NAME_FIELD, class_ids_in_layer
+from hypersynth.ui.class_table import FEW_COLOUR
 from hypersynth.ui.classes_panel import ClassesPanel
 from hypersynth.ui.prompts_panel import PromptsPanel, fill_template
 from hypersynth.ui.scene_panel import ScenePanel
@@ -66,6 +67,18 @@ def test_classes_panel_add_rename_merge_delete(keep, canvas, scene_layer, label_
     panel.brush.add_stroke([QgsPointXY(ORIGIN[0] + 155, ORIGIN[1] - 155)])  # water again: one pixel centre
     assert panel.refresh_counts() == {1: 4, 2: 9 + 1}
     assert panel.table.item(1, 3).text() == "10"
+    assert panel.table.item(1, 3).toolTip().startswith("10 scene pixels under water's labels")
+    assert panel.table.item(2, 3).toolTip() == f"No labelled pixels yet: brush some, or {classes[2].name} cannot " \
+                                               "be in the map"
+    panel.select_class(classes[2].id)
+    panel.brush.add_stroke([QgsPointXY(ORIGIN[0] + 205, ORIGIN[1] - 55)])  # one pixel of the third class
+    panel.refresh_counts()
+    few = panel.table.item(2, 3)
+    assert few.text() == "1" and few.toolTip().startswith(f"Only 1 labelled pixel: a run learns {classes[2].name} "
+                                                          "from it alone")
+    assert few.foreground().color() == FEW_COLOUR and panel.table.item(1, 3).foreground().color() != FEW_COLOUR
+    label_layer.undoStack().undo()  # the stroke again
+    panel.refresh_counts()
     pixels = screenshot(panel, "classes_panel")
     assert pixels.std() > 0
 
