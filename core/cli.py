@@ -530,7 +530,12 @@ def _print_outputs(outputs: "ClassificationOutputs") -> None:
     if outputs.bundle:
         print(f"model bundle:   {outputs.bundle}")
     if outputs.synthetic_patches:
+        from .io.patch_files import companion_files
+
         print(f"synthetic:      {outputs.synthetic_patches}")
+        for beside in companion_files(outputs.synthetic_patches)[:1]:  # a mosaic's class raster
+            if beside.exists():
+                print(f"their classes:  {beside}")
     if outputs.metrics:
         m = outputs.metrics
         print(f"accuracy:       OA {m['oa'] * 100:.2f} %  AA {m['aa'] * 100:.2f} %  kappa {m['kappa']:.4f} "

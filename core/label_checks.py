@@ -141,14 +141,18 @@ def warn_of_classes_in_one_place(labels: np.ndarray, valid: "np.ndarray | PixelM
     alone = [c for c in classes if c.id in enough and places[c.id] == 1]
     if not alone:
         return
-    one = len(alone) == 1
-    log.warning("class%s %s of %s %s labelled in one place only (%s): the classifier blend chooses its shares and "
-                "spatial smoothing by cross-validation that holds out whole places, so with a class in one place it "
-                "takes its default shares and, unless you set a width, no smoothing; label %s in a second place, "
-                "apart from the first", "" if one else "es",
-                ", ".join(f"{c.id} ({c.name}: {learnt[c.id]} pixels)" for c in alone), name,
-                "is" if one else "are", "one area of touching pixels" if one else "each one area of touching pixels",
-                " and ".join(c.name for c in alone))
+    learning = [c for c in classes if learnt[c.id] > 0]
+    if len(alone) == len(learning):
+        who, them = f"every class of {name} is", "each class"
+    elif len(alone) == 1:
+        who, them = f"class {alone[0].id} ({alone[0].name}) of {name} is", alone[0].name
+    else:
+        who = f"classes {', '.join(f'{c.id} ({c.name})' for c in alone)} of {name} are"
+        them = "each of them"
+    log.warning("%s labelled in one place only (one area of touching pixels): the classifier blend's cross-"
+                "validation holds out whole places, so it cannot choose the blend's shares and smoothing, which take "
+                "their defaults (no smoothing unless a width is set); label %s in a second place, apart from the "
+                "first", who, them)
 
 
 def _labelled_places(labels: np.ndarray, valid: "np.ndarray | PixelMask", ids: set[int]) -> dict[int, int]:

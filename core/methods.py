@@ -400,6 +400,12 @@ def _synthesize_for(model: Any, used: list[ClassInfo], class_ids: np.ndarray, an
                      "real mean")
     names = {c.id: c.name for c in used}
     kept = {k: int(np.sum(synthetic.labels == k)) for k in counts}  # per class after the filter, not as asked
+    emptied = [k for k, v in counts.items() if v and not kept[k]]
+    if emptied:  # the run learns these classes from the labels alone: said, as the labels decide it
+        log.warning("%s: every synthetic patch of %s was dropped (its centre spectrum lay nearer another class's "
+                    "labelled mean than its own), so the classifier learns %s from the labels alone; a prompt "
+                    "nearer what the labels show, or more labels, may help", purpose,
+                    " and ".join(names.get(k, str(k)) for k in emptied), "it" if len(emptied) == 1 else "them")
     notes.append(f"{purpose}: {len(synthetic)} synthetic patches kept of {sum(counts.values())} "
                  f"({', '.join(f'{names.get(k, k)}: {kept[k]} of {v}' for k, v in counts.items())}); "
                  f"{_weight_note(settings)}")

@@ -278,6 +278,7 @@ class SpectralSVM:
         self.bands = 0
         self.chosen: dict[str, float] = {}  # the C and gamma used by the last fit
         self.how_chosen = ""  # how the last fit got them: "given", "cross-validation" or "defaults"
+        self.search: dict[str, float] = {}  # the last CV: best score, ties with it, the smallest class's labels
         self._model: Optional[Pipeline] = None
 
     def _pipeline(self, C: float, gamma: float, probability: bool) -> Pipeline:
@@ -291,6 +292,7 @@ class SpectralSVM:
         if self.C is not None and self.gamma is not None:
             self.how_chosen = "given"
             return float(self.C), float(self.gamma)
+        self.search = {"smallest": float(_smallest_class(y))}
         if _smallest_class(y) < self.MIN_PER_CLASS_FOR_CV:
             self.how_chosen = "defaults"
             return float(self.C or self.C_GRID[0]), float(self.gamma or scale_gamma)
@@ -303,7 +305,11 @@ class SpectralSVM:
         search = GridSearchCV(self._pipeline(1.0, scale_gamma, probability=False), candidates,
                               scoring="balanced_accuracy", cv=folds, refit=False)
         search.fit(x, y, **({} if w is None else {"svc__sample_weight": w}))
-        best = search.best_params_
+        best, scores = search.best_params_, np.asarray(search.cv_results_["mean_test_score"])
+        self.search.update(score=float(search.best_score_), ties=float(np.sum(scores >= search.best_score_ - 1e-12)),
+                           edge=float(best["svc__C"] in (min(self.C_GRID), max(self.C_GRID))
+                                      or best["svc__gamma"] / scale_gamma in (min(self.GAMMA_FACTORS),
+                                                                              max(self.GAMMA_FACTORS))))
         return float(best["svc__C"]), float(best["svc__gamma"])
 
     def fit(self, samples: np.ndarray, labels: np.ndarray, *, sample_weight: Optional[np.ndarray] = None,
@@ -325,21 +331,32 @@ class SpectralSVM:
         return self
 
     def training_note(self) -> str:
-        """One line for the run's report: the C and gamma the SVM used and how they were chosen."""
+        """One line for the run's report: the C and gamma the SVM used, how they were chosen (the CV's score, a tie
+        broken by the grid's order, a choice at the grid's edge), and what its probabilities are."""
         if not self.chosen:
             return "SVM: not trained"
-        how = {"given": "as given",
-               "cross-validation": f"chosen by {self.MIN_PER_CLASS_FOR_CV}-fold stratified cross-validation on the "
-                                   "labels (balanced accuracy)",
-               "defaults": f"defaults: a class has fewer than {self.MIN_PER_CLASS_FOR_CV} labels, too few to "
-                           "cross-validate"}.get(self.how_chosen, "as saved")  # a loaded bundle's: not recorded
+        need = self.MIN_PER_CLASS_FOR_CV
+        if self.how_chosen == "cross-validation":
+            how = (f"chosen by {need}-fold stratified cross-validation on the labels (balanced accuracy "
+                   f"{self.search.get('score', float('nan')) * 100:.1f} %, optimistic with few labels")
+            ties = int(self.search.get("ties", 1))
+            how += (f"; {ties} settings tied, the first in the grid's order taken" if ties > 1 else "")
+            how += ("; at the edge of the grid searched" if self.search.get("edge") else "") + ")"
+        elif self.how_chosen == "defaults":
+            smallest = int(self.search.get("smallest", 0))
+            how = (f"defaults: cross-validation needs {need} labelled pixels in every class, and the smallest class "
+                   f"has {smallest}")
+        else:
+            how = "as given" if self.how_chosen == "given" else "as saved"  # a loaded bundle's: not recorded
         fixed = [name for name, value in (("C", self.C), ("gamma", self.gamma)) if value is not None]
         if self.how_chosen in ("cross-validation", "defaults") and fixed:  # one of the two was given
             how += f" ({fixed[0]} as given)"
-        gamma = self.chosen["gamma"] * self.bands  # in multiples of 1 / bands, as the grid reads
-        probabilities = "Platt-scaled" if self.chosen.get("platt") else "softmax of the decision values"
-        return (f"SVM (RBF kernel on standardised spectra): C {self.chosen['C']:g}, gamma {gamma:g} / bands, {how}; "
-                f"probabilities {probabilities}")
+        factor = self.chosen["gamma"] * self.bands  # in multiples of 1 / bands, as the grid reads
+        probabilities = ("Platt-scaled" if self.chosen.get("platt") else
+                         f"the softmax of the decision values (Platt scaling needs {self.MIN_PER_CLASS_FOR_PLATT} "
+                         "labelled pixels in every class)")
+        return (f"SVM (RBF kernel on standardised spectra): C {self.chosen['C']:g}, gamma {self.chosen['gamma']:.3g} "
+                f"({factor:g} / bands), {how}; probabilities {probabilities}")
 
     def predict_proba(self, samples: np.ndarray) -> np.ndarray:
         """``(N, n_classes)`` float32 class probabilities (Platt-scaled, or softmax of decision values)."""

@@ -1,5 +1,7 @@
 """Random forest and SVM baselines on an easy synthetic spectral problem, down to 1 label per class."""
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.ensemble import RandomForestClassifier
@@ -101,15 +103,22 @@ def test_svm_chooses_hyper_parameters_only_with_enough_labels():
     fixed = SpectralSVM(seed=0, C=5.0, gamma=0.2).fit(*spectra(12, seed=4))
     assert fixed.chosen["C"] == 5.0 and fixed.chosen["gamma"] == 0.2
     # the report says which, and what it used
-    assert few.training_note() == ("SVM (RBF kernel on standardised spectra): C 100, gamma 1 / bands, defaults: a "
-                                   "class has fewer than 3 labels, too few to cross-validate; probabilities softmax "
-                                   "of the decision values")
-    assert "chosen by 3-fold stratified cross-validation on the labels (balanced accuracy); probabilities " \
-           "Platt-scaled" in many.training_note()
-    assert f"C 5, gamma {0.2 * BANDS:g} / bands, as given" in fixed.training_note()
+    assert few.training_note() == (
+        f"SVM (RBF kernel on standardised spectra): C 100, gamma {1 / BANDS:.3g} (1 / bands), defaults: "
+        "cross-validation needs 3 labelled pixels in every class, and the smallest class has 2; probabilities the "
+        "softmax of the decision values (Platt scaling needs 10 labelled pixels in every class)")
+    note = many.training_note()
+    assert re.search(r"chosen by 3-fold stratified cross-validation on the labels \(balanced accuracy \d+\.\d %, "
+                     r"optimistic with few labels[^)]*\); probabilities Platt-scaled$", note), note
+    assert f"C 5, gamma 0.2 ({0.2 * BANDS:g} / bands), as given" in fixed.training_note()
     assert SpectralSVM().training_note() == "SVM: not trained"
     half = SpectralSVM(seed=0, C=5.0).fit(*spectra(12, seed=4))  # gamma by cross-validation, C as given
-    assert "C 5, " in half.training_note() and "(balanced accuracy) (C as given)" in half.training_note()
+    assert "C 5, " in half.training_note() and half.training_note().endswith("(C as given); probabilities "
+                                                                            "Platt-scaled")
+    # a search every setting of which scores alike says that the grid's order chose
+    alike = SpectralSVM(seed=0).fit(*spectra(12, seed=4))
+    alike.search.update(ties=12.0, edge=0.0)
+    assert "12 settings tied, the first in the grid's order taken)" in alike.training_note()
 
 
 def test_svm_two_classes_and_sample_weights():

@@ -26,6 +26,36 @@ def test_filter_drops_synthetic_patches_nearer_another_class():
     assert kept.anchor_index.tolist() == [0, 1]  # each kept patch keeps its anchor
 
 
+def test_a_class_whose_synthetic_patches_are_all_dropped_is_warned_of(monkeypatch, caplog):
+    """The run then learns that class from its labels alone: the report's counts said 0 of n, now a warning too."""
+    from types import SimpleNamespace
+
+    import hypersynth.core.ldm.synthesize as synthesis
+    from hypersynth.core.methods import _synthesize_for
+
+    a, b = np.array([1.0, 0.1, 0.1]), np.array([0.1, 1.0, 0.1])
+    real = (np.stack([a, a, b, b])[:, :, None, None] * np.ones((1, 1, 3, 3))).astype(np.float32)
+    y = np.array([0, 0, 1, 1])
+
+    def sample(model, prompts, counts, **kwargs):  # every patch of class 7 looks like class 5
+        labels = np.repeat(list(counts), list(counts.values()))
+        spectra = np.stack([a for _ in labels])
+        return SyntheticSet(patches=(spectra[:, :, None, None] * np.ones((1, 1, 3, 3))).astype(np.float32),
+                            labels=labels, masks=np.repeat(labels, 9).reshape(-1, 3, 3), prompts=["x"] * len(labels))
+
+    monkeypatch.setattr(synthesis, "synthesize", sample)
+    model = SimpleNamespace(config=SimpleNamespace(diffusion=SimpleNamespace(guidance=2.0, sample_steps=5)))
+    used = [ClassInfo(5, "soil"), ClassInfo(7, "grass")]
+    with caplog.at_level("WARNING", logger="hypersynth"):
+        kept, notes, _ = _synthesize_for(model, used, np.array([5, 7]), real, y, real, y,
+                                         MethodSettings(synthetic_per_class=4), None)
+    assert set(kept.labels.tolist()) == {5}
+    assert "synthesis from the real labels: every synthetic patch of grass was dropped (its centre spectrum lay " \
+           "nearer another class's labelled mean than its own), so the classifier learns it from the labels alone" \
+        in caplog.text
+    assert "soil" not in caplog.text
+
+
 
 def test_synthetic_weight_is_the_synthetic_patches_share_of_the_training_loss():
     real, y = np.zeros((6, 4, 3, 3), np.float32), np.array([0, 0, 0, 1, 1, 1])  # (N, bands, p, p)

@@ -270,7 +270,9 @@ def test_a_run_writes_the_synthetic_patches_it_learnt_from_when_asked(augment_ru
     rc = cli_main(["augment-classify", "--scene", str(scene), "--labels", str(labels), "--prompts", str(classes),
                    "--synthesis-model", str(out / "model_bundle"), "--preset", "tiny", "--synthetic-patches", "tif",
                    "--out", str(tmp_path / "run"), "--quiet"])
-    assert rc == 0 and f"synthetic:      {tmp_path / 'run' / 'synthetic_patches.tif'}" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert rc == 0 and f"synthetic:      {tmp_path / 'run' / 'synthetic_patches.tif'}" in printed
+    assert f"their classes:  {tmp_path / 'run' / 'synthetic_patches_classes.tif'}" in printed
     mosaic = read_scene(tmp_path / "run" / "synthetic_patches.tif")
     counts = json.loads((tmp_path / "run" / "synthetic_summary.json").read_text())
     side = int(np.argmin(mosaic.valid[0]))  # the first patch's width: then a no-data gap
@@ -780,9 +782,10 @@ def test_a_class_brushed_in_one_place_is_warned_of_for_the_blend(caplog, monkeyp
         return " ".join(r.getMessage() for r in caplog.records)
 
     both = said("augment")
-    assert both.startswith("classes 1 (water: 16 pixels), 3 (roof: 8 pixels) of strokes.gpkg are labelled in one "
-                           "place only (each one area of touching pixels)"), both
-    assert both.endswith("label water and roof in a second place, apart from the first") and "grass" not in both
+    assert both.startswith("classes 1 (water), 3 (roof) of strokes.gpkg are labelled in one place only (one area "
+                           "of touching pixels): the classifier blend's cross-validation holds out whole places"), both
+    assert both.endswith("label each of them in a second place, apart from the first") and "grass" not in both
+    assert len(both) < 400  # a line an analyst reads in the message bar
     assert said("rf") == said("cnn") == said("svm") == ""  # no blend, no CV of places
     apart = labels.copy()
     apart[100:102, 10:12], apart[200:204, 5:7] = 1, 3
@@ -792,7 +795,12 @@ def test_a_class_brushed_in_one_place_is_warned_of_for_the_blend(caplog, monkeyp
     tiny[labels == 3] = 0
     tiny[30, 30] = 3  # a class of one pixel is the few-labels warning's
     alone = said("augment", tiny, packed)
-    assert alone.startswith("class 1 (water: 16 pixels) of strokes.gpkg is labelled in one place only (one area")
+    assert alone.startswith("class 1 (water) of strokes.gpkg is labelled in one place only (one area")
+    assert alone.endswith("label water in a second place, apart from the first")
     off = valid.copy()
     off[250:252, 30:32] = False  # grass's second place on no-data pixels: one place is left to learn from
-    assert said("augment", apart, off).startswith("class 2 (grass: 16 pixels) of strokes.gpkg is labelled in one")
+    assert said("augment", apart, off).startswith("class 2 (grass) of strokes.gpkg is labelled in one")
+    blocks = labels.copy()
+    blocks[250:252, 30:32] = 0  # grass in one place too: every class
+    assert said("augment", blocks).startswith("every class of strokes.gpkg is labelled in one place only")
+    assert said("augment", blocks).endswith("label each class in a second place, apart from the first")
