@@ -214,7 +214,9 @@ def _write_mosaic(tmp: Path, patches: np.ndarray, masks: np.ndarray, wavelengths
     grid = (0.0, 1.0, 0.0, float(height), 0.0, -1.0)  # north-up, the lower-left corner at (0, 0)
     mosaic = Scene(cube, valid, wavelengths=None if wavelengths is None else np.asarray(wavelengths, dtype=float),
                    transform=grid, name=tmp.stem)
-    write_scene(mosaic, tmp, overwrite=True)
+    # bands named by wavelength: a model's bands are the scene's usable ones, so "B7" would not be the scene's 7th
+    labels = None if wavelengths is None else [f"{w:.1f} nm" for w in np.asarray(wavelengths, dtype=float)]
+    write_scene(mosaic, tmp, overwrite=True, band_labels=labels)
     present = [c for c in classes if c.id in set(np.unique(class_ids).tolist())]  # its legend: these alone
     if not present:  # label 0 (a free prompt's default): no class to write
         log.warning("%s: the patches' label is 0, which a class raster leaves unlabelled, so no %s%s.tif is "

@@ -65,10 +65,12 @@ def write_text(path: str | Path, text: str) -> Path:
 
 
 def write_scene(scene: Scene, path: str | Path, *, overwrite: bool = False,
-                tags: Optional[dict[str, str]] = None, unit_type: Optional[str] = None) -> Path:
+                tags: Optional[dict[str, str]] = None, unit_type: Optional[str] = None,
+                band_labels: Optional[Sequence[str]] = None) -> Path:
     """Write a scene as a float32 GeoTIFF that QGIS, EnMAP-Box and :func:`read_scene` all understand; ``tags``: more
     metadata items of the dataset (GDAL's default domain); ``unit_type``: what the values are, as each band's GDAL
-    unit type ("reflectance"; the plugin's spectral plots name their value axis by it), when it is known.
+    unit type ("reflectance"; the plugin's spectral plots name their value axis by it), when it is known;
+    ``band_labels``: each band's description, where "B7 (452.3 nm)" (its number in this file) would mislead.
 
     Wavelengths go into each band's GDAL metadata (``wavelength``, ``wavelength_units``, ``fwhm``, ``bbl``)
     and into the dataset's ENVI domain (``wavelength = {…}``, ``wavelength units``); invalid pixels are
@@ -98,12 +100,12 @@ def write_scene(scene: Scene, path: str | Path, *, overwrite: bool = False,
             band.FlushCache()  # compressed and written now, not held in GDAL's cache until the close
             band_tags = {"bbl": "1" if good[b] else "0"}
             imagery = {}  # GDAL's own domain for them (3.10 on): read by GDAL's tools and newer QGIS
-            label = f"B{b + 1}"
+            label = band_labels[b] if band_labels is not None else f"B{b + 1}"
             if scene.wavelengths is not None:
                 w = float(scene.wavelengths[b])
                 band_tags.update(wavelength=repr(w), wavelength_units="Nanometers")  # repr: exact round trip
                 imagery["CENTRAL_WAVELENGTH_UM"] = repr(w / 1000)
-                label += f" ({w:.1f} nm)"
+                label += f" ({w:.1f} nm)" if band_labels is None else ""
             if scene.fwhm is not None:
                 band_tags["fwhm"] = repr(float(scene.fwhm[b]))
                 imagery["FWHM_UM"] = repr(float(scene.fwhm[b]) / 1000)

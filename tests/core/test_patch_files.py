@@ -61,6 +61,8 @@ def test_geotiff_mosaic_reads_back_as_a_scene_with_its_classes(tmp_path):
     assert tmp_path / "mosaic.tif" in written and tmp_path / "mosaic_classes.tif" in written
     scene = read_scene(tmp_path / "mosaic.tif")
     np.testing.assert_allclose(scene.wavelengths, WAVELENGTHS, rtol=1e-6)
+    with opened_quietly(tmp_path / "mosaic.tif") as ds:  # named by wavelength: the model's bands are not the scene's
+        assert ds.descriptions[:2] == ("450.0 nm", "495.5 nm")
     step = SIDE + MOSAIC_GAP
     cols = 3  # ceil(sqrt(5))
     assert scene.cube.shape == (BANDS, 2 * step - MOSAIC_GAP, cols * step - MOSAIC_GAP)
