@@ -453,6 +453,10 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
                  with_attention=with_attention, files=files_in(out), warnings=warnings, class_map=out / CLASS_MAP,
                  learnt=(learnt_labels, learnt_valid), run_facts=run_facts(settings, fitted, inputs)
                  + ([area.fact()] if area is not None else []))
+    if ev is not None:  # written before the report for its figure; now with every warning the report lists
+        from .evaluation.assess import write_metrics
+
+        write_metrics(ev, out, warnings)
     reporter.progress(1.0, "done")
     return {"metrics": None if ev is None else ev.to_dict(), "fitted": fitted}
 

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -219,10 +219,16 @@ def near_training(at: np.ndarray, right: np.ndarray, training: np.ndarray, reach
                             float(right[~near].mean()) if (~near).any() else math.nan)
 
 
-def write_evaluation(ev: Evaluation, folder: Path) -> None:
-    """``metrics.json`` and ``confusion.png`` into ``folder`` (a run's staging folder)."""
-    (folder / "metrics.json").write_text(json.dumps(ev.to_dict(), indent=2))
+def write_evaluation(ev: Evaluation, folder: Path, warnings: Sequence[str] = ()) -> None:
+    """``metrics.json`` (:func:`write_metrics`) and ``confusion.png`` into ``folder`` (a run's staging folder)."""
+    write_metrics(ev, folder, warnings)
     confusion_figure(ev, folder / "confusion.png")
+
+
+def write_metrics(ev: Evaluation, folder: Path, warnings: Sequence[str] = ()) -> None:
+    """``metrics.json``: the figures, and what the run warned of (``warnings``, as its report lists them), so a
+    script reading the figures also reads what may qualify them."""
+    (folder / "metrics.json").write_text(json.dumps({**ev.to_dict(), "warnings": list(warnings)}, indent=2))
 
 
 def accuracy_document(ev: Evaluation, class_map_path: str | os.PathLike, validation_path: str | os.PathLike,

@@ -538,15 +538,17 @@ def _one_class_thinned(keep):
 def test_a_class_with_one_or_two_labels_among_many_is_warned_of(tmp_path, caplog):
     """A class of 1 or 2 labelled pixels beside classes of many is named with its count, on the terminal and in the
     report; a run whose every class has enough labels says nothing of it."""
-    scene, labels, _, classes = write_demo_files(tmp_path / "few", draw=_one_class_thinned(lambda at: at[:1]))
+    scene, labels, truth, classes = write_demo_files(tmp_path / "few", draw=_one_class_thinned(lambda at: at[:1]))
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
-        outputs = classify_scene(scene, labels, tmp_path / "run", method="svm", classes_path=classes)
+        outputs = classify_scene(scene, labels, tmp_path / "run", method="svm", classes_path=classes,
+                                 validation_path=truth)
     said = re.search(r"class 3 \(\w[\w ]*: 1 labelled pixel\) of labels\.tif: fewer than 3 labelled pixels, while "
                      r"another class has 12: the run learns it from that pixel alone; the SVM's C and gamma cannot be "
                      r"chosen by cross-validation .*; brush a few more pixels of \w[\w ]* \(3 or more, in separate "
                      r"places\)", caplog.text)
     assert said, caplog.text
     assert said.group(0) in outputs.report.read_text()  # the warnings are the report's too
+    assert said.group(0) in json.loads((tmp_path / "run" / "metrics.json").read_text())["warnings"]  # and the figures'
     caplog.clear()
     scene, labels, _, classes = write_demo_files(tmp_path / "enough", labels_per_class=3)
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
