@@ -238,6 +238,15 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
                                 if out / (SYNTHETIC_PATCHES + end) in written), None), files=moved)
 
 
+def scene_values(scene: Scene) -> str:
+    """What the values of ``scene`` are, as the engine reads them ("Reflectance", "Radiance (units)"), for a synthesis
+    model to keep; "" when its file does not say (:func:`~.report.value_label`)."""
+    from .report import VALUE_AS_READ, value_label
+
+    title = value_label(scene.source)
+    return "" if title == VALUE_AS_READ else title
+
+
 def check_synthetic_patches(kind: str, method: str) -> str:
     """``kind`` (".tif", ".csv" or ".npz"; "tif" will do) as :func:`classify_scene` takes it, for a ``method`` that
     synthesises patches; a clear error for another format or method."""
@@ -424,6 +433,8 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
         write_evaluation(ev, out)
     with_attention = False
     if fitted.synthesis_model is not None:
+        if not fitted.synthesis_model.values:  # what its patches' values are, for the files that hold them
+            fitted.synthesis_model.values = scene_values(scene)
         fitted.synthesis_model.save(out / BUNDLE)
         if fitted.synthetic is not None:  # the report and the attention dock show what it reads in each prompt
             from .attention import class_attention, per_class, write_class_attention
@@ -440,7 +451,8 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
             syn = fitted.synthetic
             if len(syn):
                 write_patches(out / (SYNTHETIC_PATCHES + synthetic_patches), syn.patches, syn.labels, syn.masks,
-                              syn.prompts, wavelengths=fitted.synthesis_model.wavelengths, classes=used)
+                              syn.prompts, wavelengths=fitted.synthesis_model.wavelengths, classes=used,
+                              values=fitted.synthesis_model.values)
             else:  # every one dropped by the check against the labelled spectra (the report's notes say so)
                 log.warning("no synthetic patch was kept, so no %s%s is written", SYNTHETIC_PATCHES,
                             synthetic_patches)
@@ -625,7 +637,8 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
                      return_attention=attention, reporter=reporter)
     # checks again as it writes: another program may have made the file meanwhile
     write_patches(out, syn.patches, syn.labels, syn.masks, syn.prompts, wavelengths=model.wavelengths,
-                  classes=model.classes, attention=syn.attention if attention else None, overwrite=overwrite)
+                  classes=model.classes, attention=syn.attention if attention else None, overwrite=overwrite,
+                  values=model.values)
     reporter.progress(1.0, "done")
     return out
 
@@ -673,5 +686,6 @@ def _train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike,
     cfg = synthesis_config(settings, patch_size=resolve_patch_size(settings, cube, scene.valid))
     model = train_synthesis_model(cube, scene.valid, labels, classes, cfg, reporter=reporter,
                                   wavelengths=scene.usable_wavelengths())
+    model.values = scene_values(scene)
     reporter.check()
     return model.save(target, overwrite=overwrite)

@@ -99,7 +99,7 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
 
 def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, masks: np.ndarray,
                   prompts: Sequence[str], *, wavelengths: Optional[np.ndarray], classes: Sequence[ClassInfo],
-                  attention: Optional[np.ndarray] = None, overwrite: bool = False) -> list[Path]:
+                  attention: Optional[np.ndarray] = None, overwrite: bool = False, values: str = "") -> list[Path]:
     """Write synthetic patches in the format ``path``'s ending names (:data:`PATCH_FORMATS`), whole or not at all
     (:func:`~.write.atomic_output`); returns the files written.
 
@@ -114,6 +114,8 @@ def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, mas
             coloured and named by them (an id they lack, a free prompt's label, by its prompt, in grey).
         attention: ``(N, layers, T, L)`` cross-attention maps, kept in the .npz only.
         overwrite: replace existing files (the mosaic's class raster too).
+        values: what the values are ("Reflectance", "Radiance (W/(m2 sr um))"; the synthesis model's
+            ``values``): the mosaic's bands' unit type, a column of the CSV, an item of the .npz; "" unknown.
 
     Raises:
         OutputExistsError: a file exists and ``overwrite`` is False.
@@ -127,11 +129,12 @@ def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, mas
     _refuse_existing(path, overwrite)
     with atomic_output(path, overwrite) as tmp:
         if kind == ".npz":
-            _write_npz(tmp, patches, labels, masks, prompts, wavelengths, attention)
+            _write_npz(tmp, patches, labels, masks, prompts, wavelengths, attention, values)
         elif kind == ".csv":
-            _write_spectral_library(tmp, patches, labels, prompts, wavelengths, _with_labels(classes, labels, prompts))
+            _write_spectral_library(tmp, patches, labels, prompts, wavelengths, _with_labels(classes, labels, prompts),
+                                    values)
         else:
-            _write_mosaic(tmp, patches, masks, wavelengths, _with_labels(classes, labels, prompts))
+            _write_mosaic(tmp, patches, masks, wavelengths, _with_labels(classes, labels, prompts), values)
         written = [path] + [path.with_name(p.name) for p in sorted(tmp.parent.iterdir()) if p != tmp]
     if kind == ".tif":  # an earlier mosaic's class raster this one does not replace (label 0) would pass for its own
         classes_raster = companion_files(path)[0]
@@ -155,15 +158,25 @@ def check_label(labels: "np.ndarray | int") -> None:
 
 
 def _write_npz(tmp: Path, patches: np.ndarray, labels: np.ndarray, masks: np.ndarray, prompts: Sequence[str],
-               wavelengths: Optional[np.ndarray], attention: Optional[np.ndarray]) -> None:
+               wavelengths: Optional[np.ndarray], attention: Optional[np.ndarray], values: str) -> None:
     """Everything in one compressed NumPy archive: what :func:`write_patches` was given, under the same names."""
-    arrays = {"patches": patches, "labels": labels, "masks": masks, "prompts": np.array(prompts, dtype="U200")}
+    arrays = {"patches": patches, "labels": labels, "masks": masks, "prompts": np.array(prompts, dtype="U200"),
+              "values": np.array(values)}
     if wavelengths is not None:
         arrays["wavelengths"] = np.asarray(wavelengths, dtype=np.float32)
     if attention is not None:
         arrays["attention"] = attention
     with open(tmp, "wb") as fh:
         np.savez_compressed(fh, **arrays)
+
+
+def _unit_type(values: str) -> Optional[str]:
+    """GDAL's band unit type for values named as :func:`~.pixel_values.engine_value_title` names them: "reflectance",
+    the units of "Radiance (units)" or "Scene value (units)", else None."""
+    if values.startswith("Reflectance"):
+        return "reflectance"
+    units = values[values.find("(") + 1:-1] if values.endswith(")") and "(" in values else ""
+    return units or ("radiance" if values.startswith("Radiance") else None)
 
 
 def _with_labels(classes: Sequence[ClassInfo], labels: np.ndarray, prompts: Sequence[str]) -> list[ClassInfo]:
@@ -175,9 +188,10 @@ def _with_labels(classes: Sequence[ClassInfo], labels: np.ndarray, prompts: Sequ
 
 
 def _write_spectral_library(tmp: Path, patches: np.ndarray, labels: np.ndarray, prompts: Sequence[str],
-                            wavelengths: Optional[np.ndarray], classes: Sequence[ClassInfo]) -> None:
-    """One row a patch: its number, class id and name, prompt and centre spectrum; band columns named by wavelength
-    ("452.347 nm") or number ("band 7"), as spreadsheet, pandas and spectral-library tools read a CSV."""
+                            wavelengths: Optional[np.ndarray], classes: Sequence[ClassInfo], values: str) -> None:
+    """One row a patch: its number, class id and name, prompt, what its values are, and its centre spectrum; band
+    columns named by wavelength ("452.347 nm") or number ("band 7"), as spreadsheet, pandas and spectral-library
+    tools read a CSV."""
     from ..classify.base import centre_spectra
 
     spectra = centre_spectra(patches)  # (N, B)
@@ -186,14 +200,15 @@ def _write_spectral_library(tmp: Path, patches: np.ndarray, labels: np.ndarray, 
         [f"band {b + 1}" for b in range(spectra.shape[1])]
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["patch", "class_id", "class_name", "prompt", *bands])
+        writer.writerow(["patch", "class_id", "class_name", "prompt", "values", *bands])
         for i, spectrum in enumerate(spectra):
             label = int(labels[i])
-            writer.writerow([i + 1, label, names.get(label, ""), prompts[i], *(f"{v:.6g}" for v in spectrum)])
+            writer.writerow([i + 1, label, names.get(label, ""), prompts[i], values,
+                             *(f"{v:.6g}" for v in spectrum)])
 
 
 def _write_mosaic(tmp: Path, patches: np.ndarray, masks: np.ndarray, wavelengths: Optional[np.ndarray],
-                  classes: Sequence[ClassInfo]) -> None:
+                  classes: Sequence[ClassInfo], values: str) -> None:
     """The patches in rows of about √N, :data:`MOSAIC_GAP` no-data pixels apart, on a north-up grid of 1-unit
     pixels without CRS (GIS programs place it; a pixel grid without a geotransform makes QGIS complain); and beside
     it the class of each pixel (0 in the gaps and where a patch's pixel has no class), styled in the class colours."""
@@ -216,7 +231,7 @@ def _write_mosaic(tmp: Path, patches: np.ndarray, masks: np.ndarray, wavelengths
                    transform=grid, name=tmp.stem)
     # bands named by wavelength: a model's bands are the scene's usable ones, so "B7" would not be the scene's 7th
     labels = None if wavelengths is None else [f"{w:.1f} nm" for w in np.asarray(wavelengths, dtype=float)]
-    write_scene(mosaic, tmp, overwrite=True, band_labels=labels)
+    write_scene(mosaic, tmp, overwrite=True, band_labels=labels, unit_type=_unit_type(values))
     present = [c for c in classes if c.id in set(np.unique(class_ids).tolist())]  # its legend: these alone
     if not present:  # label 0 (a free prompt's default): no class to write
         log.warning("%s: the patches' label is 0, which a class raster leaves unlabelled, so no %s%s.tif is "

@@ -37,6 +37,7 @@ class SynthesisModel:
     wavelengths: Optional[np.ndarray] = None  # (B,) nanometres, None when unknown
     history: dict[str, Any] = field(default_factory=dict)  # training curves and counts
     null_prompt: str = NULL_PROMPT  # unconditional prompt
+    values: str = ""  # what its patches' values are, as the engine read its scene ("Reflectance"); "" unknown
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))  # where the modules live
 
     @property
@@ -130,6 +131,7 @@ class SynthesisModel:
             "text_width": self.text_encoder.width,
             "null_prompt": self.null_prompt,
             "history": self.history,
+            "values": self.values,
         }
         return parts, self.config.to_dict(), meta
 
@@ -184,6 +186,7 @@ class SynthesisModel:
             latent_scale=float(reference["latent_scale"]),
             wavelengths=reference["wavelengths"].numpy() if "wavelengths" in reference else None,
             history=dict(meta.get("history", {})), null_prompt=str(meta.get("null_prompt", NULL_PROMPT)),
+            values=str(meta.get("values", "")),  # a bundle saved before session 33: not known
         )
         for module in model._modules():
             module.eval()

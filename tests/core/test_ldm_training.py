@@ -302,3 +302,16 @@ def test_one_seed_gives_one_model_in_two_processes_on_two_threads():
                            env={**os.environ, "OMP_NUM_THREADS": "2"}) for _ in range(2)]
     first, second = (run.stdout.strip().splitlines()[-1] for run in runs)
     assert len(first) == 40 and first == second
+
+
+def test_a_bundle_keeps_what_its_values_are(trained, tmp_path):
+    """A run tells its model what its scene's values are ("Reflectance"); the bundle keeps it for the files of
+    patches sampled later (a bundle without it, saved before, loads as "")."""
+    model, _ = trained
+    was = model.values
+    try:
+        model.values = "Reflectance"
+        model.save(tmp_path / "bundle")
+    finally:
+        model.values = was
+    assert SynthesisModel.load(tmp_path / "bundle", device="cpu").values == "Reflectance"

@@ -41,16 +41,16 @@ def test_npz_keeps_everything(tmp_path):
 
 def test_csv_spectral_library_holds_each_patch_centre_spectrum(tmp_path):
     data = _patches()
-    write_patches(tmp_path / "library.csv", **data, wavelengths=WAVELENGTHS, classes=CLASSES)
+    write_patches(tmp_path / "library.csv", **data, wavelengths=WAVELENGTHS, classes=CLASSES, values="Reflectance")
     with open(tmp_path / "library.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["patch", "class_id", "class_name", "prompt"] + [f"{w:.6g} nm" for w in WAVELENGTHS]
-    assert rows[0][4] == "450 nm" and rows[0][5] == "495.455 nm"  # to the thousandth of a nanometre
+    assert rows[0] == ["patch", "class_id", "class_name", "prompt", "values"] + [f"{w:.6g} nm" for w in WAVELENGTHS]
+    assert rows[0][5] == "450 nm" and rows[0][6] == "495.455 nm"  # to the thousandth of a nanometre
     assert len(rows) == N + 1
     centre = data["patches"][:, :, SIDE // 2, SIDE // 2]
     for i, row in enumerate(rows[1:]):
-        assert row[:4] == [str(i + 1), "3", "wheat", "a wheat field"]
-        np.testing.assert_allclose([float(v) for v in row[4:]], centre[i], rtol=1e-5)
+        assert row[:5] == [str(i + 1), "3", "wheat", "a wheat field", "Reflectance"]
+        np.testing.assert_allclose([float(v) for v in row[5:]], centre[i], rtol=1e-5)
     write_patches(tmp_path / "numbered.csv", **data, wavelengths=None, classes=CLASSES)
     assert (tmp_path / "numbered.csv").read_text().splitlines()[0].endswith(f"band {BANDS}")
 
@@ -89,7 +89,7 @@ def test_a_free_prompts_label_is_named_by_its_prompt_and_label_0_has_no_class_ra
         assert set(np.unique(ds.read(1)).tolist()) == {0, 9}
     legend = (tmp_path / "soil_classes.qml").read_text()
     assert 'label="bare soil"' in legend and "wheat" not in legend  # the classes in the mosaic alone
-    assert (tmp_path / "soil.csv").read_text().splitlines()[1].startswith("1,9,bare soil,bare soil,")
+    assert (tmp_path / "soil.csv").read_text().splitlines()[1].startswith("1,9,bare soil,bare soil,,")  # values: ?
     data["masks"][:], data["labels"][:] = 0, 0
     with caplog.at_level("WARNING", logger="hypersynth"):
         written = write_patches(tmp_path / "free.tif", **data, wavelengths=WAVELENGTHS, classes=CLASSES)
@@ -146,3 +146,18 @@ def test_no_patches_and_labels_a_class_raster_cannot_hold_are_refused(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ValueError, match=r"got '\.npz' \(e\.g\. patches\.npz\)"):
         patch_format(".npz")
+
+
+def test_what_the_values_are_goes_with_the_patches(tmp_path):
+    """A model trained on a reflectance scene says so; its mosaic is then "Reflectance" to QGIS and the engine."""
+    from hypersynth.core.io.pixel_values import read_pixel_values
+
+    for values, quantity, units in (("Reflectance", "Reflectance", ""), ("Radiance (W/(m2 sr um))", "Radiance",
+                                                                         "W/(m2 sr um)"), ("", None, "")):
+        path = tmp_path / f"m{len(values)}.tif"
+        write_patches(path, **_patches(), wavelengths=WAVELENGTHS, classes=CLASSES, values=values)
+        read = read_pixel_values(path)
+        assert (read.quantity, read.units) == (quantity, units), values
+    write_patches(tmp_path / "p.npz", **_patches(), wavelengths=WAVELENGTHS, classes=CLASSES, values="Reflectance")
+    with np.load(tmp_path / "p.npz") as saved:
+        assert str(saved["values"]) == "Reflectance"

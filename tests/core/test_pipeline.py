@@ -806,3 +806,17 @@ def test_a_class_brushed_in_one_place_is_warned_of_for_the_blend(caplog, monkeyp
     blocks[250:252, 30:32] = 0  # grass in one place too: every class
     assert said("augment", blocks).startswith("every class of strokes.gpkg is labelled in one place only")
     assert said("augment", blocks).endswith("label each class in a second place, apart from the first")
+
+
+def test_a_synthesis_model_is_told_what_its_scenes_values_are(tmp_path):
+    """What a run's model keeps for the files of its patches: the report's value axis, or "" when unknown."""
+    from hypersynth.core.demo import make_demo_scene
+    from hypersynth.core.io.read import read_scene
+    from hypersynth.core.io.write import write_scene
+    from hypersynth.core.pipeline import scene_values
+
+    scene = make_demo_scene(size=32, bands=12, n_classes=2, seed=0).scene
+    write_scene(scene, tmp_path / "reflectance.tif", unit_type="reflectance")
+    write_scene(scene, tmp_path / "plain.tif")
+    assert scene_values(read_scene(tmp_path / "reflectance.tif")) == "Reflectance"
+    assert scene_values(read_scene(tmp_path / "plain.tif")) == ""
