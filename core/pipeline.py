@@ -430,7 +430,7 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
         from .evaluation.assess import evaluate_scored, write_evaluation
 
         ev = evaluate_scored(validation, maps, used, scene, training=training, reach=_reach(fitted.classifier))
-        write_evaluation(ev, out)
+        write_evaluation(ev, out, warnings)
     with_attention = False
     if fitted.synthesis_model is not None:
         if not fitted.synthesis_model.values:  # what its patches' values are, for the files that hold them
@@ -533,7 +533,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         if validation is not None:
             own = _own_training_pixels(meta, scene)  # the scene it was trained on: its training pixels, or None
             ev = evaluate_scored(validation, maps, classes, scene, training=own, reach=_reach(clf))
-            write_evaluation(ev, staging)
+            write_evaluation(ev, staging, said)  # what the run warned of so far (the scale check's, say)
         lines = [f"# HyperSynth: {scene.name} classified with a saved model", "",
                  f"- Model: {Path(model_path).resolve()} ({meta.get('method', '?')}, {meta['bands']} bands)",
                  f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels", ""]

@@ -219,16 +219,19 @@ def near_training(at: np.ndarray, right: np.ndarray, training: np.ndarray, reach
                             float(right[~near].mean()) if (~near).any() else math.nan)
 
 
-def write_evaluation(ev: Evaluation, folder: Path, warnings: Sequence[str] = ()) -> None:
-    """``metrics.json`` (:func:`write_metrics`) and ``confusion.png`` into ``folder`` (a run's staging folder)."""
+def write_evaluation(ev: Evaluation, folder: Path, warnings: Optional[Sequence[str]] = None) -> None:
+    """``metrics.json`` (:func:`write_metrics`) and ``confusion.png`` into ``folder`` (a run's staging folder, or an
+    assessment's)."""
     write_metrics(ev, folder, warnings)
     confusion_figure(ev, folder / "confusion.png")
 
 
-def write_metrics(ev: Evaluation, folder: Path, warnings: Sequence[str] = ()) -> None:
-    """``metrics.json``: the figures, and what the run warned of (``warnings``, as its report lists them), so a
-    script reading the figures also reads what may qualify them."""
-    (folder / "metrics.json").write_text(json.dumps({**ev.to_dict(), "warnings": list(warnings)}, indent=2))
+def write_metrics(ev: Evaluation, folder: Path, warnings: Optional[Sequence[str]] = None) -> None:
+    """``metrics.json``: the figures, and for a run what it warned of (``warnings``, as its report lists them, an
+    empty list when nothing), so a script reading the figures also reads what may qualify them; an assessment of a
+    map has no run's warnings (None): its figures alone, as Processing's accuracy output."""
+    figures = ev.to_dict() if warnings is None else {**ev.to_dict(), "warnings": list(warnings)}
+    (folder / "metrics.json").write_text(json.dumps(figures, indent=2))
 
 
 def accuracy_document(ev: Evaluation, class_map_path: str | os.PathLike, validation_path: str | os.PathLike,
