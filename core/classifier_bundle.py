@@ -88,7 +88,8 @@ def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo]
     meta = {"kind": CLASSIFIER_KIND, "method": fitted.method, "class_ids": [int(c) for c in fitted.class_ids],
             "classes": [{"id": c.id, "name": c.name, "color": list(c.color), "prompt": c.prompt} for c in classes],
             "bands": int(scene.good_bands.sum()), "wavelengths": None if wl is None else [float(w) for w in wl],
-            "median_value": median_value}
+            "median_value": median_value,
+            "training_notes": list(fitted.notes)}  # how it trained, for the reports of the scenes it classifies
     parts = {"classifier": fitted.classifier.to_tensors()}
     if training is not None and len(training):
         meta["training_grid"] = {"shape": [int(n) for n in scene.shape], "transform": [float(v) for v in

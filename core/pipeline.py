@@ -537,6 +537,8 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         lines = [f"# HyperSynth: {scene.name} classified with a saved model", "",
                  f"- Model: {Path(model_path).resolve()} ({meta.get('method', '?')}, {meta['bands']} bands)",
                  f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels", ""]
+        trained = meta.get("training_notes") or []  # a bundle saved before session 33 has none
+        lines += ["## How the model was trained", "", *(f"- {note}" for note in trained), ""] if trained else []
         lines += warnings_section(said)
         lines += ["| id | class | mapped pixels |", "|---|---|---|"]
         lines += [f"| {c.id} | {c.name} | {maps.mapped(c.id)} |" for c in classes]

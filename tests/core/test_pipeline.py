@@ -150,6 +150,8 @@ def test_saved_classifier_applies_to_another_scene(augment_run, tmp_path):
     assert result.class_map.exists() and result.report.exists()
     assert result.metrics["n_test"] > 0
     assert (tmp_path / "other" / "map.png").exists() and "![class map](map.png)" in result.report.read_text()
+    trained = result.report.read_text().split("## How the model was trained")[1]  # the training run's notes
+    assert "classifier blend:" in trained and "spectral forest:" in trained and "CNN:" in trained
 
 
 def test_a_saved_classifier_back_on_its_own_scene_leaves_its_training_pixels_out(augment_run, scene_files, tmp_path,
