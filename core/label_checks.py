@@ -51,11 +51,15 @@ def count_labels(labels: np.ndarray, valid: "np.ndarray | PixelMask") -> LabelCo
 
 def check_labels(labels: np.ndarray, valid: "np.ndarray | PixelMask", classes: list[ClassInfo], name: str,
                  method: str, settings: MethodSettings) -> None:
-    """Every check of this module on the labels ``name`` (their file) before a ``method`` run, from one count."""
+    """Every check of this module on the labels ``name`` (their file) before a ``method`` run, from one count and,
+    for a blend method (the only one whose CV holds out places), one gathering of each class's places."""
     counts = count_labels(labels, valid)
+    places = None
+    if method in BLEND_METHODS:
+        places = _labelled_places(labels, valid, {c.id for c in classes if counts.learnt(c.id) > 0})
     warn_of_labels_on_no_data(labels, valid, classes, name, counts)
-    warn_of_classes_with_few_labels(labels, valid, classes, name, method, settings, counts)
-    warn_of_classes_in_one_place(labels, valid, classes, name, method, counts)
+    warn_of_classes_with_few_labels(labels, valid, classes, name, method, settings, counts, places)
+    warn_of_classes_in_one_place(labels, valid, classes, name, method, counts, places)
 
 
 def warn_of_labels_on_no_data(labels: np.ndarray, valid: "np.ndarray | PixelMask", classes: list[ClassInfo],
@@ -91,22 +95,24 @@ BLEND_METHODS = ("cnn-pseudo", "augment")
 
 def warn_of_classes_with_few_labels(labels: np.ndarray, valid: "np.ndarray | PixelMask", classes: list[ClassInfo],
                                     name: str, method: str, settings: MethodSettings,
-                                    counts: Optional[LabelCounts] = None) -> None:
+                                    counts: Optional[LabelCounts] = None,
+                                    places: Optional[dict[int, int]] = None) -> None:
     """Say which classes have fewer than :data:`FEW_LABELS` labelled pixels on the scene's data while another class
     has that many or more: the run learns such a class from a pixel or two, and its few labels decide for every
     class what the CV can tune (the smallest class sets the folds). When every class is that small the run is a
-    few-label run by choice, and its report's notes say what the CV could do."""
+    few-label run by choice, and its report's notes say what the CV could do. ``counts``, ``places``: the labels'
+    :func:`count_labels` and :func:`_labelled_places`, when made already."""
     counts = counts or count_labels(labels, valid)
     learnt = {c.id: counts.learnt(c.id) for c in classes}
     few = [c for c in classes if 0 < learnt[c.id] < FEW_LABELS]  # none learnt: warn_of_labels_on_no_data says it
     most = max(learnt.values(), default=0)
     if not few or most < FEW_LABELS:
         return
-    places = _labelled_places(labels, valid, {c.id for c in few})
     one, n_few = len(few) == 1, sum(learnt[c.id] for c in few)
     it, pixels = ("it" if one else "each"), ("that pixel" if n_few == 1 else "those pixels")
     said = [f"the run learns {it} from {pixels} alone"]
     if method in BLEND_METHODS:
+        places = places if places is not None else _labelled_places(labels, valid, {c.id for c in few})
         if min(places[c.id] for c in few) < 2:
             said.append("the classifier blend's shares and its spatial smoothing cannot be chosen by cross-validation "
                         "(each class needs labels in 2 separate places) and take their defaults")
@@ -127,7 +133,8 @@ def warn_of_classes_with_few_labels(labels: np.ndarray, valid: "np.ndarray | Pix
 
 
 def warn_of_classes_in_one_place(labels: np.ndarray, valid: "np.ndarray | PixelMask", classes: list[ClassInfo],
-                                 name: str, method: str, counts: Optional[LabelCounts] = None) -> None:
+                                 name: str, method: str, counts: Optional[LabelCounts] = None,
+                                 places: Optional[dict[int, int]] = None) -> None:
     """Say which classes of :data:`FEW_LABELS` or more labelled pixels lie in one place only (one 8-connected
     area: a single brushed stroke or polygon), for the methods whose classifier blend chooses its shares and
     smoothing by a cross-validation that holds out whole places: one such class turns it off for every class.
@@ -137,7 +144,7 @@ def warn_of_classes_in_one_place(labels: np.ndarray, valid: "np.ndarray | PixelM
     counts = counts or count_labels(labels, valid)
     learnt = {c.id: counts.learnt(c.id) for c in classes}
     enough = {c.id for c in classes if learnt[c.id] >= FEW_LABELS}  # fewer: warn_of_classes_with_few_labels
-    places = _labelled_places(labels, valid, enough)
+    places = places if places is not None else _labelled_places(labels, valid, enough)
     alone = [c for c in classes if c.id in enough and places[c.id] == 1]
     if not alone:
         return
