@@ -435,6 +435,8 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
     if fitted.synthesis_model is not None:
         if not fitted.synthesis_model.values:  # what its patches' values are, for the files that hold them
             fitted.synthesis_model.values = scene_values(scene)
+        if fitted.synthesis_model.fwhm is None:  # its bands' widths, for the same files
+            fitted.synthesis_model.fwhm = scene.usable_fwhm()
         fitted.synthesis_model.save(out / BUNDLE)
         if fitted.synthetic is not None:  # the report and the attention dock show what it reads in each prompt
             from .attention import class_attention, per_class, write_class_attention
@@ -452,7 +454,7 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
             if len(syn):
                 write_patches(out / (SYNTHETIC_PATCHES + synthetic_patches), syn.patches, syn.labels, syn.masks,
                               syn.prompts, wavelengths=fitted.synthesis_model.wavelengths, classes=used,
-                              values=fitted.synthesis_model.values)
+                              values=fitted.synthesis_model.values, fwhm=fitted.synthesis_model.fwhm)
             else:  # every one dropped by the check against the labelled spectra (the report's notes say so)
                 log.warning("no synthetic patch was kept, so no %s%s is written", SYNTHETIC_PATCHES,
                             synthetic_patches)
@@ -640,7 +642,7 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
     # checks again as it writes: another program may have made the file meanwhile
     write_patches(out, syn.patches, syn.labels, syn.masks, syn.prompts, wavelengths=model.wavelengths,
                   classes=model.classes, attention=syn.attention if attention else None, overwrite=overwrite,
-                  values=model.values)
+                  values=model.values, fwhm=model.fwhm)
     reporter.progress(1.0, "done")
     return out
 
@@ -688,6 +690,6 @@ def _train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike,
     cfg = synthesis_config(settings, patch_size=resolve_patch_size(settings, cube, scene.valid))
     model = train_synthesis_model(cube, scene.valid, labels, classes, cfg, reporter=reporter,
                                   wavelengths=scene.usable_wavelengths())
-    model.values = scene_values(scene)
+    model.values, model.fwhm = scene_values(scene), scene.usable_fwhm()
     reporter.check()
     return model.save(target, overwrite=overwrite)

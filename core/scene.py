@@ -100,6 +100,11 @@ class Scene:
         assert self.good_bands is not None
         return None if self.wavelengths is None else self.wavelengths[self.good_bands]
 
+    def usable_fwhm(self) -> Optional[np.ndarray]:
+        """Each usable band's full width at half maximum (nm), None when the scene does not say."""
+        assert self.good_bands is not None
+        return None if self.fwhm is None else self.fwhm[self.good_bands]
+
 
 @dataclass
 class ClassInfo:

@@ -19,9 +19,9 @@ from .write import atomic_output, write_label_raster, write_scene
 log = logging.getLogger("hypersynth")
 # What each file ending holds: (its short name, what is in it); the command line's and Processing's help say it so.
 PATCH_FORMATS = {
-    ".npz": ("NumPy archive", "patches, labels, per-pixel class masks, prompts, wavelengths (and attention)"),
+    ".npz": ("NumPy archive", "patches, labels, per-pixel class masks, prompts, wavelengths, FWHM (and attention)"),
     ".csv": ("spectral library", "each patch's centre spectrum, one row a patch, one column a band"),
-    ".tif": ("GeoTIFF mosaic", "the patches side by side with wavelengths, and a class raster beside them"),
+    ".tif": ("GeoTIFF mosaic", "the patches side by side with wavelengths and FWHM, and a class raster beside them"),
 }
 MOSAIC_GAP = 1  # no-data pixels between two patches of the mosaic, so no patch's neighbourhood runs into another's
 MOSAIC_CLASSES = "_classes"  # the mosaic's class raster: <stem>_classes.tif beside it
@@ -99,7 +99,8 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
 
 def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, masks: np.ndarray,
                   prompts: Sequence[str], *, wavelengths: Optional[np.ndarray], classes: Sequence[ClassInfo],
-                  attention: Optional[np.ndarray] = None, overwrite: bool = False, values: str = "") -> list[Path]:
+                  attention: Optional[np.ndarray] = None, overwrite: bool = False, values: str = "",
+                  fwhm: Optional[np.ndarray] = None) -> list[Path]:
     """Write synthetic patches in the format ``path``'s ending names (:data:`PATCH_FORMATS`), whole or not at all
     (:func:`~.write.atomic_output`); returns the files written.
 
@@ -116,6 +117,9 @@ def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, mas
         overwrite: replace existing files (the mosaic's class raster too).
         values: what the values are ("Reflectance", "Radiance (W/(m2 sr um))"; the synthesis model's
             ``values``): the mosaic's bands' unit type, a column of the CSV, an item of the .npz; "" unknown.
+        fwhm: ``(B,)`` each band's full width at half maximum (nm; the synthesis model's ``fwhm``), in the .npz and
+            the mosaic's band metadata (GDAL and ENVI, as a scene's); None when the model's scene did not say. A
+            spectral library's CSV has one column a band and a row a patch, so it keeps the wavelengths alone.
 
     Raises:
         OutputExistsError: a file exists and ``overwrite`` is False.
@@ -126,15 +130,20 @@ def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, mas
     if len(patches) == 0:
         raise ValueError(f"no synthetic patches to write to {path.name}")
     check_label(labels)
+    bands = patches.shape[1]
+    for name, per_band in (("wavelengths", wavelengths), ("fwhm", fwhm)):
+        if per_band is not None and np.shape(per_band) != (bands,):
+            raise ValueError(f"{name} must hold one value per band of the patches ({bands}), got shape "
+                             f"{np.shape(per_band)}")
     _refuse_existing(path, overwrite)
     with atomic_output(path, overwrite) as tmp:
         if kind == ".npz":
-            _write_npz(tmp, patches, labels, masks, prompts, wavelengths, attention, values)
+            _write_npz(tmp, patches, labels, masks, prompts, wavelengths, fwhm, attention, values)
         elif kind == ".csv":
             _write_spectral_library(tmp, patches, labels, prompts, wavelengths, _with_labels(classes, labels, prompts),
                                     values)
         else:
-            _write_mosaic(tmp, patches, masks, wavelengths, _with_labels(classes, labels, prompts), values)
+            _write_mosaic(tmp, patches, masks, wavelengths, fwhm, _with_labels(classes, labels, prompts), values)
         written = [path] + [path.with_name(p.name) for p in sorted(tmp.parent.iterdir()) if p != tmp]
     if kind == ".tif":  # an earlier mosaic's class raster this one does not replace (label 0) would pass for its own
         classes_raster = companion_files(path)[0]
@@ -158,12 +167,15 @@ def check_label(labels: "np.ndarray | int") -> None:
 
 
 def _write_npz(tmp: Path, patches: np.ndarray, labels: np.ndarray, masks: np.ndarray, prompts: Sequence[str],
-               wavelengths: Optional[np.ndarray], attention: Optional[np.ndarray], values: str) -> None:
+               wavelengths: Optional[np.ndarray], fwhm: Optional[np.ndarray], attention: Optional[np.ndarray],
+               values: str) -> None:
     """Everything in one compressed NumPy archive: what :func:`write_patches` was given, under the same names."""
     arrays = {"patches": patches, "labels": labels, "masks": masks, "prompts": np.array(prompts, dtype="U200"),
               "values": np.array(values)}
     if wavelengths is not None:
         arrays["wavelengths"] = np.asarray(wavelengths, dtype=np.float32)
+    if fwhm is not None:
+        arrays["fwhm"] = np.asarray(fwhm, dtype=np.float32)
     if attention is not None:
         arrays["attention"] = attention
     with open(tmp, "wb") as fh:
@@ -208,7 +220,7 @@ def _write_spectral_library(tmp: Path, patches: np.ndarray, labels: np.ndarray, 
 
 
 def _write_mosaic(tmp: Path, patches: np.ndarray, masks: np.ndarray, wavelengths: Optional[np.ndarray],
-                  classes: Sequence[ClassInfo], values: str) -> None:
+                  fwhm: Optional[np.ndarray], classes: Sequence[ClassInfo], values: str) -> None:
     """The patches in rows of about √N, :data:`MOSAIC_GAP` no-data pixels apart, on a north-up grid of 1-unit
     pixels without CRS (GIS programs place it; a pixel grid without a geotransform makes QGIS complain); and beside
     it the class of each pixel (0 in the gaps and where a patch's pixel has no class), styled in the class colours."""
@@ -228,7 +240,7 @@ def _write_mosaic(tmp: Path, patches: np.ndarray, masks: np.ndarray, wavelengths
         class_ids[window] = masks[i]
     grid = (0.0, 1.0, 0.0, float(height), 0.0, -1.0)  # north-up, the lower-left corner at (0, 0)
     mosaic = Scene(cube, valid, wavelengths=None if wavelengths is None else np.asarray(wavelengths, dtype=float),
-                   transform=grid, name=tmp.stem)
+                   fwhm=None if fwhm is None else np.asarray(fwhm, dtype=float), transform=grid, name=tmp.stem)
     # bands named by wavelength: a model's bands are the scene's usable ones, so "B7" would not be the scene's 7th
     labels = None if wavelengths is None else [f"{w:.1f} nm" for w in np.asarray(wavelengths, dtype=float)]
     write_scene(mosaic, tmp, overwrite=True, band_labels=labels, unit_type=_unit_type(values))

@@ -35,6 +35,7 @@ class SynthesisModel:
     class_spectra: np.ndarray  # (K, B) float32 mean labelled spectrum per class, physical units
     latent_scale: float  # latents are multiplied by this before diffusion (unit variance, as in LDM)
     wavelengths: Optional[np.ndarray] = None  # (B,) nanometres, None when unknown
+    fwhm: Optional[np.ndarray] = None  # (B,) each band's full width at half maximum, nanometres; None when unknown
     history: dict[str, Any] = field(default_factory=dict)  # training curves and counts
     null_prompt: str = NULL_PROMPT  # unconditional prompt
     values: str = ""  # what its patches' values are, as the engine read its scene ("Reflectance"); "" unknown
@@ -119,6 +120,8 @@ class SynthesisModel:
                 "latent_scale": torch.tensor(self.latent_scale, dtype=torch.float64),
                 **({"wavelengths": torch.from_numpy(np.asarray(self.wavelengths, dtype=np.float64))}
                    if self.wavelengths is not None else {}),
+                **({"fwhm": torch.from_numpy(np.asarray(self.fwhm, dtype=np.float64))}
+                   if self.fwhm is not None else {}),
             },
         }
         if include_training_weights:
@@ -185,6 +188,7 @@ class SynthesisModel:
             ema_denoiser=ema, classes=classes, class_spectra=reference["class_spectra"].numpy(),
             latent_scale=float(reference["latent_scale"]),
             wavelengths=reference["wavelengths"].numpy() if "wavelengths" in reference else None,
+            fwhm=reference["fwhm"].numpy() if "fwhm" in reference else None,  # a bundle before session 34: none
             history=dict(meta.get("history", {})), null_prompt=str(meta.get("null_prompt", NULL_PROMPT)),
             values=str(meta.get("values", "")),  # a bundle saved before session 33: not known
         )

@@ -315,3 +315,19 @@ def test_a_bundle_keeps_what_its_values_are(trained, tmp_path):
     finally:
         model.values = was
     assert SynthesisModel.load(tmp_path / "bundle", device="cpu").values == "Reflectance"
+
+
+def test_a_bundle_keeps_its_bands_widths(trained, tmp_path):
+    """A run gives its model the scene's usable bands' FWHM; the bundle keeps them bit-exact for the patch files
+    (a bundle saved before session 34 has none and loads with None)."""
+    model, _ = trained
+    widths = np.linspace(5.5, 12.25, model.bands)
+    was = model.fwhm
+    try:
+        model.save(tmp_path / "without")
+        model.fwhm = widths
+        model.save(tmp_path / "with")
+    finally:
+        model.fwhm = was
+    assert SynthesisModel.load(tmp_path / "without", device="cpu").fwhm is None
+    np.testing.assert_array_equal(SynthesisModel.load(tmp_path / "with", device="cpu").fwhm, widths)

@@ -161,3 +161,28 @@ def test_what_the_values_are_goes_with_the_patches(tmp_path):
     write_patches(tmp_path / "p.npz", **_patches(), wavelengths=WAVELENGTHS, classes=CLASSES, values="Reflectance")
     with np.load(tmp_path / "p.npz") as saved:
         assert str(saved["values"]) == "Reflectance"
+
+
+def test_band_widths_travel_with_the_npz_and_the_mosaic(tmp_path):
+    """The model's FWHM go into the .npz and the mosaic's band metadata, which reads back as a scene's; a CSV
+    library has a row a patch, so it keeps the wavelengths alone and is unchanged by them."""
+    widths = np.linspace(6.0, 11.5, BANDS)
+    write_patches(tmp_path / "p.npz", **_patches(), wavelengths=WAVELENGTHS, classes=CLASSES, fwhm=widths)
+    with np.load(tmp_path / "p.npz") as saved:
+        np.testing.assert_allclose(saved["fwhm"], widths, rtol=1e-6)
+    write_patches(tmp_path / "m.tif", **_patches(), wavelengths=WAVELENGTHS, classes=CLASSES, fwhm=widths)
+    np.testing.assert_allclose(read_scene(tmp_path / "m.tif").fwhm, widths, rtol=1e-9)
+    write_patches(tmp_path / "with.csv", **_patches(), wavelengths=WAVELENGTHS, classes=CLASSES, fwhm=widths)
+    write_patches(tmp_path / "without.csv", **_patches(), wavelengths=WAVELENGTHS, classes=CLASSES)
+    assert (tmp_path / "with.csv").read_bytes() == (tmp_path / "without.csv").read_bytes()
+    write_patches(tmp_path / "none.npz", **_patches(), wavelengths=WAVELENGTHS, classes=CLASSES)
+    with np.load(tmp_path / "none.npz") as saved:
+        assert "fwhm" not in saved.files
+
+
+@pytest.mark.parametrize("name", ["wavelengths", "fwhm"])
+def test_band_values_of_another_length_are_refused_before_writing(tmp_path, name):
+    per_band = {"wavelengths": WAVELENGTHS, "fwhm": None, name: np.ones(BANDS - 1)}
+    with pytest.raises(ValueError, match=f"{name} must hold one value per band of the patches \\({BANDS}\\)"):
+        write_patches(tmp_path / "m.tif", **_patches(), classes=CLASSES, **per_band)
+    assert list(tmp_path.iterdir()) == []

@@ -276,6 +276,7 @@ def test_a_run_writes_the_synthetic_patches_it_learnt_from_when_asked(augment_ru
     assert rc == 0 and f"synthetic:      {tmp_path / 'run' / 'synthetic_patches.tif'}" in printed
     assert f"their classes:  {tmp_path / 'run' / 'synthetic_patches_classes.tif'}" in printed
     mosaic = read_scene(tmp_path / "run" / "synthetic_patches.tif")
+    np.testing.assert_allclose(mosaic.fwhm, read_scene(scene).usable_fwhm(), rtol=1e-6)  # with the bands' widths
     counts = json.loads((tmp_path / "run" / "synthetic_summary.json").read_text())
     side = int(np.argmin(mosaic.valid[0]))  # the first patch's width: then a no-data gap
     assert side > 0 and mosaic.valid.sum() == counts["total"] * side * side  # every kept patch, side by side
@@ -300,7 +301,8 @@ def test_train_bundle_then_cli_synthesize(scene_files, tmp_path):
     assert rc == 0
     with np.load(tmp_path / "p.npz") as f:
         assert f["patches"].shape[0] == 3 and set(f["labels"].tolist()) == {1}
-        patches, wavelengths = f["patches"], f["wavelengths"]
+        patches, wavelengths, widths = f["patches"], f["wavelengths"], f["fwhm"]
+    np.testing.assert_allclose(widths, read_scene(scene).usable_fwhm(), rtol=1e-6)  # the scene's, via the bundle
     # the same draw (same seed) as a spectral library and as a mosaic QGIS opens with wavelengths
     for name in ("library.csv", "mosaic.tif"):
         assert cli_main(["synthesize", "--synthesis-model", str(bundle), "--class", "1", "--n", "3",
@@ -311,6 +313,7 @@ def test_train_bundle_then_cli_synthesize(scene_files, tmp_path):
     np.testing.assert_allclose([float(v) for v in rows[1].split(",")[-centre.shape[1]:]], centre[0], rtol=1e-4)
     mosaic = read_scene(tmp_path / "mosaic.tif")
     np.testing.assert_allclose(mosaic.wavelengths, wavelengths, rtol=1e-6)
+    np.testing.assert_allclose(mosaic.fwhm, widths, rtol=1e-6)
     side = patches.shape[-1]
     np.testing.assert_allclose(mosaic.cube[:, :side, :side], patches[0], rtol=1e-5)
     assert (tmp_path / "mosaic_classes.tif").exists()
