@@ -55,11 +55,11 @@ def check_labels(labels: np.ndarray, valid: "np.ndarray | PixelMask", classes: l
     for a blend method (the only one whose CV holds out places), one gathering of each class's places."""
     counts = count_labels(labels, valid)
     places = None
-    if method in BLEND_METHODS:
+    if method in BLEND_METHODS or _svm_chooses_by_cv(method, settings):
         places = _labelled_places(labels, valid, {c.id for c in classes if counts.learnt(c.id) > 0})
     warn_of_labels_on_no_data(labels, valid, classes, name, counts)
     warn_of_classes_with_few_labels(labels, valid, classes, name, method, settings, counts, places)
-    warn_of_classes_in_one_place(labels, valid, classes, name, method, counts, places)
+    warn_of_classes_in_one_place(labels, valid, classes, name, method, counts, places, settings)
 
 
 def warn_of_labels_on_no_data(labels: np.ndarray, valid: "np.ndarray | PixelMask", classes: list[ClassInfo],
@@ -91,6 +91,13 @@ def warn_of_labels_on_no_data(labels: np.ndarray, valid: "np.ndarray | PixelMask
 FEW_LABELS = 3
 # methods whose classifier is the CNN + forest blend with shares and smoothing chosen by CV on the labels
 BLEND_METHODS = ("cnn-pseudo", "augment")
+# methods whose classifier is an SVM whose C and gamma a CV on the labels picks (classify.baselines.SpectralSVM)
+SVM_METHODS = ("svm", "dfeat", "dfeat-augment")
+
+
+def _svm_chooses_by_cv(method: str, settings: MethodSettings) -> bool:
+    """Whether a ``method`` run trains an SVM, alone or as the blend's third member, that may pick C and gamma by CV."""
+    return method in SVM_METHODS or (method in BLEND_METHODS and settings.diffusion_features)
 
 
 def warn_of_classes_with_few_labels(labels: np.ndarray, valid: "np.ndarray | PixelMask", classes: list[ClassInfo],
@@ -119,7 +126,7 @@ def warn_of_classes_with_few_labels(labels: np.ndarray, valid: "np.ndarray | Pix
         else:
             said.append(f"the classifier blend's cross-validation holds at most 2 folds for every class, each "
                         f"scoring {'it' if one else 'these classes'} on a single held-out pixel")
-    if method in ("svm", "dfeat", "dfeat-augment") or (method in BLEND_METHODS and settings.diffusion_features):
+    if _svm_chooses_by_cv(method, settings):
         said.append(f"the SVM's C and gamma cannot be chosen by cross-validation (it needs {FEW_LABELS} labelled "
                     "pixels in every class) and take their defaults")
     if method in SYNTHESISING_METHODS and settings.anchor_strength < 1:
@@ -134,16 +141,23 @@ def warn_of_classes_with_few_labels(labels: np.ndarray, valid: "np.ndarray | Pix
 
 def warn_of_classes_in_one_place(labels: np.ndarray, valid: "np.ndarray | PixelMask", classes: list[ClassInfo],
                                  name: str, method: str, counts: Optional[LabelCounts] = None,
-                                 places: Optional[dict[int, int]] = None) -> None:
+                                 places: Optional[dict[int, int]] = None,
+                                 settings: Optional[MethodSettings] = None) -> None:
     """Say which classes of :data:`FEW_LABELS` or more labelled pixels lie in one place only (one 8-connected
     area: a single brushed stroke or polygon), for the methods whose classifier blend chooses its shares and
-    smoothing by a cross-validation that holds out whole places: one such class turns it off for every class.
-    Brushing one area per class is the natural first try, and nothing else would tell that it costs the CV."""
-    if method not in BLEND_METHODS:
+    smoothing by a cross-validation that holds out whole places (one such class turns it off for every class), and
+    for those with an SVM whose C and gamma a CV of single held-out pixels picks (each held out beside labels of its
+    own stroke: the score is optimistic and the choice fits the stroke). Brushing one area per class is the natural
+    first try, and nothing else would tell what it costs the CV."""
+    blend, svm = method in BLEND_METHODS, _svm_chooses_by_cv(method, settings or MethodSettings())
+    if not (blend or svm):
         return
     counts = counts or count_labels(labels, valid)
     learnt = {c.id: counts.learnt(c.id) for c in classes}
     enough = {c.id for c in classes if learnt[c.id] >= FEW_LABELS}  # fewer: warn_of_classes_with_few_labels
+    svm_cv = svm and len(enough) == sum(learnt[c.id] > 0 for c in classes)  # else the SVM takes its defaults
+    if not (blend or svm_cv):
+        return
     places = places if places is not None else _labelled_places(labels, valid, enough)
     alone = [c for c in classes if c.id in enough and places[c.id] == 1]
     if not alone:
@@ -156,10 +170,16 @@ def warn_of_classes_in_one_place(labels: np.ndarray, valid: "np.ndarray | PixelM
     else:
         who = f"classes {', '.join(f'{c.id} ({c.name})' for c in alone)} of {name} are"
         them = "each of them"
-    log.warning("%s labelled in one place only (one area of touching pixels): the classifier blend's cross-"
-                "validation holds out whole places, so it cannot choose the blend's shares and smoothing, which take "
-                "their defaults (no smoothing unless a width is set); label %s in a second place, apart from the "
-                "first", who, them)
+    costs = []
+    if blend:
+        costs.append("the classifier blend's cross-validation holds out whole places, so it cannot choose the "
+                     "blend's shares and smoothing, which take their defaults (no smoothing unless a width is set)")
+    if svm_cv:
+        costs.append("the SVM picks its C and gamma by a cross-validation that holds out single pixels, each beside "
+                     "labels of its own stroke, so its score is optimistic and its choice fits the stroke rather than "
+                     "the class")
+    log.warning("%s labelled in one place only (one area of touching pixels): %s; label %s in a second place, apart "
+                "from the first", who, "; ".join(costs), them)
 
 
 def _labelled_places(labels: np.ndarray, valid: "np.ndarray | PixelMask", ids: set[int]) -> dict[int, int]:

@@ -767,7 +767,10 @@ def test_a_spectral_baseline_streams_a_raster_and_maps_it_as_when_read_whole(met
 def test_a_class_brushed_in_one_place_is_warned_of_for_the_blend(caplog, monkeypatch):
     """One brushed area per class is the natural first try; for the blend it turns the CV of shares and smoothing
     off (it holds out whole places), so each class in one place is named; a second place, diagonal neighbours
-    aside, ends it; the methods without that CV, and classes of 1-2 pixels (the few-labels warning's), stay quiet."""
+    aside, ends it; for an SVM it makes the CV that picks C and gamma optimistic (single pixels held out beside their
+    stroke), which is said too; the methods without either CV, and classes of 1-2 pixels (the few-labels warning's),
+    stay quiet."""
+    from hypersynth.core.methods import MethodSettings
     from hypersynth.core.label_checks import warn_of_classes_in_one_place
     from hypersynth.core.pixel_mask import PixelMask
     from hypersynth.core.scene import ClassInfo
@@ -782,10 +785,10 @@ def test_a_class_brushed_in_one_place_is_warned_of_for_the_blend(caplog, monkeyp
     labels[20:22, 20:22], labels[22:24, 22:24] = 3, 3  # roof: two squares that touch at a corner, one place
     valid = np.ones(labels.shape, bool)
 
-    def said(method, labels=labels, valid=valid):
+    def said(method, labels=labels, valid=valid, settings=None):
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="hypersynth"):
-            warn_of_classes_in_one_place(labels, valid, classes, "strokes.gpkg", method)
+            warn_of_classes_in_one_place(labels, valid, classes, "strokes.gpkg", method, settings=settings)
         return " ".join(r.getMessage() for r in caplog.records)
 
     both = said("augment")
@@ -793,7 +796,20 @@ def test_a_class_brushed_in_one_place_is_warned_of_for_the_blend(caplog, monkeyp
                            "of touching pixels): the classifier blend's cross-validation holds out whole places"), both
     assert both.endswith("label each of them in a second place, apart from the first") and "grass" not in both
     assert len(both) < 400  # a line an analyst reads in the message bar
-    assert said("rf") == said("cnn") == said("svm") == ""  # no blend, no CV of places
+    assert said("rf") == said("cnn") == ""  # no blend, no SVM: no CV on the labels
+    svm = said("svm")
+    assert svm.startswith("classes 1 (water), 3 (roof) of strokes.gpkg are labelled in one place only"), svm
+    assert ("the SVM picks its C and gamma by a cross-validation that holds out single pixels, each beside labels of "
+            "its own stroke, so its score is optimistic") in svm and "blend" not in svm
+    assert said("dfeat") == svm
+    with_member = said("augment", settings=MethodSettings(diffusion_features=True))  # the blend's third member
+    assert "the classifier blend's cross-validation holds out whole places" in with_member and "the SVM picks" in \
+        with_member and with_member.count("labelled in one place only") == 1
+    assert "the SVM" not in said("augment")
+    tiny = labels.copy()
+    tiny[labels == 2] = 0
+    tiny[250, 30] = 2  # grass: one pixel, so the SVM takes its defaults and has no CV to mislead
+    assert said("svm", tiny) == ""
     apart = labels.copy()
     apart[100:102, 10:12], apart[200:204, 5:7] = 1, 3
     assert said("cnn-pseudo", apart) == ""
