@@ -237,6 +237,36 @@ def add_result_layers(class_map: PathLike, confidence: Optional[PathLike], class
     return layers
 
 
+def add_patch_mosaic(mosaic: PathLike, project: Optional[QgsProject] = None) -> list[QgsRasterLayer]:
+    """Add a mosaic of synthetic patches (:mod:`..core.io.patch_files`) to ``project`` as Processing's *Synthesise*
+    loads one: the mosaic in false colour, its class raster (when written) above it in the class colours of the .qml
+    beside it, hidden, since it would cover the mosaic. Layers reading these files already (an earlier save to the
+    same name) are removed first: they would show the new files under the old style. Main thread only.
+
+    Returns:
+        The layers added, the mosaic first.
+    """
+    from ..core.io.patch_files import companion_files
+    from .rendering import apply_composite
+
+    project = project or QgsProject.instance()
+    mosaic = Path(mosaic)
+    classes = companion_files(mosaic)[0]
+    remove_layers_reading([mosaic, classes], project)
+    layers = [_open_raster(mosaic, mosaic.stem)]
+    apply_composite(layers[0], "false colour")
+    if classes.exists():  # none for patches of label 0
+        layers.append(_open_raster(classes, classes.stem))
+        layers[1].loadDefaultStyle()
+    for layer in layers:
+        add_input_layer(layer, project)
+    if len(layers) > 1:
+        node = project.layerTreeRoot().findLayer(layers[1].id())
+        if node is not None:
+            node.setItemVisibilityChecked(False)
+    return layers
+
+
 def is_result_group(node: Optional[QgsLayerTreeNode]) -> bool:
     """Whether ``node`` is a group of a run's results that :func:`add_result_layers` made (and a rerun replaces)."""
     return isinstance(node, QgsLayerTreeGroup) and node.customProperty(RESULT_GROUP, False) is True

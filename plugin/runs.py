@@ -91,7 +91,8 @@ def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto"
                 seed: int = 0) -> Callable[[Reporter], dict]:
     """The worker side of a prompt preview: a few patches (and the first one's attention) from a saved model.
 
-    The job returns keyword arguments for ``HyperSynthDock.show_preview``.
+    The job returns keyword arguments for ``HyperSynthDock.show_preview``; ``patch_file`` holds what
+    ``core.io.patch_files.write_patches`` needs to save them as the analyst asks (in the engine's units).
     """
 
     def job(reporter: Reporter) -> dict:
@@ -108,8 +109,11 @@ def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto"
             maps = synthetic.attention[0][:, :, :len(tokens)]  # (layers, latent tokens, words of this prompt)
             side = math.isqrt(maps.shape[1])  # latents are square: T = side * side
             attention = {"attention": maps, "tokens": tokens, "latent_hw": (side, side)}
+        patch_file = {"patches": synthetic.patches, "labels": synthetic.labels, "masks": synthetic.masks,
+                      "prompts": synthetic.prompts, "wavelengths": model.wavelengths, "fwhm": model.fwhm,
+                      "classes": model.classes, "values": model.values}  # write_patches's, for the dock's Save
         return {"patches": synthetic.patches, "wavelengths": model.wavelengths, "title": prompt,
-                "attention": attention}
+                "attention": attention, "patch_file": patch_file}
 
     return job
 

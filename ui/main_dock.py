@@ -14,7 +14,7 @@ from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, 
 
 from ..core.scene import ClassInfo
 from ..plugin.label_layer import LabelLayerError, label_raster, labelled_spectra_statistics
-from ..plugin.layers import gdal_name, layer_file
+from ..plugin.layers import LayerLoadError, add_patch_mosaic, gdal_name, layer_file
 from ..plugin.rendering import composite_rgb, read_pixel_values
 from ..plugin.tasks import CANCELLED_MESSAGE, EngineTask, TaskRunner
 from .attention_dock import AttentionDock
@@ -114,6 +114,7 @@ class HyperSynthDock(QgsDockWidget):
         self.classes_panel.message.connect(self.show_message)
         self.prompts_panel.promptChanged.connect(self.classes_panel.set_prompt)
         self.prompts_panel.previewRequested.connect(self.previewRequested)
+        self.prompts_panel.previewSaved.connect(self._show_saved_patches)
         for signal in (self.classes_panel.classesChanged, self.classes_panel.labelLayerChanged,
                        self.classes_panel.countsChanged, self.prompts_panel.table.itemSelectionChanged):
             signal.connect(self._update_actions)  # after the panels' own slots: they are up to date
@@ -273,14 +274,16 @@ class HyperSynthDock(QgsDockWidget):
         dock.show()
 
     def show_preview(self, patches: np.ndarray, wavelengths: Optional[Sequence[float]] = None,
-                     title: str = "", attention: Optional[dict[str, Any]] = None) -> None:
+                     title: str = "", attention: Optional[dict[str, Any]] = None,
+                     patch_file: Optional[dict[str, Any]] = None) -> None:
         """Show preview patches in the Prompts tab; ``attention`` (AttentionDock.set_attention keywords)
-        also fills the attention dock."""
+        also fills the attention dock; ``patch_file`` (the patches as ``write_patches`` takes them) lets its Save
+        button write them."""
         scene = self.scene_layer()  # the preview's values are the scene's as the engine reads them: said so
         values = read_pixel_values(scene.source()) if scene is not None else None
         if values is not None:
             patches = values.from_engine(patches)  # in the units the profile dock and QGIS show the scene in
-        self.prompts_panel.show_preview(patches, wavelengths, title,
+        self.prompts_panel.show_preview(patches, wavelengths, title, patch_file=patch_file,
                                         **({"value_title": values.axis_title()} if values is not None else {}))
         self.tabs.setCurrentWidget(self.prompts_panel)
         if attention is not None:
@@ -290,6 +293,16 @@ class HyperSynthDock(QgsDockWidget):
             dock = self.attention_dock()
             dock.set_attention(**keywords, source=f"preview of '{title}'" if title else "preview")
             dock.show()
+
+    def _show_saved_patches(self, written: list[str]) -> None:
+        """A saved preview's mosaic goes on the map as Processing's Synthesise puts one there (false colour, its
+        classes hidden above it): a spectral library or an archive has nothing to show."""
+        if not written or Path(written[0]).suffix.lower() != ".tif":
+            return
+        try:
+            add_patch_mosaic(written[0])
+        except LayerLoadError as error:
+            self.show_message(str(error), Qgis.Warning)
 
     def show_run_attention(self, rows: Sequence[Any], wavelengths: Optional[Sequence[float]] = None,
                            source: str = "") -> None:

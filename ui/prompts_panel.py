@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from typing import Optional, Sequence
+from pathlib import Path
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -13,6 +14,7 @@ from qgis.PyQt.QtGui import QColor, QImage, QPixmap
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFileDialog,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -25,6 +27,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from ..core.io.patch_files import PATCH_FORMATS, companion_files, write_patches
 from ..core.scene import ClassInfo
 from ..plugin.rendering import composite_rgb
 from .spectral_dock import patch_pyqtgraph_for_qgis, plot_spectrum
@@ -50,6 +53,10 @@ PREVIEW_HINT = "Select a class and press Preview (needs a trained synthesis mode
 # is shorter (the spectral and attention docks open beside it) the tab scrolls rather than squeeze the plot.
 PREVIEW_PLOT_MIN_HEIGHT = 220
 PREVIEW_VALUE_TITLE = "Pixel value"  # the value axis: synthetic patches are in the scene's units
+SAVE_TIP = "Save the previewed patches as a GeoTIFF mosaic (added to the map), a spectral library (.csv) or a .npz"
+# the save dialog's file types, the mosaic first (QGIS shows it); their endings are write_patches's
+SAVE_FILTERS = {".tif": "GeoTIFF mosaic (*.tif)", ".csv": "Spectral library (*.csv)", ".npz": "NumPy archive (*.npz)"}
+assert set(SAVE_FILTERS) == set(PATCH_FORMATS)
 
 
 class VerticalScrollArea(QScrollArea):
@@ -90,10 +97,12 @@ class PromptsPanel(QWidget):
 
     promptChanged = pyqtSignal(int, str)  # class id, new prompt
     previewRequested = pyqtSignal(int, str)  # class id, the prompt text to synthesise from
+    previewSaved = pyqtSignal(list)  # the files a Save of the preview wrote (str paths), the main one first
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self._classes: list[ClassInfo] = []
+        self._patch_file: Optional[dict[str, Any]] = None  # the shown preview as write_patches takes it; None: none
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         content = QWidget()
@@ -148,6 +157,11 @@ class PromptsPanel(QWidget):
         self.preview_button.setToolTip("Synthesise a few patches from the selected class's prompt")
         self.preview_button.clicked.connect(self.request_preview)
         top.addWidget(self.preview_button)
+        self.save_button = QPushButton("Save…")
+        self.save_button.setToolTip("Preview a prompt first; its patches can then be saved")
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self._ask_save)
+        top.addWidget(self.save_button)
         self.preview_title = QLabel(PREVIEW_HINT)
         self.preview_title.setWordWrap(True)
         top.addWidget(self.preview_title, 1)
@@ -276,7 +290,8 @@ class PromptsPanel(QWidget):
         self.previewRequested.emit(class_id, prompt)
 
     def show_preview(self, patches: np.ndarray, wavelengths: Optional[Sequence[float]] = None,
-                     title: str = "", value_title: str = PREVIEW_VALUE_TITLE) -> None:
+                     title: str = "", value_title: str = PREVIEW_VALUE_TITLE,
+                     patch_file: Optional[dict[str, Any]] = None) -> None:
         """Show synthetic patches as false-colour thumbnails and their centre spectra.
 
         The spectra leave gaps where bands are missing (a synthesis model's bands are the scene's usable ones: the
@@ -287,6 +302,8 @@ class PromptsPanel(QWidget):
             wavelengths: ``(B,)`` nm; None plots against band number.
             title: what was synthesised (e.g. the prompt).
             value_title: what the values are, for the value axis (the scene's: ``PixelValues.axis_title()``).
+            patch_file: the same patches as ``core.io.patch_files.write_patches`` takes them (keyword arguments
+                but the path; the engine's units), for the Save button; None leaves it off.
         """
         patches = np.asarray(patches, dtype=np.float32)
         if patches.ndim != 4 or patches.shape[0] == 0:
@@ -316,6 +333,10 @@ class PromptsPanel(QWidget):
         self.spectra.setLabel("left", value_title)
         self.preview_title.setText(f"{title + ': ' if title else ''}{n} synthetic patches "
                                    f"({p}×{p} px, {bands} bands); centre spectra below, mean in bold.")
+        self._patch_file = dict(patch_file) if patch_file is not None else None
+        self.save_button.setEnabled(self._patch_file is not None)
+        self.save_button.setToolTip(SAVE_TIP if self._patch_file is not None else
+                                    "This preview cannot be saved: it came without its model's classes")
         QTimer.singleShot(0, self._scroll_to_spectra)  # once the thumbnails are laid out
 
     def _scroll_to_spectra(self) -> None:
@@ -334,3 +355,40 @@ class PromptsPanel(QWidget):
         self.spectra.setLabel("bottom", "Wavelength (nm)")
         self.spectra.setLabel("left", PREVIEW_VALUE_TITLE)
         self.preview_title.setText(PREVIEW_HINT)
+        self._patch_file = None
+        self.save_button.setEnabled(False)
+        self.save_button.setToolTip("Preview a prompt first; its patches can then be saved")
+
+    # --- saving the preview -----------------------------------------------------------------------
+    def save_preview(self, path: str | Path, overwrite: bool = False) -> list[Path]:
+        """Write the shown preview's patches to ``path`` in the format its ending names (.tif, .csv, .npz;
+        :func:`~..core.io.patch_files.write_patches`), whole or not at all, say where in the preview's title and
+        emit ``previewSaved``; returns the files written.
+
+        Raises:
+            ValueError: no preview to save, or an ending other than those three.
+            core.outputs.OutputExistsError: a file (the mosaic's class raster too) exists and ``overwrite`` is False.
+        """
+        if self._patch_file is None:
+            raise ValueError("no preview to save: preview a prompt first")
+        written = write_patches(path, overwrite=overwrite, **self._patch_file)
+        beside = companion_files(written[0])[:1]  # a mosaic's class raster (its .qml and .aux.xml go unnamed)
+        more = f" and {beside[0].name}" if beside and beside[0] in written else ""
+        self.preview_title.setText(f"{len(self._patch_file['patches'])} patches saved to {written[0]}{more}.")
+        self.previewSaved.emit([str(f) for f in written])
+        return written
+
+    def _ask_save(self) -> None:
+        """The Save button: a file dialog (which asks before replacing the file it names), then :meth:`save_preview`;
+        a refusal is said in the preview's title."""
+        path, chosen = QFileDialog.getSaveFileName(self, "Save the previewed patches", "preview_patches.tif",
+                                                   ";;".join(SAVE_FILTERS.values()))
+        if not path:
+            return
+        confirmed = bool(Path(path).suffix)  # the dialog asked before replacing the file it named
+        if not confirmed:  # a name typed without its ending gets the chosen type's, a file it did not ask about
+            path += next((e for e, f in SAVE_FILTERS.items() if f == chosen), ".tif")
+        try:  # a confirmed mosaic's class raster goes with it; one beside a new name, or unasked, is refused
+            self.save_preview(path, overwrite=confirmed and Path(path).exists())
+        except (ValueError, OSError) as error:  # OutputExistsError is a ValueError
+            self.preview_title.setText(f"Not saved: {error}")

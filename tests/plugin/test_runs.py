@@ -382,10 +382,11 @@ def test_preview_without_a_trained_model_explains_what_to_do(hypersynth_plugin, 
 @pytest.mark.slow
 def test_augment_run_then_prompt_preview_in_the_dock(qgis_iface, qgis_processing, qgis_new_project, small_scene,
                                                       tmp_path):
-    """The whole dock workflow: Augment & Classify (tiny) in a task, then a prompt preview from its model."""
+    """The whole dock workflow: Augment & Classify (tiny) in a task, then a prompt preview from its model, saved."""
     import torch
 
     from hypersynth import classFactory
+    from hypersynth.core.io.read import read_scene
 
     torch.set_num_threads(1)
     data, labels, scene_path, _ = small_scene
@@ -423,6 +424,23 @@ def test_augment_run_then_prompt_preview_in_the_dock(qgis_iface, qgis_processing
         assert attention is not None and attention["attention"].shape[-1] == len(attention["tokens"])
         h, w = attention["latent_hw"]
         assert attention["attention"].shape[-2] == h * w
+        patch_file = shown[0]["patch_file"]  # what a Save writes: the model's classes, values and band widths too
+        assert [c.id for c in patch_file["classes"]] == [c.id for c in data.classes]
+        assert patch_file["labels"].tolist() == [1] * 4 and patch_file["masks"].shape == (4, *shown[0]["patches"].shape[2:])
+
+        # the dock's Save: the previewed patches as a mosaic on the map, as Processing's Synthesise puts one there
+        panel = plugin.dock.prompts_panel
+        assert panel.save_button.isEnabled()
+        panel.save_preview(tmp_path / "preview.tif")
+        root = qgis_new_project.layerTreeRoot()
+        mosaic, = qgis_new_project.mapLayersByName("preview")
+        classes, = qgis_new_project.mapLayersByName("preview_classes")
+        assert mosaic.renderer().type() == "multibandcolor" and root.findLayer(mosaic.id()).isVisible()
+        assert classes.renderer().type() == "paletted" and not root.findLayer(classes.id()).isVisible()
+        saved = read_scene(tmp_path / "preview.tif")  # the engine's values, as the model gave them
+        np.testing.assert_allclose(saved.cube[:, :3, :3], shown[0]["patch_file"]["patches"][0][:, :3, :3], rtol=1e-6)
+        panel.save_preview(tmp_path / "preview.tif", overwrite=True)  # saved again: the layers are replaced
+        assert len(qgis_new_project.mapLayersByName("preview")) == 1
     finally:
         plugin.unload()
 

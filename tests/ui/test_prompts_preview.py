@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from qgis.PyQt.QtCore import QCoreApplication
 
 from hypersynth.ui.prompts_panel import PREVIEW_PLOT_MIN_HEIGHT, PromptsPanel
@@ -79,3 +80,71 @@ def test_the_preview_plot_keeps_a_readable_height_in_a_short_dock(keep, classes,
     assert top_left.y() >= 0 and bottom <= panel.scroll.viewport().height()  # scrolled into view
     assert panel.scroll.horizontalScrollBar().maximum() == 0  # never sideways
     screenshot(panel, "prompts_preview_short_dock")
+
+
+def _patch_file(classes, n: int = 4, p: int = 7) -> dict:
+    """A preview as the plugin's preview job hands it over: what write_patches takes, the engine's units."""
+    return {"patches": _patches(n, p), "labels": np.full(n, classes[0].id, np.int32),
+            "masks": np.full((n, p, p), classes[0].id, np.int32), "prompts": [classes[0].text] * n,
+            "wavelengths": USABLE, "fwhm": np.full(len(USABLE), 10.0), "classes": list(classes), "values": "Reflectance"}
+
+
+def test_a_preview_is_saved_as_the_file_type_asked_for(keep, classes, tmp_path, qtbot):
+    """The previewed patches are kept as a mosaic the map shows, a spectral library or an archive; the button waits
+    for a preview, an existing file is refused unless replacing was confirmed, and the title says where they went."""
+    from hypersynth.core.io.read import read_scene
+    from hypersynth.core.outputs import OutputExistsError
+
+    panel = keep(PromptsPanel(), 520, 700)
+    panel.set_classes(classes)
+    assert not panel.save_button.isEnabled()
+    with pytest.raises(ValueError, match="no preview to save: preview a prompt first"):
+        panel.save_preview(tmp_path / "none.tif")
+    data = _patch_file(classes)
+    panel.show_preview(data["patches"], USABLE, title="corn", patch_file=data)
+    assert panel.save_button.isEnabled()
+    with qtbot.waitSignal(panel.previewSaved) as saved:
+        written = panel.save_preview(tmp_path / "corn.tif")
+    assert saved.args == [[str(f) for f in written]] and written[0] == tmp_path / "corn.tif"
+    assert tmp_path / "corn_classes.tif" in written
+    assert panel.preview_title.text() == f"4 patches saved to {tmp_path / 'corn.tif'} and corn_classes.tif."
+    mosaic = read_scene(tmp_path / "corn.tif")
+    np.testing.assert_allclose(mosaic.fwhm, 10.0)
+    np.testing.assert_allclose(mosaic.cube[:, :7, :7], data["patches"][0], rtol=1e-6)
+    with pytest.raises(OutputExistsError):
+        panel.save_preview(tmp_path / "corn.tif")
+    panel.save_preview(tmp_path / "corn.csv")
+    rows = (tmp_path / "corn.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 5 and rows[1].split(",")[2:5] == [classes[0].name, classes[0].text, "Reflectance"]
+    panel.clear_preview()
+    assert not panel.save_button.isEnabled()
+
+
+def test_the_save_dialog_adds_the_ending_and_asks_before_replacing(keep, classes, tmp_path, monkeypatch):
+    """A name typed without its ending gets the chosen type's, and a file the dialog did not ask about (that name
+    with its ending, a mosaic's class raster) is refused in the title, never replaced."""
+    from hypersynth.ui import prompts_panel
+
+    panel = keep(PromptsPanel(), 520, 700)
+    data = _patch_file(classes)
+    panel.show_preview(data["patches"], USABLE, title="corn", patch_file=data)
+    answers = []
+    monkeypatch.setattr(prompts_panel.QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: answers.pop(0)))
+    answers.append((str(tmp_path / "library"), prompts_panel.SAVE_FILTERS[".csv"]))
+    panel.save_button.click()
+    assert (tmp_path / "library.csv").is_file()
+    before = (tmp_path / "library.csv").read_bytes()
+    answers.append((str(tmp_path / "library"), prompts_panel.SAVE_FILTERS[".csv"]))  # not asked about library.csv
+    panel.save_button.click()
+    assert panel.preview_title.text().startswith("Not saved: ") and (tmp_path / "library.csv").read_bytes() == before
+    (tmp_path / "m_classes.tif").write_bytes(b"kept")  # the analyst's file beside a new mosaic's name
+    answers.append((str(tmp_path / "m.tif"), prompts_panel.SAVE_FILTERS[".tif"]))
+    panel.save_button.click()
+    assert "m_classes.tif" in panel.preview_title.text() and panel.preview_title.text().startswith("Not saved: ")
+    assert (tmp_path / "m_classes.tif").read_bytes() == b"kept" and not (tmp_path / "m.tif").exists()
+    answers.append((str(tmp_path / "library.csv"), prompts_panel.SAVE_FILTERS[".csv"]))  # the dialog asked: replaced
+    panel.save_button.click()
+    assert panel.preview_title.text().startswith("4 patches saved to")
+    answers.append(("", ""))  # cancelled: nothing happens
+    panel.save_button.click()
+    assert panel.preview_title.text().startswith("4 patches saved to")
