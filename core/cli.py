@@ -414,10 +414,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description=helptext[0].upper() + helptext[1:] + ": the model_bundle folder an earlier "
                                    "Augment & Classify run saved, a class's stored prompt or a prompt of your own. "
                                    "--out's ending says what is written: .npz, everything (patches, labels, per-pixel "
-                                   "class masks, prompts, wavelengths, FWHM); .csv, a spectral library of the patches' "
-                                   "centre spectra (one row a patch, one column a band); .tif, the patches side by "
-                                   "side as a GeoTIFF with wavelengths and FWHM that QGIS opens, with NAME_classes.tif beside "
-                                   "it (each pixel's class).")
+                                   "class masks, prompts, wavelengths, FWHM); .csv, a spectral library of the "
+                                   "patches' centre spectra (one row a patch, one column a band); .tif, the patches "
+                                   "side by side as a GeoTIFF with wavelengths and FWHM that QGIS opens, with "
+                                   "NAME_classes.tif beside it (each pixel's class).")
     # --bundle is the option's first name, kept so that existing scripts go on working
     p.add_argument("--synthesis-model", "--bundle", dest="synthesis_model", metavar="FOLDER", required=True,
                    help="saved synthesis model: an earlier run's model_bundle folder (--bundle: the same option's "

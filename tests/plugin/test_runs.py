@@ -426,7 +426,8 @@ def test_augment_run_then_prompt_preview_in_the_dock(qgis_iface, qgis_processing
         assert attention["attention"].shape[-2] == h * w
         patch_file = shown[0]["patch_file"]  # what a Save writes: the model's classes, values and band widths too
         assert [c.id for c in patch_file["classes"]] == [c.id for c in data.classes]
-        assert patch_file["labels"].tolist() == [1] * 4 and patch_file["masks"].shape == (4, *shown[0]["patches"].shape[2:])
+        assert patch_file["labels"].tolist() == [1] * 4
+        assert patch_file["masks"].shape == (4, *shown[0]["patches"].shape[2:])
 
         # the dock's Save: the previewed patches as a mosaic on the map, as Processing's Synthesise puts one there
         panel = plugin.dock.prompts_panel

@@ -86,7 +86,8 @@ def _patch_file(classes, n: int = 4, p: int = 7) -> dict:
     """A preview as the plugin's preview job hands it over: what write_patches takes, the engine's units."""
     return {"patches": _patches(n, p), "labels": np.full(n, classes[0].id, np.int32),
             "masks": np.full((n, p, p), classes[0].id, np.int32), "prompts": [classes[0].text] * n,
-            "wavelengths": USABLE, "fwhm": np.full(len(USABLE), 10.0), "classes": list(classes), "values": "Reflectance"}
+            "wavelengths": USABLE, "fwhm": np.full(len(USABLE), 10.0), "classes": list(classes),
+            "values": "Reflectance"}
 
 
 def test_a_preview_is_saved_as_the_file_type_asked_for(keep, classes, tmp_path, qtbot):
