@@ -13,7 +13,6 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingOutputNumber,
-    QgsProcessingParameterField,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterFolderDestination,
@@ -23,11 +22,13 @@ from qgis.core import (
 
 from .base import (
     CANCELLED,
+    CLASS_FIELD_TITLE,
     HyperSynthAlgorithm,
+    class_field_parameter,
     engine_errors,
     engine_warnings,
-    labels_file,
     existing_layer_file,
+    labels_file,
     raster_file,
 )
 from .destinations import OutputMoves, staging_folder
@@ -76,9 +77,7 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterMapLayer(
             self.VALIDATION, self.tr("Validation labels (points, polygons or a label raster)"),
             types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster]))
-        self.addParameter(QgsProcessingParameterField(
-            self.CLASS_FIELD, self.tr("Class field (empty: a field named class, class_id, label, …)"),
-            parentLayerParameterName=self.VALIDATION, optional=True))
+        self.addParameter(class_field_parameter(self.CLASS_FIELD, self.tr(CLASS_FIELD_TITLE)))
         self.addParameter(QgsProcessingParameterMapLayer(
             self.EXCLUDE, self.tr("Labels to leave out (e.g. the map's training labels)"),
             types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster], optional=True))

@@ -216,18 +216,34 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
 
     def add_training_label_parameters(self) -> None:
         """Scene, training labels, class field and class/prompt file: the inputs every trainer takes."""
-        from qgis.core import (QgsProcessing, QgsProcessingParameterField, QgsProcessingParameterFile,
-                               QgsProcessingParameterMapLayer, QgsProcessingParameterRasterLayer)
+        from qgis.core import (QgsProcessing, QgsProcessingParameterFile, QgsProcessingParameterMapLayer,
+                               QgsProcessingParameterRasterLayer)
 
         self.addParameter(QgsProcessingParameterRasterLayer("SCENE", self.tr("Hyperspectral scene")))
         self.addParameter(QgsProcessingParameterMapLayer(
             "LABELS", self.tr("Training labels (points, polygons or a label raster)"),
             types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster]))
-        self.addParameter(QgsProcessingParameterField(
-            "CLASS_FIELD", self.tr("Class field (empty: a field named class, class_id, label, …)"),
-            parentLayerParameterName="LABELS", optional=True))
+        self.addParameter(class_field_parameter("CLASS_FIELD", self.tr(CLASS_FIELD_TITLE)))
         self.addParameter(QgsProcessingParameterFile(
             "CLASSES", self.tr("Class and prompt file (names, colours, prompts)"), extension="json", optional=True))
+
+
+# The class field's title for labels that are points, polygons or a label raster (which needs none)
+CLASS_FIELD_TITLE = "Class field of the labels (its name; empty: a field named class, class_id, label, …)"
+
+
+def class_field_parameter(name: str, description: str) -> Any:
+    """An optional text parameter naming the class field of a labels parameter that takes vector layers and label
+    rasters alike; the engine names the layer's fields when the name is not one of them.
+
+    Not a QgsProcessingParameterField with that parameter as parent: QGIS (3.22, and 3.44 still) crashes building the
+    dialog when the parent holds a raster (QgsProcessingFieldWidgetWrapper::setParentLayerWrapperValue takes it for
+    a vector layer and uses the null pointer), and it does as the dialog opens with the scene the project's active
+    layer, the usual case.
+    """
+    from qgis.core import QgsProcessingParameterString
+
+    return QgsProcessingParameterString(name, description, optional=True)
 
 
 def _layer_copy_file(layer: QgsVectorLayer, what: str, context: QgsProcessingContext) -> str:

@@ -13,7 +13,6 @@ from qgis.core import (
     QgsProcessingFeedback,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
-    QgsProcessingParameterField,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMapLayer,
@@ -28,12 +27,14 @@ from ...core.methods import METHOD_TITLES, MethodSettings
 from ...core.methods import METHODS as METHOD_KEYS
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
 from .base import (
+    CLASS_FIELD_TITLE,
     FeedbackReporter,
     HyperSynthAlgorithm,
+    class_field_parameter,
     engine_errors,
     engine_warnings,
-    labels_file,
     existing_layer_file,
+    labels_file,
     raster_file,
 )
 from .destinations import OutputMoves, staging_folder
@@ -114,9 +115,7 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterMapLayer(
             self.REFERENCE, self.tr("Reference labels (points, polygons or a label raster)"),
             types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster]))
-        self.addParameter(QgsProcessingParameterField(
-            self.CLASS_FIELD, self.tr("Class field (empty: a field named class, class_id, label, …)"),
-            parentLayerParameterName=self.REFERENCE, optional=True))
+        self.addParameter(class_field_parameter(self.CLASS_FIELD, self.tr(CLASS_FIELD_TITLE)))
         self.addParameter(QgsProcessingParameterFile(
             self.CLASSES, self.tr("Class and prompt file (names, colours, prompts)"), extension="json", optional=True))
         self.addParameter(QgsProcessingParameterString(

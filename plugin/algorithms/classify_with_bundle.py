@@ -15,7 +15,6 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
-    QgsProcessingParameterField,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMapLayer,
@@ -29,10 +28,11 @@ from .base import (
     HyperSynthAlgorithm,
     accuracy_results,
     check_model_kind,
+    class_field_parameter,
     engine_errors,
     engine_warnings,
-    labels_file,
     existing_layer_file,
+    labels_file,
     raster_file,
 )
 from .destinations import OutputMoves, staging_folder
@@ -90,9 +90,9 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterMapLayer(
             self.VALIDATION, self.tr("Validation labels for an accuracy assessment"),
             types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster], optional=True))
-        self.addParameter(QgsProcessingParameterField(
-            self.CLASS_FIELD, self.tr("Class field of the validation labels"),
-            parentLayerParameterName=self.VALIDATION, optional=True))
+        self.addParameter(class_field_parameter(
+            self.CLASS_FIELD, self.tr("Class field of the validation labels (its name; empty: a field named class, "
+                                      "class_id, label, …)")))
         device = QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=list(DEVICES),
                                             defaultValue=DEVICES.index(HyperSynthSettings.load().device))
         device.setFlags(device.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
