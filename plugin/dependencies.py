@@ -29,9 +29,14 @@ DEPENDENCIES: tuple[Dependency, ...] = (
     Dependency("skops", "skops==0.16.0", "saving and loading SVMs in classifier bundles without pickle"),
     Dependency("rasterio", "rasterio", "reading and writing rasters"),
     Dependency("pyqtgraph", "pyqtgraph", "the spectral profile plots of the dock"),
+    # QGIS's Windows and macOS builds ship these three, Debian's python3-qgis does not depend on them
+    Dependency("scipy", "scipy", "label checks, spatial smoothing and the demo scene"),
+    Dependency("matplotlib", "matplotlib", "the report's figures and the attention maps"),
+    Dependency("h5py", "h5py", "reading MATLAB v7.3 files and HDF5 sensor products"),
 )
 
 MESSAGE_TITLE = "HyperSynth"
+MENU = "&HyperSynth"  # the plugin's entry in QGIS's Raster menu
 
 
 def missing_dependencies(dependencies: tuple[Dependency, ...] = DEPENDENCIES) -> list[Dependency]:
@@ -79,6 +84,50 @@ def report_missing_dependencies(iface: object, dependencies: tuple[Dependency, .
     except Exception as exc:  # noqa: BLE001 (a dependency check must not break QGIS's plugin loading)
         QgsMessageLog.logMessage(f"could not check dependencies: {exc}", MESSAGE_TITLE, Qgis.Warning)
         return None
+
+
+class MissingPackagesPlugin:
+    """What QGIS loads instead of the plugin while a package the engine imports is missing (``classFactory``): the
+    message bar says which, what each is for and the command that installs them, and the Raster menu's entry says it
+    again; no provider, dock or toolbar is added, so QGIS works on as without the plugin (the plugin would otherwise
+    fail to load with a traceback: its modules import these packages)."""
+
+    def __init__(self, iface: object, missing: list[Dependency]) -> None:
+        self.iface = iface
+        self.missing = list(missing)
+        self.action = None  # the Raster menu's entry, once initGui has run
+
+    def message(self) -> str:
+        return f"HyperSynth is not active: {missing_message(self.missing)}"
+
+    def initProcessing(self) -> None:  # noqa: N802 (QGIS API; qgis_process calls it without a GUI)
+        QgsMessageLog.logMessage(self.message(), MESSAGE_TITLE, Qgis.Warning)
+
+    def initGui(self) -> None:  # noqa: N802 (QGIS API)
+        from qgis.PyQt.QtWidgets import QAction
+
+        QgsMessageLog.logMessage(self.message(), MESSAGE_TITLE, Qgis.Warning)
+        self.iface.messageBar().pushMessage(MESSAGE_TITLE, self.message(), Qgis.Warning, 0)  # type: ignore[attr-defined]
+        self.action = QAction("Augment && Classify (packages missing)", self.iface.mainWindow())  # type: ignore
+        self.action.setObjectName("hypersynthMissingPackages")
+        self.action.triggered.connect(self.show_message)
+        self.iface.addPluginToRasterMenu(MENU, self.action)  # type: ignore[attr-defined]
+
+    def show_message(self) -> None:
+        """The message in a box whose text can be selected and copied (the install command)."""
+        from qgis.PyQt.QtCore import Qt
+        from qgis.PyQt.QtWidgets import QMessageBox
+
+        box = QMessageBox(QMessageBox.Warning, MESSAGE_TITLE, self.message(), QMessageBox.Ok,
+                          self.iface.mainWindow())  # type: ignore[attr-defined]
+        box.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        box.exec_()
+
+    def unload(self) -> None:
+        if self.action is not None:
+            self.iface.removePluginRasterMenu(MENU, self.action)  # type: ignore[attr-defined]
+            self.action.deleteLater()
+            self.action = None
 
 
 def keep_triton_out() -> None:

@@ -19,7 +19,7 @@ from qgis.PyQt.QtWidgets import QAction
 
 from ..core.scene import ClassInfo
 from .algorithms.base import ICON
-from .dependencies import report_missing_dependencies
+from .dependencies import MENU, report_missing_dependencies
 from .layers import gdal_name, layer_file
 from .provider import HyperSynthProvider
 from .settings import HyperSynthSettings
@@ -27,7 +27,6 @@ from .runs import (RunRequest, check_output_folder, classify_job, has_unsaved_ed
                    problem_text, remove_scratch, scene_in_project)
 from .tasks import CANCELLED_MESSAGE, LOG_TAG, EngineTask, TaskRunner
 
-MENU = "&HyperSynth"
 RUN_TITLES = {"augment": "Augment & Classify", "cnn": "CNN", "cnn-pseudo": "CNN + forest blend, no synthesis",
               "rf": "Random forest", "svm": "SVM"}
 REQUIRED = {"scene_layer_id": "scene layer", "label_layer_id": "label layer", "classes": "classes"}

@@ -21,7 +21,7 @@ ABSENT = (Dependency("hypersynth_absent_module_a", "absent-a==1.0", "testing"),
 def test_all_engine_dependencies_are_installed_here():
     assert missing_dependencies() == []
     assert {d.module for d in DEPENDENCIES} == {"torch", "open_clip", "sklearn", "rasterio", "safetensors",
-                                                "diffusers", "pyqtgraph", "skops"}
+                                                "diffusers", "pyqtgraph", "skops", "scipy", "matplotlib", "h5py"}
 
 
 def test_install_command_lists_the_pinned_requirements():
@@ -29,7 +29,8 @@ def test_install_command_lists_the_pinned_requirements():
     python = "python" if sys.platform.startswith("win") else "python3"
     assert command.startswith(f"{python} -m pip install --user ")
     for requirement in ("torch==2.13.0", "torchvision==0.28.0", "open_clip_torch==3.3.0", "diffusers==0.35.2",
-                        "safetensors", "scikit-learn", "skops==0.16.0", "rasterio", "pyqtgraph"):
+                        "safetensors", "scikit-learn", "skops==0.16.0", "rasterio", "pyqtgraph", "scipy",
+                        "matplotlib", "h5py"):
         assert requirement in command.split()
 
 
@@ -58,3 +59,34 @@ def test_a_failing_message_bar_does_not_raise():
             raise RuntimeError("no main window yet")
 
     assert report_missing_dependencies(BrokenIface(), ABSENT) is None
+
+
+def test_with_a_package_missing_qgis_loads_a_stand_in_that_says_how_to_install_it(qgis_iface, monkeypatch):
+    """Without scikit-learn, QGIS's classFactory() call ended in a traceback dialog (the provider's modules import
+    it); now it gets a stand-in: one message with the command, a Raster menu entry that repeats it, nothing else."""
+    from qgis.PyQt.QtWidgets import QMessageBox
+
+    from hypersynth import classFactory
+    from hypersynth.plugin.dependencies import MENU, MissingPackagesPlugin
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as if not installed: find_spec gives None, import fails
+    monkeypatch.setitem(sys.modules, "pyqtgraph", None)
+    bar = qgis_iface.messageBar()
+    bar.clear_messages()
+    plugin = classFactory(qgis_iface)
+    assert isinstance(plugin, MissingPackagesPlugin)
+    assert [d.module for d in plugin.missing] == ["sklearn", "pyqtgraph"]
+    plugin.initProcessing()  # qgis_process: a log line, no provider
+    plugin.initGui()
+    try:
+        warnings = bar.get_messages(Qgis.Warning)
+        assert len(warnings) == 1 and "HyperSynth is not active: missing Python packages: sklearn (random forest" in \
+            warnings[0] and "pip install --user scikit-learn pyqtgraph and restart QGIS" in warnings[0]
+        shown = []
+        monkeypatch.setattr(QMessageBox, "exec_", lambda box: shown.append(box.text()) or 0)
+        plugin.action.trigger()
+        assert shown == [plugin.message()]
+        assert plugin.action.text() == "Augment && Classify (packages missing)"
+    finally:
+        plugin.unload()
+    assert plugin.action is None and MENU == "&HyperSynth"
