@@ -368,9 +368,7 @@ class ScenePanel(QWidget):
         self.fact_labels["bands"].setText(band_count_text(layer.bandCount(), bad))
         self.fact_labels["wavelengths"].setText(
             f"{wl.min():.0f}–{wl.max():.0f} nm" if wl is not None else "not in the file's metadata")
-        self.fact_labels["size"].setText(
-            f"{layer.width()} × {layer.height()} pixels of {layer.rasterUnitsPerPixelX():g} "
-            f"{_units(layer)}")
+        self.fact_labels["size"].setText(size_text(layer))
         crs = layer.crs()
         self.fact_labels["crs"].setText(crs.userFriendlyIdentifier() if crs.isValid() else "none (a pixel grid)")
         if problem:
@@ -396,6 +394,11 @@ class ScenePanel(QWidget):
         return choice
 
 
-def _units(layer: QgsRasterLayer) -> str:
-    crs = layer.crs()
-    return QgsUnitTypes.toAbbreviatedString(crs.mapUnits()) if crs.isValid() else "units"
+def size_text(layer: QgsRasterLayer) -> str:
+    """The scene's size in pixels and, where the file says, their size on the ground: "86 × 83 pixels of 30 m"; a
+    scene without CRS has pixels of 1 unit (GDAL's default grid, "of 1 units" said nothing) or of its map units."""
+    pixels = f"{layer.width()} × {layer.height()} pixels"
+    size, crs = layer.rasterUnitsPerPixelX(), layer.crs()
+    if crs.isValid():
+        return f"{pixels} of {size:g} {QgsUnitTypes.toAbbreviatedString(crs.mapUnits())}"
+    return pixels if size == 1 else f"{pixels} of {size:g} map units (no CRS)"

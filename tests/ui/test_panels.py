@@ -178,3 +178,23 @@ def test_classes_and_prompts_stay_in_step(keep, classes):
     classes_panel.set_prompt(1, "maize")
     assert prompts.prompt_for(1) == "maize"
     assert isinstance(classes_panel.classes()[0], ClassInfo)
+
+
+def test_the_size_of_a_scene_without_crs_says_nothing_false(tmp_path, qgis_new_project):
+    """A .mat imported without georeference read "86 × 83 pixels of 1 units": a pixel grid says pixels alone, and
+    a grid of 30-unit pixels without CRS says map units, not metres."""
+    from osgeo import gdal
+    from qgis.core import QgsRasterLayer
+
+    from hypersynth.ui.scene_panel import size_text
+
+    def scene(name: str, transform=None):
+        ds = gdal.GetDriverByName("GTiff").Create(str(tmp_path / name), 86, 83, 3, gdal.GDT_Float32)
+        if transform is not None:
+            ds.SetGeoTransform(transform)
+        ds = None
+        return QgsRasterLayer(str(tmp_path / name), name)
+
+    assert size_text(scene("grid.tif")) == "86 × 83 pixels"
+    assert size_text(scene("no_crs.tif", (1000.0, 30.0, 0.0, 5000.0, 0.0, -30.0))) == \
+        "86 × 83 pixels of 30 map units (no CRS)"
