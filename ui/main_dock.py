@@ -413,6 +413,7 @@ class HyperSynthDock(QgsDockWidget):
     def set_preview_model(self, path: Optional[str]) -> None:
         """The synthesis model prompt previews sample from (the last run's), or None: Preview waits for one."""
         self.preview_model = path
+        self.prompts_panel.set_model_ready(path is not None)
         self._update_actions()
 
     def preview_unavailable(self, message: str) -> None:

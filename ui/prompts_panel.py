@@ -48,7 +48,9 @@ FINE_DETAILS: dict[str, list[str]] = {
 THUMBNAIL_PX = 64  # side of a preview thumbnail on screen
 MAX_THUMBNAILS = 8  # preview patches shown at most
 NAME, PROMPT = range(2)  # table columns
-PREVIEW_HINT = "Select a class and press Preview (needs a trained synthesis model)."  # before any preview
+# The preview's place before any preview: without a synthesis model yet, and with the last run's
+PREVIEW_HINT = "Preview synthesises patches of a class's prompt once a run has trained a synthesis model."
+PREVIEW_READY_HINT = "Select a class and press Preview: 4 patches of its prompt from the last run's synthesis model."
 # The preview plot's least height: its axes and their titles take about 60 px, the curves get the rest. Where the dock
 # is shorter (the spectral and attention docks open beside it) the tab scrolls rather than squeeze the plot.
 PREVIEW_PLOT_MIN_HEIGHT = 220
@@ -103,6 +105,7 @@ class PromptsPanel(QWidget):
         super().__init__(parent)
         self._classes: list[ClassInfo] = []
         self._patch_file: Optional[dict[str, Any]] = None  # the shown preview as write_patches takes it; None: none
+        self._model_ready = False  # a synthesis model to preview from is there (set_model_ready)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         content = QWidget()
@@ -354,10 +357,17 @@ class PromptsPanel(QWidget):
         self.spectra.addItem(self.placeholder)
         self.spectra.setLabel("bottom", "Wavelength (nm)")
         self.spectra.setLabel("left", PREVIEW_VALUE_TITLE)
-        self.preview_title.setText(PREVIEW_HINT)
+        self.preview_title.setText(PREVIEW_READY_HINT if self._model_ready else PREVIEW_HINT)
         self._patch_file = None
         self.save_button.setEnabled(False)
         self.save_button.setToolTip("Preview a prompt first; its patches can then be saved")
+
+    def set_model_ready(self, ready: bool) -> None:
+        """Whether a synthesis model to preview from is there: the hint in the preview's place says what Preview does
+        now (a shown preview, or what was said of one, stays)."""
+        self._model_ready = bool(ready)
+        if self.preview_title.text() in (PREVIEW_HINT, PREVIEW_READY_HINT):
+            self.preview_title.setText(PREVIEW_READY_HINT if self._model_ready else PREVIEW_HINT)
 
     # --- saving the preview -----------------------------------------------------------------------
     def save_preview(self, path: str | Path, overwrite: bool = False) -> list[Path]:

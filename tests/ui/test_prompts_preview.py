@@ -149,3 +149,20 @@ def test_the_save_dialog_adds_the_ending_and_asks_before_replacing(keep, classes
     answers.append(("", ""))  # cancelled: nothing happens
     panel.save_button.click()
     assert panel.preview_title.text().startswith("4 patches saved to")
+
+
+def test_the_hint_says_whether_a_model_is_there_to_preview_from(keep, classes):
+    """After a run had trained a model the tab still said Preview needs one; a shown preview is left alone."""
+    from hypersynth.ui.prompts_panel import PREVIEW_HINT, PREVIEW_READY_HINT
+
+    panel = keep(PromptsPanel(), 520, 700)
+    assert panel.preview_title.text() == PREVIEW_HINT
+    panel.set_model_ready(True)
+    assert panel.preview_title.text() == PREVIEW_READY_HINT
+    panel.show_preview(_patches(), USABLE, title="corn")
+    panel.set_model_ready(True)  # a later run: the preview stays
+    assert panel.preview_title.text().startswith("corn: 4 synthetic patches")
+    panel.clear_preview()
+    assert panel.preview_title.text() == PREVIEW_READY_HINT
+    panel.set_model_ready(False)  # the project closed: no model
+    assert panel.preview_title.text() == PREVIEW_HINT
