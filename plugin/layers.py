@@ -222,18 +222,24 @@ def add_result_layers(class_map: PathLike, confidence: Optional[PathLike], class
         titles.append(described[:1].upper() + described[1:] if described else "Probability of the first class")
     written = [class_map, *(f for f in (confidence, probabilities) if f is not None)]
     parent, index = remove_layers_reading([*written, *replaced], project) or (project.layerTreeRoot(), 0)
-    group: QgsLayerTreeGroup = parent.insertGroup(index, result_group_name(title, Path(class_map).parent, project))
+    group = QgsLayerTreeGroup(result_group_name(title, Path(class_map).parent, project))  # filled, then inserted
     group.setCustomProperty(RESULT_GROUP, True)
     for layer in layers:
         project.addMapLayer(layer, False)
     # top to bottom: what is there to inspect (hidden) over the class map, which is opaque and would hide it
     for layer in [*layers[1:], layers[0]]:
         group.addLayer(layer)
+    for layer in layers[1:]:
+        hidden = group.findLayer(layer.id())
+        hidden.setItemVisibilityChecked(False)  # the map shows; the others are there to inspect
+        hidden.setExpanded(False)  # their legends folded: the class legend is what a Layers panel shows first
+    parent.insertChildNode(index, group)
+    # QGIS's Layers panel showed the new group closed, the class legend hidden, though the group says it is open;
+    # told again, the panel opens it
+    group.setExpanded(False)
+    group.setExpanded(True)
     for layer, legend_title in zip(layers, titles):
-        node = group.findLayer(layer.id())
-        set_legend_title(node, legend_title)
-        if node is not None and layer is not layers[0]:
-            node.setItemVisibilityChecked(False)  # the map shows; the others are there to inspect
+        set_legend_title(group.findLayer(layer.id()), legend_title)
     return layers
 
 

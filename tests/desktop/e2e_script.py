@@ -367,6 +367,11 @@ class Walkthrough:
         self.info["overall_accuracy_vs_ground_truth"] = round(float((predicted == truth).mean()), 3)
         self.info["outputs"] = sorted(p.name for p in Path(task.result.class_map).parent.iterdir())
 
+        view = iface.layerTreeView()
+        group = node.parent() if node is not None else None
+        self.check("the run's group is open in the Layers panel, with the class legend",
+                   group is not None and view.isExpanded(view.node2index(group))
+                   and view.isExpanded(view.node2index(node)), f"group {group.name() if group else None}")
         iface.setActiveLayer(class_map)
         show_legend(class_map)  # one coloured entry per class
         dock.tabs.setCurrentWidget(dock.classes_panel)

@@ -27,6 +27,7 @@ EXPECTED_CHECKS = (  # the checks the walkthrough must have made (a silent skip 
     "Augment & Classify task succeeded",
     "classified layer has a paletted renderer named by class",
     "layer panel legend lists the class names",
+    "the run's group is open in the Layers panel, with the class legend",
     "confidence layer added",
     "class map holds known classes only",
     "pixel spectrum shown after a click on the map",
