@@ -1,4 +1,4 @@
-"""The analyst's label layer: a GeoPackage of class polygons, styled by class, editable with any QGIS tool."""
+"""The analyst's label layer: class polygons or points in a GeoPackage, styled by class, editable with any QGIS tool."""
 
 from __future__ import annotations
 
@@ -21,10 +21,13 @@ from qgis.core import (
     QgsFields,
     QgsFillSymbol,
     QgsGeometry,
+    QgsMarkerSymbol,
     QgsProject,
     QgsRasterLayer,
     QgsRendererCategory,
     QgsSimpleLineSymbolLayer,
+    QgsSimpleMarkerSymbolLayer,
+    QgsSymbol,
     QgsVectorFileWriter,
     QgsVectorLayer,
     QgsWkbTypes,
@@ -44,6 +47,13 @@ LAYER_OPACITY = 0.6  # the label layer's opacity: the scene shows through its fi
 HALO_WIDTH = 0.6  # mm: a white band just outside each label's edge, so it stands out on any scene colour
 EDGE_WIDTH = 0.5  # mm: a line of the class colour darkened (QColor.darker) just inside the edge
 EDGE_DARKER = 160
+MARKER_SIZE = 2.4  # mm: a point label's dot, large enough to see its colour at any zoom
+# What a label layer may hold: polygons burn the pixel centres inside them, points the pixel they fall in (as the
+# engine reads labels: core.io.labels)
+LABEL_GEOMETRIES = (QgsWkbTypes.PolygonGeometry, QgsWkbTypes.PointGeometry)
+# Why the Brush and Polygon tools draw nothing into a layer of points, and what to do instead
+POINT_LAYER_PAINTS_NOT = ("the label layer holds points: add points with QGIS's own Add Point Feature tool, or make "
+                          "a New… polygon layer to paint")
 
 
 class LabelLayerError(ValueError):
@@ -138,16 +148,17 @@ def create_label_layer(path: str, crs: QgsCoordinateReferenceSystem, classes: Se
 
 
 def check_label_layer(layer: object) -> QgsVectorLayer:
-    """Return ``layer`` if it can hold labels (a polygon layer with an integer ``class_id`` field).
+    """Return ``layer`` if it can hold labels (a polygon or point layer with an integer ``class_id`` field).
 
     Raises:
         LabelLayerError: with what the analyst should change.
     """
     if not isinstance(layer, QgsVectorLayer) or not layer.isValid():
         raise LabelLayerError("choose a valid vector layer as the label layer")
-    if layer.geometryType() != QgsWkbTypes.PolygonGeometry:
-        raise LabelLayerError(f"the label layer must hold polygons; {layer.name()!r} holds "
-                              f"{QgsWkbTypes.geometryDisplayString(layer.geometryType()).lower()}s")
+    if layer.geometryType() not in LABEL_GEOMETRIES:
+        kind = QgsWkbTypes.geometryDisplayString(layer.geometryType()).lower()
+        raise LabelLayerError(f"the label layer must hold polygons or points; {layer.name()!r} holds "
+                              f"{'no geometry' if layer.geometryType() == QgsWkbTypes.NullGeometry else kind + 's'}")
     index = layer.fields().indexOf(CLASS_ID_FIELD)
     if index < 0:
         raise LabelLayerError(f"the label layer {layer.name()!r} has no {CLASS_ID_FIELD!r} field; "
@@ -184,25 +195,45 @@ def constrain_class_ids(layer: QgsVectorLayer) -> None:
                              QgsFieldConstraints.ConstraintStrengthHard)
 
 
-def label_symbol(color: tuple[int, int, int]) -> QgsFillSymbol:
-    """A label's symbol: a fill of the class colour, edged inside by the class colour darkened and outside by a white
-    halo, side by side (a line's offset moves it off the edge: positive inwards), so a grey label on a grey road
-    still shows its outline. The fill is opaque, so the legend shows the class colour as the class table and the
-    class map do: the layer's opacity (:data:`LAYER_OPACITY`) lets the scene show through."""
+def holds_points(layer: QgsVectorLayer) -> bool:
+    """Whether ``layer`` holds point labels (field GPS points: each labels the pixel it falls in), not polygons."""
+    return layer.geometryType() == QgsWkbTypes.PointGeometry
+
+
+def label_symbol(color: tuple[int, int, int], points: bool = False) -> QgsSymbol:
+    """A label's symbol, in the class colour with a white halo, so a grey label on a grey road still shows.
+
+    A polygon: a fill of the class colour, edged inside by the class colour darkened and outside by a white halo,
+    side by side (a line's offset moves it off the edge: positive inwards). A point (``points``): a dot of the class
+    colour edged by its darker shade on a white disc a halo wider. The class colour is opaque, so the legend shows
+    it as the class table and the class map do: the layer's opacity (:data:`LAYER_OPACITY`) lets the scene show
+    through.
+    """
+    edge_colour = QColor(*color).darker(EDGE_DARKER)
+    if points:
+        marker = QgsMarkerSymbol.createSimple({"name": "circle", "color": "255,255,255,255", "outline_style": "no",
+                                               "size": str(MARKER_SIZE + 2 * HALO_WIDTH)})  # the halo, beneath
+        dot = QgsSimpleMarkerSymbolLayer(QgsSimpleMarkerSymbolLayer.Circle, MARKER_SIZE, color=QColor(*color),
+                                         strokeColor=edge_colour)
+        dot.setStrokeWidth(EDGE_WIDTH)  # centred on the dot's outline: between the class colour and the halo
+        marker.appendSymbolLayer(dot)  # the symbol owns it (a list given to the constructor was freed twice)
+        return marker
     symbol = QgsFillSymbol.createSimple({"color": "{},{},{},255".format(*color), "outline_style": "no"})
-    halo = QgsSimpleLineSymbolLayer(QColor(255, 255, 255), HALO_WIDTH)
-    halo.setOffset(-HALO_WIDTH / 2)  # outside the edge
-    edge = QgsSimpleLineSymbolLayer(QColor(*color).darker(EDGE_DARKER), EDGE_WIDTH)
+    halo_line = QgsSimpleLineSymbolLayer(QColor(255, 255, 255), HALO_WIDTH)
+    halo_line.setOffset(-HALO_WIDTH / 2)  # outside the edge
+    edge = QgsSimpleLineSymbolLayer(edge_colour, EDGE_WIDTH)
     edge.setOffset(EDGE_WIDTH / 2)  # inside it
-    for line in (halo, edge):
+    for line in (halo_line, edge):
         line.setPenJoinStyle(Qt.RoundJoin)
         symbol.appendSymbolLayer(line)
     return symbol
 
 
 def style_label_layer(layer: QgsVectorLayer, classes: Sequence[ClassInfo]) -> None:
-    """A categorised renderer on ``class_id``: each class in its colour, outlined (:func:`label_symbol`), named."""
-    categories = [QgsRendererCategory(int(c.id), label_symbol(c.color), c.name)
+    """A categorised renderer on ``class_id``: each class in its colour, haloed (:func:`label_symbol`: a fill for
+    polygons, a dot for points), named."""
+    points = holds_points(layer)
+    categories = [QgsRendererCategory(int(c.id), label_symbol(c.color, points), c.name)
                   for c in sorted(classes, key=lambda c: c.id)]
     renderer = QgsCategorizedSymbolRenderer(CLASS_ID_FIELD, categories)
     layer.setRenderer(renderer)
@@ -296,9 +327,15 @@ def _end_edit(layer: QgsVectorLayer, also: Optional[QUndoCommand]) -> None:
 
 def add_label_polygon(layer: QgsVectorLayer, geometry: QgsGeometry, class_id: int, class_name: str,
                       title: str = "Add label") -> int:
-    """Add one polygon of class ``class_id`` as its own undoable edit command; returns its feature id."""
+    """Add one polygon of class ``class_id`` as its own undoable edit command; returns its feature id.
+
+    Raises:
+        LabelLayerError: an empty shape, a layer of points (:data:`POINT_LAYER_PAINTS_NOT`) or a refused edit.
+    """
     if geometry.isEmpty():
         raise LabelLayerError("the label shape is empty")
+    if layer.geometryType() != QgsWkbTypes.PolygonGeometry:  # a polygon would go in as a point of its centroid
+        raise LabelLayerError(f"no label drawn: {POINT_LAYER_PAINTS_NOT}")
     if QgsWkbTypes.isMultiType(layer.wkbType()):
         geometry.convertToMultiType()
     else:
@@ -352,7 +389,7 @@ def merge_class_features(layer: QgsVectorLayer, source_id: int, target: ClassInf
 
 
 def delete_class_features(layer: QgsVectorLayer, class_id: int, also: Optional[QUndoCommand] = None) -> int:
-    """Delete every label polygon of ``class_id`` in one undoable command; returns how many.
+    """Delete every label (polygon or point) of ``class_id`` in one undoable command; returns how many.
 
     Args:
         also: as in :func:`relabel_features`: pushed into the same edit, and only when there is something to delete.
@@ -383,12 +420,14 @@ def save_labels(layer: QgsVectorLayer) -> None:
 
 def label_raster(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer, project: Optional[QgsProject] = None,
                  features: Optional[LabelFeatures] = None) -> tuple[np.ndarray, tuple[int, int]]:
-    """Burn the label polygons onto the scene's pixel grid (pixel centre inside a polygon = labelled).
+    """Burn the labels onto the scene's pixel grid as a run reads them (``core.io.labels.read_labels``): a polygon
+    labels the pixels whose centre it contains, a point the pixel it falls in.
 
-    Only the window around the labels is burnt, so large scenes stay cheap. Later polygons win where
-    polygons overlap. Pending (unsaved) edits are included. As in the engine (``core.io.labels``): a label
-    layer without CRS is taken to be in the scene's CRS, and a scene without georeference is the pixel grid QGIS
-    shows (x = column, y = -row); features whose id is no class (:func:`read_label_features`) label nothing.
+    Only the window around the labels is burnt, so large scenes stay cheap. Later polygons win where polygons
+    overlap, and points win over polygons (the later point where two fall in one pixel). Pending (unsaved) edits are
+    included. As in the engine: a label layer without CRS is taken to be in the scene's CRS, and a scene without
+    georeference is the pixel grid QGIS shows (x = column, y = -row); features whose id is no class
+    (:func:`read_label_features`) label nothing.
 
     Args:
         features: the layer as already read (:func:`read_label_features`); None: read it now.
@@ -399,13 +438,14 @@ def label_raster(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer, proje
 
     Returns:
         ``(labels, (row0, col0))``: an ``(h, w)`` int32 window of class ids (0 = unlabelled) and the
-        scene pixel where it starts.
+        scene pixel where it starts; ``(0, 0)``-shaped when no label falls on the scene.
     """
     check_label_layer(label_layer)
     ds = gdal.Open(gdal_name(scene_layer.source()))
     if ds is None:
         raise LabelLayerError(f"GDAL cannot open the scene {scene_layer.source()}")
-    x0, dx, rx, y0, ry, dy = ds.GetGeoTransform(can_return_null=True) or PIXEL_GRID  # none: GDAL says (0,1,0,0,0,1)
+    geotransform = ds.GetGeoTransform(can_return_null=True) or PIXEL_GRID  # none: GDAL says (0,1,0,0,0,1)
+    x0, dx, rx, y0, ry, dy = geotransform
     if rx or ry:
         raise LabelLayerError("rotated scene grids are not supported for labels; warp the scene first")
     if features is None:
@@ -417,25 +457,73 @@ def label_raster(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer, proje
                               "without CRS, drawn over the scene in pixel coordinates")
     reproject = label_crs.isValid() and label_crs != scene_crs  # no CRS: taken to be the scene's
     transform = QgsCoordinateTransform(label_crs, scene_crs, (project or QgsProject.instance()).transformContext())
-    geometries: list[tuple[QgsGeometry, int]] = []
+    areas: list[tuple[QgsGeometry, int]] = []
+    point_xy: list[tuple[float, float]] = []
+    point_ids: list[int] = []
     for shape, class_id in features.shapes:
         geometry = QgsGeometry(shape)  # a copy: the features may be read once and burnt again
         if reproject:
             geometry.transform(transform)
-        geometries.append((geometry, class_id))
+        if geometry.type() == QgsWkbTypes.PointGeometry:
+            for vertex in geometry.vertices():  # a multipoint burns each of its points
+                point_xy.append((vertex.x(), vertex.y()))
+                point_ids.append(class_id)
+        elif geometry.type() == QgsWkbTypes.PolygonGeometry:
+            areas.append((geometry, class_id))
     rows, cols = ds.RasterYSize, ds.RasterXSize
-    if not geometries:
-        return np.zeros((0, 0), dtype=np.int32), (0, 0)
-    bbox = geometries[0][0].boundingBox()
-    for geometry, _ in geometries[1:]:
-        bbox.combineExtentWith(geometry.boundingBox())
-    col_a, col_b = sorted(((bbox.xMinimum() - x0) / dx, (bbox.xMaximum() - x0) / dx))
-    row_a, row_b = sorted(((bbox.yMinimum() - y0) / dy, (bbox.yMaximum() - y0) / dy))
-    c0, c1 = max(0, int(np.floor(col_a))), min(cols, int(np.ceil(col_b)))
-    r0, r1 = max(0, int(np.floor(row_a))), min(rows, int(np.ceil(row_b)))
+    pixel_rows, pixel_cols = _pixels_of(np.array(point_xy, dtype=np.float64).reshape(-1, 2), geotransform)  # (n,)
+    on_scene = (pixel_rows >= 0) & (pixel_rows < rows) & (pixel_cols >= 0) & (pixel_cols < cols)
+    pixel_rows, pixel_cols = pixel_rows[on_scene].astype(np.int64), pixel_cols[on_scene].astype(np.int64)
+    point_values = np.array(point_ids, dtype=np.int32)[on_scene]
+    # The window: the pixels whose centres the polygons' bounding box may hold, and the pixels points fall in (a
+    # single point's bounding box is a dot, which floor and ceil would make empty where it lies on a pixel edge)
+    r0, r1, c0, c1 = rows, 0, cols, 0
+    if areas:
+        bbox = areas[0][0].boundingBox()
+        for geometry, _ in areas[1:]:
+            bbox.combineExtentWith(geometry.boundingBox())
+        col_a, col_b = sorted(((bbox.xMinimum() - x0) / dx, (bbox.xMaximum() - x0) / dx))
+        row_a, row_b = sorted(((bbox.yMinimum() - y0) / dy, (bbox.yMaximum() - y0) / dy))
+        area_c0, area_c1 = max(0, int(np.floor(col_a))), min(cols, int(np.ceil(col_b)))
+        area_r0, area_r1 = max(0, int(np.floor(row_a))), min(rows, int(np.ceil(row_b)))
+        if area_c1 > area_c0 and area_r1 > area_r0:
+            r0, r1, c0, c1 = area_r0, area_r1, area_c0, area_c1
+    if pixel_rows.size:
+        r0, r1 = min(r0, int(pixel_rows.min())), max(r1, int(pixel_rows.max()) + 1)
+        c0, c1 = min(c0, int(pixel_cols.min())), max(c1, int(pixel_cols.max()) + 1)
     if c1 <= c0 or r1 <= r0:
         return np.zeros((0, 0), dtype=np.int32), (0, 0)
-    window = gdal.GetDriverByName("MEM").Create("", c1 - c0, r1 - r0, 1, gdal.GDT_Int32)
+    labels = np.zeros((r1 - r0, c1 - c0), dtype=np.int32)  # (h, w)
+    if areas:
+        labels = _burn_areas(ds, (r0, c0), labels.shape, areas)
+    if pixel_rows.size:  # points after polygons, as the engine burns them: a point wins over a polygon
+        flat = (pixel_rows - r0) * labels.shape[1] + (pixel_cols - c0)  # (n,) in feature order
+        _, from_end = np.unique(flat[::-1], return_index=True)
+        last = flat.size - 1 - from_end  # the last point in each pixel wins, as GDAL burns one after another
+        labels.flat[flat[last]] = point_values[last]
+    return labels, (r0, c0)
+
+
+def _pixels_of(xy: np.ndarray, geotransform: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The scene pixel ``(rows, cols)`` (floats, off the scene too) each map point of ``xy`` ``(n, 2)`` falls in.
+
+    Computed as GDAL's rasteriser does it, which the engine burns points with: map to pixel coordinates through
+    GDAL's inverse geotransform (``-x0/dx + x * (1/dx)``, which rounds otherwise than ``(x - x0) / dx`` on some
+    edges), then floored, so a point on a pixel edge goes to the pixel right of or below it, as in a run.
+    """
+    x0, dx, _, y0, _, dy = geotransform
+    cols = np.floor(-x0 / dx + xy[:, 0] * (1.0 / dx))
+    rows = np.floor(-y0 / dy + xy[:, 1] * (1.0 / dy))
+    return rows, cols
+
+
+def _burn_areas(ds: gdal.Dataset, origin: tuple[int, int], shape: tuple[int, int],
+                areas: list[tuple[QgsGeometry, int]]) -> np.ndarray:
+    """Burn polygons (scene CRS) onto the ``shape`` window of scene ``ds`` starting at pixel ``origin``: a pixel
+    whose centre a polygon contains takes its class id, the later polygon where they overlap."""
+    x0, dx, _, y0, _, dy = ds.GetGeoTransform(can_return_null=True) or PIXEL_GRID
+    (r0, c0), (height, width) = origin, shape
+    window = gdal.GetDriverByName("MEM").Create("", width, height, 1, gdal.GDT_Int32)
     window.SetGeoTransform((x0 + c0 * dx, dx, 0.0, y0 + r0 * dy, 0.0, dy))
     source = ogr.GetDriverByName("Memory").CreateDataSource("labels")
     srs = osr.SpatialReference()
@@ -444,19 +532,19 @@ def label_raster(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer, proje
         srs.ImportFromWkt(ds.GetProjection())
     layer = source.CreateLayer("labels", srs, ogr.wkbMultiPolygon)
     layer.CreateField(ogr.FieldDefn(CLASS_ID_FIELD, ogr.OFTInteger))
-    for geometry, value in geometries:
+    for geometry, value in areas:
         feature = ogr.Feature(layer.GetLayerDefn())
         feature.SetField(CLASS_ID_FIELD, value)
         feature.SetGeometry(ogr.CreateGeometryFromWkb(bytes(geometry.asWkb())))
         layer.CreateFeature(feature)
     gdal.RasterizeLayer(window, [1], layer, options=[f"ATTRIBUTE={CLASS_ID_FIELD}"])
-    return window.ReadAsArray().astype(np.int32), (r0, c0)
+    return window.ReadAsArray().astype(np.int32)
 
 
 def labelled_pixel_counts(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer,
                           features: Optional[LabelFeatures] = None) -> dict[int, int]:
-    """How many scene pixels each class labels (pixel centres inside its polygons); ``features``: the layer as
-    already read (None: read it now)."""
+    """How many scene pixels each class labels (pixel centres inside its polygons, pixels its points fall in), as a
+    run counts them (:func:`label_raster`); ``features``: the layer as already read (None: read it now)."""
     labels, _ = label_raster(label_layer, scene_layer, features=features)
     ids = labels[labels > 0]  # label_raster burns no id below 1; 0 = unlabelled
     counts = np.bincount(ids, minlength=1) if ids.size else np.zeros(1, dtype=np.int64)

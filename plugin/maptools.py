@@ -36,7 +36,8 @@ class LabelTool(QgsMapTool):
         self._style_band()
 
     def set_label_layer(self, layer: Optional[QgsVectorLayer]) -> None:
-        """Where new labels go (checked: a polygon layer with a ``class_id`` field)."""
+        """Where new labels go (checked: a polygon or point layer with a ``class_id`` field; into points nothing is
+        drawn, and the message says why)."""
         self._layer = check_label_layer(layer) if layer is not None else None
 
     def label_layer(self) -> Optional[QgsVectorLayer]:

@@ -58,7 +58,7 @@ __all__ = [  # importable from here as before the split: the dock, the tests and
 
 EMPTY_TABLE_HINT = ("No classes yet: Add makes one, Load classes… reads a class file.\n"
                     "Labels go into a label layer: choose one above, or New… makes one.")
-NO_LABEL_LAYER_TEXT = "No label layer: choose a polygon layer, or New…"  # the label layer combo with none chosen
+NO_LABEL_LAYER_TEXT = "No label layer: choose a polygon or point layer, or New…"  # the combo with none chosen
 
 
 class ClassesPanel(QWidget):
@@ -92,9 +92,11 @@ class ClassesPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("Label layer"))
         self.layer_box = QgsMapLayerComboBox()
-        self.layer_box.setFilters(QgsMapLayerProxyModel.PolygonLayer)
+        # polygons burn the pixel centres inside them, points (field GPS points) the pixel they fall in, as a run
+        self.layer_box.setFilters(QgsMapLayerProxyModel.PolygonLayer | QgsMapLayerProxyModel.PointLayer)
         self.layer_box.setAllowEmptyLayer(True, NO_LABEL_LAYER_TEXT)
-        self.layer_box.setToolTip("A polygon layer with an integer class_id field; QGIS's own editing tools work on it")
+        self.layer_box.setToolTip("A polygon or point layer with an integer class_id field; QGIS's own editing tools "
+                                  "work on it (Brush and Polygon paint polygons)")
         self.layer_box.layerChanged.connect(self._layer_chosen)
         row.addWidget(self.layer_box, 1)
         self.new_layer_button = QPushButton("New…")
@@ -244,7 +246,7 @@ class ClassesPanel(QWidget):
         self._warn_same_color(info)
 
     def delete_class(self, class_id: int, delete_labels: bool = False) -> int:
-        """Remove a class; with ``delete_labels`` its label polygons go too.
+        """Remove a class; with ``delete_labels`` its labels (polygons or points) go too.
 
         Deleting the labels is one edit of the label layer, and the class's removal from the table is part of
         it: Undo (the Undo button, Ctrl+Z in a label tool, QGIS's own Undo, or rolling the edits back) brings
@@ -254,7 +256,7 @@ class ClassesPanel(QWidget):
         the labels are deleted.
 
         Returns:
-            How many label polygons were deleted.
+            How many labels were deleted.
         """
         info = self.class_by_id(class_id)
         self._list.removed[class_id] = dataclasses.replace(info)
@@ -275,7 +277,7 @@ class ClassesPanel(QWidget):
         labels, as for :meth:`delete_class`).
 
         Returns:
-            How many label polygons changed class.
+            How many labels changed class.
         """
         if source_id == target_id:
             raise ValueError("choose two different classes to merge")
@@ -315,7 +317,7 @@ class ClassesPanel(QWidget):
         return dataclasses.replace(removed) if removed is not None else None
 
     def unknown_label_classes(self) -> dict[int, str]:
-        """Class ids that label polygons use but no class in the table has, with the name stored beside them."""
+        """Class ids that labels use but no class in the table has, with the name stored beside them."""
         return {i: n for i, n in self.label_class_ids().items() if not self._list.has(i)}
 
     def add_missing_classes(self) -> list[ClassInfo]:
@@ -466,8 +468,10 @@ class ClassesPanel(QWidget):
         return self._labels.scene is not None and not self._labels.scene.crs().isValid()
 
     def set_scene_layer(self, layer: Optional[QgsRasterLayer]) -> None:
-        """The scene whose pixels the labelled-pixel counts refer to."""
+        """The scene whose pixels the labelled-pixel counts refer to (and the brush radius's units, without
+        georeference)."""
         self._labels.set_scene(layer)
+        self.label_tools.set_scene(self._labels.scene)
         self.refresh_counts()
 
     def pixel_counts(self) -> dict[int, int]:

@@ -11,6 +11,7 @@ from ..plugin.label_layer import (
     CLASS_ID_RANGE,
     LabelFeatures,
     LabelLayerError,
+    holds_points,
     labelled_pixel_counts,
     read_label_features,
     save_labels,
@@ -155,7 +156,8 @@ class LabelLayerWatch(QObject):
         invalid = features.invalid_ids if features is not None else {}
         if invalid:
             count = sum(invalid.values())
-            problems.append(f"{count} label polygon{'' if count == 1 else 's'} of '{layer.name()}' "
+            kind = "point" if holds_points(layer) else "polygon"
+            problems.append(f"{count} label {kind}{'' if count == 1 else 's'} of '{layer.name()}' "
                             f"{'has' if count == 1 else 'have'} class_id {', '.join(map(str, sorted(invalid)))}, "
                             f"which is no class (0 means unlabelled; class ids run {CLASS_ID_RANGE}): give "
                             f"{'it' if count == 1 else 'them'} the id of a class in the table, or delete "

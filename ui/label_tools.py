@@ -5,13 +5,14 @@ from __future__ import annotations
 import html
 from typing import Callable, Optional
 
-from qgis.core import QgsUnitTypes, QgsVectorLayer
+from qgis.core import QgsRasterLayer, QgsUnitTypes, QgsVectorLayer
 from qgis.gui import QgsMapCanvas
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QObject, Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QToolButton
 
 from ..core.scene import ClassInfo
+from ..plugin.label_layer import POINT_LAYER_PAINTS_NOT, holds_points
 from ..plugin.maptools import DEFAULT_BRUSH_PIXELS, BrushTool, LabelTool, PolygonTool
 from .widget_helpers import enable_unless
 
@@ -22,6 +23,8 @@ UNDO_TIP = "Undo the last label edit (Ctrl+Z while a label tool is active)"
 SAVE_LABELS_TIP = "Write the label edits to the label layer's file"
 NEEDS_LABEL_LAYER = "Needs a label layer: choose one above, or New… makes one"
 NEEDS_CLASS = "Needs a class: Add one or Load classes…, then select it in the table"
+NEEDS_POLYGON_LAYER = POINT_LAYER_PAINTS_NOT[0].upper() + POINT_LAYER_PAINTS_NOT[1:]  # the tools paint polygons
+PIXEL_UNITS = "scene px"  # the radius's unit over a scene without georeference: the map's units are its pixels
 CHECKED_TOOL_STYLE = ("QToolButton:checked { background-color: #2f6fb3; color: white; font-weight: bold; "
                       "border: 1px solid #1d4f85; border-radius: 3px; padding: 2px 6px; }")  # which tool is on
 
@@ -44,7 +47,8 @@ class LabelTools(QObject):
         self._canvas = canvas
         self._current_class = current_class
         self._label_layer: Optional[QgsVectorLayer] = None
-        self._radius_units: Optional[QgsUnitTypes.DistanceUnit] = None  # the canvas units the radius is in
+        self._scene: Optional[QgsRasterLayer] = None  # the scene labelled: without georeference, radii are in pixels
+        self._radius_units: object = None  # the units the radius is in: a QgsUnitTypes.DistanceUnit or PIXEL_UNITS
 
         self.row = QHBoxLayout()
         self.brush_button = QToolButton(text="Brush", checkable=True)
@@ -58,7 +62,7 @@ class LabelTools(QObject):
         self.radius.setRange(0.0, 1e6)
         self.radius.setDecimals(1)
         self.radius.setSpecialValueText(AUTO_RADIUS)  # a suffix is not shown with it: the unit is in the text
-        self.radius.setToolTip(f"Brush radius in map units ({AUTO_RADIUS}, as wide on screen at any zoom)")
+        self.radius.setToolTip(f"Brush radius in map units; {AUTO_RADIUS} is as wide on screen at any zoom")
         self.row.addWidget(self.radius)
         self.undo_button = QToolButton(text="Undo")
         self.save_labels_button = QToolButton(text="Save labels")
@@ -92,6 +96,12 @@ class LabelTools(QObject):
             if tool is not None:
                 tool.set_label_layer(layer)
 
+    def set_scene(self, scene: Optional[QgsRasterLayer]) -> None:
+        """The scene labelled (None: none); over one without georeference the radius is in its pixels."""
+        self._scene = scene
+        if self._canvas is not None:
+            self._follow_canvas_units()
+
     def follow_class(self, current: Optional[ClassInfo]) -> None:
         """The tools draw labels of ``current`` from now on."""
         for tool in (self.brush, self.polygon):
@@ -105,7 +115,8 @@ class LabelTools(QObject):
         if layer is not None and sip.isdeleted(layer):
             layer = None
         draw_needs = ("Needs the QGIS map canvas" if self._canvas is None else
-                      NEEDS_LABEL_LAYER if layer is None else NEEDS_CLASS if current is None else "")
+                      NEEDS_LABEL_LAYER if layer is None else NEEDS_POLYGON_LAYER if holds_points(layer) else
+                      NEEDS_CLASS if current is None else "")
         for button, tip in ((self.brush_button, BRUSH_TIP), (self.polygon_button, POLYGON_TIP)):
             if draw_needs and button.isChecked():
                 button.setChecked(False)  # its tool lets go of the canvas (nothing to draw into, or no class)
@@ -131,24 +142,37 @@ class LabelTools(QObject):
         self.tool_hint.setVisible(True)
 
     def _follow_canvas_units(self) -> None:
-        """The brush radius is in the canvas's map units: its decimals and step follow them (0.0002 degrees
-        is a brush of about 20 m), and a radius set in other units goes back to auto."""
+        """The brush radius is in the map's units: its unit, decimals and step follow them (0.0002 degrees is a brush
+        of about 20 m), and a radius set in other units goes back to auto.
+
+        Over a scene without georeference the map's coordinates are the scene's pixels: QGIS draws it with x = column
+        and y = -row whatever the canvas's CRS says (EPSG:4326 by default, whose "degrees" would be a lie), so the
+        radius is in scene pixels there.
+        """
         assert self._canvas is not None
-        units = self._canvas.mapUnits()
+        scene = self._scene
+        pixels = scene is not None and not sip.isdeleted(scene) and not scene.crs().isValid()
+        map_units = self._canvas.mapUnits()
+        units: object = PIXEL_UNITS if pixels else map_units
         if units == self._radius_units:
             return
         before, self._radius_units = self._radius_units, units
         degrees = units == QgsUnitTypes.DistanceDegrees
-        self.radius.setDecimals(6 if degrees else 2)
-        self.radius.setSingleStep(0.0001 if degrees else 1.0)
-        known = units != QgsUnitTypes.DistanceUnknownUnit
-        self.radius.setSuffix(f" {QgsUnitTypes.toAbbreviatedString(units)}" if known else "")
-        unit_name = QgsUnitTypes.toString(units) if known else "pixels of a scene without georeference"
-        self.radius.setToolTip(f"Brush radius in map units ({unit_name}; auto: 8 screen pixels)")
+        self.radius.setDecimals(6 if degrees else 1 if pixels else 2)
+        self.radius.setSingleStep(0.0001 if degrees else 0.5 if pixels else 1.0)
+        if pixels:
+            suffix, unit_name = PIXEL_UNITS, "scene pixels"
+            why = " (the scene has no georeference: the map's coordinates are its columns and rows)"
+        elif map_units == QgsUnitTypes.DistanceUnknownUnit:
+            suffix, unit_name, why = "map units", "map units", " (the map has no CRS)"
+        else:
+            suffix, unit_name, why = QgsUnitTypes.toAbbreviatedString(map_units), QgsUnitTypes.toString(map_units), ""
+        self.radius.setSuffix(f" {suffix}")
+        self.radius.setToolTip(f"Brush radius in {unit_name}{why}; {AUTO_RADIUS} is as wide on screen at any zoom")
         if before is not None and self.radius.value() > 0:
             self.radius.setValue(0.0)
-            self.message.emit(f"The map's units are now {QgsUnitTypes.toString(units)}: the brush radius is back to "
-                              "auto; set it again in the new units.")
+            self.message.emit(f"The brush radius is now in {unit_name}: it is back to auto; set it again in the new "
+                              "units.")
 
     def _toggle_tool(self, tool: LabelTool, on: bool) -> None:
         assert self._canvas is not None

@@ -51,9 +51,9 @@ def test_create_label_layer(tmp_path, scene_layer, classes, qgis_new_project):
 
 
 def test_an_unsuitable_layer_is_refused_with_a_reason(classes):
-    points = QgsVectorLayer("Point?crs=EPSG:32633&field=class_id:integer", "points", "memory")
-    with pytest.raises(LabelLayerError, match="must hold polygons"):
-        use_label_layer(points, classes)
+    lines = QgsVectorLayer("LineString?crs=EPSG:32633&field=class_id:integer", "roads", "memory")
+    with pytest.raises(LabelLayerError, match="must hold polygons or points; 'roads' holds lines"):
+        use_label_layer(lines, classes)
     no_field = QgsVectorLayer("Polygon?crs=EPSG:32633&field=name:string", "areas", "memory")
     with pytest.raises(LabelLayerError, match="no 'class_id' field"):
         use_label_layer(no_field, classes)

@@ -82,3 +82,50 @@ def test_an_opacity_the_analyst_chose_stays_when_the_layer_is_adopted(qgis_new_p
     layer.setOpacity(0.3)
     qgis_new_project.addMapLayer(layer)
     assert use_label_layer(layer, CLASSES).opacity() == 0.3
+
+
+def _point_labels(project) -> QgsVectorLayer:
+    layer = QgsVectorLayer("Point?crs=EPSG:32633&field=class_id:integer&field=class:string", "gps", "memory")
+    project.addMapLayer(layer)
+    return use_label_layer(layer, CLASSES)
+
+
+def test_a_grey_point_on_a_grey_road_shows_its_halo(qgis_new_project):
+    from qgis.core import QgsFeature
+
+    layer = _point_labels(qgis_new_project)
+    feature = QgsFeature(layer.fields())
+    feature.setAttribute("class_id", ASPHALT.id)
+    feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(50, 50)))
+    assert layer.dataProvider().addFeatures([feature])
+    pixels = _render(layer, ROAD_GREY)
+    road = np.array(ROAD_GREY, dtype=float)
+    assert np.abs(pixels[10, 10] - road).max() <= 1 and np.abs(pixels[50, 50] - road).max() < 15  # grey on grey
+    across = pixels[50, 35:66].mean(axis=1)  # through the dot (a 2.4 mm dot: about 9 screen pixels at 96 dpi)
+    assert across.max() - road.mean() > 60  # the white halo shows around it
+    assert road.mean() - across.min() > 25  # and the darker edge inside it
+    assert np.abs(pixels[50, 35] - road).max() <= 1  # a dot, not a blot: the road shows a few pixels off
+
+
+def test_point_symbols_and_their_legend_show_the_class_colours(qgis_new_project):
+    from qgis.core import QgsLayerTreeModel, QgsMarkerSymbol
+    from qgis.PyQt.QtCore import Qt
+    from qgis.PyQt.QtGui import QColor
+
+    layer = _point_labels(qgis_new_project)
+    assert layer.opacity() == LAYER_OPACITY
+    for category, c in zip(layer.renderer().categories(), CLASSES):
+        symbol = category.symbol()
+        assert isinstance(symbol, QgsMarkerSymbol) and symbol.symbolLayerCount() == 2
+        halo, dot = symbol.symbolLayer(0), symbol.symbolLayer(1)
+        assert halo.color().getRgb() == (255, 255, 255, 255) and halo.size() > dot.size()
+        assert dot.color().getRgb() == (*c.color, 255)
+        assert dot.strokeColor().getRgb()[:3] == QColor(*c.color).darker(160).getRgb()[:3]
+    model = QgsLayerTreeModel(qgis_new_project.layerTreeRoot())
+    items = model.layerLegendNodes(qgis_new_project.layerTreeRoot().findLayer(layer.id()))
+    assert [item.data(Qt.DisplayRole) for item in items] == [c.name for c in CLASSES]
+    for item, c in zip(items, CLASSES):
+        icon = item.data(Qt.DecorationRole)
+        image = (icon.toImage() if hasattr(icon, "toImage") else icon.pixmap(16, 16).toImage())
+        centre = QColor(image.pixel(image.width() // 2, image.height() // 2)).getRgb()[:3]
+        assert np.abs(np.subtract(centre, c.color)).max() <= 2, (c.name, centre)
