@@ -30,6 +30,7 @@ from hypersynth.plugin.label_layer import (
 from hypersynth.ui.classes_panel import ClassesPanel
 from hypersynth.ui.label_tools import NEEDS_POLYGON_LAYER, PIXEL_UNITS
 
+from ..plugin.conftest import hypersynth_plugin, wait_until, write_label_points, write_small_scene  # noqa: F401
 from .conftest import BANDS, ORIGIN, PIXEL, physical_value, pixel_centre
 
 UTM_GRID = (ORIGIN[0], PIXEL, 0.0, ORIGIN[1], 0.0, -PIXEL)  # the test scene's: exact in binary
@@ -231,6 +232,51 @@ def test_points_added_deleted_undone_and_saved_through_the_panel(keep, canvas, s
     saved = QgsVectorLayer(gps.source(), "saved", "ogr")
     assert sorted(f["class_id"] for f in saved.getFeatures()) == [1, 1, 2, 2, 2, 3]
     gps.rollBack()
+
+
+def test_a_dock_run_learns_from_the_points_the_dock_counts(hypersynth_plugin, qgis_iface, keep, tmp_path,
+                                                          qgis_new_project):
+    """The demo's label points, one more added and not saved (as QGIS's Add Point Feature leaves it): the file the
+    run reads burns to the dock's counts, and the run from the dock classifies with every class of the points."""
+    from hypersynth.plugin.runs import label_file_for
+    from hypersynth.ui.main_dock import HyperSynthDock
+
+    (tmp_path / "scene").mkdir()
+    data, sparse, scene_path, _ = write_small_scene(tmp_path / "scene", seed=2, n_per_class=4)
+    path = write_label_points(tmp_path / "gps.gpkg", np.where(sparse == 3, 0, sparse),  # class 3: added below
+                              {c.id: c.name for c in data.classes}, data.scene.transform, data.scene.crs_wkt)
+    scene, gps = QgsRasterLayer(scene_path, "scene"), QgsVectorLayer(path, "demo label points", "ogr")
+    qgis_new_project.addMapLayers([scene, gps])
+    dock = keep(HyperSynthDock(qgis_iface), 480, 620)
+    dock.set_scene_layer(scene)
+    dock.set_classes(data.classes)
+    dock.set_label_layer(gps)
+    assert dock.label_layer() is gps
+    gps.startEditing()
+    x0, dx, _, y0, _, dy = data.scene.transform
+    for r, c in zip(*np.nonzero(sparse == 3)):
+        feature = QgsFeature(gps.fields())
+        feature.setAttribute("class_id", 3)
+        feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(x0 + (c + 0.5) * dx, y0 + (r + 0.5) * dy)))
+        assert gps.addFeature(feature)
+    counts = dock.classes_panel.refresh_counts()
+    copy, temporary = label_file_for(gps, str(tmp_path / "check"))
+    assert temporary == copy  # the unsaved points go to the run in a copy
+    engine, _ = read_labels(copy, read_scene(scene_path), class_field="class_id")
+    assert counts == {int(i): int(n) for i, n in enumerate(np.bincount(engine.ravel())) if i and n}
+    assert set(counts) == {1, 2, 3} and dock.run_problems() == []
+    emitted: list[dict] = []
+    dock.runRequested.connect(emitted.append)
+    values = dock.request_run({"output_folder": str(tmp_path / "run"), "seed": 3})
+    assert emitted == [values] and values["label_layer_id"] == gps.id()
+    # the dock asks for Augment & Classify; a random forest reads the same label file, in seconds
+    task = hypersynth_plugin.run_from_dock({**values, "method": "rf"})
+    assert task is not None and wait_until(lambda: not hypersynth_plugin.tasks.running, timeout=120)
+    assert task.error is None, task.error_details
+    assert {c.id for c in task.result.classes} == {1, 2, 3}
+    assert 3 in np.unique(gdal.Open(str(tmp_path / "run" / "classification.tif")).ReadAsArray())
+    gps.rollBack()
+    dock.cleanup()
 
 
 # --- the brush radius over a scene without georeference -----------------------------------------------------------
