@@ -125,12 +125,14 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
                    settings: Optional[MethodSettings] = None, reporter: Reporter = NULL_REPORTER,
                    overwrite: bool = False, probabilities: bool = False,
                    approved: Optional[Collection[str]] = None, training_area: str = "auto",
-                   synthetic_patches: Optional[str] = None) -> ClassificationOutputs:
+                   synthetic_patches: Optional[str] = None,
+                   validation_field: Optional[str] = None) -> ClassificationOutputs:
     """Read a scene and its labels, train ``method``, classify every pixel, write maps and a report
     (``probabilities``: also each class's probability, a band per class; ``approved``: with ``overwrite``, the
     earlier outputs the analyst agreed to replace when asked: any other found when the run starts is refused;
     ``synthetic_patches``: ".tif", ".csv" or ".npz", also the synthetic patches the classifier learnt from, as
-    ``synthetic_patches.tif`` etc. (:mod:`.io.patch_files`), for a method that synthesises).
+    ``synthetic_patches.tif`` etc. (:mod:`.io.patch_files`), for a method that synthesises; ``validation_field``: the
+    validation labels' class field where it is not ``class_field``'s name, as the plugin's dock gives it).
 
     A random forest or an SVM learns from the labelled pixels' spectra alone: a plain raster's pixels are streamed.
     The other methods learn from the scene (``training_area`` "scene") or, a plain raster's, from the area around its
@@ -161,6 +163,7 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
                             approved=approved)
         return _classify_scene(out, scene_path, labels_path, inputs, method=method, classes_path=classes_path,
                                class_field=class_field, validation_path=validation_path,
+                               validation_field=validation_field or class_field,
                                settings=settings, bundle_path=bundle_path, reporter=reporter,
                                probabilities=probabilities, by_area=by_area,
                                area_chosen=by_area and training_area == "auto", synthetic_patches=synthetic_patches)
@@ -177,7 +180,8 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
                     validation_path: Optional[str | os.PathLike], settings: MethodSettings,
                     bundle_path: Optional[str | os.PathLike], reporter: Reporter,
                     probabilities: bool = False, by_area: bool = False, area_chosen: bool = False,
-                    synthetic_patches: Optional[str] = None) -> ClassificationOutputs:
+                    synthetic_patches: Optional[str] = None,
+                    validation_field: Optional[str] = None) -> ClassificationOutputs:
     """:func:`classify_scene` once its output folder is ready; ``by_area``: the models learn from the labelled area
     (``area_chosen``: chosen for the scene's size, which the run then warns of)."""
     from .io.labels import read_labels
@@ -200,7 +204,8 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         check_labels(labels, scene.valid, classes, Path(labels_path).name, method, settings)
         validation = None
         if validation_path is not None:
-            label_map, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes, min_classes=1)
+            label_map, _ = read_labels(validation_path, scene, class_field=validation_field, classes=classes,
+                                       min_classes=1)
             validation = _scored_validation(label_map, labels, scene, classes, validation_path)  # not the map
             del label_map
         _check_patch_fits(settings, scene)

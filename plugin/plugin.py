@@ -23,8 +23,9 @@ from .dependencies import MENU, report_missing_dependencies
 from .layers import gdal_name, layer_file
 from .provider import HyperSynthProvider
 from .settings import HyperSynthSettings
-from .runs import (RunRequest, check_output_folder, classify_job, has_unsaved_edits, label_file_for, preview_job,
-                   problem_text, remove_scratch, scene_in_project)
+from .runs import (RunRequest, accuracy_line, check_output_folder, classify_job, has_unsaved_edits, label_file_for,
+                   preview_job, problem_text, remove_scratch, scene_in_project, validation_field_for,
+                   validation_problem)
 from .tasks import CANCELLED_MESSAGE, LOG_TAG, EngineTask, TaskRunner
 
 RUN_TITLES = {"augment": "Augment & Classify", "cnn": "CNN", "cnn-pseudo": "CNN + forest blend, no synthesis",
@@ -260,8 +261,10 @@ class HyperSynthPlugin:
 
         ``values`` keys: ``scene_layer_id``, ``label_layer_id``, ``classes``, ``output_folder`` (required);
         ``preset``, ``device``, ``seed``, ``patch_size``, ``synthetic_per_class``, ``guidance``,
-        ``balance_rate``, ``synthetic_weight``, ``anchor_strength``, ``pseudo_labels``, ``spatial_smoothing``, ``diffusion_features``, ``bundle``, ``class_field``, ``method``,
-        ``overwrite`` (optional).
+        ``balance_rate``, ``synthetic_weight``, ``anchor_strength``, ``pseudo_labels``, ``spatial_smoothing``,
+        ``diffusion_features``, ``bundle``, ``class_field``, ``method``, ``overwrite``, ``validation_layer_id`` and
+        ``validation_field`` (validation labels for the report's accuracy; the field typed, empty: guessed)
+        (optional).
         """
         settings = HyperSynthSettings.load()
         project = QgsProject.instance()
@@ -285,20 +288,38 @@ class HyperSynthPlugin:
         label_layer = project.mapLayer(values["label_layer_id"])
         if label_layer is None:
             raise ValueError("the label layer is no longer in the project; choose or create one in the dock (tab 2)")
+        validation_layer = None
+        if values.get("validation_layer_id"):
+            validation_layer = project.mapLayer(values["validation_layer_id"])
+            if validation_layer is None:
+                raise ValueError("the validation labels are no longer in the project; choose them again in the run "
+                                 "dialog (or none)")
+        wrong = validation_problem(validation_layer, label_layer, scene, values.get("validation_field"))
+        if wrong:
+            raise ValueError(wrong)
         approved = values.get("approved_outputs")
-        check_output_folder(str(out_dir), [layer_file(scene), layer_file(label_layer)],
+        check_output_folder(str(out_dir), [layer_file(scene), layer_file(label_layer), layer_file(validation_layer)],
                             overwrite=bool(values.get("overwrite", False)), reused=values.get("bundle") or None,
                             approved=approved)
         labels, temporary = label_file_for(label_layer, out_dir)
-        if has_unsaved_edits(label_layer):
-            self.iface.messageBar().pushMessage(
-                "HyperSynth", f"The run uses the unsaved edits of the label layer '{label_layer.name()}'; they are "
-                "not saved to its file (save the layer to keep them).", Qgis.Info, 8)
+        validation: Optional[tuple[str, Optional[str]]] = None
         try:
-            return self._request(values, settings, method, scene, str(out_dir), labels, temporary)
+            if validation_layer is not None:  # a file for the worker, copied as the labels are when it must be
+                validation = label_file_for(validation_layer, out_dir)
+            for what, layer in (("label layer", label_layer), ("validation layer", validation_layer)):
+                if has_unsaved_edits(layer):
+                    self.iface.messageBar().pushMessage(
+                        "HyperSynth", f"The run uses the unsaved edits of the {what} '{layer.name()}'; they are not "
+                        "saved to its file (save the layer to keep them).", Qgis.Info, 8)
+            request = self._request(values, settings, method, scene, str(out_dir), labels, temporary)
         except BaseException:
             remove_scratch(temporary)
+            remove_scratch(validation[1] if validation else None)
             raise
+        if validation is not None:
+            request.validation_path, request.temporary_validation = validation
+            request.validation_field = validation_field_for(validation_layer, values.get("validation_field"))
+        return request
 
     @staticmethod
     def _request(values: dict, settings: HyperSynthSettings, method: str, scene: QgsRasterLayer, out_dir: str,
@@ -342,7 +363,8 @@ class HyperSynthPlugin:
             from ..core.pipeline import ALL_OUTPUTS
             from .layers import add_result_layers
 
-            remove_scratch(request.temporary_labels)  # the job removes it too, unless it was cancelled before starting
+            for scratch in request.scratch_files:  # the job removes them too, unless it was cancelled before starting
+                remove_scratch(scratch)
             if self._project_generation == generation:  # a model of a project closed since is not this one's
                 if outputs.bundle is not None:
                     self.last_bundle = str(outputs.bundle)
@@ -363,14 +385,16 @@ class HyperSynthPlugin:
                               replaced=[Path(request.out_dir) / name for name in ALL_OUTPUTS])
             self._show_synthetic_spectra(outputs.synthetic_summary, outputs.classes)
             self._show_run_attention(outputs.attention, request.title)
+            accuracy = accuracy_line(outputs.metrics)  # with validation labels: the figure the analyst ran for
             self.iface.messageBar().pushMessage(
-                "HyperSynth", f'{request.title} finished: <a href="{report.as_uri()}">open the report</a>',
-                Qgis.Success, 0)
+                "HyperSynth", f'{request.title} finished: {accuracy + "; " if accuracy else ""}'
+                f'<a href="{report.as_uri()}">open the report</a>', Qgis.Success, 0)
             for message in task.warnings:  # what the engine warned of: over the success, so it is read
                 self.iface.messageBar().pushMessage("HyperSynth", f"{request.title}: {message}", Qgis.Warning, 0)
 
         def on_failure(message: str) -> None:
-            remove_scratch(request.temporary_labels)
+            for scratch in request.scratch_files:
+                remove_scratch(scratch)
             level = Qgis.Info if message == CANCELLED_MESSAGE else Qgis.Critical
             self.iface.messageBar().pushMessage("HyperSynth", f"{request.title}: {message}", level, 0)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from qgis.core import QgsProject, QgsRasterLayer, QgsVectorFileWriter, QgsVectorLayer
+from qgis.core import QgsProject, QgsProviderRegistry, QgsRasterLayer, QgsVectorFileWriter, QgsVectorLayer
 
 from ..core.methods import MethodSettings
 from ..core.progress import Reporter
@@ -49,6 +49,14 @@ class RunRequest:
     clip_weights: Optional[str] = None  # CLIP ViT-B-32 weights file from the settings; None: caches or random
     title: str = "Augment & Classify"  # task and layer-group name
     temporary_labels: Optional[str] = None  # a label file written for this run, deleted afterwards
+    validation_path: Optional[str] = None  # labels kept apart from training: the report's accuracy section
+    validation_field: Optional[str] = None  # their class field; None: class_field (a label raster has none)
+    temporary_validation: Optional[str] = None  # a validation file written for this run, deleted afterwards
+
+    @property
+    def scratch_files(self) -> tuple[Optional[str], ...]:
+        """The files written for this run alone (copied label layers), to delete when it ends however it ends."""
+        return self.temporary_labels, self.temporary_validation
 
 
 def classify_job(request: RunRequest) -> Callable[[Reporter], Any]:
@@ -79,9 +87,11 @@ def classify_job(request: RunRequest) -> Callable[[Reporter], Any]:
                                   settings=settings, reporter=reporter, overwrite=request.overwrite,
                                   probabilities=request.probabilities,
                                   synthetic_patches=".tif" if request.synthetic_patches else None,
-                                  approved=request.approved_outputs)  # checked under the run's folder claim
+                                  approved=request.approved_outputs,  # checked under the run's folder claim
+                                  validation_path=request.validation_path,
+                                  validation_field=request.validation_field)
         finally:
-            for scratch in (classes_path, request.temporary_labels):
+            for scratch in (classes_path, *request.scratch_files):
                 remove_scratch(scratch)
 
     return job
@@ -259,3 +269,84 @@ def write_layer_copy(layer: QgsVectorLayer, path: str, transform_context: Any) -
     error, message, _, _ = QgsVectorFileWriter.writeAsVectorFormatV3(layer, path, transform_context, options)
     if error != QgsVectorFileWriter.NoError:
         raise ValueError(message)
+
+
+def validation_field_for(layer: Any, typed: Optional[str]) -> Optional[str]:
+    """The field of a vector validation layer the engine reads the class from: the one ``typed`` (any case, as the
+    engine matches it), else the engine's own guess (class_id, class, label, …); None for a label raster, or where
+    the layer has no such field (:func:`validation_problem` says so)."""
+    from ..core.io.labels import pick_class_field
+
+    if not isinstance(layer, QgsVectorLayer):
+        return None
+    return pick_class_field(layer.fields().names(), (typed or "").strip() or None)
+
+
+def validation_problem(validation: Any, labels: Any, scene: Any, typed_field: Optional[str] = None) -> Optional[str]:
+    """Why ``validation`` cannot measure a run's accuracy, as a clause that says what to do; None when it can (main
+    thread: it looks at the layers, never at their pixels, so the run dialog can ask it on every OK).
+
+    ``labels``: the training label layer; ``scene``: the scene layer; ``typed_field``: the class field the analyst
+    typed (empty: the engine's guess). The engine would refuse most of these too, but only once the run has read the
+    scene; one it would not refuse is said here alone: the training labels themselves, which it scores not at all.
+    """
+    if validation is None:
+        return None
+    name = validation.name()
+    if labels is not None and reads_the_same_labels(validation, labels):
+        # the engine leaves training pixels out of the score, so none would be left; and were they scored, the
+        # classifier was fitted to them: their agreement with the map measures the fit, not the map
+        return (f"the validation labels '{name}' are the training label layer: accuracy on the labels the classifier "
+                "learnt from is not the map's accuracy; choose labels kept apart from training (or none)")
+    if scene is not None and validation.id() == scene.id():
+        return f"'{name}' is the scene, not validation labels; choose points, polygons or a label raster (or none)"
+    if isinstance(validation, QgsRasterLayer):
+        if validation.bandCount() != 1:
+            return (f"the validation raster '{name}' has {validation.bandCount()} bands; a label raster has one band "
+                    "of class ids (0 = unlabelled)")
+        return None
+    if not isinstance(validation, QgsVectorLayer):
+        return f"'{name}' is neither a vector layer nor a label raster; choose points, polygons or a label raster"
+    if validation.featureCount() == 0:
+        return f"the validation layer '{name}' has no features; label some pixels in it first (or choose none)"
+    if validation_field_for(validation, typed_field) is None:
+        fields = ", ".join(validation.fields().names()) or "none"
+        typed = (typed_field or "").strip()
+        if typed:
+            return f"the validation layer '{name}' has no field '{typed}' (its fields: {fields}); type the class field"
+        return (f"the validation layer '{name}' has no field named like a class (class_id, class, label, …; its "
+                f"fields: {fields}); type the field that holds the class")
+    return None
+
+
+def reads_the_same_labels(a: Any, b: Any) -> bool:
+    """Whether two layers give the same labels: one layer, or the same file's same layer under the same filter (a
+    GeoPackage's other layer, or the same file filtered otherwise, gives other labels)."""
+    if a.id() == b.id():
+        return True
+    if type(a) is not type(b) or not same_file(layer_file(a), layer_file(b)):
+        return False
+    if not isinstance(a, QgsVectorLayer):
+        return True  # one label raster's file
+
+    def layer_name(layer: QgsVectorLayer) -> Optional[str]:
+        parts = QgsProviderRegistry.instance().decodeUri(layer.providerType(), layer.source())
+        return parts.get("layerName") or None
+
+    first, second = layer_name(a), layer_name(b)
+    same_layer = first is None or second is None or first == second  # a single-layer file may name it or not
+    return same_layer and a.subsetString() == b.subsetString()
+
+
+def accuracy_line(metrics: Optional[dict]) -> str:
+    """The run's accuracy on its validation labels in a few words for the dock and the message bar ("OA 91.3 %, AA
+    88.0 %, κ 0.872 on 412 validation pixels"); empty without validation labels. The report has the rest."""
+    if not metrics or metrics.get("oa") is None:
+        return ""
+    parts = [f"OA {100 * metrics['oa']:.1f} %"]
+    if metrics.get("aa") is not None:
+        parts.append(f"AA {100 * metrics['aa']:.1f} %")
+    if metrics.get("kappa") is not None:  # None where κ is undefined (one class validated)
+        parts.append(f"κ {metrics['kappa']:.3f}")
+    pixels = int(metrics.get("n_test") or 0)
+    return f"{', '.join(parts)} on {pixels} validation pixel{'s' if pixels != 1 else ''}"

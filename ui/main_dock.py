@@ -16,6 +16,7 @@ from ..core.scene import ClassInfo
 from ..plugin.label_layer import LabelLayerError, label_raster, labelled_spectra_statistics
 from ..plugin.layers import LayerLoadError, add_patch_mosaic, gdal_name, layer_file
 from ..plugin.rendering import composite_rgb, read_pixel_values
+from ..plugin.runs import accuracy_line
 from ..plugin.tasks import CANCELLED_MESSAGE, EngineTask, TaskRunner
 from .attention_dock import AttentionDock
 from .classes_panel import HINT_STYLE, ClassesPanel, EmptyHint, duplicate_names, enable_unless
@@ -458,6 +459,8 @@ class HyperSynthDock(QgsDockWidget):
             where = ("its layers are in the project" if getattr(task, "layers_added", True) else
                      f"its scene left the project, so nothing was added (the map is in "
                      f"{html.escape(str(Path(report).parent)) if report else 'its output folder'})")
+            accuracy = accuracy_line(getattr(task.result, "metrics", None))  # with validation labels
+            where += f"; {accuracy}" if accuracy else ""
             self.status.setText(f"{html.escape(task.title)}: finished, {where}{link}.")
         elif task.error in (None, CANCELLED_MESSAGE):
             self.status.setText(f"{task.title}: cancelled; nothing was written.")
@@ -484,7 +487,8 @@ class HyperSynthDock(QgsDockWidget):
         if problems:
             self.show_message("Before Augment & Classify: " + "; ".join(problems) + ".", Qgis.Warning)
             return
-        dialog = RunDialog(self, self.run_defaults(), inputs=self.run_inputs())
+        dialog = RunDialog(self, self.run_defaults(), inputs=self.run_inputs(), scene=self.scene_layer(),
+                           labels=self.label_layer())
         if dialog.exec_() == RunDialog.Accepted:
             self.request_run(dialog.values())
 

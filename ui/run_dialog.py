@@ -1,11 +1,14 @@
-"""Settings for one Augment & Classify run: preset, device, synthesis knobs, output folder, reused bundle."""
+"""Settings for one Augment & Classify run: preset, device, knobs, output folder, reused bundle, validation labels."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, NamedTuple, Optional, Sequence
 
-from qgis.gui import QgsFileWidget
+import numpy as np
+from qgis.core import QgsMapLayer, QgsMapLayerProxyModel, QgsProject, QgsRasterLayer, QgsVectorLayer
+from qgis.gui import QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
@@ -15,16 +18,22 @@ from qgis.PyQt.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from ..core.ldm.bundle import MANIFEST as BUNDLE_MANIFEST  # the module imports torch only for tensors: not here
+from ..core.ldm.bundle import META_FILE as BUNDLE_META
 from ..core.methods import MethodSettings
+from ..core.model_folders import check_model_folder
 from ..core.outputs import claim_holder, earlier_outputs, write_problem
 from ..core.outputs import inputs_in_the_way as find_inputs_in_the_way
 from ..core.pipeline import ALL_OUTPUTS
+from ..plugin.layers import gdal_name, layer_file
+from ..plugin.runs import validation_problem
 from ..plugin.settings import DEVICES, PRESETS
 
 PRESET_HELP = {
@@ -32,7 +41,9 @@ PRESET_HELP = {
     "fast": "Minutes on a CPU; small models.",
     "full": "The paper-sized models; needs a GPU.",
 }
-BUNDLE_MANIFEST = "manifest.json"  # core/ldm/bundle.py's MANIFEST; not imported, that module loads torch
+NO_VALIDATION = "none (no accuracy section)"  # the validation combo's empty choice
+GUESSED_FIELD = "guessed: class_id, class, label, …"  # the validation class field's placeholder
+SAMPLE_SIDE = 16  # side (pixels) of each small window read to see which bands hold data (usable_bands)
 DEFAULT_SPECIAL = "preset default"  # what a spin box shows when it leaves the value to the preset
 AUTO_PATCH_SPECIAL = "from the scene"  # the patch size spin box's "chosen from the scene" value
 AUTO_SMOOTHING_SPECIAL = "chosen from your labels"  # the smoothing box's "cross-validated" value
@@ -102,6 +113,105 @@ def inputs_in_the_way(folder: str, inputs: Sequence[str], *, clause: bool = Fals
             f"input out of it{end}" for given, name in find_inputs_in_the_way(Path(folder), ALL_OUTPUTS, inputs)]
 
 
+class UsableBands(NamedTuple):
+    """How many of a scene's bands a run uses, as far as the dialog can tell without reading every pixel."""
+
+    fewest: int  # bands not flagged bad seen holding data in a few small windows: the run uses at least these
+    most: int  # bands not flagged bad: the run uses at most these (fewer when a band holds no data anywhere)
+    bands: int  # all the bands of the file
+    flagged_bad: int  # bands the file's metadata flags bad (ENVI/EnMAP bbl = 0)
+
+
+def usable_bands(source: str) -> Optional[UsableBands]:
+    """The range of usable bands a run finds in the scene ``source`` (a QGIS raster source), or None where the file
+    cannot be read: the engine's count (``core.io.read.good_bands``: bands with data somewhere, not flagged bad) from
+    the metadata and :data:`SAMPLE_SIDE`-pixel windows at the centre and the quarter points.
+
+    The engine finds the bands holding data by reading every pixel; a dialog cannot take that long on a large scene.
+    A band seen with data in a window certainly has some and the flags bound the rest, so the range is exact on a
+    scene whose bands all hold data where it is sampled (the usual case) or that the windows cover whole, and the
+    dialog never refuses what the engine accepts.
+    """
+    from rasterio.errors import RasterioError
+    from rasterio.windows import Window
+
+    from ..core.io.band_metadata import band_facts
+    from ..core.io.read import gdal_subdataset_file, invalid_values, opened_quietly, uses_a_mask_band
+
+    name = gdal_name(source)
+    try:
+        with opened_quietly(name) as ds:
+            bands, rows, cols = ds.count, ds.height, ds.width
+            flagged = band_facts(ds, gdal_subdataset_file(name) or Path(name)).flagged_good  # (B,) bool
+            nodata = [ds.nodatavals[b] for b in range(bands)]
+            masked = uses_a_mask_band(ds)
+            seen = np.zeros(bands, dtype=bool)  # (B,) holds data in some sampled pixel
+            h, w = min(SAMPLE_SIDE, rows), min(SAMPLE_SIDE, cols)
+            corners = {(max(0, min(rows - h, int(rows * fy) - h // 2)), max(0, min(cols - w, int(cols * fx) - w // 2)))
+                       for fy, fx in ((0.5, 0.5), (0.25, 0.25), (0.25, 0.75), (0.75, 0.25), (0.75, 0.75))}
+            # a small scene the windows cover whole is read whole: its count is then the engine's
+            covered = np.zeros((rows, cols), dtype=bool) if rows * cols <= len(corners) * h * w else None
+            for top, left in sorted(corners):
+                window = Window(left, top, w, h)
+                raw = ds.read(window=window)  # (B, h, w)
+                invalid = invalid_values(raw, nodata, ds.read_masks(window=window) if masked else None)
+                seen |= ~invalid.reshape(bands, -1).all(axis=1)
+                if covered is not None:
+                    covered[top:top + h, left:left + w] = True
+    except (RasterioError, OSError):
+        return None
+    if covered is not None and covered.all():
+        good = seen & flagged if (seen & flagged).any() else seen  # good_bands' rule, on every pixel
+        fewest = most = int(good.sum())
+    elif (seen & flagged).any():
+        fewest, most = int((seen & flagged).sum()), int(flagged.sum())
+    else:  # no good band seen holding data: the engine may fall back to every band with data (good_bands)
+        fewest, most = int(seen.sum()), bands
+    return UsableBands(fewest, most, bands, int((~flagged).sum()))
+
+
+def bundle_bands(bundle: str) -> Optional[int]:
+    """The band count a synthesis model bundle was trained on, from its ``meta.json`` (no weight is read), or None
+    where the folder does not say (the engine's loader then says what is wrong with it)."""
+    try:
+        return int(json.loads((Path(bundle) / BUNDLE_META).read_text())["bands"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def bundle_problem(bundle: str, scene: Optional[QgsRasterLayer], usable: Optional[UsableBands] = None
+                   ) -> Optional[str]:
+    """Why the model bundle folder ``bundle`` cannot serve a run on ``scene`` (None when it can, as far as its files
+    tell): missing, no bundle, a classifier or a run's folder, or trained on another band count than the scene's
+    usable bands (``usable``: :func:`usable_bands` of the scene, when already known). A sentence that says what to do.
+
+    The engine refuses all of these too, but only once the run has started and read the scene.
+    """
+    folder = Path(bundle)
+    if not folder.is_dir():
+        return f"The model bundle {bundle} does not exist (choose the model_bundle folder of a run)."
+    try:
+        check_model_folder(folder, "synthesis")  # a classifier bundle, or a run's folder instead of its bundle
+    except ValueError as exc:
+        return f"{exc}."
+    if not (folder / BUNDLE_MANIFEST).is_file():
+        return f"{bundle} is not a HyperSynth model bundle: it has no {BUNDLE_MANIFEST}."
+    trained = bundle_bands(bundle)
+    if trained is None or scene is None:
+        return None
+    usable = usable or usable_bands(scene.source())
+    if usable is None or usable.fewest <= trained <= usable.most:
+        return None
+    if usable.fewest == usable.most:
+        count = f"{usable.most}"
+    else:  # some band may hold no data anywhere: the dialog's sample cannot tell, the bound it passed is certain
+        count = f"at most {usable.most}" if trained > usable.most else f"at least {usable.fewest}"
+    flags = f" (of its {usable.bands}, {usable.flagged_bad} flagged bad)" if usable.flagged_bad else ""
+    return (f"The model bundle was trained on {trained} bands but this scene has {count} usable bands{flags}: "
+            "reuse a bundle trained on a scene of the same sensor (same band set), or clear 'Reuse model bundle' to "
+            "train a new model on this scene.")
+
+
 class RunDialog(QDialog):
     """Asks for the Augment & Classify settings; :meth:`values` returns them once accepted.
 
@@ -109,12 +219,18 @@ class RunDialog(QDialog):
         defaults: initial values (keys as in :meth:`values`, e.g. from the plugin settings).
         inputs: the files the run reads (scene, labels): an output folder where an output would replace one is
             refused.
+        scene: the scene layer the run classifies: a reused model bundle must have been trained on its band count,
+            and it is no validation layer.
+        labels: the training label layer: validation labels must be others.
     """
 
     def __init__(self, parent: Optional[QWidget] = None, defaults: Optional[dict[str, Any]] = None,
-                 inputs: Sequence[str] = ()) -> None:
+                 inputs: Sequence[str] = (), scene: Optional[QgsRasterLayer] = None,
+                 labels: Optional[QgsMapLayer] = None) -> None:
         super().__init__(parent)
         self._inputs = list(inputs)
+        self._scene, self._labels = scene, labels
+        self._usable: Optional[UsableBands] = None  # the scene's usable bands, read once when a bundle is checked
         self.setWindowTitle("Augment & Classify")
         self.setMinimumWidth(DIALOG_WIDTH)
         defaults = defaults or {}
@@ -234,6 +350,28 @@ class RunDialog(QDialog):
         self.bundle.setFilePath(str(defaults.get("bundle") or ""))
         self.bundle.setToolTip("Optional: reuse the synthesis model of an earlier run instead of training one")
         form.addRow("Reuse model bundle", self.bundle)
+        # A layer combo and a typed field, as Processing's VALIDATION and CLASS_FIELD: a field combo tied to the
+        # layer would crash QGIS when the layer is a raster (its field widget takes a vector parent only).
+        self.validation = QgsMapLayerComboBox()
+        self.validation.setFilters(QgsMapLayerProxyModel.PointLayer | QgsMapLayerProxyModel.PolygonLayer
+                                   | QgsMapLayerProxyModel.RasterLayer)
+        self.validation.setAllowEmptyLayer(True, NO_VALIDATION)
+        if scene is not None:
+            self.validation.setExceptedLayerList([scene])  # a scene is no label raster
+        self.validation.setLayer(QgsProject.instance().mapLayer(str(defaults.get("validation_layer_id") or "")))
+        self.validation.setToolTip(
+            "Optional: labels kept apart from training (points, polygons or a label raster on the scene's grid). The "
+            "report then gives the map's overall, average and per-class accuracy, κ, the confusion matrix and the "
+            "area-adjusted accuracy; training pixels among them are not scored")
+        form.addRow("Validation labels", self.validation)
+        self.validation_field = QLineEdit(str(defaults.get("validation_field") or ""))
+        self.validation_field.setPlaceholderText(GUESSED_FIELD)
+        self.validation_field.setToolTip(
+            "The validation layer's field holding the class (ids, or names as in the class table); empty: the first "
+            "of class_id, class, label, … it has. A label raster holds class ids itself")
+        form.addRow("Validation class field", self.validation_field)
+        self.validation.layerChanged.connect(self._show_validation_field)
+        self._show_validation_field()
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -262,6 +400,10 @@ class RunDialog(QDialog):
         self.output_path.setText(self.output_path.fontMetrics().elidedText(path, Qt.ElideMiddle, across) if cut else "")
         self.output_path.setVisible(cut)
 
+    def _show_validation_field(self, *_args: object) -> None:
+        """The class field applies to vector validation labels only (a label raster holds class ids itself)."""
+        self.validation_field.setEnabled(isinstance(self.validation.currentLayer(), QgsVectorLayer))
+
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
         super().resizeEvent(event)
         self._show_output_path()
@@ -276,6 +418,7 @@ class RunDialog(QDialog):
         Keys match core MethodSettings where they are method settings.
         """
         bundle = self.bundle.filePath().strip()
+        validation = self.validation.currentLayer()
         pseudo = self.pseudo_labels.value()
         smoothing = float(self.spatial_smoothing.value())
         return {
@@ -295,6 +438,8 @@ class RunDialog(QDialog):
             "probabilities": self.probabilities.isChecked(),
             "synthetic_patches": self.synthetic_patches.isChecked(),
             "bundle": bundle or None,
+            "validation_layer_id": validation.id() if validation is not None else "",  # the project keeps layer ids
+            "validation_field": self.validation_field.text().strip(),
             "overwrite": self._overwrite,
             "approved_outputs": list(self._approved),  # the run refuses to replace any other (written meanwhile)
         }
@@ -302,19 +447,26 @@ class RunDialog(QDialog):
     def problems(self) -> list[str]:
         """What stops the run (empty when the settings can run)."""
         found = []
+        validation = self.validation.currentLayer()
         folder = folder_problem(self.output_folder.filePath())
         if folder:
             found.append(folder)
         else:
-            found.extend(inputs_in_the_way(self.output_folder.filePath(), self._inputs))
+            read = self._inputs + [path for path in (layer_file(validation),) if path]
+            found.extend(inputs_in_the_way(self.output_folder.filePath(), read))
         size = self.patch_size.value()
         if size and size < 3:
             found.append(f"A patch size of {size} px is too small; use 3 px or more (or leave it to the scene).")
         bundle = self.bundle.filePath().strip()
-        if bundle and not Path(bundle).is_dir():
-            found.append(f"The model bundle {bundle} does not exist (choose the model_bundle folder of a run).")
-        elif bundle and not (Path(bundle) / BUNDLE_MANIFEST).is_file():
-            found.append(f"{bundle} is not a HyperSynth model bundle: it has no {BUNDLE_MANIFEST}.")
+        if bundle:
+            if self._usable is None and self._scene is not None and bundle_bands(bundle) is not None:
+                self._usable = usable_bands(self._scene.source())  # a few small reads, once per dialog
+            wrong = bundle_problem(bundle, self._scene, self._usable)
+            if wrong:
+                found.append(wrong)
+        wrong = validation_problem(validation, self._labels, self._scene, self.validation_field.text())
+        if wrong:
+            found.append(wrong[0].upper() + wrong[1:] + ".")
         return found
 
     def confirm_overwrite(self, names: list[str]) -> bool:

@@ -161,7 +161,7 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
     defn = lyr.GetLayerDefn()
     fields = [defn.GetFieldDefn(i) for i in range(defn.GetFieldCount())]
     names = [f.GetName() for f in fields]
-    field = _pick_class_field(names, class_field)
+    field = pick_class_field(names, class_field)
     if field is None:
         if class_field is not None:
             raise LabelReadError(f"{path.name}: layer {lyr.GetName()!r} has no field {class_field!r}; "
@@ -231,7 +231,10 @@ def _pick_layer(path: Path, ds: Any, name: Optional[str]) -> Any:
     return with_features[0] if with_features else layers[0]
 
 
-def _pick_class_field(names: list[str], wanted: Optional[str]) -> Optional[str]:
+def pick_class_field(names: list[str], wanted: Optional[str]) -> Optional[str]:
+    """The field of ``names`` that holds the class: ``wanted`` (any case), else the first of :data:`CLASS_FIELD_NAMES`,
+    else the first named class… or label…; None when there is none. Public: the plugin's run dialog checks a
+    validation layer's fields by the rule the reader applies."""
     lower = {n.lower(): n for n in names}
     if wanted is not None:
         return lower.get(wanted.lower())

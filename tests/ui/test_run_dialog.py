@@ -112,3 +112,227 @@ def test_a_missing_or_foreign_bundle_is_refused(keep, tmp_path):
     (tmp_path / "empty_bundle" / "manifest.json").write_text("{}")
     assert dialog.problems() == []
     assert dialog.values()["bundle"] == str(tmp_path / "empty_bundle")
+
+
+# --- validation labels and a reused bundle's band count -----------------------------------------------------------
+
+def _points_layer(name: str, field: str, pixels: list[tuple[int, int, int]]):
+    """A memory point layer with an integer class ``field``: a point at the centre of each (row, col, class id)."""
+    from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsPointXY, QgsVectorLayer
+    from qgis.PyQt.QtCore import QVariant
+
+    from .conftest import pixel_centre
+
+    layer = QgsVectorLayer("Point?crs=EPSG:32633", name, "memory")
+    layer.dataProvider().addAttributes([QgsField(field, QVariant.Int)])
+    layer.updateFields()
+    features = []
+    for row, col, class_id in pixels:
+        feature = QgsFeature(layer.fields())
+        feature.setAttribute(field, class_id)
+        feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(*pixel_centre(row, col))))
+        features.append(feature)
+    layer.dataProvider().addFeatures(features)
+    return layer
+
+
+def _write_label_raster(path, bands: int = 1):
+    """A label raster on the test scene's grid (``bands`` bands of class ids; 0 = unlabelled)."""
+    import numpy as np
+    from osgeo import gdal, osr
+
+    from .conftest import COLS, ORIGIN, PIXEL, ROWS
+
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), COLS, ROWS, bands, gdal.GDT_Byte)
+    ds.SetGeoTransform((ORIGIN[0], PIXEL, 0.0, ORIGIN[1], 0.0, -PIXEL))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    ds.SetProjection(srs.ExportToWkt())
+    for b in range(bands):
+        data = np.zeros((ROWS, COLS), dtype=np.uint8)
+        data[2:6, 2:6], data[10:14, 10:14] = 1, 2
+        ds.GetRasterBand(b + 1).WriteArray(data)
+    ds = None
+    return str(path)
+
+
+def _synthesis_bundle(folder, bands: int):
+    """A synthesis model bundle's folder as far as the dialog reads it: the manifest naming its parts (how
+    core.model_folders tells a synthesis model) and meta.json with the band count it was trained on."""
+    import json
+
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"kind": "hypersynth-bundle",
+                                                      "parts": ["normalizer", "vae", "text_encoder", "ema_denoiser"]}))
+    (folder / "meta.json").write_text(json.dumps({"bands": bands, "classes": []}))
+    return str(folder)
+
+
+def test_validation_labels_default_to_none_and_come_back_from_the_settings(keep, tmp_path, scene_layer, label_layer,
+                                                                        qgis_new_project):
+    from qgis.core import QgsRasterLayer
+
+    validation = _points_layer("ground truth", "class_id", [(3, 3, 1), (12, 12, 2)])
+    truth_raster = QgsRasterLayer(_write_label_raster(tmp_path / "truth.tif"), "truth raster")
+    qgis_new_project.addMapLayers([label_layer, validation, truth_raster])
+    dialog = keep(RunDialog(defaults={"output_folder": str(tmp_path / "out")}, scene=scene_layer, labels=label_layer))
+    assert dialog.validation.currentLayer() is None  # none unless chosen: the run then has no accuracy section
+    assert dialog.values()["validation_layer_id"] == "" and dialog.values()["validation_field"] == ""
+    offered = {dialog.validation.layer(i).name() for i in range(dialog.validation.count())
+               if dialog.validation.layer(i) is not None}
+    assert offered == {"labels", "ground truth", "truth raster"}  # points, polygons, label rasters; not the scene
+    assert not dialog.validation_field.isEnabled()  # nothing to read a field from
+    dialog.validation.setLayer(validation)
+    assert dialog.validation_field.isEnabled()
+    assert dialog.problems() == []
+    dialog.validation_field.setText(" class_id ")
+    values = dialog.values()
+    assert (values["validation_layer_id"], values["validation_field"]) == (validation.id(), "class_id")
+    again = keep(RunDialog(defaults=values, scene=scene_layer, labels=label_layer))  # the next dialog starts there
+    assert again.validation.currentLayer() is validation and again.validation_field.text() == "class_id"
+    again.validation.setLayer(truth_raster)
+    assert not again.validation_field.isEnabled() and again.problems() == []  # a label raster holds ids itself
+    qgis_new_project.removeMapLayer(validation.id())  # remembered, then removed from the project: none again
+    assert keep(RunDialog(defaults=values, scene=scene_layer, labels=label_layer)).validation.currentLayer() is None
+
+
+def test_the_training_labels_are_refused_as_validation_labels(keep, tmp_path, scene_layer, label_layer,
+                                                             qgis_new_project):
+    from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsVectorLayer
+
+    from .conftest import pixel_centre
+
+    for row, class_id in ((3, 1), (12, 2)):  # a label of each class, saved in the GeoPackage
+        feature = QgsFeature(label_layer.fields())
+        feature.setAttribute("class_id", class_id)
+        feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(*pixel_centre(row, row))))
+        assert label_layer.dataProvider().addFeatures([feature])[0]
+    qgis_new_project.addMapLayer(label_layer)
+    dialog = keep(RunDialog(defaults={"output_folder": str(tmp_path / "out")}, scene=scene_layer, labels=label_layer))
+    dialog.validation.setLayer(label_layer)
+    refusal = ("The validation labels 'labels' are the training label layer: accuracy on the labels the classifier "
+               "learnt from is not the map's accuracy; choose labels kept apart from training (or none).")
+    assert dialog.problems() == [refusal]
+    dialog.accept()
+    assert dialog.result() != RunDialog.Accepted and refusal in dialog.problem.text()
+    twice = QgsVectorLayer(label_layer.source(), "labels again", "ogr")  # the same file's layer, added once more
+    qgis_new_project.addMapLayer(twice)
+    dialog.validation.setLayer(twice)
+    assert any("'labels again' are the training label layer" in p for p in dialog.problems())
+    twice.setSubsetString("class_id = 2")  # the same file filtered otherwise gives other labels
+    assert dialog.problems() == []
+    dialog.validation.setLayer(None)
+    dialog.accept()
+    assert dialog.result() == RunDialog.Accepted
+
+
+def test_the_validation_class_field_must_be_one_of_the_layers_fields(keep, tmp_path, scene_layer, label_layer,
+                                                                    qgis_new_project):
+    from qgis.core import QgsRasterLayer
+
+    truth = _points_layer("truth points", "Truth", [(3, 3, 1), (12, 12, 2)])
+    stacked = QgsRasterLayer(_write_label_raster(tmp_path / "stacked.tif", bands=3), "stacked")
+    qgis_new_project.addMapLayers([label_layer, truth, stacked])
+    dialog = keep(RunDialog(defaults={"output_folder": str(tmp_path / "out")}, scene=scene_layer, labels=label_layer))
+    dialog.validation.setLayer(truth)
+    assert dialog.problems() == ["The validation layer 'truth points' has no field named like a class (class_id, "
+                                 "class, label, …; its fields: Truth); type the field that holds the class."]
+    dialog.validation_field.setText("truth")  # any case, as the engine matches it
+    assert dialog.problems() == []
+    dialog.validation_field.setText("cover")
+    assert dialog.problems() == ["The validation layer 'truth points' has no field 'cover' (its fields: Truth); type "
+                                 "the class field."]
+    dialog.validation.setLayer(stacked)
+    assert dialog.problems() == ["The validation raster 'stacked' has 3 bands; a label raster has one band of class ids "
+                                 "(0 = unlabelled)."]
+
+
+def test_validation_labels_inside_the_output_folder_are_refused(keep, tmp_path, scene_layer, label_layer,
+                                                               qgis_new_project):
+    from qgis.core import QgsRasterLayer
+
+    out = tmp_path / "out"
+    out.mkdir()
+    truth = QgsRasterLayer(_write_label_raster(out / "classification.tif"), "classification")  # a run writes there
+    qgis_new_project.addMapLayers([label_layer, truth])
+    dialog = keep(RunDialog(defaults={"output_folder": str(out)}, scene=scene_layer, labels=label_layer))
+    dialog.validation.setLayer(truth)
+    assert any(f"input {out / 'classification.tif'} is where the run writes its classification.tif" in p
+               for p in dialog.problems())
+
+
+def test_a_bundle_of_another_band_count_is_refused_before_the_run(keep, tmp_path, scene_layer, scene_path):
+    from hypersynth.core.io.read import read_scene
+    from hypersynth.ui.run_dialog import UsableBands, usable_bands
+
+    from .conftest import BANDS
+
+    engine = int(read_scene(scene_path).good_bands.sum())  # the count the engine compares with the bundle's
+    assert usable_bands(scene_layer.source()) == UsableBands(engine, engine, BANDS, 1) == UsableBands(15, 15, 16, 1)
+    other = _synthesis_bundle(tmp_path / "pavia" / "model_bundle", bands=103)
+    dialog = keep(RunDialog(defaults={"output_folder": str(tmp_path / "out"), "bundle": other}, scene=scene_layer))
+    assert dialog.problems() == [
+        "The model bundle was trained on 103 bands but this scene has 15 usable bands (of its 16, 1 flagged bad): "
+        "reuse a bundle trained on a scene of the same sensor (same band set), or clear 'Reuse model bundle' to train "
+        "a new model on this scene."]
+    dialog.accept()
+    assert dialog.result() != RunDialog.Accepted
+    dialog.bundle.setFilePath(_synthesis_bundle(tmp_path / "same" / "model_bundle", bands=15))
+    assert dialog.problems() == []
+    dialog.bundle.setFilePath(str(tmp_path / "pavia"))  # the run's folder, not its bundle: the engine's own words
+    assert dialog.problems() == [f"{tmp_path / 'pavia'} is a run's output folder; give the synthesis model in it: "
+                                 f"{tmp_path / 'pavia' / 'model_bundle'}."]
+
+
+def _scene_with_empty_bands(path, rows: int, cols: int):
+    """A scene of 16 int16 bands (band 13 flagged bad) where band 5 holds data at pixel (0, 0) alone and band 7 none
+    at all: the engine uses 14 bands."""
+    import numpy as np
+    from osgeo import gdal, osr
+
+    from .conftest import NODATA, ORIGIN, PIXEL
+
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), cols, rows, 16, gdal.GDT_Int16)
+    ds.SetGeoTransform((ORIGIN[0], PIXEL, 0.0, ORIGIN[1], 0.0, -PIXEL))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    ds.SetProjection(srs.ExportToWkt())
+    for b in range(16):
+        data = np.full((rows, cols), 1000 + 100 * b, dtype=np.int16)
+        if b + 1 in (5, 7):
+            data[:] = NODATA
+        if b + 1 == 5:
+            data[0, 0] = 1500
+        band = ds.GetRasterBand(b + 1)
+        band.WriteArray(data)
+        band.SetNoDataValue(NODATA)
+        band.SetMetadata({"wavelength": f"{420 + 120 * b}", "bbl": "0" if b + 1 == 13 else "1"})
+    ds = None
+    return str(path)
+
+
+def test_bands_without_data_where_the_dialog_looks_are_left_to_the_engine(keep, tmp_path, qgis_new_project):
+    """A band holding data at one corner pixel only: on a scene larger than the dialog's few windows it cannot say
+    whether the run uses 14 or 15 bands, and refuses only a bundle outside that range (never one the engine takes);
+    on a scene its windows cover it counts as the engine does."""
+    from qgis.core import QgsRasterLayer
+
+    from hypersynth.core.io.read import read_scene
+    from hypersynth.ui.run_dialog import UsableBands, usable_bands
+
+    small = _scene_with_empty_bands(tmp_path / "small.tif", 20, 24)
+    assert int(read_scene(small).good_bands.sum()) == 14  # 16 less the flagged band and the empty one
+    assert usable_bands(small) == UsableBands(14, 14, 16, 1)  # every pixel sampled: the engine's count
+    large = _scene_with_empty_bands(tmp_path / "large.tif", 64, 80)
+    assert int(read_scene(large).good_bands.sum()) == 14
+    scene = QgsRasterLayer(large, "large")
+    qgis_new_project.addMapLayer(scene)
+    assert usable_bands(scene.source()) == UsableBands(13, 15, 16, 1)  # band 5's corner not among the windows
+    dialog = keep(RunDialog(defaults={"output_folder": str(tmp_path / "out")}, scene=scene))
+    dialog.bundle.setFilePath(_synthesis_bundle(tmp_path / "b14", bands=14))  # what the engine counts: accepted
+    assert dialog.problems() == []
+    dialog.bundle.setFilePath(_synthesis_bundle(tmp_path / "b16", bands=16))
+    assert dialog.problems()[0].startswith("The model bundle was trained on 16 bands but this scene has at most 15 "
+                                           "usable bands (of its 16, 1 flagged bad)")
+    dialog.bundle.setFilePath(_synthesis_bundle(tmp_path / "b10", bands=10))
+    assert "this scene has at least 13 usable bands" in dialog.problems()[0]
