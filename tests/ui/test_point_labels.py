@@ -155,6 +155,37 @@ def test_a_lone_point_burns_its_pixel_wherever_it_lies(tmp_path, scene_layer, cl
     layer.rollBack()
 
 
+def test_points_without_crs_burn_on_the_pixel_grid_of_a_scene_without_georeference(tmp_path, classes,
+                                                                                   qgis_new_project):
+    """A scene without georeference is the grid QGIS shows (x = column, y = -row); points drawn over it without CRS,
+    on pixel edges and corners too, burn as the run reads the copy the dock hands it."""
+    from hypersynth.plugin.runs import label_file_for
+
+    rows, cols = 9, 11
+    ds = gdal.GetDriverByName("GTiff").Create(str(tmp_path / "pixels.tif"), cols, rows, 10, gdal.GDT_Float32)
+    for b in range(10):
+        ds.GetRasterBand(b + 1).WriteArray(np.arange(rows * cols, dtype=np.float32).reshape(rows, cols) + b)
+    ds = None
+    scene = QgsRasterLayer(str(tmp_path / "pixels.tif"), "pixels")
+    assert not scene.crs().isValid()
+    layer = QgsVectorLayer("Point?field=class_id:integer", "gps", "memory")
+    layer.setCrs(QgsCoordinateReferenceSystem())  # a memory layer starts in EPSG:4326
+    layer = use_label_layer(layer, classes)
+    assert not layer.crs().isValid()
+    features = []
+    for x, y, class_id in _lattice((0.0, 1.0, 0.0, 0.0, 0.0, -1.0), rows, cols, seed=5):
+        feature = QgsFeature(layer.fields())
+        feature.setAttribute("class_id", class_id)
+        feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(x, y)))
+        features.append(feature)
+    assert layer.dataProvider().addFeatures(features)
+    window, origin = label_raster(layer, scene)
+    copy, _ = label_file_for(layer, str(tmp_path / "run"))
+    engine, _ = read_labels(copy, read_scene(str(tmp_path / "pixels.tif")), class_field="class_id")
+    np.testing.assert_array_equal(_on_scene(window, origin, (rows, cols)), engine)
+    assert _on_scene(window, origin, (rows, cols))[3, 5] > 0  # the corner (5, -3) labels column 5, row 3
+
+
 def test_points_give_the_class_spectra_of_the_pixels_they_fall_in(tmp_path, scene_layer, classes, qgis_new_project):
     pixels = {1: [(0, 0), (3, 7), (3, 7)], 2: [(10, 20), (11, 20), (19, 23)]}  # (3, 7) twice: one pixel
     points = [(*pixel_centre(r, c), class_id) for class_id, spots in pixels.items() for r, c in spots]
