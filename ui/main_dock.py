@@ -12,6 +12,7 @@ from qgis.gui import QgsDockWidget
 from qgis.PyQt.QtCore import QElapsedTimer, Qt, QTimer, pyqtSignal
 from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
+from ..core.ldm.bundle import read_bundle_meta
 from ..core.scene import ClassInfo
 from ..plugin.label_layer import LabelLayerError, label_raster, labelled_spectra_statistics
 from ..plugin.layers import LayerLoadError, add_patch_mosaic, gdal_name, layer_file
@@ -415,6 +416,8 @@ class HyperSynthDock(QgsDockWidget):
         """The synthesis model prompt previews sample from (the last run's), or None: Preview waits for one."""
         self.preview_model = path
         self.prompts_panel.set_model_ready(path is not None)
+        meta = read_bundle_meta(path) if path is not None else {}  # a JSON read: no weights
+        self.prompts_panel.set_text_source(str(meta.get("text_source", "")))
         self._update_actions()
 
     def preview_unavailable(self, message: str) -> None:

@@ -55,6 +55,10 @@ PREVIEW_READY_HINT = "Select a class and press Preview: 4 patches of its prompt 
 # is shorter (the spectral and attention docks open beside it) the tab scrolls rather than squeeze the plot.
 PREVIEW_PLOT_MIN_HEIGHT = 220
 PREVIEW_VALUE_TITLE = "Pixel value"  # the value axis: synthetic patches are in the scene's units
+# Said above the prompts when the last run's model had no CLIP weights: what a prompt then means, and the remedy
+NO_CLIP_NOTE = ("No CLIP weights in the last run's model: a prompt means only what it learnt beside your labels, and "
+                "new wording carries little. For prompts that mean what they say, set a CLIP weights file in Raster ▸ "
+                "HyperSynth ▸ Settings… and run again.")
 SAVE_TIP = "Save the previewed patches as a GeoTIFF mosaic (added to the map), a spectral library (.csv) or a .npz"
 # the save dialog's file types, the mosaic first (QGIS shows it); their endings are write_patches's
 SAVE_FILTERS = {".tif": "GeoTIFF mosaic (*.tif)", ".csv": "Spectral library (*.csv)", ".npz": "NumPy archive (*.npz)"}
@@ -112,6 +116,12 @@ class PromptsPanel(QWidget):
         self.scroll = VerticalScrollArea(content)  # a short dock scrolls the tab instead of squeezing the preview
         outer.addWidget(self.scroll)
         layout = QVBoxLayout(content)
+
+        self.text_note = QLabel(NO_CLIP_NOTE)
+        self.text_note.setWordWrap(True)
+        self.text_note.setStyleSheet("color: rgb(176, 96, 0);")  # a caution, as the class table's few-labels counts
+        self.text_note.setVisible(False)
+        layout.addWidget(self.text_note)
 
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["Class", "Prompt"])
@@ -361,6 +371,12 @@ class PromptsPanel(QWidget):
         self._patch_file = None
         self.save_button.setEnabled(False)
         self.save_button.setToolTip("Preview a prompt first; its patches can then be saved")
+
+    def set_text_source(self, source: str) -> None:
+        """Where the last run's model got its text encoder (the bundle's ``text_source``: "openai-pretrained:…",
+        "random-init (…)"; "" no model): without CLIP weights a note says what its prompts then mean."""
+        self.text_note.setVisible(source.startswith("random-init"))
+        self.text_note.setToolTip(f"Text encoder: {source}" if source else "")
 
     def set_model_ready(self, ready: bool) -> None:
         """Whether a synthesis model to preview from is there: the hint in the preview's place says what Preview does

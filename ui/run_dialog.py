@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, NamedTuple, Optional, Sequence
 
@@ -26,7 +25,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.ldm.bundle import MANIFEST as BUNDLE_MANIFEST  # the module imports torch only for tensors: not here
-from ..core.ldm.bundle import META_FILE as BUNDLE_META
+from ..core.ldm.bundle import read_bundle_meta
 from ..core.methods import MethodSettings
 from ..core.model_folders import check_model_folder
 from ..core.outputs import claim_holder, earlier_outputs, write_problem
@@ -174,8 +173,8 @@ def bundle_bands(bundle: str) -> Optional[int]:
     """The band count a synthesis model bundle was trained on, from its ``meta.json`` (no weight is read), or None
     where the folder does not say (the engine's loader then says what is wrong with it)."""
     try:
-        return int(json.loads((Path(bundle) / BUNDLE_META).read_text())["bands"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return int(read_bundle_meta(bundle)["bands"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 

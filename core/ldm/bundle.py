@@ -190,6 +190,16 @@ def read_manifest(folder: PathLike) -> dict[str, Any]:
     return manifest
 
 
+def read_bundle_meta(folder: PathLike) -> dict[str, Any]:
+    """A bundle's ``meta.json`` (its classes, bands, text source…) without reading a weight or checking a checksum:
+    for a dialog that must answer at once; ``{}`` where the folder has none, or none that is a JSON object."""
+    try:
+        meta = json.loads((Path(folder) / META_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
 def load_bundle(folder: PathLike, *, device: Union[str, "torch.device"] = "cpu", arrays: str = "torch") -> Bundle:
     """Read a bundle written by :func:`save_bundle`, checking kind, format and every file's sha256.
 

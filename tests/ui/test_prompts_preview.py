@@ -166,3 +166,27 @@ def test_the_hint_says_whether_a_model_is_there_to_preview_from(keep, classes):
     assert panel.preview_title.text() == PREVIEW_READY_HINT
     panel.set_model_ready(False)  # the project closed: no model
     assert panel.preview_title.text() == PREVIEW_HINT
+
+
+def test_a_model_without_clip_weights_is_said_above_the_prompts(keep, classes, tmp_path):
+    """The reviewer's run had a random-init text tower and nearly flat attention, and nothing in the Prompts tab said
+    its prompts carry little meaning: the dock reads the bundle's text source (its meta.json, no weights) and says it."""
+    import json
+
+    from hypersynth.ui.main_dock import HyperSynthDock
+    from hypersynth.ui.prompts_panel import NO_CLIP_NOTE
+
+    dock = keep(HyperSynthDock(None), 520, 700)
+    panel = dock.prompts_panel
+    dock.show()
+    bundle = tmp_path / "model_bundle"
+    bundle.mkdir()
+    (bundle / "meta.json").write_text(json.dumps({"bands": 20, "text_source": "random-init (no CLIP weights found)"}))
+    dock.set_preview_model(str(bundle))
+    assert not panel.text_note.isHidden() and panel.text_note.text() == NO_CLIP_NOTE  # (the tab itself not shown)
+    assert "Settings" in NO_CLIP_NOTE and panel.text_note.toolTip() == "Text encoder: random-init (no CLIP weights found)"
+    (bundle / "meta.json").write_text(json.dumps({"bands": 20, "text_source": "openai-pretrained:/w/clip.bin"}))
+    dock.set_preview_model(str(bundle))
+    assert panel.text_note.isHidden()
+    dock.set_preview_model(None)  # no model: nothing to say
+    assert panel.text_note.isHidden()
