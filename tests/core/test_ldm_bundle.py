@@ -178,3 +178,15 @@ print("torch" in sys.modules)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_bundles_meta_is_read_without_its_weights(tmp_path):
+    """Dialogs ask a bundle's band count and text source at once: meta.json alone; {} where there is none to read."""
+    from hypersynth.core.ldm.bundle import read_bundle_meta
+
+    (tmp_path / "meta.json").write_text('{"bands": 7, "text_source": "random-init (tiny test tower)"}')
+    assert read_bundle_meta(tmp_path) == {"bands": 7, "text_source": "random-init (tiny test tower)"}
+    (tmp_path / "meta.json").write_text("[1, 2]")
+    assert read_bundle_meta(tmp_path) == {}
+    (tmp_path / "meta.json").write_text("{not json")
+    assert read_bundle_meta(tmp_path) == read_bundle_meta(tmp_path / "absent") == {}
