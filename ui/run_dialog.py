@@ -7,7 +7,7 @@ from typing import Any, NamedTuple, Optional, Sequence
 
 import numpy as np
 from qgis.core import QgsMapLayer, QgsMapLayerProxyModel, QgsProject, QgsRasterLayer, QgsVectorLayer
-from qgis.gui import QgsFileWidget, QgsMapLayerComboBox
+from qgis.gui import QgsCollapsibleGroupBox, QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
@@ -55,6 +55,7 @@ KNOB_HELP = {
 HELP_STYLE = "color: #6b6b6b; font-style: italic;"  # a knob's one-line help, under it
 PATH_STYLE = "color: #6b6b6b;"  # the output folder in full, under its field
 DIALOG_WIDTH = 600  # room for the knobs' one-line help and a longer output folder path
+ADVANCED_TITLE = "Advanced"  # the synthesis and classifier knobs: their defaults are what the benchmarks chose
 
 
 def _number_box(box: Any, low: float, high: float, step: float, value: float, tooltip: str, *,
@@ -255,41 +256,44 @@ class RunDialog(QDialog):
         self.device.setToolTip("auto uses the GPU (CUDA) when one is available")
         form.addRow("Device", self.device)
 
+        # The knobs the benchmarks chose defaults for, folded away: the run needs none of them, and their names
+        # (guidance ω, balance rate λ…) say little until read about; opened when one is not at its default.
+        advanced = QFormLayout()
         self.patch_size = _number_box(
             QSpinBox(), 0, 64, 1, int(defaults.get("patch_size") or 0),
             "Side of the square patches the VAE and the classifier see. By default it is chosen from how uniform "
             "the scene's neighbourhoods are (large for big uniform fields, small for mixed scenes), at most the "
             "preset's size", special=AUTO_PATCH_SPECIAL, suffix=" px")
-        form.addRow("Patch size", self.patch_size)
+        advanced.addRow("Patch size", self.patch_size)
         self.synthetic = _number_box(
             QSpinBox(), 0, 100000, 50, int(defaults.get("synthetic_per_class") or 0),
             "Synthetic patches for an average class; rare classes get more (see λ)", special=DEFAULT_SPECIAL)
-        form.addRow("Synthetic samples per class", self.synthetic)
+        advanced.addRow("Synthetic samples per class", self.synthetic)
         self.guidance = _number_box(
             QDoubleSpinBox(), 0.0, 20.0, 0.5, float(defaults.get("guidance") or 0.0),
             "Classifier-free guidance ω: higher follows the prompt more closely, with less variety",
             decimals=1, special=DEFAULT_SPECIAL)
-        form.addRow("Guidance ω", self.guidance)
-        self.guidance_help = _help_row(form, KNOB_HELP["guidance"])  # under each knob whose name says little
+        advanced.addRow("Guidance ω", self.guidance)
+        self.guidance_help = _help_row(advanced, KNOB_HELP["guidance"])  # under each knob whose name says little
         self.balance = _number_box(
             QDoubleSpinBox(), 0.0, 1.0, 0.1, float(defaults.get("balance_rate", MethodSettings.balance_rate)),
             "Balance rate λ: 0 gives every class the same number of synthetic samples, "
             "1 gives rare classes proportionally more", decimals=2)
-        form.addRow("Balance rate λ", self.balance)
-        self.balance_help = _help_row(form, KNOB_HELP["balance"])
+        advanced.addRow("Balance rate λ", self.balance)
+        self.balance_help = _help_row(advanced, KNOB_HELP["balance"])
         self.synthetic_weight = _number_box(
             QDoubleSpinBox(), 0.05, 10.0, 0.05, float(defaults.get("synthetic_weight", MethodSettings.synthetic_weight)),
             "How much all synthetic patches together count in the classifier's training, relative to your labels "
             "(1: as much as your labels). In the benchmarks they helped most with 2 labels per class on a hard "
             "scene and cost a little where your labels alone already classify well", decimals=2)
-        form.addRow("Synthetic weight", self.synthetic_weight)
+        advanced.addRow("Synthetic weight", self.synthetic_weight)
         self.anchor_strength = _number_box(
             QDoubleSpinBox(), 0.05, 1.0, 0.05, float(defaults.get("anchor_strength", MethodSettings.anchor_strength)),
             "How far synthesis departs from your labelled patches: each synthetic patch starts from a real one "
             "with this much noise added. 0.3–0.6 gives realistic variations of your samples; 1 ignores them and "
             "starts from pure noise (most variety, least faithful)", decimals=2)
-        form.addRow("Anchor strength", self.anchor_strength)
-        self.anchor_help = _help_row(form, KNOB_HELP["anchor"])
+        advanced.addRow("Anchor strength", self.anchor_strength)
+        self.anchor_help = _help_row(advanced, KNOB_HELP["anchor"])
         pseudo = defaults.get("pseudo_labels")
         self.pseudo_labels = _number_box(  # -1: the default (none since session 13); 0 says none explicitly
             QSpinBox(), -1, 100000, 10, -1 if pseudo is None else int(pseudo),
@@ -297,14 +301,14 @@ class RunDialog(QDialog):
             "of each class as a first classifier sees it. None by default: picked from a few labels per class "
             "they cost accuracy in the benchmarks (40 was the fast preset's until session 13)",
             special="none (default)")
-        form.addRow("Pseudo-labels per class", self.pseudo_labels)
+        advanced.addRow("Pseudo-labels per class", self.pseudo_labels)
         smoothing = defaults.get("spatial_smoothing")
         self.spatial_smoothing = _number_box(  # -0.5: cross-validated; 0 is a real choice (off)
             QDoubleSpinBox(), -0.5, 10.0, 0.5, -0.5 if smoothing is None else float(smoothing),
             "Width (pixels) of the Gaussian smoothing of the class probabilities before each pixel gets its class: "
             "removes isolated misclassified pixels inside fields. By default cross-validation on your labels picks "
             "it (0, 0.5, 1, 2 or 3); 0 switches it off", decimals=1, special=AUTO_SMOOTHING_SPECIAL, suffix=" px")
-        form.addRow("Spatial smoothing σ", self.spatial_smoothing)
+        advanced.addRow("Spatial smoothing σ", self.spatial_smoothing)
         self.diffusion_features = QCheckBox("in the blend (share from CV)")
         self.diffusion_features.setChecked(bool(defaults.get("diffusion_features", MethodSettings.diffusion_features)))
         self.diffusion_features.setToolTip(
@@ -312,11 +316,11 @@ class RunDialog(QDialog):
             "cross-validation on your labels gives it its share (possibly none). Off by default: that "
             "cross-validation overrates it (the model learnt your labels with their prompts), and its features cost "
             "about as much per pixel as the CNN")
-        form.addRow("Diffusion-feature SVM", self.diffusion_features)
+        advanced.addRow("Diffusion-feature SVM", self.diffusion_features)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setValue(int(defaults.get("seed", 0)))
-        form.addRow("Seed", self.seed)
+        advanced.addRow("Seed", self.seed)
 
         self.output_folder = QgsFileWidget()
         self.output_folder.setStorageMode(QgsFileWidget.GetDirectory)
@@ -372,8 +376,18 @@ class RunDialog(QDialog):
         self.validation.layerChanged.connect(self._show_validation_field)
         self._show_validation_field()
 
+        self.advanced = QgsCollapsibleGroupBox(ADVANCED_TITLE)
+        self.advanced.setObjectName("hypersynthRunAdvanced")
+        self.advanced.setSaveCollapsedState(False)  # folded or open by this run's settings, not by the last dialog
+        self.advanced.setLayout(advanced)
+        changed = self.changed_knobs()
+        self.advanced.setTitle(f"{ADVANCED_TITLE} ({len(changed)} changed: {', '.join(changed)})" if changed else
+                               f"{ADVANCED_TITLE} (the defaults: what the benchmarks chose)")
+        self.advanced.setCollapsed(not changed)
+
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.advanced)
         self.problem = QLabel("")
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #b00020;")
@@ -383,6 +397,22 @@ class RunDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+    def changed_knobs(self) -> list[str]:
+        """The advanced knobs not at their defaults (their row names), so a folded Advanced box never hides them."""
+        defaults = MethodSettings()
+        at_default = {
+            "Patch size": self.patch_size.value() == 0, "Synthetic samples per class": self.synthetic.value() == 0,
+            "Guidance ω": self.guidance.value() == 0.0,
+            "Balance rate λ": abs(self.balance.value() - defaults.balance_rate) < 1e-9,
+            "Synthetic weight": abs(self.synthetic_weight.value() - defaults.synthetic_weight) < 1e-9,
+            "Anchor strength": abs(self.anchor_strength.value() - defaults.anchor_strength) < 1e-9,
+            "Pseudo-labels per class": self.pseudo_labels.value() == -1,
+            "Spatial smoothing σ": self.spatial_smoothing.value() == -0.5,
+            "Diffusion-feature SVM": self.diffusion_features.isChecked() == bool(defaults.diffusion_features),
+            "Seed": self.seed.value() == 0,
+        }
+        return [name for name, default in at_default.items() if not default]
 
     def _show_output_path(self, *_args: object) -> None:
         """The output folder in full in the field's tooltip; while the field cuts it off, also under it across the

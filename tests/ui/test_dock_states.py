@@ -186,10 +186,23 @@ def test_the_run_dialog_shows_a_long_output_path_whole_and_explains_its_knobs(ke
     if dialog.output_folder.lineEdit().fontMetrics().horizontalAdvance(str(tmp_path)) < 300:
         assert dialog.output_path.isHidden()  # it fits: said once
     assert dialog.output_folder.lineEdit().toolTip() == str(tmp_path)
+    assert dialog.advanced.isCollapsed() and not dialog.guidance.isVisible()  # the knobs folded, at their defaults
+    dialog.advanced.setCollapsed(False)
+    wait_until(lambda: False, 0.1)
     for label, key in ((dialog.guidance_help, "guidance"), (dialog.balance_help, "balance"),
                        (dialog.anchor_help, "anchor")):
         assert label.isVisible() and label.text() == KNOB_HELP[key]
     assert dialog.width() >= 600
+
+
+def test_the_advanced_knobs_are_folded_unless_one_is_changed(keep):
+    """Guidance ω, balance rate λ, anchor strength… all at once said little to a newcomer: they are folded under
+    Advanced, which opens by itself, naming them, when the last run's settings changed one."""
+    plain = keep(RunDialog(defaults={}))
+    assert plain.advanced.isCollapsed() and plain.changed_knobs() == []
+    tuned = keep(RunDialog(defaults={"guidance": 3.5, "seed": 7}))
+    assert not tuned.advanced.isCollapsed() and tuned.changed_knobs() == ["Guidance ω", "Seed"]
+    assert tuned.advanced.title().endswith("(2 changed: Guidance ω, Seed)")
 
 
 @pytest.fixture
