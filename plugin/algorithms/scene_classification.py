@@ -10,6 +10,7 @@ from qgis.core import (
     QgsMapLayer,
     QgsProcessing,
     QgsProcessingContext,
+    QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingOutputNumber,
@@ -180,6 +181,13 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
                         self.PROBABILITIES: self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context),
                         self.REPORT: self.parameterAsFileOutput(parameters, self.REPORT, context),
                         **self.extra_destinations(parameters, context)}
+        if validation_layer is not None and labels_layer is not None:
+            from ..runs import reads_the_same_labels
+
+            if reads_the_same_labels(validation_layer, labels_layer):  # the engine would say so after reading it all
+                raise QgsProcessingException(self.tr(
+                    "The validation labels are the training labels: accuracy on the labels the classifier learns from "
+                    "is not the map's accuracy. Choose validation labels kept apart from training, or none."))
         self.check_destinations({self.SCENE: existing_layer_file(scene_layer),
                                  self.LABELS: existing_layer_file(labels_layer),
                                  self.VALIDATION: existing_layer_file(validation_layer), self.CLASSES: classes_path},

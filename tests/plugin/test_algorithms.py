@@ -310,3 +310,14 @@ def test_a_processing_run_beside_another_run_warns_in_its_log(hypersynth_plugin,
             "CONFIDENCE": str(tmp_path / "confidence.tif")}, feedback=log)
     assert log.warnings == ["Another HyperSynth run is still going (Augment & Classify of demo_scene.tif): the two "
                             "share the CPU and both run several times slower until one ends"]
+
+
+def test_the_training_labels_as_validation_are_refused_before_the_run(hypersynth_plugin, demo, tmp_path):
+    """Accuracy on the labels the classifier learns from is no accuracy; the engine said so only after reading the
+    scene, the algorithm says it before anything is read or written."""
+    out = tmp_path / "results"
+    with pytest.raises(QgsProcessingException, match="^The validation labels are the training labels: accuracy on"):
+        processing.run("hypersynth:classifybaseline", {
+            "SCENE": demo.scene, "LABELS": demo.labels, "CLASSES": demo.classes, "VALIDATION": demo.labels,
+            "METHOD": 0, "OUTPUT": str(out / "map.tif")})
+    assert not out.exists()
