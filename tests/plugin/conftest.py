@@ -22,6 +22,17 @@ def hypersynth_plugin(qgis_iface, qgis_processing):
 
 
 @pytest.fixture
+def plugin(qgis_iface, qgis_processing, qgis_new_project):
+    """The plugin with its GUI (action, dock) in a new project, as QGIS starts it; unloaded at the end."""
+    from hypersynth import classFactory
+
+    plugin = classFactory(qgis_iface)
+    plugin.initGui()
+    yield plugin
+    plugin.unload()
+
+
+@pytest.fixture
 def close_layers():
     """Close every layer a test added while QGIS still runs: one the collector frees at the interpreter's exit, after
     QGIS and GDAL's netCDF library have shut down, crashes the process (rc 139)."""

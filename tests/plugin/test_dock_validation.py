@@ -17,16 +17,6 @@ def small_scene(tmp_path_factory):
     return write_small_scene(tmp_path_factory.mktemp("scene"), seed=5, n_per_class=4)
 
 
-@pytest.fixture
-def plugin(qgis_iface, qgis_processing, qgis_new_project):
-    from hypersynth import classFactory
-
-    plugin = classFactory(qgis_iface)
-    plugin.initGui()
-    yield plugin
-    plugin.unload()
-
-
 def _truth_pixels(data, training: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Ground truth apart from the training labels: every third such pixel as a saved point, and three others kept
     back for unsaved edits, as ``(label map of the saved points, [(row, col)] of the others)``."""

@@ -13,16 +13,6 @@ CLASSES = [ClassInfo(1, "water", (31, 119, 180), "calm open water of a lake"),
 
 
 @pytest.fixture
-def plugin(qgis_iface, qgis_processing, qgis_new_project):
-    from hypersynth import classFactory
-
-    plugin = classFactory(qgis_iface)
-    plugin.initGui()
-    yield plugin
-    plugin.unload()
-
-
-@pytest.fixture
 def scene_file(tmp_path):
     from hypersynth.core.demo import make_demo_scene
     from hypersynth.core.io.write import write_scene

@@ -65,6 +65,19 @@ def write_scene(path: Path, wavelengths: bool = True) -> Path:
     return path
 
 
+def write_byte_raster(path: Path, bands: list[np.ndarray]) -> Path:
+    """A Byte GeoTIFF on the test scene's grid (UTM 33N, 10 m pixels), one ``(ROWS, COLS)`` array a band."""
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), COLS, ROWS, len(bands), gdal.GDT_Byte)
+    ds.SetGeoTransform((ORIGIN[0], PIXEL, 0.0, ORIGIN[1], 0.0, -PIXEL))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    ds.SetProjection(srs.ExportToWkt())
+    for b, values in enumerate(bands):
+        ds.GetRasterBand(b + 1).WriteArray(np.asarray(values, dtype=np.uint8))
+    ds = None
+    return path
+
+
 def pixel_centre(row: int, col: int) -> tuple[float, float]:
     """Map coordinates of a pixel's centre."""
     return ORIGIN[0] + (col + 0.5) * PIXEL, ORIGIN[1] - (row + 0.5) * PIXEL

@@ -6,14 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from osgeo import gdal, osr
 from qgis.core import QgsRasterLayer
 
 from hypersynth.core.scene import ClassInfo
 from hypersynth.ui.main_dock import HyperSynthDock
 from hypersynth.ui.run_dialog import RunDialog
 
-from .conftest import COLS, ORIGIN, PIXEL, ROWS, map_box
+from .conftest import COLS, ROWS, map_box, write_byte_raster
 
 
 def _labelled_dock(keep, qgis_iface, scene_layer, label_layer, classes) -> HyperSynthDock:
@@ -31,15 +30,7 @@ def _labelled_dock(keep, qgis_iface, scene_layer, label_layer, classes) -> Hyper
 
 
 def _rgb(path: Path, bands: int) -> Path:
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), COLS, ROWS, bands, gdal.GDT_Byte)
-    ds.SetGeoTransform((ORIGIN[0], PIXEL, 0.0, ORIGIN[1], 0.0, -PIXEL))
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(32633)
-    ds.SetProjection(srs.ExportToWkt())
-    for b in range(bands):
-        ds.GetRasterBand(b + 1).WriteArray(np.full((ROWS, COLS), 60 * b, np.uint8))
-    ds = None
-    return path
+    return write_byte_raster(path, [np.full((ROWS, COLS), 60 * b, np.uint8) for b in range(bands)])
 
 
 def _features(layer) -> list[tuple[int, str]]:

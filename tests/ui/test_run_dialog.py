@@ -139,21 +139,12 @@ def _points_layer(name: str, field: str, pixels: list[tuple[int, int, int]]):
 def _write_label_raster(path, bands: int = 1):
     """A label raster on the test scene's grid (``bands`` bands of class ids; 0 = unlabelled)."""
     import numpy as np
-    from osgeo import gdal, osr
 
-    from .conftest import COLS, ORIGIN, PIXEL, ROWS
+    from .conftest import COLS, ROWS, write_byte_raster
 
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), COLS, ROWS, bands, gdal.GDT_Byte)
-    ds.SetGeoTransform((ORIGIN[0], PIXEL, 0.0, ORIGIN[1], 0.0, -PIXEL))
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(32633)
-    ds.SetProjection(srs.ExportToWkt())
-    for b in range(bands):
-        data = np.zeros((ROWS, COLS), dtype=np.uint8)
-        data[2:6, 2:6], data[10:14, 10:14] = 1, 2
-        ds.GetRasterBand(b + 1).WriteArray(data)
-    ds = None
-    return str(path)
+    data = np.zeros((ROWS, COLS), dtype=np.uint8)
+    data[2:6, 2:6], data[10:14, 10:14] = 1, 2
+    return str(write_byte_raster(path, [data] * bands))
 
 
 def _synthesis_bundle(folder, bands: int):
