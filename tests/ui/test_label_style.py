@@ -40,6 +40,22 @@ def _render(layer, background: tuple[int, int, int], size: int = 100) -> np.ndar
     return np.array([[image.pixelColor(x, y).getRgb()[:3] for x in range(size)] for y in range(size)], dtype=float)
 
 
+def _assert_legend_in_class_colours(project, layer: QgsVectorLayer) -> None:
+    """The Layers panel's legend of ``layer``: one entry a class, named by it, its icon in the class colour."""
+    from qgis.core import QgsLayerTreeModel
+    from qgis.PyQt.QtCore import Qt
+    from qgis.PyQt.QtGui import QColor
+
+    model = QgsLayerTreeModel(project.layerTreeRoot())
+    items = model.layerLegendNodes(project.layerTreeRoot().findLayer(layer.id()))
+    assert [item.data(Qt.DisplayRole) for item in items] == [c.name for c in CLASSES]
+    for item, c in zip(items, CLASSES):
+        icon = item.data(Qt.DecorationRole)
+        image = (icon.toImage() if hasattr(icon, "toImage") else icon.pixmap(16, 16).toImage())
+        centre = QColor(image.pixel(image.width() // 2, image.height() // 2)).getRgb()[:3]
+        assert np.abs(np.subtract(centre, c.color)).max() <= 2, (c.name, centre)  # the class colour, not washed out
+
+
 def test_a_grey_label_on_a_grey_road_shows_its_outline(qgis_new_project):
     layer = _labels(qgis_new_project)
     ring = [QgsPointXY(30, 30), QgsPointXY(70, 30), QgsPointXY(70, 70), QgsPointXY(30, 70), QgsPointXY(30, 30)]
@@ -55,8 +71,6 @@ def test_a_grey_label_on_a_grey_road_shows_its_outline(qgis_new_project):
 
 
 def test_the_symbols_and_the_legend_show_the_class_colours(qgis_new_project):
-    from qgis.core import QgsLayerTreeModel
-    from qgis.PyQt.QtCore import Qt
     from qgis.PyQt.QtGui import QColor
 
     layer = _labels(qgis_new_project)
@@ -67,14 +81,7 @@ def test_the_symbols_and_the_legend_show_the_class_colours(qgis_new_project):
         assert halo.color().getRgb() == (255, 255, 255, 255)
         assert edge.color().getRgb()[:3] == QColor(*c.color).darker(160).getRgb()[:3]
         assert edge.color().lightness() < QColor(*c.color).lightness()
-    model = QgsLayerTreeModel(qgis_new_project.layerTreeRoot())  # the Layers panel's legend
-    items = model.layerLegendNodes(qgis_new_project.layerTreeRoot().findLayer(layer.id()))
-    assert [item.data(Qt.DisplayRole) for item in items] == [c.name for c in CLASSES]
-    for item, c in zip(items, CLASSES):
-        icon = item.data(Qt.DecorationRole)
-        image = (icon.toImage() if hasattr(icon, "toImage") else icon.pixmap(16, 16).toImage())
-        centre = QColor(image.pixel(image.width() // 2, image.height() // 2)).getRgb()[:3]
-        assert np.abs(np.subtract(centre, c.color)).max() <= 2, (c.name, centre)  # the class colour, not washed out
+    _assert_legend_in_class_colours(qgis_new_project, layer)
 
 
 def test_an_opacity_the_analyst_chose_stays_when_the_layer_is_adopted(qgis_new_project):
@@ -108,8 +115,7 @@ def test_a_grey_point_on_a_grey_road_shows_its_halo(qgis_new_project):
 
 
 def test_point_symbols_and_their_legend_show_the_class_colours(qgis_new_project):
-    from qgis.core import QgsLayerTreeModel, QgsMarkerSymbol
-    from qgis.PyQt.QtCore import Qt
+    from qgis.core import QgsMarkerSymbol
     from qgis.PyQt.QtGui import QColor
 
     layer = _point_labels(qgis_new_project)
@@ -121,11 +127,4 @@ def test_point_symbols_and_their_legend_show_the_class_colours(qgis_new_project)
         assert halo.color().getRgb() == (255, 255, 255, 255) and halo.size() > dot.size()
         assert dot.color().getRgb() == (*c.color, 255)
         assert dot.strokeColor().getRgb()[:3] == QColor(*c.color).darker(160).getRgb()[:3]
-    model = QgsLayerTreeModel(qgis_new_project.layerTreeRoot())
-    items = model.layerLegendNodes(qgis_new_project.layerTreeRoot().findLayer(layer.id()))
-    assert [item.data(Qt.DisplayRole) for item in items] == [c.name for c in CLASSES]
-    for item, c in zip(items, CLASSES):
-        icon = item.data(Qt.DecorationRole)
-        image = (icon.toImage() if hasattr(icon, "toImage") else icon.pixmap(16, 16).toImage())
-        centre = QColor(image.pixel(image.width() // 2, image.height() // 2)).getRgb()[:3]
-        assert np.abs(np.subtract(centre, c.color)).max() <= 2, (c.name, centre)
+    _assert_legend_in_class_colours(qgis_new_project, layer)
