@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
 from qgis.core import Qgis, QgsMessageLog
@@ -52,10 +53,26 @@ def missing_dependencies(dependencies: tuple[Dependency, ...] = DEPENDENCIES) ->
     return missing
 
 
-def install_command(missing: list[Dependency]) -> str:
-    """The exact pip command that installs ``missing`` into the Python QGIS runs."""
+def externally_managed() -> bool:
+    """Whether the Python QGIS runs is marked as managed by the system (PEP 668: Debian 12, Ubuntu 23.04 and later),
+    where pip refuses to install, --user too, unless told --break-system-packages."""
+    import sysconfig
+
+    return Path(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED").is_file()
+
+
+def install_command(missing: list[Dependency], system_managed: Optional[bool] = None) -> str:
+    """The exact pip command that installs ``missing`` into the Python QGIS runs, for the user alone (~/.local).
+
+    numpy stays below 2 (quoted for the shell): a system's GDAL and matplotlib, which QGIS loads, are built on numpy
+    1.x and break beside a numpy 2 that a package's install would otherwise bring in. Where the system manages its
+    Python (``system_managed``; None: :func:`externally_managed`), --break-system-packages lets pip write to the
+    user's folder, which leaves the system's packages untouched.
+    """
     python = "python" if sys.platform.startswith("win") else "python3"
-    return f"{python} -m pip install --user " + " ".join(d.requirement for d in missing)
+    managed = externally_managed() if system_managed is None else system_managed
+    flags = "--user --break-system-packages" if managed else "--user"
+    return f'{python} -m pip install {flags} "numpy<2" ' + " ".join(d.requirement for d in missing)
 
 
 def missing_message(missing: list[Dependency]) -> str:
@@ -98,7 +115,8 @@ class MissingPackagesPlugin:
         self.action = None  # the Raster menu's entry, once initGui has run
 
     def message(self) -> str:
-        return f"HyperSynth is not active: {missing_message(self.missing)}"
+        """The message bar's text (under the title HyperSynth): what is missing, the command, and to restart."""
+        return f"not active: {missing_message(self.missing)}"
 
     def initProcessing(self) -> None:  # noqa: N802 (QGIS API; qgis_process calls it without a GUI)
         QgsMessageLog.logMessage(self.message(), MESSAGE_TITLE, Qgis.Warning)
@@ -118,8 +136,13 @@ class MissingPackagesPlugin:
         from qgis.PyQt.QtCore import Qt
         from qgis.PyQt.QtWidgets import QMessageBox
 
-        box = QMessageBox(QMessageBox.Warning, MESSAGE_TITLE, self.message(), QMessageBox.Ok,
+        names = ", ".join(f"{d.module} ({d.purpose})" for d in self.missing)
+        box = QMessageBox(QMessageBox.Warning, MESSAGE_TITLE,
+                          f"HyperSynth is not active: missing Python packages: {names}.", QMessageBox.Ok,
                           self.iface.mainWindow())  # type: ignore[attr-defined]
+        # the command alone on its lines, to be copied whole (in the sentence it wrapped as "scikit-/learn")
+        box.setInformativeText("Install them into the Python QGIS runs, then restart QGIS:\n\n"
+                               + install_command(self.missing))
         box.setTextInteractionFlags(Qt.TextSelectableByMouse)
         box.exec_()
 

@@ -25,9 +25,9 @@ def test_all_engine_dependencies_are_installed_here():
 
 
 def test_install_command_lists_the_pinned_requirements():
-    command = install_command(list(DEPENDENCIES))
+    command = install_command(list(DEPENDENCIES), system_managed=False)
     python = "python" if sys.platform.startswith("win") else "python3"
-    assert command.startswith(f"{python} -m pip install --user ")
+    assert command.startswith(f'{python} -m pip install --user "numpy<2" ')  # numpy 2 breaks the system's GDAL
     for requirement in ("torch==2.13.0", "torchvision==0.28.0", "open_clip_torch==3.3.0", "diffusers==0.35.2",
                         "safetensors", "scikit-learn", "skops==0.16.0", "rasterio", "pyqtgraph", "scipy",
                         "matplotlib", "h5py"):
@@ -43,7 +43,7 @@ def test_missing_packages_give_one_message_with_the_command(qgis_iface):
     assert len(warnings) == 1 and text in warnings[0]
     assert "hypersynth_absent_module_a" in text and "hypersynth_absent_module_b" in text
     assert "torch" not in text.split("Install")[0]  # installed packages are not listed
-    assert "pip install --user absent-a==1.0 absent-b" in text
+    assert f"{install_command(list(ABSENT))} and restart QGIS" in text and "absent-a==1.0 absent-b" in text
 
 
 def test_nothing_shown_when_everything_is_installed(qgis_iface):
@@ -80,13 +80,34 @@ def test_with_a_package_missing_qgis_loads_a_stand_in_that_says_how_to_install_i
     plugin.initGui()
     try:
         warnings = bar.get_messages(Qgis.Warning)
-        assert len(warnings) == 1 and "HyperSynth is not active: missing Python packages: sklearn (random forest" in \
-            warnings[0] and "pip install --user scikit-learn pyqtgraph and restart QGIS" in warnings[0]
+        assert len(warnings) == 1 and "not active: missing Python packages: sklearn (random forest" in \
+            warnings[0] and '"numpy<2" scikit-learn pyqtgraph and restart QGIS' in warnings[0]
         shown = []
-        monkeypatch.setattr(QMessageBox, "exec_", lambda box: shown.append(box.text()) or 0)
+        monkeypatch.setattr(QMessageBox, "exec_", lambda box: shown.append((box.text(), box.informativeText())) or 0)
         plugin.action.trigger()
-        assert shown == [plugin.message()]
+        text, command = shown[0]
+        assert text.startswith("HyperSynth is not active: missing Python packages: sklearn (random forest")
+        assert command.endswith(f"\n\n{install_command(plugin.missing)}")  # alone on its line, to be copied
         assert plugin.action.text() == "Augment && Classify (packages missing)"
     finally:
         plugin.unload()
     assert plugin.action is None and MENU == "&HyperSynth"
+
+
+def test_a_system_managed_python_gets_the_flag_pip_needs_there(tmp_path, monkeypatch):
+    """Debian 12's python3 is marked externally managed (PEP 668): pip refused the command the message gave, --user
+    too; there it says --break-system-packages, which with --user writes to ~/.local only."""
+    import sysconfig
+
+    from hypersynth.plugin.dependencies import externally_managed
+
+    deps = [d for d in DEPENDENCIES if d.module == "skops"]
+    assert install_command(deps, system_managed=True).split()[4:7] == ["--user", "--break-system-packages",
+                                                                       '"numpy<2"']
+    assert "--break-system-packages" not in install_command(deps, system_managed=False)
+    stdlib = tmp_path / "lib"
+    stdlib.mkdir()
+    monkeypatch.setattr(sysconfig, "get_path", lambda name: str(stdlib))
+    assert not externally_managed()
+    (stdlib / "EXTERNALLY-MANAGED").write_text("[externally-managed]\n")
+    assert externally_managed() and "--break-system-packages" in install_command(deps)
