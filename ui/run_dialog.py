@@ -359,8 +359,8 @@ class RunDialog(QDialog):
         self.validation.setFilters(QgsMapLayerProxyModel.PointLayer | QgsMapLayerProxyModel.PolygonLayer
                                    | QgsMapLayerProxyModel.RasterLayer)
         self.validation.setAllowEmptyLayer(True, NO_VALIDATION)
-        if scene is not None:
-            self.validation.setExceptedLayerList([scene])  # a scene is no label raster
+        # a scene is no label raster, and the training labels are no validation (problems() says so of a copy)
+        self.validation.setExceptedLayerList([layer for layer in (scene, labels) if layer is not None])
         self.validation.setLayer(QgsProject.instance().mapLayer(str(defaults.get("validation_layer_id") or "")))
         self.validation.setToolTip(
             "Optional: labels kept apart from training (points, polygons or a label raster on the scene's grid). The "
@@ -384,6 +384,11 @@ class RunDialog(QDialog):
         self.advanced.setTitle(f"{ADVANCED_TITLE} ({len(changed)} changed: {', '.join(changed)})" if changed else
                                f"{ADVANCED_TITLE} (the defaults: what the benchmarks chose)")
         self.advanced.setCollapsed(not changed)
+        self.advanced.collapsedStateChanged.connect(lambda _collapsed: self.adjustSize())  # no room left empty
+
+        for changed in (self.output_folder.fileChanged, self.bundle.fileChanged, self.validation.layerChanged,
+                        self.validation_field.textChanged, self.patch_size.valueChanged):
+            changed.connect(self._recheck)
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -505,6 +510,12 @@ class RunDialog(QDialog):
             f"The output folder already holds {', '.join(names)}.\nReplace them with the new run's results?",
             QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
         return answer == QMessageBox.Yes
+
+    def _recheck(self, *_args: object) -> None:
+        """Once Run has listed what blocks it, an edit checks again: a fixed problem leaves the list (it stayed, red,
+        until Run was pressed again), one still there stays. Nothing is said before the first Run."""
+        if self.problem.text():
+            self.problem.setText("\n".join(self.problems()))
 
     def accept(self) -> None:
         """Close only when the settings can run (and the analyst agreed to overwrite earlier outputs)."""

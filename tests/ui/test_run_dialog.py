@@ -171,7 +171,8 @@ def test_validation_labels_default_to_none_and_come_back_from_the_settings(keep,
     assert dialog.values()["validation_layer_id"] == "" and dialog.values()["validation_field"] == ""
     offered = {dialog.validation.layer(i).name() for i in range(dialog.validation.count())
                if dialog.validation.layer(i) is not None}
-    assert offered == {"labels", "ground truth", "truth raster"}  # points, polygons, label rasters; not the scene
+    assert offered == {"ground truth", "truth raster"}  # points, polygons, label rasters; not the scene nor the
+    # training labels
     assert not dialog.validation_field.isEnabled()  # nothing to read a field from
     dialog.validation.setLayer(validation)
     assert dialog.validation_field.isEnabled()
@@ -201,15 +202,15 @@ def test_the_training_labels_are_refused_as_validation_labels(keep, tmp_path, sc
     qgis_new_project.addMapLayer(label_layer)
     dialog = keep(RunDialog(defaults={"output_folder": str(tmp_path / "out")}, scene=scene_layer, labels=label_layer))
     dialog.validation.setLayer(label_layer)
-    refusal = ("The validation labels 'labels' are the training label layer: accuracy on the labels the classifier "
-               "learnt from is not the map's accuracy; choose labels kept apart from training (or none).")
-    assert dialog.problems() == [refusal]
-    dialog.accept()
-    assert dialog.result() != RunDialog.Accepted and refusal in dialog.problem.text()
+    assert dialog.validation.currentLayer() is None  # the training layer itself is not offered
     twice = QgsVectorLayer(label_layer.source(), "labels again", "ogr")  # the same file's layer, added once more
     qgis_new_project.addMapLayer(twice)
     dialog.validation.setLayer(twice)
-    assert any("'labels again' are the training label layer" in p for p in dialog.problems())
+    refusal = ("The validation labels 'labels again' are the training label layer: accuracy on the labels the "
+               "classifier learnt from is not the map's accuracy; choose labels kept apart from training (or none).")
+    assert dialog.problems() == [refusal]
+    dialog.accept()
+    assert dialog.result() != RunDialog.Accepted and refusal in dialog.problem.text()
     twice.setSubsetString("class_id = 2")  # the same file filtered otherwise gives other labels
     assert dialog.problems() == []
     dialog.validation.setLayer(None)
@@ -327,3 +328,34 @@ def test_bands_without_data_where_the_dialog_looks_are_left_to_the_engine(keep, 
                                            "usable bands (of its 16, 1 flagged bad)")
     dialog.bundle.setFilePath(_synthesis_bundle(tmp_path / "b10", bands=10))
     assert "this scene has at least 13 usable bands" in dialog.problems()[0]
+
+
+def test_a_problem_leaves_the_dialog_once_fixed(keep, tmp_path, scene_layer, label_layer, qgis_new_project):
+    """A wrong class field said in red stayed after the analyst chose a label raster instead, until Run again: once
+    Run has listed problems, each edit checks again; before the first Run nothing is said."""
+    from qgis.core import QgsRasterLayer
+
+    validation = _points_layer("ground truth", "class_id", [(3, 3, 1), (12, 12, 2)])
+    truth_raster = QgsRasterLayer(_write_label_raster(tmp_path / "truth.tif"), "truth raster")
+    qgis_new_project.addMapLayers([label_layer, validation, truth_raster])
+    dialog = keep(RunDialog(defaults={"output_folder": str(tmp_path / "out")}, scene=scene_layer, labels=label_layer))
+    dialog.validation.setLayer(validation)
+    dialog.validation_field.setText("klass")
+    assert dialog.problem.text() == ""  # not before Run
+    dialog.accept()
+    assert "has no field 'klass'" in dialog.problem.text() and dialog.result() != RunDialog.Accepted
+    dialog.patch_size.setValue(2)  # another problem joins the list
+    assert "too small" in dialog.problem.text() and "klass" in dialog.problem.text()
+    dialog.patch_size.setValue(0)
+    dialog.validation.setLayer(truth_raster)  # the field no longer matters: the list empties
+    assert dialog.problem.text() == ""
+
+
+def test_the_dialog_fits_its_advanced_box_folded_or_open(keep):
+    """Folded, the Advanced box left about 300 px empty above Run: the dialog takes the height it needs."""
+    dialog = keep(RunDialog(defaults={}))
+    dialog.show()
+    dialog.advanced.setCollapsed(False)
+    opened = dialog.height()
+    dialog.advanced.setCollapsed(True)
+    assert dialog.height() < opened - 150
