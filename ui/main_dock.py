@@ -302,9 +302,18 @@ class HyperSynthDock(QgsDockWidget):
         if not written or Path(written[0]).suffix.lower() != ".tif":
             return
         try:
-            add_patch_mosaic(written[0])
+            mosaic = add_patch_mosaic(written[0])[0]
         except LayerLoadError as error:
             self.show_message(str(error), Qgis.Warning)
+            return
+        # The mosaic lies on a pixel grid of its own, with no place on Earth: added alone it sat far off the scene and
+        # the map did not change, as if Save had added nothing. The map goes to it, and the dock says how to go back.
+        if self.iface is not None:
+            canvas = self.iface.mapCanvas()
+            canvas.setExtent(mosaic.extent())
+            canvas.refresh()
+        self.show_message(f"The saved patches are on the map ({mosaic.name()}), on a pixel grid of their own, away "
+                          "from the scene: Zoom to Layer on the scene brings it back.")
 
     def show_run_attention(self, rows: Sequence[Any], wavelengths: Optional[Sequence[float]] = None,
                            source: str = "") -> None:

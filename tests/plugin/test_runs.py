@@ -438,6 +438,9 @@ def test_augment_run_then_prompt_preview_in_the_dock(qgis_iface, qgis_processing
         classes, = qgis_new_project.mapLayersByName("preview_classes")
         assert mosaic.renderer().type() == "multibandcolor" and root.findLayer(mosaic.id()).isVisible()
         assert classes.renderer().type() == "paletted" and not root.findLayer(classes.id()).isVisible()
+        # the mosaic's own pixel grid lies far from the scene: the map goes to it, and the dock says how to go back
+        assert qgis_iface.mapCanvas().extent().contains(mosaic.extent())
+        assert "on a pixel grid of their own, away from the scene" in plugin.dock.status.text()
         saved = read_scene(tmp_path / "preview.tif")  # the engine's values, as the model gave them
         np.testing.assert_allclose(saved.cube[:, :3, :3], shown[0]["patch_file"]["patches"][0][:, :3, :3], rtol=1e-6)
         panel.save_preview(tmp_path / "preview.tif", overwrite=True)  # saved again: the layers are replaced
