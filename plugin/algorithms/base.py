@@ -229,7 +229,7 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
 
 
 # The class field's title for labels that are points, polygons or a label raster (which needs none)
-CLASS_FIELD_TITLE = "Class field of the labels (its name; empty: a field named class, class_id, label, …)"
+CLASS_FIELD_TITLE = "Class field of the labels (its name; empty: a field named class_id, class, label, …)"
 
 
 def class_field_parameter(name: str, description: str) -> Any:
@@ -244,6 +244,38 @@ def class_field_parameter(name: str, description: str) -> Any:
     from qgis.core import QgsProcessingParameterString
 
     return QgsProcessingParameterString(name, description, optional=True)
+
+
+def refuse_the_scene_as_labels(scene: Any, labels: Any, what: str = "training labels") -> None:
+    """Refuse the scene given as its own labels (a dialog with the scene alone in the project fills both with it);
+    the engine would say so only once it has read the scene's bands."""
+    from ..layers import layer_file, same_file
+
+    if scene is None or labels is None:
+        return
+    # one file's other dataset (a NetCDF's mask beside its radiance) is not the scene
+    same = labels.id() == scene.id() or (same_file(layer_file(labels), layer_file(scene))
+                                         and gdal_name(labels.source()) == gdal_name(scene.source()))
+    if same:
+        raise QgsProcessingException(f"the {what} are the hyperspectral scene itself; choose the layer of your "
+                                     "labels: points, polygons or a label raster of class ids")
+
+
+def _check_class_field(layer: QgsVectorLayer, what: str, typed: Optional[str]) -> None:
+    """Refuse a vector label layer without the class field ``typed`` (any case, as the engine matches it), or, none
+    typed, without a field the engine would take for the class."""
+    from ...core.io.labels import pick_class_field
+
+    names = layer.fields().names()
+    if pick_class_field(names, typed) is not None:
+        return
+    fields = ", ".join(names) or "none"
+    if typed:
+        raise QgsProcessingException(f"the {what} layer '{layer.name()}' has no field '{typed}' (its fields: {fields}); "
+                                     "type the name of the field that holds the class, or leave it empty")
+    raise QgsProcessingException(f"the {what} layer '{layer.name()}' has no field named like a class (class_id, "
+                                 f"class, label, …; its fields: {fields}); type the name of the field that holds the "
+                                 "class")
 
 
 def _layer_copy_file(layer: QgsVectorLayer, what: str, context: QgsProcessingContext) -> str:
@@ -312,8 +344,12 @@ def subdataset_refusal(subject: str, source: str, container: Path) -> str:
 
 
 def labels_file(layer: Any, what: str, context: QgsProcessingContext,
-                feedback: Optional[QgsProcessingFeedback]) -> str:
-    """A file the engine can read for a label layer: a raster's file, or a vector as a single-layer file.
+                feedback: Optional[QgsProcessingFeedback], *, check_field: bool = False,
+                class_field: Optional[str] = None) -> str:
+    """A file the engine can read for a label layer: a raster's file, or a vector as a single-layer file. With
+    ``check_field`` (labels whose classes are read), a vector's ``class_field`` (typed; None: the engine's guess,
+    class_id, class, label, …) is looked for among its fields first, so a mistyped name is said before the scene
+    is read, not after.
 
     The rule is the dock's (:func:`..runs.reads_own_file`): a plain single-layer file as saved is read as it is;
     any other vector layer (held in memory or a database, inside a multi-layer GeoPackage, filtered, or in edit mode
@@ -329,6 +365,8 @@ def labels_file(layer: Any, what: str, context: QgsProcessingContext,
         if layer.featureCount() == 0:
             raise QgsProcessingException(f"the {what} layer '{layer.name()}' has no features; label a few "
                                          "pixels or polygons first")
+        if check_field:
+            _check_class_field(layer, what, class_field)
         if reads_own_file(layer):
             return layer.source()
         path = _layer_copy_file(layer, what, context)

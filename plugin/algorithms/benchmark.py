@@ -186,7 +186,8 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
                                  self.REFERENCE: existing_layer_file(reference_layer), self.CLASSES: classes_path},
                                 {self.OUTPUT: out_md, self.JSON: out_json})
         scene = raster_file(layer, "scene", subdatasets=True)
-        reference = labels_file(reference_layer, "reference", context, feedback)
+        reference = labels_file(reference_layer, "reference", context, feedback, check_field=True,
+                                class_field=self.parameterAsString(parameters, self.CLASS_FIELD, context) or None)
         counts, seeds, methods, splits = self.runs(parameters, context)
         name = self.scene_name(scene, self.parameterAsString(parameters, self.NAME, context) or layer.name())
         feedback.pushInfo(self.tr("{} runs: {} label count{} × {} seed{} × {} method{} × {} split{}").format(

@@ -91,8 +91,8 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
             self.VALIDATION, self.tr("Validation labels for an accuracy assessment"),
             types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster], optional=True))
         self.addParameter(class_field_parameter(
-            self.CLASS_FIELD, self.tr("Class field of the validation labels (its name; empty: a field named class, "
-                                      "class_id, label, …)")))
+            self.CLASS_FIELD, self.tr("Class field of the validation labels (its name; empty: a field named "
+                                      "class_id, class, label, …)")))
         device = QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=list(DEVICES),
                                             defaultValue=DEVICES.index(HyperSynthSettings.load().device))
         device.setFlags(device.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -134,9 +134,9 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
                                  self.VALIDATION: existing_layer_file(validation_layer)}, destinations)
         device = DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]  # checked in check_parameters
         scene = raster_file(scene_layer, "scene", subdatasets=True)
-        validation = (labels_file(validation_layer, "validation", context, feedback)
-                      if validation_layer is not None else None)
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
+        validation = (labels_file(validation_layer, "validation", context, feedback, check_field=True,
+                                  class_field=class_field) if validation_layer is not None else None)
         out_metrics = destinations[self.METRICS]
 
         from ...core.pipeline import classify_with_model

@@ -30,9 +30,10 @@ from .base import (
     accuracy_results,
     engine_errors,
     engine_warnings,
-    labels_file,
     existing_layer_file,
+    labels_file,
     raster_file,
+    refuse_the_scene_as_labels,
     when_loaded,
 )
 from .destinations import OutputMoves, staging_folder, write_report
@@ -181,6 +182,8 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
                         self.PROBABILITIES: self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context),
                         self.REPORT: self.parameterAsFileOutput(parameters, self.REPORT, context),
                         **self.extra_destinations(parameters, context)}
+        refuse_the_scene_as_labels(scene_layer, labels_layer)
+        refuse_the_scene_as_labels(scene_layer, validation_layer, "validation labels")
         if validation_layer is not None and labels_layer is not None:
             from ..runs import reads_the_same_labels
 
@@ -193,10 +196,11 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
                                  self.VALIDATION: existing_layer_file(validation_layer), self.CLASSES: classes_path},
                                 destinations, self.MODEL_FOLDERS)  # before anything is read or written
         scene = raster_file(scene_layer, "scene", subdatasets=True)
-        labels = labels_file(labels_layer, "labels", context, feedback)
-        validation = (labels_file(validation_layer, "validation", context, feedback)
-                      if validation_layer is not None else None)
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
+        labels = labels_file(labels_layer, "labels", context, feedback, check_field=True, class_field=class_field)
+        validation = (labels_file(validation_layer, "validation", context, feedback, check_field=True,
+                                  class_field=class_field)  # the engine reads both with the one field
+                      if validation_layer is not None else None)
         engine_args = self.engine_arguments(parameters, context)
 
         from ...core.outputs import runs_in_progress

@@ -23,9 +23,10 @@ from .base import (
     check_patch_size,
     engine_errors,
     engine_warnings,
-    labels_file,
     existing_layer_file,
+    labels_file,
     raster_file,
+    refuse_the_scene_as_labels,
 )
 from .destinations import OutputMoves, move_folder_into_place, staging_folder
 
@@ -117,14 +118,15 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         if not out:
             raise QgsProcessingException("choose a folder for the trained synthesis model")
+        refuse_the_scene_as_labels(scene_layer, labels_layer)
         # before the long training, not after it
         self.check_destinations({self.SCENE: existing_layer_file(scene_layer),
                                  self.LABELS: existing_layer_file(labels_layer), self.CLASSES: classes_path},
                                 {self.OUTPUT: out}, {self.OUTPUT: "synthesis"})
         patch_size = self.parameterAsInt(parameters, self.PATCH_SIZE, context)  # checked in check_parameters
         scene = raster_file(scene_layer, "scene", subdatasets=True)
-        labels = labels_file(labels_layer, "labels", context, feedback)
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
+        labels = labels_file(labels_layer, "labels", context, feedback, check_field=True, class_field=class_field)
 
         from ...core.methods import MethodSettings
         from ...core.pipeline import train_bundle  # heavy: the engine and torch

@@ -321,3 +321,23 @@ def test_the_training_labels_as_validation_are_refused_before_the_run(hypersynth
             "SCENE": demo.scene, "LABELS": demo.labels, "CLASSES": demo.classes, "VALIDATION": demo.labels,
             "METHOD": 0, "OUTPUT": str(out / "map.tif")})
     assert not out.exists()
+
+
+def test_a_mistyped_class_field_or_the_scene_as_labels_is_refused_before_the_scene_is_read(hypersynth_plugin, demo,
+                                                                                          tmp_path):
+    """A class field typed wrong was said only once the run had read the scene, and a dialog with the scene alone
+    in the project fills the labels with it: both are refused at once, with what to do, and nothing is written."""
+    out = tmp_path / "results"
+    run = {"SCENE": demo.scene, "LABELS": demo.points, "CLASSES": demo.classes, "METHOD": 0,
+           "OUTPUT": str(out / "map.tif")}
+    with pytest.raises(QgsProcessingException, match=r"^the labels layer 'labels' has no field 'klass' \(its fields: "
+                                                     r"fid, class, class_id\); type the name of the field"):
+        processing.run("hypersynth:classifybaseline", {**run, "CLASS_FIELD": "klass"})
+    with pytest.raises(QgsProcessingException, match="^the training labels are the hyperspectral scene itself"):
+        processing.run("hypersynth:classifybaseline", {**run, "LABELS": demo.scene})
+    with pytest.raises(QgsProcessingException, match="^the validation layer 'labels' has no field 'klass'"):
+        processing.run("hypersynth:accuracyassessment", {"CLASS_MAP": demo.ground_truth, "VALIDATION": demo.points,
+                                                         "CLASS_FIELD": "klass", "OUTPUT": str(out / "m.json")})
+    assert not out.exists()
+    result = processing.run("hypersynth:classifybaseline", {**run, "CLASS_FIELD": "CLASS_ID"})  # any case, as read
+    assert Path(result["OUTPUT"]).is_file()
