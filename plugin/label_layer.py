@@ -38,7 +38,7 @@ from qgis.PyQt.QtWidgets import QUndoCommand
 
 from ..core.progress import NULL_REPORTER, Reporter
 from ..core.scene import CLASS_ID_RANGE, MAX_CLASS_ID, MIN_CLASS_ID, PIXEL_GRID, ClassInfo  # the engine's id range
-from .layers import add_input_layer, gdal_name
+from .layers import add_input_layer, gdal_name, open_in_layers_panel
 
 CLASS_ID_FIELD = "class_id"  # integer label value, the ClassInfo.id
 CLASS_NAME_FIELD = "class"  # class name, for people reading the attribute table
@@ -177,6 +177,7 @@ def use_label_layer(layer: object, classes: Sequence[ClassInfo]) -> QgsVectorLay
     if checked.opacity() >= 1.0:  # an opacity the analyst chose stays
         checked.setOpacity(LAYER_OPACITY)
     constrain_class_ids(checked)
+    open_in_layers_panel(QgsProject.instance().layerTreeRoot().findLayer(checked.id()))  # its classes in view
     return checked
 
 

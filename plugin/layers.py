@@ -234,10 +234,7 @@ def add_result_layers(class_map: PathLike, confidence: Optional[PathLike], class
         hidden.setItemVisibilityChecked(False)  # the map shows; the others are there to inspect
         hidden.setExpanded(False)  # their legends folded: the class legend is what a Layers panel shows first
     parent.insertChildNode(index, group)
-    # QGIS's Layers panel showed the new group closed, the class legend hidden, though the group says it is open;
-    # told again, the panel opens it
-    group.setExpanded(False)
-    group.setExpanded(True)
+    open_in_layers_panel(group)
     for layer, legend_title in zip(layers, titles):
         set_legend_title(group.findLayer(layer.id()), legend_title)
     return layers
@@ -271,6 +268,14 @@ def add_patch_mosaic(mosaic: PathLike, project: Optional[QgsProject] = None) -> 
         if node is not None:
             node.setItemVisibilityChecked(False)
     return layers
+
+
+def open_in_layers_panel(node: Optional[QgsLayerTreeNode]) -> None:
+    """Open ``node`` (a group, or a layer's legend) in QGIS's Layers panel. The panel showed a new result group, and
+    a label layer's legend once restyled, closed though their nodes said open; told again, it opens them."""
+    if node is not None:
+        node.setExpanded(False)
+        node.setExpanded(True)
 
 
 def is_result_group(node: Optional[QgsLayerTreeNode]) -> bool:

@@ -229,6 +229,11 @@ class Walkthrough:
                      panel.table.rowCount() == len(classes) >= 2 and all(c.prompt for c in classes),
                      f"{panel.table.rowCount()} rows; prompts {[c.prompt for c in classes]}")
         self.info["classes"] = [c.name for c in classes]
+        yield from self.settle()
+        view = iface.layerTreeView()
+        node = QgsProject.instance().layerTreeRoot().findLayer(labels.id())
+        self.check("the label layer's legend is open in the Layers panel, one entry a class",
+                   node is not None and view.isExpanded(view.node2index(node)), f"node {node}")
 
         panel.brush_button.setChecked(True)  # the Brush button makes the brush the canvas's map tool
         brush = panel.brush

@@ -19,6 +19,7 @@ EXPECTED_CHECKS = (  # the checks the walkthrough must have made (a silent skip 
     "true-colour composite applied",
     "label GeoPackage created",
     "classes loaded with prompts",
+    "the label layer's legend is open in the Layers panel, one entry a class",
     "mouse stroke on the canvas adds a label of the selected class",
     "every class has labelled pixels",
     "brushed pixels lie on their class in the ground truth",
