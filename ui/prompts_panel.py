@@ -56,9 +56,12 @@ PREVIEW_READY_HINT = "Select a class and press Preview: 4 patches of its prompt 
 PREVIEW_PLOT_MIN_HEIGHT = 220
 PREVIEW_VALUE_TITLE = "Pixel value"  # the value axis: synthetic patches are in the scene's units
 # Said above the prompts when the last run's model had no CLIP weights: what a prompt then means, and the remedy
-NO_CLIP_NOTE = ("No CLIP weights in the last run's model: a prompt means only what it learnt beside your labels, and "
-                "new wording carries little. For prompts that mean what they say, set a CLIP weights file in Raster ▸ "
-                "HyperSynth ▸ Settings… and run again.")
+NO_CLIP_NOTE = ("No CLIP weights in the last run's model: its prompts mean only what it learnt from your labels "
+                "(Raster ▸ HyperSynth ▸ Settings… sets the weights).")  # two lines: the prompts table keeps its room
+NO_CLIP_DETAIL = ("Without CLIP weights the text encoder is learnt from your prompts and labels alone: a prompt means "
+                  "what the model saw beside its class's labels, and wording it never saw carries little. Set a CLIP "
+                  "ViT-B-32 weights file in Raster ▸ HyperSynth ▸ Settings… and run again for prompts that mean what "
+                  "they say.")
 SAVE_TIP = "Save the previewed patches as a GeoTIFF mosaic (added to the map), a spectral library (.csv) or a .npz"
 # the save dialog's file types, the mosaic first (QGIS shows it); their endings are write_patches's
 SAVE_FILTERS = {".tif": "GeoTIFF mosaic (*.tif)", ".csv": "Spectral library (*.csv)", ".npz": "NumPy archive (*.npz)"}
@@ -376,7 +379,7 @@ class PromptsPanel(QWidget):
         """Where the last run's model got its text encoder (the bundle's ``text_source``: "openai-pretrained:…",
         "random-init (…)"; "" no model): without CLIP weights a note says what its prompts then mean."""
         self.text_note.setVisible(source.startswith("random-init"))
-        self.text_note.setToolTip(f"Text encoder: {source}" if source else "")
+        self.text_note.setToolTip(f"{NO_CLIP_DETAIL}\n\nText encoder: {source}" if source else "")
 
     def set_model_ready(self, ready: bool) -> None:
         """Whether a synthesis model to preview from is there: the hint in the preview's place says what Preview does
