@@ -227,5 +227,5 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
         results = super().processAlgorithm(parameters, context, feedback)
         if results.get(self.SYNTHETIC_PATCHES):  # a mosaic and its classes go on the map, as Synthesise puts them
-            load_mosaic(context, results[self.SYNTHETIC_PATCHES], self.SYNTHETIC_PATCHES)
+            load_mosaic(context, results[self.SYNTHETIC_PATCHES], self.SYNTHETIC_PATCHES, feedback)
         return results

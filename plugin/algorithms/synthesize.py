@@ -152,5 +152,5 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
                                           n=self.parameterAsInt(parameters, self.COUNT, context), settings=settings,
                                           attention=self.parameterAsBool(parameters, self.ATTENTION, context),
                                           reporter=FeedbackReporter(feedback), overwrite=True)
-        load_mosaic(context, path, self.OUTPUT)
+        load_mosaic(context, path, self.OUTPUT, feedback)
         return {self.OUTPUT: str(path)}

@@ -280,9 +280,11 @@ def test_augment_then_reuse_the_classifier_and_synthesis_model(hypersynth_plugin
         bands = npz["patches"].shape[1]
     context = QgsProcessingContext()
     context.setProject(QgsProject.instance())
+    said = RecordingFeedback()
     mosaic = processing.run("hypersynth:synthesize", {
         "BUNDLE": result["BUNDLE"], "CLASS_ID": 1, "COUNT": 3, "DEVICE": 1, "OUTPUT": str(tmp_path / "water.tif")},
-        context=context)
+        context=context, feedback=said)
+    assert any(line.startswith("water lies on a pixel grid of its own") for line in said.infos)  # where to find it
     shown = sorted(Path(p).name for p in context.layersToLoadOnCompletion())  # the mosaic and its classes
     assert shown == ["water.tif", "water_classes.tif"] and mosaic["OUTPUT"] == str(tmp_path / "water.tif")
     assert gdal.Open(mosaic["OUTPUT"]).RasterCount == bands
