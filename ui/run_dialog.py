@@ -8,7 +8,7 @@ from typing import Any, NamedTuple, Optional, Sequence
 import numpy as np
 from qgis.core import QgsMapLayer, QgsMapLayerProxyModel, QgsProject, QgsRasterLayer, QgsVectorLayer
 from qgis.gui import QgsCollapsibleGroupBox, QgsFileWidget, QgsMapLayerComboBox
-from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtCore import Qt, QTimer
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -510,6 +510,12 @@ class RunDialog(QDialog):
             f"The output folder already holds {', '.join(names)}.\nReplace them with the new run's results?",
             QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
         return answer == QMessageBox.Yes
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        """Once shown, the height its rows need: the dialog opened as tall as with Advanced open, its rows spread
+        over the room (a folded box's height is known only once it is laid out)."""
+        super().showEvent(event)
+        QTimer.singleShot(0, self.adjustSize)
 
     def _recheck(self, *_args: object) -> None:
         """Once Run has listed what blocks it, an edit checks again: a fixed problem leaves the list (it stayed, red,
