@@ -361,7 +361,11 @@ class RunDialog(QDialog):
         self.validation.setAllowEmptyLayer(True, NO_VALIDATION)
         # a scene is no label raster, and the training labels are no validation (problems() says so of a copy)
         self.validation.setExceptedLayerList([layer for layer in (scene, labels) if layer is not None])
-        self.validation.setLayer(QgsProject.instance().mapLayer(str(defaults.get("validation_layer_id") or "")))
+        remembered = QgsProject.instance().mapLayer(str(defaults.get("validation_layer_id") or ""))
+        if remembered is not None:
+            self.validation.setLayer(remembered)
+        else:  # the empty choice, said: setLayer(None) left the combo blank where the project had candidate layers
+            self.validation.setCurrentIndex(0)
         self.validation.setToolTip(
             "Optional: labels kept apart from training (points, polygons or a label raster on the scene's grid). The "
             "report then gives the map's overall, average and per-class accuracy, κ, the confusion matrix and the "

@@ -168,6 +168,8 @@ def test_validation_labels_default_to_none_and_come_back_from_the_settings(keep,
     qgis_new_project.addMapLayers([label_layer, validation, truth_raster])
     dialog = keep(RunDialog(defaults={"output_folder": str(tmp_path / "out")}, scene=scene_layer, labels=label_layer))
     assert dialog.validation.currentLayer() is None  # none unless chosen: the run then has no accuracy section
+    alone = keep(RunDialog(defaults={}, scene=scene_layer))  # other layers offered: the empty choice still said
+    assert alone.validation.currentText() == dialog.validation.currentText() == "none (no accuracy section)"
     assert dialog.values()["validation_layer_id"] == "" and dialog.values()["validation_field"] == ""
     offered = {dialog.validation.layer(i).name() for i in range(dialog.validation.count())
                if dialog.validation.layer(i) is not None}
