@@ -61,18 +61,32 @@ def externally_managed() -> bool:
     return Path(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED").is_file()
 
 
-def install_command(missing: list[Dependency], system_managed: Optional[bool] = None) -> str:
+def installed_numpy_major() -> Optional[int]:
+    """The major version of the numpy QGIS's Python has (None: none, or unreadable)."""
+    from importlib import metadata
+
+    try:
+        return int(metadata.version("numpy").split(".")[0])
+    except (metadata.PackageNotFoundError, ValueError):
+        return None
+
+
+def install_command(missing: list[Dependency], system_managed: Optional[bool] = None,
+                    numpy_major: Optional[int] = -1) -> str:
     """The exact pip command that installs ``missing`` into the Python QGIS runs, for the user alone (~/.local).
 
-    numpy stays below 2 (quoted for the shell): a system's GDAL and matplotlib, which QGIS loads, are built on numpy
-    1.x and break beside a numpy 2 that a package's install would otherwise bring in. Where the system manages its
-    Python (``system_managed``; None: :func:`externally_managed`), --break-system-packages lets pip write to the
-    user's folder, which leaves the system's packages untouched.
+    Where that Python has numpy 1.x (``numpy_major``; -1: :func:`installed_numpy_major`), numpy stays below 2 (quoted
+    for the shell): the system's GDAL and matplotlib, which QGIS loads, are built on it and break beside a numpy 2
+    that a package's install would otherwise bring in; a Python with numpy 2 (or none) keeps what it has. Where the
+    system manages its Python (``system_managed``; None: :func:`externally_managed`), --break-system-packages lets
+    pip write to the user's folder, which leaves the system's packages untouched.
     """
     python = "python" if sys.platform.startswith("win") else "python3"
     managed = externally_managed() if system_managed is None else system_managed
+    major = installed_numpy_major() if numpy_major == -1 else numpy_major
     flags = "--user --break-system-packages" if managed else "--user"
-    return f'{python} -m pip install {flags} "numpy<2" ' + " ".join(d.requirement for d in missing)
+    pin = '"numpy<2" ' if major == 1 else ""
+    return f"{python} -m pip install {flags} {pin}" + " ".join(d.requirement for d in missing)
 
 
 def missing_message(missing: list[Dependency]) -> str:
@@ -137,12 +151,14 @@ class MissingPackagesPlugin:
         from qgis.PyQt.QtWidgets import QMessageBox
 
         names = ", ".join(f"{d.module} ({d.purpose})" for d in self.missing)
+        pip = "" if importlib.util.find_spec("pip") else (  # Debian's QGIS does not bring pip
+            "\n\npip itself is missing: install it first (on Debian or Ubuntu: sudo apt install python3-pip).")
+        # the command alone on its lines, to be copied whole (in the sentence it wrapped as "scikit-/learn"), in the
+        # main text, whose selection the flags below set under every style
         box = QMessageBox(QMessageBox.Warning, MESSAGE_TITLE,
-                          f"HyperSynth is not active: missing Python packages: {names}.", QMessageBox.Ok,
-                          self.iface.mainWindow())  # type: ignore[attr-defined]
-        # the command alone on its lines, to be copied whole (in the sentence it wrapped as "scikit-/learn")
-        box.setInformativeText("Install them into the Python QGIS runs, then restart QGIS:\n\n"
-                               + install_command(self.missing))
+                          f"HyperSynth is not active: missing Python packages: {names}.\n\nInstall them into the "
+                          f"Python QGIS runs, then restart QGIS:\n\n{install_command(self.missing)}{pip}",
+                          QMessageBox.Ok, self.iface.mainWindow())  # type: ignore[attr-defined]
         box.setTextInteractionFlags(Qt.TextSelectableByMouse)
         box.exec_()
 
