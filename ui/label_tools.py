@@ -25,6 +25,7 @@ NEEDS_LABEL_LAYER = "Needs a label layer: choose one above, or New… makes one"
 NEEDS_CLASS = "Needs a class: Add one or Load classes…, then select it in the table"
 NEEDS_POLYGON_LAYER = POINT_LAYER_PAINTS_NOT[0].upper() + POINT_LAYER_PAINTS_NOT[1:]  # the tools paint polygons
 PIXEL_UNITS = "scene px"  # the radius's unit over a scene without georeference: the map's units are its pixels
+GRID_UNITS = "map units"  # over a scene with a grid but no CRS: the map's units are its grid's, some per pixel
 CHECKED_TOOL_STYLE = ("QToolButton:checked { background-color: #2f6fb3; color: white; font-weight: bold; "
                       "border: 1px solid #1d4f85; border-radius: 3px; padding: 2px 6px; }")  # which tool is on
 
@@ -145,24 +146,30 @@ class LabelTools(QObject):
         """The brush radius is in the map's units: its unit, decimals and step follow them (0.0002 degrees is a brush
         of about 20 m), and a radius set in other units goes back to auto.
 
-        Over a scene without georeference the map's coordinates are the scene's pixels: QGIS draws it with x = column
-        and y = -row whatever the canvas's CRS says (EPSG:4326 by default, whose "degrees" would be a lie), so the
-        radius is in scene pixels there.
+        Over a scene without CRS the map's coordinates are the scene's own, whatever the canvas's CRS says (EPSG:4326
+        by default, whose "degrees" would be a lie): its pixels where it has no georeference (QGIS draws it with
+        x = column and y = -row), so the radius is in scene pixels there; its grid's units where the file has a grid
+        but no CRS (30 a pixel, say), so the radius is in those map units.
         """
         assert self._canvas is not None
         scene = self._scene
-        pixels = scene is not None and not sip.isdeleted(scene) and not scene.crs().isValid()
+        no_crs = scene is not None and not sip.isdeleted(scene) and not scene.crs().isValid()
+        pixel_size = scene.rasterUnitsPerPixelX() if no_crs else 0.0
+        pixels = no_crs and abs(pixel_size - 1.0) < 1e-12
         map_units = self._canvas.mapUnits()
-        units: object = PIXEL_UNITS if pixels else map_units
+        units: object = PIXEL_UNITS if pixels else GRID_UNITS if no_crs else map_units
         if units == self._radius_units:
             return
         before, self._radius_units = self._radius_units, units
         degrees = units == QgsUnitTypes.DistanceDegrees
-        self.radius.setDecimals(6 if degrees else 1 if pixels else 2)
+        self.radius.setDecimals(6 if degrees else 1 if pixels else 2)  # a grid without CRS: 2, as metres
         self.radius.setSingleStep(0.0001 if degrees else 0.5 if pixels else 1.0)
         if pixels:
             suffix, unit_name = PIXEL_UNITS, "scene pixels"
             why = " (the scene has no georeference: the map's coordinates are its columns and rows)"
+        elif no_crs:
+            suffix, unit_name = GRID_UNITS, "the scene's map units"
+            why = f" (the scene has no CRS: the map's coordinates are its grid's, {pixel_size:g} a pixel)"
         elif map_units == QgsUnitTypes.DistanceUnknownUnit:
             suffix, unit_name, why = "map units", "map units", " (the map has no CRS)"
         else:

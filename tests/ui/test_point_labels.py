@@ -337,3 +337,24 @@ def test_the_brush_radius_is_in_scene_pixels_over_a_scene_without_georeference(k
     panel.set_scene_layer(scene_layer)  # a georeferenced scene: metres, and a radius in pixels is no radius there
     assert panel.radius.suffix() == " m" and panel.radius.value() == 0
     assert "now in meters" in messages[-1] and "back to auto" in messages[-1]
+
+
+def test_the_brush_radius_is_in_the_grids_units_over_a_scene_with_a_grid_but_no_crs(keep, canvas, classes, tmp_path,
+                                                                                   qgis_new_project):
+    """A file with a geotransform of 30 units a pixel but no CRS: the map's coordinates are its grid's, so a radius
+    said in "scene px" would paint a thirtieth of a pixel."""
+    from hypersynth.ui.label_tools import GRID_UNITS
+
+    ds = gdal.GetDriverByName("GTiff").Create(str(tmp_path / "grid.tif"), 40, 30, 2, gdal.GDT_Float32)
+    ds.SetGeoTransform((500000.0, 30.0, 0.0, 5800000.0, 0.0, -30.0))
+    ds = None
+    grid = QgsRasterLayer(str(tmp_path / "grid.tif"), "grid")
+    assert grid.isValid() and not grid.crs().isValid()
+    qgis_new_project.addMapLayer(grid)
+    canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
+    panel = keep(ClassesPanel(canvas))
+    panel.set_classes(classes)
+    panel.set_scene_layer(grid)
+    assert panel.radius.suffix() == f" {GRID_UNITS}" and "30 a pixel" in panel.radius.toolTip()
+    panel.radius.setValue(45)
+    assert panel.brush.radius() == 45  # a pixel and a half, in the map's units
