@@ -26,6 +26,7 @@ from qgis.PyQt.QtGui import QColor
 from ..core.scene import ClassInfo
 
 PathLike = Union[str, Path]
+PATCH_MOSAIC = "hypersynth/patch_mosaic"  # custom property, True on a layer add_patch_mosaic added
 RESULT_GROUP = "hypersynth/result_group"  # custom property, True on a group add_result_layers made (saved in projects)
 # The result layers' names in their group (the group names the run): short, so a narrow Layers panel tells them apart
 CLASSES_NAME, CONFIDENCE_NAME, PROBABILITIES_NAME = "classes", "confidence", "class probabilities"
@@ -240,6 +241,15 @@ def add_result_layers(class_map: PathLike, confidence: Optional[PathLike], class
     return layers
 
 
+def files_the_project_needs(paths: Iterable[PathLike], project: Optional[QgsProject] = None) -> list[str]:
+    """The names of the layers of ``project`` that read one of ``paths``, other than a patch mosaic an earlier save
+    added (:func:`add_patch_mosaic`): files a save must not replace (the scene, a label raster…). Main thread."""
+    project = project or QgsProject.instance()
+    return [layer.name() for layer in project.mapLayers().values()
+            if not layer.customProperty(PATCH_MOSAIC, False)
+            and any(same_file(layer_file(layer), str(path)) for path in paths)]
+
+
 def add_patch_mosaic(mosaic: PathLike, project: Optional[QgsProject] = None) -> list[QgsRasterLayer]:
     """Add a mosaic of synthetic patches (:mod:`..core.io.patch_files`) to ``project`` as Processing's *Synthesise*
     loads one: the mosaic in false colour, its class raster (when written) above it in the class colours of the .qml
@@ -262,6 +272,7 @@ def add_patch_mosaic(mosaic: PathLike, project: Optional[QgsProject] = None) -> 
         layers.append(_open_raster(classes, classes.stem))
         layers[1].loadDefaultStyle()
     for layer in layers:
+        layer.setCustomProperty(PATCH_MOSAIC, True)  # a later save to its name may replace it (nothing else)
         add_input_layer(layer, project)
     if len(layers) > 1:
         node = project.layerTreeRoot().findLayer(layers[1].id())

@@ -425,6 +425,7 @@ class HyperSynthDock(QgsDockWidget):
         """The synthesis model prompt previews sample from (the last run's), or None: Preview waits for one."""
         self.preview_model = path
         self.prompts_panel.set_model_ready(path is not None)
+        self.prompts_panel.save_folder = str(Path(path).parent) if path else ""  # the run's output folder
         meta = read_bundle_meta(path) if path is not None else {}  # a JSON read: no weights
         self.prompts_panel.set_text_source(str(meta.get("text_source", "")))
         self._update_actions()

@@ -29,6 +29,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ..core.io.patch_files import PATCH_FORMATS, companion_files, write_patches
 from ..core.scene import ClassInfo
+from ..plugin.layers import files_the_project_needs
 from ..plugin.rendering import composite_rgb
 from .spectral_dock import patch_pyqtgraph_for_qgis, plot_spectrum
 
@@ -113,6 +114,7 @@ class PromptsPanel(QWidget):
         self._classes: list[ClassInfo] = []
         self._patch_file: Optional[dict[str, Any]] = None  # the shown preview as write_patches takes it; None: none
         self._model_ready = False  # a synthesis model to preview from is there (set_model_ready)
+        self.save_folder = ""  # where Save… starts: the last run's output folder ("" QGIS's own choice)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         content = QWidget()
@@ -395,11 +397,16 @@ class PromptsPanel(QWidget):
         emit ``previewSaved``; returns the files written.
 
         Raises:
-            ValueError: no preview to save, or an ending other than those three.
+            ValueError: no preview to save, an ending other than those three, or a file a layer of the project reads
+                (the scene, a label raster: replaced, it would be lost; an earlier saved mosaic may be replaced).
             core.outputs.OutputExistsError: a file (the mosaic's class raster too) exists and ``overwrite`` is False.
         """
         if self._patch_file is None:
             raise ValueError("no preview to save: preview a prompt first")
+        needed = files_the_project_needs([Path(path), *companion_files(path)])
+        if needed:
+            raise ValueError(f"{Path(path).name} (or its class raster) is read by the project's layer "
+                             f"{', '.join(repr(n) for n in needed)}: choose another name")
         written = write_patches(path, overwrite=overwrite, **self._patch_file)
         beside = companion_files(written[0])[:1]  # a mosaic's class raster (its .qml and .aux.xml go unnamed)
         more = f" and {beside[0].name}" if beside and beside[0] in written else ""
@@ -410,7 +417,8 @@ class PromptsPanel(QWidget):
     def _ask_save(self) -> None:
         """The Save button: a file dialog (which asks before replacing the file it names), then :meth:`save_preview`;
         a refusal is said in the preview's title."""
-        path, chosen = QFileDialog.getSaveFileName(self, "Save the previewed patches", "preview_patches.tif",
+        start = str(Path(self.save_folder, "preview_patches.tif")) if self.save_folder else "preview_patches.tif"
+        path, chosen = QFileDialog.getSaveFileName(self, "Save the previewed patches", start,
                                                    ";;".join(SAVE_FILTERS.values()))
         if not path:
             return

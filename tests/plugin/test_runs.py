@@ -632,7 +632,8 @@ def test_a_second_run_requested_while_the_dock_follows_one_is_refused(qgis_iface
         plugin.unload()
 
 
-def test_a_preview_without_a_model_says_so_in_the_prompts_tab(qgis_iface, qgis_processing, tmp_path):
+def test_a_preview_without_a_model_says_so_in_the_prompts_tab(qgis_iface, qgis_processing, qgis_new_project, tmp_path):
+    """A new project: an earlier test's project would bring back its run's model for previews."""
     from hypersynth import classFactory
 
     plugin = classFactory(qgis_iface)

@@ -191,3 +191,32 @@ def test_a_model_without_clip_weights_is_said_above_the_prompts(keep, classes, t
     assert panel.text_note.isHidden()
     dock.set_preview_model(None)  # no model: nothing to say
     assert panel.text_note.isHidden()
+
+
+def test_a_save_never_replaces_a_file_the_project_reads(keep, classes, tmp_path, scene_path, qgis_new_project,
+                                                         monkeypatch):
+    """Confirming "Replace?" on the scene's name swapped the cube for 4 patches and took the scene off the map: a
+    file a layer reads is refused (an earlier saved mosaic may be replaced); Save… starts in the run's folder."""
+    from qgis.core import QgsRasterLayer
+
+    from hypersynth.plugin.layers import add_patch_mosaic
+    from hypersynth.ui import prompts_panel
+
+    scene = QgsRasterLayer(str(scene_path), "scene")
+    qgis_new_project.addMapLayer(scene)
+    before = scene_path.read_bytes()
+    panel = keep(PromptsPanel(), 520, 700)
+    data = _patch_file(classes)
+    panel.show_preview(data["patches"], USABLE, title="corn", patch_file=data)
+    with pytest.raises(ValueError, match="scene.tif \\(or its class raster\\) is read by the project's layer 'scene'"):
+        panel.save_preview(scene_path, overwrite=True)
+    assert scene_path.read_bytes() == before and qgis_new_project.mapLayer(scene.id()) is scene
+    written = panel.save_preview(tmp_path / "corn.tif")
+    add_patch_mosaic(written[0], qgis_new_project)  # on the map, as the dock shows it
+    panel.save_preview(tmp_path / "corn.tif", overwrite=True)  # the earlier mosaic may be replaced
+    asked = []
+    monkeypatch.setattr(prompts_panel.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda parent, title, start, filters: asked.append(start) or ("", "")))
+    panel.save_folder = str(tmp_path / "run")
+    panel.save_button.click()
+    assert asked == [str(tmp_path / "run" / "preview_patches.tif")]
