@@ -30,6 +30,7 @@ from .base import (
     existing_layer_file,
     labels_file,
     raster_file,
+    refuse_the_scene_as_labels,
 )
 from .destinations import OutputMoves, staging_folder
 
@@ -105,6 +106,7 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
         folder = self.parameterAsFileOutput(parameters, self.FOLDER, context)
         if not out_json.lower().endswith(".json"):
             raise QgsProcessingException(f"the accuracy metrics are written as a .json file; got {out_json}")
+        refuse_the_scene_as_labels(map_layer, validation_layer, "validation labels", "the classified map")
         self.check_destinations({self.CLASS_MAP: existing_layer_file(map_layer),
                                  self.VALIDATION: existing_layer_file(validation_layer), self.CLASSES: classes_path,
                                  **({self.EXCLUDE: existing_layer_file(exclude_layer)} if exclude_layer else {})},

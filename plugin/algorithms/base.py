@@ -246,19 +246,22 @@ def class_field_parameter(name: str, description: str) -> Any:
     return QgsProcessingParameterString(name, description, optional=True)
 
 
-def refuse_the_scene_as_labels(scene: Any, labels: Any, what: str = "training labels") -> None:
-    """Refuse the scene given as its own labels (a dialog with the scene alone in the project fills both with it);
-    the engine would say so only once it has read the scene's bands."""
+def refuse_the_scene_as_labels(scene: Any, labels: Any, what: str = "training labels",
+                               scene_what: str = "the hyperspectral scene") -> None:
+    """Refuse a raster given as its own labels (a dialog with the scene, or the class map, alone in the project fills
+    both with it); the engine would say so only once it has read the scene's bands, and a class map scored against
+    itself is 100 % right. ``scene_what``: what the raster is, for the message."""
     from ..layers import layer_file, same_file
 
     if scene is None or labels is None:
         return
-    # one file's other dataset (a NetCDF's mask beside its radiance) is not the scene
-    same = labels.id() == scene.id() or (same_file(layer_file(labels), layer_file(scene))
-                                         and gdal_name(labels.source()) == gdal_name(scene.source()))
+    same = labels.id() == scene.id() or (
+        isinstance(labels, QgsRasterLayer) and isinstance(scene, QgsRasterLayer)  # a GeoPackage's vector is not
+        and same_file(layer_file(labels), layer_file(scene))
+        and gdal_name(labels.source()) == gdal_name(scene.source()))  # a NetCDF's mask beside its radiance is not
     if same:
-        raise QgsProcessingException(f"the {what} are the hyperspectral scene itself; choose the layer of your "
-                                     "labels: points, polygons or a label raster of class ids")
+        raise QgsProcessingException(f"the {what} are {scene_what} itself; choose the layer of your labels: points, "
+                                     "polygons or a label raster of class ids")
 
 
 def _check_class_field(layer: QgsVectorLayer, what: str, typed: Optional[str]) -> None:

@@ -36,6 +36,7 @@ from .base import (
     existing_layer_file,
     labels_file,
     raster_file,
+    refuse_the_scene_as_labels,
 )
 from .destinations import OutputMoves, staging_folder
 from .train_bundle import clip_weights_for
@@ -182,6 +183,7 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         classes_path = self.parameterAsFile(parameters, self.CLASSES, context) or None
         out_md = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         out_json = self.parameterAsFileOutput(parameters, self.JSON, context)
+        refuse_the_scene_as_labels(layer, reference_layer, "reference labels")
         self.check_destinations({self.SCENE: existing_layer_file(layer),
                                  self.REFERENCE: existing_layer_file(reference_layer), self.CLASSES: classes_path},
                                 {self.OUTPUT: out_md, self.JSON: out_json})

@@ -340,6 +340,12 @@ def test_a_mistyped_class_field_or_the_scene_as_labels_is_refused_before_the_sce
     with pytest.raises(QgsProcessingException, match="^the validation layer 'labels' has no field 'klass'"):
         processing.run("hypersynth:accuracyassessment", {"CLASS_MAP": demo.ground_truth, "VALIDATION": demo.points,
                                                          "CLASS_FIELD": "klass", "OUTPUT": str(out / "m.json")})
+    with pytest.raises(QgsProcessingException, match="^the validation labels are the classified map itself"):
+        processing.run("hypersynth:accuracyassessment", {"CLASS_MAP": demo.ground_truth,
+                                                         "VALIDATION": demo.ground_truth, "OUTPUT": str(out / "m.json")})
+    with pytest.raises(QgsProcessingException, match="^the reference labels are the hyperspectral scene itself"):
+        processing.run("hypersynth:benchmark", {"SCENE": demo.scene, "REFERENCE": demo.scene,
+                                                "OUTPUT": str(out / "bench.md")})
     assert not out.exists()
     result = processing.run("hypersynth:classifybaseline", {**run, "CLASS_FIELD": "CLASS_ID"})  # any case, as read
     assert Path(result["OUTPUT"]).is_file()
