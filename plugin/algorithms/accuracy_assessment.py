@@ -113,7 +113,7 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
                                 {self.OUTPUT: out_json, self.FOLDER: folder},
                                 {self.FOLDER: ""})  # a plain folder: the files are added to what is there
         class_map = raster_file(map_layer, "classified map")
-        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
+        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context).strip() or None
         validation = labels_file(validation_layer, "validation", context, feedback, check_field=True,
                                  class_field=class_field)
         exclude = labels_file(exclude_layer, "left out", context, feedback) if exclude_layer is not None else None

@@ -274,8 +274,8 @@ def _check_class_field(layer: QgsVectorLayer, what: str, typed: Optional[str]) -
         return
     fields = ", ".join(names) or "none"
     if typed:
-        raise QgsProcessingException(f"the {what} layer '{layer.name()}' has no field '{typed}' (its fields: {fields}); "
-                                     "type the name of the field that holds the class, or leave it empty")
+        raise QgsProcessingException(f"the {what} layer '{layer.name()}' has no field '{typed}' (its fields: "
+                                     f"{fields}); type the name of the field that holds the class, or leave it empty")
     raise QgsProcessingException(f"the {what} layer '{layer.name()}' has no field named like a class (class_id, "
                                  f"class, label, …; its fields: {fields}); type the name of the field that holds the "
                                  "class")

@@ -188,8 +188,9 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
                                  self.REFERENCE: existing_layer_file(reference_layer), self.CLASSES: classes_path},
                                 {self.OUTPUT: out_md, self.JSON: out_json})
         scene = raster_file(layer, "scene", subdatasets=True)
+        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context).strip() or None
         reference = labels_file(reference_layer, "reference", context, feedback, check_field=True,
-                                class_field=self.parameterAsString(parameters, self.CLASS_FIELD, context) or None)
+                                class_field=class_field)
         counts, seeds, methods, splits = self.runs(parameters, context)
         name = self.scene_name(scene, self.parameterAsString(parameters, self.NAME, context) or layer.name())
         feedback.pushInfo(self.tr("{} runs: {} label count{} × {} seed{} × {} method{} × {} split{}").format(
@@ -202,8 +203,7 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
                 device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                 synthetic_weight=self.parameterAsDouble(parameters, self.SYNTHETIC_WEIGHT, context))
             with engine_warnings(feedback):
-                data = load_own_scene(scene, reference, classes_path=classes_path,
-                                      class_field=self.parameterAsString(parameters, self.CLASS_FIELD, context) or None)
+                data = load_own_scene(scene, reference, classes_path=classes_path, class_field=class_field)
                 runs = run_bench([], counts, seeds, methods, splits, settings, reporter=FeedbackReporter(feedback),
                                  on_result=lambda run: feedback.pushInfo(_run_line(run)), own_scenes=[(name, data)])
             command = (f"Processing hypersynth:benchmark on {scene} (reference {reference}), N = {counts}, seeds "

@@ -134,7 +134,7 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
                                  self.VALIDATION: existing_layer_file(validation_layer)}, destinations)
         device = DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]  # checked in check_parameters
         scene = raster_file(scene_layer, "scene", subdatasets=True)
-        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
+        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context).strip() or None
         validation = (labels_file(validation_layer, "validation", context, feedback, check_field=True,
                                   class_field=class_field) if validation_layer is not None else None)
         out_metrics = destinations[self.METRICS]

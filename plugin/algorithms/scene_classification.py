@@ -28,6 +28,7 @@ from .base import (
     FeedbackReporter,
     HyperSynthAlgorithm,
     accuracy_results,
+    class_field_parameter,
     engine_errors,
     engine_warnings,
     existing_layer_file,
@@ -122,6 +123,7 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
     CLASS_FIELD = "CLASS_FIELD"
     CLASSES = "CLASSES"
     VALIDATION = "VALIDATION"
+    VALIDATION_CLASS_FIELD = "VALIDATION_CLASS_FIELD"
     SEED = "SEED"
     OUTPUT = "OUTPUT"
     CONFIDENCE = "CONFIDENCE"
@@ -138,6 +140,9 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterMapLayer(
             self.VALIDATION, self.tr("Validation labels for an accuracy assessment"),
             types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster], optional=True))
+        self.addParameter(class_field_parameter(  # its own: validation points are often another layer's kind
+            self.VALIDATION_CLASS_FIELD, self.tr("Class field of the validation labels (its name; empty: the training "
+                                                 "labels' class field, else class_id, class, label, …)")))
 
     def add_seed_parameter(self) -> None:
         seed = QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"),
@@ -196,10 +201,11 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
                                  self.VALIDATION: existing_layer_file(validation_layer), self.CLASSES: classes_path},
                                 destinations, self.MODEL_FOLDERS)  # before anything is read or written
         scene = raster_file(scene_layer, "scene", subdatasets=True)
-        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
+        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context).strip() or None
+        validation_field = self.parameterAsString(parameters, self.VALIDATION_CLASS_FIELD, context).strip() or None
         labels = labels_file(labels_layer, "labels", context, feedback, check_field=True, class_field=class_field)
         validation = (labels_file(validation_layer, "validation", context, feedback, check_field=True,
-                                  class_field=class_field)  # the engine reads both with the one field
+                                  class_field=validation_field or class_field)  # as the engine reads them
                       if validation_layer is not None else None)
         engine_args = self.engine_arguments(parameters, context)
 
@@ -215,7 +221,8 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
             try:
                 with engine_warnings(feedback):
                     outputs = classify_scene(scene, labels, staging, classes_path=classes_path, class_field=class_field,
-                                             validation_path=validation, reporter=FeedbackReporter(feedback),
+                                             validation_path=validation, validation_field=validation_field,
+                                             reporter=FeedbackReporter(feedback),
                                              overwrite=True, probabilities=bool(destinations[self.PROBABILITIES]),
                                              **engine_args)
                 if feedback.isCanceled():

@@ -125,7 +125,7 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
                                 {self.OUTPUT: out}, {self.OUTPUT: "synthesis"})
         patch_size = self.parameterAsInt(parameters, self.PATCH_SIZE, context)  # checked in check_parameters
         scene = raster_file(scene_layer, "scene", subdatasets=True)
-        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
+        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context).strip() or None
         labels = labels_file(labels_layer, "labels", context, feedback, check_field=True, class_field=class_field)
 
         from ...core.methods import MethodSettings

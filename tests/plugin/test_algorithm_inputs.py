@@ -99,7 +99,7 @@ def _with_bundle(inputs: Inputs, tmp_path: Path, **over) -> dict:
 
 
 def _accuracy(inputs: Inputs, tmp_path: Path, **over) -> dict:
-    return {"CLASS_MAP": inputs.ground_truth, "VALIDATION": inputs.ground_truth,
+    return {"CLASS_MAP": inputs.ground_truth, "VALIDATION": inputs.labels,
             "OUTPUT": str(tmp_path / "accuracy.json"), **over}
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from osgeo import gdal
+from osgeo import gdal, ogr
 from qgis.core import (
     QgsMultiBandColorRenderer,
     QgsPalettedRasterRenderer,
@@ -341,11 +341,25 @@ def test_a_mistyped_class_field_or_the_scene_as_labels_is_refused_before_the_sce
         processing.run("hypersynth:accuracyassessment", {"CLASS_MAP": demo.ground_truth, "VALIDATION": demo.points,
                                                          "CLASS_FIELD": "klass", "OUTPUT": str(out / "m.json")})
     with pytest.raises(QgsProcessingException, match="^the validation labels are the classified map itself"):
-        processing.run("hypersynth:accuracyassessment", {"CLASS_MAP": demo.ground_truth,
-                                                         "VALIDATION": demo.ground_truth, "OUTPUT": str(out / "m.json")})
+        processing.run("hypersynth:accuracyassessment", {
+            "CLASS_MAP": demo.ground_truth, "VALIDATION": demo.ground_truth, "OUTPUT": str(out / "m.json")})
     with pytest.raises(QgsProcessingException, match="^the reference labels are the hyperspectral scene itself"):
         processing.run("hypersynth:benchmark", {"SCENE": demo.scene, "REFERENCE": demo.scene,
                                                 "OUTPUT": str(out / "bench.md")})
     assert not out.exists()
-    result = processing.run("hypersynth:classifybaseline", {**run, "CLASS_FIELD": "CLASS_ID"})  # any case, as read
+    result = processing.run("hypersynth:classifybaseline", {**run, "CLASS_FIELD": " CLASS_ID "})  # any case, as read
     assert Path(result["OUTPUT"]).is_file()
+    # validation points with a class field of their own: their class names in "name", none named like a class
+    from hypersynth.core.demo import make_demo_scene, sparse_labels
+
+    data = make_demo_scene(size=32, bands=30, n_classes=3, seed=0)
+    truth = sparse_labels(data.labels, n_per_class=8, seed=11)
+    points = write_label_points(tmp_path / "truth.gpkg", truth, {c.id: c.name for c in data.classes},
+                                data.scene.transform, data.scene.crs_wkt)
+    ds = ogr.Open(points, update=1)
+    ds.ExecuteSQL('ALTER TABLE labels RENAME COLUMN class TO name')
+    ds.ExecuteSQL('ALTER TABLE labels RENAME COLUMN class_id TO code')
+    ds = None
+    validated = processing.run("hypersynth:classifybaseline", {
+        **run, "VALIDATION": points, "VALIDATION_CLASS_FIELD": "name", "OUTPUT": str(tmp_path / "validated" / "m.tif")})
+    assert validated["OVERALL_ACCURACY"] > 0.5
