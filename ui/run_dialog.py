@@ -165,8 +165,8 @@ def usable_bands(source: str) -> Optional[UsableBands]:
         fewest = most = int(good.sum())
     elif (seen & flagged).any():
         fewest, most = int((seen & flagged).sum()), int(flagged.sum())
-    else:  # no good band seen holding data: the engine may fall back to every band with data (good_bands)
-        fewest, most = int(seen.sum()), bands
+    else:  # no good band seen holding data: flagged-good bands may hold data elsewhere (then 1 of them or more), or
+        fewest, most = (1 if flagged.any() else int(seen.sum())), bands  # the engine takes every band with data
     return UsableBands(fewest, most, bands, int((~flagged).sum()))
 
 
@@ -361,11 +361,9 @@ class RunDialog(QDialog):
         self.validation.setAllowEmptyLayer(True, NO_VALIDATION)
         # a scene is no label raster, and the training labels are no validation (problems() says so of a copy)
         self.validation.setExceptedLayerList([layer for layer in (scene, labels) if layer is not None])
-        remembered = QgsProject.instance().mapLayer(str(defaults.get("validation_layer_id") or ""))
-        if remembered is not None:
-            self.validation.setLayer(remembered)
-        else:  # the empty choice, said: setLayer(None) left the combo blank where the project had candidate layers
-            self.validation.setCurrentIndex(0)
+        self.validation.setLayer(QgsProject.instance().mapLayer(str(defaults.get("validation_layer_id") or "")))
+        if self.validation.currentLayer() is None:  # none remembered, or one not offered now (the training labels):
+            self.validation.setCurrentIndex(0)  # the empty choice, said (the combo was left blank)
         self.validation.setToolTip(
             "Optional: labels kept apart from training (points, polygons or a label raster on the scene's grid). The "
             "report then gives the map's overall, average and per-class accuracy, κ, the confusion matrix and the "

@@ -170,6 +170,9 @@ def test_validation_labels_default_to_none_and_come_back_from_the_settings(keep,
     assert dialog.validation.currentLayer() is None  # none unless chosen: the run then has no accuracy section
     alone = keep(RunDialog(defaults={}, scene=scene_layer))  # other layers offered: the empty choice still said
     assert alone.validation.currentText() == dialog.validation.currentText() == "none (no accuracy section)"
+    now_training = keep(RunDialog(defaults={"validation_layer_id": validation.id()}, scene=scene_layer,
+                                  labels=validation))  # the last run's validation layer is this run's labels
+    assert now_training.validation.currentText() == "none (no accuracy section)"
     assert dialog.values()["validation_layer_id"] == "" and dialog.values()["validation_field"] == ""
     offered = {dialog.validation.layer(i).name() for i in range(dialog.validation.count())
                if dialog.validation.layer(i) is not None}
