@@ -440,8 +440,12 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
     if fitted.synthesis_model is not None:
         if not fitted.synthesis_model.values:  # what its patches' values are, for the files that hold them
             fitted.synthesis_model.values = scene_values(scene)
-        if fitted.synthesis_model.fwhm is None:  # its bands' widths, for the same files
-            fitted.synthesis_model.fwhm = scene.usable_fwhm()
+        model, wavelengths = fitted.synthesis_model, scene.usable_wavelengths()
+        same_bands = (model.wavelengths is None) == (wavelengths is None) and (
+            wavelengths is None or (np.shape(model.wavelengths) == np.shape(wavelengths)
+                                    and np.allclose(model.wavelengths, wavelengths)))
+        if model.fwhm is None and same_bands:  # its bands' widths, for the same files (a reused bundle from before
+            model.fwhm = scene.usable_fwhm()  # session 34 gets them only from a scene of its own bands)
         fitted.synthesis_model.save(out / BUNDLE)
         if fitted.synthetic is not None:  # the report and the attention dock show what it reads in each prompt
             from .attention import class_attention, per_class, write_class_attention
