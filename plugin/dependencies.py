@@ -139,7 +139,8 @@ class MissingPackagesPlugin:
         from qgis.PyQt.QtWidgets import QAction
 
         QgsMessageLog.logMessage(self.message(), MESSAGE_TITLE, Qgis.Warning)
-        self.iface.messageBar().pushMessage(MESSAGE_TITLE, self.message(), Qgis.Warning, 0)  # type: ignore[attr-defined]
+        bar = self.iface.messageBar()  # type: ignore[attr-defined]
+        bar.pushMessage(MESSAGE_TITLE, self.message(), Qgis.Warning, 0)
         self.action = QAction("Augment && Classify (packages missing)", self.iface.mainWindow())  # type: ignore
         self.action.setObjectName("hypersynthMissingPackages")
         self.action.triggered.connect(self.show_message)

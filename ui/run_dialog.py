@@ -388,9 +388,9 @@ class RunDialog(QDialog):
         self.advanced.setCollapsed(not changed)
         self.advanced.collapsedStateChanged.connect(lambda _collapsed: self.adjustSize())  # no room left empty
 
-        for changed in (self.output_folder.fileChanged, self.bundle.fileChanged, self.validation.layerChanged,
-                        self.validation_field.textChanged, self.patch_size.valueChanged):
-            changed.connect(self._recheck)
+        for edited in (self.output_folder.fileChanged, self.bundle.fileChanged, self.validation.layerChanged,
+                       self.validation_field.textChanged, self.patch_size.valueChanged):
+            edited.connect(self._recheck)
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)

@@ -170,7 +170,8 @@ def test_the_hint_says_whether_a_model_is_there_to_preview_from(keep, classes):
 
 def test_a_model_without_clip_weights_is_said_above_the_prompts(keep, classes, tmp_path):
     """The reviewer's run had a random-init text tower and nearly flat attention, and nothing in the Prompts tab said
-    its prompts carry little meaning: the dock reads the bundle's text source (its meta.json, no weights) and says it."""
+    its prompts carry little meaning: the dock reads the bundle's text source (its meta.json, no weights) and says
+    it."""
     import json
 
     from hypersynth.ui.main_dock import HyperSynthDock

@@ -240,8 +240,8 @@ def test_the_validation_class_field_must_be_one_of_the_layers_fields(keep, tmp_p
     assert dialog.problems() == ["The validation layer 'truth points' has no field 'cover' (its fields: Truth); type "
                                  "the class field."]
     dialog.validation.setLayer(stacked)
-    assert dialog.problems() == ["The validation raster 'stacked' has 3 bands; a label raster has one band of class ids "
-                                 "(0 = unlabelled)."]
+    assert dialog.problems() == ["The validation raster 'stacked' has 3 bands; a label raster has one band of class "
+                                 "ids (0 = unlabelled)."]
 
 
 def test_validation_labels_inside_the_output_folder_are_refused(keep, tmp_path, scene_layer, label_layer,
