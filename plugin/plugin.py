@@ -305,7 +305,7 @@ class HyperSynthPlugin:
         validation: Optional[tuple[str, Optional[str]]] = None
         try:
             if validation_layer is not None:  # a file for the worker, copied as the labels are when it must be
-                validation = label_file_for(validation_layer, out_dir)
+                validation = label_file_for(validation_layer, out_dir, "validation layer")
             for what, layer in (("label layer", label_layer), ("validation layer", validation_layer)):
                 if has_unsaved_edits(layer):
                     self.iface.messageBar().pushMessage(

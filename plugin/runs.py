@@ -209,9 +209,9 @@ def has_unsaved_edits(layer: Any) -> bool:
     return isinstance(layer, QgsVectorLayer) and layer.isEditable() and layer.isModified()
 
 
-def label_file_for(layer: Any, out_dir: str) -> tuple[str, Optional[str]]:
+def label_file_for(layer: Any, out_dir: str, what: str = "label layer") -> tuple[str, Optional[str]]:
     """A file the engine can read for ``layer`` (main thread): its own file, or a temporary copy
-    (:func:`write_layer_copy`).
+    (:func:`write_layer_copy`); ``what`` names it in a refusal ("validation layer").
 
     A layer with unsaved edits is copied as it stands, edits included: the run uses the labels the analyst sees
     without saving them to their file behind their back (whether to keep them stays their choice).
@@ -226,7 +226,7 @@ def label_file_for(layer: Any, out_dir: str) -> tuple[str, Optional[str]]:
         source = gdal_name(layer.source())
         container = gdal_subdataset_file(source)
         if container is not None:  # the engine reads a scene inside a NetCDF/HDF file, but labels from their own
-            raise ValueError(subdataset_refusal(f"the label layer '{layer.name()}'", source, container))
+            raise ValueError(subdataset_refusal(f"the {what} '{layer.name()}'", source, container))
         return source, None
     if not isinstance(layer, QgsVectorLayer):
         raise ValueError("choose a label layer (points, polygons or a label raster) before running")
