@@ -347,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--prompts", help="class file (JSON: id, name, colour, prompt per class)")
         p.add_argument("--class-field", help="attribute holding the class in a vector label layer (default: guessed)")
         p.add_argument("--validation", help="independent validation labels for the accuracy report")
+        p.add_argument("--validation-field", help="attribute holding the class in vector --validation labels "
+                                                  "(default: --class-field, else guessed)")
         p.add_argument("--out", type=_folder, required=True, help="output folder (created when missing)")
         p.add_argument("--cog", action="store_true", help="also write the class map as a Cloud-Optimised GeoTIFF")
         p.add_argument("--probabilities", action="store_true", help=PROBABILITIES_HELP)
@@ -658,7 +660,8 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         with claim_output_folder(Path(args.out), f"{args.command} of {Path(args.scene).name}"):  # the COG too
             outputs = pipeline.classify_scene(args.scene, args.labels, args.out, method=method,
                                               classes_path=args.prompts, class_field=args.class_field,
-                                              validation_path=args.validation, settings=_settings(args),
+                                              validation_path=args.validation,
+                                              validation_field=args.validation_field, settings=_settings(args),
                                               bundle_path=getattr(args, "synthesis_model", None),
                                               reporter=reporter, overwrite=args.overwrite,
                                               probabilities=args.probabilities, training_area=args.training_area,

@@ -841,3 +841,34 @@ def test_a_synthesis_model_is_told_what_its_scenes_values_are(tmp_path):
     write_scene(scene, tmp_path / "plain.tif")
     assert scene_values(read_scene(tmp_path / "reflectance.tif")) == "Reflectance"
     assert scene_values(read_scene(tmp_path / "plain.tif")) == ""
+
+
+def test_cli_validation_labels_with_a_class_field_of_their_own(scene_files, tmp_path, capsys):
+    """Validation points from the field keep their class in a field of their own ("code"), the training labels in a
+    raster: --validation-field names it, as Processing's and the dock's validation class field do."""
+    from osgeo import gdal, ogr, osr
+
+    from hypersynth.core.io.read import read_scene
+
+    scene, labels, truth, classes = scene_files
+    grid = read_scene(scene)
+    x0, dx, _, y0, _, dy = grid.transform
+    truth_ids = gdal.Open(str(truth)).ReadAsArray()  # (H, W) the demo's ground truth
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(grid.crs_wkt)
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp_path / "field.gpkg"))
+    layer = ds.CreateLayer("field", srs, ogr.wkbPoint)
+    layer.CreateField(ogr.FieldDefn("code", ogr.OFTInteger))
+    for row, col in ((r, c) for r in range(1, 32, 5) for c in range(2, 32, 5) if truth_ids[r, c] > 0):
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetField("code", int(truth_ids[row, col]))
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({x0 + (col + 0.5) * dx} {y0 + (row + 0.5) * dy})"))
+        layer.CreateFeature(feature)
+    ds = None
+    args = ["baseline", "--scene", str(scene), "--labels", str(labels), "--prompts", str(classes), "--validation",
+            str(tmp_path / "field.gpkg"), "--out", str(tmp_path / "rf"), "--quiet"]
+    assert cli_main(args) == 2  # no field named like a class: said as bad input, nothing written
+    assert "field" in capsys.readouterr().err and not (tmp_path / "rf").exists()
+    assert cli_main(args + ["--validation-field", "code"]) == 0
+    metrics = json.loads((tmp_path / "rf" / "metrics.json").read_text())
+    assert metrics["n_test"] >= 10 and metrics["oa"] > 0.5
