@@ -35,6 +35,7 @@ from .training_area import TrainingArea, labelled_area, learns_from_labelled_are
 
 if TYPE_CHECKING:
     from .io.windows import PixelSpectra
+    from .ldm.model import SynthesisModel
     from .scene_maps import MappedScene
 
 log = logging.getLogger("hypersynth")
@@ -252,6 +253,17 @@ def scene_values(scene: Scene) -> str:
     return "" if title == VALUE_AS_READ else title
 
 
+def describe_model_bands(model: "SynthesisModel", scene: Scene) -> None:
+    """Give a synthesis model what its scene says of its bands where the model does not know it yet (one just
+    trained, or a bundle saved before it kept them): what the values are (:func:`scene_values`) and each usable
+    band's FWHM, which the patch files it writes carry. The scene has the model's bands: a reused model was checked
+    against it (``_check_model_fits``)."""
+    if not model.values:
+        model.values = scene_values(scene)
+    if model.fwhm is None:
+        model.fwhm = scene.usable_fwhm()
+
+
 def check_synthetic_patches(kind: str, method: str) -> str:
     """``kind`` (".tif", ".csv" or ".npz"; "tif" will do) as :func:`classify_scene` takes it, for a ``method`` that
     synthesises patches; a clear error for another format or method."""
@@ -438,14 +450,7 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
         write_evaluation(ev, out, warnings)
     with_attention = False
     if fitted.synthesis_model is not None:
-        if not fitted.synthesis_model.values:  # what its patches' values are, for the files that hold them
-            fitted.synthesis_model.values = scene_values(scene)
-        model, wavelengths = fitted.synthesis_model, scene.usable_wavelengths()
-        same_bands = (model.wavelengths is None) == (wavelengths is None) and (
-            wavelengths is None or (np.shape(model.wavelengths) == np.shape(wavelengths)
-                                    and np.allclose(model.wavelengths, wavelengths)))
-        if model.fwhm is None and same_bands:  # its bands' widths, for the same files (a reused bundle from before
-            model.fwhm = scene.usable_fwhm()  # session 34 gets them only from a scene of its own bands)
+        describe_model_bands(fitted.synthesis_model, scene)  # a reused one passed _check_model_fits: same bands
         fitted.synthesis_model.save(out / BUNDLE)
         if fitted.synthetic is not None:  # the report and the attention dock show what it reads in each prompt
             from .attention import class_attention, per_class, write_class_attention
@@ -462,8 +467,7 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
             syn = fitted.synthetic
             if len(syn):
                 write_patches(out / (SYNTHETIC_PATCHES + synthetic_patches), syn.patches, syn.labels, syn.masks,
-                              syn.prompts, wavelengths=fitted.synthesis_model.wavelengths, classes=used,
-                              values=fitted.synthesis_model.values, fwhm=fitted.synthesis_model.fwhm)
+                              syn.prompts, classes=used, **fitted.synthesis_model.band_facts())
             else:  # every one dropped by the check against the labelled spectra (the report's notes say so)
                 log.warning("no synthetic patch was kept, so no %s%s is written", SYNTHETIC_PATCHES,
                             synthetic_patches)
@@ -649,9 +653,8 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
                      steps=settings.steps or cfg.sample_steps, seed=settings.seed,
                      return_attention=attention, reporter=reporter)
     # checks again as it writes: another program may have made the file meanwhile
-    write_patches(out, syn.patches, syn.labels, syn.masks, syn.prompts, wavelengths=model.wavelengths,
-                  classes=model.classes, attention=syn.attention if attention else None, overwrite=overwrite,
-                  values=model.values, fwhm=model.fwhm)
+    write_patches(out, syn.patches, syn.labels, syn.masks, syn.prompts, classes=model.classes,
+                  attention=syn.attention if attention else None, overwrite=overwrite, **model.band_facts())
     reporter.progress(1.0, "done")
     return out
 
@@ -699,6 +702,6 @@ def _train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike,
     cfg = synthesis_config(settings, patch_size=resolve_patch_size(settings, cube, scene.valid))
     model = train_synthesis_model(cube, scene.valid, labels, classes, cfg, reporter=reporter,
                                   wavelengths=scene.usable_wavelengths())
-    model.values, model.fwhm = scene_values(scene), scene.usable_fwhm()
+    describe_model_bands(model, scene)
     reporter.check()
     return model.save(target, overwrite=overwrite)

@@ -260,25 +260,34 @@ def add_patch_mosaic(mosaic: PathLike, project: Optional[QgsProject] = None) -> 
         The layers added, the mosaic first.
     """
     from ..core.io.patch_files import companion_files
-    from .rendering import apply_composite
 
     project = project or QgsProject.instance()
     mosaic = Path(mosaic)
     classes = companion_files(mosaic)[0]
     remove_layers_reading([mosaic, classes], project)
     layers = [_open_raster(mosaic, mosaic.stem)]
-    apply_composite(layers[0], "false colour")
     if classes.exists():  # none for patches of label 0
         layers.append(_open_raster(classes, classes.stem))
-        layers[1].loadDefaultStyle()
-    for layer in layers:
+    for layer, is_classes in zip(layers, (False, True)):
         layer.setCustomProperty(PATCH_MOSAIC, True)  # a later save to its name may replace it (nothing else)
         add_input_layer(layer, project)
-    if len(layers) > 1:
-        node = project.layerTreeRoot().findLayer(layers[1].id())
-        if node is not None:
-            node.setItemVisibilityChecked(False)
+        show_patch_mosaic(layer, is_classes, project)
     return layers
+
+
+def show_patch_mosaic(layer: QgsRasterLayer, classes: bool, project: QgsProject) -> None:
+    """Style a patch mosaic in ``project`` as the dock shows a preview: the mosaic in false colour; its class raster
+    (``classes``) in the class colours of the .qml beside it, and hidden: above the mosaic, it would cover it. Shared
+    by the dock's Save and Processing's loading of a mosaic. Main thread only."""
+    from .rendering import apply_composite
+
+    if not classes:
+        apply_composite(layer, "false colour")
+        return
+    layer.loadDefaultStyle()
+    node = project.layerTreeRoot().findLayer(layer.id())
+    if node is not None:
+        node.setItemVisibilityChecked(False)
 
 
 def open_in_layers_panel(node: Optional[QgsLayerTreeNode]) -> None:

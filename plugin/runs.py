@@ -120,8 +120,8 @@ def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto"
             side = math.isqrt(maps.shape[1])  # latents are square: T = side * side
             attention = {"attention": maps, "tokens": tokens, "latent_hw": (side, side)}
         patch_file = {"patches": synthetic.patches, "labels": synthetic.labels, "masks": synthetic.masks,
-                      "prompts": synthetic.prompts, "wavelengths": model.wavelengths, "fwhm": model.fwhm,
-                      "classes": model.classes, "values": model.values}  # write_patches's, for the dock's Save
+                      "prompts": synthetic.prompts, "classes": model.classes,
+                      **model.band_facts()}  # write_patches's keywords, for the dock's Save
         return {"patches": synthetic.patches, "wavelengths": model.wavelengths, "title": prompt,
                 "attention": attention, "patch_file": patch_file}
 

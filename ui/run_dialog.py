@@ -136,7 +136,7 @@ def usable_bands(source: str) -> Optional[UsableBands]:
     from rasterio.windows import Window
 
     from ..core.io.band_metadata import band_facts
-    from ..core.io.read import gdal_subdataset_file, invalid_values, opened_quietly, uses_a_mask_band
+    from ..core.io.read import gdal_subdataset_file, good_bands, invalid_values, opened_quietly, uses_a_mask_band
 
     name = gdal_name(source)
     try:
@@ -160,9 +160,8 @@ def usable_bands(source: str) -> Optional[UsableBands]:
                     covered[top:top + h, left:left + w] = True
     except (RasterioError, OSError):
         return None
-    if covered is not None and covered.all():
-        good = seen & flagged if (seen & flagged).any() else seen  # good_bands' rule, on every pixel
-        fewest = most = int(good.sum())
+    if covered is not None and covered.all():  # every pixel seen: the engine's own rule gives its count
+        fewest = most = int(good_bands(Path(name), seen, flagged).sum()) if seen.any() else 0  # 0: no data at all
     elif (seen & flagged).any():
         fewest, most = int((seen & flagged).sum()), int(flagged.sum())
     else:  # no good band seen holding data: flagged-good bands may hold data elsewhere (then 1 of them or more), or

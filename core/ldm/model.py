@@ -61,6 +61,11 @@ class SynthesisModel:
         """Where the text tower's weights came from (pretrained checkpoint or random init)."""
         return self.text_encoder.source
 
+    def band_facts(self) -> dict[str, Any]:
+        """What a file of its patches says of their bands: ``wavelengths``, ``fwhm`` and what the ``values`` are, as
+        ``core.io.patch_files.write_patches`` takes them."""
+        return {"wavelengths": self.wavelengths, "fwhm": self.fwhm, "values": self.values}
+
     def class_info(self, class_id: int) -> ClassInfo:
         """The :class:`ClassInfo` with label ``class_id``; ValueError naming the known ids otherwise."""
         for c in self.classes:

@@ -15,7 +15,7 @@ from qgis.core import (
 )
 
 from ...core.io.patch_files import companion_files
-from ..rendering import apply_composite
+from ..layers import show_patch_mosaic
 from .base import when_loaded
 
 
@@ -29,15 +29,8 @@ class ShowMosaic(QgsProcessingLayerPostProcessorInterface):
 
     def postProcessLayer(self, layer: QgsMapLayer, context: QgsProcessingContext,  # noqa: N802 (QGIS API)
                          feedback: QgsProcessingFeedback) -> None:
-        if not isinstance(layer, QgsRasterLayer):
-            return
-        if not self.classes:
-            apply_composite(layer, "false colour")
-            return
-        layer.loadDefaultStyle()
-        node = context.project().layerTreeRoot().findLayer(layer.id())
-        if node is not None:
-            node.setItemVisibilityChecked(False)
+        if isinstance(layer, QgsRasterLayer):
+            show_patch_mosaic(layer, self.classes, context.project())
 
 
 # Said in the log when a mosaic is loaded: it lies on a pixel grid of its own, away from any scene, so the map does

@@ -311,18 +311,32 @@ def test_a_dock_run_learns_from_the_points_the_dock_counts(hypersynth_plugin, qg
 
 
 # --- the brush radius over a scene without georeference -----------------------------------------------------------
+def _scene_without_crs(path, project, transform=None) -> QgsRasterLayer:
+    """A 2-band GeoTIFF with no CRS (and no geotransform unless given), added to ``project``."""
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), 86, 83, 2, gdal.GDT_Float32)
+    if transform is not None:
+        ds.SetGeoTransform(transform)
+    ds = None
+    layer = QgsRasterLayer(str(path), path.stem)
+    assert layer.isValid() and not layer.crs().isValid()
+    project.addMapLayer(layer)
+    return layer
+
+
+def _panel_on_a_degree_canvas(keep, canvas, classes) -> ClassesPanel:
+    """The classes panel over a canvas in EPSG:4326, QGIS's default where a scene has no CRS."""
+    canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
+    panel = keep(ClassesPanel(canvas))
+    panel.set_classes(classes)
+    return panel
+
+
 def test_the_brush_radius_is_in_scene_pixels_over_a_scene_without_georeference(keep, canvas, scene_layer, classes,
                                                                               tmp_path, qgis_new_project):
     """QGIS draws a scene without CRS with x = column, y = -row on a canvas that says EPSG:4326: the radius is in
     the scene's pixels, not "degrees"."""
-    ds = gdal.GetDriverByName("GTiff").Create(str(tmp_path / "salinas.tif"), 86, 83, 2, gdal.GDT_Float32)
-    ds = None
-    pixels = QgsRasterLayer(str(tmp_path / "salinas.tif"), "salinasA")
-    assert pixels.isValid() and not pixels.crs().isValid()
-    qgis_new_project.addMapLayer(pixels)
-    canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
-    panel = keep(ClassesPanel(canvas))
-    panel.set_classes(classes)
+    pixels = _scene_without_crs(tmp_path / "salinas.tif", qgis_new_project)
+    panel = _panel_on_a_degree_canvas(keep, canvas, classes)
     messages: list[str] = []
     panel.message.connect(messages.append)
     assert "deg" in panel.radius.suffix()  # no scene yet: the canvas's units
@@ -345,15 +359,8 @@ def test_the_brush_radius_is_in_the_grids_units_over_a_scene_with_a_grid_but_no_
     said in "scene px" would paint a thirtieth of a pixel."""
     from hypersynth.ui.label_tools import GRID_UNITS
 
-    ds = gdal.GetDriverByName("GTiff").Create(str(tmp_path / "grid.tif"), 40, 30, 2, gdal.GDT_Float32)
-    ds.SetGeoTransform((500000.0, 30.0, 0.0, 5800000.0, 0.0, -30.0))
-    ds = None
-    grid = QgsRasterLayer(str(tmp_path / "grid.tif"), "grid")
-    assert grid.isValid() and not grid.crs().isValid()
-    qgis_new_project.addMapLayer(grid)
-    canvas.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
-    panel = keep(ClassesPanel(canvas))
-    panel.set_classes(classes)
+    grid = _scene_without_crs(tmp_path / "grid.tif", qgis_new_project, (500000.0, 30.0, 0.0, 5800000.0, 0.0, -30.0))
+    panel = _panel_on_a_degree_canvas(keep, canvas, classes)
     panel.set_scene_layer(grid)
     assert panel.radius.suffix() == f" {GRID_UNITS}" and "30 a pixel" in panel.radius.toolTip()
     panel.radius.setValue(45)
