@@ -409,7 +409,16 @@ def _synthesize_for(model: Any, used: list[ClassInfo], class_ids: np.ndarray, an
     notes.append(f"{purpose}: {len(synthetic)} synthetic patches kept of {sum(counts.values())} "
                  f"({', '.join(f'{names.get(k, k)}: {kept[k]} of {v}' for k, v in counts.items())}); "
                  f"{_weight_note(settings)}")
+    if raw.clipped is not None and raw.clipped.any():
+        notes.append(f"{purpose}: {clipped_note(raw)}")
     return synthetic, notes, raw
+
+
+def clipped_note(synthetic: Any) -> str:
+    """What clipping to the model's value range did to a synthetic set (its ``clipped`` counts are recorded)."""
+    touched = int(np.count_nonzero(synthetic.clipped))
+    return (f"{synthetic.clipped_share():.2%} of the synthetic values ({touched} of {len(synthetic)} patches) lay "
+            "outside the range the scene's bands hold and were clipped to it")
 
 
 def _weight_note(settings: MethodSettings) -> str:
@@ -616,16 +625,10 @@ def real_class_means(real: np.ndarray, y: np.ndarray) -> np.ndarray:
 def filter_by_real_means(synthetic: Any, real: np.ndarray, y: np.ndarray, class_ids: np.ndarray) -> tuple[Any, int]:
     """Keep the synthetic patches whose centre spectrum is nearest (spectral angle) to its own class's mean
     real labelled spectrum; the labelled pixels are the only truth the run has, so they arbitrate."""
-    from dataclasses import replace
-
     from .classify.base import centre_spectra
     from .pseudo_labels import nearest_mean_index
 
     nearest = class_ids[nearest_mean_index(centre_spectra(synthetic.patches), real_class_means(real, y))]  # (N,)
     keep = nearest == synthetic.labels
-    kept = replace(synthetic, patches=synthetic.patches[keep], labels=synthetic.labels[keep],
-                   masks=synthetic.masks[keep], prompts=[p for p, k in zip(synthetic.prompts, keep) if k],
-                   attention=None if synthetic.attention is None else synthetic.attention[keep],
-                   tokens=None if synthetic.tokens is None else [t for t, k in zip(synthetic.tokens, keep) if k],
-                   anchor_index=None if synthetic.anchor_index is None else synthetic.anchor_index[keep])
+    kept = synthetic.subset(keep)
     return kept, int((~keep).sum())

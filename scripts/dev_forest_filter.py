@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager, nullcontext
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -53,12 +52,7 @@ def forest_agreement(seed: int) -> Iterator[list[int]]:
         forest.fit(centre_spectra(real)[:, :, None, None], y)
         said = class_ids[forest.predict_proba(centre_spectra(kept.patches)[:, :, None, None]).argmax(1)]  # (n,) ids
         keep = said == kept.labels
-        index = np.flatnonzero(keep)  # the same fields as the product's filter selects, on its survivors
-        kept = replace(kept, patches=kept.patches[index], labels=kept.labels[index], masks=kept.masks[index],
-                       prompts=[kept.prompts[i] for i in index],
-                       attention=None if kept.attention is None else kept.attention[index],
-                       tokens=None if kept.tokens is None else [kept.tokens[i] for i in index],
-                       anchor_index=None if kept.anchor_index is None else kept.anchor_index[index])
+        kept = kept.subset(keep)  # the same fields as the product's filter selects, on its survivors
         dropped.append(int((~keep).sum()))
         return kept, by_means + int((~keep).sum())
 

@@ -36,6 +36,8 @@ class SynthesisModel:
     latent_scale: float  # latents are multiplied by this before diffusion (unit variance, as in LDM)
     wavelengths: Optional[np.ndarray] = None  # (B,) nanometres, None when unknown
     fwhm: Optional[np.ndarray] = None  # (B,) each band's full width at half maximum, nanometres; None when unknown
+    value_range: Optional[np.ndarray] = None  # (2, B) float32 lowest and highest value of each band among the patches
+    # it learnt from; synthetic patches are clipped to it (a bundle saved before session 35: None, not clipped)
     history: dict[str, Any] = field(default_factory=dict)  # training curves and counts
     null_prompt: str = NULL_PROMPT  # unconditional prompt
     values: str = ""  # what its patches' values are, as the engine read its scene ("Reflectance"); "" unknown
@@ -127,6 +129,8 @@ class SynthesisModel:
                    if self.wavelengths is not None else {}),
                 **({"fwhm": torch.from_numpy(np.asarray(self.fwhm, dtype=np.float64))}
                    if self.fwhm is not None else {}),
+                **({"value_range": torch.from_numpy(np.ascontiguousarray(self.value_range, dtype=np.float32))}
+                   if self.value_range is not None else {}),
             },
         }
         if include_training_weights:
@@ -194,6 +198,7 @@ class SynthesisModel:
             latent_scale=float(reference["latent_scale"]),
             wavelengths=reference["wavelengths"].numpy() if "wavelengths" in reference else None,
             fwhm=reference["fwhm"].numpy() if "fwhm" in reference else None,  # a bundle before session 34: none
+            value_range=reference["value_range"].numpy() if "value_range" in reference else None,  # before 35: none
             history=dict(meta.get("history", {})), null_prompt=str(meta.get("null_prompt", NULL_PROMPT)),
             values=str(meta.get("values", "")),  # a bundle saved before session 33: not known
         )

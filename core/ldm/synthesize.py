@@ -28,6 +28,25 @@ class SyntheticSet:
     tokens: Optional[list[list[str]]] = None  # (N,) word pieces labelling the first len() columns of L
     anchor_index: Optional[np.ndarray] = None  # (N,) int64: which of its class's anchor patches a patch started from
     # (its row in the ``anchors`` block synthesize was given; -1 = from pure noise); None where not recorded
+    clipped: Optional[np.ndarray] = None  # (N,) int64 values of each patch that lay outside the range of values the
+    # model learnt (``SynthesisModel.value_range``) and were clipped to it; None where not recorded
+
+    def subset(self, keep: np.ndarray) -> "SyntheticSet":
+        """The patches where the ``(N,)`` boolean ``keep`` is true, with everything recorded of them."""
+        keep = np.asarray(keep, dtype=bool)
+        return SyntheticSet(
+            patches=self.patches[keep], labels=self.labels[keep], masks=self.masks[keep],
+            prompts=[p for p, k in zip(self.prompts, keep) if k],
+            attention=None if self.attention is None else self.attention[keep],
+            tokens=None if self.tokens is None else [t for t, k in zip(self.tokens, keep) if k],
+            anchor_index=None if self.anchor_index is None else self.anchor_index[keep],
+            clipped=None if self.clipped is None else self.clipped[keep])
+
+    def clipped_share(self) -> float:
+        """The share of all values that were clipped into the model's range (0 when not recorded)."""
+        if self.clipped is None or not self.patches.size:
+            return 0.0
+        return float(self.clipped.sum()) / float(self.patches.size)
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -64,6 +83,24 @@ def balance_counts(real_counts: dict[int, int], n_total: int, balance_rate: floa
     return {int(i): int(n) for i, n in zip(ids, base)}
 
 
+def clip_to_learnt_range(model: SynthesisModel, patches: np.ndarray) -> np.ndarray:
+    """Clip ``(N, B, p, p)`` physical patches, in place, to each band's lowest and highest value in the scene the
+    model learnt (``model.value_range``); returns how many values moved, per patch ``(N,)``.
+
+    A sample from pure noise can leave what the scene holds (water below 0 reflectance past 1000 nm); clipping in
+    physical units, per band, keeps it there. Written here because diffusers' ``clip_sample`` clips the whole
+    latent to one fixed bound, and our bound is per band and in the decoded patch. A model without a range (a
+    bundle saved before session 35) clips nothing.
+    """
+    if model.value_range is None:
+        return np.zeros(len(patches), dtype=np.int64)
+    low = model.value_range[0][None, :, None, None]  # (1, B, 1, 1)
+    high = model.value_range[1][None, :, None, None]  # (1, B, 1, 1)
+    moved = ((patches < low) | (patches > high)).sum(axis=(1, 2, 3))  # (N,)
+    np.clip(patches, low, high, out=patches)
+    return moved.astype(np.int64)
+
+
 def _batch_seed(seed: int, *keys: int) -> int:
     """A seed for one sampler run that depends only on the user seed and what is sampled."""
     return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, *[int(k) & 0xFFFFFFFF for k in keys]])
@@ -84,9 +121,9 @@ def _check_sampling(model: SynthesisModel, guidance: Optional[float], steps: Opt
 def _sample_prompt(model: SynthesisModel, prompt: str, n: int, *, guidance: float, steps: int, method: str,
                    seed: int, return_attention: bool, reporter: Reporter, done: int, total: int,
                    stage: str, anchors: Optional[np.ndarray] = None, strength: float = 1.0
-                   ) -> tuple[np.ndarray, Optional[np.ndarray], np.ndarray]:
+                   ) -> tuple[np.ndarray, Optional[np.ndarray], np.ndarray, np.ndarray]:
     """``n`` patches for one prompt in batches: ``(patches (n, B, p, p), attention (n, layers, T, L) or None,
-    anchor index (n,))``.
+    anchor index (n,), values clipped into the model's range (n,))``.
 
     With ``anchors`` ``(m, B, p, p)`` (physical units) and ``strength`` < 1 sample i starts from anchor ``i mod m``,
     noised to ``strength``; its anchor index is then ``i mod m``, else -1 (pure noise).
@@ -96,7 +133,7 @@ def _sample_prompt(model: SynthesisModel, prompt: str, n: int, *, guidance: floa
     anchor_latents = None if anchors is None or strength >= 1.0 else model.encode(anchors)  # (m, c, p', p')
     anchor_decoded = None if anchor_latents is None else model.decode(anchor_latents)  # (m, B, p, p) physical
     run_steps = effective_steps(steps, 1.0 if anchor_latents is None else strength)
-    patches, attention = [], []
+    patches, attention, clipped = [], [], []
     for batch, start in enumerate(range(0, n, SAMPLE_BATCH)):
         size = min(SAMPLE_BATCH, n - start)
         summed: list[torch.Tensor] = []
@@ -123,11 +160,13 @@ def _sample_prompt(model: SynthesisModel, prompt: str, n: int, *, guidance: floa
             # neighbouring crop stages) cancels instead of blurring the classes.
             index = np.arange(start, start + size) % len(anchors)
             decoded = anchors[index] + decoded - anchor_decoded[index]
+        clipped.append(clip_to_learnt_range(model, decoded))
         patches.append(decoded)
         if return_attention:
             attention.append((torch.stack(summed).mean(dim=0)).float().cpu().numpy())
     anchor_index = np.arange(n) % len(anchors) if anchor_latents is not None else np.full(n, -1)
-    return np.concatenate(patches), (np.concatenate(attention) if return_attention else None), anchor_index
+    return (np.concatenate(patches), (np.concatenate(attention) if return_attention else None), anchor_index,
+            np.concatenate(clipped))
 
 
 def _pad_attention(blocks: list[np.ndarray]) -> np.ndarray:
@@ -181,13 +220,13 @@ def synthesize(model: SynthesisModel, prompts_by_class: dict[int, str], n_per_cl
         return effective_steps(steps, strength if int(class_id) in anchors else 1.0)
 
     total = sum(n * class_steps(c) for c, n in counts.items())
-    patches, labels, prompts, attention, tokens, anchor_index = [], [], [], [], [], []
+    patches, labels, prompts, attention, tokens, anchor_index, clipped = [], [], [], [], [], [], []
     done = 0
     for class_id, prompt in prompts_by_class.items():
         n = counts[int(class_id)]
         if n == 0:
             continue
-        block, att, started_from = _sample_prompt(
+        block, att, started_from, moved = _sample_prompt(
             model, prompt, n, guidance=guidance, steps=steps, method=method, seed=_batch_seed(seed, class_id),
             return_attention=return_attention, reporter=reporter, done=done, total=total,
             stage=f"sampling class {class_id}", anchors=anchors.get(int(class_id)), strength=strength)
@@ -195,6 +234,7 @@ def synthesize(model: SynthesisModel, prompts_by_class: dict[int, str], n_per_cl
         patches.append(block)
         labels.append(np.full(n, class_id, dtype=np.int32))
         anchor_index.append(started_from)
+        clipped.append(moved)
         prompts += [prompt] * n
         if att is not None:
             attention.append(att)
@@ -203,13 +243,14 @@ def synthesize(model: SynthesisModel, prompts_by_class: dict[int, str], n_per_cl
     if not patches:
         return SyntheticSet(np.zeros((0, bands, p, p), np.float32), np.zeros(0, np.int32),
                             np.zeros((0, p, p), np.int32), [], None, [] if return_attention else None,
-                            np.zeros(0, np.int64))
+                            np.zeros(0, np.int64), np.zeros(0, np.int64))
     all_labels = np.concatenate(labels)
     return SyntheticSet(
         patches=np.concatenate(patches).astype(np.float32, copy=False), labels=all_labels,
         masks=np.broadcast_to(all_labels[:, None, None], (len(all_labels), p, p)).copy(), prompts=prompts,
         attention=_pad_attention(attention) if return_attention else None,
-        tokens=tokens if return_attention else None, anchor_index=np.concatenate(anchor_index).astype(np.int64))
+        tokens=tokens if return_attention else None, anchor_index=np.concatenate(anchor_index).astype(np.int64),
+        clipped=np.concatenate(clipped))
 
 
 def synthesize_rpsc(model: SynthesisModel, id_a: int, id_b: int, n: int, *, prompt_a: Optional[str] = None,
@@ -229,10 +270,10 @@ def synthesize_rpsc(model: SynthesisModel, id_a: int, id_b: int, n: int, *, prom
         raise ValueError(f"n must be >= 0, got {n}")
     info_a, info_b = model.class_info(id_a), model.class_info(id_b)
     prompt = rpsc_prompt(prompt_a or info_a.text, prompt_b or info_b.text)
-    patches, attention, _ = _sample_prompt(model, prompt, n, guidance=guidance, steps=steps, method=method,
-                                           seed=_batch_seed(seed, id_a, id_b), return_attention=return_attention,
-                                           reporter=reporter, done=0, total=n * steps,
-                                           stage=f"sampling classes {id_a}+{id_b}") if n else (None, None, None)
+    patches, attention, _, clipped = _sample_prompt(
+        model, prompt, n, guidance=guidance, steps=steps, method=method, seed=_batch_seed(seed, id_a, id_b),
+        return_attention=return_attention, reporter=reporter, done=0, total=n * steps,
+        stage=f"sampling classes {id_a}+{id_b}") if n else (None, None, None, None)
     p = model.patch_size
     if patches is None:
         return SyntheticSet(np.zeros((0, model.bands, p, p), np.float32), np.zeros(0, np.int32),
@@ -245,4 +286,5 @@ def synthesize_rpsc(model: SynthesisModel, id_a: int, id_b: int, n: int, *, prom
     masks = np.where(nearest == 1, id_b, id_a).astype(np.int32)
     return SyntheticSet(patches=patches.astype(np.float32, copy=False), labels=masks[:, p // 2, p // 2].copy(),
                         masks=masks, prompts=[prompt] * n, attention=attention,
-                        tokens=[model.text_encoder.tokens(prompt)] * n if return_attention else None)
+                        tokens=[model.text_encoder.tokens(prompt)] * n if return_attention else None,
+                        clipped=clipped)

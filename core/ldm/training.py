@@ -69,6 +69,14 @@ def _pick_pixels(valid: np.ndarray, labels: np.ndarray, classes: list[ClassInfo]
     return np.sort(scene), labelled
 
 
+def band_range(cube: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``(2, B)`` float32: each band's lowest and highest value over the ``valid`` pixels of a ``(B, H, W)`` cube.
+
+    One band at a time, so a full-size scene is never copied whole.
+    """
+    return np.array([[band[valid].min(), band[valid].max()] for band in cube], dtype=np.float32).T
+
+
 @torch.no_grad()
 def _encode_pixels(vae: SpectralVAE, normalizer: BandNormalizer, cube: np.ndarray, flat: np.ndarray,
                    patch_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -151,6 +159,7 @@ def train_synthesis_model(cube: np.ndarray, valid: np.ndarray, labels: np.ndarra
     lab_latents = {cid: _encode_pixels(vae, normalizer, cube, flat, p, device)
                    for cid, flat in labelled.items()}
     class_spectra = np.stack([cube[:, valid & (labels == c.id)].mean(axis=1) for c in classes]).astype(np.float32)
+    value_range = band_range(cube, valid)  # (2, B)
 
     # 3. Text tower, denoiser, EMA.
     with torch.random.fork_rng(devices=[]):
@@ -193,7 +202,7 @@ def train_synthesis_model(cube: np.ndarray, valid: np.ndarray, labels: np.ndarra
         config=cfg, normalizer=normalizer, vae=vae.eval(), text_encoder=text_encoder, denoiser=denoiser,
         ema_denoiser=ema_denoiser, classes=list(classes), class_spectra=class_spectra, latent_scale=latent_scale,
         wavelengths=None if wavelengths is None else np.asarray(wavelengths, dtype=np.float64),
-        history=history, device=device)
+        value_range=value_range, history=history, device=device)
 
 
 def _train_denoiser(cfg: LDMConfig, denoiser: LatentDiT, ema: EMAModel, optimizer: torch.optim.Optimizer,

@@ -331,3 +331,34 @@ def test_a_bundle_keeps_its_bands_widths(trained, tmp_path):
         model.fwhm = was
     assert SynthesisModel.load(tmp_path / "without", device="cpu").fwhm is None
     np.testing.assert_array_equal(SynthesisModel.load(tmp_path / "with", device="cpu").fwhm, widths)
+
+
+def test_synthetic_patches_stay_in_the_range_of_their_scene(trained, tmp_path):
+    """A model keeps each band's lowest and highest value of its scene (bundle included); what it synthesises is
+    clipped to them, per band, and counted per patch; a bundle saved before session 35 has no range and clips
+    nothing."""
+    model, _ = trained
+    cube, valid, _ = make_scene()
+    np.testing.assert_array_equal(model.value_range, np.stack([cube.min(axis=(1, 2)), cube.max(axis=(1, 2))]))
+    model.save(tmp_path / "bundle")
+    np.testing.assert_array_equal(SynthesisModel.load(tmp_path / "bundle", device="cpu").value_range,
+                                  model.value_range)
+
+    was = model.value_range
+    free = None
+    try:
+        model.value_range = None  # as a bundle saved before: the sampler's own values
+        free = synthesize(model, PROMPTS, 4, seed=3)
+        narrow = np.stack([np.full(model.bands, 0.3), np.full(model.bands, 0.4)]).astype(np.float32)
+        model.value_range = narrow  # a range most values leave
+        clipped = synthesize(model, PROMPTS, 4, seed=3)
+    finally:
+        model.value_range = was
+    assert not free.clipped.any() and free.clipped_share() == 0.0
+    outside = (free.patches < 0.3) | (free.patches > 0.4)
+    np.testing.assert_array_equal(clipped.patches, np.clip(free.patches, 0.3, 0.4))
+    np.testing.assert_array_equal(clipped.clipped, outside.sum(axis=(1, 2, 3)))
+    assert clipped.clipped_share() == pytest.approx(outside.mean())
+    kept = clipped.subset(np.arange(len(clipped)) % 2 == 0)  # the filter's subset keeps the counts of its patches
+    np.testing.assert_array_equal(kept.clipped, clipped.clipped[::2])
+    assert len(kept.prompts) == len(kept) == 6
