@@ -150,13 +150,13 @@ def test_a_preview_keeps_the_runs_maps_a_pick_away(keep, screenshot):
         "run: Augment & Classify scene", "preview of 'asphalt road'"]
     assert not dock.class_box.isVisibleTo(dock)  # a preview is one patch: no class to pick
     assert [w for w, _ in dock.word_maps()] == ["asphalt", "road"]
-    assert dock.status.text().startswith("preview of 'asphalt road': 2 words")
+    assert dock.status.text().startswith("preview of 'asphalt road': 2 word pieces (the prompt as the text encoder splits it)")
     screenshot(dock, "attention_dock_preview_with_run")
 
     dock.source_box.setCurrentIndex(dock.source_box.findData(RUN))  # back to the run, as the analyst picks it
     assert dock.class_box.isVisibleTo(dock) and dock.class_box.currentText() == "bare soil"
     assert [w for w, _ in dock.word_maps()] == ["bare", "soil"]
-    assert dock.status.text().startswith("Augment & Classify scene: 2 words")
+    assert dock.status.text().startswith("Augment & Classify scene: 2 word pieces")
     dock.set_source(PREVIEW)
     dock.set_class("corn")  # picking a class goes back to the run
     assert dock.source() == RUN and [w for w, _ in dock.word_maps()] == ["corn", "field"]
@@ -174,7 +174,7 @@ def test_a_preview_keeps_the_runs_maps_a_pick_away(keep, screenshot):
 def test_a_prompt_without_words_says_so_instead_of_the_last_status(keep):
     dock = keep(AttentionDock(), 600, 300)
     dock.set_attention(_attention(), TOKENS, LATENT_HW, source="corn field")
-    assert dock.status.text().startswith("corn field: 4 words")
+    assert dock.status.text().startswith("corn field: 4 word pieces")
     tokens = ["<start_of_text>", ",</w>", "<end_of_text>"]
     dock.set_attention(np.full((2, 1, 3, 16), 1 / 3), tokens, LATENT_HW, source="preview of ','")
     assert dock.word_maps() == [] and dock.images == [] and dock.figure.axes == []
