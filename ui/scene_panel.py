@@ -216,6 +216,16 @@ class ScenePanel(QWidget):
             if datasets:
                 raise SeveralDatasets(path, datasets)
             raise ValueError(f"QGIS cannot open {path} as a raster; choose a GeoTIFF, ENVI or another GDAL format")
+        return self._add_scene_layer(layer, project)
+
+    def _add_scene_layer(self, layer: QgsRasterLayer, project: Optional[QgsProject]) -> QgsRasterLayer:
+        """Add a scene file the analyst opened here and make it the scene, in true colour where its bands have
+        wavelengths: QGIS shows a new raster's bands 1, 2, 3, a hyperspectral scene's deep blues (a flat grey)."""
+        if read_band_info(layer.source())[0] is not None:
+            try:
+                apply_composite(layer, "true colour")
+            except ValueError:  # no band near the visible wavelengths: QGIS's own rendering stays
+                pass
         add_input_layer(layer, project)
         self.set_scene_layer(layer)
         return layer
@@ -286,9 +296,7 @@ class ScenePanel(QWidget):
         layer = QgsRasterLayer(str(path), name, "gdal")
         if not layer.isValid():
             raise ValueError(f"QGIS cannot open {path} as a raster; import the product again")
-        add_input_layer(layer, project)
-        self.set_scene_layer(layer)
-        return layer
+        return self._add_scene_layer(layer, project)
 
     def _ask_import_file(self, shown: str, name: str) -> Optional[tuple[Path, bool]]:
         """The GeoTIFF the analyst chooses for a product whose own folder cannot be written, and whether it may

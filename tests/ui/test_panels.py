@@ -53,6 +53,20 @@ def test_scene_panel_opens_files_and_explains_missing_wavelengths(keep, tmp_path
         panel.open_file(str(tmp_path / "broken.tif"))
 
 
+def test_a_scene_opened_here_shows_in_true_colour(keep, tmp_path, qgis_new_project):
+    """QGIS shows a new raster's bands 1, 2 and 3, a hyperspectral scene's deep blues; a scene with wavelengths
+    opened from the panel comes in true colour, one without keeps QGIS's rendering."""
+    from qgis.core import QgsMultiBandColorRenderer
+
+    panel = keep(ScenePanel())
+    layer = panel.open_file(str(write_scene(tmp_path / "scene.tif")))
+    renderer = layer.renderer()
+    assert isinstance(renderer, QgsMultiBandColorRenderer)
+    assert (renderer.redBand(), renderer.greenBand(), renderer.blueBand()) == (3, 2, 1)  # 660, 550, 450 nm
+    plain = panel.open_file(str(write_scene(tmp_path / "plain.tif", wavelengths=False)))
+    assert (plain.renderer().redBand(), plain.renderer().greenBand(), plain.renderer().blueBand()) == (1, 2, 3)
+
+
 def test_classes_panel_add_rename_merge_delete(keep, canvas, scene_layer, label_layer, classes, screenshot):
     panel = keep(ClassesPanel(canvas), 460, 360)
     panel.set_classes(classes)
