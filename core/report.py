@@ -52,7 +52,7 @@ def synthetic_summary(real: dict[int, np.ndarray], synthetic: Any, classes: list
                       scene: Optional[Scene] = None) -> dict:
     """Counts and mean-spectrum SAM/RMSE of synthetic centre spectra against the real labelled ones, and the ratio
     of their mean brightness (:func:`brightness_ratio`: SAM ignores brightness, a mean brighter alike at every band
-    has a SAM of 0); with ``scene``, also each class's synthetic mean ± std spectrum over the scene's bands (null
+    has a SAM of 0), and the share of their values clipped into the scene's range where recorded; with ``scene``, also each class's synthetic mean ± std spectrum over the scene's bands (null
     where a band is not usable) and the scene's wavelengths, which the plugin's spectral dock overlays on the
     labelled ones."""
     from .classify.base import centre_spectra
@@ -68,6 +68,9 @@ def synthetic_summary(real: dict[int, np.ndarray], synthetic: Any, classes: list
                "real_labelled": int(len(real[c.id])), "mean_sam_deg": round(spectral_angle_deg(m_syn, m_real), 3),
                "mean_rmse": float(np.sqrt(np.mean((m_syn - m_real) ** 2))),
                "mean_brightness_ratio": brightness_ratio(m_syn, m_real)}
+        clipped = getattr(synthetic, "clipped", None)
+        if clipped is not None:  # values clipped into the scene's range (SyntheticSet.clipped), a share of the class's
+            row["clipped_share"] = round(float(clipped[sel].sum()) / float(synthetic.patches[sel].size), 6)
         if scene is not None:
             row["synthetic_mean"] = _scene_bands(spec[sel].mean(0), scene)
             row["synthetic_std"] = _scene_bands(spec[sel].std(0), scene)
@@ -114,12 +117,15 @@ MIN_FONT = 7  # the figures' smallest text (legends, ticks), in points
 def band_gaps(x: np.ndarray, bands: Optional[np.ndarray] = None) -> np.ndarray:
     """``(len(x) - 1,)`` bool: True between two plotted bands with bands missing between them, where the usable
     bands' scene indices ``bands`` jump, or where the wavelength step is over :data:`GAP_STEP` times the typical
-    step of its neighbours (the water-absorption windows a sensor's file leaves out)."""
+    step of its neighbours (the water-absorption windows a sensor's file leaves out); and where the wavelength
+    steps back, as where a second detector's bands start (EnMAP's SWIR at 902 nm after its VNIR's 993 nm), so
+    each detector is its own line, not a zigzag through the other's."""
     x = np.asarray(x, dtype=float)
     gaps = np.zeros(max(len(x) - 1, 0), dtype=bool)
     if bands is not None and len(bands) == len(x):
         gaps |= np.diff(np.asarray(bands)) > 1
     steps = np.diff(x)
+    gaps |= steps <= 0
     for i, step in enumerate(steps):
         around = np.concatenate([steps[max(0, i - 3):i], steps[i + 1:i + 4]])  # up to 3 steps each side
         around = around[around > 0]

@@ -80,7 +80,8 @@ def break_at_missing_bands(x: Sequence[float], *spectra: Sequence[float]
     Spectra of the usable bands alone (a synthesis model's, a scene with its water-absorption bands dropped) would
     otherwise be drawn straight across the absorption windows. The gaps are the engine's figures' own
     (:func:`~hypersynth.core.report.band_gaps`: a step over :data:`~hypersynth.core.report.GAP_STEP` times those
-    around it), so the uneven sampling of real sensors breaks nothing. ``x`` that does not increase comes back as is.
+    around it), so the uneven sampling of real sensors breaks nothing; where the wavelengths step back (a second
+    detector, as EnMAP's SWIR), each detector gets its own line.
 
     Args:
         x: ``(B,)`` wavelengths (nm) or band numbers.
@@ -93,7 +94,7 @@ def break_at_missing_bands(x: Sequence[float], *spectra: Sequence[float]
 
     xs = np.asarray(x, dtype=float)
     ys = [np.asarray(s, dtype=float) for s in spectra]
-    if len(xs) < 3 or not np.all(np.diff(xs) > 0):
+    if len(xs) < 2:
         return xs, ys
     gaps = band_gaps(xs)
     if not gaps.any():

@@ -83,6 +83,19 @@ def test_brightness_ratio_shows_what_the_spectral_angle_misses():
     assert brightness_ratio(np.ones(3), np.zeros(3)) is None
 
 
+def test_summary_says_each_class_share_of_values_clipped_into_the_scene_range():
+    """Where the synthetic set counts the values clipped into the scene's range, each class's row gives its share
+    (of its own patches' values); a set that does not count them gives no share."""
+    real = {1: np.array([[0.2, 0.2, 0.2]]), 2: np.array([[0.5, 0.5, 0.5]])}
+    synthetic = _synthetic()
+    classes = [ClassInfo(1, "grass"), ClassInfo(2, "road")]
+    assert all("clipped_share" not in row for row in synthetic_summary(real, synthetic, classes)["classes"])
+    synthetic.clipped = np.array([27, 0, 0, 9])  # of 27 values a patch: the first grass patch wholly, road a third
+    grass, road = synthetic_summary(real, synthetic, classes)["classes"]
+    assert grass["clipped_share"] == pytest.approx(1 / 3, abs=1e-6) and road["clipped_share"] == pytest.approx(1 / 3,
+                                                                                                            abs=1e-6)
+
+
 WAVELENGTHS = np.concatenate([np.arange(400, 1351, 10), np.arange(1450, 1801, 10), np.arange(1950, 2501, 10)])
 
 
@@ -93,6 +106,11 @@ def test_gaps_are_found_where_the_wavelength_step_jumps_or_bands_are_missing():
     assert not band_gaps(np.concatenate([np.arange(400, 1000, 5), np.arange(1000, 2500, 10)])).any()
     # the scene's band indices say where a single band was dropped, a step too small to see
     assert list(np.flatnonzero(band_gaps(np.array([400.0, 410, 430, 440]), np.array([0, 1, 3, 4])))) == [1]
+    # two detectors (EnMAP: VNIR to 993 nm, then SWIR from 902 nm): the step back breaks the line, so the two
+    # overlapping ends are two lines, not a zigzag; the SWIR's own windows are gaps as well
+    vnir, swir = np.arange(418.0, 994, 6.5), np.r_[np.arange(902.0, 1320, 10), np.arange(1390.0, 1761, 10),
+                                                     np.arange(1939.0, 2447, 10)]
+    assert list(np.flatnonzero(band_gaps(np.r_[vnir, swir]))) == [len(vnir) - 1, len(vnir) + 41, len(vnir) + 79]
     x, y = with_gaps(np.array([1.0, 2, 5]), np.array([False, True]), np.array([10.0, 20, 50]))
     np.testing.assert_array_equal(x, [1.0, 2.0, 3.5, 5.0])
     np.testing.assert_array_equal(y, [10.0, 20.0, np.nan, 50.0])

@@ -164,6 +164,21 @@ def test_missing_bands_break_the_line():
     assert len(break_at_missing_bands(one_missing, one_missing)[0]) == 120
 
 
+def test_a_second_detector_is_its_own_line():
+    """EnMAP's file lists its VNIR bands to 993 nm, then its SWIR bands from 902 nm: each is drawn as its own line
+    (before, wavelengths that did not increase were drawn as given: a scribble over 902–993 nm, and straight across
+    the SWIR's absorption windows)."""
+    vnir, swir = np.arange(418.0, 994, 6.5), np.r_[np.arange(902.0, 1320, 10), np.arange(1390.0, 1761, 10),
+                                                     np.arange(1939.0, 2447, 10)]
+    x = np.r_[vnir, swir]
+    xs, (broken,) = break_at_missing_bands(x, x)
+    gaps = np.flatnonzero(np.isnan(broken))
+    assert len(gaps) == 3 and gaps[0] == len(vnir)  # after 993 nm, before 1390 nm, before 1939 nm
+    assert broken[gaps[0] - 1] == vnir[-1] and broken[gaps[0] + 1] == 902.0
+    assert broken[gaps[1] - 1] < 1320 < 1390 <= broken[gaps[1] + 1] and broken[gaps[2] + 1] == 1939.0
+    np.testing.assert_array_equal(broken[np.isfinite(broken)], x)
+
+
 def test_value_axis_titles():
     assert PixelValues().axis_title() == "Pixel value"
     assert PixelValues(scale=0.0001).axis_title() == "Pixel value (scale 0.0001 applied)"
