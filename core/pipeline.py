@@ -18,8 +18,8 @@ import numpy as np
 from .attention import ATTENTION_ARRAYS, ATTENTION_FIGURE
 from .device import CPU_ONLY_METHODS, check_device, note_cpu_only
 from .evaluation.assess import ValidationPixels, validation_pixels
-from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings, fit_method,
-                      resolve_patch_size, run_title, synthesis_config)
+from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings, clipped_note,
+                      fit_method, resolve_patch_size, run_title, synthesis_config)
 from .classifier_bundle import (_load_classifier, _own_training_pixels, _patch_side, _reach, _training_pixels,
                                 _without_training_pixels, load_classifier, save_classifier)  # noqa: F401 (load_…)
 from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
@@ -51,6 +51,8 @@ REPORT = "report.md"
 REPORT_HTML = "report.html"
 METRICS = "metrics.json"
 SYNTHETIC = "synthetic_summary.json"
+RUN_CLASSES = "run_classes.json"  # the classes, prompts and colours a run used (a class file: Load classes… reads it)
+CLIPPED_WARNING = 0.01  # a share of synthetic values clipped into the scene's range worth a warning, not a note
 SYNTHETIC_PATCHES = "synthetic_patches"  # + .tif, .csv or .npz: the synthetic patches learnt from, on request
 BUNDLE = SYNTHESIS_BUNDLE
 CLASSIFIER_BUNDLE = CLASSIFIER_FOLDER
@@ -62,6 +64,8 @@ FILE_NOTES = {
                 "entropy over its maximum (0 sure, 1 every class alike); -1 where unclassified",
     PROBABILITIES: "each class's probability, a float32 band per class named by it; -1 where unclassified",
     METRICS: "the accuracy figures of this report, as JSON",
+    RUN_CLASSES: "the labels' classes with the names, prompts and colours this run used, a class file (the dock's "
+                 "Load classes… and the command line's --prompts read it)",
     BUNDLE: "the trained synthesis model (reuse it with --synthesis-model, or for prompt previews in QGIS)",
     CLASSIFIER_BUNDLE: "the trained classifier (apply it to another scene of the same sensor with `classify`)",
     # the run's synthetic patches: the classifier's training data beside the labels, unless the notes say that the
@@ -102,6 +106,7 @@ def _outputs_for(method: str) -> list[str]:
     names = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), *RASTER_SIDECARS, CONFIDENCE, PROBABILITIES, REPORT,
              REPORT_HTML, METRICS, "confusion.png", "spectra.png", MAP_FIGURE]
     names.append(CLASSIFIER_BUNDLE)  # every method's classifier saves as tensors
+    names.append(RUN_CLASSES)
     if method in MODEL_METHODS:  # the run saves the synthesis model
         names.append(BUNDLE)
     if method in SYNTHESISING_METHODS:  # the report summarises and plots the synthetic patches
@@ -127,13 +132,16 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
                    overwrite: bool = False, probabilities: bool = False,
                    approved: Optional[Collection[str]] = None, training_area: str = "auto",
                    synthetic_patches: Optional[str] = None,
-                   validation_field: Optional[str] = None) -> ClassificationOutputs:
+                   validation_field: Optional[str] = None, labels_name: Optional[str] = None,
+                   validation_name: Optional[str] = None) -> ClassificationOutputs:
     """Read a scene and its labels, train ``method``, classify every pixel, write maps and a report
     (``probabilities``: also each class's probability, a band per class; ``approved``: with ``overwrite``, the
     earlier outputs the analyst agreed to replace when asked: any other found when the run starts is refused;
     ``synthetic_patches``: ".tif", ".csv" or ".npz", also the synthetic patches the classifier learnt from, as
     ``synthetic_patches.tif`` etc. (:mod:`.io.patch_files`), for a method that synthesises; ``validation_field``: the
-    validation labels' class field where it is not ``class_field``'s name, as the plugin's dock gives it).
+    validation labels' class field where it is not ``class_field``'s name, as the plugin's dock gives it;
+    ``labels_name``, ``validation_name``: what the run's messages and report call the labels where their file is a
+    copy made for the run, as the plugin's of a QGIS layer ("the layer 'labels' (labels.gpkg)"); None: the file).
 
     A random forest or an SVM learns from the labelled pixels' spectra alone: a plain raster's pixels are streamed.
     The other methods learn from the scene (``training_area`` "scene") or, a plain raster's, from the area around its
@@ -167,7 +175,8 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
                                validation_field=validation_field or class_field,
                                settings=settings, bundle_path=bundle_path, reporter=reporter,
                                probabilities=probabilities, by_area=by_area,
-                               area_chosen=by_area and training_area == "auto", synthetic_patches=synthetic_patches)
+                               area_chosen=by_area and training_area == "auto", synthetic_patches=synthetic_patches,
+                               names={"label file": labels_name, "validation labels": validation_name})
 
 
 def kept_outputs(out: Path, bundle_path: Optional[str | os.PathLike]) -> list[str]:
@@ -181,10 +190,12 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
                     validation_path: Optional[str | os.PathLike], settings: MethodSettings,
                     bundle_path: Optional[str | os.PathLike], reporter: Reporter,
                     probabilities: bool = False, by_area: bool = False, area_chosen: bool = False,
-                    synthetic_patches: Optional[str] = None,
-                    validation_field: Optional[str] = None) -> ClassificationOutputs:
+                    synthetic_patches: Optional[str] = None, validation_field: Optional[str] = None,
+                    names: Optional[dict[str, Optional[str]]] = None) -> ClassificationOutputs:
     """:func:`classify_scene` once its output folder is ready; ``by_area``: the models learn from the labelled area
-    (``area_chosen``: chosen for the scene's size, which the run then warns of)."""
+    (``area_chosen``: chosen for the scene's size, which the run then warns of); ``names``: what the messages and
+    the report call an input, by the report's word for it ("label file"), where not its file's name."""
+    names = {what: name for what, name in (names or {}).items() if name}
     from .io.labels import read_labels
     from .io.read import read_scene, read_scene_layout
 
@@ -201,13 +212,15 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         if layout is not None:  # a run that learns holds its labels whole (a byte a pixel): its valid mask too
             layout.valid = np.asarray(layout.valid)
         scene = layout or read_scene(scene_path, reporter=reading)  # a product's unpacking too
-        labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field)
-        check_labels(labels, scene.valid, classes, Path(labels_path).name, method, settings)
+        labels_name = names.get("label file", Path(labels_path).name)
+        labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field, labels_name)
+        check_labels(labels, scene.valid, classes, labels_name, method, settings)
         validation = None
         if validation_path is not None:
             label_map, _ = read_labels(validation_path, scene, class_field=validation_field, classes=classes,
                                        min_classes=1)
-            validation = _scored_validation(label_map, labels, scene, classes, validation_path)  # not the map
+            validation = _scored_validation(label_map, labels, scene, classes, validation_path,
+                                            names.get("validation labels"))  # not the map
             del label_map
         _check_patch_fits(settings, scene)
         _check_model_fits(settings, scene)
@@ -227,7 +240,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
                                   area=area, synthetic_patches=synthetic_patches,
                                   inputs=[("scene file", scene_path), ("label file", labels_path),
                                           ("class file", classes_path), ("validation labels", validation_path),
-                                          ("reused synthesis model", bundle_path)])
+                                          ("reused synthesis model", bundle_path)], names=names)
             reporter.check()
             moved = move_outputs(staging, out, ALL_OUTPUTS, inputs)
         finally:
@@ -315,11 +328,14 @@ def _warn_of_empty_prompts(classes: list[ClassInfo]) -> None:
 
 
 def read_labels_and_classes(labels_path: str | os.PathLike, scene: Scene,
-                            classes_path: Optional[str | os.PathLike], class_field: Optional[str]
-                            ) -> tuple[np.ndarray, list[ClassInfo]]:
-    """Labels on the scene grid and their classes; a class file's prompts and colours win over defaults."""
+                            classes_path: Optional[str | os.PathLike], class_field: Optional[str],
+                            labels_name: Optional[str] = None) -> tuple[np.ndarray, list[ClassInfo]]:
+    """Labels on the scene grid and their classes; a class file's prompts and colours win over defaults
+    (``labels_name``: what messages call the labels; None: their file's name)."""
     from .io.classes import read_classes
     from .io.labels import read_labels
+
+    labels_name = labels_name or Path(labels_path).name
 
     known = read_classes(classes_path) if classes_path else None
     labels, classes = read_labels(labels_path, scene, class_field=class_field, classes=known)
@@ -328,25 +344,25 @@ def read_labels_and_classes(labels_path: str | os.PathLike, scene: Scene,
         undefined = [c for c in classes if c.id not in by_id]
         if undefined:  # a text-conditioned run needs each class's prompt; a typo in an id must not go unseen
             said = ", ".join(f"{c.name} (id {c.id}, {int((labels == c.id).sum())} pixels)" for c in undefined)
-            raise ValueError(f"the labels {Path(labels_path).name} hold classes that {Path(classes_path).name} "
+            raise ValueError(f"the labels {labels_name} hold classes that {Path(classes_path).name} "
                              f"does not define: {said}; add them there with a name and a prompt, or remove "
                              "those labels")
         labelled = {c.id for c in classes}
         for c in known:
             if c.id not in labelled:
                 log.warning("class %d (%s) of %s has no labelled pixel in %s: it cannot be in the map; label some "
-                            "of its pixels, or leave it out", c.id, c.name, Path(classes_path).name,
-                            Path(labels_path).name)
+                            "of its pixels, or leave it out", c.id, c.name, Path(classes_path).name, labels_name)
         classes = [by_id[c.id] for c in classes]
     return labels, classes
 
 
 def _scored_validation(validation: np.ndarray, labels: Optional[np.ndarray], scene: Scene,
-                       classes: list[ClassInfo], path: str | os.PathLike) -> ValidationPixels:
+                       classes: list[ClassInfo], path: str | os.PathLike,
+                       name: Optional[str] = None) -> ValidationPixels:
     """The validation pixels a run scores (:func:`~.evaluation.assess.validation_pixels`), refused before the run
     trains when they cannot score it: none left apart from the training labels (those are not scored), or no class
-    id in common with the classes the map can hold."""
-    name = Path(path).name
+    id in common with the classes the map can hold (``name``: what messages call them; None: the file's name)."""
+    name = name or Path(path).name
     held = validation_pixels(validation, scene.valid)
     if not held.flat.size:
         raise ValueError(f"the validation labels {name} hold no labelled pixel on the scene's valid pixels; "
@@ -420,7 +436,7 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
                  reporter: Reporter = NULL_REPORTER, probabilities: bool = False,
                  warnings: Sequence[str] = (), inputs: Sequence[tuple[str, Any]] = (),
                  streamed: Optional[GatheringReader] = None, area: Optional[TrainingArea] = None,
-                 synthetic_patches: Optional[str] = None) -> dict:
+                 synthetic_patches: Optional[str] = None, names: Optional[dict[str, str]] = None) -> dict:
     """Train, predict the whole scene and write every output into ``out`` (a staging folder); ``scene`` and ``cube``:
     :meth:`Scene.split_usable`'s; ``warnings``: what the run warned of, for the report (a list still filled as the
     run goes); ``inputs``: ``(what, path)`` of the run's input files, for the report. ``streamed``: the scene's usable
@@ -428,7 +444,9 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
     the labelled pixels' spectra only (:class:`~.io.windows.PixelSpectra`, a :data:`STREAMED_METHODS` run), or the
     usable cube of ``area`` alone, the part of the scene the models learn from, laid out as its grid
     (:class:`~.training_area.TrainingArea`). ``synthetic_patches``: ".tif", ".csv" or ".npz", the format to write
-    the synthetic patches learnt from in, when asked for."""
+    the synthetic patches learnt from in, when asked for; ``names``: what the report calls an input whose file is a
+    copy made for the run, by its word in ``inputs``."""
+    from .io.classes import write_classes
     from .report import write_report
 
     t0 = time.perf_counter()
@@ -471,6 +489,7 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
             else:  # every one dropped by the check against the labelled spectra (the report's notes say so)
                 log.warning("no synthetic patch was kept, so no %s%s is written", SYNTHETIC_PATCHES,
                             synthetic_patches)
+    write_classes(out / RUN_CLASSES, classes)  # the analyst's prompts outlive the project: Load classes… reads them
     if hasattr(fitted.classifier, "to_tensors"):
         save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene,
                         typical_value(cube, scene.valid) if streamed is None else streamed.typical_value(),
@@ -478,7 +497,7 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
     write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=run_title(method, settings),
                  evaluation=ev, seconds_training=t_fit, cube=cube, mapped=maps.pixels,
                  with_attention=with_attention, files=files_in(out), warnings=warnings, class_map=out / CLASS_MAP,
-                 learnt=(learnt_labels, learnt_valid), run_facts=run_facts(settings, fitted, inputs)
+                 learnt=(learnt_labels, learnt_valid), run_facts=run_facts(settings, fitted, inputs, names)
                  + ([area.fact()] if area is not None else []))
     if ev is not None:  # written before the report for its figure; now with every warning the report lists
         from .evaluation.assess import write_metrics
@@ -578,7 +597,8 @@ def files_in(folder: Path) -> list[tuple[str, str]]:
     return [(name, note) for name, note in FILE_NOTES.items() if (folder / name).exists()]
 
 
-def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[tuple[str, Any]]) -> list[str]:
+def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[tuple[str, Any]],
+              names: Optional[dict[str, str]] = None) -> list[str]:
     """What a reader needs to run it again: when, the settings that shape the result, the patch side, the text
     encoder the prompts went through, and the input files."""
     from datetime import datetime
@@ -598,11 +618,17 @@ def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[t
     model = fitted.synthesis_model
     if model is not None:
         facts.append(f"Text encoder: {model.text_source}")
+    names = names or {}
     for what, path in inputs:
         if path:  # the plugin's copy of a layer or its class table is scratch, deleted after the run
             scratch = Path(path).name.startswith(".hypersynth-")
-            facts.append(f"{what.capitalize()}: " + ("the QGIS layer or table as it stood (a copy, not kept)"
-                                                       if scratch else str(Path(path).resolve())))
+            if what == "class file" and scratch:
+                said = f"the dock's classes and prompts as they stood, kept as {RUN_CLASSES} in this folder"
+            elif scratch:
+                said = f"{names.get(what, 'the QGIS layer')} as it stood in QGIS (copied for the run, the copy not kept)"
+            else:
+                said = str(Path(path).resolve())
+            facts.append(f"{what.capitalize()}: {said}")
     return facts
 
 
@@ -652,6 +678,12 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
                      guidance=settings.guidance if settings.guidance is not None else cfg.guidance,
                      steps=settings.steps or cfg.sample_steps, seed=settings.seed,
                      return_attention=attention, reporter=reporter)
+    if syn.clipped is not None and syn.clipped.any():  # values beyond the scene's range, at the edge of it now
+        share = syn.clipped_share()
+        log.log(logging.WARNING if share >= CLIPPED_WARNING else logging.INFO,
+                "'%s': %s%s", prompt, clipped_note(syn), "; the model knows little of what the prompt asks for: a "
+                "prompt nearer the scene's classes, or a longer-trained model, gives patches nearer the scene"
+                if share >= CLIPPED_WARNING else "")
     # checks again as it writes: another program may have made the file meanwhile
     write_patches(out, syn.patches, syn.labels, syn.masks, syn.prompts, classes=model.classes,
                   attention=syn.attention if attention else None, overwrite=overwrite, **model.band_facts())

@@ -23,8 +23,8 @@ from .dependencies import MENU, report_missing_dependencies
 from .layers import gdal_name, layer_file
 from .provider import HyperSynthProvider
 from .settings import HyperSynthSettings
-from .runs import (RunRequest, accuracy_line, check_output_folder, classify_job, has_unsaved_edits, label_file_for,
-                   preview_job, problem_text, remove_scratch, scene_in_project, validation_field_for,
+from .runs import (RunRequest, accuracy_line, check_output_folder, classify_job, copied_layer_name, has_unsaved_edits,
+                   label_file_for, preview_job, problem_text, remove_scratch, scene_in_project, validation_field_for,
                    validation_problem)
 from .tasks import CANCELLED_MESSAGE, LOG_TAG, EngineTask, TaskRunner
 
@@ -316,9 +316,13 @@ class HyperSynthPlugin:
             remove_scratch(temporary)
             remove_scratch(validation[1] if validation else None)
             raise
+        if temporary is not None:  # a copy: its messages name the layer, not the scratch file
+            request.labels_name = copied_layer_name(label_layer)
         if validation is not None:
             request.validation_path, request.temporary_validation = validation
             request.validation_field = validation_field_for(validation_layer, values.get("validation_field"))
+            if validation[1] is not None:
+                request.validation_name = copied_layer_name(validation_layer)
         return request
 
     @staticmethod

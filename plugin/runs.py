@@ -51,6 +51,8 @@ class RunRequest:
     temporary_labels: Optional[str] = None  # a label file written for this run, deleted afterwards
     validation_path: Optional[str] = None  # labels kept apart from training: the report's accuracy section
     validation_field: Optional[str] = None  # their class field; None: class_field (a label raster has none)
+    labels_name: Optional[str] = None  # what messages and the report call a copied label layer; None: its file
+    validation_name: Optional[str] = None  # the same for copied validation labels
     temporary_validation: Optional[str] = None  # a validation file written for this run, deleted afterwards
 
     @property
@@ -89,7 +91,8 @@ def classify_job(request: RunRequest) -> Callable[[Reporter], Any]:
                                   synthetic_patches=".tif" if request.synthetic_patches else None,
                                   approved=request.approved_outputs,  # checked under the run's folder claim
                                   validation_path=request.validation_path,
-                                  validation_field=request.validation_field)
+                                  validation_field=request.validation_field, labels_name=request.labels_name,
+                                  validation_name=request.validation_name)
         finally:
             for scratch in (classes_path, *request.scratch_files):
                 remove_scratch(scratch)
@@ -123,7 +126,7 @@ def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto"
                       "prompts": synthetic.prompts, "classes": model.classes,
                       **model.band_facts()}  # write_patches's keywords, for the dock's Save
         return {"patches": synthetic.patches, "wavelengths": model.wavelengths, "title": prompt,
-                "attention": attention, "patch_file": patch_file}
+                "attention": attention, "patch_file": patch_file, "clipped_share": synthetic.clipped_share()}
 
     return job
 
@@ -242,6 +245,15 @@ def label_file_for(layer: Any, out_dir: str, what: str = "label layer") -> tuple
         remove_scratch(tmp)
         raise ValueError(f"could not copy the label layer '{layer.name()}' to a file: {exc}") from None
     return tmp, tmp
+
+
+def copied_layer_name(layer: Any) -> str:
+    """What a run's messages and report call a layer it reads from a copy: "the layer 'labels' (labels.gpkg)", the
+    file it was opened from, or "in memory", and whether unsaved edits went with it (main thread)."""
+    source = layer.source().split("|")[0]
+    where = Path(source).name if os.path.isfile(source) else "in memory" if layer.providerType() == "memory" else ""
+    edits = ", unsaved edits included" if has_unsaved_edits(layer) else ""
+    return f"the layer '{layer.name()}'" + (f" ({where}{edits})" if where or edits else "")
 
 
 def write_layer_copy(layer: QgsVectorLayer, path: str, transform_context: Any) -> None:

@@ -105,8 +105,13 @@ def test_augment_and_classify_writes_every_output(augment_run):
     assert "<b>" in html_report and "**" not in html_report  # the chosen share in bold, in the HTML too
     files = outputs.report.read_text().split("## Files\n", 1)[1]  # what each main file holds, for the analyst
     assert [row.split(" | ")[0].strip("| ") for row in files.strip().splitlines()[2:]] == [
-        "classification.tif", "confidence.tif", "metrics.json", "model_bundle", CLASSIFIER_BUNDLE, "map.png"]
+        "classification.tif", "confidence.tif", "metrics.json", "run_classes.json", "model_bundle", CLASSIFIER_BUNDLE,
+        "map.png"]
     assert "band 2: the uncertainty" in files  # no probabilities.tif: not asked for
+    from hypersynth.core.io.classes import read_classes  # the prompts as the run used them, a class file again
+
+    assert [(c.id, c.name, c.text, c.color) for c in read_classes(out / "run_classes.json")] == [
+        (c.id, c.name, c.text, c.color) for c in outputs.classes]
 
 
 def test_cancel_mid_run_leaves_nothing(scene_files, tmp_path):
@@ -262,6 +267,29 @@ def test_reused_synthesis_bundle_skips_training(augment_run, scene_files, tmp_pa
     assert outputs.class_map.exists()
     assert not any(s.startswith(("VAE", "diffusion")) for s in reporter.stages)
     assert "reused" in outputs.report.read_text()
+
+
+def test_synthetic_values_clipped_into_the_scene_range_are_said(augment_run, scene_files, tmp_path, caplog):
+    """A model whose scene held a narrow range of values clips most of what it samples: the run's report notes the
+    share and its synthetic summary gives it per class; a patch file sampled from it warns."""
+    from hypersynth.core.ldm.model import SynthesisModel
+
+    out, _, _ = augment_run
+    scene, labels, _, classes = scene_files
+    model = SynthesisModel.load(out / "model_bundle", device="cpu")
+    model.value_range = np.stack([model.class_spectra.min(0), model.class_spectra.max(0)]).astype(np.float32)
+    model.save(tmp_path / "narrow")
+    outputs = classify_scene(scene, labels, tmp_path / "run", method="augment", classes_path=classes,
+                             bundle_path=tmp_path / "narrow", settings=MethodSettings(preset="tiny"))
+    assert re.search(r"synthesis from the real labels: \d+\.\d\d% of the synthetic values \(\d+ of \d+ patches\) "
+                     r"lay outside the range the scene's bands hold and were clipped to it", outputs.report.read_text())
+    rows = json.loads(outputs.synthetic_summary.read_text())["classes"]
+    assert rows and all(0.0 < row["clipped_share"] <= 1.0 for row in rows)
+    with caplog.at_level(logging.INFO, logger="hypersynth"):
+        synthesize_to_file(tmp_path / "narrow", tmp_path / "p.npz", prompt="fresh snow on a glacier", label=9, n=2)
+    (said,) = [r for r in caplog.records if "were clipped to it" in r.getMessage()]
+    assert said.levelno == logging.WARNING and said.getMessage().startswith("'fresh snow on a glacier': ")
+    assert "the model knows little of what the prompt asks for" in said.getMessage()
 
 
 def test_a_run_writes_the_synthetic_patches_it_learnt_from_when_asked(augment_run, scene_files, tmp_path, capsys):

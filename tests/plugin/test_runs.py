@@ -190,7 +190,7 @@ def test_saved_label_file_is_used_directly(small_scene, tmp_path):
 
 
 def test_layer_inside_a_geopackage_is_copied_to_its_own_file(small_scene, tmp_path):
-    from hypersynth.plugin.runs import label_file_for
+    from hypersynth.plugin.runs import copied_layer_name, label_file_for
 
     data, labels, _, _ = small_scene
     memory = _memory_points(data, labels)
@@ -201,13 +201,16 @@ def test_layer_inside_a_geopackage_is_copied_to_its_own_file(small_scene, tmp_pa
     copied, scratch = label_file_for(in_package, str(tmp_path))
     assert scratch == copied and copied != first
     assert QgsVectorLayer(copied, "copy", "ogr").featureCount() == in_package.featureCount()
+    # the run's messages and report name the layer and its file, not the scratch copy
+    assert copied_layer_name(in_package) == f"the layer 'labels' ({Path(first).name})"
+    assert copied_layer_name(memory) == f"the layer '{memory.name()}' (in memory)"
 
 
 def test_unsaved_label_edits_are_used_without_saving_them(small_scene, tmp_path, qgis_new_project):
     """The run sees the labels as the analyst sees them, and their file stays as they last saved it."""
     from qgis.core import QgsVectorFileWriter
 
-    from hypersynth.plugin.runs import has_unsaved_edits, label_file_for
+    from hypersynth.plugin.runs import copied_layer_name, has_unsaved_edits, label_file_for
 
     data, labels, _, _ = small_scene
     saved = tmp_path / "labels.geojson"
@@ -229,6 +232,7 @@ def test_unsaved_label_edits_are_used_without_saving_them(small_scene, tmp_path,
     assert temporary == path and Path(path).parent == tmp_path / "run"
     assert QgsVectorLayer(path, "copy", "ogr").featureCount() == count + 1  # the edit is in what the run reads
     assert saved.read_text() == saved_text and has_unsaved_edits(layer)  # and still the analyst's to save or not
+    assert copied_layer_name(layer) == "the layer 'labels' (labels.geojson, unsaved edits included)"
     layer.rollBack()
 
 
@@ -320,6 +324,15 @@ def test_a_label_layer_without_crs_is_classified_with_its_unsaved_edits(hypersyn
     assert 3 in np.unique(gdal.Open(str(out / "classification.tif")).ReadAsArray())
     assert saved.read_bytes() == saved_bytes and has_unsaved_edits(layer)  # still the analyst's to save or not
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".hypersynth")) == []  # the copy is gone
+    # the report says which layer the run read, and keeps the dock's classes in a file the dock loads again
+    report = (out / "report.md").read_text()
+    assert ("Label file: the layer 'labels' (labels.shp, unsaved edits included) as it stood in QGIS (copied for the "
+            "run, the copy not kept)") in report
+    assert "Class file: the dock's classes and prompts as they stood, kept as run_classes.json in this folder" in report
+    from hypersynth.core.io.classes import read_classes
+
+    assert [(c.id, c.name, c.prompt) for c in read_classes(out / "run_classes.json")] == [
+        (c.id, c.name, c.prompt) for c in data.classes]
     layer.rollBack()
 
 
