@@ -277,15 +277,16 @@ class HyperSynthDock(QgsDockWidget):
 
     def show_preview(self, patches: np.ndarray, wavelengths: Optional[Sequence[float]] = None,
                      title: str = "", attention: Optional[dict[str, Any]] = None,
-                     patch_file: Optional[dict[str, Any]] = None) -> None:
+                     patch_file: Optional[dict[str, Any]] = None, clipped_share: float = 0.0) -> None:
         """Show preview patches in the Prompts tab; ``attention`` (AttentionDock.set_attention keywords)
         also fills the attention dock; ``patch_file`` (the patches as ``write_patches`` takes them) lets its Save
-        button write them."""
+        button write them; ``clipped_share`` of their values were clipped into the scene's range (said)."""
         scene = self.scene_layer()  # the preview's values are the scene's as the engine reads them: said so
         values = read_pixel_values(scene.source()) if scene is not None else None
         if values is not None:
             patches = values.from_engine(patches)  # in the units the profile dock and QGIS show the scene in
         self.prompts_panel.show_preview(patches, wavelengths, title, patch_file=patch_file,
+                                        clipped_share=clipped_share,
                                         **({"value_title": values.axis_title()} if values is not None else {}))
         self.tabs.setCurrentWidget(self.prompts_panel)
         if attention is not None:

@@ -31,7 +31,7 @@ from ..core.io.patch_files import PATCH_FORMATS, companion_files, write_patches
 from ..core.scene import ClassInfo
 from ..plugin.layers import files_the_project_needs
 from ..plugin.rendering import composite_rgb
-from .spectral_dock import patch_pyqtgraph_for_qgis, plot_spectrum
+from .spectral_dock import fit_value_title, patch_pyqtgraph_for_qgis, plot_spectrum
 
 patch_pyqtgraph_for_qgis()
 
@@ -197,6 +197,8 @@ class PromptsPanel(QWidget):
         self.spectra = PreviewPlot(background="w")
         self.spectra.setMinimumHeight(PREVIEW_PLOT_MIN_HEIGHT)
         self.spectra.setLabel("left", PREVIEW_VALUE_TITLE)
+        self._value_title = PREVIEW_VALUE_TITLE
+        self.spectra.getPlotItem().vb.sigResized.connect(self._fit_value_title)
         self.spectra.setLabel("bottom", "Wavelength (nm)")
         self.spectra.showGrid(x=True, y=True, alpha=0.25)
         self.placeholder = pg.TextItem("The preview's spectra appear here", color=(120, 120, 120), anchor=(0.5, 0.5))
@@ -309,7 +311,7 @@ class PromptsPanel(QWidget):
 
     def show_preview(self, patches: np.ndarray, wavelengths: Optional[Sequence[float]] = None,
                      title: str = "", value_title: str = PREVIEW_VALUE_TITLE,
-                     patch_file: Optional[dict[str, Any]] = None) -> None:
+                     patch_file: Optional[dict[str, Any]] = None, clipped_share: float = 0.0) -> None:
         """Show synthetic patches as false-colour thumbnails and their centre spectra.
 
         The spectra leave gaps where bands are missing (a synthesis model's bands are the scene's usable ones: the
@@ -322,6 +324,8 @@ class PromptsPanel(QWidget):
             value_title: what the values are, for the value axis (the scene's: ``PixelValues.axis_title()``).
             patch_file: the same patches as ``core.io.patch_files.write_patches`` takes them (keyword arguments
                 but the path; the engine's units), for the Save button; None leaves it off.
+            clipped_share: the share of the patches' values the engine clipped into the range of the scene the model
+                learnt (``SyntheticSet.clipped_share``); said under the title when not 0.
         """
         patches = np.asarray(patches, dtype=np.float32)
         if patches.ndim != 4 or patches.shape[0] == 0:
@@ -348,14 +352,21 @@ class PromptsPanel(QWidget):
             mean = np.nanmean(centre, axis=0)
         plot_spectrum(self.spectra, x, mean, pen=pg.mkPen(30, 30, 140, width=2.5))
         self.spectra.setLabel("bottom", "Wavelength (nm)" if wavelengths is not None else "Band")
-        self.spectra.setLabel("left", value_title)
+        self._value_title = value_title
+        self._fit_value_title()
+        clipped = (f" {clipped_share:.1%} of their values lay outside the range of the scene the model learnt and "
+                   "were clipped to it." if clipped_share > 0 else "")
         self.preview_title.setText(f"{title + ': ' if title else ''}{n} synthetic patches "
-                                   f"({p}×{p} px, {bands} bands); centre spectra below, mean in bold.")
+                                   f"({p}×{p} px, {bands} bands); centre spectra below, mean in bold.{clipped}")
         self._patch_file = dict(patch_file) if patch_file is not None else None
         self.save_button.setEnabled(self._patch_file is not None)
         self.save_button.setToolTip(SAVE_TIP if self._patch_file is not None else
                                     "This preview cannot be saved: it came without its model's classes")
         QTimer.singleShot(0, self._scroll_to_spectra)  # once the thumbnails are laid out
+
+    def _fit_value_title(self) -> None:
+        """The value axis's title whole where the plot is tall enough, else without its units or scale."""
+        fit_value_title(self.spectra, self._value_title)
 
     def _scroll_to_spectra(self) -> None:
         """In a short dock, scroll the preview's spectra into view (they are what the analyst asked for)."""

@@ -133,6 +133,17 @@ def patch_pyqtgraph_for_qgis() -> None:
 patch_pyqtgraph_for_qgis()
 
 
+def fit_value_title(plot: pg.PlotWidget, title: str, short: Optional[str] = None) -> None:
+    """Title ``plot``'s value axis ``title`` where it fits along the plot area, else ``short`` (default: ``title``
+    without its parenthesis, the units or the scale applied); the axis's tooltip always says it whole."""
+    axis = plot.getPlotItem().getAxis("left")
+    axis.setToolTip(title)
+    if axis.labelText != title:
+        axis.setLabel(title)
+    if axis.label.boundingRect().width() > plot.getPlotItem().vb.height():  # the label runs along the axis
+        axis.setLabel(short if short is not None else title.split(" (")[0])
+
+
 def plot_spectrum(plot: pg.PlotWidget, x: np.ndarray, y: np.ndarray, **options) -> pg.PlotDataItem:
     """Draw a spectrum as a line with gaps: at NaN values (bad bands, no data) and where bands are missing from
     ``x`` (:func:`~hypersynth.plugin.rendering.break_at_missing_bands`). ``options``: ``PlotWidget.plot``'s."""
@@ -389,13 +400,7 @@ class SpectralProfileDock(QgsDockWidget):
 
     def _show_value_title(self) -> None:
         """The value axis's title: whole where it fits beside the plot area, else without units or scale."""
-        axis = self.plot.getPlotItem().getAxis("left")
-        title = self.value_title()
-        axis.setToolTip(title)
-        if axis.labelText != title:
-            axis.setLabel(title)
-        if axis.label.boundingRect().width() > self.plot.getPlotItem().vb.height():  # the label runs along the axis
-            axis.setLabel(self._values.axis_title(short=True))
+        fit_value_title(self.plot, self.value_title(), self._values.axis_title(short=True))
 
     def _x_for(self, layer: QgsRasterLayer, bands: int) -> np.ndarray:
         wavelengths = self._band_facts(layer).wavelengths

@@ -168,6 +168,17 @@ def test_the_hint_says_whether_a_model_is_there_to_preview_from(keep, classes):
     assert panel.preview_title.text() == PREVIEW_HINT
 
 
+def test_a_preview_says_how_much_of_it_was_clipped_into_the_scene_range(keep):
+    """A prompt far from the scene's classes gives values the scene never holds; the engine clips them, and the
+    preview says how many, so a flat stretch of spectrum is not taken for the scene's."""
+    panel = keep(PromptsPanel(), 520, 700)
+    panel.show_preview(_patches(), USABLE, title="corn", clipped_share=0.0325)
+    assert panel.preview_title.text().endswith("3.2% of their values lay outside the range of the scene the model "
+                                               "learnt and were clipped to it.")
+    panel.show_preview(_patches(), USABLE, title="corn")
+    assert "clipped" not in panel.preview_title.text()
+
+
 def test_a_model_without_clip_weights_is_said_above_the_prompts(keep, classes, tmp_path):
     """The reviewer's run had a random-init text tower and nearly flat attention, and nothing in the Prompts tab said
     its prompts carry little meaning: the dock reads the bundle's text source (its meta.json, no weights) and says
