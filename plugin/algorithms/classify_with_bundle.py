@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from pathlib import Path
 from typing import Any
 
 from qgis.core import (
@@ -35,7 +36,7 @@ from .base import (
     labels_file,
     raster_file,
 )
-from .destinations import OutputMoves, staging_folder
+from .destinations import OutputMoves, staging_folder, write_report
 from .scene_classification import (
     CONFIDENCE_HELP,
     LAYER_NAMES_HELP,
@@ -58,6 +59,7 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
     CONFIDENCE = "CONFIDENCE"
     PROBABILITIES = "PROBABILITIES"
     METRICS = "METRICS"
+    REPORT = "REPORT"
     OVERALL_ACCURACY = "OVERALL_ACCURACY"
     AVERAGE_ACCURACY = "AVERAGE_ACCURACY"
     KAPPA = "KAPPA"
@@ -74,8 +76,9 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
             "output) to a scene of the same sensor and band set, e.g. a neighbouring flight line. No labels are "
             "needed. With validation labels the accuracy (overall and average accuracy, kappa) is measured, logged "
             "and given as outputs, and can be written as JSON (the 'Accuracy' output, which needs validation "
-            "labels). Outputs as Augment & Classify's: the class map, the confidence (made unless skipped) and "
-            "optionally each class's probability. {confidence} {names}\n\n"
+            "labels). Outputs as Augment & Classify's: the class map, the confidence (made unless skipped), "
+            "optionally each class's probability, and the report (HTML, one file: the map, the classes' spectra, "
+            "and the accuracy with validation labels). {confidence} {names}\n\n"
             "A scene layer on a GeoTIFF or ENVI file is read a tile at a time, never whole, so it may be larger "
             "than memory. Run time: the model loads in seconds; mapping runs at about 9 000 pixels a second on a "
             "2-core laptop CPU (a 2048 × 2048 scene of 200 bands in about 8 minutes) and 12 000–15 000 on a "
@@ -100,6 +103,9 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         add_map_destinations(self)
         self.addParameter(QgsProcessingParameterFileDestination(
             self.METRICS, self.tr("Accuracy (JSON)"), fileFilter=self.tr("JSON files (*.json)"), optional=True,
+            createByDefault=False))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.REPORT, self.tr("Report"), fileFilter=self.tr("HTML files (*.html)"), optional=True,
             createByDefault=False))
         self.addOutput(QgsProcessingOutputNumber(self.OVERALL_ACCURACY, self.tr("Overall accuracy (OA)")))
         self.addOutput(QgsProcessingOutputNumber(self.AVERAGE_ACCURACY, self.tr("Average accuracy (AA)")))
@@ -129,7 +135,8 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         destinations = {self.OUTPUT: self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
                         self.CONFIDENCE: self.parameterAsOutputLayer(parameters, self.CONFIDENCE, context),
                         self.PROBABILITIES: self.parameterAsOutputLayer(parameters, self.PROBABILITIES, context),
-                        self.METRICS: self.parameterAsFileOutput(parameters, self.METRICS, context)}
+                        self.METRICS: self.parameterAsFileOutput(parameters, self.METRICS, context),
+                        self.REPORT: self.parameterAsFileOutput(parameters, self.REPORT, context)}
         self.check_destinations({self.MODEL: model, self.SCENE: existing_layer_file(scene_layer),
                                  self.VALIDATION: existing_layer_file(validation_layer)}, destinations)
         device = DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]  # checked in check_parameters
@@ -156,6 +163,9 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
                     if outputs.metrics and out_metrics:
                         results[self.METRICS] = moves.put_text(json.dumps(outputs.metrics, indent=2), staging,
                                                                out_metrics)
+                    if destinations[self.REPORT]:
+                        results[self.REPORT] = write_report(Path(outputs.report).with_suffix(".html"),
+                                                            destinations[self.REPORT], moves)
                     keep_map_outputs(outputs, destinations, moves, results)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)

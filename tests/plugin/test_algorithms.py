@@ -266,12 +266,15 @@ def test_augment_then_reuse_the_classifier_and_synthesis_model(hypersynth_plugin
     reused = processing.run("hypersynth:classifywithbundle", {
         "MODEL": result["CLASSIFIER"], "SCENE": demo.scene, "VALIDATION": demo.ground_truth, "DEVICE": 1,
         "OUTPUT": str(tmp_path / "again.tif"), "CONFIDENCE": str(tmp_path / "again_conf.tif"),
-        "METRICS": str(tmp_path / "metrics.json"), "PROBABILITIES": str(tmp_path / "again_proba.tif")})
+        "METRICS": str(tmp_path / "metrics.json"), "PROBABILITIES": str(tmp_path / "again_proba.tif"),
+        "REPORT": str(tmp_path / "again.html")})
     again, _, _ = _band(reused["OUTPUT"])
     assert np.array_equal(again, values)  # the same classifier on the same scene
     proba = gdal.Open(reused["PROBABILITIES"]).ReadAsArray()  # (K, 32, 32), a band per class the model knows
     assert np.array_equal(np.array(sorted(demo.class_ids))[proba.argmax(axis=0)], again)
     assert 0.0 <= reused["OVERALL_ACCURACY"] <= 1.0 and Path(reused["METRICS"]).is_file()
+    report = Path(reused["REPORT"]).read_text()  # one file, its figures inside, with the accuracy
+    assert "data:image/png;base64," in report and "Accuracy against the validation labels" in report
 
     patches = processing.run("hypersynth:synthesize", {
         "BUNDLE": result["BUNDLE"], "CLASS_ID": 1, "COUNT": 3, "DEVICE": 1, "OUTPUT": str(tmp_path / "water.npz")})
