@@ -253,27 +253,40 @@ def summarize(evals: Sequence[Evaluation]) -> dict[str, Any]:
     return SeedSummary.from_evaluations(evals).to_dict()
 
 
-def confusion_figure(evaluation: Evaluation, path: str | os.PathLike) -> Path:
-    """Save the confusion matrix as a PNG: counts in the cells, colours normalised per true class.
+def confusion_matrix_figure(evaluation: Evaluation) -> Any:
+    """The confusion matrix as a matplotlib Figure: counts in the cells, colours normalised per true class, each
+    class's producer's accuracy at the right of its row and user's accuracy above its column (an accuracy table's
+    margins).
 
-    Uses matplotlib's object API (``Figure`` + ``FigureCanvasAgg``), never pyplot, so it is safe
-    inside QGIS; the PNG is written to a temporary file beside ``path`` and moved into place.
+    Uses matplotlib's object API (``Figure`` + ``FigureCanvasAgg``), never pyplot, so it is safe inside QGIS.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    path = Path(path)
     counts = evaluation.confusion
     k = counts.shape[0]
-    row_sums = counts.sum(axis=1, keepdims=True)
-    share = np.divide(counts, row_sums, out=np.zeros(counts.shape, dtype=float), where=row_sums > 0)  # (K, K)
+    row_sums = counts.sum(axis=1)  # (K,)
+    share = np.divide(counts, row_sums[:, None], out=np.zeros(counts.shape, dtype=float),
+                      where=row_sums[:, None] > 0)  # (K, K)
+    diagonal = np.diag(counts).astype(float)  # (K,)
+    col_sums = counts.sum(axis=0)  # (K,)
+    producers = np.divide(diagonal, row_sums, out=np.full(k, np.nan), where=row_sums > 0)  # (K,)
+    users = np.divide(diagonal, col_sums, out=np.full(k, np.nan), where=col_sums > 0)  # (K,)
     side = min(3.0 + 0.45 * k, 14.0)
-    fig = Figure(figsize=(side + 1.2, side), dpi=110)
+    fig = Figure(figsize=(side + 2.0, side + 0.5), dpi=110)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(111)
     image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
     font = max(5, 9 - k // 6)
+    right = ax.secondary_yaxis("right")
+    right.set_yticks(range(k))
+    right.set_yticklabels([_pct(v, 1) for v in producers], fontsize=font)
+    right.set_ylabel("producer's accuracy (%)", fontsize=font + 1)
+    top = ax.secondary_xaxis("top")
+    top.set_xticks(range(k))
+    top.set_xticklabels([_pct(v, 1) for v in users], fontsize=font, rotation=90 if k > 8 else 0)
+    top.set_xlabel("user's accuracy (%)", fontsize=font + 1)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.16, label="share of the true class")
     for i in range(k):
         for j in range(k):
             if counts[i, j]:
@@ -288,6 +301,14 @@ def confusion_figure(evaluation: Evaluation, path: str | os.PathLike) -> Path:
     ax.set_title(f"OA {_pct(evaluation.oa)} %, AA {_pct(evaluation.aa)} %, κ {_num(evaluation.kappa, 3)}",
                  fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def confusion_figure(evaluation: Evaluation, path: str | os.PathLike) -> Path:
+    """Save :func:`confusion_matrix_figure` as a PNG, written to a temporary file beside ``path`` and moved into
+    place."""
+    path = Path(path)
+    fig = confusion_matrix_figure(evaluation)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
     try:

@@ -206,6 +206,21 @@ def test_confusion_figure_writes_a_png_and_no_temp_file(tmp_path):
     assert isinstance(ev, Evaluation)
 
 
+def test_confusion_figure_gives_each_class_producers_and_users_accuracy_in_its_margins():
+    """As an accuracy table's margins: the row's share mapped right at its right, the column's above it; a class
+    never mapped has no user's accuracy (–)."""
+    from hypersynth.core.evaluation.metrics import confusion_matrix_figure
+
+    classes = [ClassInfo(1, "water"), ClassInfo(2, "road"), ClassInfo(3, "grass")]
+    truth = np.array([1, 1, 1, 1, 2, 2, 3, 3])
+    mapped = np.array([1, 1, 1, 2, 2, 1, 1, 1])  # grass never mapped
+    ax = confusion_matrix_figure(evaluate(truth, mapped, classes)).axes[0]
+    right, top = ax.child_axes
+    assert right.get_ylabel() == "producer's accuracy (%)" and top.get_xlabel() == "user's accuracy (%)"
+    assert [t.get_text() for t in right.get_yticklabels()] == ["75.0", "50.0", "0.0"]
+    assert [t.get_text() for t in top.get_xticklabels()] == ["50.0", "50.0", "–"]
+
+
 def test_validation_pixels_near_the_training_pixels_are_told_from_the_rest():
     """Within ``reach`` pixels (the larger of the row and column distances) of a training pixel, and beyond."""
     from hypersynth.core.evaluation.assess import near_training
