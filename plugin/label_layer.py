@@ -47,7 +47,7 @@ LAYER_OPACITY = 0.6  # the label layer's opacity: the scene shows through its fi
 HALO_WIDTH = 0.6  # mm: a white band just outside each label's edge, so it stands out on any scene colour
 EDGE_WIDTH = 0.5  # mm: a line of the class colour darkened (QColor.darker) just inside the edge
 EDGE_DARKER = 160
-MARKER_SIZE = 2.4  # mm: a point label's dot, large enough to see its colour at any zoom
+MARKER_SIZE = 3.2  # mm: a point label's dot, large enough to see its colour at any zoom (2.4 mm was easy to miss)
 # What a label layer may hold: polygons burn the pixel centres inside them, points the pixel they fall in (as the
 # engine reads labels: core.io.labels)
 LABEL_GEOMETRIES = (QgsWkbTypes.PolygonGeometry, QgsWkbTypes.PointGeometry)
