@@ -195,9 +195,10 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
     """:func:`classify_scene` once its output folder is ready; ``by_area``: the models learn from the labelled area
     (``area_chosen``: chosen for the scene's size, which the run then warns of); ``names``: what the messages and
     the report call an input, by the report's word for it ("label file"), where not its file's name."""
-    names = {what: name for what, name in (names or {}).items() if name}
     from .io.labels import read_labels
     from .io.read import read_scene, read_scene_layout
+
+    names = {what: name for what, name in (names or {}).items() if name}
 
     if bundle_path is not None and method in MODEL_METHODS:
         from .ldm.model import SynthesisModel
@@ -622,10 +623,12 @@ def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[t
     for what, path in inputs:
         if path:  # the plugin's copy of a layer or its class table is scratch, deleted after the run
             scratch = Path(path).name.startswith(".hypersynth-")
-            if what == "class file" and scratch:
+            if what in names:  # a copy of what the analyst named (a QGIS layer)
+                said = f"{names[what]} as it stood in QGIS (copied for the run, the copy not kept)"
+            elif what == "class file" and scratch:
                 said = f"the dock's classes and prompts as they stood, kept as {RUN_CLASSES} in this folder"
             elif scratch:
-                said = f"{names.get(what, 'the QGIS layer')} as it stood in QGIS (copied for the run, the copy not kept)"
+                said = "the QGIS layer or table as it stood (a copy, not kept)"
             else:
                 said = str(Path(path).resolve())
             facts.append(f"{what.capitalize()}: {said}")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, NamedTuple, Optional
 
 from qgis.core import (
+    QgsMapLayer,
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
@@ -279,6 +280,16 @@ def _check_class_field(layer: QgsVectorLayer, what: str, typed: Optional[str]) -
     raise QgsProcessingException(f"the {what} layer '{layer.name()}' has no field named like a class (class_id, "
                                  f"class, label, …; its fields: {fields}); type the name of the field that holds the "
                                  "class")
+
+
+def copy_name(layer: Optional[QgsMapLayer], path: Optional[str]) -> Optional[str]:
+    """What the engine's messages and report call labels :func:`labels_file` copied (``path`` is not the layer's
+    own file): the layer and its file (:func:`..runs.copied_layer_name`); None for a file read as it is."""
+    from ..runs import copied_layer_name
+
+    if isinstance(layer, QgsVectorLayer) and path is not None and path != layer.source():
+        return copied_layer_name(layer)
+    return None
 
 
 def _layer_copy_file(layer: QgsVectorLayer, what: str, context: QgsProcessingContext) -> str:

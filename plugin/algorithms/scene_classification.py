@@ -29,6 +29,7 @@ from .base import (
     HyperSynthAlgorithm,
     accuracy_results,
     class_field_parameter,
+    copy_name,
     engine_errors,
     engine_warnings,
     existing_layer_file,
@@ -222,6 +223,8 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
                 with engine_warnings(feedback):
                     outputs = classify_scene(scene, labels, staging, classes_path=classes_path, class_field=class_field,
                                              validation_path=validation, validation_field=validation_field,
+                                             labels_name=copy_name(labels_layer, labels),
+                                             validation_name=copy_name(validation_layer, validation),
                                              reporter=FeedbackReporter(feedback),
                                              overwrite=True, probabilities=bool(destinations[self.PROBABILITIES]),
                                              **engine_args)

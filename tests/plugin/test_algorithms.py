@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,9 +87,13 @@ def test_classifybaseline_with_point_layer_and_class_field(hypersynth_plugin, de
     assert points.isValid()
     result = processing.run("hypersynth:classifybaseline", {
         "SCENE": demo.scene, "LABELS": points, "CLASS_FIELD": "class", "METHOD": 1,
-        "OUTPUT": str(tmp_path / "svm.tif"), "CONFIDENCE": str(tmp_path / "svm_confidence.tif")})
+        "OUTPUT": str(tmp_path / "svm.tif"), "CONFIDENCE": str(tmp_path / "svm_confidence.tif"),
+        "REPORT": str(tmp_path / "svm.html")})
     values, band, _ = _band(result["OUTPUT"])
     assert set(np.unique(values).tolist()) <= demo.class_ids
+    # a layer inside a GeoPackage is read from a copy: the report names the layer and its file, not the copy
+    assert (f"Label file: the layer 'labels' ({Path(demo.points).name}) as it stood in QGIS (copied for the run, the "
+            "copy not kept)") in html.unescape(Path(result["REPORT"]).read_text())
     assert band.GetColorTable() is not None
     assert "OVERALL_ACCURACY" not in result  # no validation labels given
     assert "PROBABILITIES" not in result and sorted(p.name for p in tmp_path.glob("*.tif")) == [
