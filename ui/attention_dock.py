@@ -439,9 +439,8 @@ class AttentionDock(QgsDockWidget):
         bar.set_label(f"× even share (1/{self._n_tokens})", fontsize=8)
         hidden = [w for w in self._function_words() if w not in {word for word, _ in maps}]
         share_low = min(float(r.min()) for r in ratios)
-        words = f"{len(maps)} word piece{'s' if len(maps) != 1 else ''} (the prompt as the text encoder splits it)"
-        if hidden:
-            words += f" (function words not shown: {', '.join(hidden)})"
+        words = f"{len(maps)} word piece{'s' if len(maps) != 1 else ''} (the prompt as the text encoder splits it"
+        words += f"; function words not shown: {', '.join(hidden)})" if hidden else ")"
         text = (prefix + f"{words}. Red: more attention than the even share 1/{self._n_tokens} = {self._even:.3f}, "
                 f"blue: less; here {share_low:.2f}–{high:.2f}×.")
         if self._patch_rgb is not None and self._patch_caption == PATCH_CAPTION:

@@ -221,13 +221,13 @@ class ScenePanel(QWidget):
     def _add_scene_layer(self, layer: QgsRasterLayer, project: Optional[QgsProject]) -> QgsRasterLayer:
         """Add a scene file the analyst opened here and make it the scene, in true colour where its bands have
         wavelengths: QGIS shows a new raster's bands 1, 2, 3, a hyperspectral scene's deep blues (a flat grey)."""
-        if read_band_info(layer.source())[0] is not None:
-            try:
-                apply_composite(layer, "true colour")
-            except ValueError:  # no band near the visible wavelengths: QGIS's own rendering stays
-                pass
         add_input_layer(layer, project)
         self.set_scene_layer(layer)
+        if read_band_info(layer.source())[0] is not None:
+            said = self.note.text()
+            self.apply_composite("true colour")  # the note says which bands it shows
+            if said:  # a problem with the scene stays what the note says
+                self.note.setText(said)
         return layer
 
     def import_product(self, source: str, facts: ProductFacts, project: Optional[QgsProject] = None

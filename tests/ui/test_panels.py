@@ -63,6 +63,7 @@ def test_a_scene_opened_here_shows_in_true_colour(keep, tmp_path, qgis_new_proje
     renderer = layer.renderer()
     assert isinstance(renderer, QgsMultiBandColorRenderer)
     assert (renderer.redBand(), renderer.greenBand(), renderer.blueBand()) == (3, 2, 1)  # 660, 550, 450 nm
+    assert panel.note.text().startswith("True colour: R, G, B = band 3 (660 nm)")  # which bands, as a button says
     plain = panel.open_file(str(write_scene(tmp_path / "plain.tif", wavelengths=False)))
     assert (plain.renderer().redBand(), plain.renderer().greenBand(), plain.renderer().blueBand()) == (1, 2, 3)
 
