@@ -9,7 +9,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pyqtgraph as pg
 from qgis.PyQt import sip
-from qgis.PyQt.QtCore import QSize, Qt, QTimer, pyqtSignal
+from qgis.PyQt.QtCore import QCoreApplication, QEvent, QSize, Qt, QTimer, pyqtSignal
 from qgis.PyQt.QtGui import QColor, QImage, QPixmap
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
@@ -371,6 +371,10 @@ class PromptsPanel(QWidget):
     def _scroll_to_spectra(self) -> None:
         """In a short dock, scroll the preview's spectra into view (they are what the analyst asked for)."""
         if not sip.isdeleted(self):  # not ensureWidgetVisible: it shows only the plot's top-left corner
+            # a title that wrapped to more lines moved the plot down: its layout, then the content's and the scroll
+            # range, each posted by the one before
+            for _ in range(3):
+                QCoreApplication.sendPostedEvents(None, QEvent.LayoutRequest)
             centre = self.spectra.mapTo(self.scroll.widget(), self.spectra.rect().center())
             self.scroll.ensureVisible(centre.x(), centre.y(), 0, self.spectra.height() // 2 + 2)
 

@@ -80,6 +80,10 @@ def test_the_preview_plot_keeps_a_readable_height_in_a_short_dock(keep, classes,
     assert top_left.y() >= 0 and bottom <= panel.scroll.viewport().height()  # scrolled into view
     assert panel.scroll.horizontalScrollBar().maximum() == 0  # never sideways
     screenshot(panel, "prompts_preview_short_dock")
+    panel.show_preview(_patches(), USABLE, title="corn", clipped_share=0.03)  # a title of more lines moves the plot
+    _settle()
+    top_left = panel.spectra.mapTo(panel.scroll.viewport(), panel.spectra.rect().topLeft())
+    assert top_left.y() >= 0 and top_left.y() + panel.spectra.height() <= panel.scroll.viewport().height()
 
 
 def _patch_file(classes, n: int = 4, p: int = 7) -> dict:
