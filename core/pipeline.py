@@ -420,16 +420,27 @@ def check_same_wavelengths(trained: Optional[Sequence[float]], scene: Scene, wha
                     "sure it is the same sensor's band set", scene.name, what,
                     "the scene has" if here is None else f"{what} has")
         return
+    said = wavelength_mismatch(trained, here, what)
+    if said:
+        raise ValueError(f"{scene.name}'s bands lie at other wavelengths than those {what} was trained on ({said}); it "
+                         f"applies only to the same sensor's band set: {instead}")
+
+
+def wavelength_mismatch(trained: Sequence[float], here: Sequence[float], what: str) -> Optional[str]:
+    """Where bands at wavelengths ``here`` differ from the same count ``trained`` on (:func:`check_same_wavelengths`'s
+    rule: by over half a band's spacing or 5 nm): "usable band 3: 560.0 nm here, 550.0 nm in the model bundle; 7 bands
+    differ", or None where they agree."""
     trained = np.asarray(trained, dtype=float)
+    here = np.asarray(here, dtype=float)
     spacing = np.abs(np.diff(trained))
     tolerance = np.minimum(5.0, 0.5 * np.concatenate([spacing[:1], np.minimum(spacing[:-1], spacing[1:]),
                                                        spacing[-1:]])) if len(trained) > 1 else np.array([5.0])
-    off = np.flatnonzero(np.abs(np.asarray(here, dtype=float) - trained) > tolerance)
-    if off.size:
-        k = int(off[0])
-        raise ValueError(f"{scene.name}'s bands lie at other wavelengths than those {what} was trained on (usable "
-                         f"band {k + 1}: {float(here[k]):.1f} nm here, {trained[k]:.1f} nm in {what}; {off.size} "
-                         f"bands differ); it applies only to the same sensor's band set: {instead}")
+    off = np.flatnonzero(np.abs(here - trained) > tolerance)
+    if not off.size:
+        return None
+    k = int(off[0])
+    return (f"usable band {k + 1}: {here[k]:.1f} nm here, {trained[k]:.1f} nm in {what}; {off.size} bands "
+            "differ")
 
 
 def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.ndarray, classes: list[ClassInfo],

@@ -30,7 +30,7 @@ from ..core.methods import MethodSettings
 from ..core.model_folders import check_model_folder
 from ..core.outputs import claim_holder, earlier_outputs, write_problem
 from ..core.outputs import inputs_in_the_way as find_inputs_in_the_way
-from ..core.pipeline import ALL_OUTPUTS
+from ..core.pipeline import ALL_OUTPUTS, wavelength_mismatch
 from ..plugin.layers import gdal_name, layer_file
 from ..plugin.runs import validation_problem
 from ..plugin.settings import DEVICES, PRESETS
@@ -120,6 +120,8 @@ class UsableBands(NamedTuple):
     most: int  # bands not flagged bad: the run uses at most these (fewer when a band holds no data anywhere)
     bands: int  # all the bands of the file
     flagged_bad: int  # bands the file's metadata flags bad (ENVI/EnMAP bbl = 0)
+    wavelengths: Optional[tuple[float, ...]] = None  # nm of the bands the run uses, where the dialog can tell them
+    # (the file has wavelengths and the usable bands are known exactly); else None
 
 
 def usable_bands(source: str) -> Optional[UsableBands]:
@@ -142,7 +144,8 @@ def usable_bands(source: str) -> Optional[UsableBands]:
     try:
         with opened_quietly(name) as ds:
             bands, rows, cols = ds.count, ds.height, ds.width
-            flagged = band_facts(ds, gdal_subdataset_file(name) or Path(name)).flagged_good  # (B,) bool
+            facts = band_facts(ds, gdal_subdataset_file(name) or Path(name))
+            flagged = facts.flagged_good  # (B,) bool
             nodata = [ds.nodatavals[b] for b in range(bands)]
             masked = uses_a_mask_band(ds)
             seen = np.zeros(bands, dtype=bool)  # (B,) holds data in some sampled pixel
@@ -160,13 +163,30 @@ def usable_bands(source: str) -> Optional[UsableBands]:
                     covered[top:top + h, left:left + w] = True
     except (RasterioError, OSError):
         return None
+    used = None  # (B,) bool: the bands the run uses, where known exactly
     if covered is not None and covered.all():  # every pixel seen: the engine's own rule gives its count
-        fewest = most = int(good_bands(Path(name), seen, flagged).sum()) if seen.any() else 0  # 0: no data at all
+        used = good_bands(Path(name), seen, flagged) if seen.any() else np.zeros(bands, dtype=bool)  # none: no data
+        fewest = most = int(used.sum())
     elif (seen & flagged).any():
         fewest, most = int((seen & flagged).sum()), int(flagged.sum())
+        used = flagged if fewest == most else None
     else:  # no good band seen holding data: flagged-good bands may hold data elsewhere (then 1 of them or more), or
         fewest, most = (1 if flagged.any() else int(seen.sum())), bands  # the engine takes every band with data
-    return UsableBands(fewest, most, bands, int((~flagged).sum()))
+    wavelengths = (tuple(float(w) for w in facts.wavelengths[used])
+                   if used is not None and facts.wavelengths is not None else None)
+    return UsableBands(fewest, most, bands, int((~flagged).sum()), wavelengths)
+
+
+def bundle_wavelengths(bundle: str) -> Optional[np.ndarray]:
+    """The wavelengths (nm) a synthesis model bundle was trained at, from its reference tensors (read without their
+    checksum, which the run checks), or None where it has none or cannot be read."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        return load_file(str(Path(bundle) / "reference.safetensors")).get("wavelengths")
+    except (OSError, SafetensorError, ValueError):
+        return None
 
 
 def bundle_bands(bundle: str) -> Optional[int]:
@@ -199,8 +219,10 @@ def bundle_problem(bundle: str, scene: Optional[QgsRasterLayer], usable: Optiona
     if trained is None or scene is None:
         return None
     usable = usable or usable_bands(scene.source())
-    if usable is None or usable.fewest <= trained <= usable.most:
+    if usable is None:
         return None
+    if usable.fewest <= trained <= usable.most:
+        return wavelength_problem(bundle, usable)
     if usable.fewest == usable.most:
         count = f"{usable.most}"
     else:  # some band may hold no data anywhere: the dialog's sample cannot tell, the bound it passed is certain
@@ -209,6 +231,20 @@ def bundle_problem(bundle: str, scene: Optional[QgsRasterLayer], usable: Optiona
     return (f"The model bundle was trained on {trained} bands but this scene has {count} usable bands{flags}: "
             "reuse a bundle trained on a scene of the same sensor (same band set), or clear 'Reuse model bundle' to "
             "train a new model on this scene.")
+
+
+def wavelength_problem(bundle: str, usable: UsableBands) -> Optional[str]:
+    """Why a bundle trained on as many bands as the scene uses still cannot serve it: its bands lie at other
+    wavelengths (another sensor, another subset), by the engine's rule; None where they agree or cannot be compared."""
+    trained = bundle_wavelengths(bundle)
+    if trained is None or usable.wavelengths is None or len(trained) != len(usable.wavelengths):
+        return None
+    said = wavelength_mismatch(trained, usable.wavelengths, "the model bundle")
+    if said is None:
+        return None
+    return (f"The model bundle was trained on bands at other wavelengths than this scene's ({said}): reuse a bundle "
+            "trained on a scene of the same sensor (same band set), or clear 'Reuse model bundle' to train a new "
+            "model on this scene.")
 
 
 class RunDialog(QDialog):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from hypersynth.ui.run_dialog import RunDialog, existing_outputs, folder_problem
 
 
@@ -147,15 +149,21 @@ def _write_label_raster(path, bands: int = 1):
     return str(write_byte_raster(path, [data] * bands))
 
 
-def _synthesis_bundle(folder, bands: int):
+def _synthesis_bundle(folder, bands: int, wavelengths=None):
     """A synthesis model bundle's folder as far as the dialog reads it: the manifest naming its parts (how
-    core.model_folders tells a synthesis model) and meta.json with the band count it was trained on."""
+    core.model_folders tells a synthesis model), meta.json with the band count it was trained on, and with
+    ``wavelengths`` its reference tensors holding them."""
     import json
+
+    import numpy as np
+    from safetensors.numpy import save_file
 
     folder.mkdir(parents=True)
     (folder / "manifest.json").write_text(json.dumps({"kind": "hypersynth-bundle",
                                                       "parts": ["normalizer", "vae", "text_encoder", "ema_denoiser"]}))
     (folder / "meta.json").write_text(json.dumps({"bands": bands, "classes": []}))
+    if wavelengths is not None:
+        save_file({"wavelengths": np.asarray(wavelengths, dtype=np.float64)}, str(folder / "reference.safetensors"))
     return str(folder)
 
 
@@ -264,8 +272,11 @@ def test_a_bundle_of_another_band_count_is_refused_before_the_run(keep, tmp_path
 
     from .conftest import BANDS
 
-    engine = int(read_scene(scene_path).good_bands.sum())  # the count the engine compares with the bundle's
-    assert usable_bands(scene_layer.source()) == UsableBands(engine, engine, BANDS, 1) == UsableBands(15, 15, 16, 1)
+    scene = read_scene(scene_path)
+    engine = int(scene.good_bands.sum())  # the count the engine compares with the bundle's
+    usable = usable_bands(scene_layer.source())
+    assert usable[:4] == UsableBands(engine, engine, BANDS, 1)[:4] == (15, 15, 16, 1)
+    assert usable.wavelengths == pytest.approx(scene.usable_wavelengths())  # what the engine compares too
     other = _synthesis_bundle(tmp_path / "pavia" / "model_bundle", bands=103)
     dialog = keep(RunDialog(defaults={"output_folder": str(tmp_path / "out"), "bundle": other}, scene=scene_layer))
     assert dialog.problems() == [
@@ -274,8 +285,17 @@ def test_a_bundle_of_another_band_count_is_refused_before_the_run(keep, tmp_path
         "a new model on this scene."]
     dialog.accept()
     assert dialog.result() != RunDialog.Accepted
-    dialog.bundle.setFilePath(_synthesis_bundle(tmp_path / "same" / "model_bundle", bands=15))
+    dialog.bundle.setFilePath(_synthesis_bundle(tmp_path / "same" / "model_bundle", bands=15,
+                                                wavelengths=scene.usable_wavelengths() + 1.0))  # calibration drift
     assert dialog.problems() == []
+    # the same count at other wavelengths (another sensor's subset): the engine would refuse it once the run started
+    dialog.bundle.setFilePath(_synthesis_bundle(tmp_path / "shifted" / "model_bundle", bands=15,
+                                                wavelengths=scene.usable_wavelengths() + 60.0))
+    (said,) = dialog.problems()
+    assert said.startswith("The model bundle was trained on bands at other wavelengths than this scene's (usable band "
+                           f"1: {scene.usable_wavelengths()[0]:.1f} nm here, {scene.usable_wavelengths()[0] + 60:.1f} "
+                           "nm in the model bundle; 15 bands differ): reuse a bundle trained on a scene of the same "
+                           "sensor")
     dialog.bundle.setFilePath(str(tmp_path / "pavia"))  # the run's folder, not its bundle: the engine's own words
     assert dialog.problems() == [f"{tmp_path / 'pavia'} is a run's output folder; give the synthesis model in it: "
                                  f"{tmp_path / 'pavia' / 'model_bundle'}."]
@@ -319,12 +339,14 @@ def test_bands_without_data_where_the_dialog_looks_are_left_to_the_engine(keep, 
 
     small = _scene_with_empty_bands(tmp_path / "small.tif", 20, 24)
     assert int(read_scene(small).good_bands.sum()) == 14  # 16 less the flagged band and the empty one
-    assert usable_bands(small) == UsableBands(14, 14, 16, 1)  # every pixel sampled: the engine's count
+    assert usable_bands(small)[:4] == (14, 14, 16, 1)  # every pixel sampled: the engine's count
+    assert usable_bands(small).wavelengths == tuple(420.0 + 120 * b for b in range(16) if b + 1 not in (7, 13))
     large = _scene_with_empty_bands(tmp_path / "large.tif", 64, 80)
     assert int(read_scene(large).good_bands.sum()) == 14
     scene = QgsRasterLayer(large, "large")
     qgis_new_project.addMapLayer(scene)
     assert usable_bands(scene.source()) == UsableBands(13, 15, 16, 1)  # band 5's corner not among the windows
+    # (which bands the run uses is then not known: no wavelengths to compare)
     dialog = keep(RunDialog(defaults={"output_folder": str(tmp_path / "out")}, scene=scene))
     dialog.bundle.setFilePath(_synthesis_bundle(tmp_path / "b14", bands=14))  # what the engine counts: accepted
     assert dialog.problems() == []
