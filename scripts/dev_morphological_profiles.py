@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 from sklearn.decomposition import PCA
-from sklearn.ensemble import RandomForestClassifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import unseen_scenes  # noqa: E402  (the development scene's builder)
@@ -101,7 +100,6 @@ def main() -> None:
     started = time.time()
     scene, truth, cube = unseen_scenes.development_cube()
     shape = cube.shape[1:]
-    flat_truth = truth.ravel()
     valid = scene.valid.ravel()
     pixels = cube.reshape(cube.shape[0], -1).T  # (H*W, B)
     base = _shape_and_slope(pixels)
@@ -115,15 +113,7 @@ def main() -> None:
         "10 components + EMP of 4 alone": np.hstack([pcs.reshape(10, -1).T.astype(np.float32), emp4]),
         "+ plain openings and closings of 4 components": np.hstack([base, emp(pcs[:4], by_reconstruction=False)]),
     }
-    scores: dict[tuple[int, str], list[float]] = {}
-    for n, seed, train, test in unseen_scenes.development_draws(scene, truth):
-        train, test = train.ravel(), test.ravel()
-        fit = train > 0
-        for name, x in features.items():
-            forest = RandomForestClassifier(500, n_jobs=2, random_state=seed).fit(x[fit], train[fit])
-            scores.setdefault((n, name), []).append(100 * float(np.mean(forest.predict(x[test]) == flat_truth[test])))
-        print(f"N {n} seed {seed} done ({time.time() - started:.0f} s)", flush=True)
-    unseen_scenes.print_development_table(scores, first="forest inputs")
+    unseen_scenes.score_forest_inputs(features, scene, truth, started)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 from sklearn.decomposition import NMF
-from sklearn.ensemble import RandomForestClassifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import unseen_scenes  # noqa: E402  (the development scene's builder)
@@ -58,7 +57,6 @@ def neighbourhood_mean(cube: np.ndarray, valid: np.ndarray, size: int) -> np.nda
 def main() -> None:
     started = time.time()
     scene, truth, cube = unseen_scenes.development_cube()
-    flat_truth = truth.ravel()
     valid = scene.valid.ravel()
     pixels = cube.reshape(cube.shape[0], -1).T  # (H*W, B)
     base = _shape_and_slope(pixels)
@@ -71,15 +69,7 @@ def main() -> None:
         print(f"NMF k {k} fitted ({time.time() - started:.0f} s)", flush=True)
     mean3 = neighbourhood_mean(cube, scene.valid, 3).reshape(cube.shape[0], -1).T
     features["+ the same of the 3 × 3 mean spectrum"] = np.hstack([base, _shape_and_slope(mean3)])
-    scores: dict[tuple[int, str], list[float]] = {}
-    for n, seed, train, test in unseen_scenes.development_draws(scene, truth):
-        train, test = train.ravel(), test.ravel()
-        fit = train > 0
-        for name, x in features.items():
-            forest = RandomForestClassifier(500, n_jobs=2, random_state=seed).fit(x[fit], train[fit])
-            scores.setdefault((n, name), []).append(100 * float(np.mean(forest.predict(x[test]) == flat_truth[test])))
-        print(f"N {n} seed {seed} done ({time.time() - started:.0f} s)", flush=True)
-    unseen_scenes.print_development_table(scores, first="forest inputs")
+    unseen_scenes.score_forest_inputs(features, scene, truth, started)
 
 
 if __name__ == "__main__":

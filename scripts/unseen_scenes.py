@@ -238,6 +238,23 @@ def development_draws(scene: Scene, truth: np.ndarray, sizes: Sequence[int] = (2
             yield n, seed, train, (truth > 0) & (train == 0) & scene.valid
 
 
+def score_forest_inputs(features: dict[str, np.ndarray], scene: Scene, truth: np.ndarray, started: float) -> None:
+    """Score each ``(H*W, F)`` input set of a 500-tree forest (seeded with the draw's seed, as the product seeds it)
+    on every development draw, paired, and print the prototypes' table (the forest-input prototypes' loop)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    flat_truth = truth.ravel()
+    scores: dict[tuple[int, str], list[float]] = {}
+    for n, seed, train, test in development_draws(scene, truth):
+        train, test = train.ravel(), test.ravel()
+        fit = train > 0
+        for name, x in features.items():
+            forest = RandomForestClassifier(500, n_jobs=2, random_state=seed).fit(x[fit], train[fit])
+            scores.setdefault((n, name), []).append(100 * float(np.mean(forest.predict(x[test]) == flat_truth[test])))
+        print(f"N {n} seed {seed} done ({time.time() - started:.0f} s)", flush=True)
+    print_development_table(scores, first="forest inputs")
+
+
 def print_development_table(rows: dict[tuple[int, str], list[float]], first: str = "prediction",
                             digits: int = 2) -> None:
     """Print the prototypes' Markdown table: per row name (in order of first appearance), the mean of the 5 draws
