@@ -145,9 +145,9 @@ def with_gaps(x: np.ndarray, gaps: np.ndarray, *ys: np.ndarray) -> tuple[np.ndar
 
 def value_label(source: Optional[str | Path]) -> str:
     """The spectra's value axis, of the values as the engine reads them: "Reflectance", "Radiance (units)",
-    "Scene value (units)" as the scene file's metadata or a sensor product's name says
-    (:func:`~.io.pixel_values.engine_value_title`; the plugin's spectral plots read the same metadata), else
-    :data:`VALUE_AS_READ` (scale and offset applied)."""
+    "Pixel value (units)" as the scene file's metadata or a sensor product's name says
+    (:func:`~.io.pixel_values.engine_value_title`; the plugin's spectral plots read the same metadata), else "Pixel
+    value (scale 0.0001 applied)" or :data:`VALUE_AS_READ`, as QGIS names them."""
     return engine_value_title(source)
 
 

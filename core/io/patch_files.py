@@ -184,10 +184,13 @@ def _write_npz(tmp: Path, patches: np.ndarray, labels: np.ndarray, masks: np.nda
 
 def _unit_type(values: str) -> Optional[str]:
     """GDAL's band unit type for values named as :func:`~.pixel_values.engine_value_title` names them: "reflectance",
-    the units of "Radiance (units)" or "Scene value (units)", else None."""
+    the units of "Radiance (units)" or "Pixel value (units)", else None ("Pixel value (scale 0.0001 applied)" names
+    no unit)."""
     if values.startswith("Reflectance"):
         return "reflectance"
     units = values[values.find("(") + 1:-1] if values.endswith(")") and "(" in values else ""
+    if units.endswith(" applied"):
+        units = ""
     return units or ("radiance" if values.startswith("Radiance") else None)
 
 

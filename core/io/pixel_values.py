@@ -21,7 +21,7 @@ PRODUCT_QUANTITIES = ((re.compile(r"^ENMAP\d\d-.*L2A", re.IGNORECASE), "Reflecta
                       (re.compile(r"^PRS_L2[CD]", re.IGNORECASE), "Reflectance"),
                       (re.compile(r"^PRS_L2B", re.IGNORECASE), "Radiance"))
 RADIANCE_UNITS = re.compile(r"w\b.*\bsr\b")  # watts per steradian: "W/(m2 sr um)", "uW cm-2 sr-1 nm-1" (lower case)
-VALUE_AS_READ = "Scene value (as read)"  # the engine's value axis when the scene does not say what its values are
+VALUE_AS_READ = "Pixel value"  # the value axis when the scene does not say what its values are (QGIS's word too)
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,12 @@ class PixelValues:
 
     def engine_title(self) -> str:
         """The value axis of the values as the engine reads them (GDAL's scale and offset and ENVI's reflectance
-        factor applied): "Reflectance", "Radiance (units)", "Scene value (units)", or :data:`VALUE_AS_READ`."""
+        factor applied): "Reflectance", "Radiance (units)"; a scene that does not name its quantity as QGIS shows it
+        ("Pixel value (DN)", "Pixel value (scale 0.0001 applied)", :data:`VALUE_AS_READ`): QGIS and the engine both
+        apply GDAL's scale and offset, so the report and the plugin's plots name those values alike."""
         if self.quantity is not None:
             return f"{self.quantity}{f' ({self.units})' if self.units else ''}"
-        return f"Scene value ({self.units})" if self.units else VALUE_AS_READ
+        return self.axis_title()
 
     def from_engine(self, values: np.ndarray) -> np.ndarray:
         """Values the engine gives (a run's synthetic spectra, a preview's) in :meth:`axis_title`'s units: the engine

@@ -153,7 +153,9 @@ def test_what_the_values_are_goes_with_the_patches(tmp_path):
     from hypersynth.core.io.pixel_values import read_pixel_values
 
     for values, quantity, units in (("Reflectance", "Reflectance", ""), ("Radiance (W/(m2 sr um))", "Radiance",
-                                                                         "W/(m2 sr um)"), ("", None, "")):
+                                                                         "W/(m2 sr um)"), ("", None, ""),
+                                    ("Pixel value (DN)", None, "DN"),
+                                    ("Pixel value (scale 0.0001 applied)", None, "")):  # a scale is not a unit
         path = tmp_path / f"m{len(values)}.tif"
         write_patches(path, **_patches(), wavelengths=WAVELENGTHS, classes=CLASSES, values=values)
         read = read_pixel_values(path)

@@ -35,10 +35,11 @@ def test_the_engine_and_qgis_name_the_values_alike(tmp_path):
     radiance = read_pixel_values(_raster(tmp_path / "rad.tif", "uW cm-2 sr-1 nm-1"))
     assert radiance.axis_title() == radiance.engine_title() == "Radiance (uW cm-2 sr-1 nm-1)"
     dn = read_pixel_values(_raster(tmp_path / "dn.tif", tags={"data_units": "DN"}))
-    assert (dn.axis_title(), dn.engine_title()) == ("Pixel value (DN)", "Scene value (DN)")
+    assert dn.axis_title() == dn.engine_title() == "Pixel value (DN)"
     plain = read_pixel_values(_raster(tmp_path / "plain.tif", scale=0.0001))
-    # QGIS shows the scale applied; the engine applies it too and says only that the values are as read
-    assert (plain.axis_title(), plain.engine_title()) == ("Pixel value (scale 0.0001 applied)", VALUE_AS_READ)
+    # QGIS shows the scale applied, and the engine applies it too: the report names the values as the plots do
+    assert plain.axis_title() == plain.engine_title() == "Pixel value (scale 0.0001 applied)"
+    assert read_pixel_values(_raster(tmp_path / "bare.tif")).engine_title() == VALUE_AS_READ == "Pixel value"
 
 
 def test_envi_integer_reflectance_is_reflectance_to_the_engine_and_scaled_in_qgis(tmp_path):

@@ -192,7 +192,7 @@ def test_value_axis_is_named_by_the_scene_file_unit_type(tmp_path):
     write_scene(scene, tmp_path / "reflectance.tif", unit_type="reflectance")
     write_scene(scene, tmp_path / "plain.tif")
     assert value_label(tmp_path / "reflectance.tif") == "Reflectance"
-    assert value_label(tmp_path / "plain.tif") == value_label(None) == "Scene value (as read)"
+    assert value_label(tmp_path / "plain.tif") == value_label(None) == "Pixel value"
 
 
 def test_html_embeds_its_images_and_renders_code_spans(tmp_path):
