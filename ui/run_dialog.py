@@ -25,7 +25,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.ldm.bundle import MANIFEST as BUNDLE_MANIFEST  # the module imports torch only for tensors: not here
-from ..core.ldm.bundle import read_bundle_meta
+from ..core.ldm.bundle import read_bundle_meta, read_bundle_part
 from ..core.methods import MethodSettings
 from ..core.model_folders import check_model_folder
 from ..core.outputs import claim_holder, earlier_outputs, write_problem
@@ -180,13 +180,7 @@ def usable_bands(source: str) -> Optional[UsableBands]:
 def bundle_wavelengths(bundle: str) -> Optional[np.ndarray]:
     """The wavelengths (nm) a synthesis model bundle was trained at, from its reference tensors (read without their
     checksum, which the run checks), or None where it has none or cannot be read."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-
-    try:
-        return load_file(str(Path(bundle) / "reference.safetensors")).get("wavelengths")
-    except (OSError, SafetensorError, ValueError):
-        return None
+    return read_bundle_part(bundle, "reference").get("wavelengths")
 
 
 def bundle_bands(bundle: str) -> Optional[int]:

@@ -223,7 +223,7 @@ class ScenePanel(QWidget):
         wavelengths: QGIS shows a new raster's bands 1, 2, 3, a hyperspectral scene's deep blues (a flat grey)."""
         add_input_layer(layer, project)
         self.set_scene_layer(layer)
-        if read_band_info(layer.source())[0] is not None:
+        if self.wavelengths() is not None:  # read from the file as it became the scene
             said = self.note.text()
             self.apply_composite("true colour")  # the note says which bands it shows
             if said:  # a problem with the scene stays what the note says

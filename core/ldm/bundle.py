@@ -200,6 +200,18 @@ def read_bundle_meta(folder: PathLike) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
+def read_bundle_part(folder: PathLike, part: str) -> dict[str, Any]:
+    """One part's tensors of a bundle as numpy arrays, without checking its checksum (the run's :func:`load_bundle`
+    does): for a dialog that must answer at once; ``{}`` where the part is missing or cannot be read."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file as load_numpy
+
+    try:
+        return load_numpy(str(Path(folder) / f"{part}.safetensors"))
+    except (OSError, SafetensorError, ValueError):
+        return {}
+
+
 def load_bundle(folder: PathLike, *, device: Union[str, "torch.device"] = "cpu", arrays: str = "torch") -> Bundle:
     """Read a bundle written by :func:`save_bundle`, checking kind, format and every file's sha256.
 

@@ -74,7 +74,11 @@ def band_range(cube: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
     One band at a time, so a full-size scene is never copied whole.
     """
-    return np.array([[band[valid].min(), band[valid].max()] for band in cube], dtype=np.float32).T
+    ranges = []
+    for band in cube:
+        values = band[valid]  # (n_valid,) one copy a band, read once for both ends
+        ranges.append((values.min(), values.max()))
+    return np.array(ranges, dtype=np.float32).T
 
 
 @torch.no_grad()
