@@ -377,10 +377,8 @@ class HyperSynthPlugin:
             report = Path(outputs.report).with_suffix(".html")
             if not scene_in_project(request.scene_path):  # the project was closed or changed during the run
                 task.layers_added = False  # the dock's status line says so
-                self.iface.messageBar().pushMessage(
-                    "HyperSynth", f'{request.title} finished after its scene left the project, so nothing was '
-                    f'added: the map is {outputs.class_map}; <a href="{report.as_uri()}">open the report</a>',
-                    Qgis.Warning, 0)
+                say(f'{request.title} finished after its scene left the project, so nothing was added: the map '
+                    f'is {outputs.class_map}; <a href="{report.as_uri()}">open the report</a>', Qgis.Warning)
                 return
             self.last_run = (str(request.out_dir), request.title)
             self.keep_dock_state()  # the project remembers the run's model for prompt previews, and its outputs
@@ -390,17 +388,18 @@ class HyperSynthPlugin:
             self._show_synthetic_spectra(outputs.synthetic_summary, outputs.classes)
             self._show_run_attention(outputs.attention, request.title)
             accuracy = accuracy_line(outputs.metrics)  # with validation labels: the figure the analyst ran for
-            self.iface.messageBar().pushMessage(
-                "HyperSynth", f'{request.title} finished: {accuracy + "; " if accuracy else ""}'
-                f'<a href="{report.as_uri()}">open the report</a>', Qgis.Success, 0)
+            say(f'{request.title} finished: {accuracy + "; " if accuracy else ""}'
+                f'<a href="{report.as_uri()}">open the report</a>', Qgis.Success)
             for message in task.warnings:  # what the engine warned of: over the success, so it is read
-                self.iface.messageBar().pushMessage("HyperSynth", f"{request.title}: {message}", Qgis.Warning, 0)
+                say(f"{request.title}: {message}", Qgis.Warning)
 
         def on_failure(message: str) -> None:
             for scratch in request.scratch_files:
                 remove_scratch(scratch)
-            level = Qgis.Info if message == CANCELLED_MESSAGE else Qgis.Critical
-            self.iface.messageBar().pushMessage("HyperSynth", f"{request.title}: {message}", level, 0)
+            say(f"{request.title}: {message}", Qgis.Info if message == CANCELLED_MESSAGE else Qgis.Critical)
+
+        def say(text: str, level: Qgis.MessageLevel) -> None:  # over QGIS's own "Task complete" notice
+            task.after_qgis_notice(lambda: self.iface.messageBar().pushMessage("HyperSynth", text, level, 0))
 
         task = EngineTask(request.title, classify_job(request), on_success=on_success, on_failure=on_failure)
         return self.tasks.submit(task)
@@ -453,9 +452,11 @@ class HyperSynthPlugin:
 
         def on_failure(message: str) -> None:
             level = Qgis.Info if message == CANCELLED_MESSAGE else Qgis.Critical
-            self.iface.messageBar().pushMessage("HyperSynth", f"prompt preview: {message}", level, 10)
+            task.after_qgis_notice(  # over QGIS's own "Task failed" notice
+                lambda: self.iface.messageBar().pushMessage("HyperSynth", f"prompt preview: {message}", level, 10))
             if self.dock is not None:
                 self.dock.preview_unavailable(message)
 
         job = preview_job(self.last_bundle, class_id, prompt, device=HyperSynthSettings.load().device)
-        return self.tasks.submit(EngineTask(f"Preview '{prompt}'", job, on_success=on_success, on_failure=on_failure))
+        task = EngineTask(f"Preview '{prompt}'", job, on_success=on_success, on_failure=on_failure)
+        return self.tasks.submit(task)

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional
 
 from qgis.core import Qgis, QgsApplication, QgsMessageLog, QgsTask
-from qgis.PyQt.QtCore import QObject, pyqtSignal
+from qgis.PyQt.QtCore import QObject, QTimer, pyqtSignal
 
 from ..core.memory import out_of_memory_message
 from ..core.progress import Cancelled, Reporter
@@ -95,6 +95,29 @@ class EngineTask(QgsTask):
         self.callback_error: Optional[str] = None  # traceback of a failing on_success/on_failure, for the log
         self.warnings: list[str] = []  # what the engine warned of while the job ran (a scene in other units, …)
         self.on_end: Optional[Callable[["EngineTask"], None]] = None  # set by TaskRunner; after finished()
+        self.notices: list[Callable[[], None]] = []  # message-bar pushes the callbacks queued with after_qgis_notice
+        self.notices_wait = False  # set by TaskRunner: the notices go out once back in the event loop
+
+    def after_qgis_notice(self, push: Callable[[], None]) -> None:
+        """Queue ``push`` (a message-bar message about the task's end) to come after QGIS's own notice.
+
+        QGIS answers the end of a task that took 5 s or more with a "Task complete" or "Task failed" notice
+        (pushed on the task manager's ``statusChanged``, after ``finished()``), which, without a desktop
+        notification service, lands in the message bar over what ``finished()`` pushed: the run's accuracy and
+        its report link. Queued here, they come once control is back in the event loop, after that notice. A task
+        run without a TaskRunner pushes them at the end of ``finished()``.
+        """
+        self.notices.append(push)
+
+    def push_notices(self) -> None:
+        """Push the queued notices, in the order they were queued."""
+        notices, self.notices = self.notices, []
+        for push in notices:
+            try:
+                push()
+            except Exception:  # noqa: BLE001 (called from the event loop: an exception would be lost)
+                QgsMessageLog.logMessage(f"{self.title}: a message could not be shown:\n{traceback.format_exc()}",
+                                         LOG_TAG, Qgis.Critical)
 
     def run(self) -> bool:  # worker thread
         heard: list[str] = []
@@ -136,6 +159,8 @@ class EngineTask(QgsTask):
         finally:
             if self.on_end is not None:
                 self.on_end(self)
+            if not self.notices_wait:
+                self.push_notices()
 
 
 class TaskRunner(QObject):
@@ -144,7 +169,7 @@ class TaskRunner(QObject):
     Without the reference, Python may collect objects a running task still uses (QGIS issue 38583).
     """
 
-    taskEnded = pyqtSignal(object)  # the EngineTask, after its finished() ran
+    taskEnded = pyqtSignal(object)  # the EngineTask, after its finished() ran (its notices come just after)
 
     def __init__(self, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
@@ -161,6 +186,7 @@ class TaskRunner(QObject):
         # Forget the task at the end of its finished() (main thread, after layers were added), not on
         # taskCompleted/taskTerminated, which can fire before finished() has run.
         task.on_end = self._forget
+        task.notices_wait = True
         QgsApplication.taskManager().addTask(task)
         return task
 
@@ -173,9 +199,14 @@ class TaskRunner(QObject):
         for task in self._running:
             if detach:
                 task.on_success = task.on_failure = None
+                task.notices = []
             task.cancel()
 
     def _forget(self, task: EngineTask) -> None:
         if task in self._running:
             self._running.remove(task)
             self.taskEnded.emit(task)
+        # finished() runs inside the task manager's handling of the task's end, which then emits the statusChanged
+        # that QGIS answers with its notice; a zero timer fires once that handling is over (a lambda: the task's C++
+        # side may be deleted by then, and push_notices reads Python fields only).
+        QTimer.singleShot(0, lambda: task.push_notices())

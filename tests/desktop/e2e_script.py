@@ -338,6 +338,10 @@ class Walkthrough:
         yield from self.until(lambda: not dock.running(), 10, "the dock to see the run's end")
         self.check("the dock says the run finished, with the report's link",
                    "finished" in dock.status.text() and "report.html" in dock.status.text(), dock.status.text())
+        shown = iface.messageBar().currentItem()  # ours, not QGIS's "Task complete" notice pushed on statusChanged
+        self.check("the message bar shows the run's end over QGIS's task notice",
+                   shown is not None and "finished" in shown.text() and "report.html" in shown.text(),
+                   "" if shown is None else f"{shown.title()}: {shown.text()}")
         return task
 
     def inspect_results(self, dock: Any, scene: QgsRasterLayer, task: Any, files: Any) -> Iterator[int]:

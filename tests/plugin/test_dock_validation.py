@@ -93,7 +93,7 @@ def test_a_dock_run_with_validation_labels_reports_the_accuracy(plugin, qgis_ifa
     said = f"OA {100 * metrics['oa']:.1f} %"
     assert f"{said}, AA {100 * metrics['aa']:.1f} %" in dock.status.text()
     assert f"on {pixels} validation pixels" in dock.status.text()
-    assert any(said in m for m in qgis_iface.messageBar().get_messages(Qgis.Success))
+    assert wait_until(lambda: any(said in m for m in qgis_iface.messageBar().get_messages(Qgis.Success)))
     assert not [p.name for p in out.iterdir() if p.name.startswith(".hypersynth")]  # the copy is gone
     assert truth.isEditable() and truth.isModified()  # its edits still the analyst's to save or drop
 

@@ -67,8 +67,8 @@ def test_run_from_dock_values_adds_styled_result_layers(hypersynth_plugin, qgis_
     assert {c.label for c in class_layer.renderer().classes()} == {c.name for c in data.classes}
     assert (out / "classification.tif").is_file() and (out / "report.html").is_file()
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".hypersynth")) == []  # scratch files gone
-    messages = qgis_iface.messageBar().get_messages(Qgis.Success)
-    assert any("finished" in m and "report.html" in m for m in messages)
+    bar = qgis_iface.messageBar()  # the run's message comes once the event loop turns (after QGIS's own notice)
+    assert wait_until(lambda: any("finished" in m and "report.html" in m for m in bar.get_messages(Qgis.Success)))
     assert [n.name() for n in group.findLayers()] == ["confidence", "classes"]
 
 
@@ -165,8 +165,7 @@ def test_failed_run_shows_the_engine_message(hypersynth_plugin, qgis_iface, qgis
         "output_folder": str(tmp_path / "run"), "method": "rf"})
     assert wait_until(lambda: not hypersynth_plugin.tasks.running, timeout=120)
     assert task.error and "two classes" in task.error
-    critical = qgis_iface.messageBar().get_messages(Qgis.Critical)
-    assert any(task.error in m for m in critical)
+    assert wait_until(lambda: any(task.error in m for m in qgis_iface.messageBar().get_messages(Qgis.Critical)))
     assert not (tmp_path / "run" / "classification.tif").exists()
 
 
@@ -500,6 +499,7 @@ def test_a_run_whose_scene_left_the_project_adds_nothing_and_says_where_its_map_
         qgis_new_project.removeAllMapLayers()  # as closing the project does
         assert wait_until(lambda: not plugin.tasks.running and not plugin.dock.running(), timeout=120)
         assert qgis_new_project.mapLayers() == {}
+        assert wait_until(lambda: "finished after" in qgis_iface.messageBar().get_messages(Qgis.Warning)[-1])
         said = qgis_iface.messageBar().get_messages(Qgis.Warning)[-1]
         assert "finished after its scene left the project, so nothing was added" in said
         assert str(tmp_path / "run" / "classification.tif") in said

@@ -164,3 +164,43 @@ def test_the_engines_warnings_during_a_job_are_kept_for_the_analyst(qgis_app):
     assert wait_until(lambda: outcome.ended and not runner.running)
     assert task.warnings == ["values on another scale"]
     assert ("HyperSynth", "warned job: values on another scale") in logged
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_runs_messages_come_after_qgis_own_task_notice(qgis_app, fails):
+    """QGIS's main window answers the task manager's statusChanged with a "Task complete" / "Task failed" notice
+    that lands over the message bar; a run's own messages (its accuracy, its report) are queued to come after it,
+    whenever the main window connected its slot. A slot connected to the task manager plays its part here."""
+    said: list[str] = []
+
+    def qgis_notice(task_id: int, status: int) -> None:
+        if status in (QgsTask.Complete, QgsTask.Terminated):
+            said.append("Task complete" if status == QgsTask.Complete else "Task failed")
+
+    def job(reporter):
+        if fails:
+            raise ValueError("no labels inside the scene")
+        return "map.tif"
+
+    manager = QgsApplication.taskManager()
+    manager.statusChanged.connect(qgis_notice)
+    try:
+        runner = TaskRunner()
+        task = EngineTask("run", job)
+        task.on_success = lambda result: task.after_qgis_notice(lambda: said.append(f"finished: {result}"))
+        task.on_failure = lambda message: task.after_qgis_notice(lambda: said.append(f"run: {message}"))
+        runner.submit(task)
+        assert wait_until(lambda: not runner.running and len(said) == 2)
+    finally:
+        manager.statusChanged.disconnect(qgis_notice)
+    assert said == (["Task failed", "run: no labels inside the scene"] if fails
+                    else ["Task complete", "finished: map.tif"])
+
+
+def test_a_task_run_without_a_runner_says_its_messages_when_it_ends(qgis_app):
+    said: list[str] = []
+    task = EngineTask("direct", lambda reporter: 1)
+    task.on_success = lambda result: task.after_qgis_notice(lambda: said.append(f"finished: {result}"))
+    task.result = 1
+    task.finished(True)
+    assert said == ["finished: 1"] and task.notices == []
