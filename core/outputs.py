@@ -88,7 +88,8 @@ def earlier_outputs(out: Path, all_names: Iterable[str], kept: Iterable[str] = (
 
 def check_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[Optional[str | os.PathLike]],
                         overwrite: bool, kept: Iterable[str] = (),
-                        approved: Optional[Collection[str]] = None) -> None:
+                        approved: Optional[Collection[str]] = None,
+                        writes: Optional[Collection[str]] = None) -> None:
     """Refuse ``out`` when a run writing ``all_names`` there cannot use it; creates nothing.
 
     Args:
@@ -101,6 +102,8 @@ def check_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[Op
         approved: the earlier outputs the analyst agreed to replace when asked (a dialog, maybe well before the
             run starts); one found now that is not among them was written since, and is refused. None: ``overwrite``
             alone decides.
+        writes: the names this run itself writes, when fewer than ``all_names`` (a saved classifier's run writes no
+            bundles, but removes an earlier run's); None: all of them. Only what a refusal says depends on it.
 
     Raises:
         OutputFolderError: a file, a folder that cannot be written, or an input where an output goes.
@@ -109,8 +112,12 @@ def check_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[Op
     if out.exists() and not out.is_dir():
         raise OutputFolderError(f"the output folder {out} is a file; give a folder (it is created when missing)")
     for given, name in inputs_in_the_way(out, all_names, inputs, kept)[:1]:
-        raise OutputFolderError(f"your input {given} is where the run writes its {name}: choose another output "
-                                f"folder than {out}, or move the input out of it")
+        if writes is None or name in writes:
+            raise OutputFolderError(f"your input {given} is where the run writes its {name}: choose another output "
+                                    f"folder than {out}, or move the input out of it")
+        raise OutputFolderError(f"your input {given} is the {name} of an earlier run in {out}, and a run there "
+                                "removes an earlier run's files (an output folder holds one run's): choose another "
+                                f"output folder than {out}, or move the input out of it")
     clash = earlier_outputs(out, all_names, kept)
     check_approved(out, clash, approved)
     if clash and not overwrite:

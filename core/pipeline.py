@@ -24,7 +24,7 @@ from .classifier_bundle import (_load_classifier, _own_training_pixels, _patch_s
                                 _without_training_pixels, load_classifier, save_classifier)  # noqa: F401 (load_…)
 from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
 from .outputs import (RUN_STAGING, OutputExistsError, check_output_folder, claim_output_folder,  # noqa: F401
-                      move_outputs)
+                      earlier_outputs, move_outputs)
 from .io.patch_files import MOSAIC_CLASSES, PATCH_FORMATS, companion_files
 from .label_checks import check_labels
 from .progress import NULL_REPORTER, Reporter
@@ -47,6 +47,7 @@ STREAMED_METHODS = ("rf", "svm")
 CLASS_MAP = "classification.tif"
 CONFIDENCE = "confidence.tif"
 PROBABILITIES = "probabilities.tif"  # on request: one band per class
+COG_MAP = "classification_cog.tif"  # the command line's --cog: the class map as a Cloud-Optimised GeoTIFF
 REPORT = "report.md"
 REPORT_HTML = "report.html"
 METRICS = "metrics.json"
@@ -95,6 +96,7 @@ class ClassificationOutputs:
     probabilities: Optional[Path] = None  # float32 GeoTIFF, a band per class (asked for), -1 where unclassified
     synthetic_patches: Optional[Path] = None  # the synthetic patches learnt from (asked for): .tif, .csv or .npz
     files: list[Path] = field(default_factory=list)  # every file written
+    replaced: list[str] = field(default_factory=list)  # an earlier run's outputs there, replaced or removed (overwrite)
 
 
 # GDAL's statistics beside a raster (QGIS writes them when it shows one): an earlier run's would describe the old
@@ -120,8 +122,11 @@ def _outputs_for(method: str) -> list[str]:
 # what a saved classifier writes when it classifies a scene (classify_with_model)
 MODEL_RUN_OUTPUTS = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), *RASTER_SIDECARS, CONFIDENCE, PROBABILITIES,
                      METRICS, REPORT, REPORT_HTML, "confusion.png", MAP_FIGURE]
-# every name any run writes: an output folder holds one run's files, never a mix of two
-ALL_OUTPUTS = sorted(set(MODEL_RUN_OUTPUTS).union(*(_outputs_for(m) for m in METHOD_TITLES)))
+# the --cog copy of the class map with its style and statistics, written after a run into its folder
+COG_OUTPUTS = [COG_MAP, COG_MAP.replace(".tif", ".qml"), COG_MAP + ".aux.xml"]
+# every name any run writes: an output folder holds one run's files, never a mix of two (an earlier run's COG
+# goes with its map)
+ALL_OUTPUTS = sorted(set(MODEL_RUN_OUTPUTS + COG_OUTPUTS).union(*(_outputs_for(m) for m in METHOD_TITLES)))
 
 
 def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike, out_dir: str | os.PathLike, *,
@@ -170,13 +175,17 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
     with claim_output_folder(out, f"{METHOD_TITLES.get(method, method)} of {Path(scene_path).name}"):
         check_output_folder(out, ALL_OUTPUTS, inputs, overwrite, kept=kept_outputs(out, bundle_path),
                             approved=approved)
-        return _classify_scene(out, scene_path, labels_path, inputs, method=method, classes_path=classes_path,
-                               class_field=class_field, validation_path=validation_path,
-                               validation_field=validation_field or class_field,
-                               settings=settings, bundle_path=bundle_path, reporter=reporter,
-                               probabilities=probabilities, by_area=by_area,
-                               area_chosen=by_area and training_area == "auto", synthetic_patches=synthetic_patches,
-                               names={"label file": labels_name, "validation labels": validation_name})
+        replaced = earlier_outputs(out, ALL_OUTPUTS, kept=kept_outputs(out, bundle_path))  # which this run replaces
+        outputs = _classify_scene(out, scene_path, labels_path, inputs, method=method, classes_path=classes_path,
+                                  class_field=class_field, validation_path=validation_path,
+                                  validation_field=validation_field or class_field,
+                                  settings=settings, bundle_path=bundle_path, reporter=reporter,
+                                  probabilities=probabilities, by_area=by_area,
+                                  area_chosen=by_area and training_area == "auto",
+                                  synthetic_patches=synthetic_patches,
+                                  names={"label file": labels_name, "validation labels": validation_name})
+        outputs.replaced = replaced
+        return outputs
 
 
 def kept_outputs(out: Path, bundle_path: Optional[str | os.PathLike]) -> list[str]:
@@ -530,11 +539,15 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
     check_model_folder(model_path, "classifier")  # these two before the output folder is claimed
     check_device(device)
     with claim_output_folder(out, f"classifying {Path(scene_path).name} with {Path(model_path).name}"):
-        check_output_folder(out, ALL_OUTPUTS, inputs, overwrite)  # under the claim (which made the folder)
+        check_output_folder(out, ALL_OUTPUTS, inputs, overwrite,  # under the claim (which made the folder)
+                            writes=MODEL_RUN_OUTPUTS)
+        replaced = earlier_outputs(out, ALL_OUTPUTS)  # an earlier run's, which this run replaces or removes
         with warnings_of_this_run() as said:  # what the run warns of goes into its report too
-            return _classify_with_model(out, model_path, scene_path, inputs, validation_path=validation_path,
-                                        class_field=class_field, device=device, reporter=reporter,
-                                        probabilities=probabilities, said=said)
+            outputs = _classify_with_model(out, model_path, scene_path, inputs, validation_path=validation_path,
+                                           class_field=class_field, device=device, reporter=reporter,
+                                           probabilities=probabilities, said=said)
+        outputs.replaced = replaced
+        return outputs
 
 
 def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: str | os.PathLike, inputs: list, *,

@@ -11,9 +11,9 @@ from osgeo import gdal
 
 from hypersynth.core.demo import make_demo_scene, sparse_labels
 from hypersynth.core.io.classes import write_classes
-from hypersynth.core.io.write import write_label_raster, write_scene
+from hypersynth.core.io.write import export_cog, write_label_raster, write_scene
 from hypersynth.core.outputs import OutputFolderError, prepare_output_folder
-from hypersynth.core.pipeline import ALL_OUTPUTS, OutputExistsError, classify_scene
+from hypersynth.core.pipeline import ALL_OUTPUTS, OutputExistsError, classify_scene, classify_with_model
 from hypersynth.core.scene import ClassInfo
 
 
@@ -46,6 +46,21 @@ def test_an_input_in_the_output_folder_is_never_overwritten(scene_files, tmp_pat
     assert _digest(renamed) == before
 
 
+def test_a_saved_classifier_applied_into_its_own_runs_folder_is_refused_for_what_it_is(scene_files, tmp_path):
+    """A saved classifier's run writes no bundles but removes an earlier run's: its classifier in that folder is
+    refused as the earlier run's file, not as one the run writes."""
+    _, files, _ = scene_files
+    out = tmp_path / "run"
+    classify_scene(files["scene"], files["labels"], out, method="rf")
+    before = sorted(p.name for p in out.iterdir())
+    with pytest.raises(OutputFolderError, match=f"your input {out / 'classifier_bundle'} is the classifier_bundle "
+                                                f"of an earlier run in {out}, and a run there removes"):
+        classify_with_model(out / "classifier_bundle", files["scene"], out, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == before
+    again = classify_with_model(out / "classifier_bundle", files["scene"], tmp_path / "elsewhere")
+    assert again.replaced == [] and again.class_map.exists()
+
+
 def test_a_missing_input_inside_the_output_folder_is_said_missing(tmp_path, capsys):
     """A bundle that does not exist cannot be overwritten: the reader says it is missing, not that it is in the way."""
     from hypersynth.core.cli import main as cli_main
@@ -66,9 +81,15 @@ def test_a_rerun_with_overwrite_leaves_no_output_of_the_earlier_run(scene_files,
         classify_scene(files["scene"], files["labels"], out, method="svm")
     (out / "my_notes.txt").write_text("mine")
     (out / "confidence.tif.aux.xml").write_text("<PAMDataset>stale statistics</PAMDataset>")  # QGIS showed it
+    export_cog(out / "classification.tif", out / "classification_cog.tif")  # the command line's --cog
+    cog = ["classification_cog.qml", "classification_cog.tif", "classification_cog.tif.aux.xml"]
+    assert sorted(p.name for p in out.glob("classification_cog*")) == cog
     second = classify_scene(files["scene"], files["labels"], out, method="svm", overwrite=True)
     assert not (out / "confidence.tif.aux.xml").exists()  # the old statistics do not describe the new raster
+    assert not list(out.glob("classification_cog*"))  # the first run's map as a COG goes with its map
     assert second.metrics is None
+    assert "classifier_bundle" in second.replaced and "metrics.json" in second.replaced  # said to the analyst
+    assert set(cog) <= set(second.replaced) and "my_notes.txt" not in second.replaced
     assert not (out / "metrics.json").exists() and not (out / "confusion.png").exists()  # not the first run's
     assert (out / "my_notes.txt").read_text() == "mine"  # what is not a run's output stays
     assert not [p for p in out.iterdir() if p.name.startswith(".hypersynth-run-")]
