@@ -26,9 +26,11 @@ ACCURACY_FILES = ("metrics.json", "accuracy.md", "confusion.png")  # what write_
 
 def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.PathLike, *,
                  class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None,
-                 exclude_path: Optional[str | os.PathLike] = None) -> Evaluation:
+                 exclude_path: Optional[str | os.PathLike] = None, exclude_field: Optional[str] = None) -> Evaluation:
     """The map's accuracy on the validation pixels it classifies, with the area-adjusted figures; ``exclude_path``:
-    labels (e.g. the map's training labels) whose pixels are left out, as a run leaves its training pixels out.
+    labels (e.g. the map's training labels) whose pixels are left out, as a run leaves its training pixels out;
+    ``exclude_field``: the attribute holding their class in a vector layer (default: ``class_field`` where that
+    layer has it, else guessed; only which pixels they label matters).
 
     Class names come from the class file when given, else from the map's category names (or raster attribute
     table). The map's no-data value and 0 count as unclassified. The map is read a strip of rows at a time, twice
@@ -68,7 +70,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
     with labels_onto("class map"):  # what does not fit is said of the map, not of a scene
         validation, validated = read_labels(validation_path, grid, class_field=class_field, classes=classes,
                                             min_classes=1)  # one class's accuracy may be checked on its own
-        excluded = None if exclude_path is None else read_labels(exclude_path, grid, min_classes=1)[0]
+        excluded = None if exclude_path is None else _excluded_pixels(exclude_path, grid, exclude_field, class_field)
     named = {c.id: c for c in classes if counts.get(c.id, 0) > 0} | {c.id: c for c in validated}
     classes = [named[i] for i in sorted(named)]  # the map's classes keep their names, sampled or not
     truth, mapped = [], []
@@ -270,19 +272,33 @@ def write_accuracy(ev: Evaluation, out: Path, *, overwrite: bool, inputs: list[O
 def assess_map(class_map_path: str | os.PathLike, validation_path: str | os.PathLike, *,
                class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None,
                out_dir: Optional[str | os.PathLike] = None, overwrite: bool = False,
-               exclude_path: Optional[str | os.PathLike] = None) -> Evaluation:
+               exclude_path: Optional[str | os.PathLike] = None, exclude_field: Optional[str] = None) -> Evaluation:
     """:func:`evaluate_map`, and with ``out_dir`` :func:`write_accuracy` there, its folder checked before the work
     (what ``hypersynth assess`` and the Accuracy assessment algorithm run)."""
     inputs = [class_map_path, validation_path, classes_path, exclude_path]
     if out_dir is not None:
         check_accuracy_folder(Path(out_dir), inputs, overwrite)  # said at once, not after reading the map
     ev = evaluate_map(class_map_path, validation_path, class_field=class_field, classes_path=classes_path,
-                      exclude_path=exclude_path)
+                      exclude_path=exclude_path, exclude_field=exclude_field)
     if out_dir is not None:
         write_accuracy(ev, Path(out_dir), overwrite=overwrite, inputs=inputs,
                        what=f"accuracy assessment of {Path(class_map_path).name}",
                        document=accuracy_document(ev, class_map_path, validation_path, exclude_path))
     return ev
+
+
+def _excluded_pixels(path: str | os.PathLike, grid: Scene, field: Optional[str],
+                     validation_field: Optional[str]) -> np.ndarray:
+    """The pixels the labels at ``path`` label (their classes do not matter), for leaving them out. Without
+    ``field``, the validation labels' field is tried first: training and validation layers often share one."""
+    from ..io.labels import LabelReadError, read_labels
+
+    if field is None and validation_field is not None:
+        try:
+            return read_labels(path, grid, class_field=validation_field, min_classes=1)[0]
+        except LabelReadError:  # no such field there, say: the guess below says what is wrong, if anything
+            pass
+    return read_labels(path, grid, class_field=field, min_classes=1, field_option="--exclude-field")[0]
 
 
 def class_names_of_map(path: str | os.PathLike) -> dict[int, str]:

@@ -62,8 +62,8 @@ class LabelReadError(ValueError):
 
 
 def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = None,
-                classes: Optional[list[ClassInfo]] = None, layer: Optional[str] = None, min_classes: int = 2
-                ) -> tuple[np.ndarray, list[ClassInfo]]:
+                classes: Optional[list[ClassInfo]] = None, layer: Optional[str] = None, min_classes: int = 2,
+                field_option: str = "--class-field") -> tuple[np.ndarray, list[ClassInfo]]:
     """Burn labels onto the scene's grid.
 
     Args:
@@ -78,6 +78,7 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
         layer: the layer to read when the vector file holds several.
         min_classes: the fewest classes the labels must hold: 2 to train a classifier (the default); 1 for
             validation labels of an accuracy assessment, which may check one class.
+        field_option: the command-line option that names ``class_field``, for the message when none is found.
 
     Returns:
         ``(labels, classes)``: ``(H, W)`` class ids (0 = unlabelled; uint8, or uint16 for ids over 255:
@@ -101,7 +102,7 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
     if path.is_file() and is_mat_file(path):  # GDAL reads no MATLAB files (a folder may be a vector dataset)
         labels, found = _read_mat(path, scene, classes)
     else:
-        labels, found = _read_gdal(path, scene, class_field, classes, layer)
+        labels, found = _read_gdal(path, scene, class_field, classes, layer, field_option)
     present = sorted(found)  # the ids the map holds
     if not present:
         raise LabelReadError(f"{path.name} labels no pixel of the {_grid()}")
@@ -121,7 +122,7 @@ def _ids_present(labels: np.ndarray) -> list[int]:
 
 
 def _read_gdal(path: Path, scene: Scene, class_field: Optional[str], classes: Optional[list[ClassInfo]],
-               layer: Optional[str]) -> tuple[np.ndarray, dict[int, ClassInfo]]:
+               layer: Optional[str], field_option: str = "--class-field") -> tuple[np.ndarray, dict[int, ClassInfo]]:
     """Labels from a file GDAL opens: a vector layer if it has one, else a label raster."""
     from osgeo import gdal
 
@@ -131,7 +132,7 @@ def _read_gdal(path: Path, scene: Scene, class_field: Optional[str], classes: Op
     with gdal_messages() as messages:  # GDAL's probing and read errors stay off stderr; the first one is said
         vector = _open(path, gdal.OF_VECTOR)
         if vector is not None and vector.GetLayerCount() > 0:
-            return _read_vector(path, vector, scene, class_field, classes, layer)
+            return _read_vector(path, vector, scene, class_field, classes, layer, field_option)
         probed = len(messages)  # what the vector probe said: news only when the raster open says nothing
         raster = _open(path, gdal.OF_RASTER)
         if raster is None:
@@ -153,7 +154,7 @@ def _unreadable(path: Path, messages: list[tuple[int, str]], fallback: str) -> s
 
 
 def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
-                 classes: Optional[list[ClassInfo]], layer_name: Optional[str]
+                 classes: Optional[list[ClassInfo]], layer_name: Optional[str], field_option: str = "--class-field"
                  ) -> tuple[np.ndarray, dict[int, ClassInfo]]:
     from osgeo import ogr
 
@@ -169,7 +170,7 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
         raise LabelReadError(f"{path.name}: no class field found in layer {lyr.GetName()!r} (looked for "
                              f"class, class_id, label, classname, ...); its fields are "
                              f"{', '.join(names) or '(none)'}. Choose the field that holds the class "
-                             "(--class-field on the command line)")
+                             f"({field_option} on the command line)")
     index = names.index(field)
     kind = fields[index].GetType()
     geometries, values = [], []

@@ -247,3 +247,39 @@ def test_a_map_assessed_a_strip_at_a_time_gives_the_figures_of_the_whole_map(tmp
     fractional[1000, 5] = 0.4  # in the last strip
     with pytest.raises(ValueError, match=r"holds fractional values \(e.g. 0.4\)"):
         evaluate_map(write_map(tmp_path / "confidence.tif", fractional), tmp_path / "validation.tif")
+
+
+def _training_points(path: Path, field: str) -> Path:
+    """The three meadow validation points as a GeoPackage of training points whose class sits in ``field``."""
+    from osgeo import ogr, osr
+
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    layer = ds.CreateLayer("training", srs, ogr.wkbPoint)
+    layer.CreateField(ogr.FieldDefn(field, ogr.OFTInteger))
+    for col in (6, 7, 8):  # row 1: the meadow validation points
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetField(field, 2)
+        x, y = TRANSFORM[0] + (col + 0.5) * TRANSFORM[1], TRANSFORM[3] + 1.5 * TRANSFORM[5]
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({x} {y})"))
+        layer.CreateFeature(feature)
+    ds = None
+    return path
+
+
+def test_labels_left_out_are_read_with_their_own_field(files, tmp_path):
+    """Only which pixels the left-out labels label matters; their class field is --exclude-field, or the
+    validation labels' field when their layer has it, or guessed; a guess that fails names --exclude-field."""
+    from hypersynth.core.evaluation.assess import evaluate_map
+    from hypersynth.core.io.labels import LabelReadError
+
+    training = _training_points(tmp_path / "training.gpkg", "lc")
+    with pytest.raises(LabelReadError, match=r"no class field found .* its fields are lc\. .*\(--exclude-field on"):
+        evaluate_map(files["map"], files["validation"], exclude_path=training)
+    for given in ({"exclude_field": "lc"}, {"class_field": "lc"}):
+        ev = evaluate_map(files["map"], files["validation"], exclude_path=training, **given)
+        assert ev.n_test == 5 and ev.oa == pytest.approx(0.8)  # the three training pixels left out
+    guessed = _training_points(tmp_path / "guessed.gpkg", "class")
+    ev = evaluate_map(files["map"], files["validation"], exclude_path=guessed, class_field="lc")
+    assert ev.n_test == 5  # the validation field is not in that layer: its own field is guessed
