@@ -271,12 +271,25 @@ def class_map_figure(path: Path, class_map: Path, classes: Sequence[ClassInfo], 
     handles = [Patch(color=lut[c.id], label=c.name) for c in classes if c.id in present]
     if 0 in present:
         handles.append(Patch(color=lut[0], label="unclassified"))
-    ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    legend = ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.set_title("Class map" + (f" (every {step}th pixel of {width} × {height})" if step > 1 else
                                 f" ({width} × {height} pixels)"), fontsize=8)
     fig.tight_layout()
+    keep_legend_inside(fig, ax, legend)
     fig.savefig(path)
     return fig
+
+
+def keep_legend_inside(fig: Any, ax: Any, legend: Any, pad_px: float = 6.0) -> None:
+    """Narrow ``ax`` until ``legend``, placed right of it, ends inside the figure: matplotlib 3.6's tight_layout
+    leaves such a legend out of account, and a long class name was cut at the image's edge."""
+    renderer = fig.canvas.get_renderer()
+    for _ in range(6):  # an image's axes keep their aspect: each narrowing moves the legend by part of it
+        over = legend.get_window_extent(renderer).x1 + pad_px - fig.bbox.x1
+        if over <= 0:
+            return
+        box = ax.get_position()
+        fig.subplots_adjust(left=box.x0, right=max(box.x0 + 0.2, box.x1 - over / fig.bbox.width))
 
 
 def grid_fact(scene: Scene) -> str:

@@ -171,6 +171,26 @@ def test_class_map_figure_reads_the_map_decimated_in_the_class_colours(tmp_path)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["water", "forest", "unclassified"]
 
 
+@pytest.mark.parametrize("shape", [(86, 83), (40, 600), (600, 40)])
+def test_the_class_map_legend_ends_inside_the_picture(tmp_path, shape):
+    """A long class name (SalinasA's 'Brocoli_green_weeds_1') was cut at the PNG's right edge: the legend right of
+    the map is kept inside the figure, whatever the map's shape."""
+    from hypersynth.core.io.write import write_class_map
+
+    classes = [ClassInfo(1, "Brocoli_green_weeds_1"), ClassInfo(2, "Corn_senesced_green_weeds"),
+               ClassInfo(3, "Lettuce_romaine_4wk")]
+    ids = (np.arange(shape[0] * shape[1]).reshape(shape) % 3 + 1).astype(np.uint8)
+    write_class_map(tmp_path / "classification.tif", ids, classes, transform=(0.0, 3.7, 0.0, 0.0, 0.0, -3.7),
+                    crs_wkt=None)
+    fig = class_map_figure(tmp_path / "map.png", tmp_path / "classification.tif", classes)
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert legend.x1 <= fig.bbox.x1 and legend.x0 >= ax.get_window_extent(renderer).x1  # inside, right of the map
+    shown = ax.get_window_extent(renderer)  # the map is not squeezed away: it fills the figure on one side
+    assert max(shown.width / fig.bbox.width, shown.height / fig.bbox.height) > 0.6
+
+
 def test_grid_fact_gives_the_pixel_size_and_the_crs():
     from rasterio.crs import CRS
 
