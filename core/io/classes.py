@@ -12,6 +12,9 @@ from .write import atomic_output
 
 # {"classes": [{"id": 1, "name": "roof", "color": "#1f77b4", "prompt": "red tiled roofs"}, ...]}
 _HEX_COLOR = re.compile(r"^#([0-9a-fA-F]{6})$")
+# Either spelling is read (British "colour" as the help says, or "color" as written); files are written with "color"
+COLOUR_KEYS = ("colour", "color")
+ALLOWED_KEYS = "id, name, colour (or color), prompt"  # what an entry may hold, for messages and help
 
 
 class ClassFileError(ValueError):
@@ -19,11 +22,12 @@ class ClassFileError(ValueError):
 
 
 def read_classes(path: str | Path) -> list[ClassInfo]:
-    """Read a class file; entries may leave out ``color`` (a palette colour is used) and ``prompt``.
+    """Read a class file; entries may leave out the colour (``colour`` or ``color``; a palette colour is used) and
+    ``prompt``.
 
     Raises:
         ClassFileError: unreadable JSON, or an entry with a missing/duplicate/0 id, no name, a duplicate
-            name or a colour that is not ``#RRGGBB``.
+            name, a colour that is not ``#RRGGBB`` or ``colour`` and ``color`` that differ.
     """
     path = Path(path)
     try:
@@ -101,22 +105,27 @@ def _parse_entry(file: str, n: int, entry: Any) -> ClassInfo:
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ClassFileError(f"{what}: 'name' must be a non-empty text")
-    color = entry.get("color")
-    if color is None:
-        rgb = default_color(raw_id - 1)
-    else:
-        match = _HEX_COLOR.match(color) if isinstance(color, str) else None
-        if match is None:
-            raise ClassFileError(f"{what}: colour {color!r} is not of the form #RRGGBB (e.g. #1f77b4)")
-        value = int(match.group(1), 16)
-        rgb = (value >> 16 & 255, value >> 8 & 255, value & 255)
+    given = {key: _rgb(what, entry[key]) for key in COLOUR_KEYS if entry.get(key) is not None}
+    if len(set(given.values())) > 1:
+        raise ClassFileError(f"{what}: 'colour' {entry['colour']!r} and 'color' {entry['color']!r} differ; give "
+                             "the colour once, under either spelling")
+    rgb = next(iter(given.values()), default_color(raw_id - 1))
     prompt = entry.get("prompt", "")
     if not isinstance(prompt, str):
         raise ClassFileError(f"{what}: 'prompt' must be a text; got {prompt!r}")
-    unknown = sorted(set(entry) - {"id", "name", "color", "prompt"})
+    unknown = sorted(set(entry) - {"id", "name", *COLOUR_KEYS, "prompt"})
     if unknown:
-        raise ClassFileError(f"{what}: unknown key(s) {', '.join(unknown)}; allowed are id, name, color, prompt")
+        raise ClassFileError(f"{what}: unknown key(s) {', '.join(unknown)}; allowed are {ALLOWED_KEYS}")
     return ClassInfo(id=raw_id, name=name.strip(), color=rgb, prompt=prompt.strip())
+
+
+def _rgb(what: str, color: Any) -> tuple[int, int, int]:
+    """A class's ``#RRGGBB`` colour as (r, g, b); ``what`` names the entry in the error."""
+    match = _HEX_COLOR.match(color) if isinstance(color, str) else None
+    if match is None:
+        raise ClassFileError(f"{what}: colour {color!r} is not of the form #RRGGBB (e.g. #1f77b4)")
+    value = int(match.group(1), 16)
+    return (value >> 16 & 255, value >> 8 & 255, value & 255)
 
 
 def name_key(name: str) -> str:

@@ -34,6 +34,15 @@ def test_colour_and_prompt_are_optional(tmp_path):
     assert classes[1].text == "roof"
 
 
+def test_colour_is_read_under_either_spelling(tmp_path):
+    """The help says "colour"; files the engine writes say "color": both are one key, given once or twice alike."""
+    classes = read_classes(_file(tmp_path, [{"id": 1, "name": "water", "colour": "#1f77b4"},
+                                            {"id": 2, "name": "roof", "color": "#FF7F0E"},
+                                            {"id": 3, "name": "tree", "colour": "#00ff00", "color": "#00FF00"}]))
+    assert [c.color for c in classes] == [(31, 119, 180), (255, 127, 14), (0, 255, 0)]
+    assert '"color": "#1f77b4"' in write_classes(tmp_path / "again.json", classes).read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("entries, message", [
     ([{"id": 1, "name": "a"}, {"id": 1, "name": "b"}], r"id 1 is used twice \('a' and 'b'\)"),
     ([{"id": 1, "name": "a"}, {"id": 2, "name": "A"}], r"name 'A' is used twice \(ids 1 and 2\)"),
@@ -43,7 +52,11 @@ def test_colour_and_prompt_are_optional(tmp_path):
     ([{"id": 70000, "name": "a"}], r"id 70000 is not allowed; class ids run from 1 to 65535"),
     ([{"id": "1", "name": "a"}], r"entry 1 \('a'\): 'id' must be a whole number"),
     ([{"id": 1}], r"entry 1: 'name' must be a non-empty text"),
-    ([{"id": 1, "name": "a", "colour": "#000000"}], r"unknown key\(s\) colour"),
+    ([{"id": 1, "name": "a", "hue": "#000000"}],
+     r"unknown key\(s\) hue; allowed are id, name, colour \(or color\), prompt"),
+    ([{"id": 1, "name": "a", "colour": "#000000", "color": "#ffffff"}],
+     r"entry 1 \('a'\): 'colour' '#000000' and 'color' '#ffffff' differ; give the colour once"),
+    ([{"id": 1, "name": "a", "colour": "red"}], r"entry 1 \('a'\): colour 'red' is not of the form #RRGGBB"),
     (["water"], r"entry 1 must be an object"),
 ])
 def test_errors_name_the_entry(tmp_path, entries, message):
