@@ -279,13 +279,14 @@ def markdown_tables(rows: list[BenchRow], machine: str, command: str, runs: Sequ
     draws could not do as asked."""
     out = [f"Machine: {machine}", "", f"Command: `{command}`", "",
            "OA is the mean over the seeds ± its standard deviation over them (population, ddof 0); AA and κ are "
-           "means.", ""]
+           "means. s / run: the seconds one run took (training and predicting the test pixels, with the synthesis "
+           "model's training where the method uses one), mean over the seeds.", ""]
     for dataset in dict.fromkeys(r.dataset for r in rows):
         for split in dict.fromkeys(r.split for r in rows if r.dataset == dataset):
             sel = [r for r in rows if r.dataset == dataset and r.split == split]
             ns = sorted({r.labels_per_class for r in sel})
             out += [f"### {dataset}, {split} split", "",
-                    "| method | " + " | ".join(f"N={n}: OA / AA / κ (%) | s" for n in ns) + " |",
+                    "| method | " + " | ".join(f"N={n}: OA / AA / κ (%) | s / run" for n in ns) + " |",
                     "|---|" + "---|---|" * len(ns)]
             for method in dict.fromkeys(r.method for r in sel):
                 cells = []
