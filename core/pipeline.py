@@ -10,6 +10,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Collection, Optional, Sequence
 
@@ -29,6 +30,8 @@ from .io.patch_files import MOSAIC_CLASSES, PATCH_FORMATS, companion_files
 from .label_checks import check_labels
 from .progress import NULL_REPORTER, Reporter
 from .report import MAP_FIGURE, warnings_of_this_run
+from .run_record import RUN_CLASSES, input_said, run_record
+from .version import engine_description
 from .scale_check import GatheringReader, typical_value, warn_of_scale
 from .scene import ClassInfo, Scene
 from .training_area import TrainingArea, labelled_area, learns_from_labelled_area
@@ -52,7 +55,6 @@ REPORT = "report.md"
 REPORT_HTML = "report.html"
 METRICS = "metrics.json"
 SYNTHETIC = "synthetic_summary.json"
-RUN_CLASSES = "run_classes.json"  # the classes, prompts and colours a run used (a class file: Load classes… reads it)
 CLIPPED_WARNING = 0.01  # a share of synthetic values clipped into the scene's range worth a warning, not a note
 SYNTHETIC_PATCHES = "synthetic_patches"  # + .tif, .csv or .npz: the synthetic patches learnt from, on request
 BUNDLE = SYNTHESIS_BUNDLE
@@ -523,7 +525,10 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
     if ev is not None:  # written before the report for its figure; now with every warning the report lists
         from .evaluation.assess import write_metrics
 
-        write_metrics(ev, out, warnings)
+        networks = fitted.method not in CPU_ONLY_METHODS  # scikit-learn's: neither preset nor device shapes them
+        write_metrics(ev, out, warnings, run_record(
+            METHOD_TITLES.get(method, method), inputs, names, method=method, seed=settings.seed,
+            preset=settings.preset if networks else None, device=settings.device if networks else None))
     reporter.progress(1.0, "done")
     return {"metrics": None if ev is None else ev.to_dict(), "fitted": fitted}
 
@@ -592,10 +597,15 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         if validation is not None:
             own = _own_training_pixels(meta, scene)  # the scene it was trained on: its training pixels, or None
             ev = evaluate_scored(validation, maps, classes, scene, training=own, reach=_reach(clf))
-            write_evaluation(ev, staging, said)  # what the run warned of so far (the scale check's, say)
+        read = [("saved classifier", model_path), ("scene file", scene_path), ("validation labels", validation_path)]
+        if ev is not None:  # what the run warned of so far (the scale check's, say), and what the run was
+            write_evaluation(ev, staging, said, run=run_record("classified with a saved model", read,
+                                                               method=meta.get("method"), device=device))
         lines = [f"# HyperSynth: {scene.name} classified with a saved model", "",
                  f"- Model: {Path(model_path).resolve()} ({meta.get('method', '?')}, {meta['bands']} bands)",
-                 f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels", ""]
+                 f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels",
+                 f"- Run {datetime.now().astimezone().isoformat(timespec='seconds')}, engine {engine_description()}",
+                 *(f"- {what.capitalize()}: {input_said(what, path)}" for what, path in read[1:] if path), ""]
         trained = meta.get("training_notes") or []  # a bundle saved before session 33 has none
         lines += ["## How the model was trained", "", *(f"- {note}" for note in trained), ""] if trained else []
         lines += warnings_section(said)
@@ -626,8 +636,6 @@ def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[t
               names: Optional[dict[str, str]] = None) -> list[str]:
     """What a reader needs to run it again: when, the settings that shape the result, the patch side, the text
     encoder the prompts went through, and the input files."""
-    from datetime import datetime
-
     patch = _patch_side(fitted.classifier)
     when = datetime.now().astimezone().isoformat(timespec='seconds')
     if fitted.method in CPU_ONLY_METHODS:  # scikit-learn's: no network, so neither preset nor device shapes it
@@ -643,19 +651,7 @@ def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[t
     model = fitted.synthesis_model
     if model is not None:
         facts.append(f"Text encoder: {model.text_source}")
-    names = names or {}
-    for what, path in inputs:
-        if path:  # the plugin's copy of a layer or its class table is scratch, deleted after the run
-            scratch = Path(path).name.startswith(".hypersynth-")
-            if what in names:  # a copy of what the analyst named (a QGIS layer)
-                said = f"{names[what]} as it stood in QGIS (copied for the run, the copy not kept)"
-            elif what == "class file" and scratch:
-                said = f"the dock's classes and prompts as they stood, kept as {RUN_CLASSES} in this folder"
-            elif scratch:
-                said = "the QGIS layer or table as it stood (a copy, not kept)"
-            else:
-                said = str(Path(path).resolve())
-            facts.append(f"{what.capitalize()}: {said}")
+    facts += [f"{what.capitalize()}: {input_said(what, path, names)}" for what, path in inputs if path]
     return facts
 
 

@@ -221,18 +221,24 @@ def near_training(at: np.ndarray, right: np.ndarray, training: np.ndarray, reach
                             float(right[~near].mean()) if (~near).any() else math.nan)
 
 
-def write_evaluation(ev: Evaluation, folder: Path, warnings: Optional[Sequence[str]] = None) -> None:
+def write_evaluation(ev: Evaluation, folder: Path, warnings: Optional[Sequence[str]] = None,
+                     run: Optional[dict] = None) -> None:
     """``metrics.json`` (:func:`write_metrics`) and ``confusion.png`` into ``folder`` (a run's staging folder, or an
     assessment's)."""
-    write_metrics(ev, folder, warnings)
+    write_metrics(ev, folder, warnings, run)
     confusion_figure(ev, folder / "confusion.png")
 
 
-def write_metrics(ev: Evaluation, folder: Path, warnings: Optional[Sequence[str]] = None) -> None:
+def write_metrics(ev: Evaluation, folder: Path, warnings: Optional[Sequence[str]] = None,
+                  run: Optional[dict] = None) -> None:
     """``metrics.json``: the figures, and for a run what it warned of (``warnings``, as its report lists them, an
-    empty list when nothing), so a script reading the figures also reads what may qualify them; an assessment of a
-    map has no run's warnings (None): its figures alone, as Processing's accuracy output."""
+    empty list when nothing), so a script reading the figures also reads what may qualify them, and what the run
+    was (``run``: :func:`~..run_record.run_record`'s method, settings, inputs, engine version and time), so figures
+    gathered from many runs can be told apart; an assessment of a map has no run's warnings (None): its figures
+    alone, as Processing's accuracy output."""
     figures = ev.to_dict() if warnings is None else {**ev.to_dict(), "warnings": list(warnings)}
+    if run is not None:
+        figures["run"] = run
     (folder / "metrics.json").write_text(json.dumps(figures, indent=2))
 
 
