@@ -46,20 +46,50 @@ def _reach(classifier: Any) -> int:
 
 
 def _own_training_pixels(meta: dict, scene: Scene) -> Optional[np.ndarray]:
-    """``(M, 2)`` the pixels a saved classifier learnt from, when ``scene`` is on the grid it learnt them on (the
-    same scene, a copy, or another date of the place: their labels were seen there either way); else None."""
+    """``(M, 2)`` the pixels of ``scene`` a saved classifier learnt from: those of its training grid, when ``scene``
+    is that grid (the same scene, a copy, or another date of the place: their labels were seen there either way) or,
+    for a bundle that kept its grid's CRS, lies on the same pixel lattice in that CRS (a mosaic of tiles holding the
+    training tile, a crop); None when none of them is on ``scene``."""
     grid, pixels = meta.get("training_grid"), meta.get("training_pixels")
-    if not grid or pixels is None or tuple(grid["shape"]) != tuple(scene.shape):
+    if not grid or pixels is None:
         return None
-    same = np.allclose(grid["transform"], tuple(scene.transform), rtol=0, atol=1e-6 * max(1.0, abs(scene.transform[1])))
-    return pixels if same else None
+    tol = 1e-6 * max(1.0, abs(scene.transform[1]))
+    if tuple(grid["shape"]) == tuple(scene.shape) and np.allclose(grid["transform"], tuple(scene.transform),
+                                                                   rtol=0, atol=tol):
+        return pixels
+    if "crs_wkt" not in grid or not _same_crs(grid["crs_wkt"], scene.crs_wkt):  # older bundles: the same grid only
+        return None
+    x0, dx, rx, y0, ry, dy = (float(v) for v in grid["transform"])
+    x1, dx1, rx1, y1, ry1, dy1 = (float(v) for v in scene.transform)
+    if rx or ry or rx1 or ry1 or not np.isclose(dx, dx1, rtol=1e-6) or not np.isclose(dy, dy1, rtol=1e-6):
+        return None  # rotated, or other pixel sizes: no pixel of one grid is a pixel of the other
+    offset = np.array([(y0 - y1) / dy1, (x0 - x1) / dx1])  # the training grid's (0, 0) in the scene's rows, cols
+    if not np.allclose(offset, np.round(offset), atol=1e-3):
+        return None  # shifted by a part of a pixel
+    moved = pixels + np.round(offset).astype(np.int64)
+    inside = (moved >= 0).all(axis=1) & (moved[:, 0] < scene.shape[0]) & (moved[:, 1] < scene.shape[1])
+    return moved[inside] if inside.any() else None
+
+
+def _same_crs(a: Optional[str], b: Optional[str]) -> bool:
+    """Whether two WKT strings name one CRS (both absent: a pixel grid without one, which is not a place)."""
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    from rasterio.crs import CRS
+
+    try:
+        return CRS.from_wkt(a) == CRS.from_wkt(b)
+    except Exception:  # noqa: BLE001 (a CRS rasterio cannot read: not known to be the same)
+        return False
 
 
 def _without_training_pixels(validation: ValidationPixels, training: Optional[np.ndarray], width: int,
                              path: str | os.PathLike) -> ValidationPixels:
     """``validation`` without the classifier's own training pixels (``(M, 2)`` rows and columns on a grid ``width``
-    pixels wide; a bundle applied back to its own scene): scored, they would give the training labels' accuracy,
-    which a learning run never scores."""
+    pixels wide; a bundle applied back to its own scene, or to one holding its pixels): scored, they would give the
+    training labels' accuracy, which a learning run never scores."""
     if training is None:
         return validation
     learnt = np.isin(validation.flat, training[:, 0] * width + training[:, 1])
@@ -67,10 +97,10 @@ def _without_training_pixels(validation: ValidationPixels, training: Optional[np
         return validation
     if learnt.all():
         raise ValueError(f"every validation pixel of {Path(path).name} lies on a pixel the classifier learnt from "
-                         "(the scene is on the grid it was trained on): give validation labels beyond the training "
+                         "(the scene holds the pixels it was trained on): give validation labels beyond the training "
                          "ones")
-    log.warning("%d validation pixels of %s lie on pixels the classifier learnt from (the scene is on the grid it was "
-                "trained on): they are left out of the accuracy, as a training run leaves them out",
+    log.warning("%d validation pixels of %s lie on pixels the classifier learnt from (the scene holds the pixels it "
+                "was trained on): they are left out of the accuracy, as a training run leaves them out",
                 int(learnt.sum()), Path(path).name)
     return ValidationPixels(validation.flat[~learnt], validation.truth[~learnt])
 
@@ -92,8 +122,8 @@ def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo]
             "training_notes": list(fitted.notes)}  # how it trained, for the reports of the scenes it classifies
     parts = {"classifier": fitted.classifier.to_tensors()}
     if training is not None and len(training):
-        meta["training_grid"] = {"shape": [int(n) for n in scene.shape], "transform": [float(v) for v in
-                                                                                       scene.transform]}
+        meta["training_grid"] = {"shape": [int(n) for n in scene.shape],
+                                 "transform": [float(v) for v in scene.transform], "crs_wkt": scene.crs_wkt}
         parts[TRAINING_PART] = {"pixels": np.ascontiguousarray(training, dtype=np.int32)}  # (M, 2) rows, cols
     save_bundle(folder, parts, fitted.classifier.config_dict(), meta)
 

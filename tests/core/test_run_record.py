@@ -53,3 +53,48 @@ def test_a_copy_made_for_the_run_is_named_as_the_analyst_knows_it(tmp_path):
         "classes": "the dock's classes and prompts as they stood, kept as run_classes.json in this folder"}
     assert record["method"] == "augment" and "preset" not in record
     assert input_said("scene file", tmp_path / "scene.tif") == str((tmp_path / "scene.tif").resolve())
+
+
+def _mosaic(data, offset: tuple[float, float], size: int = 48):
+    """The demo scene laid into a larger scene of the same pixel lattice (a mosaic of tiles holding the training
+    tile), ``offset`` rows and columns from its corner; with the truth there."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    r, c = int(offset[0]), int(offset[1])
+    bands, height, width = data.scene.cube.shape
+    cube = np.tile(data.scene.cube.mean(axis=(1, 2), keepdims=True), (1, size, size)).astype(np.float32)
+    cube[:, r:r + height, c:c + width] = data.scene.cube
+    truth = np.zeros((size, size), data.labels.dtype)
+    truth[r:r + height, c:c + width] = data.labels
+    x0, dx, _, y0, _, dy = data.scene.transform
+    transform = (x0 - offset[1] * dx, dx, 0.0, y0 - offset[0] * dy, 0.0, dy)
+    return replace(data.scene, cube=cube, valid=np.ones((size, size), bool), transform=transform), truth, transform
+
+
+def test_a_saved_classifier_on_a_mosaic_holding_its_tile_leaves_its_training_pixels_out(tmp_path, caplog):
+    """Scored, the pixels it learnt from would flatter the map: on any scene of the same pixel lattice and CRS (a
+    mosaic of tiles, a crop) they are found through their coordinates and left out, not only on the very grid."""
+    import logging
+
+    data = make_demo_scene(size=32, bands=20, n_classes=3, seed=0)
+    kw = dict(transform=data.scene.transform, crs_wkt=data.scene.crs_wkt)
+    sparse = sparse_labels(data.labels, 4, seed=0)
+    scene = write_scene(data.scene, tmp_path / "tile.tif")
+    labels = write_label_raster(tmp_path / "labels.tif", sparse, data.classes, **kw)
+    classify_scene(scene, labels, tmp_path / "run", method="rf")
+    learnt = int((sparse > 0).sum())
+    for offset, left_out in (((8, 16), learnt), ((8.5, 16), 0)):  # on the lattice; half a pixel off it
+        mosaic, truth, transform = _mosaic(data, offset)
+        name = f"mosaic_{offset[0]}"
+        write_scene(mosaic, tmp_path / f"{name}.tif")
+        write_label_raster(tmp_path / f"{name}_truth.tif", truth, data.classes, transform=transform,
+                           crs_wkt=data.scene.crs_wkt)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="hypersynth"):
+            outputs = classify_with_model(tmp_path / "run" / "classifier_bundle", tmp_path / f"{name}.tif",
+                                          tmp_path / name, validation_path=tmp_path / f"{name}_truth.tif")
+        assert outputs.metrics["n_test"] == int((truth > 0).sum()) - left_out, offset
+        said = f"{learnt} validation pixels of {name}_truth.tif lie on pixels the classifier learnt from"
+        assert (said in caplog.text) == bool(left_out), caplog.text
