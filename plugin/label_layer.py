@@ -455,7 +455,8 @@ def label_raster(label_layer: QgsVectorLayer, scene_layer: QgsRasterLayer, proje
     if label_crs.isValid() and not scene_crs.isValid():
         raise LabelLayerError(f"the label layer {label_layer.name()!r} has a CRS ({label_crs.authid() or 'custom'}) "
                               f"but the scene {scene_layer.name()!r} has no georeference: use a label layer "
-                              "without CRS, drawn over the scene in pixel coordinates")
+                              "without CRS, drawn over the scene in pixel coordinates and saved as a Shapefile "
+                              "or FlatGeobuf (a GeoPackage always records a CRS)")
     reproject = label_crs.isValid() and label_crs != scene_crs  # no CRS: taken to be the scene's
     transform = QgsCoordinateTransform(label_crs, scene_crs, (project or QgsProject.instance()).transformContext())
     areas: list[tuple[QgsGeometry, int]] = []

@@ -282,8 +282,9 @@ def _to_scene_crs(path: Path, lyr: Any, geometries: list[Any], scene: Scene) -> 
             raise LabelReadError(
                 f"{path.name} is georeferenced ({_crs_name(source)}) but the {_grid()} has no georeference (a pixel "
                 f"grid, e.g. a .mat cube). Give a label raster of the {_grid()}'s size ({scene.shape[0]} rows × "
-                f"{scene.shape[1]} cols), or draw the labels over the {_grid()} in pixel coordinates and save them "
-                f"without a CRS")
+                f"{scene.shape[1]} cols), or draw the labels over the {_grid()} in pixel coordinates (x = column, "
+                f"y = -row) and save them as a Shapefile or FlatGeobuf without a CRS: a GeoPackage always records "
+                f"one (\"Undefined geographic SRS\" for none) and GeoJSON is read as WGS 84")
         return None
     target = osr.SpatialReference()
     if target.ImportFromWkt(scene.crs_wkt) != 0:
