@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
@@ -21,16 +22,20 @@ if TYPE_CHECKING:
     from ..pixel_mask import PixelMask
     from ..scene_maps import MappedScene
 
+log = logging.getLogger("hypersynth")
 ACCURACY_FILES = ("metrics.json", "accuracy.md", "confusion.png")  # what write_accuracy puts in its folder
 
 
 def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.PathLike, *,
                  class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None,
-                 exclude_path: Optional[str | os.PathLike] = None, exclude_field: Optional[str] = None) -> Evaluation:
+                 exclude_path: Optional[str | os.PathLike] = None, exclude_field: Optional[str] = None,
+                 training_beside: bool = True) -> Evaluation:
     """The map's accuracy on the validation pixels it classifies, with the area-adjusted figures; ``exclude_path``:
     labels (e.g. the map's training labels) whose pixels are left out, as a run leaves its training pixels out;
     ``exclude_field``: the attribute holding their class in a vector layer (default: ``class_field`` where that
-    layer has it, else guessed; only which pixels they label matters).
+    layer has it, else guessed; only which pixels they label matters). ``training_beside``: leave out the pixels
+    that the classifier saved beside the map (its run's ``classifier_bundle``) learnt from, as that run's own
+    report did, saying so (:func:`~..classifier_bundle.training_pixels_beside`).
 
     Class names come from the class file when given, else from the map's category names (or raster attribute
     table). The map's no-data value and 0 count as unclassified. The map is read a strip of rows at a time, twice
@@ -71,6 +76,15 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
         validation, validated = read_labels(validation_path, grid, class_field=class_field, classes=classes,
                                             min_classes=1)  # one class's accuracy may be checked on its own
         excluded = None if exclude_path is None else _excluded_pixels(exclude_path, grid, exclude_field, class_field)
+    learnt = training_pixels_beside(class_map_path, grid) if training_beside else None
+    if learnt is not None:  # (folder, (M, 2) rows and cols on the map's grid)
+        excluded = np.zeros(shape, np.uint8) if excluded is None else excluded
+        hit = int((validation[learnt[1][:, 0], learnt[1][:, 1]] > 0).sum())  # before they are marked left out
+        excluded[learnt[1][:, 0], learnt[1][:, 1]] = 1
+        if hit:
+            log.warning("%d validation pixels of %s lie on pixels the classifier saved beside the map (%s) learnt "
+                        "from: they are left out of the accuracy, as its run's report leaves them out", hit,
+                        Path(validation_path).name, learnt[0])
     named = {c.id: c for c in classes if counts.get(c.id, 0) > 0} | {c.id: c for c in validated}
     classes = [named[i] for i in sorted(named)]  # the map's classes keep their names, sampled or not
     truth, mapped = [], []
@@ -243,11 +257,13 @@ def write_metrics(ev: Evaluation, folder: Path, warnings: Optional[Sequence[str]
 
 
 def accuracy_document(ev: Evaluation, class_map_path: str | os.PathLike, validation_path: str | os.PathLike,
-                      exclude_path: Optional[str | os.PathLike] = None) -> str:
-    """``accuracy.md``: what was assessed against what, and when, then the figures and the confusion matrix."""
+                      exclude_path: Optional[str | os.PathLike] = None, said: Sequence[str] = ()) -> str:
+    """``accuracy.md``: what was assessed against what, and when (``said``: what the assessment warned of), then
+    the figures and the confusion matrix."""
     from datetime import datetime
 
     left_out = f"- Left out: the pixels of {Path(exclude_path).resolve()}\n" if exclude_path is not None else ""
+    left_out += "".join(f"- Note: {line}\n" for line in said)
     return (f"# Accuracy of {Path(class_map_path).name}\n\n"
             f"- Class map: {Path(class_map_path).resolve()}\n- Validation labels: {Path(validation_path).resolve()}\n"
             f"{left_out}"
@@ -284,13 +300,33 @@ def assess_map(class_map_path: str | os.PathLike, validation_path: str | os.Path
     inputs = [class_map_path, validation_path, classes_path, exclude_path]
     if out_dir is not None:
         check_accuracy_folder(Path(out_dir), inputs, overwrite)  # said at once, not after reading the map
-    ev = evaluate_map(class_map_path, validation_path, class_field=class_field, classes_path=classes_path,
-                      exclude_path=exclude_path, exclude_field=exclude_field)
+    from ..report import warnings_of_this_run
+
+    with warnings_of_this_run() as said:  # the training pixels left out, say: said in accuracy.md too
+        ev = evaluate_map(class_map_path, validation_path, class_field=class_field, classes_path=classes_path,
+                          exclude_path=exclude_path, exclude_field=exclude_field)
     if out_dir is not None:
         write_accuracy(ev, Path(out_dir), overwrite=overwrite, inputs=inputs,
                        what=f"accuracy assessment of {Path(class_map_path).name}",
-                       document=accuracy_document(ev, class_map_path, validation_path, exclude_path))
+                       document=accuracy_document(ev, class_map_path, validation_path, exclude_path, said))
     return ev
+
+
+def training_pixels_beside(class_map_path: str | os.PathLike, grid: Scene) -> Optional[tuple[Path, np.ndarray]]:
+    """``(folder, (M, 2) rows and cols)``: the pixels of ``grid`` that the classifier saved beside a run's class
+    map learnt from (the run's ``classifier_bundle``: an output folder holds one run, so it made the map); None
+    without one, or when it kept no training pixels on this grid's lattice."""
+    from ..classifier_bundle import CLASSIFIER_KIND, TRAINING_PART, _own_training_pixels
+    from ..ldm.bundle import read_bundle_meta, read_bundle_part
+    from ..model_folders import CLASSIFIER_FOLDER
+
+    folder = Path(class_map_path).parent / CLASSIFIER_FOLDER
+    meta = read_bundle_meta(folder)
+    pixels = read_bundle_part(folder, TRAINING_PART).get("pixels") if meta.get("kind") == CLASSIFIER_KIND else None
+    if pixels is None:
+        return None
+    own = _own_training_pixels({**meta, "training_pixels": np.asarray(pixels, np.int64)}, grid)
+    return None if own is None else (folder, own)
 
 
 def _excluded_pixels(path: str | os.PathLike, grid: Scene, field: Optional[str],
