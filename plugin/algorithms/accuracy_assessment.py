@@ -58,7 +58,7 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
     def displayName(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr("Accuracy assessment")
 
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+    def help_text(self) -> str:
         return self.tr(
             "Compares a classified map with validation labels (points, polygons or a label raster on the map's "
             "grid) over the pixels that are both labelled and classified: overall accuracy (OA), average "

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from qgis.core import (
     QgsProcessingContext,
+    QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
@@ -62,7 +64,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
     def displayName(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr("Augment & Classify")
 
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+    def help_text(self) -> str:
         return self.tr(
             "Learns your scene with a text-conditioned diffusion model: a spectral autoencoder, a CLIP text "
             "encoder and a diffusion transformer, trained on all pixels and your labels. "
@@ -83,9 +85,10 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             "removes isolated misclassified pixels. Its width is chosen by cross-validation on your labels "
             "unless you set it (0: off).\n\n"
             "Prompts come from the class and prompt file; without one, the class names are used.\n\n"
-            "Outputs: the class map, the confidence (made unless skipped), optionally each class's probability (a "
-            "band per class) and the HTML report. {confidence} {names} With validation labels, the report, the "
-            "log and the outputs give the overall accuracy, average accuracy and kappa.\n\n"
+            "Outputs: the class map, the confidence (made unless skipped in the dialog; from a script only when "
+            "CONFIDENCE is given), optionally each class's probability (a band per class) and the HTML report. "
+            "{confidence} {names} With validation labels, the report, the log and the outputs give the overall "
+            "accuracy, average accuracy and kappa.\n\n"
             "A scene layer on a GeoTIFF or ENVI file that would take over half of the memory available is not read "
             "whole: the models learn from the area around your labels, and the whole scene is mapped a tile at a "
             "time (the report says which area).\n\n"
@@ -164,11 +167,19 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             optional=True, createByDefault=False))
 
     def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
-        """The destinations' names, the patch size against the scene's size, and the device."""
+        """The destinations' names, the patch size against the scene's size, the device and the synthesis model to
+        reuse (a folder of that kind: the engine would refuse another only once the scene is read)."""
         super().check_parameters(parameters, context)
         check_patch_size(self.parameterAsInt(parameters, self.PATCH_SIZE, context),
                          self.parameterAsRasterLayer(parameters, self.SCENE, context), self.title(self.PATCH_SIZE))
         self.check_device_parameter(parameters, context)
+        reuse = self.parameterAsFile(parameters, self.REUSE, context)
+        if reuse:
+            if not os.path.isdir(reuse):
+                raise QgsProcessingException(f"the {self.title(self.REUSE)} ({self.REUSE}) must be the folder of a "
+                                             f"saved synthesis model; {reuse} "
+                                             f"{'is a file' if os.path.exists(reuse) else 'does not exist'}")
+            check_model_kind(reuse, "synthesis")  # a classifier or a run folder is named for what it is
 
     def engine_arguments(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, Any]:
         guidance = (self.parameterAsDouble(parameters, self.GUIDANCE, context)
@@ -191,9 +202,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             pseudo_labels=pseudo_labels, spatial_smoothing=smoothing,
             diffusion_features=self.parameterAsBoolean(parameters, self.DIFFUSION_FEATURES, context),
             patch_size=patch_size or None)
-        reuse = self.parameterAsFile(parameters, self.REUSE, context) or None
-        if reuse:
-            check_model_kind(reuse, "synthesis")  # a classifier or a run folder is named for what it is
+        reuse = self.parameterAsFile(parameters, self.REUSE, context) or None  # checked in check_parameters
         patches = self.parameterAsFileOutput(parameters, self.SYNTHETIC_PATCHES, context)
         return {"method": "augment", "settings": settings, "bundle_path": reuse,
                 "training_area": self.LEARN_FROM[self.parameterAsEnum(parameters, self.TRAINING_AREA, context)][0],

@@ -122,6 +122,13 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
     def helpUrl(self) -> str:  # noqa: N802 (QGIS API)
         return f"{README}#{self.HELP_ANCHOR}"
 
+    def help_text(self) -> str:
+        """What the algorithm does, for the dialog's help panel and ``qgis_process help``."""
+        raise NotImplementedError(f"{type(self).__name__} must say what it does")
+
+    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+        return f"{self.help_text()}\n\n{script_notes(self)}"
+
     # --- checks before the run --------------------------------------------------------------------
     def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
         """Refuse, with a QgsProcessingException, a combination of parameters this algorithm cannot run, from the
@@ -134,7 +141,7 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
                              context: QgsProcessingContext) -> tuple[bool, str]:
         ok, message = super().checkParameterValues(parameters, context)
         if not ok:
-            return ok, message
+            return ok, matlab_file_message(self, parameters) or message
         try:
             self.check_parameters(parameters, context)
         except QgsProcessingException as exc:
@@ -217,16 +224,100 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
 
     def add_training_label_parameters(self) -> None:
         """Scene, training labels, class field and class/prompt file: the inputs every trainer takes."""
-        from qgis.core import (QgsProcessing, QgsProcessingParameterFile, QgsProcessingParameterMapLayer,
-                               QgsProcessingParameterRasterLayer)
+        from qgis.core import QgsProcessing, QgsProcessingParameterFile, QgsProcessingParameterMapLayer
 
-        self.addParameter(QgsProcessingParameterRasterLayer("SCENE", self.tr("Hyperspectral scene")))
+        self.addParameter(scene_parameter(self))
         self.addParameter(QgsProcessingParameterMapLayer(
             "LABELS", self.tr("Training labels (points, polygons or a label raster)"),
             types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster]))
         self.addParameter(class_field_parameter("CLASS_FIELD", self.tr(CLASS_FIELD_TITLE)))
         self.addParameter(QgsProcessingParameterFile(
             "CLASSES", self.tr("Class and prompt file (names, colours, prompts)"), extension="json", optional=True))
+
+
+# How a script gives the preset, and what each costs (the dialog's list shows the names alone)
+PRESET_NOTES = {"tiny": "a quick trial, under a minute on a small scene", "fast": "minutes on a laptop CPU",
+                "full": "for a GPU"}
+# The class file's format, for the help of every algorithm with a CLASSES parameter (core.io.classes reads it)
+CLASS_FILE_HELP = ('CLASSES is a JSON file: {"classes": [{"id": 1, "name": "water", "colour": "#1f77b4", "prompt": '
+                   '"calm dark water"}, …]}; ids run from 1 (0 is unlabelled), colour (or color, #RRGGBB) and '
+                   'prompt may be left out.')
+IMPORT_FIRST = ("import it first with 'Import a hyperspectral scene or sensor product' (hypersynth:importscene), which "
+                "writes it as a GeoTIFF, and give that")  # the Processing route for a MATLAB .mat scene
+
+
+def _value_text(definition: Any, value: Any) -> str:
+    """A parameter's value as a script gives it: an enum's index with its option, true/false, a number as typed."""
+    if definition.type() == "enum":
+        options = definition.options()
+        indexes = value if isinstance(value, list) else [value]
+        chosen = ",".join(str(i) for i in indexes)
+        if definition.name() == "PRESET":
+            return f"{chosen} ({'; '.join(f'{i} {o}: {PRESET_NOTES.get(o, o)}' for i, o in enumerate(options))})"
+        if len(indexes) == 1 and len(", ".join(options)) > 120:  # long options: the default's own, shortened
+            return f"{chosen} ({options[indexes[0]].split(' (')[0].split(', or')[0]})"
+        return f"{chosen} (of {', '.join(f'{i} {o}' for i, o in enumerate(options))})"
+    if definition.type() == "boolean":
+        return "true" if value else "false"
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    zero = re.search(r"\b(0: [^;)]*)", definition.description()) if text == "0" else None
+    return f"{text} ({zero.group(1)})" if zero else text  # what 0 means: "0: the preset's"
+
+
+def script_notes(algorithm: "HyperSynthAlgorithm") -> str:
+    """The help's paragraph for scripts (processing.run, qgis_process, whose help in QGIS 3.22 shows no default):
+    what each parameter left out is, which optional outputs are written only when given, the class file's format,
+    and where a MATLAB .mat scene goes; read from the parameters themselves, so it stays true."""
+    if not algorithm.parameterDefinitions():  # a bare instance (QGIS asks an initialised one)
+        algorithm = algorithm.createInstance()
+        algorithm.initAlgorithm()
+    definitions = algorithm.parameterDefinitions()
+    defaults = [f"{d.name()}={_value_text(d, d.defaultValue())}" for d in definitions
+                if not d.isDestination() and d.defaultValue() not in (None, "", [])]
+    optional = [d for d in definitions if d.isDestination() and d.flags() & d.FlagOptional]
+    lines = []
+    if defaults:
+        lines.append("In scripts (processing.run, qgis_process), a parameter left out is: " + "; ".join(defaults) + ".")
+    if optional:
+        made = [d.name() for d in optional if d.createByDefault()]
+        dialog = (f" (the dialog makes {' and '.join(made)} unless you skip {'them' if len(made) > 1 else 'it'})"
+                  if made else "")
+        keys = ", ".join(d.name() for d in optional)
+        lines.append((f"The optional outputs {keys} are" if len(optional) > 1 else f"The optional output {keys} is")
+                     + f" written only when given a path or TEMPORARY_OUTPUT{dialog}.")
+    names = {d.name() for d in definitions}
+    if "CLASSES" in names:
+        lines.append(CLASS_FILE_HELP)
+    if "SCENE" in names:
+        lines.append(f"A MATLAB .mat scene cannot be given as SCENE: {IMPORT_FIRST}.")
+    return "\n".join(lines)
+
+
+def scene_parameter(algorithm: "HyperSynthAlgorithm") -> Any:
+    """The SCENE parameter: a raster layer, whose help (the dialog's tooltip) says where a .mat scene goes."""
+    from qgis.core import QgsProcessingParameterRasterLayer
+
+    scene = QgsProcessingParameterRasterLayer("SCENE", algorithm.tr("Hyperspectral scene"))
+    scene.setHelp(algorithm.tr("A raster layer or file QGIS opens (GeoTIFF, ENVI, a NetCDF variable, …). A MATLAB "
+                               f".mat scene: {IMPORT_FIRST}."))
+    return scene
+
+
+def matlab_file_message(algorithm: QgsProcessingAlgorithm, parameters: Mapping[str, Any]) -> Optional[str]:
+    """Why a MATLAB .mat file given as a layer parameter cannot be read, and the way there is (QGIS itself says
+    only "not found": it cannot open a .mat as a layer); None when no layer parameter names a .mat file."""
+    for definition in algorithm.parameterDefinitions():
+        value = parameters.get(definition.name())
+        if (definition.isDestination() or definition.type() not in ("raster", "layer") or not isinstance(value, str)
+                or not value.strip().lower().endswith(".mat")):
+            continue
+        what = f"{definition.description().split(' (')[0]} ({definition.name()})"
+        if definition.name() == "SCENE":
+            return f"the {what} is a MATLAB .mat file, which QGIS cannot open as a layer: {IMPORT_FIRST}"
+        return (f"the {what} is a MATLAB .mat file, which QGIS cannot open as a layer; Processing cannot read "
+                "labels from it: save them as a GeoTIFF label raster of the scene's size, or use the hypersynth "
+                "command line, which reads a .mat ground truth as it is")
+    return None
 
 
 # The class field's title for labels that are points, polygons or a label raster (which needs none)
@@ -401,15 +492,17 @@ def check_device(device: str) -> None:
         raise QgsProcessingException(f"{exc} as the Device") from exc
 
 
-def check_patch_size(size: int, scene: Optional[QgsRasterLayer], title: str) -> None:
-    """Refuse a patch size the models cannot use: 0 is chosen from the scene, else 3 to the scene's smaller side."""
+def check_patch_size(size: int, scene: Optional[QgsRasterLayer], title: str, key: str = "PATCH_SIZE") -> None:
+    """Refuse a patch size the models cannot use: 0 is chosen from the scene, else 3 (the command line's least) to
+    the scene's smaller side. Odd and even sizes alike: the models centre a patch on its pixel p // 2 (the tiny
+    preset's own size is 8)."""
     if size == 0:
         return
     side = min(scene.width(), scene.height()) if scene is not None else None
     if size < 3 or (side is not None and size > side):
         most = f"{side} (the scene's smaller side)" if side is not None else "the scene's smaller side"
-        raise QgsProcessingException(f"the {title} is {size}: give 0 to have it chosen from the scene, or a size "
-                                     f"from 3 to {most}")
+        raise QgsProcessingException(f"the {title} ({key}) is {size}: give 0 to have it chosen from the scene, or a "
+                                     f"size from 3 to {most}")
 
 
 def error_message(exc: BaseException) -> str:

@@ -17,7 +17,6 @@ from qgis.core import (
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMapLayer,
     QgsProcessingParameterNumber,
-    QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
 )
 
@@ -37,6 +36,7 @@ from .base import (
     labels_file,
     raster_file,
     refuse_the_scene_as_labels,
+    scene_parameter,
 )
 from .destinations import OutputMoves, staging_folder
 from .train_bundle import clip_weights_for
@@ -83,7 +83,7 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
     def displayName(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr("Benchmark methods on a labelled scene")
 
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+    def help_text(self) -> str:
         counts, seeds = len(parse_counts(DEFAULT_COUNTS)), len(parse_seeds(DEFAULT_SEEDS))
         methods = "; ".join(f"{METHOD_LABELS[m]}: {METHOD_HELP[m]}" for m in METHOD_KEYS)
         return self.tr(
@@ -112,7 +112,7 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
         defaults = HyperSynthSettings.load()
-        self.addParameter(QgsProcessingParameterRasterLayer(self.SCENE, self.tr("Hyperspectral scene")))
+        self.addParameter(scene_parameter(self))
         self.addParameter(QgsProcessingParameterMapLayer(
             self.REFERENCE, self.tr("Reference labels (points, polygons or a label raster)"),
             types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster]))
@@ -228,9 +228,24 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
 
         try:
             return own_scene_name(scene, name)
-        except ValueError as exc:  # the engine's message ends with the command line's option
-            where = f"(the '{self.title(self.NAME)}' parameter, under Advanced parameters)"
-            raise QgsProcessingException(str(exc).replace("(--name on the command line)", where)) from exc
+        except ValueError as exc:  # the engine's message lists every reason and names the command line's option
+            raise QgsProcessingException(self.name_refusal(name.strip())) from exc
+
+    def name_refusal(self, name: str) -> str:
+        """Why ``name`` (refused by the engine's ``own_scene_name``) cannot name the scene: the one reason that
+        applies, and the parameter to set, by its title and its key for scripts."""
+        from ...core.datasets import list_datasets
+
+        reserved = {"demo"} | {spec.key for spec in list_datasets()}
+        if not name:
+            reason = "it is empty"
+        elif name in reserved:  # salinasA.tif is named salinasA, the key of the dataset
+            reason = (f"it is the key of a dataset HyperSynth benchmarks ({', '.join(sorted(reserved))}), and its rows "
+                      "would mix with that dataset's when tables are merged")
+        else:
+            reason = "a comma, semicolon or line break would split its rows in the tables"
+        return (f"{name!r} cannot name your scene in the benchmark tables: {reason}; type another name in "
+                f"'{self.title(self.NAME)}' (under Advanced parameters; {self.NAME} in scripts)")
 
 
 def _run_line(run: Any) -> str:

@@ -22,14 +22,15 @@ class ClassifyBaselineAlgorithm(SceneClassificationAlgorithm):
     def displayName(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr("Classify scene (baseline)")
 
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+    def help_text(self) -> str:
         return self.tr(
             "Classifies a hyperspectral scene pixel by pixel from its spectra, with a random forest or an SVM "
             "trained on the labelled pixels (points, polygons or a label raster on the scene's grid). "
             "This is what spectral classification tools usually offer, and the baseline Augment & Classify is "
             "compared with.\n\n"
             "Outputs: a class map (class ids, with the class colours and names), the confidence of each pixel "
-            "(made unless skipped), optionally each class's probability (a band per class) and an HTML report. "
+            "(made unless skipped in the dialog; from a script only when CONFIDENCE is given), optionally each "
+            "class's probability (a band per class) and an HTML report. "
             "{confidence} With validation labels, the report, the log "
             "and the outputs give the overall accuracy, average accuracy and kappa on the validation pixels "
             "that were not used for training. {names}\n\n"

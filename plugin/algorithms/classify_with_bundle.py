@@ -19,7 +19,6 @@ from qgis.core import (
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMapLayer,
-    QgsProcessingParameterRasterLayer,
 )
 
 from ...core.progress import Cancelled
@@ -35,6 +34,7 @@ from .base import (
     existing_layer_file,
     labels_file,
     raster_file,
+    scene_parameter,
 )
 from .destinations import OutputMoves, staging_folder, write_report
 from .scene_classification import (
@@ -70,13 +70,14 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
     def displayName(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr("Classify with a saved classifier")
 
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+    def help_text(self) -> str:
         return self.tr(
             "Applies a classifier trained by Augment & Classify (the folder saved as its 'Trained classifier' "
             "output) to a scene of the same sensor and band set, e.g. a neighbouring flight line. No labels are "
             "needed. With validation labels the accuracy (overall and average accuracy, kappa) is measured, logged "
             "and given as outputs, and can be written as JSON (the 'Accuracy' output, which needs validation "
-            "labels). Outputs as Augment & Classify's: the class map, the confidence (made unless skipped), "
+            "labels). Outputs as Augment & Classify's: the class map, the confidence (made unless skipped in the "
+            "dialog; from a script only when CONFIDENCE is given), "
             "optionally each class's probability, and the report (HTML, one file: the map, the classes' spectra, "
             "and the accuracy with validation labels). {confidence} {names}\n\n"
             "A scene layer on a GeoTIFF or ENVI file is read a tile at a time, never whole, so it may be larger "
@@ -89,7 +90,7 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
         self.addParameter(QgsProcessingParameterFile(
             self.MODEL, self.tr("Trained classifier (folder)"), behavior=QgsProcessingParameterFile.Folder))
-        self.addParameter(QgsProcessingParameterRasterLayer(self.SCENE, self.tr("Hyperspectral scene")))
+        self.addParameter(scene_parameter(self))
         self.addParameter(QgsProcessingParameterMapLayer(
             self.VALIDATION, self.tr("Validation labels for an accuracy assessment"),
             types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster], optional=True))
@@ -111,6 +112,20 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.AVERAGE_ACCURACY, self.tr("Average accuracy (AA)")))
         self.addOutput(QgsProcessingOutputNumber(self.KAPPA, self.tr("Cohen's kappa")))
 
+    def empty_model_message(self) -> str:
+        """Why the classifier input is empty: in a model, the step that trains it chains an output it was not asked
+        to write (a folder output left blank passes on nothing)."""
+        return (f"the {self.title(self.MODEL)} ({self.MODEL}) input is empty. In a model this happens when the step "
+                "before was not asked to write it: give that step's 'Trained classifier' output a folder (or make it "
+                "a model output); otherwise choose the folder Augment & Classify saved as its 'Trained classifier'")
+
+    def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802 (QGIS API)
+                             context: QgsProcessingContext) -> tuple[bool, str]:
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok and not self.parameterAsFile(parameters, self.MODEL, context):  # QGIS says "Incorrect parameter"
+            return False, self.empty_model_message()
+        return ok, message
+
     def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
         """The destinations' names, an accuracy output only with validation labels, the classifier folder's kind
         and the device."""
@@ -121,8 +136,12 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
                 f"the {self.title(self.METRICS)} output is measured on validation labels, but no "
                 f"{self.title(self.VALIDATION)} were given: give them, or skip the {self.title(self.METRICS)} output")
         model = self.parameterAsFile(parameters, self.MODEL, context)
-        if not model or not os.path.isdir(model):
-            raise QgsProcessingException(f"the trained classifier must be a folder; {model!r} is not one")
+        if not model:
+            raise QgsProcessingException(self.empty_model_message())
+        if not os.path.isdir(model):
+            state = "is a file" if os.path.exists(model) else "does not exist"
+            raise QgsProcessingException(f"the {self.title(self.MODEL)} ({self.MODEL}) must be the folder of a saved "
+                                         f"classifier; {model} {state}")
         check_model_kind(model, "classifier")
         self.check_device_parameter(parameters, context)
 

@@ -50,7 +50,7 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
     def displayName(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr("Import a hyperspectral scene or sensor product")
 
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+    def help_text(self) -> str:
         return self.tr(
             "Writes a hyperspectral scene as one float32 GeoTIFF that QGIS, EnMAP-Box and HyperSynth open with its "
             "wavelengths: each band's wavelength, FWHM and bad-band flag in its metadata, no-data -9999 and the "

@@ -69,8 +69,9 @@ LAYER_NAMES_HELP = ("Loaded into the project, the layers are named after the sce
 
 
 def add_map_destinations(alg: Any) -> None:
-    """The class map, confidence (skippable, made by default) and class-probabilities (made on request)
-    destinations of a classifying algorithm; what the confidence's bands hold is in the help (CONFIDENCE_HELP)."""
+    """The class map, confidence (made unless skipped in the dialog; from a script only when given) and
+    class-probabilities (made on request) destinations of a classifying algorithm; what the confidence's bands
+    hold is in the help (CONFIDENCE_HELP)."""
     output, confidence, probabilities = MAP_KEYS
     alg.addParameter(QgsProcessingParameterRasterDestination(output, alg.tr("Classified map")))
     alg.addParameter(QgsProcessingParameterRasterDestination(

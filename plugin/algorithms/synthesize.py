@@ -48,7 +48,7 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
     def displayName(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr("Synthesise labelled patches")
 
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+    def help_text(self) -> str:
         return self.tr(
             "Generates hyperspectral patches with a trained synthesis model: the folder saved as 'Trained "
             "synthesis model' by Augment & Classify or by 'Train synthesis model bundle'. Give either a class id, "

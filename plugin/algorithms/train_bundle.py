@@ -66,7 +66,7 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
     def displayName(self) -> str:  # noqa: N802 (QGIS API)
         return self.tr("Train synthesis model bundle")
 
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+    def help_text(self) -> str:
         return self.tr(
             "Trains the text-conditioned synthesis model (spectral VAE + CLIP text encoder + diffusion "
             "transformer) on all pixels of the scene and your labels, and saves it as a folder (a model "

@@ -362,20 +362,144 @@ def test_accuracy_refuses_a_confidence_layer_and_maps_sharing_no_class(hypersynt
 
 # --- 9, 10, 11. clear refusals of other parameters ----------------------------------------------------------------
 def test_benchmark_name_refusal_points_at_the_parameter(hypersynth_plugin, inputs, tmp_path, untouched, monkeypatch):
+    import shutil
+
     _no_engine(monkeypatch)
     with pytest.raises(QgsProcessingException) as refused:
         processing.run("hypersynth:benchmark", _benchmark(inputs, tmp_path, NAME="demo"))
-    assert "--name" not in str(refused.value) and "Name of the scene in the tables' parameter" in str(refused.value)
+    message = str(refused.value)
+    assert "--name" not in message and "'Name of the scene in the tables' (under Advanced parameters; NAME in " \
+                                      "scripts)" in message
+    assert "it is the key of a dataset HyperSynth benchmarks" in message and "comma" not in message
+    with pytest.raises(QgsProcessingException) as refused:
+        processing.run("hypersynth:benchmark", _benchmark(inputs, tmp_path, NAME="my;scene"))
+    assert "'my;scene' cannot name your scene in the benchmark tables: a comma, semicolon or line break would " \
+           "split its rows" in str(refused.value) and "dataset" not in str(refused.value)
+    scene = tmp_path / "salinasA.tif"  # a scene file named as the dataset, no name given: the reviewer's case
+    shutil.copy(inputs.scene, scene)
+    with pytest.raises(QgsProcessingException, match=r"^'salinasA' cannot name your scene .*: it is the key of a "
+                                                     r"dataset HyperSynth benchmarks \(.*salinasA.*\), and its rows "
+                                                     r"would mix with that dataset's"):
+        processing.run("hypersynth:benchmark", _benchmark(inputs, tmp_path, SCENE=str(scene)))
 
 
 def test_patch_size_outside_its_range_is_refused(hypersynth_plugin, inputs, tmp_path, untouched, monkeypatch):
     _no_engine(monkeypatch)
     _refused("augmentandclassify", _augment(inputs, tmp_path, PATCH_SIZE=1),
-             r"Patch size in pixels is 1: give 0 .* from 3 to 32")
+             r"Patch size in pixels \(PATCH_SIZE\) is 1: give 0 .* from 3 to 32")
     _refused("trainbundle", {"SCENE": inputs.scene, "LABELS": inputs.labels, "PRESET": 0, "DEVICE": 1,
                              "PATCH_SIZE": 64, "OUTPUT": str(tmp_path / "model")},
-             r"Patch size in pixels is 64: .* from 3 to 32 \(the scene's smaller side\)")
+             r"Patch size in pixels \(PATCH_SIZE\) is 64: .* from 3 to 32 \(the scene's smaller side\)")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_even_patch_size_is_accepted_as_the_engine_takes_it(hypersynth_plugin, inputs, tmp_path, untouched,
+                                                                monkeypatch):
+    from hypersynth.core.ldm.config import preset
+
+    _no_engine(monkeypatch)
+    assert preset("tiny").vae.patch_size % 2 == 0  # the engine's own preset is even: odd is not a rule
+    config = preset("fast")
+    config.vae.patch_size = 4
+    config.validate()  # the engine's check of the synthesis model's settings takes it
+    assert _check("augmentandclassify", _augment(inputs, tmp_path, PATCH_SIZE=4)) == (True, "")
+    assert _check("trainbundle", {"SCENE": inputs.scene, "LABELS": inputs.labels, "PRESET": 0, "DEVICE": 1,
+                                  "PATCH_SIZE": 4, "OUTPUT": str(tmp_path / "model")}) == (True, "")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_synthesis_model_to_reuse_is_checked_before_the_run(hypersynth_plugin, inputs, tmp_path, untouched,
+                                                              monkeypatch):
+    _no_engine(monkeypatch)
+    ok, message = _check("augmentandclassify", _augment(inputs, tmp_path, REUSE_MODEL=inputs.classifier))
+    assert not ok and message.startswith(f"{inputs.classifier} is a saved classifier, not a synthesis model")
+    missing = str(tmp_path / "no_such_model")
+    ok, message = _check("augmentandclassify", _augment(inputs, tmp_path, REUSE_MODEL=missing))
+    assert not ok and message == (f"the Synthesis model to reuse (REUSE_MODEL) must be the folder of a saved "
+                                  f"synthesis model; {missing} does not exist")
+    assert _check("augmentandclassify", _augment(inputs, tmp_path, REUSE_MODEL=inputs.synthesis)) == (True, "")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_matlab_file_is_sent_to_import_scene_not_found(hypersynth_plugin, inputs, tmp_path, untouched,
+                                                         monkeypatch):
+    from scipy.io import savemat
+
+    _no_engine(monkeypatch)
+    mat = tmp_path / "salinasA.mat"
+    savemat(str(mat), {"salinasA": np.ones((8, 8, 5), dtype=np.float32)})
+    ok, message = _check("classifybaseline", _baseline(inputs, tmp_path, SCENE=str(mat)))
+    assert not ok and message == ("the Hyperspectral scene (SCENE) is a MATLAB .mat file, which QGIS cannot open as "
+                                  "a layer: import it first with 'Import a hyperspectral scene or sensor product' "
+                                  "(hypersynth:importscene), which writes it as a GeoTIFF, and give that")
+    _refused("benchmark", _benchmark(inputs, tmp_path, SCENE=str(mat)),
+             r"import it first with .*hypersynth:importscene")
+    _refused("classifywithbundle", _with_bundle(inputs, tmp_path, SCENE=str(mat)), r"\(SCENE\) is a MATLAB .mat file")
+    ok, message = _check("classifybaseline", _baseline(inputs, tmp_path, LABELS=str(mat)))
+    assert not ok and message.startswith("the Training labels (LABELS) is a MATLAB .mat file") \
+        and "Processing cannot read labels from it" in message
+    assert "import it first with 'Import a hyperspectral scene" in _algorithm_help("classifybaseline")
+    from hypersynth.plugin.algorithms.import_scene import INPUT_FILTER
+
+    assert "*.mat" in INPUT_FILTER  # the route the message names takes it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["salinasA.mat"]
+
+
+def _algorithm_help(algorithm: str) -> str:
+    from qgis.core import QgsApplication
+
+    return QgsApplication.processingRegistry().algorithmById(f"hypersynth:{algorithm}").shortHelpString()
+
+
+def test_an_empty_classifier_input_says_the_step_before_was_not_asked_to_write_it(hypersynth_plugin, inputs,
+                                                                                   tmp_path, untouched, monkeypatch):
+    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedback
+
+    _no_engine(monkeypatch)
+    said = ("the Trained classifier (MODEL) input is empty. In a model this happens when the step before was not "
+            "asked to write it")
+    ok, message = _check("classifywithbundle", _with_bundle(inputs, tmp_path, MODEL=""))
+    assert not ok and message.startswith(said)
+    # a model runs its steps without checkParameterValues: the algorithm's own check says the same
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById("hypersynth:classifywithbundle")
+    context, feedback = QgsProcessingContext(), QgsProcessingFeedback()
+    with pytest.raises(QgsProcessingException, match=r"^" + re.escape(said)):
+        algorithm.processAlgorithm(_with_bundle(inputs, tmp_path, MODEL=""), context, feedback)
+    missing = str(tmp_path / "gone")
+    ok, message = _check("classifywithbundle", _with_bundle(inputs, tmp_path, MODEL=missing))
+    assert not ok and message.endswith(f"must be the folder of a saved classifier; {missing} does not exist")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_help_gives_scripts_the_defaults_the_outputs_and_the_class_file_format(hypersynth_plugin):
+    from qgis.core import QgsApplication
+
+    from hypersynth.core.io.classes import classes_from_text
+
+    provider = QgsApplication.processingRegistry().providerById("hypersynth")
+    for algorithm in provider.algorithms():
+        text = algorithm.shortHelpString()
+        for definition in algorithm.parameterDefinitions():  # each default as a script gives it
+            default = definition.defaultValue()
+            if definition.isDestination() or default in (None, "", []):
+                continue
+            given = (",".join(map(str, default)) if isinstance(default, list) else
+                     str(default).lower() if isinstance(default, bool) else f"{default:g}"
+                     if isinstance(default, float) else str(default))
+            assert f"{definition.name()}={given}" in text, (algorithm.id(), definition.name())
+        if algorithm.parameterDefinition("CLASSES") is not None:
+            example = re.search(r"CLASSES is a JSON file: (\{.*\}), …\]\}", text).group(1) + "]}"
+            [water] = classes_from_text(example, "the help's example")  # the format shown is what is read
+            assert (water.id, water.name, water.prompt) == (1, "water", "calm dark water")
+            assert "colour (or color, #RRGGBB) and prompt may be left out" in text
+    augment = _algorithm_help("augmentandclassify")
+    assert "PRESET=1 (0 tiny: a quick trial, under a minute on a small scene; 1 fast: minutes on a laptop " \
+           "CPU" in augment
+    for name in ("augmentandclassify", "classifybaseline", "classifywithbundle"):
+        text = _algorithm_help(name)
+        assert "made unless skipped)" not in text and "from a script only when CONFIDENCE is given" in text
+        assert re.search(r"The optional outputs CONFIDENCE, .* are written only when given a path or TEMPORARY_OUTPUT "
+                         r"\(the dialog makes CONFIDENCE", text), name
 
 
 def test_classifywithbundle_refuses_cuda_without_a_gpu(hypersynth_plugin, inputs, tmp_path, untouched, monkeypatch):
@@ -444,7 +568,7 @@ def test_combinations_are_refused_before_the_run(hypersynth_plugin, inputs, tmp_
         assert not ok and message == ("give either a class id (its stored prompt is used) or a free prompt, not "
                                       f"both and not neither ({said})")
     ok, message = _check("augmentandclassify", _augment(inputs, tmp_path, PATCH_SIZE=2))
-    assert not ok and "Patch size in pixels is 2: give 0" in message
+    assert not ok and "Patch size in pixels (PATCH_SIZE) is 2: give 0" in message
     ok, message = _check("benchmark", _benchmark(inputs, tmp_path, SEEDS="zero"))
     assert not ok and message.startswith("seeds must be whole numbers")
     ok, message = _check("benchmark", _benchmark(inputs, tmp_path, METHODS=[]))

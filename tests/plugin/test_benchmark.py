@@ -81,7 +81,7 @@ def test_benchmark_refuses_bad_counts_and_writes_nothing(hypersynth_plugin, scen
         processing.run("hypersynth:benchmark", {
             "SCENE": scene["scene"], "REFERENCE": scene["reference"], "LABELS_PER_CLASS": "two",
             "METHODS": _methods("rf"), "PRESET": TINY, "OUTPUT": str(md)})
-    with pytest.raises(QgsProcessingException, match="choose another name"):
+    with pytest.raises(QgsProcessingException, match="type another name in 'Name of the scene in the tables'"):
         processing.run("hypersynth:benchmark", {
             "SCENE": scene["scene"], "REFERENCE": scene["reference"], "NAME": "salinasA",
             "METHODS": _methods("rf"), "PRESET": TINY, "OUTPUT": str(md)})
