@@ -10,6 +10,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
@@ -33,22 +34,44 @@ EPILOG = """examples:
 """
 
 
-class TerminalReporter(Reporter):
-    """A tqdm progress bar per stage on stderr; Ctrl+C cancels cleanly."""
+CLIP_FILES = "open_clip's open_clip_model.safetensors or open_clip_pytorch_model.bin"  # text_encoder.CHECKPOINT_FILES
+LOG_INTERVAL = 30.0  # seconds: when stderr is a log file, the fewest between two progress lines of one step
 
-    def __init__(self, quiet: bool = False) -> None:
+
+def _elapsed(seconds: float) -> str:
+    """A run's elapsed time as a person reads it: "42 s", "5 min 42 s", "2 h 05 min"."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+class TerminalReporter(Reporter):
+    """A tqdm progress bar per stage on stderr (a log file: a line now and then instead); Ctrl+C cancels cleanly."""
+
+    def __init__(self, quiet: bool = False, clock: Callable[[], float] = time.monotonic,
+                 log_interval: float = LOG_INTERVAL) -> None:
+        """
+        Args:
+            quiet: report nothing.
+            clock: seconds from any start (tests pass a fake one, so nothing waits).
+            log_interval: in a log file, the fewest seconds between two lines of one step.
+        """
         self.quiet = quiet
         self._bar = None
         self._stage = ""
+        self._clock = clock
+        self._log_interval = log_interval
+        self._started: Optional[float] = None  # when the first progress came: the run's elapsed time counts from it
+        self._logged = ("", -1, -math.inf)  # the last log line's (stage, percent, time)
 
     def progress(self, fraction: float, stage: str) -> None:
         if self.quiet:
             return
-        if not sys.stderr.isatty():  # a log file: one line per stage, not a redrawn bar
-            step = re.split(r"\s*\d", stage)[0]  # "cross-validation 3/15: classifier 4/8" is "cross-validation"
-            if step != self._stage:
-                self._stage = step
-                print(f"[{100 * min(max(fraction, 0.0), 1.0):3.0f} %] {stage}", file=sys.stderr, flush=True)
+        if not sys.stderr.isatty():  # a log file: a line per step and as it moves on, not a redrawn bar
+            self._log_line(min(max(fraction, 0.0), 1.0), stage)
             return
         from tqdm import tqdm
 
@@ -59,6 +82,23 @@ class TerminalReporter(Reporter):
             self._bar.set_description(stage[:28].ljust(28))
         self._bar.n = int(1000 * min(max(fraction, 0.0), 1.0))
         self._bar.refresh()
+
+    def _log_line(self, fraction: float, stage: str) -> None:
+        """Print "[ 18 %] 5 min 42 s  latents" at a new step's first progress, then as the step moves on (its
+        counter or percentage), at most once every ``log_interval`` seconds: a cluster job's log shows it is alive
+        without a line for each of a benchmark's hundreds of sub-steps."""
+        now = self._clock()
+        if self._started is None:
+            self._started = now
+        step = re.split(r"\s*\d", stage)[0]  # "cross-validation 3/15: classifier 4/8" is "cross-validation"
+        percent = round(100 * fraction)
+        last_stage, last_percent, last_time = self._logged
+        if step == self._stage and ((stage, percent) == (last_stage, last_percent)
+                                    or now - last_time < self._log_interval):
+            return
+        self._stage = step
+        self._logged = (stage, percent, now)
+        print(f"[{percent:3d} %] {_elapsed(now - self._started)}  {stage}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -137,6 +177,17 @@ def _tif_file(text: str) -> str:
     return text
 
 
+def _clip_weights_file(text: str) -> str:
+    """A type: an existing file of CLIP weights, checked before anything runs (the engine would find it missing only
+    when the synthesis model's training starts)."""
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give the checkpoint file in it ({CLIP_FILES})")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}; give the CLIP ViT-B-32 checkpoint ({CLIP_FILES})")
+    return str(path)
+
+
 def _bench_list(name: str) -> Callable[[str], list]:
     """bench_inputs.py's list parser ``name`` (parse_seeds, parse_methods, …) as a type; its ValueError says what is
     wrong. Imported when used, so --help stays fast."""
@@ -197,6 +248,7 @@ same masks when their --scene is a product. PRISMA's L2 products carry no cloud 
 example:
   hypersynth import-scene --scene EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc --out emit.tif
 """
+CLASS_KEYS = "id, name, colour (or color), prompt"  # a class file entry's keys (io.classes.ALLOWED_KEYS)
 PRESET_HELP = ("model size: tiny (under a minute on a small scene, for tests), fast (default, minutes on a laptop CPU) "
                "or full (for a GPU)")
 
@@ -252,6 +304,11 @@ def _synthesis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--anchor-strength", type=_number(0.0, 1.0, low_open=True), default=0.5,
                    help="in (0, 1]: synthesis starts from real labelled patches noised this far: 0.3-0.6 = "
                         "variations of them, 1 = from pure noise (default 0.5)")
+    p.add_argument("--clip-weights", type=_clip_weights_file, metavar="FILE",
+                   help=f"CLIP ViT-B-32 weights file ({CLIP_FILES}) whose pretrained text tower reads the prompts "
+                        "when a synthesis model is trained, with --preset fast or full (default: the Hugging Face "
+                        "cache; without them the model learns a small text tower of its own, which knows no words "
+                        "beforehand). Nothing is downloaded")
     _pseudo_arg(p)
 
 
@@ -312,6 +369,24 @@ PROBABILITIES_HELP = ("also write probabilities.tif: each class's probability as
                       "class; -1 where unclassified), for your own thresholds or fusion")
 
 
+VERBOSE_HELP = "log details"
+
+
+class _Version(argparse.Action):
+    """--version: looks the commit up only when asked (git runs for it), so building the parser stays fast."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: Optional[str] = None) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        from .version import ENGINE_VERSION, code_revision
+
+        revision = code_revision()
+        print(f"hypersynth {ENGINE_VERSION}" + (f" (code {revision})" if revision else ""))
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .training_area import TRAINING_AREAS
 
@@ -319,7 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hypersynth", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Classify a hyperspectral scene from a handful of labels: text-prompted synthetic "
                     "training patches (latent diffusion) + a spectral-spatial classifier.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details")
+    parser.add_argument("--version", action=_Version, help="print the engine version (and the code's commit) and exit")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", help="run Augment & Classify (or a baseline) on the embedded demo scene",
@@ -344,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
             "a GeoTIFF or ENVI scene is then read a tile at a time, never whole: it may be larger than memory."))
         p.add_argument("--scene", required=True, help=f"hyperspectral raster: {SCENE_FORMATS}")
         p.add_argument("--labels", required=True, help="labels: vector (GeoPackage/Shapefile/GeoJSON), label raster or MATLAB ground-truth map")
-        p.add_argument("--prompts", help="class file (JSON: id, name, colour, prompt per class)")
+        p.add_argument("--prompts", help=f"class file (JSON: {CLASS_KEYS} per class)")
         p.add_argument("--class-field", help="attribute holding the class in a vector label layer (default: guessed)")
         p.add_argument("--validation", help="independent validation labels for the accuracy report")
         p.add_argument("--validation-field", help="attribute holding the class in vector --validation labels "
@@ -427,7 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--class", dest="class_id", type=int, help="class id whose stored prompt to use")
     g.add_argument("--prompt", type=_prompt, help="free text prompt (label 0 unless --label is given)")
-    p.add_argument("--label", type=int, default=0, help="label id for --prompt samples (default 0)")
+    p.add_argument("--label", type=int, default=0,
+                   help="the class id the --prompt patches are labelled with: one of the model's classes, or 0 "
+                        "(default) for patches of no class")
     p.add_argument("--n", type=_whole(1), default=16, help="number of patches, at least 1 (default 16)")
     p.add_argument("--out", type=_patches_file, required=True,
                    help="file to write: .npz (everything), .csv (spectral library) or .tif (GeoTIFF mosaic)")
@@ -453,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth", help="reference labels of --scene: a label raster on its grid (0 = unlabelled), a "
                                    "MATLAB ground-truth map or a vector layer; the training labels are drawn from "
                                    "them and the rest test")
-    p.add_argument("--prompts", help="class file of --scene (JSON: id, name, colour, prompt per class)")
+    p.add_argument("--prompts", help=f"class file of --scene (JSON: {CLASS_KEYS} per class)")
     p.add_argument("--class-field", help="attribute holding the class in a vector --truth (default: guessed)")
     p.add_argument("--name", help="what --scene is called in the tables (default: its file name)")
     p.add_argument("--labels-per-class", type=_bench_list("parse_counts"), default="2,5",
@@ -498,6 +576,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("datasets", help=helptext,
                    description=helptext[0].upper() + helptext[1:] + " (in $HYPERSYNTH_DATA_DIR or the download "
                                "cache); 'bench --datasets' takes their keys.")
+    for command in sub.choices.values():  # -v after the command too; SUPPRESS keeps one given before it
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return parser
 
 
@@ -520,10 +600,14 @@ def _settings(args: argparse.Namespace) -> "MethodSettings":
                           pseudo_labeller=getattr(args, "pseudo_labeller", MethodSettings.pseudo_labeller),
                           pseudo_rule=getattr(args, "pseudo_rule", MethodSettings.pseudo_rule),
                           spatial_smoothing=getattr(args, "spatial_smoothing", None),
-                          diffusion_features=getattr(args, "diffusion_features", MethodSettings.diffusion_features))
+                          diffusion_features=getattr(args, "diffusion_features", MethodSettings.diffusion_features),
+                          clip_weights=getattr(args, "clip_weights", None))
 
 
 def _print_outputs(outputs: "ClassificationOutputs") -> None:
+    """What a finished run wrote, a file a line, for the analyst and for a script that chains commands."""
+    from .model_folders import CLASSIFIER_FOLDER
+
     print(f"classified map: {outputs.class_map}")
     print(f"confidence:     {outputs.confidence}")
     if outputs.probabilities:
@@ -531,6 +615,9 @@ def _print_outputs(outputs: "ClassificationOutputs") -> None:
     print(f"report:         {outputs.report}")
     if outputs.bundle:
         print(f"model bundle:   {outputs.bundle}")
+    classifier = outputs.class_map.parent / CLASSIFIER_FOLDER  # what `classify --classifier` takes
+    if classifier in outputs.files:  # written by this run (classify writes none)
+        print(f"classifier:     {classifier}")
     if outputs.synthetic_patches:
         from .io.patch_files import companion_files
 
@@ -582,6 +669,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     finally:
         reporter.close()
+        _SaidAtStart.remove()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
@@ -627,6 +715,86 @@ def _check_demo_out(out: Path, overwrite: bool) -> None:
                               "--overwrite to replace it, or choose another --out")
 
 
+def _check_text_tower(settings: "MethodSettings", method: str, reused: bool) -> None:
+    """Before a run that trains a synthesis model: refuse --clip-weights where it cannot be used, and say at once,
+    not after minutes of training, that no CLIP weights were found (the engine's own warning is then kept off the
+    terminal: see :class:`_SaidAtStart`; the run's report still lists it)."""
+    from .methods import needs_synthesis_model
+
+    if reused or not needs_synthesis_model(method, settings):
+        if settings.clip_weights and reused:
+            raise ValueError("--clip-weights is for training a synthesis model; --synthesis-model reuses one, whose "
+                             "text tower is saved in it: leave one of them out")
+        return
+    from .ldm.config import preset
+
+    text = preset(settings.preset).text
+    if text.model == "tiny" or not text.use_pretrained:  # a small test tower: CLIP's weights do not fit it
+        if settings.clip_weights:
+            raise ValueError(f"--clip-weights is for --preset fast or full: the {settings.preset} preset's text tower "
+                             "is a small one that cannot take CLIP ViT-B-32 weights; leave --clip-weights out")
+        return
+    if settings.clip_weights:
+        return
+    from .device import check_device
+    from .ldm.text_encoder import TextEncoder
+
+    check_device(settings.device)  # a GPU that is not here is the first thing to say (the engine checks it first)
+
+    found, looked = TextEncoder._find_cached_weights(text.model)  # the engine's own look-up (a cache look-up only)
+    if found is not None:
+        return
+    instead = ("a small text tower of its own, trained with the diffusion model" if text.fallback == "compact"
+               else "a randomly initialised text tower")
+    log = logging.getLogger("hypersynth")
+    log.warning("No CLIP %s text-tower weights found (looked for %s; nothing is downloaded): the synthesis model "
+                "will use %s, so the prompts carry no prior language knowledge. Give --clip-weights FILE (%s) or "
+                "put the checkpoint in the Hugging Face cache to use the pretrained tower.",
+                text.model, looked, instead, CLIP_FILES)
+    _SaidAtStart.install()
+
+
+class _SaidAtStart(logging.Filter):
+    """Keeps the engine's "No CLIP … weights found" warning off the terminal once the command said it at the start
+    (it would come again after minutes, naming a setting of the plugin). A filter on the terminal's handlers, not
+    on the engine's logger, so the run's report, which collects from that logger, still lists it."""
+
+    installed: list[tuple[logging.Handler, "_SaidAtStart"]] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (record.name == "hypersynth" and message.startswith("No CLIP ")
+                    and "text-tower weights found" in message and "--clip-weights" not in message)
+
+    @classmethod
+    def install(cls) -> None:
+        for handler in logging.getLogger().handlers:
+            said = cls()
+            handler.addFilter(said)
+            cls.installed.append((handler, said))
+
+    @classmethod
+    def remove(cls) -> None:
+        while cls.installed:
+            handler, said = cls.installed.pop()
+            handler.removeFilter(said)
+
+
+def _check_label(synthesis_model: str, label: int) -> None:
+    """Refuse a --label the synthesis model has no class of: its patches would carry a class no map or class file
+    of the run knows. 0 (no class) is always allowed; a folder that is no synthesis model is the engine's to name."""
+    from .ldm.bundle import read_bundle_meta
+
+    classes = read_bundle_meta(synthesis_model).get("classes")
+    if label == 0 or not isinstance(classes, list):
+        return
+    known = [(c.get("id"), c.get("name")) for c in classes if isinstance(c, dict)]
+    if label not in [i for i, _ in known]:
+        raise ValueError(f"--label {label} is not a class of the synthesis model {synthesis_model}; it knows "
+                         + ", ".join(f"{i} ({name})" for i, name in known)
+                         + ", or give --label 0 for patches of no class")
+
+
 def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
     from . import pipeline
     from .outputs import claim_output_folder
@@ -638,6 +806,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         out = Path(args.out)
         settings = _settings(args)  # refuses bad settings before the scene is written
         check_device(settings.device)  # so does classify_scene, but only after the scene is written
+        _check_text_tower(settings, args.method, reused=False)
         with claim_output_folder(out, "the demo"):  # from the check until the map is in (classify_scene nests)
             _check_demo_out(out, args.overwrite)
             scene_was_there = (out / "scene").exists()
@@ -657,11 +826,13 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         return 0
     if args.command in ("augment-classify", "baseline"):
         method = "augment" if args.command == "augment-classify" else args.method
+        settings = _settings(args)
+        _check_text_tower(settings, method, reused=getattr(args, "synthesis_model", None) is not None)
         with claim_output_folder(Path(args.out), f"{args.command} of {Path(args.scene).name}"):  # the COG too
             outputs = pipeline.classify_scene(args.scene, args.labels, args.out, method=method,
                                               classes_path=args.prompts, class_field=args.class_field,
                                               validation_path=args.validation,
-                                              validation_field=args.validation_field, settings=_settings(args),
+                                              validation_field=args.validation_field, settings=settings,
                                               bundle_path=getattr(args, "synthesis_model", None),
                                               reporter=reporter, overwrite=args.overwrite,
                                               probabilities=args.probabilities, training_area=args.training_area,
@@ -693,6 +864,8 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
             print(f"\nwritten: {', '.join(str(Path(args.out) / name) for name in ACCURACY_FILES)}")
         return 0
     if args.command == "synthesize":  # the engine checks --out, --synthesis-model and --device first
+        if args.prompt is not None:  # read from the model's meta.json before its weights load (the engine: after)
+            _check_label(args.synthesis_model, args.label)
         path = pipeline.synthesize_to_file(args.synthesis_model, args.out, class_id=args.class_id, prompt=args.prompt,
                                            label=args.label, n=args.n, settings=_settings(args),
                                            attention=args.attention, reporter=reporter, overwrite=args.overwrite)

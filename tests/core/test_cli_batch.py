@@ -1,0 +1,247 @@
+"""The command line in batch use: progress a log file can follow, the CLIP weights file, what a script chains on,
+--version and -v anywhere, and --label checked against the synthesis model."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+
+from hypersynth.core import pipeline
+from hypersynth.core.cli import TerminalReporter, _elapsed, build_parser, main as cli_main
+from hypersynth.core.ldm.bundle import save_bundle
+
+CLIP_WARNING = "text-tower weights found"  # in the engine's warning and in the command line's
+
+
+class FakeClock:
+    """A clock the test moves on by hand: the log's rate limit is tested without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _lines(capsys) -> list[str]:
+    return capsys.readouterr().err.splitlines()
+
+
+# ----------------------------------------------------------------------------------------- A. progress in a log
+def test_a_log_file_gets_a_line_as_a_step_moves_on_at_most_every_30_s(capsys):
+    clock = FakeClock()
+    reporter = TerminalReporter(clock=clock)  # capsys's stderr is no terminal, as a batch job's log file
+    reporter.progress(0.0, "VAE 1/12")
+    clock.now += 10
+    reporter.progress(0.01, "VAE 2/12")  # too soon after the step's last line
+    clock.now += 21
+    reporter.progress(0.02, "VAE 3/12")
+    reporter.progress(0.02, "VAE 4/12")  # the same second
+    assert _lines(capsys) == ["[  0 %] 0 s  VAE 1/12", "[  2 %] 31 s  VAE 3/12"]
+    clock.now += 1
+    reporter.progress(0.05, "latents")  # a new step: at once
+    clock.now += 310
+    reporter.progress(0.05, "latents")  # nothing moved on: no line, however long since
+    reporter.progress(0.18, "latents")
+    assert _lines(capsys) == ["[  5 %] 32 s  latents", "[ 18 %] 5 min 42 s  latents"]
+
+
+def test_hundreds_of_sub_steps_make_a_few_lines_a_minute(capsys):
+    clock = FakeClock()
+    reporter = TerminalReporter(clock=clock)
+    for i in range(600):  # a cross-validation's classifiers, one every 0.25 s for two and a half minutes
+        reporter.progress(i / 600, f"cross-validation {i // 40 + 1}/15: classifier {i % 40 + 1}/40")
+        clock.now += 0.25
+    lines = _lines(capsys)
+    assert len(lines) == 5 and lines[0] == "[  0 %] 0 s  cross-validation 1/15: classifier 1/40"
+    assert lines[1] == "[ 20 %] 30 s  cross-validation 4/15: classifier 1/40"
+
+
+def test_the_tiny_presets_last_epoch_is_logged(capsys):
+    clock = FakeClock()
+    reporter = TerminalReporter(clock=clock)
+    reporter.progress(0.0, "VAE 1/2")
+    clock.now += 45
+    reporter.progress(0.1, "VAE 2/2")
+    assert _lines(capsys) == ["[  0 %] 0 s  VAE 1/2", "[ 10 %] 45 s  VAE 2/2"]
+    TerminalReporter(quiet=True, clock=clock).progress(0.5, "VAE 1/2")
+    assert _lines(capsys) == []
+
+
+@pytest.mark.parametrize("seconds, said", [(0.4, "0 s"), (42.9, "42 s"), (342, "5 min 42 s"), (7500, "2 h 05 min")])
+def test_elapsed_time_reads_as_a_person_says_it(seconds, said):
+    assert _elapsed(seconds) == said
+
+
+# ----------------------------------------------------------------------------------------- B. --clip-weights
+@pytest.fixture
+def no_classification(monkeypatch):
+    """Fails the test if a classification starts: the checks must come first."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the run started before --clip-weights was checked")
+    monkeypatch.setattr(pipeline, "classify_scene", refuse)
+
+
+def _augment(scene_files, out: Path, *more: str) -> list[str]:
+    return ["augment-classify", "--scene", str(scene_files["scene"]), "--labels", str(scene_files["labels"]),
+            "--out", str(out), "--quiet", *more]
+
+
+def test_a_clip_weights_file_that_is_not_there_is_refused_before_anything_runs(scene_files, tmp_path, capsys,
+                                                                               no_classification):
+    for given, message in ((tmp_path / "none.safetensors", f"no such file: {tmp_path / 'none.safetensors'}; give "
+                                                           "the CLIP ViT-B-32 checkpoint"),
+                           (tmp_path, f"{tmp_path} is a folder; give the checkpoint file in it")):
+        assert cli_main(_augment(scene_files, tmp_path / "out", "--clip-weights", str(given))) == 2
+        err = capsys.readouterr().err
+        assert "argument --clip-weights" in err and message in err, err
+    assert cli_main(["demo", "--out", str(tmp_path / "demo"), "--clip-weights", str(tmp_path / "none.bin")]) == 2
+    assert "no such file" in capsys.readouterr().err and not (tmp_path / "demo").exists()
+
+
+def test_clip_weights_refused_where_they_cannot_be_used(scene_files, tmp_path, capsys, no_classification):
+    weights = tmp_path / "open_clip_model.safetensors"
+    weights.write_bytes(b"weights")
+    assert cli_main(_augment(scene_files, tmp_path / "out", "--clip-weights", str(weights), "--preset", "tiny")) == 2
+    assert "--clip-weights is for --preset fast or full" in capsys.readouterr().err
+    assert cli_main(_augment(scene_files, tmp_path / "out", "--clip-weights", str(weights), "--synthesis-model",
+                             str(tmp_path))) == 2
+    assert "--synthesis-model reuses one, whose text tower is saved in it" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture
+def text_tower_run(monkeypatch):
+    """classify_scene replaced by the part that matters here: the engine building the synthesis model's text tower
+    (with its warning when no weights are found), inside the report's warning collector; records what it saw."""
+    from hypersynth.core.ldm.text_encoder import TextEncoder
+    from hypersynth.core.methods import synthesis_config
+    from hypersynth.core.report import warnings_of_this_run
+
+    seen: dict = {}
+
+    def run(scene, labels, out, *, settings, **kwargs):
+        seen["settings"] = settings
+        seen["logged before"] = [r.getMessage() for r in seen["caplog"].records]
+        with warnings_of_this_run() as said:
+            TextEncoder(synthesis_config(settings).text)
+        seen["report's warnings"] = said
+        raise ValueError("stopped after the text tower")
+
+    monkeypatch.setattr(pipeline, "classify_scene", run)
+    return seen
+
+
+def test_clip_weights_reach_the_synthesis_models_text_tower(scene_files, tmp_path, caplog, capsys, text_tower_run,
+                                                            monkeypatch):
+    from hypersynth.core.ldm.text_encoder import TextEncoder
+
+    loaded = []
+    monkeypatch.setattr(TextEncoder, "load_weights_file", lambda self, path: loaded.append(path))
+    text_tower_run["caplog"] = caplog
+    weights = tmp_path / "open_clip_model.safetensors"
+    weights.write_bytes(b"weights")
+    assert cli_main(_augment(scene_files, tmp_path / "out", "--clip-weights", str(weights))) == 2
+    assert "stopped after the text tower" in capsys.readouterr().err
+    assert text_tower_run["settings"].clip_weights == str(weights) and loaded == [weights]
+    assert not [r for r in caplog.records if CLIP_WARNING in r.getMessage()]
+
+
+def test_missing_clip_weights_are_said_once_before_training_naming_the_option(scene_files, tmp_path, caplog,
+                                                                              text_tower_run, monkeypatch):
+    from hypersynth.core.ldm.text_encoder import TextEncoder
+
+    monkeypatch.setattr(TextEncoder, "_find_cached_weights",
+                        staticmethod(lambda model: (None, "open_clip_model.safetensors of the test's empty cache")))
+    text_tower_run["caplog"] = caplog
+    assert cli_main(_augment(scene_files, tmp_path / "out")) == 2
+    said = [r.getMessage() for r in caplog.records if CLIP_WARNING in r.getMessage()]
+    assert len(said) == 1 and said == [m for m in text_tower_run["logged before"] if CLIP_WARNING in m]
+    assert "Give --clip-weights FILE" in said[0] and "the test's empty cache" in said[0]
+    engine = [m for m in text_tower_run["report's warnings"] if CLIP_WARNING in m]
+    assert len(engine) == 1 and "--clip-weights" not in engine[0]  # the report still lists the engine's own
+    caplog.clear()
+    logging.getLogger("hypersynth").warning("No CLIP ViT-B-32 text-tower weights found (a later command's)")
+    assert len(caplog.records) == 1  # the filter went with the command that said it
+
+
+# ----------------------------------------------------------------------------------------- C. the classifier
+def test_a_runs_printout_names_the_classifier_a_script_chains_into_classify(scene_files, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli_main(["baseline", "--scene", str(scene_files["scene"]), "--labels", str(scene_files["labels"]),
+                     "--out", str(out), "--quiet"]) == 0
+    lines = dict(line.split(":", 1) for line in capsys.readouterr().out.splitlines() if ":" in line)
+    classifier = lines["classifier"].strip()
+    assert classifier == str(out / "classifier_bundle") and "model bundle" not in lines  # rf trains no synthesis
+    assert cli_main(["classify", "--classifier", classifier, "--scene", str(scene_files["scene"]), "--out",
+                     str(tmp_path / "again"), "--quiet"]) == 0
+    again = capsys.readouterr().out
+    assert "classified map:" in again and "classifier:" not in again  # classify saves no classifier
+
+
+# ----------------------------------------------------------------------------------------- D. the class file
+def test_the_help_says_what_the_class_file_reader_takes(capsys):
+    from hypersynth.core.io.classes import ALLOWED_KEYS
+
+    for command in ("augment-classify", "baseline", "bench"):
+        assert cli_main([command, "--help"]) == 0
+        assert f"(JSON: {ALLOWED_KEYS} per class)" in " ".join(capsys.readouterr().out.split()), command
+
+
+# ----------------------------------------------------------------------------------------- E. --version, -v
+def test_version_is_printed(capsys):
+    from hypersynth.core.version import ENGINE_VERSION
+
+    assert cli_main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith(f"hypersynth {ENGINE_VERSION}")
+
+
+@pytest.mark.parametrize("args, verbose", [
+    (["-v", "baseline", "--scene", "s.tif", "--labels", "l.tif", "--out", "o"], True),
+    (["baseline", "-v", "--scene", "s.tif", "--labels", "l.tif", "--out", "o"], True),
+    (["baseline", "--scene", "s.tif", "--labels", "l.tif", "--out", "o", "--verbose"], True),
+    (["baseline", "--scene", "s.tif", "--labels", "l.tif", "--out", "o"], False),
+    (["datasets", "-v"], True),
+])
+def test_verbose_is_taken_before_or_after_the_command(args, verbose):
+    assert build_parser().parse_args(args).verbose is verbose
+
+
+# ----------------------------------------------------------------------------------------- F. synthesize --label
+@pytest.fixture
+def synthesis_model(tmp_path) -> Path:
+    """A synthesis model's folder with two classes; its weights are never loaded here."""
+    tensor = {"w": torch.zeros(1)}
+    meta = {"classes": [{"id": 1, "name": "water", "color": [0, 0, 255], "prompt": "dark water"},
+                        {"id": 4, "name": "roof", "color": [255, 0, 0], "prompt": "red roofs"}]}
+    return save_bundle(tmp_path / "model_bundle", {part: tensor for part in ("ema_denoiser", "normalizer", "reference",
+                                                                             "text_encoder", "vae")}, {}, meta)
+
+
+def test_a_label_the_synthesis_model_does_not_know_is_refused_listing_its_classes(synthesis_model, tmp_path, capsys,
+                                                                                  monkeypatch):
+    from hypersynth.core.ldm.model import SynthesisModel
+
+    loads = []
+
+    def load(*args, **kwargs):
+        loads.append(args)
+        raise ValueError("not loaded in this test")
+
+    monkeypatch.setattr(SynthesisModel, "load", load)
+    command = ["synthesize", "--synthesis-model", str(synthesis_model), "--prompt", "dark water", "--out",
+               str(tmp_path / "p.npz"), "--quiet"]
+    assert cli_main(command + ["--label", "9"]) == 2
+    assert capsys.readouterr().err == (f"error: --label 9 is not a class of the synthesis model {synthesis_model}; "
+                                       "it knows 1 (water), 4 (roof), or give --label 0 for patches of no class\n")
+    assert not loads and not (tmp_path / "p.npz").exists()
+    for label in ("4", "0"):  # one of its classes, or no class: on to the model
+        assert cli_main(command + ["--label", label]) == 2
+        assert "not loaded in this test" in capsys.readouterr().err
+    assert len(loads) == 2
+    assert cli_main(["synthesize", "--help"]) == 0
+    assert "one of the model's classes, or 0 (default) for patches of no class" in " ".join(
+        capsys.readouterr().out.split())
