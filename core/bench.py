@@ -501,7 +501,8 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
                               diffusion_features=getattr(args, "diffusion_features",
                                                          MethodSettings.diffusion_features),
                               pseudo_labeller=getattr(args, "pseudo_labeller", MethodSettings.pseudo_labeller),
-                              pseudo_rule=getattr(args, "pseudo_rule", MethodSettings.pseudo_rule))
+                              pseudo_rule=getattr(args, "pseudo_rule", MethodSettings.pseudo_rule),
+                              clip_weights=getattr(args, "clip_weights", None))
     own = _own_scenes_of(args)
     keys = args.datasets if args.datasets is not None else ([] if own else parse_datasets(DEFAULT_DATASETS))
     scenes, skipped = _load_datasets(keys, allow_download=args.download)

@@ -304,12 +304,16 @@ def _synthesis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--anchor-strength", type=_number(0.0, 1.0, low_open=True), default=0.5,
                    help="in (0, 1]: synthesis starts from real labelled patches noised this far: 0.3-0.6 = "
                         "variations of them, 1 = from pure noise (default 0.5)")
+    _clip_weights_arg(p)
+    _pseudo_arg(p)
+
+
+def _clip_weights_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clip-weights", type=_clip_weights_file, metavar="FILE",
                    help=f"CLIP ViT-B-32 weights file ({CLIP_FILES}) whose pretrained text tower reads the prompts "
                         "when a synthesis model is trained, with --preset fast or full (default: the Hugging Face "
                         "cache; without them the model learns a small text tower of its own, which knows no words "
                         "beforehand). Nothing is downloaded")
-    _pseudo_arg(p)
 
 
 def _blend_args(p: argparse.ArgumentParser) -> None:
@@ -481,7 +485,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="validation labels: vector (GeoPackage/Shapefile/GeoJSON) or a label raster on the map's grid")
     p.add_argument("--class-field", help="attribute holding the class in a vector validation layer (default: guessed)")
     p.add_argument("--exclude", help="labels whose pixels are left out of the assessment, e.g. the map's training "
-                                     "labels (a run leaves its own out; scored, they make the map look better)")
+                                     "labels (a run leaves its own out; scored, they make the map look better). "
+                                     "A run's own map is assessed without the pixels its classifier_bundle beside "
+                                     "it learnt from, as its report was")
+    p.add_argument("--exclude-field", help="attribute holding the class in a vector --exclude layer (default: "
+                                           "--class-field where that layer has it, else guessed; only which pixels "
+                                           "it labels matters)")
     p.add_argument("--prompts", help="class file (JSON) for the class names (default: the map's category names)")
     p.add_argument("--out", type=_folder,
                    help="folder for metrics.json, accuracy.md and confusion.png (default: print only)")
@@ -548,6 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", type=_device, metavar="{auto,cpu,cuda,cuda:N}",
                    help="where to train and predict (default auto: CUDA when available, else the CPU; cuda:N: the "
                         "GPU of index N)")
+    _clip_weights_arg(p)
     _pseudo_arg(p)
     _blend_args(p)
     p.add_argument("--merge", nargs="+", metavar="JSON",
@@ -605,9 +615,8 @@ def _settings(args: argparse.Namespace) -> "MethodSettings":
 
 
 def _print_outputs(outputs: "ClassificationOutputs") -> None:
-    """What a finished run wrote, a file a line, for the analyst and for a script that chains commands."""
-    from .model_folders import CLASSIFIER_FOLDER
-
+    """What a finished run wrote, a file a line, for the analyst and for a script that chains commands (stdout);
+    an earlier run's files it replaced (overwrite) are said on stderr."""
     print(f"classified map: {outputs.class_map}")
     print(f"confidence:     {outputs.confidence}")
     if outputs.probabilities:
@@ -615,9 +624,8 @@ def _print_outputs(outputs: "ClassificationOutputs") -> None:
     print(f"report:         {outputs.report}")
     if outputs.bundle:
         print(f"model bundle:   {outputs.bundle}")
-    classifier = outputs.class_map.parent / CLASSIFIER_FOLDER  # what `classify --classifier` takes
-    if classifier in outputs.files:  # written by this run (classify writes none)
-        print(f"classifier:     {classifier}")
+    if outputs.classifier:  # what `classify --classifier` takes (classify writes none)
+        print(f"classifier:     {outputs.classifier}")
     if outputs.synthetic_patches:
         from .io.patch_files import companion_files
 
@@ -629,6 +637,9 @@ def _print_outputs(outputs: "ClassificationOutputs") -> None:
         m = outputs.metrics
         print(f"accuracy:       OA {m['oa'] * 100:.2f} %  AA {m['aa'] * 100:.2f} %  kappa {m['kappa']:.4f} "
               f"({m['n_test']} validation pixels)")
+    if outputs.replaced:  # --overwrite: the costly bundles among them, say, go without a word otherwise
+        print(f"replaced the earlier run's {', '.join(outputs.replaced)} in {outputs.class_map.parent}",
+              file=sys.stderr)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -737,19 +748,19 @@ def _check_text_tower(settings: "MethodSettings", method: str, reused: bool) -> 
     if settings.clip_weights:
         return
     from .device import check_device
-    from .ldm.text_encoder import TextEncoder
+    from .ldm.text_encoder import MISSING_WEIGHTS, TextEncoder
 
     check_device(settings.device)  # a GPU that is not here is the first thing to say (the engine checks it first)
 
-    found, looked = TextEncoder._find_cached_weights(text.model)  # the engine's own look-up (a cache look-up only)
+    found, looked = TextEncoder.find_cached_weights(text.model)  # the engine's own look-up (a cache look-up only)
     if found is not None:
         return
     instead = ("a small text tower of its own, trained with the diffusion model" if text.fallback == "compact"
                else "a randomly initialised text tower")
     log = logging.getLogger("hypersynth")
-    log.warning("No CLIP %s text-tower weights found (looked for %s; nothing is downloaded): the synthesis model "
-                "will use %s, so the prompts carry no prior language knowledge. Give --clip-weights FILE (%s) or "
-                "put the checkpoint in the Hugging Face cache to use the pretrained tower.",
+    log.warning(MISSING_WEIGHTS + "%s text-tower weights found (looked for %s; nothing is downloaded): the synthesis "
+                "model will use %s, so the prompts carry no prior language knowledge. Give --clip-weights FILE (%s) "
+                "or put the checkpoint in the Hugging Face cache to use the pretrained tower.",
                 text.model, looked, instead, CLIP_FILES)
     _SaidAtStart.install()
 
@@ -761,10 +772,10 @@ class _SaidAtStart(logging.Filter):
 
     installed: list[tuple[logging.Handler, "_SaidAtStart"]] = []
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not (record.name == "hypersynth" and message.startswith("No CLIP ")
-                    and "text-tower weights found" in message and "--clip-weights" not in message)
+    def filter(self, record: logging.LogRecord) -> bool:  # installed after the command said it: the engine's again
+        from .ldm.text_encoder import MISSING_WEIGHTS
+
+        return not (record.name == "hypersynth" and record.getMessage().startswith(MISSING_WEIGHTS))
 
     @classmethod
     def install(cls) -> None:
@@ -842,7 +853,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
             if args.cog:
                 from .io.write import export_cog
 
-                cog = export_cog(outputs.class_map, outputs.class_map.with_name("classification_cog.tif"),
+                cog = export_cog(outputs.class_map, outputs.class_map.with_name(pipeline.COG_MAP),
                                  overwrite=args.overwrite)
                 print(f"COG:            {cog}")
         return 0
@@ -858,7 +869,8 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         from .evaluation.assess import ACCURACY_FILES, assess_map
 
         ev = assess_map(args.map, args.validation, class_field=args.class_field, classes_path=args.prompts,
-                        out_dir=args.out, overwrite=args.overwrite, exclude_path=args.exclude)
+                        out_dir=args.out, overwrite=args.overwrite, exclude_path=args.exclude,
+                        exclude_field=args.exclude_field)
         print(ev.to_markdown(), end="")
         if args.out:
             print(f"\nwritten: {', '.join(str(Path(args.out) / name) for name in ACCURACY_FILES)}")

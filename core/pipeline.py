@@ -93,6 +93,7 @@ class ClassificationOutputs:
     metrics: Optional[dict]  # accuracy against validation labels, when given
     classes: list[ClassInfo]  # classes in the map, with colours and prompts
     bundle: Optional[Path] = None  # the saved synthesis model (Augment & Classify)
+    classifier: Optional[Path] = None  # the saved classifier (what `classify --classifier` applies elsewhere)
     synthetic_summary: Optional[Path] = None  # per-class counts and spectral agreement of synthetic data
     attention: Optional[Path] = None  # one synthetic patch per class with its prompt words' cross-attention (.npz)
     probabilities: Optional[Path] = None  # float32 GeoTIFF, a band per class (asked for), -1 where unclassified
@@ -262,6 +263,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         class_map=out / CLASS_MAP, confidence=out / CONFIDENCE, report=out / REPORT,
         metrics=result.get("metrics"), classes=classes,
         bundle=(out / BUNDLE) if (out / BUNDLE) in written else None,
+        classifier=(out / CLASSIFIER_BUNDLE) if (out / CLASSIFIER_BUNDLE) in written else None,
         synthetic_summary=(out / SYNTHETIC) if (out / SYNTHETIC) in written else None,
         attention=(out / ATTENTION_ARRAYS) if (out / ATTENTION_ARRAYS) in written else None,
         probabilities=(out / PROBABILITIES) if (out / PROBABILITIES) in written else None,

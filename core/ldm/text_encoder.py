@@ -19,6 +19,10 @@ LOG = logging.getLogger("hypersynth")
 
 PRETRAINED_TAG = "openai"  # the weights the paper starts from
 CHECKPOINT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")  # open_clip hf-hub names
+MISSING_WEIGHTS = "No CLIP "  # how the warning that no pretrained text tower was found begins (the CLI says it early)
+# what to do about it, wherever the run was started
+GIVE_WEIGHTS = ("Give the CLIP weights file (the plugin's HyperSynth settings, --clip-weights on the command line) or "
+                "put the open_clip checkpoint in the Hugging Face cache to use the pretrained tower.")
 
 
 class TextEncoder(nn.Module):
@@ -48,15 +52,14 @@ class TextEncoder(nn.Module):
         self.tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=cfg.context_length)
         found, looked = (None, "")
         if load_weights and not cfg.weights_path and cfg.model != "tiny" and cfg.use_pretrained:
-            found, looked = self._find_cached_weights(cfg.model)
+            found, looked = self.find_cached_weights(cfg.model)
             if found is None and cfg.fallback == "compact":
                 # A random 63M-parameter ViT-B-32 tower brings no language knowledge, costs CPU time and
                 # 250 MB per bundle; a small tower trained jointly is the honest, cheap fallback.
                 LOG.warning(
                     "No CLIP %s text-tower weights found (looked for %s; nothing is downloaded). Using a small "
                     "randomly initialised text tower (width %d, %d layers) trained jointly with the diffusion "
-                    "model; prompts carry no prior language knowledge. Put the open_clip checkpoint in the "
-                    "Hugging Face cache or set the CLIP weights file to use the pretrained tower.",
+                    "model; prompts carry no prior language knowledge. " + GIVE_WEIGHTS,
                     cfg.model, looked, cfg.compact_width, cfg.compact_layers)
                 # Recorded in the config itself, so a saved bundle rebuilds the same architecture.
                 cfg.model, cfg.use_pretrained, cfg.train_random_tower = "tiny", False, True
@@ -86,9 +89,8 @@ class TextEncoder(nn.Module):
                        else "kept frozen (fixed random prompt codes)")
                 LOG.warning(
                     "No CLIP %s text-tower weights found (looked for %s; nothing is downloaded). Using a "
-                    "randomly initialised text tower %s; prompts carry no prior language knowledge. Put the "
-                    "open_clip checkpoint in the Hugging Face cache or set the text weights path to use the "
-                    "pretrained tower.", cfg.model, looked, how)
+                    "randomly initialised text tower %s; prompts carry no prior language knowledge. "
+                    + GIVE_WEIGHTS, cfg.model, looked, how)
                 self._source = f"random-init (no CLIP weights found: looked for {looked})"
                 trainable = cfg.train_random_tower
             else:
@@ -126,7 +128,7 @@ class TextEncoder(nn.Module):
         return path
 
     @staticmethod
-    def _find_cached_weights(model: str) -> tuple[Optional[Path], str]:
+    def find_cached_weights(model: str) -> tuple[Optional[Path], str]:
         """``(pretrained checkpoint in the Hugging Face cache or None, what was looked for)``; never downloads."""
         hub = open_clip.get_pretrained_cfg(model, PRETRAINED_TAG).get("hf_hub", "").strip("/")
         if not hub:

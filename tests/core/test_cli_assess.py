@@ -283,3 +283,13 @@ def test_labels_left_out_are_read_with_their_own_field(files, tmp_path):
     guessed = _training_points(tmp_path / "guessed.gpkg", "class")
     ev = evaluate_map(files["map"], files["validation"], exclude_path=guessed, class_field="lc")
     assert ev.n_test == 5  # the validation field is not in that layer: its own field is guessed
+
+
+def test_assess_takes_the_field_of_the_labels_left_out(files, tmp_path, capsys):
+    training = _training_points(tmp_path / "training.gpkg", "lc")
+    command = ["assess", "--map", str(files["map"]), "--validation", str(files["validation"]), "--exclude",
+               str(training)]
+    assert cli_main(command) == 2
+    assert "(--exclude-field on the command line)" in capsys.readouterr().err
+    assert cli_main([*command, "--exclude-field", "lc"]) == 0
+    assert capsys.readouterr().out.startswith("OA 80.00 %")  # the three training pixels left out

@@ -154,7 +154,7 @@ def test_missing_clip_weights_are_said_once_before_training_naming_the_option(sc
                                                                               text_tower_run, monkeypatch):
     from hypersynth.core.ldm.text_encoder import TextEncoder
 
-    monkeypatch.setattr(TextEncoder, "_find_cached_weights",
+    monkeypatch.setattr(TextEncoder, "find_cached_weights",
                         staticmethod(lambda model: (None, "open_clip_model.safetensors of the test's empty cache")))
     text_tower_run["caplog"] = caplog
     assert cli_main(_augment(scene_files, tmp_path / "out")) == 2
@@ -162,7 +162,7 @@ def test_missing_clip_weights_are_said_once_before_training_naming_the_option(sc
     assert len(said) == 1 and said == [m for m in text_tower_run["logged before"] if CLIP_WARNING in m]
     assert "Give --clip-weights FILE" in said[0] and "the test's empty cache" in said[0]
     engine = [m for m in text_tower_run["report's warnings"] if CLIP_WARNING in m]
-    assert len(engine) == 1 and "--clip-weights" not in engine[0]  # the report still lists the engine's own
+    assert len(engine) == 1 and "--clip-weights on the command line" in engine[0]  # the report lists the engine's
     caplog.clear()
     logging.getLogger("hypersynth").warning("No CLIP ViT-B-32 text-tower weights found (a later command's)")
     assert len(caplog.records) == 1  # the filter went with the command that said it
@@ -180,6 +180,27 @@ def test_a_runs_printout_names_the_classifier_a_script_chains_into_classify(scen
                      str(tmp_path / "again"), "--quiet"]) == 0
     again = capsys.readouterr().out
     assert "classified map:" in again and "classifier:" not in again  # classify saves no classifier
+    assert cli_main(["baseline", "--scene", str(scene_files["scene"]), "--labels", str(scene_files["labels"]),
+                     "--out", str(out), "--quiet", "--overwrite"]) == 0
+    said = capsys.readouterr().err  # what --overwrite removed, the costly bundles among it, is said
+    assert "replaced the earlier run's " in said and "classifier_bundle" in said and f"in {out}" in said
+
+
+def test_bench_takes_the_clip_weights_file_for_the_models_it_trains(tmp_path, monkeypatch):
+    from hypersynth.core import bench
+
+    weights = tmp_path / "open_clip_model.safetensors"
+    weights.write_bytes(b"weights")
+    seen = {}
+
+    def run_bench(datasets, labels_per_class, seeds, methods, splits, settings, **kwargs):
+        seen["settings"] = settings  # what the runs would train with
+        return []
+
+    monkeypatch.setattr(bench, "run_bench", run_bench)
+    cli_main(["bench", "--datasets", "demo", "--labels-per-class", "2", "--seeds", "0", "--methods", "rf",
+              "--splits", "random", "--clip-weights", str(weights), "--quiet"])
+    assert seen["settings"].clip_weights == str(weights)
 
 
 # ----------------------------------------------------------------------------------------- D. the class file

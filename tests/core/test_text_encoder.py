@@ -176,7 +176,7 @@ def test_cached_openai_checkpoint_is_found(empty_hf_cache):
     snapshot = repo / "snapshots" / "abc123"
     snapshot.mkdir(parents=True)
     (snapshot / "open_clip_model.safetensors").write_bytes(b"stand-in")
-    path, looked = TextEncoder._find_cached_weights("ViT-B-32")
+    path, looked = TextEncoder.find_cached_weights("ViT-B-32")
     assert path == snapshot / "open_clip_model.safetensors"
     assert looked == "timm/vit_base_patch32_clip_224.openai/open_clip_model.safetensors"
 
