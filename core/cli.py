@@ -791,21 +791,6 @@ class _SaidAtStart(logging.Filter):
             handler.removeFilter(said)
 
 
-def _check_label(synthesis_model: str, label: int) -> None:
-    """Refuse a --label the synthesis model has no class of: its patches would carry a class no map or class file
-    of the run knows. 0 (no class) is always allowed; a folder that is no synthesis model is the engine's to name."""
-    from .ldm.bundle import read_bundle_meta
-
-    classes = read_bundle_meta(synthesis_model).get("classes")
-    if label == 0 or not isinstance(classes, list):
-        return
-    known = [(c.get("id"), c.get("name")) for c in classes if isinstance(c, dict)]
-    if label not in [i for i, _ in known]:
-        raise ValueError(f"--label {label} is not a class of the synthesis model {synthesis_model}; it knows "
-                         + ", ".join(f"{i} ({name})" for i, name in known)
-                         + ", or give --label 0 for patches of no class")
-
-
 def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
     from . import pipeline
     from .outputs import claim_output_folder
@@ -876,8 +861,6 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
             print(f"\nwritten: {', '.join(str(Path(args.out) / name) for name in ACCURACY_FILES)}")
         return 0
     if args.command == "synthesize":  # the engine checks --out, --synthesis-model and --device first
-        if args.prompt is not None:  # read from the model's meta.json before its weights load (the engine: after)
-            _check_label(args.synthesis_model, args.label)
         path = pipeline.synthesize_to_file(args.synthesis_model, args.out, class_id=args.class_id, prompt=args.prompt,
                                            label=args.label, n=args.n, settings=_settings(args),
                                            attention=args.attention, reporter=reporter, overwrite=args.overwrite)

@@ -256,8 +256,8 @@ def test_a_label_the_synthesis_model_does_not_know_is_refused_listing_its_classe
     command = ["synthesize", "--synthesis-model", str(synthesis_model), "--prompt", "dark water", "--out",
                str(tmp_path / "p.npz"), "--quiet"]
     assert cli_main(command + ["--label", "9"]) == 2
-    assert capsys.readouterr().err == (f"error: --label 9 is not a class of the synthesis model {synthesis_model}; "
-                                       "it knows 1 (water), 4 (roof), or give --label 0 for patches of no class\n")
+    assert capsys.readouterr().err == (f"error: label 9 is not a class of the synthesis model {synthesis_model}; "
+                                       "it knows 1 (water), 4 (roof), or give label 0 for patches of no class\n")
     assert not loads and not (tmp_path / "p.npz").exists()
     for label in ("4", "0"):  # one of its classes, or no class: on to the model
         assert cli_main(command + ["--label", label]) == 2
