@@ -513,8 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--class", dest="class_id", type=int, help="class id whose stored prompt to use")
     g.add_argument("--prompt", type=_prompt, help="free text prompt (label 0 unless --label is given)")
     p.add_argument("--label", type=int, default=0,
-                   help="the class id the --prompt patches are labelled with: one of the model's classes, or 0 "
-                        "(default) for patches of no class")
+                   help="the class id the --prompt patches are labelled with: one of the model's classes, a new "
+                        "id for a class the model was not trained on (the patch files then name it by the prompt), "
+                        "or 0 (default) for patches of no class")
     p.add_argument("--n", type=_whole(1), default=16, help="number of patches, at least 1 (default 16)")
     p.add_argument("--out", type=_patches_file, required=True,
                    help="file to write: .npz (everything), .csv (spectral library) or .tif (GeoTIFF mosaic)")

@@ -687,8 +687,6 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
         check_label(label)
     settings = settings or MethodSettings()
     check_model_folder(bundle_path, "synthesis")
-    if prompt is not None:
-        check_model_knows_label(bundle_path, label)
     check_device(settings.device)
     model = SynthesisModel.load(bundle_path, device=settings.device)
     if prompt is None:
@@ -716,22 +714,6 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
                   attention=syn.attention if attention else None, overwrite=overwrite, **model.band_facts())
     reporter.progress(1.0, "done")
     return out
-
-
-def check_model_knows_label(bundle_path: str | os.PathLike, label: int) -> None:
-    """Refuse a label the synthesis model has no class of for free-prompt patches: they would carry a class no map
-    or class file of the model knows. 0 (no class) is always allowed. Read from the model's meta.json, before its
-    weights load; a folder that is no synthesis model is :func:`check_model_folder`'s to name."""
-    from .ldm.bundle import read_bundle_meta
-
-    classes = read_bundle_meta(bundle_path).get("classes")
-    if label == 0 or not isinstance(classes, list):
-        return
-    known = [(c.get("id"), c.get("name")) for c in classes if isinstance(c, dict)]
-    if label not in [i for i, _ in known]:
-        raise ValueError(f"label {label} is not a class of the synthesis model {bundle_path}; it knows "
-                         + ", ".join(f"{i} ({name})" for i, name in known) + ", or give label 0 for patches of no "
-                         "class")
 
 
 def assess_accuracy(class_map_path: str | os.PathLike, validation_path: str | os.PathLike, *,

@@ -1,5 +1,5 @@
 """The command line in batch use: progress a log file can follow, the CLIP weights file, what a script chains on,
---version and -v anywhere, and --label checked against the synthesis model."""
+what an overwrite replaced, and --version and -v anywhere."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ import logging
 from pathlib import Path
 
 import pytest
-import torch
 
 from hypersynth.core import pipeline
 from hypersynth.core.cli import TerminalReporter, _elapsed, build_parser, main as cli_main
-from hypersynth.core.ldm.bundle import save_bundle
 
 CLIP_WARNING = "text-tower weights found"  # in the engine's warning and in the command line's
 
@@ -229,40 +227,3 @@ def test_version_is_printed(capsys):
 ])
 def test_verbose_is_taken_before_or_after_the_command(args, verbose):
     assert build_parser().parse_args(args).verbose is verbose
-
-
-# ----------------------------------------------------------------------------------------- F. synthesize --label
-@pytest.fixture
-def synthesis_model(tmp_path) -> Path:
-    """A synthesis model's folder with two classes; its weights are never loaded here."""
-    tensor = {"w": torch.zeros(1)}
-    meta = {"classes": [{"id": 1, "name": "water", "color": [0, 0, 255], "prompt": "dark water"},
-                        {"id": 4, "name": "roof", "color": [255, 0, 0], "prompt": "red roofs"}]}
-    return save_bundle(tmp_path / "model_bundle", {part: tensor for part in ("ema_denoiser", "normalizer", "reference",
-                                                                             "text_encoder", "vae")}, {}, meta)
-
-
-def test_a_label_the_synthesis_model_does_not_know_is_refused_listing_its_classes(synthesis_model, tmp_path, capsys,
-                                                                                  monkeypatch):
-    from hypersynth.core.ldm.model import SynthesisModel
-
-    loads = []
-
-    def load(*args, **kwargs):
-        loads.append(args)
-        raise ValueError("not loaded in this test")
-
-    monkeypatch.setattr(SynthesisModel, "load", load)
-    command = ["synthesize", "--synthesis-model", str(synthesis_model), "--prompt", "dark water", "--out",
-               str(tmp_path / "p.npz"), "--quiet"]
-    assert cli_main(command + ["--label", "9"]) == 2
-    assert capsys.readouterr().err == (f"error: label 9 is not a class of the synthesis model {synthesis_model}; "
-                                       "it knows 1 (water), 4 (roof), or give label 0 for patches of no class\n")
-    assert not loads and not (tmp_path / "p.npz").exists()
-    for label in ("4", "0"):  # one of its classes, or no class: on to the model
-        assert cli_main(command + ["--label", label]) == 2
-        assert "not loaded in this test" in capsys.readouterr().err
-    assert len(loads) == 2
-    assert cli_main(["synthesize", "--help"]) == 0
-    assert "one of the model's classes, or 0 (default) for patches of no class" in " ".join(
-        capsys.readouterr().out.split())
