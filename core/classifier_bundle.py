@@ -45,7 +45,7 @@ def _reach(classifier: Any) -> int:
     return max(1, int(side) // 2) if side else 1
 
 
-def _own_training_pixels(meta: dict, scene: Scene) -> Optional[np.ndarray]:
+def own_training_pixels(meta: dict, scene: Scene) -> Optional[np.ndarray]:
     """``(M, 2)`` the pixels of ``scene`` a saved classifier learnt from: those of its training grid, when ``scene``
     is that grid (the same scene, a copy, or another date of the place: their labels were seen there either way) or,
     for a bundle that kept its grid's CRS, lies on the same pixel lattice in that CRS (a mosaic of tiles holding the

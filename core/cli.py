@@ -11,8 +11,9 @@ import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 
 from .progress import Cancelled, Reporter
 
@@ -487,7 +488,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude", help="labels whose pixels are left out of the assessment, e.g. the map's training "
                                      "labels (a run leaves its own out; scored, they make the map look better). "
                                      "A run's own map is assessed without the pixels its classifier_bundle beside "
-                                     "it learnt from, as its report was")
+                                     "it learnt from, as its report was (--keep-training-pixels scores them)")
+    p.add_argument("--keep-training-pixels", action="store_true",
+                   help="score the pixels the classifier saved beside the map learnt from too (its accuracy on its "
+                        "own training labels, which flatters it)")
     p.add_argument("--exclude-field", help="attribute holding the class in a vector --exclude layer (default: "
                                            "--class-field where that layer has it, else guessed; only which pixels "
                                            "it labels matters)")
@@ -681,7 +685,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     finally:
         reporter.close()
-        _SaidAtStart.remove()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
@@ -727,17 +730,45 @@ def _check_demo_out(out: Path, overwrite: bool) -> None:
                               "--overwrite to replace it, or choose another --out")
 
 
-def _check_text_tower(settings: "MethodSettings", method: str, reused: bool) -> None:
-    """Before a run that trains a synthesis model: refuse --clip-weights where it cannot be used, and say at once,
-    not after minutes of training, that no CLIP weights were found (the engine's own warning is then kept off the
-    terminal: see :class:`_SaidAtStart`; the run's report still lists it)."""
+@contextmanager
+def _text_tower_checked(settings: "MethodSettings", method: str, reused: bool) -> Iterator[None]:
+    """Around a run: first refuse --clip-weights where it cannot be used and, when the run will train a synthesis
+    model without CLIP weights, say so at once, not after minutes of training; then, while the run goes, keep the
+    engine's own warning of it off the terminal (it would come again after minutes). A filter on the terminal's
+    handlers, not on the engine's logger, so the run's report, which collects from that logger, still lists it."""
+    from .ldm.text_encoder import MISSING_WEIGHTS
+
+    if not _say_missing_clip_weights(settings, method, reused):
+        yield
+        return
+
+    class SaidAlready(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return not (record.name == "hypersynth" and record.getMessage().startswith(MISSING_WEIGHTS))
+
+    installed = [(handler, SaidAlready()) for handler in logging.getLogger().handlers]
+    for handler, said in installed:
+        handler.addFilter(said)
+    try:
+        yield
+    finally:
+        for handler, said in installed:
+            handler.removeFilter(said)
+
+
+def _say_missing_clip_weights(settings: "MethodSettings", method: str, reused: bool) -> bool:
+    """Refuse --clip-weights where the run cannot use it; warn when the run will train a synthesis model whose text
+    tower could take CLIP weights and none were given or found. Returns whether it warned."""
     from .methods import needs_synthesis_model
 
+    if reused and settings.clip_weights:
+        raise ValueError("--clip-weights is for training a synthesis model; --synthesis-model reuses one, whose "
+                         "text tower is saved in it: leave one of them out")
     if reused or not needs_synthesis_model(method, settings):
-        if settings.clip_weights and reused:
-            raise ValueError("--clip-weights is for training a synthesis model; --synthesis-model reuses one, whose "
-                             "text tower is saved in it: leave one of them out")
-        return
+        if settings.clip_weights:
+            raise ValueError(f"--clip-weights is for runs that train a synthesis model (Augment & Classify); "
+                             f"--method {method} trains none: leave --clip-weights out")
+        return False
     from .ldm.config import preset
 
     text = preset(settings.preset).text
@@ -745,51 +776,23 @@ def _check_text_tower(settings: "MethodSettings", method: str, reused: bool) -> 
         if settings.clip_weights:
             raise ValueError(f"--clip-weights is for --preset fast or full: the {settings.preset} preset's text tower "
                              "is a small one that cannot take CLIP ViT-B-32 weights; leave --clip-weights out")
-        return
+        return False
     if settings.clip_weights:
-        return
+        return False
     from .device import check_device
     from .ldm.text_encoder import MISSING_WEIGHTS, TextEncoder
 
     check_device(settings.device)  # a GPU that is not here is the first thing to say (the engine checks it first)
-
     found, looked = TextEncoder.find_cached_weights(text.model)  # the engine's own look-up (a cache look-up only)
     if found is not None:
-        return
+        return False
     instead = ("a small text tower of its own, trained with the diffusion model" if text.fallback == "compact"
                else "a randomly initialised text tower")
-    log = logging.getLogger("hypersynth")
-    log.warning(MISSING_WEIGHTS + "%s text-tower weights found (looked for %s; nothing is downloaded): the synthesis "
-                "model will use %s, so the prompts carry no prior language knowledge. Give --clip-weights FILE (%s) "
-                "or put the checkpoint in the Hugging Face cache to use the pretrained tower.",
-                text.model, looked, instead, CLIP_FILES)
-    _SaidAtStart.install()
-
-
-class _SaidAtStart(logging.Filter):
-    """Keeps the engine's "No CLIP … weights found" warning off the terminal once the command said it at the start
-    (it would come again after minutes, naming a setting of the plugin). A filter on the terminal's handlers, not
-    on the engine's logger, so the run's report, which collects from that logger, still lists it."""
-
-    installed: list[tuple[logging.Handler, "_SaidAtStart"]] = []
-
-    def filter(self, record: logging.LogRecord) -> bool:  # installed after the command said it: the engine's again
-        from .ldm.text_encoder import MISSING_WEIGHTS
-
-        return not (record.name == "hypersynth" and record.getMessage().startswith(MISSING_WEIGHTS))
-
-    @classmethod
-    def install(cls) -> None:
-        for handler in logging.getLogger().handlers:
-            said = cls()
-            handler.addFilter(said)
-            cls.installed.append((handler, said))
-
-    @classmethod
-    def remove(cls) -> None:
-        while cls.installed:
-            handler, said = cls.installed.pop()
-            handler.removeFilter(said)
+    logging.getLogger("hypersynth").warning(
+        MISSING_WEIGHTS + "%s text-tower weights found (looked for %s; nothing is downloaded): the synthesis model "
+        "will use %s, so the prompts carry no prior language knowledge. Give --clip-weights FILE (%s) or put the "
+        "checkpoint in the Hugging Face cache to use the pretrained tower.", text.model, looked, instead, CLIP_FILES)
+    return True
 
 
 def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
@@ -803,8 +806,8 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         out = Path(args.out)
         settings = _settings(args)  # refuses bad settings before the scene is written
         check_device(settings.device)  # so does classify_scene, but only after the scene is written
-        _check_text_tower(settings, args.method, reused=False)
-        with claim_output_folder(out, "the demo"):  # from the check until the map is in (classify_scene nests)
+        with _text_tower_checked(settings, args.method, reused=False), \
+                claim_output_folder(out, "the demo"):  # from the check until the map is in (classify_scene nests)
             _check_demo_out(out, args.overwrite)
             scene_was_there = (out / "scene").exists()
             try:
@@ -824,8 +827,9 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
     if args.command in ("augment-classify", "baseline"):
         method = "augment" if args.command == "augment-classify" else args.method
         settings = _settings(args)
-        _check_text_tower(settings, method, reused=getattr(args, "synthesis_model", None) is not None)
-        with claim_output_folder(Path(args.out), f"{args.command} of {Path(args.scene).name}"):  # the COG too
+        reused = getattr(args, "synthesis_model", None) is not None
+        with _text_tower_checked(settings, method, reused), \
+                claim_output_folder(Path(args.out), f"{args.command} of {Path(args.scene).name}"):  # the COG too
             outputs = pipeline.classify_scene(args.scene, args.labels, args.out, method=method,
                                               classes_path=args.prompts, class_field=args.class_field,
                                               validation_path=args.validation,
@@ -856,7 +860,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
 
         ev = assess_map(args.map, args.validation, class_field=args.class_field, classes_path=args.prompts,
                         out_dir=args.out, overwrite=args.overwrite, exclude_path=args.exclude,
-                        exclude_field=args.exclude_field)
+                        exclude_field=args.exclude_field, training_beside=not args.keep_training_pixels)
         print(ev.to_markdown(), end="")
         if args.out:
             print(f"\nwritten: {', '.join(str(Path(args.out) / name) for name in ACCURACY_FILES)}")

@@ -21,7 +21,7 @@ from .device import CPU_ONLY_METHODS, check_device, note_cpu_only
 from .evaluation.assess import ValidationPixels, validation_pixels
 from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings, clipped_note,
                       fit_method, resolve_patch_size, run_title, synthesis_config)
-from .classifier_bundle import (_load_classifier, _own_training_pixels, _patch_side, _reach, _training_pixels,
+from .classifier_bundle import (_load_classifier, _patch_side, _reach, _training_pixels, own_training_pixels,
                                 _without_training_pixels, load_classifier, save_classifier)  # noqa: F401 (load_…)
 from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
 from .outputs import (RUN_STAGING, OutputExistsError, check_output_folder, claim_output_folder,  # noqa: F401
@@ -527,10 +527,10 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
     if ev is not None:  # written before the report for its figure; now with every warning the report lists
         from .evaluation.assess import write_metrics
 
-        networks = fitted.method not in CPU_ONLY_METHODS  # scikit-learn's: neither preset nor device shapes them
+        device = network_device(fitted.method, settings.device)  # None: scikit-learn's, which no preset shapes
         write_metrics(ev, out, warnings, run_record(
             METHOD_TITLES.get(method, method), inputs, names, method=method, seed=settings.seed,
-            preset=settings.preset if networks else None, device=settings.device if networks else None))
+            preset=settings.preset if device else None, device=device))
     reporter.progress(1.0, "done")
     return {"metrics": None if ev is None else ev.to_dict(), "fitted": fitted}
 
@@ -581,7 +581,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         label_map, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes, min_classes=1)
         validation = _scored_validation(label_map, None, scene, classes, validation_path)  # not the map
         del label_map
-        validation = _without_training_pixels(validation, _own_training_pixels(meta, scene), scene.shape[1],
+        validation = _without_training_pixels(validation, own_training_pixels(meta, scene), scene.shape[1],
                                               validation_path)
     if layout is not None:  # its usable bands read window by window; the scale check's pixels gathered as they pass
         cube: Any = _streamed_scene(layout)
@@ -597,12 +597,13 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         if layout is not None:
             warn_of_scale(scene, cube.typical_value(), meta.get("median_value"))
         if validation is not None:
-            own = _own_training_pixels(meta, scene)  # the scene it was trained on: its training pixels, or None
+            own = own_training_pixels(meta, scene)  # the scene it was trained on: its training pixels, or None
             ev = evaluate_scored(validation, maps, classes, scene, training=own, reach=_reach(clf))
         read = [("saved classifier", model_path), ("scene file", scene_path), ("validation labels", validation_path)]
         if ev is not None:  # what the run warned of so far (the scale check's, say), and what the run was
             write_evaluation(ev, staging, said, run=run_record("classified with a saved model", read,
-                                                               method=meta.get("method"), device=device))
+                                                               method=meta.get("method"),
+                                                               device=network_device(meta.get("method"), device)))
         lines = [f"# HyperSynth: {scene.name} classified with a saved model", "",
                  f"- Model: {Path(model_path).resolve()} ({meta.get('method', '?')}, {meta['bands']} bands)",
                  f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels",
@@ -634,18 +635,26 @@ def files_in(folder: Path) -> list[tuple[str, str]]:
     return [(name, note) for name, note in FILE_NOTES.items() if (folder / name).exists()]
 
 
+def network_device(method: Optional[str], device: str) -> Optional[str]:
+    """The device a method's networks ran on ("cpu", "cuda:0"; "auto" resolved), or None for a scikit-learn method,
+    which runs on the CPU whatever was asked: what a run's report and metrics.json say of it."""
+    if method in CPU_ONLY_METHODS:
+        return None
+    from .device import resolve_device  # torch is loaded already: a network was trained or loaded
+
+    return str(resolve_device(device))
+
+
 def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[tuple[str, Any]],
               names: Optional[dict[str, str]] = None) -> list[str]:
     """What a reader needs to run it again: when, the settings that shape the result, the patch side, the text
     encoder the prompts went through, and the input files."""
     patch = _patch_side(fitted.classifier)
     when = datetime.now().astimezone().isoformat(timespec='seconds')
-    if fitted.method in CPU_ONLY_METHODS:  # scikit-learn's: no network, so neither preset nor device shapes it
+    used = network_device(fitted.method, settings.device)
+    if used is None:  # scikit-learn's: no network, so neither preset nor device shapes it
         facts = [f"Run {when}: seed {settings.seed}, on the CPU (scikit-learn)"]
     else:
-        from .device import resolve_device  # torch is loaded already: a network was trained
-
-        used = resolve_device(settings.device)
         facts = [f"Run {when}: preset {settings.preset}, seed {settings.seed}, device {used}"
                  + (f" (from {settings.device})" if settings.device == "auto" else "")
                  + (f", patches {patch} × {patch} px "
@@ -719,15 +728,18 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
 def assess_accuracy(class_map_path: str | os.PathLike, validation_path: str | os.PathLike, *,
                     class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None,
                     out_dir: Optional[str | os.PathLike] = None, overwrite: bool = False,
-                    exclude_path: Optional[str | os.PathLike] = None) -> dict:
+                    exclude_path: Optional[str | os.PathLike] = None, exclude_field: Optional[str] = None,
+                    training_beside: bool = True) -> dict:
     """Compare a classified map with validation labels (vector or raster): OA, AA, κ, per-class and area-adjusted
     accuracy, confusion matrix (:func:`.evaluation.assess.assess_map`); ``exclude_path``: labels whose pixels are
-    left out (the map's training labels). When ``out_dir`` is given, ``metrics.json``, ``accuracy.md`` and
-    ``confusion.png`` are written there; returns the metrics."""
+    left out (the map's training labels; ``exclude_field``: their class field); ``training_beside``: leave out the
+    pixels the classifier saved beside a run's map learnt from. When ``out_dir`` is given, ``metrics.json``,
+    ``accuracy.md`` and ``confusion.png`` are written there; returns the metrics."""
     from .evaluation.assess import assess_map
 
     return assess_map(class_map_path, validation_path, class_field=class_field, classes_path=classes_path,
-                      out_dir=out_dir, overwrite=overwrite, exclude_path=exclude_path).to_dict()
+                      out_dir=out_dir, overwrite=overwrite, exclude_path=exclude_path, exclude_field=exclude_field,
+                      training_beside=training_beside).to_dict()
 
 
 def train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, bundle_dir: str | os.PathLike, *,

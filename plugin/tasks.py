@@ -199,7 +199,6 @@ class TaskRunner(QObject):
         for task in self._running:
             if detach:
                 task.on_success = task.on_failure = None
-                task.notices = []
             task.cancel()
 
     def _forget(self, task: EngineTask) -> None:

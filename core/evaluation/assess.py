@@ -76,28 +76,36 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
         validation, validated = read_labels(validation_path, grid, class_field=class_field, classes=classes,
                                             min_classes=1)  # one class's accuracy may be checked on its own
         excluded = None if exclude_path is None else _excluded_pixels(exclude_path, grid, exclude_field, class_field)
-    learnt = training_pixels_beside(class_map_path, grid) if training_beside else None
-    if learnt is not None:  # (folder, (M, 2) rows and cols on the map's grid)
-        excluded = np.zeros(shape, np.uint8) if excluded is None else excluded
-        hit = int((validation[learnt[1][:, 0], learnt[1][:, 1]] > 0).sum())  # before they are marked left out
-        excluded[learnt[1][:, 0], learnt[1][:, 1]] = 1
-        if hit:
-            log.warning("%d validation pixels of %s lie on pixels the classifier saved beside the map (%s) learnt "
-                        "from: they are left out of the accuracy, as its run's report leaves them out", hit,
-                        Path(validation_path).name, learnt[0])
+    beside = training_pixels_beside(class_map_path, grid) if training_beside else None
+    learnt = None  # (H, W) 1 where the classifier beside the map learnt from the pixel
+    if beside is not None:
+        folder, pixels = beside
+        learnt = np.zeros(shape, np.uint8)
+        learnt[pixels[:, 0], pixels[:, 1]] = 1
     named = {c.id: c for c in classes if counts.get(c.id, 0) > 0} | {c.id: c for c in validated}
     classes = [named[i] for i in sorted(named)]  # the map's classes keep their names, sampled or not
-    truth, mapped = [], []
+    truth, mapped, dropped = [], [], 0
     with rasterio.open(class_map_path) as src:
         for rows, class_ids in _map_strips(src, class_map_path):
             labelled = validation[rows]  # (h, W)
             test = (labelled > 0) & (class_ids > 0)
             if excluded is not None:
                 test &= excluded[rows] == 0
+            if learnt is not None:  # counted where nothing else left them out: the pixels this rule drops
+                dropped += int((test & (learnt[rows] == 1)).sum())
+                test &= learnt[rows] == 0
             truth.append(labelled[test])
             mapped.append(class_ids[test])
     truth_all, mapped_all = np.concatenate(truth), np.concatenate(mapped)  # row by row
+    if dropped:
+        log.warning("%d validation pixels of %s lie on pixels the classifier saved beside the map (%s) learnt from: "
+                    "they are left out of the accuracy, as its run's report leaves them out", dropped,
+                    Path(validation_path).name, folder)
     if not truth_all.size:
+        if dropped:
+            raise ValueError(f"every validation pixel of {Path(validation_path).name} on the map lies on a pixel the "
+                             f"classifier saved beside it ({folder}) learnt from: give validation labels beyond the "
+                             "training ones")
         raise ValueError("no validation pixel falls on a classified pixel" + (
             " outside the excluded labels" if excluded is not None else "") + "; check that the validation layer "
             "covers the classified map")
@@ -294,7 +302,8 @@ def write_accuracy(ev: Evaluation, out: Path, *, overwrite: bool, inputs: list[O
 def assess_map(class_map_path: str | os.PathLike, validation_path: str | os.PathLike, *,
                class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None,
                out_dir: Optional[str | os.PathLike] = None, overwrite: bool = False,
-               exclude_path: Optional[str | os.PathLike] = None, exclude_field: Optional[str] = None) -> Evaluation:
+               exclude_path: Optional[str | os.PathLike] = None, exclude_field: Optional[str] = None,
+               training_beside: bool = True) -> Evaluation:
     """:func:`evaluate_map`, and with ``out_dir`` :func:`write_accuracy` there, its folder checked before the work
     (what ``hypersynth assess`` and the Accuracy assessment algorithm run)."""
     inputs = [class_map_path, validation_path, classes_path, exclude_path]
@@ -304,7 +313,7 @@ def assess_map(class_map_path: str | os.PathLike, validation_path: str | os.Path
 
     with warnings_of_this_run() as said:  # the training pixels left out, say: said in accuracy.md too
         ev = evaluate_map(class_map_path, validation_path, class_field=class_field, classes_path=classes_path,
-                          exclude_path=exclude_path, exclude_field=exclude_field)
+                          exclude_path=exclude_path, exclude_field=exclude_field, training_beside=training_beside)
     if out_dir is not None:
         write_accuracy(ev, Path(out_dir), overwrite=overwrite, inputs=inputs,
                        what=f"accuracy assessment of {Path(class_map_path).name}",
@@ -316,7 +325,7 @@ def training_pixels_beside(class_map_path: str | os.PathLike, grid: Scene) -> Op
     """``(folder, (M, 2) rows and cols)``: the pixels of ``grid`` that the classifier saved beside a run's class
     map learnt from (the run's ``classifier_bundle``: an output folder holds one run, so it made the map); None
     without one, or when it kept no training pixels on this grid's lattice."""
-    from ..classifier_bundle import CLASSIFIER_KIND, TRAINING_PART, _own_training_pixels
+    from ..classifier_bundle import CLASSIFIER_KIND, TRAINING_PART, own_training_pixels
     from ..ldm.bundle import read_bundle_meta, read_bundle_part
     from ..model_folders import CLASSIFIER_FOLDER
 
@@ -325,7 +334,7 @@ def training_pixels_beside(class_map_path: str | os.PathLike, grid: Scene) -> Op
     pixels = read_bundle_part(folder, TRAINING_PART).get("pixels") if meta.get("kind") == CLASSIFIER_KIND else None
     if pixels is None:
         return None
-    own = _own_training_pixels({**meta, "training_pixels": np.asarray(pixels, np.int64)}, grid)
+    own = own_training_pixels({**meta, "training_pixels": np.asarray(pixels, np.int64)}, grid)
     return None if own is None else (folder, own)
 
 

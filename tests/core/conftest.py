@@ -9,7 +9,8 @@ import pytest
 
 @pytest.fixture(scope="module")
 def scene_files(tmp_path_factory) -> dict[str, Path]:
-    """A 32 × 32 × 20 demo scene (GeoTIFF), 4 labels per class of its 3 classes (label raster), its class file."""
+    """A 32 × 32 × 20 demo scene (GeoTIFF), 4 labels per class of its 3 classes (label raster), its class file, and
+    its whole ground truth (label raster)."""
     from hypersynth.core.demo import make_demo_scene, sparse_labels
     from hypersynth.core.io.classes import write_classes
     from hypersynth.core.io.write import write_label_raster, write_scene
@@ -20,4 +21,5 @@ def scene_files(tmp_path_factory) -> dict[str, Path]:
     return {"scene": write_scene(data.scene, folder / "scene.tif"),
             "labels": write_label_raster(folder / "labels.tif", sparse_labels(data.labels, 4, seed=0), data.classes,
                                          **kw),
-            "classes": write_classes(folder / "classes.json", data.classes)}
+            "classes": write_classes(folder / "classes.json", data.classes),
+            "truth": write_label_raster(folder / "truth.tif", data.labels, data.classes, **kw)}

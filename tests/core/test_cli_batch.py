@@ -108,7 +108,16 @@ def test_clip_weights_refused_where_they_cannot_be_used(scene_files, tmp_path, c
     assert cli_main(_augment(scene_files, tmp_path / "out", "--clip-weights", str(weights), "--synthesis-model",
                              str(tmp_path))) == 2
     assert "--synthesis-model reuses one, whose text tower is saved in it" in capsys.readouterr().err
+    assert cli_main(["demo", "--method", "rf", "--out", str(tmp_path / "out"), "--clip-weights", str(weights)]) == 2
+    assert "--method rf trains none: leave --clip-weights out" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_checkpoint_files_the_help_names_are_those_the_engine_looks_for():
+    from hypersynth.core.cli import CLIP_FILES
+    from hypersynth.core.ldm.text_encoder import CHECKPOINT_FILES
+
+    assert CLIP_FILES == f"open_clip's {' or '.join(CHECKPOINT_FILES)}"  # written out: --help imports no torch
 
 
 @pytest.fixture
