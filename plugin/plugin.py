@@ -385,8 +385,8 @@ class HyperSynthPlugin:
             add_result_layers(outputs.class_map, outputs.confidence, outputs.classes, title=request.title,
                               probabilities=outputs.probabilities,  # an earlier run's layers there go
                               replaced=[Path(request.out_dir) / name for name in ALL_OUTPUTS])
-            self._show_synthetic_spectra(outputs.synthetic_summary, outputs.classes)
-            self._show_run_attention(outputs.attention, request.title)
+            self._show_synthetic_spectra(outputs.synthetic_summary, outputs.classes, task)
+            self._show_run_attention(outputs.attention, request.title, task)
             accuracy = accuracy_line(outputs.metrics)  # with validation labels: the figure the analyst ran for
             say(f'{request.title} finished: {accuracy + "; " if accuracy else ""}'
                 f'<a href="{report.as_uri()}">open the report</a>', Qgis.Success)
@@ -404,8 +404,10 @@ class HyperSynthPlugin:
         task = EngineTask(request.title, classify_job(request), on_success=on_success, on_failure=on_failure)
         return self.tasks.submit(task)
 
-    def _show_synthetic_spectra(self, summary: Optional[Path], classes: list[ClassInfo]) -> None:
-        """Overlay the run's synthetic class spectra on the labelled ones in the spectral dock."""
+    def _show_synthetic_spectra(self, summary: Optional[Path], classes: list[ClassInfo],
+                                task: Optional[EngineTask] = None) -> None:
+        """Overlay the run's synthetic class spectra on the labelled ones in the spectral dock (a problem is said
+        with ``task``'s messages, after QGIS's own notice of its end; at once for a project's last run)."""
         from ..core.report import read_synthetic_spectra
 
         if summary is None or self.dock is None:
@@ -415,11 +417,12 @@ class HyperSynthPlugin:
             if stats:
                 self.dock.show_synthetic_class_spectra(stats, wavelengths, classes)
         except (OSError, ValueError) as exc:  # the map is in; a summary it cannot draw is only a warning
-            self.iface.messageBar().pushMessage(
-                "HyperSynth", f"the synthetic spectra of {summary} could not be shown: {exc}", Qgis.Warning, 10)
+            self._say_after(task, f"the synthetic spectra of {summary} could not be shown: {exc}")
 
-    def _show_run_attention(self, path: Optional[Path], title: str) -> None:
-        """Fill the attention dock with the run's one synthetic patch per class and its prompt words' maps."""
+    def _show_run_attention(self, path: Optional[Path], title: str, task: Optional[EngineTask] = None) -> None:
+        """Fill the attention dock with the run's one synthetic patch per class and its prompt words' maps (a
+        problem is said with ``task``'s messages, after QGIS's own notice of its end; at once for a project's last
+        run)."""
         from ..core.attention import read_class_attention
 
         if path is None or self.dock is None:
@@ -428,8 +431,17 @@ class HyperSynthPlugin:
             rows, wavelengths = read_class_attention(path)
             self.dock.show_run_attention(rows, wavelengths, title)
         except (OSError, ValueError) as exc:  # the map is in; attention it cannot draw is only a warning
-            self.iface.messageBar().pushMessage(
-                "HyperSynth", f"the cross-attention in {path} could not be shown: {exc}", Qgis.Warning, 10)
+            self._say_after(task, f"the cross-attention in {path} could not be shown: {exc}")
+
+    def _say_after(self, task: Optional[EngineTask], text: str) -> None:
+        """A warning in the message bar: after ``task``'s end and QGIS's notice of it, or at once without a task."""
+        def push() -> None:
+            self.iface.messageBar().pushMessage("HyperSynth", text, Qgis.Warning, 10)
+
+        if task is None:
+            push()
+        else:
+            task.after_qgis_notice(push)
 
     def preview_prompt(self, class_id: int, prompt: str) -> Optional[EngineTask]:
         """Synthesise a few patches for ``prompt`` with the last run's model and show them in the dock."""

@@ -204,3 +204,23 @@ def test_a_task_run_without_a_runner_says_its_messages_when_it_ends(qgis_app):
     task.result = 1
     task.finished(True)
     assert said == ["finished: 1"] and task.notices == []
+
+
+def test_a_runs_drawing_problems_come_after_qgis_own_notice_too(plugin, qgis_iface, tmp_path):
+    """The synthetic spectra or attention a finished run cannot draw are warned of with its other messages, after
+    QGIS's "Task complete"; a project's last run, shown again on opening, warns at once."""
+    from qgis.core import Qgis
+
+    broken = tmp_path / "synthetic_summary.json"
+    broken.write_text("{not json")
+    bar = qgis_iface.messageBar()
+    before = len(bar.get_messages(Qgis.Warning))
+    task = EngineTask("run", lambda reporter: None)
+    plugin._show_synthetic_spectra(broken, [], task)
+    plugin._show_run_attention(tmp_path / "attention.npz", "run", task)
+    assert len(bar.get_messages(Qgis.Warning)) == before and len(task.notices) == 2  # queued, not yet said
+    task.push_notices()
+    said = bar.get_messages(Qgis.Warning)[before:]
+    assert [("synthetic spectra" in m, "cross-attention" in m) for m in said] == [(True, False), (False, True)]
+    plugin._show_synthetic_spectra(broken, [])  # no task: at once
+    assert len(bar.get_messages(Qgis.Warning)) == before + 3
