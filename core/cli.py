@@ -770,9 +770,10 @@ def _say_missing_clip_weights(settings: "MethodSettings", method: str, reused: b
                              f"--method {method} trains none: leave --clip-weights out")
         return False
     from .ldm.config import preset
+    from .ldm.text_encoder import takes_clip_weights
 
     text = preset(settings.preset).text
-    if text.model == "tiny" or not text.use_pretrained:  # a small test tower: CLIP's weights do not fit it
+    if not takes_clip_weights(text):  # a small test tower: CLIP's weights do not fit it
         if settings.clip_weights:
             raise ValueError(f"--clip-weights is for --preset fast or full: the {settings.preset} preset's text tower "
                              "is a small one that cannot take CLIP ViT-B-32 weights; leave --clip-weights out")

@@ -176,9 +176,9 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
     # held from the check for an earlier run's outputs until this run's have moved in, so no other run passes
     # the check meanwhile; a folder the claim made is removed when a failed run leaves it empty
     with claim_output_folder(out, f"{METHOD_TITLES.get(method, method)} of {Path(scene_path).name}"):
-        check_output_folder(out, ALL_OUTPUTS, inputs, overwrite, kept=kept_outputs(out, bundle_path),
-                            approved=approved)
-        replaced = earlier_outputs(out, ALL_OUTPUTS, kept=kept_outputs(out, bundle_path))  # which this run replaces
+        kept = kept_outputs(out, bundle_path)
+        check_output_folder(out, ALL_OUTPUTS, inputs, overwrite, kept=kept, approved=approved)
+        replaced = earlier_outputs(out, ALL_OUTPUTS, kept=kept)  # which this run replaces
         outputs = _classify_scene(out, scene_path, labels_path, inputs, method=method, classes_path=classes_path,
                                   class_field=class_field, validation_path=validation_path,
                                   validation_field=validation_field or class_field,
@@ -581,8 +581,8 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         label_map, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes, min_classes=1)
         validation = _scored_validation(label_map, None, scene, classes, validation_path)  # not the map
         del label_map
-        validation = _without_training_pixels(validation, own_training_pixels(meta, scene), scene.shape[1],
-                                              validation_path)
+        own = own_training_pixels(meta, scene)  # the pixels it learnt from, where this scene holds them, or None
+        validation = _without_training_pixels(validation, own, scene.shape[1], validation_path)
     if layout is not None:  # its usable bands read window by window; the scale check's pixels gathered as they pass
         cube: Any = _streamed_scene(layout)
     else:
@@ -597,7 +597,6 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         if layout is not None:
             warn_of_scale(scene, cube.typical_value(), meta.get("median_value"))
         if validation is not None:
-            own = own_training_pixels(meta, scene)  # the scene it was trained on: its training pixels, or None
             ev = evaluate_scored(validation, maps, classes, scene, training=own, reach=_reach(clf))
         read = [("saved classifier", model_path), ("scene file", scene_path), ("validation labels", validation_path)]
         if ev is not None:  # what the run warned of so far (the scale check's, say), and what the run was

@@ -398,8 +398,8 @@ class HyperSynthPlugin:
                 remove_scratch(scratch)
             say(f"{request.title}: {message}", Qgis.Info if message == CANCELLED_MESSAGE else Qgis.Critical)
 
-        def say(text: str, level: Qgis.MessageLevel) -> None:  # over QGIS's own "Task complete" notice
-            task.after_qgis_notice(lambda: self.iface.messageBar().pushMessage("HyperSynth", text, level, 0))
+        def say(text: str, level: Qgis.MessageLevel) -> None:  # over QGIS's own "Task complete" notice, kept
+            self._say_after(task, text, level, seconds=0)
 
         task = EngineTask(request.title, classify_job(request), on_success=on_success, on_failure=on_failure)
         return self.tasks.submit(task)
@@ -433,10 +433,12 @@ class HyperSynthPlugin:
         except (OSError, ValueError) as exc:  # the map is in; attention it cannot draw is only a warning
             self._say_after(task, f"the cross-attention in {path} could not be shown: {exc}")
 
-    def _say_after(self, task: Optional[EngineTask], text: str) -> None:
-        """A warning in the message bar: after ``task``'s end and QGIS's notice of it, or at once without a task."""
+    def _say_after(self, task: Optional[EngineTask], text: str, level: Qgis.MessageLevel = Qgis.Warning,
+                   seconds: int = 10) -> None:
+        """A message-bar message (``seconds``: 0 keeps it): after ``task``'s end and QGIS's notice of it, or at
+        once without a task."""
         def push() -> None:
-            self.iface.messageBar().pushMessage("HyperSynth", text, Qgis.Warning, 10)
+            self.iface.messageBar().pushMessage("HyperSynth", text, level, seconds)
 
         if task is None:
             push()
@@ -464,8 +466,7 @@ class HyperSynthPlugin:
 
         def on_failure(message: str) -> None:
             level = Qgis.Info if message == CANCELLED_MESSAGE else Qgis.Critical
-            task.after_qgis_notice(  # over QGIS's own "Task failed" notice
-                lambda: self.iface.messageBar().pushMessage("HyperSynth", f"prompt preview: {message}", level, 10))
+            self._say_after(task, f"prompt preview: {message}", level)  # over QGIS's own "Task failed" notice
             if self.dock is not None:
                 self.dock.preview_unavailable(message)
 

@@ -25,6 +25,11 @@ GIVE_WEIGHTS = ("Give the CLIP weights file (the plugin's HyperSynth settings, -
                 "put the open_clip checkpoint in the Hugging Face cache to use the pretrained tower.")
 
 
+def takes_clip_weights(cfg: TextConfig) -> bool:
+    """Whether a tower of ``cfg`` is one CLIP's pretrained weights fit and are meant for (not the small test tower)."""
+    return cfg.model != "tiny" and cfg.use_pretrained
+
+
 class TextEncoder(nn.Module):
     """Per-token prompt embeddings from the open_clip text transformer (before pooling and projection).
 
@@ -51,7 +56,7 @@ class TextEncoder(nn.Module):
         self.cfg = cfg
         self.tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=cfg.context_length)
         found, looked = (None, "")
-        if load_weights and not cfg.weights_path and cfg.model != "tiny" and cfg.use_pretrained:
+        if load_weights and not cfg.weights_path and takes_clip_weights(cfg):
             found, looked = self.find_cached_weights(cfg.model)
             if found is None and cfg.fallback == "compact":
                 # A random 63M-parameter ViT-B-32 tower brings no language knowledge, costs CPU time and
