@@ -134,14 +134,15 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
         """Refuse, with a QgsProcessingException, a combination of parameters this algorithm cannot run, from the
         parameters alone (no data read). Called before the run (checkParameterValues: the dialog says it and keeps
         the parameters) and again at its start (a model or a script may skip the first call). Here: the
-        destinations' names; subclasses add their own checks to these."""
+        destinations' names and the input files given; subclasses add their own checks to these."""
         self.check_file_names(parameters, context)
+        self.check_input_files(parameters, context)
 
     def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802 (QGIS API)
                              context: QgsProcessingContext) -> tuple[bool, str]:
         ok, message = super().checkParameterValues(parameters, context)
         if not ok:
-            return ok, matlab_file_message(self, parameters) or message
+            return ok, matlab_file_message(self, parameters) or self.missing_input_file(parameters, context) or message
         try:
             self.check_parameters(parameters, context)
         except QgsProcessingException as exc:
@@ -176,6 +177,37 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
                 if os.path.realpath(path) in inputs:
                     continue
             check(self.title(name), path)
+
+    def check_input_files(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
+        """Refuse an input file (a class file, a product to import) that is given but not there, before the run
+        (:meth:`missing_input_file`)."""
+        message = self.missing_input_file(parameters, context)
+        if message:
+            raise QgsProcessingException(message)
+
+    def missing_input_file(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        """What to fix where an input file is given but not there, or "": QGIS's file parameter takes any path
+        (and says only "Incorrect parameter value" of a folder), and the engine would refuse it only once the run
+        had started. Folder inputs (saved models) are checked by the algorithms, which also say what kind of folder
+        they need; a GDAL subdataset name (``NETCDF:"scene.nc":radiance``) is left to the import, which says which
+        file it reads."""
+        from qgis.core import QgsProcessingParameterFile
+
+        from ...core.io.read import gdal_subdataset_file
+
+        for definition in self.parameterDefinitions():
+            if (not isinstance(definition, QgsProcessingParameterFile) or definition.isDestination()
+                    or definition.behavior() == QgsProcessingParameterFile.Folder):
+                continue
+            path = parameters.get(definition.name())
+            path = path if isinstance(path, str) else self.parameterAsFile(parameters, definition.name(), context)
+            if not path or os.path.isfile(path) or gdal_subdataset_file(path) is not None:
+                continue
+            wrong = f"{path} is a folder" if os.path.isdir(path) else f"there is no file {path}"
+            empty = ", or leave it empty" if definition.flags() & definition.FlagOptional else ""
+            return (f"{self.title(definition.name())} ({definition.name()}): {wrong}. "
+                    f"Give an existing file{empty}.")
+        return ""
 
     def input_files(self, parameters: dict[str, Any], context: QgsProcessingContext) -> set[str]:
         """The files of the input layers and files given (real paths)."""

@@ -587,6 +587,38 @@ def test_combinations_are_refused_before_the_run(hypersynth_plugin, inputs, tmp_
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("algorithm", ["classifybaseline", "augmentandclassify", "trainbundle", "benchmark",
+                                       "accuracyassessment"])
+def test_a_class_file_that_is_not_there_is_refused_before_the_run(hypersynth_plugin, inputs, tmp_path, untouched,
+                                                                  monkeypatch, algorithm):
+    _no_engine(monkeypatch)
+    parameters = {"classifybaseline": _baseline(inputs, tmp_path),
+                  "augmentandclassify": _augment(inputs, tmp_path, CLASSES=inputs.classes),
+                  "trainbundle": {"SCENE": inputs.scene, "LABELS": inputs.labels, "CLASSES": inputs.classes,
+                                  "PRESET": 0, "DEVICE": 1, "OUTPUT": str(tmp_path / "model")},
+                  "benchmark": _benchmark(inputs, tmp_path, CLASSES=inputs.classes),
+                  "accuracyassessment": _accuracy(inputs, tmp_path, CLASSES=inputs.classes)}[algorithm]
+    assert _check(algorithm, parameters) == (True, "")  # the class file as it is
+    missing = str(inputs.folder / "clases.json")
+    ok, message = _check(algorithm, {**parameters, "CLASSES": missing})
+    assert not ok and re.fullmatch(r"Class (and prompt )?file \(CLASSES\): there is no file .*clases\.json\. Give an "
+                                   r"existing file, or leave it empty\.", message), message
+    _refused(algorithm, {**parameters, "CLASSES": missing}, r"there is no file .*clases\.json")  # a script too
+    ok, message = _check(algorithm, {**parameters, "CLASSES": str(inputs.folder)})
+    assert not ok and f"{inputs.folder} is a folder. Give an existing file" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_product_to_import_that_is_not_there_is_refused_before_the_run(hypersynth_plugin, inputs, tmp_path,
+                                                                         untouched):
+    parameters = {"INPUT": str(inputs.folder / "ENMAP01-gone.xml"), "OUTPUT": str(tmp_path / "scene.tif")}
+    ok, message = _check("importscene", parameters)
+    assert not ok and message.startswith("Scene or sensor product (INPUT): there is no file ")
+    assert message.endswith("ENMAP01-gone.xml. Give an existing file.")  # a required input: no "leave it empty"
+    assert _check("importscene", {**parameters, "INPUT": inputs.scene}) == (True, "")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_device_this_machine_lacks_is_refused_before_the_run(hypersynth_plugin, inputs, tmp_path, untouched,
                                                                monkeypatch):
     import torch
