@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from hypersynth.core import pipeline
-from hypersynth.core.cli import TerminalReporter, _elapsed, build_parser, main as cli_main
+from hypersynth.core.cli import build_parser, main as cli_main
+from hypersynth.core.cli.terminal import TerminalReporter, _elapsed
 
 CLIP_WARNING = "text-tower weights found"  # in the engine's warning and in the command line's
 
@@ -114,7 +115,7 @@ def test_clip_weights_refused_where_they_cannot_be_used(scene_files, tmp_path, c
 
 
 def test_the_checkpoint_files_the_help_names_are_those_the_engine_looks_for():
-    from hypersynth.core.cli import CLIP_FILES
+    from hypersynth.core.cli.option_values import CLIP_FILES
     from hypersynth.core.ldm.text_encoder import CHECKPOINT_FILES
 
     assert CLIP_FILES == f"open_clip's {' or '.join(CHECKPOINT_FILES)}"  # written out: --help imports no torch

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from hypersynth.core import bench, bench_inputs
-from hypersynth.core.cli import _with_overwrite_option, main as cli_main
+from hypersynth.core.cli import main as cli_main
+from hypersynth.core.cli.commands import _with_overwrite_option
 from hypersynth.core.io.read import read_scene
 from hypersynth.core.io.write import OutputExistsError, atomic_output
 from hypersynth.core.ldm.bundle import save_bundle

@@ -142,7 +142,7 @@ def test_augment_with_choose_trains_and_saves_what_the_labels_decided():
 
 
 def test_the_command_line_passes_cv_synthesis_on():
-    from hypersynth.core.cli import _settings
+    from hypersynth.core.cli.commands import _settings
 
     args = build_parser().parse_args(["augment-classify", "--scene", "s.tif", "--labels", "l.gpkg", "--prompts",
                                       "p.json", "--out", "o", "--cv-synthesis", "choose"])

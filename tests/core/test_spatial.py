@@ -10,7 +10,7 @@ from hypersynth.core.classify.predict import predict_pixels, predict_scene
 from hypersynth.core.classify.ensemble import MAX_SMOOTHING_PIXELS, choose_blend_and_smoothing
 from hypersynth.core.classify.spatial import (SIGMAS, kernel_radius, label_regions, region_folds, resolve_smoothing,
                                               smooth_probabilities, smoothed_at)
-from hypersynth.core.cli import _smoothing_width
+from hypersynth.core.cli.option_values import _smoothing_width
 
 
 def _random_proba(seed=0, k=3, h=17, w=21):

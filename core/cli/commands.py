@@ -1,0 +1,337 @@
+"""Running a command: `main` parses the options, runs the engine and turns its refusals into one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import shutil
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
+
+from ..progress import Cancelled
+from .option_values import CLIP_FILES
+from .parser import build_parser
+from .terminal import TerminalReporter
+
+if TYPE_CHECKING:
+    from ..methods import MethodSettings
+    from ..pipeline import ClassificationOutputs
+
+
+def _settings(args: argparse.Namespace) -> "MethodSettings":
+    """The run's settings from its options; a command without an option gets the engine's default."""
+    from ..methods import MethodSettings
+
+    return MethodSettings(preset=getattr(args, "preset", "fast"), seed=getattr(args, "seed", 0),
+                          device=args.device,
+                          patch_size=getattr(args, "patch_size", None),
+                          synthetic_per_class=getattr(args, "synthetic_per_class", None),
+                          balance_rate=getattr(args, "balance_rate", 0.5),
+                          synthetic_weight=getattr(args, "synthetic_weight", MethodSettings.synthetic_weight),
+                          forest_inputs=getattr(args, "forest_inputs", MethodSettings.forest_inputs),
+                          share_rule=getattr(args, "share_rule", MethodSettings.share_rule),
+                          cv_synthesis=getattr(args, "cv_synthesis", MethodSettings.cv_synthesis),
+                          guidance=getattr(args, "guidance", None),
+                          steps=getattr(args, "steps", None), anchor_strength=getattr(args, "anchor_strength", 0.5),
+                          pseudo_labels=getattr(args, "pseudo_labels", None),
+                          pseudo_labeller=getattr(args, "pseudo_labeller", MethodSettings.pseudo_labeller),
+                          pseudo_rule=getattr(args, "pseudo_rule", MethodSettings.pseudo_rule),
+                          spatial_smoothing=getattr(args, "spatial_smoothing", None),
+                          diffusion_features=getattr(args, "diffusion_features", MethodSettings.diffusion_features),
+                          clip_weights=getattr(args, "clip_weights", None))
+
+
+def _print_outputs(outputs: "ClassificationOutputs") -> None:
+    """What a finished run wrote, a file a line, for the analyst and for a script that chains commands (stdout);
+    an earlier run's files it replaced (overwrite) are said on stderr."""
+    print(f"classified map: {outputs.class_map}")
+    print(f"confidence:     {outputs.confidence}")
+    if outputs.probabilities:
+        print(f"probabilities:  {outputs.probabilities}")
+    print(f"report:         {outputs.report}")
+    if outputs.bundle:
+        print(f"model bundle:   {outputs.bundle}")
+    if outputs.classifier:  # what `classify --classifier` takes (classify writes none)
+        print(f"classifier:     {outputs.classifier}")
+    if outputs.synthetic_patches:
+        from ..io.patch_files import companion_files
+
+        print(f"synthetic:      {outputs.synthetic_patches}")
+        for beside in companion_files(outputs.synthetic_patches)[:1]:  # a mosaic's class raster
+            if beside.exists():
+                print(f"their classes:  {beside}")
+    if outputs.metrics:
+        m = outputs.metrics
+        print(f"accuracy:       OA {m['oa'] * 100:.2f} %  AA {m['aa'] * 100:.2f} %  kappa {m['kappa']:.4f} "
+              f"({m['n_test']} validation pixels)")
+    if outputs.replaced:  # --overwrite: the costly bundles among them, say, go without a word otherwise
+        print(f"replaced the earlier run's {', '.join(outputs.replaced)} in {outputs.class_map.parent}",
+              file=sys.stderr)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; returns the exit status (2 for a usage error, which argparse has printed)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2): a status to return, not to raise in-process
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    args.argv = argv  # the bench tables quote the command
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    reporter = TerminalReporter(quiet=getattr(args, "quiet", False))
+    previous = _stop_on_sigterm()
+    try:
+        return _dispatch(args, reporter)
+    except Cancelled:
+        print("cancelled: nothing was written", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("terminated: nothing was written", file=sys.stderr)
+        return 143
+    except FileExistsError as exc:
+        print(f"error: {_with_overwrite_option(exc)}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (RuntimeError, MemoryError) as exc:  # the GPU or the computer out of memory: what to do, no traceback
+        from ..memory import out_of_memory_message
+
+        message = out_of_memory_message(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    finally:
+        reporter.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """SIGTERM (a batch system's stop, ``kill``): unwinds like Ctrl+C, so staging folders are removed."""
+
+
+def _stop_on_sigterm() -> Any:
+    """Make SIGTERM raise :class:`Terminated` while a command runs; returns the handler to restore (None when
+    this is not the main thread, where Python cannot set one)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, stop)
+
+
+def _with_overwrite_option(exc: FileExistsError) -> str:
+    """The engine's refusal to replace an output, worded for the command line: the engine's own message names
+    its Python argument (``overwrite=True``, "allow overwriting"); here it is --overwrite."""
+    text = str(exc)
+    if "overwrit" not in text or "--overwrite" in text:
+        return text  # not a refusal to replace (e.g. a file where a folder belongs), or worded here already
+    what = re.split(r";|\s\(", text, maxsplit=1)[0]  # "X already holds a, b" / "X already exists"
+    return f"{what}; pass --overwrite to replace it, or choose another --out"
+
+
+def _check_demo_out(out: Path, overwrite: bool) -> None:
+    """Refuse an out folder holding an earlier demo (its scene files or results) unless ``overwrite``, before the
+    demo writes its scene there."""
+    from ..outputs import earlier_outputs
+    from ..pipeline import ALL_OUTPUTS
+
+    if overwrite or not out.is_dir():
+        return
+    held = earlier_outputs(out, ALL_OUTPUTS) + [f"scene/{p.name}" for p in sorted((out / "scene").glob("demo_*"))]
+    if held:
+        more = f" and {len(held) - 4} more" if len(held) > 4 else ""
+        raise FileExistsError(f"{out} already holds an earlier demo ({', '.join(held[:4])}{more}); pass "
+                              "--overwrite to replace it, or choose another --out")
+
+
+@contextmanager
+def _text_tower_checked(settings: "MethodSettings", method: str, reused: bool) -> Iterator[None]:
+    """Around a run: first refuse --clip-weights where it cannot be used and, when the run will train a synthesis
+    model without CLIP weights, say so at once, not after minutes of training; then, while the run goes, keep the
+    engine's own warning of it off the terminal (it would come again after minutes). A filter on the terminal's
+    handlers, not on the engine's logger, so the run's report, which collects from that logger, still lists it."""
+    from ..ldm.text_encoder import MISSING_WEIGHTS
+
+    if not _say_missing_clip_weights(settings, method, reused):
+        yield
+        return
+
+    class SaidAlready(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return not (record.name == "hypersynth" and record.getMessage().startswith(MISSING_WEIGHTS))
+
+    installed = [(handler, SaidAlready()) for handler in logging.getLogger().handlers]
+    for handler, said in installed:
+        handler.addFilter(said)
+    try:
+        yield
+    finally:
+        for handler, said in installed:
+            handler.removeFilter(said)
+
+
+def _say_missing_clip_weights(settings: "MethodSettings", method: str, reused: bool) -> bool:
+    """Refuse --clip-weights where the run cannot use it; warn when the run will train a synthesis model whose text
+    tower could take CLIP weights and none were given or found. Returns whether it warned."""
+    from ..methods import needs_synthesis_model
+
+    if reused and settings.clip_weights:
+        raise ValueError("--clip-weights is for training a synthesis model; --synthesis-model reuses one, whose "
+                         "text tower is saved in it: leave one of them out")
+    if reused or not needs_synthesis_model(method, settings):
+        if settings.clip_weights:
+            raise ValueError(f"--clip-weights is for runs that train a synthesis model (Augment & Classify); "
+                             f"--method {method} trains none: leave --clip-weights out")
+        return False
+    from ..ldm.config import preset
+    from ..ldm.text_encoder import takes_clip_weights
+
+    text = preset(settings.preset).text
+    if not takes_clip_weights(text):  # a small test tower: CLIP's weights do not fit it
+        if settings.clip_weights:
+            raise ValueError(f"--clip-weights is for --preset fast or full: the {settings.preset} preset's text tower "
+                             "is a small one that cannot take CLIP ViT-B-32 weights; leave --clip-weights out")
+        return False
+    if settings.clip_weights:
+        return False
+    from ..device import check_device
+    from ..ldm.text_encoder import MISSING_WEIGHTS, TextEncoder
+
+    check_device(settings.device)  # a GPU that is not here is the first thing to say (the engine checks it first)
+    found, looked = TextEncoder.find_cached_weights(text.model)  # the engine's own look-up (a cache look-up only)
+    if found is not None:
+        return False
+    instead = ("a small text tower of its own, trained with the diffusion model" if text.fallback == "compact"
+               else "a randomly initialised text tower")
+    logging.getLogger("hypersynth").warning(
+        MISSING_WEIGHTS + "%s text-tower weights found (looked for %s; nothing is downloaded): the synthesis model "
+        "will use %s, so the prompts carry no prior language knowledge. Give --clip-weights FILE (%s) or put the "
+        "checkpoint in the Hugging Face cache to use the pretrained tower.", text.model, looked, instead, CLIP_FILES)
+    return True
+
+
+def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
+    from .. import pipeline
+    from ..outputs import claim_output_folder
+
+    if args.command == "demo":
+        from ..demo import write_demo
+        from ..device import check_device
+
+        out = Path(args.out)
+        settings = _settings(args)  # refuses bad settings before the scene is written
+        check_device(settings.device)  # so does classify_scene, but only after the scene is written
+        with _text_tower_checked(settings, args.method, reused=False), \
+                claim_output_folder(out, "the demo"):  # from the check until the map is in (classify_scene nests)
+            _check_demo_out(out, args.overwrite)
+            scene_was_there = (out / "scene").exists()
+            try:
+                files = write_demo(out / "scene", seed=args.seed, n_per_class=args.labels_per_class,
+                                   overwrite=args.overwrite)
+                outputs = pipeline.classify_scene(files.scene, files.labels, out, method=args.method,
+                                                  classes_path=files.classes_json,
+                                                  validation_path=files.ground_truth, settings=settings,
+                                                  reporter=reporter, overwrite=args.overwrite)
+            except BaseException:  # cancelled (Ctrl+C) or failed: a scene this run wrote goes with it
+                if not scene_was_there:
+                    shutil.rmtree(out / "scene", ignore_errors=True)
+                raise
+        reporter.close()
+        _print_outputs(outputs)
+        return 0
+    if args.command in ("augment-classify", "baseline"):
+        method = "augment" if args.command == "augment-classify" else args.method
+        settings = _settings(args)
+        reused = getattr(args, "synthesis_model", None) is not None
+        with _text_tower_checked(settings, method, reused), \
+                claim_output_folder(Path(args.out), f"{args.command} of {Path(args.scene).name}"):  # the COG too
+            outputs = pipeline.classify_scene(args.scene, args.labels, args.out, method=method,
+                                              classes_path=args.prompts, class_field=args.class_field,
+                                              validation_path=args.validation,
+                                              validation_field=args.validation_field, settings=settings,
+                                              bundle_path=getattr(args, "synthesis_model", None),
+                                              reporter=reporter, overwrite=args.overwrite,
+                                              probabilities=args.probabilities, training_area=args.training_area,
+                                              synthetic_patches=getattr(args, "synthetic_patches", None))
+            reporter.close()
+            _print_outputs(outputs)
+            if args.cog:
+                from ..io.write import export_cog
+
+                cog = export_cog(outputs.class_map, outputs.class_map.with_name(pipeline.COG_MAP),
+                                 overwrite=args.overwrite)
+                print(f"COG:            {cog}")
+        return 0
+    if args.command == "classify":  # the engine checks --classifier (check_model_folder) and --device first
+        outputs = pipeline.classify_with_model(args.classifier, args.scene, args.out, validation_path=args.validation,
+                                               class_field=args.class_field, device=args.device,
+                                               reporter=reporter, overwrite=args.overwrite,
+                                               probabilities=args.probabilities)
+        reporter.close()
+        _print_outputs(outputs)
+        return 0
+    if args.command == "assess":
+        from ..evaluation.assess import ACCURACY_FILES, assess_map
+
+        ev = assess_map(args.map, args.validation, class_field=args.class_field, classes_path=args.prompts,
+                        out_dir=args.out, overwrite=args.overwrite, exclude_path=args.exclude,
+                        exclude_field=args.exclude_field, training_beside=not args.keep_training_pixels)
+        print(ev.to_markdown(), end="")
+        if args.out:
+            print(f"\nwritten: {', '.join(str(Path(args.out) / name) for name in ACCURACY_FILES)}")
+        return 0
+    if args.command == "synthesize":  # the engine checks --out, --synthesis-model and --device first
+        path = pipeline.synthesize_to_file(args.synthesis_model, args.out, class_id=args.class_id, prompt=args.prompt,
+                                           label=args.label, n=args.n, settings=_settings(args),
+                                           attention=args.attention, reporter=reporter, overwrite=args.overwrite)
+        reporter.close()
+        from ..io.patch_files import companion_files
+
+        print(f"synthetic patches: {path}")
+        for beside in companion_files(path)[:1]:  # the mosaic's class raster (its style is QGIS's business)
+            if beside.exists():  # not for patches of label 0 (no class)
+                print(f"their classes:     {beside}")
+        return 0
+    if args.command == "bench":
+        from ..bench import run_bench_cli
+
+        return run_bench_cli(args, reporter)
+    if args.command == "import-scene":
+        from ..io.convert import import_scene
+        from ..io.products import product_facts
+
+        facts = product_facts(args.scene)  # read once: what the product is, for the import and the line below
+        path = import_scene(args.scene, args.out, overwrite=args.overwrite,
+                            quality_masks=not args.keep_flagged_pixels, facts=facts, reporter=reporter)
+        reporter.close()
+        print(f"imported {f'the {facts.kind} product' if facts else 'the scene'} {args.scene}\n"
+              f"GeoTIFF: {path}")
+        return 0
+    if args.command == "datasets":
+        from ..datasets import available_datasets, list_datasets, search_dirs
+
+        here = set(available_datasets())
+        print(f"{'dataset':18s} {'here':9s}  {'--download':10s}  description")
+        for spec in list_datasets():
+            needed = [f for f in spec.files if f.required]
+            fetchable = "-" if spec.key in here or not needed else "yes" if all(f.urls for f in needed) else "no"
+            print(f"{spec.key:18s} {'available' if spec.key in here else 'missing':9s}  {fetchable:10s}  "
+                  f"{spec.title}")
+        print(f"\nLooked in {', '.join(str(d) for d in search_dirs())}, each laid out as <dataset>/<file>; set "
+              "HYPERSYNTH_DATA_DIR to your folder of them (make bench uses ../shared/data beside the checkout). "
+              "'bench --download' fetches the missing ones marked yes.")
+        return 0
+    raise AssertionError(args.command)

@@ -1,0 +1,129 @@
+"""What each command-line option accepts: argparse types that refuse a bad value and say what to give instead."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Callable, Optional
+
+CLIP_FILES = "open_clip's open_clip_model.safetensors or open_clip_pytorch_model.bin"  # text_encoder.CHECKPOINT_FILES
+
+
+# Each raises argparse.ArgumentTypeError, which argparse prints after the option's name ("argument --seed: …").
+
+
+def _whole(minimum: int, maximum: Optional[int] = None, note: str = "") -> Callable[[str], int]:
+    """A type: a whole number in [minimum, maximum]; ``note`` tells what else the user can do."""
+    def parse(text: str) -> int:
+        try:
+            value: Optional[int] = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            bound = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+            raise argparse.ArgumentTypeError(f"expected a whole number {bound}{note}; got {text!r}")
+        return value
+    return parse
+
+
+def _number(low: float, high: float = math.inf, *, low_open: bool = False) -> Callable[[str], float]:
+    """A type: a number in [low, high] (``low_open``: in (low, high]); NaN is refused."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not ((low < value if low_open else low <= value) and value <= high):  # NaN fails every comparison
+            span = (f"in {'(' if low_open else '['}{low:g}, {high:g}]" if high < math.inf
+                    else f"{'above' if low_open else 'of at least'} {low:g}")
+            raise argparse.ArgumentTypeError(f"expected a number {span}; got {text!r}")
+        return value
+    return parse
+
+
+def _prompt(text: str) -> str:
+    """A type: a prompt with words in it (an empty one tells the text encoder nothing)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected words describing the patches, e.g. 'asphalt road'; got an empty "
+                                         "prompt")
+    return text
+
+
+def _folder(text: str) -> str:
+    """A type: an output folder's name, not empty."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a folder, e.g. --out results/")
+    return text
+
+
+def _patches_file(text: str) -> str:
+    """A type: the name of the file synthesize writes, whose ending says its format (.npz, .csv or .tif)."""
+    from ..io.patch_files import patch_format
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a .npz, .csv or .tif file name, e.g. --out patches.npz")
+    try:
+        patch_format(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _tif_file(text: str) -> str:
+    """A type: the name of the GeoTIFF import-scene writes."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a GeoTIFF file name, e.g. --out scene.tif")
+    if Path(text).suffix.lower() not in (".tif", ".tiff"):
+        raise argparse.ArgumentTypeError(f"the scene is written as GeoTIFF; name it {Path(text).stem or 'scene'}.tif "
+                                         f"(got {text!r})")
+    return text
+
+
+def _clip_weights_file(text: str) -> str:
+    """A type: an existing file of CLIP weights, checked before anything runs (the engine would find it missing only
+    when the synthesis model's training starts)."""
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give the checkpoint file in it ({CLIP_FILES})")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}; give the CLIP ViT-B-32 checkpoint ({CLIP_FILES})")
+    return str(path)
+
+
+def _bench_list(name: str) -> Callable[[str], list]:
+    """bench_inputs.py's list parser ``name`` (parse_seeds, parse_methods, …) as a type; its ValueError says what is
+    wrong. Imported when used, so --help stays fast."""
+    def parse(text: str) -> list:
+        from .. import bench_inputs
+
+        try:
+            return getattr(bench_inputs, name)(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
+def _smoothing_width(text: str) -> Optional[float]:
+    """'auto' -> None (cross-validated), 'off' -> 0, a number -> that width in pixels."""
+    if text.strip().lower() == "auto":
+        return None
+    if text.strip().lower() == "off":
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, off or a width in pixels; got {text!r}") from None
+    if not value >= 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"the smoothing width must be 0 or positive; got {value}")
+    return value
+
+
+def _device(text: str) -> str:
+    """--device's spelling (whether this machine has that GPU is the engine's check, before any work)."""
+    from ..device import DEVICE_NAME
+
+    if not DEVICE_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device; use auto, cpu, cuda or cuda:N (N: the GPU's "
+                                         "index)")
+    return text
