@@ -80,6 +80,17 @@ def _tif_file(text: str) -> str:
     return text
 
 
+def _bands_to_leave_out(text: str) -> str:
+    """A type: the bands import-scene flags bad, checked for form (the scene, read later, says whether it has them)."""
+    from ..io.band_choice import parse_bands_to_leave_out
+
+    try:
+        parse_bands_to_leave_out(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _clip_weights_file(text: str) -> str:
     """A type: an existing file of CLIP weights, checked before anything runs (the engine would find it missing only
     when the synthesis model's training starts)."""

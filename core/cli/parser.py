@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any, Optional, Sequence
 
-from .option_values import (CLIP_FILES, _bench_list, _clip_weights_file, _device, _folder, _number, _patches_file,
-                            _prompt, _smoothing_width, _tif_file, _whole)
+from .option_values import (CLIP_FILES, _bands_to_leave_out, _bench_list, _clip_weights_file, _device, _folder,
+                            _number, _patches_file, _prompt, _smoothing_width, _tif_file, _whole)
 
 EPILOG = """examples:
   hypersynth demo                                   # embedded demo scene -> out/demo/ (again: --overwrite)
@@ -51,8 +51,14 @@ acquisition beside the .nc (cloud, cirrus, cloud buffer and spacecraft flags; wa
 The output says how many; --keep-flagged-pixels keeps them all. The other commands apply the
 same masks when their --scene is a product. PRISMA's L2 products carry no cloud mask.
 
-example:
+Noisy bands: a cube whose file flags none of its bad bands (an uncorrected AVIRIS cube's
+water-vapour windows, a detector's noisy edge) gets them flagged with --leave-out-bands, by
+number (1 = the first band) or wavelength. They are written with their values and flagged
+bad (bbl 0), so QGIS still shows them and every HyperSynth run on the GeoTIFF leaves them out.
+
+examples:
   hypersynth import-scene --scene EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc --out emit.tif
+  hypersynth import-scene --scene salinasA.mat --out salinasA.tif --leave-out-bands 108-112,154-167,224
 """
 CLASS_KEYS = "id, name, colour (or color), prompt"  # a class file entry's keys (io.classes.ALLOWED_KEYS)
 PRESET_HELP = ("model size: tiny (under a minute on a small scene, for tests), fast (default, minutes on a laptop CPU) "
@@ -380,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-flagged-pixels", action="store_true",
                    help="keep the pixels the product's quality masks flag as cloud, cloud shadow or cirrus (by "
                         "default they are written as no-data)")
+    p.add_argument("--leave-out-bands", type=_bands_to_leave_out, metavar="BANDS",
+                   help="bands to flag bad: numbers (1 = the first band), ranges of them and wavelength ranges, "
+                        "separated by commas, e.g. 108-112,154-167,224 or 1340-1450nm,1790-1960nm")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     helptext = "list the benchmark datasets and whether they are available here"

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
 from ..outputs import OutputExistsError, write_problem
 from ..progress import NULL_REPORTER, Reporter
+from ..scene import Scene
+from .band_choice import bands_left_out, describe_bands, parse_bands_to_leave_out
 from .products import ProductFacts, Shape, product_facts
-from .read import gdal_subdataset_file, read_scene, source_name
+from .read import gdal_subdataset_file, opened_quietly, read_scene, source_name
 from .write import write_scene
 
 GEOTIFF_SUFFIXES = (".tif", ".tiff")
 PRODUCT_TAG = "HYPERSYNTH_PRODUCT"  # GDAL metadata item of an imported product's GeoTIFF: the product's name
+LEFT_OUT_TAG = "HYPERSYNTH_LEFT_OUT"  # GDAL metadata item: the bands the import flagged bad ("bands 104–108 (…)")
 READ_SHARE = 0.4  # of the progress bar: reading (and for a product converting) the scene; the rest is writing
 
 
@@ -28,7 +33,8 @@ class ImportDestination:
 
 
 def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False, quality_masks: bool = True,
-                 facts: Optional[ProductFacts] = None, reporter: Reporter = NULL_REPORTER) -> Path:
+                 leave_out_bands: Optional[str] = None, facts: Optional[ProductFacts] = None,
+                 reporter: Reporter = NULL_REPORTER) -> Path:
     """Read any scene :func:`.read.read_scene` reads and write it as a float32 GeoTIFF with :func:`.write.write_scene`.
 
     The GeoTIFF carries each band's wavelength, FWHM and bad-band flag (GDAL and ENVI metadata), no-data (-9999) and
@@ -43,6 +49,10 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
         overwrite: replace an existing ``out``; never the file the scene is read from.
         quality_masks: write as no data the pixels a product's own quality masks flag as cloud, cloud shadow or
             cirrus (:mod:`.quality_masks`); False keeps every pixel.
+        leave_out_bands: bands to flag bad in the GeoTIFF (:data:`.band_choice.LEAVE_OUT_FORMAT`: numbers from 1,
+            ranges, wavelength ranges), e.g. the water-vapour windows of a cube whose file flags none. They are
+            written as they are, with ``bbl`` 0, so QGIS still shows them and HyperSynth leaves them out. A pixel
+            with no data in one of them alone stays no data (the scene is read with them usable).
         facts: ``source``'s :func:`.products.product_facts` when the caller has them already (None: found here).
         reporter: stages "reading …" and "writing …"; cancel is checked between them, and while a product is
             unpacked from its archive (stage "reading …: unpacking").
@@ -50,13 +60,17 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
     Raises:
         OutputExistsError: ``out`` exists and ``overwrite`` is False (checked before anything is read).
         SceneReadError: the scene cannot be read (the message says why).
-        ValueError: ``out`` is not named .tif, or is the file the scene is read from.
+        ValueError: ``out`` is not named .tif, or is the file the scene is read from; ``leave_out_bands`` is not of
+            the form above, names a band the scene lacks, or leaves no usable band (the form is checked before the
+            scene is read).
         Cancelled: the reporter asked to stop.
     """
     out = Path(out)
     if out.suffix.lower() not in GEOTIFF_SUFFIXES:
         raise ValueError(f"the imported scene is written as GeoTIFF; name it {out.stem or 'scene'}.tif (got "
                          f"{out.name})")
+    if leave_out_bands is not None:
+        parse_bands_to_leave_out(leave_out_bands)  # its form, before the scene is read
     facts = facts or product_facts(source)
     _refuse_own_input(source, facts, out)
     if out.exists() and not overwrite:
@@ -66,11 +80,35 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
     reporter.check()
     reporter.progress(0.0, f"reading {what}")
     scene = read_scene(source, quality_masks=quality_masks, reporter=reporter.sub(0.0, READ_SHARE, f"reading {what}: "))
+    tags = {PRODUCT_TAG: facts.name} if facts is not None else {}
+    done = f"written {out.name}"
+    if leave_out_bands is not None:
+        scene, left_out = _leave_out(scene, leave_out_bands)
+        tags[LEFT_OUT_TAG] = describe_bands(left_out, scene.wavelengths)
+        done += f"; {tags[LEFT_OUT_TAG]} flagged bad"
     reporter.check()
     reporter.progress(READ_SHARE, f"writing {out.name}")
-    write_scene(scene, out, overwrite=overwrite, tags={PRODUCT_TAG: facts.name} if facts is not None else None)
-    reporter.progress(1.0, f"written {out.name}")
+    write_scene(scene, out, overwrite=overwrite, tags=tags or None)
+    reporter.progress(1.0, done)
     return out
+
+
+def _leave_out(scene: Scene, text: str) -> tuple[Scene, np.ndarray]:
+    """``scene`` with the bands ``text`` names flagged bad, and those bands ``(B,)`` bool; refused where that leaves
+    no usable band."""
+    left_out = bands_left_out(text, scene.bands, scene.wavelengths)
+    good = scene.good_bands & ~left_out
+    if not good.any():
+        raise ValueError(f"leaving out {describe_bands(left_out, scene.wavelengths)} leaves {scene.name} no usable "
+                         f"band; name fewer bands")
+    return replace(scene, good_bands=good), left_out
+
+
+def bands_flagged_at_import(path: str | Path) -> str:
+    """The bands an import into the GeoTIFF ``path`` flagged bad at the analyst's word ("bands 108–112 (…)"), as
+    written in its metadata (:data:`LEFT_OUT_TAG`); "" when none were."""
+    with opened_quietly(path) as ds:
+        return ds.tags().get(LEFT_OUT_TAG, "")
 
 
 def import_name(source: str | Path, facts: Optional[ProductFacts] = None) -> str:

@@ -189,10 +189,11 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
         """What to fix where an input file is given but not there, or "": QGIS's file parameter takes any path
         (and says only "Incorrect parameter value" of a folder), and the engine would refuse it only once the run
         had started. Folder inputs (saved models) are checked by the algorithms, which also say what kind of folder
-        they need; a GDAL subdataset name (``NETCDF:"scene.nc":radiance``) is left to the import, which says which
-        file it reads."""
+        they need; a GDAL subdataset name (``NETCDF:"scene.nc":radiance``) or a product in an order's archive
+        (``order.tar.gz/PRODUCT``) is left to the import, which says which file it reads."""
         from qgis.core import QgsProcessingParameterFile
 
+        from ...core.io.product_archives import product_in_archive
         from ...core.io.read import gdal_subdataset_file
 
         for definition in self.parameterDefinitions():
@@ -201,7 +202,8 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
                 continue
             path = parameters.get(definition.name())
             path = path if isinstance(path, str) else self.parameterAsFile(parameters, definition.name(), context)
-            if not path or os.path.isfile(path) or gdal_subdataset_file(path) is not None:
+            if (not path or os.path.isfile(path) or gdal_subdataset_file(path) is not None
+                    or product_in_archive(Path(path)) is not None):
                 continue
             wrong = f"{path} is a folder" if os.path.isdir(path) else f"there is no file {path}"
             empty = ", or leave it empty" if definition.flags() & definition.FlagOptional else ""

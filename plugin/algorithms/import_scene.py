@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from qgis.core import (
     QgsMapLayer,
@@ -13,6 +13,7 @@ from qgis.core import (
     QgsProcessingParameterBoolean,
     QgsProcessingParameterFile,
     QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
 )
 
 from ..layers import keep_out_of_result_groups
@@ -40,9 +41,11 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
     GROUP = "scenes"
     INPUT = "INPUT"
     QUALITY_MASKS = "QUALITY_MASKS"
+    LEAVE_OUT_BANDS = "LEAVE_OUT_BANDS"
     OUTPUT = "OUTPUT"
 
-    TAGS = ("import", "EnMAP", "EMIT", "PRISMA", "sensor product", "cloud mask", "GeoTIFF", "wavelengths")
+    TAGS = ("import", "EnMAP", "EMIT", "PRISMA", "sensor product", "cloud mask", "GeoTIFF", "wavelengths", "bad bands",
+            "water absorption")
 
     def name(self) -> str:
         return "importscene"
@@ -68,6 +71,11 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
             "EnMAP's QL_QUALITY_CLOUD, _CLOUDSHADOW and _CIRRUS (medium or thick) layers of the product folder, "
             "and EMIT's L2A MASK granule of the same acquisition beside the .nc (cloud, cirrus, cloud buffer and "
             "spacecraft flags; water is kept). The log says how many. PRISMA's L2 products carry no cloud mask.\n"
+            "Bands to leave out: for a cube whose file flags none of its noisy bands (an uncorrected AVIRIS cube's "
+            "water-vapour windows, a detector's noisy edge), list them by number (1 = the first band) or "
+            "wavelength, e.g. '108-112, 154-167, 224' or '1340-1450nm, 1790-1960nm'. They are written with their "
+            "values and flagged bad, so QGIS still shows them and HyperSynth leaves them out of every run on the "
+            "imported scene; the log says which.\n"
             "Any other scene HyperSynth reads (GeoTIFF, ENVI, NetCDF, MATLAB .mat) is written the same way. The "
             "layer is named after the product.")
 
@@ -78,7 +86,28 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterBoolean(
             self.QUALITY_MASKS, self.tr("Leave out the pixels the product's quality masks flag as cloud, cloud shadow "
                                         "or cirrus"), defaultValue=True))
+        self.addParameter(QgsProcessingParameterString(
+            self.LEAVE_OUT_BANDS, self.tr("Bands to leave out (numbers or wavelengths, e.g. 108-112, 154-167, 224 or "
+                                          "1340-1450nm)"), optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Imported scene (GeoTIFF)")))
+
+    def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
+        """The destination's name, the input file, and the form of the bands to leave out."""
+        super().check_parameters(parameters, context)
+        self.bands_to_leave_out(parameters, context)
+
+    def bands_to_leave_out(self, parameters: dict[str, Any], context: QgsProcessingContext) -> Optional[str]:
+        """The bands to leave out as given, None when none are; their form refused here (the scene says the rest)."""
+        from ...core.io.band_choice import parse_bands_to_leave_out
+
+        text = self.parameterAsString(parameters, self.LEAVE_OUT_BANDS, context).strip()
+        if not text:
+            return None
+        try:
+            parse_bands_to_leave_out(text)
+        except ValueError as exc:
+            raise QgsProcessingException(f"{self.title(self.LEAVE_OUT_BANDS)} ({self.LEAVE_OUT_BANDS}): {exc}") from None
+        return text
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
@@ -98,7 +127,8 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
             with engine_warnings(feedback):
                 import_scene(source, out, overwrite=True,
                              quality_masks=self.parameterAsBoolean(parameters, self.QUALITY_MASKS, context),
-                             facts=facts, reporter=reporter)
+                             leave_out_bands=self.bands_to_leave_out(parameters, context), facts=facts,
+                             reporter=reporter)
             name = import_name(source, facts)
         if context.willLoadLayerOnCompletion(out):
             details = context.layerToLoadOnCompletionDetails(out)

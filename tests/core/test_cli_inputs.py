@@ -7,12 +7,14 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from hypersynth.core import bench, bench_inputs
 from hypersynth.core.cli import main as cli_main
 from hypersynth.core.cli.commands import _with_overwrite_option
+from hypersynth.core.io.band_choice import describe_bands
 from hypersynth.core.io.read import read_scene
 from hypersynth.core.io.write import OutputExistsError, atomic_output
 from hypersynth.core.ldm.bundle import save_bundle
@@ -380,6 +382,28 @@ def test_import_scene_writes_each_product_as_a_geotiff_that_reads_the_same(kind,
         assert capsys.readouterr().out == f"imported the {kind} product {source}\nGeoTIFF: {out}\n"
         assert_same_scene(read_scene(out), read_scene(product))
         assert read_scene(out).wavelengths is not None
+
+
+def test_import_scene_flags_the_bands_to_leave_out_and_says_which(tmp_path, capsys):
+    product = write_product("EMIT L2A reflectance", tmp_path / "product")
+    scene = read_scene(product)
+    out = tmp_path / "emit.tif"
+    wavelengths = f"{scene.wavelengths[3] - 0.01:.2f}-{scene.wavelengths[4] + 0.01:.2f}nm"
+    assert cli_main(["import-scene", "--scene", str(product), "--out", str(out), "--quiet",
+                     "--leave-out-bands", f"1, {wavelengths}"]) == 0
+    said = describe_bands(np.isin(np.arange(scene.bands), [0, 3, 4]), scene.wavelengths)
+    assert capsys.readouterr().out.endswith(f"GeoTIFF: {out}\nflagged bad: {said}\n")
+    imported = read_scene(out)
+    assert np.array_equal(imported.good_bands, scene.good_bands & ~np.isin(np.arange(scene.bands), [0, 3, 4]))
+    assert np.array_equal(imported.cube, scene.cube)
+    refused = tmp_path / "refused.tif"
+    assert cli_main(["import-scene", "--scene", str(product), "--out", str(refused), "--leave-out-bands", "x"]) == 2
+    assert "argument --leave-out-bands: 'x' is neither a band number (220)" in capsys.readouterr().err
+    assert cli_main(["import-scene", "--scene", str(product), "--out", str(refused), "--quiet",
+                     "--leave-out-bands", f"1-{scene.bands}"]) == 2
+    assert f"error: leaving out bands 1–{scene.bands} (" in capsys.readouterr().err
+    assert not refused.exists()
+    assert "--leave-out-bands BANDS" in _help(capsys, "import-scene")
 
 
 def test_import_scene_refuses_an_existing_out_without_overwrite_and_explains_itself(tmp_path, capsys):

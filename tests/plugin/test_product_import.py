@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from qgis.core import (QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback,
                        QgsProcessingOutputLayerDefinition, QgsProject)
@@ -65,12 +66,42 @@ def test_processing_import_errors_and_cancel(hypersynth_plugin, tmp_path):
     with pytest.raises(QgsProcessingException, match=r"cancelled by the user; no output was written"):
         processing.run("hypersynth:importscene", {"INPUT": str(product), "OUTPUT": str(tmp_path / "emit.tif")},
                        feedback=CancelAfterProgress(1))
+    (tmp_path / "out.tif").write_bytes(b"the analyst's file")  # refused before it is read
     with pytest.raises(QgsProcessingException, match=r"the Imported scene destination is your Scene or sensor "
                                                      r"product file"):
         processing.run("hypersynth:importscene", {"INPUT": str(tmp_path / "out.tif"),
                                                   "OUTPUT": str(tmp_path / "out.tif")})
+    assert (tmp_path / "out.tif").read_bytes() == b"the analyst's file"
+    with pytest.raises(QgsProcessingException, match=r"Bands to leave out \(LEAVE_OUT_BANDS\): '20-10' runs from "
+                                                     r"high to low; give the lower end first \(10-20\)"):
+        processing.run("hypersynth:importscene", {"INPUT": str(product), "LEAVE_OUT_BANDS": "20-10",
+                                                  "OUTPUT": str(tmp_path / "emit.tif")})
+    with pytest.raises(QgsProcessingException, match=r"band 999 \(in '999'\) is not in the scene: its bands are "
+                                                     r"numbered 1 to \d+"):  # known once the product is read
+        processing.run("hypersynth:importscene", {"INPUT": str(product), "LEAVE_OUT_BANDS": "999",
+                                                  "OUTPUT": str(tmp_path / "emit.tif")})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc",
-                                                          "broken.he5"]
+                                                          "broken.he5", "out.tif"]
+
+
+def test_processing_import_flags_the_bands_to_leave_out_and_logs_which(hypersynth_plugin, tmp_path):
+    from hypersynth.core.io.band_choice import bands_left_out, describe_bands
+
+    product = write_product("PRISMA L2D", tmp_path / "product")
+    scene = read_scene(product)
+    low, high = scene.wavelengths[[5, 8]]
+    feedback = RecordingFeedback()
+    out = str(tmp_path / "imported.tif")
+    processing.run("hypersynth:importscene", {"INPUT": str(product), "OUTPUT": out,
+                                              "LEAVE_OUT_BANDS": f"1, {low - 0.01:.2f}-{high + 0.01:.2f}nm"},
+                   feedback=feedback)
+    imported = read_scene(out)
+    left_out = np.isin(np.arange(scene.bands), [0, 5, 6, 7, 8])
+    assert np.array_equal(imported.good_bands, scene.good_bands & ~left_out)
+    assert np.array_equal(imported.cube, scene.cube)  # their values written as they were
+    said = describe_bands(bands_left_out(f"1, {low - 0.01:.2f}-{high + 0.01:.2f}nm", scene.bands, scene.wavelengths),
+                          scene.wavelengths)
+    assert any(line.endswith(f"; {said} flagged bad") for line in feedback.infos), feedback.infos
 
 
 def test_processing_imports_one_product_of_an_order_and_cancels_while_listing_or_unpacking(hypersynth_plugin,

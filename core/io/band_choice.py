@@ -1,0 +1,137 @@
+"""Bands an analyst leaves out of a scene (water-vapour windows, noisy detector edges), by number or wavelength."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+# What the bands to leave out look like, for help texts and messages
+LEAVE_OUT_FORMAT = ("band numbers (1 = the first band), ranges of them and wavelength ranges, separated by commas: "
+                    "'104-108, 150-163, 220' or '1340-1450nm, 1790-1960nm'")
+
+_NUMBER = r"\d+(?:\.\d*)?"
+_BANDS = re.compile(r"^(\d+)(?:\s*[-–]\s*(\d+))?$")
+_WAVELENGTHS = re.compile(rf"^({_NUMBER})\s*[-–]\s*({_NUMBER})\s*(nm|um|µm|μm)$", re.IGNORECASE)
+_ONE_WAVELENGTH = re.compile(rf"^{_NUMBER}\s*(nm|um|µm|μm)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class BandRange:
+    """One item of the bands to leave out: band numbers (from 1) or wavelengths (nm), both ends included."""
+
+    text: str  # as the analyst wrote it, for messages
+    low: float
+    high: float
+    by_wavelength: bool
+
+
+def parse_bands_to_leave_out(text: str) -> list[BandRange]:
+    """The items of ``text`` (:data:`LEAVE_OUT_FORMAT`), checked for form and order alone, so that a mistake is said
+    before a scene is read; :func:`bands_left_out` then finds them in the scene.
+
+    Raises:
+        ValueError: nothing given, an item of no known form, a range given high to low; the message says what to give.
+    """
+    items = [item.strip() for item in re.split(r"[,;]", text or "") if item.strip()]
+    if not items:
+        raise ValueError(f"no bands given to leave out; give {LEAVE_OUT_FORMAT}")
+    ranges = []
+    for item in items:
+        by_number, by_wavelength = _BANDS.match(item), _WAVELENGTHS.match(item)
+        if by_number:
+            first, last = int(by_number.group(1)), int(by_number.group(2) or by_number.group(1))
+            _check_order(item, first, last, f"{last}-{first}")
+            ranges.append(BandRange(item, first, last, by_wavelength=False))
+        elif by_wavelength:
+            to_nm = 1.0 if by_wavelength.group(3).lower() == "nm" else 1000.0
+            low, high = float(by_wavelength.group(1)), float(by_wavelength.group(2))
+            _check_order(item, low, high, f"{by_wavelength.group(2)}-{by_wavelength.group(1)}{by_wavelength.group(3)}")
+            ranges.append(BandRange(item, low * to_nm, high * to_nm, by_wavelength=True))
+        elif _ONE_WAVELENGTH.match(item):
+            raise ValueError(f"'{item}' is one wavelength; give a range of them (e.g. {_example_range(item)}) or the "
+                             f"band's number")
+        else:
+            raise ValueError(f"'{item}' is neither a band number (220), a range of them (104-108) nor a wavelength "
+                             f"range (1340-1450nm); give {LEAVE_OUT_FORMAT}")
+    return ranges
+
+
+def bands_left_out(text: str, bands: int, wavelengths: Optional[Sequence[float]] = None) -> np.ndarray:
+    """``(bands,)`` bool, True for each band ``text`` names (:data:`LEAVE_OUT_FORMAT`): band numbers counted from 1 as
+    QGIS and GDAL number them, inclusive ranges of them, and inclusive wavelength ranges in nm or µm, which take every
+    band whose centre wavelength (``wavelengths``, nm) lies in them.
+
+    Raises:
+        ValueError: what :func:`parse_bands_to_leave_out` refuses, a band number outside the scene, a wavelength range
+            for a scene without wavelengths or one that holds no band; the message says what to give.
+    """
+    chosen = np.zeros(bands, dtype=bool)
+    for item in parse_bands_to_leave_out(text):
+        if item.by_wavelength:
+            chosen |= _in_wavelength_range(item, wavelengths)
+            continue
+        for band in (int(item.low), int(item.high)):
+            if not 1 <= band <= bands:
+                raise ValueError(f"band {band} (in '{item.text}') is not in the scene: its bands are numbered 1 to "
+                                 f"{bands}")
+        chosen[int(item.low) - 1:int(item.high)] = True
+    return chosen
+
+
+def describe_bands(chosen: np.ndarray, wavelengths: Optional[Sequence[float]] = None) -> str:
+    """The bands ``chosen`` marks as runs of band numbers with their wavelengths: "bands 104–108 (1339–1378 nm) and
+    220 (2497 nm)"."""
+    runs = _runs(np.flatnonzero(chosen))
+    if not runs:
+        return "no band"
+    parts = []
+    for first, last in runs:
+        part = f"{first + 1}" if first == last else f"{first + 1}–{last + 1}"
+        if wavelengths is not None:
+            low, high = float(wavelengths[first]), float(wavelengths[last])
+            part += f" ({low:.0f} nm)" if first == last else f" ({low:.0f}–{high:.0f} nm)"
+        parts.append(part)
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"band{'s' if chosen.sum() > 1 else ''} {listed}"
+
+
+def _in_wavelength_range(item: BandRange, wavelengths: Optional[Sequence[float]]) -> np.ndarray:
+    """The bands whose centre lies in the wavelength range ``item``."""
+    if wavelengths is None:
+        raise ValueError(f"'{item.text}' is a wavelength range, but the scene has no wavelengths; give band numbers "
+                         f"instead (e.g. 104-108)")
+    centres = np.asarray(wavelengths, dtype=float)
+    inside = (centres >= item.low) & (centres <= item.high)
+    if not inside.any():
+        below, above = np.flatnonzero(centres < item.low), np.flatnonzero(centres > item.high)
+        nearest = ([below[np.argmax(centres[below])]] if below.size else []) + \
+            ([above[np.argmin(centres[above])]] if above.size else [])
+        near = " and ".join(f"{centres[b]:.1f} nm (band {b + 1})" for b in nearest)
+        raise ValueError(f"'{item.text}' holds no band of the scene (the nearest: {near})")
+    return inside
+
+
+def _check_order(item: str, first: float, last: float, swapped: str) -> None:
+    if last < first:
+        raise ValueError(f"'{item}' runs from high to low; give the lower end first ({swapped})")
+
+
+def _example_range(item: str) -> str:
+    number = float(re.match(_NUMBER, item).group(0))
+    unit = item[len(re.match(_NUMBER, item).group(0)):].strip()
+    step = 50 if unit.lower() == "nm" else 0.05
+    return f"{number - step:g}-{number + step:g}{unit}"
+
+
+def _runs(indices: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive runs ``(first, last)`` of sorted indices."""
+    runs: list[tuple[int, int]] = []
+    for i in indices.tolist():
+        if runs and i == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
