@@ -176,8 +176,7 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
     # held from the check for an earlier run's outputs until this run's have moved in, so no other run passes
     # the check meanwhile; a folder the claim made is removed when a failed run leaves it empty
     with claim_output_folder(out, f"{METHOD_TITLES.get(method, method)} of {Path(scene_path).name}"):
-        kept = kept_outputs(out, bundle_path)
-        check_output_folder(out, ALL_OUTPUTS, inputs, overwrite, kept=kept, approved=approved)
+        kept = check_run_folder(out, inputs, overwrite, bundle_path, approved)
         replaced = earlier_outputs(out, ALL_OUTPUTS, kept=kept)  # which this run replaces
         outputs = _classify_scene(out, scene_path, labels_path, inputs, method=method, classes_path=classes_path,
                                   class_field=class_field, validation_path=validation_path,
@@ -189,6 +188,17 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
                                   names={"label file": labels_name, "validation labels": validation_name})
         outputs.replaced = replaced
         return outputs
+
+
+def check_run_folder(out: Path, inputs: Sequence[Optional[str | os.PathLike]], overwrite: bool, bundle_path: Optional[str | os.PathLike],
+                     approved: Optional[Sequence[str]] = None) -> list[str]:
+    """Refuse an output folder :func:`classify_scene` may not write (:func:`~.outputs.check_output_folder`: an
+    earlier run's outputs without ``overwrite``, an input where an output goes); the earlier outputs it keeps
+    (:func:`kept_outputs`). A caller that says something before the run calls it first, so that a refusal comes
+    before the note."""
+    kept = kept_outputs(Path(out), bundle_path)
+    check_output_folder(Path(out), ALL_OUTPUTS, inputs, overwrite, kept=kept, approved=approved)
+    return kept
 
 
 def kept_outputs(out: Path, bundle_path: Optional[str | os.PathLike]) -> list[str]:

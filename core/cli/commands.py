@@ -162,7 +162,8 @@ def _text_tower_checked(settings: "MethodSettings", method: str, reused: bool) -
     """Around a run: first refuse --clip-weights where it cannot be used and, when the run will train a synthesis
     model without CLIP weights, say so at once, not after minutes of training; then, while the run goes, keep the
     engine's own warning of it off the terminal (it would come again after minutes). A filter on the terminal's
-    handlers, not on the engine's logger, so the run's report, which collects from that logger, still lists it."""
+    handlers, not on the engine's logger, so the run's report, which collects from that logger, still lists it.
+    Enter it once the output folder is checked, so that a refusal of the folder is not preceded by the note."""
     from ..ldm.text_encoder import MISSING_WEIGHTS
 
     if not _say_missing_clip_weights(settings, method, reused):
@@ -234,17 +235,17 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         out = Path(args.out)
         settings = _settings(args)  # refuses bad settings before the scene is written
         check_device(settings.device)  # so does classify_scene, but only after the scene is written
-        with _text_tower_checked(settings, args.method, reused=False), \
-                claim_output_folder(out, "the demo"):  # from the check until the map is in (classify_scene nests)
-            _check_demo_out(out, args.overwrite)
+        with claim_output_folder(out, "the demo"):  # from the check until the map is in (classify_scene nests)
+            _check_demo_out(out, args.overwrite)  # before the note on the text tower, which may follow
             scene_was_there = (out / "scene").exists()
             try:
-                files = write_demo(out / "scene", seed=args.seed, n_per_class=args.labels_per_class,
-                                   overwrite=args.overwrite)
-                outputs = pipeline.classify_scene(files.scene, files.labels, out, method=args.method,
-                                                  classes_path=files.classes_json,
-                                                  validation_path=files.ground_truth, settings=settings,
-                                                  reporter=reporter, overwrite=args.overwrite)
+                with _text_tower_checked(settings, args.method, reused=False):
+                    files = write_demo(out / "scene", seed=args.seed, n_per_class=args.labels_per_class,
+                                       overwrite=args.overwrite)
+                    outputs = pipeline.classify_scene(files.scene, files.labels, out, method=args.method,
+                                                      classes_path=files.classes_json,
+                                                      validation_path=files.ground_truth, settings=settings,
+                                                      reporter=reporter, overwrite=args.overwrite)
             except BaseException:  # cancelled (Ctrl+C) or failed: a scene this run wrote goes with it
                 if not scene_was_there:
                     shutil.rmtree(out / "scene", ignore_errors=True)
@@ -255,17 +256,19 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
     if args.command in ("augment-classify", "baseline"):
         method = "augment" if args.command == "augment-classify" else args.method
         settings = _settings(args)
-        reused = getattr(args, "synthesis_model", None) is not None
-        with _text_tower_checked(settings, method, reused), \
-                claim_output_folder(Path(args.out), f"{args.command} of {Path(args.scene).name}"):  # the COG too
-            outputs = pipeline.classify_scene(args.scene, args.labels, args.out, method=method,
-                                              classes_path=args.prompts, class_field=args.class_field,
-                                              validation_path=args.validation,
-                                              validation_field=args.validation_field, settings=settings,
-                                              bundle_path=getattr(args, "synthesis_model", None),
-                                              reporter=reporter, overwrite=args.overwrite,
-                                              probabilities=args.probabilities, training_area=args.training_area,
-                                              synthetic_patches=getattr(args, "synthetic_patches", None))
+        bundle = getattr(args, "synthesis_model", None)
+        reused = bundle is not None
+        with claim_output_folder(Path(args.out), f"{args.command} of {Path(args.scene).name}"):  # the COG too
+            pipeline.check_run_folder(Path(args.out), [args.scene, args.labels, args.prompts, args.validation, bundle],
+                                      args.overwrite, bundle)  # before the note on the text tower, which may follow
+            with _text_tower_checked(settings, method, reused):
+                outputs = pipeline.classify_scene(args.scene, args.labels, args.out, method=method,
+                                                  classes_path=args.prompts, class_field=args.class_field,
+                                                  validation_path=args.validation,
+                                                  validation_field=args.validation_field, settings=settings,
+                                                  bundle_path=bundle, reporter=reporter, overwrite=args.overwrite,
+                                                  probabilities=args.probabilities, training_area=args.training_area,
+                                                  synthetic_patches=getattr(args, "synthetic_patches", None))
             reporter.close()
             _print_outputs(outputs)
             if args.cog:

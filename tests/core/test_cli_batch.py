@@ -176,6 +176,25 @@ def test_missing_clip_weights_are_said_once_before_training_naming_the_option(sc
     assert len(caplog.records) == 1  # the filter went with the command that said it
 
 
+def test_a_refused_output_folder_is_said_without_the_note_on_missing_clip_weights(scene_files, tmp_path, caplog,
+                                                                                 capsys, text_tower_run, monkeypatch):
+    from hypersynth.core.ldm.text_encoder import TextEncoder
+
+    monkeypatch.setattr(TextEncoder, "find_cached_weights", staticmethod(lambda model: (None, "an empty cache")))
+    text_tower_run["caplog"] = caplog
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "classification.tif").write_bytes(b"an earlier run's map")
+    assert cli_main(_augment(scene_files, out)) == 2
+    err = capsys.readouterr().err
+    assert "classification.tif" in err and "--overwrite" in err, err
+    assert not [r for r in caplog.records if CLIP_WARNING in r.getMessage()]  # the folder's refusal alone
+    assert "settings" not in text_tower_run and (out / "classification.tif").read_bytes() == b"an earlier run's map"
+    assert cli_main(_augment(scene_files, out, "--overwrite")) == 2  # the folder accepted: the note, then the run
+    assert len([r for r in caplog.records if CLIP_WARNING in r.getMessage()]) == 1
+    assert "stopped after the text tower" in capsys.readouterr().err
+
+
 # ----------------------------------------------------------------------------------------- C. the classifier
 def test_a_runs_printout_names_the_classifier_a_script_chains_into_classify(scene_files, tmp_path, capsys):
     out = tmp_path / "run"
