@@ -190,8 +190,8 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
         return outputs
 
 
-def check_run_folder(out: Path, inputs: Sequence[Optional[str | os.PathLike]], overwrite: bool, bundle_path: Optional[str | os.PathLike],
-                     approved: Optional[Sequence[str]] = None) -> list[str]:
+def check_run_folder(out: Path, inputs: Sequence[Optional[str | os.PathLike]], overwrite: bool,
+                     bundle_path: Optional[str | os.PathLike], approved: Optional[Sequence[str]] = None) -> list[str]:
     """Refuse an output folder :func:`classify_scene` may not write (:func:`~.outputs.check_output_folder`: an
     earlier run's outputs without ``overwrite``, an input where an output goes); the earlier outputs it keeps
     (:func:`kept_outputs`). A caller that says something before the run calls it first, so that a refusal comes
@@ -575,7 +575,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     from .evaluation.assess import evaluate_scored, write_evaluation
     from .io.labels import read_labels
     from .io.read import read_scene, read_scene_layout
-    from .report import class_map_figure, files_section, warnings_section, write_markdown_and_html
+    from .report import bands_left_out_fact, class_map_figure, files_section, warnings_section, write_markdown_and_html
 
     clf, class_ids, classes, meta = _load_classifier(model_path, device)
     reading = reporter.sub(0.0, CLASSIFY_READ_SHARE, "reading scene: ")
@@ -615,7 +615,8 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
                                                                device=network_device(meta.get("method"), device)))
         lines = [f"# HyperSynth: {scene.name} classified with a saved model", "",
                  f"- Model: {Path(model_path).resolve()} ({meta.get('method', '?')}, {meta['bands']} bands)",
-                 f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels",
+                 f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels, {int(scene.good_bands.sum())} usable bands"
+                 + bands_left_out_fact(scene),
                  f"- Run {datetime.now().astimezone().isoformat(timespec='seconds')}, engine {engine_description()}",
                  *(f"- {what.capitalize()}: {input_said(what, path)}" for what, path in read[1:] if path), ""]
         trained = meta.get("training_notes") or []  # a bundle saved before session 33 has none

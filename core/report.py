@@ -313,6 +313,18 @@ def grid_fact(scene: Scene) -> str:
     return f"Grid: {size} pixels, {crs_text}" + (", rotated" if rx or ry else "")
 
 
+def bands_left_out_fact(scene: Scene) -> str:
+    """What the report's scene line adds where the run left bands out: "; of its 224, left out: bands 108–112
+    (…) (flagged bad in the file, or without data)"; "" where it used them all."""
+    from .io.band_choice import describe_bands
+
+    left_out = ~np.asarray(scene.good_bands, dtype=bool)
+    if not left_out.any():
+        return ""
+    return (f"; of its {scene.bands}, left out: {describe_bands(left_out, scene.wavelengths)} (flagged bad in the "
+            f"file, or without data)")
+
+
 def files_section(files: Sequence[tuple[str, str]]) -> list[str]:
     """The report's "Files" section (Markdown lines): each file and what it holds; none without files."""
     if not files:
@@ -349,7 +361,7 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
     lines = [f"# HyperSynth report: {scene.name}", "",
              f"- Method: **{method_title}**",
              f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels, {cube.shape[0]} usable bands"
-             + (f" ({wl.min():.0f}–{wl.max():.0f} nm)" if wl is not None else ""),
+             + (f" ({wl.min():.0f}–{wl.max():.0f} nm)" if wl is not None else "") + bands_left_out_fact(scene),
              f"- {grid_fact(scene)}",
              f"- Training pixels: {sum(len(v) for v in real.values())} in {len(classes)} classes; "
              f"training took {seconds_training:.1f} s",

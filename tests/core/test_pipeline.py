@@ -208,6 +208,9 @@ def test_class_probabilities_on_request_agree_with_the_map(augment_run, scene_fi
     assert "| probabilities.tif |" not in (tmp_path / "plain" / "report.md").read_text()
     assert "| confidence.tif | band 1:" in (tmp_path / "plain" / "report.md").read_text()
     assert not (tmp_path / "plain" / "probabilities.tif").exists()  # only on request
+    for folder in ("rf", "other"):  # the demo's water-vapour bands are flagged bad: both reports name them
+        assert re.search(r"^- Scene: \d+ × \d+ pixels, \d+ usable bands[^;\n]*; of its \d+, left out: bands \d+–\d+ "
+                         r"\(\d+–\d+ nm\)", (tmp_path / folder / "report.md").read_text(), re.M), folder
 
 
 def test_a_scene_in_other_units_is_warned_of(augment_run, tmp_path, caplog):

@@ -249,11 +249,29 @@ def test_report_shows_the_grid_the_map_and_lists_map_png(tmp_path):
                  files=[("classification.tif", "the class map")], class_map=tmp_path / "classification.tif")
     md = (tmp_path / "report.md").read_text()
     assert "- Grid: 30 m pixels, EPSG:32633 (WGS 84 / UTM zone 33N)" in md
+    assert "- Scene: 8 × 8 pixels, 5 usable bands (450–1650 nm)\n" in md  # every band used: nothing left out
     assert "![class map](map.png)" in md and (tmp_path / "map.png").exists()
     assert re.search(r"^\| map\.png \| the class map as a picture", md, re.M)
     page = (tmp_path / "report.html").read_text()
     assert page.count('<img src="data:image/png;base64,') == 2  # the map and the spectra
     assert "map.png\"" not in page and "spectra.png\"" not in page
+
+
+def test_report_names_the_bands_the_run_left_out(tmp_path):
+    rng = np.random.default_rng(2)
+    classes = [ClassInfo(1, "water", (0, 0, 255)), ClassInfo(2, "forest", (0, 128, 0))]
+    wavelengths = np.array([450.0, 550.0, 650.0, 850.0, 1380.0, 1400.0, 1650.0, 2500.0])
+    good = np.array([True, True, True, True, False, False, True, False])
+    scene = Scene(rng.random((8, 8, 8)).astype(np.float32), np.ones((8, 8), bool), wavelengths=wavelengths,
+                  good_bands=good, name="tiny")
+    labels = np.zeros((8, 8), np.int32)
+    labels[0, :3], labels[7, :3] = 1, 2
+    fitted = SimpleNamespace(synthetic=None, notes=[], classifier=SimpleNamespace(), synthesis_model=None)
+    write_report(tmp_path, scene=scene, labels=labels, classes=classes, fitted=fitted, method_title="Random forest",
+                 evaluation=None, seconds_training=1.0, cube=scene.usable_cube(), mapped={1: 32, 2: 32}, files=[])
+    md = (tmp_path / "report.md").read_text()
+    assert ("- Scene: 8 × 8 pixels, 5 usable bands (450–1650 nm); of its 8, left out: bands 5–6 (1380–1400 nm) "
+            "and 8 (2500 nm) (flagged bad in the file, or without data)\n") in md
 
 
 def _utm33() -> str:
