@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 from qgis.core import QgsMapLayerProxyModel, QgsProject, QgsRasterLayer, QgsUnitTypes
 from qgis.gui import QgsMapLayerComboBox
-from qgis.PyQt.QtCore import pyqtSignal
+from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QFileDialog,
     QGridLayout,
@@ -21,7 +21,8 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..core.io.convert import import_destination, import_name, import_scene
+from ..core.io.band_choice import LEAVE_OUT_FORMAT, bands_left_out, describe_bands
+from ..core.io.convert import flagged_copy_destination, import_destination, import_name, import_scene
 from ..core.io.product_archives import (ARCHIVE_SUFFIXES, archived_product, archived_products, is_archive,
                                          needs_listing)
 from ..core.io.products import ProductFacts, product_facts
@@ -36,6 +37,10 @@ _ARCHIVES = " ".join(f"*{suffix}" for suffix in ARCHIVE_SUFFIXES)  # a product's
 RASTER_FILTER = ("Rasters and sensor products (*.tif *.tiff *.img *.hdr *.bsq *.bil *.bip *.dat *.vrt *.nc *.h5 "
                  f"*.he5 *-METADATA.XML {_ARCHIVES});;EnMAP L2A metadata (*-METADATA.XML);;Sensor products as ordered, "
                  f"in a ZIP or EnMAP's .tar.gz ({_ARCHIVES});;All files (*)")
+LEAVE_OUT_TIP = ("Flag noisy bands the file does not flag (an uncorrected AVIRIS cube's water-vapour windows, a "
+                 "detector's noisy edge) in a copy of the scene, which becomes the scene: every run leaves them out. "
+                 "The scene's file is not changed.")
+LEFT_OUT_NAME = " (bands left out)"  # ends the name of a scene's copy with bands flagged bad
 NO_SCENE_TEXT = "Choose a hyperspectral raster layer, or Open file…"  # the scene combo with no layer chosen
 NO_SCENE_HINT = ("No scene yet: choose a raster layer of the project above, or Open file… reads a GeoTIFF, ENVI, "
                  "NetCDF/HDF file or an EnMAP, EMIT or PRISMA product (a ZIP or .tar.gz as ordered too).")
@@ -145,6 +150,10 @@ class ScenePanel(QWidget):
             value.setWordWrap(True)
             self.fact_labels[key] = value
             grid.addWidget(value, i, 1)
+        self.leave_out_button = QPushButton("Leave out bands…")
+        self.leave_out_button.setToolTip(LEAVE_OUT_TIP)
+        self.leave_out_button.clicked.connect(self._ask_leave_out)
+        grid.addWidget(self.leave_out_button, 4, 1, Qt.AlignLeft)  # under the facts: their column keeps its width
         grid.setColumnStretch(1, 1)
         layout.addWidget(facts)
 
@@ -287,6 +296,76 @@ class ScenePanel(QWidget):
                           "task manager)")
         return None
 
+    def leave_out_bands(self, text: str, target: Optional[Path] = None, project: Optional[QgsProject] = None
+                        ) -> bool:
+        """Flag the bands ``text`` names (:data:`~hypersynth.core.io.band_choice.LEAVE_OUT_FORMAT`) bad in a GeoTIFF
+        copy of the scene, which becomes the scene when written: the copy keeps every band's values, so QGIS still
+        shows them, and every run on it leaves them out. The scene's own file is not changed.
+
+        ``target``: the copy (default: ``<stem>_bands_left_out.tif`` beside the scene's file,
+        :func:`~hypersynth.core.io.convert.flagged_copy_destination`). The copy is written as a task in QGIS's task
+        manager (progress, Cancel). Returns whether it started; the note says why not, or what was done.
+        """
+        layer = self.scene_layer()
+        if layer is None or not layer.isValid() or layer.providerType() != "gdal":
+            self.note.setText("Choose a scene read from a raster file first: its copy gets the bands flagged bad.")
+            return False
+        source, bands = layer.source(), layer.bandCount()
+        try:
+            left_out = bands_left_out(text, bands, self._wavelengths)
+        except ValueError as error:
+            self.note.setText(f"No band was left out: {error}.")
+            return False
+        _, bad = read_band_info(source)
+        already = np.asarray(bad, dtype=bool) if bad is not None and len(bad) == bands else np.zeros(bands, bool)
+        if (already | left_out).all():
+            self.note.setText(f"No band was left out: leaving out {describe_bands(left_out, self._wavelengths)} "
+                              "would leave the scene no usable band; name fewer.")
+            return False
+        target = target or flagged_copy_destination(source)
+        if target is None:
+            self.note.setText(f"No band was left out: the folder of {Path(source).name} cannot be written; choose "
+                              "where the copy goes (Leave out… asks).")
+            return False
+        into, name = project or QgsProject.instance(), f"{layer.name().removesuffix(LEFT_OUT_NAME)}{LEFT_OUT_NAME}"
+        said = describe_bands(left_out, self._wavelengths)
+
+        def done(path: Path) -> None:  # main thread
+            try:
+                self._add_scene(path, name, into)
+            except ValueError as error:
+                self.note.setText(str(error))
+                return
+            self.note.setText(f"{said[0].upper() + said[1:]} flagged bad in {path}, now the scene: runs leave "
+                              f"them out. {Path(source).name} is unchanged.")
+
+        def failed(message: str) -> None:  # main thread
+            self.note.setText(f"No band was left out: {message}")
+
+        self.imports.submit(EngineTask(f"Leave out {said} of {layer.name()}",
+                                       lambda reporter: import_scene(source, target, leave_out_bands=text,
+                                                                     reporter=reporter),
+                                       on_success=done, on_failure=failed))
+        self.note.setText(f"Writing {target} with {said} flagged bad … (progress and Cancel in QGIS's task manager)")
+        return True
+
+    def _ask_leave_out(self) -> None:
+        layer = self.scene_layer()
+        if layer is None:
+            self.note.setText("Choose a scene first.")
+            return
+        text, ok = QInputDialog.getText(self, "Leave out bands", f"Bands of {layer.name()} to flag bad: "
+                                        f"{LEAVE_OUT_FORMAT}.\nA copy of the scene gets them flagged, and becomes "
+                                        "the scene; its file is not changed.")
+        if not ok or not text.strip():
+            return
+        target = flagged_copy_destination(layer.source())
+        chosen, _ = QFileDialog.getSaveFileName(self, "Save the scene with the bands flagged bad",
+                                                str(target or Path.home() / "scene_bands_left_out.tif"),
+                                                "GeoTIFF (*.tif *.tiff)")
+        if chosen:
+            self.leave_out_bands(text, Path(chosen) if Path(chosen).suffix else Path(chosen + ".tif"))
+
     def cleanup(self) -> None:
         """Stop the imports still running and forget them (call from the plugin's unload)."""
         self.imports.cancel_all(detach=True)
@@ -362,6 +441,7 @@ class ScenePanel(QWidget):
             targets = " / ".join(f"{t:.0f}" for t in COMPOSITES[key])
             button.setToolTip(f"Red / green / blue from the bands nearest to {targets} nm"
                               + ("" if composable else ".\nNeeds a scene read from a raster file"))
+        self.leave_out_button.setEnabled(composable)  # a copy of the scene's file gets the bands flagged
         if layer is None:
             self._wavelengths = None
             for value in self.fact_labels.values():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
@@ -109,6 +110,20 @@ def bands_flagged_at_import(path: str | Path) -> str:
     written in its metadata (:data:`LEFT_OUT_TAG`); "" when none were."""
     with opened_quietly(path) as ds:
         return ds.tags().get(LEFT_OUT_TAG, "")
+
+
+def flagged_copy_destination(source: str | Path) -> Optional[Path]:
+    """Where the dock writes a scene's copy with more bands flagged bad (:func:`import_scene` with
+    ``leave_out_bands``): the first free ``<stem>_bands_left_out.tif``, ``…_1.tif``… beside the scene's file (of a
+    copy's copy too: its stem without the ending); None
+    when its folder cannot be written (ask the analyst where)."""
+    file = Path(gdal_subdataset_file(source) or source)
+    if write_problem(file.parent):
+        return None
+    stem = re.sub(r"_bands_left_out(_\d+)?$", "", file.stem) + "_bands_left_out"  # a copy's copy: the next number
+    return next(candidate for candidate in (file.with_name(f"{stem}_{n}.tif" if n else f"{stem}.tif")
+                                            for n in itertools.count())
+                if not candidate.exists() and not candidate.is_symlink())
 
 
 def import_name(source: str | Path, facts: Optional[ProductFacts] = None) -> str:
