@@ -63,11 +63,7 @@ def _patches_file(text: str) -> str:
 
     if not text.strip():
         raise argparse.ArgumentTypeError("is empty; give a .npz, .csv or .tif file name, e.g. --out patches.npz")
-    try:
-        patch_format(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
+    return _checked(patch_format, text)
 
 
 def _tif_file(text: str) -> str:
@@ -84,8 +80,13 @@ def _bands_to_leave_out(text: str) -> str:
     """A type: the bands import-scene flags bad, checked for form (the scene, read later, says whether it has them)."""
     from ..io.band_choice import parse_bands_to_leave_out
 
+    return _checked(parse_bands_to_leave_out, text)
+
+
+def _checked(check: Callable[[str], object], text: str) -> str:
+    """``text`` once the engine's ``check`` accepts it; its refusal (ValueError) as argparse's error."""
     try:
-        parse_bands_to_leave_out(text)
+        check(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
