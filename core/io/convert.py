@@ -66,6 +66,8 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
             scene is read).
         Cancelled: the reporter asked to stop.
     """
+    from .pixel_values import engine_value_title, unit_type_for  # it names imported products by PRODUCT_TAG
+
     out = Path(out)
     if out.suffix.lower() not in GEOTIFF_SUFFIXES:
         raise ValueError(f"the imported scene is written as GeoTIFF; name it {out.stem or 'scene'}.tif (got "
@@ -89,7 +91,8 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
         done += f"; {tags[LEFT_OUT_TAG]} flagged bad"
     reporter.check()
     reporter.progress(READ_SHARE, f"writing {out.name}")
-    write_scene(scene, out, overwrite=overwrite, tags=tags or None)
+    write_scene(scene, out, overwrite=overwrite, tags=tags or None,
+                unit_type=unit_type_for(engine_value_title(source)))  # a copy of a GeoTIFF of reflectance says so
     reporter.progress(1.0, done)
     return out
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..outputs import OutputExistsError, write_problem
 from ..scene import MAX_CLASS_ID, ClassInfo, Scene
+from .pixel_values import unit_type_for
 from .write import atomic_output, write_label_raster, write_scene
 
 log = logging.getLogger("hypersynth")
@@ -182,18 +183,6 @@ def _write_npz(tmp: Path, patches: np.ndarray, labels: np.ndarray, masks: np.nda
         np.savez_compressed(fh, **arrays)
 
 
-def _unit_type(values: str) -> Optional[str]:
-    """GDAL's band unit type for values named as :func:`~.pixel_values.engine_value_title` names them: "reflectance",
-    the units of "Radiance (units)" or "Pixel value (units)", else None ("Pixel value (scale 0.0001 applied)" names
-    no unit)."""
-    if values.startswith("Reflectance"):
-        return "reflectance"
-    units = values[values.find("(") + 1:-1] if values.endswith(")") and "(" in values else ""
-    if units.endswith(" applied"):
-        units = ""
-    return units or ("radiance" if values.startswith("Radiance") else None)
-
-
 def _with_labels(classes: Sequence[ClassInfo], labels: np.ndarray, prompts: Sequence[str]) -> list[ClassInfo]:
     """``classes`` and a grey class named by its prompt for each label id they lack (a free prompt's; 0, no class
     in a class raster, is left out)."""
@@ -246,7 +235,7 @@ def _write_mosaic(tmp: Path, patches: np.ndarray, masks: np.ndarray, wavelengths
                    fwhm=None if fwhm is None else np.asarray(fwhm, dtype=float), transform=grid, name=tmp.stem)
     # bands named by wavelength: a model's bands are the scene's usable ones, so "B7" would not be the scene's 7th
     labels = None if wavelengths is None else [f"{w:.1f} nm" for w in np.asarray(wavelengths, dtype=float)]
-    write_scene(mosaic, tmp, overwrite=True, band_labels=labels, unit_type=_unit_type(values))
+    write_scene(mosaic, tmp, overwrite=True, band_labels=labels, unit_type=unit_type_for(values))
     present = [c for c in classes if c.id in set(np.unique(class_ids).tolist())]  # its legend: these alone
     if not present:  # label 0 (a free prompt's default): no class to write
         log.warning("%s: the patches' label is 0, which a class raster leaves unlabelled, so no %s%s.tif is "

@@ -69,6 +69,18 @@ class PixelValues:
         return np.asarray(values, dtype=float) * (self.reflectance_factor or 1.0)
 
 
+def unit_type_for(values: str) -> Optional[str]:
+    """GDAL's band unit type for values named as :func:`engine_value_title` names them: "reflectance", the units of
+    "Radiance (units)" or "Pixel value (units)", else None ("Pixel value (scale 0.0001 applied)" names no unit): what
+    a GeoTIFF the engine writes of them says, so that it reads back named the same."""
+    if values.startswith("Reflectance"):
+        return "reflectance"
+    units = values[values.find("(") + 1:-1] if values.endswith(")") and "(" in values else ""
+    if units.endswith(" applied"):
+        units = ""
+    return units or ("radiance" if values.startswith("Radiance") else None)
+
+
 def quantity_in(text: str) -> Optional[str]:
     """"Reflectance" or "Radiance" when ``text`` (a unit, a plot title) names one or has radiance's units."""
     lowered = text.lower()

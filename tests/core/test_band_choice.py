@@ -113,3 +113,13 @@ def test_importing_the_uncorrected_salinas_a_cube_without_the_water_bands_gives_
     assert imported.bands == 224 and imported.good_bands.sum() == 204
     corrected = load_dataset("salinasA").scene
     assert np.array_equal(imported.usable_cube(), corrected.cube)
+
+
+def test_a_copy_says_what_its_values_are_as_the_scene_did(tmp_path):
+    """The demo scene's GeoTIFF names its values reflectance; its copy with bands left out does too."""
+    from hypersynth.core.demo import write_demo
+    from hypersynth.core.io.pixel_values import engine_value_title
+
+    files = write_demo(tmp_path / "demo")
+    out = import_scene(files.scene, tmp_path / "copy.tif", leave_out_bands="1")
+    assert engine_value_title(files.scene) == engine_value_title(out) == "Reflectance"
