@@ -166,7 +166,9 @@ def spectra_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, clas
     rows = int(np.ceil(n / cols))
     fig = agg_figure(4.0 * cols, 2.9 * rows)
     syn = centre_spectra(synthetic.patches) if synthetic is not None else None
-    x = wavelengths if wavelengths is not None else np.arange(next(iter(real.values())).shape[1])
+    width = next(iter(real.values())).shape[1]
+    numbered = bands is not None and len(bands) == width  # the file's band numbers, as the analyst names them
+    x = wavelengths if wavelengths is not None else (np.asarray(bands) + 1 if numbered else np.arange(1, width + 1))
     gaps = band_gaps(x, bands)
     for i, c in enumerate(classes):
         ax = fig.add_subplot(rows, cols, i + 1)
@@ -185,7 +187,8 @@ def spectra_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, clas
         ax.set_title(c.name, fontsize=9)
         ax.tick_params(labelsize=MIN_FONT)
         ax.legend(handles=handles, fontsize=MIN_FONT)
-        ax.set_xlabel("wavelength (nm)" if wavelengths is not None else "usable band", fontsize=8)
+        ax.set_xlabel("wavelength (nm)" if wavelengths is not None else "band" if numbered else "usable band",
+                      fontsize=8)
         if i % cols == 0:
             ax.set_ylabel(value, fontsize=8)
     fig.tight_layout()

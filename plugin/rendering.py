@@ -132,12 +132,25 @@ def nearest_bands(wavelengths: Sequence[float], targets: Sequence[float],
     return tuple(int(i) + 1 for i in distance.argmin(axis=1))
 
 
-def fallback_bands(band_count: int) -> tuple[int, int, int]:
-    """Bands at 5/6, 1/2 and 1/6 of the band range (red, green, blue) when wavelengths are unknown."""
+def fallback_bands(band_count: int, bad: Optional[Sequence[bool]] = None) -> tuple[int, int, int]:
+    """Bands at 5/6, 1/2 and 1/6 of the band range (red, green, blue) when wavelengths are unknown; each the nearest
+    band not flagged ``bad`` (:func:`nearest_usable_band`)."""
     if band_count < 1:
         raise ValueError("the raster has no bands")
     pick = [int(np.floor(1.5 + f * (band_count - 1))) for f in (5 / 6, 1 / 2, 1 / 6)]  # round half up
-    return pick[0], pick[1], pick[2]
+    red, green, blue = (nearest_usable_band(b, bad) for b in pick)
+    return red, green, blue
+
+
+def nearest_usable_band(band: int, bad: Optional[Sequence[bool]]) -> int:
+    """The 1-based ``band`` itself, or the nearest band by number that ``bad`` does not flag (the lower on a tie);
+    ``band`` where every band is flagged, or ``bad`` is None."""
+    if bad is None:
+        return band
+    usable = np.flatnonzero(~np.asarray(bad, dtype=bool)) + 1
+    if usable.size == 0:
+        return band
+    return int(usable[np.argmin(np.abs(usable - band))])
 
 
 def choose_composite(wavelengths: Optional[Sequence[float]], band_count: int, composite: str,
@@ -149,7 +162,7 @@ def choose_composite(wavelengths: Optional[Sequence[float]], band_count: int, co
         raise ValueError(f"an RGB composite needs at least 3 bands; this raster has {band_count}")
     targets = COMPOSITES[composite]
     if wavelengths is None or len(wavelengths) != band_count:
-        return CompositeChoice(fallback_bands(band_count), None,
+        return CompositeChoice(fallback_bands(band_count, bad), None,
                                "No band wavelengths in this raster: showing bands at 1/6, 1/2 and 5/6 "
                                "of the band range.")
     bands = nearest_bands(wavelengths, targets, bad)
@@ -181,16 +194,36 @@ def apply_composite(layer: QgsRasterLayer, composite: str) -> CompositeChoice:
         raise ValueError("choose a valid raster layer first")
     wavelengths, bad = read_band_info(layer.source())  # one read of the file's metadata
     choice = choose_composite(wavelengths, layer.bandCount(), composite, bad)
-    provider = layer.dataProvider()
-    red, green, blue = choice.bands
-    renderer = QgsMultiBandColorRenderer(provider, red, green, blue)
+    show_bands(layer, choice.bands)
+    return choice
+
+
+def show_bands(layer: QgsRasterLayer, bands: Sequence[int]) -> None:
+    """Show ``layer`` as the RGB composite of its 1-based ``bands`` (red, green, blue), each stretched as QGIS
+    stretches a multiband composite (:func:`_stretch`)."""
+    red, green, blue = bands
+    renderer = QgsMultiBandColorRenderer(layer.dataProvider(), red, green, blue)
     extent = layer.extent()
     renderer.setRedContrastEnhancement(_stretch(layer, red, extent))
     renderer.setGreenContrastEnhancement(_stretch(layer, green, extent))
     renderer.setBlueContrastEnhancement(_stretch(layer, blue, extent))
     layer.setRenderer(renderer)
     layer.triggerRepaint()
-    return choice
+
+
+def show_as(copy: QgsRasterLayer, original: QgsRasterLayer) -> Optional[tuple[int, int, int]]:
+    """Show ``copy`` (the same bands, some more flagged bad) as ``original`` is shown: its RGB composite's bands, each
+    moved to the nearest one ``copy`` does not flag bad, restretched; returns those bands, or None (``copy`` left as
+    QGIS shows it) where ``original`` is not shown as an RGB composite or has other bands."""
+    renderer = original.renderer()
+    if not isinstance(renderer, QgsMultiBandColorRenderer) or copy.bandCount() != original.bandCount():
+        return None
+    _, bad = read_band_info(copy.source())
+    bands = tuple(nearest_usable_band(b, bad) for b in (renderer.redBand(), renderer.greenBand(), renderer.blueBand()))
+    if min(bands) < 1:  # a colour the composite leaves out (band 0): keep QGIS's own
+        return None
+    show_bands(copy, bands)
+    return bands[0], bands[1], bands[2]
 
 
 def class_palette_renderer(layer: QgsRasterLayer, classes: Sequence[ClassInfo],

@@ -21,15 +21,17 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..core.io.band_choice import LEAVE_OUT_FORMAT, bands_left_out, describe_bands
-from ..core.io.convert import flagged_copy_destination, import_destination, import_name, import_scene
+from ..core.io.band_choice import describe_bands, newly_left_out
+from ..core.io.convert import flagged_copy_destination, import_destination, import_name, import_scene, left_out_name
 from ..core.io.product_archives import (ARCHIVE_SUFFIXES, archived_product, archived_products, is_archive,
                                          needs_listing)
 from ..core.io.products import ProductFacts, product_facts
 from ..core.io.read import MIN_BANDS, envi_data_file, gdal_subdataset_file, source_name
 from ..plugin.layers import add_input_layer
-from ..plugin.rendering import COMPOSITE_TITLES, COMPOSITES, CompositeChoice, apply_composite, read_band_info
+from ..plugin.rendering import (COMPOSITE_TITLES, COMPOSITES, CompositeChoice, apply_composite, read_band_info,
+                                show_as)
 from ..plugin.tasks import EngineTask, TaskRunner
+from .leave_out_dialog import ask_bands_to_leave_out
 
 PROVIDER_KINDS = {"wms": "web map (WMS/WMTS/XYZ)", "wcs": "web coverage (WCS)", "virtualraster": "virtual raster",
                   "arcgismapserver": "ArcGIS map service", "postgresraster": "PostGIS raster"}
@@ -40,7 +42,6 @@ RASTER_FILTER = ("Rasters and sensor products (*.tif *.tiff *.img *.hdr *.bsq *.
 LEAVE_OUT_TIP = ("Flag noisy bands the file does not flag (an uncorrected AVIRIS cube's water-vapour windows, a "
                  "detector's noisy edge) in a copy of the scene, which becomes the scene: every run leaves them out. "
                  "The scene's file is not changed.")
-LEFT_OUT_NAME = " (bands left out)"  # ends the name of a scene's copy with bands flagged bad
 NO_SCENE_TEXT = "Choose a hyperspectral raster layer, or Open file…"  # the scene combo with no layer chosen
 NO_SCENE_HINT = ("No scene yet: choose a raster layer of the project above, or Open file… reads a GeoTIFF, ENVI, "
                  "NetCDF/HDF file or an EnMAP, EMIT or PRISMA product (a ZIP or .tar.gz as ordered too).")
@@ -299,45 +300,37 @@ class ScenePanel(QWidget):
     def leave_out_bands(self, text: str, target: Optional[Path] = None, project: Optional[QgsProject] = None
                         ) -> bool:
         """Flag the bands ``text`` names (:data:`~hypersynth.core.io.band_choice.LEAVE_OUT_FORMAT`) bad in a GeoTIFF
-        copy of the scene, which becomes the scene when written: the copy keeps every band's values, so QGIS still
-        shows them, and every run on it leaves them out. The scene's own file is not changed.
+        copy of the scene, which becomes the scene when written, shown as the scene was (its composite's bands moved
+        off the bands now flagged), the scene hidden: the copy keeps every band's values, so QGIS still shows them,
+        and every run on it leaves them out. The scene's own file is not changed.
 
         ``target``: the copy (default: ``<stem>_bands_left_out.tif`` beside the scene's file,
         :func:`~hypersynth.core.io.convert.flagged_copy_destination`). The copy is written as a task in QGIS's task
         manager (progress, Cancel). Returns whether it started; the note says why not, or what was done.
         """
         layer = self.scene_layer()
-        if layer is None or not layer.isValid() or layer.providerType() != "gdal":
-            self.note.setText("Choose a scene read from a raster file first: its copy gets the bands flagged bad.")
+        problem = self.leave_out_problem(text)
+        if problem is not None:
+            self.note.setText(f"No band was left out: {problem}.")
             return False
-        source, bands = layer.source(), layer.bandCount()
-        try:
-            left_out = bands_left_out(text, bands, self._wavelengths)
-        except ValueError as error:
-            self.note.setText(f"No band was left out: {error}.")
-            return False
-        _, bad = read_band_info(source)
-        already = np.asarray(bad, dtype=bool) if bad is not None and len(bad) == bands else np.zeros(bands, bool)
-        if (already | left_out).all():
-            self.note.setText(f"No band was left out: leaving out {describe_bands(left_out, self._wavelengths)} "
-                              "would leave the scene no usable band; name fewer.")
-            return False
+        source = layer.source()
         target = target or flagged_copy_destination(source)
         if target is None:
             self.note.setText(f"No band was left out: the folder of {Path(source).name} cannot be written; choose "
-                              "where the copy goes (Leave out… asks).")
+                              "where the copy goes (Leave out bands… asks).")
             return False
-        into, name = project or QgsProject.instance(), f"{layer.name().removesuffix(LEFT_OUT_NAME)}{LEFT_OUT_NAME}"
-        said = describe_bands(left_out, self._wavelengths)
+        into = project or QgsProject.instance()
+        said = describe_bands(newly_left_out(text, ~self._bad_bands(layer), self._wavelengths), self._wavelengths)
 
         def done(path: Path) -> None:  # main thread
             try:
-                self._add_scene(path, name, into)
+                copy = self._add_scene(path, left_out_name(layer.name(), path), into, original=layer)
             except ValueError as error:
                 self.note.setText(str(error))
                 return
-            self.note.setText(f"{said[0].upper() + said[1:]} flagged bad in {path}, now the scene: runs leave "
-                              f"them out. {Path(source).name} is unchanged.")
+            them = "them" if said.startswith("bands") else "it"
+            self.note.setText(f"{said[0].upper() + said[1:]} flagged bad in {path.name}, now the scene "
+                              f"'{copy.name()}': runs leave {them} out. {Path(source).name} is unchanged (hidden).")
 
         def failed(message: str) -> None:  # main thread
             self.note.setText(f"No band was left out: {message}")
@@ -349,15 +342,32 @@ class ScenePanel(QWidget):
         self.note.setText(f"Writing {target} with {said} flagged bad … (progress and Cancel in QGIS's task manager)")
         return True
 
+    def leave_out_problem(self, text: str) -> Optional[str]:
+        """Why the bands ``text`` names cannot be left out of the scene (none chosen, none of that form, none still
+        usable, none left), or None; known from the scene's metadata before anything is written."""
+        layer = self.scene_layer()
+        if layer is None or not layer.isValid() or layer.providerType() != "gdal":
+            return "choose a scene read from a raster file first: its copy gets the bands flagged bad"
+        try:
+            newly_left_out(text, ~self._bad_bands(layer), self._wavelengths)
+        except ValueError as error:
+            return str(error)
+        return None
+
+    def _bad_bands(self, layer: QgsRasterLayer) -> np.ndarray:
+        """``(B,)`` bool: the bands the scene's file flags bad."""
+        _, bad = read_band_info(layer.source())
+        bands = layer.bandCount()
+        return np.asarray(bad, dtype=bool) if bad is not None and len(bad) == bands else np.zeros(bands, bool)
+
     def _ask_leave_out(self) -> None:
         layer = self.scene_layer()
         if layer is None:
             self.note.setText("Choose a scene first.")
             return
-        text, ok = QInputDialog.getText(self, "Leave out bands", f"Bands of {layer.name()} to flag bad: "
-                                        f"{LEAVE_OUT_FORMAT}.\nA copy of the scene gets them flagged, and becomes "
-                                        "the scene; its file is not changed.")
-        if not ok or not text.strip():
+        text = ask_bands_to_leave_out(self, layer.name(), self._bad_bands(layer), self._wavelengths,
+                                      self.leave_out_problem)
+        if text is None:
             return
         target = flagged_copy_destination(layer.source())
         chosen, _ = QFileDialog.getSaveFileName(self, "Save the scene with the bands flagged bad",
@@ -371,11 +381,23 @@ class ScenePanel(QWidget):
         self.imports.cancel_all(detach=True)
         self._importing.clear()
 
-    def _add_scene(self, path: Path, name: str, project: Optional[QgsProject]) -> QgsRasterLayer:
+    def _add_scene(self, path: Path, name: str, project: Optional[QgsProject],
+                   original: Optional[QgsRasterLayer] = None) -> QgsRasterLayer:
+        """Add the GeoTIFF ``path`` and make it the scene; ``original``: the scene it is a copy of with more bands
+        flagged bad, whose look it takes (:func:`~hypersynth.plugin.rendering.show_as`) and which is hidden."""
         layer = QgsRasterLayer(str(path), name, "gdal")
         if not layer.isValid():
             raise ValueError(f"QGIS cannot open {path} as a raster; import the product again")
-        return self._add_scene_layer(layer, project)
+        if original is None:
+            return self._add_scene_layer(layer, project)
+        add_input_layer(layer, project)
+        if show_as(layer, original) is None and self._wavelengths is not None:
+            apply_composite(layer, "true colour")  # QGIS's bands 1-3 may be the bands just flagged
+        node = (project or QgsProject.instance()).layerTreeRoot().findLayer(original.id())
+        if node is not None:
+            node.setItemVisibilityChecked(False)
+        self.set_scene_layer(layer)
+        return layer
 
     def _ask_import_file(self, shown: str, name: str) -> Optional[tuple[Path, bool]]:
         """The GeoTIFF the analyst chooses for a product whose own folder cannot be written, and whether it may

@@ -313,19 +313,23 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
 
         return run_bench_cli(args, reporter)
     if args.command == "import-scene":
+        from ..io.band_choice import BandChoiceError
         from ..io.convert import bands_flagged_at_import, import_scene
         from ..io.products import product_facts
 
         facts = product_facts(args.scene)  # read once: what the product is, for the import and the line below
-        path = import_scene(args.scene, args.out, overwrite=args.overwrite,
-                            quality_masks=not args.keep_flagged_pixels, leave_out_bands=args.leave_out_bands,
-                            facts=facts, reporter=reporter)
+        try:
+            path = import_scene(args.scene, args.out, overwrite=args.overwrite,
+                                quality_masks=not args.keep_flagged_pixels, leave_out_bands=args.leave_out_bands,
+                                facts=facts, reporter=reporter)
+        except BandChoiceError as exc:  # found once the scene is read: a band it lacks, or flags bad already
+            raise ValueError(f"--leave-out-bands: {exc}") from None
         reporter.close()
         print(f"imported {f'the {facts.kind} product' if facts else 'the scene'} {args.scene}\n"
               f"GeoTIFF: {path}")
         flagged = bands_flagged_at_import(path)
         if flagged:
-            print(f"flagged bad: {flagged}")
+            print(f"flagged bad: {flagged}")  # every band the GeoTIFF flags, the scene's own too
         return 0
     if args.command == "datasets":
         from ..datasets import available_datasets, list_datasets, search_dirs

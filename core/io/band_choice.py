@@ -8,9 +8,14 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-# What the bands to leave out look like, for help texts and messages
+# What the bands to leave out look like, for help texts and messages (the numbers: an AVIRIS cube's 224 bands, whose
+# water-vapour windows EHU leaves out of Salinas)
 LEAVE_OUT_FORMAT = ("band numbers (1 = the first band), ranges of them and wavelength ranges, separated by commas: "
-                    "'104-108, 150-163, 220' or '1340-1450nm, 1790-1960nm'")
+                    "'108-112, 154-167, 224' or '1340-1450nm, 1790-1960nm'")
+
+
+class BandChoiceError(ValueError):
+    """Bands to leave out that cannot be meant; the message says what to give. Callers name their option by it."""
 
 _NUMBER = r"\d+(?:\.\d*)?"
 _BANDS = re.compile(r"^(\d+)(?:\s*[-–]\s*(\d+))?$")
@@ -33,11 +38,12 @@ def parse_bands_to_leave_out(text: str) -> list[BandRange]:
     before a scene is read; :func:`bands_left_out` then finds them in the scene.
 
     Raises:
-        ValueError: nothing given, an item of no known form, a range given high to low; the message says what to give.
+        BandChoiceError: nothing given, an item of no known form, a range given high to low; the message says what to
+            give.
     """
     items = [item.strip() for item in re.split(r"[,;]", text or "") if item.strip()]
     if not items:
-        raise ValueError(f"no bands given to leave out; give {LEAVE_OUT_FORMAT}")
+        raise BandChoiceError(f"no bands given to leave out; give {LEAVE_OUT_FORMAT}")
     ranges = []
     for item in items:
         by_number, by_wavelength = _BANDS.match(item), _WAVELENGTHS.match(item)
@@ -51,11 +57,11 @@ def parse_bands_to_leave_out(text: str) -> list[BandRange]:
             _check_order(item, low, high, f"{by_wavelength.group(2)}-{by_wavelength.group(1)}{by_wavelength.group(3)}")
             ranges.append(BandRange(item, low * to_nm, high * to_nm, by_wavelength=True))
         elif _ONE_WAVELENGTH.match(item):
-            raise ValueError(f"'{item}' is one wavelength; give a range of them (e.g. {_example_range(item)}) or the "
-                             f"band's number")
+            raise BandChoiceError(f"'{item}' is one wavelength; give a range of them (e.g. {_example_range(item)}) "
+                                  f"or the band's number")
         else:
-            raise ValueError(f"'{item}' is neither a band number (220), a range of them (104-108) nor a wavelength "
-                             f"range (1340-1450nm); give {LEAVE_OUT_FORMAT}")
+            raise BandChoiceError(f"'{item}' is neither a band number (224), a range of them (108-112) nor a "
+                                  f"wavelength range (1340-1450nm); give {LEAVE_OUT_FORMAT}")
     return ranges
 
 
@@ -65,8 +71,8 @@ def bands_left_out(text: str, bands: int, wavelengths: Optional[Sequence[float]]
     band whose centre wavelength (``wavelengths``, nm) lies in them.
 
     Raises:
-        ValueError: what :func:`parse_bands_to_leave_out` refuses, a band number outside the scene, a wavelength range
-            for a scene without wavelengths or one that holds no band; the message says what to give.
+        BandChoiceError: what :func:`parse_bands_to_leave_out` refuses, a band number outside the scene, a wavelength
+            range for a scene without wavelengths or one that holds no band; the message says what to give.
     """
     chosen = np.zeros(bands, dtype=bool)
     for item in parse_bands_to_leave_out(text):
@@ -75,10 +81,29 @@ def bands_left_out(text: str, bands: int, wavelengths: Optional[Sequence[float]]
             continue
         for band in (int(item.low), int(item.high)):
             if not 1 <= band <= bands:
-                raise ValueError(f"band {band} (in '{item.text}') is not in the scene: its bands are numbered 1 to "
-                                 f"{bands}")
+                given = "" if item.text == str(band) else f" (in '{item.text}')"
+                raise BandChoiceError(f"band {band}{given} is not in the scene: its bands are numbered 1 to {bands}")
         chosen[int(item.low) - 1:int(item.high)] = True
     return chosen
+
+
+def newly_left_out(text: str, good: np.ndarray, wavelengths: Optional[Sequence[float]] = None) -> np.ndarray:
+    """``(B,)`` bool: the bands ``text`` names (:func:`bands_left_out`) that ``good`` still has as usable.
+
+    Raises:
+        BandChoiceError: as :func:`bands_left_out`; every band named is flagged bad already (nothing would change), or
+            none would be left usable.
+    """
+    good = np.asarray(good, dtype=bool)
+    named = bands_left_out(text, good.size, wavelengths)
+    new = named & good
+    if not new.any():
+        raise BandChoiceError(f"{describe_bands(named, wavelengths)} {'are' if named.sum() > 1 else 'is'} flagged bad "
+                              f"already; name bands still usable")
+    if not (good & ~new).any():
+        raise BandChoiceError(f"leaving out {describe_bands(new, wavelengths)} would leave the scene no usable band; "
+                              f"name fewer")
+    return new
 
 
 def describe_bands(chosen: np.ndarray, wavelengths: Optional[Sequence[float]] = None) -> str:
@@ -101,8 +126,8 @@ def describe_bands(chosen: np.ndarray, wavelengths: Optional[Sequence[float]] = 
 def _in_wavelength_range(item: BandRange, wavelengths: Optional[Sequence[float]]) -> np.ndarray:
     """The bands whose centre lies in the wavelength range ``item``."""
     if wavelengths is None:
-        raise ValueError(f"'{item.text}' is a wavelength range, but the scene has no wavelengths; give band numbers "
-                         f"instead (e.g. 104-108)")
+        raise BandChoiceError(f"'{item.text}' is a wavelength range, but the scene has no wavelengths; give band "
+                              f"numbers instead (e.g. 108-112)")
     centres = np.asarray(wavelengths, dtype=float)
     inside = (centres >= item.low) & (centres <= item.high)
     if not inside.any():
@@ -110,13 +135,13 @@ def _in_wavelength_range(item: BandRange, wavelengths: Optional[Sequence[float]]
         nearest = ([below[np.argmax(centres[below])]] if below.size else []) + \
             ([above[np.argmin(centres[above])]] if above.size else [])
         near = " and ".join(f"{centres[b]:.1f} nm (band {b + 1})" for b in nearest)
-        raise ValueError(f"'{item.text}' holds no band of the scene (the nearest: {near})")
+        raise BandChoiceError(f"'{item.text}' holds no band of the scene (the nearest: {near})")
     return inside
 
 
 def _check_order(item: str, first: float, last: float, swapped: str) -> None:
     if last < first:
-        raise ValueError(f"'{item}' runs from high to low; give the lower end first ({swapped})")
+        raise BandChoiceError(f"'{item}' runs from high to low; give the lower end first ({swapped})")
 
 
 def _example_range(item: str) -> str:

@@ -9,19 +9,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
-
 from ..outputs import OutputExistsError, write_problem
 from ..progress import NULL_REPORTER, Reporter
-from ..scene import Scene
-from .band_choice import bands_left_out, describe_bands, parse_bands_to_leave_out
+from .band_choice import describe_bands, newly_left_out, parse_bands_to_leave_out
 from .products import ProductFacts, Shape, product_facts
 from .read import gdal_subdataset_file, opened_quietly, read_scene, source_name
 from .write import write_scene
 
 GEOTIFF_SUFFIXES = (".tif", ".tiff")
 PRODUCT_TAG = "HYPERSYNTH_PRODUCT"  # GDAL metadata item of an imported product's GeoTIFF: the product's name
-LEFT_OUT_TAG = "HYPERSYNTH_LEFT_OUT"  # GDAL metadata item: the bands the import flagged bad ("bands 104–108 (…)")
+LEFT_OUT_TAG = "HYPERSYNTH_LEFT_OUT"  # GDAL metadata item: every band flagged bad, of an import that left out some
 READ_SHARE = 0.4  # of the progress bar: reading (and for a product converting) the scene; the rest is writing
 
 
@@ -61,9 +58,9 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
     Raises:
         OutputExistsError: ``out`` exists and ``overwrite`` is False (checked before anything is read).
         SceneReadError: the scene cannot be read (the message says why).
-        ValueError: ``out`` is not named .tif, or is the file the scene is read from; ``leave_out_bands`` is not of
-            the form above, names a band the scene lacks, or leaves no usable band (the form is checked before the
-            scene is read).
+        ValueError: ``out`` is not named .tif, or is the file the scene is read from.
+        BandChoiceError: ``leave_out_bands`` is not of the form above, names a band the scene lacks, only bands it
+            flags bad already, or leaves no usable band (the form is checked before the scene is read).
         Cancelled: the reporter asked to stop.
     """
     from .pixel_values import engine_value_title, unit_type_for  # it names imported products by PRODUCT_TAG
@@ -86,9 +83,10 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
     tags = {PRODUCT_TAG: facts.name} if facts is not None else {}
     done = f"written {out.name}"
     if leave_out_bands is not None:
-        scene, left_out = _leave_out(scene, leave_out_bands)
-        tags[LEFT_OUT_TAG] = describe_bands(left_out, scene.wavelengths)
-        done += f"; {tags[LEFT_OUT_TAG]} flagged bad"
+        new = newly_left_out(leave_out_bands, scene.good_bands, scene.wavelengths)
+        scene = replace(scene, good_bands=scene.good_bands & ~new)
+        tags[LEFT_OUT_TAG] = describe_bands(~scene.good_bands, scene.wavelengths)  # all it flags, earlier ones too
+        done += f"; {describe_bands(new, scene.wavelengths)} flagged bad"
     reporter.check()
     reporter.progress(READ_SHARE, f"writing {out.name}")
     write_scene(scene, out, overwrite=overwrite, tags=tags or None,
@@ -97,22 +95,24 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
     return out
 
 
-def _leave_out(scene: Scene, text: str) -> tuple[Scene, np.ndarray]:
-    """``scene`` with the bands ``text`` names flagged bad, and those bands ``(B,)`` bool; refused where that leaves
-    no usable band."""
-    left_out = bands_left_out(text, scene.bands, scene.wavelengths)
-    good = scene.good_bands & ~left_out
-    if not good.any():
-        raise ValueError(f"leaving out {describe_bands(left_out, scene.wavelengths)} leaves {scene.name} no usable "
-                         f"band; name fewer bands")
-    return replace(scene, good_bands=good), left_out
-
-
 def bands_flagged_at_import(path: str | Path) -> str:
-    """The bands an import into the GeoTIFF ``path`` flagged bad at the analyst's word ("bands 108–112 (…)"), as
-    written in its metadata (:data:`LEFT_OUT_TAG`); "" when none were."""
+    """The bands the GeoTIFF ``path`` flags bad, where an import left bands out at the analyst's word ("bands 108–112
+    (…)", those the scene flagged already too), as written in its metadata (:data:`LEFT_OUT_TAG`); "" when it
+    left out none."""
     with opened_quietly(path) as ds:
         return ds.tags().get(LEFT_OUT_TAG, "")
+
+
+def left_out_name(name: str, path: str | Path) -> str:
+    """A layer's name for the GeoTIFF ``path`` an import left bands out of: ``name`` and how many of its bands are
+    usable ("salinasA (198 of 224 bands)"), so that each copy is told from the scene and from the others."""
+    from .band_metadata import read_band_facts
+
+    facts = read_band_facts(path)
+    if facts is None:
+        return name
+    base = re.sub(r" \(\d+ of \d+ bands\)$", "", name)  # a copy's copy: its own count, not two
+    return f"{base} ({int(facts.flagged_good.sum())} of {facts.flagged_good.size} bands)"
 
 
 def flagged_copy_destination(source: str | Path) -> Optional[Path]:

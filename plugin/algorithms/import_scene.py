@@ -106,12 +106,14 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
         try:
             parse_bands_to_leave_out(text)
         except ValueError as exc:
-            raise QgsProcessingException(f"{self.title(self.LEAVE_OUT_BANDS)} ({self.LEAVE_OUT_BANDS}): {exc}") from None
+            raise QgsProcessingException(f"{self.title(self.LEAVE_OUT_BANDS)} ({self.LEAVE_OUT_BANDS}): "
+                                         f"{exc}") from None
         return text
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from ...core.io.convert import import_name, import_scene
+        from ...core.io.band_choice import BandChoiceError
+        from ...core.io.convert import import_name, import_scene, left_out_name
         from ...core.io.products import product_facts
         from ...core.io.read import gdal_subdataset_file
 
@@ -121,15 +123,20 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         self.check_destinations({self.INPUT: str(gdal_subdataset_file(source) or source)}, {self.OUTPUT: out})
         reporter = FeedbackReporter(feedback)
+        leave_out = self.bands_to_leave_out(parameters, context)
         with engine_errors():
             # read once, for the import and the layer's name (an order's .tar.gz is read whole to list its products)
             facts = product_facts(source, reporter.sub(0.0, 0.0, "listing the order: "))
             with engine_warnings(feedback):
-                import_scene(source, out, overwrite=True,
-                             quality_masks=self.parameterAsBoolean(parameters, self.QUALITY_MASKS, context),
-                             leave_out_bands=self.bands_to_leave_out(parameters, context), facts=facts,
-                             reporter=reporter)
+                try:
+                    import_scene(source, out, overwrite=True,
+                                 quality_masks=self.parameterAsBoolean(parameters, self.QUALITY_MASKS, context),
+                                 leave_out_bands=leave_out, facts=facts, reporter=reporter)
+                except BandChoiceError as exc:  # found once the scene is read: a band it lacks, or flags already
+                    raise QgsProcessingException(f"{self.title(self.LEAVE_OUT_BANDS)} ({self.LEAVE_OUT_BANDS}): "
+                                                 f"{exc}") from None
             name = import_name(source, facts)
+            name = left_out_name(name, out) if leave_out else name  # told from the scene it copies
         if context.willLoadLayerOnCompletion(out):
             details = context.layerToLoadOnCompletionDetails(out)
             details.name, details.forceName = name, True

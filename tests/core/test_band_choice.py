@@ -11,7 +11,8 @@ import pytest
 import rasterio
 
 from hypersynth.core.demo import make_demo_scene
-from hypersynth.core.io.band_choice import bands_left_out, describe_bands, parse_bands_to_leave_out
+from hypersynth.core.io.band_choice import (BandChoiceError, bands_left_out, describe_bands, newly_left_out,
+                                            parse_bands_to_leave_out)
 from hypersynth.core.io.convert import LEFT_OUT_TAG, import_scene
 from hypersynth.core.io.read import read_scene
 from hypersynth.core.io.write import write_scene
@@ -34,17 +35,28 @@ def test_band_numbers_ranges_and_wavelength_ranges_are_found_in_the_scene():
 @pytest.mark.parametrize("text, message", [
     ("", r"no bands given to leave out; give band numbers \(1 = the first band\)"),
     (" , ", r"no bands given to leave out"),
-    ("water", r"'water' is neither a band number \(220\), a range of them \(104-108\) nor a wavelength range"),
+    ("water", r"'water' is neither a band number \(224\), a range of them \(108-112\) nor a wavelength range"),
     ("108-104", r"'108-104' runs from high to low; give the lower end first \(104-108\)"),
     ("1450-1340nm", r"give the lower end first \(1340-1450nm\)"),
     ("1400nm", r"'1400nm' is one wavelength; give a range of them \(e.g. 1350-1450nm\) or the band's number"),
-    ("0", r"band 0 \(in '0'\) is not in the scene: its bands are numbered 1 to 224"),
+    ("0", r"^band 0 is not in the scene: its bands are numbered 1 to 224$"),
     ("220-230", r"band 230 \(in '220-230'\) is not in the scene: its bands are numbered 1 to 224"),
     ("2501-2600nm", r"'2501-2600nm' holds no band of the scene \(the nearest: 2500.0 nm \(band 224\)\)"),
 ])
 def test_a_list_that_cannot_be_meant_says_what_to_give(text, message):
     with pytest.raises(ValueError, match=message):
         bands_left_out(text, 224, AVIRIS)
+
+
+def test_only_bands_still_usable_are_newly_left_out_and_one_at_least_stays():
+    good = np.ones(10, dtype=bool)
+    good[[2, 3]] = False
+    assert np.flatnonzero(newly_left_out("2-4, 9", good)).tolist() == [1, 8]  # 3 and 4 were flagged already
+    with pytest.raises(BandChoiceError, match=r"^bands 3–4 are flagged bad already; name bands still usable$"):
+        newly_left_out("3-4", good)
+    with pytest.raises(BandChoiceError, match=r"^leaving out bands 1–2 and 5–10 would leave the scene no usable "
+                                              r"band"):
+        newly_left_out("1-10", good)
 
 
 def test_a_wavelength_range_needs_the_scenes_wavelengths():
@@ -85,19 +97,23 @@ def test_import_flags_the_bands_bad_keeps_their_values_and_says_which(scene_file
     assert np.array_equal(again.cube, read_scene(path).cube)  # every band's values written as they were
     assert np.array_equal(again.valid, read_scene(path).valid)
     said = describe_bands(np.isin(np.arange(40), [0, 1, 10, 11, 12]), scene.wavelengths)
-    with rasterio.open(out) as ds:
-        assert ds.tags()[LEFT_OUT_TAG] == said
+    with rasterio.open(out) as ds:  # every band it flags: band 3, which the scene flagged, too
+        assert ds.tags()[LEFT_OUT_TAG] == describe_bands(np.isin(np.arange(40), [0, 1, 2, 10, 11, 12]),
+                                                         scene.wavelengths)
         assert ds.tags(1)["bbl"] == "0" and ds.tags(4)["bbl"] == "1"
-    assert stages[-1] == f"written imported.tif; {said} flagged bad"
+    assert stages[-1] == f"written imported.tif; {said} flagged bad"  # those this import flagged
 
 
 def test_import_refuses_a_bad_list_before_reading_and_a_list_that_leaves_no_band(scene_file, tmp_path):
     path, _ = scene_file
     with pytest.raises(ValueError, match="runs from high to low"):
         import_scene(tmp_path / "not_read.tif", tmp_path / "a.tif", leave_out_bands="9-3")  # no such scene: not read
-    with pytest.raises(ValueError, match=r"leaving out bands 1–40 \(.*\) leaves scene no usable band; name fewer"):
+    with pytest.raises(BandChoiceError, match=r"leaving out bands 1–2 \(.*\) and 4–40 \(.*\) would leave the scene no "
+                                              r"usable band; name fewer"):  # band 3 is flagged already
         import_scene(path, tmp_path / "b.tif", leave_out_bands="1-40")
-    with pytest.raises(ValueError, match=r"band 41 \(in '41'\) is not in the scene: its bands are numbered 1 to 40"):
+    with pytest.raises(BandChoiceError, match=r"band 3 \(.*\) is flagged bad already"):
+        import_scene(path, tmp_path / "b.tif", leave_out_bands="3")
+    with pytest.raises(BandChoiceError, match=r"band 41 is not in the scene: its bands are numbered 1 to 40"):
         import_scene(path, tmp_path / "c.tif", leave_out_bands="41")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scene.tif"]  # nothing written, the scene untouched
 

@@ -138,6 +138,19 @@ def test_spectra_figure_breaks_its_lines_at_missing_bands_and_names_its_axes(tmp
     assert min(t.get_fontsize() for t in legend.get_texts()) >= 7
 
 
+def test_spectra_without_wavelengths_are_drawn_over_the_files_band_numbers_with_gaps(tmp_path):
+    """A scene without wavelengths (a .mat) is plotted over the band numbers the analyst names bands by, the lines
+    broken where bands were left out, not over 0…usable-1 as if none were."""
+    real, synthetic, classes = _real_and_synthetic(6)
+    used = np.array([0, 1, 2, 5, 6, 7])  # bands 4-5 of 8 left out
+    fig = spectra_figure(tmp_path / "spectra.png", real, synthetic, classes, None, used)
+    first = fig.axes[0]
+    assert first.get_xlabel() == "band"
+    x, y = np.asarray(first.get_lines()[0].get_xdata()), np.asarray(first.get_lines()[0].get_ydata())
+    assert list(x[~np.isnan(y)]) == [1, 2, 3, 6, 7, 8] and list(x[np.isnan(y)]) == [4.5]
+    assert spectra_figure(tmp_path / "plain.png", real, synthetic, classes, None).axes[0].get_xlabel() == "usable band"
+
+
 def test_pca_figure_says_what_it_projects_and_shows_real_and_synthetic_alike(tmp_path):
     real, synthetic, classes = _real_and_synthetic(12)
     fig = pca_figure(tmp_path / "pca.png", real, synthetic, classes)

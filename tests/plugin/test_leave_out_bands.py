@@ -1,14 +1,17 @@
-"""The Scene panel's Leave out…: a copy of the scene with the named bands flagged bad becomes the scene."""
+"""The Scene panel's Leave out bands…: a copy of the scene with the named bands flagged bad becomes the scene."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 import numpy as np
+from qgis.core import QgsMultiBandColorRenderer
 
 from hypersynth.core.demo import make_demo_scene
-from hypersynth.core.io.read import read_scene
+from hypersynth.core.io.convert import LEFT_OUT_TAG
+from hypersynth.core.io.read import opened_quietly, read_scene
 from hypersynth.core.io.write import write_scene
+from hypersynth.plugin.rendering import show_bands
 
 from .conftest import wait_until
 
@@ -17,13 +20,24 @@ def _written(panel) -> None:
     assert wait_until(lambda: not panel.imports.running, timeout=60.0), panel.note.text()
 
 
-def test_leave_out_writes_a_flagged_copy_that_becomes_the_scene(qgis_new_project, tmp_path, panel):
+def _rgb(layer) -> tuple[int, int, int]:
+    renderer = layer.renderer()
+    assert isinstance(renderer, QgsMultiBandColorRenderer)
+    return renderer.redBand(), renderer.greenBand(), renderer.blueBand()
+
+
+def _visible(project, layer) -> bool:
+    return project.layerTreeRoot().findLayer(layer.id()).isVisible()
+
+
+def test_leave_out_writes_a_flagged_copy_that_becomes_the_scene_looking_as_it_did(qgis_new_project, tmp_path, panel):
     scene = make_demo_scene(size=32, bands=40, n_classes=3, seed=0).scene
     scene = replace(scene, good_bands=np.ones(scene.bands, dtype=bool))  # a file that flags no band
     path = write_scene(scene, tmp_path / "cube.tif")
     original = path.read_bytes()
     layer = panel.open_file(str(path), qgis_new_project)
     assert panel.fact_labels["bands"].text() == "40"
+    show_bands(layer, (1, 2, 30))  # the analyst's composite, two of whose bands are left out below
     low, high = scene.wavelengths[[20, 22]]
     asked = f"1-2, {low - 0.1:.1f}-{high + 0.1:.1f}nm"
     assert panel.leave_out_bands(asked, project=qgis_new_project)
@@ -31,61 +45,73 @@ def test_leave_out_writes_a_flagged_copy_that_becomes_the_scene(qgis_new_project
     assert panel.note.text().startswith(f"Writing {target} with bands 1–2 (")
     _written(panel)
     copy = panel.scene_layer()
-    assert copy is not None and copy.source() == str(target) and copy.name() == f"{layer.name()} (bands left out)"
+    assert copy is not None and copy.source() == str(target) and copy.name() == "cube (35 of 40 bands)"
+    assert _rgb(copy) == (3, 3, 30)  # each band of the composite moved to the nearest one still usable
+    assert not _visible(qgis_new_project, layer) and _visible(qgis_new_project, copy)
     assert panel.fact_labels["bands"].text() == "40 (35 usable; 5 flagged bad in the metadata)"
     assert panel.note.text().startswith("Bands 1–2 (") and panel.note.text().endswith(
-        f"flagged bad in {target}, now the scene: runs leave them out. cube.tif is unchanged.")
+        "flagged bad in cube_bands_left_out.tif, now the scene 'cube (35 of 40 bands)': runs leave them out. "
+        "cube.tif is unchanged (hidden).")
     flagged = read_scene(target)
     assert np.flatnonzero(~flagged.good_bands).tolist() == [0, 1, 20, 21, 22]
     assert np.array_equal(flagged.cube, read_scene(path).cube) and path.read_bytes() == original
 
-    assert panel.leave_out_bands("30", project=qgis_new_project)  # from the copy: more bands, the next free name
+    assert panel.leave_out_bands("2-3, 30", project=qgis_new_project)  # from the copy: band 2 is flagged already
+    assert panel.note.text().startswith(f"Writing {tmp_path / 'cube_bands_left_out_1.tif'} with bands 3 (")
     _written(panel)
-    assert panel.scene_layer().source() == str(tmp_path / "cube_bands_left_out_1.tif")
-    assert panel.scene_layer().name() == f"{layer.name()} (bands left out)"  # not "… (bands left out) (bands …"
-    assert np.flatnonzero(~read_scene(tmp_path / "cube_bands_left_out_1.tif").good_bands).tolist() == [0, 1, 20, 21,
-                                                                                                       22, 29]
+    again = panel.scene_layer()
+    assert again.source() == str(tmp_path / "cube_bands_left_out_1.tif") and again.name() == "cube (33 of 40 bands)"
+    assert np.flatnonzero(~read_scene(again.source()).good_bands).tolist() == [0, 1, 2, 20, 21, 22, 29]
+    with opened_quietly(again.source()) as ds:  # the file's record holds every band it flags, not the last round
+        assert ds.tags()[LEFT_OUT_TAG].startswith("bands 1–3 (") and " and 30 (" in ds.tags()[LEFT_OUT_TAG]
+    assert _rgb(again) == (4, 4, 29)
 
 
 def test_leave_out_says_what_to_fix_and_writes_nothing(qgis_new_project, tmp_path, panel):
     scene = make_demo_scene(size=32, bands=40, n_classes=3, seed=0).scene
     path = write_scene(replace(scene, good_bands=np.arange(40) != 5), tmp_path / "cube.tif")
     assert not panel.leave_out_bands("1-3")
-    assert panel.note.text().startswith("Choose a scene read from a raster file first")
+    assert panel.note.text().startswith("No band was left out: choose a scene read from a raster file first")
     panel.open_file(str(path), qgis_new_project)
-    for text, said in (("41", "No band was left out: band 41 (in '41') is not in the scene: its bands are numbered "
-                              "1 to 40."),
+    for text, said in (("41", "No band was left out: band 41 is not in the scene: its bands are numbered 1 to 40."),
                        ("9-3", "No band was left out: '9-3' runs from high to low; give the lower end first (3-9)."),
+                       ("6", "No band was left out: band 6 ("),  # flagged already
                        ("1-5, 7-40", "No band was left out: leaving out bands 1–5 ("),  # band 6 is flagged already
                        ("3000-3100nm", "No band was left out: '3000-3100nm' holds no band of the scene")):
         assert not panel.leave_out_bands(text, project=qgis_new_project)
         assert panel.note.text().startswith(said), panel.note.text()
-    assert "would leave the scene no usable band; name fewer." in (panel.leave_out_bands("1-5, 7-40")
-                                                                   or panel.note.text())
+    assert panel.leave_out_problem("6").endswith("is flagged bad already; name bands still usable")
+    assert panel.leave_out_problem("1-5, 7-40").endswith("would leave the scene no usable band; name fewer")
     assert not panel.imports.running and sorted(p.name for p in tmp_path.iterdir()) == ["cube.tif"]
 
 
-def test_the_button_asks_for_the_bands_and_the_file(qgis_new_project, tmp_path, panel, monkeypatch):
+def test_the_button_asks_again_after_a_mistake_then_for_the_file(qgis_new_project, tmp_path, panel, monkeypatch):
     from qgis.PyQt.QtWidgets import QFileDialog, QInputDialog
 
     assert not panel.leave_out_button.isEnabled()  # no scene yet
     scene = make_demo_scene(size=32, bands=40, n_classes=3, seed=0).scene
     panel.open_file(str(write_scene(scene, tmp_path / "cube.tif")), qgis_new_project)
     assert panel.leave_out_button.isEnabled()
-    asked = {}
+    answers, asked = iter([("3-4, 50", True), ("3-4", True)]), []
 
-    def get_text(parent, title, label):
-        asked["label"] = label
-        return "3-4", True
+    def get_text(parent, title, label, text=""):
+        asked.append((label, text))
+        return next(answers)
 
     def get_save_file_name(parent, title, suggested, filters):
-        asked["suggested"] = suggested
+        asked.append(suggested)
         return str(tmp_path / "mine"), filters
 
     monkeypatch.setattr(QInputDialog, "getText", get_text)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", get_save_file_name)
     panel.leave_out_button.click()
     _written(panel)
-    assert "104-108, 150-163, 220" in asked["label"] and asked["suggested"] == str(tmp_path / "cube_bands_left_out.tif")
+    (first, typed_first), (second, typed_again), suggested = asked
+    assert first.startswith("Bands of cube to flag bad (40 bands, numbered from 1).\nIt flags bands ")  # the demo's
+    assert "1340-1450nm, 1790-1960nm (the water-vapour windows)" in first and typed_first == ""
+    assert second.startswith("Not left out: band 50 (in '3-4, 50') is not in the scene") is False  # its own item
+    assert second.startswith("Not left out: band 50 is not in the scene: its bands are numbered 1 to 40.\n\n")
+    assert typed_again == "3-4, 50"  # kept for the analyst to fix
+    assert suggested == str(tmp_path / "cube_bands_left_out.tif")
     assert panel.scene_layer().source() == str(tmp_path / "mine.tif")  # named as a GeoTIFF
     assert not read_scene(tmp_path / "mine.tif").good_bands[[2, 3]].any()

@@ -76,8 +76,8 @@ def test_processing_import_errors_and_cancel(hypersynth_plugin, tmp_path):
                                                      r"high to low; give the lower end first \(10-20\)"):
         processing.run("hypersynth:importscene", {"INPUT": str(product), "LEAVE_OUT_BANDS": "20-10",
                                                   "OUTPUT": str(tmp_path / "emit.tif")})
-    with pytest.raises(QgsProcessingException, match=r"band 999 \(in '999'\) is not in the scene: its bands are "
-                                                     r"numbered 1 to \d+"):  # known once the product is read
+    with pytest.raises(QgsProcessingException, match=r"Bands to leave out \(LEAVE_OUT_BANDS\): band 999 is not in the "
+                                                     r"scene: its bands are numbered 1 to \d+"):  # once it is read
         processing.run("hypersynth:importscene", {"INPUT": str(product), "LEAVE_OUT_BANDS": "999",
                                                   "OUTPUT": str(tmp_path / "emit.tif")})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc",
@@ -92,9 +92,14 @@ def test_processing_import_flags_the_bands_to_leave_out_and_logs_which(hypersynt
     low, high = scene.wavelengths[[5, 8]]
     feedback = RecordingFeedback()
     out = str(tmp_path / "imported.tif")
-    processing.run("hypersynth:importscene", {"INPUT": str(product), "OUTPUT": out,
-                                              "LEAVE_OUT_BANDS": f"1, {low - 0.01:.2f}-{high + 0.01:.2f}nm"},
-                   feedback=feedback)
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    processing.run("hypersynth:importscene", {"INPUT": str(product), "LEAVE_OUT_BANDS": f"1, {low - 0.01:.2f}-"
+                                              f"{high + 0.01:.2f}nm",
+                                              "OUTPUT": QgsProcessingOutputLayerDefinition(out, QgsProject.instance())},
+                   context=context, feedback=feedback)
+    usable = int((scene.good_bands & ~np.isin(np.arange(scene.bands), [0, 5, 6, 7, 8])).sum())
+    assert context.layerToLoadOnCompletionDetails(out).name == f"{PRISMA_NAME} ({usable} of {scene.bands} bands)"
     imported = read_scene(out)
     left_out = np.isin(np.arange(scene.bands), [0, 5, 6, 7, 8])
     assert np.array_equal(imported.good_bands, scene.good_bands & ~left_out)

@@ -113,6 +113,14 @@ def test_scene_without_wavelengths_falls_back_with_a_note(tmp_path, qgis_new_pro
     assert choice.wavelengths is None and "No band wavelengths" in choice.note
 
 
+def test_without_wavelengths_the_fallback_skips_the_bands_flagged_bad():
+    bad = np.zeros(16, dtype=bool)
+    bad[[8, 13, 14]] = True  # bands 9, 14 and 15
+    assert fallback_bands(16, bad) == (13, 8, 4)  # 14 -> 13 (15 is bad too), 9 -> 8 (the lower on a tie)
+    assert choose_composite(None, 16, "true colour", bad).bands == (13, 8, 4)
+    assert fallback_bands(16, np.ones(16, dtype=bool)) == (14, 9, 4)  # all flagged: nothing better to pick
+
+
 def test_far_targets_get_a_note():
     choice = choose_composite([1000.0, 1100.0, 1200.0, 1300.0], 4, "true colour")
     assert "more than 50 nm" in choice.note
