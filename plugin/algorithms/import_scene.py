@@ -14,6 +14,7 @@ from qgis.core import (
     QgsProcessingParameterFile,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterString,
+    QgsRasterLayer,
 )
 
 from ..layers import keep_out_of_result_groups
@@ -28,11 +29,18 @@ INPUT_FILTER = ("Scenes and sensor products (*.tif *.tiff *.nc *.he5 *.h5 *.xml 
 
 class KeepOutOfResultGroups(QgsProcessingLayerPostProcessorInterface):
     """Moves the imported scene out of a run's result group where Processing put it (the Layers panel's selection):
-    a rerun replaces that group."""
+    a rerun replaces that group; and shows it in true colour, as the dock's Open file… does (QGIS's bands 1-3 are a
+    hyperspectral scene's deep blues, or the bands just left out as noise)."""
 
     def postProcessLayer(self, layer: QgsMapLayer, context: QgsProcessingContext,  # noqa: N802 (QGIS API)
                          feedback: QgsProcessingFeedback) -> None:
+        from ..rendering import apply_composite
+
         keep_out_of_result_groups(layer, context.project())
+        if isinstance(layer, QgsRasterLayer) and layer.isValid():
+            choice = apply_composite(layer, "true colour")  # without wavelengths: bands spread over the range
+            feedback.pushInfo(f"Shown as true colour: R, G, B = bands {', '.join(map(str, choice.bands))}. "
+                              f"{choice.note}".strip())
 
 
 class ImportSceneAlgorithm(HyperSynthAlgorithm):

@@ -366,3 +366,5 @@ def test_a_scene_processing_imports_goes_above_a_selected_result_group(hypersynt
     layer = next(l for l in qgis_new_project.mapLayers().values() if l.source() == str(out))
     assert layer.name() == PRISMA_NAME and _where(qgis_new_project, layer) == ("", 0)  # above the run's group
     assert [node.layerId() for node in run.findLayers()] == results
+    renderer = layer.renderer()  # in true colour, as Open file… shows a scene: not QGIS's bands 1-3
+    assert (renderer.redBand(), renderer.greenBand(), renderer.blueBand()) != (1, 2, 3)
