@@ -22,11 +22,12 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.io.band_choice import describe_bands, newly_left_out
-from ..core.io.convert import flagged_copy_destination, import_destination, import_name, import_scene, left_out_name
+from ..core.io.convert import (ImportDestination, flagged_copy_destination, import_destination, import_name,
+                               import_scene, left_out_name, matlab_import_destination)
 from ..core.io.product_archives import (ARCHIVE_SUFFIXES, archived_product, archived_products, is_archive,
                                          needs_listing)
 from ..core.io.products import ProductFacts, product_facts
-from ..core.io.read import MIN_BANDS, envi_data_file, gdal_subdataset_file, source_name
+from ..core.io.read import MIN_BANDS, envi_data_file, gdal_subdataset_file, is_mat_file, source_name
 from ..plugin.layers import add_input_layer
 from ..plugin.rendering import (COMPOSITE_TITLES, COMPOSITES, CompositeChoice, apply_composite, read_band_info,
                                 show_as)
@@ -37,8 +38,8 @@ PROVIDER_KINDS = {"wms": "web map (WMS/WMTS/XYZ)", "wcs": "web coverage (WCS)", 
                   "arcgismapserver": "ArcGIS map service", "postgresraster": "PostGIS raster"}
 _ARCHIVES = " ".join(f"*{suffix}" for suffix in ARCHIVE_SUFFIXES)  # a product's ZIP, an EnMAP order's .tar.gz
 RASTER_FILTER = ("Rasters and sensor products (*.tif *.tiff *.img *.hdr *.bsq *.bil *.bip *.dat *.vrt *.nc *.h5 "
-                 f"*.he5 *-METADATA.XML {_ARCHIVES});;EnMAP L2A metadata (*-METADATA.XML);;Sensor products as ordered, "
-                 f"in a ZIP or EnMAP's .tar.gz ({_ARCHIVES});;All files (*)")
+                 f"*.he5 *-METADATA.XML *.mat {_ARCHIVES});;EnMAP L2A metadata (*-METADATA.XML);;Sensor products as "
+                 f"ordered, in a ZIP or EnMAP's .tar.gz ({_ARCHIVES});;MATLAB cubes (*.mat);;All files (*)")
 LEAVE_OUT_TIP = ("Flag noisy bands the file does not flag (an uncorrected AVIRIS cube's water-vapour windows, a "
                  "detector's noisy edge) in a copy of the scene, which becomes the scene: every run leaves them out. "
                  "The scene's file is not changed.")
@@ -210,6 +211,8 @@ class ScenePanel(QWidget):
         facts = product_facts(path)  # read once: the import uses them throughout
         if facts is not None:
             return self.import_product(path, facts, project)
+        if Path(path).is_file() and is_mat_file(Path(path)):
+            return self.import_matlab(path, project)
         if is_archive(path):  # an archive holding no product, several or a damaged one
             found = archived_products(Path(path))  # a tar's listing is kept: the product chosen is not listed again
             if len(found) > 1:
@@ -253,22 +256,36 @@ class ScenePanel(QWidget):
         Returns:
             The scene layer of an earlier import; None while the import runs or when no file was chosen.
         """
-        kind, shown, name = facts.kind, Path(gdal_subdataset_file(source) or source).name, import_name(source, facts)
-        destination = import_destination(source, facts)
+        return self._import_as_geotiff(source, f"{facts.kind} product", import_name(source, facts),
+                                       import_destination(source, facts), facts, project, "with its wavelengths")
+
+    def import_matlab(self, path: str, project: Optional[QgsProject] = None) -> Optional[QgsRasterLayer]:
+        """Open the MATLAB scene ``path`` (the standard benchmark cubes' format, which QGIS cannot read) through a
+        GeoTIFF of it, as :meth:`import_product` does a product: ``<stem>.tif`` beside it
+        (:func:`~hypersynth.core.io.convert.matlab_import_destination`), an earlier import opened at once."""
+        return self._import_as_geotiff(path, "MATLAB file", Path(path).stem, matlab_import_destination(path), None,
+                                       project, "the largest 3-D array as its bands (a .mat names no wavelengths)")
+
+    def _import_as_geotiff(self, source: str, kind: str, name: str, destination: ImportDestination,
+                           facts: Optional[ProductFacts], project: Optional[QgsProject], what: str
+                           ) -> Optional[QgsRasterLayer]:
+        """:meth:`import_product` for a ``kind`` of file ("PRISMA L2D product", "MATLAB file") whose layer is
+        ``name``; ``what``: what the note says the import gave."""
+        shown = Path(gdal_subdataset_file(source) or source).name
         target, overwrite = destination.path, False
         if target is None:
             chosen = self._ask_import_file(shown, name)
             if chosen is None:
-                self.note.setText(f"The {kind} product {shown} was not opened: its folder cannot be written, and "
-                                  "no file was chosen for its GeoTIFF.")
+                self.note.setText(f"The {kind} {shown} was not opened: its folder cannot be written, and no file was "
+                                  "chosen for its GeoTIFF.")
                 return None
             target, overwrite = chosen
         if destination.earlier:
             layer = self._add_scene(target, name, project)
-            self.note.setText(f"Opened {target.name}, the GeoTIFF of the {kind} product {shown} imported earlier.")
+            self.note.setText(f"Opened {target.name}, the GeoTIFF of the {kind} {shown} imported earlier.")
             return layer
         if target in self._importing:
-            self.note.setText(f"The {kind} product {shown} is being imported as {target.name} already.")
+            self.note.setText(f"The {kind} {shown} is being imported as {target.name} already.")
             return None
         into = project or QgsProject.instance()
 
@@ -280,21 +297,19 @@ class ScenePanel(QWidget):
                 self.note.setText(str(error))
                 return
             said = " ".join(task.warnings)  # what reading it found: clouds left out, or no quality masks beside it
-            self.note.setText(f"Imported the {kind} product {shown} as {path}, with its wavelengths."
-                              + (f" {said}" if said else ""))
+            self.note.setText(f"Imported the {kind} {shown} as {path}, {what}." + (f" {said}" if said else ""))
 
         def failed(message: str) -> None:  # main thread
             self._importing.discard(target)
-            self.note.setText(f"The {kind} product {shown} was not imported: {message}")
+            self.note.setText(f"The {kind} {shown} was not imported: {message}")
 
-        task = EngineTask(f"Import the {kind} product {name}",
+        task = EngineTask(f"Import the {kind} {name}",
                           lambda reporter: import_scene(source, target, overwrite=overwrite, facts=facts,
                                                         reporter=reporter),
                           on_success=done, on_failure=failed)
         self._importing.add(target)
         self.imports.submit(task)
-        self.note.setText(f"Importing the {kind} product {shown} as {target} … (progress and Cancel in QGIS's "
-                          "task manager)")
+        self.note.setText(f"Importing the {kind} {shown} as {target} … (progress and Cancel in QGIS's task manager)")
         return None
 
     def leave_out_bands(self, text: str, target: Optional[Path] = None, project: Optional[QgsProject] = None

@@ -18,6 +18,7 @@ from .write import write_scene
 
 GEOTIFF_SUFFIXES = (".tif", ".tiff")
 PRODUCT_TAG = "HYPERSYNTH_PRODUCT"  # GDAL metadata item of an imported product's GeoTIFF: the product's name
+IMPORTED_FROM_TAG = "HYPERSYNTH_IMPORTED_FROM"  # GDAL metadata item: the file name of an imported scene (not a product)
 LEFT_OUT_TAG = "HYPERSYNTH_LEFT_OUT"  # GDAL metadata item: every band flagged bad, of an import that left out some
 READ_SHARE = 0.4  # of the progress bar: reading (and for a product converting) the scene; the rest is writing
 
@@ -80,7 +81,7 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
     reporter.check()
     reporter.progress(0.0, f"reading {what}")
     scene = read_scene(source, quality_masks=quality_masks, reporter=reporter.sub(0.0, READ_SHARE, f"reading {what}: "))
-    tags = {PRODUCT_TAG: facts.name} if facts is not None else {}
+    tags = {PRODUCT_TAG: facts.name} if facts is not None else {IMPORTED_FROM_TAG: source_name_of_file(source)}
     done = f"written {out.name}"
     if leave_out_bands is not None:
         new = newly_left_out(leave_out_bands, scene.good_bands, scene.wavelengths)
@@ -159,6 +160,41 @@ def import_destination(source: str | Path, facts: Optional[ProductFacts] = None)
         if _is_earlier_import(candidate, facts):
             return ImportDestination(candidate, True)
     raise AssertionError("itertools.count() never ends")
+
+
+def source_name_of_file(source: str | Path) -> str:
+    """The file name an import of ``source`` records (:data:`IMPORTED_FROM_TAG`): a subdataset's container's."""
+    return Path(gdal_subdataset_file(source) or source).name
+
+
+def matlab_import_destination(path: str | Path) -> ImportDestination:
+    """Where the dock puts the GeoTIFF of a MATLAB scene it imports (QGIS cannot read a .mat): ``<stem>.tif`` beside
+    it, or the first of ``<stem>_1.tif``… that is free or an earlier import of it (a float32 GeoTIFF recording the
+    .mat's name, :data:`IMPORTED_FROM_TAG`, written after the .mat last changed); no path when its folder cannot be
+    written."""
+    path = Path(path)
+    if write_problem(path.parent):
+        return ImportDestination(None, False)
+    for candidate in (path.with_name(f"{path.stem}_{n}.tif" if n else f"{path.stem}.tif") for n in itertools.count()):
+        if not candidate.exists() and not candidate.is_symlink():
+            return ImportDestination(candidate, False)
+        if (_tags_of_import(candidate).get(IMPORTED_FROM_TAG) == path.name
+                and candidate.stat().st_mtime >= path.stat().st_mtime):  # not of an older version of the .mat
+            return ImportDestination(candidate, True)
+    raise AssertionError("itertools.count() never ends")
+
+
+def _tags_of_import(path: Path) -> dict[str, str]:
+    """The dataset tags of a float32 GeoTIFF as :func:`import_scene` writes; {} for any other file."""
+    from rasterio.errors import RasterioError
+
+    if not path.is_file():
+        return {}
+    try:
+        with opened_quietly(path) as ds:
+            return ds.tags() if ds.driver == "GTiff" and set(ds.dtypes) == {"float32"} else {}
+    except (RasterioError, OSError):  # RasterioIOError is an OSError
+        return {}
 
 
 def _refuse_own_input(source: str | Path, facts: Optional[ProductFacts], out: Path) -> None:

@@ -416,3 +416,36 @@ def test_layer_names_of_subdatasets_follow_the_engines_rule(tmp_path):
     assert _layer_name(f'HDF5:"{tmp_path}/x.he5"://HDFEOS/SWATHS/PRS_L2D_HCO/Data_Fields/VNIR_Cube') == "x VNIR_Cube"
     assert _layer_name(str(tmp_path / "cube.tif")) == "cube"
     assert "EnMAP L2A metadata (*-METADATA.XML)" in RASTER_FILTER and "*.he5" in RASTER_FILTER
+
+
+def test_open_file_imports_a_matlab_cube_once_and_opens_its_geotiff_as_the_scene(qgis_new_project, tmp_path, panel):
+    """The standard benchmark cubes come as .mat files, which QGIS cannot read: Open file… imports one as a product."""
+    import scipy.io
+
+    from hypersynth.ui.scene_panel import RASTER_FILTER
+
+    assert "*.mat" in RASTER_FILTER.split(";;")[0]
+    cube = np.random.default_rng(0).uniform(0, 8000, (20, 24, 15)).astype(np.int16)  # (rows, cols, bands), as EHU
+    scipy.io.savemat(tmp_path / "Cube.mat", {"cube": cube, "note": np.zeros((2, 2))})
+    assert panel.open_file(str(tmp_path / "Cube.mat"), qgis_new_project) is None  # imported in the task manager
+    target = tmp_path / "Cube.tif"
+    assert panel.note.text() == (f"Importing the MATLAB file Cube.mat as {target} … (progress and Cancel in QGIS's "
+                                 "task manager)")
+    _imported(panel)
+    layer = panel.scene_layer()
+    assert layer is not None and layer.source() == str(target) and layer.name() == "Cube"
+    assert layer.bandCount() == 15 and panel.fact_labels["wavelengths"].text() == "not in the file's metadata"
+    assert panel.note.text() == (f"Imported the MATLAB file Cube.mat as {target}, the largest 3-D array as its bands "
+                                 "(a .mat names no wavelengths).")
+    assert np.array_equal(read_scene(target).cube, np.moveaxis(cube, 2, 0).astype(np.float32))
+
+    written = target.stat().st_mtime_ns  # opened again: the earlier import, at once
+    again = panel.open_file(str(tmp_path / "Cube.mat"), qgis_new_project)
+    assert again is not None and again.source() == str(target) and target.stat().st_mtime_ns == written
+    assert panel.note.text() == "Opened Cube.tif, the GeoTIFF of the MATLAB file Cube.mat imported earlier."
+    target.unlink()
+    target.write_bytes(b"the analyst's own Cube.tif")  # not an import of it: the next free name, nothing replaced
+    assert panel.open_file(str(tmp_path / "Cube.mat"), qgis_new_project) is None
+    _imported(panel)
+    assert panel.scene_layer().source() == str(tmp_path / "Cube_1.tif")
+    assert target.read_bytes() == b"the analyst's own Cube.tif"
