@@ -218,10 +218,21 @@ def show_as(copy: QgsRasterLayer, original: QgsRasterLayer) -> Optional[tuple[in
     renderer = original.renderer()
     if not isinstance(renderer, QgsMultiBandColorRenderer) or copy.bandCount() != original.bandCount():
         return None
-    _, bad = read_band_info(copy.source())
-    bands = tuple(nearest_usable_band(b, bad) for b in (renderer.redBand(), renderer.greenBand(), renderer.blueBand()))
-    if min(bands) < 1:  # a colour the composite leaves out (band 0): keep QGIS's own
+    wanted = (renderer.redBand(), renderer.greenBand(), renderer.blueBand())
+    if min(wanted) < 1:  # a colour the composite leaves out (band 0): keep QGIS's own
         return None
+    _, bad = read_band_info(copy.source())
+    flagged = np.zeros(copy.bandCount(), dtype=bool) if bad is None else np.asarray(bad, dtype=bool)
+    taken = flagged.copy()  # flagged, or shown: a moved colour takes a band no other colour shows
+    for band in wanted:
+        if 1 <= band <= taken.size and not flagged[band - 1]:
+            taken[band - 1] = True
+    bands = []
+    for band in wanted:  # QGIS's 1, 2, 3 all flagged go to 4, 5, 6, not all to 4 (a grey picture)
+        if 1 <= band <= flagged.size and flagged[band - 1]:
+            band = nearest_usable_band(band, taken if not taken.all() else flagged)
+            taken[band - 1] = True
+        bands.append(band)
     show_bands(copy, bands)
     return bands[0], bands[1], bands[2]
 

@@ -21,7 +21,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..core.io.band_choice import describe_bands, newly_left_out
+from ..core.io.band_choice import newly_left_out
 from ..core.io.convert import (ImportDestination, flagged_copy_destination, import_destination, import_name,
                                import_scene, left_out_name, matlab_import_destination)
 from ..core.io.product_archives import (ARCHIVE_SUFFIXES, archived_product, archived_products, is_archive,
@@ -335,7 +335,7 @@ class ScenePanel(QWidget):
                               "where the copy goes (Leave out bands… asks).")
             return False
         into = project or QgsProject.instance()
-        said = describe_bands(newly_left_out(text, ~self._bad_bands(layer), self._wavelengths), self._wavelengths)
+        said = newly_left_out(text, ~self._bad_bands(layer), self._wavelengths).describe(self._wavelengths)
 
         def done(path: Path) -> None:  # main thread
             try:

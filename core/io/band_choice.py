@@ -38,31 +38,50 @@ def parse_bands_to_leave_out(text: str) -> list[BandRange]:
     before a scene is read; :func:`bands_left_out` then finds them in the scene.
 
     Raises:
-        BandChoiceError: nothing given, an item of no known form, a range given high to low; the message says what to
-            give.
+        BandChoiceError: nothing given, items of no known form, ranges given high to low: every such item, each with
+            what to give instead.
     """
+    ranges, problems = [], []
+    for item in _items(text):
+        try:
+            ranges.append(_band_range(item))
+        except BandChoiceError as problem:
+            problems.append(str(problem))
+    _refuse(problems)
+    return ranges
+
+
+def _items(text: str) -> list[str]:
+    """The items of ``text``, split at commas (or semicolons); refused when there are none."""
     items = [item.strip() for item in re.split(r"[,;]", text or "") if item.strip()]
     if not items:
         raise BandChoiceError(f"no bands given to leave out; give {LEAVE_OUT_FORMAT}")
-    ranges = []
-    for item in items:
-        by_number, by_wavelength = _BANDS.match(item), _WAVELENGTHS.match(item)
-        if by_number:
-            first, last = int(by_number.group(1)), int(by_number.group(2) or by_number.group(1))
-            _check_order(item, first, last, f"{last}-{first}")
-            ranges.append(BandRange(item, first, last, by_wavelength=False))
-        elif by_wavelength:
-            to_nm = 1.0 if by_wavelength.group(3).lower() == "nm" else 1000.0
-            low, high = float(by_wavelength.group(1)), float(by_wavelength.group(2))
-            _check_order(item, low, high, f"{by_wavelength.group(2)}-{by_wavelength.group(1)}{by_wavelength.group(3)}")
-            ranges.append(BandRange(item, low * to_nm, high * to_nm, by_wavelength=True))
-        elif _ONE_WAVELENGTH.match(item):
-            raise BandChoiceError(f"'{item}' is one wavelength; give a range of them (e.g. {_example_range(item)}) "
-                                  f"or the band's number")
-        else:
-            raise BandChoiceError(f"'{item}' is neither a band number (224), a range of them (108-112) nor a "
-                                  f"wavelength range (1340-1450nm); give {LEAVE_OUT_FORMAT}")
-    return ranges
+    return items
+
+
+def _band_range(item: str) -> BandRange:
+    """One item of the bands to leave out, read."""
+    by_number, by_wavelength = _BANDS.match(item), _WAVELENGTHS.match(item)
+    if by_number:
+        first, last = int(by_number.group(1)), int(by_number.group(2) or by_number.group(1))
+        _check_order(item, first, last, f"{last}-{first}")
+        return BandRange(item, first, last, by_wavelength=False)
+    if by_wavelength:
+        to_nm = 1.0 if by_wavelength.group(3).lower() == "nm" else 1000.0
+        low, high = float(by_wavelength.group(1)), float(by_wavelength.group(2))
+        _check_order(item, low, high, f"{by_wavelength.group(2)}-{by_wavelength.group(1)}{by_wavelength.group(3)}")
+        return BandRange(item, low * to_nm, high * to_nm, by_wavelength=True)
+    if _ONE_WAVELENGTH.match(item):
+        raise BandChoiceError(f"'{item}' is one wavelength; give a range of them (e.g. {_example_range(item)}) or the "
+                              f"band's number")
+    raise BandChoiceError(f"'{item}' is neither a band number (224), a range of them (108-112) nor a wavelength "
+                          f"range (1340-1450nm); give {LEAVE_OUT_FORMAT}")
+
+
+def _refuse(problems: list[str]) -> None:
+    """Raise every problem found at once, so the analyst fixes them in one go."""
+    if problems:
+        raise BandChoiceError("; ".join(problems))
 
 
 def bands_left_out(text: str, bands: int, wavelengths: Optional[Sequence[float]] = None) -> np.ndarray:
@@ -75,20 +94,47 @@ def bands_left_out(text: str, bands: int, wavelengths: Optional[Sequence[float]]
             range for a scene without wavelengths or one that holds no band; the message says what to give.
     """
     chosen = np.zeros(bands, dtype=bool)
-    for item in parse_bands_to_leave_out(text):
-        if item.by_wavelength:
-            chosen |= _in_wavelength_range(item, wavelengths)
-            continue
-        for band in (int(item.low), int(item.high)):
-            if not 1 <= band <= bands:
-                given = "" if item.text == str(band) else f" (in '{item.text}')"
-                raise BandChoiceError(f"band {band}{given} is not in the scene: its bands are numbered 1 to {bands}")
-        chosen[int(item.low) - 1:int(item.high)] = True
+    problems = []
+    for item in _items(text):
+        try:
+            chosen |= _in_scene(_band_range(item), bands, wavelengths)
+        except BandChoiceError as problem:  # every item's, of form or of the scene, said at once
+            problems.append(str(problem))
+    _refuse(problems)
     return chosen
 
 
-def newly_left_out(text: str, good: np.ndarray, wavelengths: Optional[Sequence[float]] = None) -> np.ndarray:
-    """``(B,)`` bool: the bands ``text`` names (:func:`bands_left_out`) that ``good`` still has as usable.
+def _in_scene(item: BandRange, bands: int, wavelengths: Optional[Sequence[float]]) -> np.ndarray:
+    """``(bands,)`` bool: the bands of the scene ``item`` names."""
+    if item.by_wavelength:
+        return _in_wavelength_range(item, wavelengths)
+    outside = [band for band in (int(item.low), int(item.high)) if not 1 <= band <= bands]
+    if outside:
+        given = "" if item.text == str(outside[0]) else f" (in '{item.text}')"
+        raise BandChoiceError(f"band {outside[0]}{given} is not in the scene: its bands are numbered 1 to {bands}")
+    chosen = np.zeros(bands, dtype=bool)
+    chosen[int(item.low) - 1:int(item.high)] = True
+    return chosen
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """What naming bands to leave out does to a scene's usable bands."""
+
+    new: np.ndarray  # (B,) bool: the bands named that were usable, flagged bad now
+    already: np.ndarray  # (B,) bool: the bands named that were flagged bad already (nothing changes for them)
+
+    def describe(self, wavelengths: Optional[Sequence[float]] = None) -> str:
+        """"bands 1–3 (…)", with ", not band 108 (…), flagged bad already" where some named were."""
+        said = describe_bands(self.new, wavelengths)
+        if self.already.any():
+            said += f" (not {describe_bands(self.already, wavelengths)}, flagged bad already)"
+        return said
+
+
+def newly_left_out(text: str, good: np.ndarray, wavelengths: Optional[Sequence[float]] = None) -> LeftOut:
+    """The bands ``text`` names (:func:`bands_left_out`) that ``good`` ``(B,)`` still has as usable, and those it
+    names that are flagged bad already.
 
     Raises:
         BandChoiceError: as :func:`bands_left_out`; every band named is flagged bad already (nothing would change), or
@@ -103,7 +149,7 @@ def newly_left_out(text: str, good: np.ndarray, wavelengths: Optional[Sequence[f
     if not (good & ~new).any():
         raise BandChoiceError(f"leaving out {describe_bands(new, wavelengths)} would leave the scene no usable band; "
                               f"name fewer")
-    return new
+    return LeftOut(new, named & ~good)
 
 
 def describe_bands(chosen: np.ndarray, wavelengths: Optional[Sequence[float]] = None) -> str:

@@ -84,10 +84,10 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
     tags = {PRODUCT_TAG: facts.name} if facts is not None else {IMPORTED_FROM_TAG: source_name_of_file(source)}
     done = f"written {out.name}"
     if leave_out_bands is not None:
-        new = newly_left_out(leave_out_bands, scene.good_bands, scene.wavelengths)
-        scene = replace(scene, good_bands=scene.good_bands & ~new)
+        left_out = newly_left_out(leave_out_bands, scene.good_bands, scene.wavelengths)
+        scene = replace(scene, good_bands=scene.good_bands & ~left_out.new)
         tags[LEFT_OUT_TAG] = describe_bands(~scene.good_bands, scene.wavelengths)  # all it flags, earlier ones too
-        done += f"; {describe_bands(new, scene.wavelengths)} flagged bad"
+        done += f"; {left_out.describe(scene.wavelengths)} flagged bad"
     reporter.check()
     reporter.progress(READ_SHARE, f"writing {out.name}")
     write_scene(scene, out, overwrite=overwrite, tags=tags or None,
@@ -106,13 +106,14 @@ def bands_flagged_at_import(path: str | Path) -> str:
 
 def left_out_name(name: str, path: str | Path) -> str:
     """A layer's name for the GeoTIFF ``path`` an import left bands out of: ``name`` and how many of its bands are
-    usable ("salinasA (198 of 224 bands)"), so that each copy is told from the scene and from the others."""
+    usable ("salinasA (204 of 224 bands)"), so that each copy is told from the scene and from the others; ``name``
+    may be a copy's (its count, or the file stem :func:`flagged_copy_destination` gives, goes)."""
     from .band_metadata import read_band_facts
 
     facts = read_band_facts(path)
     if facts is None:
         return name
-    base = re.sub(r" \(\d+ of \d+ bands\)$", "", name)  # a copy's copy: its own count, not two
+    base = re.sub(r"(_bands_left_out(_\d+)?| \(\d+ of \d+ bands\))$", "", name)  # a copy's copy: its own count
     return f"{base} ({int(facts.flagged_good.sum())} of {facts.flagged_good.size} bands)"
 
 

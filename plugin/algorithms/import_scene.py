@@ -39,8 +39,9 @@ class KeepOutOfResultGroups(QgsProcessingLayerPostProcessorInterface):
         keep_out_of_result_groups(layer, context.project())
         if isinstance(layer, QgsRasterLayer) and layer.isValid():
             choice = apply_composite(layer, "true colour")  # without wavelengths: bands spread over the range
-            feedback.pushInfo(f"Shown as true colour: R, G, B = bands {', '.join(map(str, choice.bands))}. "
-                              f"{choice.note}".strip())
+            shown = ", ".join(f"band {band}" + (f" ({choice.wavelengths[i]:.0f} nm)" if choice.wavelengths else "")
+                              for i, band in enumerate(choice.bands))
+            feedback.pushInfo(f"Shown as true colour: R, G, B = {shown}. {choice.note}".strip())
 
 
 class ImportSceneAlgorithm(HyperSynthAlgorithm):
@@ -85,7 +86,8 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
             "values and flagged bad, so QGIS still shows them and HyperSynth leaves them out of every run on the "
             "imported scene; the log says which.\n"
             "Any other scene HyperSynth reads (GeoTIFF, ENVI, NetCDF, MATLAB .mat) is written the same way. The "
-            "layer is named after the product.")
+            "layer is named after the product (or file), with its usable bands where bands were left out "
+            "('salinasA (204 of 224 bands)'), and shown in true colour.")
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
         self.addParameter(QgsProcessingParameterFile(

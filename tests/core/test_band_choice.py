@@ -51,12 +51,23 @@ def test_a_list_that_cannot_be_meant_says_what_to_give(text, message):
 def test_only_bands_still_usable_are_newly_left_out_and_one_at_least_stays():
     good = np.ones(10, dtype=bool)
     good[[2, 3]] = False
-    assert np.flatnonzero(newly_left_out("2-4, 9", good)).tolist() == [1, 8]  # 3 and 4 were flagged already
+    left_out = newly_left_out("2-4, 9", good)
+    assert np.flatnonzero(left_out.new).tolist() == [1, 8] and np.flatnonzero(left_out.already).tolist() == [2, 3]
+    assert left_out.describe() == "bands 2 and 9 (not bands 3–4, flagged bad already)"
     with pytest.raises(BandChoiceError, match=r"^bands 3–4 are flagged bad already; name bands still usable$"):
         newly_left_out("3-4", good)
     with pytest.raises(BandChoiceError, match=r"^leaving out bands 1–2 and 5–10 would leave the scene no usable "
                                               r"band"):
         newly_left_out("1-10", good)
+
+
+def test_every_mistake_is_said_at_once():
+    with pytest.raises(BandChoiceError, match=r"^band 300 is not in the scene: its bands are numbered 1 to 224; "
+                                              r"'x' is neither a band number .*; '9-3' runs from high to low"):
+        bands_left_out("300, x, 9-3, 1-2", 224, None)
+    with pytest.raises(BandChoiceError, match=r"^'x' is neither .*; '9-3' runs from high to low; give the lower end "
+                                              r"first \(3-9\)$"):
+        parse_bands_to_leave_out("x, 1, 9-3")  # the form alone: no scene yet
 
 
 def test_a_wavelength_range_needs_the_scenes_wavelengths():

@@ -46,7 +46,7 @@ def test_leave_out_writes_a_flagged_copy_that_becomes_the_scene_looking_as_it_di
     _written(panel)
     copy = panel.scene_layer()
     assert copy is not None and copy.source() == str(target) and copy.name() == "cube (35 of 40 bands)"
-    assert _rgb(copy) == (3, 3, 30)  # each band of the composite moved to the nearest one still usable
+    assert _rgb(copy) == (3, 4, 30)  # each flagged band of the composite moved to the nearest usable one not shown
     assert not _visible(qgis_new_project, layer) and _visible(qgis_new_project, copy)
     assert panel.fact_labels["bands"].text() == "40 (35 usable; 5 flagged bad in the metadata)"
     assert panel.note.text().startswith("Bands 1–2 (") and panel.note.text().endswith(
@@ -64,7 +64,7 @@ def test_leave_out_writes_a_flagged_copy_that_becomes_the_scene_looking_as_it_di
     assert np.flatnonzero(~read_scene(again.source()).good_bands).tolist() == [0, 1, 2, 20, 21, 22, 29]
     with opened_quietly(again.source()) as ds:  # the file's record holds every band it flags, not the last round
         assert ds.tags()[LEFT_OUT_TAG].startswith("bands 1–3 (") and " and 30 (" in ds.tags()[LEFT_OUT_TAG]
-    assert _rgb(again) == (4, 4, 29)
+    assert _rgb(again) == (5, 4, 29)  # 4 stays; 3 and 30, flagged now, move to the nearest bands not shown
 
 
 def test_leave_out_says_what_to_fix_and_writes_nothing(qgis_new_project, tmp_path, panel):
@@ -86,15 +86,17 @@ def test_leave_out_says_what_to_fix_and_writes_nothing(qgis_new_project, tmp_pat
 
 
 def test_the_button_asks_again_after_a_mistake_then_for_the_file(qgis_new_project, tmp_path, panel, monkeypatch):
-    from qgis.PyQt.QtWidgets import QFileDialog, QInputDialog
+    from qgis.PyQt.QtWidgets import QFileDialog
+
+    from hypersynth.ui import leave_out_dialog
 
     assert not panel.leave_out_button.isEnabled()  # no scene yet
     scene = make_demo_scene(size=32, bands=40, n_classes=3, seed=0).scene
     panel.open_file(str(write_scene(scene, tmp_path / "cube.tif")), qgis_new_project)
     assert panel.leave_out_button.isEnabled()
-    answers, asked = iter([("3-4, 50", True), ("3-4", True)]), []
+    answers, asked = iter([("3-4, 50, abc", True), ("3-4", True)]), []
 
-    def get_text(parent, title, label, text=""):
+    def get_text(parent, title, label, text):
         asked.append((label, text))
         return next(answers)
 
@@ -102,16 +104,45 @@ def test_the_button_asks_again_after_a_mistake_then_for_the_file(qgis_new_projec
         asked.append(suggested)
         return str(tmp_path / "mine"), filters
 
-    monkeypatch.setattr(QInputDialog, "getText", get_text)
+    monkeypatch.setattr(leave_out_dialog, "get_text", get_text)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", get_save_file_name)
     panel.leave_out_button.click()
     _written(panel)
     (first, typed_first), (second, typed_again), suggested = asked
-    assert first.startswith("Bands of cube to flag bad (40 bands, numbered from 1).\nIt flags bands ")  # the demo's
-    assert "1340-1450nm, 1790-1960nm (the water-vapour windows)" in first and typed_first == ""
-    assert second.startswith("Not left out: band 50 (in '3-4, 50') is not in the scene") is False  # its own item
-    assert second.startswith("Not left out: band 50 is not in the scene: its bands are numbered 1 to 40.\n\n")
-    assert typed_again == "3-4, 50"  # kept for the analyst to fix
+    assert first.startswith("Bands of cube to flag bad (40 bands, numbered from 1). It flags bands ")  # the demo's
+    assert "1340-1450nm, 1790-1960nm (the water-vapour windows), or 1-3" in first and typed_first == ""
+    assert max(len(line) for line in first.splitlines()) <= leave_out_dialog.WIDTH
+    problem = second.split("\n\n")[0].replace("\n", " ")  # both mistakes at once, wrapped to the dialog's width
+    assert problem.startswith("Not left out: band 50 is not in the scene: its bands are numbered 1 to 40; 'abc' is "
+                              "neither a band number (224)")
+    assert max(len(line) for line in second.splitlines()) <= leave_out_dialog.WIDTH
+    assert typed_again == "3-4, 50, abc"  # kept for the analyst to fix
     assert suggested == str(tmp_path / "cube_bands_left_out.tif")
     assert panel.scene_layer().source() == str(tmp_path / "mine.tif")  # named as a GeoTIFF
     assert not read_scene(tmp_path / "mine.tif").good_bands[[2, 3]].any()
+
+
+def test_the_dialog_keeps_the_text_unselected_to_be_fixed(qtbot):
+    from qgis.PyQt.QtCore import QTimer
+    from qgis.PyQt.QtWidgets import QApplication, QLineEdit
+
+    from hypersynth.ui.leave_out_dialog import get_text, leave_out_prompt
+
+    seen = {}
+
+    def look_then_accept() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(20, look_then_accept)
+            return
+        edit = dialog.findChild(QLineEdit)
+        seen.update(selected=edit.hasSelectedText(), cursor=edit.cursorPosition(), text=edit.text())
+        edit.insert("0")  # the analyst's first key
+        dialog.accept()
+
+    QTimer.singleShot(50, look_then_accept)
+    text, ok = get_text(None, "Leave out bands", leave_out_prompt("cube", np.zeros(40, bool), None), "3-4, 5")
+    assert seen == {"selected": False, "cursor": 6, "text": "3-4, 5"} and (text, ok) == ("3-4, 50", True)
+    prompt = leave_out_prompt("cube", np.arange(40) >= 37, None)  # bands 38-40 flagged: the example avoids them
+    assert "Give band numbers or ranges of them (the scene has no wavelengths), separated by commas, e.g. 1-3, " \
+           "35-37." in prompt.replace("\n", " ")
