@@ -22,15 +22,15 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.io.band_choice import newly_left_out
-from ..core.io.convert import (ImportDestination, flagged_copy_destination, import_destination, import_name,
-                               import_scene, left_out_name, matlab_import_destination)
+from ..core.io.convert import (ImportDestination, flagged_copy_destination, free_geotiff_beside, import_destination,
+                               import_name, import_scene, left_out_name, matlab_import_destination, scene_grid)
 from ..core.io.product_archives import (ARCHIVE_SUFFIXES, archived_product, archived_products, is_archive,
                                          needs_listing)
 from ..core.io.products import ProductFacts, product_facts
-from ..core.io.read import MIN_BANDS, envi_data_file, gdal_subdataset_file, is_mat_file, source_name
+from ..core.io.read import MIN_BANDS, envi_data_file, gdal_subdataset_file, holds_a_cube, is_mat_file, source_name
 from ..plugin.layers import add_input_layer
-from ..plugin.rendering import (COMPOSITE_TITLES, COMPOSITES, CompositeChoice, apply_composite, read_band_info,
-                                show_as)
+from ..plugin.rendering import (COMPOSITE_TITLES, COMPOSITES, CompositeChoice, apply_composite,
+                                class_palette_renderer, read_band_info, show_as)
 from ..plugin.tasks import EngineTask, TaskRunner
 from .leave_out_dialog import ask_bands_to_leave_out
 
@@ -212,7 +212,10 @@ class ScenePanel(QWidget):
         if facts is not None:
             return self.import_product(path, facts, project)
         if Path(path).is_file() and is_mat_file(Path(path)):
-            return self.import_matlab(path, project)
+            if holds_a_cube(path):
+                return self.import_matlab(path, project)
+            self.import_label_map(path, project)  # a ground-truth map: a label layer on the scene's grid
+            return self.scene_layer()
         if is_archive(path):  # an archive holding no product, several or a damaged one
             found = archived_products(Path(path))  # a tar's listing is kept: the product chosen is not listed again
             if len(found) > 1:
@@ -265,6 +268,39 @@ class ScenePanel(QWidget):
         (:func:`~hypersynth.core.io.convert.matlab_import_destination`), an earlier import opened at once."""
         return self._import_as_geotiff(path, "MATLAB file", Path(path).stem, matlab_import_destination(path), None,
                                        project, "the largest 3-D array as its bands (a .mat names no wavelengths)")
+
+    def import_label_map(self, path: str, project: Optional[QgsProject] = None) -> QgsRasterLayer:
+        """Add the ground-truth map saved by MATLAB at ``path`` (``Indian_pines_gt.mat``) as a label raster on the
+        scene's grid, ``<stem>.tif`` beside it (the next free ``<stem>_1.tif``…), in its class colours, with a class
+        file of its classes (the benchmark's names and prompts where it is one's) for the Classes tab's Load
+        classes…; it stays a label layer, the scene does not change. The note says what was added.
+
+        Raises:
+            ValueError: no scene chosen, or the file holds no map of the scene's size (which scene it needs).
+        """
+        from ..core.io.classes import write_classes
+        from ..core.io.mat_labels import import_label_map
+
+        scene = self.scene_layer()
+        if scene is None or not scene.isValid():
+            raise ValueError(f"{Path(path).name} holds a label map, not a scene: open its scene first, then the map, "
+                             "which takes the scene's grid")
+        target = free_geotiff_beside(path)
+        if target is None:
+            raise ValueError(f"the folder of {Path(path).name} cannot be written: copy the map where you can write")
+        transform, crs_wkt = scene_grid(scene.source())
+        imported = import_label_map(path, target, (scene.height(), scene.width()), transform=transform,
+                                    crs_wkt=crs_wkt)
+        classes_file = write_classes(target.with_name(f"{target.stem}_classes.json"), imported.classes,
+                                     overwrite=False)
+        layer = QgsRasterLayer(str(imported.raster), target.stem, "gdal")
+        layer.setRenderer(class_palette_renderer(layer, imported.classes))
+        add_input_layer(layer, project)
+        of = f"the ground truth of {imported.dataset}" if imported.dataset else f"{len(imported.classes)} classes"
+        self.note.setText(f"Added {target.name}: {of}, {imported.labelled} labelled pixels on the grid of "
+                          f"{scene.name()}. Choose it as Validation labels in the run dialog; its classes, with "
+                          f"their prompts, are in {classes_file.name} (Load classes… in the Classes tab).")
+        return layer
 
     def _import_as_geotiff(self, source: str, kind: str, name: str, destination: ImportDestination,
                            facts: Optional[ProductFacts], project: Optional[QgsProject], what: str

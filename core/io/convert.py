@@ -123,12 +123,8 @@ def flagged_copy_destination(source: str | Path) -> Optional[Path]:
     copy's copy too: its stem without the ending); None
     when its folder cannot be written (ask the analyst where)."""
     file = Path(gdal_subdataset_file(source) or source)
-    if write_problem(file.parent):
-        return None
     stem = re.sub(r"_bands_left_out(_\d+)?$", "", file.stem) + "_bands_left_out"  # a copy's copy: the next number
-    return next(candidate for candidate in (file.with_name(f"{stem}_{n}.tif" if n else f"{stem}.tif")
-                                            for n in itertools.count())
-                if not candidate.exists() and not candidate.is_symlink())
+    return free_geotiff_beside(file, stem)
 
 
 def import_name(source: str | Path, facts: Optional[ProductFacts] = None) -> str:
@@ -183,6 +179,30 @@ def matlab_import_destination(path: str | Path) -> ImportDestination:
                 and candidate.stat().st_mtime >= path.stat().st_mtime):  # not of an older version of the .mat
             return ImportDestination(candidate, True)
     raise AssertionError("itertools.count() never ends")
+
+
+def free_geotiff_beside(path: str | Path, stem: Optional[str] = None) -> Optional[Path]:
+    """The first free ``<stem>.tif``, ``<stem>_1.tif``… beside ``path`` (``stem``: its own by default); None when its
+    folder cannot be written."""
+    path = Path(path)
+    stem = stem or path.stem
+    if write_problem(path.parent):
+        return None
+    return next(candidate for candidate in (path.with_name(f"{stem}_{n}.tif" if n else f"{stem}.tif")
+                                            for n in itertools.count())
+                if not candidate.exists() and not candidate.is_symlink())
+
+
+def scene_grid(source: str | Path) -> tuple[tuple[float, ...], Optional[str]]:
+    """``(GDAL geotransform, CRS as WKT or None)`` of the raster ``source``, as :func:`.read.read_scene` gives a
+    scene's: a file without georeference is on the pixel grid (:data:`~hypersynth.core.scene.PIXEL_GRID`)."""
+    from ..scene import PIXEL_GRID
+
+    with opened_quietly(source) as ds:
+        crs_wkt = ds.crs.to_wkt() if ds.crs is not None else None
+        if crs_wkt is None and ds.transform.is_identity:
+            return PIXEL_GRID, None
+        return tuple(float(v) for v in ds.transform.to_gdal()), crs_wkt
 
 
 def _tags_of_import(path: Path) -> dict[str, str]:

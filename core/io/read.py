@@ -231,6 +231,32 @@ def read_mat_arrays(path: str | Path) -> dict[str, np.ndarray]:
             if not k.startswith("__") and isinstance(v, np.ndarray) and v.dtype.kind in "biuf"}
 
 
+def mat_array_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
+    """The shape of each array of a MATLAB file, in MATLAB's axis order, read from its header alone (scipy's
+    ``whosmat``, or the HDF5 layout of a v7.3 file): whether it holds a cube or a label map, without reading either.
+
+    Raises:
+        SceneReadError: the file cannot be read as MATLAB's.
+    """
+    import h5py
+    import scipy.io
+
+    try:
+        if h5py.is_hdf5(str(path)):
+            with h5py.File(path, "r") as f:
+                return {key: tuple(reversed(item.shape)) for key, item in f.items()
+                        if not key.startswith("#") and isinstance(item, h5py.Dataset)}
+        return {name: tuple(shape) for name, shape, _ in scipy.io.whosmat(str(path))}
+    except Exception as err:  # scipy's MatReadError, truncated files
+        raise SceneReadError(f"cannot read the MATLAB file {path} (damaged or truncated?): {err}") from err
+
+
+def holds_a_cube(path: str | Path) -> bool:
+    """Whether the MATLAB file ``path`` holds a 3-D array of at least :data:`MIN_BANDS` bands (a scene), as against
+    only 2-D ones (a ground-truth map); from its header alone (:func:`mat_array_shapes`)."""
+    return any(len(shape) == 3 and shape[2] >= MIN_BANDS for shape in mat_array_shapes(path).values())
+
+
 def find_cube_key(arrays: dict[str, np.ndarray]) -> str:
     """The name of the largest 3-D numeric array (the hyperspectral cube of a .mat file)."""
     cubes = [(int(a.size), k) for k, a in arrays.items() if a.ndim == 3 and a.dtype.kind in "iuf"]

@@ -12,7 +12,7 @@ from qgis.core import (QgsProcessingContext, QgsProcessingException, QgsProcessi
                        QgsProcessingOutputLayerDefinition, QgsProject)
 
 import processing
-from hypersynth.core.io.read import read_scene
+from hypersynth.core.io.read import opened_quietly, read_scene
 
 from ..sensor_products import (EMIT_NAME, ENMAP_STEM, PRISMA_NAME, PRODUCTS, assert_same_scene, subdatasets,
                                write_prisma, write_product)
@@ -449,3 +449,45 @@ def test_open_file_imports_a_matlab_cube_once_and_opens_its_geotiff_as_the_scene
     _imported(panel)
     assert panel.scene_layer().source() == str(tmp_path / "Cube_1.tif")
     assert target.read_bytes() == b"the analyst's own Cube.tif"
+
+
+def test_open_file_adds_a_matlab_ground_truth_as_labels_on_the_scenes_grid(qgis_new_project, tmp_path, panel):
+    """A benchmark's ground truth comes as a second .mat: opened after its scene, it becomes a label raster in the
+    benchmark's class names and colours (validation labels for a run), and the scene stays the scene."""
+    import json
+
+    import scipy.io
+    from qgis.core import QgsPalettedRasterRenderer
+
+    from hypersynth.core.datasets.registry import get_spec
+
+    gt = np.zeros((20, 24), np.uint8)
+    gt[2:8, 3:9], gt[10:15, 12:20] = 1, 12  # SalinasA's own ids: Brocoli_green_weeds_1 and Lettuce_romaine_5wk
+    scipy.io.savemat(tmp_path / "SalinasA_gt.mat", {"salinasA_gt": gt})
+    with pytest.raises(ValueError, match=r"SalinasA_gt.mat holds a label map, not a scene: open its scene first"):
+        panel.open_file(str(tmp_path / "SalinasA_gt.mat"), qgis_new_project)
+    cube = np.random.default_rng(0).uniform(0, 8000, (20, 24, 15)).astype(np.int16)
+    scipy.io.savemat(tmp_path / "cube.mat", {"cube": cube})
+    panel.open_file(str(tmp_path / "cube.mat"), qgis_new_project)
+    _imported(panel)
+    scene = panel.scene_layer()
+    assert panel.open_file(str(tmp_path / "SalinasA_gt.mat"), qgis_new_project) is scene  # the scene stays
+    labels = next(layer for layer in qgis_new_project.mapLayers().values() if layer.name() == "SalinasA_gt")
+    assert labels.source() == str(tmp_path / "SalinasA_gt.tif") and labels.width() == 24 and labels.height() == 20
+    renderer = labels.renderer()
+    names = get_spec("salinasA").class_names
+    assert isinstance(renderer, QgsPalettedRasterRenderer)
+    assert [(c.value, c.label) for c in renderer.classes()] == [(1, names[1]), (12, names[12])]
+    classes = json.loads((tmp_path / "SalinasA_gt_classes.json").read_text())["classes"]
+    assert [(c["id"], c["name"]) for c in classes] == [(1, names[1]), (12, names[12])] and classes[0]["prompt"]
+    assert panel.note.text() == (
+        f"Added SalinasA_gt.tif: the ground truth of {get_spec('salinasA').title}, {int((gt > 0).sum())} labelled "
+        "pixels on the grid of cube. Choose it as Validation labels in the run dialog; its classes, with their "
+        "prompts, are in SalinasA_gt_classes.json (Load classes… in the Classes tab).")
+    with opened_quietly(tmp_path / "SalinasA_gt.tif") as ds:
+        assert np.array_equal(ds.read(1), gt) and ds.transform.is_identity and ds.crs is None  # the scene's grid
+    scipy.io.savemat(tmp_path / "other_gt.mat", {"other_gt": np.ones((30, 30), np.uint8)})
+    with pytest.raises(ValueError, match=r"other_gt.mat holds no 2-D label map of the scene's size 20 × 24 \(2-D "
+                                         r"arrays: other_gt \(30, 30\)\); open the scene these labels belong to"):
+        panel.open_file(str(tmp_path / "other_gt.mat"), qgis_new_project)
+    assert not (tmp_path / "other_gt.tif").exists()
