@@ -162,7 +162,7 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
     from .io.read import plain_raster_shape
 
     out = Path(out_dir)
-    inputs = [scene_path, labels_path, classes_path, validation_path, bundle_path]
+    inputs = run_inputs(scene_path, labels_path, classes_path, validation_path, bundle_path)
     settings = settings or MethodSettings(preset=preset, seed=seed)
     check_device(settings.device)  # these two before the output folder is claimed
     if bundle_path is not None and method in MODEL_METHODS:
@@ -188,6 +188,13 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
                                   names={"label file": labels_name, "validation labels": validation_name})
         outputs.replaced = replaced
         return outputs
+
+
+def run_inputs(scene_path: Any, labels_path: Any, classes_path: Any = None, validation_path: Any = None,
+               bundle_path: Any = None) -> list[Optional[str | os.PathLike]]:
+    """The files a :func:`classify_scene` run reads, in its order, which no output may replace
+    (:func:`check_run_folder`)."""
+    return [scene_path, labels_path, classes_path, validation_path, bundle_path]
 
 
 def check_run_folder(out: Path, inputs: Sequence[Optional[str | os.PathLike]], overwrite: bool,

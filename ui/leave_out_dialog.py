@@ -20,10 +20,14 @@ def leave_out_prompt(name: str, bad: np.ndarray, wavelengths: Optional[np.ndarra
     wrapped to :data:`WIDTH`."""
     bands = len(bad)
     usable = np.flatnonzero(~np.asarray(bad, dtype=bool)) + 1
-    ends = f"{usable[0]}-{usable[2]}, {usable[-3]}-{usable[-1]}" if usable.size > 6 else f"{usable[0]}"
-    if wavelengths is not None:
+    ends = (f"{usable[0]}-{usable[2]}, {usable[-3]}-{usable[-1]}" if usable.size > 6 else
+            f"{usable[0]}" if usable.size else "none: every band is flagged already")
+    if wavelengths is not None and np.nanmax(wavelengths) >= 1450:  # a sensor that reaches the first window
         how = "band numbers, ranges of them or wavelength ranges"
         example = f"1340-1450nm, 1790-1960nm (the water-vapour windows), or {ends}"
+    elif wavelengths is not None:
+        how = "band numbers, ranges of them or wavelength ranges"
+        example = f"{ends}, or {np.nanmin(wavelengths):.0f}-{np.nanmin(wavelengths) + 30:.0f}nm"
     else:
         how = "band numbers or ranges of them (the scene has no wavelengths)"
         example = ends

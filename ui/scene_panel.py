@@ -21,14 +21,16 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..core.io.band_choice import newly_left_out
-from ..core.io.convert import (ImportDestination, flagged_copy_destination, free_geotiff_beside, import_destination,
-                               import_name, import_scene, left_out_name, matlab_import_destination, scene_grid)
+from ..core.io.band_choice import LeftOut, newly_left_out
+from ..core.io.convert import (ImportDestination, flagged_copy_destination, import_destination, import_name,
+                               import_scene, left_out_name, matlab_import_destination, scene_grid)
+from ..core.io.mat_labels import earlier_label_import, import_label_map, label_import_destination
 from ..core.io.product_archives import (ARCHIVE_SUFFIXES, archived_product, archived_products, is_archive,
                                          needs_listing)
 from ..core.io.products import ProductFacts, product_facts
-from ..core.io.read import MIN_BANDS, envi_data_file, gdal_subdataset_file, holds_a_cube, is_mat_file, source_name
-from ..plugin.layers import add_input_layer
+from ..core.io.read import (MIN_BANDS, envi_data_file, gdal_subdataset_file, holds_a_cube, is_mat_file,
+                            mat_array_shapes, plain_raster_shape, source_name)
+from ..plugin.layers import add_input_layer, gdal_name
 from ..plugin.rendering import (COMPOSITE_TITLES, COMPOSITES, CompositeChoice, apply_composite,
                                 class_palette_renderer, read_band_info, show_as)
 from ..plugin.tasks import EngineTask, TaskRunner
@@ -155,7 +157,7 @@ class ScenePanel(QWidget):
         self.leave_out_button = QPushButton("Leave out bands…")
         self.leave_out_button.setToolTip(LEAVE_OUT_TIP)
         self.leave_out_button.clicked.connect(self._ask_leave_out)
-        grid.addWidget(self.leave_out_button, 4, 1, Qt.AlignLeft)  # under the facts: their column keeps its width
+        grid.addWidget(self.leave_out_button, grid.rowCount(), 1, Qt.AlignLeft)  # under the facts, in their column
         grid.setColumnStretch(1, 1)
         layout.addWidget(facts)
 
@@ -212,10 +214,15 @@ class ScenePanel(QWidget):
         if facts is not None:
             return self.import_product(path, facts, project)
         if Path(path).is_file() and is_mat_file(Path(path)):
-            if holds_a_cube(path):
+            shapes = mat_array_shapes(path)  # from its header: a cube, a ground-truth map, or neither
+            if holds_a_cube(shapes):
                 return self.import_matlab(path, project)
-            self.import_label_map(path, project)  # a ground-truth map: a label layer on the scene's grid
-            return self.scene_layer()
+            if any(len(shape) == 2 for shape in shapes.values()):
+                self.import_label_map(path, project)  # a label layer on the scene's grid; the scene stays
+                return self.scene_layer()
+            held = ", ".join(f"{k} {shape}" for k, shape in shapes.items()) or "no array"
+            raise ValueError(f"{Path(path).name} holds no scene (a rows × cols × bands array of at least {MIN_BANDS} "
+                             f"bands) and no label map (a rows × cols array): it holds {held}")
         if is_archive(path):  # an archive holding no product, several or a damaged one
             found = archived_products(Path(path))  # a tar's listing is kept: the product chosen is not listed again
             if len(found) > 1:
@@ -271,35 +278,40 @@ class ScenePanel(QWidget):
 
     def import_label_map(self, path: str, project: Optional[QgsProject] = None) -> QgsRasterLayer:
         """Add the ground-truth map saved by MATLAB at ``path`` (``Indian_pines_gt.mat``) as a label raster on the
-        scene's grid, ``<stem>.tif`` beside it (the next free ``<stem>_1.tif``…), in its class colours, with a class
-        file of its classes (the benchmark's names and prompts where it is one's) for the Classes tab's Load
-        classes…; it stays a label layer, the scene does not change. The note says what was added.
+        scene's grid, ``<stem>.tif`` beside it (the next free ``<stem>_1.tif``…; an earlier import of the map is
+        opened again), in its class colours, with a class file of its classes (the benchmark's names and prompts where
+        it is one's) for the Classes tab's Load classes…; it stays a label layer, the scene does not change. The note
+        says what was added.
 
         Raises:
-            ValueError: no scene chosen, or the file holds no map of the scene's size (which scene it needs).
+            ValueError: no scene read from a raster file is chosen, the file holds no map of the scene's size (the
+                message says what it holds), or its folder cannot be written.
         """
-        from ..core.io.classes import write_classes
-        from ..core.io.mat_labels import import_label_map
-
         scene = self.scene_layer()
-        if scene is None or not scene.isValid():
-            raise ValueError(f"{Path(path).name} holds a label map, not a scene: open its scene first, then the map, "
-                             "which takes the scene's grid")
-        target = free_geotiff_beside(path)
-        if target is None:
+        if scene is None or not scene.isValid() or scene.providerType() != "gdal":
+            raise ValueError(f"{Path(path).name} holds a label map, not a scene: open its scene first (a raster "
+                             "file), then the map, which takes the scene's grid")
+        destination = label_import_destination(path, self._importing)
+        if destination.path is None:
             raise ValueError(f"the folder of {Path(path).name} cannot be written: copy the map where you can write")
-        transform, crs_wkt = scene_grid(scene.source())
-        imported = import_label_map(path, target, (scene.height(), scene.width()), transform=transform,
-                                    crs_wkt=crs_wkt)
-        classes_file = write_classes(target.with_name(f"{target.stem}_classes.json"), imported.classes,
-                                     overwrite=False)
-        layer = QgsRasterLayer(str(imported.raster), target.stem, "gdal")
+        shape = (scene.height(), scene.width())
+        try:
+            earlier = destination.earlier and (plain_raster_shape(destination.path) or (0,))[1:] == shape
+            if earlier:
+                imported = earlier_label_import(destination.path)
+            else:
+                transform, crs_wkt = scene_grid(gdal_name(scene.source()))
+                imported = import_label_map(path, destination.path, shape, transform=transform, crs_wkt=crs_wkt)
+        except OSError as error:  # the scene's file or the map unreadable
+            raise ValueError(f"{Path(path).name} was not added: {error}") from error
+        layer = QgsRasterLayer(str(imported.raster), imported.raster.stem, "gdal")
         layer.setRenderer(class_palette_renderer(layer, imported.classes))
         add_input_layer(layer, project)
         of = f"the ground truth of {imported.dataset}" if imported.dataset else f"{len(imported.classes)} classes"
-        self.note.setText(f"Added {target.name}: {of}, {imported.labelled} labelled pixels on the grid of "
+        how = "Opened again" if earlier else "Added"
+        self.note.setText(f"{how} {imported.raster.name}: {of}, {imported.labelled} labelled pixels on the grid of "
                           f"{scene.name()}. Choose it as Validation labels in the run dialog; its classes, with "
-                          f"their prompts, are in {classes_file.name} (Load classes… in the Classes tab).")
+                          f"their prompts, are in {imported.class_file.name} (Load classes… in the Classes tab).")
         return layer
 
     def _import_as_geotiff(self, source: str, kind: str, name: str, destination: ImportDestination,
@@ -348,34 +360,41 @@ class ScenePanel(QWidget):
         self.note.setText(f"Importing the {kind} {shown} as {target} … (progress and Cancel in QGIS's task manager)")
         return None
 
-    def leave_out_bands(self, text: str, target: Optional[Path] = None, project: Optional[QgsProject] = None
-                        ) -> bool:
+    def leave_out_bands(self, text: str, target: Optional[Path] = None, project: Optional[QgsProject] = None,
+                        overwrite: bool = False) -> bool:
         """Flag the bands ``text`` names (:data:`~hypersynth.core.io.band_choice.LEAVE_OUT_FORMAT`) bad in a GeoTIFF
         copy of the scene, which becomes the scene when written, shown as the scene was (its composite's bands moved
         off the bands now flagged), the scene hidden: the copy keeps every band's values, so QGIS still shows them,
         and every run on it leaves them out. The scene's own file is not changed.
 
-        ``target``: the copy (default: ``<stem>_bands_left_out.tif`` beside the scene's file,
-        :func:`~hypersynth.core.io.convert.flagged_copy_destination`). The copy is written as a task in QGIS's task
+        ``target``: the copy (default: ``<stem>_bands_left_out.tif`` beside the scene's file, a name no other copy
+        being written has, :func:`~hypersynth.core.io.convert.flagged_copy_destination`); ``overwrite``: replace an
+        existing ``target`` (the analyst agreed to, in the file dialog). The copy is written as a task in QGIS's task
         manager (progress, Cancel). Returns whether it started; the note says why not, or what was done.
         """
         layer = self.scene_layer()
-        problem = self.leave_out_problem(text)
-        if problem is not None:
+        try:
+            left_out = self._left_out(text)
+        except ValueError as problem:
             self.note.setText(f"No band was left out: {problem}.")
             return False
-        source = layer.source()
-        target = target or flagged_copy_destination(source)
+        source = gdal_name(layer.source())
+        target = target or flagged_copy_destination(source, self._importing)
         if target is None:
             self.note.setText(f"No band was left out: the folder of {Path(source).name} cannot be written; choose "
                               "where the copy goes (Leave out bands… asks).")
             return False
-        into = project or QgsProject.instance()
-        said = newly_left_out(text, ~self._bad_bands(layer), self._wavelengths).describe(self._wavelengths)
+        if target in self._importing:
+            self.note.setText(f"No band was left out: {target.name} is being written already; choose another file.")
+            return False
+        into, name, original = project or QgsProject.instance(), layer.name(), layer.id()
+        said = left_out.describe(self._wavelengths)
 
         def done(path: Path) -> None:  # main thread
-            try:
-                copy = self._add_scene(path, left_out_name(layer.name(), path), into, original=layer)
+            self._importing.discard(target)
+            try:  # the scene it copies, unless it left the project meanwhile
+                copy = self._add_scene(path, left_out_name(name, path), into, original=into.mapLayer(original),
+                                       copied=True)
             except ValueError as error:
                 self.note.setText(str(error))
                 return
@@ -384,11 +403,13 @@ class ScenePanel(QWidget):
                               f"'{copy.name()}': runs leave {them} out. {Path(source).name} is unchanged (hidden).")
 
         def failed(message: str) -> None:  # main thread
+            self._importing.discard(target)
             self.note.setText(f"No band was left out: {message}")
 
-        self.imports.submit(EngineTask(f"Leave out {said} of {layer.name()}",
+        self._importing.add(target)
+        self.imports.submit(EngineTask(f"Leave out {said} of {name}",
                                        lambda reporter: import_scene(source, target, leave_out_bands=text,
-                                                                     reporter=reporter),
+                                                                     overwrite=overwrite, reporter=reporter),
                                        on_success=done, on_failure=failed))
         self.note.setText(f"Writing {target} with {said} flagged bad … (progress and Cancel in QGIS's task manager)")
         return True
@@ -396,14 +417,23 @@ class ScenePanel(QWidget):
     def leave_out_problem(self, text: str) -> Optional[str]:
         """Why the bands ``text`` names cannot be left out of the scene (none chosen, none of that form, none still
         usable, none left), or None; known from the scene's metadata before anything is written."""
+        try:
+            self._left_out(text)
+        except ValueError as problem:
+            return str(problem)
+        return None
+
+    def _left_out(self, text: str) -> LeftOut:
+        """What leaving out the bands ``text`` names does to the scene, by its file's bad-band flags (a band without
+        data anywhere, which a run also leaves out, the import finds when it reads the scene).
+
+        Raises:
+            ValueError: no scene read from a raster file; :func:`~hypersynth.core.io.band_choice.newly_left_out`'s.
+        """
         layer = self.scene_layer()
         if layer is None or not layer.isValid() or layer.providerType() != "gdal":
-            return "choose a scene read from a raster file first: its copy gets the bands flagged bad"
-        try:
-            newly_left_out(text, ~self._bad_bands(layer), self._wavelengths)
-        except ValueError as error:
-            return str(error)
-        return None
+            raise ValueError("choose a scene read from a raster file first: its copy gets the bands flagged bad")
+        return newly_left_out(text, ~self._bad_bands(layer), self._wavelengths)
 
     def _bad_bands(self, layer: QgsRasterLayer) -> np.ndarray:
         """``(B,)`` bool: the bands the scene's file flags bad."""
@@ -413,19 +443,29 @@ class ScenePanel(QWidget):
 
     def _ask_leave_out(self) -> None:
         layer = self.scene_layer()
-        if layer is None:
-            self.note.setText("Choose a scene first.")
+        if layer is None or layer.providerType() != "gdal":
+            self.note.setText("Choose a scene read from a raster file first.")
             return
-        text = ask_bands_to_leave_out(self, layer.name(), self._bad_bands(layer), self._wavelengths,
-                                      self.leave_out_problem)
+        bad = self._bad_bands(layer)
+        if bad.all():
+            self.note.setText(f"Every band of {layer.name()} is flagged bad already: there is none left to leave out.")
+            return
+        text = ask_bands_to_leave_out(self, layer.name(), bad, self._wavelengths, self.leave_out_problem)
         if text is None:
             return
-        target = flagged_copy_destination(layer.source())
+        target = flagged_copy_destination(gdal_name(layer.source()), self._importing)
         chosen, _ = QFileDialog.getSaveFileName(self, "Save the scene with the bands flagged bad",
                                                 str(target or Path.home() / "scene_bands_left_out.tif"),
                                                 "GeoTIFF (*.tif *.tiff)")
-        if chosen:
-            self.leave_out_bands(text, Path(chosen) if Path(chosen).suffix else Path(chosen + ".tif"))
+        if not chosen:
+            return
+        path = Path(chosen)
+        asked = path.suffix.lower() in (".tif", ".tiff")  # the dialog asked before a file of this name was replaced
+        path = path if asked else path.with_name(f"{path.name}.tif")
+        if not asked and (path.exists() or path.is_symlink()):
+            self.note.setText(f"No band was left out: {path} exists; choose another name.")
+            return
+        self.leave_out_bands(text, path, overwrite=asked)
 
     def cleanup(self) -> None:
         """Stop the imports still running and forget them (call from the plugin's unload)."""
@@ -433,18 +473,20 @@ class ScenePanel(QWidget):
         self._importing.clear()
 
     def _add_scene(self, path: Path, name: str, project: Optional[QgsProject],
-                   original: Optional[QgsRasterLayer] = None) -> QgsRasterLayer:
-        """Add the GeoTIFF ``path`` and make it the scene; ``original``: the scene it is a copy of with more bands
-        flagged bad, whose look it takes (:func:`~hypersynth.plugin.rendering.show_as`) and which is hidden."""
+                   original: Optional[QgsRasterLayer] = None, copied: bool = False) -> QgsRasterLayer:
+        """Add the GeoTIFF ``path`` and make it the scene; ``copied``: it is a copy of the scene ``original`` (None
+        when that left the project) with more bands flagged bad, and takes its look
+        (:func:`~hypersynth.plugin.rendering.show_as`), ``original`` hidden."""
         layer = QgsRasterLayer(str(path), name, "gdal")
         if not layer.isValid():
             raise ValueError(f"QGIS cannot open {path} as a raster; import the product again")
-        if original is None:
+        if original is None and not copied:
             return self._add_scene_layer(layer, project)
         add_input_layer(layer, project)
-        if show_as(layer, original) is None and self._wavelengths is not None:
-            apply_composite(layer, "true colour")  # QGIS's bands 1-3 may be the bands just flagged
-        node = (project or QgsProject.instance()).layerTreeRoot().findLayer(original.id())
+        if original is None or show_as(layer, original) is None:
+            apply_composite(layer, "true colour")  # QGIS's bands 1-3 may be the bands just flagged (without
+            # wavelengths: bands spread over the range, off the flagged ones)
+        node = (project or QgsProject.instance()).layerTreeRoot().findLayer(original.id()) if original else None
         if node is not None:
             node.setItemVisibilityChecked(False)
         self.set_scene_layer(layer)

@@ -259,7 +259,8 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         bundle = getattr(args, "synthesis_model", None)
         reused = bundle is not None
         with claim_output_folder(Path(args.out), f"{args.command} of {Path(args.scene).name}"):  # the COG too
-            pipeline.check_run_folder(Path(args.out), [args.scene, args.labels, args.prompts, args.validation, bundle],
+            pipeline.check_run_folder(Path(args.out), pipeline.run_inputs(args.scene, args.labels, args.prompts,
+                                                                          args.validation, bundle),
                                       args.overwrite, bundle)  # before the note on the text tower, which may follow
             with _text_tower_checked(settings, method, reused):
                 outputs = pipeline.classify_scene(args.scene, args.labels, args.out, method=method,

@@ -17,10 +17,13 @@ LEAVE_OUT_FORMAT = ("band numbers (1 = the first band), ranges of them and wavel
 class BandChoiceError(ValueError):
     """Bands to leave out that cannot be meant; the message says what to give. Callers name their option by it."""
 
+
 _NUMBER = r"\d+(?:\.\d*)?"
 _BANDS = re.compile(r"^(\d+)(?:\s*[-–]\s*(\d+))?$")
-_WAVELENGTHS = re.compile(rf"^({_NUMBER})\s*[-–]\s*({_NUMBER})\s*(nm|um|µm|μm)$", re.IGNORECASE)
-_ONE_WAVELENGTH = re.compile(rf"^{_NUMBER}\s*(nm|um|µm|μm)$", re.IGNORECASE)
+_UNIT = r"(nm|um|µm|μm)"
+# 1340-1450nm, and 1340nm-1450nm too
+_WAVELENGTHS = re.compile(rf"^({_NUMBER})\s*(?:{_UNIT})?\s*[-–]\s*({_NUMBER})\s*{_UNIT}$", re.IGNORECASE)
+_ONE_WAVELENGTH = re.compile(rf"^{_NUMBER}\s*{_UNIT}$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,12 @@ def _band_range(item: str) -> BandRange:
         _check_order(item, first, last, f"{last}-{first}")
         return BandRange(item, first, last, by_wavelength=False)
     if by_wavelength:
-        to_nm = 1.0 if by_wavelength.group(3).lower() == "nm" else 1000.0
-        low, high = float(by_wavelength.group(1)), float(by_wavelength.group(2))
-        _check_order(item, low, high, f"{by_wavelength.group(2)}-{by_wavelength.group(1)}{by_wavelength.group(3)}")
+        first_unit, unit = (by_wavelength.group(2) or by_wavelength.group(4)).lower(), by_wavelength.group(4).lower()
+        if (first_unit == "nm") != (unit == "nm"):
+            raise BandChoiceError(f"'{item}' gives its ends in different units; give both in nm or both in µm")
+        to_nm = 1.0 if unit == "nm" else 1000.0
+        low, high = float(by_wavelength.group(1)), float(by_wavelength.group(3))
+        _check_order(item, low, high, f"{by_wavelength.group(3)}-{by_wavelength.group(1)}{by_wavelength.group(4)}")
         return BandRange(item, low * to_nm, high * to_nm, by_wavelength=True)
     if _ONE_WAVELENGTH.match(item):
         raise BandChoiceError(f"'{item}' is one wavelength; give a range of them (e.g. {_example_range(item)}) or the "
@@ -111,7 +117,10 @@ def _in_scene(item: BandRange, bands: int, wavelengths: Optional[Sequence[float]
     outside = [band for band in (int(item.low), int(item.high)) if not 1 <= band <= bands]
     if outside:
         given = "" if item.text == str(outside[0]) else f" (in '{item.text}')"
-        raise BandChoiceError(f"band {outside[0]}{given} is not in the scene: its bands are numbered 1 to {bands}")
+        meant = (f" (a wavelength range? give its unit: {item.text}nm)" if wavelengths is not None
+                 and 300 <= item.low <= item.high <= 2600 and "-" in item.text else "")
+        raise BandChoiceError(f"band {outside[0]}{given} is not in the scene: its bands are numbered 1 to {bands}"
+                              f"{meant}")
     chosen = np.zeros(bands, dtype=bool)
     chosen[int(item.low) - 1:int(item.high)] = True
     return chosen
@@ -125,7 +134,7 @@ class LeftOut:
     already: np.ndarray  # (B,) bool: the bands named that were flagged bad already (nothing changes for them)
 
     def describe(self, wavelengths: Optional[Sequence[float]] = None) -> str:
-        """"bands 1–3 (…)", with ", not band 108 (…), flagged bad already" where some named were."""
+        """"bands 1–3 (…)", and " (not band 108 (…), flagged bad already)" where some named were."""
         said = describe_bands(self.new, wavelengths)
         if self.already.any():
             said += f" (not {describe_bands(self.already, wavelengths)}, flagged bad already)"

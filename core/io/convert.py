@@ -7,7 +7,7 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Collection, Optional, Sequence
 
 from ..outputs import OutputExistsError, write_problem
 from ..progress import NULL_REPORTER, Reporter
@@ -90,7 +90,7 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
         done += f"; {left_out.describe(scene.wavelengths)} flagged bad"
     reporter.check()
     reporter.progress(READ_SHARE, f"writing {out.name}")
-    write_scene(scene, out, overwrite=overwrite, tags=tags or None,
+    write_scene(scene, out, overwrite=overwrite, tags=tags,
                 unit_type=unit_type_for(engine_value_title(source)))  # a copy of a GeoTIFF of reflectance says so
     reporter.progress(1.0, done)
     return out
@@ -117,14 +117,14 @@ def left_out_name(name: str, path: str | Path) -> str:
     return f"{base} ({int(facts.flagged_good.sum())} of {facts.flagged_good.size} bands)"
 
 
-def flagged_copy_destination(source: str | Path) -> Optional[Path]:
+def flagged_copy_destination(source: str | Path, taken: Collection[Path] = ()) -> Optional[Path]:
     """Where the dock writes a scene's copy with more bands flagged bad (:func:`import_scene` with
     ``leave_out_bands``): the first free ``<stem>_bands_left_out.tif``, ``…_1.tif``… beside the scene's file (of a
-    copy's copy too: its stem without the ending); None
-    when its folder cannot be written (ask the analyst where)."""
+    copy's copy too: its stem without the ending), none of ``taken`` (copies being written now); None when its folder
+    cannot be written (ask the analyst where)."""
     file = Path(gdal_subdataset_file(source) or source)
     stem = re.sub(r"_bands_left_out(_\d+)?$", "", file.stem) + "_bands_left_out"  # a copy's copy: the next number
-    return free_geotiff_beside(file, stem)
+    return free_geotiff_beside(file, stem, taken)
 
 
 def import_name(source: str | Path, facts: Optional[ProductFacts] = None) -> str:
@@ -164,33 +164,47 @@ def source_name_of_file(source: str | Path) -> str:
     return Path(gdal_subdataset_file(source) or source).name
 
 
-def matlab_import_destination(path: str | Path) -> ImportDestination:
+def matlab_import_destination(path: str | Path, taken: Collection[Path] = ()) -> ImportDestination:
     """Where the dock puts the GeoTIFF of a MATLAB scene it imports (QGIS cannot read a .mat): ``<stem>.tif`` beside
     it, or the first of ``<stem>_1.tif``… that is free or an earlier import of it (a float32 GeoTIFF recording the
     .mat's name, :data:`IMPORTED_FROM_TAG`, written after the .mat last changed); no path when its folder cannot be
-    written."""
+    written; ``taken``: files being written now, passed over."""
     path = Path(path)
+    return destination_beside(path, path.stem, lambda tif: is_import_of(tif, path, float32=True), taken)
+
+
+def free_geotiff_beside(path: str | Path, stem: Optional[str] = None, taken: Collection[Path] = (),
+                        beside: Sequence[str] = ()) -> Optional[Path]:
+    """The first free ``<stem>.tif``, ``<stem>_1.tif``… beside ``path`` (``stem``: its own by default), none of
+    ``taken`` (files being written now), whose files ending in each of ``beside`` (``"_classes.json"``) are free too;
+    None when the folder cannot be written."""
+    path = Path(path)
+    return destination_beside(path, stem or path.stem, lambda tif: False, taken, beside).path
+
+
+def destination_beside(path: Path, stem: str, is_earlier: Callable[[Path], bool], taken: Collection[Path] = (),
+                 beside: Sequence[str] = ()) -> ImportDestination:
+    """The first of ``<stem>.tif``, ``<stem>_1.tif``… beside ``path`` that ``is_earlier`` (an earlier import to open
+    again) or that is free with its ``beside`` files, and not ``taken``; no path when the folder cannot be written."""
     if write_problem(path.parent):
         return ImportDestination(None, False)
-    for candidate in (path.with_name(f"{path.stem}_{n}.tif" if n else f"{path.stem}.tif") for n in itertools.count()):
-        if not candidate.exists() and not candidate.is_symlink():
-            return ImportDestination(candidate, False)
-        if (_tags_of_import(candidate).get(IMPORTED_FROM_TAG) == path.name
-                and candidate.stat().st_mtime >= path.stat().st_mtime):  # not of an older version of the .mat
-            return ImportDestination(candidate, True)
+    for n in itertools.count():
+        tif = path.with_name(f"{stem}_{n}.tif" if n else f"{stem}.tif")
+        if tif in taken:
+            continue
+        if is_earlier(tif):
+            return ImportDestination(tif, True)
+        files = [tif, *(tif.with_name(tif.stem + end) for end in beside)]
+        if not any(f.exists() or f.is_symlink() for f in files):
+            return ImportDestination(tif, False)
     raise AssertionError("itertools.count() never ends")
 
 
-def free_geotiff_beside(path: str | Path, stem: Optional[str] = None) -> Optional[Path]:
-    """The first free ``<stem>.tif``, ``<stem>_1.tif``… beside ``path`` (``stem``: its own by default); None when its
-    folder cannot be written."""
-    path = Path(path)
-    stem = stem or path.stem
-    if write_problem(path.parent):
-        return None
-    return next(candidate for candidate in (path.with_name(f"{stem}_{n}.tif" if n else f"{stem}.tif")
-                                            for n in itertools.count())
-                if not candidate.exists() and not candidate.is_symlink())
+def is_import_of(tif: Path, source: Path, float32: bool) -> bool:
+    """Whether ``tif`` is a GeoTIFF an import wrote of ``source`` (:data:`IMPORTED_FROM_TAG`; a scene's float32),
+    after ``source`` last changed."""
+    return (_tags_of_import(tif, float32).get(IMPORTED_FROM_TAG) == source.name
+            and tif.stat().st_mtime >= source.stat().st_mtime)
 
 
 def scene_grid(source: str | Path) -> tuple[tuple[float, ...], Optional[str]]:
@@ -205,15 +219,17 @@ def scene_grid(source: str | Path) -> tuple[tuple[float, ...], Optional[str]]:
         return tuple(float(v) for v in ds.transform.to_gdal()), crs_wkt
 
 
-def _tags_of_import(path: Path) -> dict[str, str]:
-    """The dataset tags of a float32 GeoTIFF as :func:`import_scene` writes; {} for any other file."""
+def _tags_of_import(path: Path, float32: bool = True) -> dict[str, str]:
+    """The dataset tags of a GeoTIFF as :func:`import_scene` writes (``float32``) or a label import; {} for any other
+    file."""
     from rasterio.errors import RasterioError
 
     if not path.is_file():
         return {}
     try:
         with opened_quietly(path) as ds:
-            return ds.tags() if ds.driver == "GTiff" and set(ds.dtypes) == {"float32"} else {}
+            kind = set(ds.dtypes) == {"float32"} if float32 else ds.count == 1
+            return ds.tags() if ds.driver == "GTiff" and kind else {}
     except (RasterioError, OSError):  # RasterioIOError is an OSError
         return {}
 

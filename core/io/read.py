@@ -215,10 +215,7 @@ def read_mat_arrays(path: str | Path) -> dict[str, np.ndarray]:
                 for key, item in f.items():
                     if key.startswith("#") or not isinstance(item, h5py.Dataset):
                         continue  # '#refs#' and structs/cells are groups: not numeric arrays
-                    matlab_class = item.attrs.get("MATLAB_class", b"double")
-                    if isinstance(matlab_class, str):
-                        matlab_class = matlab_class.encode()
-                    if matlab_class not in _MATLAB_NUMERIC_CLASSES or item.dtype.kind not in "biuf":
+                    if _matlab_class(item) not in _MATLAB_NUMERIC_CLASSES or item.dtype.kind not in "biuf":
                         continue
                     arrays[key] = np.asarray(item[()]).T  # HDF5 holds MATLAB arrays with reversed axes
             return arrays
@@ -231,8 +228,14 @@ def read_mat_arrays(path: str | Path) -> dict[str, np.ndarray]:
             if not k.startswith("__") and isinstance(v, np.ndarray) and v.dtype.kind in "biuf"}
 
 
+def _matlab_class(item: Any) -> bytes:
+    """The MATLAB class a v7.3 file records of an HDF5 dataset (b"double" where it records none)."""
+    kind = item.attrs.get("MATLAB_class", b"double")
+    return kind.encode() if isinstance(kind, str) else bytes(kind)
+
+
 def mat_array_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
-    """The shape of each array of a MATLAB file, in MATLAB's axis order, read from its header alone (scipy's
+    """The shape of each numeric array of a MATLAB file, in MATLAB's axis order, read from its header alone (scipy's
     ``whosmat``, or the HDF5 layout of a v7.3 file): whether it holds a cube or a label map, without reading either.
 
     Raises:
@@ -245,16 +248,18 @@ def mat_array_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
         if h5py.is_hdf5(str(path)):
             with h5py.File(path, "r") as f:
                 return {key: tuple(reversed(item.shape)) for key, item in f.items()
-                        if not key.startswith("#") and isinstance(item, h5py.Dataset)}
-        return {name: tuple(shape) for name, shape, _ in scipy.io.whosmat(str(path))}
+                        if not key.startswith("#") and isinstance(item, h5py.Dataset)
+                        and _matlab_class(item) in _MATLAB_NUMERIC_CLASSES}
+        return {name: tuple(shape) for name, shape, kind in scipy.io.whosmat(str(path))
+                if kind.encode() in _MATLAB_NUMERIC_CLASSES}  # a struct, a cell or text is no cube nor map
     except Exception as err:  # scipy's MatReadError, truncated files
         raise SceneReadError(f"cannot read the MATLAB file {path} (damaged or truncated?): {err}") from err
 
 
-def holds_a_cube(path: str | Path) -> bool:
-    """Whether the MATLAB file ``path`` holds a 3-D array of at least :data:`MIN_BANDS` bands (a scene), as against
-    only 2-D ones (a ground-truth map); from its header alone (:func:`mat_array_shapes`)."""
-    return any(len(shape) == 3 and shape[2] >= MIN_BANDS for shape in mat_array_shapes(path).values())
+def holds_a_cube(shapes: dict[str, tuple[int, ...]]) -> bool:
+    """Whether a MATLAB file of these array ``shapes`` (:func:`mat_array_shapes`) holds a 3-D array of at least
+    :data:`MIN_BANDS` bands (a scene), as against only 2-D ones (a ground-truth map)."""
+    return any(len(shape) == 3 and shape[2] >= MIN_BANDS for shape in shapes.values())
 
 
 def find_cube_key(arrays: dict[str, np.ndarray]) -> str:

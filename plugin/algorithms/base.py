@@ -202,8 +202,8 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
                 continue
             path = parameters.get(definition.name())
             path = path if isinstance(path, str) else self.parameterAsFile(parameters, definition.name(), context)
-            if (not path or os.path.isfile(path) or gdal_subdataset_file(path) is not None
-                    or product_in_archive(Path(path)) is not None):
+            if (not path or os.path.isfile(path) or path.startswith("/vsi") or gdal_subdataset_file(path) is not None
+                    or product_in_archive(Path(path)) is not None):  # /vsizip/, /vsicurl/: GDAL's to open
                 continue
             wrong = f"{path} is a folder" if os.path.isdir(path) else f"there is no file {path}"
             empty = ", or leave it empty" if definition.flags() & definition.FlagOptional else ""

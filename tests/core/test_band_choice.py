@@ -70,6 +70,16 @@ def test_every_mistake_is_said_at_once():
         parse_bands_to_leave_out("x, 1, 9-3")  # the form alone: no scene yet
 
 
+def test_units_on_both_ends_and_a_forgotten_unit():
+    assert np.array_equal(bands_left_out("1340nm-1450nm", 224, AVIRIS), bands_left_out("1340-1450nm", 224, AVIRIS))
+    assert np.array_equal(bands_left_out("1.34um-1.45um", 224, AVIRIS), bands_left_out("1340-1450nm", 224, AVIRIS))
+    with pytest.raises(BandChoiceError, match=r"gives its ends in different units; give both in nm or both in µm"):
+        bands_left_out("1340nm-1.45um", 224, AVIRIS)
+    with pytest.raises(BandChoiceError, match=r"band 1340 \(in '1340-1450'\) is not in the scene: its bands are "
+                                              r"numbered 1 to 224 \(a wavelength range\? give its unit: 1340-1450nm\)"):
+        bands_left_out("1340-1450", 224, AVIRIS)
+
+
 def test_a_wavelength_range_needs_the_scenes_wavelengths():
     parse_bands_to_leave_out("1340-1450nm")  # the form alone is fine
     with pytest.raises(ValueError, match=r"'1340-1450nm' is a wavelength range, but the scene has no wavelengths; "

@@ -606,6 +606,8 @@ def test_a_class_file_that_is_not_there_is_refused_before_the_run(hypersynth_plu
     _refused(algorithm, {**parameters, "CLASSES": missing}, r"there is no file .*clases\.json")  # a script too
     ok, message = _check(algorithm, {**parameters, "CLASSES": str(inputs.folder)})
     assert not ok and f"{inputs.folder} is a folder. Give an existing file" in message
+    vsi = {**parameters, "CLASSES": f"/vsizip/{inputs.folder}/classes.zip/classes.json"}  # GDAL's to open, not ours
+    assert "there is no file" not in _check(algorithm, vsi)[1]
     assert list(tmp_path.iterdir()) == []
 
 

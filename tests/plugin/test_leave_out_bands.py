@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from qgis.core import QgsMultiBandColorRenderer
 
 from hypersynth.core.demo import make_demo_scene
@@ -130,10 +132,13 @@ def test_the_dialog_keeps_the_text_unselected_to_be_fixed(qtbot):
 
     seen = {}
 
+    deadline = time.monotonic() + 10.0
+
     def look_then_accept() -> None:
         dialog = QApplication.activeModalWidget()
         if dialog is None:
-            QTimer.singleShot(20, look_then_accept)
+            if time.monotonic() < deadline:  # the dialog not shown yet; past the deadline exec_ never began
+                QTimer.singleShot(20, look_then_accept)
             return
         edit = dialog.findChild(QLineEdit)
         seen.update(selected=edit.hasSelectedText(), cursor=edit.cursorPosition(), text=edit.text())
@@ -146,3 +151,60 @@ def test_the_dialog_keeps_the_text_unselected_to_be_fixed(qtbot):
     prompt = leave_out_prompt("cube", np.arange(40) >= 37, None)  # bands 38-40 flagged: the example avoids them
     assert "Give band numbers or ranges of them (the scene has no wavelengths), separated by commas, e.g. 1-3, " \
            "35-37." in prompt.replace("\n", " ")
+
+
+def test_a_second_copy_written_meanwhile_gets_its_own_file(qgis_new_project, tmp_path, panel):
+    """Two rounds started before the first is written: each its own file, neither lost."""
+    scene = make_demo_scene(size=32, bands=40, n_classes=3, seed=0).scene
+    panel.open_file(str(write_scene(replace(scene, good_bands=np.ones(40, bool)), tmp_path / "cube.tif")),
+                    qgis_new_project)
+    assert panel.leave_out_bands("1-2", project=qgis_new_project)
+    assert panel.leave_out_bands("30", project=qgis_new_project)  # the first still being written
+    assert not panel.leave_out_bands("31", tmp_path / "cube_bands_left_out.tif", project=qgis_new_project)
+    assert panel.note.text() == ("No band was left out: cube_bands_left_out.tif is being written already; choose "
+                                 "another file.")
+    _written(panel)
+    flags = {name: np.flatnonzero(~read_scene(tmp_path / name).good_bands).tolist()
+             for name in ("cube_bands_left_out.tif", "cube_bands_left_out_1.tif")}
+    assert flags == {"cube_bands_left_out.tif": [0, 1], "cube_bands_left_out_1.tif": [29]}
+
+
+def test_every_band_flagged_already_asks_nothing(qgis_new_project, tmp_path, panel, monkeypatch):
+    from hypersynth.ui import leave_out_dialog
+
+    scene = make_demo_scene(size=32, bands=40, n_classes=3, seed=0).scene
+    path = write_scene(replace(scene, good_bands=np.zeros(40, bool)), tmp_path / "cube.tif")
+    panel.open_file(str(path), qgis_new_project)
+    monkeypatch.setattr(leave_out_dialog, "get_text", lambda *args: pytest.fail("asked with no band to leave out"))
+    panel.leave_out_button.click()
+    assert panel.note.text() == "Every band of cube is flagged bad already: there is none left to leave out."
+
+
+def test_a_file_the_analyst_agreed_to_replace_is_replaced(qgis_new_project, tmp_path, panel, monkeypatch):
+    from qgis.PyQt.QtWidgets import QFileDialog
+
+    from hypersynth.ui import leave_out_dialog
+
+    scene = make_demo_scene(size=32, bands=40, n_classes=3, seed=0).scene
+    panel.open_file(str(write_scene(scene, tmp_path / "cube.tif")), qgis_new_project)
+    (tmp_path / "old.tif").write_bytes(b"an earlier copy")
+    (tmp_path / "other.tif").write_bytes(b"not asked about")
+    bands = iter([("1", True), ("2", True)])
+    monkeypatch.setattr(leave_out_dialog, "get_text", lambda *args: next(bands))
+    chosen = iter([str(tmp_path / "old.tif"), str(tmp_path / "other")])  # the dialog asked for old.tif only
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args: (next(chosen), ""))
+    panel.leave_out_button.click()
+    _written(panel)
+    assert panel.scene_layer().source() == str(tmp_path / "old.tif")
+    assert not read_scene(tmp_path / "old.tif").good_bands[0]
+    panel.leave_out_button.click()  # "other" + .tif: a name the dialog did not ask about, never replaced
+    assert panel.note.text() == f"No band was left out: {tmp_path / 'other.tif'} exists; choose another name."
+    assert (tmp_path / "other.tif").read_bytes() == b"not asked about" and not panel.imports.running
+
+
+def test_the_example_keeps_to_what_the_scene_has():
+    from hypersynth.ui.leave_out_dialog import leave_out_prompt
+
+    vnir = leave_out_prompt("pavia", np.zeros(103, bool), np.linspace(430.0, 860.0, 103)).replace("\n", " ")
+    assert "water-vapour" not in vnir and "e.g. 1-3, 101-103, or 430-460nm." in vnir  # a VNIR sensor's own range
+    assert "none: every band is flagged already" in leave_out_prompt("x", np.ones(12, bool), None).replace("\n", " ")

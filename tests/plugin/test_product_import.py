@@ -486,6 +486,13 @@ def test_open_file_adds_a_matlab_ground_truth_as_labels_on_the_scenes_grid(qgis_
         "prompts, are in SalinasA_gt_classes.json (Load classes… in the Classes tab).")
     with opened_quietly(tmp_path / "SalinasA_gt.tif") as ds:
         assert np.array_equal(ds.read(1), gt) and ds.transform.is_identity and ds.crs is None  # the scene's grid
+    panel.open_file(str(tmp_path / "SalinasA_gt.mat"), qgis_new_project)  # again: that import, not a second one
+    assert panel.note.text().startswith("Opened again SalinasA_gt.tif: the ground truth of SalinasA")
+    assert not (tmp_path / "SalinasA_gt_1.tif").exists()
+    scipy.io.savemat(tmp_path / "struct.mat", {"meta": {"sensor": "AVIRIS"}})
+    with pytest.raises(ValueError, match=r"struct.mat holds no scene \(a rows × cols × bands array of at least 10 "
+                                         r"bands\) and no label map"):
+        panel.open_file(str(tmp_path / "struct.mat"), qgis_new_project)
     scipy.io.savemat(tmp_path / "other_gt.mat", {"other_gt": np.ones((30, 30), np.uint8)})
     with pytest.raises(ValueError, match=r"other_gt.mat holds no 2-D label map of the scene's size 20 × 24 \(2-D "
                                          r"arrays: other_gt \(30, 30\)\); open the scene these labels belong to"):
