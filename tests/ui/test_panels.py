@@ -19,7 +19,7 @@ from .conftest import BANDS, COLS, ORIGIN, ROWS, WAVELENGTHS, map_box, write_sce
 
 
 def test_scene_panel_shows_facts_and_composites(keep, scene_layer, screenshot):
-    panel = keep(ScenePanel(), 460, 360)
+    panel = keep(ScenePanel(), 460, 420)  # tall enough for the facts to wrap whole
     seen = []
     panel.sceneChanged.connect(seen.append)
     panel.set_scene_layer(None)
