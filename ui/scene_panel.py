@@ -21,20 +21,16 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..core.io.band_choice import LeftOut, newly_left_out
-from ..core.io.convert import (ImportDestination, flagged_copy_destination, import_destination, import_name,
-                               import_scene, left_out_name, matlab_import_destination, scene_grid)
-from ..core.io.mat_labels import earlier_label_import, import_label_map, label_import_destination
 from ..core.io.product_archives import (ARCHIVE_SUFFIXES, archived_product, archived_products, is_archive,
                                          needs_listing)
-from ..core.io.products import ProductFacts, product_facts
-from ..core.io.read import (MIN_BANDS, envi_data_file, gdal_subdataset_file, holds_a_cube, is_mat_file,
-                            mat_array_shapes, plain_raster_shape, source_name)
-from ..plugin.layers import add_input_layer, gdal_name
-from ..plugin.rendering import (COMPOSITE_TITLES, COMPOSITES, CompositeChoice, apply_composite,
-                                class_palette_renderer, read_band_info, show_as)
+from ..core.io.products import product_facts
+from ..core.io.read import MIN_BANDS, envi_data_file, holds_a_cube, is_mat_file, mat_array_shapes, source_name
+from ..plugin.layers import add_input_layer
+from ..plugin.rendering import (COMPOSITE_TITLES, COMPOSITES, CompositeChoice, apply_composite, read_band_info,
+                                show_as)
 from ..plugin.tasks import EngineTask, TaskRunner
-from .leave_out_dialog import ask_bands_to_leave_out
+from .leave_out_dialog import LeaveOutBands
+from .scene_imports import SceneImports
 
 PROVIDER_KINDS = {"wms": "web map (WMS/WMTS/XYZ)", "wcs": "web coverage (WCS)", "virtualraster": "virtual raster",
                   "arcgismapserver": "ArcGIS map service", "postgresraster": "PostGIS raster"}
@@ -120,7 +116,7 @@ def _is_cube(description: str) -> bool:
     return description.startswith("[") and description.split("]", 1)[0].count("x") >= 2
 
 
-class ScenePanel(QWidget):
+class ScenePanel(SceneImports, LeaveOutBands, QWidget):
     """The scene chooser with its facts and the composite buttons."""
 
     sceneChanged = pyqtSignal(object)  # the new scene QgsRasterLayer, or None
@@ -253,220 +249,6 @@ class ScenePanel(QWidget):
                 self.note.setText(said)
         return layer
 
-    def import_product(self, source: str, facts: ProductFacts, project: Optional[QgsProject] = None
-                       ) -> Optional[QgsRasterLayer]:
-        """Open the product ``source`` (``facts``: its :func:`~hypersynth.core.io.products.product_facts`) through a
-        GeoTIFF of it.
-
-        The GeoTIFF goes beside the product (``<product>.tif``, or the next free ``<product>_1.tif``…); an earlier
-        import found there is opened at once. Where the product's folder cannot be written, the analyst chooses the
-        file. The conversion runs as a task in QGIS's task manager (progress, Cancel); when it ends, its layer is
-        added and becomes the scene, or the note says why it failed.
-
-        Returns:
-            The scene layer of an earlier import; None while the import runs or when no file was chosen.
-        """
-        return self._import_as_geotiff(source, f"{facts.kind} product", import_name(source, facts),
-                                       import_destination(source, facts), facts, project, "with its wavelengths")
-
-    def import_matlab(self, path: str, project: Optional[QgsProject] = None) -> Optional[QgsRasterLayer]:
-        """Open the MATLAB scene ``path`` (the standard benchmark cubes' format, which QGIS cannot read) through a
-        GeoTIFF of it, as :meth:`import_product` does a product: ``<stem>.tif`` beside it
-        (:func:`~hypersynth.core.io.convert.matlab_import_destination`), an earlier import opened at once."""
-        return self._import_as_geotiff(path, "MATLAB file", Path(path).stem, matlab_import_destination(path), None,
-                                       project, "the largest 3-D array as its bands (a .mat names no wavelengths)")
-
-    def import_label_map(self, path: str, project: Optional[QgsProject] = None) -> QgsRasterLayer:
-        """Add the ground-truth map saved by MATLAB at ``path`` (``Indian_pines_gt.mat``) as a label raster on the
-        scene's grid, ``<stem>.tif`` beside it (the next free ``<stem>_1.tif``…; an earlier import of the map is
-        opened again), in its class colours, with a class file of its classes (the benchmark's names and prompts where
-        it is one's) for the Classes tab's Load classes…; it stays a label layer, the scene does not change. The note
-        says what was added.
-
-        Raises:
-            ValueError: no scene read from a raster file is chosen, the file holds no map of the scene's size (the
-                message says what it holds), or its folder cannot be written.
-        """
-        scene = self.scene_layer()
-        if scene is None or not scene.isValid() or scene.providerType() != "gdal":
-            raise ValueError(f"{Path(path).name} holds a label map, not a scene: open its scene first (a raster "
-                             "file), then the map, which takes the scene's grid")
-        destination = label_import_destination(path, self._importing)
-        if destination.path is None:
-            raise ValueError(f"the folder of {Path(path).name} cannot be written: copy the map where you can write")
-        shape = (scene.height(), scene.width())
-        try:
-            earlier = destination.earlier and (plain_raster_shape(destination.path) or (0,))[1:] == shape
-            if earlier:
-                imported = earlier_label_import(destination.path)
-            else:
-                transform, crs_wkt = scene_grid(gdal_name(scene.source()))
-                imported = import_label_map(path, destination.path, shape, transform=transform, crs_wkt=crs_wkt)
-        except OSError as error:  # the scene's file or the map unreadable
-            raise ValueError(f"{Path(path).name} was not added: {error}") from error
-        layer = QgsRasterLayer(str(imported.raster), imported.raster.stem, "gdal")
-        layer.setRenderer(class_palette_renderer(layer, imported.classes))
-        add_input_layer(layer, project)
-        of = f"the ground truth of {imported.dataset}" if imported.dataset else f"{len(imported.classes)} classes"
-        how = "Opened again" if earlier else "Added"
-        self.note.setText(f"{how} {imported.raster.name}: {of}, {imported.labelled} labelled pixels on the grid of "
-                          f"{scene.name()}. Choose it as Validation labels in the run dialog; its classes, with "
-                          f"their prompts, are in {imported.class_file.name} (Load classes… in the Classes tab).")
-        return layer
-
-    def _import_as_geotiff(self, source: str, kind: str, name: str, destination: ImportDestination,
-                           facts: Optional[ProductFacts], project: Optional[QgsProject], what: str
-                           ) -> Optional[QgsRasterLayer]:
-        """:meth:`import_product` for a ``kind`` of file ("PRISMA L2D product", "MATLAB file") whose layer is
-        ``name``; ``what``: what the note says the import gave."""
-        shown = Path(gdal_subdataset_file(source) or source).name
-        target, overwrite = destination.path, False
-        if target is None:
-            chosen = self._ask_import_file(shown, name)
-            if chosen is None:
-                self.note.setText(f"The {kind} {shown} was not opened: its folder cannot be written, and no file was "
-                                  "chosen for its GeoTIFF.")
-                return None
-            target, overwrite = chosen
-        if destination.earlier:
-            layer = self._add_scene(target, name, project)
-            self.note.setText(f"Opened {target.name}, the GeoTIFF of the {kind} {shown} imported earlier.")
-            return layer
-        if target in self._importing:
-            self.note.setText(f"The {kind} {shown} is being imported as {target.name} already.")
-            return None
-        into = project or QgsProject.instance()
-
-        def done(path: Path) -> None:  # main thread
-            self._importing.discard(target)
-            try:
-                self._add_scene(path, name, into)
-            except ValueError as error:
-                self.note.setText(str(error))
-                return
-            said = " ".join(task.warnings)  # what reading it found: clouds left out, or no quality masks beside it
-            self.note.setText(f"Imported the {kind} {shown} as {path}, {what}." + (f" {said}" if said else ""))
-
-        def failed(message: str) -> None:  # main thread
-            self._importing.discard(target)
-            self.note.setText(f"The {kind} {shown} was not imported: {message}")
-
-        task = EngineTask(f"Import the {kind} {name}",
-                          lambda reporter: import_scene(source, target, overwrite=overwrite, facts=facts,
-                                                        reporter=reporter),
-                          on_success=done, on_failure=failed)
-        self._importing.add(target)
-        self.imports.submit(task)
-        self.note.setText(f"Importing the {kind} {shown} as {target} … (progress and Cancel in QGIS's task manager)")
-        return None
-
-    def leave_out_bands(self, text: str, target: Optional[Path] = None, project: Optional[QgsProject] = None,
-                        overwrite: bool = False) -> bool:
-        """Flag the bands ``text`` names (:data:`~hypersynth.core.io.band_choice.LEAVE_OUT_FORMAT`) bad in a GeoTIFF
-        copy of the scene, which becomes the scene when written, shown as the scene was (its composite's bands moved
-        off the bands now flagged), the scene hidden: the copy keeps every band's values, so QGIS still shows them,
-        and every run on it leaves them out. The scene's own file is not changed.
-
-        ``target``: the copy (default: ``<stem>_bands_left_out.tif`` beside the scene's file, a name no other copy
-        being written has, :func:`~hypersynth.core.io.convert.flagged_copy_destination`); ``overwrite``: replace an
-        existing ``target`` (the analyst agreed to, in the file dialog). The copy is written as a task in QGIS's task
-        manager (progress, Cancel). Returns whether it started; the note says why not, or what was done.
-        """
-        layer = self.scene_layer()
-        try:
-            left_out = self._left_out(text)
-        except ValueError as problem:
-            self.note.setText(f"No band was left out: {problem}.")
-            return False
-        source = gdal_name(layer.source())
-        target = target or flagged_copy_destination(source, self._importing)
-        if target is None:
-            self.note.setText(f"No band was left out: the folder of {Path(source).name} cannot be written; choose "
-                              "where the copy goes (Leave out bands… asks).")
-            return False
-        if target in self._importing:
-            self.note.setText(f"No band was left out: {target.name} is being written already; choose another file.")
-            return False
-        into, name, original = project or QgsProject.instance(), layer.name(), layer.id()
-        said = left_out.describe(self._wavelengths)
-
-        def done(path: Path) -> None:  # main thread
-            self._importing.discard(target)
-            try:  # the scene it copies, unless it left the project meanwhile
-                copy = self._add_scene(path, left_out_name(name, path), into, original=into.mapLayer(original),
-                                       copied=True)
-            except ValueError as error:
-                self.note.setText(str(error))
-                return
-            them = "them" if said.startswith("bands") else "it"
-            self.note.setText(f"{said[0].upper() + said[1:]} flagged bad in {path.name}, now the scene "
-                              f"'{copy.name()}': runs leave {them} out. {Path(source).name} is unchanged (hidden).")
-
-        def failed(message: str) -> None:  # main thread
-            self._importing.discard(target)
-            self.note.setText(f"No band was left out: {message}")
-
-        self._importing.add(target)
-        self.imports.submit(EngineTask(f"Leave out {said} of {name}",
-                                       lambda reporter: import_scene(source, target, leave_out_bands=text,
-                                                                     overwrite=overwrite, reporter=reporter),
-                                       on_success=done, on_failure=failed))
-        self.note.setText(f"Writing {target} with {said} flagged bad … (progress and Cancel in QGIS's task manager)")
-        return True
-
-    def leave_out_problem(self, text: str) -> Optional[str]:
-        """Why the bands ``text`` names cannot be left out of the scene (none chosen, none of that form, none still
-        usable, none left), or None; known from the scene's metadata before anything is written."""
-        try:
-            self._left_out(text)
-        except ValueError as problem:
-            return str(problem)
-        return None
-
-    def _left_out(self, text: str) -> LeftOut:
-        """What leaving out the bands ``text`` names does to the scene, by its file's bad-band flags (a band without
-        data anywhere, which a run also leaves out, the import finds when it reads the scene).
-
-        Raises:
-            ValueError: no scene read from a raster file; :func:`~hypersynth.core.io.band_choice.newly_left_out`'s.
-        """
-        layer = self.scene_layer()
-        if layer is None or not layer.isValid() or layer.providerType() != "gdal":
-            raise ValueError("choose a scene read from a raster file first: its copy gets the bands flagged bad")
-        return newly_left_out(text, ~self._bad_bands(layer), self._wavelengths)
-
-    def _bad_bands(self, layer: QgsRasterLayer) -> np.ndarray:
-        """``(B,)`` bool: the bands the scene's file flags bad."""
-        _, bad = read_band_info(layer.source())
-        bands = layer.bandCount()
-        return np.asarray(bad, dtype=bool) if bad is not None and len(bad) == bands else np.zeros(bands, bool)
-
-    def _ask_leave_out(self) -> None:
-        layer = self.scene_layer()
-        if layer is None or layer.providerType() != "gdal":
-            self.note.setText("Choose a scene read from a raster file first.")
-            return
-        bad = self._bad_bands(layer)
-        if bad.all():
-            self.note.setText(f"Every band of {layer.name()} is flagged bad already: there is none left to leave out.")
-            return
-        text = ask_bands_to_leave_out(self, layer.name(), bad, self._wavelengths, self.leave_out_problem)
-        if text is None:
-            return
-        target = flagged_copy_destination(gdal_name(layer.source()), self._importing)
-        chosen, _ = QFileDialog.getSaveFileName(self, "Save the scene with the bands flagged bad",
-                                                str(target or Path.home() / "scene_bands_left_out.tif"),
-                                                "GeoTIFF (*.tif *.tiff)")
-        if not chosen:
-            return
-        path = Path(chosen)
-        asked = path.suffix.lower() in (".tif", ".tiff")  # the dialog asked before a file of this name was replaced
-        path = path if asked else path.with_name(f"{path.name}.tif")
-        if not asked and (path.exists() or path.is_symlink()):
-            self.note.setText(f"No band was left out: {path} exists; choose another name.")
-            return
-        self.leave_out_bands(text, path, overwrite=asked)
-
     def cleanup(self) -> None:
         """Stop the imports still running and forget them (call from the plugin's unload)."""
         self.imports.cancel_all(detach=True)
@@ -491,19 +273,6 @@ class ScenePanel(QWidget):
             node.setItemVisibilityChecked(False)
         self.set_scene_layer(layer)
         return layer
-
-    def _ask_import_file(self, shown: str, name: str) -> Optional[tuple[Path, bool]]:
-        """The GeoTIFF the analyst chooses for a product whose own folder cannot be written, and whether it may
-        replace a file there (the dialog asked, for the name as chosen); None when none was chosen."""
-        chosen, _ = QFileDialog.getSaveFileName(
-            self, f"The folder of {shown} cannot be written: save its GeoTIFF as", str(Path.home() / f"{name}.tif"),
-            "GeoTIFF (*.tif *.tiff)")
-        if not chosen:
-            return None
-        path = Path(chosen)
-        if path.suffix.lower() in (".tif", ".tiff"):
-            return path, True
-        return path.with_name(f"{path.name}.tif"), False  # a name the dialog did not ask about: never replaced
 
     def _list_then_open(self, path: str, project: Optional[QgsProject]) -> None:
         """List the order ``path`` in a task (QGIS's task manager: progress, Cancel), then open it as

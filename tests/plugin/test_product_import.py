@@ -355,17 +355,17 @@ def test_a_damaged_product_leaves_the_message_and_no_layer(qgis_new_project, tmp
 
 
 def test_an_import_is_cancelled_from_the_task_manager(qgis_new_project, tmp_path, panel, monkeypatch):
-    import hypersynth.ui.scene_panel as scene_panel
+    import hypersynth.ui.scene_imports as scene_imports
 
     started, release = threading.Event(), threading.Event()
-    real = scene_panel.import_scene
+    real = scene_imports.import_scene
 
     def held(*args, **kwargs):  # the import waits, as a large product's read would, until the test cancels it
         started.set()
         release.wait(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(scene_panel, "import_scene", held)
+    monkeypatch.setattr(scene_imports, "import_scene", held)
     product = write_product("PRISMA L2D", tmp_path)
     panel.open_file(str(product), qgis_new_project)
     task = panel.imports.running[0]
