@@ -14,7 +14,6 @@ from qgis.PyQt.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QWidget
 from ..core.io.band_choice import LeftOut, describe_bands, newly_left_out
 from ..core.io.convert import flagged_copy_destination, import_scene, left_out_name
 from ..plugin.layers import gdal_name
-from ..plugin.rendering import read_band_info
 from ..plugin.tasks import EngineTask
 
 WIDTH = 80  # characters a line of the dialog's text: wider, the dialog outgrows a laptop's screen
@@ -22,7 +21,8 @@ WIDTH = 80  # characters a line of the dialog's text: wider, the dialog outgrows
 
 class LeaveOutBands:
     """The Scene panel's Leave out bands… (a mixin of :class:`~.scene_panel.ScenePanel`, whose ``note``, ``imports``
-    task runner, ``_importing`` set, ``_wavelengths``, ``scene_layer`` and ``_add_scene`` it uses)."""
+    task runner, ``_importing`` set, ``_wavelengths`` and ``_bad`` flags, ``scene_layer`` and ``_add_scene`` it
+    uses)."""
 
     def leave_out_bands(self, text: str, target: Optional[Path] = None, project: Optional[QgsProject] = None,
                         overwrite: bool = False) -> bool:
@@ -100,9 +100,9 @@ class LeaveOutBands:
         return newly_left_out(text, ~self._bad_bands(layer), self._wavelengths)
 
     def _bad_bands(self, layer: QgsRasterLayer) -> np.ndarray:
-        """``(B,)`` bool: the bands the scene's file flags bad."""
-        _, bad = read_band_info(layer.source())
-        bands = layer.bandCount()
+        """``(B,)`` bool: the bands the scene's file flags bad, as the panel read them when it became the scene (one
+        read of its metadata, not one each time the dialog checks a text)."""
+        bad, bands = self._bad, layer.bandCount()
         return np.asarray(bad, dtype=bool) if bad is not None and len(bad) == bands else np.zeros(bands, bool)
 
     def _ask_leave_out(self) -> None:

@@ -67,7 +67,8 @@ class SceneImports:
             raise ValueError(f"the folder of {Path(path).name} cannot be written: copy the map where you can write")
         shape = (scene.height(), scene.width())
         try:
-            earlier = destination.earlier and (plain_raster_shape(destination.path) or (0,))[1:] == shape
+            found = plain_raster_shape(destination.path) if destination.earlier else None
+            earlier = found is not None and found[1:] == shape  # (bands, rows, cols): of this scene's size
             if earlier:
                 imported = earlier_label_import(destination.path)
             else:

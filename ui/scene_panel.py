@@ -124,6 +124,7 @@ class ScenePanel(SceneImports, LeaveOutBands, QWidget):
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self._wavelengths: Optional[np.ndarray] = None
+        self._bad: Optional[np.ndarray] = None  # (B,) bool: the bands the scene's file flags bad; None: none flagged
         self.imports = TaskRunner()  # products being imported as GeoTIFF, in QGIS's task manager
         self._importing: set[Path] = set()  # the GeoTIFFs being written: one task at a time writes each
         layout = QVBoxLayout(self)
@@ -327,7 +328,7 @@ class ScenePanel(SceneImports, LeaveOutBands, QWidget):
                               + ("" if composable else ".\nNeeds a scene read from a raster file"))
         self.leave_out_button.setEnabled(composable)  # a copy of the scene's file gets the bands flagged
         if layer is None:
-            self._wavelengths = None
+            self._wavelengths = self._bad = None
             for value in self.fact_labels.values():
                 value.setText("–")
             self.note.setText(NO_SCENE_HINT)
@@ -335,9 +336,9 @@ class ScenePanel(SceneImports, LeaveOutBands, QWidget):
             return
         problem = scene_problem(layer)
         from_file = layer.isValid() and layer.providerType() == "gdal"  # GDAL would not open a web layer's URL
-        self._wavelengths, bad = read_band_info(layer.source()) if from_file else (None, None)
+        self._wavelengths, self._bad = read_band_info(layer.source()) if from_file else (None, None)
         wl = self._wavelengths
-        self.fact_labels["bands"].setText(band_count_text(layer.bandCount(), bad))
+        self.fact_labels["bands"].setText(band_count_text(layer.bandCount(), self._bad))
         self.fact_labels["wavelengths"].setText(
             f"{wl.min():.0f}–{wl.max():.0f} nm" if wl is not None else "not in the file's metadata")
         self.fact_labels["size"].setText(size_text(layer))

@@ -13,7 +13,7 @@ from ..outputs import OutputExistsError, write_problem
 from ..progress import NULL_REPORTER, Reporter
 from .band_choice import describe_bands, newly_left_out, parse_bands_to_leave_out
 from .products import ProductFacts, Shape, product_facts
-from .read import gdal_subdataset_file, opened_quietly, read_scene, source_name
+from .read import dataset_grid, gdal_subdataset_file, opened_quietly, read_scene, source_name
 from .write import write_scene
 
 GEOTIFF_SUFFIXES = (".tif", ".tiff")
@@ -124,7 +124,7 @@ def flagged_copy_destination(source: str | Path, taken: Collection[Path] = ()) -
     cannot be written (ask the analyst where)."""
     file = Path(gdal_subdataset_file(source) or source)
     stem = re.sub(r"_bands_left_out(_\d+)?$", "", file.stem) + "_bands_left_out"  # a copy's copy: the next number
-    return free_geotiff_beside(file, stem, taken)
+    return destination_beside(file, stem, lambda tif: False, taken).path  # never an earlier copy: a new one
 
 
 def import_name(source: str | Path, facts: Optional[ProductFacts] = None) -> str:
@@ -146,17 +146,8 @@ def import_destination(source: str | Path, facts: Optional[ProductFacts] = None)
     facts = facts or product_facts(source)
     if facts is None:
         raise ValueError(f"{source} is not an EnMAP, EMIT or PRISMA product; open it as a raster")
-    folder = facts.files[0].parent
-    if write_problem(folder):
-        return ImportDestination(None, False)
-    for candidate in (folder / (f"{facts.name}_{n}.tif" if n else f"{facts.name}.tif") for n in itertools.count()):
-        if _is_input(candidate, facts.files):
-            continue
-        if not candidate.exists() and not candidate.is_symlink():
-            return ImportDestination(candidate, False)
-        if _is_earlier_import(candidate, facts):
-            return ImportDestination(candidate, True)
-    raise AssertionError("itertools.count() never ends")
+    return destination_beside(facts.files[0], facts.name,  # an input named so is passed over, as any other file
+                              lambda tif: not _is_input(tif, facts.files) and _is_earlier_import(tif, facts))
 
 
 def source_name_of_file(source: str | Path) -> str:
@@ -171,15 +162,6 @@ def matlab_import_destination(path: str | Path, taken: Collection[Path] = ()) ->
     written; ``taken``: files being written now, passed over."""
     path = Path(path)
     return destination_beside(path, path.stem, lambda tif: is_import_of(tif, path, float32=True), taken)
-
-
-def free_geotiff_beside(path: str | Path, stem: Optional[str] = None, taken: Collection[Path] = (),
-                        beside: Sequence[str] = ()) -> Optional[Path]:
-    """The first free ``<stem>.tif``, ``<stem>_1.tif``… beside ``path`` (``stem``: its own by default), none of
-    ``taken`` (files being written now), whose files ending in each of ``beside`` (``"_classes.json"``) are free too;
-    None when the folder cannot be written."""
-    path = Path(path)
-    return destination_beside(path, stem or path.stem, lambda tif: False, taken, beside).path
 
 
 def destination_beside(path: Path, stem: str, is_earlier: Callable[[Path], bool], taken: Collection[Path] = (),
@@ -203,35 +185,31 @@ def destination_beside(path: Path, stem: str, is_earlier: Callable[[Path], bool]
 def is_import_of(tif: Path, source: Path, float32: bool) -> bool:
     """Whether ``tif`` is a GeoTIFF an import wrote of ``source`` (:data:`IMPORTED_FROM_TAG`; a scene's float32),
     after ``source`` last changed."""
-    return (_tags_of_import(tif, float32).get(IMPORTED_FROM_TAG) == source.name
+    facts = _import_facts(tif, float32)
+    return (facts is not None and facts[1].get(IMPORTED_FROM_TAG) == source.name
             and tif.stat().st_mtime >= source.stat().st_mtime)
 
 
 def scene_grid(source: str | Path) -> tuple[tuple[float, ...], Optional[str]]:
     """``(GDAL geotransform, CRS as WKT or None)`` of the raster ``source``, as :func:`.read.read_scene` gives a
-    scene's: a file without georeference is on the pixel grid (:data:`~hypersynth.core.scene.PIXEL_GRID`)."""
-    from ..scene import PIXEL_GRID
-
+    scene's (:func:`.read.dataset_grid`)."""
     with opened_quietly(source) as ds:
-        crs_wkt = ds.crs.to_wkt() if ds.crs is not None else None
-        if crs_wkt is None and ds.transform.is_identity:
-            return PIXEL_GRID, None
-        return tuple(float(v) for v in ds.transform.to_gdal()), crs_wkt
+        return dataset_grid(ds)
 
 
-def _tags_of_import(path: Path, float32: bool = True) -> dict[str, str]:
-    """The dataset tags of a GeoTIFF as :func:`import_scene` writes (``float32``) or a label import; {} for any other
-    file."""
+def _import_facts(path: Path, float32: bool = True) -> Optional[tuple[Shape, dict[str, str]]]:
+    """``((bands, rows, cols), dataset tags)`` of a GeoTIFF as :func:`import_scene` writes (``float32``) or a label
+    import (one band); None for any other file."""
     from rasterio.errors import RasterioError
 
     if not path.is_file():
-        return {}
+        return None
     try:
         with opened_quietly(path) as ds:
             kind = set(ds.dtypes) == {"float32"} if float32 else ds.count == 1
-            return ds.tags() if ds.driver == "GTiff" and kind else {}
+            return ((ds.count, ds.height, ds.width), ds.tags()) if ds.driver == "GTiff" and kind else None
     except (RasterioError, OSError):  # RasterioIOError is an OSError
-        return {}
+        return None
 
 
 def _refuse_own_input(source: str | Path, facts: Optional[ProductFacts], out: Path) -> None:
@@ -252,17 +230,8 @@ def _is_earlier_import(path: Path, facts: ProductFacts) -> bool:
     """Whether ``path`` is a float32 GeoTIFF as :func:`import_scene` writes of the product ``facts`` tells of: of its
     shape when the product's layout tells it; else naming the product (a product in a ZIP, whose HDF5 layout would
     have to be unpacked to be read)."""
-    import rasterio
-    from rasterio.errors import RasterioError
-
-    if not path.is_file():
+    found = _import_facts(path)
+    if found is None:
         return False
-    try:
-        with rasterio.open(path) as ds:
-            if ds.driver != "GTiff" or set(ds.dtypes) != {"float32"}:
-                return False
-            shape: Shape = (ds.count, ds.height, ds.width)
-            named = ds.tags().get(PRODUCT_TAG)
-    except (RasterioError, OSError):  # RasterioIOError is an OSError
-        return False
-    return shape == facts.shape if facts.shape is not None else named == facts.name
+    shape, tags = found
+    return shape == facts.shape if facts.shape is not None else tags.get(PRODUCT_TAG) == facts.name

@@ -513,13 +513,20 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
             cube = np.broadcast_to(np.float32(np.nan), (bands, rows, cols))
         else:
             good, valid = finish_masks(shown, cube, flagged)
-        crs_wkt = ds.crs.to_wkt() if ds.crs is not None else None
-        no_georeference = crs_wkt is None and ds.transform.is_identity
-        transform = PIXEL_GRID if no_georeference else tuple(float(v) for v in ds.transform.to_gdal())
+        transform, crs_wkt = dataset_grid(ds)
         names = [d or "" for d in ds.descriptions]
     return Scene(cube=cube, valid=valid, wavelengths=wavelengths, fwhm=fwhm, good_bands=good, transform=transform,
                  crs_wkt=crs_wkt, name=source_name(dataset or path), source=dataset or str(path),
                  band_names=names if any(names) else [])
+
+
+def dataset_grid(ds: Any) -> tuple[tuple[float, ...], Optional[str]]:
+    """``(GDAL geotransform, CRS as WKT or None)`` of the open rasterio dataset ``ds`` as a scene keeps them: a file
+    without georeference is on the pixel grid (:data:`~hypersynth.core.scene.PIXEL_GRID`)."""
+    crs_wkt = ds.crs.to_wkt() if ds.crs is not None else None
+    if crs_wkt is None and ds.transform.is_identity:
+        return PIXEL_GRID, None
+    return tuple(float(v) for v in ds.transform.to_gdal()), crs_wkt
 
 
 def raster_units(ds: Any) -> tuple[np.ndarray, np.ndarray]:

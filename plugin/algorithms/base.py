@@ -200,8 +200,7 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
             if (not isinstance(definition, QgsProcessingParameterFile) or definition.isDestination()
                     or definition.behavior() == QgsProcessingParameterFile.Folder):
                 continue
-            path = parameters.get(definition.name())
-            path = path if isinstance(path, str) else self.parameterAsFile(parameters, definition.name(), context)
+            path = self.parameterAsFile(parameters, definition.name(), context)
             if (not path or os.path.isfile(path) or path.startswith("/vsi") or gdal_subdataset_file(path) is not None
                     or product_in_archive(Path(path)) is not None):  # /vsizip/, /vsicurl/: GDAL's to open
                 continue
