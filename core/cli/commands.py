@@ -332,6 +332,21 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         if flagged:
             print(f"flagged bad: {flagged}")  # every band the GeoTIFF flags, the scene's own too
         return 0
+    if args.command == "draw-labels":
+        from ..label_draw import draw_labels_from_files
+
+        draw = draw_labels_from_files(args.scene, args.truth, args.out, labels_per_class=args.labels_per_class,
+                                      seed=args.seed, split=args.split, patch_side=args.patch_side,
+                                      validation=args.validation_out, classes_path=args.prompts,
+                                      class_field=args.class_field, overwrite=args.overwrite, reporter=reporter)
+        reporter.close()
+        for warning in draw.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        print(draw.summary(), file=sys.stderr)
+        print(f"training labels: {draw.points}\nclasses:         {draw.class_file}")
+        if draw.validation is not None:
+            print(f"validation:      {draw.validation}")
+        return 0
     if args.command == "datasets":
         from ..datasets import available_datasets, list_datasets, search_dirs
 

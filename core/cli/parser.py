@@ -16,11 +16,28 @@ EPILOG = """examples:
   hypersynth synthesize --synthesis-model results/model_bundle --class 3 --n 16 --out patches.npz
   hypersynth augment-classify --synthesis-model results/model_bundle --scene cube2.tif --labels labels2.gpkg \\
       --prompts classes.json --out results2/    # reuses the synthesis model instead of training one
+  hypersynth draw-labels --scene cube.tif --truth reference.tif --labels-per-class 5 --seed 0 --out train.gpkg
   hypersynth assess --map results/classification.tif --validation validation.gpkg --out results/accuracy/
   hypersynth bench --datasets salinasA,enmap_potsdam,demo --labels-per-class 2,5 --seeds 0-4 \\
       --methods rf,svm,cnn,augment --preset fast --json bench.json
 """
 
+
+DRAW_DESCRIPTION = """\
+Draws N training labels per class from a scene's reference labels (a benchmark's ground
+truth, field reference polygons) with a seed, exactly as 'bench' draws them: the same
+scene, reference and seed give bench's training pixels, so a row of a benchmark table can
+be run again by hand, looked at in QGIS, or run with other settings. Writes them as points
+at the pixel centres (fields class_id and class) and the classes beside them as
+NAME_classes.json (names, colours and prompts), which augment-classify takes as --labels
+and --prompts; --validation-out writes the reference pixels left over as validation labels.
+
+examples:
+  hypersynth draw-labels --scene Indian_pines_corrected.mat --truth Indian_pines_gt.mat \\
+      --labels-per-class 5 --seed 0 --out ip_5.shp --validation-out ip_5_validation.tif
+  hypersynth augment-classify --scene Indian_pines_corrected.mat --labels ip_5.shp \\
+      --prompts ip_5_classes.json --validation ip_5_validation.tif --out ip_5_run/
+"""
 
 # ----------------------------------------------------------------------------------------- option groups
 SCENE_FORMATS = ("GeoTIFF, ENVI (.hdr/.img), a NetCDF/HDF variable or MATLAB .mat; EnMAP L2A, EMIT L2A/L1B and PRISMA "
@@ -194,6 +211,7 @@ class _Version(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ..bench_inputs import SEED_MAX
     from ..training_area import TRAINING_AREAS
 
     parser = argparse.ArgumentParser(
@@ -389,6 +407,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leave-out-bands", type=_bands_to_leave_out, metavar="BANDS",
                    help="bands to flag bad: numbers (1 = the first band), ranges of them and wavelength ranges, "
                         "separated by commas, e.g. 108-112,154-167,224 or 1340-1450nm,1790-1960nm")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    helptext = "draw N training labels per class from reference labels, as bench draws them, for a run of your own"
+    p = sub.add_parser("draw-labels", help=helptext, description=DRAW_DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scene", required=True, help=f"the scene the labels are for: {SCENE_FORMATS}")
+    p.add_argument("--truth", required=True,
+                   help="reference labels of --scene: a label raster on its grid (0 = unlabelled), a MATLAB "
+                        "ground-truth map or a vector layer with a class field")
+    p.add_argument("--prompts", help=f"class file of the reference's classes (JSON: {CLASS_KEYS} per class); their "
+                                     "names, colours and prompts go into the class file written beside --out")
+    p.add_argument("--class-field", help="attribute holding the class in a vector --truth (default: guessed)")
+    p.add_argument("--labels-per-class", type=_whole(1), default=5,
+                   help="N, training labels drawn per class, at least 1 (default 5); a class with N pixels or "
+                        "fewer keeps one to validate on")
+    p.add_argument("--seed", type=_whole(0, SEED_MAX), default=0,
+                   help=f"seed of the draw, 0 to {SEED_MAX} (default 0): bench's seed gives bench's pixels")
+    p.add_argument("--split", choices=["random", "disjoint"], default="random",
+                   help="random: every other reference pixel validates (default); disjoint: none within "
+                        "--patch-side // 2 pixels of a training label, so none lies inside a training patch")
+    p.add_argument("--patch-side", type=_whole(1), default=9,
+                   help="the classifier's patch side the disjoint split keeps validation pixels out of (default 9, "
+                        "the fast preset's, as bench uses)")
+    p.add_argument("--out", required=True, metavar="POINTS",
+                   help="the training labels to write: .gpkg, .shp or .fgb (.shp or .fgb for a scene without "
+                        "georeference); NAME_classes.json is written beside it")
+    p.add_argument("--validation-out", metavar="GEOTIFF",
+                   help="also write the reference pixels left to validate on as a label raster (.tif)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files (never an input)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     helptext = "list the benchmark datasets and whether they are available here"

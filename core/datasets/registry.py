@@ -495,6 +495,12 @@ def list_datasets() -> list[DatasetSpec]:
     return list(DATASETS.values())
 
 
+def dataset_of_label_array(key: str) -> Optional[DatasetSpec]:
+    """The benchmark whose ground truth a MATLAB file keeps under the array name ``key`` (``indian_pines_gt``), so a
+    map read from it gets the benchmark's class names and prompts; None for any other name."""
+    return next((d for d in list_datasets() if key in (d.gt_key, d.test_gt_key)), None)
+
+
 def get_spec(key: str) -> DatasetSpec:
     """The spec of a labelled dataset or an unlabelled scene, by key.
 

@@ -17,6 +17,9 @@ COLOUR_KEYS = ("colour", "color")
 ALLOWED_KEYS = "id, name, colour (or color), prompt"  # what an entry may hold, for messages and help
 
 
+CLASS_FILE_END = "_classes.json"  # beside labels written here (an import, a draw): their classes, names and prompts
+
+
 class ClassFileError(ValueError):
     """The class file is not valid; the message names the entry to fix."""
 

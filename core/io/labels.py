@@ -405,6 +405,7 @@ def _read_mat(path: Path, scene: Scene, classes: Optional[list[ClassInfo]]
               ) -> tuple[np.ndarray, dict[int, ClassInfo]]:
     """A ground-truth map saved by MATLAB (e.g. ``Indian_pines_gt.mat``): the 2-D integer array of the scene's
     size (rows × cols), the one whose name says gt/label/map when there are several."""
+    from ..datasets.registry import dataset_of_label_array
     from .read import SceneReadError, find_label_key, read_mat_arrays
 
     try:
@@ -423,7 +424,13 @@ def _read_mat(path: Path, scene: Scene, classes: Optional[list[ClassInfo]]
                              f"{scene.shape[1]} (2-D arrays: {shapes or 'none'}); save the map under a name with "
                              f"'gt' or 'label' in it, or as a label raster")
     values = np.asarray(arrays[key])
-    return _class_ids_of(path, lambda row0, row1: values[row0:row1], values.shape, None, classes, [], None)
+    labels, found = _class_ids_of(path, lambda row0, row1: values[row0:row1], values.shape, None, classes, [], None)
+    spec = dataset_of_label_array(key)
+    if spec is not None:  # a benchmark's ground truth: its classes' names and prompts, unless the class file gives them
+        given = {c.id for c in classes or []}
+        found = {i: c if i in given or i not in spec.class_names else
+                 ClassInfo(i, spec.class_names[i], c.color, spec.prompts.get(i, "")) for i, c in found.items()}
+    return labels, found
 
 
 def _truncated_raw(path: Path, ds: Any) -> Optional[str]:

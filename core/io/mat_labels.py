@@ -8,14 +8,14 @@ from typing import Collection, Optional, Sequence
 
 import numpy as np
 
-from ..datasets.registry import list_datasets
+from ..datasets.registry import dataset_of_label_array
 from ..outputs import OutputExistsError
 from ..scene import ClassInfo, default_color
+from .classes import CLASS_FILE_END
 from .convert import IMPORTED_FROM_TAG, ImportDestination, destination_beside, is_import_of
 from .labels import LabelReadError
 
 GROUND_TRUTH_TAG = "HYPERSYNTH_GROUND_TRUTH_OF"  # GDAL metadata item of a label import: the benchmark's title
-CLASS_FILE_END = "_classes.json"  # beside a label import: its classes with their names and prompts, for the dock
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def import_label_map(path: str | Path, out: str | Path, shape: tuple[int, int], 
         raise LabelReadError(f"{path.name}'s {key} holds negative values (down to {labels.min()}): a label map holds "
                              f"class ids from 1, and 0 where a pixel is unlabelled; save it so")
     ids = [int(i) for i in np.unique(labels) if i > 0]
-    spec = next((d for d in list_datasets() if key in (d.gt_key, d.test_gt_key)), None)
+    spec = dataset_of_label_array(key)
     names = spec.class_names if spec is not None else {}
     classes = [ClassInfo(i, names.get(i, f"class {i}"), default_color(n),
                          spec.prompts.get(i, "") if spec is not None else "") for n, i in enumerate(ids)]

@@ -1,0 +1,207 @@
+"""Training labels drawn from reference labels: the benchmark's few-label draw, written as files a run takes."""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .evaluation.protocol import SPLIT_KINDS, Split, few_label_split
+from .outputs import OutputExistsError
+from .progress import NULL_REPORTER, Reporter
+from .scene import ClassInfo, Scene
+
+DEFAULT_PATCH_SIDE = 9  # the fast preset's patch side: the disjoint split's guard band, as `bench` sizes it
+POINT_FORMATS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".fgb": "FlatGeobuf"}  # the training points' files
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qpj")  # an overwritten Shapefile's parts all go
+POINT_LAYER = "labels"  # the layer's name inside the file, as the dock names a label layer's
+CLASS_ID_FIELD = "class_id"  # the class id, the field every reader of labels here looks for first
+CLASS_NAME_FIELD = "class"  # the class name, for people reading the attribute table
+
+
+class LabelDrawError(ValueError):
+    """The draw cannot be made or written as asked; the message says what to change."""
+
+
+@dataclass
+class LabelDraw:
+    """N training labels per class drawn from reference labels, and the reference pixels left to validate on."""
+
+    split: Split  # the draw: its training and validation masks on the scene's grid
+    classes: list[ClassInfo]  # the reference's classes, by id
+    reference_pixels: int  # labelled reference pixels on the scene's valid pixels
+    points: Optional[Path] = None  # the training points written, once written
+    class_file: Optional[Path] = None  # beside the points: the classes' names, colours and prompts, for --prompts
+    validation: Optional[Path] = None  # the validation label raster written, if asked for
+    warnings: list[str] = field(default_factory=list)  # classes with fewer than N pixels, or none left to validate
+
+    def summary(self) -> str:
+        """One line for the analyst: what was drawn from what, and what is left to validate on."""
+        train, test = int(self.split.train_mask.sum()), int(self.split.test_mask.sum())
+        kind = "" if self.split.kind == "random" else (
+            f" (outside the {self.split.patch_size}×{self.split.patch_size} patches around them: disjoint)")
+        return (f"{train} training labels ({self.split.labels_per_class} per class, seed {self.split.seed}) drawn "
+                f"from {self.reference_pixels} reference pixels of {len(self.classes)} classes; {test} left to "
+                f"validate on{kind}")
+
+
+def draw_labels(reference: np.ndarray, valid: np.ndarray, classes: list[ClassInfo], *, labels_per_class: int,
+                seed: int, split: str = "random", patch_side: int = DEFAULT_PATCH_SIDE) -> LabelDraw:
+    """Draw ``labels_per_class`` training pixels per class from ``reference`` (``(H, W)`` class ids, 0 unlabelled)
+    on the scene's ``valid`` pixels, exactly as ``bench`` draws them for the same seed, so a benchmark row can be
+    run again by hand. ``split="disjoint"`` leaves out of the validation pixels every pixel within ``patch_side // 2``
+    of a training pixel, as the benchmark's disjoint split does."""
+    if split not in SPLIT_KINDS:
+        raise LabelDrawError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_KINDS)}")
+    if int(labels_per_class) < 1:
+        raise LabelDrawError(f"labels per class must be at least 1; got {labels_per_class}")
+    if int(patch_side) < 1:
+        raise LabelDrawError(f"the patch side must be at least 1 pixel; got {patch_side}")
+    valid = np.asarray(valid, dtype=bool)
+    labels = np.where(valid, reference, 0)  # the benchmark masks the reference by the scene's valid pixels too
+    if not (labels > 0).any():
+        raise LabelDrawError("the reference labels no valid pixel of the scene; check that they cover it")
+    drawn = few_label_split(labels, int(labels_per_class), int(seed), kind=split, patch_size=int(patch_side),
+                            valid=valid)
+    present = {int(i) for i in np.unique(labels) if i > 0}
+    return LabelDraw(drawn, [c for c in classes if c.id in present], int((labels > 0).sum()),
+                     warnings=list(drawn.warnings))
+
+
+def class_file_beside(points: str | os.PathLike) -> Path:
+    """The class file written beside the training points ``train.gpkg``: ``train_classes.json``."""
+    from .io.classes import CLASS_FILE_END
+
+    return Path(points).with_name(Path(points).stem + CLASS_FILE_END)
+
+
+def check_draw_outputs(points: str | os.PathLike, validation: Optional[str | os.PathLike], *, georeferenced: bool,
+                       inputs: tuple[Optional[str | os.PathLike], ...] = (), overwrite: bool = False) -> None:
+    """Refuse, before anything is read or written, outputs the draw cannot write: a format other than GeoPackage,
+    Shapefile or FlatGeobuf for the points (a GeoPackage only for a georeferenced scene: it always records a CRS,
+    which a pixel grid has not), a validation raster that is no GeoTIFF, an output that is one of the ``inputs`` or
+    another output, and an existing file unless ``overwrite``; the class file beside the points
+    (:func:`class_file_beside`) is an output too."""
+    points = Path(points)
+    suffix = points.suffix.lower()
+    if suffix not in POINT_FORMATS:
+        raise LabelDrawError(f"{points.name}: training labels are written as a GeoPackage (.gpkg), a Shapefile (.shp) "
+                             f"or a FlatGeobuf (.fgb); give the file one of those endings")
+    if suffix == ".gpkg" and not georeferenced:
+        raise LabelDrawError(f"{points.name}: the scene has no georeference, and a GeoPackage always records a CRS, "
+                             f"which the scene's pixel grid has not; write the labels as {points.stem}.shp or "
+                             f"{points.stem}.fgb")
+    outputs = [points, class_file_beside(points)]
+    if validation is not None:
+        validation = Path(validation)
+        if validation.suffix.lower() not in (".tif", ".tiff"):
+            raise LabelDrawError(f"{validation.name}: the validation labels are written as a GeoTIFF; give it the "
+                                 "ending .tif")
+        outputs.append(validation)
+    resolved = [p.resolve() for p in outputs]
+    if len(set(resolved)) < len(resolved):
+        raise LabelDrawError(f"the validation labels {validation} are a file the training labels write; give "
+                             "them another name")
+    taken = {Path(i).resolve(): i for i in inputs if i is not None and not str(i).startswith("/vsi")}
+    for path, full in zip(outputs, resolved):
+        if full in taken:
+            raise LabelDrawError(f"{path} is one of the inputs; write the drawn labels to another file")
+        if not path.parent.is_dir():
+            raise LabelDrawError(f"the folder {path.parent} does not exist; create it or choose another")
+        if path.exists() and not overwrite:
+            raise OutputExistsError(f"{path} already exists; choose another name or allow overwriting to replace it")
+
+
+def write_draw(draw: LabelDraw, scene: Scene, points: str | os.PathLike,
+               validation: Optional[str | os.PathLike] = None, *, overwrite: bool = False) -> LabelDraw:
+    """Write the draw's training pixels as points at the pixel centres (``class_id`` and ``class`` fields; a label
+    layer the dock and every command take), their classes beside them (:func:`class_file_beside`, which ``--prompts``
+    and the dock's *Load classes…* read) and, when ``validation`` is given, the reference pixels left to validate on
+    as a label raster on the scene's grid. The files appear together or none does."""
+    from .io.classes import classes_to_text
+    from .io.write import atomic_output, write_label_raster
+
+    check_draw_outputs(points, validation, georeferenced=scene.georeferenced, overwrite=overwrite)
+    points = Path(points)
+    with ExitStack() as stack:  # each file is moved into place only when both are written
+        tmp_points = stack.enter_context(atomic_output(points, overwrite=overwrite))
+        tmp_classes = stack.enter_context(atomic_output(class_file_beside(points), overwrite=overwrite))
+        tmp_classes.write_text(classes_to_text(draw.classes), encoding="utf-8")
+        if validation is not None:
+            tmp_validation = stack.enter_context(atomic_output(validation, overwrite=overwrite))
+            write_label_raster(tmp_validation, np.where(draw.split.test_mask, draw.split.labels, 0), draw.classes,
+                               transform=scene.transform, crs_wkt=scene.crs_wkt)
+        _write_points(tmp_points, draw, scene)
+        if points.suffix.lower() == ".shp" and overwrite:
+            for part in SHAPEFILE_PARTS:  # a replaced Shapefile's .prj would give the new points the old CRS
+                old = points.with_suffix(part)
+                if old.exists() and not tmp_points.with_suffix(part).exists():
+                    old.unlink()
+    draw.points, draw.class_file = points, class_file_beside(points)
+    draw.validation = Path(validation) if validation is not None else None
+    return draw
+
+
+def _write_points(path: Path, draw: LabelDraw, scene: Scene) -> None:
+    """One point a training pixel, at its centre in the scene's CRS (pixel coordinates, x = column and y = −row, on
+    a scene without georeference), written with OGR: the engine has no QGIS."""
+    from osgeo import gdal, ogr, osr
+
+    rows, cols, ids = draw.split.train_pixels()
+    x0, dx, rx, y0, ry, dy = scene.transform
+    x = x0 + (cols + 0.5) * dx + (rows + 0.5) * rx  # (n,) pixel centres
+    y = y0 + (cols + 0.5) * ry + (rows + 0.5) * dy
+    names = {c.id: c.name for c in draw.classes}
+    srs = None
+    if scene.crs_wkt:
+        srs = osr.SpatialReference()
+        srs.ImportFromWkt(scene.crs_wkt)
+        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    driver = ogr.GetDriverByName(POINT_FORMATS[path.suffix.lower()])
+    ds = driver.CreateDataSource(str(path))
+    layer = ds.CreateLayer(POINT_LAYER, srs, ogr.wkbPoint) if ds is not None else None
+    if layer is None:
+        raise OSError(f"could not write {path.name}: {gdal.GetLastErrorMsg() or 'GDAL gave no reason'}")
+    layer.CreateField(ogr.FieldDefn(CLASS_ID_FIELD, ogr.OFTInteger))
+    name_field = ogr.FieldDefn(CLASS_NAME_FIELD, ogr.OFTString)
+    name_field.SetWidth(100)
+    layer.CreateField(name_field)
+    layer.StartTransaction()
+    for xi, yi, class_id in zip(x, y, ids):
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetField(CLASS_ID_FIELD, int(class_id))
+        feature.SetField(CLASS_NAME_FIELD, names.get(int(class_id), f"class {int(class_id)}"))
+        point = ogr.Geometry(ogr.wkbPoint)
+        point.AddPoint_2D(float(xi), float(yi))
+        feature.SetGeometry(point)
+        if layer.CreateFeature(feature) != 0:
+            raise OSError(f"could not write {path.name}: {gdal.GetLastErrorMsg() or 'GDAL gave no reason'}")
+    if layer.CommitTransaction() != 0:
+        raise OSError(f"could not write {path.name}: {gdal.GetLastErrorMsg() or 'GDAL gave no reason'}")
+    ds = None  # closes and flushes the file
+
+
+def draw_labels_from_files(scene_path: str | os.PathLike, reference_path: str | os.PathLike,
+                           points: str | os.PathLike, *, labels_per_class: int, seed: int, split: str = "random",
+                           patch_side: int = DEFAULT_PATCH_SIDE, validation: Optional[str | os.PathLike] = None,
+                           classes_path: Optional[str | os.PathLike] = None, class_field: Optional[str] = None,
+                           overwrite: bool = False, reporter: Reporter = NULL_REPORTER) -> LabelDraw:
+    """Read the scene's grid and valid pixels (a plain raster in one pass that keeps no pixel) and the reference
+    labels (a label raster, a vector layer or a MATLAB ground truth, as a run reads labels; names and colours from
+    ``classes_path`` when given), draw, and write (:func:`write_draw`)."""
+    from .io.read import read_scene, read_scene_layout
+    from .pipeline import read_labels_and_classes
+
+    inputs = (scene_path, reference_path, classes_path)
+    check_draw_outputs(points, validation, georeferenced=True, inputs=inputs, overwrite=overwrite)
+    scene = read_scene_layout(scene_path, reporter) or read_scene(scene_path, reporter=reporter)
+    check_draw_outputs(points, validation, georeferenced=scene.georeferenced, inputs=inputs, overwrite=overwrite)
+    reference, classes = read_labels_and_classes(reference_path, scene, classes_path, class_field,
+                                                 labels_name=Path(reference_path).name)
+    draw = draw_labels(reference, np.asarray(scene.valid), classes, labels_per_class=labels_per_class, seed=seed,
+                       split=split, patch_side=patch_side)
+    return write_draw(draw, scene, points, validation, overwrite=overwrite)
