@@ -217,3 +217,21 @@ def test_a_class_with_few_pixels_keeps_one_to_validate_on_and_says_so(capsys, tm
     draw = draw_labels(labels, scene.valid, [ClassInfo(1, "a"), ClassInfo(2, "b")], labels_per_class=5, seed=0)
     assert draw.split.counts() == {1: (5, 45), 2: (1, 1)}
     assert draw.warnings == ["class 2 has only 2 labelled pixel(s): 1 used for training, 1 for testing"]
+
+
+@pytest.mark.parametrize("split", ["random", "disjoint"])
+def test_a_benchmark_row_is_run_again_by_hand(labelled, tmp_path, split):
+    """bench's SVM row and a baseline run on draw-labels' files, same seed: the same figures to the last digit."""
+    assert main(["bench", "--scene", str(labelled["scene"]), "--truth", str(labelled["truth"]), "--name", "dev",
+                 "--methods", "svm", "--labels-per-class", "3", "--seeds", "4", "--splits", split,
+                 "--json", str(tmp_path / "bench.json"), "--quiet"]) == 0
+    rows = json.loads((tmp_path / "bench.json").read_text())["rows"]
+    bench_oa = next(r["oa_mean"] for r in rows if r["method"] == "svm")
+    assert main(["draw-labels", "--scene", str(labelled["scene"]), "--truth", str(labelled["truth"]),
+                 "--labels-per-class", "3", "--seed", "4", "--split", split, "--out", str(tmp_path / "t.gpkg"),
+                 "--validation-out", str(tmp_path / "v.tif"), "--quiet"]) == 0
+    assert main(["baseline", "--method", "svm", "--seed", "4", "--scene", str(labelled["scene"]), "--labels",
+                 str(tmp_path / "t.gpkg"), "--prompts", str(tmp_path / "t_classes.json"), "--validation",
+                 str(tmp_path / "v.tif"), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["oa"] == pytest.approx(bench_oa, abs=1e-12)
