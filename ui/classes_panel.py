@@ -23,6 +23,7 @@ from ..plugin.label_layer import (
     style_label_layer,
     use_label_layer,
 )
+from ..plugin.tasks import TaskRunner
 from .class_dialogs import (
     ask_add_class,
     ask_class_color,
@@ -35,6 +36,7 @@ from .class_dialogs import (
 from .class_list import ClassList, duplicate_names
 from .class_removal import ClassRemoval
 from .class_table import COLOUR, NAME, PROMPT, ClassTable
+from .label_draw_dialog import DRAW_TIP, ask_draw_from_reference
 from .label_layer_watch import COUNT_DELAY_MS, LabelLayerWatch, same_layer
 from .label_tools import (
     AUTO_RADIUS,
@@ -104,6 +106,10 @@ class ClassesPanel(QWidget):
                                          "without georeference)")
         self.new_layer_button.clicked.connect(lambda: ask_new_label_layer(self))
         row.addWidget(self.new_layer_button)
+        self.draw_button = QPushButton("Draw from reference…")
+        self.draw_button.clicked.connect(lambda: ask_draw_from_reference(self))
+        row.addWidget(self.draw_button)
+        self.label_draws = TaskRunner(self)  # the draws from reference labels, in QGIS's task manager
         layout.addLayout(row)
 
         self.label_tools = LabelTools(canvas, self.current_class, self)
@@ -473,6 +479,11 @@ class ClassesPanel(QWidget):
         self._labels.set_scene(layer)
         self.label_tools.set_scene(self._labels.scene)
         self.refresh_counts()
+        self._update_actions()
+
+    def scene_layer(self) -> Optional[QgsRasterLayer]:
+        """The scene the labels are counted on (None when none is chosen, or it is not read from a file)."""
+        return self._labels.scene
 
     def pixel_counts(self) -> dict[int, int]:
         return dict(self._labels.counts)
@@ -506,6 +517,8 @@ class ClassesPanel(QWidget):
                       "" if current is not None else "Needs a class: select it in the table")
         enable_unless(self.merge_button, "Merge one class into another: its labels join the other class",
                       "" if len(self._list.items) >= 2 else "Needs at least two classes")
+        enable_unless(self.draw_button, DRAW_TIP,
+                      "" if self._labels.scene is not None else "Needs a scene read from a raster file (tab 1)")
         enable_unless(self.save_button, "Write the classes (names, colours, prompts) to a class file (JSON)",
                       "" if self._list.items else "No classes to save yet")
         self.empty_hint.update_shown()

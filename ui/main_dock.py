@@ -511,9 +511,10 @@ class HyperSynthDock(QgsDockWidget):
         return [path for path in map(layer_file, (self.scene_layer(), self.label_layer())) if path is not None]
 
     def cleanup(self) -> None:
-        """Remove the docks this dock added, stop the scene imports and the class spectra being read, and release the
-        canvas tools (call from the plugin's unload)."""
+        """Remove the docks this dock added, stop the scene imports, the label draws and the class spectra being read,
+        and release the canvas tools (call from the plugin's unload)."""
         self.scene_panel.cleanup()
+        self.classes_panel.label_draws.cancel_all(detach=True)
         self.spectra_tasks.cancel_all(detach=True)
         self._run_ticker.stop()
         canvas = self.iface.mapCanvas() if self.iface is not None else None

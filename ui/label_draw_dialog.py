@@ -1,0 +1,453 @@
+"""Draw from reference…: N training labels per class drawn from reference labels, as the benchmark draws them."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+from osgeo import gdal, ogr
+from qgis.core import Qgis, QgsMapLayer, QgsMapLayerProxyModel, QgsProject, QgsRasterLayer, QgsVectorLayer
+from qgis.gui import QgsFileWidget, QgsMapLayerComboBox
+from qgis.PyQt import sip
+from qgis.PyQt.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QMessageBox,
+    QSpinBox,
+    QWidget,
+)
+
+from ..core.io.classes import CLASS_FILE_END
+from ..core.io.labels import pick_class_field
+from ..core.label_draw import (
+    DEFAULT_PATCH_SIDE,
+    SHAPEFILE_PARTS,
+    LabelDraw,
+    LabelDrawError,
+    check_draw_outputs,
+    class_file_beside,
+    draw_labels_from_files,
+)
+from ..core.scene import ClassInfo
+from ..plugin.label_layer import LAYER_NAME, style_label_layer
+from ..plugin.layers import add_input_layer, gdal_name, layer_file, remove_layers_reading, same_file
+from ..plugin.rendering import class_palette_renderer
+from ..plugin.runs import has_unsaved_edits
+from ..plugin.tasks import CANCELLED_MESSAGE, EngineTask
+from .class_list import same_name
+from .widget_helpers import HINT_STYLE
+
+if TYPE_CHECKING:
+    from .classes_panel import ClassesPanel
+
+DRAW_TIP = ("Draw N training labels per class from reference labels (a label raster such as an imported ground truth, "
+            "or reference polygons), as the benchmark draws them for a seed; the rest can validate the run")
+GUESSED_FIELD = "guessed: class_id, class, label, …"  # the class field's placeholder, as in the run dialog
+DISJOINT_HINT = (f"disjoint: validation pixels never lie inside a training pixel's {DEFAULT_PATCH_SIDE}×"
+                 f"{DEFAULT_PATCH_SIDE} patch, as the benchmark's disjoint split")
+INTEGER_TYPES = (Qgis.Byte, Qgis.UInt16, Qgis.Int16, Qgis.UInt32, Qgis.Int32)  # what a label raster's band holds
+VALIDATION_END = "_validation.tif"  # the validation raster beside the points: ``<points stem>_validation.tif``
+
+
+@dataclass
+class DrawRequest:
+    """What the analyst asked the draw for: the engine's inputs, as paths."""
+
+    reference: str  # what GDAL opens: a label raster, a vector file or a MATLAB ground truth
+    reference_name: str  # what messages call it
+    class_field: Optional[str]  # for vectors; None: guessed as the engine does
+    classes_path: Optional[Path]  # the reference's class file (names, colours, prompts), when one is beside it
+    labels_per_class: int
+    seed: int
+    split: str  # "random" or "disjoint"
+    points: Path
+    validation: Optional[Path]
+    overwrite: bool  # the analyst agreed to replace existing files
+
+
+def reference_rank(layer: QgsMapLayer, scene: Optional[QgsRasterLayer]) -> int:
+    """How much ``layer`` looks like reference labels: 3 a one-band integer raster of the scene's size, 2 another
+    one-band integer raster, 1 a vector layer with a class field, 0 anything else."""
+    if isinstance(layer, QgsRasterLayer) and layer.isValid():
+        if layer.bandCount() != 1 or layer.dataProvider().dataType(1) not in INTEGER_TYPES:
+            return 0
+        on_grid = scene is not None and (layer.width(), layer.height()) == (scene.width(), scene.height())
+        return 3 if on_grid else 2
+    if isinstance(layer, QgsVectorLayer) and layer.isValid():
+        return 1 if pick_class_field(layer.fields().names(), None) is not None else 0
+    return 0
+
+
+def safe_stem(name: str) -> str:
+    """A layer or file name as part of a file name."""
+    return re.sub(r"[^\w.-]+", "_", name).strip("._") or "reference"
+
+
+def class_file_of(reference: Optional[str]) -> Optional[Path]:
+    """The class file beside the reference ``<stem>_classes.json`` (an imported ground truth has one, with the
+    benchmark's names and prompts), or None."""
+    if not reference or reference.startswith("/vsi") or ":" in Path(reference).name:
+        return None
+    found = Path(reference).with_name(Path(reference).stem + CLASS_FILE_END)
+    return found if found.is_file() else None
+
+
+def validation_beside(points: Path) -> Path:
+    """The validation raster the draw writes beside ``points``: ``<points stem>_validation.tif``."""
+    return points.with_name(points.stem + VALIDATION_END)
+
+
+class LabelDrawDialog(QDialog):
+    """Asks where the reference labels are, how many labels per class to draw, and where the points go.
+
+    Args:
+        scene: the dock's scene (the draw is on its grid; its folder gets the points by default).
+        label_layer: the dock's label layer (not offered as reference: drawing from one's own labels says nothing).
+    """
+
+    def __init__(self, scene: QgsRasterLayer, label_layer: Optional[QgsVectorLayer] = None,
+                 parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Draw training labels from reference")
+        self._scene = scene
+        self._georeferenced = scene.crs().isValid()
+        self._auto_points = ""  # the default file name last filled in: replaced as the choices change, unless edited
+        self.overwrite = False
+        form = QFormLayout(self)
+        self.reference = QgsMapLayerComboBox()
+        self.reference.setFilters(QgsMapLayerProxyModel.RasterLayer | QgsMapLayerProxyModel.PolygonLayer
+                                  | QgsMapLayerProxyModel.PointLayer)
+        self.reference.setExceptedLayerList([layer for layer in (scene, label_layer) if layer is not None])
+        self.reference.setAllowEmptyLayer(True, "choose the reference labels…")
+        self.reference.setToolTip("A label raster on the scene's grid (an imported ground truth: Open in tab 1), or "
+                                  "polygons or points with a class field. A vector layer is read as saved in its file")
+        ranked = [(reference_rank(layer, scene), -i, layer) for i, layer in
+                  enumerate(QgsProject.instance().mapLayers().values()) if layer not in (scene, label_layer)]
+        best = max(ranked, key=lambda r: r[:2], default=None)
+        self.reference.setLayer(best[2] if best is not None and best[0] > 0 else None)
+        form.addRow("Reference labels", self.reference)
+        self.reference_file = QgsFileWidget()
+        self.reference_file.setFilter("Label files (*.tif *.tiff *.gpkg *.shp *.geojson *.mat);;All files (*)")
+        self.reference_file.setToolTip("Or a file (a MATLAB ground truth .mat of the scene's size, a label raster, "
+                                       "a vector file): used instead of the layer above when given")
+        form.addRow("or a file", self.reference_file)
+        self.classes_note = QLabel("")  # where the classes' names and prompts come from
+        self.classes_note.setStyleSheet(HINT_STYLE)
+        form.addRow(self.classes_note)
+        self.class_field = QComboBox()
+        self.class_field.setEditable(True)
+        self.class_field.lineEdit().setPlaceholderText(GUESSED_FIELD)
+        self.class_field.setToolTip("The vector layer's field holding the class (ids, or names); empty: guessed")
+        form.addRow("Class field", self.class_field)
+        self.labels_per_class = QSpinBox()
+        self.labels_per_class.setRange(1, 1000)
+        self.labels_per_class.setValue(5)
+        self.labels_per_class.setToolTip("Training pixels drawn per class (a class with fewer gets all it has)")
+        form.addRow("Labels per class", self.labels_per_class)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2 ** 31 - 1)
+        self.seed.setToolTip("The same seed draws the same pixels, as the benchmark does for that seed")
+        form.addRow("Seed", self.seed)
+        self.split = QComboBox()
+        self.split.addItems(["random", "disjoint"])
+        self.split.setToolTip("random: validation is every reference pixel not drawn; " + DISJOINT_HINT)
+        form.addRow("Split", self.split)
+        hint = QLabel(DISJOINT_HINT)
+        hint.setStyleSheet(HINT_STYLE)
+        form.addRow(hint)
+        self.write_validation = QCheckBox("Also write validation labels (the reference pixels left over)")
+        self.write_validation.setChecked(True)
+        form.addRow(self.write_validation)
+        self.points = QgsFileWidget()
+        self.points.setStorageMode(QgsFileWidget.SaveFile)
+        self.points.setConfirmOverwrite(False)  # asked once, on OK, for every file the draw would replace
+        self.points.setFilter("GeoPackage (*.gpkg)" if self._georeferenced else "Shapefile without CRS (*.shp)")
+        self.points.setToolTip("The training points; their classes go beside them (<name>_classes.json) and the "
+                               "validation labels too (<name>_validation.tif)")
+        form.addRow("Save the points as", self.points)
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #b03a2e")
+        form.addRow(self.note)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self.reference.layerChanged.connect(self._reference_changed)
+        self.reference_file.fileChanged.connect(self._reference_changed)
+        for changed in (self.labels_per_class.valueChanged, self.seed.valueChanged):
+            changed.connect(self._fill_points)
+        self._reference_changed()
+
+    # --- the choices -----------------------------------------------------------------------------------
+    def reference_source(self) -> tuple[Optional[str], str]:
+        """``(path GDAL reads, name)`` of the reference chosen (the file, else the layer); path None: none."""
+        typed = self.reference_file.filePath().strip()
+        if typed:
+            return typed, Path(typed).stem
+        layer = self.reference.currentLayer()
+        if layer is None:
+            return None, ""
+        path = gdal_name(layer.source()) if isinstance(layer, QgsRasterLayer) else layer_file(layer)
+        return path, layer.name()
+
+    def points_path(self) -> Optional[Path]:
+        text = self.points.filePath().strip()
+        if not text:
+            return None
+        path = Path(text)
+        return path if path.suffix else path.with_name(path.name + (".gpkg" if self._georeferenced else ".shp"))
+
+    def _reference_changed(self, *_args: object) -> None:
+        layer = self.reference.currentLayer()
+        vector = isinstance(layer, QgsVectorLayer) and not self.reference_file.filePath().strip()
+        typed = self.class_field.currentText()
+        self.class_field.clear()
+        self.class_field.addItems([""] + (layer.fields().names() if vector else []))
+        self.class_field.setEditText(typed if vector else "")
+        class_file = class_file_of(self.reference_source()[0])
+        self.classes_note.setText(f"Class names and prompts from {class_file.name}" if class_file is not None else
+                                  "Class names from the reference itself (no class file beside it)")
+        self.class_field.setEnabled(vector or Path(self.reference_file.filePath()).suffix.lower() not in (
+            ".tif", ".tiff", ".mat", ""))
+        self._fill_points()
+
+    def _fill_points(self, *_args: object) -> None:
+        """The default file: ``<reference>_<N>_per_class_seed<seed>`` beside the scene (kept once edited)."""
+        current = self.points.filePath().strip()
+        if current and current != self._auto_points:
+            return
+        _, name = self.reference_source()
+        scene_file = layer_file(self._scene)
+        folder = Path(scene_file).parent if scene_file else Path.home()
+        if not os.access(folder, os.W_OK):
+            folder = Path.home()
+        ext = ".gpkg" if self._georeferenced else ".shp"
+        self._auto_points = str(folder / (f"{safe_stem(name or 'reference')}_{self.labels_per_class.value()}"
+                                          f"_per_class_seed{self.seed.value()}{ext}"))
+        self.points.setFilePath(self._auto_points)
+
+    def outputs(self) -> list[Path]:
+        """The files the draw would write."""
+        points = self.points_path()
+        if points is None:
+            return []
+        validation = [validation_beside(points)] if self.write_validation.isChecked() else []
+        return [points, class_file_beside(points), *validation]
+
+    def problems(self) -> list[str]:
+        """What stops the draw (empty when it can start), each with what to do."""
+        path, name = self.reference_source()
+        layer = None if self.reference_file.filePath().strip() else self.reference.currentLayer()
+        if path is None:
+            return ["choose the reference labels: a layer, or a file" if layer is None else
+                    f"'{name}' has no file the draw can read: save it to a file first (Export ▸ Save Features As…)"]
+        problems = []
+        if has_unsaved_edits(layer):
+            problems.append(f"'{name}' has unsaved edits, and the draw reads its file as saved: save or roll back "
+                            "its edits first")
+        if isinstance(layer, QgsVectorLayer) and layer.subsetString():
+            problems.append(f"'{name}' is filtered, and the draw reads its whole file: export the features you "
+                            "want to their own file")
+        elif isinstance(layer, QgsVectorLayer) and _layers_with_features(path) > 1:
+            problems.append(f"{Path(path).name} holds several layers: export '{name}' to its own file")
+        points = self.points_path()
+        if points is None:
+            return problems + ["choose where to save the training points"]
+        validation = validation_beside(points) if self.write_validation.isChecked() else None
+        try:  # existing files are asked about on OK
+            check_draw_outputs(points, validation, georeferenced=self._georeferenced,
+                               inputs=(layer_file(self._scene), path), overwrite=True)
+        except LabelDrawError as error:
+            problems.append(str(error))
+        for output in self.outputs():
+            for other in QgsProject.instance().mapLayers().values():
+                if has_unsaved_edits(other) and same_file(layer_file(other), str(output)):
+                    problems.append(f"{output.name} is the file of '{other.name()}', which has unsaved edits: "
+                                    "choose another name, or save or roll back its edits")
+        return problems
+
+    def accept(self) -> None:
+        """Close only when the draw can start, and the analyst agreed to replace the files it would replace."""
+        problems = self.problems()
+        if problems:
+            self.note.setText("; ".join(p[0].upper() + p[1:] for p in problems) + ".")
+            return
+        existing = [p for p in self.outputs() if p.exists()]
+        self.overwrite = False
+        if existing:
+            answer = QMessageBox.question(
+                self, "Replace files?", f"{', '.join(p.name for p in existing)} already "
+                f"{'exists' if len(existing) == 1 else 'exist'} in {existing[0].parent}. Replace "
+                f"{'it' if len(existing) == 1 else 'them'}? (Layers showing them leave the project.)",
+                QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+            if answer != QMessageBox.Yes:
+                self.note.setText("Nothing is replaced: choose another file name.")
+                return
+            self.overwrite = True
+        super().accept()
+
+    def request(self) -> DrawRequest:
+        """The draw asked for (once accepted)."""
+        path, name = self.reference_source()
+        points = self.points_path()
+        assert path is not None and points is not None, "request() before the dialog was accepted"
+        field = self.class_field.currentText().strip() if self.class_field.isEnabled() else ""
+        return DrawRequest(path, name, field or None, class_file_of(path), self.labels_per_class.value(),
+                           self.seed.value(), self.split.currentText(), points,
+                           validation_beside(points) if self.write_validation.isChecked() else None, self.overwrite)
+
+
+def _layers_with_features(path: str) -> int:
+    """How many layers of the vector file ``path`` hold features (the engine reads a file with one)."""
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        ds = ogr.Open(path)
+        return 0 if ds is None else sum(1 for i in range(ds.GetLayerCount())
+                                        if ds.GetLayerByIndex(i).GetFeatureCount() != 0)
+    finally:
+        gdal.PopErrorHandler()
+
+
+# --- the draw, as a task -------------------------------------------------------------------------------
+def ask_draw_from_reference(panel: ClassesPanel) -> None:
+    """Draw from reference…: the dialog, then the draw as a task."""
+    scene = panel.scene_layer()
+    if scene is None:
+        panel.message.emit("Choose a scene read from a raster file first (tab 1): the labels are drawn on its grid.")
+        return
+    if panel.label_draws.running:
+        panel.message.emit("A draw from reference is running already; wait for it or cancel it in the task manager.")
+        return
+    dialog = LabelDrawDialog(scene, panel.label_layer(), panel)
+    if dialog.exec_() == QDialog.Accepted:
+        start_label_draw(panel, dialog.request())
+
+
+def start_label_draw(panel: ClassesPanel, request: DrawRequest,
+                     project: Optional[QgsProject] = None) -> Optional[EngineTask]:
+    """Draw ``request`` as a task in QGIS's task manager (progress, Cancel); when it ends the points become the
+    label layer (:func:`use_drawn_labels`), or the panel's message says why not. Returns the task, None without a
+    scene."""
+    scene = panel.scene_layer()
+    if scene is None:
+        panel.message.emit("Choose a scene read from a raster file first (tab 1).")
+        return None
+    scene_path, scene_id = gdal_name(scene.source()), scene.id()
+    task: Optional[EngineTask] = None
+
+    def drawn(draw: LabelDraw) -> None:  # main thread
+        if not sip.isdeleted(panel):
+            use_drawn_labels(panel, draw, request, scene_id, project)
+
+    def failed(message: str) -> None:  # main thread
+        written = getattr(task, "result", None)
+        if isinstance(written, LabelDraw) and written.points is not None:  # cancelled just after it wrote: undo
+            _remove_outputs(written)
+        if sip.isdeleted(panel):
+            return
+        if message == CANCELLED_MESSAGE:
+            panel.message.emit("Draw from reference cancelled; nothing was written.")
+        else:
+            panel.message.emit(f"No labels were drawn from {request.reference_name}: {message}")
+
+    task = EngineTask(f"Draw {request.labels_per_class} labels per class from {request.reference_name}",
+                      lambda reporter: draw_labels_from_files(
+                          scene_path, request.reference, request.points, labels_per_class=request.labels_per_class,
+                          seed=request.seed, split=request.split, validation=request.validation,
+                          classes_path=request.classes_path, class_field=request.class_field,
+                          overwrite=request.overwrite, reporter=reporter),
+                      on_success=drawn, on_failure=failed)
+    panel.label_draws.submit(task)
+    panel.message.emit(f"Drawing {request.labels_per_class} labels per class from {request.reference_name} into "
+                       f"{request.points.name} … (progress and Cancel in QGIS's task manager)")
+    return task
+
+
+def _remove_outputs(draw: LabelDraw) -> None:
+    """Delete the files a draw wrote (it was cancelled once they were written)."""
+    assert draw.points is not None
+    shapefile = draw.points.suffix.lower() == ".shp"
+    paths = [draw.points.with_suffix(part) for part in SHAPEFILE_PARTS] if shapefile else [draw.points]
+    paths.append(draw.class_file)
+    if draw.validation is not None:
+        paths += [draw.validation, draw.validation.with_suffix(".qml"), Path(f"{draw.validation}.aux.xml")]
+    for path in paths:
+        if path is not None and path.exists():
+            path.unlink()
+
+
+def merge_drawn_classes(panel: ClassesPanel, drawn: list[ClassInfo]) -> list[ClassInfo]:
+    """Add the drawn classes whose ids the panel lacks, with the reference's name (numbered if taken), colour and
+    prompt; an id the panel has keeps the analyst's class. Returns those added."""
+    added = []
+    for info in drawn:
+        classes = panel.classes()
+        if any(c.id == info.id for c in classes):
+            continue
+        name = info.name if not any(same_name(c.name, info.name) for c in classes) else f"{info.name} ({info.id})"
+        added.append(panel.add_class(name, tuple(info.color), info.prompt, class_id=info.id))
+    return added
+
+
+def run_settings_of(widget: QWidget) -> Optional[dict[str, Any]]:
+    """The run dialog's remembered settings of the dock holding ``widget`` (``last_run_settings``), or None."""
+    parent = widget.parentWidget()
+    while parent is not None:
+        settings = getattr(parent, "last_run_settings", None)
+        if isinstance(settings, dict):
+            return settings
+        parent = parent.parentWidget()
+    return None
+
+
+def use_drawn_labels(panel: ClassesPanel, draw: LabelDraw, request: DrawRequest, scene_id: str,
+                     project: Optional[QgsProject] = None) -> Optional[QgsVectorLayer]:
+    """Add the drawn points (in class colours) and the validation raster to the project; the classes the dock lacks
+    join it, the points become the label layer (when the scene is still the one drawn on) and the validation raster
+    the next run's validation labels. The message says what was drawn and what to do next."""
+    into = project or QgsProject.instance()
+    assert draw.points is not None
+    written = [draw.points] + ([draw.validation] if draw.validation is not None else [])
+    if request.overwrite:  # the layers showing the files replaced would show them stale
+        remove_layers_reading(written, into)
+    source = str(draw.points) if draw.points.suffix.lower() != ".gpkg" else f"{draw.points}|layername={LAYER_NAME}"
+    points = QgsVectorLayer(source, draw.points.stem, "ogr")
+    if not points.isValid():
+        panel.message.emit(f"The labels were drawn into {draw.points}, but QGIS could not open it.")
+        return None
+    added = merge_drawn_classes(panel, draw.classes)
+    style_label_layer(points, panel.classes())
+    add_input_layer(points, into)
+    said = [draw.summary() + "."]
+    scene = panel.scene_layer()
+    if scene is not None and scene.id() == scene_id:
+        panel.set_label_layer(points)
+        if panel.label_layer() is points:
+            said.append(f"'{points.name()}' is the label layer now.")
+    else:
+        said.append(f"The scene changed meanwhile: '{points.name()}' was added but is not the label layer.")
+    if added:
+        said.append(f"Classes added from the reference: {', '.join(c.name for c in added)}.")
+    if draw.validation is not None:
+        validation = QgsRasterLayer(str(draw.validation), draw.validation.stem, "gdal")  # its .qml: class colours
+        if validation.isValid():
+            if validation.renderer() is None or validation.renderer().type() != "paletted":
+                validation.setRenderer(class_palette_renderer(validation, draw.classes))
+            add_input_layer(validation, into)
+            settings = run_settings_of(panel)
+            if settings is not None:
+                settings.update(validation_layer_id=validation.id(), validation_field="")
+                said.append(f"'{validation.name()}' is the next run's Validation labels.")
+            else:
+                said.append(f"Pick '{validation.name()}' as Validation labels in the run dialog.")
+    said.extend(draw.warnings)
+    panel.message.emit(" ".join(said))
+    return points
