@@ -204,4 +204,5 @@ def draw_labels_from_files(scene_path: str | os.PathLike, reference_path: str | 
                                                  labels_name=Path(reference_path).name)
     draw = draw_labels(reference, np.asarray(scene.valid), classes, labels_per_class=labels_per_class, seed=seed,
                        split=split, patch_side=patch_side)
+    reporter.check()  # a Cancel while the labels were read: nothing written
     return write_draw(draw, scene, points, validation, overwrite=overwrite)

@@ -8,12 +8,14 @@ from qgis.PyQt.QtGui import QIcon
 from .algorithms import ALGORITHMS
 from .algorithms.accuracy_assessment import AccuracyAssessmentAlgorithm
 from .algorithms.base import ICON
+from .algorithms.draw_labels import POINT_ENDINGS, DrawLabelsAlgorithm
 from .algorithms.import_scene import ImportSceneAlgorithm
 from .algorithms.train_bundle import TrainBundleAlgorithm
 
 PROVIDER_ID = "hypersynth"
 # dict.fromkeys: each class once, in order, even when ALGORITHMS lists these as well
-PROVIDED = tuple(dict.fromkeys((*ALGORITHMS, TrainBundleAlgorithm, AccuracyAssessmentAlgorithm, ImportSceneAlgorithm)))
+PROVIDED = tuple(dict.fromkeys((*ALGORITHMS, TrainBundleAlgorithm, AccuracyAssessmentAlgorithm, ImportSceneAlgorithm,
+                                DrawLabelsAlgorithm)))
 
 
 class HyperSynthProvider(QgsProcessingProvider):
@@ -37,3 +39,6 @@ class HyperSynthProvider(QgsProcessingProvider):
 
     def supportedOutputRasterLayerExtensions(self) -> list[str]:  # noqa: N802 (QGIS API)
         return ["tif"]  # the engine writes GeoTIFF (with colour table, category names and a .qml style)
+
+    def supportedOutputVectorLayerExtensions(self) -> list[str]:  # noqa: N802 (QGIS API)
+        return list(POINT_ENDINGS)  # the training labels drawn: GeoPackage, Shapefile or FlatGeobuf, GeoPackage first

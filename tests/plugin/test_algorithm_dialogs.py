@@ -74,4 +74,4 @@ def test_every_dialog_opens_with_the_scene_alone_and_with_a_label_raster_picked(
     run = subprocess.run([sys.executable, str(script), plugins, str(scene), str(labels)], capture_output=True,
                          text=True, env=env, timeout=300)
     assert run.returncode == 0 and "every dialog opened" in run.stdout, (run.returncode, run.stdout, run.stderr[-3000:])
-    assert run.stdout.count("opened hypersynth:") >= 8
+    assert run.stdout.count("opened hypersynth:") >= 9 and "opened hypersynth:drawlabels" in run.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 from qgis.core import QgsApplication
 
 ALGORITHM_IDS = {"hypersynth:classifybaseline", "hypersynth:augmentandclassify", "hypersynth:classifywithbundle",
-                 "hypersynth:synthesize", "hypersynth:benchmark", "hypersynth:importscene"}
+                 "hypersynth:synthesize", "hypersynth:benchmark", "hypersynth:importscene", "hypersynth:drawlabels"}
 
 
 def test_provider_registered_with_its_algorithms(hypersynth_plugin):

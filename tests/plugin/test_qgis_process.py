@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from osgeo import gdal
+from osgeo import gdal, ogr
 
 REPO = Path(__file__).resolve().parents[2]
 # Debian's `qgis_process` wrapper adds options that 3.22's binary rejects, so call the binary itself.
@@ -83,3 +83,12 @@ def test_qgis_process_runs_classifybaseline(qgis_process_env, tmp_path):
     runs = json.loads(Path(json.loads(bench.stdout)["results"]["JSON"]).read_text())["runs"]
     assert sorted((r["method"], r["seed"]) for r in runs) == [("rf", 0), ("rf", 1), ("svm", 0), ("svm", 1)]
     assert "| scene | random | 2 |" in (out / "bench.md").read_text()
+
+    # A benchmark row's label draw by hand: seed 1, N = 2, as points with their class file beside them.
+    draw = _qgis_process(qgis_process_env, "--json", "run", "hypersynth:drawlabels", "--", f"SCENE={scene}",
+                         f"REFERENCE={truth}", "LABELS_PER_CLASS=2", "SEED=1", f"OUTPUT={out / 'draw.gpkg'}")
+    assert draw.returncode == 0, draw.stdout[-3000:] + draw.stderr[-3000:]
+    drawn = json.loads(draw.stdout)["results"]
+    assert drawn["OUTPUT"] == str(out / "draw.gpkg") and drawn["CLASS_FILE"] == str(out / "draw_classes.json")
+    points = ogr.Open(drawn["OUTPUT"])
+    assert sorted(f.GetField("class_id") for f in points.GetLayer(0)) == [1, 1, 2, 2, 3, 3]
