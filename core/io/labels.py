@@ -354,7 +354,7 @@ def _explain_empty(path: Path, geometries: list[Any], scene: Scene) -> None:
 
 def _read_raster(path: Path, ds: Any, scene: Scene, classes: Optional[list[ClassInfo]],
                  messages: list[tuple[int, str]]) -> tuple[np.ndarray, dict[int, ClassInfo]]:
-    from osgeo import osr
+    from osgeo import gdal_array, osr
 
     rows, cols = scene.shape
     if ds.RasterCount != 1:
@@ -375,27 +375,42 @@ def _read_raster(path: Path, ds: Any, scene: Scene, classes: Optional[list[Class
                 f"{path.name} is in {_crs_name(theirs)} but the {_grid()} is in {_crs_name(mine)}; reproject the "
                 f"labels onto the {_grid()}'s grid (e.g. gdalwarp -t_srs {_crs_argument(mine)} -te {_te(scene)} -ts "
                 f"{cols} {rows} -r near)")
-        same_grid = shape == (rows, cols) and transform is not None and np.allclose(
-            transform, scene.transform, rtol=0, atol=1e-3 * abs(scene.transform[1]))
-        if not same_grid:
+        offset = _pixel_offset(transform, scene.transform)
+        if offset is None:
             raise LabelReadError(
                 f"{path.name} is on a different grid ({_grid_text(shape, transform)}) than the {_grid()} "
                 f"({_grid_text(scene.shape, scene.transform)}); resample the labels to the {_grid()}'s grid "
                 f"(e.g. gdalwarp -te {_te(scene)} -ts {cols} {rows} -r near)")
+        row_off, col_off = offset
+        if not (row_off < shape[0] and row_off + rows > 0 and col_off < shape[1] and col_off + cols > 0):
+            raise LabelReadError(f"{path.name} ({_grid_text(shape, transform)}) covers no pixel of the {_grid()} "
+                                 f"({_grid_text(scene.shape, scene.transform)}); give the labels of this {_grid()}")
     elif shape != (rows, cols):
         raise LabelReadError(f"{path.name} is {shape[0]}×{shape[1]} px but the {_grid()} is {rows}×{cols}; a label "
                              f"raster must cover the {_grid()}'s grid pixel for pixel")
+    else:
+        row_off, col_off = 0, 0
     band = ds.GetRasterBand(1)
+    # the part of the raster over the scene: a larger map (a land-cover map of the region) on the scene's pixel
+    # lattice is cut to it, a smaller one leaves the rest unlabelled
+    c0, c1 = max(col_off, 0), min(col_off + cols, shape[1])  # the raster's columns over the scene
+    file_type = gdal_array.GDALTypeCodeToNumericTypeCode(band.DataType)  # rows beyond the raster: 0 in its type
 
     def read_rows(row0: int, row1: int) -> np.ndarray:
+        r0, r1 = max(row0 + row_off, 0), min(row1 + row_off, shape[0])  # the raster's rows over these scene rows
         try:
-            values = band.ReadAsArray(0, row0, cols, row1 - row0)  # (h, W)
+            values = band.ReadAsArray(c0, r0, c1 - c0, r1 - r0) if r1 > r0 else None  # (h', w')
         except RuntimeError as err:  # someone switched on gdal.UseExceptions()
             raise LabelReadError(_unreadable(path, messages, str(err))) from None
-        if values is None:
+        if values is None and r1 > r0:
             raise LabelReadError(_unreadable(path, messages, ""))
         band.FlushCache()  # drop the decoded blocks: GDAL's cache would otherwise keep the whole raster
-        return values
+        if (r0, r1, c0, c1) == (row0 + row_off, row1 + row_off, col_off, col_off + cols):
+            return values  # (h, W): the raster covers these rows of the scene
+        out = np.zeros((row1 - row0, cols), dtype=file_type)  # (h, W), unlabelled where the raster does not reach
+        if values is not None:
+            out[r0 - row_off:r1 - row_off, c0 - col_off:c1 - col_off] = values
+        return out
 
     return _class_ids_of(path, read_rows, (rows, cols), band.GetNoDataValue(), classes,
                          band.GetCategoryNames() or [], band.GetColorTable(), block_rows=band.GetBlockSize()[1])
@@ -501,6 +516,23 @@ def _class_ids_of(path: Path, read_rows: Callable[[int, int], np.ndarray], shape
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _pixel_offset(transform: Optional[tuple[float, ...]], scene_transform: tuple[float, ...]
+                  ) -> Optional[tuple[int, int]]:
+    """``(row, col)`` of the scene's first pixel in a raster of ``transform`` on the same pixel lattice (the same pixel
+    size, no rotation, corners a whole number of pixels apart, to a thousandth of a pixel); None otherwise."""
+    if transform is None:
+        return None
+    x0, dx, rx, y0, ry, dy = transform
+    sx0, sdx, srx, sy0, sry, sdy = scene_transform
+    tolerance = 1e-3 * abs(sdx)
+    if rx or ry or srx or sry or abs(dx - sdx) > 1e-6 * abs(sdx) or abs(dy - sdy) > 1e-6 * abs(sdy):
+        return None
+    col, row = (sx0 - x0) / dx, (sy0 - y0) / dy
+    if abs(col - round(col)) * abs(dx) > tolerance or abs(row - round(row)) * abs(dy) > tolerance:
+        return None
+    return int(round(row)), int(round(col))
 
 
 def _scene_geotransform(scene: Scene) -> tuple[float, ...]:

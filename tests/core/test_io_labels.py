@@ -384,3 +384,25 @@ def test_an_envi_label_raster_is_read_through_its_header_too(tmp_path):
     (tmp_path / "labels.img").unlink()
     with pytest.raises(LabelReadError, match="has no data file beside it"):
         read_labels(tmp_path / "labels.hdr", scene)
+
+
+def test_a_label_raster_on_the_scenes_pixel_lattice_is_cut_to_the_scene(tmp_path):
+    """A land-cover map of a larger area (or of part of the scene) on the scene's pixels is read where it covers it."""
+    big = np.zeros((ROWS + 6, COLS + 8), np.uint16)
+    big[3:3 + ROWS, 5:5 + COLS] = _expected_polygon_labels((3, 1, 2))
+    big[0, 0] = 300  # outside the scene: neither read nor a class
+    region = _label_tif(tmp_path / "region.tif", big, (X0 - 5 * PX, PX, 0.0, Y0 + 3 * PX, 0.0, -PX))
+    labels, found = read_labels(region, _scene())
+    assert np.array_equal(labels, _expected_polygon_labels((3, 1, 2))) and [c.id for c in found] == [1, 2, 3]
+    part = _label_tif(tmp_path / "part.tif", np.full((4, 30), 7, np.uint16), (X0 + 6 * PX, PX, 0.0, Y0 - 8 * PX, 0.0,
+                                                                              -PX))
+    labels, found = read_labels(part, _scene(), min_classes=1)  # rows 8-11 of a 10-row scene, columns 6 on
+    expected = np.zeros((ROWS, COLS), np.uint8)
+    expected[8:, 6:] = 7
+    assert np.array_equal(labels, expected) and [c.id for c in found] == [7]
+    away = _label_tif(tmp_path / "away.tif", big, (X0 + 100 * PX, PX, 0.0, Y0, 0.0, -PX))
+    with pytest.raises(LabelReadError, match=r"away.tif .* covers no pixel of the scene"):
+        read_labels(away, _scene())
+    coarser = _label_tif(tmp_path / "coarse.tif", big, (X0, 2 * PX, 0.0, Y0, 0.0, -2 * PX))
+    with pytest.raises(LabelReadError, match="different grid.*resample the labels"):
+        read_labels(coarser, _scene())

@@ -311,7 +311,9 @@ def test_a_reference_not_covering_the_scene_is_refused_with_what_to_do(hypersynt
     away = _write_fields(tmp_path / "away.gpkg", **grid, offset=10_000.0)  # 10 km east of the scene
     with pytest.raises(QgsProcessingException, match=r"away.gpkg.*outside the scene"):
         _run({**parameters, "REFERENCE": away, "CLASS_FIELD": "landcover"})
-    corner = write_label_raster(tmp_path / "corner.tif", data.ground_truth[:20, :20], classes, **grid)
+    x0, dx, rx, y0, ry, dy = grid["transform"]
+    corner = write_label_raster(tmp_path / "corner.tif", data.ground_truth[:20, :20], classes,  # half a pixel off
+                                transform=(x0 + dx / 2, dx, rx, y0, ry, dy), crs_wkt=grid["crs_wkt"])
     with pytest.raises(QgsProcessingException, match=r"corner.tif is on a different grid \(20×20 px.*resample the "
                                                      r"labels to the scene's grid"):
         _run({**parameters, "REFERENCE": str(corner)})
