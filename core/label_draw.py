@@ -21,6 +21,8 @@ SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qpj")  # an overwri
 POINT_LAYER = "labels"  # the layer's name inside the file, as the dock names a label layer's
 CLASS_ID_FIELD = "class_id"  # the class id, the field every reader of labels here looks for first
 CLASS_NAME_FIELD = "class"  # the class name, for people reading the attribute table
+VALIDATION_TAG = "HYPERSYNTH_LEFT_OVER_BY_DRAW"  # a validation raster's metadata: the draw it is what was left of
+MAX_REFERENCE_CLASSES = 255  # more class ids than this is an image band or a count, not a reference of classes
 
 
 class LabelDrawError(ValueError):
@@ -65,11 +67,32 @@ def draw_labels(reference: np.ndarray, valid: np.ndarray, classes: list[ClassInf
     labels = np.where(valid, reference, 0)  # the benchmark masks the reference by the scene's valid pixels too
     if not (labels > 0).any():
         raise LabelDrawError("the reference labels no valid pixel of the scene; check that they cover it")
+    present = [int(i) for i in np.unique(labels) if i > 0]
+    if len(present) > MAX_REFERENCE_CLASSES:
+        raise LabelDrawError(f"the reference holds {len(present)} different class ids (from {present[0]} to "
+                             f"{present[-1]}): that is no map of classes but an image band or a count, it seems; "
+                             f"choose the reference labels (at most {MAX_REFERENCE_CLASSES} classes)")
     drawn = few_label_split(labels, int(labels_per_class), int(seed), kind=split, patch_size=int(patch_side),
                             valid=valid)
-    present = {int(i) for i in np.unique(labels) if i > 0}
-    return LabelDraw(drawn, [c for c in classes if c.id in present], int((labels > 0).sum()),
-                     warnings=list(drawn.warnings))
+    kept = [c for c in classes if c.id in set(present)]
+    return LabelDraw(drawn, kept, int((labels > 0).sum()), warnings=_named_warnings(drawn, kept))
+
+
+def _named_warnings(drawn: Split, classes: list[ClassInfo]) -> list[str]:
+    """What the analyst should know of each class the draw could not serve as asked, by the class's name: too few
+    reference pixels for N training labels and one to validate on, or none left to validate on."""
+    warnings = []
+    for class_id, (train, test) in drawn.counts().items():
+        name = next((f"'{c.name}' (id {c.id})" for c in classes if c.id == class_id), f"class {class_id}")
+        if train < drawn.labels_per_class:
+            warnings.append(f"{name} has only {train + test} reference pixel{'s' if train + test != 1 else ''}: "
+                            f"{train} drawn for training, {test} left to validate on")
+        elif test == 0 and drawn.kind == "disjoint":
+            warnings.append(f"{name} has no pixel left to validate on outside the {drawn.patch_size}×"
+                            f"{drawn.patch_size} patches around its training labels")
+        elif test == 0:
+            warnings.append(f"{name} has no pixel left to validate on")
+    return warnings
 
 
 def class_file_beside(points: str | os.PathLike) -> Path:
@@ -114,6 +137,35 @@ def check_draw_outputs(points: str | os.PathLike, validation: Optional[str | os.
             raise LabelDrawError(f"the folder {path.parent} does not exist; create it or choose another")
         if path.exists() and not overwrite:
             raise OutputExistsError(f"{path} already exists; choose another name or allow overwriting to replace it")
+        others = _other_layers(path) if path == points and suffix == ".gpkg" and path.exists() else []
+        if others:
+            raise LabelDrawError(f"{path.name} holds other layers ({', '.join(others)}), and the draw writes a whole "
+                                 f"file: write the training labels to a new file")
+
+
+def _other_layers(path: Path) -> list[str]:
+    """The layers of the existing GeoPackage ``path`` other than one a draw wrote (:data:`POINT_LAYER`)."""
+    from osgeo import gdal
+
+    ds = gdal.OpenEx(str(path), gdal.OF_VECTOR)
+    if ds is None:
+        return []
+    names = [ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())]
+    return [n for n in names if n != POINT_LAYER]
+
+
+def is_validation_of_a_draw(path: str | os.PathLike) -> bool:
+    """Whether the raster ``path`` holds the reference pixels a draw left to validate on (its metadata says so), so
+    it is no reference to draw from again."""
+    from rasterio.errors import RasterioError
+
+    from .io.read import opened_quietly
+
+    try:
+        with opened_quietly(path) as ds:
+            return bool(ds.tags().get(VALIDATION_TAG))
+    except (RasterioError, OSError):  # not a raster rasterio opens: not one a draw wrote
+        return False
 
 
 def write_draw(draw: LabelDraw, scene: Scene, points: str | os.PathLike,
@@ -135,6 +187,7 @@ def write_draw(draw: LabelDraw, scene: Scene, points: str | os.PathLike,
             tmp_validation = stack.enter_context(atomic_output(validation, overwrite=overwrite))
             write_label_raster(tmp_validation, np.where(draw.split.test_mask, draw.split.labels, 0), draw.classes,
                                transform=scene.transform, crs_wkt=scene.crs_wkt)
+            _tag_validation(tmp_validation, draw)
         _write_points(tmp_points, draw, scene)
         if points.suffix.lower() == ".shp" and overwrite:
             for part in SHAPEFILE_PARTS:  # a replaced Shapefile's .prj would give the new points the old CRS
@@ -144,6 +197,17 @@ def write_draw(draw: LabelDraw, scene: Scene, points: str | os.PathLike,
     draw.points, draw.class_file = points, class_file_beside(points)
     draw.validation = Path(validation) if validation is not None else None
     return draw
+
+
+def _tag_validation(path: Path, draw: LabelDraw) -> None:
+    """Record in the validation raster's metadata which draw it is what was left of (read back by
+    :func:`is_validation_of_a_draw`)."""
+    from osgeo import gdal
+
+    split = draw.split
+    ds = gdal.Open(str(path), gdal.GA_Update)
+    ds.SetMetadataItem(VALIDATION_TAG, f"{split.labels_per_class} per class, seed {split.seed}, {split.kind} split")
+    ds = None
 
 
 def _write_points(path: Path, draw: LabelDraw, scene: Scene) -> None:
@@ -189,10 +253,17 @@ def draw_labels_from_files(scene_path: str | os.PathLike, reference_path: str | 
                            points: str | os.PathLike, *, labels_per_class: int, seed: int, split: str = "random",
                            patch_side: int = DEFAULT_PATCH_SIDE, validation: Optional[str | os.PathLike] = None,
                            classes_path: Optional[str | os.PathLike] = None, class_field: Optional[str] = None,
-                           overwrite: bool = False, reporter: Reporter = NULL_REPORTER) -> LabelDraw:
+                           known_classes: Optional[list[ClassInfo]] = None, overwrite: bool = False,
+                           reporter: Reporter = NULL_REPORTER) -> LabelDraw:
     """Read the scene's grid and valid pixels (a plain raster in one pass that keeps no pixel) and the reference
     labels (a label raster, a vector layer or a MATLAB ground truth, as a run reads labels; names and colours from
-    ``classes_path`` when given), draw, and write (:func:`write_draw`)."""
+    ``classes_path`` when given, which must then define every class the reference holds), draw, and write
+    (:func:`write_draw`).
+
+    ``known_classes`` (without ``classes_path``): the classes the analyst has already, the dock's: class names in the
+    reference are matched to their ids (a reference of names numbers the others after them), and an id among them
+    keeps its name, colour and prompt; the reference may hold other classes too."""
+    from .io.labels import read_labels
     from .io.read import read_scene, read_scene_layout
     from .pipeline import read_labels_and_classes
 
@@ -200,9 +271,15 @@ def draw_labels_from_files(scene_path: str | os.PathLike, reference_path: str | 
     check_draw_outputs(points, validation, georeferenced=True, inputs=inputs, overwrite=overwrite)
     scene = read_scene_layout(scene_path, reporter) or read_scene(scene_path, reporter=reporter)
     check_draw_outputs(points, validation, georeferenced=scene.georeferenced, inputs=inputs, overwrite=overwrite)
-    reference, classes = read_labels_and_classes(reference_path, scene, classes_path, class_field,
-                                                 labels_name=Path(reference_path).name)
+    if classes_path is None and known_classes:
+        reference, classes = read_labels(reference_path, scene, class_field=class_field, classes=list(known_classes))
+    else:
+        reference, classes = read_labels_and_classes(reference_path, scene, classes_path, class_field,
+                                                     labels_name=Path(reference_path).name)
     draw = draw_labels(reference, np.asarray(scene.valid), classes, labels_per_class=labels_per_class, seed=seed,
                        split=split, patch_side=patch_side)
     reporter.check()  # a Cancel while the labels were read: nothing written
-    return write_draw(draw, scene, points, validation, overwrite=overwrite)
+    reporter.progress(0.9, "writing the labels")
+    written = write_draw(draw, scene, points, validation, overwrite=overwrite)
+    reporter.progress(1.0, "done")
+    return written

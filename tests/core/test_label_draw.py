@@ -216,7 +216,17 @@ def test_a_class_with_few_pixels_keeps_one_to_validate_on_and_says_so(capsys, tm
     scene = Scene(np.ones((2, 10, 10), np.float32), np.ones((10, 10), bool), transform=PIXEL_GRID)
     draw = draw_labels(labels, scene.valid, [ClassInfo(1, "a"), ClassInfo(2, "b")], labels_per_class=5, seed=0)
     assert draw.split.counts() == {1: (5, 45), 2: (1, 1)}
-    assert draw.warnings == ["class 2 has only 2 labelled pixel(s): 1 used for training, 1 for testing"]
+    assert draw.warnings == ["'b' (id 2) has only 2 reference pixels: 1 drawn for training, 1 left to validate on"]
+    labels[9, 9] = 0
+    draw = draw_labels(labels, scene.valid, [ClassInfo(1, "a"), ClassInfo(2, "b")], labels_per_class=5, seed=0,
+                       split="disjoint", patch_side=5)
+    assert draw.warnings == ["'b' (id 2) has only 1 reference pixel: 1 drawn for training, 0 left to validate on"]
+    labels[5:] = 2
+    draw = draw_labels(labels, scene.valid, [ClassInfo(1, "a"), ClassInfo(2, "b")], labels_per_class=5, seed=0,
+                       split="disjoint", patch_side=21)
+    assert draw.warnings == ["'a' (id 1) has no pixel left to validate on outside the 21×21 patches around its "
+                             "training labels", "'b' (id 2) has no pixel left to validate on outside the 21×21 "
+                             "patches around its training labels"]
 
 
 @pytest.mark.parametrize("split", ["random", "disjoint"])
@@ -235,3 +245,64 @@ def test_a_benchmark_row_is_run_again_by_hand(labelled, tmp_path, split):
                  str(tmp_path / "v.tif"), "--out", str(tmp_path / "run"), "--quiet"]) == 0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["oa"] == pytest.approx(bench_oa, abs=1e-12)
+
+
+def test_the_validation_raster_says_it_is_what_a_draw_left(labelled, tmp_path):
+    from hypersynth.core.label_draw import is_validation_of_a_draw
+
+    draw_labels_from_files(labelled["scene"], labelled["truth"], tmp_path / "t.gpkg", labels_per_class=2, seed=0,
+                           validation=tmp_path / "v.tif")
+    assert is_validation_of_a_draw(tmp_path / "v.tif")
+    assert not is_validation_of_a_draw(labelled["truth"]) and not is_validation_of_a_draw(tmp_path / "t.gpkg")
+
+
+def test_a_geopackage_holding_other_layers_is_never_replaced(labelled, tmp_path):
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp_path / "mywork.gpkg"))
+    ds.CreateLayer("my_field_notes", None, ogr.wkbPoint)
+    ds = None
+    with pytest.raises(LabelDrawError, match=r"mywork.gpkg holds other layers \(my_field_notes\).*a new file"):
+        draw_labels_from_files(labelled["scene"], labelled["truth"], tmp_path / "mywork.gpkg", labels_per_class=2,
+                               seed=0, overwrite=True)
+    assert ogr.Open(str(tmp_path / "mywork.gpkg")).GetLayer(0).GetName() == "my_field_notes"
+    draw_labels_from_files(labelled["scene"], labelled["truth"], tmp_path / "t.gpkg", labels_per_class=2, seed=0)
+    draw_labels_from_files(labelled["scene"], labelled["truth"], tmp_path / "t.gpkg", labels_per_class=3, seed=0,
+                           overwrite=True)  # an earlier draw's file is replaced
+    assert len(_points(tmp_path / "t.gpkg")) == 9
+
+
+def test_an_image_band_is_no_reference():
+    band = np.arange(1, 301, dtype=np.uint16).reshape(15, 20)
+    with pytest.raises(LabelDrawError, match=r"300 different class ids \(from 1 to 300\).*image band"):
+        draw_labels(band, np.ones(band.shape, bool), [], labels_per_class=1, seed=0)
+
+
+def test_the_analysts_classes_number_a_reference_of_names(tmp_path):
+    """A reference whose polygons carry class names is drawn in the ids the analyst's classes give those names."""
+    from osgeo import osr
+
+    rows = 32
+    data = make_demo_scene(size=rows, bands=12, n_classes=2, seed=0)
+    scene_path = write_scene(data.scene, tmp_path / "scene.tif")
+    x0, dx, _, y0, _, dy = data.scene.transform
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(data.scene.crs_wkt)
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp_path / "ref.gpkg"))
+    layer = ds.CreateLayer("ref", srs, ogr.wkbPolygon)
+    layer.CreateField(ogr.FieldDefn("landcover", ogr.OFTString))
+    for name, (c0, c1) in (("water", (0, 16)), ("roof", (16, 32))):  # left half water, right half roof
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetField("landcover", name)
+        xa, xb, ya, yb = x0 + c0 * dx, x0 + c1 * dx, y0, y0 + rows * dy
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(f"POLYGON(({xa} {ya},{xb} {ya},{xb} {yb},{xa} {yb},{xa} {ya}))"))
+        layer.CreateFeature(feature)
+    ds = None
+    mine = [ClassInfo(1, "water", (0, 0, 200), "a lake"), ClassInfo(2, "roof", (200, 0, 0), "red tiles"),
+            ClassInfo(3, "tree", (0, 150, 0), "oaks")]
+    draw = draw_labels_from_files(scene_path, tmp_path / "ref.gpkg", tmp_path / "t.gpkg", labels_per_class=2, seed=0,
+                                  known_classes=mine, class_field="landcover")
+    assert [(c.id, c.name, c.prompt) for c in draw.classes] == [(1, "water", "a lake"), (2, "roof", "red tiles")]
+    _, cols, ids = draw.split.train_pixels()
+    assert set(ids[cols >= 16]) == {2} and set(ids[cols < 16]) == {1}  # roof on the right, water on the left
+    plain = draw_labels_from_files(scene_path, tmp_path / "ref.gpkg", tmp_path / "u.gpkg", labels_per_class=2,
+                                   seed=0, class_field="landcover")
+    assert [(c.id, c.name) for c in plain.classes] == [(1, "roof"), (2, "water")]  # alphabetical without them
