@@ -15,6 +15,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
+from .evaluation.metrics import few_pixels_note
 from .io.pixel_values import VALUE_AS_READ, engine_value_title
 from .scene import ClassInfo, Scene
 from .version import engine_description
@@ -390,7 +391,8 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
     if evaluation is not None:
         ev = evaluation
         lines += ["## Accuracy against the validation labels", "",
-                  f"OA {ev.oa * 100:.2f} %, AA {ev.aa * 100:.2f} %, κ {ev.kappa:.4f} on {ev.n_test} validation pixels.",
+                  f"OA {ev.oa * 100:.2f} %, AA {ev.aa * 100:.2f} %, κ {ev.kappa:.4f} on {ev.n_test} validation pixels"
+                  + "".join(f"; {note}" for note in [few_pixels_note(ev.oa, ev.n_test)] if note) + ".",
                   "", ev.tables_markdown().rstrip("\n"), "", "![confusion matrix](confusion.png)", ""]
     if synthetic is not None:
         summary = synthetic_summary(real, synthetic, classes, scene)

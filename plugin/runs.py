@@ -10,6 +10,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from qgis.core import QgsProject, QgsProviderRegistry, QgsRasterLayer, QgsVectorFileWriter, QgsVectorLayer
 
+from ..core.evaluation.metrics import few_pixels_note
 from ..core.methods import MethodSettings
 from ..core.progress import Reporter
 from ..core.scene import ClassInfo
@@ -361,4 +362,5 @@ def accuracy_line(metrics: Optional[dict]) -> str:
     if metrics.get("kappa") is not None:  # None where κ is undefined (one class validated)
         parts.append(f"κ {metrics['kappa']:.3f}")
     pixels = int(metrics.get("n_test") or 0)
-    return f"{', '.join(parts)} on {pixels} validation pixel{'s' if pixels != 1 else ''}"
+    note = few_pixels_note(metrics["oa"], pixels)  # 10 pixels: an OA of 50 % may be anything from 24 to 76 %
+    return f"{', '.join(parts)} on {pixels} validation pixel{'s' if pixels != 1 else ''}" + (f" ({note})" if note else "")

@@ -181,6 +181,29 @@ def evaluate(y_true_ids: np.ndarray, y_pred_ids: np.ndarray, classes: Sequence[C
     )
 
 
+WIDE_INTERVAL = 0.10  # an OA interval wider than this (10 points) is said beside the OA: too few pixels to judge by
+
+
+def oa_interval(oa: float, n: int) -> tuple[float, float]:
+    """The 95 % confidence interval of an OA measured on ``n`` validation pixels (Wilson's score interval, through
+    scipy: it stays within 0..1 and holds for a few pixels, where the normal approximation does not)."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(round(oa * n)), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def few_pixels_note(oa: Optional[float], n: int) -> str:
+    """"the OA's 95 % interval: 23.7–76.3 %; few pixels to judge by" when so few pixels validate that the OA's interval
+    is wider than :data:`WIDE_INTERVAL`; empty otherwise."""
+    if oa is None or not n or not math.isfinite(oa):
+        return ""
+    low, high = oa_interval(oa, n)
+    if high - low <= WIDE_INTERVAL:
+        return ""
+    return f"the OA's 95 % interval: {low * 100:.1f}–{high * 100:.1f} %; few pixels to judge by"
+
+
 def pixel_counts(class_map: np.ndarray) -> dict[int, int]:
     """How many pixels of ``class_map`` hold each value in it, in one pass over the map."""
     values, counts = np.unique(class_map, return_counts=True)

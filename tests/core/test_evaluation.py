@@ -233,3 +233,13 @@ def test_validation_pixels_near_the_training_pixels_are_told_from_the_rest():
     assert split.oa_near == 1.0 and split.oa_apart == pytest.approx(2 / 4)
     assert "2 of the 6 validation pixels lie within 2 pixels of a training pixel" in split.sentence()
     assert "OA 100.00 % there, 50.00 % on the 4 further away" in split.sentence()
+
+
+def test_an_oa_on_few_pixels_says_how_little_it_tells():
+    from hypersynth.core.evaluation.metrics import few_pixels_note, oa_interval
+
+    low, high = oa_interval(0.5, 10)
+    assert (round(low, 3), round(high, 3)) == (0.237, 0.763)  # Wilson's interval: 5 of 10 right
+    assert few_pixels_note(0.5, 10) == "the OA's 95 % interval: 23.7–76.3 %; few pixels to judge by"
+    assert few_pixels_note(1.0, 15).startswith("the OA's 95 % interval: 79.6–100.0 %")  # within 0..1 at the edge
+    assert few_pixels_note(0.9, 3767) == "" and few_pixels_note(None, 10) == "" and few_pixels_note(0.5, 0) == ""

@@ -737,3 +737,13 @@ def test_folder_refusals_are_put_together_from_the_engines_clauses_as_they_are(t
         assert str(refused.value) == held
         assert folder_problem("busy") == f"{held}."  # not "Busy is in use…": a folder's name keeps its case
 
+
+
+def test_the_accuracy_line_says_when_few_pixels_validate():
+    from hypersynth.plugin.runs import accuracy_line
+
+    assert accuracy_line({"oa": 0.5, "aa": 0.5, "kappa": 0.2, "n_test": 10}) == (
+        "OA 50.0 %, AA 50.0 %, κ 0.200 on 10 validation pixels (the OA's 95 % interval: 23.7–76.3 %; few pixels to "
+        "judge by)")
+    assert accuracy_line({"oa": 0.931, "aa": 0.957, "kappa": 0.912, "n_test": 3767}) == (
+        "OA 93.1 %, AA 95.7 %, κ 0.912 on 3767 validation pixels")
