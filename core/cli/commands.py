@@ -69,6 +69,11 @@ def _print_outputs(outputs: "ClassificationOutputs") -> None:
         m = outputs.metrics
         print(f"accuracy:       OA {m['oa'] * 100:.2f} %  AA {m['aa'] * 100:.2f} %  kappa {m['kappa']:.4f} "
               f"({m['n_test']} validation pixels)")
+        from ..evaluation.metrics import few_pixels_note
+
+        note = few_pixels_note(m["oa"], int(m["n_test"]))
+        if note:  # on stderr: stdout's accuracy line keeps its form for scripts
+            print(f"note: {note}", file=sys.stderr)
     if outputs.replaced:  # --overwrite: the costly bundles among them, say, go without a word otherwise
         print(f"replaced the earlier run's {', '.join(outputs.replaced)} in {outputs.class_map.parent}",
               file=sys.stderr)

@@ -256,3 +256,18 @@ def test_version_is_printed(capsys):
 ])
 def test_verbose_is_taken_before_or_after_the_command(args, verbose):
     assert build_parser().parse_args(args).verbose is verbose
+
+
+def test_an_accuracy_on_few_pixels_gets_a_note_on_stderr(capsys, tmp_path):
+    from types import SimpleNamespace
+
+    from hypersynth.core.cli.commands import _print_outputs
+
+    outputs = SimpleNamespace(class_map=tmp_path / "classification.tif", confidence=tmp_path / "confidence.tif",
+                              probabilities=None, report=tmp_path / "report.md", bundle=None, classifier=None,
+                              synthetic_patches=None, replaced=[],
+                              metrics={"oa": 0.5, "aa": 0.5, "kappa": 0.2, "n_test": 10})
+    _print_outputs(outputs)
+    captured = capsys.readouterr()
+    assert "accuracy:       OA 50.00 %  AA 50.00 %  kappa 0.2000 (10 validation pixels)\n" in captured.out
+    assert captured.err == "note: the OA's 95 % interval: 23.7–76.3 %; few pixels to judge by\n"
