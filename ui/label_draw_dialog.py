@@ -6,7 +6,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from osgeo import gdal, ogr
 from qgis.core import Qgis, QgsMapLayer, QgsMapLayerProxyModel, QgsProject, QgsRasterLayer, QgsVectorLayer
@@ -24,24 +24,21 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..core.io.classes import CLASS_FILE_END
+from ..core.io.classes import CLASS_FILE_END, ClassFileError
 from ..core.io.labels import pick_class_field
 from ..core.label_draw import (
     DEFAULT_PATCH_SIDE,
-    SHAPEFILE_PARTS,
     LabelDraw,
     LabelDrawError,
     check_draw_outputs,
     class_file_beside,
     draw_labels_from_files,
+    is_validation_of_a_draw,
 )
-from ..core.scene import ClassInfo
-from ..plugin.label_layer import LAYER_NAME, style_label_layer
-from ..plugin.layers import add_input_layer, gdal_name, layer_file, remove_layers_reading, same_file
-from ..plugin.rendering import class_palette_renderer
+from ..plugin.layers import gdal_name, layer_file, same_file
 from ..plugin.runs import has_unsaved_edits
 from ..plugin.tasks import CANCELLED_MESSAGE, EngineTask
-from .class_list import same_name
+from .label_draw_results import reference_classes, remove_outputs, sentence, use_drawn_labels
 from .widget_helpers import HINT_STYLE
 
 if TYPE_CHECKING:
@@ -53,6 +50,7 @@ GUESSED_FIELD = "guessed: class_id, class, label, …"  # the class field's plac
 DISJOINT_HINT = (f"disjoint: validation pixels never lie inside a training pixel's {DEFAULT_PATCH_SIDE}×"
                  f"{DEFAULT_PATCH_SIDE} patch, as the benchmark's disjoint split")
 INTEGER_TYPES = (Qgis.Byte, Qgis.UInt16, Qgis.Int16, Qgis.UInt32, Qgis.Int32)  # what a label raster's band holds
+FLOAT_TYPES = (Qgis.Float32, Qgis.Float64)  # or whole class ids as floats (the EnMAP label rasters)
 VALIDATION_END = "_validation.tif"  # the validation raster beside the points: ``<points stem>_validation.tif``
 
 
@@ -63,7 +61,7 @@ class DrawRequest:
     reference: str  # what GDAL opens: a label raster, a vector file or a MATLAB ground truth
     reference_name: str  # what messages call it
     class_field: Optional[str]  # for vectors; None: guessed as the engine does
-    classes_path: Optional[Path]  # the reference's class file (names, colours, prompts), when one is beside it
+    classes_path: Optional[Path]  # the class file beside the reference: names and prompts of classes the dock lacks
     labels_per_class: int
     seed: int
     split: str  # "random" or "disjoint"
@@ -74,12 +72,18 @@ class DrawRequest:
 
 def reference_rank(layer: QgsMapLayer, scene: Optional[QgsRasterLayer]) -> int:
     """How much ``layer`` looks like reference labels: 3 a one-band integer raster of the scene's size, 2 another
-    one-band integer raster, 1 a vector layer with a class field, 0 anything else."""
+    one-band integer raster or a one-band float raster of the scene's size (whole class ids as floats), 1 a vector
+    layer with a class field or another one-band float raster, 0 anything else: the scene itself, and the validation
+    raster an earlier draw left (:func:`~..core.label_draw.is_validation_of_a_draw`), which is no reference."""
     if isinstance(layer, QgsRasterLayer) and layer.isValid():
-        if layer.bandCount() != 1 or layer.dataProvider().dataType(1) not in INTEGER_TYPES:
+        kind = layer.dataProvider().dataType(1) if layer.bandCount() == 1 else None
+        if kind not in INTEGER_TYPES + FLOAT_TYPES or (scene is not None and (
+                layer is scene or same_file(layer_file(layer), layer_file(scene)))):
+            return 0
+        if layer.providerType() == "gdal" and is_validation_of_a_draw(gdal_name(layer.source())):
             return 0
         on_grid = scene is not None and (layer.width(), layer.height()) == (scene.width(), scene.height())
-        return 3 if on_grid else 2
+        return (3 if on_grid else 2) if kind in INTEGER_TYPES else (2 if on_grid else 1)
     if isinstance(layer, QgsVectorLayer) and layer.isValid():
         return 1 if pick_class_field(layer.fields().names(), None) is not None else 0
     return 0
@@ -159,9 +163,11 @@ class LabelDrawDialog(QDialog):
         self.split.addItems(["random", "disjoint"])
         self.split.setToolTip("random: validation is every reference pixel not drawn; " + DISJOINT_HINT)
         form.addRow("Split", self.split)
-        hint = QLabel(DISJOINT_HINT)
-        hint.setStyleSheet(HINT_STYLE)
-        form.addRow(hint)
+        self.split_hint = QLabel(DISJOINT_HINT)  # shown for the disjoint split only
+        self.split_hint.setStyleSheet(HINT_STYLE)
+        self.split_hint.setHidden(True)
+        self.split.currentTextChanged.connect(lambda kind: self.split_hint.setHidden(kind != "disjoint"))
+        form.addRow(self.split_hint)
         self.write_validation = QCheckBox("Also write validation labels (the reference pixels left over)")
         self.write_validation.setChecked(True)
         form.addRow(self.write_validation)
@@ -213,8 +219,10 @@ class LabelDrawDialog(QDialog):
         self.class_field.addItems([""] + (layer.fields().names() if vector else []))
         self.class_field.setEditText(typed if vector else "")
         class_file = class_file_of(self.reference_source()[0])
-        self.classes_note.setText(f"Class names and prompts from {class_file.name}" if class_file is not None else
-                                  "Class names from the reference itself (no class file beside it)")
+        self.classes_note.setText(
+            "Your classes keep their ids and names; " + (
+                f"names and prompts of classes you do not have yet from {class_file.name}" if class_file is not None
+                else "classes you do not have yet are named by the reference itself (no class file beside it)"))
         self.class_field.setEnabled(vector or Path(self.reference_file.filePath()).suffix.lower() not in (
             ".tif", ".tiff", ".mat", ""))
         self._fill_points()
@@ -250,6 +258,9 @@ class LabelDrawDialog(QDialog):
             return ["choose the reference labels: a layer, or a file" if layer is None else
                     f"'{name}' has no file the draw can read: save it to a file first (Export ▸ Save Features As…)"]
         problems = []
+        if not isinstance(layer, QgsVectorLayer) and is_validation_of_a_draw(path):
+            problems.append(f"'{name}' holds the pixels an earlier draw left to validate on, not reference labels: "
+                            "choose the ground truth or reference polygons")
         if has_unsaved_edits(layer):
             problems.append(f"'{name}' has unsaved edits, and the draw reads its file as saved: save or roll back "
                             "its edits first")
@@ -276,18 +287,18 @@ class LabelDrawDialog(QDialog):
 
     def accept(self) -> None:
         """Close only when the draw can start, and the analyst agreed to replace the files it would replace."""
-        problems = self.problems()
-        if problems:
-            self.note.setText("; ".join(p[0].upper() + p[1:] for p in problems) + ".")
+        problems = self.problems()  # before any question: a file that cannot be replaced is no question
+        if problems:  # file and layer names keep their case: no problem's first letter is changed
+            self.note.setText(sentence("The draw cannot start: " + "; ".join(problems)))
             return
         existing = [p for p in self.outputs() if p.exists()]
         self.overwrite = False
         if existing:
+            one = len(existing) == 1
             answer = QMessageBox.question(
-                self, "Replace files?", f"{', '.join(p.name for p in existing)} already "
-                f"{'exists' if len(existing) == 1 else 'exist'} in {existing[0].parent}. Replace "
-                f"{'it' if len(existing) == 1 else 'them'}? (Layers showing them leave the project.)",
-                QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+                self, "Replace files?", f"{', '.join(p.name for p in existing)} already {'exists' if one else 'exist'}"
+                f" in {existing[0].parent}. Replace {'it' if one else 'them'}? (Layers showing "
+                f"{'it' if one else 'them'} leave the project.)", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
             if answer != QMessageBox.Yes:
                 self.note.setText("Nothing is replaced: choose another file name.")
                 return
@@ -333,121 +344,45 @@ def ask_draw_from_reference(panel: ClassesPanel) -> None:
 
 def start_label_draw(panel: ClassesPanel, request: DrawRequest,
                      project: Optional[QgsProject] = None) -> Optional[EngineTask]:
-    """Draw ``request`` as a task in QGIS's task manager (progress, Cancel); when it ends the points become the
-    label layer (:func:`use_drawn_labels`), or the panel's message says why not. Returns the task, None without a
-    scene."""
+    """Draw ``request`` as a task in QGIS's task manager (progress, Cancel), the reference numbered by the dock's
+    classes (:func:`~.label_draw_results.reference_classes`); when it ends the points become the label layer
+    (:func:`~.label_draw_results.use_drawn_labels`), or the panel's message says why not. Returns the task, None
+    without a scene or when the class file beside the reference cannot be read (the message says so)."""
     scene = panel.scene_layer()
     if scene is None:
         panel.message.emit("Choose a scene read from a raster file first (tab 1).")
+        return None
+    try:
+        classes = reference_classes(panel.classes(), request.classes_path, request.reference, request.class_field)
+    except ClassFileError as error:
+        panel.message.emit(sentence(f"No labels were drawn from {request.reference_name}: {error}"))
         return None
     scene_path, scene_id = gdal_name(scene.source()), scene.id()
     task: Optional[EngineTask] = None
 
     def drawn(draw: LabelDraw) -> None:  # main thread
         if not sip.isdeleted(panel):
-            use_drawn_labels(panel, draw, request, scene_id, project)
+            use_drawn_labels(panel, draw, request, scene_id, classes, project)
 
     def failed(message: str) -> None:  # main thread
         written = getattr(task, "result", None)
         if isinstance(written, LabelDraw) and written.points is not None:  # cancelled just after it wrote: undo
-            _remove_outputs(written)
+            remove_outputs(written)
         if sip.isdeleted(panel):
             return
         if message == CANCELLED_MESSAGE:
             panel.message.emit("Draw from reference cancelled; nothing was written.")
-        else:
-            panel.message.emit(f"No labels were drawn from {request.reference_name}: {message}")
+        else:  # the engine's refusals (a GeoPackage with other layers, an image band of 1000 ids, …) say what to do
+            panel.message.emit(sentence(f"No labels were drawn from {request.reference_name}: {message}"))
 
     task = EngineTask(f"Draw {request.labels_per_class} labels per class from {request.reference_name}",
-                      lambda reporter: draw_labels_from_files(
+                      lambda reporter: draw_labels_from_files(  # its last stage is "done": QGIS's notice ends so
                           scene_path, request.reference, request.points, labels_per_class=request.labels_per_class,
                           seed=request.seed, split=request.split, validation=request.validation,
-                          classes_path=request.classes_path, class_field=request.class_field,
+                          classes_path=None, known_classes=classes.known, class_field=request.class_field,
                           overwrite=request.overwrite, reporter=reporter),
                       on_success=drawn, on_failure=failed)
     panel.label_draws.submit(task)
     panel.message.emit(f"Drawing {request.labels_per_class} labels per class from {request.reference_name} into "
                        f"{request.points.name} … (progress and Cancel in QGIS's task manager)")
     return task
-
-
-def _remove_outputs(draw: LabelDraw) -> None:
-    """Delete the files a draw wrote (it was cancelled once they were written)."""
-    assert draw.points is not None
-    shapefile = draw.points.suffix.lower() == ".shp"
-    paths = [draw.points.with_suffix(part) for part in SHAPEFILE_PARTS] if shapefile else [draw.points]
-    paths.append(draw.class_file)
-    if draw.validation is not None:
-        paths += [draw.validation, draw.validation.with_suffix(".qml"), Path(f"{draw.validation}.aux.xml")]
-    for path in paths:
-        if path is not None and path.exists():
-            path.unlink()
-
-
-def merge_drawn_classes(panel: ClassesPanel, drawn: list[ClassInfo]) -> list[ClassInfo]:
-    """Add the drawn classes whose ids the panel lacks, with the reference's name (numbered if taken), colour and
-    prompt; an id the panel has keeps the analyst's class. Returns those added."""
-    added = []
-    for info in drawn:
-        classes = panel.classes()
-        if any(c.id == info.id for c in classes):
-            continue
-        name = info.name if not any(same_name(c.name, info.name) for c in classes) else f"{info.name} ({info.id})"
-        added.append(panel.add_class(name, tuple(info.color), info.prompt, class_id=info.id))
-    return added
-
-
-def run_settings_of(widget: QWidget) -> Optional[dict[str, Any]]:
-    """The run dialog's remembered settings of the dock holding ``widget`` (``last_run_settings``), or None."""
-    parent = widget.parentWidget()
-    while parent is not None:
-        settings = getattr(parent, "last_run_settings", None)
-        if isinstance(settings, dict):
-            return settings
-        parent = parent.parentWidget()
-    return None
-
-
-def use_drawn_labels(panel: ClassesPanel, draw: LabelDraw, request: DrawRequest, scene_id: str,
-                     project: Optional[QgsProject] = None) -> Optional[QgsVectorLayer]:
-    """Add the drawn points (in class colours) and the validation raster to the project; the classes the dock lacks
-    join it, the points become the label layer (when the scene is still the one drawn on) and the validation raster
-    the next run's validation labels. The message says what was drawn and what to do next."""
-    into = project or QgsProject.instance()
-    assert draw.points is not None
-    written = [draw.points] + ([draw.validation] if draw.validation is not None else [])
-    if request.overwrite:  # the layers showing the files replaced would show them stale
-        remove_layers_reading(written, into)
-    source = str(draw.points) if draw.points.suffix.lower() != ".gpkg" else f"{draw.points}|layername={LAYER_NAME}"
-    points = QgsVectorLayer(source, draw.points.stem, "ogr")
-    if not points.isValid():
-        panel.message.emit(f"The labels were drawn into {draw.points}, but QGIS could not open it.")
-        return None
-    added = merge_drawn_classes(panel, draw.classes)
-    style_label_layer(points, panel.classes())
-    add_input_layer(points, into)
-    said = [draw.summary() + "."]
-    scene = panel.scene_layer()
-    if scene is not None and scene.id() == scene_id:
-        panel.set_label_layer(points)
-        if panel.label_layer() is points:
-            said.append(f"'{points.name()}' is the label layer now.")
-    else:
-        said.append(f"The scene changed meanwhile: '{points.name()}' was added but is not the label layer.")
-    if added:
-        said.append(f"Classes added from the reference: {', '.join(c.name for c in added)}.")
-    if draw.validation is not None:
-        validation = QgsRasterLayer(str(draw.validation), draw.validation.stem, "gdal")  # its .qml: class colours
-        if validation.isValid():
-            if validation.renderer() is None or validation.renderer().type() != "paletted":
-                validation.setRenderer(class_palette_renderer(validation, draw.classes))
-            add_input_layer(validation, into)
-            settings = run_settings_of(panel)
-            if settings is not None:
-                settings.update(validation_layer_id=validation.id(), validation_field="")
-                said.append(f"'{validation.name()}' is the next run's Validation labels.")
-            else:
-                said.append(f"Pick '{validation.name()}' as Validation labels in the run dialog.")
-    said.extend(draw.warnings)
-    panel.message.emit(" ".join(said))
-    return points

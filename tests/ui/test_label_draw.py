@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pytest
-from osgeo import gdal
+from osgeo import gdal, ogr, osr
 from qgis.core import QgsCoordinateReferenceSystem, QgsRasterLayer, QgsVectorLayer
 from qgis.PyQt.QtWidgets import QDialog, QMessageBox
 
@@ -18,6 +19,7 @@ from hypersynth.core.scene import ClassInfo
 from hypersynth.plugin.label_layer import CLASS_ID_FIELD
 from hypersynth.ui import label_draw_dialog
 from hypersynth.ui.label_draw_dialog import LabelDrawDialog, start_label_draw
+from hypersynth.plugin.tasks import EngineTask
 from hypersynth.ui.main_dock import HyperSynthDock
 
 from ..plugin.conftest import wait_until
@@ -36,18 +38,41 @@ def reference_map() -> np.ndarray:
     return labels
 
 
-def write_reference(path: Path, georeferenced: bool = True) -> Path:
-    transform = (ORIGIN[0], PIXEL, 0.0, ORIGIN[1], 0.0, -PIXEL) if georeferenced else (0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
-    crs = None
-    if georeferenced:
-        from osgeo import osr
+def utm_33n() -> str:
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    return srs.ExportToWkt()
 
-        srs = osr.SpatialReference()
-        srs.ImportFromEPSG(32633)
-        crs = srs.ExportToWkt()
-    written = write_label_raster(path, reference_map(), REFERENCE, transform=transform, crs_wkt=crs)
-    write_classes(path.with_name(path.stem + "_classes.json"), REFERENCE)  # as an imported ground truth has
+
+def write_reference(path: Path, georeferenced: bool = True, labels: Optional[np.ndarray] = None,
+                    classes: Optional[list[ClassInfo]] = None) -> Path:
+    """A label raster of ``labels`` (default :func:`reference_map`) and its class file beside it, as an imported
+    ground truth has."""
+    transform = (ORIGIN[0], PIXEL, 0.0, ORIGIN[1], 0.0, -PIXEL) if georeferenced else (0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+    classes = classes or REFERENCE
+    written = write_label_raster(path, reference_map() if labels is None else labels, classes, transform=transform,
+                                 crs_wkt=utm_33n() if georeferenced else None)
+    write_classes(path.with_name(path.stem + "_classes.json"), classes)
     return written
+
+
+def write_float_raster(path: Path, labels: np.ndarray) -> Path:
+    """A one-band float32 raster of whole class ids on the scene's lattice, as the EnMAP label rasters are."""
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), labels.shape[1], labels.shape[0], 1, gdal.GDT_Float32)
+    ds.SetGeoTransform((ORIGIN[0], PIXEL, 0.0, ORIGIN[1], 0.0, -PIXEL))
+    ds.SetProjection(utm_33n())
+    ds.GetRasterBand(1).WriteArray(labels.astype(np.float32))
+    ds = None
+    return path
+
+
+def blocks(*ids: int) -> np.ndarray:
+    """:func:`reference_map` with its three blocks (classes 1, 2, 4 there) holding ``ids`` instead."""
+    labels = reference_map()
+    out = np.zeros_like(labels)
+    for old, new in zip((1, 2, 4), ids):
+        out[labels == old] = new
+    return out
 
 
 @pytest.fixture
@@ -67,12 +92,14 @@ def _dock(keep, iface, scene, classes, labels=None) -> HyperSynthDock:
     return dock
 
 
-def _draw(panel, dialog: LabelDrawDialog, project) -> None:
+def _draw(panel, dialog: LabelDrawDialog, project) -> EngineTask:
     """OK on the dialog, then the draw, run to its end."""
     dialog.accept()
     assert dialog.result() == QDialog.Accepted, dialog.note.text()
-    assert start_label_draw(panel, dialog.request(), project) is not None
+    task = start_label_draw(panel, dialog.request(), project)
+    assert task is not None
     assert wait_until(lambda: not panel.label_draws.running, timeout=60.0)
+    return task
 
 
 def test_drawn_points_become_the_label_layer_with_the_classes_merged_and_validation_set(
@@ -92,7 +119,15 @@ def test_drawn_points_become_the_label_layer_with_the_classes_merged_and_validat
     dialog.seed.setValue(3)  # the default name follows until the analyst edits it
     assert Path(dialog.points.filePath()).name == "Indian_gt_5_per_class_seed3.gpkg"
     dialog.seed.setValue(0)
-    _draw(panel, dialog, qgis_new_project)
+    assert dialog.split_hint.isHidden()  # the disjoint split's explanation, for the disjoint split only
+    dialog.split.setCurrentText("disjoint")
+    assert not dialog.split_hint.isHidden()
+    dialog.split.setCurrentText("random")
+    assert dialog.split_hint.isHidden()
+    assert "classes you do not have yet from Indian_gt_classes.json" in dialog.classes_note.text()
+    task = _draw(panel, dialog, qgis_new_project)
+    assert task.reporter.stage == "done"  # QGIS's "Task complete" notice ends with the description: "…: done"
+    assert task.title == "Draw 5 labels per class from Indian_gt"
 
     drawn = panel.label_layer()
     assert isinstance(drawn, QgsVectorLayer) and drawn.source() == f"{points}|layername=labels"
@@ -109,6 +144,12 @@ def test_drawn_points_become_the_label_layer_with_the_classes_merged_and_validat
     validation = [layer for layer in qgis_new_project.mapLayers().values()
                   if layer.source() == str(tmp_path / "Indian_gt_5_per_class_seed0_validation.tif")]
     assert len(validation) == 1 and validation[0].renderer().type() == "paletted"
+    root = qgis_new_project.layerTreeRoot()
+    points_node, validation_node = root.findLayer(drawn.id()), root.findLayer(validation[0].id())
+    assert validation_node.parent() is points_node.parent()  # just below the points, hidden: it would hide them
+    siblings = points_node.parent().children()
+    assert siblings.index(validation_node) == siblings.index(points_node) + 1
+    assert not validation_node.itemVisibilityChecked() and points_node.itemVisibilityChecked()
     assert dock.last_run_settings["validation_layer_id"] == validation[0].id()
     assert dock.run_defaults()["validation_layer_id"] == validation[0].id()  # the run dialog starts there
     ds = gdal.Open(validation[0].source())
@@ -117,7 +158,11 @@ def test_drawn_points_become_the_label_layer_with_the_classes_merged_and_validat
     assert int((left > 0).sum()) == int((reference_map() > 0).sum()) - 15  # the reference less the training pixels
     assert (tmp_path / "Indian_gt_5_per_class_seed0_classes.json").exists()
     assert "15 training labels" in messages[-1] and "next run's Validation labels" in messages[-1]
+    assert "below the points and hidden (tick it to see it)" in messages[-1]
     assert "meadow" in messages[-1]
+    assert ("Class 1 keeps your name 'corn' (the reference's class file calls it 'maize')" in messages[-1])
+    assert ".." not in messages[-1] and messages[-1].endswith(".")
+    assert label_draw_dialog.reference_rank(validation[0], scene_layer) == 0  # no reference for the next draw
 
 
 def test_an_existing_points_file_is_replaced_only_when_the_analyst_agrees(
@@ -139,6 +184,7 @@ def test_an_existing_points_file_is_replaced_only_when_the_analyst_agrees(
     dialog.accept()
     assert dialog.result() != QDialog.Accepted and not dialog.overwrite
     assert "mine.gpkg" in asked[-1] and "Nothing is replaced" in dialog.note.text()
+    assert "Replace it? (Layers showing it leave the project.)" in asked[-1]  # one file: "it", not "them"
     assert points.read_text() == "the analyst's file"
 
     answers.append(QMessageBox.Yes)
@@ -239,3 +285,220 @@ def test_a_vector_reference_with_unsaved_edits_is_refused_and_the_button_needs_a
     field.rollBack()
     keep(shown[0])
     assert label_draw_dialog.reference_rank(field, scene_layer) == 1
+
+
+def _messages(panel) -> list[str]:
+    messages: list[str] = []
+    panel.message.connect(messages.append)
+    return messages
+
+
+def test_an_earlier_draws_validation_raster_is_never_the_default_and_is_refused_as_reference(
+        keep, qgis_iface, tmp_path, scene_layer, reference_layer, classes, qgis_new_project):
+    dock = _dock(keep, qgis_iface, scene_layer, classes)
+    panel = dock.classes_panel
+    _draw(panel, keep(LabelDrawDialog(scene_layer, None, panel)), qgis_new_project)
+    validation_path = tmp_path / "Indian_gt_5_per_class_seed0_validation.tif"
+    assert label_draw.is_validation_of_a_draw(validation_path)
+    left = next(layer for layer in qgis_new_project.mapLayers().values() if layer.source() == str(validation_path))
+
+    qgis_new_project.removeMapLayer(reference_layer.id())  # the one-band integer raster of the scene's size left
+    qgis_new_project.removeMapLayer(panel.label_layer().id())
+    dialog = keep(LabelDrawDialog(scene_layer, None, panel))
+    assert dialog.reference.currentLayer() is None  # not the pixels left to validate on
+    dialog.reference.setLayer(left)  # the analyst picks it anyway
+    refusal = (f"'{left.name()}' holds the pixels an earlier draw left to validate on, not reference labels: choose "
+               "the ground truth or reference polygons")
+    assert refusal in dialog.problems()
+    dialog.accept()
+    assert dialog.result() != QDialog.Accepted and refusal in dialog.note.text()
+    dialog.reference_file.setFilePath(str(validation_path))  # as a file too
+    assert any("an earlier draw left to validate on" in p for p in dialog.problems())
+
+
+def _write_polygons(path: Path, field: str, features: list[tuple[str, tuple[int, int, int, int]]]) -> Path:
+    """A GeoPackage of rectangles (rows r0:r1, cols c0:c1 of the scene) with a text field ``field``."""
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    layer = ds.CreateLayer("landcover", srs, ogr.wkbPolygon)
+    layer.CreateField(ogr.FieldDefn(field, ogr.OFTString))
+    for value, (r0, r1, c0, c1) in features:
+        x0, x1 = ORIGIN[0] + c0 * PIXEL, ORIGIN[0] + c1 * PIXEL
+        y0, y1 = ORIGIN[1] - r0 * PIXEL, ORIGIN[1] - r1 * PIXEL
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetField(field, value)
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(f"POLYGON(({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0}))"))
+        layer.CreateFeature(feature)
+    ds = None
+    return path
+
+
+def test_a_reference_of_class_names_is_numbered_by_the_docks_classes(
+        keep, qgis_iface, tmp_path, scene_layer, qgis_new_project):
+    mine = [ClassInfo(1, "roof", (200, 40, 40)), ClassInfo(2, "pavement", (120, 120, 120)),
+            ClassInfo(3, "low vegetation", (80, 180, 60))]  # alphabetically: low vegetation, pavement, roof
+    dock = _dock(keep, qgis_iface, scene_layer, mine)
+    panel = dock.classes_panel
+    boxes = {"roof": (0, 6, 8, 16), "Pavement": (8, 14, 0, 8), "low vegetation": (12, 20, 14, 22)}
+    polygons = QgsVectorLayer(str(_write_polygons(tmp_path / "survey.gpkg", "landcover", list(boxes.items()))),
+                              "survey", "ogr")
+    qgis_new_project.addMapLayer(polygons)
+    dialog = keep(LabelDrawDialog(scene_layer, None, panel))
+    dialog.reference.setLayer(polygons)
+    dialog.class_field.setEditText("landcover")
+    assert "named by the reference itself" in dialog.classes_note.text()
+    _draw(panel, dialog, qgis_new_project)
+
+    drawn = panel.label_layer()
+    assert drawn is not None and drawn.featureCount() == 15
+    expected = {"roof": 1, "Pavement": 2, "low vegetation": 3}  # the dock's ids, a name's case aside
+    for feature in drawn.getFeatures():
+        point = feature.geometry().asPoint()
+        row, col = int((ORIGIN[1] - point.y()) // PIXEL), int((point.x() - ORIGIN[0]) // PIXEL)
+        inside = next(name for name, (r0, r1, c0, c1) in boxes.items() if r0 <= row < r1 and c0 <= col < c1)
+        assert feature[CLASS_ID_FIELD] == expected[inside]
+        assert feature["class"] == mine[expected[inside] - 1].name  # what the points say is what the dock says
+    assert panel.classes() == mine  # nothing added, nothing renamed
+
+
+def test_reference_ids_the_dock_names_otherwise_keep_the_docks_names_and_the_message_says_so(
+        keep, qgis_iface, tmp_path, scene_layer, qgis_new_project):
+    mine = [ClassInfo(1, "broccoli (mine)", (40, 160, 40)), ClassInfo(2, "Lettuce_romaine_4wk", (150, 200, 90))]
+    theirs = [ClassInfo(1, "Brocoli_green_weeds_1", (10, 10, 200), "broccoli with weeds"),
+              ClassInfo(4, "Corn_senesced", (220, 180, 20), "senesced corn"),
+              ClassInfo(11, "Lettuce_romaine_4wk", (90, 30, 160), "romaine lettuce, 4 weeks")]
+    dock = _dock(keep, qgis_iface, scene_layer, mine)
+    panel = dock.classes_panel
+    messages = _messages(panel)
+    gt = QgsRasterLayer(str(write_reference(tmp_path / "SalinasA_gt.tif", labels=blocks(1, 4, 11), classes=theirs)),
+                        "SalinasA_gt", "gdal")
+    qgis_new_project.addMapLayer(gt)
+    dialog = keep(LabelDrawDialog(scene_layer, None, panel))
+    assert dialog.reference.currentLayer() is gt
+    _draw(panel, dialog, qgis_new_project)
+
+    names = {f[CLASS_ID_FIELD]: f["class"] for f in panel.label_layer().getFeatures()}
+    assert names == {1: "broccoli (mine)", 4: "Corn_senesced", 11: "Lettuce_romaine_4wk (11)"}
+    by_id = {c.id: c for c in panel.classes()}
+    assert by_id[1] == mine[0] and by_id[2] == mine[1]
+    assert (by_id[11].name, by_id[11].prompt) == ("Lettuce_romaine_4wk (11)", "romaine lettuce, 4 weeks")
+    assert (by_id[4].name, tuple(by_id[4].color)) == ("Corn_senesced", (220, 180, 20))
+    said = messages[-1]
+    assert ("Class 1 keeps your name 'broccoli (mine)' (the reference's class file calls it "
+            "'Brocoli_green_weeds_1').") in said
+    assert ("The reference's class 11 'Lettuce_romaine_4wk' came in as 'Lettuce_romaine_4wk (11)': your class 2 "
+            "has that name.") in said
+    assert "Class 4 keeps" not in said
+
+
+def test_a_draw_without_validation_forgets_an_earlier_draws_validation_raster_but_not_the_analysts_own(
+        keep, qgis_iface, tmp_path, scene_layer, reference_layer, classes, qgis_new_project):
+    dock = _dock(keep, qgis_iface, scene_layer, classes)
+    panel = dock.classes_panel
+    messages = _messages(panel)
+    _draw(panel, keep(LabelDrawDialog(scene_layer, None, panel)), qgis_new_project)
+    earlier = qgis_new_project.mapLayer(dock.last_run_settings["validation_layer_id"])
+    assert earlier is not None and earlier.name() == "Indian_gt_5_per_class_seed0_validation"
+
+    dialog = keep(LabelDrawDialog(scene_layer, panel.label_layer(), panel))
+    assert dialog.reference.currentLayer() is reference_layer
+    dialog.seed.setValue(1)
+    dialog.write_validation.setChecked(False)
+    _draw(panel, dialog, qgis_new_project)
+    assert dock.last_run_settings["validation_layer_id"] == ""  # its pixels hold this draw's training labels
+    assert ("The next run has no validation labels: 'Indian_gt_5_per_class_seed0_validation' was left by an "
+            "earlier draw.") in messages[-1]
+    assert not (tmp_path / "Indian_gt_5_per_class_seed1_validation.tif").exists()
+
+    own = QgsRasterLayer(str(write_reference(tmp_path / "checked.tif")), "checked", "gdal")  # not a draw's
+    qgis_new_project.addMapLayer(own)
+    dock.last_run_settings.update(validation_layer_id=own.id(), validation_field="")
+    dialog = keep(LabelDrawDialog(scene_layer, panel.label_layer(), panel))
+    dialog.reference.setLayer(reference_layer)
+    dialog.seed.setValue(2)
+    dialog.write_validation.setChecked(False)
+    _draw(panel, dialog, qgis_new_project)
+    assert dock.last_run_settings["validation_layer_id"] == own.id()
+    assert "no validation labels" not in messages[-1]
+
+
+def test_float_label_rasters_rank_below_integer_ones_and_a_float_one_on_the_grid_is_drawn_from(
+        keep, qgis_iface, tmp_path, scene_layer, classes, qgis_new_project):
+    dock = _dock(keep, qgis_iface, scene_layer, classes)
+    panel = dock.classes_panel
+    smaller = QgsRasterLayer(str(write_float_raster(tmp_path / "tile_part.tif", reference_map()[:10, :12])),
+                             "tile_part", "gdal")
+    on_grid = QgsRasterLayer(str(write_float_raster(tmp_path / "enmap_labels.tif", reference_map())),
+                             "enmap_labels", "gdal")
+    for layer in (smaller, on_grid):
+        assert layer.isValid()
+        qgis_new_project.addMapLayer(layer)
+    rank = label_draw_dialog.reference_rank
+    assert (rank(on_grid, scene_layer), rank(smaller, scene_layer)) == (2, 1)
+    assert rank(scene_layer, scene_layer) == 0 and rank(on_grid, on_grid) == 0  # never the scene itself
+    dialog = keep(LabelDrawDialog(scene_layer, None, panel))
+    assert dialog.reference.currentLayer() is on_grid
+    _draw(panel, dialog, qgis_new_project)
+    assert panel.refresh_counts() == {1: 5, 2: 5, 4: 5}
+
+    integer = QgsRasterLayer(str(write_reference(tmp_path / "gt.tif")), "gt", "gdal")
+    qgis_new_project.addMapLayer(integer)  # added last, it still comes first
+    assert rank(integer, scene_layer) == 3
+    assert keep(LabelDrawDialog(scene_layer, None, panel)).reference.currentLayer() is integer
+
+
+def test_warnings_are_sentences_and_names_keep_their_case(
+        keep, qgis_iface, tmp_path, scene_layer, classes, qgis_new_project, monkeypatch):
+    dock = _dock(keep, qgis_iface, scene_layer, classes)
+    panel = dock.classes_panel
+    messages = _messages(panel)
+    labels = reference_map()
+    labels[labels == 2] = 0
+    labels[8, 0:3] = 2  # 3 pixels: fewer than 5
+    labels[labels == 4] = 0
+    labels[12, 14:19] = 4  # 5 pixels: the draw keeps one to validate on
+    gt = QgsRasterLayer(str(write_reference(tmp_path / "few.tif", labels=labels)), "few", "gdal")
+    qgis_new_project.addMapLayer(gt)
+
+    survey = tmp_path / "survey_points.gpkg"  # a GeoPackage holding another layer: never replaced
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(survey))
+    ds.CreateLayer("roads", None, ogr.wkbLineString)
+    ds = None
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a: asked.append(text) or QMessageBox.Yes)
+    dialog = keep(LabelDrawDialog(scene_layer, None, panel))
+    dialog.points.setFilePath(str(survey))
+    dialog.accept()
+    assert dialog.result() != QDialog.Accepted and not asked  # refused before any "Replace?"
+    assert "survey_points.gpkg holds other layers (roads)" in dialog.note.text()
+    assert "Survey_points" not in dialog.note.text() and dialog.note.text().startswith("The draw cannot start: ")
+
+    dialog.points.setFilePath(str(tmp_path / "few_5_per_class_seed0.gpkg"))
+    _draw(panel, dialog, qgis_new_project)
+    said = messages[-1]
+    assert ("Note that 'water' (id 2) has only 3 reference pixels: 2 drawn for training, 1 left to validate on; "
+            "'meadow' (id 4) has only 5 reference pixels: 4 drawn for training, 1 left to validate on.") in said, said
+    assert said.endswith("left to validate on.") and ".." not in said
+
+
+def test_a_reference_of_too_many_class_ids_is_refused_in_words(
+        keep, qgis_iface, tmp_path, scene_layer, classes, qgis_new_project):
+    dock = _dock(keep, qgis_iface, scene_layer, classes)
+    panel = dock.classes_panel
+    messages = _messages(panel)
+    band = (np.arange(ROWS * COLS).reshape(ROWS, COLS) % 300 + 1).astype(np.uint16)  # 300 ids: an image band
+    path = tmp_path / "band.tif"
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), COLS, ROWS, 1, gdal.GDT_UInt16)
+    ds.SetGeoTransform((ORIGIN[0], PIXEL, 0.0, ORIGIN[1], 0.0, -PIXEL))
+    ds.SetProjection(utm_33n())
+    ds.GetRasterBand(1).WriteArray(band)
+    ds = None
+    layer = QgsRasterLayer(str(path), "band", "gdal")
+    qgis_new_project.addMapLayer(layer)
+    dialog = keep(LabelDrawDialog(scene_layer, None, panel))
+    dialog.reference.setLayer(layer)
+    _draw(panel, dialog, qgis_new_project)
+    assert messages[-1].startswith("No labels were drawn from band: the reference holds 300 different class ids")
+    assert messages[-1].endswith("(at most 255 classes).")
+    assert panel.label_layer() is None and not (tmp_path / "band_5_per_class_seed0.gpkg").exists()
