@@ -73,8 +73,9 @@ class DrawRequest:
 def reference_rank(layer: QgsMapLayer, scene: Optional[QgsRasterLayer]) -> int:
     """How much ``layer`` looks like reference labels: 3 a one-band integer raster of the scene's size, 2 another
     one-band integer raster or a one-band float raster of the scene's size (whole class ids as floats), 1 a vector
-    layer with a class field or another one-band float raster, 0 anything else: the scene itself, and the validation
-    raster an earlier draw left (:func:`~..core.label_draw.is_validation_of_a_draw`), which is no reference."""
+    layer with a class field or another one-band float raster, 0 anything else: the scene itself, the validation
+    raster an earlier draw left (:func:`~..core.label_draw.is_validation_of_a_draw`), and a run's class map or
+    confidence, which are no reference."""
     if isinstance(layer, QgsRasterLayer) and layer.isValid():
         kind = layer.dataProvider().dataType(1) if layer.bandCount() == 1 else None
         if kind not in INTEGER_TYPES + FLOAT_TYPES or (scene is not None and (
@@ -82,11 +83,23 @@ def reference_rank(layer: QgsMapLayer, scene: Optional[QgsRasterLayer]) -> int:
             return 0
         if layer.providerType() == "gdal" and is_validation_of_a_draw(gdal_name(layer.source())):
             return 0
+        if _is_run_output(layer):  # a layer added while a run's result is selected joins its group: not asked
+            return 0  # a run's class map or confidence: drawing labels from a classification says nothing of it
         on_grid = scene is not None and (layer.width(), layer.height()) == (scene.width(), scene.height())
         return (3 if on_grid else 2) if kind in INTEGER_TYPES else (2 if on_grid else 1)
     if isinstance(layer, QgsVectorLayer) and layer.isValid():
         return 1 if pick_class_field(layer.fields().names(), None) is not None else 0
     return 0
+
+
+def _is_run_output(layer: QgsRasterLayer) -> bool:
+    """Whether ``layer`` is a class map or confidence raster a run wrote (its band described "class" or
+    "confidence…"; a label raster's is "label")."""
+    if layer.providerType() != "gdal":
+        return False
+    ds = gdal.OpenEx(gdal_name(layer.source()), gdal.OF_RASTER)
+    described = ds.GetRasterBand(1).GetDescription() if ds is not None and ds.RasterCount else ""
+    return described == "class" or described.startswith("confidence")
 
 
 def safe_stem(name: str) -> str:

@@ -186,6 +186,7 @@ class Walkthrough:
         task = yield from self.run(plugin, dock)
         yield from self.inspect_results(dock, scene, task, files)
         yield from self.reopen_project(plugin, dock)
+        yield from self.draw_from_reference(dock, files)
         yield from self.import_product(dock)
 
     def arrange_window(self) -> None:
@@ -446,6 +447,63 @@ class Walkthrough:
                    and plugin.last_bundle == model,
                    f"classes {after} (saved {before}); scene {dock.scene_layer()}; labels {dock.label_layer()}; "
                    f"model {plugin.last_bundle} (saved {model})")
+
+    def draw_from_reference(self, dock: Any, files: Any) -> Iterator[int]:
+        """Tab 2, Draw from reference… with the demo's ground truth in the project: the dialog offers it, draws 5
+        labels per class with seed 0 in a task; the points become the label layer, on the pixels the benchmark draws
+        for that seed, and the pixels left over become the next run's validation labels."""
+        from hypersynth.core.evaluation.protocol import few_label_split
+        from hypersynth.core.io.labels import read_labels
+        from hypersynth.core.io.read import read_scene_layout
+        from hypersynth.ui.label_draw_dialog import LabelDrawDialog
+
+        self.enter("drawing training labels from the ground truth")
+        QgsProject.instance().addMapLayer(QgsRasterLayer(str(files.ground_truth), files.ground_truth.stem))
+        dock.tabs.setCurrentWidget(dock.classes_panel)
+        points = self.work / "drawn" / "demo_5_per_class_seed0.gpkg"
+        points.parent.mkdir(parents=True, exist_ok=True)
+        asked: dict[str, Any] = {}
+
+        def fill(tries: int = 50) -> None:
+            """Answer the dialog as an analyst would: the reference it offers, 5 per class, seed 0, a file name."""
+            dialog = QApplication.activeModalWidget()
+            if not isinstance(dialog, LabelDrawDialog):
+                if tries:
+                    QTimer.singleShot(POLL_MS, lambda: fill(tries - 1))
+                return
+            offered = dialog.reference.currentLayer()
+            asked.update(reference=offered.name() if offered is not None else None)
+            dialog.labels_per_class.setValue(5)
+            dialog.seed.setValue(0)
+            dialog.points.setFilePath(str(points))
+            self.screenshot("desktop_6_draw_dialog", whole_screen=True)
+            dialog.accept()
+            if dialog.isVisible():  # refused: say why, and close it so the walkthrough goes on to report
+                asked["refused"] = dialog.note.text()
+                dialog.reject()
+
+        QTimer.singleShot(POLL_MS, fill)
+        dock.classes_panel.draw_button.click()  # the dialog's own event loop runs fill
+        self.require("the draw's dialog offers the ground truth as the reference",
+                     asked.get("reference") == files.ground_truth.stem and "refused" not in asked,
+                     f"offered {asked.get('reference')}; {asked.get('refused', 'accepted')}")
+        yield from self.until(lambda: dock.label_layer() is not None and dock.label_layer().name() == points.stem,
+                              120, "the drawn points to become the label layer")
+        layout = read_scene_layout(files.scene)
+        truth, _ = read_labels(files.ground_truth, layout)
+        bench = few_label_split(np.where(layout.valid, truth, 0), 5, 0, kind="random", patch_size=9,
+                                valid=np.asarray(layout.valid))
+        drawn, _ = read_labels(points, layout)
+        self.check("the drawn points are the label layer, on the pixels the benchmark draws for the seed",
+                   np.array_equal(drawn, bench.train_labels()),
+                   f"{int((drawn > 0).sum())} drawn pixels, {int(bench.train_mask.sum())} the benchmark's, "
+                   f"{int(((drawn > 0) & ~bench.train_mask).sum())} of them elsewhere")
+        validation = QgsProject.instance().mapLayer(str(dock.last_run_settings.get("validation_layer_id") or ""))
+        self.check("the pixels left over are the next run's validation labels",
+                   validation is not None and Path(validation.source()) == points.with_name(
+                       f"{points.stem}_validation.tif"), f"validation layer: {validation and validation.source()}")
+        yield from self.settle()
+        self.screenshot("desktop_6_draw")
 
     def import_product(self, dock: Any) -> Iterator[int]:
         """Tab 1, Open file… on an order of two PRISMA L2D products (the demo scene written in ASI's layout, each in

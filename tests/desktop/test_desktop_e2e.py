@@ -32,12 +32,15 @@ EXPECTED_CHECKS = (  # the checks the walkthrough must have made (a silent skip 
     "confidence layer added",
     "class map holds known classes only",
     "pixel spectrum shown after a click on the map",
+    "the draw's dialog offers the ground truth as the reference",
+    "the drawn points are the label layer, on the pixels the benchmark draws for the seed",
+    "the pixels left over are the next run's validation labels",
     "an order of several products asks which to open, in QGIS's dialog",
     "a PRISMA product is imported in a task, not opened as GDAL shows it",
     "the imported product is the scene, with its wavelengths",
 )
 SCREENSHOTS = ("desktop_1_scene.png", "desktop_2_labels.png", "desktop_3_run_dialog.png", "desktop_4_result.png",
-               "desktop_5_choose_product.png", "desktop_5_import.png")
+               "desktop_5_choose_product.png", "desktop_5_import.png", "desktop_6_draw_dialog.png", "desktop_6_draw.png")
 
 
 def _desktop_helpers() -> ModuleType:

@@ -502,3 +502,24 @@ def test_a_reference_of_too_many_class_ids_is_refused_in_words(
     assert messages[-1].startswith("No labels were drawn from band: the reference holds 300 different class ids")
     assert messages[-1].endswith("(at most 255 classes).")
     assert panel.label_layer() is None and not (tmp_path / "band_5_per_class_seed0.gpkg").exists()
+
+
+def test_a_runs_class_map_is_never_the_default_reference(tmp_path, qgis_new_project):
+    """A desktop walkthrough: after a run, the dialog offered the run's class map (a one-band integer raster of the
+    scene's size) over the ground truth."""
+    from hypersynth.core.io.write import write_class_map, write_label_raster
+    from hypersynth.ui.label_draw_dialog import reference_rank
+
+    classes = [ClassInfo(1, "a"), ClassInfo(2, "b")]
+    values = np.ones((6, 7), np.uint8)
+    values[3:] = 2
+    grid = dict(transform=(366000.0, 10.0, 0.0, 5810000.0, 0.0, -10.0), crs_wkt=None)
+    truth = QgsRasterLayer(str(write_label_raster(tmp_path / "truth.tif", values, classes, **grid)), "truth")
+    mapped = QgsRasterLayer(str(write_class_map(tmp_path / "classification.tif", values, classes, **grid)), "classes")
+    from hypersynth.core.io.write import write_confidence
+
+    confidence = QgsRasterLayer(str(write_confidence(tmp_path / "confidence.tif", np.full((6, 7), 0.8, np.float32),
+                                                     **grid)), "confidence")
+    qgis_new_project.addMapLayers([truth, mapped, confidence])
+    assert reference_rank(truth, None) == 2
+    assert reference_rank(mapped, None) == 0 and reference_rank(confidence, None) == 0
