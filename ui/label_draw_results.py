@@ -166,6 +166,17 @@ def run_settings_of(widget: QWidget) -> Optional[dict[str, Any]]:
     return None
 
 
+def to_the_top(layer: QgsVectorLayer, project: QgsProject) -> None:
+    """Move ``layer`` to the top of ``project``'s layer tree (QGIS put it at the Layers panel's selection, which may
+    lie below the reference raster the points were drawn from: in the same colours, it hides them)."""
+    root = project.layerTreeRoot()
+    node = root.findLayer(layer.id())
+    if node is None or (node.parent() is root and root.children().index(node) == 0):
+        return
+    root.insertChildNode(0, node.clone())
+    node.parent().removeChildNode(node)
+
+
 def add_below(layer: QgsRasterLayer, above: QgsVectorLayer, project: QgsProject) -> None:
     """Add ``layer`` to ``project`` just below ``above`` in the layer tree, hidden (in class colours under points
     in the same colours, it would hide them)."""
@@ -225,6 +236,7 @@ def use_drawn_labels(panel: ClassesPanel, draw: LabelDraw, request: DrawRequest,
     added = merge_drawn_classes(panel, draw.classes)
     style_label_layer(points, panel.classes())
     add_input_layer(points, into)
+    to_the_top(points, into)  # above the reference it was drawn from, which would hide it
     said = [draw.summary()]
     scene = panel.scene_layer()
     if scene is not None and scene.id() == scene_id:

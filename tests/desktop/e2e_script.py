@@ -458,7 +458,9 @@ class Walkthrough:
         from hypersynth.ui.label_draw_dialog import LabelDrawDialog
 
         self.enter("drawing training labels from the ground truth")
-        QgsProject.instance().addMapLayer(QgsRasterLayer(str(files.ground_truth), files.ground_truth.stem))
+        truth_layer = QgsRasterLayer(str(files.ground_truth), files.ground_truth.stem)
+        QgsProject.instance().addMapLayer(truth_layer, False)  # at the top, not into the run's group (a rerun's)
+        QgsProject.instance().layerTreeRoot().insertLayer(0, truth_layer)
         dock.tabs.setCurrentWidget(dock.classes_panel)
         points = self.work / "drawn" / "demo_5_per_class_seed0.gpkg"
         points.parent.mkdir(parents=True, exist_ok=True)
@@ -499,6 +501,10 @@ class Walkthrough:
                    f"{int((drawn > 0).sum())} drawn pixels, {int(bench.train_mask.sum())} the benchmark's, "
                    f"{int(((drawn > 0) & ~bench.train_mask).sum())} of them elsewhere")
         validation = QgsProject.instance().mapLayer(str(dock.last_run_settings.get("validation_layer_id") or ""))
+        order = [layer.name() for layer in iface.mapCanvas().layers()]  # drawn top first
+        self.check("the drawn points are drawn above the reference they came from",
+                   points.stem in order and files.ground_truth.stem in order
+                   and order.index(points.stem) < order.index(files.ground_truth.stem), f"map layers: {order}")
         self.check("the pixels left over are the next run's validation labels",
                    validation is not None and Path(validation.source()) == points.with_name(
                        f"{points.stem}_validation.tif"), f"validation layer: {validation and validation.source()}")

@@ -34,6 +34,7 @@ EXPECTED_CHECKS = (  # the checks the walkthrough must have made (a silent skip 
     "pixel spectrum shown after a click on the map",
     "the draw's dialog offers the ground truth as the reference",
     "the drawn points are the label layer, on the pixels the benchmark draws for the seed",
+    "the drawn points are drawn above the reference they came from",
     "the pixels left over are the next run's validation labels",
     "an order of several products asks which to open, in QGIS's dialog",
     "a PRISMA product is imported in a task, not opened as GDAL shows it",

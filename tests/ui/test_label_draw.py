@@ -523,3 +523,21 @@ def test_a_runs_class_map_is_never_the_default_reference(tmp_path, qgis_new_proj
     qgis_new_project.addMapLayers([truth, mapped, confidence])
     assert reference_rank(truth, None) == 2
     assert reference_rank(mapped, None) == 0 and reference_rank(confidence, None) == 0
+
+
+def test_the_drawn_points_go_above_the_reference(tmp_path, qgis_new_project):
+    """QGIS puts a new layer at the Layers panel's selection, which may be below the reference raster the points were
+    drawn from: in the same colours it hid them (the desktop walkthrough)."""
+    from hypersynth.ui.label_draw_results import to_the_top
+
+    root = qgis_new_project.layerTreeRoot()
+    group = root.addGroup("mine")
+    points = QgsVectorLayer("Point?crs=EPSG:32633", "points", "memory")
+    reference = QgsVectorLayer("Polygon?crs=EPSG:32633", "reference", "memory")
+    qgis_new_project.addMapLayers([reference, points], False)
+    root.insertLayer(0, reference)
+    group.addLayer(points)
+    to_the_top(points, qgis_new_project)
+    assert [node.name() for node in root.children()] == ["points", "reference", "mine"] and not group.children()
+    to_the_top(points, qgis_new_project)  # at the top already: stays
+    assert [node.name() for node in root.children()] == ["points", "reference", "mine"]
