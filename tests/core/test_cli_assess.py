@@ -123,6 +123,13 @@ def test_validation_labels_off_the_maps_grid_are_said_to_be_off_the_map(files, t
     write_label_raster(path, np.ones((10, 10), np.int32), CLASSES[:1], transform=shifted,
                        crs_wkt=CRS.from_epsg(32633).to_wkt())
     assert cli_main(["assess", "--map", str(files["map"]), "--validation", str(path)]) == 2
+    err = capsys.readouterr().err  # on the map's pixel lattice, 10 pixels east: beside it
+    assert "covers no pixel of the class map" in err and "give the labels of this class map" in err
+    assert "scene" not in err
+    half = tmp_path / "half.tif"  # half a pixel off: another grid
+    write_label_raster(half, np.ones((10, 10), np.int32), CLASSES[:1], transform=(TRANSFORM[0] + 15.0, *TRANSFORM[1:]),
+                       crs_wkt=CRS.from_epsg(32633).to_wkt())
+    assert cli_main(["assess", "--map", str(files["map"]), "--validation", str(half)]) == 2
     err = capsys.readouterr().err
     assert "than the class map" in err and "resample the labels to the class map's grid" in err
     assert "scene" not in err
