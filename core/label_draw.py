@@ -15,7 +15,7 @@ from .outputs import OutputExistsError
 from .progress import NULL_REPORTER, Reporter
 from .scene import ClassInfo, Scene
 
-DEFAULT_PATCH_SIDE = 9  # the fast preset's patch side: the disjoint split's guard band, as `bench` sizes it
+DEFAULT_PATCH_SIDE = 9  # the fast preset's patch side (a test holds it to the preset's): bench's disjoint guard band
 POINT_FORMATS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".fgb": "FlatGeobuf"}  # the training points' files
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qpj")  # an overwritten Shapefile's parts all go
 POINT_LAYER = "labels"  # the layer's name inside the file, as the dock names a label layer's
@@ -40,6 +40,7 @@ class LabelDraw:
     class_file: Optional[Path] = None  # beside the points: the classes' names, colours and prompts, for --prompts
     validation: Optional[Path] = None  # the validation label raster written, if asked for
     warnings: list[str] = field(default_factory=list)  # classes with fewer than N pixels, or none left to validate
+    renumbered: dict[int, int] = field(default_factory=dict)  # a reference of names: its own id -> the analyst's id
 
     def summary(self) -> str:
         """One line for the analyst: what was drawn from what, and what is left to validate on."""
@@ -84,8 +85,9 @@ def _named_warnings(drawn: Split, classes: list[ClassInfo]) -> list[str]:
     warnings = []
     for class_id, (train, test) in drawn.counts().items():
         name = next((f"'{c.name}' (id {c.id})" for c in classes if c.id == class_id), f"class {class_id}")
+        held = int((drawn.labels == class_id).sum())  # the test count of a disjoint split is after its guard band
         if train < drawn.labels_per_class:
-            warnings.append(f"{name} has only {train + test} reference pixel{'s' if train + test != 1 else ''}: "
+            warnings.append(f"{name} has only {held} reference pixel{'s' if held != 1 else ''}: "
                             f"{train} drawn for training, {test} left to validate on")
         elif test == 0 and drawn.kind == "disjoint":
             warnings.append(f"{name} has no pixel left to validate on outside the {drawn.patch_size}×"
@@ -125,22 +127,39 @@ def check_draw_outputs(points: str | os.PathLike, validation: Optional[str | os.
             raise LabelDrawError(f"{validation.name}: the validation labels are written as a GeoTIFF; give it the "
                                  "ending .tif")
         outputs.append(validation)
-    resolved = [p.resolve() for p in outputs]
-    if len(set(resolved)) < len(resolved):
-        raise LabelDrawError(f"the validation labels {validation} are a file the training labels write; give "
-                             "them another name")
+    resolved = [p.resolve() for p in outputs]  # three endings: never one file twice
     taken = {Path(i).resolve(): i for i in inputs if i is not None and not str(i).startswith("/vsi")}
     for path, full in zip(outputs, resolved):
         if full in taken:
             raise LabelDrawError(f"{path} is one of the inputs; write the drawn labels to another file")
         if not path.parent.is_dir():
             raise LabelDrawError(f"the folder {path.parent} does not exist; create it or choose another")
-        if path.exists() and not overwrite:
-            raise OutputExistsError(f"{path} already exists; choose another name or allow overwriting to replace it")
+        parts = [path.with_suffix(part) for part in SHAPEFILE_PARTS] if path.suffix.lower() == ".shp" else [path]
+        held = next((part for part in parts if part.exists()), None)  # a Shapefile's stray .prj would give it a CRS
+        if held is not None and not overwrite:
+            raise OutputExistsError(f"{held} already exists; choose another name or allow overwriting to replace it")
         others = _other_layers(path) if path == points and suffix == ".gpkg" and path.exists() else []
         if others:
             raise LabelDrawError(f"{path.name} holds other layers ({', '.join(others)}), and the draw writes a whole "
                                  f"file: write the training labels to a new file")
+
+
+def _renumbered(draw: LabelDraw, theirs: np.ndarray, classes: list[ClassInfo]) -> LabelDraw:
+    """``draw`` with its classes' ids those of ``theirs``, the same reference read with the analyst's classes (a
+    reference of class names takes their ids; one of ids keeps them): the pixels drawn stay bench's."""
+    own = draw.split.labels
+    mapping = {}
+    for class_id in (int(i) for i in np.unique(own) if i > 0):
+        found = np.unique(theirs[own == class_id])
+        if len(found) != 1:  # one reference read two ways: a class is one class both times
+            raise LabelDrawError(f"the reference's class {class_id} is not one class under your classes' ids")
+        mapping[class_id] = int(found[0])
+    split = draw.split
+    split.labels = theirs
+    present = set(mapping.values())
+    kept = [c for c in classes if c.id in present]
+    return LabelDraw(split, kept, draw.reference_pixels, warnings=_named_warnings(split, kept),
+                     renumbered={own_id: id_ for own_id, id_ in mapping.items() if own_id != id_})
 
 
 def _other_layers(path: Path) -> list[str]:
@@ -166,6 +185,18 @@ def is_validation_of_a_draw(path: str | os.PathLike) -> bool:
             return bool(ds.tags().get(VALIDATION_TAG))
     except (RasterioError, OSError):  # not a raster rasterio opens: not one a draw wrote
         return False
+
+
+def written_files(points: str | os.PathLike, validation: Optional[str | os.PathLike] = None) -> list[Path]:
+    """Every file :func:`write_draw` writes for these outputs: the points (a Shapefile's parts), their class file, and
+    the validation raster with its style and GDAL sidecar."""
+    points = Path(points)
+    files = [points.with_suffix(part) for part in SHAPEFILE_PARTS] if points.suffix.lower() == ".shp" else [points]
+    files.append(class_file_beside(points))
+    if validation is not None:
+        validation = Path(validation)
+        files += [validation, validation.with_suffix(".qml"), Path(f"{validation}.aux.xml")]
+    return files
 
 
 def write_draw(draw: LabelDraw, scene: Scene, points: str | os.PathLike,
@@ -269,15 +300,17 @@ def draw_labels_from_files(scene_path: str | os.PathLike, reference_path: str | 
 
     inputs = (scene_path, reference_path, classes_path)
     check_draw_outputs(points, validation, georeferenced=True, inputs=inputs, overwrite=overwrite)
-    scene = read_scene_layout(scene_path, reporter) or read_scene(scene_path, reporter=reporter)
+    reading = reporter.sub(0.0, 0.8)
+    scene = read_scene_layout(scene_path, reading) or read_scene(scene_path, reporter=reading)
     check_draw_outputs(points, validation, georeferenced=scene.georeferenced, inputs=inputs, overwrite=overwrite)
-    if classes_path is None and known_classes:
-        reference, classes = read_labels(reference_path, scene, class_field=class_field, classes=list(known_classes))
-    else:
-        reference, classes = read_labels_and_classes(reference_path, scene, classes_path, class_field,
-                                                     labels_name=Path(reference_path).name)
-    draw = draw_labels(reference, np.asarray(scene.valid), classes, labels_per_class=labels_per_class, seed=seed,
-                       split=split, patch_side=patch_side)
+    valid = np.asarray(scene.valid)
+    reference, classes = read_labels_and_classes(reference_path, scene, classes_path, class_field,
+                                                 labels_name=Path(reference_path).name)  # as bench reads it
+    draw = draw_labels(reference, valid, classes, labels_per_class=labels_per_class, seed=seed, split=split,
+                       patch_side=patch_side)
+    if classes_path is None and known_classes:  # the same pixels, under the ids the analyst's classes give names
+        theirs, known = read_labels(reference_path, scene, class_field=class_field, classes=list(known_classes))
+        draw = _renumbered(draw, np.where(valid, theirs, 0), known)
     reporter.check()  # a Cancel while the labels were read: nothing written
     reporter.progress(0.9, "writing the labels")
     written = write_draw(draw, scene, points, validation, overwrite=overwrite)

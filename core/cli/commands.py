@@ -341,7 +341,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         from ..label_draw import draw_labels_from_files
 
         draw = draw_labels_from_files(args.scene, args.truth, args.out, labels_per_class=args.labels_per_class,
-                                      seed=args.seed, split=args.split, patch_side=args.patch_side,
+                                      seed=args.seed, split=args.split, patch_side=args.patch_size,
                                       validation=args.validation_out, classes_path=args.prompts,
                                       class_field=args.class_field, overwrite=args.overwrite, reporter=reporter)
         reporter.close()

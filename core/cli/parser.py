@@ -426,10 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"seed of the draw, 0 to {SEED_MAX} (default 0): bench's seed gives bench's pixels")
     p.add_argument("--split", choices=["random", "disjoint"], default="random",
                    help="random: every other reference pixel validates (default); disjoint: none within "
-                        "--patch-side // 2 pixels of a training label, so none lies inside a training patch")
-    p.add_argument("--patch-side", type=_whole(1), default=9,
-                   help="the classifier's patch side the disjoint split keeps validation pixels out of (default 9, "
-                        "the fast preset's, as bench uses)")
+                        "--patch-size // 2 pixels of a training label, so none lies inside a training patch")
+    p.add_argument("--patch-size", type=_whole(1), default=9,
+                   help="the classifier's patch side the disjoint split keeps validation pixels out of (default 9: "
+                        "bench's with the fast and full presets; 8 with tiny)")
     p.add_argument("--out", required=True, metavar="POINTS",
                    help="the training labels to write: .gpkg, .shp or .fgb (.shp or .fgb for a scene without "
                         "georeference); NAME_classes.json is written beside it")

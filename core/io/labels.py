@@ -30,12 +30,16 @@ def label_map_dtype(largest_id: int) -> np.dtype:
     return np.dtype(np.uint8 if largest_id <= np.iinfo(np.uint8).max else np.uint16)
 
 
-def row_strips(rows: int, cols: int, block_rows: int = 1) -> Iterator[slice]:
+def row_strips(rows: int, cols: int, block_rows: int = 1, first_file_row: int = 0) -> Iterator[slice]:
     """The strips of rows a ``rows × cols`` label-like map is read or scanned by: about :data:`LABEL_CHUNK_PIXELS`
-    pixels each, whole multiples of the file's ``block_rows`` (so each block is decoded once)."""
+    pixels each, whole multiples of the file's ``block_rows`` (so each block is decoded once), their edges on the
+    file's block edges when the map's first row is the file's row ``first_file_row``."""
     block_rows = max(1, int(block_rows))
     step = max(1, LABEL_CHUNK_PIXELS // max(1, cols * block_rows)) * block_rows
-    for row0 in range(0, rows, step):
+    lead = (-int(first_file_row)) % block_rows  # map rows before the first block edge
+    if lead:
+        yield slice(0, min(rows, lead))
+    for row0 in range(lead, rows, step):
         yield slice(row0, min(rows, row0 + step))
 
 
@@ -375,7 +379,7 @@ def _read_raster(path: Path, ds: Any, scene: Scene, classes: Optional[list[Class
                 f"{path.name} is in {_crs_name(theirs)} but the {_grid()} is in {_crs_name(mine)}; reproject the "
                 f"labels onto the {_grid()}'s grid (e.g. gdalwarp -t_srs {_crs_argument(mine)} -te {_te(scene)} -ts "
                 f"{cols} {rows} -r near)")
-        offset = _pixel_offset(transform, scene.transform)
+        offset = _pixel_offset(transform, scene.transform, shape == (rows, cols))
         if offset is None:
             raise LabelReadError(
                 f"{path.name} is on a different grid ({_grid_text(shape, transform)}) than the {_grid()} "
@@ -413,7 +417,8 @@ def _read_raster(path: Path, ds: Any, scene: Scene, classes: Optional[list[Class
         return out
 
     return _class_ids_of(path, read_rows, (rows, cols), band.GetNoDataValue(), classes,
-                         band.GetCategoryNames() or [], band.GetColorTable(), block_rows=band.GetBlockSize()[1])
+                         band.GetCategoryNames() or [], band.GetColorTable(), block_rows=band.GetBlockSize()[1],
+                         first_file_row=row_off)
 
 
 def _read_mat(path: Path, scene: Scene, classes: Optional[list[ClassInfo]]
@@ -463,12 +468,12 @@ def _truncated_raw(path: Path, ds: Any) -> Optional[str]:
 
 def _class_ids_of(path: Path, read_rows: Callable[[int, int], np.ndarray], shape: tuple[int, int],
                   nodata: Optional[float], classes: Optional[list[ClassInfo]], names: list[str], table: Any,
-                  block_rows: int = 1) -> tuple[np.ndarray, dict[int, ClassInfo]]:
+                  block_rows: int = 1, first_file_row: int = 0) -> tuple[np.ndarray, dict[int, ClassInfo]]:
     """``(H, W)`` class ids from a label array read ``read_rows(row0, row1)`` a chunk of rows at a time (no-data
     and NaN: 0), and each id's class: the known one, else a name and colour from the file's categories and colour
     table, else ``class i``. Memory: the map (a byte a pixel for an array of bytes, else 2 while it is read, then
     :func:`label_map_dtype`'s) and one chunk's temporaries (``block_rows``: the file's block height, which the
-    chunks are whole multiples of)."""
+    chunks are whole multiples of, from the file's row ``first_file_row``, the map's first)."""
     if nodata is not None and any(c.id == nodata for c in classes or []):  # the class would vanish without a word
         name = next(c.name for c in classes or [] if c.id == nodata)
         logging.getLogger("hypersynth").warning(
@@ -479,7 +484,7 @@ def _class_ids_of(path: Path, read_rows: Callable[[int, int], np.ndarray], shape
 
     labels: Optional[np.ndarray] = None  # (H, W), made for the largest id the file's type holds
     present: set[int] = set()
-    for rows in row_strips(*shape, block_rows):
+    for rows in row_strips(*shape, block_rows, first_file_row):
         values = read_rows(rows.start, rows.stop)  # (h, W) in the file's type
         if labels is None:
             largest = np.iinfo(values.dtype).max if values.dtype.kind in "ui" else MAX_CLASS_ID
@@ -518,16 +523,20 @@ def _class_ids_of(path: Path, read_rows: Callable[[int, int], np.ndarray], shape
 # --------------------------------------------------------------------------- helpers
 
 
-def _pixel_offset(transform: Optional[tuple[float, ...]], scene_transform: tuple[float, ...]
+def _pixel_offset(transform: Optional[tuple[float, ...]], scene_transform: tuple[float, ...], same_shape: bool
                   ) -> Optional[tuple[int, int]]:
-    """``(row, col)`` of the scene's first pixel in a raster of ``transform`` on the same pixel lattice (the same pixel
-    size, no rotation, corners a whole number of pixels apart, to a thousandth of a pixel); None otherwise."""
+    """``(row, col)`` of the scene's first pixel in a raster of ``transform`` on the same pixel lattice, to a
+    thousandth of a pixel: ``(0, 0)`` for the scene's own grid (a rotated one too, with ``same_shape``); else the same
+    pixel size without rotation, corners a whole number of pixels apart. None otherwise."""
     if transform is None:
         return None
+    tolerance = 1e-3 * abs(scene_transform[1])
+    if same_shape and np.allclose(transform, scene_transform, rtol=0, atol=tolerance):
+        return 0, 0
     x0, dx, rx, y0, ry, dy = transform
     sx0, sdx, srx, sy0, sry, sdy = scene_transform
-    tolerance = 1e-3 * abs(sdx)
-    if rx or ry or srx or sry or abs(dx - sdx) > 1e-6 * abs(sdx) or abs(dy - sdy) > 1e-6 * abs(sdy):
+    turned = max(abs(rx), abs(ry), abs(srx), abs(sry)) > 1e-9 * abs(sdx)  # rotated (not a writer's rounding)
+    if turned or abs(dx - sdx) > 1e-6 * abs(sdx) or abs(dy - sdy) > 1e-6 * abs(sdy):
         return None
     col, row = (sx0 - x0) / dx, (sy0 - y0) / dy
     if abs(col - round(col)) * abs(dx) > tolerance or abs(row - round(row)) * abs(dy) > tolerance:

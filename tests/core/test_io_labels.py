@@ -406,3 +406,25 @@ def test_a_label_raster_on_the_scenes_pixel_lattice_is_cut_to_the_scene(tmp_path
     coarser = _label_tif(tmp_path / "coarse.tif", big, (X0, 2 * PX, 0.0, Y0, 0.0, -2 * PX))
     with pytest.raises(LabelReadError, match="different grid.*resample the labels"):
         read_labels(coarser, _scene())
+
+
+def test_a_label_raster_on_a_rotated_scenes_own_grid_is_read(tmp_path):
+    """A scene whose geotransform is rotated: its own label raster (the same grid) is read; half a pixel off is not."""
+    rotated = (X0, PX * 0.96, PX * 0.28, Y0, PX * 0.28, -PX * 0.96)
+    scene = Scene(cube=np.zeros((10, ROWS, COLS), np.float32), valid=np.ones((ROWS, COLS), bool), transform=rotated,
+                  crs_wkt=CRS.from_epsg(32633).to_wkt())
+    truth = _expected_polygon_labels((3, 1, 2))
+    labels, _ = read_labels(_label_tif(tmp_path / "own.tif", truth, rotated), scene)
+    assert np.array_equal(labels, truth)
+    off = (X0 + PX / 2, *rotated[1:])
+    with pytest.raises(LabelReadError, match="different grid"):
+        read_labels(_label_tif(tmp_path / "off.tif", truth, off), scene)
+
+
+def test_label_strips_start_on_the_files_block_edges():
+    from hypersynth.core.io.labels import row_strips
+
+    assert list(row_strips(20, 4, 4)) == [slice(0, 20)]
+    assert list(row_strips(20, 4, 4, first_file_row=3)) == [slice(0, 1), slice(1, 20)]  # file row 4 starts a block
+    assert list(row_strips(20, 4, 4, first_file_row=-5)) == [slice(0, 1), slice(1, 20)]  # the map starts above it
+    assert list(row_strips(3, 4, 4, first_file_row=1)) == [slice(0, 3)]

@@ -230,16 +230,32 @@ def test_a_class_with_few_pixels_keeps_one_to_validate_on_and_says_so(capsys, tm
 
 
 @pytest.mark.parametrize("split", ["random", "disjoint"])
-def test_a_benchmark_row_is_run_again_by_hand(labelled, tmp_path, split):
-    """bench's SVM row and a baseline run on draw-labels' files, same seed: the same figures to the last digit."""
+def test_a_benchmark_row_is_run_again_by_hand(labelled, tmp_path, split, monkeypatch):
+    """bench's SVM row and a baseline run on draw-labels' files, same seed: bench's own training and test pixels,
+    and the same figures to the last digit."""
+    import hypersynth.core.evaluation.protocol as protocol
+
+    splits = []
+
+    def kept(*args, **kwargs):  # bench's own split, as run_one draws it
+        splits.append(few_label_split(*args, **kwargs))
+        return splits[-1]
+
+    monkeypatch.setattr(protocol, "few_label_split", kept)
     assert main(["bench", "--scene", str(labelled["scene"]), "--truth", str(labelled["truth"]), "--name", "dev",
                  "--methods", "svm", "--labels-per-class", "3", "--seeds", "4", "--splits", split,
                  "--json", str(tmp_path / "bench.json"), "--quiet"]) == 0
+    monkeypatch.undo()
+    assert len(splits) == 1
     rows = json.loads((tmp_path / "bench.json").read_text())["rows"]
     bench_oa = next(r["oa_mean"] for r in rows if r["method"] == "svm")
     assert main(["draw-labels", "--scene", str(labelled["scene"]), "--truth", str(labelled["truth"]),
                  "--labels-per-class", "3", "--seed", "4", "--split", split, "--out", str(tmp_path / "t.gpkg"),
                  "--validation-out", str(tmp_path / "v.tif"), "--quiet"]) == 0
+    scene = read_scene(labelled["scene"])
+    assert np.array_equal(read_labels(tmp_path / "t.gpkg", scene)[0], splits[0].train_labels())
+    validation = read_labels(tmp_path / "v.tif", scene, min_classes=1)[0]
+    assert np.array_equal(validation > 0, splits[0].test_mask)
     assert main(["baseline", "--method", "svm", "--seed", "4", "--scene", str(labelled["scene"]), "--labels",
                  str(tmp_path / "t.gpkg"), "--prompts", str(tmp_path / "t_classes.json"), "--validation",
                  str(tmp_path / "v.tif"), "--out", str(tmp_path / "run"), "--quiet"]) == 0
@@ -306,3 +322,30 @@ def test_the_analysts_classes_number_a_reference_of_names(tmp_path):
     plain = draw_labels_from_files(scene_path, tmp_path / "ref.gpkg", tmp_path / "u.gpkg", labels_per_class=2,
                                    seed=0, class_field="landcover")
     assert [(c.id, c.name) for c in plain.classes] == [(1, "roof"), (2, "water")]  # alphabetical without them
+    assert np.array_equal(draw.split.train_mask, plain.split.train_mask)  # bench's pixels, only the ids differ
+    assert np.array_equal(draw.split.test_mask, plain.split.test_mask)
+    assert draw.renumbered == {1: 2, 2: 1} and plain.renumbered == {}
+
+
+def test_a_disjoint_warning_counts_the_reference_pixels_before_the_guard_band():
+    labels = np.zeros((10, 10), np.uint8)
+    labels[:4] = 1
+    labels[8, 2:5] = 2  # three pixels side by side: one guard band swallows the others
+    scene_valid = np.ones((10, 10), bool)
+    draw = draw_labels(labels, scene_valid, [ClassInfo(1, "a"), ClassInfo(2, "b")], labels_per_class=5, seed=0,
+                       split="disjoint", patch_side=9)
+    assert "'b' (id 2) has only 3 reference pixels: 2 drawn for training, 0 left to validate on" in draw.warnings
+
+
+def test_a_stray_shapefile_part_counts_as_an_existing_file(labelled, tmp_path):
+    (tmp_path / "t.prj").write_text("a CRS of an earlier file")  # would give the new points that CRS
+    with pytest.raises(OutputExistsError, match=r"t\.prj already exists"):
+        draw_labels_from_files(labelled["scene"], labelled["truth"], tmp_path / "t.shp", labels_per_class=1, seed=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.prj"]
+
+
+def test_the_default_patch_side_is_the_fast_presets():
+    from hypersynth.core.label_draw import DEFAULT_PATCH_SIDE
+    from hypersynth.core.ldm.config import preset
+
+    assert DEFAULT_PATCH_SIDE == preset("fast").vae.patch_size == preset("full").vae.patch_size
