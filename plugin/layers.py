@@ -113,6 +113,21 @@ def gdal_name(source: str) -> str:
     return source.split("|")[0]
 
 
+def scene_georeferenced(scene: str) -> bool:
+    """Whether the engine reads the raster ``scene`` (what GDAL opens: :func:`gdal_name`) with a CRS
+    (:func:`~hypersynth.core.io.read.dataset_grid`), from its header; True when it cannot tell, leaving the engine to
+    say so once it reads the scene. Not a layer's ``crs()``: QGIS may give a raster without CRS the project's."""
+    from rasterio.errors import RasterioError
+
+    from ..core.io.read import dataset_grid, opened_quietly
+
+    try:
+        with opened_quietly(scene) as ds:
+            return dataset_grid(ds)[1] is not None
+    except (RasterioError, OSError, ValueError):
+        return True
+
+
 def layer_file(layer: Optional[QgsMapLayer]) -> Optional[str]:
     """The file ``layer`` reads (:func:`source_file` of its source and provider), or None."""
     if layer is None:

@@ -34,11 +34,13 @@ from ..core.label_draw import (
     class_file_beside,
     draw_labels_from_files,
     is_validation_of_a_draw,
+    written_files,
 )
-from ..plugin.layers import gdal_name, layer_file, same_file
+from ..core.bench_inputs import SEED_MAX
+from ..plugin.layers import gdal_name, layer_file, remove_layers_reading, same_file, scene_georeferenced
 from ..plugin.runs import has_unsaved_edits
 from ..plugin.tasks import CANCELLED_MESSAGE, EngineTask
-from .label_draw_results import reference_classes, remove_outputs, sentence, use_drawn_labels
+from .label_draw_results import reference_classes, sentence, sentences, use_drawn_labels
 from .widget_helpers import HINT_STYLE
 
 if TYPE_CHECKING:
@@ -51,6 +53,7 @@ DISJOINT_HINT = (f"disjoint: validation pixels never lie inside a training pixel
                  f"{DEFAULT_PATCH_SIDE} patch, as the benchmark's disjoint split")
 INTEGER_TYPES = (Qgis.Byte, Qgis.UInt16, Qgis.Int16, Qgis.UInt32, Qgis.Int32)  # what a label raster's band holds
 FLOAT_TYPES = (Qgis.Float32, Qgis.Float64)  # or whole class ids as floats (the EnMAP label rasters)
+SPIN_SEED_MAX = 2 ** 31 - 1  # a QSpinBox's largest value; the command line takes seeds up to SEED_MAX
 VALIDATION_END = "_validation.tif"  # the validation raster beside the points: ``<points stem>_validation.tif``
 
 
@@ -134,7 +137,8 @@ class LabelDrawDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Draw training labels from reference")
         self._scene = scene
-        self._georeferenced = scene.crs().isValid()
+        # from the file, as the engine reads it: QGIS may give a raster without CRS the project's (a user setting)
+        self._georeferenced = scene_georeferenced(gdal_name(scene.source()))
         self._auto_points = ""  # the default file name last filled in: replaced as the choices change, unless edited
         self.overwrite = False
         form = QFormLayout(self)
@@ -169,8 +173,9 @@ class LabelDrawDialog(QDialog):
         self.labels_per_class.setToolTip("Training pixels drawn per class (a class with fewer gets all it has)")
         form.addRow("Labels per class", self.labels_per_class)
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2 ** 31 - 1)
-        self.seed.setToolTip("The same seed draws the same pixels, as the benchmark does for that seed")
+        self.seed.setRange(0, SPIN_SEED_MAX)
+        self.seed.setToolTip("The same seed draws the same pixels, as the benchmark does for that seed "
+                             f"(0 to {SPIN_SEED_MAX} here; hypersynth draw-labels --seed takes up to {SEED_MAX})")
         form.addRow("Seed", self.seed)
         self.split = QComboBox()
         self.split.addItems(["random", "disjoint"])
@@ -201,7 +206,7 @@ class LabelDrawDialog(QDialog):
         form.addRow(buttons)
         self.reference.layerChanged.connect(self._reference_changed)
         self.reference_file.fileChanged.connect(self._reference_changed)
-        for changed in (self.labels_per_class.valueChanged, self.seed.valueChanged):
+        for changed in (self.labels_per_class.valueChanged, self.seed.valueChanged, self.split.currentTextChanged):
             changed.connect(self._fill_points)
         self._reference_changed()
 
@@ -241,7 +246,8 @@ class LabelDrawDialog(QDialog):
         self._fill_points()
 
     def _fill_points(self, *_args: object) -> None:
-        """The default file: ``<reference>_<N>_per_class_seed<seed>`` beside the scene (kept once edited)."""
+        """The default file: ``<reference>_<N>_per_class_seed<seed>``, then ``_disjoint`` for the disjoint split (a
+        disjoint draw after a random one is another file), beside the scene (kept once edited)."""
         current = self.points.filePath().strip()
         if current and current != self._auto_points:
             return
@@ -251,17 +257,26 @@ class LabelDrawDialog(QDialog):
         if not os.access(folder, os.W_OK):
             folder = Path.home()
         ext = ".gpkg" if self._georeferenced else ".shp"
+        split = "" if self.split.currentText() == "random" else f"_{self.split.currentText()}"
         self._auto_points = str(folder / (f"{safe_stem(name or 'reference')}_{self.labels_per_class.value()}"
-                                          f"_per_class_seed{self.seed.value()}{ext}"))
+                                          f"_per_class_seed{self.seed.value()}{split}{ext}"))
         self.points.setFilePath(self._auto_points)
 
     def outputs(self) -> list[Path]:
-        """The files the draw would write."""
+        """The files the draw would write: the points, their class file and the validation raster."""
         points = self.points_path()
         if points is None:
             return []
         validation = [validation_beside(points)] if self.write_validation.isChecked() else []
         return [points, class_file_beside(points), *validation]
+
+    def written(self) -> list[Path]:
+        """Every file the draw would write or replace (:func:`~..core.label_draw.written_files`): the outputs, a
+        Shapefile's parts, the validation raster's style and GDAL sidecar."""
+        points = self.points_path()
+        if points is None:
+            return []
+        return written_files(points, validation_beside(points) if self.write_validation.isChecked() else None)
 
     def problems(self) -> list[str]:
         """What stops the draw (empty when it can start), each with what to do."""
@@ -286,12 +301,12 @@ class LabelDrawDialog(QDialog):
         if points is None:
             return problems + ["choose where to save the training points"]
         validation = validation_beside(points) if self.write_validation.isChecked() else None
-        try:  # existing files are asked about on OK
+        try:  # existing files are asked about on OK; the class file beside the reference is read, so an input too
             check_draw_outputs(points, validation, georeferenced=self._georeferenced,
-                               inputs=(layer_file(self._scene), path), overwrite=True)
+                               inputs=(layer_file(self._scene), path, class_file_of(path)), overwrite=True)
         except LabelDrawError as error:
             problems.append(str(error))
-        for output in self.outputs():
+        for output in self.written():
             for other in QgsProject.instance().mapLayers().values():
                 if has_unsaved_edits(other) and same_file(layer_file(other), str(output)):
                     problems.append(f"{output.name} is the file of '{other.name()}', which has unsaved edits: "
@@ -304,7 +319,8 @@ class LabelDrawDialog(QDialog):
         if problems:  # file and layer names keep their case: no problem's first letter is changed
             self.note.setText(sentence("The draw cannot start: " + "; ".join(problems)))
             return
-        existing = [p for p in self.outputs() if p.exists()]
+        found = [p for p in self.written() if p.exists()]  # a Shapefile's stray .prj too: the engine replaces it
+        existing = [p for p in self.outputs() if p in found] or found
         self.overwrite = False
         if existing:
             one = len(existing) == 1
@@ -366,21 +382,22 @@ def start_label_draw(panel: ClassesPanel, request: DrawRequest,
         panel.message.emit("Choose a scene read from a raster file first (tab 1).")
         return None
     try:
-        classes = reference_classes(panel.classes(), request.classes_path, request.reference, request.class_field)
+        classes = reference_classes(panel.classes(), request.classes_path)
     except ClassFileError as error:
         panel.message.emit(sentence(f"No labels were drawn from {request.reference_name}: {error}"))
         return None
     scene_path, scene_id = gdal_name(scene.source()), scene.id()
     task: Optional[EngineTask] = None
 
-    def drawn(draw: LabelDraw) -> None:  # main thread
+    def drawn(draw: LabelDraw, cancelled_late: bool = False) -> None:  # main thread
         if not sip.isdeleted(panel):
-            use_drawn_labels(panel, draw, request, scene_id, classes, project)
+            use_drawn_labels(panel, draw, request, scene_id, classes, project, cancelled_late=cancelled_late)
 
     def failed(message: str) -> None:  # main thread
         written = getattr(task, "result", None)
-        if isinstance(written, LabelDraw) and written.points is not None:  # cancelled just after it wrote: undo
-            remove_outputs(written)
+        if isinstance(written, LabelDraw) and written.points is not None:  # the cancel came once the files were
+            drawn(written, cancelled_late=True)  # written (they replaced any earlier draw's): the draw is done
+            return
         if sip.isdeleted(panel):
             return
         if message == CANCELLED_MESSAGE:
@@ -395,7 +412,25 @@ def start_label_draw(panel: ClassesPanel, request: DrawRequest,
                           classes_path=None, known_classes=classes.known, class_field=request.class_field,
                           overwrite=request.overwrite, reporter=reporter),
                       on_success=drawn, on_failure=failed)
+    left = leave_before_replacing(request, project or QgsProject.instance()) if request.overwrite else []
     panel.label_draws.submit(task)
-    panel.message.emit(f"Drawing {request.labels_per_class} labels per class from {request.reference_name} into "
-                       f"{request.points.name} … (progress and Cancel in QGIS's task manager)")
+    named = ", ".join(f"'{name}'" for name in left)
+    panel.message.emit(sentences([
+        f"Drawing {request.labels_per_class} labels per class from {request.reference_name} into "
+        f"{request.points.name} … (progress and Cancel in QGIS's task manager)",
+        f"Layers reading the files it replaces left the project: {named}" if left else ""]))
     return task
+
+
+def leave_before_replacing(request: DrawRequest, project: QgsProject) -> list[str]:
+    """Remove from ``project`` every layer reading a file the draw will write
+    (:func:`~..core.label_draw.written_files`), before it replaces them: a file QGIS holds open cannot be replaced
+    on Windows, and a GeoPackage it holds keeps its -wal and -shm beside the new file. Main thread. Returns the names
+    of the layers removed."""
+    files = written_files(request.points, request.validation)
+    names = [layer.name() for layer in project.mapLayers().values()
+             if any(same_file(layer_file(layer), str(path)) for path in files)]
+    if names:
+        remove_layers_reading(files, project)
+    return names
+

@@ -7,13 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from osgeo import gdal, ogr
 from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
 from qgis.PyQt.QtWidgets import QWidget
 
 from ..core.io.classes import read_classes
-from ..core.io.labels import pick_class_field
-from ..core.label_draw import SHAPEFILE_PARTS, LabelDraw, is_validation_of_a_draw
+from ..core.label_draw import LabelDraw, is_validation_of_a_draw, written_files
 from ..core.scene import ClassInfo
 from ..plugin.label_layer import LAYER_NAME, style_label_layer
 from ..plugin.layers import add_input_layer, gdal_name, remove_layers_reading
@@ -45,11 +43,9 @@ class ReferenceClasses:
     known: list[ClassInfo]  # the dock's, then the class file's the dock lacks (renamed where a dock class has the name)
     dock_ids: set[int]  # the ids the dock had when the draw started: they keep the dock's names
     file_names: dict[int, str]  # each id's name in the reference's class file (none: no class file)
-    by_ids: bool  # the reference holds class ids (a raster, or a class field of numbers), not class names
 
 
-def reference_classes(dock: list[ClassInfo], class_file: Optional[Path], reference: str,
-                      class_field: Optional[str]) -> ReferenceClasses:
+def reference_classes(dock: list[ClassInfo], class_file: Optional[Path]) -> ReferenceClasses:
     """The dock's classes, then each class of ``class_file`` (the class file beside the reference) whose id the dock
     lacks: with its name, colour and prompt, or, when a dock class has that name, as ``<name> (<id>)`` (dropped if
     that name is taken too: the reference then names it). So a reference of class names is numbered by the dock's
@@ -69,54 +65,30 @@ def reference_classes(dock: list[ClassInfo], class_file: Optional[Path], referen
             if any(same_name(c.name, name) for c in known + theirs):
                 continue
         known.append(dataclasses.replace(info, name=name))
-    return ReferenceClasses(sorted(known, key=lambda c: c.id), {c.id for c in dock},
-                            {c.id: c.name for c in theirs}, not holds_class_names(reference, class_field))
+    return ReferenceClasses(sorted(known, key=lambda c: c.id), {c.id for c in dock}, {c.id: c.name for c in theirs})
 
 
-def holds_class_names(reference: str, class_field: Optional[str]) -> bool:
-    """Whether ``reference`` is a vector file whose class field (``class_field``, else the one the engine guesses)
-    holds class names rather than whole numbers, as the engine tells them apart."""
-    gdal.PushErrorHandler("CPLQuietErrorHandler")
-    try:
-        ds = ogr.Open(reference)
-        if ds is None or ds.GetLayerCount() == 0:
-            return False
-        layers = [ds.GetLayerByIndex(i) for i in range(ds.GetLayerCount())]
-        layer = next((lyr for lyr in layers if lyr.GetFeatureCount() != 0), layers[0])
-        defn = layer.GetLayerDefn()
-        names = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
-        field = pick_class_field(names, class_field)
-        if field is None:
-            return False
-        index = names.index(field)
-        if defn.GetFieldDefn(index).GetType() in (ogr.OFTInteger, ogr.OFTInteger64, ogr.OFTReal):
-            return False
-        values = (f.GetFieldAsString(index).strip() for f in layer if f.IsFieldSetAndNotNull(index))
-        return any(value and not _whole_number(value) for value in values)
-    finally:
-        gdal.PopErrorHandler()
-
-
-def _whole_number(text: str) -> bool:
-    try:
-        return float(text).is_integer()
-    except ValueError:
-        return False
-
-
-def class_notes(classes: ReferenceClasses, drawn: list[ClassInfo], added: list[ClassInfo],
+def class_notes(classes: ReferenceClasses, draw: LabelDraw, added: list[ClassInfo],
                 now: list[ClassInfo]) -> list[str]:
-    """What the analyst should know of the names the drawn classes got: a reference id the dock has kept the dock's
-    name where the class file names it otherwise; a reference class whose name a dock class of another id has came
-    in under another name (``added``: the classes the merge added; ``now``: the dock's classes after it)."""
+    """What the analyst should know of the names the drawn classes got: the reference's class names took the dock's
+    ids (the engine's ``renumbered``); a reference id the dock has kept the dock's name where the class file names
+    it otherwise (a reference of ids: nothing renumbered); a reference class whose name a dock class of another id
+    has came in under another name (``added``: the classes the merge added; ``now``: the dock's classes after
+    it)."""
+    drawn = draw.classes
+    drawn_names = {c.id: c.name for c in drawn}
     notes = []
-    if classes.by_ids:
+    if draw.renumbered:  # a reference of names, numbered by the dock's classes: bench's pixels, the dock's ids
+        moved = ", ".join(f"{drawn_names.get(new, f'class {new}')} {own} → {new}"
+                          for own, new in sorted(draw.renumbered.items(), key=lambda item: item[1]))
+        notes.append(f"The reference's class names took your classes' ids: {moved}; the pixels are those the "
+                     "benchmark draws")
+    else:
         for info in drawn:
             theirs = classes.file_names.get(info.id)
             if info.id in classes.dock_ids and theirs and not same_name(theirs, info.name):
                 notes.append(f"Class {info.id} keeps your name '{info.name}' (the reference's class file calls it "
                              f"'{theirs}')")
-    drawn_names = {c.id: c.name for c in drawn}
     for info in added:
         theirs = classes.file_names.get(info.id) or drawn_names.get(info.id, "")
         if not theirs or same_name(theirs, info.name):
@@ -129,19 +101,6 @@ def class_notes(classes: ReferenceClasses, drawn: list[ClassInfo], added: list[C
 
 
 # --- the draw's files, layers and message ----------------------------------------------------------------------
-def remove_outputs(draw: LabelDraw) -> None:
-    """Delete the files a draw wrote (it was cancelled once they were written)."""
-    assert draw.points is not None
-    shapefile = draw.points.suffix.lower() == ".shp"
-    paths = [draw.points.with_suffix(part) for part in SHAPEFILE_PARTS] if shapefile else [draw.points]
-    paths.append(draw.class_file)
-    if draw.validation is not None:
-        paths += [draw.validation, draw.validation.with_suffix(".qml"), Path(f"{draw.validation}.aux.xml")]
-    for path in paths:
-        if path is not None and path.exists():
-            path.unlink()
-
-
 def merge_drawn_classes(panel: ClassesPanel, drawn: list[ClassInfo]) -> list[ClassInfo]:
     """Add the drawn classes whose ids the panel lacks, with the reference's name (numbered if taken), colour and
     prompt; an id the panel has keeps the analyst's class. Returns those added."""
@@ -218,16 +177,16 @@ def _validation_said(panel: ClassesPanel, draw: LabelDraw, points: QgsVectorLaye
 
 
 def use_drawn_labels(panel: ClassesPanel, draw: LabelDraw, request: DrawRequest, scene_id: str,
-                     classes: ReferenceClasses, project: Optional[QgsProject] = None) -> Optional[QgsVectorLayer]:
+                     classes: ReferenceClasses, project: Optional[QgsProject] = None,
+                     cancelled_late: bool = False) -> Optional[QgsVectorLayer]:
     """Add the drawn points (in class colours) and, below them and hidden, the validation raster to the project; the
     classes the dock lacks join it, the points become the label layer (when the scene is still the one drawn on) and
     the validation raster the next run's validation labels. The message says what was drawn, under which names, and
-    what to do next."""
+    what to do next (``cancelled_late``: that a cancel came once the files were written, and the draw is done)."""
     into = project or QgsProject.instance()
     assert draw.points is not None
-    written = [draw.points] + ([draw.validation] if draw.validation is not None else [])
-    if request.overwrite:  # the layers showing the files replaced would show them stale
-        remove_layers_reading(written, into)
+    if request.overwrite:  # the layers reading these files left before the draw; one added meanwhile would be stale
+        remove_layers_reading(written_files(draw.points, draw.validation), into)
     source = str(draw.points) if draw.points.suffix.lower() != ".gpkg" else f"{draw.points}|layername={LAYER_NAME}"
     points = QgsVectorLayer(source, draw.points.stem, "ogr")
     if not points.isValid():
@@ -237,7 +196,8 @@ def use_drawn_labels(panel: ClassesPanel, draw: LabelDraw, request: DrawRequest,
     style_label_layer(points, panel.classes())
     add_input_layer(points, into)
     to_the_top(points, into)  # above the reference it was drawn from, which would hide it
-    said = [draw.summary()]
+    said = ["The cancel came after the files were written: the draw is done"] if cancelled_late else []
+    said.append(draw.summary())
     scene = panel.scene_layer()
     if scene is not None and scene.id() == scene_id:
         panel.set_label_layer(points)
@@ -247,7 +207,7 @@ def use_drawn_labels(panel: ClassesPanel, draw: LabelDraw, request: DrawRequest,
         said.append(f"The scene changed meanwhile: '{points.name()}' was added but is not the label layer")
     if added:
         said.append(f"Classes added from the reference: {', '.join(c.name for c in added)}")
-    said.extend(class_notes(classes, draw.classes, added, panel.classes()))
+    said.extend(class_notes(classes, draw, added, panel.classes()))
     said.extend(_validation_said(panel, draw, points, into))
     if draw.warnings:  # whole phrases naming their classes, without a final full stop
         said.append("Note that " + "; ".join(w.strip().rstrip(".") for w in draw.warnings))

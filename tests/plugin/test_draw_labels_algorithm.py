@@ -326,6 +326,25 @@ def test_a_reference_not_covering_the_scene_is_refused_with_what_to_do(hypersynt
     assert not out.exists() or list(out.iterdir()) == []
 
 
+def test_a_seed_above_a_cpp_int_is_drawn_with_as_the_command_line_takes_it(hypersynth_plugin, data, tmp_path):
+    """The command line takes seeds up to SEED_MAX (2**32 - 1); Processing's parameterAsInt gave 0 for any above
+    2**31 - 1 (a C++ int)."""
+    from qgis.core import QgsApplication
+
+    from hypersynth.core.bench_inputs import SEED_MAX
+
+    algorithm = QgsApplication.processingRegistry().algorithmById("hypersynth:drawlabels")
+    assert algorithm.parameterDefinition("SEED").maximum() == SEED_MAX
+    result = _run({"SCENE": data.scene, "REFERENCE": data.reference, "LABELS_PER_CLASS": 2, "SEED": SEED_MAX,
+                   "OUTPUT": str(tmp_path / "train.gpkg")})
+    split = _expected(data.scene, data.reference, 2, SEED_MAX)
+    assert not np.array_equal(split.train_mask, _expected(data.scene, data.reference, 2, 0).train_mask)
+    np.testing.assert_array_equal(_points(result["OUTPUT"], data.scene), np.where(split.train_mask, split.labels, 0))
+    with pytest.raises(QgsProcessingException):
+        _run({"SCENE": data.scene, "REFERENCE": data.reference, "SEED": SEED_MAX + 1,
+              "OUTPUT": str(tmp_path / "other.gpkg")})
+
+
 # --- what the analyst reads ------------------------------------------------------------------------------------------
 def test_the_help_says_what_it_draws_and_the_defaults(hypersynth_plugin):
     from qgis.core import QgsApplication

@@ -122,8 +122,9 @@ def test_drawn_points_become_the_label_layer_with_the_classes_merged_and_validat
     assert dialog.split_hint.isHidden()  # the disjoint split's explanation, for the disjoint split only
     dialog.split.setCurrentText("disjoint")
     assert not dialog.split_hint.isHidden()
+    assert Path(dialog.points.filePath()).name == "Indian_gt_5_per_class_seed0_disjoint.gpkg"  # not the random's
     dialog.split.setCurrentText("random")
-    assert dialog.split_hint.isHidden()
+    assert dialog.split_hint.isHidden() and Path(dialog.points.filePath()) == points
     assert "classes you do not have yet from Indian_gt_classes.json" in dialog.classes_note.text()
     task = _draw(panel, dialog, qgis_new_project)
     assert task.reporter.stage == "done"  # QGIS's "Task complete" notice ends with the description: "…: done"
@@ -161,6 +162,7 @@ def test_drawn_points_become_the_label_layer_with_the_classes_merged_and_validat
     assert "below the points and hidden (tick it to see it)" in messages[-1]
     assert "meadow" in messages[-1]
     assert ("Class 1 keeps your name 'corn' (the reference's class file calls it 'maize')" in messages[-1])
+    assert "took your classes' ids" not in messages[-1]  # a reference of ids: its ids are the classes'
     assert ".." not in messages[-1] and messages[-1].endswith(".")
     assert label_draw_dialog.reference_rank(validation[0], scene_layer) == 0  # no reference for the next draw
 
@@ -193,24 +195,17 @@ def test_an_existing_points_file_is_replaced_only_when_the_analyst_agrees(
     assert panel.label_layer() is not None and panel.label_layer().featureCount() == 15
 
 
-@pytest.mark.parametrize("when", ["while drawing", "after writing"])
 def test_a_cancelled_draw_leaves_no_file(keep, qgis_iface, tmp_path, scene_layer, reference_layer, classes,
-                                         qgis_new_project, monkeypatch, when):
+                                         qgis_new_project, monkeypatch):
     dock = _dock(keep, qgis_iface, scene_layer, classes)
     panel = dock.classes_panel
-    messages: list[str] = []
-    panel.message.connect(messages.append)
-    name = "draw_labels" if when == "while drawing" else "write_draw"
-    original = getattr(label_draw, name)
+    messages = _messages(panel)
 
-    def cancelled(*args, **kwargs):  # the analyst presses Cancel in the task manager
-        result = original(*args, **kwargs) if when == "after writing" else None
+    def cancelled(*args, **kwargs):  # the analyst presses Cancel in the task manager while the draw is drawn
         panel.label_draws.running[0].cancel()
-        if result is None:
-            raise Cancelled("cancelled by the user")
-        return result
+        raise Cancelled("cancelled by the user")
 
-    monkeypatch.setattr(label_draw, name, cancelled)
+    monkeypatch.setattr(label_draw, "draw_labels", cancelled)
     before = sorted(p.name for p in tmp_path.iterdir())
     dialog = keep(LabelDrawDialog(scene_layer, None, panel))
     _draw(panel, dialog, qgis_new_project)
@@ -219,14 +214,100 @@ def test_a_cancelled_draw_leaves_no_file(keep, qgis_iface, tmp_path, scene_layer
     assert messages[-1] == "Draw from reference cancelled; nothing was written."
 
 
-def test_a_scene_without_georeference_gets_shapefile_points_without_crs(
-        keep, qgis_iface, qgis_canvas, tmp_path, classes, qgis_new_project):
-    path = tmp_path / "pixels.tif"
+def test_a_cancel_after_the_files_were_written_keeps_the_draw(
+        keep, qgis_iface, tmp_path, scene_layer, reference_layer, classes, qgis_new_project, monkeypatch):
+    """Deleting what was written would also lose the earlier draw the analyst agreed to replace."""
+    dock = _dock(keep, qgis_iface, scene_layer, classes)
+    panel = dock.classes_panel
+    messages = _messages(panel)
+    _draw(panel, keep(LabelDrawDialog(scene_layer, None, panel)), qgis_new_project)  # the earlier draw
+    points = tmp_path / "Indian_gt_5_per_class_seed0.gpkg"
+    earlier = sorted(f[CLASS_ID_FIELD] for f in panel.label_layer().getFeatures())
+    original = label_draw.write_draw
+
+    def written_then_cancelled(*args, **kwargs):  # Cancel pressed just as the files were moved into place
+        result = original(*args, **kwargs)
+        panel.label_draws.running[0].cancel()
+        return result
+
+    monkeypatch.setattr(label_draw, "write_draw", written_then_cancelled)
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.Yes)
+    dialog = keep(LabelDrawDialog(scene_layer, None, panel))
+    dialog.labels_per_class.setValue(3)
+    dialog.points.setFilePath(str(points))  # over the earlier draw, agreed
+    task = _draw(panel, dialog, qgis_new_project)
+    assert task.error == "cancelled by the user"  # the task ended cancelled, but the draw was done
+    assert points.exists() and (tmp_path / "Indian_gt_5_per_class_seed0_classes.json").exists()
+    assert (tmp_path / "Indian_gt_5_per_class_seed0_validation.tif").exists()
+    drawn = panel.label_layer()
+    assert drawn is not None and drawn.source() == f"{points}|layername=labels"
+    assert sorted(f[CLASS_ID_FIELD] for f in drawn.getFeatures()) == [1] * 3 + [2] * 3 + [4] * 3 != earlier
+    assert messages[-1].startswith("The cancel came after the files were written: the draw is done. 9 training "
+                                   "labels"), messages[-1]
+    assert "nothing was written" not in messages[-1]
+
+
+def test_layers_reading_the_files_replaced_leave_before_the_draw_starts(
+        keep, qgis_iface, tmp_path, scene_layer, reference_layer, classes, qgis_new_project, monkeypatch):
+    """A file QGIS holds open cannot be replaced on Windows, and a GeoPackage it holds keeps its -wal and -shm
+    beside the new file: its layers leave before the task replaces it, not after."""
+    dock = _dock(keep, qgis_iface, scene_layer, classes)
+    panel = dock.classes_panel
+    messages = _messages(panel)
+    _draw(panel, keep(LabelDrawDialog(scene_layer, None, panel)), qgis_new_project)
+    files = label_draw.written_files(tmp_path / "Indian_gt_5_per_class_seed0.gpkg",
+                                     tmp_path / "Indian_gt_5_per_class_seed0_validation.tif")
+
+    def reading() -> list[str]:
+        return sorted(layer.name() for layer in qgis_new_project.mapLayers().values()
+                      if any(str(f) in layer.source() for f in files))
+
+    assert reading() == ["Indian_gt_5_per_class_seed0", "Indian_gt_5_per_class_seed0_validation"]
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.Yes)
+    dialog = keep(LabelDrawDialog(scene_layer, None, panel))
+    dialog.accept()
+    assert dialog.result() == QDialog.Accepted and dialog.overwrite
+    task = start_label_draw(panel, dialog.request(), qgis_new_project)
+    assert task is not None and reading() == []  # gone before the task could replace a file (its end is queued)
+    assert messages[-1].endswith("(progress and Cancel in QGIS's task manager). Layers reading the files it "
+                                 "replaces left the project: 'Indian_gt_5_per_class_seed0', "
+                                 "'Indian_gt_5_per_class_seed0_validation'.")
+    assert wait_until(lambda: not panel.label_draws.running, timeout=60.0)
+    assert reading() == ["Indian_gt_5_per_class_seed0", "Indian_gt_5_per_class_seed0_validation"]  # the new ones
+    assert panel.label_layer().featureCount() == 15 and "15 training labels" in messages[-1]
+
+
+def write_pixel_scene(path: Path) -> Path:
+    """A scene of the test's size without georeference (a pixel grid)."""
     ds = gdal.GetDriverByName("GTiff").Create(str(path), COLS, ROWS, BANDS, gdal.GDT_Int16)
     for b in range(BANDS):
         ds.GetRasterBand(b + 1).WriteArray((1000 + 10 * b + np.arange(ROWS * COLS).reshape(ROWS, COLS))
                                            .astype(np.int16))
     ds = None
+    return path
+
+
+def test_a_scene_without_georeference_is_told_from_its_file_not_the_crs_qgis_gave_its_layer(
+        keep, qgis_iface, tmp_path, classes, qgis_new_project):
+    """QGIS may give a raster without CRS the project's (a user setting): the dialog then proposed a GeoPackage,
+    which the draw refused for a scene without georeference."""
+    scene = QgsRasterLayer(str(write_pixel_scene(tmp_path / "pixels.tif")), "pixels")
+    scene.setCrs(QgsCoordinateReferenceSystem("EPSG:32633"))
+    assert scene.crs().isValid()
+    qgis_new_project.addMapLayer(scene)
+    qgis_new_project.addMapLayer(QgsRasterLayer(str(write_reference(tmp_path / "gt.tif", georeferenced=False)),
+                                                "gt", "gdal"))
+    dock = _dock(keep, qgis_iface, scene, classes)
+    dialog = keep(LabelDrawDialog(scene, None, dock.classes_panel))
+    assert Path(dialog.points.filePath()) == tmp_path / "gt_5_per_class_seed0.shp"
+    assert dialog.problems() == []
+    dialog.points.setFilePath(str(tmp_path / "gt"))
+    assert dialog.points_path() == tmp_path / "gt.shp"
+
+
+def test_a_scene_without_georeference_gets_shapefile_points_without_crs(
+        keep, qgis_iface, qgis_canvas, tmp_path, classes, qgis_new_project):
+    path = write_pixel_scene(tmp_path / "pixels.tif")
     scene = QgsRasterLayer(str(path), "pixels")
     qgis_new_project.addMapLayer(scene)
     reference = QgsRasterLayer(str(write_reference(tmp_path / "gt.tif", georeferenced=False)), "gt", "gdal")
@@ -240,13 +321,33 @@ def test_a_scene_without_georeference_gets_shapefile_points_without_crs(
     dialog.points.setFilePath(str(tmp_path / "gt.gpkg"))
     dialog.accept()  # a GeoPackage records a CRS, which a pixel grid has not
     assert dialog.result() != QDialog.Accepted and "no georeference" in dialog.note.text()
-    dialog.points.setFilePath(str(tmp_path / "gt_5_per_class_seed0.shp"))
+    dialog.points.setFilePath("")  # the default again
     dialog.split.setCurrentText("disjoint")
     _draw(panel, dialog, qgis_new_project)
     drawn = panel.label_layer()
-    assert drawn is not None and drawn.source() == str(tmp_path / "gt_5_per_class_seed0.shp")
-    assert not drawn.crs().isValid() and not (tmp_path / "gt_5_per_class_seed0.prj").exists()
+    assert drawn is not None and drawn.source() == str(tmp_path / "gt_5_per_class_seed0_disjoint.shp")
+    assert not drawn.crs().isValid() and not (tmp_path / "gt_5_per_class_seed0_disjoint.prj").exists()
     assert panel.refresh_counts() == {1: 5, 2: 5, 4: 5}  # on the scene's pixel grid, where they were drawn
+
+
+def test_the_class_file_beside_the_reference_is_an_input_the_draw_never_writes_over(
+        keep, qgis_iface, tmp_path, scene_layer, reference_layer, classes, qgis_new_project, monkeypatch):
+    dock = _dock(keep, qgis_iface, scene_layer, classes)
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a: asked.append(text) or QMessageBox.Yes)
+    dialog = keep(LabelDrawDialog(scene_layer, None, dock.classes_panel))
+    assert dialog.reference.currentLayer() is reference_layer
+    dialog.points.setFilePath(str(tmp_path / "Indian_gt.gpkg"))  # its class file: Indian_gt_classes.json
+    refusal = (f"{tmp_path / 'Indian_gt_classes.json'} is one of the inputs; write the drawn labels to another "
+               "file")
+    assert refusal in dialog.problems()
+    dialog.accept()
+    assert dialog.result() != QDialog.Accepted and not asked and refusal in dialog.note.text()
+    assert (tmp_path / "Indian_gt_classes.json").read_text() != "" and not (tmp_path / "Indian_gt.gpkg").exists()
+    dialog.reference.setLayer(None)  # a file typed instead of the layer: its class file too
+    dialog.reference_file.setFilePath(str(tmp_path / "Indian_gt.tif"))
+    dialog.points.setFilePath(str(tmp_path / "Indian_gt.gpkg"))
+    assert refusal in dialog.problems()
 
 
 def test_a_vector_reference_with_unsaved_edits_is_refused_and_the_button_needs_a_scene(
@@ -340,6 +441,7 @@ def test_a_reference_of_class_names_is_numbered_by_the_docks_classes(
             ClassInfo(3, "low vegetation", (80, 180, 60))]  # alphabetically: low vegetation, pavement, roof
     dock = _dock(keep, qgis_iface, scene_layer, mine)
     panel = dock.classes_panel
+    messages = _messages(panel)
     boxes = {"roof": (0, 6, 8, 16), "Pavement": (8, 14, 0, 8), "low vegetation": (12, 20, 14, 22)}
     polygons = QgsVectorLayer(str(_write_polygons(tmp_path / "survey.gpkg", "landcover", list(boxes.items()))),
                               "survey", "ogr")
@@ -360,6 +462,9 @@ def test_a_reference_of_class_names_is_numbered_by_the_docks_classes(
         assert feature[CLASS_ID_FIELD] == expected[inside]
         assert feature["class"] == mine[expected[inside] - 1].name  # what the points say is what the dock says
     assert panel.classes() == mine  # nothing added, nothing renamed
+    said = messages[-1]
+    assert "The reference's class names took your classes' ids: roof 3 → 1, " in said, said
+    assert "the pixels are those the benchmark draws." in said and "keeps your name" not in said
 
 
 def test_reference_ids_the_dock_names_otherwise_keep_the_docks_names_and_the_message_says_so(
