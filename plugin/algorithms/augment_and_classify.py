@@ -21,7 +21,7 @@ from qgis.core import (
 
 from ...core.methods import MethodSettings
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
-from .base import check_model_kind, check_patch_size
+from .base import check_model_kind, check_patch_size, seed_value
 from .destinations import OutputMoves, move_folder_into_place
 from .mosaic_layers import load_mosaic
 from .scene_classification import CONFIDENCE_HELP, LAYER_NAMES_HELP, SceneClassificationAlgorithm
@@ -193,7 +193,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
         settings = MethodSettings(
             preset=preset, clip_weights=clip_weights_for(preset, HyperSynthSettings.load().clip_weights),
             device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
-            seed=self.parameterAsInt(parameters, self.SEED, context),
+            seed=seed_value(self, parameters, context, self.SEED),
             synthetic_per_class=self.parameterAsInt(parameters, self.SYNTHETIC_PER_CLASS, context) or None,
             balance_rate=self.parameterAsDouble(parameters, self.BALANCE_RATE, context),
             synthetic_weight=self.parameterAsDouble(parameters, self.SYNTHETIC_WEIGHT, context),

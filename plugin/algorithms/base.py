@@ -357,6 +357,23 @@ def matlab_file_message(algorithm: QgsProcessingAlgorithm, parameters: Mapping[s
 CLASS_FIELD_TITLE = "Class field of the labels (its name; empty: a field named class_id, class, label, …)"
 
 
+def seed_parameter(algorithm: "HyperSynthAlgorithm", name: str = "SEED") -> Any:
+    """The random seed: 0 to SEED_MAX, as the command line's --seed takes (read it with :func:`seed_value`)."""
+    from qgis.core import QgsProcessingParameterNumber
+
+    from ...core.bench_inputs import SEED_MAX
+
+    return QgsProcessingParameterNumber(name, algorithm.tr("Random seed"), QgsProcessingParameterNumber.Integer,
+                                        defaultValue=0, minValue=0, maxValue=SEED_MAX)
+
+
+def seed_value(algorithm: QgsProcessingAlgorithm, parameters: Mapping[str, Any], context: QgsProcessingContext,
+               name: str = "SEED") -> int:
+    """The seed given: QGIS 3.22's parameterAsInt gives 0 for one above 2**31 - 1 (a C++ int) without a word; a
+    double holds every seed up to SEED_MAX exactly."""
+    return int(algorithm.parameterAsDouble(parameters, name, context))
+
+
 def class_field_parameter(name: str, description: str) -> Any:
     """An optional text parameter naming the class field of a labels parameter that takes vector layers and label
     rasters alike; the engine names the layer's fields when the name is not one of them.

@@ -6,6 +6,7 @@ from typing import Any
 
 from qgis.core import QgsProcessingContext, QgsProcessingParameterEnum
 
+from .base import seed_value
 from .scene_classification import CONFIDENCE_HELP, LAYER_NAMES_HELP, SceneClassificationAlgorithm
 
 
@@ -48,4 +49,4 @@ class ClassifyBaselineAlgorithm(SceneClassificationAlgorithm):
 
     def engine_arguments(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, Any]:
         method = self.METHODS[self.parameterAsEnum(parameters, self.METHOD, context)][0]
-        return {"method": method, "seed": self.parameterAsInt(parameters, self.SEED, context)}
+        return {"method": method, "seed": seed_value(self, parameters, context, self.SEED)}

@@ -27,6 +27,7 @@ from qgis.core import (
 
 from ...core.evaluation.protocol import SPLIT_KINDS
 from ...core.label_draw import DEFAULT_PATCH_SIDE, POINT_FORMATS
+from ..layers import scene_georeferenced
 from .base import (
     CLASS_FIELD_TITLE,
     FeedbackReporter,
@@ -39,6 +40,8 @@ from .base import (
     raster_file,
     refuse_the_scene_as_labels,
     scene_parameter,
+    seed_parameter,
+    seed_value,
     when_loaded,
 )
 from .benchmark import SPLIT_LABELS
@@ -125,8 +128,7 @@ class DrawLabelsAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(
             self.LABELS_PER_CLASS, self.tr("Labels per class"), QgsProcessingParameterNumber.Integer,
             defaultValue=5, minValue=1))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0))
+        self.addParameter(seed_parameter(self, self.SEED))  # as the command line's --seed
         self.addParameter(QgsProcessingParameterEnum(
             self.SPLIT, self.tr("Split"), options=[self.tr(SPLIT_LABELS[k]) for k in SPLIT_KINDS], defaultValue=0))
         patch = QgsProcessingParameterNumber(
@@ -197,7 +199,7 @@ class DrawLabelsAlgorithm(HyperSynthAlgorithm):
         reference = labels_file(reference_layer, "reference", context, feedback, check_field=True,
                                 class_field=class_field)
         per_class = self.parameterAsInt(parameters, self.LABELS_PER_CLASS, context)
-        seed = self.parameterAsInt(parameters, self.SEED, context)
+        seed = seed_value(self, parameters, context, self.SEED)
         split = SPLIT_KINDS[self.parameterAsEnum(parameters, self.SPLIT, context)]
         patch_side = self.parameterAsInt(parameters, self.PATCH_SIZE, context)
         folders = dict.fromkeys(Path(p).resolve().parent for p in (points, validation) if p)
@@ -260,16 +262,3 @@ def check_class_file_beside(points: str, class_file: str) -> None:
                                      f"labels {Path(points).name} there; move it, or give the training labels "
                                      "another name")
 
-
-def scene_georeferenced(scene: str) -> bool:
-    """Whether the engine reads ``scene`` with a CRS (:func:`~hypersynth.core.io.read.dataset_grid`), from its
-    header; True when it cannot tell, leaving the engine to say so once it reads the scene."""
-    from rasterio.errors import RasterioError
-
-    from ...core.io.read import dataset_grid, opened_quietly
-
-    try:
-        with opened_quietly(scene) as ds:
-            return dataset_grid(ds)[1] is not None
-    except (RasterioError, OSError, ValueError):
-        return True

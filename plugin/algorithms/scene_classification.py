@@ -17,7 +17,6 @@ from qgis.core import (
     QgsProcessingParameterDefinition,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMapLayer,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsRasterLayer,
 )
@@ -36,6 +35,7 @@ from .base import (
     labels_file,
     raster_file,
     refuse_the_scene_as_labels,
+    seed_parameter,
     when_loaded,
 )
 from .destinations import OutputMoves, staging_folder, write_report
@@ -147,8 +147,7 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
                                                  "labels' class field, else class_id, class, label, …)")))
 
     def add_seed_parameter(self) -> None:
-        seed = QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"),
-                                            QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0)
+        seed = seed_parameter(self, self.SEED)
         seed.setFlags(seed.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(seed)
 

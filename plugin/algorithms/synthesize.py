@@ -20,7 +20,15 @@ from qgis.core import (
 
 from ...core.io.patch_files import check_patches_format
 from ..settings import DEVICES, HyperSynthSettings
-from .base import FeedbackReporter, HyperSynthAlgorithm, check_model_kind, engine_errors, engine_warnings
+from .base import (
+    FeedbackReporter,
+    HyperSynthAlgorithm,
+    check_model_kind,
+    engine_errors,
+    engine_warnings,
+    seed_parameter,
+    seed_value,
+)
 from .mosaic_layers import load_mosaic
 
 
@@ -90,8 +98,7 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
                                          QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0),
             QgsProcessingParameterBoolean(self.ATTENTION, self.tr("Also store cross-attention maps"),
                                           defaultValue=False),
-            QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Integer,
-                                         defaultValue=0, minValue=0),
+            seed_parameter(self, self.SEED),
             QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=list(DEVICES),
                                        defaultValue=DEVICES.index(HyperSynthSettings.load().device)),
         ]
@@ -143,7 +150,7 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
         guidance = (self.parameterAsDouble(parameters, self.GUIDANCE, context)
                     if parameters.get(self.GUIDANCE) not in (None, "") else None)
         label = self.parameterAsInt(parameters, self.LABEL, context)
-        settings = MethodSettings(seed=self.parameterAsInt(parameters, self.SEED, context),
+        settings = MethodSettings(seed=seed_value(self, parameters, context, self.SEED),
                                   device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                                   guidance=guidance, steps=self.parameterAsInt(parameters, self.STEPS, context) or None)
         with engine_errors():

@@ -27,6 +27,8 @@ from .base import (
     labels_file,
     raster_file,
     refuse_the_scene_as_labels,
+    seed_parameter,
+    seed_value,
 )
 from .destinations import OutputMoves, move_folder_into_place, staging_folder
 
@@ -87,8 +89,7 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
         advanced = [
             QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=list(DEVICES),
                                        defaultValue=DEVICES.index(defaults.device)),
-            QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Integer,
-                                         defaultValue=0, minValue=0),
+            seed_parameter(self, self.SEED),
             QgsProcessingParameterNumber(self.PATCH_SIZE,
                                          self.tr("Patch size in pixels (0: chosen from the scene, at most the "
                                                  "preset's)"),
@@ -134,7 +135,7 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
         preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
         settings = MethodSettings(
             preset=preset, device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
-            seed=self.parameterAsInt(parameters, self.SEED, context), patch_size=patch_size or None,
+            seed=seed_value(self, parameters, context, self.SEED), patch_size=patch_size or None,
             clip_weights=clip_weights_for(preset, HyperSynthSettings.load().clip_weights))
         staging = staging_folder(out)
         with engine_errors(cancelled="cancelled by the user; no model was written"):

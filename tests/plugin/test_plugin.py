@@ -64,3 +64,21 @@ def test_unload_after_processing_only_leaves_nothing_registered(qgis_iface, qgis
     assert len([p for p in QgsApplication.processingRegistry().providers() if p.id() == "hypersynth"]) == 1
     plugin.unload()
     assert QgsApplication.processingRegistry().providerById("hypersynth") is None
+
+
+def test_every_seed_takes_what_the_command_line_takes(hypersynth_plugin):
+    """QGIS 3.22's parameterAsInt gives 0 for a seed above 2**31 - 1 without a word: every algorithm's seed reaches
+    the command line's SEED_MAX and is read whole."""
+    from qgis.core import QgsProcessingContext
+
+    from hypersynth.core.bench_inputs import SEED_MAX
+    from hypersynth.plugin.algorithms.base import seed_value
+
+    provider = QgsApplication.processingRegistry().providerById("hypersynth")
+    seeded = [alg for alg in provider.algorithms() if alg.parameterDefinition("SEED") is not None]
+    assert {alg.name() for alg in seeded} >= {"augmentandclassify", "classifybaseline", "drawlabels", "synthesize",
+                                              "trainbundle"}
+    for alg in seeded:
+        assert alg.parameterDefinition("SEED").maximum() == SEED_MAX, alg.name()
+        assert seed_value(alg, {"SEED": SEED_MAX}, QgsProcessingContext()) == SEED_MAX, alg.name()
+        assert seed_value(alg, {"SEED": 3_000_000_000}, QgsProcessingContext()) == 3_000_000_000, alg.name()
