@@ -11,6 +11,7 @@ from typing import Optional
 import numpy as np
 
 from .evaluation.protocol import SPLIT_KINDS, Split, few_label_split
+from .io.classes import class_file_beside
 from .outputs import OutputExistsError
 from .progress import NULL_REPORTER, Reporter
 from .scene import ClassInfo, Scene
@@ -95,13 +96,6 @@ def _named_warnings(drawn: Split, classes: list[ClassInfo]) -> list[str]:
         elif test == 0:
             warnings.append(f"{name} has no pixel left to validate on")
     return warnings
-
-
-def class_file_beside(points: str | os.PathLike) -> Path:
-    """The class file written beside the training points ``train.gpkg``: ``train_classes.json``."""
-    from .io.classes import CLASS_FILE_END
-
-    return Path(points).with_name(Path(points).stem + CLASS_FILE_END)
 
 
 def check_draw_outputs(points: str | os.PathLike, validation: Optional[str | os.PathLike], *, georeferenced: bool,

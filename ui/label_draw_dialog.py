@@ -24,19 +24,18 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..core.io.classes import CLASS_FILE_END, ClassFileError
+from ..core.bench_inputs import SEED_MAX
+from ..core.io.classes import ClassFileError, class_file_beside
 from ..core.io.labels import pick_class_field
 from ..core.label_draw import (
     DEFAULT_PATCH_SIDE,
     LabelDraw,
     LabelDrawError,
     check_draw_outputs,
-    class_file_beside,
     draw_labels_from_files,
     is_validation_of_a_draw,
     written_files,
 )
-from ..core.bench_inputs import SEED_MAX
 from ..plugin.layers import gdal_name, layer_file, remove_layers_reading, same_file, scene_georeferenced
 from ..plugin.runs import has_unsaved_edits
 from ..plugin.tasks import CANCELLED_MESSAGE, EngineTask
@@ -115,7 +114,7 @@ def class_file_of(reference: Optional[str]) -> Optional[Path]:
     benchmark's names and prompts), or None."""
     if not reference or reference.startswith("/vsi") or ":" in Path(reference).name:
         return None
-    found = Path(reference).with_name(Path(reference).stem + CLASS_FILE_END)
+    found = class_file_beside(reference)
     return found if found.is_file() else None
 
 

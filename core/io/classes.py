@@ -20,6 +20,11 @@ ALLOWED_KEYS = "id, name, colour (or color), prompt"  # what an entry may hold, 
 CLASS_FILE_END = "_classes.json"  # beside labels written here (an import, a draw): their classes, names and prompts
 
 
+def class_file_beside(path: str | Path) -> Path:
+    """The class file kept beside labels written here (``labels.tif``, ``train.gpkg``): ``<stem>_classes.json``."""
+    return Path(path).with_name(Path(path).stem + CLASS_FILE_END)
+
+
 class ClassFileError(ValueError):
     """The class file is not valid; the message names the entry to fix."""
 

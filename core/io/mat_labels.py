@@ -11,7 +11,7 @@ import numpy as np
 from ..datasets.registry import dataset_of_label_array
 from ..outputs import OutputExistsError
 from ..scene import ClassInfo, default_color
-from .classes import CLASS_FILE_END
+from .classes import CLASS_FILE_END, class_file_beside
 from .convert import IMPORTED_FROM_TAG, ImportDestination, destination_beside, is_import_of
 from .labels import LabelReadError
 
@@ -62,7 +62,7 @@ def import_label_map(path: str | Path, out: str | Path, shape: tuple[int, int], 
     names = spec.class_names if spec is not None else {}
     classes = [ClassInfo(i, names.get(i, f"class {i}"), default_color(n),
                          spec.prompts.get(i, "") if spec is not None else "") for n, i in enumerate(ids)]
-    class_file = Path(out).with_name(Path(out).stem + CLASS_FILE_END)
+    class_file = class_file_beside(out)
     if class_file.exists() and not overwrite:  # checked before the raster is written: nothing is left half done
         raise OutputExistsError(f"{class_file} already exists; choose another name for the label raster")
     raster = write_label_raster(out, labels, classes, transform=transform, crs_wkt=crs_wkt, overwrite=overwrite)
@@ -78,7 +78,7 @@ def earlier_label_import(raster: str | Path) -> ImportedLabels:
     from .read import opened_quietly
 
     raster = Path(raster)
-    class_file = raster.with_name(raster.stem + CLASS_FILE_END)
+    class_file = class_file_beside(raster)
     classes = read_classes(class_file)
     with opened_quietly(raster) as ds:
         labelled = int((ds.read(1) > 0).sum())
@@ -119,6 +119,6 @@ def label_import_destination(path: str | Path, taken: Collection[Path] = ()) -> 
     path = Path(path)
 
     def earlier(tif: Path) -> bool:
-        return is_import_of(tif, path, float32=False) and tif.with_name(tif.stem + CLASS_FILE_END).is_file()
+        return is_import_of(tif, path, float32=False) and class_file_beside(tif).is_file()
 
     return destination_beside(path, path.stem, earlier, taken, beside=(CLASS_FILE_END,))

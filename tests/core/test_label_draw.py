@@ -349,3 +349,25 @@ def test_the_default_patch_side_is_the_fast_presets():
     from hypersynth.core.ldm.config import preset
 
     assert DEFAULT_PATCH_SIDE == preset("fast").vae.patch_size == preset("full").vae.patch_size
+
+
+def test_the_draws_valid_pixels_are_benchs_with_bands_flagged_and_no_data_in_some(tmp_path):
+    """The draw reads a plain raster's layout (one pass, no pixel kept); bench reads the scene whole: both find the
+    same valid pixels where a flagged band alone has no data (ignored) and good bands have some (left out)."""
+    from osgeo import gdal
+
+    from hypersynth.core.io.read import read_scene_layout
+
+    scene = make_demo_scene(size=32, bands=12, n_classes=3, seed=0).scene
+    scene.good_bands = np.ones(12, bool)
+    scene.good_bands[3] = False
+    path = write_scene(scene, tmp_path / "scene.tif")
+    ds = gdal.Open(str(path), gdal.GA_Update)
+    for band, rows, cols, value in ((4, slice(0, 5), slice(0, 5), -9999.0), (6, slice(10, 12), slice(10, 12), -9999.0),
+                                    (7, 20, 20, np.nan)):
+        values = ds.GetRasterBand(band).ReadAsArray()
+        values[rows, cols] = value
+        ds.GetRasterBand(band).WriteArray(values)
+    ds = None
+    whole, layout = read_scene(path), read_scene_layout(path)
+    assert np.array_equal(np.asarray(layout.valid), np.asarray(whole.valid)) and (~np.asarray(whole.valid)).sum() == 5
