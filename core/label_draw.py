@@ -10,7 +10,7 @@ from typing import Optional
 
 import numpy as np
 
-from .evaluation.protocol import SPLIT_KINDS, Split, few_label_split
+from .evaluation.protocol import SPLIT_KINDS, Split, few_label_split, share_split
 from .io.classes import class_file_beside
 from .outputs import OutputExistsError
 from .progress import NULL_REPORTER, Reporter
@@ -48,21 +48,34 @@ class LabelDraw:
         train, test = int(self.split.train_mask.sum()), int(self.split.test_mask.sum())
         kind = "" if self.split.kind == "random" else (
             f" (outside the {self.split.patch_size}×{self.split.patch_size} patches around them: disjoint)")
-        return (f"{train} training labels ({self.split.labels_per_class} per class, seed {self.split.seed}) drawn "
-                f"from {self.reference_pixels} reference pixels of {len(self.classes)} classes; {test} left to "
+        return (f"{train} training labels ({amount_text(self.split)}, seed {self.split.seed}) drawn from "
+                f"{self.reference_pixels} reference pixels of {len(self.classes)} classes; {test} left to "
                 f"validate on{kind}")
 
 
-def draw_labels(reference: np.ndarray, valid: np.ndarray, classes: list[ClassInfo], *, labels_per_class: int,
-                seed: int, split: str = "random", patch_side: int = DEFAULT_PATCH_SIDE) -> LabelDraw:
+def amount_text(split: Split) -> str:
+    """How much of each class the draw took: "5 per class" or "10 % of each class"."""
+    if split.share is None:
+        return f"{split.labels_per_class} per class"
+    return f"{split.share * 100:g} % of each class"
+
+
+def draw_labels(reference: np.ndarray, valid: np.ndarray, classes: list[ClassInfo], *, labels_per_class: int = 5,
+                seed: int, split: str = "random", patch_side: int = DEFAULT_PATCH_SIDE,
+                share: Optional[float] = None) -> LabelDraw:
     """Draw ``labels_per_class`` training pixels per class from ``reference`` (``(H, W)`` class ids, 0 unlabelled)
     on the scene's ``valid`` pixels, exactly as ``bench`` draws them for the same seed, so a benchmark row can be
     run again by hand. ``split="disjoint"`` leaves out of the validation pixels every pixel within ``patch_side // 2``
-    of a training pixel, as the benchmark's disjoint split does."""
+    of a training pixel, as the benchmark's disjoint split does.
+
+    ``share`` (0..1) draws that share of each class's pixels instead (0.1: 10 %, rounded, at least one), the protocol
+    of the papers that train on 10 % of Indian Pines or 5 % of Pavia University, to compare with their figures."""
     if split not in SPLIT_KINDS:
         raise LabelDrawError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_KINDS)}")
-    if int(labels_per_class) < 1:
+    if share is None and int(labels_per_class) < 1:
         raise LabelDrawError(f"labels per class must be at least 1; got {labels_per_class}")
+    if share is not None and not 0.0 < float(share) < 1.0:
+        raise LabelDrawError(f"the share of each class must lie between 0 and 1 (0.1 or 10 %); got {share}")
     if int(patch_side) < 1:
         raise LabelDrawError(f"the patch side must be at least 1 pixel; got {patch_side}")
     valid = np.asarray(valid, dtype=bool)
@@ -74,8 +87,11 @@ def draw_labels(reference: np.ndarray, valid: np.ndarray, classes: list[ClassInf
         raise LabelDrawError(f"the reference holds {len(present)} different class ids (from {present[0]} to "
                              f"{present[-1]}): that is no map of classes but an image band or a count, it seems; "
                              f"choose the reference labels (at most {MAX_REFERENCE_CLASSES} classes)")
-    drawn = few_label_split(labels, int(labels_per_class), int(seed), kind=split, patch_size=int(patch_side),
-                            valid=valid)
+    if share is None:
+        drawn = few_label_split(labels, int(labels_per_class), int(seed), kind=split, patch_size=int(patch_side),
+                                valid=valid)
+    else:
+        drawn = share_split(labels, float(share), int(seed), kind=split, patch_size=int(patch_side), valid=valid)
     kept = [c for c in classes if c.id in set(present)]
     return LabelDraw(drawn, kept, int((labels > 0).sum()), warnings=_named_warnings(drawn, kept))
 
@@ -87,7 +103,8 @@ def _named_warnings(drawn: Split, classes: list[ClassInfo]) -> list[str]:
     for class_id, (train, test) in drawn.counts().items():
         name = next((f"'{c.name}' (id {c.id})" for c in classes if c.id == class_id), f"class {class_id}")
         held = int((drawn.labels == class_id).sum())  # the test count of a disjoint split is after its guard band
-        if train < drawn.labels_per_class:
+        asked = drawn.labels_per_class if drawn.share is None else max(1, int(round(drawn.share * held)))
+        if train < asked:
             warnings.append(f"{name} has only {held} reference pixel{'s' if held != 1 else ''}: "
                             f"{train} drawn for training, {test} left to validate on")
         elif test == 0 and drawn.kind == "disjoint":
@@ -231,7 +248,7 @@ def _tag_validation(path: Path, draw: LabelDraw) -> None:
 
     split = draw.split
     ds = gdal.Open(str(path), gdal.GA_Update)
-    ds.SetMetadataItem(VALIDATION_TAG, f"{split.labels_per_class} per class, seed {split.seed}, {split.kind} split")
+    ds.SetMetadataItem(VALIDATION_TAG, f"{amount_text(split)}, seed {split.seed}, {split.kind} split")
     ds = None
 
 
@@ -275,11 +292,11 @@ def _write_points(path: Path, draw: LabelDraw, scene: Scene) -> None:
 
 
 def draw_labels_from_files(scene_path: str | os.PathLike, reference_path: str | os.PathLike,
-                           points: str | os.PathLike, *, labels_per_class: int, seed: int, split: str = "random",
+                           points: str | os.PathLike, *, labels_per_class: int = 5, seed: int, split: str = "random",
                            patch_side: int = DEFAULT_PATCH_SIDE, validation: Optional[str | os.PathLike] = None,
                            classes_path: Optional[str | os.PathLike] = None, class_field: Optional[str] = None,
-                           known_classes: Optional[list[ClassInfo]] = None, overwrite: bool = False,
-                           reporter: Reporter = NULL_REPORTER) -> LabelDraw:
+                           known_classes: Optional[list[ClassInfo]] = None, share: Optional[float] = None,
+                           overwrite: bool = False, reporter: Reporter = NULL_REPORTER) -> LabelDraw:
     """Read the scene's grid and valid pixels (a plain raster in one pass that keeps no pixel) and the reference
     labels (a label raster, a vector layer or a MATLAB ground truth, as a run reads labels; names and colours from
     ``classes_path`` when given, which must then define every class the reference holds), draw, and write
@@ -301,7 +318,7 @@ def draw_labels_from_files(scene_path: str | os.PathLike, reference_path: str | 
     reference, classes = read_labels_and_classes(reference_path, scene, classes_path, class_field,
                                                  labels_name=Path(reference_path).name)  # as bench reads it
     draw = draw_labels(reference, valid, classes, labels_per_class=labels_per_class, seed=seed, split=split,
-                       patch_side=patch_side)
+                       patch_side=patch_side, share=share)
     if classes_path is None and known_classes:  # the same pixels, under the ids the analyst's classes give names
         theirs, known = read_labels(reference_path, scene, class_field=class_field, classes=list(known_classes))
         draw = _renumbered(draw, np.where(valid, theirs, 0), known)

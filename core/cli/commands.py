@@ -340,10 +340,14 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
     if args.command == "draw-labels":
         from ..label_draw import draw_labels_from_files
 
-        draw = draw_labels_from_files(args.scene, args.truth, args.out, labels_per_class=args.labels_per_class,
+        if args.share is not None and args.labels_per_class is not None:
+            raise ValueError("give --labels-per-class or --share, not both: N labels a class, or a share of each")
+        per_class = 5 if args.labels_per_class is None else args.labels_per_class
+        draw = draw_labels_from_files(args.scene, args.truth, args.out, labels_per_class=per_class,
                                       seed=args.seed, split=args.split, patch_side=args.patch_size,
                                       validation=args.validation_out, classes_path=args.prompts,
-                                      class_field=args.class_field, overwrite=args.overwrite, reporter=reporter)
+                                      class_field=args.class_field, share=args.share, overwrite=args.overwrite,
+                                      reporter=reporter)
         reporter.close()
         for warning in draw.warnings:
             print(f"warning: {warning}", file=sys.stderr)

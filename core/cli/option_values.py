@@ -66,6 +66,18 @@ def _patches_file(text: str) -> str:
     return _checked(patch_format, text)
 
 
+def _share(text: str) -> float:
+    """A type: a share of each class, "10%" or 0.1, above 0 and below 100 %."""
+    given = text.strip()
+    try:
+        value = float(given[:-1]) / 100 if given.endswith("%") else float(given)
+    except ValueError:
+        value = math.nan
+    if not 0.0 < value < 1.0:  # NaN too
+        raise argparse.ArgumentTypeError(f"expected a share above 0 and below 100 %, e.g. 10% or 0.1; got {text!r}")
+    return value
+
+
 def _tif_file(text: str) -> str:
     """A type: the name of the GeoTIFF import-scene writes."""
     if not text.strip():

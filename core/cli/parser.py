@@ -6,7 +6,7 @@ import argparse
 from typing import Any, Optional, Sequence
 
 from .option_values import (CLIP_FILES, _bands_to_leave_out, _bench_list, _clip_weights_file, _device, _folder,
-                            _number, _patches_file, _prompt, _smoothing_width, _tif_file, _whole)
+                            _number, _patches_file, _prompt, _share, _smoothing_width, _tif_file, _whole)
 
 EPILOG = """examples:
   hypersynth demo                                   # embedded demo scene -> out/demo/ (again: --overwrite)
@@ -419,9 +419,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", help=f"class file of the reference's classes (JSON: {CLASS_KEYS} per class); their "
                                      "names, colours and prompts go into the class file written beside --out")
     p.add_argument("--class-field", help="attribute holding the class in a vector --truth (default: guessed)")
-    p.add_argument("--labels-per-class", type=_whole(1), default=5,
+    p.add_argument("--labels-per-class", type=_whole(1),
                    help="N, training labels drawn per class, at least 1 (default 5); a class with N pixels or "
                         "fewer keeps one to validate on")
+    p.add_argument("--share", type=_share, metavar="PERCENT",
+                   help="instead of N a class, this share of each class's reference pixels (rounded, at least one), "
+                        "e.g. 10%% or 0.1: the protocol of papers that train on 10%% of Indian Pines or 5%% of Pavia "
+                        "University, to compare with their figures (--split disjoint keeps their neighbours apart)")
     p.add_argument("--seed", type=_whole(0, SEED_MAX), default=0,
                    help=f"seed of the draw, 0 to {SEED_MAX} (default 0): bench's seed gives bench's pixels")
     p.add_argument("--split", choices=["random", "disjoint"], default="random",

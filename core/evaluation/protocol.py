@@ -19,10 +19,11 @@ class Split:
     test_mask: np.ndarray  # (H, W) bool, labelled pixels held out for testing (never overlaps train_mask)
     labels: np.ndarray  # (H, W) int label ids the split was drawn from (0 = unlabelled)
     seed: int  # seed of the numpy Generator that drew the training pixels
-    labels_per_class: int  # N, the requested number of training pixels per class
+    labels_per_class: int  # N, the requested number of training pixels per class (0 when ``share`` is given)
     kind: str  # "random", "disjoint" (guard band around training pixels) or "block"
     patch_size: int = 1  # patch side the guard band was sized for (disjoint splits)
     warnings: list[str] = field(default_factory=list)  # classes that got fewer than N or no test pixels
+    share: Optional[float] = None  # the share of each class's pixels drawn instead of N (0.1: 10 %), if so
 
     def train_pixels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(rows, cols, ids)`` of the training pixels, in row-major order."""
@@ -101,9 +102,10 @@ def _check_labels(labels: np.ndarray, n_per_class: int, valid: Optional[np.ndarr
     return labelled
 
 
-def _draw_training(labels: np.ndarray, labelled: np.ndarray, n_per_class: int, seed: int
-                   ) -> tuple[np.ndarray, list[str]]:
-    """N pixels per class drawn with ``Generator(seed)``; small classes keep one pixel for testing."""
+def _draw_training(labels: np.ndarray, labelled: np.ndarray, n_per_class: int, seed: int,
+                   share: Optional[float] = None) -> tuple[np.ndarray, list[str]]:
+    """N pixels per class (or ``share`` of each class's pixels, rounded, at least one) drawn with
+    ``Generator(seed)``; small classes keep one pixel for testing."""
     rng = np.random.default_rng(seed)
     train = np.zeros(labels.shape, dtype=bool)
     warnings: list[str] = []
@@ -111,8 +113,8 @@ def _draw_training(labels: np.ndarray, labelled: np.ndarray, n_per_class: int, s
     candidates = np.flatnonzero(labelled)  # row-major, so the draw only depends on the map and the seed
     for c in class_ids(labels[labelled]):
         pixels = candidates[flat[candidates] == c]
-        take = n_per_class
-        if len(pixels) <= n_per_class:
+        take = n_per_class if share is None else max(1, int(round(share * len(pixels))))
+        if len(pixels) <= take:
             take = max(len(pixels) - 1, 1)  # keep one pixel for testing when the class has two or more
             warnings.append(f"class {int(c)} has only {len(pixels)} labelled pixel(s): "
                             f"{take} used for training, {len(pixels) - take} for testing")
@@ -148,6 +150,26 @@ def few_label_split(labels: np.ndarray, n_per_class: int, seed: int, *, kind: st
         raise ValueError(f"patch_size must be at least 1; got {patch_size}")
     labelled = _check_labels(labels, n_per_class, valid)
     train, warnings = _draw_training(labels, labelled, int(n_per_class), seed)
+    return _finish_split(labels, labelled, train, warnings, seed, int(n_per_class), kind, patch_size)
+
+
+def share_split(labels: np.ndarray, share: float, seed: int, *, kind: str = "random", patch_size: int = 1,
+                valid: Optional[np.ndarray] = None) -> Split:
+    """Like :func:`few_label_split`, with a share of each class's labelled pixels for training instead of N (``share``
+    0.1: 10 %, rounded, at least one), the protocol of papers that train on 10 % of Indian Pines or 5 % of Pavia
+    University (a random per-pixel share lets training patches hold test pixels: ``kind="disjoint"`` keeps them out)."""
+    if not 0.0 < float(share) < 1.0:
+        raise ValueError(f"the share of each class drawn must lie between 0 and 1 (0.1 for 10 %); got {share}")
+    if kind not in SPLIT_KINDS:
+        raise ValueError(f"unknown split kind {kind!r}; choose one of {', '.join(SPLIT_KINDS)}")
+    labelled = _check_labels(labels, 1, valid)
+    train, warnings = _draw_training(labels, labelled, 0, seed, share=float(share))
+    return _finish_split(labels, labelled, train, warnings, seed, 0, kind, patch_size, share=float(share))
+
+
+def _finish_split(labels: np.ndarray, labelled: np.ndarray, train: np.ndarray, warnings: list[str], seed: int,
+                  n_per_class: int, kind: str, patch_size: int, share: Optional[float] = None) -> Split:
+    """The split of ``train``: every other labelled pixel tests, but for a disjoint split's guard band."""
     test = labelled & ~train
     radius = int(patch_size) // 2
     if kind == "disjoint" and radius > 0:
@@ -155,7 +177,7 @@ def few_label_split(labels: np.ndarray, n_per_class: int, seed: int, *, kind: st
         inside_training_patch = binary_dilation(train, structure=square)  # (H, W)
         test &= ~inside_training_patch
         _warn_empty_tests(labels, train, test, warnings, f"outside the {patch_size}x{patch_size} training patches")
-    return Split(train, test, np.asarray(labels), seed, int(n_per_class), kind, int(patch_size), warnings)
+    return Split(train, test, np.asarray(labels), seed, int(n_per_class), kind, int(patch_size), warnings, share)
 
 
 def block_split(labels: np.ndarray, n_per_class: int, seed: int, *, block: int = 16,

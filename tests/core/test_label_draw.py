@@ -371,3 +371,30 @@ def test_the_draws_valid_pixels_are_benchs_with_bands_flagged_and_no_data_in_som
     ds = None
     whole, layout = read_scene(path), read_scene_layout(path)
     assert np.array_equal(np.asarray(layout.valid), np.asarray(whole.valid)) and (~np.asarray(whole.valid)).sum() == 5
+
+
+def test_a_share_of_each_class_as_the_papers_draw(labelled, tmp_path, capsys):
+    """--share 10%: each class gives a tenth of its reference pixels (rounded, at least one) to training."""
+    scene = read_scene(labelled["scene"])
+    reference = np.where(scene.valid, labelled["labels"], 0)
+    draw = draw_labels_from_files(labelled["scene"], labelled["truth"], tmp_path / "t.gpkg", labels_per_class=5,
+                                  seed=2, share=0.1, validation=tmp_path / "v.tif")
+    counts = draw.split.counts()
+    for class_id in (1, 2, 3):
+        held = int((reference == class_id).sum())
+        assert counts[class_id] == (max(1, round(held / 10)), held - max(1, round(held / 10)))
+    assert "(10 % of each class, seed 2)" in draw.summary() and draw.warnings == []
+    labels = np.zeros((6, 6), np.uint8)
+    labels[0, :4], labels[5, 5] = 1, 2  # class 2: one pixel, which trains and leaves none to validate
+    small = draw_labels(labels, np.ones((6, 6), bool), [ClassInfo(1, "a"), ClassInfo(2, "b")], seed=0, share=0.25)
+    assert small.split.counts() == {1: (1, 3), 2: (1, 0)}
+    assert small.warnings == ["'b' (id 2) has no pixel left to validate on"]
+    with pytest.raises(LabelDrawError, match="share of each class must lie between 0 and 1"):
+        draw_labels(labels, np.ones((6, 6), bool), [], seed=0, share=1.5)
+    args = ["draw-labels", "--scene", str(labelled["scene"]), "--truth", str(labelled["truth"]), "--quiet",
+            "--out", str(tmp_path / "u.gpkg")]
+    assert main(args + ["--share", "10%", "--seed", "2"]) == 0
+    assert np.array_equal(read_labels(tmp_path / "u.gpkg", scene)[0], draw.split.train_labels())
+    assert main(args + ["--share", "0.1", "--labels-per-class", "3", "--overwrite"]) == 2
+    assert "give --labels-per-class or --share, not both" in capsys.readouterr().err
+    assert main(args + ["--share", "100%", "--overwrite"]) == 2
