@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from qgis.core import (
     QgsMapLayer,
@@ -26,7 +26,7 @@ from qgis.core import (
 )
 
 from ...core.evaluation.protocol import SPLIT_KINDS
-from ...core.label_draw import DEFAULT_PATCH_SIDE, POINT_FORMATS
+from ...core.label_draw import DEFAULT_PATCH_SIDE, POINT_FORMATS, amount_text
 from ..layers import scene_georeferenced
 from .base import (
     CLASS_FIELD_TITLE,
@@ -75,6 +75,7 @@ class DrawLabelsAlgorithm(HyperSynthAlgorithm):
     CLASS_FIELD = "CLASS_FIELD"
     CLASSES = "CLASSES"
     LABELS_PER_CLASS = "LABELS_PER_CLASS"
+    SHARE = "SHARE"
     SEED = "SEED"
     SPLIT = "SPLIT"
     PATCH_SIZE = "PATCH_SIZE"
@@ -99,7 +100,9 @@ class DrawLabelsAlgorithm(HyperSynthAlgorithm):
             "methods on a labelled scene' (or hypersynth bench), so a benchmark row can be run again by hand, looked "
             "at on the map, or run with other settings. Only reference pixels on the scene's valid pixels are "
             "drawn from. A class with N pixels or fewer gives all but one of them to training and keeps one to "
-            "validate on; the log says which classes.\n\n"
+            "validate on; the log says which classes. A share of each class (SHARE, in %) draws that share of each "
+            "class's reference pixels instead (rounded, at least one), the protocol of papers that train on 10 % of "
+            "Indian Pines or 5 % of Pavia University, to compare with their figures on it.\n\n"
             "The training labels are points at the pixel centres with the fields class_id (the class id) and class "
             "(its name), written as a GeoPackage (.gpkg), Shapefile (.shp) or FlatGeobuf (.fgb); a scene without "
             "georeference needs .shp or .fgb (a GeoPackage always records a CRS; a temporary output is then a "
@@ -128,6 +131,9 @@ class DrawLabelsAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(
             self.LABELS_PER_CLASS, self.tr("Labels per class"), QgsProcessingParameterNumber.Integer,
             defaultValue=5, minValue=1))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.SHARE, self.tr("Or a share of each class (%; instead of labels per class)"),
+            QgsProcessingParameterNumber.Double, optional=True, minValue=0.0, maxValue=100.0))
         self.addParameter(seed_parameter(self, self.SEED))  # as the command line's --seed
         self.addParameter(QgsProcessingParameterEnum(
             self.SPLIT, self.tr("Split"), options=[self.tr(SPLIT_LABELS[k]) for k in SPLIT_KINDS], defaultValue=0))
@@ -199,6 +205,7 @@ class DrawLabelsAlgorithm(HyperSynthAlgorithm):
         reference = labels_file(reference_layer, "reference", context, feedback, check_field=True,
                                 class_field=class_field)
         per_class = self.parameterAsInt(parameters, self.LABELS_PER_CLASS, context)
+        share = self.share(parameters, context)
         seed = seed_value(self, parameters, context, self.SEED)
         split = SPLIT_KINDS[self.parameterAsEnum(parameters, self.SPLIT, context)]
         patch_side = self.parameterAsInt(parameters, self.PATCH_SIZE, context)
@@ -215,14 +222,14 @@ class DrawLabelsAlgorithm(HyperSynthAlgorithm):
             with engine_warnings(feedback):
                 draw = draw_labels_from_files(scene, reference, points, labels_per_class=per_class, seed=seed,
                                               split=split, patch_side=patch_side, validation=validation,
-                                              classes_path=classes_path, class_field=class_field, overwrite=True,
-                                              reporter=FeedbackReporter(feedback))
+                                              classes_path=classes_path, class_field=class_field, share=share,
+                                              overwrite=True, reporter=FeedbackReporter(feedback))
         for warning in draw.warnings:
             feedback.pushWarning(warning)
         feedback.pushInfo(draw.summary())
         # the destinations as Processing registered them to load, not as the engine normalised them
         results: dict[str, Any] = {self.OUTPUT: points, self.CLASS_FILE: str(draw.class_file)}
-        self.name_loaded(context, results[self.OUTPUT], f"training labels ({per_class} per class, seed {seed})")
+        self.name_loaded(context, results[self.OUTPUT], f"training labels ({amount_text(draw.split)}, seed {seed})")
         when_loaded(context, results[self.OUTPUT], StyleTrainingLabels(list(draw.classes)))
         if draw.validation is not None:
             results[self.VALIDATION_OUTPUT] = validation
@@ -231,6 +238,19 @@ class DrawLabelsAlgorithm(HyperSynthAlgorithm):
             when_loaded(context, results[self.VALIDATION_OUTPUT], StyleOnLoad(list(draw.classes)))
         feedback.setProgress(100.0)
         return results
+
+    def share(self, parameters: dict[str, Any], context: QgsProcessingContext) -> Optional[float]:
+        """The share of each class to draw (0..1), None when none is given (empty or 0: labels per class)."""
+        value = parameters.get(self.SHARE)
+        if value is None or value == "":
+            return None
+        percent = self.parameterAsDouble(parameters, self.SHARE, context)
+        if percent <= 0:
+            return None
+        if percent >= 100:
+            raise QgsProcessingException(f"{self.title(self.SHARE)}: {percent:g} % would leave nothing to validate "
+                                         "on; give a share below 100 % (10 for 10 %)")
+        return percent / 100
 
     @staticmethod
     def name_loaded(context: QgsProcessingContext, output: str, name: str) -> None:

@@ -362,3 +362,24 @@ def test_the_help_says_what_it_draws_and_the_defaults(hypersynth_plugin):
     assert algorithm.parameterDefinition("PATCH_SIZE").flags() & algorithm.parameterDefinition(
         "PATCH_SIZE").FlagAdvanced
     assert algorithm.parameterDefinition("SPLIT").options() == ["random", "spatially disjoint"]
+
+
+def test_a_share_of_each_class_instead_of_labels_per_class(hypersynth_plugin, data, tmp_path):
+    """SHARE 10 (%): a tenth of each class's reference pixels on the scene's valid pixels, rounded, at least one."""
+    from hypersynth.core.evaluation.protocol import share_split
+    from hypersynth.core.io.read import read_scene
+
+    log = RecordingFeedback()
+    result = _run({"SCENE": data.scene, "REFERENCE": data.reference, "LABELS_PER_CLASS": 5, "SHARE": 10, "SEED": 3,
+                   "OUTPUT": str(tmp_path / "train.gpkg")}, log)
+    valid = np.asarray(read_scene(data.scene).valid)
+    expected = share_split(np.where(valid, data.ground_truth, 0), 0.1, 3, valid=valid)
+    drawn = _points(result["OUTPUT"], data.scene)
+    np.testing.assert_array_equal(drawn, expected.train_labels())
+    for class_id in (1, 2, 3):
+        held = int(((data.ground_truth == class_id) & valid).sum())
+        assert int((drawn == class_id).sum()) == max(1, round(held / 10))
+    assert "(10 % of each class, seed 3) drawn from" in " ".join(log.infos)
+    with pytest.raises(QgsProcessingException, match=r"100 % would leave nothing to validate on"):
+        _run({"SCENE": data.scene, "REFERENCE": data.reference, "SHARE": 100, "OUTPUT": str(tmp_path / "u.gpkg")})
+    assert not (tmp_path / "u.gpkg").exists()
