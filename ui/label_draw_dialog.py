@@ -1,4 +1,5 @@
-"""Draw from reference…: N training labels per class drawn from reference labels, as the benchmark draws them."""
+"""Draw from reference…: N training labels per class (or a share of each class) drawn from reference labels, as the
+benchmark draws them."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from qgis.PyQt.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QMessageBox,
     QSpinBox,
@@ -45,8 +48,9 @@ from .widget_helpers import HINT_STYLE
 if TYPE_CHECKING:
     from .classes_panel import ClassesPanel
 
-DRAW_TIP = ("Draw N training labels per class from reference labels (a label raster such as an imported ground truth, "
-            "or reference polygons), as the benchmark draws them for a seed; the rest can validate the run")
+DRAW_TIP = ("Draw N training labels per class, or a share of each class, from reference labels (a label raster such as "
+            "an imported ground truth, or reference polygons), as the benchmark draws them for a seed; the rest can "
+            "validate the run")
 GUESSED_FIELD = "guessed: class_id, class, label, …"  # the class field's placeholder, as in the run dialog
 DISJOINT_HINT = (f"disjoint: validation pixels never lie inside a training pixel's {DEFAULT_PATCH_SIDE}×"
                  f"{DEFAULT_PATCH_SIDE} patch, as the benchmark's disjoint split")
@@ -54,6 +58,9 @@ INTEGER_TYPES = (Qgis.Byte, Qgis.UInt16, Qgis.Int16, Qgis.UInt32, Qgis.Int32)  #
 FLOAT_TYPES = (Qgis.Float32, Qgis.Float64)  # or whole class ids as floats (the EnMAP label rasters)
 SPIN_SEED_MAX = 2 ** 31 - 1  # a QSpinBox's largest value; the command line takes seeds up to SEED_MAX
 VALIDATION_END = "_validation.tif"  # the validation raster beside the points: ``<points stem>_validation.tif``
+PER_CLASS, SHARE = "N per class", "a share of each class (%)"  # how much of each class is drawn
+SHARE_TIP = ("As papers that train on 10 % of Indian Pines or 5 % of Pavia University: compare with their figures on "
+             "their protocol (choose the disjoint split to keep the neighbours their random split leaks apart)")
 
 
 @dataclass
@@ -70,6 +77,19 @@ class DrawRequest:
     points: Path
     validation: Optional[Path]
     overwrite: bool  # the analyst agreed to replace existing files
+    share: Optional[float] = None  # that share of each class's reference pixels (0.1: 10 %) instead of N, if so
+
+    def amount(self) -> str:
+        """How much of each class is drawn, for messages: "5 labels per class" or "10 % of each class"."""
+        if self.share is None:
+            return f"{self.labels_per_class} labels per class"
+        return f"{percent(self.share)} % of each class"
+
+
+def percent(share: float) -> str:
+    """A share (0.1) as the percent the analyst chose ("10"; "2.5"), as :func:`~..core.label_draw.amount_text`
+    says it."""
+    return f"{share * 100:g}"
 
 
 def reference_rank(layer: QgsMapLayer, scene: Optional[QgsRasterLayer]) -> int:
@@ -124,7 +144,8 @@ def validation_beside(points: Path) -> Path:
 
 
 class LabelDrawDialog(QDialog):
-    """Asks where the reference labels are, how many labels per class to draw, and where the points go.
+    """Asks where the reference labels are, how many labels per class (or what share of each class) to draw, and
+    where the points go.
 
     Args:
         scene: the dock's scene (the draw is on its grid; its folder gets the points by default).
@@ -166,11 +187,29 @@ class LabelDrawDialog(QDialog):
         self.class_field.lineEdit().setPlaceholderText(GUESSED_FIELD)
         self.class_field.setToolTip("The vector layer's field holding the class (ids, or names); empty: guessed")
         form.addRow("Class field", self.class_field)
+        self.amount = QComboBox()  # N per class, or a share of each class: only the chosen one's box is enabled
+        self.amount.addItems([PER_CLASS, SHARE])
+        self.amount.setToolTip("N training labels per class (the benchmark's few-label draw), or a share of each "
+                               "class's reference pixels (rounded, at least one), as papers train on 10 % of a scene")
         self.labels_per_class = QSpinBox()
         self.labels_per_class.setRange(1, 1000)
         self.labels_per_class.setValue(5)
         self.labels_per_class.setToolTip("Training pixels drawn per class (a class with fewer gets all it has)")
-        form.addRow("Labels per class", self.labels_per_class)
+        self.share = QDoubleSpinBox()
+        self.share.setRange(0.1, 99.9)
+        self.share.setDecimals(1)
+        self.share.setSingleStep(1.0)
+        self.share.setValue(10.0)
+        self.share.setSuffix(" %")
+        self.share.setToolTip(SHARE_TIP)
+        self.share.setEnabled(False)
+        amount_row = QWidget()
+        row = QHBoxLayout(amount_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        for box in (self.amount, self.labels_per_class, self.share):
+            row.addWidget(box)
+        self.amount.currentTextChanged.connect(self._amount_changed)
+        form.addRow("Labels per class", amount_row)
         self.seed = QSpinBox()
         self.seed.setRange(0, SPIN_SEED_MAX)
         self.seed.setToolTip("The same seed draws the same pixels, as the benchmark does for that seed "
@@ -205,7 +244,8 @@ class LabelDrawDialog(QDialog):
         form.addRow(buttons)
         self.reference.layerChanged.connect(self._reference_changed)
         self.reference_file.fileChanged.connect(self._reference_changed)
-        for changed in (self.labels_per_class.valueChanged, self.seed.valueChanged, self.split.currentTextChanged):
+        for changed in (self.labels_per_class.valueChanged, self.share.valueChanged, self.amount.currentTextChanged,
+                        self.seed.valueChanged, self.split.currentTextChanged):
             changed.connect(self._fill_points)
         self._reference_changed()
 
@@ -220,6 +260,14 @@ class LabelDrawDialog(QDialog):
             return None, ""
         path = gdal_name(layer.source()) if isinstance(layer, QgsRasterLayer) else layer_file(layer)
         return path, layer.name()
+
+    def chosen_share(self) -> Optional[float]:
+        """The share of each class chosen (0.1 for 10 %), or None: N per class."""
+        return round(self.share.value() / 100.0, 4) if self.amount.currentText() == SHARE else None
+
+    def _amount_changed(self, kind: str) -> None:
+        self.labels_per_class.setEnabled(kind != SHARE)
+        self.share.setEnabled(kind == SHARE)
 
     def points_path(self) -> Optional[Path]:
         text = self.points.filePath().strip()
@@ -245,8 +293,9 @@ class LabelDrawDialog(QDialog):
         self._fill_points()
 
     def _fill_points(self, *_args: object) -> None:
-        """The default file: ``<reference>_<N>_per_class_seed<seed>``, then ``_disjoint`` for the disjoint split (a
-        disjoint draw after a random one is another file), beside the scene (kept once edited)."""
+        """The default file: ``<reference>_<N>_per_class_seed<seed>`` (``<reference>_<P>pct_seed<seed>`` for a share
+        of P %), then ``_disjoint`` for the disjoint split (a disjoint draw after a random one is another file), beside
+        the scene (kept once edited)."""
         current = self.points.filePath().strip()
         if current and current != self._auto_points:
             return
@@ -257,8 +306,10 @@ class LabelDrawDialog(QDialog):
             folder = Path.home()
         ext = ".gpkg" if self._georeferenced else ".shp"
         split = "" if self.split.currentText() == "random" else f"_{self.split.currentText()}"
-        self._auto_points = str(folder / (f"{safe_stem(name or 'reference')}_{self.labels_per_class.value()}"
-                                          f"_per_class_seed{self.seed.value()}{split}{ext}"))
+        share = self.chosen_share()
+        amount = f"{self.labels_per_class.value()}_per_class" if share is None else f"{percent(share)}pct"
+        self._auto_points = str(folder / (f"{safe_stem(name or 'reference')}_{amount}_seed{self.seed.value()}"
+                                          f"{split}{ext}"))
         self.points.setFilePath(self._auto_points)
 
     def outputs(self) -> list[Path]:
@@ -341,7 +392,8 @@ class LabelDrawDialog(QDialog):
         field = self.class_field.currentText().strip() if self.class_field.isEnabled() else ""
         return DrawRequest(path, name, field or None, class_file_of(path), self.labels_per_class.value(),
                            self.seed.value(), self.split.currentText(), points,
-                           validation_beside(points) if self.write_validation.isChecked() else None, self.overwrite)
+                           validation_beside(points) if self.write_validation.isChecked() else None, self.overwrite,
+                           self.chosen_share())
 
 
 def _layers_with_features(path: str) -> int:
@@ -404,18 +456,18 @@ def start_label_draw(panel: ClassesPanel, request: DrawRequest,
         else:  # the engine's refusals (a GeoPackage with other layers, an image band of 1000 ids, …) say what to do
             panel.message.emit(sentence(f"No labels were drawn from {request.reference_name}: {message}"))
 
-    task = EngineTask(f"Draw {request.labels_per_class} labels per class from {request.reference_name}",
+    task = EngineTask(f"Draw {request.amount()} from {request.reference_name}",
                       lambda reporter: draw_labels_from_files(  # its last stage is "done": QGIS's notice ends so
                           scene_path, request.reference, request.points, labels_per_class=request.labels_per_class,
                           seed=request.seed, split=request.split, validation=request.validation,
                           classes_path=None, known_classes=classes.known, class_field=request.class_field,
-                          overwrite=request.overwrite, reporter=reporter),
+                          share=request.share, overwrite=request.overwrite, reporter=reporter),
                       on_success=drawn, on_failure=failed)
     left = leave_before_replacing(request, project or QgsProject.instance()) if request.overwrite else []
     panel.label_draws.submit(task)
     named = ", ".join(f"'{name}'" for name in left)
     panel.message.emit(sentences([
-        f"Drawing {request.labels_per_class} labels per class from {request.reference_name} into "
+        f"Drawing {request.amount()} from {request.reference_name} into "
         f"{request.points.name} … (progress and Cancel in QGIS's task manager)",
         f"Layers reading the files it replaces left the project: {named}" if left else ""]))
     return task

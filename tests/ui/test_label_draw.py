@@ -167,6 +167,76 @@ def test_drawn_points_become_the_label_layer_with_the_classes_merged_and_validat
     assert label_draw_dialog.reference_rank(validation[0], scene_layer) == 0  # no reference for the next draw
 
 
+def test_a_share_of_each_class_draws_that_share_and_names_the_file_after_it(
+        keep, qgis_iface, tmp_path, scene_layer, reference_layer, classes, qgis_new_project):
+    """The protocol of papers that train on 10 % of Indian Pines or 5 % of Pavia University: that share of each
+    class's reference pixels (rounded, at least one) instead of N per class."""
+    dock = _dock(keep, qgis_iface, scene_layer, classes)
+    panel = dock.classes_panel
+    messages = _messages(panel)
+    dialog = keep(LabelDrawDialog(scene_layer, None, panel))
+    assert dialog.amount.currentText() == label_draw_dialog.PER_CLASS  # N per class by default, as before
+    assert dialog.labels_per_class.isEnabled() and not dialog.share.isEnabled()
+    assert dialog.chosen_share() is None
+    dialog.amount.setCurrentText(label_draw_dialog.SHARE)
+    assert dialog.share.isEnabled() and not dialog.labels_per_class.isEnabled()  # only the chosen one
+    assert dialog.share.value() == 10.0 and dialog.share.decimals() == 1
+    assert (dialog.share.minimum(), dialog.share.maximum()) == (0.1, 99.9)
+    assert "10 % of Indian Pines or 5 % of Pavia University" in dialog.share.toolTip()
+    assert "disjoint split" in dialog.share.toolTip()
+    assert Path(dialog.points.filePath()) == tmp_path / "Indian_gt_10pct_seed0.gpkg"  # the name follows the share
+    dialog.share.setValue(5.0)
+    assert Path(dialog.points.filePath()).name == "Indian_gt_5pct_seed0.gpkg"
+    dialog.share.setValue(2.5)
+    assert Path(dialog.points.filePath()).name == "Indian_gt_2.5pct_seed0.gpkg"
+    dialog.split.setCurrentText("disjoint")
+    assert Path(dialog.points.filePath()).name == "Indian_gt_2.5pct_seed0_disjoint.gpkg"
+    dialog.split.setCurrentText("random")
+    dialog.share.setValue(10.0)
+    points = tmp_path / "Indian_gt_10pct_seed0.gpkg"
+    assert Path(dialog.points.filePath()) == points
+    task = _draw(panel, dialog, qgis_new_project)
+    assert dialog.request().share == pytest.approx(0.1)
+    assert task.title == "Draw 10 % of each class from Indian_gt"
+    assert any(m.startswith("Drawing 10 % of each class from Indian_gt into Indian_gt_10pct_seed0.gpkg")
+               for m in messages), messages
+
+    reference = reference_map()
+    expected = {c: max(1, int(round(0.1 * int((reference == c).sum())))) for c in (1, 2, 4)}
+    assert expected == {1: 5, 2: 5, 4: 6}  # 48, 48 and 64 reference pixels
+    drawn = panel.label_layer()
+    assert drawn is not None and drawn.source() == f"{points}|layername=labels"
+    assert panel.refresh_counts() == expected
+    total = sum(expected.values())
+    assert f"{total} training labels (10 % of each class, seed 0) drawn from" in messages[-1], messages[-1]
+    validation = tmp_path / "Indian_gt_10pct_seed0_validation.tif"
+    ds = gdal.Open(str(validation))
+    left = ds.GetRasterBand(1).ReadAsArray()
+    ds = None
+    assert int((left > 0).sum()) == int((reference > 0).sum()) - total
+
+    dialog = keep(LabelDrawDialog(scene_layer, panel.label_layer(), panel))  # back to N per class
+    dialog.reference.setLayer(reference_layer)
+    dialog.amount.setCurrentText(label_draw_dialog.SHARE)
+    assert Path(dialog.points.filePath()).name == "Indian_gt_10pct_seed0.gpkg"
+    dialog.amount.setCurrentText(label_draw_dialog.PER_CLASS)
+    assert dialog.labels_per_class.isEnabled() and not dialog.share.isEnabled()
+    dialog.labels_per_class.setValue(3)
+    assert Path(dialog.points.filePath()).name == "Indian_gt_3_per_class_seed0.gpkg"
+    assert dialog.chosen_share() is None
+    task = _draw(panel, dialog, qgis_new_project)
+    assert dialog.request().share is None and task.title == "Draw 3 labels per class from Indian_gt"
+    assert panel.refresh_counts() == {1: 3, 2: 3, 4: 3}
+    assert "9 training labels (3 per class, seed 0)" in messages[-1], messages[-1]
+
+    dialog = keep(LabelDrawDialog(scene_layer, panel.label_layer(), panel))  # a name the analyst edited stays
+    mine = str(tmp_path / "my_draw.gpkg")
+    dialog.points.setFilePath(mine)
+    dialog.amount.setCurrentText(label_draw_dialog.SHARE)
+    dialog.share.setValue(5.0)
+    assert dialog.points.filePath() == mine
+
+
 def test_an_existing_points_file_is_replaced_only_when_the_analyst_agrees(
         keep, qgis_iface, tmp_path, scene_layer, reference_layer, classes, qgis_new_project, monkeypatch):
     dock = _dock(keep, qgis_iface, scene_layer, classes)
