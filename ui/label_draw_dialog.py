@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from osgeo import gdal, ogr
-from qgis.core import Qgis, QgsMapLayer, QgsMapLayerProxyModel, QgsProject, QgsRasterLayer, QgsVectorLayer
+from qgis.core import (Qgis, QgsCoordinateTransform, QgsCsException, QgsMapLayer, QgsMapLayerProxyModel, QgsProject,
+                       QgsRasterLayer, QgsVectorLayer)
 from qgis.gui import QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt import sip
 from qgis.PyQt.QtWidgets import (
@@ -82,7 +83,7 @@ class DrawRequest:
     def amount(self) -> str:
         """How much of each class is drawn, for messages: "5 labels per class" or "10 % of each class"."""
         if self.share is None:
-            return f"{self.labels_per_class} labels per class"
+            return f"{self.labels_per_class} label{'s' if self.labels_per_class != 1 else ''} per class"
         return f"{percent(self.share)} % of each class"
 
 
@@ -107,11 +108,30 @@ def reference_rank(layer: QgsMapLayer, scene: Optional[QgsRasterLayer]) -> int:
             return 0
         if _is_run_output(layer):  # a layer added while a run's result is selected joins its group: not asked
             return 0  # a run's class map or confidence: drawing labels from a classification says nothing of it
+        if scene is not None and not over_the_scene(layer, scene):
+            return 0  # another scene's ground truth
         on_grid = scene is not None and (layer.width(), layer.height()) == (scene.width(), scene.height())
         return (3 if on_grid else 2) if kind in INTEGER_TYPES else (2 if on_grid else 1)
     if isinstance(layer, QgsVectorLayer) and layer.isValid():
+        if scene is not None and not over_the_scene(layer, scene):
+            return 0
         return 1 if pick_class_field(layer.fields().names(), None) is not None else 0
     return 0
+
+
+def over_the_scene(layer: QgsMapLayer, scene: QgsRasterLayer) -> bool:
+    """Whether ``layer``'s extent meets the scene's: in the scene's CRS, or as they are where either has none (a
+    pixel grid's extent is its columns and rows); True when the layer has no extent to tell (the engine says)."""
+    extent = layer.extent()
+    if extent.isNull() or extent.isEmpty():
+        return True
+    if layer.crs().isValid() and scene.crs().isValid() and layer.crs() != scene.crs():
+        try:
+            extent = QgsCoordinateTransform(layer.crs(), scene.crs(), QgsProject.instance()).transformBoundingBox(
+                extent)
+        except QgsCsException:
+            return False
+    return extent.intersects(scene.extent())
 
 
 def _is_run_output(layer: QgsRasterLayer) -> bool:
@@ -336,6 +356,9 @@ class LabelDrawDialog(QDialog):
             return ["choose the reference labels: a layer, or a file" if layer is None else
                     f"'{name}' has no file the draw can read: save it to a file first (Export ▸ Save Features As…)"]
         problems = []
+        if layer is not None and not over_the_scene(layer, self._scene):
+            problems.append(f"'{name}' does not lie over the scene (another scene's labels, or another place): "
+                            "choose reference labels of this scene")
         if not isinstance(layer, QgsVectorLayer) and is_validation_of_a_draw(path):
             problems.append(f"'{name}' holds the pixels an earlier draw left to validate on, not reference labels: "
                             "choose the ground truth or reference polygons")
@@ -368,6 +391,7 @@ class LabelDrawDialog(QDialog):
         problems = self.problems()  # before any question: a file that cannot be replaced is no question
         if problems:  # file and layer names keep their case: no problem's first letter is changed
             self.note.setText(sentence("The draw cannot start: " + "; ".join(problems)))
+            self.adjustSize()  # the note may take more lines than the dialog had room for
             return
         found = [p for p in self.written() if p.exists()]  # a Shapefile's stray .prj too: the engine replaces it
         existing = [p for p in self.outputs() if p in found] or found

@@ -716,3 +716,21 @@ def test_the_drawn_points_go_above_the_reference(tmp_path, qgis_new_project):
     assert [node.name() for node in root.children()] == ["points", "reference", "mine"] and not group.children()
     to_the_top(points, qgis_new_project)  # at the top already: stays
     assert [node.name() for node in root.children()] == ["points", "reference", "mine"]
+
+
+def test_another_scenes_ground_truth_is_never_the_default_and_is_refused(tmp_path, scene_layer, reference_layer,
+                                                                         qgis_new_project):
+    """A desktop review: after a draw on SalinasA, opening an EnMAP tile offered SalinasA's ground truth (a raster of
+    another scene, on a pixel grid) over the tile's polygons, and it failed only after a Replace? question."""
+    from hypersynth.ui.label_draw_dialog import over_the_scene, reference_rank
+
+    other = QgsRasterLayer(str(write_reference(tmp_path / "SalinasA_gt.tif", georeferenced=False)), "SalinasA_gt",
+                           "gdal")
+    qgis_new_project.addMapLayer(other)
+    assert not over_the_scene(other, scene_layer) and reference_rank(other, scene_layer) == 0
+    assert over_the_scene(reference_layer, scene_layer) and reference_rank(reference_layer, scene_layer) == 3
+    dialog = LabelDrawDialog(scene_layer)
+    assert dialog.reference.currentLayer() is reference_layer
+    dialog.reference.setLayer(other)
+    dialog.points.setFilePath(str(tmp_path / "drawn.gpkg"))
+    assert any("'SalinasA_gt' does not lie over the scene" in p for p in dialog.problems())
