@@ -92,6 +92,7 @@ class EngineTask(QgsTask):
         self.result: Any = None
         self.error: Optional[str] = None  # one line for the message bar
         self.error_details: Optional[str] = None  # the traceback, for the log
+        self.refused = False  # the job raised a ValueError: the engine refused bad input and said why
         self.callback_error: Optional[str] = None  # traceback of a failing on_success/on_failure, for the log
         self.warnings: list[str] = []  # what the engine warned of while the job ran (a scene in other units, …)
         self.on_end: Optional[Callable[["EngineTask"], None]] = None  # set by TaskRunner; after finished()
@@ -130,6 +131,7 @@ class EngineTask(QgsTask):
         except Exception as exc:  # noqa: BLE001 (every failure must reach the analyst as a message)
             self.error = out_of_memory_message(exc) or str(exc) or type(exc).__name__
             self.error_details = traceback.format_exc()
+            self.refused = isinstance(exc, ValueError)  # the engine's word on bad input, not a crash
             return False
         finally:
             self.warnings = heard
@@ -148,7 +150,10 @@ class EngineTask(QgsTask):
                 return
             if self.error is None:  # cancelled before run() started
                 self.error = CANCELLED_MESSAGE
-            if self.error_details:
+            if self.error_details and self.refused:  # the message says what to fix; the traceback only for a bug report
+                QgsMessageLog.logMessage(f"{self.title}: {self.error}", LOG_TAG, Qgis.Warning)
+                QgsMessageLog.logMessage(f"{self.title} refused:\n{self.error_details}", LOG_TAG, Qgis.Info)
+            elif self.error_details:
                 QgsMessageLog.logMessage(f"{self.title} failed:\n{self.error_details}", LOG_TAG, Qgis.Critical)
             if self.on_failure is not None:
                 self.on_failure(self.error)

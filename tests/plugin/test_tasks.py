@@ -224,3 +224,38 @@ def test_a_runs_drawing_problems_come_after_qgis_own_notice_too(plugin, qgis_ifa
     assert [("synthetic spectra" in m, "cross-attention" in m) for m in said] == [(True, False), (False, True)]
     plugin._show_synthetic_spectra(broken, [])  # no task: at once
     assert len(bar.get_messages(Qgis.Warning)) == before + 3
+
+
+@pytest.mark.parametrize("error, level, logged", [
+    (ValueError("the scene has 3 bands; HyperSynth needs a hyperspectral cube"), "Warning",
+     "refused: the scene has 3 bands; HyperSynth needs a hyperspectral cube"),
+    (RuntimeError("an engine bug"), "Critical", "refused failed:\nTraceback"),
+])
+def test_a_refusal_is_logged_as_a_warning_and_a_crash_with_its_traceback(qgis_app, error, level, logged):
+    """The engine's refusal of bad input (a ValueError, whose message says what to fix) is a warning in QGIS's log,
+    its traceback only at Info level; anything else is Critical, with the traceback."""
+    from qgis.core import Qgis
+
+    heard: list[tuple[str, int]] = []
+
+    def record(message, tag, level_):
+        if tag == "HyperSynth":
+            heard.append((message, level_))
+
+    def job(reporter):
+        raise error
+
+    QgsApplication.messageLog().messageReceived.connect(record)
+    try:
+        runner = TaskRunner()
+        runner.submit(EngineTask("refused", job))
+        assert wait_until(lambda: not runner.running and heard)
+    finally:
+        QgsApplication.messageLog().messageReceived.disconnect(record)
+    levels = {message.split("\n")[0]: level_ for message, level_ in heard}
+    first = next(message for message, level_ in heard if level_ == getattr(Qgis, level))
+    assert first.startswith(logged)
+    if level == "Warning":
+        assert not any(level_ == Qgis.Critical for _, level_ in heard), levels
+        assert any(message.startswith("refused refused:\nTraceback") and level_ == Qgis.Info
+                   for message, level_ in heard)
