@@ -57,7 +57,18 @@ def amount_text(split: Split) -> str:
     """How much of each class the draw took: "5 per class" or "10 % of each class"."""
     if split.share is None:
         return f"{split.labels_per_class} per class"
-    return f"{split.share * 100:g} % of each class"
+    return f"{share_percent(split.share)} % of each class"
+
+
+def share_percent(share: float) -> str:
+    """A share (0.1) as the percent the analyst gave: "10", "2.5"."""
+    return f"{share * 100:g}"
+
+
+def point_files(points: str | os.PathLike) -> list[Path]:
+    """The files the training points ``points`` are: a Shapefile's parts, or the one file."""
+    points = Path(points)
+    return [points.with_suffix(part) for part in SHAPEFILE_PARTS] if points.suffix.lower() == ".shp" else [points]
 
 
 def draw_labels(reference: np.ndarray, valid: np.ndarray, classes: list[ClassInfo], *, labels_per_class: int = 5,
@@ -145,8 +156,7 @@ def check_draw_outputs(points: str | os.PathLike, validation: Optional[str | os.
             raise LabelDrawError(f"{path} is one of the inputs; write the drawn labels to another file")
         if not path.parent.is_dir():
             raise LabelDrawError(f"the folder {path.parent} does not exist; create it or choose another")
-        parts = [path.with_suffix(part) for part in SHAPEFILE_PARTS] if path.suffix.lower() == ".shp" else [path]
-        held = next((part for part in parts if part.exists()), None)  # a Shapefile's stray .prj would give it a CRS
+        held = next((part for part in point_files(path) if part.exists()), None)  # a stray .prj would give a CRS
         if held is not None and not overwrite:
             raise OutputExistsError(f"{held} already exists; choose another name or allow overwriting to replace it")
         others = _other_layers(path) if path == points and suffix == ".gpkg" and path.exists() else []
@@ -201,9 +211,7 @@ def is_validation_of_a_draw(path: str | os.PathLike) -> bool:
 def written_files(points: str | os.PathLike, validation: Optional[str | os.PathLike] = None) -> list[Path]:
     """Every file :func:`write_draw` writes for these outputs: the points (a Shapefile's parts), their class file, and
     the validation raster with its style and GDAL sidecar."""
-    points = Path(points)
-    files = [points.with_suffix(part) for part in SHAPEFILE_PARTS] if points.suffix.lower() == ".shp" else [points]
-    files.append(class_file_beside(points))
+    files = point_files(points) + [class_file_beside(points)]
     if validation is not None:
         validation = Path(validation)
         files += [validation, validation.with_suffix(".qml"), Path(f"{validation}.aux.xml")]
@@ -231,10 +239,9 @@ def write_draw(draw: LabelDraw, scene: Scene, points: str | os.PathLike,
                                transform=scene.transform, crs_wkt=scene.crs_wkt)
             _tag_validation(tmp_validation, draw)
         _write_points(tmp_points, draw, scene)
-        if points.suffix.lower() == ".shp" and overwrite:
-            for part in SHAPEFILE_PARTS:  # a replaced Shapefile's .prj would give the new points the old CRS
-                old = points.with_suffix(part)
-                if old.exists() and not tmp_points.with_suffix(part).exists():
+        if overwrite:  # a replaced Shapefile's .prj would give the new points the old CRS
+            for old in point_files(points):
+                if old.exists() and not tmp_points.with_suffix(old.suffix).exists():
                     old.unlink()
     draw.points, draw.class_file = points, class_file_beside(points)
     draw.validation = Path(validation) if validation is not None else None

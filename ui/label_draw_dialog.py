@@ -38,6 +38,7 @@ from ..core.label_draw import (
     check_draw_outputs,
     draw_labels_from_files,
     is_validation_of_a_draw,
+    share_percent,
     written_files,
 )
 from ..plugin.layers import gdal_name, layer_file, remove_layers_reading, same_file, scene_georeferenced
@@ -84,13 +85,7 @@ class DrawRequest:
         """How much of each class is drawn, for messages: "5 labels per class" or "10 % of each class"."""
         if self.share is None:
             return f"{self.labels_per_class} label{'s' if self.labels_per_class != 1 else ''} per class"
-        return f"{percent(self.share)} % of each class"
-
-
-def percent(share: float) -> str:
-    """A share (0.1) as the percent the analyst chose ("10"; "2.5"), as :func:`~..core.label_draw.amount_text`
-    says it."""
-    return f"{share * 100:g}"
+        return f"{share_percent(self.share)} % of each class"
 
 
 def reference_rank(layer: QgsMapLayer, scene: Optional[QgsRasterLayer]) -> int:
@@ -327,7 +322,7 @@ class LabelDrawDialog(QDialog):
         ext = ".gpkg" if self._georeferenced else ".shp"
         split = "" if self.split.currentText() == "random" else f"_{self.split.currentText()}"
         share = self.chosen_share()
-        amount = f"{self.labels_per_class.value()}_per_class" if share is None else f"{percent(share)}pct"
+        amount = f"{self.labels_per_class.value()}_per_class" if share is None else f"{share_percent(share)}pct"
         self._auto_points = str(folder / (f"{safe_stem(name or 'reference')}_{amount}_seed{self.seed.value()}"
                                           f"{split}{ext}"))
         self.points.setFilePath(self._auto_points)

@@ -45,6 +45,12 @@ class ReferenceClasses:
     file_names: dict[int, str]  # each id's name in the reference's class file (none: no class file)
 
 
+def name_among(info: ClassInfo, classes: list[ClassInfo]) -> str:
+    """The name a reference class ``info`` gets among ``classes``: its own, or ``<name> (<id>)`` where one of them
+    has that name already."""
+    return info.name if not any(same_name(c.name, info.name) for c in classes) else f"{info.name} ({info.id})"
+
+
 def reference_classes(dock: list[ClassInfo], class_file: Optional[Path]) -> ReferenceClasses:
     """The dock's classes, then each class of ``class_file`` (the class file beside the reference) whose id the dock
     lacks: with its name, colour and prompt, or, when a dock class has that name, as ``<name> (<id>)`` (dropped if
@@ -59,11 +65,9 @@ def reference_classes(dock: list[ClassInfo], class_file: Optional[Path]) -> Refe
     for info in theirs:
         if any(c.id == info.id for c in known):
             continue
-        name = info.name
-        if any(same_name(c.name, name) for c in known):
-            name = f"{info.name} ({info.id})"
-            if any(same_name(c.name, name) for c in known + theirs):
-                continue
+        name = name_among(info, known)
+        if name != info.name and any(same_name(c.name, name) for c in known + theirs):
+            continue
         known.append(dataclasses.replace(info, name=name))
     return ReferenceClasses(sorted(known, key=lambda c: c.id), {c.id for c in dock}, {c.id: c.name for c in theirs})
 
@@ -109,7 +113,7 @@ def merge_drawn_classes(panel: ClassesPanel, drawn: list[ClassInfo]) -> list[Cla
         classes = panel.classes()
         if any(c.id == info.id for c in classes):
             continue
-        name = info.name if not any(same_name(c.name, info.name) for c in classes) else f"{info.name} ({info.id})"
+        name = name_among(info, classes)
         added.append(panel.add_class(name, tuple(info.color), info.prompt, class_id=info.id))
     return added
 

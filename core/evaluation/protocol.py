@@ -144,10 +144,7 @@ def few_label_split(labels: np.ndarray, n_per_class: int, seed: int, *, kind: st
         patch_size: side of the classifier's patch, sizing the disjoint guard band (1 = no band).
         valid: ``(H, W)`` bool; pixels outside it are neither trained on nor tested.
     """
-    if kind not in SPLIT_KINDS:
-        raise ValueError(f"unknown split kind {kind!r}; choose one of {', '.join(SPLIT_KINDS)}")
-    if int(patch_size) < 1:
-        raise ValueError(f"patch_size must be at least 1; got {patch_size}")
+    _check_split(kind, patch_size)
     labelled = _check_labels(labels, n_per_class, valid)
     train, warnings = _draw_training(labels, labelled, int(n_per_class), seed)
     return _finish_split(labels, labelled, train, warnings, seed, int(n_per_class), kind, patch_size)
@@ -160,11 +157,18 @@ def share_split(labels: np.ndarray, share: float, seed: int, *, kind: str = "ran
     University (a random per-pixel share lets training patches hold test pixels: ``kind="disjoint"`` keeps them out)."""
     if not 0.0 < float(share) < 1.0:
         raise ValueError(f"the share of each class drawn must lie between 0 and 1 (0.1 for 10 %); got {share}")
-    if kind not in SPLIT_KINDS:
-        raise ValueError(f"unknown split kind {kind!r}; choose one of {', '.join(SPLIT_KINDS)}")
+    _check_split(kind, patch_size)
     labelled = _check_labels(labels, 1, valid)
     train, warnings = _draw_training(labels, labelled, 0, seed, share=float(share))
     return _finish_split(labels, labelled, train, warnings, seed, 0, kind, patch_size, share=float(share))
+
+
+def _check_split(kind: str, patch_size: int) -> None:
+    """Refuse a split kind that is none of :data:`SPLIT_KINDS` and a patch side under 1."""
+    if kind not in SPLIT_KINDS:
+        raise ValueError(f"unknown split kind {kind!r}; choose one of {', '.join(SPLIT_KINDS)}")
+    if int(patch_size) < 1:
+        raise ValueError(f"patch_size must be at least 1; got {patch_size}")
 
 
 def _finish_split(labels: np.ndarray, labelled: np.ndarray, train: np.ndarray, warnings: list[str], seed: int,
