@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from osgeo import gdal, ogr
-from qgis.core import (Qgis, QgsCoordinateTransform, QgsCsException, QgsMapLayer, QgsMapLayerProxyModel, QgsProject,
-                       QgsRasterLayer, QgsVectorLayer)
+from qgis.core import QgsMapLayerProxyModel, QgsProject, QgsRasterLayer, QgsVectorLayer
 from qgis.gui import QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt import sip
 from qgis.PyQt.QtWidgets import (
@@ -28,9 +27,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..core.bench_inputs import SEED_MAX
 from ..core.io.classes import ClassFileError, class_file_beside
-from ..core.io.labels import pick_class_field
 from ..core.label_draw import (
     DEFAULT_PATCH_SIDE,
     LabelDraw,
@@ -45,6 +42,8 @@ from ..plugin.layers import gdal_name, layer_file, remove_layers_reading, same_f
 from ..plugin.runs import has_unsaved_edits
 from ..plugin.tasks import CANCELLED_MESSAGE, EngineTask
 from .label_draw_results import reference_classes, sentence, sentences, use_drawn_labels
+from .reference_layers import over_the_scene, reference_rank
+from .seed_box import SeedBox
 from .widget_helpers import HINT_STYLE
 
 if TYPE_CHECKING:
@@ -56,9 +55,6 @@ DRAW_TIP = ("Draw N training labels per class, or a share of each class, from re
 GUESSED_FIELD = "guessed: class_id, class, label, …"  # the class field's placeholder, as in the run dialog
 DISJOINT_HINT = (f"disjoint: validation pixels never lie inside a training pixel's {DEFAULT_PATCH_SIDE}×"
                  f"{DEFAULT_PATCH_SIDE} patch, as the benchmark's disjoint split")
-INTEGER_TYPES = (Qgis.Byte, Qgis.UInt16, Qgis.Int16, Qgis.UInt32, Qgis.Int32)  # what a label raster's band holds
-FLOAT_TYPES = (Qgis.Float32, Qgis.Float64)  # or whole class ids as floats (the EnMAP label rasters)
-SPIN_SEED_MAX = 2 ** 31 - 1  # a QSpinBox's largest value; the command line takes seeds up to SEED_MAX
 VALIDATION_END = "_validation.tif"  # the validation raster beside the points: ``<points stem>_validation.tif``
 PER_CLASS, SHARE = "N per class", "a share of each class (%)"  # how much of each class is drawn
 SHARE_TIP = ("As papers that train on 10 % of Indian Pines or 5 % of Pavia University: compare with their figures on "
@@ -86,57 +82,6 @@ class DrawRequest:
         if self.share is None:
             return f"{self.labels_per_class} label{'s' if self.labels_per_class != 1 else ''} per class"
         return f"{share_percent(self.share)} % of each class"
-
-
-def reference_rank(layer: QgsMapLayer, scene: Optional[QgsRasterLayer]) -> int:
-    """How much ``layer`` looks like reference labels: 3 a one-band integer raster of the scene's size, 2 another
-    one-band integer raster or a one-band float raster of the scene's size (whole class ids as floats), 1 a vector
-    layer with a class field or another one-band float raster, 0 anything else: the scene itself, the validation
-    raster an earlier draw left (:func:`~..core.label_draw.is_validation_of_a_draw`), and a run's class map or
-    confidence, which are no reference."""
-    if isinstance(layer, QgsRasterLayer) and layer.isValid():
-        kind = layer.dataProvider().dataType(1) if layer.bandCount() == 1 else None
-        if kind not in INTEGER_TYPES + FLOAT_TYPES or (scene is not None and (
-                layer is scene or same_file(layer_file(layer), layer_file(scene)))):
-            return 0
-        if layer.providerType() == "gdal" and is_validation_of_a_draw(gdal_name(layer.source())):
-            return 0
-        if _is_run_output(layer):  # a layer added while a run's result is selected joins its group: not asked
-            return 0  # a run's class map or confidence: drawing labels from a classification says nothing of it
-        if scene is not None and not over_the_scene(layer, scene):
-            return 0  # another scene's ground truth
-        on_grid = scene is not None and (layer.width(), layer.height()) == (scene.width(), scene.height())
-        return (3 if on_grid else 2) if kind in INTEGER_TYPES else (2 if on_grid else 1)
-    if isinstance(layer, QgsVectorLayer) and layer.isValid():
-        if scene is not None and not over_the_scene(layer, scene):
-            return 0
-        return 1 if pick_class_field(layer.fields().names(), None) is not None else 0
-    return 0
-
-
-def over_the_scene(layer: QgsMapLayer, scene: QgsRasterLayer) -> bool:
-    """Whether ``layer``'s extent meets the scene's: in the scene's CRS, or as they are where either has none (a
-    pixel grid's extent is its columns and rows); True when the layer has no extent to tell (the engine says)."""
-    extent = layer.extent()
-    if extent.isNull() or extent.isEmpty():
-        return True
-    if layer.crs().isValid() and scene.crs().isValid() and layer.crs() != scene.crs():
-        try:
-            extent = QgsCoordinateTransform(layer.crs(), scene.crs(), QgsProject.instance()).transformBoundingBox(
-                extent)
-        except QgsCsException:
-            return False
-    return extent.intersects(scene.extent())
-
-
-def _is_run_output(layer: QgsRasterLayer) -> bool:
-    """Whether ``layer`` is a class map or confidence raster a run wrote (its band described "class" or
-    "confidence…"; a label raster's is "label")."""
-    if layer.providerType() != "gdal":
-        return False
-    ds = gdal.OpenEx(gdal_name(layer.source()), gdal.OF_RASTER)
-    described = ds.GetRasterBand(1).GetDescription() if ds is not None and ds.RasterCount else ""
-    return described == "class" or described.startswith("confidence")
 
 
 def safe_stem(name: str) -> str:
@@ -225,10 +170,7 @@ class LabelDrawDialog(QDialog):
             row.addWidget(box)
         self.amount.currentTextChanged.connect(self._amount_changed)
         form.addRow("Labels per class", amount_row)
-        self.seed = QSpinBox()
-        self.seed.setRange(0, SPIN_SEED_MAX)
-        self.seed.setToolTip("The same seed draws the same pixels, as the benchmark does for that seed "
-                             f"(0 to {SPIN_SEED_MAX} here; hypersynth draw-labels --seed takes up to {SEED_MAX})")
+        self.seed = SeedBox("The same seed draws the same pixels, as the benchmark does for that seed")
         form.addRow("Seed", self.seed)
         self.split = QComboBox()
         self.split.addItems(["random", "disjoint"])

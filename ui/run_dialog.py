@@ -34,6 +34,7 @@ from ..core.pipeline import ALL_OUTPUTS, wavelength_mismatch
 from ..plugin.layers import gdal_name, layer_file
 from ..plugin.runs import validation_problem
 from ..plugin.settings import DEVICES, PRESETS
+from .seed_box import SeedBox
 
 PRESET_HELP = {
     "tiny": "Under a minute on a small scene; for trying the workflow (a poor map).",
@@ -346,9 +347,7 @@ class RunDialog(QDialog):
             "cross-validation overrates it (the model learnt your labels with their prompts), and its features cost "
             "about as much per pixel as the CNN")
         advanced.addRow("Diffusion-feature SVM", self.diffusion_features)
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.seed.setValue(int(defaults.get("seed", 0)))
+        self.seed = SeedBox("Seeds every random choice of the run", int(defaults.get("seed", 0)))
         advanced.addRow("Seed", self.seed)
 
         self.output_folder = QgsFileWidget()

@@ -83,6 +83,16 @@ def pixel_centre(row: int, col: int) -> tuple[float, float]:
     return ORIGIN[0] + (col + 0.5) * PIXEL, ORIGIN[1] - (row + 0.5) * PIXEL
 
 
+def type_over(box, text: str) -> str:
+    """Type ``text`` key by key over what a spin box shows, as the analyst would; returns what it shows then (a key
+    its validator refuses is dropped)."""
+    from qgis.PyQt.QtTest import QTest
+
+    box.lineEdit().selectAll()
+    QTest.keyClicks(box, text)
+    return box.text()
+
+
 @pytest.fixture
 def scene_path(tmp_path: Path) -> Path:
     return write_scene(tmp_path / "scene.tif")

@@ -17,13 +17,13 @@ from hypersynth.core.io.write import write_label_raster
 from hypersynth.core.progress import Cancelled
 from hypersynth.core.scene import ClassInfo
 from hypersynth.plugin.label_layer import CLASS_ID_FIELD
-from hypersynth.ui import label_draw_dialog
+from hypersynth.ui import label_draw_dialog, reference_layers
 from hypersynth.ui.label_draw_dialog import LabelDrawDialog, start_label_draw
 from hypersynth.plugin.tasks import EngineTask
 from hypersynth.ui.main_dock import HyperSynthDock
 
 from ..plugin.conftest import wait_until
-from .conftest import BANDS, COLS, ORIGIN, PIXEL, ROWS
+from .conftest import BANDS, COLS, ORIGIN, PIXEL, ROWS, type_over
 
 REFERENCE = [ClassInfo(1, "maize", (240, 200, 30), "a maize field"), ClassInfo(2, "lake", (20, 60, 220), "a lake"),
              ClassInfo(4, "meadow", (60, 170, 60), "a meadow in summer")]
@@ -164,7 +164,7 @@ def test_drawn_points_become_the_label_layer_with_the_classes_merged_and_validat
     assert ("Class 1 keeps your name 'corn' (the reference's class file calls it 'maize')" in messages[-1])
     assert "took your classes' ids" not in messages[-1]  # a reference of ids: its ids are the classes'
     assert ".." not in messages[-1] and messages[-1].endswith(".")
-    assert label_draw_dialog.reference_rank(validation[0], scene_layer) == 0  # no reference for the next draw
+    assert reference_layers.reference_rank(validation[0], scene_layer) == 0  # no reference for the next draw
 
 
 def test_a_share_of_each_class_draws_that_share_and_names_the_file_after_it(
@@ -455,7 +455,7 @@ def test_a_vector_reference_with_unsaved_edits_is_refused_and_the_button_needs_a
                                                                 for i in range(shown[0].class_field.count())]
     field.rollBack()
     keep(shown[0])
-    assert label_draw_dialog.reference_rank(field, scene_layer) == 1
+    assert reference_layers.reference_rank(field, scene_layer) == 1
 
 
 def _messages(panel) -> list[str]:
@@ -598,6 +598,32 @@ def test_a_draw_without_validation_forgets_an_earlier_draws_validation_raster_bu
     assert "no validation labels" not in messages[-1]
 
 
+def test_a_seed_above_a_cpp_int_typed_is_the_seed_drawn_with(keep, qgis_iface, tmp_path, scene_layer, scene_path,
+                                                              reference_layer, classes, qgis_new_project):
+    """hypersynth draw-labels and Processing take seeds 0 to SEED_MAX (2**32 - 1); the dialog's QSpinBox stopped at
+    2**31 - 1, so a benchmark row's draw with a larger seed could not be made again from the dock."""
+    from hypersynth.core.bench_inputs import SEED_MAX
+    from hypersynth.core.io.labels import read_labels
+    from hypersynth.core.io.read import read_scene
+
+    dock = _dock(keep, qgis_iface, scene_layer, classes)
+    panel = dock.classes_panel
+    dialog = keep(LabelDrawDialog(scene_layer, None, panel))
+    assert f"0 to {SEED_MAX}" in dialog.seed.toolTip() and str(2**31 - 1) not in dialog.seed.toolTip()
+    assert type_over(dialog.seed, "3x.-") == "3"  # digits only
+    assert type_over(dialog.seed, "4000000000") == "4000000000"
+    assert Path(dialog.points.filePath()).name == "Indian_gt_5_per_class_seed4000000000.gpkg"
+    task = _draw(panel, dialog, qgis_new_project)
+    assert dialog.request().seed == 4000000000 and task.result.split.seed == 4000000000
+
+    grid = read_scene(scene_path)  # the engine's own draw for that seed, and for the seed the old box stopped at
+    split = label_draw.draw_labels(reference_map(), grid.valid, REFERENCE, seed=4000000000).split
+    clamped = label_draw.draw_labels(reference_map(), grid.valid, REFERENCE, seed=2**31 - 1).split
+    assert not np.array_equal(split.train_mask, clamped.train_mask)
+    drawn, _ = read_labels(str(tmp_path / "Indian_gt_5_per_class_seed4000000000.gpkg"), grid)
+    np.testing.assert_array_equal(drawn, np.where(split.train_mask, split.labels, 0))
+
+
 def test_float_label_rasters_rank_below_integer_ones_and_a_float_one_on_the_grid_is_drawn_from(
         keep, qgis_iface, tmp_path, scene_layer, classes, qgis_new_project):
     dock = _dock(keep, qgis_iface, scene_layer, classes)
@@ -609,7 +635,7 @@ def test_float_label_rasters_rank_below_integer_ones_and_a_float_one_on_the_grid
     for layer in (smaller, on_grid):
         assert layer.isValid()
         qgis_new_project.addMapLayer(layer)
-    rank = label_draw_dialog.reference_rank
+    rank = reference_layers.reference_rank
     assert (rank(on_grid, scene_layer), rank(smaller, scene_layer)) == (2, 1)
     assert rank(scene_layer, scene_layer) == 0 and rank(on_grid, on_grid) == 0  # never the scene itself
     dialog = keep(LabelDrawDialog(scene_layer, None, panel))
@@ -683,7 +709,7 @@ def test_a_runs_class_map_is_never_the_default_reference(tmp_path, qgis_new_proj
     """A desktop walkthrough: after a run, the dialog offered the run's class map (a one-band integer raster of the
     scene's size) over the ground truth."""
     from hypersynth.core.io.write import write_class_map, write_label_raster
-    from hypersynth.ui.label_draw_dialog import reference_rank
+    from hypersynth.ui.reference_layers import reference_rank
 
     classes = [ClassInfo(1, "a"), ClassInfo(2, "b")]
     values = np.ones((6, 7), np.uint8)
@@ -722,7 +748,7 @@ def test_another_scenes_ground_truth_is_never_the_default_and_is_refused(tmp_pat
                                                                          qgis_new_project):
     """A desktop review: after a draw on SalinasA, opening an EnMAP tile offered SalinasA's ground truth (a raster of
     another scene, on a pixel grid) over the tile's polygons, and it failed only after a Replace? question."""
-    from hypersynth.ui.label_draw_dialog import over_the_scene, reference_rank
+    from hypersynth.ui.reference_layers import over_the_scene, reference_rank
 
     other = QgsRasterLayer(str(write_reference(tmp_path / "SalinasA_gt.tif", georeferenced=False)), "SalinasA_gt",
                            "gdal")

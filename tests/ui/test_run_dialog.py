@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from hypersynth.ui.main_dock import HyperSynthDock
 from hypersynth.ui.run_dialog import RunDialog, existing_outputs, folder_problem
+
+from .conftest import map_box, type_over
 
 
 def test_values_round_trip(keep, tmp_path, screenshot):
@@ -74,6 +77,55 @@ def test_the_diffusion_feature_member_is_off_unless_switched_on(keep):
     dialog.diffusion_features.setChecked(True)
     assert MethodSettings(diffusion_features=dialog.values()["diffusion_features"]).diffusion_features is True
     assert keep(RunDialog(defaults={"diffusion_features": True})).values()["diffusion_features"] is True
+
+
+def test_a_seed_above_a_cpp_int_typed_reaches_the_run_settings_whole(keep, qgis_iface, canvas, scene_layer,
+                                                                     label_layer, classes, tmp_path):
+    """The command line and Processing take seeds 0 to SEED_MAX (2**32 - 1); the dialog's QSpinBox stopped at
+    2**31 - 1, so a seed of a benchmark row above it could not be run again from the dock."""
+    from qgis.PyQt.QtCore import Qt
+    from qgis.PyQt.QtTest import QTest
+
+    from hypersynth.core.bench_inputs import SEED_MAX
+
+    dialog = keep(RunDialog(defaults={"output_folder": str(tmp_path / "run")}))
+    assert f"0 to {SEED_MAX}" in dialog.seed.toolTip() and str(2**31 - 1) not in dialog.seed.toolTip()
+    assert type_over(dialog.seed, "4000000000") == "4000000000"
+    assert dialog.seed.value() == 4000000000 and "Seed" in dialog.changed_knobs()
+    dialog.accept()
+    assert dialog.result() == RunDialog.Accepted, dialog.problem.text()
+    values = dialog.values()
+    assert values["seed"] == 4000000000 and type(values["seed"]) is int
+
+    dock = keep(HyperSynthDock(qgis_iface), 480, 620)  # the run the dock asks the plugin for, with that seed
+    dock.set_scene_layer(scene_layer)
+    dock.set_classes(classes)
+    dock.set_label_layer(label_layer)
+    for class_id, col in ((1, 0), (2, 4)):
+        dock.classes_panel.select_class(class_id)
+        dock.classes_panel.polygon.add_polygon(map_box(col, col, 2))
+    dock.classes_panel.delete_class(3)
+    requested = dock.request_run(values)
+    assert requested is not None and requested["seed"] == 4000000000, dock.status.text()
+    again = keep(RunDialog(defaults=dock.run_defaults()))  # the next dialog starts from it
+    assert again.seed.text() == "4000000000" and again.values()["seed"] == 4000000000
+
+    assert type_over(again.seed, str(SEED_MAX)) == str(SEED_MAX)  # the largest the command line takes
+    QTest.keyClick(again.seed, Qt.Key_Up)  # no further
+    assert again.seed.value() == SEED_MAX
+    QTest.keyClick(again.seed, Qt.Key_Down)  # the arrows step by one, as a spin box's
+    assert again.seed.value() == SEED_MAX - 1
+    dock.cleanup()
+
+
+def test_the_seed_box_takes_digits_only(keep):
+    dialog = keep(RunDialog(defaults={"seed": 7}))
+    assert dialog.seed.text() == "7"
+    assert type_over(dialog.seed, "seven") == "7"  # nothing typed: the seed shown stays
+    assert type_over(dialog.seed, "-1.5e3") == "153"  # no sign, decimal point or exponent
+    assert type_over(dialog.seed, "4,000") == "4000"  # no group separator: written as the command line takes it
+    assert type_over(dialog.seed, "9999999999") == "999999999"  # a tenth 9 would pass SEED_MAX: refused
+    assert dialog.values()["seed"] == 999999999
 
 
 def test_refuses_an_unwritable_folder(keep, tmp_path):
