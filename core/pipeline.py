@@ -26,6 +26,7 @@ from .classifier_bundle import (_load_classifier, _patch_side, _reach, _training
 from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
 from .outputs import (RUN_STAGING, OutputExistsError, check_output_folder, claim_output_folder,  # noqa: F401
                       earlier_outputs, move_outputs)
+from .io.band_choice import parse_bands_to_leave_out
 from .io.patch_files import MOSAIC_CLASSES, PATCH_FORMATS, companion_files
 from .label_checks import check_labels
 from .progress import NULL_REPORTER, Reporter
@@ -141,7 +142,8 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
                    approved: Optional[Collection[str]] = None, training_area: str = "auto",
                    synthetic_patches: Optional[str] = None,
                    validation_field: Optional[str] = None, labels_name: Optional[str] = None,
-                   validation_name: Optional[str] = None) -> ClassificationOutputs:
+                   validation_name: Optional[str] = None,
+                   leave_out_bands: Optional[str] = None) -> ClassificationOutputs:
     """Read a scene and its labels, train ``method``, classify every pixel, write maps and a report
     (``probabilities``: also each class's probability, a band per class; ``approved``: with ``overwrite``, the
     earlier outputs the analyst agreed to replace when asked: any other found when the run starts is refused;
@@ -149,7 +151,10 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
     ``synthetic_patches.tif`` etc. (:mod:`.io.patch_files`), for a method that synthesises; ``validation_field``: the
     validation labels' class field where it is not ``class_field``'s name, as the plugin's dock gives it;
     ``labels_name``, ``validation_name``: what the run's messages and report call the labels where their file is a
-    copy made for the run, as the plugin's of a QGIS layer ("the layer 'labels' (labels.gpkg)"); None: the file).
+    copy made for the run, as the plugin's of a QGIS layer ("the layer 'labels' (labels.gpkg)"); None: the file;
+    ``leave_out_bands``: bands of the scene this run leaves out besides those its file flags bad (the analyst's
+    noisy bands, :data:`.io.band_choice.LEAVE_OUT_FORMAT`), as a run on the scene imported without them would
+    (:func:`.io.band_choice.leave_out_in_run`); the scene's file is not touched).
 
     A random forest or an SVM learns from the labelled pixels' spectra alone: a plain raster's pixels are streamed.
     The other methods learn from the scene (``training_area`` "scene") or, a plain raster's, from the area around its
@@ -171,6 +176,8 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
         note_cpu_only(settings.device, METHOD_TITLES[method])
     if synthetic_patches is not None:
         synthetic_patches = check_synthetic_patches(synthetic_patches, method)
+    if leave_out_bands is not None:
+        parse_bands_to_leave_out(leave_out_bands)  # its form, before the output folder is claimed
     by_area = method not in STREAMED_METHODS and learns_from_labelled_area(
         training_area, plain_raster_shape(scene_path) if training_area != "scene" else None)  # the header alone
     # held from the check for an earlier run's outputs until this run's have moved in, so no other run passes
@@ -184,7 +191,7 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
                                   settings=settings, bundle_path=bundle_path, reporter=reporter,
                                   probabilities=probabilities, by_area=by_area,
                                   area_chosen=by_area and training_area == "auto",
-                                  synthetic_patches=synthetic_patches,
+                                  synthetic_patches=synthetic_patches, leave_out_bands=leave_out_bands,
                                   names={"label file": labels_name, "validation labels": validation_name})
         outputs.replaced = replaced
         return outputs
@@ -220,7 +227,8 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
                     bundle_path: Optional[str | os.PathLike], reporter: Reporter,
                     probabilities: bool = False, by_area: bool = False, area_chosen: bool = False,
                     synthetic_patches: Optional[str] = None, validation_field: Optional[str] = None,
-                    names: Optional[dict[str, Optional[str]]] = None) -> ClassificationOutputs:
+                    names: Optional[dict[str, Optional[str]]] = None,
+                    leave_out_bands: Optional[str] = None) -> ClassificationOutputs:
     """:func:`classify_scene` once its output folder is ready; ``by_area``: the models learn from the labelled area
     (``area_chosen``: chosen for the scene's size, which the run then warns of); ``names``: what the messages and
     the report call an input, by the report's word for it ("label file"), where not its file's name."""
@@ -242,6 +250,8 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         if layout is not None:  # a run that learns holds its labels whole (a byte a pixel): its valid mask too
             layout.valid = np.asarray(layout.valid)
         scene = layout or read_scene(scene_path, reporter=reading)  # a product's unpacking too
+        if leave_out_bands is not None:
+            leave_out_told(scene, leave_out_bands)
         labels_name = names.get("label file", Path(labels_path).name)
         labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field, labels_name)
         check_labels(labels, scene.valid, classes, labels_name, method, settings)
@@ -286,6 +296,20 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         probabilities=(out / PROBABILITIES) if (out / PROBABILITIES) in written else None,
         synthetic_patches=next((out / (SYNTHETIC_PATCHES + end) for end in PATCH_FORMATS
                                 if out / (SYNTHETIC_PATCHES + end) in written), None), files=moved)
+
+
+def leave_out_told(scene: Scene, text: str, why: str = "as told") -> None:
+    """Leave the bands ``text`` names out of ``scene`` for this run (:func:`.io.band_choice.leave_out_in_run`) and say
+    which, and which of them the file flags bad already; ``why``: for the message ("as the classifier's training run
+    did")."""
+    from .io.band_choice import describe_bands, leave_out_in_run
+
+    left_out = leave_out_in_run(scene, text)
+    wl = scene.wavelengths
+    log.info("%s: the run leaves out %s %s; %d usable bands remain%s", scene.name,
+             describe_bands(left_out.new, wl) if left_out.new.any() else "no band more", why,
+             int(scene.good_bands.sum()), f" ({describe_bands(left_out.already, wl)} flagged bad in the file already)"
+             if left_out.already.any() else "")
 
 
 def scene_values(scene: Scene) -> str:
@@ -426,9 +450,10 @@ def _check_model_fits(settings: MethodSettings, scene: Scene) -> None:
     if model is None:
         return
     if int(model.bands) != int(scene.good_bands.sum()):
+        told = " after the bands it was told to leave out" if scene.named_left_out is not None else ""
         raise ValueError(f"the model bundle was trained on {model.bands} bands but this scene has "
-                         f"{int(scene.good_bands.sum())} usable bands; use a scene of the same sensor "
-                         "(same band set) or train a new bundle")
+                         f"{int(scene.good_bands.sum())} usable bands{told}; use a scene of the same sensor "
+                         "(same band set, the same bands left out) or train a new bundle")
     check_same_wavelengths(model.wavelengths, scene, "the model bundle", "train a new bundle")
 
 
@@ -540,7 +565,7 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
                  evaluation=ev, seconds_training=t_fit, cube=cube, mapped=maps.pixels,
                  with_attention=with_attention, files=files_in(out), warnings=warnings, class_map=out / CLASS_MAP,
                  learnt=(learnt_labels, learnt_valid), run_facts=run_facts(settings, fitted, inputs, names)
-                 + ([area.fact()] if area is not None else []))
+                 + ([area.fact()] if area is not None else []) + named_left_out_fact(scene))
     if ev is not None:  # written before the report for its figure; now with every warning the report lists
         from .evaluation.assess import write_metrics
 
@@ -555,13 +580,18 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
 def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.PathLike, out_dir: str | os.PathLike, *,
                         validation_path: Optional[str | os.PathLike] = None, class_field: Optional[str] = None,
                         device: str = "auto", reporter: Reporter = NULL_REPORTER,
-                        overwrite: bool = False, probabilities: bool = False) -> ClassificationOutputs:
+                        overwrite: bool = False, probabilities: bool = False,
+                        leave_out_bands: Optional[str] = None) -> ClassificationOutputs:
     """Classify a scene with a saved classifier bundle (e.g. a scene the model has never seen); ``probabilities``:
-    also each class's probability, a band per class."""
+    also each class's probability, a band per class; ``leave_out_bands``: bands of the scene to leave out besides
+    those its file flags bad (:func:`classify_scene`'s); None: those the classifier's training run was told to leave
+    out, where the scene has as many bands as its scene had."""
     out = Path(out_dir)
     inputs = [model_path, scene_path, validation_path]
-    check_model_folder(model_path, "classifier")  # these two before the output folder is claimed
+    check_model_folder(model_path, "classifier")  # these three before the output folder is claimed
     check_device(device)
+    if leave_out_bands is not None:
+        parse_bands_to_leave_out(leave_out_bands)
     with claim_output_folder(out, f"classifying {Path(scene_path).name} with {Path(model_path).name}"):
         check_output_folder(out, ALL_OUTPUTS, inputs, overwrite,  # under the claim (which made the folder)
                             writes=MODEL_RUN_OUTPUTS)
@@ -569,14 +599,15 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
         with warnings_of_this_run() as said:  # what the run warns of goes into its report too
             outputs = _classify_with_model(out, model_path, scene_path, inputs, validation_path=validation_path,
                                            class_field=class_field, device=device, reporter=reporter,
-                                           probabilities=probabilities, said=said)
+                                           probabilities=probabilities, said=said, leave_out_bands=leave_out_bands)
         outputs.replaced = replaced
         return outputs
 
 
 def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: str | os.PathLike, inputs: list, *,
                          validation_path: Optional[str | os.PathLike], class_field: Optional[str], device: str,
-                         reporter: Reporter, probabilities: bool, said: Sequence[str]) -> ClassificationOutputs:
+                         reporter: Reporter, probabilities: bool, said: Sequence[str],
+                         leave_out_bands: Optional[str] = None) -> ClassificationOutputs:
     """:func:`classify_with_model` once its output folder is ready; ``said``: the run's warnings, for its report
     (a list still filled as the run goes)."""
     from .evaluation.assess import evaluate_scored, write_evaluation
@@ -588,10 +619,18 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     reading = reporter.sub(0.0, CLASSIFY_READ_SHARE, "reading scene: ")
     layout = read_scene_layout(scene_path, reading)  # a plain raster's pixels are streamed, never held whole
     scene = layout or read_scene(scene_path, reporter=reading)  # a product's unpacking too
+    trained_without = meta.get("named_left_out")  # the bands its training run was told to leave out, or None
+    if leave_out_bands is not None:
+        leave_out_told(scene, leave_out_bands)
+    elif trained_without and meta.get("scene_bands") == scene.bands:
+        leave_out_told(scene, trained_without, "as the classifier's training run did")
     bands = int(scene.good_bands.sum())
     if bands != meta["bands"]:
+        told = (f"; its training run left out bands {trained_without} of its scene's {meta.get('scene_bands')} as "
+                f"told: leave out this scene's bands that are not among those it learnt from"
+                if trained_without else "")
         raise ValueError(f"the classifier was trained on {meta['bands']} bands but {Path(scene_path).name} has "
-                         f"{bands} usable bands; it only applies to scenes of the same sensor and band set")
+                         f"{bands} usable bands; it only applies to scenes of the same sensor and band set{told}")
     check_same_wavelengths(meta.get("wavelengths"), scene, "the classifier", "train one on this scene")
     validation = None
     if validation_path is not None:  # checked before the prediction, which can take long on a large scene
@@ -683,6 +722,15 @@ def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[t
     return facts
 
 
+def named_left_out_fact(scene: Scene) -> list[str]:
+    """The run-facts line of the bands a run was told to leave out, as they are given again ("Bands left out as told:
+    108-112,224"); none where it was told none."""
+    from .io.band_choice import band_numbers_text
+
+    told = scene.named_left_out
+    return [f"Bands left out as told: {band_numbers_text(told)}"] if told is not None and told.any() else []
+
+
 def write_maps(classifier: Any, class_ids: np.ndarray, classes: list[ClassInfo], mapped: list[ClassInfo],
                scene: Scene, cube: Any, folder: Path, *, probabilities: bool, scored: Optional[np.ndarray],
                reporter: Reporter) -> "MappedScene":
@@ -762,27 +810,34 @@ def assess_accuracy(class_map_path: str | os.PathLike, validation_path: str | os
 def train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, bundle_dir: str | os.PathLike, *,
                  classes_path: Optional[str | os.PathLike] = None, class_field: Optional[str] = None,
                  settings: Optional[MethodSettings] = None, reporter: Reporter = NULL_REPORTER,
-                 overwrite: bool = False) -> Path:
-    """Train a synthesis model (VAE + text encoder + denoiser) on a scene and its labels; save the bundle."""
+                 overwrite: bool = False, leave_out_bands: Optional[str] = None) -> Path:
+    """Train a synthesis model (VAE + text encoder + denoiser) on a scene and its labels; save the bundle;
+    ``leave_out_bands``: bands of the scene to leave out besides those its file flags bad (:func:`classify_scene`'s;
+    a run reusing the model leaves the same out)."""
     target = Path(bundle_dir)
     settings = settings or MethodSettings()
     check_device(settings.device)
+    if leave_out_bands is not None:
+        parse_bands_to_leave_out(leave_out_bands)  # its form, before the folder is claimed
     # the bundle is staged beside it and renamed into place: its parent folder is where the run writes
     with claim_output_folder(target.parent, f"training a synthesis model into {target.name}"):
         if target.exists() and not overwrite:
             raise OutputExistsError(f"{target} already exists; choose another folder or allow overwriting")
         return _train_bundle(scene_path, labels_path, target, classes_path=classes_path, class_field=class_field,
-                             settings=settings, reporter=reporter, overwrite=overwrite)
+                             settings=settings, reporter=reporter, overwrite=overwrite,
+                             leave_out_bands=leave_out_bands)
 
 
 def _train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, target: Path, *,
                   classes_path: Optional[str | os.PathLike], class_field: Optional[str], settings: MethodSettings,
-                  reporter: Reporter, overwrite: bool) -> Path:
+                  reporter: Reporter, overwrite: bool, leave_out_bands: Optional[str] = None) -> Path:
     """:func:`train_bundle` once its folder is claimed."""
     from .io.read import read_scene
     from .ldm.training import train_synthesis_model
 
     scene = read_scene(scene_path)
+    if leave_out_bands is not None:
+        leave_out_told(scene, leave_out_bands)
     labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field)
     scene, cube = scene.split_usable()
     cfg = synthesis_config(settings, patch_size=resolve_patch_size(settings, cube, scene.valid))

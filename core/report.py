@@ -319,14 +319,23 @@ def grid_fact(scene: Scene) -> str:
 
 def bands_left_out_fact(scene: Scene) -> str:
     """What the report's scene line adds where the run left bands out: "; of its 224, left out: bands 108–112
-    (…) (flagged bad in the file, or without data)"; "" where it used them all."""
+    (…) (flagged bad in the file, or without data)", those the run was told to leave out named apart ("bands 1–3
+    (…), as the run was told, and band 224 (…), flagged bad in the file, or without data"); "" where it used them
+    all."""
     from .io.band_choice import describe_bands
 
     left_out = ~np.asarray(scene.good_bands, dtype=bool)
     if not left_out.any():
         return ""
-    return (f"; of its {scene.bands}, left out: {describe_bands(left_out, scene.wavelengths)} (flagged bad in the "
-            f"file, or without data)")
+    named = np.zeros_like(left_out) if scene.named_left_out is None else np.asarray(scene.named_left_out, dtype=bool)
+    in_file = left_out & ~named
+    if not named.any():
+        return (f"; of its {scene.bands}, left out: {describe_bands(left_out, scene.wavelengths)} (flagged bad in the "
+                f"file, or without data)")
+    said = f"{describe_bands(named, scene.wavelengths)}, as the run was told"
+    if in_file.any():
+        said += f", and {describe_bands(in_file, scene.wavelengths)}, flagged bad in the file, or without data"
+    return f"; of its {scene.bands}, left out: {said}"
 
 
 def files_section(files: Sequence[tuple[str, str]]) -> list[str]:

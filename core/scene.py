@@ -33,6 +33,9 @@ class Scene:
     name: str = "scene"  # what the analyst calls it (file stem or dataset name)
     source: Optional[str] = None  # path it was read from, if any
     band_names: list[str] = field(default_factory=list)  # one per band, may be empty
+    # (B,) bool: the usable bands a run was told to leave out (the analyst's noisy bands), now flagged bad in
+    # good_bands too; None when it was told none (the report tells them from those the file flags)
+    named_left_out: Optional[np.ndarray] = None
 
     def __post_init__(self) -> None:
         if self.cube.ndim != 3:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..scene import Scene
 
 # What the bands to leave out look like, for help texts and messages (the numbers: an AVIRIS cube's 224 bands, whose
 # water-vapour windows EHU leaves out of Salinas)
@@ -159,6 +162,35 @@ def newly_left_out(text: str, good: np.ndarray, wavelengths: Optional[Sequence[f
         raise BandChoiceError(f"leaving out {describe_bands(new, wavelengths)} would leave the scene no usable band; "
                               f"name fewer")
     return LeftOut(new, named & ~good)
+
+
+def leave_out_in_run(scene: "Scene", text: str) -> LeftOut:
+    """Leave the bands ``text`` names (:func:`bands_left_out`) out of ``scene`` for one run, in place: they are
+    flagged bad in its ``good_bands`` and kept in its ``named_left_out``, so the run and its report leave them out as
+    they would a file's flagged bands. The scene's file is not touched and its valid pixels stay as read: the run
+    gives what a run on the scene imported with these bands left out gives (:func:`.convert.import_scene`).
+
+    Unlike an import, naming only bands the file flags bad already is no mistake here: the run leaves them out either
+    way (the returned ``already`` says which).
+
+    Raises:
+        BandChoiceError: as :func:`bands_left_out`, or no usable band would be left.
+    """
+    good = np.asarray(scene.good_bands, dtype=bool)
+    named = bands_left_out(text, good.size, scene.wavelengths)
+    new = named & good
+    if not (good & ~new).any():
+        raise BandChoiceError(f"leaving out {describe_bands(new, scene.wavelengths)} would leave the scene no usable "
+                              f"band; name fewer")
+    scene.good_bands = good & ~new
+    scene.named_left_out = new
+    return LeftOut(new, named & ~good)
+
+
+def band_numbers_text(chosen: np.ndarray) -> str:
+    """The bands ``chosen`` ``(B,)`` marks as :data:`LEAVE_OUT_FORMAT` reads them ("108-112,154-167,224"), for
+    saving them where they are given again (a classifier bundle's training run's)."""
+    return ",".join(f"{a + 1}" if a == b else f"{a + 1}-{b + 1}" for a, b in _runs(np.flatnonzero(chosen)))
 
 
 def describe_bands(chosen: np.ndarray, wavelengths: Optional[Sequence[float]] = None) -> str:

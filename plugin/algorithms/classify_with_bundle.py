@@ -36,6 +36,7 @@ from .base import (
     raster_file,
     scene_parameter,
 )
+from .band_parameters import SAVED_LEAVE_OUT_TITLE, band_choice_refused, bands_to_leave_out, leave_out_bands_parameter
 from .destinations import OutputMoves, staging_folder, write_report
 from .scene_classification import (
     CONFIDENCE_HELP,
@@ -97,6 +98,7 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         self.addParameter(class_field_parameter(
             self.CLASS_FIELD, self.tr("Class field of the validation labels (its name; empty: a field named "
                                       "class_id, class, label, …)")))
+        self.addParameter(leave_out_bands_parameter(self, SAVED_LEAVE_OUT_TITLE, advanced=True))
         device = QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=list(DEVICES),
                                             defaultValue=DEVICES.index(HyperSynthSettings.load().device))
         device.setFlags(device.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -144,6 +146,7 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
                                          f"classifier; {model} {state}")
         check_model_kind(model, "classifier")
         self.check_device_parameter(parameters, context)
+        bands_to_leave_out(self, parameters, context)
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
@@ -164,17 +167,19 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         validation = (labels_file(validation_layer, "validation", context, feedback, check_field=True,
                                   class_field=class_field) if validation_layer is not None else None)
         out_metrics = destinations[self.METRICS]
+        leave_out = bands_to_leave_out(self, parameters, context)
 
         from ...core.pipeline import classify_with_model
 
         staging = staging_folder(destinations[self.OUTPUT])
         with engine_errors():
             try:
-                with engine_warnings(feedback):
+                with engine_warnings(feedback), band_choice_refused(self):
                     outputs = classify_with_model(model, scene, staging, validation_path=validation,
                                                   class_field=class_field, device=device,
                                                   reporter=FeedbackReporter(feedback), overwrite=True,
-                                                  probabilities=bool(destinations[self.PROBABILITIES]))
+                                                  probabilities=bool(destinations[self.PROBABILITIES]),
+                                                  leave_out_bands=leave_out)
                 if feedback.isCanceled():
                     raise Cancelled("cancelled by the user")
                 results: dict[str, Any] = {}

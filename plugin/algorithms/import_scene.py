@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from qgis.core import (
     QgsMapLayer,
@@ -13,11 +13,11 @@ from qgis.core import (
     QgsProcessingParameterBoolean,
     QgsProcessingParameterFile,
     QgsProcessingParameterRasterDestination,
-    QgsProcessingParameterString,
     QgsRasterLayer,
 )
 
 from ..layers import keep_out_of_result_groups
+from .band_parameters import LEAVE_OUT_BANDS, band_choice_refused, bands_to_leave_out, leave_out_bands_parameter
 from .base import FeedbackReporter, HyperSynthAlgorithm, engine_errors, engine_warnings, when_loaded
 
 # What read_scene reads: rasters, MATLAB files, the products' own files and the archives they are ordered in (core's
@@ -50,7 +50,7 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
     GROUP = "scenes"
     INPUT = "INPUT"
     QUALITY_MASKS = "QUALITY_MASKS"
-    LEAVE_OUT_BANDS = "LEAVE_OUT_BANDS"
+    LEAVE_OUT_BANDS = LEAVE_OUT_BANDS
     OUTPUT = "OUTPUT"
 
     TAGS = ("import", "EnMAP", "EMIT", "PRISMA", "sensor product", "cloud mask", "GeoTIFF", "wavelengths", "bad bands",
@@ -96,33 +96,16 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterBoolean(
             self.QUALITY_MASKS, self.tr("Leave out the pixels the product's quality masks flag as cloud, cloud shadow "
                                         "or cirrus"), defaultValue=True))
-        self.addParameter(QgsProcessingParameterString(
-            self.LEAVE_OUT_BANDS, self.tr("Bands to leave out (numbers or wavelengths, e.g. 108-112, 154-167, 224 or "
-                                          "1340-1450nm)"), optional=True))
+        self.addParameter(leave_out_bands_parameter(self))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Imported scene (GeoTIFF)")))
 
     def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
         """The destination's name, the input file, and the form of the bands to leave out."""
         super().check_parameters(parameters, context)
-        self.bands_to_leave_out(parameters, context)
-
-    def bands_to_leave_out(self, parameters: dict[str, Any], context: QgsProcessingContext) -> Optional[str]:
-        """The bands to leave out as given, None when none are; their form refused here (the scene says the rest)."""
-        from ...core.io.band_choice import parse_bands_to_leave_out
-
-        text = self.parameterAsString(parameters, self.LEAVE_OUT_BANDS, context).strip()
-        if not text:
-            return None
-        try:
-            parse_bands_to_leave_out(text)
-        except ValueError as exc:
-            raise QgsProcessingException(f"{self.title(self.LEAVE_OUT_BANDS)} ({self.LEAVE_OUT_BANDS}): "
-                                         f"{exc}") from None
-        return text
+        bands_to_leave_out(self, parameters, context)
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from ...core.io.band_choice import BandChoiceError
         from ...core.io.convert import import_name, import_scene, left_out_name
         from ...core.io.products import product_facts
         from ...core.io.read import gdal_subdataset_file
@@ -133,18 +116,15 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         self.check_destinations({self.INPUT: str(gdal_subdataset_file(source) or source)}, {self.OUTPUT: out})
         reporter = FeedbackReporter(feedback)
-        leave_out = self.bands_to_leave_out(parameters, context)
+        leave_out = bands_to_leave_out(self, parameters, context)
         with engine_errors():
             # read once, for the import and the layer's name (an order's .tar.gz is read whole to list its products)
             facts = product_facts(source, reporter.sub(0.0, 0.0, "listing the order: "))
             with engine_warnings(feedback):
-                try:
+                with band_choice_refused(self):  # found once the scene is read: a band it lacks, or flags already
                     import_scene(source, out, overwrite=True,
                                  quality_masks=self.parameterAsBoolean(parameters, self.QUALITY_MASKS, context),
                                  leave_out_bands=leave_out, facts=facts, reporter=reporter)
-                except BandChoiceError as exc:  # found once the scene is read: a band it lacks, or flags already
-                    raise QgsProcessingException(f"{self.title(self.LEAVE_OUT_BANDS)} ({self.LEAVE_OUT_BANDS}): "
-                                                 f"{exc}") from None
             name = import_name(source, facts)
             name = left_out_name(name, out) if leave_out else name  # told from the scene it copies
         if context.willLoadLayerOnCompletion(out):

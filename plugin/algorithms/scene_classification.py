@@ -38,6 +38,7 @@ from .base import (
     seed_parameter,
     when_loaded,
 )
+from .band_parameters import RUN_LEAVE_OUT_TITLE, band_choice_refused, bands_to_leave_out, leave_out_bands_parameter
 from .destinations import OutputMoves, staging_folder, write_report
 
 
@@ -145,6 +146,7 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
         self.addParameter(class_field_parameter(  # its own: validation points are often another layer's kind
             self.VALIDATION_CLASS_FIELD, self.tr("Class field of the validation labels (its name; empty: the training "
                                                  "labels' class field, else class_id, class, label, …)")))
+        self.addParameter(leave_out_bands_parameter(self, RUN_LEAVE_OUT_TITLE, advanced=True))
 
     def add_seed_parameter(self) -> None:
         seed = seed_parameter(self, self.SEED)
@@ -159,6 +161,11 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.OVERALL_ACCURACY, self.tr("Overall accuracy (OA)")))
         self.addOutput(QgsProcessingOutputNumber(self.AVERAGE_ACCURACY, self.tr("Average accuracy (AA)")))
         self.addOutput(QgsProcessingOutputNumber(self.KAPPA, self.tr("Cohen's kappa")))
+
+    def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
+        """What every algorithm checks, and the form of the bands to leave out."""
+        super().check_parameters(parameters, context)
+        bands_to_leave_out(self, parameters, context)
 
     # --- what subclasses decide -------------------------------------------------------------------
     MODEL_FOLDERS: dict[str, str] = {}  # output parameter -> the model kind it saves ("classifier", "synthesis")
@@ -209,6 +216,7 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
                                   class_field=validation_field or class_field)  # as the engine reads them
                       if validation_layer is not None else None)
         engine_args = self.engine_arguments(parameters, context)
+        leave_out = bands_to_leave_out(self, parameters, context)
 
         from ...core.outputs import runs_in_progress
         from ...core.pipeline import classify_scene  # heavy: numpy, the engine, later torch
@@ -220,14 +228,14 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
         staging = staging_folder(destinations[self.OUTPUT])
         with engine_errors():
             try:
-                with engine_warnings(feedback):
+                with engine_warnings(feedback), band_choice_refused(self):
                     outputs = classify_scene(scene, labels, staging, classes_path=classes_path, class_field=class_field,
                                              validation_path=validation, validation_field=validation_field,
                                              labels_name=copy_name(labels_layer, labels),
                                              validation_name=copy_name(validation_layer, validation),
                                              reporter=FeedbackReporter(feedback),
                                              overwrite=True, probabilities=bool(destinations[self.PROBABILITIES]),
-                                             **engine_args)
+                                             leave_out_bands=leave_out, **engine_args)
                 if feedback.isCanceled():
                     raise Cancelled("cancelled by the user")
                 results: dict[str, Any] = {}

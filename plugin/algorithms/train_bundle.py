@@ -30,6 +30,7 @@ from .base import (
     seed_parameter,
     seed_value,
 )
+from .band_parameters import RUN_LEAVE_OUT_TITLE, band_choice_refused, bands_to_leave_out, leave_out_bands_parameter
 from .destinations import OutputMoves, move_folder_into_place, staging_folder
 
 
@@ -94,6 +95,7 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
                                          self.tr("Patch size in pixels (0: chosen from the scene, at most the "
                                                  "preset's)"),
                                          QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0),
+            leave_out_bands_parameter(self, RUN_LEAVE_OUT_TITLE),
         ]
         for parameter in advanced:
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -104,11 +106,12 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
     TAGS = ("few labels", "diffusion", "VAE", "CLIP", "text prompts", "synthetic samples", "deep learning")
 
     def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
-        """The patch size against the scene's size, and the device."""
+        """The patch size against the scene's size, the device and the form of the bands to leave out."""
         super().check_parameters(parameters, context)
         check_patch_size(self.parameterAsInt(parameters, self.PATCH_SIZE, context),
                          self.parameterAsRasterLayer(parameters, self.SCENE, context), self.title(self.PATCH_SIZE))
         self.check_device_parameter(parameters, context)
+        bands_to_leave_out(self, parameters, context)
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
@@ -140,10 +143,11 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
         staging = staging_folder(out)
         with engine_errors(cancelled="cancelled by the user; no model was written"):
             try:
-                with engine_warnings(feedback):
+                with engine_warnings(feedback), band_choice_refused(self):
                     bundle = train_bundle(scene, labels, staging / "model_bundle", classes_path=classes_path,
                                           class_field=class_field, settings=settings,
-                                          reporter=FeedbackReporter(feedback))
+                                          reporter=FeedbackReporter(feedback),
+                                          leave_out_bands=bands_to_leave_out(self, parameters, context))
                 if feedback.isCanceled():
                     raise Cancelled("cancelled by the user")
                 with OutputMoves() as moves:

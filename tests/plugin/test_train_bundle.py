@@ -99,7 +99,7 @@ def test_the_settings_clip_weights_reach_the_engine(hypersynth_plugin, small, tm
     seen = []
 
     def spy(scene, labels, bundle_dir, *, classes_path=None, class_field=None, settings=None, reporter=None,
-            overwrite=False):
+            overwrite=False, leave_out_bands=None):
         seen.append(settings)
         raise ValueError("stopped by the test after the settings were checked")
 

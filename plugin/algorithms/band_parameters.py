@@ -1,0 +1,54 @@
+"""The "Bands to leave out" parameter the algorithms share: its definition, its form checked, its refusals named."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping, Optional
+
+from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
+                       QgsProcessingParameterDefinition, QgsProcessingParameterString)
+
+LEAVE_OUT_BANDS = "LEAVE_OUT_BANDS"
+LEAVE_OUT_TITLE = "Bands to leave out (numbers or wavelengths, e.g. 108-112, 154-167, 224 or 1340-1450nm)"
+# a run's: the scene's file is not changed (an import flags them in its copy instead)
+RUN_LEAVE_OUT_TITLE = ("Bands this run leaves out besides those the scene flags bad (numbers or wavelengths, e.g. "
+                       "108-112, 154-167, 224 or 1340-1450nm)")
+# a saved classifier's run: by default it leaves out what its training run was told to
+SAVED_LEAVE_OUT_TITLE = ("Bands to leave out besides those the scene flags bad (empty: those the classifier's training "
+                         "run left out as told, on a scene of as many bands)")
+
+
+def leave_out_bands_parameter(algorithm: QgsProcessingAlgorithm, title: str = LEAVE_OUT_TITLE,
+                              advanced: bool = False) -> Any:
+    """An optional text parameter of bands to leave out (:data:`~hypersynth.core.io.band_choice.LEAVE_OUT_FORMAT`);
+    ``advanced``: shown under the dialog's Advanced parameters."""
+    parameter = QgsProcessingParameterString(LEAVE_OUT_BANDS, algorithm.tr(title), optional=True)
+    if advanced:
+        parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    return parameter
+
+
+def bands_to_leave_out(algorithm: QgsProcessingAlgorithm, parameters: Mapping[str, Any],
+                       context: QgsProcessingContext) -> Optional[str]:
+    """The bands to leave out as given, None when none are; their form refused here, naming the parameter (the scene
+    says the rest once it is read: :func:`band_choice_refused`)."""
+    from ...core.io.band_choice import parse_bands_to_leave_out
+
+    text = algorithm.parameterAsString(parameters, LEAVE_OUT_BANDS, context).strip()
+    if not text:
+        return None
+    with band_choice_refused(algorithm):
+        parse_bands_to_leave_out(text)
+    return text
+
+
+@contextmanager
+def band_choice_refused(algorithm: QgsProcessingAlgorithm) -> Iterator[None]:
+    """A refusal of the bands to leave out (a band the scene lacks, none left usable), raised as the parameter's."""
+    from ...core.io.band_choice import BandChoiceError
+
+    try:
+        yield
+    except BandChoiceError as exc:
+        title = algorithm.parameterDefinition(LEAVE_OUT_BANDS).description().split(" (")[0]  # without the example
+        raise QgsProcessingException(f"{title} ({LEAVE_OUT_BANDS}): {exc}") from None

@@ -1,0 +1,88 @@
+"""Bands a Processing run leaves out (LEAVE_OUT_BANDS of the classifying algorithms): the engine's map, said in the
+report, refusals naming the parameter, and a saved classifier leaving out again what its training run was told."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from osgeo import gdal
+from qgis.core import QgsProcessingException
+
+import processing
+
+
+@dataclass
+class Inputs:
+    scene: str
+    labels: str
+    truth: str
+    classes: str
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Inputs:
+    """A 32 × 32 × 30 demo scene, 5 labels per class of its 3 classes, their class file and the whole ground truth."""
+    from hypersynth.core.demo import make_demo_scene, sparse_labels
+    from hypersynth.core.io.classes import write_classes
+    from hypersynth.core.io.write import write_label_raster, write_scene
+
+    folder = tmp_path_factory.mktemp("leave_out")
+    data = make_demo_scene(size=32, bands=30, n_classes=3, seed=0)
+    grid = {"transform": data.scene.transform, "crs_wkt": data.scene.crs_wkt}
+    return Inputs(scene=str(write_scene(data.scene, folder / "scene.tif")),
+                  labels=str(write_label_raster(folder / "labels.tif", sparse_labels(data.labels, 5, seed=0),
+                                                data.classes, **grid)),
+                  truth=str(write_label_raster(folder / "truth.tif", data.labels, data.classes, **grid)),
+                  classes=str(write_classes(folder / "classes.json", data.classes)))
+
+
+def _map(path: str | Path) -> np.ndarray:
+    ds = gdal.Open(str(path))  # held while its band is read: GDAL's band does not keep its dataset alive
+    return ds.GetRasterBand(1).ReadAsArray()
+
+
+def test_a_baseline_leaves_the_bands_out_as_the_engine_does_and_says_so(hypersynth_plugin, inputs, tmp_path):
+    from hypersynth.core.pipeline import classify_scene
+
+    result = processing.run("hypersynth:classifybaseline", {
+        "SCENE": inputs.scene, "LABELS": inputs.labels, "CLASSES": inputs.classes, "VALIDATION": inputs.truth,
+        "METHOD": 0, "SEED": 2, "LEAVE_OUT_BANDS": "1-4, 30", "OUTPUT": str(tmp_path / "map.tif"),
+        "REPORT": str(tmp_path / "report.html")})
+    engine = classify_scene(inputs.scene, inputs.labels, tmp_path / "engine", method="rf", seed=2,
+                            classes_path=inputs.classes, leave_out_bands="1-4, 30")
+    assert np.array_equal(_map(result["OUTPUT"]), _map(engine.class_map))
+    said = re.search(r"\d+ usable bands", engine.report.read_text()).group(0)  # of the 26 the file leaves usable
+    report = Path(result["REPORT"]).read_text(encoding="utf-8")
+    assert said == "21 usable bands" and said in report and "as the run was told" in report
+
+
+def test_bands_the_scene_lacks_or_of_no_known_form_are_refused_naming_the_parameter(hypersynth_plugin, inputs,
+                                                                                   tmp_path):
+    run = {"SCENE": inputs.scene, "LABELS": inputs.labels, "METHOD": 0, "OUTPUT": str(tmp_path / "map.tif")}
+    with pytest.raises(QgsProcessingException, match=r"Bands this run leaves out besides those the scene flags bad "
+                                                     r"\(LEAVE_OUT_BANDS\): '9-3' runs from high to low"):
+        processing.run("hypersynth:classifybaseline", {**run, "LEAVE_OUT_BANDS": "9-3"})
+    with pytest.raises(QgsProcessingException, match=r"\(LEAVE_OUT_BANDS\): band 31 is not in the scene: its bands "
+                                                     r"are numbered 1 to 30"):
+        processing.run("hypersynth:classifybaseline", {**run, "LEAVE_OUT_BANDS": "31"})
+    assert not (tmp_path / "map.tif").exists()
+
+
+def test_a_saved_classifier_leaves_out_again_what_its_training_run_was_told(hypersynth_plugin, inputs, tmp_path):
+    from hypersynth.core.pipeline import classify_scene
+
+    trained = classify_scene(inputs.scene, inputs.labels, tmp_path / "trained", method="rf", leave_out_bands="2-6")
+    result = processing.run("hypersynth:classifywithbundle", {
+        "MODEL": str(trained.classifier), "SCENE": inputs.scene, "OUTPUT": str(tmp_path / "again.tif"),
+        "REPORT": str(tmp_path / "again.html")})
+    assert np.array_equal(_map(result["OUTPUT"]), _map(trained.class_map))
+    assert "as the run was told" in Path(result["REPORT"]).read_text(encoding="utf-8")
+    with pytest.raises(QgsProcessingException, match=r"the classifier was trained on \d+ bands but scene.tif has \d+ "
+                                                     r"usable bands.*its training run left out bands 2-6"):
+        processing.run("hypersynth:classifywithbundle", {
+            "MODEL": str(trained.classifier), "SCENE": inputs.scene, "LEAVE_OUT_BANDS": "1",
+            "OUTPUT": str(tmp_path / "other.tif")})
