@@ -163,6 +163,18 @@ def _check_demo_out(out: Path, overwrite: bool) -> None:
 
 
 @contextmanager
+def _leave_out_option() -> Iterator[None]:
+    """A refusal of the bands to leave out found once the scene is read (a band it lacks, none left usable), said as
+    the option's."""
+    from ..io.band_choice import BandChoiceError
+
+    try:
+        yield
+    except BandChoiceError as exc:
+        raise ValueError(f"--leave-out-bands: {exc}") from None
+
+
+@contextmanager
 def _text_tower_checked(settings: "MethodSettings", method: str, reused: bool) -> Iterator[None]:
     """Around a run: first refuse --clip-weights where it cannot be used and, when the run will train a synthesis
     model without CLIP weights, say so at once, not after minutes of training; then, while the run goes, keep the
@@ -267,14 +279,15 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
             pipeline.check_run_folder(Path(args.out), pipeline.run_inputs(args.scene, args.labels, args.prompts,
                                                                           args.validation, bundle),
                                       args.overwrite, bundle)  # before the note on the text tower, which may follow
-            with _text_tower_checked(settings, method, reused):
+            with _text_tower_checked(settings, method, reused), _leave_out_option():
                 outputs = pipeline.classify_scene(args.scene, args.labels, args.out, method=method,
                                                   classes_path=args.prompts, class_field=args.class_field,
                                                   validation_path=args.validation,
                                                   validation_field=args.validation_field, settings=settings,
                                                   bundle_path=bundle, reporter=reporter, overwrite=args.overwrite,
                                                   probabilities=args.probabilities, training_area=args.training_area,
-                                                  synthetic_patches=getattr(args, "synthetic_patches", None))
+                                                  synthetic_patches=getattr(args, "synthetic_patches", None),
+                                                  leave_out_bands=args.leave_out_bands)
             reporter.close()
             _print_outputs(outputs)
             if args.cog:
@@ -285,10 +298,12 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                 print(f"COG:            {cog}")
         return 0
     if args.command == "classify":  # the engine checks --classifier (check_model_folder) and --device first
-        outputs = pipeline.classify_with_model(args.classifier, args.scene, args.out, validation_path=args.validation,
-                                               class_field=args.class_field, device=args.device,
-                                               reporter=reporter, overwrite=args.overwrite,
-                                               probabilities=args.probabilities)
+        with _leave_out_option():
+            outputs = pipeline.classify_with_model(args.classifier, args.scene, args.out,
+                                                   validation_path=args.validation, class_field=args.class_field,
+                                                   device=args.device, reporter=reporter, overwrite=args.overwrite,
+                                                   probabilities=args.probabilities,
+                                                   leave_out_bands=args.leave_out_bands)
         reporter.close()
         _print_outputs(outputs)
         return 0
@@ -319,17 +334,14 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
 
         return run_bench_cli(args, reporter)
     if args.command == "import-scene":
-        from ..io.band_choice import BandChoiceError
         from ..io.convert import bands_flagged_at_import, import_scene
         from ..io.products import product_facts
 
         facts = product_facts(args.scene)  # read once: what the product is, for the import and the line below
-        try:
+        with _leave_out_option():
             path = import_scene(args.scene, args.out, overwrite=args.overwrite,
                                 quality_masks=not args.keep_flagged_pixels, leave_out_bands=args.leave_out_bands,
                                 facts=facts, reporter=reporter)
-        except BandChoiceError as exc:  # found once the scene is read: a band it lacks, or flags bad already
-            raise ValueError(f"--leave-out-bands: {exc}") from None
         reporter.close()
         print(f"imported {f'the {facts.kind} product' if facts else 'the scene'} {args.scene}\n"
               f"GeoTIFF: {path}")

@@ -210,6 +210,19 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+def _run_leave_out_arg(p: argparse.ArgumentParser, who: str, saved: bool = False) -> None:
+    """--leave-out-bands of a run: bands it leaves out besides those the scene's file flags bad (import-scene's
+    flags them in a copy instead); ``saved``: a saved classifier's run, which by default leaves out what its training
+    run was told to."""
+    p.add_argument("--leave-out-bands", type=_bands_to_leave_out, metavar="BANDS",
+                   help=f"bands {who} leaves out besides those the scene flags bad (noisy bands the file does not "
+                        f"flag): numbers (1 = the first band), ranges of them and wavelength ranges, separated by "
+                        f"commas, e.g. 108-112,154-167,224 or 1340-1450nm,1790-1960nm; the scene's file is not "
+                        f"changed (import-scene --leave-out-bands writes a copy that flags them)"
+                        + ("; default: those the classifier's training run was told to leave out, where the scene "
+                           "has as many bands as its scene had" if saved else ""))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ..bench_inputs import SEED_MAX
     from ..training_area import TRAINING_AREAS
@@ -258,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "the file, so the scene may be larger than memory; auto (default): the labelled area "
                             "when the scene would take over half of the memory available (rf and svm always learn "
                             "from the labelled pixels alone)")
+        _run_leave_out_arg(p, "the run")
         if name == "augment-classify":
             # --bundle is the option's first name, kept so that existing scripts go on working
             p.add_argument("--synthesis-model", "--bundle", dest="synthesis_model", metavar="FOLDER",
@@ -292,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validation", help="validation labels for an accuracy report")
     p.add_argument("--class-field", help="attribute holding the class in a vector validation layer")
     p.add_argument("--out", type=_folder, required=True, help="output folder (created when missing)")
+    _run_leave_out_arg(p, "the run", saved=True)
     _run_args(p, does="predict", overwrite="replace an earlier run's outputs in --out", preset=False, seed=False)
 
     helptext = "compare any classified map with validation labels (accuracy and class areas)"
