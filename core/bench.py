@@ -1,4 +1,4 @@
-"""The benchmark harness: few-label protocol over datasets × N × seeds × splits × methods, to JSON + Markdown."""
+"""Benchmark harness: few-label protocol over datasets × N or share × seeds × splits × methods, to JSON + Markdown."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from .methods import (METHODS, MethodSettings, fit_method, method_title, needs_s
                       scene_model)
 from .bench_inputs import check_output_files, parse_datasets
 from .device import CPU_ONLY_METHODS, check_device, note_cpu_only
+from .evaluation.protocol import Split
+from .label_draw import share_percent
 from .memory import cgroup_memory_limit
 from .version import code_revision
 from .progress import NULL_REPORTER, Reporter
@@ -27,10 +29,10 @@ log = logging.getLogger("hypersynth")
 
 @dataclass
 class RunResult:
-    """One method on one dataset, one N, one seed, one split."""
+    """One method on one dataset, one N (or share), one seed, one split."""
 
     dataset: str
-    labels_per_class: int
+    labels_per_class: Optional[int]  # N; None when the draw took a share of each class
     split: str  # "random" or "disjoint"
     method: str
     seed: int
@@ -46,8 +48,10 @@ class RunResult:
     # benchmark's own test pixels would be tuned on them. Empty for other methods and member rows.
     blends: list[dict[str, float]] = field(default_factory=list)
     # What the label draw could not do as asked (a class with N or fewer labelled pixels trains on fewer, a class
-    # left with no test pixel): a table cell built on it does not measure what its N says
+    # left with no test pixel): a table cell built on it does not measure what its N says; on a disjoint split with a
+    # share, how many test pixels the training patches left
     notes: list[str] = field(default_factory=list)
+    share: Optional[float] = None  # the share of each class drawn instead of N (0.1: 10 %); not in the JSON when None
 
 
 @dataclass
@@ -55,7 +59,7 @@ class BenchRow:
     """Mean ± std over seeds; the JSON interface scripts depend on (keep field names stable)."""
 
     dataset: str
-    labels_per_class: int
+    labels_per_class: Optional[int]  # N; None (null) in a row of a share
     split: str
     method: str
     oa_mean: float
@@ -66,6 +70,26 @@ class BenchRow:
     kappa_std: float
     seconds_mean: float
     seeds: list[int] = field(default_factory=list)
+    share: Optional[float] = None  # the share of each class drawn instead of N (0.1: 10 %); not in the JSON when None
+
+
+class NoTestPixel(ValueError):
+    """A label draw left no labelled pixel to test on (a share's disjoint split on a small scene): nothing to score."""
+
+
+def json_record(result: RunResult | BenchRow) -> dict[str, Any]:
+    """A run or row as the JSON holds it: ``share`` only where the draw took one, so the records of N labels per class
+    keep the form they always had."""
+    record = asdict(result)
+    if record["share"] is None:
+        del record["share"]
+    return record
+
+
+def column_amount(n: Optional[int], share: Optional[float], n_form: str = "N = {}") -> str:
+    """How much of each class a draw took, as the tables and the log say it: ``n_form`` with N ("N = 5"), or the
+    share as a percent ("10 %")."""
+    return n_form.format(n) if share is None else f"{share_percent(share)} %"
 
 
 def machine_description() -> str:
@@ -104,6 +128,7 @@ def machine_description() -> str:
 
 
 DEFAULT_DATASETS = "salinasA,enmap_potsdam,demo"  # what `hypersynth bench` runs when given no dataset or scene
+DEFAULT_LABELS_PER_CLASS = (2, 5)  # the N `hypersynth bench` runs when given neither --labels-per-class nor --share
 
 
 def load_bench_dataset(key: str, *, allow_download: bool = False) -> LabelledScene:
@@ -149,33 +174,42 @@ def own_scene_name(scene_path: str | os.PathLike, name: Optional[str]) -> str:
     return chosen
 
 
-def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: str, method: str,
+def run_one(data: LabelledScene, dataset: str, n: Optional[int], seed: int, split_kind: str, method: str,
             settings: MethodSettings, reporter: Reporter = NULL_REPORTER,
-            models: Optional[dict[tuple, tuple[Any, float]]] = None) -> list[RunResult]:
-    """Train ``method`` on N labels per class (drawn with ``seed``) and test on the other labelled pixels.
+            models: Optional[dict[tuple, tuple[Any, float]]] = None, *, share: Optional[float] = None
+            ) -> list[RunResult]:
+    """Train ``method`` on N labels per class (drawn with ``seed``) and test on the other labelled pixels; with
+    ``share`` (0.1: 10 %, ``n`` None), on that share of each class's labelled pixels (:func:`bench_split`).
+
+    Raises :class:`NoTestPixel` when the draw leaves no pixel to test on.
 
     Returns the method's result, then, for a blend, one per member (``"augment:cnn"``, ``"augment:forest"``,
     ``"augment:dfeat"``): the same trained members scored alone, an ablation of the blend at no training cost;
     and ``"augment:blend"``, the blend before spatial smoothing (equal to the method when the labels chose σ = 0).
 
     ``models``: the scene synthesis model already trained on this label draw, with its training seconds, by
-    ``(dataset, N, seed, split)``; a method that needs it reuses it (its seconds include the training all the
+    ``(dataset, N, share, seed, split)``; a method that needs it reuses it (its seconds include the training all the
     same, so each method's time is what it costs alone) and a method that trains one leaves it there.
     """
     from .classify.predict import predict_pixels
     from .evaluation.metrics import evaluate
-    from .evaluation.protocol import few_label_split
 
     scene = data.scene
     cube = scene.usable_cube()
     labels = np.where(scene.valid, data.labels, 0)
     p = preset_patch_size(settings)
-    split = few_label_split(labels, n, seed, kind=split_kind, patch_size=p, valid=scene.valid)
+    split = bench_split(labels, scene.valid, n, share, seed, split_kind, p)
+    notes = list(split.warnings)
+    if share is not None and split_kind == "disjoint":
+        notes.append(pixels_left_to_test(split))
+    if not split.test_mask.any():  # before any training: there is nothing to score it on
+        raise NoTestPixel(pixels_left_to_test(split) if split_kind == "disjoint" else
+                          "every labelled pixel was drawn for training")
     train_labels = np.where(split.train_mask, labels, 0)
     run_settings = replace(settings, seed=seed)
     model_seconds = 0.0
     if models is not None and needs_synthesis_model(method, settings) and settings.synthesis_model is None:
-        key = (dataset, n, seed, split_kind)
+        key = (dataset, n, share, seed, split_kind)
         if key not in models:
             models.clear()  # one label draw at a time: the previous draw's model is not needed again
             t0 = time.perf_counter()
@@ -222,13 +256,34 @@ def run_one(data: LabelledScene, dataset: str, n: int, seed: int, split_kind: st
     for name, p_ in scored:
         ev = evaluate(truth, fitted.class_ids[np.argmax(p_, axis=1)], data.classes)
         results.append(RunResult(dataset, n, split_kind, name, seed, ev.oa, ev.aa, ev.kappa, seconds,
-                                 int(split.train_mask.sum()), int(len(rows)), choices,
-                                 notes=list(split.warnings)))
+                                 int(split.train_mask.sum()), int(len(rows)), choices, notes=list(notes), share=share))
     if members:
         at_test = dict(scored)  # each member's (n, K) probabilities at the test pixels, sliced once above
         results[0].blends = every_blend(clf.choice, {m: at_test[f"{method}:{m}"] for m in members},
                                         truth, fitted.class_ids)
     return results
+
+
+def bench_split(labels: np.ndarray, valid: np.ndarray, n: Optional[int], share: Optional[float], seed: int,
+                kind: str, patch_size: int) -> Split:
+    """One label draw of the benchmark: N training pixels per class, or ``share`` of each class's labelled pixels
+    (``n`` None), the rest of ``labels`` to test on; the split ``draw-labels`` draws for the same seed and split."""
+    from .evaluation.protocol import few_label_split, share_split
+
+    if share is not None:
+        return share_split(labels, share, seed, kind=kind, patch_size=patch_size, valid=valid)
+    if n is None:
+        raise ValueError("a benchmark's label draw needs N labels per class or a share of each class")
+    return few_label_split(labels, n, seed, kind=kind, patch_size=patch_size, valid=valid)
+
+
+def pixels_left_to_test(split: Split) -> str:
+    """How many test pixels a disjoint split left of the labelled pixels not drawn for training: with a share of each
+    class, nearly all of them lie inside a training patch."""
+    untrained = int(((split.labels > 0) & ~split.train_mask).sum())
+    tested = int(split.test_mask.sum())
+    return (f"{tested:,} of the {untrained:,} labelled pixels not drawn for training are left to test on; the other "
+            f"{untrained - tested:,} lie inside the {split.patch_size}×{split.patch_size} training patches")
 
 
 def every_blend(choice: Any, member_probs: dict[str, np.ndarray], truth: np.ndarray, class_ids: np.ndarray
@@ -259,39 +314,45 @@ def _probability_map(classifier: Any, cube: np.ndarray, valid: np.ndarray,
 
 
 def summarize_runs(runs: list[RunResult]) -> list[BenchRow]:
-    """Group runs by (dataset, N, split, method) and take mean ± std over seeds."""
+    """Group runs by (dataset, N or share, split, method) and take mean ± std over seeds."""
     groups: dict[tuple, list[RunResult]] = {}
     for r in runs:
-        groups.setdefault((r.dataset, r.labels_per_class, r.split, r.method), []).append(r)
+        groups.setdefault((r.dataset, r.labels_per_class, r.share, r.split, r.method), []).append(r)
     rows = []
-    for (d, n, s, m), rs in groups.items():
+    for (d, n, share, s, m), rs in groups.items():
         def ms(attr: str) -> tuple[float, float]:
             v = np.array([getattr(r, attr) for r in rs], dtype=float)
             return float(v.mean()), float(v.std())  # population std (ddof 0) over the seeds, as the tables say
         oa, aa, k = ms("oa"), ms("aa"), ms("kappa")
         rows.append(BenchRow(d, n, s, m, oa[0], oa[1], aa[0], aa[1], k[0], k[1], ms("seconds")[0],
-                             sorted(r.seed for r in rs)))
+                             sorted(r.seed for r in rs), share))
     return rows
 
 
 def markdown_tables(rows: list[BenchRow], machine: str, command: str, runs: Sequence[RunResult] = ()) -> str:
-    """One table per dataset × split: methods as rows, N as column groups; under it, what the ``runs``' label
-    draws could not do as asked."""
+    """One table per dataset × split: methods as rows, N (then each share) as column groups; under it, what the
+    ``runs``' label draws could not do as asked."""
+    shares = any(r.share is not None for r in rows)
     out = [f"Machine: {machine}", "", f"Command: `{command}`", "",
            "OA is the mean over the seeds ± its standard deviation over them (population, ddof 0); AA and κ are "
            "means. s / run: the seconds one run took (training and predicting the test pixels, with the synthesis "
-           "model's training where the method uses one), mean over the seeds.", ""]
+           "model's training where the method uses one), mean over the seeds."
+           + (" A column of a percent trained on that share of each class's labelled pixels (rounded, at least one) "
+              "instead of N labels per class." if shares else ""), ""]
     for dataset in dict.fromkeys(r.dataset for r in rows):
         for split in dict.fromkeys(r.split for r in rows if r.dataset == dataset):
             sel = [r for r in rows if r.dataset == dataset and r.split == split]
-            ns = sorted({r.labels_per_class for r in sel})
+            amounts = sorted({(r.labels_per_class, r.share) for r in sel},
+                             key=lambda a: (a[1] is not None, a[0] or 0, a[1] or 0.0))  # N first, then shares
             out += [f"### {dataset}, {split} split", "",
-                    "| method | " + " | ".join(f"N={n}: OA / AA / κ (%) | s / run" for n in ns) + " |",
-                    "|---|" + "---|---|" * len(ns)]
+                    "| method | " + " | ".join(f"{column_amount(n, share, 'N={}')}: OA / AA / κ (%) | s / run"
+                                             for n, share in amounts) + " |",
+                    "|---|" + "---|---|" * len(amounts)]
             for method in dict.fromkeys(r.method for r in sel):
                 cells = []
-                for n in ns:
-                    r = next((x for x in sel if x.method == method and x.labels_per_class == n), None)
+                for amount in amounts:
+                    r = next((x for x in sel if x.method == method and (x.labels_per_class, x.share) == amount),
+                             None)
                     cells.append("–" if r is None else
                                  f"{r.oa_mean * 100:.1f} ± {r.oa_std * 100:.1f} / {r.aa_mean * 100:.1f} / "
                                  f"{r.kappa_mean * 100:.1f}")
@@ -303,12 +364,18 @@ def markdown_tables(rows: list[BenchRow], machine: str, command: str, runs: Sequ
 
 
 def draw_notes(runs: Sequence[RunResult]) -> list[str]:
-    """Markdown lines for what the label draws could not do as asked, once per N and seed (empty when none)."""
-    said = dict.fromkeys((r.labels_per_class, r.seed, note) for r in runs for note in r.notes)
+    """Markdown lines for what the label draws could not do as asked, and on a disjoint split with a share how many
+    test pixels it left, once per N (or share) and seed (empty when none)."""
+    said = dict.fromkeys((r.labels_per_class, r.share, r.seed, note) for r in runs for note in r.notes)
     if not said:
         return []
-    return (["**Label draws not as asked** (these cells do not measure N labels per class):", ""]
-            + [f"- N = {n}, seed {seed}: {note}" for n, seed, note in said] + [""])
+    heading = ("**Label draws not as asked** (these cells do not measure N labels per class):"
+               if all(share is None for _, share, _, _ in said) else
+               "**Label draws: test pixels left, and draws not as asked** (a share's disjoint split tests only the "
+               "pixels outside every training patch; a cell whose draw was not as asked does not measure quite what "
+               "its N or share says):")
+    return ([heading, ""] + [f"- {column_amount(n, share)}, seed {seed}: {note}" for n, share, seed, note in said]
+            + [""])
 
 
 def target_table(rows: list[BenchRow]) -> str:
@@ -341,12 +408,14 @@ def diffusion_feature_table(rows: list[BenchRow]) -> str:
 
 
 def _by_setting(rows: list[BenchRow]) -> Iterator[tuple[str, dict[str, BenchRow], Optional[BenchRow]]]:
-    """Per dataset × split × N, in first-seen order: its "dataset | split | N" cells, its rows by method, and the
-    better of its RF and SVM rows (None when neither ran)."""
-    for dataset, split, n in dict.fromkeys((r.dataset, r.split, r.labels_per_class) for r in rows):
-        by = {r.method: r for r in rows if (r.dataset, r.split, r.labels_per_class) == (dataset, split, n)}
+    """Per dataset × split × N (or share), in first-seen order: its "dataset | split | N" cells (a share's N cell
+    reads "10 %"), its rows by method, and the better of its RF and SVM rows (None when neither ran)."""
+    for setting in dict.fromkeys((r.dataset, r.split, r.labels_per_class, r.share) for r in rows):
+        by = {r.method: r for r in rows if (r.dataset, r.split, r.labels_per_class, r.share) == setting}
         base = [by[m] for m in ("rf", "svm") if m in by]
-        yield f"{dataset} | {split} | {n}", by, max(base, key=lambda r: r.oa_mean) if base else None
+        dataset, split, n, share = setting
+        yield (f"{dataset} | {split} | {column_amount(n, share, '{}')}", by,
+               max(base, key=lambda r: r.oa_mean) if base else None)
 
 
 def _best_cell(best: Optional[BenchRow]) -> str:
@@ -362,8 +431,9 @@ def _delta(a: Optional[BenchRow], b: Optional[BenchRow]) -> str:
 
 
 def merge_bench_files(paths: list[str]) -> list[RunResult]:
-    """The per-seed runs of several ``bench --json`` files (e.g. one per cell of a long benchmark); a run
-    measured twice (same dataset, N, split, method, seed) keeps its last measurement."""
+    """The per-seed runs of several ``bench --json`` files (e.g. one per cell of a long benchmark; files written before
+    bench took a share have runs of N only); a run measured twice (same dataset, N or share, split, method, seed) keeps
+    its last measurement."""
     merged: dict[tuple, RunResult] = {}
     for path in paths:
         try:
@@ -372,27 +442,39 @@ def merge_bench_files(paths: list[str]) -> list[RunResult]:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path} is not a JSON file written by 'hypersynth bench --json': {exc}") from exc
         for r in runs:
-            merged[(r.dataset, r.labels_per_class, r.split, r.method, r.seed)] = r
+            merged[(r.dataset, r.labels_per_class, r.share, r.split, r.method, r.seed)] = r
     return list(merged.values())
 
 
 def run_bench(datasets: list[str], labels_per_class: list[int], seeds: list[int], methods: list[str],
               splits: list[str], settings: MethodSettings, *, reporter: Reporter = NULL_REPORTER,
-              on_result: Optional[Any] = None,
-              own_scenes: Sequence[tuple[str, LabelledScene]] = ()) -> list[RunResult]:
+              on_result: Optional[Any] = None, own_scenes: Sequence[tuple[str, LabelledScene]] = (),
+              shares: Sequence[float] = (), on_skip: Optional[Any] = None) -> list[RunResult]:
     """Run every combination on ``datasets`` (keys of the datasets here; one not available here is skipped with
     a warning that says where its files go) and ``own_scenes`` (``(name, scene with reference labels)`` pairs,
     :func:`load_own_scene`), after them. The command line and the Processing algorithm load their scenes
     themselves and pass them as ``own_scenes`` (the command line words its notes for its --download option).
 
+    ``shares``: after the N of ``labels_per_class``, each seed also draws each of these shares of each class's
+    labelled pixels (0.1: 10 %, the papers' protocol), as ``draw-labels --share`` does; their runs have
+    ``labels_per_class`` None and ``share`` set. A draw that leaves no pixel to test on (a share's disjoint split on
+    a small scene) is not run: a warning says so, and ``on_skip`` gets its line.
+
     Raises:
-        ValueError: an unknown method or device, or nothing to run (no dataset available and no own scene).
+        ValueError: an unknown method or device, a share outside (0, 1), no N nor share, or nothing to run (no
+            dataset available and no own scene).
     """
     from .datasets.fetch import DatasetNotFoundError
 
     bad = [m for m in methods if m not in METHODS]
     if bad:
         raise ValueError(f"unknown method(s) {bad}; choose from {', '.join(METHODS)}")
+    amounts = [(int(n), None) for n in labels_per_class] + [(None, float(s)) for s in shares]
+    if not amounts:
+        raise ValueError("no label draw to run: give N labels per class or a share of each class")
+    outside = [s for s in shares if not 0.0 < float(s) < 1.0]
+    if outside:
+        raise ValueError(f"a share of each class must lie between 0 and 1 (0.1 for 10 %); got {outside}")
     check_device(settings.device)
     for method in methods:
         if method in CPU_ONLY_METHODS:
@@ -409,25 +491,38 @@ def run_bench(datasets: list[str], labels_per_class: list[int], seeds: list[int]
     if not loaded:
         raise ValueError(f"nothing was run: {', '.join(skipped) or 'no dataset nor own scene was given'}"
                          f"{' (not available here: see the warnings above)' if skipped else ''}")
-    total = max(1, len(loaded) * len(labels_per_class) * len(seeds) * len(methods) * len(splits))
+    total = max(1, len(loaded) * len(amounts) * len(seeds) * len(methods) * len(splits))
     done = 0
     models: dict[tuple, tuple[Any, float]] = {}  # one synthesis model per label draw, shared by the methods needing it
     warned: set[tuple] = set()
+    not_scored: set[tuple] = set()
     for key, data in loaded:
         for split in splits:
-            for n in labels_per_class:
+            for n, share in amounts:
+                amount = column_amount(n, share)
                 for seed in seeds:
                     for method in methods:
                         reporter.check()
-                        stage = f"{key} N={n} {split} seed {seed} {method}"
+                        stage = f"{key} {column_amount(n, share, 'N={}')} {split} seed {seed} {method}"
                         reporter.progress(done / total, stage)
-                        for r in run_one(data, key, n, seed, split, method, settings,
-                                         reporter=reporter.sub(done / total, (done + 1) / total, stage + ": "),
-                                         models=models):
+                        try:
+                            results = run_one(data, key, n, seed, split, method, settings,
+                                              reporter=reporter.sub(done / total, (done + 1) / total, stage + ": "),
+                                              models=models, share=share)
+                        except NoTestPixel as exc:
+                            done += 1
+                            if (key, split, amount, seed) not in not_scored:  # once per label draw
+                                not_scored.add((key, split, amount, seed))
+                                line = f"{key}, {split} split, {amount}, seed {seed}: no pixel to test on: {exc}"
+                                log.warning("%s", line)
+                                if on_skip is not None:
+                                    on_skip(line)
+                            continue
+                        for r in results:
                             for note in r.notes:
-                                if (key, split, n, seed, note) not in warned:  # once per label draw
-                                    warned.add((key, split, n, seed, note))
-                                    log.warning("%s, %s split, N = %d, seed %d: %s", key, split, n, seed, note)
+                                if (key, split, amount, seed, note) not in warned:  # once per label draw
+                                    warned.add((key, split, amount, seed, note))
+                                    log.warning("%s, %s split, %s, seed %d: %s", key, split, amount, seed, note)
                             runs.append(r)
                             if on_result is not None:
                                 on_result(r)
@@ -436,21 +531,26 @@ def run_bench(datasets: list[str], labels_per_class: list[int], seeds: list[int]
     return runs
 
 
-def bench_documents(runs: list[RunResult], command: str, preset: Optional[str], skipped: Sequence[str] = ()
-                    ) -> tuple[dict[str, Any], str]:
+def bench_documents(runs: list[RunResult], command: str, preset: Optional[str], skipped: Sequence[str] = (),
+                    not_scored: Sequence[str] = ()) -> tuple[dict[str, Any], str]:
     """What a benchmark writes: the JSON document (machine, command, preset, the datasets ``skipped`` as not
-    available here, the stable rows and every run) and the Markdown (what was skipped, per-setting tables, the
-    target check and the diffusion-feature table). ``preset``: None for a merge of files (which may mix presets;
-    each file's command says its own), left out of the JSON then."""
+    available here, the label draws ``not_scored`` as they left no pixel to test on, the stable rows and every run)
+    and the Markdown (what was skipped or not scored, per-setting tables, the target check and the diffusion-feature
+    table). ``preset``: None for a merge of files (which may mix presets; each file's command says its own), left
+    out of the JSON then."""
     rows = summarize_runs(runs)
     machine = machine_description()
     code = code_revision() if preset else None  # a merge's files each name their own code in their command's run
     document = {"machine": machine, "command": command, **({"preset": preset} if preset else {}),
                 **({"code": code} if code else {}),
                 **({"skipped": list(skipped)} if skipped else {}),
-                "rows": [asdict(r) for r in rows], "runs": [asdict(r) for r in runs]}
+                **({"not_scored": list(not_scored)} if not_scored else {}),
+                "rows": [json_record(r) for r in rows], "runs": [json_record(r) for r in runs]}
     not_run = (f"**Not run: {', '.join(skipped)}, not available here** (`hypersynth datasets` says where they are "
                "looked for; `--download` fetches those that can be).\n\n" if skipped else "")
+    if not_scored:  # their cells average the other seeds, or are missing
+        not_run += ("**Not run: label draws that left no pixel to test on**\n\n"
+                    + "".join(f"- {line}\n" for line in not_scored) + "\n")
     text = (not_run + (f"Code: `{code}`\n\n" if code else "") + markdown_tables(rows, machine, command, runs)
             + "\n" + target_table(rows) + "\n\n"
             + diffusion_feature_table(rows))
@@ -473,8 +573,9 @@ def _own_scenes_of(args: Any) -> list[tuple[str, LabelledScene]]:
 def run_bench_cli(args: Any, reporter: Reporter) -> int:
     """`hypersynth bench …`: check the output files, run, print the tables, write JSON/Markdown when asked.
 
-    ``args`` comes from the command line's parser: the lists (datasets, N, seeds, methods, splits) are parsed
-    already, ``args.argv`` is the command's arguments (for the "Command:" line of the tables).
+    ``args`` comes from the command line's parser: the lists (datasets, N, shares, seeds, methods, splits) are
+    parsed already, ``args.argv`` is the command's arguments (for the "Command:" line of the tables). N is
+    ``DEFAULT_LABELS_PER_CLASS`` unless given, or none when only ``--share`` is given.
     """
     import shlex
     import sys
@@ -512,9 +613,10 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
               "here (see the note above)", file=sys.stderr)
         return 2
     runs: list[RunResult] = []
+    not_scored: list[str] = []  # label draws that left no pixel to test on
 
     def save() -> None:  # after every run, so a long benchmark that is stopped keeps what it measured
-        document, text = bench_documents(runs, command, args.preset, skipped)
+        document, text = bench_documents(runs, command, args.preset, skipped, not_scored)
         if args.json:
             write_text(args.json, json.dumps(document, indent=1))
         if args.markdown:
@@ -524,14 +626,26 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
         runs.append(r)
         save()
         if args.quiet:
-            print(f"{r.dataset} N={r.labels_per_class} {r.split} seed {r.seed} {r.method}: "
+            amount = column_amount(r.labels_per_class, r.share, "N={}")
+            print(f"{r.dataset} {amount} {r.split} seed {r.seed} {r.method}: "
                   f"OA {r.oa * 100:.2f} AA {r.aa * 100:.2f} kappa {r.kappa:.3f} {r.seconds:.1f}s", flush=True)
 
-    run_bench([], args.labels_per_class, args.seeds, args.methods, args.splits, settings, reporter=reporter,
-              on_result=on_result, own_scenes=scenes)
+    def on_skip(line: str) -> None:
+        not_scored.append(line)
+        save()
+
+    shares = getattr(args, "share", None) or []
+    counts = args.labels_per_class if args.labels_per_class is not None else (
+        [] if shares else list(DEFAULT_LABELS_PER_CLASS))
+    run_bench([], counts, args.seeds, args.methods, args.splits, settings, reporter=reporter,
+              on_result=on_result, own_scenes=scenes, shares=shares, on_skip=on_skip)
     if hasattr(reporter, "close"):
         reporter.close()
-    print(bench_documents(runs, command, args.preset, skipped)[1])
+    print(bench_documents(runs, command, args.preset, skipped, not_scored)[1])
+    if not runs and not_scored:
+        print("error: nothing was scored: every label draw left no pixel to test on (see the warnings above); "
+              "choose a smaller share or the random split", file=sys.stderr)
+        return 2
     if skipped:  # last, where a terminal's reader looks: the tables above lack these datasets
         print(f"note: {', '.join(skipped)} {'was' if len(skipped) == 1 else 'were'} not run (not available here; "
               "see the notes above)", file=sys.stderr)

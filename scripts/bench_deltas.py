@@ -16,7 +16,7 @@ import argparse
 import glob
 import sys
 
-from hypersynth.core.bench import RunResult, merge_bench_files
+from hypersynth.core.bench import RunResult, column_amount, merge_bench_files
 
 
 SHORT = {"cnn_weight": "c", "dfeat_weight": "d", "smoothing": "σ", "pseudo_labels": "pl",
@@ -24,11 +24,17 @@ SHORT = {"cnn_weight": "c", "dfeat_weight": "d", "smoothing": "σ", "pseudo_labe
 
 
 def runs_of(patterns: list[str], method: str) -> dict[tuple, RunResult]:
-    """``{(dataset, split, N, seed): run}`` of ``method`` in the files the glob ``patterns`` match."""
+    """``{(dataset, split, N, seed): run}`` of ``method`` in the files the glob ``patterns`` match (N: "10 %" for a
+    run of a share of each class)."""
     paths = sorted({p for pattern in patterns for p in glob.glob(pattern)})
     if not paths:
         raise SystemExit(f"no file matches {patterns}")
-    return {(r.dataset, r.split, r.labels_per_class, r.seed): r for r in merge_bench_files(paths) if r.method == method}
+    return {(r.dataset, r.split, amount_key(r), r.seed): r for r in merge_bench_files(paths) if r.method == method}
+
+
+def amount_key(r: RunResult) -> tuple:
+    """How much of each class a run's draw took, sortable: N first, then each share."""
+    return r.share is not None, r.labels_per_class or 0, r.share or 0.0
 
 
 def delta_table(a: dict[tuple, RunResult], b: dict[tuple, RunResult], title: str) -> str:
@@ -42,7 +48,8 @@ def delta_table(a: dict[tuple, RunResult], b: dict[tuple, RunResult], title: str
         choices = "; ".join(" ".join(f"{SHORT.get(k, k)} {v:g}" for k, v in a[setting + (s,)].choices.items()) or "–"
                             for s in seeds)
         per_seed = ", ".join(f"s{s} {d:+.1f}" for s, d in zip(seeds, diffs))
-        lines.append(f"| {setting[0]} | {setting[1]} | {setting[2]} | {per_seed} | {sum(diffs) / len(diffs):+.2f} | "
+        amount = column_amount(setting[2][1], setting[2][2] if setting[2][0] else None, "{}")
+        lines.append(f"| {setting[0]} | {setting[1]} | {amount} | {per_seed} | {sum(diffs) / len(diffs):+.2f} | "
                      f"{choices} |")
     return "\n".join(lines)
 

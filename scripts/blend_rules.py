@@ -34,7 +34,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from hypersynth.core.bench import RunResult, merge_bench_files
+from hypersynth.core.bench import RunResult, column_amount, merge_bench_files
 from hypersynth.core.classify.ensemble import candidate_blends, choose_shares, most_even_best
 
 Blend = dict[str, float]
@@ -108,16 +108,19 @@ def rule_table(runs: list[RunResult], method: str, margin: float) -> str:
         raise SystemExit(f"no {method!r} run with recorded blends (bench writes them since session 16)")
     lines = ["| dataset | split | N | rule | mean OA | − shipped | per seed (OA %: chosen c/d) |",
              "|---|---|---|---|---|---|---|"]
-    for setting in sorted({(r.dataset, r.split, r.labels_per_class) for r in recorded}):
-        cell = sorted((r for r in recorded if (r.dataset, r.split, r.labels_per_class) == setting),
-                      key=lambda r: r.seed)
+    def cell_of(r: RunResult) -> tuple:  # N labels a class first, then each share (N 0)
+        return r.dataset, r.split, r.labels_per_class or 0, r.share or 0.0
+
+    for setting in sorted({cell_of(r) for r in recorded}):
+        cell = sorted((r for r in recorded if cell_of(r) == setting), key=lambda r: r.seed)
         base = np.mean([shipped(r.blends)["oa"] for r in cell]) * 100
         for name, rule in rules(margin).items():
             chosen = [rule(r.blends) for r in cell]
             mean = np.mean([b["oa"] for b in chosen]) * 100
             seeds = ", ".join(f"s{r.seed} {b['oa'] * 100:.1f}: {b['cnn_weight']:g}/{b['dfeat_weight']:g}"
                               for r, b in zip(cell, chosen))
-            lines.append(f"| {setting[0]} | {setting[1]} | {setting[2]} | {name} | {mean:.1f} | {mean - base:+.1f} "
+            amount = column_amount(setting[2] or None, setting[3] or None, "{}")
+            lines.append(f"| {setting[0]} | {setting[1]} | {amount} | {name} | {mean:.1f} | {mean - base:+.1f} "
                          f"| {seeds} |")
     return "\n".join(lines)
 

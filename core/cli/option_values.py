@@ -78,6 +78,15 @@ def _share(text: str) -> float:
     return value
 
 
+def _shares(text: str) -> list[float]:
+    """A type: a comma list of shares, each as :func:`_share` takes it ("5%,10%"), each once."""
+    parts = [part for part in text.split(",") if part.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expected a share above 0 and below 100 %, or a comma list of them, e.g. "
+                                         f"10% or 5%,10%; got {text!r}")
+    return list(dict.fromkeys(_share(part) for part in parts))
+
+
 def _tif_file(text: str) -> str:
     """A type: the name of the GeoTIFF import-scene writes."""
     if not text.strip():

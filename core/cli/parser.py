@@ -6,7 +6,7 @@ import argparse
 from typing import Any, Optional, Sequence
 
 from .option_values import (CLIP_FILES, _bands_to_leave_out, _bench_list, _clip_weights_file, _device, _folder,
-                            _number, _patches_file, _prompt, _share, _smoothing_width, _tif_file, _whole)
+                            _number, _patches_file, _prompt, _share, _shares, _smoothing_width, _tif_file, _whole)
 
 EPILOG = """examples:
   hypersynth demo                                   # embedded demo scene -> out/demo/ (again: --overwrite)
@@ -363,12 +363,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="benchmark methods on the datasets available here or on your own labelled scene "
                                       "(writes BENCHMARKS tables)",
-                       description="Few-label protocol: each seed draws N labelled pixels per class, every method "
-                                   "learns from them, and the other labelled pixels score it (OA, AA, kappa; mean ± "
-                                   "std over seeds). Run it on the datasets here, or on a scene of your own with full "
-                                   "reference labels (--scene, --truth): e.g. a development scene of your sensor, to "
-                                   "choose settings such as --synthetic-weight before classifying scenes that have "
-                                   "no reference data. --json and --markdown are checked before anything runs.")
+                       description="Few-label protocol: each seed draws N labelled pixels per class (or, with "
+                                   "--share, a share of each class's labelled pixels, the papers' protocol), every "
+                                   "method learns from them, and the other labelled pixels score it (OA, AA, kappa; "
+                                   "mean ± std over seeds). Run it on the datasets here, or on a scene of your own "
+                                   "with full reference labels (--scene, --truth): e.g. a development scene of your "
+                                   "sensor, to choose settings such as --synthetic-weight before classifying scenes "
+                                   "that have no reference data. --json and --markdown are checked before anything "
+                                   "runs.")
     p.add_argument("--datasets", type=_bench_list("parse_datasets"), default=None,
                    help="comma list of dataset keys, in any case (see 'hypersynth datasets'; default "
                         "salinasA,enmap_potsdam,demo, or none when --scene is given)")
@@ -382,8 +384,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", help=f"class file of --scene (JSON: {CLASS_KEYS} per class)")
     p.add_argument("--class-field", help="attribute holding the class in a vector --truth (default: guessed)")
     p.add_argument("--name", help="what --scene is called in the tables (default: its file name)")
-    p.add_argument("--labels-per-class", type=_bench_list("parse_counts"), default="2,5",
-                   help="comma list of N, each at least 1 (default 2,5)")
+    p.add_argument("--labels-per-class", type=_bench_list("parse_counts"), default=None,
+                   help="comma list of N, each at least 1 (default 2,5; none when --share is given alone)")
+    p.add_argument("--share", type=_shares, metavar="PERCENT",
+                   help="comma list of shares of each class's labelled pixels to train on (rounded, at least one), "
+                        "e.g. 10%% or 5%%,10%% or 0.1: the protocol of papers that train on 10%% of Indian Pines or "
+                        "5%% of Pavia University, drawn as draw-labels --share draws it. Alone it replaces the "
+                        "default N; with --labels-per-class both run. A share's rows in --json have "
+                        "labels_per_class null and share, the fraction (0.1); its tables read 10 %% where N would "
+                        "be. On the disjoint split nearly every test pixel lies inside a training patch: the run and "
+                        "the table say how many are left")
     p.add_argument("--seeds", type=_bench_list("parse_seeds"), default="0-4",
                    help="seeds, e.g. 0-4 or 0,3 (default 0-4); each runs once")
     p.add_argument("--methods", type=_bench_list("parse_methods"), default="rf,svm,cnn,augment",
@@ -402,7 +412,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--merge", nargs="+", metavar="JSON",
                    help="instead of running: merge the runs of earlier --json files into one set of tables")
     p.add_argument("--json", help="write the result rows as JSON here (rewritten after every run, so a stopped "
-                                  "benchmark keeps what it measured)")
+                                  "benchmark keeps what it measured): a row per dataset, N, split and method "
+                                  "(dataset, labels_per_class, split, method, oa_mean, oa_std, aa_mean, kappa_mean, "
+                                  "seconds_mean, seeds, …) and each seed's run; a --share row has labels_per_class "
+                                  "null and share, the fraction (0.1 for 10 %%)")
     p.add_argument("--markdown", help="write the Markdown tables here (rewritten after every run)")
     p.add_argument("--overwrite", action="store_true", help="replace existing --json and --markdown files")
     p.add_argument("--quiet", action="store_true", help="no progress bars; one line per finished run instead")
