@@ -1,8 +1,9 @@
-"""What `bench` is asked: dataset, method and split names, seeds and label counts, and its output files, all
+"""What `bench` is asked: dataset, method and split names, seeds, label counts and shares, and its output files, all
 checked before anything runs (a benchmark may take hours)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -22,6 +23,29 @@ def parse_seeds(text: str) -> list[int]:
 def parse_counts(text: str) -> list[int]:
     """'2,5' -> [2, 5]: labels per class, each at least 1, each once; anything else is refused with an example."""
     return _whole_numbers(text, "labels per class", minimum=1, maximum=None, example="2,5", ranges=False)
+
+
+def parse_share(text: str) -> float:
+    """'10%' or '0.1' -> 0.1: a share of each class's labelled pixels, above 0 and below 100 %; anything else is
+    refused with an example."""
+    given = text.strip()
+    try:
+        value = float(given[:-1]) / 100 if given.endswith("%") else float(given)
+    except ValueError:
+        value = math.nan
+    if not 0.0 < value < 1.0:  # NaN too
+        raise ValueError(f"expected a share above 0 and below 100 %, e.g. 10% or 0.1; got {text!r}")
+    return value
+
+
+def parse_shares(text: str) -> list[float]:
+    """'5%,10%' -> [0.05, 0.1]: shares as :func:`parse_share` takes them, each once; anything else is refused with an
+    example."""
+    parts = [part for part in text.split(",") if part.strip()]
+    if not parts:
+        raise ValueError(f"expected a share above 0 and below 100 %, or a comma list of them, e.g. 10% or 5%,10%; "
+                         f"got {text!r}")
+    return list(dict.fromkeys(parse_share(part) for part in parts))
 
 
 def _whole_numbers(text: str, what: str, *, minimum: int, maximum: Optional[int], example: str,

@@ -67,24 +67,13 @@ def _patches_file(text: str) -> str:
 
 
 def _share(text: str) -> float:
-    """A type: a share of each class, "10%" or 0.1, above 0 and below 100 %."""
-    given = text.strip()
+    """A type: a share of each class, "10%" or 0.1, above 0 and below 100 % (:func:`..bench_inputs.parse_share`)."""
+    from ..bench_inputs import parse_share
+
     try:
-        value = float(given[:-1]) / 100 if given.endswith("%") else float(given)
-    except ValueError:
-        value = math.nan
-    if not 0.0 < value < 1.0:  # NaN too
-        raise argparse.ArgumentTypeError(f"expected a share above 0 and below 100 %, e.g. 10% or 0.1; got {text!r}")
-    return value
-
-
-def _shares(text: str) -> list[float]:
-    """A type: a comma list of shares, each as :func:`_share` takes it ("5%,10%"), each once."""
-    parts = [part for part in text.split(",") if part.strip()]
-    if not parts:
-        raise argparse.ArgumentTypeError(f"expected a share above 0 and below 100 %, or a comma list of them, e.g. "
-                                         f"10% or 5%,10%; got {text!r}")
-    return list(dict.fromkeys(_share(part) for part in parts))
+        return parse_share(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _tif_file(text: str) -> str:

@@ -6,7 +6,7 @@ import argparse
 from typing import Any, Optional, Sequence
 
 from .option_values import (CLIP_FILES, _bands_to_leave_out, _bench_list, _clip_weights_file, _device, _folder,
-                            _number, _patches_file, _prompt, _share, _shares, _smoothing_width, _tif_file, _whole)
+                            _number, _patches_file, _prompt, _share, _smoothing_width, _tif_file, _whole)
 
 EPILOG = """examples:
   hypersynth demo                                   # embedded demo scene -> out/demo/ (again: --overwrite)
@@ -386,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="what --scene is called in the tables (default: its file name)")
     p.add_argument("--labels-per-class", type=_bench_list("parse_counts"), default=None,
                    help="comma list of N, each at least 1 (default 2,5; none when --share is given alone)")
-    p.add_argument("--share", type=_shares, metavar="PERCENT",
+    p.add_argument("--share", type=_bench_list("parse_shares"), metavar="PERCENT",
                    help="comma list of shares of each class's labelled pixels to train on (rounded, at least one), "
                         "e.g. 10%% or 5%%,10%% or 0.1: the protocol of papers that train on 10%% of Indian Pines or "
                         "5%% of Pavia University, drawn as draw-labels --share draws it. Alone it replaces the "

@@ -68,6 +68,7 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
     CLASSES = "CLASSES"
     NAME = "NAME"
     LABELS_PER_CLASS = "LABELS_PER_CLASS"
+    SHARES = "SHARES"
     SEEDS = "SEEDS"
     METHODS = "METHODS"
     SPLITS = "SPLITS"
@@ -91,7 +92,11 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
             "labels: for each seed, N labelled pixels per class are drawn from the reference, every chosen method "
             "learns from them, and the other reference pixels score it (overall and average accuracy, kappa; mean "
             "± standard deviation over the seeds). The 'spatially disjoint' split keeps test pixels away from the "
-            "training pixels' patches; the 'random' split does not.\n\n"
+            "training pixels' patches; the 'random' split does not. Shares of each class (SHARES, in %: 10, or 5,10) "
+            "draw that share of each class's reference pixels instead of N, the protocol of papers that train on 10 % "
+            "of Indian Pines; leave the labels per class empty to run the shares alone. At such shares a spatially "
+            "disjoint split leaves few test pixels (the log and the tables say how many; a draw that leaves none is "
+            "not run).\n\n"
             "Methods: {methods}.\n\n"
             "Each label count × seed × method × split is one run: the defaults make {runs} runs ({counts} label "
             "counts × {seeds} seeds × {n_methods} methods × 1 split). Random forest and SVM runs take seconds. "
@@ -120,7 +125,11 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterFile(
             self.CLASSES, self.tr("Class and prompt file (names, colours, prompts)"), extension="json", optional=True))
         self.addParameter(QgsProcessingParameterString(
-            self.LABELS_PER_CLASS, self.tr("Labels per class (comma list)"), defaultValue=DEFAULT_COUNTS))
+            self.LABELS_PER_CLASS, self.tr("Labels per class (comma list; empty: the shares alone)"),
+            defaultValue=DEFAULT_COUNTS, optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            self.SHARES, self.tr("Shares of each class (%, comma list, e.g. 10 or 5,10; with or instead of labels "
+                                 "per class)"), optional=True))
         self.addParameter(QgsProcessingParameterString(
             self.SEEDS, self.tr("Seeds (e.g. 0-4 or 0,2)"), defaultValue=DEFAULT_SEEDS))
         self.addParameter(QgsProcessingParameterEnum(
@@ -160,22 +169,35 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         self.check_device_parameter(parameters, context)
 
     def runs(self, parameters: dict[str, Any], context: QgsProcessingContext
-             ) -> tuple[list[int], list[int], list[str], list[str]]:
-        """(label counts, seeds, methods, splits) as chosen, or a refusal that names the parameter."""
+             ) -> tuple[list[int], list[float], list[int], list[str], list[str]]:
+        """(label counts, shares, seeds, methods, splits) as chosen, or a refusal that names the parameter."""
+        from ...core.bench_inputs import parse_shares
+
         methods = [METHOD_KEYS[i] for i in self.parameterAsEnums(parameters, self.METHODS, context)]
         splits = [SPLIT_KINDS[i] for i in self.parameterAsEnums(parameters, self.SPLITS, context)]
         if not methods or not splits:
             raise QgsProcessingException("choose at least one method and one split")
+        counts_text = self.parameterAsString(parameters, self.LABELS_PER_CLASS, context).strip()
+        shares_text = self.parameterAsString(parameters, self.SHARES, context).strip()
+        if not counts_text and not shares_text:
+            raise QgsProcessingException(f"give {self.title(self.LABELS_PER_CLASS)} ({self.LABELS_PER_CLASS}, e.g. "
+                                         f"2,5), {self.title(self.SHARES)} ({self.SHARES}, e.g. 10) or both")
         try:
-            counts = parse_counts(self.parameterAsString(parameters, self.LABELS_PER_CLASS, context))
+            counts = parse_counts(counts_text) if counts_text else []
             seeds = parse_seeds(self.parameterAsString(parameters, self.SEEDS, context))
         except ValueError as exc:
             raise QgsProcessingException(str(exc)) from exc
-        return counts, seeds, methods, splits
+        try:  # in percent here, as drawlabels' SHARE: "10" is 10 %
+            shares = parse_shares(",".join(part.strip().rstrip("%") + "%" for part in shares_text.split(",")
+                                           if part.strip())) if shares_text else []
+        except ValueError as exc:
+            raise QgsProcessingException(f"{self.title(self.SHARES)} ({self.SHARES}): {exc}") from exc
+        return counts, shares, seeds, methods, splits
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
         from ...core.bench import bench_documents, load_own_scene, run_bench
+        from ...core.label_draw import share_percent
 
         self.check_parameters(parameters, context)
         layer = self.parameterAsRasterLayer(parameters, self.SCENE, context)
@@ -191,11 +213,12 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context).strip() or None
         reference = labels_file(reference_layer, "reference", context, feedback, check_field=True,
                                 class_field=class_field)
-        counts, seeds, methods, splits = self.runs(parameters, context)
+        counts, shares, seeds, methods, splits = self.runs(parameters, context)
         name = self.scene_name(scene, self.parameterAsString(parameters, self.NAME, context) or layer.name())
-        feedback.pushInfo(self.tr("{} runs: {} label count{} × {} seed{} × {} method{} × {} split{}").format(
-            len(counts) * len(seeds) * len(methods) * len(splits), *_count(counts), *_count(seeds), *_count(methods),
-            *_count(splits)))
+        feedback.pushInfo(self.tr("{} runs: {} label draw{} (labels per class or shares) × {} seed{} × {} method{} × {} split{}").format(
+            (len(counts) + len(shares)) * len(seeds) * len(methods) * len(splits),
+            *_count(counts + shares), *_count(seeds), *_count(methods), *_count(splits)))
+        not_scored: list[str] = []  # label draws that left no pixel to test on
         with engine_errors():
             preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
             settings = MethodSettings(
@@ -205,11 +228,15 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
             with engine_warnings(feedback):
                 data = load_own_scene(scene, reference, classes_path=classes_path, class_field=class_field)
                 runs = run_bench([], counts, seeds, methods, splits, settings, reporter=FeedbackReporter(feedback),
-                                 on_result=lambda run: feedback.pushInfo(_run_line(run)), own_scenes=[(name, data)])
-            command = (f"Processing hypersynth:benchmark on {scene} (reference {reference}), N = {counts}, seeds "
+                                 on_result=lambda run: feedback.pushInfo(_run_line(run)), own_scenes=[(name, data)],
+                                 shares=shares, on_skip=not_scored.append)
+            if not runs:
+                raise QgsProcessingException("no label draw left a pixel to test on: " + "; ".join(not_scored))
+            amounts = f"N = {counts}" + (f", shares {[share_percent(s) + ' %' for s in shares]}" if shares else "")
+            command = (f"Processing hypersynth:benchmark on {scene} (reference {reference}), {amounts}, seeds "
                        f"{seeds}, methods {', '.join(methods)}, splits {', '.join(splits)}, preset {preset}, "
                        f"synthetic weight {settings.synthetic_weight:g}")
-            document, text = bench_documents(runs, command, preset)
+            document, text = bench_documents(runs, command, preset, not_scored=not_scored)
             staging = staging_folder(out_md)
             try:
                 results = {}
@@ -250,7 +277,10 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
 
 def _run_line(run: Any) -> str:
     """One finished run as the log shows it, so a long benchmark can be followed while it runs."""
-    return (f"{run.method}, N = {run.labels_per_class}, {run.split} split, seed {run.seed}: OA {100 * run.oa:.2f} %, "
+    from ...core.bench import column_amount
+
+    return (f"{run.method}, {column_amount(run.labels_per_class, run.share)}, {run.split} split, seed {run.seed}: "
+            f"OA {100 * run.oa:.2f} %, "
             f"AA {100 * run.aa:.2f} %, kappa {run.kappa:.3f} ({run.seconds:.0f} s)")
 
 

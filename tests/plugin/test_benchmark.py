@@ -96,3 +96,33 @@ def test_cancelled_benchmark_writes_nothing(hypersynth_plugin, scene, tmp_path):
             "METHODS": _methods("rf", "cnn"), "PRESET": TINY, "OUTPUT": str(md), "JSON": str(js)},
             feedback=CancelAfterProgress(3))
     assert list(Path(tmp_path).iterdir()) == []
+
+
+def test_benchmark_runs_shares_of_each_class_as_draw_labels_draws_them(hypersynth_plugin, scene, tmp_path):
+    from hypersynth.core.bench import bench_split
+    from hypersynth.core.io.labels import read_labels
+    from hypersynth.core.io.read import read_scene
+
+    md, js = tmp_path / "share.md", tmp_path / "share.json"
+    processing.run("hypersynth:benchmark", {
+        "SCENE": scene["scene"], "REFERENCE": scene["reference"], "LABELS_PER_CLASS": "", "SHARES": "5, 10%",
+        "SEEDS": "2", "METHODS": _methods("rf"), "SPLITS": [0], "PRESET": TINY, "OUTPUT": str(md), "JSON": str(js)})
+    document = json.loads(js.read_text())
+    assert [(r["labels_per_class"], r["share"]) for r in document["rows"]] == [(None, 0.05), (None, 0.1)]
+    field = read_scene(scene["scene"])
+    labels, _ = read_labels(scene["reference"], field)
+    drawn = bench_split(labels, field.valid, None, 0.1, 2, "random", 8)  # the tiny preset's patch side
+    assert next(r for r in document["runs"] if r["share"] == 0.1)["n_train"] == int(drawn.train_mask.sum())
+    assert "| field_scene | random | 10 % |" in md.read_text()
+
+
+def test_benchmark_needs_labels_per_class_or_shares(hypersynth_plugin, scene, tmp_path):
+    run = {"SCENE": scene["scene"], "REFERENCE": scene["reference"], "SEEDS": "0", "METHODS": _methods("rf"),
+           "SPLITS": [0], "PRESET": TINY, "OUTPUT": str(tmp_path / "none.md")}
+    with pytest.raises(QgsProcessingException, match=r"give Labels per class \(LABELS_PER_CLASS, e.g. 2,5\), Shares "
+                                                     r"of each class \(SHARES, e.g. 10\) or both"):
+        processing.run("hypersynth:benchmark", {**run, "LABELS_PER_CLASS": "", "SHARES": ""})
+    with pytest.raises(QgsProcessingException, match=r"Shares of each class \(SHARES\): expected a share above 0 "
+                                                     r"and below 100 %"):
+        processing.run("hypersynth:benchmark", {**run, "SHARES": "150"})
+    assert not any(tmp_path.iterdir())
