@@ -288,7 +288,10 @@ def _value_text(definition: Any, value: Any) -> str:
         if definition.name() == "PRESET":
             return f"{chosen} ({'; '.join(f'{i} {o}: {PRESET_NOTES.get(o, o)}' for i, o in enumerate(options))})"
         if len(indexes) == 1 and len(", ".join(options)) > 120:  # long options: the default's own, shortened
-            return f"{chosen} ({options[indexes[0]].split(' (')[0].split(', or')[0]})"
+            short = [option.split(" (")[0] for option in options]
+            said = short[indexes[0]].split(", or")[0]
+            # never shortened into another option ("The whole scene, or the area around…" is not "The whole scene")
+            return f"{chosen} ({said if said not in short[:indexes[0]] + short[indexes[0] + 1:] else short[indexes[0]]})"
         return f"{chosen} (of {', '.join(f'{i} {o}' for i, o in enumerate(options))})"
     if definition.type() == "boolean":
         return "true" if value else "false"
@@ -358,20 +361,29 @@ CLASS_FIELD_TITLE = "Class field of the labels (its name; empty: a field named c
 
 
 def seed_parameter(algorithm: "HyperSynthAlgorithm", name: str = "SEED") -> Any:
-    """The random seed: 0 to SEED_MAX, as the command line's --seed takes (read it with :func:`seed_value`)."""
+    """The random seed: 0 to SEED_MAX, as the command line's --seed takes (read it with :func:`seed_value`). A
+    whole-number Double: QGIS 3.22's Integer widget holds a C++ int, so with SEED_MAX as its maximum the dialog's box
+    took no value at all and the Modeler dropped the seed without a word; a double holds every seed exactly, and the
+    widget shows it without decimals."""
     from qgis.core import QgsProcessingParameterNumber
 
     from ...core.bench_inputs import SEED_MAX
 
-    return QgsProcessingParameterNumber(name, algorithm.tr("Random seed"), QgsProcessingParameterNumber.Integer,
-                                        defaultValue=0, minValue=0, maxValue=SEED_MAX)
+    parameter = QgsProcessingParameterNumber(name, algorithm.tr("Random seed"), QgsProcessingParameterNumber.Double,
+                                             defaultValue=0, minValue=0, maxValue=SEED_MAX)
+    parameter.setMetadata({"widget_wrapper": {"decimals": 0}})
+    return parameter
 
 
 def seed_value(algorithm: QgsProcessingAlgorithm, parameters: Mapping[str, Any], context: QgsProcessingContext,
                name: str = "SEED") -> int:
-    """The seed given: QGIS 3.22's parameterAsInt gives 0 for one above 2**31 - 1 (a C++ int) without a word; a
-    double holds every seed up to SEED_MAX exactly."""
-    return int(algorithm.parameterAsDouble(parameters, name, context))
+    """The seed given, refused unless whole (a script may pass 3.5; the dialog rounds). Read as a double: QGIS 3.22's
+    parameterAsInt gives 0 for one above 2**31 - 1 (a C++ int) without a word."""
+    value = algorithm.parameterAsDouble(parameters, name, context)
+    if value != int(value):
+        title = algorithm.parameterDefinition(name).description()
+        raise QgsProcessingException(f"{title} ({name}) must be a whole number; got {value:g}")
+    return int(value)
 
 
 def class_field_parameter(name: str, description: str) -> Any:

@@ -75,3 +75,54 @@ def test_every_dialog_opens_with_the_scene_alone_and_with_a_label_raster_picked(
                          text=True, env=env, timeout=300)
     assert run.returncode == 0 and "every dialog opened" in run.stdout, (run.returncode, run.stdout, run.stderr[-3000:])
     assert run.stdout.count("opened hypersynth:") >= 9 and "opened hypersynth:drawlabels" in run.stdout
+
+
+# Run in a process of its own, as OPEN_DIALOGS: every algorithm's seed set in the toolbox dialog and in the
+# Modeler's step dialog, and read back
+SEED_IN_DIALOGS = r"""
+import sys
+sys.path.append(sys.argv[1])  # QGIS's Processing plugin
+from qgis.core import (QgsApplication, QgsProcessingContext, QgsProcessingModelAlgorithm,
+                       QgsProcessingModelChildParameterSource)
+app = QgsApplication([], True)
+app.initQgis()
+from processing.core.Processing import Processing
+Processing.initialize()
+from processing.gui.AlgorithmDialog import AlgorithmDialog
+from processing.modeler.ModelerParametersDialog import ModelerParametersDialog
+from hypersynth.plugin.provider import HyperSynthProvider
+
+provider = HyperSynthProvider()
+QgsApplication.processingRegistry().addProvider(provider)
+SEED = 4_000_000_000  # above a C++ int
+for alg in provider.algorithms():
+    if alg.parameterDefinition("SEED") is None:
+        continue
+    dialog = AlgorithmDialog(alg.create(), parent=None)
+    wrapper = dialog.mainWidget().wrappers["SEED"]
+    wrapper.setParameterValue(SEED, QgsProcessingContext())
+    shown = wrapper.wrappedWidget().text()
+    value = wrapper.parameterValue()
+    acceptable = alg.parameterDefinition("SEED").checkValueIsAcceptable(value)
+    dialog.close()
+    step = ModelerParametersDialog(alg, QgsProcessingModelAlgorithm("model", "test"))
+    step.widget.widget.wrappers["SEED"].setWidgetValue(QgsProcessingModelChildParameterSource.fromStaticValue(SEED))
+    kept = [source.staticValue() for source in step.createAlgorithm().parameterSources().get("SEED", [])]
+    print(alg.id(), repr(shown), value, acceptable, kept, flush=True)
+print("every seed read")
+"""
+
+
+def test_a_seed_above_a_cpp_int_is_kept_by_the_toolbox_dialog_and_the_modeler(tmp_path):
+    """With an Integer parameter up to 2**32 - 1, QGIS 3.22's seed box took no value (its range became
+    -2147483648 to -2147483648): the dialog refused to run and the Modeler dropped the seed without a word."""
+    script = tmp_path / "seed_in_dialogs.py"
+    script.write_text(SEED_IN_DIALOGS)
+    plugins = str(Path(processing.__file__).resolve().parents[1])
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    run = subprocess.run([sys.executable, str(script), plugins], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0 and "every seed read" in run.stdout, (run.returncode, run.stdout, run.stderr[-3000:])
+    lines = [line for line in run.stdout.splitlines() if line.startswith("hypersynth:")]
+    assert len(lines) >= 5 and any(line.startswith("hypersynth:drawlabels ") for line in lines)
+    for line in lines:
+        assert line.endswith(" '4000000000' 4000000000.0 True [4000000000.0]"), line  # shown whole, kept whole

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsApplication
+import pytest
+from qgis.core import QgsApplication, QgsProcessingException
 
 ALGORITHM_IDS = {"hypersynth:classifybaseline", "hypersynth:augmentandclassify", "hypersynth:classifywithbundle",
                  "hypersynth:synthesize", "hypersynth:benchmark", "hypersynth:importscene", "hypersynth:drawlabels"}
@@ -82,3 +83,14 @@ def test_every_seed_takes_what_the_command_line_takes(hypersynth_plugin):
         assert alg.parameterDefinition("SEED").maximum() == SEED_MAX, alg.name()
         assert seed_value(alg, {"SEED": SEED_MAX}, QgsProcessingContext()) == SEED_MAX, alg.name()
         assert seed_value(alg, {"SEED": 3_000_000_000}, QgsProcessingContext()) == 3_000_000_000, alg.name()
+        with pytest.raises(QgsProcessingException, match=r"^Random seed \(SEED\) must be a whole number; got 3.5$"):
+            seed_value(alg, {"SEED": 3.5}, QgsProcessingContext())
+
+
+def test_a_long_option_is_never_shortened_into_another_in_the_script_notes(hypersynth_plugin):
+    """Augment & Classify's default TRAINING_AREA, "The whole scene, or the area around the labels when …", was
+    noted as "The whole scene", which is option 1."""
+    alg = QgsApplication.processingRegistry().algorithmById("hypersynth:augmentandclassify")
+    notes = alg.shortHelpString()
+    assert "TRAINING_AREA=0 (The whole scene, or the area around the labels when it would take over half of the memory " \
+           "available)" in notes
