@@ -51,13 +51,14 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
 
     from ..io.classes import read_classes
     from ..io.labels import labels_onto, read_labels
+    from ..io.read import dataset_grid
 
     try:
         with rasterio.open(class_map_path) as src:
             if src.count != 1:
                 raise ValueError(f"{Path(class_map_path).name} has {src.count} bands; a class map has one")
-            shape, transform = (src.height, src.width), src.transform.to_gdal()
-            crs_wkt = src.crs.to_wkt() if src.crs else None
+            shape = (src.height, src.width)
+            transform, crs_wkt = dataset_grid(src)  # a map without georeference: the pixel grid, as the scene's
             counts: dict[int, int] = {}
             for _, class_ids in _map_strips(src, class_map_path):
                 for value, n in zip(*np.unique(class_ids, return_counts=True)):
