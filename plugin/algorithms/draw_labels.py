@@ -22,6 +22,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterVectorDestination,
+    QgsProcessingUtils,
     QgsVectorLayer,
 )
 
@@ -160,11 +161,17 @@ class DrawLabelsAlgorithm(HyperSynthAlgorithm):
         check_points_name(self.title(self.OUTPUT), self.parameterAsFileOutput(parameters, self.OUTPUT, context))
 
     def temporary_points(self, parameters: dict[str, Any]) -> bool:
-        """Whether the training labels go to a temporary output (TEMPORARY_OUTPUT: a file Processing names)."""
+        """Whether the training labels go to a temporary output: TEMPORARY_OUTPUT (a file Processing names), or a file
+        in Processing's temporary folder, as a model gives a step whose output no one named (".../OUTPUT.gpkg")."""
         value = parameters.get(self.OUTPUT)
         if isinstance(value, QgsProcessingOutputLayerDefinition):
             value = value.sink.staticValue()
-        return value == QgsProcessing.TEMPORARY_OUTPUT
+        if value == QgsProcessing.TEMPORARY_OUTPUT:
+            return True
+        if not isinstance(value, str) or not value:
+            return False
+        temporary = Path(QgsProcessingUtils.tempFolder()).resolve()
+        return temporary in Path(value).resolve().parents
 
     def points_destination(self, parameters: dict[str, Any], context: QgsProcessingContext,
                            georeferenced: bool) -> str:
