@@ -322,6 +322,17 @@ def assess_map(class_map_path: str | os.PathLike, validation_path: str | os.Path
     return ev
 
 
+def training_folder_beside(class_map_path: str | os.PathLike) -> Optional[Path]:
+    """The classifier folder a run saved beside its class map, which knows the pixels it learnt from
+    (:func:`training_pixels_beside`); None where there is none."""
+    from ..classifier_bundle import CLASSIFIER_KIND
+    from ..ldm.bundle import read_bundle_meta
+    from ..model_folders import CLASSIFIER_FOLDER
+
+    folder = Path(class_map_path).parent / CLASSIFIER_FOLDER
+    return folder if read_bundle_meta(folder).get("kind") == CLASSIFIER_KIND else None
+
+
 def training_pixels_beside(class_map_path: str | os.PathLike, grid: Scene) -> Optional[tuple[Path, np.ndarray]]:
     """``(folder, (M, 2) rows and cols)``: the pixels of ``grid`` that the classifier saved beside a run's class
     map learnt from (the run's ``classifier_bundle``: an output folder holds one run, so it made the map); None

@@ -67,7 +67,10 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
             "file when given, otherwise from the map's category names. Pixels of the optional 'Labels to leave "
             "out' (the map's training labels, say: scored, they make it look better) are not assessed, nor, for a "
             "HyperSynth run's own map, the pixels its classifier (the classifier_bundle folder beside the map) "
-            "learnt from, as the run's report left them out; the log says how many.\n\n"
+            "learnt from, as the run's report left them out; the log says how many. The command line's and the "
+            "panel's runs save that folder beside their map; a Processing run's map has it only where its 'Trained "
+            "classifier' output was saved beside the map as classifier_bundle. Without it, give the training labels "
+            "as 'Labels to leave out', or the accuracy counts them (the log says so).\n\n"
             "From the whole map's class counts it also estimates the area-adjusted overall accuracy and each "
             "class's true area (hectares on a metric grid, else pixels) with 95 % confidence intervals, as "
             "Olofsson et al. (2014) recommend. These hold when the validation pixels are a random sample of "
@@ -120,8 +123,14 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
                                  class_field=class_field)
         exclude = labels_file(exclude_layer, "left out", context, feedback) if exclude_layer is not None else None
 
+        from ...core.evaluation.assess import training_folder_beside
         from ...core.pipeline import assess_accuracy
 
+        if exclude is None and training_folder_beside(class_map) is None:
+            feedback.pushInfo(self.tr(
+                "No classifier_bundle folder lies beside the map, so the pixels its classifier learnt from are not "
+                "known: if the validation labels hold them, give the training labels as '{}' ({}), or the accuracy "
+                "counts them").format(self.title(self.EXCLUDE), self.EXCLUDE))
         feedback.setProgress(10.0)
         if folder:
             from ...core.evaluation.assess import check_not_a_run_folder

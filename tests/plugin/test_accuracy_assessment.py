@@ -170,3 +170,28 @@ def test_labels_to_leave_out_are_not_assessed(hypersynth_plugin, files, tmp_path
         "OUTPUT": str(tmp_path / "metrics.json")})
     assert result["OVERALL_ACCURACY"] == pytest.approx(4 / 6)
     assert json.loads(Path(result["OUTPUT"]).read_text())["n_test"] == 6
+
+
+def test_the_log_says_when_the_training_pixels_cannot_be_known(hypersynth_plugin, files, tmp_path):
+    """A map with no classifier folder beside it (a Processing run's, or another program's) and nothing to leave
+    out: the accuracy counts whatever training pixels the validation labels hold, and the log says so."""
+    from .conftest import RecordingFeedback
+
+    said = RecordingFeedback()
+    processing.run("hypersynth:accuracyassessment", {
+        "CLASS_MAP": files["map"], "VALIDATION": files["validation"], "OUTPUT": str(tmp_path / "metrics.json")},
+        feedback=said)
+    assert any(line.startswith("No classifier_bundle folder lies beside the map") and "(EXCLUDE)" in line
+               for line in said.infos)
+    from hypersynth.core.demo import demo_crs_wkt, demo_transform
+    from hypersynth.core.io.write import write_label_raster
+
+    training = np.zeros_like(CLASS_MAP)
+    training[VALIDATION[0][0], VALIDATION[0][1]] = VALIDATION[0][2]
+    exclude = write_label_raster(tmp_path / "training.tif", training, CLASSES, transform=demo_transform(),
+                                 crs_wkt=demo_crs_wkt())
+    told = RecordingFeedback()
+    processing.run("hypersynth:accuracyassessment", {
+        "CLASS_MAP": files["map"], "VALIDATION": files["validation"], "EXCLUDE": str(exclude),
+        "OUTPUT": str(tmp_path / "told.json")}, feedback=told)
+    assert told.infos and not any("No classifier_bundle" in line for line in told.infos)
