@@ -135,11 +135,33 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
         parameters alone (no data read). Called before the run (checkParameterValues: the dialog says it and keeps
         the parameters) and again at its start (a model or a script may skip the first call). Here: the
         destinations' names and the input files given; subclasses add their own checks to these."""
+        self.check_known_names(parameters)
         self.check_file_names(parameters, context)
         self.check_input_files(parameters, context)
 
+    def check_known_names(self, parameters: Mapping[str, Any]) -> None:
+        """Refuse a parameter this algorithm has not (a script's or qgis_process's typo, or another algorithm's name
+        for a like parameter: SEEDS for SEED), naming the likeliest meant: QGIS passes it on without a word, and the
+        run would go on with the default instead."""
+        import difflib
+
+        known = [definition.name() for definition in self.parameterDefinitions()]
+        unknown = [name for name in parameters if name not in known]
+        if not unknown:
+            return
+        said = []
+        for name in unknown:
+            near = difflib.get_close_matches(str(name).upper(), known, n=1, cutoff=0.6)
+            said.append(f"{name}" + (f" (did you mean {near[0]}?)" if near else ""))
+        raise QgsProcessingException(f"{self.id()} has no parameter {', '.join(said)}; its parameters are "
+                                     f"{', '.join(known)}")
+
     def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802 (QGIS API)
                              context: QgsProcessingContext) -> tuple[bool, str]:
+        try:  # first: a misspelt name would be said as its parameter missing, or not at all
+            self.check_known_names(parameters)
+        except QgsProcessingException as exc:
+            return False, str(exc)
         ok, message = super().checkParameterValues(parameters, context)
         if not ok:
             return ok, matlab_file_message(self, parameters) or self.missing_input_file(parameters, context) or message

@@ -94,3 +94,14 @@ def test_a_long_option_is_never_shortened_into_another_in_the_script_notes(hyper
     notes = alg.shortHelpString()
     assert "TRAINING_AREA=0 (The whole scene, or the area around the labels when it would take over half of the memory " \
            "available)" in notes
+
+
+def test_a_parameter_the_algorithm_has_not_is_refused_naming_the_likeliest_meant(hypersynth_plugin, tmp_path):
+    """QGIS passes an unknown key on without a word: SEEDS=7 to the draw drew with seed 0."""
+    import processing
+
+    with pytest.raises(QgsProcessingException, match=r"hypersynth:drawlabels has no parameter SEEDS \(did you mean "
+                                                     r"SEED\?\), random_seed; its parameters are SCENE, REFERENCE"):
+        processing.run("hypersynth:drawlabels", {"SCENE": "scene.tif", "REFERENCE": "truth.tif", "SEEDS": 7,
+                                                 "random_seed": 7, "OUTPUT": str(tmp_path / "train.gpkg")})
+    assert not any(tmp_path.iterdir())
