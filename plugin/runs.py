@@ -69,7 +69,7 @@ def classify_job(request: RunRequest) -> Callable[[Reporter], Any]:
         from ..core.io.classes import write_classes
         from ..core.methods import MethodSettings
         from ..core.pipeline import classify_scene
-        from .algorithms.train_bundle import clip_weights_for
+        from .algorithms.clip_weights import clip_weights_for
 
         settings = MethodSettings(preset=request.preset, seed=request.seed, device=request.device,
                                   patch_size=request.patch_size, synthetic_per_class=request.synthetic_per_class,

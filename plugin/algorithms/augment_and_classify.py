@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from qgis.core import (
     QgsProcessingContext,
@@ -25,7 +25,7 @@ from .base import check_model_kind, check_patch_size, seed_value
 from .destinations import OutputMoves, move_folder_into_place
 from .mosaic_layers import load_mosaic
 from .scene_classification import CONFIDENCE_HELP, LAYER_NAMES_HELP, SceneClassificationAlgorithm
-from .train_bundle import clip_weights_for
+from .clip_weights import clip_weights_chosen, clip_weights_parameter
 
 
 class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
@@ -153,6 +153,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
         for parameter in advanced:
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
             self.addParameter(parameter)
+        self.addParameter(clip_weights_parameter(self))
         self.add_seed_parameter()
         self.add_output_parameters()
         self.addParameter(QgsProcessingParameterFolderDestination(
@@ -181,7 +182,8 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                                              f"{'is a file' if os.path.exists(reuse) else 'does not exist'}")
             check_model_kind(reuse, "synthesis")  # a classifier or a run folder is named for what it is
 
-    def engine_arguments(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, Any]:
+    def engine_arguments(self, parameters: dict[str, Any], context: QgsProcessingContext,
+                         feedback: Optional[QgsProcessingFeedback] = None) -> dict[str, Any]:
         guidance = (self.parameterAsDouble(parameters, self.GUIDANCE, context)
                     if parameters.get(self.GUIDANCE) not in (None, "") else None)
         pseudo_labels = (self.parameterAsInt(parameters, self.PSEUDO_LABELS, context)
@@ -191,7 +193,7 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
         patch_size = self.parameterAsInt(parameters, self.PATCH_SIZE, context)  # checked in check_parameters
         preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
         settings = MethodSettings(
-            preset=preset, clip_weights=clip_weights_for(preset, HyperSynthSettings.load().clip_weights),
+            preset=preset, clip_weights=clip_weights_chosen(self, parameters, context, preset, feedback),
             device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
             seed=seed_value(self, parameters, context, self.SEED),
             synthetic_per_class=self.parameterAsInt(parameters, self.SYNTHETIC_PER_CLASS, context) or None,

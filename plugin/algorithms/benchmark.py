@@ -39,7 +39,7 @@ from .base import (
     scene_parameter,
 )
 from .destinations import OutputMoves, staging_folder
-from .train_bundle import clip_weights_for
+from .clip_weights import clip_weights_chosen, clip_weights_parameter
 
 DEFAULT_METHODS = ("rf", "svm", "cnn-pseudo", "augment")  # the baselines, the ablation and the product
 DEFAULT_COUNTS, DEFAULT_SEEDS = "2,5", "0-4"  # labels per class and seeds the parameters start from
@@ -156,6 +156,7 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         for parameter in advanced:
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
             self.addParameter(parameter)
+        self.addParameter(clip_weights_parameter(self))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT, self.tr("Benchmark tables (Markdown)"), fileFilter=self.tr("Markdown files (*.md)")))
         self.addParameter(QgsProcessingParameterFileDestination(
@@ -222,7 +223,7 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         with engine_errors():
             preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
             settings = MethodSettings(
-                preset=preset, clip_weights=clip_weights_for(preset, HyperSynthSettings.load().clip_weights),
+                preset=preset, clip_weights=clip_weights_chosen(self, parameters, context, preset, feedback),
                 device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                 synthetic_weight=self.parameterAsDouble(parameters, self.SYNTHETIC_WEIGHT, context))
             with engine_warnings(feedback):

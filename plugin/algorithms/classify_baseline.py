@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from qgis.core import QgsProcessingContext, QgsProcessingParameterEnum
 
@@ -47,6 +47,7 @@ class ClassifyBaselineAlgorithm(SceneClassificationAlgorithm):
         self.add_seed_parameter()
         self.add_output_parameters()
 
-    def engine_arguments(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, Any]:
+    def engine_arguments(self, parameters: dict[str, Any], context: QgsProcessingContext,
+                         feedback: Optional[QgsProcessingFeedback] = None) -> dict[str, Any]:
         method = self.METHODS[self.parameterAsEnum(parameters, self.METHOD, context)][0]
         return {"method": method, "seed": seed_value(self, parameters, context, self.SEED)}

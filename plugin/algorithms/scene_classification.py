@@ -170,8 +170,10 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
     # --- what subclasses decide -------------------------------------------------------------------
     MODEL_FOLDERS: dict[str, str] = {}  # output parameter -> the model kind it saves ("classifier", "synthesis")
 
-    def engine_arguments(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, Any]:
-        """Keyword arguments for ``classify_scene`` beyond the files (method, preset, settings, bundle)."""
+    def engine_arguments(self, parameters: dict[str, Any], context: QgsProcessingContext,
+                         feedback: Optional[QgsProcessingFeedback] = None) -> dict[str, Any]:
+        """Keyword arguments for ``classify_scene`` beyond the files (method, preset, settings, bundle); ``feedback``
+        hears what the run will use where the parameters do not say it (the settings' CLIP weights)."""
         raise NotImplementedError(f"{type(self).__name__} must say which method it runs")
 
     def extra_destinations(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, str]:
@@ -215,7 +217,7 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
         validation = (labels_file(validation_layer, "validation", context, feedback, check_field=True,
                                   class_field=validation_field or class_field)  # as the engine reads them
                       if validation_layer is not None else None)
-        engine_args = self.engine_arguments(parameters, context)
+        engine_args = self.engine_arguments(parameters, context, feedback)
         leave_out = bands_to_leave_out(self, parameters, context)
 
         from ...core.outputs import runs_in_progress

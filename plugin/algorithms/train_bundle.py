@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from typing import Any, Optional
+from typing import Any
 
 from qgis.core import (
     QgsProcessingContext,
@@ -31,21 +31,8 @@ from .base import (
     seed_value,
 )
 from .band_parameters import RUN_LEAVE_OUT_TITLE, band_choice_refused, bands_to_leave_out, leave_out_bands_parameter
+from .clip_weights import clip_weights_chosen, clip_weights_parameter
 from .destinations import OutputMoves, move_folder_into_place, staging_folder
-
-
-def clip_weights_for(preset_name: str, clip_weights: Optional[str]) -> Optional[str]:
-    """The CLIP weights file to give a run of ``preset_name``, or None when the preset cannot use it.
-
-    The settings' file holds CLIP ViT-B-32 weights; a preset whose text tower is the small test tower
-    ("tiny") cannot load them, so the setting is left out there instead of failing the run.
-    Imports the engine configuration (and torch): call it inside a job or ``processAlgorithm``.
-    """
-    if not clip_weights:
-        return None
-    from ...core.ldm.config import preset
-
-    return clip_weights if preset(preset_name).text.model != "tiny" else None
 
 
 class TrainBundleAlgorithm(HyperSynthAlgorithm):
@@ -96,6 +83,7 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
                                                  "preset's)"),
                                          QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0),
             leave_out_bands_parameter(self, RUN_LEAVE_OUT_TITLE),
+            clip_weights_parameter(self),
         ]
         for parameter in advanced:
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -139,7 +127,7 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
         settings = MethodSettings(
             preset=preset, device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
             seed=seed_value(self, parameters, context, self.SEED), patch_size=patch_size or None,
-            clip_weights=clip_weights_for(preset, HyperSynthSettings.load().clip_weights))
+            clip_weights=clip_weights_chosen(self, parameters, context, preset, feedback))
         staging = staging_folder(out)
         with engine_errors(cancelled="cancelled by the user; no model was written"):
             try:

@@ -128,9 +128,17 @@ def test_augment_and_classify_uses_the_settings_clip_weights(hypersynth_plugin, 
     monkeypatch.setattr(pipeline, "classify_scene", spy)
     base = {"SCENE": small.scene, "LABELS": small.labels, "PRESET": 2, "DEVICE": 1,
             "OUTPUT": str(tmp_path / "map.tif"), "CONFIDENCE": str(tmp_path / "confidence.tif")}
+    said = RecordingFeedback()
     with pytest.raises(QgsProcessingException, match="stopped by the test"):
-        processing.run("hypersynth:augmentandclassify", base)
+        processing.run("hypersynth:augmentandclassify", base, feedback=said)
     assert seen[0].preset == "full" and seen[0].clip_weights == str(clip)
+    assert f"CLIP weights: {clip} (HyperSynth's settings)" in said.infos  # a profile's setting, said in the log
+    given = tmp_path / "given.safetensors"
+    given.write_bytes(b"other weights")
+    said = RecordingFeedback()
+    with pytest.raises(QgsProcessingException, match="stopped by the test"):
+        processing.run("hypersynth:augmentandclassify", {**base, "CLIP_WEIGHTS": str(given)}, feedback=said)
+    assert seen.pop().clip_weights == str(given) and f"CLIP weights: {given} (given)" in said.infos
     # the synthesis settings reach MethodSettings; left out, they are MethodSettings' defaults
     picked = ("patch_size", "synthetic_per_class", "guidance", "balance_rate", "synthetic_weight", "anchor_strength",
               "pseudo_labels", "spatial_smoothing", "diffusion_features")
