@@ -22,7 +22,6 @@ from qgis.core import (
 
 from .base import (
     CANCELLED,
-    CLASS_FIELD_TITLE,
     HyperSynthAlgorithm,
     class_field_parameter,
     engine_errors,
@@ -83,7 +82,9 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterMapLayer(
             self.VALIDATION, self.tr("Validation labels (points, polygons or a label raster)"),
             types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster]))
-        self.addParameter(class_field_parameter(self.CLASS_FIELD, self.tr(CLASS_FIELD_TITLE)))
+        self.addParameter(class_field_parameter(
+            self.CLASS_FIELD, self.tr("Class field of the validation labels (its name; empty: a field named class_id, "
+                                      "class, label, …)")))
         self.addParameter(QgsProcessingParameterMapLayer(
             self.EXCLUDE, self.tr("Labels to leave out (e.g. the map's training labels)"),
             types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster], optional=True))

@@ -23,7 +23,6 @@ from qgis.core import (
 from ...core.bench_inputs import parse_counts, parse_seeds
 from ...core.evaluation.protocol import SPLIT_KINDS
 from ...core.methods import METHOD_TITLES, MethodSettings
-from ...core.methods import METHODS as METHOD_KEYS
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
 from .base import (
     CLASS_FIELD_TITLE,
@@ -41,6 +40,9 @@ from .base import (
 from .destinations import OutputMoves, staging_folder
 from .clip_weights import clip_weights_chosen, clip_weights_parameter
 
+# The METHODS options in their order, frozen: saved models and scripts give them by index, so a method core adds
+# goes at the end (a test checks the list against core's methods)
+METHOD_KEYS = ("rf", "svm", "cnn", "cnn-pseudo", "dfeat", "dfeat-augment", "augment")
 DEFAULT_METHODS = ("rf", "svm", "cnn-pseudo", "augment")  # the baselines, the ablation and the product
 DEFAULT_COUNTS, DEFAULT_SEEDS = "2,5", "0-4"  # labels per class and seeds the parameters start from
 # each method's option in the list; what it does is in the help (METHOD_HELP) and in core's METHOD_TITLES

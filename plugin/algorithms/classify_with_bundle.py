@@ -108,8 +108,7 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
             self.METRICS, self.tr("Accuracy (JSON)"), fileFilter=self.tr("JSON files (*.json)"), optional=True,
             createByDefault=False))
         self.addParameter(QgsProcessingParameterFileDestination(
-            self.REPORT, self.tr("Report"), fileFilter=self.tr("HTML files (*.html)"), optional=True,
-            createByDefault=False))
+            self.REPORT, self.tr("Report"), fileFilter=self.tr("HTML files (*.html)"), optional=True))  # as the runs
         self.addOutput(QgsProcessingOutputNumber(self.OVERALL_ACCURACY, self.tr("Overall accuracy (OA)")))
         self.addOutput(QgsProcessingOutputNumber(self.AVERAGE_ACCURACY, self.tr("Average accuracy (AA)")))
         self.addOutput(QgsProcessingOutputNumber(self.KAPPA, self.tr("Cohen's kappa")))

@@ -126,3 +126,12 @@ def test_benchmark_needs_labels_per_class_or_shares(hypersynth_plugin, scene, tm
                                                      r"and below 100 %"):
         processing.run("hypersynth:benchmark", {**run, "SHARES": "150"})
     assert not any(tmp_path.iterdir())
+
+
+def test_the_methods_options_keep_their_indexes_and_offer_every_method():
+    """Saved models and scripts give METHODS by index: the list is frozen, a new method goes at its end."""
+    from hypersynth.core.methods import METHODS as CORE_METHODS
+    from hypersynth.plugin.algorithms.benchmark import METHOD_KEYS
+
+    assert METHOD_KEYS[:7] == ("rf", "svm", "cnn", "cnn-pseudo", "dfeat", "dfeat-augment", "augment")
+    assert sorted(METHOD_KEYS) == sorted(CORE_METHODS)
