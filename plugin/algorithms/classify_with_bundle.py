@@ -194,5 +194,6 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
                 shutil.rmtree(staging, ignore_errors=True)
         results.update(accuracy_results(outputs.metrics))
         log_accuracy(self, feedback, results)
-        style_map_outputs(context, results, outputs.classes, scene_layer.name() if scene_layer is not None else "")
+        style_map_outputs(context, results, outputs.classes, scene_layer.name() if scene_layer is not None else "",
+                          self)
         return results

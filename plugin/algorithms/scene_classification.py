@@ -13,6 +13,7 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingAlgorithm,
     QgsProcessingOutputNumber,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterFileDestination,
@@ -93,14 +94,18 @@ def keep_map_outputs(outputs: Any, destinations: dict[str, str], moves: OutputMo
 
 
 def style_map_outputs(context: QgsProcessingContext, results: dict[str, Any], classes: list,
-                      scene_name: str = "") -> None:
+                      scene_name: str = "", algorithm: Optional[QgsProcessingAlgorithm] = None) -> None:
     """Style the map outputs Processing loads: the classes' colours and names; the others in grey (the
     probabilities' first class, not three classes as red, green and blue). With ``scene_name``, name them
-    "<scene>: classes", "<scene>: confidence", … so that the layers of runs on different scenes are told apart."""
+    "<scene>: classes", "<scene>: confidence", … so that the layers of runs on different scenes are told apart,
+    unless a model named its output (a name other than ``algorithm``'s own title for that output)."""
     output, confidence, probabilities = MAP_KEYS
     for key in MAP_KEYS:
         if key in results and scene_name and context.willLoadLayerOnCompletion(results[key]):
             details = context.layerToLoadOnCompletionDetails(results[key])
+            own = algorithm.parameterDefinition(key) if algorithm is not None else None
+            if details.name and own is not None and details.name != own.description():
+                continue  # the name a model gave its output
             details.name, details.forceName = f"{scene_name}: {LAYER_NAMES[key]}", True
     when_loaded(context, results[output], StyleOnLoad(list(classes)))
     for key in (confidence, probabilities):
@@ -252,5 +257,6 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
 
         results.update(accuracy_results(outputs.metrics))
         log_accuracy(self, feedback, results)
-        style_map_outputs(context, results, outputs.classes, scene_layer.name() if scene_layer is not None else "")
+        style_map_outputs(context, results, outputs.classes, scene_layer.name() if scene_layer is not None else "",
+                          self)
         return results

@@ -77,3 +77,30 @@ def test_labels_drawn_in_a_model_feed_its_classifier_on_a_scene_without_georefer
     by_hand = classify_scene(scene, drawn.points, tmp_path / "by_hand", method="rf")
     maps = [gdal.Open(str(path)) for path in (result["classify:classes"], by_hand.class_map)]
     assert np.array_equal(*(ds.GetRasterBand(1).ReadAsArray() for ds in maps))  # the same pixels, the same map
+
+
+def test_a_map_named_in_a_model_keeps_its_name_and_one_run_alone_is_named_after_its_scene(hypersynth_plugin, tmp_path):
+    """Every classifier's map loaded as '<scene>: classes', over the names the model gave its outputs."""
+    from qgis.core import QgsProcessingOutputLayerDefinition
+
+    from hypersynth.core.demo import make_demo_scene, sparse_labels
+    from hypersynth.core.io.write import write_label_raster, write_scene
+
+    data = make_demo_scene(size=32, bands=20, n_classes=3, seed=0)
+    grid = {"transform": data.scene.transform, "crs_wkt": data.scene.crs_wkt}
+    scene = write_scene(data.scene, tmp_path / "field.tif")
+    truth = write_label_raster(tmp_path / "truth.tif", data.labels, data.classes, **grid)
+    labels = write_label_raster(tmp_path / "labels.tif", sparse_labels(data.labels, 4, seed=0), data.classes, **grid)
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    loaded = QgsProcessingOutputLayerDefinition(str(tmp_path / "map.tif"), QgsProject.instance())
+    processing.run(_draw_then_classify(), {"scene": str(scene), "reference": str(truth), "classify:classes": loaded},
+                   context=context, feedback=QgsProcessingFeedback())
+    assert context.layerToLoadOnCompletionDetails(str(tmp_path / "map.tif")).name == "classes"  # the model's
+    alone = QgsProcessingContext()
+    alone.setProject(QgsProject.instance())
+    processing.run("hypersynth:classifybaseline", {
+        "SCENE": str(scene), "LABELS": str(labels),
+        "OUTPUT": QgsProcessingOutputLayerDefinition(str(tmp_path / "alone.tif"), QgsProject.instance())},
+        context=alone, feedback=QgsProcessingFeedback())
+    assert alone.layerToLoadOnCompletionDetails(str(tmp_path / "alone.tif")).name == "field: classes"
