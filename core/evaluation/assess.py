@@ -51,10 +51,10 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
 
     from ..io.classes import read_classes
     from ..io.labels import labels_onto, read_labels
-    from ..io.read import dataset_grid
+    from ..io.read import dataset_grid, opened_quietly
 
     try:
-        with rasterio.open(class_map_path) as src:
+        with opened_quietly(class_map_path) as src:  # a map without georeference: on the pixel grid, no warning
             if src.count != 1:
                 raise ValueError(f"{Path(class_map_path).name} has {src.count} bands; a class map has one")
             shape = (src.height, src.width)
@@ -86,7 +86,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
     named = {c.id: c for c in classes if counts.get(c.id, 0) > 0} | {c.id: c for c in validated}
     classes = [named[i] for i in sorted(named)]  # the map's classes keep their names, sampled or not
     truth, mapped, dropped = [], [], 0
-    with rasterio.open(class_map_path) as src:
+    with opened_quietly(class_map_path) as src:
         for rows, class_ids in _map_strips(src, class_map_path):
             labelled = validation[rows]  # (h, W)
             test = (labelled > 0) & (class_ids > 0)
