@@ -13,6 +13,8 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterFolderDestination,
@@ -41,6 +43,8 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
     VALIDATION = "VALIDATION"
     CLASS_FIELD = "CLASS_FIELD"
     EXCLUDE = "EXCLUDE"
+    EXCLUDE_CLASS_FIELD = "EXCLUDE_CLASS_FIELD"
+    KEEP_TRAINING_PIXELS = "KEEP_TRAINING_PIXELS"
     CLASSES = "CLASSES"
     OUTPUT = "OUTPUT"
     FOLDER = "FOLDER"
@@ -88,6 +92,17 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterMapLayer(
             self.EXCLUDE, self.tr("Labels to leave out (e.g. the map's training labels)"),
             types=[QgsProcessing.TypeVectorAnyGeometry, QgsProcessing.TypeRaster], optional=True))
+        advanced = [
+            class_field_parameter(self.EXCLUDE_CLASS_FIELD, self.tr(
+                "Class field of the labels to leave out (empty: the validation labels' class field where they have it, "
+                "else guessed; only which pixels they label matters)")),
+            QgsProcessingParameterBoolean(self.KEEP_TRAINING_PIXELS, self.tr(
+                "Score the pixels the classifier beside the map learnt from too (its accuracy on its own training "
+                "labels, which flatters it)"), defaultValue=False),
+        ]
+        for parameter in advanced:  # as the command line's --exclude-field and --keep-training-pixels
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterFile(
             self.CLASSES, self.tr("Class file (names matching text class fields)"), extension="json",
             optional=True))
@@ -127,7 +142,9 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
         from ...core.evaluation.assess import training_folder_beside
         from ...core.pipeline import assess_accuracy
 
-        if exclude is None and training_folder_beside(class_map) is None:
+        keep_training = self.parameterAsBoolean(parameters, self.KEEP_TRAINING_PIXELS, context)
+        exclude_field = self.parameterAsString(parameters, self.EXCLUDE_CLASS_FIELD, context).strip() or None
+        if exclude is None and not keep_training and training_folder_beside(class_map) is None:
             feedback.pushInfo(self.tr(
                 "No classifier_bundle folder lies beside the map, so the pixels its classifier learnt from are not "
                 "known: if the validation labels hold them, give the training labels as '{}' ({}), or the accuracy "
@@ -144,7 +161,8 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
                 with engine_warnings(feedback):
                     metrics = assess_accuracy(class_map, validation, class_field=class_field, classes_path=classes_path,
                                               out_dir=staging / "folder" if folder else None,
-                                              overwrite=True, exclude_path=exclude)
+                                              overwrite=True, exclude_path=exclude, exclude_field=exclude_field,
+                                              training_beside=not keep_training)
                 if feedback.isCanceled():
                     raise QgsProcessingException(CANCELLED)
                 feedback.setProgress(80.0)

@@ -195,3 +195,26 @@ def test_the_log_says_when_the_training_pixels_cannot_be_known(hypersynth_plugin
         "CLASS_MAP": files["map"], "VALIDATION": files["validation"], "EXCLUDE": str(exclude),
         "OUTPUT": str(tmp_path / "told.json")}, feedback=told)
     assert told.infos and not any("No classifier_bundle" in line for line in told.infos)
+
+
+def test_the_training_pixels_beside_a_runs_map_are_left_out_unless_kept(hypersynth_plugin, tmp_path):
+    """As the command line's --keep-training-pixels: a run's own map, scored against its whole ground truth, leaves
+    out the pixels its classifier learnt from unless told to keep them."""
+    from hypersynth.core.demo import make_demo_scene, sparse_labels
+    from hypersynth.core.io.write import write_label_raster, write_scene
+    from hypersynth.core.pipeline import classify_scene
+
+    data = make_demo_scene(size=32, bands=20, n_classes=3, seed=0)
+    grid = {"transform": data.scene.transform, "crs_wkt": data.scene.crs_wkt}
+    scene = write_scene(data.scene, tmp_path / "scene.tif")
+    truth = write_label_raster(tmp_path / "truth.tif", data.labels, data.classes, **grid)
+    labels = write_label_raster(tmp_path / "labels.tif", sparse_labels(data.labels, 4, seed=0), data.classes, **grid)
+    run = classify_scene(scene, labels, tmp_path / "run", method="rf")
+    scored = {}
+    for keep in (False, True):
+        result = processing.run("hypersynth:accuracyassessment", {
+            "CLASS_MAP": str(run.class_map), "VALIDATION": str(truth), "KEEP_TRAINING_PIXELS": keep,
+            "OUTPUT": str(tmp_path / f"keep_{keep}.json")})
+        scored[keep] = json.loads(Path(result["OUTPUT"]).read_text())["n_test"]
+    labelled = int(((data.labels > 0) & data.scene.valid).sum())
+    assert scored == {False: labelled - 4 * len(data.classes), True: labelled}
