@@ -145,15 +145,19 @@ def load_bench_dataset(key: str, *, allow_download: bool = False) -> LabelledSce
 
 def load_own_scene(scene_path: str | os.PathLike, truth_path: str | os.PathLike, *,
                    classes_path: Optional[str | os.PathLike] = None,
-                   class_field: Optional[str] = None) -> LabelledScene:
+                   class_field: Optional[str] = None, leave_out_bands: Optional[str] = None) -> LabelledScene:
     """An analyst's own scene and its reference labels, benchmarked like the datasets here: each seed draws N
     labels per class from the reference and tests on the rest. A development scene of one's sensor with full
     reference data is where settings such as the synthetic weight can be chosen without touching the scenes
-    they will then classify (choosing them on a scene's own test pixels would flatter them)."""
+    they will then classify (choosing them on a scene's own test pixels would flatter them). ``leave_out_bands``:
+    bands every run leaves out besides those the file flags bad, as a run told so does
+    (:func:`.pipeline.leave_out_told`)."""
     from .io.read import read_scene
-    from .pipeline import read_labels_and_classes
+    from .pipeline import leave_out_told, read_labels_and_classes
 
     scene = read_scene(scene_path)
+    if leave_out_bands is not None:
+        leave_out_told(scene, leave_out_bands)
     labels, classes = read_labels_and_classes(truth_path, scene, classes_path, class_field)
     return LabelledScene(scene, labels, classes)
 
@@ -561,13 +565,21 @@ def _own_scenes_of(args: Any) -> list[tuple[str, LabelledScene]]:
     """The analyst's scene of ``--scene``/``--truth`` (both or neither), read before any run starts."""
     scene, truth = getattr(args, "scene", None), getattr(args, "truth", None)
     if not scene and not truth:
+        if getattr(args, "leave_out_bands", None):
+            raise ValueError("--leave-out-bands applies to your own --scene; the datasets here come corrected")
         return []
     if not (scene and truth):
         raise ValueError("benchmarking your own scene needs both --scene (the hyperspectral raster) and --truth "
                          "(its reference labels: a label raster on its grid or a vector layer)")
+    from .io.band_choice import BandChoiceError
+
     name = own_scene_name(scene, getattr(args, "name", None))
-    return [(name, load_own_scene(scene, truth, classes_path=getattr(args, "prompts", None),
-                                  class_field=getattr(args, "class_field", None)))]
+    try:
+        return [(name, load_own_scene(scene, truth, classes_path=getattr(args, "prompts", None),
+                                      class_field=getattr(args, "class_field", None),
+                                      leave_out_bands=getattr(args, "leave_out_bands", None)))]
+    except BandChoiceError as exc:  # a band the scene lacks, none left usable: said as the option's
+        raise ValueError(f"--leave-out-bands: {exc}") from None
 
 
 def run_bench_cli(args: Any, reporter: Reporter) -> int:

@@ -384,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", help=f"class file of --scene (JSON: {CLASS_KEYS} per class)")
     p.add_argument("--class-field", help="attribute holding the class in a vector --truth (default: guessed)")
     p.add_argument("--name", help="what --scene is called in the tables (default: its file name)")
+    _run_leave_out_arg(p, "every run on --scene")
     p.add_argument("--labels-per-class", type=_bench_list("parse_counts"), default=None,
                    help="comma list of N, each at least 1 (default 2,5; none when --share is given alone)")
     p.add_argument("--share", type=_bench_list("parse_shares"), metavar="PERCENT",

@@ -37,8 +37,9 @@ from .base import (
     refuse_the_scene_as_labels,
     scene_parameter,
 )
-from .destinations import OutputMoves, staging_folder
+from .band_parameters import RUN_LEAVE_OUT_TITLE, band_choice_refused, bands_to_leave_out, leave_out_bands_parameter
 from .clip_weights import clip_weights_chosen, clip_weights_parameter
+from .destinations import OutputMoves, staging_folder
 
 # The METHODS options in their order, frozen: saved models and scripts give them by index, so a method core adds
 # goes at the end (a test checks the list against core's methods)
@@ -159,6 +160,7 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
             self.addParameter(parameter)
         self.addParameter(clip_weights_parameter(self))
+        self.addParameter(leave_out_bands_parameter(self, RUN_LEAVE_OUT_TITLE, advanced=True))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT, self.tr("Benchmark tables (Markdown)"), fileFilter=self.tr("Markdown files (*.md)")))
         self.addParameter(QgsProcessingParameterFileDestination(
@@ -170,6 +172,7 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         super().check_parameters(parameters, context)
         self.runs(parameters, context)
         self.check_device_parameter(parameters, context)
+        bands_to_leave_out(self, parameters, context)
 
     def runs(self, parameters: dict[str, Any], context: QgsProcessingContext
              ) -> tuple[list[int], list[float], list[int], list[str], list[str]]:
@@ -229,7 +232,9 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
                 device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                 synthetic_weight=self.parameterAsDouble(parameters, self.SYNTHETIC_WEIGHT, context))
             with engine_warnings(feedback):
-                data = load_own_scene(scene, reference, classes_path=classes_path, class_field=class_field)
+                with band_choice_refused(self):
+                    data = load_own_scene(scene, reference, classes_path=classes_path, class_field=class_field,
+                                          leave_out_bands=bands_to_leave_out(self, parameters, context))
                 runs = run_bench([], counts, seeds, methods, splits, settings, reporter=FeedbackReporter(feedback),
                                  on_result=lambda run: feedback.pushInfo(_run_line(run)), own_scenes=[(name, data)],
                                  shares=shares, on_skip=not_scored.append)

@@ -120,3 +120,19 @@ def test_a_synthesis_model_trained_without_bands_is_reused_by_a_run_told_the_sam
                                          r"bands; use a scene of the same sensor \(same band set, the same bands left "
                                          r"out\)"):
         pipeline.classify_scene(inputs["scene"], inputs["labels"], tmp_path / "untold", **run)
+
+
+def test_bench_on_an_own_scene_leaves_the_bands_out_of_every_run(inputs, tmp_path, capsys):
+    from hypersynth.core.bench import load_own_scene
+
+    data = load_own_scene(inputs["scene"], inputs["truth"], leave_out_bands=TOLD)
+    assert int(data.scene.good_bands.sum()) == 34 and data.scene.usable_cube().shape[0] == 34
+    out = tmp_path / "bench.json"
+    assert cli_main(["bench", "--scene", str(inputs["scene"]), "--truth", str(inputs["truth"]), "--methods", "rf",
+                     "--labels-per-class", "3", "--seeds", "0", "--splits", "random", "--leave-out-bands", TOLD,
+                     "--json", str(out), "--quiet"]) == 0
+    assert cli_main(["bench", "--scene", str(inputs["scene"]), "--truth", str(inputs["truth"]), "--methods", "rf",
+                     "--leave-out-bands", "41", "--quiet"]) == 2
+    assert "--leave-out-bands: band 41 is not in the scene" in capsys.readouterr().err
+    assert cli_main(["bench", "--datasets", "demo", "--leave-out-bands", "1", "--quiet"]) == 2
+    assert "--leave-out-bands applies to your own --scene" in capsys.readouterr().err

@@ -86,3 +86,14 @@ def test_a_saved_classifier_leaves_out_again_what_its_training_run_was_told(hype
         processing.run("hypersynth:classifywithbundle", {
             "MODEL": str(trained.classifier), "SCENE": inputs.scene, "LEAVE_OUT_BANDS": "1",
             "OUTPUT": str(tmp_path / "other.tif")})
+
+
+def test_the_benchmark_leaves_the_bands_out_of_every_run(hypersynth_plugin, inputs, tmp_path):
+    run = {"SCENE": inputs.scene, "REFERENCE": inputs.truth, "LABELS_PER_CLASS": "3", "SEEDS": "0", "METHODS": [0],
+           "SPLITS": [0], "PRESET": 0}
+    result = processing.run("hypersynth:benchmark", {**run, "LEAVE_OUT_BANDS": "1-4, 30",
+                                                     "OUTPUT": str(tmp_path / "bench.md")})
+    assert Path(result["OUTPUT"]).is_file()
+    with pytest.raises(QgsProcessingException, match=r"\(LEAVE_OUT_BANDS\): band 31 is not in the scene"):
+        processing.run("hypersynth:benchmark", {**run, "LEAVE_OUT_BANDS": "31", "OUTPUT": str(tmp_path / "b.md")})
+    assert not (tmp_path / "b.md").exists()
