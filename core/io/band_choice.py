@@ -58,8 +58,12 @@ def parse_bands_to_leave_out(text: str) -> list[BandRange]:
 
 
 def _items(text: str) -> list[str]:
-    """The items of ``text``, split at commas (or semicolons); refused when there are none."""
-    items = [item.strip() for item in re.split(r"[,;]", text or "") if item.strip()]
+    """The items of ``text``, split at commas, semicolons or "and"; refused when there are none. A list as a report
+    writes it reads too ("bands 108–112 (1339–1378 nm), 154–167 (…) and 224 (2497 nm)"): its words "band(s)" and
+    its wavelengths in brackets are dropped, the band numbers kept."""
+    plain = re.sub(r"\([^)]*\)", " ", text or "")  # a report's wavelengths: the numbers before them say the bands
+    plain = re.sub(r"(?i)\bbands?\b", " ", plain)
+    items = [item.strip() for item in re.split(r"[,;]|\band\b", plain) if item.strip()]
     if not items:
         raise BandChoiceError(f"no bands given to leave out; give {LEAVE_OUT_FORMAT}")
     return items

@@ -160,3 +160,11 @@ def test_a_copy_says_what_its_values_are_as_the_scene_did(tmp_path):
     files = write_demo(tmp_path / "demo")
     out = import_scene(files.scene, tmp_path / "copy.tif", leave_out_bands="1")
     assert engine_value_title(files.scene) == engine_value_title(out) == "Reflectance"
+
+
+def test_a_list_as_a_report_writes_it_is_read_back():
+    """The report says "left out: bands 108–112 (…), 154–167 (…) and 224 (…)": pasted back, it names the same bands."""
+    said = describe_bands(bands_left_out("108-112, 154-167, 224", 224, AVIRIS), AVIRIS)
+    assert said.startswith("bands 108–112 (") and " and 224 (" in said
+    assert np.array_equal(bands_left_out(said, 224, AVIRIS), bands_left_out("108-112,154-167,224", 224, AVIRIS))
+    assert np.flatnonzero(bands_left_out("band 7 and 9", 224)).tolist() == [6, 8]
