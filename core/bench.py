@@ -128,6 +128,7 @@ def machine_description() -> str:
 
 
 DEFAULT_DATASETS = "salinasA,enmap_potsdam,demo"  # what `hypersynth bench` runs when given no dataset or scene
+FEW_TEST_PIXELS = 100  # a table cell scored on fewer test pixels in some seed is marked (markdown_tables)
 DEFAULT_LABELS_PER_CLASS = (2, 5)  # the N `hypersynth bench` runs when given neither --labels-per-class nor --share
 
 
@@ -335,8 +336,13 @@ def summarize_runs(runs: list[RunResult]) -> list[BenchRow]:
 
 def markdown_tables(rows: list[BenchRow], machine: str, command: str, runs: Sequence[RunResult] = ()) -> str:
     """One table per dataset × split: methods as rows, N (then each share) as column groups; under it, what the
-    ``runs``' label draws could not do as asked."""
+    ``runs``' label draws could not do as asked. A cell some seed of which scored on fewer than
+    :data:`FEW_TEST_PIXELS` test pixels is marked with the fewest (a share's disjoint split on a small scene)."""
     shares = any(r.share is not None for r in rows)
+    fewest: dict[tuple, int] = {}  # (dataset, split, N, share, method) -> the fewest test pixels a seed scored on
+    for run in runs:
+        key = (run.dataset, run.split, run.labels_per_class, run.share, run.method)
+        fewest[key] = min(fewest.get(key, run.n_test), run.n_test)
     out = [f"Machine: {machine}", "", f"Command: `{command}`", "",
            "OA is the mean over the seeds ± its standard deviation over them (population, ddof 0); AA and κ are "
            "means. s / run: the seconds one run took (training and predicting the test pixels, with the synthesis "
@@ -357,12 +363,16 @@ def markdown_tables(rows: list[BenchRow], machine: str, command: str, runs: Sequ
                 for amount in amounts:
                     r = next((x for x in sel if x.method == method and (x.labels_per_class, x.share) == amount),
                              None)
+                    few = fewest.get((dataset, split, *amount, method), FEW_TEST_PIXELS)
                     cells.append("–" if r is None else
                                  f"{r.oa_mean * 100:.1f} ± {r.oa_std * 100:.1f} / {r.aa_mean * 100:.1f} / "
-                                 f"{r.kappa_mean * 100:.1f}")
+                                 f"{r.kappa_mean * 100:.1f}" + (f" (†{few} px)" if few < FEW_TEST_PIXELS else ""))
                     cells.append("–" if r is None else f"{r.seconds_mean:.1f}")
                 out.append(f"| {method_title(method)} | " + " | ".join(cells) + " |")
             out.append("")
+            if any(few < FEW_TEST_PIXELS for (d, sp, *_), few in fewest.items() if (d, sp) == (dataset, split)):
+                out += [f"† some seed of the cell scored on fewer than {FEW_TEST_PIXELS} test pixels (the fewest "
+                        f"given): a count of a few pixels, not an accuracy to compare.", ""]
             out += draw_notes([r for r in runs if r.dataset == dataset and r.split == split])
     return "\n".join(out)
 

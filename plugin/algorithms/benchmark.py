@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from typing import Any
 
 from qgis.core import (
@@ -22,7 +21,7 @@ from qgis.core import (
 
 from ...core.bench_inputs import parse_counts, parse_seeds
 from ...core.evaluation.protocol import SPLIT_KINDS
-from ...core.methods import METHOD_TITLES, MethodSettings
+from ...core.methods import METHOD_TITLES, MODEL_METHODS, MethodSettings
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
 from .base import (
     CLASS_FIELD_TITLE,
@@ -39,7 +38,7 @@ from .base import (
 )
 from .band_parameters import RUN_LEAVE_OUT_TITLE, band_choice_refused, bands_to_leave_out, leave_out_bands_parameter
 from .clip_weights import clip_weights_chosen, clip_weights_parameter
-from .destinations import OutputMoves, staging_folder
+from .destinations import OutputMoves, discard_staging, staging_folder
 
 # The METHODS options in their order, frozen: saved models and scripts give them by index, so a method core adds
 # goes at the end (a test checks the list against core's methods)
@@ -193,11 +192,12 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
             seeds = parse_seeds(self.parameterAsString(parameters, self.SEEDS, context))
         except ValueError as exc:
             raise QgsProcessingException(str(exc)) from exc
-        try:  # in percent here, as drawlabels' SHARE: "10" is 10 %
+        try:  # in percent here, as drawlabels' SHARE: "10" is 10 % (the command line's 0.1 would be 0.1 %)
             shares = parse_shares(",".join(part.strip().rstrip("%") + "%" for part in shares_text.split(",")
                                            if part.strip())) if shares_text else []
-        except ValueError as exc:
-            raise QgsProcessingException(f"{self.title(self.SHARES)} ({self.SHARES}): {exc}") from exc
+        except ValueError:
+            raise QgsProcessingException(f"{self.title(self.SHARES)} ({self.SHARES}) are percents of each class, "
+                                         f"above 0 and below 100, e.g. 10 or 5,10; got {shares_text!r}") from None
         return counts, shares, seeds, methods, splits
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
@@ -225,10 +225,15 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
             (len(counts) + len(shares)) * len(seeds) * len(methods) * len(splits),
             *_count(counts + shares), *_count(seeds), *_count(methods), *_count(splits)))
         not_scored: list[str] = []  # label draws that left no pixel to test on
+        for share in shares:
+            if share < 0.01:  # the command line's 0.1 for 10 % typed here is 0.1 %
+                feedback.pushWarning(self.tr("{} % of each class is under 1 % (a few pixels a class); for 10 % give "
+                                             "10").format(share_percent(share)))
         with engine_errors():
             preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
             settings = MethodSettings(
-                preset=preset, clip_weights=clip_weights_chosen(self, parameters, context, preset, feedback),
+                preset=preset, clip_weights=clip_weights_chosen(self, parameters, context, preset,
+                                                 feedback if set(methods) & set(MODEL_METHODS) else None),
                 device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                 synthetic_weight=self.parameterAsDouble(parameters, self.SYNTHETIC_WEIGHT, context))
             with engine_warnings(feedback):
@@ -240,7 +245,8 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
                                  shares=shares, on_skip=not_scored.append)
             if not runs:
                 raise QgsProcessingException("no label draw left a pixel to test on: " + "; ".join(not_scored))
-            amounts = f"N = {counts}" + (f", shares {[share_percent(s) + ' %' for s in shares]}" if shares else "")
+            amounts = ", ".join(([f"N = {counts}"] if counts else [])
+                                + ([f"shares {', '.join(share_percent(s) + ' %' for s in shares)}"] if shares else []))
             command = (f"Processing hypersynth:benchmark on {scene} (reference {reference}), {amounts}, seeds "
                        f"{seeds}, methods {', '.join(methods)}, splits {', '.join(splits)}, preset {preset}, "
                        f"synthetic weight {settings.synthetic_weight:g}")
@@ -253,7 +259,7 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
                     if out_json:
                         results[self.JSON] = moves.put_text(json.dumps(document, indent=1), staging, out_json)
             finally:
-                shutil.rmtree(staging, ignore_errors=True)
+                discard_staging(staging)
         feedback.setProgress(100.0)
         return results
 

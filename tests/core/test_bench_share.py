@@ -162,3 +162,16 @@ def test_summary_keeps_n_and_share_apart_and_orders_the_columns():
             "s / run | 10 %: OA / AA / κ (%) | s / run |") in text
     assert ("| Random forest (spectra) | 60.0 ± 0.0 / 50.0 / 40.0 | 1.0 | 70.0 ± 0.0 / 50.0 / 40.0 | 1.0 | "
             "90.0 ± 0.0 / 50.0 / 40.0 | 1.0 | 95.0 ± 0.0 / 50.0 / 40.0 | 1.0 |") in text
+
+
+def test_a_cell_scored_on_few_test_pixels_says_how_few():
+    """A share's disjoint split on SalinasA left 4 to 17 test pixels a seed: such a cell reads as an accuracy unless
+    it says so."""
+    runs = [RunResult("dev", None, "disjoint", "rf", seed, 1.0, 1.0, 1.0, 1.0, 534, n_test, share=0.1)
+            for seed, n_test in ((0, 16), (1, 4))]
+    runs += [RunResult("dev", None, "random", "rf", seed, 0.98, 0.98, 0.97, 1.0, 534, 4814, share=0.1)
+             for seed in (0, 1)]
+    _, text = bench_documents(runs, "bin/hypersynth bench", "fast")
+    assert "| Random forest (spectra) | 100.0 ± 0.0 / 100.0 / 100.0 (†4 px) | 1.0 |" in text
+    assert "| Random forest (spectra) | 98.0 ± 0.0 / 98.0 / 97.0 | 1.0 |" in text  # enough pixels: unmarked
+    assert text.count("† some seed of the cell scored on fewer than 100 test pixels") == 1  # under its table only

@@ -122,8 +122,8 @@ def test_benchmark_needs_labels_per_class_or_shares(hypersynth_plugin, scene, tm
     with pytest.raises(QgsProcessingException, match=r"give Labels per class \(LABELS_PER_CLASS, e.g. 2,5\), Shares "
                                                      r"of each class \(SHARES, e.g. 10\) or both"):
         processing.run("hypersynth:benchmark", {**run, "LABELS_PER_CLASS": "", "SHARES": ""})
-    with pytest.raises(QgsProcessingException, match=r"Shares of each class \(SHARES\): expected a share above 0 "
-                                                     r"and below 100 %"):
+    with pytest.raises(QgsProcessingException, match=r"Shares of each class \(SHARES\) are percents of each class, "
+                                                     r"above 0 and below 100, e.g. 10 or 5,10; got '150'"):
         processing.run("hypersynth:benchmark", {**run, "SHARES": "150"})
     assert not any(tmp_path.iterdir())
 
