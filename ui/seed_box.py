@@ -39,7 +39,9 @@ class SeedBox(QDoubleSpinBox):
         return int(round(super().value()))
 
     def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
-        """Digits only: a double's box would take a sign, a decimal point or a group separator as typed."""
-        if re.fullmatch(r"[0-9]*", text) is None:
+        """Digits only: a double's box would take a sign, a decimal point or a group separator as typed; the spaces
+        and line breaks around a pasted seed are dropped, as a spin box drops them."""
+        digits = text.strip()
+        if re.fullmatch(r"[0-9]*", digits) is None:
             return QValidator.Invalid, text, pos
-        return super().validate(text, pos)
+        return super().validate(digits, min(pos, len(digits)))

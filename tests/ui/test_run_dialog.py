@@ -126,6 +126,11 @@ def test_the_seed_box_takes_digits_only(keep):
     assert type_over(dialog.seed, "4,000") == "4000"  # no group separator: written as the command line takes it
     assert type_over(dialog.seed, "9999999999") == "999999999"  # a tenth 9 would pass SEED_MAX: refused
     assert dialog.values()["seed"] == 999999999
+    for pasted in (" 77 ", "4000000000\n"):  # a seed copied from a report or a terminal, spaces and line break too
+        dialog.seed.lineEdit().selectAll()
+        dialog.seed.lineEdit().insert(pasted)
+        dialog.seed.interpretText()
+        assert dialog.values()["seed"] == int(pasted), repr(pasted)
 
 
 def test_refuses_an_unwritable_folder(keep, tmp_path):
