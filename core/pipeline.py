@@ -620,17 +620,19 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     layout = read_scene_layout(scene_path, reading)  # a plain raster's pixels are streamed, never held whole
     scene = layout or read_scene(scene_path, reporter=reading)  # a product's unpacking too
     trained_without = meta.get("named_left_out")  # the bands its training run was told to leave out, or None
+    told = "as the run was told"
     if leave_out_bands is not None:
         leave_out_told(scene, leave_out_bands)
     elif trained_without and meta.get("scene_bands") == scene.bands:
-        leave_out_told(scene, trained_without, "as the classifier's training run did")
+        told = "as the classifier's training run was told"
+        leave_out_told(scene, trained_without, told)
     bands = int(scene.good_bands.sum())
     if bands != meta["bands"]:
-        told = (f"; its training run left out bands {trained_without} of its scene's {meta.get('scene_bands')} as "
+        hint = (f"; its training run left out bands {trained_without} of its scene's {meta.get('scene_bands')} as "
                 f"told: leave out this scene's bands that are not among those it learnt from"
                 if trained_without else "")
         raise ValueError(f"the classifier was trained on {meta['bands']} bands but {Path(scene_path).name} has "
-                         f"{bands} usable bands; it only applies to scenes of the same sensor and band set{told}")
+                         f"{bands} usable bands; it only applies to scenes of the same sensor and band set{hint}")
     check_same_wavelengths(meta.get("wavelengths"), scene, "the classifier", "train one on this scene")
     validation = None
     if validation_path is not None:  # checked before the prediction, which can take long on a large scene
@@ -662,7 +664,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         lines = [f"# HyperSynth: {scene.name} classified with a saved model", "",
                  f"- Model: {Path(model_path).resolve()} ({meta.get('method', '?')}, {meta['bands']} bands)",
                  f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels, {int(scene.good_bands.sum())} usable bands"
-                 + bands_left_out_fact(scene),
+                 + bands_left_out_fact(scene, told),
                  f"- Run {datetime.now().astimezone().isoformat(timespec='seconds')}, engine {engine_description()}",
                  *(f"- {what.capitalize()}: {input_said(what, path)}" for what, path in read[1:] if path), ""]
         trained = meta.get("training_notes") or []  # a bundle saved before session 33 has none

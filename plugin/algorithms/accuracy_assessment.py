@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from .base import (
     raster_file,
     refuse_the_scene_as_labels,
 )
-from .destinations import OutputMoves, staging_folder
+from .destinations import OutputMoves, discard_staging, staging_folder
 
 
 class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
@@ -174,7 +173,7 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
                         results[self.FOLDER] = folder
                     results[self.OUTPUT] = moves.put_text(json.dumps(metrics, indent=2), staging, out_json)
             finally:
-                shutil.rmtree(staging, ignore_errors=True)
+                discard_staging(staging)
         for key, name in ((self.OVERALL_ACCURACY, "oa"), (self.AVERAGE_ACCURACY, "aa"), (self.KAPPA, "kappa")):
             if metrics.get(name) is not None:  # None: undefined (e.g. kappa with a single class)
                 results[key] = float(metrics[name])

@@ -30,15 +30,20 @@ def leave_out_bands_parameter(algorithm: QgsProcessingAlgorithm, title: str = LE
 
 def bands_to_leave_out(algorithm: QgsProcessingAlgorithm, parameters: Mapping[str, Any],
                        context: QgsProcessingContext) -> Optional[str]:
-    """The bands to leave out as given, None when none are; their form refused here, naming the parameter (the scene
-    says the rest once it is read: :func:`band_choice_refused`)."""
-    from ...core.io.band_choice import parse_bands_to_leave_out
+    """The bands to leave out as given, None when none are; refused here, naming the parameter, when of no known form
+    or when a band number lies beyond the SCENE layer's bands (the scene says the rest, its wavelengths, once it is
+    read: :func:`band_choice_refused`)."""
+    from ...core.io.band_choice import bands_left_out, parse_bands_to_leave_out
 
     text = algorithm.parameterAsString(parameters, LEAVE_OUT_BANDS, context).strip()
     if not text:
         return None
     with band_choice_refused(algorithm):
-        parse_bands_to_leave_out(text)
+        numbers = [item.text for item in parse_bands_to_leave_out(text) if not item.by_wavelength]
+        scene = (algorithm.parameterAsRasterLayer(parameters, "SCENE", context)
+                 if algorithm.parameterDefinition("SCENE") is not None else None)
+        if numbers and scene is not None and scene.isValid():  # before the run, as the dialog can say it
+            bands_left_out(", ".join(numbers), scene.bandCount())
     return text
 
 

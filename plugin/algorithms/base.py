@@ -127,7 +127,9 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
         raise NotImplementedError(f"{type(self).__name__} must say what it does")
 
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
-        return f"{self.help_text()}\n\n{script_notes(self)}"
+        shared = [self.tr(text) for name, text in SHARED_PARAMETER_HELP.items()
+                  if self.parameterDefinition(name) is not None and self.name() not in ("importscene",)]
+        return "\n\n".join([self.help_text(), *shared, script_notes(self)])
 
     # --- checks before the run --------------------------------------------------------------------
     def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
@@ -138,6 +140,8 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
         self.check_known_names(parameters)
         self.check_file_names(parameters, context)
         self.check_input_files(parameters, context)
+        if self.parameterDefinition("SEED") is not None:
+            seed_value(self, parameters, context)  # a seed that is not whole, refused before the run
 
     def check_known_names(self, parameters: Mapping[str, Any]) -> None:
         """Refuse a parameter this algorithm has not (a script's or qgis_process's typo, or another algorithm's name
@@ -291,6 +295,16 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
 
 
 # How a script gives the preset, and what each costs (the dialog's list shows the names alone)
+# What the parameters several algorithms share do, for the help of each algorithm that has them
+SHARED_PARAMETER_HELP = {
+    "LEAVE_OUT_BANDS": "Bands this run leaves out (LEAVE_OUT_BANDS, under Advanced): noisy bands the scene's file does "
+                       "not flag, by number (1 = the first band) or wavelength: 108-112, 154-167, 224 or "
+                       "1340-1450nm. The scene's file is not changed; the report names them apart from the bands the "
+                       "file flags, and a classifier saved by the run leaves them out again where it classifies.",
+    "CLIP_WEIGHTS": "CLIP weights (CLIP_WEIGHTS, under Advanced): the open_clip ViT-B-32 checkpoint the text encoder "
+                    "loads; empty: the file HyperSynth's settings name, if any. The log says which file a run used "
+                    "and where it came from. The tiny preset's small test text tower loads none.",
+}
 PRESET_NOTES = {"tiny": "a quick trial, under a minute on a small scene", "fast": "minutes on a laptop CPU",
                 "full": "for a GPU"}
 # The class file's format, for the help of every algorithm with a CLASSES parameter (core.io.classes reads it)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +35,9 @@ from .base import (
     raster_file,
     scene_parameter,
 )
-from .band_parameters import SAVED_LEAVE_OUT_TITLE, band_choice_refused, bands_to_leave_out, leave_out_bands_parameter
-from .destinations import OutputMoves, staging_folder, write_report
+from .band_parameters import (LEAVE_OUT_BANDS, SAVED_LEAVE_OUT_TITLE, band_choice_refused, bands_to_leave_out,
+                              leave_out_bands_parameter)
+from .destinations import OutputMoves, discard_staging, staging_folder, write_report
 from .scene_classification import (
     CONFIDENCE_HELP,
     LAYER_NAMES_HELP,
@@ -167,6 +167,16 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
                                   class_field=class_field) if validation_layer is not None else None)
         out_metrics = destinations[self.METRICS]
         leave_out = bands_to_leave_out(self, parameters, context)
+        if leave_out:
+            feedback.pushInfo(self.tr("Bands to leave out as told: {}").format(leave_out))
+        else:
+            from ...core.ldm.bundle import read_bundle_meta
+
+            trained_without = read_bundle_meta(model).get("named_left_out")
+            if trained_without:
+                feedback.pushInfo(self.tr("Bands to leave out: {}, as the classifier's training run was told ({} "
+                                          "empty), on a scene of as many bands as its own").format(
+                    trained_without, LEAVE_OUT_BANDS))
 
         from ...core.pipeline import classify_with_model
 
@@ -191,7 +201,7 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
                                                             destinations[self.REPORT], moves)
                     keep_map_outputs(outputs, destinations, moves, results)
             finally:
-                shutil.rmtree(staging, ignore_errors=True)
+                discard_staging(staging)
         results.update(accuracy_results(outputs.metrics))
         log_accuracy(self, feedback, results)
         style_map_outputs(context, results, outputs.classes, scene_layer.name() if scene_layer is not None else "",

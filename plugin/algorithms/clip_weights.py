@@ -47,13 +47,15 @@ def clip_weights_chosen(algorithm: QgsProcessingAlgorithm, parameters: dict[str,
                         preset_name: str, feedback: Optional[QgsProcessingFeedback]) -> Optional[str]:
     """The CLIP weights file a run of ``preset_name`` gets (:func:`clip_weights_for`): the one given, else the
     settings' file; the log says which, and where it came from, since the settings differ from profile to profile."""
+    from ...core.ldm.config import preset
+
     given = algorithm.parameterAsFile(parameters, CLIP_WEIGHTS, context)
     chosen = clip_weights_for(preset_name, given or HyperSynthSettings.load().clip_weights)
     if feedback is not None:
         if chosen:
             feedback.pushInfo(algorithm.tr("CLIP weights: {} ({})").format(
                 chosen, "given" if given else "HyperSynth's settings"))
-        elif given or HyperSynthSettings.load().clip_weights:
+        elif preset(preset_name).text.model == "tiny":
             feedback.pushInfo(algorithm.tr("CLIP weights: none, as the {} preset's small test text tower loads "
                                            "none").format(preset_name))
         else:

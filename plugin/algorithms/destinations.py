@@ -16,19 +16,41 @@ from qgis.core import QgsProcessingException
 from ...core.outputs import OutputFolderError, claim_holder, claim_output_folder, write_problem
 
 
+MADE_FOLDERS = ".made_folders"  # in a staging folder: the folders made to hold it, which a failed run removes again
+
+
 def staging_folder(next_to: str) -> Path:
-    """A temporary folder in the same folder as ``next_to``, so that finished files move in atomically.
+    """A temporary folder in the same folder as ``next_to``, so that finished files move in atomically; the folders
+    made for it are listed in it, so that :func:`discard_staging` removes them again when the run left them empty.
 
     Raises:
         QgsProcessingException: the folder cannot be created (the destinations were not checked first).
     """
     folder = Path(next_to).resolve().parent
+    missing = [parent for parent in (folder, *folder.parents) if not parent.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=".hypersynth-", dir=folder))
+        staging = Path(tempfile.mkdtemp(prefix=".hypersynth-", dir=folder))
+        (staging / MADE_FOLDERS).write_text("\n".join(str(made) for made in missing))
+        return staging
     except OSError as exc:
         raise QgsProcessingException(f"cannot write in {folder} ({exc.strerror or exc}): choose a destination in "
                                      "a folder you can write to") from exc
+
+
+def discard_staging(staging: Path) -> None:
+    """Remove a staging folder once its outputs moved out (or the run failed), and the folders made to hold it where
+    nothing else is in them: a refused or cancelled run leaves no empty destination folder behind."""
+    try:
+        made = [Path(line) for line in (staging / MADE_FOLDERS).read_text().splitlines() if line]
+    except OSError:
+        made = []
+    shutil.rmtree(staging, ignore_errors=True)
+    for folder in made:  # deepest first, as listed
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (the run's outputs, or someone else's files), or gone
+            break
 
 
 def _resolved(path: str) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any, Optional
 
@@ -40,7 +39,7 @@ from .base import (
     when_loaded,
 )
 from .band_parameters import RUN_LEAVE_OUT_TITLE, band_choice_refused, bands_to_leave_out, leave_out_bands_parameter
-from .destinations import OutputMoves, staging_folder, write_report
+from .destinations import OutputMoves, discard_staging, staging_folder, write_report
 
 
 class StyleOnLoad(QgsProcessingLayerPostProcessorInterface):
@@ -224,6 +223,9 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
                       if validation_layer is not None else None)
         engine_args = self.engine_arguments(parameters, context, feedback)
         leave_out = bands_to_leave_out(self, parameters, context)
+        seed = engine_args["settings"].seed if "settings" in engine_args else engine_args.get("seed", 0)
+        feedback.pushInfo(self.tr("Seed {}{}").format(seed, f"; bands to leave out as told: {leave_out}"
+                                                      if leave_out else ""))  # QGIS echoes a seed as 4e+09
 
         from ...core.outputs import runs_in_progress
         from ...core.pipeline import classify_scene  # heavy: numpy, the engine, later torch
@@ -253,7 +255,7 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
                                                             destinations[self.REPORT], moves)
                     keep_map_outputs(outputs, destinations, moves, results)
             finally:
-                shutil.rmtree(staging, ignore_errors=True)
+                discard_staging(staging)
 
         results.update(accuracy_results(outputs.metrics))
         log_accuracy(self, feedback, results)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 from qgis.core import (
@@ -32,7 +31,7 @@ from .base import (
 )
 from .band_parameters import RUN_LEAVE_OUT_TITLE, band_choice_refused, bands_to_leave_out, leave_out_bands_parameter
 from .clip_weights import clip_weights_chosen, clip_weights_parameter
-from .destinations import OutputMoves, move_folder_into_place, staging_folder
+from .destinations import OutputMoves, discard_staging, move_folder_into_place, staging_folder
 
 
 class TrainBundleAlgorithm(HyperSynthAlgorithm):
@@ -65,9 +64,8 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
             "model to reuse') or on the command line ('hypersynth augment-classify --synthesis-model'). Prompts "
             "come from the class and prompt file (otherwise the class names are used).\n\n"
             "Presets: tiny (under a minute on a small scene, to try the workflow), fast (minutes on a laptop CPU), "
-            "full (GPU). The "
-            "CLIP weights file set in the HyperSynth settings is used by the fast and full presets. A "
-            "cancelled or failed run leaves no folder behind.")
+            "full (GPU). The fast and full presets load the CLIP weights file CLIP_WEIGHTS names, else the one set in "
+            "the HyperSynth settings. A cancelled or failed run leaves no folder behind.")
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
         defaults = HyperSynthSettings.load()
@@ -141,6 +139,6 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
                 with OutputMoves() as moves:
                     result = move_folder_into_place(bundle, out, "synthesis", moves)
             finally:
-                shutil.rmtree(staging, ignore_errors=True)
+                discard_staging(staging)
         feedback.pushInfo(self.tr("Synthesis model saved in {}").format(result))
         return {self.OUTPUT: result}

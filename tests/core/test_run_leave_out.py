@@ -76,7 +76,7 @@ def test_a_saved_classifier_leaves_out_again_what_its_training_run_was_told(inpu
     again = pipeline.classify_with_model(trained.classifier, inputs["scene"], tmp_path / "again",
                                          validation_path=inputs["truth"])
     assert np.array_equal(_map(again.class_map), _map(trained.class_map))
-    assert "as the run was told" in again.report.read_text()
+    assert "as the classifier's training run was told" in again.report.read_text()  # not the analyst's choice
     with pytest.raises(ValueError, match=r"the classifier was trained on 34 bands but scene.tif has 38 usable bands; "
                                          r"it only applies to scenes of the same sensor and band set; its training "
                                          r"run left out bands 1-2,11-13 of its scene's 40 as told"):

@@ -3,6 +3,7 @@ report, refusals naming the parameter, and a saved classifier leaving out again 
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from osgeo import gdal
-from qgis.core import QgsProcessingException
+from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingException
 
 import processing
+
+from .conftest import RecordingFeedback
 
 
 @dataclass
@@ -48,10 +51,12 @@ def _map(path: str | Path) -> np.ndarray:
 def test_a_baseline_leaves_the_bands_out_as_the_engine_does_and_says_so(hypersynth_plugin, inputs, tmp_path):
     from hypersynth.core.pipeline import classify_scene
 
+    said = RecordingFeedback()
     result = processing.run("hypersynth:classifybaseline", {
         "SCENE": inputs.scene, "LABELS": inputs.labels, "CLASSES": inputs.classes, "VALIDATION": inputs.truth,
         "METHOD": 0, "SEED": 2, "LEAVE_OUT_BANDS": "1-4, 30", "OUTPUT": str(tmp_path / "map.tif"),
-        "REPORT": str(tmp_path / "report.html")})
+        "REPORT": str(tmp_path / "report.html")}, feedback=said)
+    assert "Seed 2; bands to leave out as told: 1-4, 30" in said.infos  # QGIS's own echo writes a seed as 4e+09
     engine = classify_scene(inputs.scene, inputs.labels, tmp_path / "engine", method="rf", seed=2,
                             classes_path=inputs.classes, leave_out_bands="1-4, 30")
     assert np.array_equal(_map(result["OUTPUT"]), _map(engine.class_map))
@@ -62,25 +67,33 @@ def test_a_baseline_leaves_the_bands_out_as_the_engine_does_and_says_so(hypersyn
 
 def test_bands_the_scene_lacks_or_of_no_known_form_are_refused_naming_the_parameter(hypersynth_plugin, inputs,
                                                                                    tmp_path):
-    run = {"SCENE": inputs.scene, "LABELS": inputs.labels, "METHOD": 0, "OUTPUT": str(tmp_path / "map.tif")}
+    run = {"SCENE": inputs.scene, "LABELS": inputs.labels, "METHOD": 0, "OUTPUT": str(tmp_path / "new" / "map.tif")}
     with pytest.raises(QgsProcessingException, match=r"Bands this run leaves out besides those the scene flags bad "
                                                      r"\(LEAVE_OUT_BANDS\): '9-3' runs from high to low"):
         processing.run("hypersynth:classifybaseline", {**run, "LEAVE_OUT_BANDS": "9-3"})
     with pytest.raises(QgsProcessingException, match=r"\(LEAVE_OUT_BANDS\): band 31 is not in the scene: its bands "
                                                      r"are numbered 1 to 30"):
         processing.run("hypersynth:classifybaseline", {**run, "LEAVE_OUT_BANDS": "31"})
-    assert not (tmp_path / "map.tif").exists()
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById("hypersynth:classifybaseline")
+    ok, message = algorithm.checkParameterValues({**run, "LEAVE_OUT_BANDS": "5, 31-32"}, QgsProcessingContext())
+    assert not ok and "(LEAVE_OUT_BANDS): band 31 (in '31-32') is not in the scene" in message  # before the run
+    with pytest.raises(QgsProcessingException, match=r"\(LEAVE_OUT_BANDS\): '3000-3100nm' holds no band"):
+        processing.run("hypersynth:classifybaseline", {**run, "LEAVE_OUT_BANDS": "3000-3100nm"})  # once read
+    assert not (tmp_path / "new").exists()  # the folder made for the run is gone with it
 
 
 def test_a_saved_classifier_leaves_out_again_what_its_training_run_was_told(hypersynth_plugin, inputs, tmp_path):
     from hypersynth.core.pipeline import classify_scene
 
     trained = classify_scene(inputs.scene, inputs.labels, tmp_path / "trained", method="rf", leave_out_bands="2-6")
+    said = RecordingFeedback()
     result = processing.run("hypersynth:classifywithbundle", {
         "MODEL": str(trained.classifier), "SCENE": inputs.scene, "OUTPUT": str(tmp_path / "again.tif"),
-        "REPORT": str(tmp_path / "again.html")})
+        "REPORT": str(tmp_path / "again.html")}, feedback=said)
+    assert any(line.startswith("Bands to leave out: 2-6, as the classifier's training run was told (LEAVE_OUT_BANDS "
+                               "empty)") for line in said.infos)
     assert np.array_equal(_map(result["OUTPUT"]), _map(trained.class_map))
-    assert "as the run was told" in Path(result["REPORT"]).read_text(encoding="utf-8")
+    assert "as the classifier's training run was told" in html.unescape(Path(result["REPORT"]).read_text("utf-8"))
     with pytest.raises(QgsProcessingException, match=r"the classifier was trained on \d+ bands but scene.tif has \d+ "
                                                      r"usable bands.*its training run left out bands 2-6"):
         processing.run("hypersynth:classifywithbundle", {
