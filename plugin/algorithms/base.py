@@ -162,8 +162,10 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
 
     def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802 (QGIS API)
                              context: QgsProcessingContext) -> tuple[bool, str]:
-        try:  # first: a misspelt name would be said as its parameter missing, or not at all
-            self.check_known_names(parameters)
+        try:  # first: a misspelt name would be said as its parameter missing, or not at all; a seed out of range
+            self.check_known_names(parameters)  # as QGIS's bare "Incorrect parameter value"
+            if self.parameterDefinition("SEED") is not None:
+                seed_value(self, parameters, context)
         except QgsProcessingException as exc:
             return False, str(exc)
         ok, message = super().checkParameterValues(parameters, context)
@@ -405,8 +407,9 @@ def seed_parameter(algorithm: "HyperSynthAlgorithm", name: str = "SEED") -> Any:
 
     from ...core.bench_inputs import SEED_MAX
 
-    parameter = QgsProcessingParameterNumber(name, algorithm.tr("Random seed"), QgsProcessingParameterNumber.Double,
-                                             defaultValue=0, minValue=0, maxValue=SEED_MAX)
+    parameter = QgsProcessingParameterNumber(name, algorithm.tr(f"Random seed (0 to {SEED_MAX})"),
+                                             QgsProcessingParameterNumber.Double, defaultValue=0, minValue=0,
+                                             maxValue=SEED_MAX)
     parameter.setMetadata({"widget_wrapper": {"decimals": 0}})
     return parameter
 
@@ -415,9 +418,15 @@ def seed_value(algorithm: QgsProcessingAlgorithm, parameters: Mapping[str, Any],
                name: str = "SEED") -> int:
     """The seed given, refused unless whole (a script may pass 3.5; the dialog rounds). Read as a double: QGIS 3.22's
     parameterAsInt gives 0 for one above 2**31 - 1 (a C++ int) without a word."""
+    from ...core.bench_inputs import SEED_MAX
+
+    definition = algorithm.parameterDefinition(name)
+    title = definition.description().split(" (")[0]
+    given = parameters.get(name, definition.defaultValue())
+    if not definition.checkValueIsAcceptable(given):  # QGIS says only "Incorrect parameter value for SEED"
+        raise QgsProcessingException(f"{title} ({name}) takes whole numbers 0 to {SEED_MAX}; got {given!r}")
     value = algorithm.parameterAsDouble(parameters, name, context)
     if value != int(value):
-        title = algorithm.parameterDefinition(name).description()
         raise QgsProcessingException(f"{title} ({name}) must be a whole number; got {value:g}")
     return int(value)
 

@@ -227,8 +227,11 @@ def self_contained_html(report_html: Path) -> str:
 
 
 def write_report(report_html: Path, destination: str, moves: "OutputMoves") -> str:
-    """Write a run's HTML report to ``destination`` as one self-contained file (staged, then moved)."""
-    return moves.put_text(self_contained_html(report_html), report_html.parent, destination)
+    """Write a run's HTML report to ``destination`` as one self-contained file (staged, then moved), without the
+    engine's "Files" section: it names the files of a run folder, which a Processing run's outputs are not (each goes
+    where its parameter says, the log lists them)."""
+    text = re.sub(r"<h2>Files</h2>\s*<table>.*?</table>\s*", "", self_contained_html(report_html), flags=re.S)
+    return moves.put_text(text, report_html.parent, destination)
 
 
 def _remove(path: Path) -> None:

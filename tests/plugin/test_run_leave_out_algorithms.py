@@ -63,6 +63,7 @@ def test_a_baseline_leaves_the_bands_out_as_the_engine_does_and_says_so(hypersyn
     said = re.search(r"\d+ usable bands", engine.report.read_text()).group(0)  # of the 26 the file leaves usable
     report = Path(result["REPORT"]).read_text(encoding="utf-8")
     assert said == "21 usable bands" and said in report and "as the run was told" in report
+    assert "<h2>Files</h2>" not in report and "<h2>Files</h2>" in engine.report.with_suffix(".html").read_text()
 
 
 def test_bands_the_scene_lacks_or_of_no_known_form_are_refused_naming_the_parameter(hypersynth_plugin, inputs,
