@@ -11,11 +11,9 @@ from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessi
 LEAVE_OUT_BANDS = "LEAVE_OUT_BANDS"
 LEAVE_OUT_TITLE = "Bands to leave out (numbers or wavelengths, e.g. 108-112, 154-167, 224 or 1340-1450nm)"
 # a run's: the scene's file is not changed (an import flags them in its copy instead)
-RUN_LEAVE_OUT_TITLE = ("Bands this run leaves out besides those the scene flags bad (numbers or wavelengths, e.g. "
-                       "108-112, 154-167, 224 or 1340-1450nm)")
+RUN_LEAVE_OUT_TITLE = "Bands this run leaves out (e.g. 108-112, 224 or 1340-1450nm; the file is not changed)"
 # a saved classifier's run: by default it leaves out what its training run was told to
-SAVED_LEAVE_OUT_TITLE = ("Bands to leave out besides those the scene flags bad (empty: those the classifier's training "
-                         "run left out as told, on a scene of as many bands)")
+SAVED_LEAVE_OUT_TITLE = "Bands this run leaves out (empty: those the classifier's training run left out)"
 
 
 def leave_out_bands_parameter(algorithm: QgsProcessingAlgorithm, title: str = LEAVE_OUT_TITLE,

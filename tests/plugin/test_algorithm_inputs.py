@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from osgeo import gdal
-from qgis.core import QgsProcessingException
+from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingException
 
 import processing
 
@@ -377,10 +377,13 @@ def test_benchmark_name_refusal_points_at_the_parameter(hypersynth_plugin, input
            "split its rows" in str(refused.value) and "dataset" not in str(refused.value)
     scene = tmp_path / "salinasA.tif"  # a scene file named as the dataset, no name given: the reviewer's case
     shutil.copy(inputs.scene, scene)
-    with pytest.raises(QgsProcessingException, match=r"^'salinasA' cannot name your scene .*: it is the key of a "
+    with pytest.raises(QgsProcessingException, match=r"(?m)^'salinasA' cannot name your scene .*: it is the key of a "
                                                      r"dataset HyperSynth benchmarks \(.*salinasA.*\), and its rows "
                                                      r"would mix with that dataset's"):
         processing.run("hypersynth:benchmark", _benchmark(inputs, tmp_path, SCENE=str(scene)))
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById("hypersynth:benchmark")
+    ok, message = algorithm.checkParameterValues(_benchmark(inputs, tmp_path, SCENE=str(scene)), QgsProcessingContext())
+    assert not ok and message.startswith("'salinasA' cannot name your scene")  # in the dialog, before the run
 
 
 def test_patch_size_outside_its_range_is_refused(hypersynth_plugin, inputs, tmp_path, untouched, monkeypatch):
@@ -446,8 +449,6 @@ def test_a_matlab_file_is_sent_to_import_scene_not_found(hypersynth_plugin, inpu
 
 
 def _algorithm_help(algorithm: str) -> str:
-    from qgis.core import QgsApplication
-
     return QgsApplication.processingRegistry().algorithmById(f"hypersynth:{algorithm}").shortHelpString()
 
 
