@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from contextlib import contextmanager
+from dataclasses import replace
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -177,11 +178,15 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
                              f"({field_option} on the command line)")
     index = names.index(field)
     kind = fields[index].GetType()
-    geometries, values = [], []
+    named_by = _name_field(names, fields, index) if kind in (ogr.OFTInteger, ogr.OFTInteger64) else None
+    geometries, values, said_names = [], [], []
     for feature in lyr:
         geom = feature.GetGeometryRef()
         if geom is None or geom.IsEmpty() or not feature.IsFieldSetAndNotNull(index):
             continue
+        if named_by is not None:
+            said_names.append(feature.GetFieldAsString(named_by).strip() if feature.IsFieldSetAndNotNull(named_by)
+                              else "")
         value: Any
         if kind in (ogr.OFTInteger, ogr.OFTInteger64):
             value = feature.GetFieldAsInteger64(index)
@@ -197,6 +202,11 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
         raise LabelReadError(f"{path.name}: layer {lyr.GetName()!r} has no feature with a geometry and a "
                              f"value in {field!r}")
     ids, found = _class_ids(path, field, values, classes)
+    if named_by is not None:  # each id's name from the text field beside it, where the classes given do not name it
+        known = {c.id for c in classes or []}
+        for class_id, name in _one_name_per_id(ids, said_names).items():
+            if class_id not in known and class_id in found:
+                found[class_id] = replace(found[class_id], name=name)
     srs = _to_scene_crs(path, lyr, geometries, scene)
     keep = [i for i, v in enumerate(ids) if v != 0]  # 0 = explicitly unlabelled
     labels = _burn(scene, srs, [geometries[i] for i in keep], [ids[i] for i in keep])
@@ -213,6 +223,32 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
             "their features contain no pixel centre or lie under other labels",
             f"; check that the labels belong to this {_grid()}" if outside else "")
     return labels, {i: found[i] for i in burnt}
+
+
+# A text field beside numeric class ids that names the classes (draw-labels writes class_id and class), best first
+NAME_FIELD_NAMES = ("class", "class_name", "classname", "name")
+
+
+def _name_field(names: list[str], fields: list[Any], id_index: int) -> Optional[int]:
+    """The index of a text field beside the class-id field at ``id_index`` that names the classes, None without."""
+    from osgeo import ogr
+
+    lower = [n.lower() for n in names]
+    for wanted in NAME_FIELD_NAMES:
+        if wanted in lower:
+            i = lower.index(wanted)
+            if i != id_index and fields[i].GetType() == ogr.OFTString:
+                return i
+    return None
+
+
+def _one_name_per_id(ids: list[int], names: list[str]) -> dict[int, str]:
+    """Each class id's name where all its features give the same non-empty one (features disagreeing, or naming
+    none, leave the id unnamed: its name is not known)."""
+    seen: dict[int, set[str]] = {}
+    for class_id, name in zip(ids, names):
+        seen.setdefault(class_id, set()).add(name)
+    return {i: next(iter(given)) for i, given in seen.items() if i and len(given) == 1 and "" not in given}
 
 
 def _overlaps_scene(geometry: Any, scene: Scene) -> bool:

@@ -428,3 +428,33 @@ def test_label_strips_start_on_the_files_block_edges():
     assert list(row_strips(20, 4, 4, first_file_row=3)) == [slice(0, 1), slice(1, 20)]  # file row 4 starts a block
     assert list(row_strips(20, 4, 4, first_file_row=-5)) == [slice(0, 1), slice(1, 20)]  # the map starts above it
     assert list(row_strips(3, 4, 4, first_file_row=1)) == [slice(0, 3)]
+
+
+def _points_with_names(path, rows):
+    """Points with a class_id and a class (name) field, as draw-labels writes them: rows of (r, c, id, name)."""
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    lyr = ds.CreateLayer("labels", srs=srs, geom_type=ogr.wkbPoint)
+    lyr.CreateField(ogr.FieldDefn("class_id", ogr.OFTInteger))
+    lyr.CreateField(ogr.FieldDefn("class", ogr.OFTString))
+    for r, c, class_id, name in rows:
+        f = ogr.Feature(lyr.GetLayerDefn())
+        f.SetGeometry(_point(r, c))
+        f.SetField("class_id", class_id)
+        if name is not None:
+            f.SetField("class", name)
+        lyr.CreateFeature(f)
+    ds = None
+    return path
+
+
+def test_class_ids_take_their_names_from_the_text_field_beside_them(tmp_path):
+    """draw-labels writes class_id and class: a run given the points without a class file names the classes as the
+    points do, not "class 1" …; an id whose features disagree or name nothing keeps the plain name."""
+    path = _points_with_names(tmp_path / "train.gpkg", [(0, 0, 1, "water"), (1, 1, 1, "water"), (2, 2, 2, "roof"),
+                                                        (3, 3, 3, "tree"), (4, 4, 3, "grass"), (5, 5, 4, None)])
+    _, classes = read_labels(path, _scene())
+    assert [(c.id, c.name) for c in classes] == [(1, "water"), (2, "roof"), (3, "class 3"), (4, "class 4")]
+    _, given = read_labels(path, _scene(), classes=[ClassInfo(1, "open water", (0, 0, 255))])
+    assert [(c.id, c.name) for c in given][:2] == [(1, "open water"), (2, "roof")]  # the class file's name wins
