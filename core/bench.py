@@ -13,8 +13,8 @@ from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
-from .methods import (METHODS, MethodSettings, fit_method, method_title, needs_synthesis_model, preset_patch_size,
-                      scene_model)
+from .methods import (METHODS, MODEL_METHODS, MethodSettings, check_text_weights, fit_method, method_title,
+                      needs_synthesis_model, preset_patch_size, scene_model)
 from .bench_inputs import check_output_files, parse_datasets
 from .device import CPU_ONLY_METHODS, check_device, note_cpu_only
 from .evaluation.protocol import Split
@@ -490,6 +490,8 @@ def run_bench(datasets: list[str], labels_per_class: list[int], seeds: list[int]
     if outside:
         raise ValueError(f"a share of each class must lie between 0 and 1 (0.1 for 10 %); got {outside}")
     check_device(settings.device)
+    if set(methods) & set(MODEL_METHODS) and settings.synthesis_model is None:
+        check_text_weights(settings)  # before a benchmark of hours, not after its first VAE
     for method in methods:
         if method in CPU_ONLY_METHODS:
             note_cpu_only(settings.device, method_title(method))

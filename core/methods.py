@@ -171,6 +171,20 @@ def synthesis_config(settings: MethodSettings, patch_size: Optional[int] = None)
     return cfg
 
 
+def check_text_weights(settings: MethodSettings) -> None:
+    """Refuse, before anything trains, a CLIP weights file that is no checkpoint of the preset's text tower
+    (:func:`.ldm.text_encoder.check_clip_weights`): it would be found only after the VAE had trained. The tiny
+    preset's test tower loads none."""
+    if not settings.clip_weights:
+        return
+    cfg = synthesis_config(settings)
+    if cfg.text.model == "tiny":
+        return
+    from .ldm.text_encoder import check_clip_weights
+
+    check_clip_weights(settings.clip_weights, cfg.text.model)
+
+
 def _cnn_for(settings: MethodSettings, patch_size: int) -> Classifier:
     from .classify.cnn import SpectralSpatialCNN, cnn_preset
 

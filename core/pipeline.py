@@ -19,8 +19,8 @@ import numpy as np
 from .attention import ATTENTION_ARRAYS, ATTENTION_FIGURE
 from .device import CPU_ONLY_METHODS, check_device, note_cpu_only
 from .evaluation.assess import ValidationPixels, validation_pixels
-from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings, clipped_note,
-                      fit_method, resolve_patch_size, run_title, synthesis_config)
+from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings,
+                      check_text_weights, clipped_note, fit_method, resolve_patch_size, run_title, synthesis_config)
 from .classifier_bundle import (_load_classifier, _patch_side, _reach, _training_pixels, own_training_pixels,
                                 _without_training_pixels, load_classifier, save_classifier)  # noqa: F401 (load_…)
 from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
@@ -169,9 +169,11 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
     out = Path(out_dir)
     inputs = run_inputs(scene_path, labels_path, classes_path, validation_path, bundle_path)
     settings = settings or MethodSettings(preset=preset, seed=seed)
-    check_device(settings.device)  # these two before the output folder is claimed
+    check_device(settings.device)  # these before the output folder is claimed
     if bundle_path is not None and method in MODEL_METHODS:
         check_model_folder(bundle_path, "synthesis")
+    elif method in MODEL_METHODS:  # a model trained here: its text tower's weights, not after the VAE has trained
+        check_text_weights(settings)
     if method in CPU_ONLY_METHODS:
         note_cpu_only(settings.device, METHOD_TITLES[method])
     if synthetic_patches is not None:
@@ -819,6 +821,7 @@ def train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, 
     target = Path(bundle_dir)
     settings = settings or MethodSettings()
     check_device(settings.device)
+    check_text_weights(settings)
     if leave_out_bands is not None:
         parse_bands_to_leave_out(leave_out_bands)  # its form, before the folder is claimed
     # the bundle is staged beside it and renamed into place: its parent folder is where the run writes

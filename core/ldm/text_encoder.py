@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import open_clip
 import torch
@@ -154,33 +154,9 @@ class TextEncoder(nn.Module):
         """
         path = Path(path)
         wanted = self.tower.state_dict()
-        tensors: dict[str, torch.Tensor] = {}
-        if path.suffix == ".safetensors":
-            from safetensors import safe_open
-
-            with safe_open(str(path), framework="pt", device="cpu") as f:
-                for key in f.keys():
-                    name = key.removeprefix("module.")
-                    if name in wanted:
-                        tensors[name] = f.get_tensor(key)
-        else:
-            # mmap: tensors of the vision tower are mapped, never copied into memory
-            try:
-                state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
-            except RuntimeError:  # legacy (non-zip) files cannot be memory-mapped
-                state = torch.load(str(path), map_location="cpu", weights_only=True)
-            state = state.get("state_dict", state) if isinstance(state, dict) else state
-            if not isinstance(state, dict):
-                raise ValueError(f"{path} is not a state-dict checkpoint")
-            tensors = {k.removeprefix("module."): v for k, v in state.items() if k.removeprefix("module.") in wanted}
-        missing = sorted(set(wanted) - set(tensors))
-        if missing:
-            raise ValueError(f"{path} is not a {self.cfg.model} CLIP checkpoint: missing text-tower tensors "
-                             f"{missing[:5]}{' …' if len(missing) > 5 else ''}")
-        wrong = [f"{k} {tuple(v.shape)} ≠ {tuple(wanted[k].shape)}" for k, v in tensors.items()
-                 if v.shape != wanted[k].shape]
-        if wrong:
-            raise ValueError(f"{path} does not match the {self.cfg.model} text tower: {'; '.join(wrong[:5])}")
+        tensors = _text_tensors(path, set(wanted), shapes_only=False)
+        _check_text_tensors(path, self.cfg.model, {k: tuple(v.shape) for k, v in tensors.items()},
+                            {k: tuple(v.shape) for k, v in wanted.items()})
         self.tower.load_state_dict(tensors, strict=True)
         self.clear_cache()
 
@@ -279,3 +255,66 @@ class TextEncoder(nn.Module):
     def forward(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Same as :meth:`encode`."""
         return self.encode(prompts)
+
+
+def check_clip_weights(path: str | Path, model: str = "ViT-B-32") -> None:
+    """Refuse, before any training, a file that is no ``model`` CLIP checkpoint: a wrong file would otherwise be found
+    only when the synthesis model's text encoder is built, after the VAE has trained. Reads the tensors' names and
+    shapes (a .safetensors header; a .bin memory-mapped), builds the tower on the meta device (no memory).
+
+    Raises:
+        ValueError: the file is missing, unreadable as a checkpoint, lacks a text-tower tensor or has one of another
+            shape (as :meth:`TextEncoder.load_weights_file` says).
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ValueError(f"the CLIP weights file {path} does not exist; give the open_clip {model} checkpoint "
+                         f"({' or '.join(CHECKPOINT_FILES)})")
+    with torch.device("meta"):
+        tower = TextEncoder._build_tower(TextConfig(model=model))
+    wanted = {k: tuple(v.shape) for k, v in tower.state_dict().items()}
+    try:
+        found = _text_tensors(path, set(wanted), shapes_only=True)
+    except ValueError:
+        raise
+    except Exception as exc:  # safetensors' or torch's own errors for a file of another kind
+        raise ValueError(f"{path} is not a CLIP checkpoint HyperSynth can read ({exc}); give the open_clip {model} "
+                         f"checkpoint ({' or '.join(CHECKPOINT_FILES)})") from None
+    _check_text_tensors(path, model, found, wanted)
+
+
+def _text_tensors(path: Path, wanted: set[str], shapes_only: bool) -> dict[str, Any]:
+    """The text-tower tensors of a CLIP checkpoint (.safetensors, or .bin read with weights_only) whose names are in
+    ``wanted`` ("module." prefixes dropped; the vision tower's are never read), or with ``shapes_only`` their shapes
+    (a .safetensors header only)."""
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        found: dict[str, Any] = {}
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            for key in f.keys():
+                name = key.removeprefix("module.")
+                if name in wanted:
+                    found[name] = tuple(f.get_slice(key).get_shape()) if shapes_only else f.get_tensor(key)
+        return found
+    # mmap: tensors of the vision tower are mapped, never copied into memory
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError:  # legacy (non-zip) files cannot be memory-mapped
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} is not a state-dict checkpoint")
+    return {k.removeprefix("module."): (tuple(v.shape) if shapes_only else v) for k, v in state.items()
+            if k.removeprefix("module.") in wanted}
+
+
+def _check_text_tensors(path: Path, model: str, found: dict[str, tuple], wanted: dict[str, tuple]) -> None:
+    """Refuse a checkpoint that lacks a text-tower tensor of ``model`` or holds one of another shape."""
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        raise ValueError(f"{path} is not a {model} CLIP checkpoint: missing text-tower tensors "
+                         f"{missing[:5]}{' …' if len(missing) > 5 else ''}")
+    wrong = [f"{k} {shape} ≠ {wanted[k]}" for k, shape in found.items() if shape != wanted[k]]
+    if wrong:
+        raise ValueError(f"{path} does not match the {model} text tower: {'; '.join(wrong[:5])}")
