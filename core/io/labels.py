@@ -204,9 +204,12 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
     ids, found = _class_ids(path, field, values, classes)
     if named_by is not None:  # each id's name from the text field beside it, where the classes given do not name it
         known = {c.id for c in classes or []}
-        for class_id, name in _one_name_per_id(ids, said_names).items():
-            if class_id not in known and class_id in found:
+        named = {i: name for i, name in _one_name_per_id(ids, said_names).items() if i not in known and i in found}
+        if named:
+            for class_id, name in named.items():
                 found[class_id] = replace(found[class_id], name=name)
+            logging.getLogger("hypersynth").info("%s: class names taken from its field %r", path.name,
+                                                 names[named_by])
     srs = _to_scene_crs(path, lyr, geometries, scene)
     keep = [i for i, v in enumerate(ids) if v != 0]  # 0 = explicitly unlabelled
     labels = _burn(scene, srs, [geometries[i] for i in keep], [ids[i] for i in keep])
@@ -225,8 +228,9 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
     return labels, {i: found[i] for i in burnt}
 
 
-# A text field beside numeric class ids that names the classes (draw-labels writes class_id and class), best first
-NAME_FIELD_NAMES = ("class", "class_name", "classname", "name")
+# A text field beside numeric class ids that names the classes (draw-labels writes class_id and class), best first;
+# not a bare "name", which a digitiser's or a plot's name often is
+NAME_FIELD_NAMES = ("class", "class_name", "classname")
 
 
 def _name_field(names: list[str], fields: list[Any], id_index: int) -> Optional[int]:
@@ -243,12 +247,14 @@ def _name_field(names: list[str], fields: list[Any], id_index: int) -> Optional[
 
 
 def _one_name_per_id(ids: list[int], names: list[str]) -> dict[int, str]:
-    """Each class id's name where all its features give the same non-empty one (features disagreeing, or naming
-    none, leave the id unnamed: its name is not known)."""
+    """Each class id's name where all its features give the same non-empty one and no other id gives it too (features
+    disagreeing, naming none, or a name two ids share leave the id unnamed: it is no class name, or not known)."""
     seen: dict[int, set[str]] = {}
     for class_id, name in zip(ids, names):
         seen.setdefault(class_id, set()).add(name)
-    return {i: next(iter(given)) for i, given in seen.items() if i and len(given) == 1 and "" not in given}
+    one = {i: next(iter(given)) for i, given in seen.items() if i and len(given) == 1 and "" not in given}
+    shared = {name for name in one.values() if list(one.values()).count(name) > 1}
+    return {i: name for i, name in one.items() if name not in shared}
 
 
 def _overlaps_scene(geometry: Any, scene: Scene) -> bool:

@@ -458,3 +458,6 @@ def test_class_ids_take_their_names_from_the_text_field_beside_them(tmp_path):
     assert [(c.id, c.name) for c in classes] == [(1, "water"), (2, "roof"), (3, "class 3"), (4, "class 4")]
     _, given = read_labels(path, _scene(), classes=[ClassInfo(1, "open water", (0, 0, 255))])
     assert [(c.id, c.name) for c in given][:2] == [(1, "open water"), (2, "roof")]  # the class file's name wins
+    shared = _points_with_names(tmp_path / "shared.gpkg", [(0, 0, 1, "Anna"), (1, 1, 2, "Anna"), (2, 2, 3, "plot")])
+    _, classes = read_labels(shared, _scene())  # a name two ids share is no class name
+    assert [(c.id, c.name) for c in classes] == [(1, "class 1"), (2, "class 2"), (3, "plot")]
