@@ -1,4 +1,5 @@
-"""Benchmark harness: few-label protocol over datasets × N or share × seeds × splits × methods, to JSON + Markdown."""
+"""Benchmark harness: the few-label protocol over datasets × N (or share) × seeds × splits × methods, to JSON and
+Markdown."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
-from .methods import (METHODS, MODEL_METHODS, MethodSettings, check_text_weights, fit_method, method_title,
-                      needs_synthesis_model, preset_patch_size, scene_model)
+from .methods import (METHODS, MethodSettings, check_text_weights, fit_method, method_title, needs_synthesis_model,
+                      preset_patch_size, scene_model)
 from .bench_inputs import check_output_files, parse_datasets
 from .device import CPU_ONLY_METHODS, check_device, note_cpu_only
 from .evaluation.protocol import Split
@@ -490,7 +491,7 @@ def run_bench(datasets: list[str], labels_per_class: list[int], seeds: list[int]
     if outside:
         raise ValueError(f"a share of each class must lie between 0 and 1 (0.1 for 10 %); got {outside}")
     check_device(settings.device)
-    if set(methods) & set(MODEL_METHODS) and settings.synthesis_model is None:
+    if any(needs_synthesis_model(m, settings) for m in methods) and settings.synthesis_model is None:
         check_text_weights(settings)  # before a benchmark of hours, not after its first VAE
     for method in methods:
         if method in CPU_ONLY_METHODS:

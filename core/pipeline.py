@@ -20,7 +20,8 @@ from .attention import ATTENTION_ARRAYS, ATTENTION_FIGURE
 from .device import CPU_ONLY_METHODS, check_device, note_cpu_only
 from .evaluation.assess import ValidationPixels, validation_pixels
 from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings,
-                      check_text_weights, clipped_note, fit_method, resolve_patch_size, run_title, synthesis_config)
+                      check_text_weights, clipped_note, fit_method, needs_synthesis_model, resolve_patch_size,
+                      run_title, synthesis_config)
 from .classifier_bundle import (_load_classifier, _patch_side, _reach, _training_pixels, own_training_pixels,
                                 _without_training_pixels, load_classifier, save_classifier)  # noqa: F401 (load_…)
 from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
@@ -172,7 +173,7 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
     check_device(settings.device)  # these before the output folder is claimed
     if bundle_path is not None and method in MODEL_METHODS:
         check_model_folder(bundle_path, "synthesis")
-    elif method in MODEL_METHODS:  # a model trained here: its text tower's weights, not after the VAE has trained
+    elif needs_synthesis_model(method, settings):  # one trained here: its text tower's weights, before the VAE
         check_text_weights(settings)
     if method in CPU_ONLY_METHODS:
         note_cpu_only(settings.device, METHOD_TITLES[method])
@@ -265,7 +266,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
                                             names.get("validation labels"))  # not the map
             del label_map
         _check_patch_fits(settings, scene)
-        _check_model_fits(settings, scene)
+        _check_model_fits(settings, scene, told=leave_out_bands is not None)
         if method in SYNTHESISING_METHODS:
             _warn_of_empty_prompts(classes)
 
@@ -300,13 +301,13 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
                                 if out / (SYNTHETIC_PATCHES + end) in written), None), files=moved)
 
 
-def leave_out_told(scene: Scene, text: str, why: str = "as told") -> None:
+def leave_out_told(scene: Scene, text: str, why: str = "as the run was told") -> None:
     """Leave the bands ``text`` names out of ``scene`` for this run (:func:`.io.band_choice.leave_out_in_run`) and say
-    which, and which of them the file flags bad already; ``why``: for the message ("as the classifier's training run
-    did")."""
+    which, and which of them the file flags bad already; ``why``: who named them, for the message and the report
+    ("as the classifier's training run was told")."""
     from .io.band_choice import describe_bands, leave_out_in_run
 
-    left_out = leave_out_in_run(scene, text)
+    left_out = leave_out_in_run(scene, text, why)
     wl = scene.wavelengths
     log.info("%s: the run leaves out %s %s; %d usable bands remain%s", scene.name,
              describe_bands(left_out.new, wl) if left_out.new.any() else "no band more", why,
@@ -328,10 +329,16 @@ def describe_model_bands(model: "SynthesisModel", scene: Scene) -> None:
     trained, or a bundle saved before it kept them): what the values are (:func:`scene_values`) and each usable
     band's FWHM, which the patch files it writes carry. The scene has the model's bands: a reused model was checked
     against it (``_check_model_fits``)."""
+    from .io.band_choice import band_numbers_text
+
     if not model.values:
         model.values = scene_values(scene)
     if model.fwhm is None:
         model.fwhm = scene.usable_fwhm()
+    if model.scene_bands is None:  # the bands told to leave out, left out again where it is reused
+        model.scene_bands = scene.bands
+        told = scene.named_left_out
+        model.named_left_out = band_numbers_text(told) if told is not None and told.any() else ""
 
 
 def check_synthetic_patches(kind: str, method: str) -> str:
@@ -447,15 +454,22 @@ def _check_patch_fits(settings: MethodSettings, scene: Scene) -> None:
                          f"pixels); use at most {min(scene.shape)}, or leave it unset to let the scene choose")
 
 
-def _check_model_fits(settings: MethodSettings, scene: Scene) -> None:
+def _check_model_fits(settings: MethodSettings, scene: Scene, told: bool = False) -> None:
+    """Refuse a reused synthesis model of another band set; where the run was not ``told`` which bands to leave out,
+    those the model's training run was told to are left out first, on a scene of as many bands as its scene."""
     model = settings.synthesis_model
     if model is None:
         return
+    if not told and model.named_left_out and model.scene_bands == scene.bands:
+        leave_out_told(scene, model.named_left_out, "as the synthesis model's training run was told")
     if int(model.bands) != int(scene.good_bands.sum()):
-        told = " after the bands it was told to leave out" if scene.named_left_out is not None else ""
+        told_text = (f"; its training run left out bands {model.named_left_out} of its scene's {model.scene_bands} "
+                     f"as told" if model.named_left_out else "")
+        told = (" after the bands it was told to leave out" if scene.named_left_out is not None
+                and scene.named_left_out.any() else "")
         raise ValueError(f"the model bundle was trained on {model.bands} bands but this scene has "
                          f"{int(scene.good_bands.sum())} usable bands{told}; use a scene of the same sensor "
-                         "(same band set, the same bands left out) or train a new bundle")
+                         f"(same band set, the same bands left out) or train a new bundle{told_text}")
     check_same_wavelengths(model.wavelengths, scene, "the model bundle", "train a new bundle")
 
 
@@ -622,12 +636,10 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     layout = read_scene_layout(scene_path, reading)  # a plain raster's pixels are streamed, never held whole
     scene = layout or read_scene(scene_path, reporter=reading)  # a product's unpacking too
     trained_without = meta.get("named_left_out")  # the bands its training run was told to leave out, or None
-    told = "as the run was told"
     if leave_out_bands is not None:
         leave_out_told(scene, leave_out_bands)
     elif trained_without and meta.get("scene_bands") == scene.bands:
-        told = "as the classifier's training run was told"
-        leave_out_told(scene, trained_without, told)
+        leave_out_told(scene, trained_without, "as the classifier's training run was told")
     bands = int(scene.good_bands.sum())
     if bands != meta["bands"]:
         hint = (f"; its training run left out bands {trained_without} of its scene's {meta.get('scene_bands')} as "
@@ -666,7 +678,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         lines = [f"# HyperSynth: {scene.name} classified with a saved model", "",
                  f"- Model: {Path(model_path).resolve()} ({meta.get('method', '?')}, {meta['bands']} bands)",
                  f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels, {int(scene.good_bands.sum())} usable bands"
-                 + bands_left_out_fact(scene, told),
+                 + bands_left_out_fact(scene),
                  f"- Run {datetime.now().astimezone().isoformat(timespec='seconds')}, engine {engine_description()}",
                  *(f"- {what.capitalize()}: {input_said(what, path)}" for what, path in read[1:] if path), ""]
         trained = meta.get("training_notes") or []  # a bundle saved before session 33 has none
@@ -727,12 +739,13 @@ def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[t
 
 
 def named_left_out_fact(scene: Scene) -> list[str]:
-    """The run-facts line of the bands a run was told to leave out, as they are given again ("Bands left out as told:
-    108-112,224"); none where it was told none."""
+    """The run-facts line of the bands a run was told to leave out, as they are given again ("Bands left out as the run
+    was told: 108-112,224"); none where it was told none."""
     from .io.band_choice import band_numbers_text
 
     told = scene.named_left_out
-    return [f"Bands left out as told: {band_numbers_text(told)}"] if told is not None and told.any() else []
+    return ([f"Bands left out {scene.told_by}: {band_numbers_text(told)}"] if told is not None and told.any()
+            else [])
 
 
 def write_maps(classifier: Any, class_ids: np.ndarray, classes: list[ClassInfo], mapped: list[ClassInfo],
@@ -816,8 +829,9 @@ def train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, 
                  settings: Optional[MethodSettings] = None, reporter: Reporter = NULL_REPORTER,
                  overwrite: bool = False, leave_out_bands: Optional[str] = None) -> Path:
     """Train a synthesis model (VAE + text encoder + denoiser) on a scene and its labels; save the bundle;
-    ``leave_out_bands``: bands of the scene to leave out besides those its file flags bad (:func:`classify_scene`'s;
-    a run reusing the model leaves the same out)."""
+    ``leave_out_bands``: bands of the scene to leave out besides those its file flags bad (:func:`classify_scene`'s);
+    the model keeps them, and a run reusing it on a scene of as many bands leaves them out again unless told
+    others."""
     target = Path(bundle_dir)
     settings = settings or MethodSettings()
     check_device(settings.device)

@@ -317,11 +317,11 @@ def grid_fact(scene: Scene) -> str:
     return f"Grid: {size} pixels, {crs_text}" + (", rotated" if rx or ry else "")
 
 
-def bands_left_out_fact(scene: Scene, told: str = "as the run was told") -> str:
+def bands_left_out_fact(scene: Scene) -> str:
     """What the report's scene line adds where the run left bands out: "; of its 224, left out: bands 108–112
     (…) (flagged bad in the file, or without data)", those the run was told to leave out named apart ("bands 1–3
     (…), as the run was told, and band 224 (…), flagged bad in the file, or without data"); "" where it used them
-    all; ``told``: who told them ("as the classifier's training run was told")."""
+    all; who told them is the scene's ``told_by`` ("as the classifier's training run was told")."""
     from .io.band_choice import describe_bands
 
     left_out = ~np.asarray(scene.good_bands, dtype=bool)
@@ -332,7 +332,7 @@ def bands_left_out_fact(scene: Scene, told: str = "as the run was told") -> str:
     if not named.any():
         return (f"; of its {scene.bands}, left out: {describe_bands(left_out, scene.wavelengths)} (flagged bad in the "
                 f"file, or without data)")
-    said = f"{describe_bands(named, scene.wavelengths)}, {told}"
+    said = f"{describe_bands(named, scene.wavelengths)}, {scene.told_by}"
     if in_file.any():
         said += f", and {describe_bands(in_file, scene.wavelengths)}, flagged bad in the file, or without data"
     return f"; of its {scene.bands}, left out: {said}"

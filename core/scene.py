@@ -33,9 +33,10 @@ class Scene:
     name: str = "scene"  # what the analyst calls it (file stem or dataset name)
     source: Optional[str] = None  # path it was read from, if any
     band_names: list[str] = field(default_factory=list)  # one per band, may be empty
-    # (B,) bool: the usable bands a run was told to leave out (the analyst's noisy bands), now flagged bad in
-    # good_bands too; None when it was told none (the report tells them from those the file flags)
+    # (B,) bool: the bands a run was told to leave out (the analyst's noisy bands; those the file flags too), now
+    # flagged bad in good_bands too; None when it was told none (the report tells them from those the file flags)
     named_left_out: Optional[np.ndarray] = None
+    told_by: str = "as the run was told"  # who named them, for the report ("as the classifier's training run was told")
 
     def __post_init__(self) -> None:
         if self.cube.ndim != 3:

@@ -24,8 +24,8 @@ SHORT = {"cnn_weight": "c", "dfeat_weight": "d", "smoothing": "σ", "pseudo_labe
 
 
 def runs_of(patterns: list[str], method: str) -> dict[tuple, RunResult]:
-    """``{(dataset, split, N, seed): run}`` of ``method`` in the files the glob ``patterns`` match (N: "10 %" for a
-    run of a share of each class)."""
+    """``{(dataset, split, amount, seed): run}`` of ``method`` in the files the glob ``patterns`` match (amount: N
+    labels a class or a share of each class, as :func:`amount_key` sorts them)."""
     paths = sorted({p for pattern in patterns for p in glob.glob(pattern)})
     if not paths:
         raise SystemExit(f"no file matches {patterns}")

@@ -163,15 +163,16 @@ def _check_demo_out(out: Path, overwrite: bool) -> None:
 
 
 @contextmanager
-def _leave_out_option() -> Iterator[None]:
+def _leave_out_option(given: bool = True) -> Iterator[None]:
     """A refusal of the bands to leave out found once the scene is read (a band it lacks, none left usable), said as
-    the option's."""
+    the option's where it was ``given``, else as those of the saved model's training run."""
     from ..io.band_choice import BandChoiceError
 
     try:
         yield
     except BandChoiceError as exc:
-        raise ValueError(f"--leave-out-bands: {exc}") from None
+        raise ValueError(f"--leave-out-bands: {exc}" if given else
+                         f"the bands the saved model's training run was told to leave out: {exc}") from None
 
 
 @contextmanager
@@ -279,7 +280,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
             pipeline.check_run_folder(Path(args.out), pipeline.run_inputs(args.scene, args.labels, args.prompts,
                                                                           args.validation, bundle),
                                       args.overwrite, bundle)  # before the note on the text tower, which may follow
-            with _text_tower_checked(settings, method, reused), _leave_out_option():
+            with _text_tower_checked(settings, method, reused), _leave_out_option(args.leave_out_bands is not None):
                 outputs = pipeline.classify_scene(args.scene, args.labels, args.out, method=method,
                                                   classes_path=args.prompts, class_field=args.class_field,
                                                   validation_path=args.validation,
@@ -298,7 +299,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                 print(f"COG:            {cog}")
         return 0
     if args.command == "classify":  # the engine checks --classifier (check_model_folder) and --device first
-        with _leave_out_option():
+        with _leave_out_option(args.leave_out_bands is not None):
             outputs = pipeline.classify_with_model(args.classifier, args.scene, args.out,
                                                    validation_path=args.validation, class_field=args.class_field,
                                                    device=args.device, reporter=reporter, overwrite=args.overwrite,

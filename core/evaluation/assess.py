@@ -337,16 +337,16 @@ def training_pixels_beside(class_map_path: str | os.PathLike, grid: Scene) -> Op
     """``(folder, (M, 2) rows and cols)``: the pixels of ``grid`` that the classifier saved beside a run's class
     map learnt from (the run's ``classifier_bundle``: an output folder holds one run, so it made the map); None
     without one, or when it kept no training pixels on this grid's lattice."""
-    from ..classifier_bundle import CLASSIFIER_KIND, TRAINING_PART, own_training_pixels
+    from ..classifier_bundle import TRAINING_PART, own_training_pixels
     from ..ldm.bundle import read_bundle_meta, read_bundle_part
-    from ..model_folders import CLASSIFIER_FOLDER
 
-    folder = Path(class_map_path).parent / CLASSIFIER_FOLDER
-    meta = read_bundle_meta(folder)
-    pixels = read_bundle_part(folder, TRAINING_PART).get("pixels") if meta.get("kind") == CLASSIFIER_KIND else None
+    folder = training_folder_beside(class_map_path)
+    if folder is None:
+        return None
+    pixels = read_bundle_part(folder, TRAINING_PART).get("pixels")
     if pixels is None:
         return None
-    own = own_training_pixels({**meta, "training_pixels": np.asarray(pixels, np.int64)}, grid)
+    own = own_training_pixels({**read_bundle_meta(folder), "training_pixels": np.asarray(pixels, np.int64)}, grid)
     return None if own is None else (folder, own)
 
 

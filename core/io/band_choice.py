@@ -61,7 +61,7 @@ def _items(text: str) -> list[str]:
     """The items of ``text``, split at commas, semicolons or "and"; refused when there are none. A list as a report
     writes it reads too ("bands 108–112 (1339–1378 nm), 154–167 (…) and 224 (2497 nm)"): its words "band(s)" and
     its wavelengths in brackets are dropped, the band numbers kept."""
-    plain = re.sub(r"\([^)]*\)", " ", text or "")  # a report's wavelengths: the numbers before them say the bands
+    plain = re.sub(r"(?<=\d)\s*\([^)]*\)", " ", text or "")  # a report's wavelengths after its band numbers
     plain = re.sub(r"(?i)\bbands?\b", " ", plain)
     items = [item.strip() for item in re.split(r"[,;]|\band\b", plain) if item.strip()]
     if not items:
@@ -168,14 +168,16 @@ def newly_left_out(text: str, good: np.ndarray, wavelengths: Optional[Sequence[f
     return LeftOut(new, named & ~good)
 
 
-def leave_out_in_run(scene: "Scene", text: str) -> LeftOut:
+def leave_out_in_run(scene: "Scene", text: str, told_by: str = "as the run was told") -> LeftOut:
     """Leave the bands ``text`` names (:func:`bands_left_out`) out of ``scene`` for one run, in place: they are
-    flagged bad in its ``good_bands`` and kept in its ``named_left_out``, so the run and its report leave them out as
+    flagged bad in its ``good_bands`` and kept in its ``named_left_out`` (every band named, those the file flags too:
+    what the analyst said, given again on another scene of the sensor), so the run and its report leave them out as
     they would a file's flagged bands. The scene's file is not touched and its valid pixels stay as read: the run
     gives what a run on the scene imported with these bands left out gives (:func:`.convert.import_scene`).
 
     Unlike an import, naming only bands the file flags bad already is no mistake here: the run leaves them out either
-    way (the returned ``already`` says which).
+    way (the returned ``already`` says which). ``told_by``: who named them, kept in the scene's ``told_by`` for the
+    report.
 
     Raises:
         BandChoiceError: as :func:`bands_left_out`, or no usable band would be left.
@@ -187,7 +189,7 @@ def leave_out_in_run(scene: "Scene", text: str) -> LeftOut:
         raise BandChoiceError(f"leaving out {describe_bands(new, scene.wavelengths)} would leave the scene no usable "
                               f"band; name fewer")
     scene.good_bands = good & ~new
-    scene.named_left_out = new
+    scene.named_left_out, scene.told_by = named, told_by
     return LeftOut(new, named & ~good)
 
 

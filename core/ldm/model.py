@@ -41,6 +41,10 @@ class SynthesisModel:
     history: dict[str, Any] = field(default_factory=dict)  # training curves and counts
     null_prompt: str = NULL_PROMPT  # unconditional prompt
     values: str = ""  # what its patches' values are, as the engine read its scene ("Reflectance"); "" unknown
+    # the bands its training run was told to leave out ("108-112,224"; "" none) of its scene's scene_bands: a run
+    # reusing it on a scene of as many bands leaves them out again
+    named_left_out: str = ""
+    scene_bands: Optional[int] = None  # all the bands of the scene it learnt from, usable or not; None: not known
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))  # where the modules live
 
     @property
@@ -144,6 +148,8 @@ class SynthesisModel:
             "null_prompt": self.null_prompt,
             "history": self.history,
             "values": self.values,
+            "named_left_out": self.named_left_out,
+            "scene_bands": self.scene_bands,
         }
         return parts, self.config.to_dict(), meta
 
@@ -201,6 +207,8 @@ class SynthesisModel:
             value_range=reference["value_range"].numpy() if "value_range" in reference else None,  # before 35: none
             history=dict(meta.get("history", {})), null_prompt=str(meta.get("null_prompt", NULL_PROMPT)),
             values=str(meta.get("values", "")),  # a bundle saved before session 33: not known
+            named_left_out=str(meta.get("named_left_out") or ""),  # before session 39: none known
+            scene_bands=int(meta["scene_bands"]) if meta.get("scene_bands") else None,
         )
         for module in model._modules():
             module.eval()

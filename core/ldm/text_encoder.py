@@ -267,9 +267,11 @@ def check_clip_weights(path: str | Path, model: str = "ViT-B-32") -> None:
             shape (as :meth:`TextEncoder.load_weights_file` says).
     """
     path = Path(path).expanduser()
+    give = f"give the open_clip {model} checkpoint ({' or '.join(CHECKPOINT_FILES)})"
+    if path.is_dir():
+        raise ValueError(f"the CLIP weights file {path} is a folder; {give} in it")
     if not path.is_file():
-        raise ValueError(f"the CLIP weights file {path} does not exist; give the open_clip {model} checkpoint "
-                         f"({' or '.join(CHECKPOINT_FILES)})")
+        raise ValueError(f"the CLIP weights file {path} does not exist; {give}")
     with torch.device("meta"):
         tower = TextEncoder._build_tower(TextConfig(model=model))
     wanted = {k: tuple(v.shape) for k, v in tower.state_dict().items()}
@@ -277,9 +279,10 @@ def check_clip_weights(path: str | Path, model: str = "ViT-B-32") -> None:
         found = _text_tensors(path, set(wanted), shapes_only=True)
     except ValueError:
         raise
-    except Exception as exc:  # safetensors' or torch's own errors for a file of another kind
-        raise ValueError(f"{path} is not a CLIP checkpoint HyperSynth can read ({exc}); give the open_clip {model} "
-                         f"checkpoint ({' or '.join(CHECKPOINT_FILES)})") from None
+    except Exception as exc:  # safetensors' or torch's own errors for a file of another kind: their kind is enough
+        kind = "no safetensors header" if path.suffix == ".safetensors" else "not a PyTorch state-dict archive"
+        raise ValueError(f"{path} is not a CLIP checkpoint HyperSynth can read ({kind}: {type(exc).__name__}); "
+                         f"{give}") from None
     _check_text_tensors(path, model, found, wanted)
 
 

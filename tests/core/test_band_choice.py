@@ -168,3 +168,5 @@ def test_a_list_as_a_report_writes_it_is_read_back():
     assert said.startswith("bands 108–112 (") and " and 224 (" in said
     assert np.array_equal(bands_left_out(said, 224, AVIRIS), bands_left_out("108-112,154-167,224", 224, AVIRIS))
     assert np.flatnonzero(bands_left_out("band 7 and 9", 224)).tolist() == [6, 8]
+    with pytest.raises(BandChoiceError, match=r"'\(1340-1450nm\)' is neither a band number"):  # not dropped unseen
+        bands_left_out("224, (1340-1450nm)", 224, AVIRIS)

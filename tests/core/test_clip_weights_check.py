@@ -34,6 +34,15 @@ def test_a_checkpoint_of_the_text_tower_passes_and_others_are_refused_saying_why
         check_clip_weights(tmp_path / "wrong.safetensors")
     with pytest.raises(ValueError, match=r"the CLIP weights file .*none.bin does not exist"):
         check_clip_weights(tmp_path / "none.bin")
+    with pytest.raises(ValueError, match=r"the CLIP weights file .* is a folder; give the open_clip ViT-B-32 "
+                                         r"checkpoint \(open_clip_model.safetensors or open_clip_pytorch_model.bin\) "
+                                         r"in it"):
+        check_clip_weights(tmp_path)
+    pickle_junk = tmp_path / "junk.bin"
+    pickle_junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError) as refused:  # the kind of file, not torch's advice to unpickle it anyway
+        check_clip_weights(pickle_junk)
+    assert "not a PyTorch state-dict archive" in str(refused.value) and "weights_only" not in str(refused.value)
 
 
 def test_every_run_that_trains_a_synthesis_model_checks_the_file_first(scene_files, tmp_path):
@@ -48,3 +57,11 @@ def test_every_run_that_trains_a_synthesis_model_checks_the_file_first(scene_fil
         run_bench(["demo"], [2], [0], ["augment"], ["random"], fast)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.bin"]  # refused before any folder was made
     check_text_weights(MethodSettings(preset="tiny", clip_weights=str(junk)))  # its test tower loads none
+    # the blend without synthesis loads no text encoder (unless its diffusion-feature member is asked for)
+    with pytest.raises(Exception) as refused:  # refused for its labels, read after the check: it passed the check
+        pipeline.classify_scene(scene_files["scene"], tmp_path / "no_labels.tif", tmp_path / "ablation",
+                                method="cnn-pseudo", settings=fast)
+    assert "no_labels.tif" in str(refused.value) and "CLIP" not in str(refused.value)
+    with pytest.raises(ValueError, match="is not a CLIP checkpoint HyperSynth can read"):
+        pipeline.classify_scene(scene_files["scene"], scene_files["labels"], tmp_path / "member", method="cnn-pseudo",
+                                settings=MethodSettings(preset="fast", clip_weights=str(junk), diffusion_features=True))

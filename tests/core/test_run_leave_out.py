@@ -55,7 +55,7 @@ def test_a_run_told_to_leave_out_bands_maps_as_a_run_on_the_scene_imported_witho
     assert ("34 usable bands (" in report and "; of its 40, left out: bands 1–2 (" in report
             and "), as the run was told, and band 3 (" in report and "), flagged bad in the file, or without data"
             in report)
-    assert "- Bands left out as told: 1-2,11-13" in report  # as it is given again
+    assert "- Bands left out as the run was told: 1-2,11-13" in report  # as it is given again
     with rasterio.open(inputs["scene"]) as ds:  # the scene's file is not touched: band 1 is still flagged good
         assert ds.tags(1).get("bbl", "1") == "1"
 
@@ -102,7 +102,7 @@ def test_the_command_line_names_the_option_of_a_band_the_scene_lacks(inputs, tmp
     assert "--leave-out-bands: band 50 is not in the scene: its bands are numbered 1 to 40" in capsys.readouterr().err
     assert cli_main(["baseline", "--scene", str(inputs["scene"]), "--labels", str(inputs["labels"]), "--out",
                      str(tmp_path / "out"), "--leave-out-bands", "2-4", "--quiet"]) == 0
-    assert "; of its 40, left out: bands 2 (" in (tmp_path / "out" / "report.md").read_text()
+    assert "; of its 40, left out: bands 2–4 (" in (tmp_path / "out" / "report.md").read_text()
 
 
 def test_a_synthesis_model_trained_without_bands_is_reused_by_a_run_told_the_same(inputs, tmp_path):
@@ -116,10 +116,14 @@ def test_a_synthesis_model_trained_without_bands_is_reused_by_a_run_told_the_sam
     run = dict(method="augment", classes_path=inputs["classes"], bundle_path=bundle, preset="tiny")
     out = pipeline.classify_scene(inputs["scene"], inputs["labels"], tmp_path / "told", leave_out_bands=TOLD, **run)
     assert out.class_map.is_file()
-    with pytest.raises(ValueError, match=r"the model bundle was trained on 34 bands but this scene has 39 usable "
-                                         r"bands; use a scene of the same sensor \(same band set, the same bands left "
-                                         r"out\)"):
-        pipeline.classify_scene(inputs["scene"], inputs["labels"], tmp_path / "untold", **run)
+    untold = pipeline.classify_scene(inputs["scene"], inputs["labels"], tmp_path / "untold", **run)
+    assert "as the synthesis model's training run was told" in untold.report.read_text()  # the model kept them
+    assert np.array_equal(_map(untold.class_map), _map(out.class_map))
+    with pytest.raises(ValueError, match=r"the model bundle was trained on 34 bands but this scene has 38 usable "
+                                         r"bands after the bands it was told to leave out; use a scene of the same "
+                                         r"sensor \(same band set, the same bands left out\) or train a new bundle; "
+                                         r"its training run left out bands 1-2,11-13 of its scene's 40 as told"):
+        pipeline.classify_scene(inputs["scene"], inputs["labels"], tmp_path / "other", leave_out_bands="1", **run)
 
 
 def test_bench_on_an_own_scene_leaves_the_bands_out_of_every_run(inputs, tmp_path, capsys):
