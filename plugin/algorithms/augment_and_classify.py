@@ -22,10 +22,10 @@ from qgis.core import (
 from ...core.methods import MethodSettings
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
 from .base import check_model_kind, check_patch_size, seed_value
+from .clip_weights import CLIP_WEIGHTS, clip_weights_chosen, clip_weights_parameter
 from .destinations import OutputMoves, move_folder_into_place
 from .mosaic_layers import load_mosaic
 from .scene_classification import CONFIDENCE_HELP, LAYER_NAMES_HELP, SceneClassificationAlgorithm
-from .clip_weights import clip_weights_chosen, clip_weights_parameter
 
 
 class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
@@ -181,6 +181,9 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                                              f"saved synthesis model; {reuse} "
                                              f"{'is a file' if os.path.exists(reuse) else 'does not exist'}")
             check_model_kind(reuse, "synthesis")  # a classifier or a run folder is named for what it is
+            if self.parameterAsFile(parameters, CLIP_WEIGHTS, context):  # as the command line refuses both
+                raise QgsProcessingException(
+                    f"a reused synthesis model ({self.REUSE}) brings its own text tower: leave {CLIP_WEIGHTS} empty")
 
     def engine_arguments(self, parameters: dict[str, Any], context: QgsProcessingContext,
                          feedback: Optional[QgsProcessingFeedback] = None) -> dict[str, Any]:
@@ -192,8 +195,13 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                      if parameters.get(self.SPATIAL_SMOOTHING) not in (None, "") else None)
         patch_size = self.parameterAsInt(parameters, self.PATCH_SIZE, context)  # checked in check_parameters
         preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
+        reuse = self.parameterAsFile(parameters, self.REUSE, context) or None  # checked in check_parameters
+        if reuse and feedback is not None:
+            feedback.pushInfo(self.tr("CLIP weights: none loaded; the reused synthesis model brings its own text "
+                                      "tower"))
         settings = MethodSettings(
-            preset=preset, clip_weights=clip_weights_chosen(self, parameters, context, preset, feedback),
+            preset=preset, clip_weights=None if reuse else clip_weights_chosen(self, parameters, context, preset,
+                                                                               feedback),
             device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
             seed=seed_value(self, parameters, context, self.SEED),
             synthetic_per_class=self.parameterAsInt(parameters, self.SYNTHETIC_PER_CLASS, context) or None,
@@ -204,7 +212,6 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
             pseudo_labels=pseudo_labels, spatial_smoothing=smoothing,
             diffusion_features=self.parameterAsBoolean(parameters, self.DIFFUSION_FEATURES, context),
             patch_size=patch_size or None)
-        reuse = self.parameterAsFile(parameters, self.REUSE, context) or None  # checked in check_parameters
         patches = self.parameterAsFileOutput(parameters, self.SYNTHETIC_PATCHES, context)
         return {"method": "augment", "settings": settings, "bundle_path": reuse,
                 "training_area": self.LEARN_FROM[self.parameterAsEnum(parameters, self.TRAINING_AREA, context)][0],

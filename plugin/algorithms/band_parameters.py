@@ -38,11 +38,24 @@ def bands_to_leave_out(algorithm: QgsProcessingAlgorithm, parameters: Mapping[st
         return None
     with band_choice_refused(algorithm):
         numbers = [item.text for item in parse_bands_to_leave_out(text) if not item.by_wavelength]
-        scene = (algorithm.parameterAsRasterLayer(parameters, "SCENE", context)
-                 if algorithm.parameterDefinition("SCENE") is not None else None)
-        if numbers and scene is not None and scene.isValid():  # before the run, as the dialog can say it
-            bands_left_out(", ".join(numbers), scene.bandCount())
+        bands = scene_band_count(algorithm, parameters, context)
+        if numbers and bands is not None:  # before the run, as the dialog can say it
+            bands_left_out(", ".join(numbers), bands)
     return text
+
+
+def scene_band_count(algorithm: QgsProcessingAlgorithm, parameters: Mapping[str, Any],
+                     context: QgsProcessingContext) -> Optional[int]:
+    """The bands of the SCENE layer as the engine will read them, where a plain raster file is the scene; None
+    otherwise: a sensor product's subdataset (a PRISMA cube shows its rows as bands) opens as the whole product."""
+    from ...core.io.read import plain_raster
+
+    if algorithm.parameterDefinition("SCENE") is None:
+        return None
+    scene = algorithm.parameterAsRasterLayer(parameters, "SCENE", context)
+    if scene is None or not scene.isValid() or scene.providerType() != "gdal":
+        return None
+    return scene.bandCount() if plain_raster(scene.source()) is not None else None
 
 
 @contextmanager

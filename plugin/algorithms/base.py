@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import math
 import os
 import re
 from contextlib import contextmanager
@@ -126,9 +127,16 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
         """What the algorithm does, for the dialog's help panel and ``qgis_process help``."""
         raise NotImplementedError(f"{type(self).__name__} must say what it does")
 
+    # What the bands LEAVE_OUT_BANDS names do in this algorithm's run, after what they are (LEAVE_OUT_HELP); None: the
+    # algorithm's own help says it (importscene's, whose bands are flagged in its copy)
+    LEAVE_OUT_EFFECT: Optional[str] = None
+
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
-        shared = [self.tr(text) for name, text in SHARED_PARAMETER_HELP.items()
-                  if self.parameterDefinition(name) is not None and self.name() not in ("importscene",)]
+        shared = []
+        if self.parameterDefinition("LEAVE_OUT_BANDS") is not None and self.LEAVE_OUT_EFFECT is not None:
+            shared.append(self.tr(f"{LEAVE_OUT_HELP} {self.LEAVE_OUT_EFFECT}"))
+        if self.parameterDefinition("CLIP_WEIGHTS") is not None:
+            shared.append(self.tr(CLIP_WEIGHTS_HELP))
         return "\n\n".join([self.help_text(), *shared, script_notes(self)])
 
     # --- checks before the run --------------------------------------------------------------------
@@ -296,17 +304,14 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
             "CLASSES", self.tr("Class and prompt file (names, colours, prompts)"), extension="json", optional=True))
 
 
+# What the parameters several algorithms share are, for the help of each algorithm that has them
+LEAVE_OUT_HELP = ("Bands this run leaves out (LEAVE_OUT_BANDS, under Advanced): noisy bands the scene's file does not "
+                  "flag, by number (1 = the first band) or wavelength: 108-112, 154-167, 224 or 1340-1450nm. The "
+                  "scene's file is not changed.")
+CLIP_WEIGHTS_HELP = ("CLIP weights (CLIP_WEIGHTS, under Advanced): the open_clip ViT-B-32 checkpoint the text encoder "
+                     "loads; empty: the file HyperSynth's settings name, if any. The log says which file a run used "
+                     "and where it came from. The tiny preset's small test text tower loads none.")
 # How a script gives the preset, and what each costs (the dialog's list shows the names alone)
-# What the parameters several algorithms share do, for the help of each algorithm that has them
-SHARED_PARAMETER_HELP = {
-    "LEAVE_OUT_BANDS": "Bands this run leaves out (LEAVE_OUT_BANDS, under Advanced): noisy bands the scene's file does "
-                       "not flag, by number (1 = the first band) or wavelength: 108-112, 154-167, 224 or "
-                       "1340-1450nm. The scene's file is not changed; the report names them apart from the bands the "
-                       "file flags, and a classifier saved by the run leaves them out again where it classifies.",
-    "CLIP_WEIGHTS": "CLIP weights (CLIP_WEIGHTS, under Advanced): the open_clip ViT-B-32 checkpoint the text encoder "
-                    "loads; empty: the file HyperSynth's settings name, if any. The log says which file a run used "
-                    "and where it came from. The tiny preset's small test text tower loads none.",
-}
 PRESET_NOTES = {"tiny": "a quick trial, under a minute on a small scene", "fast": "minutes on a laptop CPU",
                 "full": "for a GPU"}
 # The class file's format, for the help of every algorithm with a CLASSES parameter (core.io.classes reads it)
@@ -329,7 +334,8 @@ def _value_text(definition: Any, value: Any) -> str:
             short = [option.split(" (")[0] for option in options]
             said = short[indexes[0]].split(", or")[0]
             # never shortened into another option ("The whole scene, or the area around…" is not "The whole scene")
-            return f"{chosen} ({said if said not in short[:indexes[0]] + short[indexes[0] + 1:] else short[indexes[0]]})"
+            others = short[:indexes[0]] + short[indexes[0] + 1:]
+            return f"{chosen} ({said if said not in others else short[indexes[0]]})"
         return f"{chosen} (of {', '.join(f'{i} {o}' for i, o in enumerate(options))})"
     if definition.type() == "boolean":
         return "true" if value else "false"
@@ -426,6 +432,8 @@ def seed_value(algorithm: QgsProcessingAlgorithm, parameters: Mapping[str, Any],
     if not definition.checkValueIsAcceptable(given):  # QGIS says only "Incorrect parameter value for SEED"
         raise QgsProcessingException(f"{title} ({name}) takes whole numbers 0 to {SEED_MAX}; got {given!r}")
     value = algorithm.parameterAsDouble(parameters, name, context)
+    if not math.isfinite(value):  # NaN passes the range check (it compares false with both ends)
+        raise QgsProcessingException(f"{title} ({name}) takes whole numbers 0 to {SEED_MAX}; got {given!r}")
     if value != int(value):
         raise QgsProcessingException(f"{title} ({name}) must be a whole number; got {value:g}")
     return int(value)

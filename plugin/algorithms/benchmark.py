@@ -21,7 +21,7 @@ from qgis.core import (
 
 from ...core.bench_inputs import parse_counts, parse_seeds
 from ...core.evaluation.protocol import SPLIT_KINDS
-from ...core.methods import METHOD_TITLES, MODEL_METHODS, MethodSettings
+from ...core.methods import METHOD_TITLES, MethodSettings, needs_synthesis_model
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
 from .base import (
     CLASS_FIELD_TITLE,
@@ -116,6 +116,7 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
     TAGS = ("classification", "few labels", "benchmark", "accuracy", "random forest", "SVM", "CNN", "diffusion",
             "comparison")
     HELP_ANCHOR = "what-the-numbers-say"
+    LEAVE_OUT_EFFECT = "Every run on the scene leaves them out; the tables' command line names them."
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
         defaults = HyperSynthSettings.load()
@@ -224,8 +225,10 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         reference = labels_file(reference_layer, "reference", context, feedback, check_field=True,
                                 class_field=class_field)
         counts, shares, seeds, methods, splits = self.runs(parameters, context)
+        leave_out = bands_to_leave_out(self, parameters, context)
         name = self.scene_name(scene, self.parameterAsString(parameters, self.NAME, context) or layer.name())
-        feedback.pushInfo(self.tr("{} runs: {} label draw{} (labels per class or shares) × {} seed{} × {} method{} × {} split{}").format(
+        feedback.pushInfo(self.tr("{} runs: {} label draw{} (labels per class or shares) × {} seed{} × {} method{} × "
+                                  "{} split{}").format(
             (len(counts) + len(shares)) * len(seeds) * len(methods) * len(splits),
             *_count(counts + shares), *_count(seeds), *_count(methods), *_count(splits)))
         not_scored: list[str] = []  # label draws that left no pixel to test on
@@ -236,14 +239,14 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
         with engine_errors():
             preset = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
             settings = MethodSettings(
-                preset=preset, clip_weights=clip_weights_chosen(self, parameters, context, preset,
-                                                 feedback if set(methods) & set(MODEL_METHODS) else None),
+                preset=preset, clip_weights=clip_weights_chosen(self, parameters, context, preset, feedback if any(
+                    needs_synthesis_model(m, MethodSettings()) for m in methods) else None),
                 device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                 synthetic_weight=self.parameterAsDouble(parameters, self.SYNTHETIC_WEIGHT, context))
             with engine_warnings(feedback):
                 with band_choice_refused(self):
                     data = load_own_scene(scene, reference, classes_path=classes_path, class_field=class_field,
-                                          leave_out_bands=bands_to_leave_out(self, parameters, context))
+                                          leave_out_bands=leave_out)
                 runs = run_bench([], counts, seeds, methods, splits, settings, reporter=FeedbackReporter(feedback),
                                  on_result=lambda run: feedback.pushInfo(_run_line(run)), own_scenes=[(name, data)],
                                  shares=shares, on_skip=not_scored.append)
@@ -253,7 +256,9 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
                                 + ([f"shares {', '.join(share_percent(s) + ' %' for s in shares)}"] if shares else []))
             command = (f"Processing hypersynth:benchmark on {scene} (reference {reference}), {amounts}, seeds "
                        f"{seeds}, methods {', '.join(methods)}, splits {', '.join(splits)}, preset {preset}, "
-                       f"synthetic weight {settings.synthetic_weight:g}")
+                       f"synthetic weight {settings.synthetic_weight:g}"
+                       + (f", bands left out as told {leave_out}" if leave_out else "")
+                       + (f", CLIP weights {settings.clip_weights}" if settings.clip_weights else ""))
             document, text = bench_documents(runs, command, preset, not_scored=not_scored)
             staging = staging_folder(out_md)
             try:

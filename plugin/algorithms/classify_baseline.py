@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from qgis.core import QgsProcessingContext, QgsProcessingParameterEnum
+from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProcessingParameterEnum
 
 from .base import seed_value
 from .scene_classification import CONFIDENCE_HELP, LAYER_NAMES_HELP, SceneClassificationAlgorithm

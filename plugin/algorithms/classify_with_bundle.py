@@ -36,7 +36,7 @@ from .base import (
     scene_parameter,
 )
 from .band_parameters import (LEAVE_OUT_BANDS, SAVED_LEAVE_OUT_TITLE, band_choice_refused, bands_to_leave_out,
-                              leave_out_bands_parameter)
+                              leave_out_bands_parameter, scene_band_count)
 from .destinations import OutputMoves, discard_staging, staging_folder, write_report
 from .scene_classification import (
     CONFIDENCE_HELP,
@@ -87,6 +87,8 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
             "GPU.").format(confidence=self.tr(CONFIDENCE_HELP), names=self.tr(LAYER_NAMES_HELP))
 
     TAGS = ("classification", "CNN", "random forest", "saved model", "apply a model")
+    LEAVE_OUT_EFFECT = ("Left empty, the run leaves out the bands the classifier's training run was told to, where "
+                        "the scene has as many bands as its scene had; the report says whose choice they were.")
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
         self.addParameter(QgsProcessingParameterFile(
@@ -172,8 +174,9 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         else:
             from ...core.ldm.bundle import read_bundle_meta
 
-            trained_without = read_bundle_meta(model).get("named_left_out")
-            if trained_without:
+            meta = read_bundle_meta(model)
+            trained_without = meta.get("named_left_out")
+            if trained_without and meta.get("scene_bands") == scene_band_count(self, parameters, context):
                 feedback.pushInfo(self.tr("Bands to leave out: {}, as the classifier's training run was told ({} "
                                           "empty), on a scene of as many bands as its own").format(
                     trained_without, LEAVE_OUT_BANDS))

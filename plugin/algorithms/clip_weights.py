@@ -15,6 +15,9 @@ from qgis.core import (
 
 from ..settings import HyperSynthSettings
 
+CLIP_WEIGHTS = "CLIP_WEIGHTS"
+
+
 def clip_weights_for(preset_name: str, clip_weights: Optional[str]) -> Optional[str]:
     """The CLIP weights file to give a run of ``preset_name``, or None when the preset cannot use it.
 
@@ -27,9 +30,6 @@ def clip_weights_for(preset_name: str, clip_weights: Optional[str]) -> Optional[
     from ...core.ldm.config import preset
 
     return clip_weights if preset(preset_name).text.model != "tiny" else None
-
-
-CLIP_WEIGHTS = "CLIP_WEIGHTS"
 
 
 def clip_weights_parameter(algorithm: QgsProcessingAlgorithm) -> Any:

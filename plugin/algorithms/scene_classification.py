@@ -8,11 +8,11 @@ from typing import Any, Optional
 from qgis.core import (
     QgsMapLayer,
     QgsProcessing,
+    QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingLayerPostProcessorInterface,
-    QgsProcessingAlgorithm,
     QgsProcessingOutputNumber,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterFileDestination,
@@ -170,6 +170,9 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
         """What every algorithm checks, and the form of the bands to leave out."""
         super().check_parameters(parameters, context)
         bands_to_leave_out(self, parameters, context)
+
+    LEAVE_OUT_EFFECT = ("The report names them apart from the bands the file flags, and a classifier or synthesis "
+                        "model the run saves leaves them out again where it is used on a scene of as many bands.")
 
     # --- what subclasses decide -------------------------------------------------------------------
     MODEL_FOLDERS: dict[str, str] = {}  # output parameter -> the model kind it saves ("classifier", "synthesis")

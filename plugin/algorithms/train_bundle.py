@@ -90,6 +90,8 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
             self.OUTPUT, self.tr("Trained synthesis model (folder)")))
 
     TAGS = ("few labels", "diffusion", "VAE", "CLIP", "text prompts", "synthetic samples", "deep learning")
+    LEAVE_OUT_EFFECT = ("The model keeps them: Augment & Classify reusing it on a scene of as many bands leaves them "
+                        "out again unless told others.")
 
     def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
         """The patch size against the scene's size, the device and the form of the bands to leave out."""

@@ -85,7 +85,7 @@ def test_every_seed_takes_what_the_command_line_takes(hypersynth_plugin):
         assert seed_value(alg, {"SEED": 3_000_000_000}, QgsProcessingContext()) == 3_000_000_000, alg.name()
         with pytest.raises(QgsProcessingException, match=r"^Random seed \(SEED\) must be a whole number; got 3.5$"):
             seed_value(alg, {"SEED": 3.5}, QgsProcessingContext())
-        for wrong in (SEED_MAX + 1, -1, "abc"):  # QGIS's own check says "Incorrect parameter value for SEED"
+        for wrong in (SEED_MAX + 1, -1, "abc", float("nan")):  # QGIS's own check says "Incorrect parameter value for SEED"
             ok, message = alg.checkParameterValues({"SEED": wrong}, QgsProcessingContext())
             assert not ok and message == f"Random seed (SEED) takes whole numbers 0 to {SEED_MAX}; got {wrong!r}"
 

@@ -107,7 +107,58 @@ def test_the_benchmark_leaves_the_bands_out_of_every_run(hypersynth_plugin, inpu
            "SPLITS": [0], "PRESET": 0}
     result = processing.run("hypersynth:benchmark", {**run, "LEAVE_OUT_BANDS": "1-4, 30",
                                                      "OUTPUT": str(tmp_path / "bench.md")})
-    assert Path(result["OUTPUT"]).is_file()
+    assert "preset tiny, synthetic weight 0.5, bands left out as told 1-4, 30`" in Path(result["OUTPUT"]).read_text()
     with pytest.raises(QgsProcessingException, match=r"\(LEAVE_OUT_BANDS\): band 31 is not in the scene"):
         processing.run("hypersynth:benchmark", {**run, "LEAVE_OUT_BANDS": "31", "OUTPUT": str(tmp_path / "b.md")})
     assert not (tmp_path / "b.md").exists()
+
+
+def test_band_numbers_of_a_product_subdataset_are_left_to_the_engine(hypersynth_plugin, tmp_path):
+    """A PRISMA cube's layer shows its rows as bands (4 here) while the engine reads the whole product (12 bands):
+    the dialog's check of band numbers against the layer is skipped for such a scene, never refusing band 10."""
+    from qgis.core import QgsProject, QgsRasterLayer
+
+    from hypersynth.core.io.read import read_scene
+    from hypersynth.plugin.algorithms.band_parameters import bands_to_leave_out
+
+    from ..sensor_products import subdatasets, write_prisma
+
+    cube = next(s for s in subdatasets(write_prisma(tmp_path / "prisma.he5")) if "VNIR" in s)
+    layer = QgsRasterLayer(cube, "vnir", "gdal")
+    assert layer.isValid() and layer.bandCount() < read_scene(cube).bands
+    QgsProject.instance().addMapLayer(layer)
+    try:
+        algorithm = QgsApplication.processingRegistry().createAlgorithmById("hypersynth:classifybaseline")
+        context = QgsProcessingContext()
+        context.setProject(QgsProject.instance())
+        assert bands_to_leave_out(algorithm, {"SCENE": layer.id(), "LEAVE_OUT_BANDS": "10"}, context) == "10"
+    finally:
+        QgsProject.instance().removeMapLayer(layer.id())
+
+
+def test_each_algorithm_says_what_its_bands_to_leave_out_do(hypersynth_plugin):
+    """One sentence of what the bands are, and what they do in that algorithm's run."""
+    helps = {alg.name(): alg.shortHelpString() for alg in
+             QgsApplication.processingRegistry().providerById("hypersynth").algorithms()}
+    assert "a classifier or synthesis model the run saves leaves them out again" in helps["classifybaseline"]
+    assert "the bands the classifier's training run was told to" in helps["classifywithbundle"]
+    assert "The model keeps them" in helps["trainbundle"]
+    assert "Every run on the scene leaves them out" in helps["benchmark"]
+    assert "Bands this run leaves out (LEAVE_OUT_BANDS" not in helps["importscene"]  # its own help says it
+
+
+def test_a_reused_synthesis_model_takes_no_clip_weights(hypersynth_plugin, inputs, tmp_path):
+    """It brings its own text tower, as the command line's --synthesis-model with --clip-weights is refused."""
+    from hypersynth.core.methods import MethodSettings
+    from hypersynth.core.pipeline import train_bundle
+
+    model = train_bundle(inputs.scene, inputs.labels, tmp_path / "model", classes_path=inputs.classes,
+                         settings=MethodSettings(preset="tiny"))
+    weights = tmp_path / "clip.safetensors"
+    weights.write_bytes(b"weights")
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById("hypersynth:augmentandclassify")
+    ok, message = algorithm.checkParameterValues({
+        "SCENE": inputs.scene, "LABELS": inputs.labels, "REUSE_MODEL": str(model), "CLIP_WEIGHTS": str(weights),
+        "PRESET": 0, "OUTPUT": str(tmp_path / "map.tif")}, QgsProcessingContext())
+    assert not ok and "a reused synthesis model (REUSE_MODEL) brings its own text tower: leave CLIP_WEIGHTS empty" \
+        in message
