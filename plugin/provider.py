@@ -9,13 +9,14 @@ from .algorithms import ALGORITHMS
 from .algorithms.accuracy_assessment import AccuracyAssessmentAlgorithm
 from .algorithms.base import ICON
 from .algorithms.draw_labels import POINT_ENDINGS, DrawLabelsAlgorithm
+from .algorithms.import_labels import ImportLabelsAlgorithm
 from .algorithms.import_scene import ImportSceneAlgorithm
 from .algorithms.train_bundle import TrainBundleAlgorithm
 
 PROVIDER_ID = "hypersynth"
 # dict.fromkeys: each class once, in order, even when ALGORITHMS lists these as well
 PROVIDED = tuple(dict.fromkeys((*ALGORITHMS, TrainBundleAlgorithm, AccuracyAssessmentAlgorithm, ImportSceneAlgorithm,
-                                DrawLabelsAlgorithm)))
+                                ImportLabelsAlgorithm, DrawLabelsAlgorithm)))
 
 
 class HyperSynthProvider(QgsProcessingProvider):

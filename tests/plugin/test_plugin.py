@@ -6,7 +6,8 @@ import pytest
 from qgis.core import QgsApplication, QgsProcessingException
 
 ALGORITHM_IDS = {"hypersynth:classifybaseline", "hypersynth:augmentandclassify", "hypersynth:classifywithbundle",
-                 "hypersynth:synthesize", "hypersynth:benchmark", "hypersynth:importscene", "hypersynth:drawlabels"}
+                 "hypersynth:synthesize", "hypersynth:benchmark", "hypersynth:importscene", "hypersynth:drawlabels",
+                 "hypersynth:importlabels"}
 
 
 def test_provider_registered_with_its_algorithms(hypersynth_plugin):
@@ -19,7 +20,7 @@ def test_provider_registered_with_its_algorithms(hypersynth_plugin):
         alg = QgsApplication.processingRegistry().algorithmById(alg_id)
         assert alg.name() == alg.name().lower() and alg.displayName() and alg.shortHelpString()
         expected = ("synthesis" if alg_id in ("hypersynth:synthesize", "hypersynth:trainbundle") else
-                    "scenes" if alg_id == "hypersynth:importscene" else "classification")
+                    "scenes" if alg_id in ("hypersynth:importscene", "hypersynth:importlabels") else "classification")
         assert (alg.groupId(), alg.group()) == (expected, expected.capitalize())  # the toolbox folder
     assert provider.supportedOutputRasterLayerExtensions() == ["tif"]
 
