@@ -45,7 +45,7 @@ class ImportLabelsAlgorithm(HyperSynthAlgorithm):
             "hyperspectral scene or sensor product' (a .mat carries no georeference of its own, so the scene's is "
             "taken; the map must have the scene's rows and columns). 0 is unlabelled. A standard benchmark's map "
             "(found by its array's name) gets the benchmark's class names, colours and prompts; others are 'class 1', "
-            "'class 2', …. The classes are written beside the raster as <name>_classes.json (CLASS_FILE), which "
+            "'class 2', …. The classes are written beside the raster as NAME_classes.json (CLASS_FILE), which "
             "Draw training labels, Augment & Classify and the benchmark take as their class file. The raster is "
             "loaded in the class colours, ready as reference labels for Draw training labels or the benchmark, or "
             "as validation labels of a run.")
