@@ -87,6 +87,11 @@ def json_record(result: RunResult | BenchRow) -> dict[str, Any]:
     return record
 
 
+def amount_order(n: Optional[int], share: Optional[float]) -> tuple[bool, int, float]:
+    """A sort key for how much of each class draws took: every N first (ascending), then every share."""
+    return share is not None, n or 0, share or 0.0
+
+
 def column_amount(n: Optional[int], share: Optional[float], n_form: str = "N = {}") -> str:
     """How much of each class a draw took, as the tables and the log say it: ``n_form`` with N ("N = 5"), or the
     share as a percent ("10 %")."""
@@ -353,8 +358,7 @@ def markdown_tables(rows: list[BenchRow], machine: str, command: str, runs: Sequ
     for dataset in dict.fromkeys(r.dataset for r in rows):
         for split in dict.fromkeys(r.split for r in rows if r.dataset == dataset):
             sel = [r for r in rows if r.dataset == dataset and r.split == split]
-            amounts = sorted({(r.labels_per_class, r.share) for r in sel},
-                             key=lambda a: (a[1] is not None, a[0] or 0, a[1] or 0.0))  # N first, then shares
+            amounts = sorted({(r.labels_per_class, r.share) for r in sel}, key=lambda a: amount_order(*a))
             out += [f"### {dataset}, {split} split", "",
                     "| method | " + " | ".join(f"{column_amount(n, share, 'N={}')}: OA / AA / κ (%) | s / run"
                                              for n, share in amounts) + " |",

@@ -112,17 +112,16 @@ def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo]
     :func:`~.scale_check.typical_value`, kept to warn of a scene in other units; ``training``: ``(M, 2)`` rows and
     columns of the pixels it learnt from, kept with the scene's grid so that validation on that scene leaves them
     out (:func:`classify_with_model`)."""
+    from .io.band_choice import told_bands_text
     from .ldm.bundle import save_bundle
 
-    from .io.band_choice import band_numbers_text
-
-    wl, told = scene.usable_wavelengths(), scene.named_left_out
+    wl = scene.usable_wavelengths()
     meta = {"kind": CLASSIFIER_KIND, "method": fitted.method, "class_ids": [int(c) for c in fitted.class_ids],
             "classes": [{"id": c.id, "name": c.name, "color": list(c.color), "prompt": c.prompt} for c in classes],
             "bands": int(scene.good_bands.sum()), "wavelengths": None if wl is None else [float(w) for w in wl],
             "median_value": median_value, "scene_bands": scene.bands,
             # the bands its run was told to leave out ("108-112,224"), left out again on a scene of as many bands
-            "named_left_out": None if told is None or not told.any() else band_numbers_text(told),
+            "named_left_out": told_bands_text(scene) or None,
             "training_notes": list(fitted.notes)}  # how it trained, for the reports of the scenes it classifies
     parts = {"classifier": fitted.classifier.to_tensors()}
     if training is not None and len(training):

@@ -253,8 +253,9 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         if layout is not None:  # a run that learns holds its labels whole (a byte a pixel): its valid mask too
             layout.valid = np.asarray(layout.valid)
         scene = layout or read_scene(scene_path, reporter=reading)  # a product's unpacking too
-        if leave_out_bands is not None:
-            leave_out_told(scene, leave_out_bands)
+        reused = settings.synthesis_model
+        leave_out_as_trained(scene, leave_out_bands, reused.named_left_out if reused is not None else None,
+                             reused.scene_bands if reused is not None else None, "synthesis model")
         labels_name = names.get("label file", Path(labels_path).name)
         labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field, labels_name)
         check_labels(labels, scene.valid, classes, labels_name, method, settings)
@@ -266,7 +267,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
                                             names.get("validation labels"))  # not the map
             del label_map
         _check_patch_fits(settings, scene)
-        _check_model_fits(settings, scene, told=leave_out_bands is not None)
+        _check_model_fits(settings, scene)
         if method in SYNTHESISING_METHODS:
             _warn_of_empty_prompts(classes)
 
@@ -315,6 +316,17 @@ def leave_out_told(scene: Scene, text: str, why: str = "as the run was told") ->
              if left_out.already.any() else "")
 
 
+def leave_out_as_trained(scene: Scene, told: Optional[str], trained: Optional[str], trained_bands: Optional[int],
+                         model: str) -> None:
+    """Leave out of ``scene`` the bands a run on a saved ``model`` ("classifier") was ``told`` to leave out; told
+    none, those its training run was told to (``trained``, of a scene of ``trained_bands`` bands), where the scene has
+    as many bands: its training scene's sensor and band set."""
+    if told is not None:
+        leave_out_told(scene, told)
+    elif trained and trained_bands == scene.bands:
+        leave_out_told(scene, trained, f"as the {model}'s training run was told")
+
+
 def scene_values(scene: Scene) -> str:
     """What the values of ``scene`` are, as the engine reads them ("Reflectance", "Radiance (units)"), for a synthesis
     model to keep; "" when its file does not say (:func:`~.report.value_label`)."""
@@ -329,16 +341,14 @@ def describe_model_bands(model: "SynthesisModel", scene: Scene) -> None:
     trained, or a bundle saved before it kept them): what the values are (:func:`scene_values`) and each usable
     band's FWHM, which the patch files it writes carry. The scene has the model's bands: a reused model was checked
     against it (``_check_model_fits``)."""
-    from .io.band_choice import band_numbers_text
+    from .io.band_choice import told_bands_text
 
     if not model.values:
         model.values = scene_values(scene)
     if model.fwhm is None:
         model.fwhm = scene.usable_fwhm()
     if model.scene_bands is None:  # the bands told to leave out, left out again where it is reused
-        model.scene_bands = scene.bands
-        told = scene.named_left_out
-        model.named_left_out = band_numbers_text(told) if told is not None and told.any() else ""
+        model.scene_bands, model.named_left_out = scene.bands, told_bands_text(scene)
 
 
 def check_synthetic_patches(kind: str, method: str) -> str:
@@ -454,14 +464,12 @@ def _check_patch_fits(settings: MethodSettings, scene: Scene) -> None:
                          f"pixels); use at most {min(scene.shape)}, or leave it unset to let the scene choose")
 
 
-def _check_model_fits(settings: MethodSettings, scene: Scene, told: bool = False) -> None:
-    """Refuse a reused synthesis model of another band set; where the run was not ``told`` which bands to leave out,
-    those the model's training run was told to are left out first, on a scene of as many bands as its scene."""
+def _check_model_fits(settings: MethodSettings, scene: Scene) -> None:
+    """Refuse a reused synthesis model of another band set (the bands left out as told, or as its training run was
+    told, already left out: :func:`leave_out_as_trained`)."""
     model = settings.synthesis_model
     if model is None:
         return
-    if not told and model.named_left_out and model.scene_bands == scene.bands:
-        leave_out_told(scene, model.named_left_out, "as the synthesis model's training run was told")
     if int(model.bands) != int(scene.good_bands.sum()):
         told_text = (f"; its training run left out bands {model.named_left_out} of its scene's {model.scene_bands} "
                      f"as told" if model.named_left_out else "")
@@ -636,10 +644,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     layout = read_scene_layout(scene_path, reading)  # a plain raster's pixels are streamed, never held whole
     scene = layout or read_scene(scene_path, reporter=reading)  # a product's unpacking too
     trained_without = meta.get("named_left_out")  # the bands its training run was told to leave out, or None
-    if leave_out_bands is not None:
-        leave_out_told(scene, leave_out_bands)
-    elif trained_without and meta.get("scene_bands") == scene.bands:
-        leave_out_told(scene, trained_without, "as the classifier's training run was told")
+    leave_out_as_trained(scene, leave_out_bands, trained_without, meta.get("scene_bands"), "classifier")
     bands = int(scene.good_bands.sum())
     if bands != meta["bands"]:
         hint = (f"; its training run left out bands {trained_without} of its scene's {meta.get('scene_bands')} as "
@@ -741,11 +746,10 @@ def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[t
 def named_left_out_fact(scene: Scene) -> list[str]:
     """The run-facts line of the bands a run was told to leave out, as they are given again ("Bands left out as the run
     was told: 108-112,224"); none where it was told none."""
-    from .io.band_choice import band_numbers_text
+    from .io.band_choice import told_bands_text
 
-    told = scene.named_left_out
-    return ([f"Bands left out {scene.told_by}: {band_numbers_text(told)}"] if told is not None and told.any()
-            else [])
+    told = told_bands_text(scene)
+    return [f"Bands left out {scene.told_by}: {told}"] if told else []
 
 
 def write_maps(classifier: Any, class_ids: np.ndarray, classes: list[ClassInfo], mapped: list[ClassInfo],

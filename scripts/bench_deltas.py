@@ -16,7 +16,7 @@ import argparse
 import glob
 import sys
 
-from hypersynth.core.bench import RunResult, column_amount, merge_bench_files
+from hypersynth.core.bench import RunResult, amount_order, column_amount, merge_bench_files
 
 
 SHORT = {"cnn_weight": "c", "dfeat_weight": "d", "smoothing": "σ", "pseudo_labels": "pl",
@@ -25,16 +25,12 @@ SHORT = {"cnn_weight": "c", "dfeat_weight": "d", "smoothing": "σ", "pseudo_labe
 
 def runs_of(patterns: list[str], method: str) -> dict[tuple, RunResult]:
     """``{(dataset, split, amount, seed): run}`` of ``method`` in the files the glob ``patterns`` match (amount: N
-    labels a class or a share of each class, as :func:`amount_key` sorts them)."""
+    labels a class or a share of each class, as ``amount_order`` sorts them)."""
     paths = sorted({p for pattern in patterns for p in glob.glob(pattern)})
     if not paths:
         raise SystemExit(f"no file matches {patterns}")
-    return {(r.dataset, r.split, amount_key(r), r.seed): r for r in merge_bench_files(paths) if r.method == method}
-
-
-def amount_key(r: RunResult) -> tuple:
-    """How much of each class a run's draw took, sortable: N first, then each share."""
-    return r.share is not None, r.labels_per_class or 0, r.share or 0.0
+    return {(r.dataset, r.split, amount_order(r.labels_per_class, r.share), r.seed): r
+            for r in merge_bench_files(paths) if r.method == method}
 
 
 def delta_table(a: dict[tuple, RunResult], b: dict[tuple, RunResult], title: str) -> str:

@@ -34,7 +34,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from hypersynth.core.bench import RunResult, column_amount, merge_bench_files
+from hypersynth.core.bench import RunResult, amount_order, column_amount, merge_bench_files
 from hypersynth.core.classify.ensemble import candidate_blends, choose_shares, most_even_best
 
 Blend = dict[str, float]
@@ -108,8 +108,8 @@ def rule_table(runs: list[RunResult], method: str, margin: float) -> str:
         raise SystemExit(f"no {method!r} run with recorded blends (bench writes them since session 16)")
     lines = ["| dataset | split | N | rule | mean OA | − shipped | per seed (OA %: chosen c/d) |",
              "|---|---|---|---|---|---|---|"]
-    def cell_of(r: RunResult) -> tuple:  # N labels a class first, then each share (N 0)
-        return r.dataset, r.split, r.labels_per_class or 0, r.share or 0.0
+    def cell_of(r: RunResult) -> tuple:  # every N first, then each share
+        return r.dataset, r.split, amount_order(r.labels_per_class, r.share)
 
     for setting in sorted({cell_of(r) for r in recorded}):
         cell = sorted((r for r in recorded if cell_of(r) == setting), key=lambda r: r.seed)
@@ -119,7 +119,8 @@ def rule_table(runs: list[RunResult], method: str, margin: float) -> str:
             mean = np.mean([b["oa"] for b in chosen]) * 100
             seeds = ", ".join(f"s{r.seed} {b['oa'] * 100:.1f}: {b['cnn_weight']:g}/{b['dfeat_weight']:g}"
                               for r, b in zip(cell, chosen))
-            amount = column_amount(setting[2] or None, setting[3] or None, "{}")
+            is_share, n, share = setting[2]
+            amount = column_amount(n or None, share if is_share else None, "{}")
             lines.append(f"| {setting[0]} | {setting[1]} | {amount} | {name} | {mean:.1f} | {mean - base:+.1f} "
                          f"| {seeds} |")
     return "\n".join(lines)

@@ -199,6 +199,13 @@ def band_numbers_text(chosen: np.ndarray) -> str:
     return ",".join(f"{a + 1}" if a == b else f"{a + 1}-{b + 1}" for a, b in _runs(np.flatnonzero(chosen)))
 
 
+def told_bands_text(scene: "Scene") -> str:
+    """The bands a run on ``scene`` was told to leave out (its ``named_left_out``) as they are given again
+    ("108-112,224"), for a saved model and the report; "" where it was told none."""
+    told = scene.named_left_out
+    return band_numbers_text(told) if told is not None and told.any() else ""
+
+
 def describe_bands(chosen: np.ndarray, wavelengths: Optional[Sequence[float]] = None) -> str:
     """The bands ``chosen`` marks as runs of band numbers with their wavelengths: "bands 104–108 (1339–1378 nm) and
     220 (2497 nm)"."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import replace
 from contextvars import ContextVar
@@ -253,8 +254,8 @@ def _one_name_per_id(ids: list[int], names: list[str]) -> dict[int, str]:
     for class_id, name in zip(ids, names):
         seen.setdefault(class_id, set()).add(name)
     one = {i: next(iter(given)) for i, given in seen.items() if i and len(given) == 1 and "" not in given}
-    shared = {name for name in one.values() if list(one.values()).count(name) > 1}
-    return {i: name for i, name in one.items() if name not in shared}
+    ids_of = Counter(one.values())
+    return {i: name for i, name in one.items() if ids_of[name] == 1}
 
 
 def _overlaps_scene(geometry: Any, scene: Scene) -> bool:

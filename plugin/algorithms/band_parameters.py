@@ -28,20 +28,25 @@ def leave_out_bands_parameter(algorithm: QgsProcessingAlgorithm, title: str = LE
 
 def bands_to_leave_out(algorithm: QgsProcessingAlgorithm, parameters: Mapping[str, Any],
                        context: QgsProcessingContext) -> Optional[str]:
-    """The bands to leave out as given, None when none are; refused here, naming the parameter, when of no known form
-    or when a band number lies beyond the SCENE layer's bands (the scene says the rest, its wavelengths, once it is
-    read: :func:`band_choice_refused`)."""
+    """The bands to leave out as given, None when none are (checked by :func:`check_bands_to_leave_out`, which every
+    algorithm's ``check_parameters`` calls before its run)."""
+    return algorithm.parameterAsString(parameters, LEAVE_OUT_BANDS, context).strip() or None
+
+
+def check_bands_to_leave_out(algorithm: QgsProcessingAlgorithm, parameters: Mapping[str, Any],
+                             context: QgsProcessingContext) -> None:
+    """Refuse, naming the parameter, bands to leave out of no known form or a band number beyond the SCENE layer's
+    bands (the scene says the rest, its wavelengths, once it is read: :func:`band_choice_refused`)."""
     from ...core.io.band_choice import bands_left_out, parse_bands_to_leave_out
 
-    text = algorithm.parameterAsString(parameters, LEAVE_OUT_BANDS, context).strip()
-    if not text:
-        return None
+    text = bands_to_leave_out(algorithm, parameters, context)
+    if text is None:
+        return
     with band_choice_refused(algorithm):
         numbers = [item.text for item in parse_bands_to_leave_out(text) if not item.by_wavelength]
         bands = scene_band_count(algorithm, parameters, context)
         if numbers and bands is not None:  # before the run, as the dialog can say it
             bands_left_out(", ".join(numbers), bands)
-    return text
 
 
 def scene_band_count(algorithm: QgsProcessingAlgorithm, parameters: Mapping[str, Any],

@@ -29,6 +29,7 @@ from ...core.memory import out_of_memory_message
 from ...core.progress import Cancelled, Reporter
 from ..layers import gdal_name
 from ..tasks import engine_warnings_to
+from .band_parameters import LEAVE_OUT_BANDS, check_bands_to_leave_out
 
 PLUGIN_FOLDER = Path(__file__).resolve().parents[2]  # the plugin's root: metadata.txt, resources/
 ICON = PLUGIN_FOLDER / "resources" / "icon.svg"
@@ -144,12 +145,15 @@ class HyperSynthAlgorithm(QgsProcessingAlgorithm):
         """Refuse, with a QgsProcessingException, a combination of parameters this algorithm cannot run, from the
         parameters alone (no data read). Called before the run (checkParameterValues: the dialog says it and keeps
         the parameters) and again at its start (a model or a script may skip the first call). Here: the
-        destinations' names and the input files given; subclasses add their own checks to these."""
+        destinations' names, the input files given, the seed and the bands to leave out; subclasses add their own
+        checks to these."""
         self.check_known_names(parameters)
         self.check_file_names(parameters, context)
         self.check_input_files(parameters, context)
         if self.parameterDefinition("SEED") is not None:
             seed_value(self, parameters, context)  # a seed that is not whole, refused before the run
+        if self.parameterDefinition(LEAVE_OUT_BANDS) is not None:
+            check_bands_to_leave_out(self, parameters, context)
 
     def check_known_names(self, parameters: Mapping[str, Any]) -> None:
         """Refuse a parameter this algorithm has not (a script's or qgis_process's typo, or another algorithm's name

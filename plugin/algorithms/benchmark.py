@@ -168,12 +168,11 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
             optional=True, createByDefault=False))
 
     def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
-        """The destinations' names, the label counts and seeds, a method and a split at least, the device, the bands
-        to leave out and the scene's name in the tables."""
+        """The destinations' names, the label counts and seeds, a method and a split at least, the device and the
+        scene's name in the tables."""
         super().check_parameters(parameters, context)
         self.runs(parameters, context)
         self.check_device_parameter(parameters, context)
-        bands_to_leave_out(self, parameters, context)
         layer = self.parameterAsRasterLayer(parameters, self.SCENE, context)
         if layer is not None:  # a layer named as a dataset here (salinasA), refused before the run
             self.scene_name(layer.source(), self.parameterAsString(parameters, self.NAME, context) or layer.name())

@@ -147,7 +147,6 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
                                          f"classifier; {model} {state}")
         check_model_kind(model, "classifier")
         self.check_device_parameter(parameters, context)
-        bands_to_leave_out(self, parameters, context)
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:

@@ -99,11 +99,6 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
         self.addParameter(leave_out_bands_parameter(self))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Imported scene (GeoTIFF)")))
 
-    def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
-        """The destination's name, the input file, and the form of the bands to leave out."""
-        super().check_parameters(parameters, context)
-        bands_to_leave_out(self, parameters, context)
-
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
         from ...core.io.convert import import_name, import_scene, left_out_name

@@ -166,11 +166,6 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.AVERAGE_ACCURACY, self.tr("Average accuracy (AA)")))
         self.addOutput(QgsProcessingOutputNumber(self.KAPPA, self.tr("Cohen's kappa")))
 
-    def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
-        """What every algorithm checks, and the form of the bands to leave out."""
-        super().check_parameters(parameters, context)
-        bands_to_leave_out(self, parameters, context)
-
     LEAVE_OUT_EFFECT = ("The report names them apart from the bands the file flags, and a classifier or synthesis "
                         "model the run saves leaves them out again where it is used on a scene of as many bands.")
 

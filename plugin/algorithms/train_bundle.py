@@ -94,12 +94,11 @@ class TrainBundleAlgorithm(HyperSynthAlgorithm):
                         "out again unless told others.")
 
     def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> None:
-        """The patch size against the scene's size, the device and the form of the bands to leave out."""
+        """The patch size against the scene's size, and the device."""
         super().check_parameters(parameters, context)
         check_patch_size(self.parameterAsInt(parameters, self.PATCH_SIZE, context),
                          self.parameterAsRasterLayer(parameters, self.SCENE, context), self.title(self.PATCH_SIZE))
         self.check_device_parameter(parameters, context)
-        bands_to_leave_out(self, parameters, context)
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
