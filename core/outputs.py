@@ -146,22 +146,24 @@ def check_approved(out: Path, clash: Iterable[str], approved: Optional[Collectio
 
 
 def prepare_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[Optional[str | os.PathLike]],
-                          overwrite: bool, kept: Iterable[str] = ()) -> bool:
-    """:func:`check_output_folder`, then create ``out``, before anything is read or trained. Returns whether it
-    was created (so a run that fails can remove the empty folder it made)."""
+                          overwrite: bool, kept: Iterable[str] = ()) -> list[Path]:
+    """:func:`check_output_folder`, then create ``out``, before anything is read or trained. Returns the folders
+    it created, deepest first (so a run that fails can remove them again with :func:`remove_if_empty`)."""
     check_output_folder(out, all_names, inputs, overwrite, kept)
     return _make_folder(out)
 
 
-def _make_folder(out: Path) -> bool:
-    """Create ``out`` (and the folders on its way); returns whether this call created it, which no other run can
-    have done at the same moment (mkdir fails when the folder exists)."""
+def _make_folder(out: Path) -> list[Path]:
+    """Create ``out`` and the folders on its way; returns those this call created, deepest first (empty when
+    ``out`` was there: mkdir fails when the folder exists, so no other run can have created it at the same moment).
+    """
+    missing = [folder for folder in (out, *out.parents) if not folder.exists()]
     try:
         out.mkdir(parents=True)
-        return True
+        return missing
     except FileExistsError:
         if out.is_dir():
-            return False
+            return []
         raise OutputFolderError(f"the output folder {out} is a file; give a folder (it is created when missing)")
     except OSError as exc:
         problem = write_problem(out)  # says why, when it can (a file on the way, a folder not writable)
@@ -190,12 +192,14 @@ def move_outputs(staging: Path, out: Path, all_names: Iterable[str],
     return moved
 
 
-def remove_if_empty(folder: Path) -> None:
-    """Remove a folder a failed run created, when nothing else was put there."""
-    try:
-        folder.rmdir()  # only succeeds when empty
-    except OSError:
-        pass
+def remove_if_empty(made: Iterable[Path]) -> None:
+    """Remove the folders a failed run created (deepest first, as :func:`_make_folder` lists them), as far up as
+    nothing else was put in them: ``--out new/runs/a`` that fails leaves neither ``new/runs`` nor ``new``."""
+    for folder in made:
+        try:
+            folder.rmdir()  # only succeeds when empty
+        except OSError:
+            return
 
 
 _claims = threading.local()  # .held: {folder: depth} of the claims this thread holds
@@ -218,8 +222,8 @@ def claim_output_folder(out: Path, what: str) -> Iterator[None]:
     The claim is a small JSON file, :data:`CLAIM_FILE`, created in ``out`` with O_EXCL (only one run can) and
     removed on exit, whatever ends the block. It holds the process id, the host, what the run does, when it
     started and, where it can be read, when the process started (``pid_started``: so a pid that a later, unrelated
-    process has taken does not hold the folder). ``out`` is created when missing, and then removed on exit when
-    the run left it empty. A claim this thread holds already nests (the demo claims its folder, then classifies into
+    process has taken does not hold the folder). ``out`` is created when missing, with the folders on its way, and
+    those are removed again on exit as far up as the run left them empty. A claim this thread holds already nests (the demo claims its folder, then classifies into
     it); another thread's is refused like another process's.
 
     Args:
@@ -252,8 +256,7 @@ def claim_output_folder(out: Path, what: str) -> Iterator[None]:
         with _running_lock:
             _running.pop(key, None)
         _drop_claim(out / CLAIM_FILE, mine)  # first: the folder the run made must be empty to go
-        if created:
-            remove_if_empty(out)
+        remove_if_empty(created)
 
 
 def claim_holder(out: Path) -> Optional[str]:
@@ -266,13 +269,14 @@ def claim_holder(out: Path) -> Optional[str]:
         return None
 
 
-def _take_claim(out: Path, what: str) -> tuple[bool, bytes]:
-    """Create the claim file in ``out`` (created when missing): (whether the folder was created, the claim)."""
+def _take_claim(out: Path, what: str) -> tuple[list[Path], bytes]:
+    """Create the claim file in ``out`` (created when missing): (the folders created for it, the claim)."""
     lock = out / CLAIM_FILE
     mine = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "what": what,
                        "started": datetime.now().astimezone().isoformat(timespec="seconds"),
                        "pid_started": process_start(os.getpid())}).encode()
-    created = stale_replaced = False
+    created: list[Path] = []
+    stale_replaced = False
     try:
         for _ in range(10):  # again after a stale claim went, or after a failed run removed the folder it had made
             created = _make_folder(out) or created
@@ -297,8 +301,7 @@ def _take_claim(out: Path, what: str) -> tuple[bool, bytes]:
                     shutil.rmtree(left, ignore_errors=True)
             return created, mine
     except BaseException:
-        if created:
-            remove_if_empty(out)
+        remove_if_empty(created)
         raise
     raise OutputFolderBusyError(f"{out} keeps being claimed and released by other HyperSynth runs; wait for them "
                                 "to finish, or choose another output folder")

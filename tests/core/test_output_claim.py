@@ -61,7 +61,13 @@ def test_a_failed_run_releases_the_claim_and_removes_the_folder_it_made(tmp_path
         with claim_output_folder(out, "a test run"):
             assert (out / CLAIM_FILE).exists()
             raise error()
-    assert not out.exists()
+    assert not (tmp_path / "new").exists()  # nor the folder made on its way
+    (tmp_path / "shared").mkdir()
+    with pytest.raises(error):
+        with claim_output_folder(tmp_path / "shared" / "a" / "b", "a test run"):
+            (tmp_path / "shared" / "other.txt").write_text("another program's file")
+            raise error()
+    assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == ["other.txt"]
     kept = tmp_path / "kept"
     kept.mkdir()
     with pytest.raises(error):

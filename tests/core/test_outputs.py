@@ -135,7 +135,7 @@ def test_a_reused_model_bundle_may_be_saved_again_where_it_is(tmp_path):
     with pytest.raises(OutputFolderError, match="model_bundle"):
         prepare_output_folder(out, ALL_OUTPUTS, [out / "model_bundle"], overwrite=True)
     assert prepare_output_folder(out, ALL_OUTPUTS, [out / "model_bundle"], overwrite=False,
-                                 kept=["model_bundle"]) is False
+                                 kept=["model_bundle"]) == []
 
 
 def test_validation_labels_that_cannot_score_the_run_are_refused_before_training(scene_files, tmp_path):

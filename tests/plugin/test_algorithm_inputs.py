@@ -263,6 +263,7 @@ def test_moves_into_a_folder_another_run_holds_are_refused_and_undone(tmp_path):
     staged.mkdir()
     (staged / "a").write_text("new a")
     (staged / "b").write_text("new b")
+    (staged / "c").mkdir()  # a classifier folder, say
     free, busy = tmp_path / "free", tmp_path / "busy"
     free.mkdir()
     (free / "a.txt").write_text("old a")
@@ -272,12 +273,14 @@ def test_moves_into_a_folder_another_run_holds_are_refused_and_undone(tmp_path):
             with OutputMoves() as moves:
                 moves.put(staged / "a", str(free / "a.txt"))
                 assert (free / CLAIM_FILE).exists()  # held until every move is kept or undone
+                moves.put(staged / "c", str(tmp_path / "made" / "for" / "classifier"))
                 moves.put(staged / "b", str(busy / "b.txt"))
     finally:
         process.kill()
         process.wait()
     assert sorted(p.name for p in free.iterdir()) == ["a.txt"] and (free / "a.txt").read_text() == "old a"
     assert sorted(p.name for p in busy.iterdir()) == [CLAIM_FILE]  # the other run's claim, and nothing of this one
+    assert not (tmp_path / "made").exists()  # the folders made for a destination go with it
     with OutputMoves() as moves:
         moves.put(staged / "b", str(tmp_path / "new" / "b.txt"))  # a folder the moves make is claimed, then kept
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["b.txt"]
