@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Optional
@@ -162,7 +163,9 @@ class DrawLabelsAlgorithm(HyperSynthAlgorithm):
 
     def temporary_points(self, parameters: dict[str, Any]) -> bool:
         """Whether the training labels go to a temporary output: TEMPORARY_OUTPUT (a file Processing names), or a file
-        in Processing's temporary folder, as a model gives a step whose output no one named (".../OUTPUT.gpkg")."""
+        Processing named in its temporary folder for a model's step whose output no one named: QGIS's
+        ``generateTempFilename`` gives ``processing_XXXXXX/<32 hex digits>/OUTPUT.gpkg``, the first folder this QGIS
+        session's own, so no file an analyst names is taken for one."""
         value = parameters.get(self.OUTPUT)
         if isinstance(value, QgsProcessingOutputLayerDefinition):
             value = value.sink.staticValue()
@@ -171,7 +174,8 @@ class DrawLabelsAlgorithm(HyperSynthAlgorithm):
         if not isinstance(value, str) or not value:
             return False
         temporary = Path(QgsProcessingUtils.tempFolder()).resolve()
-        return temporary in Path(value).resolve().parents
+        named = Path(value).resolve()
+        return named.parent.parent == temporary and re.fullmatch(r"[0-9a-f]{32}", named.parent.name) is not None
 
     def points_destination(self, parameters: dict[str, Any], context: QgsProcessingContext,
                            georeferenced: bool) -> str:

@@ -230,6 +230,11 @@ def test_a_scene_without_georeference_takes_no_geopackage_and_a_temporary_output
                                   np.where(split.train_mask, split.labels, 0))
     ds = ogr.Open(result["OUTPUT"])
     assert ds.GetLayer(0).GetSpatialRef() is None  # pixel coordinates, no CRS
+    from qgis.core import QgsProcessingUtils
+
+    named = Path(QgsProcessingUtils.tempFolder()) / "mine" / "train.gpkg"  # a file the analyst named there
+    with pytest.raises(QgsProcessingException, match=r"^train.gpkg: the scene has no georeference"):
+        _run({**parameters, "OUTPUT": str(named)})
 
 
 # --- outputs all or nothing, and checked first --------------------------------------------------------------------
