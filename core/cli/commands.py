@@ -315,6 +315,10 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                         out_dir=args.out, overwrite=args.overwrite, exclude_path=args.exclude,
                         exclude_field=args.exclude_field, training_beside=not args.keep_training_pixels)
         print(ev.to_markdown(), end="")
+        if ev.training_pixels == "unknown":  # a map of another tool, or moved away from its run's folder
+            print("\nNote: which pixels the map's classifier learnt from is not known (no classifier_bundle folder "
+                  "beside the map says): validation pixels among them were scored, which flatters the map; give "
+                  "its training labels as --exclude to leave them out", file=sys.stderr)
         if args.out:
             print(f"\nwritten: {', '.join(str(Path(args.out) / name) for name in ACCURACY_FILES)}")
         return 0

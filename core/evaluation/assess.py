@@ -16,7 +16,7 @@ import numpy as np
 
 from ..scene import ClassInfo, Scene, default_color
 from .area import pixel_area_unit
-from .metrics import Evaluation, NearTraining, confusion_figure, evaluate
+from .metrics import TRAINING_PIXELS, Evaluation, NearTraining, confusion_figure, evaluate
 
 if TYPE_CHECKING:
     from ..pixel_mask import PixelMask
@@ -111,8 +111,10 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
             " outside the excluded labels" if excluded is not None else "") + "; check that the validation layer "
             "covers the classified map")
     check_shared_classes(truth_all, mapped_all)
-    return evaluate(truth_all, mapped_all, classes, mapped_pixels=counts,
-                    area_unit=pixel_area_unit(transform, crs_wkt))
+    ev = evaluate(truth_all, mapped_all, classes, mapped_pixels=counts, area_unit=pixel_area_unit(transform, crs_wkt))
+    ev.training_pixels = ("left_out_beside" if learnt is not None else "left_out_given" if excluded is not None
+                          else "kept" if not training_beside else "unknown")
+    return ev
 
 
 def _map_strips(src: Any, path: str | os.PathLike) -> Iterator[tuple[slice, np.ndarray]]:
@@ -272,6 +274,8 @@ def accuracy_document(ev: Evaluation, class_map_path: str | os.PathLike, validat
     from datetime import datetime
 
     left_out = f"- Left out: the pixels of {Path(exclude_path).resolve()}\n" if exclude_path is not None else ""
+    if ev.training_pixels is not None:
+        left_out += f"- The map's training pixels: {TRAINING_PIXELS[ev.training_pixels]}\n"
     left_out += "".join(f"- Note: {line}\n" for line in said)
     return (f"# Accuracy of {Path(class_map_path).name}\n\n"
             f"- Class map: {Path(class_map_path).resolve()}\n- Validation labels: {Path(validation_path).resolve()}\n"

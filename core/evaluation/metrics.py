@@ -42,6 +42,15 @@ class NearTraining:
                 "oa_near": _json_number(self.oa_near), "oa_apart": _json_number(self.oa_apart)}
 
 
+TRAINING_PIXELS = {  # how an assessment of a map treated the pixels its classifier learnt from -> what it means
+    "left_out_beside": "left out: the pixels the classifier saved beside the map learnt from",
+    "left_out_given": "left out: the pixels of the labels given to leave out",
+    "kept": "scored, as asked (the map's accuracy on its own training labels flatters it)",
+    "unknown": "not known (no classifier folder beside the map says which they are, and no labels to leave out were "
+               "given): validation pixels among them were scored, which flatters the map",
+}
+
+
 @dataclass
 class Evaluation:
     """How well predicted label ids agree with the true ones on the test pixels."""
@@ -58,6 +67,8 @@ class Evaluation:
     f1: dict[int, float] = field(default_factory=dict)  # class id -> F1 of producer's and user's accuracy
     area: Optional[AreaEstimate] = None  # area-adjusted figures, when the map's class counts were given
     near_training: Optional[NearTraining] = None  # the accuracy near the training pixels and apart, when known
+    training_pixels: Optional[str] = None  # a map's assessment: how the pixels it was trained on were treated, one of
+    # TRAINING_PIXELS' keys ("unknown": nothing said which they are, so validation pixels among them were scored)
 
     def support(self) -> np.ndarray:
         """``(K,)`` test pixels per true class."""
@@ -80,6 +91,7 @@ class Evaluation:
             "confusion_class_ids": [int(c) for c in self.class_ids],
             **({"area_adjusted": self.area.to_dict()} if self.area is not None else {}),
             **({"near_training": self.near_training.to_dict()} if self.near_training is not None else {}),
+            **({"training_pixels": self.training_pixels} if self.training_pixels is not None else {}),
         }
 
     def to_json(self, indent: int = 2) -> str:

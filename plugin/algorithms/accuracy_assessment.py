@@ -138,16 +138,10 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
                                  class_field=class_field)
         exclude = labels_file(exclude_layer, "left out", context, feedback) if exclude_layer is not None else None
 
-        from ...core.evaluation.assess import training_folder_beside
         from ...core.pipeline import assess_accuracy
 
         keep_training = self.parameterAsBoolean(parameters, self.KEEP_TRAINING_PIXELS, context)
         exclude_field = self.parameterAsString(parameters, self.EXCLUDE_CLASS_FIELD, context).strip() or None
-        if exclude is None and not keep_training and training_folder_beside(class_map) is None:
-            feedback.pushInfo(self.tr(
-                "No classifier_bundle folder lies beside the map, so the pixels its classifier learnt from are not "
-                "known: if the validation labels hold them, give the training labels as '{}' ({}), or the accuracy "
-                "counts them").format(self.title(self.EXCLUDE), self.EXCLUDE))
         feedback.setProgress(10.0)
         if folder:
             from ...core.evaluation.assess import check_not_a_run_folder
@@ -174,6 +168,11 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
                     results[self.OUTPUT] = moves.put_text(json.dumps(metrics, indent=2), staging, out_json)
             finally:
                 discard_staging(staging)
+        if metrics.get("training_pixels") == "unknown":
+            feedback.pushInfo(self.tr(
+                "Which pixels the map's classifier learnt from is not known (no classifier_bundle folder beside the "
+                "map holds them on its grid): validation pixels among them were scored, which flatters the map; give "
+                "its training labels as '{}' ({}) to leave them out").format(self.title(self.EXCLUDE), self.EXCLUDE))
         for key, name in ((self.OVERALL_ACCURACY, "oa"), (self.AVERAGE_ACCURACY, "aa"), (self.KAPPA, "kappa")):
             if metrics.get(name) is not None:  # None: undefined (e.g. kappa with a single class)
                 results[key] = float(metrics[name])

@@ -3,6 +3,7 @@ training grid's lattice (the grid itself, a mosaic holding it, a crop), and `ass
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import replace
@@ -100,7 +101,10 @@ def test_assessing_a_runs_own_map_leaves_out_what_its_classifier_learnt_from(sce
     assert cli_main([*assess, "--out", str(tmp_path / "accuracy")]) == 0
     assert _scored(capsys) == run.metrics["n_test"]  # the report's figure
     said = "12 validation pixels of truth.tif lie on pixels the classifier saved beside the map"
-    assert said in caplog.text and said in (tmp_path / "accuracy" / "accuracy.md").read_text()
+    document = (tmp_path / "accuracy" / "accuracy.md").read_text()
+    assert said in caplog.text and said in document
+    assert "- The map's training pixels: left out: the pixels the classifier saved beside the map learnt" in document
+    assert json.loads((tmp_path / "accuracy" / "metrics.json").read_text())["training_pixels"] == "left_out_beside"
     caplog.clear()
     assert cli_main([*assess, "--exclude", str(labels)]) == 0  # left out already: nothing more to say
     assert _scored(capsys) == run.metrics["n_test"] and "saved beside the map" not in caplog.text
@@ -112,5 +116,14 @@ def test_assessing_a_runs_own_map_leaves_out_what_its_classifier_learnt_from(sce
     (tmp_path / "copy").mkdir()  # the same map alone: nothing says which pixels were learnt from
     (tmp_path / "copy" / "map.tif").write_bytes(run.class_map.read_bytes())
     caplog.clear()
-    assert cli_main(["assess", "--map", str(tmp_path / "copy" / "map.tif"), "--validation", str(truth)]) == 0
-    assert _scored(capsys) == run.metrics["n_test"] + 12 and "saved beside the map" not in caplog.text
+    assert cli_main(["assess", "--map", str(tmp_path / "copy" / "map.tif"), "--validation", str(truth),
+                     "--out", str(tmp_path / "copy" / "accuracy")]) == 0
+    printed, noted = capsys.readouterr()
+    assert int(re.search(r"\((\d+) test pixels", printed).group(1)) == run.metrics["n_test"] + 12
+    assert "saved beside the map" not in caplog.text
+    assert ("Note: which pixels the map's classifier learnt from is not known (no classifier_bundle folder beside "
+            "the map says): validation pixels among them were scored, which flatters the map; give its training "
+            "labels as --exclude") in noted  # said (beside the figures, on stderr), as they may flatter the map
+    metrics = json.loads((tmp_path / "copy" / "accuracy" / "metrics.json").read_text())
+    assert metrics["training_pixels"] == "unknown"
+    assert "- The map's training pixels: not known" in (tmp_path / "copy" / "accuracy" / "accuracy.md").read_text()

@@ -181,8 +181,9 @@ def test_the_log_says_when_the_training_pixels_cannot_be_known(hypersynth_plugin
     processing.run("hypersynth:accuracyassessment", {
         "CLASS_MAP": files["map"], "VALIDATION": files["validation"], "OUTPUT": str(tmp_path / "metrics.json")},
         feedback=said)
-    assert any(line.startswith("No classifier_bundle folder lies beside the map") and "(EXCLUDE)" in line
+    assert any(line.startswith("Which pixels the map's classifier learnt from is not known") and "(EXCLUDE)" in line
                for line in said.infos)
+    assert json.loads((tmp_path / "metrics.json").read_text())["training_pixels"] == "unknown"
     from hypersynth.core.demo import demo_crs_wkt, demo_transform
     from hypersynth.core.io.write import write_label_raster
 
@@ -194,7 +195,8 @@ def test_the_log_says_when_the_training_pixels_cannot_be_known(hypersynth_plugin
     processing.run("hypersynth:accuracyassessment", {
         "CLASS_MAP": files["map"], "VALIDATION": files["validation"], "EXCLUDE": str(exclude),
         "OUTPUT": str(tmp_path / "told.json")}, feedback=told)
-    assert told.infos and not any("No classifier_bundle" in line for line in told.infos)
+    assert told.infos and not any("is not known" in line for line in told.infos)
+    assert json.loads((tmp_path / "told.json").read_text())["training_pixels"] == "left_out_given"
 
 
 def test_the_training_pixels_beside_a_runs_map_are_left_out_unless_kept(hypersynth_plugin, tmp_path):
@@ -215,6 +217,8 @@ def test_the_training_pixels_beside_a_runs_map_are_left_out_unless_kept(hypersyn
         result = processing.run("hypersynth:accuracyassessment", {
             "CLASS_MAP": str(run.class_map), "VALIDATION": str(truth), "KEEP_TRAINING_PIXELS": keep,
             "OUTPUT": str(tmp_path / f"keep_{keep}.json")})
-        scored[keep] = json.loads(Path(result["OUTPUT"]).read_text())["n_test"]
+        metrics = json.loads(Path(result["OUTPUT"]).read_text())
+        scored[keep] = metrics["n_test"]
+        assert metrics["training_pixels"] == ("kept" if keep else "left_out_beside")
     labelled = int(((data.labels > 0) & data.scene.valid).sum())
     assert scored == {False: labelled - 4 * len(data.classes), True: labelled}
