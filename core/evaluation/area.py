@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -44,6 +44,8 @@ class AreaEstimate:
     area: np.ndarray  # (K,) estimated area of each true class, in ``unit``
     area_ci: np.ndarray  # (K,) 95 % half-widths, in ``unit``
     unsampled: list[str]  # names of mapped classes without a validation pixel (the estimate cannot see them)
+    single: list[str] = field(default_factory=list)  # names of map classes with one validation pixel: a stratum's
+    # variance needs two, so the intervals its term enters (OA, every area, every producer's accuracy) are not given
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN becomes None)."""
@@ -54,6 +56,7 @@ class AreaEstimate:
             "method": "Olofsson et al. 2014, strata = map classes", "unit": self.unit,
             "oa": num(self.oa), "oa_ci95": num(self.oa_ci), "unsampled_map_classes": list(self.unsampled),
             "sampled_share_of_map": num(self.sampled_share), "finite_population_correction": True,
+            "map_classes_with_one_validation_pixel": list(self.single),
             "classes": [{"id": int(c), "name": n, "mapped_pixels": int(m), "validation_pixels": int(s),
                          "mapped_area": num(m * self.unit_per_pixel), "estimated_area": num(a),
                          "estimated_area_ci95": num(ac), "users_accuracy": num(u), "users_accuracy_ci95": num(uc),
@@ -72,8 +75,9 @@ class AreaEstimate:
             share = self.mapped_pixels[self.samples > 0].sum() / max(int(self.mapped_pixels.sum()), 1)
             covered = (f"; over the map classes with validation pixels, {share * 100:.0f} % of the mapped area: "
                        f"{', '.join(self.unsampled)} {'has' if len(self.unsampled) == 1 else 'have'} none")
-        lines = [f"Area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % (95 % confidence interval; "
-                 f"Olofsson et al. 2014, the map classes as strata{covered})", "",
+        lines = [f"Area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % (± the 95 % confidence interval "
+                 "if the validation pixels are a random sample of the map; Olofsson et al. 2014, the map classes as "
+                 f"strata{covered})", "",
                  f"| id | class | mapped ({unit}) | estimated area"
                  f"{' within the sampled map classes' if self.unsampled else ''} ({unit}) | producer's acc. (%) | "
                  "user's acc. (%) |",
@@ -92,6 +96,11 @@ class AreaEstimate:
         if self.unsampled:
             lines.append(f"No validation pixel lies on the map's {', '.join(self.unsampled)}: what the map calls "
                          "that is left out of the estimates; add validation pixels there.")
+        if self.single:
+            lines.append(f"Only one validation pixel lies on the map's {', '.join(self.single)}: a map class's "
+                         "variance needs at least two (Olofsson et al. 2014 advise 50 or more a class), so no interval "
+                         "is given for the OA, the areas and the producer's accuracies, which all depend on it; add "
+                         "validation pixels there.")
         return "\n".join(lines) + "\n"
 
 
@@ -142,14 +151,20 @@ def area_estimate(confusion: np.ndarray, class_ids: Sequence[int], class_names: 
             rest = sum(mapped[i] ** 2 * fpc[i] * share[i, j] * (1 - share[i, j]) / dof[i] for i in others)
             producers_var[j] = (own + producers[j] ** 2 * rest) / n_true[j] ** 2
     ci = Z95 * np.sqrt(np.maximum(area_var, 0.0)) * total * unit_per_pixel
+    single = sampled & (samples < 2)  # a stratum whose variance is unknown: every interval it enters is unknown too
+    oa_ci = math.nan if single.any() else Z95 * math.sqrt(oa_var)
+    if single.any():
+        ci[:] = math.nan
+        producers_var[:] = math.nan
     return AreaEstimate(
         class_ids=[int(c) for c in class_ids], class_names=list(class_names), mapped_pixels=mapped.astype(np.int64),
         samples=samples.astype(np.int64), sampled_share=float(samples[sampled].sum() / max(total, 1.0)),
         unit=unit, unit_per_pixel=float(unit_per_pixel),
-        oa=oa, oa_ci=Z95 * math.sqrt(oa_var), users=users, users_ci=Z95 * np.sqrt(users_var),
+        oa=oa, oa_ci=oa_ci, users=users, users_ci=Z95 * np.sqrt(users_var),
         producers=producers, producers_ci=Z95 * np.sqrt(producers_var),
         area=column * total * unit_per_pixel, area_ci=ci,
-        unsampled=[name for name, m, s in zip(class_names, mapped, sampled) if m > 0 and not s])
+        unsampled=[name for name, m, s in zip(class_names, mapped, sampled) if m > 0 and not s],
+        single=[name for name, one in zip(class_names, single) if one])
 
 
 def pixel_area_unit(transform: Sequence[float], crs_wkt: Optional[str]) -> tuple[str, float]:

@@ -66,6 +66,23 @@ def test_a_mapped_class_without_validation_pixels_is_named():
     assert "No validation pixel lies on the map's road" in ev.area.to_markdown()
 
 
+def test_a_map_class_with_one_validation_pixel_gives_no_interval_it_enters():
+    """A map class with one validation pixel has no variance: its term was dropped, so the OA's interval was that of
+    the other classes alone (68.0 ± 5.56 % here, while a fifth of the map, c, rests on one wrong pixel) and every
+    producer's accuracy lost its interval without a word. Now the intervals it enters are not given, and why is said."""
+    by_map = np.array([[40, 10, 0], [5, 45, 0], [0, 1, 0]])  # rows: map classes a, b, c; columns: the truth
+    est = area_estimate(by_map.T, [1, 2, 3], ["a", "b", "c"], [4000, 4000, 2000])
+    assert est.oa == pytest.approx(0.4 * 0.8 + 0.4 * 0.9) and np.isnan(est.oa_ci)
+    assert np.isnan(est.area_ci).all() and np.isnan(est.producers_ci).all()
+    assert np.isfinite(est.users_ci[:2]).all() and np.isnan(est.users_ci[2])  # a and b have their own samples
+    assert est.single == ["c"]
+    md = est.to_markdown()
+    assert md.startswith("Area-adjusted OA 68.00 % (")  # no ± made up
+    assert "Only one validation pixel lies on the map's c: a map class's variance needs at least two" in md
+    data = est.to_dict()
+    assert data["oa_ci95"] is None and data["map_classes_with_one_validation_pixel"] == ["c"]
+
+
 def test_pixel_area_is_in_hectares_only_on_a_metric_grid():
     from rasterio.crs import CRS
 
