@@ -39,10 +39,20 @@ def _patch_side(classifier: Any) -> Optional[int]:
     return getattr(classifier, "patch_size", None) or getattr(getattr(classifier, "config", None), "patch_size", None)
 
 
-def _reach(classifier: Any) -> int:
-    """How far from a training pixel a validation pixel counts as near it: the classifier's patch reach, at least 1."""
-    side = _patch_side(classifier)
-    return max(1, int(side) // 2) if side else 1
+def _reach(classifier: Any) -> tuple[int, str]:
+    """How far from a training pixel a validation pixel counts as near it, and what that distance is: as far as the
+    classifier's view of a pixel reaches, its patch's half-side plus its smoothing's kernel radius (a validation pixel
+    that close shares pixels with a training label's view), at least 1 (a pixel's neighbours are alike)."""
+    from .classify.spatial import kernel_radius
+
+    side = int(_patch_side(classifier) or 1)
+    sigma = float(getattr(classifier, "smoothing", 0.0) or 0.0)
+    reach = side // 2 + kernel_radius(sigma)
+    parts = ([f"its {side} × {side} patches' half-side, {side // 2}"] if side > 1 else []) + (
+        [f"its smoothing's reach at σ {sigma:g}, {kernel_radius(sigma)}"] if sigma > 0 else [])
+    if not parts:
+        return 1, "the classifier sees each pixel alone; its neighbours are alike"
+    return max(1, reach), "how far the classifier's view of a pixel reaches: " + ", plus ".join(parts)
 
 
 def own_training_pixels(meta: dict, scene: Scene) -> Optional[np.ndarray]:

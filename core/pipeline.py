@@ -555,7 +555,8 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
     if validation is not None:
         from .evaluation.assess import evaluate_scored, write_evaluation
 
-        ev = evaluate_scored(validation, maps, used, scene, training=training, reach=_reach(fitted.classifier))
+        reach, reach_means = _reach(fitted.classifier)
+        ev = evaluate_scored(validation, maps, used, scene, training=training, reach=reach, reach_means=reach_means)
         write_evaluation(ev, out, warnings)
     with_attention = False
     if fitted.synthesis_model is not None:
@@ -674,7 +675,8 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         if layout is not None:
             warn_of_scale(scene, cube.typical_value(), meta.get("median_value"))
         if validation is not None:
-            ev = evaluate_scored(validation, maps, classes, scene, training=own, reach=_reach(clf))
+            reach, reach_means = _reach(clf)
+            ev = evaluate_scored(validation, maps, classes, scene, training=own, reach=reach, reach_means=reach_means)
         read = [("saved classifier", model_path), ("scene file", scene_path), ("validation labels", validation_path)]
         if ev is not None:  # what the run warned of so far (the scale check's, say), and what the run was
             write_evaluation(ev, staging, said, run=run_record("classified with a saved model", read,

@@ -126,7 +126,7 @@ class BlendChoice:
                 f"cross-validation on the real labels ({by}), label regions held out whole"
                 + self.synthesis_note()
                 + (f" (balanced accuracy per {what}: {tried})" if listing else "")
-                + f"; the chosen blend's cross-validated accuracy, {chosen * 100:.1f} %, is optimistic "
+                + f"; the chosen blend's cross-validated balanced accuracy, {chosen * 100:.1f} %, is optimistic "
                 "(few labels, and the shares were picked on the same folds): validation labels give the real figure")
 
     def synthesis_note(self) -> str:

@@ -44,6 +44,8 @@ class AreaEstimate:
     area: np.ndarray  # (K,) estimated area of each true class, in ``unit``
     area_ci: np.ndarray  # (K,) 95 % half-widths, in ``unit``
     unsampled: list[str]  # names of mapped classes without a validation pixel (the estimate cannot see them)
+    quantity_disagreement: float = math.nan  # 0..1, Pontius & Millones 2011, on the estimated proportions p_ij
+    allocation_disagreement: float = math.nan  # 0..1; with the quantity, 1 − the area-adjusted OA
     single: list[str] = field(default_factory=list)  # names of map classes with one validation pixel: a stratum's
     # variance needs two, so the intervals its term enters (OA, every area, every producer's accuracy) are not given
 
@@ -55,6 +57,8 @@ class AreaEstimate:
         return {
             "method": "Olofsson et al. 2014, strata = map classes", "unit": self.unit,
             "oa": num(self.oa), "oa_ci95": num(self.oa_ci), "unsampled_map_classes": list(self.unsampled),
+            "quantity_disagreement": num(self.quantity_disagreement),
+            "allocation_disagreement": num(self.allocation_disagreement),
             "sampled_share_of_map": num(self.sampled_share), "finite_population_correction": True,
             "map_classes_with_one_validation_pixel": list(self.single),
             "classes": [{"id": int(c), "name": n, "mapped_pixels": int(m), "validation_pixels": int(s),
@@ -77,7 +81,8 @@ class AreaEstimate:
                        f"{', '.join(self.unsampled)} {'has' if len(self.unsampled) == 1 else 'have'} none")
         lines = [f"Area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % (± the 95 % confidence interval "
                  "if the validation pixels are a random sample of the map; Olofsson et al. 2014, the map classes as "
-                 f"strata{covered})", "",
+                 f"strata{covered}); of the rest, {self.quantity_disagreement * 100:.2f} points are quantity and "
+                 f"{self.allocation_disagreement * 100:.2f} allocation disagreement", "",
                  f"| id | class | mapped ({unit}) | estimated area"
                  f"{' within the sampled map classes' if self.unsampled else ''} ({unit}) | producer's acc. (%) | "
                  "user's acc. (%) |",
@@ -151,6 +156,9 @@ def area_estimate(confusion: np.ndarray, class_ids: Sequence[int], class_names: 
             rest = sum(mapped[i] ** 2 * fpc[i] * share[i, j] * (1 - share[i, j]) / dof[i] for i in others)
             producers_var[j] = (own + producers[j] ** 2 * rest) / n_true[j] ** 2
     ci = Z95 * np.sqrt(np.maximum(area_var, 0.0)) * total * unit_per_pixel
+    from .metrics import disagreement
+
+    quantity, allocation = disagreement(p.T) if total > 0 else (math.nan, math.nan)  # rows: the truth
     single = sampled & (samples < 2)  # a stratum whose variance is unknown: every interval it enters is unknown too
     oa_ci = math.nan if single.any() else Z95 * math.sqrt(oa_var)
     if single.any():
@@ -160,7 +168,8 @@ def area_estimate(confusion: np.ndarray, class_ids: Sequence[int], class_names: 
         class_ids=[int(c) for c in class_ids], class_names=list(class_names), mapped_pixels=mapped.astype(np.int64),
         samples=samples.astype(np.int64), sampled_share=float(samples[sampled].sum() / max(total, 1.0)),
         unit=unit, unit_per_pixel=float(unit_per_pixel),
-        oa=oa, oa_ci=oa_ci, users=users, users_ci=Z95 * np.sqrt(users_var),
+        oa=oa, oa_ci=oa_ci, users=users,
+        quantity_disagreement=quantity, allocation_disagreement=allocation, users_ci=Z95 * np.sqrt(users_var),
         producers=producers, producers_ci=Z95 * np.sqrt(producers_var),
         area=column * total * unit_per_pixel, area_ci=ci,
         unsampled=[name for name, m, s in zip(class_names, mapped, sampled) if m > 0 and not s],

@@ -85,16 +85,19 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
         learnt[pixels[:, 0], pixels[:, 1]] = 1
     named = {c.id: c for c in classes if counts.get(c.id, 0) > 0} | {c.id: c for c in validated}
     classes = [named[i] for i in sorted(named)]  # the map's classes keep their names, sampled or not
-    truth, mapped, dropped = [], [], 0
+    truth, mapped, dropped, unclassified, told = [], [], 0, 0, 0
     with opened_quietly(class_map_path) as src:
         for rows, class_ids in _map_strips(src, class_map_path):
             labelled = validation[rows]  # (h, W)
-            test = (labelled > 0) & (class_ids > 0)
+            test = labelled > 0
             if excluded is not None:
+                told += int((test & (excluded[rows] != 0)).sum())
                 test &= excluded[rows] == 0
             if learnt is not None:  # counted where nothing else left them out: the pixels this rule drops
                 dropped += int((test & (learnt[rows] == 1)).sum())
                 test &= learnt[rows] == 0
+            unclassified += int((test & (class_ids == 0)).sum())  # no data or 0 on the map: not scored, but said
+            test &= class_ids > 0
             truth.append(labelled[test])
             mapped.append(class_ids[test])
     truth_all, mapped_all = np.concatenate(truth), np.concatenate(mapped)  # row by row
@@ -112,6 +115,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
             "covers the classified map")
     check_shared_classes(truth_all, mapped_all)
     ev = evaluate(truth_all, mapped_all, classes, mapped_pixels=counts, area_unit=pixel_area_unit(transform, crs_wkt))
+    ev.validation_unclassified, ev.validation_left_out = unclassified, told + dropped
     ev.training_pixels = ("left_out_beside" if learnt is not None else "left_out_given" if excluded is not None
                           else "kept" if not training_beside else "unknown")
     return ev
@@ -216,23 +220,26 @@ def validation_pixels(validation: np.ndarray, valid: "np.ndarray | PixelMask", l
 
 
 def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: list[ClassInfo], scene: Scene,
-                    training: Optional[np.ndarray] = None, reach: int = 1) -> Evaluation:
+                    training: Optional[np.ndarray] = None, reach: int = 1,
+                    reach_means: str = "the neighbouring pixels") -> Evaluation:
     """A run's map against its validation pixels; ``maps``: what the run kept of the map it wrote
     (:func:`~..scene_maps.predict_and_write_maps`, asked to keep the classes at ``validation.flat``), the classes at
     those pixels and the pixels of each class, for the area figures (in the scene's units). ``training``: ``(M, 2)``
     rows and columns of the training pixels, to tell the accuracy within ``reach`` pixels of them from the rest
-    (:func:`near_training`)."""
+    (:func:`near_training`; ``reach_means``: what that distance is, for the report)."""
     truth, predicted = validation.truth, maps.scored  # (N,) each, row by row
     classified = predicted > 0
     ev = evaluate(truth[classified], predicted[classified], classes, mapped_pixels=maps.pixels,
                   area_unit=pixel_area_unit(scene.transform, scene.crs_wkt))
     if training is not None and len(training):
         at = np.stack(np.divmod(validation.flat[classified], scene.shape[1]), axis=1)  # (N, 2) rows, cols
-        ev.near_training = near_training(at, truth[classified] == predicted[classified], training, reach)
+        ev.near_training = near_training(at, truth[classified] == predicted[classified], training, reach,
+                                         reach_means)
     return ev
 
 
-def near_training(at: np.ndarray, right: np.ndarray, training: np.ndarray, reach: int) -> NearTraining:
+def near_training(at: np.ndarray, right: np.ndarray, training: np.ndarray, reach: int,
+                  reach_means: str = "the neighbouring pixels") -> NearTraining:
     """The accuracy of the validation pixels at ``at`` (``(N, 2)`` rows, columns; ``right``: ``(N,)`` whether each
     is mapped right) within ``reach`` pixels (Chebyshev distance) of a ``training`` pixel and further away."""
     from scipy.spatial import cKDTree  # nearest training pixel of each: memory follows the pixels, not the grid
@@ -243,7 +250,7 @@ def near_training(at: np.ndarray, right: np.ndarray, training: np.ndarray, reach
     with np.errstate(invalid="ignore"):
         return NearTraining(int(reach), int(near.sum()), int((~near).sum()),
                             float(right[near].mean()) if near.any() else math.nan,
-                            float(right[~near].mean()) if (~near).any() else math.nan)
+                            float(right[~near].mean()) if (~near).any() else math.nan, reach_means)
 
 
 def write_evaluation(ev: Evaluation, folder: Path, warnings: Optional[Sequence[str]] = None,
@@ -276,6 +283,8 @@ def accuracy_document(ev: Evaluation, class_map_path: str | os.PathLike, validat
     left_out = f"- Left out: the pixels of {Path(exclude_path).resolve()}\n" if exclude_path is not None else ""
     if ev.training_pixels is not None:
         left_out += f"- The map's training pixels: {TRAINING_PIXELS[ev.training_pixels]}\n"
+    if ev.validation_left_out:
+        left_out += f"- Validation pixels left out as training pixels: {ev.validation_left_out}\n"
     left_out += "".join(f"- Note: {line}\n" for line in said)
     return (f"# Accuracy of {Path(class_map_path).name}\n\n"
             f"- Class map: {Path(class_map_path).resolve()}\n- Validation labels: {Path(validation_path).resolve()}\n"

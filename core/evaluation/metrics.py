@@ -29,16 +29,18 @@ class NearTraining:
     apart: int  # the others
     oa_near: float  # OA on the near ones, 0..1 (NaN when none)
     oa_apart: float  # OA on the others, 0..1 (NaN when none)
+    radius_means: str = "the neighbouring pixels"  # what ``radius`` is: how far the classifier's view of a pixel
+    # reaches (its patch and its smoothing), so a training label's own pixels or its neighbours' shape the prediction
 
     def sentence(self) -> str:
         """The line the report and ``accuracy.md`` show."""
         reach = f"{self.radius} pixel{'s' if self.radius != 1 else ''}"
         return (f"{self.near} of the {self.near + self.apart} validation pixels lie within {reach} of a training "
-                f"pixel (the classifier's patch reach), where pixels are alike: OA {_pct(self.oa_near)} % there, "
+                f"pixel ({self.radius_means}), where pixels are alike: OA {_pct(self.oa_near)} % there, "
                 f"{_pct(self.oa_apart)} % on the {self.apart} further away, the better guide to the map elsewhere.")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"radius": self.radius, "near": self.near, "apart": self.apart,
+        return {"radius": self.radius, "radius_means": self.radius_means, "near": self.near, "apart": self.apart,
                 "oa_near": _json_number(self.oa_near), "oa_apart": _json_number(self.oa_apart)}
 
 
@@ -67,6 +69,11 @@ class Evaluation:
     f1: dict[int, float] = field(default_factory=dict)  # class id -> F1 of producer's and user's accuracy
     area: Optional[AreaEstimate] = None  # area-adjusted figures, when the map's class counts were given
     near_training: Optional[NearTraining] = None  # the accuracy near the training pixels and apart, when known
+    quantity_disagreement: float = math.nan  # 0..1, Pontius & Millones 2011: the classes' amounts differ
+    allocation_disagreement: float = math.nan  # 0..1: the right amounts in the wrong places (Q + A = 1 − OA)
+    validation_unclassified: Optional[int] = None  # a map's assessment: validation pixels on its unclassified
+    # (0 or no-data) pixels, not scored (None: not counted, a run's own evaluation)
+    validation_left_out: Optional[int] = None  # a map's assessment: validation pixels left out as training pixels
     training_pixels: Optional[str] = None  # a map's assessment: how the pixels it was trained on were treated, one of
     # TRAINING_PIXELS' keys ("unknown": nothing said which they are, so validation pixels among them were scored)
 
@@ -80,6 +87,8 @@ class Evaluation:
         return {
             "oa": _json_number(self.oa), "aa": _json_number(self.aa), "kappa": _json_number(self.kappa),
             "n_test": int(self.n_test),
+            "quantity_disagreement": _json_number(self.quantity_disagreement),
+            "allocation_disagreement": _json_number(self.allocation_disagreement),
             "classes": [{"id": int(c), "name": n, "accuracy": _json_number(self.per_class[c]),  # producer's
                          "producers_accuracy": _json_number(self.per_class[c]),
                          "users_accuracy": _json_number(self.users.get(c, math.nan)),
@@ -92,6 +101,10 @@ class Evaluation:
             **({"area_adjusted": self.area.to_dict()} if self.area is not None else {}),
             **({"near_training": self.near_training.to_dict()} if self.near_training is not None else {}),
             **({"training_pixels": self.training_pixels} if self.training_pixels is not None else {}),
+            **({"validation_pixels_left_out": self.validation_left_out} if self.validation_left_out is not None
+               else {}),
+            **({"validation_pixels_unclassified": self.validation_unclassified}
+               if self.validation_unclassified is not None else {}),
         }
 
     def to_json(self, indent: int = 2) -> str:
@@ -103,16 +116,37 @@ class Evaluation:
 
     def summary_line(self) -> str:
         """OA, AA and κ on one line."""
+        held = int((self.support() > 0).sum())  # classes a map-only class (never in the validation) does not count
         return (f"OA {_pct(self.oa)} %, AA {_pct(self.aa)} %, κ {_num(self.kappa, 4)} "
-                f"({self.n_test} test pixels, {len(self.class_ids)} classes)")
+                f"({self.n_test} test pixels, {held} class{'es' if held != 1 else ''})")
+
+    def unclassified_sentence(self) -> str:
+        """What the validation pixels on the map's unclassified pixels would do to OA, counted as omissions."""
+        n = int(self.validation_unclassified or 0)
+        correct = int(np.trace(self.confusion))
+        return (f"{n} validation pixel{'s lie' if n != 1 else ' lies'} on pixels the map leaves unclassified (0 or "
+                f"no data): not scored above; counted as errors of omission, OA would be "
+                f"{_pct(correct / (self.n_test + n))} %.")
+
+    def disagreement_sentence(self) -> str:
+        """What the pixels mapped wrong are made of, as Pontius & Millones (2011) split 1 − OA."""
+        if math.isnan(self.quantity_disagreement):
+            return ""
+        return (f"Of the {_pct(1 - self.oa)} % of validation pixels mapped wrong, {_pct(self.quantity_disagreement)} "
+                "points are quantity disagreement (the map gives the classes other shares than the validation "
+                f"labels have) and {_pct(self.allocation_disagreement)} allocation disagreement (the right shares in "
+                "the wrong places; Pontius & Millones 2011).")
 
     def tables_markdown(self) -> str:
         """What the figures mean, the per-class table, then the area-adjusted figures when there are some."""
         lines = ["OA: the share of validation pixels mapped right; AA: the mean of the classes' producer's "
-                 "accuracies; κ: Cohen's kappa, agreement beyond chance (read it beside OA: Pontius & Millones 2011). "
-                 "Producer's accuracy: a class's validation pixels mapped as it; user's accuracy: the pixels mapped "
-                 "as a class that are it; F1: their harmonic mean. The confusion matrix (confusion.png, "
+                 "accuracies; κ: Cohen's kappa, agreement beyond chance, given as the benchmarks report it (Pontius & "
+                 "Millones 2011 advise against reading it, and split 1 − OA into quantity and allocation disagreement "
+                 "instead, below). Producer's accuracy: a class's validation pixels mapped as it; user's accuracy: the "
+                 "pixels mapped as a class that are it; F1: their harmonic mean. The confusion matrix (confusion.png, "
                  "metrics.json) has the validation classes as rows and the map's as columns.", "",
+                 *([self.disagreement_sentence(), ""] if self.disagreement_sentence() else []),
+                 *([self.unclassified_sentence(), ""] if self.validation_unclassified else []),
                  *([self.near_training.sentence(), ""] if self.near_training is not None else []),
                  "| id | class | test pixels | correct | producer's acc. (%) | user's acc. (%) | F1 (%) |",
                  "|---:|---|---:|---:|---:|---:|---:|"]
@@ -177,6 +211,7 @@ def evaluate(y_true_ids: np.ndarray, y_pred_ids: np.ndarray, classes: Sequence[C
         warnings.simplefilter("ignore", RuntimeWarning)
         kappa = float(cohen_kappa_score(y_true, y_pred, labels=ids))  # NaN when chance agreement is 1
     present = ~np.isnan(recall)
+    quantity, allocation = disagreement(confusion)
     return Evaluation(
         oa=float(accuracy_score(y_true, y_pred)),
         aa=float(np.mean(recall[present])),  # classes without test pixels do not count (as balanced accuracy)
@@ -188,9 +223,22 @@ def evaluate(y_true_ids: np.ndarray, y_pred_ids: np.ndarray, classes: Sequence[C
         class_ids=ids,
         users={c: float(u) for c, u in zip(ids, precision)},
         f1={c: float(f) for c, f in zip(ids, f1)},
+        quantity_disagreement=quantity, allocation_disagreement=allocation,
         area=None if mapped_pixels is None else area_estimate(confusion, ids, names,
                                                               [int(mapped_pixels.get(i, 0)) for i in ids], *area_unit),
     )
+
+
+def disagreement(confusion: np.ndarray) -> tuple[float, float]:
+    """Quantity and allocation disagreement (Pontius & Millones 2011, eqs. 2–7) of a ``(K, K)`` confusion matrix of
+    counts or proportions (rows: the reference, columns: the map): ``Q = ½ Σ_g |p_g+ − p_+g|``, ``A = Σ_g
+    min(p_g+ − p_gg, p_+g − p_gg)``; they add up to 1 − OA. Written here: scikit-learn has neither."""
+    p = np.asarray(confusion, dtype=np.float64)
+    p = p / p.sum()
+    reference, mapped, agreed = p.sum(axis=1), p.sum(axis=0), np.diag(p)
+    quantity = 0.5 * float(np.abs(reference - mapped).sum())
+    allocation = float(np.minimum(reference - agreed, mapped - agreed).sum())
+    return quantity, allocation
 
 
 WIDE_INTERVAL = 0.10  # an OA interval wider than this (10 points) is said beside the OA: too few pixels to judge by

@@ -32,6 +32,10 @@ def test_the_published_example_is_reproduced():
     assert est.producers_ci == pytest.approx([0.21, 0.25, 0.03, 0.02], abs=0.005)
     assert est.oa == pytest.approx(0.95, abs=0.005) and est.oa_ci == pytest.approx(0.02, abs=0.005)
     assert est.area.sum() == pytest.approx(sum(MAPPED) * 0.09)  # the estimate moves area, it makes none
+    # quantity and allocation disagreement on the estimated proportions: together 1 − the area-adjusted OA
+    assert est.quantity_disagreement + est.allocation_disagreement == pytest.approx(1 - est.oa)
+    assert est.quantity_disagreement == pytest.approx(0.5 * np.abs(est.area - np.array(MAPPED) * 0.09).sum()
+                                                      / (sum(MAPPED) * 0.09))
     md = est.to_markdown()
     # producer's before user's, as in the per-class table; the finite population correction of a 0.006 % sample
     # moves the interval by 0.2 ha (6,157.5 without it)

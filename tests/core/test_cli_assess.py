@@ -49,6 +49,33 @@ def test_assess_prints_the_tables_and_writes_them_on_request(files, tmp_path, ca
     assert printed.split("\nwritten: ")[0] in document and document.endswith("![confusion matrix](confusion.png)\n")
 
 
+def test_validation_pixels_on_unclassified_map_pixels_are_counted_and_said(files, tmp_path, capsys):
+    """Another tool's map with gaps: validation pixels on its unclassified pixels are not scored (as before), but
+    they are counted, and what OA would be with them as omissions is said; the pixels --exclude removes are counted."""
+    from rasterio.crs import CRS
+
+    class_map = np.ones((10, 10), np.int32)
+    class_map[:, 6:] = 2
+    class_map[0, :2] = 0  # two of water's validation points fall on a gap
+    write_class_map(tmp_path / "gaps.tif", class_map, CLASSES, transform=TRANSFORM,
+                    crs_wkt=CRS.from_epsg(32633).to_wkt())
+    training = np.zeros((10, 10), np.int32)
+    training[1, 6] = 2
+    write_label_raster(tmp_path / "training.tif", training, CLASSES[1:], transform=TRANSFORM,
+                       crs_wkt=CRS.from_epsg(32633).to_wkt())
+    out = tmp_path / "accuracy"
+    assert cli_main(["assess", "--map", str(tmp_path / "gaps.tif"), "--validation", str(files["validation"]),
+                     "--exclude", str(tmp_path / "training.tif"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("OA 80.00 %") and "(5 test pixels, 2 classes)" in printed  # 4 of 5 right
+    assert ("2 validation pixels lie on pixels the map leaves unclassified (0 or no data): not scored above; counted "
+            "as errors of omission, OA would be 57.14 %.") in printed  # 4 of 7
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["validation_pixels_unclassified"] == 2 and metrics["validation_pixels_left_out"] == 1
+    assert metrics["training_pixels"] == "left_out_given"
+    assert "- Validation pixels left out as training pixels: 1\n" in (out / "accuracy.md").read_text()
+
+
 def test_assess_refuses_an_earlier_assessment_before_any_work(files, tmp_path, capsys):
     out = tmp_path / "accuracy"
     out.mkdir()
@@ -104,7 +131,7 @@ def test_assess_leaves_out_the_pixels_of_the_labels_it_is_told_to(files, tmp_pat
     assert cli_main(["assess", "--map", str(files["map"]), "--validation", str(files["validation"]), "--exclude",
                      str(path), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert printed.startswith("OA 80.00 %") and "(5 test pixels, 2 classes)" in printed  # 4 of the 5 left
+    assert printed.startswith("OA 80.00 %") and "(5 test pixels, 1 class)" in printed  # 4 of the 5 left; meadow: none
     assert f"- Left out: the pixels of {path.resolve()}" in (out / "accuracy.md").read_text()
     everything = tmp_path / "everything.tif"
     write_label_raster(everything, np.ones((10, 10), np.int32), CLASSES[:1], transform=TRANSFORM,
@@ -248,7 +275,11 @@ def test_a_map_assessed_a_strip_at_a_time_gives_the_figures_of_the_whole_map(tmp
     reference = evaluate(validation[test], mapped[test], [ClassInfo(i, f"class {i}") for i in (1, 2, 3)],
                          mapped_pixels=pixel_counts(mapped),
                          area_unit=pixel_area_unit(TRANSFORM, CRS.from_epsg(32633).to_wkt()))
-    assert strips.to_dict() == whole.to_dict() == {**reference.to_dict(), "training_pixels": "unknown"}
+    unclassified = int(((validation > 0) & (mapped == 0)).sum())  # counted and said, not scored
+    assert strips.to_dict() == whole.to_dict() == {**reference.to_dict(), "training_pixels": "unknown",
+                                                   "validation_pixels_left_out": 0,
+                                                   "validation_pixels_unclassified": unclassified}
+    assert unclassified > 1000
     assert strips.n_test == int(test.sum())
     assert peak < 6 * n * n, f"the assessment peaked at {peak / n / n:.1f} bytes a pixel"
     fractional = class_map.astype(np.float32)

@@ -146,6 +146,26 @@ def test_metrics_equal_hand_computed_values():
     # p_o = 0.7; p_e = (4*4 + 4*4 + 2*2) / 100 = 0.36; kappa = (0.7 - 0.36) / (1 - 0.36).
     assert ev.kappa == pytest.approx(0.34 / 0.64)
     assert ev.n_test == 10 and ev.class_names == ["corn", "soy", "wheat"] and ev.class_ids == [1, 2, 3]
+    # Pontius & Millones 2011: reference shares (.4 .4 .2), map shares (.4 .4 .2): no quantity disagreement, all
+    # of 1 − OA is allocation: min(.4 − .3, .4 − .3) + min(.4 − .3, .4 − .3) + min(.2 − .1, .2 − .1) = .3
+    assert ev.quantity_disagreement == pytest.approx(0.0) and ev.allocation_disagreement == pytest.approx(0.3)
+    assert "30.00 % of validation pixels mapped wrong, 0.00 points are quantity disagreement" in ev.to_markdown()
+
+
+def test_quantity_and_allocation_disagreement_add_up_to_the_error():
+    from hypersynth.core.evaluation.metrics import disagreement
+
+    # rows: the reference; 8 + 2 | 0 + 10: the map has class 2 too much (.6 against .5), and nothing misplaced
+    assert disagreement(np.array([[8, 2], [0, 10]])) == pytest.approx((0.1, 0.0))
+    assert disagreement(np.array([[5, 5], [5, 5]])) == pytest.approx((0.0, 0.5))  # the right shares, swapped
+    rng = np.random.default_rng(0)
+    truth = rng.integers(1, 5, 400)
+    mapped = np.where(rng.random(400) < 0.6, truth, rng.integers(1, 4, 400))  # class 4 under-mapped
+    ev = evaluate(truth, mapped, [ClassInfo(i, str(i)) for i in range(1, 5)])
+    assert ev.quantity_disagreement + ev.allocation_disagreement == pytest.approx(1 - ev.oa)
+    assert ev.quantity_disagreement > 0.05
+    data = json.loads(ev.to_json())
+    assert data["quantity_disagreement"] == pytest.approx(ev.quantity_disagreement)
 
 
 def test_metrics_handle_absent_and_unknown_classes():
@@ -233,6 +253,21 @@ def test_validation_pixels_near_the_training_pixels_are_told_from_the_rest():
     assert split.oa_near == 1.0 and split.oa_apart == pytest.approx(2 / 4)
     assert "2 of the 6 validation pixels lie within 2 pixels of a training pixel" in split.sentence()
     assert "OA 100.00 % there, 50.00 % on the 4 further away" in split.sentence()
+
+
+def test_near_means_as_far_as_the_classifiers_view_of_a_pixel_reaches():
+    """A validation pixel shares pixels with a training label's view up to the patch's half-side plus the smoothing's
+    kernel radius (13 pixels for 9 × 9 patches smoothed at σ 3), not the half-side alone."""
+    from types import SimpleNamespace
+
+    from hypersynth.core.classifier_bundle import _reach
+
+    assert _reach(SimpleNamespace(patch_size=9, smoothing=3.0)) == (
+        13, "how far the classifier's view of a pixel reaches: its 9 × 9 patches' half-side, 4, plus its smoothing's "
+            "reach at σ 3, 9")
+    assert _reach(SimpleNamespace(patch_size=9, smoothing=0.0))[0] == 4
+    assert _reach(SimpleNamespace(patch_size=1, smoothing=1.0))[0] == 3  # a forest's map, smoothed
+    assert _reach(SimpleNamespace()) == (1, "the classifier sees each pixel alone; its neighbours are alike")
 
 
 def test_an_oa_on_few_pixels_says_how_little_it_tells():

@@ -84,7 +84,11 @@ def test_augment_and_classify_writes_every_output(augment_run):
     assert 0.0 <= outputs.metrics["oa"] <= 1.0 and outputs.metrics["n_test"] > 0
     near = outputs.metrics["near_training"]  # the validation pixels beside the labels told from the rest
     patch = int(re.search(r"patches (\d+) × ", outputs.report.read_text()).group(1))
-    assert near["radius"] == max(1, patch // 2) and near["near"] + near["apart"] == outputs.metrics["n_test"]
+    from hypersynth.core.classify.spatial import kernel_radius
+
+    sigma = float(re.search(r"σ (\d+(?:\.\d+)?)", near["radius_means"]).group(1)) if "σ" in near["radius_means"] else 0
+    assert near["radius"] == max(1, patch // 2 + kernel_radius(sigma))  # the patch and the smoothing's reach
+    assert near["near"] + near["apart"] == outputs.metrics["n_test"]
     assert near["near"] > 0 and near["apart"] > 0
     report = outputs.report.read_text()  # enough to run it again: settings, encoder, inputs
     assert f"{near['near']} of the {outputs.metrics['n_test']} validation pixels lie within" in report
