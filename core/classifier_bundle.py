@@ -105,13 +105,16 @@ def _without_training_pixels(validation: ValidationPixels, training: Optional[np
     learnt = np.isin(validation.flat, training[:, 0] * width + training[:, 1])
     if not learnt.any():
         return validation
+    where = ("(the scene lies on the classifier's training grid: the same image, a copy, or another date of the "
+             "place, whose fields there it learnt)")
+    another_date = ("for another date of the place, the map's accuracy on them too comes from assessing it "
+                    "(hypersynth assess, or Processing's Accuracy assessment)")
     if learnt.all():
-        raise ValueError(f"every validation pixel of {Path(path).name} lies on a pixel the classifier learnt from "
-                         "(the scene holds the pixels it was trained on): give validation labels beyond the training "
-                         "ones")
-    log.warning("%d validation pixels of %s lie on pixels the classifier learnt from (the scene holds the pixels it "
-                "was trained on): they are left out of the accuracy, as a training run leaves them out",
-                int(learnt.sum()), Path(path).name)
+        raise ValueError(f"every validation pixel of {Path(path).name} lies at the position of a pixel the classifier "
+                         f"learnt from {where}: give validation labels beyond the training ones; {another_date}")
+    log.warning("%d validation pixels of %s lie at the positions of pixels the classifier learnt from %s: they are "
+                "left out of the accuracy, as a training run leaves them out; %s", int(learnt.sum()),
+                Path(path).name, where, another_date)
     return ValidationPixels(validation.flat[~learnt], validation.truth[~learnt])
 
 
