@@ -108,7 +108,8 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
     if path.is_file() and is_mat_file(path):  # GDAL reads no MATLAB files (a folder may be a vector dataset)
         labels, found = _read_mat(path, scene, classes)
     else:
-        labels, found = _read_gdal(path, scene, class_field, classes, layer, field_option)
+        labels, found = _read_gdal(path, scene, class_field, classes, layer, field_option,
+                                   say_outside=min_classes >= 2)
     present = sorted(found)  # the ids the map holds
     if not present:
         raise LabelReadError(f"{path.name} labels no pixel of the {_grid()}")
@@ -128,8 +129,10 @@ def _ids_present(labels: np.ndarray) -> list[int]:
 
 
 def _read_gdal(path: Path, scene: Scene, class_field: Optional[str], classes: Optional[list[ClassInfo]],
-               layer: Optional[str], field_option: str = "--class-field") -> tuple[np.ndarray, dict[int, ClassInfo]]:
-    """Labels from a file GDAL opens: a vector layer if it has one, else a label raster."""
+               layer: Optional[str], field_option: str = "--class-field", say_outside: bool = True
+               ) -> tuple[np.ndarray, dict[int, ClassInfo]]:
+    """Labels from a file GDAL opens: a vector layer if it has one, else a label raster (``say_outside``: warn of
+    features outside the scene whose classes keep pixels inside, :func:`_read_vector`)."""
     from osgeo import gdal
 
     from .damaged import gdal_messages
@@ -138,7 +141,7 @@ def _read_gdal(path: Path, scene: Scene, class_field: Optional[str], classes: Op
     with gdal_messages() as messages:  # GDAL's probing and read errors stay off stderr; the first one is said
         vector = _open(path, gdal.OF_VECTOR)
         if vector is not None and vector.GetLayerCount() > 0:
-            return _read_vector(path, vector, scene, class_field, classes, layer, field_option)
+            return _read_vector(path, vector, scene, class_field, classes, layer, field_option, say_outside)
         probed = len(messages)  # what the vector probe said: news only when the raster open says nothing
         raster = _open(path, gdal.OF_RASTER)
         if raster is None:
@@ -160,8 +163,10 @@ def _unreadable(path: Path, messages: list[tuple[int, str]], fallback: str) -> s
 
 
 def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
-                 classes: Optional[list[ClassInfo]], layer_name: Optional[str], field_option: str = "--class-field"
-                 ) -> tuple[np.ndarray, dict[int, ClassInfo]]:
+                 classes: Optional[list[ClassInfo]], layer_name: Optional[str], field_option: str = "--class-field",
+                 say_outside: bool = True) -> tuple[np.ndarray, dict[int, ClassInfo]]:
+    """Burn a vector layer's features; ``say_outside``: warn when some lie outside the scene while their classes
+    keep pixels inside (training labels; validation labels often cover a region the scene is a part of)."""
     from osgeo import ogr
 
     lyr = _pick_layer(path, ds, layer_name)
@@ -218,8 +223,12 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
     if not burnt:
         _explain_empty(path, geometries, scene)
     lost = sorted({ids[i] for i in keep} - set(burnt))
+    outside = sum(not _overlaps_scene(geometries[i], scene) for i in keep)
+    if outside and not lost and say_outside:  # a drifted point or two: their classes keep other pixels, so nothing else says it
+        logging.getLogger("hypersynth").warning(
+            f"%s: %d of the %d label features %s outside the {_grid()} and label nothing; check them (digitised "
+            f"on another image, or in another CRS?)", path.name, outside, len(keep), "lies" if outside == 1 else "lie")
     if lost:  # said before any "one class only": the reason is here, not in the classes left
-        outside = sum(not _overlaps_scene(geometries[i], scene) for i in keep)
         logging.getLogger("hypersynth").warning(
             f"%s: no pixel of the {_grid()} is labelled %s: %s%s", path.name,
             ", ".join(f"{found[i].name} ({i})" for i in lost[:6]) + (", …" if len(lost) > 6 else ""),

@@ -161,6 +161,24 @@ def test_classes_whose_features_all_lie_outside_the_scene_are_named(tmp_path, ca
     assert [c.name for c in found] == ["a"] and "no pixel of the scene is labelled b" in caplog.text
 
 
+def test_a_few_features_outside_the_scene_are_said_though_their_classes_keep_pixels(tmp_path, caplog):
+    """A drifted point of a class labelled elsewhere too: it labels nothing, and nothing else would say so."""
+    import logging
+
+    inside = [(_box(1, 1, 3, 3), "a"), (_box(5, 5, 7, 7), "b")]
+    far = [(_box(100, 100, 103, 103), "b")]
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        labels, found = read_labels(_write_vector(tmp_path / "drift.gpkg", inside + far), _scene())
+    assert [c.name for c in found] == ["a", "b"]
+    assert ("drift.gpkg: 1 of the 3 label features lies outside the scene and label nothing; check them (digitised "
+            "on another image, or in another CRS?)") in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        read_labels(_write_vector(tmp_path / "fine.gpkg", inside), _scene())
+        read_labels(tmp_path / "drift.gpkg", _scene(), min_classes=1)  # validation labels may cover a region
+    assert "outside" not in caplog.text
+
+
 def test_polygons_smaller_than_a_pixel(tmp_path):
     x, y = X0 + 0.1 * PX, Y0 - 0.1 * PX  # a sliver in the corner of pixel (0, 0), away from its centre
     sliver = ogr.CreateGeometryFromWkt(f"POLYGON(({x} {y},{x + 2} {y},{x + 2} {y - 2},{x} {y - 2},{x} {y}))")
