@@ -153,11 +153,17 @@ def prepare_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[
     return _make_folder(out)
 
 
+def missing_folders(out: Path) -> list[Path]:
+    """``out`` and the folders on its way that do not exist yet, deepest first: what creating it makes, and what
+    :func:`remove_if_empty` removes again when the run fails."""
+    return [folder for folder in (out, *out.parents) if not folder.exists()]
+
+
 def _make_folder(out: Path) -> list[Path]:
     """Create ``out`` and the folders on its way; returns those this call created, deepest first (empty when
     ``out`` was there: mkdir fails when the folder exists, so no other run can have created it at the same moment).
     """
-    missing = [folder for folder in (out, *out.parents) if not folder.exists()]
+    missing = missing_folders(out)
     try:
         out.mkdir(parents=True)
         return missing

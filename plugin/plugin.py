@@ -23,9 +23,9 @@ from .dependencies import MENU, report_missing_dependencies
 from .layers import gdal_name, layer_file
 from .provider import HyperSynthProvider
 from .settings import HyperSynthSettings
-from .runs import (RunRequest, accuracy_line, check_output_folder, classify_job, copied_layer_name, has_unsaved_edits,
-                   label_file_for, preview_job, problem_text, remove_scratch, scene_in_project, validation_field_for,
-                   validation_problem)
+from .runs import (RunRequest, accuracy_line, check_output_folder, classify_job, copied_layer_name, discard_made_folders,
+                   has_unsaved_edits, label_file_for, preview_job, problem_text, remove_scratch, scene_in_project,
+                   validation_field_for, validation_problem)
 from .tasks import CANCELLED_MESSAGE, LOG_TAG, EngineTask, TaskRunner
 
 RUN_TITLES = {"augment": "Augment & Classify", "cnn": "CNN", "cnn-pseudo": "CNN + forest blend, no synthesis",
@@ -301,7 +301,14 @@ class HyperSynthPlugin:
         check_output_folder(str(out_dir), [layer_file(scene), layer_file(label_layer), layer_file(validation_layer)],
                             overwrite=bool(values.get("overwrite", False)), reused=values.get("bundle") or None,
                             approved=approved)
-        labels, temporary = label_file_for(label_layer, out_dir)
+        from ..core.outputs import missing_folders, remove_if_empty
+
+        made = missing_folders(Path(out_dir))  # what the run makes on its way: removed again if it fails
+        try:
+            labels, temporary = label_file_for(label_layer, out_dir)
+        except BaseException:
+            remove_if_empty(made)
+            raise
         validation: Optional[tuple[str, Optional[str]]] = None
         try:
             if validation_layer is not None:  # a file for the worker, copied as the labels are when it must be
@@ -312,9 +319,11 @@ class HyperSynthPlugin:
                         "HyperSynth", f"The run uses the unsaved edits of the {what} '{layer.name()}'; they are not "
                         "saved to its file (save the layer to keep them).", Qgis.Info, 8)
             request = self._request(values, settings, method, scene, str(out_dir), labels, temporary)
+            request.made_folders = [str(folder) for folder in made]
         except BaseException:
             remove_scratch(temporary)
             remove_scratch(validation[1] if validation else None)
+            remove_if_empty(made)
             raise
         if temporary is not None:  # a copy: its messages name the layer, not the scratch file
             request.labels_name = copied_layer_name(label_layer)
@@ -396,6 +405,7 @@ class HyperSynthPlugin:
         def on_failure(message: str) -> None:
             for scratch in request.scratch_files:
                 remove_scratch(scratch)
+            discard_made_folders(request)  # after the worker ended: a cancelled run leaves no empty folder
             say(f"{request.title}: {message}", Qgis.Info if message == CANCELLED_MESSAGE else Qgis.Critical)
 
         def say(text: str, level: Qgis.MessageLevel) -> None:  # over QGIS's own "Task complete" notice, kept

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -55,6 +55,8 @@ class RunRequest:
     labels_name: Optional[str] = None  # what messages and the report call a copied label layer; None: its file
     validation_name: Optional[str] = None  # the same for copied validation labels
     temporary_validation: Optional[str] = None  # a validation file written for this run, deleted afterwards
+    made_folders: list[str] = field(default_factory=list)  # out_dir and the folders on its way that the run makes:
+    # removed again, as far up as they are empty, when it fails or is cancelled
 
     @property
     def scratch_files(self) -> tuple[Optional[str], ...]:
@@ -130,6 +132,13 @@ def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto"
                 "attention": attention, "patch_file": patch_file, "clipped_share": synthetic.clipped_share()}
 
     return job
+
+
+def discard_made_folders(request: RunRequest) -> None:
+    """Remove the folders a failed or cancelled run made for its outputs, where nothing else was put in them."""
+    from ..core.outputs import remove_if_empty
+
+    remove_if_empty([Path(folder) for folder in request.made_folders])
 
 
 def remove_scratch(path: Optional[str]) -> None:

@@ -630,9 +630,10 @@ def test_a_second_run_requested_while_the_dock_follows_one_is_refused(qgis_iface
     plugin = classFactory(qgis_iface)
     plugin.initGui()
     try:
-        request = {**_requests(small_scene, qgis_new_project), "output_folder": str(tmp_path / "run")}
+        request = {**_requests(small_scene, qgis_new_project), "output_folder": str(tmp_path / "new" / "run")}
         plugin.dock.runRequested.emit(request)
         assert len(plugin.tasks.running) == 1 and plugin.dock.running()
+        assert (tmp_path / "new" / "run").is_dir()  # made for the run's files
         first = plugin.tasks.running[0]
         plugin.dock.runRequested.emit({**request, "output_folder": str(tmp_path / "second")})
         assert plugin.tasks.running == [first]
@@ -642,6 +643,7 @@ def test_a_second_run_requested_while_the_dock_follows_one_is_refused(qgis_iface
         assert wait_until(lambda: not plugin.tasks.running, timeout=30)
         assert "cancelled; nothing was written" in plugin.dock.status.text()
         assert not (tmp_path / "second").exists()
+        assert not (tmp_path / "new").exists()  # nor the folders made for the cancelled run (a desktop review)
     finally:
         plugin.unload()
 
