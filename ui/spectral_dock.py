@@ -51,6 +51,7 @@ LEGEND_TEXT_COLOUR = (30, 30, 30)
 LEGEND_TEXT_SIZE = "8pt"  # a legend row above the plot takes about 18 px
 LEGEND_ENTRY_GAP = 14  # pixels between one legend entry and the next in its row
 LEGEND_MAX_HEIGHT = 10_000.0  # no limit on the legend's row: it is as tall as its entries need
+LEGEND_MAX_SHARE = 0.4  # a legend that would take more of the plot's height is hidden until the dock is taller
 UNKNOWN_VALUES = PixelValues()  # "Pixel value": no scene, or statistics of another band count
 EMPTY_STATUS = "Choose “Identify spectrum”, then click a pixel of the scene."  # before any click
 
@@ -178,8 +179,16 @@ class LegendAbovePlot(pg.LegendItem):
         plot.layout.removeItem(plot.titleLabel)
         plot.titleLabel.hide()
         plot.legend = self  # PlotItem.plot(name=...) adds its entries here
+        self.wanted = True  # the analyst's choice (the Legend button); shown when it also leaves the curves room
+        self.crowded = False  # hidden now because the plot is too short for it
         self.set_shown(True)
         plot.vb.sigResized.connect(self.fit_columns)
+
+    def set_wanted(self, wanted: bool) -> None:
+        """The analyst shows or hides the legend; it is shown only while it leaves the curves room."""
+        self.wanted = wanted
+        self.fit_columns()
+        self.set_shown(wanted and not self.crowded)
 
     def set_shown(self, shown: bool) -> None:
         """Show the legend above the plot, or hide it and give its room back to the curves."""
@@ -210,6 +219,13 @@ class LegendAbovePlot(pg.LegendItem):
             self.layout.setColumnSpacing(2 * c + 1, LEGEND_ENTRY_GAP)  # after each label, before the next sample
         if columns != self.columnCount:
             self.setColumnCount(columns)
+        # in a short dock (QGIS's Processing results beside it, say) the rows would leave the curves no room: hidden
+        # then, judged on the whole plot's height, which showing or hiding the legend does not change
+        needed = self.layout.effectiveSizeHint(Qt.PreferredSize).height()
+        crowded = view is not None and needed > LEGEND_MAX_SHARE * view.height()
+        if crowded != self.crowded:
+            self.crowded = crowded
+            self.set_shown(self.wanted and not crowded)
         return columns
 
     def updateSize(self) -> None:  # noqa: N802 (pyqtgraph's name)
@@ -281,7 +297,8 @@ class SpectralProfileDock(QgsDockWidget):
         self.export_button = QToolButton(text="Export CSV…")
         self.export_button.clicked.connect(self._ask_export)
         self.legend_button = QToolButton(text="Legend", checkable=True, checked=True)
-        self.legend_button.setToolTip("Show the legend above the plot; click an entry's line to hide that curve")
+        self.legend_button.setToolTip("Show the legend above the plot (hidden while the dock is too short to leave "
+                                      "the curves room); click an entry's line to hide that curve")
         self.legend_button.toggled.connect(self._legend_toggled)
         for w in (self.identify_button, self.pin_button, self.clear_button, self.export_button, self.legend_button):
             bar.addWidget(w)
@@ -538,7 +555,7 @@ class SpectralProfileDock(QgsDockWidget):
         self.legend.fit_columns()
 
     def _legend_toggled(self, shown: bool) -> None:
-        self.legend.set_shown(shown)
+        self.legend.set_wanted(shown)
 
     def legend_entries(self) -> list[str]:
         """The legend's texts, top to bottom."""

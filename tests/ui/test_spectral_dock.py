@@ -217,6 +217,32 @@ def test_the_legend_sits_above_the_plot_area(keep, scene_layer, classes, screens
     assert plot_item.vb.sceneBoundingRect().top() >= dock.legend.sceneBoundingRect().bottom() - 1
 
 
+def test_a_legend_that_would_leave_the_curves_no_room_waits_for_a_taller_dock(keep, scene_layer, classes, screenshot):
+    """With QGIS's Processing results beside it the docked plot was so short that the legend's rows filled it and no
+    curve could be seen (a desktop review): the legend is hidden while it would take over 40 % of the plot's height."""
+    from qgis.PyQt.QtCore import QCoreApplication
+
+    dock = keep(SpectralProfileDock(), 260, 170)
+    dock.set_scene_layer(scene_layer)
+    mean = np.linspace(0.1, 0.5, BANDS)
+    stats = {c.id: (mean * (0.5 + 0.2 * c.id), np.full(BANDS, 0.02)) for c in classes}
+    dock.set_class_statistics(stats, classes, source="labels")
+    dock.set_class_statistics(stats, classes, source="synthetic")
+    dock.show()
+    QCoreApplication.processEvents()
+    plot_item = dock.plot.getPlotItem()
+    assert not dock.legend.isVisible() and dock.legend_button.isChecked()  # the analyst's choice stands
+    assert plot_item.vb.sceneBoundingRect().height() > 0.5 * dock.plot.height()  # the curves keep the room
+    screenshot(dock, "spectral_profile_short_dock")
+    dock.resize(260, 700)
+    QCoreApplication.processEvents()
+    assert dock.legend.isVisible()  # back once there is room
+    assert plot_item.vb.sceneBoundingRect().top() >= dock.legend.sceneBoundingRect().bottom() - 1
+    dock.legend_button.setChecked(False)
+    QCoreApplication.processEvents()
+    assert not dock.legend.isVisible()
+
+
 def test_a_legend_entry_hides_its_curve_and_std_band(keep, scene_layer, classes):
     dock = keep(SpectralProfileDock(), 520, 380)
     dock.set_scene_layer(scene_layer)
