@@ -335,8 +335,20 @@ class SpectralProfileDock(QgsDockWidget):
 
     # --- the scene --------------------------------------------------------------------------------
     def set_scene_layer(self, layer: Optional[QgsRasterLayer]) -> None:
-        """The raster whose spectra clicks read (default: the active raster layer)."""
-        self._layer = layer if isinstance(layer, QgsRasterLayer) else None
+        """The raster whose spectra clicks read (default: the active raster layer). Another scene's file drops the
+        class statistics shown (its labelled pixels', a run's synthetic patches'): they were the earlier scene's;
+        clicked and pinned spectra stay, named by their own pixels."""
+        layer = layer if isinstance(layer, QgsRasterLayer) else None
+        before = self._layer
+        self._layer = layer
+        if before is None or layer is None or before.source() == layer.source():
+            return
+        if any(self._stats.values()):
+            self._stats = {s: [] for s in SOURCES}
+            for box in self.show_source.values():
+                box.setEnabled(False)
+            self.status.setText(f"The class spectra of {before.name()} were cleared: {layer.name()} is the scene now.")
+            self._redraw()
 
     def identify_tool(self) -> Optional[QgsMapToolEmitPoint]:
         """The map tool that emits clicked points (None without an iface)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 
 import numpy as np
 import pyqtgraph as pg
@@ -241,6 +242,23 @@ def test_a_legend_that_would_leave_the_curves_no_room_waits_for_a_taller_dock(ke
     dock.legend_button.setChecked(False)
     QCoreApplication.processEvents()
     assert not dock.legend.isVisible()
+
+
+def test_class_spectra_of_an_earlier_scene_go_when_another_becomes_the_scene(keep, scene_layer, classes, tmp_path):
+    """A run's synthetic class spectra stayed drawn after the scene became another image (a desktop review)."""
+    from qgis.core import QgsRasterLayer
+
+    dock = keep(SpectralProfileDock(), 520, 380)
+    dock.set_scene_layer(scene_layer)
+    mean = np.linspace(0.1, 0.5, BANDS)
+    stats = {c.id: (mean, np.full(BANDS, 0.02)) for c in classes}
+    dock.set_class_statistics(stats, classes, source="synthetic")
+    dock.set_scene_layer(QgsRasterLayer(scene_layer.source(), "the same file again"))
+    assert dock.legend_entries()  # the same file: kept
+    shutil.copy(scene_layer.source(), tmp_path / "other.tif")
+    dock.set_scene_layer(QgsRasterLayer(str(tmp_path / "other.tif"), "other"))
+    assert dock.legend_entries() == [] and not dock.show_source["synthetic"].isEnabled()
+    assert dock.status.text() == "The class spectra of the same file again were cleared: other is the scene now."
 
 
 def test_a_legend_entry_hides_its_curve_and_std_band(keep, scene_layer, classes):
