@@ -1,5 +1,5 @@
-"""Result layers in the project: the class map in class colours and names; confidence and probabilities in grey;
-scene and label layers kept out of result groups."""
+"""Result layers in the project: the class map in class colours and names; confidence on a colour ramp,
+probabilities in grey; scene and label layers kept out of result groups."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence, Union
 
 from qgis.core import (
+    QgsColorRampShader,
     QgsContrastEnhancement,
     QgsLayerTreeGroup,
     QgsLayerTreeLayer,
@@ -19,7 +20,10 @@ from qgis.core import (
     QgsProject,
     QgsProviderRegistry,
     QgsRasterLayer,
+    QgsRasterShader,
     QgsSingleBandGrayRenderer,
+    QgsSingleBandPseudoColorRenderer,
+    QgsStyle,
 )
 from qgis.PyQt.QtGui import QColor
 
@@ -52,8 +56,30 @@ def class_renderer(layer: QgsRasterLayer, classes: Sequence[ClassInfo]) -> QgsPa
     return QgsPalettedRasterRenderer(layer.dataProvider(), 1, entries)
 
 
-def confidence_renderer(layer: QgsRasterLayer) -> QgsSingleBandGrayRenderer:
-    """Greyscale from 0 (black, unsure) to 1 (white, confident), whatever the raster's own statistics."""
+CONFIDENCE_RAMP = "Magma"  # QGIS's perceptually even ramp: dark unsure to pale sure, readable by colour-blind eyes
+
+
+def confidence_renderer(layer: QgsRasterLayer, n_classes: Optional[int] = None
+                        ) -> QgsSingleBandPseudoColorRenderer | QgsSingleBandGrayRenderer:
+    """The winning class's probability on a colour ramp from 1/K (dark: every class alike, the least it can be) to 1
+    (pale: sure), whatever the raster's own statistics: a grey 0–1 stretch showed a 6-class map's 0.2–0.9 as
+    mid-grey (a desktop review). Without ``n_classes`` (K), or without the ramp, grey from 0 to 1."""
+    ramp = QgsStyle.defaultStyle().colorRamp(CONFIDENCE_RAMP)
+    if ramp is None or not n_classes or n_classes < 2:
+        return probability_renderer(layer)
+    shader = QgsColorRampShader(1.0 / n_classes, 1.0, ramp, QgsColorRampShader.Interpolated)
+    shader.classifyColorRamp(5)
+    shader.setClip(False)  # values beyond the ends take the end colours
+    raster_shader = QgsRasterShader(1.0 / n_classes, 1.0)
+    raster_shader.setRasterShaderFunction(shader)
+    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, raster_shader)
+    renderer.setClassificationMin(1.0 / n_classes)
+    renderer.setClassificationMax(1.0)
+    return renderer
+
+
+def probability_renderer(layer: QgsRasterLayer) -> QgsSingleBandGrayRenderer:
+    """Greyscale from 0 (black) to 1 (white), whatever the raster's own statistics: a class's probability."""
     renderer = QgsSingleBandGrayRenderer(layer.dataProvider(), 1)
     stretch = QgsContrastEnhancement(layer.dataProvider().dataType(1))
     stretch.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
@@ -70,10 +96,18 @@ def class_map_layer(path: PathLike, classes: Sequence[ClassInfo], name: Optional
     return layer
 
 
-def confidence_layer(path: PathLike, name: Optional[str] = None) -> QgsRasterLayer:
-    """Open a confidence raster (max class probability, 0..1) in greyscale (not yet in a project)."""
+def confidence_layer(path: PathLike, name: Optional[str] = None, n_classes: Optional[int] = None) -> QgsRasterLayer:
+    """Open a confidence raster (max class probability, 1/K..1) on its colour ramp (:func:`confidence_renderer`; not
+    yet in a project)."""
     layer = _open_raster(path, name or Path(path).stem)
-    layer.setRenderer(confidence_renderer(layer))
+    layer.setRenderer(confidence_renderer(layer, n_classes))
+    return layer
+
+
+def probabilities_layer(path: PathLike, name: Optional[str] = None) -> QgsRasterLayer:
+    """Open a class-probabilities raster (a band a class, 0..1) in greyscale, its first class shown."""
+    layer = _open_raster(path, name or Path(path).stem)
+    layer.setRenderer(probability_renderer(layer))
     return layer
 
 
@@ -230,10 +264,10 @@ def add_result_layers(class_map: PathLike, confidence: Optional[PathLike], class
     layers = [class_map_layer(class_map, classes, name=CLASSES_NAME)]
     titles = [CLASSES_TITLE]
     if confidence is not None:
-        layers.append(confidence_layer(confidence, name=CONFIDENCE_NAME))
+        layers.append(confidence_layer(confidence, name=CONFIDENCE_NAME, n_classes=len(classes)))
         titles.append(CONFIDENCE_TITLE)
     if probabilities is not None:
-        layers.append(confidence_layer(probabilities, name=PROBABILITIES_NAME))  # class 1 in grey
+        layers.append(probabilities_layer(probabilities, name=PROBABILITIES_NAME))  # class 1 in grey
         described = _band_description(probabilities)
         titles.append(described[:1].upper() + described[1:] if described else "Probability of the first class")
     written = [class_map, *(f for f in (confidence, probabilities) if f is not None)]

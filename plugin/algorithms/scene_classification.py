@@ -22,7 +22,7 @@ from qgis.core import (
 )
 
 from ...core.progress import Cancelled
-from ..layers import class_renderer, confidence_renderer
+from ..layers import class_renderer, confidence_renderer, probability_renderer
 from .base import (
     FeedbackReporter,
     HyperSynthAlgorithm,
@@ -45,16 +45,19 @@ from .destinations import OutputMoves, discard_staging, staging_folder, write_re
 class StyleOnLoad(QgsProcessingLayerPostProcessorInterface):
     """Styles an output layer when Processing loads it into the project (main thread)."""
 
-    def __init__(self, classes: Optional[list] = None) -> None:
+    def __init__(self, classes: Optional[list] = None, ramp: str = "classes") -> None:
         super().__init__()
-        self.classes = classes  # None: the confidence raster
+        self.classes = classes  # the map's classes (their count sets the confidence ramp's floor, 1/K)
+        self.ramp = ramp  # "classes": a class map; "confidence": its colour ramp; "probabilities": grey 0..1
 
     def postProcessLayer(self, layer: QgsMapLayer, context: QgsProcessingContext,  # noqa: N802 (QGIS API)
                          feedback: QgsProcessingFeedback) -> None:
         if not isinstance(layer, QgsRasterLayer):
             return
-        if self.classes is None:
-            layer.setRenderer(confidence_renderer(layer))
+        if self.ramp == "confidence":
+            layer.setRenderer(confidence_renderer(layer, len(self.classes or [])))
+        elif self.ramp == "probabilities":
+            layer.setRenderer(probability_renderer(layer))
         else:
             layer.setRenderer(class_renderer(layer, self.classes))
         layer.triggerRepaint()
@@ -107,9 +110,9 @@ def style_map_outputs(context: QgsProcessingContext, results: dict[str, Any], cl
                 continue  # the name a model gave its output
             details.name, details.forceName = f"{scene_name}: {LAYER_NAMES[key]}", True
     when_loaded(context, results[output], StyleOnLoad(list(classes)))
-    for key in (confidence, probabilities):
+    for key, ramp in ((confidence, "confidence"), (probabilities, "probabilities")):
         if key in results:
-            when_loaded(context, results[key], StyleOnLoad(None))
+            when_loaded(context, results[key], StyleOnLoad(list(classes), ramp))
 
 
 def log_accuracy(alg: Any, feedback: QgsProcessingFeedback, results: dict[str, Any]) -> None:

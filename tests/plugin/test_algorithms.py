@@ -16,7 +16,7 @@ from qgis.core import (
     QgsProcessingException,
     QgsProject,
     QgsRasterLayer,
-    QgsSingleBandGrayRenderer,
+    QgsSingleBandPseudoColorRenderer,
     QgsVectorLayer,
 )
 
@@ -200,7 +200,8 @@ def test_loaded_outputs_are_styled(hypersynth_plugin, demo, tmp_path, qgis_new_p
     assert isinstance(class_layer.renderer(), QgsPalettedRasterRenderer)
     names = {c.value: c.label for c in class_layer.renderer().classes()}
     assert names == {1: "water", 2: "asphalt road", 3: "bare soil"}
-    assert isinstance(confidence_layer.renderer(), QgsSingleBandGrayRenderer)
+    assert isinstance(confidence_layer.renderer(), QgsSingleBandPseudoColorRenderer)  # 1/3 to 1, 3 classes
+    assert confidence_layer.renderer().classificationMin() == pytest.approx(1 / 3)
     scene = Path(demo.scene).stem  # the scene layer's name: runs on different scenes are told apart
     assert (class_layer.name(), confidence_layer.name()) == (f"{scene}: classes", f"{scene}: confidence")
 

@@ -1,11 +1,12 @@
-"""Result layers: the class map in class colours with names, the confidence in grey, grouped in the project."""
+"""Result layers: the class map in class colours with names, the confidence on a colour ramp from 1/K, grouped in the
+project."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from osgeo import gdal, osr
-from qgis.core import QgsPalettedRasterRenderer, QgsSingleBandGrayRenderer
+from qgis.core import QgsPalettedRasterRenderer, QgsSingleBandGrayRenderer, QgsSingleBandPseudoColorRenderer
 
 from hypersynth.core.scene import ClassInfo
 from hypersynth.plugin.layers import LayerLoadError, add_result_layers, class_map_layer
@@ -57,10 +58,11 @@ def test_add_result_layers_groups_map_and_confidence(qgis_new_project, rasters):
     group = qgis_new_project.layerTreeRoot().findGroup("out: demo run")
     assert group is not None and {n.layerId() for n in group.findLayers()} == {lyr.id() for lyr in layers}
     assert qgis_new_project.mapLayer(layers[0].id()) is layers[0]
-    grey = layers[1].renderer()
-    assert isinstance(grey, QgsSingleBandGrayRenderer)
-    stretch = grey.contrastEnhancement()
-    assert (stretch.minimumValue(), stretch.maximumValue()) == (0.0, 1.0)
+    ramp = layers[1].renderer()  # from 1/K, the least a winning class's probability can be, to 1
+    assert isinstance(ramp, QgsSingleBandPseudoColorRenderer)
+    assert (ramp.classificationMin(), ramp.classificationMax()) == (pytest.approx(1 / 3), 1.0)
+    items = ramp.shader().rasterShaderFunction().colorRampItemList()
+    assert items[0].color.lightness() < 40 and items[-1].color.lightness() > 200  # dark unsure, pale sure
     assert not group.findLayer(layers[1].id()).itemVisibilityChecked()
     assert group.findLayer(layers[0].id()).itemVisibilityChecked()
 
@@ -78,6 +80,7 @@ def test_the_confidence_lies_over_the_class_map_so_ticking_it_shows_it(qgis_new_
     group = qgis_new_project.layerTreeRoot().findGroup(RUN)
     assert [n.name() for n in group.findLayers()] == ["confidence", "class probabilities", "classes"]
     assert [n.itemVisibilityChecked() for n in group.findLayers()] == [False, False, True]
+    assert isinstance(layers[2].renderer(), QgsSingleBandGrayRenderer)  # a class's probability: grey, 0 to 1
 
     def render():
         settings = QgsMapSettings()
@@ -95,7 +98,12 @@ def test_the_confidence_lies_over_the_class_map_so_ticking_it_shows_it(qgis_new_
     assert (classes_only[..., 0] != classes_only[..., 1]).any()  # class colours
     group.findLayers()[0].setItemVisibilityChecked(True)  # the analyst ticks the confidence
     shown = render()
-    assert (shown[..., 0] == shown[..., 1]).all() and (shown[..., 1] == shown[..., 2]).all()  # all grey: it shows
+    ds = gdal.Open(rasters[1])
+    confidence = ds.GetRasterBand(1).ReadAsArray()  # the dataset kept while its band is read
+    ds = None
+    shader = layers[1].renderer().shader()
+    expected = np.array([[shader.shade(float(v))[1:4] for v in row] for row in confidence])
+    assert np.abs(shown - expected).max() <= 2  # the confidence's ramp colours: it shows, over the class map
 
 
 def test_the_legends_have_plain_titles(qgis_new_project, rasters, tmp_path):
