@@ -185,6 +185,10 @@ class HyperSynthPlugin:
                 self._show_synthetic_spectra(folder / SYNTHETIC, self.dock.current_classes())
             if (folder / ATTENTION_ARRAYS).is_file():
                 self._show_run_attention(folder / ATTENTION_ARRAYS, title)
+            report = folder / "report.html"
+            if report.is_file():  # the link the run's end gave, back with the project
+                self.dock.status.setText(f'Last run: {title} in {folder}; <a href="{report.as_uri()}">open its '
+                                         'report</a>')
 
     def reset_dock_state(self, *_args: Any) -> None:
         """Empty the dock when the project is cleared (QgsProject.cleared: Project ▸ New, closing it, and just before

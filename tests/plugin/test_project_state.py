@@ -192,6 +192,7 @@ def test_the_last_runs_synthetic_spectra_and_attention_come_back_with_the_projec
                                                rng.random((bands, 8, 8)).astype(np.float32))], None)
     (run / SYNTHETIC).write_text(json.dumps({"classes": [{"id": 1, "synthetic_mean": [0.2] * bands,
                                                           "synthetic_std": [0.01] * bands}], "total": 4}))
+    (run / "report.html").write_text("<html></html>")
     _worked_on(plugin, scene_file, tmp_path)
     plugin.last_run = (str(run), "Augment & Classify scene")
     plugin.keep_dock_state()
@@ -208,3 +209,5 @@ def test_the_last_runs_synthetic_spectra_and_attention_come_back_with_the_projec
     attention = plugin.dock.attention_dock()
     assert attention.images and "Augment & Classify scene" in attention.status.text()
     assert (run / ATTENTION_ARRAYS).is_file() and not QgsProject.instance().isDirty()
+    assert plugin.dock.status.text() == (f'Last run: Augment & Classify scene in {run}; <a href="'
+                                         f'{(run / "report.html").as_uri()}">open its report</a>')  # its link back
