@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QCoreApplication, QEvent, QSize, Qt, QTimer, pyqtSignal
-from qgis.PyQt.QtGui import QColor, QImage, QPixmap
+from qgis.PyQt.QtGui import QColor, QImage, QPalette, QPixmap
 from qgis.PyQt.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -21,6 +21,7 @@ from qgis.PyQt.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
+    QStyledItemDelegate,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -36,6 +37,21 @@ from .spectral_dock import fit_value_title, patch_pyqtgraph_for_qgis, plot_spect
 patch_pyqtgraph_for_qgis()
 
 # Prompt templates: coarse names the class, fine adds what it looks like (the paper's two granularities).
+PLACEHOLDER_ROLE = Qt.UserRole + 1  # a prompt cell's text for when it is empty: what the run will use
+
+
+class PlaceholderDelegate(QStyledItemDelegate):
+    """Shows an empty prompt cell's placeholder (greyed, in brackets): the class name the run uses instead."""
+
+    def initStyleOption(self, option: Any, index: Any) -> None:  # noqa: N802 (Qt's name)
+        super().initStyleOption(option, index)
+        placeholder = index.data(PLACEHOLDER_ROLE)
+        if not option.text and placeholder:
+            option.text = f"({placeholder})"
+            option.palette.setColor(QPalette.Text, option.palette.color(QPalette.Disabled, QPalette.Text))
+            option.font.setItalic(True)
+
+
 TEMPLATES = {"coarse": "{name}", "fine": "{name}, {detail}"}
 TEMPLATE_TITLES = {"coarse": "Coarse: {name}", "fine": "Fine: {name}, {detail}"}
 # Example details for fine prompts, by kind of land cover.
@@ -136,6 +152,7 @@ class PromptsPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(NAME, QHeaderView.ResizeToContents)
         self.table.horizontalHeader().setSectionResizeMode(PROMPT, QHeaderView.Stretch)
         self.table.itemChanged.connect(self._item_edited)
+        self.table.setItemDelegateForColumn(PROMPT, PlaceholderDelegate(self.table))
         self.table.setMinimumHeight(120)
         layout.addWidget(self.table, 1)
 
@@ -223,6 +240,7 @@ class PromptsPanel(QWidget):
             self.table.setItem(row, NAME, name)
             prompt = QTableWidgetItem(c.prompt)
             prompt.setToolTip(f"Empty means the class name: “{c.text}”")
+            prompt.setData(PLACEHOLDER_ROLE, f"empty: the class name, “{c.name.replace('_', ' ')}”, is used")
             self.table.setItem(row, PROMPT, prompt)
         self.table.blockSignals(False)
         ids = [c.id for c in self._classes]

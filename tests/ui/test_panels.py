@@ -181,6 +181,28 @@ def test_prompts_panel_templates_and_preview(keep, classes, screenshot):
     assert pixels.std() > 0
 
 
+def test_an_empty_prompt_cell_says_what_the_run_uses_instead(keep, classes):
+    """An empty prompt showed an empty cell (a desktop review): it shows, greyed, that the class name is used."""
+    from qgis.PyQt.QtWidgets import QStyleOptionViewItem
+
+    from hypersynth.ui.prompts_panel import PROMPT
+
+    panel = keep(PromptsPanel(), 520, 640)
+    panel.set_classes(classes)
+    row = [c.id for c in sorted(classes, key=lambda c: c.id)].index(3)  # bare_soil: no prompt
+
+    def shown(r: int) -> QStyleOptionViewItem:
+        option = QStyleOptionViewItem()
+        index = panel.table.model().index(r, PROMPT)
+        panel.table.itemDelegateForColumn(PROMPT).initStyleOption(option, index)
+        return option
+
+    assert shown(row).text == "(empty: the class name, “bare soil”, is used)" and shown(row).font.italic()
+    assert panel.table.item(row, PROMPT).text() == ""  # only drawn: the prompt stays empty
+    panel.apply_template(3, "coarse")
+    assert shown(row).text == "bare soil" and not shown(row).font.italic()
+
+
 def test_classes_and_prompts_stay_in_step(keep, classes):
     """The prompt column of the classes table and the prompts panel show the same text."""
     classes_panel, prompts = keep(ClassesPanel()), keep(PromptsPanel())
