@@ -45,6 +45,7 @@ class HyperSynthPlugin:
         self.provider: Optional[HyperSynthProvider] = None
         self.actions: list[QAction] = []
         self.settings_action: Optional[QAction] = None  # "Settings…" in the menu (not on the toolbar)
+        self.classify_action: Optional[QAction] = None  # "Classify with a Saved Classifier…" in the menu
         self.toolbar = None
         self.dock = None
         self.tasks = TaskRunner()
@@ -97,6 +98,12 @@ class HyperSynthPlugin:
         self.settings_action.setToolTip(self.tr("Device, CLIP weights file, default preset and output folder"))
         self.settings_action.triggered.connect(self.open_settings)
         self.iface.addPluginToRasterMenu(MENU, self.settings_action)
+        self.classify_action = QAction(self.tr("Classify with a Saved Classifier…"), self.iface.mainWindow())
+        self.classify_action.setObjectName("hypersynthClassifyWithSaved")
+        self.classify_action.setToolTip(self.tr("Apply the classifier an earlier run saved (its classifier_bundle "
+                                                "folder) to a scene of the same sensor"))
+        self.classify_action.triggered.connect(self.classify_with_saved)
+        self.iface.addPluginToRasterMenu(MENU, self.classify_action)
         self.dock = self._create_dock()
         self.dock.set_preview_model(self.last_bundle)
         self.restore_dock_state()  # the plugin enabled with a project open
@@ -110,10 +117,11 @@ class HyperSynthPlugin:
                 self.toolbar.removeAction(action)
             action.deleteLater()
         self.actions.clear()
-        if self.settings_action is not None:
-            self.iface.removePluginRasterMenu(MENU, self.settings_action)
-            self.settings_action.deleteLater()
-            self.settings_action = None
+        for menu_action in (self.settings_action, self.classify_action):
+            if menu_action is not None:
+                self.iface.removePluginRasterMenu(MENU, menu_action)
+                menu_action.deleteLater()
+        self.settings_action = self.classify_action = None
         if self.toolbar is not None:
             self.toolbar.deleteLater()
             self.toolbar = None
@@ -223,6 +231,22 @@ class HyperSynthPlugin:
         import processing
 
         processing.execAlgorithmDialog(FALLBACK_ALGORITHM, {})
+
+    def classify_with_saved(self, *_args: Any) -> dict:
+        """Open Processing's *Classify with a trained classifier* on the dock's scene and the classifier the last
+        run saved, when there are (the dock trains; applying a saved classifier is Processing's, in the same
+        dialog a model or the toolbox opens). Returns the dialog's results (empty when closed without a run)."""
+        import processing
+
+        from ..core.model_folders import CLASSIFIER_FOLDER
+
+        values: dict[str, Any] = {}
+        scene = self.dock.scene_layer() if self.dock is not None else None
+        if scene is not None:
+            values["SCENE"] = scene
+        if self.last_run is not None and (Path(self.last_run[0]) / CLASSIFIER_FOLDER).is_dir():
+            values["MODEL"] = str(Path(self.last_run[0]) / CLASSIFIER_FOLDER)
+        return processing.execAlgorithmDialog("hypersynth:classifywithbundle", values) or {}
 
     def open_settings(self) -> bool:
         """Open the settings dialog (modal); True when the analyst saved new settings."""

@@ -56,6 +56,41 @@ def test_init_gui_adds_action_menu_toolbar_and_unload_removes_them(qgis_iface, q
     assert QgsApplication.processingRegistry().providerById("hypersynth") is None
 
 
+def test_the_menu_opens_classify_with_a_saved_classifier_on_the_docks_scene_and_last_classifier(
+        qgis_iface, qgis_processing, qgis_new_project, tmp_path, monkeypatch):
+    """Applying a saved classifier had no way in from the dock's side (a desktop review): the menu opens Processing's
+    dialog with the dock's scene and the classifier the last run saved."""
+    import processing
+    from qgis.core import QgsRasterLayer
+
+    from hypersynth import classFactory
+    from hypersynth.core.demo import write_demo
+
+    opened = []
+    monkeypatch.setattr(processing, "execAlgorithmDialog", lambda alg, values: opened.append((alg, values)) or {})
+    demo = write_demo(tmp_path / "demo")
+    plugin = classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        action = plugin.classify_action
+        assert action.text() == "Classify with a Saved Classifier…" and action not in plugin.toolbar.actions()
+        qgis_iface.addPluginToRasterMenu.assert_any_call("&HyperSynth", action)
+        action.trigger()  # nothing to fill in yet
+        assert opened[-1] == ("hypersynth:classifywithbundle", {})
+        scene = QgsRasterLayer(str(demo.scene), "scene")
+        qgis_new_project.addMapLayer(scene)
+        plugin.dock.set_scene_layer(scene)
+        (tmp_path / "run" / "classifier_bundle").mkdir(parents=True)
+        plugin.last_run = (str(tmp_path / "run"), "Augment & Classify scene")
+        action.trigger()
+        alg, values = opened[-1]
+        assert values["SCENE"] is scene and values["MODEL"] == str(tmp_path / "run" / "classifier_bundle")
+    finally:
+        plugin.unload()
+    qgis_iface.removePluginRasterMenu.assert_any_call("&HyperSynth", action)
+    assert plugin.classify_action is None
+
+
 def test_unload_after_processing_only_leaves_nothing_registered(qgis_iface, qgis_processing):
     """qgis_process calls initProcessing() without initGui(); unload must cope."""
     from hypersynth import classFactory
