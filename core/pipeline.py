@@ -65,6 +65,7 @@ CLASSIFIER_BUNDLE = CLASSIFIER_FOLDER
 FILE_NOTES = {
     CLASS_MAP: "the class map: class ids with their colours and names (0: unclassified); QGIS styles it from the "
                ".qml beside it",
+    CLASS_MAP.replace(".tif", ".qml"): "the class map's QGIS style: its classes' colours and names",
     CONFIDENCE: "band 1: the winning class's probability (0..1); band 2: the uncertainty, the probabilities' "
                 "entropy over its maximum (0 sure, 1 every class alike); -1 where unclassified",
     PROBABILITIES: "each class's probability, a float32 band per class named by it; -1 where unclassified",

@@ -338,6 +338,27 @@ def bands_left_out_fact(scene: Scene) -> str:
     return f"; of its {scene.bands}, left out: {said}"
 
 
+FIGURES = ("confusion.png", "spectra.png", "pca.png", "attention.png")  # the report's other pictures (map.png's row
+# says what its decimation is)
+REPORT_FILE_NOTES = {  # what the files the report writes beside it hold, for its "Files" section
+    "synthetic_summary.json": "the synthetic-sample summary as JSON: for each class, its prompt, how many synthetic "
+                              "patches and labelled pixels, how far apart their mean centre spectra are (SAM, RMSE, "
+                              "brightness ratio), and the synthetic patches' mean ± std spectrum",
+    "attention.npz": "each prompt word's cross-attention maps and the patches they were read on (NumPy; the "
+                     "plugin's attention dock shows them)",
+}
+
+
+def report_files(out: Path) -> list[tuple[str, str]]:
+    """The files the report writes beside it that are in ``out`` and what each holds: its data files and, in one
+    row, its figures."""
+    files = [(name, note) for name, note in REPORT_FILE_NOTES.items() if (out / name).is_file()]
+    figures = [name for name in FIGURES if (out / name).is_file()]
+    if figures:
+        files.append((", ".join(figures), "this report's other figures, as PNG (the HTML report holds them too)"))
+    return files
+
+
 def files_section(files: Sequence[tuple[str, str]]) -> list[str]:
     """The report's "Files" section (Markdown lines): each file and what it holds; none without files."""
     if not files:
@@ -439,7 +460,7 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
               "Each class's mean spectrum (line) with ± 1 standard deviation (shading), of the real labelled pixels "
               "and, where the run made them, of the synthetic patches' centre pixels (dashed); the lines break where "
               "bands are missing or unusable (water absorption, say).", "", "![per-class spectra](spectra.png)", ""]
-    lines += files_section(files)
+    lines += files_section([*files, *report_files(out)])
     return write_markdown_and_html(out, lines)
 
 

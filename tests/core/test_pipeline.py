@@ -109,8 +109,9 @@ def test_augment_and_classify_writes_every_output(augment_run):
     assert "<b>" in html_report and "**" not in html_report  # the chosen share in bold, in the HTML too
     files = outputs.report.read_text().split("## Files\n", 1)[1]  # what each main file holds, for the analyst
     assert [row.split(" | ")[0].strip("| ") for row in files.strip().splitlines()[2:]] == [
-        "classification.tif", "confidence.tif", "metrics.json", "run_classes.json", "model_bundle", CLASSIFIER_BUNDLE,
-        "map.png"]
+        "classification.tif", "classification.qml", "confidence.tif", "metrics.json", "run_classes.json",
+        "model_bundle", CLASSIFIER_BUNDLE, "map.png", "synthetic_summary.json", "attention.npz",
+        "confusion.png, spectra.png, pca.png, attention.png"]  # every file the run folder holds but the reports
     assert "band 2: the uncertainty" in files  # no probabilities.tif: not asked for
     from hypersynth.core.io.classes import read_classes  # the prompts as the run used them, a class file again
 
