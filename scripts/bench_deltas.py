@@ -1,8 +1,9 @@
 """Per-seed OA differences between two sets of benchmark runs (two designs, or a method against a baseline).
 
 The merged tables give means over seeds; whether a design change helps shows in how each seed moved. This
-prints, per dataset × split × N, each seed's OA difference ``A − B`` in points and their mean, where A and B are
-a method in two sets of ``bench --json`` files (or two methods in one set), and what each A run's labels chose.
+prints, per dataset × split × N, each seed's OA difference ``A − B`` in points, their mean, sample sd and the 95 %
+t-interval of the mean (the seeds pair the runs: the same labels), where A and B are a method in two sets of
+``bench --json`` files (or two methods in one set), and what each A run's labels chose.
 
     .venv/bin/python scripts/bench_deltas.py --a 'docs/bench/cell_s9_*.json' --a-method augment \\
         --b 'docs/bench/cell_enmap_potsdam_N*_s*.json' 'docs/bench/cell_salinasA_N*_s*.json' --b-method augment
@@ -33,11 +34,28 @@ def runs_of(patterns: list[str], method: str) -> dict[tuple, RunResult]:
             for r in merge_bench_files(paths) if r.method == method}
 
 
+def paired_spread(diffs: list[float]) -> tuple[float, float]:
+    """``(sd, half-width)``: the sample standard deviation (n − 1) of paired per-seed differences and the half-width
+    of the 95 % t-interval of their mean (n − 1 degrees of freedom); NaN for one seed. scipy's t quantile: the
+    interval over 5 seeds is 2.78 standard errors wide on each side, not the normal 1.96."""
+    import math
+
+    from scipy import stats
+
+    n = len(diffs)
+    if n < 2:
+        return math.nan, math.nan
+    mean = sum(diffs) / n
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    return sd, float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+
+
 def delta_table(a: dict[tuple, RunResult], b: dict[tuple, RunResult], title: str) -> str:
-    """Markdown: one row per dataset × split × N with each common seed's ``A − B`` (OA points) and the mean."""
-    lines = [f"| dataset | split | N | {title}, per seed (OA points) | mean | A's choices per seed (c: CNN share of "
-             "the pair, d: diffusion-feature share, σ: smoothing, pl … in: pseudo-labels drawn in that many "
-             "classes) |", "|---|---|---|---|---|---|"]
+    """Markdown: one row per dataset × split × N with each common seed's ``A − B`` (OA points), the mean, the paired
+    differences' sample sd and the 95 % t-interval of the mean (the seeds are paired: the same labels for A and B)."""
+    lines = [f"| dataset | split | N | {title}, per seed (OA points) | mean | sd (paired, n − 1) | 95 % CI of the "
+             "mean (t) | A's choices per seed (c: CNN share of the pair, d: diffusion-feature share, σ: smoothing, "
+             "pl … in: pseudo-labels drawn in that many classes) |", "|---|---|---|---|---|---|---|---|"]
     for setting in sorted({k[:3] for k in a} & {k[:3] for k in b}):
         seeds = sorted(k[3] for k in a if k[:3] == setting and k in b)
         diffs = [(a[setting + (s,)].oa - b[setting + (s,)].oa) * 100 for s in seeds]
@@ -45,8 +63,11 @@ def delta_table(a: dict[tuple, RunResult], b: dict[tuple, RunResult], title: str
                             for s in seeds)
         per_seed = ", ".join(f"s{s} {d:+.1f}" for s, d in zip(seeds, diffs))
         amount = column_amount(setting[2][1], setting[2][2] if setting[2][0] else None, "{}")
-        lines.append(f"| {setting[0]} | {setting[1]} | {amount} | {per_seed} | {sum(diffs) / len(diffs):+.2f} | "
-                     f"{choices} |")
+        mean = sum(diffs) / len(diffs)
+        sd, half = paired_spread(diffs)
+        spread = ("–", "–") if sd != sd else (f"{sd:.2f}", f"{mean - half:+.2f} … {mean + half:+.2f}")
+        lines.append(f"| {setting[0]} | {setting[1]} | {amount} | {per_seed} | {mean:+.2f} | {spread[0]} | "
+                     f"{spread[1]} | {choices} |")
     return "\n".join(lines)
 
 

@@ -25,8 +25,15 @@ def test_per_seed_differences_of_two_methods_and_of_two_run_sets(tmp_path: Path,
     expected = [(runs[("svm", s)] - runs[("rf", s)]) * 100 for s in (0, 1)]
     assert row.startswith("| demo | random | 2 | ") and f"s0 {expected[0]:+.1f}, s1 {expected[1]:+.1f}" in row
     assert f"| {sum(expected) / 2:+.2f} |" in row
+    import math
+
+    sd = abs(expected[0] - expected[1]) / math.sqrt(2)  # two seeds: the sample sd of two numbers
+    half = 12.706205 * sd / math.sqrt(2)  # the t quantile at 1 degree of freedom
+    mean = sum(expected) / 2
+    assert f"| {sd:.2f} | {mean - half:+.2f} … {mean + half:+.2f} |" in row
     script.main(["--a", str(first), "--a-method", "rf", "--b", str(second), "--b-method", "rf"])
     row = capsys.readouterr().out.splitlines()[2]
     assert "s1 +0.0 |" in row and "s0" not in row  # only the seed both sets ran; the same seed, the same forest
+    assert "| +0.00 | – | – |" in row  # one seed: no spread
     with pytest.raises(SystemExit, match="no file matches"):
         script.main(["--a", str(tmp_path / "none_*.json"), "--a-method", "rf", "--b-method", "svm"])
