@@ -34,7 +34,7 @@ class RunResult:
 
     dataset: str
     labels_per_class: Optional[int]  # N; None when the draw took a share of each class
-    split: str  # "random" or "disjoint"
+    split: str  # "random", "disjoint" or "no-overlap" (evaluation.protocol.SPLIT_KINDS)
     method: str
     seed: int
     oa: float
@@ -211,10 +211,10 @@ def run_one(data: LabelledScene, dataset: str, n: Optional[int], seed: int, spli
     p = preset_patch_size(settings)
     split = bench_split(labels, scene.valid, n, share, seed, split_kind, p)
     notes = list(split.warnings)
-    if share is not None and split_kind == "disjoint":
+    if share is not None and split_kind != "random":
         notes.append(pixels_left_to_test(split))
     if not split.test_mask.any():  # before any training: there is nothing to score it on
-        raise NoTestPixel(pixels_left_to_test(split) if split_kind == "disjoint" else
+        raise NoTestPixel(pixels_left_to_test(split) if split_kind != "random" else
                           "every labelled pixel was drawn for training")
     train_labels = np.where(split.train_mask, labels, 0)
     run_settings = replace(settings, seed=seed)
@@ -289,12 +289,14 @@ def bench_split(labels: np.ndarray, valid: np.ndarray, n: Optional[int], share: 
 
 
 def pixels_left_to_test(split: Split) -> str:
-    """How many test pixels a disjoint split left of the labelled pixels not drawn for training: with a share of each
-    class, nearly all of them lie inside a training patch."""
+    """How many test pixels a disjoint (or no-overlap) split left of the labelled pixels not drawn for training: with a
+    share of each class, nearly all of them lie inside a training patch."""
+    from .evaluation.protocol import guard_words
+
     untrained = int(((split.labels > 0) & ~split.train_mask).sum())
     tested = int(split.test_mask.sum())
     return (f"{tested:,} of the {untrained:,} labelled pixels not drawn for training are left to test on; the other "
-            f"{untrained - tested:,} lie inside the {split.patch_size}×{split.patch_size} training patches")
+            f"{untrained - tested:,} lie {'inside' if split.kind == 'disjoint' else 'within'} {guard_words(split)}")
 
 
 def every_blend(choice: Any, member_probs: dict[str, np.ndarray], truth: np.ndarray, class_ids: np.ndarray

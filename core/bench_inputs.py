@@ -79,7 +79,7 @@ def parse_methods(text: str) -> list[str]:
 
 
 def parse_splits(text: str) -> list[str]:
-    """'random,disjoint' -> the split kinds, each once; an unknown one is refused with the choices."""
+    """'random,disjoint' (or no-overlap) -> the split kinds, each once; an unknown one is refused with the choices."""
     from .evaluation.protocol import SPLIT_KINDS
 
     return _names(text, "split", SPLIT_KINDS, example="random,disjoint")

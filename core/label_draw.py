@@ -46,8 +46,10 @@ class LabelDraw:
     def summary(self) -> str:
         """One line for the analyst: what was drawn from what, and what is left to validate on."""
         train, test = int(self.split.train_mask.sum()), int(self.split.test_mask.sum())
+        side = self.split.patch_size
         kind = "" if self.split.kind == "random" else (
-            f" (outside the {self.split.patch_size}×{self.split.patch_size} patches around them: disjoint)")
+            f" (outside the {side}×{side} patches around them: disjoint)" if self.split.kind == "disjoint" else
+            f" (none whose {side}×{side} patch shares a pixel with theirs: no-overlap)")
         return (f"{train} training labels ({amount_text(self.split)}, seed {self.split.seed}) drawn from "
                 f"{self.reference_pixels} reference pixels of {len(self.classes)} classes; {test} left to "
                 f"validate on{kind}")
@@ -77,7 +79,8 @@ def draw_labels(reference: np.ndarray, valid: np.ndarray, classes: list[ClassInf
     """Draw ``labels_per_class`` training pixels per class from ``reference`` (``(H, W)`` class ids, 0 unlabelled)
     on the scene's ``valid`` pixels, exactly as ``bench`` draws them for the same seed, so a benchmark row can be
     run again by hand. ``split="disjoint"`` leaves out of the validation pixels every pixel within ``patch_side // 2``
-    of a training pixel, as the benchmark's disjoint split does.
+    of a training pixel, as the benchmark's disjoint split does; ``"no-overlap"`` every pixel within twice that, so no
+    validation pixel's patch shares a pixel with a training label's (:func:`~.evaluation.protocol.guard_radius`).
 
     ``share`` (0..1) draws that share of each class's pixels instead (0.1: 10 %, rounded, at least one), the protocol
     of the papers that train on 10 % of Indian Pines or 5 % of Pavia University, to compare with their figures."""
@@ -118,9 +121,11 @@ def _named_warnings(drawn: Split, classes: list[ClassInfo]) -> list[str]:
         if train < asked:
             warnings.append(f"{name} has only {held} reference pixel{'s' if held != 1 else ''}: "
                             f"{train} drawn for training, {test} left to validate on")
-        elif test == 0 and drawn.kind == "disjoint":
+        elif test == 0 and drawn.kind != "random":
             warnings.append(f"{name} has no pixel left to validate on outside the {drawn.patch_size}×"
-                            f"{drawn.patch_size} patches around its training labels")
+                            f"{drawn.patch_size} patches around its training labels" if drawn.kind == "disjoint" else
+                            f"{name} has no pixel left to validate on whose {drawn.patch_size}×{drawn.patch_size} "
+                            "patch shares no pixel with a training label's")
         elif test == 0:
             warnings.append(f"{name} has no pixel left to validate on")
     return warnings

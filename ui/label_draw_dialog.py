@@ -27,6 +27,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
+from ..core.evaluation.protocol import SPLIT_KINDS
 from ..core.io.classes import ClassFileError, class_file_beside
 from ..core.label_draw import (
     DEFAULT_PATCH_SIDE,
@@ -55,6 +56,9 @@ DRAW_TIP = ("Draw N training labels per class, or a share of each class, from re
 GUESSED_FIELD = "guessed: class_id, class, label, …"  # the class field's placeholder, as in the run dialog
 DISJOINT_HINT = (f"disjoint: validation pixels never lie inside a training pixel's {DEFAULT_PATCH_SIDE}×"
                  f"{DEFAULT_PATCH_SIDE} patch, as the benchmark's disjoint split")
+NO_OVERLAP_HINT = (f"no-overlap: no validation pixel's {DEFAULT_PATCH_SIDE}×{DEFAULT_PATCH_SIDE} patch shares a pixel "
+                   "with a training pixel's, as the benchmark's no-overlap split")
+SPLIT_HINTS = {"disjoint": DISJOINT_HINT, "no-overlap": NO_OVERLAP_HINT}  # shown under the split chosen
 VALIDATION_END = "_validation.tif"  # the validation raster beside the points: ``<points stem>_validation.tif``
 PER_CLASS, SHARE = "N per class", "a share of each class (%)"  # how much of each class is drawn
 SHARE_TIP = ("As papers that train on 10 % of Indian Pines or 5 % of Pavia University: compare with their figures on "
@@ -173,13 +177,14 @@ class LabelDrawDialog(QDialog):
         self.seed = SeedBox("The same seed draws the same pixels, as the benchmark does for that seed")
         form.addRow("Seed", self.seed)
         self.split = QComboBox()
-        self.split.addItems(["random", "disjoint"])
-        self.split.setToolTip("random: validation is every reference pixel not drawn; " + DISJOINT_HINT)
+        self.split.addItems(list(SPLIT_KINDS))
+        self.split.setToolTip("random: validation is every reference pixel not drawn; "
+                              + "; ".join(SPLIT_HINTS.values()))
         form.addRow("Split", self.split)
-        self.split_hint = QLabel(DISJOINT_HINT)  # shown for the disjoint split only
+        self.split_hint = QLabel(DISJOINT_HINT)  # shown for the disjoint splits only
         self.split_hint.setStyleSheet(HINT_STYLE)
         self.split_hint.setHidden(True)
-        self.split.currentTextChanged.connect(lambda kind: self.split_hint.setHidden(kind != "disjoint"))
+        self.split.currentTextChanged.connect(self._split_changed)
         form.addRow(self.split_hint)
         self.write_validation = QCheckBox("Also write validation labels (the reference pixels left over)")
         self.write_validation.setChecked(True)
@@ -221,6 +226,11 @@ class LabelDrawDialog(QDialog):
     def chosen_share(self) -> Optional[float]:
         """The share of each class chosen (0.1 for 10 %), or None: N per class."""
         return round(self.share.value() / 100.0, 4) if self.amount.currentText() == SHARE else None
+
+    def _split_changed(self, kind: str) -> None:
+        """Say under the split what a disjoint one keeps apart (nothing to say for random)."""
+        self.split_hint.setText(SPLIT_HINTS.get(kind, ""))
+        self.split_hint.setHidden(kind not in SPLIT_HINTS)
 
     def _amount_changed(self, kind: str) -> None:
         self.labels_per_class.setEnabled(kind != SHARE)

@@ -8,7 +8,27 @@ from typing import Optional
 import numpy as np
 from scipy.ndimage import binary_dilation
 
-SPLIT_KINDS = ("random", "disjoint")
+SPLIT_KINDS = ("random", "disjoint", "no-overlap")  # bench's --splits and draw-labels' --split, in this order
+# (Processing's enums take them by index: a new kind goes at the end)
+
+
+def guard_radius(kind: str, patch_size: int) -> int:
+    """How far (Chebyshev distance, pixels) from every training pixel a split keeps its test pixels: "disjoint",
+    the patch's half-side, so no test pixel lies inside a training patch (their patches may still share pixels);
+    "no-overlap", twice that, so no test pixel's patch shares a pixel with a training pixel's patch (the stricter
+    split of Nalepa, Myller & Kawulok 2019, "Validating hyperspectral image segmentation", IEEE GRSL 16(8)); a
+    classifier that smooths its map reaches further still (the report's near/far figures count that); "random", 0."""
+    half = int(patch_size) // 2
+    return {"disjoint": half, "no-overlap": 2 * half}.get(kind, 0)
+
+
+def guard_words(split: "Split") -> str:
+    """What a split's guard band keeps its test pixels out of, for messages: "the 9×9 training patches"."""
+    side = split.patch_size
+    if split.kind == "no-overlap":
+        return (f"{guard_radius(split.kind, side)} pixels of a training pixel (where their {side}×{side} patches "
+                "would share pixels)")
+    return f"the {side}×{side} training patches"
 
 
 @dataclass
@@ -20,7 +40,7 @@ class Split:
     labels: np.ndarray  # (H, W) int label ids the split was drawn from (0 = unlabelled)
     seed: int  # seed of the numpy Generator that drew the training pixels
     labels_per_class: int  # N, the requested number of training pixels per class (0 when ``share`` is given)
-    kind: str  # "random", "disjoint" (guard band around training pixels) or "block"
+    kind: str  # "random", "disjoint" or "no-overlap" (guard bands around training pixels: guard_radius) or "block"
     patch_size: int = 1  # patch side the guard band was sized for (disjoint splits)
     warnings: list[str] = field(default_factory=list)  # classes that got fewer than N or no test pixels
     share: Optional[float] = None  # the share of each class's pixels drawn instead of N (0.1: 10 %), if so
@@ -140,7 +160,8 @@ def few_label_split(labels: np.ndarray, n_per_class: int, seed: int, *, kind: st
         seed: seed of the ``numpy.random.Generator``; the same labels and seed give the same split.
         kind: ``"random"``: all remaining labelled pixels are test pixels. ``"disjoint"``: test pixels
             never sit inside a training patch, i.e. every labelled pixel within ``patch_size // 2``
-            (Chebyshev distance) of a training pixel is dropped from the test set.
+            (Chebyshev distance) of a training pixel is dropped from the test set. ``"no-overlap"``: within twice
+            that, so no test patch shares a pixel with a training patch (:func:`guard_radius`).
         patch_size: side of the classifier's patch, sizing the disjoint guard band (1 = no band).
         valid: ``(H, W)`` bool; pixels outside it are neither trained on nor tested.
     """
@@ -175,13 +196,15 @@ def _finish_split(labels: np.ndarray, labelled: np.ndarray, train: np.ndarray, w
                   n_per_class: int, kind: str, patch_size: int, share: Optional[float] = None) -> Split:
     """The split of ``train``: every other labelled pixel tests, but for a disjoint split's guard band."""
     test = labelled & ~train
-    radius = int(patch_size) // 2
-    if kind == "disjoint" and radius > 0:
+    radius = guard_radius(kind, patch_size)
+    split = Split(train, test, np.asarray(labels), seed, int(n_per_class), kind, int(patch_size), warnings, share)
+    if radius > 0:
         square = np.ones((2 * radius + 1, 2 * radius + 1), dtype=bool)
-        inside_training_patch = binary_dilation(train, structure=square)  # (H, W)
-        test &= ~inside_training_patch
-        _warn_empty_tests(labels, train, test, warnings, f"outside the {patch_size}x{patch_size} training patches")
-    return Split(train, test, np.asarray(labels), seed, int(n_per_class), kind, int(patch_size), warnings, share)
+        test &= ~binary_dilation(train, structure=square)  # (H, W): none within the guard band
+        where = (f"outside the {patch_size}x{patch_size} training patches" if kind == "disjoint" else
+                 f"farther than {radius} pixels from every training pixel")
+        _warn_empty_tests(labels, train, test, warnings, where)
+    return split
 
 
 def block_split(labels: np.ndarray, n_per_class: int, seed: int, *, block: int = 16,

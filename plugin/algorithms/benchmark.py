@@ -58,7 +58,7 @@ METHOD_HELP = {"rf": "a random forest on the labelled spectra",
                         "only",
                "dfeat-augment": "the same SVM on real and synthetic patches",
                "augment": "the CNN and spectral forest blend on real and synthetic patches"}
-SPLIT_LABELS = {"random": "random", "disjoint": "spatially disjoint"}  # each split kind's option in the list
+SPLIT_LABELS = {"random": "random", "disjoint": "spatially disjoint", "no-overlap": "no overlap of patches"}  # options
 
 
 class BenchmarkAlgorithm(HyperSynthAlgorithm):
@@ -93,8 +93,10 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
             "Runs the few-label protocol of HyperSynth's benchmarks on a scene for which you have full reference "
             "labels: for each seed, N labelled pixels per class are drawn from the reference, every chosen method "
             "learns from them, and the other reference pixels score it (overall and average accuracy, kappa; mean "
-            "± standard deviation over the seeds). The 'spatially disjoint' split keeps test pixels away from the "
-            "training pixels' patches; the 'random' split does not. Shares of each class (SHARES, in %: 10, or 5,10) "
+            "± standard deviation over the seeds). The 'spatially disjoint' split keeps test pixels out of the "
+            "training pixels' patches (their own patches may still share pixels); 'no overlap of patches' keeps them "
+            "twice as far, so that no test pixel's patch shares a pixel with a training pixel's; the 'random' split "
+            "does not keep them apart. Shares of each class (SHARES, in %: 10, or 5,10) "
             "draw that share of each class's reference pixels instead of N, the protocol of papers that train on 10 % "
             "of Indian Pines; leave the labels per class empty to run the shares alone. At such shares a spatially "
             "disjoint split leaves few test pixels (the log and the tables say how many; a draw that leaves none is "

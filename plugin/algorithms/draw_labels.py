@@ -115,7 +115,8 @@ class DrawLabelsAlgorithm(HyperSynthAlgorithm):
             "scene's grid for the validation labels of a classification or an accuracy assessment, and added to "
             "the map too. The random split keeps every one of them; the spatially disjoint split, as the "
             "benchmark's, leaves out each pixel within PATCH_SIZE // 2 of a training pixel, so that none lies "
-            "inside a training patch: give the patch side of the benchmark's preset ({patch} for fast and full, "
+            "inside a training patch; 'no overlap of patches' leaves out each pixel within twice that, so that no "
+            "validation pixel's patch shares a pixel with a training label's: give the patch side of the benchmark's preset ({patch} for fast and full, "
             "the default; 8 for tiny) to get the pixels it validated on.\n\n"
             "A MATLAB ground truth (.mat) is not a layer QGIS opens: draw from it with the command line "
             "(hypersynth draw-labels), or open it in the HyperSynth dock after its scene, which adds it as a label "
@@ -140,7 +141,7 @@ class DrawLabelsAlgorithm(HyperSynthAlgorithm):
         self.addParameter(QgsProcessingParameterEnum(
             self.SPLIT, self.tr("Split"), options=[self.tr(SPLIT_LABELS[k]) for k in SPLIT_KINDS], defaultValue=0))
         patch = QgsProcessingParameterNumber(
-            self.PATCH_SIZE, self.tr("Training patch size of the disjoint split (pixels)"),
+            self.PATCH_SIZE, self.tr("Training patch size of the disjoint splits (pixels)"),
             QgsProcessingParameterNumber.Integer, defaultValue=DEFAULT_PATCH_SIDE, minValue=1)
         patch.setFlags(patch.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(patch)

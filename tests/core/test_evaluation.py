@@ -84,6 +84,28 @@ def test_disjoint_split_has_no_test_pixel_inside_a_training_patch(patch_size):
     assert np.array_equal(random.train_mask, split.train_mask)
 
 
+@pytest.mark.parametrize("patch_size", [3, 9])
+def test_no_overlap_split_keeps_every_test_patch_off_every_training_patch(patch_size):
+    """The stricter split (Nalepa et al. 2019): no test pixel's patch shares a pixel with a training pixel's, which the
+    disjoint split's half-patch band does not ensure (their patches overlap at distances half + 1 … 2 × half)."""
+    labels = label_map(seed=2, shape=(120, 160))
+    split = few_label_split(labels, 3, seed=5, kind="no-overlap", patch_size=patch_size)
+    half = patch_size // 2
+    distance = chebyshev_to_nearest(split.train_mask)
+    assert split.test_mask.any() and distance[split.test_mask].min() > 2 * half  # patches 2·half+1 apart: disjoint
+    assert np.array_equal(split.test_mask, (labels > 0) & ~split.train_mask & (distance > 2 * half))
+    disjoint = few_label_split(labels, 3, seed=5, kind="disjoint", patch_size=patch_size)
+    assert np.array_equal(disjoint.train_mask, split.train_mask)  # the same draw, a wider guard band
+    assert (disjoint.test_mask & (distance <= 2 * half)).any()  # where the disjoint split's test patches overlap
+    tiny = np.zeros((10, 10), dtype=np.int32)
+    tiny[:, :5] = 1
+    tiny[4, 6], tiny[4, 8] = 2, 2  # two cells apart: outside each other's 3×3 patch, but the patches share a column
+    drawn = few_label_split(tiny, 1, seed=0, kind="no-overlap", patch_size=3)
+    assert drawn.counts()[2] == (1, 0)
+    assert "class 2 has no test pixel left farther than 2 pixels from every training pixel" in drawn.warnings
+    assert few_label_split(tiny, 1, seed=0, kind="disjoint", patch_size=3).counts()[2] == (1, 1)
+
+
 def test_disjoint_split_warns_when_a_class_loses_every_test_pixel():
     labels = np.zeros((10, 10), dtype=np.int32)
     labels[:, :5] = 1

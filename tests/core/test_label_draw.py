@@ -229,7 +229,7 @@ def test_a_class_with_few_pixels_keeps_one_to_validate_on_and_says_so(capsys, tm
                              "patches around its training labels"]
 
 
-@pytest.mark.parametrize("split", ["random", "disjoint"])
+@pytest.mark.parametrize("split", ["random", "disjoint", "no-overlap"])
 def test_a_benchmark_row_is_run_again_by_hand(labelled, tmp_path, split, monkeypatch):
     """bench's SVM row and a baseline run on draw-labels' files, same seed: bench's own training and test pixels,
     and the same figures to the last digit."""

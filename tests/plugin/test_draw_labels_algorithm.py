@@ -359,14 +359,14 @@ def test_the_help_says_what_it_draws_and_the_defaults(hypersynth_plugin):
     for said in ("exactly as the benchmark draws them", "same training pixels as that row",
                  "spatially disjoint split", "PATCH_SIZE // 2", "class_id", "NAME_classes.json",
                  "class file of Augment & Classify", "LABELS_PER_CLASS=5", "SEED=0",
-                 "SPLIT=0 (of 0 random, 1 spatially disjoint)", "PATCH_SIZE=9",
+                 "SPLIT=0 (of 0 random, 1 spatially disjoint, 2 no overlap of patches)", "PATCH_SIZE=9",
                  "The optional output VALIDATION_OUTPUT is written only when given", "CLASSES is a JSON file"):
         assert said in text, said
     assert algorithm.group() == "Classification"
     assert algorithm.provider().supportedOutputVectorLayerExtensions() == ["gpkg", "shp", "fgb"]
     assert algorithm.parameterDefinition("PATCH_SIZE").flags() & algorithm.parameterDefinition(
         "PATCH_SIZE").FlagAdvanced
-    assert algorithm.parameterDefinition("SPLIT").options() == ["random", "spatially disjoint"]
+    assert algorithm.parameterDefinition("SPLIT").options() == ["random", "spatially disjoint", "no overlap of patches"]
 
 
 def test_a_share_of_each_class_instead_of_labels_per_class(hypersynth_plugin, data, tmp_path):
