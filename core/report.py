@@ -349,6 +349,25 @@ REPORT_FILE_NOTES = {  # what the files the report writes beside it hold, for it
 }
 
 
+BRIGHTNESS_OFF = 0.2  # a class's synthetic mean brighter or darker than its labelled one by more: said below the table
+
+
+def brightness_notes(rows: Sequence[dict]) -> list[str]:
+    """Lines under the synthetic-sample table naming each class whose synthetic patches are more than
+    :data:`BRIGHTNESS_OFF` brighter or darker than its labelled pixels (the SAM column cannot show it)."""
+    said = []
+    for r in rows:
+        ratio = r.get("mean_brightness_ratio")
+        if ratio is not None and abs(ratio - 1.0) > BRIGHTNESS_OFF:
+            said.append(f"{r['name']}'s synthetic patches are {abs(ratio - 1.0) * 100:.0f} % "
+                        f"{'brighter' if ratio > 1 else 'darker'} than its labelled pixels")
+    if not said:
+        return []
+    return ["", f"**Brightness:** {'; '.join(said)}. The classifier learns from them as they are: where that is not "
+            "the class as it varies over the scene (other labels of it, lit otherwise), label more of it, or lower "
+            "the synthetic weight."]
+
+
 def report_files(out: Path) -> list[tuple[str, str]]:
     """The files the report writes beside it that are in ``out`` and what each holds: its data files and, in one
     row, its figures."""
@@ -440,6 +459,7 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
             ratio = "–" if r["mean_brightness_ratio"] is None else f"{r['mean_brightness_ratio']:.2f}"
             lines.append(f"| {r['name']} | {r['prompt']} | {r['synthetic']} | {r['real_labelled']} | "
                          f"{r['mean_sam_deg']:.2f} | {ratio} | {r['mean_rmse']:.3g} |")
+        lines += brightness_notes(summary["classes"])
         lines += ["", "Each point a spectrum: the real labelled pixels (circles) and the synthetic patches' centre "
                   "pixels (triangles), in the class colours, projected on the first two principal components of "
                   "both together (the axes say how much of their variance each holds).", "",

@@ -81,6 +81,14 @@ def test_brightness_ratio_shows_what_the_spectral_angle_misses():
     assert row["mean_brightness_ratio"] == pytest.approx(2.0)
     assert row["mean_rmse"] == pytest.approx(np.sqrt(np.mean(np.square([0.1, 0.2, 0.3]))), rel=1e-5)
     assert brightness_ratio(np.ones(3), np.zeros(3)) is None
+    from hypersynth.core.report import brightness_notes
+
+    notes = brightness_notes([row, {**row, "name": "road", "mean_brightness_ratio": 0.75},
+                              {**row, "name": "water", "mean_brightness_ratio": 1.1},
+                              {**row, "name": "soil", "mean_brightness_ratio": None}])
+    assert notes[1].startswith("**Brightness:** grass's synthetic patches are 100 % brighter than its labelled "
+                               "pixels; road's synthetic patches are 25 % darker than its labelled pixels.")
+    assert brightness_notes([{**row, "mean_brightness_ratio": 1.1}]) == []  # within a fifth: nothing said
 
 
 def test_summary_says_each_class_share_of_values_clipped_into_the_scene_range():
