@@ -118,7 +118,7 @@ class Evaluation:
         """OA, AA and κ on one line."""
         held = int((self.support() > 0).sum())  # classes a map-only class (never in the validation) does not count
         return (f"OA {_pct(self.oa)} %, AA {_pct(self.aa)} %, κ {_num(self.kappa, 4)} "
-                f"({self.n_test} test pixels, {held} class{'es' if held != 1 else ''})")
+                f"({self.n_test} validation pixels, {held} class{'es' if held != 1 else ''})")
 
     def unclassified_sentence(self) -> str:
         """What the validation pixels on the map's unclassified pixels would do to OA, counted as omissions."""
@@ -148,7 +148,7 @@ class Evaluation:
                  *([self.disagreement_sentence(), ""] if self.disagreement_sentence() else []),
                  *([self.unclassified_sentence(), ""] if self.validation_unclassified else []),
                  *([self.near_training.sentence(), ""] if self.near_training is not None else []),
-                 "| id | class | test pixels | correct | producer's acc. (%) | user's acc. (%) | F1 (%) |",
+                 "| id | class | validation pixels | correct | producer's acc. (%) | user's acc. (%) | F1 (%) |",
                  "|---:|---|---:|---:|---:|---:|---:|"]
         for i, (c, name, n) in enumerate(zip(self.class_ids, self.class_names, self.support())):
             lines.append(f"| {c} | {name} | {int(n)} | {int(self.confusion[i, i])} | {_pct(self.per_class[c])} | "

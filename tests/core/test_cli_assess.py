@@ -67,7 +67,7 @@ def test_validation_pixels_on_unclassified_map_pixels_are_counted_and_said(files
     assert cli_main(["assess", "--map", str(tmp_path / "gaps.tif"), "--validation", str(files["validation"]),
                      "--exclude", str(tmp_path / "training.tif"), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert printed.startswith("OA 80.00 %") and "(5 test pixels, 2 classes)" in printed  # 4 of 5 right
+    assert printed.startswith("OA 80.00 %") and "(5 validation pixels, 2 classes)" in printed  # 4 of 5 right
     assert ("2 validation pixels lie on pixels the map leaves unclassified (0 or no data): not scored above; counted "
             "as errors of omission, OA would be 57.14 %.") in printed  # 4 of 7
     metrics = json.loads((out / "metrics.json").read_text())
@@ -131,7 +131,7 @@ def test_assess_leaves_out_the_pixels_of_the_labels_it_is_told_to(files, tmp_pat
     assert cli_main(["assess", "--map", str(files["map"]), "--validation", str(files["validation"]), "--exclude",
                      str(path), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert printed.startswith("OA 80.00 %") and "(5 test pixels, 1 class)" in printed  # 4 of the 5 left; meadow: none
+    assert printed.startswith("OA 80.00 %") and "(5 validation pixels, 1 class)" in printed  # 4 of the 5 left; meadow: none
     assert f"- Left out: the pixels of {path.resolve()}" in (out / "accuracy.md").read_text()
     everything = tmp_path / "everything.tif"
     write_label_raster(everything, np.ones((10, 10), np.int32), CLASSES[:1], transform=TRANSFORM,

@@ -88,7 +88,7 @@ def test_a_saved_classifier_on_a_mosaic_holding_its_tile_leaves_its_training_pix
 
 
 def _scored(capsys) -> int:
-    return int(re.search(r"\((\d+) test pixels", capsys.readouterr().out).group(1))
+    return int(re.search(r"\((\d+) validation pixels", capsys.readouterr().out).group(1))
 
 
 def test_assessing_a_runs_own_map_leaves_out_what_its_classifier_learnt_from(scene_files, tmp_path, capsys, caplog):
@@ -119,7 +119,7 @@ def test_assessing_a_runs_own_map_leaves_out_what_its_classifier_learnt_from(sce
     assert cli_main(["assess", "--map", str(tmp_path / "copy" / "map.tif"), "--validation", str(truth),
                      "--out", str(tmp_path / "copy" / "accuracy")]) == 0
     printed, noted = capsys.readouterr()
-    assert int(re.search(r"\((\d+) test pixels", printed).group(1)) == run.metrics["n_test"] + 12
+    assert int(re.search(r"\((\d+) validation pixels", printed).group(1)) == run.metrics["n_test"] + 12
     assert "saved beside the map" not in caplog.text
     assert ("Note: which pixels the map's classifier learnt from is not known (no classifier_bundle folder beside "
             "the map says): validation pixels among them were scored, which flatters the map; give its training "
