@@ -656,10 +656,11 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
     def on_result(r: RunResult) -> None:
         runs.append(r)
         save()
-        if args.quiet:
+        if args.quiet:  # a line a run on stderr, as a log: stdout holds the tables alone
             amount = column_amount(r.labels_per_class, r.share, "N={}")
             print(f"{r.dataset} {amount} {r.split} seed {r.seed} {r.method}: "
-                  f"OA {r.oa * 100:.2f} AA {r.aa * 100:.2f} kappa {r.kappa:.3f} {r.seconds:.1f}s", flush=True)
+                  f"OA {r.oa * 100:.2f} AA {r.aa * 100:.2f} kappa {r.kappa:.3f} {r.seconds:.1f}s", file=sys.stderr,
+                  flush=True)
 
     def on_skip(line: str) -> None:
         not_scored.append(line)
@@ -668,8 +669,15 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
     shares = getattr(args, "share", None) or []
     counts = args.labels_per_class if args.labels_per_class is not None else (
         [] if shares else list(DEFAULT_LABELS_PER_CLASS))
-    run_bench([], counts, args.seeds, args.methods, args.splits, settings, reporter=reporter,
-              on_result=on_result, own_scenes=scenes, shares=shares, on_skip=on_skip)
+    try:
+        run_bench([], counts, args.seeds, args.methods, args.splits, settings, reporter=reporter,
+                  on_result=on_result, own_scenes=scenes, shares=shares, on_skip=on_skip)
+    except BaseException as stop:  # Ctrl+C or SIGTERM: the command line says what the files keep
+        files = " and ".join(str(p) for p in (args.json, args.markdown) if p)
+        finished = f"the {len(runs)} runs that finished are" if len(runs) != 1 else "the run that finished is"
+        stop.kept = (f"{finished} kept in {files}; the one under way is not" if runs and files else
+                     "no run had finished; nothing was written")
+        raise
     if hasattr(reporter, "close"):
         reporter.close()
     print(bench_documents(runs, command, args.preset, skipped, not_scored)[1])

@@ -12,7 +12,7 @@ import numpy as np
 
 from .evaluation.protocol import SPLIT_KINDS, Split, few_label_split, share_split
 from .io.classes import class_file_beside
-from .outputs import OutputExistsError
+from .outputs import OutputExistsError, write_problem
 from .progress import NULL_REPORTER, Reporter
 from .scene import ClassInfo, Scene
 
@@ -161,6 +161,9 @@ def check_draw_outputs(points: str | os.PathLike, validation: Optional[str | os.
             raise LabelDrawError(f"{path} is one of the inputs; write the drawn labels to another file")
         if not path.parent.is_dir():
             raise LabelDrawError(f"the folder {path.parent} does not exist; create it or choose another")
+        problem = write_problem(path.parent)  # before the reference and the scene are read
+        if problem:
+            raise LabelDrawError(f"{path.name} cannot be written: {problem}; choose a folder you can write to")
         held = next((part for part in point_files(path) if part.exists()), None)  # a stray .prj would give a CRS
         if held is not None and not overwrite:
             raise OutputExistsError(f"{held} already exists; choose another name or allow overwriting to replace it")

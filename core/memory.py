@@ -261,6 +261,20 @@ def out_of_memory_message(error: BaseException) -> Optional[str]:
     return None
 
 
+def disk_full_message(error: BaseException, out: Optional[str] = None) -> Optional[str]:
+    """What to tell the analyst when ``error`` is a full disk (ENOSPC, or a quota) met while writing ``out``: an
+    ``OSError``, or a library's own error that only says so in its text (safetensors' ``SafetensorError``, GDAL's
+    ``RuntimeError``); None for any other error."""
+    import errno
+
+    text = str(error).lower()
+    if not ((isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT))
+            or "no space left on device" in text or "disk quota exceeded" in text):
+        return None
+    where = f" holding {out}" if out else ""
+    return f"the disk{where} is full; nothing was written. Free some space, or choose an output on another disk"
+
+
 # ----------------------------------------------------------------------------- handing freed memory back
 
 

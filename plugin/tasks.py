@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator, Optional
 from qgis.core import Qgis, QgsApplication, QgsMessageLog, QgsTask
 from qgis.PyQt.QtCore import QObject, QTimer, pyqtSignal
 
-from ..core.memory import out_of_memory_message
+from ..core.memory import disk_full_message, out_of_memory_message
 from ..core.progress import Cancelled, Reporter
 
 LOG_TAG = "HyperSynth"
@@ -129,7 +129,8 @@ class EngineTask(QgsTask):
             self.error = CANCELLED_MESSAGE
             return False
         except Exception as exc:  # noqa: BLE001 (every failure must reach the analyst as a message)
-            self.error = out_of_memory_message(exc) or str(exc) or type(exc).__name__
+            self.error = (disk_full_message(exc) or out_of_memory_message(exc) or str(exc)
+                          or type(exc).__name__)
             self.error_details = traceback.format_exc()
             self.refused = isinstance(exc, ValueError)  # the engine's word on bad input, not a crash
             return False

@@ -82,6 +82,7 @@ def _print_outputs(outputs: "ClassificationOutputs") -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit status (2 for a usage error, which argparse has printed)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    writes_any_text()  # κ, ±, − on a console or a redirect that cannot encode them: never a crash after the work
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2): a status to return, not to raise in-process
@@ -95,20 +96,29 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Cancelled:
         print("cancelled: nothing was written", file=sys.stderr)
         return 130
-    except KeyboardInterrupt:
-        print("interrupted: nothing was written", file=sys.stderr)
+    except KeyboardInterrupt as stop:
+        print(f"interrupted: {getattr(stop, 'kept', 'nothing was written')}", file=sys.stderr)
         return 130
-    except Terminated:
-        print("terminated: nothing was written", file=sys.stderr)
+    except Terminated as stop:
+        print(f"terminated: {getattr(stop, 'kept', 'nothing was written')}", file=sys.stderr)
         return 143
+    except BrokenPipeError:  # `hypersynth assess … | head -1`: the reader had enough; quiet, as other tools are
+        _drop_stdout()
+        return 141  # 128 + SIGPIPE, as the shell reports a command stopped by a closed pipe
     except FileExistsError as exc:
         print(f"error: {_with_overwrite_option(exc)}", file=sys.stderr)
         return 2
-    except (ValueError, FileNotFoundError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (RuntimeError, MemoryError) as exc:  # the GPU or the computer out of memory: what to do, no traceback
-        from ..memory import out_of_memory_message
+    except Exception as exc:  # noqa: BLE001 (a full disk, said in a library's own error type too; others re-raised)
+        from ..memory import disk_full_message
+
+        full = disk_full_message(exc, getattr(args, "out", None))
+        if full is not None:
+            print(f"error: {full}", file=sys.stderr)
+            return 2
+        if isinstance(exc, (ValueError, FileNotFoundError, OSError)):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        from ..memory import out_of_memory_message  # the GPU or the computer out of memory: what to do, no traceback
 
         message = out_of_memory_message(exc)
         if message is None:
@@ -119,6 +129,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         reporter.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so Python's flush at exit does not meet the closed pipe again (Python's docs'
+    advice for SIGPIPE)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdout (a test's capture): nothing to flush into a pipe
+        pass
+
+
+def writes_any_text() -> None:
+    """Let stdout and stderr write what their encoding cannot (a Windows console or a cp1252 redirect and κ, −):
+    κ becomes kappa, − a hyphen, and so on (:func:`.terminal.plain_text`), anything else a ?; a UTF-8 terminal is
+    untouched."""
+    from .terminal import PLAIN_ERRORS
+
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if encoding and encoding != "utf8" and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors=PLAIN_ERRORS)
+            except (ValueError, OSError):  # a stream that cannot be reconfigured now: left as it is
+                pass
 
 
 class Terminated(BaseException):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import math
 import re
 import sys
@@ -11,6 +12,19 @@ from typing import Callable, Optional
 from ..progress import Reporter
 
 LOG_INTERVAL = 30.0  # seconds: when stderr is a log file, the fewest between two progress lines of one step
+PLAIN = {"κ": "kappa", "σ": "sigma", "λ": "lambda", "ω": "omega", "−": "-", "–": "-", "—": "-", "±": "+/-", "×": "x",
+         "…": "...", "°": " deg", "²": "2", "³": "3", "▸": ">", "→": "->", "≥": ">=", "≤": "<=", "“": '"', "”": '"',
+         "‘": "'", "’": "'", "½": "1/2", "¼": "1/4", "¾": "3/4", "Σ": "sum", "√": "sqrt", "·": "*", "†": "+"}
+PLAIN_ERRORS = "hypersynth-plain"  # the codec error handler that writes PLAIN's words for what cannot be encoded
+
+
+def plain_text(error: UnicodeEncodeError) -> tuple[str, int]:
+    """A codec error handler: the characters a console's encoding cannot write as plain words (κ → kappa), or ?."""
+    bad = error.object[error.start:error.end]
+    return "".join(PLAIN.get(ch, "?") for ch in bad), error.end
+
+
+codecs.register_error(PLAIN_ERRORS, plain_text)
 
 
 def _elapsed(seconds: float) -> str:

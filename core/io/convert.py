@@ -77,6 +77,9 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
     if out.exists() and not overwrite:
         raise OutputExistsError(f"{out} already exists; choose another name or allow overwriting (overwrite=True) to "
                                 f"replace it")
+    problem = write_problem(out)  # before a product of gigabytes is read
+    if problem:
+        raise ValueError(f"{out.name} cannot be written: {problem}; choose a folder you can write to")
     what = f"the {facts.kind} product {facts.name}" if facts is not None else source_name(source)
     reporter.check()
     reporter.progress(0.0, f"reading {what}")

@@ -25,7 +25,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
-from ...core.memory import out_of_memory_message
+from ...core.memory import disk_full_message, out_of_memory_message
 from ...core.progress import Cancelled, Reporter
 from ..layers import gdal_name
 from ..tasks import engine_warnings_to
@@ -638,17 +638,23 @@ def engine_errors(cancelled: str = CANCELLED) -> Iterator[None]:
 
     The engine's ``Cancelled`` (the Cancel button) becomes ``cancelled``; a bad input or a file error
     (``ValueError``, ``OSError``) becomes the engine's own sentence (:func:`error_message`); the GPU or the computer
-    running out of memory, what to do (:func:`~hypersynth.core.memory.out_of_memory_message`). A
+    running out of memory, what to do (:func:`~hypersynth.core.memory.out_of_memory_message`); a full disk, said as such
+    (:func:`~hypersynth.core.memory.disk_full_message`, whatever error type the writing library raised). A
     QgsProcessingException raised in the block passes unchanged.
     """
     try:
         yield
     except Cancelled as exc:
         raise QgsProcessingException(cancelled) from exc
-    except (ValueError, OSError) as exc:  # bad input: the engine's message says what to fix
-        raise QgsProcessingException(error_message(exc)) from exc
-    except (RuntimeError, MemoryError) as exc:  # the GPU or the computer out of memory: what to do
-        message = out_of_memory_message(exc)
+    except QgsProcessingException:
+        raise
+    except Exception as exc:  # noqa: BLE001 (a full disk, said in a library's own error type too; others re-raised)
+        full = disk_full_message(exc)
+        if full is not None:
+            raise QgsProcessingException(full) from exc
+        if isinstance(exc, (ValueError, OSError)):  # bad input: the engine's message says what to fix
+            raise QgsProcessingException(error_message(exc)) from exc
+        message = out_of_memory_message(exc)  # the GPU or the computer out of memory: what to do
         if message is None:
             raise
         raise QgsProcessingException(message) from exc

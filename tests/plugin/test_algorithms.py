@@ -142,7 +142,9 @@ def test_every_algorithm_says_the_engines_refusals_the_same_way(tmp_path):
              (QgsProcessingException("choose at least one method"), {}, "choose at least one method"),
              (MemoryError("Unable to allocate 3.43 GiB for an array"), {},
               "this computer ran out of memory (Unable to allocate 3.43 GiB for an array); nothing was written. "
-              "Close other programs, crop the scene or leave out bands, or use a machine with more memory")]
+              "Close other programs, crop the scene or leave out bands, or use a machine with more memory"),
+             (RuntimeError("Error while serializing: I/O error: No space left on device (os error 28)"), {},
+              "the disk is full; nothing was written. Free some space, or choose an output on another disk")]
     for raised, options, said in cases:
         with pytest.raises(QgsProcessingException) as caught:
             with engine_errors(**options):
