@@ -131,6 +131,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def _write_cog(outputs: Any, overwrite: bool) -> None:
+    """The --cog copy of a run's class map beside it, named on the terminal as the run's outputs are."""
+    from .. import pipeline
+    from ..io.write import export_cog
+
+    cog = export_cog(outputs.class_map, outputs.class_map.with_name(pipeline.COG_MAP), overwrite=overwrite)
+    print(f"COG:            {cog}")
+
+
 def _drop_stdout() -> None:
     """Point stdout at /dev/null, so Python's flush at exit does not meet the closed pipe again (Python's docs'
     advice for SIGPIPE)."""
@@ -329,11 +338,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
             reporter.close()
             _print_outputs(outputs)
             if args.cog:
-                from ..io.write import export_cog
-
-                cog = export_cog(outputs.class_map, outputs.class_map.with_name(pipeline.COG_MAP),
-                                 overwrite=args.overwrite)
-                print(f"COG:            {cog}")
+                _write_cog(outputs, args.overwrite)
         return 0
     if args.command == "classify":  # the engine checks --classifier (check_model_folder) and --device first
         with _leave_out_option(args.leave_out_bands is not None):
@@ -344,6 +349,8 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                                                    leave_out_bands=args.leave_out_bands)
         reporter.close()
         _print_outputs(outputs)
+        if args.cog:
+            _write_cog(outputs, args.overwrite)
         return 0
     if args.command == "assess":
         from ..evaluation.assess import ACCURACY_FILES, assess_map

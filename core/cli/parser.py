@@ -304,8 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scene", required=True,
                    help=f"hyperspectral raster of the same sensor and band set: {SCENE_FORMATS}")
     p.add_argument("--validation", help="validation labels for an accuracy report")
-    p.add_argument("--class-field", help="attribute holding the class in a vector validation layer")
+    # the validation layer's field: --validation-field as in augment-classify and baseline, or --class-field
+    p.add_argument("--validation-field", "--class-field", dest="class_field",
+                   help="attribute holding the class in a vector --validation layer (default: guessed; "
+                        "--class-field: the same option's other name)")
     p.add_argument("--out", type=_folder, required=True, help="output folder (created when missing)")
+    p.add_argument("--cog", action="store_true", help="also write the class map as a Cloud-Optimised GeoTIFF")
     _run_leave_out_arg(p, "the run", saved=True)
     _run_args(p, does="predict", overwrite="replace an earlier run's outputs in --out", preset=False, seed=False)
 
@@ -318,7 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--map", required=True, help="the classified map: a one-band raster of class ids")
     p.add_argument("--validation", required=True,
                    help="validation labels: vector (GeoPackage/Shapefile/GeoJSON) or a label raster on the map's grid")
-    p.add_argument("--class-field", help="attribute holding the class in a vector validation layer (default: guessed)")
+    p.add_argument("--validation-field", "--class-field", dest="class_field",
+                   help="attribute holding the class in a vector --validation layer (default: guessed; "
+                        "--class-field: the same option's other name)")
     p.add_argument("--exclude", help="labels whose pixels are left out of the assessment, e.g. the map's training "
                                      "labels (a run leaves its own out; scored, they make the map look better). "
                                      "A run's own map is assessed without the pixels its classifier_bundle beside "
@@ -483,5 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "cache); 'bench --datasets' takes their keys.")
     for command in sub.choices.values():  # -v after the command too; SUPPRESS keeps one given before it
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
+        if not any("--quiet" in action.option_strings for action in command._actions):  # a script passes it to all
+            command.add_argument("--quiet", action="store_true",
+                                 help="no progress bars (this command shows none: taken, so a script may pass it to "
+                                      "every command)")
     return parser
 

@@ -214,6 +214,15 @@ def test_classify_takes_the_classifier_by_either_name(run_folder, scene_files, t
                          str(scene_files["scene"]), "--out", str(out), "--quiet"]) == 0
         maps.append((out / "classification.tif").read_bytes())
     assert maps[0] == maps[1]
+    out = tmp_path / "cog"  # --cog, as augment-classify and baseline take it
+    assert cli_main(["classify", "--classifier", str(run_folder / "classifier_bundle"), "--scene",
+                     str(scene_files["scene"]), "--out", str(out), "--cog", "--quiet"]) == 0
+    from osgeo import gdal
+
+    cog, plain = gdal.Open(str(out / "classification_cog.tif")), gdal.Open(str(out / "classification.tif"))
+    assert cog.GetMetadata("IMAGE_STRUCTURE").get("LAYOUT") == "COG"  # each dataset held while its band is read
+    assert (cog.GetRasterBand(1).ReadAsArray() == plain.GetRasterBand(1).ReadAsArray()).all()
+    cog = plain = None
 
 
 # ----------------------------------------------------------------------------------------- 5. the wrong bundle
@@ -337,6 +346,24 @@ def test_each_command_offers_only_its_options_each_explained(capsys):
         assert "session" not in text and "BENCHMARKS section" not in text and "historical" not in text, command
     for command in ("augment-classify", "baseline", "classify", "bench"):  # every --scene takes products as they are
         assert "EnMAP L2A, EMIT L2A/L1B and PRISMA L2 products open directly" in _help(capsys, command), command
+
+
+def test_one_concept_one_option_name_across_commands(capsys):
+    """A review found --validation-field refused by classify and assess, --cog missing from classify, and --quiet
+    refused by assess and datasets (a script passes it to every command)."""
+    from hypersynth.core.cli.parser import build_parser
+
+    parser = build_parser()
+    for command in ("classify", "assess"):
+        base = (["classify", "--classifier", "c", "--scene", "s.tif", "--out", "o"] if command == "classify" else
+                ["assess", "--map", "m.tif"])
+        for option in ("--validation-field", "--class-field"):
+            assert parser.parse_args([*base, "--validation", "v.gpkg", option, "lc"]).class_field == "lc"
+    assert parser.parse_args(["classify", "--classifier", "c", "--scene", "s.tif", "--out", "o", "--cog"]).cog
+    for command in ("demo", "augment-classify", "baseline", "classify", "assess", "synthesize", "bench",
+                    "import-scene", "draw-labels", "datasets"):
+        assert "--quiet" in _help(capsys, command), command
+    assert parser.parse_args(["datasets", "--quiet"]).quiet
 
 
 # ----------------------------------------------------------------------------------------- 9. dataset names
