@@ -121,8 +121,10 @@ def check_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[Op
     clash = earlier_outputs(out, all_names, kept)
     check_approved(out, clash, approved)
     if clash and not overwrite:
-        raise OutputExistsError(f"{out} already holds {', '.join(clash)} from an earlier run; choose another output "
-                                "folder, or allow overwriting (the earlier run's outputs there are then replaced)")
+        files = "a file" if len(clash) == 1 else "files"
+        raise OutputExistsError(f"{out} already holds {', '.join(clash)}, {files} a run writes there (an earlier "
+                                "run's, or yours by that name); choose another output folder, or allow overwriting "
+                                "(those files are then replaced or removed)")
     problem = write_problem(out)
     if problem:
         raise OutputFolderError(f"the output folder {out} cannot take the run's files: {problem}; choose a folder "

@@ -184,8 +184,9 @@ def check_output_folder(out_dir: str, inputs: Sequence[Optional[str]], overwrite
         raise ValueError(in_the_way[0])
     earlier = _earlier_run_outputs(out_dir, reused)
     if earlier and not overwrite:
-        raise ValueError(f"{out_dir} already holds {', '.join(earlier)} from an earlier run; choose another output "
-                         "folder, or allow replacing them (Augment & Classify asks)")
+        raise ValueError(f"{out_dir} already holds {', '.join(earlier)}, files a run writes there (an earlier run's, "
+                         "or yours by those names); choose another output folder, or allow replacing them (Augment & "
+                         "Classify asks)")
     check_still_approved(out_dir, approved, reused)
 
 

@@ -75,8 +75,12 @@ def _print_outputs(outputs: "ClassificationOutputs") -> None:
         if note:  # on stderr: stdout's accuracy line keeps its form for scripts
             print(f"note: {note}", file=sys.stderr)
     if outputs.replaced:  # --overwrite: the costly bundles among them, say, go without a word otherwise
-        print(f"replaced the earlier run's {', '.join(outputs.replaced)} in {outputs.class_map.parent}",
-              file=sys.stderr)
+        folder = outputs.class_map.parent
+        now = [name for name in outputs.replaced if (folder / name).exists()]
+        gone = [name for name in outputs.replaced if name not in now]
+        said = ([f"replaced {', '.join(now)}"] if now else []) + (
+            [f"removed {', '.join(gone)} (this run writes none)"] if gone else [])
+        print(f"in {folder}, of what was there before: {'; '.join(said)}", file=sys.stderr)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -204,8 +208,9 @@ def _check_demo_out(out: Path, overwrite: bool) -> None:
     held = earlier_outputs(out, ALL_OUTPUTS) + [f"scene/{p.name}" for p in sorted((out / "scene").glob("demo_*"))]
     if held:
         more = f" and {len(held) - 4} more" if len(held) > 4 else ""
-        raise FileExistsError(f"{out} already holds an earlier demo ({', '.join(held[:4])}{more}); pass "
-                              "--overwrite to replace it, or choose another --out")
+        raise FileExistsError(f"{out} already holds files a demo writes ({', '.join(held[:4])}{more}: an earlier "
+                              "run's, or yours by those names); pass --overwrite to replace them, or choose another "
+                              "--out")
 
 
 @contextmanager

@@ -82,7 +82,7 @@ def test_assess_refuses_an_earlier_assessment_before_any_work(files, tmp_path, c
     (out / "accuracy.md").write_text("mine")
     args = ["assess", "--map", str(files["map"]), "--validation", str(files["validation"]), "--out", str(out)]
     assert cli_main(args) == 2
-    assert capsys.readouterr().err == (f"error: {out} already holds accuracy.md from an earlier run; pass "
+    assert capsys.readouterr().err == (f"error: {out} already holds accuracy.md, a file a run writes there; pass "
                                        "--overwrite to replace it, or choose another --out\n")
     assert sorted(p.name for p in out.iterdir()) == ["accuracy.md"] and (out / "accuracy.md").read_text() == "mine"
     assert cli_main(args + ["--overwrite"]) == 0

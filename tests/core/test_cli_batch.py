@@ -210,7 +210,12 @@ def test_a_runs_printout_names_the_classifier_a_script_chains_into_classify(scen
     assert cli_main(["baseline", "--scene", str(scene_files["scene"]), "--labels", str(scene_files["labels"]),
                      "--out", str(out), "--quiet", "--overwrite"]) == 0
     said = capsys.readouterr().err  # what --overwrite removed, the costly bundles among it, is said
-    assert "replaced the earlier run's " in said and "classifier_bundle" in said and f"in {out}" in said
+    assert f"in {out}, of what was there before: replaced " in said and "classifier_bundle" in said
+    (out / "attention.npz").write_bytes(b"an augment run's")  # a file a baseline run writes none of
+    assert cli_main(["baseline", "--scene", str(scene_files["scene"]), "--labels", str(scene_files["labels"]),
+                     "--out", str(out), "--quiet", "--overwrite"]) == 0
+    said = capsys.readouterr().err  # replaced and removed told apart (a review: all read "replaced")
+    assert "; removed attention.npz (this run writes none)" in said and not (out / "attention.npz").exists()
 
 
 def test_bench_takes_the_clip_weights_file_for_the_models_it_trains(tmp_path, monkeypatch):

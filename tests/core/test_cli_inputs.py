@@ -53,7 +53,8 @@ def test_demo_refuses_an_earlier_demo_unless_overwrite_is_given(tmp_path, capsys
     capsys.readouterr()
     assert cli_main(demo + ["--seed", "1"]) == 2
     err = capsys.readouterr().err
-    assert "already holds an earlier demo" in err and "--overwrite" in err and "overwrite=True" not in err
+    assert "already holds files a demo writes (" in err and "an earlier run's, or yours by those names" in err
+    assert "--overwrite" in err and "overwrite=True" not in err
     assert _snapshot(out) == before  # nothing replaced, not even the scene's labels
     assert cli_main(demo + ["--seed", "1", "--overwrite"]) == 0
     assert _snapshot(out)["scene/demo_labels.tif"] != before["scene/demo_labels.tif"]

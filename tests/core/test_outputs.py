@@ -77,7 +77,7 @@ def test_a_rerun_with_overwrite_leaves_no_output_of_the_earlier_run(scene_files,
     out = tmp_path / "run"
     first = classify_scene(files["scene"], files["labels"], out, method="rf", validation_path=files["truth"])
     assert first.metrics is not None and (out / "metrics.json").exists() and (out / "confusion.png").exists()
-    with pytest.raises(OutputExistsError, match="from an earlier run.*allow overwriting"):
+    with pytest.raises(OutputExistsError, match="a run writes there .an earlier run's, or yours.*allow overwriting"):
         classify_scene(files["scene"], files["labels"], out, method="svm")
     (out / "my_notes.txt").write_text("mine")
     (out / "confidence.tif.aux.xml").write_text("<PAMDataset>stale statistics</PAMDataset>")  # QGIS showed it

@@ -577,8 +577,9 @@ def test_an_output_folder_the_run_cannot_use_is_refused_before_anything_is_writt
             (a_file, f"{a_file} is a file, not a folder; choose another output folder"),
             (a_file / "run", f"{a_file / 'run'} cannot take the outputs: {a_file} is a file, so no folder can be made "
                              "there; choose another output folder"),
-            (earlier, f"{earlier} already holds classification.tif, report.html from an earlier run; choose another "
-                      "output folder, or allow replacing them (Augment & Classify asks)")]
+            (earlier, f"{earlier} already holds classification.tif, report.html, files a run writes there (an "
+                      "earlier run's, or yours by those names); choose another output folder, or allow replacing them "
+                      "(Augment & Classify asks)")]
         for out, message in cases:
             plugin.dock.runRequested.emit({**base, "output_folder": str(out)})  # as the dock's request_run does
             assert plugin.tasks.running == [] and not plugin.dock.running()
