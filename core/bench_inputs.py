@@ -34,7 +34,9 @@ def parse_share(text: str) -> float:
     except ValueError:
         value = math.nan
     if not 0.0 < value < 1.0:  # NaN too
-        raise ValueError(f"expected a share above 0 and below 100 %, e.g. 10% or 0.1; got {text!r}")
+        meant = (f" (a bare number is a fraction: did you mean {given}%?)" if not given.endswith("%")
+                 and 1.0 <= value < 100.0 else "")
+        raise ValueError(f"expected a share above 0 and below 100 %, e.g. 10% or 0.1; got {text!r}{meant}")
     return value
 
 

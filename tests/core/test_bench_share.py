@@ -89,7 +89,17 @@ def test_a_share_replaces_the_default_n_unless_both_are_given(options, counts, s
 @pytest.mark.parametrize("value", ["0", "100%", "1", "ten", ","])
 def test_bench_refuses_a_share_it_cannot_draw(value, capsys):
     assert main(["bench", "--datasets", "demo", "--share", value]) == 2
-    assert "argument --share: expected a share above 0 and below 100 %" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "argument --share: expected a share above 0 and below 100 %" in said
+    assert ("did you mean 1%?" in said) == (value == "1")  # a bare whole number: a percent meant, likely
+
+
+def test_a_bare_number_of_percent_is_asked_about():
+    from hypersynth.core.bench_inputs import parse_share
+
+    with pytest.raises(ValueError, match=r"got '5' \(a bare number is a fraction: did you mean 5%\?\)$"):
+        parse_share("5")
+    assert parse_share("0.05") == parse_share("5%") == 0.05
 
 
 def test_share_rows_say_their_share_and_rows_of_n_keep_their_form(scene_files, tmp_path):
