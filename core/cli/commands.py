@@ -402,6 +402,12 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         flagged = bands_flagged_at_import(path)
         if flagged:
             print(f"flagged bad: {flagged}")  # every band the GeoTIFF flags, the scene's own too
+        from ..io.band_metadata import read_band_facts
+
+        facts_written = read_band_facts(path)
+        if facts_written is not None and facts_written.wavelengths is None:  # a .mat cube names no wavelength
+            print("wavelengths: none in the source, so the bands are numbered only (composites and a classifier "
+                  "saved from it go by band numbers)")
         return 0
     if args.command == "draw-labels":
         from ..label_draw import draw_labels_from_files

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import hypersynth.core.cli.commands as commands
@@ -103,3 +104,14 @@ def test_outputs_that_cannot_be_written_are_refused_before_the_input_is_read(dem
     assert cli_main(["draw-labels", "--scene", str(demo.scene), "--truth", str(demo.ground_truth), "--labels-per-class",
                      "2", "--out", "/proc/hypersynth_train.gpkg"]) == 2
     assert "hypersynth_train.gpkg cannot be written: cannot write in /proc" in capsys.readouterr().err
+
+
+def test_an_imported_cube_without_wavelengths_is_said_to_have_none(tmp_path, capsys):
+    """A .mat cube names no wavelength; the import said nothing of it, though the help speaks of wavelengths."""
+    import scipy.io
+
+    cube = np.random.default_rng(0).random((6, 5, 12)).astype(np.float32)
+    scipy.io.savemat(tmp_path / "cube.mat", {"cube": cube})
+    assert cli_main(["import-scene", "--scene", str(tmp_path / "cube.mat"), "--out", str(tmp_path / "cube.tif"),
+                     "--quiet"]) == 0
+    assert "wavelengths: none in the source, so the bands are numbered only" in capsys.readouterr().out
