@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from typing import Any, Optional, Sequence
 
 from .option_values import (CLIP_FILES, _bands_to_leave_out, _bench_list, _clip_weights_file, _device, _folder,
                             _number, _patches_file, _prompt, _share, _smoothing_width, _tif_file, _whole)
 
+HELP_WIDTH = 100  # the width of the help's own paragraphs (argparse wraps the options to the terminal)
 EPILOG = """examples:
   hypersynth demo                                   # embedded demo scene -> out/demo/ (again: --overwrite)
   hypersynth import-scene --scene PRS_L2D_STD_20200524103704_20200524103708_0001.he5 --out prisma.tif
@@ -37,6 +39,23 @@ examples:
       --labels-per-class 5 --seed 0 --out ip_5.shp --validation-out ip_5_validation.tif
   hypersynth augment-classify --scene Indian_pines_corrected.mat --labels ip_5.shp \\
       --prompts ip_5_classes.json --validation ip_5_validation.tif --out ip_5_run/
+"""
+
+RUN_OUTPUTS = ("writes into --out: classification.tif (+ .qml style), confidence.tif (band 1 the winning class's "
+               "probability, band 2 the uncertainty), report.md and report.html (with its figures), run_classes.json, "
+               "classifier_bundle/ (for classify){synthesis}, and with --validation metrics.json; "
+               "--probabilities{extra} add their files.")
+RUN_EPILOG = """\
+{outputs}
+
+the class file (--prompts), a JSON object with a list of classes:
+  {{"classes": [{{"id": 1, "name": "water", "colour": "#1f77b4", "prompt": "calm open water"}},
+               {{"id": 2, "name": "asphalt road", "prompt": "dark asphalt road"}}]}}
+  (colour and prompt may be left out: a palette colour, and the class name as the prompt)
+
+example:
+  hypersynth {name} --scene cube.tif --labels labels.gpkg --prompts classes.json \\
+      --validation validation.gpkg --out results/{method}
 """
 
 # ----------------------------------------------------------------------------------------- option groups
@@ -252,9 +271,18 @@ def build_parser() -> argparse.ArgumentParser:
     for name, helptext in (("augment-classify", "synthesise labelled patches from prompts and classify the scene"),
                            ("baseline", "classify with a baseline trained on your labels alone: random forest, SVM "
                                         "or CNN (no synthesis)")):
-        p = sub.add_parser(name, help=helptext, description=helptext + (
-            "" if name == "augment-classify" else ". rf and svm learn from the labelled pixels' spectra alone, so "
-            "a GeoTIFF or ENVI scene is then read a tile at a time, never whole: it may be larger than memory."))
+        augment = name == "augment-classify"
+        p = sub.add_parser(name, help=helptext, formatter_class=argparse.RawDescriptionHelpFormatter,
+                           description=textwrap.fill(helptext[0].upper() + helptext[1:] + (
+                               "." if augment else ". rf and svm learn from the labelled pixels' spectra alone, so "
+                               "a GeoTIFF or ENVI scene is then read a tile at a time, never whole: it may be larger "
+                               "than memory."), HELP_WIDTH),
+                           epilog=RUN_EPILOG.format(
+                               name=name, method="" if augment else " --method svm",
+                               outputs=textwrap.fill(RUN_OUTPUTS.format(
+                                   synthesis=", model_bundle/ (the synthesis model), attention.png and attention.npz"
+                                   if augment else "", extra=", --cog and --synthetic-patches" if augment else " and --cog"),
+                                   HELP_WIDTH)))
         p.add_argument("--scene", required=True, help=f"hyperspectral raster: {SCENE_FORMATS}")
         p.add_argument("--labels", required=True, help="labels: vector (GeoPackage/Shapefile/GeoJSON), label raster or MATLAB ground-truth map")
         p.add_argument("--prompts", help=f"class file (JSON: {CLASS_KEYS} per class)")

@@ -367,6 +367,20 @@ def test_one_concept_one_option_name_across_commands(capsys):
     assert parser.parse_args(["datasets", "--quiet"]).quiet
 
 
+def test_the_run_commands_help_lists_the_outputs_and_a_class_file_that_reads(capsys, tmp_path):
+    """augment-classify's help was one line: no outputs, no example, and not the class file's top-level form."""
+    from hypersynth.core.io.classes import read_classes
+
+    for command in ("augment-classify", "baseline"):
+        text = _help(capsys, command)
+        assert "writes into --out: classification.tif" in text and f"hypersynth {command} --scene cube.tif" in text
+        assert ("model_bundle/" in text) == (command == "augment-classify")
+        example = text.split("a JSON object with a list of classes:", 1)[1].split("(colour and prompt", 1)[0]
+        (tmp_path / "classes.json").write_text(example)
+        assert [(c.id, c.name, c.text) for c in read_classes(tmp_path / "classes.json")] == [
+            (1, "water", "calm open water"), (2, "asphalt road", "dark asphalt road")]
+
+
 # ----------------------------------------------------------------------------------------- 9. dataset names
 def test_dataset_names_are_matched_in_any_case_and_a_typo_gets_a_suggestion(capsys):
     assert bench_inputs.parse_datasets("SalinasA, DEMO,salinasa") == ["salinasA", "demo"]
