@@ -231,8 +231,8 @@ def claim_output_folder(out: Path, what: str) -> Iterator[None]:
     removed on exit, whatever ends the block. It holds the process id, the host, what the run does, when it
     started and, where it can be read, when the process started (``pid_started``: so a pid that a later, unrelated
     process has taken does not hold the folder). ``out`` is created when missing, with the folders on its way, and
-    those are removed again on exit as far up as the run left them empty. A claim this thread holds already nests (the demo claims its folder, then classifies into
-    it); another thread's is refused like another process's.
+    those are removed again on exit as far up as the run left them empty. A claim this thread holds already nests
+    (the demo claims its folder, then classifies into it); another thread's is refused like another process's.
 
     Args:
         out: the output folder.

@@ -23,9 +23,9 @@ from .dependencies import MENU, report_missing_dependencies
 from .layers import gdal_name, layer_file
 from .provider import HyperSynthProvider
 from .settings import HyperSynthSettings
-from .runs import (RunRequest, accuracy_line, check_output_folder, classify_job, copied_layer_name, discard_made_folders,
-                   has_unsaved_edits, label_file_for, preview_job, problem_text, remove_scratch, scene_in_project,
-                   validation_field_for, validation_problem)
+from .runs import (RunRequest, accuracy_line, check_output_folder, classify_job, copied_layer_name,
+                   discard_made_folders, has_unsaved_edits, label_file_for, preview_job, problem_text, remove_scratch,
+                   scene_in_project, validation_field_for, validation_problem)
 from .tasks import CANCELLED_MESSAGE, LOG_TAG, EngineTask, TaskRunner
 
 RUN_TITLES = {"augment": "Augment & Classify", "cnn": "CNN", "cnn-pseudo": "CNN + forest blend, no synthesis",

@@ -281,7 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
                                name=name, method="" if augment else " --method svm",
                                outputs=textwrap.fill(RUN_OUTPUTS.format(
                                    synthesis=", model_bundle/ (the synthesis model), attention.png and attention.npz"
-                                   if augment else "", extra=", --cog and --synthetic-patches" if augment else " and --cog"),
+                                   if augment else "",
+                                   extra=", --cog and --synthetic-patches" if augment else " and --cog"),
                                    HELP_WIDTH)))
         p.add_argument("--scene", required=True, help=f"hyperspectral raster: {SCENE_FORMATS}")
         p.add_argument("--labels", required=True, help="labels: vector (GeoPackage/Shapefile/GeoJSON), label raster or MATLAB ground-truth map")

@@ -143,8 +143,8 @@ class Evaluation:
                  "accuracies; κ: Cohen's kappa, agreement beyond chance, given as the benchmarks report it (Pontius & "
                  "Millones 2011 advise against reading it, and split 1 − OA into quantity and allocation disagreement "
                  "instead, below). Producer's accuracy: a class's validation pixels mapped as it; user's accuracy: the "
-                 "pixels mapped as a class that are it; F1: their harmonic mean. The confusion matrix has the validation "
-                 "classes as rows and the map's as columns.", "",
+                 "pixels mapped as a class that are it; F1: their harmonic mean. The confusion matrix has the "
+                 "validation classes as rows and the map's as columns.", "",
                  *([self.disagreement_sentence(), ""] if self.disagreement_sentence() else []),
                  *([self.unclassified_sentence(), ""] if self.validation_unclassified else []),
                  *([self.near_training.sentence(), ""] if self.near_training is not None else []),

@@ -131,7 +131,7 @@ def test_assess_leaves_out_the_pixels_of_the_labels_it_is_told_to(files, tmp_pat
     assert cli_main(["assess", "--map", str(files["map"]), "--validation", str(files["validation"]), "--exclude",
                      str(path), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert printed.startswith("OA 80.00 %") and "(5 validation pixels, 1 class)" in printed  # 4 of the 5 left; meadow: none
+    assert printed.startswith("OA 80.00 %") and "(5 validation pixels, 1 class)" in printed  # 4 of 5 left; no meadow
     assert f"- Left out: the pixels of {path.resolve()}" in (out / "accuracy.md").read_text()
     everything = tmp_path / "everything.tif"
     write_label_raster(everything, np.ones((10, 10), np.int32), CLASSES[:1], transform=TRANSFORM,

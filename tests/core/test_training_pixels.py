@@ -83,7 +83,8 @@ def test_a_saved_classifier_on_a_mosaic_holding_its_tile_leaves_its_training_pix
             outputs = classify_with_model(tmp_path / "run" / "classifier_bundle", tmp_path / f"{name}.tif",
                                           tmp_path / name, validation_path=tmp_path / f"{name}_truth.tif")
         assert outputs.metrics["n_test"] == int((truth > 0).sum()) - left_out, offset
-        said = f"{learnt} validation pixels of {name}_truth.tif lie at the positions of pixels the classifier learnt from"
+        said = (f"{learnt} validation pixels of {name}_truth.tif lie at the positions of pixels the classifier "
+                "learnt from")
         assert (said in caplog.text) == bool(left_out), caplog.text
 
 

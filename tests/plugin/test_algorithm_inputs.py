@@ -333,7 +333,7 @@ def test_labels_are_short_and_the_help_says_the_rest():
     bench = _algorithm(BenchmarkAlgorithm)
     methods = bench.parameterDefinition("METHODS").options()
     assert len(methods) == 7 and max(len(m) for m in methods) <= 40 and "Augment & Classify" in methods
-    assert bench.parameterDefinition("SPLITS").options() == ["random", "spatially disjoint"]
+    assert bench.parameterDefinition("SPLITS").options() == ["random", "spatially disjoint", "no overlap of patches"]
     help_text = bench.shortHelpString()
     assert "The 'spatially disjoint' split keeps" in help_text
     assert "the defaults make 40 runs (2 label counts × 5 seeds × 4 methods × 1 split)" in help_text

@@ -384,7 +384,10 @@ def test_a_product_in_a_folder_that_cannot_be_written_goes_where_the_analyst_say
     import hypersynth.ui.scene_panel as scene_panel
 
     product = write_product("EnMAP L2A", tmp_path / "read_only")
-    monkeypatch.setattr(convert, "write_problem", lambda folder: f"cannot write in {folder}")
+    read_only = tmp_path / "read_only"  # the product's folder alone (the import checks its own output too)
+    monkeypatch.setattr(convert, "write_problem",
+                        lambda path: f"cannot write in {path}" if read_only in (Path(path), *Path(path).parents)
+                        else None)
     asked = []
 
     def save_as(parent, title, start, filters):
