@@ -88,7 +88,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     writes_any_text()  # κ, ±, − on a console or a redirect that cannot encode them: never a crash after the work
     try:
-        args = build_parser().parse_args(argv)
+        args = _parse(build_parser(), argv)
     except SystemExit as exc:  # --help (0) or a usage error (2): a status to return, not to raise in-process
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     args.argv = argv  # the bench tables quote the command
@@ -133,6 +133,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         reporter.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """``parser.parse_args``, but an option the command has not is refused with that command's usage line, which
+    lists what it takes (argparse refuses it with the top-level usage, which does not)."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def _write_cog(outputs: Any, overwrite: bool) -> None:

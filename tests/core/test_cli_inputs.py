@@ -349,6 +349,14 @@ def test_each_command_offers_only_its_options_each_explained(capsys):
         assert "EnMAP L2A, EMIT L2A/L1B and PRISMA L2 products open directly" in _help(capsys, command), command
 
 
+def test_an_option_the_command_has_not_is_refused_with_that_commands_usage(capsys):
+    """argparse refused it with the top-level usage line, which lists the commands, not the command's options."""
+    assert cli_main(["classify", "--classifier", "c", "--scene", "s.tif", "--out", "o", "--frobnicate"]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith("usage: hypersynth classify ") and "--classifier FOLDER" in said
+    assert said.endswith("hypersynth classify: error: unrecognized arguments: --frobnicate\n")
+
+
 def test_one_concept_one_option_name_across_commands(capsys):
     """A review found --validation-field refused by classify and assess, --cog missing from classify, and --quiet
     refused by assess and datasets (a script passes it to every command)."""
