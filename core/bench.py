@@ -169,19 +169,33 @@ def load_own_scene(scene_path: str | os.PathLike, truth_path: str | os.PathLike,
     return LabelledScene(scene, labels, classes)
 
 
+def scene_name_problem(name: str) -> Optional[str]:
+    """Why ``name`` cannot name an own scene in the tables (the one reason that applies), or None."""
+    from .datasets import list_datasets
+
+    reserved = {"demo"} | {spec.key for spec in list_datasets()}
+    if not name:
+        return "it is empty"
+    if name in reserved:  # salinasA.tif is named salinasA, the key of the dataset
+        return (f"it is the key of a dataset HyperSynth benchmarks ({', '.join(sorted(reserved))}), and its rows would "
+                "mix with that dataset's when tables are merged")
+    if any(ch in name for ch in ",;\n"):
+        return "a comma, semicolon or line break would split its rows in the tables"
+    return None
+
+
 def own_scene_name(scene_path: str | os.PathLike, name: Optional[str]) -> str:
     """The name an own scene has in the tables: ``name``, else the scene's own name (its file name without extension,
     as :func:`.io.read.source_name` names a scene: a NetCDF variable's or an order's product's too); refused when it
     is a dataset key here, so its rows never mix with that dataset's when files are merged."""
-    from .datasets import list_datasets
     from .io.read import source_name
 
     chosen = (name or source_name(scene_path)).strip()
-    reserved = {"demo"} | {spec.key for spec in list_datasets()}
-    if not chosen or chosen in reserved or any(ch in chosen for ch in ",;\n"):
-        raise ValueError(f"{chosen!r} cannot name your scene in the benchmark tables: it is empty, holds a comma, "
-                         f"semicolon or line break, or is a dataset here ({', '.join(sorted(reserved))}); "
-                         "choose another name (--name on the command line)")
+    why = scene_name_problem(chosen)
+    if why:
+        taken = "" if name else f" (taken from the scene's file name, {Path(str(scene_path)).name})"
+        raise ValueError(f"{chosen!r}{taken} cannot name your scene in the benchmark tables: {why}; choose another "
+                         "name (--name on the command line)")
     return chosen
 
 

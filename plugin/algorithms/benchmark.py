@@ -285,16 +285,9 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
     def name_refusal(self, name: str) -> str:
         """Why ``name`` (refused by the engine's ``own_scene_name``) cannot name the scene: the one reason that
         applies, and the parameter to set, by its title and its key for scripts."""
-        from ...core.datasets import list_datasets
+        from ...core.bench import scene_name_problem
 
-        reserved = {"demo"} | {spec.key for spec in list_datasets()}
-        if not name:
-            reason = "it is empty"
-        elif name in reserved:  # salinasA.tif is named salinasA, the key of the dataset
-            reason = (f"it is the key of a dataset HyperSynth benchmarks ({', '.join(sorted(reserved))}), and its rows "
-                      "would mix with that dataset's when tables are merged")
-        else:
-            reason = "a comma, semicolon or line break would split its rows in the tables"
+        reason = scene_name_problem(name)
         return (f"{name!r} cannot name your scene in the benchmark tables: {reason}; type another name in "
                 f"'{self.title(self.NAME)}' (under Advanced parameters; {self.NAME} in scripts)")
 

@@ -357,6 +357,19 @@ def test_an_option_the_command_has_not_is_refused_with_that_commands_usage(capsy
     assert said.endswith("hypersynth classify: error: unrecognized arguments: --frobnicate\n")
 
 
+def test_a_scene_name_the_tables_cannot_take_is_refused_for_its_one_reason(tmp_path, capsys):
+    """The refusal listed every reason a name may be refused; now the one that applies, and where the name came
+    from when --name was not given."""
+    scene = tmp_path / "salinasA.tif"
+    scene.write_bytes(b"")
+    assert cli_main(["bench", "--scene", str(scene), "--truth", str(scene), "--methods", "rf", "--seeds", "0",
+                     "--quiet"]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith("error: 'salinasA' (taken from the scene's file name, salinasA.tif) cannot name your "
+                           "scene in the benchmark tables: it is the key of a dataset HyperSynth benchmarks (")
+    assert ", semicolon" not in said and said.endswith("; choose another name (--name on the command line)\n")
+
+
 def test_one_concept_one_option_name_across_commands(capsys):
     """A review found --validation-field refused by classify and assess, --cog missing from classify, and --quiet
     refused by assess and datasets (a script passes it to every command)."""
