@@ -22,6 +22,10 @@ EPILOG = """examples:
   hypersynth assess --map results/classification.tif --validation validation.gpkg --out results/accuracy/
   hypersynth bench --datasets salinasA,enmap_potsdam,demo --labels-per-class 2,5 --seeds 0-4 \\
       --methods rf,svm,cnn,augment --preset fast --json bench.json
+
+exit status: 0 done; 2 a usage error or a refused input (the message says what to fix; a full disk
+too); 1 out of memory (or a bug, with its traceback); 130 Ctrl+C; 141 stdout closed (| head);
+143 SIGTERM. Nothing half-written in any case; a stopped bench keeps its finished runs.
 """
 
 

@@ -115,3 +115,12 @@ def test_an_imported_cube_without_wavelengths_is_said_to_have_none(tmp_path, cap
     assert cli_main(["import-scene", "--scene", str(tmp_path / "cube.mat"), "--out", str(tmp_path / "cube.tif"),
                      "--quiet"]) == 0
     assert "wavelengths: none in the source, so the bands are numbered only" in capsys.readouterr().out
+
+
+def test_the_help_lists_the_exit_statuses_the_command_line_returns(capsys):
+    """A script tells the outcomes apart by them; they were in the README only."""
+    assert cli_main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for said in ("exit status: 0 done; 2 a usage error or a refused input", "1 out of memory", "130 Ctrl+C",
+                 "141 stdout closed", "143 SIGTERM"):
+        assert said in text, said
