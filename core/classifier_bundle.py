@@ -47,12 +47,12 @@ def _reach(classifier: Any) -> tuple[int, str]:
 
     side = int(_patch_side(classifier) or 1)
     sigma = float(getattr(classifier, "smoothing", 0.0) or 0.0)
-    reach = side // 2 + kernel_radius(sigma)
-    parts = ([f"its {side} × {side} patches' half-side, {side // 2}"] if side > 1 else []) + (
-        [f"its smoothing's reach at σ {sigma:g}, {kernel_radius(sigma)}"] if sigma > 0 else [])
+    half, smoothed = side // 2, kernel_radius(sigma)
+    parts = ([f"its {side} × {side} patches' half-side, {half}"] if half else []) + (
+        [f"its smoothing's reach at σ {sigma:g}, {smoothed}"] if smoothed else [])
     if not parts:
         return 1, "the classifier sees each pixel alone; its neighbours are alike"
-    return max(1, reach), "how far the classifier's view of a pixel reaches: " + ", plus ".join(parts)
+    return half + smoothed, "how far the classifier's view of a pixel reaches: " + ", plus ".join(parts)
 
 
 def own_training_pixels(meta: dict, scene: Scene) -> Optional[np.ndarray]:

@@ -31,7 +31,7 @@ from .io.band_choice import parse_bands_to_leave_out
 from .io.patch_files import MOSAIC_CLASSES, PATCH_FORMATS, companion_files
 from .label_checks import check_labels
 from .progress import NULL_REPORTER, Reporter
-from .report import MAP_FIGURE, warnings_of_this_run
+from .report import MAP_FIGURE, SYNTHETIC_SUMMARY, warnings_of_this_run
 from .run_record import RUN_CLASSES, input_said, run_record
 from .version import engine_description
 from .scale_check import GatheringReader, typical_value, warn_of_scale
@@ -56,7 +56,7 @@ COG_MAP = "classification_cog.tif"  # the command line's --cog: the class map as
 REPORT = "report.md"
 REPORT_HTML = "report.html"
 METRICS = "metrics.json"
-SYNTHETIC = "synthetic_summary.json"
+SYNTHETIC = SYNTHETIC_SUMMARY
 CLIPPED_WARNING = 0.01  # a share of synthetic values clipped into the scene's range worth a warning, not a note
 SYNTHETIC_PATCHES = "synthetic_patches"  # + .tif, .csv or .npz: the synthetic patches learnt from, on request
 BUNDLE = SYNTHESIS_BUNDLE

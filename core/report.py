@@ -338,15 +338,16 @@ def bands_left_out_fact(scene: Scene) -> str:
     return f"; of its {scene.bands}, left out: {said}"
 
 
-FIGURES = ("confusion.png", "spectra.png", "pca.png", "attention.png")  # the report's other pictures (map.png's row
-# says what its decimation is)
-REPORT_FILE_NOTES = {  # what the files the report writes beside it hold, for its "Files" section
-    "synthetic_summary.json": "the synthetic-sample summary as JSON: for each class, its prompt, how many synthetic "
+SYNTHETIC_SUMMARY = "synthetic_summary.json"  # the synthetic-sample summary the report writes beside it
+FIGURES = ("confusion.png", "spectra.png", "pca.png")  # the report's other pictures, attention.png after them
+# (map.png's row says what its decimation is)
+REPORT_FILE_NOTES = {  # what the data files the report writes beside it hold, for its "Files" section
+    SYNTHETIC_SUMMARY: "the synthetic-sample summary as JSON: for each class, its prompt, how many synthetic "
                               "patches and labelled pixels, how far apart their mean centre spectra are (SAM, RMSE, "
                               "brightness ratio), and the synthetic patches' mean ± std spectrum",
-    "attention.npz": "each prompt word's cross-attention maps and the patches they were read on (NumPy; the "
-                     "plugin's attention dock shows them)",
 }
+ATTENTION_NOTE = ("each prompt word's cross-attention maps and the patches they were read on (NumPy; the plugin's "
+                  "attention dock shows them)")
 
 
 BRIGHTNESS_OFF = 0.2  # a class's synthetic mean brighter or darker than its labelled one by more: said below the table
@@ -371,8 +372,11 @@ def brightness_notes(rows: Sequence[dict]) -> list[str]:
 def report_files(out: Path) -> list[tuple[str, str]]:
     """The files the report writes beside it that are in ``out`` and what each holds: its data files and, in one
     row, its figures."""
-    files = [(name, note) for name, note in REPORT_FILE_NOTES.items() if (out / name).is_file()]
-    figures = [name for name in FIGURES if (out / name).is_file()]
+    from .attention import ATTENTION_ARRAYS, ATTENTION_FIGURE  # it draws with this module's figures
+
+    notes = {**REPORT_FILE_NOTES, ATTENTION_ARRAYS: ATTENTION_NOTE}
+    files = [(name, note) for name, note in notes.items() if (out / name).is_file()]
+    figures = [name for name in (*FIGURES, ATTENTION_FIGURE) if (out / name).is_file()]
     if figures:
         files.append((", ".join(figures), "this report's other figures, as PNG (the HTML report holds them too)"))
     return files
@@ -446,7 +450,7 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
                   "", ev.tables_markdown().rstrip("\n"), "", "![confusion matrix](confusion.png)", ""]
     if synthetic is not None:
         summary = synthetic_summary(real, synthetic, classes, scene)
-        (out / "synthetic_summary.json").write_text(json.dumps(summary, indent=2))
+        (out / SYNTHETIC_SUMMARY).write_text(json.dumps(summary, indent=2))
         pca_figure(out / "pca.png", real, synthetic, classes)
         lines += ["## Synthetic samples", "",
                   "How the synthetic patches' mean centre spectrum of each class compares with its real labelled "

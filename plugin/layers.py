@@ -67,13 +67,14 @@ def confidence_renderer(layer: QgsRasterLayer, n_classes: Optional[int] = None
     ramp = QgsStyle.defaultStyle().colorRamp(CONFIDENCE_RAMP)
     if ramp is None or not n_classes or n_classes < 2:
         return probability_renderer(layer)
-    shader = QgsColorRampShader(1.0 / n_classes, 1.0, ramp, QgsColorRampShader.Interpolated)
+    floor = 1.0 / n_classes  # every class alike: the least the winning class's probability can be
+    shader = QgsColorRampShader(floor, 1.0, ramp, QgsColorRampShader.Interpolated)
     shader.classifyColorRamp(5)
     shader.setClip(False)  # values beyond the ends take the end colours
-    raster_shader = QgsRasterShader(1.0 / n_classes, 1.0)
+    raster_shader = QgsRasterShader(floor, 1.0)
     raster_shader.setRasterShaderFunction(shader)
     renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, raster_shader)
-    renderer.setClassificationMin(1.0 / n_classes)
+    renderer.setClassificationMin(floor)
     renderer.setClassificationMax(1.0)
     return renderer
 

@@ -17,15 +17,16 @@ from qgis.PyQt.QtCore import QCoreApplication, Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
+from ..core.outputs import missing_folders, remove_if_empty
 from ..core.scene import ClassInfo
 from .algorithms.base import ICON
 from .dependencies import MENU, report_missing_dependencies
 from .layers import gdal_name, layer_file
 from .provider import HyperSynthProvider
 from .settings import HyperSynthSettings
-from .runs import (RunRequest, accuracy_line, check_output_folder, classify_job, copied_layer_name,
-                   discard_made_folders, has_unsaved_edits, label_file_for, preview_job, problem_text, remove_scratch,
-                   scene_in_project, validation_field_for, validation_problem)
+from .runs import (RunRequest, accuracy_line, check_output_folder, classify_job, copied_layer_name, has_unsaved_edits,
+                   label_file_for, preview_job, problem_text, remove_scratch, scene_in_project, validation_field_for,
+                   validation_problem)
 from .tasks import CANCELLED_MESSAGE, LOG_TAG, EngineTask, TaskRunner
 
 RUN_TITLES = {"augment": "Augment & Classify", "cnn": "CNN", "cnn-pseudo": "CNN + forest blend, no synthesis",
@@ -173,7 +174,7 @@ class HyperSynthPlugin:
     def restore_dock_state(self, *_args: Any) -> None:
         """Fill the dock from the project just opened (QgsProject.readProject, after its layers are loaded)."""
         from ..core.attention import ATTENTION_ARRAYS
-        from ..core.pipeline import SYNTHETIC
+        from ..core.pipeline import REPORT_HTML, SYNTHETIC
         from .project_state import last_run_in, restore_dock_state
 
         if self.dock is None:
@@ -193,7 +194,7 @@ class HyperSynthPlugin:
                 self._show_synthetic_spectra(folder / SYNTHETIC, self.dock.current_classes())
             if (folder / ATTENTION_ARRAYS).is_file():
                 self._show_run_attention(folder / ATTENTION_ARRAYS, title)
-            report = folder / "report.html"
+            report = folder / REPORT_HTML
             if report.is_file():  # the link the run's end gave, back with the project
                 self.dock.status.setText(f'Last run: {title} in {folder}; <a href="{report.as_uri()}">open its '
                                          'report</a>')
@@ -329,16 +330,11 @@ class HyperSynthPlugin:
         check_output_folder(str(out_dir), [layer_file(scene), layer_file(label_layer), layer_file(validation_layer)],
                             overwrite=bool(values.get("overwrite", False)), reused=values.get("bundle") or None,
                             approved=approved)
-        from ..core.outputs import missing_folders, remove_if_empty
-
         made = missing_folders(Path(out_dir))  # what the run makes on its way: removed again if it fails
-        try:
-            labels, temporary = label_file_for(label_layer, out_dir)
-        except BaseException:
-            remove_if_empty(made)
-            raise
+        temporary: Optional[str] = None
         validation: Optional[tuple[str, Optional[str]]] = None
         try:
+            labels, temporary = label_file_for(label_layer, out_dir)
             if validation_layer is not None:  # a file for the worker, copied as the labels are when it must be
                 validation = label_file_for(validation_layer, out_dir, "validation layer")
             for what, layer in (("label layer", label_layer), ("validation layer", validation_layer)):
@@ -433,7 +429,7 @@ class HyperSynthPlugin:
         def on_failure(message: str) -> None:
             for scratch in request.scratch_files:
                 remove_scratch(scratch)
-            discard_made_folders(request)  # after the worker ended: a cancelled run leaves no empty folder
+            remove_if_empty(Path(folder) for folder in request.made_folders)  # after the worker ended: no empty folder
             say(f"{request.title}: {message}", Qgis.Info if message == CANCELLED_MESSAGE else Qgis.Critical)
 
         def say(text: str, level: Qgis.MessageLevel) -> None:  # over QGIS's own "Task complete" notice, kept

@@ -134,13 +134,6 @@ def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto"
     return job
 
 
-def discard_made_folders(request: RunRequest) -> None:
-    """Remove the folders a failed or cancelled run made for its outputs, where nothing else was put in them."""
-    from ..core.outputs import remove_if_empty
-
-    remove_if_empty([Path(folder) for folder in request.made_folders])
-
-
 def remove_scratch(path: Optional[str]) -> None:
     """Delete a scratch file of a run (a copied label layer, a class file) when it is still there."""
     if path and os.path.exists(path):

@@ -156,8 +156,6 @@ def area_estimate(confusion: np.ndarray, class_ids: Sequence[int], class_names: 
             rest = sum(mapped[i] ** 2 * fpc[i] * share[i, j] * (1 - share[i, j]) / dof[i] for i in others)
             producers_var[j] = (own + producers[j] ** 2 * rest) / n_true[j] ** 2
     ci = Z95 * np.sqrt(np.maximum(area_var, 0.0)) * total * unit_per_pixel
-    from .metrics import disagreement
-
     quantity, allocation = disagreement(p.T) if total > 0 else (math.nan, math.nan)  # rows: the truth
     single = sampled & (samples < 2)  # a stratum whose variance is unknown: every interval it enters is unknown too
     oa_ci = math.nan if single.any() else Z95 * math.sqrt(oa_var)
@@ -174,6 +172,18 @@ def area_estimate(confusion: np.ndarray, class_ids: Sequence[int], class_names: 
         area=column * total * unit_per_pixel, area_ci=ci,
         unsampled=[name for name, m, s in zip(class_names, mapped, sampled) if m > 0 and not s],
         single=[name for name, one in zip(class_names, single) if one])
+
+
+def disagreement(confusion: np.ndarray) -> tuple[float, float]:
+    """Quantity and allocation disagreement (Pontius & Millones 2011, eqs. 2–7) of a ``(K, K)`` confusion matrix of
+    counts or proportions (rows: the reference, columns: the map): ``Q = ½ Σ_g |p_g+ − p_+g|``, ``A = Σ_g
+    min(p_g+ − p_gg, p_+g − p_gg)``; they add up to 1 − OA. Written here: scikit-learn has neither."""
+    p = np.asarray(confusion, dtype=np.float64)
+    p = p / p.sum()
+    reference, mapped, agreed = p.sum(axis=1), p.sum(axis=0), np.diag(p)
+    quantity = 0.5 * float(np.abs(reference - mapped).sum())
+    allocation = float(np.minimum(reference - agreed, mapped - agreed).sum())
+    return quantity, allocation
 
 
 def pixel_area_unit(transform: Sequence[float], crs_wkt: Optional[str]) -> tuple[str, float]:

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, precision_recall_fscore_support
 
 from ..scene import ClassInfo
-from .area import AreaEstimate, area_estimate
+from .area import AreaEstimate, area_estimate, disagreement
 
 
 @dataclass
@@ -227,18 +227,6 @@ def evaluate(y_true_ids: np.ndarray, y_pred_ids: np.ndarray, classes: Sequence[C
         area=None if mapped_pixels is None else area_estimate(confusion, ids, names,
                                                               [int(mapped_pixels.get(i, 0)) for i in ids], *area_unit),
     )
-
-
-def disagreement(confusion: np.ndarray) -> tuple[float, float]:
-    """Quantity and allocation disagreement (Pontius & Millones 2011, eqs. 2–7) of a ``(K, K)`` confusion matrix of
-    counts or proportions (rows: the reference, columns: the map): ``Q = ½ Σ_g |p_g+ − p_+g|``, ``A = Σ_g
-    min(p_g+ − p_gg, p_+g − p_gg)``; they add up to 1 − OA. Written here: scikit-learn has neither."""
-    p = np.asarray(confusion, dtype=np.float64)
-    p = p / p.sum()
-    reference, mapped, agreed = p.sum(axis=1), p.sum(axis=0), np.diag(p)
-    quantity = 0.5 * float(np.abs(reference - mapped).sum())
-    allocation = float(np.minimum(reference - agreed, mapped - agreed).sum())
-    return quantity, allocation
 
 
 WIDE_INTERVAL = 0.10  # an OA interval wider than this (10 points) is said beside the OA: too few pixels to judge by

@@ -197,14 +197,13 @@ def _finish_split(labels: np.ndarray, labelled: np.ndarray, train: np.ndarray, w
     """The split of ``train``: every other labelled pixel tests, but for a disjoint split's guard band."""
     test = labelled & ~train
     radius = guard_radius(kind, patch_size)
-    split = Split(train, test, np.asarray(labels), seed, int(n_per_class), kind, int(patch_size), warnings, share)
     if radius > 0:
         square = np.ones((2 * radius + 1, 2 * radius + 1), dtype=bool)
         test &= ~binary_dilation(train, structure=square)  # (H, W): none within the guard band
         where = (f"outside the {patch_size}x{patch_size} training patches" if kind == "disjoint" else
                  f"farther than {radius} pixels from every training pixel")
         _warn_empty_tests(labels, train, test, warnings, where)
-    return split
+    return Split(train, test, np.asarray(labels), seed, int(n_per_class), kind, int(patch_size), warnings, share)
 
 
 def block_split(labels: np.ndarray, n_per_class: int, seed: int, *, block: int = 16,

@@ -223,8 +223,8 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
     if not burnt:
         _explain_empty(path, geometries, scene)
     lost = sorted({ids[i] for i in keep} - set(burnt))
-    outside = sum(not _overlaps_scene(geometries[i], scene) for i in keep)
-    if outside and not lost and say_outside:  # a drifted point or two: their classes keep pixels, so nothing else says
+    outside = sum(not _overlaps_scene(geometries[i], scene) for i in keep) if lost or say_outside else 0
+    if outside and not lost:  # a drifted point or two: their classes keep pixels, so nothing else says
         logging.getLogger("hypersynth").warning(
             f"%s: %d of the %d label features %s outside the {_grid()} and label nothing; check them (digitised "
             f"on another image, or in another CRS?)", path.name, outside, len(keep), "lies" if outside == 1 else "lie")
