@@ -29,6 +29,19 @@ fi
 stamp=.venv/.requirements.sha256
 want=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  # torch's CUDA build and its libraries: 5 GB installed, about 8 GB at the install's peak (measured: the venv
+  # plus the unpacked wheels in the temporary folder). pip's own "No space left on device" names neither.
+  need_gb=9
+  ls -d .venv/lib/python3*/site-packages/torch >/dev/null 2>&1 && need_gb=1  # torch in place: small changes
+  for where in "$here" "${TMPDIR:-/tmp}"; do
+    free_gb=$(( $(df -Pk "$where" | awk 'NR==2 {print $4}') / 1048576 ))
+    if [ "$free_gb" -lt "$need_gb" ]; then
+      echo "setup: the disk holding $where has $free_gb GB free; installing the Python dependencies" \
+           "needs about $need_gb GB free there while it runs (torch with its CUDA libraries: 5 GB in .venv)." \
+           "Free some space (or set TMPDIR to a folder on a larger disk) and run it again." >&2
+      exit 1
+    fi
+  done
   echo "setup: installing Python dependencies (about a minute)"
   PIP_FIND_LINKS= .venv/bin/pip --isolated install -q --disable-pip-version-check -r requirements.txt
   echo "$want" > "$stamp"
