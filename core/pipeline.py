@@ -18,7 +18,7 @@ import numpy as np
 
 from .attention import ATTENTION_ARRAYS, ATTENTION_FIGURE
 from .device import CPU_ONLY_METHODS, check_device, note_cpu_only
-from .evaluation.assess import ValidationPixels, validation_pixels
+from .evaluation.assess import ValidationPixels, assessments_of, validation_pixels
 from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings,
                       check_text_weights, clipped_note, fit_method, needs_synthesis_model, resolve_patch_size,
                       run_title, synthesis_config)
@@ -189,6 +189,7 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
     with claim_output_folder(out, f"{METHOD_TITLES.get(method, method)} of {Path(scene_path).name}"):
         kept = check_run_folder(out, inputs, overwrite, bundle_path, approved)
         replaced = earlier_outputs(out, ALL_OUTPUTS, kept=kept)  # which this run replaces
+        warn_of_stale_assessments(out, replaced)
         outputs = _classify_scene(out, scene_path, labels_path, inputs, method=method, classes_path=classes_path,
                                   class_field=class_field, validation_path=validation_path,
                                   validation_field=validation_field or class_field,
@@ -199,6 +200,17 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
                                   names={"label file": labels_name, "validation labels": validation_name})
         outputs.replaced = replaced
         return outputs
+
+
+def warn_of_stale_assessments(out: Path, replaced: Sequence[str]) -> None:
+    """Warn of accuracy assessments in ``out``'s sub-folders (``hypersynth assess --out run/accuracy``) of the class
+    map this run replaces: they are the user's, so they stay, but their figures are the earlier map's."""
+    if CLASS_MAP not in replaced:
+        return
+    for folder in assessments_of(out / CLASS_MAP):
+        log.warning("%s holds an accuracy assessment of the class map this run replaces (%s): its figures are the "
+                    "earlier map's; assess the new map again, into that folder with overwriting allowed",
+                    folder, CLASS_MAP)
 
 
 def run_inputs(scene_path: Any, labels_path: Any, classes_path: Any = None, validation_path: Any = None,
@@ -622,6 +634,7 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
         check_output_folder(out, ALL_OUTPUTS, inputs, overwrite,  # under the claim (which made the folder)
                             writes=MODEL_RUN_OUTPUTS)
         replaced = earlier_outputs(out, ALL_OUTPUTS)  # an earlier run's, which this run replaces or removes
+        warn_of_stale_assessments(out, replaced)
         with warnings_of_this_run() as said:  # what the run warns of goes into its report too
             outputs = _classify_with_model(out, model_path, scene_path, inputs, validation_path=validation_path,
                                            class_field=class_field, device=device, reporter=reporter,

@@ -293,6 +293,24 @@ def accuracy_document(ev: Evaluation, class_map_path: str | os.PathLike, validat
             f"{ev.to_markdown()}\n![confusion matrix](confusion.png)\n")
 
 
+def assessments_of(class_map_path: str | os.PathLike) -> list[Path]:
+    """The folders beside ``class_map_path`` (its folder's sub-folders) holding an accuracy assessment of it: an
+    ``accuracy.md`` of :func:`accuracy_document` that names it as its class map. A run replacing the map leaves
+    them scoring a map that is gone."""
+    folder = Path(class_map_path).parent
+    named = f"- Class map: {Path(class_map_path).resolve()}\n"
+    found = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and (p / "accuracy.md").is_file()):
+        try:
+            with open(sub / "accuracy.md", encoding="utf-8", errors="replace") as fh:
+                head = fh.read(8192)  # the header lines come first
+        except OSError:
+            continue
+        if named in head:
+            found.append(sub)
+    return found
+
+
 def write_accuracy(ev: Evaluation, out: Path, *, overwrite: bool, inputs: list[Optional[str | os.PathLike]] = (),
                    what: str = "accuracy assessment", document: Optional[str] = None) -> list[Path]:
     """Write ``metrics.json``, ``accuracy.md`` (``document``: :func:`accuracy_document`'s, else the figures alone)

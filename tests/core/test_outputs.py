@@ -95,6 +95,31 @@ def test_a_rerun_with_overwrite_leaves_no_output_of_the_earlier_run(scene_files,
     assert not [p for p in out.iterdir() if p.name.startswith(".hypersynth-run-")]
 
 
+def test_a_rerun_warns_of_an_assessment_of_the_map_it_replaces_and_keeps_it(scene_files, tmp_path, caplog):
+    """``assess --out run/accuracy`` scored the first run's map: a rerun with overwrite keeps that folder (the
+    analyst's) and says its figures are the earlier map's; an assessment of another map is not named."""
+    from hypersynth.core.evaluation.assess import assess_map
+
+    _, files, _ = scene_files
+    out = tmp_path / "run"
+    classify_scene(files["scene"], files["labels"], out, method="rf")
+    assess_map(out / "classification.tif", files["truth"], out_dir=out / "accuracy")
+    other = tmp_path / "other"
+    classify_scene(files["scene"], files["labels"], other, method="rf")
+    assess_map(other / "classification.tif", files["truth"], out_dir=out / "of_another_map")
+    before = (out / "accuracy" / "metrics.json").read_bytes()
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        classify_scene(files["scene"], files["labels"], out, method="svm", overwrite=True)
+    said = [r.getMessage() for r in caplog.records if "accuracy assessment" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith(f"{out / 'accuracy'} holds an accuracy assessment of the class map "
+                                                 "this run replaces (classification.tif): its figures are the earlier")
+    assert (out / "accuracy" / "metrics.json").read_bytes() == before  # the analyst's folder stays as it was
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        classify_scene(files["scene"], files["labels"], tmp_path / "fresh", method="rf")  # nothing replaced
+    assert not [r for r in caplog.records if "accuracy assessment" in r.getMessage()]
+
+
 def test_overwrite_replaces_only_the_outputs_the_analyst_agreed_to(scene_files, tmp_path):
     """A dialog's yes covers the outputs it named: one written since (another run, a queued task starting late) is
     refused when the run starts, under its folder claim, and nothing is replaced."""
