@@ -320,12 +320,13 @@ class ScenePanel(SceneImports, LeaveOutBands, QWidget):
     def _layer_changed(self, layer) -> None:
         layer = layer if isinstance(layer, QgsRasterLayer) else None
         self.note.setText("")
-        composable = layer is not None and layer.providerType() == "gdal" and layer.bandCount() >= 3
+        composable = layer is not None and scene_problem(layer) is None  # an RGB image is no scene: nothing to pick
         for key, button in self.composite_buttons.items():  # composites pick bands by the file's wavelengths
             button.setEnabled(composable)
             targets = " / ".join(f"{t:.0f}" for t in COMPOSITES[key])
             button.setToolTip(f"Red / green / blue from the bands nearest to {targets} nm"
-                              + ("" if composable else ".\nNeeds a scene read from a raster file"))
+                              + ("" if composable else f".\nNeeds a hyperspectral scene of at least {MIN_BANDS} "
+                                 "bands read from a raster file"))
         self.leave_out_button.setEnabled(composable)  # a copy of the scene's file gets the bands flagged
         if layer is None:
             self._wavelengths = self._bad = None

@@ -208,3 +208,23 @@ def test_the_example_keeps_to_what_the_scene_has():
     vnir = leave_out_prompt("pavia", np.zeros(103, bool), np.linspace(430.0, 860.0, 103)).replace("\n", " ")
     assert "water-vapour" not in vnir and "e.g. 1-3, 101-103, or 430-460nm." in vnir  # a VNIR sensor's own range
     assert "none: every band is flagged already" in leave_out_prompt("x", np.ones(12, bool), None).replace("\n", " ")
+
+
+def test_an_rgb_image_gets_no_composite_buttons_and_says_why(qgis_new_project, tmp_path, panel):
+    """An RGB image is refused as a scene: the composites, which pick bands by wavelength, are off, and say why."""
+    from osgeo import gdal
+
+    path = tmp_path / "photo.tif"
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), 16, 16, 3, gdal.GDT_Byte)
+    ds.SetGeoTransform((0.0, 1.0, 0.0, 16.0, 0.0, -1.0))
+    ds = None
+    layer = panel.open_file(str(path), qgis_new_project)
+    panel.layer_box.setLayer(layer)
+    assert layer.bandCount() == 3 and "has 3 bands" in panel.note.text()
+    buttons = panel.composite_buttons.values()
+    assert buttons and not any(b.isEnabled() for b in buttons) and not panel.leave_out_button.isEnabled()
+    assert all(b.toolTip().endswith("Needs a hyperspectral scene of at least 10 bands read from a raster file")
+               for b in buttons)
+    scene = make_demo_scene(size=32, bands=40, n_classes=3, seed=0).scene
+    panel.layer_box.setLayer(panel.open_file(str(write_scene(scene, tmp_path / "cube.tif")), qgis_new_project))
+    assert all(b.isEnabled() for b in buttons) and panel.leave_out_button.isEnabled()

@@ -144,6 +144,17 @@ def test_composite_rgb_thumbnails():
     assert rgb.std() > 0
 
 
+def test_composite_rgb_stretches_the_patches_together_so_they_compare():
+    """One class's patch twice as bright as another's stays brighter (the attention dock shows one per class): a
+    stretch of each patch on its own would draw both alike."""
+    rng = np.random.default_rng(0)
+    dim = rng.uniform(0.1, 0.2, (1, BANDS, 6, 6)).astype(np.float32)
+    rgb = composite_rgb(np.concatenate([dim, 2 * dim]), WAVELENGTHS).astype(float)  # (2, 6, 6, 3)
+    assert rgb[1].mean() > rgb[0].mean() + 100
+    alone = composite_rgb(dim, WAVELENGTHS).astype(float)  # the dim patch alone spans the whole range
+    assert alone.max() == 255 and alone.min() == 0
+
+
 def test_bad_bands_become_gaps():
     values = [0.1, 0.2, 0.01, 0.3]
     np.testing.assert_array_equal(blank_bad_bands(values, [False, False, True, False]), [0.1, 0.2, np.nan, 0.3])
