@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import re
 import shutil
@@ -46,6 +47,53 @@ def _settings(args: argparse.Namespace) -> "MethodSettings":
                           clip_weights=getattr(args, "clip_weights", None))
 
 
+def _finish_run(outputs: "ClassificationOutputs", args: argparse.Namespace) -> None:
+    """What a finished run wrote, on stdout (:func:`_print_outputs`, or with --json :func:`run_summary`'s object),
+    after the --cog copy of its map where asked."""
+    if not getattr(args, "json", False):
+        _print_outputs(outputs)
+        if getattr(args, "cog", False):
+            print(f"COG:            {_write_cog(outputs, args.overwrite)}")
+        return
+    cog = _write_cog(outputs, args.overwrite) if getattr(args, "cog", False) else None
+    _accuracy_note(outputs)
+    print(json.dumps(run_summary(outputs, cog), indent=2))
+
+
+def run_summary(outputs: "ClassificationOutputs", cog: Optional[Path] = None) -> dict[str, Any]:
+    """A finished run as one JSON object (``--json``): its files' paths (null where the run wrote none), the
+    accuracy against validation labels (fractions, as in metrics.json), its classes, and what it replaced."""
+    from .. import pipeline
+    from ..io.patch_files import companion_files
+
+    folder = outputs.class_map.parent
+    html, metrics_file = outputs.report.with_name(pipeline.REPORT_HTML), folder / pipeline.METRICS
+    patch_classes = [b for b in companion_files(outputs.synthetic_patches)[:1] if b.exists()] \
+        if outputs.synthetic_patches else []  # a mosaic's class raster
+    m = outputs.metrics
+    kept = [name for name in outputs.replaced if (folder / name).exists()]
+    files = {"class_map": outputs.class_map, "confidence": outputs.confidence, "probabilities": outputs.probabilities,
+             "report": outputs.report, "report_html": html if html.exists() else None,
+             "metrics": metrics_file if m else None, "synthesis_model": outputs.bundle,
+             "classifier": outputs.classifier, "synthetic_patches": outputs.synthetic_patches,
+             "synthetic_patch_classes": patch_classes[0] if patch_classes else None, "cog": cog}
+    return {**{key: str(value) if value else None for key, value in files.items()},
+            "accuracy": {"oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"], "validation_pixels": int(m["n_test"])}
+            if m else None,
+            "classes": [{"id": c.id, "name": c.name} for c in outputs.classes],
+            "replaced": kept, "removed": [name for name in outputs.replaced if name not in kept]}
+
+
+def _accuracy_note(outputs: "ClassificationOutputs") -> None:
+    """On stderr, how far few validation pixels carry the OA (stdout keeps its form for scripts)."""
+    if outputs.metrics:
+        from ..evaluation.metrics import few_pixels_note
+
+        note = few_pixels_note(outputs.metrics["oa"], int(outputs.metrics["n_test"]))
+        if note:
+            print(f"note: {note}", file=sys.stderr)
+
+
 def _print_outputs(outputs: "ClassificationOutputs") -> None:
     """What a finished run wrote, a file a line, for the analyst and for a script that chains commands (stdout);
     an earlier run's files it replaced (overwrite) are said on stderr."""
@@ -69,11 +117,7 @@ def _print_outputs(outputs: "ClassificationOutputs") -> None:
         m = outputs.metrics
         print(f"accuracy:       OA {m['oa'] * 100:.2f} %  AA {m['aa'] * 100:.2f} %  kappa {m['kappa']:.4f} "
               f"({m['n_test']} validation pixels)")
-        from ..evaluation.metrics import few_pixels_note
-
-        note = few_pixels_note(m["oa"], int(m["n_test"]))
-        if note:  # on stderr: stdout's accuracy line keeps its form for scripts
-            print(f"note: {note}", file=sys.stderr)
+        _accuracy_note(outputs)
     if outputs.replaced:  # --overwrite: the costly bundles among them, say, go without a word otherwise
         folder = outputs.class_map.parent
         now = [name for name in outputs.replaced if (folder / name).exists()]
@@ -145,13 +189,12 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     return args
 
 
-def _write_cog(outputs: Any, overwrite: bool) -> None:
-    """The --cog copy of a run's class map beside it, named on the terminal as the run's outputs are."""
+def _write_cog(outputs: Any, overwrite: bool) -> Path:
+    """The --cog copy of a run's class map beside it: its path."""
     from .. import pipeline
     from ..io.write import export_cog
 
-    cog = export_cog(outputs.class_map, outputs.class_map.with_name(pipeline.COG_MAP), overwrite=overwrite)
-    print(f"COG:            {cog}")
+    return export_cog(outputs.class_map, outputs.class_map.with_name(pipeline.COG_MAP), overwrite=overwrite)
 
 
 def _drop_stdout() -> None:
@@ -330,7 +373,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                     shutil.rmtree(out / "scene", ignore_errors=True)
                 raise
         reporter.close()
-        _print_outputs(outputs)
+        _finish_run(outputs, args)
         return 0
     if args.command in ("augment-classify", "baseline"):
         method = "augment" if args.command == "augment-classify" else args.method
@@ -351,9 +394,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                                                   synthetic_patches=getattr(args, "synthetic_patches", None),
                                                   leave_out_bands=args.leave_out_bands)
             reporter.close()
-            _print_outputs(outputs)
-            if args.cog:
-                _write_cog(outputs, args.overwrite)
+            _finish_run(outputs, args)
         return 0
     if args.command == "classify":  # the engine checks --classifier (check_model_folder) and --device first
         with _leave_out_option(args.leave_out_bands is not None):
@@ -363,9 +404,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                                                    probabilities=args.probabilities,
                                                    leave_out_bands=args.leave_out_bands)
         reporter.close()
-        _print_outputs(outputs)
-        if args.cog:
-            _write_cog(outputs, args.overwrite)
+        _finish_run(outputs, args)
         return 0
     if args.command == "assess":
         from ..evaluation.assess import ACCURACY_FILES, assess_map

@@ -124,6 +124,14 @@ def _run_args(p: argparse.ArgumentParser, *, does: str, overwrite: str, preset: 
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _json_arg(p: argparse.ArgumentParser) -> None:
+    """--json, for the commands that classify a scene (core.cli.commands.run_summary says what it holds)."""
+    p.add_argument("--json", action="store_true",
+                   help="print what the run wrote as one JSON object on stdout instead of a line per file: the "
+                        "paths (null where not written), the accuracy against validation labels, the classes, and "
+                        "the earlier run's files replaced or removed")
+
+
 def _sampling_args(p: argparse.ArgumentParser) -> None:
     """How the diffusion model samples: used wherever patches are synthesised."""
     p.add_argument("--guidance", type=_number(0.0),
@@ -269,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels-per-class", type=_whole(1), default=5,
                    help="sparse labels drawn per class, at least 1 (default 5)")
     _run_args(p, does="train and classify", overwrite="replace an earlier demo's scene and results in --out")
+    _json_arg(p)
     _synthesis_args(p)
     _blend_args(p)
 
@@ -323,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
         _run_args(p, does="train and classify", overwrite="replace an earlier run's outputs in --out",
                   networks_only="" if name == "augment-classify" else "; for the cnn only: rf and svm are "
                   "scikit-learn's, on the CPU")
+        _json_arg(p)
 
     helptext = "classify a scene with a saved classifier bundle (no labels, no training)"
     p = sub.add_parser("classify", help=helptext,
@@ -345,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cog", action="store_true", help="also write the class map as a Cloud-Optimised GeoTIFF")
     _run_leave_out_arg(p, "the run", saved=True)
     _run_args(p, does="predict", overwrite="replace an earlier run's outputs in --out", preset=False, seed=False)
+    _json_arg(p)
 
     helptext = "compare any classified map with validation labels (accuracy and class areas)"
     p = sub.add_parser("assess", help=helptext,

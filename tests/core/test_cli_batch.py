@@ -3,6 +3,7 @@ what an overwrite replaced, and --version and -v anywhere."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -216,6 +217,37 @@ def test_a_runs_printout_names_the_classifier_a_script_chains_into_classify(scen
                      "--out", str(out), "--quiet", "--overwrite"]) == 0
     said = capsys.readouterr().err  # replaced and removed told apart (a review: all read "replaced")
     assert "; removed attention.npz (this run writes none)" in said and not (out / "attention.npz").exists()
+
+
+def test_json_prints_one_object_a_script_reads_with_the_files_and_the_accuracy(scene_files, tmp_path, capsys):
+    """--json: stdout is one JSON object (the files, null where not written; the accuracy as metrics.json has it;
+    the classes; what a rerun replaced and removed), and notes stay on stderr."""
+    out = tmp_path / "run"
+    common = ["--scene", str(scene_files["scene"]), "--labels", str(scene_files["labels"]), "--validation",
+              str(scene_files["truth"]), "--out", str(out), "--quiet", "--json"]
+    assert cli_main(["baseline", *common, "--cog"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["class_map"] == str(out / "classification.tif") and summary["cog"] == str(
+        out / "classification_cog.tif")
+    assert summary["classifier"] == str(out / "classifier_bundle") and summary["synthesis_model"] is None
+    assert summary["probabilities"] is None and summary["synthetic_patches"] is None
+    written = [v for k, v in summary.items() if k not in ("accuracy", "classes", "replaced", "removed") and v]
+    assert len(written) == 7 and all(Path(v).exists() for v in written)  # map, confidence, 2 reports, metrics, …
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert summary["accuracy"] == {"oa": metrics["oa"], "aa": metrics["aa"], "kappa": metrics["kappa"],
+                                   "validation_pixels": metrics["n_test"]}
+    named = {c["id"]: c["name"] for c in json.loads(scene_files["classes"].read_text())["classes"]}
+    assert {c["id"]: c["name"] for c in summary["classes"]} == named
+    assert summary["replaced"] == [] and summary["removed"] == []
+    assert cli_main(["baseline", *common, "--overwrite", "--method", "svm"]) == 0  # no --cog now
+    captured = capsys.readouterr()
+    again = json.loads(captured.out)
+    assert "classification.tif" in again["replaced"] and "classification_cog.tif" in again["removed"]
+    assert again["cog"] is None and "of what was there before" not in captured.err  # said in the object
+    assert cli_main(["classify", "--classifier", again["classifier"], "--scene", str(scene_files["scene"]),
+                     "--out", str(tmp_path / "elsewhere"), "--quiet", "--json"]) == 0
+    applied = json.loads(capsys.readouterr().out)
+    assert applied["classifier"] is None and applied["accuracy"] is None and applied["metrics"] is None
 
 
 def test_bench_takes_the_clip_weights_file_for_the_models_it_trains(tmp_path, monkeypatch):
