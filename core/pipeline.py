@@ -269,6 +269,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         reused = settings.synthesis_model
         leave_out_as_trained(scene, leave_out_bands, reused.named_left_out if reused is not None else None,
                              reused.scene_bands if reused is not None else None, "synthesis model")
+        warn_of_unusable_bands(scene, scene_path, streamed=layout is not None)
         labels_name = names.get("label file", Path(labels_path).name)
         labels, classes = read_labels_and_classes(labels_path, scene, classes_path, class_field, labels_name)
         check_labels(labels, scene.valid, classes, labels_name, method, settings)
@@ -313,6 +314,17 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         probabilities=(out / PROBABILITIES) if (out / PROBABILITIES) in written else None,
         synthetic_patches=next((out / (SYNTHETIC_PATCHES + end) for end in PATCH_FORMATS
                                 if out / (SYNTHETIC_PATCHES + end) in written), None), files=moved)
+
+
+def warn_of_unusable_bands(scene: Scene, scene_path: str | os.PathLike, streamed: bool) -> None:
+    """Warn of the usable bands the data suggest leaving out (:mod:`.band_screen`: next to no light, or noise), so
+    the run's report names them and how to leave them out; ``streamed``: the scene's pixels are in its file only."""
+    from .band_screen import leave_out_suggestion, screen_file, screen_scene
+
+    screen = screen_file(scene_path, scene.good_bands) if streamed else screen_scene(scene)
+    said = leave_out_suggestion(screen, scene.wavelengths)
+    if said:
+        log.warning("%s: %s", scene.name, said)
 
 
 def leave_out_told(scene: Scene, text: str, why: str = "as the run was told") -> None:

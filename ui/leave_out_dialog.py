@@ -11,6 +11,7 @@ from qgis.core import QgsProject, QgsRasterLayer
 from qgis.PyQt.QtCore import QTimer
 from qgis.PyQt.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QWidget
 
+from ..core.band_screen import BandScreen, screen_file
 from ..core.io.band_choice import LeftOut, describe_bands, newly_left_out
 from ..core.io.convert import flagged_copy_destination, import_scene, left_out_name
 from ..plugin.layers import gdal_name
@@ -114,7 +115,8 @@ class LeaveOutBands:
         if bad.all():
             self.note.setText(f"Every band of {layer.name()} is flagged bad already: there is none left to leave out.")
             return
-        text = ask_bands_to_leave_out(self, layer.name(), bad, self._wavelengths, self.leave_out_problem)
+        text = ask_bands_to_leave_out(self, layer.name(), bad, self._wavelengths, self.leave_out_problem,
+                                      screen=_screened(gdal_name(layer.source())))
         if text is None:
             return
         target = flagged_copy_destination(gdal_name(layer.source()), self._importing)
@@ -132,10 +134,20 @@ class LeaveOutBands:
         self.leave_out_bands(text, path, overwrite=asked)
 
 
-def leave_out_prompt(name: str, bad: np.ndarray, wavelengths: Optional[np.ndarray]) -> str:
-    """The dialog's text for the scene ``name`` with ``bad`` ``(B,)`` bands flagged already: which those are, and an
-    example in the scene's own terms (its wavelengths' water-vapour windows, or numbers of bands still usable),
-    wrapped to :data:`WIDTH`."""
+def _screened(source: str) -> Optional[BandScreen]:
+    """The band screen of the scene's file (a few squares of it read: a second or so), or None where it cannot be
+    read now (the dialog then asks without a suggestion)."""
+    try:
+        return screen_file(source)
+    except (OSError, ValueError):  # rasterio's read errors are OSErrors
+        return None
+
+
+def leave_out_prompt(name: str, bad: np.ndarray, wavelengths: Optional[np.ndarray],
+                     screen: Optional[BandScreen] = None) -> str:
+    """The dialog's text for the scene ``name`` with ``bad`` ``(B,)`` bands flagged already: which those are, what
+    the data suggest (``screen``: :func:`~hypersynth.core.band_screen.screen_file`'s), and an example in the scene's
+    own terms (its wavelengths' water-vapour windows, or numbers of bands still usable), wrapped to :data:`WIDTH`."""
     bands = len(bad)
     usable = np.flatnonzero(~np.asarray(bad, dtype=bool)) + 1
     ends = (f"{usable[0]}-{usable[2]}, {usable[-3]}-{usable[-1]}" if usable.size > 6 else
@@ -150,17 +162,25 @@ def leave_out_prompt(name: str, bad: np.ndarray, wavelengths: Optional[np.ndarra
         how = "band numbers or ranges of them (the scene has no wavelengths)"
         example = ends
     flagged = f"It flags {describe_bands(bad, wavelengths)} bad already." if bad.any() else "It flags no band bad."
-    return "\n".join([_wrapped(f"Bands of {name} to flag bad ({bands} bands, numbered from 1). {flagged}"),
+    found = []
+    if screen is not None:
+        said = screen.describe(wavelengths)
+        found = [_wrapped(f"From the data: {said}" + (" (filled in below: check them in the spectral profile)."
+                                                     if screen.suggested.any() else "."))]
+    return "\n".join([_wrapped(f"Bands of {name} to flag bad ({bands} bands, numbered from 1). {flagged}"), *found,
                       _wrapped(f"Give {how}, separated by commas, e.g. {example}."),
                       _wrapped("A copy of the scene gets them flagged and becomes the scene; its file is not "
                                "changed.")])
 
 
 def ask_bands_to_leave_out(parent: QWidget, name: str, bad: np.ndarray, wavelengths: Optional[np.ndarray],
-                           problem_of: Callable[[str], Optional[str]]) -> Optional[str]:
+                           problem_of: Callable[[str], Optional[str]],
+                           screen: Optional[BandScreen] = None) -> Optional[str]:
     """The bands the analyst names, or None when they cancel; a text ``problem_of`` refuses is asked again with the
-    problem above the question and the text kept, so a typo costs no retyping."""
-    prompt, text = leave_out_prompt(name, bad, wavelengths), ""
+    problem above the question and the text kept, so a typo costs no retyping. The bands ``screen`` suggests are
+    filled in to start with."""
+    prompt = leave_out_prompt(name, bad, wavelengths, screen)
+    text = screen.option_text() if screen is not None else ""
     problem: Optional[str] = None
     while True:
         label = prompt if problem is None else f"{_wrapped(f'Not left out: {problem}.')}\n\n{prompt}"

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Collection, Optional, Sequence
 
+from ..band_screen import leave_out_suggestion, screen_scene
 from ..outputs import OutputExistsError, write_problem
 from ..progress import NULL_REPORTER, Reporter
 from .band_choice import describe_bands, newly_left_out, parse_bands_to_leave_out
 from .products import ProductFacts, Shape, product_facts
 from .read import dataset_grid, gdal_subdataset_file, opened_quietly, read_scene, source_name
 from .write import write_scene
+
+log = logging.getLogger("hypersynth")
 
 GEOTIFF_SUFFIXES = (".tif", ".tiff")
 PRODUCT_TAG = "HYPERSYNTH_PRODUCT"  # GDAL metadata item of an imported product's GeoTIFF: the product's name
@@ -95,6 +99,9 @@ def import_scene(source: str | Path, out: str | Path, *, overwrite: bool = False
     reporter.progress(READ_SHARE, f"writing {out.name}")
     write_scene(scene, out, overwrite=overwrite, tags=tags,
                 unit_type=unit_type_for(engine_value_title(source)))  # a copy of a GeoTIFF of reflectance says so
+    suggestion = leave_out_suggestion(screen_scene(scene), scene.wavelengths)  # the bands it still has as usable
+    if suggestion:
+        log.warning("%s", suggestion[0].upper() + suggestion[1:])
     reporter.progress(1.0, done)
     return out
 
