@@ -6,15 +6,16 @@ classifier learns from them as from any band. Files seldom flag them (an ENVI ``
 know the windows by heart. This screen finds them from two figures of each band, read from a sample of the scene:
 
 - its **level**: the median of its values, against the median band's. Under :data:`LOW_LEVEL` of it the band holds
-  next to no light: SalinasA's uncorrected cube has its water-vapour bands at 0.2–1.8 % of the median band's.
+  next to no light: SalinasA's uncorrected cube has its water-vapour bands at 0–2 % of the median band's
+  (band 224 at 1.96 %).
 - its **signal-to-noise ratio**: the level over the noise, estimated from the differences of neighbouring pixels
   (the shift-difference estimate: a neighbour's value differs by the noise of both, √2 times one's, plus the
   scene's texture, so the figure is a lower bound that treats every band alike). Under :data:`LOW_SNR` of the median
   band's, the band is noise.
 
 On SalinasA's uncorrected 224-band cube it names bands 108–112, 153–167 and 224: the 20 bands EHU's corrected cube
-leaves out and band 153, whose level is 4 % of the median band's and whose SNR is 3 % of the median band's (EHU keeps
-it). On EnMAP's L2A tiles, whose water-vapour windows the product leaves out itself, it names none; on Samson and
+leaves out and band 153, whose level is 3.8 % of the median band's and whose SNR is 2.6 % of the median band's (EHU
+keeps it). On EnMAP's L2A tiles, whose water-vapour windows the product leaves out itself, it names none; on Samson and
 Moffett Field none; on Jasper Ridge's 198 bands band 1 (380 nm, median reflectance 0). Written by hand:
 two medians and a shift difference, which no library of the field gives as a band screen with these reasons.
 """

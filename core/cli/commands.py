@@ -477,6 +477,10 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         if draw.validation is not None:
             print(f"validation:      {draw.validation}")
         return 0
+    if args.command == "bands":
+        from .bands import run_bands
+
+        return run_bands(args, reporter)
     if args.command == "datasets":
         from ..datasets import available_datasets, list_datasets, search_dirs
 

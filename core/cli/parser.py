@@ -527,6 +527,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing output files (never an input)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    helptext = "list a scene's bands and the ones its data suggest leaving out"
+    p = sub.add_parser("bands", help=helptext,
+                       description=helptext[0].upper() + helptext[1:] + ": each band's wavelength and FWHM, how the "
+                                   "file flags it, its median and noise (from neighbouring pixels' differences) over "
+                                   "up to 32,768 pixels in four squares spread over the scene, its signal-to-noise "
+                                   "ratio, and whether it has next to no light (median under 2 %% of the median "
+                                   "band's) or is mostly noise (SNR under 5 %% of the median band's); then the "
+                                   "--leave-out-bands text that leaves those out. Nothing is written.")
+    p.add_argument("--scene", required=True, help=f"hyperspectral raster: {SCENE_FORMATS}")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object instead of the table: bands (band, wavelength, fwhm, file, median, "
+                        "noise, snr, suggested), pixels_read, leave_out, said")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (a sensor product is read whole)")
+
     helptext = "list the benchmark datasets and whether they are available here"
     sub.add_parser("datasets", help=helptext,
                    description=helptext[0].upper() + helptext[1:] + " (in $HYPERSYNTH_DATA_DIR or the download "
