@@ -43,7 +43,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[1]
 PRISMA_NAME = "PRS_L2D_STD_20200524103704_20200524103708_0001"  # as tests/sensor_products.py names one
@@ -143,7 +143,7 @@ def make_data(folder: Path, side: int, bands: int) -> None:
             squares.append((class_id, int(rows[p]) - 1, int(cols[p]) - 1, size))
     del cube, scene
     _qgis()
-    from qgis.core import QgsGeometry, QgsProject, QgsRasterLayer
+    from qgis.core import QgsGeometry, QgsRasterLayer
 
     from hypersynth.core.demo import demo_classes
     from hypersynth.plugin.label_layer import add_label_polygon, create_label_layer, save_labels

@@ -472,10 +472,6 @@ class RunDialog(QDialog):
         super().resizeEvent(event)
         self._show_output_path()
 
-    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
-        super().showEvent(event)
-        self._show_output_path()
-
     def values(self) -> dict[str, Any]:
         """The chosen settings; None means "the preset's default" (the patch size: chosen from the scene).
 
@@ -543,8 +539,10 @@ class RunDialog(QDialog):
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
         """Once shown, the height its rows need: the dialog opened as tall as with Advanced open, its rows spread
-        over the room (a folded box's height is known only once it is laid out)."""
+        over the room (a folded box's height is known only once it is laid out); the output path elided to its
+        width."""
         super().showEvent(event)
+        self._show_output_path()
         QTimer.singleShot(0, self.adjustSize)
 
     def _recheck(self, *_args: object) -> None:

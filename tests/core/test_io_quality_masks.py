@@ -12,7 +12,7 @@ from hypersynth.core.io.convert import import_scene
 from hypersynth.core.io.product_archives import UNPACK_PREFIX
 from hypersynth.core.io.read import SceneReadError, read_scene
 
-from ..sensor_products import (EMIT_GLT_X, EMIT_GLT_Y, EMIT_MASK_NAME, EMIT_NAME, EMIT_V001_MASK_BANDS, ENMAP_STEM,
+from ..sensor_products import (EMIT_GLT_X, EMIT_GLT_Y, EMIT_MASK_NAME, EMIT_NAME, ENMAP_STEM,
                                PRISMA_NAME, assert_same_scene, emit_swath, enmap_dn, write_emit, write_emit_mask,
                                write_enmap, write_enmap_quality, write_prisma,
                                zip_files)
