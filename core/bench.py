@@ -158,9 +158,9 @@ def load_own_scene(scene_path: str | os.PathLike, truth_path: str | os.PathLike,
     reference data is where settings such as the synthetic weight can be chosen without touching the scenes
     they will then classify (choosing them on a scene's own test pixels would flatter them). ``leave_out_bands``:
     bands every run leaves out besides those the file flags bad, as a run told so does
-    (:func:`.pipeline.leave_out_told`)."""
+    (:func:`.run_checks.leave_out_told`)."""
     from .io.read import read_scene
-    from .pipeline import leave_out_told, read_labels_and_classes
+    from .run_checks import leave_out_told, read_labels_and_classes
 
     scene = read_scene(scene_path)
     if leave_out_bands is not None:

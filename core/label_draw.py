@@ -322,7 +322,7 @@ def draw_labels_from_files(scene_path: str | os.PathLike, reference_path: str | 
     keeps its name, colour and prompt; the reference may hold other classes too."""
     from .io.labels import read_labels
     from .io.read import read_scene, read_scene_layout
-    from .pipeline import read_labels_and_classes
+    from .run_checks import read_labels_and_classes
 
     inputs = (scene_path, reference_path, classes_path)
     check_draw_outputs(points, validation, georeferenced=True, inputs=inputs, overwrite=overwrite)

@@ -30,7 +30,8 @@ from ..core.methods import MethodSettings
 from ..core.model_folders import check_model_folder
 from ..core.outputs import claim_holder, earlier_outputs, write_problem
 from ..core.outputs import inputs_in_the_way as find_inputs_in_the_way
-from ..core.pipeline import ALL_OUTPUTS, wavelength_mismatch
+from ..core.pipeline import ALL_OUTPUTS
+from ..core.run_checks import wavelength_mismatch
 from ..plugin.layers import gdal_name, layer_file
 from ..plugin.runs import validation_problem
 from ..plugin.settings import DEVICES, PRESETS

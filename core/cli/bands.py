@@ -1,5 +1,4 @@
-"""``hypersynth bands``: a scene's bands as a table (wavelength, FWHM, the file's flags, level, SNR) and the ones the
-data suggest leaving out."""
+"""``hypersynth bands``: a scene's bands as a table, and the ones its data suggest leaving out."""
 
 from __future__ import annotations
 

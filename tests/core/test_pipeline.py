@@ -651,17 +651,17 @@ def test_the_few_labels_warning_says_what_the_method_loses(caplog):
 
 
 def test_classes_with_nothing_but_their_id_for_a_prompt_are_warned_of(caplog):
-    from hypersynth.core.pipeline import _warn_of_empty_prompts
+    from hypersynth.core.run_checks import warn_of_empty_prompts
     from hypersynth.core.scene import ClassInfo
 
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
-        _warn_of_empty_prompts([ClassInfo(1, "class 1"), ClassInfo(2, "water", prompt="calm lake"),
+        warn_of_empty_prompts([ClassInfo(1, "class 1"), ClassInfo(2, "water", prompt="calm lake"),
                                 ClassInfo(3, "class_3")])
     assert ("classes 1, 3 reach the synthesis with no prompt and no name but their ids ('class 1', 'class 3'): "
             "the text tells the model nothing about them") in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
-        _warn_of_empty_prompts([ClassInfo(1, "class 1", prompt="dense green canopy"), ClassInfo(2, "water")])
+        warn_of_empty_prompts([ClassInfo(1, "class 1", prompt="dense green canopy"), ClassInfo(2, "water")])
     assert caplog.text == ""
 
 
@@ -872,7 +872,7 @@ def test_a_synthesis_model_is_told_what_its_scenes_values_are(tmp_path):
     from hypersynth.core.demo import make_demo_scene
     from hypersynth.core.io.read import read_scene
     from hypersynth.core.io.write import write_scene
-    from hypersynth.core.pipeline import scene_values
+    from hypersynth.core.run_checks import scene_values
 
     scene = make_demo_scene(size=32, bands=12, n_classes=2, seed=0).scene
     write_scene(scene, tmp_path / "reflectance.tif", unit_type="reflectance")
