@@ -68,14 +68,15 @@ class BandScreen:
         """The suggested bands as ``--leave-out-bands`` and the dock's Leave out bands… take them: "108-112,224"."""
         return band_numbers_text(self.suggested)
 
-    def describe(self, wavelengths: Optional[Sequence[float]] = None) -> str:
-        """What the screen found, in a sentence: which bands and why, or why none."""
+    def describe(self, wavelengths: Optional[Sequence[float]] = None, pixels: bool = True) -> str:
+        """What the screen found, in a sentence: which bands and why, or why none; ``pixels``: say how many pixels
+        it read, at the end."""
         if self.why_none:
             return f"no band can be suggested from the data: {self.why_none}"
+        read = f" ({self.pixels:,} pixels read)" if pixels else ""
         if not self.suggested.any():
             return (f"every band looked at has at least {LOW_LEVEL:.0%} of the median band's level and "
-                    f"{LOW_SNR:.0%} of its signal-to-noise ratio ({self.pixels:,} pixels read): the data suggest "
-                    "leaving out no band")
+                    f"{LOW_SNR:.0%} of its signal-to-noise ratio{read}: the data suggest leaving out no band")
         reasons = []
         if self.low_level.any():
             reasons.append(f"{describe_bands(self.low_level, wavelengths)} {_verb(self.low_level)} under "
@@ -85,7 +86,7 @@ class BandScreen:
         if only_noise.any():
             reasons.append(f"{describe_bands(only_noise, wavelengths)} {_verb(only_noise)} under {LOW_SNR:.0%} of "
                            "the median band's signal-to-noise ratio (mostly noise)")
-        return "; ".join(reasons) + f" ({self.pixels:,} pixels read)"
+        return "; ".join(reasons) + read
 
 
 def _verb(chosen: np.ndarray) -> str:

@@ -164,9 +164,10 @@ def leave_out_prompt(name: str, bad: np.ndarray, wavelengths: Optional[np.ndarra
     flagged = f"It flags {describe_bands(bad, wavelengths)} bad already." if bad.any() else "It flags no band bad."
     found = []
     if screen is not None:
-        said = screen.describe(wavelengths)
-        found = [_wrapped(f"From the data: {said}" + (" (filled in below: check them in the spectral profile)."
-                                                     if screen.suggested.any() else "."))]
+        said = screen.describe(wavelengths, pixels=False)
+        found = [_wrapped(f"From the data ({screen.pixels:,} pixels read): {said}."
+                          + (" Filled in below: check them in the spectral profile." if screen.suggested.any()
+                             else ""))]
     return "\n".join([_wrapped(f"Bands of {name} to flag bad ({bands} bands, numbered from 1). {flagged}"), *found,
                       _wrapped(f"Give {how}, separated by commas, e.g. {example}."),
                       _wrapped("A copy of the scene gets them flagged and becomes the scene; its file is not "
