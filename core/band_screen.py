@@ -3,21 +3,21 @@
 A cube straight from the sensor (AVIRIS radiance, Hyperion's uncalibrated bands) keeps bands where the atmosphere's
 water vapour took nearly all the light, or where the detector gave none. Their values are the sensor's noise, and a
 classifier learns from them as from any band. Files seldom flag them (an ENVI ``bbl`` would), so the analyst had to
-know the windows by heart. This screen finds them from two figures of each band, read from a sample of the scene:
+know the windows by heart. This screen judges each band from a sample of the scene by:
 
-- its **level**: the median of its values, against the median band's. Under :data:`LOW_LEVEL` of it the band holds
-  next to no light: SalinasA's uncorrected cube has its water-vapour bands at 0–2 % of the median band's
-  (band 224 at 1.96 %).
-- its **signal-to-noise ratio**: the level over the noise, estimated from the differences of neighbouring pixels
-  (the shift-difference estimate: a neighbour's value differs by the noise of both, √2 times one's, plus the
-  scene's texture, so the figure is a lower bound that treats every band alike). Under :data:`LOW_SNR` of the median
-  band's, the band is noise.
+- its **level**, the median of its values against the median band's: under :data:`LOW_LEVEL` of it the band holds
+  next to no light;
+- its **signal-to-noise ratio**, the level over the noise estimated from neighbouring pixels' differences (the
+  shift-difference estimate; the scene's texture is in the differences too, so the figure is a lower bound that
+  treats every band alike): under :data:`LOW_SNR` of the median band's, the band is mostly noise;
+- and whether it holds **one value** throughout (a saturated or dead detector, a fill value).
 
-On SalinasA's uncorrected 224-band cube it names bands 108–112, 153–167 and 224: the 20 bands EHU's corrected cube
-leaves out and band 153, whose level is 3.8 % of the median band's and whose SNR is 2.6 % of the median band's (EHU
-keeps it). On EnMAP's L2A tiles, whose water-vapour windows the product leaves out itself, it names none; on Samson and
-Moffett Field none; on Jasper Ridge's 198 bands band 1 (380 nm, median reflectance 0). Written by hand:
-two medians and a shift difference, which no library of the field gives as a band screen with these reasons.
+Measured on the real cubes here (BENCHMARKS.md, "the band screen"): SalinasA's uncorrected cube gets EHU's 20
+water-vapour bands (19 by their level, 0–1.96 % of the median band's; band 167 by its SNR) and band 153 (SNR 2.6 %,
+which EHU keeps); EnMAP, Samson and Moffett Field none; Jasper Ridge band 1 (399 nm, median reflectance below 0). A
+scene mostly dark in some bands (open water in the short-wave infrared) lowers the median band's level, so a band
+of noise there may pass. Written by hand: two medians and a shift difference, which no library of the field gives as
+a band screen with these reasons.
 """
 
 from __future__ import annotations
@@ -35,9 +35,11 @@ if TYPE_CHECKING:
 
 LOW_LEVEL = 0.02  # a band's median under this share of the median band's: no light reached the sensor there
 LOW_SNR = 0.05  # a band's signal-to-noise ratio under this share of the median band's: its values are noise
-CENTRED_SHARE = 0.4  # values this share or more at or below 0: centred on zero (standardised), no light to judge
+CENTRED_SHARE = 0.4  # values over this share at or below 0: standardised or offset data, no light to judge
 SAMPLE_PIXELS = 32_768  # pixels read to screen a scene's bands, at most (four squares of 90 × 90)
 SAMPLE_VALUES = 4_000_000  # and at most this many values (pixels × bands): 16 MB of float32, beside a run's own peak
+#                            (so 17,424 pixels, four squares of 66 × 66, for 224 bands)
+MIN_BAND_PIXELS = 16  # a band with data at fewer of the pixels read is not judged
 SAMPLE_WINDOWS = 4  # squares spread over the scene (2 × 2), so one field or one cloud does not decide
 
 
@@ -46,51 +48,60 @@ class BandScreen:
     """Each band's level and signal-to-noise ratio, and the bands they suggest leaving out."""
 
     level: np.ndarray  # (B,) the band's median value over the pixels read; NaN for a band without data there
-    noise: np.ndarray  # (B,) the noise's standard deviation from neighbouring pixels' differences; NaN without pairs
-    screened: np.ndarray  # (B,) bool: the bands looked at (not flagged bad by the file, with data in the sample)
+    noise: np.ndarray  # (B,) the noise's standard deviation from neighbouring pixels' differences (with the scene's
+    #                    texture in it: an upper bound, so the SNR is a lower bound); NaN without pairs
+    screened: np.ndarray  # (B,) bool: the bands looked at (not flagged bad by the file, MIN_BAND_PIXELS with data)
     low_level: np.ndarray  # (B,) bool: screened bands whose level is under LOW_LEVEL of the median band's
     low_snr: np.ndarray  # (B,) bool: screened bands whose SNR is under LOW_SNR of the median band's
-    pixels: int  # pixels the figures rest on
-    why_none: str = ""  # why no band can be suggested at all (values centred on zero, too few pixels), else ""
+    constant: np.ndarray  # (B,) bool: screened bands of one value over the pixels read (saturated, dead, a fill)
+    pixels: int  # pixels read with data in some band looked at
+    why_none: str = ""  # why no band can be suggested at all (values at or below zero, too few pixels), else ""
 
     @property
     def suggested(self) -> np.ndarray:
         """``(B,)`` bool: the bands to leave out."""
-        return self.low_level | self.low_snr
+        return self.low_level | self.low_snr | self.constant
 
     @property
     def snr(self) -> np.ndarray:
-        """``(B,)`` level over noise (inf where the sample shows no noise; NaN where unknown)."""
+        """``(B,)`` level over noise: a lower bound (the noise holds the scene's texture); NaN where unknown, for a
+        constant band and for a level at or below zero."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            return self.level / self.noise
+            return np.where((self.noise > 0) & (self.level > 0), self.level / self.noise, np.nan)
 
     def option_text(self) -> str:
         """The suggested bands as ``--leave-out-bands`` and the dock's Leave out bands… take them: "108-112,224"."""
         return band_numbers_text(self.suggested)
 
     def describe(self, wavelengths: Optional[Sequence[float]] = None, pixels: bool = True) -> str:
-        """What the screen found, in a sentence: which bands and why, or why none; ``pixels``: say how many pixels
-        it read, at the end."""
+        """What the screen found, in a sentence: which bands and why, or why none; ``pixels``: begin with how many
+        pixels it read."""
+        read = f"in {self.pixels:,} pixels read, " if pixels else ""
         if self.why_none:
             return f"no band can be suggested from the data: {self.why_none}"
-        read = f" ({self.pixels:,} pixels read)" if pixels else ""
         if not self.suggested.any():
-            return (f"every band looked at has at least {LOW_LEVEL:.0%} of the median band's level and "
-                    f"{LOW_SNR:.0%} of its signal-to-noise ratio{read}: the data suggest leaving out no band")
+            return (f"{read}every band looked at has at least {_percent(LOW_LEVEL)} of the median band's level and "
+                    f"{_percent(LOW_SNR)} of its signal-to-noise ratio: the data suggest leaving out no band")
         reasons = []
         if self.low_level.any():
             reasons.append(f"{describe_bands(self.low_level, wavelengths)} {_verb(self.low_level)} under "
-                           f"{LOW_LEVEL:.0%} of the median band's level (next to no light: a water-vapour window, "
-                           "an uncalibrated band, the spectrum's edge)")
-        only_noise = self.low_snr & ~self.low_level
-        if only_noise.any():
-            reasons.append(f"{describe_bands(only_noise, wavelengths)} {_verb(only_noise)} under {LOW_SNR:.0%} of "
-                           "the median band's signal-to-noise ratio (mostly noise)")
-        return "; ".join(reasons) + read
+                           f"{_percent(LOW_LEVEL)} of the median band's level (next to no light: a water-vapour "
+                           "window, an uncalibrated band, the spectrum's edge)")
+        if self.low_snr.any():
+            reasons.append(f"{describe_bands(self.low_snr, wavelengths)} {_verb(self.low_snr)} under "
+                           f"{_percent(LOW_SNR)} of the median band's signal-to-noise ratio (mostly noise)")
+        if self.constant.any():
+            reasons.append(f"{describe_bands(self.constant, wavelengths)} {_verb(self.constant)} one value "
+                           "throughout (a saturated or dead detector, a fill value)")
+        return read + "; ".join(reasons)
 
 
 def _verb(chosen: np.ndarray) -> str:
     return "are" if chosen.sum() > 1 else "is"
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.0f} %"
 
 
 def screen_cube(cube: np.ndarray, flagged_good: Optional[np.ndarray] = None) -> BandScreen:
@@ -147,27 +158,38 @@ def screen_file(path: str | os.PathLike, flagged_good: Optional[np.ndarray] = No
 
 
 def sample_windows(height: int, width: int, bands: int) -> list[tuple[int, int, int, int]]:
-    """``(row0, row1, col0, col1)`` of the squares :func:`screen_file` reads: the whole scene when it is within the
-    budget, else :data:`SAMPLE_WINDOWS` squares centred on the quarters of a 2 × 2 grid."""
+    """``(row0, row1, col0, col1)`` of the windows :func:`screen_file` reads: the whole scene when it is within the
+    budget, else :data:`SAMPLE_WINDOWS` squares centred on the quarters of a 2 × 2 grid; a scene too narrow for
+    them (a strip a few rows high) gets as many windows of its whole height, or width, spread along it."""
     pixels = max(1, min(SAMPLE_PIXELS, SAMPLE_VALUES // max(bands, 1)))
     if height * width <= pixels:
         return [(0, height, 0, width)]
-    side = max(2, min(height, width, int(np.sqrt(pixels / SAMPLE_WINDOWS))))
+    each = pixels // SAMPLE_WINDOWS  # pixels a window
+    side = int(np.sqrt(each))
+    if side <= min(height, width):  # squares on a 2 x 2 grid
+        spots = [(fr, fc) for fr in (0.25, 0.75) for fc in (0.25, 0.75)]
+        rows, cols = side, side
+    elif height < width:  # a strip across: windows of its whole height along it
+        rows, cols = height, min(width, max(1, each // height))
+        spots = [(0.5, (2 * k + 1) / (2 * SAMPLE_WINDOWS)) for k in range(SAMPLE_WINDOWS)]
+    else:  # a strip down
+        rows, cols = min(height, max(1, each // width)), width
+        spots = [((2 * k + 1) / (2 * SAMPLE_WINDOWS), 0.5) for k in range(SAMPLE_WINDOWS)]
     windows = []
-    for fr in (0.25, 0.75):
-        for fc in (0.25, 0.75):
-            r0 = int(np.clip(round(fr * height - side / 2), 0, height - side))
-            c0 = int(np.clip(round(fc * width - side / 2), 0, width - side))
-            windows.append((r0, r0 + side, c0, c0 + side))
-    return sorted(set(windows))  # a narrow scene's squares may coincide
+    for fr, fc in spots:
+        r0 = int(np.clip(round(fr * height - rows / 2), 0, height - rows))
+        c0 = int(np.clip(round(fc * width - cols / 2), 0, width - cols))
+        windows.append((r0, r0 + rows, c0, c0 + cols))
+    return sorted(set(windows))
 
 
 def _window_sums(cube: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(values (B, h·w), squared differences summed (B,), differences counted (B,))`` of one window: its values
-    for the medians, and its neighbours' differences (across and down) for the noise."""
+    for the medians, and its neighbours' differences (across and down) for the noise; ±inf counts as no data."""
     cube = np.asarray(cube, dtype=np.float32)
     if cube.ndim != 3:
         raise ValueError(f"a cube to screen must be (bands, rows, cols); got shape {cube.shape}")
+    cube = np.where(np.isfinite(cube), cube, np.float32(np.nan))
     across = cube[:, :, 1:] - cube[:, :, :-1]  # (B, h, w-1), NaN where either pixel has no data
     down = cube[:, 1:, :] - cube[:, :-1, :]  # (B, h-1, w)
     squares = (np.nansum(np.square(across, dtype=np.float64), axis=(1, 2))
@@ -178,32 +200,35 @@ def _window_sums(cube: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _screened(values: np.ndarray, squares: np.ndarray, counts: np.ndarray,
               flagged_good: Optional[np.ndarray]) -> BandScreen:
-    """The screen from pooled values ``(B, N)`` and neighbour differences' sums and counts ``(B,)``."""
+    """The screen from pooled values ``(B, N)`` (NaN at no data) and neighbour differences' sums and counts
+    ``(B,)``."""
     bands = values.shape[0]
-    values = np.where(np.isfinite(values), values, np.nan)
-    has_data = np.isfinite(values).any(axis=1)
+    finite = np.isfinite(values)  # (B, N)
+    has_data = finite.sum(axis=1) >= MIN_BAND_PIXELS  # (B,) a band with data at a few pixels is not judged
     with np.errstate(invalid="ignore", divide="ignore"):
         level = np.full(bands, np.nan)
         level[has_data] = np.nanmedian(values[has_data], axis=1)
         noise = np.where(counts > 0, np.sqrt(squares / np.maximum(counts, 1) / 2.0), np.nan)  # σ of one pixel
     good = np.ones(bands, dtype=bool) if flagged_good is None else np.asarray(flagged_good, dtype=bool)
     screened = good & has_data
-    pixels = int(np.isfinite(values[screened]).all(axis=0).sum()) if screened.any() else 0  # data in each band
+    pixels = int(finite[screened].any(axis=0).sum()) if screened.any() else 0
     none = np.zeros(bands, dtype=bool)
-    if screened.sum() < 3 or pixels < 16:
-        return BandScreen(level, noise, screened, none, none.copy(), pixels,
-                          why_none=f"only {pixels} pixels with data in every band were read" if pixels < 16
-                          else "fewer than 3 bands to compare")
+
+    def nothing(why: str) -> BandScreen:
+        return BandScreen(level, noise, screened, none, none.copy(), none.copy(), pixels, why_none=why)
+
+    if screened.sum() < 3:
+        return nothing(f"{int(screened.sum())} band{'' if screened.sum() == 1 else 's'} with data at "
+                       f"{MIN_BAND_PIXELS} pixels or more and not flagged bad by the file: too few to compare")
     # the typical band among all with data, the file's flagged ones too: leaving bands out changes no threshold
     typical = float(np.median(level[has_data]))
     if typical <= 0 or np.nanmean(values[screened] <= 0) > CENTRED_SHARE:
-        return BandScreen(level, noise, screened, none, none.copy(), pixels,
-                          why_none="its values are centred on zero (standardised or differenced?), so a band's level "
-                                   "says nothing of its light")
+        return nothing("its values are mostly at or below zero (standardised, differenced or offset?), so a band's "
+                       "level says nothing of its light")
+    constant = screened & (counts > 0) & (noise == 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        snr = np.where(noise > 0, level / noise, np.inf)  # (B,) a band without noise in the sample: no concern
-    finite = has_data & np.isfinite(snr)
-    typical_snr = float(np.median(snr[finite])) if finite.any() else float("inf")
-    low_level = screened & (level < LOW_LEVEL * typical)
-    low_snr = screened & ~low_level & np.isfinite(typical_snr) & (snr < LOW_SNR * typical_snr)
-    return BandScreen(level, noise, screened, low_level, low_snr, pixels)
+        snr = np.where(noise > 0, level / noise, np.nan)  # (B,)
+    typical_snr = float(np.nanmedian(snr[has_data])) if np.isfinite(snr[has_data]).any() else float("nan")
+    low_level = screened & ~constant & (level < LOW_LEVEL * typical)
+    low_snr = screened & ~constant & ~low_level & (snr < LOW_SNR * typical_snr)  # NaN compares False
+    return BandScreen(level, noise, screened, low_level, low_snr, constant, pixels)

@@ -28,9 +28,9 @@ from .outputs import (RUN_STAGING, OutputExistsError, check_output_folder, claim
 from .io.band_choice import parse_bands_to_leave_out
 from .io.patch_files import MOSAIC_CLASSES, PATCH_FORMATS, companion_files
 from .label_checks import check_labels
-from .run_checks import (check_model_fits, check_patch_fits, check_same_wavelengths, describe_model_bands, leave_out_as_trained,
-                         leave_out_told, read_labels_and_classes, scored_validation, warn_of_empty_prompts,
-                         warn_of_unusable_bands)
+from .run_checks import (check_model_fits, check_patch_fits, check_same_wavelengths, describe_model_bands,
+                         leave_out_as_trained, leave_out_told, read_labels_and_classes, scored_validation,
+                         warn_of_empty_prompts, warn_of_unusable_bands)
 from .progress import NULL_REPORTER, Reporter
 from .report import MAP_FIGURE, SYNTHETIC_SUMMARY, warnings_of_this_run
 from .run_record import RUN_CLASSES, input_said, run_record
@@ -205,13 +205,15 @@ def classify_scene(scene_path: str | os.PathLike, labels_path: str | os.PathLike
 
 def warn_of_stale_assessments(out: Path, replaced: Sequence[str]) -> None:
     """Warn of accuracy assessments in ``out``'s sub-folders (``hypersynth assess --out run/accuracy``) of the class
-    map this run replaces: they are the user's, so they stay, but their figures are the earlier map's."""
-    if CLASS_MAP not in replaced:
-        return
-    for folder in assessments_of(out / CLASS_MAP):
-        log.warning("%s holds an accuracy assessment of the class map this run replaces (%s): its figures are the "
-                    "earlier map's; assess the new map again, into that folder with overwriting allowed",
-                    folder, CLASS_MAP)
+    map, or its --cog copy, that this run replaces or removes: they are the user's, so they stay, but their figures
+    are the earlier map's."""
+    for name in (CLASS_MAP, COG_MAP):
+        if name not in replaced:
+            continue
+        for folder in assessments_of(out / name):
+            log.warning("%s holds an accuracy assessment of the class map this run replaces (%s): its figures are "
+                        "the earlier map's; assess the new map again, into that folder with overwriting allowed",
+                        folder, name)
 
 
 def run_inputs(scene_path: Any, labels_path: Any, classes_path: Any = None, validation_path: Any = None,
@@ -279,7 +281,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
             label_map, _ = read_labels(validation_path, scene, class_field=validation_field, classes=classes,
                                        min_classes=1)
             validation = scored_validation(label_map, labels, scene, classes, validation_path,
-                                            names.get("validation labels"))  # not the map
+                                           names.get("validation labels"))  # not the map
             del label_map
         check_patch_fits(settings, scene)
         check_model_fits(settings, scene)

@@ -1,7 +1,8 @@
 """What a run reads and checks of its inputs before it trains.
 
-Labels and their classes, the bands it leaves out, a reused model's fit to the scene, the validation pixels it scores;
-:mod:`.pipeline` calls them before a run trains; the benchmark and the label draw read labels as a run does.
+Labels and their classes, the bands it leaves out (and the band screen's warning of others), a reused model's fit to
+the scene, the validation pixels it scores; :mod:`.pipeline` calls them before a run trains; the benchmark and the
+label draw read labels as a run does.
 """
 
 from __future__ import annotations
@@ -127,8 +128,8 @@ def read_labels_and_classes(labels_path: str | os.PathLike, scene: Scene,
 
 
 def scored_validation(validation: np.ndarray, labels: Optional[np.ndarray], scene: Scene,
-                       classes: list[ClassInfo], path: str | os.PathLike,
-                       name: Optional[str] = None) -> ValidationPixels:
+                      classes: list[ClassInfo], path: str | os.PathLike,
+                      name: Optional[str] = None) -> ValidationPixels:
     """The validation pixels a run scores (:func:`~.evaluation.assess.validation_pixels`), refused before the run
     trains when they cannot score it: none left apart from the training labels (those are not scored), or no class
     id in common with the classes the map can hold (``name``: what messages call them; None: the file's name)."""

@@ -32,8 +32,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # torch's CUDA build and its libraries: 5 GB installed, about 8 GB at the install's peak (measured: the venv
   # plus the unpacked wheels in the temporary folder). pip's own "No space left on device" names neither.
   need_gb=9
-  ls -d .venv/lib/python3*/site-packages/torch >/dev/null 2>&1 && need_gb=1  # torch in place: small changes
+  pinned=$(sed -n 's/^torch==\([^ #]*\).*/\1/p' requirements.txt)
+  installed=$(ls -d .venv/lib/python3*/site-packages/torch-"$pinned".dist-info 2>/dev/null || true)
+  [ -n "$pinned" ] && [ -n "$installed" ] && need_gb=1  # the pinned torch in place: the other packages' changes
   for where in "$here" "${TMPDIR:-/tmp}"; do
+    if [ ! -d "$where" ]; then
+      echo "setup: the temporary folder $where (TMPDIR) does not exist; create it, or unset TMPDIR" >&2
+      exit 1
+    fi
     free_gb=$(( $(df -Pk "$where" | awk 'NR==2 {print $4}') / 1048576 ))
     if [ "$free_gb" -lt "$need_gb" ]; then
       echo "setup: the disk holding $where has $free_gb GB free; installing the Python dependencies" \

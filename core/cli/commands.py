@@ -57,7 +57,7 @@ def _finish_run(outputs: "ClassificationOutputs", args: argparse.Namespace) -> N
         return
     cog = _write_cog(outputs, args.overwrite) if getattr(args, "cog", False) else None
     _accuracy_note(outputs)
-    print(json.dumps(run_summary(outputs, cog), indent=2))
+    print(json.dumps(run_summary(outputs, cog), indent=2, allow_nan=False))
 
 
 def run_summary(outputs: "ClassificationOutputs", cog: Optional[Path] = None) -> dict[str, Any]:
@@ -115,7 +115,8 @@ def _print_outputs(outputs: "ClassificationOutputs") -> None:
                 print(f"their classes:  {beside}")
     if outputs.metrics:
         m = outputs.metrics
-        print(f"accuracy:       OA {m['oa'] * 100:.2f} %  AA {m['aa'] * 100:.2f} %  kappa {m['kappa']:.4f} "
+        kappa = "–" if m["kappa"] is None else f"{m['kappa']:.4f}"  # none where one class alone is validated
+        print(f"accuracy:       OA {m['oa'] * 100:.2f} %  AA {m['aa'] * 100:.2f} %  kappa {kappa} "
               f"({m['n_test']} validation pixels)")
         _accuracy_note(outputs)
     if outputs.replaced:  # --overwrite: the costly bundles among them, say, go without a word otherwise

@@ -530,11 +530,13 @@ def build_parser() -> argparse.ArgumentParser:
     helptext = "list a scene's bands and the ones its data suggest leaving out"
     p = sub.add_parser("bands", help=helptext,
                        description=helptext[0].upper() + helptext[1:] + ": each band's wavelength and FWHM, how the "
-                                   "file flags it, its median and noise (from neighbouring pixels' differences) over "
-                                   "up to 32,768 pixels in four squares spread over the scene, its signal-to-noise "
-                                   "ratio, and whether it has next to no light (median under 2 %% of the median "
-                                   "band's) or is mostly noise (SNR under 5 %% of the median band's); then the "
-                                   "--leave-out-bands text that leaves those out. Nothing is written.")
+                                   "file flags it, its median and noise (from neighbouring pixels' differences, the "
+                                   "scene's texture in them: its SNR is a lower bound) over four squares spread over "
+                                   "the scene (32,768 pixels and 4 million values at most: 17,424 pixels for 224 "
+                                   "bands), and whether it has next to no light (median under 2 %% of the median "
+                                   "band's), is mostly noise (SNR under 5 %% of the median band's) or holds one value "
+                                   "throughout; then the --leave-out-bands text that leaves those out. Nothing is "
+                                   "written.")
     p.add_argument("--scene", required=True, help=f"hyperspectral raster: {SCENE_FORMATS}")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object instead of the table: bands (band, wavelength, fwhm, file, median, "

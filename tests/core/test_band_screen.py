@@ -32,9 +32,9 @@ def test_bands_with_next_to_no_light_and_bands_of_noise_are_suggested_with_their
     assert screen.option_text() == "11-13,31"
     assert np.flatnonzero(screen.low_level).tolist() == [10, 11, 12] and np.flatnonzero(screen.low_snr).tolist() == [30]
     said = screen.describe(np.linspace(400, 2500, 40))
-    assert said.startswith("bands 11–13 (938–1046 nm) are under 2% of the median band's level (next to no light")
-    assert "; band 31 (2015 nm) is under 5% of the median band's signal-to-noise ratio (mostly noise)" in said
-    assert said.endswith("(2,304 pixels read)")
+    assert said.startswith("in 2,304 pixels read, bands 11–13 (938–1046 nm) are under 2 % of the median band's "
+                           "level (next to no light")
+    assert said.endswith("; band 31 (2015 nm) is under 5 % of the median band's signal-to-noise ratio (mostly noise)")
     assert not screen.screened[[18, 19, 26, 27, 28]].any()  # flagged by the file: not screened again
 
 
@@ -42,7 +42,8 @@ def test_a_clean_scene_gets_no_suggestion_and_says_so():
     scene = make_demo_scene(size=48, bands=40, n_classes=3, seed=0).scene
     screen = screen_cube(scene.cube, scene.good_bands)
     assert not screen.suggested.any() and screen.option_text() == ""
-    assert screen.describe().endswith("pixels read): the data suggest leaving out no band")
+    assert screen.describe() == ("in 2,304 pixels read, every band looked at has at least 2 % of the median band's "
+                                 "level and 5 % of its signal-to-noise ratio: the data suggest leaving out no band")
 
 
 def test_bands_the_file_flags_and_bands_without_data_are_not_screened_again():
@@ -55,11 +56,46 @@ def test_bands_the_file_flags_and_bands_without_data_are_not_screened_again():
     assert screen.pixels == 48 * 48  # band 6's missing data does not take every pixel away
 
 
+def test_an_infinite_pixel_a_band_with_data_at_one_pixel_and_a_constant_band():
+    """±inf is no data, not a band's noise; a band with data at a pixel or two is not judged and does not stop the
+    screen; a band of one value throughout (saturated, a fill) is suggested for what it is."""
+    cube, good = _cube_with_bad_bands()
+    cube[4, 3, 3] = np.inf
+    cube[5, :, :] = np.nan
+    cube[5, 0, 0] = 0.3  # data at one pixel
+    cube[7] = 4095.0  # saturated everywhere
+    screen = screen_cube(cube, good)
+    assert screen.option_text() == "8,11-13,31" and not screen.suggested[4] and not screen.screened[5]
+    assert np.flatnonzero(screen.constant).tolist() == [7] and np.isnan(screen.snr[7])
+    assert screen.describe().endswith("; band 8 is one value throughout (a saturated or dead detector, a fill value)")
+    assert screen.pixels == 48 * 48
+
+
+def test_a_scene_whose_bands_are_all_flagged_says_so():
+    cube, _ = _cube_with_bad_bands()
+    screen = screen_cube(cube, np.zeros(40, dtype=bool))
+    assert not screen.suggested.any()
+    assert screen.describe() == ("no band can be suggested from the data: 0 bands with data at 16 pixels or more and "
+                                 "not flagged bad by the file: too few to compare")
+
+
+def test_a_strip_a_row_high_is_sampled_along_its_length():
+    windows = sample_windows(1, 100_000, 224)
+    assert len(windows) == 4 and all(r0 == 0 and r1 == 1 for r0, r1, _, _ in windows)
+    assert sum(c1 - c0 for _, _, c0, c1 in windows) * 224 <= SAMPLE_VALUES
+    assert sum(c1 - c0 for _, _, c0, c1 in windows) >= 17_000  # as many pixels as a square scene gets
+    tall = sample_windows(50_000, 3, 224)
+    assert len(tall) == 4 and all(c0 == 0 and c1 == 3 and 0 <= r0 < r1 <= 50_000 for r0, r1, c0, c1 in tall)
+    cube = np.random.default_rng(0).uniform(0.2, 0.3, (12, 1, 5000)).astype(np.float32)
+    cube[3] *= 0.005
+    assert screen_cube(cube).option_text() == "4"  # one row: the differences across alone give the noise
+
+
 def test_values_centred_on_zero_give_no_suggestion_and_say_why():
     cube = make_demo_scene(size=32, bands=20, n_classes=3, seed=0).scene.cube.astype(np.float64)
     standardised = (cube - cube.mean(axis=(1, 2), keepdims=True)) / cube.std(axis=(1, 2), keepdims=True)
     screen = screen_cube(standardised)
-    assert not screen.suggested.any() and "centred on zero" in screen.describe()
+    assert not screen.suggested.any() and "mostly at or below zero (standardised" in screen.describe()
     assert isinstance(screen, BandScreen) and screen.why_none
 
 
@@ -107,7 +143,7 @@ def test_an_import_warns_of_the_bands_the_data_suggest_and_not_once_they_are_lef
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
         import_scene(source, tmp_path / "imported.tif")
     said = [r.getMessage() for r in caplog.records if "bands to leave out" in r.getMessage()]
-    assert len(said) == 1 and said[0].startswith("Bands 11–13 (938–1046 nm) are under 2% of the median band's level")
+    assert len(said) == 1 and said[0].startswith("In 2,304 pixels read, bands 11–13 (938–1046 nm) are under 2 % of")
     assert said[0].endswith("If they are unusable, leave them out: name 11-13,31 as the bands to leave out "
                             "(--leave-out-bands on the command line, Leave out bands… in the dock)")
     caplog.clear()
@@ -137,7 +173,7 @@ def test_a_run_names_the_bands_in_its_report_and_a_scene_in_memory_is_screened_a
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
         outputs = classify_scene(scene, labels, tmp_path / "run", method="rf")
     said = [r.getMessage() for r in caplog.records if "bands to leave out" in r.getMessage()]
-    assert len(said) == 1 and said[0].startswith("raw: bands 11–13 (938–1046 nm) are under 2%")
+    assert len(said) == 1 and said[0].startswith("raw: in 2,304 pixels read, bands 11–13 (938–1046 nm) are under")
     assert "name 11-13,31 as the bands to leave out" in outputs.report.read_text()
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="hypersynth"):

@@ -219,6 +219,10 @@ def test_a_runs_printout_names_the_classifier_a_script_chains_into_classify(scen
     assert "; removed attention.npz (this run writes none)" in said and not (out / "attention.npz").exists()
 
 
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"{name} is not JSON")
+
+
 def test_json_prints_one_object_a_script_reads_with_the_files_and_the_accuracy(scene_files, tmp_path, capsys):
     """--json: stdout is one JSON object (the files, null where not written; the accuracy as metrics.json has it;
     the classes; what a rerun replaced and removed), and notes stay on stderr."""
@@ -226,7 +230,7 @@ def test_json_prints_one_object_a_script_reads_with_the_files_and_the_accuracy(s
     common = ["--scene", str(scene_files["scene"]), "--labels", str(scene_files["labels"]), "--validation",
               str(scene_files["truth"]), "--out", str(out), "--quiet", "--json"]
     assert cli_main(["baseline", *common, "--cog"]) == 0
-    summary = json.loads(capsys.readouterr().out)
+    summary = json.loads(capsys.readouterr().out, parse_constant=_no_constant)  # strict JSON: no NaN
     assert summary["class_map"] == str(out / "classification.tif") and summary["cog"] == str(
         out / "classification_cog.tif")
     assert summary["classifier"] == str(out / "classifier_bundle") and summary["synthesis_model"] is None
@@ -308,3 +312,6 @@ def test_an_accuracy_on_few_pixels_gets_a_note_on_stderr(capsys, tmp_path):
     captured = capsys.readouterr()
     assert "accuracy:       OA 50.00 %  AA 50.00 %  kappa 0.2000 (10 validation pixels)\n" in captured.out
     assert captured.err == "note: the OA's 95 % interval: 23.7–76.3 %; few pixels to judge by\n"
+    outputs.metrics = {"oa": 1.0, "aa": 1.0, "kappa": None, "n_test": 300}  # κ undefined: one class validated
+    _print_outputs(outputs)
+    assert "accuracy:       OA 100.00 %  AA 100.00 %  kappa – (300 validation pixels)\n" in capsys.readouterr().out

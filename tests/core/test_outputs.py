@@ -118,6 +118,10 @@ def test_a_rerun_warns_of_an_assessment_of_the_map_it_replaces_and_keeps_it(scen
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
         classify_scene(files["scene"], files["labels"], tmp_path / "fresh", method="rf")  # nothing replaced
     assert not [r for r in caplog.records if "accuracy assessment" in r.getMessage()]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):  # a saved classifier's run into the folder too
+        classify_with_model(other / "classifier_bundle", files["scene"], out, overwrite=True)
+    assert [r.getMessage() for r in caplog.records if "accuracy assessment" in r.getMessage()] == said
 
 
 def test_overwrite_replaces_only_the_outputs_the_analyst_agreed_to(scene_files, tmp_path):

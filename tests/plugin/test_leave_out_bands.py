@@ -249,7 +249,7 @@ def test_the_dialog_fills_in_the_bands_the_data_suggest_and_says_why(qgis_new_pr
     ((label, text),) = asked
     assert text == "11-13"
     said = label.replace("\n", " ")
-    assert "From the data (1,024 pixels read): bands 11–13 (938–1046 nm) are under 2% of the median band's" in said
+    assert "From the data (1,024 pixels read): bands 11–13 (938–1046 nm) are under 2 % of the median band's" in said
     assert "the spectrum's edge). Filled in below: check them in the spectral profile." in said
     assert max(len(line) for line in label.splitlines()) <= leave_out_dialog.WIDTH
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cube.tif"]
