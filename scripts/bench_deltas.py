@@ -17,7 +17,7 @@ import argparse
 import glob
 import sys
 
-from hypersynth.core.bench import RunResult, amount_order, column_amount, merge_bench_files
+from hypersynth.core.bench_tables import RunResult, amount_order, column_amount, merge_bench_files
 
 
 SHORT = {"cnn_weight": "c", "dfeat_weight": "d", "smoothing": "σ", "pseudo_labels": "pl",

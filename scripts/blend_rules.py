@@ -34,7 +34,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from hypersynth.core.bench import RunResult, amount_order, column_amount, merge_bench_files
+from hypersynth.core.bench_tables import RunResult, amount_order, column_amount, merge_bench_files
 from hypersynth.core.classify.ensemble import candidate_blends, choose_shares, most_even_best
 
 Blend = dict[str, float]

@@ -104,7 +104,8 @@ def main() -> int:
     parser.add_argument("--json", default="docs/quality/preset_timings.json")
     args = parser.parse_args()
 
-    from hypersynth.core.bench import load_bench_dataset, machine_description
+    from hypersynth.core.bench import load_bench_dataset
+    from hypersynth.core.bench_tables import machine_description
 
     caps = {}
     for item in args.max_epochs:

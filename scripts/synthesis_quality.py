@@ -120,7 +120,8 @@ def main() -> int:
         return 0
 
     from hypersynth.core.attention import attention_figure
-    from hypersynth.core.bench import load_bench_dataset, machine_description
+    from hypersynth.core.bench import load_bench_dataset
+    from hypersynth.core.bench_tables import machine_description
     from hypersynth.core.evaluation.protocol import few_label_split
     from hypersynth.core.ldm.config import preset
     from hypersynth.core.ldm.synthesize import synthesize_rpsc

@@ -208,7 +208,8 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
 
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, Any]:
-        from ...core.bench import bench_documents, load_own_scene, run_bench
+        from ...core.bench import load_own_scene, run_bench
+        from ...core.bench_tables import bench_documents
         from ...core.label_draw import share_percent
 
         self.check_parameters(parameters, context)
@@ -294,7 +295,7 @@ class BenchmarkAlgorithm(HyperSynthAlgorithm):
 
 def _run_line(run: Any) -> str:
     """One finished run as the log shows it, so a long benchmark can be followed while it runs."""
-    from ...core.bench import column_amount
+    from ...core.bench_tables import column_amount
 
     return (f"{run.method}, {column_amount(run.labels_per_class, run.share)}, {run.split} split, seed {run.seed}: "
             f"OA {100 * run.oa:.2f} %, "

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hypersynth.core import bench
-from hypersynth.core.bench import RunResult, bench_documents, merge_bench_files
+from hypersynth.core.bench_tables import RunResult, bench_documents, merge_bench_files
 from hypersynth.core.cli import main
 from hypersynth.core.evaluation.protocol import share_split
 from hypersynth.core.io.labels import read_labels

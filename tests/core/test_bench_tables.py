@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypersynth.core.bench import RunResult, bench_documents
+from hypersynth.core.bench_tables import RunResult, bench_documents
 
 
 def test_bench_tables_say_the_seconds_are_per_run_and_the_json_keeps_its_keys():

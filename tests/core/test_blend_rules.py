@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from hypersynth.core.bench import RunResult
+from hypersynth.core.bench_tables import RunResult
 
 from .test_quality_scripts import load_script
 

@@ -81,7 +81,7 @@ def test_with_synthetic_patches_the_svm_is_chosen_on_the_real_labels_alone(fitte
 
 
 def test_bench_table_sets_the_diffusion_features_against_the_baselines_and_their_synthetic_gain():
-    from hypersynth.core.bench import BenchRow, diffusion_feature_table
+    from hypersynth.core.bench_tables import BenchRow, diffusion_feature_table
 
     def row(method, oa):
         return BenchRow("salinasA", 5, "random", method, oa, 0.01, oa, 0.0, oa, 0.0, 1.0, [0, 1])

@@ -218,7 +218,7 @@ def test_in_a_real_limited_cgroup_the_budget_is_the_limit_not_the_machine():
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="cgroups are Linux's")
 def test_in_a_real_limited_cgroup_the_benchmark_tables_name_the_limit_and_the_cores_it_may_use():
     done = run_limited(GB, """
-        from hypersynth.core.bench import machine_description
+        from hypersynth.core.bench_tables import machine_description
         print(machine_description())
     """, cpus={0})
     assert done.returncode == 0, done.stderr
