@@ -95,6 +95,8 @@ Noisy bands: a cube whose file flags none of its bad bands (an uncorrected AVIRI
 water-vapour windows, a detector's noisy edge) gets them flagged with --leave-out-bands, by
 number (1 = the first band) or wavelength. They are written with their values and flagged
 bad (bbl 0), so QGIS still shows them and every HyperSynth run on the GeoTIFF leaves them out.
+Which to name, the data suggest: the import warns of bands with next to no light, mostly
+noise or one value throughout, with the --leave-out-bands text (hypersynth bands lists them).
 
 examples:
   hypersynth import-scene --scene EMIT_L2A_RFL_001_20230801T180000_2321312_004.nc --out emit.tif
