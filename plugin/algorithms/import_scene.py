@@ -84,7 +84,9 @@ class ImportSceneAlgorithm(HyperSynthAlgorithm):
             "water-vapour windows, a detector's noisy edge), list them by number (1 = the first band) or "
             "wavelength, e.g. '108-112, 154-167, 224' or '1340-1450nm, 1790-1960nm'. They are written with their "
             "values and flagged bad, so QGIS still shows them and HyperSynth leaves them out of every run on the "
-            "imported scene; the log says which.\n"
+            "imported scene; the log says which. Which to list, the data suggest: the log warns of the bands "
+            "left usable that hold next to no light, mostly noise or one value throughout, and gives the text that "
+            "leaves them out (run the import again with it).\n"
             "Any other scene HyperSynth reads (GeoTIFF, ENVI, NetCDF, MATLAB .mat) is written the same way. The "
             "layer is named after the product (or file), with its usable bands where bands were left out "
             "('salinasA (204 of 224 bands)'), and shown in true colour.")
