@@ -228,7 +228,7 @@ def label_file_for(layer: Any, out_dir: str, what: str = "label layer") -> tuple
     """
     if isinstance(layer, QgsRasterLayer):
         from ..core.io.read import gdal_subdataset_file
-        from .algorithms.base import subdataset_refusal
+        from .algorithms.inputs import subdataset_refusal
 
         source = gdal_name(layer.source())
         container = gdal_subdataset_file(source)

@@ -21,17 +21,8 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from .base import (
-    CANCELLED,
-    HyperSynthAlgorithm,
-    class_field_parameter,
-    engine_errors,
-    engine_warnings,
-    existing_layer_file,
-    labels_file,
-    raster_file,
-    refuse_the_scene_as_labels,
-)
+from .base import CANCELLED, HyperSynthAlgorithm, engine_errors, engine_warnings
+from .inputs import class_field_parameter, existing_layer_file, labels_file, raster_file, refuse_the_scene_as_labels
 from .destinations import OutputMoves, discard_staging, staging_folder
 
 

@@ -21,7 +21,8 @@ from qgis.core import (
 
 from ...core.methods import MethodSettings
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
-from .base import check_model_kind, check_patch_size, seed_value
+from .base import check_patch_size
+from .inputs import check_model_kind, seed_value
 from .clip_weights import CLIP_WEIGHTS, clip_weights_chosen, clip_weights_parameter
 from .destinations import OutputMoves, move_folder_into_place
 from .mosaic_layers import load_mosaic

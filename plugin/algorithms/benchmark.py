@@ -23,19 +23,9 @@ from ...core.bench_inputs import parse_counts, parse_seeds
 from ...core.evaluation.protocol import SPLIT_KINDS
 from ...core.methods import METHOD_TITLES, MethodSettings, needs_synthesis_model
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
-from .base import (
-    CLASS_FIELD_TITLE,
-    FeedbackReporter,
-    HyperSynthAlgorithm,
-    class_field_parameter,
-    engine_errors,
-    engine_warnings,
-    existing_layer_file,
-    labels_file,
-    raster_file,
-    refuse_the_scene_as_labels,
-    scene_parameter,
-)
+from .base import FeedbackReporter, HyperSynthAlgorithm, engine_errors, engine_warnings
+from .inputs import (CLASS_FIELD_TITLE, class_field_parameter, existing_layer_file, labels_file, raster_file,
+                     refuse_the_scene_as_labels, scene_parameter)
 from .band_parameters import RUN_LEAVE_OUT_TITLE, band_choice_refused, bands_to_leave_out, leave_out_bands_parameter
 from .clip_weights import clip_weights_chosen, clip_weights_parameter
 from .destinations import OutputMoves, discard_staging, staging_folder

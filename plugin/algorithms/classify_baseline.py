@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProcessingParameterEnum
 
-from .base import seed_value
+from .inputs import seed_value
 from .scene_classification import CONFIDENCE_HELP, LAYER_NAMES_HELP, SceneClassificationAlgorithm
 
 

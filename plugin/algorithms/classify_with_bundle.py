@@ -22,19 +22,9 @@ from qgis.core import (
 
 from ...core.progress import Cancelled
 from ..settings import DEVICES, HyperSynthSettings
-from .base import (
-    FeedbackReporter,
-    HyperSynthAlgorithm,
-    accuracy_results,
-    check_model_kind,
-    class_field_parameter,
-    engine_errors,
-    engine_warnings,
-    existing_layer_file,
-    labels_file,
-    raster_file,
-    scene_parameter,
-)
+from .base import FeedbackReporter, HyperSynthAlgorithm, accuracy_results, engine_errors, engine_warnings
+from .inputs import (check_model_kind, class_field_parameter, existing_layer_file, labels_file, raster_file,
+                     scene_parameter)
 from .band_parameters import (LEAVE_OUT_BANDS, SAVED_LEAVE_OUT_TITLE, band_choice_refused, bands_to_leave_out,
                               leave_out_bands_parameter, scene_band_count)
 from .destinations import OutputMoves, discard_staging, staging_folder, write_report

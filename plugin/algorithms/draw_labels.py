@@ -30,22 +30,9 @@ from qgis.core import (
 from ...core.evaluation.protocol import SPLIT_KINDS
 from ...core.label_draw import DEFAULT_PATCH_SIDE, POINT_FORMATS, amount_text
 from ..layers import scene_georeferenced
-from .base import (
-    CLASS_FIELD_TITLE,
-    FeedbackReporter,
-    HyperSynthAlgorithm,
-    class_field_parameter,
-    engine_errors,
-    engine_warnings,
-    existing_layer_file,
-    labels_file,
-    raster_file,
-    refuse_the_scene_as_labels,
-    scene_parameter,
-    seed_parameter,
-    seed_value,
-    when_loaded,
-)
+from .base import FeedbackReporter, HyperSynthAlgorithm, engine_errors, engine_warnings, when_loaded
+from .inputs import (CLASS_FIELD_TITLE, class_field_parameter, existing_layer_file, labels_file, raster_file,
+                     refuse_the_scene_as_labels, scene_parameter, seed_parameter, seed_value)
 from .benchmark import SPLIT_LABELS
 from .scene_classification import StyleOnLoad
 

@@ -15,7 +15,8 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from .base import HyperSynthAlgorithm, engine_errors, existing_layer_file, raster_file, when_loaded
+from .base import HyperSynthAlgorithm, engine_errors, when_loaded
+from .inputs import existing_layer_file, raster_file
 from .scene_classification import StyleOnLoad
 
 

@@ -23,21 +23,9 @@ from qgis.core import (
 
 from ...core.progress import Cancelled
 from ..layers import class_renderer, confidence_renderer, probability_renderer
-from .base import (
-    FeedbackReporter,
-    HyperSynthAlgorithm,
-    accuracy_results,
-    class_field_parameter,
-    copy_name,
-    engine_errors,
-    engine_warnings,
-    existing_layer_file,
-    labels_file,
-    raster_file,
-    refuse_the_scene_as_labels,
-    seed_parameter,
-    when_loaded,
-)
+from .base import FeedbackReporter, HyperSynthAlgorithm, accuracy_results, engine_errors, engine_warnings, when_loaded
+from .inputs import (class_field_parameter, copy_name, existing_layer_file, labels_file, raster_file,
+                     refuse_the_scene_as_labels, seed_parameter)
 from .band_parameters import RUN_LEAVE_OUT_TITLE, band_choice_refused, bands_to_leave_out, leave_out_bands_parameter
 from .destinations import OutputMoves, discard_staging, staging_folder, write_report
 

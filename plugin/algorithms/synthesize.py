@@ -20,15 +20,8 @@ from qgis.core import (
 
 from ...core.io.patch_files import check_patches_format
 from ..settings import DEVICES, HyperSynthSettings
-from .base import (
-    FeedbackReporter,
-    HyperSynthAlgorithm,
-    check_model_kind,
-    engine_errors,
-    engine_warnings,
-    seed_parameter,
-    seed_value,
-)
+from .base import FeedbackReporter, HyperSynthAlgorithm, engine_errors, engine_warnings
+from .inputs import check_model_kind, seed_parameter, seed_value
 from .mosaic_layers import load_mosaic
 
 

@@ -16,19 +16,9 @@ from qgis.core import (
 
 from ...core.progress import Cancelled
 from ..settings import DEVICES, PRESETS, HyperSynthSettings
-from .base import (
-    FeedbackReporter,
-    HyperSynthAlgorithm,
-    check_patch_size,
-    engine_errors,
-    engine_warnings,
-    existing_layer_file,
-    labels_file,
-    raster_file,
-    refuse_the_scene_as_labels,
-    seed_parameter,
-    seed_value,
-)
+from .base import FeedbackReporter, HyperSynthAlgorithm, check_patch_size, engine_errors, engine_warnings
+from .inputs import (existing_layer_file, labels_file, raster_file, refuse_the_scene_as_labels, seed_parameter,
+                     seed_value)
 from .band_parameters import RUN_LEAVE_OUT_TITLE, band_choice_refused, bands_to_leave_out, leave_out_bands_parameter
 from .clip_weights import clip_weights_chosen, clip_weights_parameter
 from .destinations import OutputMoves, discard_staging, move_folder_into_place, staging_folder

@@ -109,7 +109,7 @@ def test_every_seed_takes_what_the_command_line_takes(hypersynth_plugin):
     from qgis.core import QgsProcessingContext
 
     from hypersynth.core.bench_inputs import SEED_MAX
-    from hypersynth.plugin.algorithms.base import seed_value
+    from hypersynth.plugin.algorithms.inputs import seed_value
 
     provider = QgsApplication.processingRegistry().providerById("hypersynth")
     seeded = [alg for alg in provider.algorithms() if alg.parameterDefinition("SEED") is not None]

@@ -135,7 +135,7 @@ def test_a_netcdf_scene_is_classified_by_processing(hypersynth_plugin, netcdf_sc
         "OUTPUT": str(tmp_path / "map.tif"), "CONFIDENCE": str(tmp_path / "confidence.tif")})
     classes = gdal.Open(result["OUTPUT"]).ReadAsArray()
     assert classes.shape == (32, 32) and (classes == netcdf_scene.data.labels).mean() > 0.8
-    from hypersynth.plugin.algorithms.base import raster_file
+    from hypersynth.plugin.algorithms.inputs import raster_file
 
     gone = QgsRasterLayer(f'NETCDF:"{tmp_path / "gone.nc"}":radiance', "gone")  # its file was moved since
     with pytest.raises(QgsProcessingException, match=r"reads NETCDF:.*gone.nc.*, whose file .*gone.nc does not exist"):
