@@ -380,6 +380,7 @@ def test_matlab_ground_truth_map_on_a_pixel_grid_scene(tmp_path):
         read_labels(tmp_path / "small.mat", _scene(georeferenced=False))
 
 
+@pytest.mark.skipif(not (DATA / "enmap_potsdam" / "images").is_dir(), reason="the EnMAP tiles are not in the data folder")
 def test_real_enmap_label_tile_on_its_scene_tile():
     name = "enmap_potsdam_tile_128_0.tif"
     scene = read_scene(DATA / "enmap_potsdam" / "images" / name)
