@@ -150,10 +150,10 @@ def screen_file(path: str | os.PathLike, flagged_good: Optional[np.ndarray] = No
 
     read = raster_window_reader(path)
     bands, height, width = read.shape
-    facts = read_band_facts(path)
     windows = [read(*window) for window in sample_windows(height, width, bands)]  # each (B, h, w), NaN at no data
-    if flagged_good is None and facts is not None:
-        flagged_good = facts.flagged_good
+    if flagged_good is None:  # the caller's, where it has them: no second read of the metadata
+        facts = read_band_facts(path)
+        flagged_good = None if facts is None else facts.flagged_good
     return screen_windows(windows, flagged_good)
 
 

@@ -116,7 +116,7 @@ class LeaveOutBands:
             self.note.setText(f"Every band of {layer.name()} is flagged bad already: there is none left to leave out.")
             return
         text = ask_bands_to_leave_out(self, layer.name(), bad, self._wavelengths, self.leave_out_problem,
-                                      screen=_screened(gdal_name(layer.source())))
+                                      screen=_screened(gdal_name(layer.source()), ~bad))
         if text is None:
             return
         target = flagged_copy_destination(gdal_name(layer.source()), self._importing)
@@ -134,11 +134,12 @@ class LeaveOutBands:
         self.leave_out_bands(text, path, overwrite=asked)
 
 
-def _screened(source: str) -> Optional[BandScreen]:
-    """The band screen of the scene's file (a few squares of it read: a second or so), or None where it cannot be
-    read now (the dialog then asks without a suggestion)."""
+def _screened(source: str, flagged_good: np.ndarray) -> Optional[BandScreen]:
+    """The band screen of the scene's file (a few squares of it read: a second or so; ``flagged_good``: the bands its
+    file does not flag bad, as the panel read them), or None where it cannot be read now (the dialog then asks
+    without a suggestion)."""
     try:
-        return screen_file(source)
+        return screen_file(source, flagged_good)
     except (OSError, ValueError):  # rasterio's read errors are OSErrors
         return None
 

@@ -24,7 +24,7 @@ def screen_of(source: str, reporter: Reporter) -> tuple[BandScreen, Optional[np.
     plain = plain_raster(source)
     facts = read_band_facts(plain) if plain is not None else None
     if plain is not None and facts is not None:
-        return screen_file(plain), facts.wavelengths, facts.fwhm, facts.flagged_good
+        return screen_file(plain, facts.flagged_good), facts.wavelengths, facts.fwhm, facts.flagged_good
     scene = read_scene(source, reporter=reporter.sub(0.0, 1.0, "reading the scene: "))
     return screen_scene(scene), scene.wavelengths, scene.fwhm, np.asarray(scene.good_bands, dtype=bool)
 

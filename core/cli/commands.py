@@ -71,7 +71,7 @@ def run_summary(outputs: "ClassificationOutputs", cog: Optional[Path] = None) ->
     patch_classes = [b for b in companion_files(outputs.synthetic_patches)[:1] if b.exists()] \
         if outputs.synthetic_patches else []  # a mosaic's class raster
     m = outputs.metrics
-    kept = [name for name in outputs.replaced if (folder / name).exists()]
+    replaced, removed = _replaced_and_removed(outputs)
     files = {"class_map": outputs.class_map, "confidence": outputs.confidence, "probabilities": outputs.probabilities,
              "report": outputs.report, "report_html": html if html.exists() else None,
              "metrics": metrics_file if m else None, "synthesis_model": outputs.bundle,
@@ -81,7 +81,15 @@ def run_summary(outputs: "ClassificationOutputs", cog: Optional[Path] = None) ->
             "accuracy": {"oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"], "validation_pixels": int(m["n_test"])}
             if m else None,
             "classes": [{"id": c.id, "name": c.name} for c in outputs.classes],
-            "replaced": kept, "removed": [name for name in outputs.replaced if name not in kept]}
+            "replaced": replaced, "removed": removed}
+
+
+def _replaced_and_removed(outputs: "ClassificationOutputs") -> tuple[list[str], list[str]]:
+    """The earlier run's outputs a rerun with --overwrite replaced (the run wrote them again) and removed (it wrote
+    none of them)."""
+    folder = outputs.class_map.parent
+    replaced = [name for name in outputs.replaced if (folder / name).exists()]
+    return replaced, [name for name in outputs.replaced if name not in replaced]
 
 
 def _accuracy_note(outputs: "ClassificationOutputs") -> None:
@@ -120,12 +128,10 @@ def _print_outputs(outputs: "ClassificationOutputs") -> None:
               f"({m['n_test']} validation pixels)")
         _accuracy_note(outputs)
     if outputs.replaced:  # --overwrite: the costly bundles among them, say, go without a word otherwise
-        folder = outputs.class_map.parent
-        now = [name for name in outputs.replaced if (folder / name).exists()]
-        gone = [name for name in outputs.replaced if name not in now]
+        now, gone = _replaced_and_removed(outputs)
         said = ([f"replaced {', '.join(now)}"] if now else []) + (
             [f"removed {', '.join(gone)} (this run writes none)"] if gone else [])
-        print(f"in {folder}, of what was there before: {'; '.join(said)}", file=sys.stderr)
+        print(f"in {outputs.class_map.parent}, of what was there before: {'; '.join(said)}", file=sys.stderr)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
