@@ -20,6 +20,9 @@ Plan and rule, written at 10:34 UTC on 2026-12-07, before any run of this script
 3. Passing, it would replace the forest in the blend (a product change measured by the benchmark); failing, nothing
    is built and BENCHMARKS §4 says so.
 
+Result (10:44 UTC, 10 min): no candidate qualified (1.7–4.3 points under the forest at N = 5, 1.9–3.0 at N = 2);
+nothing was built. BENCHMARKS §4, session 42, has the tables.
+
 Run from the repository root (a few minutes on 2 cores):
 
     HYPERSYNTH_DATA_DIR=../shared/data .venv/bin/python scripts/dev_rotation_forest.py
