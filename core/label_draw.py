@@ -132,22 +132,24 @@ def _named_warnings(drawn: Split, classes: list[ClassInfo]) -> list[str]:
 
 
 def check_draw_outputs(points: str | os.PathLike, validation: Optional[str | os.PathLike], *, georeferenced: bool,
-                       inputs: tuple[Optional[str | os.PathLike], ...] = (), overwrite: bool = False) -> None:
+                       inputs: tuple[Optional[str | os.PathLike], ...] = (), overwrite: bool = False,
+                       what: str = "training labels", beside: Optional[Path] = None) -> None:
     """Refuse, before anything is read or written, outputs the draw cannot write: a format other than GeoPackage,
     Shapefile or FlatGeobuf for the points (a GeoPackage only for a georeferenced scene: it always records a CRS,
     which a pixel grid has not), a validation raster that is no GeoTIFF, an output that is one of the ``inputs`` or
     another output, and an existing file unless ``overwrite``; the class file beside the points
-    (:func:`class_file_beside`) is an output too."""
+    (:func:`class_file_beside`), or ``beside`` when given, is an output too. ``what``: the points, in the messages."""
     points = Path(points)
     suffix = points.suffix.lower()
+    own = what == "training labels"  # the draw's own wording, which its tests and users know
     if suffix not in POINT_FORMATS:
-        raise LabelDrawError(f"{points.name}: training labels are written as a GeoPackage (.gpkg), a Shapefile (.shp) "
+        raise LabelDrawError(f"{points.name}: {what} are written as a GeoPackage (.gpkg), a Shapefile (.shp) "
                              f"or a FlatGeobuf (.fgb); give the file one of those endings")
     if suffix == ".gpkg" and not georeferenced:
-        raise LabelDrawError(f"{points.name}: the scene has no georeference, and a GeoPackage always records a CRS, "
-                             f"which the scene's pixel grid has not; write the labels as {points.stem}.shp or "
-                             f"{points.stem}.fgb")
-    outputs = [points, class_file_beside(points)]
+        raise LabelDrawError(f"{points.name}: the {'scene' if own else 'map'} has no georeference, and a GeoPackage "
+                             f"always records a CRS, which the {'scene' if own else 'map'}'s pixel grid has not; write "
+                             f"the {'labels' if own else what} as {points.stem}.shp or {points.stem}.fgb")
+    outputs = [points, beside or class_file_beside(points)]
     if validation is not None:
         validation = Path(validation)
         if validation.suffix.lower() not in (".tif", ".tiff"):
@@ -158,7 +160,8 @@ def check_draw_outputs(points: str | os.PathLike, validation: Optional[str | os.
     taken = {Path(i).resolve(): i for i in inputs if i is not None and not str(i).startswith("/vsi")}
     for path, full in zip(outputs, resolved):
         if full in taken:
-            raise LabelDrawError(f"{path} is one of the inputs; write the drawn labels to another file")
+            raise LabelDrawError(f"{path} is one of the inputs; write the {'drawn labels' if own else what} to another "
+                                 "file")
         if not path.parent.is_dir():
             raise LabelDrawError(f"the folder {path.parent} does not exist; create it or choose another")
         problem = write_problem(path.parent)  # before the reference and the scene are read
@@ -170,7 +173,7 @@ def check_draw_outputs(points: str | os.PathLike, validation: Optional[str | os.
         others = _other_layers(path) if path == points and suffix == ".gpkg" and path.exists() else []
         if others:
             raise LabelDrawError(f"{path.name} holds other layers ({', '.join(others)}), and the draw writes a whole "
-                                 f"file: write the training labels to a new file")
+                                 f"file: write the {what} to a new file")
 
 
 def _renumbered(draw: LabelDraw, theirs: np.ndarray, classes: list[ClassInfo]) -> LabelDraw:
@@ -247,13 +250,19 @@ def write_draw(draw: LabelDraw, scene: Scene, points: str | os.PathLike,
                                transform=scene.transform, crs_wkt=scene.crs_wkt)
             _tag_validation(tmp_validation, draw)
         _write_points(tmp_points, draw, scene)
-        if overwrite:  # a replaced Shapefile's .prj would give the new points the old CRS
-            for old in point_files(points):
-                if old.exists() and not tmp_points.with_suffix(old.suffix).exists():
-                    old.unlink()
+        if overwrite:
+            drop_stale_parts(points, tmp_points)
     draw.points, draw.class_file = points, class_file_beside(points)
     draw.validation = Path(validation) if validation is not None else None
     return draw
+
+
+def drop_stale_parts(points: Path, written: Path) -> None:
+    """Remove the parts of the points file being replaced that the new one, ``written`` (not yet moved into place),
+    lacks: a replaced Shapefile's .prj would give the new points the old CRS."""
+    for old in point_files(points):
+        if old.exists() and not written.with_suffix(old.suffix).exists():
+            old.unlink()
 
 
 def _tag_validation(path: Path, draw: LabelDraw) -> None:
@@ -268,34 +277,47 @@ def _tag_validation(path: Path, draw: LabelDraw) -> None:
 
 
 def _write_points(path: Path, draw: LabelDraw, scene: Scene) -> None:
-    """One point a training pixel, at its centre in the scene's CRS (pixel coordinates, x = column and y = −row, on
-    a scene without georeference), written with OGR: the engine has no QGIS."""
+    """One point a training pixel, at its centre, with its class id and name."""
+    rows, cols, ids = draw.split.train_pixels()
+    names = {c.id: c.name for c in draw.classes}
+    write_pixel_points(path, rows, cols, scene.transform, scene.crs_wkt, [
+        (CLASS_ID_FIELD, "integer", [int(i) for i in ids]),
+        (CLASS_NAME_FIELD, "text", [names.get(int(i), f"class {int(i)}") for i in ids])])
+
+
+def write_pixel_points(path: Path, rows: np.ndarray, cols: np.ndarray, transform: tuple[float, ...],
+                       crs_wkt: Optional[str], fields: list[tuple[str, str, list[Optional[object]]]]) -> None:
+    """One point a pixel ``(rows[k], cols[k])``, at its centre in the grid's CRS (pixel coordinates, x = column and
+    y = −row, on a grid without georeference), written with OGR (the engine has no QGIS) as the layer
+    :data:`POINT_LAYER`; ``fields``: ``(name, "integer" | "text", one value a point, None = NULL)``."""
     from osgeo import gdal, ogr, osr
 
-    rows, cols, ids = draw.split.train_pixels()
-    x0, dx, rx, y0, ry, dy = scene.transform
+    x0, dx, rx, y0, ry, dy = transform
     x = x0 + (cols + 0.5) * dx + (rows + 0.5) * rx  # (n,) pixel centres
     y = y0 + (cols + 0.5) * ry + (rows + 0.5) * dy
-    names = {c.id: c.name for c in draw.classes}
     srs = None
-    if scene.crs_wkt:
+    if crs_wkt:
         srs = osr.SpatialReference()
-        srs.ImportFromWkt(scene.crs_wkt)
+        srs.ImportFromWkt(crs_wkt)
         srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     driver = ogr.GetDriverByName(POINT_FORMATS[path.suffix.lower()])
     ds = driver.CreateDataSource(str(path))
     layer = ds.CreateLayer(POINT_LAYER, srs, ogr.wkbPoint) if ds is not None else None
     if layer is None:
         raise OSError(f"could not write {path.name}: {gdal.GetLastErrorMsg() or 'GDAL gave no reason'}")
-    layer.CreateField(ogr.FieldDefn(CLASS_ID_FIELD, ogr.OFTInteger))
-    name_field = ogr.FieldDefn(CLASS_NAME_FIELD, ogr.OFTString)
-    name_field.SetWidth(100)
-    layer.CreateField(name_field)
+    for name, kind, _ in fields:
+        definition = ogr.FieldDefn(name, ogr.OFTInteger if kind == "integer" else ogr.OFTString)
+        if kind == "text":
+            definition.SetWidth(100)
+        layer.CreateField(definition)
     layer.StartTransaction()
-    for xi, yi, class_id in zip(x, y, ids):
+    for k, (xi, yi) in enumerate(zip(x, y)):
         feature = ogr.Feature(layer.GetLayerDefn())
-        feature.SetField(CLASS_ID_FIELD, int(class_id))
-        feature.SetField(CLASS_NAME_FIELD, names.get(int(class_id), f"class {int(class_id)}"))
+        for name, _, values in fields:
+            if values[k] is None:
+                feature.SetFieldNull(name)
+            else:
+                feature.SetField(name, values[k])
         point = ogr.Geometry(ogr.wkbPoint)
         point.AddPoint_2D(float(xi), float(yi))
         feature.SetGeometry(point)

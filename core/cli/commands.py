@@ -427,6 +427,22 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         if args.out:
             print(f"\nwritten: {', '.join(str(Path(args.out) / name) for name in ACCURACY_FILES)}")
         return 0
+    if args.command == "sample-validation":
+        from ..evaluation.sampling import sample_validation
+
+        design = sample_validation(args.map, args.out, seed=args.seed, per_class=args.per_class, total=args.total,
+                                   min_per_class=args.min_per_class, target_error=args.target_error,
+                                   expected_accuracy=args.expected_accuracy, overwrite=args.overwrite,
+                                   reporter=reporter)
+        reporter.close()
+        for note in design.notes:
+            print(f"note: {note}", file=sys.stderr)
+        from ..evaluation.sampling import design_file
+
+        print(f"drew {design.describe()}\nvalidation points: {args.out}\ntheir design:      {design_file(args.out)}\n"
+              "Label each point's class_id by what is on the ground, not by the map, then run "
+              f"hypersynth assess --map {args.map} --validation {args.out}")
+        return 0
     if args.command == "synthesize":  # the engine checks --out, --synthesis-model and --device first
         path = pipeline.synthesize_to_file(args.synthesis_model, args.out, class_id=args.class_id, prompt=args.prompt,
                                            label=args.label, n=args.n, settings=_settings(args),

@@ -149,3 +149,28 @@ def _device(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is not a device; use auto, cpu, cuda or cuda:N (N: the GPU's "
                                          "index)")
     return text
+
+
+def _accuracies(text: str) -> float | dict[int, float]:
+    """A type: the map's expected user's accuracy, one fraction for every class (0.8) or per class id
+    (1:0.9,2:0.7; classes not named 0.8)."""
+    def fraction(part: str) -> float:
+        try:
+            value = float(part)
+        except ValueError:
+            value = math.nan
+        if not 0 < value < 1:
+            raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1 (e.g. 0.8, or per class id "
+                                             f"1:0.9,2:0.7); got {part!r}")
+        return value
+
+    if ":" not in text:
+        return fraction(text.strip())
+    out: dict[int, float] = {}
+    for item in text.split(","):
+        key, _, value = item.partition(":")
+        if not key.strip().isdigit():
+            raise argparse.ArgumentTypeError(f"expected class id:fraction pairs, e.g. 1:0.9,2:0.7; got {item!r}")
+        out[int(key)] = fraction(value.strip())
+    return out
+

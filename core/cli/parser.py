@@ -6,8 +6,8 @@ import argparse
 import textwrap
 from typing import Any, Optional, Sequence
 
-from .option_values import (CLIP_FILES, _bands_to_leave_out, _bench_list, _clip_weights_file, _device, _folder,
-                            _number, _patches_file, _prompt, _share, _smoothing_width, _tif_file, _whole)
+from .option_values import (CLIP_FILES, _accuracies, _bands_to_leave_out, _bench_list, _clip_weights_file, _device,
+                            _folder, _number, _patches_file, _prompt, _share, _smoothing_width, _tif_file, _whole)
 
 HELP_WIDTH = 100  # the width of the help's own paragraphs (argparse wraps the options to the terminal)
 EPILOG = """examples:
@@ -19,6 +19,7 @@ EPILOG = """examples:
   hypersynth augment-classify --synthesis-model results/model_bundle --scene cube2.tif --labels labels2.gpkg \\
       --prompts classes.json --out results2/    # reuses the synthesis model instead of training one
   hypersynth draw-labels --scene cube.tif --truth reference.tif --labels-per-class 5 --seed 0 --out train.gpkg
+  hypersynth sample-validation --map results/classification.tif --out validation.gpkg   # then label the points
   hypersynth assess --map results/classification.tif --validation validation.gpkg --out results/accuracy/
   hypersynth bench --datasets salinasA,enmap_potsdam,demo --labels-per-class 2,5 --seeds 0-4 \\
       --methods rf,svm,cnn,augment --preset fast --json bench.json
@@ -43,6 +44,24 @@ examples:
       --labels-per-class 5 --seed 0 --out ip_5.shp --validation-out ip_5_validation.tif
   hypersynth augment-classify --scene Indian_pines_corrected.mat --labels ip_5.shp \\
       --prompts ip_5_classes.json --validation ip_5_validation.tif --out ip_5_run/
+"""
+
+SAMPLE_DESCRIPTION = """\
+Draws validation points from a classified map at random, stratified by its classes: the
+design under which the area-adjusted accuracy and class areas that 'assess' reports hold
+(Olofsson et al. 2014). Writes the points at pixel centres, in random order, with an empty
+class_id field and a point_id; label each by what is on the ground (field visits, finer
+imagery), not by looking at the map. NAME.design.json beside them records the map and
+the draw: 'assess' reads it and says its figures hold, or that the points were drawn
+from another map. Points left unlabelled are left out.
+
+examples:
+  hypersynth sample-validation --map results/classification.tif --out check.gpkg
+  hypersynth sample-validation --map results/classification.tif --total 600 --min-per-class 50 --out check.gpkg
+  hypersynth sample-validation --map results/classification.tif --target-error 0.01 \\
+      --expected-accuracy 0.85 --out check.gpkg
+  (label the points in QGIS, then)
+  hypersynth assess --map results/classification.tif --validation check.gpkg --out results/accuracy/
 """
 
 RUN_OUTPUTS = ("writes into --out: classification.tif (+ .qml style), confidence.tif (band 1 the winning class's "
@@ -364,7 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description=helptext[0].upper() + helptext[1:] + ": OA, AA, kappa, each class's producer's "
                                    "and user's accuracy and F1, and the area-adjusted accuracy and class areas "
                                    "with 95 % confidence intervals (Olofsson et al. 2014; they hold when the "
-                                   "validation pixels are a random sample of the map). Any tool's map will do.")
+                                   "validation pixels are a random sample of the map, as sample-validation draws). "
+                                   "Any tool's map will do.")
     p.add_argument("--map", required=True, help="the classified map: a one-band raster of class ids")
     p.add_argument("--validation", required=True,
                    help="validation labels: vector (GeoPackage/Shapefile/GeoJSON) or a label raster on the map's grid")
@@ -385,6 +405,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=_folder,
                    help="folder for metrics.json, accuracy.md and confusion.png (default: print only)")
     p.add_argument("--overwrite", action="store_true", help="replace those files when --out holds them")
+
+    helptext = "draw validation points from a classified map, stratified by its classes, for you to label"
+    p = sub.add_parser("sample-validation", help=helptext, description=SAMPLE_DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--map", required=True, help="the classified map: a one-band raster of class ids (0 and no data "
+                                                "are unclassified, never drawn)")
+    p.add_argument("--out", required=True, metavar="POINTS",
+                   help="the points to write: .gpkg, .shp or .fgb (.shp or .fgb for a map without georeference); "
+                        "NAME.design.json is written beside it")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--per-class", type=_whole(1), metavar="N",
+                      help="N points on every map class (default 50, the least Olofsson et al. 2014 advise)")
+    size.add_argument("--total", type=_whole(1), metavar="N",
+                      help="N points in all, shared by mapped area, each class given at least --min-per-class")
+    size.add_argument("--target-error", type=_number(0, 1, low_open=True), metavar="SE",
+                      help="as many points as give the overall accuracy this standard error (0.01: one percentage "
+                           "point), given --expected-accuracy, shared by area as --total shares them")
+    p.add_argument("--min-per-class", type=_whole(0), default=50, metavar="N",
+                   help="with --total or --target-error: the least points on any map class (default 50)")
+    p.add_argument("--expected-accuracy", type=_accuracies, default=0.8, metavar="U",
+                   help="with --target-error: the user's accuracy you expect of the map's classes, one fraction for "
+                        "all (default 0.8) or per class id, e.g. 1:0.95,4:0.6")
+    p.add_argument("--seed", type=_whole(0, SEED_MAX), default=0, help=f"seed of the draw, 0 to {SEED_MAX} "
+                                                                       "(default 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files (never the map)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     helptext = "synthesise labelled patches from a model bundle and a prompt"
     p = sub.add_parser("synthesize", help=helptext,

@@ -48,6 +48,10 @@ class AreaEstimate:
     allocation_disagreement: float = math.nan  # 0..1; with the quantity, 1 − the area-adjusted OA
     single: list[str] = field(default_factory=list)  # names of map classes with one validation pixel: a stratum's
     # variance needs two, so the intervals its term enters (OA, every area, every producer's accuracy) are not given
+    sample: Optional[str] = None  # the validation points' design where they are a sample drawn from this map
+    # (:func:`.sampling.sample_validation`): the figures then hold, and the wording says so
+    sample_problem: Optional[str] = None  # why points drawn as such a sample are not one of this map (another map)
+    sample_points: int = 0  # points the design drew (their labelled share is said beside the figures)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN becomes None)."""
@@ -61,6 +65,7 @@ class AreaEstimate:
             "allocation_disagreement": num(self.allocation_disagreement),
             "sampled_share_of_map": num(self.sampled_share), "finite_population_correction": True,
             "map_classes_with_one_validation_pixel": list(self.single),
+            "validation_sample": self.sample, "validation_sample_problem": self.sample_problem,
             "classes": [{"id": int(c), "name": n, "mapped_pixels": int(m), "validation_pixels": int(s),
                          "mapped_area": num(m * self.unit_per_pixel), "estimated_area": num(a),
                          "estimated_area_ci95": num(ac), "users_accuracy": num(u), "users_accuracy_ci95": num(uc),
@@ -79,9 +84,11 @@ class AreaEstimate:
             share = self.mapped_pixels[self.samples > 0].sum() / max(int(self.mapped_pixels.sum()), 1)
             covered = (f"; over the map classes with validation pixels, {share * 100:.0f} % of the mapped area: "
                        f"{', '.join(self.unsampled)} {'has' if len(self.unsampled) == 1 else 'have'} none")
-        lines = [f"Area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % (± the 95 % confidence interval "
-                 "if the validation pixels are a random sample of the map; Olofsson et al. 2014, the map classes as "
-                 f"strata{covered}); of the rest, {self.quantity_disagreement * 100:.2f} points are quantity and "
+        sampled = ("the validation points are a stratified random sample of this map" if self.sample and
+                   not self.sample_problem else "if the validation pixels are a random sample of the map")
+        lines = [f"Area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % (± the 95 % confidence interval; "
+                 f"{sampled}; Olofsson et al. 2014, the map classes as strata{covered}); of the rest, "
+                 f"{self.quantity_disagreement * 100:.2f} points are quantity and "
                  f"{self.allocation_disagreement * 100:.2f} allocation disagreement", "",
                  f"| id | class | mapped ({unit}) | estimated area"
                  f"{' within the sampled map classes' if self.unsampled else ''} ({unit}) | producer's acc. (%) | "
@@ -95,9 +102,7 @@ class AreaEstimate:
         lines += ["", f"The validation pixels are {self.sampled_share * 100:.1f} % of the map's pixels in the classes "
                   "they fall on; the intervals include the finite population correction, so they shrink to 0 as the "
                   "validation labels cover the whole map (a census has no sampling error). A ± 0.0 at 0 or 100 % "
-                  "is the normal approximation's, not certainty. These figures hold when the validation pixels are "
-                  "a random sample of the map (simple, or stratified by map class); labels brushed where a class is "
-                  "easy to see are not a random sample, and then the figures only indicate."]
+                  "is the normal approximation's, not certainty. " + self._holds()]
         if self.unsampled:
             lines.append(f"No validation pixel lies on the map's {', '.join(self.unsampled)}: what the map calls "
                          "that is left out of the estimates; add validation pixels there.")
@@ -107,6 +112,23 @@ class AreaEstimate:
                          "is given for the OA, the areas and the producer's accuracies, which all depend on it; add "
                          "validation pixels there.")
         return "\n".join(lines) + "\n"
+
+
+    def _holds(self) -> str:
+        """When the figures hold: always said, and where the validation points' design is known, whether it does."""
+        if self.sample and not self.sample_problem:
+            labelled = int(self.samples.sum())
+            left = (f" {labelled:,} of its {self.sample_points:,} points are labelled and scored; the others are left "
+                    "out, which holds if whether a point was labelled has nothing to do with its class."
+                    if labelled < self.sample_points else "")
+            return f"The validation points are {self.sample}: a random sample, so these figures hold.{left}"
+        if self.sample_problem:
+            return (f"The validation points were drawn as a stratified random sample, but not of this map: "
+                    f"{self.sample_problem}. The strata here are this map's classes, not the ones they were drawn "
+                    "from, so the figures only indicate; draw a sample of this map (hypersynth sample-validation).")
+        return ("These figures hold when the validation pixels are a random sample of the map (simple, or stratified "
+                "by map class); labels brushed where a class is easy to see are not a random sample, and then the "
+                "figures only indicate (draw one: hypersynth sample-validation).")
 
 
 def _pm(value: float, half: float, digits: int, thousands: bool = False) -> str:

@@ -52,6 +52,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
     from ..io.classes import read_classes
     from ..io.labels import labels_onto, read_labels
     from ..io.read import dataset_grid, opened_quietly
+    from .sampling import check_labelled
 
     try:
         with opened_quietly(class_map_path) as src:  # a map without georeference: on the pixel grid, no warning
@@ -60,7 +61,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
             shape = (src.height, src.width)
             transform, crs_wkt = dataset_grid(src)  # a map without georeference: the pixel grid, as the scene's
             counts: dict[int, int] = {}
-            for _, class_ids in _map_strips(src, class_map_path):
+            for _, class_ids in map_strips(src, class_map_path):
                 for value, n in zip(*np.unique(class_ids, return_counts=True)):
                     counts[int(value)] = counts.get(int(value), 0) + int(n)
     except rasterio.errors.RasterioIOError as exc:
@@ -73,6 +74,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
         classes = [ClassInfo(i, categories.get(i, f"class {i}"), default_color(k)) for k, i in enumerate(ids)]
     grid = Scene(cube=np.broadcast_to(np.float32(0), (1, *shape)), valid=np.broadcast_to(True, shape),
                  transform=transform, crs_wkt=crs_wkt, name=Path(class_map_path).stem)  # the grid alone
+    check_labelled(validation_path)  # a drawn sample not labelled yet: what to do, not "no feature with a value"
     with labels_onto("class map"):  # what does not fit is said of the map, not of a scene
         validation, validated = read_labels(validation_path, grid, class_field=class_field, classes=classes,
                                             min_classes=1)  # one class's accuracy may be checked on its own
@@ -87,7 +89,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
     classes = [named[i] for i in sorted(named)]  # the map's classes keep their names, sampled or not
     truth, mapped, dropped, unclassified, told = [], [], 0, 0, 0
     with opened_quietly(class_map_path) as src:
-        for rows, class_ids in _map_strips(src, class_map_path):
+        for rows, class_ids in map_strips(src, class_map_path):
             labelled = validation[rows]  # (h, W)
             test = labelled > 0
             if excluded is not None:
@@ -115,13 +117,37 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
             "covers the classified map")
     check_shared_classes(truth_all, mapped_all)
     ev = evaluate(truth_all, mapped_all, classes, mapped_pixels=counts, area_unit=pixel_area_unit(transform, crs_wkt))
+    _note_sample_design(ev, validation_path, class_map_path, shape, counts, excluded is not None or learnt is not None)
     ev.validation_unclassified, ev.validation_left_out = unclassified, told + dropped
     ev.training_pixels = ("left_out_beside" if learnt is not None else "left_out_given" if excluded is not None
                           else "kept" if not training_beside else "unknown")
     return ev
 
 
-def _map_strips(src: Any, path: str | os.PathLike) -> Iterator[tuple[slice, np.ndarray]]:
+def _note_sample_design(ev: Evaluation, validation_path: str | os.PathLike, class_map_path: str | os.PathLike,
+                        shape: tuple[int, int], counts: dict[int, int], left_out: bool) -> None:
+    """Tell the area-adjusted figures whether the validation points are a stratified random sample of this map
+    (their design file beside them, :func:`.sampling.read_design`), so the report says the figures hold, or that
+    they were drawn from another map and only indicate."""
+    from .sampling import read_design
+
+    design = read_design(validation_path)
+    if design is None or ev.area is None:
+        return
+    ev.area.sample_points = design.points
+    problem = design.matches(Path(class_map_path).name, shape, counts)
+    if problem is None:
+        ev.area.sample = design.describe()
+        if left_out and ev.validation_left_out:
+            log.warning("%d of the validation sample's points lie on training pixels and are left out of the "
+                        "accuracy", ev.validation_left_out)
+    else:
+        ev.area.sample_problem = problem
+        log.warning("%s was drawn as a stratified random sample of another map (%s): its area figures only "
+                    "indicate", Path(validation_path).name, problem)
+
+
+def map_strips(src: Any, path: str | os.PathLike) -> Iterator[tuple[slice, np.ndarray]]:
     """``(rows, (h, W) int64 class ids)`` of an open class map, a strip of whole block rows at a time: its no-data
     and NaN 0 (unclassified), a map of fractional values refused (:func:`check_class_ids`)."""
     from rasterio.windows import Window

@@ -1,0 +1,297 @@
+"""Stratified random validation samples of a class map, the design Olofsson et al. 2014 recommend for accuracy and area.
+
+A map's accuracy and class areas are estimated without bias only from validation points drawn at random; brushed
+polygons are not. This module draws points stratified by map class (the map's classes are the strata, as the
+estimators of :mod:`.area` assume), writes them for the analyst to label (a ``class_id`` field left empty: label
+each point by looking at the ground, not at the map), and records the design beside them, so the assessment can say
+its intervals hold. Written here: no library of the field draws such samples from a raster read in strips.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+
+import numpy as np
+
+from ..progress import NULL_REPORTER, Reporter
+
+DESIGN_SUFFIX = ".design.json"  # beside the points: what was drawn from which map, read back by the assessment
+POINT_ID_FIELD = "point_id"  # 1, 2, ... in the order drawn: a name for a point when two people label them
+DEFAULT_PER_CLASS = 50  # Olofsson et al. 2014 (section 5.1.2) advise at least 50 points in every map class
+ALLOCATIONS = ("equal", "proportional")  # per class alike; or by mapped area, each class at least a minimum
+MAX_POINTS = 100_000  # more than anyone labels by eye: a typo in the size, refused with what to give
+
+
+class SamplingError(ValueError):
+    """The sample cannot be drawn or written as asked; the message says what to change."""
+
+
+@dataclass
+class SampleDesign:
+    """A stratified random sample of a class map's pixels: the map it was drawn from and how."""
+
+    map_name: str  # the class map's file name
+    map_shape: tuple[int, int]  # its rows and columns
+    seed: int  # the random seed the points were drawn with
+    allocation: str  # "equal" (the same number per class) or "proportional" (by mapped area, with a minimum)
+    class_pixels: dict[int, int]  # the strata: map class id -> its pixels on the map
+    sample_sizes: dict[int, int]  # map class id -> points drawn on it
+    class_names: dict[int, str] = field(default_factory=dict)  # map class id -> its name, where the map names it
+    notes: list[str] = field(default_factory=list)  # classes with fewer pixels than points asked, ...
+
+    @property
+    def points(self) -> int:
+        return sum(self.sample_sizes.values())
+
+    def describe(self) -> str:
+        """One line for the analyst: how many points on which map, drawn how."""
+        sizes = ", ".join(f"{self.class_names.get(c, f'class {c}')} {n}" for c, n in sorted(self.sample_sizes.items()))
+        how = "the same number per map class" if self.allocation == "equal" else "by mapped area, with a minimum"
+        return (f"a stratified random sample of {self.map_name}: {self.points} points over "
+                f"{len(self.sample_sizes)} map classes ({how}: {sizes}), seed {self.seed}")
+
+    def matches(self, map_name: str, shape: tuple[int, int], class_pixels: dict[int, int]) -> Optional[str]:
+        """None when the map read now is the one sampled (same size and pixels per class), else what differs."""
+        if tuple(shape) != tuple(self.map_shape):
+            return f"it was drawn from a map of {self.map_shape[0]} × {self.map_shape[1]} pixels"
+        now = {c: n for c, n in class_pixels.items() if c > 0 and n > 0}
+        if now != self.class_pixels:
+            changed = sorted(c for c in set(now) | set(self.class_pixels) if now.get(c) != self.class_pixels.get(c))
+            first = changed[0]
+            return (f"it was drawn from {self.map_name}, whose classes covered other pixel counts (class {first}: "
+                    f"{self.class_pixels.get(first, 0)} pixels then, {now.get(first, 0)} in {map_name})")
+        return None
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        for key in ("class_pixels", "sample_sizes", "class_names"):
+            out[key] = {str(k): v for k, v in out[key].items()}  # JSON keys are text
+        out["map_shape"] = list(self.map_shape)
+        out["kind"] = "stratified random sample, strata = map classes (Olofsson et al. 2014)"
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SampleDesign":
+        return cls(map_name=str(data["map_name"]), map_shape=(int(data["map_shape"][0]), int(data["map_shape"][1])),
+                   seed=int(data["seed"]), allocation=str(data["allocation"]),
+                   class_pixels={int(k): int(v) for k, v in data["class_pixels"].items()},
+                   sample_sizes={int(k): int(v) for k, v in data["sample_sizes"].items()},
+                   class_names={int(k): str(v) for k, v in data.get("class_names", {}).items()},
+                   notes=[str(n) for n in data.get("notes", [])])
+
+
+def design_file(points: str | os.PathLike) -> Path:
+    """The design file beside the points: ``samples.gpkg`` -> ``samples.design.json``."""
+    points = Path(points)
+    return points.with_name(points.stem + DESIGN_SUFFIX)
+
+
+def read_design(points: str | os.PathLike) -> Optional[SampleDesign]:
+    """The design recorded beside the points, None where there is none (labels of any other origin) or it cannot
+    be read (then the assessment treats the points as it treats any labels)."""
+    path = design_file(points)
+    if not path.is_file():
+        return None
+    try:
+        return SampleDesign.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+def check_labelled(points: str | os.PathLike) -> None:
+    """Refuse, saying what to do, points drawn here of which none has a class yet (the analyst's step not done).
+
+    Raises:
+        SamplingError: naming the file and its points.
+    """
+    from osgeo import ogr
+
+    from ..label_draw import CLASS_ID_FIELD
+
+    design = read_design(points)
+    ds = ogr.Open(str(points)) if design is not None else None
+    layer = ds.GetLayer(0) if ds is not None and ds.GetLayerCount() == 1 else None
+    if layer is None or layer.GetLayerDefn().GetFieldIndex(CLASS_ID_FIELD) < 0:
+        return  # not the file drawn here (or no longer one layer): the label reader says what it finds
+    layer.SetAttributeFilter(f"{CLASS_ID_FIELD} IS NOT NULL")
+    if layer.GetFeatureCount() == 0:
+        raise SamplingError(f"{Path(points).name}: none of its {design.points} validation points has a class yet: "
+                            f"fill in each point's {CLASS_ID_FIELD} (the class you see on the ground or in finer "
+                            "imagery, not the map's), save, and assess again")
+
+
+def sample_size(class_pixels: dict[int, int], expected_accuracy: float | dict[int, float],
+                target_error: float) -> int:
+    """Points needed for the overall accuracy's standard error to be ``target_error`` (0..1), given each map class's
+    expected user's accuracy (one for all, or per class id): Olofsson et al. 2014, eq. 13 (Cochran 1977, eq. 5.25),
+    n = (Σ W_i S_i / S(Ô))², with W_i the class's share of the map and S_i = √(U_i (1 − U_i))."""
+    if not 0 < target_error < 1:
+        raise SamplingError(f"the target standard error is a fraction of 1, e.g. 0.01 for one point of accuracy; "
+                            f"got {target_error}")
+    total = sum(class_pixels.values())
+    spread = 0.0
+    for class_id, pixels in class_pixels.items():
+        u = expected_accuracy.get(class_id, 0.8) if isinstance(expected_accuracy, dict) else expected_accuracy
+        if not 0 < u < 1:
+            raise SamplingError(f"an expected user's accuracy is a fraction between 0 and 1 (e.g. 0.8); got {u}")
+        spread += pixels / total * math.sqrt(u * (1 - u))
+    return int(math.ceil((spread / target_error) ** 2))
+
+
+def allocate(class_pixels: dict[int, int], *, per_class: Optional[int] = None, total: Optional[int] = None,
+             min_per_class: int = DEFAULT_PER_CLASS) -> tuple[dict[int, int], list[str]]:
+    """Points per map class, and notes on classes given fewer than asked (they have fewer pixels).
+
+    ``per_class``: the same number on every class (equal allocation). ``total``: that many points shared by mapped
+    area, each class given at least ``min_per_class`` (Olofsson et al. 2014's advice: enough on rare classes for
+    their user's accuracy, the rest where the area is), rounded by largest remainder so they add up to ``total``.
+    """
+    classes = sorted(c for c, n in class_pixels.items() if n > 0)
+    if not classes:
+        raise SamplingError("the map has no classified pixel to draw from (every pixel is no data or 0)")
+    if (per_class is None) == (total is None):
+        raise SamplingError("give the points per class or the total, not both")
+    notes: list[str] = []
+    if per_class is not None:
+        if per_class < 1 or per_class * len(classes) > MAX_POINTS:
+            raise SamplingError(f"points per class must be 1 to {MAX_POINTS // len(classes):,} for "
+                                f"{len(classes)} classes; got {per_class}")
+        sizes = {c: min(per_class, class_pixels[c]) for c in classes}
+    else:
+        assert total is not None
+        if not 1 <= total <= MAX_POINTS:
+            raise SamplingError(f"the total number of points must be 1 to {MAX_POINTS:,}; got {total}")
+        if min_per_class < 0 or min_per_class * len(classes) > total:
+            raise SamplingError(f"{total} points cannot give each of the {len(classes)} map classes "
+                                f"{min_per_class}: give a total of at least {min_per_class * len(classes)} or a lower "
+                                "minimum per class")
+        sizes = _proportional(class_pixels, classes, min(total, sum(class_pixels[c] for c in classes)), min_per_class)
+    for c in classes:
+        asked = per_class if per_class is not None else min_per_class
+        if class_pixels[c] < asked:
+            notes.append(f"map class {c} has only {class_pixels[c]} pixels: all of them are drawn")
+    return sizes, notes
+
+
+def _proportional(class_pixels: dict[int, int], classes: list[int], total: int, floor: int) -> dict[int, int]:
+    """``total`` points by mapped area, each class at least ``floor`` and at most its pixels."""
+    fixed: dict[int, int] = {}
+    while True:  # classes whose share falls under the floor (or over their pixels) are fixed there; the rest re-shared
+        free = [c for c in classes if c not in fixed]
+        rest = total - sum(fixed.values())
+        area = sum(class_pixels[c] for c in free)
+        share = {c: rest * class_pixels[c] / area for c in free} if area else {}
+        out = {c for c in free if share[c] < min(floor, class_pixels[c]) or share[c] > class_pixels[c]}
+        if not out:
+            break
+        for c in out:
+            fixed[c] = min(floor, class_pixels[c]) if share[c] < min(floor, class_pixels[c]) else class_pixels[c]
+    sizes = dict(fixed) | {c: int(math.floor(share[c])) for c in free}
+    by_remainder = sorted(free, key=lambda c: (-(share[c] - math.floor(share[c])), c))
+    for c in by_remainder[:total - sum(sizes.values())]:
+        sizes[c] += 1
+    return {c: sizes[c] for c in classes}
+
+
+def draw_points(strips: Iterable[tuple[slice, np.ndarray]], class_pixels: dict[int, int], sizes: dict[int, int],
+                seed: int, height: int, reporter: Reporter = NULL_REPORTER
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows, cols, map class ids)`` of the points, in random order: ``sizes[c]`` pixels drawn without replacement,
+    each with the same chance, among the ``class_pixels[c]`` pixels of map class ``c``; ``strips`` yields ``(rows,
+    (h, W) class ids)`` of the map's ``height`` rows in order (one strip is held: the ranks drawn are found in the
+    strips as they pass)."""
+    rng = np.random.default_rng(seed)
+    wanted = {c: np.sort(rng.choice(class_pixels[c], sizes[c], replace=False)) for c in sorted(sizes) if sizes[c]}
+    seen = dict.fromkeys(wanted, 0)
+    rows_out, cols_out, ids_out = [], [], []
+    for rows, class_ids in strips:
+        reporter.check()
+        for c, ranks in wanted.items():
+            r, k = np.nonzero(class_ids == c)  # row-major, as the ranks count
+            lo, hi = np.searchsorted(ranks, [seen[c], seen[c] + r.size])
+            picked = ranks[lo:hi] - seen[c]
+            rows_out.append(r[picked] + rows.start)
+            cols_out.append(k[picked])
+            ids_out.append(np.full(picked.size, c, np.int64))
+            seen[c] += r.size
+        reporter.progress(0.5 + 0.4 * rows.stop / max(height, 1), "drawing the points")
+    if not rows_out:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    rows_all, cols_all, ids_all = np.concatenate(rows_out), np.concatenate(cols_out), np.concatenate(ids_out)
+    canonical = np.lexsort((cols_all, rows_all))  # row-major whatever the strips were, then shuffled: the order to
+    rows_all, cols_all, ids_all = rows_all[canonical], cols_all[canonical], ids_all[canonical]
+    order = rng.permutation(rows_all.size)  # label them in gives no hint of their map class
+    return rows_all[order], cols_all[order], ids_all[order]
+
+
+def sample_validation(class_map_path: str | os.PathLike, points: str | os.PathLike, *, seed: int,
+                      per_class: Optional[int] = None, total: Optional[int] = None,
+                      min_per_class: int = DEFAULT_PER_CLASS, target_error: Optional[float] = None,
+                      expected_accuracy: float | dict[int, float] = 0.8, overwrite: bool = False,
+                      reporter: Reporter = NULL_REPORTER) -> SampleDesign:
+    """Draw a stratified random sample of the map's classified pixels and write it: points at the pixel centres with
+    an empty ``class_id`` (the analyst's reference class) and a ``point_id``, and the design beside them
+    (:func:`design_file`). Without ``per_class``, ``total`` or ``target_error``: :data:`DEFAULT_PER_CLASS` a class.
+    ``target_error``: the total from :func:`sample_size`, shared by area (:func:`allocate`). The map is read a strip
+    at a time, twice; the files appear together or not at all.
+
+    Raises:
+        SamplingError: a size that cannot be drawn, an output that cannot be written (what to change).
+        OutputExistsError: the points or their design exist and ``overwrite`` is False.
+        ValueError: the map cannot be read, or is no class map (:func:`~.assess.check_class_ids`).
+    """
+    import rasterio
+
+    from ..io.read import dataset_grid, opened_quietly
+    from ..io.write import atomic_output
+    from ..label_draw import CLASS_ID_FIELD, LabelDrawError, check_draw_outputs, drop_stale_parts, write_pixel_points
+    from .assess import class_names_of_map, map_strips
+
+    if sum(x is not None for x in (per_class, total, target_error)) > 1:
+        raise SamplingError("give one of: points per class, a total, or a target standard error")
+    points = Path(points)
+    try:
+        with opened_quietly(class_map_path) as src:
+            if src.count != 1:
+                raise SamplingError(f"{Path(class_map_path).name} has {src.count} bands; a class map has one")
+            transform, crs_wkt = dataset_grid(src)
+            try:
+                check_draw_outputs(points, None, georeferenced=bool(crs_wkt), inputs=(class_map_path,),
+                                   overwrite=overwrite, what="validation points", beside=design_file(points))
+            except LabelDrawError as exc:
+                raise SamplingError(str(exc)) from exc
+            shape = (src.height, src.width)
+            counts: dict[int, int] = {}
+            for rows, class_ids in map_strips(src, class_map_path):
+                reporter.check()
+                for value, n in zip(*np.unique(class_ids[class_ids > 0], return_counts=True)):
+                    counts[int(value)] = counts.get(int(value), 0) + int(n)
+                reporter.progress(0.5 * rows.stop / src.height, "counting the map's classes")
+            if target_error is not None:
+                total = sample_size(counts, expected_accuracy, target_error)
+            if per_class is None and total is None:
+                per_class = DEFAULT_PER_CLASS
+            sizes, notes = allocate(counts, per_class=per_class, total=total, min_per_class=min_per_class)
+            rows, cols, _ = draw_points(map_strips(src, class_map_path), counts, sizes, seed, src.height, reporter)
+    except rasterio.errors.RasterioIOError as exc:
+        raise ValueError(f"cannot read the class map {class_map_path}: {exc}") from exc
+    names = class_names_of_map(class_map_path)
+    design = SampleDesign(Path(class_map_path).name, shape, seed, "equal" if per_class is not None else "proportional",
+                          dict(sorted(counts.items())), sizes, {c: names[c] for c in sizes if c in names}, notes)
+    reporter.progress(0.9, "writing the points")
+    design_path = design_file(points)
+    with atomic_output(points, overwrite=overwrite) as tmp_points, \
+            atomic_output(design_path, overwrite=overwrite) as tmp_design:  # both files, or neither
+        write_pixel_points(tmp_points, rows, cols, transform, crs_wkt, [
+            (POINT_ID_FIELD, "integer", list(range(1, rows.size + 1))),
+            (CLASS_ID_FIELD, "integer", [None] * rows.size)])
+        tmp_design.write_text(json.dumps(design.to_dict(), indent=2) + "\n", encoding="utf-8")
+        if overwrite:
+            drop_stale_parts(points, tmp_points)
+    reporter.progress(1.0, "done")
+    return design

@@ -1,0 +1,225 @@
+"""Stratified random validation samples of a class map: sizes, the draw, the files, and what `assess` makes of them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hypersynth.core.cli import main as cli_main
+from hypersynth.core.evaluation.assess import evaluate_map
+from hypersynth.core.evaluation.sampling import (SamplingError, allocate, design_file, draw_points, read_design,
+                                                 sample_size, sample_validation)
+from hypersynth.core.io.write import write_class_map
+from hypersynth.core.outputs import OutputExistsError
+from hypersynth.core.progress import Cancelled, Reporter
+from hypersynth.core.scene import ClassInfo
+
+CLASSES = [ClassInfo(1, "water", (0, 0, 255)), ClassInfo(2, "crop", (0, 200, 0)), ClassInfo(3, "road", (90, 90, 90))]
+TRANSFORM = (500000.0, 30.0, 0.0, 5800000.0, 0.0, -30.0)  # 30 m pixels
+
+
+def _map() -> np.ndarray:
+    class_map = np.ones((120, 80), np.int32)  # water 120 × 80 less the rest
+    class_map[60:110, :60] = 2  # crop: 3000 pixels
+    class_map[110:, :4] = 3  # road: 40 pixels, fewer than 50
+    class_map[:5, :5] = 0  # unclassified: never drawn
+    return class_map
+
+
+@pytest.fixture
+def class_map(tmp_path) -> Path:
+    from rasterio.crs import CRS
+
+    write_class_map(tmp_path / "map.tif", _map(), CLASSES, transform=TRANSFORM, crs_wkt=CRS.from_epsg(32633).to_wkt())
+    return tmp_path / "map.tif"
+
+
+def _points(path: Path) -> tuple[np.ndarray, np.ndarray, list]:
+    """``(rows, cols)`` of the points on TRANSFORM's grid, and their class_id values."""
+    from osgeo import ogr
+
+    ds = ogr.Open(str(path))
+    layer = ds.GetLayer(0)
+    rows, cols, ids = [], [], []
+    for feature in layer:
+        point = feature.GetGeometryRef()
+        cols.append(int((point.GetX() - TRANSFORM[0]) // TRANSFORM[1]))
+        rows.append(int((TRANSFORM[3] - point.GetY()) // -TRANSFORM[5]))
+        ids.append(feature.GetField("class_id"))
+    return np.array(rows), np.array(cols), ids
+
+
+def _label(path: Path, truth: np.ndarray, every: int = 1) -> int:
+    """Fill each ``every``-th point's class_id from ``truth``; the number labelled."""
+    from osgeo import ogr
+
+    ds = ogr.Open(str(path), 1)
+    layer = ds.GetLayer(0)
+    labelled = 0
+    for k, feature in enumerate(layer):
+        if k % every:
+            continue
+        point = feature.GetGeometryRef()
+        col = int((point.GetX() - TRANSFORM[0]) // TRANSFORM[1])
+        row = int((TRANSFORM[3] - point.GetY()) // -TRANSFORM[5])
+        feature.SetField("class_id", int(truth[row, col]))
+        layer.SetFeature(feature)
+        labelled += 1
+    ds = None
+    return labelled
+
+
+def test_sample_size_reproduces_olofsson_et_al_2014s_example():
+    """Their section 5.1: W = 0.02, 0.015, 0.32, 0.645, expected U = 0.7, 0.6, 0.9, 0.95, S(O) = 0.01: n ≈ 641."""
+    pixels = {1: 200, 2: 150, 3: 3200, 4: 6450}
+    assert sample_size(pixels, {1: 0.7, 2: 0.6, 3: 0.9, 4: 0.95}, 0.01) == 641
+    assert sample_size(pixels, 0.8, 0.02) == 400  # one U for all: (0.4 / 0.02)²
+    with pytest.raises(SamplingError, match="fraction between 0 and 1"):
+        sample_size(pixels, 1.0, 0.01)
+
+
+def test_allocation_equal_and_by_area_with_a_minimum():
+    pixels = {1: 90_000, 2: 9_000, 3: 1_000}
+    assert allocate(pixels, per_class=50) == ({1: 50, 2: 50, 3: 50}, [])
+    sizes, notes = allocate(pixels, total=400, min_per_class=50)
+    assert sizes == {1: 300, 2: 50, 3: 50} and notes == []  # 9 % of 400 is 36 < 50: crop and road get the minimum
+    sizes, _ = allocate(pixels, total=1000, min_per_class=50)
+    assert sizes == {1: 864, 2: 86, 3: 50}  # road's 10 raised to 50; 950 by area: 863.6 and 86.4, rounded to add up
+    sizes, notes = allocate({1: 500, 2: 20}, per_class=50)
+    assert sizes == {1: 50, 2: 20} and notes == ["map class 2 has only 20 pixels: all of them are drawn"]
+    with pytest.raises(SamplingError, match="give a total of at least 150 or a lower minimum per class"):
+        allocate(pixels, total=100, min_per_class=50)
+    with pytest.raises(SamplingError, match="no classified pixel"):
+        allocate({1: 0}, per_class=5)
+
+
+def test_the_draw_is_uniform_within_each_class_and_does_not_depend_on_the_strips():
+    class_map = _map()
+
+    def strips(height: int):
+        for start in range(0, class_map.shape[0], height):
+            yield slice(start, min(start + height, class_map.shape[0])), class_map[start:start + height]
+
+    pixels = {c: int((class_map == c).sum()) for c in (1, 2, 3)}
+    sizes = {1: 30, 2: 20, 3: 40}
+    rows, cols, ids = draw_points(strips(7), pixels, sizes, seed=3, height=120)
+    assert np.array_equal(class_map[rows, cols], ids)  # every point lies on its stratum
+    assert {c: int((ids == c).sum()) for c in (1, 2, 3)} == sizes
+    assert len(set(zip(rows.tolist(), cols.tolist()))) == 90  # without replacement
+    again = draw_points(strips(120), pixels, sizes, seed=3, height=120)  # one strip: the same pixels, same order
+    assert all(np.array_equal(a, b) for a, b in zip((rows, cols, ids), again))
+    other = draw_points(strips(7), pixels, sizes, seed=4, height=120)
+    assert not np.array_equal(rows, other[0])
+    # uniform: over many seeds every crop pixel is drawn about equally often (20 of 3000 each time)
+    hits = np.zeros(class_map.shape, int)
+    for seed in range(300):
+        r, c, _ = draw_points(strips(13), pixels, {2: 20}, seed=seed, height=120)
+        hits[r, c] += 1
+    crop = hits[class_map == 2]
+    assert crop.sum() == 6000 and abs(crop[:1500].mean() - crop[1500:].mean()) < 0.25  # top and bottom half alike
+
+
+def test_the_points_and_their_design_are_written_for_the_analyst_to_label(class_map, tmp_path):
+    design = sample_validation(class_map, tmp_path / "check.gpkg", seed=0)
+    assert design.sample_sizes == {1: 50, 2: 50, 3: 40} and design.allocation == "equal"
+    assert design.class_pixels == {1: 120 * 80 - 3000 - 40 - 25, 2: 3000, 3: 40}
+    assert design.notes == ["map class 3 has only 40 pixels: all of them are drawn"]
+    rows, cols, ids = _points(tmp_path / "check.gpkg")
+    assert len(rows) == 140 and ids == [None] * 140  # the class is the analyst's to fill in
+    drawn = _map()[rows, cols]
+    assert {c: int((drawn == c).sum()) for c in (1, 2, 3)} == {1: 50, 2: 50, 3: 40}
+    assert drawn[:10].tolist() != sorted(drawn[:10].tolist())  # in random order, not class by class
+    recorded = json.loads(design_file(tmp_path / "check.gpkg").read_text())
+    assert recorded["map_name"] == "map.tif" and recorded["sample_sizes"] == {"1": 50, "2": 50, "3": 40}
+    assert read_design(tmp_path / "check.gpkg") == design
+    assert design.class_names == {1: "water", 2: "crop", 3: "road"}
+    assert "stratified random sample of map.tif: 140 points over 3 map classes" in design.describe()
+
+
+def test_refusals_write_nothing_and_keep_what_was_there(class_map, tmp_path):
+    target = tmp_path / "check.gpkg"
+    sample_validation(class_map, target, seed=0, per_class=5)
+    before = target.read_bytes()
+    with pytest.raises(OutputExistsError):
+        sample_validation(class_map, target, seed=1, per_class=5)
+    assert target.read_bytes() == before
+    with pytest.raises(SamplingError, match="GeoPackage"):
+        sample_validation(class_map, tmp_path / "check.csv", seed=0)
+    with pytest.raises(SamplingError, match="give one of"):
+        sample_validation(class_map, tmp_path / "other.gpkg", seed=0, per_class=5, total=100)
+    with pytest.raises(SamplingError, match="give a total of at least 150"):
+        sample_validation(class_map, tmp_path / "other.gpkg", seed=0, total=100)
+
+    class Stop(Reporter):
+        def is_cancelled(self) -> bool:
+            return True
+
+    with pytest.raises(Cancelled):
+        sample_validation(class_map, tmp_path / "other.gpkg", seed=0, reporter=Stop())
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("map")) == [
+        "check.design.json", "check.gpkg"]
+    replaced = sample_validation(class_map, target, seed=1, per_class=5, overwrite=True)
+    assert replaced.seed == 1 and read_design(target).seed == 1
+
+
+def test_a_map_without_georeference_is_sampled_on_its_pixel_grid(tmp_path):
+    write_class_map(tmp_path / "grid.tif", _map(), CLASSES, transform=(0.0, 1.0, 0.0, 0.0, 0.0, -1.0), crs_wkt=None)
+    with pytest.raises(SamplingError, match="the map has no georeference.*check.shp or check.fgb"):
+        sample_validation(tmp_path / "grid.tif", tmp_path / "check.gpkg", seed=0)
+    sample_validation(tmp_path / "grid.tif", tmp_path / "check.fgb", seed=0, per_class=10)
+    from osgeo import ogr
+
+    ds = ogr.Open(str(tmp_path / "check.fgb"))  # held: a layer outliving its data source crashes GDAL
+    for feature in ds.GetLayer(0):  # x = column, y = −row: pixel centres
+        point = feature.GetGeometryRef()
+        assert _map()[int(-point.GetY()), int(point.GetX())] > 0
+
+
+def test_assess_says_the_figures_hold_for_a_labelled_sample_of_this_map(class_map, tmp_path, caplog):
+    truth = _map()
+    truth[60:70, :60] = 1  # the map calls 600 water pixels crop
+    points = tmp_path / "check.gpkg"
+    sample_validation(class_map, points, seed=0)
+    with pytest.raises(ValueError, match="none of its 140 validation points has a class yet"):
+        evaluate_map(class_map, points)
+    _label(points, truth, every=2)  # half labelled
+    area = evaluate_map(class_map, points).area
+    assert area.sample is not None and area.sample_problem is None and area.sample_points == 140
+    text = area.to_markdown()
+    assert "the validation points are a stratified random sample of this map" in text.splitlines()[0]
+    assert "a random sample, so these figures hold. 70 of its 140 points are labelled and scored" in text
+    assert area.to_dict()["validation_sample"].startswith("a stratified random sample of map.tif")
+    # the same points on another map: said, and the figures only indicate
+    from rasterio.crs import CRS
+
+    changed = _map()
+    changed[:30] = 2
+    write_class_map(tmp_path / "other.tif", changed, CLASSES, transform=TRANSFORM,
+                    crs_wkt=CRS.from_epsg(32633).to_wkt())
+    caplog.clear()
+    other = evaluate_map(tmp_path / "other.tif", points).area
+    assert other.sample is None and "it was drawn from map.tif" in other.sample_problem
+    assert "not of this map" in other.to_markdown() and "drawn as a stratified random sample of another map" in (
+        caplog.text)
+    assert "if the validation pixels are a random sample" in other.to_markdown().splitlines()[0]
+
+
+def test_the_command_draws_and_tells_what_to_do_next(class_map, tmp_path, capsys):
+    out = tmp_path / "check.gpkg"
+    assert cli_main(["sample-validation", "--map", str(class_map), "--out", str(out), "--total", "300",
+                     "--min-per-class", "30", "--seed", "2", "--quiet"]) == 0
+    printed = capsys.readouterr()
+    assert "drew a stratified random sample of map.tif: 300 points" in printed.out
+    assert f"hypersynth assess --map {class_map} --validation {out}" in printed.out
+    # road's 1.25 by area raised to 30; the other 270 by area: 185.05 and 84.95
+    assert read_design(out).sample_sizes == {1: 185, 2: 85, 3: 30}
+    assert cli_main(["sample-validation", "--map", str(class_map), "--out", str(out), "--quiet"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert cli_main(["sample-validation", "--map", str(class_map), "--out", str(tmp_path / "t.gpkg"),
+                     "--target-error", "0.02", "--expected-accuracy", "1:0.9,2:0.7", "--quiet"]) == 0
+    assert cli_main(["sample-validation", "--map", str(class_map), "--out", str(tmp_path / "u.gpkg"),
+                     "--expected-accuracy", "1.5"]) == 2
+    assert "expected a fraction between 0 and 1" in capsys.readouterr().err
