@@ -52,8 +52,9 @@ design under which the area-adjusted accuracy and class areas that 'assess' repo
 (Olofsson et al. 2014). Writes the points at pixel centres, in random order, with an empty
 class_id field and a point_id; label each by what is on the ground (field visits, finer
 imagery), not by looking at the map. NAME.design.json beside them records the map and
-the draw: 'assess' reads it and says its figures hold, or that the points were drawn
-from another map. Points left unlabelled are left out.
+the draw, and 'assess' reads it: on this map its figures hold; on another map of the same
+grid (another method's) it estimates with this map's classes as strata (Stehman 2014), so
+one labelled sample compares several maps. Points left unlabelled are left out.
 
 examples:
   hypersynth sample-validation --map results/classification.tif --out check.gpkg
@@ -62,6 +63,7 @@ examples:
       --expected-accuracy 0.85 --out check.gpkg
   (label the points in QGIS, then)
   hypersynth assess --map results/classification.tif --validation check.gpkg --out results/accuracy/
+  hypersynth assess --map rf_run/classification.tif --validation check.gpkg   # the same points, another map
 """
 
 RUN_OUTPUTS = ("writes into --out: classification.tif (+ .qml style), confidence.tif (band 1 the winning class's "

@@ -48,10 +48,11 @@ class AreaEstimate:
     allocation_disagreement: float = math.nan  # 0..1; with the quantity, 1 − the area-adjusted OA
     single: list[str] = field(default_factory=list)  # names of map classes with one validation pixel: a stratum's
     # variance needs two, so the intervals its term enters (OA, every area, every producer's accuracy) are not given
-    sample: Optional[str] = None  # the validation points' design where they are a sample drawn from this map
+    sample: Optional[str] = None  # the validation points' design where they are a sample drawn from this map's grid
     # (:func:`.sampling.sample_validation`): the figures then hold, and the wording says so
-    sample_problem: Optional[str] = None  # why points drawn as such a sample are not one of this map (another map)
+    sample_problem: Optional[str] = None  # why points drawn as such a sample cannot be estimated as one here
     sample_points: int = 0  # points the design drew (their labelled share is said beside the figures)
+    strata_map: Optional[str] = None  # the map whose classes are the strata, where not this one (Stehman 2014)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN becomes None)."""
@@ -59,7 +60,8 @@ class AreaEstimate:
             return None if not math.isfinite(value) else float(value)
 
         return {
-            "method": "Olofsson et al. 2014, strata = map classes", "unit": self.unit,
+            "method": (f"Stehman 2014, strata = the classes of {self.strata_map}" if self.strata_map else
+                       "Olofsson et al. 2014, strata = map classes"), "unit": self.unit,
             "oa": num(self.oa), "oa_ci95": num(self.oa_ci), "unsampled_map_classes": list(self.unsampled),
             "quantity_disagreement": num(self.quantity_disagreement),
             "allocation_disagreement": num(self.allocation_disagreement),
@@ -84,10 +86,15 @@ class AreaEstimate:
             share = self.mapped_pixels[self.samples > 0].sum() / max(int(self.mapped_pixels.sum()), 1)
             covered = (f"; over the map classes with validation pixels, {share * 100:.0f} % of the mapped area: "
                        f"{', '.join(self.unsampled)} {'has' if len(self.unsampled) == 1 else 'have'} none")
-        sampled = ("the validation points are a stratified random sample of this map" if self.sample and
-                   not self.sample_problem else "if the validation pixels are a random sample of the map")
+        if self.sample and self.strata_map:
+            sampled = (f"the validation points are a stratified random sample of {self.strata_map}; Stehman 2014, "
+                       f"{self.strata_map}'s classes as strata")
+        else:
+            sampled = ("the validation points are a stratified random sample of this map" if self.sample else
+                       "if the validation pixels are a random sample of the map") + "; Olofsson et al. 2014, the map "\
+                "classes as strata"
         lines = [f"Area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % (± the 95 % confidence interval; "
-                 f"{sampled}; Olofsson et al. 2014, the map classes as strata{covered}); of the rest, "
+                 f"{sampled}{covered}); of the rest, "
                  f"{self.quantity_disagreement * 100:.2f} points are quantity and "
                  f"{self.allocation_disagreement * 100:.2f} allocation disagreement", "",
                  f"| id | class | mapped ({unit}) | estimated area"
@@ -116,16 +123,19 @@ class AreaEstimate:
 
     def _holds(self) -> str:
         """When the figures hold: always said, and where the validation points' design is known, whether it does."""
-        if self.sample and not self.sample_problem:
+        if self.sample:
             labelled = int(self.samples.sum())
             left = (f" {labelled:,} of its {self.sample_points:,} points are labelled and scored; the others are left "
                     "out, which holds if whether a point was labelled has nothing to do with its class."
                     if labelled < self.sample_points else "")
-            return f"The validation points are {self.sample}: a random sample, so these figures hold.{left}"
+            strata = (f" Its strata are {self.strata_map}'s classes, not this map's: the figures are Stehman's (2014) "
+                      "estimators for strata other than the map classes, so one sample assesses several maps of the "
+                      "same grid." if self.strata_map else "")
+            return f"The validation points are {self.sample}: a random sample, so these figures hold.{strata}{left}"
         if self.sample_problem:
-            return (f"The validation points were drawn as a stratified random sample, but not of this map: "
-                    f"{self.sample_problem}. The strata here are this map's classes, not the ones they were drawn "
-                    "from, so the figures only indicate; draw a sample of this map (hypersynth sample-validation).")
+            return (f"The validation points were drawn as a stratified random sample, but {self.sample_problem}, so "
+                    "the figures are computed as if the map's classes were the strata, and only indicate; draw a "
+                    "sample of this map (hypersynth sample-validation).")
         return ("These figures hold when the validation pixels are a random sample of the map (simple, or stratified "
                 "by map class); labels brushed where a class is easy to see are not a random sample, and then the "
                 "figures only indicate (draw one: hypersynth sample-validation).")
@@ -194,6 +204,73 @@ def area_estimate(confusion: np.ndarray, class_ids: Sequence[int], class_names: 
         area=column * total * unit_per_pixel, area_ci=ci,
         unsampled=[name for name, m, s in zip(class_names, mapped, sampled) if m > 0 and not s],
         single=[name for name, one in zip(class_names, single) if one])
+
+
+def sample_strata_estimate(strata: np.ndarray, mapped: np.ndarray, truth: np.ndarray, stratum_pixels: dict[int, int],
+                           class_ids: Sequence[int], class_names: Sequence[str], mapped_pixels: Sequence[int],
+                           unit: str = "pixels", unit_per_pixel: float = 1.0) -> AreaEstimate:
+    """The figures of :func:`area_estimate` from a stratified random sample whose strata are not this map's classes
+    (another map's, from which the points were drawn): Stehman (2014), "Estimating area and map accuracy for
+    stratified random sampling when the strata are different from the map classes", IJRS 35(13), 4923–4939: each
+    figure is a stratified total or a ratio of two, with the stratified variance or the linearised ratio variance,
+    and each stratum's finite population correction as :func:`area_estimate` applies it. Where the strata are this
+    map's classes it gives :func:`area_estimate`'s figures (a test holds it to Olofsson et al.'s example). Written
+    here for the reason :func:`area_estimate` is.
+
+    Args:
+        strata, mapped, truth: ``(n,)`` each scored point's stratum, class on this map and reference class.
+        stratum_pixels: each stratum's pixels (``N_h``); strata without a scored point are left out of the estimate.
+        class_ids, class_names, mapped_pixels: as :func:`area_estimate`'s (the table's rows, this map's counts).
+    """
+    strata, mapped, truth = (np.asarray(a, dtype=np.int64) for a in (strata, mapped, truth))
+    sampled = sorted(int(h) for h in np.unique(strata))
+    sizes = np.array([float(stratum_pixels[h]) for h in sampled])  # (S,) N_h
+    counts = np.array([float((strata == h).sum()) for h in sampled])  # (S,) n_h
+    fpc = np.clip(1.0 - counts / sizes, 0.0, 1.0)
+    total = float(sizes.sum())  # the pixels the sampled strata cover
+    members = [strata == h for h in sampled]
+
+    def estimate(y: np.ndarray) -> tuple[float, np.ndarray]:  # Ŷ = Σ N_h ȳ_h, and each stratum's ȳ_h
+        means = np.array([y[m].mean() for m in members])
+        return float((sizes * means).sum()), means
+
+    def ratio(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:  # R̂ = Ŷ / X̂ and its variance (eq. 12)
+        y_total, _ = estimate(y)
+        x_total, _ = estimate(x)
+        if x_total <= 0:
+            return math.nan, math.nan
+        r = y_total / x_total
+        terms = [np.var(y[m] - r * x[m], ddof=1) / n if n > 1 else math.nan for m, n in zip(members, counts)]
+        return r, float(np.sum(sizes ** 2 * fpc * np.array(terms))) / x_total ** 2
+
+    def total_variance(y: np.ndarray) -> float:  # V(Ŷ) = Σ N_h² (1 − n_h/N_h) s²_yh / n_h
+        terms = [np.var(y[m], ddof=1) / n if n > 1 else math.nan for m, n in zip(members, counts)]
+        return float(np.sum(sizes ** 2 * fpc * np.array(terms)))
+
+    k = len(class_ids)
+    p = np.array([[estimate((mapped == i) & (truth == j))[0] / total for j in class_ids] for i in class_ids])  # p_ij
+    right = (mapped == truth).astype(np.float64)
+    oa, oa_var = estimate(right)[0] / total, total_variance(right) / total ** 2
+    users, users_var, producers, producers_var = (np.full(k, math.nan) for _ in range(4))
+    area, area_var = np.zeros(k), np.zeros(k)
+    for c, class_id in enumerate(class_ids):
+        on_map, is_true = (mapped == class_id).astype(float), (truth == class_id).astype(float)
+        users[c], users_var[c] = ratio(on_map * is_true, on_map)
+        producers[c], producers_var[c] = ratio(on_map * is_true, is_true)
+        area[c], area_var[c] = estimate(is_true)[0], total_variance(is_true)
+    single = counts < 2
+    quantity, allocation = disagreement(p.T)
+    names = dict(zip(class_ids, class_names))
+    return AreaEstimate(
+        class_ids=[int(c) for c in class_ids], class_names=list(class_names),
+        mapped_pixels=np.asarray(mapped_pixels, dtype=np.int64),
+        samples=np.array([int((mapped == c).sum()) for c in class_ids], dtype=np.int64),
+        sampled_share=float(counts.sum() / max(total, 1.0)), unit=unit, unit_per_pixel=float(unit_per_pixel),
+        oa=oa, oa_ci=Z95 * math.sqrt(oa_var) if math.isfinite(oa_var) else math.nan,
+        users=users, users_ci=Z95 * np.sqrt(users_var), producers=producers, producers_ci=Z95 * np.sqrt(producers_var),
+        area=area * unit_per_pixel, area_ci=Z95 * np.sqrt(area_var) * unit_per_pixel, unsampled=[],
+        quantity_disagreement=quantity, allocation_disagreement=allocation,
+        single=[names.get(h, f"stratum {h}") for h, one in zip(sampled, single) if one])
 
 
 def disagreement(confusion: np.ndarray) -> tuple[float, float]:

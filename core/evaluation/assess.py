@@ -87,7 +87,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
         learnt[pixels[:, 0], pixels[:, 1]] = 1
     named = {c.id: c for c in classes if counts.get(c.id, 0) > 0} | {c.id: c for c in validated}
     classes = [named[i] for i in sorted(named)]  # the map's classes keep their names, sampled or not
-    truth, mapped, dropped, unclassified, told = [], [], 0, 0, 0
+    truth, mapped, at, dropped, unclassified, told = [], [], [], 0, 0, 0
     with opened_quietly(class_map_path) as src:
         for rows, class_ids in map_strips(src, class_map_path):
             labelled = validation[rows]  # (h, W)
@@ -102,6 +102,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
             test &= class_ids > 0
             truth.append(labelled[test])
             mapped.append(class_ids[test])
+            at.append(np.flatnonzero(test) + rows.start * shape[1])  # where, should they be a sample's points
     truth_all, mapped_all = np.concatenate(truth), np.concatenate(mapped)  # row by row
     if dropped:
         log.warning("%d validation pixels of %s lie on pixels the classifier saved beside the map (%s) learnt from: "
@@ -117,34 +118,49 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
             "covers the classified map")
     check_shared_classes(truth_all, mapped_all)
     ev = evaluate(truth_all, mapped_all, classes, mapped_pixels=counts, area_unit=pixel_area_unit(transform, crs_wkt))
-    _note_sample_design(ev, validation_path, class_map_path, shape, counts, excluded is not None or learnt is not None)
     ev.validation_unclassified, ev.validation_left_out = unclassified, told + dropped
+    _estimate_as_sampled(ev, validation_path, shape, transform, counts, np.divmod(np.concatenate(at), shape[1]),
+                         truth_all, mapped_all)
     ev.training_pixels = ("left_out_beside" if learnt is not None else "left_out_given" if excluded is not None
                           else "kept" if not training_beside else "unknown")
     return ev
 
 
-def _note_sample_design(ev: Evaluation, validation_path: str | os.PathLike, class_map_path: str | os.PathLike,
-                        shape: tuple[int, int], counts: dict[int, int], left_out: bool) -> None:
-    """Tell the area-adjusted figures whether the validation points are a stratified random sample of this map
-    (their design file beside them, :func:`.sampling.read_design`), so the report says the figures hold, or that
-    they were drawn from another map and only indicate."""
+def _estimate_as_sampled(ev: Evaluation, validation_path: str | os.PathLike, shape: tuple[int, int],
+                         transform: Sequence[float], counts: dict[int, int], at: tuple[np.ndarray, np.ndarray],
+                         truth: np.ndarray, mapped: np.ndarray) -> None:
+    """Where the validation points are a stratified random sample drawn on this map's grid (their design file beside
+    them, :func:`.sampling.read_design`), say so in the area-adjusted figures, which then hold: this map's own
+    (Olofsson et al. 2014, its classes the strata) or, drawn from another map of the grid, Stehman's (2014) for
+    strata other than the map classes. Otherwise the figures stay Olofsson's, with why they only indicate.
+    ``at``: the scored pixels' rows and columns; ``truth``, ``mapped``: their reference and map classes."""
+    from .area import sample_strata_estimate
     from .sampling import read_design
 
     design = read_design(validation_path)
     if design is None or ev.area is None:
         return
-    ev.area.sample_points = design.points
-    problem = design.matches(Path(class_map_path).name, shape, counts)
-    if problem is None:
-        ev.area.sample = design.describe()
-        if left_out and ev.validation_left_out:
-            log.warning("%d of the validation sample's points lie on training pixels and are left out of the "
-                        "accuracy", ev.validation_left_out)
-    else:
+    name = Path(validation_path).name
+    problem = design.grid_problem(shape, transform)
+    strata = design.strata_at(*at) if problem is None else None
+    if strata is not None and (strata == 0).any():
+        extra = int((strata == 0).sum())
+        problem = (f"{name} also labels {extra} pixel{'s that are' if extra > 1 else ' that is'} none of its points "
+                   "(labels added to the sample)")
+    elif strata is not None and ev.validation_unclassified and not design.same_strata(counts):
+        problem = (f"{ev.validation_unclassified} of its labelled points lie on pixels this map leaves unclassified, "
+                   "which the sample's strata count")
+    if problem is not None:
         ev.area.sample_problem = problem
-        log.warning("%s was drawn as a stratified random sample of another map (%s): its area figures only "
-                    "indicate", Path(validation_path).name, problem)
+        log.warning("%s was drawn as a stratified random sample, but %s: its area figures only indicate", name,
+                    problem)
+        return
+    if not design.same_strata(counts):  # another map of the grid: the strata are the sampled map's classes
+        area = ev.area
+        ev.area = sample_strata_estimate(strata, mapped, truth, design.class_pixels, area.class_ids,
+                                         area.class_names, area.mapped_pixels, area.unit, area.unit_per_pixel)
+        ev.area.strata_map = design.map_name
+    ev.area.sample, ev.area.sample_points = design.describe(), design.points
 
 
 def map_strips(src: Any, path: str | os.PathLike) -> Iterator[tuple[slice, np.ndarray]]:

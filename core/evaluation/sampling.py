@@ -14,7 +14,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -43,6 +43,9 @@ class SampleDesign:
     sample_sizes: dict[int, int]  # map class id -> points drawn on it
     class_names: dict[int, str] = field(default_factory=dict)  # map class id -> its name, where the map names it
     notes: list[str] = field(default_factory=list)  # classes with fewer pixels than points asked, ...
+    transform: tuple[float, ...] = ()  # the map's GDAL geotransform (the pixel grid's, without georeference)
+    drawn: list[tuple[int, int, int]] = field(default_factory=list)  # (row, column, stratum) of each point, in
+    # point_id order: which stratum a labelled point came from, when another map of the grid is assessed with it
 
     @property
     def points(self) -> int:
@@ -55,23 +58,31 @@ class SampleDesign:
         return (f"a stratified random sample of {self.map_name}: {self.points} points over "
                 f"{len(self.sample_sizes)} map classes ({how}: {sizes}), seed {self.seed}")
 
-    def matches(self, map_name: str, shape: tuple[int, int], class_pixels: dict[int, int]) -> Optional[str]:
-        """None when the map read now is the one sampled (same size and pixels per class), else what differs."""
+    def grid_problem(self, shape: tuple[int, int], transform: Sequence[float]) -> Optional[str]:
+        """None when a map of ``shape`` and ``transform`` has the sampled map's pixel grid, else how it differs."""
         if tuple(shape) != tuple(self.map_shape):
-            return f"it was drawn from a map of {self.map_shape[0]} × {self.map_shape[1]} pixels"
-        now = {c: n for c, n in class_pixels.items() if c > 0 and n > 0}
-        if now != self.class_pixels:
-            changed = sorted(c for c in set(now) | set(self.class_pixels) if now.get(c) != self.class_pixels.get(c))
-            first = changed[0]
-            return (f"it was drawn from {self.map_name}, whose classes covered other pixel counts (class {first}: "
-                    f"{self.class_pixels.get(first, 0)} pixels then, {now.get(first, 0)} in {map_name})")
+            return (f"they were drawn from a map of {self.map_shape[0]} × {self.map_shape[1]} pixels "
+                    f"({self.map_name}), and this one has {shape[0]} × {shape[1]}")
+        if self.transform and not np.allclose(transform, self.transform, rtol=0, atol=1e-6 * abs(self.transform[1])):
+            return f"they were drawn on another pixel grid ({self.map_name}'s), which this map does not share"
         return None
+
+    def same_strata(self, class_pixels: dict[int, int]) -> bool:
+        """Whether a map with these pixels per class is the one sampled (its classes are the strata)."""
+        return {c: n for c, n in class_pixels.items() if c > 0 and n > 0} == self.class_pixels
+
+    def strata_at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """``(n,)`` the stratum each pixel ``(rows[k], cols[k])`` was drawn from, 0 where it is none of the points."""
+        where = {(r, c): h for r, c, h in self.drawn}  # at most MAX_POINTS
+        return np.array([where.get((int(r), int(c)), 0) for r, c in zip(rows, cols)], dtype=np.int64)
 
     def to_dict(self) -> dict:
         out = asdict(self)
         for key in ("class_pixels", "sample_sizes", "class_names"):
             out[key] = {str(k): v for k, v in out[key].items()}  # JSON keys are text
         out["map_shape"] = list(self.map_shape)
+        out["transform"] = list(self.transform)
+        out["drawn"] = [list(point) for point in self.drawn]
         out["kind"] = "stratified random sample, strata = map classes (Olofsson et al. 2014)"
         return out
 
@@ -82,7 +93,9 @@ class SampleDesign:
                    class_pixels={int(k): int(v) for k, v in data["class_pixels"].items()},
                    sample_sizes={int(k): int(v) for k, v in data["sample_sizes"].items()},
                    class_names={int(k): str(v) for k, v in data.get("class_names", {}).items()},
-                   notes=[str(n) for n in data.get("notes", [])])
+                   notes=[str(n) for n in data.get("notes", [])],
+                   transform=tuple(float(v) for v in data.get("transform", ())),
+                   drawn=[(int(r), int(c), int(h)) for r, c, h in data.get("drawn", [])])
 
 
 def design_file(points: str | os.PathLike) -> Path:
@@ -277,12 +290,14 @@ def sample_validation(class_map_path: str | os.PathLike, points: str | os.PathLi
             if per_class is None and total is None:
                 per_class = DEFAULT_PER_CLASS
             sizes, notes = allocate(counts, per_class=per_class, total=total, min_per_class=min_per_class)
-            rows, cols, _ = draw_points(map_strips(src, class_map_path), counts, sizes, seed, src.height, reporter)
+            rows, cols, strata = draw_points(map_strips(src, class_map_path), counts, sizes, seed, src.height,
+                                             reporter)
     except rasterio.errors.RasterioIOError as exc:
         raise ValueError(f"cannot read the class map {class_map_path}: {exc}") from exc
     names = class_names_of_map(class_map_path)
     design = SampleDesign(Path(class_map_path).name, shape, seed, "equal" if per_class is not None else "proportional",
-                          dict(sorted(counts.items())), sizes, {c: names[c] for c in sizes if c in names}, notes)
+                          dict(sorted(counts.items())), sizes, {c: names[c] for c in sizes if c in names}, notes,
+                          tuple(float(v) for v in transform), list(zip(rows.tolist(), cols.tolist(), strata.tolist())))
     reporter.progress(0.9, "writing the points")
     design_path = design_file(points)
     with atomic_output(points, overwrite=overwrite) as tmp_points, \

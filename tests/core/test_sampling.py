@@ -192,19 +192,50 @@ def test_assess_says_the_figures_hold_for_a_labelled_sample_of_this_map(class_ma
     assert "the validation points are a stratified random sample of this map" in text.splitlines()[0]
     assert "a random sample, so these figures hold. 70 of its 140 points are labelled and scored" in text
     assert area.to_dict()["validation_sample"].startswith("a stratified random sample of map.tif")
-    # the same points on another map: said, and the figures only indicate
+    assert "Olofsson et al. 2014, the map classes as strata" in text.splitlines()[0]
+
+
+def test_one_sample_assesses_another_map_of_the_grid_with_the_sampled_maps_strata(class_map, tmp_path, caplog):
+    """Points drawn from map.tif assess other.tif (another classifier's map of the same grid) with Stehman's (2014)
+    estimators, map.tif's classes the strata; on a grid of another size, or with labels added to the points, the
+    figures are the map's own and are said to only indicate."""
     from rasterio.crs import CRS
 
-    changed = _map()
-    changed[:30] = 2
-    write_class_map(tmp_path / "other.tif", changed, CLASSES, transform=TRANSFORM,
-                    crs_wkt=CRS.from_epsg(32633).to_wkt())
+    truth = _map()
+    points = tmp_path / "check.gpkg"
+    sample_validation(class_map, points, seed=0, per_class=40)
+    _label(points, truth)
+    other = _map()
+    other[:30] = 2  # another map: calls 2390 water pixels crop
+    crs = CRS.from_epsg(32633).to_wkt()
+    write_class_map(tmp_path / "other.tif", other, CLASSES, transform=TRANSFORM, crs_wkt=crs)
+    area = evaluate_map(tmp_path / "other.tif", points).area
+    assert area.sample is not None and area.strata_map == "map.tif" and area.sample_problem is None
+    first = area.to_markdown().splitlines()[0]
+    assert "a stratified random sample of map.tif; Stehman 2014, map.tif's classes as strata" in first
+    assert area.to_dict()["method"] == "Stehman 2014, strata = the classes of map.tif"
+    wrong = int(((other != truth) & (truth > 0)).sum())  # the true OA of other.tif over map.tif's classified pixels
+    true_oa = 1 - wrong / int((truth > 0).sum())
+    assert abs(area.oa - true_oa) <= area.oa_ci and area.oa < 0.9  # water's 40 points see the stripe
+    # a map of another size: the points are no sample of it
+    write_class_map(tmp_path / "small.tif", other[:100], CLASSES, transform=TRANSFORM, crs_wkt=crs)
     caplog.clear()
-    other = evaluate_map(tmp_path / "other.tif", points).area
-    assert other.sample is None and "it was drawn from map.tif" in other.sample_problem
-    assert "not of this map" in other.to_markdown() and "drawn as a stratified random sample of another map" in (
-        caplog.text)
-    assert "if the validation pixels are a random sample" in other.to_markdown().splitlines()[0]
+    small = evaluate_map(tmp_path / "small.tif", points).area
+    assert small.sample is None and "drawn from a map of 120 × 80 pixels (map.tif)" in small.sample_problem
+    assert "only indicate" in small.to_markdown() and "only indicate" in caplog.text
+    # a label added beside the points: no longer the sample
+    from osgeo import ogr
+
+    ds = ogr.Open(str(points), 1)
+    layer = ds.GetLayer(0)
+    feature = ogr.Feature(layer.GetLayerDefn())
+    feature.SetField("class_id", 1)
+    feature.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({TRANSFORM[0] + 70 * 30 + 15} {TRANSFORM[3] - 15})"))
+    assert not any(r == 0 and c == 70 for r, c, _ in read_design(points).drawn)  # seed 0: not a point
+    layer.CreateFeature(feature)
+    ds = None
+    added = evaluate_map(class_map, points).area
+    assert added.sample is None and "also labels 1 pixel that is none of its points" in added.sample_problem
 
 
 def test_the_command_draws_and_tells_what_to_do_next(class_map, tmp_path, capsys):
