@@ -11,12 +11,13 @@ from .algorithms.base import ICON
 from .algorithms.draw_labels import POINT_ENDINGS, DrawLabelsAlgorithm
 from .algorithms.import_labels import ImportLabelsAlgorithm
 from .algorithms.import_scene import ImportSceneAlgorithm
+from .algorithms.sample_validation import SampleValidationAlgorithm
 from .algorithms.train_bundle import TrainBundleAlgorithm
 
 PROVIDER_ID = "hypersynth"
 # dict.fromkeys: each class once, in order, even when ALGORITHMS lists these as well
 PROVIDED = tuple(dict.fromkeys((*ALGORITHMS, TrainBundleAlgorithm, AccuracyAssessmentAlgorithm, ImportSceneAlgorithm,
-                                ImportLabelsAlgorithm, DrawLabelsAlgorithm)))
+                                ImportLabelsAlgorithm, DrawLabelsAlgorithm, SampleValidationAlgorithm)))
 
 
 class HyperSynthProvider(QgsProcessingProvider):

@@ -67,7 +67,10 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
             "From the whole map's class counts it also estimates the area-adjusted overall accuracy and each "
             "class's true area (hectares on a metric grid, else pixels) with 95 % confidence intervals, as "
             "Olofsson et al. (2014) recommend. These hold when the validation pixels are a random sample of "
-            "the map (simple, or stratified by map class).\n\n"
+            "the map (simple, or stratified by map class): 'Draw validation sample' draws one for you to label, "
+            "with NAME.design.json beside the points. With that file the assessment says the figures hold; on "
+            "another map of the same grid (another method's) it estimates with the sampled map's classes as the "
+            "strata (Stehman 2014), so one labelled sample compares several maps.\n\n"
             "The metrics are written as JSON; optionally a folder receives the same metrics.json, an accuracy "
             "table (accuracy.md) and a confusion-matrix figure (confusion.png).")
 

@@ -7,7 +7,7 @@ from qgis.core import QgsApplication, QgsProcessingException
 
 ALGORITHM_IDS = {"hypersynth:classifybaseline", "hypersynth:augmentandclassify", "hypersynth:classifywithbundle",
                  "hypersynth:synthesize", "hypersynth:benchmark", "hypersynth:importscene", "hypersynth:drawlabels",
-                 "hypersynth:importlabels"}
+                 "hypersynth:importlabels", "hypersynth:samplevalidation"}
 
 
 def test_provider_registered_with_its_algorithms(hypersynth_plugin):
