@@ -150,6 +150,7 @@ def scored_validation(validation: np.ndarray, labels: Optional[np.ndarray], scen
         raise ValueError(f"the validation labels {name} hold class ids {', '.join(map(str, found[:12]))} and the "
                          f"classes to map are {', '.join(map(str, known))}: none in common, so every pixel would "
                          "count as an error; give validation labels with the same class ids")
+    held.source = str(path)
     return held
 
 

@@ -135,9 +135,14 @@ def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto"
 
 
 def remove_scratch(path: Optional[str]) -> None:
-    """Delete a scratch file of a run (a copied label layer, a class file) when it is still there."""
-    if path and os.path.exists(path):
-        os.remove(path)
+    """Delete a scratch file of a run (a copied label layer, with a validation sample's design copied beside it; a
+    class file) when it is still there."""
+    from ..core.evaluation.sampling import design_file
+
+    beside = str(design_file(path)) if path and path.endswith(COPY_SUFFIX) else None
+    for scratch in (path, beside):
+        if scratch and os.path.exists(scratch):
+            os.remove(scratch)
 
 
 def problem_text(exc: BaseException) -> str:
@@ -285,6 +290,19 @@ def write_layer_copy(layer: QgsVectorLayer, path: str, transform_context: Any) -
     error, message, _, _ = QgsVectorFileWriter.writeAsVectorFormatV3(layer, path, transform_context, options)
     if error != QgsVectorFileWriter.NoError:
         raise ValueError(message)
+    _copy_sample_design(layer, path)
+
+
+def _copy_sample_design(layer: QgsVectorLayer, copy: str) -> None:
+    """Put the design of a validation sample (``NAME.design.json`` beside the layer's file) beside the layer's
+    copy, so labels still being edited are assessed as the sample they are."""
+    import shutil
+
+    from ..core.evaluation.sampling import design_file
+
+    own = layer_file(layer)
+    if own is not None and design_file(own).is_file():
+        shutil.copyfile(design_file(own), design_file(copy))
 
 
 def validation_field_for(layer: Any, typed: Optional[str]) -> Optional[str]:

@@ -242,6 +242,7 @@ class ValidationPixels:
 
     flat: np.ndarray  # (N,) int64 flat indices (row * W + col) of the scored pixels, ascending (row by row)
     truth: np.ndarray  # (N,) their validation class ids
+    source: Optional[str] = None  # the labels' file: a validation sample's design lies beside it
 
 
 def validation_pixels(validation: np.ndarray, valid: "np.ndarray | PixelMask", labels: Optional[np.ndarray] = None
@@ -268,15 +269,19 @@ def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: 
     (:func:`~..scene_maps.predict_and_write_maps`, asked to keep the classes at ``validation.flat``), the classes at
     those pixels and the pixels of each class, for the area figures (in the scene's units). ``training``: ``(M, 2)``
     rows and columns of the training pixels, to tell the accuracy within ``reach`` pixels of them from the rest
-    (:func:`near_training`; ``reach_means``: what that distance is, for the report)."""
+    (:func:`near_training`; ``reach_means``: what that distance is, for the report). Validation points drawn as a
+    sample of an earlier map of the scene (:func:`_estimate_as_sampled`) give the sample's area estimates."""
     truth, predicted = validation.truth, maps.scored  # (N,) each, row by row
     classified = predicted > 0
     ev = evaluate(truth[classified], predicted[classified], classes, mapped_pixels=maps.pixels,
                   area_unit=pixel_area_unit(scene.transform, scene.crs_wkt))
+    at = np.divmod(validation.flat[classified], scene.shape[1])  # (N,) rows, (N,) cols
     if training is not None and len(training):
-        at = np.stack(np.divmod(validation.flat[classified], scene.shape[1]), axis=1)  # (N, 2) rows, cols
-        ev.near_training = near_training(at, truth[classified] == predicted[classified], training, reach,
-                                         reach_means)
+        ev.near_training = near_training(np.stack(at, axis=1), truth[classified] == predicted[classified], training,
+                                         reach, reach_means)
+    if validation.source is not None:  # a sample drawn from an earlier map of the scene: its estimators
+        _estimate_as_sampled(ev, validation.source, scene.shape, scene.transform, maps.pixels, at, truth[classified],
+                             predicted[classified])
     return ev
 
 

@@ -230,25 +230,11 @@ def labels_file(layer: Any, what: str, context: QgsProcessingContext,
         if reads_own_file(layer):
             return layer.source()
         path = _layer_copy_file(layer, what, context)
-        _copy_sample_design(layer, path)
         if feedback is not None and has_unsaved_edits(layer):
             feedback.pushWarning(f"the {what} layer '{layer.name()}' has unsaved edits: this run uses them as "
                                  "they stand, but they are not saved to its file (save the layer to keep them)")
         return path
     raise QgsProcessingException(f"the {what} input must be a vector or raster layer")
-
-
-def _copy_sample_design(layer: QgsVectorLayer, copy: str) -> None:
-    """Put the design of a validation sample (``NAME.design.json`` beside the layer's file) beside the layer's
-    temporary copy, so the assessment of labels still being edited knows them as the sample they are."""
-    import shutil
-
-    from ...core.evaluation.sampling import design_file
-    from ..layers import layer_file
-
-    own = layer_file(layer)
-    if own is not None and design_file(own).is_file():
-        shutil.copyfile(design_file(own), design_file(copy))
 
 
 def existing_layer_file(layer: Any) -> Optional[str]:

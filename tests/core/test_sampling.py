@@ -254,3 +254,38 @@ def test_the_command_draws_and_tells_what_to_do_next(class_map, tmp_path, capsys
     assert cli_main(["sample-validation", "--map", str(class_map), "--out", str(tmp_path / "u.gpkg"),
                      "--expected-accuracy", "1.5"]) == 2
     assert "expected a fraction between 0 and 1" in capsys.readouterr().err
+
+
+def test_a_run_scored_on_a_sample_of_an_earlier_map_of_the_scene_gives_the_samples_estimates(tmp_path):
+    """The analyst draws and labels a sample on a first run's map, then runs again (another method) with the points
+    as validation labels: the run's report estimates with the first map's classes as strata (Stehman 2014)."""
+    import rasterio
+
+    from hypersynth.core.pipeline import classify_scene
+    from tests.demo_files import write_demo_files
+
+    scene, labels, truth_file, classes = write_demo_files(tmp_path, size=32, bands=12)
+    first = classify_scene(scene, labels, tmp_path / "first", classes_path=classes, method="rf", seed=0)
+    points = tmp_path / "check.gpkg"
+    design = sample_validation(first.class_map, points, seed=0, per_class=15)
+    with rasterio.open(truth_file) as src:
+        truth, transform = src.read(1), src.transform
+    from osgeo import ogr
+
+    ds = ogr.Open(str(points), 1)
+    layer = ds.GetLayer(0)
+    for feature in layer:
+        point = feature.GetGeometryRef()
+        row, col = rasterio.transform.rowcol(transform, point.GetX(), point.GetY())
+        feature.SetField("class_id", int(truth[row, col]))
+        layer.SetFeature(feature)
+    ds = None
+    second = classify_scene(scene, labels, tmp_path / "second", classes_path=classes, method="svm", seed=0,
+                            validation_path=points)
+    area = json.loads((tmp_path / "second" / "metrics.json").read_text())["area_adjusted"]
+    with rasterio.open(first.class_map) as a, rasterio.open(tmp_path / "second" / "classification.tif") as b:
+        assert (a.read(1) != b.read(1)).any()  # another map: its classes are not the strata
+    assert area["method"] == "Stehman 2014, strata = the classes of classification.tif"
+    assert area["validation_sample"] == design.describe() and area["validation_sample_problem"] is None
+    report = (tmp_path / "second" / "report.md").read_text()
+    assert "a random sample, so these figures hold" in report

@@ -750,3 +750,29 @@ def test_the_accuracy_line_says_when_few_pixels_validate():
         "judge by)")
     assert accuracy_line({"oa": 0.931, "aa": 0.957, "kappa": 0.912, "n_test": 3767}) == (
         "OA 93.1 %, AA 95.7 %, κ 0.912 on 3767 validation pixels")
+
+
+def test_an_edited_validation_sample_is_copied_with_its_design_and_both_are_removed(tmp_path):
+    """A sample drawn with sample-validation, labelled in QGIS and not saved, goes to a dock run as a copy: its
+    design goes beside the copy (so the run's report knows the sample), and the run's clean-up removes both."""
+    from hypersynth.core.evaluation.sampling import design_file, read_design, sample_validation
+    from hypersynth.core.io.write import write_class_map
+    from hypersynth.core.scene import ClassInfo
+    from hypersynth.plugin.runs import label_file_for, remove_scratch
+
+    grid = np.ones((20, 20), np.int32)
+    grid[10:] = 2
+    write_class_map(tmp_path / "map.tif", grid, [ClassInfo(1, "water"), ClassInfo(2, "crop")],
+                    transform=(500000.0, 30.0, 0.0, 5800000.0, 0.0, -30.0), crs_wkt="EPSG:32633")
+    sample_validation(tmp_path / "map.tif", tmp_path / "check.gpkg", seed=0, per_class=5)
+    layer = QgsVectorLayer(str(tmp_path / "check.gpkg"), "check", "ogr")
+    assert layer.startEditing()
+    field = layer.fields().indexOf("class_id")
+    for feature in layer.getFeatures():
+        layer.changeAttributeValue(feature.id(), field, 1)
+    out = tmp_path / "run"
+    copy, scratch = label_file_for(layer, str(out), "validation labels")
+    assert scratch == copy and read_design(copy) == read_design(tmp_path / "check.gpkg")
+    remove_scratch(scratch)
+    assert sorted(p.name for p in out.iterdir()) == [] and design_file(tmp_path / "check.gpkg").is_file()
+    layer.rollBack()
