@@ -241,6 +241,31 @@ def style_label_layer(layer: QgsVectorLayer, classes: Sequence[ClassInfo]) -> No
     layer.triggerRepaint()
 
 
+def prepare_sample_for_labelling(layer: QgsVectorLayer, classes: Sequence[ClassInfo]) -> None:
+    """Ready a validation sample's points (:func:`~..core.evaluation.sampling.sample_validation`) for the analyst:
+    ``class_id`` chosen by class name from a list (the map's classes, ``classes``) in the attribute form, ``point_id``
+    read-only, and the points drawn hollow until labelled, then in their class's colour."""
+    from qgis.core import QgsEditorWidgetSetup, QgsRendererCategory
+
+    field = layer.fields().indexOf(CLASS_ID_FIELD)
+    if field < 0:
+        return
+    choices = [{c.name: int(c.id)} for c in sorted(classes, key=lambda c: c.id)]
+    layer.setEditorWidgetSetup(field, QgsEditorWidgetSetup("ValueMap", {"map": choices}))
+    form = layer.editFormConfig()
+    point_id = layer.fields().indexOf("point_id")
+    if point_id >= 0:
+        form.setReadOnly(point_id, True)
+        layer.setEditFormConfig(form)
+    pending = QgsMarkerSymbol.createSimple({"name": "circle", "color": "0,0,0,0", "outline_color": "255,255,0,255",
+                                            "outline_width": "0.6", "size": str(MARKER_SIZE + 2 * HALO_WIDTH)})
+    categories = [QgsRendererCategory(int(c.id), label_symbol(c.color, True), c.name)
+                  for c in sorted(classes, key=lambda c: c.id)]
+    categories.append(QgsRendererCategory("", pending, "not labelled yet"))  # "": every other value, NULL too
+    layer.setRenderer(QgsCategorizedSymbolRenderer(CLASS_ID_FIELD, categories))
+    layer.triggerRepaint()
+
+
 def _is_null(value: object) -> bool:
     return value is None or (isinstance(value, QVariant) and value.isNull())
 

@@ -462,3 +462,23 @@ def class_names_of_map(path: str | os.PathLike) -> dict[int, str]:
             return {rat.GetValueAsInt(r, value): rat.GetValueAsString(r, name) for r in range(rat.GetRowCount())}
     names = band.GetCategoryNames() or []
     return {i: n for i, n in enumerate(names) if n}
+
+
+def classes_of_map(path: str | os.PathLike, ids: Sequence[int]) -> list[ClassInfo]:
+    """The classes ``ids`` of a class map as it stores them: names as :func:`class_names_of_map` reads them and
+    colours from its colour table, else ``class N`` in the palette's colours (for points labelled against it)."""
+    from osgeo import gdal
+
+    names = class_names_of_map(path)
+    try:
+        ds = gdal.Open(str(path))
+    except RuntimeError:
+        ds = None
+    table = ds.GetRasterBand(1).GetColorTable() if ds is not None else None
+    out = []
+    for k, class_id in enumerate(sorted(int(i) for i in ids)):
+        entry = table.GetColorEntry(class_id) if table is not None and class_id < table.GetCount() else None
+        colour = tuple(int(v) for v in entry[:3]) if entry is not None else default_color(k)
+        out.append(ClassInfo(class_id, names.get(class_id, f"class {class_id}"), colour))
+    return out
+

@@ -280,7 +280,7 @@ def test_a_run_scored_on_a_sample_of_an_earlier_map_of_the_scene_gives_the_sampl
         feature.SetField("class_id", int(truth[row, col]))
         layer.SetFeature(feature)
     ds = None
-    second = classify_scene(scene, labels, tmp_path / "second", classes_path=classes, method="svm", seed=0,
+    classify_scene(scene, labels, tmp_path / "second", classes_path=classes, method="svm", seed=0,
                             validation_path=points)
     area = json.loads((tmp_path / "second" / "metrics.json").read_text())["area_adjusted"]
     with rasterio.open(first.class_map) as a, rasterio.open(tmp_path / "second" / "classification.tif") as b:

@@ -192,6 +192,26 @@ def test_a_temporary_output_loads_named(hypersynth_plugin, files, qgis_new_proje
     layer = loaded[result["OUTPUT"]]
     assert layer.name() == "validation points to label (12 points, seed 2)" and layer.featureCount() == 12
     assert {"point_id", "class_id"} <= set(layer.fields().names())
+    # ready to label: class_id picked by the map's class names, point_id not to be typed over, hollow until labelled
+    setup = layer.editorWidgetSetup(layer.fields().indexOf("class_id"))
+    assert setup.type() == "ValueMap" and setup.config()["map"] == [{"water": 1}, {"meadow": 2}, {"roof": 3}]
+    assert layer.editFormConfig().readOnly(layer.fields().indexOf("point_id"))
+    renderer = layer.renderer()
+    assert [(c.value(), c.label()) for c in renderer.categories()] == [
+        (1, "water"), (2, "meadow"), (3, "roof"), ("", "not labelled yet")]
+    categories = renderer.categories()  # held: a category's symbol lives as long as its category
+    assert categories[0].symbol().symbolLayer(1).color().getRgb()[:3] == CLASSES[0].color  # the map's colours
+    from qgis.core import QgsRenderContext
+
+    feature = next(layer.getFeatures())  # class_id NULL: drawn with the "not labelled yet" symbol
+    context = QgsRenderContext()
+    renderer.startRender(context, layer.fields())
+    drawn = renderer.symbolForFeature(feature, context)
+    assert drawn is not None and drawn.symbolLayer(0).properties() == categories[3].symbol().symbolLayer(0).properties()
+    feature.setAttribute("class_id", 2)  # labelled meadow: the meadow dot
+    drawn = renderer.symbolForFeature(feature, context)
+    assert drawn.symbolLayer(1).color().getRgb()[:3] == CLASSES[1].color
+    renderer.stopRender(context)
 
 
 def test_a_map_without_georeference_is_drawn_as_a_flatgeobuf(hypersynth_plugin, tmp_path, qgis_new_project,
