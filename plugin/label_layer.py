@@ -244,7 +244,7 @@ def style_label_layer(layer: QgsVectorLayer, classes: Sequence[ClassInfo]) -> No
 def prepare_sample_for_labelling(layer: QgsVectorLayer, classes: Sequence[ClassInfo]) -> None:
     """Ready a validation sample's points (:func:`~..core.evaluation.sampling.sample_validation`) for the analyst:
     ``class_id`` chosen by class name from a list (the map's classes, ``classes``) in the attribute form, ``point_id``
-    read-only, and the points drawn hollow until labelled, then in their class's colour."""
+    and the file's feature id read-only, and the points drawn hollow until labelled, then in their class's colour."""
     from qgis.core import QgsEditorWidgetSetup, QgsRendererCategory
 
     field = layer.fields().indexOf(CLASS_ID_FIELD)
@@ -253,10 +253,11 @@ def prepare_sample_for_labelling(layer: QgsVectorLayer, classes: Sequence[ClassI
     choices = [{c.name: int(c.id)} for c in sorted(classes, key=lambda c: c.id)]
     layer.setEditorWidgetSetup(field, QgsEditorWidgetSetup("ValueMap", {"map": choices}))
     form = layer.editFormConfig()
-    point_id = layer.fields().indexOf("point_id")
-    if point_id >= 0:
-        form.setReadOnly(point_id, True)
-        layer.setEditFormConfig(form)
+    keys = list(layer.dataProvider().pkAttributeIndexes()) if layer.dataProvider() is not None else []
+    for fixed in [layer.fields().indexOf("point_id"), *keys]:  # the point's names: not typed over by mistake
+        if fixed >= 0:
+            form.setReadOnly(fixed, True)
+    layer.setEditFormConfig(form)
     pending = QgsMarkerSymbol.createSimple({"name": "circle", "color": "0,0,0,0", "outline_color": "255,255,0,255",
                                             "outline_width": "0.6", "size": str(MARKER_SIZE + 2 * HALO_WIDTH)})
     categories = [QgsRendererCategory(int(c.id), label_symbol(c.color, True), c.name)

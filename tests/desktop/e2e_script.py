@@ -188,6 +188,7 @@ class Walkthrough:
         yield from self.reopen_project(plugin, dock)
         yield from self.draw_from_reference(dock, files)
         yield from self.import_product(dock)
+        yield from self.validation_sample(Path(task.result.class_map), files)
 
     def arrange_window(self) -> None:
         """The window fills the screen (no window manager maximises it under Xvfb); the Browser panel makes
@@ -585,6 +586,52 @@ class Walkthrough:
         self.zoom_to(layer)
         yield from self.settle()
         self.screenshot("desktop_5_import")
+
+    def validation_sample(self, class_map: Path, files: Any) -> Iterator[int]:
+        """Draw validation sample on the run's map (Processing, loaded): points ready to label by class name, hollow
+        until labelled; two in three labelled from the ground truth in the layer, not saved; the Accuracy
+        assessment of the edited layer knows them as the sample and says its area figures hold."""
+        import processing
+
+        self.enter("drawing, labelling and assessing a validation sample")
+        points = self.work / "validation" / "check.gpkg"
+        processing.runAndLoadResults("hypersynth:samplevalidation", {
+            "CLASS_MAP": str(class_map), "PER_CLASS": 6, "SEED": 0, "OUTPUT": str(points)})
+        yield from self.settle()
+        layer = next((layer for layer in QgsProject.instance().mapLayers().values()
+                      if layer.name().startswith("validation points to label")), None)
+        setup = layer.editorWidgetSetup(layer.fields().indexOf("class_id")) if layer is not None else None
+        self.require("the validation sample loads ready to label: class names to pick, 6 points a class",
+                     setup is not None and setup.type() == "ValueMap" and layer.featureCount() == 36,
+                     f"layer {layer}; widget {setup.type() if setup else None}")
+        truth = gdal.Open(str(files.ground_truth))
+        x0, dx, _, y0, _, dy = truth.GetGeoTransform()
+        values = truth.ReadAsArray()
+        layer.startEditing()
+        field = layer.fields().indexOf("class_id")
+        for k, feature in enumerate(layer.getFeatures()):
+            if k % 3:  # two in three labelled, as an analyst part-way through
+                point = feature.geometry().asPoint()
+                layer.changeAttributeValue(feature.id(), field,
+                                           int(values[int((point.y() - y0) // dy), int((point.x() - x0) // dx)]))
+        iface.setActiveLayer(layer)
+        for node in QgsProject.instance().layerTreeRoot().findLayers():  # the points over the map they sample
+            shown = node.layer() is layer or Path(node.layer().source()) == class_map
+            node.setItemVisibilityChecked(shown)
+            if shown:
+                node.setItemVisibilityCheckedParentRecursive(True)
+        self.zoom_to(QgsRasterLayer(str(class_map), "map"))
+        yield from self.settle()
+        self.screenshot("desktop_7_validation_sample")
+        result = processing.run("hypersynth:accuracyassessment", {
+            "CLASS_MAP": str(class_map), "VALIDATION": layer, "OUTPUT": str(points.parent / "metrics.json")})
+        area = json.loads(Path(result["OUTPUT"]).read_text()).get("area_adjusted", {})
+        self.check("the edited, unsaved sample is assessed as the stratified random sample it is",
+                   str(area.get("validation_sample", "")).startswith("a stratified random sample of "
+                                                                      f"{class_map.name}: 36 points")
+                   and area.get("validation_sample_problem") is None and layer.isModified(),
+                   f"{area.get('validation_sample')}; problem {area.get('validation_sample_problem')}")
+        layer.rollBack()  # nothing saved, and QGIS closes without asking
 
     def zoom_to(self, layer: QgsRasterLayer) -> None:
         """Fit the layer in the map canvas as it is sized now (docks change its size)."""

@@ -39,9 +39,12 @@ EXPECTED_CHECKS = (  # the checks the walkthrough must have made (a silent skip 
     "an order of several products asks which to open, in QGIS's dialog",
     "a PRISMA product is imported in a task, not opened as GDAL shows it",
     "the imported product is the scene, with its wavelengths",
+    "the validation sample loads ready to label: class names to pick, 6 points a class",
+    "the edited, unsaved sample is assessed as the stratified random sample it is",
 )
 SCREENSHOTS = ("desktop_1_scene.png", "desktop_2_labels.png", "desktop_3_run_dialog.png", "desktop_4_result.png",
-               "desktop_5_choose_product.png", "desktop_5_import.png", "desktop_6_draw_dialog.png", "desktop_6_draw.png")
+               "desktop_5_choose_product.png", "desktop_5_import.png", "desktop_6_draw_dialog.png",
+               "desktop_6_draw.png", "desktop_7_validation_sample.png")
 
 
 def _desktop_helpers() -> ModuleType:

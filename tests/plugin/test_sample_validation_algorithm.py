@@ -196,6 +196,7 @@ def test_a_temporary_output_loads_named(hypersynth_plugin, files, qgis_new_proje
     setup = layer.editorWidgetSetup(layer.fields().indexOf("class_id"))
     assert setup.type() == "ValueMap" and setup.config()["map"] == [{"water": 1}, {"meadow": 2}, {"roof": 3}]
     assert layer.editFormConfig().readOnly(layer.fields().indexOf("point_id"))
+    assert layer.editFormConfig().readOnly(layer.fields().indexOf("fid"))  # the GeoPackage's own feature id
     renderer = layer.renderer()
     assert [(c.value(), c.label()) for c in renderer.categories()] == [
         (1, "water"), (2, "meadow"), (3, "roof"), ("", "not labelled yet")]
