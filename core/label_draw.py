@@ -235,6 +235,7 @@ def write_draw(draw: LabelDraw, scene: Scene, points: str | os.PathLike,
     layer the dock and every command take), their classes beside them (:func:`class_file_beside`, which ``--prompts``
     and the dock's *Load classes…* read) and, when ``validation`` is given, the reference pixels left to validate on
     as a label raster on the scene's grid. The files appear together or none does."""
+    from .evaluation.sampling import remove_design_of
     from .io.classes import classes_to_text
     from .io.write import atomic_output, write_label_raster
 
@@ -252,6 +253,8 @@ def write_draw(draw: LabelDraw, scene: Scene, points: str | os.PathLike,
         _write_points(tmp_points, draw, scene)
         if overwrite:
             drop_stale_parts(points, tmp_points)
+    if overwrite:
+        remove_design_of(points)  # the validation sample these points replaced: its design no longer holds
     draw.points, draw.class_file = points, class_file_beside(points)
     draw.validation = Path(validation) if validation is not None else None
     return draw
@@ -302,7 +305,8 @@ def write_pixel_points(path: Path, rows: np.ndarray, cols: np.ndarray, transform
         srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     driver = ogr.GetDriverByName(POINT_FORMATS[path.suffix.lower()])
     ds = driver.CreateDataSource(str(path))
-    layer = ds.CreateLayer(POINT_LAYER, srs, ogr.wkbPoint) if ds is not None else None
+    options = ["SPATIAL_INDEX=NO"] if path.suffix.lower() == ".fgb" else []  # an index reorders the points
+    layer = ds.CreateLayer(POINT_LAYER, srs, ogr.wkbPoint, options=options) if ds is not None else None
     if layer is None:
         raise OSError(f"could not write {path.name}: {gdal.GetLastErrorMsg() or 'GDAL gave no reason'}")
     for name, kind, _ in fields:

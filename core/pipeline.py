@@ -17,6 +17,7 @@ import numpy as np
 from .attention import ATTENTION_ARRAYS, ATTENTION_FIGURE
 from .device import CPU_ONLY_METHODS, check_device, note_cpu_only
 from .evaluation.assess import assessments_of
+from .evaluation.sampling import check_labelled
 from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings,
                       check_text_weights, clipped_note, fit_method, needs_synthesis_model, resolve_patch_size,
                       run_title, synthesis_config)
@@ -278,6 +279,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         check_labels(labels, scene.valid, classes, labels_name, method, settings)
         validation = None
         if validation_path is not None:
+            check_labelled(validation_path, validation_field)  # a drawn sample not labelled yet: what to do
             label_map, _ = read_labels(validation_path, scene, class_field=validation_field, classes=classes,
                                        min_classes=1)
             validation = scored_validation(label_map, labels, scene, classes, validation_path,
@@ -491,6 +493,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     check_same_wavelengths(meta.get("wavelengths"), scene, "the classifier", "train one on this scene")
     validation = None
     if validation_path is not None:  # checked before the prediction, which can take long on a large scene
+        check_labelled(validation_path, class_field)  # a drawn sample not labelled yet: what to do
         label_map, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes, min_classes=1)
         validation = scored_validation(label_map, None, scene, classes, validation_path)  # not the map
         del label_map

@@ -296,13 +296,11 @@ def write_layer_copy(layer: QgsVectorLayer, path: str, transform_context: Any) -
 def _copy_sample_design(layer: QgsVectorLayer, copy: str) -> None:
     """Put the design of a validation sample (``NAME.design.json`` beside the layer's file) beside the layer's
     copy, so labels still being edited are assessed as the sample they are."""
-    import shutil
-
-    from ..core.evaluation.sampling import design_file
+    from ..core.evaluation.sampling import copy_design
 
     own = layer_file(layer)
-    if own is not None and design_file(own).is_file():
-        shutil.copyfile(design_file(own), design_file(copy))
+    if own is not None:
+        copy_design(own, copy)
 
 
 def validation_field_for(layer: Any, typed: Optional[str]) -> Optional[str]:

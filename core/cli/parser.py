@@ -424,8 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--target-error", type=_number(0, 1, low_open=True), metavar="SE",
                       help="as many points as give the overall accuracy this standard error (0.01: one percentage "
                            "point), given --expected-accuracy, shared by area as --total shares them")
-    p.add_argument("--min-per-class", type=_whole(0), default=50, metavar="N",
-                   help="with --total or --target-error: the least points on any map class (default 50)")
+    p.add_argument("--min-per-class", type=_whole(2), default=50, metavar="N",
+                   help="with --total or --target-error: the least points on any map class, at least 2 (default 50)")
     p.add_argument("--expected-accuracy", type=_accuracies, default=0.8, metavar="U",
                    help="with --target-error: the user's accuracy you expect of the map's classes, one fraction for "
                         "all (default 0.8) or per class id, e.g. 1:0.95,4:0.6")

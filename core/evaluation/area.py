@@ -53,6 +53,9 @@ class AreaEstimate:
     sample_problem: Optional[str] = None  # why points drawn as such a sample cannot be estimated as one here
     sample_points: int = 0  # points the design drew (their labelled share is said beside the figures)
     strata_map: Optional[str] = None  # the map whose classes are the strata, where not this one (Stehman 2014)
+    unsampled_strata: list[str] = field(default_factory=list)  # that map's classes without a scored point
+    covered_share: float = 1.0  # the share of that map's pixels in the strata with scored points
+    sample_left_out: int = 0  # the sample's labelled points left out as pixels the classifier learnt from
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN becomes None)."""
@@ -86,6 +89,10 @@ class AreaEstimate:
             share = self.mapped_pixels[self.samples > 0].sum() / max(int(self.mapped_pixels.sum()), 1)
             covered = (f"; over the map classes with validation pixels, {share * 100:.0f} % of the mapped area: "
                        f"{', '.join(self.unsampled)} {'has' if len(self.unsampled) == 1 else 'have'} none")
+        elif self.unsampled_strata:
+            covered = (f"; over the strata with validation points, {self.covered_share * 100:.0f} % of "
+                       f"{self.strata_map}'s classified area: its {', '.join(self.unsampled_strata)} "
+                       f"{'has' if len(self.unsampled_strata) == 1 else 'have'} none")
         if self.sample and self.strata_map:
             sampled = (f"the validation points are a stratified random sample of {self.strata_map}; Stehman 2014, "
                        f"{self.strata_map}'s classes as strata")
@@ -113,7 +120,15 @@ class AreaEstimate:
         if self.unsampled:
             lines.append(f"No validation pixel lies on the map's {', '.join(self.unsampled)}: what the map calls "
                          "that is left out of the estimates; add validation pixels there.")
-        if self.single:
+        if self.unsampled_strata:
+            lines.append(f"No labelled validation point lies in {self.strata_map}'s "
+                         f"{', '.join(self.unsampled_strata)}, a stratum of the sample: its pixels are left out of the "
+                         "estimates; label its points.")
+        if self.single and self.strata_map:
+            lines.append(f"Only one labelled validation point lies in {self.strata_map}'s {', '.join(self.single)}, a "
+                         "stratum of the sample: a stratum's variance needs at least two, so no interval is given; "
+                         "label more of its points.")
+        elif self.single:
             lines.append(f"Only one validation pixel lies on the map's {', '.join(self.single)}: a map class's "
                          "variance needs at least two (Olofsson et al. 2014 advise 50 or more a class), so no interval "
                          "is given for the OA, the areas and the producer's accuracies, which all depend on it; add "
@@ -125,9 +140,16 @@ class AreaEstimate:
         """When the figures hold: always said, and where the validation points' design is known, whether it does."""
         if self.sample:
             labelled = int(self.samples.sum())
-            left = (f" {labelled:,} of its {self.sample_points:,} points are labelled and scored; the others are left "
-                    "out, which holds if whether a point was labelled has nothing to do with its class."
-                    if labelled < self.sample_points else "")
+            missing = self.sample_points - labelled - self.sample_left_out
+            left = (f" {labelled:,} of its {self.sample_points:,} points are labelled and scored; the {missing:,} "
+                    "others are not labelled (or not on a classified pixel), which holds if that has nothing to do "
+                    "with their class." if missing > 0 else "")
+            if self.sample_left_out:
+                left += (f" {self.sample_left_out:,} of its points lie on pixels the classifier learnt from and are "
+                         "left out: such pixels are mostly mapped right, so the accuracy is, if anything, a little "
+                         "understated.")
+            if self.unsampled or self.unsampled_strata:
+                left += " The figures cover the strata with labelled points only (above)."
             strata = (f" Its strata are {self.strata_map}'s classes, not this map's: the figures are Stehman's (2014) "
                       "estimators for strata other than the map classes, so one sample assesses several maps of the "
                       "same grid." if self.strata_map else "")
@@ -208,7 +230,8 @@ def area_estimate(confusion: np.ndarray, class_ids: Sequence[int], class_names: 
 
 def sample_strata_estimate(strata: np.ndarray, mapped: np.ndarray, truth: np.ndarray, stratum_pixels: dict[int, int],
                            class_ids: Sequence[int], class_names: Sequence[str], mapped_pixels: Sequence[int],
-                           unit: str = "pixels", unit_per_pixel: float = 1.0) -> AreaEstimate:
+                           unit: str = "pixels", unit_per_pixel: float = 1.0,
+                           stratum_names: Optional[dict[int, str]] = None) -> AreaEstimate:
     """The figures of :func:`area_estimate` from a stratified random sample whose strata are not this map's classes
     (another map's, from which the points were drawn): Stehman (2014), "Estimating area and map accuracy for
     stratified random sampling when the strata are different from the map classes", IJRS 35(13), 4923–4939: each
@@ -219,8 +242,10 @@ def sample_strata_estimate(strata: np.ndarray, mapped: np.ndarray, truth: np.nda
 
     Args:
         strata, mapped, truth: ``(n,)`` each scored point's stratum, class on this map and reference class.
-        stratum_pixels: each stratum's pixels (``N_h``); strata without a scored point are left out of the estimate.
+        stratum_pixels: each stratum's pixels (``N_h``); strata without a scored point are left out of the estimate
+            (named in ``unsampled``, their share of the pixels left out of ``covered_share``).
         class_ids, class_names, mapped_pixels: as :func:`area_estimate`'s (the table's rows, this map's counts).
+        stratum_names: what the strata are called (the sampled map's class names), for the notes.
     """
     strata, mapped, truth = (np.asarray(a, dtype=np.int64) for a in (strata, mapped, truth))
     sampled = sorted(int(h) for h in np.unique(strata))
@@ -260,7 +285,7 @@ def sample_strata_estimate(strata: np.ndarray, mapped: np.ndarray, truth: np.nda
         area[c], area_var[c] = estimate(is_true)[0], total_variance(is_true)
     single = counts < 2
     quantity, allocation = disagreement(p.T)
-    names = dict(zip(class_ids, class_names))
+    strata_named = stratum_names or {}
     return AreaEstimate(
         class_ids=[int(c) for c in class_ids], class_names=list(class_names),
         mapped_pixels=np.asarray(mapped_pixels, dtype=np.int64),
@@ -270,7 +295,10 @@ def sample_strata_estimate(strata: np.ndarray, mapped: np.ndarray, truth: np.nda
         users=users, users_ci=Z95 * np.sqrt(users_var), producers=producers, producers_ci=Z95 * np.sqrt(producers_var),
         area=area * unit_per_pixel, area_ci=Z95 * np.sqrt(area_var) * unit_per_pixel, unsampled=[],
         quantity_disagreement=quantity, allocation_disagreement=allocation,
-        single=[names.get(h, f"stratum {h}") for h, one in zip(sampled, single) if one])
+        single=[strata_named.get(h, f"class {h}") for h, one in zip(sampled, single) if one],
+        unsampled_strata=[strata_named.get(h, f"class {h}") for h, n in sorted(stratum_pixels.items())
+                          if n > 0 and h not in sampled],
+        covered_share=total / max(float(sum(stratum_pixels.values())), 1.0))
 
 
 def disagreement(confusion: np.ndarray) -> tuple[float, float]:

@@ -20,6 +20,7 @@ from .metrics import TRAINING_PIXELS, Evaluation, NearTraining, confusion_figure
 
 if TYPE_CHECKING:
     from ..pixel_mask import PixelMask
+    from .sampling import SampleDesign
     from ..scene_maps import MappedScene
 
 log = logging.getLogger("hypersynth")
@@ -52,7 +53,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
     from ..io.classes import read_classes
     from ..io.labels import labels_onto, read_labels
     from ..io.read import dataset_grid, opened_quietly
-    from .sampling import check_labelled
+    from .sampling import check_labelled, read_design
 
     try:
         with opened_quietly(class_map_path) as src:  # a map without georeference: on the pixel grid, no warning
@@ -74,7 +75,8 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
         classes = [ClassInfo(i, categories.get(i, f"class {i}"), default_color(k)) for k, i in enumerate(ids)]
     grid = Scene(cube=np.broadcast_to(np.float32(0), (1, *shape)), valid=np.broadcast_to(True, shape),
                  transform=transform, crs_wkt=crs_wkt, name=Path(class_map_path).stem)  # the grid alone
-    check_labelled(validation_path)  # a drawn sample not labelled yet: what to do, not "no feature with a value"
+    check_labelled(validation_path, class_field)  # a sample not labelled yet: what to do, not "no feature with …"
+    design = read_design(validation_path)  # the points are a sample drawn on a map of this grid: their estimators
     with labels_onto("class map"):  # what does not fit is said of the map, not of a scene
         validation, validated = read_labels(validation_path, grid, class_field=class_field, classes=classes,
                                             min_classes=1)  # one class's accuracy may be checked on its own
@@ -102,7 +104,8 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
             test &= class_ids > 0
             truth.append(labelled[test])
             mapped.append(class_ids[test])
-            at.append(np.flatnonzero(test) + rows.start * shape[1])  # where, should they be a sample's points
+            if design is not None:  # where the sample's points are
+                at.append(np.flatnonzero(test) + rows.start * shape[1])
     truth_all, mapped_all = np.concatenate(truth), np.concatenate(mapped)  # row by row
     if dropped:
         log.warning("%d validation pixels of %s lie on pixels the classifier saved beside the map (%s) learnt from: "
@@ -119,48 +122,54 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
     check_shared_classes(truth_all, mapped_all)
     ev = evaluate(truth_all, mapped_all, classes, mapped_pixels=counts, area_unit=pixel_area_unit(transform, crs_wkt))
     ev.validation_unclassified, ev.validation_left_out = unclassified, told + dropped
-    _estimate_as_sampled(ev, validation_path, shape, transform, counts, np.divmod(np.concatenate(at), shape[1]),
-                         truth_all, mapped_all)
+    if design is not None:
+        _estimate_as_sampled(ev, design, Path(validation_path).name, shape, transform, counts,
+                             np.divmod(np.concatenate(at), shape[1]), truth_all, mapped_all, told + dropped,
+                             unclassified)
     ev.training_pixels = ("left_out_beside" if learnt is not None else "left_out_given" if excluded is not None
                           else "kept" if not training_beside else "unknown")
     return ev
 
 
-def _estimate_as_sampled(ev: Evaluation, validation_path: str | os.PathLike, shape: tuple[int, int],
+def _estimate_as_sampled(ev: Evaluation, design: "SampleDesign", name: str, shape: tuple[int, int],
                          transform: Sequence[float], counts: dict[int, int], at: tuple[np.ndarray, np.ndarray],
-                         truth: np.ndarray, mapped: np.ndarray) -> None:
-    """Where the validation points are a stratified random sample drawn on this map's grid (their design file beside
-    them, :func:`.sampling.read_design`), say so in the area-adjusted figures, which then hold: this map's own
-    (Olofsson et al. 2014, its classes the strata) or, drawn from another map of the grid, Stehman's (2014) for
-    strata other than the map classes. Otherwise the figures stay Olofsson's, with why they only indicate.
-    ``at``: the scored pixels' rows and columns; ``truth``, ``mapped``: their reference and map classes."""
+                         truth: np.ndarray, mapped: np.ndarray, left_out: int = 0, unclassified: int = 0) -> None:
+    """Validation points ``name`` drawn as the stratified random sample ``design`` (:func:`.sampling.read_design`)
+    on this map's grid: say so in the area-adjusted figures, which then hold: this map's own (Olofsson et al. 2014,
+    its classes the strata) or, drawn from another map of the grid, Stehman's (2014) for strata other than the map
+    classes. Otherwise they stay Olofsson's, with why they only indicate. ``at``: the scored pixels' rows and
+    columns; ``truth``, ``mapped``: their reference and map classes; ``counts``: this map's pixels per class;
+    ``left_out``: labelled points left out as training pixels; ``unclassified``: labelled points on no class."""
     from .area import sample_strata_estimate
-    from .sampling import read_design
 
-    design = read_design(validation_path)
-    if design is None or ev.area is None:
+    if ev.area is None:
         return
-    name = Path(validation_path).name
     problem = design.grid_problem(shape, transform)
-    strata = design.strata_at(*at) if problem is None else None
-    if strata is not None and (strata == 0).any():
+    strata = design.strata_at(*at) if problem is None else np.zeros(0, np.int64)
+    same = problem is None and design.same_strata(counts, strata, mapped)
+    classified = sum(n for c, n in counts.items() if c > 0)
+    if problem is None and (strata == 0).any():
         extra = int((strata == 0).sum())
         problem = (f"{name} also labels {extra} pixel{'s that are' if extra > 1 else ' that is'} none of its points "
                    "(labels added to the sample)")
-    elif strata is not None and ev.validation_unclassified and not design.same_strata(counts):
-        problem = (f"{ev.validation_unclassified} of its labelled points lie on pixels this map leaves unclassified, "
-                   "which the sample's strata count")
+    elif problem is None and not same and classified != sum(design.class_pixels.values()):
+        problem = (f"{design.map_name}, which they were drawn from, classifies {sum(design.class_pixels.values()):,} "
+                   f"pixels and this map {classified:,}, so its classes, the strata, do not cover this map")
+    elif problem is None and not same and unclassified:
+        problem = (f"{unclassified} of its labelled points lie on pixels this map leaves unclassified, which the "
+                   "sample's strata count")
     if problem is not None:
         ev.area.sample_problem = problem
         log.warning("%s was drawn as a stratified random sample, but %s: its area figures only indicate", name,
                     problem)
         return
-    if not design.same_strata(counts):  # another map of the grid: the strata are the sampled map's classes
+    if not same:  # another map of the grid: the strata are the sampled map's classes
         area = ev.area
         ev.area = sample_strata_estimate(strata, mapped, truth, design.class_pixels, area.class_ids,
-                                         area.class_names, area.mapped_pixels, area.unit, area.unit_per_pixel)
+                                         area.class_names, area.mapped_pixels, area.unit, area.unit_per_pixel,
+                                         stratum_names=design.class_names)
         ev.area.strata_map = design.map_name
-    ev.area.sample, ev.area.sample_points = design.describe(), design.points
+    ev.area.sample, ev.area.sample_points, ev.area.sample_left_out = design.describe(), design.points, left_out
 
 
 def map_strips(src: Any, path: str | os.PathLike) -> Iterator[tuple[slice, np.ndarray]]:
@@ -271,17 +280,23 @@ def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: 
     rows and columns of the training pixels, to tell the accuracy within ``reach`` pixels of them from the rest
     (:func:`near_training`; ``reach_means``: what that distance is, for the report). Validation points drawn as a
     sample of an earlier map of the scene (:func:`_estimate_as_sampled`) give the sample's area estimates."""
+    from .sampling import read_design
+
     truth, predicted = validation.truth, maps.scored  # (N,) each, row by row
     classified = predicted > 0
     ev = evaluate(truth[classified], predicted[classified], classes, mapped_pixels=maps.pixels,
                   area_unit=pixel_area_unit(scene.transform, scene.crs_wkt))
-    at = np.divmod(validation.flat[classified], scene.shape[1])  # (N,) rows, (N,) cols
     if training is not None and len(training):
-        ev.near_training = near_training(np.stack(at, axis=1), truth[classified] == predicted[classified], training,
-                                         reach, reach_means)
-    if validation.source is not None:  # a sample drawn from an earlier map of the scene: its estimators
-        _estimate_as_sampled(ev, validation.source, scene.shape, scene.transform, maps.pixels, at, truth[classified],
-                             predicted[classified])
+        at = np.stack(np.divmod(validation.flat[classified], scene.shape[1]), axis=1)  # (N, 2) rows, cols
+        ev.near_training = near_training(at, truth[classified] == predicted[classified], training, reach,
+                                         reach_means)
+    design = read_design(validation.source) if validation.source is not None else None
+    if design is not None:  # a sample drawn from an earlier map of the scene: its estimators
+        trained = {(int(r), int(c)) for r, c in (training if training is not None else ())}
+        _estimate_as_sampled(ev, design, Path(validation.source).name, scene.shape, scene.transform, maps.pixels,
+                             np.divmod(validation.flat[classified], scene.shape[1]), truth[classified],
+                             predicted[classified], sum((r, c) in trained for r, c, _ in design.drawn),
+                             int((~classified).sum()))
     return ev
 
 

@@ -10,6 +10,7 @@ its intervals hold. Written here: no library of the field draws such samples fro
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -25,6 +26,10 @@ POINT_ID_FIELD = "point_id"  # 1, 2, ... in the order drawn: a name for a point 
 DEFAULT_PER_CLASS = 50  # Olofsson et al. 2014 (section 5.1.2) advise at least 50 points in every map class
 ALLOCATIONS = ("equal", "proportional")  # per class alike; or by mapped area, each class at least a minimum
 MAX_POINTS = 100_000  # more than anyone labels by eye: a typo in the size, refused with what to give
+MIN_PER_STRATUM = 2  # a stratum's variance needs two points: the least minimum per class a total may give
+POINT_SUFFIXES = (".gpkg", ".shp", ".fgb")  # the point files a design describes (label_draw.POINT_FORMATS)
+
+log = logging.getLogger("hypersynth")
 
 
 class SamplingError(ValueError):
@@ -46,6 +51,7 @@ class SampleDesign:
     transform: tuple[float, ...] = ()  # the map's GDAL geotransform (the pixel grid's, without georeference)
     drawn: list[tuple[int, int, int]] = field(default_factory=list)  # (row, column, stratum) of each point, in
     # point_id order: which stratum a labelled point came from, when another map of the grid is assessed with it
+    points_file: str = ""  # the points' file name: a design is read only beside the file it describes
 
     @property
     def points(self) -> int:
@@ -67,9 +73,11 @@ class SampleDesign:
             return f"they were drawn on another pixel grid ({self.map_name}'s), which this map does not share"
         return None
 
-    def same_strata(self, class_pixels: dict[int, int]) -> bool:
-        """Whether a map with these pixels per class is the one sampled (its classes are the strata)."""
-        return {c: n for c, n in class_pixels.items() if c > 0 and n > 0} == self.class_pixels
+    def same_strata(self, class_pixels: dict[int, int], strata: np.ndarray, mapped: np.ndarray) -> bool:
+        """Whether a map with these pixels per class, classing the scored points (their ``strata``) as ``mapped``,
+        is the one sampled (its classes are the strata)."""
+        return ({c: n for c, n in class_pixels.items() if c > 0 and n > 0} == self.class_pixels
+                and np.array_equal(strata, mapped))
 
     def strata_at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """``(n,)`` the stratum each pixel ``(rows[k], cols[k])`` was drawn from, 0 where it is none of the points."""
@@ -95,7 +103,8 @@ class SampleDesign:
                    class_names={int(k): str(v) for k, v in data.get("class_names", {}).items()},
                    notes=[str(n) for n in data.get("notes", [])],
                    transform=tuple(float(v) for v in data.get("transform", ())),
-                   drawn=[(int(r), int(c), int(h)) for r, c, h in data.get("drawn", [])])
+                   drawn=[(int(r), int(c), int(h)) for r, c, h in data.get("drawn", [])],
+                   points_file=str(data.get("points_file", "")))
 
 
 def design_file(points: str | os.PathLike) -> Path:
@@ -105,32 +114,58 @@ def design_file(points: str | os.PathLike) -> Path:
 
 
 def read_design(points: str | os.PathLike) -> Optional[SampleDesign]:
-    """The design recorded beside the points, None where there is none (labels of any other origin) or it cannot
-    be read (then the assessment treats the points as it treats any labels)."""
+    """The design recorded beside the point file ``points`` for it, None where there is none (labels of any other
+    origin: a raster, another file of the same stem) or it cannot be read (said; the assessment then treats the points
+    as it treats any labels)."""
+    points = Path(points)
     path = design_file(points)
-    if not path.is_file():
+    if points.suffix.lower() not in POINT_SUFFIXES or not path.is_file():
         return None
     try:
-        return SampleDesign.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        design = SampleDesign.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        log.warning("%s cannot be read (%s): %s is assessed as any validation labels", path.name, exc, points.name)
         return None
+    return design if design.points_file in ("", points.name) else None
 
 
-def check_labelled(points: str | os.PathLike) -> None:
-    """Refuse, saying what to do, points drawn here of which none has a class yet (the analyst's step not done).
+def copy_design(points: str | os.PathLike, copy: str | os.PathLike) -> None:
+    """Put the design of the points ``points`` beside their copy ``copy`` (a layer written out with its edits), as
+    the copy's own."""
+    design = read_design(points)
+    if design is not None:
+        design.points_file = Path(copy).name
+        design_file(copy).write_text(json.dumps(design.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+def remove_design_of(points: str | os.PathLike) -> None:
+    """Remove the design beside ``points`` that describes them: their file is being replaced by other points."""
+    if read_design(points) is not None:
+        design_file(points).unlink()
+
+
+def check_labelled(points: str | os.PathLike, class_field: Optional[str] = None) -> None:
+    """Refuse, saying what to do, points drawn here of which none has a class yet (the analyst's step not done);
+    ``class_field``: the field the labels are read from (None or ``class_id``: the sample's own).
 
     Raises:
         SamplingError: naming the file and its points.
     """
     from osgeo import ogr
 
-    from ..label_draw import CLASS_ID_FIELD
+    from ..label_draw import CLASS_ID_FIELD, POINT_LAYER
 
     design = read_design(points)
-    ds = ogr.Open(str(points)) if design is not None else None
-    layer = ds.GetLayer(0) if ds is not None and ds.GetLayerCount() == 1 else None
+    if design is None or (class_field is not None and class_field.lower() != CLASS_ID_FIELD):
+        return  # labels of another origin, or read from a field of the analyst's: the label reader checks them
+    try:
+        ds = ogr.Open(str(points))
+    except RuntimeError:  # GDAL set to raise: the label reader says what is wrong with the file
+        return
+    layer = None if ds is None else ds.GetLayerByName(POINT_LAYER) or (ds.GetLayer(0) if ds.GetLayerCount() == 1
+                                                                        else None)
     if layer is None or layer.GetLayerDefn().GetFieldIndex(CLASS_ID_FIELD) < 0:
-        return  # not the file drawn here (or no longer one layer): the label reader says what it finds
+        return  # no longer the file drawn here: the label reader says what it finds
     layer.SetAttributeFilter(f"{CLASS_ID_FIELD} IS NOT NULL")
     if layer.GetFeatureCount() == 0:
         raise SamplingError(f"{Path(points).name}: none of its {design.points} validation points has a class yet: "
@@ -179,11 +214,17 @@ def allocate(class_pixels: dict[int, int], *, per_class: Optional[int] = None, t
         assert total is not None
         if not 1 <= total <= MAX_POINTS:
             raise SamplingError(f"the total number of points must be 1 to {MAX_POINTS:,}; got {total}")
-        if min_per_class < 0 or min_per_class * len(classes) > total:
+        if min_per_class < MIN_PER_STRATUM:
+            raise SamplingError(f"the minimum per class must be at least {MIN_PER_STRATUM} (a map class's variance "
+                                f"needs two points; Olofsson et al. 2014 advise 50); got {min_per_class}")
+        if min_per_class * len(classes) > total:
             raise SamplingError(f"{total} points cannot give each of the {len(classes)} map classes "
                                 f"{min_per_class}: give a total of at least {min_per_class * len(classes)} or a lower "
                                 "minimum per class")
-        sizes = _proportional(class_pixels, classes, min(total, sum(class_pixels[c] for c in classes)), min_per_class)
+        classified = sum(class_pixels[c] for c in classes)
+        if total > classified:
+            notes.append(f"the map has only {classified} classified pixels: all of them are drawn")
+        sizes = _proportional(class_pixels, classes, min(total, classified), min_per_class)
     for c in classes:
         asked = per_class if per_class is not None else min_per_class
         if class_pixels[c] < asked:
@@ -242,6 +283,22 @@ def draw_points(strips: Iterable[tuple[slice, np.ndarray]], class_pixels: dict[i
     return rows_all[order], cols_all[order], ids_all[order]
 
 
+def _total_for_error(class_pixels: dict[int, int], expected_accuracy: float | dict[int, float], target_error: float,
+                     min_per_class: int) -> tuple[int, list[str]]:
+    """The total for ``target_error`` (:func:`sample_size`), raised to the minimum per class when that asks more (a
+    note says so), refused in the target's terms when it asks more than :data:`MAX_POINTS`."""
+    needed = sample_size(class_pixels, expected_accuracy, target_error)
+    if needed > MAX_POINTS:
+        raise SamplingError(f"a standard error of {target_error:g} needs {needed:,} points, more than the "
+                            f"{MAX_POINTS:,} drawn at most; give a larger target error (e.g. "
+                            f"{target_error * math.sqrt(needed / MAX_POINTS) * 1.01:.3g})")
+    floor = min_per_class * sum(1 for n in class_pixels.values() if n > 0)
+    if needed >= floor:
+        return needed, []
+    return floor, [f"a standard error of {target_error:g} needs {needed} points; {floor} are drawn, so that every "
+                   f"map class gets the minimum of {min_per_class}"]
+
+
 def sample_validation(class_map_path: str | os.PathLike, points: str | os.PathLike, *, seed: int,
                       per_class: Optional[int] = None, total: Optional[int] = None,
                       min_per_class: int = DEFAULT_PER_CLASS, target_error: Optional[float] = None,
@@ -285,11 +342,13 @@ def sample_validation(class_map_path: str | os.PathLike, points: str | os.PathLi
                 for value, n in zip(*np.unique(class_ids[class_ids > 0], return_counts=True)):
                     counts[int(value)] = counts.get(int(value), 0) + int(n)
                 reporter.progress(0.5 * rows.stop / src.height, "counting the map's classes")
+            said = []
             if target_error is not None:
-                total = sample_size(counts, expected_accuracy, target_error)
+                total, said = _total_for_error(counts, expected_accuracy, target_error, min_per_class)
             if per_class is None and total is None:
                 per_class = DEFAULT_PER_CLASS
             sizes, notes = allocate(counts, per_class=per_class, total=total, min_per_class=min_per_class)
+            notes = said + notes
             rows, cols, strata = draw_points(map_strips(src, class_map_path), counts, sizes, seed, src.height,
                                              reporter)
     except rasterio.errors.RasterioIOError as exc:
@@ -300,8 +359,9 @@ def sample_validation(class_map_path: str | os.PathLike, points: str | os.PathLi
                           tuple(float(v) for v in transform), list(zip(rows.tolist(), cols.tolist(), strata.tolist())))
     reporter.progress(0.9, "writing the points")
     design_path = design_file(points)
-    with atomic_output(points, overwrite=overwrite) as tmp_points, \
-            atomic_output(design_path, overwrite=overwrite) as tmp_design:  # both files, or neither
+    design.points_file = points.name
+    with atomic_output(design_path, overwrite=overwrite) as tmp_design, \
+            atomic_output(points, overwrite=overwrite) as tmp_points:  # both, or neither; the points moved first
         write_pixel_points(tmp_points, rows, cols, transform, crs_wkt, [
             (POINT_ID_FIELD, "integer", list(range(1, rows.size + 1))),
             (CLASS_ID_FIELD, "integer", [None] * rows.size)])

@@ -22,7 +22,7 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
-from ...core.evaluation.sampling import DEFAULT_PER_CLASS, MAX_POINTS
+from ...core.evaluation.sampling import DEFAULT_PER_CLASS, MAX_POINTS, MIN_PER_STRATUM
 from ..layers import scene_georeferenced
 from .base import FeedbackReporter, HyperSynthAlgorithm, engine_errors, engine_warnings, when_loaded
 from .draw_labels import DrawLabelsAlgorithm, check_points_name
@@ -114,7 +114,8 @@ class SampleValidationAlgorithm(HyperSynthAlgorithm):
             optional=True, minValue=1, maxValue=MAX_POINTS))
         self.addParameter(QgsProcessingParameterNumber(
             self.MIN_PER_CLASS, self.tr("Minimum points per class (with a total or a target standard error)"),
-            QgsProcessingParameterNumber.Integer, defaultValue=DEFAULT_PER_CLASS, minValue=0, maxValue=MAX_POINTS))
+            QgsProcessingParameterNumber.Integer, defaultValue=DEFAULT_PER_CLASS, minValue=MIN_PER_STRATUM,
+            maxValue=MAX_POINTS))
         target = QgsProcessingParameterNumber(
             self.TARGET_ERROR, self.tr("Target standard error of the overall accuracy (0.01: one percentage point)"),
             QgsProcessingParameterNumber.Double, defaultValue=0.01, minValue=0.0, maxValue=1.0)

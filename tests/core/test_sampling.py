@@ -206,7 +206,8 @@ def test_one_sample_assesses_another_map_of_the_grid_with_the_sampled_maps_strat
     sample_validation(class_map, points, seed=0, per_class=40)
     _label(points, truth)
     other = _map()
-    other[:30] = 2  # another map: calls 2390 water pixels crop
+    stripe = other[:30]  # a view
+    stripe[stripe > 0] = 2  # another map: calls 2375 water pixels crop, classifying the same pixels
     crs = CRS.from_epsg(32633).to_wkt()
     write_class_map(tmp_path / "other.tif", other, CLASSES, transform=TRANSFORM, crs_wkt=crs)
     area = evaluate_map(tmp_path / "other.tif", points).area
@@ -289,3 +290,122 @@ def test_a_run_scored_on_a_sample_of_an_earlier_map_of_the_scene_gives_the_sampl
     assert area["validation_sample"] == design.describe() and area["validation_sample_problem"] is None
     report = (tmp_path / "second" / "report.md").read_text()
     assert "a random sample, so these figures hold" in report
+
+
+def test_a_stratum_without_labelled_points_is_named_and_left_out_of_what_the_figures_cover(class_map, tmp_path):
+    """Another map assessed with a sample whose road points are all unlabelled: the estimates cover water and crop,
+    whose share of map.tif's pixels is said, and road is named as the stratum to label (review of session 42)."""
+    from rasterio.crs import CRS
+
+    truth = _map()
+    points = tmp_path / "check.gpkg"
+    sample_validation(class_map, points, seed=0, per_class=40)
+    _label(points, truth)
+    from osgeo import ogr
+
+    ds = ogr.Open(str(points), 1)
+    layer = ds.GetLayer(0)
+    for feature in layer:
+        if feature.GetField("class_id") == 3:
+            feature.SetFieldNull("class_id")
+            layer.SetFeature(feature)
+    ds = None
+    other = _map()
+    other[60:62, :60] = 1
+    write_class_map(tmp_path / "other.tif", other, CLASSES, transform=TRANSFORM,
+                    crs_wkt=CRS.from_epsg(32633).to_wkt())
+    area = evaluate_map(tmp_path / "other.tif", points).area
+    assert area.strata_map == "map.tif" and area.unsampled_strata == ["road"]
+    assert area.covered_share == pytest.approx((9575 - 40) / 9575)
+    text = area.to_markdown()
+    assert "over the strata with validation points, 100 % of map.tif's classified area: its road has none" in text
+    assert "No labelled validation point lies in map.tif's road" in text and "strata with labelled points only" in text
+
+
+def test_another_map_with_the_same_class_counts_is_still_another_map(class_map, tmp_path):
+    """Two pixels swapped between water and crop leave every class's count as it was: the points' strata, not the
+    counts alone, tell the maps apart (review of session 42)."""
+    from rasterio.crs import CRS
+
+    points = tmp_path / "check.gpkg"
+    design = sample_validation(class_map, points, seed=0, per_class=40)
+    _label(points, _map())
+    (r1, c1, _), (r2, c2, _) = next(p for p in design.drawn if p[2] == 1), next(p for p in design.drawn if p[2] == 2)
+    swapped = _map()
+    swapped[r1, c1], swapped[r2, c2] = 2, 1
+    write_class_map(tmp_path / "swapped.tif", swapped, CLASSES, transform=TRANSFORM,
+                    crs_wkt=CRS.from_epsg(32633).to_wkt())
+    area = evaluate_map(tmp_path / "swapped.tif", points).area
+    assert area.strata_map == "map.tif" and area.sample_problem is None
+
+
+def test_the_design_belongs_to_its_own_point_file(class_map, tmp_path):
+    """A raster or another point file of the same name is no sample; draw-labels replacing a sample's points removes
+    its design; labels read from another field of a sample are not refused as unlabelled (review of session 42)."""
+    from hypersynth.core.io.write import write_label_raster
+
+    points = tmp_path / "check.gpkg"
+    sample_validation(class_map, points, seed=0, per_class=10)
+    write_label_raster(tmp_path / "check.tif", _map(), CLASSES, transform=TRANSFORM, crs_wkt="EPSG:32633")
+    assert read_design(tmp_path / "check.tif") is None and read_design(tmp_path / "check.shp") is None
+    area = evaluate_map(class_map, tmp_path / "check.tif").area
+    assert area.sample is None and area.sample_problem is None  # any validation labels
+    from osgeo import ogr
+
+    ds = ogr.Open(str(points), 1)
+    layer = ds.GetLayer(0)
+    layer.CreateField(ogr.FieldDefn("truth", ogr.OFTInteger))
+    for feature in layer:
+        feature.SetField("truth", 1)
+        layer.SetFeature(feature)
+    ds = None
+    assert evaluate_map(class_map, points, class_field="truth").n_test > 0  # no "none has a class yet"
+    design_file(points).write_text('{"class_pixels": []}')
+    assert read_design(points) is None  # a broken design: said, and the points are any labels
+
+
+def test_draw_labels_replacing_a_sample_removes_its_design(class_map, tmp_path):
+    from hypersynth.core.label_draw import draw_labels, write_draw
+    from hypersynth.core.scene import Scene
+
+    points = tmp_path / "check.gpkg"
+    sample_validation(class_map, points, seed=0, per_class=10)
+    grid = Scene(cube=np.zeros((1, 120, 80), np.float32), valid=np.ones((120, 80), bool), transform=TRANSFORM,
+                 crs_wkt="EPSG:32633", name="grid")
+    draw = draw_labels(_map(), np.ones((120, 80), bool), CLASSES, labels_per_class=2, seed=0)
+    write_draw(draw, grid, points, overwrite=True)
+    assert not design_file(points).exists()
+
+
+def test_a_target_error_smaller_than_the_minimum_asks_and_one_too_fine_is_refused_in_its_terms(class_map, tmp_path):
+    design = sample_validation(class_map, tmp_path / "a.gpkg", seed=0, target_error=0.1, min_per_class=20)
+    assert design.points == 60 and design.notes[0].startswith("a standard error of 0.1 needs 16 points; 60 are drawn")
+    with pytest.raises(SamplingError, match=r"a standard error of 0.001 needs 160,000 points, more than the 100,000"):
+        sample_validation(class_map, tmp_path / "b.gpkg", seed=0, target_error=0.001)
+    with pytest.raises(SamplingError, match="the minimum per class must be at least 2"):
+        sample_validation(class_map, tmp_path / "c.gpkg", seed=0, total=100, min_per_class=1)
+
+
+def test_a_flatgeobuf_keeps_the_points_in_the_order_drawn(class_map, tmp_path):
+    """GDAL's spatial index would sort the features along a curve: the order to label in would follow the map."""
+    from osgeo import ogr
+
+    sample_validation(class_map, tmp_path / "check.fgb", seed=0, per_class=10)
+    ds = ogr.Open(str(tmp_path / "check.fgb"))
+    assert [f.GetField("point_id") for f in ds.GetLayer(0)] == list(range(1, 31))
+
+
+def test_points_on_training_pixels_are_counted_apart_from_the_unlabelled(class_map, tmp_path):
+    from hypersynth.core.io.write import write_label_raster
+
+    points = tmp_path / "check.gpkg"
+    design = sample_validation(class_map, points, seed=0, per_class=10)
+    _label(points, _map())
+    training = np.zeros((120, 80), np.int32)
+    for r, c, h in design.drawn[:3]:
+        training[r, c] = h
+    write_label_raster(tmp_path / "training.tif", training, CLASSES, transform=TRANSFORM, crs_wkt="EPSG:32633")
+    area = evaluate_map(class_map, points, exclude_path=tmp_path / "training.tif").area
+    assert area.sample_left_out == 3 and int(area.samples.sum()) == 27
+    text = area.to_markdown()
+    assert "3 of its points lie on pixels the classifier learnt from" in text and "not labelled" not in text
