@@ -47,6 +47,7 @@ class HyperSynthPlugin:
         self.actions: list[QAction] = []
         self.settings_action: Optional[QAction] = None  # "Settings…" in the menu (not on the toolbar)
         self.classify_action: Optional[QAction] = None  # "Classify with a Saved Classifier…" in the menu
+        self.sample_action: Optional[QAction] = None  # "Draw a Validation Sample…" in the menu
         self.toolbar = None
         self.dock = None
         self.tasks = TaskRunner()
@@ -105,6 +106,12 @@ class HyperSynthPlugin:
                                                 "folder) to a scene of the same sensor"))
         self.classify_action.triggered.connect(self.classify_with_saved)
         self.iface.addPluginToRasterMenu(MENU, self.classify_action)
+        self.sample_action = QAction(self.tr("Draw a Validation Sample…"), self.iface.mainWindow())
+        self.sample_action.setObjectName("hypersynthDrawValidationSample")
+        self.sample_action.setToolTip(self.tr("Points drawn at random from a class map, stratified by its classes, "
+                                              "for you to label: the sample its accuracy and areas hold for"))
+        self.sample_action.triggered.connect(self.draw_validation_sample)
+        self.iface.addPluginToRasterMenu(MENU, self.sample_action)
         self.dock = self._create_dock()
         self.dock.set_preview_model(self.last_bundle)
         self.restore_dock_state()  # the plugin enabled with a project open
@@ -118,11 +125,11 @@ class HyperSynthPlugin:
                 self.toolbar.removeAction(action)
             action.deleteLater()
         self.actions.clear()
-        for menu_action in (self.settings_action, self.classify_action):
+        for menu_action in (self.settings_action, self.classify_action, self.sample_action):
             if menu_action is not None:
                 self.iface.removePluginRasterMenu(MENU, menu_action)
                 menu_action.deleteLater()
-        self.settings_action = self.classify_action = None
+        self.settings_action = self.classify_action = self.sample_action = None
         if self.toolbar is not None:
             self.toolbar.deleteLater()
             self.toolbar = None
@@ -248,6 +255,22 @@ class HyperSynthPlugin:
         if self.last_run is not None and (Path(self.last_run[0]) / CLASSIFIER_FOLDER).is_dir():
             values["MODEL"] = str(Path(self.last_run[0]) / CLASSIFIER_FOLDER)
         return processing.execAlgorithmDialog("hypersynth:classifywithbundle", values) or {}
+
+    def draw_validation_sample(self, *_args: Any) -> dict:
+        """Open Processing's *Draw validation sample* on the last run's class map, when there is one (the layer the
+        project shows of it, else its file). Returns the dialog's results (empty when closed without a run)."""
+        import processing
+
+        from ..core.pipeline import CLASS_MAP
+        from .layers import layer_file, same_file
+
+        values: dict[str, Any] = {}
+        if self.last_run is not None and (Path(self.last_run[0]) / CLASS_MAP).is_file():
+            path = str(Path(self.last_run[0]) / CLASS_MAP)
+            shown = [layer for layer in QgsProject.instance().mapLayers().values()
+                     if same_file(layer_file(layer), path)]
+            values["CLASS_MAP"] = shown[0] if shown else path
+        return processing.execAlgorithmDialog("hypersynth:samplevalidation", values) or {}
 
     def open_settings(self) -> bool:
         """Open the settings dialog (modal); True when the analyst saved new settings."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from qgis.core import QgsApplication, QgsProcessingException
 
@@ -89,6 +90,43 @@ def test_the_menu_opens_classify_with_a_saved_classifier_on_the_docks_scene_and_
         plugin.unload()
     qgis_iface.removePluginRasterMenu.assert_any_call("&HyperSynth", action)
     assert plugin.classify_action is None
+
+
+def test_the_menu_draws_a_validation_sample_of_the_last_runs_map(qgis_iface, qgis_processing, qgis_new_project,
+                                                                  tmp_path, monkeypatch):
+    """Raster ▸ HyperSynth ▸ Draw a Validation Sample… opens Processing's dialog on the last run's class map: the
+    layer the project shows of it."""
+    import processing
+    from qgis.core import QgsRasterLayer
+
+    from hypersynth import classFactory
+    from hypersynth.core.io.write import write_class_map
+    from hypersynth.core.scene import ClassInfo
+
+    opened = []
+    monkeypatch.setattr(processing, "execAlgorithmDialog", lambda alg, values: opened.append((alg, values)) or {})
+    plugin = classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        action = plugin.sample_action
+        assert action.text() == "Draw a Validation Sample…"
+        qgis_iface.addPluginToRasterMenu.assert_any_call("&HyperSynth", action)
+        action.trigger()  # no run yet: nothing filled in
+        assert opened[-1] == ("hypersynth:samplevalidation", {})
+        (tmp_path / "run").mkdir()
+        path = write_class_map(tmp_path / "run" / "classification.tif", np.ones((4, 4), np.int32),
+                               [ClassInfo(1, "water")], transform=(0.0, 1.0, 0.0, 0.0, 0.0, -1.0), crs_wkt=None)
+        plugin.last_run = (str(tmp_path / "run"), "Augment & Classify scene")
+        action.trigger()
+        assert opened[-1][1] == {"CLASS_MAP": str(path)}  # not in the project: its file
+        shown = QgsRasterLayer(str(path), "classes")
+        qgis_new_project.addMapLayer(shown)
+        action.trigger()
+        assert opened[-1][1]["CLASS_MAP"] is shown
+    finally:
+        plugin.unload()
+    qgis_iface.removePluginRasterMenu.assert_any_call("&HyperSynth", action)
+    assert plugin.sample_action is None
 
 
 def test_unload_after_processing_only_leaves_nothing_registered(qgis_iface, qgis_processing):
