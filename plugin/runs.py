@@ -341,14 +341,34 @@ def validation_problem(validation: Any, labels: Any, scene: Any, typed_field: Op
         return f"'{name}' is neither a vector layer nor a label raster; choose points, polygons or a label raster"
     if validation.featureCount() == 0:
         return f"the validation layer '{name}' has no features; label some pixels in it first (or choose none)"
-    if validation_field_for(validation, typed_field) is None:
+    field = validation_field_for(validation, typed_field)
+    if field is None:
         fields = ", ".join(validation.fields().names()) or "none"
         typed = (typed_field or "").strip()
         if typed:
             return f"the validation layer '{name}' has no field '{typed}' (its fields: {fields}); type the class field"
         return (f"the validation layer '{name}' has no field named like a class (class_id, class, label, …; its "
                 f"fields: {fields}); type the field that holds the class")
-    return None
+    return _unlabelled_sample(validation, field)
+
+
+def _unlabelled_sample(layer: QgsVectorLayer, field: str) -> Optional[str]:
+    """What to do when ``layer`` is a validation sample (its design beside its file) of which no point has a class
+    in ``field`` yet, unsaved edits included; None otherwise."""
+    from qgis.core import QgsExpression, QgsFeatureRequest
+
+    from ..core.evaluation.sampling import read_design
+
+    own = layer_file(layer)
+    design = read_design(own) if own is not None else None
+    if design is None:
+        return None
+    request = QgsFeatureRequest().setFilterExpression(f"{QgsExpression.quotedColumnRef(field)} IS NOT NULL")
+    request.setLimit(1).setFlags(QgsFeatureRequest.NoGeometry)
+    if any(True for _ in layer.getFeatures(request)):
+        return None
+    return (f"none of the {design.points} points of the validation sample '{layer.name()}' has a class in {field} "
+            "yet; label them (the class on the ground, not the map's) or choose none")
 
 
 def reads_the_same_labels(a: Any, b: Any) -> bool:

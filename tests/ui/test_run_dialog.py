@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from hypersynth.ui.main_dock import HyperSynthDock
@@ -286,6 +287,36 @@ def test_the_training_labels_are_refused_as_validation_labels(keep, tmp_path, sc
     dialog.validation.setLayer(None)
     dialog.accept()
     assert dialog.result() == RunDialog.Accepted
+
+
+def test_a_validation_sample_not_labelled_yet_is_said_before_the_run(keep, tmp_path, scene_layer, label_layer,
+                                                                     qgis_new_project):
+    """Points drawn by sample-validation and not labelled yet: the dialog says so before the run starts; one label
+    typed in the layer (unsaved) is enough for it to go."""
+    from qgis.core import QgsVectorLayer
+
+    from hypersynth.core.evaluation.sampling import sample_validation
+    from hypersynth.core.io.write import write_class_map
+    from hypersynth.core.scene import ClassInfo
+
+    grid = scene_layer.dataProvider()
+    transform = (scene_layer.extent().xMinimum(), scene_layer.rasterUnitsPerPixelX(), 0.0,
+                 scene_layer.extent().yMaximum(), 0.0, -scene_layer.rasterUnitsPerPixelY())
+    class_map = np.ones((grid.ySize(), grid.xSize()), np.int32)
+    write_class_map(tmp_path / "map.tif", class_map, [ClassInfo(1, "water")], transform=transform,
+                    crs_wkt=scene_layer.crs().toWkt() or None)
+    points = tmp_path / ("check.gpkg" if scene_layer.crs().isValid() else "check.fgb")
+    sample_validation(tmp_path / "map.tif", points, seed=0, per_class=4)
+    sample = QgsVectorLayer(str(points), "check", "ogr")
+    qgis_new_project.addMapLayers([label_layer, sample])
+    dialog = keep(RunDialog(defaults={"output_folder": str(tmp_path / "out")}, scene=scene_layer, labels=label_layer))
+    dialog.validation.setLayer(sample)
+    assert dialog.problems() == ["None of the 4 points of the validation sample 'check' has a class in class_id yet; "
+                                 "label them (the class on the ground, not the map's) or choose none."]
+    assert sample.startEditing()
+    sample.changeAttributeValue(next(sample.getFeatures()).id(), sample.fields().indexOf("class_id"), 1)
+    assert dialog.problems() == []
+    sample.rollBack()
 
 
 def test_the_validation_class_field_must_be_one_of_the_layers_fields(keep, tmp_path, scene_layer, label_layer,
