@@ -253,8 +253,7 @@ def write_draw(draw: LabelDraw, scene: Scene, points: str | os.PathLike,
         _write_points(tmp_points, draw, scene)
         if overwrite:
             drop_stale_parts(points, tmp_points)
-    if overwrite:
-        remove_design_of(points)  # the validation sample these points replaced: its design no longer holds
+    remove_design_of(points)  # a validation sample's design naming these points: they are others now
     draw.points, draw.class_file = points, class_file_beside(points)
     draw.validation = Path(validation) if validation is not None else None
     return draw

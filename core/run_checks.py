@@ -140,7 +140,7 @@ def scored_validation(validation: np.ndarray, labels: Optional[np.ndarray], scen
                          "check that they cover the scene")
     if labels is not None:
         apart = np.ascontiguousarray(labels).ravel()[held.flat] == 0  # (N,) not a training label
-        held = ValidationPixels(held.flat[apart], held.truth[apart])
+        held = ValidationPixels(held.flat[apart], held.truth[apart], left_out=int((~apart).sum()))
     if not held.flat.size:
         raise ValueError(f"every validation pixel of {name} is also a training label, and training pixels are not "
                          "scored; give validation labels beyond the training ones (e.g. the full ground truth)")
@@ -150,7 +150,7 @@ def scored_validation(validation: np.ndarray, labels: Optional[np.ndarray], scen
         raise ValueError(f"the validation labels {name} hold class ids {', '.join(map(str, found[:12]))} and the "
                          f"classes to map are {', '.join(map(str, known))}: none in common, so every pixel would "
                          "count as an error; give validation labels with the same class ids")
-    held.source = str(path)
+    held.source, held.name = str(path), name
     return held
 
 

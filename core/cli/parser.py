@@ -417,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the points to write: .gpkg, .shp or .fgb (.shp or .fgb for a map without georeference); "
                         "NAME.design.json is written beside it")
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--per-class", type=_whole(1), metavar="N",
+    size.add_argument("--per-class", type=_whole(2), metavar="N",
                       help="N points on every map class (default 50, the least Olofsson et al. 2014 advise)")
     size.add_argument("--total", type=_whole(1), metavar="N",
                       help="N points in all, shared by mapped area, each class given at least --min-per-class")

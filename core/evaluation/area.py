@@ -71,6 +71,9 @@ class AreaEstimate:
             "sampled_share_of_map": num(self.sampled_share), "finite_population_correction": True,
             "map_classes_with_one_validation_pixel": list(self.single),
             "validation_sample": self.sample, "validation_sample_problem": self.sample_problem,
+            **({"unsampled_strata": list(self.unsampled_strata), "covered_share_of_strata": num(self.covered_share)}
+               if self.unsampled_strata else {}),
+            **({"sample_points_left_out_as_training": int(self.sample_left_out)} if self.sample_left_out else {}),
             "classes": [{"id": int(c), "name": n, "mapped_pixels": int(m), "validation_pixels": int(s),
                          "mapped_area": num(m * self.unit_per_pixel), "estimated_area": num(a),
                          "estimated_area_ci95": num(ac), "users_accuracy": num(u), "users_accuracy_ci95": num(uc),
@@ -90,7 +93,7 @@ class AreaEstimate:
             covered = (f"; over the map classes with validation pixels, {share * 100:.0f} % of the mapped area: "
                        f"{', '.join(self.unsampled)} {'has' if len(self.unsampled) == 1 else 'have'} none")
         elif self.unsampled_strata:
-            covered = (f"; over the strata with validation points, {self.covered_share * 100:.0f} % of "
+            covered = (f"; over the strata with validation points, {_share_text(self.covered_share)} of "
                        f"{self.strata_map}'s classified area: its {', '.join(self.unsampled_strata)} "
                        f"{'has' if len(self.unsampled_strata) == 1 else 'have'} none")
         if self.sample and self.strata_map:
@@ -105,7 +108,8 @@ class AreaEstimate:
                  f"{self.quantity_disagreement * 100:.2f} points are quantity and "
                  f"{self.allocation_disagreement * 100:.2f} allocation disagreement", "",
                  f"| id | class | mapped ({unit}) | estimated area"
-                 f"{' within the sampled map classes' if self.unsampled else ''} ({unit}) | producer's acc. (%) | "
+                 f"{' within the sampled map classes' if self.unsampled or self.unsampled_strata else ''} ({unit}) | "
+                 "producer's acc. (%) | "
                  "user's acc. (%) |",
                  "|---:|---|---:|---:|---:|---:|"]
         for k, (c, name) in enumerate(zip(self.class_ids, self.class_names)):
@@ -117,9 +121,11 @@ class AreaEstimate:
                   "they fall on; the intervals include the finite population correction, so they shrink to 0 as the "
                   "validation labels cover the whole map (a census has no sampling error). A ± 0.0 at 0 or 100 % "
                   "is the normal approximation's, not certainty. " + self._holds()]
+        more = ("label its points there (or draw a larger sample): labels added beside the sample would make it "
+                "none" if self.sample else "add validation pixels there")
         if self.unsampled:
             lines.append(f"No validation pixel lies on the map's {', '.join(self.unsampled)}: what the map calls "
-                         "that is left out of the estimates; add validation pixels there.")
+                         f"that is left out of the estimates; {more}.")
         if self.unsampled_strata:
             lines.append(f"No labelled validation point lies in {self.strata_map}'s "
                          f"{', '.join(self.unsampled_strata)}, a stratum of the sample: its pixels are left out of the "
@@ -131,8 +137,8 @@ class AreaEstimate:
         elif self.single:
             lines.append(f"Only one validation pixel lies on the map's {', '.join(self.single)}: a map class's "
                          "variance needs at least two (Olofsson et al. 2014 advise 50 or more a class), so no interval "
-                         "is given for the OA, the areas and the producer's accuracies, which all depend on it; add "
-                         "validation pixels there.")
+                         f"is given for the OA, the areas and the producer's accuracies, which all depend on it; "
+                         f"{more}.")
         return "\n".join(lines) + "\n"
 
 
@@ -140,14 +146,17 @@ class AreaEstimate:
         """When the figures hold: always said, and where the validation points' design is known, whether it does."""
         if self.sample:
             labelled = int(self.samples.sum())
-            missing = self.sample_points - labelled - self.sample_left_out
-            left = (f" {labelled:,} of its {self.sample_points:,} points are labelled and scored; the {missing:,} "
-                    "others are not labelled (or not on a classified pixel), which holds if that has nothing to do "
-                    "with their class." if missing > 0 else "")
+            missing = max(self.sample_points - labelled - self.sample_left_out, 0)
+            left = (f" {labelled:,} of its {self.sample_points:,} points are labelled and scored."
+                    if labelled < self.sample_points else "")
+            if missing:
+                left += (f" {missing:,} {'is' if missing == 1 else 'are'} not labelled (or not on a classified "
+                         "pixel) and left out, which holds if that has nothing to do with their class.")
             if self.sample_left_out:
-                left += (f" {self.sample_left_out:,} of its points lie on pixels the classifier learnt from and are "
-                         "left out: such pixels are mostly mapped right, so the accuracy is, if anything, a little "
-                         "understated.")
+                n = self.sample_left_out
+                left += (f" {n:,} labelled {'point lies' if n == 1 else 'points lie'} on pixels the classifier learnt "
+                         "from and {} left out: such pixels are mostly mapped right, so the accuracy is, if anything, "
+                         "a little understated.".format("is" if n == 1 else "are"))
             if self.unsampled or self.unsampled_strata:
                 left += " The figures cover the strata with labelled points only (above)."
             strata = (f" Its strata are {self.strata_map}'s classes, not this map's: the figures are Stehman's (2014) "
@@ -161,6 +170,11 @@ class AreaEstimate:
         return ("These figures hold when the validation pixels are a random sample of the map (simple, or stratified "
                 "by map class); labels brushed where a class is easy to see are not a random sample, and then the "
                 "figures only indicate (draw one: hypersynth sample-validation).")
+
+
+def _share_text(share: float) -> str:
+    """A share as a percentage that never rounds a part to the whole: 99.6 % stays under 100 %."""
+    return f"{share * 100:.0f} %" if share >= 1 or share * 100 < 99.5 else f"{share * 100:.1f} %"
 
 
 def _pm(value: float, half: float, digits: int, thousands: bool = False) -> str:

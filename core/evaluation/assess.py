@@ -75,8 +75,8 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
         classes = [ClassInfo(i, categories.get(i, f"class {i}"), default_color(k)) for k, i in enumerate(ids)]
     grid = Scene(cube=np.broadcast_to(np.float32(0), (1, *shape)), valid=np.broadcast_to(True, shape),
                  transform=transform, crs_wkt=crs_wkt, name=Path(class_map_path).stem)  # the grid alone
-    check_labelled(validation_path, class_field)  # a sample not labelled yet: what to do, not "no feature with …"
     design = read_design(validation_path)  # the points are a sample drawn on a map of this grid: their estimators
+    check_labelled(validation_path, class_field, design)  # a sample not labelled yet: what to do
     with labels_onto("class map"):  # what does not fit is said of the map, not of a scene
         validation, validated = read_labels(validation_path, grid, class_field=class_field, classes=classes,
                                             min_classes=1)  # one class's accuracy may be checked on its own
@@ -252,6 +252,8 @@ class ValidationPixels:
     flat: np.ndarray  # (N,) int64 flat indices (row * W + col) of the scored pixels, ascending (row by row)
     truth: np.ndarray  # (N,) their validation class ids
     source: Optional[str] = None  # the labels' file: a validation sample's design lies beside it
+    name: Optional[str] = None  # what messages call them (a layer copied for a run: the layer, not the copy)
+    left_out: int = 0  # labelled pixels left out as training pixels (a sample's points there are said apart)
 
 
 def validation_pixels(validation: np.ndarray, valid: "np.ndarray | PixelMask", labels: Optional[np.ndarray] = None
@@ -292,11 +294,9 @@ def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: 
                                          reach_means)
     design = read_design(validation.source) if validation.source is not None else None
     if design is not None:  # a sample drawn from an earlier map of the scene: its estimators
-        trained = {(int(r), int(c)) for r, c in (training if training is not None else ())}
-        _estimate_as_sampled(ev, design, Path(validation.source).name, scene.shape, scene.transform, maps.pixels,
-                             np.divmod(validation.flat[classified], scene.shape[1]), truth[classified],
-                             predicted[classified], sum((r, c) in trained for r, c, _ in design.drawn),
-                             int((~classified).sum()))
+        _estimate_as_sampled(ev, design, validation.name or Path(validation.source).name, scene.shape,
+                             scene.transform, maps.pixels, np.divmod(validation.flat[classified], scene.shape[1]),
+                             truth[classified], predicted[classified], validation.left_out, int((~classified).sum()))
     return ev
 
 

@@ -126,7 +126,11 @@ def read_design(points: str | os.PathLike) -> Optional[SampleDesign]:
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         log.warning("%s cannot be read (%s): %s is assessed as any validation labels", path.name, exc, points.name)
         return None
-    return design if design.points_file in ("", points.name) else None
+    if design.points_file != points.name:  # another file's (renamed, or a raster's namesake): not these points'
+        log.info("%s describes %s, not %s: %s is assessed as any validation labels", path.name,
+                 design.points_file or "an unnamed file", points.name, points.name)
+        return None
+    return design
 
 
 def copy_design(points: str | os.PathLike, copy: str | os.PathLike) -> None:
@@ -144,9 +148,11 @@ def remove_design_of(points: str | os.PathLike) -> None:
         design_file(points).unlink()
 
 
-def check_labelled(points: str | os.PathLike, class_field: Optional[str] = None) -> None:
+def check_labelled(points: str | os.PathLike, class_field: Optional[str] = None,
+                   design: Optional[SampleDesign] = None) -> None:
     """Refuse, saying what to do, points drawn here of which none has a class yet (the analyst's step not done);
-    ``class_field``: the field the labels are read from (None or ``class_id``: the sample's own).
+    ``class_field``: the field the labels are read from (None or ``class_id``: the sample's own); ``design``: theirs,
+    when the caller has read it (:func:`read_design`).
 
     Raises:
         SamplingError: naming the file and its points.
@@ -155,7 +161,7 @@ def check_labelled(points: str | os.PathLike, class_field: Optional[str] = None)
 
     from ..label_draw import CLASS_ID_FIELD, POINT_LAYER
 
-    design = read_design(points)
+    design = design or read_design(points)
     if design is None or (class_field is not None and class_field.lower() != CLASS_ID_FIELD):
         return  # labels of another origin, or read from a field of the analyst's: the label reader checks them
     try:
@@ -206,9 +212,9 @@ def allocate(class_pixels: dict[int, int], *, per_class: Optional[int] = None, t
         raise SamplingError("give the points per class or the total, not both")
     notes: list[str] = []
     if per_class is not None:
-        if per_class < 1 or per_class * len(classes) > MAX_POINTS:
-            raise SamplingError(f"points per class must be 1 to {MAX_POINTS // len(classes):,} for "
-                                f"{len(classes)} classes; got {per_class}")
+        if per_class < MIN_PER_STRATUM or per_class * len(classes) > MAX_POINTS:
+            raise SamplingError(f"points per class must be {MIN_PER_STRATUM} to {MAX_POINTS // len(classes):,} for "
+                                f"{len(classes)} classes (a map class's variance needs two); got {per_class}")
         sizes = {c: min(per_class, class_pixels[c]) for c in classes}
     else:
         assert total is not None
@@ -295,8 +301,8 @@ def _total_for_error(class_pixels: dict[int, int], expected_accuracy: float | di
     floor = min_per_class * sum(1 for n in class_pixels.values() if n > 0)
     if needed >= floor:
         return needed, []
-    return floor, [f"a standard error of {target_error:g} needs {needed} points; {floor} are drawn, so that every "
-                   f"map class gets the minimum of {min_per_class}"]
+    return floor, [f"a standard error of {target_error:g} needs {needed} points; the total is raised to {floor}, so "
+                   f"that every map class gets the minimum of {min_per_class} (or all its pixels)"]
 
 
 def sample_validation(class_map_path: str | os.PathLike, points: str | os.PathLike, *, seed: int,

@@ -108,7 +108,8 @@ class SampleValidationAlgorithm(HyperSynthAlgorithm):
             defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(
             self.PER_CLASS, self.tr("Points per class (the same number on every map class)"),
-            QgsProcessingParameterNumber.Integer, defaultValue=DEFAULT_PER_CLASS, minValue=1, maxValue=MAX_POINTS))
+            QgsProcessingParameterNumber.Integer, defaultValue=DEFAULT_PER_CLASS, minValue=MIN_PER_STRATUM,
+            maxValue=MAX_POINTS))
         self.addParameter(QgsProcessingParameterNumber(
             self.TOTAL, self.tr("Total points (shared by mapped area)"), QgsProcessingParameterNumber.Integer,
             optional=True, minValue=1, maxValue=MAX_POINTS))

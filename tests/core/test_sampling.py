@@ -268,7 +268,7 @@ def test_a_run_scored_on_a_sample_of_an_earlier_map_of_the_scene_gives_the_sampl
     scene, labels, truth_file, classes = write_demo_files(tmp_path, size=32, bands=12)
     first = classify_scene(scene, labels, tmp_path / "first", classes_path=classes, method="rf", seed=0)
     points = tmp_path / "check.gpkg"
-    design = sample_validation(first.class_map, points, seed=0, per_class=15)
+    design = sample_validation(first.class_map, points, seed=0, per_class=150)  # most of each class: some on labels
     with rasterio.open(truth_file) as src:
         truth, transform = src.read(1), src.transform
     from osgeo import ogr
@@ -290,6 +290,9 @@ def test_a_run_scored_on_a_sample_of_an_earlier_map_of_the_scene_gives_the_sampl
     assert area["validation_sample"] == design.describe() and area["validation_sample_problem"] is None
     report = (tmp_path / "second" / "report.md").read_text()
     assert "a random sample, so these figures hold" in report
+    with rasterio.open(labels) as src:  # the run's training labels: points on them are left out and said apart
+        on_training = sum(int(src.read(1)[r, c] > 0) for r, c, _ in design.drawn)
+    assert on_training > 0 and area["sample_points_left_out_as_training"] == on_training
 
 
 def test_a_stratum_without_labelled_points_is_named_and_left_out_of_what_the_figures_cover(class_map, tmp_path):
@@ -318,7 +321,9 @@ def test_a_stratum_without_labelled_points_is_named_and_left_out_of_what_the_fig
     assert area.strata_map == "map.tif" and area.unsampled_strata == ["road"]
     assert area.covered_share == pytest.approx((9575 - 40) / 9575)
     text = area.to_markdown()
-    assert "over the strata with validation points, 100 % of map.tif's classified area: its road has none" in text
+    assert "over the strata with validation points, 99.6 % of map.tif's classified area: its road has none" in text
+    assert "estimated area within the sampled map classes" in text  # the areas add up to the strata covered
+    assert area.to_dict()["unsampled_strata"] == ["road"]
     assert "No labelled validation point lies in map.tif's road" in text and "strata with labelled points only" in text
 
 
@@ -379,7 +384,8 @@ def test_draw_labels_replacing_a_sample_removes_its_design(class_map, tmp_path):
 
 def test_a_target_error_smaller_than_the_minimum_asks_and_one_too_fine_is_refused_in_its_terms(class_map, tmp_path):
     design = sample_validation(class_map, tmp_path / "a.gpkg", seed=0, target_error=0.1, min_per_class=20)
-    assert design.points == 60 and design.notes[0].startswith("a standard error of 0.1 needs 16 points; 60 are drawn")
+    assert design.points == 60 and design.notes[0].startswith("a standard error of 0.1 needs 16 points; the total is "
+                                                              "raised to 60")
     with pytest.raises(SamplingError, match=r"a standard error of 0.001 needs 160,000 points, more than the 100,000"):
         sample_validation(class_map, tmp_path / "b.gpkg", seed=0, target_error=0.001)
     with pytest.raises(SamplingError, match="the minimum per class must be at least 2"):
@@ -408,4 +414,5 @@ def test_points_on_training_pixels_are_counted_apart_from_the_unlabelled(class_m
     area = evaluate_map(class_map, points, exclude_path=tmp_path / "training.tif").area
     assert area.sample_left_out == 3 and int(area.samples.sum()) == 27
     text = area.to_markdown()
-    assert "3 of its points lie on pixels the classifier learnt from" in text and "not labelled" not in text
+    assert "3 labelled points lie on pixels the classifier learnt from" in text and "not labelled" not in text
+    assert area.to_dict()["sample_points_left_out_as_training"] == 3
