@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from qgis.core import (
     QgsMapLayer,
@@ -41,19 +41,21 @@ UNGEOREFERENCED_TEMPORARY = ".fgb"  # a temporary output's format for a scene wi
 CLASS_FILE_TITLE = "class file beside the training labels"  # what messages call the <points>_classes.json output
 
 
-class StyleTrainingLabels(QgsProcessingLayerPostProcessorInterface):
-    """Shows the training points in their classes' colours, named, when Processing loads them (main thread)."""
+class StylePointsOnLoad(QgsProcessingLayerPostProcessorInterface):
+    """Styles points by their classes when Processing loads them (main thread): ``style(layer, classes)``, the
+    training labels' colours and names by default (:func:`..label_layer.style_label_layer`)."""
 
-    def __init__(self, classes: list) -> None:
+    def __init__(self, classes: list, style: Optional[Callable[[QgsVectorLayer, list], None]] = None) -> None:
         super().__init__()
         self.classes = classes
+        self.style = style
 
     def postProcessLayer(self, layer: QgsMapLayer, context: QgsProcessingContext,  # noqa: N802 (QGIS API)
                          feedback: QgsProcessingFeedback) -> None:
         from ..label_layer import style_label_layer
 
         if isinstance(layer, QgsVectorLayer) and layer.isValid():
-            style_label_layer(layer, self.classes)
+            (self.style or style_label_layer)(layer, self.classes)
 
 
 class DrawLabelsAlgorithm(HyperSynthAlgorithm):
@@ -230,7 +232,7 @@ class DrawLabelsAlgorithm(HyperSynthAlgorithm):
         # the destinations as Processing registered them to load, not as the engine normalised them
         results: dict[str, Any] = {self.OUTPUT: points, self.CLASS_FILE: str(draw.class_file)}
         self.name_loaded(context, results[self.OUTPUT], f"training labels ({amount_text(draw.split)}, seed {seed})")
-        when_loaded(context, results[self.OUTPUT], StyleTrainingLabels(list(draw.classes)))
+        when_loaded(context, results[self.OUTPUT], StylePointsOnLoad(list(draw.classes)))
         if draw.validation is not None:
             results[self.VALIDATION_OUTPUT] = validation
             self.name_loaded(context, results[self.VALIDATION_OUTPUT],

@@ -7,25 +7,22 @@ from pathlib import Path
 from typing import Any, Optional
 
 from qgis.core import (
-    QgsMapLayer,
     QgsProcessing,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
-    QgsProcessingLayerPostProcessorInterface,
     QgsProcessingOutputFile,
     QgsProcessingOutputNumber,
     QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterVectorDestination,
-    QgsVectorLayer,
 )
 
 from ...core.evaluation.sampling import DEFAULT_PER_CLASS, MAX_POINTS, MIN_PER_STRATUM
 from ..layers import scene_georeferenced
 from .base import FeedbackReporter, HyperSynthAlgorithm, engine_errors, engine_warnings, when_loaded
-from .draw_labels import DrawLabelsAlgorithm, check_points_name
+from .draw_labels import DrawLabelsAlgorithm, StylePointsOnLoad, check_points_name
 from .inputs import existing_layer_file, raster_file, seed_parameter, seed_value
 
 # How many points: the command line's --per-class, --total and --target-error, in the order of SIZE's options
@@ -34,21 +31,6 @@ SIZE_LABELS = {"per_class": "the same number of points on every map class",
                "total": "a total, shared by mapped area (each class at least the minimum)",
                "target_error": "as many as the target standard error needs, shared by mapped area"}
 DESIGN_FILE_TITLE = "design file beside the validation points"  # what messages call the NAME.design.json output
-
-
-class PrepareForLabelling(QgsProcessingLayerPostProcessorInterface):
-    """Readies the loaded points for labelling: class names to pick, hollow until labelled (main thread)."""
-
-    def __init__(self, classes: list) -> None:
-        super().__init__()
-        self.classes = classes
-
-    def postProcessLayer(self, layer: QgsMapLayer, context: QgsProcessingContext,  # noqa: N802 (QGIS API)
-                         feedback: QgsProcessingFeedback) -> None:
-        from ..label_layer import prepare_sample_for_labelling
-
-        if isinstance(layer, QgsVectorLayer) and layer.isValid():
-            prepare_sample_for_labelling(layer, self.classes)
 
 
 class SampleValidationAlgorithm(HyperSynthAlgorithm):
@@ -218,7 +200,10 @@ class SampleValidationAlgorithm(HyperSynthAlgorithm):
                                                          f"seed {seed})")
         from ...core.evaluation.assess import classes_of_map
 
-        when_loaded(context, points, PrepareForLabelling(classes_of_map(class_map, design.class_pixels)))
+        from ..label_layer import prepare_sample_for_labelling
+
+        when_loaded(context, points, StylePointsOnLoad(classes_of_map(class_map, design.class_pixels),
+                                                       prepare_sample_for_labelling))  # ready to label
         feedback.setProgress(100.0)
         return results
 
