@@ -439,6 +439,12 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
             print(f"note: {note}", file=sys.stderr)
         from ..evaluation.sampling import design_file
 
+        if args.json:
+            facts = design.to_dict()
+            print(json.dumps({"points": str(args.out), "design": str(design_file(args.out)),
+                              **{key: facts[key] for key in ("sample_sizes", "class_pixels", "class_names", "seed",
+                                                             "allocation", "notes")}}))
+            return 0
         print(f"drew {design.describe()}\nvalidation points: {args.out}\ntheir design:      {design_file(args.out)}\n"
               "Label each point's class_id by what is on the ground, not by the map, then run "
               f"hypersynth assess --map {args.map} --validation {args.out}")

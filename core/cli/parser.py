@@ -432,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_whole(0, SEED_MAX), default=0, help=f"seed of the draw, 0 to {SEED_MAX} "
                                                                        "(default 0)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files (never the map)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object on stdout instead of the lines: points, design (the two files' paths), "
+                        "sample_sizes and class_pixels (by map class id), class_names, seed, allocation, notes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     helptext = "synthesise labelled patches from a model bundle and a prompt"

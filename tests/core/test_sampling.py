@@ -255,6 +255,11 @@ def test_the_command_draws_and_tells_what_to_do_next(class_map, tmp_path, capsys
     assert cli_main(["sample-validation", "--map", str(class_map), "--out", str(tmp_path / "u.gpkg"),
                      "--expected-accuracy", "1.5"]) == 2
     assert "expected a fraction between 0 and 1" in capsys.readouterr().err
+    assert cli_main(["sample-validation", "--map", str(class_map), "--out", str(tmp_path / "j.gpkg"), "--json",
+                     "--per-class", "5", "--quiet"]) == 0
+    facts = json.loads(capsys.readouterr().out)  # one strict JSON object, for scripts
+    assert facts["points"] == str(tmp_path / "j.gpkg") and facts["design"] == str(tmp_path / "j.design.json")
+    assert facts["sample_sizes"] == {"1": 5, "2": 5, "3": 5} and facts["allocation"] == "equal"
 
 
 def test_a_run_scored_on_a_sample_of_an_earlier_map_of_the_scene_gives_the_samples_estimates(tmp_path):
