@@ -154,9 +154,9 @@ class AreaEstimate:
                          "pixel) and left out, which holds if that has nothing to do with their class.")
             if self.sample_left_out:
                 n = self.sample_left_out
-                left += (f" {n:,} labelled {'point lies' if n == 1 else 'points lie'} on pixels the classifier learnt "
-                         "from and {} left out: such pixels are mostly mapped right, so the accuracy is, if anything, "
-                         "a little understated.".format("is" if n == 1 else "are"))
+                left += (f" {n:,} labelled {'point lies on a pixel' if n == 1 else 'points lie on pixels'} the "
+                         f"classifier learnt from and {'is' if n == 1 else 'are'} left out: such pixels are mostly "
+                         "mapped right, so the accuracy is, if anything, a little understated.")
             if self.unsampled or self.unsampled_strata:
                 left += " The figures cover the strata with labelled points only (above)."
             strata = (f" Its strata are {self.strata_map}'s classes, not this map's: the figures are Stehman's (2014) "

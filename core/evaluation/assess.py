@@ -123,21 +123,22 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
     ev = evaluate(truth_all, mapped_all, classes, mapped_pixels=counts, area_unit=pixel_area_unit(transform, crs_wkt))
     ev.validation_unclassified, ev.validation_left_out = unclassified, told + dropped
     if design is not None:
-        _estimate_as_sampled(ev, design, Path(validation_path).name, shape, transform, counts,
-                             np.divmod(np.concatenate(at), shape[1]), truth_all, mapped_all, told + dropped,
+        _estimate_as_sampled(ev, design, Path(validation_path).name, Path(class_map_path).name, shape, transform,
+                             counts, np.divmod(np.concatenate(at), shape[1]), truth_all, mapped_all, told + dropped,
                              unclassified)
     ev.training_pixels = ("left_out_beside" if learnt is not None else "left_out_given" if excluded is not None
                           else "kept" if not training_beside else "unknown")
     return ev
 
 
-def _estimate_as_sampled(ev: Evaluation, design: "SampleDesign", name: str, shape: tuple[int, int],
+def _estimate_as_sampled(ev: Evaluation, design: "SampleDesign", name: str, map_name: str, shape: tuple[int, int],
                          transform: Sequence[float], counts: dict[int, int], at: tuple[np.ndarray, np.ndarray],
                          truth: np.ndarray, mapped: np.ndarray, left_out: int = 0, unclassified: int = 0) -> None:
     """Validation points ``name`` drawn as the stratified random sample ``design`` (:func:`.sampling.read_design`)
     on this map's grid: say so in the area-adjusted figures, which then hold: this map's own (Olofsson et al. 2014,
     its classes the strata) or, drawn from another map of the grid, Stehman's (2014) for strata other than the map
-    classes. Otherwise they stay Olofsson's, with why they only indicate. ``at``: the scored pixels' rows and
+    classes. Otherwise they stay Olofsson's, with why they only indicate. ``map_name``: this map's file name (a
+    sampled map of the same name is called by its path). ``at``: the scored pixels' rows and
     columns; ``truth``, ``mapped``: their reference and map classes; ``counts``: this map's pixels per class;
     ``left_out``: labelled points left out as training pixels; ``unclassified``: labelled points on no class."""
     from .area import sample_strata_estimate
@@ -168,8 +169,9 @@ def _estimate_as_sampled(ev: Evaluation, design: "SampleDesign", name: str, shap
         ev.area = sample_strata_estimate(strata, mapped, truth, design.class_pixels, area.class_ids,
                                          area.class_names, area.mapped_pixels, area.unit, area.unit_per_pixel,
                                          stratum_names=design.class_names)
-        ev.area.strata_map = design.map_name
-    ev.area.sample, ev.area.sample_points, ev.area.sample_left_out = design.describe(), design.points, left_out
+        ev.area.strata_map = design.map_label(map_name)
+    ev.area.sample, ev.area.sample_points = design.describe(None if same else map_name), design.points
+    ev.area.sample_left_out = left_out
 
 
 def map_strips(src: Any, path: str | os.PathLike) -> Iterator[tuple[slice, np.ndarray]]:
@@ -294,7 +296,9 @@ def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: 
                                          reach_means)
     design = read_design(validation.source) if validation.source is not None else None
     if design is not None:  # a sample drawn from an earlier map of the scene: its estimators
-        _estimate_as_sampled(ev, design, validation.name or Path(validation.source).name, scene.shape,
+        from ..pipeline import CLASS_MAP  # what the run's map is called (here: no import loop)
+
+        _estimate_as_sampled(ev, design, validation.name or Path(validation.source).name, CLASS_MAP, scene.shape,
                              scene.transform, maps.pixels, np.divmod(validation.flat[classified], scene.shape[1]),
                              truth[classified], predicted[classified], validation.left_out, int((~classified).sum()))
     return ev

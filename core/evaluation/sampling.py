@@ -52,16 +52,22 @@ class SampleDesign:
     drawn: list[tuple[int, int, int]] = field(default_factory=list)  # (row, column, stratum) of each point, in
     # point_id order: which stratum a labelled point came from, when another map of the grid is assessed with it
     points_file: str = ""  # the points' file name: a design is read only beside the file it describes
+    map_path: str = ""  # the class map's full path when drawn: names it where another map has the same file name
 
     @property
     def points(self) -> int:
         return sum(self.sample_sizes.values())
 
-    def describe(self) -> str:
-        """One line for the analyst: how many points on which map, drawn how."""
+    def map_label(self, other: Optional[str] = None) -> str:
+        """What to call the sampled map beside a map whose file is named ``other``: its file name, or its full path
+        where that is the same name (every run's map is classification.tif)."""
+        return self.map_path if other == self.map_name and self.map_path else self.map_name
+
+    def describe(self, other: Optional[str] = None) -> str:
+        """One line for the analyst: how many points on which map (told from a map named ``other``), drawn how."""
         sizes = ", ".join(f"{self.class_names.get(c, f'class {c}')} {n}" for c, n in sorted(self.sample_sizes.items()))
         how = "the same number per map class" if self.allocation == "equal" else "by mapped area, with a minimum"
-        return (f"a stratified random sample of {self.map_name}: {self.points} points over "
+        return (f"a stratified random sample of {self.map_label(other)}: {self.points} points over "
                 f"{len(self.sample_sizes)} map classes ({how}: {sizes}), seed {self.seed}")
 
     def grid_problem(self, shape: tuple[int, int], transform: Sequence[float]) -> Optional[str]:
@@ -104,7 +110,7 @@ class SampleDesign:
                    notes=[str(n) for n in data.get("notes", [])],
                    transform=tuple(float(v) for v in data.get("transform", ())),
                    drawn=[(int(r), int(c), int(h)) for r, c, h in data.get("drawn", [])],
-                   points_file=str(data.get("points_file", "")))
+                   points_file=str(data.get("points_file", "")), map_path=str(data.get("map_path", "")))
 
 
 def design_file(points: str | os.PathLike) -> Path:
@@ -365,7 +371,7 @@ def sample_validation(class_map_path: str | os.PathLike, points: str | os.PathLi
                           tuple(float(v) for v in transform), list(zip(rows.tolist(), cols.tolist(), strata.tolist())))
     reporter.progress(0.9, "writing the points")
     design_path = design_file(points)
-    design.points_file = points.name
+    design.points_file, design.map_path = points.name, str(Path(class_map_path).resolve())
     with atomic_output(design_path, overwrite=overwrite) as tmp_design, \
             atomic_output(points, overwrite=overwrite) as tmp_points:  # both, or neither; the points moved first
         write_pixel_points(tmp_points, rows, cols, transform, crs_wkt, [

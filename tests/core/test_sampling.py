@@ -287,12 +287,14 @@ def test_a_run_scored_on_a_sample_of_an_earlier_map_of_the_scene_gives_the_sampl
         layer.SetFeature(feature)
     ds = None
     classify_scene(scene, labels, tmp_path / "second", classes_path=classes, method="svm", seed=0,
-                            validation_path=points)
+                   validation_path=points)
     area = json.loads((tmp_path / "second" / "metrics.json").read_text())["area_adjusted"]
     with rasterio.open(first.class_map) as a, rasterio.open(tmp_path / "second" / "classification.tif") as b:
         assert (a.read(1) != b.read(1)).any()  # another map: its classes are not the strata
-    assert area["method"] == "Stehman 2014, strata = the classes of classification.tif"
-    assert area["validation_sample"] == design.describe() and area["validation_sample_problem"] is None
+    first_map = str(Path(first.class_map).resolve())  # both maps are classification.tif: the sampled one by its path
+    assert area["method"] == f"Stehman 2014, strata = the classes of {first_map}"
+    assert area["validation_sample"].startswith(f"a stratified random sample of {first_map}: ")
+    assert area["validation_sample_problem"] is None
     report = (tmp_path / "second" / "report.md").read_text()
     assert "a random sample, so these figures hold" in report
     with rasterio.open(labels) as src:  # the run's training labels: points on them are left out and said apart
