@@ -24,7 +24,6 @@ from ..progress import NULL_REPORTER, Reporter
 DESIGN_SUFFIX = ".design.json"  # beside the points: what was drawn from which map, read back by the assessment
 POINT_ID_FIELD = "point_id"  # 1, 2, ... in the order drawn: a name for a point when two people label them
 DEFAULT_PER_CLASS = 50  # Olofsson et al. 2014 (section 5.1.2) advise at least 50 points in every map class
-ALLOCATIONS = ("equal", "proportional")  # per class alike; or by mapped area, each class at least a minimum
 MAX_POINTS = 100_000  # more than anyone labels by eye: a typo in the size, refused with what to give
 MIN_PER_STRATUM = 2  # a stratum's variance needs two points: the least minimum per class a total may give
 POINT_SUFFIXES = (".gpkg", ".shp", ".fgb")  # the point files a design describes (label_draw.POINT_FORMATS)
