@@ -115,7 +115,7 @@ def _without_training_pixels(validation: ValidationPixels, training: Optional[np
     log.warning("%d validation pixels of %s lie at the positions of pixels the classifier learnt from %s: they are "
                 "left out of the accuracy, as a training run leaves them out; %s", int(learnt.sum()),
                 Path(path).name, where, another_date)
-    return ValidationPixels(validation.flat[~learnt], validation.truth[~learnt], validation.source, validation.name,
+    return ValidationPixels(validation.flat[~learnt], validation.truth[~learnt], validation.design, validation.name,
                             validation.left_out + int(learnt.sum()))
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from .attention import ATTENTION_ARRAYS, ATTENTION_FIGURE
 from .device import CPU_ONLY_METHODS, check_device, note_cpu_only
 from .evaluation.assess import assessments_of
-from .evaluation.sampling import check_labelled
+from .evaluation.sampling import labelled_sample_design
 from .methods import (METHOD_TITLES, MODEL_METHODS, SYNTHESISING_METHODS, FittedMethod, MethodSettings,
                       check_text_weights, clipped_note, fit_method, needs_synthesis_model, resolve_patch_size,
                       run_title, synthesis_config)
@@ -279,11 +279,11 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         check_labels(labels, scene.valid, classes, labels_name, method, settings)
         validation = None
         if validation_path is not None:
-            check_labelled(validation_path, validation_field)  # a drawn sample not labelled yet: what to do
+            design = labelled_sample_design(validation_path, validation_field)  # unlabelled: said what to do
             label_map, _ = read_labels(validation_path, scene, class_field=validation_field, classes=classes,
                                        min_classes=1)
             validation = scored_validation(label_map, labels, scene, classes, validation_path,
-                                           names.get("validation labels"))  # not the map
+                                           names.get("validation labels"), design)  # not the map
             del label_map
         check_patch_fits(settings, scene)
         check_model_fits(settings, scene)
@@ -392,7 +392,8 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
         from .evaluation.assess import evaluate_scored, write_evaluation
 
         reach, reach_means = _reach(fitted.classifier)
-        ev = evaluate_scored(validation, maps, used, scene, training=training, reach=reach, reach_means=reach_means)
+        ev = evaluate_scored(validation, maps, used, scene, training=training, reach=reach, reach_means=reach_means,
+                             map_name=CLASS_MAP)
         write_evaluation(ev, out, warnings)
     with_attention = False
     if fitted.synthesis_model is not None:
@@ -493,9 +494,9 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     check_same_wavelengths(meta.get("wavelengths"), scene, "the classifier", "train one on this scene")
     validation = None
     if validation_path is not None:  # checked before the prediction, which can take long on a large scene
-        check_labelled(validation_path, class_field)  # a drawn sample not labelled yet: what to do
+        design = labelled_sample_design(validation_path, class_field)  # unlabelled: said what to do
         label_map, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes, min_classes=1)
-        validation = scored_validation(label_map, None, scene, classes, validation_path)  # not the map
+        validation = scored_validation(label_map, None, scene, classes, validation_path, design=design)  # not the map
         del label_map
         own = own_training_pixels(meta, scene)  # the pixels it learnt from, where this scene holds them, or None
         validation = _without_training_pixels(validation, own, scene.shape[1], validation_path)
@@ -514,7 +515,8 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
             warn_of_scale(scene, cube.typical_value(), meta.get("median_value"))
         if validation is not None:
             reach, reach_means = _reach(clf)
-            ev = evaluate_scored(validation, maps, classes, scene, training=own, reach=reach, reach_means=reach_means)
+            ev = evaluate_scored(validation, maps, classes, scene, training=own, reach=reach, reach_means=reach_means,
+                                 map_name=CLASS_MAP)
         read = [("saved classifier", model_path), ("scene file", scene_path), ("validation labels", validation_path)]
         if ev is not None:  # what the run warned of so far (the scale check's, say), and what the run was
             write_evaluation(ev, staging, said, run=run_record("classified with a saved model", read,

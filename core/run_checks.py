@@ -20,6 +20,7 @@ from .methods import MethodSettings
 from .scene import ClassInfo, Scene
 
 if TYPE_CHECKING:
+    from .evaluation.sampling import SampleDesign
     from .ldm.model import SynthesisModel
 
 log = logging.getLogger("hypersynth")
@@ -129,7 +130,7 @@ def read_labels_and_classes(labels_path: str | os.PathLike, scene: Scene,
 
 def scored_validation(validation: np.ndarray, labels: Optional[np.ndarray], scene: Scene,
                       classes: list[ClassInfo], path: str | os.PathLike,
-                      name: Optional[str] = None) -> ValidationPixels:
+                      name: Optional[str] = None, design: Optional[SampleDesign] = None) -> ValidationPixels:
     """The validation pixels a run scores (:func:`~.evaluation.assess.validation_pixels`), refused before the run
     trains when they cannot score it: none left apart from the training labels (those are not scored), or no class
     id in common with the classes the map can hold (``name``: what messages call them; None: the file's name)."""
@@ -150,7 +151,7 @@ def scored_validation(validation: np.ndarray, labels: Optional[np.ndarray], scen
         raise ValueError(f"the validation labels {name} hold class ids {', '.join(map(str, found[:12]))} and the "
                          f"classes to map are {', '.join(map(str, known))}: none in common, so every pixel would "
                          "count as an error; give validation labels with the same class ids")
-    held.source, held.name = str(path), name
+    held.design, held.name = design, name  # a drawn sample's design (labelled_sample_design), for its estimators
     return held
 
 

@@ -269,34 +269,31 @@ def sample_strata_estimate(strata: np.ndarray, mapped: np.ndarray, truth: np.nda
     total = float(sizes.sum())  # the pixels the sampled strata cover
     members = [strata == h for h in sampled]
 
-    def estimate(y: np.ndarray) -> tuple[float, np.ndarray]:  # Ŷ = Σ N_h ȳ_h, and each stratum's ȳ_h
-        means = np.array([y[m].mean() for m in members])
-        return float((sizes * means).sum()), means
+    def estimate(y: np.ndarray) -> float:  # the stratified total Ŷ = Σ N_h ȳ_h
+        return float(sum(size * y[m].mean() for size, m in zip(sizes, members)))
 
-    def ratio(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:  # R̂ = Ŷ / X̂ and its variance (eq. 12)
-        y_total, _ = estimate(y)
-        x_total, _ = estimate(x)
-        if x_total <= 0:
-            return math.nan, math.nan
-        r = y_total / x_total
-        terms = [np.var(y[m] - r * x[m], ddof=1) / n if n > 1 else math.nan for m, n in zip(members, counts)]
-        return r, float(np.sum(sizes ** 2 * fpc * np.array(terms))) / x_total ** 2
-
-    def total_variance(y: np.ndarray) -> float:  # V(Ŷ) = Σ N_h² (1 − n_h/N_h) s²_yh / n_h
-        terms = [np.var(y[m], ddof=1) / n if n > 1 else math.nan for m, n in zip(members, counts)]
+    def variance(d: np.ndarray) -> float:  # Σ N_h² (1 − n_h/N_h) s²_dh / n_h: of Ŷ for d = y, of X̂·R̂ for d = y − R̂x
+        terms = [np.var(d[m], ddof=1) / n if n > 1 else math.nan for m, n in zip(members, counts)]
         return float(np.sum(sizes ** 2 * fpc * np.array(terms)))
 
+    def ratio(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:  # R̂ = Ŷ / X̂ and its linearised variance
+        x_total = estimate(x)
+        if x_total <= 0:
+            return math.nan, math.nan
+        r = estimate(y) / x_total
+        return r, variance(y - r * x) / x_total ** 2
+
     k = len(class_ids)
-    p = np.array([[estimate((mapped == i) & (truth == j))[0] / total for j in class_ids] for i in class_ids])  # p_ij
+    p = np.array([[estimate((mapped == i) & (truth == j)) / total for j in class_ids] for i in class_ids])  # p_ij
     right = (mapped == truth).astype(np.float64)
-    oa, oa_var = estimate(right)[0] / total, total_variance(right) / total ** 2
+    oa, oa_var = estimate(right) / total, variance(right) / total ** 2
     users, users_var, producers, producers_var = (np.full(k, math.nan) for _ in range(4))
     area, area_var = np.zeros(k), np.zeros(k)
     for c, class_id in enumerate(class_ids):
         on_map, is_true = (mapped == class_id).astype(float), (truth == class_id).astype(float)
         users[c], users_var[c] = ratio(on_map * is_true, on_map)
         producers[c], producers_var[c] = ratio(on_map * is_true, is_true)
-        area[c], area_var[c] = estimate(is_true)[0], total_variance(is_true)
+        area[c], area_var[c] = estimate(is_true), variance(is_true)
     single = counts < 2
     quantity, allocation = disagreement(p.T)
     strata_named = stratum_names or {}

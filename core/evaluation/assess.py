@@ -20,6 +20,7 @@ from .metrics import TRAINING_PIXELS, Evaluation, NearTraining, confusion_figure
 
 if TYPE_CHECKING:
     from ..pixel_mask import PixelMask
+    from ..progress import Reporter
     from .sampling import SampleDesign
     from ..scene_maps import MappedScene
 
@@ -53,7 +54,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
     from ..io.classes import read_classes
     from ..io.labels import labels_onto, read_labels
     from ..io.read import dataset_grid, opened_quietly
-    from .sampling import check_labelled, read_design
+    from .sampling import labelled_sample_design
 
     try:
         with opened_quietly(class_map_path) as src:  # a map without georeference: on the pixel grid, no warning
@@ -61,10 +62,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
                 raise ValueError(f"{Path(class_map_path).name} has {src.count} bands; a class map has one")
             shape = (src.height, src.width)
             transform, crs_wkt = dataset_grid(src)  # a map without georeference: the pixel grid, as the scene's
-            counts: dict[int, int] = {}
-            for _, class_ids in map_strips(src, class_map_path):
-                for value, n in zip(*np.unique(class_ids, return_counts=True)):
-                    counts[int(value)] = counts.get(int(value), 0) + int(n)
+            counts = class_counts(src, class_map_path)
     except rasterio.errors.RasterioIOError as exc:
         raise ValueError(f"cannot read the class map {class_map_path}: {exc}") from exc
     if classes_path:
@@ -75,8 +73,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
         classes = [ClassInfo(i, categories.get(i, f"class {i}"), default_color(k)) for k, i in enumerate(ids)]
     grid = Scene(cube=np.broadcast_to(np.float32(0), (1, *shape)), valid=np.broadcast_to(True, shape),
                  transform=transform, crs_wkt=crs_wkt, name=Path(class_map_path).stem)  # the grid alone
-    design = read_design(validation_path)  # the points are a sample drawn on a map of this grid: their estimators
-    check_labelled(validation_path, class_field, design)  # a sample not labelled yet: what to do
+    design = labelled_sample_design(validation_path, class_field)  # a sample drawn on a map of this grid
     with labels_onto("class map"):  # what does not fit is said of the map, not of a scene
         validation, validated = read_labels(validation_path, grid, class_field=class_field, classes=classes,
                                             min_classes=1)  # one class's accuracy may be checked on its own
@@ -131,7 +128,8 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
     return ev
 
 
-def _estimate_as_sampled(ev: Evaluation, design: "SampleDesign", name: str, map_name: str, shape: tuple[int, int],
+def _estimate_as_sampled(ev: Evaluation, design: SampleDesign, name: str, map_name: Optional[str],
+                         shape: tuple[int, int],
                          transform: Sequence[float], counts: dict[int, int], at: tuple[np.ndarray, np.ndarray],
                          truth: np.ndarray, mapped: np.ndarray, left_out: int = 0, unclassified: int = 0) -> None:
     """Validation points ``name`` drawn as the stratified random sample ``design`` (:func:`.sampling.read_design`)
@@ -172,6 +170,19 @@ def _estimate_as_sampled(ev: Evaluation, design: "SampleDesign", name: str, map_
         ev.area.strata_map = design.map_label(map_name)
     ev.area.sample, ev.area.sample_points = design.describe(None if same else map_name), design.points
     ev.area.sample_left_out = left_out
+
+
+def class_counts(src: Any, path: str | os.PathLike, reporter: Optional[Reporter] = None) -> dict[int, int]:
+    """The pixels of each class id of an open class map (0: unclassified), read a strip at a time
+    (:func:`map_strips`); ``reporter``: told the share read, and asked whether to stop."""
+    counts: dict[int, int] = {}
+    for rows, class_ids in map_strips(src, path):
+        for value, n in zip(*np.unique(class_ids, return_counts=True)):
+            counts[int(value)] = counts.get(int(value), 0) + int(n)
+        if reporter is not None:
+            reporter.check()
+            reporter.progress(rows.stop / src.height, "counting the map's classes")
+    return counts
 
 
 def map_strips(src: Any, path: str | os.PathLike) -> Iterator[tuple[slice, np.ndarray]]:
@@ -253,7 +264,7 @@ class ValidationPixels:
 
     flat: np.ndarray  # (N,) int64 flat indices (row * W + col) of the scored pixels, ascending (row by row)
     truth: np.ndarray  # (N,) their validation class ids
-    source: Optional[str] = None  # the labels' file: a validation sample's design lies beside it
+    design: Optional[SampleDesign] = None  # where the labels are a drawn sample: its design (read once)
     name: Optional[str] = None  # what messages call them (a layer copied for a run: the layer, not the copy)
     left_out: int = 0  # labelled pixels left out as training pixels (a sample's points there are said apart)
 
@@ -277,15 +288,14 @@ def validation_pixels(validation: np.ndarray, valid: "np.ndarray | PixelMask", l
 
 def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: list[ClassInfo], scene: Scene,
                     training: Optional[np.ndarray] = None, reach: int = 1,
-                    reach_means: str = "the neighbouring pixels") -> Evaluation:
+                    reach_means: str = "the neighbouring pixels", map_name: Optional[str] = None) -> Evaluation:
     """A run's map against its validation pixels; ``maps``: what the run kept of the map it wrote
     (:func:`~..scene_maps.predict_and_write_maps`, asked to keep the classes at ``validation.flat``), the classes at
     those pixels and the pixels of each class, for the area figures (in the scene's units). ``training``: ``(M, 2)``
     rows and columns of the training pixels, to tell the accuracy within ``reach`` pixels of them from the rest
     (:func:`near_training`; ``reach_means``: what that distance is, for the report). Validation points drawn as a
-    sample of an earlier map of the scene (:func:`_estimate_as_sampled`) give the sample's area estimates."""
-    from .sampling import read_design
-
+    sample of an earlier map of the scene (:func:`_estimate_as_sampled`; ``map_name``: what the run's map file is
+    called) give the sample's area estimates."""
     truth, predicted = validation.truth, maps.scored  # (N,) each, row by row
     classified = predicted > 0
     ev = evaluate(truth[classified], predicted[classified], classes, mapped_pixels=maps.pixels,
@@ -294,13 +304,11 @@ def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: 
         at = np.stack(np.divmod(validation.flat[classified], scene.shape[1]), axis=1)  # (N, 2) rows, cols
         ev.near_training = near_training(at, truth[classified] == predicted[classified], training, reach,
                                          reach_means)
-    design = read_design(validation.source) if validation.source is not None else None
-    if design is not None:  # a sample drawn from an earlier map of the scene: its estimators
-        from ..pipeline import CLASS_MAP  # what the run's map is called (here: no import loop)
-
-        _estimate_as_sampled(ev, design, validation.name or Path(validation.source).name, CLASS_MAP, scene.shape,
-                             scene.transform, maps.pixels, np.divmod(validation.flat[classified], scene.shape[1]),
-                             truth[classified], predicted[classified], validation.left_out, int((~classified).sum()))
+    if validation.design is not None:  # a sample drawn from an earlier map of the scene: its estimators
+        _estimate_as_sampled(ev, validation.design, validation.name or validation.design.points_file, map_name,
+                             scene.shape, scene.transform, maps.pixels,
+                             np.divmod(validation.flat[classified], scene.shape[1]), truth[classified],
+                             predicted[classified], validation.left_out, int((~classified).sum()))
     return ev
 
 

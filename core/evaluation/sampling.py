@@ -89,6 +89,10 @@ class SampleDesign:
         where = {(r, c): h for r, c, h in self.drawn}  # at most MAX_POINTS
         return np.array([where.get((int(r), int(c)), 0) for r, c in zip(rows, cols)], dtype=np.int64)
 
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the design as JSON to ``path`` (:func:`design_file` of its points)."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
     def to_dict(self) -> dict:
         out = asdict(self)
         for key in ("class_pixels", "sample_sizes", "class_names"):
@@ -144,7 +148,7 @@ def copy_design(points: str | os.PathLike, copy: str | os.PathLike) -> None:
     design = read_design(points)
     if design is not None:
         design.points_file = Path(copy).name
-        design_file(copy).write_text(json.dumps(design.to_dict(), indent=2) + "\n", encoding="utf-8")
+        design.save(design_file(copy))
 
 
 def remove_design_of(points: str | os.PathLike) -> None:
@@ -153,11 +157,11 @@ def remove_design_of(points: str | os.PathLike) -> None:
         design_file(points).unlink()
 
 
-def check_labelled(points: str | os.PathLike, class_field: Optional[str] = None,
-                   design: Optional[SampleDesign] = None) -> None:
-    """Refuse, saying what to do, points drawn here of which none has a class yet (the analyst's step not done);
-    ``class_field``: the field the labels are read from (None or ``class_id``: the sample's own); ``design``: theirs,
-    when the caller has read it (:func:`read_design`).
+def labelled_sample_design(points: str | os.PathLike, class_field: Optional[str] = None) -> Optional[SampleDesign]:
+    """The design of validation labels drawn as a sample (:func:`read_design`; None for labels of any other origin),
+    read once for the assessment or run that scores them; a sample of which no point has a class yet (the analyst's
+    step not done) is refused, saying what to do. ``class_field``: the field the labels are read from (None or
+    ``class_id``: the sample's own).
 
     Raises:
         SamplingError: naming the file and its points.
@@ -166,22 +170,23 @@ def check_labelled(points: str | os.PathLike, class_field: Optional[str] = None,
 
     from ..label_draw import CLASS_ID_FIELD, POINT_LAYER
 
-    design = design or read_design(points)
+    design = read_design(points)
     if design is None or (class_field is not None and class_field.lower() != CLASS_ID_FIELD):
-        return  # labels of another origin, or read from a field of the analyst's: the label reader checks them
+        return design  # labels of another origin, or read from a field of the analyst's: the label reader checks
     try:
         ds = ogr.Open(str(points))
     except RuntimeError:  # GDAL set to raise: the label reader says what is wrong with the file
-        return
+        return design
     layer = None if ds is None else ds.GetLayerByName(POINT_LAYER) or (ds.GetLayer(0) if ds.GetLayerCount() == 1
                                                                         else None)
     if layer is None or layer.GetLayerDefn().GetFieldIndex(CLASS_ID_FIELD) < 0:
-        return  # no longer the file drawn here: the label reader says what it finds
+        return design  # no longer the file drawn here: the label reader says what it finds
     layer.SetAttributeFilter(f"{CLASS_ID_FIELD} IS NOT NULL")
     if layer.GetFeatureCount() == 0:
         raise SamplingError(f"{Path(points).name}: none of its {design.points} validation points has a class yet: "
                             f"fill in each point's {CLASS_ID_FIELD} (the class you see on the ground or in finer "
                             "imagery, not the map's), save, and assess again")
+    return design
 
 
 def sample_size(class_pixels: dict[int, int], expected_accuracy: float | dict[int, float],
@@ -331,7 +336,7 @@ def sample_validation(class_map_path: str | os.PathLike, points: str | os.PathLi
     from ..io.read import dataset_grid, opened_quietly
     from ..io.write import atomic_output
     from ..label_draw import CLASS_ID_FIELD, LabelDrawError, check_draw_outputs, drop_stale_parts, write_pixel_points
-    from .assess import class_names_of_map, map_strips
+    from .assess import class_counts, class_names_of_map, map_strips
 
     if sum(x is not None for x in (per_class, total, target_error)) > 1:
         raise SamplingError("give one of: points per class, a total, or a target standard error")
@@ -347,12 +352,7 @@ def sample_validation(class_map_path: str | os.PathLike, points: str | os.PathLi
             except LabelDrawError as exc:
                 raise SamplingError(str(exc)) from exc
             shape = (src.height, src.width)
-            counts: dict[int, int] = {}
-            for rows, class_ids in map_strips(src, class_map_path):
-                reporter.check()
-                for value, n in zip(*np.unique(class_ids[class_ids > 0], return_counts=True)):
-                    counts[int(value)] = counts.get(int(value), 0) + int(n)
-                reporter.progress(0.5 * rows.stop / src.height, "counting the map's classes")
+            counts = {c: n for c, n in class_counts(src, class_map_path, reporter.sub(0.0, 0.5)).items() if c > 0}
             said = []
             if target_error is not None:
                 total, said = _total_for_error(counts, expected_accuracy, target_error, min_per_class)
@@ -367,16 +367,15 @@ def sample_validation(class_map_path: str | os.PathLike, points: str | os.PathLi
     names = class_names_of_map(class_map_path)
     design = SampleDesign(Path(class_map_path).name, shape, seed, "equal" if per_class is not None else "proportional",
                           dict(sorted(counts.items())), sizes, {c: names[c] for c in sizes if c in names}, notes,
-                          tuple(float(v) for v in transform), list(zip(rows.tolist(), cols.tolist(), strata.tolist())))
+                          tuple(float(v) for v in transform), list(zip(rows.tolist(), cols.tolist(), strata.tolist())),
+                          points_file=points.name, map_path=str(Path(class_map_path).resolve()))
     reporter.progress(0.9, "writing the points")
-    design_path = design_file(points)
-    design.points_file, design.map_path = points.name, str(Path(class_map_path).resolve())
-    with atomic_output(design_path, overwrite=overwrite) as tmp_design, \
+    with atomic_output(design_file(points), overwrite=overwrite) as tmp_design, \
             atomic_output(points, overwrite=overwrite) as tmp_points:  # both, or neither; the points moved first
         write_pixel_points(tmp_points, rows, cols, transform, crs_wkt, [
             (POINT_ID_FIELD, "integer", list(range(1, rows.size + 1))),
             (CLASS_ID_FIELD, "integer", [None] * rows.size)])
-        tmp_design.write_text(json.dumps(design.to_dict(), indent=2) + "\n", encoding="utf-8")
+        design.save(tmp_design)
         if overwrite:
             drop_stale_parts(points, tmp_points)
     reporter.progress(1.0, "done")

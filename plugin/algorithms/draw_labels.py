@@ -202,7 +202,7 @@ class DrawLabelsAlgorithm(HyperSynthAlgorithm):
                                  self.REFERENCE: existing_layer_file(reference_layer), self.CLASSES: classes_path},
                                 {self.OUTPUT: points, CLASS_FILE_TITLE: class_file,
                                  self.VALIDATION_OUTPUT: validation})  # before anything is read or written
-        check_class_file_beside(points, class_file)
+        check_file_beside(points, class_file)
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context).strip() or None
         reference = labels_file(reference_layer, "reference", context, feedback, check_field=True,
                                 class_field=class_field)
@@ -276,11 +276,12 @@ def check_points_name(title: str, destination: str) -> None:
                                  f"written as {formats}: name it {path.stem}.gpkg")
 
 
-def check_class_file_beside(points: str, class_file: str) -> None:
-    """Refuse a class file already beside new training labels: the run would replace it, and it is no earlier draw's
-    (whose points the destination replaces, with the dialog's consent), but maybe the analyst's own."""
-    if Path(class_file).exists() and not Path(points).exists():
-        raise QgsProcessingException(f"{class_file} already exists, and the draw writes the classes of the training "
-                                     f"labels {Path(points).name} there; move it, or give the training labels "
-                                     "another name")
+def check_file_beside(points: str, beside: str, holds: str = "the classes of the training labels",
+                      points_are: str = "the training labels") -> None:
+    """Refuse a file already where a draw writes one beside its new points (``holds``: what it writes there, e.g.
+    the points' classes): the run would replace it, and it is no earlier draw's (whose points the destination
+    replaces, with the dialog's consent), but maybe the analyst's own or another sample's."""
+    if Path(beside).exists() and not Path(points).exists():
+        raise QgsProcessingException(f"{beside} already exists, and the draw writes {holds} {Path(points).name} "
+                                     f"there; move it, or give {points_are} another name")
 

@@ -22,7 +22,7 @@ from qgis.core import (
 from ...core.evaluation.sampling import DEFAULT_PER_CLASS, MAX_POINTS, MIN_PER_STRATUM
 from ..layers import scene_georeferenced
 from .base import FeedbackReporter, HyperSynthAlgorithm, engine_errors, engine_warnings, when_loaded
-from .draw_labels import DrawLabelsAlgorithm, StylePointsOnLoad, check_points_name
+from .draw_labels import DrawLabelsAlgorithm, StylePointsOnLoad, check_file_beside, check_points_name
 from .inputs import existing_layer_file, raster_file, seed_parameter, seed_value
 
 # How many points: the command line's --per-class, --total and --target-error, in the order of SIZE's options
@@ -164,7 +164,7 @@ class SampleValidationAlgorithm(HyperSynthAlgorithm):
         design_path = str(design_file(points))
         self.check_destinations({self.CLASS_MAP: existing_layer_file(map_layer)},
                                 {self.OUTPUT: points, DESIGN_FILE_TITLE: design_path})  # before anything is read
-        check_design_file_beside(points, design_path)
+        check_file_beside(points, design_path, "the design of the validation points", "the points")
         kind = SIZE_KINDS[self.parameterAsEnum(parameters, self.SIZE, context)]
         size: dict[str, Any] = {}
         if kind == "per_class":
@@ -206,11 +206,3 @@ class SampleValidationAlgorithm(HyperSynthAlgorithm):
                                                        prepare_sample_for_labelling))  # ready to label
         feedback.setProgress(100.0)
         return results
-
-
-def check_design_file_beside(points: str, design: str) -> None:
-    """Refuse a design file already beside new validation points: the run would replace it, and it is no earlier
-    draw's (whose points the destination replaces, with the dialog's consent), but another sample's record."""
-    if Path(design).exists() and not Path(points).exists():
-        raise QgsProcessingException(f"{design} already exists, and the draw writes the design of the validation "
-                                     f"points {Path(points).name} there; move it, or give the points another name")
