@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -115,8 +116,8 @@ def _without_training_pixels(validation: ValidationPixels, training: Optional[np
     log.warning("%d validation pixels of %s lie at the positions of pixels the classifier learnt from %s: they are "
                 "left out of the accuracy, as a training run leaves them out; %s", int(learnt.sum()),
                 Path(path).name, where, another_date)
-    return ValidationPixels(validation.flat[~learnt], validation.truth[~learnt], validation.design, validation.name,
-                            validation.left_out + int(learnt.sum()))
+    return replace(validation, flat=validation.flat[~learnt], truth=validation.truth[~learnt],
+                   left_out=validation.left_out + int(learnt.sum()))
 
 
 def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo], scene: Scene,

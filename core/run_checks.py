@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
 
@@ -141,7 +142,7 @@ def scored_validation(validation: np.ndarray, labels: Optional[np.ndarray], scen
                          "check that they cover the scene")
     if labels is not None:
         apart = np.ascontiguousarray(labels).ravel()[held.flat] == 0  # (N,) not a training label
-        held = ValidationPixels(held.flat[apart], held.truth[apart], left_out=int((~apart).sum()))
+        held = replace(held, flat=held.flat[apart], truth=held.truth[apart], left_out=int((~apart).sum()))
     if not held.flat.size:
         raise ValueError(f"every validation pixel of {name} is also a training label, and training pixels are not "
                          "scored; give validation labels beyond the training ones (e.g. the full ground truth)")

@@ -143,7 +143,7 @@ def _estimate_as_sampled(ev: Evaluation, design: SampleDesign, name: str, map_na
 
     if ev.area is None:
         return
-    problem = design.grid_problem(shape, transform)
+    problem = design.grid_problem(shape, transform) or design.displaced()
     strata = design.strata_at(*at) if problem is None else np.zeros(0, np.int64)
     same = problem is None and design.same_strata(counts, strata, mapped)
     classified = sum(n for c, n in counts.items() if c > 0)
@@ -267,6 +267,7 @@ class ValidationPixels:
     design: Optional[SampleDesign] = None  # where the labels are a drawn sample: its design (read once)
     name: Optional[str] = None  # what messages call them (a layer copied for a run: the layer, not the copy)
     left_out: int = 0  # labelled pixels left out as training pixels (a sample's points there are said apart)
+    no_data: int = 0  # labelled pixels on the scene's no-data pixels: not scored, the map leaves them unclassified
 
 
 def validation_pixels(validation: np.ndarray, valid: "np.ndarray | PixelMask", labels: Optional[np.ndarray] = None
@@ -276,14 +277,16 @@ def validation_pixels(validation: np.ndarray, valid: "np.ndarray | PixelMask", l
     training pixel is not scored). Found a strip of rows at a time: no whole-grid mask is made."""
     from ..io.labels import row_strips
 
-    flat, truth = [], []
+    flat, truth, no_data = [], [], 0
     for rows in row_strips(*validation.shape):
-        scored = (validation[rows] > 0) & valid[rows]  # (h, W)
+        labelled = validation[rows] > 0  # (h, W)
+        scored = labelled & valid[rows]
+        no_data += int(labelled.sum() - scored.sum())
         if labels is not None:
             scored &= labels[rows] == 0
         flat.append(np.flatnonzero(scored) + rows.start * validation.shape[1])
         truth.append(validation[rows][scored])
-    return ValidationPixels(np.concatenate(flat).astype(np.int64), np.concatenate(truth))
+    return ValidationPixels(np.concatenate(flat).astype(np.int64), np.concatenate(truth), no_data=no_data)
 
 
 def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: list[ClassInfo], scene: Scene,
@@ -300,6 +303,8 @@ def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: 
     classified = predicted > 0
     ev = evaluate(truth[classified], predicted[classified], classes, mapped_pixels=maps.pixels,
                   area_unit=pixel_area_unit(scene.transform, scene.crs_wkt))
+    unclassified = int((~classified).sum()) + validation.no_data  # the scene's no-data pixels: the map's unclassified
+    ev.validation_unclassified = unclassified
     if training is not None and len(training):
         at = np.stack(np.divmod(validation.flat[classified], scene.shape[1]), axis=1)  # (N, 2) rows, cols
         ev.near_training = near_training(at, truth[classified] == predicted[classified], training, reach,
@@ -308,7 +313,7 @@ def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: 
         _estimate_as_sampled(ev, validation.design, validation.name or validation.design.points_file, map_name,
                              scene.shape, scene.transform, maps.pixels,
                              np.divmod(validation.flat[classified], scene.shape[1]), truth[classified],
-                             predicted[classified], validation.left_out, int((~classified).sum()))
+                             predicted[classified], validation.left_out, unclassified)
     return ev
 
 

@@ -15,7 +15,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -52,6 +52,11 @@ class SampleDesign:
     # point_id order: which stratum a labelled point came from, when another map of the grid is assessed with it
     points_file: str = ""  # the points' file name: a design is read only beside the file it describes
     map_path: str = ""  # the class map's full path when drawn: names it where another map has the same file name
+    crs_wkt: str = ""  # the map's CRS (WKT; "" without georeference): points saved in another CRS are found
+    # Found when the labelled points are read (labelled_sample_design), not saved: point ids of labelled points no
+    # longer on the pixel they were drawn at, moved to another pixel of the map, and moved off it.
+    moved: list[int] = field(default_factory=list)
+    off_map: list[int] = field(default_factory=list)
 
     @property
     def points(self) -> int:
@@ -93,8 +98,21 @@ class SampleDesign:
         """Write the design as JSON to ``path`` (:func:`design_file` of its points)."""
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
 
+    def displaced(self) -> Optional[str]:
+        """What the analyst did to the drawn points that unmakes the sample (moved labelled points), or None."""
+        if not self.moved and not self.off_map:
+            return None
+        ids = sorted(self.moved + self.off_map)
+        named = ", ".join(map(str, ids[:8])) + (", …" if len(ids) > 8 else "")
+        where = " and ".join(part for part in (f"{len(self.moved)} to another pixel" if self.moved else "",
+                                               f"{len(self.off_map)} off the map" if self.off_map else "") if part)
+        return (f"{len(ids)} of the labelled points {'were' if len(ids) > 1 else 'was'} moved from where "
+                f"{'they were' if len(ids) > 1 else 'it was'} drawn ({POINT_ID_FIELD} {named}: {where}), and a moved "
+                "point is no random draw (move it back, or clear its class, to keep the sample)")
+
     def to_dict(self) -> dict:
         out = asdict(self)
+        del out["moved"], out["off_map"]  # what the labelled points showed, not the design
         for key in ("class_pixels", "sample_sizes", "class_names"):
             out[key] = {str(k): v for k, v in out[key].items()}  # JSON keys are text
         out["map_shape"] = list(self.map_shape)
@@ -113,7 +131,8 @@ class SampleDesign:
                    notes=[str(n) for n in data.get("notes", [])],
                    transform=tuple(float(v) for v in data.get("transform", ())),
                    drawn=[(int(r), int(c), int(h)) for r, c, h in data.get("drawn", [])],
-                   points_file=str(data.get("points_file", "")), map_path=str(data.get("map_path", "")))
+                   points_file=str(data.get("points_file", "")), map_path=str(data.get("map_path", "")),
+                   crs_wkt=str(data.get("crs_wkt", "")))
 
 
 def design_file(points: str | os.PathLike) -> Path:
@@ -186,7 +205,46 @@ def labelled_sample_design(points: str | os.PathLike, class_field: Optional[str]
         raise SamplingError(f"{Path(points).name}: none of its {design.points} validation points has a class yet: "
                             f"fill in each point's {CLASS_ID_FIELD} (the class you see on the ground or in finer "
                             "imagery, not the map's), save, and assess again")
+    design.moved, design.off_map = _displaced_points(layer, design)  # ds still open: its layer is read
     return design
+
+
+def _displaced_points(layer: Any, design: SampleDesign) -> tuple[list[int], list[int]]:
+    """Point ids of the (filtered: labelled) features of ``layer`` no longer on the pixel drawn for their id: moved
+    to another pixel of the map, and moved off it. Nothing found for a design without its grid (drawn before it was
+    recorded) or points without ids (the label reader and the strata check judge those)."""
+    from osgeo import gdal, osr
+
+    inverse = gdal.InvGeoTransform(tuple(design.transform)) if len(design.transform) == 6 else None
+    if inverse is None or layer.GetLayerDefn().GetFieldIndex(POINT_ID_FIELD) < 0:
+        return [], []
+    to_map = None
+    srs = layer.GetSpatialRef()
+    if srs is not None and design.crs_wkt:  # saved in another CRS ("Save as…" can reproject): compared on the map's
+        target = osr.SpatialReference()
+        target.ImportFromWkt(design.crs_wkt)
+        if not srs.IsSame(target):
+            for ref in (srs, target):
+                ref.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+            to_map = osr.CoordinateTransformation(srs, target)
+    moved, off_map = [], []
+    layer.ResetReading()
+    for feature in layer:
+        point_id, geometry = feature.GetField(POINT_ID_FIELD), feature.GetGeometryRef()
+        if point_id is None or not 1 <= point_id <= len(design.drawn) or geometry is None or geometry.IsEmpty():
+            continue  # a point added by hand, or without a place: not a drawn point (the strata check sees added ones)
+        centre = geometry.Centroid()  # a point's own place; a polygon drawn over a point by hand, its centre
+        x, y = centre.GetX(), centre.GetY()
+        if to_map is not None:
+            x, y, _ = to_map.TransformPoint(x, y)
+        col = math.floor(inverse[0] + x * inverse[1] + y * inverse[2])
+        row = math.floor(inverse[3] + x * inverse[4] + y * inverse[5])
+        drawn_row, drawn_col, _ = design.drawn[point_id - 1]
+        if (row, col) == (drawn_row, drawn_col):
+            continue
+        inside = 0 <= row < design.map_shape[0] and 0 <= col < design.map_shape[1]
+        (moved if inside else off_map).append(int(point_id))
+    return moved, off_map
 
 
 def sample_size(class_pixels: dict[int, int], expected_accuracy: float | dict[int, float],
@@ -368,7 +426,7 @@ def sample_validation(class_map_path: str | os.PathLike, points: str | os.PathLi
     design = SampleDesign(Path(class_map_path).name, shape, seed, "equal" if per_class is not None else "proportional",
                           dict(sorted(counts.items())), sizes, {c: names[c] for c in sizes if c in names}, notes,
                           tuple(float(v) for v in transform), list(zip(rows.tolist(), cols.tolist(), strata.tolist())),
-                          points_file=points.name, map_path=str(Path(class_map_path).resolve()))
+                          points_file=points.name, map_path=str(Path(class_map_path).resolve()), crs_wkt=crs_wkt or "")
     reporter.progress(0.9, "writing the points")
     with atomic_output(design_file(points), overwrite=overwrite) as tmp_design, \
             atomic_output(points, overwrite=overwrite) as tmp_points:  # both, or neither; the points moved first
