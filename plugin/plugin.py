@@ -164,6 +164,7 @@ class HyperSynthPlugin:
         dock.visibilityChanged.connect(lambda visible: self.actions and self.actions[0].setChecked(visible))
         dock.runRequested.connect(self._run_requested_by_dock)
         dock.previewRequested.connect(self.preview_prompt)
+        dock.sampleRequested.connect(self.draw_validation_sample)
         for changed in (dock.scene_panel.sceneChanged, dock.classes_panel.classesChanged,
                         dock.classes_panel.labelLayerChanged):
             changed.connect(self.keep_dock_state)
@@ -182,6 +183,7 @@ class HyperSynthPlugin:
         """Fill the dock from the project just opened (QgsProject.readProject, after its layers are loaded)."""
         from ..core.attention import ATTENTION_ARRAYS
         from ..core.pipeline import REPORT_HTML, SYNTHETIC
+        from ..ui.main_dock import SAMPLE_ASK  # the dock is there, so its module loads
         from .project_state import last_run_in, restore_dock_state
 
         if self.dock is None:
@@ -204,7 +206,7 @@ class HyperSynthPlugin:
             report = folder / REPORT_HTML
             if report.is_file():  # the link the run's end gave, back with the project
                 self.dock.status.setText(f'Last run: {title} in {folder}; <a href="{report.as_uri()}">open its '
-                                         'report</a>')
+                                         f'report</a>; {SAMPLE_ASK}')
 
     def reset_dock_state(self, *_args: Any) -> None:
         """Empty the dock when the project is cleared (QgsProject.cleared: Project ▸ New, closing it, and just before

@@ -9,7 +9,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from qgis.core import Qgis, QgsRasterLayer, QgsTask, QgsVectorLayer
 from qgis.gui import QgsDockWidget
-from qgis.PyQt.QtCore import QElapsedTimer, Qt, QTimer, pyqtSignal
+from qgis.PyQt.QtCore import QElapsedTimer, Qt, QTimer, QUrl, pyqtSignal
+from qgis.PyQt.QtGui import QDesktopServices
 from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from ..core.ldm.bundle import read_bundle_meta
@@ -39,6 +40,8 @@ NO_PROMPTS_HINT = "No classes yet: add them in tab 2 (Classes & labels), then wr
 RUN_NOTE = ("This run took the classes, prompts and labels as they were when it started: edits made now "
             "apply to the next run.")
 TICK_MS = 1000  # how often the elapsed time of a run is updated
+SAMPLE_LINK = "hypersynth:validation-sample"  # the status line's link that asks for a validation sample of the map
+SAMPLE_ASK = f'check its accuracy: <a href="{SAMPLE_LINK}">draw a validation sample</a>'  # after a finished run
 
 
 ONE_RUN_ONLY = ("overwrite", "approved_outputs")  # the dialog's answers for one run, never carried to the next
@@ -53,6 +56,7 @@ class HyperSynthDock(QgsDockWidget):
 
     runRequested = pyqtSignal(dict)  # the run dialog's values + scene/label layer ids + classes
     previewRequested = pyqtSignal(int, str)  # class id, prompt: synthesise a few patches to look at
+    sampleRequested = pyqtSignal()  # the status line's link: draw a validation sample of the last run's map
 
     def __init__(self, iface, parent: Optional[QWidget] = None) -> None:
         super().__init__("HyperSynth", parent)
@@ -102,7 +106,7 @@ class HyperSynthDock(QgsDockWidget):
         layout.addWidget(self.run_note)
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        self.status.setOpenExternalLinks(True)  # the finished run's "open the report" link
+        self.status.linkActivated.connect(self._status_link)  # the finished run's report, and its sample
         layout.addWidget(self.status)
         self.setWidget(body)
         self._run_clock = QElapsedTimer()
@@ -475,11 +479,19 @@ class HyperSynthDock(QgsDockWidget):
                      f"{html.escape(str(Path(report).parent)) if report else 'its output folder'})")
             accuracy = accuracy_line(getattr(task.result, "metrics", None))  # with validation labels
             where += f"; {accuracy}" if accuracy else ""
-            self.status.setText(f"{html.escape(task.title)}: finished, {where}{link}.")
+            sample = f"; {SAMPLE_ASK}" if getattr(task, "layers_added", True) else ""  # its map is in the project
+            self.status.setText(f"{html.escape(task.title)}: finished, {where}{link}{sample}.")
         elif task.error in (None, CANCELLED_MESSAGE):
             self.status.setText(f"{task.title}: cancelled; nothing was written.")
         else:
             self.status.setText(f"{task.title} failed: {task.error} (details in the HyperSynth log).")
+
+    def _status_link(self, href: str) -> None:
+        """A link of the status line: the validation sample asked of the plugin, a report opened in the browser."""
+        if href == SAMPLE_LINK:
+            self.sampleRequested.emit()
+        else:
+            QDesktopServices.openUrl(QUrl(href))
 
     def _run_button_clicked(self) -> None:
         if self._run_task is not None:

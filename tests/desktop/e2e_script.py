@@ -338,8 +338,9 @@ class Walkthrough:
         self.require("Augment & Classify task succeeded", task.error is None and task.callback_error is None,
                      f"error {task.error!r}\n{task.error_details or ''}{task.callback_error or ''}")
         yield from self.until(lambda: not dock.running(), 10, "the dock to see the run's end")
-        self.check("the dock says the run finished, with the report's link",
-                   "finished" in dock.status.text() and "report.html" in dock.status.text(), dock.status.text())
+        self.check("the dock says the run finished, with the report's link and one to draw a validation sample",
+                   "finished" in dock.status.text() and "report.html" in dock.status.text()
+                   and "draw a validation sample</a>" in dock.status.text(), dock.status.text())
         shown = iface.messageBar().currentItem()  # ours, not QGIS's "Task complete" notice pushed on statusChanged
         self.check("the message bar shows the run's end over QGIS's task notice",
                    shown is not None and "finished" in shown.text() and "report.html" in shown.text(),

@@ -123,6 +123,8 @@ def test_the_menu_draws_a_validation_sample_of_the_last_runs_map(qgis_iface, qgi
         qgis_new_project.addMapLayer(shown)
         action.trigger()
         assert opened[-1][1]["CLASS_MAP"] is shown
+        plugin.dock.sampleRequested.emit()  # the dock's link after a run asks the same
+        assert len(opened) == 4 and opened[-1][1]["CLASS_MAP"] is shown
     finally:
         plugin.unload()
     qgis_iface.removePluginRasterMenu.assert_any_call("&HyperSynth", action)

@@ -210,4 +210,5 @@ def test_the_last_runs_synthetic_spectra_and_attention_come_back_with_the_projec
     assert attention.images and "Augment & Classify scene" in attention.status.text()
     assert (run / ATTENTION_ARRAYS).is_file() and not QgsProject.instance().isDirty()
     assert plugin.dock.status.text() == (f'Last run: Augment & Classify scene in {run}; <a href="'
-                                         f'{(run / "report.html").as_uri()}">open its report</a>')  # its link back
+                                         f'{(run / "report.html").as_uri()}">open its report</a>; check its accuracy: '
+                                         '<a href="hypersynth:validation-sample">draw a validation sample</a>')

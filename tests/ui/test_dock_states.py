@@ -173,6 +173,38 @@ def test_the_run_shows_a_progress_bar_with_elapsed_time(keep, qgis_iface, canvas
         dock.cleanup()
 
 
+def test_a_finished_run_offers_its_report_and_a_validation_sample_of_its_map(keep, qgis_iface, tmp_path,
+                                                                              monkeypatch):
+    """The status line's links: the report opens in the browser; "draw a validation sample" asks the plugin (which
+    opens Processing's Draw validation sample on the run's map). A run whose layers stayed out offers no sample."""
+    from types import SimpleNamespace
+
+    from hypersynth.ui import main_dock
+
+    dock = _shown_dock(keep, qgis_iface)
+    runner = TaskRunner()
+    report = tmp_path / "report.md"
+    asked, opened = [], []
+    dock.sampleRequested.connect(lambda: asked.append(True))
+    monkeypatch.setattr(main_dock.QDesktopServices, "openUrl", lambda url: opened.append(url.toString()) or True)
+    try:
+        for layers_added in (True, False):
+            task = runner.submit(EngineTask("Augment & Classify scene", lambda reporter: SimpleNamespace(
+                report=str(report), metrics=None)))
+            task.layers_added = layers_added
+            dock.follow_run(task)
+            assert wait_until(lambda: not dock.running(), 10)
+            text = dock.status.text()
+            assert text.startswith("Augment &amp; Classify scene: finished, ")
+            assert (main_dock.SAMPLE_ASK in text) is layers_added, text
+        dock.status.linkActivated.emit(main_dock.SAMPLE_LINK)
+        dock.status.linkActivated.emit((tmp_path / "report.html").as_uri())
+        assert asked == [True] and opened == [(tmp_path / "report.html").as_uri()]
+    finally:
+        runner.cancel_all()
+        dock.cleanup()
+
+
 def test_the_run_dialog_shows_a_long_output_path_whole_and_explains_its_knobs(keep, tmp_path):
     deep = tmp_path / "projects" / "potsdam_2024_campaign" / "enmap_tile_03" / "hypersynth" / "run_seed_7"
     dialog = keep(RunDialog(defaults={"output_folder": str(deep)}))
