@@ -279,7 +279,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         check_labels(labels, scene.valid, classes, labels_name, method, settings)
         validation = None
         if validation_path is not None:
-            design = labelled_sample_design(validation_path, validation_field)  # unlabelled: said what to do
+            design = labelled_sample_design(validation_path, validation_field, scene.crs_wkt)  # unlabelled: said
             label_map, _ = read_labels(validation_path, scene, class_field=validation_field, classes=classes,
                                        min_classes=1)
             validation = scored_validation(label_map, labels, scene, classes, validation_path,
@@ -494,7 +494,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     check_same_wavelengths(meta.get("wavelengths"), scene, "the classifier", "train one on this scene")
     validation = None
     if validation_path is not None:  # checked before the prediction, which can take long on a large scene
-        design = labelled_sample_design(validation_path, class_field)  # unlabelled: said what to do
+        design = labelled_sample_design(validation_path, class_field, scene.crs_wkt)  # unlabelled: said what to do
         label_map, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes, min_classes=1)
         validation = scored_validation(label_map, None, scene, classes, validation_path, design=design)  # not the map
         del label_map

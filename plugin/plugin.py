@@ -182,7 +182,7 @@ class HyperSynthPlugin:
     def restore_dock_state(self, *_args: Any) -> None:
         """Fill the dock from the project just opened (QgsProject.readProject, after its layers are loaded)."""
         from ..core.attention import ATTENTION_ARRAYS
-        from ..core.pipeline import REPORT_HTML, SYNTHETIC
+        from ..core.pipeline import CLASS_MAP, REPORT_HTML, SYNTHETIC
         from ..ui.main_dock import SAMPLE_ASK  # the dock is there, so its module loads
         from .project_state import last_run_in, restore_dock_state
 
@@ -204,9 +204,10 @@ class HyperSynthPlugin:
             if (folder / ATTENTION_ARRAYS).is_file():
                 self._show_run_attention(folder / ATTENTION_ARRAYS, title)
             report = folder / REPORT_HTML
-            if report.is_file():  # the link the run's end gave, back with the project
+            if report.is_file():  # the links the run's end gave, back with the project
+                sample = f"; {SAMPLE_ASK}" if (folder / CLASS_MAP).is_file() else ""  # a map to draw from
                 self.dock.status.setText(f'Last run: {title} in {folder}; <a href="{report.as_uri()}">open its '
-                                         f'report</a>; {SAMPLE_ASK}')
+                                         f'report</a>{sample}')
 
     def reset_dock_state(self, *_args: Any) -> None:
         """Empty the dock when the project is cleared (QgsProject.cleared: Project ▸ New, closing it, and just before

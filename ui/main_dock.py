@@ -41,7 +41,7 @@ RUN_NOTE = ("This run took the classes, prompts and labels as they were when it 
             "apply to the next run.")
 TICK_MS = 1000  # how often the elapsed time of a run is updated
 SAMPLE_LINK = "hypersynth:validation-sample"  # the status line's link that asks for a validation sample of the map
-SAMPLE_ASK = f'check its accuracy: <a href="{SAMPLE_LINK}">draw a validation sample</a>'  # after a finished run
+SAMPLE_ASK = f'for accuracy and areas that hold, <a href="{SAMPLE_LINK}">draw a validation sample</a>'  # after a run
 
 
 ONE_RUN_ONLY = ("overwrite", "approved_outputs")  # the dialog's answers for one run, never carried to the next

@@ -73,7 +73,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
         classes = [ClassInfo(i, categories.get(i, f"class {i}"), default_color(k)) for k, i in enumerate(ids)]
     grid = Scene(cube=np.broadcast_to(np.float32(0), (1, *shape)), valid=np.broadcast_to(True, shape),
                  transform=transform, crs_wkt=crs_wkt, name=Path(class_map_path).stem)  # the grid alone
-    design = labelled_sample_design(validation_path, class_field)  # a sample drawn on a map of this grid
+    design = labelled_sample_design(validation_path, class_field, crs_wkt)  # a sample drawn on a map of this grid
     with labels_onto("class map"):  # what does not fit is said of the map, not of a scene
         validation, validated = read_labels(validation_path, grid, class_field=class_field, classes=classes,
                                             min_classes=1)  # one class's accuracy may be checked on its own
@@ -303,8 +303,7 @@ def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: 
     classified = predicted > 0
     ev = evaluate(truth[classified], predicted[classified], classes, mapped_pixels=maps.pixels,
                   area_unit=pixel_area_unit(scene.transform, scene.crs_wkt))
-    unclassified = int((~classified).sum()) + validation.no_data  # the scene's no-data pixels: the map's unclassified
-    ev.validation_unclassified = unclassified
+    ev.validation_unclassified, ev.validation_no_data = int((~classified).sum()), validation.no_data
     if training is not None and len(training):
         at = np.stack(np.divmod(validation.flat[classified], scene.shape[1]), axis=1)  # (N, 2) rows, cols
         ev.near_training = near_training(at, truth[classified] == predicted[classified], training, reach,
@@ -313,7 +312,8 @@ def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: 
         _estimate_as_sampled(ev, validation.design, validation.name or validation.design.points_file, map_name,
                              scene.shape, scene.transform, maps.pixels,
                              np.divmod(validation.flat[classified], scene.shape[1]), truth[classified],
-                             predicted[classified], validation.left_out, unclassified)
+                             predicted[classified], validation.left_out,
+                             ev.validation_unclassified + validation.no_data)  # the strata count both
     return ev
 
 

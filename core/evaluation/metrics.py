@@ -71,8 +71,10 @@ class Evaluation:
     near_training: Optional[NearTraining] = None  # the accuracy near the training pixels and apart, when known
     quantity_disagreement: float = math.nan  # 0..1, Pontius & Millones 2011: the classes' amounts differ
     allocation_disagreement: float = math.nan  # 0..1: the right amounts in the wrong places (Q + A = 1 − OA)
-    validation_unclassified: Optional[int] = None  # a map's assessment: validation pixels on its unclassified
-    # (0 or no-data) pixels, not scored (None: not counted, a run's own evaluation)
+    validation_unclassified: Optional[int] = None  # validation pixels on the map's unclassified (0 or no-data)
+    # pixels, not scored; a run's: on pixels of its scene with data that its map leaves at 0 (None: not counted)
+    validation_no_data: Optional[int] = None  # a run's: validation pixels on its scene's no-data pixels (nothing to
+    # classify there), not scored
     validation_left_out: Optional[int] = None  # a map's assessment: validation pixels left out as training pixels
     training_pixels: Optional[str] = None  # a map's assessment: how the pixels it was trained on were treated, one of
     # TRAINING_PIXELS' keys ("unknown": nothing said which they are, so validation pixels among them were scored)
@@ -105,6 +107,8 @@ class Evaluation:
                else {}),
             **({"validation_pixels_unclassified": self.validation_unclassified}
                if self.validation_unclassified is not None else {}),
+            **({"validation_pixels_on_no_data": self.validation_no_data} if self.validation_no_data is not None
+               else {}),
         }
 
     def to_json(self, indent: int = 2) -> str:
@@ -128,6 +132,12 @@ class Evaluation:
                 f"no data): not scored above; counted as errors of omission, OA would be "
                 f"{_pct(correct / (self.n_test + n))} %.")
 
+    def no_data_sentence(self) -> str:
+        """The validation pixels on the run's scene's no-data pixels: where nothing was classified."""
+        n = int(self.validation_no_data or 0)
+        return (f"{n} validation pixel{'s lie' if n != 1 else ' lies'} on the scene's no-data pixels: nothing is "
+                "classified there, so they are not scored.")
+
     def disagreement_sentence(self) -> str:
         """What the pixels mapped wrong are made of, as Pontius & Millones (2011) split 1 − OA."""
         if math.isnan(self.quantity_disagreement):
@@ -147,6 +157,7 @@ class Evaluation:
                  "validation classes as rows and the map's as columns.", "",
                  *([self.disagreement_sentence(), ""] if self.disagreement_sentence() else []),
                  *([self.unclassified_sentence(), ""] if self.validation_unclassified else []),
+                 *([self.no_data_sentence(), ""] if self.validation_no_data else []),
                  *([self.near_training.sentence(), ""] if self.near_training is not None else []),
                  "| id | class | validation pixels | correct | producer's acc. (%) | user's acc. (%) | F1 (%) |",
                  "|---:|---|---:|---:|---:|---:|---:|"]

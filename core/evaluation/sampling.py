@@ -176,11 +176,13 @@ def remove_design_of(points: str | os.PathLike) -> None:
         design_file(points).unlink()
 
 
-def labelled_sample_design(points: str | os.PathLike, class_field: Optional[str] = None) -> Optional[SampleDesign]:
+def labelled_sample_design(points: str | os.PathLike, class_field: Optional[str] = None,
+                           grid_crs_wkt: Optional[str] = None) -> Optional[SampleDesign]:
     """The design of validation labels drawn as a sample (:func:`read_design`; None for labels of any other origin),
-    read once for the assessment or run that scores them; a sample of which no point has a class yet (the analyst's
-    step not done) is refused, saying what to do. ``class_field``: the field the labels are read from (None or
-    ``class_id``: the sample's own).
+    read once for the assessment or run that scores them, with the labelled points moved from where they were drawn
+    (``moved``, ``off_map``); a sample of which no point has a class yet (the analyst's step not done) is refused,
+    saying what to do. ``class_field``: the field the labels are read from (None or ``class_id``: the sample's own);
+    ``grid_crs_wkt``: the CRS of the grid they are scored on, for a design that does not record its map's.
 
     Raises:
         SamplingError: naming the file and its points.
@@ -205,46 +207,63 @@ def labelled_sample_design(points: str | os.PathLike, class_field: Optional[str]
         raise SamplingError(f"{Path(points).name}: none of its {design.points} validation points has a class yet: "
                             f"fill in each point's {CLASS_ID_FIELD} (the class you see on the ground or in finer "
                             "imagery, not the map's), save, and assess again")
-    design.moved, design.off_map = _displaced_points(layer, design)  # ds still open: its layer is read
-    return design
+    design.moved, design.off_map = _displaced_points(layer, design, design.crs_wkt or grid_crs_wkt or "")
+    return design  # ds was open while its layer was read
 
 
-def _displaced_points(layer: Any, design: SampleDesign) -> tuple[list[int], list[int]]:
+def _displaced_points(layer: Any, design: SampleDesign, crs_wkt: str) -> tuple[list[int], list[int]]:
     """Point ids of the (filtered: labelled) features of ``layer`` no longer on the pixel drawn for their id: moved
-    to another pixel of the map, and moved off it. Nothing found for a design without its grid (drawn before it was
-    recorded) or points without ids (the label reader and the strata check judge those)."""
+    to another pixel of the map (``crs_wkt``: its CRS, "" for a pixel grid), and moved off it. Nothing found for a
+    design without its grid (drawn before it was recorded), points in a CRS that cannot be compared with the map's
+    (the label reader says what is wrong), or points without ids (the strata check sees points added by hand)."""
     from osgeo import gdal, osr
+
+    from ..io.labels import whole_number
+    from ..label_draw import CLASS_ID_FIELD
+    from ..scene import PIXEL_GRID
 
     inverse = gdal.InvGeoTransform(tuple(design.transform)) if len(design.transform) == 6 else None
     if inverse is None or layer.GetLayerDefn().GetFieldIndex(POINT_ID_FIELD) < 0:
         return [], []
     to_map = None
     srs = layer.GetSpatialRef()
-    if srs is not None and design.crs_wkt:  # saved in another CRS ("Save as…" can reproject): compared on the map's
+    if srs is not None and crs_wkt:  # saved in another CRS ("Save as…" can reproject): compared on the map's
         target = osr.SpatialReference()
-        target.ImportFromWkt(design.crs_wkt)
+        target.ImportFromWkt(crs_wkt)
         if not srs.IsSame(target):
             for ref in (srs, target):
                 ref.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
             to_map = osr.CoordinateTransformation(srs, target)
-    moved, off_map = [], []
+    elif srs is not None and tuple(design.transform) != PIXEL_GRID:
+        return [], []  # points in a CRS and a georeferenced map of unknown CRS: not comparable here
+    away: dict[int, bool] = {}  # point id -> on the map, for the ids none of whose labelled points is where drawn
+    kept: set[int] = set()  # ids with a labelled point where drawn (a copy-pasted point beside it is an added one)
     layer.ResetReading()
     for feature in layer:
-        point_id, geometry = feature.GetField(POINT_ID_FIELD), feature.GetGeometryRef()
+        point_id, geometry = whole_number(feature.GetField(POINT_ID_FIELD)), feature.GetGeometryRef()
         if point_id is None or not 1 <= point_id <= len(design.drawn) or geometry is None or geometry.IsEmpty():
             continue  # a point added by hand, or without a place: not a drawn point (the strata check sees added ones)
+        if whole_number(feature.GetField(CLASS_ID_FIELD)) in (None, 0):
+            continue  # 0: unlabelled, as the label reader reads it
         centre = geometry.Centroid()  # a point's own place; a polygon drawn over a point by hand, its centre
         x, y = centre.GetX(), centre.GetY()
         if to_map is not None:
-            x, y, _ = to_map.TransformPoint(x, y)
+            try:
+                x, y, _ = to_map.TransformPoint(x, y)
+            except RuntimeError:  # GDAL set to raise: the label reader says the CRS is wrong
+                return [], []
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return [], []  # no place on the map's CRS (a wrong CRS assigned): the label reader says so
         col = math.floor(inverse[0] + x * inverse[1] + y * inverse[2])
         row = math.floor(inverse[3] + x * inverse[4] + y * inverse[5])
         drawn_row, drawn_col, _ = design.drawn[point_id - 1]
         if (row, col) == (drawn_row, drawn_col):
-            continue
-        inside = 0 <= row < design.map_shape[0] and 0 <= col < design.map_shape[1]
-        (moved if inside else off_map).append(int(point_id))
-    return moved, off_map
+            kept.add(point_id)
+        else:
+            away[point_id] = away.get(point_id, False) or (0 <= row < design.map_shape[0]
+                                                           and 0 <= col < design.map_shape[1])
+    moved = sorted(i for i, inside in away.items() if inside and i not in kept)
+    return moved, sorted(i for i, inside in away.items() if not inside and i not in kept)
 
 
 def sample_size(class_pixels: dict[int, int], expected_accuracy: float | dict[int, float],

@@ -305,7 +305,7 @@ def _class_ids(path: Path, field: str, values: list[Any], classes: Optional[list
                ) -> tuple[list[int], dict[int, ClassInfo]]:
     """Map field values to class ids: whole numbers are ids, text values are class names."""
     known = {c.id: c for c in classes or []}
-    as_numbers = [_whole_number(v) for v in values]
+    as_numbers = [whole_number(v) for v in values]
     if all(n is not None for n in as_numbers):
         ids = [int(n) for n in as_numbers if n is not None]
         if min(ids) < 0:
@@ -620,7 +620,8 @@ def _te(scene: Scene) -> str:
     return f"{x0:.10g} {y0:.10g} {x1:.10g} {y1:.10g}"
 
 
-def _whole_number(value: Any) -> Optional[int]:
+def whole_number(value: Any) -> Optional[int]:
+    """A field's value as a whole number (an integer, a whole real, or such text), else None."""
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, float):

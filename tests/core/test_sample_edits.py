@@ -36,7 +36,7 @@ def _label_all_and_move(points: Path, shifts: dict[int, tuple[float, float]]) ->
     layer = ds.GetLayer(0)
     for feature in layer:
         feature.SetField("class_id", 1)
-        shift = shifts.get(feature.GetField("point_id"))
+        shift = shifts.get(int(feature.GetField("point_id")))  # text too
         if shift is not None:
             point = feature.GetGeometryRef()
             moved = ogr.Geometry(ogr.wkbPoint)
@@ -82,6 +82,107 @@ def test_points_saved_in_another_crs_are_where_they_were_drawn(class_map, tmp_pa
     assert area.sample_problem is None and area.sample_points == 20
 
 
+def test_a_design_without_its_maps_crs_takes_the_grids(class_map, tmp_path):
+    """A design written before it recorded the map's CRS: points saved in another CRS are compared on the CRS of the
+    map they are scored on, not taken as moved off it."""
+    from osgeo import gdal
+
+    points = tmp_path / "check.gpkg"
+    sample_validation(class_map, points, seed=0, per_class=10)
+    _label_all_and_move(points, {})
+    degrees = tmp_path / "check_wgs84.gpkg"
+    gdal.VectorTranslate(str(degrees), str(points), dstSRS="EPSG:4326")
+    copy_design(points, degrees)
+    design_path = tmp_path / "check_wgs84.design.json"
+    old = json.loads(design_path.read_text())
+    del old["crs_wkt"]
+    design_path.write_text(json.dumps(old))
+    assert read_design(degrees).crs_wkt == ""
+    area = evaluate_map(class_map, degrees).area
+    assert area.sample_problem is None
+
+
+def test_a_pixel_grid_samples_moved_points_are_found_on_its_pixel_coordinates(tmp_path):
+    values = np.ones((20, 30), np.int32)
+    values[10:, :] = 2
+    write_class_map(tmp_path / "map.tif", values, CLASSES, transform=(0.0, 1.0, 0.0, 0.0, 0.0, -1.0), crs_wkt=None)
+    points = tmp_path / "check.fgb"
+    design = sample_validation(tmp_path / "map.tif", points, seed=0, per_class=5)
+    assert design.crs_wkt == ""
+    along = 2.0 if design.drawn[0][1] < 15 else -2.0  # two columns along its row
+    _label_all_and_move(points, {1: (along, 0.0)})
+    area = evaluate_map(tmp_path / "map.tif", points).area
+    assert area.sample_problem is not None and area.sample_problem.startswith(
+        "1 of the labelled points was moved from where it was drawn (point_id 1: 1 to another pixel)")
+
+
+def test_point_ids_as_text_and_unlabelled_moved_points(class_map, tmp_path):
+    """A sample passed through a spreadsheet keeps its point ids as text: read as numbers. A moved point left
+    unlabelled (class 0, as the label reader reads it) unmakes nothing."""
+    from osgeo import gdal, ogr
+
+    points = tmp_path / "check.gpkg"
+    design = sample_validation(class_map, points, seed=0, per_class=10)
+    as_text = tmp_path / "check_text.gpkg"
+    gdal.VectorTranslate(str(as_text), str(points), SQLStatement="SELECT CAST(point_id AS TEXT) AS point_id, class_id, "
+                         "geom FROM labels", layerName="labels")
+    copy_design(points, as_text)
+    ds = ogr.Open(str(as_text))
+    definition = ds.GetLayer(0).GetLayerDefn()
+    assert definition.GetFieldDefn(definition.GetFieldIndex("point_id")).GetType() == ogr.OFTString
+    ds = None
+    east = 90.0 if design.drawn[1][1] < 20 else -90.0
+    _label_all_and_move(as_text, {2: (east, 0.0)})
+    assert evaluate_map(class_map, as_text).area.sample_problem.startswith(
+        "1 of the labelled points was moved from where it was drawn (point_id 2: 1 to another pixel)")
+    ds = ogr.Open(str(as_text), 1)
+    layer = ds.GetLayer(0)
+    for feature in layer:
+        if feature.GetField("point_id") == "2":
+            feature.SetField("class_id", 0)
+            layer.SetFeature(feature)
+    ds = None
+    assert evaluate_map(class_map, as_text).area.sample_problem is None
+
+
+def test_a_copy_pasted_point_is_an_added_label_not_a_moved_one(class_map, tmp_path):
+    from osgeo import ogr
+
+    points = tmp_path / "check.gpkg"
+    design = sample_validation(class_map, points, seed=0, per_class=10)
+    _label_all_and_move(points, {})
+    ds = ogr.Open(str(points), 1)
+    layer = ds.GetLayer(0)
+    first = layer.GetNextFeature()
+    copy = ogr.Feature(layer.GetLayerDefn())
+    copy.SetFrom(first)  # point_id 1 and its class, beside the original
+    moved = ogr.Geometry(ogr.wkbPoint)
+    east = 90.0 if design.drawn[0][1] < 20 else -90.0
+    moved.AddPoint_2D(first.GetGeometryRef().GetX() + east, first.GetGeometryRef().GetY())
+    copy.SetGeometry(moved)
+    assert layer.CreateFeature(copy) == 0
+    ds = None
+    problem = evaluate_map(class_map, points).area.sample_problem
+    assert problem is not None and "labels added to the sample" in problem and "moved" not in problem
+
+
+def test_points_given_a_wrong_crs_are_refused_by_the_label_reader(class_map, tmp_path):
+    """UTM coordinates declared as degrees cannot be placed on the map: the label reader's message, not a failure
+    of the moved-points check."""
+    from osgeo import gdal
+
+    from hypersynth.core.io.labels import LabelReadError
+
+    points = tmp_path / "check.gpkg"
+    sample_validation(class_map, points, seed=0, per_class=10)
+    _label_all_and_move(points, {})
+    wrong = tmp_path / "check_wrong.gpkg"
+    gdal.VectorTranslate(str(wrong), str(points), srcSRS="EPSG:4326", dstSRS="EPSG:4326")  # assigned, not reprojected
+    copy_design(points, wrong)
+    with pytest.raises(LabelReadError, match="cannot reproject"):
+        evaluate_map(class_map, wrong)
+
+
 def test_a_runs_sample_points_on_the_scenes_no_data_are_said_not_dropped_quietly(tmp_path):
     """The analyst labels a sample of a first run's map, then runs on the scene with a few of those pixels no longer
     holding data: the run's report says how many validation points it could not score (they were taken as points left
@@ -116,9 +217,10 @@ def test_a_runs_sample_points_on_the_scenes_no_data_are_said_not_dropped_quietly
     classify_scene(scene, labels, tmp_path / "second", classes_path=classes, method="rf", seed=0,
                    validation_path=points)
     metrics = json.loads((tmp_path / "second" / "metrics.json").read_text())
-    assert metrics["validation_pixels_unclassified"] == 3
+    assert metrics["validation_pixels_on_no_data"] == 3 and metrics["validation_pixels_unclassified"] == 0
     assert metrics["area_adjusted"]["validation_sample_problem"] == (  # fewer pixels of data: not the sampled map's
         "classification.tif, which they were drawn from, classifies 1,024 pixels and this map 1,021, so its classes, "
         "the strata, do not cover this map")
     report = (tmp_path / "second" / "report.md").read_text()
-    assert "3 validation pixels lie on pixels the map leaves unclassified (0 or no data): not scored above" in report
+    assert "3 validation pixels lie on the scene's no-data pixels: nothing is classified there" in report
+    assert "leaves unclassified" not in report  # no omission-error OA for pixels without a spectrum

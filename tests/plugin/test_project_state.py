@@ -209,6 +209,10 @@ def test_the_last_runs_synthetic_spectra_and_attention_come_back_with_the_projec
     attention = plugin.dock.attention_dock()
     assert attention.images and "Augment & Classify scene" in attention.status.text()
     assert (run / ATTENTION_ARRAYS).is_file() and not QgsProject.instance().isDirty()
-    assert plugin.dock.status.text() == (f'Last run: Augment & Classify scene in {run}; <a href="'
-                                         f'{(run / "report.html").as_uri()}">open its report</a>; check its accuracy: '
+    report = (run / "report.html").as_uri()
+    link = f'Last run: Augment & Classify scene in {run}; <a href="{report}">open its report</a>'
+    assert plugin.dock.status.text() == link  # its class map gone: no sample to offer
+    (run / "classification.tif").write_bytes(b"")  # the map there: drawing a sample of it is offered again
+    assert QgsProject.instance().read(str(project_file))
+    assert plugin.dock.status.text() == (f'{link}; for accuracy and areas that hold, '
                                          '<a href="hypersynth:validation-sample">draw a validation sample</a>')

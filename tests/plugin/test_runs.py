@@ -755,7 +755,8 @@ def test_the_accuracy_line_says_when_few_pixels_validate():
 def test_an_edited_validation_sample_is_copied_with_its_design_and_both_are_removed(tmp_path):
     """A sample drawn with sample-validation, labelled in QGIS and not saved, goes to a dock run as a copy: its
     design goes beside the copy (so the run's report knows the sample), and the run's clean-up removes both."""
-    from hypersynth.core.evaluation.sampling import design_file, read_design, sample_validation
+    from hypersynth.core.evaluation.sampling import (design_file, labelled_sample_design, read_design,
+                                                     sample_validation)
     from hypersynth.core.io.write import write_class_map
     from hypersynth.core.scene import ClassInfo
     from hypersynth.plugin.runs import label_file_for, remove_scratch
@@ -774,6 +775,8 @@ def test_an_edited_validation_sample_is_copied_with_its_design_and_both_are_remo
     copy, scratch = label_file_for(layer, str(out), "validation labels")
     own, copied = read_design(tmp_path / "check.gpkg"), read_design(copy)
     assert scratch == copy and copied.points_file == Path(copy).name and copied.drawn == own.drawn
+    labelled = labelled_sample_design(copy)  # the copy's points are where they were drawn: none moved
+    assert labelled is not None and labelled.moved == [] and labelled.off_map == []
     remove_scratch(scratch)
     assert sorted(p.name for p in out.iterdir()) == [] and design_file(tmp_path / "check.gpkg").is_file()
     layer.rollBack()
