@@ -26,7 +26,7 @@ from .classifier_bundle import (_load_classifier, _patch_side, _reach, _training
 from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
 from .outputs import (RUN_STAGING, OutputExistsError, check_output_folder, claim_output_folder,  # noqa: F401
                       earlier_outputs, move_outputs)
-from .io.band_choice import parse_bands_to_leave_out
+from .io.band_choice import describe_bands, parse_bands_to_leave_out
 from .io.patch_files import MOSAIC_CLASSES, PATCH_FORMATS, companion_files
 from .label_checks import check_labels
 from .run_checks import (check_model_fits, check_patch_fits, check_same_wavelengths, describe_model_bands,
@@ -279,7 +279,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         check_labels(labels, scene.valid, classes, labels_name, method, settings)
         validation = None
         if validation_path is not None:
-            design = labelled_sample_design(validation_path, validation_field, scene.crs_wkt)  # unlabelled: said
+            design = labelled_sample_design(validation_path, validation_field, scene)  # unlabelled: said
             label_map, _ = read_labels(validation_path, scene, class_field=validation_field, classes=classes,
                                        min_classes=1)
             validation = scored_validation(label_map, labels, scene, classes, validation_path,
@@ -489,12 +489,18 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         hint = (f"; its training run left out bands {trained_without} of its scene's {meta.get('scene_bands')} as "
                 f"told: leave out this scene's bands that are not among those it learnt from"
                 if trained_without else "")
-        raise ValueError(f"the classifier was trained on {meta['bands']} bands but {Path(scene_path).name} has "
-                         f"{bands} usable bands; it only applies to scenes of the same sensor and band set{hint}")
+        unusable = ~np.asarray(scene.good_bands, dtype=bool)
+        where = (f" (of its {scene.bands}, left out as flagged bad, without data or as told: "
+                 f"{describe_bands(unusable, scene.wavelengths)})" if unusable.any() else "")
+        name = Path(scene_path).name
+        raise ValueError(f"the classifier was trained on {meta['bands']} bands but {name} has {bands} usable "
+                         f"bands{where}; it only applies to scenes of the same sensor and band set{hint}; to map "
+                         f"{name} otherwise, train a classifier on it (augment-classify, or baseline, with labels on "
+                         "it)")
     check_same_wavelengths(meta.get("wavelengths"), scene, "the classifier", "train one on this scene")
     validation = None
     if validation_path is not None:  # checked before the prediction, which can take long on a large scene
-        design = labelled_sample_design(validation_path, class_field, scene.crs_wkt)  # unlabelled: said what to do
+        design = labelled_sample_design(validation_path, class_field, scene)  # unlabelled: said what to do
         label_map, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes, min_classes=1)
         validation = scored_validation(label_map, None, scene, classes, validation_path, design=design)  # not the map
         del label_map

@@ -54,7 +54,10 @@ class_id field and a point_id; label each by what is on the ground (field visits
 imagery), not by looking at the map. NAME.design.json beside them records the map and
 the draw, and 'assess' reads it: on this map its figures hold; on another map of the same
 grid (another method's) it estimates with this map's classes as strata (Stehman 2014), so
-one labelled sample compares several maps. Points left unlabelled are left out.
+one labelled sample compares several maps. Points left unlabelled are left out; points
+moved from their pixel unmake the sample (assess names them). On a map without
+georeference the points are in pixel coordinates as QGIS shows such a raster: x = column
++ 0.5, y = -(row + 0.5) (GDAL's own tools count y downwards there).
 
 examples:
   hypersynth sample-validation --map results/classification.tif --out check.gpkg

@@ -73,7 +73,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
         classes = [ClassInfo(i, categories.get(i, f"class {i}"), default_color(k)) for k, i in enumerate(ids)]
     grid = Scene(cube=np.broadcast_to(np.float32(0), (1, *shape)), valid=np.broadcast_to(True, shape),
                  transform=transform, crs_wkt=crs_wkt, name=Path(class_map_path).stem)  # the grid alone
-    design = labelled_sample_design(validation_path, class_field, crs_wkt)  # a sample drawn on a map of this grid
+    design = labelled_sample_design(validation_path, class_field, grid)  # a sample drawn on a map of this grid
     with labels_onto("class map"):  # what does not fit is said of the map, not of a scene
         validation, validated = read_labels(validation_path, grid, class_field=class_field, classes=classes,
                                             min_classes=1)  # one class's accuracy may be checked on its own

@@ -15,11 +15,14 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 import numpy as np
 
 from ..progress import NULL_REPORTER, Reporter
+
+if TYPE_CHECKING:
+    from ..scene import Scene
 
 DESIGN_SUFFIX = ".design.json"  # beside the points: what was drawn from which map, read back by the assessment
 POINT_ID_FIELD = "point_id"  # 1, 2, ... in the order drawn: a name for a point when two people label them
@@ -83,6 +86,24 @@ class SampleDesign:
             return f"they were drawn on another pixel grid ({self.map_name}'s), which this map does not share"
         return None
 
+    def check_placeable(self, shape: tuple[int, int], transform: Sequence[float], name: str) -> None:
+        """Refuse to score the points ``name`` on a grid of ``shape`` and ``transform`` where neither it nor the
+        sampled map has georeference and their sizes differ: nothing then says which pixels the points are on (a crop
+        of such a map starts again at pixel 0, 0), so every figure would compare other places.
+
+        Raises:
+            SamplingError: saying what to assess instead.
+        """
+        from ..scene import PIXEL_GRID
+
+        pixel_grids = tuple(transform) == PIXEL_GRID and tuple(self.transform or PIXEL_GRID) == PIXEL_GRID
+        if pixel_grids and tuple(shape) != tuple(self.map_shape):
+            raise SamplingError(
+                f"{name} was drawn on {self.map_name}, {self.map_shape[0]} × {self.map_shape[1]} pixels without "
+                f"georeference, and this grid has {shape[0]} × {shape[1]}: without georeference nothing places the "
+                f"points on it (a crop starts again at pixel 0, 0); assess {self.map_name} or a map of its grid, or "
+                "draw a sample of this one")
+
     def same_strata(self, class_pixels: dict[int, int], strata: np.ndarray, mapped: np.ndarray) -> bool:
         """Whether a map with these pixels per class, classing the scored points (their ``strata``) as ``mapped``,
         is the one sampled (its classes are the strata)."""
@@ -141,10 +162,11 @@ def design_file(points: str | os.PathLike) -> Path:
     return points.with_name(points.stem + DESIGN_SUFFIX)
 
 
-def read_design(points: str | os.PathLike) -> Optional[SampleDesign]:
+def read_design(points: str | os.PathLike, scored: bool = False) -> Optional[SampleDesign]:
     """The design recorded beside the point file ``points`` for it, None where there is none (labels of any other
     origin: a raster, another file of the same stem) or it cannot be read (said; the assessment then treats the points
-    as it treats any labels)."""
+    as it treats any labels). ``scored``: the points are about to be scored, so a design beside them that names
+    another file (the points renamed?) is said with how to mend it."""
     points = Path(points)
     path = design_file(points)
     if points.suffix.lower() not in POINT_SUFFIXES or not path.is_file():
@@ -154,9 +176,11 @@ def read_design(points: str | os.PathLike) -> Optional[SampleDesign]:
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         log.warning("%s cannot be read (%s): %s is assessed as any validation labels", path.name, exc, points.name)
         return None
-    if design.points_file != points.name:  # another file's (renamed, or a raster's namesake): not these points'
-        log.info("%s describes %s, not %s: %s is assessed as any validation labels", path.name,
-                 design.points_file or "an unnamed file", points.name, points.name)
+    if design.points_file != points.name:  # another file's (renamed, or a namesake of another format): not these
+        log.log(logging.WARNING if scored else logging.INFO,
+                "%s describes %s, not %s: %s is assessed as any validation labels, not as the sample; if it is %s "
+                "renamed, write \"points_file\": \"%s\" in %s", path.name, design.points_file or "an unnamed file",
+                points.name, points.name, design.points_file or "that file", points.name, path.name)
         return None
     return design
 
@@ -177,12 +201,13 @@ def remove_design_of(points: str | os.PathLike) -> None:
 
 
 def labelled_sample_design(points: str | os.PathLike, class_field: Optional[str] = None,
-                           grid_crs_wkt: Optional[str] = None) -> Optional[SampleDesign]:
+                           grid: Optional["Scene"] = None) -> Optional[SampleDesign]:
     """The design of validation labels drawn as a sample (:func:`read_design`; None for labels of any other origin),
-    read once for the assessment or run that scores them, with the labelled points moved from where they were drawn
-    (``moved``, ``off_map``); a sample of which no point has a class yet (the analyst's step not done) is refused,
-    saying what to do. ``class_field``: the field the labels are read from (None or ``class_id``: the sample's own);
-    ``grid_crs_wkt``: the CRS of the grid they are scored on, for a design that does not record its map's.
+    read once for the assessment or run that scores them on ``grid`` (a scene, or a map's grid), with the labelled
+    points moved from where they were drawn (``moved``, ``off_map``); a sample of which no point has a class yet (the
+    analyst's step not done), or that cannot be placed on the grid (:meth:`SampleDesign.check_placeable`), is
+    refused, saying what to do. ``class_field``: the field the labels are read from (None or ``class_id``: the
+    sample's own).
 
     Raises:
         SamplingError: naming the file and its points.
@@ -191,7 +216,9 @@ def labelled_sample_design(points: str | os.PathLike, class_field: Optional[str]
 
     from ..label_draw import CLASS_ID_FIELD, POINT_LAYER
 
-    design = read_design(points)
+    design = read_design(points, scored=True)
+    if design is not None and grid is not None:
+        design.check_placeable(grid.shape, grid.transform, Path(points).name)
     if design is None or (class_field is not None and class_field.lower() != CLASS_ID_FIELD):
         return design  # labels of another origin, or read from a field of the analyst's: the label reader checks
     try:
@@ -207,7 +234,8 @@ def labelled_sample_design(points: str | os.PathLike, class_field: Optional[str]
         raise SamplingError(f"{Path(points).name}: none of its {design.points} validation points has a class yet: "
                             f"fill in each point's {CLASS_ID_FIELD} (the class you see on the ground or in finer "
                             "imagery, not the map's), save, and assess again")
-    design.moved, design.off_map = _displaced_points(layer, design, design.crs_wkt or grid_crs_wkt or "")
+    map_crs = design.crs_wkt or (grid.crs_wkt if grid is not None else None) or ""
+    design.moved, design.off_map = _displaced_points(layer, design, map_crs)
     return design  # ds was open while its layer was read
 
 

@@ -77,9 +77,11 @@ def test_a_saved_classifier_leaves_out_again_what_its_training_run_was_told(inpu
                                          validation_path=inputs["truth"])
     assert np.array_equal(_map(again.class_map), _map(trained.class_map))
     assert "as the classifier's training run was told" in again.report.read_text()  # not the analyst's choice
-    with pytest.raises(ValueError, match=r"the classifier was trained on 34 bands but scene.tif has 38 usable bands; "
-                                         r"it only applies to scenes of the same sensor and band set; its training "
-                                         r"run left out bands 1-2,11-13 of its scene's 40 as told"):
+    with pytest.raises(ValueError, match=r"the classifier was trained on 34 bands but scene.tif has 38 usable bands "
+                                         r"\(of its 40, left out as flagged bad, without data or as told: bands 1 "
+                                         r"\(400 nm\) and 3 \(508 nm\)\); it only applies to scenes of the same "
+                                         r"sensor and band set; its training run left out bands 1-2,11-13 of its "
+                                         r"scene's 40 as told: .*; to map scene.tif otherwise, train a classifier"):
         pipeline.classify_with_model(trained.classifier, inputs["scene"], tmp_path / "other", leave_out_bands="1")
     assert not (tmp_path / "other").exists()  # a refused run leaves no folder it made
 

@@ -116,6 +116,25 @@ def test_a_pixel_grid_samples_moved_points_are_found_on_its_pixel_coordinates(tm
         "1 of the labelled points was moved from where it was drawn (point_id 1: 1 to another pixel)")
 
 
+def test_a_sample_of_a_map_without_georeference_is_refused_on_a_grid_of_another_size(tmp_path):
+    """A crop of a map without georeference starts again at pixel 0, 0: nothing places the sample's points on it, so
+    the assessment refuses, saying what to assess, rather than scoring other places (it gave OA 0 % once)."""
+    from hypersynth.core.evaluation.sampling import SamplingError
+
+    values = np.ones((20, 30), np.int32)
+    values[10:, :] = 2
+    pixel_grid = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
+    write_class_map(tmp_path / "map.tif", values, CLASSES, transform=pixel_grid, crs_wkt=None)
+    write_class_map(tmp_path / "crop.tif", values[5:, 4:], CLASSES, transform=pixel_grid, crs_wkt=None)
+    points = tmp_path / "check.shp"
+    sample_validation(tmp_path / "map.tif", points, seed=0, per_class=5)
+    _label_all_and_move(points, {})
+    with pytest.raises(SamplingError, match=r"check.shp was drawn on map.tif, 20 × 30 pixels without georeference, "
+                                            r"and this grid has 15 × 26: .* assess map.tif or a map of its grid"):
+        evaluate_map(tmp_path / "crop.tif", points)
+    assert evaluate_map(tmp_path / "map.tif", points).area.sample is not None
+
+
 def test_point_ids_as_text_and_unlabelled_moved_points(class_map, tmp_path):
     """A sample passed through a spreadsheet keeps its point ids as text: read as numbers. A moved point left
     unlabelled (class 0, as the label reader reads it) unmakes nothing."""
@@ -181,6 +200,27 @@ def test_points_given_a_wrong_crs_are_refused_by_the_label_reader(class_map, tmp
     copy_design(points, wrong)
     with pytest.raises(LabelReadError, match="cannot reproject"):
         evaluate_map(class_map, wrong)
+
+
+def test_points_renamed_with_their_design_are_told_how_to_be_the_sample_again(class_map, tmp_path, caplog):
+    """Points and design copied under another name (the design still naming the first file) are scored as any labels,
+    and the warning says which line of the design to change; changed, they are the sample again."""
+    import shutil
+
+    points = tmp_path / "check.gpkg"
+    sample_validation(class_map, points, seed=0, per_class=10)
+    _label_all_and_move(points, {})
+    shutil.copy(points, tmp_path / "check_l.gpkg")
+    shutil.copy(tmp_path / "check.design.json", tmp_path / "check_l.design.json")
+    caplog.clear()
+    assert evaluate_map(class_map, tmp_path / "check_l.gpkg").area.sample is None
+    assert ('check_l.design.json describes check.gpkg, not check_l.gpkg: check_l.gpkg is assessed as any validation '
+            'labels, not as the sample; if it is check.gpkg renamed, write "points_file": "check_l.gpkg" in '
+            'check_l.design.json') in caplog.text
+    design = json.loads((tmp_path / "check_l.design.json").read_text())
+    design["points_file"] = "check_l.gpkg"
+    (tmp_path / "check_l.design.json").write_text(json.dumps(design))
+    assert evaluate_map(class_map, tmp_path / "check_l.gpkg").area.sample is not None
 
 
 def test_a_runs_sample_points_on_the_scenes_no_data_are_said_not_dropped_quietly(tmp_path):
