@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import re
@@ -192,7 +193,13 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     args, extra = parser.parse_known_args(argv)
     if extra:
         commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
-        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+        command = commands.choices[args.command]
+        options = [name for action in command._actions for name in action.option_strings]  # noqa: SLF001
+        said = []
+        for word in extra:  # a typo gets the nearest option's name (argparse of Python < 3.14 suggests none)
+            near = difflib.get_close_matches(word.split("=")[0], options, n=1, cutoff=0.7) if word[:1] == "-" else []
+            said.append(f"{word} (did you mean {near[0]}?)" if near else word)
+        command.error(f"unrecognized arguments: {' '.join(said)}")
     return args
 
 

@@ -355,6 +355,10 @@ def test_an_option_the_command_has_not_is_refused_with_that_commands_usage(capsy
     said = capsys.readouterr().err
     assert said.startswith("usage: hypersynth classify ") and "--classifier FOLDER" in said
     assert said.endswith("hypersynth classify: error: unrecognized arguments: --frobnicate\n")
+    assert cli_main(["augment-classify", "--scene", "s.tif", "--labels", "l.tif", "--promts", "c.json", "--out",
+                     "o"]) == 2  # a typo: the option meant is named where the eye lands, after the usage
+    assert capsys.readouterr().err.endswith(
+        "error: unrecognized arguments: --promts (did you mean --prompts?) c.json\n")
 
 
 def test_a_scene_name_the_tables_cannot_take_is_refused_for_its_one_reason(tmp_path, capsys):
