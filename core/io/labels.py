@@ -346,8 +346,13 @@ def _to_scene_crs(path: Path, lyr: Any, geometries: list[Any], scene: Scene) -> 
     if target.ImportFromWkt(scene.crs_wkt) != 0:
         raise LabelReadError(f"the {_grid()}'s CRS cannot be understood, so {path.name} cannot be placed on it")
     target.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    if source is None or source.IsSame(target):
-        return target  # a layer without CRS is taken to be in the scene's CRS
+    if source is None:  # taken to be in the scene's CRS, as QGIS takes it; said, as a missing .prj may be a mistake
+        logging.getLogger("hypersynth").warning(
+            "%s has no CRS (a Shapefile without its .prj?): its coordinates are read as the %s's %s", path.name,
+            _grid(), _crs_name(target))
+        return target
+    if source.IsSame(target):
+        return target
     source = source.Clone()
     source.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)  # x = easting/longitude for both
     transform = osr.CoordinateTransformation(source, target)

@@ -111,6 +111,14 @@ def test_wgs84_geojson_is_reprojected_to_the_utm_scene(tmp_path):
     assert np.array_equal(labels, expected)
 
 
+def test_a_shapefile_without_its_prj_is_read_in_the_scenes_crs_and_said(tmp_path, caplog):
+    path = _write_vector(tmp_path / "l.shp", POLYGONS, driver="ESRI Shapefile", epsg=None)
+    labels, _ = read_labels(path, _scene())
+    assert np.array_equal(labels, _expected_polygon_labels((3, 1, 2)))  # in UTM 33N, as the scene
+    assert "l.shp has no CRS (a Shapefile without its .prj?): its coordinates are read as the scene's EPSG:32633" in \
+        caplog.text
+
+
 def test_known_classes_give_ids_and_new_names_follow(tmp_path):
     known = [ClassInfo(4, "Water", (0, 0, 255), prompt="a lake"), ClassInfo(7, "Roof", (200, 0, 0))]
     labels, classes = read_labels(_write_vector(tmp_path / "l.gpkg", POLYGONS), _scene(), classes=known)
