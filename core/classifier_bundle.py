@@ -108,7 +108,7 @@ def _without_training_pixels(validation: ValidationPixels, training: Optional[np
         return validation
     where = ("(the scene lies on the classifier's training grid: the same image, a copy, or another date of the "
              "place, whose fields there it learnt)")
-    another_date = ("for another date of the place, the map's accuracy on them too comes from assessing it "
+    another_date = ("if this scene is another date of the place, its map can be assessed on those pixels too "
                     "(hypersynth assess, or Processing's Accuracy assessment)")
     if learnt.all():
         raise ValueError(f"every validation pixel of {Path(path).name} lies at the position of a pixel the classifier "

@@ -106,7 +106,7 @@ class AreaEstimate:
         lines = [f"Area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % (± the 95 % confidence interval; "
                  f"{sampled}{covered}); of the rest, "
                  f"{self.quantity_disagreement * 100:.2f} points are quantity and "
-                 f"{self.allocation_disagreement * 100:.2f} allocation disagreement", "",
+                 f"{self.allocation_disagreement * 100:.2f} allocation disagreement.", "",
                  f"| id | class | mapped ({unit}) | estimated area"
                  f"{' within the sampled map classes' if self.unsampled or self.unsampled_strata else ''} ({unit}) | "
                  "producer's acc. (%) | "
