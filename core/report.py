@@ -445,8 +445,8 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
         ev = evaluation
         few = few_pixels_note(ev.oa, ev.n_test)  # 10 pixels: the OA's interval is wide
         lines += ["## Accuracy against the validation labels", "",
-                  f"OA {ev.oa * 100:.2f} %, AA {ev.aa * 100:.2f} %, κ {ev.kappa:.4f} on {ev.n_test} validation pixels"
-                  f"{'; ' + few if few else ''}.",
+                  ev.headline(f"OA {ev.oa * 100:.2f} %, AA {ev.aa * 100:.2f} %, κ {ev.kappa:.4f} on {ev.n_test} "
+                              f"validation pixels{'; ' + few if few else ''}."),
                   "", ev.tables_markdown().rstrip("\n"), "", "![confusion matrix](confusion.png)", ""]
     if synthetic is not None:
         summary = synthetic_summary(real, synthetic, classes, scene)

@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from qgis.core import QgsProject, QgsProviderRegistry, QgsRasterLayer, QgsVectorFileWriter, QgsVectorLayer
 
-from ..core.evaluation.metrics import few_pixels_note
+from ..core.evaluation.metrics import few_pixels_note, sampled_oa
 from ..core.methods import MethodSettings
 from ..core.progress import Reporter
 from ..core.scene import ClassInfo
@@ -402,4 +402,7 @@ def accuracy_line(metrics: Optional[dict]) -> str:
         parts.append(f"κ {metrics['kappa']:.3f}")
     pixels = int(metrics.get("n_test") or 0)
     note = few_pixels_note(metrics["oa"], pixels)  # 10 pixels: an OA of 50 % may be anything from 24 to 76 %
-    return f"{', '.join(parts)} on {pixels} validation pixel{'s' if pixels != 1 else ''}" + (f" ({note})" if note else "")
+    line = f"{', '.join(parts)} on {pixels} validation pixel{'s' if pixels != 1 else ''}" + (
+        f" ({note})" if note else "")
+    sampled = sampled_oa(metrics, 1)  # a stratified random sample: its estimate of the map leads
+    return f"{sampled} from a stratified random sample (its points' own {line})" if sampled else line

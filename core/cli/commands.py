@@ -124,9 +124,13 @@ def _print_outputs(outputs: "ClassificationOutputs") -> None:
                 print(f"their classes:  {beside}")
     if outputs.metrics:
         m = outputs.metrics
+        from ..evaluation.metrics import sampled_oa
+
         kappa = "–" if m["kappa"] is None else f"{m['kappa']:.4f}"  # none where one class alone is validated
-        print(f"accuracy:       OA {m['oa'] * 100:.2f} %  AA {m['aa'] * 100:.2f} %  kappa {kappa} "
-              f"({m['n_test']} validation pixels)")
+        raw = f"OA {m['oa'] * 100:.2f} %  AA {m['aa'] * 100:.2f} %  kappa {kappa} ({m['n_test']} validation pixels)"
+        sampled = sampled_oa(m)  # a stratified random sample: its estimate leads, the points' own counts follow
+        print(f"accuracy:       {sampled} (a stratified random sample); the points' own {raw}" if sampled else
+              f"accuracy:       {raw}")
         _accuracy_note(outputs)
     if outputs.replaced:  # --overwrite: the costly bundles among them, say, go without a word otherwise
         now, gone = _replaced_and_removed(outputs)

@@ -83,6 +83,17 @@ class AreaEstimate:
                             self.area_ci, self.users, self.users_ci, self.producers, self.producers_ci)],
         }
 
+    def holds(self) -> bool:
+        """Whether the validation points are a stratified random sample these figures hold for (then they, not the
+        points' own counts, estimate the map's accuracy)."""
+        return bool(self.sample) and not self.sample_problem
+
+    def headline(self) -> str:
+        """The adjusted OA with its interval, for the line that leads where the sample holds."""
+        method = f"Stehman 2014, {self.strata_map}'s classes as strata" if self.strata_map else "Olofsson et al. 2014"
+        return (f"area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % (95 % interval; the validation points "
+                f"are a stratified random sample, {method})")
+
     def to_markdown(self) -> str:
         """A line with the adjusted OA, a table per class, and what the figures assume."""
         unit = self.unit

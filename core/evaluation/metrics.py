@@ -53,6 +53,17 @@ TRAINING_PIXELS = {  # how an assessment of a map treated the pixels its classif
 }
 
 
+def sampled_oa(metrics: Mapping[str, Any], digits: int = 2) -> Optional[str]:
+    """From a ``metrics.json``'s figures: "area-adjusted OA 90.71 ± 6.15 %" where its validation points are a
+    stratified random sample the area figures hold for (they lead then), else None."""
+    area = metrics.get("area_adjusted") or {}
+    if not area.get("validation_sample") or area.get("validation_sample_problem") or area.get("oa") is None:
+        return None
+    half = area.get("oa_ci95")
+    return (f"area-adjusted OA {100 * area['oa']:.{digits}f}"
+            + (f" ± {100 * half:.{digits}f}" if half is not None else "") + " %")
+
+
 @dataclass
 class Evaluation:
     """How well predicted label ids agree with the true ones on the test pixels."""
@@ -116,7 +127,17 @@ class Evaluation:
 
     def to_markdown(self) -> str:
         """A summary line and a per-class table (accuracies in percent), then the area-adjusted figures."""
-        return f"{self.summary_line()}\n\n{self.tables_markdown()}"
+        return f"{self.headline()}\n\n{self.tables_markdown()}"
+
+    def headline(self, raw: Optional[str] = None) -> str:
+        """The line that leads: the summary line (``raw``: another wording of it), or where the validation points are
+        a stratified random sample the area-adjusted OA first, since the points' own counts over-represent the small
+        classes the sample gave as many points as the large ones (Olofsson et al. 2014)."""
+        raw = raw or self.summary_line()
+        if self.area is None or not self.area.holds():
+            return raw
+        return (f"{self.area.headline()[0].upper()}{self.area.headline()[1:]}. The points' own counts, below, are not "
+                f"estimates of the map's accuracy (they over-represent small classes): {raw}")
 
     def summary_line(self) -> str:
         """OA, AA and κ on one line."""

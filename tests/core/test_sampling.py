@@ -195,6 +195,31 @@ def test_assess_says_the_figures_hold_for_a_labelled_sample_of_this_map(class_ma
     assert "Olofsson et al. 2014, the map classes as strata" in text.splitlines()[0]
 
 
+def test_the_area_adjusted_oa_leads_where_the_sample_holds(class_map, tmp_path, capsys):
+    """A stratified sample gives small classes as many points as large ones, so the points' own OA is no estimate
+    of the map's: the report, the command's output and the dock's line lead with the area-adjusted OA."""
+    from hypersynth.plugin.runs import accuracy_line
+
+    truth = _map()
+    truth[60:70, :60] = 1
+    points = tmp_path / "check.gpkg"
+    sample_validation(class_map, points, seed=0)
+    _label(points, truth)
+    ev = evaluate_map(class_map, points)
+    first = ev.to_markdown().splitlines()[0]
+    assert first.startswith(f"Area-adjusted OA {ev.area.oa * 100:.2f} ± {ev.area.oa_ci * 100:.2f} % (95 % interval; "
+                            "the validation points are a stratified random sample, Olofsson et al. 2014). The points' "
+                            "own counts, below, are not estimates of the map's accuracy (they over-represent small "
+                            f"classes): OA {ev.oa * 100:.2f} %")
+    assert cli_main(["assess", "--map", str(class_map), "--validation", str(points)]) == 0
+    assert capsys.readouterr().out.startswith(first)
+    line = accuracy_line(json.loads(ev.to_json()))
+    assert line.startswith(f"area-adjusted OA {ev.area.oa * 100:.1f} ± {ev.area.oa_ci * 100:.1f} % from a stratified "
+                           f"random sample (its points' own OA {ev.oa * 100:.1f} %")
+    brushed = evaluate_map(class_map, tmp_path / "map.tif")  # no sample: the counts lead, as before
+    assert brushed.to_markdown().startswith("OA 100.00 %")
+
+
 def test_one_sample_assesses_another_map_of_the_grid_with_the_sampled_maps_strata(class_map, tmp_path, caplog):
     """Points drawn from map.tif assess other.tif (another classifier's map of the same grid) with Stehman's (2014)
     estimators, map.tif's classes the strata; on a grid of another size, or with labels added to the points, the
@@ -297,6 +322,7 @@ def test_a_run_scored_on_a_sample_of_an_earlier_map_of_the_scene_gives_the_sampl
     assert area["validation_sample_problem"] is None
     report = (tmp_path / "second" / "report.md").read_text()
     assert "a random sample, so these figures hold" in report
+    assert "## Accuracy against the validation labels\n\nArea-adjusted OA " in report  # the estimate leads
     with rasterio.open(labels) as src:  # the run's training labels: points on them are left out and said apart
         on_training = sum(int(src.read(1)[r, c] > 0) for r, c, _ in design.drawn)
     assert on_training > 0 and area["sample_points_left_out_as_training"] == on_training
