@@ -110,10 +110,15 @@ class AreaEstimate:
         if self.sample and self.strata_map:
             sampled = (f"the validation points are a stratified random sample of {self.strata_map}; Stehman 2014, "
                        f"{self.strata_map}'s classes as strata")
-        else:
-            sampled = ("the validation points are a stratified random sample of this map" if self.sample else
-                       "if the validation pixels are a random sample of the map") + "; Olofsson et al. 2014, the map "\
-                "classes as strata"
+        elif self.sample:
+            sampled = "the validation points are a stratified random sample of this map; Olofsson et al. 2014, the " \
+                "map classes as strata"
+        else:  # the condition first: a ± of reference pixels left over from training labels looks authoritative
+            sampled = ("an indication only: the interval holds for a random sample of the map, which "
+                       + ("these points no longer are (below)" if self.sample_problem else
+                          "nothing here says the validation pixels are (reference pixels left over from training "
+                          "labels and brushed polygons are not one)")
+                       + "; Olofsson et al. 2014, the map classes as strata")
         lines = [f"Area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % (± the 95 % confidence interval; "
                  f"{sampled}{covered}); of the rest, "
                  f"{self.quantity_disagreement * 100:.2f} points are quantity and "
