@@ -434,7 +434,7 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
         device = network_device(fitted.method, settings.device)  # None: scikit-learn's, which no preset shapes
         write_metrics(ev, out, warnings, run_record(
             METHOD_TITLES.get(method, method), inputs, names, method=method, seed=settings.seed,
-            preset=settings.preset if device else None, device=device))
+            preset=settings.preset if device else None, device=device, chosen=chosen_in_run(fitted)))
     reporter.progress(1.0, "done")
     return {"metrics": None if ev is None else ev.to_dict(), "fitted": fitted}
 
@@ -589,6 +589,27 @@ def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[t
         facts.append(f"Text encoder: {model.text_source}")
     facts += [f"{what.capitalize()}: {input_said(what, path, names)}" for what, path in inputs if path]
     return facts
+
+
+def chosen_in_run(fitted: FittedMethod) -> Optional[dict[str, Any]]:
+    """What the run chose from its labels, for metrics.json's ``run`` (a script comparing runs reads it there, not in
+    the report's prose): the blend's member shares and how they were chosen, the smoothing width, the patch side;
+    None for a classifier that chooses none of them."""
+    classifier = fitted.classifier
+    chosen: dict[str, Any] = {}
+    choice = getattr(classifier, "choice", None)  # a blend's
+    if choice is not None:
+        chosen["blend_shares"] = {m: round(float(w), 4) for m, w in choice.weights().items()
+                                  if m != "dfeat" or choice.with_dfeat}
+        chosen["blend_chosen_by"] = (f"{choice.repeats}× repeated {choice.folds}-fold cross-validation on the real "
+                                     f"labels ({choice.rule})" if choice.folds else
+                                     "the default shares (too few labelled regions to cross-validate)")
+    if hasattr(classifier, "smoothing"):
+        chosen["smoothing_sigma_px"] = float(classifier.smoothing)
+    patch = _patch_side(classifier)
+    if patch:
+        chosen["patch_size_px"] = int(patch)
+    return chosen or None
 
 
 def named_left_out_fact(scene: Scene) -> list[str]:
