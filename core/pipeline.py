@@ -498,6 +498,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
                          f"{name} otherwise, train a classifier on it (augment-classify, or baseline, with labels on "
                          "it)")
     check_same_wavelengths(meta.get("wavelengths"), scene, "the classifier", "train one on this scene")
+    warn_of_unusable_bands(scene, scene_path, streamed=layout is not None, saved_classifier=True)
     validation = None
     if validation_path is not None:  # checked before the prediction, which can take long on a large scene
         design = labelled_sample_design(validation_path, class_field, scene)  # unlabelled: said what to do

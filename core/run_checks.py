@@ -27,13 +27,21 @@ if TYPE_CHECKING:
 log = logging.getLogger("hypersynth")
 
 
-def warn_of_unusable_bands(scene: Scene, scene_path: str | os.PathLike, streamed: bool) -> None:
+def warn_of_unusable_bands(scene: Scene, scene_path: str | os.PathLike, streamed: bool,
+                           saved_classifier: bool = False) -> None:
     """Warn of the usable bands the data suggest leaving out (:mod:`.band_screen`: next to no light, or noise), so
-    the run's report names them and how to leave them out; ``streamed``: the scene's pixels are in its file only."""
+    the run's report names them and how to leave them out; ``streamed``: the scene's pixels are in its file only.
+    ``saved_classifier``: a saved classifier maps the scene, which needs the bands it learnt from, these among them:
+    the way out is a classifier trained without them."""
     from .band_screen import leave_out_suggestion, screen_file, screen_scene
 
     screen = screen_file(scene_path, scene.good_bands) if streamed else screen_scene(scene)
     said = leave_out_suggestion(screen, scene.wavelengths)
+    if said and saved_classifier:
+        they, them = ("they are", "them") if screen.suggested.sum() > 1 else ("it is", "it")
+        said = (f"{screen.describe(scene.wavelengths)}. The classifier learnt from {them} too; if {they} unusable, "
+                f"a classifier trained with --leave-out-bands {screen.option_text()} (Bands to leave out, in "
+                "Processing) may map this sensor better")
     if said:
         log.warning("%s: %s", scene.name, said)
 

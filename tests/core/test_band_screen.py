@@ -177,5 +177,14 @@ def test_a_run_names_the_bands_in_its_report_and_a_scene_in_memory_is_screened_a
     assert "name 11-13,31 as the bands to leave out" in outputs.report.read_text()
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
-        classify_scene(scene, labels, tmp_path / "told", method="rf", leave_out_bands="11-13,31")
+        told = classify_scene(scene, labels, tmp_path / "told", method="rf", leave_out_bands="11-13,31")
     assert not [r for r in caplog.records if "bands to leave out" in r.getMessage()]
+    from hypersynth.core.pipeline import classify_with_model
+
+    again = classify_with_model(outputs.classifier, scene, tmp_path / "again")  # it learnt from them: said so again
+    assert ("The classifier learnt from them too; if they are unusable, a classifier trained with --leave-out-bands "
+            "11-13,31 (Bands to leave out, in Processing) may map this sensor better") in again.report.read_text()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        classify_with_model(told.classifier, scene, tmp_path / "told_again")  # it leaves them out as it was told
+    assert not [r for r in caplog.records if "learnt from them" in r.getMessage()]
