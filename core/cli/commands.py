@@ -96,8 +96,10 @@ def _replaced_and_removed(outputs: "ClassificationOutputs") -> tuple[list[str], 
 def _accuracy_note(outputs: "ClassificationOutputs") -> None:
     """On stderr, how far few validation pixels carry the OA (stdout keeps its form for scripts)."""
     if outputs.metrics:
-        from ..evaluation.metrics import few_pixels_note
+        from ..evaluation.metrics import few_pixels_note, sampled_oa
 
+        if sampled_oa(outputs.metrics):  # a sample: the area-adjusted OA's interval says how far it carries
+            return
         note = few_pixels_note(outputs.metrics["oa"], int(outputs.metrics["n_test"]))
         if note:
             print(f"note: {note}", file=sys.stderr)
@@ -127,10 +129,12 @@ def _print_outputs(outputs: "ClassificationOutputs") -> None:
         from ..evaluation.metrics import sampled_oa
 
         kappa = "–" if m["kappa"] is None else f"{m['kappa']:.4f}"  # none where one class alone is validated
-        raw = f"OA {m['oa'] * 100:.2f} %  AA {m['aa'] * 100:.2f} %  kappa {kappa} ({m['n_test']} validation pixels)"
-        sampled = sampled_oa(m)  # a stratified random sample: its estimate leads, the points' own counts follow
-        print(f"accuracy:       {sampled} (a stratified random sample); the points' own {raw}" if sampled else
-              f"accuracy:       {raw}")
+        sampled = sampled_oa(m)  # a stratified random sample: its estimate of the map leads
+        if sampled:
+            print(f"area-adjusted:  {sampled[len('area-adjusted '):]} (the validation points are a stratified random "
+                  "sample: the estimate of the map's accuracy; below, the points' own)")
+        print(f"accuracy:       OA {m['oa'] * 100:.2f} %  AA {m['aa'] * 100:.2f} %  kappa {kappa} "
+              f"({m['n_test']} validation pixels)")  # its form kept for scripts
         _accuracy_note(outputs)
     if outputs.replaced:  # --overwrite: the costly bundles among them, say, go without a word otherwise
         now, gone = _replaced_and_removed(outputs)

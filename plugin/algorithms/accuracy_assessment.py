@@ -21,7 +21,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from .base import CANCELLED, HyperSynthAlgorithm, engine_errors, engine_warnings
+from .base import CANCELLED, HyperSynthAlgorithm, accuracy_lines, engine_errors, engine_warnings
 from .inputs import class_field_parameter, existing_layer_file, labels_file, raster_file, refuse_the_scene_as_labels
 from .destinations import OutputMoves, discard_staging, staging_folder
 
@@ -173,12 +173,7 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
         adjusted = metrics.get("area_adjusted") or {}
         if adjusted.get("oa") is not None:
             results[self.AREA_ADJUSTED_ACCURACY] = float(adjusted["oa"])
-            ci = adjusted.get("oa_ci95")
-            feedback.pushInfo(self.tr("Area-adjusted OA {:.2f} %{} (valid for a random sample of the map)").format(
-                100 * adjusted["oa"], "" if ci is None else f" ± {100 * ci:.2f}"))
-        feedback.pushInfo(self.tr("OA {:.2f} %, AA {:.2f} %, kappa {:.4f} on {} validation pixels").format(
-            100 * results.get(self.OVERALL_ACCURACY, float("nan")),
-            100 * results.get(self.AVERAGE_ACCURACY, float("nan")),
-            results.get(self.KAPPA, float("nan")), metrics.get("n_test", 0)))
+        for line in accuracy_lines(metrics):  # a sample's estimate first, as the report words it
+            feedback.pushInfo(line)
         feedback.setProgress(100.0)
         return results

@@ -384,7 +384,31 @@ def accuracy_results(metrics: Optional[dict]) -> dict[str, float]:
     if not metrics:
         return {}
     pairs = (("OVERALL_ACCURACY", "oa"), ("AVERAGE_ACCURACY", "aa"), ("KAPPA", "kappa"))
-    return {key: float(metrics[name]) for key, name in pairs if name in metrics}
+    return {key: float(metrics[name]) for key, name in pairs if metrics.get(name) is not None}  # κ None: undefined
+
+
+def accuracy_lines(metrics: Optional[dict]) -> list[str]:
+    """What the log says of a map's accuracy, as the report words it: where the validation points are a stratified
+    random sample, the area-adjusted OA first (the estimate of the map's) and the points' own figures after; else
+    the validation pixels' figures, with the area-adjusted OA as an indication only."""
+    from ...core.evaluation.metrics import sampled_oa
+
+    if not metrics or metrics.get("oa") is None:
+        return []
+    kappa = "–" if metrics.get("kappa") is None else f"{metrics['kappa']:.4f}"  # undefined with one class
+    own = (f"OA {100 * metrics['oa']:.2f} %, AA {100 * (metrics.get('aa') or float('nan')):.2f} %, kappa {kappa} on "
+           f"{metrics.get('n_test', 0)} validation pixels")
+    sampled = sampled_oa(metrics)
+    if sampled:
+        return [f"{sampled[0].upper()}{sampled[1:]}: the estimate of the map's accuracy (the validation points are a "
+                "stratified random sample)", f"The points' own {own} (they over-represent small classes)"]
+    adjusted = (metrics.get("area_adjusted") or {}).get("oa")
+    if adjusted is None:
+        return [own]
+    ci = metrics["area_adjusted"].get("oa_ci95")
+    return [own, f"Area-adjusted OA {100 * adjusted:.2f} %{'' if ci is None else f' ± {100 * ci:.2f}'}: an "
+                 "indication only (these figures hold for a random sample of the map, which nothing here says the "
+                 "validation pixels are)"]
 
 
 def check_device(device: str) -> None:

@@ -195,7 +195,7 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
             finally:
                 discard_staging(staging)
         results.update(accuracy_results(outputs.metrics))
-        log_accuracy(self, feedback, results)
+        log_accuracy(self, feedback, outputs.metrics)
         style_map_outputs(context, results, outputs.classes, scene_layer.name() if scene_layer is not None else "",
                           self)
         return results

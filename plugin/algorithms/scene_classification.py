@@ -23,7 +23,8 @@ from qgis.core import (
 
 from ...core.progress import Cancelled
 from ..layers import class_renderer, confidence_renderer, probability_renderer
-from .base import FeedbackReporter, HyperSynthAlgorithm, accuracy_results, engine_errors, engine_warnings, when_loaded
+from .base import (FeedbackReporter, HyperSynthAlgorithm, accuracy_lines, accuracy_results, engine_errors,
+                   engine_warnings, when_loaded)
 from .inputs import (class_field_parameter, copy_name, existing_layer_file, labels_file, raster_file,
                      refuse_the_scene_as_labels, seed_parameter)
 from .band_parameters import RUN_LEAVE_OUT_TITLE, band_choice_refused, bands_to_leave_out, leave_out_bands_parameter
@@ -103,14 +104,11 @@ def style_map_outputs(context: QgsProcessingContext, results: dict[str, Any], cl
             when_loaded(context, results[key], StyleOnLoad(list(classes), ramp))
 
 
-def log_accuracy(alg: Any, feedback: QgsProcessingFeedback, results: dict[str, Any]) -> None:
-    """The OA, AA, κ line the classifying algorithms log when validation labels were given."""
-    if "OVERALL_ACCURACY" not in results:
-        return
-    feedback.pushInfo(alg.tr("Accuracy on the validation labels: OA {:.2f} %, AA {:.2f} %, kappa {:.4f}")
-                      .format(100 * results.get("OVERALL_ACCURACY", float("nan")),
-                              100 * results.get("AVERAGE_ACCURACY", float("nan")),
-                              results.get("KAPPA", float("nan"))))
+def log_accuracy(alg: Any, feedback: QgsProcessingFeedback, metrics: Optional[dict]) -> None:
+    """The accuracy lines the classifying algorithms log when validation labels were given (:func:`.base.
+    accuracy_lines`)."""
+    for line in accuracy_lines(metrics):
+        feedback.pushInfo(alg.tr("Accuracy on the validation labels: {}").format(line))
 
 
 class SceneClassificationAlgorithm(HyperSynthAlgorithm):
@@ -247,7 +245,7 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
                 discard_staging(staging)
 
         results.update(accuracy_results(outputs.metrics))
-        log_accuracy(self, feedback, results)
+        log_accuracy(self, feedback, outputs.metrics)
         style_map_outputs(context, results, outputs.classes, scene_layer.name() if scene_layer is not None else "",
                           self)
         return results

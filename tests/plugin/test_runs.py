@@ -752,6 +752,32 @@ def test_the_accuracy_line_says_when_few_pixels_validate():
         "OA 93.1 %, AA 95.7 %, κ 0.912 on 3767 validation pixels")
 
 
+SAMPLED = {"oa": 0.9205, "aa": 0.9, "kappa": None, "n_test": 88,  # κ undefined: one class validated
+           "area_adjusted": {"oa": 0.9071, "oa_ci95": 0.0615, "validation_sample": "a stratified random sample of "
+                             "map.tif: 120 points", "validation_sample_problem": None}}
+
+
+def test_a_stratified_samples_estimate_leads_the_dock_and_processing_lines():
+    """A stratified sample over-represents small classes: the area-adjusted OA is the map's estimate and leads; the
+    points' own figures follow; κ undefined is a dash, not a crash (Processing's outputs leave it out)."""
+    from hypersynth.plugin.algorithms.base import accuracy_lines, accuracy_results
+    from hypersynth.plugin.runs import accuracy_line
+
+    assert accuracy_line(SAMPLED) == ("area-adjusted OA 90.7 ± 6.2 % from a stratified random sample; its points' own "
+                                      "OA 92.0 %, AA 90.0 % on 88 validation pixels")
+    assert accuracy_lines(SAMPLED) == [
+        "Area-adjusted OA 90.71 ± 6.15 %: the estimate of the map's accuracy (the validation points are a stratified "
+        "random sample)", "The points' own OA 92.05 %, AA 90.00 %, kappa – on 88 validation pixels (they "
+        "over-represent small classes)"]
+    assert accuracy_results(SAMPLED) == {"OVERALL_ACCURACY": 0.9205, "AVERAGE_ACCURACY": 0.9}
+    brushed = {**SAMPLED, "kappa": 0.8, "area_adjusted": {**SAMPLED["area_adjusted"], "validation_sample": None}}
+    assert accuracy_line(brushed).startswith("OA 92.0 %, AA 90.0 %, κ 0.800 on 88 validation pixels")
+    assert accuracy_lines(brushed) == [
+        "OA 92.05 %, AA 90.00 %, kappa 0.8000 on 88 validation pixels",
+        "Area-adjusted OA 90.71 % ± 6.15: an indication only (these figures hold for a random sample of the map, "
+        "which nothing here says the validation pixels are)"]
+
+
 def test_an_edited_validation_sample_is_copied_with_its_design_and_both_are_removed(tmp_path):
     """A sample drawn with sample-validation, labelled in QGIS and not saved, goes to a dock run as a copy: its
     design goes beside the copy (so the run's report knows the sample), and the run's clean-up removes both."""
