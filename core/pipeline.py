@@ -434,7 +434,7 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
         device = network_device(fitted.method, settings.device)  # None: scikit-learn's, which no preset shapes
         write_metrics(ev, out, warnings, run_record(
             METHOD_TITLES.get(method, method), inputs, names, method=method, seed=settings.seed,
-            preset=settings.preset if device else None, device=device, chosen=chosen_in_run(fitted)))
+            preset=settings.preset if device else None, device=device, classifier=classifier_record(fitted, settings)))
     reporter.progress(1.0, "done")
     return {"metrics": None if ev is None else ev.to_dict(), "fitted": fitted}
 
@@ -495,8 +495,8 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         name = Path(scene_path).name
         raise ValueError(f"the classifier was trained on {meta['bands']} bands but {name} has {bands} usable "
                          f"bands{where}; it only applies to scenes of the same sensor and band set{hint}; to map "
-                         f"{name} otherwise, train a classifier on it (augment-classify, or baseline, with labels on "
-                         "it)")
+                         f"{name} otherwise, train a classifier on it (Augment & Classify or a baseline, with labels "
+                         "on it)")
     check_same_wavelengths(meta.get("wavelengths"), scene, "the classifier", "train one on this scene")
     warn_of_unusable_bands(scene, scene_path, streamed=layout is not None, saved_classifier=True)
     validation = None
@@ -592,25 +592,26 @@ def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[t
     return facts
 
 
-def chosen_in_run(fitted: FittedMethod) -> Optional[dict[str, Any]]:
-    """What the run chose from its labels, for metrics.json's ``run`` (a script comparing runs reads it there, not in
-    the report's prose): the blend's member shares and how they were chosen, the smoothing width, the patch side;
-    None for a classifier that chooses none of them."""
+def classifier_record(fitted: FittedMethod, settings: MethodSettings) -> Optional[dict[str, Any]]:
+    """The classifier's settings for metrics.json's ``run`` (a script comparing runs reads them there, not in the
+    report's prose): the blend's member shares and the cross-validation that chose them, the smoothing width and the
+    patch side, each with whether the analyst gave it; None for a classifier without any of them."""
     classifier = fitted.classifier
-    chosen: dict[str, Any] = {}
+    record: dict[str, Any] = {}
     choice = getattr(classifier, "choice", None)  # a blend's
     if choice is not None:
-        chosen["blend_shares"] = {m: round(float(w), 4) for m, w in choice.weights().items()
+        record["blend_shares"] = {m: round(float(w), 4) for m, w in choice.weights().items()
                                   if m != "dfeat" or choice.with_dfeat}
-        chosen["blend_chosen_by"] = (f"{choice.repeats}× repeated {choice.folds}-fold cross-validation on the real "
-                                     f"labels ({choice.rule})" if choice.folds else
-                                     "the default shares (too few labelled regions to cross-validate)")
+        record.update({"blend_cv_folds": choice.folds, "blend_cv_repeats": choice.repeats,
+                       "blend_share_rule": choice.rule} if choice.folds else {"blend_shares_default": True})
     if hasattr(classifier, "smoothing"):
-        chosen["smoothing_sigma_px"] = float(classifier.smoothing)
+        record["smoothing_sigma_px"] = float(classifier.smoothing)
+        record["smoothing_given"] = settings.spatial_smoothing is not None  # else chosen by the labels' CV
     patch = _patch_side(classifier)
     if patch:
-        chosen["patch_size_px"] = int(patch)
-    return chosen or None
+        record["patch_size_px"] = int(patch)
+        record["patch_size_given"] = bool(settings.patch_size)  # else chosen from the scene
+    return record or None
 
 
 def named_left_out_fact(scene: Scene) -> list[str]:

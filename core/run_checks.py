@@ -38,10 +38,14 @@ def warn_of_unusable_bands(scene: Scene, scene_path: str | os.PathLike, streamed
     screen = screen_file(scene_path, scene.good_bands) if streamed else screen_scene(scene)
     said = leave_out_suggestion(screen, scene.wavelengths)
     if said and saved_classifier:
+        from .io.band_choice import band_numbers_text
+
         they, them = ("they are", "them") if screen.suggested.sum() > 1 else ("it is", "it")
+        told = np.zeros_like(screen.suggested) if scene.named_left_out is None else np.asarray(scene.named_left_out)
+        both = band_numbers_text(screen.suggested | told)  # with the bands its training run left out already
         said = (f"{screen.describe(scene.wavelengths)}. The classifier learnt from {them} too; if {they} unusable, "
-                f"a classifier trained with --leave-out-bands {screen.option_text()} (Bands to leave out, in "
-                "Processing) may map this sensor better")
+                f"a classifier trained leaving out {both} (--leave-out-bands on the command line, 'Bands this run "
+                "leaves out' in Processing, Leave out bands… in the dock) may map this sensor better")
     if said:
         log.warning("%s: %s", scene.name, said)
 

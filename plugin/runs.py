@@ -249,7 +249,7 @@ def label_file_for(layer: Any, out_dir: str, what: str = "label layer") -> tuple
     os.close(handle)
     os.remove(tmp)  # the writer creates the file itself
     try:
-        write_layer_copy(layer, tmp, QgsProject.instance().transformContext())
+        write_layer_copy(layer, tmp, QgsProject.instance().transformContext(), validation=what.startswith("validation"))
     except ValueError as exc:
         remove_scratch(tmp)
         raise ValueError(f"could not copy the label layer '{layer.name()}' to a file: {exc}") from None
@@ -265,7 +265,7 @@ def copied_layer_name(layer: Any) -> str:
     return f"the layer '{layer.name()}'" + (f" ({where}{edits})" if where or edits else "")
 
 
-def write_layer_copy(layer: QgsVectorLayer, path: str, transform_context: Any) -> None:
+def write_layer_copy(layer: QgsVectorLayer, path: str, transform_context: Any, validation: bool = False) -> None:
     """Write ``layer`` as it stands (unsaved edits included) to a new FlatGeobuf file at ``path`` (``.fgb``).
 
     FlatGeobuf, because the copy must say what the layer says: a layer without CRS (labels drawn over a scene
@@ -290,17 +290,19 @@ def write_layer_copy(layer: QgsVectorLayer, path: str, transform_context: Any) -
     error, message, _, _ = QgsVectorFileWriter.writeAsVectorFormatV3(layer, path, transform_context, options)
     if error != QgsVectorFileWriter.NoError:
         raise ValueError(message)
-    _copy_sample_design(layer, path)
+    _copy_sample_design(layer, path, validation)
 
 
-def _copy_sample_design(layer: QgsVectorLayer, copy: str) -> None:
+def _copy_sample_design(layer: QgsVectorLayer, copy: str, validation: bool) -> None:
     """Put the design of a validation sample (``NAME.design.json`` beside the layer's file) beside the layer's
-    copy, so labels still being edited are assessed as the sample they are."""
+    copy, so labels still being edited are assessed as the sample they are; ``validation``: the copy is to be
+    scored, so a design beside the file that names another one is said (:func:`~..core.evaluation.sampling.
+    read_design`)."""
     from ..core.evaluation.sampling import copy_design
 
     own = layer_file(layer)
     if own is not None:
-        copy_design(own, copy)
+        copy_design(own, copy, scored=validation)
 
 
 def validation_field_for(layer: Any, typed: Optional[str]) -> Optional[str]:

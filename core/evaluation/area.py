@@ -91,8 +91,9 @@ class AreaEstimate:
     def headline(self) -> str:
         """The adjusted OA with its interval, for the line that leads where the sample holds."""
         method = f"Stehman 2014, {self.strata_map}'s classes as strata" if self.strata_map else "Olofsson et al. 2014"
-        return (f"area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % (95 % interval; the validation points "
-                f"are a stratified random sample, {method})")
+        interval = "± the 95 % confidence interval; " if math.isfinite(self.oa_ci) else ""
+        return (f"area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % ({interval}the validation points are a "
+                f"stratified random sample, {method})")
 
     def to_markdown(self) -> str:
         """A line with the adjusted OA, a table per class, and what the figures assume."""
@@ -114,12 +115,13 @@ class AreaEstimate:
             sampled = "the validation points are a stratified random sample of this map; Olofsson et al. 2014, the " \
                 "map classes as strata"
         else:  # the condition first: a ± of reference pixels left over from training labels looks authoritative
-            sampled = ("an indication only: the interval holds for a random sample of the map, which "
-                       + ("these points no longer are (below)" if self.sample_problem else
-                          "nothing here says the validation pixels are (reference pixels left over from training "
-                          "labels and brushed polygons are not one)")
+            sampled = ("an indication only: these figures hold for a random sample of the map, which "
+                       + ("these points are not for this map, as said below" if self.sample_problem else
+                          "nothing here says the validation pixels are: reference pixels left over from training "
+                          "labels and brushed polygons are not one")
                        + "; Olofsson et al. 2014, the map classes as strata")
-        lines = [f"Area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % (± the 95 % confidence interval; "
+        interval = "± the 95 % confidence interval; " if math.isfinite(self.oa_ci) else ""
+        lines = [f"Area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % ({interval}"
                  f"{sampled}{covered}); of the rest, "
                  f"{self.quantity_disagreement * 100:.2f} points are quantity and "
                  f"{self.allocation_disagreement * 100:.2f} allocation disagreement.", "",

@@ -136,8 +136,9 @@ class Evaluation:
         raw = raw or self.summary_line()
         if self.area is None or not self.area.holds():
             return raw
-        return (f"{self.area.headline()[0].upper()}{self.area.headline()[1:]}. The points' own counts, below, are not "
-                f"estimates of the map's accuracy (they over-represent small classes): {raw}")
+        return (f"{self.area.headline()[0].upper()}{self.area.headline()[1:]}. The points' own OA, AA, κ and "
+                f"producer's accuracies, below, are not estimates of the map's (they over-represent small classes): "
+                f"{raw}")
 
     def summary_line(self) -> str:
         """OA, AA and κ on one line."""

@@ -101,8 +101,8 @@ class SampleDesign:
             raise SamplingError(
                 f"{name} was drawn on {self.map_name}, {self.map_shape[0]} × {self.map_shape[1]} pixels without "
                 f"georeference, and this grid has {shape[0]} × {shape[1]}: without georeference nothing places the "
-                f"points on it (a crop starts again at pixel 0, 0); assess {self.map_name} or a map of its grid, or "
-                "draw a sample of this one")
+                f"points on it (a crop starts again at pixel 0, 0); score them on {self.map_name}'s grid, or draw a "
+                "sample of a map of this grid")
 
     def same_strata(self, class_pixels: dict[int, int], strata: np.ndarray, mapped: np.ndarray) -> bool:
         """Whether a map with these pixels per class, classing the scored points (their ``strata``) as ``mapped``,
@@ -178,17 +178,19 @@ def read_design(points: str | os.PathLike, scored: bool = False) -> Optional[Sam
         return None
     if design.points_file != points.name:  # another file's (renamed, or a namesake of another format): not these
         log.log(logging.WARNING if scored else logging.INFO,
-                "%s describes %s, not %s: %s is assessed as any validation labels, not as the sample; if it is %s "
-                "renamed, write \"points_file\": \"%s\" in %s", path.name, design.points_file or "an unnamed file",
-                points.name, points.name, design.points_file or "that file", points.name, path.name)
+                "%s %s, not %s: %s is assessed as any validation labels, not as the sample; if it is %s, write "
+                "\"points_file\": \"%s\" in %s", path.name,
+                f"describes {design.points_file}" if design.points_file else "names no points file",
+                points.name, points.name, f"{design.points_file} renamed" if design.points_file else "the sample drawn",
+                points.name, path.name)
         return None
     return design
 
 
-def copy_design(points: str | os.PathLike, copy: str | os.PathLike) -> None:
+def copy_design(points: str | os.PathLike, copy: str | os.PathLike, scored: bool = False) -> None:
     """Put the design of the points ``points`` beside their copy ``copy`` (a layer written out with its edits), as
-    the copy's own."""
-    design = read_design(points)
+    the copy's own; ``scored``: as :func:`read_design` takes it."""
+    design = read_design(points, scored)
     if design is not None:
         design.points_file = Path(copy).name
         design.save(design_file(copy))

@@ -348,8 +348,8 @@ def _to_scene_crs(path: Path, lyr: Any, geometries: list[Any], scene: Scene) -> 
     target.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
     if source is None:  # taken to be in the scene's CRS, as QGIS takes it; said, as a missing .prj may be a mistake
         logging.getLogger("hypersynth").warning(
-            "%s has no CRS (a Shapefile without its .prj?): its coordinates are read as the %s's %s", path.name,
-            _grid(), _crs_name(target))
+            "%s has no CRS%s: its coordinates are read as the %s's %s", path.name,
+            " (a Shapefile without its .prj?)" if path.suffix.lower() == ".shp" else "", _grid(), _crs_name(target))
         return target
     if source.IsSame(target):
         return target

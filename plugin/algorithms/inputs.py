@@ -160,7 +160,7 @@ def _layer_copy_file(layer: QgsVectorLayer, what: str, context: QgsProcessingCon
 
     path = QgsProcessingUtils.generateTempFilename(f"{what.replace(' ', '_')}{COPY_SUFFIX}")
     try:
-        write_layer_copy(layer, path, context.transformContext())
+        write_layer_copy(layer, path, context.transformContext(), validation=what == "validation")
     except ValueError as exc:
         edits = " with its unsaved edits" if has_unsaved_edits(layer) else ""
         raise QgsProcessingException(f"could not write the {what} layer '{layer.name()}'{edits} to a file: {exc}; "

@@ -82,8 +82,8 @@ def test_a_map_class_with_one_validation_pixel_gives_no_interval_it_enters():
     assert est.single == ["c"]
     md = est.to_markdown()
     assert md.startswith("Area-adjusted OA 68.00 % (")  # no ± made up
-    assert md.startswith("Area-adjusted OA 68.00 % (± the 95 % confidence interval; an indication only: the interval "
-                         "holds for a random sample of the map, which nothing here says the validation pixels are")
+    assert md.startswith("Area-adjusted OA 68.00 % (an indication only: these figures hold for a random sample of "
+                         "the map, which nothing here says the validation pixels are")  # no interval named
     assert "Only one validation pixel lies on the map's c: a map class's variance needs at least two" in md
     data = est.to_dict()
     assert data["oa_ci95"] is None and data["map_classes_with_one_validation_pixel"] == ["c"]

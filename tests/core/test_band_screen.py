@@ -182,9 +182,14 @@ def test_a_run_names_the_bands_in_its_report_and_a_scene_in_memory_is_screened_a
     from hypersynth.core.pipeline import classify_with_model
 
     again = classify_with_model(outputs.classifier, scene, tmp_path / "again")  # it learnt from them: said so again
-    assert ("The classifier learnt from them too; if they are unusable, a classifier trained with --leave-out-bands "
-            "11-13,31 (Bands to leave out, in Processing) may map this sensor better") in again.report.read_text()
+    assert ("The classifier learnt from them too; if they are unusable, a classifier trained leaving out 11-13,31 "
+            "(--leave-out-bands on the command line, 'Bands this run leaves out' in Processing, Leave out bands… in "
+            "the dock) may map this sensor better") in again.report.read_text()
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
         classify_with_model(told.classifier, scene, tmp_path / "told_again")  # it leaves them out as it was told
-    assert not [r for r in caplog.records if "learnt from them" in r.getMessage()]
+    assert not [r for r in caplog.records if "learnt from" in r.getMessage()]
+    partly = classify_scene(scene, labels, tmp_path / "partly", method="rf", leave_out_bands="11-13")
+    again = classify_with_model(partly.classifier, scene, tmp_path / "partly_again")  # band 31 found: 11-13 kept out
+    assert "The classifier learnt from it too; if it is unusable, a classifier trained leaving out 11-13,31 (" in \
+        again.report.read_text()

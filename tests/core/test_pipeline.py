@@ -90,10 +90,13 @@ def test_augment_and_classify_writes_every_output(augment_run):
     assert near["radius"] == max(1, patch // 2 + kernel_radius(sigma))  # the patch and the smoothing's reach
     assert near["near"] + near["apart"] == outputs.metrics["n_test"]
     assert near["near"] > 0 and near["apart"] > 0
-    chosen = json.loads((out / "metrics.json").read_text())["run"]["chosen"]  # what the labels chose, for scripts
-    assert set(chosen["blend_shares"]) == {"cnn", "forest"} and sum(chosen["blend_shares"].values()) == 1.0
-    assert "cross-validation on the real labels" in chosen["blend_chosen_by"] or "default" in chosen["blend_chosen_by"]
-    assert chosen["smoothing_sigma_px"] == sigma and chosen["patch_size_px"] == patch
+    used = json.loads((out / "metrics.json").read_text())["run"]["classifier"]  # what it used, for scripts
+    assert set(used["blend_shares"]) == {"cnn", "forest"} and sum(used["blend_shares"].values()) == 1.0
+    folds = re.search(r"classifier blend: .*, chosen by (?:(\d+)× repeated )?(\d+)-fold", outputs.report.read_text())
+    assert (used["blend_cv_folds"], used["blend_cv_repeats"]) == (int(folds.group(2)), int(folds.group(1) or 1))
+    assert used["blend_share_rule"] == "balanced-accuracy"
+    assert used["smoothing_sigma_px"] == sigma and used["smoothing_given"] is False
+    assert used["patch_size_px"] == patch and used["patch_size_given"] is False
     report = outputs.report.read_text()  # enough to run it again: settings, encoder, inputs
     assert f"{near['near']} of the {outputs.metrics['n_test']} validation pixels lie within" in report
     assert re.search(r"^- Run \d{4}-\d\d-\d\dT[\d:]+[+-][\d:]+: preset tiny, seed 0, device (cpu|cuda:?\d*) \(from "

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -129,8 +130,12 @@ def test_a_sample_of_a_map_without_georeference_is_refused_on_a_grid_of_another_
     points = tmp_path / "check.shp"
     sample_validation(tmp_path / "map.tif", points, seed=0, per_class=5)
     _label_all_and_move(points, {})
+    other = values.copy()
+    other[:, :3] = 1  # another map of the same pixel grid (another method's): the points are placed, not refused
+    write_class_map(tmp_path / "other.tif", other, CLASSES, transform=pixel_grid, crs_wkt=None)
+    assert evaluate_map(tmp_path / "other.tif", points).area.strata_map == "map.tif"
     with pytest.raises(SamplingError, match=r"check.shp was drawn on map.tif, 20 × 30 pixels without georeference, "
-                                            r"and this grid has 15 × 26: .* assess map.tif or a map of its grid"):
+                                            r"and this grid has 15 × 26: .* score them on map.tif's grid"):
         evaluate_map(tmp_path / "crop.tif", points)
     assert evaluate_map(tmp_path / "map.tif", points).area.sample is not None
 
@@ -217,6 +222,11 @@ def test_points_renamed_with_their_design_are_told_how_to_be_the_sample_again(cl
     assert ('check_l.design.json describes check.gpkg, not check_l.gpkg: check_l.gpkg is assessed as any validation '
             'labels, not as the sample; if it is check.gpkg renamed, write "points_file": "check_l.gpkg" in '
             'check_l.design.json') in caplog.text
+    assert [r.levelname for r in caplog.records if "describes check.gpkg" in r.getMessage()] == ["WARNING"]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="hypersynth"):
+        assert read_design(tmp_path / "check_l.gpkg") is None  # not about to be scored (a copy, a clean-up): quieter
+    assert [r.levelname for r in caplog.records if "describes check.gpkg" in r.getMessage()] == ["INFO"]
     design = json.loads((tmp_path / "check_l.design.json").read_text())
     design["points_file"] = "check_l.gpkg"
     (tmp_path / "check_l.design.json").write_text(json.dumps(design))

@@ -205,10 +205,10 @@ def test_the_area_adjusted_oa_leads_where_the_sample_holds(class_map, tmp_path, 
     _label(points, truth)
     ev = evaluate_map(class_map, points)
     first = ev.to_markdown().splitlines()[0]
-    assert first.startswith(f"Area-adjusted OA {ev.area.oa * 100:.2f} ± {ev.area.oa_ci * 100:.2f} % (95 % interval; "
-                            "the validation points are a stratified random sample, Olofsson et al. 2014). The points' "
-                            "own counts, below, are not estimates of the map's accuracy (they over-represent small "
-                            f"classes): OA {ev.oa * 100:.2f} %")
+    assert first.startswith(f"Area-adjusted OA {ev.area.oa * 100:.2f} ± {ev.area.oa_ci * 100:.2f} % (± the 95 % "
+                            "confidence interval; the validation points are a stratified random sample, Olofsson et "
+                            "al. 2014). The points' own OA, AA, κ and producer's accuracies, below, are not estimates "
+                            f"of the map's (they over-represent small classes): OA {ev.oa * 100:.2f} %")
     assert cli_main(["assess", "--map", str(class_map), "--validation", str(points)]) == 0
     assert capsys.readouterr().out.startswith(first)
     brushed = evaluate_map(class_map, tmp_path / "map.tif")  # no sample: the counts lead, as before
