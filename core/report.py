@@ -6,6 +6,7 @@ import base64
 import html
 import json
 import logging
+import math
 import platform
 import re
 import threading
@@ -444,8 +445,9 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
     if evaluation is not None:
         ev = evaluation
         few = few_pixels_note(ev.oa, ev.n_test)  # 10 pixels: the OA's interval is wide
+        kappa = "–" if math.isnan(ev.kappa) else f"{ev.kappa:.4f}"  # undefined with one class validated
         lines += ["## Accuracy against the validation labels", "",
-                  ev.headline(f"OA {ev.oa * 100:.2f} %, AA {ev.aa * 100:.2f} %, κ {ev.kappa:.4f} on {ev.n_test} "
+                  ev.headline(f"OA {ev.oa * 100:.2f} %, AA {ev.aa * 100:.2f} %, κ {kappa} on {ev.n_test} "
                               f"validation pixels{'; ' + few if few else ''}."),
                   "", ev.tables_markdown().rstrip("\n"), "", "![confusion matrix](confusion.png)", ""]
     if synthetic is not None:
