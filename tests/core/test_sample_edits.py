@@ -67,8 +67,8 @@ def test_points_moved_from_where_they_were_drawn_are_named_and_the_figures_only_
     assert "moved" not in json.loads(Path(str(points).replace(".gpkg", ".design.json")).read_text())
 
 
-def test_points_saved_in_another_crs_are_where_they_were_drawn(class_map, tmp_path):
-    """QGIS' "Save Features As…" may reproject the layer: the points are compared on the map's CRS."""
+def _labelled_in_degrees(class_map: Path, tmp_path: Path) -> Path:
+    """A sample of ``class_map``, labelled, saved again in WGS 84 with its design (as "Save Features As…" does)."""
     from osgeo import gdal
 
     points = tmp_path / "check.gpkg"
@@ -77,6 +77,12 @@ def test_points_saved_in_another_crs_are_where_they_were_drawn(class_map, tmp_pa
     degrees = tmp_path / "check_wgs84.gpkg"
     gdal.VectorTranslate(str(degrees), str(points), dstSRS="EPSG:4326")
     copy_design(points, degrees)
+    return degrees
+
+
+def test_points_saved_in_another_crs_are_where_they_were_drawn(class_map, tmp_path):
+    """QGIS' "Save Features As…" may reproject the layer: the points are compared on the map's CRS."""
+    degrees = _labelled_in_degrees(class_map, tmp_path)
     design = read_design(degrees)
     assert design is not None and design.crs_wkt  # the map's CRS is recorded with the design
     area = evaluate_map(class_map, degrees).area
@@ -86,14 +92,7 @@ def test_points_saved_in_another_crs_are_where_they_were_drawn(class_map, tmp_pa
 def test_a_design_without_its_maps_crs_takes_the_grids(class_map, tmp_path):
     """A design written before it recorded the map's CRS: points saved in another CRS are compared on the CRS of the
     map they are scored on, not taken as moved off it."""
-    from osgeo import gdal
-
-    points = tmp_path / "check.gpkg"
-    sample_validation(class_map, points, seed=0, per_class=10)
-    _label_all_and_move(points, {})
-    degrees = tmp_path / "check_wgs84.gpkg"
-    gdal.VectorTranslate(str(degrees), str(points), dstSRS="EPSG:4326")
-    copy_design(points, degrees)
+    degrees = _labelled_in_degrees(class_map, tmp_path)
     design_path = tmp_path / "check_wgs84.design.json"
     old = json.loads(design_path.read_text())
     del old["crs_wkt"]
