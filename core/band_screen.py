@@ -136,8 +136,9 @@ def leave_out_suggestion(screen: BandScreen, wavelengths: Optional[Sequence[floa
         return None
     they, them = ("they are", "them") if screen.suggested.sum() > 1 else ("it is", "it")
     return (f"{screen.describe(wavelengths)}. If {they} unusable, leave {them} out: name "
-            f"{screen.option_text()} as the bands to leave out (--leave-out-bands on the command line, Leave out "
-            "bands… in the dock)")
+            f"{screen.option_text()} as the bands to leave out (--leave-out-bands on the command line, 'Bands this "
+            "run leaves out' in Processing, Leave out bands… in the dock; bands the file flags bad are left out "
+            "already)")
 
 
 def screen_file(path: str | os.PathLike, flagged_good: Optional[np.ndarray] = None) -> BandScreen:

@@ -48,7 +48,8 @@ class LabelDraw:
         train, test = int(self.split.train_mask.sum()), int(self.split.test_mask.sum())
         side = self.split.patch_size
         kind = "" if self.split.kind == "random" else (
-            f" (outside the {side}×{side} patches around them: disjoint)" if self.split.kind == "disjoint" else
+            f" (none within {side // 2} pixel{'s' if side // 2 != 1 else ''} of them, the half-side of a {side}×{side} "
+            "patch: disjoint)" if self.split.kind == "disjoint" else
             f" (none whose {side}×{side} patch shares a pixel with theirs: no-overlap)")
         return (f"{train} training labels ({amount_text(self.split)}, seed {self.split.seed}) drawn from "
                 f"{self.reference_pixels} reference pixels of {len(self.classes)} classes; {test} left to "

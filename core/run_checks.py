@@ -164,6 +164,12 @@ def scored_validation(validation: np.ndarray, labels: Optional[np.ndarray], scen
         raise ValueError(f"the validation labels {name} hold class ids {', '.join(map(str, found[:12]))} and the "
                          f"classes to map are {', '.join(map(str, known))}: none in common, so every pixel would "
                          "count as an error; give validation labels with the same class ids")
+    unknown = sorted(set(found) - set(known))
+    if unknown:  # e.g. another scene's labels numbered their own way: some ids coincide, the rest never can
+        missed = int(np.isin(held.truth, unknown).sum())
+        log.warning("the validation labels %s hold class ids %s that are none of the classes the map can hold (%s): "
+                    "their %d pixels all count as errors; check that the labels number the classes as the map does",
+                    name, ", ".join(map(str, unknown[:12])), ", ".join(map(str, known)), missed)
     held.design, held.name = design, name  # a drawn sample's design (labelled_sample_design), for its estimators
     return held
 

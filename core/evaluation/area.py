@@ -71,6 +71,7 @@ class AreaEstimate:
             "sampled_share_of_map": num(self.sampled_share), "finite_population_correction": True,
             "map_classes_with_one_validation_pixel": list(self.single),
             "validation_sample": self.sample, "validation_sample_problem": self.sample_problem,
+            **({"sample_points": int(self.sample_points)} if self.sample else {}),
             **({"unsampled_strata": list(self.unsampled_strata), "covered_share_of_strata": num(self.covered_share)}
                if self.unsampled_strata else {}),
             **({"sample_points_left_out_as_training": int(self.sample_left_out)} if self.sample_left_out else {}),
@@ -184,10 +185,10 @@ class AreaEstimate:
         if self.sample_problem:
             return (f"The validation points were drawn as a stratified random sample, but {self.sample_problem}, so "
                     "the figures are computed as if the map's classes were the strata, and only indicate; draw a "
-                    "sample of this map (hypersynth sample-validation).")
+                    "sample of this map (hypersynth sample-validation; Processing: Draw validation sample).")
         return ("These figures hold when the validation pixels are a random sample of the map (simple, or stratified "
                 "by map class); labels brushed where a class is easy to see are not a random sample, and then the "
-                "figures only indicate (draw one: hypersynth sample-validation).")
+                "figures only indicate (draw one: hypersynth sample-validation; Processing: Draw validation sample).")
 
 
 def _share_text(share: float) -> str:

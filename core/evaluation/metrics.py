@@ -35,6 +35,9 @@ class NearTraining:
     def sentence(self) -> str:
         """The line the report and ``accuracy.md`` show."""
         reach = f"{self.radius} pixel{'s' if self.radius != 1 else ''}"
+        if not self.near:  # nothing to set apart: the OA above is already the one away from the training pixels
+            return (f"None of the {self.apart} validation pixels lies within {reach} of a training pixel "
+                    f"({self.radius_means}).")
         return (f"{self.near} of the {self.near + self.apart} validation pixels lie within {reach} of a training "
                 f"pixel ({self.radius_means}), where pixels are alike: OA {_pct(self.oa_near)} % there, "
                 f"{_pct(self.oa_apart)} % on the {self.apart} further away, the better guide to the map elsewhere.")

@@ -266,10 +266,24 @@ def find_cube_key(arrays: dict[str, np.ndarray]) -> str:
     """The name of the largest 3-D numeric array (the hyperspectral cube of a .mat file)."""
     cubes = [(int(a.size), k) for k, a in arrays.items() if a.ndim == 3 and a.dtype.kind in "iuf"]
     if not cubes:
+        two_d = any(_class_id_like(a) for a in arrays.values())
         raise SceneReadError("no 3-D numeric array (rows × cols × bands) found; the file holds "
-                             + (_describe_arrays(arrays) or "no numeric arrays"))
+                             + (_describe_arrays(arrays) or "no numeric arrays")
+                             + ("; a 2-D array of class ids is a ground truth: give it as labels (--labels, "
+                                "--truth or --validation; in Processing, Import a MATLAB ground-truth map first)"
+                                if two_d else ""))
     best = max(size for size, _ in cubes)
     return next(k for size, k in cubes if size == best)
+
+
+def _class_id_like(array: np.ndarray) -> bool:
+    """Whether ``array`` looks like a ground-truth map: 2-D, whole numbers from 0 to 1000, more than one of them
+    (spectra stored 2-D, as Jasper Ridge's and Samson's Y, are fractions)."""
+    if array.ndim != 2 or array.dtype.kind not in "iuf" or array.size == 0:
+        return False
+    finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
+    return (finite.size > 0 and finite.min() >= 0 and finite.max() <= 1000 and bool(np.all(finite == np.round(finite)))
+            and len(np.unique(finite[:100_000])) > 1)
 
 
 def find_label_key(arrays: dict[str, np.ndarray], shape: tuple[int, int]) -> Optional[str]:

@@ -175,5 +175,9 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
             results[self.AREA_ADJUSTED_ACCURACY] = float(adjusted["oa"])
         for line in accuracy_lines(metrics):  # a sample's estimate first, as the report words it
             feedback.pushInfo(line)
+        if metrics.get("validation_pixels_left_out"):  # as the help promises: how many the rule or EXCLUDE took out
+            n = int(metrics["validation_pixels_left_out"])
+            feedback.pushInfo(self.tr("{} validation pixel{} left out as pixels the map's classifier learnt from (not "
+                                      "scored)").format(n, "s" if n != 1 else ""))
         feedback.setProgress(100.0)
         return results

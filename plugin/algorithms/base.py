@@ -389,26 +389,38 @@ def accuracy_results(metrics: Optional[dict]) -> dict[str, float]:
 
 def accuracy_lines(metrics: Optional[dict]) -> list[str]:
     """What the log says of a map's accuracy, as the report words it: where the validation points are a stratified
-    random sample, the area-adjusted OA first (the estimate of the map's) and the points' own figures after; else
-    the validation pixels' figures, with the area-adjusted OA as an indication only."""
+    random sample, the area-adjusted OA first (the estimate of the map's, with the strata and how many points were
+    labelled) and the points' own figures after; else the validation pixels' figures, with the area-adjusted OA as
+    an indication only (and what it covers). Validation labels of one class are said to make AA and κ say nothing."""
     from ...core.evaluation.metrics import sampled_oa
 
     if not metrics or metrics.get("oa") is None:
         return []
     kappa = "–" if metrics.get("kappa") is None else f"{metrics['kappa']:.4f}"  # undefined with one class
-    own = (f"OA {100 * metrics['oa']:.2f} %, AA {100 * (metrics.get('aa') or float('nan')):.2f} %, kappa {kappa} on "
-           f"{metrics.get('n_test', 0)} validation pixels")
+    aa = "–" if metrics.get("aa") is None else f"{100 * metrics['aa']:.2f}"
+    pixels = int(metrics.get("n_test") or 0)
+    own = f"OA {100 * metrics['oa']:.2f} %, AA {aa} %, kappa {kappa} on {pixels} validation pixel" + (
+        "s" if pixels != 1 else "")
+    held = [c for c in metrics.get("classes", []) if c.get("test_pixels")]
+    one_class = ([f"The validation labels hold one class ({held[0]['name']}): AA repeats its accuracy and kappa "
+                  "says nothing; give validation labels of every class to judge the map"] if len(held) == 1 else [])
+    area = metrics.get("area_adjusted") or {}
     sampled = sampled_oa(metrics)
     if sampled:
+        drawn = area.get("sample_points")
+        labelled = f"; {pixels} of its {drawn} points labelled and scored" if drawn else ""
         return [f"{sampled[0].upper()}{sampled[1:]}: the estimate of the map's accuracy (the validation points are a "
-                "stratified random sample)", f"The points' own {own} (they over-represent small classes)"]
-    adjusted = (metrics.get("area_adjusted") or {}).get("oa")
-    if adjusted is None:
-        return [own]
-    ci = metrics["area_adjusted"].get("oa_ci95")
-    return [own, f"Area-adjusted OA {100 * adjusted:.2f} %{'' if ci is None else f' ± {100 * ci:.2f}'}: an "
+                f"stratified random sample; {area.get('method', '')}{labelled})",
+                f"The points' own {own} (they over-represent small classes)", *one_class]
+    if area.get("oa") is None:
+        return [own, *one_class]
+    ci = area.get("oa_ci95")
+    unsampled = area.get("unsampled_map_classes") or []
+    covers = (f"; it covers only the map classes with validation pixels, not {', '.join(unsampled)}" if unsampled
+              else "")
+    return [own, f"Area-adjusted OA {100 * area['oa']:.2f} %{'' if ci is None else f' ± {100 * ci:.2f}'}: an "
                  "indication only (these figures hold for a random sample of the map, which nothing here says the "
-                 "validation pixels are)"]
+                 f"validation pixels are{covers})", *one_class]
 
 
 def check_device(device: str) -> None:

@@ -108,10 +108,11 @@ class DrawLabelsAlgorithm(HyperSynthAlgorithm):
             "validation pixel's patch shares a pixel with a training label's: give the patch side of the "
             "benchmark's preset ({patch} for fast and full, the default; 8 for tiny) to get the pixels it validated "
             "on.\n\n"
-            "A MATLAB ground truth (.mat) is not a layer QGIS opens: draw from it with the command line "
-            "(hypersynth draw-labels), or open it in the HyperSynth dock after its scene, which adds it as a label "
-            "raster. The draw takes seconds: a GeoTIFF or ENVI scene is read once for its valid pixels, never "
-            "whole.").format(patch=DEFAULT_PATCH_SIDE)
+            "A MATLAB ground truth (.mat) is not a layer QGIS opens: turn it into a label raster with Import a "
+            "MATLAB ground-truth map (hypersynth:importlabels) first, draw from it with the command line (hypersynth "
+            "draw-labels), or open it in the HyperSynth dock after its scene, which adds it as a label raster. The "
+            "draw takes seconds: a GeoTIFF or ENVI scene is read once for its valid pixels, never whole."
+            ).format(patch=DEFAULT_PATCH_SIDE)
 
     def initAlgorithm(self, config: Any = None) -> None:  # noqa: N802 (QGIS API)
         self.addParameter(scene_parameter(self))

@@ -145,7 +145,8 @@ def test_an_import_warns_of_the_bands_the_data_suggest_and_not_once_they_are_lef
     said = [r.getMessage() for r in caplog.records if "bands to leave out" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith("In 2,304 pixels read, bands 11–13 (938–1046 nm) are under 2 % of")
     assert said[0].endswith("If they are unusable, leave them out: name 11-13,31 as the bands to leave out "
-                            "(--leave-out-bands on the command line, Leave out bands… in the dock)")
+                            "(--leave-out-bands on the command line, 'Bands this run leaves out' in Processing, Leave "
+                            "out bands… in the dock; bands the file flags bad are left out already)")
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
         import_scene(source, tmp_path / "left_out.tif", leave_out_bands="11-13,31")

@@ -275,6 +275,9 @@ def test_validation_pixels_near_the_training_pixels_are_told_from_the_rest():
     assert split.oa_near == 1.0 and split.oa_apart == pytest.approx(2 / 4)
     assert "2 of the 6 validation pixels lie within 2 pixels of a training pixel" in split.sentence()
     assert "OA 100.00 % there, 50.00 % on the 4 further away" in split.sentence()
+    none = near_training(at[3:], right[3:], training, reach=1)  # nothing near: no "OA – % there" placeholder
+    assert none.sentence() == ("None of the 3 validation pixels lies within 1 pixel of a training pixel (the "
+                               "neighbouring pixels).")
 
 
 def test_near_means_as_far_as_the_classifiers_view_of_a_pixel_reaches():

@@ -252,8 +252,12 @@ def test_find_label_key_prefers_hints_and_train_maps():
 
 def test_mat_errors(tmp_path):
     scipy.io.savemat(tmp_path / "flat.mat", {"Y": np.zeros((198, 100)), "nRow": 10})
-    with pytest.raises(SceneReadError, match=r"no 3-D numeric array.*Y 198×100"):
+    with pytest.raises(SceneReadError, match=r"no 3-D numeric array.*Y 198×100") as refused:
         read_scene(tmp_path / "flat.mat")
+    assert "ground truth" not in str(refused.value)  # 2-D, but no class ids
+    scipy.io.savemat(tmp_path / "gt.mat", {"gt": np.arange(30, dtype=np.uint8).reshape(5, 6) % 4})
+    with pytest.raises(SceneReadError, match=r"a 2-D array of class ids is a ground truth: give it as labels"):
+        read_scene(tmp_path / "gt.mat")  # the scene's ground truth given as the scene
     cube, _ = _mat_cube()
     scipy.io.savemat(tmp_path / "c.mat", {"cube": cube})
     with pytest.raises(SceneReadError, match=r"no numeric array 'nope'.*cube 7×5×12"):

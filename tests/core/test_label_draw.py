@@ -85,7 +85,7 @@ def test_the_disjoint_split_keeps_validation_out_of_training_patches(labelled, t
     vr, vc = np.nonzero(validation)
     nearest = np.min(np.maximum(abs(vr[:, None] - rows[None]), abs(vc[:, None] - cols[None])), axis=1)
     assert nearest.min() == 4  # Chebyshev distance over 7 // 2: no validation pixel inside a 7 × 7 training patch
-    assert "disjoint" in draw.summary()
+    assert "(none within 3 pixels of them, the half-side of a 7×7 patch: disjoint)" in draw.summary()
 
 
 def test_a_pixel_grid_scene_takes_a_shapefile_and_no_geopackage(tmp_path):

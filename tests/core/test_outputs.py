@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +177,18 @@ def test_validation_labels_that_cannot_score_the_run_are_refused_before_training
     with pytest.raises(ValueError, match="class ids 11, 12, 13 .* none in common"):
         classify_scene(files["scene"], files["labels"], tmp_path / "b", method="rf", validation_path=shifted)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_validation_classes_the_map_cannot_hold_are_said(scene_files, tmp_path, caplog):
+    """Labels numbered their own way may share an id or two with the map's classes by chance: the run scores them
+    (some are right), and says that the other ids' pixels can only count as errors."""
+    data, files, kw = scene_files
+    mixed = np.where(data.labels > 1, data.labels + 10, data.labels)  # class 1 kept; 2 and 3 renumbered 12 and 13
+    odd = write_label_raster(tmp_path / "mixed.tif", mixed, [data.classes[0], ClassInfo(12, "b"), ClassInfo(13, "c")],
+                             **kw)
+    classify_scene(files["scene"], files["labels"], tmp_path / "c", method="rf", validation_path=odd)
+    assert re.search(r"the validation labels mixed.tif hold class ids 12, 13 that are none of the classes the map can "
+                     r"hold \(1, 2, 3\): their \d+ pixels all count as errors", caplog.text)
 
 
 def test_labels_of_a_class_the_class_file_lacks_are_refused(scene_files, tmp_path):

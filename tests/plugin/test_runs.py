@@ -754,7 +754,8 @@ def test_the_accuracy_line_says_when_few_pixels_validate():
 
 SAMPLED = {"oa": 0.9205, "aa": 0.9, "kappa": None, "n_test": 88,  # κ undefined: one class validated
            "area_adjusted": {"oa": 0.9071, "oa_ci95": 0.0615, "validation_sample": "a stratified random sample of "
-                             "map.tif: 120 points", "validation_sample_problem": None}}
+                             "map.tif: 120 points", "validation_sample_problem": None, "sample_points": 120,
+                             "method": "Stehman 2014, strata = the classes of map.tif"}}
 
 
 def test_a_stratified_samples_estimate_leads_the_dock_and_processing_lines():
@@ -767,15 +768,24 @@ def test_a_stratified_samples_estimate_leads_the_dock_and_processing_lines():
                                       "OA 92.0 %, AA 90.0 % on 88 validation pixels")
     assert accuracy_lines(SAMPLED) == [
         "Area-adjusted OA 90.71 ± 6.15 %: the estimate of the map's accuracy (the validation points are a stratified "
-        "random sample)", "The points' own OA 92.05 %, AA 90.00 %, kappa – on 88 validation pixels (they "
-        "over-represent small classes)"]
+        "random sample; Stehman 2014, strata = the classes of map.tif; 88 of its 120 points labelled and scored)",
+        "The points' own OA 92.05 %, AA 90.00 %, kappa – on 88 validation pixels (they over-represent small "
+        "classes)"]
     assert accuracy_results(SAMPLED) == {"OVERALL_ACCURACY": 0.9205, "AVERAGE_ACCURACY": 0.9}
-    brushed = {**SAMPLED, "kappa": 0.8, "area_adjusted": {**SAMPLED["area_adjusted"], "validation_sample": None}}
+    brushed = {**SAMPLED, "kappa": 0.8, "area_adjusted": {**SAMPLED["area_adjusted"], "validation_sample": None,
+                                                          "unsampled_map_classes": ["road"]}}
     assert accuracy_line(brushed).startswith("OA 92.0 %, AA 90.0 %, κ 0.800 on 88 validation pixels")
     assert accuracy_lines(brushed) == [
         "OA 92.05 %, AA 90.00 %, kappa 0.8000 on 88 validation pixels",
         "Area-adjusted OA 90.71 % ± 6.15: an indication only (these figures hold for a random sample of the map, "
-        "which nothing here says the validation pixels are)"]
+        "which nothing here says the validation pixels are; it covers only the map classes with validation pixels, "
+        "not road)"]
+    one = {**brushed, "aa": 0.0, "area_adjusted": {}, "classes": [{"name": "roof", "test_pixels": 40},
+                                                                  {"name": "tree", "test_pixels": 0}]}
+    assert accuracy_lines(one) == [  # an AA of 0 is 0.00 %, not "nan"
+        "OA 92.05 %, AA 0.00 %, kappa 0.8000 on 88 validation pixels",
+        "The validation labels hold one class (roof): AA repeats its accuracy and kappa says nothing; give "
+        "validation labels of every class to judge the map"]
 
 
 def test_an_edited_validation_sample_is_copied_with_its_design_and_both_are_removed(tmp_path):
