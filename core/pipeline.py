@@ -279,7 +279,8 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
         check_labels(labels, scene.valid, classes, labels_name, method, settings)
         validation = None
         if validation_path is not None:
-            design = labelled_sample_design(validation_path, validation_field, scene)  # unlabelled: said
+            design = labelled_sample_design(validation_path, validation_field, scene,  # unlabelled: said
+                                            names.get("validation labels"))
             label_map, _ = read_labels(validation_path, scene, class_field=validation_field, classes=classes,
                                        min_classes=1)
             validation = scored_validation(label_map, labels, scene, classes, validation_path,

@@ -203,13 +203,13 @@ def remove_design_of(points: str | os.PathLike) -> None:
 
 
 def labelled_sample_design(points: str | os.PathLike, class_field: Optional[str] = None,
-                           grid: Optional["Scene"] = None) -> Optional[SampleDesign]:
+                           grid: Optional["Scene"] = None, name: Optional[str] = None) -> Optional[SampleDesign]:
     """The design of validation labels drawn as a sample (:func:`read_design`; None for labels of any other origin),
     read once for the assessment or run that scores them on ``grid`` (a scene, or a map's grid), with the labelled
     points moved from where they were drawn (``moved``, ``off_map``); a sample of which no point has a class yet (the
     analyst's step not done), or that cannot be placed on the grid (:meth:`SampleDesign.check_placeable`), is
     refused, saying what to do. ``class_field``: the field the labels are read from (None or ``class_id``: the
-    sample's own).
+    sample's own); ``name``: what messages call the points (a layer copied for a run: the layer, not the copy).
 
     Raises:
         SamplingError: naming the file and its points.
@@ -220,7 +220,7 @@ def labelled_sample_design(points: str | os.PathLike, class_field: Optional[str]
 
     design = read_design(points, scored=True)
     if design is not None and grid is not None:
-        design.check_placeable(grid.shape, grid.transform, Path(points).name)
+        design.check_placeable(grid.shape, grid.transform, name or Path(points).name)
     if design is None or (class_field is not None and class_field.lower() != CLASS_ID_FIELD):
         return design  # labels of another origin, or read from a field of the analyst's: the label reader checks
     try:
@@ -233,8 +233,8 @@ def labelled_sample_design(points: str | os.PathLike, class_field: Optional[str]
         return design  # no longer the file drawn here: the label reader says what it finds
     layer.SetAttributeFilter(f"{CLASS_ID_FIELD} IS NOT NULL")
     if layer.GetFeatureCount() == 0:
-        raise SamplingError(f"{Path(points).name}: none of its {design.points} validation points has a class yet: "
-                            f"fill in each point's {CLASS_ID_FIELD} (the class you see on the ground or in finer "
+        raise SamplingError(f"{name or Path(points).name}: none of its {design.points} validation points has a class "
+                            f"yet: fill in each point's {CLASS_ID_FIELD} (the class you see on the ground or in finer "
                             "imagery, not the map's), save, and assess again")
     map_crs = design.crs_wkt or (grid.crs_wkt if grid is not None else None) or ""
     design.moved, design.off_map = _displaced_points(layer, design, map_crs)

@@ -232,6 +232,22 @@ def test_points_renamed_with_their_design_are_told_how_to_be_the_sample_again(cl
     assert evaluate_map(class_map, tmp_path / "check_l.gpkg").area.sample is not None
 
 
+def test_a_run_names_a_copied_sample_as_the_analyst_knows_it(tmp_path):
+    """The dock and Processing hand a run a copy of a layer being edited: a refusal of the sample names the layer,
+    not the copy's scratch file."""
+    from hypersynth.core.evaluation.sampling import SamplingError
+    from hypersynth.core.pipeline import classify_scene
+    from tests.demo_files import write_demo_files
+
+    scene, labels, _, classes = write_demo_files(tmp_path, size=32, bands=12)
+    first = classify_scene(scene, labels, tmp_path / "first", classes_path=classes, method="rf", seed=0)
+    copy = tmp_path / ".hypersynth-labels-x1.fgb"
+    sample_validation(first.class_map, copy, seed=0, per_class=5)  # nothing labelled yet
+    with pytest.raises(SamplingError, match=r"^the layer 'check' \(check.gpkg\): none of its 15 validation points"):
+        classify_scene(scene, labels, tmp_path / "second", classes_path=classes, method="rf", seed=0,
+                       validation_path=copy, validation_name="the layer 'check' (check.gpkg)")
+
+
 def test_a_runs_sample_points_on_the_scenes_no_data_are_said_not_dropped_quietly(tmp_path):
     """The analyst labels a sample of a first run's map, then runs on the scene with a few of those pixels no longer
     holding data: the run's report says how many validation points it could not score (they were taken as points left
