@@ -8,8 +8,8 @@ from typing import Callable, Optional
 
 import numpy as np
 from qgis.core import QgsProject, QgsRasterLayer
-from qgis.PyQt.QtCore import QTimer
-from qgis.PyQt.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QWidget
+from qgis.PyQt.QtCore import Qt, QTimer
+from qgis.PyQt.QtWidgets import QApplication, QFileDialog, QInputDialog, QLineEdit, QWidget
 
 from ..core.band_screen import BandScreen, screen_file
 from ..core.io.band_choice import LeftOut, describe_bands, newly_left_out
@@ -115,8 +115,13 @@ class LeaveOutBands:
         if bad.all():
             self.note.setText(f"Every band of {layer.name()} is flagged bad already: there is none left to leave out.")
             return
+        QApplication.setOverrideCursor(Qt.WaitCursor)  # the screen reads a few squares of the file: a second or so
+        try:
+            screen = _screened(gdal_name(layer.source()), ~bad)
+        finally:
+            QApplication.restoreOverrideCursor()
         text = ask_bands_to_leave_out(self, layer.name(), bad, self._wavelengths, self.leave_out_problem,
-                                      screen=_screened(gdal_name(layer.source()), ~bad))
+                                      screen=screen)
         if text is None:
             return
         target = flagged_copy_destination(gdal_name(layer.source()), self._importing)

@@ -233,23 +233,32 @@ def test_an_rgb_image_gets_no_composite_buttons_and_says_why(qgis_new_project, t
 def test_the_dialog_fills_in_the_bands_the_data_suggest_and_says_why(qgis_new_project, tmp_path, panel, monkeypatch):
     """A cube whose bands 11–13 hold next to no light, which its file does not flag: the dialog names them from the
     data and fills them in; Cancel writes nothing."""
+    from qgis.PyQt.QtWidgets import QApplication
+
     from hypersynth.ui import leave_out_dialog
 
+    screened = []
+    screen_file = leave_out_dialog.screen_file
+    monkeypatch.setattr(leave_out_dialog, "screen_file", lambda *a: screened.append(
+        QApplication.overrideCursor().shape()) or screen_file(*a))
     scene = make_demo_scene(size=32, bands=40, n_classes=3, seed=0).scene
     scene.cube[10:13] *= 0.01
     panel.open_file(str(write_scene(scene, tmp_path / "cube.tif")), qgis_new_project)
     asked = []
 
     def get_text(parent, title, label, text):
-        asked.append((label, text))
+        asked.append((label, text, QApplication.overrideCursor()))
         return text, False  # Cancel
 
     monkeypatch.setattr(leave_out_dialog, "get_text", get_text)
     panel.leave_out_button.click()
-    ((label, text),) = asked
-    assert text == "11-13"
+    ((label, text, cursor),) = asked
+    assert text == "11-13" and cursor is None  # busy while the file is screened, not while the analyst types
     said = label.replace("\n", " ")
     assert "From the data (1,024 pixels read): bands 11–13 (938–1046 nm) are under 2 % of the median band's" in said
     assert "the spectrum's edge). Filled in below: check them in the spectral profile." in said
     assert max(len(line) for line in label.splitlines()) <= leave_out_dialog.WIDTH
+    from qgis.PyQt.QtCore import Qt
+
+    assert screened == [Qt.WaitCursor]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cube.tif"]
