@@ -69,6 +69,8 @@ class AreaEstimate:
             "quantity_disagreement": num(self.quantity_disagreement),
             "allocation_disagreement": num(self.allocation_disagreement),
             "sampled_share_of_map": num(self.sampled_share), "finite_population_correction": True,
+            "classes_validation_pixels": "those on what the map calls the class (the stratum's sample; the top-level "
+                                         "classes count those of the reference class)",
             "map_classes_with_one_validation_pixel": list(self.single),
             "validation_sample": self.sample, "validation_sample_problem": self.sample_problem,
             **({"sample_points": int(self.sample_points)} if self.sample else {}),

@@ -59,6 +59,7 @@ def test_evaluate_adds_the_area_figures_from_the_whole_maps_counts():
     # 3 of crop's 5 mapped pixels sampled: the finite population correction 1 − 3/5 shrinks the variance
     assert data["classes"][2]["users_accuracy_ci95"] == pytest.approx(1.959964 * np.sqrt(0.4 * 2 / 3 * 1 / 3 / 2))
     assert data["sampled_share_of_map"] == pytest.approx(6 / 11) and data["finite_population_correction"]
+    assert data["classes_validation_pixels"].startswith("those on what the map calls the class")  # not the reference's
     assert "Area-adjusted OA" in ev.to_markdown()
 
 
