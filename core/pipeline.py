@@ -687,17 +687,19 @@ def assess_accuracy(class_map_path: str | os.PathLike, validation_path: str | os
                     class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None,
                     out_dir: Optional[str | os.PathLike] = None, overwrite: bool = False,
                     exclude_path: Optional[str | os.PathLike] = None, exclude_field: Optional[str] = None,
-                    training_beside: bool = True) -> dict:
+                    training_beside: bool = True, validation_name: Optional[str] = None) -> dict:
     """Compare a classified map with validation labels (vector or raster): OA, AA, κ, per-class and area-adjusted
     accuracy, confusion matrix (:func:`.evaluation.assess.assess_map`); ``exclude_path``: labels whose pixels are
     left out (the map's training labels; ``exclude_field``: their class field); ``training_beside``: leave out the
-    pixels the classifier saved beside a run's map learnt from. When ``out_dir`` is given, ``metrics.json``,
-    ``accuracy.md`` and ``confusion.png`` are written there; returns the metrics."""
+    pixels the classifier saved beside a run's map learnt from; ``validation_name``: what messages and
+    ``accuracy.md`` call the validation labels (a layer copied for the assessment: the layer, not the copy). When
+    ``out_dir`` is given, ``metrics.json``, ``accuracy.md`` and ``confusion.png`` are written there; returns the
+    metrics."""
     from .evaluation.assess import assess_map
 
     return assess_map(class_map_path, validation_path, class_field=class_field, classes_path=classes_path,
                       out_dir=out_dir, overwrite=overwrite, exclude_path=exclude_path, exclude_field=exclude_field,
-                      training_beside=training_beside).to_dict()
+                      training_beside=training_beside, validation_name=validation_name).to_dict()
 
 
 def train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, bundle_dir: str | os.PathLike, *,

@@ -31,7 +31,7 @@ ACCURACY_FILES = ("metrics.json", "accuracy.md", "confusion.png")  # what write_
 def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.PathLike, *,
                  class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None,
                  exclude_path: Optional[str | os.PathLike] = None, exclude_field: Optional[str] = None,
-                 training_beside: bool = True) -> Evaluation:
+                 training_beside: bool = True, validation_name: Optional[str] = None) -> Evaluation:
     """The map's accuracy on the validation pixels it classifies, with the area-adjusted figures; ``exclude_path``:
     labels (e.g. the map's training labels) whose pixels are left out, as a run leaves its training pixels out;
     ``exclude_field``: the attribute holding their class in a vector layer (default: ``class_field`` where that
@@ -73,7 +73,8 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
         classes = [ClassInfo(i, categories.get(i, f"class {i}"), default_color(k)) for k, i in enumerate(ids)]
     grid = Scene(cube=np.broadcast_to(np.float32(0), (1, *shape)), valid=np.broadcast_to(True, shape),
                  transform=transform, crs_wkt=crs_wkt, name=Path(class_map_path).stem)  # the grid alone
-    design = labelled_sample_design(validation_path, class_field, grid)  # a sample drawn on a map of this grid
+    name = validation_name or Path(validation_path).name  # a layer copied for the assessment: the layer's
+    design = labelled_sample_design(validation_path, class_field, grid, name)  # a sample drawn on a map of this grid
     with labels_onto("class map"):  # what does not fit is said of the map, not of a scene
         validation, validated = read_labels(validation_path, grid, class_field=class_field, classes=classes,
                                             min_classes=1)  # one class's accuracy may be checked on its own
@@ -120,7 +121,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
     ev = evaluate(truth_all, mapped_all, classes, mapped_pixels=counts, area_unit=pixel_area_unit(transform, crs_wkt))
     ev.validation_unclassified, ev.validation_left_out = unclassified, told + dropped
     if design is not None:
-        _estimate_as_sampled(ev, design, Path(validation_path).name, Path(class_map_path).name, shape, transform,
+        _estimate_as_sampled(ev, design, name, Path(class_map_path).name, shape, transform,
                              counts, np.divmod(np.concatenate(at), shape[1]), truth_all, mapped_all, told + dropped,
                              unclassified)
     ev.training_pixels = ("left_out_beside" if learnt is not None else "left_out_given" if excluded is not None
@@ -354,9 +355,11 @@ def write_metrics(ev: Evaluation, folder: Path, warnings: Optional[Sequence[str]
 
 
 def accuracy_document(ev: Evaluation, class_map_path: str | os.PathLike, validation_path: str | os.PathLike,
-                      exclude_path: Optional[str | os.PathLike] = None, said: Sequence[str] = ()) -> str:
-    """``accuracy.md``: what was assessed against what, and when (``said``: what the assessment warned of), then
-    the figures and the confusion matrix."""
+                      exclude_path: Optional[str | os.PathLike] = None, said: Sequence[str] = (),
+                      validation_name: Optional[str] = None) -> str:
+    """``accuracy.md``: what was assessed against what, and when (``said``: what the assessment warned of;
+    ``validation_name``: the validation labels' name where they were a copy, which is gone after), then the figures
+    and the confusion matrix."""
     from datetime import datetime
 
     left_out = f"- Left out: the pixels of {Path(exclude_path).resolve()}\n" if exclude_path is not None else ""
@@ -366,7 +369,8 @@ def accuracy_document(ev: Evaluation, class_map_path: str | os.PathLike, validat
         left_out += f"- Validation pixels left out as training pixels: {ev.validation_left_out}\n"
     left_out += "".join(f"- Note: {line}\n" for line in said)
     return (f"# Accuracy of {Path(class_map_path).name}\n\n"
-            f"- Class map: {Path(class_map_path).resolve()}\n- Validation labels: {Path(validation_path).resolve()}\n"
+            f"- Class map: {Path(class_map_path).resolve()}\n"
+            f"- Validation labels: {validation_name or Path(validation_path).resolve()}\n"
             f"{left_out}"
             f"- Assessed {datetime.now().astimezone().isoformat(timespec='seconds')} by HyperSynth\n\n"
             f"{ev.to_markdown()}\n![confusion matrix](confusion.png)\n")
@@ -414,9 +418,10 @@ def assess_map(class_map_path: str | os.PathLike, validation_path: str | os.Path
                class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None,
                out_dir: Optional[str | os.PathLike] = None, overwrite: bool = False,
                exclude_path: Optional[str | os.PathLike] = None, exclude_field: Optional[str] = None,
-               training_beside: bool = True) -> Evaluation:
+               training_beside: bool = True, validation_name: Optional[str] = None) -> Evaluation:
     """:func:`evaluate_map`, and with ``out_dir`` :func:`write_accuracy` there, its folder checked before the work
-    (what ``hypersynth assess`` and the Accuracy assessment algorithm run)."""
+    (what ``hypersynth assess`` and the Accuracy assessment algorithm run); ``validation_name``: what the messages
+    and ``accuracy.md`` call the validation labels, where they are a copy."""
     inputs = [class_map_path, validation_path, classes_path, exclude_path]
     if out_dir is not None:
         check_accuracy_folder(Path(out_dir), inputs, overwrite)  # said at once, not after reading the map
@@ -424,11 +429,13 @@ def assess_map(class_map_path: str | os.PathLike, validation_path: str | os.Path
 
     with warnings_of_this_run() as said:  # the training pixels left out, say: said in accuracy.md too
         ev = evaluate_map(class_map_path, validation_path, class_field=class_field, classes_path=classes_path,
-                          exclude_path=exclude_path, exclude_field=exclude_field, training_beside=training_beside)
+                          exclude_path=exclude_path, exclude_field=exclude_field, training_beside=training_beside,
+                          validation_name=validation_name)
     if out_dir is not None:
         write_accuracy(ev, Path(out_dir), overwrite=overwrite, inputs=inputs,
                        what=f"accuracy assessment of {Path(class_map_path).name}",
-                       document=accuracy_document(ev, class_map_path, validation_path, exclude_path, said))
+                       document=accuracy_document(ev, class_map_path, validation_path, exclude_path, said,
+                                                  validation_name))
     return ev
 
 

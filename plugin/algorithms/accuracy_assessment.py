@@ -22,7 +22,8 @@ from qgis.core import (
 )
 
 from .base import CANCELLED, HyperSynthAlgorithm, accuracy_lines, engine_errors, engine_warnings
-from .inputs import class_field_parameter, existing_layer_file, labels_file, raster_file, refuse_the_scene_as_labels
+from .inputs import (class_field_parameter, copy_name, existing_layer_file, labels_file, raster_file,
+                     refuse_the_scene_as_labels)
 from .destinations import OutputMoves, discard_staging, staging_folder
 
 
@@ -149,7 +150,8 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
                     metrics = assess_accuracy(class_map, validation, class_field=class_field, classes_path=classes_path,
                                               out_dir=staging / "folder" if folder else None,
                                               overwrite=True, exclude_path=exclude, exclude_field=exclude_field,
-                                              training_beside=not keep_training)
+                                              training_beside=not keep_training,
+                                              validation_name=copy_name(validation_layer, validation))
                 if feedback.isCanceled():
                     raise QgsProcessingException(CANCELLED)
                 feedback.setProgress(80.0)
