@@ -311,8 +311,9 @@ def test_points_labelled_in_an_edited_layer_are_assessed_as_the_sample(hypersynt
     metrics = json.loads(Path(result["OUTPUT"]).read_text())
     assert metrics["area_adjusted"]["validation_sample"].startswith("a stratified random sample of map.tif: 30 points")
     assert metrics["area_adjusted"]["validation_sample_problem"] is None and result["OVERALL_ACCURACY"] == 1.0
-    processing.run("hypersynth:accuracyassessment", {"CLASS_MAP": files["map"], "VALIDATION": layer,
-                                                     "OUTPUT": str(tmp_path / "m2.json"), "FOLDER": str(tmp_path / "a")})
+    processing.run("hypersynth:accuracyassessment", {
+        "CLASS_MAP": files["map"], "VALIDATION": layer, "OUTPUT": str(tmp_path / "m2.json"),
+        "FOLDER": str(tmp_path / "a")})
     said = next(line for line in (tmp_path / "a" / "accuracy.md").read_text().splitlines()
                 if line.startswith("- Validation labels: "))
     assert said.startswith("- Validation labels: the layer 'check'") and ".fgb" not in said  # not the copy, now gone
