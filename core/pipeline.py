@@ -444,11 +444,13 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
                         validation_path: Optional[str | os.PathLike] = None, class_field: Optional[str] = None,
                         device: str = "auto", reporter: Reporter = NULL_REPORTER,
                         overwrite: bool = False, probabilities: bool = False,
-                        leave_out_bands: Optional[str] = None) -> ClassificationOutputs:
+                        leave_out_bands: Optional[str] = None,
+                        validation_name: Optional[str] = None) -> ClassificationOutputs:
     """Classify a scene with a saved classifier bundle (e.g. a scene the model has never seen); ``probabilities``:
     also each class's probability, a band per class; ``leave_out_bands``: bands of the scene to leave out besides
     those its file flags bad (:func:`classify_scene`'s); None: those the classifier's training run was told to leave
-    out, where the scene has as many bands as its scene had."""
+    out, where the scene has as many bands as its scene had; ``validation_name``: what the messages and the report
+    call the validation labels where they are a copy of a layer (the layer, not the copy)."""
     out = Path(out_dir)
     inputs = [model_path, scene_path, validation_path]
     check_model_folder(model_path, "classifier")  # these three before the output folder is claimed
@@ -463,7 +465,8 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
         with warnings_of_this_run() as said:  # what the run warns of goes into its report too
             outputs = _classify_with_model(out, model_path, scene_path, inputs, validation_path=validation_path,
                                            class_field=class_field, device=device, reporter=reporter,
-                                           probabilities=probabilities, said=said, leave_out_bands=leave_out_bands)
+                                           probabilities=probabilities, said=said, leave_out_bands=leave_out_bands,
+                                           validation_name=validation_name)
         outputs.replaced = replaced
         return outputs
 
@@ -471,7 +474,8 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
 def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: str | os.PathLike, inputs: list, *,
                          validation_path: Optional[str | os.PathLike], class_field: Optional[str], device: str,
                          reporter: Reporter, probabilities: bool, said: Sequence[str],
-                         leave_out_bands: Optional[str] = None) -> ClassificationOutputs:
+                         leave_out_bands: Optional[str] = None,
+                         validation_name: Optional[str] = None) -> ClassificationOutputs:
     """:func:`classify_with_model` once its output folder is ready; ``said``: the run's warnings, for its report
     (a list still filled as the run goes)."""
     from .evaluation.assess import evaluate_scored, write_evaluation
@@ -502,9 +506,10 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     warn_of_unusable_bands(scene, scene_path, streamed=layout is not None, saved_classifier=True)
     validation = None
     if validation_path is not None:  # checked before the prediction, which can take long on a large scene
-        design = labelled_sample_design(validation_path, class_field, scene)  # unlabelled: said what to do
+        design = labelled_sample_design(validation_path, class_field, scene, validation_name)  # unlabelled: said
         label_map, _ = read_labels(validation_path, scene, class_field=class_field, classes=classes, min_classes=1)
-        validation = scored_validation(label_map, None, scene, classes, validation_path, design=design)  # not the map
+        validation = scored_validation(label_map, None, scene, classes, validation_path, validation_name,
+                                       design)  # not the map
         del label_map
         own = own_training_pixels(meta, scene)  # the pixels it learnt from, where this scene holds them, or None
         validation = _without_training_pixels(validation, own, scene.shape[1], validation_path)
@@ -526,8 +531,9 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
             ev = evaluate_scored(validation, maps, classes, scene, training=own, reach=reach, reach_means=reach_means,
                                  map_name=CLASS_MAP)
         read = [("saved classifier", model_path), ("scene file", scene_path), ("validation labels", validation_path)]
+        names = {"validation labels": validation_name} if validation_name else None  # a copy: the layer's name
         if ev is not None:  # what the run warned of so far (the scale check's, say), and what the run was
-            write_evaluation(ev, staging, said, run=run_record("classified with a saved model", read,
+            write_evaluation(ev, staging, said, run=run_record("classified with a saved model", read, names,
                                                                method=meta.get("method"),
                                                                device=network_device(meta.get("method"), device)))
         lines = [f"# HyperSynth: {scene.name} classified with a saved model", "",
@@ -535,7 +541,7 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
                  f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels, {int(scene.good_bands.sum())} usable bands"
                  + bands_left_out_fact(scene),
                  f"- Run {datetime.now().astimezone().isoformat(timespec='seconds')}, engine {engine_description()}",
-                 *(f"- {what.capitalize()}: {input_said(what, path)}" for what, path in read[1:] if path), ""]
+                 *(f"- {what.capitalize()}: {input_said(what, path, names)}" for what, path in read[1:] if path), ""]
         trained = meta.get("training_notes") or []  # a bundle saved before session 33 has none
         lines += ["## How the model was trained", "", *(f"- {note}" for note in trained), ""] if trained else []
         lines += warnings_section(said)

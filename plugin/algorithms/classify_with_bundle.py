@@ -23,8 +23,8 @@ from qgis.core import (
 from ...core.progress import Cancelled
 from ..settings import DEVICES, HyperSynthSettings
 from .base import FeedbackReporter, HyperSynthAlgorithm, accuracy_results, engine_errors, engine_warnings
-from .inputs import (check_model_kind, class_field_parameter, existing_layer_file, labels_file, raster_file,
-                     scene_parameter)
+from .inputs import (check_model_kind, class_field_parameter, copy_name, existing_layer_file, labels_file,
+                     raster_file, scene_parameter)
 from .band_parameters import (LEAVE_OUT_BANDS, SAVED_LEAVE_OUT_TITLE, band_choice_refused, bands_to_leave_out,
                               leave_out_bands_parameter, scene_band_count)
 from .destinations import OutputMoves, discard_staging, staging_folder, write_report
@@ -180,7 +180,8 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
                                                   class_field=class_field, device=device,
                                                   reporter=FeedbackReporter(feedback), overwrite=True,
                                                   probabilities=bool(destinations[self.PROBABILITIES]),
-                                                  leave_out_bands=leave_out)
+                                                  leave_out_bands=leave_out,
+                                                  validation_name=copy_name(validation_layer, validation))
                 if feedback.isCanceled():
                     raise Cancelled("cancelled by the user")
                 results: dict[str, Any] = {}

@@ -246,6 +246,15 @@ def test_a_run_names_a_copied_sample_as_the_analyst_knows_it(tmp_path):
     with pytest.raises(SamplingError, match=r"^the layer 'check' \(check.gpkg\): none of its 15 validation points"):
         classify_scene(scene, labels, tmp_path / "second", classes_path=classes, method="rf", seed=0,
                        validation_path=copy, validation_name="the layer 'check' (check.gpkg)")
+    from hypersynth.core.pipeline import classify_with_model
+
+    with pytest.raises(SamplingError, match=r"^the layer 'check' \(check.gpkg\): none of its 15 validation points"):
+        classify_with_model(first.classifier, scene, tmp_path / "third", validation_path=copy,
+                            validation_name="the layer 'check' (check.gpkg)")
+    _label_all_and_move(copy, {})
+    again = classify_with_model(first.classifier, scene, tmp_path / "fourth", validation_path=copy,
+                                validation_name="the layer 'check' (check.gpkg)")
+    assert "- Validation labels: the layer 'check' (check.gpkg) as it stood in QGIS" in again.report.read_text()
 
 
 def test_a_runs_sample_points_on_the_scenes_no_data_are_said_not_dropped_quietly(tmp_path):
