@@ -134,11 +134,31 @@ def leave_out_suggestion(screen: BandScreen, wavelengths: Optional[Sequence[floa
     """A warning naming the bands ``screen`` suggests leaving out and how to (None when it suggests none)."""
     if not screen.suggested.any():
         return None
-    they, them = ("they are", "them") if screen.suggested.sum() > 1 else ("it is", "it")
+    they, them = _pronouns(screen)
     return (f"{screen.describe(wavelengths)}. If {they} unusable, leave {them} out: name "
             f"{screen.option_text()} as the bands to leave out (--leave-out-bands on the command line, 'Bands this "
             "run leaves out' in Processing, Leave out bands… in the dock; bands the file flags bad are left out "
             "already)")
+
+
+def retrain_suggestion(screen: BandScreen, wavelengths: Optional[Sequence[float]] = None,
+                       told: Optional[np.ndarray] = None) -> Optional[str]:
+    """:func:`leave_out_suggestion` for a scene a saved classifier maps, which needs the bands it learnt from: the
+    way out is a classifier trained without them (``told``: ``(B,)`` the bands its training run left out already,
+    kept in the list); None when the screen suggests none."""
+    if not screen.suggested.any():
+        return None
+    from .io.band_choice import band_numbers_text
+
+    they, them = _pronouns(screen)
+    both = band_numbers_text(screen.suggested if told is None else screen.suggested | np.asarray(told, dtype=bool))
+    return (f"{screen.describe(wavelengths)}. The classifier learnt from {them} too; if {they} unusable, a classifier "
+            f"trained leaving out {both} (--leave-out-bands on the command line, 'Bands this run leaves out' in "
+            "Processing, Leave out bands… in the dock) may map this sensor better")
+
+
+def _pronouns(screen: BandScreen) -> tuple[str, str]:
+    return ("they are", "them") if screen.suggested.sum() > 1 else ("it is", "it")
 
 
 def screen_file(path: str | os.PathLike, flagged_good: Optional[np.ndarray] = None) -> BandScreen:

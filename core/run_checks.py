@@ -33,19 +33,11 @@ def warn_of_unusable_bands(scene: Scene, scene_path: str | os.PathLike, streamed
     the run's report names them and how to leave them out; ``streamed``: the scene's pixels are in its file only.
     ``saved_classifier``: a saved classifier maps the scene, which needs the bands it learnt from, these among them:
     the way out is a classifier trained without them."""
-    from .band_screen import leave_out_suggestion, screen_file, screen_scene
+    from .band_screen import leave_out_suggestion, retrain_suggestion, screen_file, screen_scene
 
     screen = screen_file(scene_path, scene.good_bands) if streamed else screen_scene(scene)
-    said = leave_out_suggestion(screen, scene.wavelengths)
-    if said and saved_classifier:
-        from .io.band_choice import band_numbers_text
-
-        they, them = ("they are", "them") if screen.suggested.sum() > 1 else ("it is", "it")
-        told = np.zeros_like(screen.suggested) if scene.named_left_out is None else np.asarray(scene.named_left_out)
-        both = band_numbers_text(screen.suggested | told)  # with the bands its training run left out already
-        said = (f"{screen.describe(scene.wavelengths)}. The classifier learnt from {them} too; if {they} unusable, "
-                f"a classifier trained leaving out {both} (--leave-out-bands on the command line, 'Bands this run "
-                "leaves out' in Processing, Leave out bands… in the dock) may map this sensor better")
+    said = (retrain_suggestion(screen, scene.wavelengths, scene.named_left_out) if saved_classifier
+            else leave_out_suggestion(screen, scene.wavelengths))
     if said:
         log.warning("%s: %s", scene.name, said)
 

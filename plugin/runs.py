@@ -407,6 +407,6 @@ def accuracy_line(metrics: Optional[dict]) -> str:
     line = f"{', '.join(parts)} on {pixels} validation pixel{'s' if pixels != 1 else ''}"
     sampled = sampled_oa(metrics, 1)  # a stratified random sample: its estimate of the map, with its interval, leads
     if sampled:
-        return f"{sampled} from a stratified random sample; its points' own {line}"
+        return f"area-adjusted {sampled} from a stratified random sample; its points' own {line}"
     note = few_pixels_note(metrics["oa"], pixels)  # 10 pixels: an OA of 50 % may be anything from 24 to 76 %
     return line + (f" ({note})" if note else "")

@@ -131,7 +131,7 @@ def _print_outputs(outputs: "ClassificationOutputs") -> None:
         kappa = "–" if m["kappa"] is None else f"{m['kappa']:.4f}"  # none where one class alone is validated
         sampled = sampled_oa(m)  # a stratified random sample: its estimate of the map leads
         if sampled:
-            print(f"area-adjusted:  {sampled[len('area-adjusted '):]} (the validation points are a stratified random "
+            print(f"area-adjusted:  {sampled} (the validation points are a stratified random "
                   "sample: the estimate of the map's accuracy; below, the points' own)")
         print(f"accuracy:       OA {m['oa'] * 100:.2f} %  AA {m['aa'] * 100:.2f} %  kappa {kappa} "
               f"({m['n_test']} validation pixels)")  # its form kept for scripts

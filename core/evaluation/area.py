@@ -92,10 +92,11 @@ class AreaEstimate:
         return bool(self.sample) and not self.sample_problem
 
     def headline(self) -> str:
-        """The adjusted OA with its interval, for the line that leads where the sample holds."""
+        """The adjusted OA with its interval, for the line that leads where the sample holds (:meth:`..metrics.
+        Evaluation.headline`)."""
         method = f"Stehman 2014, {self.strata_map}'s classes as strata" if self.strata_map else "Olofsson et al. 2014"
         interval = "± the 95 % confidence interval; " if math.isfinite(self.oa_ci) else ""
-        return (f"area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % ({interval}the validation points are a "
+        return (f"Area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % ({interval}the validation points are a "
                 f"stratified random sample, {method})")
 
     def to_markdown(self) -> str:

@@ -305,14 +305,13 @@ def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: 
     ev = evaluate(truth[classified], predicted[classified], classes, mapped_pixels=maps.pixels,
                   area_unit=pixel_area_unit(scene.transform, scene.crs_wkt))
     ev.validation_unclassified, ev.validation_no_data = int((~classified).sum()), validation.no_data
+    at = np.divmod(validation.flat[classified], scene.shape[1])  # (N,) rows, (N,) cols of the scored pixels
     if training is not None and len(training):
-        at = np.stack(np.divmod(validation.flat[classified], scene.shape[1]), axis=1)  # (N, 2) rows, cols
-        ev.near_training = near_training(at, truth[classified] == predicted[classified], training, reach,
-                                         reach_means)
+        ev.near_training = near_training(np.stack(at, axis=1), truth[classified] == predicted[classified], training,
+                                         reach, reach_means)
     if validation.design is not None:  # a sample drawn from an earlier map of the scene: its estimators
         _estimate_as_sampled(ev, validation.design, validation.name or validation.design.points_file, map_name,
-                             scene.shape, scene.transform, maps.pixels,
-                             np.divmod(validation.flat[classified], scene.shape[1]), truth[classified],
+                             scene.shape, scene.transform, maps.pixels, at, truth[classified],
                              predicted[classified], validation.left_out,
                              ev.validation_unclassified + validation.no_data)  # the strata count both
     return ev

@@ -57,13 +57,13 @@ TRAINING_PIXELS = {  # how an assessment of a map treated the pixels its classif
 
 
 def sampled_oa(metrics: Mapping[str, Any], digits: int = 2) -> Optional[str]:
-    """From a ``metrics.json``'s figures: "area-adjusted OA 90.71 ± 6.15 %" where its validation points are a
+    """From a ``metrics.json``'s figures: the area-adjusted "OA 90.71 ± 6.15 %" where its validation points are a
     stratified random sample the area figures hold for (they lead then), else None."""
     area = metrics.get("area_adjusted") or {}
     if not area.get("validation_sample") or area.get("validation_sample_problem") or area.get("oa") is None:
         return None
     half = area.get("oa_ci95")
-    return (f"area-adjusted OA {100 * area['oa']:.{digits}f}"
+    return (f"OA {100 * area['oa']:.{digits}f}"
             + (f" ± {100 * half:.{digits}f}" if half is not None else "") + " %")
 
 
@@ -139,7 +139,7 @@ class Evaluation:
         raw = raw or self.summary_line()
         if self.area is None or not self.area.holds():
             return raw
-        return (f"{self.area.headline()[0].upper()}{self.area.headline()[1:]}. The points' own OA, AA, κ and "
+        return (f"{self.area.headline()}. The points' own OA, AA, κ and "
                 f"producer's accuracies, below, are not estimates of the map's (they over-represent small classes): "
                 f"{raw}")
 

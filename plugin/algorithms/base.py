@@ -409,7 +409,7 @@ def accuracy_lines(metrics: Optional[dict]) -> list[str]:
     if sampled:
         drawn = area.get("sample_points")
         labelled = f"; {pixels} of its {drawn} points labelled and scored" if drawn else ""
-        return [f"{sampled[0].upper()}{sampled[1:]}: the estimate of the map's accuracy (the validation points are a "
+        return [f"Area-adjusted {sampled}: the estimate of the map's accuracy (the validation points are a "
                 f"stratified random sample; {area.get('method', '')}{labelled})",
                 f"The points' own {own} (they over-represent small classes)", *one_class]
     if area.get("oa") is None:
