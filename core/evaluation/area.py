@@ -99,8 +99,9 @@ class AreaEstimate:
         return (f"Area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % ({interval}the validation points are a "
                 f"stratified random sample, {method})")
 
-    def to_markdown(self) -> str:
-        """A line with the adjusted OA, a table per class, and what the figures assume."""
+    def to_markdown(self, led: bool = False) -> str:
+        """A line with the adjusted OA, a table per class, and what the figures assume; ``led``: the adjusted OA
+        already leads the text above (:meth:`headline`), so the line splits its error only, without repeating it."""
         unit = self.unit
         digits = 1 if unit == "ha" else 0
         covered = ""
@@ -125,10 +126,13 @@ class AreaEstimate:
                           "labels and brushed polygons are not one")
                        + "; Olofsson et al. 2014, the map classes as strata")
         interval = "± the 95 % confidence interval; " if math.isfinite(self.oa_ci) else ""
-        lines = [f"Area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % ({interval}"
-                 f"{sampled}{covered}); of the rest, "
-                 f"{self.quantity_disagreement * 100:.2f} points are quantity and "
-                 f"{self.allocation_disagreement * 100:.2f} allocation disagreement.", "",
+        split = (f"{self.quantity_disagreement * 100:.2f} points are quantity and "
+                 f"{self.allocation_disagreement * 100:.2f} allocation disagreement.")
+        first = (f"Of the {(1 - self.oa) * 100:.2f} % of the map mapped wrong by the area-adjusted OA above"
+                 f"{f' ({covered[2:]})' if covered else ''}, {split}" if led else
+                 f"Area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % ({interval}{sampled}{covered}); "
+                 f"of the rest, {split}")
+        lines = [first, "",
                  f"| id | class | mapped ({unit}) | estimated area"
                  f"{' within the sampled map classes' if self.unsampled or self.unsampled_strata else ''} ({unit}) | "
                  "producer's acc. (%) | "

@@ -190,7 +190,7 @@ class Evaluation:
             lines.append(f"| {c} | {name} | {int(n)} | {int(self.confusion[i, i])} | {_pct(self.per_class[c])} | "
                          f"{_pct(self.users.get(c, math.nan))} | {_pct(self.f1.get(c, math.nan))} |")
         if self.area is not None:
-            lines += ["", self.area.to_markdown().rstrip("\n")]
+            lines += ["", self.area.to_markdown(led=self.area.holds()).rstrip("\n")]  # holding, it leads: headline
         return "\n".join(lines) + "\n"
 
 

@@ -209,10 +209,16 @@ def test_the_area_adjusted_oa_leads_where_the_sample_holds(class_map, tmp_path, 
                             "confidence interval; the validation points are a stratified random sample, Olofsson et "
                             "al. 2014). The points' own OA, AA, κ and producer's accuracies, below, are not estimates "
                             f"of the map's (they over-represent small classes): OA {ev.oa * 100:.2f} %")
+    text = ev.to_markdown()  # the area section splits the leading OA's error without repeating the OA
+    assert text.count("Area-adjusted OA") == 1
+    assert (f"\nOf the {(1 - ev.area.oa) * 100:.2f} % of the map mapped wrong by the area-adjusted OA above, "
+            f"{ev.area.quantity_disagreement * 100:.2f} points are quantity and") in text
     assert cli_main(["assess", "--map", str(class_map), "--validation", str(points)]) == 0
     assert capsys.readouterr().out.startswith(first)
     brushed = evaluate_map(class_map, tmp_path / "map.tif")  # no sample: the counts lead, as before
     assert brushed.to_markdown().startswith("OA 100.00 %")
+    assert "\nArea-adjusted OA 100.00 ± 0.00 % (± the 95 % confidence interval; an indication only" in \
+        brushed.to_markdown()  # and the area section gives the OA it does not lead with
 
 
 def test_one_sample_assesses_another_map_of_the_grid_with_the_sampled_maps_strata(class_map, tmp_path, caplog):
