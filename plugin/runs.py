@@ -105,7 +105,9 @@ def classify_job(request: RunRequest) -> Callable[[Reporter], Any]:
 
 def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto", n: int = 4,
                 seed: int = 0) -> Callable[[Reporter], dict]:
-    """The worker side of a prompt preview: a few patches (and the first one's attention) from a saved model.
+    """The worker side of a prompt preview: a few patches (and the first one's attention) from a saved model,
+    each synthesised from noise with the prompt alone (what the prompt does; a run starts its patches from labelled
+    ones), and the class's labelled mean spectrum the model learnt, to compare them with.
 
     The job returns keyword arguments for ``HyperSynthDock.show_preview``; ``patch_file`` holds what
     ``core.io.patch_files.write_patches`` needs to save them as the analyst asks (in the engine's units).
@@ -128,8 +130,11 @@ def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto"
         patch_file = {"patches": synthetic.patches, "labels": synthetic.labels, "masks": synthetic.masks,
                       "prompts": synthetic.prompts, "classes": model.classes,
                       **model.band_facts()}  # write_patches's keywords, for the dock's Save
+        ids = [c.id for c in model.classes]  # the class's labelled mean the model learnt, drawn beside the preview
+        labelled = model.class_spectra[ids.index(int(class_id))] if int(class_id) in ids else None
         return {"patches": synthetic.patches, "wavelengths": model.wavelengths, "title": prompt,
-                "attention": attention, "patch_file": patch_file, "clipped_share": synthetic.clipped_share()}
+                "attention": attention, "patch_file": patch_file, "clipped_share": synthetic.clipped_share(),
+                "labelled_mean": labelled}
 
     return job
 

@@ -32,8 +32,13 @@ EMPTY_STATUS = "Preview a prompt to see where each word attends."  # before any 
 # What the dock's callers draw under the maps (plugin.rendering.composite_rgb's "false colour": R, G, B = the bands
 # nearest 860, 650 and 550 nm, each stretched 2-98 % over the patches shown together): a caller drawing another
 # composite passes its own caption.
-PATCH_CAPTION = "synthetic patch\nfalse colour\nNIR · red · green"
-PATCH_NOTE = "Patch: R = NIR, G = red, B = green, stretched over the set shown (vegetation is red)."
+PATCH_CAPTION = "synthetic patch\nfrom noise\nNIR · red · green"
+PATCH_NOTE = ("Patch: synthesised from noise with the prompt alone (a run's training patches start from labelled "
+              "ones); R = NIR, G = red, B = green, stretched over the set shown (vegetation is red).")
+EVEN_WITHIN = 0.1  # maps all within this share of the even share: said to single out no part of the patch
+# Said under the maps when the model's text encoder had no CLIP weights (its bundle's text_source "random-init …")
+NO_CLIP_MAPS = ("No CLIP weights in this model: its text encoder learnt from your prompts and labels alone, so its "
+                "words' maps say little (Raster ▸ HyperSynth ▸ Settings… sets the weights).")
 # Articles, prepositions, conjunctions and auxiliaries: their maps come after the content words' (shown on request).
 # Not "near" ("near infrared") or "open" and the like, which describe the class.
 FUNCTION_WORDS = frozenset({
@@ -74,6 +79,7 @@ class AttentionDock(QgsDockWidget):
         self._preview: Optional[dict[str, Any]] = None  # the last preview's set_attention keywords
         self._preview_source = ""
         self._source = ""  # what the maps shown come from, said in the status line
+        self._text_source = ""  # the model's text encoder (its bundle's text_source): without CLIP, said
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -256,6 +262,13 @@ class AttentionDock(QgsDockWidget):
             self._set_attention(**self._choices[index][1])
             if self.layer_box.findData(layer) >= 0:  # keep the layer the user was looking at
                 self.set_layer(layer)
+
+    def set_text_source(self, source: str) -> None:
+        """Where the maps' model got its text encoder (its bundle's ``text_source``; "" unknown): without CLIP weights
+        (``random-init …``) the status line says its words' maps say little."""
+        self._text_source = source
+        if self._attention is not None:
+            self._render()
 
     def set_attention(self, attention: np.ndarray, tokens: Sequence[str], latent_hw: tuple[int, int],
                       patch_rgb: Optional[np.ndarray] = None, timesteps: Optional[Sequence[int]] = None,
@@ -443,7 +456,12 @@ class AttentionDock(QgsDockWidget):
         words += f"; function words not shown: {', '.join(hidden)})" if hidden else ")"
         text = (prefix + f"{words}. Red: more attention than the even share 1/{self._n_tokens} = {self._even:.3f}, "
                 f"blue: less; here {share_low:.2f}–{high:.2f}×.")
+        if share_low >= 1 - EVEN_WITHIN and high <= 1 + EVEN_WITHIN:
+            text += (f" No word singles out a part of the patch: every map is within {EVEN_WITHIN:.0%} of the even "
+                     "share.")
         if self._patch_rgb is not None and self._patch_caption == PATCH_CAPTION:
             text += " " + PATCH_NOTE
+        if self._text_source.startswith("random-init"):
+            text += " " + NO_CLIP_MAPS
         self.status.setText(text)
         self.canvas.draw_idle()

@@ -64,6 +64,7 @@ class HyperSynthDock(QgsDockWidget):
         self.iface = iface
         self._spectral: Optional[SpectralProfileDock] = None
         self._attention: Optional[AttentionDock] = None
+        self._text_source = ""  # the last run's model's text encoder (its bundle's text_source): shown docks say it
         self.preview_model: Optional[str] = None  # the synthesis model a prompt preview samples from (the plugin's)
         self._run_task: Any = None  # the EngineTask this dock started and follows, while it runs
         self.spectra_tasks = TaskRunner()  # the labelled class spectra being read from the scene file
@@ -218,6 +219,7 @@ class HyperSynthDock(QgsDockWidget):
         """The cross-attention dock (created and added to QGIS on first use)."""
         if self._attention is None:
             self._attention = AttentionDock(self.iface.mainWindow() if self.iface else None)
+            self._attention.set_text_source(self._text_source)
             if self.iface is not None:
                 self.iface.addDockWidget(Qt.BottomDockWidgetArea, self._attention)
         return self._attention
@@ -281,16 +283,19 @@ class HyperSynthDock(QgsDockWidget):
 
     def show_preview(self, patches: np.ndarray, wavelengths: Optional[Sequence[float]] = None,
                      title: str = "", attention: Optional[dict[str, Any]] = None,
-                     patch_file: Optional[dict[str, Any]] = None, clipped_share: float = 0.0) -> None:
+                     patch_file: Optional[dict[str, Any]] = None, clipped_share: float = 0.0,
+                     labelled_mean: Optional[np.ndarray] = None) -> None:
         """Show preview patches in the Prompts tab; ``attention`` (AttentionDock.set_attention keywords)
         also fills the attention dock; ``patch_file`` (the patches as ``write_patches`` takes them) lets its Save
-        button write them; ``clipped_share`` of their values were clipped into the scene's range (said)."""
+        button write them; ``clipped_share`` of their values were clipped into the scene's range (said);
+        ``labelled_mean`` ``(B,)`` the class's labelled mean spectrum, drawn beside the patches'."""
         scene = self.scene_layer()  # the preview's values are the scene's as the engine reads them: said so
         values = read_pixel_values(scene.source()) if scene is not None else None
         if values is not None:
             patches = values.from_engine(patches)  # in the units the profile dock and QGIS show the scene in
+            labelled_mean = values.from_engine(labelled_mean) if labelled_mean is not None else None
         self.prompts_panel.show_preview(patches, wavelengths, title, patch_file=patch_file,
-                                        clipped_share=clipped_share,
+                                        clipped_share=clipped_share, labelled_mean=labelled_mean,
                                         **({"value_title": values.axis_title()} if values is not None else {}))
         self.tabs.setCurrentWidget(self.prompts_panel)
         if attention is not None:
@@ -432,7 +437,10 @@ class HyperSynthDock(QgsDockWidget):
         self.prompts_panel.set_model_ready(path is not None)
         self.prompts_panel.save_folder = str(Path(path).parent) if path else ""  # the run's output folder
         meta = read_bundle_meta(path) if path is not None else {}  # a JSON read: no weights
-        self.prompts_panel.set_text_source(str(meta.get("text_source", "")))
+        self._text_source = str(meta.get("text_source", ""))  # the attention dock says when it is no CLIP
+        self.prompts_panel.set_text_source(self._text_source)
+        if self._attention is not None:
+            self._attention.set_text_source(self._text_source)
         self._update_actions()
 
     def preview_unavailable(self, message: str) -> None:

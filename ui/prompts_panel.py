@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -83,6 +84,17 @@ SAVE_TIP = "Save the previewed patches as a GeoTIFF mosaic (added to the map), a
 # the save dialog's file types, the mosaic first (QGIS shows it); their endings are write_patches's
 SAVE_FILTERS = {".tif": "GeoTIFF mosaic (*.tif)", ".csv": "Spectral library (*.csv)", ".npz": "NumPy archive (*.npz)"}
 assert set(SAVE_FILTERS) == set(PATCH_FORMATS)
+
+
+def spectral_angle(a: np.ndarray, b: np.ndarray) -> float:
+    """The angle in degrees between two spectra over the bands both hold (0: the same shape, whatever the
+    brightness); NaN when fewer than two bands are shared or one is all zero."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    both = np.isfinite(a) & np.isfinite(b)
+    norms = np.linalg.norm(a[both]) * np.linalg.norm(b[both])
+    if both.sum() < 2 or norms == 0:
+        return math.nan
+    return math.degrees(math.acos(min(max(float(a[both] @ b[both]) / norms, -1.0), 1.0)))
 
 
 class VerticalScrollArea(QScrollArea):
@@ -329,8 +341,14 @@ class PromptsPanel(QWidget):
 
     def show_preview(self, patches: np.ndarray, wavelengths: Optional[Sequence[float]] = None,
                      title: str = "", value_title: str = PREVIEW_VALUE_TITLE,
-                     patch_file: Optional[dict[str, Any]] = None, clipped_share: float = 0.0) -> None:
-        """Show synthetic patches as false-colour thumbnails and their centre spectra.
+                     patch_file: Optional[dict[str, Any]] = None, clipped_share: float = 0.0,
+                     labelled_mean: Optional[np.ndarray] = None) -> None:
+        """Show synthetic patches as false-colour thumbnails and their centre spectra, beside the class's labelled
+        mean.
+
+        A preview's patches start from noise with the prompt alone (what the prompt does), where a run starts its
+        training patches from the labelled ones: the title says so, and the labelled mean drawn beside them, with
+        the spectral angle between it and the patches' mean, shows how far the prompt alone lands from the labels.
 
         The spectra leave gaps where bands are missing (a synthesis model's bands are the scene's usable ones: the
         water-absorption windows are not among them) and at NaN values.
@@ -344,6 +362,8 @@ class PromptsPanel(QWidget):
                 but the path; the engine's units), for the Save button; None leaves it off.
             clipped_share: the share of the patches' values the engine clipped into the range of the scene the model
                 learnt (``SyntheticSet.clipped_share``); said under the title when not 0.
+            labelled_mean: ``(B,)`` the class's mean labelled spectrum the model learnt (``SynthesisModel.
+                class_spectra``), in the patches' units; None: not drawn.
         """
         patches = np.asarray(patches, dtype=np.float32)
         if patches.ndim != 4 or patches.shape[0] == 0:
@@ -369,13 +389,25 @@ class PromptsPanel(QWidget):
             warnings.simplefilter("ignore", RuntimeWarning)  # "mean of empty slice" where every patch is NaN
             mean = np.nanmean(centre, axis=0)
         plot_spectrum(self.spectra, x, mean, pen=pg.mkPen(30, 30, 140, width=2.5))
+        labelled = ""
+        if labelled_mean is not None:
+            labelled_mean = np.asarray(labelled_mean, dtype=float)
+            if labelled_mean.shape != (bands,):
+                raise ValueError(f"labelled_mean must be one value per band ({bands}); got shape "
+                                 f"{labelled_mean.shape}")
+            plot_spectrum(self.spectra, x, labelled_mean, pen=pg.mkPen(230, 120, 0, width=2.5, style=Qt.DashLine))
+            angle = spectral_angle(mean, labelled_mean)
+            labelled = (", your labels' mean dashed orange"
+                        + (f" ({angle:.1f}° from the patches' mean)" if np.isfinite(angle) else ""))
         self.spectra.setLabel("bottom", "Wavelength (nm)" if wavelengths is not None else "Band")
         self._value_title = value_title
         self._fit_value_title()
         clipped = (f" {clipped_share:.1%} of their values lay outside the range of the scene the model learnt and "
                    "were clipped to it." if clipped_share > 0 else "")
         self.preview_title.setText(f"{title + ': ' if title else ''}{n} synthetic patches "
-                                   f"({p}×{p} px, {bands} bands); centre spectra below, mean in bold.{clipped}")
+                                   f"({p}×{p} px, {bands} bands), each from noise with this prompt alone (a run "
+                                   f"starts its patches from your labelled ones, nearer them); centre spectra below, "
+                                   f"their mean in bold{labelled}.{clipped}")
         self._patch_file = dict(patch_file) if patch_file is not None else None
         self.save_button.setEnabled(self._patch_file is not None)
         self.save_button.setToolTip(SAVE_TIP if self._patch_file is not None else

@@ -399,6 +399,7 @@ def test_augment_run_then_prompt_preview_in_the_dock(qgis_iface, qgis_processing
 
     from hypersynth import classFactory
     from hypersynth.core.io.read import read_scene
+    from hypersynth.core.ldm.model import SynthesisModel
 
     torch.set_num_threads(1)
     data, labels, scene_path, _ = small_scene
@@ -432,6 +433,9 @@ def test_augment_run_then_prompt_preview_in_the_dock(qgis_iface, qgis_processing
         assert preview.error is None, preview.error_details
         assert preview.callback_error is None, preview.callback_error  # the dock showed it without error
         assert len(shown) == 1 and shown[0]["patches"].shape[0] == 4
+        model = SynthesisModel.load(plugin.last_bundle)  # the class's labelled mean is drawn beside the preview
+        np.testing.assert_allclose(shown[0]["labelled_mean"], model.class_spectra[0])
+        assert len(plugin.dock.prompts_panel.spectra.getPlotItem().listDataItems()) == 6
         attention = shown[0]["attention"]
         assert attention is not None and attention["attention"].shape[-1] == len(attention["tokens"])
         h, w = attention["latent_hw"]

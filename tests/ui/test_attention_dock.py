@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hypersynth.core.tokens import word_tokens
-from hypersynth.ui.attention_dock import ALL_LAYERS, MIN_SPAN, PREVIEW, RUN, AttentionDock
+from hypersynth.ui.attention_dock import ALL_LAYERS, MIN_SPAN, NO_CLIP_MAPS, PREVIEW, RUN, AttentionDock
 
 TOKENS = ["<start_of_text>", "corn</w>", "field</w>", ",</w>", "early</w>", "growth</w>", "<end_of_text>", "!", "!"]
 LATENT_HW = (4, 4)
@@ -32,8 +32,10 @@ def test_one_panel_per_word_and_layer_switch_changes_the_image(keep, screenshot)
     assert len(dock.images) == 4
     titles = [ax.get_title() for ax in dock.figure.axes[:5]]
     assert titles[1:] == ["corn", "field", "early", "growth"]
-    assert "synthetic patch" in titles[0] and "false colour" in titles[0] and "NIR" in titles[0]  # what it is
+    assert "synthetic patch" in titles[0] and "from noise" in titles[0] and "NIR" in titles[0]  # what it is
     assert "R = NIR, G = red, B = green" in dock.status.text()
+    assert "synthesised from noise with the prompt alone (a run's training patches start from labelled ones)" in \
+        dock.status.text()  # not the patches the classifier learnt from
     corn = dock.images[0].get_array()
     assert corn.shape == (16, 16)  # latent 4x4 upsampled to the 16x16 patch
     assert corn[:4].mean() > corn[8:].mean()  # the top row is where "corn" looks
@@ -108,12 +110,20 @@ def test_near_uniform_attention_stays_pale_on_a_scale_from_the_even_share(keep, 
     colours = np.concatenate([image.to_rgba(image.get_array())[..., :3].reshape(-1, 3) for image in dock.images])
     assert (colours.max(axis=1) - colours.min(axis=1)).max() < 0.2  # pale: close to the neutral middle
     assert f"even share 1/{len(tokens)} = {1 / len(tokens):.3f}" in dock.status.text()
+    assert "No word singles out a part of the patch: every map is within 10% of the even share." in \
+        dock.status.text()  # said in words, not left to the pale colours
+    assert NO_CLIP_MAPS not in dock.status.text()
+    dock.set_text_source("random-init (no CLIP weights found)")  # the model learnt its text encoder from the labels
+    assert dock.status.text().endswith(NO_CLIP_MAPS)
+    dock.set_text_source("openai-pretrained:ViT-B-32")
+    assert NO_CLIP_MAPS not in dock.status.text()
     assert screenshot(dock, "attention_dock_near_uniform").std() > 0
 
     peaked = att.copy()
     peaked[:, 1, :4] *= 6  # "calm" takes six times its share in the top row
     peaked /= peaked.sum(axis=1, keepdims=True)
     dock.set_attention(peaked, tokens, LATENT_HW)
+    assert "No word singles out" not in dock.status.text()
     low, high = dock.scale()
     assert high > 4 and low == pytest.approx(1 / high)  # the scale widens to the data, evenly about 1x
     calm = dock.images[0]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtCore import QCoreApplication, Qt
 
-from hypersynth.ui.prompts_panel import PREVIEW_PLOT_MIN_HEIGHT, PromptsPanel
+from hypersynth.ui.prompts_panel import PREVIEW_PLOT_MIN_HEIGHT, PromptsPanel, spectral_angle
 
 FULL = np.linspace(400.0, 2500.0, 120)  # the demo scene's bands
 USABLE = FULL[(FULL < 1350) | ((FULL > 1460) & (FULL < 1790)) | (FULL > 1960)]  # a model's: absorption left out
@@ -49,6 +49,35 @@ def test_preview_spectra_leave_gaps_at_the_missing_bands(keep, classes, screensh
     screenshot(panel, "prompts_preview_gaps")
     panel.clear_preview()
     assert panel.spectra.getPlotItem().getAxis("left").labelText == "Pixel value"
+
+
+def test_a_preview_is_drawn_beside_the_labelled_mean_and_says_it_started_from_noise(keep):
+    """A preview's patches come from noise with the prompt alone, a run's from the labelled ones: a preview far from
+    the labels must not pass for what the classifier learns from."""
+    panel = keep(PromptsPanel(), 520, 700)
+    patches = _patches()
+    labelled = np.full(len(USABLE), 0.02)  # flat dark water, where the prompt alone gave vegetation
+    panel.show_preview(patches, USABLE, title="calm water", labelled_mean=labelled)
+    curves = panel.spectra.getPlotItem().listDataItems()
+    assert len(curves) == 6  # 4 centre spectra, their mean and the labels' mean
+    x, y = curves[-1].getData()
+    np.testing.assert_allclose(y[np.isfinite(y)], labelled)
+    assert curves[-1].opts["pen"].style() == Qt.DashLine
+    angle = spectral_angle(np.nanmean(patches[:, :, 3, 3], axis=0), labelled)
+    assert angle > 20
+    title = panel.preview_title.text()
+    assert title.startswith("calm water: 4 synthetic patches (7×7 px, 103 bands), each from noise with this prompt "
+                            "alone (a run starts its patches from your labelled ones, nearer them)")
+    assert f"your labels' mean dashed orange ({angle:.1f}° from the patches' mean)." in title
+    with pytest.raises(ValueError, match="one value per band"):
+        panel.show_preview(patches, USABLE, labelled_mean=labelled[:-1])
+
+
+def test_the_spectral_angle_ignores_brightness_and_missing_bands():
+    a = np.array([0.1, 0.2, np.nan, 0.4])
+    assert spectral_angle(a, 3 * a) == pytest.approx(0.0, abs=1e-4)  # acos near 1: float rounding
+    assert spectral_angle(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == pytest.approx(90.0)
+    assert np.isnan(spectral_angle(np.zeros(3), np.ones(3))) and np.isnan(spectral_angle(a[:1], a[:1]))
 
 
 def test_nan_bands_of_a_preview_are_gaps_too(keep):
