@@ -182,7 +182,8 @@ class HyperSynthDock(QgsDockWidget):
         """Enable the dock's buttons that can act now; a disabled one's tooltip says what it needs."""
         scene, labels, classes = self.scene_layer(), self.label_layer(), self.current_classes()
         scene_wrong = scene_problem(scene)
-        labelled = sum(self.classes_panel.pixel_counts().values())
+        counts = self.classes_panel.pixel_counts()
+        labelled = sum(counts.values())
         spectra_needs = ("Needs a scene (tab 1)" if scene is None else
                          f"Needs a scene it can read: {scene_wrong}" if scene_wrong else
                          "Needs a label layer (tab 2)" if labels is None else
@@ -192,7 +193,9 @@ class HyperSynthDock(QgsDockWidget):
         if not self.running():  # while a run goes the button is its Cancel
             needs = [what for what, missing in (
                 ("a scene (tab 1)", scene is None), (f"a scene it can read: {scene_wrong} (tab 1)", bool(scene_wrong)),
-                ("a label layer (tab 2)", labels is None), ("at least two classes (tab 2)", len(classes) < 2))
+                ("a label layer (tab 2)", labels is None), ("at least two classes (tab 2)", len(classes) < 2),
+                ("labelled pixels of at least two classes: draw labels with the Brush or Polygon tool (tab 2)",
+                 labels is not None and len(classes) >= 2 and sum(counts.get(c.id, 0) > 0 for c in classes) < 2))
                 if missing]
             enable_unless(self.run_button, RUN_TIP, "Needs " + "; ".join(needs) if needs else "")
         prompts = self.prompts_panel
@@ -369,8 +372,9 @@ class HyperSynthDock(QgsDockWidget):
             if not counts and self.classes_panel.label_class_ids():
                 problems.append(f"the labels of '{labels.name()}' cover no pixel of the scene: they lie outside it "
                                 "(draw them on the scene, or check the label layer's CRS) (tab 2)")
-            elif len([c for c in classes if counts.get(c.id, 0) > 0]) < 2:
-                problems.append("label pixels of at least two classes (tab 2)")
+            elif len([c for c in classes if counts.get(c.id, 0) > 0]) < 2:  # and name all that have none at once
+                problems.append(f"label pixels of at least two classes ({', '.join(unlabelled)} "
+                                f"{'has' if len(unlabelled) == 1 else 'have'} none) (tab 2)")
             elif unlabelled:
                 problems.append(f"label some pixels of {', '.join(unlabelled)}, or delete "
                                 f"{'that class' if len(unlabelled) == 1 else 'those classes'} (tab 2)")

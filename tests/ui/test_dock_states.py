@@ -74,9 +74,10 @@ def test_buttons_enable_as_their_inputs_arrive(keep, qgis_iface, canvas, scene_l
     assert panel.delete_button.isEnabled() and panel.merge_button.isEnabled() and panel.save_button.isEnabled()
     assert _disabled_for(panel.brush_button, "Needs a label layer")
 
-    dock.set_label_layer(label_layer)  # a label layer: the tools draw, the run can be asked for
+    dock.set_label_layer(label_layer)  # a label layer: the tools draw; a run waits for labels of two classes
     assert panel.brush_button.isEnabled() and panel.polygon_button.isEnabled()
-    assert dock.run_button.isEnabled() and dock.run_button.toolTip().startswith("Synthesise")
+    two_classes = "Needs labelled pixels of at least two classes: draw labels with the Brush or Polygon tool (tab 2)"
+    assert _disabled_for(dock.run_button, two_classes)
     assert _disabled_for(panel.undo_button, "No label edit to undo")
     assert _disabled_for(panel.save_labels_button, "No unsaved label edits")
     assert _disabled_for(dock.class_spectra_button, "Needs labelled pixels")
@@ -85,6 +86,11 @@ def test_buttons_enable_as_their_inputs_arrive(keep, qgis_iface, canvas, scene_l
     panel.polygon.add_polygon(map_box(1, 1, 3))  # an edit: Undo and Save act; counted, the class spectra too
     assert panel.undo_button.isEnabled() and panel.save_labels_button.isEnabled()
     assert wait_until(dock.class_spectra_button.isEnabled, 5), dock.class_spectra_button.toolTip()
+    assert _disabled_for(dock.run_button, two_classes)  # one class labelled
+    panel.select_class(2)
+    panel.polygon.add_polygon(map_box(5, 5, 2))
+    assert wait_until(dock.run_button.isEnabled, 5), dock.run_button.toolTip()
+    assert dock.run_button.toolTip().startswith("Synthesise")
     panel.save_labels_button.click()
     assert _disabled_for(panel.save_labels_button, "No unsaved label edits")
 
@@ -164,7 +170,8 @@ def test_the_run_shows_a_progress_bar_with_elapsed_time(keep, qgis_iface, canvas
         assert wait_until(lambda: not dock.running(), 10)
         assert dock.progress.isHidden() and dock.run_note.isHidden()
         assert dock.status.text() == "Augment & Classify scene: cancelled; nothing was written."
-        assert dock.run_button.isEnabled() and dock.run_button.text() == "Augment && Classify…"
+        assert dock.run_button.text() == "Augment && Classify…"  # back to what it needs: the layer has no labels
+        assert _disabled_for(dock.run_button, "Needs labelled pixels of at least two classes")
     finally:
         for step in steps:
             step.set()
