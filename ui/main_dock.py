@@ -33,7 +33,7 @@ RUN_TEXT = "Augment && Classify…"  # the run button when no run of the dock's 
 RUN_TIP = "Synthesise extra labelled patches from the prompts, train, classify the scene"
 CLASS_SPECTRA_TIP = "Mean ± std spectrum of each class's labelled pixels"
 APPLY_TIP = "Write the selected class's prompt from the template"
-APPLY_ALL_TIP = "Set every class's prompt to its name"
+APPLY_ALL_TIP = "Set every class's prompt to its name (asks before replacing prompts you wrote)"
 PREVIEW_TIP = ("Synthesise a few patches from the selected class's prompt (with the synthesis model of the last "
                "Augment & Classify run: run it once first)")
 NO_PROMPTS_HINT = "No classes yet: add them in tab 2 (Classes & labels), then write each class's prompt here."

@@ -20,6 +20,7 @@ from qgis.PyQt.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QStyledItemDelegate,
@@ -191,7 +192,8 @@ class PromptsPanel(QWidget):
         self.apply_button.clicked.connect(self._apply_to_current)
         second.addWidget(self.apply_button)
         self.apply_all_button = QPushButton("Coarse for all")
-        self.apply_all_button.setToolTip("Set every class's prompt to its name")
+        self.apply_all_button.setToolTip("Set every class's prompt to its name (asks before replacing prompts you "
+                                         "wrote)")
         self.apply_all_button.clicked.connect(self.apply_coarse_to_all)
         second.addWidget(self.apply_all_button)
         rows.addLayout(second)
@@ -299,9 +301,25 @@ class PromptsPanel(QWidget):
         self.set_prompt(class_id, prompt)
         return prompt
 
-    def apply_coarse_to_all(self) -> None:
+    def apply_coarse_to_all(self) -> bool:
+        """Set every class's prompt to the coarse template (its name); prompts written otherwise are replaced only
+        once the analyst agreed, shown which (a written prompt took thought, and nothing undoes this). Returns
+        whether the prompts were set."""
+        written = [(c.name, self.prompt_for(c.id)) for c in self._classes
+                   if self.prompt_for(c.id).strip() and self.prompt_for(c.id) != fill_template("coarse", c.name, "")]
+        if written:
+            listed = "\n".join(f"• {name}: “{prompt}”" for name, prompt in written[:10])
+            more = f"\n… and {len(written) - 10} more" if len(written) > 10 else ""
+            answer = QMessageBox.question(
+                self, "Coarse prompts for all classes",
+                f"Replace {'this prompt' if len(written) == 1 else f'these {len(written)} prompts'} with the class "
+                f"name{'' if len(written) == 1 else 's'}?\n\n{listed}{more}",
+                QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+            if answer != QMessageBox.Yes:
+                return False
         for c in list(self._classes):
             self.apply_template(c.id, "coarse")
+        return True
 
     def _item_edited(self, item: QTableWidgetItem) -> None:
         if item.column() == PROMPT and item.row() < len(self._classes):

@@ -235,3 +235,21 @@ def test_the_size_of_a_scene_without_crs_says_nothing_false(tmp_path, qgis_new_p
     assert size_text(scene("grid.tif")) == "86 × 83 pixels"
     assert size_text(scene("no_crs.tif", (1000.0, 30.0, 0.0, 5000.0, 0.0, -30.0))) == \
         "86 × 83 pixels of 30 map units (no CRS)"
+
+
+def test_coarse_for_all_asks_before_replacing_written_prompts(keep, classes, monkeypatch):
+    """One click set every prompt to the class name: a prompt the analyst wrote went without a word or an undo."""
+    from qgis.PyQt.QtWidgets import QMessageBox
+
+    panel = keep(PromptsPanel(), 520, 640)
+    panel.set_classes(classes)
+    asked, answers = [], [QMessageBox.No, QMessageBox.Yes]
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a: (asked.append(text),
+                                                                                   answers.pop(0))[1])
+    panel.apply_template(2, "fine", "clear deep water")
+    assert not panel.apply_coarse_to_all()  # No: kept
+    assert asked == ["Replace these 2 prompts with the class names?\n\n• corn: “corn field”\n• water: “water, clear "
+                     "deep water”"]  # bare_soil's prompt is its name already: not listed
+    assert (panel.prompt_for(1), panel.prompt_for(2)) == ("corn field", "water, clear deep water")
+    assert panel.apply_coarse_to_all() and (panel.prompt_for(1), panel.prompt_for(2)) == ("corn", "water")  # Yes
+    assert panel.apply_coarse_to_all() and len(asked) == 2  # names only: nothing written to lose, nothing asked
