@@ -397,7 +397,7 @@ def _synthesize_for(model: Any, used: list[ClassInfo], class_ids: np.ndarray, an
 
     cfg = model.config
     real_counts = {int(c): int((anchor_y == i).sum()) for i, c in enumerate(class_ids)}
-    per_class = settings.synthetic_per_class or _default_synthetic(settings.preset)
+    per_class = settings.synthetic_per_class or default_synthetic_per_class(settings.preset)
     counts = balance_counts(real_counts, per_class * len(class_ids), settings.balance_rate)
     prompts = {c.id: c.text for c in used}
     anchored = None
@@ -625,7 +625,9 @@ def _pseudo_note(pseudo: Any, class_ids: np.ndarray, names: dict[int, str]) -> s
             f"({', '.join(f'{names.get(c, c)}: {n}' for c, n in zip(class_ids.tolist(), counts.tolist()))})")
 
 
-def _default_synthetic(preset_name: str) -> int:
+def default_synthetic_per_class(preset_name: str) -> int:
+    """Synthetic patches for the average class when the run leaves it to the preset (``synthetic_per_class``
+    None)."""
     return {"tiny": 8, "fast": 60, "full": 300}.get(preset_name, 60)
 
 

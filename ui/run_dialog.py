@@ -26,7 +26,8 @@ from qgis.PyQt.QtWidgets import (
 
 from ..core.ldm.bundle import MANIFEST as BUNDLE_MANIFEST  # the module imports torch only for tensors: not here
 from ..core.ldm.bundle import read_bundle_meta, read_bundle_part
-from ..core.methods import MethodSettings
+from ..core.ldm.config import preset
+from ..core.methods import MethodSettings, default_synthetic_per_class
 from ..core.model_folders import check_model_folder
 from ..core.outputs import claim_holder, earlier_outputs, write_problem
 from ..core.outputs import inputs_in_the_way as find_inputs_in_the_way
@@ -53,6 +54,7 @@ KNOB_HELP = {
     "guidance": "Higher: closer to the prompt, less variety.",
     "balance": "0: equal synthetic samples per class; 1: more for rare classes.",
     "anchor": "Low: close to your labelled patches; 1: ignores them (most variety).",
+    "synthetic_weight": "All synthetic patches together against your labels; 1: they count as much.",
 }
 HELP_STYLE = "color: #6b6b6b; font-style: italic;"  # a knob's one-line help, under it
 PATH_STYLE = "color: #6b6b6b;"  # the output folder in full, under its field
@@ -274,8 +276,7 @@ class RunDialog(QDialog):
             self.preset.addItem(name, name)
         self.preset_help = QLabel()
         self.preset_help.setStyleSheet(HELP_STYLE)
-        self.preset.currentIndexChanged.connect(
-            lambda: self.preset_help.setText(PRESET_HELP.get(self.preset.currentData(), "")))
+        self.preset.currentIndexChanged.connect(self._preset_changed)
         self.preset.setCurrentIndex(max(0, self.preset.findData(defaults.get("preset", MethodSettings.preset))))
         self.preset_help.setText(PRESET_HELP.get(self.preset.currentData(), ""))
         form.addRow("Preset", self.preset)
@@ -318,6 +319,7 @@ class RunDialog(QDialog):
             "(1: as much as your labels). In the benchmarks they helped most with 2 labels per class on a hard "
             "scene and cost a little where your labels alone already classify well", decimals=2)
         advanced.addRow("Synthetic weight", self.synthetic_weight)
+        self.synthetic_weight_help = _help_row(advanced, KNOB_HELP["synthetic_weight"])
         self.anchor_strength = _number_box(
             QDoubleSpinBox(), 0.05, 1.0, 0.05, float(defaults.get("anchor_strength", MethodSettings.anchor_strength)),
             "How far synthesis departs from your labelled patches: each synthetic patch starts from a real one "
@@ -330,7 +332,7 @@ class RunDialog(QDialog):
             QSpinBox(), -1, 100000, 10, -1 if pseudo is None else int(pseudo),
             "Unlabelled pixels added per class as extra training labels, drawn from the more confident half "
             "of each class as a first classifier sees it. None by default: picked from a few labels per class "
-            "they cost accuracy in the benchmarks (40 was the fast preset's until session 13)",
+            "they cost accuracy in the benchmarks (BENCHMARKS.md)",
             special="none (default)")
         advanced.addRow("Pseudo-labels per class", self.pseudo_labels)
         smoothing = defaults.get("spatial_smoothing")
@@ -350,6 +352,7 @@ class RunDialog(QDialog):
         advanced.addRow("Diffusion-feature SVM", self.diffusion_features)
         self.seed = SeedBox("Seeds every random choice of the run", int(defaults.get("seed", 0)))
         advanced.addRow("Seed", self.seed)
+        self._preset_changed()  # the boxes left to the preset show its values
 
         self.output_folder = QgsFileWidget()
         self.output_folder.setStorageMode(QgsFileWidget.GetDirectory)
@@ -449,6 +452,15 @@ class RunDialog(QDialog):
             "Seed": self.seed.value() == 0,
         }
         return [name for name, default in at_default.items() if not default]
+
+    def _preset_changed(self, *_args: object) -> None:
+        """The preset's help line, and the values the boxes left to it take, in their "preset default" text."""
+        name = self.preset.currentData()
+        self.preset_help.setText(PRESET_HELP.get(name, ""))
+        if not hasattr(self, "guidance"):  # the preset is chosen before the folded boxes are made
+            return
+        self.synthetic.setSpecialValueText(f"{DEFAULT_SPECIAL} ({default_synthetic_per_class(name)})")
+        self.guidance.setSpecialValueText(f"{DEFAULT_SPECIAL} (ω = {preset(name).diffusion.guidance:g})")
 
     def _show_output_path(self, *_args: object) -> None:
         """The output folder in full in the field's tooltip; while the field cuts it off, also under it across the

@@ -229,9 +229,14 @@ def test_the_run_dialog_shows_a_long_output_path_whole_and_explains_its_knobs(ke
     dialog.advanced.setCollapsed(False)
     wait_until(lambda: False, 0.1)
     for label, key in ((dialog.guidance_help, "guidance"), (dialog.balance_help, "balance"),
-                       (dialog.anchor_help, "anchor")):
+                       (dialog.anchor_help, "anchor"), (dialog.synthetic_weight_help, "synthetic_weight")):
         assert label.isVisible() and label.text() == KNOB_HELP[key]
     assert dialog.width() >= 600
+    # the boxes left to the preset say what it gives, and follow the preset chosen
+    assert (dialog.synthetic.text(), dialog.guidance.text()) == ("preset default (60)", "preset default (ω = 3)")
+    dialog.preset.setCurrentIndex(dialog.preset.findData("tiny"))
+    assert (dialog.synthetic.text(), dialog.guidance.text()) == ("preset default (8)", "preset default (ω = 2)")
+    assert "session" not in dialog.pseudo_labels.toolTip()  # the analyst's words, not the project's history
 
 
 def test_the_advanced_knobs_are_folded_unless_one_is_changed(keep):
