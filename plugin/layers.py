@@ -69,7 +69,12 @@ def confidence_renderer(layer: QgsRasterLayer, n_classes: Optional[int] = None
         return probability_renderer(layer)
     floor = 1.0 / n_classes  # every class alike: the least the winning class's probability can be
     shader = QgsColorRampShader(floor, 1.0, ramp, QgsColorRampShader.Interpolated)
-    shader.classifyColorRamp(5)
+    # five stops of the ramp, interpolated between: the legend lists these five (classifyColorRamp gave every stop
+    # of Magma, about 50 legend lines), at two decimals with the ends said in words (not 0.166667)
+    stops = [floor + (1.0 - floor) * k / 4 for k in range(5)]
+    labels = [f"{floor:.2f} (1/{n_classes}: every class alike)", *(f"{v:.2f}" for v in stops[1:4]), "1.00 (sure)"]
+    shader.setColorRampItemList([QgsColorRampShader.ColorRampItem(value, ramp.color(k / 4), label)
+                                 for k, (value, label) in enumerate(zip(stops, labels))])
     shader.setClip(False)  # values beyond the ends take the end colours
     raster_shader = QgsRasterShader(floor, 1.0)
     raster_shader.setRasterShaderFunction(shader)

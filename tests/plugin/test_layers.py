@@ -63,6 +63,8 @@ def test_add_result_layers_groups_map_and_confidence(qgis_new_project, rasters):
     assert (ramp.classificationMin(), ramp.classificationMax()) == (pytest.approx(1 / 3), 1.0)
     items = ramp.shader().rasterShaderFunction().colorRampItemList()
     assert items[0].color.lightness() < 40 and items[-1].color.lightness() > 200  # dark unsure, pale sure
+    legend = [label for label, _ in ramp.legendSymbologyItems()]  # the layer panel's, not 0.333333
+    assert legend == ["0.33 (1/3: every class alike)", "0.50", "0.67", "0.83", "1.00 (sure)"]
     assert not group.findLayer(layers[1].id()).itemVisibilityChecked()
     assert group.findLayer(layers[0].id()).itemVisibilityChecked()
 
