@@ -258,8 +258,14 @@ def prepare_sample_for_labelling(layer: QgsVectorLayer, classes: Sequence[ClassI
         if fixed >= 0:
             form.setReadOnly(fixed, True)
     layer.setEditFormConfig(form)
-    pending = QgsMarkerSymbol.createSimple({"name": "circle", "color": "0,0,0,0", "outline_color": "255,255,0,255",
-                                            "outline_width": "0.6", "size": str(MARKER_SIZE + 2 * HALO_WIDTH)})
+    # hollow, a black ring with a white one inside: seen on any class's colour (a yellow ring vanished on a pale
+    # yellow class) and unlike the labelled points' filled dots
+    size = str(MARKER_SIZE + 2 * HALO_WIDTH)
+    pending = QgsMarkerSymbol.createSimple({"name": "circle", "color": "0,0,0,0", "outline_color": "0,0,0,255",
+                                            "outline_width": "0.9", "size": size})
+    pending.appendSymbolLayer(QgsSimpleMarkerSymbolLayer.create({
+        "name": "circle", "color": "0,0,0,0", "outline_color": "255,255,255,255", "outline_width": "0.35",
+        "size": size}))
     categories = [QgsRendererCategory(int(c.id), label_symbol(c.color, True), c.name)
                   for c in sorted(classes, key=lambda c: c.id)]
     categories.append(QgsRendererCategory("", pending, "not labelled yet"))  # "": every other value, NULL too

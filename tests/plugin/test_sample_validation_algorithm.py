@@ -202,6 +202,9 @@ def test_a_temporary_output_loads_named(hypersynth_plugin, files, qgis_new_proje
         (1, "water"), (2, "meadow"), (3, "roof"), ("", "not labelled yet")]
     categories = renderer.categories()  # held: a category's symbol lives as long as its category
     assert categories[0].symbol().symbolLayer(1).color().getRgb()[:3] == CLASSES[0].color  # the map's colours
+    rings = categories[3].symbol()  # not labelled yet: hollow black and white rings, seen on any class's colour
+    assert [(ring.color().alpha(), ring.strokeColor().getRgb()[:3]) for ring in rings.symbolLayers()] == [
+        (0, (0, 0, 0)), (0, (255, 255, 255))]
     from qgis.core import QgsRenderContext
 
     feature = next(layer.getFeatures())  # class_id NULL: drawn with the "not labelled yet" symbol
