@@ -611,6 +611,9 @@ def classifier_record(fitted: FittedMethod, settings: MethodSettings) -> Optiona
                                   if m != "dfeat" or choice.with_dfeat}
         record.update({"blend_cv_folds": choice.folds, "blend_cv_repeats": choice.repeats,
                        "blend_share_rule": choice.rule} if choice.folds else {"blend_shares_default": True})
+        chosen = choice.scores.get((choice.cnn_weight, choice.dfeat_weight)) if choice.folds else None
+        if chosen is not None:  # optimistic (few labels, shares picked on the same folds), but a figure without any
+            record["blend_cv_balanced_accuracy"] = round(float(chosen), 4)  # validation labels
     if hasattr(classifier, "smoothing"):
         record["smoothing_sigma_px"] = float(classifier.smoothing)
         record["smoothing_given"] = settings.spatial_smoothing is not None  # else chosen by the labels' CV

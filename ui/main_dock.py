@@ -41,7 +41,8 @@ RUN_NOTE = ("This run took the classes, prompts and labels as they were when it 
             "apply to the next run.")
 TICK_MS = 1000  # how often the elapsed time of a run is updated
 SAMPLE_LINK = "hypersynth:validation-sample"  # the status line's link that asks for a validation sample of the map
-SAMPLE_ASK = f'for accuracy and areas that hold, <a href="{SAMPLE_LINK}">draw a validation sample</a>'  # after a run
+SAMPLE_ASK = (f'for an unbiased estimate of the accuracy and class areas, <a href="{SAMPLE_LINK}">draw a validation '
+              'sample</a>')  # after a run
 
 
 ONE_RUN_ONLY = ("overwrite", "approved_outputs")  # the dialog's answers for one run, never carried to the next
@@ -489,7 +490,7 @@ class HyperSynthDock(QgsDockWidget):
             where = ("its layers are in the project" if getattr(task, "layers_added", True) else
                      f"its scene left the project, so nothing was added (the map is in "
                      f"{html.escape(str(Path(report).parent)) if report else 'its output folder'})")
-            accuracy = accuracy_line(getattr(task.result, "metrics", None))  # with validation labels
+            accuracy = accuracy_line(getattr(task.result, "metrics", None))  # validation's, else the CV's
             where += f"; {accuracy}" if accuracy else ""
             sample = f"; {SAMPLE_ASK}" if getattr(task, "layers_added", True) else ""  # its map is in the project
             self.status.setText(f"{html.escape(task.title)}: finished, {where}{link}{sample}.")

@@ -214,5 +214,5 @@ def test_the_last_runs_synthetic_spectra_and_attention_come_back_with_the_projec
     assert plugin.dock.status.text() == link  # its class map gone: no sample to offer
     (run / "classification.tif").write_bytes(b"")  # the map there: drawing a sample of it is offered again
     assert QgsProject.instance().read(str(project_file))
-    assert plugin.dock.status.text() == (f'{link}; for accuracy and areas that hold, '
+    assert plugin.dock.status.text() == (f'{link}; for an unbiased estimate of the accuracy and class areas, '
                                          '<a href="hypersynth:validation-sample">draw a validation sample</a>')

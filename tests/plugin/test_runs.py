@@ -754,6 +754,21 @@ def test_the_accuracy_line_says_when_few_pixels_validate():
         "judge by)")
     assert accuracy_line({"oa": 0.931, "aa": 0.957, "kappa": 0.912, "n_test": 3767}) == (
         "OA 93.1 %, AA 95.7 %, κ 0.912 on 3767 validation pixels")
+    assert accuracy_line({"oa": 0.931, "aa": 0.957, "kappa": 0.912, "n_test": 3767}, short=True) == (
+        "OA 93.1 % on 3767 validation pixels")  # the message bar's one line
+
+
+def test_without_validation_labels_the_line_gives_the_labels_cross_validation_as_optimistic():
+    """A default run (no validation labels) said nothing of accuracy in the dock: the blend's CV figure was in the
+    report only."""
+    from hypersynth.plugin.runs import accuracy_line
+
+    metrics = {"warnings": [], "run": {"classifier": {"blend_cv_balanced_accuracy": 0.9134, "blend_cv_folds": 3}}}
+    assert accuracy_line(metrics) == ("your labels' cross-validated balanced accuracy 91.3 % (optimistic with few "
+                                      "labels: a validation sample gives the map's)")
+    assert accuracy_line(metrics, short=True) == "your labels' cross-validated balanced accuracy 91.3 % (optimistic)"
+    assert accuracy_line({"run": {"classifier": {"blend_shares_default": True}}}) == ""  # too few labels to CV
+    assert accuracy_line({"run": {"classifier": None}}) == accuracy_line(None) == ""
 
 
 SAMPLED = {"oa": 0.9205, "aa": 0.9, "kappa": None, "n_test": 88,  # κ undefined: one class validated
@@ -770,6 +785,7 @@ def test_a_stratified_samples_estimate_leads_the_dock_and_processing_lines():
 
     assert accuracy_line(SAMPLED) == ("area-adjusted OA 90.7 ± 6.2 % from a stratified random sample; its points' own "
                                       "OA 92.0 %, AA 90.0 % on 88 validation pixels")
+    assert accuracy_line(SAMPLED, short=True) == "area-adjusted OA 90.7 ± 6.2 %"
     assert accuracy_lines(SAMPLED) == [
         "Area-adjusted OA 90.71 ± 6.15 %: the estimate of the map's accuracy (the validation points are a stratified "
         "random sample; Stehman 2014, strata = the classes of map.tif; 88 of its 120 points labelled and scored)",
