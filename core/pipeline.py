@@ -481,7 +481,8 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     from .evaluation.assess import evaluate_scored, write_evaluation
     from .io.labels import read_labels
     from .io.read import read_scene, read_scene_layout
-    from .report import bands_left_out_fact, class_map_figure, files_section, warnings_section, write_markdown_and_html
+    from .report import (bands_left_out_fact, class_map_figure, files_section, mapped_area_columns, warnings_section,
+                         write_markdown_and_html)
 
     clf, class_ids, classes, meta = _load_classifier(model_path, device)
     reading = reporter.sub(0.0, CLASSIFY_READ_SHARE, "reading scene: ")
@@ -545,8 +546,9 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
         trained = meta.get("training_notes") or []  # a bundle saved before session 33 has none
         lines += ["## How the model was trained", "", *(f"- {note}" for note in trained), ""] if trained else []
         lines += warnings_section(said)
-        lines += ["| id | class | mapped pixels |", "|---|---|---|"]
-        lines += [f"| {c.id} | {c.name} | {maps.mapped(c.id)} |" for c in classes]
+        head, align, cells = mapped_area_columns(scene)
+        lines += [f"| id | class | {head} |", f"|---|---|{align}|"]
+        lines += [f"| {c.id} | {c.name} | {cells(maps.mapped(c.id))} |" for c in classes]
         class_map_figure(staging / MAP_FIGURE, staging / CLASS_MAP, classes)
         lines += ["", "![class map](map.png)"]
         if ev is not None:

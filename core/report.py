@@ -383,6 +383,18 @@ def report_files(out: Path) -> list[tuple[str, str]]:
     return files
 
 
+def mapped_area_columns(scene: Scene) -> tuple[str, str, Any]:
+    """The class table's mapped-area columns for ``scene``'s grid: its header cells, their Markdown alignment, and a
+    function of a class's mapped pixel count giving its cells; hectares beside the pixels where the grid is in
+    metres (what an analyst reports), pixels alone otherwise."""
+    from .evaluation.area import pixel_area_unit
+
+    unit, per_pixel = pixel_area_unit(scene.transform, scene.crs_wkt)
+    if unit != "ha":
+        return "mapped pixels", "---:", lambda n: f"{int(n):,}"
+    return "mapped pixels | mapped area (ha)", "---:|---:", lambda n: f"{int(n):,} | {int(n) * per_pixel:,.1f}"
+
+
 def files_section(files: Sequence[tuple[str, str]]) -> list[str]:
     """The report's "Files" section (Markdown lines): each file and what it holds; none without files."""
     if not files:
@@ -435,10 +447,11 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
                   + ("SVM share d of the whole blend, for the SVM on the diffusion-model features: "
                      "blend = (1 − d)·(c·CNN + (1 − c)·forest) + d·SVM." if choice.with_dfeat else
                      "blend = c·CNN + (1 − c)·forest."), "", *choice.table(), ""]
-    lines += ["## Classes", "", "| id | class | prompt | labelled | mapped pixels |", "|---|---|---|---|---|"]
+    head, align, cells = mapped_area_columns(scene)
+    lines += ["## Classes", "", f"| id | class | prompt | labelled | {head} |", f"|---|---|---|---:|{align}|"]
     for c in classes:
         learnt = len(real[c.id]) if c.id in real else 0  # labelled pixels that hold data: those learnt from
-        lines.append(f"| {c.id} | {c.name} | {c.text} | {learnt} | {int(mapped.get(c.id, 0))} |")
+        lines.append(f"| {c.id} | {c.name} | {c.text} | {learnt} | {cells(mapped.get(c.id, 0))} |")
     lines.append("")
     if shows_map:
         lines += ["![class map](map.png)", ""]

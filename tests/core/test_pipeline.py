@@ -171,6 +171,13 @@ def test_saved_classifier_applies_to_another_scene(augment_run, tmp_path):
     assert (tmp_path / "other" / "map.png").exists() and "![class map](map.png)" in result.report.read_text()
     trained = result.report.read_text().split("## How the model was trained")[1]  # the training run's notes
     assert "classifier blend:" in trained and "spectral forest:" in trained and "CNN:" in trained
+    import rasterio
+
+    for folder, report in ((out, out / "report.md"), (tmp_path / "other", result.report)):  # both reports' tables
+        with rasterio.open(folder / "classification.tif") as src:  # the demo's grid is in metres
+            mapped, hectares = np.bincount(src.read(1).ravel()), abs(src.transform.a * src.transform.e) / 10_000
+        assert "| mapped pixels | mapped area (ha) |" in report.read_text()
+        assert f"| {mapped[1]:,} | {mapped[1] * hectares:,.1f} |" in report.read_text()
 
 
 def test_a_saved_classifier_back_on_its_own_scene_leaves_its_training_pixels_out(augment_run, scene_files, tmp_path,
@@ -568,7 +575,7 @@ def test_labels_on_no_data_are_said_and_not_counted_as_learnt(tmp_path, caplog):
     assert f"- Training pixels: {learnt} in {len(ids) - 1} classes" in report
     assert re.search(r"^- Run \S+: seed 0, on the CPU \(scikit-learn\)$", report, flags=re.MULTILINE)  # no preset
     assert not re.search(rf"^\| {gone} \|", report, flags=re.MULTILINE)  # not among the mapped classes
-    assert re.search(rf"^\| {partly} \| .* \| {n_partly - 1} \| \d+ \|$", report, flags=re.MULTILINE)
+    assert re.search(rf"^\| {partly} \| .* \| {n_partly - 1} \| [\d,]+ \| [\d,.]+ \|$", report, flags=re.MULTILINE)
 
 
 def _one_class_thinned(keep):
