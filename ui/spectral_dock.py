@@ -36,9 +36,12 @@ from qgis.PyQt.QtWidgets import (
 from ..core.io.pixel_values import PixelValues
 from ..core.scene import ClassInfo
 from ..plugin.rendering import blank_bad_bands, break_at_missing_bands, read_band_info, read_pixel_values
+from .widget_helpers import enable_unless
 
 SOURCES = ("labels", "synthetic")  # where class statistics come from
 SOURCE_TITLES = {"labels": "labelled", "synthetic": "synthetic"}
+SOURCE_NEEDS = {"labels": "None yet: press Class spectra in the HyperSynth dock",  # a disabled box's tooltip
+                "synthetic": "None yet: a run of Augment & Classify shows its synthetic patches' spectra here"}
 SYNTHETIC_KEY_COLOR = (90, 90, 90)  # the legend's sample line for "dashed: synthetic"
 STD_ALPHA = 45  # opacity (0..255) of the ± std bands
 CURRENT_COLOUR = (20, 20, 20)  # the last clicked pixel, before it is pinned: solid black, over everything else
@@ -290,7 +293,6 @@ class SpectralProfileDock(QgsDockWidget):
         self.identify_button.setToolTip("Click a pixel on the map to show its spectrum")
         self.identify_button.toggled.connect(self._toggle_tool)
         self.pin_button = QToolButton(text="Pin")
-        self.pin_button.setToolTip("Keep the current spectrum to compare with the next ones")
         self.pin_button.clicked.connect(self.pin_current)
         self.clear_button = QToolButton(text="Clear")
         self.clear_button.clicked.connect(self.clear)
@@ -309,8 +311,8 @@ class SpectralProfileDock(QgsDockWidget):
         for source in SOURCES:
             box = QCheckBox(f"{SOURCE_TITLES[source].capitalize()} class mean ± std", checked=True)
             box.toggled.connect(self._redraw)
-            box.setEnabled(False)
             self.show_source[source] = box
+            self._enable_source(source, False)
             toggles.addWidget(box)
         toggles.addStretch(1)
         layout.addLayout(toggles)
@@ -332,6 +334,7 @@ class SpectralProfileDock(QgsDockWidget):
             self._tool = QgsMapToolEmitPoint(iface.mapCanvas())
             self._tool.canvasClicked.connect(self._clicked)
             self._tool.deactivated.connect(lambda: self.identify_button.setChecked(False))
+        self._redraw()  # the buttons' states: nothing plotted yet
 
     # --- the scene --------------------------------------------------------------------------------
     def set_scene_layer(self, layer: Optional[QgsRasterLayer]) -> None:
@@ -345,8 +348,8 @@ class SpectralProfileDock(QgsDockWidget):
             return
         if any(self._stats.values()):
             self._stats = {s: [] for s in SOURCES}
-            for box in self.show_source.values():
-                box.setEnabled(False)
+            for source in SOURCES:
+                self._enable_source(source, False)
             self.status.setText(f"The class spectra of {before.name()} were cleared: {layer.name()} is the scene now.")
             self._redraw()
 
@@ -469,8 +472,8 @@ class SpectralProfileDock(QgsDockWidget):
         self._layer, self._current, self._pinned, self._facts = None, None, [], {}
         self._values = UNKNOWN_VALUES
         self._stats = {s: [] for s in SOURCES}
-        for box in self.show_source.values():
-            box.setEnabled(False)
+        for source in SOURCES:
+            self._enable_source(source, False)
         self.status.setText(EMPTY_STATUS)
         self._redraw()
 
@@ -507,8 +510,14 @@ class SpectralProfileDock(QgsDockWidget):
             bands.append(ClassBand(f"{info.name} ({SOURCE_TITLES[source]})", x, mean, std, info.color, source,
                                    int(class_id), info.name))
         self._stats[source] = bands
-        self.show_source[source].setEnabled(bool(bands))
+        self._enable_source(source, bool(bands))
         self._redraw()
+
+    def _enable_source(self, source: str, shown: bool) -> None:
+        """A class-statistics box acts while there are statistics of its source; disabled, its tooltip says how to
+        get some."""
+        enable_unless(self.show_source[source], f"Show or hide the {SOURCE_TITLES[source]} class means ± std",
+                      "" if shown else SOURCE_NEEDS[source])
 
     def _scene_facts(self, bands: int) -> Optional[SceneFacts]:
         """The scene's :class:`SceneFacts` when it has ``bands`` bands (statistics over its bands), else None."""
@@ -565,6 +574,13 @@ class SpectralProfileDock(QgsDockWidget):
         self.plot.setLabel("bottom", self._x_title)
         self._show_value_title()
         self.legend.fit_columns()
+        # the buttons act on what is plotted: with nothing there, disabled, their tooltips say what to do first
+        enable_unless(self.pin_button, "Keep the current spectrum to compare with the next ones",
+                      "" if self._current is not None else "Click a pixel with Identify spectrum first")
+        enable_unless(self.clear_button, "Remove the clicked and pinned spectra",
+                      "" if self._current is not None or self._pinned else "No clicked or pinned spectrum to clear")
+        enable_unless(self.export_button, "Write every curve on the plot to a CSV file (a column a curve)",
+                      "" if self.plotted_curves() else "Nothing plotted: click a pixel or show class spectra first")
 
     def _legend_toggled(self, shown: bool) -> None:
         self.legend.set_wanted(shown)

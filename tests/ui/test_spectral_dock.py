@@ -69,8 +69,17 @@ def test_pin_two_and_export_csv(keep, tmp_path, scene_layer, screenshot):
     dock = SpectralProfileDock()
     keep(dock)
     dock.resize(520, 380)
+    # nothing plotted: the buttons that act on curves wait, saying what to do first; so do the class statistics
+    for button, needs in ((dock.pin_button, "Click a pixel with Identify spectrum first"),
+                          (dock.clear_button, "No clicked or pinned spectrum to clear"),
+                          (dock.export_button, "Nothing plotted: click a pixel or show class spectra first"),
+                          (dock.show_source["labels"], "press Class spectra in the HyperSynth dock"),
+                          (dock.show_source["synthetic"], "a run of Augment & Classify shows")):
+        assert not button.isEnabled() and needs in button.toolTip(), button.text()
     dock.show_pixel(scene_layer, QgsPointXY(*pixel_centre(1, 1)))
+    assert dock.pin_button.isEnabled() and dock.clear_button.isEnabled() and dock.export_button.isEnabled()
     first = dock.pin_current()
+    assert not dock.pin_button.isEnabled() and dock.clear_button.isEnabled()  # pinned: no current one to pin
     dock.show_pixel(scene_layer, QgsPointXY(*pixel_centre(15, 20)))
     second = dock.pin_current()
     assert first.color != second.color and len(dock.pinned_curves()) == 2
@@ -93,6 +102,8 @@ def test_pin_two_and_export_csv(keep, tmp_path, scene_layer, screenshot):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".spectra-")]
     pixels = screenshot(dock, "spectral_profile_dock")
     assert pixels.std() > 0
+    dock.clear()
+    assert not dock.clear_button.isEnabled() and not dock.export_button.isEnabled()
 
 
 def test_class_statistics_overlay(keep, scene_layer, classes, screenshot):
