@@ -80,6 +80,7 @@ class AttentionDock(QgsDockWidget):
         self._preview_source = ""
         self._source = ""  # what the maps shown come from, said in the status line
         self._text_source = ""  # the model's text encoder (its bundle's text_source): without CLIP, said
+        self.closed_by_analyst = False  # closed with its X: a run fills it without opening it again (a preview does)
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -138,6 +139,10 @@ class AttentionDock(QgsDockWidget):
         self._show_class_box(False)
         self._fill_source_box()
         self._show_timesteps(1)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.closed_by_analyst = True
+        super().closeEvent(event)
 
     def clear(self) -> None:
         """Back to the empty dock (the maps shown came from a project that was closed)."""

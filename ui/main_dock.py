@@ -308,6 +308,7 @@ class HyperSynthDock(QgsDockWidget):
                 keywords["patch_rgb"] = composite_rgb(np.asarray(patches), wavelengths, "false colour")[0]
             dock = self.attention_dock()
             dock.set_attention(**keywords, source=f"preview of '{title}'" if title else "preview")
+            dock.closed_by_analyst = False  # asked for: shown, and after the next run too
             dock.show()
 
     def _show_saved_patches(self, written: list[str]) -> None:
@@ -340,7 +341,8 @@ class HyperSynthDock(QgsDockWidget):
                              "patch_rgb": picture}) for r, picture in zip(rows, pictures)]
         dock = self.attention_dock()
         dock.set_class_choices(choices, source)
-        dock.show()
+        if not dock.closed_by_analyst:  # an analyst who closed it finds it filled in View ▸ Panels
+            dock.show()
 
     # --- running ----------------------------------------------------------------------------------------
     def run_problems(self) -> list[str]:

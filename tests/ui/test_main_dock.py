@@ -193,3 +193,10 @@ def test_a_runs_class_attention_fills_the_dock_by_class(keep, qgis_iface, scene_
     dock.show_preview(rows[0].patch[None], WAVELENGTHS, "corn field",
                       attention={"attention": rows[0].attention, "tokens": tokens[0], "latent_hw": (4, 4)})
     assert not attention.class_box.isVisibleTo(attention)  # a preview is one patch: no class to pick
+    assert not attention.isHidden()
+    attention.close()  # the analyst closes it with its X: the next run fills it without opening it again
+    dock.show_run_attention(rows, WAVELENGTHS, "Augment & Classify scene again")
+    assert attention.isHidden() and "scene again" in attention.status.text()
+    dock.show_preview(rows[0].patch[None], WAVELENGTHS, "corn field",  # asked for: shown, and after runs again
+                      attention={"attention": rows[0].attention, "tokens": tokens[0], "latent_hw": (4, 4)})
+    assert not attention.isHidden() and not attention.closed_by_analyst
