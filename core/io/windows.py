@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from ..progress import NULL_REPORTER, Reporter
-from .read import invalid_values, opened_quietly, physical_values, raster_units, uses_a_mask_band
+from .read import envi_data_file, invalid_values, opened_quietly, physical_values, raster_units, uses_a_mask_band
 
 FULL_BLOCKS = 2  # decoded file blocks kept whole: the tile's own and the next one along its row
 PIXEL_TILE = 256  # side of the squares a few pixels' spectra are read by (one window per square holding some)
@@ -130,7 +131,10 @@ class RasterWindowReader:
 def raster_window_reader(path: str | os.PathLike, band_indexes: Optional[Sequence[int]] = None
                          ) -> RasterWindowReader:
     """A window reader that streams ``path`` tile by tile into
-    :func:`~hypersynth.core.classify.predict.predict_scene`."""
+    :func:`~hypersynth.core.classify.predict.predict_scene`; an ENVI ``.hdr`` is read through its data file, as
+    :func:`~.read.read_scene` reads it (GDAL opens ENVI by the data file only)."""
+    if Path(path).suffix.lower() == ".hdr":
+        path = envi_data_file(Path(path))
     return RasterWindowReader(str(path), None if band_indexes is None else [int(b) for b in band_indexes])
 
 

@@ -185,6 +185,28 @@ def test_envi_pair_either_file(tmp_path, header_name, data_suffix, open_name):
 
     streamed = raster_window_reader(layout.source, np.flatnonzero(layout.good_bands) + 1)(0, 4, 0, 6)
     assert np.array_equal(streamed[:, scene.valid], scene.cube[scene.good_bands][:, scene.valid])
+    whole = raster_window_reader(tmp_path / open_name)(0, 4, 0, 6)  # the name given, a .hdr too (the band screen's)
+    assert np.array_equal(whole[:, scene.valid], scene.cube[:, scene.valid])
+
+
+def test_a_run_and_a_saved_classifier_take_an_envi_header(tmp_path):
+    """The header is the file an analyst picks: a forest run and its saved classifier refused it (GDAL's "the data
+    file should be selected instead of the .hdr file"), where augment-classify took it."""
+    from hypersynth.core.io.write import write_label_raster
+    from hypersynth.core.pipeline import classify_scene, classify_with_model
+    from hypersynth.core.scene import ClassInfo
+
+    _write_envi(tmp_path, "cube", "cube.hdr", ".img")
+    labels = np.zeros((4, 6), np.int32)
+    labels[0, :2], labels[3, 4:] = 1, 2
+    write_label_raster(tmp_path / "labels.tif", labels, [ClassInfo(1, "a"), ClassInfo(2, "b")], transform=PIXEL_GRID,
+                       crs_wkt=None)
+    run = classify_scene(tmp_path / "cube.hdr", tmp_path / "labels.tif", tmp_path / "run", method="rf")
+    again = classify_with_model(run.classifier, tmp_path / "cube.hdr", tmp_path / "again")
+    for outputs in (run, again):
+        with rasterio.open(outputs.class_map) as src:
+            mapped = src.read(1)
+        assert mapped[1, 2] == 0 and set(np.unique(mapped[mapped > 0])) <= {1, 2}  # no data left unclassified
 
 
 def test_envi_header_without_data_file(tmp_path):
