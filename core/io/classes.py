@@ -39,15 +39,22 @@ def read_classes(path: str | Path) -> list[ClassInfo]:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ClassFileError(f"cannot read the class file {path}: the file does not exist") from None
-    except UnicodeDecodeError:
-        raise ClassFileError(f"{path.name} is not a class file: a class file is JSON text (UTF-8) listing each "
-                             "class's id, name, colour and prompt; this one is binary (a raster or a label layer?); "
-                             "give the .json the dock's Save… or a run writes") from None
     except OSError as err:
         raise ClassFileError(f"cannot read the class file {path}: {err.strerror or err}") from None
+    try:
+        text = data.decode("utf-8-sig")  # a byte-order mark (Windows Notepad writes one) is not JSON: dropped
+    except UnicodeDecodeError as err:
+        if b"\x00" in data[:4096]:  # NUL bytes: no text file at all
+            raise ClassFileError(f"{path.name} is not a class file: a class file is JSON text (UTF-8) listing each "
+                                 "class's id, name, colour and prompt; this one is binary (a raster or a label "
+                                 "layer?); give the .json the dock's Save… or a run writes") from None
+        line = data[:err.start].count(b"\n") + 1
+        raise ClassFileError(f"the class file {path.name} is text but not UTF-8 (line {line} holds a byte UTF-8 "
+                             "never has: an older editor's encoding, e.g. Latin-1); save it as UTF-8 and try "
+                             "again") from None
     return classes_from_text(text, f"the class file {path.name}")
 
 

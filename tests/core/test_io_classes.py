@@ -80,3 +80,18 @@ def test_a_binary_file_given_as_the_class_file_says_what_a_class_file_is(tmp_pat
     raster.write_bytes(b"II*\x00\xfe\xff" * 10)
     with pytest.raises(ClassFileError, match=r"^scene.tif is not a class file: a class file is JSON text"):
         read_classes(raster)
+
+
+def test_a_class_file_saved_by_notepad_or_an_older_editor_reads_or_says_how_to_fix_it(tmp_path):
+    """Windows Notepad writes UTF-8 with a byte-order mark (refused as invalid JSON); an older editor writes Latin-1
+    (called binary)."""
+    text = '{"classes": [{"id": 1, "name": "Wiese", "prompt": "grüne Wiese"}, {"id": 2, "name": "Dach"}]}'
+    notepad = tmp_path / "notepad.json"
+    notepad.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert [c.text for c in read_classes(notepad)] == ["grüne Wiese", "Dach"]
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(text.replace('"Dach"}', '"Dach"}\n').encode("latin-1"))
+    with pytest.raises(ClassFileError, match=r"^the class file latin.json is text but not UTF-8 \(line 1 holds a byte "
+                                             r"UTF-8 never has: an older editor's encoding, e.g. Latin-1\); save it "
+                                             r"as UTF-8 and try again$"):
+        read_classes(latin)
