@@ -324,7 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    extra=", --cog and --synthetic-patches" if augment else " and --cog"),
                                    HELP_WIDTH)))
         p.add_argument("--scene", required=True, help=f"hyperspectral raster: {SCENE_FORMATS}")
-        p.add_argument("--labels", required=True, help="labels: vector (GeoPackage/Shapefile/GeoJSON), label raster or MATLAB ground-truth map")
+        p.add_argument("--labels", required=True, help="labels: vector (GeoPackage/Shapefile/GeoJSON; one layer of "
+                       "a GeoPackage of several as QGIS names it, 'labels.gpkg|layername=points'), label raster or "
+                       "MATLAB ground-truth map")
         p.add_argument("--prompts", help=f"class file (JSON: {CLASS_KEYS} per class)")
         p.add_argument("--class-field", help="attribute holding the class in a vector label layer (default: guessed)")
         p.add_argument("--validation", help="independent validation labels for the accuracy report")
@@ -392,7 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Any tool's map will do.")
     p.add_argument("--map", required=True, help="the classified map: a one-band raster of class ids")
     p.add_argument("--validation", required=True,
-                   help="validation labels: vector (GeoPackage/Shapefile/GeoJSON) or a label raster on the map's grid")
+                   help="validation labels: vector (GeoPackage/Shapefile/GeoJSON; 'file.gpkg|layername=NAME' for "
+                   "one layer of several) or a label raster on the map's grid")
     p.add_argument("--validation-field", "--class-field", dest="class_field",
                    help="attribute holding the class in a vector --validation layer (default: guessed; "
                         "--class-field: the same option's other name)")

@@ -81,7 +81,8 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
             classname, ... Integer values are class ids; text values are class names.
         classes: known classes (e.g. from the class file): names are matched to their ids; classes not
             listed get new ids after the known ones.
-        layer: the layer to read when the vector file holds several.
+        layer: the layer to read when the vector file holds several (or ``path`` names it as QGIS does,
+            ``labels.gpkg|layername=points``).
         min_classes: the fewest classes the labels must hold: 2 to train a classifier (the default); 1 for
             validation labels of an accuracy assessment, which may check one class.
         field_option: the command-line option that names ``class_field``, for the message when none is found.
@@ -97,7 +98,7 @@ def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = 
     """
     from .read import SceneReadError, envi_data_file, is_mat_file
 
-    path = Path(path)
+    path, layer = split_layer_name(path, layer)
     if not path.exists():
         raise LabelReadError(f"cannot read the labels {path}: the file does not exist")
     if path.is_file() and path.suffix.lower() == ".hdr":  # an ENVI label raster: GDAL opens its data file
@@ -274,6 +275,19 @@ def _overlaps_scene(geometry: Any, scene: Scene) -> bool:
     return x0 <= sx1 and x1 >= sx0 and y0 <= sy1 and y1 >= sy0
 
 
+LAYER_NAME = "|layername="  # how QGIS names one layer of a vector file: labels.gpkg|layername=points
+
+
+def split_layer_name(path: str | Path, layer: Optional[str] = None) -> tuple[Path, Optional[str]]:
+    """``(file, layer)`` from a path that may name a layer of a vector file as QGIS names it
+    (``labels.gpkg|layername=points``); ``layer`` given stays unless the path names one."""
+    text = str(path)
+    if LAYER_NAME not in text:
+        return Path(path), layer
+    file, _, rest = text.partition(LAYER_NAME)
+    return Path(file), rest.split("|", 1)[0]
+
+
 def _pick_layer(path: Path, ds: Any, name: Optional[str]) -> Any:
     layers = [ds.GetLayerByIndex(i) for i in range(ds.GetLayerCount())]
     names = [lyr.GetName() for lyr in layers]
@@ -283,8 +297,8 @@ def _pick_layer(path: Path, ds: Any, name: Optional[str]) -> Any:
         return layers[names.index(name)]
     with_features = [lyr for lyr in layers if lyr.GetFeatureCount() != 0]
     if len(with_features) > 1:
-        raise LabelReadError(f"{path.name} holds several layers ({', '.join(names)}); choose the one with "
-                             f"the labels")
+        raise LabelReadError(f"{path.name} holds several layers ({', '.join(names)}); name the one with the labels "
+                             f"as QGIS does, e.g. {path}{LAYER_NAME}{with_features[0].GetName()}")
     return with_features[0] if with_features else layers[0]
 
 

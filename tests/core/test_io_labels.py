@@ -130,10 +130,13 @@ def test_known_classes_give_ids_and_new_names_follow(tmp_path):
 def test_layer_and_field_choice(tmp_path):
     path = _write_vector(tmp_path / "two.gpkg", POLYGONS, layer="first")
     _write_vector(path, POLYGONS[:2], layer="second", field="kind")
-    with pytest.raises(LabelReadError, match=r"several layers \(first, second\)"):
+    with pytest.raises(LabelReadError, match=r"several layers \(first, second\); name the one with the labels as "
+                                             r"QGIS does, e\.g\. .*two\.gpkg\|layername=first$"):
         read_labels(path, _scene())
     labels, classes = read_labels(path, _scene(), layer="second", class_field="KIND")  # case-insensitive
     assert len(classes) == 2 and np.count_nonzero(labels) == 12 + 15
+    named, _ = read_labels(f"{path}|layername=second", _scene(), class_field="kind")  # as QGIS names a layer
+    assert np.array_equal(named, labels)
     with pytest.raises(LabelReadError, match="no layer 'third'; its layers are first, second"):
         read_labels(path, _scene(), layer="third")
     with pytest.raises(LabelReadError, match="no field 'cls'; its fields are kind"):
