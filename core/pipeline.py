@@ -36,7 +36,7 @@ from .progress import NULL_REPORTER, Reporter
 from .report import MAP_FIGURE, SYNTHETIC_SUMMARY, warnings_of_this_run
 from .run_record import RUN_CLASSES, input_said, run_record
 from .version import engine_description
-from .scale_check import GatheringReader, typical_value, warn_of_scale
+from .scale_check import GatheringReader, refuse_other_units, typical_value, warn_of_scale
 from .scene import ClassInfo, Scene
 from .training_area import TrainingArea, labelled_area, learns_from_labelled_area
 
@@ -445,12 +445,16 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
                         device: str = "auto", reporter: Reporter = NULL_REPORTER,
                         overwrite: bool = False, probabilities: bool = False,
                         leave_out_bands: Optional[str] = None,
-                        validation_name: Optional[str] = None) -> ClassificationOutputs:
+                        validation_name: Optional[str] = None, accept_other_units: bool = False,
+                        other_units_option: str = "give --accept-other-units") -> ClassificationOutputs:
     """Classify a scene with a saved classifier bundle (e.g. a scene the model has never seen); ``probabilities``:
     also each class's probability, a band per class; ``leave_out_bands``: bands of the scene to leave out besides
     those its file flags bad (:func:`classify_scene`'s); None: those the classifier's training run was told to leave
     out, where the scene has as many bands as its scene had; ``validation_name``: what the messages and the report
-    call the validation labels where they are a copy of a layer (the layer, not the copy)."""
+    call the validation labels where they are a copy of a layer (the layer, not the copy). A scene whose values are
+    in other units than the classifier learnt (:data:`.scale_check.SCALE_REFUSAL` times theirs or more, either way)
+    is refused before the prediction unless ``accept_other_units``; ``other_units_option``: how the refusal tells
+    the caller to map it anyway."""
     out = Path(out_dir)
     inputs = [model_path, scene_path, validation_path]
     check_model_folder(model_path, "classifier")  # these three before the output folder is claimed
@@ -466,7 +470,8 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
             outputs = _classify_with_model(out, model_path, scene_path, inputs, validation_path=validation_path,
                                            class_field=class_field, device=device, reporter=reporter,
                                            probabilities=probabilities, said=said, leave_out_bands=leave_out_bands,
-                                           validation_name=validation_name)
+                                           validation_name=validation_name,
+                                           other_units=None if accept_other_units else other_units_option)
         outputs.replaced = replaced
         return outputs
 
@@ -474,10 +479,11 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
 def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: str | os.PathLike, inputs: list, *,
                          validation_path: Optional[str | os.PathLike], class_field: Optional[str], device: str,
                          reporter: Reporter, probabilities: bool, said: Sequence[str],
-                         leave_out_bands: Optional[str] = None,
-                         validation_name: Optional[str] = None) -> ClassificationOutputs:
+                         leave_out_bands: Optional[str] = None, validation_name: Optional[str] = None,
+                         other_units: Optional[str] = None) -> ClassificationOutputs:
     """:func:`classify_with_model` once its output folder is ready; ``said``: the run's warnings, for its report
-    (a list still filled as the run goes)."""
+    (a list still filled as the run goes); ``other_units``: a scene in other units is refused, saying this to map it
+    anyway (None: mapped, with a warning)."""
     from .evaluation.assess import evaluate_scored, write_evaluation
     from .io.labels import read_labels
     from .io.read import read_scene, read_scene_layout
@@ -504,7 +510,11 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
                          f"{name} otherwise, train a classifier on it (Augment & Classify or a baseline, with labels "
                          "on it)")
     check_same_wavelengths(meta.get("wavelengths"), scene, "the classifier", "train one on this scene")
-    warn_of_unusable_bands(scene, scene_path, streamed=layout is not None, saved_classifier=True)
+    screen = warn_of_unusable_bands(scene, scene_path, streamed=layout is not None, saved_classifier=True)
+    if other_units is not None:  # before the validation labels and the prediction: the median of the bands' levels
+        levels = screen.level[screen.screened]  # over the pixels the band screen read, a sample of the scene
+        refuse_other_units(scene, float(np.median(levels)) if levels.size else float("nan"),
+                           meta.get("median_value"), other_units)
     validation = None
     if validation_path is not None:  # checked before the prediction, which can take long on a large scene
         design = labelled_sample_design(validation_path, class_field, scene, validation_name)  # unlabelled: said

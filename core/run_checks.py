@@ -21,6 +21,7 @@ from .methods import MethodSettings
 from .scene import ClassInfo, Scene
 
 if TYPE_CHECKING:
+    from .band_screen import BandScreen
     from .evaluation.sampling import SampleDesign
     from .ldm.model import SynthesisModel
 
@@ -28,11 +29,12 @@ log = logging.getLogger("hypersynth")
 
 
 def warn_of_unusable_bands(scene: Scene, scene_path: str | os.PathLike, streamed: bool,
-                           saved_classifier: bool = False) -> None:
+                           saved_classifier: bool = False) -> "BandScreen":
     """Warn of the usable bands the data suggest leaving out (:mod:`.band_screen`: next to no light, or noise), so
     the run's report names them and how to leave them out; ``streamed``: the scene's pixels are in its file only.
     ``saved_classifier``: a saved classifier maps the scene, which needs the bands it learnt from, these among them:
-    the way out is a classifier trained without them."""
+    the way out is a classifier trained without them. Returns the :class:`~.band_screen.BandScreen` (each band's
+    level over the pixels it read: a sample of the scene's values)."""
     from .band_screen import leave_out_suggestion, retrain_suggestion, screen_file, screen_scene
 
     screen = screen_file(scene_path, scene.good_bands) if streamed else screen_scene(scene)
@@ -40,6 +42,7 @@ def warn_of_unusable_bands(scene: Scene, scene_path: str | os.PathLike, streamed
             else leave_out_suggestion(screen, scene.wavelengths))
     if said:
         log.warning("%s: %s", scene.name, said)
+    return screen
 
 
 def leave_out_told(scene: Scene, text: str, why: str = "as the run was told") -> None:

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hypersynth")
 SCALE_TOLERANCE = 5.0  # a scene whose median value is this many times the training scene's (or 1/this) is warned of
+# ... and refused at this many times (or 1/this), unless told to go on: reflectance 0–1 against 0–10 000 or percent is
+# other units, not another scene's brightness, and its map would be wrong with exit status 0 (a batch job's check)
+SCALE_REFUSAL = 100.0
 
 
 def typical_value(cube: np.ndarray, valid: np.ndarray, n: int = 100_000) -> float:
@@ -83,6 +86,35 @@ class GatheringReader:
         return float(np.nanmedian(values, overwrite_input=True)) if values.size else float("nan")
 
 
+class OtherUnitsError(ValueError):
+    """A scene's values are in other units than those a saved classifier learnt (:data:`SCALE_REFUSAL`)."""
+
+
+def refuse_other_units(scene: Scene, median: float, learnt_median: Optional[float], go_on: str) -> None:
+    """Refuse, before the prediction, a scene whose values (``median``: its typical value, or an estimate from a
+    sample of it) are :data:`SCALE_REFUSAL` or more times those the classifier learnt, either way; ``go_on``: how the
+    caller is told to map it anyway ("give --accept-other-units").
+
+    Raises:
+        OtherUnitsError: the values are in other units.
+    """
+    ratio = _ratio(median, learnt_median)
+    if ratio is None or 1 / SCALE_REFUSAL < ratio < SCALE_REFUSAL:
+        return
+    raise OtherUnitsError(f"{scene.name}'s values are about {ratio:.3g} times those of the scene the classifier "
+                          f"learnt from (median {median:.4g} against {learnt_median:.4g}): other units (reflectance "
+                          "0–1 against 0–10 000 or percent, say), and its map would be wrong. Rescale the scene to "
+                          "the training scene's units (QGIS's Raster Calculator, gdal_calc.py), or, to map it as it "
+                          f"is, {go_on}; nothing was written")
+
+
+def _ratio(median: float, learnt_median: Optional[float]) -> Optional[float]:
+    """The scene's typical value over the training scene's; None where either is unknown (or the latter 0)."""
+    if learnt_median is None or not np.isfinite(learnt_median) or learnt_median == 0 or not np.isfinite(median):
+        return None
+    return abs(median / learnt_median)
+
+
 def warn_of_scale(scene: Scene, median: float, learnt_median: Optional[float]) -> None:
     """Log :func:`scale_warning`'s sentence, when it has one (the run's report lists what the run warned of)."""
     warning = scale_warning(scene, median, learnt_median)
@@ -93,10 +125,8 @@ def warn_of_scale(scene: Scene, median: float, learnt_median: Optional[float]) -
 def scale_warning(scene: Scene, median: float, learnt_median: Optional[float]) -> Optional[str]:
     """What to say when the scene's values (``median``: its :func:`typical_value`) are on another scale than those
     the classifier learnt (reflectance 0–1 against 0–10 000, say): the map would be wrong, with no error to tell."""
-    if learnt_median is None or not np.isfinite(learnt_median) or learnt_median == 0:
-        return None
-    ratio = abs(median / learnt_median) if np.isfinite(median) else 1.0
-    if 1 / SCALE_TOLERANCE <= ratio <= SCALE_TOLERANCE:
+    ratio = _ratio(median, learnt_median)
+    if ratio is None or 1 / SCALE_TOLERANCE <= ratio <= SCALE_TOLERANCE:
         return None
     return (f"{scene.name}'s values are about {ratio:.3g} times those of the scene the classifier learnt from "
             f"(median {median:.4g} against {learnt_median:.4g}): other units or scaling (reflectance 0–1 against "

@@ -424,7 +424,8 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                                                    validation_path=args.validation, class_field=args.class_field,
                                                    device=args.device, reporter=reporter, overwrite=args.overwrite,
                                                    probabilities=args.probabilities,
-                                                   leave_out_bands=args.leave_out_bands)
+                                                   leave_out_bands=args.leave_out_bands,
+                                                   accept_other_units=args.accept_other_units)
         reporter.close()
         _finish_run(outputs, args)
         return 0

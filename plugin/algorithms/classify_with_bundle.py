@@ -13,6 +13,7 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
@@ -49,6 +50,7 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
     OUTPUT = "OUTPUT"
     CONFIDENCE = "CONFIDENCE"
     PROBABILITIES = "PROBABILITIES"
+    ACCEPT_OTHER_UNITS = "ACCEPT_OTHER_UNITS"
     METRICS = "METRICS"
     REPORT = "REPORT"
     OVERALL_ACCURACY = "OVERALL_ACCURACY"
@@ -91,6 +93,12 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
             self.CLASS_FIELD, self.tr("Class field of the validation labels (its name; empty: a field named "
                                       "class_id, class, label, …)")))
         self.addParameter(leave_out_bands_parameter(self, SAVED_LEAVE_OUT_TITLE, advanced=True))
+        other_units = QgsProcessingParameterBoolean(
+            self.ACCEPT_OTHER_UNITS, self.tr("Map a scene in other units than the classifier learnt (values 100 × "
+                                             "theirs or more, or a hundredth or less; its map would be wrong)"),
+            defaultValue=False)
+        other_units.setFlags(other_units.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(other_units)
         device = QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), options=list(DEVICES),
                                             defaultValue=DEVICES.index(HyperSynthSettings.load().device))
         device.setFlags(device.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -181,7 +189,11 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
                                                   reporter=FeedbackReporter(feedback), overwrite=True,
                                                   probabilities=bool(destinations[self.PROBABILITIES]),
                                                   leave_out_bands=leave_out,
-                                                  validation_name=copy_name(validation_layer, validation))
+                                                  validation_name=copy_name(validation_layer, validation),
+                                                  accept_other_units=self.parameterAsBool(
+                                                      parameters, self.ACCEPT_OTHER_UNITS, context),
+                                                  other_units_option=f"tick '{self.title(self.ACCEPT_OTHER_UNITS)}' "
+                                                                     f"({self.ACCEPT_OTHER_UNITS})")
                 if feedback.isCanceled():
                     raise Cancelled("cancelled by the user")
                 results: dict[str, Any] = {}

@@ -15,6 +15,7 @@ from hypersynth.core.methods import MethodSettings
 from hypersynth.core.pipeline import (CLASSIFIER_BUNDLE, OutputExistsError, classify_scene, classify_with_model,
                                       synthesize_to_file, train_bundle)
 from hypersynth.core.progress import CallbackReporter, CancelAfter, Cancelled
+from hypersynth.core.scale_check import OtherUnitsError
 
 from ..demo_files import write_demo_files
 
@@ -249,8 +250,16 @@ def test_a_scene_in_other_units_is_warned_of(augment_run, tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
         same = classify_with_model(out / CLASSIFIER_BUNDLE, other, tmp_path / "same")
     assert "times those of the scene the classifier learnt from" not in caplog.text + same.report.read_text()
-    with caplog.at_level(logging.WARNING, logger="hypersynth"):
-        result = classify_with_model(out / CLASSIFIER_BUNDLE, scaled, tmp_path / "scaled")
+    # 10 000 times: other units, refused before the prediction (a batch job's exit status would say all went well)
+    with pytest.raises(OtherUnitsError, match=r"^scaled's values are about [\d.]+e\+0[34] times those of the scene the "
+                                              r"classifier learnt from .* to map it as it is, give "
+                                              r"--accept-other-units; nothing was written$"):
+        classify_with_model(out / CLASSIFIER_BUNDLE, scaled, tmp_path / "scaled")
+    assert not (tmp_path / "scaled" / "classification.tif").exists()
+    assert cli_main(["classify", "--classifier", str(out / CLASSIFIER_BUNDLE), "--scene", str(scaled), "--out",
+                     str(tmp_path / "cli")]) == 2  # said on stderr, as any refused input
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):  # told to go on: mapped, and warned of
+        result = classify_with_model(out / CLASSIFIER_BUNDLE, scaled, tmp_path / "scaled", accept_other_units=True)
     assert re.search(r"about [\d.]+e\+0[34] times those of the scene the classifier learnt from", caplog.text)
     said = result.report.read_text().split("## Warnings\n\n", 1)[1].split("\n\n", 1)[0]
     assert said.startswith("- scaled's values are about") and "Rescale the scene" in said

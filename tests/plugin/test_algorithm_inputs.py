@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -288,9 +289,14 @@ def test_moves_into_a_folder_another_run_holds_are_refused_and_undone(tmp_path):
 
 # --- 6. engine warnings reach the Processing log -----------------------------------------------------------------
 def test_the_scale_warning_reaches_the_processing_log(hypersynth_plugin, inputs, tmp_path, untouched):
+    """A scene in other units (× 10 000) is refused, naming the box that maps it anyway; ticked, it is warned of."""
+    parameters = _with_bundle(inputs, tmp_path, SCENE=inputs.scaled_scene)
+    _refused("classifywithbundle", parameters, r"times those of the scene the classifier learnt from .* to map it as "
+             r"it is, tick 'Map a scene in other units than the classifier learnt' \(ACCEPT_OTHER_UNITS\); nothing "
+             r"was written")
+    assert not os.path.exists(parameters["OUTPUT"])
     feedback = RecordingFeedback()
-    processing.run("hypersynth:classifywithbundle", _with_bundle(inputs, tmp_path, SCENE=inputs.scaled_scene),
-                   feedback=feedback)
+    processing.run("hypersynth:classifywithbundle", {**parameters, "ACCEPT_OTHER_UNITS": True}, feedback=feedback)
     assert any("times those of the scene the classifier learnt from" in w for w in feedback.warnings)
     assert logging.getLogger("hypersynth").handlers == []  # detached after the run
 
