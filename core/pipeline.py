@@ -665,10 +665,13 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
                        reporter: Reporter = NULL_REPORTER, overwrite: bool = False) -> Path:
     """Synthesise ``n`` patches for a class (its stored prompt) or a free prompt into the file ``out_path`` names:
     a .npz (everything), a .csv spectral library of their centre spectra or a .tif mosaic with its class raster
-    (:mod:`.io.patch_files`; checked before any work: :func:`~.io.patch_files.check_patches_file`)."""
+    (:mod:`.io.patch_files`; checked before any work: :func:`~.io.patch_files.check_patches_file`). The patches are
+    sampled from noise with the prompt alone; for a class the model learnt, how they compare with its labelled mean
+    is logged (:mod:`.synthetic_check`; a warning when they do not look like it)."""
     from .io.patch_files import check_label, check_patches_file, write_patches
     from .ldm.model import SynthesisModel
     from .ldm.synthesize import synthesize
+    from .synthetic_check import compare_to_labelled
 
     out = check_patches_file(out_path, overwrite, attention)
     if prompt is not None:
@@ -697,6 +700,9 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
                 "'%s': %s%s", prompt, clipped_note(syn), "; the model knows little of what the prompt asks for: a "
                 "prompt nearer the scene's classes, or a longer-trained model, gives patches nearer the scene"
                 if share >= CLIPPED_WARNING else "")
+    check = compare_to_labelled(model, syn.patches, label)  # a class the model learnt: how like its labels they are
+    if check is not None:
+        log.log(logging.WARNING if check.unlike else logging.INFO, "'%s': %s", prompt, check.sentence())
     # checks again as it writes: another program may have made the file meanwhile
     write_patches(out, syn.patches, syn.labels, syn.masks, syn.prompts, classes=model.classes,
                   attention=syn.attention if attention else None, overwrite=overwrite, **model.band_facts())

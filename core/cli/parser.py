@@ -455,7 +455,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "class masks, prompts, wavelengths, FWHM); .csv, a spectral library of the "
                                    "patches' centre spectra (one row a patch, one column a band); .tif, the patches "
                                    "side by side as a GeoTIFF with wavelengths and FWHM that QGIS opens, with "
-                                   "NAME_classes.tif beside it (each pixel's class).")
+                                   "NAME_classes.tif beside it (each patch's class on its pixels). The patches are "
+                                   "sampled from noise with the prompt alone (a run starts its training patches "
+                                   "from the labelled ones and drops those nearer another class); for a class the "
+                                   "model learnt, the command says how they compare with its labelled mean spectrum "
+                                   "(-v) and warns when they do not look like it.")
     # --bundle is the option's first name, kept so that existing scripts go on working
     p.add_argument("--synthesis-model", "--bundle", dest="synthesis_model", metavar="FOLDER", required=True,
                    help="saved synthesis model: an earlier run's model_bundle folder (--bundle: the same option's "

@@ -352,16 +352,18 @@ def test_a_run_writes_the_synthetic_patches_it_learnt_from_when_asked(augment_ru
     assert not (tmp_path / "rf").exists()  # refused before the output folder is made
 
 
-def test_train_bundle_then_cli_synthesize(scene_files, tmp_path):
+def test_train_bundle_then_cli_synthesize(scene_files, tmp_path, caplog):
     from hypersynth.core.io.read import read_scene
 
     scene, labels, _, classes = scene_files
     bundle = train_bundle(scene, labels, tmp_path / "bundle", classes_path=classes,
                           settings=MethodSettings(preset="tiny"))
     assert (bundle / "manifest.json").exists()
-    rc = cli_main(["synthesize", "--bundle", str(bundle), "--class", "1", "--n", "3",
-                   "--out", str(tmp_path / "p.npz"), "--quiet"])
+    with caplog.at_level(logging.INFO, logger="hypersynth"):
+        rc = cli_main(["synthesize", "--bundle", str(bundle), "--class", "1", "--n", "3",
+                       "--out", str(tmp_path / "p.npz"), "--quiet"])
     assert rc == 0
+    assert re.search(r"the 3 patches' mean centre spectrum is [\d.]+° from \S+'s labelled mean", caplog.text)
     with np.load(tmp_path / "p.npz") as f:
         assert f["patches"].shape[0] == 3 and set(f["labels"].tolist()) == {1}
         patches, wavelengths, widths = f["patches"], f["wavelengths"], f["fwhm"]

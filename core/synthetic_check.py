@@ -1,0 +1,72 @@
+"""How patches a synthesis model sampled for a class compare with that class's labelled mean spectrum."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+# Patches are said not to look like their class when more than this share lies nearer another class's labelled mean
+# (a run's filter drops those), or when their mean is this many times as bright as the class's, or this share of it.
+UNLIKE_SHARE = 0.5
+BRIGHTNESS_LIMIT = 2.0
+
+
+@dataclass
+class SyntheticCheck:
+    """Synthetic patches of one class against the class's labelled mean spectrum (the model's ``class_spectra``)."""
+
+    class_name: str  # the class the patches are labelled with
+    patches: int  # how many were compared
+    angle: float  # degrees between the patches' mean centre spectrum and the class's labelled mean
+    brightness: float  # the patches' mean centre value over the class's labelled mean value
+    nearer_other: dict[str, int]  # patches whose centre spectrum is nearest another class's labelled mean, by class
+
+    @property
+    def unlike(self) -> bool:
+        """Whether the patches do not look like their class: most lie nearer another class, or far brighter or
+        darker."""
+        others = sum(self.nearer_other.values())
+        return (others > UNLIKE_SHARE * self.patches
+                or (math.isfinite(self.brightness) and not 1 / BRIGHTNESS_LIMIT <= self.brightness <= BRIGHTNESS_LIMIT))
+
+    def sentence(self) -> str:
+        """What the comparison found, and what it means for patches used as training data."""
+        others = sum(self.nearer_other.values())
+        where = (f" ({', '.join(f'{name}: {k}' for name, k in Counter(self.nearer_other).most_common())})"
+                 if others else "")
+        text = (f"the {self.patches} patches' mean centre spectrum is {self.angle:.1f}° from {self.class_name}'s "
+                f"labelled mean and {self.brightness:.2f} × as bright; {others} of {self.patches} lie nearer "
+                f"another class's labelled mean (spectral angle){where}")
+        if self.unlike:
+            text += (f": they do not look like {self.class_name}. They were sampled from noise with the prompt alone; "
+                     "a run starts its patches from the labelled ones and drops those nearer another class, so do "
+                     "not take these as training data as they are (a longer-trained model, the fast or full preset, "
+                     "samples nearer the labels)")
+        return text
+
+
+def compare_to_labelled(model: Any, patches: np.ndarray, class_id: int) -> Optional[SyntheticCheck]:
+    """Compare ``(N, B, p, p)`` patches labelled ``class_id`` with the labelled class means ``model`` (a
+    :class:`~.ldm.model.SynthesisModel`) learnt; None for a class the model was not trained on, or no patches."""
+    from .classify.base import centre_spectra
+    from .pseudo_labels import nearest_mean_index
+
+    ids = [c.id for c in model.classes]
+    if int(class_id) not in ids or len(patches) == 0:
+        return None
+    names = [c.name for c in model.classes]
+    means = np.asarray(model.class_spectra, dtype=np.float64)  # (K, B) the labelled mean per class
+    own = ids.index(int(class_id))
+    centres = np.asarray(centre_spectra(patches), dtype=np.float64)  # (N, B)
+    mean = np.nanmean(centres, axis=0)  # (B,)
+    cosine = float(mean @ means[own]) / max(float(np.linalg.norm(mean) * np.linalg.norm(means[own])), 1e-12)
+    nearest = nearest_mean_index(np.nan_to_num(centres), means)  # (N,)
+    nearer = Counter(names[k] for k in nearest if k != own)
+    level = float(np.mean(means[own]))
+    return SyntheticCheck(class_name=names[own], patches=len(centres),
+                          angle=math.degrees(math.acos(min(max(cosine, -1.0), 1.0))),
+                          brightness=float(np.mean(mean)) / level if level else math.nan, nearer_other=dict(nearer))
