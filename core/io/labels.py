@@ -505,6 +505,9 @@ def _read_mat(path: Path, scene: Scene, classes: Optional[list[ClassInfo]]
         raise LabelReadError(f"cannot read the labels {path}: {exc}") from exc
     key = find_label_key(arrays, scene.shape)
     if key is None:
+        abundances = _abundance_labels(path, arrays, scene.shape, classes)  # an unmixing benchmark's reference
+        if abundances is not None:
+            return abundances
         flat = {k: a for k, a in arrays.items() if getattr(a, "ndim", 0) == 2}
         shapes = ", ".join(f"{k} {tuple(a.shape)}" for k, a in flat.items())
         if flat and all(tuple(a.shape) != tuple(scene.shape) for a in flat.values()):  # another scene's map
@@ -522,6 +525,65 @@ def _read_mat(path: Path, scene: Scene, classes: Optional[list[ClassInfo]]
         found = {i: c if i in given or i not in spec.class_names else
                  ClassInfo(i, spec.class_names[i], c.color, spec.prompts.get(i, "")) for i, c in found.items()}
     return labels, found
+
+
+ABUNDANCE_PURITY = 0.8  # a pixel of abundances takes its largest endmember as class from this share (the benchmarks')
+
+
+def abundance_cube(array: Any, shape: tuple[int, int]) -> Optional[np.ndarray]:
+    """``(K, H, W)`` fractional abundances of a grid of ``shape`` from an unmixing dataset's array, as MATLAB files
+    keep them (``(H, W, K)``, ``(K, H, W)``, or ``(K, H·W)`` / ``(H·W, K)`` in MATLAB's column order: Jasper Ridge's
+    end4.mat, Samson.mat); None when the array is no such thing (its values must lie in 0..1 and sum to 1 a pixel,
+    within a few per cent)."""
+    a = np.asarray(array)
+    if not np.issubdtype(a.dtype, np.floating) or a.ndim not in (2, 3):
+        return None
+    rows, cols = shape
+    if a.ndim == 3 and a.shape[:2] == (rows, cols) and a.shape[2] != rows:
+        cube = np.transpose(a, (2, 0, 1))
+    elif a.ndim == 3 and a.shape[1:] == (rows, cols):
+        cube = a
+    elif a.ndim == 2 and rows * cols in a.shape and min(a.shape) < rows * cols:
+        columns = a if a.shape[1] == rows * cols else a.T  # (K, H·W)
+        cube = columns.reshape(len(columns), rows, cols, order="F")  # MATLAB's order: down each column first
+    else:
+        return None
+    if not 2 <= len(cube) <= 64 or not np.isfinite(cube).all():
+        return None
+    total = cube.sum(axis=0)
+    if cube.min() < -0.05 or cube.max() > 1.05 or np.median(np.abs(total - 1)) > 0.05:
+        return None
+    return cube.astype(np.float32)
+
+
+def _abundance_labels(path: Path, arrays: dict[str, Any], shape: tuple[int, int],
+                      classes: Optional[list[ClassInfo]]) -> Optional[tuple[np.ndarray, dict[int, ClassInfo]]]:
+    """Class ids ``1..K`` from the first array of ``arrays`` holding abundances of the grid (:func:`abundance_cube`):
+    each pixel's largest endmember where it is at least :data:`ABUNDANCE_PURITY`, the benchmarks' rule (mixed pixels
+    stay unlabelled), said in a warning; the classes are the class file's, else a benchmark's whose file this is,
+    else ``endmember k``. None without such an array."""
+    from ..datasets.loaders import dominant_endmember_labels
+    from ..datasets.registry import list_datasets
+
+    found = next(((k, c) for k, a in arrays.items() if (c := abundance_cube(a, shape)) is not None), None)
+    if found is None:
+        return None
+    key, cube = found
+    spec = next((d for d in list_datasets() for f in d.files if f.role == "abundances" and f.name == path.name), None)
+    purity = float(spec.min_abundance) if spec is not None and spec.min_abundance else ABUNDANCE_PURITY
+    labels = dominant_endmember_labels(cube, purity).astype(label_map_dtype(len(cube)))
+    given = {c.id: c for c in classes or []}
+    names = spec.class_names if spec is not None else {}
+    prompts = spec.prompts if spec is not None else {}
+    held = {i: given.get(i) or ClassInfo(i, names.get(i, f"endmember {i}"), default_color(i - 1), prompts.get(i, ""))
+            for i in range(1, len(cube) + 1) if np.any(labels == i)}
+    mixed = int((labels == 0).sum())
+    logging.getLogger("hypersynth").warning(
+        "%s holds abundances, not class ids ('%s', %s, %d endmembers): each pixel takes its largest endmember as its "
+        "class where that abundance is at least %g (the unmixing benchmarks' rule); %d mixed pixels of %d stay "
+        "unlabelled", path.name, key, " × ".join(map(str, np.shape(arrays[key]))), len(cube), purity, mixed,
+        labels.size)
+    return labels, held
 
 
 def _truncated_raw(path: Path, ds: Any) -> Optional[str]:

@@ -1,5 +1,6 @@
 """read_labels: polygons and points from GeoPackage/Shapefile/GeoJSON, reprojection, label rasters, errors."""
 
+import logging
 import os
 from pathlib import Path
 
@@ -389,6 +390,34 @@ def test_matlab_ground_truth_map_on_a_pixel_grid_scene(tmp_path):
     scipy.io.savemat(tmp_path / "small.mat", {"gt": gt[:5]})
     with pytest.raises(LabelReadError, match=r"gt \(5, 12\), none of the scene's size 10 × 12: these labels belong"):
         read_labels(tmp_path / "small.mat", _scene(georeferenced=False))
+
+
+def test_abundances_of_an_unmixing_dataset_give_dominant_endmember_labels(tmp_path, caplog):
+    """Jasper Ridge's and Samson's references are abundances (end4.mat 'A' 4 × 10000, Samson.mat 'A' 95 × 95 × 3):
+    refused as "another scene's labels" where the benchmarks label a pixel by its endmember of 0.8 or more."""
+    import scipy.io
+
+    rng = np.random.default_rng(0)
+    abundances = rng.dirichlet([0.3, 0.3, 0.3], size=(ROWS, COLS)).astype(np.float64)  # (H, W, K), a pixel sums to 1
+    expected = np.where(abundances.max(axis=2) >= 0.8, abundances.argmax(axis=2) + 1, 0)
+    assert 0 < np.count_nonzero(expected) < expected.size  # pure and mixed pixels both
+    layouts = {"samson_like.mat": abundances,  # (H, W, K)
+               "k_by_pixels.mat": abundances.transpose(2, 0, 1).reshape(3, -1, order="F"),  # (K, H·W), MATLAB's order
+               "k_first.mat": abundances.transpose(2, 0, 1)}  # (K, H, W)
+    for name, array in layouts.items():
+        scipy.io.savemat(tmp_path / name, {"A": array, "M": rng.random((10, 3))})  # M: the endmembers' spectra
+        with caplog.at_level(logging.WARNING, logger="hypersynth"):
+            labels, classes = read_labels(tmp_path / name, _scene(georeferenced=False),
+                                          classes=[ClassInfo(2, "water", (0, 0, 200))])
+        assert np.array_equal(labels, expected), name
+        assert [(c.id, c.name) for c in classes] == [(1, "endmember 1"), (2, "water"), (3, "endmember 3")]
+        assert (f"{name} holds abundances, not class ids ('A', {' × '.join(map(str, array.shape))}, 3 endmembers): "
+                f"each pixel takes its largest endmember as its class where that abundance is at least 0.8") in \
+            caplog.text
+        caplog.clear()
+    scipy.io.savemat(tmp_path / "weights.mat", {"A": abundances * 3})  # fractions that do not sum to 1: no abundances
+    with pytest.raises(LabelReadError, match="no single 2-D label map"):
+        read_labels(tmp_path / "weights.mat", _scene(georeferenced=False))
 
 
 @pytest.mark.skipif(not (DATA / "enmap_potsdam" / "images").is_dir(), reason="the EnMAP tiles are not in the data folder")
