@@ -258,8 +258,26 @@ def mat_array_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
 
 def holds_a_cube(shapes: dict[str, tuple[int, ...]]) -> bool:
     """Whether a MATLAB file of these array ``shapes`` (:func:`mat_array_shapes`) holds a 3-D array of at least
-    :data:`MIN_BANDS` bands (a scene), as against only 2-D ones (a ground-truth map)."""
-    return any(len(shape) == 3 and shape[2] >= MIN_BANDS for shape in shapes.values())
+    :data:`MIN_BANDS` bands (a scene), or an unmixing dataset's bands × pixels matrix beside its ``nRow`` and ``nCol``
+    (:func:`pixel_matrix_cube`), as against only 2-D ones (a ground-truth map)."""
+    matrix = "nRow" in shapes and "nCol" in shapes and any(
+        len(shape) == 2 and min(shape) >= MIN_BANDS for shape in shapes.values())
+    return matrix or any(len(shape) == 3 and shape[2] >= MIN_BANDS for shape in shapes.values())
+
+
+def pixel_matrix_cube(arrays: dict[str, np.ndarray]) -> Optional[tuple[str, np.ndarray]]:
+    """``(name, (H, W, B) array)`` of an unmixing dataset's cube kept as a bands × pixels matrix with the grid's
+    ``nRow`` and ``nCol`` beside it (Jasper Ridge's and Samson's MATLAB files: ``Y`` 198 × 10000, pixels in MATLAB's
+    column order), laid out as the 3-D cubes are; None without one."""
+    try:
+        rows, cols = int(np.asarray(arrays["nRow"]).ravel()[0]), int(np.asarray(arrays["nCol"]).ravel()[0])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+    for key, a in arrays.items():
+        if a.ndim == 2 and a.dtype.kind in "iuf" and rows * cols in a.shape and min(a.shape) >= MIN_BANDS:
+            matrix = a if a.shape[1] == rows * cols else a.T  # (B, H·W)
+            return key, np.transpose(matrix.reshape(len(matrix), rows, cols, order="F"), (1, 2, 0))
+    return None
 
 
 def find_cube_key(arrays: dict[str, np.ndarray]) -> str:
@@ -320,6 +338,8 @@ def is_mat_file(path: Path) -> bool:
 
 def _read_mat_scene(path: Path, cube_key: Optional[str]) -> Scene:
     arrays = read_mat_arrays(path)
+    if cube_key is None and not any(a.ndim == 3 for a in arrays.values()) and pixel_matrix_cube(arrays) is not None:
+        cube_key, arrays[cube_key] = pixel_matrix_cube(arrays)  # bands × pixels: as the unmixing datasets keep it
     if cube_key is None:
         try:
             cube_key = find_cube_key(arrays)

@@ -289,6 +289,20 @@ def test_mat_errors(tmp_path):
         read_scene(tmp_path / "broken.mat")
 
 
+def test_an_unmixing_datasets_bands_by_pixels_matrix_is_read_as_its_cube(tmp_path):
+    """Jasper Ridge's MATLAB file keeps its cube as Y, 198 bands × 10 000 pixels, with nRow and nCol: it was refused
+    with advice to give a 2-D array as labels."""
+    from hypersynth.core.io.read import holds_a_cube, mat_array_shapes
+
+    cube, _ = _mat_cube()  # (rows 7, cols 5, bands 12), as MATLAB holds a cube
+    rows, cols, bands = cube.shape
+    matrix = cube.reshape(rows * cols, bands, order="F").T  # (B, H·W): pixels down each column first, as MATLAB
+    scipy.io.savemat(tmp_path / "jasper_like.mat", {"Y": matrix, "nRow": rows, "nCol": cols, "nBand": bands})
+    assert holds_a_cube(mat_array_shapes(tmp_path / "jasper_like.mat"))  # the dock opens it as a scene
+    scene = read_scene(tmp_path / "jasper_like.mat")
+    np.testing.assert_allclose(scene.cube, np.transpose(cube, (2, 0, 1)), rtol=1e-6)  # (B, H, W), same orientation
+
+
 def test_rgb_image_is_refused(tmp_path):
     path = _write_tif(tmp_path / "photo.tif", np.zeros((3, 8, 8), dtype=np.uint8))
     with pytest.raises(SceneReadError, match=r"photo.tif has 3 bands; HyperSynth needs a hyperspectral cube"):
