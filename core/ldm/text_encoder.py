@@ -75,6 +75,7 @@ class TextEncoder(nn.Module):
                 torch.manual_seed(seed)
             self.tower = self._build_tower(cfg)
         self._cache: dict[str, torch.Tensor] = {}
+        self._cut: set[str] = set()  # prompts already said to be longer than the encoder reads
         if getattr(self, "_fallback_note", None):
             self._source, trainable = self._fallback_note, True
         elif not load_weights:
@@ -185,9 +186,18 @@ class TextEncoder(nn.Module):
         self._cache.clear()
 
     def _token_ids(self, prompt: str) -> list[int]:
-        """Token ids of one prompt, start and end included, truncated to ``cfg.context_length``."""
+        """Token ids of one prompt, start and end included, truncated to ``cfg.context_length`` (said once a prompt:
+        the words past it change nothing, which the prompt's files and the report would not show)."""
         ids = self.tokenizer([prompt])[0].tolist()  # (context_length,) zero-padded, end token last if cut
-        return ids[:ids.index(self.tokenizer.eot_token_id) + 1]
+        ids = ids[:ids.index(self.tokenizer.eot_token_id) + 1]
+        whole = len(self.tokenizer.encode(prompt)) + 2  # start and end included, uncut
+        if whole > len(ids) and prompt not in self._cut:
+            self._cut.add(prompt)
+            kept = self.tokenizer.decode(ids[1:-1]).strip()  # what the tower reads, as text
+            LOG.warning("the prompt '%s' is %d word pieces, more than the %d this text encoder reads (start and end "
+                        "included): it reads '%s' and not the rest; shorten the prompt to what tells the class apart",
+                        prompt, whole, self.cfg.context_length, kept)
+        return ids
 
     def tokens(self, prompt: str) -> list[str]:
         """The word pieces of ``prompt``, one per unmasked position of :meth:`encode` (``<start>`` … ``<end>``)."""

@@ -56,11 +56,19 @@ def test_truncated_encoding_equals_the_full_context_tower():
     assert torch.allclose(tokens[mask], full[:, :tokens.shape[1]][mask], atol=1e-5)
 
 
-def test_long_prompts_are_cut_at_the_context_length():
+def test_long_prompts_are_cut_at_the_context_length(caplog):
+    """Cut without a word before: the prompt's files and the report kept the whole text the tower never read."""
     enc = TextEncoder(TINY, seed=0)
-    pieces = enc.tokens(" ".join(["corn"] * 40))
-    assert len(pieces) == 16 and pieces[0] == "<start>" and pieces[-1] == "<end>"
-    assert enc.encode([" ".join(["corn"] * 40)])[0].shape == (1, 16, 32)
+    long = " ".join(["corn"] * 40)
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        pieces = enc.tokens(long)
+        assert len(pieces) == 16 and pieces[0] == "<start>" and pieces[-1] == "<end>"
+        assert enc.encode([long])[0].shape == (1, 16, 32)
+        enc.tokens("corn field")  # within the context: nothing said
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [f"the prompt '{long}' is 42 word pieces, more than the 16 this text encoder reads (start and end "
+                    f"included): it reads '{' '.join(['corn'] * 14)}' and not the rest; shorten the prompt to what "
+                    "tells the class apart"]  # once, however often the prompt is encoded
 
 
 def test_frozen_tower_caches_identical_embeddings():
