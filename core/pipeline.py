@@ -705,7 +705,8 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
         log.log(logging.WARNING if check.unlike else logging.INFO, "'%s': %s", prompt, check.sentence())
     # checks again as it writes: another program may have made the file meanwhile
     write_patches(out, syn.patches, syn.labels, syn.masks, syn.prompts, classes=model.classes,
-                  attention=syn.attention if attention else None, overwrite=overwrite, **model.band_facts())
+                  attention=syn.attention if attention else None, overwrite=overwrite,
+                  tokens=syn.tokens if attention else None, **model.band_facts())
     reporter.progress(1.0, "done")
     return out
 

@@ -101,7 +101,7 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
 def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, masks: np.ndarray,
                   prompts: Sequence[str], *, wavelengths: Optional[np.ndarray], classes: Sequence[ClassInfo],
                   attention: Optional[np.ndarray] = None, overwrite: bool = False, values: str = "",
-                  fwhm: Optional[np.ndarray] = None) -> list[Path]:
+                  fwhm: Optional[np.ndarray] = None, tokens: Optional[Sequence[Sequence[str]]] = None) -> list[Path]:
     """Write synthetic patches in the format ``path``'s ending names (:data:`PATCH_FORMATS`), whole or not at all
     (:func:`~.write.atomic_output`); returns the files written.
 
@@ -114,7 +114,9 @@ def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, mas
         wavelengths: ``(B,)`` nm, or None when the model's scene had none (bands are then numbered).
         classes: the model's classes: the CSV names each patch's class by them, the mosaic's class raster is
             coloured and named by them (an id they lack, a free prompt's label, by its prompt, in grey).
-        attention: ``(N, layers, T, L)`` cross-attention maps, kept in the .npz only.
+        attention: ``(N, layers, T, L)`` cross-attention maps, kept in the .npz only, with what its axes are.
+        tokens: each patch's prompt as the text encoder split it (the L axis of ``attention``: start and end included,
+            shorter prompts padded), kept with the maps.
         overwrite: replace existing files (the mosaic's class raster too).
         values: what the values are ("Reflectance", "Radiance (W/(m2 sr um))"; the synthesis model's
             ``values``): the mosaic's bands' unit type, a column of the CSV, an item of the .npz; "" unknown.
@@ -139,7 +141,7 @@ def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, mas
     _refuse_existing(path, overwrite)
     with atomic_output(path, overwrite) as tmp:
         if kind == ".npz":
-            _write_npz(tmp, patches, labels, masks, prompts, wavelengths, fwhm, attention, values)
+            _write_npz(tmp, patches, labels, masks, prompts, wavelengths, fwhm, attention, values, tokens)
         elif kind == ".csv":
             _write_spectral_library(tmp, patches, labels, prompts, wavelengths, _with_labels(classes, labels, prompts),
                                     values)
@@ -169,8 +171,10 @@ def check_label(labels: "np.ndarray | int") -> None:
 
 def _write_npz(tmp: Path, patches: np.ndarray, labels: np.ndarray, masks: np.ndarray, prompts: Sequence[str],
                wavelengths: Optional[np.ndarray], fwhm: Optional[np.ndarray], attention: Optional[np.ndarray],
-               values: str) -> None:
-    """Everything in one compressed NumPy archive: what :func:`write_patches` was given, under the same names."""
+               values: str, tokens: Optional[Sequence[Sequence[str]]] = None) -> None:
+    """Everything in one compressed NumPy archive: what :func:`write_patches` was given, under the same names; the
+    attention maps with ``attention_axes`` saying what their axes are and, given, each patch's ``tokens`` (padded
+    with "") and ``n_tokens``, as a run's ``attention.npz`` keeps them."""
     arrays = {"patches": patches, "labels": labels, "masks": masks, "prompts": np.array(prompts, dtype="U200"),
               "values": np.array(values)}
     if wavelengths is not None:
@@ -179,6 +183,16 @@ def _write_npz(tmp: Path, patches: np.ndarray, labels: np.ndarray, masks: np.nda
         arrays["fwhm"] = np.asarray(fwhm, dtype=np.float32)
     if attention is not None:
         arrays["attention"] = attention
+        side = math.isqrt(np.shape(attention)[2])
+        arrays["attention_axes"] = np.array(f"patch, layer (mean over heads and sampling steps), latent position "
+                                            f"(row by row of the {side} × {side} latent grid), token of the prompt "
+                                            "(tokens; past n_tokens: padding)")
+    if attention is not None and tokens is not None:
+        width = max(len(t) for t in tokens)
+        table = np.full((len(tokens), width), "", dtype="U64")
+        for i, pieces in enumerate(tokens):
+            table[i, :len(pieces)] = list(pieces)
+        arrays["tokens"], arrays["n_tokens"] = table, np.array([len(t) for t in tokens], np.int32)
     with open(tmp, "wb") as fh:
         np.savez_compressed(fh, **arrays)
 

@@ -385,6 +385,13 @@ def test_train_bundle_then_cli_synthesize(scene_files, tmp_path, caplog):
     stages = CancelAfter(10**6)  # a free prompt's stage says the prompt, not the label id it is sampled under
     synthesize_to_file(bundle, tmp_path / "grass.npz", prompt="dry grass", label=7, n=2, reporter=stages)
     assert "sampling 'dry grass' (label 7)" in stages.stages and not any("class 7" in s for s in stages.stages)
+    synthesize_to_file(bundle, tmp_path / "seen.npz", prompt="dry grass, bright", label=7, n=2, attention=True)
+    with np.load(tmp_path / "seen.npz") as f:  # the maps say what their axes and words are, as a run's attention.npz
+        attention, tokens, n_tokens, axes = f["attention"], f["tokens"], f["n_tokens"], str(f["attention_axes"])
+    assert n_tokens.tolist() == [6, 6] and tokens[0, :6].tolist() == ["<start>", "dry", "grass", ",", "bright", "<end>"]
+    assert attention.shape[0] == 2 and attention.shape[-1] == tokens.shape[1]
+    side = int(np.sqrt(attention.shape[2]))
+    assert axes.startswith("patch, layer") and f"row by row of the {side} × {side} latent grid" in axes
 
 
 def test_cli_baseline_with_cog_and_clear_errors(scene_files, tmp_path, capsys):
