@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from .progress import NULL_REPORTER, Reporter
-from .report import agg_figure
+from .report import agg_figure, save_figure
 from .scene import ClassInfo
 from .tokens import word_tokens
 
@@ -160,7 +160,7 @@ def class_attention_figure(path: Path, rows: Sequence[ClassAttention]) -> Any:
     title = (f"Cross-attention of each prompt word piece over one synthetic patch per class, as a multiple of the "
              f"even share (red: more, blue: less; here {low:.2f}–{high:.2f}×)")
     fig.suptitle(textwrap.fill(title, max(40, int(width * 12))), fontsize=8)
-    fig.savefig(path)
+    save_figure(fig, path)
     return fig
 
 
@@ -178,4 +178,4 @@ def attention_figure(path: Path, attention: np.ndarray, tokens: list[str], laten
         ax.axis("off")
     fig.suptitle(title, fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)

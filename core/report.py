@@ -10,6 +10,7 @@ import math
 import platform
 import re
 import threading
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Sequence
@@ -29,6 +30,31 @@ def agg_figure(width: float, height: float):  # matplotlib's object API: no pypl
     fig = Figure(figsize=(width, height), dpi=110)
     FigureCanvasAgg(fig)
     return fig
+
+
+_UNDRAWN: set[str] = set()  # characters already said to be missing from the figures' font (said once a process)
+
+
+def save_figure(fig: Any, target: Any, **options: Any) -> None:
+    """``fig.savefig(target, **options)``; text with characters the figure's font lacks (class names in another
+    script) is said in one line, once per character, instead of matplotlib's warning per character and figure."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.savefig(target, **options)
+    missing = set()
+    for caught_warning in caught:
+        found = re.search(r"Glyph (\d+) \(.*\) missing from", str(caught_warning.message))
+        if found:
+            missing.add(chr(int(found.group(1))))
+        else:  # any other warning goes on as it came
+            warnings.warn_explicit(caught_warning.message, caught_warning.category, caught_warning.filename,
+                                   caught_warning.lineno)
+    new = sorted(missing - _UNDRAWN)
+    if new:
+        _UNDRAWN.update(new)
+        logging.getLogger("hypersynth").warning(
+            "the figures' font has no %s: text holding them (a class name, a prompt) is drawn with boxes in their "
+            "place; the report's text has them", " ".join(new))
 
 
 def spectral_angle_deg(a: np.ndarray, b: np.ndarray) -> float:
@@ -194,7 +220,7 @@ def spectra_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, clas
         if i % cols == 0:
             ax.set_ylabel(value, fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     return fig
 
 
@@ -244,7 +270,7 @@ def pca_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes:
     ax.set_title("Real labelled and synthetic spectra on the first two principal components of both", fontsize=8)
     ax.legend(handles=handles, fontsize=MIN_FONT, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     return fig
 
 
@@ -281,7 +307,7 @@ def class_map_figure(path: Path, class_map: Path, classes: Sequence[ClassInfo], 
                                 f" ({width} × {height} pixels)"), fontsize=8)
     fig.tight_layout()
     keep_legend_inside(fig, ax, legend)
-    fig.savefig(path)
+    save_figure(fig, path)
     return fig
 
 

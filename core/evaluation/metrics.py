@@ -419,8 +419,10 @@ def confusion_figure(evaluation: Evaluation, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
     try:
+        from ..report import save_figure  # the report's module imports this one
+
         with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png")
+            save_figure(fig, handle, format="png")
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a figure is meant to be shared like the report
         os.replace(tmp, path)
     except BaseException:

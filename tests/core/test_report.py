@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 from types import SimpleNamespace
 
@@ -299,3 +300,22 @@ def _utm33() -> str:
     from rasterio.crs import CRS
 
     return CRS.from_epsg(32633).to_wkt()
+
+
+def test_names_the_figure_font_cannot_draw_are_said_once_not_per_character(tmp_path, caplog, monkeypatch):
+    """A class named in Chinese flooded stderr with matplotlib's warning per character and figure (32 of them)."""
+    import warnings
+
+    from hypersynth.core import report
+
+    monkeypatch.setattr(report, "_UNDRAWN", set())
+    with caplog.at_level(logging.WARNING, logger="hypersynth"), warnings.catch_warnings():
+        warnings.simplefilter("error")  # none of matplotlib's may come through
+        for name in ("茂密 forest", "茂密 again"):
+            fig = report.agg_figure(2, 2)
+            fig.add_subplot(1, 1, 1).set_title(name)
+            report.save_figure(fig, tmp_path / "names.png")
+    assert [r.getMessage() for r in caplog.records] == [
+        "the figures' font has no 密 茂: text holding them (a class name, a prompt) is drawn with boxes in their "
+        "place; the report's text has them"]
+    assert (tmp_path / "names.png").stat().st_size > 0
