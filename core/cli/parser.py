@@ -162,8 +162,9 @@ def _sampling_args(p: argparse.ArgumentParser) -> None:
     """How the diffusion model samples: used wherever patches are synthesised."""
     p.add_argument("--guidance", type=_number(0.0),
                    help="classifier-free guidance ω, at least 0: 0 ignores the prompt, 1 follows it, more follows "
-                        "it more strongly (default: the model's preset)")
-    p.add_argument("--steps", type=_whole(1), help="DDIM sampling steps, at least 1 (default: the model's preset)")
+                        "it more strongly (default: the model's preset's, 3 for fast and full, 2 for tiny)")
+    p.add_argument("--steps", type=_whole(1), help="DDIM sampling steps, at least 1 (default: the model's preset's, "
+                                                   "20 for fast, 50 for full, 4 for tiny)")
 
 
 def _synthesis_args(p: argparse.ArgumentParser) -> None:
@@ -172,7 +173,8 @@ def _synthesis_args(p: argparse.ArgumentParser) -> None:
                    help="patch side in pixels, at least 3 (default: chosen from the scene's spatial homogeneity, at "
                         "most the preset's)")
     p.add_argument("--synthetic-per-class", type=_whole(1),
-                   help="synthetic patches for an average class, at least 1 (default: the preset's)")
+                   help="synthetic patches for an average class, at least 1 (default: the preset's, 60 for fast, "
+                        "300 for full, 8 for tiny)")
     p.add_argument("--balance-rate", type=_number(0.0, 1.0), default=0.5,
                    help="λ in [0, 1]: how the synthetic patches are shared among the classes: 0 equally, 1 mostly "
                         "to the classes with fewest labels (default 0.5)")

@@ -499,3 +499,20 @@ def test_import_scene_refuses_an_existing_out_without_overwrite_and_explains_its
     for words in ("EnMAP L2A (DLR)", "-METADATA.XML", "EMIT L2A / L1B (NASA)", "geometry lookup table",
                   "PRISMA L2B/L2C/L2D (ASI)", "float32 GeoTIFF", "wavelength", "--overwrite replace an existing --out"):
         assert words in text, words
+
+
+def test_the_help_gives_the_presets_sampling_defaults():
+    """--guidance, --steps and --synthetic-per-class said "the preset's" without the numbers, which were in a bundle's
+    config.json only; the help's numbers are the presets' own."""
+    from hypersynth.core.cli.parser import build_parser
+    from hypersynth.core.ldm.config import preset
+    from hypersynth.core.methods import default_synthetic_per_class
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices
+    helps = {a.dest: " ".join(a.help.split()) for a in sub["augment-classify"]._actions if a.help}
+    fast, full, tiny = preset("fast").diffusion, preset("full").diffusion, preset("tiny").diffusion
+    assert f"{fast.guidance:g} for fast and full, {tiny.guidance:g} for tiny" in helps["guidance"]
+    assert full.guidance == fast.guidance
+    assert f"{fast.sample_steps} for fast, {full.sample_steps} for full, {tiny.sample_steps} for tiny" in helps["steps"]
+    assert (f"{default_synthetic_per_class('fast')} for fast, {default_synthetic_per_class('full')} for full, "
+            f"{default_synthetic_per_class('tiny')} for tiny") in helps["synthetic_per_class"]
