@@ -539,7 +539,15 @@ def test_bench_files_merge_into_one_table_with_the_target_check(tmp_path, capsys
     rows = json.loads(merged.read_text())["rows"]
     assert sorted(r["method"] for r in rows) == ["rf", "svm"] and all(r["seeds"] == [0, 1] for r in rows)
     text = table.read_text()
-    assert "Augment − best RF/SVM" in text and "| demo | random | 2 |" in text
+    assert "Augment − best RF/SVM" not in text  # no Augment & Classify in either file: no target table
+    # a file of Augment & Classify runs (here the first file's forest runs under its name, for speed) merged in
+    record = json.loads(first.read_text())
+    record["rows"], record["runs"] = ([{**entry, "method": "augment"} for entry in record[key]
+                                       if entry["method"] == "rf"] for key in ("rows", "runs"))
+    (tmp_path / "augment.json").write_text(json.dumps(record))
+    assert cli_main(["bench", "--merge", str(first), str(second), str(tmp_path / "augment.json"), "--json",
+                     str(tmp_path / "with_augment.json"), "--markdown", str(table), "--overwrite"]) == 0
+    assert "Augment − best RF/SVM" in table.read_text() and "| demo | random | 2 |" in table.read_text()
     runs = [json.loads(p.read_text())["rows"] for p in (first, second)]  # one seed each: their OA
     oa = np.array([[r["oa_mean"] for r in rs if r["method"] == "rf"][0] for rs in runs])
     rf = next(r for r in rows if r["method"] == "rf")
