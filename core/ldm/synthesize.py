@@ -216,6 +216,9 @@ def synthesize(model: SynthesisModel, prompts_by_class: dict[int, str], n_per_cl
     empty = [c for c, prompt in prompts_by_class.items() if not str(prompt).strip()]
     if empty:
         raise ValueError(f"classes {empty} have an empty prompt; write a prompt (the class name will do)")
+    for prompt in prompts_by_class.values():  # the analyst's prompts: one longer than the text tower reads is said
+        model.text_encoder.say_if_cut(prompt)
+
     def class_steps(class_id: int) -> int:
         return effective_steps(steps, strength if int(class_id) in anchors else 1.0)
 

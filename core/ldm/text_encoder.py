@@ -186,18 +186,21 @@ class TextEncoder(nn.Module):
         self._cache.clear()
 
     def _token_ids(self, prompt: str) -> list[int]:
-        """Token ids of one prompt, start and end included, truncated to ``cfg.context_length`` (said once a prompt:
-        the words past it change nothing, which the prompt's files and the report would not show)."""
+        """Token ids of one prompt, start and end included, truncated to ``cfg.context_length``."""
         ids = self.tokenizer([prompt])[0].tolist()  # (context_length,) zero-padded, end token last if cut
-        ids = ids[:ids.index(self.tokenizer.eot_token_id) + 1]
+        return ids[:ids.index(self.tokenizer.eot_token_id) + 1]
+
+    def say_if_cut(self, prompt: str) -> None:
+        """Warn, once a prompt, when ``prompt`` (one the analyst wrote) is longer than the tower reads: the words past
+        its context change nothing, which the prompt's files and the report, keeping the whole text, do not show."""
         whole = len(self.tokenizer.encode(prompt)) + 2  # start and end included, uncut
+        ids = self._token_ids(prompt)
         if whole > len(ids) and prompt not in self._cut:
             self._cut.add(prompt)
             kept = self.tokenizer.decode(ids[1:-1]).strip()  # what the tower reads, as text
             LOG.warning("the prompt '%s' is %d word pieces, more than the %d this text encoder reads (start and end "
                         "included): it reads '%s' and not the rest; shorten the prompt to what tells the class apart",
                         prompt, whole, self.cfg.context_length, kept)
-        return ids
 
     def tokens(self, prompt: str) -> list[str]:
         """The word pieces of ``prompt``, one per unmasked position of :meth:`encode` (``<start>`` … ``<end>``)."""

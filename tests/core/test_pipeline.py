@@ -385,6 +385,11 @@ def test_train_bundle_then_cli_synthesize(scene_files, tmp_path, caplog):
     stages = CancelAfter(10**6)  # a free prompt's stage says the prompt, not the label id it is sampled under
     synthesize_to_file(bundle, tmp_path / "grass.npz", prompt="dry grass", label=7, n=2, reporter=stages)
     assert "sampling 'dry grass' (label 7)" in stages.stages and not any("class 7" in s for s in stages.stages)
+    long = "dry grass " * 10  # more than the tiny text tower's 16 word pieces: said, once
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        synthesize_to_file(bundle, tmp_path / "long.npz", prompt=long, label=7, n=1)
+    assert caplog.text.count("is 22 word pieces, more than the 16 this text encoder reads") == 1
     synthesize_to_file(bundle, tmp_path / "seen.npz", prompt="dry grass, bright", label=7, n=2, attention=True)
     with np.load(tmp_path / "seen.npz") as f:  # the maps say what their axes and words are, as a run's attention.npz
         attention, tokens, n_tokens, axes = f["attention"], f["tokens"], f["n_tokens"], str(f["attention_axes"])
@@ -462,7 +467,7 @@ def test_bench_runs_the_protocol_on_an_own_scene_with_reference_labels(scene_fil
     n_classes = int((truth_ids > 0).sum())
     assert all(r["n_train"] == 2 * n_classes and r["n_test"] > 0 for r in runs)
     assert all(0.3 < r["oa"] <= 1.0 for r in runs)
-    assert "| my_field | random | 2 |" in capsys.readouterr().out
+    assert "### my_field, random split" in capsys.readouterr().out
 
 
 def test_bench_reads_a_vector_reference_and_names_the_scene_after_its_file(tmp_path):

@@ -64,7 +64,9 @@ def test_long_prompts_are_cut_at_the_context_length(caplog):
         pieces = enc.tokens(long)
         assert len(pieces) == 16 and pieces[0] == "<start>" and pieces[-1] == "<end>"
         assert enc.encode([long])[0].shape == (1, 16, 32)
-        enc.tokens("corn field")  # within the context: nothing said
+        assert caplog.records == []  # encoding says nothing: a prompt made inside (RPSC's) is no analyst's to shorten
+        for prompt in (long, long, "corn field"):  # synthesis asks of the analyst's: said once, and only when cut
+            enc.say_if_cut(prompt)
     said = [r.getMessage() for r in caplog.records]
     assert said == [f"the prompt '{long}' is 42 word pieces, more than the 16 this text encoder reads (start and end "
                     f"included): it reads '{' '.join(['corn'] * 14)}' and not the rest; shorten the prompt to what "

@@ -58,7 +58,7 @@ def test_benchmark_writes_tables_and_every_run(hypersynth_plugin, scene, tmp_pat
     rows = {(r["split"], r["method"]): r for r in document["rows"]}
     assert rows[("random", "rf")]["seeds"] == [0, 1]
     text = md.read_text()
-    assert "| field_scene | random | 2 |" in text and "| field_scene | disjoint | 2 |" in text
+    assert "### field_scene, random split" in text and "### field_scene, disjoint split" in text
     assert "preset tiny" in text  # the tables say how they were made
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.json", "bench.md"]  # no partial file left
 
@@ -72,7 +72,7 @@ def test_benchmark_reads_a_point_reference_with_its_class_field_and_a_name(hyper
         "SEEDS": "3", "METHODS": _methods("svm"), "SPLITS": [0], "PRESET": TINY, "NAME": "dev site",
         "OUTPUT": str(md)})
     text = md.read_text()
-    assert "| dev site | random | 2 |" in text and "| dev site | random | 4 |" in text
+    assert "### dev site, random split" in text and "| method | N=2: OA / AA / κ (%) | s / run | N=4: " in text
 
 
 def test_benchmark_refuses_bad_counts_and_writes_nothing(hypersynth_plugin, scene, tmp_path):
@@ -113,7 +113,7 @@ def test_benchmark_runs_shares_of_each_class_as_draw_labels_draws_them(hypersynt
     labels, _ = read_labels(scene["reference"], field)
     drawn = bench_split(labels, field.valid, None, 0.1, 2, "random", 8)  # the tiny preset's patch side
     assert next(r for r in document["runs"] if r["share"] == 0.1)["n_train"] == int(drawn.train_mask.sum())
-    assert "| field_scene | random | 10 % |" in md.read_text()
+    assert "### field_scene, random split" in md.read_text() and "| 10 %: OA / AA / κ (%) |" in md.read_text()
 
 
 def test_benchmark_needs_labels_per_class_or_shares(hypersynth_plugin, scene, tmp_path):

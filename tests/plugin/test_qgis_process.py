@@ -82,7 +82,7 @@ def test_qgis_process_runs_classifybaseline(qgis_process_env, tmp_path):
     assert bench.returncode == 0, bench.stdout[-3000:] + bench.stderr[-3000:]
     runs = json.loads(Path(json.loads(bench.stdout)["results"]["JSON"]).read_text())["runs"]
     assert sorted((r["method"], r["seed"]) for r in runs) == [("rf", 0), ("rf", 1), ("svm", 0), ("svm", 1)]
-    assert "| scene | random | 2 |" in (out / "bench.md").read_text()
+    assert "### scene, random split" in (out / "bench.md").read_text()
 
     # A benchmark row's label draw by hand: seed 1, N = 2, as points with their class file beside them.
     draw = _qgis_process(qgis_process_env, "--json", "run", "hypersynth:drawlabels", "--", f"SCENE={scene}",
