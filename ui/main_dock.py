@@ -9,6 +9,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from qgis.core import Qgis, QgsRasterLayer, QgsTask, QgsVectorLayer
 from qgis.gui import QgsDockWidget
+from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QElapsedTimer, Qt, QTimer, QUrl, pyqtSignal
 from qgis.PyQt.QtGui import QDesktopServices
 from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget
@@ -66,6 +67,7 @@ class HyperSynthDock(QgsDockWidget):
         self._spectral: Optional[SpectralProfileDock] = None
         self._attention: Optional[AttentionDock] = None
         self._text_source = ""  # the last run's model's text encoder (its bundle's text_source): shown docks say it
+        self._message_item: Any = None  # the message bar's item of the dock's last message, while it may be there
         self.preview_model: Optional[str] = None  # the synthesis model a prompt preview samples from (the plugin's)
         self._run_task: Any = None  # the EngineTask this dock started and follows, while it runs
         self.spectra_tasks = TaskRunner()  # the labelled class spectra being read from the scene file
@@ -167,10 +169,18 @@ class HyperSynthDock(QgsDockWidget):
             self.status.setText("")
 
     def show_message(self, text: str, level: Qgis.MessageLevel = Qgis.Info) -> None:
-        """Tell the analyst something, in the dock and in QGIS's message bar."""
+        """Tell the analyst something, in the dock and in QGIS's message bar. The dock's messages replace each other
+        there as in its status line: stacked, an earlier one ("Drawing … (progress and Cancel in QGIS's task
+        manager)") came back when a later one expired, after the work it announced was done."""
         self.status.setText(text)
-        if self.iface is not None:
-            self.iface.messageBar().pushMessage("HyperSynth", text, level, MESSAGE_SECONDS)
+        if self.iface is None:
+            return
+        bar = self.iface.messageBar()
+        previous = self._message_item
+        if previous is not None and not sip.isdeleted(previous) and previous in bar.items():
+            bar.popWidget(previous)
+        bar.pushMessage("HyperSynth", text, level, MESSAGE_SECONDS)
+        self._message_item = bar.currentItem()  # None where a test's message bar records messages only
 
     def _scene_changed(self, layer: Optional[QgsRasterLayer]) -> None:
         readable = layer is not None and layer.isValid() and layer.providerType() == "gdal"

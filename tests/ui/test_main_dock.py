@@ -200,3 +200,20 @@ def test_a_runs_class_attention_fills_the_dock_by_class(keep, qgis_iface, scene_
     dock.show_preview(rows[0].patch[None], WAVELENGTHS, "corn field",  # asked for: shown, and after runs again
                       attention={"attention": rows[0].attention, "tokens": tokens[0], "latent_hw": (4, 4)})
     assert not attention.isHidden() and not attention.closed_by_analyst
+
+
+def test_the_docks_messages_replace_each_other_in_the_message_bar(keep, qgis_iface, monkeypatch):
+    """QGIS stacks message-bar messages: the dock's "Drawing … (progress and Cancel in QGIS's task manager)" came
+    back when the next one expired, after the draw had ended. Here QGIS's own bar, not the test one that records."""
+    from qgis.core import Qgis
+    from qgis.gui import QgsMessageBar
+
+    bar = keep(QgsMessageBar())
+    monkeypatch.setattr(qgis_iface, "messageBar", lambda: bar)
+    dock = keep(HyperSynthDock(qgis_iface))
+    dock.show_message("Drawing 5 labels per class … (progress and Cancel in QGIS's task manager)")
+    dock.show_message("30 training labels drawn")
+    assert [item.text() for item in bar.items()] == ["30 training labels drawn"]
+    bar.pushMessage("QGIS", "a task ended", Qgis.Info, 0)  # another's message over the dock's: left as it is
+    dock.show_message("the label layer is 'labels' now")
+    assert [item.text() for item in bar.items()] == ["the label layer is 'labels' now", "a task ended"]  # newest first
