@@ -105,6 +105,9 @@ class ClassificationOutputs:
     synthetic_patches: Optional[Path] = None  # the synthetic patches learnt from (asked for): .tif, .csv or .npz
     files: list[Path] = field(default_factory=list)  # every file written
     replaced: list[str] = field(default_factory=list)  # an earlier run's outputs there, replaced or removed (overwrite)
+    # the blend's cross-validated balanced accuracy on the labels (optimistic: few labels, its shares picked on the
+    # same folds), the one figure a run without validation labels has; None where the labels were not cross-validated
+    labels_cv_accuracy: Optional[float] = None
 
 
 # GDAL's statistics beside a raster (QGIS writes them when it shows one): an earlier run's would describe the old
@@ -312,7 +315,7 @@ def _classify_scene(out: Path, scene_path: str | os.PathLike, labels_path: str |
     written = set(moved)
     return ClassificationOutputs(
         class_map=out / CLASS_MAP, confidence=out / CONFIDENCE, report=out / REPORT,
-        metrics=result.get("metrics"), classes=classes,
+        metrics=result.get("metrics"), classes=classes, labels_cv_accuracy=result.get("labels_cv_accuracy"),
         bundle=(out / BUNDLE) if (out / BUNDLE) in written else None,
         classifier=(out / CLASSIFIER_BUNDLE) if (out / CLASSIFIER_BUNDLE) in written else None,
         synthetic_summary=(out / SYNTHETIC) if (out / SYNTHETIC) in written else None,
@@ -437,7 +440,8 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
             METHOD_TITLES.get(method, method), inputs, names, method=method, seed=settings.seed,
             preset=settings.preset if device else None, device=device, classifier=classifier_record(fitted, settings)))
     reporter.progress(1.0, "done")
-    return {"metrics": None if ev is None else ev.to_dict(), "fitted": fitted}
+    return {"metrics": None if ev is None else ev.to_dict(), "fitted": fitted,
+            "labels_cv_accuracy": labels_cv_accuracy(fitted)}
 
 
 def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.PathLike, out_dir: str | os.PathLike, *,
@@ -623,9 +627,9 @@ def classifier_record(fitted: FittedMethod, settings: MethodSettings) -> Optiona
                                   if m != "dfeat" or choice.with_dfeat}
         record.update({"blend_cv_folds": choice.folds, "blend_cv_repeats": choice.repeats,
                        "blend_share_rule": choice.rule} if choice.folds else {"blend_shares_default": True})
-        chosen = choice.scores.get((choice.cnn_weight, choice.dfeat_weight)) if choice.folds else None
-        if chosen is not None:  # optimistic (few labels, shares picked on the same folds), but a figure without any
-            record["blend_cv_balanced_accuracy"] = round(float(chosen), 4)  # validation labels
+        chosen = labels_cv_accuracy(fitted)
+        if chosen is not None:
+            record["blend_cv_balanced_accuracy"] = round(chosen, 4)
     if hasattr(classifier, "smoothing"):
         record["smoothing_sigma_px"] = float(classifier.smoothing)
         record["smoothing_given"] = settings.spatial_smoothing is not None  # else chosen by the labels' CV
@@ -634,6 +638,16 @@ def classifier_record(fitted: FittedMethod, settings: MethodSettings) -> Optiona
         record["patch_size_px"] = int(patch)
         record["patch_size_given"] = bool(settings.patch_size)  # else chosen from the scene
     return record or None
+
+
+def labels_cv_accuracy(fitted: FittedMethod) -> Optional[float]:
+    """The chosen blend's cross-validated balanced accuracy on the real labels (optimistic: few labels, and its shares
+    were picked on the same folds); None for a classifier without a cross-validated blend."""
+    choice = getattr(fitted.classifier, "choice", None)
+    if choice is None or not choice.folds:
+        return None
+    chosen = choice.scores.get((choice.cnn_weight, choice.dfeat_weight))
+    return None if chosen is None else float(chosen)
 
 
 def named_left_out_fact(scene: Scene) -> list[str]:

@@ -446,7 +446,8 @@ class HyperSynthPlugin:
                               replaced=[Path(request.out_dir) / name for name in ALL_OUTPUTS])
             self._show_synthetic_spectra(outputs.synthetic_summary, outputs.classes, task)
             self._show_run_attention(outputs.attention, request.title, task)
-            accuracy = accuracy_line(outputs.metrics, short=True)  # one line: the dock's status has the rest
+            accuracy = accuracy_line(outputs.metrics, short=True,  # one line: the dock's status has the rest
+                                     labels_cv=outputs.labels_cv_accuracy)
             say(f'{request.title} finished: {accuracy + "; " if accuracy else ""}'
                 f'<a href="{report.as_uri()}">open the report</a>', Qgis.Success)
             for message in task.warnings:  # what the engine warned of: over the success, so it is read

@@ -397,18 +397,17 @@ def reads_the_same_labels(a: Any, b: Any) -> bool:
     return same_layer and a.subsetString() == b.subsetString()
 
 
-def accuracy_line(metrics: Optional[dict], short: bool = False) -> str:
+def accuracy_line(metrics: Optional[dict], short: bool = False, labels_cv: Optional[float] = None) -> str:
     """The run's accuracy in a few words for the dock and the message bar: on its validation labels ("OA 91.3 %, AA
     88.0 %, κ 0.872 on 412 validation pixels"; on a stratified random sample, "area-adjusted OA 90.7 ± 6.2 % from a
-    stratified random sample; its points' own OA …"); without validation labels, the blend's cross-validated
-    balanced accuracy on the labels, said to be optimistic; empty without either. ``short``: the leading figure only,
-    for the message bar's one line ("area-adjusted OA 90.7 ± 6.2 %", "OA 91.3 % on 412 validation pixels"). The
-    report has the rest."""
+    stratified random sample; its points' own OA …"); without validation labels, ``labels_cv`` (the blend's
+    cross-validated balanced accuracy on the labels: ``ClassificationOutputs.labels_cv_accuracy``), said to be
+    optimistic; empty without either. ``short``: the leading figure only, for the message bar's one line
+    ("area-adjusted OA 90.7 ± 6.2 %", "OA 91.3 % on 412 validation pixels"). The report has the rest."""
     if not metrics or metrics.get("oa") is None:
-        cv = ((metrics or {}).get("run") or {}).get("classifier") or {}
-        if cv.get("blend_cv_balanced_accuracy") is None:
+        if labels_cv is None:
             return ""
-        figure = f"your labels' cross-validated balanced accuracy {100 * cv['blend_cv_balanced_accuracy']:.1f} %"
+        figure = f"your labels' cross-validated balanced accuracy {100 * labels_cv:.1f} %"
         return figure + (" (optimistic)" if short else
                          " (optimistic with few labels: a validation sample gives the map's)")
     pixels = int(metrics.get("n_test") or 0)

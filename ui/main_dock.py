@@ -502,7 +502,8 @@ class HyperSynthDock(QgsDockWidget):
             where = ("its layers are in the project" if getattr(task, "layers_added", True) else
                      f"its scene left the project, so nothing was added (the map is in "
                      f"{html.escape(str(Path(report).parent)) if report else 'its output folder'})")
-            accuracy = accuracy_line(getattr(task.result, "metrics", None))  # validation's, else the CV's
+            accuracy = accuracy_line(getattr(task.result, "metrics", None),  # validation's, else the labels' CV's
+                                     labels_cv=getattr(task.result, "labels_cv_accuracy", None))
             where += f"; {accuracy}" if accuracy else ""
             sample = f"; {SAMPLE_ASK}" if getattr(task, "layers_added", True) else ""  # its map is in the project
             self.status.setText(f"{html.escape(task.title)}: finished, {where}{link}{sample}.")

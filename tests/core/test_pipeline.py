@@ -98,6 +98,7 @@ def test_augment_and_classify_writes_every_output(augment_run):
     assert used["blend_share_rule"] == "balanced-accuracy"
     chosen = re.search(r"the chosen blend's cross-validated balanced accuracy, (\d+\.\d) %", outputs.report.read_text())
     assert f"{used['blend_cv_balanced_accuracy'] * 100:.1f}" == chosen.group(1)  # the report's figure, for the dock
+    assert round(outputs.labels_cv_accuracy, 4) == used["blend_cv_balanced_accuracy"]  # with or without validation
     assert used["smoothing_sigma_px"] == sigma and used["smoothing_given"] is False
     assert used["patch_size_px"] == patch and used["patch_size_given"] is False
     report = outputs.report.read_text()  # enough to run it again: settings, encoder, inputs

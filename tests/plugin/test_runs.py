@@ -420,6 +420,10 @@ def test_augment_run_then_prompt_preview_in_the_dock(qgis_iface, qgis_processing
         assert task.callback_error is None, task.callback_error
         assert plugin.last_bundle and Path(plugin.last_bundle, "manifest.json").is_file()
         assert (tmp_path / "run" / "synthetic_patches.tif").is_file()  # asked for in the run dialog
+        assert task.result.metrics is None and task.result.labels_cv_accuracy is not None  # no validation labels:
+        said = f"your labels' cross-validated balanced accuracy {100 * task.result.labels_cv_accuracy:.1f} % " \
+            "(optimistic)"  # the one figure there is, said with its caveat
+        assert wait_until(lambda: any(said in m for m in qgis_iface.messageBar().get_messages(Qgis.Success)))
         synthetic = plugin.dock.spectral_dock().class_bands("synthetic")  # the run's spectra, beside the labels'
         assert sorted(b.name for b in synthetic) == sorted(f"{c.name} (synthetic)" for c in data.classes)
         assert all(len(b.mean) == data.scene.bands and np.isfinite(b.mean).any() for b in synthetic)
@@ -763,12 +767,12 @@ def test_without_validation_labels_the_line_gives_the_labels_cross_validation_as
     report only."""
     from hypersynth.plugin.runs import accuracy_line
 
-    metrics = {"warnings": [], "run": {"classifier": {"blend_cv_balanced_accuracy": 0.9134, "blend_cv_folds": 3}}}
-    assert accuracy_line(metrics) == ("your labels' cross-validated balanced accuracy 91.3 % (optimistic with few "
-                                      "labels: a validation sample gives the map's)")
-    assert accuracy_line(metrics, short=True) == "your labels' cross-validated balanced accuracy 91.3 % (optimistic)"
-    assert accuracy_line({"run": {"classifier": {"blend_shares_default": True}}}) == ""  # too few labels to CV
-    assert accuracy_line({"run": {"classifier": None}}) == accuracy_line(None) == ""
+    assert accuracy_line(None, labels_cv=0.9134) == ("your labels' cross-validated balanced accuracy 91.3 % "
+                                                     "(optimistic with few labels: a validation sample gives the map's)")
+    assert accuracy_line(None, short=True, labels_cv=0.9134) == ("your labels' cross-validated balanced accuracy "
+                                                                 "91.3 % (optimistic)")
+    assert accuracy_line(None) == ""  # too few labels to cross-validate, or a forest's run: nothing to say
+    assert accuracy_line({"oa": 0.5, "n_test": 40}, labels_cv=0.9).startswith("OA 50.0 %")  # validation's leads
 
 
 SAMPLED = {"oa": 0.9205, "aa": 0.9, "kappa": None, "n_test": 88,  # κ undefined: one class validated
