@@ -22,6 +22,7 @@ a band screen with these reasons.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Sequence
@@ -56,6 +57,8 @@ class BandScreen:
     constant: np.ndarray  # (B,) bool: screened bands of one value over the pixels read (saturated, dead, a fill)
     pixels: int  # pixels read with data in some band looked at
     why_none: str = ""  # why no band can be suggested at all (values at or below zero, too few pixels), else ""
+    median: float = math.nan  # the median of the bands looked at's values over the pixels read, pooled: the scene's
+    #                           typical value as .scale_check.typical_value takes it, from these pixels
 
     @property
     def suggested(self) -> np.ndarray:
@@ -233,10 +236,12 @@ def _screened(values: np.ndarray, squares: np.ndarray, counts: np.ndarray,
     good = np.ones(bands, dtype=bool) if flagged_good is None else np.asarray(flagged_good, dtype=bool)
     screened = good & has_data
     pixels = int(finite[screened].any(axis=0).sum()) if screened.any() else 0
+    pooled = values[screened]
+    median = float(np.nanmedian(pooled)) if np.isfinite(pooled).any() else math.nan
     none = np.zeros(bands, dtype=bool)
 
     def nothing(why: str) -> BandScreen:
-        return BandScreen(level, noise, screened, none, none.copy(), none.copy(), pixels, why_none=why)
+        return BandScreen(level, noise, screened, none, none.copy(), none.copy(), pixels, why_none=why, median=median)
 
     if screened.sum() < 3:
         return nothing(f"{int(screened.sum())} band{'' if screened.sum() == 1 else 's'} with data at "
@@ -252,4 +257,4 @@ def _screened(values: np.ndarray, squares: np.ndarray, counts: np.ndarray,
     typical_snr = float(np.nanmedian(snr[has_data])) if np.isfinite(snr[has_data]).any() else float("nan")
     low_level = screened & ~constant & (level < LOW_LEVEL * typical)
     low_snr = screened & ~constant & ~low_level & (snr < LOW_SNR * typical_snr)  # NaN compares False
-    return BandScreen(level, noise, screened, low_level, low_snr, constant, pixels)
+    return BandScreen(level, noise, screened, low_level, low_snr, constant, pixels, median=median)

@@ -515,10 +515,8 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
                          "on it)")
     check_same_wavelengths(meta.get("wavelengths"), scene, "the classifier", "train one on this scene")
     screen = warn_of_unusable_bands(scene, scene_path, streamed=layout is not None, saved_classifier=True)
-    if other_units is not None:  # before the validation labels and the prediction: the median of the bands' levels
-        levels = screen.level[screen.screened]  # over the pixels the band screen read, a sample of the scene
-        refuse_other_units(scene, float(np.median(levels)) if levels.size else float("nan"),
-                           meta.get("median_value"), other_units)
+    if other_units is not None:  # before the validation labels and the prediction, from the pixels the screen read
+        refuse_other_units(scene, screen.median, meta.get("median_value"), other_units)
     validation = None
     if validation_path is not None:  # checked before the prediction, which can take long on a large scene
         design = labelled_sample_design(validation_path, class_field, scene, validation_name)  # unlabelled: said

@@ -15,9 +15,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hypersynth")
 SCALE_TOLERANCE = 5.0  # a scene whose median value is this many times the training scene's (or 1/this) is warned of
-# ... and refused at this many times (or 1/this), unless told to go on: reflectance 0–1 against 0–10 000 or percent is
-# other units, not another scene's brightness, and its map would be wrong with exit status 0 (a batch job's check)
-SCALE_REFUSAL = 100.0
+# ... and refused at this many times (or 1/this), unless told to go on: reflectance 0–1 against 0–10 000 is other
+# units, not another scene's brightness, and its map would be wrong with exit status 0 (a batch job's check). Not at
+# 100: a scene mostly of open water (dark in over half its bands) has a median a hundredth of a land scene's
+SCALE_REFUSAL = 1000.0
 
 
 def typical_value(cube: np.ndarray, valid: np.ndarray, n: int = 100_000) -> float:
@@ -91,9 +92,10 @@ class OtherUnitsError(ValueError):
 
 
 def refuse_other_units(scene: Scene, median: float, learnt_median: Optional[float], go_on: str) -> None:
-    """Refuse, before the prediction, a scene whose values (``median``: its typical value, or an estimate from a
-    sample of it) are :data:`SCALE_REFUSAL` or more times those the classifier learnt, either way; ``go_on``: how the
-    caller is told to map it anyway ("give --accept-other-units").
+    """Refuse, before the prediction, a scene whose values (``median``: its typical value, from a sample of its
+    pixels: :attr:`~.band_screen.BandScreen.median`) are :data:`SCALE_REFUSAL` or more times those the classifier
+    learnt, either way; ``go_on``: how the caller is told to map it anyway ("give --accept-other-units"). A median at
+    or below zero (offset or centred values) says nothing of the units: nothing is refused then.
 
     Raises:
         OtherUnitsError: the values are in other units.
@@ -103,16 +105,17 @@ def refuse_other_units(scene: Scene, median: float, learnt_median: Optional[floa
         return
     raise OtherUnitsError(f"{scene.name}'s values are about {ratio:.3g} times those of the scene the classifier "
                           f"learnt from (median {median:.4g} against {learnt_median:.4g}): other units (reflectance "
-                          "0–1 against 0–10 000 or percent, say), and its map would be wrong. Rescale the scene to "
+                          "0–1 against 0–10 000, say), and its map would be wrong. Rescale the scene to "
                           "the training scene's units (QGIS's Raster Calculator, gdal_calc.py), or, to map it as it "
                           f"is, {go_on}; nothing was written")
 
 
 def _ratio(median: float, learnt_median: Optional[float]) -> Optional[float]:
-    """The scene's typical value over the training scene's; None where either is unknown (or the latter 0)."""
-    if learnt_median is None or not np.isfinite(learnt_median) or learnt_median == 0 or not np.isfinite(median):
+    """The scene's typical value over the training scene's; None where either is unknown or at or below zero (offset
+    or centred values: their ratio says nothing of the units)."""
+    if learnt_median is None or not np.isfinite(learnt_median) or not np.isfinite(median):
         return None
-    return abs(median / learnt_median)
+    return median / learnt_median if median > 0 and learnt_median > 0 else None
 
 
 def warn_of_scale(scene: Scene, median: float, learnt_median: Optional[float]) -> None:

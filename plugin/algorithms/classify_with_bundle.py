@@ -94,8 +94,8 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
                                       "class_id, class, label, …)")))
         self.addParameter(leave_out_bands_parameter(self, SAVED_LEAVE_OUT_TITLE, advanced=True))
         other_units = QgsProcessingParameterBoolean(
-            self.ACCEPT_OTHER_UNITS, self.tr("Map a scene in other units than the classifier learnt (values 100 × "
-                                             "theirs or more, or a hundredth or less; its map would be wrong)"),
+            self.ACCEPT_OTHER_UNITS, self.tr("Map a scene in other units than the classifier learnt (values 1000 "
+                                             "× theirs or more, or a thousandth or less; its map would be wrong)"),
             defaultValue=False)
         other_units.setFlags(other_units.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(other_units)
