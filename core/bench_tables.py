@@ -180,7 +180,7 @@ def markdown_tables(rows: list[BenchRow], machine: str, command: str, runs: Sequ
 
 def seconds_cell(seconds: float) -> str:
     """A run's seconds for a table: a tenth of a second, two figures under it (an SVM's 0.023 s is no 0.0)."""
-    return f"{seconds:.1f}" if seconds >= 0.1 else f"{seconds:.2g}"
+    return f"{seconds:.1f}" if seconds >= 0.1 else f"{seconds:.2g}" if seconds >= 0.001 else "< 0.001"
 
 
 def draw_notes(runs: Sequence[RunResult]) -> list[str]:

@@ -450,7 +450,7 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
                         overwrite: bool = False, probabilities: bool = False,
                         leave_out_bands: Optional[str] = None,
                         validation_name: Optional[str] = None, accept_other_units: bool = False,
-                        other_units_option: str = "give --accept-other-units") -> ClassificationOutputs:
+                        other_units_option: str = "pass accept_other_units=True") -> ClassificationOutputs:
     """Classify a scene with a saved classifier bundle (e.g. a scene the model has never seen); ``probabilities``:
     also each class's probability, a band per class; ``leave_out_bands``: bands of the scene to leave out besides
     those its file flags bad (:func:`classify_scene`'s); None: those the classifier's training run was told to leave

@@ -13,7 +13,7 @@ import threading
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -58,7 +58,13 @@ def save_figure(fig: Any, target: Any, **options: Any) -> None:
 
 
 def spectral_angle_deg(a: np.ndarray, b: np.ndarray) -> float:
-    """Spectral angle between two spectra, in degrees."""
+    """Spectral angle between two spectra, in degrees (0: the same shape, whatever the brightness), over the bands
+    both hold (a gap, NaN, in either is left out); NaN where they share none."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    both = np.isfinite(a) & np.isfinite(b)
+    if not both.any():
+        return math.nan
+    a, b = a[both], b[both]
     cos = float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
     return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
@@ -409,7 +415,7 @@ def report_files(out: Path) -> list[tuple[str, str]]:
     return files
 
 
-def mapped_area_columns(scene: Scene) -> tuple[str, str, Any]:
+def mapped_area_columns(scene: Scene) -> tuple[str, str, Callable[[int], str]]:
     """The class table's mapped-area columns for ``scene``'s grid: its header cells, their Markdown alignment, and a
     function of a class's mapped pixel count giving its cells; hectares beside the pixels where the grid is in
     metres (what an analyst reports), pixels alone otherwise."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .ldm.model import SynthesisModel
 
 # Patches are said not to look like their class when more than this share lies nearer another class's labelled mean
 # (a run's filter drops those), or when their mean is this many times as bright as the class's, or this share of it.
@@ -49,11 +52,12 @@ class SyntheticCheck:
         return text
 
 
-def compare_to_labelled(model: Any, patches: np.ndarray, class_id: int) -> Optional[SyntheticCheck]:
+def compare_to_labelled(model: "SynthesisModel", patches: np.ndarray, class_id: int) -> Optional[SyntheticCheck]:
     """Compare ``(N, B, p, p)`` patches labelled ``class_id`` with the labelled class means ``model`` (a
     :class:`~.ldm.model.SynthesisModel`) learnt; None for a class the model was not trained on, or no patches."""
     from .classify.base import centre_spectra
     from .pseudo_labels import nearest_mean_index
+    from .report import brightness_ratio, spectral_angle_deg
 
     ids = [c.id for c in model.classes]
     if int(class_id) not in ids or len(patches) == 0:
@@ -63,10 +67,8 @@ def compare_to_labelled(model: Any, patches: np.ndarray, class_id: int) -> Optio
     own = ids.index(int(class_id))
     centres = np.asarray(centre_spectra(patches), dtype=np.float64)  # (N, B)
     mean = np.nanmean(centres, axis=0)  # (B,)
-    cosine = float(mean @ means[own]) / max(float(np.linalg.norm(mean) * np.linalg.norm(means[own])), 1e-12)
     nearest = nearest_mean_index(np.nan_to_num(centres), means)  # (N,)
     nearer = Counter(names[k] for k in nearest if k != own)
-    level = float(np.mean(means[own]))
-    return SyntheticCheck(class_name=names[own], patches=len(centres),
-                          angle=math.degrees(math.acos(min(max(cosine, -1.0), 1.0))),
-                          brightness=float(np.mean(mean)) / level if level else math.nan, nearer_other=dict(nearer))
+    brightness = brightness_ratio(mean, means[own])  # the synthetic summary's measures, as a run's report gives them
+    return SyntheticCheck(class_name=names[own], patches=len(centres), angle=spectral_angle_deg(mean, means[own]),
+                          brightness=math.nan if brightness is None else brightness, nearer_other=dict(nearer))

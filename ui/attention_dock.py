@@ -144,6 +144,11 @@ class AttentionDock(QgsDockWidget):
         self.closed_by_analyst = True
         super().closeEvent(event)
 
+    def setVisible(self, visible: bool) -> None:  # noqa: N802 (Qt's name; View ▸ Panels calls it too)
+        if visible:
+            self.closed_by_analyst = False  # opened again (View ▸ Panels, a preview): runs show it again
+        super().setVisible(visible)
+
     def clear(self) -> None:
         """Back to the empty dock (the maps shown came from a project that was closed)."""
         self._attention, self._words, self._patch_rgb, self._timesteps = None, [], None, []
@@ -461,9 +466,11 @@ class AttentionDock(QgsDockWidget):
         words += f"; function words not shown: {', '.join(hidden)})" if hidden else ")"
         text = (prefix + f"{words}. Red: more attention than the even share 1/{self._n_tokens} = {self._even:.3f}, "
                 f"blue: less; here {share_low:.2f}–{high:.2f}×.")
-        if share_low >= 1 - EVEN_WITHIN and high <= 1 + EVEN_WITHIN:
-            text += (f" No word singles out a part of the patch: every map is within {EVEN_WITHIN:.0%} of the even "
-                     "share.")
+        flat = [(1 - EVEN_WITHIN) * float(r.mean()) <= float(r.min()) and float(r.max()) <= (1 + EVEN_WITHIN)
+                * float(r.mean()) for r in ratios]  # whatever its level: a word at half its share everywhere too
+        if all(flat):
+            text += (f" No word singles out a part of the patch: each word's map stays within {EVEN_WITHIN:.0%} of "
+                     "its own mean across it.")
         if self._patch_rgb is not None and self._patch_caption == PATCH_CAPTION:
             text += " " + PATCH_NOTE
         if self._text_source.startswith("random-init"):

@@ -29,6 +29,7 @@ from .scene_panel import ScenePanel, scene_problem
 from .spectral_dock import SpectralProfileDock
 
 MESSAGE_SECONDS = 6  # how long dock messages stay in QGIS's message bar
+_SEVERITY = {Qgis.Info: 0, Qgis.Success: 0, Qgis.Warning: 1, Qgis.Critical: 2}  # which dock message may replace which
 LABEL_CLASS_FIELD = "class_id"  # the label layer's class field, passed to the engine
 RUN_TEXT = "Augment && Classify…"  # the run button when no run of the dock's is going
 RUN_TIP = "Synthesise extra labelled patches from the prompts, train, classify the scene"
@@ -67,7 +68,7 @@ class HyperSynthDock(QgsDockWidget):
         self._spectral: Optional[SpectralProfileDock] = None
         self._attention: Optional[AttentionDock] = None
         self._text_source = ""  # the last run's model's text encoder (its bundle's text_source): shown docks say it
-        self._message_item: Any = None  # the message bar's item of the dock's last message, while it may be there
+        self._message_item: tuple[Any, Any] = (None, None)  # the message bar's item of the dock's last message, level
         self.preview_model: Optional[str] = None  # the synthesis model a prompt preview samples from (the plugin's)
         self._run_task: Any = None  # the EngineTask this dock started and follows, while it runs
         self.spectra_tasks = TaskRunner()  # the labelled class spectra being read from the scene file
@@ -176,11 +177,12 @@ class HyperSynthDock(QgsDockWidget):
         if self.iface is None:
             return
         bar = self.iface.messageBar()
-        previous = self._message_item
-        if previous is not None and not sip.isdeleted(previous) and previous in bar.items():
+        previous, said = self._message_item
+        if (previous is not None and not sip.isdeleted(previous) and previous in bar.items()
+                and _SEVERITY.get(said, 0) <= _SEVERITY.get(level, 0)):  # a warning stays until read, under a note
             bar.popWidget(previous)
         bar.pushMessage("HyperSynth", text, level, MESSAGE_SECONDS)
-        self._message_item = bar.currentItem()  # None where a test's message bar records messages only
+        self._message_item = (bar.currentItem(), level)  # None where a test's message bar records messages only
 
     def _scene_changed(self, layer: Optional[QgsRasterLayer]) -> None:
         readable = layer is not None and layer.isValid() and layer.providerType() == "gdal"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -31,6 +30,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.io.patch_files import PATCH_FORMATS, companion_files, write_patches
+from ..core.report import spectral_angle_deg
 from ..core.scene import ClassInfo
 from ..plugin.layers import files_the_project_needs
 from ..plugin.rendering import composite_rgb
@@ -85,17 +85,6 @@ SAVE_TIP = "Save the previewed patches as a GeoTIFF mosaic (added to the map), a
 # the save dialog's file types, the mosaic first (QGIS shows it); their endings are write_patches's
 SAVE_FILTERS = {".tif": "GeoTIFF mosaic (*.tif)", ".csv": "Spectral library (*.csv)", ".npz": "NumPy archive (*.npz)"}
 assert set(SAVE_FILTERS) == set(PATCH_FORMATS)
-
-
-def spectral_angle(a: np.ndarray, b: np.ndarray) -> float:
-    """The angle in degrees between two spectra over the bands both hold (0: the same shape, whatever the
-    brightness); NaN when fewer than two bands are shared or one is all zero."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    both = np.isfinite(a) & np.isfinite(b)
-    norms = np.linalg.norm(a[both]) * np.linalg.norm(b[both])
-    if both.sum() < 2 or norms == 0:
-        return math.nan
-    return math.degrees(math.acos(min(max(float(a[both] @ b[both]) / norms, -1.0), 1.0)))
 
 
 class VerticalScrollArea(QScrollArea):
@@ -414,7 +403,7 @@ class PromptsPanel(QWidget):
                 raise ValueError(f"labelled_mean must be one value per band ({bands}); got shape "
                                  f"{labelled_mean.shape}")
             plot_spectrum(self.spectra, x, labelled_mean, pen=pg.mkPen(230, 120, 0, width=2.5, style=Qt.DashLine))
-            angle = spectral_angle(mean, labelled_mean)
+            angle = spectral_angle_deg(mean, labelled_mean)
             labelled = (", your labels' mean dashed orange"
                         + (f" ({angle:.1f}° from the patches' mean)" if np.isfinite(angle) else ""))
         self.spectra.setLabel("bottom", "Wavelength (nm)" if wavelengths is not None else "Band")

@@ -425,7 +425,8 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                                                    device=args.device, reporter=reporter, overwrite=args.overwrite,
                                                    probabilities=args.probabilities,
                                                    leave_out_bands=args.leave_out_bands,
-                                                   accept_other_units=args.accept_other_units)
+                                                   accept_other_units=args.accept_other_units,
+                                                   other_units_option="give --accept-other-units")
         reporter.close()
         _finish_run(outputs, args)
         return 0

@@ -176,6 +176,18 @@ def _read_enmap_tiles(spec: DatasetSpec, paths: dict[str, Path], reporter: Repor
     return tiles
 
 
+def _abundances(array: np.ndarray, shape: tuple[int, int], name: str) -> np.ndarray:
+    """``(K, H, W)`` abundances of an unmixing benchmark's 'A' (the label reader's :func:`~..io.labels.abundance_cube`,
+    which an analyst's file goes through too)."""
+    from ..io.labels import abundance_cube
+
+    cube = abundance_cube(array, shape)
+    if cube is None:
+        raise DatasetFormatError(f"{name}'s 'A' is no abundances of the {shape[0]} x {shape[1]} grid (fractions "
+                                 "summing to 1 a pixel)")
+    return cube
+
+
 def _load_jasper_ridge(spec: DatasetSpec, paths: dict[str, Path], reporter: Reporter) -> LabelledScene:
     """AVIRIS Jasper Ridge (ENVI cube) labelled by the dominant endmember of end4.mat's abundances."""
     reporter.progress(0.0, "reading the cube")
@@ -186,9 +198,8 @@ def _load_jasper_ridge(spec: DatasetSpec, paths: dict[str, Path], reporter: Repo
     if a is None or a.shape != (k, rows * cols):
         raise DatasetFormatError(f"end4.mat must hold abundances 'A' of shape {k} x {rows * cols}; "
                                  f"got {None if a is None else a.shape}")
-    # A's pixel index runs column-major over (line, sample): index = line + rows * sample (MATLAB order).
-    abundances = a.reshape(k, rows, cols, order="F")  # (K, H, W)
-    labels = dominant_endmember_labels(abundances, float(spec.min_abundance or 0.0))
+    # A's pixel index runs column-major over (line, sample): index = line + rows * sample (MATLAB order)
+    labels = dominant_endmember_labels(_abundances(a, scene.shape, "end4.mat"), float(spec.min_abundance or 0.0))
     scene.name = spec.key
     return LabelledScene(scene=scene, labels=labels, classes=_classes(spec))
 
@@ -208,8 +219,8 @@ def _load_samson(spec: DatasetSpec, paths: dict[str, Path], reporter: Reporter) 
     if a is None or a.shape != (*scene.shape, k):
         raise DatasetFormatError(f"Samson.mat must hold abundances 'A' of shape {scene.shape[0]} x "
                                  f"{scene.shape[1]} x {k}; got {None if a is None else a.shape}")
-    abundances = np.transpose(a, (2, 0, 1))  # (K, H, W) from (H, W, K), same orientation as the cube
-    labels = dominant_endmember_labels(abundances, float(spec.min_abundance or 0.0))
+    # (H, W, K), the cube's orientation
+    labels = dominant_endmember_labels(_abundances(a, scene.shape, "Samson.mat"), float(spec.min_abundance or 0.0))
     scene.name = spec.key
     return LabelledScene(scene=scene, labels=labels, classes=_classes(spec))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from pathlib import Path
@@ -29,6 +30,11 @@ class ClassFileError(ValueError):
     """The class file is not valid; the message names the entry to fix."""
 
 
+# the byte-order marks of text in UTF-32 and UTF-16 (UTF-32 LE's begins as UTF-16 LE's, so it is looked for first)
+_WIDE_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"),
+              (codecs.BOM_UTF16_BE, "UTF-16"))
+
+
 def read_classes(path: str | Path) -> list[ClassInfo]:
     """Read a class file; entries may leave out the colour (``colour`` or ``color``; a palette colour is used) and
     ``prompt``.
@@ -44,6 +50,10 @@ def read_classes(path: str | Path) -> list[ClassInfo]:
         raise ClassFileError(f"cannot read the class file {path}: the file does not exist") from None
     except OSError as err:
         raise ClassFileError(f"cannot read the class file {path}: {err.strerror or err}") from None
+    wide = next((name for bom, name in _WIDE_BOMS if data.startswith(bom)), None)
+    if wide is not None:  # Notepad's "Unicode" save: text, but not UTF-8
+        raise ClassFileError(f"the class file {path.name} is {wide} text, not UTF-8 (Notepad's \"Unicode\"); save it "
+                             "as UTF-8 and try again")
     try:
         text = data.decode("utf-8-sig")  # a byte-order mark (Windows Notepad writes one) is not JSON: dropped
     except UnicodeDecodeError as err:

@@ -338,8 +338,9 @@ def is_mat_file(path: Path) -> bool:
 
 def _read_mat_scene(path: Path, cube_key: Optional[str]) -> Scene:
     arrays = read_mat_arrays(path)
-    if cube_key is None and not any(a.ndim == 3 for a in arrays.values()) and pixel_matrix_cube(arrays) is not None:
-        cube_key, arrays[cube_key] = pixel_matrix_cube(arrays)  # bands × pixels: as the unmixing datasets keep it
+    matrix = pixel_matrix_cube(arrays) if cube_key is None and not any(a.ndim == 3 for a in arrays.values()) else None
+    if matrix is not None:  # bands × pixels: as the unmixing datasets keep it
+        cube_key, arrays[matrix[0]] = matrix
     if cube_key is None:
         try:
             cube_key = find_cube_key(arrays)

@@ -95,3 +95,12 @@ def test_a_class_file_saved_by_notepad_or_an_older_editor_reads_or_says_how_to_f
                                              r"UTF-8 never has: an older editor's encoding, e.g. Latin-1\); save it "
                                              r"as UTF-8 and try again$"):
         read_classes(latin)
+
+
+def test_a_class_file_in_utf16_says_so_rather_than_binary(tmp_path):
+    """Notepad's "Unicode" save is UTF-16 with a byte-order mark: its NUL bytes made it "binary"."""
+    for encoding, said in (("utf-16", "UTF-16"), ("utf-32", "UTF-32")):
+        path = tmp_path / f"{encoding}.json"
+        path.write_bytes('{"classes": [{"id": 1, "name": "Wiese"}]}'.encode(encoding))
+        with pytest.raises(ClassFileError, match=rf"^the class file {encoding}.json is {said} text, not UTF-8"):
+            read_classes(path)

@@ -238,7 +238,7 @@ def test_class_probabilities_on_request_agree_with_the_map(augment_run, scene_fi
                          r"\(\d+–\d+ nm\)", (tmp_path / folder / "report.md").read_text(), re.M), folder
 
 
-def test_a_scene_in_other_units_is_warned_of(augment_run, tmp_path, caplog):
+def test_a_scene_in_other_units_is_warned_of(augment_run, tmp_path, caplog, capsys):
     """The same sensor's scene stored as reflectance × 10 000: the classifier would map it wrongly, silently."""
     import dataclasses
 
@@ -253,12 +253,13 @@ def test_a_scene_in_other_units_is_warned_of(augment_run, tmp_path, caplog):
     assert "times those of the scene the classifier learnt from" not in caplog.text + same.report.read_text()
     # 10 000 times: other units, refused before the prediction (a batch job's exit status would say all went well)
     with pytest.raises(OtherUnitsError, match=r"^scaled's values are about [\d.]+e\+0[34] times those of the scene the "
-                                              r"classifier learnt from .* to map it as it is, give "
-                                              r"--accept-other-units; nothing was written$"):
+                                              r"classifier learnt from .* to map it as it is, pass "
+                                              r"accept_other_units=True; nothing was written$"):
         classify_with_model(out / CLASSIFIER_BUNDLE, scaled, tmp_path / "scaled")
     assert not (tmp_path / "scaled" / "classification.tif").exists()
     assert cli_main(["classify", "--classifier", str(out / CLASSIFIER_BUNDLE), "--scene", str(scaled), "--out",
-                     str(tmp_path / "cli")]) == 2  # said on stderr, as any refused input
+                     str(tmp_path / "cli")]) == 2  # said on stderr, as any refused input, in the option's words
+    assert "to map it as it is, give --accept-other-units; nothing was written" in capsys.readouterr().err
     with caplog.at_level(logging.WARNING, logger="hypersynth"):  # told to go on: mapped, and warned of
         result = classify_with_model(out / CLASSIFIER_BUNDLE, scaled, tmp_path / "scaled", accept_other_units=True)
     assert re.search(r"about [\d.]+e\+0[34] times those of the scene the classifier learnt from", caplog.text)

@@ -197,6 +197,9 @@ def test_a_runs_class_attention_fills_the_dock_by_class(keep, qgis_iface, scene_
     attention.close()  # the analyst closes it with its X: the next run fills it without opening it again
     dock.show_run_attention(rows, WAVELENGTHS, "Augment & Classify scene again")
     assert attention.isHidden() and "scene again" in attention.status.text()
+    attention.show()  # opened again from View ▸ Panels: the next run shows it
+    assert not attention.closed_by_analyst
+    attention.close()
     dock.show_preview(rows[0].patch[None], WAVELENGTHS, "corn field",  # asked for: shown, and after runs again
                       attention={"attention": rows[0].attention, "tokens": tokens[0], "latent_hw": (4, 4)})
     assert not attention.isHidden() and not attention.closed_by_analyst
@@ -217,3 +220,7 @@ def test_the_docks_messages_replace_each_other_in_the_message_bar(keep, qgis_ifa
     bar.pushMessage("QGIS", "a task ended", Qgis.Info, 0)  # another's message over the dock's: left as it is
     dock.show_message("the label layer is 'labels' now")
     assert [item.text() for item in bar.items()] == ["the label layer is 'labels' now", "a task ended"]  # newest first
+    dock.show_message("The class spectra could not be read", Qgis.Warning)
+    dock.show_message("the label layer is 'points' now")  # a note does not take an unread warning away
+    assert [item.text() for item in bar.items()][:2] == ["the label layer is 'points' now",
+                                                        "The class spectra could not be read"]

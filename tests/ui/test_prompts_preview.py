@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from qgis.PyQt.QtCore import QCoreApplication, Qt
 
-from hypersynth.ui.prompts_panel import PREVIEW_PLOT_MIN_HEIGHT, PromptsPanel, spectral_angle
+from hypersynth.core.report import spectral_angle_deg
+from hypersynth.ui.prompts_panel import PREVIEW_PLOT_MIN_HEIGHT, PromptsPanel
 
 FULL = np.linspace(400.0, 2500.0, 120)  # the demo scene's bands
 USABLE = FULL[(FULL < 1350) | ((FULL > 1460) & (FULL < 1790)) | (FULL > 1960)]  # a model's: absorption left out
@@ -63,7 +64,7 @@ def test_a_preview_is_drawn_beside_the_labelled_mean_and_says_it_started_from_no
     x, y = curves[-1].getData()
     np.testing.assert_allclose(y[np.isfinite(y)], labelled)
     assert curves[-1].opts["pen"].style() == Qt.DashLine
-    angle = spectral_angle(np.nanmean(patches[:, :, 3, 3], axis=0), labelled)
+    angle = spectral_angle_deg(np.nanmean(patches[:, :, 3, 3], axis=0), labelled)
     assert angle > 20
     title = panel.preview_title.text()
     assert title.startswith("calm water: 4 synthetic patches (7×7 px, 103 bands), each from noise with this prompt "
@@ -75,9 +76,9 @@ def test_a_preview_is_drawn_beside_the_labelled_mean_and_says_it_started_from_no
 
 def test_the_spectral_angle_ignores_brightness_and_missing_bands():
     a = np.array([0.1, 0.2, np.nan, 0.4])
-    assert spectral_angle(a, 3 * a) == pytest.approx(0.0, abs=1e-4)  # acos near 1: float rounding
-    assert spectral_angle(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == pytest.approx(90.0)
-    assert np.isnan(spectral_angle(np.zeros(3), np.ones(3))) and np.isnan(spectral_angle(a[:1], a[:1]))
+    assert spectral_angle_deg(a, 3 * a) == pytest.approx(0.0, abs=1e-3)  # acos near 1: float rounding
+    assert spectral_angle_deg(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == pytest.approx(90.0)
+    assert np.isnan(spectral_angle_deg(np.full(3, np.nan), np.ones(3)))  # no band shared
 
 
 def test_nan_bands_of_a_preview_are_gaps_too(keep):
