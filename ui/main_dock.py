@@ -207,8 +207,10 @@ class HyperSynthDock(QgsDockWidget):
             needs = [what for what, missing in (
                 ("a scene (tab 1)", scene is None), (f"a scene it can read: {scene_wrong} (tab 1)", bool(scene_wrong)),
                 ("a label layer (tab 2)", labels is None), ("at least two classes (tab 2)", len(classes) < 2),
+                # the layer's own labels, not the pixel counts: labels off the scene or in another CRS are the
+                # run's refusal to explain (run_problems), not a reason to draw more
                 ("labelled pixels of at least two classes: draw labels with the Brush or Polygon tool (tab 2)",
-                 labels is not None and len(classes) >= 2 and sum(counts.get(c.id, 0) > 0 for c in classes) < 2))
+                 labels is not None and len(classes) >= 2 and len(self.classes_panel.label_class_ids()) < 2))
                 if missing]
             enable_unless(self.run_button, RUN_TIP, "Needs " + "; ".join(needs) if needs else "")
         prompts = self.prompts_panel

@@ -12,6 +12,7 @@ from hypersynth.core.scene import ClassInfo
 from hypersynth.ui.main_dock import HyperSynthDock
 from hypersynth.ui.run_dialog import RunDialog
 
+from ..plugin.conftest import wait_until
 from .conftest import COLS, ROWS, map_box, write_byte_raster
 
 
@@ -73,6 +74,9 @@ def test_labels_outside_the_scene_are_named_as_such(keep, qgis_iface, canvas, sc
         dock.classes_panel.select_class(class_id)
         dock.classes_panel.polygon.add_polygon(map_box(col, row, 3))
     labels_before = _features(label_layer)
+    # labels of two classes: the run's refusal says what is wrong with them, not a disabled button's "draw labels
+    # with the Brush or Polygon tool"
+    assert wait_until(dock.run_button.isEnabled, 5), dock.run_button.toolTip()
     problems = dock.run_problems()
     assert problems == [f"the labels of '{label_layer.name()}' cover no pixel of the scene: they lie outside it "
                         "(draw them on the scene, or check the label layer's CRS) (tab 2)"]
