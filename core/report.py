@@ -33,12 +33,15 @@ def agg_figure(width: float, height: float):  # matplotlib's object API: no pypl
 
 
 _UNDRAWN: set[str] = set()  # characters already said to be missing from the figures' font (said once a process)
+# warnings.catch_warnings swaps the process's filters: two runs' figures saved at once (a dock run and a Processing
+# one, each in a task's thread) would restore each other's, so figures are saved one at a time
+_SAVING = threading.Lock()
 
 
 def save_figure(fig: Any, target: Any, **options: Any) -> None:
     """``fig.savefig(target, **options)``; text with characters the figure's font lacks (class names in another
     script) is said in one line, once per character, instead of matplotlib's warning per character and figure."""
-    with warnings.catch_warnings(record=True) as caught:
+    with _SAVING, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fig.savefig(target, **options)
     missing = set()
