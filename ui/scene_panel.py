@@ -27,7 +27,7 @@ from ..core.io.products import product_facts
 from ..core.io.read import MIN_BANDS, envi_data_file, holds_a_cube, is_mat_file, mat_array_shapes, source_name
 from ..plugin.layers import add_input_layer
 from ..plugin.rendering import (COMPOSITE_TITLES, COMPOSITES, CompositeChoice, apply_composite, read_band_info,
-                                show_as)
+                                read_pixel_values, show_as)
 from ..plugin.tasks import EngineTask, TaskRunner
 from .leave_out_dialog import LeaveOutBands
 from .scene_imports import SceneImports
@@ -144,7 +144,7 @@ class ScenePanel(SceneImports, LeaveOutBands, QWidget):
         facts = QGroupBox("Scene")
         grid = QGridLayout(facts)
         self.fact_labels: dict[str, QLabel] = {}
-        for i, (key, title) in enumerate([("bands", "Bands"), ("wavelengths", "Wavelengths"),
+        for i, (key, title) in enumerate([("bands", "Bands"), ("wavelengths", "Wavelengths"), ("values", "Values"),
                                           ("size", "Size"), ("crs", "CRS")]):
             grid.addWidget(QLabel(f"{title}:"), i, 0)
             value = QLabel("–")
@@ -342,6 +342,8 @@ class ScenePanel(SceneImports, LeaveOutBands, QWidget):
         self.fact_labels["bands"].setText(band_count_text(layer.bandCount(), self._bad))
         self.fact_labels["wavelengths"].setText(
             f"{wl.min():.0f}–{wl.max():.0f} nm" if wl is not None else "not in the file's metadata")
+        # what the values are, as the spectral profile's axis names them (reflectance, radiance and its units)
+        self.fact_labels["values"].setText(read_pixel_values(layer.source()).axis_title() if from_file else "–")
         self.fact_labels["size"].setText(size_text(layer))
         crs = layer.crs()
         self.fact_labels["crs"].setText(crs.userFriendlyIdentifier() if crs.isValid() else "none (a pixel grid)")

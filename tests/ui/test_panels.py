@@ -28,6 +28,8 @@ def test_scene_panel_shows_facts_and_composites(keep, scene_layer, screenshot):
     assert seen[-1].id() == scene_layer.id() and panel.scene_layer() is scene_layer
     assert panel.fact_labels["bands"].text() == f"{BANDS} ({BANDS - 1} usable; 1 flagged bad in the metadata)"
     assert panel.fact_labels["wavelengths"].text() == "420–2220 nm"
+    # what the values are, as the spectral profile's axis names them: the test scene's integers with a GDAL scale
+    assert panel.fact_labels["values"].text() == "Pixel value (scale 0.0001 applied)"
     assert panel.fact_labels["size"].text() == f"{COLS} × {ROWS} pixels of 10 m"
     assert "EPSG:32633" in panel.fact_labels["crs"].text()
     np.testing.assert_allclose(panel.wavelengths(), WAVELENGTHS, atol=0.05)
