@@ -28,6 +28,8 @@ MOSAIC_GAP = 1  # no-data pixels between two patches of the mosaic, so no patch'
 MOSAIC_CLASSES = "_classes"  # the mosaic's class raster: <stem>_classes.tif beside it
 
 
+UNKNOWN_VALUES = "pixel values, units unknown"  # the .npz's and the CSV's where the model's scene said none
+
 def patch_format(path: str | Path) -> str:
     """The file ending that says what :func:`write_patches` writes (".npz", ".csv" or ".tif"; ".tiff" is ".tif").
 
@@ -176,7 +178,7 @@ def _write_npz(tmp: Path, patches: np.ndarray, labels: np.ndarray, masks: np.nda
     attention maps with ``attention_axes`` saying what their axes are and, given, each patch's ``tokens`` (padded
     with "") and ``n_tokens``, as a run's ``attention.npz`` keeps them."""
     arrays = {"patches": patches, "labels": labels, "masks": masks, "prompts": np.array(prompts, dtype="U200"),
-              "values": np.array(values)}
+              "values": np.array(values or UNKNOWN_VALUES)}
     if wavelengths is not None:
         arrays["wavelengths"] = np.asarray(wavelengths, dtype=np.float32)
     if fwhm is not None:
@@ -221,7 +223,7 @@ def _write_spectral_library(tmp: Path, patches: np.ndarray, labels: np.ndarray, 
         writer.writerow(["patch", "class_id", "class_name", "prompt", "values", *bands])
         for i, spectrum in enumerate(spectra):
             label = int(labels[i])
-            writer.writerow([i + 1, label, names.get(label, ""), prompts[i], values,
+            writer.writerow([i + 1, label, names.get(label, ""), prompts[i], values or UNKNOWN_VALUES,
                              *(f"{v:.6g}" for v in spectrum)])
 
 

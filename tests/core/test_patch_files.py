@@ -53,6 +53,8 @@ def test_csv_spectral_library_holds_each_patch_centre_spectrum(tmp_path):
         np.testing.assert_allclose([float(v) for v in row[5:]], centre[i], rtol=1e-5)
     write_patches(tmp_path / "numbered.csv", **data, wavelengths=None, classes=CLASSES)
     assert (tmp_path / "numbered.csv").read_text().splitlines()[0].endswith(f"band {BANDS}")
+    with open(tmp_path / "numbered.csv", newline="", encoding="utf-8") as fh:  # a scene that did not say what its
+        assert list(csv.reader(fh))[1][4] == "pixel values, units unknown"  # values are: said so, not an empty cell
 
 
 def test_geotiff_mosaic_reads_back_as_a_scene_with_its_classes(tmp_path):
@@ -89,7 +91,8 @@ def test_a_free_prompts_label_is_named_by_its_prompt_and_label_0_has_no_class_ra
         assert set(np.unique(ds.read(1)).tolist()) == {0, 9}
     legend = (tmp_path / "soil_classes.qml").read_text()
     assert 'label="bare soil"' in legend and "wheat" not in legend  # the classes in the mosaic alone
-    assert (tmp_path / "soil.csv").read_text().splitlines()[1].startswith("1,9,bare soil,bare soil,,")  # values: ?
+    assert (tmp_path / "soil.csv").read_text().splitlines()[1].startswith(  # values: not said by the model's scene
+        '1,9,bare soil,bare soil,"pixel values, units unknown",')
     data["masks"][:], data["labels"][:] = 0, 0
     with caplog.at_level("WARNING", logger="hypersynth"):
         written = write_patches(tmp_path / "free.tif", **data, wavelengths=WAVELENGTHS, classes=CLASSES)
