@@ -550,6 +550,9 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
             good, valid = finish_masks(shown, cube, flagged)
         transform, crs_wkt = dataset_grid(ds)
         names = [d or "" for d in ds.descriptions]
+    damaged = crs_problem(crs_wkt)
+    if damaged:
+        logging.getLogger("hypersynth").warning("%s: %s", source_name(dataset or path), damaged)
     return Scene(cube=cube, valid=valid, wavelengths=wavelengths, fwhm=fwhm, good_bands=good, transform=transform,
                  crs_wkt=crs_wkt, name=source_name(dataset or path), source=dataset or str(path),
                  band_names=names if any(names) else [])
@@ -562,6 +565,30 @@ def dataset_grid(ds: Any) -> tuple[tuple[float, ...], Optional[str]]:
     if crs_wkt is None and ds.transform.is_identity:
         return PIXEL_GRID, None
     return tuple(float(v) for v in ds.transform.to_gdal()), crs_wkt
+
+
+EARTH_SEMI_MAJOR_M = (6.2e6, 6.5e6)  # the equatorial radii of the Earth's ellipsoids (WGS 84: 6,378,137 m) lie within
+
+
+def crs_problem(crs_wkt: Optional[str]) -> Optional[str]:
+    """What is wrong with a CRS no Earth map has: an ellipsoid whose semi-major axis is no Earth's (Samson's ENVI
+    header gives WGS 84 a tenth of its radius, 637,813 m), which a damaged header's map or projection info gives and
+    every output would copy; None for a plausible one, or none."""
+    if not crs_wkt:
+        return None
+    from osgeo import osr
+
+    srs = osr.SpatialReference()
+    if srs.ImportFromWkt(crs_wkt) != 0:
+        return None
+    axis = srs.GetSemiMajor()
+    low, high = EARTH_SEMI_MAJOR_M
+    if not axis or low <= axis <= high:
+        return None
+    return (f"its CRS ({srs.GetName() or 'unnamed'}) gives the Earth's ellipsoid a semi-major axis of {axis:,.0f} m, "
+            "where the Earth's is about 6,378,000 m: its georeference is likely damaged (the header's map or "
+            "projection info?); the maps written from it carry it as it is, so they will not lie where they should "
+            "in QGIS")
 
 
 def raster_units(ds: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -521,3 +521,29 @@ def test_only_a_plain_raster_has_its_layout_read_apart(tmp_path):
     (tmp_path / "noise.tif").write_bytes(b"not a raster")
     with pytest.raises(SceneReadError, match="noise.tif"):
         read_scene_layout(tmp_path / "noise.tif")
+
+
+def test_a_crs_whose_ellipsoid_is_no_earths_is_warned_of(tmp_path, caplog):
+    """Samson's ENVI header gives WGS 84 a tenth of its radius (637,813 m): every map written from it copied the
+    damaged georeference without a word."""
+    import logging
+
+    from rasterio.crs import CRS
+
+    from osgeo import osr
+
+    raw = np.ones((12, 4, 5), np.float32)
+    srs = osr.SpatialReference()  # UTM 10N on WGS 84 with the header's radius, as Samson's .hdr gives it
+    srs.SetProjCS("UTM_Zone_10N")
+    srs.SetGeogCS("WGS 84", "WGS_1984", "WGS 84", 637813.0, 298.257223563)
+    srs.SetUTM(10, True)
+    damaged = srs.ExportToWkt()
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        read_scene(_write_tif(tmp_path / "sound.tif", raw, crs=CRS.from_epsg(32610)))
+        assert "georeference is likely damaged" not in caplog.text
+        with rasterio.open(tmp_path / "damaged.img", "w", driver="ENVI", width=5, height=4, count=12,
+                           dtype="float32", crs=CRS.from_wkt(damaged), transform=from_origin(0, 0, 30, 30)) as dst:
+            dst.write(raw)  # ENVI keeps the header's ellipsoid as it is (a GeoTIFF would store EPSG:32610's)
+        read_scene(tmp_path / "damaged.img")
+    assert ("damaged: its CRS (UTM_Zone_10N) gives the Earth's ellipsoid a semi-major axis of 637,813 m, "
+            "where the Earth's is about 6,378,000 m: its georeference is likely damaged") in caplog.text
