@@ -26,9 +26,8 @@ PATCH_FORMATS = {
 }
 MOSAIC_GAP = 1  # no-data pixels between two patches of the mosaic, so no patch's neighbourhood runs into another's
 MOSAIC_CLASSES = "_classes"  # the mosaic's class raster: <stem>_classes.tif beside it
-
-
 UNKNOWN_VALUES = "pixel values, units unknown"  # the .npz's and the CSV's where the model's scene said none
+
 
 def patch_format(path: str | Path) -> str:
     """The file ending that says what :func:`write_patches` writes (".npz", ".csv" or ".tif"; ".tiff" is ".tif").

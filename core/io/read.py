@@ -571,9 +571,9 @@ EARTH_SEMI_MAJOR_M = (6.2e6, 6.5e6)  # the equatorial radii of the Earth's ellip
 
 
 def crs_problem(crs_wkt: Optional[str]) -> Optional[str]:
-    """What is wrong with a CRS no Earth map has: an ellipsoid whose semi-major axis is no Earth's (Samson's ENVI
-    header gives WGS 84 a tenth of its radius, 637,813 m), which a damaged header's map or projection info gives and
-    every output would copy; None for a plausible one, or none."""
+    """Why a scene's CRS cannot be an Earth map's: its ellipsoid's semi-major axis is not the Earth's (Samson's ENVI
+    header gives WGS 84 a tenth of its radius, 637,813 m: damaged map or projection info, which every output would
+    copy); None for a plausible CRS, or none."""
     if not crs_wkt:
         return None
     from osgeo import osr
