@@ -407,9 +407,10 @@ def accuracy_line(metrics: Optional[dict], short: bool = False, labels_cv: Optio
     if not metrics or metrics.get("oa") is None:
         if labels_cv is None:
             return ""
-        figure = f"your labels' cross-validated balanced accuracy {100 * labels_cv:.1f} %"
-        return figure + (" (optimistic)" if short else
-                         " (optimistic with few labels: a validation sample gives the map's)")
+        if short:  # the message bar's one line
+            return f"CV on your labels {100 * labels_cv:.1f} % (optimistic)"
+        return (f"your labels' cross-validated balanced accuracy {100 * labels_cv:.1f} % (optimistic with few labels: "
+                "a validation sample gives the map's)")
     pixels = int(metrics.get("n_test") or 0)
     sampled = sampled_oa(metrics, 1)  # a stratified random sample: its estimate of the map, with its interval, leads
     if short:
