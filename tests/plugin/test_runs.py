@@ -766,8 +766,9 @@ def test_without_validation_labels_the_line_gives_the_labels_cross_validation_as
     report only."""
     from hypersynth.plugin.runs import accuracy_line
 
-    assert accuracy_line(None, labels_cv=0.9134) == ("your labels' cross-validated balanced accuracy 91.3 % "
-                                                     "(optimistic with few labels: a validation sample gives the map's)")
+    assert accuracy_line(None, labels_cv=0.9134) == (
+        "your labels' cross-validated balanced accuracy 91.3 % (optimistic with few labels: a validation sample gives "
+        "the map's)")
     assert accuracy_line(None, short=True, labels_cv=0.9134) == "CV on your labels 91.3 % (optimistic)"
     assert accuracy_line(None) == ""  # too few labels to cross-validate, or a forest's run: nothing to say
     assert accuracy_line({"oa": 0.5, "n_test": 40}, labels_cv=0.9).startswith("OA 50.0 %")  # validation's leads
