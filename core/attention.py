@@ -13,7 +13,7 @@ import numpy as np
 from .progress import NULL_REPORTER, Reporter
 from .report import agg_figure, save_figure
 from .scene import ClassInfo
-from .tokens import word_tokens
+from .tokens import token_table, word_tokens
 
 ATTENTION_FIGURE = "attention.png"
 ATTENTION_ARRAYS = "attention.npz"
@@ -60,13 +60,12 @@ def write_class_attention(out: Path, rows: Sequence[ClassAttention], wavelengths
     class_attention_figure(out / ATTENTION_FIGURE, rows)
     width = max(len(r.tokens) for r in rows)
     attention = np.zeros((len(rows), *rows[0].attention.shape[:2], width), np.float32)  # (N, layers, T, W)
-    tokens = np.full((len(rows), width), "", dtype="U64")
     for i, r in enumerate(rows):
         attention[i, :, :, :len(r.tokens)] = r.attention
-        tokens[i, :len(r.tokens)] = r.tokens
+    tokens, n_tokens = token_table([r.tokens for r in rows])
     arrays = {"class_ids": np.array([r.class_id for r in rows], np.int32),
               "names": np.array([r.name for r in rows], dtype="U200"),
-              "n_tokens": np.array([len(r.tokens) for r in rows], np.int32), "tokens": tokens,
+              "n_tokens": n_tokens, "tokens": tokens,
               "attention": attention, "patches": np.stack([r.patch for r in rows])}
     if wavelengths is not None:
         arrays["wavelengths"] = np.asarray(wavelengths, dtype=np.float32)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+
 MAX_WORDS = 12  # panels shown at most (CLIP prompts are short; more would be unreadable)
 START, END = "<start>", "<end>"  # how the text encoder's tokens() names the start/end-of-text tokens
 SPECIAL_TOKENS = {START, END, "<start_of_text>", "<end_of_text>", "<|startoftext|>", "<|endoftext|>", "<pad>",
@@ -21,3 +23,13 @@ def word_tokens(tokens: Sequence[str]) -> list[tuple[int, str]]:
             continue
         words.append((index, text))
     return words[:MAX_WORDS]
+
+
+def token_table(tokens: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Each prompt's tokens as a ``(N, longest)`` text array padded with "" and ``(N,)`` their counts: how the
+    attention files (a run's ``attention.npz``, ``synthesize --attention``'s) keep them."""
+    width = max((len(t) for t in tokens), default=0)
+    table = np.full((len(tokens), width), "", dtype="U64")
+    for i, pieces in enumerate(tokens):
+        table[i, :len(pieces)] = list(pieces)
+    return table, np.array([len(t) for t in tokens], np.int32)

@@ -412,16 +412,16 @@ def accuracy_line(metrics: Optional[dict], short: bool = False, labels_cv: Optio
         return (f"your labels' cross-validated balanced accuracy {100 * labels_cv:.1f} % (optimistic with few labels: "
                 "a validation sample gives the map's)")
     pixels = int(metrics.get("n_test") or 0)
+    counted = f"{pixels} validation pixel{'s' if pixels != 1 else ''}"
     sampled = sampled_oa(metrics, 1)  # a stratified random sample: its estimate of the map, with its interval, leads
     if short:
-        return (f"area-adjusted {sampled}" if sampled else
-                f"OA {100 * metrics['oa']:.1f} % on {pixels} validation pixel{'s' if pixels != 1 else ''}")
+        return f"area-adjusted {sampled}" if sampled else f"OA {100 * metrics['oa']:.1f} % on {counted}"
     parts = [f"OA {100 * metrics['oa']:.1f} %"]
     if metrics.get("aa") is not None:
         parts.append(f"AA {100 * metrics['aa']:.1f} %")
     if metrics.get("kappa") is not None:  # None where κ is undefined (one class validated)
         parts.append(f"κ {metrics['kappa']:.3f}")
-    line = f"{', '.join(parts)} on {pixels} validation pixel{'s' if pixels != 1 else ''}"
+    line = f"{', '.join(parts)} on {counted}"
     if sampled:
         return f"area-adjusted {sampled} from a stratified random sample; its points' own {line}"
     note = few_pixels_note(metrics["oa"], pixels)  # 10 pixels: an OA of 50 % may be anything from 24 to 76 %

@@ -35,7 +35,7 @@ EMPTY_STATUS = "Preview a prompt to see where each word attends."  # before any 
 PATCH_CAPTION = "synthetic patch\nfrom noise\nNIR · red · green"
 PATCH_NOTE = ("Patch: synthesised from noise with the prompt alone (a run's training patches start from labelled "
               "ones); R = NIR, G = red, B = green, stretched over the set shown (vegetation is red).")
-EVEN_WITHIN = 0.1  # maps all within this share of the even share: said to single out no part of the patch
+EVEN_WITHIN = 0.1  # every word's map within this share of its own mean: said to single out no part of the patch
 # Said under the maps when the model's text encoder had no CLIP weights (its bundle's text_source "random-init …")
 NO_CLIP_MAPS = ("No CLIP weights in this model: its text encoder learnt from your prompts and labels alone, so its "
                 "words' maps say little (Raster ▸ HyperSynth ▸ Settings… sets the weights).")

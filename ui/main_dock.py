@@ -195,8 +195,7 @@ class HyperSynthDock(QgsDockWidget):
         """Enable the dock's buttons that can act now; a disabled one's tooltip says what it needs."""
         scene, labels, classes = self.scene_layer(), self.label_layer(), self.current_classes()
         scene_wrong = scene_problem(scene)
-        counts = self.classes_panel.pixel_counts()
-        labelled = sum(counts.values())
+        labelled = sum(self.classes_panel.pixel_counts().values())
         spectra_needs = ("Needs a scene (tab 1)" if scene is None else
                          f"Needs a scene it can read: {scene_wrong}" if scene_wrong else
                          "Needs a label layer (tab 2)" if labels is None else

@@ -294,8 +294,8 @@ class PromptsPanel(QWidget):
         """Set every class's prompt to the coarse template (its name); prompts written otherwise are replaced only
         once the analyst agreed, shown which (a written prompt took thought, and nothing undoes this). Returns
         whether the prompts were set."""
-        written = [(c.name, self.prompt_for(c.id)) for c in self._classes
-                   if self.prompt_for(c.id).strip() and self.prompt_for(c.id) != fill_template("coarse", c.name, "")]
+        written = [(c.name, c.text) for c in self._classes  # c.text: the prompt, or the name where it is empty
+                   if c.text.strip() and c.text != fill_template("coarse", c.name, "")]
         if written:
             listed = "\n".join(f"• {name}: “{prompt}”" for name, prompt in written[:10])
             more = f"\n… and {len(written) - 10} more" if len(written) > 10 else ""

@@ -544,8 +544,9 @@ def abundance_cube(array: Any, shape: tuple[int, int]) -> Optional[np.ndarray]:
     elif a.ndim == 3 and a.shape[1:] == (rows, cols):
         cube = a
     elif a.ndim == 2 and rows * cols in a.shape and min(a.shape) < rows * cols:
-        columns = a if a.shape[1] == rows * cols else a.T  # (K, H·W)
-        cube = columns.reshape(len(columns), rows, cols, order="F")  # MATLAB's order: down each column first
+        from .read import matlab_pixel_grid
+
+        cube = matlab_pixel_grid(a, rows, cols)
     else:
         return None
     if not 2 <= len(cube) <= 64 or not np.isfinite(cube).all():

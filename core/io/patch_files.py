@@ -189,11 +189,9 @@ def _write_npz(tmp: Path, patches: np.ndarray, labels: np.ndarray, masks: np.nda
                                             f"(row by row of the {side} × {side} latent grid), token of the prompt "
                                             "(tokens; past n_tokens: padding)")
     if attention is not None and tokens is not None:
-        width = max(len(t) for t in tokens)
-        table = np.full((len(tokens), width), "", dtype="U64")
-        for i, pieces in enumerate(tokens):
-            table[i, :len(pieces)] = list(pieces)
-        arrays["tokens"], arrays["n_tokens"] = table, np.array([len(t) for t in tokens], np.int32)
+        from ..tokens import token_table
+
+        arrays["tokens"], arrays["n_tokens"] = token_table(tokens)
     with open(tmp, "wb") as fh:
         np.savez_compressed(fh, **arrays)
 

@@ -265,6 +265,13 @@ def holds_a_cube(shapes: dict[str, tuple[int, ...]]) -> bool:
     return matrix or any(len(shape) == 3 and shape[2] >= MIN_BANDS for shape in shapes.values())
 
 
+def matlab_pixel_grid(matrix: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """``(K, H, W)`` from a ``(K, H·W)`` or ``(H·W, K)`` matrix of K values a pixel, its pixels in MATLAB's column
+    order (down each column first: index = row + rows · col), as the unmixing datasets keep cubes and abundances."""
+    columns = matrix if matrix.shape[1] == rows * cols else matrix.T  # (K, H·W)
+    return columns.reshape(len(columns), rows, cols, order="F")
+
+
 def pixel_matrix_cube(arrays: dict[str, np.ndarray]) -> Optional[tuple[str, np.ndarray]]:
     """``(name, (H, W, B) array)`` of an unmixing dataset's cube kept as a bands × pixels matrix with the grid's
     ``nRow`` and ``nCol`` beside it (Jasper Ridge's and Samson's MATLAB files: ``Y`` 198 × 10000, pixels in MATLAB's
@@ -275,8 +282,7 @@ def pixel_matrix_cube(arrays: dict[str, np.ndarray]) -> Optional[tuple[str, np.n
         return None
     for key, a in arrays.items():
         if a.ndim == 2 and a.dtype.kind in "iuf" and rows * cols in a.shape and min(a.shape) >= MIN_BANDS:
-            matrix = a if a.shape[1] == rows * cols else a.T  # (B, H·W)
-            return key, np.transpose(matrix.reshape(len(matrix), rows, cols, order="F"), (1, 2, 0))
+            return key, np.transpose(matlab_pixel_grid(a, rows, cols), (1, 2, 0))  # (H, W, B), as 3-D cubes
     return None
 
 
