@@ -674,12 +674,16 @@ def write_maps(classifier: Any, class_ids: np.ndarray, classes: list[ClassInfo],
 def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLike, *, class_id: Optional[int] = None,
                        prompt: Optional[str] = None, label: int = 0, n: int = 16,
                        settings: Optional[MethodSettings] = None, attention: bool = False,
-                       reporter: Reporter = NULL_REPORTER, overwrite: bool = False) -> Path:
+                       reporter: Reporter = NULL_REPORTER, overwrite: bool = False,
+                       anchor_strength: float = 1.0) -> Path:
     """Synthesise ``n`` patches for a class (its stored prompt) or a free prompt into the file ``out_path`` names:
     a .npz (everything), a .csv spectral library of their centre spectra or a .tif mosaic with its class raster
-    (:mod:`.io.patch_files`; checked before any work: :func:`~.io.patch_files.check_patches_file`). The patches are
-    sampled from noise with the prompt alone; for a class the model learnt, how they compare with its labelled mean
-    is logged (:mod:`.synthetic_check`; a warning when they do not look like it)."""
+    (:mod:`.io.patch_files`; checked before any work: :func:`~.io.patch_files.check_patches_file`).
+
+    With ``anchor_strength`` 1 the patches are sampled from noise with the prompt alone; below 1 they start, as a
+    run's, from the labelled patches of their class (``class_id``, or ``label``) kept with the model, noised this
+    far. For a class the model learnt, how they compare with its labelled mean is logged (:mod:`.synthetic_check`;
+    a warning when they do not look like it)."""
     from .io.patch_files import check_label, check_patches_file, write_patches
     from .ldm.model import SynthesisModel
     from .ldm.synthesize import synthesize
@@ -701,11 +705,13 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
     else:  # the engine names the stage by the label id the patches get ("sampling class 0"): say the prompt
         said, instead = f"sampling class {label}", f"sampling '{prompt}' (label {label})"
         reporter = reporter.renamed(lambda stage: stage.replace(said, instead))
+    anchors = _kept_examples(model, label, bundle_path) if anchor_strength < 1 else None
     cfg = model.config.diffusion
     syn = synthesize(model, {label: prompt}, {label: n},
                      guidance=settings.guidance if settings.guidance is not None else cfg.guidance,
                      steps=settings.steps or cfg.sample_steps, seed=settings.seed,
-                     return_attention=attention, reporter=reporter)
+                     return_attention=attention, anchors=anchors, strength=anchor_strength if anchors else 1.0,
+                     reporter=reporter)
     if syn.clipped is not None and syn.clipped.any():  # values beyond the scene's range, at the edge of it now
         share = syn.clipped_share()
         log.log(logging.WARNING if share >= CLIPPED_WARNING else logging.INFO,
@@ -721,6 +727,22 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
                   tokens=syn.tokens if attention else None, **model.band_facts())
     reporter.progress(1.0, "done")
     return out
+
+
+def _kept_examples(model: Any, label: int, bundle_path: str | os.PathLike) -> dict[int, np.ndarray]:
+    """``{label: (m, B, p, p)}`` the labelled patches of class ``label`` kept with ``model``, for synthesis that starts
+    from them; ValueError saying what to do where it kept none."""
+    examples = model.examples_of(label)
+    if examples is not None:
+        return {int(label): examples}
+    if model.example_patches is None:
+        raise ValueError(f"{bundle_path} was saved before HyperSynth kept labelled patches with its synthesis models, "
+                         "so its patches cannot start from them: use anchor strength 1 (patches from noise with the "
+                         "prompt alone), or train the model again (augment-classify or train)")
+    known = ", ".join(f"{c.id} ({c.name})" for c in model.classes)
+    raise ValueError(f"an anchor strength below 1 starts the patches from labelled ones of their class, and label "
+                     f"{label} is none of the model's classes ({known}): synthesise for one of them, or use anchor "
+                     "strength 1 (patches from noise with the prompt alone)")
 
 
 def assess_accuracy(class_map_path: str | os.PathLike, validation_path: str | os.PathLike, *,

@@ -507,7 +507,8 @@ class HyperSynthPlugin:
             task.after_qgis_notice(push)
 
     def preview_prompt(self, class_id: int, prompt: str) -> Optional[EngineTask]:
-        """Synthesise a few patches for ``prompt`` with the last run's model and show them in the dock."""
+        """Synthesise a few patches for ``prompt`` with the last run's model and show them in the dock; they start
+        from the class's labelled patches kept with the model, with the run dialog's anchor strength and guidance."""
         missing = None
         if not self.last_bundle:
             missing = ("a prompt preview needs a trained synthesis model: run Augment & Classify once, "
@@ -531,6 +532,9 @@ class HyperSynthPlugin:
             if self.dock is not None:
                 self.dock.preview_unavailable(message)
 
-        job = preview_job(self.last_bundle, class_id, prompt, device=HyperSynthSettings.load().device)
+        chosen = self.dock.last_run_settings if self.dock is not None else {}  # the run dialog's, as a run uses them
+        job = preview_job(self.last_bundle, class_id, prompt, device=HyperSynthSettings.load().device,
+                          anchor_strength=float(chosen.get("anchor_strength", RunRequest.anchor_strength)),
+                          guidance=float(chosen["guidance"]) if chosen.get("guidance") else None)  # 0: the model's
         task = EngineTask(f"Preview '{prompt}'", job, on_success=on_success, on_failure=on_failure)
         return self.tasks.submit(task)

@@ -103,11 +103,17 @@ def classify_job(request: RunRequest) -> Callable[[Reporter], Any]:
     return job
 
 
-def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto", n: int = 4,
-                seed: int = 0) -> Callable[[Reporter], dict]:
-    """The worker side of a prompt preview: a few patches (and the first one's attention) from a saved model,
-    each synthesised from noise with the prompt alone (what the prompt does; a run starts its patches from labelled
-    ones), and the class's labelled mean spectrum the model learnt, to compare them with.
+def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto", n: int = 4, seed: int = 0,
+                anchor_strength: float = MethodSettings.anchor_strength, guidance: Optional[float] = None
+                ) -> Callable[[Reporter], dict]:
+    """The worker side of a prompt preview: a few patches (and the first one's attention) from a saved model, and
+    the class's labelled mean spectrum the model learnt, to compare them with.
+
+    The patches start as a run's do: from the class's labelled patches kept with the model, noised to
+    ``anchor_strength`` (the run dialog's), then denoised towards the prompt with ``guidance`` (None: the model's).
+    Where the model kept none for the class (a bundle saved before session 45, a class it did not learn) or
+    ``anchor_strength`` is 1, they start from noise with the prompt alone; ``start`` says which (a clause of the
+    preview's title), ``anchored`` whether they started from labelled patches.
 
     The job returns keyword arguments for ``HyperSynthDock.show_preview``; ``patch_file`` holds what
     ``core.io.patch_files.write_patches`` needs to save them as the analyst asks (in the engine's units).
@@ -120,7 +126,11 @@ def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto"
         from ..core.ldm.synthesize import synthesize
 
         model = SynthesisModel.load(bundle, device=device)
-        synthetic = synthesize(model, {int(class_id): prompt}, n, seed=seed, return_attention=True, reporter=reporter)
+        examples = model.examples_of(class_id) if anchor_strength < 1 else None
+        anchors = {int(class_id): examples} if examples is not None else None
+        synthetic = synthesize(model, {int(class_id): prompt}, n, seed=seed, guidance=guidance,
+                               return_attention=True, anchors=anchors,
+                               strength=anchor_strength if anchors else 1.0, reporter=reporter)
         attention = None
         if synthetic.attention is not None and synthetic.tokens:
             tokens = list(synthetic.tokens[0])
@@ -132,11 +142,31 @@ def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto"
                       **model.band_facts()}  # write_patches's keywords, for the dock's Save
         ids = [c.id for c in model.classes]  # the class's labelled mean the model learnt, drawn beside the preview
         labelled = model.class_spectra[ids.index(int(class_id))] if int(class_id) in ids else None
+        start = (preview_start(len(examples), anchor_strength) if examples is not None else
+                 preview_start(0, 1.0, _why_from_noise(model, class_id, anchor_strength)))
         return {"patches": synthetic.patches, "wavelengths": model.wavelengths, "title": prompt,
                 "attention": attention, "patch_file": patch_file, "clipped_share": synthetic.clipped_share(),
-                "labelled_mean": labelled}
+                "labelled_mean": labelled, "start": start, "anchored": examples is not None}
 
     return job
+
+
+def preview_start(examples: int, strength: float, why_noise: str = "") -> str:
+    """What a prompt preview's patches started from, as a clause of the preview's title: ``examples`` labelled
+    patches noised to ``strength``, or (0) noise with the prompt alone, ``why_noise`` said in brackets."""
+    if examples:
+        return (f"each from one of {examples} labelled patch{'es' if examples > 1 else ''} of the class the model "
+                f"learnt from, noised to {strength:g} and denoised towards this prompt, as a run makes them")
+    return f"each from noise with this prompt alone{f' ({why_noise})' if why_noise else ''}"
+
+
+def _why_from_noise(model: Any, class_id: int, strength: float) -> str:
+    if strength >= 1:
+        return "the run dialog's anchor strength is 1, as a run then does"
+    if model.example_patches is None:
+        return ("its model was saved before HyperSynth kept labelled patches with it; a run starts from your labelled "
+                "ones, nearer them")
+    return "the model kept no labelled patch of this class; a run starts from your labelled ones, nearer them"
 
 
 def remove_scratch(path: Optional[str]) -> None:

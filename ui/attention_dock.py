@@ -35,6 +35,9 @@ EMPTY_STATUS = "Preview a prompt to see where each word attends."  # before any 
 PATCH_CAPTION = "synthetic patch\nfrom noise\nNIR · red · green"
 PATCH_NOTE = ("Patch: synthesised from noise with the prompt alone (a run's training patches start from labelled "
               "ones); R = NIR, G = red, B = green, stretched over the set shown (vegetation is red).")
+ANCHORED_CAPTION = "synthetic patch\nfrom a labelled one\nNIR · red · green"  # a preview's, started as a run's
+ANCHORED_NOTE = ("Patch: synthesised from a labelled patch noised part-way, then denoised towards the prompt, as a run "
+                 "makes them; R = NIR, G = red, B = green, stretched over the set shown (vegetation is red).")
 EVEN_WITHIN = 0.1  # every word's map within this share of its own mean: said to single out no part of the patch
 # Said under the maps when the model's text encoder had no CLIP weights (its bundle's text_source "random-init …")
 NO_CLIP_MAPS = ("No CLIP weights in this model: its text encoder learnt from your prompts and labels alone, so its "
@@ -471,8 +474,9 @@ class AttentionDock(QgsDockWidget):
         if all(flat):
             text += (f" No word singles out a part of the patch: each word's map stays within {EVEN_WITHIN:.0%} of "
                      "its own mean across it.")
-        if self._patch_rgb is not None and self._patch_caption == PATCH_CAPTION:
-            text += " " + PATCH_NOTE
+        notes = {PATCH_CAPTION: PATCH_NOTE, ANCHORED_CAPTION: ANCHORED_NOTE}  # a caller's own caption: its own words
+        if self._patch_rgb is not None and self._patch_caption in notes:
+            text += " " + notes[self._patch_caption]
         if self._text_source.startswith("random-init"):
             text += " " + NO_CLIP_MAPS
         self.status.setText(text)

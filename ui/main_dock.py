@@ -21,7 +21,7 @@ from ..plugin.layers import LayerLoadError, add_patch_mosaic, gdal_name, layer_f
 from ..plugin.rendering import composite_rgb, read_pixel_values
 from ..plugin.runs import accuracy_line
 from ..plugin.tasks import CANCELLED_MESSAGE, EngineTask, TaskRunner
-from .attention_dock import AttentionDock
+from .attention_dock import ANCHORED_CAPTION, AttentionDock
 from .classes_panel import HINT_STYLE, ClassesPanel, EmptyHint, duplicate_names, enable_unless
 from .prompts_panel import PromptsPanel
 from .run_dialog import RunDialog
@@ -301,18 +301,19 @@ class HyperSynthDock(QgsDockWidget):
     def show_preview(self, patches: np.ndarray, wavelengths: Optional[Sequence[float]] = None,
                      title: str = "", attention: Optional[dict[str, Any]] = None,
                      patch_file: Optional[dict[str, Any]] = None, clipped_share: float = 0.0,
-                     labelled_mean: Optional[np.ndarray] = None) -> None:
+                     labelled_mean: Optional[np.ndarray] = None, start: str = "", anchored: bool = False) -> None:
         """Show preview patches in the Prompts tab; ``attention`` (AttentionDock.set_attention keywords)
         also fills the attention dock; ``patch_file`` (the patches as ``write_patches`` takes them) lets its Save
         button write them; ``clipped_share`` of their values were clipped into the scene's range (said);
-        ``labelled_mean`` ``(B,)`` the class's labelled mean spectrum, drawn beside the patches'."""
+        ``labelled_mean`` ``(B,)`` the class's labelled mean spectrum, drawn beside the patches'; ``start`` what they
+        started from (said; ``plugin.runs.preview_start``), ``anchored`` whether that was labelled patches."""
         scene = self.scene_layer()  # the preview's values are the scene's as the engine reads them: said so
         values = read_pixel_values(scene.source()) if scene is not None else None
         if values is not None:
             patches = values.from_engine(patches)  # in the units the profile dock and QGIS show the scene in
             labelled_mean = values.from_engine(labelled_mean) if labelled_mean is not None else None
         self.prompts_panel.show_preview(patches, wavelengths, title, patch_file=patch_file,
-                                        clipped_share=clipped_share, labelled_mean=labelled_mean,
+                                        clipped_share=clipped_share, labelled_mean=labelled_mean, start=start,
                                         **({"value_title": values.axis_title()} if values is not None else {}))
         self.tabs.setCurrentWidget(self.prompts_panel)
         if attention is not None:
@@ -320,6 +321,8 @@ class HyperSynthDock(QgsDockWidget):
             if keywords.get("patch_rgb") is None and len(patches):  # the maps are of the first patch: draw it under
                 keywords["patch_rgb"] = composite_rgb(np.asarray(patches), wavelengths, "false colour")[0]
             dock = self.attention_dock()
+            if anchored:
+                keywords.setdefault("patch_caption", ANCHORED_CAPTION)
             dock.set_attention(**keywords, source=f"preview of '{title}'" if title else "preview")
             dock.closed_by_analyst = False  # asked for: shown, and after the next run too
             dock.show()

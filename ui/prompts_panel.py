@@ -349,13 +349,13 @@ class PromptsPanel(QWidget):
     def show_preview(self, patches: np.ndarray, wavelengths: Optional[Sequence[float]] = None,
                      title: str = "", value_title: str = PREVIEW_VALUE_TITLE,
                      patch_file: Optional[dict[str, Any]] = None, clipped_share: float = 0.0,
-                     labelled_mean: Optional[np.ndarray] = None) -> None:
+                     labelled_mean: Optional[np.ndarray] = None, start: str = "") -> None:
         """Show synthetic patches as false-colour thumbnails and their centre spectra, beside the class's labelled
         mean.
 
-        A preview's patches start from noise with the prompt alone (what the prompt does), where a run starts its
-        training patches from the labelled ones: the title says so, and the labelled mean drawn beside them, with
-        the spectral angle between it and the patches' mean, shows how far the prompt alone lands from the labels.
+        The title says what the patches started from (``start``): labelled patches of the class, as a run's, or noise
+        with the prompt alone. The labelled mean drawn beside them, with the spectral angle between it and the
+        patches' mean, shows how far the prompt takes them from the labels.
 
         The spectra leave gaps where bands are missing (a synthesis model's bands are the scene's usable ones: the
         water-absorption windows are not among them) and at NaN values.
@@ -371,6 +371,8 @@ class PromptsPanel(QWidget):
                 learnt (``SyntheticSet.clipped_share``); said under the title when not 0.
             labelled_mean: ``(B,)`` the class's mean labelled spectrum the model learnt (``SynthesisModel.
                 class_spectra``), in the patches' units; None: not drawn.
+            start: what the patches started from, a clause (``plugin.runs.preview_start``); "": not known (noise
+                with the prompt alone is said, as a preview's were before they could start from labelled patches).
         """
         patches = np.asarray(patches, dtype=np.float32)
         if patches.ndim != 4 or patches.shape[0] == 0:
@@ -411,10 +413,9 @@ class PromptsPanel(QWidget):
         self._fit_value_title()
         clipped = (f" {clipped_share:.1%} of their values lay outside the range of the scene the model learnt and "
                    "were clipped to it." if clipped_share > 0 else "")
-        self.preview_title.setText(f"{title + ': ' if title else ''}{n} synthetic patches "
-                                   f"({p}×{p} px, {bands} bands), each from noise with this prompt alone (a run "
-                                   f"starts its patches from your labelled ones, nearer them); centre spectra below, "
-                                   f"their mean in bold{labelled}.{clipped}")
+        start = start or "each from noise with this prompt alone"
+        self.preview_title.setText(f"{title + ': ' if title else ''}{n} synthetic patches ({p}×{p} px, {bands} bands), "
+                                   f"{start}; centre spectra below, their mean in bold{labelled}.{clipped}")
         self._patch_file = dict(patch_file) if patch_file is not None else None
         self.save_button.setEnabled(self._patch_file is not None)
         self.save_button.setToolTip(SAVE_TIP if self._patch_file is not None else

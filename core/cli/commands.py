@@ -469,7 +469,8 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
     if args.command == "synthesize":  # the engine checks --out, --synthesis-model and --device first
         path = pipeline.synthesize_to_file(args.synthesis_model, args.out, class_id=args.class_id, prompt=args.prompt,
                                            label=args.label, n=args.n, settings=_settings(args),
-                                           attention=args.attention, reporter=reporter, overwrite=args.overwrite)
+                                           attention=args.attention, reporter=reporter, overwrite=args.overwrite,
+                                           anchor_strength=args.anchor_strength)
         reporter.close()
         from ..io.patch_files import companion_files
 

@@ -458,8 +458,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "patches' centre spectra (one row a patch, one column a band); .tif, the patches "
                                    "side by side as a GeoTIFF with wavelengths and FWHM that QGIS opens, with "
                                    "NAME_classes.tif beside it (each patch's class on its pixels). The patches are "
-                                   "sampled from noise with the prompt alone (a run starts its training patches "
-                                   "from the labelled ones and drops those nearer another class); for a class the "
+                                   "sampled from noise with the prompt alone, or with --anchor-strength below 1 "
+                                   "from the class's labelled patches kept with the model, as a run starts its "
+                                   "training patches from the labelled ones (it also drops those nearer another "
+                                   "class); for a class the "
                                    "model learnt, the command says how they compare with its labelled mean spectrum "
                                    "(-v) and warns when they do not look like it.")
     # --bundle is the option's first name, kept so that existing scripts go on working
@@ -478,6 +480,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="file to write: .npz (everything), .csv (spectral library) or .tif (GeoTIFF mosaic)")
     p.add_argument("--attention", action="store_true", help="also store cross-attention maps (in a .npz --out)")
     _sampling_args(p)
+    p.add_argument("--anchor-strength", type=_number(0.0, 1.0, low_open=True), default=1.0,
+                   help="in (0, 1]: below 1 the patches start from the class's labelled patches kept with the model "
+                        "(4 a class) noised this far, as a run's do (0.5 there); 1 (default) = from noise with the "
+                        "prompt alone. Needs --class, or --label with one of the model's classes")
     _run_args(p, does="sample", overwrite="replace an existing --out file", preset=False)
 
     p = sub.add_parser("bench", help="benchmark methods on the datasets available here or on your own labelled scene "

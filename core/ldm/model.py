@@ -45,6 +45,10 @@ class SynthesisModel:
     # reusing it on a scene of as many bands leaves them out again
     named_left_out: str = ""
     scene_bands: Optional[int] = None  # all the bands of the scene it learnt from, usable or not; None: not known
+    # a few labelled patches of each class it learnt from, physical units: a prompt preview starts from them as a run
+    # starts from the labelled ones (a bundle saved before session 45: None, previews start from noise)
+    example_patches: Optional[np.ndarray] = None  # (M, B, p, p) float32
+    example_class_ids: Optional[np.ndarray] = None  # (M,) int64 the class of each example patch
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))  # where the modules live
 
     @property
@@ -71,6 +75,13 @@ class SynthesisModel:
         """What a file of its patches says of their bands: ``wavelengths``, ``fwhm`` and what the ``values`` are, as
         ``core.io.patch_files.write_patches`` takes them."""
         return {"wavelengths": self.wavelengths, "fwhm": self.fwhm, "values": self.values}
+
+    def examples_of(self, class_id: int) -> Optional[np.ndarray]:
+        """``(m, B, p, p)`` the labelled patches of ``class_id`` kept with the model; None where it kept none."""
+        if self.example_patches is None or self.example_class_ids is None:
+            return None
+        keep = np.asarray(self.example_class_ids) == int(class_id)
+        return self.example_patches[keep] if keep.any() else None
 
     def class_info(self, class_id: int) -> ClassInfo:
         """The :class:`ClassInfo` with label ``class_id``; ValueError naming the known ids otherwise."""
@@ -135,6 +146,9 @@ class SynthesisModel:
                    if self.fwhm is not None else {}),
                 **({"value_range": torch.from_numpy(np.ascontiguousarray(self.value_range, dtype=np.float32))}
                    if self.value_range is not None else {}),
+                **({"example_patches": torch.from_numpy(np.ascontiguousarray(self.example_patches, dtype=np.float32)),
+                    "example_class_ids": torch.from_numpy(np.asarray(self.example_class_ids, dtype=np.int64))}
+                   if self.example_patches is not None and self.example_class_ids is not None else {}),
             },
         }
         if include_training_weights:
@@ -209,6 +223,8 @@ class SynthesisModel:
             values=str(meta.get("values", "")),  # a bundle saved before session 33: not known
             named_left_out=str(meta.get("named_left_out") or ""),  # before session 39: none known
             scene_bands=int(meta["scene_bands"]) if meta.get("scene_bands") else None,
+            example_patches=reference["example_patches"].numpy() if "example_patches" in reference else None,
+            example_class_ids=reference["example_class_ids"].numpy() if "example_class_ids" in reference else None,
         )
         for module in model._modules():
             module.eval()

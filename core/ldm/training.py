@@ -31,6 +31,8 @@ LOG = logging.getLogger("hypersynth")
 MAX_PATCH_BYTES = 512 * 2**20  # the VAE's training patches are held in memory: cap them at 512 MiB
 ENCODE_BATCH = 512  # patches per VAE encoder call when caching latents
 VAE_SHARE = 0.35  # share of the progress bar given to the VAE (the rest: latents, then diffusion)
+EXAMPLES_PER_CLASS = 4  # labelled patches of each class kept with the model, for prompt previews to start from
+EXAMPLE_STREAM = 45  # the examples are drawn from their own seeded stream: training draws what it drew before
 
 
 def _check_inputs(cube: np.ndarray, valid: np.ndarray, labels: np.ndarray, classes: list[ClassInfo]) -> None:
@@ -67,6 +69,22 @@ def _pick_pixels(valid: np.ndarray, labels: np.ndarray, classes: list[ClassInfo]
     take = min(len(others), cap - len(all_labelled))
     scene = np.concatenate([all_labelled, rng.choice(others, take, replace=False)])
     return np.sort(scene), labelled
+
+
+def pick_examples(cube: np.ndarray, labelled: dict[int, np.ndarray], patch_size: int, seed: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``(patches (M, B, p, p) physical, class ids (M,))``: up to :data:`EXAMPLES_PER_CLASS` labelled patches of each
+    class, drawn at random (seeded), kept with the model so that a prompt preview starts from labelled patches as a
+    run does."""
+    rng = np.random.default_rng([seed, EXAMPLE_STREAM])
+    flat, ids = [], []
+    for class_id, pixels in labelled.items():
+        chosen = rng.permutation(pixels)[:EXAMPLES_PER_CLASS]
+        flat.append(chosen)
+        ids.append(np.full(len(chosen), class_id, dtype=np.int64))
+    flat_all, ids_all = np.concatenate(flat), np.concatenate(ids)
+    rows, cols = np.unravel_index(flat_all, cube.shape[1:])
+    return extract_patches(cube, rows, cols, patch_size).astype(np.float32), ids_all
 
 
 def band_range(cube: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -164,6 +182,7 @@ def train_synthesis_model(cube: np.ndarray, valid: np.ndarray, labels: np.ndarra
                    for cid, flat in labelled.items()}
     class_spectra = np.stack([cube[:, valid & (labels == c.id)].mean(axis=1) for c in classes]).astype(np.float32)
     value_range = band_range(cube, valid)  # (2, B)
+    examples, example_ids = pick_examples(cube, labelled, p, cfg.seed)  # (M, B, p, p), (M,)
 
     # 3. Text tower, denoiser, EMA.
     with torch.random.fork_rng(devices=[]):
@@ -206,7 +225,8 @@ def train_synthesis_model(cube: np.ndarray, valid: np.ndarray, labels: np.ndarra
         config=cfg, normalizer=normalizer, vae=vae.eval(), text_encoder=text_encoder, denoiser=denoiser,
         ema_denoiser=ema_denoiser, classes=list(classes), class_spectra=class_spectra, latent_scale=latent_scale,
         wavelengths=None if wavelengths is None else np.asarray(wavelengths, dtype=np.float64),
-        value_range=value_range, history=history, device=device)
+        value_range=value_range, history=history, example_patches=examples, example_class_ids=example_ids,
+        device=device)
 
 
 def _train_denoiser(cfg: LDMConfig, denoiser: LatentDiT, ema: EMAModel, optimizer: torch.optim.Optimizer,

@@ -38,6 +38,7 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
     COUNT = "COUNT"
     GUIDANCE = "GUIDANCE"
     STEPS = "STEPS"
+    ANCHOR_STRENGTH = "ANCHOR_STRENGTH"
     ATTENTION = "ATTENTION"
     SEED = "SEED"
     DEVICE = "DEVICE"
@@ -63,9 +64,11 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
             "and writes each patch's class on its pixels beside it (NAME_classes.tif, for patches of a class or a "
             "free prompt's label of 1 or more); both are added to the map, the mosaic in false colour and its classes "
             "hidden, so the synthetic spectra can be looked at with the spectral profile, or used as training data "
-            "by another classifier. The patches are sampled from noise with the prompt alone (a run starts its "
-            "patches from the labelled ones and drops those nearer another class): the log says how a class's "
-            "patches compare with its labelled mean, and warns when they do not look like it.\n\n"
+            "by another classifier. The patches are sampled from noise with the prompt alone, or, with an anchor "
+            "strength below 1 (advanced), from the class's labelled patches kept with the model (4 a class) noised "
+            "that far, as a run starts its patches from the labelled ones (0.5 there; a run also drops those nearer "
+            "another class). The log says how a class's patches compare with its labelled mean, and warns when they "
+            "do not look like it.\n\n"
             "Run time: a tiny model's patches take about a second; a fast model's about 15 s for 16 patches and "
             "20 s for 256 on a 2-core laptop CPU, most of it loading the model; a full model is best run on a "
             "GPU. More sampling steps take proportionally longer.")
@@ -91,6 +94,11 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
                                          QgsProcessingParameterNumber.Double, optional=True, minValue=0.0),
             QgsProcessingParameterNumber(self.STEPS, self.tr("Sampling steps (0: the model's)"),
                                          QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0),
+            QgsProcessingParameterNumber(self.ANCHOR_STRENGTH,
+                                         self.tr("Anchor strength (1: from noise; below 1: from the class's labelled "
+                                                 "patches kept with the model, noised this far)"),
+                                         QgsProcessingParameterNumber.Double, defaultValue=1.0, minValue=0.05,
+                                         maxValue=1.0),
             QgsProcessingParameterBoolean(self.ATTENTION, self.tr("Also store cross-attention maps"),
                                           defaultValue=False),
             seed_parameter(self, self.SEED),
@@ -153,6 +161,8 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
                 path = synthesize_to_file(bundle, out, class_id=class_id, prompt=prompt, label=label,
                                           n=self.parameterAsInt(parameters, self.COUNT, context), settings=settings,
                                           attention=self.parameterAsBool(parameters, self.ATTENTION, context),
-                                          reporter=FeedbackReporter(feedback), overwrite=True)
+                                          reporter=FeedbackReporter(feedback), overwrite=True,
+                                          anchor_strength=self.parameterAsDouble(parameters, self.ANCHOR_STRENGTH,
+                                                                                 context))
         load_mosaic(context, path, self.OUTPUT, feedback)
         return {self.OUTPUT: str(path)}

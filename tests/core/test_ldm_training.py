@@ -165,6 +165,8 @@ def test_bundle_round_trip_is_bit_exact(trained, tmp_path):
         [(c.id, c.name, c.color, c.prompt) for c in model.classes]
     np.testing.assert_array_equal(loaded.class_spectra, model.class_spectra)
     np.testing.assert_array_equal(loaded.wavelengths, model.wavelengths)
+    np.testing.assert_array_equal(loaded.example_patches, model.example_patches)  # the labelled patches previews use
+    np.testing.assert_array_equal(loaded.example_class_ids, model.example_class_ids)
     assert loaded.text_source == model.text_source
     assert loaded.history["diffusion"]["loss"] == model.history["diffusion"]["loss"]
     before = synthesize(model, PROMPTS, 3, seed=4, return_attention=True)

@@ -401,6 +401,52 @@ def test_train_bundle_then_cli_synthesize(scene_files, tmp_path, caplog):
     assert axes.startswith("patch, layer") and f"row by row of the {side} × {side} latent grid" in axes
 
 
+def test_synthesis_can_start_from_the_labelled_patches_kept_with_the_model(augment_run, scene_files, tmp_path):
+    """A run's model keeps a few labelled patches of each class (its scene's, as read), so that a prompt preview and
+    `synthesize --anchor-strength` start from them as the run starts its training patches from the labels."""
+    from hypersynth.core.io.labels import read_labels
+    from hypersynth.core.io.read import read_scene
+    from hypersynth.core.ldm.model import SynthesisModel
+    from hypersynth.core.ldm.training import EXAMPLES_PER_CLASS
+
+    out, _, _ = augment_run
+    scene_path, labels_path, _, _ = scene_files
+    model = SynthesisModel.load(out / "model_bundle", device="cpu")
+    scene = read_scene(scene_path)
+    labels, _ = read_labels(labels_path, scene)
+    usable = scene.usable_cube()  # (B, H, W) the model's bands
+    side = model.patch_size
+    for info in model.classes:
+        examples = model.examples_of(info.id)
+        assert examples is not None and examples.shape[1:] == (model.bands, side, side)
+        assert len(examples) == min(EXAMPLES_PER_CLASS, int((labels == info.id).sum()))
+        spectra = usable[:, labels == info.id].T  # (n, B) the class's labelled pixels
+        for centre in examples[:, :, side // 2, side // 2]:  # each example is centred on one of them
+            assert np.abs(spectra - centre).max(axis=1).min() < 1e-6
+    assert model.examples_of(99) is None
+
+    kwargs = {"class_id": 1, "n": 4, "settings": MethodSettings(seed=3)}
+    synthesize_to_file(out / "model_bundle", tmp_path / "noise.npz", **kwargs)
+    synthesize_to_file(out / "model_bundle", tmp_path / "near.npz", anchor_strength=0.05, **kwargs)
+    examples = model.examples_of(1)
+    anchors = examples[np.arange(4) % len(examples)]  # patch i starts from example i mod m
+
+    def distance(name):
+        with np.load(tmp_path / name) as f:
+            return float(np.abs(f["patches"] - anchors).mean())
+
+    assert distance("near.npz") < 0.2 * distance("noise.npz")  # barely noised: the examples come back, nearly
+    assert cli_main(["synthesize", "--synthesis-model", str(out / "model_bundle"), "--class", "1", "--n", "2",
+                     "--anchor-strength", "0.5", "--out", str(tmp_path / "half.npz"), "--quiet"]) == 0
+    with pytest.raises(ValueError, match=r"label 0 is none of the model's classes \(1 \("):
+        synthesize_to_file(out / "model_bundle", tmp_path / "free.npz", prompt="dry grass", n=1, anchor_strength=0.5)
+    model.example_patches = model.example_class_ids = None  # as a model saved before they were kept
+    model.save(tmp_path / "older")
+    with pytest.raises(ValueError, match="saved before HyperSynth kept labelled patches .* use anchor strength 1"):
+        synthesize_to_file(tmp_path / "older", tmp_path / "old.npz", anchor_strength=0.5, **kwargs)
+    assert SynthesisModel.load(tmp_path / "older").examples_of(1) is None
+
+
 def test_cli_baseline_with_cog_and_clear_errors(scene_files, tmp_path, capsys):
     scene, labels, truth, classes = scene_files
     rc = cli_main(["baseline", "--scene", str(scene), "--labels", str(labels), "--validation", str(truth),

@@ -289,6 +289,15 @@ def test_augment_then_reuse_the_classifier_and_synthesis_model(hypersynth_plugin
     with np.load(patches["OUTPUT"]) as npz:
         assert npz["patches"].shape[0] == 3 and set(npz["labels"].tolist()) == {1}
         bands = npz["patches"].shape[1]
+    anchored = processing.run("hypersynth:synthesize", {  # from the class's labelled patches kept with the model
+        "BUNDLE": result["BUNDLE"], "CLASS_ID": 1, "COUNT": 2, "DEVICE": 1, "ANCHOR_STRENGTH": 0.5,
+        "OUTPUT": str(tmp_path / "anchored.npz")})
+    with np.load(anchored["OUTPUT"]) as npz:
+        assert npz["patches"].shape[:2] == (2, bands) and set(npz["labels"].tolist()) == {1}
+    with pytest.raises(QgsProcessingException, match="label 0 is none of the model's classes"):
+        processing.run("hypersynth:synthesize", {"BUNDLE": result["BUNDLE"], "PROMPT": "dry grass", "COUNT": 1,
+                                                 "DEVICE": 1, "ANCHOR_STRENGTH": 0.5,
+                                                 "OUTPUT": str(tmp_path / "free.npz")})
     context = QgsProcessingContext()
     context.setProject(QgsProject.instance())
     said = RecordingFeedback()

@@ -400,6 +400,10 @@ def test_augment_run_then_prompt_preview_in_the_dock(qgis_iface, qgis_processing
     from hypersynth import classFactory
     from hypersynth.core.io.read import read_scene
     from hypersynth.core.ldm.model import SynthesisModel
+    from hypersynth.core.methods import MethodSettings
+    from hypersynth.core.progress import NULL_REPORTER
+    from hypersynth.plugin.runs import preview_job, preview_start
+    from hypersynth.ui.attention_dock import ANCHORED_NOTE
 
     torch.set_num_threads(1)
     data, labels, scene_path, _ = small_scene
@@ -438,6 +442,17 @@ def test_augment_run_then_prompt_preview_in_the_dock(qgis_iface, qgis_processing
         assert len(shown) == 1 and shown[0]["patches"].shape[0] == 4
         model = SynthesisModel.load(plugin.last_bundle)  # the class's labelled mean is drawn beside the preview
         np.testing.assert_allclose(shown[0]["labelled_mean"], model.class_spectra[0])
+        kept = len(model.examples_of(1))  # started as a run's: from the class's labelled patches kept with the model
+        assert shown[0]["anchored"] and shown[0]["start"] == preview_start(kept, MethodSettings.anchor_strength)
+        assert "as a run makes them" in plugin.dock.prompts_panel.preview_title.text()
+        assert ANCHORED_NOTE in plugin.dock.attention_dock().status.text()  # its patch too, under its maps
+        noise = preview_job(plugin.last_bundle, 1, "bare soil", device="cpu", anchor_strength=1.0)(NULL_REPORTER)
+        assert not noise["anchored"] and noise["start"] == preview_start(
+            0, 1.0, "the run dialog's anchor strength is 1, as a run then does")
+        model.example_patches = model.example_class_ids = None  # a model saved before it kept labelled patches
+        model.save(tmp_path / "older")
+        older = preview_job(str(tmp_path / "older"), 1, "bare soil", device="cpu")(NULL_REPORTER)
+        assert not older["anchored"] and "its model was saved before HyperSynth kept labelled patches" in older["start"]
         assert len(plugin.dock.prompts_panel.spectra.getPlotItem().listDataItems()) == 6
         attention = shown[0]["attention"]
         assert attention is not None and attention["attention"].shape[-1] == len(attention["tokens"])

@@ -7,6 +7,7 @@ import pytest
 from qgis.PyQt.QtCore import QCoreApplication, Qt
 
 from hypersynth.core.report import spectral_angle_deg
+from hypersynth.plugin.runs import preview_start
 from hypersynth.ui.prompts_panel import PREVIEW_PLOT_MIN_HEIGHT, PromptsPanel
 
 FULL = np.linspace(400.0, 2500.0, 120)  # the demo scene's bands
@@ -52,9 +53,9 @@ def test_preview_spectra_leave_gaps_at_the_missing_bands(keep, classes, screensh
     assert panel.spectra.getPlotItem().getAxis("left").labelText == "Pixel value"
 
 
-def test_a_preview_is_drawn_beside_the_labelled_mean_and_says_it_started_from_noise(keep):
-    """A preview's patches come from noise with the prompt alone, a run's from the labelled ones: a preview far from
-    the labels must not pass for what the classifier learns from."""
+def test_a_preview_is_drawn_beside_the_labelled_mean_and_says_what_it_started_from(keep):
+    """A preview says what its patches started from (a run's from the labelled ones; an older model's preview from
+    noise with the prompt alone): a preview far from the labels must not pass for what the classifier learns from."""
     panel = keep(PromptsPanel(), 520, 700)
     patches = _patches()
     labelled = np.full(len(USABLE), 0.02)  # flat dark water, where the prompt alone gave vegetation
@@ -68,8 +69,15 @@ def test_a_preview_is_drawn_beside_the_labelled_mean_and_says_it_started_from_no
     assert angle > 20
     title = panel.preview_title.text()
     assert title.startswith("calm water: 4 synthetic patches (7×7 px, 103 bands), each from noise with this prompt "
-                            "alone (a run starts its patches from your labelled ones, nearer them)")
+                            "alone; centre spectra below")  # not said by the caller: what previews did before
     assert f"your labels' mean dashed orange ({angle:.1f}° from the patches' mean)." in title
+    start = preview_start(3, 0.5)  # what the plugin's preview job says of patches started as a run's
+    panel.show_preview(patches, USABLE, title="calm water", labelled_mean=labelled, start=start)
+    assert panel.preview_title.text().startswith(
+        "calm water: 4 synthetic patches (7×7 px, 103 bands), each from one of 3 labelled patches of the class the "
+        "model learnt from, noised to 0.5 and denoised towards this prompt, as a run makes them; centre spectra")
+    why = "the run dialog's anchor strength is 1, as a run then does"
+    assert preview_start(0, 1.0, why) == f"each from noise with this prompt alone ({why})"
     with pytest.raises(ValueError, match="one value per band"):
         panel.show_preview(patches, USABLE, labelled_mean=labelled[:-1])
 
