@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from hypersynth.core.tokens import word_tokens
-from hypersynth.ui.attention_dock import ALL_LAYERS, MIN_SPAN, NO_CLIP_MAPS, PREVIEW, RUN, AttentionDock
+from hypersynth.ui.attention_dock import (ALL_LAYERS, ANCHORED_CAPTION, ANCHORED_NOTE, MIN_SPAN, NO_CLIP_MAPS, PREVIEW, RUN,
+                                         AttentionDock)
 
 TOKENS = ["<start_of_text>", "corn</w>", "field</w>", ",</w>", "early</w>", "growth</w>", "<end_of_text>", "!", "!"]
 LATENT_HW = (4, 4)
@@ -48,6 +49,10 @@ def test_one_panel_per_word_and_layer_switch_changes_the_image(keep, screenshot)
     assert dock.timestep_label.text() == "t = 999"
     assert not np.allclose(after[1], dock.images[1].get_array())
     dock.set_layer(ALL_LAYERS)
+    dock.set_attention(_attention(), TOKENS, LATENT_HW, patch_rgb=patch, timesteps=[999, 500, 1],
+                       patch_caption=ANCHORED_CAPTION)  # a prompt preview's patch, started as a run's
+    assert "from a labelled one" in dock.figure.axes[0].get_title()
+    assert ANCHORED_NOTE in dock.status.text() and "from noise" not in dock.status.text()
     pixels = screenshot(dock, "attention_dock")
     assert pixels.std() > 0
 

@@ -10,6 +10,7 @@ from qgis.core import QgsPointXY, QgsRasterLayer
 
 from hypersynth.core.scene import ClassInfo
 from hypersynth.plugin.label_layer import CLASS_ID_FIELD, CLASS_NAME_FIELD, class_ids_in_layer
+from hypersynth.plugin.runs import preview_start
 from hypersynth.ui.class_table import FEW_COLOUR
 from hypersynth.ui.classes_panel import ClassesPanel
 from hypersynth.ui.prompts_panel import PromptsPanel, fill_template
@@ -170,7 +171,8 @@ def test_prompts_panel_templates_and_preview(keep, classes, screenshot):
     base = np.linspace(0.05, 0.5, BANDS)[None, :, None, None]
     weights = np.linspace(-0.05, 0.08, BANDS)[None, :, None, None]  # texture shows differently per band
     patches = (base + weights * texture + rng.normal(0, 0.005, (5, BANDS, 9, 9))).astype(np.float32)
-    panel.show_preview(patches, WAVELENGTHS, title="corn")
+    panel.show_preview(patches, WAVELENGTHS, title="corn", start=preview_start(4, 0.5))  # as a preview starts them
+    assert "each from one of 4 labelled patches of the class" in panel.preview_title.text()
     shown = [t for t in panel.thumbnails if t.isVisibleTo(panel)]
     assert len(shown) == 5 and not shown[0].pixmap().isNull()
     curves = panel.spectra.getPlotItem().listDataItems()
