@@ -155,8 +155,9 @@ def preview_start(examples: int, strength: float, why_noise: str = "") -> str:
     """What a prompt preview's patches started from, as a clause of the preview's title: ``examples`` labelled
     patches noised to ``strength``, or (0) noise with the prompt alone, ``why_noise`` said in brackets."""
     if examples:
-        return (f"each from one of {examples} labelled patch{'es' if examples > 1 else ''} of the class the model "
-                f"learnt from, noised to {strength:g} and denoised towards this prompt, as a run makes them")
+        which = f"one of {examples} labelled patches" if examples > 1 else "the one labelled patch"
+        return (f"each from {which} of the class the model learnt from, noised to {strength:g} and denoised towards "
+                "this prompt, as a run makes them")
     return f"each from noise with this prompt alone{f' ({why_noise})' if why_noise else ''}"
 
 

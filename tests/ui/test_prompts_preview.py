@@ -78,6 +78,8 @@ def test_a_preview_is_drawn_beside_the_labelled_mean_and_says_what_it_started_fr
         "model learnt from, noised to 0.5 and denoised towards this prompt, as a run makes them; centre spectra")
     why = "the run dialog's anchor strength is 1, as a run then does"
     assert preview_start(0, 1.0, why) == f"each from noise with this prompt alone ({why})"
+    assert preview_start(1, 0.3).startswith("each from the one labelled patch of the class the model learnt from, "
+                                            "noised to 0.3")
     with pytest.raises(ValueError, match="one value per band"):
         panel.show_preview(patches, USABLE, labelled_mean=labelled[:-1])
 
