@@ -712,19 +712,25 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
                      steps=settings.steps or cfg.sample_steps, seed=settings.seed,
                      return_attention=attention, anchors=anchors, strength=anchor_strength if anchors else 1.0,
                      reporter=reporter)
+    if anchors:
+        log.info("'%s': the %d patches started from the %d labelled patches of class %d kept with the model, noised "
+                 "to %g", prompt, n, len(anchors[label]), label, anchor_strength)
     if syn.clipped is not None and syn.clipped.any():  # values beyond the scene's range, at the edge of it now
         share = syn.clipped_share()
-        log.log(logging.WARNING if share >= CLIPPED_WARNING else logging.INFO,
-                "'%s': %s%s", prompt, clipped_note(syn), "; the model knows little of what the prompt asks for: a "
-                "prompt nearer the scene's classes, or a longer-trained model, gives patches nearer the scene"
-                if share >= CLIPPED_WARNING else "")
-    check = compare_to_labelled(model, syn.patches, label)  # a class the model learnt: how like its labels they are
+        advice = "" if share < CLIPPED_WARNING or anchors else (  # anchored: the labelled patches' own edge values
+            "; the model knows little of what the prompt asks for: a prompt nearer the scene's classes, or a "
+            "longer-trained model, gives patches nearer the scene")
+        log.log(logging.WARNING if share >= CLIPPED_WARNING else logging.INFO, "'%s': %s%s", prompt,
+                clipped_note(syn), advice)
+    # a class the model learnt: how like its labels they are
+    check = compare_to_labelled(model, syn.patches, label, anchored=bool(anchors))
     if check is not None:
         log.log(logging.WARNING if check.unlike else logging.INFO, "'%s': %s", prompt, check.sentence())
     # checks again as it writes: another program may have made the file meanwhile
     write_patches(out, syn.patches, syn.labels, syn.masks, syn.prompts, classes=model.classes,
                   attention=syn.attention if attention else None, overwrite=overwrite,
-                  tokens=syn.tokens if attention else None, **model.band_facts())
+                  tokens=syn.tokens if attention else None, **model.band_facts(),
+                  started_from=(anchor_strength, syn.anchor_index) if anchors else None)
     reporter.progress(1.0, "done")
     return out
 

@@ -27,6 +27,7 @@ class SyntheticCheck:
     angle: float  # degrees between the patches' mean centre spectrum and the class's labelled mean
     brightness: float  # the patches' mean centre value over the class's labelled mean value
     nearer_other: dict[str, int]  # patches whose centre spectrum is nearest another class's labelled mean, by class
+    anchored: bool = False  # they started from labelled patches of the class (else from noise with the prompt alone)
 
     @property
     def unlike(self) -> bool:
@@ -44,7 +45,12 @@ class SyntheticCheck:
         text = (f"the {self.patches} patches' mean centre spectrum is {self.angle:.1f}° from {self.class_name}'s "
                 f"labelled mean and {self.brightness:.2f} × as bright; {others} of {self.patches} lie nearer "
                 f"another class's labelled mean (spectral angle){where}")
-        if self.unlike:
+        if self.unlike and self.anchored:
+            text += (f": they do not look like {self.class_name}, though they started from its labelled patches: the "
+                     "prompt took them away, so do not take these as training data as they are (a prompt nearer what "
+                     "the labels show, or a lower anchor strength, keeps them nearer; a run also drops those nearer "
+                     "another class)")
+        elif self.unlike:
             text += (f": they do not look like {self.class_name}. They were sampled from noise with the prompt alone; "
                      "a run starts its patches from the labelled ones and drops those nearer another class, so do "
                      "not take these as training data as they are (a longer-trained model, the fast or full preset, "
@@ -52,9 +58,11 @@ class SyntheticCheck:
         return text
 
 
-def compare_to_labelled(model: "SynthesisModel", patches: np.ndarray, class_id: int) -> Optional[SyntheticCheck]:
+def compare_to_labelled(model: "SynthesisModel", patches: np.ndarray, class_id: int, anchored: bool = False
+                        ) -> Optional[SyntheticCheck]:
     """Compare ``(N, B, p, p)`` patches labelled ``class_id`` with the labelled class means ``model`` (a
-    :class:`~.ldm.model.SynthesisModel`) learnt; None for a class the model was not trained on, or no patches."""
+    :class:`~.ldm.model.SynthesisModel`) learnt (``anchored``: they started from its labelled patches); None for a
+    class the model was not trained on, or no patches."""
     from .classify.base import centre_spectra
     from .pseudo_labels import nearest_mean_index
     from .report import brightness_ratio, spectral_angle_deg
@@ -71,4 +79,5 @@ def compare_to_labelled(model: "SynthesisModel", patches: np.ndarray, class_id: 
     nearer = Counter(names[k] for k in nearest if k != own)
     brightness = brightness_ratio(mean, means[own])  # the synthetic summary's measures, as a run's report gives them
     return SyntheticCheck(class_name=names[own], patches=len(centres), angle=spectral_angle_deg(mean, means[own]),
-                          brightness=math.nan if brightness is None else brightness, nearer_other=dict(nearer))
+                          brightness=math.nan if brightness is None else brightness, nearer_other=dict(nearer),
+                          anchored=anchored)

@@ -110,10 +110,12 @@ def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto"
     the class's labelled mean spectrum the model learnt, to compare them with.
 
     The patches start as a run's do: from the class's labelled patches kept with the model, noised to
-    ``anchor_strength`` (the run dialog's), then denoised towards the prompt with ``guidance`` (None: the model's).
-    Where the model kept none for the class (a bundle saved before session 45, a class it did not learn) or
-    ``anchor_strength`` is 1, they start from noise with the prompt alone; ``start`` says which (a clause of the
-    preview's title), ``anchored`` whether they started from labelled patches.
+    ``anchor_strength`` (the run dialog's), then denoised with the prompt and ``guidance`` (None: the model's).
+    Two more draws say what the prompt does there: the same start denoised without the prompt (guidance 0; the
+    mean angle between the two is ``prompt_effect_deg``), and the prompt alone from noise (their mean centre
+    spectrum is ``prompt_alone_mean``). Where the model kept no labelled patch of the class (a bundle saved before
+    they were kept, a class it did not learn) or ``anchor_strength`` is 1, the patches start from noise with the
+    prompt alone, and neither is given. ``start`` says what they started from (a clause of the preview's title).
 
     The job returns keyword arguments for ``HyperSynthDock.show_preview``; ``patch_file`` holds what
     ``core.io.patch_files.write_patches`` needs to save them as the analyst asks (in the engine's units).
@@ -122,52 +124,69 @@ def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto"
     def job(reporter: Reporter) -> dict:
         import math
 
+        import numpy as np
+
         from ..core.ldm.model import SynthesisModel
         from ..core.ldm.synthesize import synthesize
+        from ..core.report import spectral_angle_deg
 
         model = SynthesisModel.load(bundle, device=device)
         examples = model.examples_of(class_id) if anchor_strength < 1 else None
         anchors = {int(class_id): examples} if examples is not None else None
-        synthetic = synthesize(model, {int(class_id): prompt}, n, seed=seed, guidance=guidance,
-                               return_attention=True, anchors=anchors,
-                               strength=anchor_strength if anchors else 1.0, reporter=reporter)
+        draw = {"prompts_by_class": {int(class_id): prompt}, "n_per_class": n, "seed": seed}
+        synthetic = synthesize(model, **draw, guidance=guidance, return_attention=True, anchors=anchors,
+                               strength=anchor_strength if anchors else 1.0,
+                               reporter=reporter.sub(0.0, 0.4 if anchors else 1.0))
+        side = model.patch_size // 2
+        effect, alone = None, None
+        if anchors:  # what the prompt does where a run's patches start: against no prompt, and from noise
+            bare = synthesize(model, **draw, guidance=0.0, anchors=anchors, strength=anchor_strength,
+                              reporter=reporter.sub(0.4, 0.6, "without the prompt: "))
+            effect = float(np.nanmean([spectral_angle_deg(a, b) for a, b in
+                                       zip(synthetic.patches[:, :, side, side], bare.patches[:, :, side, side])]))
+            noise = synthesize(model, **draw, guidance=guidance, reporter=reporter.sub(0.6, 1.0, "prompt alone: "))
+            alone = np.nanmean(noise.patches[:, :, side, side], axis=0)  # (B,)
         attention = None
         if synthetic.attention is not None and synthetic.tokens:
             tokens = list(synthetic.tokens[0])
             maps = synthetic.attention[0][:, :, :len(tokens)]  # (layers, latent tokens, words of this prompt)
-            side = math.isqrt(maps.shape[1])  # latents are square: T = side * side
-            attention = {"attention": maps, "tokens": tokens, "latent_hw": (side, side)}
+            grid = math.isqrt(maps.shape[1])  # latents are square: T = grid * grid
+            attention = {"attention": maps, "tokens": tokens, "latent_hw": (grid, grid)}
         patch_file = {"patches": synthetic.patches, "labels": synthetic.labels, "masks": synthetic.masks,
-                      "prompts": synthetic.prompts, "classes": model.classes,
-                      **model.band_facts()}  # write_patches's keywords, for the dock's Save
+                      "prompts": synthetic.prompts, "classes": model.classes, **model.band_facts(),
+                      "started_from": (anchor_strength, synthetic.anchor_index) if anchors else None,
+                      }  # write_patches's keywords, for the dock's Save
         ids = [c.id for c in model.classes]  # the class's labelled mean the model learnt, drawn beside the preview
         labelled = model.class_spectra[ids.index(int(class_id))] if int(class_id) in ids else None
-        start = (preview_start(len(examples), anchor_strength) if examples is not None else
-                 preview_start(0, 1.0, _why_from_noise(model, class_id, anchor_strength)))
+        name = model.class_info(class_id).name if int(class_id) in ids else ""
+        start = (preview_start(len(examples), anchor_strength, class_name=name) if examples is not None else
+                 preview_start(0, 1.0, _why_from_noise(model, anchor_strength)))
         return {"patches": synthetic.patches, "wavelengths": model.wavelengths, "title": prompt,
                 "attention": attention, "patch_file": patch_file, "clipped_share": synthetic.clipped_share(),
-                "labelled_mean": labelled, "start": start, "anchored": examples is not None}
+                "labelled_mean": labelled, "start": start, "anchored": examples is not None, "class_name": name,
+                "prompt_effect_deg": effect, "prompt_alone_mean": alone}
 
     return job
 
 
-def preview_start(examples: int, strength: float, why_noise: str = "") -> str:
+def preview_start(examples: int, strength: float, why_noise: str = "", class_name: str = "") -> str:
     """What a prompt preview's patches started from, as a clause of the preview's title: ``examples`` labelled
-    patches noised to ``strength``, or (0) noise with the prompt alone, ``why_noise`` said in brackets."""
+    patches of ``class_name`` noised to ``strength``, or (0) noise with the prompt alone, ``why_noise`` said in
+    brackets."""
     if examples:
-        which = f"one of {examples} labelled patches" if examples > 1 else "the one labelled patch"
-        return (f"each from {which} of the class the model learnt from, noised to {strength:g} and denoised towards "
-                "this prompt, as a run makes them")
-    return f"each from noise with this prompt alone{f' ({why_noise})' if why_noise else ''}"
+        kind = f"labelled {class_name.replace('_', ' ')}".rstrip()
+        which = f"{examples} of your {kind} patches" if examples > 1 else f"your one {kind} patch"
+        return f"as a run makes them: from {which}, noised to {strength:g}, then denoised with the prompt"
+    return f"from noise with the prompt alone{f' ({why_noise})' if why_noise else ''}"
 
 
-def _why_from_noise(model: Any, class_id: int, strength: float) -> str:
+def _why_from_noise(model: Any, strength: float) -> str:
     if strength >= 1:
-        return "the run dialog's anchor strength is 1, as a run then does"
+        return "the run settings' anchor strength is 1: a run starts from noise too"
     if model.example_patches is None:
-        return ("its model was saved before HyperSynth kept labelled patches with it; a run starts from your labelled "
-                "ones, nearer them")
-    return "the model kept no labelled patch of this class; a run starts from your labelled ones, nearer them"
+        return ("the last run's model was saved before HyperSynth kept labelled patches with its models; a run starts "
+                "from your labelled patches")
+    return "the model kept no labelled patch of this class; a run starts from your labelled patches"
 
 
 def remove_scratch(path: Optional[str]) -> None:

@@ -33,8 +33,9 @@ EMPTY_STATUS = "Preview a prompt to see where each word attends."  # before any 
 # nearest 860, 650 and 550 nm, each stretched 2-98 % over the patches shown together): a caller drawing another
 # composite passes its own caption.
 PATCH_CAPTION = "synthetic patch\nfrom noise\nNIR · red · green"
-PATCH_NOTE = ("Patch: synthesised from noise with the prompt alone (a run's training patches start from labelled "
-              "ones); R = NIR, G = red, B = green, stretched over the set shown (vegetation is red).")
+PATCH_NOTE = ("Patch: synthesised from noise with the prompt alone, what the prompt does (a run's training patches "
+              "start from labelled ones unless its anchor strength is 1); R = NIR, G = red, B = green, stretched over "
+              "the set shown (vegetation is red).")
 ANCHORED_CAPTION = "synthetic patch\nfrom a labelled one\nNIR · red · green"  # a preview's, started as a run's
 ANCHORED_NOTE = ("Patch: synthesised from a labelled patch noised part-way, then denoised towards the prompt, as a run "
                  "makes them; R = NIR, G = red, B = green, stretched over the set shown (vegetation is red).")

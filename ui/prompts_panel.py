@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -66,6 +67,10 @@ FINE_DETAILS: dict[str, list[str]] = {
 }
 THUMBNAIL_PX = 64  # side of a preview thumbnail on screen
 MAX_THUMBNAILS = 8  # preview patches shown at most
+# A prompt that turns patches started from labelled ones by less than this (degrees, against no prompt) is said to
+# barely change them: the demo's fast model turns its classes' own prompts 0.1-2.5° at anchor strength 0.5
+PROMPT_BARELY_DEG = 1.0
+PLOT_TITLE_PROMPT_CHARS = 32  # the prompt's characters in the plot's one-line title (a longer one is elided)
 NAME, PROMPT = range(2)  # table columns
 # The preview's place before any preview: without a synthesis model yet, and with the last run's
 PREVIEW_HINT = "Preview synthesises patches of a class's prompt once a run has trained a synthesis model."
@@ -349,13 +354,18 @@ class PromptsPanel(QWidget):
     def show_preview(self, patches: np.ndarray, wavelengths: Optional[Sequence[float]] = None,
                      title: str = "", value_title: str = PREVIEW_VALUE_TITLE,
                      patch_file: Optional[dict[str, Any]] = None, clipped_share: float = 0.0,
-                     labelled_mean: Optional[np.ndarray] = None, start: str = "") -> None:
+                     labelled_mean: Optional[np.ndarray] = None, start: str = "", class_name: str = "",
+                     prompt_effect_deg: Optional[float] = None,
+                     prompt_alone_mean: Optional[np.ndarray] = None, anchored: bool = False) -> None:
         """Show synthetic patches as false-colour thumbnails and their centre spectra, beside the class's labelled
         mean.
 
-        The title says what the patches started from (``start``): labelled patches of the class, as a run's, or noise
-        with the prompt alone. The labelled mean drawn beside them, with the spectral angle between it and the
-        patches' mean, shows how far the prompt takes them from the labels.
+        The title's first line says what was previewed and what the patches started from (``start``): labelled
+        patches of the class, as a run's, or noise with the prompt alone. The second says what the prompt does: the
+        spectral angle between the patches' mean and the labelled mean (drawn dashed), how far the prompt turned
+        patches started from labelled ones against no prompt (``prompt_effect_deg``; under
+        :data:`PROMPT_BARELY_DEG` it is said to barely change them), and the prompt alone's mean from noise (drawn
+        dotted, with its angle to the labelled mean).
 
         The spectra leave gaps where bands are missing (a synthesis model's bands are the scene's usable ones: the
         water-absorption windows are not among them) and at NaN values.
@@ -373,6 +383,12 @@ class PromptsPanel(QWidget):
                 class_spectra``), in the patches' units; None: not drawn.
             start: what the patches started from, a clause (``plugin.runs.preview_start``); "": not known (noise
                 with the prompt alone is said, as a preview's were before they could start from labelled patches).
+            class_name: the class previewed, named before the prompt; "": not named.
+            prompt_effect_deg: the mean angle between patches started from labelled ones and the same start
+                denoised without the prompt; None: not measured (patches from noise).
+            prompt_alone_mean: ``(B,)`` the mean centre spectrum of patches from noise with the prompt alone, in
+                the patches' units; None: not drawn.
+            anchored: the patches started from labelled ones (the plot's short title says so), not from noise.
         """
         patches = np.asarray(patches, dtype=np.float32)
         if patches.ndim != 4 or patches.shape[0] == 0:
@@ -398,24 +414,33 @@ class PromptsPanel(QWidget):
             warnings.simplefilter("ignore", RuntimeWarning)  # "mean of empty slice" where every patch is NaN
             mean = np.nanmean(centre, axis=0)
         plot_spectrum(self.spectra, x, mean, pen=pg.mkPen(30, 30, 140, width=2.5))
-        labelled = ""
+        labelled_mean = _one_per_band(labelled_mean, bands, "labelled_mean")
+        alone = _one_per_band(prompt_alone_mean, bands, "prompt_alone_mean")
+        facts = ["Bold: their mean" + (f", {_angle(mean, labelled_mean)} from your labels' mean (dashed orange)"
+                                       if labelled_mean is not None else "") + "."]
         if labelled_mean is not None:
-            labelled_mean = np.asarray(labelled_mean, dtype=float)
-            if labelled_mean.shape != (bands,):
-                raise ValueError(f"labelled_mean must be one value per band ({bands}); got shape "
-                                 f"{labelled_mean.shape}")
             plot_spectrum(self.spectra, x, labelled_mean, pen=pg.mkPen(230, 120, 0, width=2.5, style=Qt.DashLine))
-            angle = spectral_angle_deg(mean, labelled_mean)
-            labelled = (", your labels' mean dashed orange"
-                        + (f" ({angle:.1f}° from the patches' mean)" if np.isfinite(angle) else ""))
+        if prompt_effect_deg is not None and np.isfinite(prompt_effect_deg):
+            facts.append(f"The prompt turned them {prompt_effect_deg:.1f}° from where no prompt takes them"
+                         + (": at this anchor strength it barely changes your patches, whatever it says."
+                            if prompt_effect_deg < PROMPT_BARELY_DEG else "."))
+        if alone is not None:
+            plot_spectrum(self.spectra, x, alone, pen=pg.mkPen(150, 40, 160, width=2, style=Qt.DotLine))
+            facts.append("Dotted: the prompt alone, from noise" + (f", {_angle(alone, labelled_mean)} from your "
+                                                                  "labels' mean" if labelled_mean is not None else "")
+                         + ".")
+        if clipped_share > 0:
+            facts.append(f"Clipped into the range of the scene the model learnt: {_share(clipped_share)} of their "
+                         "values.")
         self.spectra.setLabel("bottom", "Wavelength (nm)" if wavelengths is not None else "Band")
         self._value_title = value_title
         self._fit_value_title()
-        clipped = (f" {clipped_share:.1%} of their values lay outside the range of the scene the model learnt and "
-                   "were clipped to it." if clipped_share > 0 else "")
-        start = start or "each from noise with this prompt alone"
-        self.preview_title.setText(f"{title + ': ' if title else ''}{n} synthetic patches ({p}×{p} px, {bands} bands), "
-                                   f"{start}; centre spectra below, their mean in bold{labelled}.{clipped}")
+        what = " · ".join(part for part in (class_name.replace("_", " "), f"“{title}”" if title else "") if part)
+        short = " · ".join(part for part in (class_name.replace("_", " "), f"“{_elided(title)}”" if title else "",
+                                             "as a run makes them" if anchored else "from noise") if part)
+        self.spectra.setTitle(html.escape(short), size="9pt")  # in view with the curves, where the title may not be
+        self.preview_title.setText(f"{what + ': ' if what else ''}{n} patches ({p}×{p} px, {bands} bands) "
+                                   f"{start or 'from noise with the prompt alone'}.\n{' '.join(facts)}")
         self._patch_file = dict(patch_file) if patch_file is not None else None
         self.save_button.setEnabled(self._patch_file is not None)
         self.save_button.setToolTip(SAVE_TIP if self._patch_file is not None else
@@ -427,7 +452,8 @@ class PromptsPanel(QWidget):
         fit_value_title(self.spectra, self._value_title)
 
     def _scroll_to_spectra(self) -> None:
-        """In a short dock, scroll the preview's spectra into view (they are what the analyst asked for)."""
+        """In a short dock, scroll the preview's spectra into view (they are what the analyst asked for; the plot's
+        own title says what they are, where the preview's title may lie above the view)."""
         if not sip.isdeleted(self):  # not ensureWidgetVisible: it shows only the plot's top-left corner
             # a title that wrapped to more lines moved the plot down: its layout, then the content's and the scroll
             # range, each posted by the one before
@@ -442,6 +468,7 @@ class PromptsPanel(QWidget):
             label.clear()
             label.setVisible(False)
         self.spectra.clear()
+        self.spectra.setTitle(None)
         self.spectra.addItem(self.placeholder)
         self.spectra.setLabel("bottom", "Wavelength (nm)")
         self.spectra.setLabel("left", PREVIEW_VALUE_TITLE)
@@ -502,3 +529,29 @@ class PromptsPanel(QWidget):
             self.save_preview(path, overwrite=confirmed and Path(path).exists())
         except (ValueError, OSError) as error:  # OutputExistsError is a ValueError
             self.preview_title.setText(f"Not saved: {error}")
+
+
+def _one_per_band(spectrum: Optional[np.ndarray], bands: int, name: str) -> Optional[np.ndarray]:
+    """``spectrum`` as floats, checked to hold one value per band; None stays None."""
+    if spectrum is None:
+        return None
+    spectrum = np.asarray(spectrum, dtype=float)
+    if spectrum.shape != (bands,):
+        raise ValueError(f"{name} must be one value per band ({bands}); got shape {spectrum.shape}")
+    return spectrum
+
+
+def _elided(text: str, most: int = PLOT_TITLE_PROMPT_CHARS) -> str:
+    """``text`` cut to ``most`` characters with an ellipsis, for the plot's one-line title."""
+    return text if len(text) <= most else text[:most - 1].rstrip() + "…"
+
+
+def _angle(a: np.ndarray, b: np.ndarray) -> str:
+    """The spectral angle between two spectra, as the preview says it ("12.3°"; "an unknown angle" without data)."""
+    angle = spectral_angle_deg(a, b)
+    return f"{angle:.1f}°" if np.isfinite(angle) else "an unknown angle"
+
+
+def _share(share: float) -> str:
+    """A share of values as the preview says it: "4.2 %", and "under 0.1 %" where that would read 0.0 %."""
+    return "under 0.1 %" if share < 0.0005 else f"{share:.1%}".replace("%", " %")

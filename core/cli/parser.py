@@ -481,9 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attention", action="store_true", help="also store cross-attention maps (in a .npz --out)")
     _sampling_args(p)
     p.add_argument("--anchor-strength", type=_number(0.0, 1.0, low_open=True), default=1.0,
-                   help="in (0, 1]: below 1 the patches start from the class's labelled patches kept with the model "
-                        "(4 a class) noised this far, as a run's do (0.5 there); 1 (default) = from noise with the "
-                        "prompt alone. Needs --class, or --label with one of the model's classes")
+                   help="in (0, 1]: below 1 the patches start, as a run's do, from labelled patches of the class "
+                        "(the model keeps 4 of each class) noised this far along the diffusion schedule, then "
+                        "denoised with the prompt: 0.05 gives near copies of them, 0.5 variations (a run's default); "
+                        "1 (default) = from noise with the prompt alone. Needs --class, or --prompt with --label of "
+                        "one of the model's classes")
     _run_args(p, does="sample", overwrite="replace an existing --out file", preset=False)
 
     p = sub.add_parser("bench", help="benchmark methods on the datasets available here or on your own labelled scene "

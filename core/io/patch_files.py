@@ -102,7 +102,8 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
 def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, masks: np.ndarray,
                   prompts: Sequence[str], *, wavelengths: Optional[np.ndarray], classes: Sequence[ClassInfo],
                   attention: Optional[np.ndarray] = None, overwrite: bool = False, values: str = "",
-                  fwhm: Optional[np.ndarray] = None, tokens: Optional[Sequence[Sequence[str]]] = None) -> list[Path]:
+                  fwhm: Optional[np.ndarray] = None, tokens: Optional[Sequence[Sequence[str]]] = None,
+                  started_from: Optional[tuple[float, np.ndarray]] = None) -> list[Path]:
     """Write synthetic patches in the format ``path``'s ending names (:data:`PATCH_FORMATS`), whole or not at all
     (:func:`~.write.atomic_output`); returns the files written.
 
@@ -124,6 +125,9 @@ def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, mas
         fwhm: ``(B,)`` each band's full width at half maximum (nm; the synthesis model's ``fwhm``), in the .npz and
             the mosaic's band metadata (GDAL and ENVI, as a scene's); None when the model's scene did not say. A
             spectral library's CSV has one column a band and a row a patch, so it keeps the wavelengths alone.
+        started_from: ``(anchor strength, (N,) anchor index)`` where the patches started from labelled patches kept
+            with the model: kept in the .npz as ``anchor_strength`` and ``anchor_index`` (each patch's row among its
+            class's kept patches, ``SynthesisModel.examples_of``; -1 from noise); None: not said.
 
     Raises:
         OutputExistsError: a file exists and ``overwrite`` is False.
@@ -142,7 +146,8 @@ def write_patches(path: str | Path, patches: np.ndarray, labels: np.ndarray, mas
     _refuse_existing(path, overwrite)
     with atomic_output(path, overwrite) as tmp:
         if kind == ".npz":
-            _write_npz(tmp, patches, labels, masks, prompts, wavelengths, fwhm, attention, values, tokens)
+            _write_npz(tmp, patches, labels, masks, prompts, wavelengths, fwhm, attention, values, tokens,
+                       started_from)
         elif kind == ".csv":
             _write_spectral_library(tmp, patches, labels, prompts, wavelengths, _with_labels(classes, labels, prompts),
                                     values)
@@ -172,12 +177,16 @@ def check_label(labels: "np.ndarray | int") -> None:
 
 def _write_npz(tmp: Path, patches: np.ndarray, labels: np.ndarray, masks: np.ndarray, prompts: Sequence[str],
                wavelengths: Optional[np.ndarray], fwhm: Optional[np.ndarray], attention: Optional[np.ndarray],
-               values: str, tokens: Optional[Sequence[Sequence[str]]] = None) -> None:
+               values: str, tokens: Optional[Sequence[Sequence[str]]] = None,
+               started_from: Optional[tuple[float, np.ndarray]] = None) -> None:
     """Everything in one compressed NumPy archive: what :func:`write_patches` was given, under the same names; the
     attention maps with ``attention_axes`` saying what their axes are and, given, each patch's ``tokens`` (padded
     with "") and ``n_tokens``, as a run's ``attention.npz`` keeps them."""
     arrays = {"patches": patches, "labels": labels, "masks": masks, "prompts": np.array(prompts, dtype="U200"),
               "values": np.array(values or UNKNOWN_VALUES)}
+    if started_from is not None:
+        arrays["anchor_strength"] = np.array(float(started_from[0]), dtype=np.float32)
+        arrays["anchor_index"] = np.asarray(started_from[1], dtype=np.int64)
     if wavelengths is not None:
         arrays["wavelengths"] = np.asarray(wavelengths, dtype=np.float32)
     if fwhm is not None:

@@ -401,7 +401,8 @@ def test_train_bundle_then_cli_synthesize(scene_files, tmp_path, caplog):
     assert axes.startswith("patch, layer") and f"row by row of the {side} × {side} latent grid" in axes
 
 
-def test_synthesis_can_start_from_the_labelled_patches_kept_with_the_model(augment_run, scene_files, tmp_path):
+def test_synthesis_can_start_from_the_labelled_patches_kept_with_the_model(augment_run, scene_files, tmp_path,
+                                                                           capsys):
     """A run's model keeps a few labelled patches of each class (its scene's, as read), so that a prompt preview and
     `synthesize --anchor-strength` start from them as the run starts its training patches from the labels."""
     from hypersynth.core.io.labels import read_labels
@@ -436,8 +437,16 @@ def test_synthesis_can_start_from_the_labelled_patches_kept_with_the_model(augme
             return float(np.abs(f["patches"] - anchors).mean())
 
     assert distance("near.npz") < 0.2 * distance("noise.npz")  # barely noised: the examples come back, nearly
-    assert cli_main(["synthesize", "--synthesis-model", str(out / "model_bundle"), "--class", "1", "--n", "2",
+    assert cli_main(["synthesize", "--synthesis-model", str(out / "model_bundle"), "--class", "1", "--n", "6",
                      "--anchor-strength", "0.5", "--out", str(tmp_path / "half.npz"), "--quiet"]) == 0
+    with np.load(tmp_path / "half.npz") as f:  # the file says what its patches started from
+        assert float(f["anchor_strength"]) == 0.5
+        assert f["anchor_index"].tolist() == (np.arange(6) % len(examples)).tolist()
+    with np.load(tmp_path / "noise.npz") as f:
+        assert "anchor_strength" not in f.files
+    assert cli_main(["synthesize", "--synthesis-model", str(out / "model_bundle"), "--prompt", "dry grass",
+                     "--anchor-strength", "0.5", "--out", str(tmp_path / "free.npz"), "--quiet"]) == 2
+    assert "--prompt's patches are of no class without --label: add --label N" in capsys.readouterr().err
     with pytest.raises(ValueError, match=r"label 0 is none of the model's classes \(1 \("):
         synthesize_to_file(out / "model_bundle", tmp_path / "free.npz", prompt="dry grass", n=1, anchor_strength=0.5)
     model.example_patches = model.example_class_ids = None  # as a model saved before they were kept

@@ -41,6 +41,11 @@ def test_patches_that_look_like_another_class_are_warned_of():
     assert check.nearer_other == {"tree": 8} and check.unlike
     assert "8 of 8 lie nearer another class's labelled mean (spectral angle) (tree: 8): they do not look like " \
            "water. They were sampled from noise with the prompt alone" in check.sentence()
+    anchored = compare_to_labelled(_model(), _patches(TREE), 1, anchored=True)  # started from labelled water
+    assert anchored.sentence().endswith("they do not look like water, though they started from its labelled "
+                                        "patches: the prompt took them away, so do not take these as training data "
+                                        "as they are (a prompt nearer what the labels show, or a lower anchor "
+                                        "strength, keeps them nearer; a run also drops those nearer another class)")
     bright = compare_to_labelled(_model(), _patches(WATER * 7), 1)  # the right shape, seven times as bright
     assert bright.nearer_other == {} and bright.unlike and re.search(r"and 7\.0\d × as bright", bright.sentence())
 

@@ -443,17 +443,23 @@ def test_augment_run_then_prompt_preview_in_the_dock(qgis_iface, qgis_processing
         model = SynthesisModel.load(plugin.last_bundle)  # the class's labelled mean is drawn beside the preview
         np.testing.assert_allclose(shown[0]["labelled_mean"], model.class_spectra[0])
         kept = len(model.examples_of(1))  # started as a run's: from the class's labelled patches kept with the model
-        assert shown[0]["anchored"] and shown[0]["start"] == preview_start(kept, MethodSettings.anchor_strength)
-        assert "as a run makes them" in plugin.dock.prompts_panel.preview_title.text()
+        name = model.class_info(1).name
+        assert shown[0]["anchored"] and shown[0]["class_name"] == name
+        assert shown[0]["start"] == preview_start(kept, MethodSettings.anchor_strength, class_name=name)
+        assert np.isfinite(shown[0]["prompt_effect_deg"]) and shown[0]["prompt_alone_mean"].shape == (model.bands,)
+        said = plugin.dock.prompts_panel.preview_title.text()
+        assert "as a run makes them" in said and "The prompt turned them" in said and "Dotted: the prompt alone" in said
         assert ANCHORED_NOTE in plugin.dock.attention_dock().status.text()  # its patch too, under its maps
         noise = preview_job(plugin.last_bundle, 1, "bare soil", device="cpu", anchor_strength=1.0)(NULL_REPORTER)
         assert not noise["anchored"] and noise["start"] == preview_start(
-            0, 1.0, "the run dialog's anchor strength is 1, as a run then does")
+            0, 1.0, "the run settings' anchor strength is 1: a run starts from noise too")
+        assert noise["prompt_effect_deg"] is None and noise["prompt_alone_mean"] is None  # its patches are that
         model.example_patches = model.example_class_ids = None  # a model saved before it kept labelled patches
         model.save(tmp_path / "older")
         older = preview_job(str(tmp_path / "older"), 1, "bare soil", device="cpu")(NULL_REPORTER)
-        assert not older["anchored"] and "its model was saved before HyperSynth kept labelled patches" in older["start"]
-        assert len(plugin.dock.prompts_panel.spectra.getPlotItem().listDataItems()) == 6
+        assert not older["anchored"] and "the last run's model was saved before HyperSynth kept labelled patches" in \
+            older["start"]
+        assert len(plugin.dock.prompts_panel.spectra.getPlotItem().listDataItems()) == 7  # + the prompt alone's mean
         attention = shown[0]["attention"]
         assert attention is not None and attention["attention"].shape[-1] == len(attention["tokens"])
         h, w = attention["latent_hw"]

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from hypersynth.core.tokens import word_tokens
-from hypersynth.ui.attention_dock import (ALL_LAYERS, ANCHORED_CAPTION, ANCHORED_NOTE, MIN_SPAN, NO_CLIP_MAPS, PREVIEW, RUN,
-                                         AttentionDock)
+from hypersynth.ui.attention_dock import (ALL_LAYERS, ANCHORED_CAPTION, ANCHORED_NOTE, MIN_SPAN, NO_CLIP_MAPS,
+                                         PREVIEW, RUN, AttentionDock)
 
 TOKENS = ["<start_of_text>", "corn</w>", "field</w>", ",</w>", "early</w>", "growth</w>", "<end_of_text>", "!", "!"]
 LATENT_HW = (4, 4)
@@ -35,7 +35,8 @@ def test_one_panel_per_word_and_layer_switch_changes_the_image(keep, screenshot)
     assert titles[1:] == ["corn", "field", "early", "growth"]
     assert "synthetic patch" in titles[0] and "from noise" in titles[0] and "NIR" in titles[0]  # what it is
     assert "R = NIR, G = red, B = green" in dock.status.text()
-    assert "synthesised from noise with the prompt alone (a run's training patches start from labelled ones)" in \
+    assert "synthesised from noise with the prompt alone, what the prompt does (a run's training patches start " \
+           "from labelled ones unless its anchor strength is 1)" in \
         dock.status.text()  # not the patches the classifier learnt from
     corn = dock.images[0].get_array()
     assert corn.shape == (16, 16)  # latent 4x4 upsampled to the 16x16 patch

@@ -171,12 +171,15 @@ def test_prompts_panel_templates_and_preview(keep, classes, screenshot):
     base = np.linspace(0.05, 0.5, BANDS)[None, :, None, None]
     weights = np.linspace(-0.05, 0.08, BANDS)[None, :, None, None]  # texture shows differently per band
     patches = (base + weights * texture + rng.normal(0, 0.005, (5, BANDS, 9, 9))).astype(np.float32)
-    panel.show_preview(patches, WAVELENGTHS, title="corn", start=preview_start(4, 0.5))  # as a preview starts them
-    assert "each from one of 4 labelled patches of the class" in panel.preview_title.text()
+    panel.show_preview(patches, WAVELENGTHS, title="corn, early growth", start=preview_start(4, 0.5, class_name="corn"),
+                       class_name="corn", labelled_mean=patches[:, :, 4, 4].mean(axis=0) * 1.1,
+                       prompt_effect_deg=2.4, prompt_alone_mean=patches[0, :, 4, 4] * 0.8)  # as a preview shows one
+    assert panel.preview_title.text().startswith("corn · “corn, early growth”: 5 patches (9×9 px, 16 bands) as a run "
+                                                 "makes them: from 4 of your labelled corn patches, noised to 0.5")
     shown = [t for t in panel.thumbnails if t.isVisibleTo(panel)]
     assert len(shown) == 5 and not shown[0].pixmap().isNull()
     curves = panel.spectra.getPlotItem().listDataItems()
-    assert len(curves) == 6  # 5 centre spectra + their mean
+    assert len(curves) == 8  # 5 centre spectra + their mean, the labels' mean and the prompt alone's
     assert panel.placeholder not in panel.spectra.getPlotItem().items
     np.testing.assert_allclose(curves[0].getData()[1], patches[0, :, 4, 4], rtol=1e-6)
     with pytest.raises(ValueError, match="wavelengths"):

@@ -68,18 +68,33 @@ def test_a_preview_is_drawn_beside_the_labelled_mean_and_says_what_it_started_fr
     angle = spectral_angle_deg(np.nanmean(patches[:, :, 3, 3], axis=0), labelled)
     assert angle > 20
     title = panel.preview_title.text()
-    assert title.startswith("calm water: 4 synthetic patches (7×7 px, 103 bands), each from noise with this prompt "
-                            "alone; centre spectra below")  # not said by the caller: what previews did before
-    assert f"your labels' mean dashed orange ({angle:.1f}° from the patches' mean)." in title
-    start = preview_start(3, 0.5)  # what the plugin's preview job says of patches started as a run's
-    panel.show_preview(patches, USABLE, title="calm water", labelled_mean=labelled, start=start)
-    assert panel.preview_title.text().startswith(
-        "calm water: 4 synthetic patches (7×7 px, 103 bands), each from one of 3 labelled patches of the class the "
-        "model learnt from, noised to 0.5 and denoised towards this prompt, as a run makes them; centre spectra")
-    why = "the run dialog's anchor strength is 1, as a run then does"
-    assert preview_start(0, 1.0, why) == f"each from noise with this prompt alone ({why})"
-    assert preview_start(1, 0.3).startswith("each from the one labelled patch of the class the model learnt from, "
-                                            "noised to 0.3")
+    assert title == (f"“calm water”: 4 patches (7×7 px, 103 bands) from noise with the prompt alone.\nBold: their "
+                     f"mean, {angle:.1f}° from your labels' mean (dashed orange).")  # the caller said no more
+
+    # as the plugin's preview job shows patches started as a run's: what the prompt does there is said
+    start = preview_start(3, 0.5, class_name="open_water")
+    alone = np.linspace(0.05, 0.4, len(USABLE))  # the prompt alone, from noise: vegetation-like, far from the labels
+    panel.show_preview(patches, USABLE, title="fresh snow on a glacier", labelled_mean=labelled, start=start,
+                       class_name="open_water", prompt_effect_deg=0.4, prompt_alone_mean=alone,
+                       clipped_share=0.0003)
+    first, second = panel.preview_title.text().split("\n")
+    assert first == ("open water · “fresh snow on a glacier”: 4 patches (7×7 px, 103 bands) as a run makes them: "
+                     "from 3 of your labelled open water patches, noised to 0.5, then denoised with the prompt.")
+    assert second == (f"Bold: their mean, {angle:.1f}° from your labels' mean (dashed orange). The prompt turned them "
+                      "0.4° from where no prompt takes them: at this anchor strength it barely changes your patches, "
+                      "whatever it says. Dotted: the prompt alone, from noise, "
+                      f"{spectral_angle_deg(alone, labelled):.1f}° from your labels' mean. Clipped into the range of the scene the model learnt: under 0.1 % of "
+                      "their values.")
+    dotted = panel.spectra.getPlotItem().listDataItems()[-1]
+    assert dotted.opts["pen"].style() == Qt.DotLine
+    y = dotted.getData()[1]
+    np.testing.assert_allclose(y[np.isfinite(y)], alone)  # with a gap at the missing bands
+    panel.show_preview(patches, USABLE, title="calm water", start=start, prompt_effect_deg=3.0)
+    assert "The prompt turned them 3.0° from where no prompt takes them." in panel.preview_title.text()
+    why = "the run settings' anchor strength is 1: a run starts from noise too"
+    assert preview_start(0, 1.0, why) == f"from noise with the prompt alone ({why})"
+    assert preview_start(1, 0.3, class_name="water") == ("as a run makes them: from your one labelled water patch, "
+                                                         "noised to 0.3, then denoised with the prompt")
     with pytest.raises(ValueError, match="one value per band"):
         panel.show_preview(patches, USABLE, labelled_mean=labelled[:-1])
 
@@ -205,7 +220,7 @@ def test_the_hint_says_whether_a_model_is_there_to_preview_from(keep, classes):
     assert panel.preview_title.text() == PREVIEW_READY_HINT
     panel.show_preview(_patches(), USABLE, title="corn")
     panel.set_model_ready(True)  # a later run: the preview stays
-    assert panel.preview_title.text().startswith("corn: 4 synthetic patches")
+    assert panel.preview_title.text().startswith("“corn”: 4 patches")
     panel.clear_preview()
     assert panel.preview_title.text() == PREVIEW_READY_HINT
     panel.set_model_ready(False)  # the project closed: no model
@@ -217,8 +232,8 @@ def test_a_preview_says_how_much_of_it_was_clipped_into_the_scene_range(keep):
     preview says how many, so a flat stretch of spectrum is not taken for the scene's."""
     panel = keep(PromptsPanel(), 520, 700)
     panel.show_preview(_patches(), USABLE, title="corn", clipped_share=0.0325)
-    assert panel.preview_title.text().endswith("3.2% of their values lay outside the range of the scene the model "
-                                               "learnt and were clipped to it.")
+    assert panel.preview_title.text().endswith("Clipped into the range of the scene the model learnt: 3.2 % of their "
+                                               "values.")
     panel.show_preview(_patches(), USABLE, title="corn")
     assert "clipped" not in panel.preview_title.text()
 
