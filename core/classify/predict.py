@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
@@ -14,6 +15,8 @@ from ..pixel_mask import PixelMask
 from ..progress import NULL_REPORTER, Reporter
 from .base import Classifier
 from .spatial import kernel_radius, smooth_probabilities
+
+log = logging.getLogger("hypersynth")
 
 # read_window(row0, row1, col0, col1) -> (B, row1 - row0, col1 - col0) float32, NaN where nodata.
 WindowReader = Callable[[int, int, int, int], np.ndarray]
@@ -298,12 +301,20 @@ def _tile_predictions(classifier: Classifier, read: WindowReader, valid: "Option
     if expect_margin is not None:  # a file reader keeps the edges of what it decodes for the next tiles' halos
         expect_margin(p // 2 + s)
     tiles = _tiles(height, width, tile_size)
+    unscored = 0  # pixels the classifier gave no finite probabilities (left unclassified, said at the end)
     for t, (r0, r1, c0, c1) in enumerate(tiles):
         reporter.check()
         region = (max(r0 - s, 0), min(r1 + s, height), max(c0 - s, 0), min(c1 + s, width))
         proba, region_valid = _region_probabilities(
             classifier, read, valid, region, (height, width), p, k, batch_size,
             reporter.sub(t / len(tiles), (t + 1) / len(tiles)), stage)  # (K, h', w'), (h', w')
+        # a NaN or inf probability (an extreme value the classifier's standardisation overflowed on) would be
+        # argmax's class with no confidence, and the smoothing would spread it: such a pixel is left unclassified
+        broken = region_valid & ~np.isfinite(proba).all(axis=0)  # (h', w')
+        if broken.any():
+            region_valid = region_valid & ~broken
+            proba = np.where(broken, 0.0, proba)
+            unscored += int(broken[r0 - region[0]:r1 - region[0], c0 - region[2]:c1 - region[2]].sum())
         if sigma > 0:
             proba = smooth_probabilities(proba, region_valid, sigma)
         crop = (slice(r0 - region[0], r1 - region[0]), slice(c0 - region[2], c1 - region[2]))
@@ -319,6 +330,11 @@ def _tile_predictions(classifier: Classifier, read: WindowReader, valid: "Option
         entropy[tile_valid] = np.clip(entr(pixel_proba).sum(axis=1) / np.log(k), 0.0, 1.0) if k > 1 else 0.0
         reporter.progress((t + 1) / len(tiles), stage)
         yield PredictedTile(r0, c0, class_index, confidence, entropy, tile_proba)
+    if unscored:
+        log.warning("%s left unclassified: the classifier gave %s no finite class probabilities (values far outside "
+                    "those it learnt, such as an undeclared fill value; declare it as the scene's no-data value, or "
+                    "leave out the bands that hold it)", "1 pixel was" if unscored == 1 else f"{unscored} pixels were",
+                    "it" if unscored == 1 else "them")
 
 
 def _region_probabilities(classifier: Classifier, read: WindowReader, valid: "Optional[np.ndarray | PixelMask]",

@@ -87,6 +87,31 @@ def test_border_pixels_are_classified_and_invalid_pixels_are_marked():
     assert set(np.unique(labels[valid])) <= {10, 20, 30} and (labels[~valid] == 0).all()
 
 
+class OverflowingClassifier(ToyPatchClassifier):
+    """The toy classifier whose probabilities turn NaN where the patch's centre holds an extreme value (a classifier
+    standardising an undeclared float fill of -3.4e38 overflows so)."""
+
+    def predict_proba(self, samples: np.ndarray) -> np.ndarray:
+        proba = super().predict_proba(np.clip(samples, 0, 1))
+        centre = self.patch_size // 2
+        proba[np.abs(samples[:, 0, centre, centre]) > 1e30] = np.nan
+        return proba
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 1.0])
+def test_pixels_without_finite_probabilities_are_left_unclassified_and_said(caplog, smoothing):
+    """A NaN probability was argmax's class with no confidence, and the smoothing spread it over its neighbours."""
+    cube, valid = scene(2)
+    cube[:, 20, 30] = -3.4e38  # an undeclared fill value in one pixel
+    with caplog.at_level("WARNING", logger="hypersynth"):
+        pred = predict_scene(OverflowingClassifier(5), cube, valid, tile_size=16, smoothing=smoothing)
+    assert pred.class_index[20, 30] == -1 and np.isnan(pred.confidence[20, 30])
+    others = valid.copy()
+    others[20, 30] = False
+    assert (pred.class_index[others] >= 0).all() and np.isfinite(pred.confidence[others]).all()  # none spread
+    assert "1 pixel was left unclassified: the classifier gave it no finite class probabilities" in caplog.text
+
+
 def test_nodata_neighbours_are_filled_with_the_patch_mean():
     """Whatever value a nodata pixel holds (0, NaN, garbage), the prediction is the same."""
     cube, valid = scene(2)
