@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -19,6 +20,8 @@ SCENE_NODATA = -9999.0  # written into every band of an invalid pixel
 CONFIDENCE_NODATA = -1.0  # written where a pixel is unclassified (NaN confidence)
 GTIFF_OPTIONS = {"TILED": "YES", "COMPRESS": "DEFLATE", "BIGTIFF": "IF_SAFER"}  # creation options for every output
 PAM_SIDECAR = ".aux.xml"  # where GDAL keeps what a GeoTIFF cannot hold (RAT, category names)
+
+log = logging.getLogger("hypersynth")
 
 
 @contextmanager
@@ -55,6 +58,8 @@ def atomic_output(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if staging.exists():  # a file still open (Windows) or a permission: said, so it can be removed by hand
+            log.warning("could not remove the unfinished output folder %s; delete it by hand", staging)
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -196,11 +201,15 @@ def confidence_raster(path: str | Path, shape: tuple[int, int], *, transform: Se
             if (uncertainty is None) != (len(layers) == 1):
                 raise ValueError("give the uncertainty exactly when the confidence raster has its band")
             tiles = [confidence] if uncertainty is None else [confidence, uncertainty]
-            for i, (values, (name, _)) in enumerate(zip(tiles, layers)):
-                ds.GetRasterBand(i + 1).WriteArray(_unit_interval(np.asarray(values), name), col0, row0)
-            ds.FlushCache()  # else GDAL's block cache keeps every written tile: memory would grow with the scene
+            _write_tile(ds, tmp, [_unit_interval(np.asarray(values), name) for values, (name, _) in zip(tiles, layers)],
+                        row0, col0)
 
-        yield write
+        band = None
+        try:
+            yield write
+        except BaseException:
+            ds = None  # closed before its folder is removed (Windows cannot delete an open file)
+            raise
         ds.FlushCache()
         ds = None  # GDAL finishes the file when the last reference goes
         _check_written(tmp)
@@ -262,10 +271,13 @@ def categorical_raster(path: str | Path, classes: list[ClassInfo], shape: tuple[
             if unknown:
                 raise ValueError(f"the {description} map holds values {unknown[:10]} that are not among the classes "
                                  f"{sorted(ids)}; pass a ClassInfo for every value (0 = {zero_name})")
-            ds.GetRasterBand(1).WriteArray(values.astype(np_type), col0, row0)
-            ds.FlushCache()  # else GDAL's block cache keeps every written tile: memory would grow with the scene
+            _write_tile(ds, tmp, [values.astype(np_type)], row0, col0)
 
-        yield write
+        try:
+            yield write
+        except BaseException:
+            ds = None  # closed before its folder is removed (Windows cannot delete an open file)
+            raise
         ds.FlushCache()
         ds = None  # GDAL finishes the file (and its .aux.xml) when the last reference goes
         _check_written(tmp)
@@ -358,11 +370,14 @@ def probability_raster(path: str | Path, classes: Sequence[ClassInfo], shape: tu
             if proba.ndim != 3 or proba.shape[0] != k:
                 raise ValueError(f"expected ({k}, h, w) probabilities; got {proba.shape}")
             values = np.where(np.isnan(proba), CONFIDENCE_NODATA, proba).astype(np.float32)
-            for i in range(k):
-                ds.GetRasterBand(i + 1).WriteArray(values[i], col0, row0)
-            ds.FlushCache()  # else GDAL's block cache keeps every written tile: memory would grow with the scene
+            _write_tile(ds, tmp, list(values), row0, col0)
 
-        yield write
+        band = None
+        try:
+            yield write
+        except BaseException:
+            ds = None  # closed before its folder is removed (Windows cannot delete an open file)
+            raise
         ds.FlushCache()
         ds = None  # GDAL finishes the file when the last reference goes
         _check_written(tmp)
@@ -384,6 +399,20 @@ def _create_gtiff(tmp: Path, shape: tuple[int, int], gdal_type: int, extra: list
     if crs_wkt:
         ds.SetProjection(crs_wkt)
     return ds
+
+
+def _write_tile(ds: Any, tmp: Path, bands: Sequence[np.ndarray], row0: int, col0: int) -> None:
+    """Write one tile's ``(h, w)`` array of each band (1, 2, ...) at ``(row0, col0)`` and flush it to the file, failing
+    at once where GDAL reports an error: a scene tile read between two writes resets GDAL's error state, so an
+    error of one tile would be gone by the file's close."""
+    from osgeo import gdal
+
+    gdal.ErrorReset()
+    for i, values in enumerate(bands):
+        if ds.GetRasterBand(i + 1).WriteArray(values, col0, row0) != gdal.CE_None:
+            raise OSError(f"GDAL could not write {tmp.name}: {gdal.GetLastErrorMsg() or 'no reason given'}")
+    ds.FlushCache()  # else GDAL's block cache keeps every written tile: memory would grow with the scene
+    _check_written(tmp)
 
 
 def _check_written(tmp: Path) -> None:

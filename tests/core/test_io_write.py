@@ -1,6 +1,9 @@
 """write_scene / write_class_map / write_confidence / atomic_output: exact round trips and safe replacement."""
 
+import gc
+import weakref
 import xml.etree.ElementTree as ET
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -271,3 +274,82 @@ def test_maps_written_a_tile_at_a_time_refuse_a_bad_tile_and_leave_no_file(tmp_p
         with confidence_raster(tmp_path / "conf.tif", (4,), transform=GRID, crs_wkt=None):
             pass
     assert sorted(p.name for p in tmp_path.iterdir()) == ["map.qml", "map.tif", "map.tif.aux.xml"]
+
+
+class _Band:
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+    def WriteArray(self, values, col0, row0):  # noqa: N802 (GDAL's name)
+        if self.code != gdal.CE_None:
+            gdal.Error(gdal.CE_Failure, 1, "Access window out of range")
+        return self.code
+
+
+class _Dataset:
+    """A GDAL dataset stand-in whose band write or cache flush fails as a full disk makes GDAL's fail."""
+
+    def __init__(self, write_code: int = gdal.CE_None, flush_fails: bool = False) -> None:
+        self.band, self.flush_fails = _Band(write_code), flush_fails
+
+    def GetRasterBand(self, index):  # noqa: N802
+        return self.band
+
+    def FlushCache(self):  # noqa: N802
+        if self.flush_fails:  # GDAL reports it in its error state only; its FlushCache returns nothing to check
+            gdal.Error(gdal.CE_Failure, 1, "TIFFWriteEncodedTile failed")
+
+
+@contextmanager
+def _quiet_gdal():
+    gdal.PushErrorHandler("CPLQuietErrorHandler")
+    try:
+        yield
+    finally:
+        gdal.PopErrorHandler()
+        gdal.ErrorReset()
+
+
+def test_a_tile_gdal_fails_to_write_is_refused_at_once_naming_its_file(tmp_path):
+    """A tile's write error was checked only at the file's close, and a tile read between (which resets GDAL's error
+    state) let a damaged map through in a streamed run (code review)."""
+    from hypersynth.core.io.write import _write_tile
+
+    tile = [np.zeros((2, 2), np.float32)]
+    _write_tile(_Dataset(), tmp_path / "fine.tif", tile, 0, 0)  # nothing to say
+    with _quiet_gdal(), pytest.raises(OSError, match=r"^GDAL could not write confidence\.tif: TIFFWriteEncoded"):
+        _write_tile(_Dataset(flush_fails=True), tmp_path / "confidence.tif", tile, 0, 0)
+    with _quiet_gdal(), pytest.raises(OSError, match=r"^GDAL could not write map\.tif: Access window out of"):
+        _write_tile(_Dataset(write_code=gdal.CE_Failure), tmp_path / "map.tif", tile, 0, 0)
+
+
+def test_a_failed_tiled_write_closes_its_file_before_removing_its_folder(tmp_path, monkeypatch):
+    """The writers held the file open while the unfinished folder was removed: Windows cannot delete it, and the
+    `.partial` folder stayed (code review)."""
+    from hypersynth.core.io import write as write_module
+
+    opened, closed_first = [], []
+    create, rmtree = write_module._create_gtiff, write_module.shutil.rmtree
+
+    def remember(*args, **kwargs):
+        ds = create(*args, **kwargs)
+        opened.append(weakref.ref(ds))
+        return ds
+
+    def remove(path, **kwargs):
+        gc.collect()
+        closed_first.append(all(ref() is None for ref in opened))
+        rmtree(path, **kwargs)
+
+    monkeypatch.setattr(write_module, "_create_gtiff", remember)
+    monkeypatch.setattr(write_module.shutil, "rmtree", remove)
+    for writer, tile in ((write_module.categorical_raster(tmp_path / "map.tif", CLASSES, (2, 3), transform=GRID,
+                                                          crs_wkt=None), np.array([[1, 2], [0, 1]])),
+                         (write_module.confidence_raster(tmp_path / "conf.tif", (2, 3), transform=GRID, crs_wkt=None,
+                                                         uncertainty=False), np.full((2, 2), 0.5, np.float32))):
+        with pytest.raises(RuntimeError, match="cancelled"):
+            with writer as write:
+                write(0, 0, tile)
+                raise RuntimeError("cancelled")
+    assert closed_first == [True, True]  # each file closed before its folder went
+    assert list(tmp_path.iterdir()) == []
