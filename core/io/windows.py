@@ -14,6 +14,9 @@ from ..progress import NULL_REPORTER, Reporter
 from .read import envi_data_file, invalid_values, opened_quietly, physical_values, raster_units, uses_a_mask_band
 
 FULL_BLOCKS = 2  # decoded file blocks kept whole: the tile's own and the next one along its row
+# Files whose blocks are wider than this are read window by window, never by their blocks: a block a scene wide (a
+# strip of an ENVI file or an untiled GeoTIFF) kept as edges would hold rows of the whole scene's width per tile
+MAX_CACHED_BLOCK_WIDTH = 1024
 PIXEL_TILE = 256  # side of the squares a few pixels' spectra are read by (one window per square holding some)
 
 
@@ -31,7 +34,9 @@ class RasterWindowReader:
     for the few halo rows a window takes from it, so a window of a 256-pixel tile with a 4-pixel halo decoded nine
     blocks (six times the file's decoding over a scene), and now each block is decoded about twice. Memory: two
     whole blocks and the edges of two rows of blocks (``B · (2 · bh · bw + 8 · margin · W)`` floats for blocks of
-    ``bh × bw`` in a scene ``W`` wide), never the scene.
+    ``bh × bw`` in a scene ``W`` wide), never the scene. A file whose blocks are wider than
+    :data:`MAX_CACHED_BLOCK_WIDTH` (strips a scene wide: ENVI, untiled GeoTIFF) is read window by window instead,
+    as its blocks' edges would be rows of the scene's whole width.
     """
 
     path: str  # raster file (GeoTIFF, ENVI, ... anything GDAL reads)
@@ -65,8 +70,9 @@ class RasterWindowReader:
 
     def expect_margin(self, margin: int) -> None:
         """The windows to come reach ``margin`` pixels past their tiles: read by blocks, keeping edges this wide
-        (0: read each window straight, as a window that needs no neighbour decodes no block twice)."""
-        self._margin = max(0, int(margin))
+        (0: read each window straight, as a window that needs no neighbour decodes no block twice; so are files
+        of blocks wider than :data:`MAX_CACHED_BLOCK_WIDTH`)."""
+        self._margin = max(0, int(margin)) if self._block[1] <= MAX_CACHED_BLOCK_WIDTH else 0
         self._whole.clear()
         self._edges.clear()
 

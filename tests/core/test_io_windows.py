@@ -49,6 +49,31 @@ def test_windows_read_by_blocks_with_kept_edges_are_the_scene_as_read_whole(scen
         assert np.array_equal(blocks(*window), plain(*window), equal_nan=True)
 
 
+def test_a_file_of_scene_wide_strips_is_read_window_by_window(tmp_path, monkeypatch):
+    """An ENVI file's blocks are single rows a scene wide: kept as edges, each tile row's window held two copies of
+    rows of the whole scene's width (a reviewer measured 22 MiB of a 24 MiB scene): such files are read window by
+    window instead, memory bounded by the window."""
+    from hypersynth.core.io import windows
+
+    monkeypatch.setattr(windows, "MAX_CACHED_BLOCK_WIDTH", 32)  # this scene's 58-pixel rows stand for wide strips
+    rng = np.random.default_rng(1)
+    raw = rng.integers(0, 10_000, size=(5, 40, 58)).astype(np.int16)
+    path = tmp_path / "strips.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=58, height=40, count=5, dtype=raw.dtype, nodata=-1,
+                       tiled=False, blockysize=1, transform=from_origin(0, 0, 30, 30), crs="EPSG:32633") as dst:
+        dst.write(raw)
+    reader, plain = raster_window_reader(path), raster_window_reader(path)
+    assert reader._block == (1, 58)
+    reader.expect_margin(4)
+    for window in ((0, 20, 0, 24), (12, 36, 20, 48), (32, 40, 40, 58)):
+        assert np.array_equal(reader(*window), plain(*window), equal_nan=True)
+    assert reader.decoded == 0 and not reader._edges  # nothing kept between windows
+    tiled = raster_window_reader(_tiled(tmp_path / "tiled.tif", raw))
+    tiled.expect_margin(4)
+    tiled(0, 20, 0, 24)
+    assert tiled.decoded > 0  # blocks narrower than the limit are still read by their blocks
+
+
 def test_a_window_reader_reads_only_the_bands_asked_for(scene_file):
     reader = raster_window_reader(scene_file, [2, 5])
     assert reader.shape == (2, 45, 58)
