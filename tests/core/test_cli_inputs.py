@@ -171,7 +171,7 @@ def test_run_bench_runs_the_datasets_it_is_given_and_warns_of_those_not_here(tmp
      "argument --n: expected a whole number of at least 1"),
     (["synthesize", "--bundle", "b", "--class", "1", "--out", ""], "argument --out: is empty"),
     (["synthesize", "--bundle", "b", "--class", "1", "--out", "p.npz", "--anchor-strength", "7"],
-     "unrecognized arguments: --anchor-strength"),  # it does nothing there (7.): not offered
+     "argument --anchor-strength: expected a number in (0, 1]"),  # it starts patches from kept labelled ones
     (["classify", "--model", "m", "--scene", "s.tif", "--out", ""], "argument --out: is empty"),
     (["synthesize", "--bundle", "b", "--prompt", " ", "--out", "p.npz"],
      "argument --prompt: expected words describing the patches, e.g. 'asphalt road'; got an empty prompt"),
@@ -330,10 +330,11 @@ def test_each_command_offers_only_its_options_each_explained(capsys):
     assert "--preset" not in classify and "--seed" not in classify and "where to train" not in classify
     synthesize = _help(capsys, "synthesize")
     assert "model_bundle folder" in synthesize and "where to sample" in synthesize
-    for option in ("--preset", "--patch-size", "--synthetic-per-class", "--balance-rate", "--anchor-strength",
+    for option in ("--preset", "--patch-size", "--synthetic-per-class", "--balance-rate",
                    "--pseudo-labels", "--pseudo-labeller", "--pseudo-rule", "--spatial-smoothing",
                    "--diffusion-features", "--synthetic-weight"):
         assert option not in synthesize
+    assert "--anchor-strength" in synthesize and "0.05 gives near copies of them" in synthesize  # it acts there
     assert "$HYPERSYNTH_DATA_DIR" in _help(capsys, "datasets")
     bench_help = _help(capsys, "bench")
     for text in ("--preset {tiny,fast,full} model size", "--device {auto,cpu,cuda,cuda:N} where to train and predict",
