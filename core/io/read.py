@@ -624,10 +624,20 @@ def invalid_values(raw: np.ndarray, nodata: Sequence[Optional[float]], masks: Op
     invalid = ~np.isfinite(raw) if raw.dtype.kind == "f" else np.zeros(raw.shape, dtype=bool)
     for b, nd in enumerate(nodata):
         if nd is not None and not math.isnan(nd):
-            invalid[b] |= raw[b] == nd
+            invalid[b] |= raw[b] == _in_band_type(nd, raw.dtype)
     if masks is not None:
         invalid |= masks == 0
     return invalid
+
+
+def _in_band_type(nodata: float, dtype: np.dtype) -> float:
+    """A band's no-data value as the band's pixels hold it: an ENVI header's ``-3.4e+38`` is a double the float32 fill
+    value (``-3.4000000e+38`` rounded) never equals, so a float band compares with the value rounded to its type."""
+    if dtype.kind != "f" or not np.isfinite(nodata):
+        return nodata
+    with np.errstate(over="ignore"):
+        rounded = dtype.type(nodata)
+    return float(rounded) if np.isfinite(rounded) else nodata  # beyond the type's range: no pixel holds it
 
 
 def physical_values(raw: np.ndarray, invalid: np.ndarray, scales: np.ndarray, offsets: np.ndarray) -> np.ndarray:

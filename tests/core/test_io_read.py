@@ -143,6 +143,25 @@ def test_wavelengths_from_band_descriptions(tmp_path):
     assert scene.band_names[0] == "band 1 (0.4 µm)"
 
 
+@pytest.mark.parametrize("written", ["-3.4e+38", "-3.40282347e+38"])
+def test_a_float_fill_value_written_in_the_header_at_double_precision_is_no_data(tmp_path, written):
+    """ENVI's float32 fill of -3.4e+38 never equalled the header's value read as a double: the fill pixels were
+    valid data at -3.4e38, learnt from and classified (code review)."""
+    from hypersynth.core.io.read import read_scene_layout
+    from hypersynth.core.io.windows import raster_window_reader
+
+    cube = np.random.default_rng(0).random((12, 4, 5)).astype("<f4")
+    cube[:, 0, 0] = np.float32(float(written))
+    cube.tofile(tmp_path / "fill.img")
+    (tmp_path / "fill.hdr").write_text("ENVI\nsamples = 5\nlines = 4\nbands = 12\nheader offset = 0\ndata type = 4\n"
+                                       f"interleave = bsq\nbyte order = 0\ndata ignore value = {written}\n")
+    scene = read_scene(tmp_path / "fill.hdr")
+    assert not scene.valid[0, 0] and scene.valid.sum() == 19
+    assert not read_scene_layout(tmp_path / "fill.hdr").valid[0, 0]
+    window = raster_window_reader(tmp_path / "fill.hdr")(0, 2, 0, 2)
+    assert np.isnan(window[:, 0, 0]).all() and np.isfinite(window[:, 1, 1]).all()
+
+
 def _write_envi(folder: Path, stem: str, header_name: str, data_suffix: str):
     rng = np.random.default_rng(1)
     bands, rows, cols = 11, 4, 6
