@@ -441,15 +441,22 @@ def _read_raster(path: Path, ds: Any, scene: Scene, classes: Optional[list[Class
     transform = ds.GetGeoTransform(can_return_null=True)  # also loads GDAL's .aux.xml (category names)
     wkt = ds.GetProjection()
     shape = (ds.RasterYSize, ds.RasterXSize)
-    if scene.crs_wkt and wkt:
-        mine, theirs = osr.SpatialReference(), osr.SpatialReference()
+    # a raster that lost its CRS (its .prj or .aux.xml left behind) still says where its pixels lie: placed by it
+    located = transform is not None and tuple(transform) not in (PIXEL_GRID_GDAL, (0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+    if scene.crs_wkt and (wkt or located):
+        mine = osr.SpatialReference()
         mine.ImportFromWkt(scene.crs_wkt)
-        theirs.ImportFromWkt(wkt)
-        if not mine.IsSame(theirs):
-            raise LabelReadError(
-                f"{path.name} is in {_crs_name(theirs)} but the {_grid()} is in {_crs_name(mine)}; reproject the "
-                f"labels onto the {_grid()}'s grid (e.g. gdalwarp -t_srs {_crs_argument(mine)} -te {_te(scene)} -ts "
-                f"{cols} {rows} -r near)")
+        if wkt:
+            theirs = osr.SpatialReference()
+            theirs.ImportFromWkt(wkt)
+            if not mine.IsSame(theirs):
+                raise LabelReadError(
+                    f"{path.name} is in {_crs_name(theirs)} but the {_grid()} is in {_crs_name(mine)}; reproject the "
+                    f"labels onto the {_grid()}'s grid (e.g. gdalwarp -t_srs {_crs_argument(mine)} -te {_te(scene)} "
+                    f"-ts {cols} {rows} -r near)")
+        else:  # as a vector layer without a CRS is read: in the scene's, and said
+            logging.getLogger("hypersynth").warning("%s has no CRS: its grid is read in the %s's %s", path.name,
+                                                    _grid(), _crs_name(mine))
         offset = _pixel_offset(transform, scene.transform, shape == (rows, cols))
         if offset is None:
             raise LabelReadError(

@@ -240,11 +240,13 @@ def test_label_raster_round_trip_keeps_names_and_colours(tmp_path):
 
 
 def _label_tif(path, values, transform, epsg=32633, bands=1):
+    """A label GeoTIFF on ``transform`` in EPSG ``epsg`` (None: no CRS)."""
     ds = gdal.GetDriverByName("GTiff").Create(str(path), values.shape[1], values.shape[0], bands, gdal.GDT_Float32)
     ds.SetGeoTransform(transform)
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(epsg)
-    ds.SetProjection(srs.ExportToWkt())
+    if epsg is not None:
+        srs = osr.SpatialReference()
+        srs.ImportFromEPSG(epsg)
+        ds.SetProjection(srs.ExportToWkt())
     for b in range(bands):
         ds.GetRasterBand(b + 1).WriteArray(values)
     ds = None
@@ -465,6 +467,26 @@ def test_a_label_raster_on_the_scenes_pixel_lattice_is_cut_to_the_scene(tmp_path
     coarser = _label_tif(tmp_path / "coarse.tif", big, (X0, 2 * PX, 0.0, Y0, 0.0, -2 * PX))
     with pytest.raises(LabelReadError, match="different grid.*resample the labels"):
         read_labels(coarser, _scene())
+
+
+def test_a_label_raster_without_its_crs_is_placed_by_its_geotransform_and_said(tmp_path, caplog):
+    """A label raster that lost its CRS was laid on the scene by its size alone, whatever its geotransform said
+    (10 pixels east, or 10 m pixels over a 30 m scene, both read as the scene's grid; code review)."""
+    truth = _expected_polygon_labels((3, 1, 2))
+    shifted = np.zeros((ROWS, COLS), np.float32)
+    shifted[:, 2:] = truth[:, :-2]  # the same labels, two pixels further east on a grid two pixels further west
+    moved = _label_tif(tmp_path / "moved.tif", shifted, (X0 - 2 * PX, PX, 0.0, Y0, 0.0, -PX), epsg=None)
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        labels, _ = read_labels(moved, _scene())
+    assert np.array_equal(labels[:, :-2], truth[:, :-2])  # where the file reaches, on the right pixels
+    assert "moved.tif has no CRS: its grid is read in the scene's EPSG:32633 WGS 84 / UTM zone 33N" in caplog.text
+    finer = _label_tif(tmp_path / "finer.tif", truth.astype(np.float32), (X0, PX / 3, 0.0, Y0, 0.0, -PX / 3),
+                       epsg=None)
+    with pytest.raises(LabelReadError, match="different grid.*resample the labels"):
+        read_labels(finer, _scene())
+    plain = _label_tif(tmp_path / "plain.tif", truth.astype(np.float32), (0.0, 1.0, 0.0, 0.0, 0.0, 1.0), epsg=None)
+    labels, _ = read_labels(plain, _scene())  # no georeference at all: the scene's grid, pixel for pixel, as before
+    assert np.array_equal(labels, truth)
 
 
 def test_a_label_raster_on_a_rotated_scenes_own_grid_is_read(tmp_path):
