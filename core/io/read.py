@@ -358,20 +358,42 @@ def _read_mat_scene(path: Path, cube_key: Optional[str]) -> Scene:
     if raw.ndim != 3:
         raise SceneReadError(f"{path.name}: {cube_key!r} is {raw.ndim}-D {raw.shape}; a cube must be "
                              f"rows × cols × bands")
-    bands = raw.shape[2]
+    listed = _wavelength_vector(arrays)  # how many bands the file says its cube holds, where it says
+    bands_first = listed is not None and listed.size == raw.shape[0] != raw.shape[2]
+    if bands_first:  # saved from Python (bands × rows × cols): the wavelengths say which axis the bands are
+        logging.getLogger("hypersynth").info("%s: %r read as bands × rows × cols %s (its %d wavelengths are its first "
+                                             "axis)", path.name, cube_key, raw.shape, listed.size)
+    elif listed is None and raw.shape[1] == raw.shape[2] != raw.shape[0]:  # a square scene saved bands first?
+        logging.getLogger("hypersynth").warning(
+            "%s: %r is %s, read as rows × cols × bands (%d bands of %d × %d pixels); if it holds bands × rows × "
+            "cols (as saved from Python), save it as rows × cols × bands (numpy: cube.transpose(1, 2, 0)) or with "
+            "a 'wavelength' vector beside it", path.name, cube_key, "×".join(map(str, raw.shape)), raw.shape[2],
+            raw.shape[0], raw.shape[1])
+    elif listed is not None and listed.size != raw.shape[2]:
+        logging.getLogger("hypersynth").warning(
+            "%s: its wavelength list has %d values but %r is %s, read as rows × cols × bands (%d bands): the "
+            "wavelengths are left out; check that the file holds the cube you mean", path.name, listed.size,
+            cube_key, "×".join(map(str, raw.shape)), raw.shape[2])
+    bands = raw.shape[0] if bands_first else raw.shape[2]
     check_band_count(path, bands)
-    cube = np.ascontiguousarray(np.transpose(raw, (2, 0, 1)), dtype=np.float32)  # (B, H, W) from (H, W, B)
+    # (B, H, W) from (H, W, B), or as it is
+    cube = np.ascontiguousarray(raw if bands_first else np.transpose(raw, (2, 0, 1)), dtype=np.float32)
     if raw.dtype.kind == "f":
         cube[~np.isfinite(cube)] = np.nan
     good, valid = finish_masks(path, cube, np.ones(bands, dtype=bool))
     wavelengths = None
-    for key, a in arrays.items():
-        if WAVELENGTH_NAME.match(key) and a.size == bands and a.dtype.kind in "iuf":
-            values = a.astype(np.float64).ravel()
-            wavelengths = values * nanometres_per_unit(None, values)
-            break
+    if listed is not None and listed.size == bands:
+        wavelengths = listed * nanometres_per_unit(None, listed)
     return Scene(cube=cube, valid=valid, wavelengths=wavelengths, good_bands=good, transform=PIXEL_GRID,
                  crs_wkt=None, name=path.stem, source=str(path))
+
+
+def _wavelength_vector(arrays: dict[str, np.ndarray]) -> Optional[np.ndarray]:
+    """The first numeric 1-D (or 1 × n) array named like a wavelength list, as float64 values; None without one."""
+    for key, a in arrays.items():
+        if WAVELENGTH_NAME.match(key) and a.dtype.kind in "iuf" and a.ndim <= 2 and a.size and min(a.shape or (1,)) == 1:
+            return a.astype(np.float64).ravel()
+    return None
 
 
 def _describe_arrays(arrays: dict[str, np.ndarray]) -> str:

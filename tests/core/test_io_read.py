@@ -1,5 +1,6 @@
 """read_scene on GeoTIFF, ENVI and MATLAB files made in the test, and on real EnMAP / Jasper Ridge data."""
 
+import logging
 import os
 from pathlib import Path
 
@@ -257,6 +258,26 @@ def test_mat_v5_orientation_and_keys(tmp_path):
     assert find_cube_key(arrays) == "cube"
     assert find_label_key(arrays, (7, 5)) == "scene_gt"
     assert read_scene(tmp_path / "s.mat", cube_key="cube").cube.shape == (12, 7, 5)
+
+
+def test_a_mat_cube_saved_bands_first_is_read_by_its_wavelengths_or_warned_of(tmp_path, caplog):
+    """A cube saved from Python as bands × rows × cols was read transposed without a word, its wavelength vector
+    dropped as not matching (code review)."""
+    cube, _ = _mat_cube()  # (7, 5, 12): rows × cols × bands
+    scipy.io.savemat(tmp_path / "b.mat", {"cube": cube.transpose(2, 0, 1), "wavelength": np.linspace(0.4, 2.5, 12)})
+    scene = read_scene(tmp_path / "b.mat")
+    assert scene.cube.shape == (12, 7, 5) and scene.cube[5, 2, 3] == np.float32(cube[2, 3, 5])
+    np.testing.assert_allclose(scene.wavelengths, np.linspace(400, 2500, 12))
+    square = np.random.default_rng(0).random((12, 12, 20)).astype(np.float32)
+    scipy.io.savemat(tmp_path / "sq.mat", {"cube": square.transpose(2, 0, 1)})  # no wavelengths to tell
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        assert read_scene(tmp_path / "sq.mat").cube.shape == (12, 20, 12)  # as rows × cols × bands, and said
+    assert "if it holds bands × rows × cols (as saved from Python), save it as rows × cols × bands" in caplog.text
+    caplog.clear()
+    scipy.io.savemat(tmp_path / "odd.mat", {"cube": cube, "wavelength": np.linspace(0.4, 2.5, 9)})
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        assert read_scene(tmp_path / "odd.mat").wavelengths is None
+    assert "its wavelength list has 9 values but 'cube' is 7×5×12" in caplog.text
 
 
 def _write_v73(path: Path, arrays: dict):
