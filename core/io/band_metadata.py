@@ -140,6 +140,26 @@ def _bad_band_list(band_tags: list[dict[str, str]], envi: dict[str, str], bands:
     return np.ones(bands, dtype=bool)
 
 
+def netcdf_wavelengths_across(dataset_tags: dict[str, str]) -> Optional[str]:
+    """The wavelength dimension of a NetCDF variable that GDAL reads as its rows or columns, or None.
+
+    GDAL's netCDF driver takes a variable's last two dimensions as rows and columns and the others as bands
+    (``NETCDF_DIM_EXTRA``): a ``(y, x, wavelength)`` variable comes out as y bands of x × wavelength pixels. It is
+    known by a wavelength-named coordinate (``<dim>#units``) that is not the band dimension, where the band
+    dimension is not wavelength-named itself. ``dataset_tags``: the dataset's tags, keys through :func:`metadata_key`.
+    """
+    if "netcdf_dim_extra" not in dataset_tags:
+        return None
+    extra = [metadata_key(d.strip()) for d in dataset_tags["netcdf_dim_extra"].strip("{} ").split(",") if d.strip()]
+    if any(WAVELENGTH_NAME.match(d) for d in extra):
+        return None
+    for key in dataset_tags:
+        dim = key[:-len("#units")] if key.endswith("#units") else None
+        if dim and WAVELENGTH_NAME.match(dim) and dim not in extra:
+            return dim
+    return None
+
+
 def _netcdf_band_coordinate(band_tags: list[dict[str, str]], dataset_tags: dict[str, str]
                             ) -> Optional[tuple[str, np.ndarray, Optional[str]]]:
     """The band dimension, its coordinate values and their units of a NetCDF variable, when they are wavelengths.

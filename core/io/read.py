@@ -17,7 +17,7 @@ from ..memory import new_cube, release_freed_memory
 from ..pixel_mask import PixelMask
 from ..progress import NULL_REPORTER, Reporter
 from ..scene import PIXEL_GRID, Scene
-from .band_metadata import WAVELENGTH_NAME, band_facts, nanometres_per_unit
+from .band_metadata import WAVELENGTH_NAME, band_facts, nanometres_per_unit, netcdf_wavelengths_across
 from .damaged import (describe_truncated_raw, describe_unreadable, first_gdal_failure, gdal_messages, metadata_key,
                       number_or_none)
 
@@ -511,6 +511,14 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
                                            ds.dtypes[0] if bands else "uint8", envi)
         if truncated:
             raise SceneReadError(truncated)
+        across = netcdf_wavelengths_across({metadata_key(k): v for k, v in ds.tags().items()})
+        if across:  # read as bands, its y rows would be learnt as spectra: refused with how to reorder it
+            raise SceneReadError(
+                f"{shown}: its wavelengths run along the {across!r} dimension, which GDAL reads as the image's rows "
+                f"or columns (it takes a NetCDF variable's last two dimensions as rows and columns, the others as "
+                f"bands): save the variable with {across!r} first, e.g. gdalmdimtranslate in.nc out.nc -array "
+                f"name=VARIABLE,transpose=[2,0,1] for a (y, x, {across}) variable, or xarray's "
+                f".transpose({across!r}, 'y', 'x')")
         check_band_count(shown, bands)
         if defaults is not None:
             _check_defaults(defaults, shown, bands)

@@ -481,6 +481,30 @@ def test_netcdf_band_coordinate_gives_wavelengths(tmp_path):
         assert read_scene(source).wavelengths is None, name  # not wavelengths; "lambda" has band numbers only
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_a_netcdf_variable_with_its_wavelengths_last_is_refused_with_how_to_reorder_it(tmp_path):
+    """A (y, x, wavelength) variable came out as y bands of x × wavelength pixels, read without a word (review)."""
+    from osgeo import gdal
+
+    ds = gdal.GetDriverByName("netCDF").CreateMultiDimensional(str(tmp_path / "last.nc"))
+    root = ds.GetRootGroup()
+    dims = {name: root.CreateDimension(name, None, None, size) for name, size in (("y", 14), ("x", 5),
+                                                                                  ("wavelength", 12))}
+    coordinate = root.CreateMDArray("wavelength", [dims["wavelength"]], gdal.ExtendedDataType.Create(gdal.GDT_Float64))
+    assert coordinate.Write(np.linspace(400.0, 2500.0, 12)) == gdal.CE_None
+    coordinate.SetUnit("nm")
+    dims["wavelength"].SetIndexingVariable(coordinate)
+    cube = root.CreateMDArray("reflectance", [dims["y"], dims["x"], dims["wavelength"]],
+                              gdal.ExtendedDataType.Create(gdal.GDT_Float32))
+    assert cube.Write(np.random.default_rng(0).random((14, 5, 12)).astype(np.float32)) == gdal.CE_None
+    del cube, coordinate, dims, root
+    ds = None
+    with pytest.raises(SceneReadError, match=r"its wavelengths run along the 'wavelength' dimension, which GDAL reads "
+                                             r"as the image's rows or columns .* save the variable with 'wavelength' "
+                                             r"first, e\.g\. gdalmdimtranslate"):
+        read_scene(f'NETCDF:"{tmp_path / "last.nc"}":reflectance')
+
+
 @pytest.mark.parametrize("bands", [12, 300])  # the per-pixel counts of missing bands: 1 byte, and 2 past 255 bands
 @pytest.mark.parametrize("flags", ["none", "some bad", "every band with data bad"])
 def test_a_rasters_layout_is_found_in_one_pass_as_reading_it_whole_finds_it(tmp_path, flags, bands):
