@@ -391,7 +391,8 @@ def _read_mat_scene(path: Path, cube_key: Optional[str]) -> Scene:
 def _wavelength_vector(arrays: dict[str, np.ndarray]) -> Optional[np.ndarray]:
     """The first numeric 1-D (or 1 × n) array named like a wavelength list, as float64 values; None without one."""
     for key, a in arrays.items():
-        if WAVELENGTH_NAME.match(key) and a.dtype.kind in "iuf" and a.ndim <= 2 and a.size and min(a.shape or (1,)) == 1:
+        vector = a.ndim <= 2 and a.size > 0 and min(a.shape or (1,)) == 1
+        if WAVELENGTH_NAME.match(key) and a.dtype.kind in "iuf" and vector:
             return a.astype(np.float64).ravel()
     return None
 
