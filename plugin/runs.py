@@ -106,16 +106,13 @@ def classify_job(request: RunRequest) -> Callable[[Reporter], Any]:
 def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto", n: int = 4, seed: int = 0,
                 anchor_strength: float = MethodSettings.anchor_strength, guidance: Optional[float] = None
                 ) -> Callable[[Reporter], dict]:
-    """The worker side of a prompt preview: a few patches (and the first one's attention) from a saved model, and
-    the class's labelled mean spectrum the model learnt, to compare them with.
+    """The worker side of a prompt preview: a few patches (and the first one's attention) from a saved model, the
+    class's labelled mean spectrum the model learnt, and what the prompt does (``core.prompt_preview``).
 
     The patches start as a run's do: from the class's labelled patches kept with the model, noised to
     ``anchor_strength`` (the run dialog's), then denoised with the prompt and ``guidance`` (None: the model's).
-    Two more draws say what the prompt does there: the same start denoised without the prompt (guidance 0; the
-    mean angle between the two is ``prompt_effect_deg``), and the prompt alone from noise (their mean centre
-    spectrum is ``prompt_alone_mean``). Where the model kept no labelled patch of the class (a bundle saved before
-    they were kept, a class it did not learn) or ``anchor_strength`` is 1, the patches start from noise with the
-    prompt alone, and neither is given. ``start`` says what they started from (a clause of the preview's title).
+    Where the model kept none for the class (a bundle saved before they were kept, a class it did not learn) or
+    ``anchor_strength`` is 1, they start from noise; ``start`` says which (a clause of the preview's title).
 
     The job returns keyword arguments for ``HyperSynthDock.show_preview``; ``patch_file`` holds what
     ``core.io.patch_files.write_patches`` needs to save them as the analyst asks (in the engine's units).
@@ -124,60 +121,48 @@ def preview_job(bundle: str, class_id: int, prompt: str, *, device: str = "auto"
     def job(reporter: Reporter) -> dict:
         import math
 
-        import numpy as np
-
         from ..core.ldm.model import SynthesisModel
-        from ..core.ldm.synthesize import synthesize
-        from ..core.report import spectral_angle_deg
+        from ..core.prompt_preview import preview_prompt
 
         model = SynthesisModel.load(bundle, device=device)
-        examples = model.examples_of(class_id) if anchor_strength < 1 else None
-        anchors = {int(class_id): examples} if examples is not None else None
-        draw = {"prompts_by_class": {int(class_id): prompt}, "n_per_class": n, "seed": seed}
-        synthetic = synthesize(model, **draw, guidance=guidance, return_attention=True, anchors=anchors,
-                               strength=anchor_strength if anchors else 1.0,
-                               reporter=reporter.sub(0.0, 0.4 if anchors else 1.0))
-        side = model.patch_size // 2
-        effect, alone = None, None
-        if anchors:  # what the prompt does where a run's patches start: against no prompt, and from noise
-            bare = synthesize(model, **draw, guidance=0.0, anchors=anchors, strength=anchor_strength,
-                              reporter=reporter.sub(0.4, 0.6, "without the prompt: "))
-            effect = float(np.nanmean([spectral_angle_deg(a, b) for a, b in
-                                       zip(synthetic.patches[:, :, side, side], bare.patches[:, :, side, side])]))
-            noise = synthesize(model, **draw, guidance=guidance, reporter=reporter.sub(0.6, 1.0, "prompt alone: "))
-            alone = np.nanmean(noise.patches[:, :, side, side], axis=0)  # (B,)
+        preview = preview_prompt(model, class_id, prompt, n=n, seed=seed, guidance=guidance,
+                                 anchor_strength=anchor_strength, reporter=reporter)
+        synthetic = preview.synthetic
         attention = None
         if synthetic.attention is not None and synthetic.tokens:
             tokens = list(synthetic.tokens[0])
             maps = synthetic.attention[0][:, :, :len(tokens)]  # (layers, latent tokens, words of this prompt)
             grid = math.isqrt(maps.shape[1])  # latents are square: T = grid * grid
             attention = {"attention": maps, "tokens": tokens, "latent_hw": (grid, grid)}
+        anchored = preview.examples > 0
         patch_file = {"patches": synthetic.patches, "labels": synthetic.labels, "masks": synthetic.masks,
                       "prompts": synthetic.prompts, "classes": model.classes, **model.band_facts(),
-                      "started_from": (anchor_strength, synthetic.anchor_index) if anchors else None,
+                      "started_from": (preview.strength, synthetic.anchor_index) if anchored else None,
                       }  # write_patches's keywords, for the dock's Save
         ids = [c.id for c in model.classes]  # the class's labelled mean the model learnt, drawn beside the preview
         labelled = model.class_spectra[ids.index(int(class_id))] if int(class_id) in ids else None
         name = model.class_info(class_id).name if int(class_id) in ids else ""
-        start = (preview_start(len(examples), anchor_strength, class_name=name) if examples is not None else
+        start = (preview_start(preview.examples, preview.strength, class_name=name) if anchored else
                  preview_start(0, 1.0, _why_from_noise(model, anchor_strength)))
         return {"patches": synthetic.patches, "wavelengths": model.wavelengths, "title": prompt,
                 "attention": attention, "patch_file": patch_file, "clipped_share": synthetic.clipped_share(),
-                "labelled_mean": labelled, "start": start, "anchored": examples is not None, "class_name": name,
-                "prompt_effect_deg": effect, "prompt_alone_mean": alone}
+                "labelled_mean": labelled, "start": start, "anchored": anchored, "class_name": name,
+                "prompt_effect_deg": preview.prompt_effect_deg, "noise_effect_deg": preview.noise_effect_deg,
+                "prompt_alone_mean": preview.from_noise_mean, "without_prompt_mean": preview.without_prompt_mean,
+                "unlike": preview.unlike}
 
     return job
 
 
 def preview_start(examples: int, strength: float, why_noise: str = "", class_name: str = "") -> str:
     """What a prompt preview's patches started from, as a clause of the preview's title: ``examples`` labelled
-    patches of ``class_name`` noised to ``strength``, or (0) noise with the prompt alone, ``why_noise`` said in
-    brackets."""
+    patches of ``class_name`` noised to ``strength``, or (0) noise, ``why_noise`` said in brackets."""
     if examples:
         kind = f"labelled {class_name.replace('_', ' ')}".rstrip()
         which = f"{examples} of your {kind} patches" if examples > 1 else f"your one {kind} patch"
-        return f"as a run makes them: from {which}, noised to {strength:g}, then denoised with the prompt"
-    return f"from noise with the prompt alone{f' ({why_noise})' if why_noise else ''}"
+        return (f"as a run makes them: from {which}, noised to {strength:g} (your anchor strength), then denoised "
+                "with the prompt")
+    return f"from noise with the prompt{f' ({why_noise})' if why_noise else ''}"
 
 
 def _why_from_noise(model: Any, strength: float) -> str:

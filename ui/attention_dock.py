@@ -33,12 +33,13 @@ EMPTY_STATUS = "Preview a prompt to see where each word attends."  # before any 
 # nearest 860, 650 and 550 nm, each stretched 2-98 % over the patches shown together): a caller drawing another
 # composite passes its own caption.
 PATCH_CAPTION = "synthetic patch\nfrom noise\nNIR · red · green"
-PATCH_NOTE = ("Patch: synthesised from noise with the prompt alone, what the prompt does (a run's training patches "
-              "start from labelled ones unless its anchor strength is 1); R = NIR, G = red, B = green, stretched over "
-              "the set shown (vegetation is red).")
+PATCH_NOTE = ("Patch: synthesised from noise with the prompt (a run's training patches start from labelled ones "
+              "unless its anchor strength is 1); R = NIR, G = red, B = green, stretched over the set shown (vegetation "
+              "is red).")
 ANCHORED_CAPTION = "synthetic patch\nfrom a labelled one\nNIR · red · green"  # a preview's, started as a run's
-ANCHORED_NOTE = ("Patch: synthesised from a labelled patch noised part-way, then denoised towards the prompt, as a run "
-                 "makes them; R = NIR, G = red, B = green, stretched over the set shown (vegetation is red).")
+ANCHORED_NOTE = ("Patch: synthesised from a labelled patch noised to your anchor strength, then denoised with the "
+                 "prompt, as a run makes them; R = NIR, G = red, B = green, stretched over the set shown (vegetation "
+                 "is red).")
 EVEN_WITHIN = 0.1  # every word's map within this share of its own mean: said to single out no part of the patch
 # Said under the maps when the model's text encoder had no CLIP weights (its bundle's text_source "random-init …")
 NO_CLIP_MAPS = ("No CLIP weights in this model: its text encoder learnt from your prompts and labels alone, so its "
@@ -468,7 +469,8 @@ class AttentionDock(QgsDockWidget):
         share_low = min(float(r.min()) for r in ratios)
         words = f"{len(maps)} word piece{'s' if len(maps) != 1 else ''} (the prompt as the text encoder splits it"
         words += f"; function words not shown: {', '.join(hidden)})" if hidden else ")"
-        text = (prefix + f"{words}. Red: more attention than the even share 1/{self._n_tokens} = {self._even:.3f}, "
+        text = (prefix + f"{words}. Red: more attention than the even share 1/{self._n_tokens} = {self._even:.3f} "
+                "(n counts the prompt's start and end markers too), "
                 f"blue: less; here {share_low:.2f}–{high:.2f}×.")
         flat = [(1 - EVEN_WITHIN) * float(r.mean()) <= float(r.min()) and float(r.max()) <= (1 + EVEN_WITHIN)
                 * float(r.mean()) for r in ratios]  # whatever its level: a word at half its share everywhere too

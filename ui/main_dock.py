@@ -303,23 +303,28 @@ class HyperSynthDock(QgsDockWidget):
                      patch_file: Optional[dict[str, Any]] = None, clipped_share: float = 0.0,
                      labelled_mean: Optional[np.ndarray] = None, start: str = "", anchored: bool = False,
                      class_name: str = "", prompt_effect_deg: Optional[float] = None,
-                     prompt_alone_mean: Optional[np.ndarray] = None) -> None:
+                     prompt_alone_mean: Optional[np.ndarray] = None, noise_effect_deg: Optional[float] = None,
+                     without_prompt_mean: Optional[np.ndarray] = None, unlike: str = "") -> None:
         """Show preview patches in the Prompts tab; ``attention`` (AttentionDock.set_attention keywords)
         also fills the attention dock; ``patch_file`` (the patches as ``write_patches`` takes them) lets its Save
         button write them; ``clipped_share`` of their values were clipped into the scene's range (said);
         ``labelled_mean`` ``(B,)`` the class's labelled mean spectrum, drawn beside the patches'; ``start`` what they
         started from (said; ``plugin.runs.preview_start``), ``anchored`` whether that was labelled patches;
-        ``class_name``, ``prompt_effect_deg`` and ``prompt_alone_mean`` as ``PromptsPanel.show_preview`` takes them."""
+        ``class_name``, ``prompt_effect_deg``, ``prompt_alone_mean``, ``noise_effect_deg``, ``without_prompt_mean``
+        and ``unlike`` as ``PromptsPanel.show_preview`` takes them."""
         scene = self.scene_layer()  # the preview's values are the scene's as the engine reads them: said so
         values = read_pixel_values(scene.source()) if scene is not None else None
         if values is not None:
             patches = values.from_engine(patches)  # in the units the profile dock and QGIS show the scene in
             labelled_mean = values.from_engine(labelled_mean) if labelled_mean is not None else None
             prompt_alone_mean = values.from_engine(prompt_alone_mean) if prompt_alone_mean is not None else None
+            without_prompt_mean = values.from_engine(without_prompt_mean) if without_prompt_mean is not None else None
         self.prompts_panel.show_preview(patches, wavelengths, title, patch_file=patch_file,
                                         clipped_share=clipped_share, labelled_mean=labelled_mean, start=start,
                                         class_name=class_name, prompt_effect_deg=prompt_effect_deg,
                                         prompt_alone_mean=prompt_alone_mean, anchored=anchored,
+                                        noise_effect_deg=noise_effect_deg, without_prompt_mean=without_prompt_mean,
+                                        unlike=unlike,
                                         **({"value_title": values.axis_title()} if values is not None else {}))
         self.tabs.setCurrentWidget(self.prompts_panel)
         if attention is not None:
@@ -330,7 +335,7 @@ class HyperSynthDock(QgsDockWidget):
             if anchored:
                 keywords.setdefault("patch_caption", ANCHORED_CAPTION)
             named = f"{class_name.replace('_', ' ')}: " if class_name else ""  # the class it started from
-            dock.set_attention(**keywords, source=f"preview of {named}'{title}'" if title else "preview")
+            dock.set_attention(**keywords, source=f"preview of {named}“{title}”" if title else "preview")
             dock.closed_by_analyst = False  # asked for: shown, and after the next run too
             dock.show()
 

@@ -70,7 +70,8 @@ MAX_THUMBNAILS = 8  # preview patches shown at most
 # A prompt that turns patches started from labelled ones by less than this (degrees, against no prompt) is said to
 # barely change them: the demo's fast model turns its classes' own prompts 0.1-2.5° at anchor strength 0.5
 PROMPT_BARELY_DEG = 1.0
-PLOT_TITLE_PROMPT_CHARS = 32  # the prompt's characters in the plot's one-line title (a longer one is elided)
+PLOT_TITLE_CHARS = 56  # the plot's one-line title at most (its prompt elided): a longer one widened the plot
+THUMBNAIL_CAPTION = "false colour: R = NIR, G = red, B = green, stretched over these patches"
 NAME, PROMPT = range(2)  # table columns
 # The preview's place before any preview: without a synthesis model yet, and with the last run's
 PREVIEW_HINT = "Preview synthesises patches of a class's prompt once a run has trained a synthesis model."
@@ -205,10 +206,11 @@ class PromptsPanel(QWidget):
         self.save_button.setEnabled(False)
         self.save_button.clicked.connect(self._ask_save)
         top.addWidget(self.save_button)
-        self.preview_title = QLabel(PREVIEW_HINT)
-        self.preview_title.setWordWrap(True)
-        top.addWidget(self.preview_title, 1)
+        top.addStretch(1)
         preview.addLayout(top)
+        self.preview_title = QLabel(PREVIEW_HINT)  # the whole width: a narrow column beside the buttons ran long
+        self.preview_title.setWordWrap(True)
+        preview.addWidget(self.preview_title)
         self.thumbnail_row = QHBoxLayout()
         self.thumbnails: list[QLabel] = []
         for _ in range(MAX_THUMBNAILS):
@@ -217,7 +219,11 @@ class PromptsPanel(QWidget):
             label.setVisible(False)
             self.thumbnails.append(label)
             self.thumbnail_row.addWidget(label)
-        self.thumbnail_row.addStretch(1)
+        self.thumbnail_caption = QLabel(THUMBNAIL_CAPTION)
+        self.thumbnail_caption.setWordWrap(True)
+        self.thumbnail_caption.setStyleSheet("color: gray")
+        self.thumbnail_caption.setVisible(False)
+        self.thumbnail_row.addWidget(self.thumbnail_caption, 1)
         preview.addLayout(self.thumbnail_row)
         self.spectra = PreviewPlot(background="w")
         self.spectra.setMinimumHeight(PREVIEW_PLOT_MIN_HEIGHT)
@@ -356,16 +362,18 @@ class PromptsPanel(QWidget):
                      patch_file: Optional[dict[str, Any]] = None, clipped_share: float = 0.0,
                      labelled_mean: Optional[np.ndarray] = None, start: str = "", class_name: str = "",
                      prompt_effect_deg: Optional[float] = None,
-                     prompt_alone_mean: Optional[np.ndarray] = None, anchored: bool = False) -> None:
+                     prompt_alone_mean: Optional[np.ndarray] = None, anchored: bool = False,
+                     noise_effect_deg: Optional[float] = None, without_prompt_mean: Optional[np.ndarray] = None,
+                     unlike: str = "") -> None:
         """Show synthetic patches as false-colour thumbnails and their centre spectra, beside the class's labelled
         mean.
 
-        The title's first line says what was previewed and what the patches started from (``start``): labelled
-        patches of the class, as a run's, or noise with the prompt alone. The second says what the prompt does: the
-        spectral angle between the patches' mean and the labelled mean (drawn dashed), how far the prompt turned
-        patches started from labelled ones against no prompt (``prompt_effect_deg``; under
-        :data:`PROMPT_BARELY_DEG` it is said to barely change them), and the prompt alone's mean from noise (drawn
-        dotted, with its angle to the labelled mean).
+        The title's first paragraph says what was previewed and what the patches started from (``start``):
+        labelled patches of the class, as a run's, or noise. The second says what the prompt does: the spectral angle
+        between the patches' mean and the labelled mean (drawn dashed), and the same start's without the prompt;
+        whether they look like the class (``unlike``); how far the prompt turns them from where no prompt takes them,
+        from their start and from noise (under :data:`PROMPT_BARELY_DEG` it is said to barely change them, or the
+        model to barely read it); and the mean of patches from noise with the prompt (drawn dotted).
 
         The spectra leave gaps where bands are missing (a synthesis model's bands are the scene's usable ones: the
         water-absorption windows are not among them) and at NaN values.
@@ -382,13 +390,18 @@ class PromptsPanel(QWidget):
             labelled_mean: ``(B,)`` the class's mean labelled spectrum the model learnt (``SynthesisModel.
                 class_spectra``), in the patches' units; None: not drawn.
             start: what the patches started from, a clause (``plugin.runs.preview_start``); "": not known (noise
-                with the prompt alone is said, as a preview's were before they could start from labelled patches).
+                with the prompt is said, as a preview's were before they could start from labelled patches).
             class_name: the class previewed, named before the prompt; "": not named.
             prompt_effect_deg: the mean angle between patches started from labelled ones and the same start
                 denoised without the prompt; None: not measured (patches from noise).
-            prompt_alone_mean: ``(B,)`` the mean centre spectrum of patches from noise with the prompt alone, in
-                the patches' units; None: not drawn.
+            prompt_alone_mean: ``(B,)`` the mean centre spectrum of patches from noise with the prompt, in the
+                patches' units; None: not drawn.
             anchored: the patches started from labelled ones (the plot's short title says so), not from noise.
+            noise_effect_deg: the mean angle between patches from noise with the prompt and without it; None: not
+                measured.
+            without_prompt_mean: ``(B,)`` the mean centre spectrum of the same start denoised without the prompt,
+                in the patches' units (its angle to the labelled mean is said); None: not said.
+            unlike: why the patches do not look like their class (``core.prompt_preview``); "": they do.
         """
         patches = np.asarray(patches, dtype=np.float32)
         if patches.ndim != 4 or patches.shape[0] == 0:
@@ -405,6 +418,7 @@ class PromptsPanel(QWidget):
                                                                  Qt.FastTransformation))
                 label.setToolTip(f"synthetic patch {i + 1} (false colour)")
             label.setVisible(i < len(rgb))
+        self.thumbnail_caption.setVisible(True)
         x = np.asarray(wavelengths, dtype=float) if wavelengths is not None else np.arange(1, bands + 1, dtype=float)
         centre = patches[:, :, p // 2, p // 2]  # (N, B) the spectrum each patch is labelled by
         self.spectra.clear()
@@ -416,18 +430,20 @@ class PromptsPanel(QWidget):
         plot_spectrum(self.spectra, x, mean, pen=pg.mkPen(30, 30, 140, width=2.5))
         labelled_mean = _one_per_band(labelled_mean, bands, "labelled_mean")
         alone = _one_per_band(prompt_alone_mean, bands, "prompt_alone_mean")
-        facts = ["Bold: their mean" + (f", {_angle(mean, labelled_mean)} from your labels' mean (dashed orange)"
-                                       if labelled_mean is not None else "") + "."]
+        without = _one_per_band(without_prompt_mean, bands, "without_prompt_mean")
+        facts = ["Bold: their mean"]
         if labelled_mean is not None:
             plot_spectrum(self.spectra, x, labelled_mean, pen=pg.mkPen(230, 120, 0, width=2.5, style=Qt.DashLine))
-        if prompt_effect_deg is not None and np.isfinite(prompt_effect_deg):
-            facts.append(f"The prompt turned them {prompt_effect_deg:.1f}° from where no prompt takes them"
-                         + (": at this anchor strength it barely changes your patches, whatever it says."
-                            if prompt_effect_deg < PROMPT_BARELY_DEG else "."))
+            facts[0] += (f", {_angle(mean, labelled_mean)} from your labels' mean (dashed orange)"
+                         + (f"; without the prompt, {_angle(without, labelled_mean)}" if without is not None else ""))
+        facts[0] += "."
+        if unlike:
+            facts.append(f"They do not look like your {class_name.replace('_', ' ') or 'class'}: {unlike}.")
+        facts += _prompt_effect(prompt_effect_deg, noise_effect_deg)
         if alone is not None:
             plot_spectrum(self.spectra, x, alone, pen=pg.mkPen(150, 40, 160, width=2, style=Qt.DotLine))
-            facts.append("Dotted: the prompt alone, from noise" + (f", {_angle(alone, labelled_mean)} from your "
-                                                                  "labels' mean" if labelled_mean is not None else "")
+            facts.append("Dotted: from noise with the prompt" + (f", {_angle(alone, labelled_mean)} from your "
+                                                                "labels' mean" if labelled_mean is not None else "")
                          + ".")
         if clipped_share > 0:
             facts.append(f"Clipped into the range of the scene the model learnt: {_share(clipped_share)} of their "
@@ -436,11 +452,10 @@ class PromptsPanel(QWidget):
         self._value_title = value_title
         self._fit_value_title()
         what = " · ".join(part for part in (class_name.replace("_", " "), f"“{title}”" if title else "") if part)
-        short = " · ".join(part for part in (class_name.replace("_", " "), f"“{_elided(title)}”" if title else "",
-                                             "as a run makes them" if anchored else "from noise") if part)
-        self.spectra.setTitle(html.escape(short), size="9pt")  # in view with the curves, where the title may not be
+        self.spectra.setTitle(html.escape(_plot_title(class_name, title, anchored)), size="9pt")  # in view with
+        # the curves, where the preview's title may lie above the view
         self.preview_title.setText(f"{what + ': ' if what else ''}{n} patches ({p}×{p} px, {bands} bands) "
-                                   f"{start or 'from noise with the prompt alone'}.\n{' '.join(facts)}")
+                                   f"{start or 'from noise with the prompt'}.\n{' '.join(facts)}")
         self._patch_file = dict(patch_file) if patch_file is not None else None
         self.save_button.setEnabled(self._patch_file is not None)
         self.save_button.setToolTip(SAVE_TIP if self._patch_file is not None else
@@ -467,6 +482,7 @@ class PromptsPanel(QWidget):
         for label in self.thumbnails:
             label.clear()
             label.setVisible(False)
+        self.thumbnail_caption.setVisible(False)
         self.spectra.clear()
         self.spectra.setTitle(None)
         self.spectra.addItem(self.placeholder)
@@ -541,9 +557,31 @@ def _one_per_band(spectrum: Optional[np.ndarray], bands: int, name: str) -> Opti
     return spectrum
 
 
-def _elided(text: str, most: int = PLOT_TITLE_PROMPT_CHARS) -> str:
-    """``text`` cut to ``most`` characters with an ellipsis, for the plot's one-line title."""
-    return text if len(text) <= most else text[:most - 1].rstrip() + "…"
+def _plot_title(class_name: str, prompt: str, anchored: bool) -> str:
+    """The plot's one line: "water · “calm open water” · from labels", the prompt elided to keep it within
+    :data:`PLOT_TITLE_CHARS` (a longer title widened the plot past the tab)."""
+    name, start = class_name.replace("_", " "), "from labels" if anchored else "from noise"
+    room = PLOT_TITLE_CHARS - len(" · ".join(p for p in (name, "“”", start) if p))
+    if prompt and len(prompt) > room:
+        prompt = prompt[:max(room - 1, 1)].rstrip() + "…"
+    return " · ".join(part for part in (name, f"“{prompt}”" if prompt else "", start) if part)
+
+
+def _prompt_effect(anchored_deg: Optional[float], noise_deg: Optional[float]) -> list[str]:
+    """What the prompt does, as the preview says it: how far it turns the patches from where no prompt takes them,
+    from their labelled start (``anchored_deg``; None: they came from noise) and from noise (``noise_deg``)."""
+    if noise_deg is None or not np.isfinite(noise_deg):
+        return []
+    if anchored_deg is None or not np.isfinite(anchored_deg):
+        return [f"The prompt turns them {noise_deg:.1f}° from the model's patches of no prompt"
+                + (": this model barely reads the prompt." if noise_deg < PROMPT_BARELY_DEG else ".")]
+    said = (f"The prompt turns them {anchored_deg:.1f}° from where no prompt takes them (patches from noise "
+            f"{noise_deg:.1f}°)")
+    if noise_deg < PROMPT_BARELY_DEG:
+        return [said + ": this model barely reads the prompt."]
+    if anchored_deg < PROMPT_BARELY_DEG:
+        return [said + ": at this anchor strength it barely changes your patches, whatever it says."]
+    return [said + "."]
 
 
 def _angle(a: np.ndarray, b: np.ndarray) -> str:

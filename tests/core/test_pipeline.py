@@ -449,6 +449,17 @@ def test_synthesis_can_start_from_the_labelled_patches_kept_with_the_model(augme
     assert "--prompt's patches are of no class without --label: add --label N" in capsys.readouterr().err
     with pytest.raises(ValueError, match=r"label 0 is none of the model's classes \(1 \("):
         synthesize_to_file(out / "model_bundle", tmp_path / "free.npz", prompt="dry grass", n=1, anchor_strength=0.5)
+    from hypersynth.core.prompt_preview import preview_prompt
+
+    preview = preview_prompt(model, 1, "dry grass", anchor_strength=0.5)  # as the dock's Preview draws them
+    assert preview.examples == len(examples) and preview.strength == 0.5
+    assert np.isfinite(preview.prompt_effect_deg) and np.isfinite(preview.noise_effect_deg)
+    assert preview.from_noise_mean.shape == preview.without_prompt_mean.shape == (model.bands,)
+    silent = preview_prompt(model, 1, "dry grass", anchor_strength=0.5, guidance=0.0)  # no prompt, both ways
+    assert silent.prompt_effect_deg == pytest.approx(0.0, abs=1e-3) and silent.noise_effect_deg == pytest.approx(
+        0.0, abs=1e-3)
+    noise = preview_prompt(model, 1, "dry grass", anchor_strength=1.0)
+    assert noise.examples == 0 and noise.prompt_effect_deg is None and noise.from_noise_mean is None
     model.example_patches = model.example_class_ids = None  # as a model saved before they were kept
     model.save(tmp_path / "older")
     with pytest.raises(ValueError, match="saved before HyperSynth kept labelled patches .* use anchor strength 1"):

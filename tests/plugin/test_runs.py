@@ -447,13 +447,15 @@ def test_augment_run_then_prompt_preview_in_the_dock(qgis_iface, qgis_processing
         assert shown[0]["anchored"] and shown[0]["class_name"] == name
         assert shown[0]["start"] == preview_start(kept, MethodSettings.anchor_strength, class_name=name)
         assert np.isfinite(shown[0]["prompt_effect_deg"]) and shown[0]["prompt_alone_mean"].shape == (model.bands,)
+        assert np.isfinite(shown[0]["noise_effect_deg"]) and shown[0]["without_prompt_mean"].shape == (model.bands,)
         said = plugin.dock.prompts_panel.preview_title.text()
-        assert "as a run makes them" in said and "The prompt turned them" in said and "Dotted: the prompt alone" in said
+        assert "as a run makes them" in said and "The prompt turns them" in said and "Dotted: from noise" in said
         assert ANCHORED_NOTE in plugin.dock.attention_dock().status.text()  # its patch too, under its maps
         noise = preview_job(plugin.last_bundle, 1, "bare soil", device="cpu", anchor_strength=1.0)(NULL_REPORTER)
         assert not noise["anchored"] and noise["start"] == preview_start(
             0, 1.0, "the run settings' anchor strength is 1: a run starts from noise too")
         assert noise["prompt_effect_deg"] is None and noise["prompt_alone_mean"] is None  # its patches are that
+        assert np.isfinite(noise["noise_effect_deg"])  # what the prompt does from noise is still said
         model.example_patches = model.example_class_ids = None  # a model saved before it kept labelled patches
         model.save(tmp_path / "older")
         older = preview_job(str(tmp_path / "older"), 1, "bare soil", device="cpu")(NULL_REPORTER)

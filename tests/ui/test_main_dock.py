@@ -90,7 +90,7 @@ def test_class_spectra_and_preview_reach_their_docks(keep, qgis_iface, canvas, s
     attention_dock = dock.attention_dock()
     assert len(attention_dock.images) == 2 and not attention_dock.class_box.isVisibleTo(attention_dock)
     assert attention_dock.overlay_box.isEnabled()  # the first preview patch is drawn under its maps
-    assert "preview of 'corn field'" in attention_dock.status.text()
+    assert "preview of “corn field”" in attention_dock.status.text()
     keep(spectral)
     keep(dock.attention_dock())
     dock.cleanup()

@@ -173,11 +173,13 @@ def test_prompts_panel_templates_and_preview(keep, classes, screenshot):
     patches = (base + weights * texture + rng.normal(0, 0.005, (5, BANDS, 9, 9))).astype(np.float32)
     panel.show_preview(patches, WAVELENGTHS, title="corn, early growth", start=preview_start(4, 0.5, class_name="corn"),
                        class_name="corn", labelled_mean=patches[:, :, 4, 4].mean(axis=0) * 1.1,
-                       prompt_effect_deg=2.4, prompt_alone_mean=patches[0, :, 4, 4] * 0.8,
+                       prompt_effect_deg=2.4, noise_effect_deg=8.1, prompt_alone_mean=patches[0, :, 4, 4] * 0.8,
                        anchored=True)  # as a preview shows one
-    assert "as a run makes them" in panel.spectra.getPlotItem().titleLabel.text  # the plot's own short title
+    assert panel.spectra.getPlotItem().titleLabel.text == "corn · “corn, early growth” · from labels"  # its own
     assert panel.preview_title.text().startswith("corn · “corn, early growth”: 5 patches (9×9 px, 16 bands) as a run "
-                                                 "makes them: from 4 of your labelled corn patches, noised to 0.5")
+                                                 "makes them: from 4 of your labelled corn patches, noised to 0.5 "
+                                                 "(your anchor strength)")
+    assert panel.thumbnail_caption.isVisibleTo(panel)  # what the thumbnails' colours are
     shown = [t for t in panel.thumbnails if t.isVisibleTo(panel)]
     assert len(shown) == 5 and not shown[0].pixmap().isNull()
     curves = panel.spectra.getPlotItem().listDataItems()

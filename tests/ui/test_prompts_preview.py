@@ -68,33 +68,48 @@ def test_a_preview_is_drawn_beside_the_labelled_mean_and_says_what_it_started_fr
     angle = spectral_angle_deg(np.nanmean(patches[:, :, 3, 3], axis=0), labelled)
     assert angle > 20
     title = panel.preview_title.text()
-    assert title == (f"“calm water”: 4 patches (7×7 px, 103 bands) from noise with the prompt alone.\nBold: their "
+    assert title == (f"“calm water”: 4 patches (7×7 px, 103 bands) from noise with the prompt.\nBold: their "
                      f"mean, {angle:.1f}° from your labels' mean (dashed orange).")  # the caller said no more
 
     # as the plugin's preview job shows patches started as a run's: what the prompt does there is said
     start = preview_start(3, 0.5, class_name="open_water")
-    alone = np.linspace(0.05, 0.4, len(USABLE))  # the prompt alone, from noise: vegetation-like, far from the labels
+    alone = np.linspace(0.05, 0.4, len(USABLE))  # from noise with the prompt: vegetation-like, far from the labels
+    without = labelled * 1.5 + np.linspace(0, 0.01, len(USABLE))
     panel.show_preview(patches, USABLE, title="fresh snow on a glacier", labelled_mean=labelled, start=start,
-                       class_name="open_water", prompt_effect_deg=0.4, prompt_alone_mean=alone,
-                       clipped_share=0.0003)
+                       class_name="open_water", prompt_effect_deg=0.4, noise_effect_deg=6.2, prompt_alone_mean=alone,
+                       without_prompt_mean=without, anchored=True, clipped_share=0.0003,
+                       unlike="3 of 4 lie nearer another class's labelled mean")
     first, second = panel.preview_title.text().split("\n")
     assert first == ("open water · “fresh snow on a glacier”: 4 patches (7×7 px, 103 bands) as a run makes them: "
-                     "from 3 of your labelled open water patches, noised to 0.5, then denoised with the prompt.")
-    assert second == (f"Bold: their mean, {angle:.1f}° from your labels' mean (dashed orange). The prompt turned them "
-                      "0.4° from where no prompt takes them: at this anchor strength it barely changes your patches, "
-                      "whatever it says. Dotted: the prompt alone, from noise, "
-                      f"{spectral_angle_deg(alone, labelled):.1f}° from your labels' mean. Clipped into the range of the scene the model learnt: under 0.1 % of "
-                      "their values.")
+                     "from 3 of your labelled open water patches, noised to 0.5 (your anchor strength), then denoised "
+                     "with the prompt.")
+    assert second == (f"Bold: their mean, {angle:.1f}° from your labels' mean (dashed orange); without the prompt, "
+                      f"{spectral_angle_deg(without, labelled):.1f}°. They do not look like your open water: 3 of 4 "
+                      "lie nearer another class's labelled mean. The prompt turns them 0.4° from where no prompt takes "
+                      "them (patches from noise 6.2°): at this anchor strength it barely changes your patches, "
+                      "whatever it says. Dotted: from noise with the prompt, "
+                      f"{spectral_angle_deg(alone, labelled):.1f}° from your labels' mean. Clipped into the range of "
+                      "the scene the model learnt: under 0.1 % of their values.")
+    assert panel.spectra.getPlotItem().titleLabel.text == "open water · “fresh snow on a glacier” · from labels"
     dotted = panel.spectra.getPlotItem().listDataItems()[-1]
     assert dotted.opts["pen"].style() == Qt.DotLine
     y = dotted.getData()[1]
     np.testing.assert_allclose(y[np.isfinite(y)], alone)  # with a gap at the missing bands
-    panel.show_preview(patches, USABLE, title="calm water", start=start, prompt_effect_deg=3.0)
-    assert "The prompt turned them 3.0° from where no prompt takes them." in panel.preview_title.text()
+    panel.show_preview(patches, USABLE, title="calm water", start=start, prompt_effect_deg=3.0, noise_effect_deg=0.3)
+    assert ("The prompt turns them 3.0° from where no prompt takes them (patches from noise 0.3°): this model barely "
+            "reads the prompt.") in panel.preview_title.text()  # a text tower that learnt to ignore it
+    panel.show_preview(patches, USABLE, title="calm water", prompt_effect_deg=None, noise_effect_deg=12.0)
+    assert "The prompt turns them 12.0° from the model's patches of no prompt." in panel.preview_title.text()
+    long = "clear deep freshwater lake with a sandy bottom in summer"
+    panel.show_preview(patches, USABLE, title=long, class_name="deciduous_forest", anchored=True)
+    plot_title = panel.spectra.getPlotItem().titleLabel.text
+    assert len(plot_title) <= 56 and plot_title.startswith("deciduous forest · “clear") and "…” · from labels" in \
+        plot_title  # a long prompt is cut, so the plot keeps the tab's width
     why = "the run settings' anchor strength is 1: a run starts from noise too"
-    assert preview_start(0, 1.0, why) == f"from noise with the prompt alone ({why})"
+    assert preview_start(0, 1.0, why) == f"from noise with the prompt ({why})"
     assert preview_start(1, 0.3, class_name="water") == ("as a run makes them: from your one labelled water patch, "
-                                                         "noised to 0.3, then denoised with the prompt")
+                                                         "noised to 0.3 (your anchor strength), then denoised with "
+                                                         "the prompt")
     with pytest.raises(ValueError, match="one value per band"):
         panel.show_preview(patches, USABLE, labelled_mean=labelled[:-1])
 
