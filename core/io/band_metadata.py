@@ -54,7 +54,12 @@ def band_facts(ds: Any, path: Path) -> BandFacts:
             dim, raw, units = coordinate
             factor = nanometres_per_unit(units, raw)
             wavelengths, fwhm = raw * factor, _netcdf_fwhm(path, dim, bands, factor)
-    return BandFacts(wavelengths, fwhm, _bad_band_list(band_tags, envi, bands))
+    flagged = _bad_band_list(band_tags, envi, bands)
+    from .read import alpha_bands  # the readers build on this module
+
+    for band in alpha_bands(ds):  # transparency, not light
+        flagged[band - 1] = False
+    return BandFacts(wavelengths, fwhm, flagged)
 
 
 def read_band_facts(source: str | Path) -> Optional[BandFacts]:

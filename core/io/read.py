@@ -534,6 +534,10 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
         if all(nd is None for nd in nodata) and not uses_mask_band and defaults and defaults.nodata is not None:
             nodata = [defaults.nodata] * bands
         flagged = facts.flagged_good
+        if alpha_bands(ds):  # transparency, not light: left out of the bands, its zeros no data
+            logging.getLogger("hypersynth").info(
+                "%s: band %s is an alpha band: it is left out and the pixels it makes transparent are no data",
+                shown.name, ", ".join(map(str, alpha_bands(ds))))
         if layout_only:  # what finish_masks needs, found window by window: no pixel's values are kept
             has_data = np.zeros(bands, dtype=bool)
             # the bands a valid pixel has: every band with data, or the flagged-good ones when the file flags some
@@ -555,7 +559,7 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
                 window = Window(c0, r0, min(step_cols, cols - c0), min(step_rows, rows - r0))
                 with opened_quietly(dataset or path) as part:  # its own dataset: GDAL's cache of decoded blocks goes
                     raw = part.read(window=window)  # (B, h, w) in the file's data type
-                    masks = part.read_masks(window=window) if uses_mask_band else None
+                    masks = validity_masks(part, window) if uses_mask_band else None
                 invalid = invalid_values(raw, nodata, masks)
                 if layout_only:
                     everywhere = invalid.reshape(bands, -1).all(axis=1)  # (B,)
@@ -643,10 +647,33 @@ def raster_units(ds: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def uses_a_mask_band(ds: Any) -> bool:
-    """Whether the open rasterio dataset ``ds`` says which pixels hold data in a mask band (per dataset or alpha)."""
+    """Whether the open rasterio dataset ``ds`` says which pixels hold data in a mask band (per dataset or alpha), or
+    in an alpha band GDAL does not take as its mask (:func:`alpha_bands`)."""
     from rasterio.enums import MaskFlags
 
-    return any(MaskFlags.per_dataset in f or MaskFlags.alpha in f for f in ds.mask_flag_enums)
+    return any(MaskFlags.per_dataset in f or MaskFlags.alpha in f for f in ds.mask_flag_enums) or bool(alpha_bands(ds))
+
+
+def alpha_bands(ds: Any) -> list[int]:
+    """The 1-based alpha bands of the open rasterio dataset ``ds`` that GDAL does not use as its mask: ``gdalwarp
+    -dstalpha`` adds one after a cube's bands, and GDAL masks by alpha only for 2 or 4 bands. Such a band is flagged
+    bad (:func:`~.band_metadata.band_facts`) and its zeros are no data (:func:`validity_masks`)."""
+    from rasterio.enums import ColorInterp, MaskFlags
+
+    if any(MaskFlags.alpha in f or MaskFlags.per_dataset in f for f in ds.mask_flag_enums):
+        return []
+    return [b + 1 for b, interp in enumerate(ds.colorinterp) if interp == ColorInterp.alpha]
+
+
+def validity_masks(ds: Any, window: Any, indexes: Optional[Sequence[int]] = None) -> np.ndarray:
+    """``(B, h, w)`` uint8, 0 where the bands ``indexes`` (1-based; None: all) of the open rasterio dataset ``ds``
+    hold no data in ``window``: GDAL's mask bands, or its alpha bands where GDAL does not take them as its mask."""
+    alpha = alpha_bands(ds)
+    if not alpha:
+        return ds.read_masks(indexes, window=window)
+    transparent = (ds.read(alpha, window=window) == 0).any(axis=0)  # (h, w)
+    count = len(indexes) if indexes is not None else ds.count
+    return np.broadcast_to(np.where(transparent, 0, 255).astype(np.uint8), (count, *transparent.shape))
 
 
 def invalid_values(raw: np.ndarray, nodata: Sequence[Optional[float]], masks: Optional[np.ndarray]) -> np.ndarray:

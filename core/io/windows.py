@@ -11,7 +11,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ..progress import NULL_REPORTER, Reporter
-from .read import envi_data_file, invalid_values, opened_quietly, physical_values, raster_units, uses_a_mask_band
+from .read import (envi_data_file, invalid_values, opened_quietly, physical_values, raster_units, uses_a_mask_band,
+                   validity_masks)
 
 FULL_BLOCKS = 2  # decoded file blocks kept whole: the tile's own and the next one along its row
 # Files whose blocks are wider than this are read window by window, never by their blocks: a block a scene wide (a
@@ -130,7 +131,7 @@ class RasterWindowReader:
         window = Window(col0, row0, col1 - col0, row1 - row0)
         with opened_quietly(self.path) as ds:  # its own dataset: GDAL's cache of decoded blocks goes with it
             raw = ds.read(self.band_indexes, window=window)  # (B, h, w) in the file's data type
-            masks = ds.read_masks(self.band_indexes, window=window) if self._masked else None
+            masks = validity_masks(ds, window, self.band_indexes) if self._masked else None
         return physical_values(raw, invalid_values(raw, self._nodata, masks), *self._units)
 
 

@@ -505,6 +505,28 @@ def test_a_netcdf_variable_with_its_wavelengths_last_is_refused_with_how_to_reor
         read_scene(f'NETCDF:"{tmp_path / "last.nc"}":reflectance')
 
 
+def test_an_alpha_band_is_left_out_and_its_transparent_pixels_are_no_data(tmp_path):
+    """gdalwarp -dstalpha (the usual recipe to reproject) adds an alpha band GDAL does not take as the mask of a
+    12-band cube: it was read as a 13th spectral band and the warp's empty corners as valid zeros (code review)."""
+    from osgeo import gdal
+
+    from hypersynth.core.io.read import read_scene_layout
+    from hypersynth.core.io.windows import raster_window_reader
+
+    raw = (np.random.default_rng(0).random((12, 20, 20)) * 1000 + 10).astype(np.int16)
+    source = _write_tif(tmp_path / "utm33.tif", raw)
+    warped = tmp_path / "utm32.tif"
+    gdal.Warp(str(warped), str(source), dstSRS="EPSG:32632", dstAlpha=True, srcNodata=None)
+    with rasterio.open(warped) as ds:
+        alpha = ds.read(ds.count)
+    scene = read_scene(warped)
+    assert scene.bands == 13 and scene.good_bands.tolist() == [True] * 12 + [False]  # flagged bad: not light
+    assert (~scene.valid).sum() == (alpha == 0).sum() > 0 and np.array_equal(scene.valid, alpha > 0)
+    assert np.array_equal(np.asarray(read_scene_layout(warped).valid), scene.valid)  # as the streaming reader finds it
+    window = raster_window_reader(warped, list(range(1, 13)))(0, 20, 0, 20)
+    assert np.array_equal(np.isnan(window).all(axis=0), alpha[:20, :20] == 0)
+
+
 @pytest.mark.parametrize("bands", [12, 300])  # the per-pixel counts of missing bands: 1 byte, and 2 past 255 bands
 @pytest.mark.parametrize("flags", ["none", "some bad", "every band with data bad"])
 def test_a_rasters_layout_is_found_in_one_pass_as_reading_it_whole_finds_it(tmp_path, flags, bands):
