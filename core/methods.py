@@ -551,7 +551,7 @@ def _fit_weighted(settings: MethodSettings, patch_size: int, parts: list[tuple[n
                                            dfeat_weight=blend.dfeat_weight if dfeat is not None else 0.0)
         return ensemble.fit(samples, labels, sample_weight=weights, real_count=len(parts[0][1]), reporter=reporter)
     clf = _cnn_for(settings, patch_size)
-    clf.fit(samples, labels, sample_weight=weights, reporter=reporter)
+    clf.fit(samples, labels, sample_weight=weights, real_count=len(parts[0][1]), reporter=reporter)
     return clf
 
 

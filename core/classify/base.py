@@ -32,7 +32,9 @@ class Classifier(Protocol):
     n_classes: int  # set by fit
 
     def fit(self, samples: np.ndarray, labels: np.ndarray, *, sample_weight: Optional[np.ndarray] = None,
-            reporter: Reporter = NULL_REPORTER) -> "Classifier":
+            real_count: Optional[int] = None, reporter: Reporter = NULL_REPORTER) -> "Classifier":
+        """Learn ``(N, B, p, p)`` patches with class indices ``(N,)``; ``real_count``: the first that many samples
+        are the real labels (the rest synthetic or pseudo-labelled), for what needs them alone; None: not said."""
         ...
 
     def predict_proba(self, samples: np.ndarray) -> np.ndarray:

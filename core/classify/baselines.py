@@ -130,7 +130,9 @@ class SpectralRandomForest:
         self._trees: Optional[dict[str, np.ndarray]] = None  # node arrays of a forest loaded from a bundle
 
     def fit(self, samples: np.ndarray, labels: np.ndarray, *, sample_weight: Optional[np.ndarray] = None,
-            reporter: Reporter = NULL_REPORTER) -> "SpectralRandomForest":
+            real_count: Optional[int] = None, reporter: Reporter = NULL_REPORTER) -> "SpectralRandomForest":
+        """Grow the forest on the patches' centre spectra (``real_count`` is not needed: every sample is learnt as
+        weighted)."""
         spectra, y, w = _training_arrays(samples, labels, sample_weight)
         x = FOREST_INPUTS[self.inputs](spectra)  # (N, F)
         # warm_start grows the same trees as one fit with n_estimators (sklearn skips the used seeds).
@@ -313,7 +315,9 @@ class SpectralSVM:
         return float(best["svc__C"]), float(best["svc__gamma"])
 
     def fit(self, samples: np.ndarray, labels: np.ndarray, *, sample_weight: Optional[np.ndarray] = None,
-            reporter: Reporter = NULL_REPORTER) -> "SpectralSVM":
+            real_count: Optional[int] = None, reporter: Reporter = NULL_REPORTER) -> "SpectralSVM":
+        """Choose C and γ by cross-validation, then fit the SVM on the centre spectra (``real_count`` is not used:
+        C and γ are chosen on every sample given; ``fit_svm_real_first`` gives it the real ones first)."""
         x, y, w = _training_arrays(samples, labels, sample_weight)
         if self.max_per_class is not None:
             x, y, w = _at_most_per_class(x, y, w, int(self.max_per_class), self.seed)

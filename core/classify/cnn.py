@@ -239,7 +239,7 @@ class SpectralSpatialCNN:
 
     # ---------------------------------------------------------------------------------------- fit
     def fit(self, samples: np.ndarray, labels: np.ndarray, *, sample_weight: Optional[np.ndarray] = None,
-            reporter: Reporter = NULL_REPORTER) -> "SpectralSpatialCNN":
+            real_count: Optional[int] = None, reporter: Reporter = NULL_REPORTER) -> "SpectralSpatialCNN":
         """Train on ``(N, B, p, p)`` patches with class indices ``(N,)`` in ``0..K-1``.
 
         Args:
@@ -247,20 +247,24 @@ class SpectralSpatialCNN:
             labels: class index per patch; ``n_classes`` becomes ``labels.max() + 1``.
             sample_weight: ``(N,)`` non-negative loss weights (e.g. 1 real, 0.5 synthetic); weight 0
                 drops a sample entirely. ``None`` = all real, weight 1.
+            real_count: the first ``real_count`` samples are the real labels, the only ones early stopping holds
+                out; None: those of the largest weight (a synthetic or pseudo-labelled part may weigh as much or
+                more a patch, so callers that know say).
             reporter: gets ``progress(fraction, "classifier e/E")`` and ``check()`` every epoch.
         """
         cfg = self.config
         x, y, w = self._check_fit_input(samples, labels, sample_weight)
         n_classes = int(y.max()) + 1
+        real = np.arange(len(y)) < real_count if real_count is not None else np.isclose(w, w.max())  # (N,)
         keep = w > 0  # weight-0 samples could only move the band statistics; dropping them ignores them fully
-        x, y, w = x[keep], y[keep], w[keep]
+        x, y, w, real = x[keep], y[keep], w[keep], real[keep]
         if len(np.unique(y)) < 2:
             raise ValueError("the classifier needs labelled samples of at least two classes with a weight above 0; "
                              f"got only class {int(y[0])}")
         reporter.check()
         device = resolve_device(cfg.device)
         rng = np.random.default_rng(cfg.seed)
-        val = self._validation_split(y, w, rng)
+        val = self._validation_split(y, real, rng)
         mean, std = _band_statistics(x)
         xt = torch.from_numpy(x).to(device)  # (N, B, p, p) raw patches, standardised inside the net
         yt = torch.from_numpy(y).to(device)  # (N,)
@@ -350,8 +354,9 @@ class SpectralSpatialCNN:
         with torch.inference_mode():
             return float(F.cross_entropy(net(val[0]), val[1]))
 
-    def _validation_split(self, y: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> Optional[np.ndarray]:
-        """Indices of a stratified held-out set of *real* samples, or ``None`` to train for fixed epochs.
+    def _validation_split(self, y: np.ndarray, real: np.ndarray, rng: np.random.Generator) -> Optional[np.ndarray]:
+        """Indices of a stratified held-out set of the *real* samples (``real``: (N,) bool), or ``None`` to train
+        for fixed epochs.
 
         Early stopping needs ``min_labels_for_early_stopping`` real labels (20) in every class, so that at least
         4 per class are held out. With 5 per class one pixel per class was held out, and the best epoch of a loss
@@ -362,7 +367,6 @@ class SpectralSpatialCNN:
         """
         if self.config.val_fraction <= 0:
             return None
-        real = np.isclose(w, w.max())  # real patches carry the largest weight; synthetic ones less
         held: list[np.ndarray] = []
         for c in np.unique(y):
             members = np.flatnonzero(real & (y == c))

@@ -398,9 +398,11 @@ class SpectralSpatialEnsemble:
     def fit(self, samples: np.ndarray, labels: np.ndarray, *, sample_weight: Optional[np.ndarray] = None,
             real_count: Optional[int] = None, reporter: Reporter = NULL_REPORTER) -> "SpectralSpatialEnsemble":
         """Train every member on the same weighted patches (the shares stay as chosen); the first ``real_count``
-        samples are the real labels (the diffusion-feature SVM chooses its C and γ on them alone)."""
+        samples are the real labels (the CNN's early stopping holds out some of them alone, the diffusion-feature
+        SVM chooses its C and γ on them alone)."""
         cnn_end = 0.8 if self.dfeat is not None else 0.9
-        self.cnn.fit(samples, labels, sample_weight=sample_weight, reporter=reporter.sub(0.0, cnn_end))
+        self.cnn.fit(samples, labels, sample_weight=sample_weight, real_count=real_count,
+                     reporter=reporter.sub(0.0, cnn_end))
         self.forest.fit(samples, labels, sample_weight=sample_weight, reporter=reporter.sub(cnn_end, cnn_end + 0.1))
         if self.dfeat is not None:
             self.dfeat.fit(samples, labels, sample_weight=sample_weight, real_count=real_count,

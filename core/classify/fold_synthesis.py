@@ -95,7 +95,8 @@ def fit_fold_members(train: np.ndarray, real: np.ndarray, y: np.ndarray, pixel_f
             x = np.concatenate([x, synthetic.patches[extra]])
             t = np.concatenate([t, synthetic.labels[extra]])
             w = synthetic.weights(len(train), len(extra))
-    members: dict[str, Classifier] = {"cnn": make_cnn().fit(x, t, sample_weight=w, reporter=reporter)}
+    members: dict[str, Classifier] = {"cnn": make_cnn().fit(x, t, sample_weight=w, real_count=len(train),
+                                                            reporter=reporter)}
     members["forest"] = make_forest().fit(x, t, sample_weight=w)
     if pixel_features is not None and make_svm is not None:
         from .diffusion_features import fit_svm_real_first

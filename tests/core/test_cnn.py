@@ -141,6 +141,25 @@ def test_early_stopping_uses_held_out_real_labels(toy) -> None:
     assert reporter.stages[0] == "classifier 1/6"
 
 
+def test_early_stopping_holds_out_the_real_labels_when_other_patches_weigh_more(toy, monkeypatch) -> None:
+    """A few synthetic or pseudo-labelled patches weigh more a patch than a real label (share × real count / their
+    count): early stopping held them out instead of the real labels, and said it held out the real ones (review)."""
+    x, y, _, _ = toy  # 12 real labels per class
+    extra_x, extra_y = x[:6], y[:6]  # a small extra part: 1.5 a patch at share 0.75
+    samples, labels = np.concatenate([x, extra_x]), np.concatenate([y, extra_y])
+    weights = np.concatenate([np.ones(len(y), np.float32), np.full(6, 1.5, np.float32)])
+    held = []
+    split = SpectralSpatialCNN._validation_split
+    monkeypatch.setattr(SpectralSpatialCNN, "_validation_split",
+                        lambda self, *args: held.append(split(self, *args)) or held[-1])
+    clf = small_cnn(epochs=3, patience=2, val_fraction=0.2, min_labels_for_early_stopping=10)
+    clf.fit(samples, labels, sample_weight=weights, real_count=len(y))
+    assert held[-1] is not None and (held[-1] < len(y)).all()  # the real labels' rows only
+    assert len(held[-1]) == 3 * round(0.2 * 12)
+    clf.fit(samples, labels, sample_weight=weights)  # without saying: the heaviest, here the extra part (as before)
+    assert held[-1] is None  # 6 extra patches are too few a class to stop on
+
+
 def test_few_labels_per_class_train_for_fixed_epochs_not_early_stopping(toy) -> None:
     x, y, _, _ = toy  # 12 per class: under the default threshold, the validation loss would rest on 2 pixels each
     clf = small_cnn(epochs=6, patience=1, val_fraction=0.2).fit(x, y)

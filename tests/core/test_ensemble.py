@@ -50,7 +50,7 @@ class _Fixed:
     def __init__(self, right: bool):
         self.right, self.n_classes = right, 0
 
-    def fit(self, samples, labels, *, sample_weight=None, reporter=None):
+    def fit(self, samples, labels, *, sample_weight=None, real_count=None, reporter=None):
         self.n_classes = int(labels.max()) + 1
         return self
 

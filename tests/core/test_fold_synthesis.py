@@ -22,7 +22,7 @@ class _NearestMean:
     def __init__(self) -> None:
         self.n_classes = 0
 
-    def fit(self, samples, labels, *, sample_weight=None, reporter=None):
+    def fit(self, samples, labels, *, sample_weight=None, real_count=None, reporter=None):
         x = samples[:, :, samples.shape[-1] // 2, samples.shape[-1] // 2].astype(np.float64)
         w = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, np.float64)
         self.n_classes = int(labels.max()) + 1
