@@ -492,7 +492,8 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
         lines += ["![class map](map.png)", ""]
     if evaluation is not None:
         ev = evaluation
-        few = few_pixels_note(ev.oa, ev.n_test)  # 10 pixels: the OA's interval is wide
+        # 10 pixels: the OA's interval is wide; not where a sample holds, whose points' OA estimates nothing
+        few = "" if ev.area is not None and ev.area.holds() else few_pixels_note(ev.oa, ev.n_test)
         kappa = "–" if math.isnan(ev.kappa) else f"{ev.kappa:.4f}"  # undefined with one class validated
         lines += ["## Accuracy against the validation labels", "",
                   ev.headline(f"OA {ev.oa * 100:.2f} %, AA {ev.aa * 100:.2f} %, κ {kappa} on {ev.n_test} "

@@ -96,23 +96,29 @@ class AreaEstimate:
         Evaluation.headline`)."""
         method = f"Stehman 2014, {self.strata_map}'s classes as strata" if self.strata_map else "Olofsson et al. 2014"
         interval = "± the 95 % confidence interval; " if math.isfinite(self.oa_ci) else ""
+        covered = self._coverage()  # a part of the map left out is said with the figure, wherever it is quoted
         return (f"Area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % ({interval}the validation points are a "
-                f"stratified random sample, {method})")
+                f"stratified random sample, {method}{'; ' + covered if covered else ''})")
+
+    def _coverage(self) -> str:
+        """What part of the map the figures cover where some of it has no scored point ("" where they cover it)."""
+        if self.unsampled:  # the estimates cover the sampled strata only
+            share = self.mapped_pixels[self.samples > 0].sum() / max(int(self.mapped_pixels.sum()), 1)
+            return (f"over the map classes with validation pixels, {_share_text(share)} of the mapped area: "
+                    f"{', '.join(self.unsampled)} {'has' if len(self.unsampled) == 1 else 'have'} none")
+        if self.unsampled_strata:
+            return (f"over the strata with validation points, {_share_text(self.covered_share)} of "
+                    f"{self.strata_map}'s classified area: its {', '.join(self.unsampled_strata)} "
+                    f"{'has' if len(self.unsampled_strata) == 1 else 'have'} none")
+        return ""
 
     def to_markdown(self, led: bool = False) -> str:
         """A line with the adjusted OA, a table per class, and what the figures assume; ``led``: the adjusted OA
         already leads the text above (:meth:`headline`), so the line splits its error only, without repeating it."""
         unit = self.unit
         digits = 1 if unit == "ha" else 0
-        covered = ""
-        if self.unsampled:  # the estimates cover the sampled strata only: said beside the figure, not under it
-            share = self.mapped_pixels[self.samples > 0].sum() / max(int(self.mapped_pixels.sum()), 1)
-            covered = (f"; over the map classes with validation pixels, {share * 100:.0f} % of the mapped area: "
-                       f"{', '.join(self.unsampled)} {'has' if len(self.unsampled) == 1 else 'have'} none")
-        elif self.unsampled_strata:
-            covered = (f"; over the strata with validation points, {_share_text(self.covered_share)} of "
-                       f"{self.strata_map}'s classified area: its {', '.join(self.unsampled_strata)} "
-                       f"{'has' if len(self.unsampled_strata) == 1 else 'have'} none")
+        covered = self._coverage()  # said beside the figure, not under it
+        covered = f"; {covered}" if covered else ""
         if self.sample and self.strata_map:
             sampled = (f"the validation points are a stratified random sample of {self.strata_map}; Stehman 2014, "
                        f"{self.strata_map}'s classes as strata")
@@ -233,13 +239,19 @@ def area_estimate(confusion: np.ndarray, class_ids: Sequence[int], class_names: 
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(sampled[:, None], n / samples[:, None], 0.0)  # n_ij / n_i.
         p = weight[:, None] * share  # estimated proportions p_ij (eq. 4)
-        dof = np.where(samples > 1, samples - 1, np.nan)  # the variances need two pixels in a stratum
+        # the variances need two pixels in a stratum, but for a census (every pixel of it sampled: a class mapped on
+        # one pixel gets its one point), whose terms are 0 by its finite population correction
+        census = sampled & (samples >= mapped)
+        dof = np.where(samples > 1, samples - 1, np.where(census, 1.0, np.nan))
         users = np.where(sampled, np.diag(share), np.nan)  # eq. 2
         users_var = fpc * users * (1 - users) / dof  # eq. 5, with the stratum's finite population correction
         oa = float(np.trace(p))
         oa_var = float(np.nansum(weight[sampled] ** 2 * users_var[sampled]))  # eq. 5
         column = p.sum(axis=0)  # p_.j, the true classes' area proportions
         producers = np.diag(p) / column  # eq. 3
+        # a class the map gives but no point scored: its own stratum is unknown, so its producer's accuracy is too
+        # (p_jj is 0 only because its stratum was left out)
+        producers[(mapped > 0) & ~sampled] = np.nan
         area_var = np.nansum(fpc[:, None] * (weight[:, None] * p - p ** 2) / dof[:, None], axis=0)  # eq. 10
         estimated_n = mapped[:, None] * share  # N̂_ij: the map's pixels of map class i that are truly j
         n_true = estimated_n.sum(axis=0)  # N̂_.j
@@ -251,7 +263,7 @@ def area_estimate(confusion: np.ndarray, class_ids: Sequence[int], class_names: 
             producers_var[j] = (own + producers[j] ** 2 * rest) / n_true[j] ** 2
     ci = Z95 * np.sqrt(np.maximum(area_var, 0.0)) * total * unit_per_pixel
     quantity, allocation = disagreement(p.T) if total > 0 else (math.nan, math.nan)  # rows: the truth
-    single = sampled & (samples < 2)  # a stratum whose variance is unknown: every interval it enters is unknown too
+    single = sampled & (samples < 2) & ~census  # a stratum whose variance is unknown: every interval it enters too
     oa_ci = math.nan if single.any() else Z95 * math.sqrt(oa_var)
     if single.any():
         ci[:] = math.nan
@@ -299,7 +311,8 @@ def sample_strata_estimate(strata: np.ndarray, mapped: np.ndarray, truth: np.nda
         return float(sum(size * y[m].mean() for size, m in zip(sizes, members)))
 
     def variance(d: np.ndarray) -> float:  # Σ N_h² (1 − n_h/N_h) s²_dh / n_h: of Ŷ for d = y, of X̂·R̂ for d = y − R̂x
-        terms = [np.var(d[m], ddof=1) / n if n > 1 else math.nan for m, n in zip(members, counts)]
+        terms = [np.var(d[m], ddof=1) / n if n > 1 else 0.0 if n >= size else math.nan  # a census: no error
+                 for m, n, size in zip(members, counts, sizes)]
         return float(np.sum(sizes ** 2 * fpc * np.array(terms)))
 
     def ratio(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:  # R̂ = Ŷ / X̂ and its linearised variance
@@ -320,7 +333,7 @@ def sample_strata_estimate(strata: np.ndarray, mapped: np.ndarray, truth: np.nda
         users[c], users_var[c] = ratio(on_map * is_true, on_map)
         producers[c], producers_var[c] = ratio(on_map * is_true, is_true)
         area[c], area_var[c] = estimate(is_true), variance(is_true)
-    single = counts < 2
+    single = (counts < 2) & (counts < sizes)  # one point in a stratum of more pixels: its variance is unknown
     quantity, allocation = disagreement(p.T)
     strata_named = stratum_names or {}
     return AreaEstimate(

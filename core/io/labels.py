@@ -220,6 +220,7 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
     srs = _to_scene_crs(path, lyr, geometries, scene)
     keep = [i for i, v in enumerate(ids) if v != 0]  # 0 = explicitly unlabelled
     labels = _burn(scene, srs, [geometries[i] for i in keep], [ids[i] for i in keep])
+    _say_shared_pixels(path, scene, [geometries[i] for i in keep], [ids[i] for i in keep], labels)
     burnt = _ids_present(labels)  # a feature may fall outside the scene, or under another
     if not burnt:
         _explain_empty(path, geometries, scene)
@@ -404,6 +405,38 @@ def _burn(scene: Scene, srs: Any, geometries: list[Any], ids: list[int]) -> np.n
     target.FlushCache()  # the MEM raster's blocks are the array: nothing left to copy
     target = None
     return labels
+
+
+def _say_shared_pixels(path: Path, scene: Scene, geometries: list[Any], ids: list[int], labels: np.ndarray) -> None:
+    """Say where points fall on one pixel: one label a pixel is kept (the last point's), so duplicates count once and,
+    where their classes differ, one class is chosen for the pixel (field points a GPS put within a pixel)."""
+    from osgeo import gdal, ogr
+
+    points = [(g.GetX(), g.GetY(), i) for g, i in zip(geometries, ids)
+              if ogr.GT_Flatten(g.GetGeometryType()) == ogr.wkbPoint]
+    if len(points) < 2:
+        return
+    inverse = gdal.InvGeoTransform(_scene_geotransform(scene))
+    if inverse is None:
+        return
+    by_pixel: dict[tuple[int, int], list[int]] = {}
+    for x, y, class_id in points:
+        col, row = gdal.ApplyGeoTransform(inverse, x, y)
+        if 0 <= row < scene.shape[0] and 0 <= col < scene.shape[1]:
+            by_pixel.setdefault((int(row), int(col)), []).append(class_id)
+    shared = {at: found for at, found in by_pixel.items() if len(found) > 1}
+    if not shared:
+        return
+    on_shared = sum(len(found) for found in shared.values())
+    conflicts = {at: found for at, found in shared.items() if len(set(found)) > 1}
+    text = (f"{path.name}: {on_shared} points share {len(shared)} pixel{'s' if len(shared) != 1 else ''}: each such "
+            "pixel is one label")
+    if conflicts:
+        (row, col), found = next(iter(sorted(conflicts.items())))
+        text += (f"; at {len(conflicts)} pixel{'s' if len(conflicts) != 1 else ''} their classes differ and one is "
+                 f"kept (e.g. row {row}, column {col}: classes {', '.join(map(str, sorted(set(found))))}, kept "
+                 f"{int(labels[row, col])}): check those points")
+    logging.getLogger("hypersynth").warning("%s", text)
 
 
 def _explain_empty(path: Path, geometries: list[Any], scene: Scene) -> None:

@@ -90,6 +90,29 @@ def test_a_map_class_with_one_validation_pixel_gives_no_interval_it_enters():
     assert data["oa_ci95"] is None and data["map_classes_with_one_validation_pixel"] == ["c"]
 
 
+def test_a_map_class_of_one_pixel_sampled_whole_is_a_census_not_an_unknown_variance():
+    """The sampler gives a class mapped on one pixel its one point: every interval vanished and the report asked for
+    more points where none can be drawn (review). That stratum is a census: its terms are 0."""
+    by_map = np.array([[40, 10, 0], [5, 45, 0], [0, 0, 1]])  # rows: map classes a, b, c; c is one pixel, sampled
+    est = area_estimate(by_map.T, [1, 2, 3], ["a", "b", "c"], [4000, 4000, 1])
+    assert est.single == [] and np.isfinite(est.oa_ci) and np.isfinite(est.area_ci).all()
+    weight = np.array([4000, 4000, 1]) / 8001
+    users = np.array([0.8, 0.9])
+    fpc = 1 - 50 / 4000
+    expected = 1.959964 * np.sqrt((weight[:2] ** 2 * fpc * users * (1 - users) / 49).sum())  # c adds nothing
+    assert est.oa_ci == pytest.approx(expected)
+    assert est.users_ci[2] == 0.0  # its one pixel is known
+
+
+def test_a_mapped_class_without_points_has_no_producers_accuracy_not_a_certain_zero():
+    """p_jj is 0 only because the class's own stratum was left out: 0.0 ± 0.0 claimed a certainty (review)."""
+    by_map = np.array([[40, 5, 5], [5, 45, 0], [0, 0, 0]])  # rows: map classes a, b, c; c mapped but not sampled
+    est = area_estimate(by_map.T, [1, 2, 3], ["a", "b", "c"], [4000, 4000, 500])
+    assert est.unsampled == ["c"] and np.isnan(est.producers[2]) and np.isnan(est.producers_ci[2])
+    assert np.isfinite(est.producers[:2]).all()
+    assert "over the map classes with validation pixels, 94 % of the mapped area: c has none" in est.headline()
+
+
 def test_pixel_area_is_in_hectares_only_on_a_metric_grid():
     from rasterio.crs import CRS
 

@@ -332,3 +332,28 @@ def test_assess_takes_the_field_of_the_labels_left_out(files, tmp_path, capsys):
     assert "(--exclude-field on the command line)" in capsys.readouterr().err
     assert cli_main([*command, "--exclude-field", "lc"]) == 0
     assert capsys.readouterr().out.startswith("OA 80.00 %")  # the three training pixels left out
+
+
+def test_a_mapped_class_the_class_file_leaves_out_is_still_a_stratum(tmp_path):
+    """A map class the class file did not name vanished from the strata: the estimates claimed the whole map
+    without a word (review). It is kept, by its id, and said to have no point."""
+    from rasterio.crs import CRS
+
+    from hypersynth.core.evaluation.assess import evaluate_map
+    from hypersynth.core.io.classes import write_classes
+
+    crs, grid = CRS.from_epsg(32633).to_wkt(), (500000.0, 30.0, 0.0, 5800000.0, 0.0, -30.0)
+    named = [ClassInfo(1, "water", (0, 0, 255)), ClassInfo(2, "meadow", (0, 200, 0))]
+    mapped = np.ones((10, 10), np.int32)
+    mapped[:, 6:] = 2
+    mapped[5:, :3] = 7  # 15 pixels of a class the file does not name
+    points = np.zeros((10, 10), np.int32)
+    points[0, :4], points[1, 6:9], points[2, 7] = 1, 2, 1
+    write_class_map(tmp_path / "map.tif", mapped, named + [ClassInfo(7, "urban", (200, 0, 0))], transform=grid,
+                    crs_wkt=crs)
+    write_label_raster(tmp_path / "points.tif", points, named, transform=grid, crs_wkt=crs)
+    write_classes(tmp_path / "classes.json", named)
+    area = evaluate_map(tmp_path / "map.tif", tmp_path / "points.tif", classes_path=tmp_path / "classes.json").area
+    assert area.class_ids == [1, 2, 7] and area.mapped_pixels.tolist() == [45, 40, 15]
+    assert area.unsampled == ["class 7"]
+    assert "85 % of the mapped area: class 7 has none" in area.to_markdown()

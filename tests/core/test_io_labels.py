@@ -542,3 +542,18 @@ def test_class_ids_take_their_names_from_the_text_field_beside_them(tmp_path):
     shared = _points_with_names(tmp_path / "shared.gpkg", [(0, 0, 1, "Anna"), (1, 1, 2, "Anna"), (2, 2, 3, "plot")])
     _, classes = read_labels(shared, _scene())  # a name two ids share is no class name
     assert [(c.id, c.name) for c in classes] == [(1, "class 1"), (2, "class 2"), (3, "plot")]
+
+
+def test_points_on_one_pixel_are_said_and_which_class_was_kept(tmp_path, caplog):
+    """Field points a GPS put within one pixel count once, and where their classes differ one is kept: both were
+    silent (review)."""
+    path = _write_vector(tmp_path / "points.gpkg", [(_point(1, 1), "water"), (_point(1, 1), "meadow"),
+                                                    (_point(4, 4), "water"), (_point(4, 4), "water"),
+                                                    (_point(7, 7), "meadow")], kind=ogr.OFTString)
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        labels, found = read_labels(path, _scene())
+    names = {c.name: c.id for c in found}
+    assert (labels > 0).sum() == 3
+    assert ("points.gpkg: 4 points share 2 pixels: each such pixel is one label; at 1 pixel their classes differ "
+            f"and one is kept (e.g. row 1, column 1: classes {', '.join(map(str, sorted(names.values())))}, kept "
+            f"{int(labels[1, 1])})") in caplog.text
