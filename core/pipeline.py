@@ -690,6 +690,9 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
     from .synthetic_check import compare_to_labelled
 
     out = check_patches_file(out_path, overwrite, attention)
+    if not 0.0 < anchor_strength <= 1.0:
+        raise ValueError(f"the anchor strength must be in (0, 1] (1: from noise with the prompt); got "
+                         f"{anchor_strength}")
     if prompt is not None:
         check_label(label)
     settings = settings or MethodSettings()
@@ -723,7 +726,7 @@ def synthesize_to_file(bundle_path: str | os.PathLike, out_path: str | os.PathLi
         log.log(logging.WARNING if share >= CLIPPED_WARNING else logging.INFO, "'%s': %s%s", prompt,
                 clipped_note(syn), advice)
     # a class the model learnt: how like its labels they are
-    check = compare_to_labelled(model, syn.patches, label, anchored=bool(anchors))
+    check = compare_to_labelled(model, syn.patches, label, starts=anchors[label] if anchors else None)
     if check is not None:
         log.log(logging.WARNING if check.unlike else logging.INFO, "'%s': %s", prompt, check.sentence())
     # checks again as it writes: another program may have made the file meanwhile

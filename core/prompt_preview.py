@@ -9,7 +9,8 @@ import numpy as np
 
 from .progress import NULL_REPORTER, Reporter
 from .report import spectral_angle_deg
-from .synthetic_check import UNLIKE_SHARE, compare_to_labelled
+from .classify.base import centre_spectra
+from .synthetic_check import compare_to_labelled
 
 if TYPE_CHECKING:  # the model module imports torch; this one is imported by the plugin's preview job
     from .ldm.model import SynthesisModel
@@ -63,23 +64,18 @@ def preview_prompt(model: "SynthesisModel", class_id: int, prompt: str, *, n: in
     else:
         noise = shown.patches
     unprompted = synthesize(model, **draw, guidance=0.0, reporter=reporter.sub(parts[-2], parts[-1], "no prompt: "))
-    check = compare_to_labelled(model, shown.patches, class_id, anchored=anchors is not None)
-    unlike = ""
-    if check is not None and check.unlike:
-        others = sum(check.nearer_other.values())
-        unlike = (f"{others} of {check.patches} lie nearer another class's labelled mean"
-                  if others > UNLIKE_SHARE * check.patches else f"{check.brightness:.2g} × as bright as your labels")
+    check = compare_to_labelled(model, shown.patches, class_id, starts=examples)
+    unlike = check.reason() if check is not None else ""
     return PromptPreview(shown, 0 if examples is None else len(examples), anchor_strength if anchors else 1.0,
                          effect, _turn(noise, unprompted.patches), without, from_noise, unlike)
 
 
 def _centre_mean(patches: np.ndarray) -> np.ndarray:
-    side = patches.shape[-1] // 2
-    return np.nanmean(patches[:, :, side, side], axis=0)  # (B,)
+    """``(B,)`` the mean centre spectrum of ``(N, B, p, p)`` patches."""
+    return np.nanmean(centre_spectra(patches), axis=0)
 
 
 def _turn(patches: np.ndarray, others: np.ndarray) -> float:
     """Mean spectral angle between the centre spectra of two draws of as many patches, patch by patch."""
-    side = patches.shape[-1] // 2
-    return float(np.nanmean([spectral_angle_deg(a, b) for a, b in
-                             zip(patches[:, :, side, side], others[:, :, side, side])]))
+    return float(np.nanmean([spectral_angle_deg(a, b) for a, b in zip(centre_spectra(patches),
+                                                                      centre_spectra(others))]))

@@ -28,6 +28,7 @@ class SyntheticCheck:
     brightness: float  # the patches' mean centre value over the class's labelled mean value
     nearer_other: dict[str, int]  # patches whose centre spectrum is nearest another class's labelled mean, by class
     anchored: bool = False  # they started from labelled patches of the class (else from noise with the prompt alone)
+    starts_unlike: int = 0  # of the labelled patches they started from, how many lie nearer another class already
 
     @property
     def unlike(self) -> bool:
@@ -45,7 +46,12 @@ class SyntheticCheck:
         text = (f"the {self.patches} patches' mean centre spectrum is {self.angle:.1f}° from {self.class_name}'s "
                 f"labelled mean and {self.brightness:.2f} × as bright; {others} of {self.patches} lie nearer "
                 f"another class's labelled mean (spectral angle){where}")
-        if self.unlike and self.anchored:
+        if self.unlike and self.anchored and self.starts_unlike:
+            text += (f": they do not look like {self.class_name}, and {self.starts_unlike} of the labelled patches "
+                     "they started from already lie nearer another class's labelled mean (mixed or edge pixels), so "
+                     "do not take these as training data as they are (a run starts from all your labels and drops "
+                     "those nearer another class)")
+        elif self.unlike and self.anchored:
             text += (f": they do not look like {self.class_name}, though they started from its labelled patches: the "
                      "prompt took them away, so do not take these as training data as they are (a prompt nearer what "
                      "the labels show, or a lower anchor strength, keeps them nearer; a run also drops those nearer "
@@ -57,12 +63,23 @@ class SyntheticCheck:
                      "samples nearer the labels)")
         return text
 
+    def reason(self) -> str:
+        """Why they do not look like their class, in a few words ("3 of 4 lie nearer another class's labelled mean",
+        "6.8 × as bright as your labels"); "" where they do."""
+        if not self.unlike:
+            return ""
+        others = sum(self.nearer_other.values())
+        if others > UNLIKE_SHARE * self.patches:
+            return f"{others} of {self.patches} lie nearer another class's labelled mean"
+        return f"{self.brightness:.2g} × as bright as your labels"
 
-def compare_to_labelled(model: "SynthesisModel", patches: np.ndarray, class_id: int, anchored: bool = False
-                        ) -> Optional[SyntheticCheck]:
+
+def compare_to_labelled(model: "SynthesisModel", patches: np.ndarray, class_id: int,
+                        starts: Optional[np.ndarray] = None) -> Optional[SyntheticCheck]:
     """Compare ``(N, B, p, p)`` patches labelled ``class_id`` with the labelled class means ``model`` (a
-    :class:`~.ldm.model.SynthesisModel`) learnt (``anchored``: they started from its labelled patches); None for a
-    class the model was not trained on, or no patches."""
+    :class:`~.ldm.model.SynthesisModel`) learnt; ``starts``: the labelled patches they started from (None: from
+    noise), counted too where they lie nearer another class. None for a class the model was not trained on, or no
+    patches."""
     from .classify.base import centre_spectra
     from .pseudo_labels import nearest_mean_index
     from .report import brightness_ratio, spectral_angle_deg
@@ -80,4 +97,5 @@ def compare_to_labelled(model: "SynthesisModel", patches: np.ndarray, class_id: 
     brightness = brightness_ratio(mean, means[own])  # the synthetic summary's measures, as a run's report gives them
     return SyntheticCheck(class_name=names[own], patches=len(centres), angle=spectral_angle_deg(mean, means[own]),
                           brightness=math.nan if brightness is None else brightness, nearer_other=dict(nearer),
-                          anchored=anchored)
+                          anchored=starts is not None, starts_unlike=0 if starts is None else int(
+                              (nearest_mean_index(np.nan_to_num(centre_spectra(starts)), means) != own).sum()))

@@ -577,10 +577,12 @@ def _prompt_effect(anchored_deg: Optional[float], noise_deg: Optional[float]) ->
                 + (": this model barely reads the prompt." if noise_deg < PROMPT_BARELY_DEG else ".")]
     said = (f"The prompt turns them {anchored_deg:.1f}° from where no prompt takes them (patches from noise "
             f"{noise_deg:.1f}°)")
-    if noise_deg < PROMPT_BARELY_DEG:
+    if noise_deg < PROMPT_BARELY_DEG and anchored_deg < PROMPT_BARELY_DEG:
         return [said + ": this model barely reads the prompt."]
     if anchored_deg < PROMPT_BARELY_DEG:
         return [said + ": at this anchor strength it barely changes your patches, whatever it says."]
+    if noise_deg < PROMPT_BARELY_DEG:
+        return [said + ": from noise it barely changes them."]
     return [said + "."]
 
 

@@ -142,7 +142,8 @@ def usable_bands(source: str) -> Optional[UsableBands]:
     from rasterio.windows import Window
 
     from ..core.io.band_metadata import band_facts
-    from ..core.io.read import gdal_subdataset_file, good_bands, invalid_values, opened_quietly, uses_a_mask_band
+    from ..core.io.read import (gdal_subdataset_file, good_bands, invalid_values, opened_quietly, uses_a_mask_band,
+                                validity_masks)
 
     name = gdal_name(source)
     try:
@@ -161,7 +162,7 @@ def usable_bands(source: str) -> Optional[UsableBands]:
             for top, left in sorted(corners):
                 window = Window(left, top, w, h)
                 raw = ds.read(window=window)  # (B, h, w)
-                invalid = invalid_values(raw, nodata, ds.read_masks(window=window) if masked else None)
+                invalid = invalid_values(raw, nodata, validity_masks(ds, window) if masked else None)
                 seen |= ~invalid.reshape(bands, -1).all(axis=1)
                 if covered is not None:
                     covered[top:top + h, left:left + w] = True

@@ -467,7 +467,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
               f"hypersynth assess --map {args.map} --validation {args.out}")
         return 0
     if args.command == "synthesize":  # the engine checks --out, --synthesis-model and --device first
-        if args.anchor_strength < 1 and args.prompt is not None and not args.label:
+        if args.anchor_strength < 1 and args.prompt is not None and not args.label:  # said with the options' names
             raise ValueError("--anchor-strength below 1 starts the patches from labelled patches of their class, and "
                              "--prompt's patches are of no class without --label: add --label N (one of the model's "
                              "classes), use --class N, or leave out --anchor-strength")

@@ -39,7 +39,8 @@ class AreaEstimate:
     oa_ci: float  # its 95 % half-width
     users: np.ndarray  # (K,) user's accuracy (map class i is right), 0..1
     users_ci: np.ndarray  # (K,) 95 % half-widths
-    producers: np.ndarray  # (K,) area-adjusted producer's accuracy (true class j is mapped as j), 0..1
+    producers: np.ndarray  # (K,) area-adjusted producer's accuracy (true class j is mapped as j), 0..1; NaN for a
+    # class the map gives but no point scored (its own stratum unknown)
     producers_ci: np.ndarray  # (K,)
     area: np.ndarray  # (K,) estimated area of each true class, in ``unit``
     area_ci: np.ndarray  # (K,) 95 % half-widths, in ``unit``
@@ -134,8 +135,9 @@ class AreaEstimate:
         interval = "± the 95 % confidence interval; " if math.isfinite(self.oa_ci) else ""
         split = (f"{self.quantity_disagreement * 100:.2f} points are quantity and "
                  f"{self.allocation_disagreement * 100:.2f} allocation disagreement.")
-        first = (f"Of the {(1 - self.oa) * 100:.2f} % of the map mapped wrong by the area-adjusted OA above"
-                 f"{f' ({covered[2:]})' if covered else ''}, {split}" if led else
+        part = " (over the part of the map it names)" if covered else ""
+        first = (f"Of the {(1 - self.oa) * 100:.2f} % of the map mapped wrong by the area-adjusted OA above{part}, "
+                 f"{split}" if led else
                  f"Area-adjusted OA {_pm(self.oa * 100, self.oa_ci * 100, 2)} % ({interval}{sampled}{covered}); "
                  f"of the rest, {split}")
         lines = [first, "",
@@ -333,6 +335,8 @@ def sample_strata_estimate(strata: np.ndarray, mapped: np.ndarray, truth: np.nda
         users[c], users_var[c] = ratio(on_map * is_true, on_map)
         producers[c], producers_var[c] = ratio(on_map * is_true, is_true)
         area[c], area_var[c] = estimate(is_true), variance(is_true)
+        if not on_map.any() and mapped_pixels[c] > 0:  # mapped, but no point on it: its producer's accuracy is
+            producers[c] = producers_var[c] = math.nan  # unknown, not a certain 0 (as area_estimate says it)
     single = (counts < 2) & (counts < sizes)  # one point in a stratum of more pixels: its variance is unknown
     quantity, allocation = disagreement(p.T)
     strata_named = stratum_names or {}

@@ -86,8 +86,11 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
         learnt = np.zeros(shape, np.uint8)
         learnt[pixels[:, 0], pixels[:, 1]] = 1
     named = {c.id: c for c in classes if counts.get(c.id, 0) > 0} | {c.id: c for c in validated}
-    for i in sorted(i for i in counts if i > 0 and i not in named):  # mapped, but the class file names it not: a
-        named[i] = ClassInfo(i, f"class {i}", default_color(i))  # stratum all the same (said if it has no point)
+    unnamed = sorted(i for i in counts if i > 0 and i not in named)  # mapped, but the class file names it not: a
+    if unnamed:  # stratum all the same (said if it has no point), by the map's own name where it has one
+        categories = class_names_of_map(class_map_path)
+        named |= {i: ClassInfo(i, categories.get(i, f"class {i}"), default_color(len(named) + k))
+                  for k, i in enumerate(unnamed)}
     classes = [named[i] for i in sorted(named)]  # the map's classes keep their names, sampled or not
     truth, mapped, at, dropped, unclassified, told = [], [], [], 0, 0, 0
     with opened_quietly(class_map_path) as src:

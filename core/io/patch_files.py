@@ -185,7 +185,7 @@ def _write_npz(tmp: Path, patches: np.ndarray, labels: np.ndarray, masks: np.nda
     arrays = {"patches": patches, "labels": labels, "masks": masks, "prompts": np.array(prompts, dtype="U200"),
               "values": np.array(values or UNKNOWN_VALUES)}
     if started_from is not None:
-        arrays["anchor_strength"] = np.array(float(started_from[0]), dtype=np.float32)
+        arrays["anchor_strength"] = np.array(float(started_from[0]), dtype=np.float64)
         arrays["anchor_index"] = np.asarray(started_from[1], dtype=np.int64)
     if wavelengths is not None:
         arrays["wavelengths"] = np.asarray(wavelengths, dtype=np.float32)

@@ -358,7 +358,7 @@ def _read_mat_scene(path: Path, cube_key: Optional[str]) -> Scene:
     if raw.ndim != 3:
         raise SceneReadError(f"{path.name}: {cube_key!r} is {raw.ndim}-D {raw.shape}; a cube must be "
                              f"rows × cols × bands")
-    listed = _wavelength_vector(arrays)  # how many bands the file says its cube holds, where it says
+    listed = _wavelength_vector(arrays, raw.shape)  # how many bands the file says its cube holds, where it says
     bands_first = listed is not None and listed.size == raw.shape[0] != raw.shape[2]
     if bands_first:  # saved from Python (bands × rows × cols): the wavelengths say which axis the bands are
         logging.getLogger("hypersynth").info("%s: %r read as bands × rows × cols %s (its %d wavelengths are its first "
@@ -388,13 +388,16 @@ def _read_mat_scene(path: Path, cube_key: Optional[str]) -> Scene:
                  crs_wkt=None, name=path.stem, source=str(path))
 
 
-def _wavelength_vector(arrays: dict[str, np.ndarray]) -> Optional[np.ndarray]:
-    """The first numeric 1-D (or 1 × n) array named like a wavelength list, as float64 values; None without one."""
-    for key, a in arrays.items():
-        vector = a.ndim <= 2 and a.size > 0 and min(a.shape or (1,)) == 1
-        if WAVELENGTH_NAME.match(key) and a.dtype.kind in "iuf" and vector:
-            return a.astype(np.float64).ravel()
-    return None
+def _wavelength_vector(arrays: dict[str, np.ndarray], shape: tuple[int, ...]) -> Optional[np.ndarray]:
+    """A numeric 1-D (or 1 × n) array named like a wavelength list, as float64 values: the first as long as the
+    cube's last axis, else its first, else the first at all; None without one."""
+    vectors = [a.astype(np.float64).ravel() for key, a in arrays.items() if WAVELENGTH_NAME.match(key)
+               and a.dtype.kind in "iuf" and a.ndim <= 2 and a.size > 0 and min(a.shape or (1,)) == 1]
+    for size in (shape[-1], shape[0]):
+        for values in vectors:
+            if values.size == size:
+                return values
+    return vectors[0] if vectors else None
 
 
 def _describe_arrays(arrays: dict[str, np.ndarray]) -> str:

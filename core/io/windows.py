@@ -18,6 +18,7 @@ FULL_BLOCKS = 2  # decoded file blocks kept whole: the tile's own and the next o
 # Files whose blocks are wider than this are read window by window, never by their blocks: a block a scene wide (a
 # strip of an ENVI file or an untiled GeoTIFF) kept as edges would hold rows of the whole scene's width per tile
 MAX_CACHED_BLOCK_WIDTH = 1024
+MAX_CACHED_BLOCK_PIXELS = 512 * 512  # nor by blocks larger than this: one strip of a whole untiled file is the scene
 PIXEL_TILE = 256  # side of the squares a few pixels' spectra are read by (one window per square holding some)
 
 
@@ -36,8 +37,9 @@ class RasterWindowReader:
     blocks (six times the file's decoding over a scene), and now each block is decoded about twice. Memory: two
     whole blocks and the edges of two rows of blocks (``B · (2 · bh · bw + 8 · margin · W)`` floats for blocks of
     ``bh × bw`` in a scene ``W`` wide), never the scene. A file whose blocks are wider than
-    :data:`MAX_CACHED_BLOCK_WIDTH` (strips a scene wide: ENVI, untiled GeoTIFF) is read window by window instead,
-    as its blocks' edges would be rows of the scene's whole width.
+    :data:`MAX_CACHED_BLOCK_WIDTH` or larger than :data:`MAX_CACHED_BLOCK_PIXELS` (strips a scene wide: ENVI,
+    untiled GeoTIFF, one strip for the whole file) is read window by window instead, as its blocks' edges would be
+    rows of the scene's whole width, or its whole blocks the scene.
     """
 
     path: str  # raster file (GeoTIFF, ENVI, ... anything GDAL reads)
@@ -72,8 +74,10 @@ class RasterWindowReader:
     def expect_margin(self, margin: int) -> None:
         """The windows to come reach ``margin`` pixels past their tiles: read by blocks, keeping edges this wide
         (0: read each window straight, as a window that needs no neighbour decodes no block twice; so are files
-        of blocks wider than :data:`MAX_CACHED_BLOCK_WIDTH`)."""
-        self._margin = max(0, int(margin)) if self._block[1] <= MAX_CACHED_BLOCK_WIDTH else 0
+        of blocks too wide or too large to keep)."""
+        bh, bw = self._block
+        cached = bw <= MAX_CACHED_BLOCK_WIDTH and bh * bw <= MAX_CACHED_BLOCK_PIXELS
+        self._margin = max(0, int(margin)) if cached else 0
         self._whole.clear()
         self._edges.clear()
 

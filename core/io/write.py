@@ -59,7 +59,7 @@ def atomic_output(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if staging.exists():  # a file still open (Windows) or a permission: said, so it can be removed by hand
-            log.warning("could not remove the unfinished output folder %s; delete it by hand", staging)
+            log.warning("could not remove the temporary folder %s; delete it by hand", staging)
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -204,7 +204,7 @@ def confidence_raster(path: str | Path, shape: tuple[int, int], *, transform: Se
             _write_tile(ds, tmp, [_unit_interval(np.asarray(values), name) for values, (name, _) in zip(tiles, layers)],
                         row0, col0)
 
-        band = None
+        band = None  # a Band holds its Dataset open: only ds keeps it now, and is dropped on failure
         try:
             yield write
         except BaseException:
@@ -372,7 +372,7 @@ def probability_raster(path: str | Path, classes: Sequence[ClassInfo], shape: tu
             values = np.where(np.isnan(proba), CONFIDENCE_NODATA, proba).astype(np.float32)
             _write_tile(ds, tmp, list(values), row0, col0)
 
-        band = None
+        band = None  # a Band holds its Dataset open: only ds keeps it now, and is dropped on failure
         try:
             yield write
         except BaseException:

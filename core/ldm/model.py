@@ -226,6 +226,11 @@ class SynthesisModel:
             example_patches=reference["example_patches"].numpy() if "example_patches" in reference else None,
             example_class_ids=reference["example_class_ids"].numpy() if "example_class_ids" in reference else None,
         )
+        if model.example_patches is not None and (
+                model.example_patches.shape[1:] != (bands, model.patch_size, model.patch_size)
+                or model.example_class_ids is None or len(model.example_class_ids) != len(model.example_patches)):
+            raise BundleError(f"{source}: its kept labelled patches {tuple(model.example_patches.shape)} do not fit "
+                              f"its {bands} bands and {model.patch_size}-pixel patches, or their class ids")
         for module in model._modules():
             module.eval()
         return model.to(device)

@@ -336,7 +336,7 @@ def test_assess_takes_the_field_of_the_labels_left_out(files, tmp_path, capsys):
 
 def test_a_mapped_class_the_class_file_leaves_out_is_still_a_stratum(tmp_path):
     """A map class the class file did not name vanished from the strata: the estimates claimed the whole map
-    without a word (review). It is kept, by its id, and said to have no point."""
+    without a word (review). It is kept, by the map's name for it, and said to have no point."""
     from rasterio.crs import CRS
 
     from hypersynth.core.evaluation.assess import evaluate_map
@@ -355,5 +355,5 @@ def test_a_mapped_class_the_class_file_leaves_out_is_still_a_stratum(tmp_path):
     write_classes(tmp_path / "classes.json", named)
     area = evaluate_map(tmp_path / "map.tif", tmp_path / "points.tif", classes_path=tmp_path / "classes.json").area
     assert area.class_ids == [1, 2, 7] and area.mapped_pixels.tolist() == [45, 40, 15]
-    assert area.unsampled == ["class 7"]
-    assert "85 % of the mapped area: class 7 has none" in area.to_markdown()
+    assert area.unsampled == ["urban"]  # the map's own name for it
+    assert "85 % of the mapped area: urban has none" in area.to_markdown()

@@ -72,6 +72,17 @@ def test_a_file_of_scene_wide_strips_is_read_window_by_window(tmp_path, monkeypa
     tiled.expect_margin(4)
     tiled(0, 20, 0, 24)
     assert tiled.decoded > 0  # blocks narrower than the limit are still read by their blocks
+    monkeypatch.setattr(windows, "MAX_CACHED_BLOCK_PIXELS", 40 * 20)  # strips of many rows stand for a whole file
+    single = tmp_path / "one_strip.tif"
+    with rasterio.open(single, "w", driver="GTiff", width=58, height=40, count=5, dtype=raw.dtype, nodata=-1,
+                       tiled=False, blockysize=40, transform=from_origin(0, 0, 30, 30), crs="EPSG:32633") as dst:
+        dst.write(raw)
+    monkeypatch.setattr(windows, "MAX_CACHED_BLOCK_WIDTH", 1024)  # narrow enough, but its one block is the scene
+    whole = raster_window_reader(single)
+    assert whole._block[1] == 58 and whole._block[0] * 58 > 40 * 20  # GDAL's strips: 14 rows of 58 here
+    whole.expect_margin(4)
+    assert np.array_equal(whole(12, 36, 20, 48), plain(12, 36, 20, 48), equal_nan=True)
+    assert whole.decoded == 0 and not whole._whole  # never kept whole
 
 
 def test_a_window_reader_reads_only_the_bands_asked_for(scene_file):

@@ -41,13 +41,19 @@ def test_patches_that_look_like_another_class_are_warned_of():
     assert check.nearer_other == {"tree": 8} and check.unlike
     assert "8 of 8 lie nearer another class's labelled mean (spectral angle) (tree: 8): they do not look like " \
            "water. They were sampled from noise with the prompt alone" in check.sentence()
-    anchored = compare_to_labelled(_model(), _patches(TREE), 1, anchored=True)  # started from labelled water
+    anchored = compare_to_labelled(_model(), _patches(TREE), 1, starts=_patches(WATER, n=4))  # from labelled water
     assert anchored.sentence().endswith("they do not look like water, though they started from its labelled "
                                         "patches: the prompt took them away, so do not take these as training data "
                                         "as they are (a prompt nearer what the labels show, or a lower anchor "
                                         "strength, keeps them nearer; a run also drops those nearer another class)")
+    assert anchored.reason() == "8 of 8 lie nearer another class's labelled mean"
+    edge = compare_to_labelled(_model(), _patches(TREE), 1, starts=np.concatenate([_patches(WATER, n=2),
+                                                                                   _patches(TREE, n=2)]))
+    assert edge.starts_unlike == 2 and "and 2 of the labelled patches they started from already lie nearer another " \
+        "class's labelled mean (mixed or edge pixels)" in edge.sentence()  # not blamed on the prompt (review)
     bright = compare_to_labelled(_model(), _patches(WATER * 7), 1)  # the right shape, seven times as bright
     assert bright.nearer_other == {} and bright.unlike and re.search(r"and 7\.0\d × as bright", bright.sentence())
+    assert bright.reason() == "7 × as bright as your labels"
 
 
 def test_a_class_the_model_never_learnt_is_not_compared():

@@ -95,9 +95,12 @@ def test_a_preview_is_drawn_beside_the_labelled_mean_and_says_what_it_started_fr
     assert dotted.opts["pen"].style() == Qt.DotLine
     y = dotted.getData()[1]
     np.testing.assert_allclose(y[np.isfinite(y)], alone)  # with a gap at the missing bands
-    panel.show_preview(patches, USABLE, title="calm water", start=start, prompt_effect_deg=3.0, noise_effect_deg=0.3)
-    assert ("The prompt turns them 3.0° from where no prompt takes them (patches from noise 0.3°): this model barely "
+    panel.show_preview(patches, USABLE, title="calm water", start=start, prompt_effect_deg=0.2, noise_effect_deg=0.3)
+    assert ("The prompt turns them 0.2° from where no prompt takes them (patches from noise 0.3°): this model barely "
             "reads the prompt.") in panel.preview_title.text()  # a text tower that learnt to ignore it
+    panel.show_preview(patches, USABLE, title="calm water", start=start, prompt_effect_deg=3.0, noise_effect_deg=0.3)
+    assert ("The prompt turns them 3.0° from where no prompt takes them (patches from noise 0.3°): from noise it "
+            "barely changes them.") in panel.preview_title.text()
     panel.show_preview(patches, USABLE, title="calm water", prompt_effect_deg=None, noise_effect_deg=12.0)
     assert "The prompt turns them 12.0° from the model's patches of no prompt." in panel.preview_title.text()
     long = "clear deep freshwater lake with a sandy bottom in summer"
