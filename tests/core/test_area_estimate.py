@@ -111,6 +111,13 @@ def test_a_mapped_class_without_points_has_no_producers_accuracy_not_a_certain_z
     assert est.unsampled == ["c"] and np.isnan(est.producers[2]) and np.isnan(est.producers_ci[2])
     assert np.isfinite(est.producers[:2]).all()
     assert "over the map classes with validation pixels, 94 % of the mapped area: c has none" in est.headline()
+    from hypersynth.core.evaluation.area import sample_strata_estimate
+
+    strata = np.array([1] * 6 + [2] * 6)  # another map's strata; no point lies on this map's c, yet two are truly c
+    on_this_map, truth = np.array([1] * 6 + [2] * 6), np.array([1] * 4 + [3] * 2 + [2] * 6)
+    stehman = sample_strata_estimate(strata, on_this_map, truth, {1: 100, 2: 100}, [1, 2, 3], ["a", "b", "c"],
+                                     [90, 90, 20])
+    assert np.isnan(stehman.producers[2]) and np.isnan(stehman.producers_ci[2])  # not 0.0 ± 0.0
 
 
 def test_pixel_area_is_in_hectares_only_on_a_metric_grid():
