@@ -172,9 +172,10 @@ def test_a_runs_class_attention_fills_the_dock_by_class(keep, qgis_iface, scene_
     rng = np.random.default_rng(1)
     tokens = [["<start>", "corn</w>", "field</w>", "<end>"],
               ["<start>", "bare</w>", "dry</w>", "soil</w>", "<end>"]]
-    rows = [ClassAttention(i + 1, name, rng.random((2, 16, len(t))).astype(np.float32), t, (4, 4),
+    weights = [rng.random((2, 16, len(t))).astype(np.float32) for t in tokens]  # (layers, positions, tokens)
+    rows = [ClassAttention(i + 1, name, w / w.sum(axis=-1, keepdims=True), t, (4, 4),  # a softmax over the tokens
                            rng.random((BANDS, 8, 8)).astype(np.float32) * (i + 1))
-            for i, (name, t) in enumerate(zip(["corn", "bare soil"], tokens))]
+            for i, (name, t, w) in enumerate(zip(["corn", "bare soil"], tokens, weights))]
     dock.show_run_attention(rows, WAVELENGTHS, "Augment & Classify scene")
     attention = keep(dock.attention_dock(), 760, 300)
     assert attention.class_box.isVisibleTo(attention)
