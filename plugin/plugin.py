@@ -113,8 +113,9 @@ class HyperSynthPlugin:
         self.sample_action.triggered.connect(self.draw_validation_sample)
         self.iface.addPluginToRasterMenu(MENU, self.sample_action)
         self.dock = self._create_dock()
-        self.dock.set_preview_model(self.last_bundle)
-        self.restore_dock_state()  # the plugin enabled with a project open
+        if self.dock is not None:  # None: the dock could not load, and the action opens Processing instead
+            self.dock.set_preview_model(self.last_bundle)
+            self.restore_dock_state()  # the plugin enabled with a project open
 
     def unload(self) -> None:
         """Remove everything initGui/initProcessing added, and stop running tasks."""
@@ -426,8 +427,6 @@ class HyperSynthPlugin:
             from ..core.pipeline import ALL_OUTPUTS
             from .layers import add_result_layers
 
-            for scratch in request.scratch_files:  # the job removes them too, unless it was cancelled before starting
-                remove_scratch(scratch)
             if self._project_generation == generation:  # a model of a project closed since is not this one's
                 if outputs.bundle is not None:
                     self.last_bundle = str(outputs.bundle)
@@ -454,15 +453,19 @@ class HyperSynthPlugin:
                 say(f"{request.title}: {message}", Qgis.Warning)
 
         def on_failure(message: str) -> None:
-            for scratch in request.scratch_files:
-                remove_scratch(scratch)
-            remove_if_empty(Path(folder) for folder in request.made_folders)  # after the worker ended: no empty folder
             say(f"{request.title}: {message}", Qgis.Info if message == CANCELLED_MESSAGE else Qgis.Critical)
+
+        def cleanup() -> None:  # whatever became of the run, even after unload: the job removes them too, unless it
+            for scratch in request.scratch_files:  # was cancelled before starting
+                remove_scratch(scratch)
+            if task.error is not None:  # failed or cancelled: after the worker ended, no empty folder it made
+                remove_if_empty(Path(folder) for folder in request.made_folders)
 
         def say(text: str, level: Qgis.MessageLevel) -> None:  # over QGIS's own "Task complete" notice, kept
             self._say_after(task, text, level, seconds=0)
 
         task = EngineTask(request.title, classify_job(request), on_success=on_success, on_failure=on_failure)
+        task.cleanup = cleanup
         return self.tasks.submit(task)
 
     def _show_synthetic_spectra(self, summary: Optional[Path], classes: list[ClassInfo],

@@ -96,6 +96,9 @@ class EngineTask(QgsTask):
         self.callback_error: Optional[str] = None  # traceback of a failing on_success/on_failure, for the log
         self.warnings: list[str] = []  # what the engine warned of while the job ran (a scene in other units, …)
         self.on_end: Optional[Callable[["EngineTask"], None]] = None  # set by TaskRunner; after finished()
+        # run at the end of finished() whatever became of the task, even with its callbacks detached at unload (a
+        # task cancelled while queued never ran its job, whose own clean-up would have removed its scratch files)
+        self.cleanup: Optional[Callable[[], None]] = None
         self.notices: list[Callable[[], None]] = []  # message-bar pushes the callbacks queued with after_qgis_notice
         self.notices_wait = False  # set by TaskRunner: the notices go out once back in the event loop
 
@@ -136,9 +139,8 @@ class EngineTask(QgsTask):
             return False
         finally:
             self.warnings = heard
-        if self.isCanceled():
-            self.error = CANCELLED_MESSAGE
-            return False
+        # a job that returned has done its work (it raises Cancelled at its checks): a Cancel that came after its
+        # last check must not report as cancelled a run whose outputs are in place
         return True
 
     def finished(self, ok: bool) -> None:  # main thread
@@ -163,6 +165,12 @@ class EngineTask(QgsTask):
             QgsMessageLog.logMessage(f"{self.title}: error in the completion handler:\n{self.callback_error}",
                                      LOG_TAG, Qgis.Critical)
         finally:
+            if self.cleanup is not None:
+                try:
+                    self.cleanup()
+                except Exception:  # noqa: BLE001 (as above: lost otherwise)
+                    QgsMessageLog.logMessage(f"{self.title}: clean-up failed:\n{traceback.format_exc()}", LOG_TAG,
+                                             Qgis.Warning)
             if self.on_end is not None:
                 self.on_end(self)
             if not self.notices_wait:

@@ -57,6 +57,22 @@ def test_init_gui_adds_action_menu_toolbar_and_unload_removes_them(qgis_iface, q
     assert QgsApplication.processingRegistry().providerById("hypersynth") is None
 
 
+def test_a_dock_that_cannot_load_leaves_the_plugin_working(qgis_iface, qgis_processing, monkeypatch):
+    """initGui went on to use the dock it had just failed to make, so a broken dock broke the plugin (review)."""
+    import sys
+
+    from hypersynth import classFactory
+
+    monkeypatch.setitem(sys.modules, "hypersynth.ui.main_dock", None)  # its import now fails
+    plugin = classFactory(qgis_iface)
+    plugin.initGui()
+    try:
+        assert plugin.dock is None and len(plugin.actions) == 1
+        assert QgsApplication.processingRegistry().providerById("hypersynth") is not None
+    finally:
+        plugin.unload()
+
+
 def test_the_menu_opens_classify_with_a_saved_classifier_on_the_docks_scene_and_last_classifier(
         qgis_iface, qgis_processing, qgis_new_project, tmp_path, monkeypatch):
     """Applying a saved classifier had no way in from the dock's side (a desktop review): the menu opens Processing's

@@ -142,6 +142,34 @@ def test_detached_cancel_calls_nothing_back(qgis_app):
     assert not outcome.ended and task.error == CANCELLED_MESSAGE
 
 
+def test_a_job_that_returned_succeeds_though_cancel_came_after_its_last_check(qgis_app):
+    """A job whose outputs were in place was reported cancelled when Cancel came after its last check: the layers
+    of the earlier run it replaced stayed, styled for the old files (review)."""
+    def job(reporter):
+        reporter.check()
+        task.cancel()  # after the job's last check, as the analyst's Cancel may come while the outputs move
+        return "written"
+
+    outcome, runner = Outcome(), TaskRunner()
+    task = EngineTask("late cancel", job, on_success=outcome.success, on_failure=outcome.failure)
+    runner.submit(task)
+    assert wait_until(lambda: outcome.ended and not runner.running)
+    assert outcome.results == ["written"] and outcome.failures == []
+
+
+def test_clean_up_runs_whatever_became_of_the_task_even_detached(qgis_app):
+    """A run cancelled while queued at unload never ran its job, whose clean-up would have removed its scratch label
+    copies, and its detached on_failure no longer did (review): the task's clean-up runs all the same."""
+    cleaned = []
+    outcome, runner = Outcome(), TaskRunner()
+    task = EngineTask("queued", lambda reporter: "never", on_success=outcome.success, on_failure=outcome.failure)
+    task.cleanup = lambda: cleaned.append(task.error)
+    runner._running.append(task)  # as submitted, its job not started yet
+    runner.cancel_all(detach=True)
+    task.finished(False)  # what QGIS calls for a task cancelled before it ran
+    assert cleaned == [CANCELLED_MESSAGE] and not outcome.ended
+
+
 def test_the_engines_warnings_during_a_job_are_kept_for_the_analyst(qgis_app):
     """A warning the engine logs while the job runs (a scene in other units, say) is the task's, for the message
     bar and QGIS's log; one logged by another thread at the same time is not."""
