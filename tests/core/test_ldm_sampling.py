@@ -38,12 +38,26 @@ def _cond(value, n=1, length=3, dim=8):
 @pytest.mark.parametrize("method", ["ddim", "ancestral"])
 @pytest.mark.parametrize("guidance", [0.0, 1.0, 3.0])
 def test_guidance_convention_with_an_exact_oracle(method, guidance):
-    # eps = eps_u + ω (eps_c − eps_u): with the oracle the sample lands on u + ω (c − u).
-    latents, last = sample(Oracle(CFG), _cond(2.0), _cond(-1.0, length=2), SHAPE, steps=5, guidance=guidance,
+    # eps = eps_u + ω (eps_c − eps_u): with the oracle the sample lands on u + ω (c − u) (within the ±5 a start from
+    # noise clips the clean-latent estimate to: sampling.NOISE_START_CLIP)
+    latents, last = sample(Oracle(CFG), _cond(1.0), _cond(-0.5, length=2), SHAPE, steps=5, guidance=guidance,
                            method=method, seed=0, train_cfg=CFG)
-    expected = -1.0 + guidance * (2.0 - -1.0)
+    expected = -0.5 + guidance * (1.0 - -0.5)
     torch.testing.assert_close(latents, torch.full(SHAPE, expected), atol=2e-3, rtol=1e-3)
     assert isinstance(last, SamplerStep) and last.index == 4 and last.total == 5
+
+
+def test_a_start_from_noise_clips_the_clean_latent_estimate_and_a_start_from_latents_does_not():
+    """From pure noise a tiny noise error became a latent of std ~500 (review): the estimate is clipped to ±5 there;
+    a start from labelled latents (the run's synthesis) is sampled as it was benchmarked."""
+    from hypersynth.core.ldm.sampling import NOISE_START_CLIP
+
+    far = _cond(8.0)  # the oracle's clean latent: 8, beyond the clip
+    from_noise, _ = sample(Oracle(CFG), far, far, SHAPE, steps=5, guidance=1.0, seed=0, train_cfg=CFG)
+    torch.testing.assert_close(from_noise, torch.full(SHAPE, NOISE_START_CLIP), atol=2e-3, rtol=1e-3)
+    anchored, _ = sample(Oracle(CFG), far, far, SHAPE, steps=5, guidance=1.0, seed=0, train_cfg=CFG,
+                         init_latent=torch.zeros(SHAPE), strength=0.5)
+    torch.testing.assert_close(anchored, torch.full(SHAPE, 8.0), atol=2e-3, rtol=1e-3)
 
 
 def test_one_pass_per_step_when_guidance_is_0_or_1():
