@@ -409,17 +409,11 @@ def start_label_draw(panel: ClassesPanel, request: DrawRequest,
         panel.message.emit(sentence(f"No labels were drawn from {request.reference_name}: {error}"))
         return None
     scene_path, scene_id = gdal_name(scene.source()), scene.id()
-    task: Optional[EngineTask] = None
-
-    def drawn(draw: LabelDraw, cancelled_late: bool = False) -> None:  # main thread
-        if not sip.isdeleted(panel):
-            use_drawn_labels(panel, draw, request, scene_id, classes, project, cancelled_late=cancelled_late)
+    def drawn(draw: LabelDraw) -> None:  # main thread; also where a Cancel came once the files were written: a job
+        if not sip.isdeleted(panel):  # that returned succeeded (EngineTask.run), its files replaced any earlier draw's
+            use_drawn_labels(panel, draw, request, scene_id, classes, project)
 
     def failed(message: str) -> None:  # main thread
-        written = getattr(task, "result", None)
-        if isinstance(written, LabelDraw) and written.points is not None:  # the cancel came once the files were
-            drawn(written, cancelled_late=True)  # written (they replaced any earlier draw's): the draw is done
-            return
         if sip.isdeleted(panel):
             return
         if message == CANCELLED_MESSAGE:

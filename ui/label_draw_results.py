@@ -181,12 +181,11 @@ def _validation_said(panel: ClassesPanel, draw: LabelDraw, points: QgsVectorLaye
 
 
 def use_drawn_labels(panel: ClassesPanel, draw: LabelDraw, request: DrawRequest, scene_id: str,
-                     classes: ReferenceClasses, project: Optional[QgsProject] = None,
-                     cancelled_late: bool = False) -> Optional[QgsVectorLayer]:
+                     classes: ReferenceClasses, project: Optional[QgsProject] = None) -> Optional[QgsVectorLayer]:
     """Add the drawn points (in class colours) and, below them and hidden, the validation raster to the project; the
     classes the dock lacks join it, the points become the label layer (when the scene is still the one drawn on) and
     the validation raster the next run's validation labels. The message says what was drawn, under which names, and
-    what to do next (``cancelled_late``: that a cancel came once the files were written, and the draw is done)."""
+    what to do next."""
     into = project or QgsProject.instance()
     assert draw.points is not None
     if request.overwrite:  # the layers reading these files left before the draw; one added meanwhile would be stale
@@ -200,8 +199,7 @@ def use_drawn_labels(panel: ClassesPanel, draw: LabelDraw, request: DrawRequest,
     style_label_layer(points, panel.classes())
     add_input_layer(points, into)
     to_the_top(points, into)  # above the reference it was drawn from, which would hide it
-    said = ["The cancel came after the files were written: the draw is done"] if cancelled_late else []
-    said.append(draw.summary())
+    said = [draw.summary()]
     scene = panel.scene_layer()
     if scene is not None and scene.id() == scene_id:
         panel.set_label_layer(points)

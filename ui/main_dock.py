@@ -448,7 +448,8 @@ class HyperSynthDock(QgsDockWidget):
         task.taskTerminated.connect(self._run_ended)
         self.run_button.setText("Cancel Augment && Classify")
         self.run_button.setEnabled(True)
-        self.run_button.setToolTip(f"Stop {task.title}; nothing it would write is kept")
+        self.run_button.setToolTip(f"Stop {task.title}; nothing it would write is kept (a Cancel once its files are "
+                                   "in place lets it finish)")
         self.status.setText(f"{task.title}: waiting for the task manager to start it…")
         self._run_clock.start()
         self._run_ticker.start()
