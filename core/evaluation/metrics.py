@@ -58,13 +58,16 @@ TRAINING_PIXELS = {  # how an assessment of a map treated the pixels its classif
 
 def sampled_oa(metrics: Mapping[str, Any], digits: int = 2) -> Optional[str]:
     """From a ``metrics.json``'s figures: the area-adjusted "OA 90.71 ± 6.15 %" where its validation points are a
-    stratified random sample the area figures hold for (they lead then), else None."""
+    stratified random sample the area figures hold for (they lead then), else None; the map classes (or strata) without
+    a point are named after it, as the figure leaves them out."""
     area = metrics.get("area_adjusted") or {}
     if not area.get("validation_sample") or area.get("validation_sample_problem") or area.get("oa") is None:
         return None
     half = area.get("oa_ci95")
+    left = list(area.get("unsampled_map_classes") or []) + list(area.get("unsampled_strata") or [])
     return (f"OA {100 * area['oa']:.{digits}f}"
-            + (f" ± {100 * half:.{digits}f}" if half is not None else "") + " %")
+            + (f" ± {100 * half:.{digits}f}" if half is not None else "") + " %"
+            + (f" (over the map without {', '.join(left)}: no point there)" if left else ""))  # said where quoted
 
 
 @dataclass

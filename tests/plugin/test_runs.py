@@ -818,6 +818,9 @@ def test_a_stratified_samples_estimate_leads_the_dock_and_processing_lines():
         "The points' own OA 92.05 %, AA 90.00 %, kappa – on 88 validation pixels (they over-represent small "
         "classes)"]
     assert accuracy_results(SAMPLED) == {"OVERALL_ACCURACY": 0.9205, "AVERAGE_ACCURACY": 0.9}
+    gap = {**SAMPLED, "area_adjusted": {**SAMPLED["area_adjusted"], "unsampled_map_classes": ["road"]}}
+    assert accuracy_line(gap, short=True) == ("area-adjusted OA 90.7 ± 6.2 % (over the map without road: no point "
+                                              "there)")  # the part of the map the figure leaves out, where quoted
     brushed = {**SAMPLED, "kappa": 0.8, "area_adjusted": {**SAMPLED["area_adjusted"], "validation_sample": None,
                                                           "unsampled_map_classes": ["road"]}}
     assert accuracy_line(brushed).startswith("OA 92.0 %, AA 90.0 %, κ 0.800 on 88 validation pixels")
