@@ -50,6 +50,10 @@ SAMPLE_ASK = (f'for an unbiased estimate of the accuracy and class areas, <a hre
 ONE_RUN_ONLY = ("overwrite", "approved_outputs")  # the dialog's answers for one run, never carried to the next
 
 
+# the preview's spectra besides its patches, converted from the engine's units as the patches are
+SPECTRA_SHOWN = ("labelled_mean", "prompt_alone_mean", "without_prompt_mean")
+
+
 class HyperSynthDock(QgsDockWidget):
     """The analyst's workflow in one dock: Scene → Classes & labels → Prompts → Augment & Classify.
 
@@ -299,33 +303,22 @@ class HyperSynthDock(QgsDockWidget):
         dock.show()
 
     def show_preview(self, patches: np.ndarray, wavelengths: Optional[Sequence[float]] = None,
-                     title: str = "", attention: Optional[dict[str, Any]] = None,
-                     patch_file: Optional[dict[str, Any]] = None, clipped_share: float = 0.0,
-                     labelled_mean: Optional[np.ndarray] = None, start: str = "", anchored: bool = False,
-                     class_name: str = "", prompt_effect_deg: Optional[float] = None,
-                     prompt_alone_mean: Optional[np.ndarray] = None, noise_effect_deg: Optional[float] = None,
-                     without_prompt_mean: Optional[np.ndarray] = None, unlike: str = "") -> None:
+                     title: str = "", attention: Optional[dict[str, Any]] = None, anchored: bool = False,
+                     class_name: str = "", **facts: Any) -> None:
         """Show preview patches in the Prompts tab; ``attention`` (AttentionDock.set_attention keywords)
-        also fills the attention dock; ``patch_file`` (the patches as ``write_patches`` takes them) lets its Save
-        button write them; ``clipped_share`` of their values were clipped into the scene's range (said);
-        ``labelled_mean`` ``(B,)`` the class's labelled mean spectrum, drawn beside the patches'; ``start`` what they
-        started from (said; ``plugin.runs.preview_start``), ``anchored`` whether that was labelled patches;
-        ``class_name``, ``prompt_effect_deg``, ``prompt_alone_mean``, ``noise_effect_deg``, ``without_prompt_mean``
-        and ``unlike`` as ``PromptsPanel.show_preview`` takes them."""
+        also fills the attention dock, its patch said to start from a labelled one where ``anchored``; ``facts``
+        are ``PromptsPanel.show_preview``'s other keywords (``patch_file``, ``labelled_mean``, ``start``, what the
+        prompt does, …), its spectra in the engine's units."""
         scene = self.scene_layer()  # the preview's values are the scene's as the engine reads them: said so
         values = read_pixel_values(scene.source()) if scene is not None else None
-        if values is not None:
-            patches = values.from_engine(patches)  # in the units the profile dock and QGIS show the scene in
-            labelled_mean = values.from_engine(labelled_mean) if labelled_mean is not None else None
-            prompt_alone_mean = values.from_engine(prompt_alone_mean) if prompt_alone_mean is not None else None
-            without_prompt_mean = values.from_engine(without_prompt_mean) if without_prompt_mean is not None else None
-        self.prompts_panel.show_preview(patches, wavelengths, title, patch_file=patch_file,
-                                        clipped_share=clipped_share, labelled_mean=labelled_mean, start=start,
-                                        class_name=class_name, prompt_effect_deg=prompt_effect_deg,
-                                        prompt_alone_mean=prompt_alone_mean, anchored=anchored,
-                                        noise_effect_deg=noise_effect_deg, without_prompt_mean=without_prompt_mean,
-                                        unlike=unlike,
-                                        **({"value_title": values.axis_title()} if values is not None else {}))
+        if values is not None:  # in the units the profile dock and QGIS show the scene in
+            patches = values.from_engine(patches)
+            for key in SPECTRA_SHOWN:
+                if facts.get(key) is not None:
+                    facts[key] = values.from_engine(facts[key])
+            facts["value_title"] = values.axis_title()
+        self.prompts_panel.show_preview(patches, wavelengths, title, anchored=anchored, class_name=class_name,
+                                        **facts)
         self.tabs.setCurrentWidget(self.prompts_panel)
         if attention is not None:
             keywords = dict(attention)

@@ -537,10 +537,11 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
         if all(nd is None for nd in nodata) and not uses_mask_band and defaults and defaults.nodata is not None:
             nodata = [defaults.nodata] * bands
         flagged = facts.flagged_good
-        if alpha_bands(ds):  # transparency, not light: left out of the bands, its zeros no data
+        alpha = alpha_bands(ds)
+        if alpha:  # transparency, not light: left out of the bands, its zeros no data
             logging.getLogger("hypersynth").info(
                 "%s: band %s is an alpha band: it is left out and the pixels it makes transparent are no data",
-                shown.name, ", ".join(map(str, alpha_bands(ds))))
+                shown.name, ", ".join(map(str, alpha)))
         if layout_only:  # what finish_masks needs, found window by window: no pixel's values are kept
             has_data = np.zeros(bands, dtype=bool)
             # the bands a valid pixel has: every band with data, or the flagged-good ones when the file flags some
@@ -562,7 +563,7 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
                 window = Window(c0, r0, min(step_cols, cols - c0), min(step_rows, rows - r0))
                 with opened_quietly(dataset or path) as part:  # its own dataset: GDAL's cache of decoded blocks goes
                     raw = part.read(window=window)  # (B, h, w) in the file's data type
-                    masks = validity_masks(part, window) if uses_mask_band else None
+                    masks = validity_masks(part, window, alpha=alpha) if uses_mask_band else None
                 invalid = invalid_values(raw, nodata, masks)
                 if layout_only:
                     everywhere = invalid.reshape(bands, -1).all(axis=1)  # (B,)
@@ -668,10 +669,12 @@ def alpha_bands(ds: Any) -> list[int]:
     return [b + 1 for b, interp in enumerate(ds.colorinterp) if interp == ColorInterp.alpha]
 
 
-def validity_masks(ds: Any, window: Any, indexes: Optional[Sequence[int]] = None) -> np.ndarray:
+def validity_masks(ds: Any, window: Any, indexes: Optional[Sequence[int]] = None,
+                   alpha: Optional[Sequence[int]] = None) -> np.ndarray:
     """``(B, h, w)`` uint8, 0 where the bands ``indexes`` (1-based; None: all) of the open rasterio dataset ``ds``
-    hold no data in ``window``: GDAL's mask bands, or its alpha bands where GDAL does not take them as its mask."""
-    alpha = alpha_bands(ds)
+    hold no data in ``window``: GDAL's mask bands, or its alpha bands where GDAL does not take them as its mask
+    (``alpha``: :func:`alpha_bands` of ``ds``, where a reader of many windows has it; None: found here)."""
+    alpha = alpha_bands(ds) if alpha is None else list(alpha)
     if not alpha:
         return ds.read_masks(indexes, window=window)
     transparent = (ds.read(alpha, window=window) == 0).any(axis=0)  # (h, w)

@@ -11,8 +11,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ..progress import NULL_REPORTER, Reporter
-from .read import (envi_data_file, invalid_values, opened_quietly, physical_values, raster_units, uses_a_mask_band,
-                   validity_masks)
+from .read import (alpha_bands, envi_data_file, invalid_values, opened_quietly, physical_values, raster_units,
+                   uses_a_mask_band, validity_masks)
 
 FULL_BLOCKS = 2  # decoded file blocks kept whole: the tile's own and the next one along its row
 # Files whose blocks are wider than this are read window by window, never by their blocks: a block a scene wide (a
@@ -48,6 +48,7 @@ class RasterWindowReader:
     _units: tuple[np.ndarray, np.ndarray] = field(init=False, repr=False)  # (scales, offsets) of the bands read
     _nodata: list[Optional[float]] = field(init=False, repr=False)  # the bands' no-data values
     _masked: bool = field(init=False, repr=False)  # whether a mask band says where the raster holds data
+    _alpha: list[int] = field(init=False, repr=False)  # alpha bands GDAL does not take as its mask (read.alpha_bands)
     _block: tuple[int, int] = field(init=False, repr=False)  # (rows, cols) of the file's blocks
     _margin: int = field(init=False, repr=False, default=0)  # the windows' halo: block edges kept this wide
     _whole: "OrderedDict[tuple[int, int], np.ndarray]" = field(init=False, repr=False, default_factory=OrderedDict)
@@ -68,6 +69,7 @@ class RasterWindowReader:
             self._units = (scales[chosen], offsets[chosen])
             self._nodata = [ds.nodatavals[b] for b in chosen]
             self._masked = uses_a_mask_band(ds)
+            self._alpha = alpha_bands(ds)  # found once: every window's masks need them
             self._block = (max(1, int(ds.block_shapes[0][0])), max(1, int(ds.block_shapes[0][1])))
         self.shape = (len(self.band_indexes), height, width)
 
@@ -135,7 +137,7 @@ class RasterWindowReader:
         window = Window(col0, row0, col1 - col0, row1 - row0)
         with opened_quietly(self.path) as ds:  # its own dataset: GDAL's cache of decoded blocks goes with it
             raw = ds.read(self.band_indexes, window=window)  # (B, h, w) in the file's data type
-            masks = validity_masks(ds, window, self.band_indexes) if self._masked else None
+            masks = validity_masks(ds, window, self.band_indexes, self._alpha) if self._masked else None
         return physical_values(raw, invalid_values(raw, self._nodata, masks), *self._units)
 
 
