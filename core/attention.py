@@ -30,20 +30,32 @@ class ClassAttention:
     tokens: list[str]  # (W,) word pieces, start/end markers included (the dock and figures skip them)
     latent_hw: tuple[int, int]  # the latent grid: T = h * w
     patch: np.ndarray  # (B, p, p) float32, the synthetic patch in the scene's physical units
+    anchored: bool = False  # the patch started from a labelled patch of the class noised part-way, as a run's do
 
 
-def class_attention(model: Any, classes: list[ClassInfo], seed: int = 0, reporter: Reporter = NULL_REPORTER) -> Any:
-    """One patch per class synthesised from noise with its prompt, with each word's cross-attention (mean over
-    heads and steps), as a ``SyntheticSet``. The run's own patches are sampled without it (its maps for hundreds
-    of patches would only cost memory)."""
+def class_attention(model: Any, classes: list[ClassInfo], seed: int = 0, reporter: Reporter = NULL_REPORTER, *,
+                    anchor_strength: float = 1.0, guidance: Optional[float] = None,
+                    steps: Optional[int] = None) -> Any:
+    """One patch per class synthesised with its prompt and each word's cross-attention (mean over heads and
+    steps), as a ``SyntheticSet``, made as the run makes its training patches: below ``anchor_strength`` 1 it
+    starts from a labelled patch of the class kept with the model (from noise for a class with none), with the
+    run's ``guidance`` and ``steps`` (None: the model's). The run's own patches are sampled without it (its maps
+    for hundreds of patches would only cost memory)."""
     from .ldm.synthesize import synthesize
 
-    return synthesize(model, {c.id: c.text for c in classes}, 1, seed=seed, return_attention=True, reporter=reporter)
+    anchors = {}
+    if anchor_strength < 1:
+        kept = {c.id: model.examples_of(c.id) for c in classes}
+        anchors = {k: v for k, v in kept.items() if v is not None}
+    return synthesize(model, {c.id: c.text for c in classes}, 1, seed=seed, return_attention=True,
+                      guidance=guidance, steps=steps, anchors=anchors or None,
+                      strength=anchor_strength if anchors else 1.0, reporter=reporter)
 
 
 def per_class(synthetic: Any, classes: Sequence[ClassInfo]) -> list[ClassAttention]:
     """Split :func:`class_attention`'s set into one :class:`ClassAttention` per patch, in its order."""
     names = {c.id: c.name for c in classes}
+    started = synthetic.anchor_index if synthetic.anchor_index is not None else np.full(len(synthetic.labels), -1)
     rows = []
     for i, class_id in enumerate(synthetic.labels):
         tokens = list(synthetic.tokens[i])
@@ -51,7 +63,7 @@ def per_class(synthetic: Any, classes: Sequence[ClassInfo]) -> list[ClassAttenti
         side = math.isqrt(maps.shape[1])  # latents are square: T = side²
         rows.append(ClassAttention(int(class_id), names.get(int(class_id), str(int(class_id))),
                                    maps.astype(np.float32), tokens, (side, side),
-                                   np.asarray(synthetic.patches[i], dtype=np.float32)))
+                                   np.asarray(synthetic.patches[i], dtype=np.float32), bool(started[i] >= 0)))
     return rows
 
 
@@ -66,7 +78,8 @@ def write_class_attention(out: Path, rows: Sequence[ClassAttention], wavelengths
     arrays = {"class_ids": np.array([r.class_id for r in rows], np.int32),
               "names": np.array([r.name for r in rows], dtype="U200"),
               "n_tokens": n_tokens, "tokens": tokens,
-              "attention": attention, "patches": np.stack([r.patch for r in rows])}
+              "attention": attention, "patches": np.stack([r.patch for r in rows]),
+              "anchored": np.array([r.anchored for r in rows], bool)}
     if wavelengths is not None:
         arrays["wavelengths"] = np.asarray(wavelengths, dtype=np.float32)
     np.savez_compressed(out / ATTENTION_ARRAYS, **arrays)
@@ -78,13 +91,14 @@ def read_class_attention(path: str | Path) -> tuple[list[ClassAttention], Option
         missing = {"class_ids", "names", "n_tokens", "tokens", "attention", "patches"} - set(f.files)
         if missing:
             raise ValueError(f"{path} is not a HyperSynth attention file: it lacks {', '.join(sorted(missing))}")
+        anchored = f["anchored"] if "anchored" in f.files else np.zeros(len(f["class_ids"]), bool)  # older: noise
         rows = []
         for i, class_id in enumerate(f["class_ids"]):
             n = int(f["n_tokens"][i])
             maps = f["attention"][i, :, :, :n]  # (layers, T, W)
             side = math.isqrt(maps.shape[1])
             rows.append(ClassAttention(int(class_id), str(f["names"][i]), maps, [str(t) for t in f["tokens"][i, :n]],
-                                       (side, side), f["patches"][i]))
+                                       (side, side), f["patches"][i], bool(anchored[i])))
         wavelengths = f["wavelengths"] if "wavelengths" in f.files else None
     return rows, wavelengths
 
@@ -156,11 +170,21 @@ def class_attention_figure(path: Path, rows: Sequence[ClassAttention]) -> Any:
     bar.ax.minorticks_off()
     bar.ax.tick_params(labelsize=7)
     bar.set_label("× even share 1/n (n: the prompt's tokens); one scale for all rows", fontsize=8)
-    title = (f"Cross-attention of each prompt word piece over one synthetic patch per class, as a multiple of the "
-             f"even share (red: more, blue: less; here {low:.2f}–{high:.2f}×)")
+    title = (f"Cross-attention of each prompt word piece over one synthetic patch per class{_started(rows)}, as a "
+             f"multiple of the even share (red: more, blue: less; here {low:.2f}–{high:.2f}×)")
     fig.suptitle(textwrap.fill(title, max(40, int(width * 12))), fontsize=8)
     save_figure(fig, path)
     return fig
+
+
+def _started(rows: Sequence[ClassAttention]) -> str:
+    """Where the figure's patches started, as its title says it."""
+    anchored = [r.name for r in rows if r.anchored]
+    if not anchored:
+        return " (from noise)"
+    if len(anchored) == len(rows):
+        return " (each from a labelled patch, as the run's were)"
+    return f" (from a labelled patch for {', '.join(anchored)}; the others from noise)"
 
 
 def attention_figure(path: Path, attention: np.ndarray, tokens: list[str], latent_hw: tuple[int, int],

@@ -418,6 +418,20 @@ def report_files(out: Path) -> list[tuple[str, str]]:
     return files
 
 
+def _attention_start(out: Path) -> str:
+    """How the attention figure's patches were made, as the report says it (from ``out``'s attention file)."""
+    from .attention import ATTENTION_ARRAYS, read_class_attention
+
+    rows, _ = read_class_attention(out / ATTENTION_ARRAYS)
+    anchored = [r.name for r in rows if r.anchored]
+    if not anchored:
+        return "sampled from noise"
+    made = "started, as the run's synthetic patches were, from a labelled patch noised part-way and then denoised"
+    if len(anchored) == len(rows):
+        return made
+    return f"{made} (for {', '.join(anchored)}; the others, without a labelled patch kept, from noise)"
+
+
 def mapped_area_columns(scene: Scene) -> tuple[str, str, Callable[[int], str]]:
     """The class table's mapped-area columns for ``scene``'s grid: its header cells, their Markdown alignment, and a
     function of a class's mapped pixel count giving its cells; hectares beside the pixels where the grid is in
@@ -524,8 +538,8 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
             untrained = (f" **Read with care:** the text encoder here is {source}: its words start with no "
                          "meaning, so the maps show what training taught it from your class names and prompts alone."
                          if source.startswith("random-init") else "")
-            lines += ["What the synthesis model reads in each class's prompt: one patch per class sampled from noise "
-                      "with that prompt; each map shows where the patch's latent positions attend to one of the "
+            lines += ["What the synthesis model reads in each class's prompt: one patch per class "
+                      f"{_attention_start(out)} with that prompt; each map shows where the patch's latent positions attend to one of the "
                       "prompt's word pieces (as the text encoder splits it), as a multiple of the even share 1/n, "
                       "n the prompt's tokens (start and end markers included): 1× everywhere if every token were "
                       "attended alike. Red: more than even, blue: less, pale: near even. One colour scale for all "

@@ -21,7 +21,7 @@ from ..plugin.layers import LayerLoadError, add_patch_mosaic, gdal_name, layer_f
 from ..plugin.rendering import composite_rgb, read_pixel_values
 from ..plugin.runs import accuracy_line
 from ..plugin.tasks import CANCELLED_MESSAGE, EngineTask, TaskRunner
-from .attention_dock import ANCHORED_CAPTION, AttentionDock
+from .attention_dock import ANCHORED_CAPTION, PATCH_CAPTION, AttentionDock
 from .classes_panel import HINT_STYLE, ClassesPanel, EmptyHint, duplicate_names, enable_unless
 from .prompts_panel import PromptsPanel
 from .run_dialog import RunDialog
@@ -359,7 +359,9 @@ class HyperSynthDock(QgsDockWidget):
             return
         pictures = composite_rgb(np.stack([r.patch for r in rows]), wavelengths, "false colour")  # (N, p, p, 3)
         choices = [(r.name, {"attention": r.attention, "tokens": r.tokens, "latent_hw": r.latent_hw,
-                             "patch_rgb": picture}) for r, picture in zip(rows, pictures)]
+                             "patch_rgb": picture,
+                             "patch_caption": ANCHORED_CAPTION if r.anchored else PATCH_CAPTION})
+                   for r, picture in zip(rows, pictures)]
         dock = self.attention_dock()
         dock.set_class_choices(choices, source)
         if not dock.closed_by_analyst:  # an analyst who closed it finds it filled in View ▸ Panels

@@ -50,6 +50,25 @@ def test_written_attention_reads_back_for_the_dock(tmp_path):
         np.testing.assert_array_equal(after.patch, before.patch)
 
 
+def test_where_each_patch_started_is_kept_and_said_in_the_figure(tmp_path):
+    from hypersynth.core.attention import _started
+
+    syn = _class_set()
+    syn.anchor_index = np.array([0, -1])  # grass from a labelled patch, road from noise (no kept labelled patch)
+    rows = per_class(syn, CLASSES)
+    assert [r.anchored for r in rows] == [True, False]
+    assert _started(rows) == " (from a labelled patch for grass; the others from noise)"
+    assert _started(rows[:1]) == " (each from a labelled patch, as the run's were)"
+    assert _started(rows[1:]) == " (from noise)"
+    write_class_attention(tmp_path, rows, None)
+    back, _ = read_class_attention(tmp_path / ATTENTION_ARRAYS)
+    assert [r.anchored for r in back] == [True, False]
+    with np.load(tmp_path / ATTENTION_ARRAYS) as f:  # a run's file from before the flag: its patches came from noise
+        older = {k: f[k] for k in f.files if k != "anchored"}
+    np.savez(tmp_path / "older.npz", **older)
+    assert [r.anchored for r in read_class_attention(tmp_path / "older.npz")[0]] == [False, False]
+
+
 def test_a_file_that_is_not_an_attention_file_is_refused(tmp_path):
     path = tmp_path / "patches.npz"
     np.savez(path, patches=np.zeros((1, 2, 3, 3)))

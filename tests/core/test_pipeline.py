@@ -79,6 +79,9 @@ def test_augment_and_classify_writes_every_output(augment_run):
     h, w = rows[0].latent_hw
     assert all(r.attention.shape[1:] == (h * w, len(r.tokens)) for r in rows)
     assert wavelengths is not None and all(r.patch.shape[0] == len(wavelengths) for r in rows)
+    assert all(r.anchored for r in rows)  # started from labelled patches, as the run's (anchor strength 0.5) were
+    assert "one patch per class started, as the run's synthetic patches were, from a labelled patch" in \
+        outputs.report.read_text()
     assert not [p for p in out.iterdir() if p.name.startswith(".hypersynth-run-")]
     summary = json.loads((out / "synthetic_summary.json").read_text())
     assert summary["total"] == sum(r["synthetic"] for r in summary["classes"]) > 0

@@ -167,6 +167,7 @@ def test_the_dock_follows_its_run_and_its_button_cancels_it(keep, qgis_iface, sc
 def test_a_runs_class_attention_fills_the_dock_by_class(keep, qgis_iface, scene_layer, label_layer, classes,
                                                          screenshot):
     from hypersynth.core.attention import ClassAttention
+    from hypersynth.ui.attention_dock import ANCHORED_NOTE, PATCH_NOTE
 
     dock = _dock(keep, qgis_iface, scene_layer, label_layer, classes)
     rng = np.random.default_rng(1)
@@ -174,7 +175,7 @@ def test_a_runs_class_attention_fills_the_dock_by_class(keep, qgis_iface, scene_
               ["<start>", "bare</w>", "dry</w>", "soil</w>", "<end>"]]
     weights = [rng.random((2, 16, len(t))).astype(np.float32) for t in tokens]  # (layers, positions, tokens)
     rows = [ClassAttention(i + 1, name, w / w.sum(axis=-1, keepdims=True), t, (4, 4),  # a softmax over the tokens
-                           rng.random((BANDS, 8, 8)).astype(np.float32) * (i + 1))
+                           rng.random((BANDS, 8, 8)).astype(np.float32) * (i + 1), anchored=i == 1)
             for i, (name, t, w) in enumerate(zip(["corn", "bare soil"], tokens, weights))]
     dock.show_run_attention(rows, WAVELENGTHS, "Augment & Classify scene")
     attention = keep(dock.attention_dock(), 760, 300)
@@ -182,10 +183,12 @@ def test_a_runs_class_attention_fills_the_dock_by_class(keep, qgis_iface, scene_
     assert [attention.class_box.itemText(i) for i in range(attention.class_box.count())] == ["corn", "bare soil"]
     assert [word for word, _ in attention.word_maps()] == ["corn", "field"]
     assert attention.overlay_box.isEnabled() and "Augment & Classify scene" in attention.status.text()
+    assert PATCH_NOTE in attention.status.text()  # corn's patch came from noise, bare soil's from a labelled one
     assert attention.timestep_label.text() == "mean of all steps" and attention.timestep_slider.isHidden()
     attention.set_layer(1)
     attention.set_class("bare soil")
     assert [word for word, _ in attention.word_maps()] == ["bare", "dry", "soil"]
+    assert ANCHORED_NOTE in attention.status.text() and PATCH_NOTE not in attention.status.text()
     assert attention.layer_box.currentData() == 1  # the layer the user chose stays
     np.testing.assert_allclose(dict(attention.word_maps())["soil"], rows[1].attention[1, :, 3].reshape(4, 4))
     with pytest.raises(ValueError, match="corn, bare soil"):
