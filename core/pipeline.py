@@ -407,8 +407,9 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
             from .attention import class_attention, per_class, write_class_attention
 
             attention = class_attention(fitted.synthesis_model, used, settings.seed,  # started as the run's were
-                                        reporter.sub(0.96, 0.98, "attention "), anchor_strength=settings.anchor_strength,
-                                        guidance=settings.guidance, steps=settings.steps or None)
+                                        reporter.sub(0.96, 0.98, "attention "),
+                                        anchor_strength=settings.anchor_strength, guidance=settings.guidance,
+                                        steps=settings.steps or None)
             if len(attention):
                 write_class_attention(out, per_class(attention, used), fitted.synthesis_model.wavelengths)
                 with_attention = True
