@@ -89,9 +89,9 @@ def synthetic_summary(real: dict[int, np.ndarray], synthetic: Any, classes: list
                       scene: Optional[Scene] = None) -> dict:
     """Counts and mean-spectrum SAM/RMSE of synthetic centre spectra against the real labelled ones, and the ratio
     of their mean brightness (:func:`brightness_ratio`: SAM ignores brightness, a mean brighter alike at every band
-    has a SAM of 0), and the share of their values clipped into the scene's range where recorded; with ``scene``, also each class's synthetic mean ± std spectrum over the scene's bands (null
-    where a band is not usable) and the scene's wavelengths, which the plugin's spectral dock overlays on the
-    labelled ones."""
+    has a SAM of 0), and the share of their values clipped into the scene's range where recorded; with ``scene``,
+    also each class's synthetic mean ± std spectrum over the scene's bands (null where a band is not usable) and the
+    scene's wavelengths, which the plugin's spectral dock overlays on the labelled ones."""
     from .classify.base import centre_spectra
 
     spec = centre_spectra(synthetic.patches)  # (N, B_usable)
