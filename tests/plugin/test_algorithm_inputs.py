@@ -317,6 +317,14 @@ def test_help_texts_say_what_the_algorithms_do():
     assert "('Add a diffusion-feature SVM to the blend', off by default). It makes the run slower" in text
 
 
+def test_the_synthesize_help_gives_the_number_of_labelled_patches_a_model_keeps():
+    from hypersynth.core.ldm.training import EXAMPLES_PER_CLASS
+    from hypersynth.plugin.algorithms.synthesize import SynthesizeAlgorithm
+
+    # typed into the help (the plugin's modules load without torch): it follows the engine's number
+    assert f"kept with the model ({EXAMPLES_PER_CLASS} a class)" in SynthesizeAlgorithm().shortHelpString()
+
+
 def _algorithm(cls):
     algorithm = cls()
     algorithm.initAlgorithm()
