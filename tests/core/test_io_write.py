@@ -346,10 +346,13 @@ def test_a_failed_tiled_write_closes_its_file_before_removing_its_folder(tmp_pat
     for writer, tile in ((write_module.categorical_raster(tmp_path / "map.tif", CLASSES, (2, 3), transform=GRID,
                                                           crs_wkt=None), np.array([[1, 2], [0, 1]])),
                          (write_module.confidence_raster(tmp_path / "conf.tif", (2, 3), transform=GRID, crs_wkt=None,
-                                                         uncertainty=False), np.full((2, 2), 0.5, np.float32))):
+                                                         uncertainty=False), np.full((2, 2), 0.5, np.float32)),
+                         (write_module.probability_raster(tmp_path / "proba.tif", CLASSES, (2, 3), transform=GRID,
+                                                          crs_wkt=None),
+                          np.full((len(CLASSES), 2, 2), 0.5, np.float32))):
         with pytest.raises(RuntimeError, match="cancelled"):
             with writer as write:
                 write(0, 0, tile)
                 raise RuntimeError("cancelled")
-    assert closed_first == [True, True]  # each file closed before its folder went
+    assert closed_first == [True, True, True]  # each file closed before its folder went
     assert list(tmp_path.iterdir()) == []
