@@ -258,7 +258,7 @@ def merge_bench_files(paths: list[str]) -> list[RunResult]:
     merged: dict[tuple, RunResult] = {}
     for path in paths:
         try:
-            data = json.loads(Path(path).read_text())
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
             runs = [RunResult(**r) for r in data["runs"]]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path} is not a JSON file written by 'hypersynth bench --json': {exc}") from exc

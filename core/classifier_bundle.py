@@ -163,7 +163,7 @@ def _load_classifier(folder: str | os.PathLike, device: str) -> tuple[object, np
     # or an SVM is read as numpy arrays, without importing torch (the networks' modules need it).
     kinds: dict[str, Any] = {FOREST_FORMAT: SpectralRandomForest, SVM_FORMAT: SpectralSVM}
     try:  # a first look, to choose the arrays; load_bundle checks the whole bundle and says what is wrong with it
-        numpy_only = json.loads((Path(folder) / CONFIG_FILE).read_text()).get("format") in kinds
+        numpy_only = json.loads((Path(folder) / CONFIG_FILE).read_text(encoding="utf-8")).get("format") in kinds
     except (OSError, ValueError, AttributeError):
         numpy_only = False
     if not numpy_only:

@@ -16,7 +16,7 @@ def model_folder_kind(path: str | os.PathLike) -> str:
     is wrong with it)."""
     folder = Path(path)
     try:
-        parts = set(json.loads((folder / "manifest.json").read_text()).get("parts") or [])
+        parts = set(json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("parts") or [])
     except (OSError, ValueError, AttributeError, TypeError):
         held = (SYNTHESIS_BUNDLE, CLASSIFIER_FOLDER)
         return "run" if any((folder / b / "manifest.json").is_file() for b in held) else ""

@@ -33,6 +33,7 @@ from .run_checks import (check_model_fits, check_patch_fits, check_same_waveleng
                          leave_out_as_trained, leave_out_told, read_labels_and_classes, scored_validation,
                          warn_of_empty_prompts, warn_of_unusable_bands)
 from .progress import NULL_REPORTER, Reporter
+from .markdown_text import md_text
 from .report import MAP_FIGURE, SYNTHETIC_SUMMARY, warnings_of_this_run
 from .run_record import RUN_CLASSES, input_said, run_record
 from .version import engine_description
@@ -551,18 +552,20 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
             write_evaluation(ev, staging, said, run=run_record("classified with a saved model", read, names,
                                                                method=meta.get("method"),
                                                                device=network_device(meta.get("method"), device)))
-        lines = [f"# HyperSynth: {scene.name} classified with a saved model", "",
-                 f"- Model: {Path(model_path).resolve()} ({meta.get('method', '?')}, {meta['bands']} bands)",
+        lines = [f"# HyperSynth: {md_text(scene.name)} classified with a saved model", "",
+                 f"- Model: {md_text(Path(model_path).resolve())} ({meta.get('method', '?')}, {meta['bands']} bands)",
                  f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels, {int(scene.good_bands.sum())} usable bands"
                  + bands_left_out_fact(scene),
                  f"- Run {datetime.now().astimezone().isoformat(timespec='seconds')}, engine {engine_description()}",
-                 *(f"- {what.capitalize()}: {input_said(what, path, names)}" for what, path in read[1:] if path), ""]
+                 *(f"- {what.capitalize()}: {md_text(input_said(what, path, names))}" for what, path in read[1:]
+                   if path), ""]
         trained = meta.get("training_notes") or []  # a bundle saved before session 33 has none
-        lines += ["## How the model was trained", "", *(f"- {note}" for note in trained), ""] if trained else []
+        if trained:
+            lines += ["## How the model was trained", "", *(f"- {md_text(note)}" for note in trained), ""]
         lines += warnings_section(said)
         head, align, cells = mapped_area_columns(scene)
         lines += [f"| id | class | {head} |", f"|---|---|{align}|"]
-        lines += [f"| {c.id} | {c.name} | {cells(maps.mapped(c.id))} |" for c in classes]
+        lines += [f"| {c.id} | {md_text(c.name)} | {cells(maps.mapped(c.id))} |" for c in classes]
         class_map_figure(staging / MAP_FIGURE, staging / CLASS_MAP, classes)
         lines += ["", "![class map](map.png)"]
         if ev is not None:

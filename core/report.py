@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 import numpy as np
 
 from .evaluation.metrics import few_pixels_note
+from .markdown_text import CELL_SEPARATOR, ESCAPED, md_text
 from .io.pixel_values import VALUE_AS_READ, engine_value_title
 from .scene import ClassInfo, Scene
 from .version import engine_description
@@ -133,7 +134,7 @@ def _scene_bands(usable: np.ndarray, scene: Scene) -> list[Optional[float]]:
 def read_synthetic_spectra(path: str | Path) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], Optional[np.ndarray]]:
     """Each class's synthetic ``(mean, std)`` over the scene's bands (NaN where unused) and the scene's wavelengths,
     from a run's ``synthetic_summary.json``; no classes for a summary written before it held spectra."""
-    summary = json.loads(Path(path).read_text())
+    summary = json.loads(Path(path).read_text(encoding="utf-8"))
     stats = {}
     for row in summary.get("classes", []):
         if "synthetic_mean" in row and "synthetic_std" in row:
@@ -396,7 +397,7 @@ def brightness_notes(rows: Sequence[dict]) -> list[str]:
     for r in rows:
         ratio = r.get("mean_brightness_ratio")
         if ratio is not None and abs(ratio - 1.0) > BRIGHTNESS_OFF:
-            said.append(f"{r['name']}'s synthetic patches are {abs(ratio - 1.0) * 100:.0f} % "
+            said.append(f"{md_text(r['name'])}'s synthetic patches are {abs(ratio - 1.0) * 100:.0f} % "
                         f"{'brighter' if ratio > 1 else 'darker'} than its labelled pixels")
     if not said:
         return []
@@ -477,7 +478,7 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
         class_map_figure(out / MAP_FIGURE, Path(class_map), classes)
         files.append((MAP_FIGURE, f"the class map as a picture in the class colours (at most {MAP_SIDE} pixels "
                                  "on its long side), as this report shows it"))
-    lines = [f"# HyperSynth report: {scene.name}", "",
+    lines = [f"# HyperSynth report: {md_text(scene.name)}", "",
              f"- Method: **{method_title}**",
              f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels, {cube.shape[0]} usable bands"
              + (f" ({wl.min():.0f}–{wl.max():.0f} nm)" if wl is not None else "") + bands_left_out_fact(scene),
@@ -485,8 +486,8 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
              f"- Training pixels: {sum(len(v) for v in real.values())} in {len(classes)} classes; "
              f"training took {seconds_training:.1f} s",
              f"- Engine {engine_description()}, Python {platform.python_version()}, {platform.machine()}",
-             *(f"- {fact}" for fact in run_facts), ""]
-    lines += [*(f"- {n}" for n in fitted.notes), ""] if fitted.notes else []
+             *(f"- {md_text(fact)}" for fact in run_facts), ""]  # they name files, classes: the analyst's words
+    lines += [*(f"- {md_text(n)}" for n in fitted.notes), ""] if fitted.notes else []
     lines += warnings_section(warnings)  # after the header's notes: a heading over them would claim them
     choice = getattr(fitted.classifier, "choice", None)  # a blend's: how the labels' CV scored each share
     if choice is not None and choice.folds and choice.scores:
@@ -500,7 +501,7 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
     lines += ["## Classes", "", f"| id | class | prompt | labelled | {head} |", f"|---|---|---|---:|{align}|"]
     for c in classes:
         learnt = len(real[c.id]) if c.id in real else 0  # labelled pixels that hold data: those learnt from
-        lines.append(f"| {c.id} | {c.name} | {c.text} | {learnt} | {cells(mapped.get(c.id, 0))} |")
+        lines.append(f"| {c.id} | {md_text(c.name)} | {md_text(c.text)} | {learnt} | {cells(mapped.get(c.id, 0))} |")
     lines.append("")
     if shows_map:
         lines += ["![class map](map.png)", ""]
@@ -515,7 +516,7 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
                   "", ev.tables_markdown().rstrip("\n"), "", "![confusion matrix](confusion.png)", ""]
     if synthetic is not None:
         summary = synthetic_summary(real, synthetic, classes, scene)
-        (out / SYNTHETIC_SUMMARY).write_text(json.dumps(summary, indent=2))
+        (out / SYNTHETIC_SUMMARY).write_text(json.dumps(summary, indent=2), encoding="utf-8")
         pca_figure(out / "pca.png", real, synthetic, classes)
         lines += ["## Synthetic samples", "",
                   "How the synthetic patches' mean centre spectrum of each class compares with its real labelled "
@@ -526,7 +527,7 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
                   "|---|---|---|---|---|---|---|"]
         for r in summary["classes"]:
             ratio = "–" if r["mean_brightness_ratio"] is None else f"{r['mean_brightness_ratio']:.2f}"
-            lines.append(f"| {r['name']} | {r['prompt']} | {r['synthetic']} | {r['real_labelled']} | "
+            lines.append(f"| {md_text(r['name'])} | {md_text(r['prompt'])} | {r['synthetic']} | {r['real_labelled']} | "
                          f"{r['mean_sam_deg']:.2f} | {ratio} | {r['mean_rmse']:.3g} |")
         lines += brightness_notes(summary["classes"])
         lines += ["", "Each point a spectrum: the real labelled pixels (circles) and the synthetic patches' centre "
@@ -557,8 +558,8 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
 def write_markdown_and_html(out: Path, lines: Sequence[str]) -> Path:
     """``report.md`` and its ``report.html`` twin (what a browser or QGIS opens) in ``out``; returns the first."""
     md = "\n".join(lines).rstrip("\n") + "\n"
-    (out / "report.md").write_text(md)
-    (out / "report.html").write_text(_markdown_to_html(md, out))
+    (out / "report.md").write_text(md, encoding="utf-8")
+    (out / "report.html").write_text(_markdown_to_html(md, out), encoding="utf-8")
     return out / "report.md"
 
 
@@ -584,14 +585,14 @@ def _markdown_to_html(md: str, folder: Optional[Path] = None) -> str:
             items.append(f"<li>{_inline(line[2:])}</li>")
             continue
         if line.startswith("|"):
-            cells = [_inline(c.strip()) for c in line.strip("|").split("|")]
+            cells = [_inline(c.strip()) for c in CELL_SEPARATOR.split(line.strip()[1:-1])]  # "\\|": a cell's own
             if not all(set(c) <= {"-", ":"} for c in cells):
                 table.append(cells)
             continue
         flush()
         if line.startswith("#"):
             level = len(line) - len(line.lstrip("#"))
-            body.append(f"<h{level}>{html.escape(line[level:].strip())}</h{level}>")
+            body.append(f"<h{level}>{_inline(line[level:].strip())}</h{level}>")
         elif line.startswith("!["):
             alt, src = line[2:].split("](")
             body.append(f'<p><img src="{_image_source(src.rstrip(")"), folder)}" alt="{html.escape(alt)}"></p>')
@@ -606,10 +607,22 @@ def _markdown_to_html(md: str, folder: Optional[Path] = None) -> str:
 
 def _inline(text: str) -> str:
     """A line's text as HTML: escaped, with Markdown's `code` spans and **bold** (the report's inline markup); no
-    bold inside a code span."""
-    parts = re.split(r"`([^`]+)`", text)  # even: plain text, odd: code spans
-    return "".join(f"<code>{html.escape(part)}</code>" if i % 2 else
-                   re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(part)) for i, part in enumerate(parts))
+    bold inside a code span; outside one, a backslash-escaped character (:func:`.markdown_text.md_text`'s) is
+    shown as itself and is no markup."""
+    parts = re.split(r"(?<!\\)`([^`]+)`", text)  # even: plain text, odd: code spans
+    return "".join(f"<code>{html.escape(part)}</code>" if i % 2 else _plain(part) for i, part in enumerate(parts))
+
+
+def _plain(text: str) -> str:
+    """Text outside code spans as HTML: **bold**, and backslash escapes kept out of the markup's way."""
+    kept: list[str] = []
+
+    def keep(match: re.Match) -> str:
+        kept.append(html.escape(match.group(1)))
+        return f"\x00{len(kept) - 1}\x00"
+
+    shown = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(ESCAPED.sub(keep, text)))
+    return re.sub("\x00(\\d+)\x00", lambda m: kept[int(m.group(1))], shown)
 
 
 def _image_source(src: str, folder: Optional[Path]) -> str:
@@ -647,4 +660,4 @@ def warnings_of_this_run() -> Iterator[list[str]]:
 def warnings_section(said: Sequence[str]) -> list[str]:
     """The report's "Warnings" lines (none when nothing was said), each warning once, in the order said."""
     unique = list(dict.fromkeys(s.strip() for s in said if s.strip()))
-    return ["## Warnings", "", *(f"- {s}" for s in unique), ""] if unique else []
+    return ["## Warnings", "", *(f"- {md_text(s)}" for s in unique), ""] if unique else []

@@ -616,7 +616,7 @@ class SpectralProfileDock(QgsDockWidget):
         target = Path(path)
         fd, tmp = tempfile.mkstemp(suffix=".csv", prefix=".spectra-", dir=str(target.parent))
         try:
-            with os.fdopen(fd, "w", newline="") as handle:
+            with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(header)
                 for i, x in enumerate(xs):

@@ -8,6 +8,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from ..markdown_text import md_text
+
 Z95 = 1.959964  # two-sided 95 % normal quantile
 M2_PER_HECTARE = 10_000.0
 
@@ -147,7 +149,7 @@ class AreaEstimate:
                  "user's acc. (%) |",
                  "|---:|---|---:|---:|---:|---:|"]
         for k, (c, name) in enumerate(zip(self.class_ids, self.class_names)):
-            lines.append(f"| {c} | {name} | {self.mapped_pixels[k] * self.unit_per_pixel:,.{digits}f} | "
+            lines.append(f"| {c} | {md_text(name)} | {self.mapped_pixels[k] * self.unit_per_pixel:,.{digits}f} | "
                          f"{_pm(self.area[k], self.area_ci[k], digits, thousands=True)} | "
                          f"{_pm(self.producers[k] * 100, self.producers_ci[k] * 100, 1)} | "
                          f"{_pm(self.users[k] * 100, self.users_ci[k] * 100, 1)} |")

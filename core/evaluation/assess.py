@@ -355,7 +355,7 @@ def write_metrics(ev: Evaluation, folder: Path, warnings: Optional[Sequence[str]
     figures = ev.to_dict() if warnings is None else {**ev.to_dict(), "warnings": list(warnings)}
     if run is not None:
         figures["run"] = run
-    (folder / "metrics.json").write_text(json.dumps(figures, indent=2))
+    (folder / "metrics.json").write_text(json.dumps(figures, indent=2), encoding="utf-8")
 
 
 def accuracy_document(ev: Evaluation, class_map_path: str | os.PathLike, validation_path: str | os.PathLike,
@@ -411,7 +411,8 @@ def write_accuracy(ev: Evaluation, out: Path, *, overwrite: bool, inputs: list[O
         staging = Path(tempfile.mkdtemp(prefix=ACCURACY_STAGING, dir=out))
         try:
             write_evaluation(ev, staging)
-            (staging / "accuracy.md").write_text(document if document is not None else ev.to_markdown())
+            text = document if document is not None else ev.to_markdown()
+            (staging / "accuracy.md").write_text(text, encoding="utf-8")
             move_outputs(staging, out, ACCURACY_FILES, inputs)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, precision_recall_fscore_support
 
+from ..markdown_text import md_text
 from ..scene import ClassInfo
 from .area import AreaEstimate, area_estimate, disagreement
 
@@ -190,8 +191,9 @@ class Evaluation:
                  "| id | class | validation pixels | correct | producer's acc. (%) | user's acc. (%) | F1 (%) |",
                  "|---:|---|---:|---:|---:|---:|---:|"]
         for i, (c, name, n) in enumerate(zip(self.class_ids, self.class_names, self.support())):
-            lines.append(f"| {c} | {name} | {int(n)} | {int(self.confusion[i, i])} | {_pct(self.per_class[c])} | "
-                         f"{_pct(self.users.get(c, math.nan))} | {_pct(self.f1.get(c, math.nan))} |")
+            lines.append(f"| {c} | {md_text(name)} | {int(n)} | {int(self.confusion[i, i])} | "
+                         f"{_pct(self.per_class[c])} | {_pct(self.users.get(c, math.nan))} | "
+                         f"{_pct(self.f1.get(c, math.nan))} |")
         if self.area is not None:
             lines += ["", self.area.to_markdown(led=self.area.holds()).rstrip("\n")]  # holding, it leads: headline
         return "\n".join(lines) + "\n"

@@ -56,7 +56,7 @@ def _sha256(path: Path) -> str:
 
 def _is_bundle(folder: Path) -> bool:
     try:
-        return json.loads((folder / MANIFEST).read_text()).get("kind") == BUNDLE_KIND
+        return json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("kind") == BUNDLE_KIND
     except (OSError, ValueError, AttributeError):
         return False
 
@@ -102,8 +102,8 @@ def save_bundle(folder: PathLike, tensors_by_part: dict[str, dict[str, Tensor]],
         files: dict[str, dict[str, Any]] = {}
         for part, tensors in tensors_by_part.items():
             _save_part(tensors, staging / f"{part}.safetensors", {"part": part, "engine_version": ENGINE_VERSION})
-        (staging / CONFIG_FILE).write_text(config_text)
-        (staging / META_FILE).write_text(meta_text)
+        (staging / CONFIG_FILE).write_text(config_text, encoding="utf-8")
+        (staging / META_FILE).write_text(meta_text, encoding="utf-8")
         for path in sorted(staging.iterdir()):
             path.chmod(0o644)  # safetensors writes its files private; a bundle is meant to be shared
             files[path.name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
@@ -115,7 +115,7 @@ def save_bundle(folder: PathLike, tensors_by_part: dict[str, dict[str, Tensor]],
             "parts": sorted(tensors_by_part),
             "files": files,
         }
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
         (staging / MANIFEST).chmod(0o644)
         staging.chmod(0o755)  # mkdtemp makes it private; a bundle is meant to be shared
         _move_into_place(staging, folder)
@@ -171,7 +171,7 @@ def read_manifest(folder: PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise BundleError(f"{folder} is not a HyperSynth model bundle: it has no {MANIFEST}")
     try:
-        manifest = json.loads(path.read_text())
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BundleError(f"{path} is not readable JSON ({exc}); the bundle is damaged") from exc
     if not isinstance(manifest, dict) or manifest.get("kind") != BUNDLE_KIND:
@@ -194,7 +194,7 @@ def read_bundle_meta(folder: PathLike) -> dict[str, Any]:
     """A bundle's ``meta.json`` (its classes, bands, text source…) without reading a weight or checking a checksum:
     for a dialog that must answer at once; ``{}`` where the folder has none, or none that is a JSON object."""
     try:
-        meta = json.loads((Path(folder) / META_FILE).read_text())
+        meta = json.loads((Path(folder) / META_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return meta if isinstance(meta, dict) else {}
@@ -239,8 +239,8 @@ def load_bundle(folder: PathLike, *, device: Union[str, "torch.device"] = "cpu",
             raise BundleError(f"{path} does not match the sha256 in the manifest: the file was changed or "
                               "damaged after the bundle was saved; use an intact copy of the bundle")
     try:
-        config = json.loads((folder / CONFIG_FILE).read_text())
-        meta = json.loads((folder / META_FILE).read_text())
+        config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
     except ValueError as exc:
         raise BundleError(f"the bundle {folder} has unreadable JSON: {exc}") from exc
     if arrays not in ARRAY_KINDS:

@@ -31,7 +31,7 @@ def staging_folder(next_to: str) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".hypersynth-", dir=folder))
-        (staging / MADE_FOLDERS).write_text("\n".join(str(made) for made in missing))
+        (staging / MADE_FOLDERS).write_text("\n".join(str(made) for made in missing), encoding="utf-8")
         return staging
     except OSError as exc:
         raise QgsProcessingException(f"cannot write in {folder} ({exc.strerror or exc}): choose a destination in "
@@ -42,7 +42,7 @@ def discard_staging(staging: Path) -> None:
     """Remove a staging folder once its outputs moved out (or the run failed), and the folders made to hold it where
     nothing else is in them: a refused or cancelled run leaves no empty destination folder behind."""
     try:
-        made = [Path(line) for line in (staging / MADE_FOLDERS).read_text().splitlines() if line]
+        made = [Path(line) for line in (staging / MADE_FOLDERS).read_text(encoding="utf-8").splitlines() if line]
     except OSError:
         made = []
     shutil.rmtree(staging, ignore_errors=True)

@@ -296,6 +296,29 @@ def test_report_names_the_bands_the_run_left_out(tmp_path):
             "and 8 (2500 nm) (flagged bad in the file, or without data)\n") in md
 
 
+def test_the_report_shows_class_names_and_prompts_as_typed(tmp_path):
+    """A "|" in a class name moved every number of its row under the next column's heading, and "**bare**" turned
+    bold (review)."""
+    rng = np.random.default_rng(3)
+    classes = [ClassInfo(1, "asphalt | road", (90, 90, 90), prompt="dark <asphalt> & tar"),
+               ClassInfo(2, "**bare** soil", (160, 110, 60), prompt="dry\nbare soil")]
+    scene = Scene(rng.random((4, 6, 6)).astype(np.float32), np.ones((6, 6), bool), name="scene_|_1")
+    labels = np.zeros((6, 6), np.int32)
+    labels[0, :3], labels[5, :3] = 1, 2
+    fitted = SimpleNamespace(synthetic=None, notes=["a note on **bare** soil"], classifier=SimpleNamespace(),
+                             synthesis_model=None)
+    write_report(tmp_path, scene=scene, labels=labels, classes=classes, fitted=fitted, method_title="Random forest",
+                 evaluation=None, seconds_training=1.0, cube=scene.cube, mapped={1: 18, 2: 18}, files=[])
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    rows = re.findall(r"<tr>(.*?)</tr>", page)
+    cells = [re.findall(r"<t[dh]>(.*?)</t[dh]>", r) for r in rows]
+    assert cells[0][:4] == ["id", "class", "prompt", "labelled"]
+    assert cells[1] == ["1", "asphalt | road", "dark &lt;asphalt&gt; &amp; tar", "3", "18"]
+    assert cells[2] == ["2", "**bare** soil", "dry bare soil", "3", "18"]
+    assert "<h1>HyperSynth report: scene_|_1</h1>" in page and "<b>bare</b>" not in page
+    assert "<li>a note on **bare** soil</li>" in page
+
+
 def _utm33() -> str:
     from rasterio.crs import CRS
 
