@@ -200,5 +200,4 @@ def attention_figure(path: Path, attention: np.ndarray, tokens: list[str], laten
         ax.set_title(t, fontsize=8)
         ax.axis("off")
     fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path)
+    save_figure(fig, path, layout=fig.tight_layout)

@@ -39,11 +39,14 @@ _UNDRAWN: set[str] = set()  # characters already said to be missing from the fig
 _SAVING = threading.Lock()
 
 
-def save_figure(fig: Any, target: Any, **options: Any) -> None:
-    """``fig.savefig(target, **options)``; text with characters the figure's font lacks (class names in another
-    script) is said in one line, once per character, instead of matplotlib's warning per character and figure."""
+def save_figure(fig: Any, target: Any, *, layout: Optional[Callable[[], Any]] = None, **options: Any) -> None:
+    """``fig.savefig(target, **options)``, after ``layout()`` (``fig.tight_layout``, say: it draws the text too);
+    text with characters the figure's font lacks (class names in another script) is said in one line, once per
+    character, instead of matplotlib's warning per character and figure."""
     with _SAVING, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        if layout is not None:
+            layout()
         fig.savefig(target, **options)
     missing = set()
     for caught_warning in caught:
@@ -229,8 +232,7 @@ def spectra_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, clas
                       fontsize=8)
         if i % cols == 0:
             ax.set_ylabel(value, fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path)
+    save_figure(fig, path, layout=fig.tight_layout)
     return fig
 
 
@@ -279,8 +281,7 @@ def pca_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes:
     ax.tick_params(labelsize=MIN_FONT)
     ax.set_title("Real labelled and synthetic spectra on the first two principal components of both", fontsize=8)
     ax.legend(handles=handles, fontsize=MIN_FONT, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    fig.tight_layout()
-    save_figure(fig, path)
+    save_figure(fig, path, layout=fig.tight_layout)
     return fig
 
 
@@ -315,9 +316,11 @@ def class_map_figure(path: Path, class_map: Path, classes: Sequence[ClassInfo], 
     legend = ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.set_title("Class map" + (f" (every {step}th pixel of {width} × {height})" if step > 1 else
                                 f" ({width} × {height} pixels)"), fontsize=8)
-    fig.tight_layout()
-    keep_legend_inside(fig, ax, legend)
-    save_figure(fig, path)
+    def layout() -> None:
+        fig.tight_layout()
+        keep_legend_inside(fig, ax, legend)
+
+    save_figure(fig, path, layout=layout)
     return fig
 
 

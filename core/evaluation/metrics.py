@@ -412,7 +412,6 @@ def confusion_matrix_figure(evaluation: Evaluation) -> Any:
     ax.set_ylabel("true class")
     ax.set_title(f"OA {_pct(evaluation.oa)} %, AA {_pct(evaluation.aa)} %, κ {_num(evaluation.kappa, 3)}",
                  fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -427,7 +426,7 @@ def confusion_figure(evaluation: Evaluation, path: str | os.PathLike) -> Path:
         from ..report import save_figure  # the report's module imports this one
 
         with os.fdopen(fd, "wb") as handle:
-            save_figure(fig, handle, format="png")
+            save_figure(fig, handle, layout=fig.tight_layout, format="png")
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a figure is meant to be shared like the report
         os.replace(tmp, path)
     except BaseException:

@@ -342,3 +342,28 @@ def test_names_the_figure_font_cannot_draw_are_said_once_not_per_character(tmp_p
         "the figures' font has no 密 茂: text holding them (a class name, a prompt) is drawn with boxes in their "
         "place; the report's text has them"]
     assert (tmp_path / "names.png").stat().st_size > 0
+
+
+def test_the_runs_figures_say_a_missing_character_once_with_their_layout_drawn(tmp_path, caplog, monkeypatch):
+    """The figures' tight_layout draws their text before save_figure: matplotlib's warning per character came
+    through there, four times in one run (review)."""
+    import warnings
+
+    from hypersynth.core import report
+    from hypersynth.core.evaluation.metrics import confusion_figure, evaluate
+    from hypersynth.core.io.write import write_class_map
+
+    monkeypatch.setattr(report, "_UNDRAWN", set())
+    classes = [ClassInfo(1, "绿 grass", (0, 160, 0)), ClassInfo(2, "water", (0, 0, 255))]
+    write_class_map(tmp_path / "map.tif", np.array([[1, 2], [2, 1]], np.uint8), classes,
+                    transform=(0.0, 1.0, 0.0, 0.0, 0.0, -1.0), crs_wkt=None)
+    real = {1: np.random.default_rng(0).random((4, 5)), 2: np.random.default_rng(1).random((4, 5))}
+    synthetic = SimpleNamespace(patches=np.random.default_rng(2).random((4, 5, 3, 3)), labels=np.array([1, 1, 2, 2]))
+    with caplog.at_level(logging.WARNING, logger="hypersynth"), warnings.catch_warnings():
+        warnings.simplefilter("error")  # none of matplotlib's may come through
+        confusion_figure(evaluate(np.array([1, 1, 2, 2]), np.array([1, 2, 2, 2]), classes), tmp_path / "c.png")
+        report.class_map_figure(tmp_path / "map.png", tmp_path / "map.tif", classes)
+        report.pca_figure(tmp_path / "pca.png", real, synthetic, classes)
+    assert [r.getMessage() for r in caplog.records] == [
+        "the figures' font has no 绿: text holding them (a class name, a prompt) is drawn with boxes in their "
+        "place; the report's text has them"]
