@@ -258,19 +258,21 @@ def pca_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes:
     share = pca.explained_variance_ratio_ * 100.0
     fig = agg_figure(6.2, 4.6)
     ax = fig.add_subplot(111)
-    point = dict(s=16, alpha=0.7, linewidths=0.4, edgecolors="k")  # real and synthetic alike: one as visible
+    # a class's few labelled pixels over its many synthetic patches: drawn last and larger, or they were buried
+    real_point = dict(s=34, alpha=0.9, linewidths=0.9, edgecolors="k", zorder=3)
+    synthetic_point = dict(s=14, alpha=0.6, linewidths=0.3, edgecolors="k", zorder=2)
     handles = []
     for c in classes:
         colour = np.array(c.color) / 255.0
         shown = False
         if c.id in real:
             r = pca.transform(real[c.id])
-            ax.scatter(r[:, 0], r[:, 1], marker="o", color=colour, **point)
+            ax.scatter(r[:, 0], r[:, 1], marker="o", color=colour, **real_point)
             shown = True
         sel = synthetic.labels == c.id
         if sel.any():
             s = pca.transform(syn[sel])
-            ax.scatter(s[:, 0], s[:, 1], marker="^", color=colour, **point)
+            ax.scatter(s[:, 0], s[:, 1], marker="^", color=colour, **synthetic_point)
             shown = True
         if shown:
             handles.append(Patch(color=colour, label=c.name))
