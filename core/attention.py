@@ -17,6 +17,7 @@ from .tokens import token_table, word_tokens
 
 ATTENTION_FIGURE = "attention.png"
 ATTENTION_ARRAYS = "attention.npz"
+ROW_LABEL_WIDTH = 16  # characters of a class name on one line of a figure row's label
 MIN_SPAN = 2.0  # the colour scale reaches at least half and twice the even share, so noise near it stays pale
 
 
@@ -163,7 +164,7 @@ def class_attention_figure(path: Path, rows: Sequence[ClassAttention]) -> Any:
             ax.imshow(maps[k], cmap=cmap, norm=norm, interpolation="nearest")
             ax.set_title(words[k][1], fontsize=8)
             if k == 0:
-                ax.set_ylabel(f"{row.name}\n(1/n = 1/{n})", fontsize=8)
+                ax.set_ylabel(_row_label(row, n), fontsize=8)
     ticks = scale_ticks(span)
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=list(grid.ravel()), shrink=0.6, pad=0.01, ticks=ticks)
     bar.ax.set_yticklabels([times_label(t) for t in ticks])
@@ -171,10 +172,19 @@ def class_attention_figure(path: Path, rows: Sequence[ClassAttention]) -> Any:
     bar.ax.tick_params(labelsize=7)
     bar.set_label("× even share 1/n (n: the prompt's tokens); one scale for all rows", fontsize=8)
     title = (f"Cross-attention of each prompt word piece over one synthetic patch per class{_started(rows)}, as a "
-             f"multiple of the even share (red: more, blue: less; here {low:.2f}–{high:.2f}×)")
+             f"multiple of the even share 1/n (red: more, blue: less; here {low:.2f}–{high:.2f}×); n counts every token, "
+             f"the start, end and punctuation ones too, which have no panel")
     fig.suptitle(textwrap.fill(title, max(40, int(width * 12))), fontsize=8)
     save_figure(fig, path)
     return fig
+
+
+def _row_label(row: ClassAttention, n: int) -> str:
+    """A figure row's label: the class name wrapped (a long one ran off the figure), the even share, and how many of
+    the prompt's words have a panel where it has more than the figure shows."""
+    name = "\n".join(textwrap.wrap(row.name, ROW_LABEL_WIDTH)[:3]) or row.name
+    shown, words = len(word_tokens(row.tokens)), len(word_tokens(row.tokens, limit=None))
+    return f"{name}\n(1/n = 1/{n})" + (f"\nfirst {shown} of {words} words" if words > shown else "")
 
 
 def _started(rows: Sequence[ClassAttention]) -> str:

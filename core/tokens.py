@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -12,8 +12,9 @@ SPECIAL_TOKENS = {START, END, "<start_of_text>", "<end_of_text>", "<|startoftext
                   "[PAD]", "[CLS]", "[SEP]", "!"}  # "!" is token 0, open_clip's padding
 
 
-def word_tokens(tokens: Sequence[str]) -> list[tuple[int, str]]:
-    """``(index, word)`` of the tokens worth a panel: not start/end/padding, not pure punctuation."""
+def word_tokens(tokens: Sequence[str], limit: Optional[int] = MAX_WORDS) -> list[tuple[int, str]]:
+    """``(index, word)`` of the tokens worth a panel: not start/end/padding, not pure punctuation; the first
+    ``limit`` (None: all)."""
     words = []
     for index, token in enumerate(tokens):
         text = token.replace("</w>", "").strip()
@@ -22,7 +23,7 @@ def word_tokens(tokens: Sequence[str]) -> list[tuple[int, str]]:
         if not any(ch.isalnum() for ch in text):
             continue
         words.append((index, text))
-    return words[:MAX_WORDS]
+    return words[:limit]
 
 
 def token_table(tokens: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:

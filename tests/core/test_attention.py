@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hypersynth.core.attention import (ATTENTION_ARRAYS, ATTENTION_FIGURE, class_attention_figure, even_share,
-                                       per_class, read_class_attention, scale_ticks, times_label,
+from hypersynth.core.attention import (ATTENTION_ARRAYS, ATTENTION_FIGURE, ClassAttention, class_attention_figure,
+                                       even_share, per_class, read_class_attention, scale_ticks, times_label,
                                        write_class_attention)
 from hypersynth.core.ldm.synthesize import SyntheticSet
 from hypersynth.core.scene import ClassInfo
@@ -131,3 +131,19 @@ def test_scale_ticks_and_labels():
     assert scale_ticks(2.0) == [0.5, 1.0, 2.0]
     assert scale_ticks(16.0) == [1 / 16, 1 / 4, 1.0, 4.0, 16.0]
     assert [times_label(t) for t in (0.5, 0.25, 1 / 8, 1.0, 4.0)] == ["½×", "¼×", "1/8×", "1×", "4×"]
+
+
+def test_a_figure_row_wraps_a_long_class_name_and_says_the_words_it_leaves_out(tmp_path):
+    """A long class name ran off the figure and an 18-word prompt showed 12 panels without a word said (review)."""
+    from hypersynth.core.tokens import MAX_WORDS
+
+    words = [f"word{i}" for i in range(MAX_WORDS + 3)]
+    tokens = ["<start>", *(w + "</w>" for w in words[:5]), ",</w>", *(w + "</w>" for w in words[5:]), "<end>"]
+    rng = np.random.default_rng(4)
+    long_name = ClassAttention(7, "Buildings-Grass-Trees-Drives", rng.random((1, 4, len(tokens))).astype(np.float32),
+                               tokens, (2, 2), np.zeros((3, 4, 4), np.float32))
+    fig = class_attention_figure(tmp_path / "long.png", [long_name])
+    label = fig.axes[0].get_ylabel()
+    assert label.startswith("Buildings-Grass-\nTrees-Drives\n(1/n = 1/")
+    assert label.endswith(f"first {MAX_WORDS} of {MAX_WORDS + 3} words")
+    assert "punctuation ones too, which have no panel" in fig._suptitle.get_text().replace("\n", " ")
