@@ -302,7 +302,7 @@ def class_map_figure(path: Path, class_map: Path, classes: Sequence[ClassInfo], 
         ids = ds.read(1, out_shape=shape)  # (h, w) nearest-neighbour decimation of the class ids
         dx, dy = abs(ds.transform.a) or 1.0, abs(ds.transform.e) or 1.0
     lut = np.zeros((max(int(ids.max()), max((c.id for c in classes), default=0)) + 1, 4))  # RGBA by class id
-    lut[0] = (0.85, 0.85, 0.85, 1.0)  # unclassified: light grey
+    lut[0] = (1.0, 1.0, 1.0, 1.0)  # 0: white, which no default class colour is (a light grey was near one)
     for c in classes:
         lut[c.id] = (*(np.array(c.color) / 255.0), 1.0)
     aspect = (dy * height / shape[0]) / (dx * width / shape[1])  # a shown pixel's height over its width, on the ground
@@ -314,10 +314,11 @@ def class_map_figure(path: Path, class_map: Path, classes: Sequence[ClassInfo], 
     present = set(np.unique(ids).tolist())
     handles = [Patch(color=lut[c.id], label=c.name) for c in classes if c.id in present]
     if 0 in present:
-        handles.append(Patch(color=lut[0], label="unclassified"))
+        handles.append(Patch(facecolor=lut[0], edgecolor="0.4", linewidth=0.6, label="no data or unclassified"))
     legend = ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.set_title("Class map" + (f" (every {step}th pixel of {width} × {height})" if step > 1 else
                                 f" ({width} × {height} pixels)"), fontsize=8)
+
     def layout() -> None:
         fig.tight_layout()
         keep_legend_inside(fig, ax, legend)

@@ -191,7 +191,11 @@ def test_class_map_figure_reads_the_map_decimated_in_the_class_colours(tmp_path)
     assert picture.shape[:2] == (100, 200)  # every 3rd pixel
     np.testing.assert_allclose(picture[50, 10, :3], [0, 0, 1])
     np.testing.assert_allclose(picture[50, 150, :3], [0, 128 / 255, 0])
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["water", "forest", "unclassified"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["water", "forest", "no data or unclassified"]
+    np.testing.assert_allclose(picture[50, 199, :3], [1, 1, 1])  # 0: white, no default class colour (review)
+    from hypersynth.core.scene import DEFAULT_COLORS
+
+    assert (255, 255, 255) not in DEFAULT_COLORS
 
 
 @pytest.mark.parametrize("shape", [(86, 83), (40, 600), (600, 40)])
