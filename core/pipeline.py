@@ -441,7 +441,8 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
         device = network_device(fitted.method, settings.device)  # None: scikit-learn's, which no preset shapes
         write_metrics(ev, out, warnings, run_record(
             METHOD_TITLES.get(method, method), inputs, names, method=method, seed=settings.seed,
-            preset=settings.preset if device else None, device=device, classifier=classifier_record(fitted, settings)))
+            preset=settings.preset if device else None, device=device, classifier=classifier_record(fitted, settings),
+            synthesis=synthesis_record(fitted, settings)))
     reporter.progress(1.0, "done")
     return {"metrics": None if ev is None else ev.to_dict(), "fitted": fitted,
             "labels_cv_accuracy": labels_cv_accuracy(fitted)}
@@ -611,6 +612,9 @@ def run_facts(settings: MethodSettings, fitted: FittedMethod, inputs: Sequence[t
                  + (f" (from {settings.device})" if settings.device == "auto" else "")
                  + (f", patches {patch} × {patch} px "
                     f"({'as given' if settings.patch_size else 'chosen from the scene'})" if patch else "")]
+    synthesis = synthesis_record(fitted, settings)
+    if synthesis is not None:
+        facts.append(synthesis_fact(synthesis))
     model = fitted.synthesis_model
     if model is not None:
         facts.append(f"Text encoder: {model.text_source}")
@@ -630,6 +634,7 @@ def classifier_record(fitted: FittedMethod, settings: MethodSettings) -> Optiona
                                   if m != "dfeat" or choice.with_dfeat}
         record.update({"blend_cv_folds": choice.folds, "blend_cv_repeats": choice.repeats,
                        "blend_share_rule": choice.rule} if choice.folds else {"blend_shares_default": True})
+        record["forest_inputs"] = settings.forest_inputs  # what the blend's forest split on
         chosen = labels_cv_accuracy(fitted)
         if chosen is not None:
             record["blend_cv_balanced_accuracy"] = round(chosen, 4)
@@ -641,6 +646,33 @@ def classifier_record(fitted: FittedMethod, settings: MethodSettings) -> Optiona
         record["patch_size_px"] = int(patch)
         record["patch_size_given"] = bool(settings.patch_size)  # else chosen from the scene
     return record or None
+
+
+def synthesis_record(fitted: FittedMethod, settings: MethodSettings) -> Optional[dict[str, Any]]:
+    """How the run made and weighed its synthetic patches, for metrics.json's ``run`` and the report's run facts:
+    the preset's defaults resolved (guidance and steps are the model's); None for a method without synthesis."""
+    model = fitted.synthesis_model
+    if fitted.method not in SYNTHESISING_METHODS or model is None:
+        return None
+    from .methods import default_synthetic_per_class
+
+    diffusion = model.config.diffusion
+    return {"synthetic_per_class": settings.synthetic_per_class or default_synthetic_per_class(settings.preset),
+            "synthetic_per_class_given": bool(settings.synthetic_per_class),
+            "balance_rate": settings.balance_rate, "synthetic_weight": settings.synthetic_weight,
+            "anchor_strength": settings.anchor_strength,
+            "guidance": float(diffusion.guidance if settings.guidance is None else settings.guidance),
+            "steps": int(settings.steps or diffusion.sample_steps), "filter_synthetic": settings.filter_synthetic,
+            "cv_synthesis": settings.cv_synthesis}
+
+
+def synthesis_fact(record: dict[str, Any]) -> str:
+    """:func:`synthesis_record` as the report's run fact."""
+    return (f"Synthesis: {record['synthetic_per_class']} patches for the average class "
+            f"({'as given' if record['synthetic_per_class_given'] else 'the preset'}; balance rate λ "
+            f"{record['balance_rate']:g}), anchor strength {record['anchor_strength']:g}, guidance ω "
+            f"{record['guidance']:g}, {record['steps']} steps, synthetic weight {record['synthetic_weight']:g}"
+            + (", patches nearer another class's labelled mean dropped" if record["filter_synthetic"] else ""))
 
 
 def labels_cv_accuracy(fitted: FittedMethod) -> Optional[float]:

@@ -98,7 +98,15 @@ def test_augment_and_classify_writes_every_output(augment_run):
     assert set(used["blend_shares"]) == {"cnn", "forest"} and sum(used["blend_shares"].values()) == 1.0
     folds = re.search(r"classifier blend: .*, chosen by (?:(\d+)× repeated )?(\d+)-fold", outputs.report.read_text())
     assert (used["blend_cv_folds"], used["blend_cv_repeats"]) == (int(folds.group(2)), int(folds.group(1) or 1))
-    assert used["blend_share_rule"] == "balanced-accuracy"
+    assert used["blend_share_rule"] == "balanced-accuracy" and used["forest_inputs"] == "spectrum+shape+slope"
+    synthesis = json.loads((out / "metrics.json").read_text())["run"]["synthesis"]  # the settings that made them
+    assert synthesis == {"synthetic_per_class": 6, "synthetic_per_class_given": True, "balance_rate": 0.5,
+                         "synthetic_weight": 0.5, "anchor_strength": 0.5, "guidance": synthesis["guidance"],
+                         "steps": synthesis["steps"], "filter_synthetic": True, "cv_synthesis": "none"}
+    assert synthesis["steps"] >= 1 and synthesis["guidance"] >= 0
+    assert (f"- Synthesis: 6 patches for the average class (as given; balance rate λ 0.5), anchor strength 0.5, "
+            f"guidance ω {synthesis['guidance']:g}, {synthesis['steps']} steps, synthetic weight 0.5, patches nearer "
+            "another class's labelled mean dropped\n") in outputs.report.read_text()
     chosen = re.search(r"the chosen blend's cross-validated balanced accuracy, (\d+\.\d) %", outputs.report.read_text())
     assert f"{used['blend_cv_balanced_accuracy'] * 100:.1f}" == chosen.group(1)  # the report's figure, for the dock
     assert round(outputs.labels_cv_accuracy, 4) == used["blend_cv_balanced_accuracy"]  # with or without validation
