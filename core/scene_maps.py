@@ -21,6 +21,7 @@ class MappedScene:
 
     pixels: dict[int, int]  # mapped pixels of each class id (0: the unclassified, invalid pixels)
     scored: Optional[np.ndarray]  # (N,) class ids mapped at the pixels asked to be scored, row by row; 0 unclassified
+    scored_confidence: Optional[np.ndarray] = None  # (N,) the confidence raster's value there (NaN: unclassified)
 
     def mapped(self, class_id: int) -> int:
         """Pixels the map gives ``class_id``."""
@@ -79,11 +80,12 @@ def predict_and_write_maps(classifier: Any, class_ids: np.ndarray, classes: Sequ
                 write_probabilities(tile.row0, tile.col0, tile.probabilities)
             counts += np.bincount(tile.class_index.ravel() + 1, minlength=len(counts))
             if gather is not None:
-                gather.add(tile.row0, tile.col0, class_ids_tile)
+                gather.add(tile.row0, tile.col0, class_ids_tile, tile.confidence)
             del tile, class_ids_tile
             release_freed_memory()  # the tile's pages, or the heap grows with the tiles' fragments
     pixels = {0: int(counts[0]), **{int(i): int(n) for i, n in zip(ids, counts[1:])}}
-    return MappedScene(pixels, None if gather is None else gather.classes)
+    return MappedScene(pixels, None if gather is None else gather.classes,
+                       None if gather is None else gather.confidence)
 
 
 class _ScoredPixels:
@@ -96,11 +98,14 @@ class _ScoredPixels:
             raise ValueError("scored pixels must be ascending flat indices (row * width + col), each once")
         self.width = int(width)
         self.classes = np.zeros(len(self.flat), dtype=np.int64)  # (N,)
+        self.confidence = np.full(len(self.flat), np.nan, dtype=np.float32)  # (N,)
 
-    def add(self, row0: int, col0: int, class_ids: np.ndarray) -> None:
-        """Keep the classes of ``class_ids`` (an ``(h, w)`` tile at ``row0, col0``) at the scored pixels in it."""
+    def add(self, row0: int, col0: int, class_ids: np.ndarray, confidence: np.ndarray) -> None:
+        """Keep the classes of ``class_ids`` and the ``confidence`` (``(h, w)`` tiles at ``row0, col0``) at the
+        scored pixels in it."""
         h, w = class_ids.shape
         lo, hi = np.searchsorted(self.flat, [row0 * self.width, (row0 + h) * self.width])  # the tile's rows
         rows, cols = np.divmod(self.flat[lo:hi], self.width)
         inside = (cols >= col0) & (cols < col0 + w)
         self.classes[lo:hi][inside] = class_ids[rows[inside] - row0, cols[inside] - col0]
+        self.confidence[lo:hi][inside] = confidence[rows[inside] - row0, cols[inside] - col0]

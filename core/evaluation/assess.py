@@ -17,6 +17,7 @@ import numpy as np
 from ..scene import ClassInfo, Scene, default_color
 from .area import pixel_area_unit
 from .metrics import TRAINING_PIXELS, Evaluation, NearTraining, confusion_figure, evaluate
+from .reliability import ConfidenceReliability
 
 if TYPE_CHECKING:
     from ..pixel_mask import PixelMask
@@ -310,6 +311,9 @@ def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: 
     ev = evaluate(truth[classified], predicted[classified], classes, mapped_pixels=maps.pixels,
                   area_unit=pixel_area_unit(scene.transform, scene.crs_wkt))
     ev.validation_unclassified, ev.validation_no_data = int((~classified).sum()), validation.no_data
+    if maps.scored_confidence is not None and classified.any():
+        ev.by_confidence = ConfidenceReliability.from_pixels(maps.scored_confidence[classified],
+                                                             truth[classified] == predicted[classified])
     at = np.divmod(validation.flat[classified], scene.shape[1])  # (N,) rows, (N,) cols of the scored pixels
     if training is not None and len(training):
         ev.near_training = near_training(np.stack(at, axis=1), truth[classified] == predicted[classified], training,

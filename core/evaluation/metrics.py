@@ -17,6 +17,7 @@ from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix,
 from ..markdown_text import md_text
 from ..scene import ClassInfo
 from .area import AreaEstimate, area_estimate, disagreement
+from .reliability import ConfidenceReliability
 
 
 @dataclass
@@ -87,6 +88,7 @@ class Evaluation:
     f1: dict[int, float] = field(default_factory=dict)  # class id -> F1 of producer's and user's accuracy
     area: Optional[AreaEstimate] = None  # area-adjusted figures, when the map's class counts were given
     near_training: Optional[NearTraining] = None  # the accuracy near the training pixels and apart, when known
+    by_confidence: Optional[ConfidenceReliability] = None  # a run's: the accuracy at each level of its confidence
     quantity_disagreement: float = math.nan  # 0..1, Pontius & Millones 2011: the classes' amounts differ
     allocation_disagreement: float = math.nan  # 0..1: the right amounts in the wrong places (Q + A = 1 − OA)
     validation_unclassified: Optional[int] = None  # validation pixels on the map's unclassified (0 or no-data)
@@ -120,6 +122,7 @@ class Evaluation:
             "confusion_class_ids": [int(c) for c in self.class_ids],
             **({"area_adjusted": self.area.to_dict()} if self.area is not None else {}),
             **({"near_training": self.near_training.to_dict()} if self.near_training is not None else {}),
+            **({"accuracy_by_confidence": self.by_confidence.to_dict()} if self.by_confidence is not None else {}),
             **({"training_pixels": self.training_pixels} if self.training_pixels is not None else {}),
             **({"validation_pixels_left_out": self.validation_left_out} if self.validation_left_out is not None
                else {}),
@@ -194,6 +197,8 @@ class Evaluation:
             lines.append(f"| {c} | {md_text(name)} | {int(n)} | {int(self.confusion[i, i])} | "
                          f"{_pct(self.per_class[c])} | {_pct(self.users.get(c, math.nan))} | "
                          f"{_pct(self.f1.get(c, math.nan))} |")
+        if self.by_confidence is not None:
+            lines += ["", *self.by_confidence.markdown()]
         if self.area is not None:
             lines += ["", self.area.to_markdown(led=self.area.holds()).rstrip("\n")]  # holding, it leads: headline
         return "\n".join(lines) + "\n"

@@ -55,6 +55,32 @@ def augment_run(scene_files, tmp_path_factory):
     return out, outputs, stages
 
 
+def test_the_accuracy_by_confidence_is_read_at_the_validation_pixels_of_the_confidence_raster(augment_run,
+                                                                                              scene_files):
+    import rasterio
+
+    from hypersynth.core.evaluation.reliability import ConfidenceReliability
+
+    out, outputs, _ = augment_run
+    with rasterio.open(scene_files[2]) as truth_file, rasterio.open(out / "confidence.tif") as conf_file, \
+            rasterio.open(out / "classification.tif") as map_file:
+        truth, confidence, mapped = truth_file.read(1), conf_file.read(1), map_file.read(1)
+    scored = json.loads((out / "metrics.json").read_text())
+    at = (truth > 0) & (mapped > 0)
+    at &= ~np.isin(np.arange(truth.size).reshape(truth.shape), _training_flat(scene_files))  # not the labels
+    expected = ConfidenceReliability.from_pixels(confidence[at], truth[at] == mapped[at]).to_dict()
+    assert scored["accuracy_by_confidence"] == pytest.approx(expected)
+    assert sum(r["pixels"] for r in expected) == scored["n_test"]
+    assert "| confidence | validation pixels | mapped right (%) | mean confidence |" in outputs.report.read_text()
+
+
+def _training_flat(scene_files) -> np.ndarray:
+    import rasterio
+
+    with rasterio.open(scene_files[1]) as labels:
+        return np.flatnonzero(labels.read(1) > 0)
+
+
 def test_augment_run_reports_each_stage_by_name(augment_run):
     _, _, stages = augment_run
     assert stages[:2] == ["reading scene", "training patches"] and stages[-1] == "done"

@@ -1,0 +1,38 @@
+"""The reliability table: the validation pixels binned by the map's confidence, how often each bin is right."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hypersynth.core.evaluation.metrics import evaluate
+from hypersynth.core.evaluation.reliability import ConfidenceReliability
+from hypersynth.core.scene import ClassInfo
+
+
+def test_pixels_fall_in_their_bins_with_the_last_holding_a_confidence_of_one():
+    confidence = np.array([0.2, 0.49, 0.5, 0.55, 0.95, 1.0, 1.0, 0.7])
+    right = np.array([False, True, False, True, True, True, True, False])
+    table = ConfidenceReliability.from_pixels(confidence, right)
+    assert table.rows() == [(0.0, 0.5, 2, 1, pytest.approx(0.345)), (0.5, 0.6, 2, 1, pytest.approx(0.525)),
+                            (0.7, 0.8, 1, 0, pytest.approx(0.7)), (0.9, 1.0, 3, 3, pytest.approx(0.9833333))]
+    rows = table.to_dict()
+    assert [r["pixels"] for r in rows] == [2, 2, 1, 3] and rows[-1]["accuracy"] == 1.0
+    lines = table.markdown()
+    assert lines[2] == "| confidence | validation pixels | mapped right (%) | mean confidence |"
+    assert lines[4] == "| [0.0, 0.5) | 2 | 50.0 | 0.34 |" and lines[-1] == "| [0.9, 1.0] | 3 | 100.0 | 0.98 |"
+
+
+def test_mismatched_inputs_are_refused():
+    with pytest.raises(ValueError, match="must be \\(N,\\) alike"):
+        ConfidenceReliability.from_pixels(np.zeros(3), np.zeros(4, bool))
+
+
+def test_an_evaluation_with_the_table_writes_it_in_its_json_and_its_markdown():
+    classes = [ClassInfo(1, "water"), ClassInfo(2, "road")]
+    ev = evaluate(np.array([1, 1, 2, 2]), np.array([1, 2, 2, 2]), classes)
+    assert "accuracy_by_confidence" not in ev.to_dict() and "| confidence |" not in ev.tables_markdown()
+    ev.by_confidence = ConfidenceReliability.from_pixels(np.array([0.9, 0.4, 0.8, 0.95]),
+                                                         np.array([True, False, True, True]))
+    assert sum(r["pixels"] for r in ev.to_dict()["accuracy_by_confidence"]) == ev.n_test
+    assert "| [0.9, 1.0] | 2 | 100.0 | 0.93 |" in ev.tables_markdown()
