@@ -13,6 +13,7 @@ from typing import Any, Collection, Mapping, Optional, Sequence
 
 from qgis.core import QgsProcessingException
 
+from ...core.io.write import GDAL_SIDECARS  # the engine's writers clear the same
 from ...core.outputs import OutputFolderError, claim_holder, claim_output_folder, write_problem
 
 
@@ -74,7 +75,6 @@ def _files_of(path: Path) -> list[Path]:
 
 MODEL_TITLES = {"classifier": "classifier", "synthesis": "synthesis model"}  # model folder kind -> its name
 RASTER_SUFFIXES = (".tif", ".tiff")  # the engine writes GeoTIFF (the provider's only raster output format)
-GDAL_SIDECARS = (".aux.xml", ".ovr", ".ovr.aux.xml", ".msk")  # what GDAL keeps beside a raster and reads with it
 
 
 def check_destinations(inputs: Mapping[str, Optional[str]], outputs: Mapping[str, Optional[str]],

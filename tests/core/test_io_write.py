@@ -356,3 +356,30 @@ def test_a_failed_tiled_write_closes_its_file_before_removing_its_folder(tmp_pat
                 raise RuntimeError("cancelled")
     assert closed_first == [True, True, True]  # each file closed before its folder went
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_replaced_raster_leaves_no_mask_or_overviews_of_the_old_one(tmp_path):
+    """An old raster's external mask (.msk) stayed beside the scene that replaced it, and GDAL read it with the new
+    file: half a later run's map came out unclassified; its overviews showed the old values (review)."""
+    from osgeo import gdal
+
+    from hypersynth.core.io.write import GDAL_SIDECARS, write_label_raster
+
+    path = tmp_path / "labels.tif"
+    classes = [ClassInfo(1, "water"), ClassInfo(2, "road")]
+    write_label_raster(path, np.ones((16, 16), np.uint8), classes, transform=GRID, crs_wkt=None)
+    ds = gdal.Open(str(path), gdal.GA_ReadOnly)
+    ds.CreateMaskBand(gdal.GMF_PER_DATASET)  # read-only: GDAL writes it beside, as labels.tif.msk
+    ds.GetRasterBand(1).GetMaskBand().WriteArray(np.zeros((16, 16), np.uint8))
+    ds.BuildOverviews("NEAREST", [2])  # read-only: labels.tif.ovr
+    ds = None
+    (tmp_path / "labels.tif.msk.ovr").write_bytes(b"old")
+    (tmp_path / "labels.tfw").write_text("1\n0\n0\n-1\n0\n0\n")  # not GDAL's to read with it: kept
+    assert (tmp_path / "labels.tif.msk").is_file() and (tmp_path / "labels.tif.ovr").is_file()
+    write_label_raster(path, np.full((16, 16), 2, np.uint8), classes, transform=GRID, crs_wkt=None, overwrite=True)
+    assert not [s for s in GDAL_SIDECARS[1:] if (tmp_path / ("labels.tif" + s)).exists()]
+    ds = gdal.Open(str(path))
+    band = ds.GetRasterBand(1)
+    assert band.GetOverviewCount() == 0 and band.GetMaskFlags() != gdal.GMF_PER_DATASET
+    assert band.ReadAsArray().min() == 2
+    assert (tmp_path / "labels.tfw").is_file()
