@@ -249,11 +249,13 @@ def check_still_approved(out_dir: str, approved: Optional[Sequence[str]], reused
 
 
 def reads_own_file(layer: QgsVectorLayer) -> bool:
-    """Whether a run reads the label layer's own file: a plain single-layer file as saved (a layer inside a
-    GeoPackage, a filtered or edited one, or one in memory is copied for the run: :func:`label_file_for`)."""
+    """Whether a run reads the label layer's own file: a plain single-layer file as saved, in the CRS its file says
+    (a layer inside a GeoPackage, a filtered or edited one, one in memory, or one given another CRS in QGIS, e.g. a
+    shapefile without .prj set by Layer ▸ Set CRS, is copied for the run: :func:`label_file_for`)."""
     source = layer.source()
     return (layer.providerType() == "ogr" and "|" not in source and os.path.isfile(source)
-            and not layer.subsetString() and not has_unsaved_edits(layer))
+            and not layer.subsetString() and not has_unsaved_edits(layer)
+            and layer.crs() == layer.dataProvider().crs())
 
 
 def has_unsaved_edits(layer: Any) -> bool:

@@ -272,6 +272,31 @@ def test_a_copy_keeps_a_layer_without_crs_its_feature_order_and_its_field_names(
     assert 'ID["EPSG",32633]' in crs or 'AUTHORITY["EPSG","32633"]' in crs
 
 
+def test_a_crs_set_in_qgis_on_a_file_without_one_is_the_one_the_run_reads(tmp_path, qgis_new_project):
+    """A shapefile without .prj, its CRS set by Layer ▸ Set CRS: the run read the file, without a CRS, and refused
+    the labels as lying outside the scene they cover on the map (review)."""
+    from osgeo import ogr
+
+    from hypersynth.plugin.runs import label_file_for
+
+    saved = tmp_path / "points.shp"
+    ds = ogr.GetDriverByName("ESRI Shapefile").CreateDataSource(str(saved))
+    points = ds.CreateLayer("points", None, ogr.wkbPoint)  # no CRS: no .prj
+    points.CreateField(ogr.FieldDefn("class_id", ogr.OFTInteger))
+    feature = ogr.Feature(points.GetLayerDefn())
+    feature.SetField("class_id", 1)
+    feature.SetGeometry(ogr.CreateGeometryFromWkt("POINT (13.05 52.42)"))
+    points.CreateFeature(feature)
+    ds = points = feature = None
+    layer = QgsVectorLayer(str(saved), "points", "ogr")
+    assert label_file_for(layer, str(tmp_path / "run")) == (str(saved), None)  # as its file says: read as it is
+    layer.setCrs(QgsCoordinateReferenceSystem("EPSG:4326"))
+    path, temporary = label_file_for(layer, str(tmp_path / "run"))
+    assert temporary == path != str(saved)
+    crs = _copy_contents(path)[0]
+    assert 'ID["EPSG",4326]' in crs or 'AUTHORITY["EPSG","4326"]' in crs
+
+
 def test_a_label_layer_without_crs_is_classified_with_its_unsaved_edits(hypersynth_plugin, qgis_new_project,
                                                                         small_scene, tmp_path):
     """A scene without georeference, labels drawn over it in pixel coordinates (no CRS), the last ones not saved:
