@@ -24,7 +24,7 @@ from ..settings import DEVICES, PRESETS, HyperSynthSettings
 from .base import check_patch_size
 from .inputs import check_model_kind, seed_value
 from .clip_weights import CLIP_WEIGHTS, clip_weights_chosen, clip_weights_parameter
-from .destinations import OutputMoves, move_folder_into_place
+from .destinations import OutputMoves, check_mosaic_companions, move_folder_into_place
 from .mosaic_layers import load_mosaic
 from .scene_classification import CONFIDENCE_HELP, LAYER_NAMES_HELP, SceneClassificationAlgorithm
 
@@ -175,6 +175,9 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
         check_patch_size(self.parameterAsInt(parameters, self.PATCH_SIZE, context),
                          self.parameterAsRasterLayer(parameters, self.SCENE, context), self.title(self.PATCH_SIZE))
         self.check_device_parameter(parameters, context)
+        patches = self.parameterAsFileOutput(parameters, self.SYNTHETIC_PATCHES, context)
+        if patches and Path(patches).suffix.lower() in (".tif", ".tiff"):  # a mosaic: its class raster beside it
+            check_mosaic_companions(patches)
         reuse = self.parameterAsFile(parameters, self.REUSE, context)
         if reuse:
             if not os.path.isdir(reuse):

@@ -358,3 +358,23 @@ def move_folder_into_place(src: Path, dst: str, kind: str, moves: OutputMoves) -
     """Move a staged model folder to ``dst``; an earlier model of the same ``kind`` there is replaced whole."""
     check_folder_destination(dst, kind)
     return moves.put(src, dst)
+
+
+def check_file_beside(output: str, beside: str, holds: str = "the classes of the training labels",
+                      output_is: str = "the training labels", who: str = "the draw") -> None:
+    """Refuse a file already where a run writes one beside its ``output`` (``holds``: what it writes there, e.g.
+    the points' classes): the run would replace it, and it is no earlier run's (whose output the destination
+    replaces, with the dialog's consent), but maybe the analyst's own or another run's. Processing asks about the
+    destination alone."""
+    if Path(beside).exists() and not Path(output).exists():
+        raise QgsProcessingException(f"{beside} already exists, and {who} writes {holds} {Path(output).name} "
+                                     f"there; move it, or give {output_is} another name")
+
+
+def check_mosaic_companions(output: str) -> None:
+    """Refuse a synthetic-patch mosaic's destination (.tif) where its class raster or that raster's style, written
+    beside it, would replace a file that is not an earlier mosaic's (:func:`check_file_beside`)."""
+    from ...core.io.patch_files import companion_files
+
+    for beside, holds in zip(companion_files(output), ("the patches' classes of", "the style of the classes of")):
+        check_file_beside(output, str(beside), holds, "the synthetic patches", who="the run")

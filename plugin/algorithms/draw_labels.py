@@ -31,6 +31,7 @@ from ...core.evaluation.protocol import SPLIT_KINDS
 from ...core.label_draw import DEFAULT_PATCH_SIDE, POINT_FORMATS, amount_text
 from ..layers import scene_georeferenced
 from .base import FeedbackReporter, HyperSynthAlgorithm, engine_errors, engine_warnings, when_loaded
+from .destinations import check_file_beside
 from .inputs import (CLASS_FIELD_TITLE, class_field_parameter, existing_layer_file, labels_file, raster_file,
                      refuse_the_scene_as_labels, scene_parameter, seed_parameter, seed_value)
 from .benchmark import SPLIT_LABELS
@@ -275,14 +276,3 @@ def check_points_name(title: str, destination: str) -> None:
                                      f"name it {path.name}.gpkg")
     raise QgsProcessingException(f"the {title} destination {path} is named as a {path.suffix} file, but it is "
                                  f"written as {formats}: name it {path.stem}.gpkg")
-
-
-def check_file_beside(points: str, beside: str, holds: str = "the classes of the training labels",
-                      points_are: str = "the training labels") -> None:
-    """Refuse a file already where a draw writes one beside its new points (``holds``: what it writes there, e.g.
-    the points' classes): the run would replace it, and it is no earlier draw's (whose points the destination
-    replaces, with the dialog's consent), but maybe the analyst's own or another sample's."""
-    if Path(beside).exists() and not Path(points).exists():
-        raise QgsProcessingException(f"{beside} already exists, and the draw writes {holds} {Path(points).name} "
-                                     f"there; move it, or give {points_are} another name")
-

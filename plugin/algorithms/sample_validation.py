@@ -22,7 +22,8 @@ from qgis.core import (
 from ...core.evaluation.sampling import DEFAULT_PER_CLASS, MAX_POINTS, MIN_PER_STRATUM
 from ..layers import scene_georeferenced
 from .base import FeedbackReporter, HyperSynthAlgorithm, engine_errors, engine_warnings, when_loaded
-from .draw_labels import DrawLabelsAlgorithm, StylePointsOnLoad, check_file_beside, check_points_name
+from .destinations import check_file_beside
+from .draw_labels import DrawLabelsAlgorithm, StylePointsOnLoad, check_points_name
 from .inputs import existing_layer_file, raster_file, seed_parameter, seed_value
 
 # How many points: the command line's --per-class, --total and --target-error, in the order of SIZE's options

@@ -21,6 +21,7 @@ from qgis.core import (
 from ...core.io.patch_files import check_patches_format
 from ..settings import DEVICES, HyperSynthSettings
 from .base import FeedbackReporter, HyperSynthAlgorithm, engine_errors, engine_warnings
+from .destinations import check_mosaic_companions
 from .inputs import check_model_kind, seed_parameter, seed_value
 from .mosaic_layers import load_mosaic
 
@@ -120,6 +121,7 @@ class SynthesizeAlgorithm(HyperSynthAlgorithm):
         if out and not os.path.isdir(out):  # a folder, or one that cannot be written: check_destinations says so
             with engine_errors():
                 check_patches_format(out, self.parameterAsBool(parameters, self.ATTENTION, context))
+            check_mosaic_companions(out)
         bundle = self.parameterAsFile(parameters, self.BUNDLE, context)
         if not bundle or not os.path.isdir(bundle):
             raise QgsProcessingException(f"the synthesis model must be a folder; {bundle!r} is not one")

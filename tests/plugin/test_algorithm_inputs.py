@@ -441,6 +441,27 @@ def test_a_synthesis_model_to_reuse_is_checked_before_the_run(hypersynth_plugin,
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_mosaics_class_raster_and_style_beside_it_are_never_replaced_unasked(hypersynth_plugin, inputs, tmp_path,
+                                                                               untouched, monkeypatch):
+    """Processing asks about the destination alone: a new p.tif replaced the analyst's own p_classes.tif and
+    p_classes.qml beside it (review)."""
+    _no_engine(monkeypatch)
+    (tmp_path / "p_classes.tif").write_bytes(b"the analyst's")
+    synthesize = {"BUNDLE": inputs.synthesis, "CLASS_ID": 1, "OUTPUT": str(tmp_path / "p.tif")}
+    ok, message = _check("synthesize", synthesize)
+    assert not ok and message == (f"{tmp_path / 'p_classes.tif'} already exists, and the run writes the patches' "
+                                  "classes of p.tif there; move it, or give the synthetic patches another name")
+    ok, message = _check("augmentandclassify", _augment(inputs, tmp_path, SYNTHETIC_PATCHES=str(tmp_path / "p.tif")))
+    assert not ok and "p_classes.tif already exists, and the run writes the patches' classes of p.tif" in message
+    (tmp_path / "p_classes.tif").unlink()
+    (tmp_path / "p_classes.qml").write_text("<qgis/>")
+    ok, message = _check("synthesize", synthesize)
+    assert not ok and "p_classes.qml already exists, and the run writes the style of the classes of p.tif" in message
+    assert _check("synthesize", {**synthesize, "OUTPUT": str(tmp_path / "p.npz")}) == (True, "")  # none beside
+    (tmp_path / "p.tif").write_bytes(b"an earlier mosaic")  # replacing it, as the dialog asked: its companions go too
+    assert _check("synthesize", synthesize) == (True, "")
+
+
 def test_a_matlab_file_is_sent_to_import_scene_not_found(hypersynth_plugin, inputs, tmp_path, untouched,
                                                          monkeypatch):
     from scipy.io import savemat
