@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
+from ..model_folders import files_not_of_the_model
 from ..version import ENGINE_VERSION
 
 if TYPE_CHECKING:  # torch is imported only for bundles that hold torch tensors: a forest's bundle needs none of it
@@ -87,6 +88,10 @@ def save_bundle(folder: PathLike, tensors_by_part: dict[str, dict[str, Tensor]],
             raise FileExistsError(f"{folder} already exists; choose another folder or pass overwrite=True")
         if not _is_bundle(folder):
             raise BundleError(f"{folder} exists and is not a HyperSynth model bundle; refusing to replace it")
+        strangers = files_not_of_the_model(folder)
+        if strangers:  # the folder is replaced whole
+            raise BundleError(f"{folder} holds a saved model and also {', '.join(strangers)}, which replacing the "
+                              f"model would delete: move them out of it, or choose another folder")
     for part in tensors_by_part:
         if not _PART_NAME.match(part):
             raise BundleError(f"bundle part name {part!r} must be a lowercase identifier (letters, digits, _)")

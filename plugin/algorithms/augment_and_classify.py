@@ -221,6 +221,10 @@ class AugmentAndClassifyAlgorithm(SceneClassificationAlgorithm):
                 "training_area": self.LEARN_FROM[self.parameterAsEnum(parameters, self.TRAINING_AREA, context)][0],
                 "synthetic_patches": Path(patches).suffix.lower() if patches else None}
 
+    def extra_inputs(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, str]:
+        reuse = self.parameterAsFile(parameters, self.REUSE, context)
+        return {self.REUSE: reuse} if reuse else {}  # a map saved into it would be deleted with its next model
+
     def extra_destinations(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, str]:
         return {key: self.parameterAsFileOutput(parameters, key, context)
                 for key in (*self.MODEL_FOLDERS, self.SYNTHETIC_PATCHES)}

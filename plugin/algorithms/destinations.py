@@ -193,7 +193,7 @@ def check_folder_destination(dst: str, kind: str, title: str = "model") -> None:
         kind: "classifier" or "synthesis", the model the run saves.
         title: the output parameter's title, for the message.
     """
-    from ...core.model_folders import model_folder_kind
+    from ...core.model_folders import files_not_of_the_model, model_folder_kind
 
     target = Path(dst)
     if not target.exists():
@@ -204,6 +204,11 @@ def check_folder_destination(dst: str, kind: str, title: str = "model") -> None:
         return
     held = model_folder_kind(target)
     if held == kind:
+        strangers = files_not_of_the_model(target)
+        if strangers:  # Processing asks nothing for a folder; the saved model replaces it whole
+            raise QgsProcessingException(f"the {title} folder {target} holds a saved {MODEL_TITLES[kind]} and also "
+                                         f"{', '.join(strangers)}, which saving the {MODEL_TITLES[kind]} there would "
+                                         "delete: move them out of it, or choose another folder")
         return
     if held in MODEL_TITLES:
         raise QgsProcessingException(f"the {title} folder {target} holds a saved {MODEL_TITLES[held]}, which "

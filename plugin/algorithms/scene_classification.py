@@ -167,6 +167,10 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
         hears what the run will use where the parameters do not say it (the settings' CLIP weights)."""
         raise NotImplementedError(f"{type(self).__name__} must say which method it runs")
 
+    def extra_inputs(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, str]:
+        """Inputs beyond the scene and the labels that no destination may replace or lie in ({name: path})."""
+        return {}
+
     def extra_destinations(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, str]:
         """Method-specific destinations (e.g. the model folders): {output parameter: path, empty when not asked}."""
         return {}
@@ -199,7 +203,8 @@ class SceneClassificationAlgorithm(HyperSynthAlgorithm):
                     "is not the map's accuracy. Choose validation labels kept apart from training, or none."))
         self.check_destinations({self.SCENE: existing_layer_file(scene_layer),
                                  self.LABELS: existing_layer_file(labels_layer),
-                                 self.VALIDATION: existing_layer_file(validation_layer), self.CLASSES: classes_path},
+                                 self.VALIDATION: existing_layer_file(validation_layer), self.CLASSES: classes_path,
+                                 **self.extra_inputs(parameters, context)},
                                 destinations, self.MODEL_FOLDERS)  # before anything is read or written
         scene = raster_file(scene_layer, "scene", subdatasets=True)
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context).strip() or None

@@ -74,6 +74,17 @@ def test_a_folder_that_is_not_a_bundle_is_never_replaced(tmp_path):
     assert (user / "precious.txt").read_text() == "keep me"
 
 
+def test_a_bundle_holding_the_analysts_own_files_is_never_replaced(tmp_path):
+    """A model saved over an earlier one replaced its folder whole, and the notes and a map the analyst had put
+    there went with it (review)."""
+    _save(tmp_path / "b", seed=0)
+    (tmp_path / "b" / "my_notes.txt").write_text("keep me")
+    (tmp_path / "b" / "map.tif").write_bytes(b"a map")
+    with pytest.raises(BundleError, match=r"holds a saved model and also map\.tif, my_notes\.txt, which replacing"):
+        _save(tmp_path / "b", seed=1, overwrite=True)
+    assert (tmp_path / "b" / "my_notes.txt").read_text() == "keep me" and load_bundle(tmp_path / "b").config["seed"] == 0
+
+
 def test_bad_part_name_is_refused(tmp_path):
     with pytest.raises(BundleError, match="part name"):
         save_bundle(tmp_path / "b", {"../evil": {"w": torch.zeros(1)}}, {}, {})

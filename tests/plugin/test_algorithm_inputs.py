@@ -163,6 +163,9 @@ def test_other_algorithms_refuse_an_input_as_destination(hypersynth_plugin, inpu
              r"Every run and the mean rows destination .*bench.md is named as a .md file, but it is written as JSON")
     _refused("synthesize", {"BUNDLE": inputs.synthesis, "PROMPT": "water", "OUTPUT": str(Path(inputs.synthesis) / "x.npz")},
              r"Synthetic patches destination .* lies inside your Trained synthesis model folder")
+    _refused("augmentandclassify", _augment(inputs, tmp_path, REUSE_MODEL=inputs.synthesis,
+                                            OUTPUT=str(Path(inputs.synthesis) / "map.tif")),
+             r"Classified map destination .* lies inside your Synthesis model to reuse folder")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -181,6 +184,23 @@ def test_a_saved_classifier_is_never_replaced_by_a_synthesis_model(hypersynth_pl
                              "OUTPUT": inputs.classifier},
              r"holds a saved classifier, which saving the synthesis model there would replace")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_saved_model_folder_holding_the_analysts_files_is_never_replaced(hypersynth_plugin, inputs, tmp_path,
+                                                                             untouched, monkeypatch):
+    """Processing asks nothing for a folder destination: saving a synthesis model over an earlier one deleted the
+    notes and the map the analyst had put in its folder (review)."""
+    import shutil
+
+    _no_engine(monkeypatch)
+    model = tmp_path / "model"
+    shutil.copytree(inputs.synthesis, model)
+    (model / "my_notes.txt").write_text("keep me")
+    _refused("trainbundle", {"SCENE": inputs.scene, "LABELS": inputs.labels, "PRESET": 0, "DEVICE": 1,
+                             "OUTPUT": str(model)},
+             r"folder .*model holds a saved synthesis model and also my_notes\.txt, which saving the synthesis "
+             r"model there would delete: move them out of it, or choose another folder")
+    assert (model / "my_notes.txt").read_text() == "keep me"
 
 
 # --- 3, 4, 5. destinations that cannot be written are refused before the run -------------------------------------
