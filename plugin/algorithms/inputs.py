@@ -191,6 +191,12 @@ def raster_file(layer: Optional[QgsRasterLayer], what: str, subdatasets: bool = 
         if not subdatasets:
             raise QgsProcessingException(subdataset_refusal(f"the {what} layer '{layer.name()}'", path, container))
         return path
+    if path.startswith("/vsi"):  # GDAL's virtual files: the engine reads files of their own
+        inside = "inside an archive" if path.startswith(("/vsizip", "/vsitar", "/vsigzip", "/vsi7z")) else \
+            "not a file on this disk"
+        raise QgsProcessingException(f"the {what} layer '{layer.name()}' reads {path}, {inside}; HyperSynth reads a "
+                                     "raster from a file of its own: extract it, or save it as a GeoTIFF (Raster ▸ "
+                                     "Conversion ▸ Translate), and give that")
     if not os.path.exists(path):
         raise QgsProcessingException(f"the {what} layer '{layer.name()}' points at {path}, which does not exist")
     return path

@@ -142,6 +142,22 @@ def test_a_netcdf_scene_is_classified_by_processing(hypersynth_plugin, netcdf_sc
         raster_file(gone, "scene", subdatasets=True)
 
 
+def test_a_scene_inside_a_zip_is_refused_with_how_to_read_it(hypersynth_plugin, netcdf_scene, tmp_path):
+    """A scene dragged into QGIS from a zip was refused as a file that does not exist (review)."""
+    import zipfile
+
+    from hypersynth.plugin.algorithms.inputs import raster_file
+
+    gdal.Translate(str(tmp_path / "scene.tif"), netcdf_scene.source)
+    with zipfile.ZipFile(tmp_path / "scene.zip", "w") as archive:
+        archive.write(tmp_path / "scene.tif", "scene.tif")
+    zipped = QgsRasterLayer(f"/vsizip/{tmp_path / 'scene.zip'}/scene.tif", "zipped scene", "gdal")
+    assert zipped.isValid()
+    with pytest.raises(QgsProcessingException, match=r"reads /vsizip/.*scene\.zip/scene\.tif, inside an archive; "
+                                                     r"HyperSynth reads a raster from a file of its own: extract it"):
+        raster_file(zipped, "scene", subdatasets=True)
+
+
 def test_a_label_raster_inside_a_netcdf_is_refused_with_how_to_convert_it(hypersynth_plugin, qgis_new_project,
                                                                           netcdf_scene, tmp_path):
     from hypersynth.plugin.runs import label_file_for
