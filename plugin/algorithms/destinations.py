@@ -124,6 +124,13 @@ def check_destinations(inputs: Mapping[str, Optional[str]], outputs: Mapping[str
                     raise QgsProcessingException(
                         f"the {inner} destination {chosen[inner]} lies inside the {outer} folder ({chosen[outer]}), "
                         f"which the run replaces: choose a destination outside it")
+    styled = [title for title in titles if title in rasters]  # each raster gets its .qml style beside it
+    for i, first in enumerate(styled):
+        for second in styled[i + 1:]:
+            if chosen[first].with_suffix(".qml") == chosen[second].with_suffix(".qml"):
+                raise QgsProcessingException(
+                    f"the {first} and {second} destinations ({chosen[first].name}, {chosen[second].name}) would "
+                    f"share one style file, {chosen[first].with_suffix('.qml').name}: give them different names")
     for title, dst in chosen.items():
         if title in rasters:
             check_raster_name(title, str(dst))

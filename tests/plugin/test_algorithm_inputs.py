@@ -163,6 +163,9 @@ def test_other_algorithms_refuse_an_input_as_destination(hypersynth_plugin, inpu
              r"Every run and the mean rows destination .*bench.md is named as a .md file, but it is written as JSON")
     _refused("synthesize", {"BUNDLE": inputs.synthesis, "PROMPT": "water", "OUTPUT": str(Path(inputs.synthesis) / "x.npz")},
              r"Synthetic patches destination .* lies inside your Trained synthesis model folder")
+    _refused("classifybaseline", _baseline(inputs, tmp_path, CONFIDENCE=str(tmp_path / "map.tiff")),
+             r"the Classified map and Confidence destinations \(map\.tif, map\.tiff\) would share one "
+             r"style file, map\.qml: give them different names")
     _refused("augmentandclassify", _augment(inputs, tmp_path, REUSE_MODEL=inputs.synthesis,
                                             OUTPUT=str(Path(inputs.synthesis) / "map.tif")),
              r"Classified map destination .* lies inside your Synthesis model to reuse folder")
