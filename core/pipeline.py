@@ -795,7 +795,8 @@ def assess_accuracy(class_map_path: str | os.PathLike, validation_path: str | os
                     class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None,
                     out_dir: Optional[str | os.PathLike] = None, overwrite: bool = False,
                     exclude_path: Optional[str | os.PathLike] = None, exclude_field: Optional[str] = None,
-                    training_beside: bool = True, validation_name: Optional[str] = None) -> dict:
+                    training_beside: bool = True, validation_name: Optional[str] = None,
+                    reporter: Reporter = NULL_REPORTER) -> dict:
     """Compare a classified map with validation labels (vector or raster): OA, AA, κ, per-class and area-adjusted
     accuracy, confusion matrix (:func:`.evaluation.assess.assess_map`); ``exclude_path``: labels whose pixels are
     left out (the map's training labels; ``exclude_field``: their class field); ``training_beside``: leave out the
@@ -807,7 +808,8 @@ def assess_accuracy(class_map_path: str | os.PathLike, validation_path: str | os
 
     return assess_map(class_map_path, validation_path, class_field=class_field, classes_path=classes_path,
                       out_dir=out_dir, overwrite=overwrite, exclude_path=exclude_path, exclude_field=exclude_field,
-                      training_beside=training_beside, validation_name=validation_name).to_dict()
+                      training_beside=training_beside, validation_name=validation_name,
+                      reporter=reporter).to_dict()
 
 
 def train_bundle(scene_path: str | os.PathLike, labels_path: str | os.PathLike, bundle_dir: str | os.PathLike, *,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 import numpy as np
 
+from ..progress import NULL_REPORTER, Reporter
 from ..scene import ClassInfo, Scene, default_color
 from .area import pixel_area_unit
 from .metrics import TRAINING_PIXELS, Evaluation, NearTraining, confusion_figure, evaluate
@@ -21,7 +22,6 @@ from .reliability import ConfidenceReliability
 
 if TYPE_CHECKING:
     from ..pixel_mask import PixelMask
-    from ..progress import Reporter
     from .sampling import SampleDesign
     from ..scene_maps import MappedScene
 
@@ -32,7 +32,8 @@ ACCURACY_FILES = ("metrics.json", "accuracy.md", "confusion.png")  # what write_
 def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.PathLike, *,
                  class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None,
                  exclude_path: Optional[str | os.PathLike] = None, exclude_field: Optional[str] = None,
-                 training_beside: bool = True, validation_name: Optional[str] = None) -> Evaluation:
+                 training_beside: bool = True, validation_name: Optional[str] = None,
+                 reporter: Reporter = NULL_REPORTER) -> Evaluation:
     """The map's accuracy on the validation pixels it classifies, with the area-adjusted figures; ``exclude_path``:
     labels (e.g. the map's training labels) whose pixels are left out, as a run leaves its training pixels out;
     ``exclude_field``: the attribute holding their class in a vector layer (default: ``class_field`` where that
@@ -63,7 +64,7 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
                 raise ValueError(f"{Path(class_map_path).name} has {src.count} bands; a class map has one")
             shape = (src.height, src.width)
             transform, crs_wkt = dataset_grid(src)  # a map without georeference: the pixel grid, as the scene's
-            counts = class_counts(src, class_map_path)
+            counts = class_counts(src, class_map_path, reporter.sub(0.0, 0.45))
     except rasterio.errors.RasterioIOError as exc:
         raise ValueError(f"cannot read the class map {class_map_path}: {exc}") from exc
     if classes_path:
@@ -96,6 +97,8 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
     truth, mapped, at, dropped, unclassified, told = [], [], [], 0, 0, 0
     with opened_quietly(class_map_path) as src:
         for rows, class_ids in map_strips(src, class_map_path):
+            reporter.check()
+            reporter.progress(0.5 + 0.5 * rows.stop / src.height, "scoring the map")
             labelled = validation[rows]  # (h, W)
             test = labelled > 0
             if excluded is not None:
@@ -427,7 +430,8 @@ def assess_map(class_map_path: str | os.PathLike, validation_path: str | os.Path
                class_field: Optional[str] = None, classes_path: Optional[str | os.PathLike] = None,
                out_dir: Optional[str | os.PathLike] = None, overwrite: bool = False,
                exclude_path: Optional[str | os.PathLike] = None, exclude_field: Optional[str] = None,
-               training_beside: bool = True, validation_name: Optional[str] = None) -> Evaluation:
+               training_beside: bool = True, validation_name: Optional[str] = None,
+               reporter: Reporter = NULL_REPORTER) -> Evaluation:
     """:func:`evaluate_map`, and with ``out_dir`` :func:`write_accuracy` there, its folder checked before the work
     (what ``hypersynth assess`` and the Accuracy assessment algorithm run); ``validation_name``: what the messages
     and ``accuracy.md`` call the validation labels, where they are a copy."""
@@ -439,7 +443,7 @@ def assess_map(class_map_path: str | os.PathLike, validation_path: str | os.Path
     with warnings_of_this_run() as said:  # the training pixels left out, say: said in accuracy.md too
         ev = evaluate_map(class_map_path, validation_path, class_field=class_field, classes_path=classes_path,
                           exclude_path=exclude_path, exclude_field=exclude_field, training_beside=training_beside,
-                          validation_name=validation_name)
+                          validation_name=validation_name, reporter=reporter)
     if out_dir is not None:
         write_accuracy(ev, Path(out_dir), overwrite=overwrite, inputs=inputs,
                        what=f"accuracy assessment of {Path(class_map_path).name}",

@@ -21,7 +21,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from .base import CANCELLED, HyperSynthAlgorithm, accuracy_lines, engine_errors, engine_warnings
+from .base import CANCELLED, FeedbackReporter, HyperSynthAlgorithm, accuracy_lines, engine_errors, engine_warnings
 from .inputs import (class_field_parameter, copy_name, existing_layer_file, labels_file, raster_file,
                      refuse_the_scene_as_labels)
 from .destinations import OutputMoves, discard_staging, staging_folder
@@ -151,7 +151,8 @@ class AccuracyAssessmentAlgorithm(HyperSynthAlgorithm):
                                               out_dir=staging / "folder" if folder else None,
                                               overwrite=True, exclude_path=exclude, exclude_field=exclude_field,
                                               training_beside=not keep_training,
-                                              validation_name=copy_name(validation_layer, validation))
+                                              validation_name=copy_name(validation_layer, validation),
+                                              reporter=FeedbackReporter(feedback).sub(0.1, 0.8))
                 if feedback.isCanceled():
                     raise QgsProcessingException(CANCELLED)
                 feedback.setProgress(80.0)

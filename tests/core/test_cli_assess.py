@@ -264,6 +264,17 @@ def test_a_map_assessed_a_strip_at_a_time_gives_the_figures_of_the_whole_map(tmp
     path = write_map(tmp_path / "map.tif", class_map, nodata=255)
     whole = evaluate_map(path, tmp_path / "validation.tif")  # one strip: 1024 rows of 1024
     monkeypatch.setattr(labels_module, "LABEL_CHUNK_PIXELS", 16 * n)
+    from hypersynth.core.progress import CallbackReporter, Cancelled
+
+    said = []
+
+    def record_progress(fraction: float, stage: str) -> None:
+        said.append((round(fraction, 3), stage))
+
+    with pytest.raises(Cancelled):  # the Cancel button stops it between strips, not after the whole map
+        evaluate_map(path, tmp_path / "validation.tif", reporter=CallbackReporter(
+            record_progress, lambda: any(stage == "scoring the map" for _, stage in said)))
+    assert said[0][1] == "counting the map's classes" and said[-1][1] == "scoring the map" and said[-1][0] < 1
     tracemalloc.start()
     try:
         strips = evaluate_map(path, tmp_path / "validation.tif")
