@@ -522,7 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "labels_per_class null and share, the fraction (0.1); its tables read 10 %% where N would "
                         "be. On the disjoint splits nearly every test pixel lies inside a training patch: the run and "
                         "the table say how many are left")
-    p.add_argument("--seeds", type=_bench_list("parse_seeds"), default="0-4",
+    p.add_argument("--seeds", "--seed", type=_bench_list("parse_seeds"), default="0-4",
                    help="seeds, e.g. 0-4 or 0,3 (default 0-4); each runs once")
     p.add_argument("--methods", type=_bench_list("parse_methods"), default="rf,svm,cnn,augment",
                    help="comma list of methods (default rf,svm,cnn,augment): rf, svm, cnn, cnn-pseudo (Augment & "
@@ -624,7 +624,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("datasets", help=helptext,
                    description=helptext[0].upper() + helptext[1:] + " (in $HYPERSYNTH_DATA_DIR or the download "
                                "cache); 'bench --datasets' takes their keys.")
+    parser.allow_abbrev = False
     for command in sub.choices.values():  # -v after the command too; SUPPRESS keeps one given before it
+        # a prefix was taken for the option it starts (augment-classify --class: --class-field), and an option added
+        # later could change what an existing script means
+        command.allow_abbrev = False
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
         if not any("--quiet" in action.option_strings for action in command._actions):  # a script passes it to all
             command.add_argument("--quiet", action="store_true",
