@@ -11,6 +11,7 @@ import shutil
 import signal
 import sys
 import threading
+import traceback
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
@@ -180,6 +181,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"error: {full}", file=sys.stderr)
             return 2
         if isinstance(exc, (ValueError, FileNotFoundError, OSError)):
+            if getattr(args, "verbose", False):  # a library's own ValueError may be a bug: where it came from
+                traceback.print_exc()
             print(f"error: {exc}", file=sys.stderr)
             return 2
         from ..memory import out_of_memory_message  # the GPU or the computer out of memory: what to do, no traceback

@@ -25,7 +25,8 @@ EPILOG = """examples:
       --methods rf,svm,cnn,augment --preset fast --json bench.json
 
 exit status: 0 done; 2 a usage error or a refused input (the message says what to fix; a full disk
-too); 1 out of memory (or a bug, with its traceback); 130 Ctrl+C; 141 stdout closed (| head);
+too; -v adds where it was raised, for a bug report); 1 out of memory (or a bug, with its traceback);
+130 Ctrl+C; 141 stdout closed (| head);
 143 SIGTERM. Nothing half-written in any case; a stopped bench keeps its finished runs.
 """
 

@@ -85,6 +85,24 @@ def no_classification(monkeypatch):
     monkeypatch.setattr(pipeline, "classify_scene", refuse)
 
 
+def test_an_error_a_library_raised_is_said_with_where_it_came_from_under_v(scene_files, tmp_path, capsys,
+                                                                          monkeypatch):
+    """numpy's or torch's own ValueError is said as a refused input (exit 2); a bug raising it reached its report
+    without where it came from, even with -v (review)."""
+    def broadcast(*args, **kwargs):
+        raise ValueError("operands could not be broadcast together with shapes (3,) (4,)")
+
+    monkeypatch.setattr(pipeline, "classify_scene", broadcast)
+    assert cli_main(_augment(scene_files, tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert err.endswith("error: operands could not be broadcast together with shapes (3,) (4,)\n")
+    assert "Traceback" not in err
+    assert cli_main(["-v", *_augment(scene_files, tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "in broadcast" in err
+    assert err.endswith("error: operands could not be broadcast together with shapes (3,) (4,)\n")
+
+
 def _augment(scene_files, out: Path, *more: str) -> list[str]:
     return ["augment-classify", "--scene", str(scene_files["scene"]), "--labels", str(scene_files["labels"]),
             "--out", str(out), "--quiet", *more]
