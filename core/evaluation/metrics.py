@@ -250,11 +250,13 @@ def evaluate(y_true_ids: np.ndarray, y_pred_ids: np.ndarray, classes: Sequence[C
     if np.any(y_true == 0):
         raise ValueError("y_true contains 0 (unlabelled); evaluate labelled pixels only")
     ids, names = _label_set(y_true, y_pred, classes)
-    confusion = confusion_matrix(y_true, y_pred, labels=ids)  # (K, K), rows = true
-    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=ids, average=None,
-                                                                zero_division=np.nan)  # (K,) each
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
+        # one class validated and mapped: scikit-learn asks for the labels it was given (a UserWarning per call)
+        warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
+        confusion = confusion_matrix(y_true, y_pred, labels=ids)  # (K, K), rows = true
+        precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=ids, average=None,
+                                                                    zero_division=np.nan)  # (K,) each
         kappa = float(cohen_kappa_score(y_true, y_pred, labels=ids))  # NaN when chance agreement is 1
     present = ~np.isnan(recall)
     quantity, allocation = disagreement(confusion)

@@ -303,3 +303,14 @@ def test_an_oa_on_few_pixels_says_how_little_it_tells():
     assert few_pixels_note(0.5, 10) == "the OA's 95 % interval: 23.7–76.3 %; few pixels to judge by"
     assert few_pixels_note(1.0, 15).startswith("the OA's 95 % interval: 79.6–100.0 %")  # within 0..1 at the edge
     assert few_pixels_note(0.9, 3767) == "" and few_pixels_note(None, 10) == "" and few_pixels_note(0.5, 0) == ""
+
+
+def test_one_class_validated_and_mapped_is_scored_without_a_librarys_warning():
+    """scikit-learn warned twice per assessment where one class was validated and mapped, although it was told the
+    labels (review); κ is undefined there (NaN), said as "–"."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ev = evaluate(np.array([2, 2, 2]), np.array([2, 2, 2]), [ClassInfo(2, "water")])
+    assert ev.oa == 1.0 and np.isnan(ev.kappa) and ev.confusion.tolist() == [[3]]
