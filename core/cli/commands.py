@@ -12,9 +12,9 @@ import signal
 import sys
 import threading
 import traceback
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, ContextManager, Iterator, Optional, Sequence
 
 from ..progress import Cancelled
 from .option_values import CLIP_FILES
@@ -144,6 +144,15 @@ def _print_outputs(outputs: "ClassificationOutputs") -> None:
         print(f"in {outputs.class_map.parent}, of what was there before: {'; '.join(said)}", file=sys.stderr)
 
 
+def _logging_above_the_bar(reporter: TerminalReporter) -> ContextManager[Any]:
+    """On a terminal with progress bars, log lines written above the bar (tqdm's write), not glued to its end."""
+    if reporter.quiet or not sys.stderr.isatty():
+        return nullcontext()
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    return logging_redirect_tqdm()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit status (2 for a usage error, which argparse has printed)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -157,7 +166,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     reporter = TerminalReporter(quiet=getattr(args, "quiet", False))
     previous = _stop_on_sigterm()
     try:
-        return _dispatch(args, reporter)
+        with _logging_above_the_bar(reporter):
+            return _dispatch(args, reporter)
     except Cancelled:
         print("cancelled: nothing was written", file=sys.stderr)
         return 130

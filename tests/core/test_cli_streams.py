@@ -124,3 +124,36 @@ def test_the_help_lists_the_exit_statuses_the_command_line_returns(capsys):
     for said in ("exit status: 0 done; 2 a usage error or a refused input", "1 out of memory", "130 Ctrl+C",
                  "141 stdout closed", "143 SIGTERM"):
         assert said in text, said
+
+
+def test_a_log_line_on_a_terminal_goes_above_the_progress_bar_not_onto_its_end(monkeypatch):
+    """On a terminal a warning was printed where the bar's line ended ("… | 00:00<?WARNING: …"), then the bar
+    redrew over it (review)."""
+    import io
+    import logging
+    import re
+
+    from hypersynth.core.cli.commands import _logging_above_the_bar
+    from hypersynth.core.cli.terminal import TerminalReporter
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    console = logging.StreamHandler(terminal)  # as logging.basicConfig's, on stderr
+    logging.root.addHandler(console)
+    try:
+        reporter = TerminalReporter()
+        with _logging_above_the_bar(reporter):
+            reporter.progress(0.5, "prediction")
+            logging.getLogger("hypersynth").warning("bands 3-6 are one value")
+            reporter.progress(0.6, "prediction")
+        reporter.close()
+    finally:
+        logging.root.removeHandler(console)
+    said = terminal.getvalue()
+    assert "prediction" in said and "bands 3-6 are one value" in said
+    assert re.split(r"[\r\n]", said.split("bands 3-6 are one value")[0])[-1] == ""  # a line of its own
+    assert logging.root.handlers.count(console) == 0  # the redirect is undone
