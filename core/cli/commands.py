@@ -6,10 +6,12 @@ import argparse
 import difflib
 import json
 import logging
+import os
 import re
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import traceback
 from contextlib import contextmanager, nullcontext
@@ -142,6 +144,16 @@ def _print_outputs(outputs: "ClassificationOutputs") -> None:
         said = ([f"replaced {', '.join(now)}"] if now else []) + (
             [f"removed {', '.join(gone)} (this run writes none)"] if gone else [])
         print(f"in {outputs.class_map.parent}, of what was there before: {'; '.join(said)}", file=sys.stderr)
+
+
+def _set_aside(folder: Path) -> Optional[Path]:
+    """Move ``folder`` (when it is there) into a hidden folder beside it, which is returned: the caller puts it back
+    (``os.replace(aside / folder.name, folder)``) or removes it."""
+    if not folder.exists():
+        return None
+    aside = Path(tempfile.mkdtemp(prefix=f".{folder.name}-before-", dir=folder.parent))
+    os.replace(folder, aside / folder.name)
+    return aside
 
 
 def _logging_above_the_bar(reporter: TerminalReporter) -> ContextManager[Any]:
@@ -394,7 +406,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         check_device(settings.device)  # so does classify_scene, but only after the scene is written
         with claim_output_folder(out, "the demo"):  # from the check until the map is in (classify_scene nests)
             _check_demo_out(out, args.overwrite)  # before the note on the text tower, which may follow
-            scene_was_there = (out / "scene").exists()
+            earlier = _set_aside(out / "scene")  # an earlier demo's scene, back in place if this run stops
             try:
                 with _text_tower_checked(settings, args.method, reused=False):
                     files = write_demo(out / "scene", seed=args.seed, n_per_class=args.labels_per_class,
@@ -403,10 +415,14 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                                                       classes_path=files.classes_json,
                                                       validation_path=files.ground_truth, settings=settings,
                                                       reporter=reporter, overwrite=args.overwrite)
-            except BaseException:  # cancelled (Ctrl+C) or failed: a scene this run wrote goes with it
-                if not scene_was_there:
-                    shutil.rmtree(out / "scene", ignore_errors=True)
+            except BaseException:  # cancelled (Ctrl+C) or failed: the scene this run wrote goes, the earlier is back
+                shutil.rmtree(out / "scene", ignore_errors=True)
+                if earlier is not None:
+                    os.replace(earlier / "scene", out / "scene")
+                    shutil.rmtree(earlier, ignore_errors=True)
                 raise
+            if earlier is not None:
+                shutil.rmtree(earlier, ignore_errors=True)
         reporter.close()
         _finish_run(outputs, args)
         return 0

@@ -45,7 +45,7 @@ def run_folder(scene_files, tmp_path_factory) -> Path:
 
 
 # ----------------------------------------------------------------------------------------- 1. demo --overwrite
-def test_demo_refuses_an_earlier_demo_unless_overwrite_is_given(tmp_path, capsys):
+def test_demo_refuses_an_earlier_demo_unless_overwrite_is_given(tmp_path, capsys, monkeypatch):
     out = tmp_path / "demo"
     demo = ["demo", "--out", str(out), "--method", "rf", "--preset", "tiny", "--labels-per-class", "2", "--quiet"]
     assert cli_main(demo) == 0
@@ -57,8 +57,18 @@ def test_demo_refuses_an_earlier_demo_unless_overwrite_is_given(tmp_path, capsys
     assert "already holds files a demo writes (" in err and "an earlier run's, or yours by those names" in err
     assert "--overwrite" in err and "overwrite=True" not in err
     assert _snapshot(out) == before  # nothing replaced, not even the scene's labels
+    from hypersynth.core import pipeline
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl+C once the new scene is written
+    with monkeypatch.context() as patched:
+        patched.setattr(pipeline, "classify_scene", stopped)
+        assert cli_main(demo + ["--seed", "1", "--overwrite"]) == 130
+    assert "interrupted: nothing was written" in capsys.readouterr().err
+    assert _snapshot(out) == before  # the earlier scene is back, beside the earlier map that it made (review)
     assert cli_main(demo + ["--seed", "1", "--overwrite"]) == 0
     assert _snapshot(out)["scene/demo_labels.tif"] != before["scene/demo_labels.tif"]
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # nothing set aside is left
     make_demo = (REPO / "Makefile").read_text().split("\ndemo:")[1].split("\n\n")[0]
     assert "--overwrite" in make_demo  # `make demo` twice replaces its own out/demo
 
