@@ -54,12 +54,12 @@ def _settings(args: argparse.Namespace) -> "MethodSettings":
 def _finish_run(outputs: "ClassificationOutputs", args: argparse.Namespace) -> None:
     """What a finished run wrote, on stdout (:func:`_print_outputs`, or with --json :func:`run_summary`'s object),
     after the --cog copy of its map where asked."""
+    cog = _write_cog(outputs, args.overwrite) if getattr(args, "cog", False) else None  # before what it replaced
     if not getattr(args, "json", False):
         _print_outputs(outputs)
-        if getattr(args, "cog", False):
-            print(f"COG:            {_write_cog(outputs, args.overwrite)}")
+        if cog is not None:
+            print(f"COG:            {cog}")
         return
-    cog = _write_cog(outputs, args.overwrite) if getattr(args, "cog", False) else None
     _accuracy_note(outputs)
     print(json.dumps(run_summary(outputs, cog), indent=2, allow_nan=False))
 

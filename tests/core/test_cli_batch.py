@@ -272,6 +272,18 @@ def test_json_prints_one_object_a_script_reads_with_the_files_and_the_accuracy(s
     assert applied["classifier"] is None and applied["accuracy"] is None and applied["metrics"] is None
 
 
+def test_a_rerun_with_cog_says_its_cog_was_replaced_not_removed(scene_files, tmp_path, capsys):
+    """The terminal said "removed classification_cog.tif … (this run writes none)", then wrote it (review)."""
+    run = ["baseline", "--scene", str(scene_files["scene"]), "--labels", str(scene_files["labels"]), "--out",
+           str(tmp_path / "run"), "--quiet", "--cog"]
+    assert cli_main(run) == 0
+    capsys.readouterr()
+    assert cli_main([*run, "--overwrite"]) == 0
+    said = capsys.readouterr()
+    assert "classification_cog.tif" in said.err.split("replaced ")[1].split(";")[0]
+    assert "removed" not in said.err and f"COG:            {tmp_path / 'run' / 'classification_cog.tif'}" in said.out
+
+
 def test_bench_takes_the_clip_weights_file_for_the_models_it_trains(tmp_path, monkeypatch):
     from hypersynth.core import bench
 
