@@ -187,9 +187,15 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
     kind = fields[index].GetType()
     named_by = _name_field(names, fields, index) if kind in (ogr.OFTInteger, ogr.OFTInteger64) else None
     geometries, values, said_names = [], [], []
+    features = without_class = without_geometry = 0
     for feature in lyr:
+        features += 1
         geom = feature.GetGeometryRef()
-        if geom is None or geom.IsEmpty() or not feature.IsFieldSetAndNotNull(index):
+        if geom is None or geom.IsEmpty():
+            without_geometry += 1
+            continue
+        if not feature.IsFieldSetAndNotNull(index):
+            without_class += 1
             continue
         if named_by is not None:
             said_names.append(feature.GetFieldAsString(named_by).strip() if feature.IsFieldSetAndNotNull(named_by)
@@ -202,9 +208,11 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
         else:
             value = feature.GetFieldAsString(index).strip()
             if not value:
+                without_class += 1
                 continue
         geometries.append(geom.Clone())
         values.append(value)
+    _say_features_left_out(path, field, features, without_class, without_geometry)
     if not geometries:
         raise LabelReadError(f"{path.name}: layer {lyr.GetName()!r} has no feature with a geometry and a "
                              f"value in {field!r}")
@@ -238,6 +246,21 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
             "their features contain no pixel centre or lie under other labels",
             f"; check that the labels belong to this {_grid()}" if outside else "")
     return labels, {i: found[i] for i in burnt}
+
+
+def _say_features_left_out(path: Path, field: str, features: int, without_class: int, without_geometry: int) -> None:
+    """Say the features left out for want of a class (a field left empty in QGIS, a validation point not labelled
+    yet) or of a geometry: they were dropped without a word, and the labels counted fewer than were drawn."""
+    said = []
+    if without_class:
+        one = without_class == 1
+        said.append(f"{without_class} {'has' if one else 'have'} no class in {field!r} (give {'it' if one else 'them'}"
+                    f" one, or delete {'it' if one else 'them'})")
+    if without_geometry:
+        said.append(f"{without_geometry} {'has' if without_geometry == 1 else 'have'} no geometry")
+    if said:
+        logging.getLogger("hypersynth").warning("%s: of its %d features, %s: left out", path.name, features,
+                                                " and ".join(said))
 
 
 # A text field beside numeric class ids that names the classes (draw-labels writes class_id and class), best first;

@@ -557,3 +557,32 @@ def test_points_on_one_pixel_are_said_and_which_class_was_kept(tmp_path, caplog)
     assert ("points.gpkg: 4 points share 2 pixels: each such pixel is one label; at 1 pixel their classes differ "
             f"and one is kept (e.g. row 1, column 1: classes {', '.join(map(str, sorted(names.values())))}, kept "
             f"{int(labels[1, 1])})") in caplog.text
+
+
+def test_features_without_a_class_or_a_geometry_are_said_to_be_left_out(tmp_path, caplog):
+    """A point whose class_id was left empty in QGIS was dropped without a word: the report counted 3 training
+    pixels of the 4 drawn (review)."""
+    path = tmp_path / "labels.gpkg"
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    lyr = ds.CreateLayer("labels", srs=srs, geom_type=ogr.wkbPoint)
+    lyr.CreateField(ogr.FieldDefn("class_id", ogr.OFTInteger))
+    for at, class_id in (((0, 0), 1), ((1, 1), 2), ((2, 2), None), ((3, 3), None), (None, 1)):
+        f = ogr.Feature(lyr.GetLayerDefn())
+        if at is not None:
+            f.SetGeometry(_point(*at))
+        if class_id is not None:
+            f.SetField("class_id", class_id)
+        lyr.CreateFeature(f)
+    ds = None
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        labels, _ = read_labels(path, _scene())
+    assert int((labels > 0).sum()) == 2
+    assert [r.getMessage() for r in caplog.records] == [
+        "labels.gpkg: of its 5 features, 2 have no class in 'class_id' (give them one, or delete them) and 1 has "
+        "no geometry: left out"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        read_labels(_points_with_names(tmp_path / "all.gpkg", [(0, 0, 1, "water"), (1, 1, 2, "roof")]), _scene())
+    assert caplog.records == []  # every feature has both: nothing said
