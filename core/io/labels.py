@@ -67,6 +67,10 @@ class LabelReadError(ValueError):
     """The labels cannot be used with this scene; the message says why and what to do."""
 
 
+class NothingLabelled(LabelReadError):
+    """No pixel of the scene carries a class id in the labels read."""
+
+
 def read_labels(path: str | Path, scene: Scene, *, class_field: Optional[str] = None,
                 classes: Optional[list[ClassInfo]] = None, layer: Optional[str] = None, min_classes: int = 2,
                 field_option: str = "--class-field") -> tuple[np.ndarray, list[ClassInfo]]:
@@ -469,15 +473,15 @@ def _explain_empty(path: Path, geometries: list[Any], scene: Scene) -> None:
     ly0, ly1 = envelopes[:, 2].min(), envelopes[:, 3].max()
     sx0, sx1, sy0, sy1 = _scene_extent(scene)
     crs = "pixel coordinates" if scene.crs_wkt is None else f"{_crs_name_wkt(scene.crs_wkt)}, the {_grid()}'s CRS"
-    overlaps = lx0 <= sx1 and lx1 >= sx0 and ly0 <= sy1 and ly1 >= sy0
-    if not overlaps:
+    overlapping = sum(_overlaps_scene(g, scene) for g in geometries)  # each feature's box, not all features' one
+    if not overlapping:  # points on either side of a small scene overlap it together, and none of them alone
         raise LabelReadError(
             f"all {len(geometries)} features of {path.name} lie outside the {_grid()}: the labels cover "
             f"x {lx0:.10g}..{lx1:.10g}, y {ly0:.10g}..{ly1:.10g}, the {_grid()} covers x {sx0:.10g}..{sx1:.10g}, "
             f"y {sy0:.10g}..{sy1:.10g} (in {crs}). Check that the labels belong to this {_grid()} and that their "
             f"layer's CRS is set correctly")
-    raise LabelReadError(f"the features of {path.name} overlap the {_grid()} but contain no pixel centre; draw "
-                         f"polygons larger than a pixel, or use points")
+    raise LabelReadError(f"{overlapping} of the {len(geometries)} features of {path.name} overlap the {_grid()} "
+                         f"but contain no pixel centre; draw polygons larger than a pixel, or use points")
 
 
 # --------------------------------------------------------------------------- label rasters
@@ -550,9 +554,27 @@ def _read_raster(path: Path, ds: Any, scene: Scene, classes: Optional[list[Class
             out[r0 - row_off:r1 - row_off, c0 - col_off:c1 - col_off] = values
         return out
 
-    return _class_ids_of(path, read_rows, (rows, cols), band.GetNoDataValue(), classes,
-                         band.GetCategoryNames() or [], band.GetColorTable(), block_rows=band.GetBlockSize()[1],
-                         first_file_row=row_off)
+    try:
+        return _class_ids_of(path, read_rows, (rows, cols), band.GetNoDataValue(), classes,
+                             band.GetCategoryNames() or [], band.GetColorTable(), block_rows=band.GetBlockSize()[1],
+                             first_file_row=row_off)
+    except NothingLabelled:
+        if (row_off, col_off, shape) != (0, 0, (rows, cols)) and _labels_anywhere(band):  # outside the scene's part
+            raise LabelReadError(
+                f"{path.name} labels no pixel of the {_grid()}, but it holds labels elsewhere: the {_grid()} covers "
+                f"its rows {max(row_off, 0) + 1}–{min(row_off + rows, shape[0])} and columns {c0 + 1}–{c1} of "
+                f"{shape[0]} × {shape[1]}; check that these labels belong to this {_grid()} (another part of the "
+                f"image, or another crop?)") from None
+        raise
+
+
+def _labels_anywhere(band: Any) -> bool:
+    """Whether a label band holds a class id (a value above 0, not its no-data) anywhere, from GDAL's approximate
+    minimum and maximum (an overview or a sample of the blocks: cheap for a large map)."""
+    try:
+        return float(band.ComputeRasterMinMax(True)[1]) > 0
+    except RuntimeError:  # every value its no-data
+        return False
 
 
 def _read_mat(path: Path, scene: Scene, classes: Optional[list[ClassInfo]]
@@ -700,7 +722,7 @@ def _class_ids_of(path: Path, read_rows: Callable[[int, int], np.ndarray], shape
         labels[rows] = values  # whole numbers within the id range and the file type's: exact
         present.update(int(v) for v in np.unique(values) if v != 0)
     if not present:
-        raise LabelReadError(f"{path.name} labels no pixel of the {_grid()}: every value is 0 (unlabelled)"
+        raise NothingLabelled(f"{path.name} labels no pixel of the {_grid()}: every value is 0 (unlabelled)"
                              + (f", NaN or its no-data value {nodata:g}" if nodata is not None else " or NaN")
                              + "; give the raster with your labels (class ids 1, 2, ...)")
     compact = label_map_dtype(max(present))  # ids up to 255: a byte a pixel from here on

@@ -467,6 +467,24 @@ def test_a_label_raster_on_the_scenes_pixel_lattice_is_cut_to_the_scene(tmp_path
     coarser = _label_tif(tmp_path / "coarse.tif", big, (X0, 2 * PX, 0.0, Y0, 0.0, -2 * PX))
     with pytest.raises(LabelReadError, match="different grid.*resample the labels"):
         read_labels(coarser, _scene())
+    elsewhere = big.copy()
+    elsewhere[3:3 + ROWS, 5:5 + COLS] = 0  # labels only where the scene is not: another crop's (review)
+    with pytest.raises(LabelReadError, match=r"^elsewhere.tif labels no pixel of the scene, but it holds labels "
+                                             r"elsewhere: the scene covers its rows 4–13 and columns 6–17 of 16 × 20; "
+                                             r"check that these labels belong to this scene"):
+        read_labels(_label_tif(tmp_path / "elsewhere.tif", elsewhere, (X0 - 5 * PX, PX, 0.0, Y0 + 3 * PX, 0.0, -PX)),
+                    _scene())
+    with pytest.raises(LabelReadError, match=r"^empty.tif labels no pixel of the scene: every value is 0"):
+        read_labels(_label_tif(tmp_path / "empty.tif", np.zeros_like(big), (X0 - 5 * PX, PX, 0.0, Y0 + 3 * PX, 0.0,
+                                                                             -PX)), _scene())
+
+
+def test_points_on_either_side_of_a_small_scene_are_said_to_lie_outside_it(tmp_path):
+    """Their box met the scene, so the run said they contain no pixel centre and to draw larger polygons, when
+    none lay on the scene (review)."""
+    _write_vector(tmp_path / "around.gpkg", [(_point(-3, -3), "a"), (_point(ROWS + 3, COLS + 3), "b")])
+    with pytest.raises(LabelReadError, match=r"^all 2 features of around.gpkg lie outside the scene"):
+        read_labels(tmp_path / "around.gpkg", _scene())
 
 
 def test_a_label_raster_without_its_crs_is_placed_by_its_geotransform_and_said(tmp_path, caplog):
