@@ -330,6 +330,11 @@ def _own_scenes_of(args: Any) -> list[tuple[str, LabelledScene]]:
     if not scene and not truth:
         if getattr(args, "leave_out_bands", None):
             raise ValueError("--leave-out-bands applies to your own --scene; the datasets here come corrected")
+        given = [option for option, key in (("--prompts", "prompts"), ("--class-field", "class_field"),
+                                            ("--name", "name")) if getattr(args, key, None)]
+        if given:  # they were accepted and never read
+            raise ValueError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to your own --scene "
+                             "and --truth; the datasets here bring their own classes and names")
         return []
     if not (scene and truth):
         raise ValueError("benchmarking your own scene needs both --scene (the hyperspectral raster) and --truth "

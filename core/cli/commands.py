@@ -476,10 +476,17 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
     if args.command == "sample-validation":
         from ..evaluation.sampling import sample_validation
 
+        if args.min_per_class is not None and args.total is None and args.target_error is None:
+            raise ValueError("--min-per-class applies to --total or --target-error, which share the points by area; "
+                             "with --per-class (or neither) every class gets the same number")
+        if args.expected_accuracy is not None and args.target_error is None:
+            raise ValueError("--expected-accuracy sizes the sample for --target-error; give --target-error too, "
+                             "or leave it out")
+        given = {key: value for key, value in (("min_per_class", args.min_per_class),
+                                               ("expected_accuracy", args.expected_accuracy)) if value is not None}
         design = sample_validation(args.map, args.out, seed=args.seed, per_class=args.per_class, total=args.total,
-                                   min_per_class=args.min_per_class, target_error=args.target_error,
-                                   expected_accuracy=args.expected_accuracy, overwrite=args.overwrite,
-                                   reporter=reporter)
+                                   target_error=args.target_error, overwrite=args.overwrite, reporter=reporter,
+                                   **given)  # the rest: the engine's defaults, which the help gives
         reporter.close()
         for note in design.notes:
             print(f"note: {note}", file=sys.stderr)
@@ -496,6 +503,9 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
               f"hypersynth assess --map {args.map} --validation {args.out}")
         return 0
     if args.command == "synthesize":  # the engine checks --out, --synthesis-model and --device first
+        if args.class_id is not None and args.label:  # it was dropped without a word
+            raise ValueError("--label names the class of --prompt's patches; --class N's patches are of class N: "
+                             "leave out --label (or give --prompt with --label)")
         if args.anchor_strength < 1 and args.prompt is not None and not args.label:  # said with the options' names
             raise ValueError("--anchor-strength below 1 starts the patches from labelled patches of their class, and "
                              "--prompt's patches are of no class without --label: add --label N (one of the model's "
@@ -539,13 +549,18 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
                   "saved from it go by band numbers)")
         return 0
     if args.command == "draw-labels":
-        from ..label_draw import draw_labels_from_files
+        from ..label_draw import DEFAULT_PATCH_SIDE, draw_labels_from_files
 
         if args.share is not None and args.labels_per_class is not None:
             raise ValueError("give --labels-per-class or --share, not both: N labels a class, or a share of each")
+        if args.patch_size is not None and args.split == "random":
+            raise ValueError("--patch-size sets how far the disjoint and no-overlap splits keep validation pixels "
+                             "from the labels; the random split keeps none apart: give --split disjoint (or "
+                             "no-overlap), or leave out --patch-size")
         per_class = 5 if args.labels_per_class is None else args.labels_per_class
         draw = draw_labels_from_files(args.scene, args.truth, args.out, labels_per_class=per_class,
-                                      seed=args.seed, split=args.split, patch_side=args.patch_size,
+                                      seed=args.seed, split=args.split,
+                                      patch_side=DEFAULT_PATCH_SIDE if args.patch_size is None else args.patch_size,
                                       validation=args.validation_out, classes_path=args.prompts,
                                       class_field=args.class_field, share=args.share, overwrite=args.overwrite,
                                       reporter=reporter)

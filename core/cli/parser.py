@@ -437,9 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--target-error", type=_number(0, 1, low_open=True), metavar="SE",
                       help="as many points as give the overall accuracy this standard error (0.01: one percentage "
                            "point), given --expected-accuracy, shared by area as --total shares them")
-    p.add_argument("--min-per-class", type=_whole(2), default=50, metavar="N",
+    p.add_argument("--min-per-class", type=_whole(2), metavar="N",  # None: 50, and told apart from given
                    help="with --total or --target-error: the least points on any map class, at least 2 (default 50)")
-    p.add_argument("--expected-accuracy", type=_accuracies, default=0.8, metavar="U",
+    p.add_argument("--expected-accuracy", type=_accuracies, metavar="U",  # None: 0.8, and told apart from given
                    help="with --target-error: the user's accuracy you expect of the map's classes, one fraction for "
                         "all (default 0.8) or per class id, e.g. 1:0.95,4:0.6")
     p.add_argument("--seed", type=_whole(0, SEED_MAX), default=0, help=f"seed of the draw, 0 to {SEED_MAX} "
@@ -594,7 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "--patch-size // 2 pixels of a training label, so none lies inside a training patch; "
                         "no-overlap: none within twice that, so no validation pixel's patch shares a pixel with a "
                         "training label's")
-    p.add_argument("--patch-size", type=_whole(1), default=9,
+    p.add_argument("--patch-size", type=_whole(1),  # None: 9, and told apart from given
                    help="the classifier's patch side the disjoint splits keep validation pixels out of (default 9: "
                         "bench's with the fast and full presets; 8 with tiny)")
     p.add_argument("--out", required=True, metavar="POINTS",

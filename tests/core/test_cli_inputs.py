@@ -532,3 +532,25 @@ def test_the_help_gives_the_presets_sampling_defaults():
     assert f"{fast.sample_steps} for fast, {full.sample_steps} for full, {tiny.sample_steps} for tiny" in helps["steps"]
     assert (f"{default_synthetic_per_class('fast')} for fast, {default_synthetic_per_class('full')} for full, "
             f"{default_synthetic_per_class('tiny')} for tiny") in helps["synthetic_per_class"]
+
+
+@pytest.mark.parametrize("command, said", [
+    (["bench", "--datasets", "demo", "--prompts", "classes.json", "--class-field", "x"],
+     "--prompts, --class-field apply to your own --scene and --truth"),
+    (["bench", "--datasets", "demo", "--name", "mine"], "--name applies to your own --scene and --truth"),
+    (["synthesize", "--synthesis-model", "model", "--class", "3", "--label", "5", "--out", "p.npz"],
+     "--label names the class of --prompt's patches; --class N's patches are of class N"),
+    (["sample-validation", "--map", "map.tif", "--out", "v.gpkg", "--per-class", "5", "--min-per-class", "3"],
+     "--min-per-class applies to --total or --target-error"),
+    (["sample-validation", "--map", "map.tif", "--out", "v.gpkg", "--total", "60", "--expected-accuracy", "0.9"],
+     "--expected-accuracy sizes the sample for --target-error"),
+    (["draw-labels", "--scene", "s.tif", "--truth", "t.tif", "--out", "l.gpkg", "--patch-size", "3"],
+     "--patch-size sets how far the disjoint and no-overlap splits keep validation pixels from the labels"),
+])
+def test_an_option_the_command_would_not_use_is_refused(command, said, tmp_path, capsys, monkeypatch):
+    """Each was accepted and dropped without a word (exit 0): --label beside --class, bench's --prompts without
+    --scene, --min-per-class beside --per-class, … (review)."""
+    monkeypatch.chdir(tmp_path)
+    assert cli_main([*command, "--quiet"]) == 2
+    assert f"error: {said}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
