@@ -137,6 +137,10 @@ def check_output_file(path: str, option: str, overwrite: bool) -> Path:
     """
     if not path.strip():
         raise ValueError(f"{option} is empty: give a file name")
+    if path.strip() == "-":  # gdal's and rio's stdout; here it was a file named "-"
+        what = "its JSON" if option == "--json" else "its tables"
+        raise ValueError(f"{option} - : bench writes {what} to a file as its runs finish (a stopped bench keeps "
+                         "them there), not to stdout: give a file name")
     target = Path(path)
     if target.is_dir():
         example = target / ("bench.md" if option == "--markdown" else "bench.json")

@@ -538,6 +538,7 @@ def test_the_help_gives_the_presets_sampling_defaults():
     (["bench", "--datasets", "demo", "--prompts", "classes.json", "--class-field", "x"],
      "--prompts, --class-field apply to your own --scene and --truth"),
     (["bench", "--datasets", "demo", "--name", "mine"], "--name applies to your own --scene and --truth"),
+    (["bench", "--datasets", "demo", "--json", "-"], "--json - : bench writes its JSON to a file as its runs finish"),
     (["synthesize", "--synthesis-model", "model", "--class", "3", "--label", "5", "--out", "p.npz"],
      "--label names the class of --prompt's patches; --class N's patches are of class N"),
     (["sample-validation", "--map", "map.tif", "--out", "v.gpkg", "--per-class", "5", "--min-per-class", "3"],
