@@ -204,7 +204,8 @@ def _blend_args(p: argparse.ArgumentParser) -> None:
                    help="in (0, 10]: how much all synthetic patches together count in the classifier's training, "
                         "relative to your labels (default 0.5; 1 = as much as your labels). In the benchmarks they "
                         "helped most with 2 labels per class on a hard scene and cost a little where the labels alone "
-                        "already classified well. For none, classify with `hypersynth baseline`")
+                        "already classified well. Without synthesis: `hypersynth baseline` (rf, svm or cnn), or "
+                        "this blend in `bench --methods cnn-pseudo`")
     p.add_argument("--forest-inputs", default=MethodSettings.forest_inputs, choices=FOREST_INPUT_NAMES,
                    help="what the blend's random forest splits on: spectrum+shape+slope (default: the spectrum, its "
                         "brightness-free shape and its band-to-band slope) or spectrum (the spectrum alone, as the "
@@ -379,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"hyperspectral raster of the same sensor and band set: {SCENE_FORMATS}")
     p.add_argument("--validation", help="validation labels for an accuracy report")
     # the validation layer's field: --validation-field as in augment-classify and baseline, or --class-field
-    p.add_argument("--validation-field", "--class-field", dest="class_field",
+    p.add_argument("--validation-field", "--class-field", dest="class_field", metavar="FIELD",
                    help="attribute holding the class in a vector --validation layer (default: guessed; "
                         "--class-field: the same option's other name)")
     p.add_argument("--out", type=_folder, required=True, help="output folder (created when missing)")
@@ -403,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validation", required=True,
                    help="validation labels: vector (GeoPackage/Shapefile/GeoJSON; 'file.gpkg|layername=NAME' for "
                    "one layer of several) or a label raster on the map's grid")
-    p.add_argument("--validation-field", "--class-field", dest="class_field",
+    p.add_argument("--validation-field", "--class-field", dest="class_field", metavar="FIELD",
                    help="attribute holding the class in a vector --validation layer (default: guessed; "
                         "--class-field: the same option's other name)")
     p.add_argument("--exclude", help="labels whose pixels are left out of the assessment, e.g. the map's training "
