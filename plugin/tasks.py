@@ -23,8 +23,9 @@ Job = Callable[[Reporter], Any]
 class TaskReporter(Reporter):
     """A reporter bound to a QgsTask: progress bar, stage in the task's description, cancel button.
 
-    It is called from the worker thread; it only touches the task's own thread-safe progress,
-    description and cancel flag, never a layer or widget.
+    It is called from the worker thread; it only touches the task's own thread-safe progress and cancel flag, and
+    sends the stage to the main thread to become the task's description (QgsTask's description is not for another
+    thread to change), never a layer or widget.
     """
 
     def __init__(self, task: "EngineTask") -> None:
@@ -34,7 +35,7 @@ class TaskReporter(Reporter):
     def progress(self, fraction: float, stage: str) -> None:
         if stage and stage != self.stage:  # before the progress, whose signal makes watchers read the stage
             self.stage = stage
-            self._task.setDescription(f"{self._task.title}: {stage}")
+            self._task.stage_said.emit(f"{self._task.title}: {stage}")  # queued: set on the main thread
         self._task.setProgress(100.0 * min(max(float(fraction), 0.0), 1.0))
 
     def is_cancelled(self) -> bool:
@@ -81,9 +82,12 @@ class EngineTask(QgsTask):
         on_failure: called on the main thread with a message ("cancelled by the user" when cancelled).
     """
 
+    stage_said = pyqtSignal(str)  # the worker's new description: set by the task on the main thread, where it lives
+
     def __init__(self, title: str, job: Job, on_success: Optional[Callable[[Any], None]] = None,
                  on_failure: Optional[Callable[[str], None]] = None) -> None:
         super().__init__(title, QgsTask.CanCancel)
+        self.stage_said.connect(self.setDescription)  # emitted on the worker thread: queued to this one
         self.title = title
         self.job = job
         self.on_success = on_success

@@ -51,6 +51,33 @@ def test_job_runs_to_completion_with_progress_and_stage(qgis_app):
     assert task.status() == QgsTask.Complete and task.description() == "toy job: step 5/5"
 
 
+def test_the_stage_becomes_the_tasks_description_on_the_main_thread(qgis_app):
+    """The worker set the task's description itself: QgsTask's description is for the main thread (which reads
+    it for the task manager and the dock) to set, so a stage said while it was read raced with it (review)."""
+    import threading
+
+    set_on = []
+
+    class Watched(EngineTask):
+        def setDescription(self, description: str) -> None:  # noqa: N802 (QGIS API)
+            set_on.append((threading.get_ident(), description))
+            super().setDescription(description)
+
+    worker = []
+
+    def job(reporter):
+        worker.append(threading.get_ident())
+        reporter.progress(0.5, "VAE 1/2")
+        reporter.progress(1.0, "VAE 2/2")
+
+    outcome, runner = Outcome(), TaskRunner()
+    task = runner.submit(Watched("toy job", job, on_success=outcome.success, on_failure=outcome.failure))
+    assert wait_until(lambda: outcome.ended and not runner.running)
+    assert [d for _, d in set_on] == ["toy job: VAE 1/2", "toy job: VAE 2/2"]
+    assert {t for t, _ in set_on} == {threading.main_thread().ident} != set(worker)
+    assert task.description() == "toy job: VAE 2/2"
+
+
 def test_cancel_stops_the_job_and_reports_cancelled(qgis_app):
     started, checks = [], []
 
