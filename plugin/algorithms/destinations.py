@@ -134,6 +134,7 @@ def check_destinations(inputs: Mapping[str, Optional[str]], outputs: Mapping[str
     for title, dst in chosen.items():
         if title in rasters:
             check_raster_name(title, str(dst))
+            check_file_beside(str(dst), str(dst.with_suffix(".qml")), "the style of", f"the {title}", who="the run")
         _check_writable(title, dst, folders.get(title))
 
 

@@ -163,6 +163,11 @@ def test_other_algorithms_refuse_an_input_as_destination(hypersynth_plugin, inpu
              r"Every run and the mean rows destination .*bench.md is named as a .md file, but it is written as JSON")
     _refused("synthesize", {"BUNDLE": inputs.synthesis, "PROMPT": "water", "OUTPUT": str(Path(inputs.synthesis) / "x.npz")},
              r"Synthetic patches destination .* lies inside your Trained synthesis model folder")
+    (tmp_path / "mine.qml").write_text("<qgis/>")  # the analyst's style, with no map of that name: kept
+    _refused("classifybaseline", _baseline(inputs, tmp_path, OUTPUT=str(tmp_path / "mine.tif")),
+             r"mine\.qml already exists, and the run writes the style of mine\.tif there; move it, or give the "
+             r"Classified map another name")
+    (tmp_path / "mine.qml").unlink()
     _refused("classifybaseline", _baseline(inputs, tmp_path, CONFIDENCE=str(tmp_path / "map.tiff")),
              r"the Classified map and Confidence destinations \(map\.tif, map\.tiff\) would share one "
              r"style file, map\.qml: give them different names")
