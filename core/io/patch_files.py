@@ -7,6 +7,7 @@ import csv
 import logging
 import math
 import os
+import zipfile
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -201,8 +202,12 @@ def _write_npz(tmp: Path, patches: np.ndarray, labels: np.ndarray, masks: np.nda
         from ..tokens import token_table
 
         arrays["tokens"], arrays["n_tokens"] = token_table(tokens)
-    with open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+    # np.savez_compressed's layout, written here in a with block: numpy's own leaves its ZipFile open when stopped
+    # (Ctrl+C, SIGTERM), and closing it later, on a file already closed, raised on the terminal
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        for key, value in arrays.items():
+            with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
 
 
 def _with_labels(classes: Sequence[ClassInfo], labels: np.ndarray, prompts: Sequence[str]) -> list[ClassInfo]:

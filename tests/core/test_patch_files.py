@@ -39,6 +39,29 @@ def test_npz_keeps_everything(tmp_path):
         assert list(saved["prompts"]) == data["prompts"]
 
 
+def test_a_npz_stopped_while_written_leaves_no_file_and_no_late_error(tmp_path, monkeypatch):
+    """Stopped (SIGTERM) while saving, numpy's archive stayed open and raised "Exception ignored in ZipFile.__del__:
+    seek of closed file" on the terminal after "nothing was written" (review)."""
+    import gc
+    import sys
+
+    write_array, written = np.lib.format.write_array, []
+
+    def stopped(member, array, **kwargs):
+        if written:
+            raise KeyboardInterrupt
+        written.append(True)
+        write_array(member, array, **kwargs)
+
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    monkeypatch.setattr(np.lib.format, "write_array", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        write_patches(tmp_path / "p.npz", **_patches(), wavelengths=WAVELENGTHS, classes=CLASSES)
+    gc.collect()
+    assert unraisable == [] and list(tmp_path.iterdir()) == []
+
+
 def test_csv_spectral_library_holds_each_patch_centre_spectrum(tmp_path):
     data = _patches()
     write_patches(tmp_path / "library.csv", **data, wavelengths=WAVELENGTHS, classes=CLASSES, values="Reflectance")
