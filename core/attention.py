@@ -10,6 +10,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from .io.patch_files import write_npz
 from .progress import NULL_REPORTER, Reporter
 from .report import agg_figure, save_figure
 from .scene import ClassInfo
@@ -83,7 +84,7 @@ def write_class_attention(out: Path, rows: Sequence[ClassAttention], wavelengths
               "anchored": np.array([r.anchored for r in rows], bool)}
     if wavelengths is not None:
         arrays["wavelengths"] = np.asarray(wavelengths, dtype=np.float32)
-    np.savez_compressed(out / ATTENTION_ARRAYS, **arrays)
+    write_npz(out / ATTENTION_ARRAYS, arrays)
 
 
 def read_class_attention(path: str | Path) -> tuple[list[ClassAttention], Optional[np.ndarray]]:

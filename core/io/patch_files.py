@@ -9,7 +9,7 @@ import math
 import os
 import zipfile
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -202,9 +202,13 @@ def _write_npz(tmp: Path, patches: np.ndarray, labels: np.ndarray, masks: np.nda
         from ..tokens import token_table
 
         arrays["tokens"], arrays["n_tokens"] = token_table(tokens)
-    # np.savez_compressed's layout, written here in a with block: numpy's own leaves its ZipFile open when stopped
-    # (Ctrl+C, SIGTERM), and closing it later, on a file already closed, raised on the terminal
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+    write_npz(tmp, arrays)
+
+
+def write_npz(path: str | Path, arrays: dict[str, Any]) -> None:
+    """``np.savez_compressed(path, **arrays)``'s file, written in a with block: numpy's own leaves its archive open
+    when stopped (Ctrl+C, SIGTERM), and closing it later, on a file already closed, raised on the terminal."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         for key, value in arrays.items():
             with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
