@@ -192,6 +192,11 @@ def test_the_datasets_command_says_what_is_here_where_it_looked_and_what_can_be_
     assert rows["demo"] == ["available", "-"] and rows["salinasA"] == ["missing", "yes"]
     assert rows["houston2013"] == ["missing", "no"]  # no public address known: fetched by hand
     assert lines[-1].startswith(f"Looked in {tmp_path / 'data'}, {tmp_path / 'cache' / 'hypersynth' / 'data'}, ")
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("HYPERSYNTH_DATA_DIR", str(tmp_path / "dta"))  # a typo: every dataset missing, and why
+    assert cli_main(["datasets"]) == 0
+    assert capsys.readouterr().err == f"warning: HYPERSYNTH_DATA_DIR is {tmp_path / 'dta'}, which is not a folder; " \
+                                      "check the path\n"
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="HYPERSYNTH_DATA_DIR is not set")
