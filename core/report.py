@@ -258,16 +258,17 @@ def pca_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes:
     share = pca.explained_variance_ratio_ * 100.0
     fig = agg_figure(6.2, 4.6)
     ax = fig.add_subplot(111)
-    # a class's few labelled pixels over its many synthetic patches: drawn last and larger, or they were buried
-    real_point = dict(s=34, alpha=0.9, linewidths=0.9, edgecolors="k", zorder=3)
-    synthetic_point = dict(s=14, alpha=0.6, linewidths=0.3, edgecolors="k", zorder=2)
+    # a class's few labelled pixels over its many synthetic patches: drawn last, larger and hollow (filled, they
+    # buried the synthetic ones where synthesis did well, right on them)
+    real_point = dict(s=40, linewidths=1.4, zorder=3)
+    synthetic_point = dict(s=18, alpha=0.75, linewidths=0.3, edgecolors="k", zorder=2)
     handles = []
     for c in classes:
         colour = np.array(c.color) / 255.0
         shown = False
         if c.id in real:
             r = pca.transform(real[c.id])
-            ax.scatter(r[:, 0], r[:, 1], marker="o", color=colour, **real_point)
+            ax.scatter(r[:, 0], r[:, 1], marker="o", facecolors="none", edgecolors=colour, **real_point)
             shown = True
         sel = synthetic.labels == c.id
         if sel.any():
@@ -276,7 +277,8 @@ def pca_figure(path: Path, real: dict[int, np.ndarray], synthetic: Any, classes:
             shown = True
         if shown:
             handles.append(Patch(color=colour, label=c.name))
-    handles += [Line2D([], [], ls="", marker="o", color="0.5", markeredgecolor="k", label="real labelled"),
+    handles += [Line2D([], [], ls="", marker="o", markerfacecolor="none", markeredgecolor="0.3", markeredgewidth=1.4,
+                       label="real labelled"),
                 Line2D([], [], ls="", marker="^", color="0.5", markeredgecolor="k", label="synthetic (centre pixel)")]
     ax.set_xlabel(f"PC 1 ({share[0]:.0f} % of variance)", fontsize=8)
     ax.set_ylabel(f"PC 2 ({share[1]:.0f} % of variance)", fontsize=8)
@@ -316,7 +318,7 @@ def class_map_figure(path: Path, class_map: Path, classes: Sequence[ClassInfo], 
     if 0 in present:
         handles.append(Patch(facecolor=lut[0], edgecolor="0.4", linewidth=0.6, label="no data or unclassified"))
     legend = ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    ax.set_title("Class map" + (f" (every {step}th pixel of {width} × {height})" if step > 1 else
+    ax.set_title("Class map" + (f" (1 pixel in {step} each way, of {width} × {height})" if step > 1 else
                                 f" ({width} × {height} pixels)"), fontsize=8)
 
     def layout() -> None:
@@ -536,7 +538,7 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
             lines.append(f"| {md_text(r['name'])} | {md_text(r['prompt'])} | {r['synthetic']} | {r['real_labelled']} | "
                          f"{r['mean_sam_deg']:.2f} | {ratio} | {r['mean_rmse']:.3g} |")
         lines += brightness_notes(summary["classes"])
-        lines += ["", "Each point a spectrum: the real labelled pixels (circles) and the synthetic patches' centre "
+        lines += ["", "Each point a spectrum: the real labelled pixels (open circles) and the synthetic patches' centre "
                   "pixels (triangles), in the class colours, projected on the first two principal components of "
                   "both together (the axes say how much of their variance each holds).", "",
                   "![PCA of real vs synthetic spectra](pca.png)", ""]

@@ -168,9 +168,11 @@ def test_pca_figure_says_what_it_projects_and_shows_the_few_real_spectra_over_th
     assert re.fullmatch(r"PC 2 \(\d+ % of variance\)", ax.get_ylabel())
     assert ax.get_title().startswith("Real labelled and synthetic spectra on the first two principal components")
     real_dots, synthetic_dots = ax.collections[0], ax.collections[1]  # the first class's
-    # drawn alike, a class's 5 labelled pixels were buried under its 60 synthetic patches (review)
+    # drawn alike, a class's 5 labelled pixels were buried under its 60 synthetic patches; filled and on top, 34
+    # labels buried its 6 synthetic ones (reviews): on top, larger and hollow
     assert real_dots.get_zorder() > synthetic_dots.get_zorder()
     assert min(real_dots.get_sizes()) > max(synthetic_dots.get_sizes())
+    assert real_dots.get_facecolors().size == 0 and real_dots.get_edgecolors().size > 0
     assert not np.array_equal(real_dots.get_paths()[0].vertices, synthetic_dots.get_paths()[0].vertices)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["grass", "road", "real labelled", "synthetic (centre pixel)"]
