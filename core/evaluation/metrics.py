@@ -198,7 +198,7 @@ class Evaluation:
                          f"{_pct(self.per_class[c])} | {_pct(self.users.get(c, math.nan))} | "
                          f"{_pct(self.f1.get(c, math.nan))} |")
         if self.by_confidence is not None:
-            lines += ["", *self.by_confidence.markdown()]
+            lines += ["", *self.by_confidence.markdown(random_sample=self.area is not None and self.area.holds())]
         if self.area is not None:
             lines += ["", self.area.to_markdown(led=self.area.holds()).rstrip("\n")]  # holding, it leads: headline
         return "\n".join(lines) + "\n"

@@ -11,6 +11,8 @@ import numpy as np
 # The table's bins of the winning class's probability: below 0.5 the map's class had less than an even chance by
 # its own reckoning; above, tenths, where an analyst sets a threshold
 CONFIDENCE_EDGES = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+CALIBRATED_WITHIN = 0.05  # the share right and the mean confidence this close: the confidence reads as the chance
+FEW_PIXELS = 10  # a row of fewer validation pixels is said to be too few to read
 
 
 @dataclass
@@ -52,13 +54,39 @@ class ConfidenceReliability:
         return [{"from": low, "to": high, "pixels": n, "correct": k, "accuracy": k / n,
                  "mean_confidence": None if math.isnan(mean) else mean} for low, high, n, k, mean in self.rows()]
 
-    def markdown(self) -> list[str]:
-        """The report's lines: what the table says, then the table."""
-        lines = ["How often the map is right where its confidence raster (the winning class's probability) says "
-                 "so much: where a row's accuracy is far from its mean confidence, the confidence is not the chance "
-                 "of being right, and a threshold on it keeps what this table says.", "",
-                 "| confidence | validation pixels | mapped right (%) | mean confidence |", "|---|---:|---:|---:|"]
+    def verdict(self) -> str:
+        """One sentence on the whole table: whether the map is right about as often as its confidence says, more
+        often (under-confident) or less (over-confident), by :data:`CALIBRATED_WITHIN`."""
+        n = int(self.pixels.sum())
+        if not n:
+            return ""
+        right = float(self.correct.sum()) / n
+        sure = float(np.nansum(self.mean_confidence * self.pixels)) / n
+        said = f"right on {100 * right:.1f} % of these pixels where its confidence averages {sure:.2f}"
+        if right - sure > CALIBRATED_WITHIN:
+            return f"Here the map is under-confident: {said}, so a threshold on the confidence drops good pixels."
+        if sure - right > CALIBRATED_WITHIN:
+            return f"Here the map is over-confident: {said}, so a threshold on the confidence keeps wrong pixels."
+        return f"Here the confidence reads about as the chance of being right: {said}."
+
+    def markdown(self, random_sample: bool = False) -> list[str]:
+        """The report's lines: what the table says, its verdict, then the table; ``random_sample``: the validation
+        pixels are a random sample of the map (else the table describes them, which is said)."""
+        lines = ["How often the map is right where its confidence raster (band 1, the winning class's probability) "
+                 "takes each value, over the validation pixels there"
+                 + ("" if random_sample else " (not a random sample of the map: a guide to it)") + ". A row right "
+                 "more often than its mean confidence says the map is surer than its confidence; less often, less "
+                 "sure: read a threshold on the confidence by this table, not by its value. " + self.verdict(), "",
+                 "| confidence | validation pixels | mapped right | right (%) | mean confidence |",
+                 "|---|---:|---:|---:|---:|"]
         for low, high, n, k, mean in self.rows():
             closed = "]" if high == self.edges[-1] else ")"  # the last bin holds 1.0
-            lines.append(f"| [{low:.1f}, {high:.1f}{closed} | {n} | {100 * k / n:.1f} | {mean:.2f} |")
+            few = f" ({n} pixel{'s' if n > 1 else ''}: too few to read)" if n < FEW_PIXELS else ""
+            lines.append(f"| [{low:.1f}, {high:.1f}{closed}{few} | {n} | {k} | {_percent(k, n)} | {mean:.2f} |")
         return lines
+
+
+def _percent(right: int, pixels: int) -> str:
+    """``right`` of ``pixels`` in per cent to one decimal, never rounded to 100.0 with a pixel wrong."""
+    share = 100.0 * right / pixels
+    return "> 99.9" if right < pixels and share >= 99.95 else f"{share:.1f}"

@@ -19,8 +19,27 @@ def test_pixels_fall_in_their_bins_with_the_last_holding_a_confidence_of_one():
     rows = table.to_dict()
     assert [r["pixels"] for r in rows] == [2, 2, 1, 3] and rows[-1]["accuracy"] == 1.0
     lines = table.markdown()
-    assert lines[2] == "| confidence | validation pixels | mapped right (%) | mean confidence |"
-    assert lines[4] == "| [0.0, 0.5) | 2 | 50.0 | 0.34 |" and lines[-1] == "| [0.9, 1.0] | 3 | 100.0 | 0.98 |"
+    assert lines[2] == "| confidence | validation pixels | mapped right | right (%) | mean confidence |"
+    assert lines[4] == "| [0.0, 0.5) (2 pixels: too few to read) | 2 | 1 | 50.0 | 0.34 |"
+    assert lines[-1] == "| [0.9, 1.0] (3 pixels: too few to read) | 3 | 3 | 100.0 | 0.98 |"
+    assert "(not a random sample of the map: a guide to it)" in lines[0]
+    assert "(not a random sample" not in table.markdown(random_sample=True)[0]
+
+
+@pytest.mark.parametrize("right, verdict", [
+    (0.98, "Here the map is under-confident: right on 98.0 % of these pixels where its confidence averages 0.75"),
+    (0.50, "Here the map is over-confident: right on 50.0 % of these pixels where its confidence averages 0.75"),
+    (0.76, "Here the confidence reads about as the chance of being right: right on 76.0 %"),
+])
+def test_the_table_says_whether_the_map_is_surer_or_less_sure_than_its_confidence(right, verdict):
+    confidence = np.full(100, 0.75)
+    table = ConfidenceReliability.from_pixels(confidence, np.arange(100) < round(100 * right))
+    assert table.verdict().startswith(verdict) and verdict in table.markdown()[0]
+
+
+def test_a_row_with_a_pixel_wrong_is_never_said_all_right():
+    table = ConfidenceReliability.from_pixels(np.full(3470, 0.85), np.arange(3470) > 0)  # 3469 of 3470
+    assert table.markdown()[-1] == "| [0.8, 0.9) | 3470 | 3469 | > 99.9 | 0.85 |"
 
 
 def test_mismatched_inputs_are_refused():
@@ -35,4 +54,4 @@ def test_an_evaluation_with_the_table_writes_it_in_its_json_and_its_markdown():
     ev.by_confidence = ConfidenceReliability.from_pixels(np.array([0.9, 0.4, 0.8, 0.95]),
                                                          np.array([True, False, True, True]))
     assert sum(r["pixels"] for r in ev.to_dict()["accuracy_by_confidence"]) == ev.n_test
-    assert "| [0.9, 1.0] | 2 | 100.0 | 0.93 |" in ev.tables_markdown()
+    assert "| [0.9, 1.0] (2 pixels: too few to read) | 2 | 2 | 100.0 | 0.93 |" in ev.tables_markdown()
