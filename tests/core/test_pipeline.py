@@ -71,7 +71,7 @@ def test_the_accuracy_by_confidence_is_read_at_the_validation_pixels_of_the_conf
     expected = ConfidenceReliability.from_pixels(confidence[at], truth[at] == mapped[at]).to_dict()
     assert scored["accuracy_by_confidence"] == pytest.approx(expected)
     assert sum(r["pixels"] for r in expected) == scored["n_test"]
-    assert "| confidence | validation pixels | mapped right (%) | mean confidence |" in outputs.report.read_text()
+    assert "| confidence | validation pixels | mapped right | right (%) | mean confidence |" in outputs.report.read_text()
 
 
 def _training_flat(scene_files) -> np.ndarray:
