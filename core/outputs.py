@@ -180,15 +180,32 @@ def _make_folder(out: Path) -> list[Path]:
         raise OutputFolderError(f"{said}; choose a folder you can write to") from exc
 
 
+# What GDAL keeps beside a raster and reads with it: a replaced raster's would describe the wrong data (an external
+# mask left half a later run's map unclassified; old overviews show the old values when zoomed out)
+GDAL_SIDECARS = (".aux.xml", ".ovr", ".ovr.aux.xml", ".msk", ".msk.ovr", ".msk.aux.xml")
+RASTER_SUFFIXES = (".tif", ".tiff")
+
+
+def stale_sidecars(raster: Path, written: Iterable[str] = ()) -> list[Path]:
+    """The GDAL sidecars beside ``raster`` (any case of their endings) but those named in ``written`` (the new
+    raster's own): what replacing the raster must remove."""
+    names = sorted({raster.name + end for suffix in GDAL_SIDECARS for end in (suffix, suffix.upper())} - set(written))
+    return [raster.parent / name for name in names if (raster.parent / name).is_file()]
+
+
 def move_outputs(staging: Path, out: Path, all_names: Iterable[str],
                  inputs: Iterable[Optional[str | os.PathLike]]) -> list[Path]:
     """Move a finished run's files from ``staging`` into ``out``, replacing an earlier run's, and remove that
     run's outputs this one did not write (its metrics without validation labels now, say). Never an input."""
     moved = []
+    arriving = [src.name for src in staging.iterdir()]
     for src in sorted(staging.iterdir()):
         dst = out / src.name
         if dst.exists():
             shutil.rmtree(dst) if dst.is_dir() and not dst.is_symlink() else dst.unlink()
+        if src.suffix.lower() in RASTER_SUFFIXES:
+            for stale in stale_sidecars(dst, arriving):  # a replaced map's overviews (QGIS's pyramids), its mask
+                stale.unlink()
         os.replace(src, dst)
         moved.append(dst)
     protected = [_resolved(p) for p in inputs if p]

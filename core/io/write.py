@@ -13,16 +13,13 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from ..outputs import OutputExistsError  # the engine's one class for a refused folder or file
+from ..outputs import OutputExistsError, stale_sidecars  # OutputExistsError: the engine's one refusal class
 from ..scene import CLASS_ID_RANGE, MAX_CLASS_ID, MIN_CLASS_ID, PIXEL_GRID, ClassInfo, Scene
 
 SCENE_NODATA = -9999.0  # written into every band of an invalid pixel
 CONFIDENCE_NODATA = -1.0  # written where a pixel is unclassified (NaN confidence)
 GTIFF_OPTIONS = {"TILED": "YES", "COMPRESS": "DEFLATE", "BIGTIFF": "IF_SAFER"}  # creation options for every output
 PAM_SIDECAR = ".aux.xml"  # where GDAL keeps what a GeoTIFF cannot hold (RAT, category names)
-# What GDAL keeps beside a raster and reads with it: a replaced raster's would describe the wrong data (an external
-# mask left half a later run's map unclassified; old overviews show the old values when zoomed out)
-GDAL_SIDECARS = (PAM_SIDECAR, ".ovr", ".ovr.aux.xml", ".msk", ".msk.ovr", ".msk.aux.xml")
 
 log = logging.getLogger("hypersynth")
 
@@ -51,12 +48,8 @@ def atomic_output(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
         if not tmp.exists():
             raise FileNotFoundError(f"nothing was written for {path}")
         sidecars = [p for p in sorted(staging.iterdir()) if p != tmp]
-        written = {p.name for p in sidecars}
-        for suffix in GDAL_SIDECARS if not tmp.is_dir() else ():
-            for name in dict.fromkeys((path.name + suffix, path.name + suffix.upper())):
-                stale = path.parent / name
-                if stale.is_file() and name not in written:
-                    stale.unlink()  # GDAL would read it with the new file, whose data it does not describe
+        for stale in stale_sidecars(path, [p.name for p in sidecars]) if not tmp.is_dir() else ():
+            stale.unlink()  # GDAL would read it with the new file, whose data it does not describe
         for sidecar in sidecars:
             os.replace(sidecar, path.parent / sidecar.name)
         if tmp.is_dir() and path.exists():

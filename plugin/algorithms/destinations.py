@@ -13,8 +13,7 @@ from typing import Any, Collection, Mapping, Optional, Sequence
 
 from qgis.core import QgsProcessingException
 
-from ...core.io.write import GDAL_SIDECARS  # the engine's writers clear the same
-from ...core.outputs import OutputFolderError, claim_holder, claim_output_folder, write_problem
+from ...core.outputs import GDAL_SIDECARS, OutputFolderError, claim_holder, claim_output_folder, write_problem
 
 
 MADE_FOLDERS = ".made_folders"  # in a staging folder: the folders made to hold it, which a failed run removes again

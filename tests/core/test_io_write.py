@@ -363,7 +363,8 @@ def test_a_replaced_raster_leaves_no_mask_or_overviews_of_the_old_one(tmp_path):
     file: half a later run's map came out unclassified; its overviews showed the old values (review)."""
     from osgeo import gdal
 
-    from hypersynth.core.io.write import GDAL_SIDECARS, write_label_raster
+    from hypersynth.core.io.write import write_label_raster
+    from hypersynth.core.outputs import GDAL_SIDECARS
 
     path = tmp_path / "labels.tif"
     classes = [ClassInfo(1, "water"), ClassInfo(2, "road")]

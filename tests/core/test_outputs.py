@@ -223,3 +223,22 @@ def test_a_patch_wider_than_the_scene_is_refused_before_training(scene_files, tm
         classify_scene(files["scene"], files["labels"], tmp_path / "run", method="cnn",
                        settings=MethodSettings(preset="tiny", patch_size=41))
     assert not (tmp_path / "run").exists()
+
+
+def test_a_rerun_leaves_no_overviews_or_mask_of_the_map_it_replaces(tmp_path):
+    """QGIS's Build pyramids writes classification.tif.ovr beside a run's map; a rerun with overwrite moved its new
+    map in and left them, and GDAL read the old map's overviews with it (review)."""
+    from hypersynth.core.outputs import move_outputs
+
+    out, staging = tmp_path / "run", tmp_path / "staging"
+    out.mkdir()
+    staging.mkdir()
+    for name in ("classification.tif", "classification.tif.ovr", "classification.tif.msk", "classification.tif.OVR",
+                 "classification.tfw", "notes.txt"):
+        (out / name).write_bytes(b"earlier")
+    (staging / "classification.tif").write_bytes(b"new")
+    (staging / "classification.tif.aux.xml").write_bytes(b"new")
+    move_outputs(staging, out, ["classification.tif", "classification.tif.aux.xml"], [])
+    assert sorted(p.name for p in out.iterdir()) == ["classification.tfw", "classification.tif",
+                                                     "classification.tif.aux.xml", "notes.txt"]
+    assert (out / "classification.tif").read_bytes() == b"new"
