@@ -27,15 +27,20 @@ def model_folder_kind(path: str | os.PathLike) -> str:
     return ""
 
 
+SYSTEM_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})  # a file browser's own: no analyst's to keep
+
+
 def files_not_of_the_model(path: str | os.PathLike) -> list[str]:
     """The entries of a saved model's folder that its manifest.json does not list (an analyst's notes, a map saved
-    into it), sorted: saving a model over the folder would delete them with it."""
+    into it; not a file browser's :data:`SYSTEM_FILES`), sorted: saving a model over the folder would delete them
+    with it."""
     folder = Path(path)
     try:
         listed = set(json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("files") or {})
     except (OSError, ValueError, AttributeError, TypeError):
         listed = set()
-    return sorted(entry.name for entry in folder.iterdir() if entry.name not in listed | {"manifest.json"})
+    return sorted(entry.name for entry in folder.iterdir()
+                  if entry.name not in listed | {"manifest.json"} | SYSTEM_FILES)
 
 
 def check_model_folder(path: str | os.PathLike, wanted: str) -> None:

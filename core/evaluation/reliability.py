@@ -31,7 +31,8 @@ class ConfidenceReliability:
     def from_pixels(cls, confidence: np.ndarray, right: np.ndarray,
                     edges: Sequence[float] = CONFIDENCE_EDGES) -> "ConfidenceReliability":
         """From ``(N,)`` confidences in 0..1 and ``(N,)`` whether each pixel is mapped right."""
-        confidence = np.clip(np.asarray(confidence, dtype=np.float64), 0.0, 1.0)
+        # rounded: a float32 0.7 (a forest's 350 votes of 500) is 0.69999999 as float64, and fell in the row below
+        confidence = np.round(np.clip(np.asarray(confidence, dtype=np.float64), 0.0, 1.0), 6)
         right = np.asarray(right, dtype=bool)
         if confidence.shape != right.shape or confidence.ndim != 1:
             raise ValueError(f"confidence {confidence.shape} and right {right.shape} must be (N,) alike")

@@ -569,10 +569,10 @@ def _read_raster(path: Path, ds: Any, scene: Scene, classes: Optional[list[Class
 
 
 def _labels_anywhere(band: Any) -> bool:
-    """Whether a label band holds a class id (a value above 0, not its no-data) anywhere, from GDAL's approximate
-    minimum and maximum (an overview or a sample of the blocks: cheap for a large map)."""
+    """Whether a label band holds a class id (a value above 0, not its no-data) anywhere, from GDAL's exact maximum
+    (a sample missed sparse labels in a striped file; read only on this error's path)."""
     try:
-        return float(band.ComputeRasterMinMax(True)[1]) > 0
+        return float(band.ComputeRasterMinMax(False)[1]) > 0
     except RuntimeError:  # every value its no-data
         return False
 

@@ -55,3 +55,10 @@ def test_an_evaluation_with_the_table_writes_it_in_its_json_and_its_markdown():
                                                          np.array([True, False, True, True]))
     assert sum(r["pixels"] for r in ev.to_dict()["accuracy_by_confidence"]) == ev.n_test
     assert "| [0.9, 1.0] (2 pixels: too few to read) | 2 | 2 | 100.0 | 0.93 |" in ev.tables_markdown()
+
+
+def test_a_float32_confidence_on_an_edge_falls_in_the_row_it_opens():
+    """float32 0.7 and 0.9 (a forest's votes of 500) are 0.69999999 and 0.89999998 as float64: they fell in the row
+    below (review)."""
+    table = ConfidenceReliability.from_pixels(np.float32([0.7, 0.7, 0.9, 0.9, 0.6, 0.8]), np.ones(6, bool))
+    assert [(low, n) for low, _, n, _, _ in table.rows()] == [(0.6, 1), (0.7, 2), (0.8, 1), (0.9, 2)]
