@@ -120,6 +120,15 @@ def check_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[Op
                                 f"output folder than {out}, or move the input out of it")
     clash = earlier_outputs(out, all_names, kept)
     check_approved(out, clash, approved)
+    from .model_folders import files_not_of_the_model
+
+    for name in clash:
+        folder = out / name
+        strangers = files_not_of_the_model(folder) if (folder / "manifest.json").is_file() else []
+        if strangers:  # a saved model's folder is replaced whole: an analyst's files put there would go with it
+            raise OutputFolderError(f"{folder} holds an earlier run's saved model and also {', '.join(strangers)}, "
+                                    "which a run there would delete with it: move them out of it, or choose another "
+                                    "output folder")
     if clash and not overwrite:
         files = "a file" if len(clash) == 1 else "files"
         raise OutputExistsError(f"{out} already holds {', '.join(clash)}, {files} a run writes there (an earlier "

@@ -242,3 +242,21 @@ def test_a_rerun_leaves_no_overviews_or_mask_of_the_map_it_replaces(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["classification.tfw", "classification.tif",
                                                      "classification.tif.aux.xml", "notes.txt"]
     assert (out / "classification.tif").read_bytes() == b"new"
+
+
+def test_a_rerun_never_deletes_the_analysts_files_put_in_an_earlier_runs_model_folder(tmp_path):
+    """A model folder is replaced whole: notes put in an earlier run's classifier_bundle went with it, said only as
+    "replaced … classifier_bundle" (review)."""
+    import torch
+
+    from hypersynth.core.ldm.bundle import save_bundle
+    from hypersynth.core.outputs import check_output_folder
+
+    out = tmp_path / "run"
+    save_bundle(out / "classifier_bundle", {"classifier": {"w": torch.zeros(1)}}, {}, {})
+    check_output_folder(out, ALL_OUTPUTS, [], overwrite=True)  # the model alone: replaced as asked
+    (out / "classifier_bundle" / "notes.txt").write_text("keep me")
+    with pytest.raises(OutputFolderError, match=r"classifier_bundle holds an earlier run's saved model and also "
+                                                r"notes\.txt, which a run there would delete with it"):
+        check_output_folder(out, ALL_OUTPUTS, [], overwrite=True)
+    assert (out / "classifier_bundle" / "notes.txt").read_text() == "keep me"
