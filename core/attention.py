@@ -173,8 +173,8 @@ def class_attention_figure(path: Path, rows: Sequence[ClassAttention]) -> Any:
     bar.ax.tick_params(labelsize=7)
     bar.set_label("× even share 1/n (n: the prompt's tokens); one scale for all rows", fontsize=8)
     title = (f"Cross-attention of each prompt word piece over one synthetic patch per class{_started(rows)}, as a "
-             f"multiple of the even share 1/n (red: more, blue: less; here {low:.2f}–{high:.2f}×); n counts every token, "
-             f"the start, end and punctuation ones too, which have no panel")
+             f"multiple of the even share 1/n (red: more, blue: less; here {low:.2f}–{high:.2f}×); n counts every "
+             "token, the start, end and punctuation ones too, which have no panel")
     fig.suptitle(textwrap.fill(title, max(40, int(width * 12))), fontsize=8)
     save_figure(fig, path)
     return fig
@@ -194,8 +194,8 @@ def _started(rows: Sequence[ClassAttention]) -> str:
     if not anchored:
         return " (from noise)"
     if len(anchored) == len(rows):
-        return " (each from a labelled patch, as the run's were)"
-    return f" (from a labelled patch for {', '.join(anchored)}; the others from noise)"
+        return " (each from a labelled patch kept with the model, as a run starts from its labels)"
+    return f" (from a labelled patch kept with the model for {', '.join(anchored)}; the others from noise)"
 
 
 def attention_figure(path: Path, attention: np.ndarray, tokens: list[str], latent_hw: tuple[int, int],

@@ -432,10 +432,11 @@ def _attention_start(out: Path) -> str:
     from .attention import ATTENTION_ARRAYS, read_class_attention
 
     rows, _ = read_class_attention(out / ATTENTION_ARRAYS)
-    anchored = [r.name for r in rows if r.anchored]
+    anchored = [md_text(r.name) for r in rows if r.anchored]
     if not anchored:
         return "sampled from noise"
-    made = "started, as the run's synthetic patches were, from a labelled patch noised part-way and then denoised"
+    made = ("started from a labelled patch kept with the model (as the run started its synthetic patches from its "
+            "labelled ones), noised part-way and then denoised")
     if len(anchored) == len(rows):
         return made
     return f"{made} (for {', '.join(anchored)}; the others, without a labelled patch kept, from noise)"
@@ -538,8 +539,8 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
             lines.append(f"| {md_text(r['name'])} | {md_text(r['prompt'])} | {r['synthetic']} | {r['real_labelled']} | "
                          f"{r['mean_sam_deg']:.2f} | {ratio} | {r['mean_rmse']:.3g} |")
         lines += brightness_notes(summary["classes"])
-        lines += ["", "Each point a spectrum: the real labelled pixels (open circles) and the synthetic patches' centre "
-                  "pixels (triangles), in the class colours, projected on the first two principal components of "
+        lines += ["", "Each point a spectrum: the real labelled pixels (open circles) and the synthetic patches' "
+                  "centre pixels (triangles), in the class colours, projected on the first two principal components of "
                   "both together (the axes say how much of their variance each holds).", "",
                   "![PCA of real vs synthetic spectra](pca.png)", ""]
         if with_attention:

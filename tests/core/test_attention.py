@@ -57,8 +57,8 @@ def test_where_each_patch_started_is_kept_and_said_in_the_figure(tmp_path):
     syn.anchor_index = np.array([0, -1])  # grass from a labelled patch, road from noise (no kept labelled patch)
     rows = per_class(syn, CLASSES)
     assert [r.anchored for r in rows] == [True, False]
-    assert _started(rows) == " (from a labelled patch for grass; the others from noise)"
-    assert _started(rows[:1]) == " (each from a labelled patch, as the run's were)"
+    assert _started(rows) == " (from a labelled patch kept with the model for grass; the others from noise)"
+    assert _started(rows[:1]) == " (each from a labelled patch kept with the model, as a run starts from its labels)"
     assert _started(rows[1:]) == " (from noise)"
     write_class_attention(tmp_path, rows, None)
     back, _ = read_class_attention(tmp_path / ATTENTION_ARRAYS)

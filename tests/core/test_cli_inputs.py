@@ -138,7 +138,7 @@ def test_bench_says_why_nothing_ran_and_how_to_get_the_data(tmp_path, monkeypatc
     assert "--download" in err and "allow_download" not in err and str(tmp_path / "data") in err
     assert not path.exists()
     for option, message in (("--datasets", "no dataset given"), ("--methods", "no method given"),
-                            ("--seeds", "seeds must be whole numbers"), ("--splits", "no split given")):  # --seeds/--seed
+                            ("--seeds", "seeds must be whole numbers"), ("--splits", "no split given")):
         assert cli_main(["bench", *QUICK_BENCH, option, "", "--json", str(path)]) == 2
         assert re.search(f"argument {option}(/--seed)?: {message}", capsys.readouterr().err)
     assert cli_main(["bench", "--datasets", "moffett_field", *QUICK_BENCH]) == 2

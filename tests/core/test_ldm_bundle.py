@@ -82,7 +82,8 @@ def test_a_bundle_holding_the_analysts_own_files_is_never_replaced(tmp_path):
     (tmp_path / "b" / "map.tif").write_bytes(b"a map")
     with pytest.raises(BundleError, match=r"holds a saved model and also map\.tif, my_notes\.txt, which replacing"):
         _save(tmp_path / "b", seed=1, overwrite=True)
-    assert (tmp_path / "b" / "my_notes.txt").read_text() == "keep me" and load_bundle(tmp_path / "b").config["seed"] == 0
+    assert (tmp_path / "b" / "my_notes.txt").read_text() == "keep me"
+    assert load_bundle(tmp_path / "b").config["seed"] == 0
     for name in ("my_notes.txt", "map.tif"):
         (tmp_path / "b" / name).unlink()
     (tmp_path / "b" / ".DS_Store").write_bytes(b"a file browser's")  # no analyst's: replaced with the folder

@@ -71,7 +71,8 @@ def test_the_accuracy_by_confidence_is_read_at_the_validation_pixels_of_the_conf
     expected = ConfidenceReliability.from_pixels(confidence[at], truth[at] == mapped[at]).to_dict()
     assert scored["accuracy_by_confidence"] == pytest.approx(expected)
     assert sum(r["pixels"] for r in expected) == scored["n_test"]
-    assert "| confidence | validation pixels | mapped right | right (%) | mean confidence |" in outputs.report.read_text()
+    header = "| confidence | validation pixels | mapped right | right (%) | mean confidence |"
+    assert header in outputs.report.read_text()
 
 
 def _training_flat(scene_files) -> np.ndarray:
@@ -106,8 +107,8 @@ def test_augment_and_classify_writes_every_output(augment_run):
     assert all(r.attention.shape[1:] == (h * w, len(r.tokens)) for r in rows)
     assert wavelengths is not None and all(r.patch.shape[0] == len(wavelengths) for r in rows)
     assert all(r.anchored for r in rows)  # started from labelled patches, as the run's (anchor strength 0.5) were
-    assert "one patch per class started, as the run's synthetic patches were, from a labelled patch" in \
-        outputs.report.read_text()
+    assert "one patch per class started from a labelled patch kept with the model (as the run started its synthetic " \
+        "patches from its labelled ones)" in outputs.report.read_text()
     assert not [p for p in out.iterdir() if p.name.startswith(".hypersynth-run-")]
     summary = json.loads((out / "synthetic_summary.json").read_text())
     assert summary["total"] == sum(r["synthetic"] for r in summary["classes"]) > 0
