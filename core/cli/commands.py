@@ -393,10 +393,44 @@ def _say_missing_clip_weights(settings: "MethodSettings", method: str, reused: b
     return True
 
 
+# demo's options that only Augment & Classify reads (its synthesis and its blend): a baseline dropped them unsaid
+# (--clip-weights is refused with its own reason: _text_tower_checked)
+AUGMENT_ONLY = ("--synthetic-per-class", "--balance-rate", "--anchor-strength", "--synthetic-weight",
+                "--guidance", "--steps", "--forest-inputs", "--share-rule", "--cv-synthesis", "--pseudo-labels",
+                "--pseudo-labeller", "--pseudo-rule", "--spatial-smoothing", "--diffusion-features",
+                "--no-diffusion-features")
+# an option that does nothing without another one: (command, option, the one it needs)
+NEEDS = (("augment-classify", "--validation-field", "--validation"), ("baseline", "--validation-field", "--validation"),
+         ("classify", "--validation-field", "--validation"), ("classify", "--class-field", "--validation"),
+         ("assess", "--exclude-field", "--exclude"))
+
+
+def _given(args: argparse.Namespace, option: str) -> bool:
+    """Whether ``option`` was typed (not left at its default): prefixes are refused, so its name as typed."""
+    return any(word == option or word.startswith(option + "=") for word in getattr(args, "argv", []))
+
+
+def _refuse_unused_options(args: argparse.Namespace) -> None:
+    """Refuse an option the command would not use, which it accepted and dropped without a word (review)."""
+    if args.command == "demo" and args.method != "augment":
+        unused = [o for o in (*AUGMENT_ONLY, *(("--patch-size",) if args.method in ("rf", "svm") else ()))
+                  if _given(args, o)]
+        if unused:
+            raise ValueError(f"{', '.join(unused)} {'applies' if len(unused) == 1 else 'apply'} to Augment & "
+                             f"Classify (--method augment); the {args.method} baseline does not use "
+                             f"{'it' if len(unused) == 1 else 'them'}: leave {'it' if len(unused) == 1 else 'them'} "
+                             "out")
+    for command, option, needed in NEEDS:
+        if args.command == command and _given(args, option) and not _given(args, needed):
+            raise ValueError(f"{option} names the class field of {needed}'s labels, and no {needed} was given: "
+                             f"give {needed}, or leave out {option}")
+
+
 def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
     from .. import pipeline
     from ..outputs import claim_output_folder
 
+    _refuse_unused_options(args)
     if args.command == "demo":
         from ..demo import write_demo
         from ..device import check_device
