@@ -498,7 +498,9 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
 
         ev = assess_map(args.map, args.validation, class_field=args.class_field, classes_path=args.prompts,
                         out_dir=args.out, overwrite=args.overwrite, exclude_path=args.exclude,
-                        exclude_field=args.exclude_field, training_beside=not args.keep_training_pixels)
+                        exclude_field=args.exclude_field, training_beside=not args.keep_training_pixels,
+                        reporter=reporter)
+        reporter.close()
         print(ev.to_markdown(), end="")
         if ev.training_pixels == "unknown":  # a map of another tool, or moved away from its run's folder
             print("\nNote: which pixels the map's classifier learnt from is not known (no classifier_bundle folder "

@@ -421,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=_folder,
                    help="folder for metrics.json, accuracy.md and confusion.png (default: print only)")
     p.add_argument("--overwrite", action="store_true", help="replace those files when --out holds them")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     helptext = "draw validation points from a classified map, stratified by its classes, for you to label"
     p = sub.add_parser("sample-validation", help=helptext, description=SAMPLE_DESCRIPTION,
