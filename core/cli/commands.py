@@ -54,7 +54,12 @@ def _settings(args: argparse.Namespace) -> "MethodSettings":
 def _finish_run(outputs: "ClassificationOutputs", args: argparse.Namespace) -> None:
     """What a finished run wrote, on stdout (:func:`_print_outputs`, or with --json :func:`run_summary`'s object),
     after the --cog copy of its map where asked."""
-    cog = _write_cog(outputs, args.overwrite) if getattr(args, "cog", False) else None  # before what it replaced
+    try:
+        cog = _write_cog(outputs, args.overwrite) if getattr(args, "cog", False) else None  # before what it replaced
+    except BaseException:  # the run is in place: where it went, before what stopped the copy
+        if not getattr(args, "json", False):
+            _print_outputs(outputs)
+        raise
     if not getattr(args, "json", False):
         _print_outputs(outputs)
         if cog is not None:

@@ -284,6 +284,18 @@ def test_a_rerun_with_cog_says_its_cog_was_replaced_not_removed(scene_files, tmp
     assert "removed" not in said.err and f"COG:            {tmp_path / 'run' / 'classification_cog.tif'}" in said.out
 
 
+def test_a_cog_that_cannot_be_written_still_says_where_the_run_went(scene_files, tmp_path, capsys, monkeypatch):
+    from hypersynth.core.cli import commands
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(commands, "_write_cog", full)
+    assert cli_main(["baseline", "--scene", str(scene_files["scene"]), "--labels", str(scene_files["labels"]),
+                     "--out", str(tmp_path / "run"), "--quiet", "--cog"]) == 2
+    said = capsys.readouterr()
+    assert str(tmp_path / "run" / "classification.tif") in said.out and "error:" in said.err
+
+
 def test_bench_takes_the_clip_weights_file_for_the_models_it_trains(tmp_path, monkeypatch):
     from hypersynth.core import bench
 
