@@ -183,7 +183,7 @@ def class_attention_figure(path: Path, rows: Sequence[ClassAttention]) -> Any:
 def _row_label(row: ClassAttention, n: int) -> str:
     """A figure row's label: the class name wrapped (a long one ran off the figure), the even share, and how many of
     the prompt's words have a panel where it has more than the figure shows."""
-    name = "\n".join(textwrap.wrap(row.name, ROW_LABEL_WIDTH)[:3]) or row.name
+    name = textwrap.fill(row.name, ROW_LABEL_WIDTH, max_lines=3, placeholder=" …") or row.name
     shown, words = len(word_tokens(row.tokens)), len(word_tokens(row.tokens, limit=None))
     return f"{name}\n(1/n = 1/{n})" + (f"\nfirst {shown} of {words} words" if words > shown else "")
 

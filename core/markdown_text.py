@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-# Markdown reads these as markup anywhere in a line: code spans, emphasis, links and images, raw HTML, table cells
-_MARKUP = re.compile(r"([\\`*\[\]<|])")
+# Markdown reads these as markup anywhere in a line: code spans, emphasis, links and images, raw HTML, table cells,
+# GitHub's strikethrough, a heading's closing hashes
+_MARKUP = re.compile(r"([\\`*\[\]<|~#])")
 _EDGE_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")  # an intraword one is never emphasis
 _ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")  # "&amp;" would show as "&"
 

@@ -16,7 +16,7 @@ from hypersynth.core.markdown_text import md_text
 from hypersynth.core.report import write_markdown_and_html
 
 NAMES = ["asphalt | road", "**bare** soil", "<img src=x onerror=alert(1)>", "water <lake> & \"pond\" &amp;",
-         "Corn_senesced_green_weeds", "_edge_ [link](x) `code`", "back\\slash \\| pipe", "grün κ 绿"]
+         "Corn_senesced_green_weeds", "_edge_ [link](x) `code`", "back\\slash \\| pipe", "grün κ 绿", "~~old~~ field #2"]
 
 
 @pytest.mark.parametrize("name", NAMES)
