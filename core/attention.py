@@ -113,10 +113,11 @@ def even_share(attention: np.ndarray) -> tuple[float, int]:
     return float(attention.sum(axis=2).mean()) / reached or 1.0 / reached, reached
 
 
-def scale_ticks(span: float) -> list[float]:
-    """Colour bar ticks between ``1/span`` and ``span`` times the even share: powers of two, 1 included."""
+def scale_ticks(span: float, most: int = 7) -> list[float]:
+    """Colour bar ticks between ``1/span`` and ``span`` times the even share: powers of two, 1 included, at most
+    ``most`` (odd, at least 3: a short bar's labels overlapped)."""
     top = int(np.floor(np.log2(span) + 1e-9))
-    step = max(1, -(-top // 3))  # at most seven ticks
+    step = max(1, -(-top // max(1, (most - 1) // 2)))
     return [2.0 ** e for e in range(-(top // step) * step, top + 1, step)]
 
 

@@ -445,7 +445,7 @@ def accuracy_line(metrics: Optional[dict], short: bool = False, labels_cv: Optio
         if labels_cv is None:
             return ""
         if short:  # the message bar's one line
-            return f"CV on your labels {100 * labels_cv:.1f} % (optimistic)"
+            return f"CV {100 * labels_cv:.1f} % (optimistic)"  # the dock's status says whose
         return (f"your labels' cross-validated balanced accuracy {100 * labels_cv:.1f} % (optimistic with few labels: "
                 "a validation sample gives the map's)")
     pixels = int(metrics.get("n_test") or 0)

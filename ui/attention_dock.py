@@ -35,12 +35,14 @@ EMPTY_STATUS = "Preview a prompt to see where each word attends."  # before any 
 PATCH_CAPTION = "synthetic patch\nfrom noise\nNIR · red · green"
 PATCH_NOTE = ("Patch: synthesised from noise with the prompt (a run's training patches start from labelled ones "
               "unless its anchor strength is 1); R = NIR, G = red, B = green, stretched over the set shown (vegetation "
-              "is red).")
-ANCHORED_CAPTION = "synthetic patch\nfrom a labelled one\nNIR · red · green"  # a preview's, started as a run's
-ANCHORED_NOTE = ("Patch: synthesised from a labelled patch noised to your anchor strength, then denoised with the "
-                 "prompt, as a run makes them; R = NIR, G = red, B = green, stretched over the set shown (vegetation "
-                 "is red).")
+              "is red); the maps lie over its brightness, in grey.")
+ANCHORED_CAPTION = "synthetic patch\nfrom labels\nNIR · red · green"  # started as a run's (a longer line was cut)
+ANCHORED_NOTE = ("Patch: synthesised from a labelled patch kept with the model, noised to the anchor strength (the "
+                 "run dialog's, under Advanced; 0.5 unless changed), then denoised with the prompt, as a run makes "
+                 "them; R = NIR, G = red, B = green, stretched over the set shown (vegetation is red); the maps lie "
+                 "over its brightness, in grey.")
 EVEN_WITHIN = 0.1  # every word's map within this share of its own mean: said to single out no part of the patch
+TALL_ENOUGH_FOR_TICKS = 220  # px of the maps' canvas below which the colour bar gets 3 ticks, not up to 7 (overlapped)
 # Said under the maps when the model's text encoder had no CLIP weights (its bundle's text_source "random-init …")
 NO_CLIP_MAPS = ("No CLIP weights in this model: its text encoder learnt from your prompts and labels alone, so its "
                 "words' maps say little (Raster ▸ HyperSynth ▸ Settings… sets the weights).")
@@ -125,8 +127,8 @@ class AttentionDock(QgsDockWidget):
         controls.addWidget(self.timestep_label)
         controls.addStretch(0)  # takes the slider's room while the slider is hidden
         self.overlay_box = QCheckBox("Over patch", checked=True)
-        self.overlay_box.setToolTip("Draw the heatmaps over the patch's false-colour picture; where a word gets its "
-                                    "even share the patch shows through")
+        self.overlay_box.setToolTip("Draw the heatmaps over the patch's brightness (in grey, so its colours do not "
+                                    "read as attention); where a word gets its even share the patch shows through")
         self.overlay_box.toggled.connect(self._render)
         controls.addWidget(self.overlay_box)
         self.function_box = QCheckBox("Function words")
@@ -135,6 +137,8 @@ class AttentionDock(QgsDockWidget):
         layout.addLayout(controls)
         self.figure = Figure(figsize=(6, 2.4), dpi=90, layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.mpl_connect("resize_event", self._resized)
+        self._ticks_most = 0  # the colour bar's most ticks when last drawn: its height decides it
         layout.addWidget(self.canvas, 1)
         self.status = QLabel(EMPTY_STATUS)
         self.status.setWordWrap(True)
@@ -410,6 +414,14 @@ class AttentionDock(QgsDockWidget):
         images = self.images
         return (images[0].norm.vmin, images[0].norm.vmax) if images else (1 / MIN_SPAN, MIN_SPAN)
 
+    def _most_ticks(self) -> int:
+        return 7 if self.canvas.height() >= TALL_ENOUGH_FOR_TICKS else 3
+
+    def _resized(self, _event: Any) -> None:
+        """Drawn again when the dock's height takes the colour bar across :data:`TALL_ENOUGH_FOR_TICKS`."""
+        if self._attention is not None and self._ticks_most and self._most_ticks() != self._ticks_most:
+            self._render()
+
     def _render(self) -> None:
         self.figure.clear()
         self.images = []
@@ -435,6 +447,7 @@ class AttentionDock(QgsDockWidget):
         norm = LogNorm(vmin=1.0 / span, vmax=span)
         cmap = colormaps["RdBu_r"]
         overlay = self._patch_rgb is not None and self.overlay_box.isChecked()
+        underlay = patch_underlay(self._patch_rgb) if overlay else None  # (p, p) grey under the maps
         panels = len(maps) + (1 if self._patch_rgb is not None else 0)
         cols = min(panels, PANELS_PER_ROW)
         axes = list(self.figure.subplots(-(-panels // cols), cols, squeeze=False).ravel())
@@ -449,7 +462,7 @@ class AttentionDock(QgsDockWidget):
             patch_ax.set_yticks([])
         for ax, (word, _), ratio in zip(axes, maps, ratios):
             if overlay:  # the patch shows through where the word gets its even share; colour grows with the gap
-                ax.imshow(self._patch_rgb, interpolation="nearest")
+                ax.imshow(underlay, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
                 alpha = np.clip(np.abs(np.log(ratio)) / np.log(span), 0.0, 1.0) * 0.8 + 0.1
             else:
                 alpha = None
@@ -459,7 +472,8 @@ class AttentionDock(QgsDockWidget):
                          style="italic" if is_function_word(word) else "normal")
             ax.set_xticks([])
             ax.set_yticks([])
-        ticks = scale_ticks(span)
+        self._ticks_most = self._most_ticks()
+        ticks = scale_ticks(span, self._ticks_most)
         bar = self.figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, shrink=0.8, ticks=ticks,
                                    extend="min" if low < 1.0 / span else "neither")
         bar.ax.set_yticklabels([times_label(t) for t in ticks])
@@ -484,3 +498,11 @@ class AttentionDock(QgsDockWidget):
             text += " " + NO_CLIP_MAPS
         self.status.setText(text)
         self.canvas.draw_idle()
+
+
+def patch_underlay(rgb: np.ndarray) -> np.ndarray:
+    """``(p, p)`` grey in 0.45..0.95 from a ``(p, p, 3)`` uint8 patch picture: its brightness under the attention
+    maps. The false colours themselves (vegetation red in NIR · red · green) read as the maps' red, and a dark water
+    patch made them dark squares (review)."""
+    luminance = np.asarray(rgb, dtype=np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) / 255.0  # (p, p)
+    return 0.45 + 0.5 * luminance

@@ -130,6 +130,8 @@ def test_attention_scale_spans_at_least_half_to_twice_the_even_share(tmp_path):
 def test_scale_ticks_and_labels():
     assert scale_ticks(2.0) == [0.5, 1.0, 2.0]
     assert scale_ticks(16.0) == [1 / 16, 1 / 4, 1.0, 4.0, 16.0]
+    assert scale_ticks(16.0, most=3) == [1 / 16, 1.0, 16.0]  # a short colour bar (the dock's, in a low window)
+    assert scale_ticks(2.0, most=3) == [0.5, 1.0, 2.0]
     assert [times_label(t) for t in (0.5, 0.25, 1 / 8, 1.0, 4.0)] == ["½×", "¼×", "1/8×", "1×", "4×"]
 
 

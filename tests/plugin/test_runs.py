@@ -450,7 +450,7 @@ def test_augment_run_then_prompt_preview_in_the_dock(qgis_iface, qgis_processing
         assert plugin.last_bundle and Path(plugin.last_bundle, "manifest.json").is_file()
         assert (tmp_path / "run" / "synthetic_patches.tif").is_file()  # asked for in the run dialog
         assert task.result.metrics is None and task.result.labels_cv_accuracy is not None  # no validation labels:
-        said = f"CV on your labels {100 * task.result.labels_cv_accuracy:.1f} % (optimistic)"  # the one figure
+        said = f"CV {100 * task.result.labels_cv_accuracy:.1f} % (optimistic)"  # the one figure
         assert wait_until(lambda: any(said in m for m in qgis_iface.messageBar().get_messages(Qgis.Success)))
         synthetic = plugin.dock.spectral_dock().class_bands("synthetic")  # the run's spectra, beside the labels'
         assert sorted(b.name for b in synthetic) == sorted(f"{c.name} (synthetic)" for c in data.classes)
@@ -817,7 +817,7 @@ def test_without_validation_labels_the_line_gives_the_labels_cross_validation_as
     assert accuracy_line(None, labels_cv=0.9134) == (
         "your labels' cross-validated balanced accuracy 91.3 % (optimistic with few labels: a validation sample gives "
         "the map's)")
-    assert accuracy_line(None, short=True, labels_cv=0.9134) == "CV on your labels 91.3 % (optimistic)"
+    assert accuracy_line(None, short=True, labels_cv=0.9134) == "CV 91.3 % (optimistic)"
     assert accuracy_line(None) == ""  # too few labels to cross-validate, or a forest's run: nothing to say
     assert accuracy_line({"oa": 0.5, "n_test": 40}, labels_cv=0.9).startswith("OA 50.0 %")  # validation's leads
 

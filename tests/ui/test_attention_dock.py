@@ -52,8 +52,13 @@ def test_one_panel_per_word_and_layer_switch_changes_the_image(keep, screenshot)
     dock.set_layer(ALL_LAYERS)
     dock.set_attention(_attention(), TOKENS, LATENT_HW, patch_rgb=patch, timesteps=[999, 500, 1],
                        patch_caption=ANCHORED_CAPTION)  # a prompt preview's patch, started as a run's
-    assert "from a labelled one" in dock.figure.axes[0].get_title()
+    assert "from labels" in dock.figure.axes[0].get_title()
     assert ANCHORED_NOTE in dock.status.text() and "from noise" not in dock.status.text()
+    under = dock.figure.axes[1].get_images()[0].get_array()  # the first word's map lies over the patch in grey
+    assert np.ndim(under) == 2 and 0.45 <= float(np.min(under)) and float(np.max(under)) <= 0.95
+    dock.overlay_box.setChecked(False)
+    assert len(dock.figure.axes[1].get_images()) == 1  # the map alone
+    dock.overlay_box.setChecked(True)
     pixels = screenshot(dock, "attention_dock")
     assert pixels.std() > 0
 
@@ -198,3 +203,22 @@ def test_a_prompt_without_words_says_so_instead_of_the_last_status(keep):
                                   "or special tokens).")
     dock.clear()
     assert dock.status.text() == "Preview a prompt to see where each word attends."
+
+
+def test_a_low_dock_gets_three_colour_bar_ticks_and_a_tall_one_more(keep, qapp, monkeypatch):
+    """In a low dock the colour bar's 16×, 4×, 1×, ½×, 1/16× overlapped (review): 3 ticks there, drawn again with
+    more as the maps' canvas grows past TALL_ENOUGH_FOR_TICKS."""
+    from hypersynth.ui import attention_dock
+
+    dock = keep(AttentionDock(), 760, 300)
+    dock.show()  # resized on screen: the canvas hears it
+    attention = _attention()
+    attention[:, :, 1, :4] *= 40.0  # a wide span: five ticks where there is room
+    monkeypatch.setattr(attention_dock, "TALL_ENOUGH_FOR_TICKS", 10_000)  # every canvas is low
+    dock.set_attention(attention / attention.sum(axis=2, keepdims=True), TOKENS, LATENT_HW)
+    qapp.processEvents()
+    assert len(dock.figure.axes[-1].get_yticks()) == 3
+    monkeypatch.setattr(attention_dock, "TALL_ENOUGH_FOR_TICKS", 1)  # now tall enough: the next resize redraws
+    dock.resize(780, 320)
+    qapp.processEvents()
+    assert len(dock.figure.axes[-1].get_yticks()) == 5
