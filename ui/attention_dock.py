@@ -33,14 +33,12 @@ EMPTY_STATUS = "Preview a prompt to see where each word attends."  # before any 
 # nearest 860, 650 and 550 nm, each stretched 2-98 % over the patches shown together): a caller drawing another
 # composite passes its own caption.
 PATCH_CAPTION = "synthetic patch\nfrom noise\nNIR · red · green"
-PATCH_NOTE = ("Patch: synthesised from noise with the prompt (a run's training patches start from labelled ones "
-              "unless its anchor strength is 1); R = NIR, G = red, B = green, stretched over the set shown (vegetation "
-              "is red); the maps lie over its brightness, in grey.")
+PATCH_NOTE = ("Patch: from noise with the prompt (a run's start from labelled ones unless its anchor strength is "
+              "1); R, G, B = NIR, red, green (vegetation red); the maps lie over its brightness in grey.")
 ANCHORED_CAPTION = "synthetic patch\nfrom labels\nNIR · red · green"  # started as a run's (a longer line was cut)
-ANCHORED_NOTE = ("Patch: synthesised from a labelled patch kept with the model, noised to the anchor strength (the "
-                 "run dialog's, under Advanced; 0.5 unless changed), then denoised with the prompt, as a run makes "
-                 "them; R = NIR, G = red, B = green, stretched over the set shown (vegetation is red); the maps lie "
-                 "over its brightness, in grey.")
+ANCHORED_NOTE = ("Patch: from a labelled patch kept with the model, noised to the anchor strength (run dialog ▸ "
+                 "Advanced) and denoised with the prompt, as a run makes them; R, G, B = NIR, red, green (vegetation "
+                 "red); the maps lie over its brightness in grey.")
 EVEN_WITHIN = 0.1  # every word's map within this share of its own mean: said to single out no part of the patch
 TALL_ENOUGH_FOR_TICKS = 220  # px of the maps' canvas below which the colour bar gets 3 ticks, not up to 7 (overlapped)
 # Said under the maps when the model's text encoder had no CLIP weights (its bundle's text_source "random-init …")

@@ -34,9 +34,8 @@ def test_one_panel_per_word_and_layer_switch_changes_the_image(keep, screenshot)
     titles = [ax.get_title() for ax in dock.figure.axes[:5]]
     assert titles[1:] == ["corn", "field", "early", "growth"]
     assert "synthetic patch" in titles[0] and "from noise" in titles[0] and "NIR" in titles[0]  # what it is
-    assert "R = NIR, G = red, B = green" in dock.status.text()
-    assert "synthesised from noise with the prompt (a run's training patches start " \
-           "from labelled ones unless its anchor strength is 1)" in \
+    assert "R, G, B = NIR, red, green" in dock.status.text()
+    assert "from noise with the prompt (a run's start from labelled ones unless its anchor strength is 1)" in \
         dock.status.text()  # not the patches the classifier learnt from
     corn = dock.images[0].get_array()
     assert corn.shape == (16, 16)  # latent 4x4 upsampled to the 16x16 patch
