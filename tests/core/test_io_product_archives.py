@@ -75,6 +75,10 @@ def test_a_product_name_an_archive_does_not_hold_is_refused_naming_those_it_hold
                   tmp_path / "unpacked" / f"{ENMAP_STEM}.ZIP" / "inner" / ENMAP_STEM):  # under no archive
         with pytest.raises(SceneReadError, match=r"the file does not exist$"):
             read_scene(plain)
+    zipped = f"/vsizip/{tmp_path / 'scenes.zip'}/cube.tif"  # a zip dragged into QGIS: its layer's source (review)
+    with pytest.raises(SceneReadError, match=r"is GDAL's name of a file inside an archive or not on this disk; "
+                                             r"extract it and give the file"):
+        read_scene(zipped)
     prisma = write_prisma(tmp_path / "scenes" / f"{PRISMA_NAME}.he5")  # a ZIP of two products, too
     other = write_prisma(tmp_path / "scenes" / "PRS_L2D_STD_20210101000000_20210101000004_0001.he5")
     two = zip_files(tmp_path / "two.zip", [prisma, other])
