@@ -522,6 +522,7 @@ def _fit_blend(settings: MethodSettings, patch_size: int, parts: list[tuple[np.n
         parts = parts[:1]
     clf = _fit_weighted(settings, patch_size, parts, reporter.sub(0.5, 1.0), blend=blend, smoothing=smoothing,
                         model=model)
+    clf.smoothing_scores = dict(smoothing.scores) if smoothing.folds else {}  # the CV of each width, for the run
     return clf, [blend.note(listing=False), smoothing.note(), clf.cnn.training_note(),
                  clf.forest.training_note()]  # report: blend.table()
 

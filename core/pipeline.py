@@ -106,8 +106,9 @@ class ClassificationOutputs:
     synthetic_patches: Optional[Path] = None  # the synthetic patches learnt from (asked for): .tif, .csv or .npz
     files: list[Path] = field(default_factory=list)  # every file written
     replaced: list[str] = field(default_factory=list)  # an earlier run's outputs there, replaced or removed (overwrite)
-    # the blend's cross-validated balanced accuracy on the labels (optimistic: few labels, its shares picked on the
-    # same folds), the one figure a run without validation labels has; None where the labels were not cross-validated
+    # the cross-validated balanced accuracy on the labels of the blend smoothed as the map is (optimistic: few labels,
+    # its shares and width picked on the same folds), the one figure a run without validation labels has; None where
+    # the labels were not cross-validated
     labels_cv_accuracy: Optional[float] = None
 
 
@@ -635,9 +636,10 @@ def classifier_record(fitted: FittedMethod, settings: MethodSettings) -> Optiona
         record.update({"blend_cv_folds": choice.folds, "blend_cv_repeats": choice.repeats,
                        "blend_share_rule": choice.rule} if choice.folds else {"blend_shares_default": True})
         record["forest_inputs"] = settings.forest_inputs  # what the blend's forest split on
-        chosen = labels_cv_accuracy(fitted)
+        chosen, as_made = blend_cv_accuracy(fitted), labels_cv_accuracy(fitted)
         if chosen is not None:
-            record["blend_cv_balanced_accuracy"] = round(chosen, 4)
+            record["blend_cv_balanced_accuracy"] = round(chosen, 4)  # before smoothing
+            record["map_cv_balanced_accuracy"] = round(as_made, 4)  # smoothed as the map was: the dock's figure
     if hasattr(classifier, "smoothing"):
         record["smoothing_sigma_px"] = float(classifier.smoothing)
         record["smoothing_given"] = settings.spatial_smoothing is not None  # else chosen by the labels' CV
@@ -675,14 +677,25 @@ def synthesis_fact(record: dict[str, Any]) -> str:
             + (", patches nearer another class's labelled mean dropped" if record["filter_synthetic"] else ""))
 
 
-def labels_cv_accuracy(fitted: FittedMethod) -> Optional[float]:
-    """The chosen blend's cross-validated balanced accuracy on the real labels (optimistic: few labels, and its shares
-    were picked on the same folds); None for a classifier without a cross-validated blend."""
+def blend_cv_accuracy(fitted: FittedMethod) -> Optional[float]:
+    """The chosen blend's cross-validated balanced accuracy on the real labels, before any smoothing (optimistic:
+    few labels, and its shares were picked on the same folds); None for a classifier without a cross-validated
+    blend."""
     choice = getattr(fitted.classifier, "choice", None)
     if choice is None or not choice.folds:
         return None
     chosen = choice.scores.get((choice.cnn_weight, choice.dfeat_weight))
     return None if chosen is None else float(chosen)
+
+
+def labels_cv_accuracy(fitted: FittedMethod) -> Optional[float]:
+    """The cross-validated balanced accuracy on the real labels of the classifier as it made the map: the chosen
+    blend smoothed at the chosen width where the width was cross-validated on the same folds (the dock had shown the
+    blend's before smoothing), else :func:`blend_cv_accuracy`; optimistic, as that is."""
+    blend = blend_cv_accuracy(fitted)
+    smoothed = getattr(fitted.classifier, "smoothing_scores", None) or {}
+    sigma = getattr(fitted.classifier, "smoothing", None)
+    return float(smoothed[sigma]) if blend is not None and sigma in smoothed else blend
 
 
 def named_left_out_fact(scene: Scene) -> list[str]:

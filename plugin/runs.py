@@ -437,9 +437,9 @@ def reads_the_same_labels(a: Any, b: Any) -> bool:
 def accuracy_line(metrics: Optional[dict], short: bool = False, labels_cv: Optional[float] = None) -> str:
     """The run's accuracy in a few words for the dock and the message bar: on its validation labels ("OA 91.3 %, AA
     88.0 %, κ 0.872 on 412 validation pixels"; on a stratified random sample, "area-adjusted OA 90.7 ± 6.2 % from a
-    stratified random sample; its points' own OA …"); without validation labels, ``labels_cv`` (the blend's
-    cross-validated balanced accuracy on the labels: ``ClassificationOutputs.labels_cv_accuracy``), said to be
-    optimistic; empty without either. ``short``: the leading figure only, for the message bar's one line
+    stratified random sample; its points' own OA …"); without validation labels, ``labels_cv`` (the cross-validated
+    balanced accuracy on the labels of the blend smoothed as the map is: ``ClassificationOutputs.labels_cv_accuracy``),
+    said to be optimistic; empty without either. ``short``: the leading figure only, for the message bar's one line
     ("area-adjusted OA 90.7 ± 6.2 %", "OA 91.3 % on 412 validation pixels"). The report has the rest."""
     if not metrics or metrics.get("oa") is None:
         if labels_cv is None:

@@ -136,7 +136,13 @@ def test_augment_and_classify_writes_every_output(augment_run):
             "another class's labelled mean dropped\n") in outputs.report.read_text()
     chosen = re.search(r"the chosen blend's cross-validated balanced accuracy, (\d+\.\d) %", outputs.report.read_text())
     assert f"{used['blend_cv_balanced_accuracy'] * 100:.1f}" == chosen.group(1)  # the report's figure, for the dock
-    assert round(outputs.labels_cv_accuracy, 4) == used["blend_cv_balanced_accuracy"]  # with or without validation
+    # the dock's figure: the blend smoothed as the map was, its score in the report's smoothing line (review)
+    assert round(outputs.labels_cv_accuracy, 4) == used["map_cv_balanced_accuracy"]
+    smoothing = re.search(r"spatial smoothing of the class probabilities: .*balanced accuracy per σ: ([^)]*)\)",
+                          outputs.report.read_text())
+    per_sigma = dict(item.split(": ") for item in smoothing.group(1).split(", "))
+    sigma_key = f"{used['smoothing_sigma_px']:g}"
+    assert per_sigma[sigma_key] == f"{outputs.labels_cv_accuracy * 100:.1f} %"
     assert used["smoothing_sigma_px"] == sigma and used["smoothing_given"] is False
     assert used["patch_size_px"] == patch and used["patch_size_given"] is False
     report = outputs.report.read_text()  # enough to run it again: settings, encoder, inputs
