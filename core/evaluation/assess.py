@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 import numpy as np
 
+from ..markdown_text import md_text
 from ..progress import NULL_REPORTER, Reporter
 from ..scene import ClassInfo, Scene, default_color
 from .area import pixel_area_unit
@@ -378,10 +379,10 @@ def accuracy_document(ev: Evaluation, class_map_path: str | os.PathLike, validat
         left_out += f"- The map's training pixels: {TRAINING_PIXELS[ev.training_pixels]}\n"
     if ev.validation_left_out:
         left_out += f"- Validation pixels left out as training pixels: {ev.validation_left_out}\n"
-    left_out += "".join(f"- Note: {line}\n" for line in said)
-    return (f"# Accuracy of {Path(class_map_path).name}\n\n"
-            f"- Class map: {Path(class_map_path).resolve()}\n"
-            f"- Validation labels: {validation_name or Path(validation_path).resolve()}\n"
+    left_out += "".join(f"- Note: {md_text(line)}\n" for line in said)
+    return (f"# Accuracy of {md_text(Path(class_map_path).name)}\n\n"
+            f"- Class map: {Path(class_map_path).resolve()}\n"  # as typed: assessments_of finds it by this line
+            f"- Validation labels: {md_text(validation_name or Path(validation_path).resolve())}\n"
             f"{left_out}"
             f"- Assessed {datetime.now().astimezone().isoformat(timespec='seconds')} by HyperSynth\n\n"
             f"{ev.to_markdown()}\n![confusion matrix](confusion.png)\n")
