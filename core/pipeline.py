@@ -35,7 +35,7 @@ from .run_checks import (check_model_fits, check_patch_fits, check_same_waveleng
 from .progress import NULL_REPORTER, Reporter
 from .markdown_text import md_text
 from .report import MAP_FIGURE, SYNTHETIC_SUMMARY, warnings_of_this_run
-from .run_record import RUN_CLASSES, input_said, run_record
+from .run_record import RUN_CLASSES, RUN_RECORD, input_said, run_record, write_run_record
 from .version import engine_description
 from .scale_check import GatheringReader, refuse_other_units, typical_value, warn_of_scale
 from .scene import ClassInfo, Scene
@@ -73,6 +73,8 @@ FILE_NOTES = {
                 "entropy over its maximum (0 sure, 1 every class alike); -1 where unclassified",
     PROBABILITIES: "each class's probability, a float32 band per class named by it; -1 where unclassified",
     METRICS: "the accuracy figures of this report, as JSON",
+    RUN_RECORD: "what the run was, as JSON: its method and settings, the classifier's and the synthesis's, its input "
+                "files, what it warned of, engine and time, and its labels' cross-validated accuracy",
     RUN_CLASSES: "the labels' classes with the names, prompts and colours this run used, a class file (the dock's "
                  "Load classes… and the command line's --prompts read it)",
     BUNDLE: "the trained synthesis model (reuse it with --synthesis-model, or for prompt previews in QGIS)",
@@ -119,7 +121,7 @@ RASTER_SIDECARS = [CLASS_MAP + ".aux.xml", CONFIDENCE + ".aux.xml", PROBABILITIE
 
 def _outputs_for(method: str) -> list[str]:
     names = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), *RASTER_SIDECARS, CONFIDENCE, PROBABILITIES, REPORT,
-             REPORT_HTML, METRICS, "confusion.png", "spectra.png", MAP_FIGURE]
+             REPORT_HTML, METRICS, RUN_RECORD, "confusion.png", "spectra.png", MAP_FIGURE]
     names.append(CLASSIFIER_BUNDLE)  # every method's classifier saves as tensors
     names.append(RUN_CLASSES)
     if method in MODEL_METHODS:  # the run saves the synthesis model
@@ -134,7 +136,7 @@ def _outputs_for(method: str) -> list[str]:
 
 # what a saved classifier writes when it classifies a scene (classify_with_model)
 MODEL_RUN_OUTPUTS = [CLASS_MAP, CLASS_MAP.replace(".tif", ".qml"), *RASTER_SIDECARS, CONFIDENCE, PROBABILITIES,
-                     METRICS, REPORT, REPORT_HTML, "confusion.png", MAP_FIGURE]
+                     METRICS, RUN_RECORD, REPORT, REPORT_HTML, "confusion.png", MAP_FIGURE]
 # the --cog copy of the class map with its style and statistics, written after a run into its folder
 COG_OUTPUTS = [COG_MAP, COG_MAP.replace(".tif", ".qml"), COG_MAP + ".aux.xml"]
 # every name any run writes: an output folder holds one run's files, never a mix of two (an earlier run's COG
@@ -431,19 +433,21 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
         save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene,
                         typical_value(cube, scene.valid) if streamed is None else streamed.typical_value(),
                         training=training)
+    device = network_device(fitted.method, settings.device)  # None: scikit-learn's, which no preset shapes
+    record = run_record(METHOD_TITLES.get(method, method), inputs, names, method=method, seed=settings.seed,
+                        preset=settings.preset if device else None, device=device,
+                        classifier=classifier_record(fitted, settings), synthesis=synthesis_record(fitted, settings))
+    write_run_record(out, record, warnings, labels_cv_accuracy(fitted))  # before the report, which lists it
     write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=run_title(method, settings),
                  evaluation=ev, seconds_training=t_fit, cube=cube, mapped=maps.pixels,
                  with_attention=with_attention, files=files_in(out), warnings=warnings, class_map=out / CLASS_MAP,
                  learnt=(learnt_labels, learnt_valid), run_facts=run_facts(settings, fitted, inputs, names)
                  + ([area.fact()] if area is not None else []) + named_left_out_fact(scene))
+    write_run_record(out, record, warnings, labels_cv_accuracy(fitted))  # with every warning the report lists
     if ev is not None:  # written before the report for its figure; now with every warning the report lists
         from .evaluation.assess import write_metrics
 
-        device = network_device(fitted.method, settings.device)  # None: scikit-learn's, which no preset shapes
-        write_metrics(ev, out, warnings, run_record(
-            METHOD_TITLES.get(method, method), inputs, names, method=method, seed=settings.seed,
-            preset=settings.preset if device else None, device=device, classifier=classifier_record(fitted, settings),
-            synthesis=synthesis_record(fitted, settings)))
+        write_metrics(ev, out, warnings, record)
     reporter.progress(1.0, "done")
     return {"metrics": None if ev is None else ev.to_dict(), "fitted": fitted,
             "labels_cv_accuracy": labels_cv_accuracy(fitted)}
@@ -550,10 +554,11 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
                                  map_name=CLASS_MAP)
         read = [("saved classifier", model_path), ("scene file", scene_path), ("validation labels", validation_path)]
         names = {"validation labels": validation_name} if validation_name else None  # a copy: the layer's name
+        record = run_record("classified with a saved model", read, names, method=meta.get("method"),
+                            device=network_device(meta.get("method"), device))
+        write_run_record(staging, record, said, None)  # with or without validation labels
         if ev is not None:  # what the run warned of so far (the scale check's, say), and what the run was
-            write_evaluation(ev, staging, said, run=run_record("classified with a saved model", read, names,
-                                                               method=meta.get("method"),
-                                                               device=network_device(meta.get("method"), device)))
+            write_evaluation(ev, staging, said, run=record)
         lines = [f"# HyperSynth: {md_text(scene.name)} classified with a saved model", "",
                  f"- Model: {md_text(Path(model_path).resolve())} ({meta.get('method', '?')}, {meta['bands']} bands)",
                  f"- Scene: {scene.shape[0]} × {scene.shape[1]} pixels, {int(scene.good_bands.sum())} usable bands"

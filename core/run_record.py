@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -9,6 +10,7 @@ from typing import Any, Optional, Sequence
 from .version import engine_description
 
 RUN_CLASSES = "run_classes.json"  # the classes, prompts and colours a run used (a class file: Load classes… reads it)
+RUN_RECORD = "run.json"  # what every run was, with or without validation labels (metrics.json holds it only with)
 # the report's words for a run's inputs -> metrics.json's keys for them
 INPUT_KEYS = {"scene file": "scene", "label file": "labels", "class file": "classes",
               "validation labels": "validation", "reused synthesis model": "synthesis_model",
@@ -37,3 +39,15 @@ def run_record(what: str, inputs: Sequence[tuple[str, Any]], names: Optional[dic
             "inputs": {INPUT_KEYS.get(kind, kind): input_said(kind, path, names) for kind, path in inputs if path},
             "engine": engine_description(),
             "finished": datetime.now().astimezone().isoformat(timespec="seconds")}
+
+
+def write_run_record(folder: Path, record: dict[str, Any], warnings: Sequence[str],
+                     labels_cv_accuracy: Optional[float]) -> Path:
+    """``run.json`` in ``folder``: the run (:func:`run_record`), what it warned of, and its labels' cross-validated
+    balanced accuracy (the one figure a run without validation labels has; null where none was cross-validated), so
+    a script gathering runs made without validation labels reads them too."""
+    document = {**record, "warnings": list(warnings),
+                "labels_cv_balanced_accuracy": None if labels_cv_accuracy is None else round(labels_cv_accuracy, 4)}
+    path = Path(folder) / RUN_RECORD
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    return path

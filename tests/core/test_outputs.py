@@ -260,3 +260,21 @@ def test_a_rerun_never_deletes_the_analysts_files_put_in_an_earlier_runs_model_f
                                                 r"notes\.txt, which a run there would delete with it"):
         check_output_folder(out, ALL_OUTPUTS, [], overwrite=True)
     assert (out / "classifier_bundle" / "notes.txt").read_text() == "keep me"
+
+
+def test_every_run_writes_what_it_was_with_or_without_validation_labels(scene_files, tmp_path):
+    """metrics.json, and with it the run's record, was written only with validation labels: a run without them
+    left nothing a script could read its settings from (review)."""
+    import json
+
+    _, files, _ = scene_files
+    outputs = classify_scene(files["scene"], files["labels"], tmp_path / "run", method="rf")
+    assert not (tmp_path / "run" / "metrics.json").exists()
+    run = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
+    assert run["method"] == "rf" and run["what"] == "Random forest (spectra)"
+    assert run["inputs"]["scene"] == str(files["scene"].resolve()) and isinstance(run["warnings"], list)
+    assert run["labels_cv_balanced_accuracy"] is None and outputs.labels_cv_accuracy is None  # no blend CV here
+    assert "| run.json | what the run was, as JSON" in outputs.report.read_text(encoding="utf-8")
+    applied = classify_with_model(tmp_path / "run" / "classifier_bundle", files["scene"], tmp_path / "applied")
+    assert json.loads((tmp_path / "applied" / "run.json").read_text())["what"] == "classified with a saved model"
+    assert applied.class_map.exists()

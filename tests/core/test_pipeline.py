@@ -97,7 +97,7 @@ def test_augment_run_reports_each_stage_by_name(augment_run):
 def test_augment_and_classify_writes_every_output(augment_run):
     out, outputs, _ = augment_run
     for name in ("classification.tif", "classification.qml", "confidence.tif", "report.md", "report.html",
-                 "metrics.json", "synthetic_summary.json", "model_bundle", CLASSIFIER_BUNDLE, "spectra.png",
+                 "metrics.json", "run.json", "synthetic_summary.json", "model_bundle", CLASSIFIER_BUNDLE, "spectra.png",
                  "pca.png", "confusion.png", "attention.png", "attention.npz"):
         assert (out / name).exists(), name
     rows, wavelengths = read_class_attention(outputs.attention)  # what the attention dock shows after the run
@@ -131,6 +131,12 @@ def test_augment_and_classify_writes_every_output(augment_run):
                          "synthetic_weight": 0.5, "anchor_strength": 0.5, "guidance": synthesis["guidance"],
                          "steps": synthesis["steps"], "filter_synthetic": True, "cv_synthesis": "none"}
     assert synthesis["steps"] >= 1 and synthesis["guidance"] >= 0
+    run = json.loads((out / "run.json").read_text())  # the same record, written with or without validation labels
+    metrics_file = json.loads((out / "metrics.json").read_text())
+    assert {k: v for k, v in run.items() if k not in ("warnings", "labels_cv_balanced_accuracy", "finished")} == \
+        {k: v for k, v in metrics_file["run"].items() if k != "finished"}
+    assert run["warnings"] == metrics_file["warnings"]
+    assert run["labels_cv_balanced_accuracy"] == round(outputs.labels_cv_accuracy, 4)
     assert (f"- Synthesis: 6 patches for the average class (as given; balance rate λ 0.5), anchor strength 0.5, "
             f"guidance ω {synthesis['guidance']:g}, {synthesis['steps']} steps, synthetic weight 0.5, patches nearer "
             "another class's labelled mean dropped\n") in outputs.report.read_text()
@@ -164,8 +170,8 @@ def test_augment_and_classify_writes_every_output(augment_run):
     assert "<b>" in html_report and "**" not in html_report  # the chosen share in bold, in the HTML too
     files = outputs.report.read_text().split("## Files\n", 1)[1]  # what each main file holds, for the analyst
     assert [row.split(" | ")[0].strip("| ") for row in files.strip().splitlines()[2:]] == [
-        "classification.tif", "classification.qml", "confidence.tif", "metrics.json", "run_classes.json",
-        "model_bundle", CLASSIFIER_BUNDLE, "map.png", "synthetic_summary.json", "attention.npz",
+        "classification.tif", "classification.qml", "confidence.tif", "metrics.json", "run.json",
+        "run_classes.json", "model_bundle", CLASSIFIER_BUNDLE, "map.png", "synthetic_summary.json", "attention.npz",
         "confusion.png, spectra.png, pca.png, attention.png"]  # every file the run folder holds but the reports
     assert "band 2: the uncertainty" in files  # no probabilities.tif: not asked for
     from hypersynth.core.io.classes import read_classes  # the prompts as the run used them, a class file again
