@@ -109,6 +109,7 @@ def check_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[Op
         OutputFolderError: a file, a folder that cannot be written, or an input where an output goes.
         OutputExistsError: an earlier run's outputs there, and ``overwrite`` off; or one not ``approved``.
     """
+    kept = list(kept)
     if out.exists() and not out.is_dir():
         raise OutputFolderError(f"the output folder {out} is a file; give a folder (it is created when missing)")
     for given, name in inputs_in_the_way(out, all_names, inputs, kept)[:1]:
@@ -122,7 +123,7 @@ def check_output_folder(out: Path, all_names: Iterable[str], inputs: Iterable[Op
     check_approved(out, clash, approved)
     from .model_folders import files_not_of_the_model
 
-    for name in clash:
+    for name in [*clash, *kept]:  # a kept (reused) model is saved again over its folder too
         folder = out / name
         strangers = files_not_of_the_model(folder) if (folder / "manifest.json").is_file() else []
         if strangers:  # a saved model's folder is replaced whole: an analyst's files put there would go with it
@@ -199,7 +200,11 @@ def stale_sidecars(raster: Path, written: Iterable[str] = ()) -> list[Path]:
     """The GDAL sidecars beside ``raster`` (any case of their endings) but those named in ``written`` (the new
     raster's own): what replacing the raster must remove."""
     names = sorted({raster.name + end for suffix in GDAL_SIDECARS for end in (suffix, suffix.upper())} - set(written))
-    return [raster.parent / name for name in names if (raster.parent / name).is_file()]
+    found: dict[str, Path] = {}
+    for name in names:  # on a disk that ignores case (Windows, macOS) x.ovr and x.OVR are one file: listed once
+        if (raster.parent / name).is_file():
+            found.setdefault(name.casefold(), raster.parent / name)
+    return list(found.values())
 
 
 def move_outputs(staging: Path, out: Path, all_names: Iterable[str],
@@ -214,7 +219,7 @@ def move_outputs(staging: Path, out: Path, all_names: Iterable[str],
             shutil.rmtree(dst) if dst.is_dir() and not dst.is_symlink() else dst.unlink()
         if src.suffix.lower() in RASTER_SUFFIXES:
             for stale in stale_sidecars(dst, arriving):  # a replaced map's overviews (QGIS's pyramids), its mask
-                stale.unlink()
+                stale.unlink(missing_ok=True)
         os.replace(src, dst)
         moved.append(dst)
     protected = [_resolved(p) for p in inputs if p]

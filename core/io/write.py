@@ -49,7 +49,7 @@ def atomic_output(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
             raise FileNotFoundError(f"nothing was written for {path}")
         sidecars = [p for p in sorted(staging.iterdir()) if p != tmp]
         for stale in stale_sidecars(path, [p.name for p in sidecars]) if not tmp.is_dir() else ():
-            stale.unlink()  # GDAL would read it with the new file, whose data it does not describe
+            stale.unlink(missing_ok=True)  # GDAL would read it with the new file, whose data it does not describe
         for sidecar in sidecars:
             os.replace(sidecar, path.parent / sidecar.name)
         if tmp.is_dir() and path.exists():

@@ -278,3 +278,33 @@ def test_every_run_writes_what_it_was_with_or_without_validation_labels(scene_fi
     applied = classify_with_model(tmp_path / "run" / "classifier_bundle", files["scene"], tmp_path / "applied")
     assert json.loads((tmp_path / "applied" / "run.json").read_text())["what"] == "classified with a saved model"
     assert applied.class_map.exists()
+
+
+
+def test_a_sidecar_is_listed_once_where_the_disk_ignores_case(tmp_path, monkeypatch):
+    """On Windows or macOS x.tif.ovr and x.tif.OVR are one file: listed twice, the second removal failed after the
+    old map was gone (review)."""
+    from pathlib import Path
+
+    from hypersynth.core.outputs import stale_sidecars
+
+    (tmp_path / "map.tif.ovr").write_bytes(b"old")
+    real_is_file = Path.is_file
+    monkeypatch.setattr(Path, "is_file", lambda self: real_is_file(self.with_name(self.name.lower())))
+    assert len(stale_sidecars(tmp_path / "map.tif")) == 1  # map.tif.ovr and map.tif.OVR: one file here
+
+
+def test_a_reused_model_folder_in_the_run_folder_holding_the_analysts_files_is_refused(tmp_path):
+    """A run reusing the model bundle of its own folder saves it again over that folder: files the analyst put there
+    went with it, unchecked as a kept output (review)."""
+    import torch
+
+    from hypersynth.core.ldm.bundle import save_bundle
+    from hypersynth.core.outputs import check_output_folder
+
+    out = tmp_path / "run"
+    save_bundle(out / "model_bundle", {p: {"w": torch.zeros(1)} for p in ("vae", "ema_denoiser")}, {}, {})
+    check_output_folder(out, ALL_OUTPUTS, [out / "model_bundle"], overwrite=False, kept=["model_bundle"])
+    (out / "model_bundle" / "notes.txt").write_text("keep me")
+    with pytest.raises(OutputFolderError, match=r"model_bundle holds an earlier run's saved model and also notes"):
+        check_output_folder(out, ALL_OUTPUTS, [out / "model_bundle"], overwrite=False, kept=["model_bundle"])
