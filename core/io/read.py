@@ -90,16 +90,20 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None, quality_mask
         # any array of a product opens the whole product
         product = read_product(container, source=str(path), quality_masks=quality_masks)
         return product if product is not None else read_gdal_scene(container, dataset=str(path))
+    given = str(path).replace("\\", "/")  # before Path: on Windows it reads "\\vsizip\\C:\\…"
+    if given.startswith("/vsi") and not Path(path).exists():  # GDAL's name of a file in an archive, or online
+        online = given.startswith(("/vsicurl", "/vsis3", "/vsigs", "/vsiaz", "/vsiadls", "/vsioss", "/vsiswift",
+                                   "/vsiwebhdfs", "/vsihdfs"))
+        raise SceneReadError(f"cannot read the scene {path}: it is GDAL's name of "
+                             + ("a file online; download it and give the file" if online else
+                                "a file inside an archive; extract it and give the file (a sensor product's own "
+                                "archive, e.g. an EnMAP .ZIP, is read as it is: give the archive)"))
     path = Path(path)
     if not path.exists():
         inside = product_in_archive(path)
         if inside is not None:  # ``order.tar.gz/<product name>``: one product of an archive holding several
             archive, name = inside
             return _read_archived_product(archive, quality_masks, name=name, source=path, reporter=reporter)
-        if str(path).startswith("/vsi"):  # GDAL's name of a file in an archive (a zip dragged into QGIS) or online
-            raise SceneReadError(f"cannot read the scene {path}: it is GDAL's name of a file inside an archive or "
-                                 "not on this disk; extract it and give the file (a sensor product's own archive, "
-                                 "e.g. an EnMAP .ZIP, is read as it is: give the archive)")
         raise SceneReadError(f"cannot read the scene {path}: the file does not exist")
     if path.is_dir():
         raise SceneReadError(f"cannot read the scene {path}: it is a folder; choose the image file inside it")

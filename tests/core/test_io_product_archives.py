@@ -76,9 +76,14 @@ def test_a_product_name_an_archive_does_not_hold_is_refused_naming_those_it_hold
         with pytest.raises(SceneReadError, match=r"the file does not exist$"):
             read_scene(plain)
     zipped = f"/vsizip/{tmp_path / 'scenes.zip'}/cube.tif"  # a zip dragged into QGIS: its layer's source (review)
-    with pytest.raises(SceneReadError, match=r"is GDAL's name of a file inside an archive or not on this disk; "
-                                             r"extract it and give the file"):
+    with pytest.raises(SceneReadError, match=r"is GDAL's name of a file inside an archive; extract it and give "
+                                             r"the file"):
         read_scene(zipped)
+    with pytest.raises(SceneReadError, match=r"cannot read the scene /vsicurl/https://example\.org/cube\.tif: it is "
+                                             r"GDAL's name of a file online; download it"):  # quoted as given
+        read_scene("/vsicurl/https://example.org/cube.tif")
+    with pytest.raises(SceneReadError, match=r"GDAL's name of a file inside an archive"):  # a Windows path's form
+        read_scene("\\vsizip\\C:\\data\\scenes.zip\\cube.tif")
     prisma = write_prisma(tmp_path / "scenes" / f"{PRISMA_NAME}.he5")  # a ZIP of two products, too
     other = write_prisma(tmp_path / "scenes" / "PRS_L2D_STD_20210101000000_20210101000004_0001.he5")
     two = zip_files(tmp_path / "two.zip", [prisma, other])
