@@ -63,6 +63,10 @@ class ConfidenceReliability:
             return ""
         right = float(self.correct.sum()) / n
         sure = float(np.nansum(self.mean_confidence * self.pixels)) / n
+        gaps = [k / m - mean for _, _, m, k, mean in self.rows() if m >= FEW_PIXELS]  # right share − confidence
+        if any(g > CALIBRATED_WITHIN for g in gaps) and any(g < -CALIBRATED_WITHIN for g in gaps):
+            return ("Here the map is under-confident in some rows and over-confident in others, so the whole "
+                    "table's averages would hide it: read a threshold by its row.")
         said = f"right on {100 * right:.1f} % of these pixels where its confidence averages {sure:.2f}"
         if right - sure > CALIBRATED_WITHIN:
             return f"Here the map is under-confident: {said}, so a threshold on the confidence drops good pixels."

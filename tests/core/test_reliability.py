@@ -62,3 +62,13 @@ def test_a_float32_confidence_on_an_edge_falls_in_the_row_it_opens():
     below (review)."""
     table = ConfidenceReliability.from_pixels(np.float32([0.7, 0.7, 0.9, 0.9, 0.6, 0.8]), np.ones(6, bool))
     assert [(low, n) for low, _, n, _, _ in table.rows()] == [(0.6, 1), (0.7, 2), (0.8, 1), (0.9, 2)]
+
+
+
+def test_rows_that_disagree_are_said_to_rather_than_averaged_away():
+    """Pooled, a row right more often than its confidence and one less often cancelled: "reads about as the chance"
+    (review)."""
+    confidence = np.r_[np.full(100, 0.55), np.full(100, 0.95)]
+    right = np.r_[np.arange(100) < 81, np.arange(100) < 66]  # 81 % at 0.55, 66 % at 0.95
+    assert ConfidenceReliability.from_pixels(confidence, right).verdict().startswith(
+        "Here the map is under-confident in some rows and over-confident in others")
