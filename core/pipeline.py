@@ -644,7 +644,9 @@ def classifier_record(fitted: FittedMethod, settings: MethodSettings) -> Optiona
         chosen, as_made = blend_cv_accuracy(fitted), labels_cv_accuracy(fitted)
         if chosen is not None:
             record["blend_cv_balanced_accuracy"] = round(chosen, 4)  # before smoothing
-            record["map_cv_balanced_accuracy"] = round(as_made, 4)  # smoothed as the map was: the dock's figure
+        smoothed = getattr(classifier, "smoothing_scores", None) or {}
+        if chosen is not None and (not getattr(classifier, "smoothing", 0) or classifier.smoothing in smoothed):
+            record["map_cv_balanced_accuracy"] = round(as_made, 4)  # as the map was made: the dock's figure
     if hasattr(classifier, "smoothing"):
         record["smoothing_sigma_px"] = float(classifier.smoothing)
         record["smoothing_given"] = settings.spatial_smoothing is not None  # else chosen by the labels' CV
@@ -700,7 +702,8 @@ def labels_cv_accuracy(fitted: FittedMethod) -> Optional[float]:
     blend = blend_cv_accuracy(fitted)
     smoothed = getattr(fitted.classifier, "smoothing_scores", None) or {}
     sigma = getattr(fitted.classifier, "smoothing", None)
-    return float(smoothed[sigma]) if blend is not None and sigma in smoothed else blend
+    # σ 0 is the blend as scored on every labelled pixel (the widths' scores sample them): its own figure
+    return float(smoothed[sigma]) if blend is not None and sigma and sigma in smoothed else blend
 
 
 def named_left_out_fact(scene: Scene) -> list[str]:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional
 
 from qgis.core import Qgis, QgsApplication, QgsMessageLog, QgsTask
+from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QObject, QTimer, pyqtSignal
 
 from ..core.memory import disk_full_message, out_of_memory_message
@@ -87,7 +88,7 @@ class EngineTask(QgsTask):
     def __init__(self, title: str, job: Job, on_success: Optional[Callable[[Any], None]] = None,
                  on_failure: Optional[Callable[[str], None]] = None) -> None:
         super().__init__(title, QgsTask.CanCancel)
-        self.stage_said.connect(self.setDescription)  # emitted on the worker thread: queued to this one
+        self.stage_said.connect(self._say_stage)  # emitted on the worker thread: queued to this one
         self.title = title
         self.job = job
         self.on_success = on_success
@@ -105,6 +106,12 @@ class EngineTask(QgsTask):
         self.cleanup: Optional[Callable[[], None]] = None
         self.notices: list[Callable[[], None]] = []  # message-bar pushes the callbacks queued with after_qgis_notice
         self.notices_wait = False  # set by TaskRunner: the notices go out once back in the event loop
+
+    def _say_stage(self, description: str) -> None:
+        """The worker's stage as the task's description, on the main thread; none once QGIS has deleted the task
+        (a stage still queued then would reach a deleted object)."""
+        if not sip.isdeleted(self):
+            self.setDescription(description)
 
     def after_qgis_notice(self, push: Callable[[], None]) -> None:
         """Queue ``push`` (a message-bar message about the task's end) to come after QGIS's own notice.

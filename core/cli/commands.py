@@ -421,8 +421,9 @@ def _refuse_unused_options(args: argparse.Namespace) -> None:
         unused = [o for o in (*AUGMENT_ONLY, *(("--patch-size",) if args.method in ("rf", "svm") else ()))
                   if _given(args, o)]
         if unused:
+            also = " (and --patch-size to the cnn baseline)" if "--patch-size" in unused else ""
             raise ValueError(f"{', '.join(unused)} {'applies' if len(unused) == 1 else 'apply'} to Augment & "
-                             f"Classify (--method augment); the {args.method} baseline does not use "
+                             f"Classify (--method augment){also}; the {args.method} baseline does not use "
                              f"{'it' if len(unused) == 1 else 'them'}: leave {'it' if len(unused) == 1 else 'them'} "
                              "out")
     for command, option, needed in NEEDS:
