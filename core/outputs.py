@@ -200,10 +200,12 @@ def stale_sidecars(raster: Path, written: Iterable[str] = ()) -> list[Path]:
     """The GDAL sidecars beside ``raster`` (any case of their endings) but those named in ``written`` (the new
     raster's own): what replacing the raster must remove."""
     names = sorted({raster.name + end for suffix in GDAL_SIDECARS for end in (suffix, suffix.upper())} - set(written))
-    found: dict[str, Path] = {}
+    found: dict[tuple[int, int], Path] = {}
     for name in names:  # on a disk that ignores case (Windows, macOS) x.ovr and x.OVR are one file: listed once
-        if (raster.parent / name).is_file():
-            found.setdefault(name.casefold(), raster.parent / name)
+        path = raster.parent / name
+        if path.is_file():
+            facts = path.stat()
+            found.setdefault((facts.st_dev, facts.st_ino), path)
     return list(found.values())
 
 

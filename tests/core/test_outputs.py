@@ -289,8 +289,9 @@ def test_a_sidecar_is_listed_once_where_the_disk_ignores_case(tmp_path, monkeypa
     from hypersynth.core.outputs import stale_sidecars
 
     (tmp_path / "map.tif.ovr").write_bytes(b"old")
-    real_is_file = Path.is_file
+    real_is_file, real_stat = Path.is_file, Path.stat
     monkeypatch.setattr(Path, "is_file", lambda self: real_is_file(self.with_name(self.name.lower())))
+    monkeypatch.setattr(Path, "stat", lambda self, **kw: real_stat(self.with_name(self.name.lower()), **kw))
     assert len(stale_sidecars(tmp_path / "map.tif")) == 1  # map.tif.ovr and map.tif.OVR: one file here
 
 
