@@ -229,6 +229,9 @@ def move_outputs(staging: Path, out: Path, all_names: Iterable[str],
         stale = out / name
         if stale in moved or not stale.exists() or any(_holds(_resolved(stale), p) for p in protected):
             continue
+        if stale.suffix.lower() in RASTER_SUFFIXES:  # a raster this run did not write goes with its GDAL sidecars
+            for sidecar in stale_sidecars(stale, [m.name for m in moved]):
+                sidecar.unlink(missing_ok=True)
         shutil.rmtree(stale) if stale.is_dir() and not stale.is_symlink() else stale.unlink()
     return moved
 

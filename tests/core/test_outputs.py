@@ -238,7 +238,9 @@ def test_a_rerun_leaves_no_overviews_or_mask_of_the_map_it_replaces(tmp_path):
         (out / name).write_bytes(b"earlier")
     (staging / "classification.tif").write_bytes(b"new")
     (staging / "classification.tif.aux.xml").write_bytes(b"new")
-    move_outputs(staging, out, ["classification.tif", "classification.tif.aux.xml"], [])
+    for name in ("probabilities.tif", "probabilities.tif.ovr"):  # an earlier run's, this one writes none
+        (out / name).write_bytes(b"earlier")
+    move_outputs(staging, out, ["classification.tif", "classification.tif.aux.xml", "probabilities.tif"], [])
     assert sorted(p.name for p in out.iterdir()) == ["classification.tfw", "classification.tif",
                                                      "classification.tif.aux.xml", "notes.txt"]
     assert (out / "classification.tif").read_bytes() == b"new"
