@@ -193,7 +193,7 @@ def _make_folder(out: Path) -> list[Path]:
 # What GDAL keeps beside a raster and reads with it: a replaced raster's would describe the wrong data (an external
 # mask left half a later run's map unclassified; old overviews show the old values when zoomed out)
 GDAL_SIDECARS = (".aux.xml", ".ovr", ".ovr.aux.xml", ".msk", ".msk.ovr", ".msk.aux.xml")
-RASTER_SUFFIXES = (".tif", ".tiff")
+RASTER_SUFFIXES = (".tif", ".tiff")  # the engine writes GeoTIFF (the plugin's only raster output format)
 
 
 def stale_sidecars(raster: Path, written: Iterable[str] = ()) -> list[Path]:

@@ -403,7 +403,7 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
         ev = evaluate_scored(validation, maps, used, scene, training=training, reach=reach, reach_means=reach_means,
                              map_name=CLASS_MAP)
         write_evaluation(ev, out, warnings)
-    with_attention = False
+    attention_rows: list = []  # one synthetic patch per class with its prompt words' maps, when the run made them
     if fitted.synthesis_model is not None:
         describe_model_bands(fitted.synthesis_model, scene)  # a reused one passed check_model_fits: same bands
         fitted.synthesis_model.save(out / BUNDLE)
@@ -415,8 +415,8 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
                                         anchor_strength=settings.anchor_strength, guidance=settings.guidance,
                                         steps=settings.steps or None)
             if len(attention):
-                write_class_attention(out, per_class(attention, used), fitted.synthesis_model.wavelengths)
-                with_attention = True
+                attention_rows = per_class(attention, used)
+                write_class_attention(out, attention_rows, fitted.synthesis_model.wavelengths)
             reporter.progress(0.98, "report")  # the attention's stage name ends with its sampling
         if fitted.synthetic is not None and synthetic_patches is not None:
             from .io.patch_files import write_patches
@@ -437,13 +437,12 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
     record = run_record(METHOD_TITLES.get(method, method), inputs, names, method=method, seed=settings.seed,
                         preset=settings.preset if device else None, device=device,
                         classifier=classifier_record(fitted, settings), synthesis=synthesis_record(fitted, settings))
-    write_run_record(out, record, warnings, labels_cv_accuracy(fitted))  # before the report, which lists it
     write_report(out, scene=scene, labels=labels, classes=used, fitted=fitted, method_title=run_title(method, settings),
-                 evaluation=ev, seconds_training=t_fit, cube=cube, mapped=maps.pixels,
-                 with_attention=with_attention, files=files_in(out), warnings=warnings, class_map=out / CLASS_MAP,
+                 evaluation=ev, seconds_training=t_fit, cube=cube, mapped=maps.pixels, attention=attention_rows,
+                 files=files_in(out, coming=[RUN_RECORD]), warnings=warnings, class_map=out / CLASS_MAP,
                  learnt=(learnt_labels, learnt_valid), run_facts=run_facts(settings, fitted, inputs, names)
                  + ([area.fact()] if area is not None else []) + named_left_out_fact(scene))
-    write_run_record(out, record, warnings, labels_cv_accuracy(fitted))  # with every warning the report lists
+    write_run_record(out, record, warnings, labels_cv_accuracy(fitted))  # after the report: every warning it lists
     if ev is not None:  # written before the report for its figure; now with every warning the report lists
         from .evaluation.assess import write_metrics
 
@@ -589,9 +588,10 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
                                  probabilities=(out / PROBABILITIES) if (out / PROBABILITIES) in moved else None)
 
 
-def files_in(folder: Path) -> list[tuple[str, str]]:
-    """The run's main files in ``folder`` and what each holds (:data:`FILE_NOTES`), for the report."""
-    return [(name, note) for name, note in FILE_NOTES.items() if (folder / name).exists()]
+def files_in(folder: Path, coming: Collection[str] = ()) -> list[tuple[str, str]]:
+    """The run's main files in ``folder`` and what each holds (:data:`FILE_NOTES`), for the report; ``coming``:
+    files written after the report, listed as if there."""
+    return [(name, note) for name, note in FILE_NOTES.items() if name in coming or (folder / name).exists()]
 
 
 def network_device(method: Optional[str], device: str) -> Optional[str]:
@@ -641,11 +641,10 @@ def classifier_record(fitted: FittedMethod, settings: MethodSettings) -> Optiona
         record.update({"blend_cv_folds": choice.folds, "blend_cv_repeats": choice.repeats,
                        "blend_share_rule": choice.rule} if choice.folds else {"blend_shares_default": True})
         record["forest_inputs"] = settings.forest_inputs  # what the blend's forest split on
-        chosen, as_made = blend_cv_accuracy(fitted), labels_cv_accuracy(fitted)
+        chosen, as_made = blend_cv_accuracy(fitted), map_cv_accuracy(fitted)
         if chosen is not None:
             record["blend_cv_balanced_accuracy"] = round(chosen, 4)  # before smoothing
-        smoothed = getattr(classifier, "smoothing_scores", None) or {}
-        if chosen is not None and (not getattr(classifier, "smoothing", 0) or classifier.smoothing in smoothed):
+        if as_made is not None:
             record["map_cv_balanced_accuracy"] = round(as_made, 4)  # as the map was made: the dock's figure
     if hasattr(classifier, "smoothing"):
         record["smoothing_sigma_px"] = float(classifier.smoothing)
@@ -695,15 +694,23 @@ def blend_cv_accuracy(fitted: FittedMethod) -> Optional[float]:
     return None if chosen is None else float(chosen)
 
 
-def labels_cv_accuracy(fitted: FittedMethod) -> Optional[float]:
-    """The cross-validated balanced accuracy on the real labels of the classifier as it made the map: the chosen
-    blend smoothed at the chosen width where the width was cross-validated on the same folds (the dock had shown the
-    blend's before smoothing), else :func:`blend_cv_accuracy`; optimistic, as that is."""
+def map_cv_accuracy(fitted: FittedMethod) -> Optional[float]:
+    """The cross-validated balanced accuracy on the real labels of the classifier as it made the map: the blend's
+    (:func:`blend_cv_accuracy`) where the map is not smoothed, the chosen width's score where the width was
+    cross-validated on the same folds; None where neither (no blend CV, or a width the analyst gave)."""
     blend = blend_cv_accuracy(fitted)
-    smoothed = getattr(fitted.classifier, "smoothing_scores", None) or {}
-    sigma = getattr(fitted.classifier, "smoothing", None)
-    # σ 0 is the blend as scored on every labelled pixel (the widths' scores sample them): its own figure
-    return float(smoothed[sigma]) if blend is not None and sigma and sigma in smoothed else blend
+    sigma = getattr(fitted.classifier, "smoothing", 0)
+    if blend is None or not sigma:  # σ 0: the blend as scored on every labelled pixel (the widths' sample them)
+        return blend
+    scores = getattr(fitted.classifier, "smoothing_scores", None) or {}
+    return float(scores[sigma]) if sigma in scores else None
+
+
+def labels_cv_accuracy(fitted: FittedMethod) -> Optional[float]:
+    """The run's one figure without validation labels: :func:`map_cv_accuracy`, else the blend's before smoothing
+    (the dock had always shown that one); optimistic, as both are."""
+    as_made = map_cv_accuracy(fitted)
+    return as_made if as_made is not None else blend_cv_accuracy(fitted)
 
 
 def named_left_out_fact(scene: Scene) -> list[str]:

@@ -427,11 +427,8 @@ def report_files(out: Path) -> list[tuple[str, str]]:
     return files
 
 
-def _attention_start(out: Path) -> str:
-    """How the attention figure's patches were made, as the report says it (from ``out``'s attention file)."""
-    from .attention import ATTENTION_ARRAYS, read_class_attention
-
-    rows, _ = read_class_attention(out / ATTENTION_ARRAYS)
+def _attention_start(rows: Sequence[Any]) -> str:
+    """How the attention figure's patches (its ``ClassAttention`` rows) were made, as the report says it."""
     anchored = [md_text(r.name) for r in rows if r.anchored]
     if not anchored:
         return "sampled from noise"
@@ -463,11 +460,12 @@ def files_section(files: Sequence[tuple[str, str]]) -> list[str]:
 
 def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[ClassInfo], fitted: Any,
                  method_title: str, evaluation: Optional[Any], seconds_training: float, cube: np.ndarray,
-                 mapped: Mapping[int, int], with_attention: bool = False, files: Sequence[tuple[str, str]] = (),
+                 mapped: Mapping[int, int], attention: Sequence[Any] = (), files: Sequence[tuple[str, str]] = (),
                  warnings: Sequence[str] = (), run_facts: Sequence[str] = (),
                  learnt: Optional[tuple[np.ndarray, np.ndarray]] = None, class_map: Optional[Path] = None) -> Path:
-    """Write report.md and report.html (plus figures and the synthetic summary) into ``out``; ``with_attention``:
-    the report shows the cross-attention figure already in ``out`` (:func:`.attention.write_class_attention`);
+    """Write report.md and report.html (plus figures and the synthetic summary) into ``out``; ``attention``: the
+    rows (:class:`.attention.ClassAttention`) of the cross-attention figure already in ``out``
+    (:func:`.attention.write_class_attention`), which the report shows; none: no figure;
     ``evaluation``: the accuracy on the validation labels (an :class:`~.evaluation.metrics.Evaluation`), or None;
     ``mapped``: the pixels the class map gives each class id;
     ``files``: the run's main files and what each holds; ``warnings``: what the run warned of
@@ -543,13 +541,13 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
                   "centre pixels (triangles), in the class colours, projected on the first two principal components of "
                   "both together (the axes say how much of their variance each holds).", "",
                   "![PCA of real vs synthetic spectra](pca.png)", ""]
-        if with_attention:
+        if attention:
             source = str(getattr(fitted.synthesis_model, "text_source", ""))
             untrained = (f" **Read with care:** the text encoder here is {source}: its words start with no "
                          "meaning, so the maps show what training taught it from your class names and prompts alone."
                          if source.startswith("random-init") else "")
             lines += ["What the synthesis model reads in each class's prompt: one patch per class "
-                      f"{_attention_start(out)} with that prompt; each map shows where the patch's latent positions "
+                      f"{_attention_start(attention)} with that prompt; each map shows where the patch's latent positions "
                       "attend to one of the "
                       "prompt's word pieces (as the text encoder splits it), as a multiple of the even share 1/n, "
                       "n the prompt's tokens (start and end markers included): 1× everywhere if every token were "

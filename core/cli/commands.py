@@ -620,6 +620,7 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         return run_bands(args, reporter)
     if args.command == "datasets":
         from ..datasets import available_datasets, list_datasets, search_dirs
+        from ..datasets.fetch import DATA_DIR_ENV
 
         here = set(available_datasets())
         print(f"{'dataset':18s} {'here':9s}  {'--download':10s}  description")
@@ -631,8 +632,8 @@ def _dispatch(args: argparse.Namespace, reporter: TerminalReporter) -> int:
         print(f"\nLooked in {', '.join(str(d) for d in search_dirs())}, each laid out as <dataset>/<file>; set "
               "HYPERSYNTH_DATA_DIR to your folder of them (make bench uses ../shared/data beside the checkout). "
               "'bench --download' fetches the missing ones marked yes.")
-        given = os.environ.get("HYPERSYNTH_DATA_DIR")
+        given = os.environ.get(DATA_DIR_ENV)
         if given and not Path(given).expanduser().is_dir():  # a typo there read as "every dataset missing"
-            print(f"warning: HYPERSYNTH_DATA_DIR is {given}, which is not a folder; check the path", file=sys.stderr)
+            print(f"warning: {DATA_DIR_ENV} is {given}, which is not a folder; check the path", file=sys.stderr)
         return 0
     raise AssertionError(args.command)

@@ -13,7 +13,8 @@ from typing import Any, Collection, Mapping, Optional, Sequence
 
 from qgis.core import QgsProcessingException
 
-from ...core.outputs import GDAL_SIDECARS, OutputFolderError, claim_holder, claim_output_folder, write_problem
+from ...core.outputs import (RASTER_SUFFIXES, OutputFolderError, claim_holder, claim_output_folder, stale_sidecars,
+                             write_problem)
 
 
 MADE_FOLDERS = ".made_folders"  # in a staging folder: the folders made to hold it, which a failed run removes again
@@ -73,7 +74,6 @@ def _files_of(path: Path) -> list[Path]:
 
 
 MODEL_TITLES = {"classifier": "classifier", "synthesis": "synthesis model"}  # model folder kind -> its name
-RASTER_SUFFIXES = (".tif", ".tiff")  # the engine writes GeoTIFF (the provider's only raster output format)
 
 
 def check_destinations(inputs: Mapping[str, Optional[str]], outputs: Mapping[str, Optional[str]],
@@ -342,10 +342,8 @@ class OutputMoves:
         like it (a ``map.qml`` the run does not write, ``map.tif.bak``) are left alone.
         """
         target = Path(destination)
-        for suffix in GDAL_SIDECARS:
-            for stale in dict.fromkeys((Path(str(target) + suffix), Path(str(target) + suffix.upper()))):
-                if stale.is_file():
-                    self.set_aside(stale)
+        for stale in stale_sidecars(target):
+            self.set_aside(stale)
         for sidecar in sorted(staged.parent.glob(staged.stem + ".*")):
             if sidecar == staged:
                 continue
