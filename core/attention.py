@@ -14,7 +14,7 @@ from .io.patch_files import write_npz
 from .progress import NULL_REPORTER, Reporter
 from .report import agg_figure, save_figure
 from .scene import ClassInfo
-from .tokens import token_table, word_tokens
+from .tokens import hidden_function_words, panel_words, token_table
 
 ATTENTION_FIGURE = "attention.png"
 ATTENTION_ARRAYS = "attention.npz"
@@ -138,7 +138,7 @@ def class_attention_figure(path: Path, rows: Sequence[ClassAttention]) -> Any:
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import LogNorm
 
-    n_cols = max(1, max(len(word_tokens(r.tokens)) for r in rows))
+    n_cols = max(1, max(len(panel_words(r.tokens)) for r in rows))
     width = 1.5 * n_cols + 1.6
     fig = agg_figure(width, 1.6 * len(rows) + 0.9)
     fig.set_layout_engine("constrained")
@@ -147,7 +147,7 @@ def class_attention_figure(path: Path, rows: Sequence[ClassAttention]) -> Any:
     for row in rows:
         share, n = even_share(row.attention)
         maps = row.attention.mean(axis=0) / share  # (T, W): latent positions × word pieces, × the even share
-        ratios.append([np.clip(maps[:, j], 1e-6, None).reshape(row.latent_hw) for j, _ in word_tokens(row.tokens)])
+        ratios.append([np.clip(maps[:, j], 1e-6, None).reshape(row.latent_hw) for j, _ in panel_words(row.tokens)])
         shares.append(n)
     shown = [r for maps in ratios for r in maps]
     low = min((float(r.min()) for r in shown), default=1.0)
@@ -156,7 +156,7 @@ def class_attention_figure(path: Path, rows: Sequence[ClassAttention]) -> Any:
     norm = LogNorm(vmin=1.0 / span, vmax=span)  # one scale for every row
     cmap = colormaps["RdBu_r"]
     for r, (row, maps, n) in enumerate(zip(rows, ratios, shares)):
-        words = word_tokens(row.tokens)
+        words = panel_words(row.tokens)
         for k, ax in enumerate(grid[r]):
             ax.set_xticks([])
             ax.set_yticks([])
@@ -175,18 +175,24 @@ def class_attention_figure(path: Path, rows: Sequence[ClassAttention]) -> Any:
     bar.set_label("× even share 1/n (n: the prompt's tokens); one scale for all rows", fontsize=8)
     title = (f"Cross-attention of each prompt word piece over one synthetic patch per class{_started(rows)}, as a "
              f"multiple of the even share 1/n (red: more, blue: less; here {low:.2f}–{high:.2f}×); n counts every "
-             "token, the start, end and punctuation ones too, which have no panel")
+             "token, the start, end and punctuation ones too; those and the function words ('a', 'of', 'the'…) "
+             "have no panel")
     fig.suptitle(textwrap.fill(title, max(40, int(width * 12))), fontsize=8)
     save_figure(fig, path)
     return fig
 
 
 def _row_label(row: ClassAttention, n: int) -> str:
-    """A figure row's label: the class name wrapped (a long one ran off the figure), the even share, and how many of
-    the prompt's words have a panel where it has more than the figure shows."""
+    """A figure row's label: the class name wrapped (a long one ran off the figure), the even share, the function
+    words without a panel (as the attention dock hides them) and how many of the other words have one where the
+    figure has no room for all."""
     name = textwrap.fill(row.name, ROW_LABEL_WIDTH, max_lines=3, placeholder=" …") or row.name
-    shown, words = len(word_tokens(row.tokens)), len(word_tokens(row.tokens, limit=None))
-    return f"{name}\n(1/n = 1/{n})" + (f"\nfirst {shown} of {words} words" if words > shown else "")
+    shown = panel_words(row.tokens)
+    hidden = hidden_function_words(row.tokens, shown)
+    content = len(panel_words(row.tokens, limit=None))
+    label = f"{name}\n(1/n = 1/{n})" + (f"\nfirst {len(shown)} of {content} words" if content > len(shown) else "")
+    return label + ("\n" + textwrap.fill(f"not shown: {', '.join(hidden)}", ROW_LABEL_WIDTH, max_lines=2,
+                                        placeholder=" …") if hidden else "")
 
 
 def _started(rows: Sequence[ClassAttention]) -> str:
@@ -203,7 +209,7 @@ def attention_figure(path: Path, attention: np.ndarray, tokens: list[str], laten
                      title: str) -> None:
     """Cross-attention of one synthesised patch: one heatmap per prompt word (averaged over layers)."""
     att = attention.mean(axis=0) if attention.ndim == 3 else attention  # (T, W)
-    words = word_tokens(tokens)
+    words = panel_words(tokens)
     n = max(1, len(words))
     fig = agg_figure(1.9 * n, 2.3)
     for k, (j, t) in enumerate(words):

@@ -549,7 +549,8 @@ def write_report(out: Path, *, scene: Scene, labels: np.ndarray, classes: list[C
             lines += ["What the synthesis model reads in each class's prompt: one patch per class "
                       f"{_attention_start(attention)} with that prompt; each map shows where the patch's latent positions "
                       "attend to one of the "
-                      "prompt's word pieces (as the text encoder splits it), as a multiple of the even share 1/n, "
+                      "prompt's word pieces (as the text encoder splits it; function words such as 'of' and 'the' "
+                      "have none, as the attention dock hides them), as a multiple of the even share 1/n, "
                       "n the prompt's tokens (start and end markers included): 1× everywhere if every token were "
                       "attended alike. Red: more than even, blue: less, pale: near even. One colour scale for all "
                       "maps, from ½× to 2× at least, so differences of a few per cent stay pale." + untrained, "",

@@ -24,7 +24,7 @@ from qgis.PyQt.QtWidgets import (
 from scipy.ndimage import zoom
 
 from ..core.attention import MIN_SPAN, scale_ticks, times_label  # one scale rule for the dock and attention.png
-from ..core.tokens import word_tokens
+from ..core.tokens import hidden_function_words, is_function_word, panel_words, word_tokens
 
 ALL_LAYERS = -1  # layer selector value: the mean over layers
 PANELS_PER_ROW = 8  # a long prompt's words wrap onto a second row rather than shrink to slivers
@@ -44,18 +44,7 @@ TALL_ENOUGH_FOR_TICKS = 220  # px of the maps' canvas below which the colour bar
 # Said under the maps when the model's text encoder had no CLIP weights (its bundle's text_source "random-init …")
 NO_CLIP_MAPS = ("No CLIP weights in this model: its text encoder learnt from your prompts and labels alone, so its "
                 "words' maps say little (Raster ▸ HyperSynth ▸ Settings… sets the weights).")
-# Articles, prepositions, conjunctions and auxiliaries: their maps come after the content words' (shown on request).
-# Not "near" ("near infrared") or "open" and the like, which describe the class.
-FUNCTION_WORDS = frozenset({
-    "a", "an", "the", "of", "in", "on", "at", "to", "for", "with", "by", "from", "into", "onto", "over", "under",
-    "and", "or", "nor", "but", "as", "than", "that", "which", "this", "these", "those", "its", "it", "is", "are",
-    "was", "were", "be", "been", "has", "have"})
 RUN, PREVIEW = "run", "preview"  # the source selector's values
-
-
-def is_function_word(word: str) -> bool:
-    """Whether ``word`` (a decoded token) is a function word (:data:`FUNCTION_WORDS`), whose map says little."""
-    return word.lower() in FUNCTION_WORDS
 
 
 class AttentionDock(QgsDockWidget):
@@ -71,7 +60,8 @@ class AttentionDock(QgsDockWidget):
         super().__init__("HyperSynth cross-attention", parent)
         self.setObjectName("HyperSynthAttentionDock")
         self._attention: Optional[np.ndarray] = None  # (layers, timesteps, T, L) after normalising
-        self._words: list[tuple[int, str]] = []
+        self._words: list[tuple[int, str]] = []  # every word piece of the prompt, in order
+        self._tokens: list[str] = []  # the prompt's tokens, start/end included
         self._even = 1.0  # the even share of a position's attention: its total over the prompt's n tokens, / n
         self._n_tokens = 1  # n: the tokens attention is spread over (start/end included, masked padding not)
         self._latent_hw = (1, 1)
@@ -158,7 +148,7 @@ class AttentionDock(QgsDockWidget):
 
     def clear(self) -> None:
         """Back to the empty dock (the maps shown came from a project that was closed)."""
-        self._attention, self._words, self._patch_rgb, self._timesteps = None, [], None, []
+        self._attention, self._words, self._tokens, self._patch_rgb, self._timesteps = None, [], [], None, []
         self._choices, self._run_source, self._preview, self._preview_source = [], "", None, ""
         self._source = ""
         for box in (self.class_box, self.layer_box):
@@ -340,7 +330,8 @@ class AttentionDock(QgsDockWidget):
         """
         att = self._normalised(attention, tokens, latent_hw, timesteps, patch_rgb)
         self._attention = att
-        self._words = word_tokens(tokens)
+        self._tokens = list(tokens)
+        self._words = word_tokens(tokens, limit=None)
         # the even share: a position's attention (1 after the softmax) spread alike over the tokens it can reach;
         # padding the model masked out gets none and is no such token
         reached = int((att > 0).any(axis=(0, 1, 3)).sum()) or att.shape[2]
@@ -385,12 +376,8 @@ class AttentionDock(QgsDockWidget):
 
     def _shown_words(self) -> list[tuple[int, str]]:
         """The words with a panel, content words first in prompt order, then the function words when ticked (or when
-        the prompt has nothing else)."""
-        content = [(i, w) for i, w in self._words if not is_function_word(w)]
-        function = [(i, w) for i, w in self._words if is_function_word(w)]
-        if not content or self.function_box.isChecked():
-            return content + function
-        return content
+        the prompt has nothing else), as the report's figure has them (:func:`.core.tokens.panel_words`)."""
+        return panel_words(self._tokens, function_words=self.function_box.isChecked())
 
     def word_maps(self) -> list[tuple[str, np.ndarray]]:
         """The ``(word, (h, w) map)`` pairs shown, in panel order, for the current layer and timestep."""
@@ -477,7 +464,7 @@ class AttentionDock(QgsDockWidget):
         bar.ax.set_yticklabels([times_label(t) for t in ticks])
         bar.ax.minorticks_off()
         bar.set_label(f"× even share (1/{self._n_tokens})", fontsize=8)
-        hidden = [w for w in self._function_words() if w not in {word for word, _ in maps}]
+        hidden = hidden_function_words(self._tokens, self._shown_words())
         share_low = min(float(r.min()) for r in ratios)
         words = f"{len(maps)} word piece{'s' if len(maps) != 1 else ''} (the prompt as the text encoder splits it"
         words += f"; function words not shown: {', '.join(hidden)})" if hidden else ")"

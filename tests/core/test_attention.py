@@ -148,4 +148,27 @@ def test_a_figure_row_wraps_a_long_class_name_and_says_the_words_it_leaves_out(t
     label = fig.axes[0].get_ylabel()
     assert label.startswith("Buildings-Grass-\nTrees-Drives\n(1/n = 1/")
     assert label.endswith(f"first {MAX_WORDS} of {MAX_WORDS + 3} words")
-    assert "punctuation ones too, which have no panel" in fig._suptitle.get_text().replace("\n", " ")
+    assert "punctuation ones too; those and the function words" in fig._suptitle.get_text().replace("\n", " ")
+
+
+def test_the_figure_leaves_out_function_words_as_the_dock_does_and_says_so(tmp_path):
+    """The report's figure gave 'of' and 'the' panels the attention dock hides (walk-through); a prompt with more
+    function words than room left content words out."""
+    from hypersynth.core.tokens import MAX_WORDS
+
+    words = ["the", "roof", "of", "a", "house"] + ["and", "the"] * 5 + ["tiles"]
+    tokens = ["<start>", *(w + "</w>" for w in words), "<end>"]
+    rng = np.random.default_rng(5)
+    row = ClassAttention(2, "roofs", rng.random((1, 4, len(tokens))).astype(np.float32), tokens, (2, 2),
+                         np.zeros((3, 4, 4), np.float32))
+    assert len(words) > MAX_WORDS
+    fig = class_attention_figure(tmp_path / "roofs.png", [row])
+    titles = [ax.get_title() for ax in fig.axes if ax.get_images()]
+    assert titles == ["roof", "house", "tiles"]  # the last one lay past the first MAX_WORDS tokens
+    label = fig.axes[0].get_ylabel().replace("\n", " ")
+    assert label.endswith("not shown: the, of, a, and") and "first" not in label  # each word once
+    only = ClassAttention(3, "x", rng.random((1, 4, 4)).astype(np.float32), ["<start>", "of</w>", "the</w>", "<end>"],
+                          (2, 2), np.zeros((3, 4, 4), np.float32))
+    fig = class_attention_figure(tmp_path / "only.png", [only])  # nothing else: the function words are the panels
+    assert [ax.get_title() for ax in fig.axes if ax.get_images()] == ["of", "the"]
+    assert "not shown" not in fig.axes[0].get_ylabel()
