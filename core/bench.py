@@ -32,6 +32,7 @@ class NoTestPixel(ValueError):
 
 
 DEFAULT_DATASETS = "salinasA,enmap_potsdam,demo"  # what `hypersynth bench` runs when given no dataset or scene
+PARTIAL = 3  # bench's exit status when datasets named with --datasets were not available (the others ran)
 DEFAULT_LABELS_PER_CLASS = (2, 5)  # the N `hypersynth bench` runs when given neither --labels-per-class nor --share
 
 
@@ -435,8 +436,11 @@ def run_bench_cli(args: Any, reporter: Reporter) -> int:
               "choose a smaller share or the random split", file=sys.stderr)
         return 2
     if skipped:  # last, where a terminal's reader looks: the tables above lack these datasets
-        print(f"note: {', '.join(skipped)} {'was' if len(skipped) == 1 else 'were'} not run (not available here; "
-              "see the notes above)", file=sys.stderr)
+        named = args.datasets is not None  # asked for by name: a script must not take the tables as whole
+        print(f"{'error' if named else 'note'}: {', '.join(skipped)} {'was' if len(skipped) == 1 else 'were'} not "
+              "run (not available here; see the notes above)"
+              + ("; the tables and files hold the others (exit status 3)" if named else ""), file=sys.stderr)
+        return PARTIAL if named else 0
     return 0
 
 

@@ -27,7 +27,8 @@ EPILOG = """examples:
 exit status: 0 done; 2 a usage error or a refused input (the message says what to fix; a full disk
 too; -v adds where it was raised, for a bug report); 1 out of memory (or a bug, with its traceback);
 130 Ctrl+C; 141 stdout closed (| head);
-143 SIGTERM. Nothing half-written in any case; a stopped bench keeps its finished runs.
+143 SIGTERM; 3 bench ran, but datasets named with --datasets were not available. Nothing
+half-written in any case; a stopped bench keeps its finished runs.
 """
 
 
@@ -503,7 +504,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "runs.")
     p.add_argument("--datasets", type=_bench_list("parse_datasets"), default=None,
                    help="comma list of dataset keys, in any case (see 'hypersynth datasets'; default "
-                        "salinasA,enmap_potsdam,demo, or none when --scene is given)")
+                        "salinasA,enmap_potsdam,demo, or none when --scene is given); those not available here "
+                        "are skipped with a note, and a dataset named here but skipped makes the exit status 3")
     p.add_argument("--download", action="store_true",
                    help="fetch the files of datasets missing here from their public addresses into the cache "
                         "(checked by sha256); without it they are looked for in $HYPERSYNTH_DATA_DIR and the cache")

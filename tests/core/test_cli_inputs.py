@@ -146,6 +146,19 @@ def test_bench_says_why_nothing_ran_and_how_to_get_the_data(tmp_path, monkeypatc
     assert "moffett_field has no class labels" in err and "load_scene_only" not in err and "--truth" in err
 
 
+def test_bench_missing_a_named_dataset_keeps_the_others_but_exits_3(tmp_path, monkeypatch, capsys):
+    """A dataset named with --datasets and not here was a note with exit status 0: a script took the tables as
+    whole (carried over from session 41's review)."""
+    monkeypatch.setenv("HYPERSYNTH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "b.json"
+    assert cli_main(["bench", "--datasets", "indian_pines,demo", *QUICK_BENCH, "--json", str(path)]) == bench.PARTIAL
+    err = capsys.readouterr().err
+    assert "error: indian_pines was not run (not available here" in err and "exit status 3" in err
+    document = json.loads(path.read_text())
+    assert {row["dataset"] for row in document["rows"]} == {"demo"} and document["skipped"] == ["indian_pines"]
+
+
 def test_run_bench_runs_the_datasets_it_is_given_and_warns_of_those_not_here(tmp_path, monkeypatch, caplog):
     """The engine's own datasets argument (the command line and Processing pass their scenes as own_scenes): a
     dataset not here is a warning in the log, as every engine warning is (it was printed to stdout), and nothing

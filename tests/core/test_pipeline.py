@@ -565,12 +565,13 @@ def test_bench_says_in_its_tables_which_datasets_it_could_not_run(tmp_path, monk
     rc = cli_main(["bench", "--datasets", "demo,salinasA", "--labels-per-class", "2", "--seeds", "0", "--methods",
                    "rf", "--splits", "random", "--json", str(tmp_path / "b.json"), "--markdown",
                    str(tmp_path / "b.md"), "--quiet"])
-    assert rc == 0
+    assert rc == 3  # named and not run: a script must not take the tables as the whole benchmark
     assert json.loads((tmp_path / "b.json").read_text())["skipped"] == ["salinasA"]
     assert (tmp_path / "b.md").read_text().startswith("**Not run: salinasA, not available here**")
     err = capsys.readouterr().err
-    assert "skipping salinasA" in err and err.rstrip().endswith("note: salinasA was not run (not available here; "
-                                                                  "see the notes above)")
+    assert "skipping salinasA" in err and err.rstrip().endswith(
+        "error: salinasA was not run (not available here; see the notes above); the tables and files hold the "
+        "others (exit status 3)")
 
 
 def test_bench_runs_the_protocol_on_an_own_scene_with_reference_labels(scene_files, tmp_path, capsys):
