@@ -238,7 +238,26 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
             near = difflib.get_close_matches(word.split("=")[0], options, n=1, cutoff=0.7) if word[:1] == "-" else []
             said.append(f"{word} (did you mean {near[0]}?)" if near else word)
         command.error(f"unrecognized arguments: {' '.join(said)}")
+    _refuse_empty_values(parser, args)
     return args
+
+
+# what an empty option value is asked to be, by its metavar (others: a file, a field name, a name)
+EMPTY_WHAT = {"FOLDER": "a folder", "POINTS": "a file name", "GEOTIFF": "a file name", "FIELD": "a field name"}
+
+
+def _refuse_empty_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """An empty value of an option without a type of its own (``--validation ""``, a script's unset variable) is
+    refused with that command's usage; it went on as the folder '.' or a nameless file (review)."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
+    command = commands.choices[args.command]
+    for action in command._actions:  # noqa: SLF001
+        if action.option_strings and action.type is None and action.nargs is None and not action.choices \
+                and getattr(args, action.dest, None) == "":  # choices: argparse refuses "" itself
+            what = EMPTY_WHAT.get(str(action.metavar)) or (
+                "a field name" if action.dest.endswith("_field") else "a name" if action.dest == "name" else "a file")
+            command.error(f"argument {'/'.join(action.option_strings)}: is empty; give {what}"
+                          + ("" if action.required else ", or leave the option out"))
 
 
 def _write_cog(outputs: Any, overwrite: bool) -> Path:

@@ -201,6 +201,17 @@ def test_run_bench_runs_the_datasets_it_is_given_and_warns_of_those_not_here(tmp
      "argument --prompt: expected words describing the patches, e.g. 'asphalt road'; got an empty prompt"),
     (["augment-classify", "--scene", "s.tif", "--labels", "l.tif", "--out", "o", "--synthetic-weight", "11"],
      "argument --synthetic-weight: expected a number in (0, 10]; got '11'"),
+    # an input left empty (a script's unset variable) went on as '.' or a nameless file (review)
+    (["augment-classify", "--scene", "s.tif", "--labels", "l.tif", "--out", "o", "--validation", ""],
+     "argument --validation: is empty; give a file, or leave the option out"),
+    (["assess", "--map", "m.tif", "--validation", ""], "argument --validation: is empty; give a file\n"),
+    (["augment-classify", "--scene", "", "--labels", "l.tif", "--out", "o"], "argument --scene: is empty; give a "
+                                                                              "file\n"),  # required: no leaving out
+    (["classify", "--model", "", "--scene", "s.tif", "--out", "o"], "argument --classifier/--model: is empty; give "
+                                                                    "a folder"),
+    (["baseline", "--scene", "s.tif", "--labels", "l.tif", "--out", "o", "--class-field", ""],
+     "argument --class-field: is empty; give a field name"),
+    (["bench", "--datasets", "demo", "--name", ""], "argument --name: is empty; give a name"),
 ])
 def test_numbers_and_empty_names_are_refused_naming_the_option(args, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
