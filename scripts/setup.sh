@@ -6,7 +6,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 
 # 1. System packages (QGIS 3.22, GDAL-backed rasterio, scipy/h5py/matplotlib built on numpy 1.x, Xvfb).
-debs=(python3-qgis qgis qgis-providers python3-rasterio python3-scipy python3-h5py python3-matplotlib
+debs=(python3-qgis qgis qgis-providers python3-rasterio python3-pyproj python3-scipy python3-h5py python3-matplotlib
       python3-venv python3-pip xvfb xauth)
 missing=()
 for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
@@ -12,6 +13,8 @@ from ..markdown_text import md_text
 
 Z95 = 1.959964  # two-sided 95 % normal quantile
 M2_PER_HECTARE = 10_000.0
+AREA_DISTORTION = 0.01  # a CRS's areas off by more than this share on the map (not UTM's 0.1 %): areas in pixels
+log = logging.getLogger("hypersynth")
 
 # Written here, not taken from a library: scikit-learn has no stratified estimator, and the estimators below are
 # a few lines of Olofsson, Foody, Herold, Stehman, Woodcock & Wulder (2014), "Good practices for estimating area
@@ -369,16 +372,78 @@ def disagreement(confusion: np.ndarray) -> tuple[float, float]:
     return quantity, allocation
 
 
-def pixel_area_unit(transform: Sequence[float], crs_wkt: Optional[str]) -> tuple[str, float]:
-    """``("ha", hectares per pixel)`` when the grid is in metres, else ``("pixels", 1.0)``."""
-    if crs_wkt:
-        try:
-            from rasterio.crs import CRS
+def pixel_area_unit(transform: Sequence[float], crs_wkt: Optional[str], shape: Optional[tuple[int, int]] = None,
+                    warn: bool = True) -> tuple[str, float]:
+    """``("ha", hectares per pixel)`` when the grid is in metres of a CRS that keeps areas near true over the grid
+    (``shape``: its rows and columns; without it, at its origin), else ``("pixels", 1.0)``. A pixel's area is the
+    determinant of the geotransform's matrix, right for a rotated grid too. A CRS whose areas are off by more than
+    :data:`AREA_DISTORTION` there (Web Mercator: 2.7× at 52° N) gives pixels, with a warning that says why
+    (``warn``)."""
+    square_metres = metre_pixel_area(transform, crs_wkt)
+    if square_metres is None:
+        return "pixels", 1.0
+    distorted = area_distortion(transform, crs_wkt, shape)
+    if distorted:
+        if warn:
+            log.warning("%s, so areas are given in pixels, not hectares; reproject the map to an equal-area or UTM "
+                        "CRS (gdalwarp -t_srs EPSG:…) for hectares", distorted)
+        return "pixels", 1.0
+    return "ha", square_metres / M2_PER_HECTARE
 
-            crs = CRS.from_wkt(crs_wkt)
-            metres = crs.is_projected and (crs.linear_units or "").lower() in ("metre", "meter", "m")
-        except Exception:  # noqa: BLE001 (an unreadable CRS: areas in pixels, never a failed assessment)
-            metres = False
-        if metres:
-            return "ha", abs(float(transform[1]) * float(transform[5])) / M2_PER_HECTARE
-    return "pixels", 1.0
+
+def metre_pixel_area(transform: Sequence[float], crs_wkt: Optional[str]) -> Optional[float]:
+    """A pixel's area in m² by the grid's size (the determinant of the geotransform's matrix: a rotated grid's
+    too), where the CRS is projected in metres; None otherwise."""
+    if not crs_wkt:
+        return None
+    try:
+        from rasterio.crs import CRS
+
+        crs = CRS.from_wkt(crs_wkt)
+        metres = crs.is_projected and (crs.linear_units or "").lower() in ("metre", "meter", "m")
+    except Exception:  # noqa: BLE001 (an unreadable CRS: areas in pixels, never a failed assessment)
+        return None
+    if not metres:
+        return None
+    a, b, d, e = (float(transform[i]) for i in (1, 2, 4, 5))
+    return abs(a * e - b * d)
+
+
+def area_distortion(transform: Sequence[float], crs_wkt: Optional[str],
+                    shape: Optional[tuple[int, int]] = None) -> str:
+    """Why the grid's pixel size is not its pixels' ground area ("the map's CRS (EPSG:3857) does not keep areas: a
+    pixel of 100 m² by its size covers 36.9–37.4 m² on the ground here"), where the CRS's areas are off by more than
+    :data:`AREA_DISTORTION` somewhere on the grid; "" where they are not, or PROJ cannot say."""
+    square_metres = metre_pixel_area(transform, crs_wkt)
+    scales = areal_scales(transform, crs_wkt, shape) if square_metres is not None and crs_wkt else None
+    if scales is None or max(abs(v - 1.0) for v in scales) <= AREA_DISTORTION:
+        return ""
+    from rasterio.crs import CRS
+
+    low, high = square_metres / max(scales), square_metres / min(scales)
+    def m2(value: float) -> str:
+        return f"{value:,.1f}".removesuffix(".0") if value >= 10 else f"{value:.3g}"
+
+    return (f"the map's CRS ({CRS.from_wkt(crs_wkt).to_string() or 'its CRS'}) does not keep areas: a pixel of "
+            f"{m2(square_metres)} m² by its size covers {m2(low) if m2(low) == m2(high) else f'{m2(low)}–{m2(high)}'} "
+            "m² on the ground here")
+
+
+def areal_scales(transform: Sequence[float], crs_wkt: str,
+                 shape: Optional[tuple[int, int]] = None) -> Optional[list[float]]:
+    """The CRS's areal scale factor (map area over ground area) at the grid's corners and centre (its origin
+    without ``shape``), from PROJ (pyproj, which QGIS and rasterio's PROJ come with); None where PROJ cannot say."""
+    try:
+        from pyproj import CRS as ProjCRS, Proj, Transformer
+
+        rows, cols = shape if shape is not None else (0, 0)
+        at = [(0, 0), (cols, 0), (0, rows), (cols, rows), (cols / 2, rows / 2)]  # (column, row) pixel-edge positions
+        xs = [transform[0] + c * transform[1] + r * transform[2] for c, r in at]
+        ys = [transform[3] + c * transform[4] + r * transform[5] for c, r in at]
+        crs = ProjCRS.from_wkt(crs_wkt)
+        lon, lat = Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True).transform(xs, ys)
+        scales = [float(v) for v in Proj(crs).get_factors(lon, lat).areal_scale]
+    except Exception:  # noqa: BLE001 (PROJ missing or the CRS beyond it: the grid's own size is taken as true)
+        return None
+    finite = [v for v in scales if math.isfinite(v) and v > 0]
+    return finite or None

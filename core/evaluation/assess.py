@@ -128,7 +128,8 @@ def evaluate_map(class_map_path: str | os.PathLike, validation_path: str | os.Pa
             " outside the excluded labels" if excluded is not None else "") + "; check that the validation layer "
             "covers the classified map")
     check_shared_classes(truth_all, mapped_all)
-    ev = evaluate(truth_all, mapped_all, classes, mapped_pixels=counts, area_unit=pixel_area_unit(transform, crs_wkt))
+    ev = evaluate(truth_all, mapped_all, classes, mapped_pixels=counts,
+                  area_unit=pixel_area_unit(transform, crs_wkt, shape))
     ev.validation_unclassified, ev.validation_left_out = unclassified, told + dropped
     if design is not None:
         _estimate_as_sampled(ev, design, name, Path(class_map_path).name, shape, transform,
@@ -313,7 +314,7 @@ def evaluate_scored(validation: ValidationPixels, maps: "MappedScene", classes: 
     truth, predicted = validation.truth, maps.scored  # (N,) each, row by row
     classified = predicted > 0
     ev = evaluate(truth[classified], predicted[classified], classes, mapped_pixels=maps.pixels,
-                  area_unit=pixel_area_unit(scene.transform, scene.crs_wkt))
+                  area_unit=pixel_area_unit(scene.transform, scene.crs_wkt, scene.shape))
     ev.validation_unclassified, ev.validation_no_data = int((~classified).sum()), validation.no_data
     if maps.scored_confidence is not None and classified.any():
         ev.by_confidence = ConfidenceReliability.from_pixels(maps.scored_confidence[classified],

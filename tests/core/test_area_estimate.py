@@ -129,6 +129,33 @@ def test_pixel_area_is_in_hectares_only_on_a_metric_grid():
     assert pixel_area_unit((0.0, 1.0, 0.0, 0.0, 0.0, -1.0), None) == ("pixels", 1.0)
 
 
+def test_a_rotated_grid_keeps_its_pixel_area_and_a_crs_that_distorts_areas_gives_pixels(caplog):
+    """Review: a grid rotated 45° gave half its pixels' area (a·e, not a·e − b·d), and Web Mercator 10 m pixels at
+    52° N counted 100 m² where they cover 37 m² (every area 2.7× too large)."""
+    import logging
+
+    from rasterio.crs import CRS
+
+    side = 10 / np.sqrt(2)  # 10 m pixels turned 45°
+    rotated = (368000.0, side, side, 5810000.0, side, -side)
+    assert pixel_area_unit(rotated, CRS.from_epsg(32633).to_wkt(), (96, 96)) == ("ha", pytest.approx(0.01))
+    mercator = CRS.from_epsg(3857).to_wkt()
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        assert pixel_area_unit((1459000.0, 10.0, 0.0, 6870000.0, 0.0, -10.0), mercator, (500, 500)) == ("pixels",
+                                                                                                        1.0)
+    assert "CRS (EPSG:3857) does not keep areas: a pixel of 100 m² by its size covers 37.3 m²" in caplog.text
+    assert "reproject" in caplog.text
+    caplog.clear()  # a tall scene: the range over its rows
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        pixel_area_unit((1459000.0, 10.0, 0.0, 6870000.0, 0.0, -10.0), mercator, (50000, 500))
+    assert "covers 37.3–42.1 m²" in caplog.text
+    caplog.clear()  # UTM far from its central meridian is off by 0.3 %: hectares, no word
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        far = pixel_area_unit((900000.0, 30.0, 0.0, 5810000.0, 0.0, -30.0), CRS.from_epsg(32633).to_wkt(), (10, 10))
+    assert far == ("ha", pytest.approx(0.09)) and not caplog.text
+    assert pixel_area_unit((1459000.0, 10.0, 0.0, 6870000.0, 0.0, -10.0), mercator, warn=False) == ("pixels", 1.0)
+
+
 def test_a_census_of_the_map_has_no_sampling_error():
     """Validation labels on every mapped pixel (the demo's full ground truth): the estimates are the true figures and
     their intervals 0, where the formulas without the finite population correction gave e.g. 93.39 ± 0.48 %."""
