@@ -151,15 +151,25 @@ class AreaEstimate:
                  "producer's acc. (%) | "
                  "user's acc. (%) |",
                  "|---:|---|---:|---:|---:|---:|"]
+        census = self.sampled_share >= 1.0
+        cells = []
         for k, (c, name) in enumerate(zip(self.class_ids, self.class_names)):
-            lines.append(f"| {c} | {md_text(name)} | {self.mapped_pixels[k] * self.unit_per_pixel:,.{digits}f} | "
-                         f"{_pm(self.area[k], self.area_ci[k], digits, thousands=True)} | "
-                         f"{_pm(self.producers[k] * 100, self.producers_ci[k] * 100, 1)} | "
-                         f"{_pm(self.users[k] * 100, self.users_ci[k] * 100, 1)} |")
+            # a mapped class without a validation pixel: its area is unknown, not 0 ± 0 (review: it invited quoting)
+            area = "–" if name in self.unsampled else _pm(self.area[k], self.area_ci[k], digits, True, census)
+            cells.append(f"| {c} | {md_text(name)} | {self.mapped_pixels[k] * self.unit_per_pixel:,.{digits}f} | "
+                         f"{area} | {_pm(self.producers[k] * 100, self.producers_ci[k] * 100, 1, False, census)} | "
+                         f"{_pm(self.users[k] * 100, self.users_ci[k] * 100, 1, False, census)} |")
+        lines += cells
+        fewest = int(self.samples[self.samples > 0].min()) if (self.samples > 0).any() else 0
+        zero = (f" * A ± 0.0 from a sample is no certainty: where every sampled point of a class agreed, the normal "
+                f"approximation has no width, and the truth may lie well outside it (with n points all right, the "
+                f"95 % Clopper–Pearson lower bound of a user's accuracy is 0.025^(1/n): "
+                f"{100 * 0.025 ** (1 / max(fewest, 1)):.0f} % for this sample's smallest class of {fewest}, "
+                f"93 % for 50); label more points there." if any(ZERO_MARK in cell for cell in cells) else "")
         lines += ["", f"The validation pixels are {self.sampled_share * 100:.1f} % of the map's pixels in the classes "
                   "they fall on; the intervals include the finite population correction, so they shrink to 0 as the "
-                  "validation labels cover the whole map (a census has no sampling error). A ± 0.0 at 0 or 100 % "
-                  "is the normal approximation's, not certainty. " + self._holds()]
+                  "validation labels cover the whole map (a census has no sampling error)." + zero + " "
+                  + self._holds()]
         more = ("label its points there (or draw a larger sample): labels added beside the sample would make it "
                 "none" if self.sample else "add validation pixels there")
         if self.unsampled:
@@ -216,11 +226,19 @@ def _share_text(share: float) -> str:
     return f"{share * 100:.0f} %" if share >= 1 or share * 100 < 99.5 else f"{share * 100:.1f} %"
 
 
-def _pm(value: float, half: float, digits: int, thousands: bool = False) -> str:
+ZERO_MARK = " *"  # after a ± that rounds to 0 from a sample (not a census): the table's note says what it means
+
+
+def _pm(value: float, half: float, digits: int, thousands: bool = False, census: bool = True) -> str:
+    """``value ± half`` to ``digits``; ``census``: the validation covers the map, so a ± 0 is exact (else it is
+    marked with :data:`ZERO_MARK`)."""
     if not math.isfinite(value):
         return "–"
     text = f"{value:,.{digits}f}" if thousands else f"{value:.{digits}f}"
-    return text + (f" ± {half:,.{digits}f}" if thousands else f" ± {half:.{digits}f}") if math.isfinite(half) else text
+    if not math.isfinite(half):
+        return text
+    text += f" ± {half:,.{digits}f}" if thousands else f" ± {half:.{digits}f}"
+    return text + ("" if census or round(half, digits) > 0 else ZERO_MARK)
 
 
 def area_estimate(confusion: np.ndarray, class_ids: Sequence[int], class_names: Sequence[str],

@@ -109,6 +109,9 @@ class Evaluation:
         return {
             "oa": _json_number(self.oa), "aa": _json_number(self.aa), "kappa": _json_number(self.kappa),
             "n_test": int(self.n_test),
+            # a stratified random sample: these top-level figures are its points' own counts, which over-represent
+            # the small classes; area_adjusted holds the map's estimates (review: nothing said so here)
+            **({"sample_counts_not_estimates": True} if self.area is not None and self.area.holds() else {}),
             "quantity_disagreement": _json_number(self.quantity_disagreement),
             "allocation_disagreement": _json_number(self.allocation_disagreement),
             "classes": [{"id": int(c), "name": n, "accuracy": _json_number(self.per_class[c]),  # producer's
@@ -146,7 +149,7 @@ class Evaluation:
         raw = raw or self.summary_line()
         if self.area is None or not self.area.holds():
             return raw
-        return (f"{self.area.headline()}. The points' own OA, AA, κ and "
+        return (f"{self.area.headline()}. The points' own OA, AA, κ, F1 and "
                 f"producer's accuracies, below, are not estimates of the map's (they over-represent small classes): "
                 f"{raw}")
 
@@ -187,7 +190,10 @@ class Evaluation:
                  "instead, below). Producer's accuracy: a class's validation pixels mapped as it; user's accuracy: the "
                  "pixels mapped as a class that are it; F1: their harmonic mean. The confusion matrix has the "
                  "validation classes as rows and the map's as columns.", "",
-                 *([self.disagreement_sentence(), ""] if self.disagreement_sentence() else []),
+                 # a sample's own split is by design (its classes' equal shares), not the map's: the area-adjusted
+                 # split below is (review)
+                 *([self.disagreement_sentence(), ""] if self.disagreement_sentence() and not (
+                     self.area is not None and self.area.holds()) else []),
                  *([self.unclassified_sentence(), ""] if self.validation_unclassified else []),
                  *([self.no_data_sentence(), ""] if self.validation_no_data else []),
                  *([self.near_training.sentence(), ""] if self.near_training is not None else []),
@@ -198,7 +204,9 @@ class Evaluation:
                          f"{_pct(self.per_class[c])} | {_pct(self.users.get(c, math.nan))} | "
                          f"{_pct(self.f1.get(c, math.nan))} |")
         if self.by_confidence is not None:
-            lines += ["", *self.by_confidence.markdown(random_sample=self.area is not None and self.area.holds())]
+            # a stratified sample's points weigh classes unlike the map (equal allocation), so the table describes
+            # the points, which it says (review: it read as the map's)
+            lines += ["", *self.by_confidence.markdown(stratified=self.area is not None and self.area.holds())]
         if self.area is not None:
             lines += ["", self.area.to_markdown(led=self.area.holds()).rstrip("\n")]  # holding, it leads: headline
         return "\n".join(lines) + "\n"

@@ -74,12 +74,15 @@ class ConfidenceReliability:
             return f"Here the map is over-confident: {said}, so a threshold on the confidence keeps wrong pixels."
         return f"Here the confidence reads about as the chance of being right: {said}."
 
-    def markdown(self, random_sample: bool = False) -> list[str]:
-        """The report's lines: what the table says, its verdict, then the table; ``random_sample``: the validation
-        pixels are a random sample of the map (else the table describes them, which is said)."""
+    def markdown(self, stratified: bool = False) -> list[str]:
+        """The report's lines: what the table says, its verdict, then the table. It describes the validation pixels,
+        which are no random sample of the map or, ``stratified``, a sample stratified by map class whose points,
+        counted once each, over-represent the small classes: either is said."""
+        which = (" (the points of a sample stratified by map class, each counted once: small classes have as many as "
+                 "large ones, so a guide to the map, not an estimate)" if stratified else
+                 " (not a random sample of the map: a guide to it)")
         lines = ["How often the map is right where its confidence raster (band 1, the winning class's probability) "
-                 "takes each value, over the validation pixels there"
-                 + ("" if random_sample else " (not a random sample of the map: a guide to it)") + ". A row right "
+                 "takes each value, over the validation pixels there" + which + ". A row right "
                  "more often than its mean confidence says the map is surer than its confidence; less often, less "
                  "sure: read a threshold on the confidence by this table, not by its value. " + self.verdict(), "",
                  "| confidence | validation pixels | mapped right | right (%) | mean confidence |",

@@ -352,6 +352,14 @@ def allocate(class_pixels: dict[int, int], *, per_class: Optional[int] = None, t
         asked = per_class if per_class is not None else min_per_class
         if class_pixels[c] < asked:
             notes.append(f"map class {c} has only {class_pixels[c]} pixels: all of them are drawn")
+    small = sorted(c for c in classes if sizes[c] < min(DEFAULT_PER_CLASS, class_pixels[c]))
+    if small:  # a class whose few points all agree reads ± 0.0 (review: 5 a class went by without a word)
+        fewest = min(sizes[c] for c in small)
+        notes.append(f"map class{'es' if len(small) > 1 else ''} {', '.join(str(c) for c in small)} "
+                     f"{'get' if len(small) > 1 else 'gets'} fewer than the {DEFAULT_PER_CLASS} points a class "
+                     f"Olofsson et al. 2014 advise (the fewest: {fewest}): their intervals will be wide, or read "
+                     f"± 0 where all their points agree, which is no certainty; draw at least {DEFAULT_PER_CLASS} "
+                     "points a class for a tighter estimate")
     return sizes, notes
 
 

@@ -129,6 +129,24 @@ def test_pixel_area_is_in_hectares_only_on_a_metric_grid():
     assert pixel_area_unit((0.0, 1.0, 0.0, 0.0, 0.0, -1.0), None) == ("pixels", 1.0)
 
 
+def test_a_zero_interval_from_a_sample_is_marked_and_an_unsampled_class_has_no_area():
+    """Review: a rare class whose 5 points all agreed read "100.0 ± 0.0" as if certain (its 95 % Clopper–Pearson
+    lower bound is 48 %), and a mapped class without a validation pixel read an area of "0.0 ± 0.0"."""
+    from scipy.stats import beta
+
+    confusion = np.array([[45, 3, 0, 0], [5, 47, 0, 0], [0, 0, 5, 0], [0, 0, 0, 0]])  # rows: reference
+    est = area_estimate(confusion, [1, 2, 3, 4], ["a", "b", "rare", "unseen"], [50000, 40000, 1000, 2000])
+    text = est.to_markdown()
+    assert "| 3 | rare | 1,000 | 1,000 ± 0 * | 100.0 ± 0.0 * | 100.0 ± 0.0 * |" in text
+    assert "| 1 | a | 50,000 | " in text and "| 1 | a | 50,000 | 47,400 ± 4,969 | 94.9 ± 5.3 | 90.0 ± 8.4 |" in text
+    lower = 100 * beta.ppf(0.025, 5, 1)  # all 5 right
+    assert f"lower bound of a user's accuracy is 0.025^(1/n): {lower:.0f} % for this sample's smallest class of 5" \
+        in text
+    assert "| 4 | unseen | 2,000 | – |" in text  # unknown, not 0 ± 0
+    census = area_estimate(confusion, [1, 2, 3, 4], ["a", "b", "rare", "unseen"], [48, 50, 5, 0])
+    assert " * " not in census.to_markdown() and "Clopper" not in census.to_markdown()  # a census's 0 is exact
+
+
 def test_a_rotated_grid_keeps_its_pixel_area_and_a_crs_that_distorts_areas_gives_pixels(caplog):
     """Review: a grid rotated 45° gave half its pixels' area (a·e, not a·e − b·d), and Web Mercator 10 m pixels at
     52° N counted 100 m² where they cover 37 m² (every area 2.7× too large)."""

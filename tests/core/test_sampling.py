@@ -96,6 +96,19 @@ def test_allocation_equal_and_by_area_with_a_minimum():
         allocate({1: 0}, per_class=5)
 
 
+def test_fewer_points_a_class_than_olofsson_advise_is_said():
+    """Review: 5 points a class went by without a word, and a class whose 5 points agreed read ± 0.0."""
+    sizes, notes = allocate({1: 90_000, 2: 9_000, 3: 1_000}, per_class=5)
+    assert sizes == {1: 5, 2: 5, 3: 5}
+    assert notes == ["map classes 1, 2, 3 get fewer than the 50 points a class Olofsson et al. 2014 advise (the "
+                     "fewest: 5): their intervals will be wide, or read ± 0 where all their points agree, which is "
+                     "no certainty; draw at least 50 points a class for a tighter estimate"]
+    _, notes = allocate({1: 90_000, 2: 9_000, 3: 1_000}, total=400, min_per_class=20)
+    assert notes[-1].startswith("map classes 2, 3 get fewer than the 50 points") and "(the fewest: 20)" in notes[-1]
+    _, notes = allocate({1: 500, 2: 20}, per_class=50)  # all of a small class's pixels: nothing more to draw
+    assert len(notes) == 1
+
+
 def test_the_draw_is_uniform_within_each_class_and_does_not_depend_on_the_strips():
     class_map = _map()
 
@@ -207,16 +220,19 @@ def test_the_area_adjusted_oa_leads_where_the_sample_holds(class_map, tmp_path, 
     first = ev.to_markdown().splitlines()[0]
     assert first.startswith(f"Area-adjusted OA {ev.area.oa * 100:.2f} ± {ev.area.oa_ci * 100:.2f} % (± the 95 % "
                             "confidence interval; the validation points are a stratified random sample, Olofsson et "
-                            "al. 2014). The points' own OA, AA, κ and producer's accuracies, below, are not estimates "
+                            "al. 2014). The points' own OA, AA, κ, F1 and producer's accuracies, below, are not "
+                            "estimates "
                             f"of the map's (they over-represent small classes): OA {ev.oa * 100:.2f} %")
     text = ev.to_markdown()  # the area section splits the leading OA's error without repeating the OA
     assert text.count("Area-adjusted OA") == 1
     assert (f"\nOf the {(1 - ev.area.oa) * 100:.2f} % of the map mapped wrong by the area-adjusted OA above, "
             f"{ev.area.quantity_disagreement * 100:.2f} points are quantity and") in text
+    assert "of validation pixels mapped wrong" not in text  # the points' own split is by design, not the map's
+    assert ev.to_dict()["sample_counts_not_estimates"] is True
     assert cli_main(["assess", "--map", str(class_map), "--validation", str(points)]) == 0
     assert capsys.readouterr().out.startswith(first)
     brushed = evaluate_map(class_map, tmp_path / "map.tif")  # no sample: the counts lead, as before
-    assert brushed.to_markdown().startswith("OA 100.00 %")
+    assert brushed.to_markdown().startswith("OA 100.00 %") and "sample_counts_not_estimates" not in brushed.to_dict()
     assert "\nArea-adjusted OA 100.00 ± 0.00 % (± the 95 % confidence interval; an indication only" in \
         brushed.to_markdown()  # and the area section gives the OA it does not lead with
 
