@@ -438,8 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--total", type=_whole(1), metavar="N",
                       help="N points in all, shared by mapped area, each class given at least --min-per-class")
     size.add_argument("--target-error", type=_number(0, 1, low_open=True), metavar="SE",
-                      help="as many points as give the overall accuracy this standard error (0.01: one percentage "
-                           "point), given --expected-accuracy, shared by area as --total shares them")
+                      help="about as many points as give the overall accuracy this standard error (0.01: one "
+                           "percentage point), given --expected-accuracy (Olofsson et al. 2014, eq. 13), shared by "
+                           "area as --total shares them; a note gives the error that sharing reaches")
     p.add_argument("--min-per-class", type=_whole(2), metavar="N",  # None: 50, and told apart from given
                    help="with --total or --target-error: the least points on any map class, at least 2 (default 50)")
     p.add_argument("--expected-accuracy", type=_accuracies, metavar="U",  # None: 0.8, and told apart from given

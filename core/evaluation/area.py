@@ -62,6 +62,8 @@ class AreaEstimate:
     unsampled_strata: list[str] = field(default_factory=list)  # that map's classes without a scored point
     covered_share: float = 1.0  # the share of that map's pixels in the strata with scored points
     sample_left_out: int = 0  # the sample's labelled points left out as pixels the classifier learnt from
+    proportions: Optional[np.ndarray] = None  # (K, K) estimated area proportions p_ij, rows: map class i, columns:
+    # reference class j (Olofsson et al. 2014's table 9: the error matrix they advise reporting); None for Stehman's
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN becomes None)."""
@@ -78,6 +80,9 @@ class AreaEstimate:
             "classes_validation_pixels": "those on what the map calls the class (the stratum's sample; the top-level "
                                          "classes count those of the reference class)",
             "map_classes_with_one_validation_pixel": list(self.single),
+            **({"error_matrix_proportions": [[float(v) for v in row] for row in self.proportions],
+                "error_matrix_rows": "map class", "error_matrix_columns": "reference class"}
+               if self.proportions is not None else {}),
             "validation_sample": self.sample, "validation_sample_problem": self.sample_problem,
             **({"sample_points": int(self.sample_points)} if self.sample else {}),
             **({"unsampled_strata": list(self.unsampled_strata), "covered_share_of_strata": num(self.covered_share)}
@@ -170,6 +175,7 @@ class AreaEstimate:
                   "they fall on; the intervals include the finite population correction, so they shrink to 0 as the "
                   "validation labels cover the whole map (a census has no sampling error)." + zero + " "
                   + self._holds()]
+        lines += self._proportions_table()
         more = ("label its points there (or draw a larger sample): labels added beside the sample would make it "
                 "none" if self.sample else "add validation pixels there")
         if self.unsampled:
@@ -190,6 +196,23 @@ class AreaEstimate:
                          f"{more}.")
         return "\n".join(lines) + "\n"
 
+
+    def _proportions_table(self) -> list[str]:
+        """The error matrix as estimated area proportions (%), map classes as rows, with their totals: what
+        Olofsson et al. (2014) advise reporting beside the sample counts."""
+        if self.proportions is None or not self.proportions.size:
+            return []
+        k = len(self.class_ids)
+        mapped, true = self.proportions.sum(axis=1), self.proportions.sum(axis=0)
+        lines = ["", "The error matrix as estimated shares of the map's area (%; Olofsson et al. 2014's p̂ᵢⱼ), map "
+                 "classes as rows, reference classes as columns; the diagonal adds up to the area-adjusted OA.", "",
+                 "| map \\ reference | " + " | ".join(md_text(n) for n in self.class_names) + " | total |",
+                 "|---|" + "---:|" * (k + 1)]
+        for i, name in enumerate(self.class_names):
+            lines.append(f"| {md_text(name)} | " + " | ".join(f"{100 * v:.2f}" for v in self.proportions[i])
+                         + f" | {100 * mapped[i]:.2f} |")
+        lines.append("| total | " + " | ".join(f"{100 * v:.2f}" for v in true) + f" | {100 * true.sum():.2f} |")
+        return lines + [""]
 
     def _holds(self) -> str:
         """When the figures hold: always said, and where the validation points' design is known, whether it does."""
@@ -302,7 +325,7 @@ def area_estimate(confusion: np.ndarray, class_ids: Sequence[int], class_names: 
         producers=producers, producers_ci=Z95 * np.sqrt(producers_var),
         area=column * total * unit_per_pixel, area_ci=ci,
         unsampled=[name for name, m, s in zip(class_names, mapped, sampled) if m > 0 and not s],
-        single=[name for name, one in zip(class_names, single) if one])
+        single=[name for name, one in zip(class_names, single) if one], proportions=p)
 
 
 def sample_strata_estimate(strata: np.ndarray, mapped: np.ndarray, truth: np.ndarray, stratum_pixels: dict[int, int],

@@ -314,6 +314,37 @@ def sample_size(class_pixels: dict[int, int], expected_accuracy: float | dict[in
     return int(math.ceil((spread / target_error) ** 2))
 
 
+def expected_error(class_pixels: dict[int, int], sizes: dict[int, int],
+                   expected_accuracy: float | dict[int, float]) -> float:
+    """The overall accuracy's standard error that ``sizes`` points a class give where the map classes' user's
+    accuracies are as expected: Olofsson et al. 2014, eq. 5, √(Σ W_i² U_i (1 − U_i) / (n_i − 1)), without the finite
+    population correction (as eq. 13 has none)."""
+    total = sum(class_pixels.values())
+    variance = 0.0
+    for class_id, pixels in class_pixels.items():
+        u = expected_accuracy.get(class_id, 0.8) if isinstance(expected_accuracy, dict) else expected_accuracy
+        n = sizes.get(class_id, 0)
+        if pixels and n > 1:
+            variance += (pixels / total) ** 2 * u * (1 - u) / (n - 1)
+    return math.sqrt(variance)
+
+
+def _error_reached(class_pixels: dict[int, int], sizes: dict[int, int], expected_accuracy: float | dict[int, float],
+                   target_error: float) -> str:
+    """The note on what ``--target-error``'s points reach: eq. 13 sizes the total for the best (Neyman) allocation,
+    and the draw shares it by area with a minimum a class, so the standard error it gives differs a little
+    (review: the help promised the target)."""
+    reached = expected_error(class_pixels, sizes, expected_accuracy)
+    unlisted = (sorted(c for c in class_pixels if c not in expected_accuracy)
+                if isinstance(expected_accuracy, dict) else [])
+    assumed = (f"; map class{'es' if len(unlisted) > 1 else ''} {', '.join(str(c) for c in unlisted)} "
+               f"{'are' if len(unlisted) > 1 else 'is'} taken to be 0.8 right, not being in the expected accuracies"
+               if unlisted else "")
+    return (f"with the points shared this way and the user's accuracies as expected, the overall accuracy's standard "
+            f"error is about {reached:.4f} (the target {target_error:g}: Olofsson et al.'s eq. 13 sizes the total for "
+            f"the best allocation){assumed}")
+
+
 def allocate(class_pixels: dict[int, int], *, per_class: Optional[int] = None, total: Optional[int] = None,
              min_per_class: int = DEFAULT_PER_CLASS) -> tuple[dict[int, int], list[str]]:
     """Points per map class, and notes on classes given fewer than asked (they have fewer pixels).
@@ -474,6 +505,8 @@ def sample_validation(class_map_path: str | os.PathLike, points: str | os.PathLi
             if per_class is None and total is None:
                 per_class = DEFAULT_PER_CLASS
             sizes, notes = allocate(counts, per_class=per_class, total=total, min_per_class=min_per_class)
+            if target_error is not None:
+                said.append(_error_reached(counts, sizes, expected_accuracy, target_error))
             notes = said + notes
             rows, cols, strata = draw_points(map_strips(src, class_map_path), counts, sizes, seed, src.height,
                                              reporter)

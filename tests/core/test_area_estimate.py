@@ -41,6 +41,13 @@ def test_the_published_example_is_reproduced():
     # moves the interval by 0.2 ha (6,157.5 without it)
     assert "| 1 | deforestation | 18,000.0 | 21,157.8 ± 6,157.3 | 74.9 ± 21.3 | 88.0 ± 7.4 |" in md
     assert "random sample of the map" in md and "0.0 % of the map's pixels" in md
+    # the error matrix in estimated area proportions, the paper's table 9 (rows: map class), which it advises reporting
+    table9 = [[0.0176, 0.0000, 0.0013, 0.0011], [0.0000, 0.0110, 0.0016, 0.0024], [0.0019, 0.0000, 0.2967, 0.0213],
+              [0.0040, 0.0020, 0.0179, 0.6212]]
+    assert est.proportions == pytest.approx(np.array(table9), abs=5e-5)
+    assert est.to_dict()["error_matrix_proportions"][0] == pytest.approx(table9[0], abs=5e-5)
+    assert "| deforestation | 1.76 | 0.00 | 0.13 | 0.11 | 2.00 |" in md and "| total | 2.35 | 1.30 | 31.75 | 64.60 |" \
+        in md
 
 
 def test_evaluate_adds_the_area_figures_from_the_whole_maps_counts():

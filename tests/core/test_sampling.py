@@ -10,8 +10,8 @@ import pytest
 
 from hypersynth.core.cli import main as cli_main
 from hypersynth.core.evaluation.assess import evaluate_map
-from hypersynth.core.evaluation.sampling import (SamplingError, allocate, design_file, draw_points, read_design,
-                                                 sample_size, sample_validation)
+from hypersynth.core.evaluation.sampling import (SamplingError, allocate, design_file, draw_points, expected_error,
+                                                 read_design, sample_size, sample_validation)
 from hypersynth.core.io.write import write_class_map
 from hypersynth.core.outputs import OutputExistsError
 from hypersynth.core.progress import Cancelled, Reporter
@@ -79,6 +79,13 @@ def test_sample_size_reproduces_olofsson_et_al_2014s_example():
     assert sample_size(pixels, 0.8, 0.02) == 400  # one U for all: (0.4 / 0.02)²
     with pytest.raises(SamplingError, match="fraction between 0 and 1"):
         sample_size(pixels, 1.0, 0.01)
+    # shared by area with 50 a class (50/50/179/362) the 641 give 0.0105, not 0.01 (review); Olofsson's own
+    # allocation, 75/75/165/325, gives 0.0109 (their eq. 13 sizes the total for the best allocation)
+    expected = {1: 0.7, 2: 0.6, 3: 0.9, 4: 0.95}
+    sizes, _ = allocate(pixels, total=641, min_per_class=50)
+    assert sizes == {1: 50, 2: 50, 3: 179, 4: 362}
+    assert expected_error(pixels, sizes, expected) == pytest.approx(0.01046, abs=5e-6)
+    assert expected_error(pixels, {1: 75, 2: 75, 3: 165, 4: 325}, expected) == pytest.approx(0.01091, abs=5e-6)
 
 
 def test_allocation_equal_and_by_area_with_a_minimum():
@@ -442,6 +449,11 @@ def test_a_target_error_smaller_than_the_minimum_asks_and_one_too_fine_is_refuse
     design = sample_validation(class_map, tmp_path / "a.gpkg", seed=0, target_error=0.1, min_per_class=20)
     assert design.points == 60 and design.notes[0].startswith("a standard error of 0.1 needs 16 points; the total is "
                                                               "raised to 60")
+    assert design.notes[1].startswith("with the points shared this way and the user's accuracies as expected, the "
+                                      "overall accuracy's standard error is about 0.")
+    partly = sample_validation(class_map, tmp_path / "p.gpkg", seed=0, target_error=0.05, min_per_class=20,
+                               expected_accuracy={1: 0.9})
+    assert "map classes 2, 3 are taken to be 0.8 right, not being in the expected accuracies" in partly.notes[1]
     with pytest.raises(SamplingError, match=r"a standard error of 0.001 needs 160,000 points, more than the 100,000"):
         sample_validation(class_map, tmp_path / "b.gpkg", seed=0, target_error=0.001)
     with pytest.raises(SamplingError, match="the minimum per class must be at least 2"):
