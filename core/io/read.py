@@ -388,6 +388,10 @@ def _read_mat_scene(path: Path, cube_key: Optional[str]) -> Scene:
     cube = np.ascontiguousarray(raw if bands_first else np.transpose(raw, (2, 0, 1)), dtype=np.float32)
     if raw.dtype.kind == "f":
         cube[~np.isfinite(cube)] = np.nan
+    fill = constant_spectra(cube, np.isnan(cube))  # (H, W): a MATLAB cube has no no-data value to declare its fill
+    if fill.any():
+        _say_fill(path, int(fill.sum()), {float(v) for v in np.unique(np.nanmax(cube[:, fill], axis=0))[:4]})
+        cube[:, fill] = np.nan
     good, valid = finish_masks(path, cube, np.ones(bands, dtype=bool))
     wavelengths = None
     if listed is not None and listed.size == bands:
@@ -564,6 +568,7 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
         step_rows, step_cols = _window_shape(bands, rows, cols, ds.block_shapes[0] if bands else (1, cols),
                                              LAYOUT_VALUES if layout_only else CHUNK_VALUES)
         stage = "finding the valid pixels" if layout_only else "reading the pixels"
+        filled, fill_values = 0, set()  # pixels of one value in every band, taken as no data, and those values
         for r0 in range(0, rows, step_rows):
             for c0 in range(0, cols, step_cols):
                 reporter.check()
@@ -573,6 +578,12 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
                     raw = part.read(window=window)  # (B, h, w) in the file's data type
                     masks = validity_masks(part, window, alpha=alpha) if uses_mask_band else None
                 invalid = invalid_values(raw, nodata, masks)
+                fill = constant_spectra(raw, invalid)  # (h, w): an undeclared fill
+                if fill.any():
+                    filled += int(fill.sum())
+                    held = np.where(invalid, np.nan, raw.astype(np.float64, copy=False))[:, fill]  # (B, n)
+                    fill_values.update(float(v) for v in np.unique(np.nanmax(held, axis=0))[:4])
+                    invalid |= fill[None]
                 if layout_only:
                     everywhere = invalid.reshape(bands, -1).all(axis=1)  # (B,)
                     has_data |= ~everywhere
@@ -585,6 +596,7 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
                     continue
                 # NaN marks nodata until the good-band decision below
                 cube[:, r0:r0 + window.height, c0:c0 + window.width] = physical_values(raw, invalid, scales, offsets)
+        _say_fill(shown, filled, fill_values)  # before a scene of nothing else is refused
         wavelengths, fwhm = facts.wavelengths, facts.fwhm
         if wavelengths is None and defaults is not None:
             wavelengths, fwhm = defaults.wavelengths, defaults.fwhm
@@ -688,6 +700,39 @@ def validity_masks(ds: Any, window: Any, indexes: Optional[Sequence[int]] = None
     transparent = (ds.read(alpha, window=window) == 0).any(axis=0)  # (h, w)
     count = len(indexes) if indexes is not None else ds.count
     return np.broadcast_to(np.where(transparent, 0, 255).astype(np.uint8), (count, *transparent.shape))
+
+
+def constant_spectra(raw: np.ndarray, invalid: Optional[np.ndarray] = None) -> np.ndarray:
+    """``(h, w)`` bool: the pixels of a ``(B, h, w)`` window holding one value in every band with data there (at least
+    :data:`MIN_BANDS` of them; ``invalid``: ``(B, h, w)``, where a band has no data, e.g. its no-data value in the
+    bands a product leaves empty): no spectrum, but a fill (a swath's 0 background, a mosaic's −9999 or −32768, an
+    EnMAP tile's defective pixel) that the file does not declare as no data (reviews: such pixels were classified as
+    land). NaN is no such value."""
+    h, w = raw.shape[1:]
+    ref = np.zeros((h, w), dtype=raw.dtype)  # each pixel's first value with data
+    have = np.zeros((h, w), dtype=bool)
+    same = np.ones((h, w), dtype=bool)
+    count = np.zeros((h, w), dtype=np.int32)
+    for b in range(raw.shape[0]):  # band by band: no (B, h, w) temporary
+        ok = ~invalid[b] if invalid is not None else np.ones((h, w), dtype=bool)
+        first = ok & ~have
+        ref[first] = raw[b][first]
+        have |= ok
+        same &= ~ok | (raw[b] == ref)
+        count += ok
+    return same & (count >= MIN_BANDS)
+
+
+def _say_fill(shown: Path, pixels: int, values: set[float]) -> None:
+    """The warning that ``pixels`` pixels holding one of ``values`` in every band (:func:`constant_spectra`) are no
+    data."""
+    if pixels:
+        held = " or ".join(f"{v:g}" for v in sorted(values)[:3]) + (" (among others)" if len(values) > 3 else "")
+        logging.getLogger("hypersynth").warning(
+            "%s: %s %s in every band, a fill the file does not declare as no data (a spectrum is never flat): %s "
+            "taken as no data and left unclassified; declare the file's no-data value (gdal_edit.py -a_nodata VALUE) "
+            "to say so yourself", shown.name, f"{pixels:,} pixel holds" if pixels == 1 else f"{pixels:,} pixels hold",
+            held, "it is" if pixels == 1 else "they are")
 
 
 def invalid_values(raw: np.ndarray, nodata: Sequence[Optional[float]], masks: Optional[np.ndarray]) -> np.ndarray:

@@ -235,7 +235,8 @@ def test_mat_benchmark_loader_on_a_stand_in_cube(tmp_path):
 @pytest.mark.skipif(not (SHARED / "houston2013" / "houston_gt.mat").is_file(), reason="no Houston GT")
 def test_houston_gives_the_official_train_and_test_maps(tmp_path):
     cube = tmp_path / "houston.mat"
-    scipy.io.savemat(cube, {"Houston": np.ones((349, 1905, 10), dtype=np.uint8)})  # another variable name
+    spectra = np.broadcast_to(np.arange(1, 11, dtype=np.uint8), (349, 1905, 10))  # not flat: a flat one is a fill
+    scipy.io.savemat(cube, {"Houston": np.ascontiguousarray(spectra)})  # another variable name
     spec = replace(get_spec("houston2013"), shape=(349, 1905, 10))
     data = _load_mat_benchmark(spec, {"houston.mat": cube, "houston_gt.mat": SHARED / "houston2013" /
                                       "houston_gt.mat"}, NULL_REPORTER)
@@ -267,7 +268,8 @@ def test_enmap_tiles_are_placed_in_the_potsdam_grid():
     data = load_dataset("enmap_potsdam")
     s = data.scene
     assert s.shape == (200, 330) and s.bands == 224
-    assert (data.labels > 0).sum() == 5012 and s.valid.sum() == 16 * 32 * 32
+    # 3 tiles hold a defective pixel each (0 in every band with data): no data, one of them labelled (water)
+    assert (data.labels > 0).sum() == 5012 and s.valid.sum() == 16 * 32 * 32 - 3
     assert not s.good_bands[129:135].any() and s.good_bands.sum() == 218
     assert s.transform[0] == pytest.approx(362_175.0) and s.transform[3] == pytest.approx(5_809_965.0)
     assert "UTM zone 33N" in s.crs_wkt and 418 < s.wavelengths[0] < 419 and s.fwhm is not None
@@ -279,7 +281,8 @@ def test_enmap_tiles_are_placed_in_the_potsdam_grid():
     assert np.array_equal(data.labels[64:96, 160:192], tile.labels)
     with rasterio.open(SHARED / "enmap_potsdam" / "enmap_landcover_unstyled.tif") as ds:
         full = ds.read(1).astype(np.int32)  # (200, 330), the scene's own label raster
-    assert np.array_equal(np.where(s.valid, full, 0), data.labels)
+    assert np.array_equal(np.where(s.valid, full, 0), np.where(s.valid, data.labels, 0))
+    assert ((data.labels > 0) & ~s.valid).sum() == 1  # the defective pixel labelled water: no data, so never scored
     with rasterio.open(SHARED / "enmap_potsdam" / "images" / enmap_tile_name(96, 128)) as ds:
         band = ds.read(1).astype(np.float32) * np.float32(ds.scales[0])  # reflectance
     assert np.allclose(s.cube[0, 128:160, 96:128], band)

@@ -199,7 +199,7 @@ def test_prisma_incomplete_or_damaged(tmp_path):
 def test_other_hdf5_files_are_not_taken_for_products(tmp_path):
     with h5py.File(tmp_path / "other.h5", "w") as f:  # a cube and band parameters, but neither EMIT nor PRISMA
         f.create_dataset("HDFEOS/SWATHS/PRS_L1_HCO/Data Fields/VNIR_Cube", data=np.ones((12, 4, 5), np.float32))
-        f.create_dataset("cube", data=np.ones((12, 4, 5), np.float32))
+        f.create_dataset("cube", data=np.random.default_rng(0).random((12, 4, 5), np.float32))  # not flat: a fill
         f.create_dataset("reflectance", data=np.ones((12, 4, 5), np.float32))  # EMIT's names, no EMIT granule
         f.create_dataset("sensor_band_parameters/wavelengths", data=np.arange(5.0))
     assert products.read_product(tmp_path / "other.h5", source="x") is None

@@ -20,6 +20,11 @@ UTM33N = "EPSG:32633"
 DATA = Path(os.environ.get("HYPERSYNTH_DATA_DIR", "/nonexistent"))
 
 
+
+def _spectra(bands: int, rows: int, cols: int) -> np.ndarray:
+    """A ``(bands, rows, cols)`` float32 cube of one rising spectrum: not flat, which reads as a fill (no data)."""
+    return np.broadcast_to(np.linspace(0.1, 0.9, bands, dtype=np.float32)[:, None, None], (bands, rows, cols)).copy()
+
 def _write_tif(path, raw, *, nodata=None, scales=None, offsets=None, band_tags=None, descriptions=None,
                transform=from_origin(366000, 5810000, 30, 30), crs=UTM33N, **layout):
     """``raw`` (B, H, W) as a GeoTIFF; ``layout``: more creation options (e.g. ``blockysize``)."""
@@ -110,7 +115,7 @@ def test_a_tiled_compressed_scene_is_read_a_window_of_whole_blocks_at_a_time(tmp
 
 
 def test_nan_and_inf_are_nodata(tmp_path):
-    raw = np.ones((10, 4, 4), dtype=np.float32)
+    raw = _spectra(10, 4, 4)
     raw[2, 0, 0] = np.nan
     raw[5, 3, 3] = np.inf
     scene = read_scene(_write_tif(tmp_path / "f.tif", raw))
@@ -118,8 +123,40 @@ def test_nan_and_inf_are_nodata(tmp_path):
     assert np.isfinite(scene.cube).all()
 
 
+def test_a_fill_the_file_does_not_declare_is_no_data_and_said(tmp_path, caplog):
+    """Two reviews: a swath's 0 background and a mosaic's undeclared −9999 were classified as land; an EnMAP tile's
+    defective pixel holds 0 in its bands with data and the no-data value in the others. A spectrum is never flat."""
+    raw = np.random.default_rng(0).random((12, 6, 5)).astype(np.float32) + 0.01
+    raw[:, 0, :] = 0.0  # a swath's background row, no no-data declared
+    raw[:, 5, :2] = -9999.0  # a mosaic's fill
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        scene = read_scene(_write_tif(tmp_path / "fill.tif", raw))
+    assert not scene.valid[0].any() and not scene.valid[5, :2].any() and scene.valid.sum() == 30 - 7
+    assert "fill.tif: 7 pixels hold -9999 or 0 in every band, a fill the file does not declare as no data" in \
+        caplog.text and "gdal_edit.py -a_nodata" in caplog.text
+    layout = read_scene_layout(tmp_path / "fill.tif")  # the windowed reading of a large scene agrees
+    assert np.array_equal(np.asarray(layout.valid), scene.valid)
+    tile = np.random.default_rng(1).random((12, 3, 3)).astype(np.float32) + 0.01
+    tile[-2:] = -32768.0  # bands an EnMAP tile leaves empty: its declared no-data
+    tile[:-2, 1, 1] = 0.0  # its defective pixel: 0 wherever the tile has data
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        enmap = read_scene(_write_tif(tmp_path / "tile.tif", tile, nodata=-32768.0))
+    assert enmap.valid.sum() == 8 and not enmap.valid[1, 1] and "1 pixel holds 0 in every band" in caplog.text
+    cube = _spectra(12, 4, 4)
+    cube[:, 0, 0] = 0.0
+    cube[3:5, 2, 2] = 0.25  # two bands alike: still a spectrum
+    scipy.io.savemat(tmp_path / "fill.mat", {"cube": cube.transpose(1, 2, 0)})
+    mat = read_scene(tmp_path / "fill.mat")  # a MATLAB cube, which has no no-data value to declare
+    assert not mat.valid[0, 0] and mat.valid.sum() == 15
+    few = _spectra(5, 2, 2)
+    few[:, 0, 0] = 0.0  # fewer bands than a hyperspectral cube has: not judged (and refused anyway)
+    with pytest.raises(SceneReadError, match="5 bands"):
+        read_scene(_write_tif(tmp_path / "few.tif", few))
+
+
 def test_wavelengths_from_the_envi_domain_of_a_geotiff(tmp_path):
-    raw = np.ones((10, 3, 3), dtype=np.float32)
+    raw = _spectra(10, 3, 3)
     path = _write_tif(tmp_path / "envi.tif", raw)
     with rasterio.open(path, "r+") as ds:  # dataset level, as EnMAP-Box and ENVI write GeoTIFFs
         ds.update_tags(ns="ENVI", **{"wavelength": "{" + ", ".join(f"{0.5 + 0.1 * b:.1f}" for b in range(10)) + "}",
@@ -137,7 +174,7 @@ def test_wavelengths_from_the_envi_domain_of_a_geotiff(tmp_path):
 
 
 def test_wavelengths_from_band_descriptions(tmp_path):
-    raw = np.ones((10, 3, 3), dtype=np.float32)
+    raw = _spectra(10, 3, 3)
     names = [f"band {b + 1} ({0.4 + 0.1 * b:.1f} µm)" for b in range(10)]
     scene = read_scene(_write_tif(tmp_path / "d.tif", raw, descriptions=names))
     np.testing.assert_allclose(scene.wavelengths, [400 + 100 * b for b in range(10)])
@@ -357,7 +394,7 @@ def test_missing_corrupt_and_folder_inputs(tmp_path):
         read_scene(tmp_path / "junk.tif")
     with pytest.raises(SceneReadError, match="is a folder"):
         read_scene(tmp_path)
-    raw = np.ones((12, 64, 64), dtype=np.float32)
+    raw = _spectra(12, 64, 64)
     good = _write_tif(tmp_path / "cut.tif", raw)
     data = good.read_bytes()
     (tmp_path / "cut.tif").write_bytes(data[: len(data) // 2])  # truncated file
@@ -598,7 +635,7 @@ def test_the_layout_pass_keeps_a_bit_a_pixel(tmp_path, monkeypatch):
 
 
 def test_only_a_plain_raster_has_its_layout_read_apart(tmp_path):
-    raw = np.ones((10, 4, 4), dtype=np.float32)
+    raw = _spectra(10, 4, 4)
     scene = _write_tif(tmp_path / "f.tif", raw)
     assert read_scene_layout(scene) is not None
     scipy.io.savemat(tmp_path / "cube.mat", {"cube": raw.transpose(1, 2, 0)})
@@ -618,7 +655,7 @@ def test_a_crs_whose_ellipsoid_is_no_earths_is_warned_of(tmp_path, caplog):
 
     from osgeo import osr
 
-    raw = np.ones((12, 4, 5), np.float32)
+    raw = _spectra(12, 4, 5)
     srs = osr.SpatialReference()  # UTM 10N on WGS 84 with the header's radius, as Samson's .hdr gives it
     srs.SetProjCS("UTM_Zone_10N")
     srs.SetGeogCS("WGS 84", "WGS_1984", "WGS 84", 637813.0, 298.257223563)

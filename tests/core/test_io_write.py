@@ -119,7 +119,7 @@ def test_refuses_to_overwrite_unless_asked(tmp_path):
     with pytest.raises(ValueError):  # OutputExistsError is a ValueError too, for callers catching bad input
         write_confidence(target, np.zeros((2, 2), np.float32), transform=GRID, crs_wkt=None)
     scene = _scene()
-    scene.cube[:, 1, 1] = 0.5
+    scene.cube[0, 1, 1] = 0.5
     write_scene(scene, target, overwrite=True)
     assert read_scene(target).cube[0, 1, 1] == 0.5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scene.tif"]  # no temp files left
