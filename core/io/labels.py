@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections import Counter
 from contextlib import contextmanager
@@ -187,6 +188,13 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
                              f"class, class_id, label, classname, ...); its fields are "
                              f"{', '.join(names) or '(none)'}. Choose the field that holds the class "
                              f"({field_option} on the command line)")
+    if class_field is None and field.lower() not in CLASS_FIELD_NAMES:  # a guess by the name's start: said
+        others = [n for n in names if n != field]
+        logging.getLogger("hypersynth").warning(
+            "%s: no field is named class_id, class or label, so the classes are read from %r, whose name starts "
+            "like one%s; if another field holds them, name it (%s)", path.name, field,
+            f" (the others: {', '.join(others[:6])}{', …' if len(others) > 6 else ''})" if others else "",
+            field_option)
     index = names.index(field)
     kind = fields[index].GetType()
     named_by = _name_field(names, fields, index) if kind in (ogr.OFTInteger, ogr.OFTInteger64) else None
@@ -223,7 +231,9 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
     ids, found = _class_ids(path, field, values, classes)
     if named_by is not None:  # each id's name from the text field beside it, where the classes given do not name it
         known = {c.id for c in classes or []}
-        named = {i: name for i, name in _one_name_per_id(ids, said_names).items() if i not in known and i in found}
+        layer_names = _one_name_per_id(ids, said_names)
+        _say_other_names(path, names[named_by], layer_names, {c.id: c.name for c in classes or []})
+        named = {i: name for i, name in layer_names.items() if i not in known and i in found}
         if named:
             for class_id, name in named.items():
                 found[class_id] = replace(found[class_id], name=name)
@@ -234,6 +244,8 @@ def _read_vector(path: Path, ds: Any, scene: Scene, class_field: Optional[str],
     labels = _burn(scene, srs, [geometries[i] for i in keep], [ids[i] for i in keep])
     _say_shared_pixels(path, scene, [geometries[i] for i in keep], [ids[i] for i in keep], labels)
     burnt = _ids_present(labels)  # a feature may fall outside the scene, or under another
+    _say_overlaps_and_empty_polygons(path, scene, srs, [geometries[i] for i in keep], [ids[i] for i in keep], labels,
+                                     set(burnt))
     if not burnt:
         _explain_empty(path, geometries, scene)
     lost = sorted({ids[i] for i in keep} - set(burnt))
@@ -283,6 +295,19 @@ def _name_field(names: list[str], fields: list[Any], id_index: int) -> Optional[
             if i != id_index and fields[i].GetType() == ogr.OFTString:
                 return i
     return None
+
+
+def _say_other_names(path: Path, field: str, layer_names: dict[int, str], given: dict[int, str]) -> None:
+    """Warn where the layer's name field and the classes given (a class file's) name one class id differently: the
+    classes given win, and a prompt of another class would condition its pixels (review: said nowhere)."""
+    differ = sorted(i for i, name in layer_names.items() if i in given and _name_key(name) != _name_key(given[i]))
+    if not differ:
+        return
+    shown = "; ".join(f"{i}: {layer_names[i]!r} there, {given[i]!r} in the classes" for i in differ[:4])
+    logging.getLogger("hypersynth").warning(
+        "%s: its field %r names %d class id%s otherwise than the classes given (%s%s): the classes' names and "
+        "prompts are used; check that both number the classes alike", path.name, field, len(differ),
+        "" if len(differ) == 1 else "s", shown, "; …" if len(differ) > 4 else "")
 
 
 def _one_name_per_id(ids: list[int], names: list[str]) -> dict[int, str]:
@@ -464,6 +489,78 @@ def _say_shared_pixels(path: Path, scene: Scene, geometries: list[Any], ids: lis
                  f"kept (e.g. row {row}, column {col}: classes {', '.join(map(str, sorted(set(found))))}, kept "
                  f"{int(labels[row, col])}): check those points")
     logging.getLogger("hypersynth").warning("%s", text)
+
+
+def _say_overlaps_and_empty_polygons(path: Path, scene: Scene, srs: Any, geometries: list[Any], ids: list[int],
+                                     labels: np.ndarray, burnt: set[int]) -> None:
+    """Say the pixels that polygons or lines of two classes (or a point and another class's polygon) both cover, of
+    which one class is kept, and the polygons that contain no pixel centre and label nothing, where their class keeps
+    pixels elsewhere (a class left with none is said on its own): both went by without a word (review)."""
+    from osgeo import gdal, gdal_array, ogr
+
+    rows, cols = scene.shape
+    kinds = [ogr.GT_Flatten(g.GetGeometryType()) for g in geometries]
+    is_point = [k in (ogr.wkbPoint, ogr.wkbMultiPoint) for k in kinds]
+    is_area = [k in (ogr.wkbPolygon, ogr.wkbMultiPolygon) for k in kinds]
+    if not any(is_area) and not any(k in (ogr.wkbLineString, ogr.wkbMultiLineString) for k in kinds):
+        return  # points alone: _say_shared_pixels says where they share a pixel
+
+    def burnt_by(features: list[int], values: list[int], dtype: type) -> np.ndarray:
+        """``(H, W)`` ``values`` of ``features`` burnt as the labels are (pixel centres), 0 elsewhere."""
+        memory = ogr.GetDriverByName("Memory").CreateDataSource("check")
+        lyr = memory.CreateLayer("check", srs=srs, geom_type=ogr.wkbUnknown)
+        lyr.CreateField(ogr.FieldDefn("burn", ogr.OFTInteger))
+        for i, value in zip(features, values):
+            feature = ogr.Feature(lyr.GetLayerDefn())
+            feature.SetGeometry(geometries[i])
+            feature.SetField("burn", int(value))
+            lyr.CreateFeature(feature)
+        out = np.zeros((rows, cols), dtype=dtype)
+        target = gdal_array.OpenArray(out)
+        target.SetGeoTransform(_scene_geotransform(scene))
+        if srs is not None:
+            target.SetProjection(srs.ExportToWkt())
+        gdal.RasterizeLayer(target, [1], lyr, options=["ATTRIBUTE=burn", "ALL_TOUCHED=FALSE"])
+        target.FlushCache()
+        return out
+
+    said = logging.getLogger("hypersynth")
+    shapes = [i for i in range(len(geometries)) if not is_point[i]]
+    first = np.zeros((rows, cols), dtype=labels.dtype)  # the first class a polygon or line gives each pixel
+    other = np.zeros((rows, cols), dtype=labels.dtype)  # another class that covers it too (0: none)
+    for class_id in sorted({ids[i] for i in shapes}):
+        mine = [i for i in shapes if ids[i] == class_id]
+        covered = burnt_by(mine, [1] * len(mine), np.uint8) > 0
+        other[covered & (first != 0) & (other == 0)] = class_id
+        first[covered & (first == 0)] = class_id
+    inverse = gdal.InvGeoTransform(_scene_geotransform(scene))
+    for i in (i for i in range(len(geometries)) if is_point[i] and kinds[i] == ogr.wkbPoint and inverse):
+        col, row = (int(math.floor(v)) for v in gdal.ApplyGeoTransform(inverse, geometries[i].GetX(),
+                                                                         geometries[i].GetY()))
+        if 0 <= row < rows and 0 <= col < cols and first[row, col] not in (0, ids[i]) and not other[row, col]:
+            other[row, col] = ids[i]  # a point of another class on a polygon's pixel
+    clashes = other != 0
+    if clashes.any():
+        row, col = (int(v) for v in np.argwhere(clashes)[0])
+        n = int(clashes.sum())
+        said.warning(
+            "%s: %d pixel%s lie under labels of two classes (e.g. row %d, column %d: classes %d and %d, %d kept); "
+            "one class is kept for each (a point's over a polygon's, else the feature drawn last), which may be the "
+            "wrong one: check the overlapping features", path.name, n, "" if n == 1 else "s", row, col,
+            int(first[row, col]), int(other[row, col]), int(labels[row, col]))
+    areas = [i for i in range(len(geometries)) if is_area[i] and ids[i] in burnt]
+    if areas:
+        numbers = list(range(1, len(areas) + 1))  # each polygon's, 1-based; burnt in both orders, so that one under
+        # another (a copy, a plot inside a field) shows in one of them
+        kind = np.uint16 if len(areas) < 65_536 else np.int32
+        shown = set(np.unique(burnt_by(areas, numbers, kind)).tolist())
+        shown |= set(np.unique(burnt_by(areas[::-1], numbers[::-1], kind)).tolist())
+        empty = len(areas) - len(shown - {0})
+        if empty:
+            said.warning(
+                "%s: %d of its %d label polygons %s no pixel centre (smaller than a pixel, or a sliver between "
+                "pixel centres) and %s nothing: draw them larger than a pixel, or give points", path.name, empty,
+                len(areas), "contains" if empty == 1 else "contain", "labels" if empty == 1 else "label")
 
 
 def _explain_empty(path: Path, geometries: list[Any], scene: Scene) -> None:

@@ -128,6 +128,51 @@ def test_known_classes_give_ids_and_new_names_follow(tmp_path):
     assert np.array_equal(labels, _expected_polygon_labels((4, 8, 7)))
 
 
+def _two_field_layer(path, fields, rows):
+    """A GeoPackage of ``rows`` ``(geometry, {field: value})`` with ``fields`` ``{name: OGR type}``."""
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    lyr = ds.CreateLayer("labels", srs=srs, geom_type=ogr.wkbPolygon)
+    for name, kind in fields.items():
+        lyr.CreateField(ogr.FieldDefn(name, kind))
+    for geom, values in rows:
+        feature = ogr.Feature(lyr.GetLayerDefn())
+        feature.SetGeometry(geom)
+        for name, value in values.items():
+            feature.SetField(name, value)
+        lyr.CreateFeature(feature)
+    ds = None
+    return path
+
+
+def test_names_in_the_layer_unlike_the_class_files_and_a_guessed_field_are_said(tmp_path, caplog):
+    """Review: a layer whose class field says id 1 is 'urban' took the class file's 'water' (and its prompt) without
+    a word, and a digitiser's 'classified_by' field was taken for the classes, unsaid."""
+    both = _two_field_layer(tmp_path / "both.gpkg", {"class_id": ogr.OFTInteger, "class": ogr.OFTString},
+                            [(_box(1, 1, 4, 5), {"class_id": 1, "class": "urban"}),
+                             (_box(6, 6, 9, 11), {"class_id": 2, "class": "Low_vegetation"})])
+    known = [ClassInfo(1, "water", prompt="deep clear water"), ClassInfo(2, "low vegetation")]
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        _, classes = read_labels(both, _scene(), classes=known)
+    assert [c.name for c in classes] == ["water", "low vegetation"]  # the class file's, as before
+    assert ("both.gpkg: its field 'class' names 1 class id otherwise than the classes given (1: 'urban' there, "
+            "'water' in the classes)") in caplog.text  # 'Low_vegetation' is the same name
+    caplog.clear()
+    guessed = _two_field_layer(tmp_path / "guess.gpkg", {"landuse": ogr.OFTInteger, "classified_by": ogr.OFTString},
+                               [(_box(1, 1, 4, 5), {"landuse": 1, "classified_by": "anna"}),
+                                (_box(6, 6, 9, 11), {"landuse": 2, "classified_by": "ben"})])
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        read_labels(guessed, _scene())
+    assert ("guess.gpkg: no field is named class_id, class or label, so the classes are read from 'classified_by', "
+            "whose name starts like one (the others: landuse); if another field holds them, name it "
+            "(--class-field)") in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        read_labels(guessed, _scene(), class_field="landuse")  # named: nothing to say
+    assert not caplog.text
+
+
 def test_layer_and_field_choice(tmp_path):
     path = _write_vector(tmp_path / "two.gpkg", POLYGONS, layer="first")
     _write_vector(path, POLYGONS[:2], layer="second", field="kind")
@@ -196,6 +241,30 @@ def test_polygons_smaller_than_a_pixel(tmp_path):
     sliver = ogr.CreateGeometryFromWkt(f"POLYGON(({x} {y},{x + 2} {y},{x + 2} {y - 2},{x} {y - 2},{x} {y}))")
     with pytest.raises(LabelReadError, match="overlap the scene but contain no pixel centre"):
         read_labels(_write_vector(tmp_path / "tiny.gpkg", [(sliver, "a"), (sliver, "b")]), _scene())
+
+
+def test_overlapping_labels_of_two_classes_and_polygons_that_label_nothing_are_said(tmp_path, caplog):
+    """Review: two classes' polygons overlapping were settled by the file's order, a point of another class on a
+    polygon silently won, and plots smaller than a pixel labelled nothing, all without a word."""
+    x, y = X0 + 0.1 * PX, Y0 - 0.1 * PX  # a sliver in the corner of pixel (0, 0), away from its centre
+    sliver = ogr.CreateGeometryFromWkt(f"POLYGON(({x} {y},{x + 2} {y},{x + 2} {y - 2},{x} {y - 2},{x} {y}))")
+    features = [(_box(1, 1, 4, 5), 1), (_box(3, 3, 6, 8), 2), (_point(8, 1), 2), (_box(7, 0, 9, 3), 1),
+                (sliver, 1), (_box(0, 9, 2, 11), 2)]
+    path = _write_vector(tmp_path / "o.gpkg", features, field="class_id", kind=ogr.OFTInteger)
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        labels, _ = read_labels(path, _scene())
+    # rows 3, columns 3-4 under both boxes (the later one kept), and the point on class 1's pixel (8, 1)
+    assert labels[3, 3] == 2 and labels[8, 1] == 2
+    assert ("o.gpkg: 3 pixels lie under labels of two classes (e.g. row 3, column 3: classes 1 and 2, 2 kept)"
+            in caplog.text)
+    assert "o.gpkg: 1 of its 5 label polygons contains no pixel centre" in caplog.text
+    caplog.clear()
+    apart = _write_vector(tmp_path / "apart.gpkg", [(_box(1, 1, 4, 5), 1), (_box(1, 1, 4, 5), 1),
+                                                     (_box(6, 6, 9, 11), 2), (_point(2, 2), 1)],
+                          field="class_id", kind=ogr.OFTInteger)
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        read_labels(apart, _scene())  # one class's features overlapping, a point on its own class: nothing to say
+    assert "two classes" not in caplog.text and "no pixel centre" not in caplog.text
 
 
 def test_one_class_only(tmp_path):
