@@ -26,12 +26,12 @@ from .classifier_bundle import (_load_classifier, _patch_side, _reach, _training
 from .model_folders import CLASSIFIER_FOLDER, SYNTHESIS_BUNDLE, check_model_folder
 from .outputs import (RUN_STAGING, OutputExistsError, check_output_folder, claim_output_folder,  # noqa: F401
                       earlier_outputs, move_outputs)
-from .io.band_choice import describe_bands, parse_bands_to_leave_out
+from .io.band_choice import band_numbers_text, describe_bands, parse_bands_to_leave_out
 from .io.patch_files import MOSAIC_CLASSES, PATCH_FORMATS, companion_files
 from .label_checks import check_labels
-from .run_checks import (check_model_fits, check_patch_fits, check_same_wavelengths, describe_model_bands,
-                         leave_out_as_trained, leave_out_told, read_labels_and_classes, scored_validation,
-                         warn_of_empty_prompts, warn_of_unusable_bands)
+from .run_checks import (bands_beyond_trained, check_model_fits, check_patch_fits, check_same_wavelengths,
+                         describe_model_bands, leave_out_as_trained, leave_out_told, read_labels_and_classes,
+                         scored_validation, warn_of_empty_prompts, warn_of_unusable_bands)
 from .progress import NULL_REPORTER, Reporter
 from .markdown_text import md_text
 from .report import MAP_FIGURE, SYNTHETIC_SUMMARY, warnings_of_this_run
@@ -509,6 +509,15 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     trained_without = meta.get("named_left_out")  # the bands its training run was told to leave out, or None
     leave_out_as_trained(scene, leave_out_bands, trained_without, meta.get("scene_bands"), "classifier")
     bands = int(scene.good_bands.sum())
+    beyond = bands_beyond_trained(scene, meta.get("wavelengths")) if bands != meta["bands"] else None
+    if beyond is not None:  # the sensor's bands and more (fewer flagged bad): those it learnt from, by wavelength
+        n = int(beyond.sum())
+        log.warning("%s: %d of its usable bands %s at none of the %d wavelengths the classifier learnt from (%s): "
+                    "%s left out, and it maps with the %d it knows", Path(scene_path).name, n,
+                    "lies" if n == 1 else "lie", meta["bands"], describe_bands(beyond, scene.wavelengths),
+                    "it is" if n == 1 else "they are", meta["bands"])
+        leave_out_told(scene, band_numbers_text(beyond), "as the classifier did not learn from them")
+        bands = int(scene.good_bands.sum())
     if bands != meta["bands"]:
         hint = (f"; its training run left out bands {trained_without} of its scene's {meta.get('scene_bands')} as "
                 f"told: leave out this scene's bands that are not among those it learnt from"

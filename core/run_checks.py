@@ -218,6 +218,27 @@ def check_same_wavelengths(trained: Optional[Sequence[float]], scene: Scene, wha
                          f"applies only to the same sensor's band set: {instead}")
 
 
+def bands_beyond_trained(scene: Scene, trained: Optional[Sequence[float]]) -> Optional[np.ndarray]:
+    """``(B,)`` bool: the scene's usable bands that lie at none of the ``trained`` wavelengths, where every trained
+    band has its own usable band here (nearest, within :func:`wavelength_mismatch`'s tolerance, in the same order)
+    and the scene has more: a scene of the sensor that flags fewer bands bad (a tile exported without its bad-band
+    list). None where that is not so (no wavelengths, a band missing, another sensor): the band check then refuses."""
+    here = scene.usable_wavelengths()
+    if trained is None or here is None or len(here) <= len(trained):
+        return None
+    trained = np.asarray(trained, dtype=float)
+    nearest = np.abs(here[None, :] - trained[:, None]).argmin(axis=1)  # (T,) the usable band nearest each
+    if len(set(nearest.tolist())) != len(trained) or np.any(np.diff(nearest) <= 0):
+        return None
+    if wavelength_mismatch(trained, here[nearest], "it"):
+        return None
+    usable = np.flatnonzero(scene.good_bands)
+    beyond = np.zeros(scene.bands, dtype=bool)
+    beyond[usable] = True
+    beyond[usable[nearest]] = False
+    return beyond
+
+
 def wavelength_mismatch(trained: Sequence[float], here: Sequence[float], what: str) -> Optional[str]:
     """Where bands at wavelengths ``here`` differ from the same count ``trained`` on (:func:`check_same_wavelengths`'s
     rule: by over half a band's spacing or 5 nm): "usable band 3: 560.0 nm here, 550.0 nm in the model bundle; 7 bands

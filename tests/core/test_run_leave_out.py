@@ -77,13 +77,27 @@ def test_a_saved_classifier_leaves_out_again_what_its_training_run_was_told(inpu
                                          validation_path=inputs["truth"])
     assert np.array_equal(_map(again.class_map), _map(trained.class_map))
     assert "as the classifier's training run was told" in again.report.read_text()  # not the analyst's choice
-    with pytest.raises(ValueError, match=r"the classifier was trained on 34 bands but scene.tif has 38 usable bands "
-                                         r"\(of its 40, left out as flagged bad, without data or as told: bands 1 "
-                                         r"\(400 nm\) and 3 \(508 nm\)\); it only applies to scenes of the same "
+    with pytest.raises(ValueError, match=r"the classifier was trained on 34 bands but scene.tif has 33 usable bands "
+                                         r"\(of its 40, left out as flagged bad, without data or as told: bands 1–7 "
+                                         r"\(400–723 nm\)\); it only applies to scenes of the same "
                                          r"sensor and band set; its training run left out bands 1-2,11-13 of its "
                                          r"scene's 40 as told: .*; to map scene.tif otherwise, train a classifier"):
-        pipeline.classify_with_model(trained.classifier, inputs["scene"], tmp_path / "other", leave_out_bands="1")
+        pipeline.classify_with_model(trained.classifier, inputs["scene"], tmp_path / "other", leave_out_bands="1-7")
     assert not (tmp_path / "other").exists()  # a refused run leaves no folder it made
+
+
+def test_a_saved_classifier_maps_a_scene_of_its_sensor_with_more_usable_bands(inputs, tmp_path, caplog):
+    """Review: a scene holding every band the classifier learnt from and a few more (a tile exported without its
+    bad-band flags) was refused with advice to train again; its bands are matched by wavelength instead."""
+    trained = pipeline.classify_scene(inputs["scene"], inputs["labels"], tmp_path / "trained", method="rf", seed=1)
+    scene = make_demo_scene(size=32, bands=40, n_classes=3, seed=0).scene  # the same pixels, band 3 not flagged
+    unflagged = write_scene(replace(scene, good_bands=np.ones(40, dtype=bool)), tmp_path / "unflagged.tif")
+    with caplog.at_level("WARNING", logger="hypersynth"):
+        again = pipeline.classify_with_model(trained.classifier, unflagged, tmp_path / "again",
+                                             validation_path=inputs["truth"])
+    assert np.array_equal(_map(again.class_map), _map(trained.class_map))
+    assert ("unflagged.tif: 1 of its usable bands lies at none of the 39 wavelengths the classifier learnt from "
+            "(band 3 (") in caplog.text and "as the classifier did not learn from them" in again.report.read_text()
 
 
 def test_a_list_that_cannot_be_meant_is_refused_before_anything_is_written(inputs, tmp_path):
