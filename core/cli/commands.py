@@ -318,7 +318,15 @@ def _with_overwrite_option(exc: FileExistsError) -> str:
     if "overwrit" not in text or "--overwrite" in text:
         return text  # not a refusal to replace (e.g. a file where a folder belongs), or worded here already
     what = re.split(r";|\s\(", text, maxsplit=1)[0]  # "X already holds a, b" / "X already exists"
-    return f"{what}; pass --overwrite to replace it, or choose another --out"
+    # an output folder holding saved models: --overwrite removes those this run does not write again (review: a
+    # classify into a training run's folder deleted its bundles, said only after)
+    models = sorted(set(re.findall(r"\b\w*_bundle\b", what))) if "replaced or removed" in text else []
+    if not models:
+        return f"{what}; pass --overwrite to replace it, or choose another --out"
+    return (f"{what}; --overwrite replaces them or, where this run writes no such file, removes them: the saved "
+            f"model{'s' if len(models) > 1 else ''} {' and '.join(models)} among them, what a run learnt (copy "
+            f"{'them' if len(models) > 1 else 'it'} elsewhere first if you need {'them' if len(models) > 1 else 'it'}); "
+            "or choose another --out")
 
 
 def _check_demo_out(out: Path, overwrite: bool) -> None:

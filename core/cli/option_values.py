@@ -50,10 +50,20 @@ def _prompt(text: str) -> str:
     return text
 
 
+FILE_LIKE = (".tif", ".tiff", ".img", ".vrt", ".jp2", ".png", ".jpg", ".gpkg", ".shp", ".json", ".md", ".html",
+             ".csv", ".npz", ".nc", ".h5")  # an --out folder named so is a file name given by mistake
+
+
 def _folder(text: str) -> str:
-    """A type: an output folder's name, not empty."""
+    """A type: an output folder's name, not empty, and not a file's name where no such folder exists (review: --out
+    map.tif made a folder map.tif holding classification.tif)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("is empty; give a folder, e.g. --out results/")
+    path = Path(text)
+    if path.suffix.lower() in FILE_LIKE and not path.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} looks like a file name, but --out names the folder the files are written into (a run's map "
+            f"is classification.tif there): give a folder, e.g. --out {path.with_suffix('')}/")
     return text
 
 
