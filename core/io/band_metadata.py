@@ -4,6 +4,7 @@ and spectral plots, so both see the same wavelengths."""
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -28,7 +29,13 @@ _NANOMETRES_PER_UNIT = {**dict.fromkeys(("nanometers", "nanometer", "nanometres"
                                          "um", "µm", "μm"), 1e3),
                         **dict.fromkeys(("millimeters", "millimeter", "millimetres", "millimetre", "mm"), 1e6),
                         **dict.fromkeys(("centimeters", "centimeter", "centimetres", "centimetre", "cm"), 1e7),
-                        **dict.fromkeys(("meters", "meter", "metres", "metre", "m"), 1e9)}
+                        **dict.fromkeys(("meters", "meter", "metres", "metre", "m"), 1e9),
+                        **dict.fromkeys(("angstroms", "angstrom", "ångström", "å"), 0.1)}
+BAND_NUMBER_UNITS = {"index", "band", "bands", "band number", "band numbers"}  # ENVI's "Index": no wavelengths
+WAVENUMBER_UNITS = {"wavenumber", "wavenumbers", "cm-1", "cm^-1", "1/cm", "cm⁻¹"}  # ENVI's "Wavenumber": 1e7 / nm
+FREQUENCY_HZ = {"ghz": 1e9, "mhz": 1e6}  # ENVI's GHz and MHz: λ = c / f
+PLAUSIBLE_NM = (200.0, 20_000.0)  # where an imaging spectrometer's band centres lie (UV to thermal infrared)
+log = logging.getLogger("hypersynth")
 
 
 @dataclass
@@ -47,14 +54,15 @@ def band_facts(ds: Any, path: Path) -> BandFacts:
     band_tags = [_band_tags(ds, b + 1) for b in range(bands)]
     dataset_tags = {metadata_key(k): v for k, v in ds.tags().items()}
     envi = {metadata_key(k): v for k, v in ds.tags(ns="ENVI").items()} if "ENVI" in (ds.tag_namespaces() or []) else {}
-    wavelengths, fwhm = _wavelengths(ds.descriptions, band_tags, dataset_tags, envi, _imagery_wavelengths(ds, bands))
+    wavelengths, fwhm = _wavelengths(ds.descriptions, band_tags, dataset_tags, envi, _imagery_wavelengths(ds, bands),
+                                     path.name)
     if wavelengths is None:
         coordinate = _netcdf_band_coordinate(band_tags, dataset_tags)
         if coordinate is not None:  # a NetCDF variable whose band dimension has a wavelength coordinate
             dim, raw, units = coordinate
-            factor = nanometres_per_unit(units, raw)
-            wavelengths, fwhm = raw * factor, _netcdf_fwhm(path, dim, bands, factor)
-    flagged = _bad_band_list(band_tags, envi, bands)
+            wavelengths, factor = to_nanometres(raw, units, path.name)
+            fwhm = _netcdf_fwhm(path, dim, bands, factor) if wavelengths is not None and factor else None
+    flagged = _bad_band_list(band_tags, envi, bands, path.name)
     from .read import alpha_bands  # the readers build on this module
 
     for band in alpha_bands(ds):  # transparency, not light
@@ -85,7 +93,7 @@ def _band_tags(ds: Any, band: int) -> dict[str, str]:
 
 
 def _wavelengths(descriptions: tuple, band_tags: list[dict[str, str]], dataset_tags: dict[str, str],
-                 envi: dict[str, str], imagery: tuple[Optional[np.ndarray], Optional[np.ndarray]]
+                 envi: dict[str, str], imagery: tuple[Optional[np.ndarray], Optional[np.ndarray]], name: str
                  ) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
     """Centre wavelengths and FWHM in nm from band metadata, the ENVI domain, GDAL's IMAGERY domain (``imagery``:
     :func:`_imagery_wavelengths`) or band descriptions, in that order: written values before text to parse."""
@@ -100,6 +108,8 @@ def _wavelengths(descriptions: tuple, band_tags: list[dict[str, str]], dataset_t
         listed = _envi_list(source.get("wavelength", ""))
         if raw is None and listed is not None and len(listed) == bands:
             raw = listed
+        elif raw is None and listed is not None:
+            _say_list_length(name, "wavelengths", len(listed), bands, "the scene is read without wavelengths")
     if raw is None and imagery[0] is not None:
         return imagery
     if raw is None:
@@ -109,7 +119,9 @@ def _wavelengths(descriptions: tuple, band_tags: list[dict[str, str]], dataset_t
             units = found[0].group(2) if found[0] else None
     if raw is None:
         return None, None
-    factor = nanometres_per_unit(units, raw)
+    wavelengths, factor = to_nanometres(raw, units, name)
+    if wavelengths is None:
+        return None, None
     raw_fwhm: Optional[np.ndarray] = None
     if all("fwhm" in t for t in band_tags):
         values = [number_or_none(t["fwhm"]) for t in band_tags]
@@ -117,8 +129,17 @@ def _wavelengths(descriptions: tuple, band_tags: list[dict[str, str]], dataset_t
             raw_fwhm = np.array(values, dtype=np.float64)
     if raw_fwhm is None:
         raw_fwhm = _envi_list(envi.get("fwhm", ""))
-    fwhm = raw_fwhm * factor if raw_fwhm is not None and len(raw_fwhm) == bands else None  # same unit as centres
-    return raw * factor, fwhm
+        if raw_fwhm is not None and len(raw_fwhm) != bands:
+            _say_list_length(name, "FWHM values", len(raw_fwhm), bands, "the bands are read without their FWHM")
+    fwhm = (raw_fwhm * factor if raw_fwhm is not None and factor is not None and len(raw_fwhm) == bands
+            else None)  # the centres' unit
+    return wavelengths, fwhm
+
+
+def _say_list_length(name: str, what: str, listed: int, bands: int, so: str) -> None:
+    """Warn of a header list of another length than the bands (review: left out without a word)."""
+    log.warning("%s: its header lists %d %s for its %d bands: %s; correct the header's list", name, listed, what,
+                bands, so)
 
 
 def _imagery_wavelengths(ds: Any, bands: int) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
@@ -133,8 +154,9 @@ def _imagery_wavelengths(ds: Any, bands: int) -> tuple[Optional[np.ndarray], Opt
     return np.array(centres, dtype=np.float64) * 1e3, fwhm
 
 
-def _bad_band_list(band_tags: list[dict[str, str]], envi: dict[str, str], bands: int) -> np.ndarray:
-    """ENVI's bad band list (``bbl``: 1 good, 0 bad) per band or at dataset level; all good if absent."""
+def _bad_band_list(band_tags: list[dict[str, str]], envi: dict[str, str], bands: int, name: str) -> np.ndarray:
+    """ENVI's bad band list (``bbl``: 1 good, 0 bad) per band or at dataset level; all good if absent or of another
+    length than the bands (said)."""
     if all("bbl" in t for t in band_tags):
         values = [number_or_none(t["bbl"]) for t in band_tags]
         if all(v is not None for v in values):
@@ -142,6 +164,9 @@ def _bad_band_list(band_tags: list[dict[str, str]], envi: dict[str, str], bands:
     listed = _envi_list(envi.get("bbl", ""))
     if listed is not None and len(listed) == bands:
         return listed != 0
+    if listed is not None:
+        _say_list_length(name, "bad-band flags (bbl)", len(listed), bands,
+                         f"none is taken, so its {int((listed == 0).sum())} flagged bad are used too")
     return np.ones(bands, dtype=bool)
 
 
@@ -216,6 +241,50 @@ def nanometres_per_unit(units: Optional[str], values: np.ndarray) -> float:
     if factor is not None:
         return factor
     return 1000.0 if np.nanmax(values) < 30 else 1.0
+
+
+def to_nanometres(raw: np.ndarray, units: Optional[str], name: str) -> tuple[Optional[np.ndarray], Optional[float]]:
+    """Band centres ``raw`` written in ``units`` as nm, and the factor that takes their FWHM to nm (None where the
+    unit is no linear one: a wavenumber, a frequency). Band numbers (ENVI's "Index", or 1, 2, 3… without a unit) are
+    no wavelengths: None. Values in the other unit of nm and µm than the header says (400 "Micrometers") are read in
+    it, and values that are no wavelength in either are left out, each with a warning naming ``name`` (review: read
+    as 400,000 nm, or band numbers as 1–40 nm, without a word)."""
+    unit = (units or "").strip().lower()
+    values = np.asarray(raw, dtype=np.float64)
+    consecutive = values.size > 1 and np.all(np.diff(values) == 1) and values[0] in (0, 1)
+    if unit in BAND_NUMBER_UNITS or (unit in ("", "unknown") and consecutive):
+        log.info("%s: its band 'wavelengths' are band numbers (%s): the scene is read without wavelengths", name,
+                 units or "1, 2, 3…")
+        return None, None
+    if unit in WAVENUMBER_UNITS:
+        with np.errstate(divide="ignore"):
+            return _plausible(1e7 / values, units, name), None
+    if unit in FREQUENCY_HZ:
+        with np.errstate(divide="ignore"):
+            return _plausible(299_792_458.0 * 1e9 / (values * FREQUENCY_HZ[unit]), units, name), None
+    factor = nanometres_per_unit(units, values)
+    nm = values * factor
+    low, high = PLAUSIBLE_NM
+    if np.all((nm >= low) & (nm <= high)):
+        return nm, factor
+    for other in (1.0, 1e3):  # nm and µm swapped: the values say which
+        if other != factor and np.all((values * other >= low) & (values * other <= high)):
+            log.warning("%s: its wavelengths %g–%g are said to be in %s, which gives %g–%g nm; read as %s instead",
+                        name, float(values.min()), float(values.max()), units or "no unit", float(nm.min()),
+                        float(nm.max()), "nm" if other == 1.0 else "µm")
+            return values * other, other
+    return _plausible(nm, units, name), factor
+
+
+def _plausible(nm: np.ndarray, units: Optional[str], name: str) -> Optional[np.ndarray]:
+    """``nm`` where every value lies in :data:`PLAUSIBLE_NM`, else None with a warning: a header's unit misread."""
+    low, high = PLAUSIBLE_NM
+    if np.all(np.isfinite(nm) & (nm >= low) & (nm <= high)):
+        return nm
+    log.warning("%s: its wavelengths in %s give %s nm, not the %g–%g nm of an imaging spectrometer: the scene is "
+                "read without wavelengths; check the header's wavelength units", name, units or "no unit",
+                f"{np.nanmin(nm):g}–{np.nanmax(nm):g}" if np.isfinite(nm).any() else "no finite", low, high)
+    return None
 
 
 def _envi_list(text: Any) -> Optional[np.ndarray]:

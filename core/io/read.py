@@ -17,7 +17,7 @@ from ..memory import new_cube, release_freed_memory
 from ..pixel_mask import PixelMask
 from ..progress import NULL_REPORTER, Reporter
 from ..scene import PIXEL_GRID, Scene
-from .band_metadata import WAVELENGTH_NAME, band_facts, nanometres_per_unit, netcdf_wavelengths_across
+from .band_metadata import WAVELENGTH_NAME, band_facts, netcdf_wavelengths_across, to_nanometres
 from .damaged import (describe_truncated_raw, describe_unreadable, first_gdal_failure, gdal_messages, metadata_key,
                       number_or_none)
 
@@ -395,7 +395,7 @@ def _read_mat_scene(path: Path, cube_key: Optional[str]) -> Scene:
     good, valid = finish_masks(path, cube, np.ones(bands, dtype=bool))
     wavelengths = None
     if listed is not None and listed.size == bands:
-        wavelengths = listed * nanometres_per_unit(None, listed)
+        wavelengths = to_nanometres(listed, None, path.name)[0]
     return Scene(cube=cube, valid=valid, wavelengths=wavelengths, good_bands=good, transform=PIXEL_GRID,
                  crs_wkt=None, name=path.stem, source=str(path))
 

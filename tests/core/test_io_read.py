@@ -217,6 +217,45 @@ def _write_envi(folder: Path, stem: str, header_name: str, data_suffix: str):
     return raw
 
 
+def _envi_header(folder: Path, stem: str, wavelengths: str, units: str, extra: str = "") -> Path:
+    """A 12-band float32 BSQ ENVI pair of 3 × 4 rising spectra with the header lines given."""
+    bands = 12
+    _spectra(bands, 3, 4).tofile(folder / f"{stem}.img")
+    (folder / f"{stem}.hdr").write_text(
+        f"ENVI\nsamples = 4\nlines = 3\nbands = {bands}\nheader offset = 0\nfile type = ENVI Standard\n"
+        f"data type = 4\ninterleave = bsq\nbyte order = 0\nwavelength units = {units}\n"
+        f"wavelength = {{{wavelengths}}}\n{extra}")
+    return folder / f"{stem}.img"
+
+
+def test_header_units_and_lists_that_cannot_be_meant_are_said(tmp_path, caplog):
+    """Review: ENVI's 'Index' (band numbers) read as 1–12 nm, 'Wavenumber' as nm, nm values said to be µm read as
+    400,000 nm, and a bad-band or wavelength list one short ignored, all without a word."""
+    nm = [400 + 150 * b for b in range(12)]
+    listed = ", ".join(str(v) for v in nm)
+    with caplog.at_level(logging.INFO, logger="hypersynth"):
+        assert read_scene(_envi_header(tmp_path, "index", ", ".join(str(b + 1) for b in range(12)),
+                                       "Index")).wavelengths is None
+        numbers = read_scene(_envi_header(tmp_path, "numbers", ", ".join(str(b + 1) for b in range(12)), "Unknown"))
+        wavenumber = read_scene(_envi_header(tmp_path, "wavenumber", ", ".join(f"{1e7 / v:.4f}" for v in nm),
+                                             "Wavenumber"))
+        mislabelled = read_scene(_envi_header(tmp_path, "mislabelled", listed, "Micrometers"))
+        nonsense = read_scene(_envi_header(tmp_path, "nonsense", ", ".join(str(v * 1e5) for v in nm), "Nanometers"))
+        short = read_scene(_envi_header(tmp_path, "short", listed, "Nanometers",
+                                        f"bbl = {{{', '.join(['1'] * 10 + ['0'])}}}\n"))
+        too_few = read_scene(_envi_header(tmp_path, "few", ", ".join(str(v) for v in nm[:11]), "Nanometers"))
+    assert numbers.wavelengths is None and "index.img: its band 'wavelengths' are band numbers (Index)" in caplog.text
+    np.testing.assert_allclose(wavenumber.wavelengths, nm, rtol=1e-6)
+    np.testing.assert_allclose(mislabelled.wavelengths, nm)
+    assert ("mislabelled.img: its wavelengths 400–2050 are said to be in Micrometers, which gives 400000–2.05e+06 "
+            "nm; read as nm instead") in caplog.text
+    assert nonsense.wavelengths is None and "nonsense.img: its wavelengths in Nanometers give 4e+07–2.05e+08 nm" in \
+        caplog.text
+    assert short.good_bands.all() and ("short.img: its header lists 11 bad-band flags (bbl) for its 12 bands: none is "
+                                       "taken, so its 1 flagged bad are used too") in caplog.text
+    assert too_few.wavelengths is None and "few.img: its header lists 11 wavelengths for its 12 bands" in caplog.text
+
+
 @pytest.mark.parametrize("header_name, data_suffix, open_name", [
     ("cube.hdr", ".img", "cube.hdr"),  # the user picks the header
     ("cube.hdr", ".img", "cube.img"),  # ... or the data file
