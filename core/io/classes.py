@@ -121,6 +121,11 @@ def _parse_entry(file: str, n: int, entry: Any) -> ClassInfo:
     if not isinstance(entry, dict):
         raise ClassFileError(f"{file}: entry {n} must be an object like {{\"id\": 1, \"name\": \"water\"}}")
     what = f"{file}: entry {n}" + (f" ({entry['name']!r})" if isinstance(entry.get("name"), str) else "")
+    unknown = sorted(set(entry) - {"id", "name", *COLOUR_KEYS, "prompt"})
+    if unknown:  # first: a class_id key for the id said so, not "'id' must be a whole number; got None" (review)
+        instead = next((f"; is {key!r} meant as 'id'?" for key in unknown if "id" in key.lower() and "id" not in
+                        entry), "")
+        raise ClassFileError(f"{what}: unknown key(s) {', '.join(unknown)}; allowed are {ALLOWED_KEYS}{instead}")
     raw_id = entry.get("id")
     if isinstance(raw_id, bool) or not isinstance(raw_id, int):
         raise ClassFileError(f"{what}: 'id' must be a whole number (1, 2, ...); got {raw_id!r}")
@@ -138,9 +143,6 @@ def _parse_entry(file: str, n: int, entry: Any) -> ClassInfo:
     prompt = entry.get("prompt", "")
     if not isinstance(prompt, str):
         raise ClassFileError(f"{what}: 'prompt' must be a text; got {prompt!r}")
-    unknown = sorted(set(entry) - {"id", "name", *COLOUR_KEYS, "prompt"})
-    if unknown:
-        raise ClassFileError(f"{what}: unknown key(s) {', '.join(unknown)}; allowed are {ALLOWED_KEYS}")
     return ClassInfo(id=raw_id, name=name.strip(), color=rgb, prompt=prompt.strip())
 
 

@@ -918,11 +918,19 @@ def _crs_name_wkt(wkt: str) -> str:
     return _crs_name(srs) if srs.ImportFromWkt(wkt) == 0 else "unknown CRS"
 
 
+# a CSV's point columns GDAL's CSV driver takes for x and y (any case): a table of field points read as points
+# (review: its rows had no geometry and were all left out)
+CSV_POINT_COLUMNS = ["X_POSSIBLE_NAMES=x,lon,long,longitude,easting,east,x_*,*_x",
+                     "Y_POSSIBLE_NAMES=y,lat,latitude,northing,north,y_*,*_y", "KEEP_GEOM_COLUMNS=NO"]
+
+
 def _open(path: Path, kind: int) -> Any:
-    """gdal.OpenEx that gives None on failure whether or not someone switched on gdal.UseExceptions()."""
+    """gdal.OpenEx that gives None on failure whether or not someone switched on gdal.UseExceptions(); a CSV's x/y
+    columns (:data:`CSV_POINT_COLUMNS`) are its points, as its WKT column is."""
     from osgeo import gdal
 
+    options = CSV_POINT_COLUMNS if Path(path).suffix.lower() == ".csv" and kind & gdal.OF_VECTOR else []
     try:
-        return gdal.OpenEx(str(path), kind)
+        return gdal.OpenEx(str(path), kind, open_options=options)
     except RuntimeError:
         return None

@@ -54,6 +54,8 @@ def test_colour_is_read_under_either_spelling(tmp_path):
     ([{"id": 1}], r"entry 1: 'name' must be a non-empty text"),
     ([{"id": 1, "name": "a", "hue": "#000000"}],
      r"unknown key\(s\) hue; allowed are id, name, colour \(or color\), prompt"),
+    ([{"class_id": 1, "name": "a"}],  # said as 'id' must be a whole number; got None (review)
+     r"entry 1 \('a'\): unknown key\(s\) class_id; allowed are id, .*; is 'class_id' meant as 'id'\?$"),
     ([{"id": 1, "name": "a", "colour": "#000000", "color": "#ffffff"}],
      r"entry 1 \('a'\): 'colour' '#000000' and 'color' '#ffffff' differ; give the colour once"),
     ([{"id": 1, "name": "a", "colour": "red"}], r"entry 1 \('a'\): colour 'red' is not of the form #RRGGBB"),

@@ -173,6 +173,19 @@ def test_names_in_the_layer_unlike_the_class_files_and_a_guessed_field_are_said(
     assert not caplog.text
 
 
+def test_a_csv_of_field_points_gives_its_points(tmp_path, caplog):
+    """Review: a table of x, y and class_id columns had no geometry for GDAL, and every row was left out."""
+    rows = [(0, 0, 2), (9, 11, 5), (4, 7, 2)]
+    table = "easting,northing,class_id\n" + "".join(f"{X0 + (c + 0.5) * PX},{Y0 - (r + 0.5) * PX},{k}\n"
+                                                     for r, c, k in rows)
+    (tmp_path / "plots.csv").write_text(table)
+    with caplog.at_level(logging.WARNING, logger="hypersynth"):
+        labels, classes = read_labels(tmp_path / "plots.csv", _scene())
+    assert [c.id for c in classes] == [2, 5] and labels[0, 0] == 2 and labels[9, 11] == 5 and labels[4, 7] == 2
+    assert np.count_nonzero(labels) == 3
+    assert "plots.csv has no CRS: its coordinates are read as the scene's EPSG:32633" in caplog.text
+
+
 def test_layer_and_field_choice(tmp_path):
     path = _write_vector(tmp_path / "two.gpkg", POLYGONS, layer="first")
     _write_vector(path, POLYGONS[:2], layer="second", field="kind")
