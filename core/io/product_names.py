@@ -42,3 +42,14 @@ def is_emit_mask_of(name: str, acquisition: str) -> bool:
     """Whether the file ``name`` is an EMIT L2A MASK granule (any version) of ``acquisition``."""
     return re.match(rf"^EMIT_L2A_MASK_\d+_{re.escape(acquisition)}.*\.nc$", name, re.IGNORECASE) is not None
 
+
+
+def product_images_in(folder: Path) -> list[Path]:
+    """The product images a folder (or a folder in it: an unpacked EnMAP delivery) holds: EnMAP L2A spectral images,
+    PRISMA L2 .he5 files and EMIT L2A/L1B granules, sorted; an analyst gives the product's folder as the scene."""
+    found = []
+    for level in (folder, *sorted(p for p in folder.iterdir() if p.is_dir())):
+        found += [p for p in level.iterdir() if p.is_file() and (ENMAP_L2A_IMAGE.match(p.name) or
+                                                                 PRISMA_L2_FILE.match(p.name) or
+                                                                 EMIT_GRANULE.match(p.name))]
+    return sorted(found)

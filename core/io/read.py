@@ -105,8 +105,18 @@ def read_scene(path: str | Path, *, cube_key: Optional[str] = None, quality_mask
             archive, name = inside
             return _read_archived_product(archive, quality_masks, name=name, source=path, reporter=reporter)
         raise SceneReadError(f"cannot read the scene {path}: the file does not exist")
-    if path.is_dir():
-        raise SceneReadError(f"cannot read the scene {path}: it is a folder; choose the image file inside it")
+    if path.is_dir():  # a product's folder: its one image (review: refused as a folder)
+        from .product_names import product_images_in
+
+        images = product_images_in(path)
+        if len(images) == 1:
+            logging.getLogger("hypersynth").info("%s: a folder: its product image %s is read", path.name,
+                                                 images[0].name)
+            return read_scene(images[0], quality_masks=quality_masks, reporter=reporter)
+        raise SceneReadError(f"cannot read the scene {path}: it is a folder; choose the image file inside it"
+                             + (f" (it holds {len(images)} product images: "
+                                f"{', '.join(p.name for p in images[:3])}{', …' if len(images) > 3 else ''})"
+                                if images else ""))
     if is_archive(path):
         return _read_archived_product(path, quality_masks, reporter=reporter)
     if is_mat_file(path):

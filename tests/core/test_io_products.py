@@ -38,6 +38,13 @@ def test_enmap_l2a_takes_wavelengths_fwhm_and_scale_from_its_xml(tmp_path):
     assert scene.name == ENMAP_STEM and scene.source == str(image)
     from_xml = read_scene(tmp_path / "product" / f"{ENMAP_STEM}-METADATA.XML")  # the XML opens the product too
     assert np.array_equal(from_xml.cube, scene.cube) and from_xml.source.endswith("-METADATA.XML")
+    from_folder = read_scene(tmp_path / "product")  # and its folder (review: refused as a folder)
+    assert np.array_equal(from_folder.cube, scene.cube) and from_folder.source == str(image)
+    assert np.array_equal(read_scene(tmp_path).cube, scene.cube)  # the folder of an unpacked delivery holding it
+    write_enmap(tmp_path / "product" / "copy", dn, order=order)
+    with pytest.raises(SceneReadError, match=r"it is a folder; choose the image file inside it \(it holds 2 product "
+                                             r"images: ENMAP01-"):
+        read_scene(tmp_path / "product")
 
 
 def test_enmap_l2a_scale_in_the_geotiff_is_not_applied_twice_and_background_is_nodata_without_a_tag(tmp_path):
