@@ -62,4 +62,5 @@ def panel_words(tokens: Sequence[str], function_words: bool = False,
 def hidden_function_words(tokens: Sequence[str], shown: Sequence[tuple[int, str]]) -> list[str]:
     """The prompt's function words that have no panel among ``shown`` (as :func:`panel_words` gives them), each once."""
     indices = {i for i, _ in shown}
-    return list(dict.fromkeys(w for i, w in word_tokens(tokens, limit=None) if is_function_word(w) and i not in indices))
+    hidden = (w for i, w in word_tokens(tokens, limit=None) if is_function_word(w) and i not in indices)
+    return list(dict.fromkeys(hidden))

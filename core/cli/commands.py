@@ -323,10 +323,10 @@ def _with_overwrite_option(exc: FileExistsError) -> str:
     models = sorted(set(re.findall(r"\b\w*_bundle\b", what))) if "replaced or removed" in text else []
     if not models:
         return f"{what}; pass --overwrite to replace it, or choose another --out"
+    them = "them" if len(models) > 1 else "it"
     return (f"{what}; --overwrite replaces them or, where this run writes no such file, removes them: the saved "
             f"model{'s' if len(models) > 1 else ''} {' and '.join(models)} among them, what a run learnt (copy "
-            f"{'them' if len(models) > 1 else 'it'} elsewhere first if you need {'them' if len(models) > 1 else 'it'}); "
-            "or choose another --out")
+            f"{them} elsewhere first if you need {them}); or choose another --out")
 
 
 def _check_demo_out(out: Path, overwrite: bool) -> None:

@@ -693,9 +693,14 @@ def _read_mat(path: Path, scene: Scene, classes: Optional[list[ClassInfo]]
         flat = {k: a for k, a in arrays.items() if getattr(a, "ndim", 0) == 2}
         shapes = ", ".join(f"{k} {tuple(a.shape)}" for k, a in flat.items())
         if flat and all(tuple(a.shape) != tuple(scene.shape) for a in flat.values()):  # another scene's map
-            raise LabelReadError(f"{path.name} holds {shapes}, none of the {_grid()}'s size {scene.shape[0]} × "
-                                 f"{scene.shape[1]}: these labels belong to another {_grid()} (or crop); give the "
-                                 f"labels of this {_grid()}")
+            bands_first = any(tuple(a.shape) == (scene.shape[1], scene.bands) for a in flat.values())
+            raise LabelReadError(
+                f"{path.name} holds {shapes}, none of the {_grid()}'s size {scene.shape[0]} × {scene.shape[1]}: "
+                + (f"the {_grid()}'s cube was likely saved bands first (bands × rows × cols) and read as "
+                   f"{scene.shape[0]} rows × {scene.shape[1]} columns × {scene.bands} bands; save it as rows × cols × "
+                   "bands (numpy: cube.transpose(1, 2, 0)) or with a 'wavelength' vector beside it"
+                   if bands_first else f"these labels belong to another {_grid()} (or crop); give the labels of this "
+                   f"{_grid()}"))
         raise LabelReadError(f"{path.name} holds no single 2-D label map of the {_grid()}'s size {scene.shape[0]} × "
                              f"{scene.shape[1]} (2-D arrays: {shapes or 'none'}); save the map under a name with "
                              f"'gt' or 'label' in it, or as a label raster")

@@ -464,6 +464,32 @@ def gdal_subdataset_file(source: str | Path) -> Optional[Path]:
     return Path(name) if name else None
 
 
+def hdf5_wavelength_vector(container: Path, dataset: Optional[str]) -> Optional[tuple[str, np.ndarray, int]]:
+    """The wavelength vector beside an HDF5 subdataset's 3-D array (a 1-D dataset of its group named like
+    :data:`~.band_metadata.WAVELENGTH_NAME`) as long as one of its outer axes: ``(name, values, axis)``, axis 0 where
+    it is the array's first (the bands, as GDAL reads them), 2 where its last (a (rows, cols, bands) cube, which GDAL
+    reads as bands × rows × cols); None without one."""
+    if not dataset or not str(dataset).upper().startswith("HDF5:") or '":' not in str(dataset):
+        return None
+    inner = str(dataset)[str(dataset).rfind('":') + 2:].lstrip("/")
+    try:
+        import h5py
+
+        with h5py.File(container, "r") as f:
+            array = f.get(inner or "/")
+            if not isinstance(array, h5py.Dataset) or array.ndim != 3:
+                return None
+            for name, item in array.parent.items():
+                if not (isinstance(item, h5py.Dataset) and item.ndim == 1 and WAVELENGTH_NAME.match(name)):
+                    continue
+                for axis in (0, 2):
+                    if item.shape[0] == array.shape[axis] and (axis == 0 or array.shape[0] != array.shape[2]):
+                        return name, np.asarray(item[()], dtype=np.float64), axis
+    except (OSError, ImportError, ValueError, TypeError):  # not HDF5 h5py opens: GDAL's reading says what it can
+        return None
+    return None
+
+
 def subdataset_name(source: str | Path) -> str:
     """The variable or array a GDAL subdataset name opens, last part of its path (``NETCDF:"scene.nc":radiance`` ->
     ``radiance``, ``HDF5:"x.he5"://HDFEOS/SWATHS/PRS_L2D_HCO/Data_Fields/VNIR_Cube`` -> ``VNIR_Cube``); "" for a
@@ -545,6 +571,12 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
                 f"bands): save the variable with {across!r} first, e.g. gdalmdimtranslate in.nc out.nc -array "
                 f"name=VARIABLE,transpose=[2,0,1] for a (y, x, {across}) variable, or xarray's "
                 f".transpose({across!r}, 'y', 'x')")
+        beside = hdf5_wavelength_vector(path, dataset)
+        if beside is not None and beside[2] == 2:  # read as bands, its rows would be learnt as spectra (review:
+            raise SceneReadError(  # read as 60 "bands" of 80 × 40)
+                f"{shown}: its wavelengths ({beside[0]}, {beside[1].size} values) run along its last axis, which GDAL "
+                "reads as the image's columns (it takes an HDF5 array's first axis as its bands): save the cube with "
+                "its bands first (numpy: cube.transpose(2, 0, 1) for a (rows, cols, bands) array)")
         check_band_count(shown, bands)
         if defaults is not None:
             _check_defaults(defaults, shown, bands)
@@ -610,6 +642,8 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
         wavelengths, fwhm = facts.wavelengths, facts.fwhm
         if wavelengths is None and defaults is not None:
             wavelengths, fwhm = defaults.wavelengths, defaults.fwhm
+        if wavelengths is None and beside is not None:  # an HDF5 array's wavelength vector beside it
+            wavelengths = to_nanometres(beside[1], None, shown.name)[0]
         if layout_only:
             good = good_bands(shown, has_data, flagged)
             # good is the flagged-good bands with data when there are some (and some band is flagged bad), else all

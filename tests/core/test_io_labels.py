@@ -474,6 +474,14 @@ def test_matlab_ground_truth_map_on_a_pixel_grid_scene(tmp_path):
     scipy.io.savemat(tmp_path / "small.mat", {"gt": gt[:5]})
     with pytest.raises(LabelReadError, match=r"gt \(5, 12\), none of the scene's size 10 × 12: these labels belong"):
         read_labels(tmp_path / "small.mat", _scene(georeferenced=False))
+    # a scene cube of 10 bands × 12 rows × 16 columns saved bands first, read as 10 rows × 12 columns × 16 bands:
+    # its labels (12, 16) are not blamed (review)
+    sideways = Scene(cube=np.zeros((16, ROWS, COLS), np.float32), valid=np.ones((ROWS, COLS), bool),
+                     transform=PIXEL_GRID)
+    scipy.io.savemat(tmp_path / "truth.mat", {"gt": np.ones((COLS, 16), np.uint8)})
+    with pytest.raises(LabelReadError, match=r"gt \(12, 16\), none of the scene's size 10 × 12: the scene's cube "
+                                             r"was likely saved bands first .* cube.transpose\(1, 2, 0\)"):
+        read_labels(tmp_path / "truth.mat", sideways)
 
 
 def test_abundances_of_an_unmixing_dataset_give_dominant_endmember_labels(tmp_path, caplog):

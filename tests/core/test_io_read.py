@@ -228,6 +228,24 @@ def _envi_header(folder: Path, stem: str, wavelengths: str, units: str, extra: s
     return folder / f"{stem}.img"
 
 
+def test_an_hdf5_cube_is_read_with_the_wavelengths_beside_it_and_bands_last_is_refused(tmp_path):
+    """Review: an HDF5 cube stored (rows, cols, bands) was read as 60 'bands' of 80 × 40 pixels, and the wavelength
+    vector beside a bands-first one was not read."""
+    wavelengths = np.linspace(400, 2400, 12)
+    with h5py.File(tmp_path / "first.h5", "w") as f:
+        f.create_dataset("data/cube", data=_spectra(12, 5, 7))
+        f.create_dataset("data/wavelength", data=wavelengths)
+    scene = read_scene(f'HDF5:"{tmp_path / "first.h5"}"://data/cube')
+    assert scene.cube.shape == (12, 5, 7)
+    np.testing.assert_allclose(scene.wavelengths, wavelengths)
+    with h5py.File(tmp_path / "last.h5", "w") as f:
+        f.create_dataset("data/cube", data=_spectra(12, 5, 7).transpose(1, 2, 0))
+        f.create_dataset("data/wavelength", data=wavelengths)
+    with pytest.raises(SceneReadError, match=r"last.h5:cube: its wavelengths \(wavelength, 12 values\) run along its "
+                                             r"last axis, .*cube.transpose\(2, 0, 1\)"):
+        read_scene(f'HDF5:"{tmp_path / "last.h5"}"://data/cube')
+
+
 def test_header_units_and_lists_that_cannot_be_meant_are_said(tmp_path, caplog):
     """Review: ENVI's 'Index' (band numbers) read as 1–12 nm, 'Wavenumber' as nm, nm values said to be µm read as
     400,000 nm, and a bad-band or wavelength list one short ignored, all without a word."""
