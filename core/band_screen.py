@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 import numpy as np
 
 from .io.band_choice import band_numbers_text, describe_bands
+from .scale_check import value_levels
 
 if TYPE_CHECKING:
     from .scene import Scene
@@ -59,6 +60,7 @@ class BandScreen:
     why_none: str = ""  # why no band can be suggested at all (values at or below zero, too few pixels), else ""
     median: float = math.nan  # the median of the bands looked at's values over the pixels read, pooled: the scene's
     #                           typical value as .scale_check.typical_value takes it, from these pixels
+    high: float = math.nan  # their HIGH_PERCENTILE (.scale_check.typical_levels' second): the bright values' scale
 
     @property
     def suggested(self) -> np.ndarray:
@@ -237,11 +239,12 @@ def _screened(values: np.ndarray, squares: np.ndarray, counts: np.ndarray,
     screened = good & has_data
     pixels = int(finite[screened].any(axis=0).sum()) if screened.any() else 0
     pooled = values[screened]
-    median = float(np.nanmedian(pooled)) if np.isfinite(pooled).any() else math.nan
+    median, high = value_levels(pooled.ravel().copy())
     none = np.zeros(bands, dtype=bool)
 
     def nothing(why: str) -> BandScreen:
-        return BandScreen(level, noise, screened, none, none.copy(), none.copy(), pixels, why_none=why, median=median)
+        return BandScreen(level, noise, screened, none, none.copy(), none.copy(), pixels, why_none=why, median=median,
+                          high=high)
 
     if screened.sum() < 3:
         return nothing(f"{int(screened.sum())} band{'' if screened.sum() == 1 else 's'} with data at "
@@ -257,4 +260,4 @@ def _screened(values: np.ndarray, squares: np.ndarray, counts: np.ndarray,
     typical_snr = float(np.nanmedian(snr[has_data])) if np.isfinite(snr[has_data]).any() else float("nan")
     low_level = screened & ~constant & (level < LOW_LEVEL * typical)
     low_snr = screened & ~constant & ~low_level & (snr < LOW_SNR * typical_snr)  # NaN compares False
-    return BandScreen(level, noise, screened, low_level, low_snr, constant, pixels, median=median)
+    return BandScreen(level, noise, screened, low_level, low_snr, constant, pixels, median=median, high=high)

@@ -121,10 +121,12 @@ def _without_training_pixels(validation: ValidationPixels, training: Optional[np
 
 
 def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo], scene: Scene,
-                    median_value: float, training: Optional[np.ndarray] = None) -> None:
+                    median_value: float, training: Optional[np.ndarray] = None,
+                    high_value: float = float("nan")) -> None:
     """Save a trained classifier (any method's: forest, SVM, CNN, diffusion-feature SVM with its synthesis model,
-    or their blend) as a safetensors bundle, reusable on other scenes of the sensor; ``median_value``: the scene's
-    :func:`~.scale_check.typical_value`, kept to warn of a scene in other units; ``training``: ``(M, 2)`` rows and
+    or their blend) as a safetensors bundle, reusable on other scenes of the sensor; ``median_value`` and
+    ``high_value``: the scene's :func:`~.scale_check.typical_levels`, kept to tell a scene in other units;
+    ``training``: ``(M, 2)`` rows and
     columns of the pixels it learnt from, kept with the scene's grid so that validation on that scene leaves them
     out (:func:`classify_with_model`)."""
     from .io.band_choice import told_bands_text
@@ -135,6 +137,7 @@ def save_classifier(folder: Path, fitted: FittedMethod, classes: list[ClassInfo]
             "classes": [{"id": c.id, "name": c.name, "color": list(c.color), "prompt": c.prompt} for c in classes],
             "bands": int(scene.good_bands.sum()), "wavelengths": None if wl is None else [float(w) for w in wl],
             "median_value": median_value, "scene_bands": scene.bands,
+            "high_value": high_value if np.isfinite(high_value) else None,
             # the bands its run was told to leave out ("108-112,224"), left out again on a scene of as many bands
             "named_left_out": told_bands_text(scene) or None,
             "training_notes": list(fitted.notes)}  # how it trained, for the reports of the scenes it classifies

@@ -37,7 +37,7 @@ from .markdown_text import md_text
 from .report import MAP_FIGURE, SYNTHETIC_SUMMARY, warnings_of_this_run
 from .run_record import RUN_CLASSES, RUN_RECORD, input_said, run_record, write_run_record
 from .version import engine_description
-from .scale_check import GatheringReader, refuse_other_units, typical_value, warn_of_scale
+from .scale_check import GatheringReader, refuse_other_units, typical_levels, typical_value, warn_of_scale
 from .scene import ClassInfo, Scene
 from .training_area import TrainingArea, labelled_area, learns_from_labelled_area
 
@@ -430,9 +430,8 @@ def run_on_scene(scene: Scene, cube: "np.ndarray | PixelSpectra", labels: np.nda
                             synthetic_patches)
     write_classes(out / RUN_CLASSES, classes)  # the analyst's prompts outlive the project: Load classes… reads them
     if hasattr(fitted.classifier, "to_tensors"):
-        save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene,
-                        typical_value(cube, scene.valid) if streamed is None else streamed.typical_value(),
-                        training=training)
+        median, high = typical_levels(cube, scene.valid) if streamed is None else streamed.typical_levels()
+        save_classifier(out / CLASSIFIER_BUNDLE, fitted, used, scene, median, training=training, high_value=high)
     device = network_device(fitted.method, settings.device)  # None: scikit-learn's, which no preset shapes
     record = run_record(METHOD_TITLES.get(method, method), inputs, names, method=method, seed=settings.seed,
                         preset=settings.preset if device else None, device=device,
@@ -464,8 +463,8 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
     those its file flags bad (:func:`classify_scene`'s); None: those the classifier's training run was told to leave
     out, where the scene has as many bands as its scene had; ``validation_name``: what the messages and the report
     call the validation labels where they are a copy of a layer (the layer, not the copy). A scene whose values are
-    in other units than the classifier learnt (:data:`.scale_check.SCALE_REFUSAL` times theirs or more, either way)
-    is refused before the prediction unless ``accept_other_units``; ``other_units_option``: how the refusal tells
+    in other units than the classifier learnt (:func:`.scale_check.refuse_other_units`: 1000 times theirs, or 30
+    times with its bright values too, either way) is refused before the prediction unless ``accept_other_units``; ``other_units_option``: how the refusal tells
     the caller to map it anyway."""
     out = Path(out_dir)
     inputs = [model_path, scene_path, validation_path]
@@ -533,7 +532,8 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     check_same_wavelengths(meta.get("wavelengths"), scene, "the classifier", "train one on this scene")
     screen = warn_of_unusable_bands(scene, scene_path, streamed=layout is not None, saved_classifier=True)
     if other_units is not None:  # before the validation labels and the prediction, from the pixels the screen read
-        refuse_other_units(scene, screen.median, meta.get("median_value"), other_units)
+        refuse_other_units(scene, screen.median, meta.get("median_value"), other_units, screen.high,
+                           meta.get("high_value"))
     validation = None
     if validation_path is not None:  # checked before the prediction, which can take long on a large scene
         design = labelled_sample_design(validation_path, class_field, scene, validation_name)  # unlabelled: said

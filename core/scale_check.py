@@ -19,16 +19,34 @@ SCALE_TOLERANCE = 5.0  # a scene whose median value is this many times the train
 # units, not another scene's brightness, and its map would be wrong with exit status 0 (a batch job's check). Not at
 # 100: a scene mostly of open water (dark in over half its bands) has a median a hundredth of a land scene's
 SCALE_REFUSAL = 1000.0
+# ... and at this many times when the scene's bright values (HIGH_PERCENTILE) are off as much as its median: a scene
+# mostly of open water has a low median but land's bright values, while reflectance ×100 has both a hundred times
+# (review: percent reflectance was mapped with exit status 0)
+SCALE_REFUSAL_BOTH = 30.0
+HIGH_PERCENTILE = 99.0  # the scene's bright values: its values' 99th percentile over the pixels taken
 
 
 def typical_value(cube: np.ndarray, valid: np.ndarray, n: int = 100_000) -> float:
     """The median of a usable cube's values ``(B_good, H, W)`` over up to ``n`` valid pixels (a fixed draw): its
     units' scale."""
+    return typical_levels(cube, valid, n)[0]
+
+
+def typical_levels(cube: np.ndarray, valid: np.ndarray, n: int = 100_000) -> tuple[float, float]:
+    """:func:`typical_value` and the values' :data:`HIGH_PERCENTILE` over the same pixels: the scale of the units and
+    of the scene's bright values."""
     rows, cols = typical_pixels(valid, n)
     # (B_good * n,): the pixels gathered, never a copy of the cube, and flattened in the order numpy laid them out
-    # (pixel-major: a C-order ravel would copy them all again); the median may reorder this temporary in place
-    values = cube[:, rows, cols].ravel(order="K")
-    return float(np.nanmedian(values, overwrite_input=True)) if values.size else float("nan")
+    # (pixel-major: a C-order ravel would copy them all again); the percentiles may reorder it in place
+    return value_levels(cube[:, rows, cols].ravel(order="K"))
+
+
+def value_levels(values: np.ndarray) -> tuple[float, float]:
+    """``(median, HIGH_PERCENTILE)`` of ``values`` (NaN ignored), reordering them in place; NaN for none."""
+    if not values.size or not np.isfinite(values).any():
+        return float("nan"), float("nan")
+    median, high = np.nanpercentile(values, [50.0, HIGH_PERCENTILE], overwrite_input=True)
+    return float(median), float(high)
 
 
 def typical_pixels(valid: "np.ndarray | PixelMask", n: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
@@ -83,25 +101,36 @@ class GatheringReader:
 
     def typical_value(self) -> float:
         """:func:`typical_value` of the scene, once every window was read (NaN where a pixel never passed)."""
-        values = self._values.ravel()
-        return float(np.nanmedian(values, overwrite_input=True)) if values.size else float("nan")
+        return self.typical_levels()[0]
+
+    def typical_levels(self) -> tuple[float, float]:
+        """:func:`typical_levels` of the scene, once every window was read."""
+        return value_levels(self._values.ravel().copy())
 
 
 class OtherUnitsError(ValueError):
     """A scene's values are in other units than those a saved classifier learnt (:data:`SCALE_REFUSAL`)."""
 
 
-def refuse_other_units(scene: Scene, median: float, learnt_median: Optional[float], go_on: str) -> None:
+def refuse_other_units(scene: Scene, median: float, learnt_median: Optional[float], go_on: str,
+                       high: float = float("nan"), learnt_high: Optional[float] = None) -> None:
     """Refuse, before the prediction, a scene whose values (``median``: its typical value, from a sample of its
     pixels: :attr:`~.band_screen.BandScreen.median`) are :data:`SCALE_REFUSAL` or more times those the classifier
-    learnt, either way; ``go_on``: how the caller is told to map it anyway ("give --accept-other-units"). A median at
-    or below zero (offset or centred values) says nothing of the units: nothing is refused then.
+    learnt, either way, or :data:`SCALE_REFUSAL_BOTH` times where its bright values (``high``, against
+    ``learnt_high``: their :data:`HIGH_PERCENTILE`, which a bundle saved before session 47 lacks) are too; ``go_on``:
+    how the caller is told to map it anyway ("give --accept-other-units"). A median at or below zero (offset or
+    centred values) says nothing of the units: nothing is refused then.
 
     Raises:
         OtherUnitsError: the values are in other units.
     """
     ratio = _ratio(median, learnt_median)
-    if ratio is None or 1 / SCALE_REFUSAL < ratio < SCALE_REFUSAL:
+    if ratio is None:
+        return
+    bright = _ratio(high, learnt_high)
+    both = bright is not None and min(ratio, bright) >= SCALE_REFUSAL_BOTH or \
+        bright is not None and max(ratio, bright) <= 1 / SCALE_REFUSAL_BOTH
+    if 1 / SCALE_REFUSAL < ratio < SCALE_REFUSAL and not both:
         return
     raise OtherUnitsError(f"{scene.name}'s values are about {ratio:.3g} times those of the scene the classifier "
                           f"learnt from (median {median:.4g} against {learnt_median:.4g}): other units (reflectance "

@@ -388,8 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cog", action="store_true", help="also write the class map as a Cloud-Optimised GeoTIFF")
     p.add_argument("--accept-other-units", action="store_true",
                    help="map a scene whose values are 1000 times those the classifier learnt from or more (or a "
-                        "thousandth or less: other units, e.g. reflectance 0-10 000 against 0-1), which is refused "
-                        "otherwise since its map would be wrong")
+                        "thousandth or less: other units, e.g. reflectance 0-10 000 against 0-1), or 30 times with "
+                        "its bright values 30 times too (percent reflectance), which is refused otherwise since its "
+                        "map would be wrong")
     _run_leave_out_arg(p, "the run", saved=True)
     _run_args(p, does="predict", overwrite="replace an earlier run's outputs in --out", preset=False, seed=False)
     _json_arg(p)

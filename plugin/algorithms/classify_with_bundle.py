@@ -95,7 +95,8 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
         self.addParameter(leave_out_bands_parameter(self, SAVED_LEAVE_OUT_TITLE, advanced=True))
         other_units = QgsProcessingParameterBoolean(
             self.ACCEPT_OTHER_UNITS, self.tr("Map a scene in other units than the classifier learnt (values 1000 "
-                                             "× theirs or more, or a thousandth or less; its map would be wrong)"),
+                                             "× theirs or more, or 30 × with its bright values too, or as little; "
+                                             "its map would be wrong)"),
             defaultValue=False)
         other_units.setFlags(other_units.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(other_units)

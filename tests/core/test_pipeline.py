@@ -310,6 +310,9 @@ def test_a_scene_in_other_units_is_warned_of(augment_run, tmp_path, caplog, caps
                                               r"accept_other_units=True; nothing was written$"):
         classify_with_model(out / CLASSIFIER_BUNDLE, scaled, tmp_path / "scaled")
     assert not (tmp_path / "scaled" / "classification.tif").exists()
+    percent = write_scene(dataclasses.replace(scene, cube=scene.cube * 100), tmp_path / "percent.tif")
+    with pytest.raises(OtherUnitsError, match=r"^percent's values are about \d+(\.\d+)? times"):  # bright values too
+        classify_with_model(out / CLASSIFIER_BUNDLE, percent, tmp_path / "percent")  # (review: mapped, exit 0)
     assert cli_main(["classify", "--classifier", str(out / CLASSIFIER_BUNDLE), "--scene", str(scaled), "--out",
                      str(tmp_path / "cli")]) == 2  # said on stderr, as any refused input, in the option's words
     assert "to map it as it is, give --accept-other-units; nothing was written" in capsys.readouterr().err

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from hypersynth.core.band_screen import screen_scene
-from hypersynth.core.scale_check import OtherUnitsError, refuse_other_units, scale_warning, typical_value
+from hypersynth.core.scale_check import (OtherUnitsError, refuse_other_units, scale_warning, typical_levels,
+                                         typical_value)
 from hypersynth.core.scene import Scene
 
 BANDS, SIDE = 40, 48
@@ -54,3 +55,22 @@ def test_a_scene_in_other_units_is_refused_and_a_mostly_dark_one_in_the_same_uni
     refuse_other_units(offset, median, learnt, "give --accept-other-units")
     assert scale_warning(offset, median, learnt) is None
     refuse_other_units(scaled, screen_scene(scaled).median, None, "…")  # an older bundle: nothing to compare with
+
+
+def test_percent_reflectance_is_refused_by_its_median_and_bright_values_together():
+    """Review: reflectance × 100 (percent) against 0–1 was only warned of (the median alone cannot tell it from a
+    dark scene, so it refuses at 1000 times); its bright values are a hundred times too, a lake scene's are not."""
+    learnt, learnt_high = typical_levels(_reflectance(0.0), np.ones((SIDE, SIDE), bool))
+    percent = _scene(_reflectance(0.3, seed=1) * 100, "percent")
+    screen = screen_scene(percent)
+    assert screen.high == pytest.approx(typical_levels(percent.cube, percent.valid)[1], rel=0.05)
+    refuse_other_units(percent, screen.median, learnt, "…")  # the median alone: 100 times is not refused
+    with pytest.raises(OtherUnitsError, match=r"^percent's values are about \d+(\.\d+)? times"):
+        refuse_other_units(percent, screen.median, learnt, "…", screen.high, learnt_high)
+    for share in (0.8, 0.9):  # a lake scene in reflectance: its median a hundredth, its bright values not
+        lake = _scene(_reflectance(share, seed=2), "lake")
+        lake_screen = screen_scene(lake)
+        refuse_other_units(lake, lake_screen.median, learnt, "…", lake_screen.high, learnt_high)
+    dim = _scene(_reflectance(0.3, seed=4) / 100, "dim")  # and the other way
+    with pytest.raises(OtherUnitsError, match=r"^dim's values are about 0\.0\d+ times"):
+        refuse_other_units(dim, screen_scene(dim).median, learnt, "…", screen_scene(dim).high, learnt_high)
