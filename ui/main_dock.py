@@ -441,6 +441,9 @@ class HyperSynthDock(QgsDockWidget):
         task.progressChanged.connect(self._run_progressed)
         task.taskCompleted.connect(self._run_ended)
         task.taskTerminated.connect(self._run_ended)
+        said = getattr(task, "stage_said", None)  # the plugin's EngineTask: its stage, queued from the worker
+        if said is not None:  # a stage said before this connected reached the task, not the progress read below
+            said.connect(self._run_stage_said)
         self.run_button.setText("Cancel Augment && Classify")
         self.run_button.setEnabled(True)
         self.run_button.setToolTip(f"Stop {task.title}; nothing it would write is kept (a Cancel once its files are "
@@ -488,6 +491,12 @@ class HyperSynthDock(QgsDockWidget):
             self.progress.setValue(int(round(percent)))
             self.status.setText(task.description())  # the title and the stage; the bar has the fraction
             self._show_run_progress()
+
+    def _run_stage_said(self, description: str) -> None:
+        """The followed run's new stage ("Augment & Classify scene: classifier"), as the task's description gets it: a
+        run that said its stage before the dock followed it showed its title alone until its next progress."""
+        if self._run_task is not None and self._run_task.status() not in (QgsTask.Complete, QgsTask.Terminated):
+            self.status.setText(description)
 
     def _show_run_progress(self) -> None:
         """The bar's text: the fraction done and the time since the run was asked for (ticks while a stage is long)."""

@@ -153,7 +153,7 @@ def test_the_dock_follows_its_run_and_its_button_cancels_it(keep, qgis_iface, sc
         release.clear()
         task = runner.submit(EngineTask("Augment & Classify scene", job))
         dock.follow_run(task)
-        assert wait_until(lambda: "classifier" in dock.status.text())
+        assert wait_until(lambda: "classifier" in dock.status.text()), dock.status.text()
         dock.run_button.click()  # while a run goes, the button is its Cancel, not a second run
         assert wait_until(lambda: not runner.running and not dock.running()), dock.status.text()
         assert task.error == "cancelled by the user"
