@@ -253,9 +253,15 @@ def _delta(a: Optional[BenchRow], b: Optional[BenchRow]) -> str:
 
 def merge_bench_files(paths: list[str]) -> list[RunResult]:
     """The per-seed runs of several ``bench --json`` files (e.g. one per cell of a long benchmark; files written before
-    bench took a share have runs of N only); a run measured twice (same dataset, N or share, split, method, seed) keeps
-    its last measurement."""
-    merged: dict[tuple, RunResult] = {}
+    bench took a share have runs of N only); a run found twice (same dataset, N or share, split, method, seed) with the
+    same figures counts once.
+
+    Raises:
+        ValueError: a file is no bench file, or a run was measured twice with other figures: the files come from
+            benchmarks of other settings or code (review: the last file sorted won, silently, and a table mixed
+            sessions).
+    """
+    merged: dict[tuple, tuple[RunResult, str]] = {}
     for path in paths:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -263,8 +269,16 @@ def merge_bench_files(paths: list[str]) -> list[RunResult]:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path} is not a JSON file written by 'hypersynth bench --json': {exc}") from exc
         for r in runs:
-            merged[(r.dataset, r.labels_per_class, r.share, r.split, r.method, r.seed)] = r
-    return list(merged.values())
+            key = (r.dataset, r.labels_per_class, r.share, r.split, r.method, r.seed)
+            earlier = merged.get(key)
+            if earlier is not None and (earlier[0].oa, earlier[0].aa, earlier[0].kappa) != (r.oa, r.aa, r.kappa):
+                amount = column_amount(r.labels_per_class, r.share, "N = {}")
+                raise ValueError(f"{r.dataset}, {r.split} split, {amount}, {r.method}, seed {r.seed} was measured "
+                                 f"twice with other results (OA {earlier[0].oa * 100:.2f} % in {earlier[1]}, "
+                                 f"{r.oa * 100:.2f} % in {path}): the files come from benchmarks of other settings "
+                                 "or code; merge one benchmark's files (bench_cells.sh's NAME=x writes cell_x_*)")
+            merged[key] = (r, str(path))
+    return [r for r, _ in merged.values()]
 
 
 def bench_documents(runs: list[RunResult], command: str, preset: Optional[str], skipped: Sequence[str] = (),

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs the benchmark cell by cell, seed by seed, so every (dataset, N) gets seeds before any gets all five; one job
 # at a time (two torch processes on 2 cores slow each other down ~10x). Each run is its own JSON in docs/bench/;
-# `bin/hypersynth bench --merge docs/bench/cell_*.json` makes the table. A finished run is not repeated; an unfinished
+# `bin/hypersynth bench --merge docs/bench/cell_NAME_*.json` makes the table (one run's NAME: runs of other names are
+# other settings, which a merge refuses to mix). A finished run is not repeated; an unfinished
 # one (its JSON without .done) is run again and replaces its own JSON (--overwrite).
 # SPLIT=disjoint runs the spatially disjoint split (files cell_disjoint_*); CELLS="salinasA 2;enmap_potsdam 5"
 # picks the cells (default: both datasets at N = 2 and 5). NAME=x writes cell_x_* (e.g. a run of other METHODS).

@@ -58,6 +58,11 @@ def delta_table(a: dict[tuple, RunResult], b: dict[tuple, RunResult], title: str
              "pl … in: pseudo-labels drawn in that many classes) |", "|---|---|---|---|---|---|---|---|"]
     for setting in sorted({k[:3] for k in a} & {k[:3] for k in b}):
         seeds = sorted(k[3] for k in a if k[:3] == setting and k in b)
+        if not seeds:  # both measured the setting, on other seeds: nothing to pair (review: ZeroDivisionError)
+            lines.append(f"| {setting[0]} | {setting[1]} | "
+                         f"{column_amount(setting[2][1], setting[2][2] if setting[2][0] else None, '{}')} | no "
+                         "seed in common | – | – | – | – |")
+            continue
         diffs = [(a[setting + (s,)].oa - b[setting + (s,)].oa) * 100 for s in seeds]
         choices = "; ".join(" ".join(f"{SHORT.get(k, k)} {v:g}" for k, v in a[setting + (s,)].choices.items()) or "–"
                             for s in seeds)

@@ -35,5 +35,11 @@ def test_per_seed_differences_of_two_methods_and_of_two_run_sets(tmp_path: Path,
     row = capsys.readouterr().out.splitlines()[2]
     assert "s1 +0.0 |" in row and "s0" not in row  # only the seed both sets ran; the same seed, the same forest
     assert "| +0.00 | – | – |" in row  # one seed: no spread
+    third = tmp_path / "c.json"  # the same setting on another seed: nothing to pair (review: ZeroDivisionError)
+    assert cli_main(["bench", "--datasets", "demo", "--labels-per-class", "2", "--seeds", "5", "--methods", "rf",
+                     "--splits", "random", "--quiet", "--json", str(third)]) == 0
+    capsys.readouterr()
+    assert script.main(["--a", str(second), "--a-method", "rf", "--b", str(third), "--b-method", "rf"]) == 0
+    assert "| demo | random | 2 | no seed in common | – |" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="no file matches"):
         script.main(["--a", str(tmp_path / "none_*.json"), "--a-method", "rf", "--b-method", "svm"])

@@ -686,6 +686,15 @@ def test_bench_files_merge_into_one_table_with_the_target_check(tmp_path, capsys
     (tmp_path / "bad.json").write_text("{}")
     assert cli_main(["bench", "--merge", str(tmp_path / "bad.json")]) == 2
     assert "not a JSON file written by" in capsys.readouterr().err
+    # the same run measured again with other results (another session's settings): refused, not the last file's
+    other = json.loads(first.read_text())
+    other["runs"] = [{**entry, "oa": entry["oa"] - 0.01} for entry in other["runs"]]
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    assert cli_main(["bench", "--merge", str(first), str(first), "--json", str(tmp_path / "same.json")]) == 0
+    capsys.readouterr()  # the same file twice: the same figures, counted once
+    assert cli_main(["bench", "--merge", str(first), str(tmp_path / "other.json")]) == 2
+    assert re.search(r"demo, random split, N = 2, (rf|svm), seed 0 was measured twice with other results \(OA [\d.]+ % "
+                     r"in .*a.json, [\d.]+ % in .*other.json\)", capsys.readouterr().err)
 
 
 def test_the_report_keeps_what_the_run_warned_of(scene_files, tmp_path, caplog):
