@@ -210,7 +210,7 @@ def target_table(rows: list[BenchRow]) -> str:
         out.append(f"| {setting} | {_best_cell(best)} | {_cell(by.get('cnn'))} | {_cell(by.get('cnn-pseudo'))} | "
                    f"{_cell(aug)} | {_delta(aug, best)} | {_delta(aug, by.get('cnn-pseudo'))} | "
                    f"{_delta(aug, by.get('cnn'))} |")
-    return "\n".join(out)
+    return "\n".join(out) + ("\n\n" + UNPAIRED_NOTE if any(UNPAIRED in line for line in out[2:]) else "")
 
 
 def diffusion_feature_table(rows: list[BenchRow]) -> str:
@@ -247,8 +247,16 @@ def _cell(r: Optional[BenchRow]) -> str:
     return "–" if r is None else f"{r.oa_mean * 100:.1f} ± {r.oa_std * 100:.1f}"
 
 
+UNPAIRED = "†"  # after a difference of two means over other seeds (a merge of files, a stopped benchmark)
+UNPAIRED_NOTE = (f"{UNPAIRED}: the two means are over other seeds (not paired: other label draws), so the difference "
+                 "is not the method's alone; run the missing seeds")
+
+
 def _delta(a: Optional[BenchRow], b: Optional[BenchRow]) -> str:
-    return "–" if a is None or b is None else f"{(a.oa_mean - b.oa_mean) * 100:+.1f}"
+    """``a − b`` in OA points, marked :data:`UNPAIRED` where their seeds differ (review: unsaid)."""
+    if a is None or b is None:
+        return "–"
+    return f"{(a.oa_mean - b.oa_mean) * 100:+.1f}" + ("" if sorted(a.seeds) == sorted(b.seeds) else UNPAIRED)
 
 
 def merge_bench_files(paths: list[str]) -> list[RunResult]:

@@ -678,6 +678,9 @@ def test_bench_files_merge_into_one_table_with_the_target_check(tmp_path, capsys
     assert cli_main(["bench", "--merge", str(first), str(second), str(tmp_path / "augment.json"), "--json",
                      str(tmp_path / "with_augment.json"), "--markdown", str(table), "--overwrite"]) == 0
     assert "Augment − best RF/SVM" in table.read_text() and "| demo | random | 2 |" in table.read_text()
+    # augment on seed 0 only, RF/SVM on seeds 0 and 1: the differences are of unpaired means, and say so (review)
+    target = table.read_text().split("Augment − best RF/SVM", 1)[1]
+    assert "† |" in target.split("\n\n")[0] and "†: the two means are over other seeds (not paired" in target
     runs = [json.loads(p.read_text())["rows"] for p in (first, second)]  # one seed each: their OA
     oa = np.array([[r["oa_mean"] for r in rs if r["method"] == "rf"][0] for rs in runs])
     rf = next(r for r in rows if r["method"] == "rf")
