@@ -60,6 +60,21 @@ def test_a_start_from_noise_clips_the_clean_latent_estimate_and_a_start_from_lat
     torch.testing.assert_close(anchored, torch.full(SHAPE, 8.0), atol=2e-3, rtol=1e-3)
 
 
+@pytest.mark.parametrize("method", ["ddim", "ancestral"])
+def test_the_first_step_from_noise_estimates_the_latents_mean_where_its_noise_level_leaves_no_signal(method):
+    """At t = T − 1 (ᾱ 2e-9) an ε-model's clean-latent estimate is its error divided by √ᾱ: it was clipped to ±5
+    everywhere and carried on (review). It is the latents' mean, 0, there; the next steps follow the model."""
+    class Off(Oracle):  # the oracle with a small error, as any trained model has
+        def forward(self, z, t, text, text_mask, *, return_attention=False):
+            return super().forward(z, t, text, text_mask) + 0.01
+
+    steps = list(sample_steps(Off(CFG), _cond(1.0), _cond(1.0), SHAPE, steps=5, guidance=1.0, method=method,
+                              seed=0, train_cfg=CFG))
+    assert steps[0].timestep == CFG.num_train_timesteps - 1
+    torch.testing.assert_close(steps[0].predicted_x0, torch.zeros(SHAPE), atol=1e-4, rtol=0)
+    assert steps[1].predicted_x0.abs().max() < 2.0  # the model's estimate again, near its clean latent 1
+
+
 def test_one_pass_per_step_when_guidance_is_0_or_1():
     for guidance in (0.0, 1.0, 2.0):
         oracle = Oracle(CFG)
