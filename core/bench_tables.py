@@ -225,7 +225,7 @@ def diffusion_feature_table(rows: list[BenchRow]) -> str:
         feat, aug = by.get("dfeat"), by.get("dfeat-augment")
         out.append(f"| {setting} | {_best_cell(best)} | {_cell(by.get('augment'))} | {_cell(feat)} | {_cell(aug)} | "
                    f"{_delta(feat, best)} | {_delta(aug, best)} | {_delta(aug, feat)} |")
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + ("\n\n" + UNPAIRED_NOTE if any(UNPAIRED in line for line in out[2:]) else "") + "\n"
 
 
 def _by_setting(rows: list[BenchRow]) -> Iterator[tuple[str, dict[str, BenchRow], Optional[BenchRow]]]:

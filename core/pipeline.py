@@ -508,7 +508,9 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     trained_without = meta.get("named_left_out")  # the bands its training run was told to leave out, or None
     leave_out_as_trained(scene, leave_out_bands, trained_without, meta.get("scene_bands"), "classifier")
     bands = int(scene.good_bands.sum())
-    beyond = bands_beyond_trained(scene, meta.get("wavelengths")) if bands != meta["bands"] else None
+    # the training scene's band set, flagged otherwise (the same band count): not a denser sensor's (review)
+    same_set = meta.get("scene_bands") == scene.bands
+    beyond = bands_beyond_trained(scene, meta.get("wavelengths")) if bands != meta["bands"] and same_set else None
     if beyond is not None:  # the sensor's bands and more (fewer flagged bad): those it learnt from, by wavelength
         n = int(beyond.sum())
         log.warning("%s: %d of its usable bands %s at none of the %d wavelengths the classifier learnt from (%s): "

@@ -222,7 +222,8 @@ def bands_beyond_trained(scene: Scene, trained: Optional[Sequence[float]]) -> Op
     """``(B,)`` bool: the scene's usable bands that lie at none of the ``trained`` wavelengths, where every trained
     band has its own usable band here (nearest, within :func:`wavelength_mismatch`'s tolerance, in the same order)
     and the scene has more: a scene of the sensor that flags fewer bands bad (a tile exported without its bad-band
-    list). None where that is not so (no wavelengths, a band missing, another sensor): the band check then refuses."""
+    list; the caller checks that it has the training scene's band count, as a denser sensor's grid would pass here
+    too). None where that is not so (no wavelengths, a band missing): the band check then refuses."""
     here = scene.usable_wavelengths()
     if trained is None or here is None or len(here) <= len(trained):
         return None

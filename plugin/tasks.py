@@ -84,6 +84,8 @@ class EngineTask(QgsTask):
     """
 
     stage_said = pyqtSignal(str)  # the worker's new description: set by the task on the main thread, where it lives
+    stage_shown = pyqtSignal(str)  # emitted on the main thread once the description is set: for watchers connected
+    # after the worker said its stage (a queued signal reaches only the receivers connected when it was emitted)
 
     def __init__(self, title: str, job: Job, on_success: Optional[Callable[[Any], None]] = None,
                  on_failure: Optional[Callable[[str], None]] = None) -> None:
@@ -112,6 +114,7 @@ class EngineTask(QgsTask):
         (a stage still queued then would reach a deleted object)."""
         if not sip.isdeleted(self):
             self.setDescription(description)
+            self.stage_shown.emit(description)
 
     def after_qgis_notice(self, push: Callable[[], None]) -> None:
         """Queue ``push`` (a message-bar message about the task's end) to come after QGIS's own notice.

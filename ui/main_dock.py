@@ -441,9 +441,11 @@ class HyperSynthDock(QgsDockWidget):
         task.progressChanged.connect(self._run_progressed)
         task.taskCompleted.connect(self._run_ended)
         task.taskTerminated.connect(self._run_ended)
-        said = getattr(task, "stage_said", None)  # the plugin's EngineTask: its stage, queued from the worker
-        if said is not None:  # a stage said before this connected reached the task, not the progress read below
-            said.connect(self._run_stage_said)
+        # the plugin's EngineTask: its stage once set on this thread (a stage said before this connected reaches the
+        # task's description after the progress read below: the queued signal's receivers were fixed when it left)
+        shown = getattr(task, "stage_shown", None)
+        if shown is not None:
+            shown.connect(self._run_stage_said)
         self.run_button.setText("Cancel Augment && Classify")
         self.run_button.setEnabled(True)
         self.run_button.setToolTip(f"Stop {task.title}; nothing it would write is kept (a Cancel once its files are "

@@ -63,7 +63,7 @@ def _folder(text: str) -> str:
     if path.suffix.lower() in FILE_LIKE and not path.is_dir():
         raise argparse.ArgumentTypeError(
             f"{text!r} looks like a file name, but --out names the folder the files are written into (a run's map "
-            f"is classification.tif there): give a folder, e.g. --out {path.with_suffix('')}/")
+            f"is its classification.tif): give a folder, e.g. --out {path.with_suffix('')}/")
     return text
 
 

@@ -378,7 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "older name)")
     p.add_argument("--probabilities", action="store_true", help=PROBABILITIES_HELP)
     p.add_argument("--scene", required=True,
-                   help=f"hyperspectral raster of the same sensor and band set: {SCENE_FORMATS}")
+                   help=f"hyperspectral raster of the same sensor and band set (its bands matched by wavelength "
+                        f"where it flags fewer bad than the training scene): {SCENE_FORMATS}")
     p.add_argument("--validation", help="validation labels for an accuracy report")
     # the validation layer's field: --validation-field as in augment-classify and baseline, or --class-field
     p.add_argument("--validation-field", "--class-field", dest="class_field", metavar="FIELD",

@@ -418,7 +418,7 @@ def pixel_area_unit(transform: Sequence[float], crs_wkt: Optional[str], shape: O
     """``("ha", hectares per pixel)`` when the grid is in metres of a CRS that keeps areas near true over the grid
     (``shape``: its rows and columns; without it, at its origin), else ``("pixels", 1.0)``. A pixel's area is the
     determinant of the geotransform's matrix, right for a rotated grid too. A CRS whose areas are off by more than
-    :data:`AREA_DISTORTION` there (Web Mercator: 2.7× at 52° N) gives pixels, with a warning that says why
+    :data:`AREA_DISTORTION` there (Web Mercator: 2.7× at 52.4° N) gives pixels, with a warning that says why
     (``warn``)."""
     square_metres = metre_pixel_area(transform, crs_wkt)
     if square_metres is None:

@@ -189,8 +189,19 @@ def leave_out_in_run(scene: "Scene", text: str, told_by: str = "as the run was t
         raise BandChoiceError(f"leaving out {describe_bands(new, scene.wavelengths)} would leave the scene no usable "
                               f"band; name fewer")
     scene.good_bands = good & ~new
+    left_out = LeftOut(new, named & ~good & ~_named(scene))
+    earlier = scene.named_left_out
+    if earlier is not None and earlier.any() and told_by != scene.told_by:  # a second list for the same run: both
+        # kept, with both reasons (review: the first list's bands were reported as flagged by the file)
+        named, told_by = named | earlier, f"{scene.told_by}, or {told_by}"
     scene.named_left_out, scene.told_by = named, told_by
-    return LeftOut(new, named & ~good)
+    return left_out
+
+
+def _named(scene: "Scene") -> np.ndarray:
+    """``(B,)`` bool: the bands named to be left out of ``scene`` so far (none: all False)."""
+    earlier = scene.named_left_out
+    return np.zeros(scene.bands, dtype=bool) if earlier is None else np.asarray(earlier, dtype=bool)
 
 
 def band_numbers_text(chosen: np.ndarray) -> str:

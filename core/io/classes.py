@@ -123,8 +123,8 @@ def _parse_entry(file: str, n: int, entry: Any) -> ClassInfo:
     what = f"{file}: entry {n}" + (f" ({entry['name']!r})" if isinstance(entry.get("name"), str) else "")
     unknown = sorted(set(entry) - {"id", "name", *COLOUR_KEYS, "prompt"})
     if unknown:  # first: a class_id key for the id said so, not "'id' must be a whole number; got None" (review)
-        instead = next((f"; is {key!r} meant as 'id'?" for key in unknown if "id" in key.lower() and "id" not in
-                        entry), "")
+        instead = next((f"; is {key!r} meant as 'id'?" for key in unknown if "id" not in entry and
+                        re.fullmatch(r"(class|label)[ _-]?id|classid|labelid|value|code", key.lower())), "")
         raise ClassFileError(f"{what}: unknown key(s) {', '.join(unknown)}; allowed are {ALLOWED_KEYS}{instead}")
     raw_id = entry.get("id")
     if isinstance(raw_id, bool) or not isinstance(raw_id, int):

@@ -399,7 +399,7 @@ def _to_scene_crs(path: Path, lyr: Any, geometries: list[Any], scene: Scene) -> 
     """Reproject geometries in place to the scene's CRS; returns the scene's osr SRS (None: pixel grid)."""
     from osgeo import osr
 
-    source = lyr.GetSpatialRef()
+    source = lyr.GetSpatialRef() or _csv_degrees(path)
     if scene.crs_wkt is None:
         if source is not None:
             raise LabelReadError(
@@ -435,28 +435,58 @@ def _to_scene_crs(path: Path, lyr: Any, geometries: list[Any], scene: Scene) -> 
 
 def _burn(scene: Scene, srs: Any, geometries: list[Any], ids: list[int]) -> np.ndarray:
     """Rasterise (GDAL, pixel centres) polygons first, then lines and points, so points win where they overlap."""
+    from osgeo import ogr
+
+    is_area = [ogr.GT_Flatten(g.GetGeometryType()) in (ogr.wkbPolygon, ogr.wkbMultiPolygon) for g in geometries]
+    order = sorted(range(len(geometries)), key=lambda i: not is_area[i])
+    return _rasterise(scene, srs, [geometries[i] for i in order], [ids[i] for i in order],
+                      label_map_dtype(max(ids, default=0)))
+
+
+def _rasterise(scene: Scene, srs: Any, geometries: list[Any], values: list[int], dtype: Any,
+               window: Optional[tuple[int, int, int, int]] = None) -> np.ndarray:
+    """``values`` of ``geometries`` burnt in order (a later one over an earlier) at the pixel centres they contain,
+    0 elsewhere: the whole grid, or ``window`` ``(row0, row1, col0, col1)`` of it (``(row1 − row0, col1 − col0)``)."""
     from osgeo import gdal, gdal_array, ogr
 
-    rows, cols = scene.shape
+    row0, row1, col0, col1 = window if window is not None else (0, scene.shape[0], 0, scene.shape[1])
     memory = ogr.GetDriverByName("Memory").CreateDataSource("labels")
     lyr = memory.CreateLayer("labels", srs=srs, geom_type=ogr.wkbUnknown)
     lyr.CreateField(ogr.FieldDefn("burn", ogr.OFTInteger))
-    is_area = [ogr.GT_Flatten(g.GetGeometryType()) in (ogr.wkbPolygon, ogr.wkbMultiPolygon) for g in geometries]
-    for i in sorted(range(len(geometries)), key=lambda i: not is_area[i]):
+    for geometry, value in zip(geometries, values):
         feature = ogr.Feature(lyr.GetLayerDefn())
-        feature.SetGeometry(geometries[i])
-        feature.SetField("burn", int(ids[i]))
+        feature.SetGeometry(geometry)
+        feature.SetField("burn", int(value))
         lyr.CreateFeature(feature)
-    labels = np.zeros((rows, cols), dtype=label_map_dtype(max(ids, default=0)))  # (H, W)
-    target = gdal_array.OpenArray(labels)  # a MEM raster over the array's own memory: GDAL burns into it, no copy
-    target.SetGeoTransform(_scene_geotransform(scene))
+    out = np.zeros((row1 - row0, col1 - col0), dtype=dtype)  # (h, w)
+    target = gdal_array.OpenArray(out)  # a MEM raster over the array's own memory: GDAL burns into it, no copy
+    x0, a, b, y0, d, e = _scene_geotransform(scene)
+    target.SetGeoTransform((x0 + col0 * a + row0 * b, a, b, y0 + col0 * d + row0 * e, d, e))
     if srs is not None:
         target.SetProjection(srs.ExportToWkt())
     if gdal.RasterizeLayer(target, [1], lyr, options=["ATTRIBUTE=burn", "ALL_TOUCHED=FALSE"]) != gdal.CE_None:
         raise LabelReadError(f"GDAL could not rasterise the labels: {gdal.GetLastErrorMsg()}")
     target.FlushCache()  # the MEM raster's blocks are the array: nothing left to copy
     target = None
-    return labels
+    return out
+
+
+def _pixel_window(scene: Scene, geometries: list[Any]) -> Optional[tuple[int, int, int, int]]:
+    """``(row0, row1, col0, col1)``: the part of the grid the geometries' bounding boxes cover, a pixel wider on each
+    side; None where it misses the grid."""
+    from osgeo import gdal
+
+    inverse = gdal.InvGeoTransform(_scene_geotransform(scene))
+    if inverse is None or not geometries:
+        return None
+    envelopes = np.array([g.GetEnvelope() for g in geometries])  # (N, 4): xmin, xmax, ymin, ymax
+    corners = [gdal.ApplyGeoTransform(inverse, float(x), float(y))
+               for x in (envelopes[:, 0].min(), envelopes[:, 1].max())
+               for y in (envelopes[:, 2].min(), envelopes[:, 3].max())]  # (col, row) of the box's corners
+    cols, rows = [c for c, _ in corners], [r for _, r in corners]
+    row0, row1 = max(int(math.floor(min(rows))) - 1, 0), min(int(math.ceil(max(rows))) + 1, scene.shape[0])
+    col0, col1 = max(int(math.floor(min(cols))) - 1, 0), min(int(math.ceil(max(cols))) + 1, scene.shape[1])
+    return (row0, row1, col0, col1) if row0 < row1 and col0 < col1 else None
 
 
 def _say_shared_pixels(path: Path, scene: Scene, geometries: list[Any], ids: list[int], labels: np.ndarray) -> None:
@@ -491,76 +521,55 @@ def _say_shared_pixels(path: Path, scene: Scene, geometries: list[Any], ids: lis
     logging.getLogger("hypersynth").warning("%s", text)
 
 
+SMALL_POLYGON = 3  # pixels: a polygon whose bounding box is narrower than this either way may hold no pixel centre
+
+
 def _say_overlaps_and_empty_polygons(path: Path, scene: Scene, srs: Any, geometries: list[Any], ids: list[int],
                                      labels: np.ndarray, burnt: set[int]) -> None:
-    """Say the pixels that polygons or lines of two classes (or a point and another class's polygon) both cover, of
-    which one class is kept, and the polygons that contain no pixel centre and label nothing, where their class keeps
-    pixels elsewhere (a class left with none is said on its own): both went by without a word (review)."""
-    from osgeo import gdal, gdal_array, ogr
+    """Say the pixels that a class's polygons or lines cover while the labels give them another class (another
+    class's polygon drawn later, or its point), and the small polygons that contain no pixel centre and label nothing,
+    where their class keeps pixels elsewhere (a class left with none is said on its own): both went by without a word
+    (review). One more burn of the grid (the shapes in reverse order) finds the first; each small polygon burnt over
+    its own window, the second. Three classes over one pixel with the first and last alike hide the middle one."""
+    from osgeo import ogr
 
-    rows, cols = scene.shape
     kinds = [ogr.GT_Flatten(g.GetGeometryType()) for g in geometries]
-    is_point = [k in (ogr.wkbPoint, ogr.wkbMultiPoint) for k in kinds]
-    is_area = [k in (ogr.wkbPolygon, ogr.wkbMultiPolygon) for k in kinds]
-    if not any(is_area) and not any(k in (ogr.wkbLineString, ogr.wkbMultiLineString) for k in kinds):
-        return  # points alone: _say_shared_pixels says where they share a pixel
-
-    def burnt_by(features: list[int], values: list[int], dtype: type) -> np.ndarray:
-        """``(H, W)`` ``values`` of ``features`` burnt as the labels are (pixel centres), 0 elsewhere."""
-        memory = ogr.GetDriverByName("Memory").CreateDataSource("check")
-        lyr = memory.CreateLayer("check", srs=srs, geom_type=ogr.wkbUnknown)
-        lyr.CreateField(ogr.FieldDefn("burn", ogr.OFTInteger))
-        for i, value in zip(features, values):
-            feature = ogr.Feature(lyr.GetLayerDefn())
-            feature.SetGeometry(geometries[i])
-            feature.SetField("burn", int(value))
-            lyr.CreateFeature(feature)
-        out = np.zeros((rows, cols), dtype=dtype)
-        target = gdal_array.OpenArray(out)
-        target.SetGeoTransform(_scene_geotransform(scene))
-        if srs is not None:
-            target.SetProjection(srs.ExportToWkt())
-        gdal.RasterizeLayer(target, [1], lyr, options=["ATTRIBUTE=burn", "ALL_TOUCHED=FALSE"])
-        target.FlushCache()
-        return out
-
-    said = logging.getLogger("hypersynth")
-    shapes = [i for i in range(len(geometries)) if not is_point[i]]
-    first = np.zeros((rows, cols), dtype=labels.dtype)  # the first class a polygon or line gives each pixel
-    other = np.zeros((rows, cols), dtype=labels.dtype)  # another class that covers it too (0: none)
-    for class_id in sorted({ids[i] for i in shapes}):
-        mine = [i for i in shapes if ids[i] == class_id]
-        covered = burnt_by(mine, [1] * len(mine), np.uint8) > 0
-        other[covered & (first != 0) & (other == 0)] = class_id
-        first[covered & (first == 0)] = class_id
-    inverse = gdal.InvGeoTransform(_scene_geotransform(scene))
-    for i in (i for i in range(len(geometries)) if is_point[i] and kinds[i] == ogr.wkbPoint and inverse):
-        col, row = (int(math.floor(v)) for v in gdal.ApplyGeoTransform(inverse, geometries[i].GetX(),
-                                                                         geometries[i].GetY()))
-        if 0 <= row < rows and 0 <= col < cols and first[row, col] not in (0, ids[i]) and not other[row, col]:
-            other[row, col] = ids[i]  # a point of another class on a polygon's pixel
-    clashes = other != 0
-    if clashes.any():
-        row, col = (int(v) for v in np.argwhere(clashes)[0])
-        n = int(clashes.sum())
-        said.warning(
-            "%s: %d pixel%s lie under labels of two classes (e.g. row %d, column %d: classes %d and %d, %d kept); "
-            "one class is kept for each (a point's over a polygon's, else the feature drawn last), which may be the "
-            "wrong one: check the overlapping features", path.name, n, "" if n == 1 else "s", row, col,
-            int(first[row, col]), int(other[row, col]), int(labels[row, col]))
-    areas = [i for i in range(len(geometries)) if is_area[i] and ids[i] in burnt]
-    if areas:
-        numbers = list(range(1, len(areas) + 1))  # each polygon's, 1-based; burnt in both orders, so that one under
-        # another (a copy, a plot inside a field) shows in one of them
-        kind = np.uint16 if len(areas) < 65_536 else np.int32
-        shown = set(np.unique(burnt_by(areas, numbers, kind)).tolist())
-        shown |= set(np.unique(burnt_by(areas[::-1], numbers[::-1], kind)).tolist())
-        empty = len(areas) - len(shown - {0})
-        if empty:
-            said.warning(
-                "%s: %d of its %d label polygons %s no pixel centre (smaller than a pixel, or a sliver between "
-                "pixel centres) and %s nothing: draw them larger than a pixel, or give points", path.name, empty,
-                len(areas), "contains" if empty == 1 else "contain", "labels" if empty == 1 else "label")
+    shapes = [i for i, k in enumerate(kinds) if k not in (ogr.wkbPoint, ogr.wkbMultiPoint)]
+    # the shapes burnt in reverse order (the first drawn wins) against the labels (the last drawn wins, points over
+    # them): a pixel two classes cover differs; one more burn of the grid, compared a block of rows at a time
+    first = _rasterise(scene, srs, [geometries[i] for i in reversed(shapes)], [ids[i] for i in reversed(shapes)],
+                       labels.dtype) if shapes else None
+    n, example = 0, None  # pixels two classes cover; (row, col) of the first
+    rows_per_block = max(1, LABEL_CHUNK_PIXELS // max(scene.shape[1], 1))
+    for row0 in range(0, scene.shape[0] if first is not None else 0, rows_per_block):
+        a, b = first[row0:row0 + rows_per_block], labels[row0:row0 + rows_per_block]  # (h, W) each
+        clash = (a != 0) & (b != 0) & (a != b)
+        n += int(clash.sum())
+        if example is None and clash.any():
+            r, c = (int(v) for v in np.argwhere(clash)[0])
+            example = (row0 + r, c, int(a[r, c]), int(b[r, c]))
+    if example is not None:
+        row, col, covering, kept_id = example
+        logging.getLogger("hypersynth").warning(
+            "%s: %d pixel%s lie under labels of two classes (e.g. row %d, column %d: class %d's feature, and class "
+            "%d kept there); one class is kept for each (a point's over a polygon's, else the feature drawn last), "
+            "which may be the wrong one: check the overlapping features", path.name, n, "" if n == 1 else "s", row,
+            col, covering, kept_id)
+    del first
+    empty = areas = 0
+    for i in shapes:
+        if kinds[i] not in (ogr.wkbPolygon, ogr.wkbMultiPolygon) or ids[i] not in burnt:
+            continue
+        areas += 1
+        window = _pixel_window(scene, [geometries[i]])
+        if window is None or min(window[1] - window[0], window[3] - window[2]) > SMALL_POLYGON + 2:
+            continue  # off the grid (said on its own), or wide enough to hold a pixel centre
+        empty += not _rasterise(scene, srs, [geometries[i]], [1], np.uint8, window).any()
+    if empty:
+        logging.getLogger("hypersynth").warning(
+            "%s: %d of its %d label polygons %s no pixel centre (smaller than a pixel, or a sliver between pixel "
+            "centres) and %s nothing: draw them larger than a pixel, or give points", path.name, empty, areas,
+            "contains" if empty == 1 else "contain", "labels" if empty == 1 else "label")
 
 
 def _explain_empty(path: Path, geometries: list[Any], scene: Scene) -> None:
@@ -927,6 +936,27 @@ def _crs_name_wkt(wkt: str) -> str:
 # (review: its rows had no geometry and were all left out)
 CSV_POINT_COLUMNS = ["X_POSSIBLE_NAMES=x,lon,long,longitude,easting,east,x_*,*_x",
                      "Y_POSSIBLE_NAMES=y,lat,latitude,northing,north,y_*,*_y", "KEEP_GEOM_COLUMNS=NO"]
+
+
+def _csv_degrees(path: Path) -> Any:
+    """WGS 84 (EPSG:4326) for a CSV whose header names lon/lat columns (a CSV has no CRS to say it; review: its
+    points were read in the scene's metres and lay off the scene), else None."""
+    from osgeo import osr
+
+    if path.suffix.lower() != ".csv":
+        return None
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as table:
+            header = {name.strip().strip('"').lower() for name in re.split(r"[,;\t]", table.readline())}
+    except OSError:
+        return None
+    if not (header & {"lon", "long", "longitude"} and header & {"lat", "latitude"}):
+        return None
+    wgs84 = osr.SpatialReference()
+    wgs84.ImportFromEPSG(4326)
+    wgs84.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    logging.getLogger("hypersynth").info("%s: its lon/lat columns are read as WGS 84 degrees", path.name)
+    return wgs84
 
 
 def _open(path: Path, kind: int) -> Any:

@@ -623,7 +623,7 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
                 fill = constant_spectra(raw, invalid)  # (h, w): an undeclared fill
                 if fill.any():
                     filled += int(fill.sum())
-                    held = np.where(invalid, np.nan, raw.astype(np.float64, copy=False))[:, fill]  # (B, n)
+                    held = np.where(invalid[:, fill], np.nan, raw[:, fill].astype(np.float64))  # (B, n): no window copy
                     fill_values.update(float(v) for v in np.unique(np.nanmax(held, axis=0))[:4])
                     invalid |= fill[None]
                 if layout_only:

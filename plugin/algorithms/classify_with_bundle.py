@@ -66,7 +66,8 @@ class ClassifyWithBundleAlgorithm(HyperSynthAlgorithm):
     def help_text(self) -> str:
         return self.tr(
             "Applies a classifier trained by Augment & Classify (the folder saved as its 'Trained classifier' "
-            "output) to a scene of the same sensor and band set, e.g. a neighbouring flight line. No labels are "
+            "output) to a scene of the same sensor and band set, e.g. a neighbouring flight line (one that flags "
+            "fewer bands bad than the training scene has its bands matched by wavelength). No labels are "
             "needed. With validation labels the accuracy (overall and average accuracy, kappa) is measured, logged "
             "and given as outputs, and can be written as JSON (the 'Accuracy' output, which needs validation "
             "labels). Outputs as Augment & Classify's: the class map, the confidence (made unless skipped in the "

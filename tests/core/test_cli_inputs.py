@@ -193,7 +193,7 @@ def test_run_bench_runs_the_datasets_it_is_given_and_warns_of_those_not_here(tmp
     (["demo", "--out", ""], "argument --out: is empty; give a folder"),
     (["classify", "--model", "m", "--scene", "s.tif", "--out", "map.tif"],  # it made a folder map.tif (review)
      "argument --out: 'map.tif' looks like a file name, but --out names the folder the files are written into (a "
-     "run's map is classification.tif there): give a folder, e.g. --out map/"),
+     "run's map is its classification.tif): give a folder, e.g. --out map/"),
     (["synthesize", "--bundle", "b", "--class", "1", "--out", "p.npz", "--n", "0"],
      "argument --n: expected a whole number of at least 1"),
     (["synthesize", "--bundle", "b", "--class", "1", "--out", ""], "argument --out: is empty"),

@@ -56,6 +56,8 @@ def test_colour_is_read_under_either_spelling(tmp_path):
      r"unknown key\(s\) hue; allowed are id, name, colour \(or color\), prompt"),
     ([{"class_id": 1, "name": "a"}],  # said as 'id' must be a whole number; got None (review)
      r"entry 1 \('a'\): unknown key\(s\) class_id; allowed are id, .*; is 'class_id' meant as 'id'\?$"),
+    ([{"name": "a", "hidden": True}], r"entry 1 \('a'\): unknown key\(s\) hidden; allowed are id, name, colour "
+                                        r"\(or color\), prompt$"),  # no 'id' in 'hidden' asked about
     ([{"id": 1, "name": "a", "colour": "#000000", "color": "#ffffff"}],
      r"entry 1 \('a'\): 'colour' '#000000' and 'color' '#ffffff' differ; give the colour once"),
     ([{"id": 1, "name": "a", "colour": "red"}], r"entry 1 \('a'\): colour 'red' is not of the form #RRGGBB"),

@@ -184,6 +184,20 @@ def test_a_csv_of_field_points_gives_its_points(tmp_path, caplog):
     assert [c.id for c in classes] == [2, 5] and labels[0, 0] == 2 and labels[9, 11] == 5 and labels[4, 7] == 2
     assert np.count_nonzero(labels) == 3
     assert "plots.csv has no CRS: its coordinates are read as the scene's EPSG:32633" in caplog.text
+    from osgeo import osr  # the same points as lon/lat degrees: WGS 84, as a CSV cannot say (review)
+
+    utm, wgs84 = osr.SpatialReference(), osr.SpatialReference()
+    utm.ImportFromEPSG(32633), wgs84.ImportFromEPSG(4326)
+    for srs in (utm, wgs84):
+        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    to_degrees = osr.CoordinateTransformation(utm, wgs84)
+    lines = ["longitude,latitude,class_id"]
+    for r, c, k in rows:
+        lon, lat, _ = to_degrees.TransformPoint(X0 + (c + 0.5) * PX, Y0 - (r + 0.5) * PX)
+        lines.append(f"{lon:.9f},{lat:.9f},{k}")
+    (tmp_path / "degrees.csv").write_text("\n".join(lines) + "\n")
+    degrees, _ = read_labels(tmp_path / "degrees.csv", _scene())
+    assert np.array_equal(degrees, labels)
 
 
 def test_layer_and_field_choice(tmp_path):
@@ -268,12 +282,13 @@ def test_overlapping_labels_of_two_classes_and_polygons_that_label_nothing_are_s
         labels, _ = read_labels(path, _scene())
     # rows 3, columns 3-4 under both boxes (the later one kept), and the point on class 1's pixel (8, 1)
     assert labels[3, 3] == 2 and labels[8, 1] == 2
-    assert ("o.gpkg: 3 pixels lie under labels of two classes (e.g. row 3, column 3: classes 1 and 2, 2 kept)"
-            in caplog.text)
+    assert ("o.gpkg: 3 pixels lie under labels of two classes (e.g. row 3, column 3: class 1's feature, and class 2 "
+            "kept there)") in caplog.text
     assert "o.gpkg: 1 of its 5 label polygons contains no pixel centre" in caplog.text
     caplog.clear()
-    apart = _write_vector(tmp_path / "apart.gpkg", [(_box(1, 1, 4, 5), 1), (_box(1, 1, 4, 5), 1),
-                                                     (_box(6, 6, 9, 11), 2), (_point(2, 2), 1)],
+    field = _box(1, 1, 4, 5)  # three copies of a field, a plot inside it, another field over them all (review)
+    apart = _write_vector(tmp_path / "apart.gpkg", [(field, 1), (field, 1), (_box(2, 2, 3, 3), 1), (field, 1),
+                                                     (_box(0, 0, 5, 6), 1), (_box(6, 6, 9, 11), 2), (_point(2, 2), 1)],
                           field="class_id", kind=ogr.OFTInteger)
     with caplog.at_level(logging.WARNING, logger="hypersynth"):
         read_labels(apart, _scene())  # one class's features overlapping, a point on its own class: nothing to say

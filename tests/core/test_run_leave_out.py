@@ -98,6 +98,18 @@ def test_a_saved_classifier_maps_a_scene_of_its_sensor_with_more_usable_bands(in
     assert np.array_equal(_map(again.class_map), _map(trained.class_map))
     assert ("unflagged.tif: 1 of its usable bands lies at none of the 39 wavelengths the classifier learnt from "
             "(band 3 (") in caplog.text and "as the classifier did not learn from them" in again.report.read_text()
+    denser = make_demo_scene(size=32, bands=79, n_classes=3, seed=0).scene  # every trained wavelength and one between
+    dense = write_scene(replace(denser, good_bands=np.ones(79, dtype=bool)), tmp_path / "denser.tif")
+    with pytest.raises(ValueError, match=r"trained on 39 bands but denser.tif has 79 usable bands"):
+        pipeline.classify_with_model(trained.classifier, dense, tmp_path / "dense")  # another sensor (review)
+    # told bands and the bands the classifier did not learn from, in one run: each said with its reason (review)
+    named = pipeline.classify_scene(inputs["scene"], inputs["labels"], tmp_path / "named", method="rf", seed=1,
+                                    leave_out_bands=TOLD)
+    both = pipeline.classify_with_model(named.classifier, unflagged, tmp_path / "both", leave_out_bands=TOLD)
+    assert np.array_equal(_map(both.class_map), _map(named.class_map))
+    report = both.report.read_text()
+    assert ("left out: bands 1–3 (400–508 nm) and 11–13 (938–1046 nm), as the run was told, or as the classifier did "
+            "not learn from them") in report and "flagged bad in the file" not in report
 
 
 def test_a_list_that_cannot_be_meant_is_refused_before_anything_is_written(inputs, tmp_path):

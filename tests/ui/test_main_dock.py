@@ -119,6 +119,24 @@ def test_class_spectra_are_read_off_the_main_thread(keep, qgis_iface, canvas, sc
     dock.cleanup()
 
 
+def test_a_stage_said_before_the_dock_follows_the_run_still_shows(keep, qgis_iface, scene_layer, label_layer, classes):
+    """The worker said its stage (queued to the main thread) before the dock connected: the queued signal reached the
+    task alone, and the dock showed the title until the next progress (review, and two failures on a loaded VM)."""
+    import threading
+
+    from hypersynth.plugin.tasks import EngineTask
+
+    dock = _dock(keep, qgis_iface, scene_layer, label_layer, classes)
+    task = EngineTask("Augment & Classify scene", lambda reporter: None)
+    worker = threading.Thread(target=lambda: task.stage_said.emit("Augment & Classify scene: classifier"))
+    worker.start()
+    worker.join()  # said and queued before the dock follows
+    dock.follow_run(task)
+    assert wait_until(lambda: dock.status.text() == "Augment & Classify scene: classifier", 5), dock.status.text()
+    dock._run_ended()
+    dock.cleanup()
+
+
 def test_the_dock_follows_its_run_and_its_button_cancels_it(keep, qgis_iface, scene_layer, label_layer, classes,
                                                             tmp_path):
     """A real task in QGIS's task manager: its stage and progress show under the button, which cancels it;
