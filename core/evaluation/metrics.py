@@ -34,15 +34,18 @@ class NearTraining:
     radius_means: str = "the neighbouring pixels"  # what ``radius`` is: how far the classifier's view of a pixel
     # reaches (its patch and its smoothing), so a training label's own pixels or its neighbours' shape the prediction
 
-    def sentence(self) -> str:
-        """The line the report and ``accuracy.md`` show."""
+    def sentence(self, sampled: bool = False) -> str:
+        """The line the report and ``accuracy.md`` show; ``sampled``: the validation points are a stratified sample
+        the area-adjusted figures hold for, whose points' own OA (near or away) is no estimate of the map's."""
         reach = f"{self.radius} pixel{'s' if self.radius != 1 else ''}"
         if not self.near:  # nothing to set apart: the OA above is already the one away from the training pixels
             return (f"None of the {self.apart} validation pixels lies within {reach} of a training pixel "
                     f"({self.radius_means}).")
         return (f"{self.near} of the {self.near + self.apart} validation pixels lie within {reach} of a training "
                 f"pixel ({self.radius_means}), where pixels are alike: OA {_pct(self.oa_near)} % there, "
-                f"{_pct(self.oa_apart)} % on the {self.apart} further away, the better guide to the map elsewhere.")
+                f"{_pct(self.oa_apart)} % on the {self.apart} further away, "
+                + ("the sample's own points, unweighted: the area-adjusted OA is the map's estimate." if sampled else
+                   "the better guide to the map elsewhere."))
 
     def to_dict(self) -> dict[str, Any]:
         return {"radius": self.radius, "radius_means": self.radius_means, "near": self.near, "apart": self.apart,
@@ -196,7 +199,8 @@ class Evaluation:
                      self.area is not None and self.area.holds()) else []),
                  *([self.unclassified_sentence(), ""] if self.validation_unclassified else []),
                  *([self.no_data_sentence(), ""] if self.validation_no_data else []),
-                 *([self.near_training.sentence(), ""] if self.near_training is not None else []),
+                 *([self.near_training.sentence(sampled=self.area is not None and self.area.holds()), ""]
+                   if self.near_training is not None else []),
                  "| id | class | validation pixels | correct | producer's acc. (%) | user's acc. (%) | F1 (%) |",
                  "|---:|---|---:|---:|---:|---:|---:|"]
         for i, (c, name, n) in enumerate(zip(self.class_ids, self.class_names, self.support())):

@@ -274,7 +274,10 @@ def test_validation_pixels_near_the_training_pixels_are_told_from_the_rest():
     assert (split.near, split.apart) == (2, 4)  # (10, 11) and (12, 12); (13, 10) is 3 rows away
     assert split.oa_near == 1.0 and split.oa_apart == pytest.approx(2 / 4)
     assert "2 of the 6 validation pixels lie within 2 pixels of a training pixel" in split.sentence()
-    assert "OA 100.00 % there, 50.00 % on the 4 further away" in split.sentence()
+    assert "OA 100.00 % there, 50.00 % on the 4 further away, the better guide to the map" in split.sentence()
+    # a stratified sample's own points are no estimate of the map, near or away (review)
+    assert split.sentence(sampled=True).endswith("further away, the sample's own points, unweighted: the "
+                                                 "area-adjusted OA is the map's estimate.")
     none = near_training(at[3:], right[3:], training, reach=1)  # nothing near: no "OA – % there" placeholder
     assert none.sentence() == ("None of the 3 validation pixels lies within 1 pixel of a training pixel (the "
                                "neighbouring pixels).")
