@@ -238,8 +238,7 @@ def _screened(values: np.ndarray, squares: np.ndarray, counts: np.ndarray,
     good = np.ones(bands, dtype=bool) if flagged_good is None else np.asarray(flagged_good, dtype=bool)
     screened = good & has_data
     pixels = int(finite[screened].any(axis=0).sum()) if screened.any() else 0
-    pooled = values[screened]
-    median, high = value_levels(pooled.ravel().copy())
+    median, high = value_levels(values[screened].ravel())  # a copy already (boolean indexing), reordered in place
     none = np.zeros(bands, dtype=bool)
 
     def nothing(why: str) -> BandScreen:

@@ -210,7 +210,7 @@ def target_table(rows: list[BenchRow]) -> str:
         out.append(f"| {setting} | {_best_cell(best)} | {_cell(by.get('cnn'))} | {_cell(by.get('cnn-pseudo'))} | "
                    f"{_cell(aug)} | {_delta(aug, best)} | {_delta(aug, by.get('cnn-pseudo'))} | "
                    f"{_delta(aug, by.get('cnn'))} |")
-    return "\n".join(out) + ("\n\n" + UNPAIRED_NOTE if any(UNPAIRED in line for line in out[2:]) else "")
+    return _with_unpaired_note(out)
 
 
 def diffusion_feature_table(rows: list[BenchRow]) -> str:
@@ -225,7 +225,7 @@ def diffusion_feature_table(rows: list[BenchRow]) -> str:
         feat, aug = by.get("dfeat"), by.get("dfeat-augment")
         out.append(f"| {setting} | {_best_cell(best)} | {_cell(by.get('augment'))} | {_cell(feat)} | {_cell(aug)} | "
                    f"{_delta(feat, best)} | {_delta(aug, best)} | {_delta(aug, feat)} |")
-    return "\n".join(out) + ("\n\n" + UNPAIRED_NOTE if any(UNPAIRED in line for line in out[2:]) else "") + "\n"
+    return _with_unpaired_note(out) + "\n"
 
 
 def _by_setting(rows: list[BenchRow]) -> Iterator[tuple[str, dict[str, BenchRow], Optional[BenchRow]]]:
@@ -250,6 +250,11 @@ def _cell(r: Optional[BenchRow]) -> str:
 UNPAIRED = "†"  # after a difference of two means over other seeds (a merge of files, a stopped benchmark)
 UNPAIRED_NOTE = (f"{UNPAIRED}: the two means are over other seeds (not paired: other label draws), so the difference "
                  "is not the method's alone; run the missing seeds")
+
+
+def _with_unpaired_note(table: list[str]) -> str:
+    """A table's lines (header and rule first) as text, with :data:`UNPAIRED_NOTE` under it where a cell has the mark."""
+    return "\n".join(table) + ("\n\n" + UNPAIRED_NOTE if any(UNPAIRED in line for line in table[2:]) else "")
 
 
 def _delta(a: Optional[BenchRow], b: Optional[BenchRow]) -> str:

@@ -464,7 +464,8 @@ def classify_with_model(model_path: str | os.PathLike, scene_path: str | os.Path
     out, where the scene has as many bands as its scene had; ``validation_name``: what the messages and the report
     call the validation labels where they are a copy of a layer (the layer, not the copy). A scene whose values are
     in other units than the classifier learnt (:func:`.scale_check.refuse_other_units`: 1000 times theirs, or 30
-    times with its bright values too, either way) is refused before the prediction unless ``accept_other_units``; ``other_units_option``: how the refusal tells
+    times with its bright values too, either way) is refused before the prediction unless ``accept_other_units``;
+    ``other_units_option``: how the refusal tells
     the caller to map it anyway."""
     out = Path(out_dir)
     inputs = [model_path, scene_path, validation_path]
@@ -508,9 +509,8 @@ def _classify_with_model(out: Path, model_path: str | os.PathLike, scene_path: s
     trained_without = meta.get("named_left_out")  # the bands its training run was told to leave out, or None
     leave_out_as_trained(scene, leave_out_bands, trained_without, meta.get("scene_bands"), "classifier")
     bands = int(scene.good_bands.sum())
-    # the training scene's band set, flagged otherwise (the same band count): not a denser sensor's (review)
-    same_set = meta.get("scene_bands") == scene.bands
-    beyond = bands_beyond_trained(scene, meta.get("wavelengths")) if bands != meta["bands"] and same_set else None
+    beyond = bands_beyond_trained(scene, meta.get("wavelengths"), meta.get("scene_bands")) if bands != meta["bands"] \
+        else None
     if beyond is not None:  # the sensor's bands and more (fewer flagged bad): those it learnt from, by wavelength
         n = int(beyond.sum())
         log.warning("%s: %d of its usable bands %s at none of the %d wavelengths the classifier learnt from (%s): "

@@ -443,12 +443,11 @@ def mapped_area_columns(scene: Scene) -> tuple[str, str, Callable[[int], str]]:
     """The class table's mapped-area columns for ``scene``'s grid: its header cells, their Markdown alignment, and a
     function of a class's mapped pixel count giving its cells; hectares beside the pixels where the grid is in
     metres (what an analyst reports), pixels alone otherwise."""
-    from .evaluation.area import area_distortion, pixel_area_unit
+    from .evaluation.area import grid_area
 
-    grid = scene.transform, scene.crs_wkt, scene.shape
-    unit, per_pixel = pixel_area_unit(*grid, warn=False)  # the table's header says why there are no hectares
-    if unit != "ha":
-        why = " (no hectares: the CRS does not keep areas)" if area_distortion(*grid) else ""
+    unit, per_pixel, distorted = grid_area(scene.transform, scene.crs_wkt, scene.shape)
+    if unit != "ha":  # the table's header says why there are no hectares
+        why = " (no hectares: the CRS does not keep areas)" if distorted else ""
         return f"mapped pixels{why}", "---:", lambda n: f"{int(n):,}"
     return "mapped pixels | mapped area (ha)", "---:|---:", lambda n: f"{int(n):,} | {int(n) * per_pixel:,.1f}"
 

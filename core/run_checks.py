@@ -218,14 +218,16 @@ def check_same_wavelengths(trained: Optional[Sequence[float]], scene: Scene, wha
                          f"applies only to the same sensor's band set: {instead}")
 
 
-def bands_beyond_trained(scene: Scene, trained: Optional[Sequence[float]]) -> Optional[np.ndarray]:
-    """``(B,)`` bool: the scene's usable bands that lie at none of the ``trained`` wavelengths, where every trained
-    band has its own usable band here (nearest, within :func:`wavelength_mismatch`'s tolerance, in the same order)
-    and the scene has more: a scene of the sensor that flags fewer bands bad (a tile exported without its bad-band
-    list; the caller checks that it has the training scene's band count, as a denser sensor's grid would pass here
-    too). None where that is not so (no wavelengths, a band missing): the band check then refuses."""
+def bands_beyond_trained(scene: Scene, trained: Optional[Sequence[float]],
+                         trained_scene_bands: Optional[int]) -> Optional[np.ndarray]:
+    """``(B,)`` bool: the scene's usable bands that lie at none of the ``trained`` wavelengths, where the scene has
+    the training scene's band count (``trained_scene_bands``: a denser sensor's grid would match too; review), every
+    trained band has its own usable band here (nearest, within :func:`wavelength_mismatch`'s tolerance, in the same
+    order) and the scene has more: a scene of the sensor that flags fewer bands bad (a tile exported without its
+    bad-band list). None where that is not so (another band set, no wavelengths, a band missing): the band check then
+    refuses."""
     here = scene.usable_wavelengths()
-    if trained is None or here is None or len(here) <= len(trained):
+    if trained_scene_bands != scene.bands or trained is None or here is None or len(here) <= len(trained):
         return None
     trained = np.asarray(trained, dtype=float)
     nearest = np.abs(here[None, :] - trained[:, None]).argmin(axis=1)  # (T,) the usable band nearest each

@@ -105,7 +105,7 @@ class GatheringReader:
 
     def typical_levels(self) -> tuple[float, float]:
         """:func:`typical_levels` of the scene, once every window was read."""
-        return value_levels(self._values.ravel().copy())
+        return value_levels(self._values.ravel())  # reordered in place: percentiles do not mind the order
 
 
 class OtherUnitsError(ValueError):
@@ -128,8 +128,8 @@ def refuse_other_units(scene: Scene, median: float, learnt_median: Optional[floa
     if ratio is None:
         return
     bright = _ratio(high, learnt_high)
-    both = bright is not None and min(ratio, bright) >= SCALE_REFUSAL_BOTH or \
-        bright is not None and max(ratio, bright) <= 1 / SCALE_REFUSAL_BOTH
+    both = bright is not None and (min(ratio, bright) >= SCALE_REFUSAL_BOTH
+                                   or max(ratio, bright) <= 1 / SCALE_REFUSAL_BOTH)
     if 1 / SCALE_REFUSAL < ratio < SCALE_REFUSAL and not both:
         return
     raise OtherUnitsError(f"{scene.name}'s values are about {ratio:.3g} times those of the scene the classifier "

@@ -60,7 +60,6 @@ class AttentionDock(QgsDockWidget):
         super().__init__("HyperSynth cross-attention", parent)
         self.setObjectName("HyperSynthAttentionDock")
         self._attention: Optional[np.ndarray] = None  # (layers, timesteps, T, L) after normalising
-        self._words: list[tuple[int, str]] = []  # every word piece of the prompt, in order
         self._tokens: list[str] = []  # the prompt's tokens, start/end included
         self._even = 1.0  # the even share of a position's attention: its total over the prompt's n tokens, / n
         self._n_tokens = 1  # n: the tokens attention is spread over (start/end included, masked padding not)
@@ -148,7 +147,7 @@ class AttentionDock(QgsDockWidget):
 
     def clear(self) -> None:
         """Back to the empty dock (the maps shown came from a project that was closed)."""
-        self._attention, self._words, self._tokens, self._patch_rgb, self._timesteps = None, [], [], None, []
+        self._attention, self._tokens, self._patch_rgb, self._timesteps = None, [], None, []
         self._choices, self._run_source, self._preview, self._preview_source = [], "", None, ""
         self._source = ""
         for box in (self.class_box, self.layer_box):
@@ -331,7 +330,6 @@ class AttentionDock(QgsDockWidget):
         att = self._normalised(attention, tokens, latent_hw, timesteps, patch_rgb)
         self._attention = att
         self._tokens = list(tokens)
-        self._words = word_tokens(tokens, limit=None)
         # the even share: a position's attention (1 after the softmax) spread alike over the tokens it can reach;
         # padding the model masked out gets none and is no such token
         reached = int((att > 0).any(axis=(0, 1, 3)).sum()) or att.shape[2]
@@ -358,7 +356,7 @@ class AttentionDock(QgsDockWidget):
         self._show_timesteps(att.shape[1])
         self.overlay_box.setEnabled(patch_rgb is not None)
         function_words = self._function_words()
-        self.function_box.setEnabled(bool(function_words) and len(function_words) < len(self._words))
+        self.function_box.setEnabled(bool(function_words) and len(function_words) < len(self._all_words()))
         self.function_box.setToolTip(
             f"Also show the maps of {', '.join(repr(w) for w in function_words)}, after the other words"
             if function_words else "The prompt has no function words ('of', 'a', 'the', 'in'…)")
@@ -371,8 +369,12 @@ class AttentionDock(QgsDockWidget):
     def set_timestep_index(self, index: int) -> None:
         self.timestep_slider.setValue(index)
 
+    def _all_words(self) -> list[tuple[int, str]]:
+        """Every word piece of the prompt, ``(index, word)`` in order."""
+        return word_tokens(self._tokens, limit=None)
+
     def _function_words(self) -> list[str]:
-        return [word for _, word in self._words if is_function_word(word)]
+        return [word for _, word in self._all_words() if is_function_word(word)]
 
     def _shown_words(self) -> list[tuple[int, str]]:
         """The words with a panel, content words first in prompt order, then the function words when ticked (or when

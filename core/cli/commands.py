@@ -229,16 +229,16 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     """``parser.parse_args``, but an option the command has not is refused with that command's usage line, which
     lists what it takes (argparse refuses it with the top-level usage, which does not)."""
     args, extra = parser.parse_known_args(argv)
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
+    command = commands.choices[args.command]
     if extra:
-        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
-        command = commands.choices[args.command]
         options = [name for action in command._actions for name in action.option_strings]  # noqa: SLF001
         said = []
         for word in extra:  # a typo gets the nearest option's name (argparse of Python < 3.14 suggests none)
             near = difflib.get_close_matches(word.split("=")[0], options, n=1, cutoff=0.7) if word[:1] == "-" else []
             said.append(f"{word} (did you mean {near[0]}?)" if near else word)
         command.error(f"unrecognized arguments: {' '.join(said)}")
-    _refuse_empty_values(parser, args)
+    _refuse_empty_values(command, args)
     return args
 
 
@@ -246,11 +246,9 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
 EMPTY_WHAT = {"FOLDER": "a folder", "POINTS": "a file name", "GEOTIFF": "a file name", "FIELD": "a field name"}
 
 
-def _refuse_empty_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+def _refuse_empty_values(command: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """An empty value of an option without a type of its own (``--validation ""``, a script's unset variable) is
-    refused with that command's usage; it went on as the folder '.' or a nameless file (review)."""
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
-    command = commands.choices[args.command]
+    refused with the ``command``'s usage; it went on as the folder '.' or a nameless file (review)."""
     for action in command._actions:  # noqa: SLF001
         if action.option_strings and action.type is None and action.nargs is None and not action.choices \
                 and getattr(args, action.dest, None) == "":  # choices: argparse refuses "" itself

@@ -416,58 +416,46 @@ def disagreement(confusion: np.ndarray) -> tuple[float, float]:
 def pixel_area_unit(transform: Sequence[float], crs_wkt: Optional[str], shape: Optional[tuple[int, int]] = None,
                     warn: bool = True) -> tuple[str, float]:
     """``("ha", hectares per pixel)`` when the grid is in metres of a CRS that keeps areas near true over the grid
-    (``shape``: its rows and columns; without it, at its origin), else ``("pixels", 1.0)``. A pixel's area is the
-    determinant of the geotransform's matrix, right for a rotated grid too. A CRS whose areas are off by more than
-    :data:`AREA_DISTORTION` there (Web Mercator: 2.7× at 52.4° N) gives pixels, with a warning that says why
-    (``warn``)."""
-    square_metres = metre_pixel_area(transform, crs_wkt)
-    if square_metres is None:
-        return "pixels", 1.0
-    distorted = area_distortion(transform, crs_wkt, shape)
-    if distorted:
-        if warn:
-            log.warning("%s, so areas are given in pixels, not hectares; reproject the map to an equal-area or UTM "
-                        "CRS (gdalwarp -t_srs EPSG:…) for hectares", distorted)
-        return "pixels", 1.0
-    return "ha", square_metres / M2_PER_HECTARE
+    (``shape``: its rows and columns; without it, at its origin), else ``("pixels", 1.0)`` (:func:`grid_area`); a
+    CRS that does not keep areas is said in a warning (``warn``)."""
+    unit, per_pixel, distorted = grid_area(transform, crs_wkt, shape)
+    if distorted and warn:
+        log.warning("%s, so areas are given in pixels, not hectares; reproject the map to an equal-area or UTM CRS "
+                    "(gdalwarp -t_srs EPSG:…) for hectares", distorted)
+    return unit, per_pixel
 
 
-def metre_pixel_area(transform: Sequence[float], crs_wkt: Optional[str]) -> Optional[float]:
-    """A pixel's area in m² by the grid's size (the determinant of the geotransform's matrix: a rotated grid's
-    too), where the CRS is projected in metres; None otherwise."""
+def grid_area(transform: Sequence[float], crs_wkt: Optional[str],
+              shape: Optional[tuple[int, int]] = None) -> tuple[str, float, str]:
+    """``(unit, one pixel in it, why no hectares)``: ``("ha", hectares per pixel, "")`` on a grid in metres (a
+    pixel's area is the determinant of the geotransform's matrix: a rotated grid's too); ``("pixels", 1.0, why)``
+    where its CRS's areas are off by more than :data:`AREA_DISTORTION` somewhere on it (Web Mercator: 2.7× at
+    52.4° N; ``why``: "the map's CRS (EPSG:3857) does not keep areas: a pixel of 100 m² by its size covers 37.3 m² on
+    the ground here"); ``("pixels", 1.0, "")`` without a CRS in metres."""
     if not crs_wkt:
-        return None
+        return "pixels", 1.0, ""
     try:
         from rasterio.crs import CRS
 
         crs = CRS.from_wkt(crs_wkt)
         metres = crs.is_projected and (crs.linear_units or "").lower() in ("metre", "meter", "m")
     except Exception:  # noqa: BLE001 (an unreadable CRS: areas in pixels, never a failed assessment)
-        return None
+        return "pixels", 1.0, ""
     if not metres:
-        return None
+        return "pixels", 1.0, ""
     a, b, d, e = (float(transform[i]) for i in (1, 2, 4, 5))
-    return abs(a * e - b * d)
-
-
-def area_distortion(transform: Sequence[float], crs_wkt: Optional[str],
-                    shape: Optional[tuple[int, int]] = None) -> str:
-    """Why the grid's pixel size is not its pixels' ground area ("the map's CRS (EPSG:3857) does not keep areas: a
-    pixel of 100 m² by its size covers 36.9–37.4 m² on the ground here"), where the CRS's areas are off by more than
-    :data:`AREA_DISTORTION` somewhere on the grid; "" where they are not, or PROJ cannot say."""
-    square_metres = metre_pixel_area(transform, crs_wkt)
-    scales = areal_scales(transform, crs_wkt, shape) if square_metres is not None and crs_wkt else None
+    square_metres = abs(a * e - b * d)
+    scales = areal_scales(transform, crs_wkt, shape)
     if scales is None or max(abs(v - 1.0) for v in scales) <= AREA_DISTORTION:
-        return ""
-    from rasterio.crs import CRS
+        return "ha", square_metres / M2_PER_HECTARE, ""
 
-    low, high = square_metres / max(scales), square_metres / min(scales)
     def m2(value: float) -> str:
         return f"{value:,.1f}".removesuffix(".0") if value >= 10 else f"{value:.3g}"
 
-    return (f"the map's CRS ({CRS.from_wkt(crs_wkt).to_string() or 'its CRS'}) does not keep areas: a pixel of "
-            f"{m2(square_metres)} m² by its size covers {m2(low) if m2(low) == m2(high) else f'{m2(low)}–{m2(high)}'} "
-            "m² on the ground here")
+    low, high = m2(square_metres / max(scales)), m2(square_metres / min(scales))
+    return "pixels", 1.0, (f"the map's CRS ({crs.to_string() or 'its CRS'}) does not keep areas: a pixel of "
+                           f"{m2(square_metres)} m² by its size covers {low if low == high else f'{low}–{high}'} m² "
+                           "on the ground here")
 
 
 def areal_scales(transform: Sequence[float], crs_wkt: str,

@@ -114,7 +114,7 @@ class Evaluation:
             "n_test": int(self.n_test),
             # a stratified random sample: these top-level figures are its points' own counts, which over-represent
             # the small classes; area_adjusted holds the map's estimates (review: nothing said so here)
-            **({"sample_counts_not_estimates": True} if self.area is not None and self.area.holds() else {}),
+            **({"sample_counts_not_estimates": True} if self.sampled else {}),
             "quantity_disagreement": _json_number(self.quantity_disagreement),
             "allocation_disagreement": _json_number(self.allocation_disagreement),
             "classes": [{"id": int(c), "name": n, "accuracy": _json_number(self.per_class[c]),  # producer's
@@ -145,12 +145,18 @@ class Evaluation:
         """A summary line and a per-class table (accuracies in percent), then the area-adjusted figures."""
         return f"{self.headline()}\n\n{self.tables_markdown()}"
 
+    @property
+    def sampled(self) -> bool:
+        """Whether the validation points are a stratified random sample the area-adjusted figures hold for: then
+        the points' own counts are no estimate of the map's."""
+        return self.area is not None and self.area.holds()
+
     def headline(self, raw: Optional[str] = None) -> str:
         """The line that leads: the summary line (``raw``: another wording of it), or where the validation points are
         a stratified random sample the area-adjusted OA first, since the points' own counts over-represent the small
         classes the sample gave as many points as the large ones (Olofsson et al. 2014)."""
         raw = raw or self.summary_line()
-        if self.area is None or not self.area.holds():
+        if not self.sampled:
             return raw
         return (f"{self.area.headline()}. The points' own OA, AA, κ, F1 and "
                 f"producer's accuracies, below, are not estimates of the map's (they over-represent small classes): "
@@ -195,11 +201,10 @@ class Evaluation:
                  "validation classes as rows and the map's as columns.", "",
                  # a sample's own split is by design (its classes' equal shares), not the map's: the area-adjusted
                  # split below is (review)
-                 *([self.disagreement_sentence(), ""] if self.disagreement_sentence() and not (
-                     self.area is not None and self.area.holds()) else []),
+                 *([self.disagreement_sentence(), ""] if self.disagreement_sentence() and not self.sampled else []),
                  *([self.unclassified_sentence(), ""] if self.validation_unclassified else []),
                  *([self.no_data_sentence(), ""] if self.validation_no_data else []),
-                 *([self.near_training.sentence(sampled=self.area is not None and self.area.holds()), ""]
+                 *([self.near_training.sentence(sampled=self.sampled), ""]
                    if self.near_training is not None else []),
                  "| id | class | validation pixels | correct | producer's acc. (%) | user's acc. (%) | F1 (%) |",
                  "|---:|---|---:|---:|---:|---:|---:|"]
@@ -210,7 +215,7 @@ class Evaluation:
         if self.by_confidence is not None:
             # a stratified sample's points weigh classes unlike the map (equal allocation), so the table describes
             # the points, which it says (review: it read as the map's)
-            lines += ["", *self.by_confidence.markdown(stratified=self.area is not None and self.area.holds())]
+            lines += ["", *self.by_confidence.markdown(stratified=self.sampled)]
         if self.area is not None:
             lines += ["", self.area.to_markdown(led=self.area.holds()).rstrip("\n")]  # holding, it leads: headline
         return "\n".join(lines) + "\n"

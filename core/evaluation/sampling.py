@@ -296,6 +296,17 @@ def _displaced_points(layer: Any, design: SampleDesign, crs_wkt: str) -> tuple[l
     return moved, sorted(i for i, inside in away.items() if not inside and i not in kept)
 
 
+EXPECTED_ACCURACY = 0.8  # a map class's user's accuracy where none is given (--expected-accuracy's default)
+
+
+def _expected(expected_accuracy: float | dict[int, float], class_id: int) -> float:
+    """The user's accuracy expected of map class ``class_id``: one for all, or per class id (others
+    :data:`EXPECTED_ACCURACY`)."""
+    if isinstance(expected_accuracy, dict):
+        return expected_accuracy.get(class_id, EXPECTED_ACCURACY)
+    return expected_accuracy
+
+
 def sample_size(class_pixels: dict[int, int], expected_accuracy: float | dict[int, float],
                 target_error: float) -> int:
     """Points needed for the overall accuracy's standard error to be ``target_error`` (0..1), given each map class's
@@ -307,7 +318,7 @@ def sample_size(class_pixels: dict[int, int], expected_accuracy: float | dict[in
     total = sum(class_pixels.values())
     spread = 0.0
     for class_id, pixels in class_pixels.items():
-        u = expected_accuracy.get(class_id, 0.8) if isinstance(expected_accuracy, dict) else expected_accuracy
+        u = _expected(expected_accuracy, class_id)
         if not 0 < u < 1:
             raise SamplingError(f"an expected user's accuracy is a fraction between 0 and 1 (e.g. 0.8); got {u}")
         spread += pixels / total * math.sqrt(u * (1 - u))
@@ -322,7 +333,7 @@ def expected_error(class_pixels: dict[int, int], sizes: dict[int, int],
     total = sum(class_pixels.values())
     variance = 0.0
     for class_id, pixels in class_pixels.items():
-        u = expected_accuracy.get(class_id, 0.8) if isinstance(expected_accuracy, dict) else expected_accuracy
+        u = _expected(expected_accuracy, class_id)
         n = sizes.get(class_id, 0)
         if pixels and n > 1:
             variance += (pixels / total) ** 2 * u * (1 - u) / (n - 1)
@@ -338,7 +349,8 @@ def _error_reached(class_pixels: dict[int, int], sizes: dict[int, int], expected
     unlisted = (sorted(c for c in class_pixels if c not in expected_accuracy)
                 if isinstance(expected_accuracy, dict) else [])
     assumed = (f"; map class{'es' if len(unlisted) > 1 else ''} {', '.join(str(c) for c in unlisted)} "
-               f"{'are' if len(unlisted) > 1 else 'is'} taken to be 0.8 right, not being in the expected accuracies"
+               f"{'are' if len(unlisted) > 1 else 'is'} taken to be {EXPECTED_ACCURACY:g} right, not being in the "
+               "expected accuracies"
                if unlisted else "")
     return (f"with the points shared this way and the user's accuracies as expected, the overall accuracy's standard "
             f"error is about {reached:.4f} (the target {target_error:g}: Olofsson et al.'s eq. 13 sizes the total for "
@@ -464,7 +476,7 @@ def _total_for_error(class_pixels: dict[int, int], expected_accuracy: float | di
 def sample_validation(class_map_path: str | os.PathLike, points: str | os.PathLike, *, seed: int,
                       per_class: Optional[int] = None, total: Optional[int] = None,
                       min_per_class: int = DEFAULT_PER_CLASS, target_error: Optional[float] = None,
-                      expected_accuracy: float | dict[int, float] = 0.8, overwrite: bool = False,
+                      expected_accuracy: float | dict[int, float] = EXPECTED_ACCURACY, overwrite: bool = False,
                       reporter: Reporter = NULL_REPORTER) -> SampleDesign:
     """Draw a stratified random sample of the map's classified pixels and write it: points at the pixel centres with
     an empty ``class_id`` (the analyst's reference class) and a ``point_id``, and the design beside them

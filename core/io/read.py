@@ -398,9 +398,9 @@ def _read_mat_scene(path: Path, cube_key: Optional[str]) -> Scene:
     cube = np.ascontiguousarray(raw if bands_first else np.transpose(raw, (2, 0, 1)), dtype=np.float32)
     if raw.dtype.kind == "f":
         cube[~np.isfinite(cube)] = np.nan
-    fill = constant_spectra(cube, np.isnan(cube))  # (H, W): a MATLAB cube has no no-data value to declare its fill
+    fill, held = constant_spectra(cube, np.isnan(cube))  # (H, W): a MATLAB cube has no no-data value to say it
     if fill.any():
-        _say_fill(path, int(fill.sum()), {float(v) for v in np.unique(np.nanmax(cube[:, fill], axis=0))[:4]})
+        _say_fill(path, int(fill.sum()), {float(v) for v in np.unique(held[fill])[:4]})
         cube[:, fill] = np.nan
     good, valid = finish_masks(path, cube, np.ones(bands, dtype=bool))
     wavelengths = None
@@ -620,11 +620,10 @@ def _read_gdal_cube(path: Path, dataset: Optional[str], defaults: Optional[BandD
                     raw = part.read(window=window)  # (B, h, w) in the file's data type
                     masks = validity_masks(part, window, alpha=alpha) if uses_mask_band else None
                 invalid = invalid_values(raw, nodata, masks)
-                fill = constant_spectra(raw, invalid)  # (h, w): an undeclared fill
+                fill, held = constant_spectra(raw, invalid)  # (h, w) each: an undeclared fill, and its value
                 if fill.any():
                     filled += int(fill.sum())
-                    held = np.where(invalid[:, fill], np.nan, raw[:, fill].astype(np.float64))  # (B, n): no window copy
-                    fill_values.update(float(v) for v in np.unique(np.nanmax(held, axis=0))[:4])
+                    fill_values.update(float(v) for v in np.unique(held[fill])[:4])
                     invalid |= fill[None]
                 if layout_only:
                     everywhere = invalid.reshape(bands, -1).all(axis=1)  # (B,)
@@ -746,12 +745,12 @@ def validity_masks(ds: Any, window: Any, indexes: Optional[Sequence[int]] = None
     return np.broadcast_to(np.where(transparent, 0, 255).astype(np.uint8), (count, *transparent.shape))
 
 
-def constant_spectra(raw: np.ndarray, invalid: Optional[np.ndarray] = None) -> np.ndarray:
+def constant_spectra(raw: np.ndarray, invalid: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
     """``(h, w)`` bool: the pixels of a ``(B, h, w)`` window holding one value in every band with data there (at least
     :data:`MIN_BANDS` of them; ``invalid``: ``(B, h, w)``, where a band has no data, e.g. its no-data value in the
     bands a product leaves empty): no spectrum, but a fill (a swath's 0 background, a mosaic's −9999 or −32768, an
     EnMAP tile's defective pixel) that the file does not declare as no data (reviews: such pixels were classified as
-    land). NaN is no such value."""
+    land). NaN is no such value. With it, ``(h, w)`` each pixel's first value with data: the fill's value there."""
     h, w = raw.shape[1:]
     ref = np.zeros((h, w), dtype=raw.dtype)  # each pixel's first value with data
     have = np.zeros((h, w), dtype=bool)
@@ -764,7 +763,7 @@ def constant_spectra(raw: np.ndarray, invalid: Optional[np.ndarray] = None) -> n
         have |= ok
         same &= ~ok | (raw[b] == ref)
         count += ok
-    return same & (count >= MIN_BANDS)
+    return same & (count >= MIN_BANDS), ref
 
 
 def _say_fill(shown: Path, pixels: int, values: set[float]) -> None:
